@@ -1,0 +1,267 @@
+"""Typed messages of PROTOCOL.md section 3, one frozen dataclass per element form.
+
+A :class:`Message` is the envelope; its ``body`` is one of the classes below.
+The same body classes serve both directions: a client encodes a
+:class:`JoinRequest` and a server decodes it, and back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from app.protocol.errors import ErrCode
+from app.protocol.ids import AttachType, InterphoneId
+
+
+class MessageKind(StrEnum):
+    REQUEST = "request"
+    RESPONSE = "response"
+    NOTIFICATION = "notification"
+
+
+class Module(StrEnum):
+    SESSION = "MID_SESSION"
+    INTERPHONE = "MID_INTERPHONE"
+
+
+# ---- MID_SESSION -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    uid: str
+    token: str
+    version: str = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """One child of the login response: ``kind`` is ``group``, ``discuss`` or ``contact``."""
+
+    kind: str
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    uid: str
+    udp_port: int
+    keepalive: int
+    max_talk: int
+    roster: tuple[RosterEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Kicked:
+    reason: str = "login_elsewhere"
+
+
+# ---- MID_INTERPHONE ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InterphoneInfo:
+    """The state of one interphone as a receiver sees it.
+
+    ``members`` is None when the element carried no ``<member>`` children
+    (a count-only view), and a tuple when it listed them.
+    """
+
+    id: InterphoneId
+    attach_id: str
+    member_count: int
+    speaker: str = ""
+    members: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.member_count == 0 and self.members is None:
+            # An ended interphone has no members: both views say the same.
+            object.__setattr__(self, "members", ())
+
+    @property
+    def attach_type(self) -> AttachType:
+        return self.id.kind
+
+    @classmethod
+    def of(
+        cls,
+        interphone: InterphoneId,
+        receiver: str,
+        members: tuple[str, ...] | list[str],
+        speaker: str = "",
+        *,
+        with_members: bool = True,
+    ) -> InterphoneInfo:
+        return cls(
+            id=interphone,
+            attach_id=interphone.attach_id_for(receiver),
+            member_count=len(members),
+            speaker=speaker,
+            members=tuple(members) if with_members else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """``<interphones type='sync'>``: which of these are live (replaces the subscription)."""
+
+    ids: tuple[InterphoneId, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    interphones: tuple[InterphoneInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MembersRequest:
+    """``<interphone type='sync' id=...>``: who is in, who is speaking."""
+
+    id: InterphoneId
+
+
+@dataclass(frozen=True, slots=True)
+class MembersResult:
+    info: InterphoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """``<interphone type='add'>``; ``member`` is the optional ``<member>`` child."""
+
+    id: InterphoneId
+    member: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    info: InterphoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class QuitRequest:
+    id: InterphoneId
+    member: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuitResult:
+    """Count-only: the quit response carries no ``<member>`` children."""
+
+    info: InterphoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class InterphoneChanged:
+    """The change notification (5); ``info.members`` is set for notifications to members."""
+
+    info: InterphoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakRequest:
+    on: bool
+    id: InterphoneId
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakResult:
+    """The speak response; the seed's bare ``<speak/>`` decodes with ``on``/``id`` None."""
+
+    on: bool | None
+    id: InterphoneId | None
+
+
+# ---- failures ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    """A failed response: the request's element echoed with ``errcode`` and ``errmsg``.
+
+    ``tag`` is the element name (``speak``, ``interphone``, ``login``, ... or
+    ``error`` for a frame that could not be parsed); ``type`` and ``id`` echo
+    the request's attributes when it had them.
+    """
+
+    tag: str
+    errcode: int
+    errmsg: str = ""
+    type: str | None = None
+    id: str | None = None
+
+    @property
+    def code(self) -> ErrCode | int:
+        try:
+            return ErrCode(self.errcode)
+        except ValueError:
+            return self.errcode
+
+
+Body = (
+    Login
+    | LoginResult
+    | Ping
+    | Kicked
+    | SyncRequest
+    | SyncResult
+    | MembersRequest
+    | MembersResult
+    | JoinRequest
+    | JoinResult
+    | QuitRequest
+    | QuitResult
+    | InterphoneChanged
+    | SpeakRequest
+    | SpeakResult
+    | ErrorReply
+)
+
+_SESSION_BODIES = (Login, LoginResult, Ping, Kicked)
+
+
+def module_of(body: Body) -> Module:
+    return Module.SESSION if isinstance(body, _SESSION_BODIES) else Module.INTERPHONE
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """The envelope ``<message type= seq= module=>`` around exactly one body."""
+
+    kind: MessageKind
+    body: Body
+    seq: str | None = None
+    module: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.module:
+            object.__setattr__(self, "module", module_of(self.body).value)
+
+    @property
+    def ok(self) -> bool:
+        return not isinstance(self.body, ErrorReply)
+
+    @classmethod
+    def request(cls, seq: str, body: Body) -> Message:
+        return cls(MessageKind.REQUEST, body, seq)
+
+    @classmethod
+    def response(cls, seq: str | None, body: Body, module: str = "") -> Message:
+        return cls(MessageKind.RESPONSE, body, seq, module)
+
+    @classmethod
+    def notification(cls, body: Body) -> Message:
+        return cls(MessageKind.NOTIFICATION, body, None)
+
+    @classmethod
+    def frame_error(cls, errmsg: str, errcode: int = ErrCode.BAD_REQUEST) -> Message:
+        """The answer to a frame with no usable ``seq`` (PROTOCOL.md section 4)."""
+        return cls(MessageKind.RESPONSE, ErrorReply("error", int(errcode), errmsg), None,
+                   Module.SESSION.value)

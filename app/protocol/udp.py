@@ -1,0 +1,154 @@
+"""The media packets of PROTOCOL.md section 5: audiopacket and recvbegin (and its ack).
+
+All integers are u32 big-endian; ``str`` and ``bytes`` are a u32 length then
+the bytes. ``crc32`` covers every byte after itself; 0 means "not computed".
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from enum import IntEnum
+
+from app.protocol.errors import PacketError
+from app.protocol.ids import is_valid_name
+from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
+
+_U32 = struct.Struct(">I")
+_HEAD = struct.Struct(">II")
+
+
+class PacketType(IntEnum):
+    INVALID = 0
+    AUDIO = 1
+    RECVBEGIN = 2  # the ack uses the same value and layout
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPacket:
+    id: str
+    uid: str
+    seq: int
+    frame: bytes
+
+    def serialize(self, *, crc: bool = True) -> bytes:
+        body = (
+            _U32.pack(PacketType.AUDIO)
+            + _pack_str(self.id)
+            + _pack_str(self.uid)
+            + _U32.pack(self.seq)
+            + _pack_bytes(self.frame, MAX_OPUS_FRAME)
+        )
+        return _finish(body, crc)
+
+
+@dataclass(frozen=True, slots=True)
+class RecvBeginPacket:
+    """recvbegin from a client; the server's ack is the same packet sent back."""
+
+    id: str
+    uid: str
+
+    def serialize(self, *, crc: bool = True) -> bytes:
+        body = _U32.pack(PacketType.RECVBEGIN) + _pack_str(self.id) + _pack_str(self.uid)
+        return _finish(body, crc)
+
+
+Packet = AudioPacket | RecvBeginPacket
+
+
+def parse_packet(data: bytes) -> Packet:
+    """Decode one datagram or raise :class:`PacketError` (the caller drops it silently)."""
+    if len(data) > MAX_DATAGRAM:
+        raise PacketError(f"datagram of {len(data)} bytes exceeds {MAX_DATAGRAM}")
+    if len(data) < _HEAD.size:
+        raise PacketError("datagram shorter than its header")
+    crc, kind = _HEAD.unpack_from(data, 0)
+    if crc and crc != zlib.crc32(memoryview(data)[4:]):
+        raise PacketError("crc32 mismatch")
+    reader = _Reader(data, _HEAD.size)
+    if kind == PacketType.AUDIO:
+        packet: Packet = AudioPacket(
+            id=reader.text(), uid=reader.name(), seq=reader.u32(), frame=reader.blob(MAX_OPUS_FRAME)
+        )
+    elif kind == PacketType.RECVBEGIN:
+        packet = RecvBeginPacket(id=reader.text(), uid=reader.name())
+    else:
+        raise PacketError(f"unknown packet type {kind}")
+    reader.expect_end()
+    return packet
+
+
+def peek_route(data: bytes) -> tuple[int, str, str] | None:
+    """``(type, id, uid)`` of a datagram without copying its audio; None if unreadable.
+
+    The relay's hot path uses this to decide without building objects; it does
+    not check the crc (the relay forwards byte-for-byte; receivers check it).
+    """
+    try:
+        kind = _U32.unpack_from(data, 4)[0]
+        reader = _Reader(data, _HEAD.size)
+        return kind, reader.text(), reader.text()
+    except (PacketError, struct.error):
+        return None
+
+
+def _finish(body: bytes, crc: bool) -> bytes:
+    data = _U32.pack(zlib.crc32(body) if crc else 0) + body
+    if len(data) > MAX_DATAGRAM:
+        raise PacketError(f"packet of {len(data)} bytes exceeds {MAX_DATAGRAM}")
+    return data
+
+
+def _pack_str(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return _U32.pack(len(raw)) + raw
+
+
+def _pack_bytes(raw: bytes, limit: int) -> bytes:
+    if len(raw) > limit:
+        raise PacketError(f"audio frame of {len(raw)} bytes exceeds {limit}")
+    return _U32.pack(len(raw)) + raw
+
+
+class _Reader:
+    __slots__ = ("_data", "_pos")
+
+    def __init__(self, data: bytes, pos: int) -> None:
+        self._data = data
+        self._pos = pos
+
+    def u32(self) -> int:
+        if self._pos + 4 > len(self._data):
+            raise PacketError("truncated integer")
+        (value,) = _U32.unpack_from(self._data, self._pos)
+        self._pos += 4
+        return value
+
+    def blob(self, limit: int) -> bytes:
+        length = self.u32()
+        if length > limit:
+            raise PacketError(f"field of {length} bytes exceeds {limit}")
+        end = self._pos + length
+        if end > len(self._data):
+            raise PacketError("truncated field")
+        raw = bytes(self._data[self._pos : end])
+        self._pos = end
+        return raw
+
+    def text(self) -> str:
+        try:
+            return self.blob(MAX_DATAGRAM).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PacketError("field is not UTF-8") from None
+
+    def name(self) -> str:
+        value = self.text()
+        if not is_valid_name(value):
+            raise PacketError(f"bad uid {value!r}")
+        return value
+
+    def expect_end(self) -> None:
+        if self._pos != len(self._data):
+            raise PacketError(f"{len(self._data) - self._pos} trailing bytes")

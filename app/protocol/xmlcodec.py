@@ -1,0 +1,419 @@
+"""The XML mapping of :mod:`app.protocol.messages` (the only module that imports lxml).
+
+One hardened parser: no DTD, no entity resolution, no network, bounded input.
+Every failure is a :class:`ProtocolError` carrying the errcode to answer with
+and, once the envelope was readable, the request's ``seq`` and ``module`` so the
+answer can go in the request's own envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lxml import etree
+
+from app.protocol.errors import ErrCode, ProtocolError
+from app.protocol.ids import InterphoneId, is_valid_name
+from app.protocol.limits import MAX_FRAME, MAX_MEMBERS, MAX_SEQ_LEN, MAX_SYNC_IDS, MAX_TEXT_ATTR
+from app.protocol.messages import (
+    Body,
+    ErrorReply,
+    InterphoneChanged,
+    InterphoneInfo,
+    JoinRequest,
+    JoinResult,
+    Kicked,
+    Login,
+    LoginResult,
+    MembersRequest,
+    MembersResult,
+    Message,
+    MessageKind,
+    Module,
+    Ping,
+    QuitRequest,
+    QuitResult,
+    RosterEntry,
+    SpeakRequest,
+    SpeakResult,
+    SyncRequest,
+    SyncResult,
+)
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+    collect_ids=False,
+)
+_ROSTER_KINDS = ("group", "discuss", "contact")
+
+
+# ---- decoding ----------------------------------------------------------------------------
+
+
+def decode_message(data: bytes) -> Message:
+    """Parse one frame's payload into a :class:`Message` or raise :class:`ProtocolError`."""
+    if len(data) > MAX_FRAME:
+        raise ProtocolError(f"document of {len(data)} bytes exceeds {MAX_FRAME}", ErrCode.TOO_LARGE)
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ProtocolError("DTDs and entity declarations are not allowed")
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise ProtocolError(f"malformed XML: {_first_line(exc)}") from None
+    if root.tag != "message":
+        raise ProtocolError(f"root element is <{_tag(root)}>, not <message>")
+
+    kind_text = _attr(root, "type")
+    seq = root.get("seq")
+    seq = seq.strip() if seq is not None else None
+    module = _attr(root, "module")
+    children = [child for child in root if isinstance(child.tag, str)]
+    child = children[0] if len(children) == 1 else None
+    ctx = {
+        "seq": seq if seq and len(seq) <= MAX_SEQ_LEN else None,
+        "module": module,
+        "tag": _tag(child) if child is not None else None,
+        "type": _attr(child, "type") if child is not None else None,
+        "id": _attr(child, "id") if child is not None else None,
+    }
+    try:
+        kind = MessageKind(kind_text)
+    except ValueError:
+        raise ProtocolError(f"bad message type {kind_text!r}", **ctx) from None
+    if kind is not MessageKind.NOTIFICATION and not seq and not _is_frame_error(kind, child):
+        raise ProtocolError("missing seq", **ctx)
+    if seq is not None and len(seq) > MAX_SEQ_LEN:
+        raise ProtocolError(f"seq longer than {MAX_SEQ_LEN} characters", **ctx)
+    if child is None:
+        raise ProtocolError(f"<message> needs exactly one child element, has {len(children)}",
+                            **ctx)
+    if (root.text or "").strip() or any((c.tail or "").strip() for c in root):
+        raise ProtocolError("text content in <message>", **ctx)
+
+    try:
+        if kind is MessageKind.RESPONSE and (child.get("errcode") or "").strip():
+            body: Body = _decode_error(child)
+        else:
+            decoder = _DECODERS.get((module, kind, ctx["tag"]))
+            if decoder is None:
+                raise ProtocolError(f"unknown {kind.value} <{ctx['tag']}> in module {module!r}")
+            body = decoder(child)
+    except ProtocolError as exc:
+        raise ProtocolError(exc.errmsg, exc.errcode, **ctx) from None
+    return Message(kind, body, seq or None, module)
+
+
+def _is_frame_error(kind: MessageKind, child: etree._Element | None) -> bool:
+    return kind is MessageKind.RESPONSE and child is not None and child.tag == "error"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _tag(element: etree._Element) -> str:
+    return element.tag if isinstance(element.tag, str) else "?"
+
+
+def _attr(element: etree._Element, name: str) -> str | None:
+    value = element.get(name)
+    if value is None:
+        return None
+    if len(value) > MAX_TEXT_ATTR:
+        raise ProtocolError(f"attribute {name!r} too long", ErrCode.TOO_LARGE)
+    return value.strip()
+
+
+def _required(element: etree._Element, name: str) -> str:
+    value = _attr(element, name)
+    if not value:
+        raise ProtocolError(f"<{_tag(element)}> needs a non-empty {name!r}")
+    return value
+
+
+def _name_attr(element: etree._Element, name: str) -> str:
+    value = _required(element, name)
+    if not is_valid_name(value):
+        raise ProtocolError(f"bad {name} {value!r} in <{_tag(element)}>")
+    return value
+
+
+def _int_attr(element: etree._Element, name: str, *, default: int | None = None) -> int:
+    value = _attr(element, name)
+    if not value:
+        if default is None:
+            raise ProtocolError(f"<{_tag(element)}> needs {name!r}")
+        return default
+    if not value.isdigit() or len(value) > 10 or int(value) > 0xFFFFFFFF:
+        raise ProtocolError(f"{name}={value!r} is not an unsigned integer")
+    return int(value)
+
+
+def _interphone_id(element: etree._Element) -> InterphoneId:
+    return InterphoneId.parse(_required(element, "id"))
+
+
+def _children(element: etree._Element, tag: str, limit: int) -> list[etree._Element]:
+    found = []
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag != tag:
+            raise ProtocolError(f"unexpected <{_tag(child)}> in <{_tag(element)}>")
+        found.append(child)
+        if len(found) > limit:
+            raise ProtocolError(f"more than {limit} <{tag}> elements", ErrCode.TOO_LARGE)
+    return found
+
+
+def _type_is(element: etree._Element, expected: str) -> None:
+    if _attr(element, "type") != expected:
+        raise ProtocolError(f"<{_tag(element)}> needs type={expected!r}")
+
+
+def _decode_error(element: etree._Element) -> ErrorReply:
+    code = _attr(element, "errcode") or ""
+    if not code.isdigit() or len(code) > 4:
+        raise ProtocolError(f"errcode {code!r} is not a decimal code")
+    return ErrorReply(
+        tag=_tag(element),
+        errcode=int(code),
+        errmsg=element.get("errmsg") or "",
+        type=_attr(element, "type"),
+        id=_attr(element, "id"),
+    )
+
+
+def _decode_login(element: etree._Element) -> Login:
+    return Login(
+        uid=_name_attr(element, "uid"),
+        token=element.get("token") or "",
+        version=_attr(element, "version") or "1",
+    )
+
+
+def _decode_login_result(element: etree._Element) -> LoginResult:
+    roster = []
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag not in _ROSTER_KINDS:
+            raise ProtocolError(f"unexpected <{_tag(child)}> in the roster")
+        roster.append(RosterEntry(child.tag, _name_attr(child, "id"), child.get("name") or ""))
+    return LoginResult(
+        uid=_name_attr(element, "uid"),
+        udp_port=_int_attr(element, "udp_port"),
+        keepalive=_int_attr(element, "keepalive", default=15),
+        max_talk=_int_attr(element, "max_talk", default=60),
+        roster=tuple(roster),
+    )
+
+
+def _decode_ping(element: etree._Element) -> Ping:
+    return Ping()
+
+
+def _decode_kicked(element: etree._Element) -> Kicked:
+    return Kicked(_attr(element, "reason") or "")
+
+
+def _decode_member_child(element: etree._Element) -> str | None:
+    members = _children(element, "member", 1)
+    return _name_attr(members[0], "id") if members else None
+
+
+def _decode_info(element: etree._Element) -> InterphoneInfo:
+    interphone = _interphone_id(element)
+    attach_type = _attr(element, "attach_type")
+    if attach_type and attach_type != interphone.kind.value:
+        raise ProtocolError(f"attach_type {attach_type!r} does not match {interphone}")
+    members = _children(element, "member", MAX_MEMBERS)
+    speaker = _attr(element, "speaker") or ""
+    if speaker and not is_valid_name(speaker):
+        raise ProtocolError(f"bad speaker {speaker!r}")
+    return InterphoneInfo(
+        id=interphone,
+        attach_id=_attr(element, "attach_id") or "",
+        member_count=_int_attr(element, "member_count", default=0),
+        speaker=speaker,
+        members=tuple(_name_attr(m, "id") for m in members) if members else None,
+    )
+
+
+def _decode_sync_request(element: etree._Element) -> SyncRequest:
+    _type_is(element, "sync")
+    items = _children(element, "interphone", MAX_SYNC_IDS)
+    return SyncRequest(tuple(_interphone_id(item) for item in items))
+
+
+def _decode_sync_result(element: etree._Element) -> SyncResult:
+    _type_is(element, "sync")
+    items = _children(element, "interphone", MAX_SYNC_IDS)
+    return SyncResult(tuple(_decode_info(item) for item in items))
+
+
+def _decode_interphone_request(element: etree._Element) -> Body:
+    action = _attr(element, "type")
+    interphone = _interphone_id(element)
+    if action == "sync":
+        _children(element, "member", 0)
+        return MembersRequest(interphone)
+    if action == "add":
+        return JoinRequest(interphone, _decode_member_child(element))
+    if action == "quit":
+        return QuitRequest(interphone, _decode_member_child(element))
+    raise ProtocolError(f"unknown <interphone> type {action!r}")
+
+
+def _decode_interphone_response(element: etree._Element) -> Body:
+    action = _attr(element, "type")
+    info = _decode_info(element)
+    if action == "sync":
+        return MembersResult(info)
+    if action == "add":
+        return JoinResult(info)
+    if action == "quit":
+        return QuitResult(info)
+    raise ProtocolError(f"unknown <interphone> type {action!r}")
+
+
+def _decode_notification(element: etree._Element) -> InterphoneChanged:
+    return InterphoneChanged(_decode_info(element))
+
+
+def _speak_type(element: etree._Element, *, required: bool) -> bool | None:
+    value = _attr(element, "type")
+    if value in ("on", "off"):
+        return value == "on"
+    if value is None and not required:
+        return None
+    raise ProtocolError(f"<speak> type must be 'on' or 'off', not {value!r}")
+
+
+def _decode_speak_request(element: etree._Element) -> SpeakRequest:
+    return SpeakRequest(_speak_type(element, required=True) or False, _interphone_id(element))
+
+
+def _decode_speak_result(element: etree._Element) -> SpeakResult:
+    raw_id = _attr(element, "id")
+    return SpeakResult(
+        _speak_type(element, required=False),
+        InterphoneId.parse(raw_id) if raw_id else None,
+    )
+
+
+_S, _I = Module.SESSION.value, Module.INTERPHONE.value
+_REQ, _RESP, _NOTE = MessageKind.REQUEST, MessageKind.RESPONSE, MessageKind.NOTIFICATION
+_DECODERS: dict[tuple[str | None, MessageKind, str | None], Callable[[etree._Element], Body]] = {
+    (_S, _REQ, "login"): _decode_login,
+    (_S, _RESP, "login"): _decode_login_result,
+    (_S, _REQ, "ping"): _decode_ping,
+    (_S, _RESP, "ping"): _decode_ping,
+    (_S, _NOTE, "kicked"): _decode_kicked,
+    (_I, _REQ, "interphones"): _decode_sync_request,
+    (_I, _RESP, "interphones"): _decode_sync_result,
+    (_I, _REQ, "interphone"): _decode_interphone_request,
+    (_I, _RESP, "interphone"): _decode_interphone_response,
+    (_I, _NOTE, "interphone"): _decode_notification,
+    (_I, _REQ, "speak"): _decode_speak_request,
+    (_I, _RESP, "speak"): _decode_speak_result,
+}
+
+
+# ---- encoding ----------------------------------------------------------------------------
+
+
+def encode_message(message: Message) -> bytes:
+    """Serialize a :class:`Message` to a UTF-8 XML document (no declaration)."""
+    root = etree.Element("message")
+    root.set("type", message.kind.value)
+    if message.seq is not None:
+        root.set("seq", message.seq)
+    root.set("module", message.module)
+    root.append(_encode_body(message.body, message.kind))
+    return etree.tostring(root, encoding="utf-8")
+
+
+def _element(tag: str, **attrs: str | None) -> etree._Element:
+    element = etree.Element(tag)
+    for name, value in attrs.items():
+        if value is not None:
+            element.set(name, value)
+    return element
+
+
+def _info_element(
+    info: InterphoneInfo, action: str | None, *, with_members: bool = True
+) -> etree._Element:
+    element = _element(
+        "interphone",
+        type=action,
+        id=str(info.id),
+        attach_type=info.id.kind.value,
+        attach_id=info.attach_id,
+        member_count=str(info.member_count),
+        speaker=info.speaker,
+    )
+    if with_members and info.members is not None:
+        for uid in info.members:
+            element.append(_element("member", id=uid))
+    return element
+
+
+def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
+    match body:
+        case Login(uid, token, version):
+            return _element("login", uid=uid, token=token, version=version)
+        case LoginResult(uid, udp_port, keepalive, max_talk, roster):
+            element = _element("login", uid=uid, udp_port=str(udp_port),
+                               keepalive=str(keepalive), max_talk=str(max_talk))
+            for entry in roster:
+                element.append(_element(entry.kind, id=entry.id, name=entry.name))
+            return element
+        case Ping():
+            return _element("ping")
+        case Kicked(reason):
+            return _element("kicked", reason=reason)
+        case SyncRequest(ids):
+            element = _element("interphones", type="sync")
+            for interphone in ids:
+                element.append(_element("interphone", id=str(interphone)))
+            return element
+        case SyncResult(infos):
+            element = _element("interphones", type="sync")
+            for info in infos:
+                element.append(_info_element(info, None, with_members=False))
+            return element
+        case MembersRequest(interphone):
+            return _element("interphone", type="sync", id=str(interphone))
+        case JoinRequest(interphone, member) | QuitRequest(interphone, member):
+            action = "add" if isinstance(body, JoinRequest) else "quit"
+            element = _element("interphone", type=action, id=str(interphone))
+            if member is not None:
+                element.append(_element("member", id=member))
+            return element
+        case MembersResult(info):
+            return _info_element(info, "sync")
+        case JoinResult(info):
+            return _info_element(info, "add")
+        case QuitResult(info):
+            return _info_element(info, "quit", with_members=False)
+        case InterphoneChanged(info):
+            return _info_element(info, None)
+        case SpeakRequest(on, interphone):
+            return _element("speak", type="on" if on else "off", id=str(interphone))
+        case SpeakResult(on, interphone):
+            return _element(
+                "speak",
+                type=None if on is None else ("on" if on else "off"),
+                id=None if interphone is None else str(interphone),
+            )
+        case ErrorReply(tag, errcode, errmsg, action, raw_id):
+            return _element(tag, type=action, id=raw_id, errcode=str(errcode), errmsg=errmsg)
+    raise TypeError(f"cannot encode {type(body).__name__} as a {kind.value}")
