@@ -1,0 +1,15 @@
+"""`interphone` / `python -m app`: the desktop app (the Qt window lives in app/ui)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.ui.main import run
+
+    return run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

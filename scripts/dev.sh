@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: set up what is missing, then run.
+#   bash scripts/dev.sh demo     set up, then start the loopback demo
+#   bash scripts/dev.sh test     set up, then run ruff and the whole test suite
+#   bash scripts/dev.sh setup    set up only
+# Idempotent: system libraries are installed only when missing, the virtual
+# environment (.venv) is refreshed only when pyproject.toml changed.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+venv="$root/.venv"
+say() { printf '[interphone] %s\n' "$*" >&2; }
+
+find_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Shared libraries the stack loads at run time, and the Debian package of each.
+linux_libraries() {
+    cat <<'LIBS'
+libopus.so.0 libopus0
+libportaudio.so.2 libportaudio2
+libEGL.so.1 libegl1
+libGL.so.1 libgl1
+libxkbcommon.so.0 libxkbcommon0
+libfontconfig.so.1 libfontconfig1
+libdbus-1.so.3 libdbus-1-3
+libxcb-cursor.so.0 libxcb-cursor0
+libxcb-icccm.so.4 libxcb-icccm4
+libxcb-keysyms.so.1 libxcb-keysyms1
+libxcb-image.so.0 libxcb-image0
+libxcb-randr.so.0 libxcb-randr0
+libxcb-render-util.so.0 libxcb-render-util0
+libxcb-shape.so.0 libxcb-shape0
+libxcb-xkb.so.1 libxcb-xkb1
+libxkbcommon-x11.so.0 libxkbcommon-x11-0
+LIBS
+}
+
+setup_system_libraries() {
+    case "$(uname -s)" in
+    Linux)
+        local missing=() lib pkg
+        while read -r lib pkg; do
+            if ! /sbin/ldconfig -p 2>/dev/null | grep -q " $lib "; then
+                missing+=("$pkg")
+            fi
+        done < <(linux_libraries)
+        [ ${#missing[@]} -eq 0 ] && return 0
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
+        if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
+            say "installing system libraries: ${missing[*]}"
+            $sudo apt-get update -qq >/dev/null
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+                "${missing[@]}" >/dev/null
+        else
+            say "missing system libraries; install these Debian/Ubuntu packages (or your"
+            say "distribution's equivalents) and run again: ${missing[*]}"
+            exit 1
+        fi
+        ;;
+    Darwin)
+        if ! { [ -e /opt/homebrew/lib/libopus.dylib ] || [ -e /usr/local/lib/libopus.dylib ]; } ||
+            ! { [ -e /opt/homebrew/lib/libportaudio.dylib ] || [ -e /usr/local/lib/libportaudio.dylib ]; }; then
+            if command -v brew >/dev/null 2>&1; then
+                say "installing opus and portaudio with Homebrew"
+                brew install opus portaudio
+            else
+                say "install Homebrew, then: brew install opus portaudio"
+                exit 1
+            fi
+        fi
+        ;;
+    *)
+        say "on this system install libopus and PortAudio yourself (the Windows wheels bundle PortAudio)"
+        ;;
+    esac
+}
+
+setup_venv() {
+    local python stamp want
+    if [ ! -x "$venv/bin/python" ]; then
+        python="$(find_python)" || { say "Python 3.11 or newer is needed"; exit 1; }
+        say "creating $venv with $python"
+        "$python" -m venv "$venv"
+    fi
+    stamp="$venv/.interphone-installed"
+    want="$( (cat pyproject.toml; "$venv/bin/python" --version) | sha256sum | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing the project and its dev tools into .venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+        echo "$want" >"$stamp"
+    fi
+}
+
+setup() {
+    setup_system_libraries
+    setup_venv
+}
+
+command="${1:-demo}"
+shift || true
+case "$command" in
+setup)
+    setup
+    ;;
+demo)
+    setup
+    exec "$venv/bin/python" -m app --demo "$@"
+    ;;
+test)
+    setup
+    export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
+    "$venv/bin/ruff" check .
+    exec "$venv/bin/python" -m pytest "$@"
+    ;;
+*)
+    say "usage: bash scripts/dev.sh [demo|test|setup] [args...]"
+    exit 2
+    ;;
+esac
