@@ -1,0 +1,276 @@
+"""Opus encoder and decoder for 48 kHz mono speech frames.
+
+A thin wrapper over ``opuslib_next``'s ctypes API. The libopus states are
+owned through ``weakref.finalize`` so they are destroyed exactly once: by
+``close()``, by garbage collection, or at interpreter exit while the modules
+are still alive (opuslib's own ``__del__`` prints errors when it runs during
+interpreter teardown, so its high-level classes are not used).
+
+In-band FEC is switched on with ``OPUS_SET_INBAND_FEC`` but only costs bits
+when ``packet_loss_perc`` > 0; drive it with ``set_expected_loss`` from the
+loss the receivers measure (see docs in NOTES.md).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import weakref
+from typing import Any
+
+import numpy as np
+
+from app.audio.constants import (
+    CHANNELS,
+    DEFAULT_BITRATE,
+    DEFAULT_FRAME_MS,
+    MAX_OPUS_PACKET,
+    SAMPLE_RATE,
+    frame_samples,
+)
+
+logger = logging.getLogger(__name__)
+
+try:  # libopus missing raises a bare Exception at import time
+    import opuslib_next
+    import opuslib_next.api.ctl as _ctl
+    import opuslib_next.api.decoder as _dec
+    import opuslib_next.api.encoder as _enc
+
+    _IMPORT_ERROR: Exception | None = None
+except Exception as exc:
+    _IMPORT_ERROR = exc
+
+# Longest duration an Opus packet can hold: 120 ms.
+_MAX_PACKET_SAMPLES = SAMPLE_RATE * 120 // 1000
+_INT16_SCALE = 32767.0
+_INT16_PTR = ctypes.POINTER(ctypes.c_int16)
+_FLOAT_PTR = ctypes.POINTER(ctypes.c_float)
+
+
+class CodecError(ValueError):
+    """Wrong frame size, corrupt packet, closed codec or libopus unavailable."""
+
+
+def _require_opus() -> None:
+    if _IMPORT_ERROR is not None:
+        raise CodecError(f"libopus is not available: {_IMPORT_ERROR}")
+
+
+def _opus_message(exc: Exception) -> str:
+    try:
+        return str(exc)
+    except Exception:  # strerror lookup itself failed
+        return repr(exc)
+
+
+def _strerror(code: int) -> str:
+    return _opus_message(opuslib_next.OpusError(code))
+
+
+def _check_loss(pct: int) -> int:
+    pct = int(pct)
+    if not 0 <= pct <= 100:
+        raise ValueError(f"expected loss must be 0..100 %, got {pct}")
+    return pct
+
+
+def float_to_int16(pcm: np.ndarray) -> np.ndarray:
+    """Float PCM in [-1, 1] to int16, clipping out-of-range samples."""
+    scaled = np.clip(np.asarray(pcm, dtype=np.float32), -1.0, 1.0) * _INT16_SCALE
+    return np.round(scaled).astype(np.int16)
+
+
+class OpusEncoder:
+    """Encodes one frame of float32 PCM per call into one Opus packet."""
+
+    def __init__(
+        self,
+        frame_ms: int = DEFAULT_FRAME_MS,
+        bitrate: int = DEFAULT_BITRATE,
+        fec: bool = True,
+        expected_loss_pct: int = 0,
+    ) -> None:
+        _require_opus()
+        self._frame_ms = frame_ms
+        self._frame_samples = frame_samples(frame_ms)
+        self._expected_loss = _check_loss(expected_loss_pct)
+        try:
+            state = _enc.create_state(SAMPLE_RATE, CHANNELS, opuslib_next.APPLICATION_VOIP)
+        except opuslib_next.OpusError as exc:
+            raise CodecError(f"cannot create Opus encoder: {_opus_message(exc)}") from exc
+        self._state: Any = state
+        self._finalizer = weakref.finalize(self, _enc.destroy, state)
+        self._ctl(_ctl.set_bitrate, int(bitrate))
+        self._ctl(_ctl.set_inband_fec, 1 if fec else 0)
+        self._ctl(_ctl.set_packet_loss_perc, self._expected_loss)
+        self._lookahead = int(self._ctl(_ctl.get_lookahead))
+        self._out = ctypes.create_string_buffer(MAX_OPUS_PACKET)
+        logger.debug(
+            "Opus encoder %d ms, %d bit/s, fec=%s, loss=%d%%, lookahead=%d",
+            frame_ms, bitrate, fec, self._expected_loss, self._lookahead,
+        )
+
+    @property
+    def frame_ms(self) -> int:
+        return self._frame_ms
+
+    @property
+    def frame_samples(self) -> int:
+        return self._frame_samples
+
+    @property
+    def lookahead_samples(self) -> int:
+        """Encoder algorithmic delay (look-ahead) in samples at 48 kHz."""
+        return self._lookahead
+
+    @property
+    def expected_loss(self) -> int:
+        return self._expected_loss
+
+    @property
+    def fec(self) -> bool:
+        return bool(self._ctl(_ctl.get_inband_fec))
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def _ctl(self, request: Any, value: int | None = None) -> Any:
+        if not self._finalizer.alive:
+            raise CodecError("encoder is closed")
+        return _enc.encoder_ctl(self._state, request, value)
+
+    def set_expected_loss(self, pct: int) -> None:
+        """Set OPUS packet_loss_perc (0..100); FEC redundancy grows with it."""
+        pct = _check_loss(pct)
+        if pct != self._expected_loss:
+            self._ctl(_ctl.set_packet_loss_perc, pct)
+            self._expected_loss = pct
+            logger.debug("expected loss set to %d%%", pct)
+
+    def set_bitrate(self, bitrate: int) -> None:
+        self._ctl(_ctl.set_bitrate, int(bitrate))
+
+    def reset(self) -> None:
+        """Forget the signal history (start of a new utterance)."""
+        self._ctl(_ctl.reset_state)
+
+    def encode(self, pcm: np.ndarray) -> bytes:
+        """Encode exactly ``frame_samples`` float32 samples into one packet."""
+        if not self._finalizer.alive:
+            raise CodecError("encoder is closed")
+        arr = np.asarray(pcm)
+        if arr.ndim != 1 or arr.shape[0] != self._frame_samples:
+            raise CodecError(
+                f"encoder expects {self._frame_samples} mono samples "
+                f"({self._frame_ms} ms), got shape {arr.shape}"
+            )
+        data = np.ascontiguousarray(float_to_int16(arr))
+        out = self._out
+        n = _enc.libopus_encode(
+            self._state,
+            data.ctypes.data_as(_INT16_PTR),
+            self._frame_samples,
+            out,
+            MAX_OPUS_PACKET,
+        )
+        if n < 0:
+            raise CodecError(f"Opus encode failed: {_strerror(n)}")
+        return out.raw[:n]
+
+    def close(self) -> None:
+        """Release the libopus state now (idempotent)."""
+        self._finalizer()
+
+    def __enter__(self) -> OpusEncoder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class OpusDecoder:
+    """Decodes Opus packets of ``frame_ms`` into float32 PCM frames."""
+
+    def __init__(self, frame_ms: int = DEFAULT_FRAME_MS) -> None:
+        _require_opus()
+        self._frame_ms = frame_ms
+        self._frame_samples = frame_samples(frame_ms)
+        try:
+            state = _dec.create_state(SAMPLE_RATE, CHANNELS)
+        except opuslib_next.OpusError as exc:
+            raise CodecError(f"cannot create Opus decoder: {_opus_message(exc)}") from exc
+        self._state: Any = state
+        self._finalizer = weakref.finalize(self, _dec.destroy, state)
+
+    @property
+    def frame_ms(self) -> int:
+        return self._frame_ms
+
+    @property
+    def frame_samples(self) -> int:
+        return self._frame_samples
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def _decode(self, packet: bytes, max_samples: int, fec: bool) -> np.ndarray:
+        if not self._finalizer.alive:
+            raise CodecError("decoder is closed")
+        out = np.empty(max_samples * CHANNELS, dtype=np.float32)
+        n = _dec.libopus_decode_float(
+            self._state,
+            packet,
+            len(packet),
+            out.ctypes.data_as(_FLOAT_PTR),
+            max_samples,
+            1 if fec else 0,
+        )
+        if n < 0:
+            raise CodecError(f"corrupt Opus packet: {_strerror(n)}")
+        return out[: n * CHANNELS].copy() if n < max_samples else out
+
+    def decode(self, packet: bytes) -> np.ndarray:
+        """Decode one packet; it must hold exactly one frame of ``frame_ms``."""
+        if not packet:
+            raise CodecError("empty packet (use conceal() for a lost frame)")
+        pcm = self._decode(bytes(packet), _MAX_PACKET_SAMPLES, False)
+        if pcm.shape[0] != self._frame_samples:
+            self.reset()  # the state now holds a wrong-sized frame
+            raise CodecError(
+                f"packet holds {pcm.shape[0]} samples, decoder expects "
+                f"{self._frame_samples} ({self._frame_ms} ms)"
+            )
+        return pcm
+
+    def decode_fec(self, next_packet: bytes) -> np.ndarray:
+        """Recover the lost frame *before* ``next_packet`` from its in-band FEC.
+
+        When the packet carries no FEC data libopus falls back to concealment,
+        so this never returns less than a frame. Decode ``next_packet`` itself
+        normally afterwards.
+        """
+        if not next_packet:
+            raise CodecError("empty packet")
+        return self._decode(bytes(next_packet), self._frame_samples, True)
+
+    def conceal(self) -> np.ndarray:
+        """Packet-loss concealment for one lost frame."""
+        # decode(None, n) raises in opuslib; an empty buffer means "lost".
+        return self._decode(b"", self._frame_samples, False)
+
+    def reset(self) -> None:
+        if self._finalizer.alive:
+            _dec.decoder_ctl(self._state, _ctl.reset_state)
+
+    def close(self) -> None:
+        """Release the libopus state now (idempotent)."""
+        self._finalizer()
+
+    def __enter__(self) -> OpusDecoder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
