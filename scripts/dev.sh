@@ -52,7 +52,7 @@ setup_system_libraries() {
     Linux)
         local missing=() lib pkg
         while read -r lib pkg; do
-            if ! /sbin/ldconfig -p 2>/dev/null | grep -q " $lib "; then
+            if ! /sbin/ldconfig -p 2>/dev/null | grep -qE "^[[:space:]]*${lib//./\\.} "; then
                 missing+=("$pkg")
             fi
         done < <(linux_libraries)
