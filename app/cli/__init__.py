@@ -1,0 +1,1 @@
+"""``interphone-cli``: a command-line Interphone client (sync, members, talk, listen, bot)."""

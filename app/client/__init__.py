@@ -1,0 +1,64 @@
+"""The Interphone client: asyncio signaling session with reconnect, UDP media, and a model.
+
+Public API (see docs/client-api.md)::
+
+    from app.client import InterphoneClient, ClientModel, FloorState, ConnectionState
+"""
+
+from app.client.client import InterphoneClient
+from app.client.errors import (
+    ClientError,
+    ConnectionLost,
+    FloorBusy,
+    LoginRefused,
+    NotAllowed,
+    NotConnected,
+    NotFound,
+    NotJoined,
+    RequestTimeout,
+    ServerError,
+    ServerUnreachable,
+)
+from app.client.events import (
+    ConnectionChanged,
+    ConnectionState,
+    FloorChanged,
+    FloorState,
+    IncomingCall,
+    InterphoneEnded,
+    InterphoneUpdated,
+    JoinedChanged,
+    MembersChanged,
+    ModelEvent,
+    RosterChanged,
+    SpeakerChanged,
+)
+from app.client.model import ClientModel
+
+__all__ = [
+    "ClientError",
+    "ClientModel",
+    "ConnectionChanged",
+    "ConnectionLost",
+    "ConnectionState",
+    "FloorBusy",
+    "FloorChanged",
+    "FloorState",
+    "IncomingCall",
+    "InterphoneClient",
+    "InterphoneEnded",
+    "InterphoneUpdated",
+    "JoinedChanged",
+    "LoginRefused",
+    "MembersChanged",
+    "ModelEvent",
+    "NotAllowed",
+    "NotConnected",
+    "NotFound",
+    "NotJoined",
+    "RequestTimeout",
+    "RosterChanged",
+    "ServerError",
+    "ServerUnreachable",
+    "SpeakerChanged",
+]

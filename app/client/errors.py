@@ -1,0 +1,92 @@
+"""The exceptions the client raises, one class per failure a caller handles differently.
+
+:class:`ServerError` and its subclasses carry the protocol ``errcode`` and
+``errmsg`` of a failed response (PROTOCOL.md section 4). The others describe the
+transport: :class:`ServerUnreachable` (no TCP connection), :class:`ConnectionLost`
+(it dropped while a request was pending), :class:`RequestTimeout` (no answer in
+time) and :class:`NotConnected` (a call while the client has no session).
+"""
+
+from __future__ import annotations
+
+from app.protocol import ErrCode, ErrorReply
+from app.protocol.ids import is_valid_name
+
+
+class ClientError(Exception):
+    """Base class of every error :mod:`app.client` raises."""
+
+
+class ServerError(ClientError):
+    """The server answered a request with an ``errcode``."""
+
+    def __init__(self, errcode: int, errmsg: str = "", *, request: str = "") -> None:
+        self.errcode = int(errcode)
+        self.errmsg = errmsg
+        self.request = request
+        text = f"{request}: " if request else ""
+        super().__init__(f"{text}error {self.errcode}{': ' + errmsg if errmsg else ''}")
+
+
+class LoginRefused(ServerError):
+    """401: the server refused the uid/token (or a request came before login)."""
+
+
+class NotAllowed(ServerError):
+    """403: not a member of that group, or acting for another uid."""
+
+
+class NotFound(ServerError):
+    """404: no such membership (e.g. leaving an interphone one is not in)."""
+
+
+class FloorBusy(ServerError):
+    """409: someone else holds the floor; ``holder`` is their uid when the server named it."""
+
+    def __init__(self, errcode: int, errmsg: str = "", *, request: str = "",
+                 holder: str = "") -> None:
+        super().__init__(errcode, errmsg, request=request)
+        self.holder = holder
+
+
+class ServerUnreachable(ClientError):
+    """No TCP connection could be made (refused, unresolvable host, timeout)."""
+
+
+class ConnectionLost(ClientError):
+    """The signaling connection closed while the call was in progress."""
+
+
+class RequestTimeout(ClientError):
+    """The server did not answer a request within the timeout."""
+
+
+class NotConnected(ClientError):
+    """The call needs a live session and the client has none (connecting, kicked, closed)."""
+
+
+class NotJoined(ClientError):
+    """The call needs a joined interphone (talk, leave) and the client is in none."""
+
+
+_BY_CODE: dict[int, type[ServerError]] = {
+    ErrCode.UNAUTHORIZED: LoginRefused,
+    ErrCode.FORBIDDEN: NotAllowed,
+    ErrCode.NOT_FOUND: NotFound,
+    ErrCode.FLOOR_BUSY: FloorBusy,
+}
+
+
+def holder_from_errmsg(errmsg: str) -> str:
+    """The uid in a 409 ``errmsg`` such as ``'lixx is speaking'`` (first word), or ``''``."""
+    word = errmsg.strip().split(" ", 1)[0] if errmsg.strip() else ""
+    return word if is_valid_name(word) else ""
+
+
+def error_from_reply(reply: ErrorReply, request: str = "") -> ServerError:
+    """The typed exception for a failed response."""
+    cls = _BY_CODE.get(reply.errcode, ServerError)
+    if cls is FloorBusy:
+        return FloorBusy(reply.errcode, reply.errmsg, request=request,
+                         holder=holder_from_errmsg(reply.errmsg))
+    return cls(reply.errcode, reply.errmsg, request=request)

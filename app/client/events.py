@@ -1,0 +1,129 @@
+"""The change events :class:`~app.client.model.ClientModel` emits, one frozen dataclass each.
+
+A subscriber (``model.subscribe(callback)``) receives every event, in the order
+the changes happened, on the asyncio loop's thread, after the model already
+reflects the change. Interphone ids are :class:`~app.protocol.InterphoneId`
+(``str(id)`` gives the wire form, e.g. ``group_58``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.protocol import InterphoneId, RosterEntry
+
+
+class ConnectionState(StrEnum):
+    """Where the signaling session stands."""
+
+    DISCONNECTED = "disconnected"  # never connected yet
+    CONNECTING = "connecting"  # first connect + login in progress
+    CONNECTED = "connected"  # logged in, model in sync
+    RECONNECTING = "reconnecting"  # the connection dropped; retrying with backoff
+    KICKED = "kicked"  # the server ended the session (e.g. login elsewhere); final
+    REFUSED = "refused"  # the login was refused; final
+    CLOSED = "closed"  # close() was called; final
+
+    @property
+    def final(self) -> bool:
+        return self in (ConnectionState.KICKED, ConnectionState.REFUSED, ConnectionState.CLOSED)
+
+
+class FloorState(StrEnum):
+    """The floor of the joined interphone, from this client's point of view."""
+
+    IDLE = "idle"  # nobody speaks
+    REQUESTING = "requesting"  # speak on sent, no answer yet
+    TALKING = "talking"  # granted: audio is being sent
+    BUSY = "busy"  # someone else speaks
+    DENIED = "denied"  # the last request was refused for another reason than 409
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    state: ConnectionState
+    detail: str = ""  # reason (kick reason, refusal message, last error while reconnecting)
+
+
+@dataclass(frozen=True, slots=True)
+class RosterChanged:
+    roster: tuple[RosterEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InterphoneUpdated:
+    """A live interphone appeared or its count/speaker changed (see ``model.interphones``)."""
+
+    id: InterphoneId
+
+
+@dataclass(frozen=True, slots=True)
+class InterphoneEnded:
+    """The interphone has no members any more (it left ``model.interphones``)."""
+
+    id: InterphoneId
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedChanged:
+    """The client joined an interphone (``id``) or left the one it was in (``id`` None)."""
+
+    id: InterphoneId | None
+
+
+@dataclass(frozen=True, slots=True)
+class MembersChanged:
+    """The member list of the joined interphone changed."""
+
+    id: InterphoneId
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerChanged:
+    """Who speaks in the joined interphone; ``uid`` empty means nobody.
+
+    ``since`` is the model clock's time (``time.monotonic`` by default) at which
+    this speaker started, as seen by the client.
+    """
+
+    id: InterphoneId
+    uid: str
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class FloorChanged:
+    """This client's floor state changed.
+
+    ``holder`` is the uid holding the floor (ours when TALKING, the other
+    speaker when BUSY, else empty); ``reason`` says why a grant ended
+    (``"released"``, ``"revoked"``, ``"disconnected"``, ``"left"``) or why a
+    request failed (the server's errmsg).
+    """
+
+    state: FloorState
+    holder: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """Someone joined a one-to-one chat with us that we are not in: ring."""
+
+    id: InterphoneId
+    from_uid: str
+
+
+ModelEvent = (
+    ConnectionChanged
+    | RosterChanged
+    | InterphoneUpdated
+    | InterphoneEnded
+    | JoinedChanged
+    | MembersChanged
+    | SpeakerChanged
+    | FloorChanged
+    | IncomingCall
+)
