@@ -225,9 +225,13 @@ Body = (
 )
 
 _SESSION_BODIES = (Login, LoginResult, Ping, Kicked)
+_SESSION_TAGS = ("login", "ping", "kicked", "error")
 
 
 def module_of(body: Body) -> Module:
+    if isinstance(body, ErrorReply):
+        # A failed login or ping answers in MID_SESSION, like its request.
+        return Module.SESSION if body.tag in _SESSION_TAGS else Module.INTERPHONE
     return Module.SESSION if isinstance(body, _SESSION_BODIES) else Module.INTERPHONE
 
 

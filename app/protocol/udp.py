@@ -33,6 +33,8 @@ class AudioPacket:
     frame: bytes
 
     def serialize(self, *, crc: bool = True) -> bytes:
+        if not 0 <= self.seq <= 0xFFFFFFFF:
+            raise PacketError(f"seq {self.seq} is not an unsigned 32-bit integer")
         body = (
             _U32.pack(PacketType.AUDIO)
             + _pack_str(self.id)

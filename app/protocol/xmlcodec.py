@@ -8,6 +8,7 @@ answer can go in the request's own envelope.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from lxml import etree
@@ -46,11 +47,17 @@ _PARSER = etree.XMLParser(
     load_dtd=False,
     dtd_validation=False,
     huge_tree=False,
+    # The contract says UTF-8 everywhere: a declared encoding is ignored, so a
+    # UTF-16 or UTF-7 document cannot smuggle a DOCTYPE past the byte check below.
+    encoding="utf-8",
     remove_comments=True,
     remove_pis=True,
     collect_ids=False,
 )
 _ROSTER_KINDS = ("group", "discuss", "contact")
+_MODULES = frozenset(module.value for module in Module)
+# XML 1.0 ``Char``: what an attribute value can carry at all.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # ---- decoding ----------------------------------------------------------------------------
@@ -58,8 +65,13 @@ _ROSTER_KINDS = ("group", "discuss", "contact")
 
 def decode_message(data: bytes) -> Message:
     """Parse one frame's payload into a :class:`Message` or raise :class:`ProtocolError`."""
+    data = bytes(data)
     if len(data) > MAX_FRAME:
         raise ProtocolError(f"document of {len(data)} bytes exceeds {MAX_FRAME}", ErrCode.TOO_LARGE)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"document is not UTF-8 (byte {exc.start})") from None
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise ProtocolError("DTDs and entity declarations are not allowed")
     try:
@@ -69,19 +81,26 @@ def decode_message(data: bytes) -> Message:
     if root.tag != "message":
         raise ProtocolError(f"root element is <{_tag(root)}>, not <message>")
 
-    kind_text = _attr(root, "type")
     seq = root.get("seq")
     seq = seq.strip() if seq is not None else None
-    module = _attr(root, "module")
+    module = _peek(root, "module")
     children = [child for child in root if isinstance(child.tag, str)]
     child = children[0] if len(children) == 1 else None
+    # What is known of the envelope, so that any error below can be answered in it.
+    # Over-long values are left out here and reported by the checks that follow.
     ctx = {
         "seq": seq if seq and len(seq) <= MAX_SEQ_LEN else None,
         "module": module,
         "tag": _tag(child) if child is not None else None,
-        "type": _attr(child, "type") if child is not None else None,
-        "id": _attr(child, "id") if child is not None else None,
+        "type": _peek(child, "type") if child is not None else None,
+        "id": _peek(child, "id") if child is not None else None,
     }
+    try:
+        kind_text = _attr(root, "type")
+        if module is None:
+            _attr(root, "module")  # raises for an over-long value
+    except ProtocolError as exc:
+        raise ProtocolError(exc.errmsg, exc.errcode, **ctx) from None
     try:
         kind = MessageKind(kind_text)
     except ValueError:
@@ -93,7 +112,9 @@ def decode_message(data: bytes) -> Message:
     if child is None:
         raise ProtocolError(f"<message> needs exactly one child element, has {len(children)}",
                             **ctx)
-    if (root.text or "").strip() or any((c.tail or "").strip() for c in root):
+    if module not in _MODULES:
+        raise ProtocolError(f"unknown module {module!r}", **ctx)
+    if _has_text(root):
         raise ProtocolError("text content in <message>", **ctx)
 
     try:
@@ -111,6 +132,29 @@ def decode_message(data: bytes) -> Message:
 
 def _is_frame_error(kind: MessageKind, child: etree._Element | None) -> bool:
     return kind is MessageKind.RESPONSE and child is not None and child.tag == "error"
+
+
+def _has_text(root: etree._Element) -> bool:
+    """True if any element holds non-whitespace text: the contract has none anywhere."""
+    for element in root.iter():
+        if (element.text or "").strip():
+            return True
+        if element is not root and (element.tail or "").strip():
+            return True
+    return False
+
+
+def _peek(element: etree._Element, name: str) -> str | None:
+    """``_attr`` without the length check: None for a missing or over-long value."""
+    value = element.get(name)
+    if value is None or len(value) > MAX_TEXT_ATTR:
+        return None
+    return value.strip()
+
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts '²' and '٣')."""
+    return text.isascii() and text.isdigit()
 
 
 def _first_line(exc: Exception) -> str:
@@ -150,16 +194,25 @@ def _int_attr(element: etree._Element, name: str, *, default: int | None = None)
         if default is None:
             raise ProtocolError(f"<{_tag(element)}> needs {name!r}")
         return default
-    if not value.isdigit() or len(value) > 10 or int(value) > 0xFFFFFFFF:
+    if not _is_decimal(value) or len(value) > 10 or int(value) > 0xFFFFFFFF:
         raise ProtocolError(f"{name}={value!r} is not an unsigned integer")
     return int(value)
+
+
+def _port_attr(element: etree._Element, name: str) -> int:
+    port = _int_attr(element, name)
+    if not 0 < port < 65536:
+        raise ProtocolError(f"{name}={port} is not a port number")
+    return port
 
 
 def _interphone_id(element: etree._Element) -> InterphoneId:
     return InterphoneId.parse(_required(element, "id"))
 
 
-def _children(element: etree._Element, tag: str, limit: int) -> list[etree._Element]:
+def _children(
+    element: etree._Element, tag: str, limit: int, errcode: ErrCode = ErrCode.TOO_LARGE
+) -> list[etree._Element]:
     found = []
     for child in element:
         if not isinstance(child.tag, str):
@@ -168,7 +221,8 @@ def _children(element: etree._Element, tag: str, limit: int) -> list[etree._Elem
             raise ProtocolError(f"unexpected <{_tag(child)}> in <{_tag(element)}>")
         found.append(child)
         if len(found) > limit:
-            raise ProtocolError(f"more than {limit} <{tag}> elements", ErrCode.TOO_LARGE)
+            raise ProtocolError(f"more than {limit} <{tag}> elements in <{_tag(element)}>",
+                                errcode)
     return found
 
 
@@ -179,7 +233,7 @@ def _type_is(element: etree._Element, expected: str) -> None:
 
 def _decode_error(element: etree._Element) -> ErrorReply:
     code = _attr(element, "errcode") or ""
-    if not code.isdigit() or len(code) > 4:
+    if not _is_decimal(code) or len(code) > 4:
         raise ProtocolError(f"errcode {code!r} is not a decimal code")
     return ErrorReply(
         tag=_tag(element),
@@ -208,7 +262,7 @@ def _decode_login_result(element: etree._Element) -> LoginResult:
         roster.append(RosterEntry(child.tag, _name_attr(child, "id"), child.get("name") or ""))
     return LoginResult(
         uid=_name_attr(element, "uid"),
-        udp_port=_int_attr(element, "udp_port"),
+        udp_port=_port_attr(element, "udp_port"),
         keepalive=_int_attr(element, "keepalive", default=15),
         max_talk=_int_attr(element, "max_talk", default=60),
         roster=tuple(roster),
@@ -224,7 +278,8 @@ def _decode_kicked(element: etree._Element) -> Kicked:
 
 
 def _decode_member_child(element: etree._Element) -> str | None:
-    members = _children(element, "member", 1)
+    # At most one: the session's own uid. More is malformed, not "too large".
+    members = _children(element, "member", 1, ErrCode.BAD_REQUEST)
     return _name_attr(members[0], "id") if members else None
 
 
@@ -254,7 +309,9 @@ def _decode_sync_request(element: etree._Element) -> SyncRequest:
 
 def _decode_sync_result(element: etree._Element) -> SyncResult:
     _type_is(element, "sync")
-    items = _children(element, "interphone", MAX_SYNC_IDS)
+    # The answer may exceed MAX_SYNC_IDS: it adds every active chat of the user,
+    # listed or not. The frame limit bounds it.
+    items = _children(element, "interphone", MAX_FRAME)
     return SyncResult(tuple(_decode_info(item) for item in items))
 
 
@@ -262,7 +319,7 @@ def _decode_interphone_request(element: etree._Element) -> Body:
     action = _attr(element, "type")
     interphone = _interphone_id(element)
     if action == "sync":
-        _children(element, "member", 0)
+        _children(element, "member", 0, ErrCode.BAD_REQUEST)
         return MembersRequest(interphone)
     if action == "add":
         return JoinRequest(interphone, _decode_member_child(element))
@@ -348,6 +405,11 @@ def _element(tag: str, **attrs: str | None) -> etree._Element:
     return element
 
 
+def _text(value: str) -> str:
+    """Free text (names, errmsg, reason): characters XML cannot carry become U+FFFD."""
+    return _NOT_XML_CHAR.sub("\ufffd", value)
+
+
 def _info_element(
     info: InterphoneInfo, action: str | None, *, with_members: bool = True
 ) -> etree._Element:
@@ -374,12 +436,12 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
             element = _element("login", uid=uid, udp_port=str(udp_port),
                                keepalive=str(keepalive), max_talk=str(max_talk))
             for entry in roster:
-                element.append(_element(entry.kind, id=entry.id, name=entry.name))
+                element.append(_element(entry.kind, id=entry.id, name=_text(entry.name)))
             return element
         case Ping():
             return _element("ping")
         case Kicked(reason):
-            return _element("kicked", reason=reason)
+            return _element("kicked", reason=_text(reason))
         case SyncRequest(ids):
             element = _element("interphones", type="sync")
             for interphone in ids:
@@ -415,5 +477,6 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
                 id=None if interphone is None else str(interphone),
             )
         case ErrorReply(tag, errcode, errmsg, action, raw_id):
-            return _element(tag, type=action, id=raw_id, errcode=str(errcode), errmsg=errmsg)
+            return _element(tag, type=action, id=raw_id, errcode=str(errcode),
+                            errmsg=_text(errmsg))
     raise TypeError(f"cannot encode {type(body).__name__} as a {kind.value}")
