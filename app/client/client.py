@@ -2,75 +2,501 @@
 
 One object owns the signaling session (with reconnect), the UDP media endpoint
 and the :class:`~app.client.model.ClientModel`. Every coroutine runs on the
-loop the client was connected on; ``model`` events and ``on_audio`` are called
-on that loop.
+loop :meth:`InterphoneClient.connect` was awaited on; ``model`` events and
+``on_audio`` are called on that loop. See docs/client-api.md.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable
+import random
+import ssl as ssl_module
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from app.client.events import ConnectionState
+from app.client.connection import SignalingConnection
+from app.client.errors import (
+    ClientError,
+    FloorBusy,
+    LoginRefused,
+    NotConnected,
+    NotFound,
+    NotJoined,
+    ServerError,
+)
+from app.client.events import ConnectionState, FloorState
+from app.client.media import MediaEndpoint
 from app.client.model import ClientModel
-from app.protocol import InterphoneId, InterphoneInfo
+from app.protocol import (
+    InterphoneChanged,
+    InterphoneId,
+    InterphoneInfo,
+    JoinRequest,
+    JoinResult,
+    Kicked,
+    Login,
+    LoginResult,
+    MembersRequest,
+    MembersResult,
+    Message,
+    QuitRequest,
+    QuitResult,
+    SpeakRequest,
+    SyncRequest,
+    SyncResult,
+)
+from app.protocol.limits import MAX_SYNC_IDS
+from app.protocol.messages import Body
 
 logger = logging.getLogger(__name__)
 
 AudioCallback = Callable[[str, int, bytes], None]
 
+_MEMBERS_DEBOUNCE = 0.25
+_LEAVE_ON_CLOSE_TIMEOUT = 1.0
+
+
+@dataclass(slots=True)
+class ClientStats:
+    tx_packets: int = 0
+    tx_dropped: int = 0  # send_audio calls while not granted
+    rx_packets: int = 0  # audio packets delivered to on_audio
+    reconnects: int = 0
+
+
+def backoff_delays(base: float, cap: float) -> Iterable[float]:
+    """Exponential backoff with jitter: each delay in [d/2, d], d doubling from base to cap."""
+    delay = base
+    while True:
+        yield delay / 2 + random.uniform(0, delay / 2)
+        delay = min(cap, delay * 2)
+
 
 class InterphoneClient:
     """A push-to-talk client for one uid.
 
-    >>> client = InterphoneClient("127.0.0.1", 9400, "sung", "secret")
-    >>> await client.connect()            # LoginRefused / ServerUnreachable
-    >>> await client.join("group_58")
-    >>> await client.talk_start()         # FloorBusy if someone else speaks
-    >>> client.send_audio(opus_packet)    # one Opus frame, only while granted
-    >>> await client.talk_stop()
-    >>> await client.close()
+    ::
+
+        client = InterphoneClient("127.0.0.1", 9400, "sung", "secret")
+        await client.connect()            # LoginRefused / ServerUnreachable
+        await client.join("group_58")
+        await client.talk_start()         # FloorBusy if someone else speaks
+        client.send_audio(opus_packet)    # one Opus frame, only while granted
+        await client.talk_stop()
+        await client.close()
     """
 
     def __init__(self, host: str, port: int, uid: str, token: str, *,
                  reconnect: bool = True, request_timeout: float = 5.0,
                  connect_timeout: float = 5.0,
-                 backoff: tuple[float, float] = (0.2, 5.0)) -> None:
+                 backoff: tuple[float, float] = (0.2, 5.0),
+                 ssl: ssl_module.SSLContext | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.uid = uid
+        self._token = token
+        self._reconnect = reconnect
+        self._request_timeout = request_timeout
+        self._connect_timeout = connect_timeout
+        self._backoff = backoff
+        self._ssl = ssl
         self.model = ClientModel(uid)
         self.on_audio: AudioCallback | None = None
-        raise NotImplementedError
+        self.stats = ClientStats()
+        self._conn: SignalingConnection | None = None
+        self._media: MediaEndpoint | None = None
+        self._sync_ids: tuple[InterphoneId, ...] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
 
-    async def connect(self) -> None:
-        """Connect, log in, sync the roster's interphones. Raises LoginRefused/ServerUnreachable."""
-
-    async def sync(self, ids: Iterable[InterphoneId | str] | None = None) -> list[InterphoneInfo]:
-        """Which of ``ids`` (default: every roster group and discussion) are live."""
-        raise NotImplementedError
-
-    async def members(self, interphone: InterphoneId | str) -> InterphoneInfo:
-        raise NotImplementedError
-
-    async def join(self, interphone: InterphoneId | str) -> InterphoneInfo:
-        raise NotImplementedError
-
-    async def leave(self) -> None:
-        raise NotImplementedError
-
-    async def call(self, uid: str) -> InterphoneInfo:
-        raise NotImplementedError
-
-    async def talk_start(self) -> None:
-        raise NotImplementedError
-
-    async def talk_stop(self) -> None:
-        raise NotImplementedError
-
-    def send_audio(self, payload: bytes) -> bool:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        raise NotImplementedError
+    # ---- properties --------------------------------------------------------------------
 
     @property
     def state(self) -> ConnectionState:
         return self.model.connection
+
+    @property
+    def connected(self) -> bool:
+        return self.model.connection is ConnectionState.CONNECTED
+
+    @property
+    def joined(self) -> InterphoneId | None:
+        return self.model.joined
+
+    def loss_pct(self, uid: str) -> float:
+        """Packet loss (%) measured from the seq gaps of ``uid``'s audio."""
+        return self._media.loss_pct(uid) if self._media is not None else 0.0
+
+    def max_loss_pct(self) -> float:
+        """The worst loss over all speakers heard on the current connection."""
+        if self._media is None:
+            return 0.0
+        return max(self._media.loss_by_speaker().values(), default=0.0)
+
+    # ---- session -----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect, log in and sync the roster's groups and discussions.
+
+        Raises :class:`LoginRefused` (state ``refused``) or
+        :class:`ServerUnreachable` (state ``disconnected``). With
+        ``reconnect=True`` later drops are retried in the background.
+        """
+        if self._closing or self.model.connection.final:
+            raise NotConnected(f"client is {self.model.connection.value}")
+        if self._conn is not None:
+            return
+        self.model.set_connection(ConnectionState.CONNECTING)
+        try:
+            await self._establish(rejoin=None)
+        except LoginRefused as exc:
+            self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
+            raise
+        except BaseException as exc:
+            if not self._closing:
+                self.model.set_connection(ConnectionState.DISCONNECTED, str(exc))
+            raise
+
+    async def close(self) -> None:
+        """Leave the joined interphone (best effort), close TCP and UDP, end every task.
+
+        Idempotent; concurrent callers wait for the same close.
+        """
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    async def __aenter__(self) -> InterphoneClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ---- requests ----------------------------------------------------------------------
+
+    async def sync(self, ids: Iterable[InterphoneId | str] | None = None) -> list[InterphoneInfo]:
+        """Which interphones are live: ``ids`` (default: the roster's groups and
+        discussions) plus every active chat involving us. Replaces the
+        subscription set, which reconnects restore."""
+        wanted = self.model.roster_ids() if ids is None else tuple(_as_id(i) for i in ids)
+        return await self._sync_on(self._require_conn(), wanted)
+
+    async def members(self, interphone: InterphoneId | str) -> InterphoneInfo:
+        """Members and speaker of one interphone (the model is refreshed too)."""
+        body = await self._request(MembersRequest(_as_id(interphone)))
+        assert isinstance(body, MembersResult)
+        self.model.apply_info(body.info)
+        return body.info
+
+    async def join(self, interphone: InterphoneId | str) -> InterphoneInfo:
+        """Join (leaving any other first) and register for its audio; returns the members."""
+        target = _as_id(interphone)
+        conn = self._require_conn()
+        if self.model.joined is not None and self.model.joined != target:
+            await self.leave()
+        return await self._join_on(conn, target)
+
+    async def call(self, uid: str) -> InterphoneInfo:
+        """Join the one-to-one chat with ``uid``."""
+        return await self.join(InterphoneId.chat(self.uid, uid))
+
+    async def leave(self) -> None:
+        """Quit the joined interphone (no-op when in none)."""
+        if self.model.joined is not None:
+            await self._leave_on(self._require_conn())
+
+    async def _leave_on(self, conn: SignalingConnection) -> None:
+        current = self.model.joined
+        if current is None:
+            return
+        if self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
+            self.model.floor_released("left")
+        if self._media is not None:
+            self._media.unregister()
+        try:
+            body = await self._call(conn, QuitRequest(current, self.uid))
+        except NotFound:
+            self.model.apply_left()
+            return
+        except ClientError:
+            self.model.apply_left()
+            raise
+        assert isinstance(body, QuitResult)
+        self.model.apply_left(body.info)
+
+    async def talk_start(self) -> bool:
+        """Ask for the floor; returns True once granted (transmission may start).
+
+        Raises :class:`FloorBusy` (``.holder``), :class:`NotAllowed`,
+        :class:`NotJoined`, :class:`NotConnected`. Returns False when
+        :meth:`talk_stop` or a leave cancelled the request meanwhile.
+        """
+        target = self.model.joined
+        if target is None:
+            raise NotJoined("join an interphone before talking")
+        if self.model.floor is FloorState.TALKING:
+            return True
+        conn = self._require_conn()
+        self.model.floor_requesting()
+        try:
+            await self._call(conn, SpeakRequest(True, target))
+        except FloorBusy as exc:
+            if self.model.floor is FloorState.REQUESTING:
+                self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
+            raise
+        except ServerError as exc:
+            if self.model.floor is FloorState.REQUESTING:
+                self.model.floor_refused(busy=False, reason=exc.errmsg or str(exc))
+            raise
+        except BaseException:
+            if self.model.floor is FloorState.REQUESTING:
+                self.model.floor_released("disconnected")
+            raise
+        if self.model.floor is not FloorState.REQUESTING or self.model.joined != target:
+            return False  # cancelled by talk_stop/leave/disconnect while waiting
+        if self._media is not None:
+            self._media.begin_utterance()
+        self.model.floor_granted()
+        return True
+
+    async def talk_stop(self) -> None:
+        """Stop transmitting at once, then release the floor. Harmless when not talking."""
+        target = self.model.joined
+        if self.model.floor not in (FloorState.TALKING, FloorState.REQUESTING):
+            return
+        self.model.floor_released("released")
+        conn = self._conn
+        if target is None or conn is None or conn.closed:
+            return
+        try:
+            await self._call(conn, SpeakRequest(False, target))
+        except ClientError as exc:
+            logger.info("speak off not confirmed: %s", exc)
+
+    def send_audio(self, payload: bytes) -> bool:
+        """Send one Opus packet while granted; otherwise drop it (counted) and return False."""
+        media = self._media
+        if self.model.floor is not FloorState.TALKING or media is None \
+                or media.interphone is None or not media.send_audio(payload):
+            self.stats.tx_dropped += 1
+            return False
+        self.stats.tx_packets += 1
+        return True
+
+    # ---- establishing and reconnecting -------------------------------------------------
+
+    async def _establish(self, rejoin: InterphoneId | None) -> None:
+        conn = await SignalingConnection.open(
+            self.host, self.port, on_notification=self._on_notification,
+            on_closed=self._on_connection_closed, connect_timeout=self._connect_timeout,
+            request_timeout=self._request_timeout, ssl=self._ssl)
+        media: MediaEndpoint | None = None
+        try:
+            try:
+                result = await self._call(conn, Login(self.uid, self._token))
+            except ServerError as exc:
+                raise LoginRefused(exc.errcode, exc.errmsg, request="login") from None
+            assert isinstance(result, LoginResult)
+            self.model.apply_login(result)
+            media = await MediaEndpoint.open(conn.peer_host or self.host, result.udp_port,
+                                             self.uid, self._on_media_audio)
+            old_media, self._media = self._media, media
+            if old_media is not None:
+                await old_media.aclose()
+            conn.start_keepalive(self.model.keepalive)
+            self._conn = conn
+            try:
+                await self._sync_on(conn, self._sync_ids or self.model.roster_ids())
+            except ServerError as exc:
+                logger.warning("sync after login failed: %s", exc)
+            if rejoin is not None:
+                try:
+                    await self._join_on(conn, rejoin)
+                except ServerError as exc:
+                    logger.warning("could not re-join %s: %s", rejoin, exc)
+                    self.model.apply_left()
+            self.model.set_connection(ConnectionState.CONNECTED)
+        except BaseException:
+            if self._conn is conn:
+                self._conn = None
+            await conn.aclose()
+            raise
+        if conn.closed:  # dropped while we were finishing: let the loss handler see it
+            self._on_connection_closed(conn, None)
+
+    def _on_connection_closed(self, conn: SignalingConnection, exc: Exception | None) -> None:
+        if conn is not self._conn:
+            return
+        self._conn = None
+        media = self._media
+        if media is not None:
+            media.unregister()
+        if self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
+            self.model.floor_released("disconnected")
+        if self._closing or self.model.connection.final:
+            return
+        reason = f"connection lost{': ' + str(exc) if exc else ''}"
+        if not self._reconnect:
+            self.model.apply_left()
+            self.model.set_connection(ConnectionState.DISCONNECTED, reason)
+            return
+        logger.info("%s; reconnecting", reason)
+        self.model.set_connection(ConnectionState.RECONNECTING, reason)
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = self._spawn(self._reconnect_loop(), "interphone-reconnect")
+
+    async def _reconnect_loop(self) -> None:
+        rejoin = self.model.joined
+        for delay in backoff_delays(*self._backoff):
+            await asyncio.sleep(delay)
+            if self._closing or self.model.connection.final:
+                return
+            try:
+                await self._establish(rejoin=rejoin)
+            except LoginRefused as exc:
+                logger.warning("login refused on reconnect: %s", exc)
+                self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
+                self.model.apply_left()
+                return
+            except (ClientError, OSError) as exc:
+                logger.info("reconnect attempt failed: %s", exc)
+                if not self.model.connection.final:
+                    self.model.set_connection(ConnectionState.RECONNECTING, str(exc))
+                continue
+            self.stats.reconnects += 1
+            logger.info("reconnected to %s:%s", self.host, self.port)
+            return
+
+    async def _close(self) -> None:
+        self._closing = True
+        conn = self._conn
+        if conn is not None and not conn.closed and self.model.joined is not None:
+            with contextlib.suppress(ClientError, TimeoutError):
+                async with asyncio.timeout(_LEAVE_ON_CLOSE_TIMEOUT):
+                    await self._leave_on(conn)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.aclose()
+        media, self._media = self._media, None
+        if media is not None:
+            await media.aclose()
+        if self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
+            self.model.floor_released("closed")
+        if not self.model.connection.final:
+            self.model.set_connection(ConnectionState.CLOSED)
+
+    # ---- incoming ----------------------------------------------------------------------
+
+    def _on_notification(self, message: Message) -> None:
+        body = message.body
+        if isinstance(body, Kicked):
+            self._on_kicked(body.reason)
+        elif isinstance(body, InterphoneChanged):
+            stale = self.model.apply_info(body.info)
+            if stale and body.info.id == self.model.joined:
+                self._schedule_members_refresh(body.info.id)
+        else:
+            logger.debug("ignoring notification %r", body)
+
+    def _on_kicked(self, reason: str) -> None:
+        logger.warning("session ended by the server: %s", reason or "kicked")
+        if self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
+            self.model.floor_released("kicked")
+        self.model.apply_left()
+        self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
+        conn = self._conn
+        if conn is not None:
+            self._spawn(conn.aclose(), "interphone-kicked-close")
+
+    def _on_media_audio(self, uid: str, seq: int, payload: bytes) -> None:
+        self.stats.rx_packets += 1
+        callback = self.on_audio
+        if callback is not None:
+            callback(uid, seq, payload)
+
+    def _schedule_members_refresh(self, interphone: InterphoneId) -> None:
+        if self._refresh_task is not None and not self._refresh_task.done():
+            return  # one refresh already pending covers this change too
+        self._refresh_task = self._spawn(self._refresh_members(interphone),
+                                         "interphone-members-refresh")
+
+    async def _refresh_members(self, interphone: InterphoneId) -> None:
+        await asyncio.sleep(_MEMBERS_DEBOUNCE)
+        if self.model.joined != interphone or self._conn is None:
+            return
+        try:
+            info = await self.members(interphone)
+        except ClientError as exc:
+            logger.info("members refresh of %s failed: %s", interphone, exc)
+            return
+        logger.debug("members of %s refreshed: %d", interphone, info.member_count)
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    async def _sync_on(self, conn: SignalingConnection,
+                       ids: tuple[InterphoneId, ...]) -> list[InterphoneInfo]:
+        if len(ids) > MAX_SYNC_IDS:
+            logger.warning("syncing only the first %d of %d ids", MAX_SYNC_IDS, len(ids))
+            ids = ids[:MAX_SYNC_IDS]
+        body = await self._call(conn, SyncRequest(ids))
+        assert isinstance(body, SyncResult)
+        self._sync_ids = ids
+        self.model.apply_sync(body.interphones)
+        return list(body.interphones)
+
+    async def _join_on(self, conn: SignalingConnection, target: InterphoneId) -> InterphoneInfo:
+        self.model.expect_join(target)
+        try:
+            body = await self._call(conn, JoinRequest(target, self.uid))
+        except BaseException:
+            self.model.expect_join(None)
+            raise
+        assert isinstance(body, JoinResult)
+        self.model.apply_joined(body.info)
+        media = self._media
+        if media is not None and not await media.register(
+                str(target), interval=self.model.keepalive):
+            logger.warning("audio registration of %s not acknowledged yet", target)
+        return body.info
+
+    def _require_conn(self) -> SignalingConnection:
+        conn = self._conn
+        if conn is None or conn.closed or self._closing:
+            raise NotConnected(f"not connected (state {self.model.connection.value})")
+        return conn
+
+    async def _request(self, body: Body) -> Body:
+        return await self._call(self._require_conn(), body)
+
+    async def _call(self, conn: SignalingConnection, body: Body) -> Body:
+        return await conn.request(body)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task %s failed", task.get_name(),
+                         exc_info=task.exception())
+
+
+def _as_id(interphone: InterphoneId | str) -> InterphoneId:
+    return interphone if isinstance(interphone, InterphoneId) else InterphoneId.parse(interphone)
+

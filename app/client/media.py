@@ -1,0 +1,235 @@
+"""MediaEndpoint: the client's UDP socket for audio (PROTOCOL.md section 5).
+
+It registers where this uid receives audio (recvbegin, acknowledged by the
+server, retried), refreshes the registration every keepalive interval, sends
+audiopackets with a per-utterance ``seq`` and a crc, and delivers the valid
+audio of the joined interphone from other members to a callback. Per-speaker
+loss is measured from ``seq`` gaps (:class:`LossMeter`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
+
+logger = logging.getLogger(__name__)
+
+AudioCallback = Callable[[str, int, bytes], None]
+
+# Sequence numbers that fall this far below the highest seen start a new utterance.
+_RESTART_GAP = 50
+
+
+@dataclass(slots=True)
+class MediaStats:
+    tx_packets: int = 0
+    rx_packets: int = 0
+    rx_dropped: int = 0  # bad crc, malformed, foreign interphone, own uid, unknown source
+    acks: int = 0
+
+
+class LossMeter:
+    """Loss of one speaker's packets from ``seq`` gaps, smoothed over utterances.
+
+    Within an utterance, ``top + 1`` packets were expected by the time ``top``
+    arrived; a seq that restarts (0, or far below ``top``) closes the utterance
+    and folds its counts into a decaying history.
+    """
+
+    __slots__ = ("_got", "_hist_expected", "_hist_got", "_top")
+
+    def __init__(self) -> None:
+        self._top = -1
+        self._got = 0
+        self._hist_expected = 0.0
+        self._hist_got = 0.0
+
+    def add(self, seq: int) -> None:
+        if self._top >= 0 and (seq == 0 or seq + _RESTART_GAP < self._top):
+            self._fold()
+        if seq > self._top:
+            self._top = seq
+        self._got += 1
+
+    def _fold(self) -> None:
+        expected = self._top + 1
+        self._hist_expected = self._hist_expected * 0.5 + expected
+        self._hist_got = self._hist_got * 0.5 + min(self._got, expected)
+        self._top = -1
+        self._got = 0
+
+    @property
+    def loss_pct(self) -> float:
+        expected = self._hist_expected * 0.5 + max(0, self._top + 1)
+        got = self._hist_got * 0.5 + min(self._got, max(0, self._top + 1))
+        if expected <= 0:
+            return 0.0
+        return max(0.0, 100.0 * (1.0 - got / expected))
+
+
+class MediaEndpoint(asyncio.DatagramProtocol):
+    """One UDP socket talking to the server's media port (use :meth:`open`)."""
+
+    def __init__(self, server: tuple[str, int], uid: str, on_audio: AudioCallback) -> None:
+        self._server = server
+        self._uid = uid
+        self._on_audio = on_audio
+        self._transport: asyncio.DatagramTransport | None = None
+        self._interphone: str | None = None
+        self._tx_seq = 0
+        self._ack_waiters: dict[str, asyncio.Event] = {}
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._meters: dict[str, LossMeter] = {}
+        self.stats = MediaStats()
+
+    @classmethod
+    async def open(cls, host: str, port: int, uid: str,
+                   on_audio: AudioCallback) -> MediaEndpoint:
+        """Bind an ephemeral local port of ``host``'s address family."""
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=2)  # SOCK_DGRAM
+        family, _, _, _, address = infos[0]
+        server = (address[0], address[1])
+        _, protocol = await loop.create_datagram_endpoint(
+            lambda: cls(server, uid, on_audio), family=family)
+        return protocol
+
+    # ---- asyncio.DatagramProtocol ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self._transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    def error_received(self, exc: Exception) -> None:
+        logger.debug("UDP error (server media port unreachable?): %s", exc)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if addr[0] != self._server[0]:
+            self.stats.rx_dropped += 1
+            return
+        try:
+            packet = parse_packet(data)
+        except PacketError as exc:
+            logger.debug("dropping a datagram: %s", exc)
+            self.stats.rx_dropped += 1
+            return
+        if isinstance(packet, RecvBeginPacket):
+            if packet.uid == self._uid:
+                self.stats.acks += 1
+                waiter = self._ack_waiters.get(packet.id)
+                if waiter is not None:
+                    waiter.set()
+            return
+        if packet.id != self._interphone or packet.uid == self._uid:
+            self.stats.rx_dropped += 1
+            return
+        self.stats.rx_packets += 1
+        self._meters.setdefault(packet.uid, LossMeter()).add(packet.seq)
+        try:
+            self._on_audio(packet.uid, packet.seq, packet.frame)
+        except Exception:
+            logger.exception("on_audio callback failed")
+
+    # ---- API ---------------------------------------------------------------------------
+
+    @property
+    def interphone(self) -> str | None:
+        """The interphone whose audio is accepted (the joined one)."""
+        return self._interphone
+
+    async def register(self, interphone: str, *, interval: float,
+                       attempts: int = 5, ack_timeout: float = 0.3) -> bool:
+        """Accept audio of ``interphone``, send recvbegin until acked, keep it refreshed.
+
+        Returns True once the server acknowledged; False after ``attempts``
+        unanswered tries (the periodic refresh keeps trying).
+        """
+        self._interphone = interphone
+        self._start_refresh(interphone, interval)
+        return await self._recvbegin(interphone, attempts, ack_timeout)
+
+    def unregister(self) -> None:
+        """Stop accepting and refreshing (after leaving the interphone)."""
+        self._interphone = None
+        self._stop_refresh()
+
+    def begin_utterance(self) -> None:
+        """The next audiopacket carries seq 0 (call on each floor grant)."""
+        self._tx_seq = 0
+
+    def send_audio(self, payload: bytes) -> bool:
+        if self._transport is None or self._interphone is None:
+            return False
+        packet = AudioPacket(self._interphone, self._uid, self._tx_seq, payload)
+        try:
+            data = packet.serialize()
+        except PacketError as exc:
+            logger.warning("audio frame not sent: %s", exc)
+            return False
+        self._tx_seq += 1
+        self._transport.sendto(data, self._server)
+        self.stats.tx_packets += 1
+        return True
+
+    def loss_pct(self, uid: str) -> float:
+        meter = self._meters.get(uid)
+        return meter.loss_pct if meter is not None else 0.0
+
+    def loss_by_speaker(self) -> dict[str, float]:
+        return {uid: meter.loss_pct for uid, meter in self._meters.items()}
+
+    async def aclose(self) -> None:
+        task = self._stop_refresh()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # ---- internals ---------------------------------------------------------------------
+
+    async def _recvbegin(self, interphone: str, attempts: int, ack_timeout: float) -> bool:
+        event = self._ack_waiters.setdefault(interphone, asyncio.Event())
+        try:
+            for attempt in range(attempts):
+                if self._transport is None:
+                    return False
+                event.clear()
+                self._transport.sendto(RecvBeginPacket(interphone, self._uid).serialize(),
+                                       self._server)
+                try:
+                    async with asyncio.timeout(ack_timeout * (attempt + 1)):
+                        await event.wait()
+                    return True
+                except TimeoutError:
+                    logger.debug("recvbegin %s not acknowledged (try %d)", interphone, attempt + 1)
+            logger.warning("recvbegin for %s never acknowledged", interphone)
+            return False
+        finally:
+            if self._ack_waiters.get(interphone) is event:
+                del self._ack_waiters[interphone]
+
+    def _start_refresh(self, interphone: str, interval: float) -> None:
+        self._stop_refresh()
+        self._refresh_task = asyncio.get_running_loop().create_task(
+            self._refresh(interphone, interval), name="interphone-recvbegin")
+
+    def _stop_refresh(self) -> asyncio.Task[None] | None:
+        task, self._refresh_task = self._refresh_task, None
+        if task is not None:
+            task.cancel()
+        return task
+
+    async def _refresh(self, interphone: str, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self._recvbegin(interphone, 3, 0.5)
