@@ -1,0 +1,309 @@
+"""A real-time virtual sound card: the fake used when there is no device.
+
+Each stream runs a thread that calls its callback once per block period
+against a fixed schedule (``start + n * period``, so it never drifts; when
+the thread is late it catches up and counts an xrun). Input streams are fed
+from a source (an array, optionally looped, or a function of the block
+size; silence after its end or when None); what output callbacks write is
+collected and can be read back with ``collected_output()``.
+
+Timing model, for mouth-to-ear measurements: input sample ``i`` is captured
+at ``t0 + i / 48000`` and its block is delivered when the block is complete;
+the output block written at ``t0 + n * period`` is played one block later,
+so output sample ``j`` plays at ``t0 + period + j / 48000``. The streams'
+``sample_time`` methods return these monotonic times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from app.audio.backend import (
+    AudioDeviceError,
+    DeviceInfo,
+    DeviceSpec,
+    Direction,
+    ErrorCallback,
+    RateLimiter,
+    select_device,
+)
+from app.audio.constants import SAMPLE_RATE
+
+logger = logging.getLogger(__name__)
+
+Source = np.ndarray | Callable[[int], np.ndarray] | None
+BlockCallback = Callable[[np.ndarray], None]
+
+_MAX_BLOCK_TIMES = 100_000
+
+DEVICE = DeviceInfo(0, "Clocked virtual device", 1, 1, float(SAMPLE_RATE), True, True)
+
+
+class ClockedStream:
+    """One paced stream; created by ClockedBackend.open_input/open_output."""
+
+    def __init__(self, backend: ClockedBackend, direction: Direction,
+                 callback: BlockCallback, blocksize: int,
+                 on_error: ErrorCallback | None) -> None:
+        if blocksize <= 0:
+            raise AudioDeviceError(f"invalid block size {blocksize}")
+        self.direction = direction
+        self.blocksize = blocksize
+        self.period = blocksize / SAMPLE_RATE
+        self._backend = backend
+        self._callback = callback
+        self._on_error = on_error
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+        self._xruns = 0
+        self._blocks = 0
+        self._callback_errors = 0
+        self._error_log = RateLimiter(5.0)
+        self.t0: float | None = None
+        # Monotonic wall time at which each recent callback actually ran.
+        self.block_times: deque[float] = deque(maxlen=_MAX_BLOCK_TIMES)
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    @property
+    def xruns(self) -> int:
+        return self._xruns
+
+    @property
+    def blocks(self) -> int:
+        return self._blocks
+
+    @property
+    def callback_errors(self) -> int:
+        return self._callback_errors
+
+    def sample_time(self, index: int) -> float:
+        """Monotonic time at which sample ``index`` is captured (input) or played."""
+        if self.t0 is None:
+            raise RuntimeError("stream has not started")
+        offset = self.period if self.direction == "output" else 0.0
+        return self.t0 + offset + index / SAMPLE_RATE
+
+    def start(self) -> None:
+        if self._closed:
+            raise AudioDeviceError("stream is closed")
+        if self.active:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"clocked-{self.direction}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2.0)
+            if thread.is_alive():
+                logger.warning("clocked %s thread did not stop", self.direction)
+
+    def close(self) -> None:
+        self.stop()
+        self._closed = True
+        self._backend._forget(self)
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        self.t0 = t0
+        n = 0
+        while True:
+            # Input block n is complete at the end of its period; output block
+            # n is requested at its start.
+            due = t0 + (n + (1 if self.direction == "input" else 0)) * self.period
+            delay = due - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            if self._stop.is_set():
+                break
+            if -delay > self.period:
+                self._xruns += 1
+            self._tick()
+            n += 1
+
+    def _tick(self) -> None:
+        self.block_times.append(time.monotonic())
+        if self.direction == "input":
+            block = self._backend._read_source(self.blocksize)
+        else:
+            block = np.zeros(self.blocksize, dtype=np.float32)
+        try:
+            self._callback(block)
+        except Exception:
+            self._callback_errors += 1
+            suppressed = self._error_log.allow(time.monotonic())
+            if suppressed is not None:
+                logger.exception("clocked %s callback failed (%d similar suppressed)",
+                                 self.direction, suppressed)
+        self._blocks += 1
+        if self.direction == "output":
+            self._backend._collect(block)
+
+
+class ClockedBackend:
+    """Real-time paced fake device; see the module docstring."""
+
+    name = "clocked"
+
+    def __init__(self, source: Source = None, loop_source: bool = False, *,
+                 collect_output: bool = True, max_collected_seconds: float = 600.0) -> None:
+        self._lock = threading.Lock()
+        self._source: Source = None
+        self._loop_source = loop_source
+        self._position = 0
+        self._input_samples = 0  # samples delivered to input callbacks so far
+        self._collect_output = collect_output
+        self._max_collected = int(max_collected_seconds * SAMPLE_RATE)
+        self._collected: deque[np.ndarray] = deque()
+        self._collected_len = 0  # samples held in _collected
+        self._collected_samples = 0  # samples discarded before _collected[0]
+        self._streams: list[ClockedStream] = []  # open streams
+        self._latest: dict[str, ClockedStream] = {}  # latest opened, kept after close
+        self.set_source(source, loop_source)
+
+    # ---------------------------------------------------------------- backend
+    def list_devices(self) -> list[DeviceInfo]:
+        return [DEVICE]
+
+    def open_input(self, callback: BlockCallback, blocksize: int,
+                   device: DeviceSpec = None,
+                   on_error: ErrorCallback | None = None) -> ClockedStream:
+        return self._open("input", callback, blocksize, device, on_error)
+
+    def open_output(self, callback: BlockCallback, blocksize: int,
+                    device: DeviceSpec = None,
+                    on_error: ErrorCallback | None = None) -> ClockedStream:
+        return self._open("output", callback, blocksize, device, on_error)
+
+    def _open(self, direction: Direction, callback: BlockCallback, blocksize: int,
+              device: DeviceSpec, on_error: ErrorCallback | None) -> ClockedStream:
+        select_device(self.list_devices(), device, direction)
+        stream = ClockedStream(self, direction, callback, blocksize, on_error)
+        with self._lock:
+            self._streams.append(stream)
+            self._latest[direction] = stream
+        return stream
+
+    def _forget(self, stream: ClockedStream) -> None:
+        with self._lock:
+            if stream in self._streams:
+                self._streams.remove(stream)
+
+    def close(self) -> None:
+        """Stop and close every stream still open."""
+        for stream in list(self._streams):
+            stream.close()
+
+    # ----------------------------------------------------------------- source
+    def set_source(self, source: Source, loop: bool | None = None) -> int:
+        """Replace what the microphone hears, from the next block on.
+
+        Returns the input sample index at which the new source starts.
+        """
+        if isinstance(source, np.ndarray):
+            source = np.asarray(source, dtype=np.float32).reshape(-1).copy()
+        with self._lock:
+            self._source = source
+            self._position = 0
+            if loop is not None:
+                self._loop_source = loop
+            return self._input_samples
+
+    @property
+    def input_samples(self) -> int:
+        """Samples delivered to input callbacks so far."""
+        return self._input_samples
+
+    def _read_source(self, n: int) -> np.ndarray:
+        with self._lock:
+            self._input_samples += n
+            source = self._source
+            if source is None:
+                return np.zeros(n, dtype=np.float32)
+            if callable(source):
+                block = np.asarray(source(n), dtype=np.float32).reshape(-1)[:n]
+                return np.pad(block, (0, n - len(block))) if len(block) < n else block.copy()
+            return self._read_array(source, n)
+
+    def _read_array(self, source: np.ndarray, n: int) -> np.ndarray:
+        out = np.zeros(n, dtype=np.float32)
+        filled = 0
+        while filled < n and len(source):
+            if self._position >= len(source):
+                if not self._loop_source:
+                    break
+                self._position = 0
+            take = min(n - filled, len(source) - self._position)
+            out[filled:filled + take] = source[self._position:self._position + take]
+            self._position += take
+            filled += take
+        return out
+
+    # ----------------------------------------------------------------- output
+    def _collect(self, block: np.ndarray) -> None:
+        if not self._collect_output:
+            return
+        with self._lock:
+            self._collected.append(block.astype(np.float32, copy=True))
+            self._collected_len += len(block)
+            while self._collected_len > self._max_collected and len(self._collected) > 1:
+                dropped = self._collected.popleft()
+                self._collected_len -= len(dropped)
+                self._collected_samples += len(dropped)
+
+    def collected_output(self) -> np.ndarray:
+        """Everything output callbacks wrote (the most recent blocks if capped)."""
+        with self._lock:
+            blocks = list(self._collected)
+        if not blocks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(blocks)
+
+    @property
+    def collected_offset(self) -> int:
+        """Output sample index of the first sample ``collected_output`` returns."""
+        return self._collected_samples
+
+    def clear_output(self) -> None:
+        with self._lock:
+            self._collected_samples += self._collected_len
+            self._collected_len = 0
+            self._collected.clear()
+
+    # ----------------------------------------------------------------- timing
+    def _last(self, direction: Direction) -> ClockedStream:
+        stream = self._latest.get(direction)
+        if stream is None:
+            raise RuntimeError(f"no {direction} stream was opened")
+        return stream
+
+    @property
+    def input_block_times(self) -> deque[float]:
+        """Wall times of the input callbacks of the latest input stream."""
+        return self._last("input").block_times
+
+    @property
+    def output_block_times(self) -> deque[float]:
+        return self._last("output").block_times
+
+    def input_sample_time(self, index: int) -> float:
+        """Monotonic capture time of input sample ``index`` (latest input stream)."""
+        return self._last("input").sample_time(index)
+
+    def output_sample_time(self, index: int) -> float:
+        """Monotonic play time of output sample ``index`` (latest output stream)."""
+        return self._last("output").sample_time(index)

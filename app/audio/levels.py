@@ -1,0 +1,44 @@
+"""Signal level measurement for meters.
+
+Levels are linear amplitudes in 0..1 (1.0 is digital full scale); convert
+with ``to_dbfs`` for display.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+SILENCE_DBFS = -120.0
+
+
+class Level(NamedTuple):
+    """RMS and peak of a block, linear, 0..1 (full scale = 1)."""
+
+    rms: float
+    peak: float
+
+
+SILENT = Level(0.0, 0.0)
+
+
+def measure(pcm: np.ndarray) -> Level:
+    """RMS and absolute peak of a block (clipped to 1.0)."""
+    if len(pcm) == 0:
+        return SILENT
+    x = np.asarray(pcm, dtype=np.float32)
+    rms = math.sqrt(float(np.dot(x, x)) / len(x))
+    peak = float(np.max(np.abs(x)))
+    return Level(min(rms, 1.0), min(peak, 1.0))
+
+
+def to_dbfs(value: float) -> float:
+    """Linear amplitude to dBFS, with silence floored at SILENCE_DBFS."""
+    if value <= 10 ** (SILENCE_DBFS / 20):
+        return SILENCE_DBFS
+    return 20.0 * math.log10(value)

@@ -1,0 +1,181 @@
+"""Clocked virtual device: real threads, real-time pacing, sources and output."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream
+from app.audio.clocked import ClockedBackend
+
+BLOCK = 960
+PERIOD = BLOCK / 48000
+
+
+def wait_for(predicate: object, timeout: float = 3.0) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.002)
+
+
+def test_implements_the_backend_interface() -> None:
+    backend = ClockedBackend()
+    assert isinstance(backend, AudioBackend)
+    stream = backend.open_input(lambda block: None, BLOCK)
+    assert isinstance(stream, AudioStream)
+    stream.close()
+
+
+def test_input_is_paced_in_real_time_without_drift() -> None:
+    backend = ClockedBackend()
+    blocks: list[int] = []
+    stream = backend.open_input(lambda block: blocks.append(len(block)), BLOCK)
+    started = time.monotonic()
+    stream.start()
+    wait_for(lambda: len(blocks) >= 25)
+    elapsed = time.monotonic() - started
+    stream.stop()
+    count = len(blocks)
+    time.sleep(0.06)
+    assert len(blocks) == count  # nothing after stop
+    assert set(blocks) == {BLOCK}
+    assert 0.45 < elapsed < 0.65  # 25 blocks of 20 ms
+    assert stream.t0 is not None
+    times = np.array(list(stream.block_times)[:25])
+    schedule = stream.t0 + PERIOD * (np.arange(25) + 1)  # input: at the end of each block
+    assert np.max(np.abs(times - schedule)) < 0.015
+    assert stream.xruns == 0
+    stream.close()
+
+
+def test_slow_callback_catches_up_on_the_fixed_schedule() -> None:
+    backend = ClockedBackend()
+    calls: list[float] = []
+
+    def slow(block: np.ndarray) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            time.sleep(0.07)  # misses three and a half periods
+
+    stream = backend.open_output(slow, BLOCK)
+    stream.start()
+    wait_for(lambda: len(calls) >= 15)
+    stream.close()
+    assert stream.xruns >= 1
+    assert stream.t0 is not None
+    # Block 14 is still requested at t0 + 14 periods: the clock did not slip.
+    assert calls[14] - (stream.t0 + 14 * PERIOD) == pytest.approx(0.0, abs=0.015)
+
+
+def test_source_array_then_silence_and_collected_output() -> None:
+    source = np.linspace(-0.5, 0.5, 3 * BLOCK + 100, dtype=np.float32)
+    backend = ClockedBackend(source)
+    captured: list[np.ndarray] = []
+    lock = threading.Lock()
+    fifo: list[np.ndarray] = []
+
+    def mic(block: np.ndarray) -> None:
+        captured.append(block.copy())
+        with lock:
+            fifo.append(block.copy())
+
+    def speaker(block: np.ndarray) -> None:
+        with lock:
+            if fifo:
+                block[:] = fifo.pop(0)
+
+    inp = backend.open_input(mic, BLOCK)
+    out = backend.open_output(speaker, BLOCK)
+    inp.start()
+    out.start()
+    wait_for(lambda: len(captured) >= 6)
+    inp.stop()
+    time.sleep(0.1)
+    out.stop()
+    got = np.concatenate(captured)
+    np.testing.assert_array_equal(got[:len(source)], source)
+    assert not np.any(got[len(source):])  # silence after the end
+    collected = backend.collected_output()
+    assert collected.dtype == np.float32
+    assert np.count_nonzero(collected) >= len(source) - 2  # looped through the speaker
+    assert backend.collected_offset == 0
+    backend.close()
+
+
+def test_loop_source_and_callable_source() -> None:
+    backend = ClockedBackend(np.array([0.1, 0.2, 0.3], dtype=np.float32), loop_source=True)
+    assert backend._read_source(7).tolist() == pytest.approx([0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.1])
+    backend.set_source(lambda n: np.full(n // 2, 0.25, dtype=np.float32))
+    assert backend._read_source(4).tolist() == [0.25, 0.25, 0.0, 0.0]
+    backend.set_source(None)
+    assert not np.any(backend._read_source(4))
+
+
+def test_set_source_at_runtime_reports_start_index() -> None:
+    backend = ClockedBackend()
+    captured: list[np.ndarray] = []
+    stream = backend.open_input(lambda b: captured.append(b.copy()), BLOCK)
+    stream.start()
+    wait_for(lambda: len(captured) >= 3)
+    click = np.zeros(BLOCK, dtype=np.float32)
+    click[10] = 0.9
+    start_index = backend.set_source(click)
+    wait_for(lambda: len(captured) * BLOCK > start_index + BLOCK)
+    stream.close()
+    got = np.concatenate(captured)
+    assert start_index % BLOCK == 0
+    assert np.flatnonzero(got).tolist() == [start_index + 10]
+    # Sample times follow the stream clock.
+    assert stream.sample_time(48000) - stream.sample_time(0) == pytest.approx(1.0)
+
+
+def test_output_sample_time_is_one_block_after_request() -> None:
+    backend = ClockedBackend()
+    stream = backend.open_output(lambda b: None, BLOCK)
+    stream.start()
+    wait_for(lambda: stream.blocks >= 1)
+    stream.close()
+    assert stream.t0 is not None
+    assert backend.output_sample_time(0) == pytest.approx(stream.t0 + PERIOD)
+
+
+def test_collected_output_is_capped() -> None:
+    backend = ClockedBackend(max_collected_seconds=0.05)
+    for _ in range(10):
+        backend._collect(np.ones(BLOCK, dtype=np.float32))
+    assert len(backend.collected_output()) <= 0.05 * 48000 + BLOCK
+    assert backend.collected_offset + len(backend.collected_output()) == 10 * BLOCK
+
+
+def test_callback_exception_is_logged_and_stream_keeps_running(
+        caplog: pytest.LogCaptureFixture) -> None:
+    backend = ClockedBackend()
+
+    def broken(block: np.ndarray) -> None:
+        raise ZeroDivisionError("bug")
+
+    stream = backend.open_output(broken, BLOCK)
+    stream.start()
+    wait_for(lambda: stream.blocks >= 3)
+    stream.close()
+    assert stream.callback_errors >= 3
+    assert "callback failed" in caplog.text
+
+
+@pytest.mark.parametrize(("device", "message"), [("usb headset", "device 'usb headset' not found"),
+                                                 (7, "device '7' not found")])
+def test_unknown_device_is_refused(device: int | str, message: str) -> None:
+    with pytest.raises(AudioDeviceError, match=message):
+        ClockedBackend().open_input(lambda b: None, BLOCK, device=device)
+
+
+def test_device_selection_by_name_and_index() -> None:
+    backend = ClockedBackend()
+    for spec in (None, 0, "clocked", "VIRTUAL"):
+        backend.open_output(lambda b: None, BLOCK, device=spec).close()
