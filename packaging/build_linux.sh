@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Build the Linux one-folder bundle dist/Interphone, then a tarball, a .deb
+# (dpkg-deb, when present) and an AppImage (appimagetool, when on PATH).
+#
+#   bash packaging/build_linux.sh [--venv DIR] [--dist DIR] [--bundle-only] [--self-test]
+#
+#   --venv DIR     build with this venv (created if missing; default build/venv-pack,
+#                  `--venv .venv` reuses the development venv); the project and its
+#                  `packaging` extra (PyInstaller) are installed into it
+#   --dist DIR     where the bundle and packages go (default dist/)
+#   --bundle-only  stop after the bundle (no tarball, .deb or AppImage)
+#   --self-test    run the bundle's --self-test (Qt offscreen) before packaging
+#
+# Needs Python 3.11+, and libopus and PortAudio installed on the build machine
+# (Debian: libopus0 libportaudio2); both are copied into the bundle, so the
+# machines that run it need neither.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+venv="$root/build/venv-pack"
+dist="$root/dist"
+bundle_only=0
+self_test=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --venv) venv="$(realpath -m "$2")"; shift 2 ;;
+    --dist) dist="$(realpath -m "$2")"; shift 2 ;;
+    --bundle-only) bundle_only=1; shift ;;
+    --self-test) self_test=1; shift ;;
+    *) echo "usage: $0 [--venv DIR] [--dist DIR] [--bundle-only] [--self-test]" >&2; exit 2 ;;
+    esac
+done
+say() { printf '[package] %s\n' "$*" >&2; }
+
+version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' app/__init__.py)"
+arch="$(uname -m)"
+deb_arch="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
+work="$root/build/pyinstaller"
+start=$SECONDS
+
+# 1. The build venv: the app's dependencies plus PyInstaller, from pyproject.toml.
+if [ ! -x "$venv/bin/python" ]; then
+    python="${PYTHON:-}"
+    if [ -z "$python" ]; then
+        for candidate in python3.11 python3.12 python3.13 python3; do
+            if command -v "$candidate" >/dev/null &&
+                "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+                python="$candidate"
+                break
+            fi
+        done
+    fi
+    [ -n "$python" ] || { say "Python 3.11 or newer is needed"; exit 1; }
+    say "creating build venv $venv"
+    "$python" -m venv "$venv"
+fi
+stamp="$venv/.interphone-packaging"
+want="$( (cat pyproject.toml; "$venv/bin/python" --version) | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing the project with its packaging extra into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[packaging]"
+    echo "$want" >"$stamp"
+fi
+
+# 2. The bundle. Native libraries come from the system (see interphone.spec).
+libraries="$(/sbin/ldconfig -p)"
+for lib in libopus.so.0 libportaudio.so.2; do
+    if ! grep -qF $'\t'"$lib " <<<"$libraries"; then
+        say "$lib is not installed; on Debian/Ubuntu: apt-get install libopus0 libportaudio2"
+        exit 1
+    fi
+done
+say "running PyInstaller"
+rm -rf "$dist/Interphone"
+"$venv/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
+    --distpath "$dist" --workpath "$work" packaging/interphone.spec
+bundle="$dist/Interphone"
+size="$(du -sm "$bundle" | cut -f1)"
+say "bundle: $bundle (${size} MiB, $(find "$bundle" -type f | wc -l) files) in $((SECONDS - start)) s"
+
+if [ "$self_test" -eq 1 ]; then
+    say "self-test of the bundle"
+    QT_QPA_PLATFORM=offscreen "$bundle/Interphone" --self-test
+fi
+[ "$bundle_only" -eq 1 ] && exit 0
+
+# 3. Tarball: unpack anywhere, run Interphone/Interphone.
+tarball="$dist/Interphone-$version-linux-$arch.tar.gz"
+tar -C "$dist" -czf "$tarball" Interphone
+say "tarball: $tarball ($(du -m "$tarball" | cut -f1) MiB)"
+
+# Desktop entry and icon shared by the .deb and the AppImage.
+desktop_entry() {
+    cat <<DESKTOP
+[Desktop Entry]
+Type=Application
+Name=Interphone
+GenericName=Push-to-talk
+Comment=Push-to-talk groups: hold Space to talk
+Exec=$1
+Icon=interphone
+Terminal=false
+Categories=Network;AudioVideo;Audio;Chat;
+StartupWMClass=Interphone
+DESKTOP
+}
+
+# 4. Debian package: the bundle in /opt/interphone, `interphone` on PATH.
+if command -v dpkg-deb >/dev/null; then
+    pkg="$root/build/deb/interphone"
+    rm -rf "$pkg"
+    mkdir -p "$pkg/DEBIAN" "$pkg/opt" "$pkg/usr/bin" "$pkg/usr/share/applications" \
+        "$pkg/usr/share/icons/hicolor/256x256/apps"
+    cp -a "$bundle" "$pkg/opt/interphone"
+    ln -s /opt/interphone/Interphone "$pkg/usr/bin/interphone"
+    desktop_entry interphone >"$pkg/usr/share/applications/interphone.desktop"
+    cp packaging/icons/interphone.png "$pkg/usr/share/icons/hicolor/256x256/apps/interphone.png"
+    # Qt's xcb platform needs these from the system; libopus and PortAudio are bundled.
+    cat >"$pkg/DEBIAN/control" <<CONTROL
+Package: interphone
+Version: $version
+Architecture: $deb_arch
+Maintainer: Interphone developers <interphone@localhost>
+Installed-Size: $(du -sk "$pkg" | cut -f1)
+Depends: libc6, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libasound2
+Section: sound
+Priority: optional
+Description: Push-to-talk desktop client with an embedded server
+ Talk groups, one-to-one calls and a loopback demo; hold Space to talk.
+ Bundles its own Python, Qt, libopus and PortAudio.
+CONTROL
+    deb="$dist/interphone_${version}_${deb_arch}.deb"
+    dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$deb" >/dev/null
+    say "deb: $deb ($(du -m "$deb" | cut -f1) MiB)"
+else
+    say "dpkg-deb not found: no .deb"
+fi
+
+# 5. AppImage, only when appimagetool is installed (it is not packaged by Debian).
+if command -v appimagetool >/dev/null; then
+    appdir="$root/build/Interphone.AppDir"
+    rm -rf "$appdir"
+    mkdir -p "$appdir/usr"
+    cp -a "$bundle" "$appdir/usr/lib-interphone"
+    cat >"$appdir/AppRun" <<'APPRUN'
+#!/bin/sh
+here="$(dirname "$(readlink -f "$0")")"
+exec "$here/usr/lib-interphone/Interphone" "$@"
+APPRUN
+    chmod +x "$appdir/AppRun"
+    desktop_entry Interphone >"$appdir/interphone.desktop"
+    cp packaging/icons/interphone.png "$appdir/interphone.png"
+    ARCH="$arch" appimagetool --no-appstream "$appdir" "$dist/Interphone-$version-$arch.AppImage" >/dev/null
+    say "AppImage: $dist/Interphone-$version-$arch.AppImage"
+else
+    say "appimagetool not on PATH: no AppImage"
+fi
+say "done in $((SECONDS - start)) s"
