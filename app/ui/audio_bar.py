@@ -1,0 +1,88 @@
+"""The strip under the window: input and output level meters, output volume and mute."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+
+from app.ui.assets import icon
+from app.ui.level_meter import LevelMeter
+
+
+class AudioBar(QWidget):
+    """Meters and output controls; emits ``volume_changed`` (0..100) and ``mute_toggled``."""
+
+    volume_changed = Signal(int)
+    mute_toggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.input_label = QLabel(self)
+        self.input_label.setPixmap(icon("mic").pixmap(18, 18))
+        self.input_meter = LevelMeter(self)
+        self.output_label = QLabel(self)
+        self.output_label.setPixmap(icon("speaker").pixmap(18, 18))
+        self.output_meter = LevelMeter(self)
+        self.volume = QSlider(Qt.Orientation.Horizontal, self)
+        self.volume.setRange(0, 100)
+        self.volume.setMaximumWidth(160)
+        self.volume.setMinimumWidth(70)
+        self.volume.valueChanged.connect(self.volume_changed)
+        self.mute = QToolButton(self)
+        self.mute.setCheckable(True)
+        self.mute.setIcon(icon("mute"))
+        self.mute.setAutoRaise(True)
+        self.mute.toggled.connect(self._on_mute)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.input_label)
+        layout.addWidget(self.input_meter, 2)
+        layout.addSpacing(16)
+        layout.addWidget(self.output_label)
+        layout.addWidget(self.output_meter, 2)
+        layout.addSpacing(8)
+        layout.addWidget(self.volume, 1)
+        layout.addWidget(self.mute)
+        self.set_muted(False)
+        self.retranslate()
+
+    # --- setters -----------------------------------------------------------------------------
+    def set_levels(self, input_level: float, output_level: float) -> None:
+        self.input_meter.set_level(input_level)
+        self.output_meter.set_level(output_level)
+
+    def set_volume(self, percent: int) -> None:
+        self.volume.blockSignals(True)
+        self.volume.setValue(percent)
+        self.volume.blockSignals(False)
+
+    def set_muted(self, muted: bool) -> None:
+        self.mute.blockSignals(True)
+        self.mute.setChecked(muted)
+        self.mute.blockSignals(False)
+        self._show_mute(muted)
+
+    # --- internals ---------------------------------------------------------------------------
+    def _on_mute(self, muted: bool) -> None:
+        self._show_mute(muted)
+        self.mute_toggled.emit(muted)
+
+    def _show_mute(self, muted: bool) -> None:
+        self.mute.setIcon(icon("mute" if muted else "speaker"))
+        self.output_meter.setEnabled(not muted)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.input_meter.setToolTip(self.tr("Microphone level"))
+        self.input_label.setToolTip(self.tr("Microphone level"))
+        self.output_meter.setToolTip(self.tr("Speaker level"))
+        self.output_label.setToolTip(self.tr("Speaker level"))
+        self.volume.setToolTip(self.tr("Output volume"))
+        self.volume.setAccessibleName(self.tr("Output volume"))
+        self.mute.setToolTip(self.tr("Mute the speaker"))
+        self.mute.setAccessibleName(self.tr("Mute"))

@@ -1,0 +1,241 @@
+"""The left pane: every group, discussion and contact of the roster, with a filter box.
+
+Live interphones show their member count and current speaker. The view keeps
+items by interphone id, so :meth:`InterphoneList.set_rows` can be called on
+every change without losing the selection or the scroll position.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLineEdit,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.assets import icon
+from app.ui.view_types import InterphoneRow, RowKind
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the InterphoneRow of a row item
+SUBTITLE_ROLE = Qt.ItemDataRole.UserRole + 2  # the translated second line
+_SECTION_ORDER = (RowKind.GROUP, RowKind.DISCUSS, RowKind.CHAT)
+
+
+class _Item(QTreeWidgetItem):
+    """Sorts sections in a fixed order and rows live-first, then by name."""
+
+    def __init__(self, sort_key: tuple[int, int, str]) -> None:
+        super().__init__()
+        self.sort_key = sort_key
+
+    def __lt__(self, other: QTreeWidgetItem) -> bool:
+        return self.sort_key < getattr(other, "sort_key", (0, 0, ""))
+
+
+class _RowDelegate(QStyledItemDelegate):
+    """Two lines per row: the name, then members/speaker; a live badge on the right."""
+
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        base = super().sizeHint(option, index)
+        if index.data(ROW_ROLE) is None:
+            return QSize(base.width(), max(base.height(), 26))
+        return QSize(base.width(), max(44, option.fontMetrics.height() * 2 + 14))
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        row: InterphoneRow | None = index.data(ROW_ROLE)
+        if row is None:
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        style = option.widget.style() if option.widget else None
+        if style is not None:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
+                                option.widget)
+        rect: QRect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        text_colour = option.palette.highlightedText().color() if selected \
+            else option.palette.text().color()
+        icon(row.kind.value).paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
+        badge_width = 0
+        if row.live:
+            badge_width = 40
+            badge = QRect(rect.right() - badge_width, rect.top() + 12, 34, 20)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#c62828" if row.speaker else "#2e7d32"))
+            painter.drawRoundedRect(badge, 10, 10)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(row.member_count))
+        text_left = rect.left() + 34
+        text_width = rect.width() - 38 - badge_width
+        name_font = QFont(option.font)
+        name_font.setBold(row.live or row.joined)
+        painter.setFont(name_font)
+        painter.setPen(text_colour)
+        line = option.fontMetrics.height()
+        name_rect = QRect(text_left, rect.top() + 5, text_width, line + 2)
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         option.fontMetrics.elidedText(row.name, Qt.TextElideMode.ElideRight,
+                                                       text_width))
+        painter.setFont(option.font)
+        sub_colour = QColor(text_colour)
+        if not selected:
+            sub_colour = QColor("#c62828") if row.speaker else QColor("#607d8b")
+        painter.setPen(sub_colour)
+        sub_rect = QRect(text_left, rect.top() + 7 + line, text_width, line + 2)
+        subtitle = str(index.data(SUBTITLE_ROLE) or "")
+        painter.drawText(sub_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         option.fontMetrics.elidedText(subtitle, Qt.TextElideMode.ElideRight,
+                                                       text_width))
+        painter.restore()
+
+
+class InterphoneList(QWidget):
+    """Emits ``selected(id)`` ("" when nothing is selected) and ``join_requested(id)``."""
+
+    selected = Signal(str)
+    join_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.filter = QLineEdit(self)
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self._apply_filter)
+        self.tree = QTreeWidget(self)
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setIndentation(0)
+        self.tree.setItemDelegate(_RowDelegate(self.tree))
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setSortingEnabled(False)
+        self.tree.itemSelectionChanged.connect(self._on_selection)
+        self.tree.itemActivated.connect(self._on_activated)
+        self._sections: dict[RowKind, _Item] = {}
+        for rank, kind in enumerate(_SECTION_ORDER):
+            section = _Item((rank, 0, ""))
+            section.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            font = section.font(0)
+            font.setBold(True)
+            section.setFont(0, font)
+            self.tree.addTopLevelItem(section)
+            section.setExpanded(True)
+            self._sections[kind] = section
+        self._items: dict[str, _Item] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.tree)
+        self.retranslate()
+
+    # --- setters -----------------------------------------------------------------------------
+    def set_rows(self, rows: list[InterphoneRow]) -> None:
+        """Show exactly ``rows`` (added, updated in place, or removed by id)."""
+        wanted = {row.id: row for row in rows}
+        for gone in set(self._items) - set(wanted):
+            item = self._items.pop(gone)
+            parent = item.parent()
+            if parent is not None:
+                parent.removeChild(item)
+        for row in rows:
+            item = self._items.get(row.id)
+            if item is None or item.data(0, ROW_ROLE).kind is not row.kind:
+                if item is not None and item.parent() is not None:
+                    item.parent().removeChild(item)
+                item = _Item((0, 0, ""))
+                self._sections[row.kind].addChild(item)
+                self._items[row.id] = item
+            self._fill(item, row)
+        for section in self._sections.values():
+            section.sortChildren(0, Qt.SortOrder.AscendingOrder)
+        self._apply_filter(self.filter.text())
+
+    def select(self, interphone_id: str) -> None:
+        item = self._items.get(interphone_id)
+        if item is not None:
+            self.tree.setCurrentItem(item)
+
+    def row(self, interphone_id: str) -> InterphoneRow | None:
+        item = self._items.get(interphone_id)
+        return None if item is None else item.data(0, ROW_ROLE)
+
+    def visible_ids(self) -> list[str]:
+        return [key for key, item in self._items.items() if not item.isHidden()]
+
+    def selected_id(self) -> str:
+        items = self.tree.selectedItems()
+        row = items[0].data(0, ROW_ROLE) if items else None
+        return row.id if row is not None else ""
+
+    # --- internals ---------------------------------------------------------------------------
+    def _fill(self, item: _Item, row: InterphoneRow) -> None:
+        item.sort_key = (0 if row.live else 1, 0 if row.joined else 1, row.name.casefold())
+        item.setData(0, ROW_ROLE, row)
+        item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
+        item.setText(0, row.name)
+        item.setToolTip(0, f"{row.name} ({row.id})")
+
+    def _subtitle(self, row: InterphoneRow) -> str:
+        parts: list[str] = []
+        if row.joined:
+            parts.append(self.tr("Joined"))
+        if row.speaker:
+            parts.append(self.tr("%1 speaking").replace("%1", row.speaker))
+        if row.live:
+            parts.append(self._count_text(row.member_count))
+        else:
+            parts.append(self.tr("Not active"))
+        return " · ".join(parts)
+
+    def _apply_filter(self, text: str) -> None:
+        needle = text.strip().casefold()
+        for kind, section in self._sections.items():
+            shown = 0
+            for index in range(section.childCount()):
+                child = section.child(index)
+                row: InterphoneRow = child.data(0, ROW_ROLE)
+                match = not needle or needle in row.name.casefold() or needle in row.id.casefold()
+                child.setHidden(not match)
+                shown += match
+            section.setHidden(section.childCount() == 0 or (bool(needle) and shown == 0))
+            section.setText(0, f"{self._section_title(kind)} ({section.childCount()})")
+
+    def _section_title(self, kind: RowKind) -> str:
+        return {RowKind.GROUP: self.tr("Groups"), RowKind.DISCUSS: self.tr("Discussions"),
+                RowKind.CHAT: self.tr("Contacts")}[kind]
+
+    def _on_selection(self) -> None:
+        self.selected.emit(self.selected_id())
+
+    def _on_activated(self, item: QTreeWidgetItem, column: int) -> None:
+        row = item.data(0, ROW_ROLE)
+        if row is not None:
+            self.join_requested.emit(row.id)
+
+    def _count_text(self, count: int) -> str:
+        if count == 1:
+            return self.tr("1 member")
+        return self.tr("%1 members").replace("%1", str(count))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.filter.setPlaceholderText(self.tr("Filter by name…"))
+        self.filter.setAccessibleName(self.tr("Filter"))
+        self.tree.setAccessibleName(self.tr("Interphones"))
+        for item in self._items.values():
+            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
+        self._apply_filter(self.filter.text())

@@ -1,0 +1,260 @@
+"""The right pane: the selected interphone, its members, who speaks, and the talk button."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.assets import icon
+from app.ui.talk_button import TalkButton, format_seconds
+from app.ui.view_types import InterphoneRow, RowKind
+
+
+class InterphonePanel(QWidget):
+    """Emits ``join_requested(id)`` / ``leave_requested(id)``.
+
+    Its ``talk_button`` emits the talk intents.
+    """
+
+    join_requested = Signal(str)
+    leave_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._row: InterphoneRow | None = None
+        self._members: list[str] = []
+        self._members_known = False
+        self._speaker = ""
+        self._speaker_since: float | None = None
+        self._last_speaker = ""
+        self._last_at = ""
+        self._me = ""
+
+        self.kind_icon = QLabel(self)
+        self.title = QLabel(self)
+        title_font = QFont(self.title.font())
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.5)
+        title_font.setBold(True)
+        self.title.setFont(title_font)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.subtitle = QLabel(self)
+        self.subtitle.setStyleSheet("color: #607d8b;")
+        self.join_button = QPushButton(self)
+        self.join_button.setIcon(icon("join"))
+        self.join_button.clicked.connect(self._on_join)
+        self.leave_button = QPushButton(self)
+        self.leave_button.setIcon(icon("leave"))
+        self.leave_button.clicked.connect(self._on_leave)
+        for button in (self.join_button, self.leave_button):
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+
+        self.speaking = QLabel(self)
+        speaking_font = QFont(self.speaking.font())
+        speaking_font.setPointSizeF(speaking_font.pointSizeF() * 1.2)
+        self.speaking.setFont(speaking_font)
+        self.last_spoke = QLabel(self)
+        self.last_spoke.setStyleSheet("color: #607d8b;")
+
+        self.members_title = QLabel(self)
+        self.members_title.setStyleSheet("font-weight: bold;")
+        self.members = QListWidget(self)
+        self.members.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.members.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.members.setMinimumWidth(160)
+        self.members.setMaximumWidth(280)
+        self.members.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.talk_button = TalkButton(self)
+
+        header = QGridLayout()
+        header.addWidget(self.kind_icon, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.title, 0, 1)
+        header.addWidget(self.subtitle, 1, 1)
+        header.setColumnStretch(1, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.join_button)
+        buttons.addWidget(self.leave_button)
+        header.addLayout(buttons, 0, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+
+        line = QFrame(self)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+
+        members_box = QVBoxLayout()
+        members_box.addWidget(self.members_title)
+        members_box.addWidget(self.members)
+        body = QHBoxLayout()
+        body.addLayout(members_box, 2)
+        body.addWidget(self.talk_button, 3)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addLayout(header)
+        layout.addWidget(line)
+        layout.addWidget(self.speaking)
+        layout.addWidget(self.last_spoke)
+        layout.addLayout(body, 1)
+
+        self._clock = QTimer(self)
+        self._clock.setInterval(500)
+        self._clock.timeout.connect(self._show_speaking)
+        self.retranslate()
+
+    # --- setters -----------------------------------------------------------------------------
+    def set_me(self, uid: str) -> None:
+        self._me = uid
+        self._show_members()
+
+    def set_interphone(self, row: InterphoneRow | None) -> None:
+        """Show ``row`` (None: nothing selected)."""
+        if row is None or self._row is None or row.id != self._row.id:
+            self._members, self._members_known = [], False
+            self._last_speaker, self._last_at = "", ""
+        self._row = row
+        if row is not None and not row.live:
+            self._members, self._members_known = [], True
+        self._show_header()
+        self._show_members()
+        self._show_speaking()
+
+    def set_members(self, members: list[str]) -> None:
+        self._members, self._members_known = list(members), True
+        self._show_members()
+
+    def set_speaker(self, uid: str, since: float | None = None) -> None:
+        """Who speaks now (``""``: nobody) and since when (``time.monotonic``)."""
+        if self._speaker and uid != self._speaker:
+            self._last_speaker = self._speaker
+            self._last_at = time.strftime("%H:%M:%S")
+        self._speaker = uid
+        self._speaker_since = (since if since is not None else time.monotonic()) if uid else None
+        if uid:
+            self._clock.start()
+        else:
+            self._clock.stop()
+        self._show_members()
+        self._show_speaking()
+
+    def set_last_speaker(self, uid: str, at: str) -> None:
+        self._last_speaker, self._last_at = uid, at
+        self._show_speaking()
+
+    @property
+    def interphone_id(self) -> str:
+        return self._row.id if self._row is not None else ""
+
+    def member_texts(self) -> list[str]:
+        return [self.members.item(i).text() for i in range(self.members.count())]
+
+    # --- internals ---------------------------------------------------------------------------
+    def _on_join(self) -> None:
+        if self._row is not None:
+            self.join_requested.emit(self._row.id)
+
+    def _on_leave(self) -> None:
+        if self._row is not None:
+            self.leave_requested.emit(self._row.id)
+
+    def _show_header(self) -> None:
+        row = self._row
+        self.join_button.setVisible(row is not None and not row.joined)
+        self.leave_button.setVisible(row is not None and row.joined)
+        if row is None:
+            self.kind_icon.clear()
+            self.title.setText(self.tr("No interphone selected"))
+            self.subtitle.setText(self.tr("Pick a group, discussion or contact on the left."))
+            return
+        self.kind_icon.setPixmap(icon(row.kind.value).pixmap(40, 40))
+        self.title.setText(row.name)
+        kind = {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
+                RowKind.CHAT: self.tr("One-to-one call")}[row.kind]
+        state = self._count_text(row.member_count) if row.live \
+            else self.tr("Not active")
+        self.subtitle.setText(f"{kind} · {state}")
+        self.join_button.setText(self.tr("Call") if row.kind is RowKind.CHAT and not row.live
+                                 else self.tr("Join"))
+
+    def _show_members(self) -> None:
+        self.members.clear()
+        row = self._row
+        if row is None:
+            self.members_title.setText(self.tr("Members"))
+            return
+        if not self._members_known:
+            self.members_title.setText(self.tr("Members"))
+            hint = QListWidgetItem(self.tr("Join to see who is in"))
+            hint.setForeground(QColor("#90a4ae"))
+            self.members.addItem(hint)
+            return
+        self.members_title.setText(self.tr("Members (%1)").replace("%1", str(len(self._members))))
+        for uid in self._members:
+            text = uid + (self.tr(" (you)") if uid == self._me else "")
+            item = QListWidgetItem(icon("person"), text)
+            if uid == self._speaker:
+                item.setIcon(icon("mic-live"))
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+                item.setBackground(QColor("#ffebee"))
+                item.setForeground(QColor("#b71c1c"))
+                item.setText(text + " · " + self.tr("speaking"))
+            self.members.addItem(item)
+
+    def _show_speaking(self) -> None:
+        if self._row is None:
+            self.speaking.setText("")
+            self.last_spoke.setText("")
+            return
+        if self._speaker and self._speaker_since is not None:
+            elapsed = format_seconds(time.monotonic() - self._speaker_since)
+            if self._speaker == self._me:
+                text = self.tr("You are speaking · %1").replace("%1", elapsed)
+            else:
+                text = self.tr("%1 is speaking · %2").replace("%1", self._speaker)\
+                    .replace("%2", elapsed)
+            self.speaking.setText(text)
+            self.speaking.setStyleSheet("color: #c62828; font-weight: bold;")
+        elif self._row.live:
+            self.speaking.setText(self.tr("Nobody is speaking"))
+            self.speaking.setStyleSheet("")
+        else:
+            self.speaking.setText(self.tr("This interphone is not active"))
+            self.speaking.setStyleSheet("color: #607d8b;")
+        if self._last_speaker:
+            self.last_spoke.setText(self.tr("Last spoke: %1 at %2")
+                                    .replace("%1", self._last_speaker)
+                                    .replace("%2", self._last_at))
+        else:
+            self.last_spoke.setText(self.tr("Nobody has spoken yet"))
+
+    def _count_text(self, count: int) -> str:
+        if count == 1:
+            return self.tr("1 member")
+        return self.tr("%1 members").replace("%1", str(count))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.leave_button.setText(self.tr("Leave"))
+        self.join_button.setToolTip(self.tr("Join this interphone"))
+        self.leave_button.setToolTip(self.tr("Leave this interphone"))
+        self.members.setAccessibleName(self.tr("Members"))
+        self._show_header()
+        self._show_members()
+        self._show_speaking()

@@ -1,0 +1,70 @@
+"""A horizontal audio level meter with a decaying peak marker."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+_FLOOR_DB = -60.0
+_PEAK_DECAY = 0.02  # of full scale per update
+
+
+def level_to_fraction(level: float) -> float:
+    """Map a linear amplitude (0..1) onto the meter's dB scale (0..1)."""
+    if level <= 0.0:
+        return 0.0
+    db = 20.0 * math.log10(min(level, 1.0))
+    return max(0.0, min(1.0, (db - _FLOOR_DB) / -_FLOOR_DB))
+
+
+class LevelMeter(QWidget):
+    """Shows a level set with :meth:`set_level` (linear amplitude 0..1)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._fraction = 0.0
+        self._peak = 0.0
+
+    def set_level(self, level: float) -> None:
+        fraction = level_to_fraction(level)
+        self._peak = max(fraction, self._peak - _PEAK_DECAY)
+        if fraction != self._fraction or self._peak > 0:
+            self._fraction = fraction
+            self.update()
+
+    @property
+    def fraction(self) -> float:
+        return self._fraction
+
+    def sizeHint(self) -> QSize:
+        return QSize(120, 12)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, 10)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setPen(QColor("#90a4ae"))
+        painter.setBrush(QColor("#263238"))
+        painter.drawRoundedRect(rect, 3, 3)
+        if self._fraction > 0:
+            gradient = QLinearGradient(rect.left(), 0, rect.right(), 0)
+            gradient.setColorAt(0.0, QColor("#43a047"))
+            gradient.setColorAt(0.7, QColor("#fdd835"))
+            gradient.setColorAt(1.0, QColor("#e53935"))
+            bar = QRectF(rect.left() + 1, rect.top() + 1,
+                         (rect.width() - 2) * self._fraction, rect.height() - 2)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(gradient)
+            painter.drawRoundedRect(bar, 2, 2)
+        if self._peak > 0:
+            x = rect.left() + 1 + (rect.width() - 2) * self._peak
+            painter.setPen(QColor("white"))
+            painter.drawLine(int(x), int(rect.top()) + 1, int(x), int(rect.bottom()) - 1)
+        painter.end()

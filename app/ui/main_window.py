@@ -1,0 +1,344 @@
+"""The main window: interphone list, selected interphone, audio strip, status bar, tray.
+
+A view: it emits intent signals and offers setters; the presenter drives it.
+Talk intents from the round button and from the talk key are merged, so
+``talk_pressed`` / ``talk_released`` come in pairs whatever the source.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QSystemTrayIcon,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.assets import icon
+from app.ui.audio_bar import AudioBar
+from app.ui.interphone_list import InterphoneList
+from app.ui.interphone_panel import InterphonePanel
+from app.ui.talk_key import TalkKey
+from app.ui.view_types import InterphoneRow, LinkState, TalkState
+
+_TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
+               TalkState.OFFLINE: "tray-offline"}
+
+
+class IncomingCallBanner(QFrame):
+    """"X is calling you" with Answer / Dismiss; emits ``answered(id)`` / ``dismissed(id)``."""
+
+    answered = Signal(str)
+    dismissed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("incomingCall")
+        self.setStyleSheet("#incomingCall { background: #fff3e0; border: 1px solid #ffb74d;"
+                           " border-radius: 6px; }")
+        self._id = ""
+        self._caller = ""
+        self.icon = QLabel(self)
+        self.icon.setPixmap(icon("call").pixmap(28, 28))
+        self.text = QLabel(self)
+        self.answer = QPushButton(icon("join"), "", self)
+        self.dismiss = QPushButton(self)
+        self.answer.clicked.connect(lambda: self.answered.emit(self._id))
+        self.dismiss.clicked.connect(lambda: self.dismissed.emit(self._id))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(self.icon)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.answer)
+        layout.addWidget(self.dismiss)
+        self.hide()
+        self.retranslate()
+
+    def show_call(self, interphone_id: str, caller: str) -> None:
+        self._id, self._caller = interphone_id, caller
+        self.retranslate()
+        self.show()
+
+    @property
+    def interphone_id(self) -> str:
+        return self._id if self.isVisible() else ""
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.text.setText(self.tr("<b>%1</b> is calling you").replace("%1", self._caller))
+        self.answer.setText(self.tr("Answer"))
+        self.dismiss.setText(self.tr("Dismiss"))
+
+
+class MainWindow(QMainWindow):
+    """The app's window. Intent signals below; setters further down."""
+
+    talk_pressed = Signal()
+    talk_released = Signal()
+    selection_changed = Signal(str)
+    join_requested = Signal(str)
+    leave_requested = Signal(str)
+    volume_changed = Signal(int)
+    mute_toggled = Signal(bool)
+    settings_requested = Signal()
+    sign_out_requested = Signal()
+    quit_requested = Signal()
+    call_dismissed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowIcon(icon("app"))
+        self.setMinimumSize(640, 480)
+        self._me = ""
+        self._title_name = ""
+        self._title_speaker = ""
+        self._holders: set[str] = set()  # "mouse" and/or "key"
+
+        self.interphones = InterphoneList(self)
+        self.panel = InterphonePanel(self)
+        self.banner = IncomingCallBanner(self)
+        self.audio_bar = AudioBar(self)
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 6, 6, 0)
+        right_layout.addWidget(self.banner)
+        right_layout.addWidget(self.panel, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.interphones)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.interphones.setMinimumWidth(220)
+        self.splitter.setSizes([300, 700])
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.splitter, 1)
+        line = QFrame(central)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        layout.addWidget(line)
+        layout.addWidget(self.audio_bar)
+        self.setCentralWidget(central)
+
+        self.link_label = QLabel(self)
+        self.audio_label = QLabel(self)
+        self.audio_label.setStyleSheet("color: #607d8b;")
+        self.statusBar().addPermanentWidget(self.link_label)
+        self.statusBar().addPermanentWidget(self.audio_label)
+        self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
+        self._audio_note = ""
+        self._talk_state = TalkState.NOT_JOINED
+
+        self._build_menu()
+        self.tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self._build_tray()
+
+        self.talk_key = TalkKey(self)
+        self.talk_key.pressed.connect(lambda: self._hold("key", True))
+        self.talk_key.released.connect(lambda: self._hold("key", False))
+        self.panel.talk_button.talk_pressed.connect(lambda: self._hold("mouse", True))
+        self.panel.talk_button.talk_released.connect(lambda: self._hold("mouse", False))
+        self.interphones.selected.connect(self.selection_changed)
+        self.interphones.join_requested.connect(self.join_requested)
+        self.panel.join_requested.connect(self.join_requested)
+        self.panel.leave_requested.connect(self.leave_requested)
+        self.banner.answered.connect(self._answer_call)
+        self.banner.dismissed.connect(self._dismiss_call)
+        self.audio_bar.volume_changed.connect(self.volume_changed)
+        self.audio_bar.mute_toggled.connect(self.mute_toggled)
+        self.retranslate()
+
+    # --- setters -----------------------------------------------------------------------------
+    def set_me(self, uid: str) -> None:
+        self._me = uid
+        self.panel.set_me(uid)
+        self._show_title()
+
+    def set_rows(self, rows: list[InterphoneRow]) -> None:
+        self.interphones.set_rows(rows)
+        selected = self.panel.interphone_id
+        if selected:
+            self.panel.set_interphone(self.interphones.row(selected))
+
+    def show_interphone(self, row: InterphoneRow | None) -> None:
+        self.panel.set_interphone(row)
+        if row is not None and self.interphones.selected_id() != row.id:
+            self.interphones.select(row.id)
+
+    def set_talk_state(self, state: TalkState, holder: str = "", detail: str = "",
+                       deadline: float | None = None, max_talk: float = 0.0) -> None:
+        self._talk_state = state
+        self.panel.talk_button.set_state(state, holder, detail, deadline, max_talk)
+        if self.tray is not None:
+            self.tray.setIcon(icon(_TRAY_ICONS.get(state, "tray-idle")))
+        self._show_tray_tooltip()
+
+    def set_speaking(self, interphone_name: str, speaker: str) -> None:
+        """For the window title: who speaks (``""`` nobody) in the joined interphone."""
+        self._title_name, self._title_speaker = interphone_name, speaker
+        self._show_title()
+
+    def set_link(self, state: LinkState, detail: str = "") -> None:
+        self._link = (state, detail)
+        self._show_link()
+        if state is not LinkState.CONNECTED:
+            self.talk_key.release()
+
+    def set_audio_note(self, text: str) -> None:
+        """A permanent note in the status bar, e.g. that audio is simulated."""
+        self._audio_note = text
+        self.audio_label.setText(text)
+
+    def set_talk_key(self, key_text: str) -> None:
+        self.talk_key.set_key(key_text)
+        name = QKeySequence(self.talk_key.key).toString(QKeySequence.SequenceFormat.NativeText)
+        self.panel.talk_button.set_key_name(name)
+
+    def notify_incoming_call(self, interphone_id: str, caller: str) -> None:
+        self.banner.show_call(interphone_id, caller)
+        if self.tray is not None and self.tray.isVisible():
+            self.tray.showMessage(self.tr("Incoming call"),
+                                  self.tr("%1 is calling you").replace("%1", caller),
+                                  icon("call"), 8000)
+        self.statusBar().showMessage(self.tr("%1 is calling you").replace("%1", caller), 8000)
+        if not self.isActiveWindow():
+            QApplication.alert(self, 0)
+
+    def clear_incoming_call(self, interphone_id: str = "") -> None:
+        if not interphone_id or self.banner.interphone_id == interphone_id:
+            self.banner.hide()
+
+    def show_message(self, text: str, timeout_ms: int = 5000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    # --- talk intents --------------------------------------------------------------------------
+    def _hold(self, source: str, down: bool) -> None:
+        was_held = bool(self._holders)
+        if down:
+            self._holders.add(source)
+        else:
+            self._holders.discard(source)
+        if not was_held and self._holders:
+            self.talk_pressed.emit()
+        elif was_held and not self._holders:
+            self.talk_released.emit()
+
+    def _answer_call(self, interphone_id: str) -> None:
+        self.banner.hide()
+        self.join_requested.emit(interphone_id)
+
+    def _dismiss_call(self, interphone_id: str) -> None:
+        self.banner.hide()
+        self.call_dismissed.emit(interphone_id)
+
+    # --- display -------------------------------------------------------------------------------
+    def _show_title(self) -> None:
+        app_name = self.tr("Interphone")
+        if self._title_speaker and self._title_name:
+            who = self.tr("You are speaking") if self._title_speaker == self._me \
+                else self.tr("%1 is speaking").replace("%1", self._title_speaker)
+            self.setWindowTitle(f"{who} — {self._title_name} — {app_name}")
+        elif self._title_name:
+            self.setWindowTitle(f"{self._title_name} — {app_name}")
+        elif self._me:
+            self.setWindowTitle(f"{self._me} — {app_name}")
+        else:
+            self.setWindowTitle(app_name)
+        self._show_tray_tooltip()
+
+    def _show_link(self) -> None:
+        state, detail = self._link
+        text = {
+            LinkState.CONNECTING: self.tr("Connecting…"),
+            LinkState.CONNECTED: self.tr("Connected as %1").replace("%1", self._me),
+            LinkState.RECONNECTING: self.tr("Connection lost, reconnecting…"),
+            LinkState.OFFLINE: self.tr("Offline"),
+        }[state]
+        if detail:
+            text = f"{text} ({detail})"
+        colour = {LinkState.CONNECTED: "#2e7d32", LinkState.RECONNECTING: "#ef6c00",
+                  LinkState.CONNECTING: "#607d8b", LinkState.OFFLINE: "#c62828"}[state]
+        self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")
+        self.link_label.setAccessibleName(text)
+        self._show_tray_tooltip()
+
+    def link_text(self) -> str:
+        return self.link_label.accessibleName()
+
+    def _show_tray_tooltip(self) -> None:
+        if self.tray is not None:
+            self.tray.setToolTip(f"{self.windowTitle()}\n{self.link_text()}")
+
+    def _build_menu(self) -> None:
+        self.app_menu = QMenu(self)
+        self.settings_action = QAction(icon("settings"), "", self)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.triggered.connect(self.settings_requested)
+        self.sign_out_action = QAction("", self)
+        self.sign_out_action.triggered.connect(self.sign_out_requested)
+        self.quit_action = QAction("", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.quit_requested)
+        self.app_menu.addAction(self.settings_action)
+        self.app_menu.addSeparator()
+        self.app_menu.addAction(self.sign_out_action)
+        self.app_menu.addAction(self.quit_action)
+        self.menuBar().addMenu(self.app_menu)
+
+    def _build_tray(self) -> None:
+        self.tray = QSystemTrayIcon(icon("tray-idle"), self)
+        menu = QMenu(self)
+        self.tray_show_action = menu.addAction("")
+        self.tray_show_action.triggered.connect(self._raise)
+        menu.addAction(self.quit_action)
+        self.tray.setContextMenu(menu)
+        self.tray.activated.connect(lambda reason: self._raise())
+        self.tray.show()
+
+    def _raise(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    # --- events --------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.talk_key.release()
+        self.quit_requested.emit()
+        event.accept()
+
+    def hideEvent(self, event: QEvent) -> None:
+        self.talk_key.release()
+        super().hideEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        elif event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
+            self.talk_key.release()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.app_menu.setTitle(self.tr("&Interphone"))
+        self.settings_action.setText(self.tr("&Settings…"))
+        self.sign_out_action.setText(self.tr("Sign &out"))
+        self.quit_action.setText(self.tr("&Quit"))
+        if self.tray is not None:
+            self.tray_show_action.setText(self.tr("Show Interphone"))
+        self._show_title()
+        self._show_link()

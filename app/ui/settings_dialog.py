@@ -1,0 +1,212 @@
+"""The settings dialog: devices, codec, talk key and release delay, tones, language, mic test."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QKeySequenceEdit,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.assets import icon
+from app.ui.level_meter import LevelMeter
+from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES
+from app.ui.view_types import DeviceChoice, Preferences
+
+
+def _select_data(combo: QComboBox, value: object) -> None:
+    index = combo.findData(value)
+    combo.setCurrentIndex(max(index, 0))
+
+
+class SettingsDialog(QDialog):
+    """Emits ``applied(Preferences)`` on OK/Apply and ``mic_test_toggled(bool)``."""
+
+    applied = Signal(object)
+    mic_test_toggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowIcon(icon("settings"))
+        self.setMinimumWidth(440)
+        self.tabs = QTabWidget(self)
+
+        # audio tab
+        self.input_device = QComboBox(self)
+        self.output_device = QComboBox(self)
+        self.bitrate = QComboBox(self)
+        for bitrate in BITRATE_CHOICES:
+            self.bitrate.addItem(f"{bitrate // 1000} kbit/s", bitrate)
+        self.frame_ms = QComboBox(self)
+        for frame_ms in FRAME_MS_CHOICES:
+            self.frame_ms.addItem(f"{frame_ms} ms", frame_ms)
+        self.tones = QCheckBox(self)
+        self.mic_group = QGroupBox(self)
+        self.mic_test = QPushButton(icon("mic"), "", self)
+        self.mic_test.setCheckable(True)
+        self.mic_test.toggled.connect(self._on_mic_test)
+        self.mic_meter = LevelMeter(self)
+        self.mic_hint = QLabel(self)
+        self.mic_hint.setWordWrap(True)
+        self.mic_hint.setStyleSheet("color: #607d8b;")
+        mic_row = QHBoxLayout()
+        mic_row.addWidget(self.mic_test)
+        mic_row.addWidget(self.mic_meter, 1)
+        mic_layout = QVBoxLayout(self.mic_group)
+        mic_layout.addLayout(mic_row)
+        mic_layout.addWidget(self.mic_hint)
+        audio = QWidget(self)
+        self.audio_form = QFormLayout(audio)
+        self.audio_form.addRow("", self.input_device)
+        self.audio_form.addRow("", self.output_device)
+        self.audio_form.addRow("", self.bitrate)
+        self.audio_form.addRow("", self.frame_ms)
+        self.audio_form.addRow("", self.tones)
+        self.audio_form.addRow(self.mic_group)
+
+        # talking tab
+        self.talk_key = QKeySequenceEdit(self)
+        self.talk_key.setMaximumSequenceLength(1)
+        self.talk_key.setClearButtonEnabled(True)
+        self.release_delay = QSpinBox(self)
+        self.release_delay.setRange(0, 1000)
+        self.release_delay.setSingleStep(50)
+        self.talk_hint = QLabel(self)
+        self.talk_hint.setWordWrap(True)
+        self.talk_hint.setStyleSheet("color: #607d8b;")
+        talking = QWidget(self)
+        self.talk_form = QFormLayout(talking)
+        self.talk_form.addRow("", self.talk_key)
+        self.talk_form.addRow("", self.release_delay)
+        self.talk_form.addRow(self.talk_hint)
+
+        # interface tab
+        self.language = QComboBox(self)
+        for language in LANGUAGES:
+            self.language.addItem("", language)
+        interface = QWidget(self)
+        self.interface_form = QFormLayout(interface)
+        self.interface_form.addRow("", self.language)
+
+        self.tabs.addTab(audio, "")
+        self.tabs.addTab(talking, "")
+        self.tabs.addTab(interface, "")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.Apply, self)
+        self.buttons.accepted.connect(self._ok)
+        self.buttons.rejected.connect(self.reject)
+        apply_button = self.buttons.button(QDialogButtonBox.StandardButton.Apply)
+        apply_button.clicked.connect(self._apply)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.buttons)
+        self.finished.connect(lambda _result: self.mic_test.setChecked(False))
+        self.retranslate()
+
+    # --- setters -----------------------------------------------------------------------------
+    def set_devices(self, inputs: list[DeviceChoice], outputs: list[DeviceChoice]) -> None:
+        for combo, devices in ((self.input_device, inputs), (self.output_device, outputs)):
+            current = combo.currentData()
+            combo.clear()
+            combo.addItem(self.tr("System default"), "")
+            for device in devices:
+                combo.addItem(device.label, device.key)
+            _select_data(combo, current if current is not None else "")
+
+    def set_preferences(self, prefs: Preferences) -> None:
+        _select_data(self.input_device, prefs.input_device)
+        _select_data(self.output_device, prefs.output_device)
+        _select_data(self.bitrate, prefs.bitrate)
+        _select_data(self.frame_ms, prefs.frame_ms)
+        self.tones.setChecked(prefs.tones)
+        self.talk_key.setKeySequence(QKeySequence.fromString(
+            prefs.talk_key, QKeySequence.SequenceFormat.PortableText))
+        self.release_delay.setValue(prefs.release_delay_ms)
+        _select_data(self.language, prefs.language)
+
+    def set_mic_level(self, level: float) -> None:
+        self.mic_meter.set_level(level)
+
+    def preferences(self) -> Preferences:
+        key = self.talk_key.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+        return Preferences(
+            input_device=str(self.input_device.currentData() or ""),
+            output_device=str(self.output_device.currentData() or ""),
+            bitrate=int(self.bitrate.currentData()),
+            frame_ms=int(self.frame_ms.currentData()),
+            tones=self.tones.isChecked(),
+            talk_key=key or "Space",
+            release_delay_ms=self.release_delay.value(),
+            language=str(self.language.currentData()),
+        )
+
+    # --- internals ---------------------------------------------------------------------------
+    def _apply(self) -> None:
+        self.applied.emit(self.preferences())
+
+    def _ok(self) -> None:
+        self._apply()
+        self.accept()
+
+    def _on_mic_test(self, on: bool) -> None:
+        self.mic_test.setText(self.tr("Stop the test") if on else self.tr("Test the microphone"))
+        if not on:
+            self.mic_meter.set_level(0.0)
+        self.mic_test_toggled.emit(on)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("Interphone settings"))
+        self.tabs.setTabText(0, self.tr("Audio"))
+        self.tabs.setTabText(1, self.tr("Talking"))
+        self.tabs.setTabText(2, self.tr("Interface"))
+        for form, labels in (
+            (self.audio_form, (self.tr("&Microphone:"), self.tr("&Speaker:"),
+                               self.tr("Opus &bitrate:"), self.tr("&Frame duration:"), "")),
+            (self.talk_form, (self.tr("Talk &key:"), self.tr("&Release delay:"))),
+            (self.interface_form, (self.tr("&Language:"),)),
+        ):
+            for row, text in enumerate(labels):
+                label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+                widget = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+                if label is not None and isinstance(label.widget(), QLabel):
+                    label.widget().setText(text)
+                    if widget is not None:
+                        label.widget().setBuddy(widget.widget())
+        if self.input_device.count():
+            self.input_device.setItemText(0, self.tr("System default"))
+            self.output_device.setItemText(0, self.tr("System default"))
+        self.tones.setText(self.tr("Play &tones (talk permit, busy, end, incoming call)"))
+        self.mic_group.setTitle(self.tr("Microphone test"))
+        self._on_mic_test_text()
+        self.mic_hint.setText(self.tr("While the test runs you hear yourself; speak and watch "
+                                      "the meter."))
+        self.release_delay.setSuffix(self.tr(" ms"))
+        self.talk_hint.setText(self.tr(
+            "Hold the talk key while the Interphone window has focus. The release delay keeps "
+            "sending a moment after you let go, so the last syllable is not cut."))
+        names = {"system": self.tr("System default"), "en": "English", "zh_CN": "简体中文"}
+        for index in range(self.language.count()):
+            self.language.setItemText(index, names[str(self.language.itemData(index))])
+
+    def _on_mic_test_text(self) -> None:
+        self.mic_test.setText(self.tr("Stop the test") if self.mic_test.isChecked()
+                              else self.tr("Test the microphone"))

@@ -1,0 +1,187 @@
+"""The sign-in dialog: server address, uid, token and "remember me"."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.assets import icon
+from app.ui.view_types import SignInProblem
+
+DEFAULT_PORT = 9400
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``host``, ``host:port`` or ``[v6]:port`` as (host, port); ValueError when malformed."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty address")
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+        if rest and not rest.startswith(":"):
+            raise ValueError(text)
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(text)
+    if not port_text:
+        return host, DEFAULT_PORT
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(text)
+    return host, int(port_text)
+
+
+class SignInDialog(QDialog):
+    """Emits ``sign_in_requested(host, port, uid, token, remember)``; shows problems it is given."""
+
+    sign_in_requested = Signal(str, int, str, str, bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowIcon(icon("app"))
+        self.setMinimumWidth(380)
+        self.logo = QLabel(self)
+        self.logo.setPixmap(icon("app").pixmap(48, 48))
+        self.heading = QLabel(self)
+        font = self.heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        self.heading.setFont(font)
+        self.address = QLineEdit(self)
+        self.uid = QLineEdit(self)
+        self.token = QLineEdit(self)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remember = QCheckBox(self)
+        self.error = QLabel(self)
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c62828;")
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.hide()
+        self.progress = QLabel(self)
+        self.progress.setStyleSheet("color: #607d8b;")
+        self.progress.hide()
+        self.buttons = QDialogButtonBox(self)
+        self.ok: QPushButton = self.buttons.addButton(QDialogButtonBox.StandardButton.Ok)
+        self.cancel: QPushButton = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+
+        self.form = QFormLayout()
+        self.form.addRow("", self.address)
+        self.form.addRow("", self.uid)
+        self.form.addRow("", self.token)
+        self.form.addRow("", self.remember)
+        top = QVBoxLayout()
+        top.addWidget(self.logo, 0, Qt.AlignmentFlag.AlignHCenter)
+        top.addWidget(self.heading, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(self.form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.buttons)
+        self._problem: tuple[SignInProblem, str] | None = None
+        self._busy_address = ""
+        self.retranslate()
+
+    # --- setters -----------------------------------------------------------------------------
+    def set_values(self, address: str, uid: str, token: str, remember: bool) -> None:
+        self.address.setText(address)
+        self.uid.setText(uid)
+        self.token.setText(token)
+        self.remember.setChecked(remember)
+        (self.uid if not uid else self.token if not token else self.address).setFocus()
+
+    def set_busy(self, busy: bool, address: str = "") -> None:
+        """While signing in: fields disabled and a "connecting" line."""
+        self._busy_address = address if busy else ""
+        for widget in (self.address, self.uid, self.token, self.remember, self.ok):
+            widget.setEnabled(not busy)
+        self.progress.setVisible(busy)
+        if busy:
+            self.error.hide()
+        self._show_texts()
+
+    def set_problem(self, problem: SignInProblem | None, detail: str = "") -> None:
+        """Show why signing in failed (None clears)."""
+        self._problem = None if problem is None else (problem, detail)
+        self._show_texts()
+
+    def problem_text(self) -> str:
+        return self.error.text() if self.error.isVisible() or self._problem else ""
+
+    # --- internals ---------------------------------------------------------------------------
+    def _submit(self) -> None:
+        try:
+            host, port = parse_address(self.address.text())
+        except ValueError:
+            self.set_problem(SignInProblem.BAD_ADDRESS)
+            self.address.setFocus()
+            return
+        uid, token = self.uid.text().strip(), self.token.text()
+        if not uid or not token:
+            self.set_problem(SignInProblem.MISSING)
+            (self.uid if not uid else self.token).setFocus()
+            return
+        self.set_problem(None)
+        self.sign_in_requested.emit(host, port, uid, token, self.remember.isChecked())
+
+    def _show_texts(self) -> None:
+        self.progress.setText(self.tr("Connecting to %1…").replace("%1", self._busy_address))
+        if self._problem is None:
+            self.error.clear()
+            self.error.hide()
+            return
+        problem, detail = self._problem
+        address = self.address.text().strip()
+        text = {
+            SignInProblem.UNREACHABLE: self.tr(
+                "Cannot reach the server at %1. Check the address and that the server "
+                "is running.").replace("%1", address),
+            SignInProblem.REFUSED: self.tr(
+                "The server refused the sign-in: wrong user name or token."),
+            SignInProblem.BAD_ADDRESS: self.tr(
+                "The server address must look like host:port, e.g. 127.0.0.1:9400."),
+            SignInProblem.MISSING: self.tr("Enter your user name and token."),
+            SignInProblem.OTHER: self.tr("Signing in failed."),
+        }[problem]
+        if detail:
+            text += "\n" + self.tr("Details: %1").replace("%1", detail)
+        self.error.setText(text)
+        self.error.show()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("Sign in to Interphone"))
+        self.heading.setText(self.tr("Interphone"))
+        labels = (self.tr("&Server:"), self.tr("&User:"), self.tr("&Token:"))
+        for row, (text, field) in enumerate(zip(labels, (self.address, self.uid, self.token),
+                                                strict=True)):
+            label = self.form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+            if isinstance(label, QLabel):
+                label.setText(text)
+                label.setBuddy(field)
+        self.address.setPlaceholderText(self.tr("host:port, e.g. 127.0.0.1:9400"))
+        self.uid.setPlaceholderText(self.tr("your user name"))
+        self.token.setPlaceholderText(self.tr("your password or token"))
+        self.remember.setText(self.tr("&Remember me on this computer"))
+        self.ok.setText(self.tr("Sign &in"))
+        self.cancel.setText(self.tr("Cancel"))
+        self._show_texts()

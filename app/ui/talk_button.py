@@ -1,0 +1,202 @@
+"""The large round push-to-talk button: press and hold to talk.
+
+It only reports the user's intent (``talk_pressed`` / ``talk_released``) and
+shows the state it is given with :meth:`TalkButton.set_state`; the floor
+logic lives elsewhere. It takes no keyboard focus: the talk key is handled
+by the main window, so a focused button cannot steal or double the key.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.ui.view_types import TalkState
+
+# fill colour of the disc per state
+_COLOURS: dict[TalkState, str] = {
+    TalkState.IDLE: "#2e7d32",
+    TalkState.REQUESTING: "#f9a825",
+    TalkState.TALKING: "#c62828",
+    TalkState.BUSY: "#ef6c00",
+    TalkState.DENIED: "#6d4c41",
+    TalkState.NOT_JOINED: "#78909c",
+    TalkState.OFFLINE: "#9e9e9e",
+}
+_PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState.BUSY,
+              TalkState.DENIED}
+
+
+def format_seconds(seconds: float) -> str:
+    """``m:ss`` for a duration in seconds (negative counts as zero)."""
+    whole = max(0, int(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+class TalkButton(QWidget):
+    """Round press-and-hold button showing the talk state at a glance."""
+
+    talk_pressed = Signal()
+    talk_released = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(150, 150)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._state = TalkState.NOT_JOINED
+        self._holder = ""
+        self._detail = ""
+        self._deadline: float | None = None  # monotonic time the grant ends
+        self._max_talk = 0.0
+        self._held = False  # the user holds the button down (mouse)
+        self._key_name = "Space"
+        self._tick = QTimer(self)
+        self._tick.setInterval(250)
+        self._tick.timeout.connect(self.update)
+        self._update_accessibility()
+
+    # --- setters -----------------------------------------------------------------------------
+    def set_state(self, state: TalkState, holder: str = "", detail: str = "",
+                  deadline: float | None = None, max_talk: float = 0.0) -> None:
+        """Show ``state``; ``holder`` is who speaks (BUSY), ``detail`` why (DENIED),
+        ``deadline`` the monotonic time a TALKING grant ends after ``max_talk`` seconds."""
+        self._state, self._holder, self._detail = state, holder, detail
+        self._deadline, self._max_talk = deadline, max_talk
+        if state is TalkState.TALKING and deadline is not None:
+            self._tick.start()
+        else:
+            self._tick.stop()
+        if state not in _PRESSABLE and self._held:
+            self._release()
+        self._update_accessibility()
+        self.update()
+
+    def set_key_name(self, name: str) -> None:
+        """The talk key shown in the hint (e.g. ``Space``)."""
+        self._key_name = name
+        self.update()
+
+    @property
+    def state(self) -> TalkState:
+        return self._state
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def texts(self) -> tuple[str, str]:
+        """The two lines shown in the disc (title, detail)."""
+        state = self._state
+        if state is TalkState.IDLE:
+            return self.tr("Hold to talk"), self.tr("or hold %1").replace("%1", self._key_name)
+        if state is TalkState.REQUESTING:
+            return self.tr("Requesting…"), ""
+        if state is TalkState.TALKING:
+            if self._deadline is None:
+                return self.tr("Talking"), ""
+            left = format_seconds(self._deadline - time.monotonic())
+            return self.tr("Talking"), self.tr("%1 left").replace("%1", left)
+        if state is TalkState.BUSY:
+            return self.tr("Busy"), (self.tr("%1 is speaking").replace("%1", self._holder)
+                                     if self._holder else "")
+        if state is TalkState.DENIED:
+            return self.tr("Denied"), self._detail
+        if state is TalkState.NOT_JOINED:
+            return self.tr("Join to talk"), ""
+        return self.tr("Offline"), ""
+
+    # --- events ------------------------------------------------------------------------------
+    def sizeHint(self) -> QSize:
+        return QSize(220, 220)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._state in _PRESSABLE \
+                and self._inside(event.position().x(), event.position().y()):
+            self._held = True
+            self.update()
+            self.talk_pressed.emit()
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._held:
+            self._release()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._update_accessibility()
+            self.update()
+        elif event.type() == QEvent.Type.EnabledChange and not self.isEnabled() and self._held:
+            self._release()
+        super().changeEvent(event)
+
+    def hideEvent(self, event: QEvent) -> None:
+        if self._held:
+            self._release()
+        super().hideEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        disc = self._disc()
+        colour = QColor(_COLOURS[self._state])
+        if self._held:
+            colour = colour.darker(125)
+        painter.setPen(QPen(colour.darker(140), 3))
+        painter.setBrush(colour)
+        painter.drawEllipse(disc)
+        if self._state is TalkState.TALKING and self._deadline and self._max_talk > 0:
+            left = max(0.0, self._deadline - time.monotonic()) / self._max_talk
+            ring = disc.adjusted(6, 6, -6, -6)
+            painter.setPen(QPen(QColor("white"), 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawArc(ring, 90 * 16, int(360 * 16 * left))
+        title, detail = self.texts()
+        painter.setPen(QColor("white"))
+        size = disc.width()
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPixelSize(max(12, int(size * 0.10)))
+        painter.setFont(font)
+        upper = QRectF(disc.left() + size * 0.1, disc.top() + size * 0.25, size * 0.8, size * 0.3)
+        painter.drawText(upper, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+                         | Qt.TextFlag.TextWordWrap, title)
+        font.setBold(False)
+        font.setPixelSize(max(10, int(size * 0.065)))
+        painter.setFont(font)
+        lower = QRectF(disc.left() + size * 0.12, disc.top() + size * 0.57,
+                       size * 0.76, size * 0.25)
+        painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                         | Qt.TextFlag.TextWordWrap, detail)
+        painter.end()
+
+    # --- internals ---------------------------------------------------------------------------
+    def _disc(self) -> QRectF:
+        side = min(self.width(), self.height(), 340) - 8
+        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+
+    def _inside(self, x: float, y: float) -> bool:
+        disc = self._disc()
+        dx, dy = x - disc.center().x(), y - disc.center().y()
+        return dx * dx + dy * dy <= (disc.width() / 2) ** 2
+
+    def _release(self) -> None:
+        self._held = False
+        self.update()
+        self.talk_released.emit()
+
+    def _update_accessibility(self) -> None:
+        title, detail = self.texts()
+        self.setAccessibleName(self.tr("Push to talk"))
+        self.setAccessibleDescription(f"{title} {detail}".strip())
+        self.setToolTip(self.tr("Press and hold to talk (or hold %1)")
+                        .replace("%1", self._key_name))

@@ -1,0 +1,79 @@
+"""Plain values the presenter hands to the views (no Qt, no client types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class TalkState(StrEnum):
+    """What the talk button shows."""
+
+    IDLE = "idle"  # joined, nobody speaks: press to talk
+    REQUESTING = "requesting"  # asked for the floor, no answer yet
+    TALKING = "talking"  # we hold the floor
+    BUSY = "busy"  # someone else speaks
+    DENIED = "denied"  # our last request was refused
+    NOT_JOINED = "not_joined"  # no interphone joined yet
+    OFFLINE = "offline"  # no connection to the server
+
+
+class RowKind(StrEnum):
+    GROUP = "group"
+    DISCUSS = "discuss"
+    CHAT = "chat"
+
+
+@dataclass(frozen=True, slots=True)
+class InterphoneRow:
+    """One entry of the interphone list: a roster entry, live or not."""
+
+    id: str  # wire form, e.g. ``group_58`` or ``chat_lxx:sung``
+    kind: RowKind
+    name: str
+    member_count: int = 0
+    speaker: str = ""
+    joined: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.member_count > 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChoice:
+    """An audio device offered in the settings (``key`` is what the backend takes)."""
+
+    key: str
+    label: str
+
+
+class LinkState(StrEnum):
+    """The connection as the status bar shows it."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"  # closed, kicked or refused
+
+
+class SignInProblem(StrEnum):
+    UNREACHABLE = "unreachable"  # no TCP connection
+    REFUSED = "refused"  # 401
+    BAD_ADDRESS = "bad_address"  # not host:port
+    MISSING = "missing"  # uid or token empty
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What the settings dialog edits (a snapshot of :class:`app.ui.settings.Settings`)."""
+
+    input_device: str = ""
+    output_device: str = ""
+    bitrate: int = 24000
+    frame_ms: int = 20
+    tones: bool = True
+    talk_key: str = "Space"
+    release_delay_ms: int = 150
+    language: str = "system"
