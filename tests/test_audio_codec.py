@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from app.audio.constants import (
     SAMPLE_RATE,
     frame_samples,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def encode_all(enc: OpusEncoder, pcm: np.ndarray) -> list[bytes]:
@@ -164,6 +167,6 @@ def test_no_errors_printed_at_interpreter_exit() -> None:
         "kept = (e, d)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=30, check=False)
+                          timeout=30, check=False, cwd=REPO)
     assert done.returncode == 0
     assert done.stderr == ""
