@@ -1,0 +1,107 @@
+"""The :class:`InterphoneServer`: state, TCP signaling and the UDP relay on one port number."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+
+from app.server.directory import Directory
+from app.server.relay import MediaRelay
+from app.server.settings import ServerSettings
+from app.server.state import ServerState
+from app.server.tcp import Signaling
+
+log = logging.getLogger("app.server")
+
+_BIND_ATTEMPTS = 20
+_STOP_GRACE = 1.0
+
+
+class InterphoneServer:
+    """The embedded server. ``settings`` (if given) override the directory's."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        settings: ServerSettings | None = None,
+    ) -> None:
+        self.directory = directory
+        self.host = host
+        self.port = port
+        self.settings = settings or directory.settings
+        self.state = ServerState(directory, self.settings)
+        self.hub: Signaling | None = None
+        self.relay: MediaRelay | None = None
+        self._tcp: asyncio.Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._tcp is not None
+
+    async def start(self) -> None:
+        """Bind TCP and UDP on the same port number (``port=0``: a free one for both)."""
+        if self._tcp is not None:
+            raise RuntimeError("server already started")
+        loop = asyncio.get_running_loop()
+        hub = Signaling(self.state, loop)
+        wanted = self.port
+        for attempt in range(_BIND_ATTEMPTS):
+            tcp = await loop.create_server(hub.new_connection, self.host, wanted)
+            ports = {sock.getsockname()[1] for sock in tcp.sockets}
+            port = tcp.sockets[0].getsockname()[1]
+            try:
+                if len(ports) != 1:
+                    raise OSError(f"{self.host} bound to several ports {sorted(ports)}")
+                udp, relay = await loop.create_datagram_endpoint(
+                    lambda: MediaRelay(hub), local_addr=(self.host, port))
+            except OSError:
+                tcp.close()
+                await tcp.wait_closed()
+                if wanted != 0 or attempt == _BIND_ATTEMPTS - 1:
+                    raise
+                continue
+            break
+        self.hub, self.relay = hub, relay
+        self._tcp, self._udp = tcp, udp
+        self.port = port
+        self.state.udp_port = port
+        log.info("serving on %s port %d (tcp+udp), auth=%s", self.host, port, self.settings.auth)
+
+    async def stop(self) -> None:
+        """Stop accepting, close every session (flushing what was queued), close the relay."""
+        tcp, udp, hub = self._tcp, self._udp, self.hub
+        if tcp is None or hub is None:
+            return
+        self._tcp = None
+        tcp.close()
+        hub.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _STOP_GRACE
+        while hub.connections and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for conn in list(hub.connections.values()):
+            conn.abort()
+        await asyncio.sleep(0)
+        if udp is not None:
+            udp.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(tcp.wait_closed(), _STOP_GRACE)
+        hub.close()
+        log.info("stopped")
+
+    async def __aenter__(self) -> InterphoneServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

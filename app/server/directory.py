@@ -1,0 +1,367 @@
+"""The directory: users, groups, discussions and server settings, loaded from TOML.
+
+File shape (other keys are ignored, so the file may carry more)::
+
+    [server]
+    auth = "token"        # or "open": any uid may log in, any token accepted
+    max_talk = 60         # seconds
+    keepalive = 15        # seconds
+    silence_timeout = 5   # optional, as every ServerSettings field
+
+    [[users]]
+    uid = "alice"
+    name = "Alice"
+    token = "pw-alice"    # a plain token, or instead:
+    # token_hash = "pbkdf2_sha256$<iterations>$<salt>$<hex digest>"
+
+    [[groups]]
+    id = "58"
+    name = "Ops"
+    members = ["alice", "bob"]   # "*" = every user (in open mode: every uid)
+
+    [[discussions]]
+    id = "12"
+    name = "Night"
+    members = ["alice", "bob"]
+
+``token_hash`` is PBKDF2-HMAC-SHA256 of the UTF-8 token with the UTF-8 salt,
+the digest in lower-case hex; :func:`hash_token` (or ``interphone-server
+--hash-token``) makes one. The check runs on the event loop, so keep the
+iteration count modest (the default, 100 000, costs a few tens of ms once per
+user: a verified token is remembered while the server runs).
+
+A file that is not valid is refused with a :class:`DirectoryError` naming the
+line and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.protocol.ids import AttachType, InterphoneId, is_valid_name
+from app.protocol.messages import RosterEntry
+from app.server.settings import AUTH_MODES, SETTING_NAMES, ServerSettings
+
+EVERYONE = "*"
+HASH_SCHEME = "pbkdf2_sha256"
+DEFAULT_HASH_ITERATIONS = 100_000
+_MAX_HASH_ITERATIONS = 10_000_000
+_SETTINGS_INT = ("rate_burst", "max_sessions", "max_malformed", "write_high_water",
+                 "write_hard_limit")
+
+
+class DirectoryError(ValueError):
+    """A directory file that cannot be served; ``line`` is 1-based (0 if unknown)."""
+
+    def __init__(self, problem: str, line: int = 0, source: str = "") -> None:
+        where = f"{source or 'config'}" + (f", line {line}" if line else "")
+        super().__init__(f"{where}: {problem}")
+        self.problem = problem
+        self.line = line
+        self.source = source
+
+
+def hash_token(token: str, salt: str | None = None,
+               iterations: int = DEFAULT_HASH_ITERATIONS) -> str:
+    """The ``token_hash`` form of ``token``."""
+    salt = salt if salt is not None else secrets.token_hex(8)
+    if "$" in salt:
+        raise ValueError("the salt may not contain '$'")
+    digest = hashlib.pbkdf2_hmac("sha256", token.encode(), salt.encode(), iterations).hex()
+    return f"{HASH_SCHEME}${iterations}${salt}${digest}"
+
+
+def _parse_hash(text: str) -> tuple[int, str, bytes] | None:
+    parts = text.split("$")
+    if len(parts) != 4 or parts[0] != HASH_SCHEME:
+        return None
+    _, iterations, salt, digest = parts
+    if not iterations.isdigit() or not 1 <= int(iterations) <= _MAX_HASH_ITERATIONS:
+        return None
+    try:
+        raw = bytes.fromhex(digest)
+    except ValueError:
+        return None
+    if len(raw) != 32:
+        return None
+    return int(iterations), salt, raw
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    uid: str
+    name: str
+    token: str | None = None
+    token_hash: str | None = None
+
+    def token_matches(self, token: str) -> bool:
+        if self.token is not None:
+            return hmac.compare_digest(self.token.encode(), token.encode())
+        if self.token_hash is not None:
+            parsed = _parse_hash(self.token_hash)
+            if parsed is None:
+                return False
+            iterations, salt, expected = parsed
+            actual = hashlib.pbkdf2_hmac("sha256", token.encode(), salt.encode(), iterations)
+            return hmac.compare_digest(actual, expected)
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Circle:
+    """A group or a discussion: a named set of uids, or everyone."""
+
+    id: str
+    name: str
+    members: frozenset[str]
+    everyone: bool = False
+
+    def includes(self, uid: str) -> bool:
+        return self.everyone or uid in self.members
+
+
+@dataclass(slots=True)
+class Directory:
+    users: dict[str, User]
+    groups: dict[str, Circle]
+    discussions: dict[str, Circle]
+    settings: ServerSettings = field(default_factory=ServerSettings)
+    _verified: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_toml_file(cls, path: str | Path) -> Directory:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DirectoryError(f"cannot read the file: {exc}", 0, str(path)) from None
+        return cls.from_toml_text(text, source=str(path))
+
+    @classmethod
+    def from_toml_text(cls, text: str, source: str = "") -> Directory:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            line = int(match.group(1)) if match else 0
+            problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+            if match:
+                problem += f" (column {match.group(2)})"
+            raise DirectoryError(f"TOML syntax error: {problem}", line, source) from None
+        return _Loader(text, data, source).load()
+
+    @classmethod
+    def demo(cls) -> Directory:
+        """A built-in directory in open mode, for trying the app out."""
+        users = {
+            "me": User("me", "Me"),
+            "echo": User("echo", "Echo"),
+            "alice": User("alice", "Alice"),
+            "bob": User("bob", "Bob"),
+            "carol": User("carol", "Carol"),
+        }
+        groups = {
+            "1": Circle("1", "Everyone", frozenset(), everyone=True),
+            "58": Circle("58", "Ops", frozenset({"me", "alice", "bob", "echo"})),
+        }
+        discussions = {"12": Circle("12", "Night shift", frozenset({"me", "alice", "carol"}))}
+        return cls(users, groups, discussions, ServerSettings(auth="open"))
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def may_log_in(self, uid: str, token: str, auth: str) -> bool:
+        if auth == "open":
+            return is_valid_name(uid)
+        user = self.users.get(uid)
+        if user is None:
+            return False
+        if user.token_hash is not None:
+            fingerprint = hashlib.sha256(token.encode()).digest()
+            known = self._verified.get(uid)
+            if known is not None and hmac.compare_digest(known, fingerprint):
+                return True
+            if user.token_matches(token):
+                self._verified[uid] = fingerprint
+                return True
+            return False
+        return user.token_matches(token)
+
+    def roster(self, uid: str, auth: str) -> tuple[RosterEntry, ...]:
+        entries = [RosterEntry("group", g.id, g.name)
+                   for g in self.groups.values() if g.includes(uid)]
+        entries += [RosterEntry("discuss", d.id, d.name)
+                    for d in self.discussions.values() if d.includes(uid)]
+        entries += [RosterEntry("contact", u.uid, u.name)
+                    for u in self.users.values() if u.uid != uid]
+        return tuple(entries)
+
+    def may_see(self, uid: str, interphone: InterphoneId, auth: str) -> bool:
+        """May ``uid`` join, sync or watch ``interphone``?"""
+        if interphone.kind is AttachType.GROUP:
+            circle = self.groups.get(interphone.key)
+        elif interphone.kind is AttachType.DISCUSS:
+            circle = self.discussions.get(interphone.key)
+        else:
+            if not interphone.involves(uid):
+                return False
+            if auth == "open":
+                return True
+            return all(party in self.users for party in interphone.parties)
+        return circle is not None and circle.includes(uid)
+
+
+class _Loader:
+    """Validates parsed TOML and finds the line of each problem in the raw text."""
+
+    def __init__(self, text: str, data: dict[str, Any], source: str) -> None:
+        self.lines = text.splitlines()
+        self.data = data
+        self.source = source
+
+    def fail(self, problem: str, table: str, index: int | None = None,
+             key: str | None = None, value: str | None = None) -> DirectoryError:
+        return DirectoryError(problem, self.line_of(table, index, key, value), self.source)
+
+    def line_of(self, table: str, index: int | None, key: str | None,
+                value: str | None) -> int:
+        """Best-effort line of ``key`` (and ``value`` inside it) in ``[table]``/``[[table]]``."""
+        header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+        start, seen = 0, -1
+        for number, raw in enumerate(self.lines, 1):
+            match = header.match(raw)
+            if not match:
+                continue
+            if start:
+                end = number
+                break
+            name = match.group(1).strip().strip('"')
+            if name == table:
+                seen += 1
+                if index is None or seen == index:
+                    start = number
+        else:
+            end = len(self.lines) + 1
+        if not start:
+            return self._key_anywhere(table) or 0
+        if key is None:
+            return start
+        key_re = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+        for number in range(start + 1, end):
+            if key_re.match(self.lines[number - 1]):
+                if value is None:
+                    return number
+                quoted = re.compile(rf"[\"']{re.escape(value)}[\"']")
+                for later in range(number, end):
+                    if quoted.search(self.lines[later - 1]):
+                        return later
+                return number
+        return start
+
+    def _key_anywhere(self, key: str) -> int:
+        key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for number, raw in enumerate(self.lines, 1):
+            if key_re.match(raw):
+                return number
+        return 0
+
+    # ---- sections --------------------------------------------------------------------------
+
+    def load(self) -> Directory:
+        settings = self.load_settings()
+        users = self.load_users()
+        groups = self.load_circles("groups", users)
+        discussions = self.load_circles("discussions", users)
+        return Directory(users, groups, discussions, settings)
+
+    def load_settings(self) -> ServerSettings:
+        server = self.data.get("server", {})
+        if not isinstance(server, dict):
+            raise self.fail("[server] must be a table", "server")
+        values: dict[str, Any] = {}
+        for key, value in server.items():
+            if key not in SETTING_NAMES:
+                continue
+            if key == "auth":
+                if value not in AUTH_MODES:
+                    raise self.fail(f"auth must be \"open\" or \"token\", not {value!r}",
+                                    "server", None, key)
+            elif key in _SETTINGS_INT:
+                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                    raise self.fail(f"{key} must be a positive integer, not {value!r}",
+                                    "server", None, key)
+            elif (not isinstance(value, int | float) or isinstance(value, bool)
+                  or not value > 0 or value == float("inf")):
+                raise self.fail(f"{key} must be a positive number of seconds, not {value!r}",
+                                "server", None, key)
+            values[key] = value
+        values.setdefault("auth", "token")
+        return ServerSettings(**values)
+
+    def _entries(self, table: str) -> list[dict[str, Any]]:
+        entries = self.data.get(table, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise self.fail(f"{table} must be an array of tables ([[{table}]])", table)
+        return entries
+
+    def _text(self, entry: dict[str, Any], table: str, index: int, key: str,
+              *, required: bool = True, name: bool = False) -> str | None:
+        value = entry.get(key)
+        if value is None:
+            if required:
+                raise self.fail(f"[[{table}]] entry {index + 1} has no {key!r}", table, index)
+            return None
+        if not isinstance(value, str):
+            raise self.fail(f"{key} must be a string, not {value!r}", table, index, key)
+        if name and not is_valid_name(value):
+            raise self.fail(f"{key} {value!r} is not 1..64 characters of A-Z a-z 0-9 . _ @ -",
+                            table, index, key)
+        return value
+
+    def load_users(self) -> dict[str, User]:
+        users: dict[str, User] = {}
+        for index, entry in enumerate(self._entries("users")):
+            uid = self._text(entry, "users", index, "uid", name=True) or ""
+            if uid in users:
+                raise self.fail(f"duplicate uid {uid!r}", "users", index, "uid")
+            name = self._text(entry, "users", index, "name", required=False) or uid
+            token = self._text(entry, "users", index, "token", required=False)
+            token_hash = self._text(entry, "users", index, "token_hash", required=False)
+            if token is not None and token_hash is not None:
+                raise self.fail(f"user {uid!r} has both token and token_hash",
+                                "users", index, "token_hash")
+            if token_hash is not None and _parse_hash(token_hash) is None:
+                raise self.fail(
+                    f"token_hash of {uid!r} is not {HASH_SCHEME}$<iterations>$<salt>$<hex sha256>",
+                    "users", index, "token_hash")
+            users[uid] = User(uid, name, token, token_hash)
+        return users
+
+    def load_circles(self, table: str, users: dict[str, User]) -> dict[str, Circle]:
+        circles: dict[str, Circle] = {}
+        kind = "group" if table == "groups" else "discussion"
+        for index, entry in enumerate(self._entries(table)):
+            cid = self._text(entry, table, index, "id", name=True) or ""
+            if cid in circles:
+                raise self.fail(f"duplicate {kind} id {cid!r}", table, index, "id")
+            name = self._text(entry, table, index, "name", required=False) or cid
+            members = entry.get("members", [])
+            if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+                raise self.fail(f"members of {kind} {cid!r} must be a list of uids",
+                                table, index, "members")
+            for uid in members:
+                if uid != EVERYONE and uid not in users:
+                    raise self.fail(f"unknown member {uid!r} in {kind} {cid!r}",
+                                    table, index, "members", uid)
+            everyone = EVERYONE in members
+            circles[cid] = Circle(cid, name, frozenset(m for m in members if m != EVERYONE),
+                                  everyone)
+        return circles

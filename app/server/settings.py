@@ -1,0 +1,73 @@
+"""The server's tunables, declared once with their defaults.
+
+Times are float seconds internally (tests use tiny values); the login
+response advertises ``keepalive`` and ``max_talk`` as whole seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+AUTH_MODES = ("open", "token")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    auth: str = "open"
+    """``open``: any uid may log in with any token; ``token``: directory users only."""
+    max_talk: float = 60.0
+    """Seconds a floor grant lasts at most."""
+    keepalive: float = 15.0
+    """Seconds between client pings; a session silent for 3x this long is closed."""
+    silence_timeout: float = 5.0
+    """Seconds without relayed audio from the holder before its grant is revoked."""
+    rate_limit: float = 50.0
+    """Signaling requests per second per session (token bucket refill rate)."""
+    rate_burst: int = 100
+    """Token bucket capacity: requests a session may send in a burst."""
+    max_sessions: int = 10000
+    """Open TCP connections at most (authenticated or not)."""
+    login_timeout: float = 10.0
+    """Seconds an unauthenticated connection may stay open."""
+    max_malformed: int = 10
+    """Malformed frames after which a session is closed."""
+    write_high_water: int = 256 * 1024
+    """Transport buffer size above which notifications are coalesced."""
+    write_hard_limit: int = 4 * 1024 * 1024
+    """Buffered plus queued bytes above which a session is closed."""
+    write_stall_timeout: float = 30.0
+    """Seconds a session may stay above the high-water mark before it is closed."""
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {AUTH_MODES}, not {self.auth!r}")
+        for name in ("max_talk", "keepalive", "silence_timeout", "rate_limit", "login_timeout",
+                     "write_stall_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        for name in ("rate_burst", "max_sessions", "max_malformed", "write_high_water",
+                     "write_hard_limit"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+
+    @property
+    def idle_timeout(self) -> float:
+        return 3 * self.keepalive
+
+    @property
+    def advertised_keepalive(self) -> int:
+        return max(1, round(self.keepalive))
+
+    @property
+    def advertised_max_talk(self) -> int:
+        return max(1, math.floor(self.max_talk))
+
+    def with_overrides(self, **changes: Any) -> ServerSettings:
+        return replace(self, **changes)
+
+
+SETTING_NAMES = frozenset(f.name for f in fields(ServerSettings))

@@ -1,0 +1,271 @@
+"""A tiny raw client for the server tests: framing + XML via app.protocol, and a UDP peer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from app.protocol import (
+    FrameDecoder,
+    InterphoneId,
+    JoinRequest,
+    Login,
+    LoginResult,
+    Message,
+    MessageKind,
+    SpeakRequest,
+    decode_message,
+    encode_frame,
+    encode_message,
+)
+from app.protocol.messages import Body
+from app.server import Directory, InterphoneServer, ServerSettings
+
+TEST_TOML = """\
+[server]
+auth = "token"
+max_talk = 60
+keepalive = 15
+
+[[users]]
+uid = "alice"
+name = "Alice"
+token = "pw-alice"
+
+[[users]]
+uid = "bob"
+name = "Bob"
+token = "pw-bob"
+
+[[users]]
+uid = "carol"
+name = "Carol"
+token = "pw-carol"
+
+[[users]]
+uid = "dave"
+name = "Dave"
+token = "pw-dave"
+
+[[users]]
+uid = "eve"
+name = "Eve"
+token = "pw-eve"
+
+[[groups]]
+id = "58"
+name = "Ops"
+members = ["alice", "bob", "carol"]
+
+[[groups]]
+id = "all"
+name = "Everyone"
+members = ["*"]
+
+[[discussions]]
+id = "12"
+name = "Night"
+members = ["alice", "bob", "dave"]
+"""
+
+FAST = ServerSettings(auth="token", max_talk=60, keepalive=15, silence_timeout=5.0,
+                      login_timeout=5.0)
+
+
+def sample_directory() -> Directory:
+    return Directory.from_toml_text(TEST_TOML, source="test.toml")
+
+
+def gid(name: str) -> InterphoneId:
+    return InterphoneId.group(name)
+
+
+G58 = InterphoneId.group("58")
+GALL = InterphoneId.group("all")
+D12 = InterphoneId.discuss("12")
+
+
+@contextlib.asynccontextmanager
+async def running_server(directory: Directory | None = None, host: str = "127.0.0.1",
+                         port: int = 0, **settings: Any) -> AsyncIterator[InterphoneServer]:
+    directory = directory or sample_directory()
+    base = FAST if directory.settings.auth == "token" else FAST.with_overrides(auth="open")
+    async with InterphoneServer(directory, host=host, port=port,
+                                settings=base.with_overrides(**settings)) as server:
+        yield server
+
+
+class RawClient:
+    """Speaks the signaling protocol over one TCP connection, nothing more."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.decoder = FrameDecoder()
+        self.notifications: asyncio.Queue[Message] = asyncio.Queue()
+        self.unmatched: asyncio.Queue[Message] = asyncio.Queue()
+        self.waiting: dict[str, asyncio.Future[Message]] = {}
+        self.seqs = itertools.count(1)
+        self.eof = asyncio.Event()
+        self.uid = ""
+        self.task = asyncio.create_task(self._read())
+
+    @classmethod
+    async def connect(cls, port: int, host: str = "127.0.0.1",
+                      local_host: str | None = None) -> RawClient:
+        reader, writer = await asyncio.open_connection(
+            host, port, local_addr=(local_host, 0) if local_host else None)
+        return cls(reader, writer)
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                for frame in self.decoder.feed(data):
+                    self._dispatch(decode_message(frame))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.eof.set()
+            for future in self.waiting.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("connection closed"))
+
+    def _dispatch(self, message: Message) -> None:
+        if message.kind is MessageKind.NOTIFICATION:
+            self.notifications.put_nowait(message)
+            return
+        future = self.waiting.pop(message.seq or "", None)
+        if future is not None and not future.done():
+            future.set_result(message)
+        else:
+            self.unmatched.put_nowait(message)
+
+    # ---- sending -------------------------------------------------------------------------------
+
+    def send_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def send_xml(self, xml: str | bytes) -> None:
+        self.send_raw(encode_frame(xml.encode() if isinstance(xml, str) else xml))
+
+    async def request(self, body: Body, timeout: float = 3.0) -> Message:
+        seq = str(next(self.seqs))
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.waiting[seq] = future
+        self.send_raw(encode_frame(encode_message(Message.request(seq, body))))
+        return await asyncio.wait_for(future, timeout)
+
+    async def request_xml(self, xml: str, seq: str, timeout: float = 3.0) -> Message:
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.waiting[seq] = future
+        self.send_xml(xml)
+        return await asyncio.wait_for(future, timeout)
+
+    async def login(self, uid: str, token: str | None = None) -> LoginResult:
+        reply = await self.request(Login(uid, token if token is not None else f"pw-{uid}"))
+        assert reply.ok, reply
+        assert isinstance(reply.body, LoginResult)
+        self.uid = uid
+        return reply.body
+
+    async def join(self, interphone: InterphoneId) -> Message:
+        reply = await self.request(JoinRequest(interphone))
+        assert reply.ok, reply
+        return reply
+
+    async def speak(self, interphone: InterphoneId, on: bool = True) -> Message:
+        return await self.request(SpeakRequest(on, interphone))
+
+    # ---- receiving -----------------------------------------------------------------------------
+
+    async def next_notification(self, timeout: float = 2.0) -> Message:
+        return await asyncio.wait_for(self.notifications.get(), timeout)
+
+    async def next_unmatched(self, timeout: float = 2.0) -> Message:
+        return await asyncio.wait_for(self.unmatched.get(), timeout)
+
+    async def no_notification(self, timeout: float = 0.2) -> bool:
+        try:
+            message = await asyncio.wait_for(self.notifications.get(), timeout)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected notification {message}")
+
+    def drain(self) -> list[Message]:
+        out = []
+        while not self.notifications.empty():
+            out.append(self.notifications.get_nowait())
+        return out
+
+    async def closed_by_server(self, timeout: float = 3.0) -> bool:
+        try:
+            await asyncio.wait_for(self.eof.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+async def logged_in(port: int, uid: str, token: str | None = None, **kw: Any) -> RawClient:
+    client = await RawClient.connect(port, **kw)
+    await client.login(uid, token)
+    return client
+
+
+class UdpPeer(asyncio.DatagramProtocol):
+    """A UDP socket that queues what it receives."""
+
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[tuple[bytes, tuple]] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    @classmethod
+    async def open(cls, server_port: int, local_host: str = "127.0.0.1",
+                   server_host: str = "127.0.0.1") -> UdpPeer:
+        loop = asyncio.get_running_loop()
+        _, peer = await loop.create_datagram_endpoint(
+            cls, local_addr=(local_host, 0), remote_addr=(server_host, server_port))
+        return peer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.received.put_nowait((data, addr))
+
+    @property
+    def address(self) -> tuple:
+        assert self.transport is not None
+        return self.transport.get_extra_info("sockname")
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.sendto(data)
+
+    async def recv(self, timeout: float = 1.0) -> bytes:
+        data, _ = await asyncio.wait_for(self.received.get(), timeout)
+        return data
+
+    async def nothing(self, timeout: float = 0.2) -> bool:
+        try:
+            data, _ = await asyncio.wait_for(self.received.get(), timeout)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected datagram {data[:40]!r}")
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
