@@ -1,13 +1,53 @@
-"""Entry point of ``interphone-cli`` and ``python -m app.cli``."""
+"""Entry point of ``interphone-cli`` and ``python -m app.cli``.
+
+Exit codes: 0 success, 1 runtime error (one line on stderr, no traceback),
+2 usage error, 130 interrupted (``listen`` and ``bot`` end normally on Ctrl-C).
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
 import sys
+
+from app.cli.args import parse_args
+from app.cli.commands import COMMANDS, CliError
+from app.client import ClientError, LoginRefused
+
+_PROG = "interphone-cli"
+_ENDS_ON_INTERRUPT = ("listen", "bot")
+
+
+async def _run(args: argparse.Namespace) -> int:
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    return await COMMANDS[args.command](args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
-    raise NotImplementedError
+    """Run the CLI; returns the exit code."""
+    args = parse_args(argv)  # exits 2 with a usage message on bad arguments
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format=f"{_PROG}: %(levelname)s: %(name)s: %(message)s")
+    try:
+        return asyncio.run(_run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 0 if args.command in _ENDS_ON_INTERRUPT else 130
+    except LoginRefused as exc:
+        _fail(f"login refused for {args.uid!r}: {exc.errmsg or exc}")
+    except (CliError, ClientError) as exc:
+        _fail(str(exc))
+    return 1
+
+
+def _fail(message: str) -> None:
+    print(f"{_PROG}: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

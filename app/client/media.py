@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
 
@@ -102,8 +103,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
     # ---- asyncio.DatagramProtocol ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None

@@ -304,11 +304,8 @@ class ClientModel:
             self._floor is FloorState.DENIED and previous is not None
             and previous.speaker != info.speaker
         ):
-            self._set_floor(*self._idle_floor(), self._floor_reason_kept())
+            self._set_floor(*self._idle_floor())
         return info.members is None and info.member_count != len(self._members)
-
-    def _floor_reason_kept(self) -> str:
-        return ""
 
     def _idle_floor(self) -> tuple[FloorState, str]:
         if self._speaker and self._speaker != self._uid:
@@ -336,13 +333,15 @@ class ClientModel:
             self._set_floor(FloorState.IDLE, "", reason)
         if self._speaker:
             self._set_speaker("")
+        had_members = bool(self._members)
         self._joined = None
         self._members = ()
         self._speaker = ""
         self._speaker_since = None
         self._set_floor(FloorState.IDLE, "", reason)
         self._emit(JoinedChanged(None))
-        self._emit(MembersChanged(left, ()))
+        if had_members:
+            self._emit(MembersChanged(left, ()))
 
     def _maybe_ring(self, info: InterphoneInfo, previous: InterphoneInfo | None) -> None:
         chat = info.id

@@ -1,0 +1,122 @@
+"""The command line of ``interphone-cli``: common options, then a command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME_MS
+from app.protocol import InterphoneId, ProtocolError
+from app.protocol.ids import is_valid_name
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9400
+ENV_UID = "INTERPHONE_UID"
+ENV_TOKEN = "INTERPHONE_TOKEN"
+
+
+def server_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``HOST``, ``:PORT`` or ``[v6]:PORT``."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise argparse.ArgumentTypeError(f"bad server address {text!r}")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    host = host or DEFAULT_HOST
+    if not port_text:
+        return host, DEFAULT_PORT
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise argparse.ArgumentTypeError(f"bad port {port_text!r} (expected 1..65535)")
+    return host, int(port_text)
+
+
+def interphone_id(text: str) -> InterphoneId:
+    try:
+        return InterphoneId.parse(text)
+    except ProtocolError:
+        raise argparse.ArgumentTypeError(
+            f"bad interphone id {text!r} (expected group_ID, discuss_ID or chat_UID:UID)"
+        ) from None
+
+
+def bitrate(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad bitrate {text!r}") from None
+    if not 6000 <= value <= 510000:
+        raise argparse.ArgumentTypeError("bitrate must be 6000..510000 bit/s")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad number of seconds {text!r}") from None
+    if not 0 < value < 1e7:
+        raise argparse.ArgumentTypeError("seconds must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interphone-cli",
+        description="Command-line Interphone (push-to-talk) client.",
+        epilog=f"uid and token default to ${ENV_UID} and ${ENV_TOKEN}.",
+    )
+    parser.add_argument("--server", type=server_address, default=(DEFAULT_HOST, DEFAULT_PORT),
+                        metavar="HOST:PORT",
+                        help=f"server address (default {DEFAULT_HOST}:{DEFAULT_PORT})")
+    parser.add_argument("--uid", default=os.environ.get(ENV_UID), help="your user id")
+    parser.add_argument("--token", default=os.environ.get(ENV_TOKEN, ""),
+                        help="your login token")
+    parser.add_argument("--frame-ms", type=int, choices=ALLOWED_FRAME_MS,
+                        default=DEFAULT_FRAME_MS, help="Opus frame duration (default 20)")
+    parser.add_argument("--bitrate", type=bitrate, default=DEFAULT_BITRATE,
+                        help=f"Opus bitrate in bit/s (default {DEFAULT_BITRATE})")
+    parser.add_argument("--timeout", type=positive_seconds, default=5.0,
+                        help="seconds to wait for the server (default 5)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v info, -vv debug)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("sync", help="print the live interphones as JSON")
+
+    members = commands.add_parser("members", help="print members and speaker as JSON")
+    members.add_argument("id", type=interphone_id, metavar="ID")
+
+    talk = commands.add_parser("talk", help="join, take the floor, stream a WAV file, release")
+    talk.add_argument("id", type=interphone_id, metavar="ID")
+    talk.add_argument("--wav", required=True, metavar="FILE", help="audio to send")
+
+    listen = commands.add_parser("listen", help="join and record what is heard to a WAV file")
+    listen.add_argument("id", type=interphone_id, metavar="ID")
+    listen.add_argument("--wav", required=True, metavar="OUT", help="48 kHz mono 16-bit WAV")
+    listen.add_argument("--seconds", type=positive_seconds, default=None,
+                        help="stop after this long (default: until Ctrl-C)")
+
+    bot = commands.add_parser("bot", help="stay in the interphone: echo each utterance, "
+                                          "or speak a file periodically")
+    bot.add_argument("id", type=interphone_id, metavar="ID")
+    bot.add_argument("--play", metavar="FILE", help="speak this WAV file instead of echoing")
+    bot.add_argument("--every", type=positive_seconds, default=5.0,
+                     help="seconds between plays with --play (default 5)")
+    bot.add_argument("--seconds", type=positive_seconds, default=None,
+                     help="stop after this long (default: until Ctrl-C)")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.uid:
+        parser.error(f"--uid is required (or set ${ENV_UID})")
+    if not is_valid_name(args.uid):
+        parser.error(f"bad uid {args.uid!r} (1..64 of A-Z a-z 0-9 . _ @ -)")
+    return args

@@ -1,0 +1,227 @@
+"""The commands of ``interphone-cli``; each is a coroutine taking the parsed arguments.
+
+User-facing failures raise :class:`CliError` (one line, exit code 1); the
+client's own errors are turned into one-liners by ``__main__``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import wave
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+
+from app.audio.codec import float_to_int16
+from app.audio.constants import SAMPLE_RATE
+from app.audio.wavio import AudioFileError, read_wav
+from app.client import (
+    ConnectionChanged,
+    FloorBusy,
+    InterphoneClient,
+    ModelEvent,
+)
+from app.client.bots import EchoBot, PlayerBot
+from app.client.mixer import MixClock
+from app.client.talker import split_frames, transmit_pcm
+from app.protocol import InterphoneInfo
+
+logger = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr, exit code 1."""
+
+
+def load_audio(path: str) -> np.ndarray:
+    """Read any WAV file as 48 kHz mono float32, or raise a one-line CliError."""
+    try:
+        pcm = read_wav(path)
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except (AudioFileError, OSError, ValueError) as exc:
+        raise CliError(f"{path}: not a readable WAV audio file ({exc})") from None
+    if pcm.size == 0:
+        raise CliError(f"{path}: the file holds no audio")
+    return pcm
+
+
+class WavWriter:
+    """48 kHz mono 16-bit WAV written frame by frame; the header is final after close()."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.samples = 0
+        try:
+            self._file: wave.Wave_write | None = wave.open(path, "wb")  # noqa: SIM115
+        except OSError as exc:
+            raise CliError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        self._file.setnchannels(1)
+        self._file.setsampwidth(2)
+        self._file.setframerate(SAMPLE_RATE)
+
+    def write(self, pcm: np.ndarray) -> None:
+        if self._file is not None:
+            self._file.writeframes(float_to_int16(pcm).astype("<i2").tobytes())
+            self.samples += len(pcm)
+
+    def close(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+
+
+def info_json(info: InterphoneInfo) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": str(info.id),
+        "attach_type": info.attach_type.value,
+        "attach_id": info.attach_id,
+        "member_count": info.member_count,
+        "speaker": info.speaker,
+    }
+    if info.members is not None:
+        data["members"] = list(info.members)
+    return data
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@contextlib.asynccontextmanager
+async def connected(args: argparse.Namespace, *, reconnect: bool = False
+                    ) -> AsyncIterator[InterphoneClient]:
+    host, port = args.server
+    client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
+                              request_timeout=args.timeout, connect_timeout=args.timeout)
+    try:
+        await client.connect()
+        yield client
+    finally:
+        await client.close()
+
+
+async def until_session_ends(client: InterphoneClient) -> str:
+    """Wait until the session reaches a final state (kicked, refused); returns the reason."""
+    ended = asyncio.Event()
+
+    def watch(event: ModelEvent) -> None:
+        if isinstance(event, ConnectionChanged) and event.state.final:
+            ended.set()
+
+    unsubscribe = client.model.subscribe(watch)
+    try:
+        if not client.model.connection.final:
+            await ended.wait()
+        return f"{client.model.connection.value}: {client.model.connection_detail}"
+    finally:
+        unsubscribe()
+
+
+async def run_until_session_ends(client: InterphoneClient, work: asyncio.Future[Any]) -> None:
+    """Await ``work``; if the session ends first (kick, refusal), stop it and fail."""
+    watcher = asyncio.ensure_future(until_session_ends(client))
+    try:
+        done, _ = await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work, watcher):
+            task.cancel()
+        for task in (work, watcher):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if work not in done or work.cancelled():
+        raise CliError(f"session ended ({watcher.result()})")
+    work.result()
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+
+async def cmd_sync(args: argparse.Namespace) -> int:
+    async with connected(args) as client:
+        infos = await client.sync()
+    print_json([info_json(info) for info in infos])
+    return 0
+
+
+async def cmd_members(args: argparse.Namespace) -> int:
+    async with connected(args) as client:
+        info = await client.members(args.id)
+    data = info_json(info)
+    data.setdefault("members", [])
+    print_json(data)
+    return 0
+
+
+async def cmd_talk(args: argparse.Namespace) -> int:
+    pcm = load_audio(args.wav)
+    total = len(split_frames(pcm, args.frame_ms))
+    async with connected(args) as client:
+        await client.join(args.id)
+        try:
+            await client.talk_start()
+        except FloorBusy as exc:
+            who = exc.holder or "someone else"
+            raise CliError(f"floor busy: {who} is speaking in {args.id}") from None
+        try:
+            sent = await transmit_pcm(client, pcm, frame_ms=args.frame_ms,
+                                      bitrate=args.bitrate)
+        finally:
+            await client.talk_stop()
+        seconds = sent * args.frame_ms / 1000
+        if sent < total:
+            raise CliError(f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f}"
+                           " s (revoked by the server or connection lost)")
+    print(f"sent {seconds:.2f} s ({sent} frames of {args.frame_ms} ms) to {args.id}")
+    return 0
+
+
+async def cmd_listen(args: argparse.Namespace) -> int:
+    writer = WavWriter(args.wav)
+    try:
+        async with connected(args, reconnect=True) as client:
+            await client.join(args.id)
+            clock = MixClock(writer.write, args.frame_ms)
+            client.on_audio = clock.on_audio
+            print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
+            await run_until_session_ends(client, asyncio.ensure_future(clock.run(args.seconds)))
+    finally:
+        writer.close()
+    print(f"wrote {writer.samples / SAMPLE_RATE:.2f} s to {args.wav}")
+    return 0
+
+
+async def cmd_bot(args: argparse.Namespace) -> int:
+    pcm = load_audio(args.play) if args.play else None
+    async with connected(args, reconnect=True) as client:
+        await client.join(args.id)
+        if pcm is not None:
+            bot: EchoBot | PlayerBot = PlayerBot(client, pcm, args.every,
+                                                 frame_ms=args.frame_ms, bitrate=args.bitrate)
+        else:
+            bot = EchoBot(client, frame_ms=args.frame_ms, bitrate=args.bitrate)
+        bot.start()
+        print(f"{type(bot).__name__} in {args.id}; Ctrl-C to stop", file=sys.stderr)
+        try:
+            wait = asyncio.sleep(args.seconds) if args.seconds else asyncio.Event().wait()
+            await run_until_session_ends(client, asyncio.ensure_future(wait))
+        finally:
+            await bot.stop()
+    print(f"{type(bot).__name__} spoke {bot.utterances_sent} times")
+    return 0
+
+
+COMMANDS = {
+    "sync": cmd_sync,
+    "members": cmd_members,
+    "talk": cmd_talk,
+    "listen": cmd_listen,
+    "bot": cmd_bot,
+}
+

@@ -1,0 +1,182 @@
+"""In-process talking partners: :class:`EchoBot` and :class:`PlayerBot`.
+
+Both drive a connected :class:`~app.client.InterphoneClient` that has joined an
+interphone (the GUI's demo mode gives each bot its own client)::
+
+    bot = EchoBot(client)        # plays back each utterance it hears
+    bot.start()
+    ...
+    await bot.stop()
+
+A bot owns ``client.on_audio`` while it runs; it never closes the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import numpy as np
+
+from app.audio.codec import CodecError, OpusDecoder
+from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME_MS
+from app.client.client import InterphoneClient
+from app.client.errors import ClientError, FloorBusy
+from app.client.events import ModelEvent, SpeakerChanged
+from app.client.mixer import opus_packet_ms
+from app.client.talker import transmit_pcm
+
+logger = logging.getLogger(__name__)
+
+_FLOOR_ATTEMPTS = 3
+_FLOOR_RETRY_DELAY = 0.5
+
+
+class _Bot:
+    def __init__(self, client: InterphoneClient, frame_ms: int, bitrate: int) -> None:
+        self.client = client
+        self.frame_ms = frame_ms
+        self.bitrate = bitrate
+        self.utterances_sent = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the bot's task on the running loop (idempotent)."""
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(
+                self.run(), name=type(self).__name__)
+
+    async def stop(self) -> None:
+        """Stop and wait for the task; releases the floor if the bot held it."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    async def speak(self, pcm: np.ndarray) -> bool:
+        """Take the floor (a few tries if busy), send ``pcm`` in real time, release."""
+        for attempt in range(_FLOOR_ATTEMPTS):
+            try:
+                granted = await self.client.talk_start()
+            except FloorBusy as exc:
+                logger.debug("floor busy (%s), try %d", exc.holder, attempt + 1)
+                await asyncio.sleep(_FLOOR_RETRY_DELAY)
+                continue
+            except ClientError as exc:
+                logger.info("bot cannot take the floor: %s", exc)
+                return False
+            if not granted:
+                return False
+            try:
+                await transmit_pcm(self.client, pcm, frame_ms=self.frame_ms,
+                                   bitrate=self.bitrate)
+            finally:
+                with contextlib.suppress(ClientError):
+                    await self.client.talk_stop()
+            self.utterances_sent += 1
+            return True
+        return False
+
+
+class PlayerBot(_Bot):
+    """Speaks ``pcm`` (float32 48 kHz mono) every ``every`` seconds."""
+
+    def __init__(self, client: InterphoneClient, pcm: np.ndarray, every: float = 5.0, *,
+                 frame_ms: int = DEFAULT_FRAME_MS, bitrate: int = DEFAULT_BITRATE) -> None:
+        super().__init__(client, frame_ms, bitrate)
+        self.pcm = np.asarray(pcm, dtype=np.float32)
+        self.every = every
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            await self.speak(self.pcm)
+
+
+class EchoBot(_Bot):
+    """Records each utterance it hears and, once the speaker releases, plays it back.
+
+    Utterances longer than ``max_seconds`` are cut; ``settle`` is how long it
+    waits after the release for the last packets still in flight.
+    """
+
+    def __init__(self, client: InterphoneClient, *, frame_ms: int = DEFAULT_FRAME_MS,
+                 bitrate: int = DEFAULT_BITRATE, max_seconds: float = 30.0,
+                 settle: float = 0.2) -> None:
+        super().__init__(client, frame_ms, bitrate)
+        self.max_seconds = max_seconds
+        self.settle = settle
+        self._packets: dict[str, dict[int, bytes]] = {}
+        self._finished: asyncio.Queue[str] = asyncio.Queue()
+        self._recording = ""
+
+    async def run(self) -> None:
+        self.client.on_audio = self._on_audio
+        unsubscribe = self.client.model.subscribe(self._on_event)
+        try:
+            while True:
+                uid = await self._finished.get()
+                await asyncio.sleep(self.settle)
+                packets = self._packets.pop(uid, {})
+                if not packets:
+                    continue
+                pcm = decode_utterance(packets)
+                if pcm.size:
+                    logger.info("echoing %.1f s from %s", pcm.size / 48000, uid)
+                    await self.speak(pcm)
+        finally:
+            unsubscribe()
+            if self.client.on_audio == self._on_audio:
+                self.client.on_audio = None
+
+    def _on_audio(self, uid: str, seq: int, payload: bytes) -> None:
+        if uid == self.client.uid:
+            return
+        packets = self._packets.setdefault(uid, {})
+        duration = opus_packet_ms(payload) or self.frame_ms
+        if len(packets) * duration < self.max_seconds * 1000:
+            packets[seq] = payload
+        self._recording = uid
+
+    def _on_event(self, event: ModelEvent) -> None:
+        if not isinstance(event, SpeakerChanged):
+            return
+        previous, self._recording = self._recording, ""
+        if previous and previous != event.uid and previous != self.client.uid:
+            self._finished.put_nowait(previous)
+
+
+def decode_utterance(packets: dict[int, bytes]) -> np.ndarray:
+    """Decode one utterance's packets in seq order; gaps are filled by FEC or concealment."""
+    if not packets:
+        return np.zeros(0, dtype=np.float32)
+    first = packets[min(packets)]
+    duration = opus_packet_ms(first)
+    frame_ms = int(duration) if duration in ALLOWED_FRAME_MS else DEFAULT_FRAME_MS
+    decoder = OpusDecoder(frame_ms)
+    out: list[np.ndarray] = []
+    try:
+        for seq in range(min(packets), max(packets) + 1):
+            payload = packets.get(seq)
+            try:
+                if payload is not None:
+                    out.append(decoder.decode(payload))
+                elif seq + 1 in packets:
+                    out.append(decoder.decode_fec(packets[seq + 1]))
+                else:
+                    out.append(decoder.conceal())
+            except CodecError as exc:
+                logger.debug("seq %d undecodable: %s", seq, exc)
+    finally:
+        decoder.close()
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
