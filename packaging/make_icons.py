@@ -1,7 +1,8 @@
 """Make the installer icons: ``packaging/icons/interphone.{png,ico,icns}``.
 
-Renders ``resources/icons/interphone.svg`` when the app has one, otherwise
-draws the mark itself (a rounded tile with a handset-style talk button and
+Renders the app's own icon (``resources/icons/interphone.svg``, else
+``resources/icons/app.svg``, the window icon) when there is one, otherwise
+draws a mark itself (a rounded tile with a handset-style talk button and
 signal arcs). Qt draws offscreen; the ICO and ICNS containers are written by
 hand (both just wrap PNG images), so no Pillow is needed. The outputs are
 committed: the platform builds use them as they are. Run again after the SVG
@@ -19,7 +20,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "packaging" / "icons"
-SVG = ROOT / "resources" / "icons" / "interphone.svg"
+ICONS = ROOT / "resources" / "icons"
+SVG = next(
+    (ICONS / name for name in ("interphone.svg", "app.svg") if (ICONS / name).is_file()),
+    ICONS / "interphone.svg",
+)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 # ICNS element types holding PNG data, by pixel size.
 ICNS_TYPES = ((b"icp4", 16), (b"icp5", 32), (b"icp6", 64), (b"ic07", 128),
