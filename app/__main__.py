@@ -6,6 +6,10 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--self-test" in (sys.argv[1:] if argv is None else argv):
+        from app.selftest import main as selftest
+
+        return selftest()
     from app.ui.main import run
 
     return run(sys.argv[1:] if argv is None else argv)
