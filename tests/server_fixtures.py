@@ -16,6 +16,7 @@ from app.protocol import (
     LoginResult,
     Message,
     MessageKind,
+    ProtocolError,
     SpeakRequest,
     decode_message,
     encode_frame,
@@ -107,6 +108,7 @@ class RawClient:
         self.decoder = FrameDecoder()
         self.notifications: asyncio.Queue[Message] = asyncio.Queue()
         self.unmatched: asyncio.Queue[Message] = asyncio.Queue()
+        self.undecodable: asyncio.Queue[bytes] = asyncio.Queue()
         self.waiting: dict[str, asyncio.Future[Message]] = {}
         self.seqs = itertools.count(1)
         self.eof = asyncio.Event()
@@ -127,7 +129,12 @@ class RawClient:
                 if not data:
                     break
                 for frame in self.decoder.feed(data):
-                    self._dispatch(decode_message(frame))
+                    try:
+                        message = decode_message(frame)
+                    except ProtocolError:
+                        self.undecodable.put_nowait(frame)
+                        continue
+                    self._dispatch(message)
         except (ConnectionError, OSError):
             pass
         finally:

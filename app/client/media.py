@@ -37,14 +37,16 @@ class MediaStats:
 class LossMeter:
     """Loss of one speaker's packets from ``seq`` gaps, smoothed over utterances.
 
-    Within an utterance, ``top + 1`` packets were expected by the time ``top``
-    arrived; a seq that restarts (0, or far below ``top``) closes the utterance
-    and folds its counts into a decaying history.
+    Within an utterance, ``top - first + 1`` packets were expected by the time
+    ``top`` arrived (a late joiner starts counting at its first packet); a seq
+    that restarts (0, or far below ``top``) closes the utterance and folds its
+    counts into a history that halves at each fold.
     """
 
-    __slots__ = ("_got", "_hist_expected", "_hist_got", "_top")
+    __slots__ = ("_first", "_got", "_hist_expected", "_hist_got", "_top")
 
     def __init__(self) -> None:
+        self._first = -1
         self._top = -1
         self._got = 0
         self._hist_expected = 0.0
@@ -53,21 +55,26 @@ class LossMeter:
     def add(self, seq: int) -> None:
         if self._top >= 0 and (seq == 0 or seq + _RESTART_GAP < self._top):
             self._fold()
-        if seq > self._top:
-            self._top = seq
+        if self._first < 0 or seq < self._first:
+            self._first = seq
+        self._top = max(self._top, seq)
         self._got += 1
 
+    def _expected(self) -> int:
+        return self._top - self._first + 1 if self._top >= 0 else 0
+
     def _fold(self) -> None:
-        expected = self._top + 1
+        expected = self._expected()
         self._hist_expected = self._hist_expected * 0.5 + expected
         self._hist_got = self._hist_got * 0.5 + min(self._got, expected)
-        self._top = -1
+        self._first = self._top = -1
         self._got = 0
 
     @property
     def loss_pct(self) -> float:
-        expected = self._hist_expected * 0.5 + max(0, self._top + 1)
-        got = self._hist_got * 0.5 + min(self._got, max(0, self._top + 1))
+        current = self._expected()
+        expected = self._hist_expected * 0.5 + current
+        got = self._hist_got * 0.5 + min(self._got, current)
         if expected <= 0:
             return 0.0
         return max(0.0, 100.0 * (1.0 - got / expected))

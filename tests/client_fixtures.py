@@ -1,0 +1,159 @@
+"""Shared helpers of the client and CLI tests: a real embedded server, clients, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import numpy as np
+
+from app.audio.constants import SAMPLE_RATE
+from app.client import InterphoneClient, ModelEvent
+from app.server import Directory, InterphoneServer, ServerSettings
+
+CLIENT_TOML = """\
+[server]
+auth = "token"
+
+[[users]]
+uid = "alice"
+name = "Alice"
+token = "pw-alice"
+
+[[users]]
+uid = "bob"
+name = "Bob"
+token = "pw-bob"
+
+[[users]]
+uid = "carol"
+name = "Carol"
+token = "pw-carol"
+
+[[groups]]
+id = "58"
+name = "Ops"
+members = ["alice", "bob", "carol"]
+
+[[groups]]
+id = "7"
+name = "Bob only"
+members = ["bob"]
+
+[[discussions]]
+id = "12"
+name = "Night"
+members = ["alice", "bob"]
+"""
+
+SETTINGS = ServerSettings(auth="token", max_talk=60, keepalive=15, silence_timeout=5.0,
+                          login_timeout=5.0)
+
+
+def directory() -> Directory:
+    return Directory.from_toml_text(CLIENT_TOML, source="client-test.toml")
+
+
+@contextlib.asynccontextmanager
+async def running_server(port: int = 0, **overrides: Any) -> AsyncIterator[InterphoneServer]:
+    async with InterphoneServer(directory(), host="127.0.0.1", port=port,
+                                settings=SETTINGS.with_overrides(**overrides)) as server:
+        yield server
+
+
+class Clients:
+    """Creates connected clients and closes every one of them at the end of a test."""
+
+    def __init__(self) -> None:
+        self.made: list[InterphoneClient] = []
+
+    async def connect(self, port: int, uid: str, token: str | None = None,
+                      **kwargs: Any) -> InterphoneClient:
+        kwargs.setdefault("backoff", (0.05, 0.3))
+        client = InterphoneClient("127.0.0.1", port, uid,
+                                  f"pw-{uid}" if token is None else token, **kwargs)
+        self.made.append(client)
+        await client.connect()
+        return client
+
+    async def close_all(self) -> None:
+        for client in self.made:
+            await client.close()
+
+
+class EventLog:
+    """Records a model's events; ``of(cls)`` filters them."""
+
+    def __init__(self, client: InterphoneClient) -> None:
+        self.events: list[ModelEvent] = []
+        self.unsubscribe = client.model.subscribe(self.events.append)
+
+    def of(self, cls: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0,
+                     what: str = "condition") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def client_tasks() -> list[asyncio.Task[Any]]:
+    """Pending tasks whose coroutine lives in app/client (leak check)."""
+    leaked = []
+    for task in asyncio.all_tasks():
+        if task is asyncio.current_task() or task.done():
+            continue
+        code = getattr(task.get_coro(), "cr_code", None)
+        if code is not None and "/app/client/" in code.co_filename:
+            leaked.append(task)
+    return leaked
+
+
+def free_port() -> int:
+    """A port free for both TCP and UDP right now (nothing listens on it)."""
+    for _ in range(50):
+        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def noise_bursts(seconds: float, seed: int = 1) -> np.ndarray:
+    """Speech-like test signal: noise bursts shaped by a syllable envelope, plus a chirp."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    noise = rng.standard_normal(n)
+    # Band-limit the noise a little (moving average) so Opus keeps most of it.
+    noise = np.convolve(noise, np.ones(6) / 6, mode="same")
+    envelope = (0.5 - 0.5 * np.cos(2 * np.pi * 3.0 * t)) ** 2
+    chirp = np.sin(2 * np.pi * (200 * t + 400 * t**2 / seconds))
+    signal = 0.25 * noise * envelope + 0.2 * chirp * (1 - envelope)
+    return signal.astype(np.float32)
+
+
+def best_lag(reference: np.ndarray, recorded: np.ndarray) -> tuple[int, float]:
+    """(lag in samples, normalised correlation) of ``reference`` inside ``recorded``."""
+    size = 1
+    while size < len(reference) + len(recorded):
+        size *= 2
+    spec = np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(reference, size))
+    corr = np.fft.irfft(spec, size)[: len(recorded)]
+    lag = int(np.argmax(corr))
+    segment = recorded[lag : lag + len(reference)]
+    ref = reference[: len(segment)]
+    denom = float(np.linalg.norm(ref) * np.linalg.norm(segment)) or 1.0
+    return lag, float(np.dot(ref, segment) / denom)
