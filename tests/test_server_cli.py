@@ -1,0 +1,90 @@
+"""The ``python -m app.server`` command line, run as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from server_fixtures import TEST_TOML, RawClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app.server", *args], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_bad_config_names_the_line_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(TEST_TOML.replace('members = ["alice", "bob", "carol"]',
+                                        'members = ["alice", "zed"]'))
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "zed" in text)
+    result = run_cli("--config", str(config))
+    assert result.returncode == 2
+    assert f"line {line}" in result.stderr and "unknown member 'zed'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_syntax_error_names_the_line(tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("[server]\nauth = 'open'\nmax_talk = = 3\n")
+    result = run_cli("--config", str(config))
+    assert result.returncode == 2 and "line 3" in result.stderr
+
+
+def test_hash_token_prints_a_usable_hash() -> None:
+    result = run_cli("--hash-token", stdin="s3cret\n")
+    assert result.returncode == 0
+    assert re.fullmatch(r"pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]{64}\n", result.stdout)
+
+
+async def _start(*args: str) -> tuple[asyncio.subprocess.Process, int, list[str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.server", "--port", "0", *args, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    lines: list[str] = []
+    assert process.stderr is not None
+    while True:
+        raw = await asyncio.wait_for(process.stderr.readline(), 10)
+        assert raw, "server exited early: " + "".join(lines)
+        lines.append(raw.decode())
+        match = re.search(r"serving on \S+ port (\d+)", lines[-1])
+        if match:
+            return process, int(match.group(1)), lines
+
+
+async def _finish(process: asyncio.subprocess.Process, lines: list[str]) -> tuple[int, str]:
+    _, err = await asyncio.wait_for(process.communicate(), 10)
+    return process.returncode or 0, "".join(lines) + err.decode()
+
+
+async def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
+    config = tmp_path / "ok.toml"
+    config.write_text(TEST_TOML)
+    process, port, lines = await _start("--config", str(config))
+    client = await RawClient.connect(port)
+    await client.login("alice")
+    process.send_signal(signal.SIGTERM)
+    assert await client.closed_by_server(timeout=5)
+    code, log = await _finish(process, lines)
+    await client.close()
+    assert code == 0, log
+    assert "Traceback" not in log
+    assert "login uid=alice" in log and "logout uid=alice" in log
+
+
+async def test_demo_mode_says_so_and_stops_on_sigint() -> None:
+    process, port, lines = await _start()
+    client = await RawClient.connect(port)
+    await client.login("anybody", "anything")
+    process.send_signal(signal.SIGINT)
+    code, log = await _finish(process, lines)
+    await client.close()
+    assert code == 0, log
+    assert "demo directory in open mode" in log
+    assert "Traceback" not in log

@@ -1,0 +1,110 @@
+"""The signaling connection's output queue and error echo, with a fake transport."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from server_fixtures import D12, G58, sample_directory
+
+from app.protocol import (
+    InterphoneId,
+    JoinRequest,
+    Login,
+    MembersRequest,
+    Ping,
+    QuitRequest,
+    SpeakRequest,
+    SyncRequest,
+)
+from app.server import ServerSettings, ServerState
+from app.server.tcp import Signaling, SignalingConnection, echo_error
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.buffered = 0
+        self.closed = self.aborted = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 5555) if name == "peername" else default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        self.written.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+@pytest.fixture
+async def conn() -> AsyncIterator[SignalingConnection]:
+    loop = asyncio.get_running_loop()
+    settings = ServerSettings(auth="token", write_hard_limit=1000)
+    hub = Signaling(ServerState(sample_directory(), settings), loop)
+    connection = hub.new_connection()
+    connection.connection_made(FakeTransport())
+    yield connection
+    connection.connection_lost(None)
+
+
+async def test_writes_straight_through_when_not_paused(conn: SignalingConnection) -> None:
+    conn.enqueue(b"a", "group_58")
+    conn.enqueue(b"b", "group_58")
+    assert conn.transport.written == [b"a", b"b"]
+
+
+async def test_paused_output_coalesces_per_interphone_keeping_order(
+        conn: SignalingConnection) -> None:
+    conn.pause_writing()
+    conn.enqueue(b"g1", "group_58")
+    conn.enqueue(b"r1", None)
+    conn.enqueue(b"d1", "discuss_12")
+    conn.enqueue(b"g2", "group_58")  # replaces g1, moves behind d1
+    conn.enqueue(b"r2", None)
+    assert conn.transport.written == []
+    conn.resume_writing()
+    assert conn.transport.written == [b"r1", b"d1", b"g2", b"r2"]
+    assert conn.pending_bytes == 0
+
+
+async def test_output_over_the_hard_limit_closes(conn: SignalingConnection) -> None:
+    conn.pause_writing()
+    conn.transport.buffered = 900
+    conn.enqueue(b"x" * 50, "group_58")
+    assert not conn.transport.aborted
+    conn.enqueue(b"y" * 80, None)
+    assert conn.transport.aborted and conn.closing
+
+
+async def test_close_flushes_what_is_queued(conn: SignalingConnection) -> None:
+    conn.pause_writing()
+    conn.enqueue(b"last", None)
+    conn.close()
+    assert conn.transport.written == [b"last"] and conn.transport.closed
+
+
+@pytest.mark.parametrize(("body", "echo"), [
+    (Login("a", "b"), ("login", None, None)),
+    (Ping(), ("ping", None, None)),
+    (SyncRequest((G58,)), ("interphones", "sync", None)),
+    (MembersRequest(D12), ("interphone", "sync", "discuss_12")),
+    (JoinRequest(InterphoneId.chat("b", "a")), ("interphone", "add", "chat_a:b")),
+    (QuitRequest(G58), ("interphone", "quit", "group_58")),
+    (SpeakRequest(False, G58), ("speak", "off", "group_58")),
+])
+def test_errors_echo_the_request_element(body: object, echo: tuple) -> None:
+    error = echo_error(body, 403, "no")
+    assert (error.tag, error.type, error.id) == echo
+    assert (error.errcode, error.errmsg) == (403, "no")
