@@ -1,0 +1,214 @@
+"""Playback mixing: every talker's stream, local cues and the mic monitor.
+
+``PlaybackMixer.fill`` is the output device callback: at the device's pace
+it pulls one frame from each talker's ``SpeakerStream``, adds queued cues
+and (in microphone-test mode) the captured input, applies per-talker gain,
+the output volume and mute, and clips. Network-side calls (``receive``,
+``end_utterance``) and UI-side calls may come from any thread; one lock
+guards the streams and is held only for the cheap per-frame work (jitter
+buffer pop and one Opus decode per talker).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
+from app.audio.levels import SILENT, Level, measure
+from app.audio.receiver import SpeakerStats, SpeakerStream
+
+logger = logging.getLogger(__name__)
+
+MAX_VOLUME = 1.5
+MAX_TONES = 8
+MONITOR_MAX_BLOCKS = 4  # beyond this the monitor drops the oldest block (latency cap)
+STALE_STREAM_SECONDS = 30.0  # a talker silent this long without end_utterance is dropped
+
+
+@dataclass(slots=True)
+class _Talker:
+    stream: SpeakerStream
+    last_packet: float
+    ending: bool = False
+    gain: float = 1.0
+
+
+@dataclass(slots=True)
+class _Cue:
+    pcm: np.ndarray
+    pos: int = 0
+
+
+class PlaybackMixer:
+    """Mixes talkers, cues and monitor into the output blocks."""
+
+    def __init__(self, frame_ms: int = DEFAULT_FRAME_MS, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 max_jitter_frames: int = 10) -> None:
+        self.frame_ms = frame_ms
+        self.frame_samples = frame_samples(frame_ms)
+        self._clock = clock
+        self._max_jitter = max_jitter_frames
+        self._lock = threading.Lock()
+        self._talkers: dict[str, _Talker] = {}
+        self._user_gain: dict[str, float] = {}
+        self._tones: deque[_Cue] = deque()
+        self._monitor_on = False
+        self._monitor: deque[np.ndarray] = deque()
+        self._volume = 1.0
+        self._muted = False
+        self._level: Level = SILENT
+        self.frames_received = 0
+        self.monitor_drops = 0
+
+    # ------------------------------------------------------------ talkers
+    def receive(self, uid: str, seq: int, payload: bytes) -> None:
+        """One Opus packet of talker ``uid``."""
+        now = self._clock()
+        with self._lock:
+            talker = self._talkers.get(uid)
+            if talker is None:
+                stream = SpeakerStream(self.frame_ms, max_delay_frames=self._max_jitter)
+                talker = _Talker(stream, now, gain=self._user_gain.get(uid, 1.0))
+                self._talkers[uid] = talker
+            talker.ending = False
+            talker.last_packet = now
+            talker.stream.put(seq, payload, now)
+            self.frames_received += 1
+
+    def end_utterance(self, uid: str) -> None:
+        """Let ``uid``'s buffer drain, then drop its stream."""
+        with self._lock:
+            talker = self._talkers.get(uid)
+            if talker is not None:
+                talker.ending = True
+
+    def set_user_volume(self, uid: str, gain: float) -> None:
+        gain = _clamp_volume(gain)
+        with self._lock:
+            self._user_gain[uid] = gain
+            if uid in self._talkers:
+                self._talkers[uid].gain = gain
+
+    def talkers(self) -> list[str]:
+        with self._lock:
+            return list(self._talkers)
+
+    def stats(self) -> dict[str, SpeakerStats]:
+        with self._lock:
+            return {uid: t.stream.stats for uid, t in self._talkers.items()}
+
+    # -------------------------------------------------------- local sound
+    def play_tone(self, pcm: np.ndarray, volume: float = 1.0) -> None:
+        """Queue a local cue; it is mixed over whatever else plays."""
+        cue = np.asarray(pcm, dtype=np.float32).reshape(-1) * float(volume)
+        with self._lock:
+            if len(self._tones) >= MAX_TONES:
+                self._tones.popleft()
+            self._tones.append(_Cue(cue))
+
+    def set_monitor(self, enabled: bool) -> None:
+        with self._lock:
+            self._monitor_on = enabled
+            self._monitor.clear()
+
+    @property
+    def monitor(self) -> bool:
+        return self._monitor_on
+
+    def feed_monitor(self, block: np.ndarray) -> None:
+        """Captured input for microphone-test mode (called by the input callback)."""
+        if not self._monitor_on:
+            return
+        with self._lock:
+            if len(self._monitor) >= MONITOR_MAX_BLOCKS:
+                self._monitor.popleft()
+                self.monitor_drops += 1
+            self._monitor.append(block.copy())
+
+    # ------------------------------------------------------------- output
+    @property
+    def volume(self) -> float:
+        return self._volume
+
+    @volume.setter
+    def volume(self, value: float) -> None:
+        self._volume = _clamp_volume(value)
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        self._muted = bool(value)
+
+    @property
+    def level(self) -> Level:
+        """(rms, peak) of the last output block, linear 0..1."""
+        return self._level
+
+    def fill(self, out: np.ndarray) -> None:
+        """Output callback: mix one block into ``out`` (zeroed by the caller)."""
+        now = self._clock()
+        with self._lock:
+            self._mix_talkers(out, now)
+            self._mix_tones(out)
+            if self._monitor_on and self._monitor:
+                block = self._monitor.popleft()
+                n = min(len(block), len(out))
+                out[:n] += block[:n]
+        if self._muted:
+            out.fill(0.0)
+        elif self._volume != 1.0:
+            out *= self._volume
+        np.clip(out, -1.0, 1.0, out=out)
+        self._level = measure(out)
+
+    def _mix_talkers(self, out: np.ndarray, now: float) -> None:
+        finished = []
+        for uid, talker in self._talkers.items():
+            pcm = talker.stream.read(now)
+            if pcm is None:
+                stale = now - talker.last_packet > STALE_STREAM_SECONDS
+                if talker.stream.idle and (talker.ending or stale):
+                    finished.append(uid)
+                continue
+            n = min(len(pcm), len(out))
+            if talker.gain == 1.0:
+                out[:n] += pcm[:n]
+            else:
+                out[:n] += talker.gain * pcm[:n]
+        for uid in finished:
+            self._talkers.pop(uid).stream.close()
+            logger.debug("stream of %s drained and dropped", uid)
+
+    def _mix_tones(self, out: np.ndarray) -> None:
+        for cue in self._tones:
+            n = min(len(out), len(cue.pcm) - cue.pos)
+            out[:n] += cue.pcm[cue.pos:cue.pos + n]
+            cue.pos += n
+        while self._tones and self._tones[0].pos >= len(self._tones[0].pcm):
+            self._tones.popleft()
+        if any(cue.pos >= len(cue.pcm) for cue in self._tones):
+            self._tones = deque(c for c in self._tones if c.pos < len(c.pcm))
+
+    def close(self) -> None:
+        with self._lock:
+            for talker in self._talkers.values():
+                talker.stream.close()
+            self._talkers.clear()
+            self._tones.clear()
+            self._monitor.clear()
+        self._level = SILENT
+
+
+def _clamp_volume(value: float) -> float:
+    return min(MAX_VOLUME, max(0.0, float(value)))

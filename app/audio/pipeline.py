@@ -1,0 +1,361 @@
+"""The live audio pipeline: microphone → Opus frames out, packets in → speaker.
+
+``AudioEngine`` knows nothing about the network or the GUI. It is given a
+device back-end, a ``send_frame(opus_bytes)`` function and the asyncio loop.
+
+Capture. The input callback (device thread) measures the level, feeds the
+monitor, and — only while transmitting — copies the block into a bounded
+queue (full: the oldest block is dropped and counted; the device thread
+never blocks) and wakes the loop with ``call_soon_threadsafe``. The consumer
+runs *on the event loop*: it encodes and calls ``send_frame`` there. Why
+the loop and not a worker thread: ``send_frame`` must run on the loop
+anyway (it writes to the UDP transport), one Opus encode costs well under
+a millisecond per 20 ms frame, and keeping the encoder on one thread needs
+no further locking; a stalled loop only delays frames, which the bounded
+queue absorbs.
+
+Transmit states: idle → ``start_transmit()`` → on → ``stop_transmit(ms)``
+→ releasing (the next ``ceil(ms / frame_ms)`` captured frames are still
+sent so the last syllable is not cut) → idle. ``stop_transmit(0)`` stops at
+once and discards queued frames (floor revoked). ``on_transmit_stopped`` is
+called on the loop once the last frame of the utterance has been sent; a
+``start_transmit`` before that continues the same utterance.
+
+Playback is ``PlaybackMixer`` (see ``mixer``): ``receive`` feeds a per-talker
+jitter buffer and decoder, the output callback mixes at the device's pace.
+
+Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
+0..1, updated every block and readable from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream, DeviceSpec
+from app.audio.codec import CodecError, OpusEncoder
+from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS, frame_samples
+from app.audio.levels import SILENT, Level, measure
+from app.audio.mixer import PlaybackMixer
+from app.audio.receiver import SpeakerStats
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RELEASE_MS = 150
+CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
+
+
+class TransmitState(Enum):
+    IDLE = "idle"
+    ON = "on"
+    RELEASING = "releasing"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCounters:
+    """Health counters since ``start()``."""
+
+    frames_sent: int
+    frames_received: int
+    capture_drops: int  # captured frames dropped because the loop lagged
+    monitor_drops: int
+    input_overruns: int  # device-reported input overflows
+    output_underruns: int  # device-reported output underflows
+    send_errors: int
+
+
+class AudioEngine:
+    """Capture/encode/send and receive/decode/mix over one device back-end."""
+
+    def __init__(
+        self,
+        backend: AudioBackend,
+        frame_ms: int = DEFAULT_FRAME_MS,
+        bitrate: int = DEFAULT_BITRATE,
+        send_frame: Callable[[bytes], None] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        input_device: DeviceSpec = None,
+        output_device: DeviceSpec = None,
+        fec: bool = True,
+        capture_queue_frames: int = CAPTURE_QUEUE_FRAMES,
+        max_jitter_frames: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self.frame_ms = frame_ms
+        self.frame_samples = frame_samples(frame_ms)
+        self.send_frame = send_frame
+        self.input_device = input_device
+        self.output_device = output_device
+        self.on_transmit_stopped: Callable[[], None] | None = None
+        self.on_device_error: Callable[[AudioDeviceError], None] | None = None
+        self._loop = loop
+        self._encoder = OpusEncoder(frame_ms, bitrate, fec=fec)
+        self.mixer = PlaybackMixer(frame_ms, clock=clock, max_jitter_frames=max_jitter_frames)
+        self._input: AudioStream | None = None
+        self._output: AudioStream | None = None
+        self._lock = threading.Lock()  # guards the transmit state and the queue
+        self._queue: deque[np.ndarray] = deque()
+        self._queue_max = max(1, capture_queue_frames)
+        self._state = TransmitState.IDLE
+        self._release_left = 0
+        self._utterance_open = False  # frames sent, on_transmit_stopped not yet called
+        self._drain_pending = False
+        self._input_level: Level = SILENT
+        self._frames_sent = 0
+        self._capture_drops = 0
+        self._send_errors = 0
+        self._closed = False
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Open and start both device streams.
+
+        Raises AudioDeviceError (with a message for the user) when a device is
+        missing or refuses to open; nothing is left open in that case.
+        """
+        if self._closed:
+            raise RuntimeError("engine is closed")
+        if self._input is not None:
+            return
+        if self._loop is None:
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                raise RuntimeError("AudioEngine.start() needs a loop: pass loop= "
+                                   "or call it from the running event loop") from None
+        try:
+            self._input = self.backend.open_input(
+                self._on_input, self.frame_samples, self.input_device, self._on_stream_error)
+            self._output = self.backend.open_output(
+                self.mixer.fill, self.frame_samples, self.output_device, self._on_stream_error)
+            self._output.start()
+            self._input.start()
+        except AudioDeviceError:
+            self._close_streams()
+            raise
+        logger.info("audio engine started on %s (%d ms frames)", self.backend.name,
+                    self.frame_ms)
+
+    def close(self) -> None:
+        """Stop the devices and release the codecs (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close_streams()
+        with self._lock:
+            self._state = TransmitState.IDLE
+            self._queue.clear()
+        self.mixer.close()
+        self._encoder.close()
+        self._input_level = SILENT
+
+    def _close_streams(self) -> None:
+        for stream in (self._input, self._output):
+            if stream is not None:
+                try:
+                    stream.close()
+                except AudioDeviceError as exc:
+                    logger.warning("closing audio stream: %s", exc)
+        self._input = self._output = None
+
+    @property
+    def running(self) -> bool:
+        return self._input is not None and self._input.active
+
+    # -------------------------------------------------------------- capture
+    def start_transmit(self) -> None:
+        """Start (or continue) sending captured frames."""
+        with self._lock:
+            self._state = TransmitState.ON
+            self._utterance_open = True
+
+    def stop_transmit(self, release_delay_ms: int = DEFAULT_RELEASE_MS) -> None:
+        """Stop sending after ``release_delay_ms`` more audio; 0 stops at once."""
+        if release_delay_ms <= 0:
+            with self._lock:
+                self._state = TransmitState.IDLE
+                dropped = len(self._queue)
+                self._queue.clear()
+            if dropped:
+                logger.debug("transmit stopped at once, %d queued frames discarded", dropped)
+            self._finish_utterance()
+            return
+        with self._lock:
+            if self._state is TransmitState.ON:
+                self._state = TransmitState.RELEASING
+                self._release_left = math.ceil(release_delay_ms / self.frame_ms)
+
+    @property
+    def transmit_state(self) -> TransmitState:
+        return self._state
+
+    @property
+    def transmitting(self) -> bool:
+        """True from start_transmit until the utterance's last frame was sent."""
+        return self._state is not TransmitState.IDLE or self._utterance_open
+
+    def set_expected_loss(self, pct: int) -> None:
+        """Encoder's expected packet loss (drives in-band FEC); call on the loop."""
+        self._encoder.set_expected_loss(pct)
+
+    @property
+    def expected_loss(self) -> int:
+        return self._encoder.expected_loss
+
+    def _on_input(self, block: np.ndarray) -> None:
+        """Input device callback: level, monitor, and a copy into the queue."""
+        self._input_level = measure(block)
+        self.mixer.feed_monitor(block)
+        with self._lock:
+            if self._state is TransmitState.IDLE:
+                return
+            if self._state is TransmitState.RELEASING:
+                self._release_left -= 1
+                if self._release_left <= 0:
+                    self._state = TransmitState.IDLE
+            if len(self._queue) >= self._queue_max:
+                self._queue.popleft()
+                self._capture_drops += 1
+            self._queue.append(block.copy())
+            if self._drain_pending:
+                return
+            self._drain_pending = True
+        loop = self._loop
+        try:
+            if loop is not None:
+                loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # loop closed during shutdown
+            self._drain_pending = False
+
+    def _drain(self) -> None:
+        """On the loop: encode and send every queued frame."""
+        with self._lock:
+            self._drain_pending = False
+            blocks = list(self._queue)
+            self._queue.clear()
+        for block in blocks:
+            if self._closed:
+                return
+            try:
+                packet = self._encoder.encode(block)
+            except CodecError as exc:
+                logger.error("encoding a captured frame failed: %s", exc)
+                continue
+            self._frames_sent += 1
+            if self.send_frame is not None:
+                try:
+                    self.send_frame(packet)
+                except Exception:
+                    self._send_errors += 1
+                    logger.exception("send_frame failed")
+        with self._lock:
+            ended = self._state is TransmitState.IDLE and not self._queue
+        if ended:
+            self._finish_utterance()
+
+    def _finish_utterance(self) -> None:
+        if not self._utterance_open:
+            return
+        self._utterance_open = False
+        if not self._closed:
+            self._encoder.reset()  # the next utterance starts from a clean state
+        if self.on_transmit_stopped is not None:
+            try:
+                self.on_transmit_stopped()
+            except Exception:
+                logger.exception("on_transmit_stopped failed")
+
+    # ------------------------------------------------------------- playback
+    def receive(self, uid: str, seq: int, payload: bytes) -> None:
+        """One Opus packet from talker ``uid`` (call on the loop thread)."""
+        self.mixer.receive(uid, seq, payload)
+
+    def end_utterance(self, uid: str) -> None:
+        """``uid`` stopped talking: play out what is buffered, then drop the stream."""
+        self.mixer.end_utterance(uid)
+
+    def play_tone(self, pcm: np.ndarray, volume: float = 1.0) -> None:
+        self.mixer.play_tone(pcm, volume)
+
+    def set_user_volume(self, uid: str, gain: float) -> None:
+        self.mixer.set_user_volume(uid, gain)
+
+    @property
+    def volume(self) -> float:
+        """Output volume, 0..1.5."""
+        return self.mixer.volume
+
+    @volume.setter
+    def volume(self, value: float) -> None:
+        self.mixer.volume = value
+
+    @property
+    def muted(self) -> bool:
+        return self.mixer.muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        self.mixer.muted = value
+
+    def set_monitor(self, enabled: bool) -> None:
+        """Microphone test: play the captured input back locally."""
+        self.mixer.set_monitor(enabled)
+
+    def receive_stats(self) -> dict[str, SpeakerStats]:
+        return self.mixer.stats()
+
+    def loss_fraction(self) -> float:
+        """Highest recent loss among current talkers (to report to senders)."""
+        stats = self.mixer.stats()
+        return max((s.jitter.loss_fraction for s in stats.values()), default=0.0)
+
+    # ------------------------------------------------------ levels, health
+    @property
+    def input_level(self) -> Level:
+        """(rms, peak) of the last captured block, linear 0..1."""
+        return self._input_level
+
+    @property
+    def output_level(self) -> Level:
+        """(rms, peak) of the last played block, linear 0..1."""
+        return self.mixer.level
+
+    @property
+    def counters(self) -> EngineCounters:
+        return EngineCounters(
+            frames_sent=self._frames_sent,
+            frames_received=self.mixer.frames_received,
+            capture_drops=self._capture_drops,
+            monitor_drops=self.mixer.monitor_drops,
+            input_overruns=self._input.xruns if self._input is not None else 0,
+            output_underruns=self._output.xruns if self._output is not None else 0,
+            send_errors=self._send_errors,
+        )
+
+    def _on_stream_error(self, error: AudioDeviceError) -> None:
+        """From a device thread: report on the loop."""
+        loop = self._loop
+        try:
+            if loop is not None:
+                loop.call_soon_threadsafe(self._report_device_error, error)
+                return
+        except RuntimeError:  # loop already closed
+            pass
+        logger.error("audio device error: %s", error)
+
+    def _report_device_error(self, error: AudioDeviceError) -> None:
+        logger.error("audio device error: %s", error)
+        if self.on_device_error is not None:
+            self.on_device_error(error)
