@@ -108,3 +108,16 @@ def test_errors_echo_the_request_element(body: object, echo: tuple) -> None:
     error = echo_error(body, 403, "no")
     assert (error.tag, error.type, error.id) == echo
     assert (error.errcode, error.errmsg) == (403, "no")
+
+
+def test_a_roster_too_big_for_one_frame_loses_contacts_not_groups() -> None:
+    from app.protocol import Message, decode_message
+    from app.protocol.messages import LoginResult, RosterEntry
+    from app.server.tcp import encode
+
+    roster = (RosterEntry("group", "58", "Ops"),
+              *(RosterEntry("contact", f"user{n}", "N" * 100) for n in range(2000)))
+    data = encode(Message.response("1", LoginResult("alice", 9400, 15, 60, roster)))
+    assert len(data) <= 4 + 65536
+    body = decode_message(data[4:]).body
+    assert body.roster[0] == roster[0] and 100 < len(body.roster) < 2000

@@ -267,7 +267,11 @@ class SignalingConnection(asyncio.Protocol):
         for frame in frames:
             if self.closing:
                 return
-            self._frame(frame)
+            try:
+                self._frame(frame)
+            except Exception:
+                log.exception("fault handling a frame of session %d", self.sid)
+                self.send(Message.frame_error("server fault", ErrCode.SERVER_FAULT))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
