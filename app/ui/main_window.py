@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
         self.banner.dismissed.connect(self._dismiss_call)
         self.audio_bar.volume_changed.connect(self.volume_changed)
         self.audio_bar.mute_toggled.connect(self.mute_toggled)
+        self.interphones.tree.setFocus()
+        self.setFocusProxy(self.interphones.tree)
         self.retranslate()
 
     # --- setters -----------------------------------------------------------------------------

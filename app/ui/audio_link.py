@@ -1,0 +1,218 @@
+"""The UI's side of the audio engine: device choice, fallback, tones, levels.
+
+:class:`AudioPort` is what the presenter needs; :class:`EngineAudio` provides
+it over :class:`app.audio.pipeline.AudioEngine`. :func:`open_audio` prefers a
+sound card and falls back to the clocked virtual device when there is none
+(or it will not open), saying so in :attr:`EngineAudio.note`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+
+from app.audio import tones
+from app.audio.backend import AudioBackend, AudioDeviceError, DeviceSpec
+from app.audio.clocked import ClockedBackend
+from app.audio.pipeline import AudioEngine
+from app.ui.view_types import DeviceChoice
+
+logger = logging.getLogger(__name__)
+
+
+class Tone(StrEnum):
+    TALK_PERMIT = "talk_permit"
+    BUSY = "busy"
+    END_OF_TRANSMISSION = "end_of_transmission"
+    INCOMING_CALL = "incoming_call"
+
+
+_TONES: dict[Tone, Callable[[], np.ndarray]] = {
+    Tone.TALK_PERMIT: tones.talk_permit,
+    Tone.BUSY: tones.busy,
+    Tone.END_OF_TRANSMISSION: tones.end_of_transmission,
+    Tone.INCOMING_CALL: tones.incoming_call,
+}
+TONE_VOLUME = 0.6
+
+
+class AudioPort(Protocol):
+    """The audio operations the presenter uses."""
+
+    note: str
+
+    def start_transmit(self) -> None: ...
+    def stop_transmit(self, release_delay_ms: int = 0) -> None: ...
+    async def wait_transmit_stopped(self, timeout: float) -> bool: ...
+    def receive(self, uid: str, seq: int, payload: bytes) -> None: ...
+    def end_utterance(self, uid: str) -> None: ...
+    def play_tone(self, tone: Tone) -> None: ...
+    def levels(self) -> tuple[float, float]: ...
+    def set_volume(self, gain: float) -> None: ...
+    def set_muted(self, muted: bool) -> None: ...
+    def set_monitor(self, enabled: bool) -> None: ...
+
+
+class SimulatedVoice:
+    """A clocked microphone that "says" a clip while the engine transmits, else silence.
+
+    Called on the clocked device's thread with a block size; reads only a flag.
+    """
+
+    def __init__(self, clip: np.ndarray | None) -> None:
+        self._clip = clip if clip is not None and clip.size else None
+        self._position = 0
+        self.speaking = threading.Event()
+
+    def __call__(self, frames: int) -> np.ndarray:
+        if self._clip is None or not self.speaking.is_set():
+            self._position = 0
+            return np.zeros(frames, dtype=np.float32)
+        clip = self._clip
+        indices = (self._position + np.arange(frames)) % clip.size
+        self._position = (self._position + frames) % clip.size
+        return clip[indices]
+
+
+class EngineAudio:
+    """:class:`AudioPort` over an :class:`AudioEngine` (started, on the running loop)."""
+
+    def __init__(self, engine: AudioEngine, note: str = "",
+                 voice: SimulatedVoice | None = None) -> None:
+        self.engine = engine
+        self.note = note
+        self.simulated = isinstance(engine.backend, ClockedBackend)
+        self._voice = voice
+        self._stopped = asyncio.Event()
+        self._stopped.set()
+        engine.on_transmit_stopped = self._stopped.set
+
+    @property
+    def backend(self) -> AudioBackend:
+        return self.engine.backend
+
+    def start_transmit(self) -> None:
+        self._stopped.clear()
+        if self._voice is not None:
+            self._voice.speaking.set()
+        self.engine.start_transmit()
+
+    def stop_transmit(self, release_delay_ms: int = 0) -> None:
+        self.engine.stop_transmit(release_delay_ms)
+        if release_delay_ms <= 0:
+            self._stopped.set()
+            if self._voice is not None:
+                self._voice.speaking.clear()
+
+    async def wait_transmit_stopped(self, timeout: float) -> bool:
+        """Wait until the utterance's last frame went out; False on timeout (then stops)."""
+        try:
+            await asyncio.wait_for(self._stopped.wait(), timeout)
+            stopped = True
+        except TimeoutError:
+            self.engine.stop_transmit(0)
+            stopped = False
+        if self._voice is not None and not self.engine.transmitting:
+            self._voice.speaking.clear()
+        return stopped
+
+    def receive(self, uid: str, seq: int, payload: bytes) -> None:
+        self.engine.receive(uid, seq, payload)
+
+    def end_utterance(self, uid: str) -> None:
+        self.engine.end_utterance(uid)
+
+    def play_tone(self, tone: Tone) -> None:
+        self.engine.play_tone(_TONES[tone](), TONE_VOLUME)
+
+    def levels(self) -> tuple[float, float]:
+        return self.engine.input_level.peak, self.engine.output_level.peak
+
+    def set_volume(self, gain: float) -> None:
+        self.engine.volume = max(0.0, min(1.5, gain))
+
+    def set_muted(self, muted: bool) -> None:
+        self.engine.muted = muted
+
+    def set_monitor(self, enabled: bool) -> None:
+        if self._voice is not None:
+            if enabled:
+                self._voice.speaking.set()
+            elif not self.engine.transmitting:
+                self._voice.speaking.clear()
+        self.engine.set_monitor(enabled)
+
+    def devices(self) -> tuple[list[DeviceChoice], list[DeviceChoice]]:
+        """Input and output devices offered in the settings (keyed by name)."""
+        try:
+            devices = self.engine.backend.list_devices()
+        except AudioDeviceError as exc:
+            logger.warning("listing devices: %s", exc)
+            return [], []
+        inputs = [DeviceChoice(d.name, d.name) for d in devices if d.max_input_channels > 0]
+        outputs = [DeviceChoice(d.name, d.name) for d in devices if d.max_output_channels > 0]
+        return inputs, outputs
+
+    def close(self) -> None:
+        self.engine.on_transmit_stopped = None
+        self.engine.close()
+        with contextlib.suppress(Exception):
+            backend = self.engine.backend
+            if isinstance(backend, ClockedBackend):
+                backend.close()
+
+
+def _spec(name: str) -> DeviceSpec:
+    return name or None
+
+
+def _sound_card() -> AudioBackend | None:
+    """The sounddevice back-end when PortAudio sees at least one input and one output."""
+    try:
+        from app.audio.sd_backend import SoundDeviceBackend
+
+        backend = SoundDeviceBackend()
+        devices = backend.list_devices()
+    except (AudioDeviceError, OSError, ImportError) as exc:
+        logger.info("no sound card: %s", exc)
+        return None
+    if not any(d.max_input_channels for d in devices) or \
+            not any(d.max_output_channels for d in devices):
+        logger.info("no sound card: %d devices, none with both directions", len(devices))
+        return None
+    return backend
+
+
+def open_audio(send_frame: Callable[[bytes], None], *, frame_ms: int, bitrate: int,
+               input_device: str = "", output_device: str = "", simulate: bool = False,
+               voice_clip: np.ndarray | None = None) -> EngineAudio:
+    """Start an engine on the sound card, or on the clocked virtual device.
+
+    ``simulate`` forces the virtual device; ``voice_clip`` is what its
+    microphone says while transmitting (silence when None).
+    """
+    loop = asyncio.get_running_loop()
+    note = ""
+    backend = None if simulate else _sound_card()
+    if backend is not None:
+        engine = AudioEngine(backend, frame_ms, bitrate, send_frame, loop,
+                             input_device=_spec(input_device), output_device=_spec(output_device))
+        try:
+            engine.start()
+            return EngineAudio(engine)
+        except AudioDeviceError as exc:
+            logger.warning("sound card refused (%s); using the virtual device", exc)
+            engine.close()
+            note = str(exc)
+    voice = SimulatedVoice(voice_clip)
+    clocked = ClockedBackend(voice, collect_output=False)
+    engine = AudioEngine(clocked, frame_ms, bitrate, send_frame, loop)
+    engine.start()
+    return EngineAudio(engine, note or "no sound card", voice)

@@ -1,0 +1,122 @@
+"""Command line, Qt platform choice, the QApplication and the qasync loop.
+
+``interphone``            sign in to a server
+``interphone --demo``     loopback demo: embedded server, bots, no sign-in
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interphone",
+                                     description="Interphone push-to-talk desktop app.")
+    parser.add_argument("--demo", action="store_true",
+                        help="run the loopback demo: embedded server and bot members")
+    parser.add_argument("--quit-after", type=float, metavar="SECONDS",
+                        help="quit after this many seconds (tests, screenshots)")
+    parser.add_argument("--screenshot", type=Path, metavar="PATH",
+                        help="save a PNG of the main window just before quitting "
+                             "(quits after 4 s unless --quit-after is given)")
+    parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800")
+    parser.add_argument("--language", choices=("system", "en", "zh_CN"),
+                        help="interface language for this run (default: the setting)")
+    parser.add_argument("--simulated-audio", action="store_true",
+                        help="use the virtual (clocked) audio device even if there is a sound card")
+    parser.add_argument("--settings", type=Path, metavar="INI",
+                        help="keep settings in this INI file instead of the user's settings")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"bad size {text!r}, expected WxH")
+    return int(width), int(height)
+
+
+def choose_platform(environ: dict[str, str] | os._Environ[str] = os.environ,
+                    platform: str = sys.platform) -> str | None:
+    """"offscreen" when Linux has no display to show a window on (and none was asked for)."""
+    if platform.startswith("linux") and not environ.get("QT_QPA_PLATFORM") \
+            and not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
+        return "offscreen"
+    return None
+
+
+def run(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        size = parse_size(args.size)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    platform = choose_platform()
+    if platform is not None:
+        print("interphone: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+              "running with Qt's offscreen platform, so no window will be visible. "
+              "Use --screenshot PATH to see it, or run it in a desktop session.",
+              file=sys.stderr)
+        os.environ["QT_QPA_PLATFORM"] = platform
+
+    import qasync
+    from PySide6.QtCore import QSettings, QSize
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.assets import icon
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+    from app.ui.settings import Settings
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Interphone")
+    app.setOrganizationName("Interphone")
+    app.setDesktopFileName("interphone")
+    app.setWindowIcon(icon("app"))
+    app.setQuitOnLastWindowClosed(False)
+    store = QSettings(str(args.settings), QSettings.Format.IniFormat) if args.settings else None
+    settings = Settings(store)
+    switcher = LanguageSwitcher(app)
+    switcher.apply(args.language or settings.language)
+    quit_after = args.quit_after
+    if args.screenshot is not None and quit_after is None:
+        quit_after = 4.0
+    options = Options(demo=args.demo, quit_after=quit_after, screenshot=args.screenshot,
+                      size=QSize(*size) if size else None, simulate_audio=args.simulated_audio)
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    runtime = Runtime(app, options, settings, switcher)
+    signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(runtime.quit))
+    try:
+        return loop.run_until_complete(runtime.run())
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _drain(loop)
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and finish whatever tasks are left, so none is destroyed pending."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())

@@ -1,0 +1,100 @@
+"""The settings dialog's controller: fills it, runs the microphone test, applies changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QWidget
+
+from app.ui.audio_link import EngineAudio
+from app.ui.i18n import LanguageSwitcher
+from app.ui.settings import Settings
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.view_types import Preferences
+
+logger = logging.getLogger(__name__)
+
+AUDIO_FIELDS = ("input_device", "output_device", "bitrate", "frame_ms")
+
+
+def preferences_of(settings: Settings) -> Preferences:
+    return Preferences(
+        input_device=settings.input_device, output_device=settings.output_device,
+        bitrate=settings.bitrate, frame_ms=settings.frame_ms, tones=settings.tones,
+        talk_key=settings.talk_key, release_delay_ms=settings.release_delay_ms,
+        language=settings.language)
+
+
+def store_preferences(settings: Settings, prefs: Preferences) -> list[str]:
+    """Write ``prefs``; returns the names of the fields that changed."""
+    changed = []
+    for name in Preferences.__slots__:
+        value = getattr(prefs, name)
+        if getattr(settings, name) != value:
+            setattr(settings, name, value)
+            changed.append(name)
+    settings.sync()
+    return changed
+
+
+class PreferencesController(QObject):
+    """Opens the settings dialog and applies what the user chose.
+
+    ``audio`` returns the current audio (it is replaced when devices or codec
+    settings change); ``restart_audio`` is called with no argument then;
+    ``set_talk_key`` receives a new talk key.
+    """
+
+    def __init__(self, parent: QWidget, settings: Settings, switcher: LanguageSwitcher,
+                 audio: Callable[[], EngineAudio | None], restart_audio: Callable[[], None],
+                 set_talk_key: Callable[[str], None]) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self.settings = settings
+        self.switcher = switcher
+        self._audio = audio
+        self._restart_audio = restart_audio
+        self._set_talk_key = set_talk_key
+        self.dialog: SettingsDialog | None = None
+        self._meter = QTimer(self)
+        self._meter.setInterval(50)
+        self._meter.timeout.connect(self._show_mic_level)
+
+    def open(self) -> SettingsDialog:
+        if self.dialog is None:
+            self.dialog = SettingsDialog(self._parent)
+            self.dialog.applied.connect(self.apply)
+            self.dialog.mic_test_toggled.connect(self._mic_test)
+        audio = self._audio()
+        inputs, outputs = audio.devices() if audio is not None else ([], [])
+        self.dialog.set_devices(inputs, outputs)
+        self.dialog.set_preferences(preferences_of(self.settings))
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def apply(self, prefs: Preferences) -> None:
+        changed = store_preferences(self.settings, prefs)
+        logger.info("settings changed: %s", ", ".join(changed) or "nothing")
+        if "language" in changed:
+            self.switcher.apply(prefs.language)
+        if "talk_key" in changed:
+            self._set_talk_key(prefs.talk_key)
+        if any(name in changed for name in AUDIO_FIELDS):
+            self._restart_audio()
+
+    def _mic_test(self, on: bool) -> None:
+        audio = self._audio()
+        if audio is not None:
+            audio.set_monitor(on)
+        if on:
+            self._meter.start()
+        else:
+            self._meter.stop()
+
+    def _show_mic_level(self) -> None:
+        audio = self._audio()
+        if audio is not None and self.dialog is not None:
+            self.dialog.set_mic_level(audio.levels()[0])

@@ -1,0 +1,423 @@
+"""The presenter: client-model events in, view updates out; view intents in, client calls out.
+
+The only object that knows both the views and the client. Model events arrive
+on the asyncio loop's thread, which with qasync is the Qt thread, so views are
+updated directly. Coroutines started from slots go through a :class:`TaskSet`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from PySide6.QtCore import QObject, QTimer
+
+from app.client import (
+    ClientError,
+    ConnectionChanged,
+    ConnectionState,
+    FloorBusy,
+    FloorChanged,
+    FloorState,
+    IncomingCall,
+    InterphoneClient,
+    InterphoneEnded,
+    InterphoneUpdated,
+    JoinedChanged,
+    MembersChanged,
+    ModelEvent,
+    RosterChanged,
+    SpeakerChanged,
+)
+from app.protocol import AttachType, InterphoneId
+from app.ui.audio_link import AudioPort, Tone
+from app.ui.main_window import MainWindow
+from app.ui.settings import Settings
+from app.ui.tasks import TaskSet
+from app.ui.view_types import InterphoneRow, LinkState, RowKind, TalkState
+
+logger = logging.getLogger(__name__)
+
+_KINDS = {AttachType.GROUP: RowKind.GROUP, AttachType.DISCUSS: RowKind.DISCUSS,
+          AttachType.CHAT: RowKind.CHAT}
+_LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
+          ConnectionState.CONNECTING: LinkState.CONNECTING,
+          ConnectionState.CONNECTED: LinkState.CONNECTED,
+          ConnectionState.RECONNECTING: LinkState.RECONNECTING,
+          ConnectionState.KICKED: LinkState.OFFLINE,
+          ConnectionState.REFUSED: LinkState.OFFLINE,
+          ConnectionState.CLOSED: LinkState.OFFLINE}
+LEVEL_POLL_MS = 50
+
+
+class Presenter(QObject):
+    """Binds one signed-in :class:`InterphoneClient` (and its audio) to the main window."""
+
+    def __init__(self, window: MainWindow, client: InterphoneClient, audio: AudioPort | None,
+                 settings: Settings) -> None:
+        super().__init__(window)
+        self.window = window
+        self.client = client
+        self.model = client.model
+        self.audio = audio
+        self.settings = settings
+        self.tasks = TaskSet(self._on_task_error)
+        self._selected = ""
+        self._names: dict[str, str] = {}
+        self._speaker_seen: dict[str, tuple[str, float]] = {}  # id -> (uid, since)
+        self._last_spoke: dict[str, tuple[str, str]] = {}  # id -> (uid, "HH:MM:SS")
+        self._pressed = False
+        self._press_event = asyncio.Event()
+        self._release_event = asyncio.Event()
+        self._talk_task: asyncio.Task[None] | None = None
+        self._transmitting = False
+        self._deadline: float | None = None
+
+        self._unsubscribe = self.model.subscribe(self._on_event)
+        client.on_audio = self._on_audio
+        window.talk_pressed.connect(self.press_talk)
+        window.talk_released.connect(self.release_talk)
+        window.selection_changed.connect(self.select)
+        window.join_requested.connect(self.join)
+        window.leave_requested.connect(self.leave)
+        window.call_dismissed.connect(lambda _id: None)
+        window.volume_changed.connect(self._on_volume)
+        window.mute_toggled.connect(self._on_mute)
+
+        window.set_me(self.model.uid)
+        window.set_talk_key(settings.talk_key)
+        window.audio_bar.set_volume(settings.volume)
+        window.audio_bar.set_muted(settings.muted)
+        if audio is not None:
+            audio.set_volume(settings.volume / 100)
+            audio.set_muted(settings.muted)
+        self._levels = QTimer(self)
+        self._levels.setInterval(LEVEL_POLL_MS)
+        self._levels.timeout.connect(self._poll_levels)
+        if audio is not None:
+            self._levels.start()
+        self.refresh()
+
+    # --- whole-view refresh ----------------------------------------------------------------
+    def refresh(self) -> None:
+        self._show_link()
+        self._show_rows()
+        if not self._selected and self.model.joined is not None:
+            self._selected = str(self.model.joined)
+        self._show_selected()
+        self._show_talk()
+        self._show_title()
+
+    def rows(self) -> list[InterphoneRow]:
+        """Every roster entry, plus live chats with people outside the roster."""
+        model, me = self.model, self.model.uid
+        joined = str(model.joined) if model.joined is not None else ""
+        rows: list[InterphoneRow] = []
+        seen: set[str] = set()
+        entries = [(InterphoneId.group(e.id), e.name) for e in model.groups]
+        entries += [(InterphoneId.discuss(e.id), e.name) for e in model.discussions]
+        entries += [(InterphoneId.chat(me, e.id), e.name or e.id) for e in model.contacts
+                    if e.id != me]
+        for interphone, name in entries:
+            rows.append(self._row(interphone, name, joined))
+            seen.add(str(interphone))
+        for interphone in model.interphones:
+            if str(interphone) not in seen:
+                peer = (interphone.peer if interphone.key == me else interphone.key) \
+                    if interphone.kind is AttachType.CHAT else interphone.key
+                rows.append(self._row(interphone, peer or str(interphone), joined))
+        self._names = {row.id: row.name for row in rows}
+        return rows
+
+    def _row(self, interphone: InterphoneId, name: str, joined: str) -> InterphoneRow:
+        info = self.model.interphone(interphone)
+        key = str(interphone)
+        speaker = self.model.speaker if key == joined else (info.speaker if info else "")
+        return InterphoneRow(id=key, kind=_KINDS[interphone.kind], name=name,
+                             member_count=info.member_count if info else 0,
+                             speaker=speaker or "", joined=key == joined)
+
+    # --- model events ----------------------------------------------------------------------
+    def _on_event(self, event: ModelEvent) -> None:
+        if isinstance(event, ConnectionChanged):
+            self._show_link()
+            self._show_talk()
+            if event.state.final or event.state is ConnectionState.RECONNECTING:
+                self._stop_transmitting()
+        elif isinstance(event, RosterChanged | InterphoneUpdated | InterphoneEnded):
+            if isinstance(event, InterphoneUpdated | InterphoneEnded):
+                self._note_speaker(str(event.id))
+                if isinstance(event, InterphoneEnded):
+                    self.window.clear_incoming_call(str(event.id))
+            self._show_rows()
+            self._show_selected()
+        elif isinstance(event, JoinedChanged):
+            if event.id is not None:
+                self._selected = str(event.id)
+                self.window.clear_incoming_call(str(event.id))
+            self._show_rows()
+            self._show_selected()
+            self._show_talk()
+            self._show_title()
+        elif isinstance(event, MembersChanged):
+            self._show_selected()
+        elif isinstance(event, SpeakerChanged):
+            self._on_speaker(event)
+        elif isinstance(event, FloorChanged):
+            self._on_floor(event)
+        elif isinstance(event, IncomingCall):
+            self.window.notify_incoming_call(str(event.id), event.from_uid)
+            self._tone(Tone.INCOMING_CALL)
+
+    def _on_speaker(self, event: SpeakerChanged) -> None:
+        key = str(event.id)
+        previous = self._speaker_seen.get(key, ("", 0.0))[0]
+        if previous and previous != event.uid:
+            self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
+            if self.audio is not None and previous != self.model.uid:
+                self.audio.end_utterance(previous)
+                if not event.uid:
+                    self._tone(Tone.END_OF_TRANSMISSION)
+        if event.uid:
+            self._speaker_seen[key] = (event.uid, event.since)
+        else:
+            self._speaker_seen.pop(key, None)
+        self._show_rows()
+        self._show_selected()
+        self._show_talk()
+        self._show_title()
+
+    def _note_speaker(self, key: str) -> None:
+        """Remember when a speaker was first seen in an interphone we only watch."""
+        if self.model.joined is not None and str(self.model.joined) == key:
+            return
+        info = self.model.interphone(key)
+        speaker = info.speaker if info is not None else ""
+        previous = self._speaker_seen.get(key, ("", 0.0))[0]
+        if previous and previous != speaker:
+            self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
+        if speaker and speaker != previous:
+            self._speaker_seen[key] = (speaker, time.monotonic())
+        elif not speaker:
+            self._speaker_seen.pop(key, None)
+
+    def _on_floor(self, event: FloorChanged) -> None:
+        if event.state is FloorState.TALKING:
+            self._deadline = time.monotonic() + self.model.max_talk
+        else:
+            self._deadline = None
+            if self._transmitting:
+                self._stop_transmitting()
+                if event.reason == "revoked":
+                    self.window.show_message(self.tr("The server ended your turn to talk."))
+                    self._tone(Tone.END_OF_TRANSMISSION)
+            if event.state is FloorState.DENIED:
+                self._tone(Tone.BUSY)
+        self._show_talk()
+
+    def _on_audio(self, uid: str, seq: int, payload: bytes) -> None:
+        if self.audio is not None:
+            self.audio.receive(uid, seq, payload)
+
+    # --- view intents ----------------------------------------------------------------------
+    def select(self, interphone_id: str) -> None:
+        self._selected = interphone_id
+        self._show_selected()
+        self._show_talk()
+        info = self.model.interphone(interphone_id) if interphone_id else None
+        joined = self.model.joined is not None and str(self.model.joined) == interphone_id
+        if info is not None and info.members is None and not joined and self._online():
+            self.tasks.spawn(self.client.members(interphone_id), "members")
+
+    def join(self, interphone_id: str) -> None:
+        self._selected = interphone_id
+        self._show_selected()
+        self.tasks.spawn(self._join(interphone_id), "join")
+
+    async def _join(self, interphone_id: str) -> None:
+        self._stop_transmitting()
+        await self.client.join(interphone_id)
+
+    def leave(self, interphone_id: str) -> None:
+        self._stop_transmitting()
+        self.tasks.spawn(self.client.leave(), "leave")
+
+    def press_talk(self) -> None:
+        """Talk intent (button or key). Ignored unless the selected interphone is the joined one."""
+        if not self._can_talk():
+            return
+        self._pressed = True
+        self._release_event.clear()
+        self._press_event.set()
+        if self._talk_task is None or self._talk_task.done():
+            self._talk_task = self.tasks.spawn(self._talk(), "talk")
+
+    def release_talk(self) -> None:
+        self._pressed = False
+        self._press_event.clear()
+        self._release_event.set()
+
+    async def _talk(self) -> None:
+        """One turn: ask for the floor, transmit while held (plus the release delay), release."""
+        try:
+            granted = await self.client.talk_start()
+        except FloorBusy:
+            self._tone(Tone.BUSY)
+            return
+        except ClientError as exc:
+            logger.info("talk refused: %s", exc)
+            self._tone(Tone.BUSY)
+            return
+        if not granted:
+            return
+        self._transmitting = True
+        self._tone(Tone.TALK_PERMIT)
+        if self.audio is not None:
+            self.audio.start_transmit()
+        try:
+            while self._transmitting:
+                await self._release_event.wait()
+                if not self._transmitting or not await self._release_delay():
+                    break
+                if self.audio is not None:  # pressed again within the release delay
+                    self.audio.start_transmit()
+        finally:
+            self._stop_transmitting()
+            with contextlib.suppress(ClientError):
+                await self.client.talk_stop()
+
+    async def _release_delay(self) -> bool:
+        """Keep sending for the release delay; True if the talk key was pressed again."""
+        delay_ms = max(0, self.settings.release_delay_ms)
+        if self.audio is not None:
+            self.audio.stop_transmit(delay_ms)
+            stopped = self.audio.wait_transmit_stopped(delay_ms / 1000 + 1.0)
+        else:
+            stopped = asyncio.sleep(delay_ms / 1000)
+        finished = asyncio.ensure_future(stopped)
+        pressed = asyncio.ensure_future(self._press_event.wait())
+        try:
+            await asyncio.wait({finished, pressed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (finished, pressed):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        return pressed.done() and not pressed.cancelled() and self._pressed
+
+    def _stop_transmitting(self) -> None:
+        if self._transmitting:
+            self._transmitting = False
+            self._release_event.set()
+            if self.audio is not None:
+                self.audio.stop_transmit()
+
+    def _can_talk(self) -> bool:
+        joined = self.model.joined
+        return self._online() and joined is not None and str(joined) == self._selected
+
+    def _online(self) -> bool:
+        return self.model.connection is ConnectionState.CONNECTED
+
+    def _on_volume(self, percent: int) -> None:
+        self.settings.volume = percent
+        if self.audio is not None:
+            self.audio.set_volume(percent / 100)
+
+    def _on_mute(self, muted: bool) -> None:
+        self.settings.muted = muted
+        if self.audio is not None:
+            self.audio.set_muted(muted)
+
+    def _on_task_error(self, exc: BaseException) -> None:
+        self.window.show_message(self.tr("Request failed: %1").replace("%1", str(exc)), 8000)
+
+    # --- view updates ----------------------------------------------------------------------
+    def _show_link(self) -> None:
+        state = self.model.connection
+        detail = ""
+        if state is ConnectionState.KICKED:
+            detail = self.tr("signed in elsewhere")
+        elif state is ConnectionState.REFUSED:
+            detail = self.tr("sign-in refused")
+        elif state is ConnectionState.RECONNECTING and self.client.stats.reconnects:
+            detail = self.tr("attempt %1").replace("%1", str(self.client.stats.reconnects + 1))
+        self.window.set_link(_LINKS[state], detail)
+
+    def _show_rows(self) -> None:
+        self.window.set_rows(self.rows())
+
+    def _show_selected(self) -> None:
+        window, model = self.window, self.model
+        row = window.interphones.row(self._selected) if self._selected else None
+        window.show_interphone(row)
+        if row is None:
+            return
+        panel = window.panel
+        if row.joined:
+            panel.set_members(list(model.members))
+            panel.set_speaker(model.speaker, model.speaker_since)
+        else:
+            info = model.interphone(row.id)
+            if info is not None and info.members is not None:
+                panel.set_members(list(info.members))
+            seen = self._speaker_seen.get(row.id)
+            panel.set_speaker(row.speaker, seen[1] if seen and seen[0] == row.speaker else None)
+        last = self._last_spoke.get(row.id)
+        panel.set_last_speaker(*(last or ("", "")))
+
+    def _show_talk(self) -> None:
+        model = self.model
+        if not self._online():
+            state, holder, detail = TalkState.OFFLINE, "", ""
+        elif model.joined is None or str(model.joined) != self._selected:
+            state, holder, detail = TalkState.NOT_JOINED, "", ""
+        else:
+            floor = model.floor
+            state = {FloorState.IDLE: TalkState.IDLE, FloorState.REQUESTING: TalkState.REQUESTING,
+                     FloorState.TALKING: TalkState.TALKING, FloorState.BUSY: TalkState.BUSY,
+                     FloorState.DENIED: TalkState.DENIED}[floor]
+            holder = model.floor_holder or model.speaker
+            detail = ""
+            if state is TalkState.IDLE and model.speaker and model.speaker != model.uid:
+                state = TalkState.BUSY
+            if state is TalkState.DENIED:
+                detail = self.tr("You may not talk here")
+        self.window.set_talk_state(state, holder, detail, self._deadline,
+                                   float(model.max_talk))
+
+    def _show_title(self) -> None:
+        joined = self.model.joined
+        name = self._names.get(str(joined), str(joined)) if joined is not None else ""
+        self.window.set_speaking(name, self.model.speaker if joined is not None else "")
+
+    def _poll_levels(self) -> None:
+        if self.audio is not None:
+            self.window.audio_bar.set_levels(*self.audio.levels())
+
+    def _tone(self, tone: Tone) -> None:
+        if self.audio is not None and self.settings.tones:
+            self.audio.play_tone(tone)
+
+    def set_audio(self, audio: AudioPort | None) -> None:
+        """Use another audio engine (settings changed); None while it restarts."""
+        self._stop_transmitting()
+        self.audio = audio
+        if audio is not None:
+            audio.set_volume(self.settings.volume / 100)
+            audio.set_muted(self.settings.muted)
+            self._levels.start()
+        else:
+            self._levels.stop()
+
+    # --- shutdown --------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Stop listening to the model and end what this presenter started."""
+        self._levels.stop()
+        self._unsubscribe()
+        if self.client.on_audio == self._on_audio:
+            self.client.on_audio = None
+        self._stop_transmitting()
+        await self.tasks.close()

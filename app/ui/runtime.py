@@ -1,0 +1,216 @@
+"""The running application: sign-in (or demo), the main window session, clean shutdown.
+
+Everything here runs on the one asyncio loop (qasync's, on the Qt thread).
+Shutdown order: presenter (stops its tasks), client (quits, closes sockets),
+audio (closes the device), demo bots and server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSize, QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.client import ClientError, InterphoneClient
+from app.ui.audio_link import EngineAudio, open_audio
+from app.ui.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
+from app.ui.i18n import LanguageSwitcher
+from app.ui.main_window import MainWindow
+from app.ui.preferences import PreferencesController
+from app.ui.presenter import Presenter
+from app.ui.settings import Settings
+from app.ui.sign_in import SignInDialog
+from app.ui.sign_in_flow import SignInFlow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Command-line options (see :mod:`app.ui.main`)."""
+
+    demo: bool = False
+    quit_after: float | None = None
+    screenshot: Path | None = None
+    size: QSize | None = None
+    simulate_audio: bool = False
+    demo_timings: DemoTimings | None = None
+
+
+class Outcome(StrEnum):
+    QUIT = "quit"
+    SIGN_OUT = "sign_out"
+
+
+class Runtime:
+    """Owns the session's parts; :meth:`run` returns the exit code."""
+
+    def __init__(self, app: QApplication, options: Options, settings: Settings,
+                 switcher: LanguageSwitcher) -> None:
+        self.app = app
+        self.options = options
+        self.settings = settings
+        self.switcher = switcher
+        self.world: DemoWorld | None = None
+        self.window: MainWindow | None = None
+        self.presenter: Presenter | None = None
+        self.client: InterphoneClient | None = None
+        self.audio: EngineAudio | None = None
+        self.sign_in_dialog: SignInDialog | None = None
+        self.preferences: PreferencesController | None = None
+        self.ready = asyncio.Event()  # the main window is up
+        self._outcome: asyncio.Future[Outcome] | None = None
+
+    # --- top level ---------------------------------------------------------------------------
+    async def run(self) -> int:
+        try:
+            if self.options.demo:
+                self.world = await DemoWorld.start(self.options.demo_timings)
+                self.client = InterphoneClient("127.0.0.1", self.world.port, DEMO_UID, DEMO_TOKEN,
+                                               reconnect=True)
+                await self.client.connect()
+                await self.client.join(DEMO_INTERPHONE)
+            while True:
+                if self.client is None:
+                    self.client = await self._sign_in()
+                    if self.client is None:
+                        return 0
+                outcome = await self._session(self.client)
+                self.client = None
+                if outcome is Outcome.QUIT or self.options.demo:
+                    return 0
+        except ClientError as exc:
+            logger.error("cannot start: %s", exc)
+            return 1
+        finally:
+            await self._shutdown()
+
+    def quit(self) -> None:
+        """End the session (window closed, Quit, --quit-after)."""
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result(Outcome.QUIT)
+
+    def sign_out(self) -> None:
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result(Outcome.SIGN_OUT)
+
+    # --- phases ------------------------------------------------------------------------------
+    async def _sign_in(self) -> InterphoneClient | None:
+        self.sign_in_dialog = SignInDialog()
+        try:
+            return await SignInFlow(self.sign_in_dialog, self.settings).run()
+        finally:
+            self.sign_in_dialog.deleteLater()
+            self.sign_in_dialog = None
+
+    async def _session(self, client: InterphoneClient) -> Outcome:
+        self._outcome = asyncio.get_running_loop().create_future()
+        window = self.window = MainWindow()
+        self._open_audio(client)
+        self.presenter = Presenter(window, client, self.audio, self.settings)
+        self.preferences = PreferencesController(
+            window, self.settings, self.switcher, lambda: self.audio, self._restart_audio,
+            window.set_talk_key)
+        window.settings_requested.connect(self.preferences.open)
+        window.quit_requested.connect(self.quit)
+        window.sign_out_requested.connect(self.sign_out)
+        window.sign_out_action.setEnabled(not self.options.demo)
+        self._place(window)
+        window.show()
+        self._announce_audio()
+        self.ready.set()
+        if self.options.quit_after is not None:
+            QTimer.singleShot(int(self.options.quit_after * 1000), self._timed_quit)
+        outcome = await self._outcome
+        await self._end_session()
+        return outcome
+
+    def _timed_quit(self) -> None:
+        if self.options.screenshot is not None:
+            self.screenshot(self.options.screenshot)
+        self.quit()
+
+    def screenshot(self, path: Path) -> bool:
+        if self.window is None:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok = self.window.grab().save(str(path))
+        logger.info("screenshot %s: %s", path, "written" if ok else "FAILED")
+        return ok
+
+    # --- audio -------------------------------------------------------------------------------
+    def _open_audio(self, client: InterphoneClient) -> None:
+        settings = self.settings
+        simulate = self.options.simulate_audio
+        self.audio = open_audio(client.send_audio, frame_ms=settings.frame_ms,
+                                bitrate=settings.bitrate, input_device=settings.input_device,
+                                output_device=settings.output_device, simulate=simulate,
+                                voice_clip=load_clip("alice") if self.options.demo else None)
+
+    def _restart_audio(self) -> None:
+        if self.client is None or self.presenter is None:
+            return
+        old = self.audio
+        self.presenter.set_audio(None)
+        if old is not None:
+            old.close()
+        self._open_audio(self.client)
+        self.presenter.set_audio(self.audio)
+        self._announce_audio()
+
+    def _announce_audio(self) -> None:
+        if self.window is None or self.audio is None:
+            return
+        if self.audio.simulated:
+            self.window.set_audio_note(self.window.tr("Audio: simulated (%1)")
+                                       .replace("%1", self.audio.note))
+        else:
+            self.window.set_audio_note(self.window.tr("Audio: %1")
+                                       .replace("%1", self.audio.backend.name))
+
+    # --- window ------------------------------------------------------------------------------
+    def _place(self, window: MainWindow) -> None:
+        if self.options.size is not None:
+            window.resize(self.options.size)
+            return
+        saved = self.settings.geometry
+        if not (saved and window.restoreGeometry(QByteArray.fromHex(saved.encode()))):
+            window.resize(1280, 800)
+
+    # --- shutdown ----------------------------------------------------------------------------
+    async def _end_session(self) -> None:
+        window = self.window
+        if window is not None and self.options.size is None:
+            self.settings.geometry = bytes(window.saveGeometry().toHex()).decode()
+        if self.presenter is not None:
+            await self.presenter.close()
+            self.presenter = None
+        if self.client is not None:
+            await self.client.close()
+        if self.audio is not None:
+            self.audio.close()
+            self.audio = None
+        if window is not None:
+            window.talk_key.detach()
+            window.hide()
+            window.deleteLater()
+            self.window = None
+        self.settings.sync()
+
+    async def _shutdown(self) -> None:
+        if self.window is not None or self.presenter is not None:
+            try:
+                await self._end_session()
+            except Exception:
+                logger.exception("ending the session")
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+        if self.world is not None:
+            await self.world.stop()
+            self.world = None
