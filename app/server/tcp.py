@@ -13,6 +13,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
+from typing import cast
 
 from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
 from app.protocol.framing import FrameDecoder, encode_frame
@@ -241,7 +242,7 @@ class SignalingConnection(asyncio.Protocol):
     # ---- asyncio callbacks ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer_ip = str(peer[0]) if peer else ""
