@@ -17,8 +17,6 @@ from app.audio.clocked import ClockedBackend
 from app.audio.pipeline import AudioEngine, TransmitState
 from app.audio.sd_backend import SoundDeviceBackend
 
-FRAME = 960
-
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
     deadline = time.monotonic() + timeout
@@ -40,8 +38,11 @@ class Sent:
         self.threads.add(threading.get_ident())
 
 
+Talker = tuple[AudioEngine, ClockedBackend, Sent]
+
+
 @pytest.fixture
-async def talker() -> AsyncIterator[tuple[AudioEngine, ClockedBackend, Sent]]:
+async def talker() -> AsyncIterator[Talker]:
     backend = ClockedBackend(speech_like(3.0, seed=5), loop_source=True)
     sent = Sent()
     engine = AudioEngine(backend, send_frame=sent, loop=asyncio.get_running_loop())
@@ -50,7 +51,7 @@ async def talker() -> AsyncIterator[tuple[AudioEngine, ClockedBackend, Sent]]:
     engine.close()
 
 
-async def test_nothing_is_sent_before_start_transmit(talker: tuple) -> None:
+async def test_nothing_is_sent_before_start_transmit(talker: Talker) -> None:
     engine, _, sent = talker
     await asyncio.sleep(0.2)
     assert sent.packets == []
@@ -59,7 +60,7 @@ async def test_nothing_is_sent_before_start_transmit(talker: tuple) -> None:
     assert engine.input_level.rms > 0.01  # the meter works while not transmitting
 
 
-async def test_frames_are_sent_on_the_loop_thread_while_transmitting(talker: tuple) -> None:
+async def test_frames_are_sent_on_the_loop_thread_while_transmitting(talker: Talker) -> None:
     engine, _, sent = talker
     engine.start_transmit()
     await wait_until(lambda: len(sent.packets) >= 10)
@@ -68,7 +69,7 @@ async def test_frames_are_sent_on_the_loop_thread_while_transmitting(talker: tup
     assert engine.transmitting
 
 
-async def test_release_delay_keeps_sending_then_stops(talker: tuple) -> None:
+async def test_release_delay_keeps_sending_then_stops(talker: Talker) -> None:
     engine, _, sent = talker
     stopped: list[int] = []
     engine.on_transmit_stopped = lambda: stopped.append(len(sent.packets))
@@ -86,7 +87,7 @@ async def test_release_delay_keeps_sending_then_stops(talker: tuple) -> None:
     assert not engine.transmitting
 
 
-async def test_stop_transmit_zero_stops_at_once(talker: tuple) -> None:
+async def test_stop_transmit_zero_stops_at_once(talker: Talker) -> None:
     engine, _, sent = talker
     stopped: list[bool] = []
     engine.on_transmit_stopped = lambda: stopped.append(True)
@@ -99,7 +100,7 @@ async def test_stop_transmit_zero_stops_at_once(talker: tuple) -> None:
     assert len(sent.packets) == at_stop
 
 
-async def test_restart_during_release_continues_the_utterance(talker: tuple) -> None:
+async def test_restart_during_release_continues_the_utterance(talker: Talker) -> None:
     engine, _, sent = talker
     stopped: list[bool] = []
     engine.on_transmit_stopped = lambda: stopped.append(True)
@@ -150,7 +151,7 @@ async def test_unknown_device_raises_and_leaves_nothing_open() -> None:
     engine.close()
 
 
-async def test_expected_loss_reaches_the_encoder(talker: tuple) -> None:
+async def test_expected_loss_reaches_the_encoder(talker: Talker) -> None:
     engine, _, _ = talker
     engine.set_expected_loss(12)
     assert engine.expected_loss == 12
@@ -178,6 +179,7 @@ async def test_two_engines_talker_is_heard_by_listener() -> None:
     await asyncio.sleep(len(speech) / 48000 + 0.1)
     talker.stop_transmit(100)
     await asyncio.sleep(0.25)
+    listener_stats = listener.receive_stats()
     listener.end_utterance("alice")
     await wait_until(lambda: listener.mixer.talkers() == [])
     heard = speaker.collected_output()
@@ -187,8 +189,15 @@ async def test_two_engines_talker_is_heard_by_listener() -> None:
 
     assert stats.frames_received == seq and seq >= 55
     lag = fft_lag(speech, heard)
-    segment = heard[lag:lag + len(speech)]
-    assert correlation(speech[:len(segment)], segment) > 0.75
+    # Compare 200 ms pieces, each at its best nearby lag: under CPU load a
+    # concealed frame may shift the rest of the stream by a frame.
+    scores = []
+    for start in range(0, len(speech) - 9600, 9600):
+        piece = speech[start:start + 9600]
+        window = heard[max(0, lag + start - 3 * 960):lag + start + 9600 + 3 * 960]
+        local = min(fft_lag(piece, window), len(window) - len(piece))
+        scores.append(correlation(piece, window[local:local + len(piece)]))
+    assert float(np.median(scores)) > 0.8, (scores, listener_stats)
     # Mouth-to-ear on the two stream clocks: capture, encode, jitter buffer,
     # decode, one output block. Well under the 300 ms target.
     latency = speaker.output_sample_time(lag + speaker.collected_offset) \
@@ -241,7 +250,7 @@ async def test_monitor_plays_the_microphone_locally() -> None:
     assert rms == pytest.approx(0.3 / np.sqrt(2), rel=0.05)
 
 
-async def test_close_is_idempotent_and_stops_the_device(talker: tuple) -> None:
+async def test_close_is_idempotent_and_stops_the_device(talker: Talker) -> None:
     engine, backend, _ = talker
     engine.close()
     engine.close()

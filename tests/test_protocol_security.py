@@ -94,7 +94,7 @@ def test_payload_is_rejected_fast_and_harmlessly(name, encoding, secret_file, li
         decode_message(data)
     elapsed = time.perf_counter() - start
     assert info.value.errcode == 400
-    assert elapsed < 0.25
+    assert elapsed < 0.5
     assert MARKER not in info.value.errmsg
     assert "lollollol" not in info.value.errmsg
     assert _nobody_connected(server)

@@ -100,3 +100,15 @@ def test_plain_tokens() -> None:
     assert not directory.may_log_in("nobody", "pw-alice", "token")
     assert directory.may_log_in("nobody", "whatever", "open")
     assert not directory.may_log_in("bad:uid", "whatever", "open")
+
+
+def test_the_shipped_example_loads() -> None:
+    from pathlib import Path
+
+    import app.server
+
+    example = Path(app.server.__file__).with_name("example.toml")
+    directory = Directory.from_toml_file(example)
+    assert directory.settings.auth == "token"
+    assert directory.may_log_in("bob", "secret", "token")
+    assert directory.may_log_in("alice", "pw-alice", "token")

@@ -88,6 +88,16 @@ async def test_output_over_the_hard_limit_closes(conn: SignalingConnection) -> N
     assert conn.transport.aborted and conn.closing
 
 
+async def test_a_peer_that_stops_reading_is_closed_after_the_stall_timeout(
+        conn: SignalingConnection) -> None:
+    conn.logged_in = True
+    conn.pause_writing()
+    conn.paused_since -= conn.settings.write_stall_timeout
+    conn.last_rx = conn.loop.time()
+    conn._check()
+    assert conn.transport.aborted
+
+
 async def test_close_flushes_what_is_queued(conn: SignalingConnection) -> None:
     conn.pause_writing()
     conn.enqueue(b"last", None)

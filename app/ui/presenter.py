@@ -254,6 +254,11 @@ class Presenter(QObject):
         if self._talk_task is None or self._talk_task.done():
             self._talk_task = self.tasks.spawn(self._talk(), "talk")
 
+    @property
+    def talk_in_progress(self) -> bool:
+        """A turn is running: asking for the floor, talking or releasing."""
+        return self._talk_task is not None and not self._talk_task.done()
+
     def release_talk(self) -> None:
         self._pressed = False
         self._press_event.clear()

@@ -1,0 +1,205 @@
+"""The main window follows the server through the presenter, and talk intents reach the server.
+
+Real server on 127.0.0.1, real clients, the clocked (virtual) audio device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+from test_ui_support import OPS, close_session, holder, open_session, run, start_server, until
+
+from app.client import FloorBusy
+from app.ui.view_types import TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+
+def key(window, kind: QEvent.Type, auto_repeat: bool = False) -> None:
+    """Send a Space key event to the window's focused widget (as the platform would)."""
+    target = QApplication.focusWidget() or window
+    event = QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ", auto_repeat)
+    QApplication.sendEvent(target, event)
+
+
+def press(window, auto_repeat: bool = False) -> None:
+    key(window, QEvent.Type.KeyPress, auto_repeat)
+
+
+def release(window, auto_repeat: bool = False) -> None:
+    key(window, QEvent.Type.KeyRelease, auto_repeat)
+
+
+def test_list_shows_the_roster_and_the_joined_interphone(qloop, ui) -> None:
+    rows = {row.id: row for row in ui.presenter.rows()}
+    assert {"group_58", "group_1", "discuss_12"} <= set(rows)
+    assert any(row.startswith("chat_") for row in rows)
+    ops = ui.window.interphones.row(OPS)
+    assert ops is not None and ops.joined and ops.member_count == 1 and ops.name == "Ops"
+    assert ui.window.panel.interphone_id == OPS
+    assert ui.window.panel.talk_button.state is TalkState.IDLE
+    assert "Ops" in ui.window.windowTitle()
+
+
+def test_views_follow_a_second_client_joining_and_speaking(qloop, ui) -> None:
+    async def scenario() -> None:
+        alice = await ui.other("alice")
+        panel, window = ui.window.panel, ui.window
+        await until(lambda: any("alice" in t for t in panel.member_texts()), what="alice listed")
+        await until(lambda: window.interphones.row(OPS).member_count == 2)
+        assert await alice.talk_start()
+        await until(lambda: window.interphones.row(OPS).speaker == "alice", what="speaker")
+        await until(lambda: panel.talk_button.state is TalkState.BUSY)
+        assert "alice is speaking" in panel.speaking.text()
+        assert any("alice" in t and "speaking" in t for t in panel.member_texts())
+        assert window.windowTitle().startswith("alice is speaking")
+        await alice.talk_stop()
+        await until(lambda: panel.talk_button.state is TalkState.IDLE, what="idle again")
+        assert "alice" in panel.last_spoke.text()
+        await alice.leave()
+        await until(lambda: window.interphones.row(OPS).member_count == 1)
+        assert not any("alice" in t for t in panel.member_texts())
+
+    run(qloop, scenario())
+
+
+def test_other_interphones_show_count_and_speaker(qloop, ui) -> None:
+    async def scenario() -> None:
+        carol = await ui.other("carol", "discuss_12")
+        rows = ui.window.interphones
+        await until(lambda: rows.row("discuss_12").member_count == 1, what="night shift live")
+        assert await carol.talk_start()
+        await until(lambda: rows.row("discuss_12").speaker == "carol", what="carol speaking")
+        await carol.leave()
+        await until(lambda: rows.row("discuss_12").member_count == 0, what="ended")
+
+    run(qloop, scenario())
+
+
+def test_space_press_and_release_drive_the_floor(qloop, ui, server) -> None:
+    async def scenario() -> None:
+        window = ui.window
+        press(window)
+        await until(lambda: holder(server) == "me", what="floor granted at the server")
+        await until(lambda: window.panel.talk_button.state is TalkState.TALKING)
+        await until(lambda: ui.client.stats.tx_packets > 5, what="audio sent")
+        for _ in range(5):  # held key: auto-repeat pairs change nothing
+            release(window, auto_repeat=True)
+            press(window, auto_repeat=True)
+        await asyncio.sleep(0.3)
+        assert holder(server) == "me"
+        release(window)
+        await until(lambda: holder(server) == "", what="floor released at the server")
+        await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+
+    run(qloop, scenario())
+
+
+def test_release_delay_keeps_sending_after_the_key_is_released(qloop, ui, server,
+                                                               settings) -> None:
+    settings.release_delay_ms = 400
+
+    async def scenario() -> None:
+        press(ui.window)
+        await until(lambda: holder(server) == "me")
+        release(ui.window)
+        await asyncio.sleep(0.2)
+        assert holder(server) == "me", "released before the release delay"
+        await until(lambda: holder(server) == "", timeout=2.0)
+
+    run(qloop, scenario())
+
+
+def test_focus_loss_releases_the_talk_key(qloop, ui, server) -> None:
+    async def scenario() -> None:
+        window = ui.window
+        press(window)
+        await until(lambda: holder(server) == "me")
+        QApplication.sendEvent(window, QEvent(QEvent.Type.WindowDeactivate))
+        await until(lambda: holder(server) == "", what="released on deactivation")
+        press(window)
+        await until(lambda: holder(server) == "me")
+        window.hide()  # e.g. minimised to the tray
+        await until(lambda: holder(server) == "", what="released on hide")
+
+    run(qloop, scenario())
+
+
+def test_space_in_the_filter_box_types_instead_of_talking(qloop, ui, server) -> None:
+    async def scenario() -> None:
+        ui.window.interphones.filter.setFocus()
+        target = ui.window.interphones.filter
+        QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space,
+                                                 Qt.KeyboardModifier.NoModifier, " "))
+        await asyncio.sleep(0.3)
+        assert holder(server) == ""
+        assert target.text() == " "
+
+    run(qloop, scenario())
+
+
+def test_talk_button_follows_grant_busy_and_revoke(qloop, settings) -> None:
+    short = start_server(qloop, max_talk=1.0)
+
+    async def scenario() -> None:
+        session = await open_session(short, settings)
+        try:
+            button = session.window.panel.talk_button
+            alice = await session.other("alice")
+            assert await alice.talk_start()
+            await until(lambda: button.state is TalkState.BUSY, what="busy")
+            session.presenter.press_talk()
+            await until(lambda: not session.presenter.talk_in_progress, what="refused")
+            assert session.client.model.floor_holder == "alice"
+            assert button.state is TalkState.BUSY
+            session.presenter.release_talk()
+            await alice.talk_stop()
+            await until(lambda: button.state is TalkState.IDLE, what="idle")
+            session.presenter.press_talk()
+            await until(lambda: button.state is TalkState.TALKING, what="granted")
+            assert holder(short) == "me"
+            # still held: the server revokes the grant after max_talk (1 s)
+            await until(lambda: button.state is not TalkState.TALKING, timeout=4.0,
+                        what="revoked")
+            assert holder(short) == ""
+            assert button.state is TalkState.IDLE
+            try:
+                await alice.talk_start()
+            except FloorBusy:  # pragma: no cover - our stale grant would make this fail
+                raise AssertionError("the floor stayed with us after the revocation") from None
+            session.presenter.release_talk()
+        finally:
+            await close_session(session)
+
+    try:
+        run(qloop, scenario(), timeout=20)
+    finally:
+        run(qloop, short.stop())
+
+
+def test_talk_button_mouse_press_and_release(qloop, ui, server, qtbot) -> None:
+    async def scenario() -> None:
+        button = ui.window.panel.talk_button
+        center = button.rect().center()
+        qtbot.mousePress(button, Qt.MouseButton.LeftButton, pos=center)
+        await until(lambda: holder(server) == "me")
+        qtbot.mouseRelease(button, Qt.MouseButton.LeftButton, pos=center)
+        await until(lambda: holder(server) == "")
+
+    run(qloop, scenario())
+
+
+def test_incoming_call_raises_a_banner_and_answering_joins(qloop, ui) -> None:
+    async def scenario() -> None:
+        await ui.other("bob", "chat_bob:me")
+        banner = ui.window.banner
+        await until(lambda: banner.isVisible(), what="banner")
+        assert "bob" in banner.text.text()
+        banner.answer.click()
+        await until(lambda: str(ui.client.model.joined) == "chat_bob:me", what="joined the call")
+        assert not banner.isVisible()
+
+    run(qloop, scenario())

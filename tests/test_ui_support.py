@@ -1,0 +1,143 @@
+"""Shared fixtures of the UI tests (``pytest_plugins = ["test_ui_support"]``; no tests here).
+
+The tests are plain (synchronous) functions: each gets a fresh ``qasync``
+loop over the one QApplication of pytest-qt and runs coroutines on it with
+:func:`run`, so Qt events and asyncio callbacks are processed together, as
+in the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from app.client import InterphoneClient
+from app.protocol import InterphoneId
+from app.server import Directory, InterphoneServer, ServerSettings
+from app.ui.audio_link import EngineAudio, open_audio
+from app.ui.main_window import MainWindow
+from app.ui.presenter import Presenter
+from app.ui.settings import Settings
+
+T = TypeVar("T")
+OPS = "group_58"
+
+
+def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+    """Run ``coro`` on the qasync loop (Qt events included) with a timeout."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+async def until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
+    """Wait (processing Qt and asyncio events) until ``predicate()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
+
+
+async def settle(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(QSettings(str(tmp_path / "interphone.ini"), QSettings.Format.IniFormat))
+
+
+def start_server(loop: asyncio.AbstractEventLoop, **overrides: Any) -> InterphoneServer:
+    directory = Directory.demo()
+    server_settings = ServerSettings(**{"auth": "open", **overrides})
+    server = InterphoneServer(directory, host="127.0.0.1", port=0, settings=server_settings)
+    run(loop, server.start())
+    return server
+
+
+@pytest.fixture
+def server(qloop: qasync.QEventLoop) -> Iterator[InterphoneServer]:
+    server = start_server(qloop)
+    yield server
+    run(qloop, server.stop())
+
+
+def holder(server: InterphoneServer, interphone: str = OPS) -> str:
+    """Who holds the floor of ``interphone`` at the server (``""``: nobody)."""
+    record = server.state.interphone(InterphoneId.parse(interphone))
+    return record.holder if record is not None else ""
+
+
+@dataclass
+class UiSession:
+    """A signed-in "me" with the main window, its presenter and simulated audio."""
+
+    window: MainWindow
+    presenter: Presenter
+    client: InterphoneClient
+    audio: EngineAudio
+    others: list[InterphoneClient]
+
+    async def other(self, uid: str, join: str | None = OPS) -> InterphoneClient:
+        client = InterphoneClient("127.0.0.1", self.client.port, uid, "x", reconnect=False)
+        self.others.append(client)
+        await client.connect()
+        if join is not None:
+            await client.join(join)
+        return client
+
+
+async def open_session(server: InterphoneServer, settings: Settings,
+                       join: str | None = OPS) -> UiSession:
+    client = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=True)
+    await client.connect()
+    audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+    window = MainWindow()
+    presenter = Presenter(window, client, audio, settings)
+    window.resize(1000, 700)
+    window.show()
+    if join is not None:
+        await client.join(join)
+    return UiSession(window, presenter, client, audio, [])
+
+
+async def close_session(session: UiSession) -> None:
+    await session.presenter.close()
+    for other in session.others:
+        await other.close()
+    await session.client.close()
+    session.audio.close()
+    session.window.talk_key.detach()
+    session.window.close()
+    session.window.deleteLater()
+
+
+@pytest.fixture
+def ui(qloop: qasync.QEventLoop, server: InterphoneServer,
+       settings: Settings) -> Iterator[UiSession]:
+    session = run(qloop, open_session(server, settings))
+    yield session
+    run(qloop, close_session(session))
