@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.link_label)
         self.statusBar().addPermanentWidget(self.audio_label)
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
-        self._audio_note = ""
+        self._audio_note: tuple[bool, str] | None = None
         self._talk_state = TalkState.NOT_JOINED
 
         self._build_menu()
@@ -202,13 +202,16 @@ class MainWindow(QMainWindow):
         if state is not LinkState.CONNECTED:
             self.talk_key.release()
 
-    def set_audio_note(self, text: str) -> None:
-        """A permanent note in the status bar, e.g. that audio is simulated."""
-        self._audio_note = text
-        self.audio_label.setText(text)
+    def set_audio_note(self, simulated: bool, detail: str = "") -> None:
+        """The permanent audio note: the device in use, or that audio is simulated."""
+        self._audio_note = (simulated, detail)
+        self._show_audio_note()
 
     def set_talk_key(self, key_text: str) -> None:
         self.talk_key.set_key(key_text)
+        self._show_key_name()
+
+    def _show_key_name(self) -> None:
         name = QKeySequence(self.talk_key.key).toString(QKeySequence.SequenceFormat.NativeText)
         self.panel.talk_button.set_key_name(name)
 
@@ -280,6 +283,19 @@ class MainWindow(QMainWindow):
         self.link_label.setAccessibleName(text)
         self._show_tray_tooltip()
 
+    def _show_audio_note(self) -> None:
+        if self._audio_note is None:
+            self.audio_label.clear()
+            return
+        simulated, detail = self._audio_note
+        if simulated:
+            text = self.tr("Audio: simulated, no sound card")
+            if detail and detail != "no sound card":
+                text += f" ({detail})"
+        else:
+            text = self.tr("Audio: %1").replace("%1", detail)
+        self.audio_label.setText(text)
+
     def link_text(self) -> str:
         return self.link_label.accessibleName()
 
@@ -344,3 +360,6 @@ class MainWindow(QMainWindow):
             self.tray_show_action.setText(self.tr("Show Interphone"))
         self._show_title()
         self._show_link()
+        self._show_audio_note()
+        if hasattr(self, "talk_key"):  # not yet during __init__
+            self._show_key_name()

@@ -166,12 +166,8 @@ class Runtime:
     def _announce_audio(self) -> None:
         if self.window is None or self.audio is None:
             return
-        if self.audio.simulated:
-            self.window.set_audio_note(self.window.tr("Audio: simulated (%1)")
-                                       .replace("%1", self.audio.note))
-        else:
-            self.window.set_audio_note(self.window.tr("Audio: %1")
-                                       .replace("%1", self.audio.backend.name))
+        self.window.set_audio_note(self.audio.simulated,
+                                   self.audio.note or self.audio.backend.name)
 
     # --- window ------------------------------------------------------------------------------
     def _place(self, window: MainWindow) -> None:
