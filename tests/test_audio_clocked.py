@@ -49,7 +49,12 @@ def test_input_is_paced_in_real_time_without_drift() -> None:
     assert stream.t0 is not None
     times = np.array(list(stream.block_times)[:25])
     schedule = stream.t0 + PERIOD * (np.arange(25) + 1)  # input: at the end of each block
-    assert np.max(np.abs(times - schedule)) < 0.015
+    errors = times - schedule
+    assert np.all(errors > -0.001)  # never early
+    assert np.median(errors) < 0.005  # on time, bar OS scheduling hiccups
+    assert np.max(errors) < 0.06
+    # No drift: late blocks do not push the later ones back.
+    assert abs(np.median(errors[-8:]) - np.median(errors[:8])) < 0.005
     assert stream.xruns == 0
     stream.close()
 
@@ -70,7 +75,7 @@ def test_slow_callback_catches_up_on_the_fixed_schedule() -> None:
     assert stream.xruns >= 1
     assert stream.t0 is not None
     # Block 14 is still requested at t0 + 14 periods: the clock did not slip.
-    assert calls[14] - (stream.t0 + 14 * PERIOD) == pytest.approx(0.0, abs=0.015)
+    assert calls[14] - (stream.t0 + 14 * PERIOD) == pytest.approx(0.0, abs=0.03)
 
 
 def test_source_array_then_silence_and_collected_output() -> None:

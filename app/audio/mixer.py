@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 MAX_VOLUME = 1.5
 MAX_TONES = 8
 MONITOR_MAX_BLOCKS = 4  # beyond this the monitor drops the oldest block (latency cap)
+MONITOR_PRIME_BLOCKS = 2  # one block of cushion: input and output clocks differ in phase
 STALE_STREAM_SECONDS = 30.0  # a talker silent this long without end_utterance is dropped
 
 
@@ -62,17 +63,21 @@ class PlaybackMixer:
         self._tones: deque[_Cue] = deque()
         self._monitor_on = False
         self._monitor: deque[np.ndarray] = deque()
+        self._monitor_primed = False
         self._volume = 1.0
         self._muted = False
         self._level: Level = SILENT
         self.frames_received = 0
         self.monitor_drops = 0
+        self._closed = False
 
     # ------------------------------------------------------------ talkers
     def receive(self, uid: str, seq: int, payload: bytes) -> None:
         """One Opus packet of talker ``uid``."""
         now = self._clock()
         with self._lock:
+            if self._closed:
+                return
             talker = self._talkers.get(uid)
             if talker is None:
                 stream = SpeakerStream(self.frame_ms, max_delay_frames=self._max_jitter)
@@ -118,6 +123,7 @@ class PlaybackMixer:
         with self._lock:
             self._monitor_on = enabled
             self._monitor.clear()
+            self._monitor_primed = False
 
     @property
     def monitor(self) -> bool:
@@ -161,10 +167,8 @@ class PlaybackMixer:
         with self._lock:
             self._mix_talkers(out, now)
             self._mix_tones(out)
-            if self._monitor_on and self._monitor:
-                block = self._monitor.popleft()
-                n = min(len(block), len(out))
-                out[:n] += block[:n]
+            if self._monitor_on:
+                self._mix_monitor(out)
         if self._muted:
             out.fill(0.0)
         elif self._volume != 1.0:
@@ -190,6 +194,18 @@ class PlaybackMixer:
             self._talkers.pop(uid).stream.close()
             logger.debug("stream of %s drained and dropped", uid)
 
+    def _mix_monitor(self, out: np.ndarray) -> None:
+        if not self._monitor_primed:
+            self._monitor_primed = len(self._monitor) >= MONITOR_PRIME_BLOCKS
+            if not self._monitor_primed:
+                return
+        if not self._monitor:
+            self._monitor_primed = False  # ran dry: build the cushion again
+            return
+        block = self._monitor.popleft()
+        n = min(len(block), len(out))
+        out[:n] += block[:n]
+
     def _mix_tones(self, out: np.ndarray) -> None:
         for cue in self._tones:
             n = min(len(out), len(cue.pcm) - cue.pos)
@@ -202,6 +218,7 @@ class PlaybackMixer:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for talker in self._talkers.values():
                 talker.stream.close()
             self._talkers.clear()

@@ -1,0 +1,113 @@
+"""PlaybackMixer driven directly, with the clock passed in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from audio_helpers import speech_like
+
+from app.audio.codec import OpusEncoder
+from app.audio.mixer import STALE_STREAM_SECONDS, PlaybackMixer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def packets() -> list[bytes]:
+    speech = speech_like(0.4, seed=9)
+    with OpusEncoder() as enc:
+        return [enc.encode(speech[i * 960:(i + 1) * 960]) for i in range(20)]
+
+
+def block(mixer: PlaybackMixer, clock: Clock) -> np.ndarray:
+    out = np.zeros(960, dtype=np.float32)
+    mixer.fill(out)
+    clock.now += 0.02
+    return out
+
+
+def test_two_talkers_are_mixed_and_user_gain_applies(packets: list[bytes]) -> None:
+    clock = Clock()
+    solo, duo = PlaybackMixer(clock=clock), PlaybackMixer(clock=clock)
+    duo.set_user_volume("bob", 0.0)
+    for k in range(10):
+        solo.receive("alice", k, packets[k])
+        duo.receive("alice", k, packets[k])
+        duo.receive("bob", k, packets[k + 10])
+        a, b = block(solo, clock), block(duo, clock)
+        np.testing.assert_allclose(a, b, atol=1e-6)  # bob is muted per user
+    assert set(duo.talkers()) == {"alice", "bob"}
+    assert duo.stats()["bob"].jitter.received == 10
+
+
+def test_end_utterance_drains_then_drops(packets: list[bytes]) -> None:
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    for k in range(3):
+        mixer.receive("alice", k, packets[k])
+    mixer.end_utterance("alice")
+    heard = [np.any(block(mixer, clock)) for _ in range(8)]
+    assert heard[:3] == [True, True, True]  # what was buffered still plays
+    assert mixer.talkers() == []
+
+
+def test_silent_talker_without_end_is_dropped_when_stale(packets: list[bytes]) -> None:
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    mixer.receive("alice", 0, packets[0])
+    for _ in range(6):
+        block(mixer, clock)
+    assert mixer.talkers() == ["alice"]
+    clock.now += STALE_STREAM_SECONDS
+    block(mixer, clock)
+    assert mixer.talkers() == []
+
+
+def test_a_new_utterance_revives_an_ending_talker(packets: list[bytes]) -> None:
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    mixer.receive("alice", 0, packets[0])
+    mixer.end_utterance("alice")
+    mixer.receive("alice", 1, packets[1])
+    for _ in range(2):
+        block(mixer, clock)
+    assert mixer.talkers() == ["alice"]
+
+
+def test_overlapping_tones_and_clipping() -> None:
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    mixer.play_tone(np.full(1500, 0.7, dtype=np.float32))
+    mixer.play_tone(np.full(500, 0.7, dtype=np.float32))
+    first = block(mixer, clock)
+    assert first[:500].tolist() == [1.0] * 500  # 1.4 clipped
+    assert np.allclose(first[500:], 0.7)
+    second = block(mixer, clock)
+    assert np.allclose(second[:540], 0.7) and not np.any(second[540:])
+    assert mixer.level.peak == pytest.approx(0.7)
+
+
+def test_monitor_feeds_only_when_enabled() -> None:
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    mic = np.full(960, 0.25, dtype=np.float32)
+    mixer.feed_monitor(mic)
+    assert not np.any(block(mixer, clock))
+    mixer.set_monitor(True)
+    for _ in range(6):
+        mixer.feed_monitor(mic)
+    assert mixer.monitor_drops == 2  # latency is capped, oldest blocks go
+    assert np.allclose(block(mixer, clock), 0.25)
+
+
+def test_receive_after_close_is_ignored(packets: list[bytes]) -> None:
+    mixer = PlaybackMixer()
+    mixer.close()
+    mixer.receive("alice", 0, packets[0])
+    assert mixer.talkers() == []
