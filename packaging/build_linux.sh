@@ -2,12 +2,13 @@
 # Build the Linux one-folder bundle dist/Interphone, then a tarball, a .deb
 # (dpkg-deb, when present) and an AppImage (appimagetool, when on PATH).
 #
-#   bash packaging/build_linux.sh [--venv DIR] [--dist DIR] [--bundle-only] [--self-test]
+#   bash packaging/build_linux.sh [--venv DIR] [--dist DIR] [--work DIR] [--bundle-only] [--self-test]
 #
 #   --venv DIR     build with this venv (created if missing; default build/venv-pack,
 #                  `--venv .venv` reuses the development venv); the project and its
 #                  `packaging` extra (PyInstaller) are installed into it
 #   --dist DIR     where the bundle and packages go (default dist/)
+#   --work DIR     PyInstaller's work folder and package staging (default build/pyinstaller)
 #   --bundle-only  stop after the bundle (no tarball, .deb or AppImage)
 #   --self-test    run the bundle's --self-test (Qt offscreen) before packaging
 #
@@ -20,15 +21,17 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 venv="$root/build/venv-pack"
 dist="$root/dist"
+work="$root/build/pyinstaller"
 bundle_only=0
 self_test=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --venv) venv="$(realpath -m "$2")"; shift 2 ;;
     --dist) dist="$(realpath -m "$2")"; shift 2 ;;
+    --work) work="$(realpath -m "$2")"; shift 2 ;;
     --bundle-only) bundle_only=1; shift ;;
     --self-test) self_test=1; shift ;;
-    *) echo "usage: $0 [--venv DIR] [--dist DIR] [--bundle-only] [--self-test]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--venv DIR] [--dist DIR] [--work DIR] [--bundle-only] [--self-test]" >&2; exit 2 ;;
     esac
 done
 say() { printf '[package] %s\n' "$*" >&2; }
@@ -36,10 +39,13 @@ say() { printf '[package] %s\n' "$*" >&2; }
 version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' app/__init__.py)"
 arch="$(uname -m)"
 deb_arch="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
-work="$root/build/pyinstaller"
 start=$SECONDS
 
 # 1. The build venv: the app's dependencies plus PyInstaller, from pyproject.toml.
+# Builds running at the same time (two test runs) share it: one sets it up at a time.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ]; then
     python="${PYTHON:-}"
     if [ -z "$python" ]; then
@@ -62,6 +68,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[packaging]"
     echo "$want" >"$stamp"
 fi
+flock -u 9
 
 # 2. The bundle. Native libraries come from the system (see interphone.spec).
 libraries="$(/sbin/ldconfig -p)"
@@ -72,8 +79,10 @@ for lib in libopus.so.0 libportaudio.so.2; do
     fi
 done
 say "running PyInstaller"
-rm -rf "$dist/Interphone"
-"$venv/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
+# No --clean: it empties PyInstaller's cache in ~/.cache, which another build
+# running at the same time may be using; the spec's own work folder is fresh.
+rm -rf "$dist/Interphone" "$work/interphone"
+"$venv/bin/python" -m PyInstaller --noconfirm --log-level WARN \
     --distpath "$dist" --workpath "$work" packaging/interphone.spec
 bundle="$dist/Interphone"
 size="$(du -sm "$bundle" | cut -f1)"
@@ -108,7 +117,7 @@ DESKTOP
 
 # 4. Debian package: the bundle in /opt/interphone, `interphone` on PATH.
 if command -v dpkg-deb >/dev/null; then
-    pkg="$root/build/deb/interphone"
+    pkg="$work/deb/interphone"
     rm -rf "$pkg"
     mkdir -p "$pkg/DEBIAN" "$pkg/opt" "$pkg/usr/bin" "$pkg/usr/share/applications" \
         "$pkg/usr/share/icons/hicolor/256x256/apps"
@@ -139,7 +148,7 @@ fi
 
 # 5. AppImage, only when appimagetool is installed (it is not packaged by Debian).
 if command -v appimagetool >/dev/null; then
-    appdir="$root/build/Interphone.AppDir"
+    appdir="$work/Interphone.AppDir"
     rm -rf "$appdir"
     mkdir -p "$appdir/usr"
     cp -a "$bundle" "$appdir/usr/lib-interphone"
