@@ -274,6 +274,11 @@ class ClockedBackend:
         return np.concatenate(blocks)
 
     @property
+    def output(self) -> np.ndarray:
+        """Same as ``collected_output()``."""
+        return self.collected_output()
+
+    @property
     def collected_offset(self) -> int:
         """Output sample index of the first sample ``collected_output`` returns."""
         return self._collected_samples
