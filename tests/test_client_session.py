@@ -18,6 +18,8 @@ from client_fixtures import (
 from app.client import (
     ConnectionChanged,
     ConnectionState,
+    FloorChanged,
+    FloorState,
     IncomingCall,
     InterphoneClient,
     InterphoneEnded,
@@ -29,7 +31,7 @@ from app.client import (
     ServerUnreachable,
     SpeakerChanged,
 )
-from app.protocol import InterphoneId
+from app.protocol import InterphoneChanged, InterphoneId, InterphoneInfo, Message
 
 G58 = InterphoneId.group("58")
 D12 = InterphoneId.discuss("12")
@@ -193,9 +195,13 @@ async def test_reconnect_restores_the_session_on_a_new_server(clients):
         await alice.join(G58)
         await bob.join(G58)
         await wait_until(lambda: alice.model.members == ("alice", "bob"), what="both in")
+        await alice.talk_start()
         log = EventLog(alice)
     await wait_until(lambda: alice.state is ConnectionState.RECONNECTING, what="reconnecting")
     assert alice.model.joined == G58  # kept while reconnecting
+    assert alice.model.floor is FloorState.IDLE  # transmission stopped at once
+    assert FloorChanged(FloorState.IDLE, "", "disconnected") in log.events
+    assert alice.send_audio(b"\xf8\xff\xfe") is False
     await asyncio.sleep(0.3)  # a few failed attempts against nothing
     async with running_server(port=port):
         await wait_until(lambda: alice.state is ConnectionState.CONNECTED
@@ -210,10 +216,50 @@ async def test_reconnect_restores_the_session_on_a_new_server(clients):
         states = [e.state for e in log.of(ConnectionChanged)]
         assert states[0] is ConnectionState.RECONNECTING and states[-1] is ConnectionState.CONNECTED
         assert log.of(JoinedChanged) == []  # never left from the model's point of view
-        # The session works: requests answer, the floor can be taken.
+        # The session works: the floor can be taken and audio reaches the re-registered peer.
+        heard = []
+        bob.on_audio = lambda uid, seq, payload: heard.append((uid, seq))
         assert await alice.talk_start() is True
         await wait_until(lambda: bob.model.speaker == "alice", what="bob sees alice speak")
+        alice.send_audio(b"\xf8\xff\xfe")
+        await wait_until(lambda: heard == [("alice", 0)], what="audio after reconnect")
         await alice.talk_stop()
+
+
+async def test_pings_keep_an_idle_session_alive(clients):
+    async with running_server(keepalive=0.5) as server:
+        alice = await clients.connect(server.port, "alice")
+        assert alice.model.keepalive == 1  # advertised in whole seconds
+        await asyncio.sleep(3.6)  # the server drops sessions silent for 3 x keepalive
+        assert alice.state is ConnectionState.CONNECTED
+        assert alice.stats.reconnects == 0
+        await alice.sync()
+
+
+async def test_count_only_notification_refreshes_members(clients):
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        bob = await clients.connect(server.port, "bob")
+        await alice.join(G58)
+        await bob.join(G58)
+        await wait_until(lambda: alice.model.members == ("alice", "bob"), what="both in")
+        # What the server sends to members of an interphone above 64 members: a count only.
+        requests = []
+        real_members = alice.members
+
+        async def counting_members(interphone):
+            requests.append(interphone)
+            return await real_members(interphone)
+
+        alice.members = counting_members
+        count_only = InterphoneInfo(G58, "58", 3, "", None)
+        for _ in range(3):  # a burst of them costs one members request
+            alice._on_notification(Message.notification(InterphoneChanged(count_only)))
+        assert alice.model.interphone(G58).member_count == 3
+        await wait_until(lambda: alice.model.interphone(G58).member_count == 2,
+                         what="members refreshed")
+        assert requests == [G58]
+        assert alice.model.members == ("alice", "bob")  # the server's truth again
 
 
 async def test_without_reconnect_a_drop_is_final(clients):

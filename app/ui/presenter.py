@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -69,11 +70,14 @@ class Presenter(QObject):
         self._speaker_seen: dict[str, tuple[str, float]] = {}  # id -> (uid, since)
         self._last_spoke: dict[str, tuple[str, str]] = {}  # id -> (uid, "HH:MM:SS")
         self._pressed = False
+        self._presses = 0  # press intents so far
+        self._presses_at_stop = 0  # ... when the last turn began to release the floor
         self._press_event = asyncio.Event()
         self._release_event = asyncio.Event()
         self._talk_task: asyncio.Task[None] | None = None
         self._transmitting = False
         self._deadline: float | None = None
+        self.received: Counter[str] = Counter()  # audio packets heard, by speaker
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_audio = self._on_audio
@@ -218,6 +222,7 @@ class Presenter(QObject):
         self._show_talk()
 
     def _on_audio(self, uid: str, seq: int, payload: bytes) -> None:
+        self.received[uid] += 1
         if self.audio is not None:
             self.audio.receive(uid, seq, payload)
 
@@ -249,6 +254,7 @@ class Presenter(QObject):
         if not self._can_talk():
             return
         self._pressed = True
+        self._presses += 1
         self._release_event.clear()
         self._press_event.set()
         if self._talk_task is None or self._talk_task.done():
@@ -265,18 +271,29 @@ class Presenter(QObject):
         self._release_event.set()
 
     async def _talk(self) -> None:
-        """One turn: ask for the floor, transmit while held (plus the release delay), release."""
+        """Turns while the talk key is held; a press during the final release starts another."""
+        while True:
+            granted = await self._turn()
+            pressed_again = self._presses > self._presses_at_stop
+            if not (granted and pressed_again and self._pressed and self._can_talk()):
+                break
+
+    async def _turn(self) -> bool:
+        """One turn: ask for the floor, transmit while held (plus the release delay), release.
+
+        Returns whether the floor was granted.
+        """
         try:
             granted = await self.client.talk_start()
         except FloorBusy:
             self._tone(Tone.BUSY)
-            return
+            return False
         except ClientError as exc:
             logger.info("talk refused: %s", exc)
             self._tone(Tone.BUSY)
-            return
+            return False
         if not granted:
-            return
+            return False
         self._transmitting = True
         self._tone(Tone.TALK_PERMIT)
         if self.audio is not None:
@@ -289,9 +306,11 @@ class Presenter(QObject):
                 if self.audio is not None:  # pressed again within the release delay
                     self.audio.start_transmit()
         finally:
+            self._presses_at_stop = self._presses
             self._stop_transmitting()
             with contextlib.suppress(ClientError):
                 await self.client.talk_stop()
+        return True
 
     async def _release_delay(self) -> bool:
         """Keep sending for the release delay; True if the talk key was pressed again."""

@@ -68,13 +68,14 @@ class SettingsDialog(QDialog):
         mic_layout = QVBoxLayout(self.mic_group)
         mic_layout.addLayout(mic_row)
         mic_layout.addWidget(self.mic_hint)
+        self.labels: dict[str, QLabel] = {}
         audio = QWidget(self)
         self.audio_form = QFormLayout(audio)
-        self.audio_form.addRow("", self.input_device)
-        self.audio_form.addRow("", self.output_device)
-        self.audio_form.addRow("", self.bitrate)
-        self.audio_form.addRow("", self.frame_ms)
-        self.audio_form.addRow("", self.tones)
+        self._row(self.audio_form, "input", self.input_device)
+        self._row(self.audio_form, "output", self.output_device)
+        self._row(self.audio_form, "bitrate", self.bitrate)
+        self._row(self.audio_form, "frame", self.frame_ms)
+        self.audio_form.addRow(self.tones)
         self.audio_form.addRow(self.mic_group)
 
         # talking tab
@@ -89,8 +90,8 @@ class SettingsDialog(QDialog):
         self.talk_hint.setStyleSheet("color: #607d8b;")
         talking = QWidget(self)
         self.talk_form = QFormLayout(talking)
-        self.talk_form.addRow("", self.talk_key)
-        self.talk_form.addRow("", self.release_delay)
+        self._row(self.talk_form, "key", self.talk_key)
+        self._row(self.talk_form, "delay", self.release_delay)
         self.talk_form.addRow(self.talk_hint)
 
         # interface tab
@@ -99,7 +100,7 @@ class SettingsDialog(QDialog):
             self.language.addItem("", language)
         interface = QWidget(self)
         self.interface_form = QFormLayout(interface)
-        self.interface_form.addRow("", self.language)
+        self._row(self.interface_form, "language", self.language)
 
         self.tabs.addTab(audio, "")
         self.tabs.addTab(talking, "")
@@ -116,6 +117,12 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.buttons)
         self.finished.connect(lambda _result: self.mic_test.setChecked(False))
         self.retranslate()
+
+    def _row(self, form: QFormLayout, name: str, field: QWidget) -> None:
+        label = QLabel(self)
+        label.setBuddy(field)
+        self.labels[name] = label
+        form.addRow(label, field)
 
     # --- setters -----------------------------------------------------------------------------
     def set_devices(self, inputs: list[DeviceChoice], outputs: list[DeviceChoice]) -> None:
@@ -178,19 +185,12 @@ class SettingsDialog(QDialog):
         self.tabs.setTabText(0, self.tr("Audio"))
         self.tabs.setTabText(1, self.tr("Talking"))
         self.tabs.setTabText(2, self.tr("Interface"))
-        for form, labels in (
-            (self.audio_form, (self.tr("&Microphone:"), self.tr("&Speaker:"),
-                               self.tr("Opus &bitrate:"), self.tr("&Frame duration:"), "")),
-            (self.talk_form, (self.tr("Talk &key:"), self.tr("&Release delay:"))),
-            (self.interface_form, (self.tr("&Language:"),)),
-        ):
-            for row, text in enumerate(labels):
-                label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
-                widget = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
-                if label is not None and isinstance(label.widget(), QLabel):
-                    label.widget().setText(text)
-                    if widget is not None:
-                        label.widget().setBuddy(widget.widget())
+        texts = {"input": self.tr("&Microphone:"), "output": self.tr("&Speaker:"),
+                 "bitrate": self.tr("Opus &bitrate:"), "frame": self.tr("&Frame duration:"),
+                 "key": self.tr("Talk &key:"), "delay": self.tr("&Release delay:"),
+                 "language": self.tr("&Language:")}
+        for name, label in self.labels.items():
+            label.setText(texts[name])
         if self.input_device.count():
             self.input_device.setItemText(0, self.tr("System default"))
             self.output_device.setItemText(0, self.tr("System default"))

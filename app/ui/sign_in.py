@@ -33,6 +33,8 @@ def parse_address(text: str) -> tuple[str, int]:
             raise ValueError(text)
     elif text.count(":") == 1:
         host, port_text = text.split(":")
+        if not port_text:
+            raise ValueError(text)
     else:
         host, port_text = text, ""
     if not host or any(c.isspace() for c in host):
@@ -79,11 +81,12 @@ class SignInDialog(QDialog):
         self.buttons.accepted.connect(self._submit)
         self.buttons.rejected.connect(self.reject)
 
+        self.labels = [QLabel(self) for _ in range(3)]
         self.form = QFormLayout()
-        self.form.addRow("", self.address)
-        self.form.addRow("", self.uid)
-        self.form.addRow("", self.token)
-        self.form.addRow("", self.remember)
+        for label, field in zip(self.labels, (self.address, self.uid, self.token), strict=True):
+            label.setBuddy(field)
+            self.form.addRow(label, field)
+        self.form.addRow(self.remember)
         top = QVBoxLayout()
         top.addWidget(self.logo, 0, Qt.AlignmentFlag.AlignHCenter)
         top.addWidget(self.heading, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -171,13 +174,9 @@ class SignInDialog(QDialog):
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("Sign in to Interphone"))
         self.heading.setText(self.tr("Interphone"))
-        labels = (self.tr("&Server:"), self.tr("&User:"), self.tr("&Token:"))
-        for row, (text, field) in enumerate(zip(labels, (self.address, self.uid, self.token),
-                                                strict=True)):
-            label = self.form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
-            if isinstance(label, QLabel):
-                label.setText(text)
-                label.setBuddy(field)
+        texts = (self.tr("&Server:"), self.tr("&User:"), self.tr("&Token:"))
+        for label, text in zip(self.labels, texts, strict=True):
+            label.setText(text)
         self.address.setPlaceholderText(self.tr("host:port, e.g. 127.0.0.1:9400"))
         self.uid.setPlaceholderText(self.tr("your user name"))
         self.token.setPlaceholderText(self.tr("your password or token"))

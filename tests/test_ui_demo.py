@@ -1,0 +1,128 @@
+"""The loopback demo end to end, the screenshot, and the live language switch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+from test_ui_support import run, until
+
+from app.ui.demo import DemoTimings
+from app.ui.i18n import LanguageSwitcher
+from app.ui.main import run as main_run
+from app.ui.runtime import Options, Runtime
+from app.ui.view_types import TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+QUIET = DemoTimings(alice_every=600.0, carol_every=1.0, bob_calls_after=None)
+
+
+def space(window, kind: QEvent.Type) -> None:
+    target = QApplication.focusWidget() or window
+    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space,
+                                             Qt.KeyboardModifier.NoModifier, " "))
+
+
+def screenshot_path(tmp_path: Path) -> Path:
+    wanted = os.environ.get("INTERPHONE_SCREENSHOT")
+    return Path(wanted) if wanted else tmp_path / "demo.png"
+
+
+@pytest.fixture
+def switcher(qapp) -> LanguageSwitcher:
+    switcher = LanguageSwitcher(qapp)
+    yield switcher
+    switcher.apply("en")
+
+
+def test_demo_echo_bot_answers_and_screenshot(qloop, settings, switcher, tmp_path) -> None:
+    options = Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
+                      demo_timings=QUIET)
+    runtime = Runtime(QCoreApplication.instance(), options, settings, switcher)
+    shot = screenshot_path(tmp_path)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            await exercise()
+        finally:
+            runtime.quit()
+        return await asyncio.wait_for(main, 10)
+
+    async def exercise() -> None:
+        window, presenter = runtime.window, runtime.presenter
+        assert window is not None and presenter is not None
+        assert "simulated" in window.audio_label.text()
+        assert window.panel.interphone_id == "group_58"
+        await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+        # carol speaks in another interphone: the list shows it
+        await until(lambda: window.interphones.row("discuss_12").speaker == "carol",
+                    what="carol speaking in Night shift")
+        space(window, QEvent.Type.KeyPress)
+        await until(lambda: window.panel.talk_button.state is TalkState.TALKING, what="talking")
+        await asyncio.sleep(0.8)  # say something (the simulated microphone speaks a clip)
+        space(window, QEvent.Type.KeyRelease)
+        await until(lambda: presenter.received["echo"] > 20, timeout=8,
+                    what="the echo bot's playback reaching us")
+        await until(lambda: runtime.audio.levels()[1] > 0.01, what="echo audible")
+        assert runtime.screenshot(shot)
+        await until(lambda: runtime.world.echo.utterances_sent >= 1, timeout=8)
+
+    assert run(qloop, scenario(), timeout=30) == 0
+    assert shot.stat().st_size > 10_000
+    assert runtime.world is None and runtime.client is None  # all shut down
+
+
+def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
+    options = Options(demo=True, simulate_audio=True, demo_timings=QUIET)
+    runtime = Runtime(QCoreApplication.instance(), options, settings, switcher)
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            await exercise()
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    async def exercise() -> None:
+        window = runtime.window
+        button = window.panel.talk_button
+        await until(lambda: button.state is TalkState.IDLE)
+        assert button.texts()[0] == "Hold to talk"
+        assert window.app_menu.title() == "&Interphone"
+        dialog = runtime.preferences.open()
+        index = dialog.language.findData("zh_CN")
+        dialog.language.setCurrentIndex(index)
+        dialog.buttons.button(dialog.buttons.StandardButton.Apply).click()
+        await asyncio.sleep(0.05)  # LanguageChange events are posted
+        assert switcher.language == "zh_CN" and settings.language == "zh_CN"
+        assert button.texts()[0] == "按住讲话"
+        assert window.app_menu.title() == "对讲(&I)"
+        assert "成员" in window.panel.members_title.text()
+        assert dialog.windowTitle() == "对讲设置"
+        assert window.interphones.filter.placeholderText() == "按名称筛选…"
+        dialog.language.setCurrentIndex(dialog.language.findData("en"))
+        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        await asyncio.sleep(0.05)
+        assert button.texts()[0] == "Hold to talk"
+        assert window.app_menu.title() == "&Interphone"
+
+    run(qloop, scenario(), timeout=30)
+
+
+def test_command_line_demo_quits_after_and_writes_a_screenshot(qapp, tmp_path) -> None:
+    shot = tmp_path / "cli.png"
+    code = main_run(["--demo", "--quit-after", "1.5", "--screenshot", str(shot),
+                     "--simulated-audio", "--size", "800x600", "--language", "en",
+                     "--settings", str(tmp_path / "settings.ini")])
+    assert code == 0
+    assert shot.exists() and shot.stat().st_size > 5_000

@@ -1,0 +1,132 @@
+"""The sign-in dialog against a real server: problems are shown, success signs in."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from test_ui_support import run, start_server, until
+
+from app.ui.sign_in import DEFAULT_PORT, SignInDialog, parse_address
+from app.ui.sign_in_flow import SignInFlow
+
+pytest_plugins = ["test_ui_support"]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def attempt(dialog: SignInDialog, flow: SignInFlow, address: str, uid: str = "me",
+                  token: str = "secret") -> asyncio.Task:
+    task = asyncio.ensure_future(flow.run())
+    await until(dialog.isVisible, what="dialog shown")
+    dialog.address.setText(address)
+    dialog.uid.setText(uid)
+    dialog.token.setText(token)
+    dialog.ok.click()
+    return task
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("127.0.0.1:9400", ("127.0.0.1", 9400)),
+    ("  example.org:1  ", ("example.org", 1)),
+    ("example.org", ("example.org", DEFAULT_PORT)),
+    ("[::1]:9500", ("::1", 9500)),
+    ("[::1]", ("::1", DEFAULT_PORT)),
+])
+def test_parse_address_accepts(text: str, expected: tuple[str, int]) -> None:
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", ":9400", "host:", "host:0", "host:65536", "host:port",
+                                  "a b:1", "[::1]x"])
+def test_parse_address_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_address(text)
+
+
+def test_wrong_port_shows_unreachable(qloop, settings) -> None:
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings, connect_timeout=2.0)
+    port = free_port()
+
+    async def scenario() -> None:
+        task = await attempt(dialog, flow, f"127.0.0.1:{port}")
+        await until(dialog.error.isVisible, what="error shown")
+        assert "Cannot reach the server" in dialog.error.text()
+        assert f"127.0.0.1:{port}" in dialog.error.text()
+        assert dialog.ok.isEnabled() and dialog.address.isEnabled()
+        assert not task.done()
+        dialog.reject()
+        assert await task is None
+
+    run(qloop, scenario())
+    assert settings.uid == ""  # nothing remembered from a failed attempt
+
+
+def test_token_mode_refusal_is_explained(qloop, settings) -> None:
+    server = start_server(qloop, auth="token")  # the demo directory has no tokens
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings)
+
+    async def scenario() -> None:
+        task = await attempt(dialog, flow, f"127.0.0.1:{server.port}", "alice", "wrong")
+        await until(dialog.error.isVisible, what="error shown")
+        assert "refused" in dialog.error.text()
+        dialog.reject()
+        assert await task is None
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
+
+
+def test_malformed_address_and_missing_token_are_caught_before_connecting(qloop,
+                                                                        settings) -> None:
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings)
+
+    async def scenario() -> None:
+        task = await attempt(dialog, flow, "host:port")
+        assert "host:port" in dialog.error.text() and dialog.error.isVisible()
+        dialog.address.setText("127.0.0.1:9")
+        dialog.token.clear()
+        dialog.ok.click()
+        assert "token" in dialog.error.text()
+        assert not dialog.progress.isVisible()
+        dialog.reject()
+        assert await task is None
+
+    run(qloop, scenario())
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_success_returns_a_connected_client_and_remembers(qloop, server, settings,
+                                                          remember: bool) -> None:
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", remember)
+        dialog.ok.click()
+        client = await asyncio.wait_for(task, 5)
+        try:
+            assert client is not None and client.connected
+            assert client.model.uid == "me" and client.model.roster
+            assert not dialog.isVisible()
+        finally:
+            await client.close()
+
+    run(qloop, scenario())
+    assert settings.server_address == f"127.0.0.1:{server.port}"
+    assert settings.uid == "me"
+    assert settings.remember is remember
+    assert settings.token == ("secret" if remember else "")
