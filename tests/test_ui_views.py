@@ -1,0 +1,277 @@
+"""The views on their own: what they show for what they are given, and the intents they emit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.ui.interphone_list import InterphoneList
+from app.ui.level_meter import level_to_fraction
+from app.ui.main import choose_platform, parse_size
+from app.ui.main_window import MainWindow
+from app.ui.settings import Settings
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.talk_button import TalkButton, format_seconds
+from app.ui.talk_key import TalkKey, key_from_text
+from app.ui.view_types import DeviceChoice, InterphoneRow, Preferences, RowKind, TalkState
+
+ROWS = [
+    InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "lixx", True),
+    InterphoneRow("group_59", RowKind.GROUP, "Maintenance"),
+    InterphoneRow("discuss_12", RowKind.DISCUSS, "Night shift", 2),
+    InterphoneRow("chat_lxx:sung", RowKind.CHAT, "Li Xiaoxia"),
+]
+
+
+@pytest.fixture
+def store(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+
+
+# --- settings ------------------------------------------------------------------------------
+def test_settings_have_typed_defaults(store) -> None:
+    settings = Settings(store)
+    assert settings.release_delay_ms == 150
+    assert settings.talk_key == "Space"
+    assert settings.tones is True
+    assert settings.language == "system"
+    assert settings.frame_ms == 20 and settings.bitrate == 24000
+    assert set(Settings.declared()) >= {"server_address", "uid", "token", "remember", "volume"}
+
+
+def test_settings_round_trip_through_the_file(store, tmp_path) -> None:
+    settings = Settings(store)
+    settings.release_delay_ms = 300
+    settings.tones = False
+    settings.language = "zh_CN"
+    settings.sync()
+    again = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    assert (again.release_delay_ms, again.tones, again.language) == (300, False, "zh_CN")
+    assert isinstance(again.release_delay_ms, int) and isinstance(again.tones, bool)
+
+
+@pytest.mark.parametrize(("key", "raw", "attribute", "expected"), [
+    ("talk/release_delay_ms", "soon", "release_delay_ms", 150),
+    ("audio/frame_ms", "25", "frame_ms", 20),  # not an allowed frame duration
+    ("audio/bitrate", "16000", "bitrate", 16000),
+    ("ui/language", "klingon", "language", "system"),
+    ("audio/tones", "false", "tones", False),
+    ("audio/tones", "1", "tones", True),
+])
+def test_bad_or_textual_stored_values(store, key: str, raw: str, attribute: str,
+                                      expected: object) -> None:
+    store.setValue(key, raw)
+    assert getattr(Settings(store), attribute) == expected
+
+
+# --- small pure helpers ----------------------------------------------------------------------
+@pytest.mark.parametrize(("environ", "platform", "expected"), [
+    ({}, "linux", "offscreen"),
+    ({"DISPLAY": ":0"}, "linux", None),
+    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", None),
+    ({"QT_QPA_PLATFORM": "xcb"}, "linux", None),
+    ({}, "darwin", None),
+    ({}, "win32", None),
+])
+def test_offscreen_only_without_a_display(environ, platform, expected) -> None:
+    assert choose_platform(environ, platform) == expected
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0:00"), (7.9, "0:07"), (61, "1:01"),
+                                               (-3, "0:00")])
+def test_format_seconds(seconds: float, text: str) -> None:
+    assert format_seconds(seconds) == text
+
+
+@pytest.mark.parametrize(("level", "fraction"), [(0.0, 0.0), (1.0, 1.0), (0.001, 0.0),
+                                                 (0.1, 2 / 3), (2.0, 1.0)])
+def test_meter_scale_is_logarithmic(level: float, fraction: float) -> None:
+    assert level_to_fraction(level) == pytest.approx(fraction, abs=1e-6)
+
+
+def test_parse_size() -> None:
+    assert parse_size("800x600") == (800, 600)
+    assert parse_size(None) is None
+
+
+@pytest.mark.parametrize(("text", "key"), [("Space", Qt.Key.Key_Space), ("F12", Qt.Key.Key_F12),
+                                           ("", Qt.Key.Key_Space)])
+def test_talk_key_text(qapp, text: str, key: Qt.Key) -> None:
+    assert key_from_text(text) == key
+
+
+# --- talk button ------------------------------------------------------------------------------
+@pytest.mark.parametrize(("state", "holder", "title", "detail"), [
+    (TalkState.IDLE, "", "Hold to talk", "or hold Space"),
+    (TalkState.REQUESTING, "", "Requesting…", ""),
+    (TalkState.BUSY, "lixx", "Busy", "lixx is speaking"),
+    (TalkState.DENIED, "", "Denied", "not a member"),
+    (TalkState.NOT_JOINED, "", "Join to talk", ""),
+    (TalkState.OFFLINE, "", "Offline", ""),
+])
+def test_talk_button_texts(qtbot, state, holder, title, detail) -> None:
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.set_state(state, holder, "not a member" if state is TalkState.DENIED else "")
+    assert button.texts() == (title, detail)
+
+
+def test_talk_button_counts_down_the_grant(qtbot) -> None:
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.set_state(TalkState.TALKING, "me", deadline=time.monotonic() + 42.5, max_talk=60)
+    assert button.texts() == ("Talking", "0:42 left")
+
+
+@pytest.mark.parametrize(("state", "emits"), [(TalkState.IDLE, True), (TalkState.BUSY, True),
+                                              (TalkState.OFFLINE, False),
+                                              (TalkState.NOT_JOINED, False)])
+def test_talk_button_press_and_hold(qtbot, state: TalkState, emits: bool) -> None:
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.resize(200, 200)
+    button.set_state(state)
+    pressed, released = [], []
+    button.talk_pressed.connect(lambda: pressed.append(1))
+    button.talk_released.connect(lambda: released.append(1))
+    qtbot.mousePress(button, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    assert button.held is emits
+    qtbot.mouseRelease(button, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    assert (len(pressed), len(released)) == ((1, 1) if emits else (0, 0))
+    qtbot.mousePress(button, Qt.MouseButton.LeftButton, pos=QPoint(2, 2))  # outside the disc
+    assert not button.held
+
+
+def test_talk_button_lets_go_when_talking_becomes_impossible(qtbot) -> None:
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.resize(200, 200)
+    button.set_state(TalkState.IDLE)
+    released = []
+    button.talk_released.connect(lambda: released.append(1))
+    qtbot.mousePress(button, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    button.set_state(TalkState.OFFLINE)
+    assert released == [1] and not button.held
+
+
+# --- talk key -------------------------------------------------------------------------------
+def send_key(target: QWidget, kind: QEvent.Type, key: Qt.Key = Qt.Key.Key_Space,
+             auto_repeat: bool = False) -> None:
+    QApplication.sendEvent(target, QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, " ",
+                                             auto_repeat))
+
+
+def test_talk_key_ignores_auto_repeat_and_other_windows(qtbot) -> None:
+    window, other = QWidget(), QWidget()
+    qtbot.addWidget(window)
+    qtbot.addWidget(other)
+    talk_key = TalkKey(window)
+    events: list[str] = []
+    talk_key.pressed.connect(lambda: events.append("press"))
+    talk_key.released.connect(lambda: events.append("release"))
+    try:
+        send_key(window, QEvent.Type.KeyPress)
+        for _ in range(3):
+            send_key(window, QEvent.Type.KeyRelease, auto_repeat=True)
+            send_key(window, QEvent.Type.KeyPress, auto_repeat=True)
+        send_key(window, QEvent.Type.KeyRelease)
+        send_key(other, QEvent.Type.KeyPress)  # not our window
+        send_key(window, QEvent.Type.KeyPress, Qt.Key.Key_A)  # not the talk key
+        assert events == ["press", "release"]
+        talk_key.set_key("F12")
+        send_key(window, QEvent.Type.KeyPress, Qt.Key.Key_F12)
+        QApplication.sendEvent(window, QEvent(QEvent.Type.WindowDeactivate))
+        assert events == ["press", "release", "press", "release"]
+    finally:
+        talk_key.detach()
+
+
+def test_main_window_merges_mouse_and_key_holds(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    events: list[str] = []
+    window.talk_pressed.connect(lambda: events.append("press"))
+    window.talk_released.connect(lambda: events.append("release"))
+    window.talk_key.pressed.emit()
+    window.panel.talk_button.talk_pressed.emit()
+    window.talk_key.released.emit()
+    assert events == ["press"]
+    window.panel.talk_button.talk_released.emit()
+    assert events == ["press", "release"]
+    window.talk_key.detach()
+
+
+# --- interphone list --------------------------------------------------------------------------
+def test_list_sections_filter_and_selection(qtbot) -> None:
+    view = InterphoneList()
+    qtbot.addWidget(view)
+    view.set_rows(ROWS)
+    assert set(view.visible_ids()) == {row.id for row in ROWS}
+    view.select("discuss_12")
+    with qtbot.waitSignal(view.selected) as selected:
+        view.select("group_59")
+    assert selected.args == ["group_59"]
+    view.filter.setText("shift")
+    assert view.visible_ids() == ["discuss_12"]
+    view.filter.setText("XIAO")
+    assert view.visible_ids() == ["chat_lxx:sung"]
+    view.filter.clear()
+    updated = [*ROWS[:1], InterphoneRow("group_59", RowKind.GROUP, "Maintenance", 1, "wux")]
+    view.set_rows(updated)  # rows that disappear are removed, the selection is kept
+    assert set(view.visible_ids()) == {"group_58", "group_59"}
+    assert view.selected_id() == "group_59"
+    assert view.row("group_59").speaker == "wux"
+
+
+def test_list_activation_requests_a_join(qtbot) -> None:
+    view = InterphoneList()
+    qtbot.addWidget(view)
+    view.set_rows(ROWS)
+    view.select("group_59")
+    with qtbot.waitSignal(view.join_requested) as joined:
+        view.tree.itemActivated.emit(view.tree.currentItem(), 0)
+    assert joined.args == ["group_59"]
+
+
+# --- panel and settings dialog ---------------------------------------------------------------
+def test_panel_shows_members_speaker_and_join_or_leave(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("sung")
+    window.set_rows(ROWS)
+    panel = window.panel
+    window.show_interphone(ROWS[1])
+    assert panel.join_button.isVisibleTo(panel) and not panel.leave_button.isVisibleTo(panel)
+    window.show_interphone(ROWS[0])
+    assert panel.leave_button.isVisibleTo(panel)
+    panel.set_members(["sung", "lixx"])
+    panel.set_speaker("lixx", time.monotonic() - 5)
+    assert panel.member_texts() == ["sung (you)", "lixx · speaking"]
+    assert panel.speaking.text() == "lixx is speaking · 0:05"
+    with qtbot.waitSignal(panel.leave_requested) as left:
+        panel.leave_button.click()
+    assert left.args == ["group_58"]
+    window.talk_key.detach()
+
+
+def test_settings_dialog_edits_preferences(qtbot) -> None:
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_devices([DeviceChoice("USB mic", "USB mic")], [DeviceChoice("HDMI", "HDMI")])
+    prefs = Preferences(input_device="USB mic", bitrate=32000, frame_ms=40, tones=False,
+                        talk_key="F12", release_delay_ms=250, language="zh_CN")
+    dialog.set_preferences(prefs)
+    assert dialog.preferences() == prefs
+    dialog.release_delay.setValue(100)
+    with qtbot.waitSignal(dialog.applied) as applied:
+        dialog.buttons.button(dialog.buttons.StandardButton.Apply).click()
+    assert applied.args[0].release_delay_ms == 100
+    with qtbot.waitSignal(dialog.mic_test_toggled) as toggled:
+        dialog.mic_test.click()
+    assert toggled.args == [True]
+    dialog.reject()
+    assert not dialog.mic_test.isChecked()  # closing the dialog stops the test
