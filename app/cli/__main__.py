@@ -22,11 +22,20 @@ _ENDS_ON_INTERRUPT = ("listen", "bot")
 
 
 async def _run(args: argparse.Namespace) -> int:
+    """Run the command; Ctrl-C/SIGTERM end ``listen``/``bot`` normally, others are cancelled."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    args.stop = asyncio.Event()
+
+    def interrupt() -> None:
+        if args.command in _ENDS_ON_INTERRUPT and not args.stop.is_set():
+            args.stop.set()
+        elif task is not None:
+            task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows
+            loop.add_signal_handler(signum, interrupt)
     return await COMMANDS[args.command](args)
 
 
@@ -38,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
-        return 0 if args.command in _ENDS_ON_INTERRUPT else 130
+        return 130
     except LoginRefused as exc:
         _fail(f"login refused for {args.uid!r}: {exc.errmsg or exc}")
     except (CliError, ClientError) as exc:

@@ -124,20 +124,24 @@ async def until_session_ends(client: InterphoneClient) -> str:
         unsubscribe()
 
 
-async def run_until_session_ends(client: InterphoneClient, work: asyncio.Future[Any]) -> None:
-    """Await ``work``; if the session ends first (kick, refusal), stop it and fail."""
+async def run_until_stopped(client: InterphoneClient, work: asyncio.Future[Any],
+                            stop: asyncio.Event | None) -> None:
+    """Await ``work`` until it ends or ``stop`` is set (Ctrl-C); fail if the session ends."""
     watcher = asyncio.ensure_future(until_session_ends(client))
+    stopper = asyncio.ensure_future(stop.wait() if stop is not None else asyncio.Event().wait())
+    waiters = {work, watcher, stopper}
     try:
-        done, _ = await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (work, watcher):
+        for task in waiters:
             task.cancel()
-        for task in (work, watcher):
+        for task in waiters:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    if work not in done or work.cancelled():
+    if watcher in done and work not in done:
         raise CliError(f"session ended ({watcher.result()})")
-    work.result()
+    if work in done and not work.cancelled():
+        work.result()
 
 
 # ---- commands ------------------------------------------------------------------------------
@@ -190,7 +194,8 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             clock = MixClock(writer.write, args.frame_ms)
             client.on_audio = clock.on_audio
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
-            await run_until_session_ends(client, asyncio.ensure_future(clock.run(args.seconds)))
+            await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
+                                    getattr(args, "stop", None))
     finally:
         writer.close()
     print(f"wrote {writer.samples / SAMPLE_RATE:.2f} s to {args.wav}")
@@ -210,7 +215,8 @@ async def cmd_bot(args: argparse.Namespace) -> int:
         print(f"{type(bot).__name__} in {args.id}; Ctrl-C to stop", file=sys.stderr)
         try:
             wait = asyncio.sleep(args.seconds) if args.seconds else asyncio.Event().wait()
-            await run_until_session_ends(client, asyncio.ensure_future(wait))
+            await run_until_stopped(client, asyncio.ensure_future(wait),
+                                    getattr(args, "stop", None))
         finally:
             await bot.stop()
     print(f"{type(bot).__name__} spoke {bot.utterances_sent} times")

@@ -78,12 +78,13 @@ class _Bot:
             if not granted:
                 return False
             try:
-                await transmit_pcm(self.client, pcm, frame_ms=self.frame_ms,
-                                   bitrate=self.bitrate)
+                sent = await transmit_pcm(self.client, pcm, frame_ms=self.frame_ms,
+                                          bitrate=self.bitrate)
+                if sent:
+                    self.utterances_sent += 1
             finally:
                 with contextlib.suppress(ClientError):
                     await self.client.talk_stop()
-            self.utterances_sent += 1
             return True
         return False
 

@@ -150,8 +150,8 @@ class InterphoneClient:
         """
         if self._closing or self.model.connection.final:
             raise NotConnected(f"client is {self.model.connection.value}")
-        if self._conn is not None:
-            return
+        if self._conn is not None or self.model.connection is ConnectionState.RECONNECTING:
+            return  # connected, or the background reconnect is already at it
         self.model.set_connection(ConnectionState.CONNECTING)
         try:
             await self._establish(rejoin=None)

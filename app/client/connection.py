@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
+import socket
 import ssl as ssl_module
 from collections.abc import Callable
 
@@ -75,7 +77,7 @@ class SignalingConnection(asyncio.Protocol):
             raise ServerUnreachable(
                 f"cannot reach {host}:{port}: no answer within {connect_timeout:g} s") from None
         except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
+            reason = _os_reason(exc)
             raise ServerUnreachable(f"cannot reach {host}:{port}: {reason}") from None
         return protocol
 
@@ -215,3 +217,12 @@ class SignalingConnection(asyncio.Protocol):
                 return
             except Exception:
                 logger.exception("ping failed")
+
+
+def _os_reason(exc: OSError) -> str:
+    """A short human reason: 'Connection refused', 'Name or service not known', ..."""
+    if isinstance(exc, socket.gaierror) and exc.strerror:
+        return exc.strerror
+    if exc.errno and exc.errno > 0:
+        return os.strerror(exc.errno)
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,245 @@
+"""interphone-cli as a user runs it: subprocesses against the real embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from client_fixtures import (
+    Clients,
+    best_lag,
+    client_tasks,
+    free_port,
+    noise_bursts,
+    running_server,
+    wait_until,
+)
+
+from app.audio.resample import resample
+from app.audio.wavio import read_wav, write_wav
+from app.client.mixer import MixClock
+from app.client.talker import transmit_pcm
+from app.protocol import InterphoneId
+
+ROOT = Path(__file__).resolve().parent.parent
+G58 = InterphoneId.group("58")
+
+
+@pytest.fixture
+async def clients():
+    made = Clients()
+    yield made
+    await made.close_all()
+    assert client_tasks() == []
+
+
+async def cli(*args: str, port: int | None = None, uid: str | None = "alice",
+              timeout: float = 15.0) -> tuple[int, str, str]:
+    proc = await start_cli(*args, port=port, uid=uid)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def start_cli(*args: str, port: int | None = None,
+                    uid: str | None = "alice") -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERPHONE_")}
+    if uid is not None:
+        env["INTERPHONE_UID"] = uid
+        env["INTERPHONE_TOKEN"] = f"pw-{uid}"
+    common = ["--server", f"127.0.0.1:{port}"] if port is not None else []
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", *common, *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["frobnicate"],
+        ["--frame-ms", "30", "sync"],
+        ["--bitrate", "lots", "sync"],
+        ["--server", "localhost:99999", "sync"],
+        ["members"],
+        ["members", "not-an-id"],
+        ["talk", "group_58"],
+        ["listen", "group_58", "--wav", "x.wav", "--seconds", "-1"],
+    ],
+)
+async def test_bad_arguments_are_usage_errors(args):
+    code, out, err = await cli(*args)
+    assert code == 2
+    assert "usage:" in err and "Traceback" not in err
+    assert out == ""
+
+
+async def test_uid_is_required():
+    code, _, err = await cli("sync", uid=None)
+    assert code == 2 and "--uid is required" in err
+
+
+async def test_connection_refused_is_one_clear_line():
+    port = free_port()
+    code, out, err = await cli("sync", port=port)
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        f"interphone-cli: error: cannot reach 127.0.0.1:{port}: Connection refused"]
+
+
+async def test_login_refused(clients):
+    async with running_server() as server:
+        code, _, err = await cli("--token", "nope", "sync", port=server.port)
+    assert code == 1
+    assert "login refused for 'alice'" in err and "Traceback" not in err
+
+
+async def test_sync_and_members_print_json(clients):
+    async with running_server() as server:
+        bob = await clients.connect(server.port, "bob")
+        await bob.join(G58)
+        await bob.talk_start()
+        code, out, err = await cli("sync", port=server.port)
+        assert code == 0, err
+        assert json.loads(out) == [{"id": "group_58", "attach_type": "group",
+                                    "attach_id": "58", "member_count": 1, "speaker": "bob"}]
+        code, out, err = await cli("members", "group_58", port=server.port)
+        assert code == 0, err
+        data = json.loads(out)
+        assert data["members"] == ["bob"] and data["speaker"] == "bob"
+        code, out, _ = await cli("members", "discuss_12", port=server.port)
+        assert json.loads(out)["member_count"] == 0 and json.loads(out)["members"] == []
+
+
+async def test_talk_on_a_busy_floor_fails_clearly(clients, tmp_path):
+    wav = tmp_path / "in.wav"
+    write_wav(wav, noise_bursts(0.2))
+    async with running_server() as server:
+        bob = await clients.connect(server.port, "bob")
+        await bob.join(G58)
+        await bob.talk_start()
+        code, _, err = await cli("talk", "group_58", "--wav", str(wav), port=server.port)
+    assert code == 1
+    assert err.strip().splitlines()[-1] == \
+        "interphone-cli: error: floor busy: bob is speaking in group_58"
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not audio\n" * 10, b"RIFF\x00\x00"])
+async def test_talk_rejects_a_file_that_is_not_audio(tmp_path, content):
+    path = tmp_path / "notes.wav"
+    path.write_bytes(content)
+    code, _, err = await cli("talk", "group_58", "--wav", str(path), port=free_port())
+    assert code == 1
+    assert "not a readable WAV" in err or "holds no audio" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+async def test_talk_missing_file(tmp_path):
+    code, _, err = await cli("talk", "group_58", "--wav", str(tmp_path / "nope.wav"),
+                             port=free_port())
+    assert code == 1 and "no such file" in err
+
+
+def _write_stereo_44k(path: Path, pcm: np.ndarray) -> None:
+    pcm44 = resample(pcm, 48000, 44100)
+    stereo = np.stack([pcm44, pcm44], axis=1)
+    with wave.open(str(path), "wb") as wf:
+        wf.setnchannels(2)
+        wf.setsampwidth(2)
+        wf.setframerate(44100)
+        wf.writeframes((np.clip(stereo, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+async def test_talk_streams_a_converted_file_in_real_time(clients, tmp_path):
+    signal_in = noise_bursts(1.0, seed=7)
+    wav = tmp_path / "stereo44.wav"
+    _write_stereo_44k(wav, signal_in)
+    async with running_server() as server:
+        bob = await clients.connect(server.port, "bob")
+        await bob.join(G58)
+        recorded: list[np.ndarray] = []
+        clock = MixClock(recorded.append, 20)
+        bob.on_audio = clock.on_audio
+        listening = asyncio.ensure_future(clock.run(None))
+        try:
+            code, out, err = await cli("talk", "group_58", "--wav", str(wav), port=server.port)
+            await asyncio.sleep(0.2)
+        finally:
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
+    assert code == 0, err
+    assert out.startswith("sent 1.00 s (50 frames of 20 ms) to group_58")
+    lag, corr = best_lag(signal_in, np.concatenate(recorded))
+    assert corr > 0.4, (corr, lag, clock.frames_with_audio)
+
+
+async def test_listen_records_what_is_said_with_the_silence(clients, tmp_path):
+    signal_in = noise_bursts(0.8, seed=9)
+    out_wav = tmp_path / "heard.wav"
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        await alice.join(G58)
+        proc = await start_cli("listen", "group_58", "--wav", str(out_wav), "--seconds", "2.5",
+                               port=server.port, uid="bob")
+        await wait_until(lambda: "bob" in alice.model.members, timeout=5, what="listener in")
+        await asyncio.sleep(0.5)
+        await alice.talk_start()
+        await transmit_pcm(alice, signal_in)
+        await alice.talk_stop()
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    assert "wrote 2.50 s" in out.decode()
+    with wave.open(str(out_wav)) as wf:
+        assert (wf.getframerate(), wf.getnchannels(), wf.getsampwidth()) == (48000, 1, 2)
+    heard = read_wav(out_wav)
+    assert len(heard) == 2.5 * 48000
+    lag, corr = best_lag(signal_in, heard)
+    assert corr > 0.4, (corr, lag)
+    assert lag > 0.4 * 48000  # the silence before the utterance is kept
+    assert np.abs(heard[: int(0.3 * 48000)]).max() < 1e-3
+
+
+async def test_listen_finalizes_the_wav_on_ctrl_c(clients, tmp_path):
+    out_wav = tmp_path / "heard.wav"
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        await alice.join(G58)
+        proc = await start_cli("listen", "group_58", "--wav", str(out_wav),
+                               port=server.port, uid="bob")
+        await wait_until(lambda: "bob" in alice.model.members, timeout=5, what="listener in")
+        await asyncio.sleep(0.4)
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+        await wait_until(lambda: alice.model.members == ("alice",), what="listener left")
+    assert proc.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+    assert out.decode().startswith("wrote ")
+    heard = read_wav(out_wav)  # a valid, finalized file
+    assert 0.2 * 48000 < len(heard) < 3 * 48000
+    assert np.abs(heard).max() == 0.0
+
+
+async def test_bot_echoes_and_stops_on_sigterm(clients):
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        await alice.join(G58)
+        proc = await start_cli("bot", "group_58", port=server.port, uid="bob")
+        await wait_until(lambda: "bob" in alice.model.members, timeout=5, what="bot in")
+        heard: list[int] = []
+        alice.on_audio = lambda uid, seq, payload: heard.append(seq)
+        await alice.talk_start()
+        await transmit_pcm(alice, noise_bursts(0.3))
+        await alice.talk_stop()
+        await wait_until(lambda: len(heard) >= 15, timeout=5, what="the echo")
+        await wait_until(lambda: alice.model.speaker == "", timeout=5, what="echo ends")
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    assert "EchoBot spoke 1 times" in out.decode()
+    assert heard[0] == 0

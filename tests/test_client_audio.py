@@ -1,0 +1,123 @@
+"""Real audio through the server: paced talker, real-time mixer, the echo and player bots."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from client_fixtures import (
+    Clients,
+    best_lag,
+    client_tasks,
+    noise_bursts,
+    running_server,
+    wait_until,
+)
+
+from app.audio.codec import OpusEncoder
+from app.audio.constants import SAMPLE_RATE
+from app.client.bots import EchoBot, PlayerBot, decode_utterance
+from app.client.mixer import MixClock, opus_packet_ms
+from app.client.talker import split_frames, transmit_pcm
+from app.protocol import InterphoneId
+
+G58 = InterphoneId.group("58")
+
+
+@pytest.fixture
+async def clients():
+    made = Clients()
+    yield made
+    await made.close_all()
+    assert client_tasks() == []
+
+
+async def test_talk_to_listen_preserves_the_signal(clients):
+    signal = noise_bursts(1.5)
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        bob = await clients.connect(server.port, "bob")
+        await alice.join(G58)
+        await bob.join(G58)
+        recorded: list[np.ndarray] = []
+        clock = MixClock(recorded.append, 20)
+        bob.on_audio = clock.on_audio
+        listening = asyncio.ensure_future(clock.run(2.3))
+        await asyncio.sleep(0.3)  # silence before the utterance must be kept
+        loop = asyncio.get_running_loop()
+        await alice.talk_start()
+        started = loop.time()
+        sent = await transmit_pcm(alice, signal, frame_ms=20)
+        elapsed = loop.time() - started
+        await alice.talk_stop()
+        await listening
+    assert sent == len(split_frames(signal, 20))
+    assert 1.45 < elapsed < 2.0  # real time, paced on a fixed schedule
+    out = np.concatenate(recorded)
+    assert len(out) == round(2.3 / 0.02) * 960  # one frame per period, silence included
+    lag, corr = best_lag(signal, out)
+    delay = lag / SAMPLE_RATE
+    assert corr > 0.5, (corr, delay)
+    assert 0.25 < delay < 0.8, delay  # the 0.3 s of silence, plus codec and jitter delay
+    assert np.abs(out[: int(0.25 * SAMPLE_RATE)]).max() == 0.0
+
+
+async def test_echo_bot_plays_each_utterance_back(clients):
+    signal = noise_bursts(0.6, seed=3)
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        echo_client = await clients.connect(server.port, "bob")
+        await alice.join(G58)
+        await echo_client.join(G58)
+        bot = EchoBot(echo_client)
+        bot.start()
+        heard: dict[int, bytes] = {}
+        alice.on_audio = lambda uid, seq, payload: heard.__setitem__(seq, payload)
+        await alice.talk_start()
+        await transmit_pcm(alice, signal)
+        await alice.talk_stop()
+        await wait_until(lambda: echo_client.model.speaker == "bob" or heard, timeout=3,
+                         what="the bot answers")
+        await wait_until(lambda: bot.utterances_sent == 1, timeout=6, what="echo done")
+        await wait_until(lambda: alice.model.speaker == "", timeout=5, what="bot releases")
+        await bot.stop()
+        await bot.stop()  # idempotent
+    frames = len(split_frames(signal, 20))
+    assert min(heard) == 0 and frames - 3 <= len(heard) <= frames, (sorted(heard), frames)
+    echoed = decode_utterance(heard)
+    _, corr = best_lag(signal, np.concatenate([echoed, np.zeros(4800, np.float32)]))
+    assert corr > 0.4, corr
+
+
+async def test_player_bot_speaks_periodically(clients):
+    clip = noise_bursts(0.2, seed=5)
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        player = await clients.connect(server.port, "bob")
+        await alice.join(G58)
+        await player.join(G58)
+        seqs: list[int] = []
+        alice.on_audio = lambda uid, seq, payload: seqs.append(seq)
+        bot = PlayerBot(player, clip, every=0.15)
+        bot.start()
+        await wait_until(lambda: bot.utterances_sent >= 2, timeout=3, what="two plays")
+        await bot.stop()
+        assert player.model.floor.value == "idle"
+    assert seqs.count(0) >= 2  # each play is its own utterance
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 40, 60])
+def test_opus_packet_duration_from_the_toc(frame_ms):
+    encoder = OpusEncoder(frame_ms, 24000)
+    try:
+        packet = encoder.encode(noise_bursts(0.06)[: frame_ms * 48])
+    finally:
+        encoder.close()
+    assert opus_packet_ms(packet) == frame_ms
+
+
+def test_split_frames_pads_the_last_frame():
+    frames = split_frames(np.ones(1000, np.float32), 20)
+    assert [len(f) for f in frames] == [960, 960]
+    assert frames[1][:40].sum() == 40 and frames[1][40:].sum() == 0

@@ -1,0 +1,209 @@
+"""ClientModel as a pure state machine: responses and notifications in, events out."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.client import (
+    ClientModel,
+    ConnectionChanged,
+    ConnectionState,
+    FloorChanged,
+    FloorState,
+    IncomingCall,
+    InterphoneEnded,
+    InterphoneUpdated,
+    JoinedChanged,
+    MembersChanged,
+    RosterChanged,
+    SpeakerChanged,
+)
+from app.protocol import InterphoneId, InterphoneInfo, LoginResult, RosterEntry
+
+G58 = InterphoneId.group("58")
+D12 = InterphoneId.discuss("12")
+CHAT = InterphoneId.chat("me", "lxx")
+
+
+def info(interphone=G58, members=("me",), speaker="", *, count=None, listed=True):
+    return InterphoneInfo(interphone, interphone.attach_id_for("me"),
+                          len(members) if count is None else count, speaker,
+                          tuple(members) if listed else None)
+
+
+@pytest.fixture
+def model():
+    now = [100.0]
+    m = ClientModel("me", clock=lambda: now[0])
+    m.events = []  # type: ignore[attr-defined]
+    m.subscribe(m.events.append)  # type: ignore[attr-defined]
+    return m
+
+
+def joined(model, *members, speaker=""):
+    model.apply_joined(info(G58, members or ("me",), speaker))
+    model.events.clear()
+    return model
+
+
+def test_login_sets_roster_and_timers(model):
+    roster = (RosterEntry("group", "58", "Ops"), RosterEntry("discuss", "12", "Night"),
+              RosterEntry("contact", "lxx", "Li"))
+    model.apply_login(LoginResult("me", 9400, 7, 30, roster))
+    assert model.roster_ids() == (G58, D12)
+    assert (model.keepalive, model.max_talk) == (7, 30)
+    assert [c.id for c in model.contacts] == ["lxx"]
+    assert model.events == [RosterChanged(roster)]
+    model.apply_login(LoginResult("me", 9400, 7, 30, roster))
+    assert len(model.events) == 1  # same roster: no event
+
+
+def test_connection_events_only_on_change(model):
+    model.set_connection(ConnectionState.CONNECTING)
+    model.set_connection(ConnectionState.CONNECTING)
+    model.set_connection(ConnectionState.KICKED, "login_elsewhere")
+    assert model.events == [ConnectionChanged(ConnectionState.CONNECTING),
+                            ConnectionChanged(ConnectionState.KICKED, "login_elsewhere")]
+    assert model.connection.final and model.connection_detail == "login_elsewhere"
+
+
+def test_sync_replaces_the_live_set_but_keeps_the_joined_one(model):
+    model.apply_sync([info(D12, ("a", "b"), listed=False)])
+    joined(model, "me")
+    model.apply_sync([])
+    assert set(model.interphones) == {G58}
+    assert model.events == [InterphoneEnded(D12)]
+
+
+def test_join_then_notifications_drive_members_and_speaker(model):
+    model.apply_joined(info(G58, ("me", "bob"), "bob"))
+    assert model.joined == G58 and model.members == ("me", "bob")
+    assert model.floor is FloorState.BUSY and model.floor_holder == "bob"
+    assert model.speaker_since == 100.0
+    kinds = [type(e) for e in model.events]
+    assert kinds[:2] == [JoinedChanged, InterphoneUpdated]
+    assert SpeakerChanged in kinds and MembersChanged in kinds
+    model.events.clear()
+    assert model.apply_info(info(G58, ("me",), "")) is False
+    assert model.members == ("me",) and model.speaker == "" and model.floor is FloorState.IDLE
+    assert model.events == [InterphoneUpdated(G58), MembersChanged(G58, ("me",)),
+                            SpeakerChanged(G58, "", 0.0), FloorChanged(FloorState.IDLE)]
+
+
+@pytest.mark.parametrize(
+    ("count", "listed", "stale"),
+    [
+        (3, True, False),  # member list given
+        (3, False, True),  # count changed, no list: refresh
+        (2, False, False),  # count unchanged, no list: nothing to refresh
+    ],
+)
+def test_count_only_notifications_ask_for_a_refresh(model, count, listed, stale):
+    joined(model, "me", "bob")
+    members = ("me", "bob", "carol") if listed else ("me", "bob")
+    assert model.apply_info(info(G58, members, count=count, listed=listed)) is stale
+
+
+def test_floor_grant_release_and_revocation(model):
+    joined(model, "me", "bob")
+    model.floor_requesting()
+    model.apply_info(info(G58, ("me", "bob"), "me"))  # grant notification before the answer
+    assert model.floor is FloorState.REQUESTING
+    model.floor_granted()
+    assert model.floor is FloorState.TALKING and model.speaker == "me"
+    model.events.clear()
+    model.apply_info(info(G58, ("me", "bob"), ""))  # the server took the floor away
+    assert model.floor is FloorState.IDLE
+    assert FloorChanged(FloorState.IDLE, "", "revoked") in model.events
+
+
+def test_revocation_to_another_speaker_is_busy(model):
+    joined(model, "me", "bob")
+    model.floor_requesting()
+    model.floor_granted()
+    model.apply_info(info(G58, ("me", "bob"), "bob"))
+    assert (model.floor, model.floor_holder) == (FloorState.BUSY, "bob")
+
+
+def test_refusals(model):
+    joined(model, "me", "bob", speaker="bob")
+    model.floor_requesting()
+    model.floor_refused(holder="bob", busy=True, reason="bob is speaking")
+    assert (model.floor, model.floor_holder) == (FloorState.BUSY, "bob")
+    model.floor_requesting()
+    model.floor_refused(busy=False, reason="not a member")
+    assert model.floor is FloorState.DENIED
+    assert model.events[-1] == FloorChanged(FloorState.DENIED, "", "not a member")
+    model.apply_info(info(G58, ("me", "bob"), ""))  # the speaker changed: denial is over
+    assert model.floor is FloorState.IDLE
+
+
+def test_release_clears_our_speaker_state(model):
+    joined(model, "me")
+    model.floor_requesting()
+    model.floor_granted()
+    model.floor_released()
+    assert model.floor is FloorState.IDLE and model.speaker == ""
+    assert model.events[-1] == FloorChanged(FloorState.IDLE, "", "released")
+
+
+def test_leaving_resets_everything_of_the_joined_interphone(model):
+    joined(model, "me", "bob", speaker="bob")
+    model.apply_left(info(G58, ("bob",), "bob", listed=False))
+    assert (model.joined, model.members, model.speaker) == (None, (), "")
+    assert model.floor is FloorState.IDLE
+    assert JoinedChanged(None) in model.events and MembersChanged(G58, ()) in model.events
+    assert model.interphone(G58).member_count == 1
+
+
+@pytest.mark.parametrize(
+    ("members", "count", "joining", "rings"),
+    [
+        (("lxx",), 1, None, True),  # lxx calls us
+        (None, 1, None, True),  # count-only view: still a call
+        (("lxx", "me"), 2, None, False),  # we are in it already
+        (("lxx",), 1, CHAT, False),  # our own join in flight
+    ],
+)
+def test_incoming_call(model, members, count, joining, rings):
+    model.expect_join(joining)
+    listed = members is not None
+    model.apply_info(info(CHAT, members or ("lxx",), count=count, listed=listed))
+    calls = [e for e in model.events if isinstance(e, IncomingCall)]
+    assert calls == ([IncomingCall(CHAT, "lxx")] if rings else [])
+
+
+def test_a_call_rings_once_until_it_ends(model):
+    model.apply_info(info(CHAT, ("lxx",)))
+    model.apply_info(info(CHAT, ("lxx",), "lxx"))  # lxx starts speaking: no new ring
+    model.apply_info(info(CHAT, (), count=0))
+    model.apply_info(info(CHAT, ("lxx",)))
+    assert len([e for e in model.events if isinstance(e, IncomingCall)]) == 2
+
+
+def test_events_arrive_after_the_whole_change(model):
+    seen = []
+    model.subscribe(lambda e: seen.append((type(e).__name__, model.floor, model.speaker)))
+    model.apply_joined(info(G58, ("me", "bob"), "bob"))
+    assert seen and all((f, s) == (FloorState.BUSY, "bob") for _, f, s in seen)
+
+
+def test_a_failing_subscriber_does_not_stop_the_others(model, caplog):
+    def broken(event):
+        raise RuntimeError("boom")
+
+    model.subscribe(broken)
+    after = []
+    model.subscribe(after.append)
+    model.set_connection(ConnectionState.CONNECTING)
+    assert after == [ConnectionChanged(ConnectionState.CONNECTING)]
+    assert "boom" in caplog.text
+
+
+def test_unsubscribe(model):
+    seen = []
+    unsubscribe = model.subscribe(seen.append)
+    unsubscribe()
+    unsubscribe()
+    model.set_connection(ConnectionState.CONNECTING)
+    assert seen == []
