@@ -203,6 +203,7 @@ async def test_reconnect_restores_the_session_on_a_new_server(clients):
     assert FloorChanged(FloorState.IDLE, "", "disconnected") in log.events
     assert alice.send_audio(b"\xf8\xff\xfe") is False
     await asyncio.sleep(0.3)  # a few failed attempts against nothing
+    assert alice.stats.reconnect_attempts >= 1
     async with running_server(port=port):
         await wait_until(lambda: alice.state is ConnectionState.CONNECTED
                          and bob.state is ConnectionState.CONNECTED, timeout=5,
@@ -212,7 +213,7 @@ async def test_reconnect_restores_the_session_on_a_new_server(clients):
         assert alice.model.joined == G58 and bob.model.joined == G58
         assert sorted(alice.model.members) == ["alice", "bob"]  # no duplicates
         assert alice.model.interphone(G58).member_count == 2
-        assert alice.stats.reconnects == 1
+        assert alice.stats.reconnects == 1 and alice.stats.reconnect_attempts == 0
         states = [e.state for e in log.of(ConnectionChanged)]
         assert states[0] is ConnectionState.RECONNECTING and states[-1] is ConnectionState.CONNECTED
         assert log.of(JoinedChanged) == []  # never left from the model's point of view

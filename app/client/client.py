@@ -64,7 +64,8 @@ class ClientStats:
     tx_packets: int = 0
     tx_dropped: int = 0  # send_audio calls while not granted
     rx_packets: int = 0  # audio packets delivered to on_audio
-    reconnects: int = 0
+    reconnects: int = 0  # successful reconnects since connect()
+    reconnect_attempts: int = 0  # failed attempts in the current outage (0 when connected)
 
 
 def backoff_delays(base: float, cap: float) -> Iterable[float]:
@@ -366,11 +367,13 @@ class InterphoneClient:
                 self.model.apply_left()
                 return
             except (ClientError, OSError) as exc:
-                logger.info("reconnect attempt failed: %s", exc)
+                self.stats.reconnect_attempts += 1
+                logger.info("reconnect attempt %d failed: %s", self.stats.reconnect_attempts, exc)
                 if not self.model.connection.final:
                     self.model.set_connection(ConnectionState.RECONNECTING, str(exc))
                 continue
             self.stats.reconnects += 1
+            self.stats.reconnect_attempts = 0
             logger.info("reconnected to %s:%s", self.host, self.port)
             return
 
