@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from app.audio import tones
-from app.audio.backend import AudioBackend, AudioDeviceError, DeviceSpec
+from app.audio.backend import AudioBackend, AudioDeviceError, DeviceSpec, select_device
 from app.audio.clocked import ClockedBackend
 from app.audio.pipeline import AudioEngine
 from app.ui.view_types import DeviceChoice
@@ -190,6 +190,17 @@ def _sound_card() -> AudioBackend | None:
     return backend
 
 
+def _device_names(backend: AudioBackend, input_device: str, output_device: str) -> str:
+    """``"in / out"`` names of the devices in use (one name when it is the same device)."""
+    try:
+        devices = backend.list_devices()
+        names = [select_device(devices, _spec(spec), direction).name
+                 for spec, direction in ((input_device, "input"), (output_device, "output"))]
+    except AudioDeviceError:
+        return backend.name
+    return names[0] if names[0] == names[1] else " / ".join(names)
+
+
 def open_audio(send_frame: Callable[[bytes], None], *, frame_ms: int, bitrate: int,
                input_device: str = "", output_device: str = "", simulate: bool = False,
                voice_clip: np.ndarray | None = None) -> EngineAudio:
@@ -206,7 +217,7 @@ def open_audio(send_frame: Callable[[bytes], None], *, frame_ms: int, bitrate: i
                              input_device=_spec(input_device), output_device=_spec(output_device))
         try:
             engine.start()
-            return EngineAudio(engine)
+            return EngineAudio(engine, _device_names(backend, input_device, output_device))
         except AudioDeviceError as exc:
             logger.warning("sound card refused (%s); using the virtual device", exc)
             engine.close()

@@ -166,8 +166,7 @@ class Runtime:
     def _announce_audio(self) -> None:
         if self.window is None or self.audio is None:
             return
-        self.window.set_audio_note(self.audio.simulated,
-                                   self.audio.note or self.audio.backend.name)
+        self.window.set_audio_note(self.audio.simulated, self.audio.note)
 
     # --- window ------------------------------------------------------------------------------
     def _place(self, window: MainWindow) -> None:

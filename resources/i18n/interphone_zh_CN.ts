@@ -220,7 +220,7 @@
         <message>
             <location filename="../../app/ui/interphone_panel.py" line="254" />
             <source>Leave</source>
-            <translation>退出</translation>
+            <translation>离开</translation>
         </message>
         <message>
             <location filename="../../app/ui/interphone_panel.py" line="255" />
@@ -230,7 +230,7 @@
         <message>
             <location filename="../../app/ui/interphone_panel.py" line="256" />
             <source>Leave this interphone</source>
-            <translation>退出此对讲</translation>
+            <translation>离开此对讲</translation>
         </message>
     </context>
     <context>
