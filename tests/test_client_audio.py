@@ -63,6 +63,27 @@ async def test_talk_to_listen_preserves_the_signal(clients):
     assert np.abs(out[: int(0.25 * SAMPLE_RATE)]).max() == 0.0
 
 
+@pytest.mark.parametrize("talker_ms", [10, 60])
+async def test_listener_mixes_talkers_of_other_frame_sizes(clients, talker_ms):
+    signal = noise_bursts(0.8, seed=11)
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        bob = await clients.connect(server.port, "bob")
+        await alice.join(G58)
+        await bob.join(G58)
+        recorded: list[np.ndarray] = []
+        clock = MixClock(recorded.append, 20)
+        bob.on_audio = clock.on_audio
+        listening = asyncio.ensure_future(clock.run(1.4))
+        await alice.talk_start()
+        await transmit_pcm(alice, signal, frame_ms=talker_ms)
+        await alice.talk_stop()
+        await listening
+    assert {len(frame) for frame in recorded} == {960}
+    _, corr = best_lag(signal, np.concatenate(recorded))
+    assert corr > 0.4, corr
+
+
 async def test_echo_bot_plays_each_utterance_back(clients):
     signal = noise_bursts(0.6, seed=3)
     async with running_server() as server:

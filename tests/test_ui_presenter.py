@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS, close_session, holder, open_session, run, start_server, until
 
 from app.client import FloorBusy
+from app.server import Directory, InterphoneServer
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -203,3 +204,34 @@ def test_incoming_call_raises_a_banner_and_answering_joins(qloop, ui) -> None:
         assert not banner.isVisible()
 
     run(qloop, scenario())
+
+
+def test_status_bar_shows_reconnecting_and_recovers(qloop, settings) -> None:
+    first = start_server(qloop)
+    port = first.port
+
+    async def scenario() -> None:
+        session = await open_session(first, settings)
+        window = session.window
+        second = None
+        try:
+            assert window.link_text() == "Connected as me"
+            await first.stop()
+            await until(lambda: "reconnecting" in window.link_text(), what="reconnecting shown")
+            assert window.panel.talk_button.state is TalkState.OFFLINE
+            second = start_again(port)
+            await second.start()
+            await until(lambda: window.link_text() == "Connected as me", timeout=10,
+                        what="reconnected")
+            await until(lambda: str(session.client.model.joined) == OPS, what="re-joined")
+            await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+        finally:
+            await close_session(session)
+            if second is not None:
+                await second.stop()
+
+    run(qloop, scenario(), timeout=25)
+
+
+def start_again(port: int) -> InterphoneServer:
+    return InterphoneServer(Directory.demo(), host="127.0.0.1", port=port)

@@ -10,6 +10,7 @@ from test_ui_support import run, start_server, until
 
 from app.ui.sign_in import DEFAULT_PORT, SignInDialog, parse_address
 from app.ui.sign_in_flow import SignInFlow
+from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
 
@@ -130,3 +131,32 @@ def test_success_returns_a_connected_client_and_remembers(qloop, server, setting
     assert settings.uid == "me"
     assert settings.remember is remember
     assert settings.token == ("secret" if remember else "")
+
+
+def test_app_signs_in_signs_out_and_quits_from_the_sign_in_dialog(qloop, server, settings,
+                                                                  qapp) -> None:
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog")
+        assert runtime.sign_in_dialog.token.text() == "secret"  # remembered
+        runtime.sign_in_dialog.ok.click()
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        window = runtime.window
+        assert window.link_text() == "Connected as me"
+        assert window.panel.talk_button.state is TalkState.NOT_JOINED
+        window.sign_out_action.trigger()
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
+        assert runtime.window is None and runtime.client is None
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario()) == 0

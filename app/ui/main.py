@@ -67,6 +67,11 @@ def run(argv: list[str]) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = choose_platform()
     if platform is not None:
+        if not args.demo and args.quit_after is None and args.screenshot is None:
+            print("interphone: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set), "
+                  "so the sign-in window cannot be shown. Run it in a desktop session, or try "
+                  "the loopback demo: interphone --demo --screenshot demo.png", file=sys.stderr)
+            return 2
         print("interphone: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set); "
               "running with Qt's offscreen platform, so no window will be visible. "
               "Use --screenshot PATH to see it, or run it in a desktop session.",
