@@ -94,7 +94,8 @@ class InterphoneClient:
                  reconnect: bool = True, request_timeout: float = 5.0,
                  connect_timeout: float = 5.0,
                  backoff: tuple[float, float] = (0.2, 5.0),
-                 ssl: ssl_module.SSLContext | None = None) -> None:
+                 ssl: ssl_module.SSLContext | None = None,
+                 media_addr: tuple[str, int] | None = None) -> None:
         self.host = host
         self.port = port
         self.uid = uid
@@ -104,6 +105,9 @@ class InterphoneClient:
         self._connect_timeout = connect_timeout
         self._backoff = backoff
         self._ssl = ssl
+        # Where UDP media goes instead of (server host, login's udp_port): a
+        # relay or impairment proxy on the same host (bench/impair.py).
+        self._media_addr = media_addr
         self.model = ClientModel(uid)
         self.on_audio: AudioCallback | None = None
         self.stats = ClientStats()
@@ -306,8 +310,10 @@ class InterphoneClient:
                 raise LoginRefused(exc.errcode, exc.errmsg, request="login") from None
             assert isinstance(result, LoginResult)
             self.model.apply_login(result)
-            media = await MediaEndpoint.open(conn.peer_host or self.host, result.udp_port,
-                                             self.uid, self._on_media_audio)
+            media_host, media_port = self._media_addr or (conn.peer_host or self.host,
+                                                          result.udp_port)
+            media = await MediaEndpoint.open(media_host, media_port, self.uid,
+                                             self._on_media_audio)
             old_media, self._media = self._media, media
             if old_media is not None:
                 await old_media.aclose()

@@ -1,9 +1,9 @@
 """Real-time mixing of received audio: one SpeakerStream per talker, one frame per period.
 
 :class:`MixClock` is the output clock of a headless listener: every period
-(``start + n * frame``) it pulls one frame from each talker's jitter buffer and
-decoder, sums them and hands the result to a sink; when nobody speaks the sink
-gets silence, so pauses keep their length.
+(``start + n * frame``) it pulls one frame's worth of samples from each
+talker's jitter buffer and decoder, sums them and hands the result to a sink;
+when nobody speaks the sink gets silence, so pauses keep their length.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
+from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_FRAME_MS, frame_samples
 from app.audio.receiver import SpeakerStream
 
 logger = logging.getLogger(__name__)
@@ -49,34 +49,65 @@ def opus_packet_ms(packet: bytes) -> float | None:
     return size * count
 
 
+class _Talker:
+    """One talker: a SpeakerStream at the talker's own frame size, and leftover samples."""
+
+    __slots__ = ("frame_ms", "last_heard", "pending", "stream")
+
+    def __init__(self, frame_ms: int, now: float) -> None:
+        self.frame_ms = frame_ms
+        self.stream = SpeakerStream(frame_ms)
+        self.pending = np.zeros(0, dtype=np.float32)
+        self.last_heard = now
+
+    def take(self, count: int, now: float) -> np.ndarray | None:
+        """``count`` samples for this output period (zero-padded at the end), or None."""
+        while len(self.pending) < count:
+            pcm = self.stream.read(now)
+            if pcm is None:
+                break
+            self.pending = np.concatenate([self.pending, pcm])
+        if not len(self.pending):
+            return None
+        out = np.zeros(count, dtype=np.float32)
+        used = min(count, len(self.pending))
+        out[:used] = self.pending[:used]
+        self.pending = self.pending[used:]
+        return out
+
+
 class MixClock:
-    """Feed with :meth:`on_audio` (the client's callback); run with :meth:`run`."""
+    """Feed with :meth:`on_audio` (the client's callback); run with :meth:`run`.
+
+    Each talker may use any allowed frame duration: its packets are decoded at
+    their own size and re-cut to the clock's ``frame_ms``.
+    """
 
     def __init__(self, sink: FrameSink, frame_ms: int = DEFAULT_FRAME_MS) -> None:
         self._sink = sink
         self._frame_ms = frame_ms
         self._frame_samples = frame_samples(frame_ms)
-        self._streams: dict[str, SpeakerStream] = {}
-        self._last_heard: dict[str, float] = {}
+        self._talkers: dict[str, _Talker] = {}
         self._loop = asyncio.get_running_loop()
         self.frames_out = 0
         self.frames_with_audio = 0
-        self.foreign_frames = 0
+        self.bad_packets = 0
 
     def on_audio(self, uid: str, seq: int, payload: bytes) -> None:
         duration = opus_packet_ms(payload)
-        if duration is not None and duration != self._frame_ms:
-            self.foreign_frames += 1
-            if self.foreign_frames in (1, 100):
-                logger.warning("%s sends %g ms frames, this listener plays %d ms; dropped",
-                               uid, duration, self._frame_ms)
+        if duration not in ALLOWED_FRAME_MS:
+            self.bad_packets += 1
+            if self.bad_packets in (1, 100):
+                logger.warning("%s sent a packet of %s ms; dropped", uid, duration)
             return
         now = self._loop.time()
-        stream = self._streams.get(uid)
-        if stream is None:
-            stream = self._streams[uid] = SpeakerStream(self._frame_ms)
-        stream.put(seq, payload, now)
-        self._last_heard[uid] = now
+        talker = self._talkers.get(uid)
+        if talker is None or talker.frame_ms != duration:
+            if talker is not None:
+                talker.stream.close()
+            talker = self._talkers[uid] = _Talker(int(duration), now)
+        talker.stream.put(seq, payload, now)
+        talker.last_heard = now
 
     async def run(self, seconds: float | None = None) -> None:
         """Emit frames in real time for ``seconds`` (None: until cancelled)."""
@@ -97,21 +128,21 @@ class MixClock:
     def _mix(self, now: float) -> np.ndarray:
         out = np.zeros(self._frame_samples, dtype=np.float32)
         heard = False
-        for uid in list(self._streams):
-            stream = self._streams[uid]
-            pcm = stream.read(now)
-            if pcm is not None and pcm.shape[0] == self._frame_samples:
+        for uid in list(self._talkers):
+            talker = self._talkers[uid]
+            pcm = talker.take(self._frame_samples, now)
+            if pcm is not None:
                 out += pcm
                 heard = True
-            elif stream.idle and now - self._last_heard.get(uid, now) > _IDLE_DROP_SECONDS:
-                stream.close()
-                del self._streams[uid]
+            elif talker.stream.idle and now - talker.last_heard > _IDLE_DROP_SECONDS:
+                talker.stream.close()
+                del self._talkers[uid]
         self.frames_out += 1
         if heard:
             self.frames_with_audio += 1
         return np.clip(out, -1.0, 1.0)
 
     def close(self) -> None:
-        for stream in self._streams.values():
-            stream.close()
-        self._streams.clear()
+        for talker in self._talkers.values():
+            talker.stream.close()
+        self._talkers.clear()
