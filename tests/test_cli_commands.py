@@ -243,3 +243,27 @@ async def test_bot_echoes_and_stops_on_sigterm(clients):
     assert proc.returncode == 0, err.decode()
     assert "EchoBot spoke 1 times" in out.decode()
     assert heard[0] == 0
+
+
+async def test_talk_reports_a_revoked_floor(tmp_path):
+    wav = tmp_path / "long.wav"
+    write_wav(wav, noise_bursts(2.0))
+    async with running_server(max_talk=0.5) as server:
+        code, _, err = await cli("talk", "group_58", "--wav", str(wav), port=server.port)
+    assert code == 1
+    assert "floor lost after 0." in err and "of 2.0 s" in err and "Traceback" not in err
+
+
+async def test_listen_stops_when_kicked(clients, tmp_path):
+    out_wav = tmp_path / "heard.wav"
+    async with running_server() as server:
+        watcher = await clients.connect(server.port, "alice")
+        await watcher.join(G58)
+        proc = await start_cli("listen", "group_58", "--wav", str(out_wav),
+                               port=server.port, uid="bob")
+        await wait_until(lambda: "bob" in watcher.model.members, timeout=5, what="listener in")
+        await clients.connect(server.port, "bob")  # same uid elsewhere: the CLI is kicked
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 1
+    assert "session ended (kicked: login_elsewhere)" in err.decode()
+    read_wav(out_wav)  # still a valid file
