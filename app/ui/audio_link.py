@@ -58,6 +58,7 @@ class AudioPort(Protocol):
     def set_volume(self, gain: float) -> None: ...
     def set_muted(self, muted: bool) -> None: ...
     def set_monitor(self, enabled: bool) -> None: ...
+    def set_expected_loss(self, pct: int) -> None: ...
 
 
 class SimulatedVoice:
@@ -148,6 +149,10 @@ class EngineAudio:
             elif not self.engine.transmitting:
                 self._voice.speaking.clear()
         self.engine.set_monitor(enabled)
+
+    def set_expected_loss(self, pct: int) -> None:
+        """Expected packet loss (%) for the encoder's in-band FEC, kept within 0..30."""
+        self.engine.set_expected_loss(max(0, min(30, pct)))
 
     def devices(self) -> tuple[list[DeviceChoice], list[DeviceChoice]]:
         """Input and output devices offered in the settings (keyed by name)."""

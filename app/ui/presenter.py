@@ -51,6 +51,7 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
 LEVEL_POLL_MS = 50
+LOSS_POLL_MS = 2000
 
 
 class Presenter(QObject):
@@ -86,7 +87,6 @@ class Presenter(QObject):
         window.selection_changed.connect(self.select)
         window.join_requested.connect(self.join)
         window.leave_requested.connect(self.leave)
-        window.call_dismissed.connect(lambda _id: None)
         window.volume_changed.connect(self._on_volume)
         window.mute_toggled.connect(self._on_mute)
 
@@ -100,8 +100,12 @@ class Presenter(QObject):
         self._levels = QTimer(self)
         self._levels.setInterval(LEVEL_POLL_MS)
         self._levels.timeout.connect(self._poll_levels)
+        self._loss = QTimer(self)
+        self._loss.setInterval(LOSS_POLL_MS)
+        self._loss.timeout.connect(self._follow_loss)
         if audio is not None:
             self._levels.start()
+            self._loss.start()
         self.refresh()
 
     # --- whole-view refresh ----------------------------------------------------------------
@@ -421,6 +425,11 @@ class Presenter(QObject):
         if self.audio is not None:
             self.window.audio_bar.set_levels(*self.audio.levels())
 
+    def _follow_loss(self) -> None:
+        """Tune the encoder's FEC to the loss measured on what we receive (see NOTES.md)."""
+        if self.audio is not None:
+            self.audio.set_expected_loss(round(self.client.max_loss_pct()))
+
     def _tone(self, tone: Tone) -> None:
         if self.audio is not None and self.settings.tones:
             self.audio.play_tone(tone)
@@ -433,13 +442,16 @@ class Presenter(QObject):
             audio.set_volume(self.settings.volume / 100)
             audio.set_muted(self.settings.muted)
             self._levels.start()
+            self._loss.start()
         else:
             self._levels.stop()
+            self._loss.stop()
 
     # --- shutdown --------------------------------------------------------------------------
     async def close(self) -> None:
         """Stop listening to the model and end what this presenter started."""
         self._levels.stop()
+        self._loss.stop()
         self._unsubscribe()
         if self.client.on_audio == self._on_audio:
             self.client.on_audio = None
