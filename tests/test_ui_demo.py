@@ -99,6 +99,19 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
         await until(lambda: button.state is TalkState.IDLE)
         assert button.texts()[0] == "Hold to talk"
         assert window.app_menu.title() == "&Interphone"
+        # codec settings restart the audio engine; the microphone test drives the meter
+        old_audio = runtime.audio
+        dialog = runtime.preferences.open()
+        dialog.frame_ms.setCurrentIndex(dialog.frame_ms.findData(40))
+        dialog.release_delay.setValue(250)
+        dialog.buttons.button(dialog.buttons.StandardButton.Apply).click()
+        assert runtime.audio is not old_audio and runtime.audio.engine.frame_ms == 40
+        assert runtime.presenter.audio is runtime.audio
+        assert settings.frame_ms == 40 and settings.release_delay_ms == 250
+        dialog.mic_test.click()
+        await until(lambda: dialog.mic_meter.fraction > 0, what="microphone level shown")
+        dialog.reject()
+        assert not dialog.mic_test.isChecked()
         dialog = runtime.preferences.open()
         index = dialog.language.findData("zh_CN")
         dialog.language.setCurrentIndex(index)
