@@ -1,0 +1,135 @@
+"""The server side of the benchmarks, in its own process.
+
+    python bench/_server.py --config FILE [--cpu N]   the real InterphoneServer
+    python bench/_server.py --baseline [--cpu N]      the bare fan-out baseline
+
+Prints ``{"port": P}`` once listening; then each ``stats`` line on stdin is
+answered with one JSON line (counters of what was relayed and notified); EOF
+on stdin stops it. The InterphoneServer runs exactly as ``python -m
+app.server`` runs it (same class, same default event loop); only counters are
+added, by wrapping ``Signaling.deliver``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import HOST, pin, proc_cpu_seconds, proc_rss_mb, raise_nofile
+
+from app.protocol import InterphoneChanged
+from app.server import Directory, InterphoneServer
+from app.server.app import UDP_RCVBUF
+from app.server.outbox import Outbox
+from app.server.tcp import Signaling
+
+_RECVBEGIN = 2
+_U32 = struct.Struct(">I")
+
+
+class Baseline(asyncio.DatagramProtocol):
+    """The plainest Python fan-out: a datagram from a speaker goes to its room's listeners.
+
+    Registration reuses the recvbegin layout: from a uid starting with ``s`` it
+    makes the source the speaker of the room, otherwise a listener; it is
+    acknowledged like the server's. Everything else is fanned out by source
+    address, with no parsing at all.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.rooms: dict[bytes, list[tuple[str, int]]] = {}
+        self.speakers: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        self.relayed = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        targets = self.speakers.get(addr)
+        if targets is not None:
+            sendto = self.transport.sendto  # type: ignore[union-attr]
+            for target in targets:
+                sendto(data, target)
+            self.relayed += 1
+            return
+        if len(data) >= 12 and _U32.unpack_from(data, 4)[0] == _RECVBEGIN:
+            (n,) = _U32.unpack_from(data, 8)
+            room = data[12:12 + n]
+            uid = data[16 + n:]
+            listeners = self.rooms.setdefault(room, [])
+            if uid.startswith(b"s"):
+                self.speakers[addr] = listeners
+            else:
+                listeners.append(addr)
+            self.transport.sendto(data, addr)  # type: ignore[union-attr]
+
+
+def count_notifications(counter: dict[str, int]) -> None:
+    original = Signaling.deliver
+
+    def deliver(self: Signaling, outbox: Outbox) -> None:
+        counter["messages"] += len(outbox.messages)
+        counter["notifications"] += sum(
+            1 for _, message in outbox.messages if isinstance(message.body, InterphoneChanged))
+        original(self, outbox)
+
+    Signaling.deliver = deliver  # type: ignore[method-assign]
+
+
+async def main(args: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    counter = {"messages": 0, "notifications": 0}
+    server: InterphoneServer | None = None
+    baseline: Baseline | None = None
+    if args.baseline:
+        transport, baseline = await loop.create_datagram_endpoint(
+            Baseline, local_addr=(HOST, 0))
+        # the same socket buffer as the server's relay socket: compare code, not settings
+        transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        port = transport.get_extra_info("sockname")[1]
+    else:
+        count_notifications(counter)
+        server = InterphoneServer(Directory.from_toml_file(args.config), host=HOST, port=0)
+        await server.start()
+        port = server.port
+    print(json.dumps({"port": port}), flush=True)
+
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        stats: dict[str, Any] = {"cpu_s": proc_cpu_seconds(os.getpid()),
+                                 "rss_mb": proc_rss_mb(os.getpid())}
+        if baseline is not None:
+            stats["relayed"] = baseline.relayed
+        elif server is not None and server.relay is not None and server.hub is not None:
+            stats.update(counter, relayed=server.relay.relayed, dropped=server.relay.dropped,
+                         connections=len(server.hub.connections),
+                         sessions=len(server.state.sessions))
+        print(json.dumps(stats), flush=True)
+    if server is not None:
+        await server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config")
+    parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--cpu", type=int)
+    arguments = parser.parse_args()
+    pin(arguments.cpu)
+    raise_nofile()
+    asyncio.run(main(arguments))

@@ -1,0 +1,224 @@
+"""Relay capacity on one core, against the plainest Python fan-out loop.
+
+    python bench/relay.py [--quick] [--per-room 20]
+
+Rooms of one speaker and ``--per-room`` listeners; every speaker sends 50
+audiopackets/s (crc filled, 60-byte frames). The number of active rooms grows
+(x ``--factor`` per step, then bisection) until more than 1 % of the expected
+listener packets are lost. The server runs pinned to one CPU; the load
+generator and the receivers run pinned to the other, in their own processes.
+Then the same ramp runs against ``_server.py --baseline`` (an asyncio
+DatagramProtocol that sends each datagram to the N addresses of its room).
+
+Loss is counted at the relay: a packet the server handed to the kernel either
+reached a receiver's socket buffer (counted by seq by the receiver process) or
+was dropped at that full buffer (the kernel's per-socket ``drops`` counter in
+/proc/net/udp). Only what the server never sent counts as lost, so a slow
+receiver process cannot pass for a slow relay; ``e2e_loss`` shows both.
+
+A step that loses more than 1 % is measured once more before the ramp stops
+(the machine is shared; one stall of another process should not end it).
+
+Output keys: ``listener_streams`` (largest held), ``pps`` (packets/s forwarded
+there), ``baseline_streams``, ``baseline_pps``, ``ratio`` (pps/baseline_pps),
+``us_per_packet`` / ``baseline_us_per_packet`` (server CPU per forwarded packet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    ServerProcess,
+    emit,
+    log,
+    machine,
+    raise_nofile,
+    split_cpus,
+    udp_drops,
+    write_config,
+)
+from _load import PERIOD
+from _procs import listeners, talkers
+
+LOSS_LIMIT = 0.01
+
+
+class Ramp:
+    def __init__(self, mode: str, args: argparse.Namespace, config: Path) -> None:
+        self.mode = mode
+        self.args = args
+        server_cpu, load_cpu = split_cpus()
+        self.server = ServerProcess(config, baseline=mode == "baseline", cpu=server_cpu)
+        self.talk = talkers(self.server.port, mode, load_cpu)
+        self.listen = listeners(self.server.port, mode, load_cpu)
+        self.rooms = 0
+        self.steps: list[dict[str, Any]] = []
+
+    def close(self) -> None:
+        self.talk.close()
+        self.listen.close()
+        self.server.close()
+
+    def grow(self, rooms: int) -> None:
+        if rooms > self.rooms:
+            names = [f"r{i}" for i in range(self.rooms, rooms)]
+            began = time.perf_counter()
+            self.listen.call("add", names, self.args.per_room)
+            self.talk.call("add", names)
+            self.rooms = rooms
+            log(f"{self.mode}: {rooms} rooms set up in {time.perf_counter() - began:.1f} s")
+
+    def measure(self, rooms: int) -> dict[str, Any]:
+        args = self.args
+        self.grow(rooms)
+        self.talk.call("active", rooms)
+        time.sleep(args.settle)
+        first = self.talk.call("tick")
+        drops0 = self.listen.call("count", 0, 0)["drops"]
+        server_drops0 = udp_drops({self.server.port})
+        cpu0, wall0 = self.server.cpu_seconds(), time.perf_counter()
+        time.sleep(args.window)
+        end = self.talk.call("tick")
+        cpu1, wall1 = self.server.cpu_seconds(), time.perf_counter()
+        count = self._settled_count(first["tick"], end["tick"])
+        ticks = end["tick"] - first["tick"]
+        expected = ticks * rooms * args.per_room
+        drops = count["drops"] - drops0
+        server_drops = udp_drops({self.server.port}) - server_drops0
+        forwarded = min(expected, count["window"] + drops)
+        seconds = ticks * PERIOD
+        cpu = cpu1 - cpu0
+        step = {
+            "rooms": rooms,
+            "listener_streams": rooms * args.per_room,
+            "expected": expected,
+            "loss": round(1 - forwarded / expected, 4) if expected else 1.0,
+            "e2e_loss": round(1 - count["window"] / expected, 4) if expected else 1.0,
+            "pps": round(forwarded / seconds),
+            "server_cpu_pct": round(100 * cpu / (wall1 - wall0), 1),
+            "us_per_packet": round(1e6 * cpu / forwarded, 2) if forwarded else None,
+            "server_rx_drops": server_drops,
+            "late_ticks": end["late"] - first["late"],
+        }
+        log(f"{self.mode}: {step}")
+        self.steps.append(step)
+        return step
+
+    def _settled_count(self, first: int, end: int) -> dict[str, Any]:
+        """Wait until the receivers have read what is in flight, then count."""
+        previous = -1
+        deadline = time.monotonic() + 5.0
+        while True:
+            time.sleep(0.25)
+            count = self.listen.call("count", first, end)
+            if count["received"] == previous or time.monotonic() > deadline:
+                return count
+            previous = count["received"]
+
+    def run(self) -> dict[str, Any]:
+        """Grow until the loss limit, then bisect; the largest room count held wins."""
+        args = self.args
+        good: dict[str, Any] | None = None
+        bad_rooms: int | None = None
+        rooms = args.start_rooms
+        started = time.monotonic()  # the budget bounds the ramp, not the set-up
+        while rooms * args.per_room <= args.max_streams:
+            step = self.measure(rooms)
+            if step["loss"] > LOSS_LIMIT:  # the machine is shared: confirm before concluding
+                step = self.measure(rooms)
+            if step["loss"] > LOSS_LIMIT:
+                bad_rooms = rooms
+                break
+            good = step
+            if time.monotonic() - started > args.budget:
+                break
+            rooms = max(rooms + 1, round(rooms * args.factor))
+        low = good["rooms"] if good else 0
+        for _ in range(args.refine if bad_rooms else 0):
+            middle = (low + bad_rooms) // 2  # type: ignore[operator]
+            if middle <= low:
+                break
+            step = self.measure(middle)
+            if step["loss"] > LOSS_LIMIT:
+                step = self.measure(middle)
+            if step["loss"] > LOSS_LIMIT:
+                bad_rooms = middle
+            else:
+                good, low = step, middle
+        return {"held": good, "capped": bad_rooms is None, "steps": self.steps}
+
+
+def cpu_cost(steps: list[dict[str, Any]]) -> float | None:
+    """Median server CPU per forwarded packet (us) over the steps without loss."""
+    costs = sorted(s["us_per_packet"] for s in steps
+                   if s["us_per_packet"] and s["loss"] <= LOSS_LIMIT and s["pps"] >= 20000)
+    return costs[len(costs) // 2] if costs else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a coarse run under 30 s")
+    parser.add_argument("--per-room", type=int, help="listeners per room (20; quick: 40)")
+    parser.add_argument("--max-streams", type=int, help="stop growing here (8000; quick: 3200)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.per_room = args.per_room or 40
+        args.max_streams = args.max_streams or 3200
+        args.start_rooms, args.factor, args.refine = 20, 2.0, 1
+        args.window, args.settle, args.budget = 1.0, 0.3, 20.0
+    else:
+        args.per_room = args.per_room or 20
+        args.max_streams = args.max_streams or 8000
+        args.start_rooms, args.factor, args.refine = 20, 1.4, 3
+        args.window, args.settle, args.budget = 3.0, 1.0, 240.0
+    raise_nofile()
+    result: dict[str, Any] = {"benchmark": "relay", "quick": args.quick,
+                              "per_room": args.per_room, "packet_rate": 50}
+    with tempfile.TemporaryDirectory() as tmp:
+        rooms = args.max_streams // args.per_room + 1
+        config = write_config(Path(tmp) / "relay.toml", [f"r{i}" for i in range(rooms)])
+        outcome: dict[str, dict[str, Any]] = {}
+        for mode in ("relay", "baseline"):
+            ramp = Ramp(mode, args, config)
+            try:
+                outcome[mode] = ramp.run()
+            finally:
+                ramp.close()
+    relay, base = outcome["relay"], outcome["baseline"]
+    held, base_held = relay["held"] or {}, base["held"] or {}
+    result.update(
+        listener_streams=held.get("listener_streams", 0),
+        pps=held.get("pps", 0),
+        baseline_streams=base_held.get("listener_streams", 0),
+        baseline_pps=base_held.get("pps", 0),
+        us_per_packet=cpu_cost(relay["steps"]),
+        baseline_us_per_packet=cpu_cost(base["steps"]),
+        relay_capped=relay["capped"],
+        baseline_capped=base["capped"],
+    )
+    if result["us_per_packet"] and result["baseline_us_per_packet"]:
+        result["cpu_ratio"] = round(result["baseline_us_per_packet"] / result["us_per_packet"], 3)
+    if relay["capped"] and base["capped"]:
+        # Neither saturated within --max-streams: the held figures are equal by construction,
+        # so the ratio is that of the CPU each needs per forwarded packet.
+        result["ratio"], result["ratio_basis"] = result.get("cpu_ratio"), "cpu"
+    else:
+        result["ratio"] = round(result["pps"] / result["baseline_pps"], 3) \
+            if result["baseline_pps"] else None
+        result["ratio_basis"] = "held"
+    result.update(relay_steps=relay["steps"], baseline_steps=base["steps"])
+    result.update(machine())
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
