@@ -199,3 +199,28 @@ def test_rejects_bad_configuration(kwargs: dict[str, int], error: type[Exception
 def test_rejects_bad_frame_duration() -> None:
     with pytest.raises(ValueError):
         JitterBuffer(25)
+
+
+def test_start_margin_holds_the_first_packet_that_long() -> None:
+    jb = JitterBuffer(20, start_margin=0.004)
+    jb.put(0, payload(0), 1.000)
+    assert jb.pop(1.002) is None  # a fine-grained playout clock asks again soon
+    assert token(jb.pop(1.0045)) == "a0"
+
+
+def test_delay_left_by_a_stall_is_dropped_after_the_excess_window() -> None:
+    # seq 2 is late by one slot: the stream stalls once (p2) and would keep
+    # that extra frame for good; after five pops with it queued, one is skipped.
+    ticks = [[0], [1], [], [2, 3]] + [[s] for s in range(4, 14)]
+    got, jb = run(ticks, excess_window=5)
+    assert got.split()[:5] == ["a0", "a1", "p2", "a2", "a3"]
+    assert jb.stats.dropped == 1
+    played = [int(t[1:]) for t in got.split() if t[0] == "a"]
+    assert played[-1] == 13  # caught up: the newest packet plays in its own slot
+    assert jb.depth == 0
+
+
+def test_steady_stream_at_target_is_never_dropped() -> None:
+    got, jb = run([[s] for s in range(60)], excess_window=5)
+    assert got == " ".join(f"a{s}" for s in range(60))
+    assert jb.stats.dropped == 0

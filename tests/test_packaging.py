@@ -196,3 +196,32 @@ def test_deb_installs_the_bundle_under_opt(dist: Path, tmp_path: Path) -> None:
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path)], check=True)
     lines = self_test(tmp_path / "opt" / "interphone" / "Interphone")
     assert Path(reported(lines, "libopus")).is_relative_to(tmp_path), lines
+
+
+def run_demo(bundle: Path, tmp_path: Path, wrapper: list[str], env: dict[str, str]) -> Path:
+    """The real app from the bundle: the loopback demo, a screenshot, a clean exit."""
+    shot = tmp_path / "demo.png"
+    result = subprocess.run(
+        [*wrapper, str(bundle / "Interphone"), "--demo", "--simulated-audio",
+         "--settings", str(tmp_path / "settings.ini"), "--screenshot", str(shot),
+         "--quit-after", "3"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    for noise in ("Exception ignored", "Traceback", "could not load the Qt platform plugin"):
+        assert noise not in output, output[-4000:]
+    assert shot.is_file() and shot.stat().st_size > 10_000, output[-4000:]
+    return shot
+
+
+def test_bundle_runs_the_demo_and_quits_cleanly(bundle: Path, tmp_path: Path) -> None:
+    run_demo(bundle, tmp_path, [], clean_env())
+
+
+def test_bundle_shows_its_window_on_x11(bundle: Path, tmp_path: Path) -> None:
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run (Debian xvfb) is not installed")
+    env = clean_env()
+    del env["QT_QPA_PLATFORM"]  # Qt's default on Linux: xcb, from the bundle
+    run_demo(bundle, tmp_path, ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"], env)

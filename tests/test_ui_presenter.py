@@ -218,6 +218,7 @@ def test_status_bar_shows_reconnecting_and_recovers(qloop, settings) -> None:
             assert window.link_text() == "Connected as me"
             await first.stop()
             await until(lambda: "reconnecting" in window.link_text(), what="reconnecting shown")
+            await until(lambda: "attempt" in window.link_text(), what="attempts counted")
             assert window.panel.talk_button.state is TalkState.OFFLINE
             second = start_again(port)
             await second.start()

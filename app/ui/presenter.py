@@ -100,6 +100,9 @@ class Presenter(QObject):
         self._levels = QTimer(self)
         self._levels.setInterval(LEVEL_POLL_MS)
         self._levels.timeout.connect(self._poll_levels)
+        self._link_clock = QTimer(self)  # refreshes "reconnecting (attempt n)"
+        self._link_clock.setInterval(500)
+        self._link_clock.timeout.connect(self._show_link)
         self._loss = QTimer(self)
         self._loss.setInterval(LOSS_POLL_MS)
         self._loss.timeout.connect(self._follow_loss)
@@ -150,6 +153,10 @@ class Presenter(QObject):
     # --- model events ----------------------------------------------------------------------
     def _on_event(self, event: ModelEvent) -> None:
         if isinstance(event, ConnectionChanged):
+            if event.state is ConnectionState.RECONNECTING:
+                self._link_clock.start()
+            else:
+                self._link_clock.stop()
             self._show_link()
             self._show_talk()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
@@ -370,8 +377,10 @@ class Presenter(QObject):
             detail = self.tr("signed in elsewhere")
         elif state is ConnectionState.REFUSED:
             detail = self.tr("sign-in refused")
-        elif state is ConnectionState.RECONNECTING and self.client.stats.reconnects:
-            detail = self.tr("attempt %1").replace("%1", str(self.client.stats.reconnects + 1))
+        elif state is ConnectionState.RECONNECTING:
+            failed = getattr(self.client.stats, "reconnect_attempts", 0)
+            if failed:
+                detail = self.tr("attempt %1").replace("%1", str(failed + 1))
         self.window.set_link(_LINKS[state], detail)
 
     def _show_rows(self) -> None:
@@ -452,6 +461,7 @@ class Presenter(QObject):
         """Stop listening to the model and end what this presenter started."""
         self._levels.stop()
         self._loss.stop()
+        self._link_clock.stop()
         self._unsubscribe()
         if self.client.on_audio == self._on_audio:
             self.client.on_audio = None

@@ -320,32 +320,32 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="222"/>
+        <location filename="../../app/ui/presenter.py" line="229"/>
         <source>The server ended your turn to talk.</source>
         <translation>服务器已结束你的讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="363"/>
+        <location filename="../../app/ui/presenter.py" line="370"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="370"/>
+        <location filename="../../app/ui/presenter.py" line="377"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="372"/>
+        <location filename="../../app/ui/presenter.py" line="379"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="374"/>
+        <location filename="../../app/ui/presenter.py" line="383"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="415"/>
+        <location filename="../../app/ui/presenter.py" line="424"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
