@@ -378,7 +378,7 @@ class Presenter(QObject):
         elif state is ConnectionState.REFUSED:
             detail = self.tr("sign-in refused")
         elif state is ConnectionState.RECONNECTING:
-            failed = getattr(self.client.stats, "reconnect_attempts", 0)
+            failed = self.client.stats.reconnect_attempts
             if failed:
                 detail = self.tr("attempt %1").replace("%1", str(failed + 1))
         self.window.set_link(_LINKS[state], detail)
