@@ -15,6 +15,7 @@ from collections import Counter
 
 from PySide6.QtCore import QObject, QTimer
 
+from app.audio.codec import recommended_expected_loss
 from app.client import (
     ClientError,
     ConnectionChanged,
@@ -437,7 +438,8 @@ class Presenter(QObject):
     def _follow_loss(self) -> None:
         """Tune the encoder's FEC to the loss measured on what we receive (see NOTES.md)."""
         if self.audio is not None:
-            self.audio.set_expected_loss(round(self.client.max_loss_pct()))
+            measured = self.client.max_loss_pct() / 100.0
+            self.audio.set_expected_loss(recommended_expected_loss(measured))
 
     def _tone(self, tone: Tone) -> None:
         if self.audio is not None and self.settings.tones:
