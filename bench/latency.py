@@ -1,0 +1,390 @@
+"""Mouth-to-ear latency of the live audio path, click in → click out.
+
+Two clients (``InterphoneClient`` + ``AudioEngine`` on a ``ClockedBackend``
+each) talk through the server on 127.0.0.1 — by default a separate
+``python -m app.server`` process, so the relay competes for the CPU like a
+real one. The talker holds the floor and transmits continuously; its
+microphone hears a quiet steady tone (so that gaps in the listener's output
+can be told from intended silence) with short chirps ("clicks") at known
+input sample indices. Each click is located in the listener's collected
+playback by normalised cross-correlation with the chirp, and
+
+    mouth-to-ear = output_sample_time(onset) − input_sample_time(click)
+
+using ClockedBackend's timing model: an input sample is captured at
+``t0 + i / 48000`` and an output sample plays one output block after the
+callback that wrote it. Nothing else of a sound card (converter and driver
+buffers, which a real device adds on top) is counted.
+
+With ``--loss``/``--jitter`` both clients' media go through an
+:class:`~bench.impair.ImpairedLink` (the client's ``media_addr`` points at
+the proxy). By default only the listener's downlink is impaired, so the
+talker→listener path sees exactly the given loss and jitter. The talker's
+expected loss (in-band FEC) follows the loss the listener measures, every
+half second, as the app's feedback would.
+
+Prints one JSON object per run::
+
+    python -m bench.latency --quick
+    python -m bench.latency --loss 5 --jitter 20 --clicks 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import re
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make `app` and `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.audio.clocked import ClockedBackend
+from app.audio.codec import OpusEncoder, recommended_expected_loss
+from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_FRAME_MS, SAMPLE_RATE
+from app.audio.pipeline import AudioEngine
+from app.client import InterphoneClient
+from bench.impair import ImpairedLink, Impairment
+
+GROUP = "group_1"  # the demo directory's "Everyone" group
+CLICK_MS = 8.0
+CLICK_LEVEL = 0.5
+BED_HZ = 220.0  # the steady tone under the clicks
+BED_LEVEL = 0.08
+LEAD_IN_S = 0.6  # bed only, before the first click: the jitter buffer settles
+TAIL_S = 0.5
+MIN_CORRELATION = 0.5  # below this a click counts as not found
+SILENCE_LEVEL = 0.01  # a 1 ms block whose peak is under this is silent (bed ≈ 0.08)
+FEEDBACK_INTERVAL = 0.5
+_SERVING = re.compile(r"serving on \S+ port (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyConfig:
+    frame_ms: int = DEFAULT_FRAME_MS
+    clicks: int = 100
+    spacing_s: float = 0.3  # between clicks; longer than any expected latency
+    loss_pct: float = 0.0
+    jitter_ms: float = 0.0
+    impair: str = "listener"  # listener (downlink), talker (uplink) or both
+    server: str = "subprocess"  # or "inprocess"
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.frame_ms not in ALLOWED_FRAME_MS:
+            raise ValueError(f"frame must be one of {ALLOWED_FRAME_MS} ms")
+        if self.clicks < 1:
+            raise ValueError("need at least one click")
+        if self.impair not in ("listener", "talker", "both"):
+            raise ValueError("impair must be listener, talker or both")
+        if self.server not in ("subprocess", "inprocess"):
+            raise ValueError("server must be subprocess or inprocess")
+
+    @property
+    def impaired(self) -> bool:
+        return self.loss_pct > 0 or self.jitter_ms > 0
+
+
+def chirp(ms: float = CLICK_MS, level: float = CLICK_LEVEL) -> np.ndarray:
+    """A Hann-windowed 600 → 3000 Hz sweep: sharp autocorrelation, codes well."""
+    n = round(ms * SAMPLE_RATE / 1000)
+    t = np.arange(n) / SAMPLE_RATE
+    f0, f1 = 600.0, 3000.0
+    phase = 2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * t[-1]))
+    return (level * np.hanning(n) * np.sin(phase)).astype(np.float32)
+
+
+def talker_signal(config: LatencyConfig, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, list[int]]:
+    """The bed tone with chirps; returns it and the chirps' sample offsets.
+
+    Offsets are jittered within a frame so the clicks fall at every phase of
+    the capture blocks.
+    """
+    spacing = round(config.spacing_s * SAMPLE_RATE)
+    lead = round(LEAD_IN_S * SAMPLE_RATE)
+    frame = SAMPLE_RATE * config.frame_ms // 1000
+    offsets = [lead + k * spacing + int(rng.integers(0, frame)) for k in range(config.clicks)]
+    total = lead + config.clicks * spacing + frame
+    t = np.arange(total) / SAMPLE_RATE
+    signal = (BED_LEVEL * np.sin(2 * np.pi * BED_HZ * t)).astype(np.float32)
+    click = chirp()
+    for offset in offsets:
+        signal[offset:offset + len(click)] += click
+    return signal, offsets
+
+
+def find_click(played: np.ndarray, template: np.ndarray) -> tuple[int, float] | None:
+    """Index in ``played`` where ``template`` matches best, and the normalised correlation."""
+    n = len(template)
+    if len(played) < n:
+        return None
+    corr = np.correlate(played.astype(np.float64), template.astype(np.float64), "valid")
+    energy = np.cumsum(np.concatenate(([0.0], played.astype(np.float64) ** 2)))
+    local = np.sqrt(np.maximum(energy[n:] - energy[:-n], 1e-12))
+    ncc = corr / (local * np.linalg.norm(template))
+    best = int(np.argmax(ncc))
+    return best, float(ncc[best])
+
+
+def longest_silence_ms(played: np.ndarray, frame_ms: int) -> tuple[float, int]:
+    """Longest silent run inside the talkspurt (first to last sound), and runs > a frame."""
+    block = SAMPLE_RATE // 1000
+    usable = len(played) // block * block
+    peaks = np.abs(played[:usable]).reshape(-1, block).max(axis=1)
+    loud = np.flatnonzero(peaks >= SILENCE_LEVEL)
+    if len(loud) < 2:
+        return 0.0, 0
+    silent = peaks[loud[0]:loud[-1] + 1] < SILENCE_LEVEL
+    longest = run = gaps = 0
+    for quiet in silent:
+        run = run + 1 if quiet else 0
+        if run == frame_ms + 1:
+            gaps += 1
+        longest = max(longest, run)
+    return float(longest), gaps
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else math.nan
+
+
+# --------------------------------------------------------------------- server
+@contextlib.asynccontextmanager
+async def running_server(kind: str) -> AsyncIterator[int]:
+    """Yields the port of a demo-directory server (subprocess or in-process)."""
+    if kind == "inprocess":
+        from app.server import Directory, InterphoneServer
+
+        server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0)
+        await server.start()
+        try:
+            yield server.port
+        finally:
+            await server.stop()
+        return
+    root = Path(__file__).resolve().parent.parent
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.server", "--port", "0", "--log-level", "INFO",
+        cwd=root, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
+    drain: asyncio.Task[None] | None = None
+    try:
+        port = None
+        async with asyncio.timeout(15):
+            while port is None:
+                line = (await proc.stderr.readline()).decode(errors="replace")
+                if not line:
+                    raise RuntimeError("the server exited before listening")
+                match = _SERVING.search(line)
+                if match:
+                    port = int(match.group(1))
+        drain = asyncio.get_running_loop().create_task(_drain(proc.stderr))
+        yield port
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                async with asyncio.timeout(5):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if drain is not None:
+            drain.cancel()
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.readline():
+        pass
+
+
+# ---------------------------------------------------------------- measurement
+class _Peer:
+    """One client with its engine on a clocked device."""
+
+    def __init__(self, uid: str, port: int, config: LatencyConfig,
+                 media_addr: tuple[str, int] | None) -> None:
+        self.device = ClockedBackend(collect_output=uid == "listener")
+        self.client = InterphoneClient("127.0.0.1", port, uid, "bench", reconnect=False,
+                                       media_addr=media_addr)
+        self.engine: AudioEngine | None = None
+        self.frame_ms = config.frame_ms
+
+    async def start(self) -> AudioEngine:
+        loop = asyncio.get_running_loop()
+        engine = AudioEngine(self.device, self.frame_ms, send_frame=self.client.send_audio,
+                             loop=loop)
+        self.engine = engine
+        self.client.on_audio = engine.receive
+        await self.client.connect()
+        await self.client.join(GROUP)
+        engine.start()
+        return engine
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        await self.client.close()
+        self.device.close()
+
+
+async def _feedback(listener: AudioEngine, talker: AudioEngine) -> None:
+    """What the app's loss feedback would do: the talker's FEC follows the measured loss."""
+    while True:
+        await asyncio.sleep(FEEDBACK_INTERVAL)
+        talker.set_expected_loss(recommended_expected_loss(listener.loss_fraction()))
+
+
+def _link(port: int, config: LatencyConfig, side: str, seed: int) -> ImpairedLink:
+    hit = config.impair in (side, "both")
+    impairment = Impairment(config.loss_pct / 100, config.jitter_ms / 1000) if hit \
+        else Impairment()
+    if side == "listener":
+        return ImpairedLink(("127.0.0.1", port), downlink=impairment, seed=seed)
+    return ImpairedLink(("127.0.0.1", port), uplink=impairment, seed=seed)
+
+
+async def measure(config: LatencyConfig) -> dict[str, object]:
+    """One run: returns the JSON-able result (see the module docstring)."""
+    rng = np.random.default_rng(config.seed)
+    signal, offsets = talker_signal(config, rng)
+    async with running_server(config.server) as port, contextlib.AsyncExitStack() as stack:
+        links: dict[str, ImpairedLink | None] = {"talker": None, "listener": None}
+        if config.impaired:
+            for n, side in enumerate(links):
+                links[side] = await stack.enter_async_context(
+                    _link(port, config, side, config.seed * 10 + n))
+        listener = _Peer("listener", port, config,
+                         links["listener"].front if links["listener"] else None)
+        talker = _Peer("talker", port, config,
+                       links["talker"].front if links["talker"] else None)
+        stack.push_async_callback(listener.close)
+        stack.push_async_callback(talker.close)
+        listener_engine = await listener.start()
+        talker_engine = await talker.start()
+        if not await talker.client.talk_start():
+            raise RuntimeError("the talker did not get the floor")
+        talker_engine.start_transmit()
+        feedback = asyncio.get_running_loop().create_task(
+            _feedback(listener_engine, talker_engine))
+        stack.callback(feedback.cancel)
+        start_index = talker.device.set_source(signal)
+        await asyncio.sleep(len(signal) / SAMPLE_RATE + TAIL_S)
+        stats = listener_engine.receive_stats().get("talker")
+        counters = (talker_engine.counters, listener_engine.counters)
+        talker_engine.stop_transmit(0)
+        await talker.client.talk_stop()
+        played = listener.device.collected_output()
+        played_offset = listener.device.collected_offset
+        t_in = [talker.device.input_sample_time(start_index + o) for o in offsets]
+        out_t0 = listener.device.output_sample_time(0)
+        link_stats = {side: link for side, link in links.items() if link is not None}
+
+    template = chirp()
+    window = round(config.spacing_s * 0.9 * SAMPLE_RATE)
+    latencies: list[float] = []
+    for t in t_in:
+        first = max(0, round((t - out_t0) * SAMPLE_RATE) - played_offset)
+        found = find_click(played[first:first + window], template)
+        if found is None or found[1] < MIN_CORRELATION:
+            continue
+        onset = played_offset + first + found[0]
+        latencies.append((out_t0 + onset / SAMPLE_RATE - t) * 1000.0)
+    gap_ms, gaps = longest_silence_ms(played, config.frame_ms)
+    lookahead = _lookahead_ms(config.frame_ms)
+    result: dict[str, object] = {
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "max_ms": round(max(latencies), 2) if latencies else math.nan,
+        "min_ms": round(min(latencies), 2) if latencies else math.nan,
+        "frame_ms": config.frame_ms,
+        "loss_pct": config.loss_pct,
+        "jitter_ms": config.jitter_ms,
+        "floor_ms": round(2 * config.frame_ms + lookahead, 2),
+        "longest_gap_ms": gap_ms,
+        "gaps_over_frame": gaps,
+        "clicks": config.clicks,
+        "clicks_found": len(latencies),
+        "server": config.server,
+        "impair": config.impair if config.impaired else "none",
+    }
+    if stats is not None:
+        result.update(
+            packets_received=stats.jitter.received,
+            packets_lost=stats.jitter.lost,
+            late=stats.jitter.late,
+            concealed_fec=stats.jitter.concealed_fec,
+            concealed_plc=stats.jitter.concealed_plc,
+            dropped_to_catch_up=stats.jitter.dropped,
+            jitter_target_frames=stats.jitter.target_delay_frames,
+            measured_jitter_ms=round(stats.jitter.jitter_ms, 2),
+        )
+    for side, link in link_stats.items():
+        direction = link.down_stats if side == "listener" else link.up_stats
+        result[f"{side}_link_loss_pct"] = round(direction.loss_pct, 2)
+    result["xruns"] = sum(c.input_overruns + c.output_underruns for c in counters)
+    result["capture_drops"] = counters[0].capture_drops
+    return result
+
+
+def _lookahead_ms(frame_ms: int) -> float:
+    with OpusEncoder(frame_ms) as encoder:
+        return encoder.lookahead_samples * 1000.0 / SAMPLE_RATE
+
+
+# ------------------------------------------------------------------------ CLI
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run (25 clicks, in-process checks stay the same)")
+    parser.add_argument("--clicks", type=int, default=None, help="clicks per run (default 100)")
+    parser.add_argument("--frame-ms", type=int, default=DEFAULT_FRAME_MS,
+                        choices=ALLOWED_FRAME_MS)
+    parser.add_argument("--loss", type=float, default=0.0, metavar="PCT",
+                        help="random packet loss on the impaired link, percent")
+    parser.add_argument("--jitter", type=float, default=0.0, metavar="MS",
+                        help="random extra delay 0..MS per packet on the impaired link")
+    parser.add_argument("--impair", choices=("listener", "talker", "both"),
+                        default="listener",
+                        help="which client's link is impaired (default: the listener's "
+                             "downlink, so the path sees exactly --loss and --jitter)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the server on the benchmark's own loop")
+    parser.add_argument("--runs", type=int, default=1, help="repeat, one JSON line each")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    if not 0 <= args.loss < 100:
+        parser.error("--loss must be in [0, 100)")
+    if args.jitter < 0:
+        parser.error("--jitter must be >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    clicks = args.clicks if args.clicks is not None else (25 if args.quick else 100)
+    for run in range(args.runs):
+        config = LatencyConfig(
+            frame_ms=args.frame_ms, clicks=clicks, loss_pct=args.loss, jitter_ms=args.jitter,
+            impair=args.impair, server="inprocess" if args.in_process else "subprocess",
+            seed=args.seed + run)
+        started = time.monotonic()
+        result = asyncio.run(measure(config))
+        result["run_s"] = round(time.monotonic() - started, 1)
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""bench/latency.py and bench/impair.py, quickly: the measurement works, not how fast it is.
+
+No timing thresholds here (the machine is shared): the benchmark's targets
+are checked by running it, see docs/latency.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.audio.constants import SAMPLE_RATE
+from bench.impair import ImpairedLink, Impairment
+from bench.latency import (
+    LatencyConfig,
+    chirp,
+    find_click,
+    longest_silence_ms,
+    measure,
+    parse_args,
+)
+
+KEYS = {"p50_ms", "p95_ms", "max_ms", "frame_ms", "loss_pct", "jitter_ms", "floor_ms",
+        "longest_gap_ms"}
+
+
+def check_result(result: dict[str, object], config: LatencyConfig) -> None:
+    assert result.keys() >= KEYS
+    assert result["clicks_found"] == config.clicks or config.loss_pct > 0
+    for key in ("p50_ms", "p95_ms", "max_ms"):
+        value = result[key]
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, result)
+    assert result["p50_ms"] <= result["p95_ms"] <= result["max_ms"]  # type: ignore[operator]
+    assert result["frame_ms"] == config.frame_ms
+    assert result["floor_ms"] == pytest.approx(2 * config.frame_ms + 6.5, abs=1.0)
+
+
+async def test_clean_run_finds_every_click() -> None:
+    config = LatencyConfig(clicks=4, spacing_s=0.25, server="inprocess")
+    result = await measure(config)
+    check_result(result, config)
+    assert result["loss_pct"] == 0.0 and result["impair"] == "none"
+
+
+async def test_impaired_run_goes_through_the_proxy() -> None:
+    """media_addr sends both clients' media through ImpairedLinks; the server accepts it."""
+    config = LatencyConfig(clicks=4, spacing_s=0.25, loss_pct=5, jitter_ms=10,
+                           server="inprocess", seed=3)
+    result = await measure(config)
+    check_result(result, config)
+    assert result["clicks_found"] >= 2
+    assert result["packets_received"] > 50  # type: ignore[operator]
+    assert "listener_link_loss_pct" in result and "talker_link_loss_pct" in result
+    assert result["talker_link_loss_pct"] == 0.0  # only the listener's downlink is impaired
+
+
+def test_find_click_locates_the_chirp_under_a_bed_tone() -> None:
+    click = chirp()
+    t = np.arange(9600) / SAMPLE_RATE
+    played = (0.08 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    played[3210:3210 + len(click)] += 0.7 * click
+    found = find_click(played, click)
+    assert found is not None
+    assert found[0] == 3210 and found[1] > 0.9
+
+
+def test_longest_silence_counts_gaps_inside_the_talkspurt_only() -> None:
+    ms = SAMPLE_RATE // 1000
+    played = np.zeros(200 * ms, dtype=np.float32)
+    played[50 * ms:150 * ms] = 0.1
+    played[90 * ms:115 * ms] = 0.0  # a 25 ms hole
+    assert longest_silence_ms(played, 20) == (25.0, 1)
+
+
+async def test_impaired_link_drops_and_delays() -> None:
+    loop = asyncio.get_running_loop()
+    got: list[tuple[bytes, float]] = []
+
+    class Sink(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            got.append((data, loop.time()))
+
+    sink_transport, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    server = sink_transport.get_extra_info("sockname")[:2]
+    async with ImpairedLink(server, uplink=Impairment(0.5, 0.02), seed=7) as link:
+        sender, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, remote_addr=link.front)
+        sent_at = loop.time()
+        for i in range(200):
+            sender.sendto(i.to_bytes(2, "big"))
+        await asyncio.sleep(0.1)
+        sender.close()
+    sink_transport.close()
+    assert 60 < len(got) < 140
+    assert link.up_stats.passed == len(got) and link.up_stats.dropped == 200 - len(got)
+    assert max(when for _, when in got) - sent_at > 0.005  # delayed, not all at once
+    order = [int.from_bytes(data, "big") for data, _ in got]
+    assert order != sorted(order)  # independent delays reorder
+
+
+def test_cli_options() -> None:
+    args = parse_args(["--quick", "--loss", "5", "--jitter", "20", "--frame-ms", "40",
+                       "--clicks", "3"])
+    assert (args.quick, args.loss, args.jitter, args.frame_ms, args.clicks) == \
+        (True, 5.0, 20.0, 40, 3)
+    with pytest.raises(SystemExit):
+        parse_args(["--loss", "100"])
+    with pytest.raises(ValueError):
+        Impairment(loss=1.0)
