@@ -111,3 +111,36 @@ def test_receive_after_close_is_ignored(packets: list[bytes]) -> None:
     mixer.close()
     mixer.receive("alice", 0, packets[0])
     assert mixer.talkers() == []
+
+
+@pytest.mark.parametrize("size", [240, 400, 960, 1500])
+def test_output_blocks_of_any_size_play_the_same_stream(packets: list[bytes],
+                                                        size: int) -> None:
+    """Frames are re-cut to the output block: 5 ms blocks, odd sizes, longer ones."""
+    reference_clock, clock = Clock(), Clock()
+    reference, mixer = PlaybackMixer(clock=reference_clock), PlaybackMixer(clock=clock)
+    for k in range(10):
+        reference.receive("alice", k, packets[k])
+        mixer.receive("alice", k, packets[k])
+    expected = np.concatenate([block(reference, reference_clock) for _ in range(10)])
+    pieces = []
+    for _ in range(-(-len(expected) // size)):
+        out = np.zeros(size, dtype=np.float32)
+        mixer.fill(out)
+        clock.now += size / 48000
+        pieces.append(out)
+    np.testing.assert_allclose(np.concatenate(pieces)[:len(expected)], expected, atol=1e-6)
+
+
+def test_monitor_is_re_cut_to_short_output_blocks() -> None:
+    mixer = PlaybackMixer(clock=Clock())
+    mixer.set_monitor(True)
+    ramp = np.arange(1920, dtype=np.float32) / 4000
+    mixer.feed_monitor(ramp[:960])
+    mixer.feed_monitor(ramp[960:])
+    played = []
+    for _ in range(8):
+        out = np.zeros(240, dtype=np.float32)
+        mixer.fill(out)
+        played.append(out)
+    np.testing.assert_allclose(np.concatenate(played), ramp, atol=1e-7)

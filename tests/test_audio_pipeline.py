@@ -256,3 +256,13 @@ async def test_close_is_idempotent_and_stops_the_device(talker: Talker) -> None:
     engine.close()
     assert not engine.running
     assert backend._streams == []
+
+
+@pytest.mark.parametrize(("frame_ms", "block_ms", "expected"), [(20, 5, 240), (10, 5, 240),
+                                                                 (20, 40, 960)])
+def test_output_runs_in_short_blocks(frame_ms: int, block_ms: int, expected: int) -> None:
+    """The output block is shorter than the frame (capped at it): lower playout delay."""
+    engine = AudioEngine(ClockedBackend(), frame_ms, output_block_ms=block_ms)
+    assert engine.output_block_samples == expected
+    assert engine.mixer._start_margin == pytest.approx(expected / 48000)
+    engine.close()

@@ -21,7 +21,15 @@ above the minimum so the next packet is there in time for FEC. When the
 buffer runs dry the slot is concealed *without* advancing (the stream
 stalls, absorbing late packets) for at most ``max_conceal_frames``, then
 ``pop`` returns None until data comes again. When more than
-``target + 2`` frames are queued the oldest one is dropped to catch up.
+``target + 2`` frames are queued the oldest one is dropped to catch up, and
+so is one frame when the buffer held more than the target at every pop of
+the last ``excess_window`` pops (a stall or a bunch of late packets left a
+frame of delay that a clean network would otherwise keep for good).
+
+``start_margin`` (seconds) is for a playout clock that asks at a finer step
+than a frame (an output block shorter than the frame): the first packet then
+waits at least that long, since the half frame of phase margin a
+frame-sized output block gives on average is not there.
 
 Sequence numbers: the first packet of a stream may have any ``seq`` (late
 joiner). A ``seq`` of 0 after later packets of the current utterance starts
@@ -47,6 +55,7 @@ _LOSS_WINDOW = 250  # slots over which the loss fraction is measured
 _JITTER_WINDOW = 250  # arrivals over which the deviation percentile is taken
 _PLAYED_MEMORY = 64  # recently played seqs kept to tell duplicates from late
 _CATCH_UP_MARGIN = 2  # frames above target before dropping to catch up
+EXCESS_WINDOW = 25  # pops (0.5 s at 20 ms) above target before one frame is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +101,14 @@ class JitterBuffer:
         max_conceal_frames: int = 3,
         max_seq_jump: int = 100,
         shrink_interval: float = 2.0,
+        start_margin: float = 0.0,
+        excess_window: int = EXCESS_WINDOW,
     ) -> None:
         frame_samples(frame_ms)  # validates the duration
         if not 1 <= min_delay_frames <= max_delay_frames:
             raise ValueError("need 1 <= min_delay_frames <= max_delay_frames")
+        if start_margin < 0 or excess_window < 0:
+            raise ValueError("need start_margin >= 0 and excess_window >= 0")
         self.frame_ms = frame_ms
         self._period = frame_ms / 1000.0
         self.min_delay = min_delay_frames
@@ -103,6 +116,8 @@ class JitterBuffer:
         self.max_conceal = max_conceal_frames
         self.max_seq_jump = max_seq_jump
         self.shrink_interval = shrink_interval
+        self.start_margin = start_margin
+        self.excess_window = excess_window
         self._stats = JitterStats(target_delay_frames=min_delay_frames)
         self._deviations: deque[float] = deque(maxlen=_JITTER_WINDOW)
         self._loss_window: deque[int] = deque(maxlen=_LOSS_WINDOW)
@@ -125,6 +140,7 @@ class JitterBuffer:
         self._played_set: set[int] = set()
         self._zero_seen = False
         self._started = False  # some slot of this stream has been played
+        self._excess_run = 0  # consecutive pops that found more than the target queued
 
     def reset(self) -> None:
         """Forget the current stream (packets, position); keep stats and jitter."""
@@ -234,6 +250,7 @@ class JitterBuffer:
             return None
         assert self._next is not None
         seq = self._next
+        self._note_excess(self.depth > self._target)
         payload = self._packets.pop(seq, None)
         if payload is not None:
             self._advance(lost=False)
@@ -268,7 +285,9 @@ class JitterBuffer:
         if not self._packets or self._next is None:
             return False
         waited = now - (self._first_arrival if self._first_arrival is not None else now)
-        ready = self.depth >= self._target or waited >= (self._target - 1) * self._period
+        margin = self.start_margin
+        ready = (self.depth >= self._target and waited >= margin) \
+            or waited >= (self._target - 1) * self._period + margin
         if not ready:
             return False
         first = min(self._packets)
@@ -278,6 +297,7 @@ class JitterBuffer:
         self._playing = True
         self._started = True
         self._concealed_run = 0
+        self._excess_run = 0
         return True
 
     def _stop_playout(self) -> None:
@@ -304,10 +324,19 @@ class JitterBuffer:
         self._played.append(seq)
         self._played_set.add(seq)
 
+    def _note_excess(self, excess: bool) -> None:
+        self._excess_run = self._excess_run + 1 if excess else 0
+
     def _catch_up(self) -> None:
-        """Drop one frame when far more is queued than the target delay."""
-        if self.depth <= self._target + _CATCH_UP_MARGIN:
+        """Drop one frame when far more is queued than the target delay, or
+        more than the target has been queued for ``excess_window`` pops."""
+        far_behind = self.depth > self._target + _CATCH_UP_MARGIN
+        # Every one of the last pops found the slot after it already here:
+        # skipping one frame leaves the target, still enough in time.
+        persistent = 0 < self.excess_window <= self._excess_run and self.depth >= self._target
+        if not (far_behind or persistent):
             return
+        self._excess_run = 0
         assert self._next is not None
         seq = self._next
         if self._packets.pop(seq, None) is not None:

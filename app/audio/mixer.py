@@ -1,7 +1,9 @@
 """Playback mixing: every talker's stream, local cues and the mic monitor.
 
 ``PlaybackMixer.fill`` is the output device callback: at the device's pace
-it pulls one frame from each talker's ``SpeakerStream``, adds queued cues
+it pulls frames from each talker's ``SpeakerStream`` (blocks of any length:
+a frame is pulled whenever the previous one is used up, so an output block
+shorter than the frame cuts the playout delay), adds queued cues
 and (in microphone-test mode) the captured input, applies per-talker gain,
 the output volume and mute, and clips. Network-side calls (``receive``,
 ``end_utterance``) and UI-side calls may come from any thread; one lock
@@ -39,6 +41,8 @@ class _Talker:
     last_packet: float
     ending: bool = False
     gain: float = 1.0
+    pcm: np.ndarray | None = None  # the frame being played
+    pos: int = 0  # samples of ``pcm`` already played
 
 
 @dataclass(slots=True)
@@ -52,17 +56,20 @@ class PlaybackMixer:
 
     def __init__(self, frame_ms: int = DEFAULT_FRAME_MS, *,
                  clock: Callable[[], float] = time.monotonic,
-                 max_jitter_frames: int = 10) -> None:
+                 max_jitter_frames: int = 10,
+                 start_margin: float = 0.0) -> None:
         self.frame_ms = frame_ms
         self.frame_samples = frame_samples(frame_ms)
         self._clock = clock
         self._max_jitter = max_jitter_frames
+        self._start_margin = start_margin  # see JitterBuffer: the output block length
         self._lock = threading.Lock()
         self._talkers: dict[str, _Talker] = {}
         self._user_gain: dict[str, float] = {}
         self._tones: deque[_Cue] = deque()
         self._monitor_on = False
         self._monitor: deque[np.ndarray] = deque()
+        self._monitor_pos = 0  # samples of _monitor[0] already played
         self._monitor_primed = False
         self._volume = 1.0
         self._muted = False
@@ -80,7 +87,8 @@ class PlaybackMixer:
                 return
             talker = self._talkers.get(uid)
             if talker is None:
-                stream = SpeakerStream(self.frame_ms, max_delay_frames=self._max_jitter)
+                stream = SpeakerStream(self.frame_ms, max_delay_frames=self._max_jitter,
+                                       start_margin=self._start_margin)
                 talker = _Talker(stream, now, gain=self._user_gain.get(uid, 1.0))
                 self._talkers[uid] = talker
             talker.ending = False
@@ -123,6 +131,7 @@ class PlaybackMixer:
         with self._lock:
             self._monitor_on = enabled
             self._monitor.clear()
+            self._monitor_pos = 0
             self._monitor_primed = False
 
     @property
@@ -136,6 +145,7 @@ class PlaybackMixer:
         with self._lock:
             if len(self._monitor) >= MONITOR_MAX_BLOCKS:
                 self._monitor.popleft()
+                self._monitor_pos = 0
                 self.monitor_drops += 1
             self._monitor.append(block.copy())
 
@@ -179,17 +189,23 @@ class PlaybackMixer:
     def _mix_talkers(self, out: np.ndarray, now: float) -> None:
         finished = []
         for uid, talker in self._talkers.items():
-            pcm = talker.stream.read(now)
-            if pcm is None:
-                stale = now - talker.last_packet > STALE_STREAM_SECONDS
-                if talker.stream.idle and (talker.ending or stale):
-                    finished.append(uid)
-                continue
-            n = min(len(pcm), len(out))
-            if talker.gain == 1.0:
-                out[:n] += pcm[:n]
-            else:
-                out[:n] += talker.gain * pcm[:n]
+            filled = 0
+            while filled < len(out):
+                if talker.pcm is None or talker.pos >= len(talker.pcm):
+                    talker.pcm, talker.pos = talker.stream.read(now), 0
+                    if talker.pcm is None:
+                        stale = now - talker.last_packet > STALE_STREAM_SECONDS
+                        if talker.stream.idle and (talker.ending or stale):
+                            finished.append(uid)
+                        break
+                n = min(len(out) - filled, len(talker.pcm) - talker.pos)
+                piece = talker.pcm[talker.pos:talker.pos + n]
+                if talker.gain == 1.0:
+                    out[filled:filled + n] += piece
+                else:
+                    out[filled:filled + n] += talker.gain * piece
+                talker.pos += n
+                filled += n
         for uid in finished:
             self._talkers.pop(uid).stream.close()
             logger.debug("stream of %s drained and dropped", uid)
@@ -199,12 +215,19 @@ class PlaybackMixer:
             self._monitor_primed = len(self._monitor) >= MONITOR_PRIME_BLOCKS
             if not self._monitor_primed:
                 return
-        if not self._monitor:
-            self._monitor_primed = False  # ran dry: build the cushion again
-            return
-        block = self._monitor.popleft()
-        n = min(len(block), len(out))
-        out[:n] += block[:n]
+        filled = 0
+        while filled < len(out):
+            if not self._monitor:
+                self._monitor_primed = False  # ran dry: build the cushion again
+                return
+            block = self._monitor[0]
+            n = min(len(out) - filled, len(block) - self._monitor_pos)
+            out[filled:filled + n] += block[self._monitor_pos:self._monitor_pos + n]
+            self._monitor_pos += n
+            filled += n
+            if self._monitor_pos >= len(block):
+                self._monitor.popleft()
+                self._monitor_pos = 0
 
     def _mix_tones(self, out: np.ndarray) -> None:
         for cue in self._tones:

@@ -35,9 +35,12 @@ class SpeakerStream:
         frame_ms: int = DEFAULT_FRAME_MS,
         min_delay_frames: int = 1,
         max_delay_frames: int = 10,
+        *,
+        start_margin: float = 0.0,
     ) -> None:
         self.frame_ms = frame_ms
-        self.jitter = JitterBuffer(frame_ms, min_delay_frames, max_delay_frames)
+        self.jitter = JitterBuffer(frame_ms, min_delay_frames, max_delay_frames,
+                                   start_margin=start_margin)
         self._decoder = OpusDecoder(frame_ms)
         self._decode_errors = 0
         self._frames_played = 0
