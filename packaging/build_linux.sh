@@ -43,8 +43,8 @@ start=$SECONDS
 
 # 1. The build venv: the app's dependencies plus PyInstaller, from pyproject.toml.
 # Builds running at the same time (two test runs) share it: one sets it up at a time.
-mkdir -p "$(dirname "$venv")"
-exec 9>"$venv.lock"
+mkdir -p "$root/build"
+exec 9>"$root/build/venv-setup.lock"
 flock 9
 if [ ! -x "$venv/bin/python" ]; then
     python="${PYTHON:-}"
