@@ -31,8 +31,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from app.audio.clocked import ClockedBackend
+    from app.client import InterphoneClient
 
 TONE_HZ = 440.0
 TONE_LEVEL = 0.3  # peak, full scale 1.0 (about -13.5 dBFS RMS)
@@ -101,14 +106,13 @@ def check_devices() -> str:
 class _Listener:
     """Decodes received packets and plays them on a clocked output stream."""
 
-    def __init__(self, frame_samples: int) -> None:
+    def __init__(self) -> None:
         from app.audio.codec import OpusDecoder
 
         self.decoder = OpusDecoder()
         self.packets = 0
         self.frames: deque[np.ndarray] = deque()
         self.lock = threading.Lock()
-        self.frame_samples = frame_samples
 
     def on_audio(self, uid: str, seq: int, payload: bytes) -> None:
         self.packets += 1
@@ -122,13 +126,15 @@ class _Listener:
         block[:] = 0.0 if frame is None else frame
 
 
-async def _talk(client: object, backend: object, frame_samples: int, frames: int) -> int:
+async def _talk(
+    client: InterphoneClient, backend: ClockedBackend, frame_samples: int, frames: int
+) -> int:
     """Capture ``frames`` blocks from the clocked input, encode and send them."""
     from app.audio.codec import OpusEncoder
 
     loop = asyncio.get_running_loop()
     captured: asyncio.Queue[np.ndarray] = asyncio.Queue()
-    stream = backend.open_input(  # type: ignore[attr-defined]
+    stream = backend.open_input(
         lambda block: loop.call_soon_threadsafe(captured.put_nowait, block.copy()),
         frame_samples,
     )
@@ -138,7 +144,7 @@ async def _talk(client: object, backend: object, frame_samples: int, frames: int
         try:
             for _ in range(frames):
                 block = await asyncio.wait_for(captured.get(), timeout=2.0)
-                if client.send_audio(encoder.encode(block)):  # type: ignore[attr-defined]
+                if client.send_audio(encoder.encode(block)):
                     sent += 1
         finally:
             stream.close()
@@ -155,7 +161,7 @@ async def loopback_round() -> str:
     frames = int(TALK_SECONDS * 1000) // 20
     talker_device = ClockedBackend(tone(TALK_SECONDS + 1.0, SAMPLE_RATE))
     listener_device = ClockedBackend()
-    listener = _Listener(samples)
+    listener = _Listener()
     server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0)
     await server.start()
     talker = InterphoneClient("127.0.0.1", server.port, "selftest-talker", "x", reconnect=False)
