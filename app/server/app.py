@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from types import TracebackType
 
 from app.server.directory import Directory
@@ -17,6 +18,13 @@ log = logging.getLogger("app.server")
 
 _BIND_ATTEMPTS = 20
 _STOP_GRACE = 1.0
+LISTEN_BACKLOG = 1024
+"""Pending TCP connections the kernel queues (asyncio's default, 100, makes a crowd that
+reconnects at once after a restart wait for SYN retransmissions)."""
+UDP_RCVBUF = 1 << 20
+"""Receive buffer of the relay socket: the default (~200 KB, ~200 small datagrams) overflows
+when the process is descheduled for a few tens of ms on a busy host; capped by the kernel's
+``net.core.rmem_max``."""
 
 
 class InterphoneServer:
@@ -51,7 +59,8 @@ class InterphoneServer:
         hub = Signaling(self.state, loop)
         wanted = self.port
         for attempt in range(_BIND_ATTEMPTS):
-            tcp = await loop.create_server(hub.new_connection, self.host, wanted)
+            tcp = await loop.create_server(hub.new_connection, self.host, wanted,
+                                           backlog=LISTEN_BACKLOG)
             ports = {sock.getsockname()[1] for sock in tcp.sockets}
             port = tcp.sockets[0].getsockname()[1]
             try:
@@ -66,6 +75,10 @@ class InterphoneServer:
                     raise
                 continue
             break
+        sock = udp.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
         self.hub, self.relay = hub, relay
         self._tcp, self._udp = tcp, udp
         self.port = port

@@ -91,6 +91,16 @@ def encode(message: Message) -> bytes:
                     raise
 
 
+def _failed(transport: asyncio.Transport) -> bool:
+    """A transport whose socket failed (e.g. reset) closes itself before ``connection_lost``
+    reaches us; writing to it meanwhile only makes asyncio log 'socket.send() raised
+    exception.' once per write (thousands when a crowd vanishes at once)."""
+    try:
+        return transport.is_closing()
+    except NotImplementedError:  # a transport that cannot tell
+        return False
+
+
 class Signaling:
     """The hub: live connections by session id, the state, and the floor timer."""
 
@@ -320,7 +330,7 @@ class SignalingConnection(asyncio.Protocol):
         """Write now, or queue behind a full buffer (a newer notification of the same
         interphone replaces the queued one and moves to the back)."""
         transport = self.transport
-        if self.closing or transport is None:
+        if self.closing or transport is None or _failed(transport):
             return
         if not self.paused and not self.pending:
             transport.write(data)
