@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -12,3 +13,15 @@ settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow", action="store_true", default=False,
+        help="long fuzz runs: 100,000 examples per decoder (INTERPHONE_FUZZ_EXAMPLES)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before collection, so the fuzz modules read the count at import.
+    if config.getoption("--slow"):
+        os.environ.setdefault("INTERPHONE_FUZZ_EXAMPLES", "100000")
