@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 
@@ -85,34 +86,38 @@ def jack_server(jackd_installed: None) -> Iterator[str]:
     saved = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
-    proc = subprocess.Popen(
-        ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(SAMPLE_RATE),
-         "-p", str(PERIOD), "-C", "1", "-P", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        ready = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"],
-                               capture_output=True, text=True, timeout=15, check=False)
-        if proc.poll() is not None or ready.returncode != 0:
-            pytest.skip(f"jackd did not start: {(proc.stderr.read() if proc.stderr else '')[-300:]}"
-                        if proc.poll() is not None else "jackd did not answer within 10 s")
-        _reinit_portaudio()
-        yield name
-    finally:
-        with contextlib.suppress(Exception):
-            import_sounddevice()._terminate()  # close PortAudio's JACK client first
-        proc.terminate()
+    # The log goes to a file, not a pipe: jackd must never block writing it.
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(SAMPLE_RATE),
+             "-p", str(PERIOD), "-C", "1", "-P", "1"],
+            stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        with contextlib.suppress(Exception):
-            import_sounddevice()._initialize()  # the machine's own devices again
+            ready = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"],
+                                   capture_output=True, text=True, timeout=15, check=False)
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.skip(f"jackd exited at start ({proc.returncode}): {log.read()[-300:]}")
+            if ready.returncode != 0:
+                pytest.skip("jackd did not answer within 10 s")
+            _reinit_portaudio()
+            yield name
+        finally:
+            with contextlib.suppress(Exception):
+                import_sounddevice()._terminate()  # close PortAudio's JACK client first
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            with contextlib.suppress(Exception):
+                import_sounddevice()._initialize()  # the machine's own devices again
 
 
 # ---------------------------------------------------------------- helpers
