@@ -123,10 +123,6 @@ async def close_all(clients: list[InterphoneClient]) -> None:
 
 # ---- the server killed and restarted ----------------------------------------------------------
 
-@pytest.mark.xfail(strict=False, reason=(
-    "client bug (app/client/client.py _join_on / ClientModel.apply_joined): a join response "
-    "is applied after notifications that arrived behind it in the same read, so when two "
-    "clients re-join at nearly the same moment one model can keep the older member list"))
 async def test_server_killed_and_restarted_every_client_converges(tmp_path: Path) -> None:
     config = tmp_path / "faults.toml"
     config.write_text(config_text())

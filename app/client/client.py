@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.client.connection import SignalingConnection
+from app.client.connection import ResponseHook, SignalingConnection
 from app.client.errors import (
     ClientError,
     FloorBusy,
@@ -117,6 +117,7 @@ class InterphoneClient:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconnect_task: asyncio.Task[None] | None = None
         self._refresh_task: asyncio.Task[None] | None = None
+        self._refresh_wanted: InterphoneId | None = None
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
 
@@ -195,9 +196,9 @@ class InterphoneClient:
 
     async def members(self, interphone: InterphoneId | str) -> InterphoneInfo:
         """Members and speaker of one interphone (the model is refreshed too)."""
-        body = await self._request(MembersRequest(_as_id(interphone)))
+        body = await self._call(self._require_conn(), MembersRequest(_as_id(interphone)),
+                                on_success=self._apply_members)
         assert isinstance(body, MembersResult)
-        self.model.apply_info(body.info)
         return body.info
 
     async def join(self, interphone: InterphoneId | str) -> InterphoneInfo:
@@ -226,7 +227,8 @@ class InterphoneClient:
         if self._media is not None:
             self._media.unregister()
         try:
-            body = await self._call(conn, QuitRequest(current, self.uid))
+            body = await self._call(conn, QuitRequest(current, self.uid),
+                                    on_success=self._apply_quit)
         except NotFound:
             self.model.apply_left()
             return
@@ -234,7 +236,6 @@ class InterphoneClient:
             self.model.apply_left()
             raise
         assert isinstance(body, QuitResult)
-        self.model.apply_left(body.info)
 
     async def talk_start(self) -> bool:
         """Ask for the floor; returns True once granted (transmission may start).
@@ -437,21 +438,42 @@ class InterphoneClient:
             callback(uid, seq, payload)
 
     def _schedule_members_refresh(self, interphone: InterphoneId) -> None:
-        if self._refresh_task is not None and not self._refresh_task.done():
-            return  # one refresh already pending covers this change too
-        self._refresh_task = self._spawn(self._refresh_members(interphone),
-                                         "interphone-members-refresh")
+        self._refresh_wanted = interphone
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = self._spawn(self._refresh_members(),
+                                             "interphone-members-refresh")
 
-    async def _refresh_members(self, interphone: InterphoneId) -> None:
-        await asyncio.sleep(_MEMBERS_DEBOUNCE)
-        if self.model.joined != interphone or self._conn is None:
-            return
-        try:
-            info = await self.members(interphone)
-        except ClientError as exc:
-            logger.info("members refresh of %s failed: %s", interphone, exc)
-            return
-        logger.debug("members of %s refreshed: %d", interphone, info.member_count)
+    async def _refresh_members(self) -> None:
+        """Ask for the member list until no change came after the last answer."""
+        while (interphone := self._refresh_wanted) is not None:
+            await asyncio.sleep(_MEMBERS_DEBOUNCE)
+            # Cleared before asking: a count-only change read after the answer asks again.
+            self._refresh_wanted = None
+            if self.model.joined != interphone or self._conn is None:
+                continue
+            try:
+                info = await self.members(interphone)
+            except ClientError as exc:
+                logger.info("members refresh of %s failed: %s", interphone, exc)
+                return
+            logger.debug("members of %s refreshed: %d", interphone, info.member_count)
+
+    def _apply_members(self, body: Body) -> None:
+        if isinstance(body, MembersResult) and self.model.apply_info(body.info) \
+                and body.info.id == self.model.joined:
+            self._schedule_members_refresh(body.info.id)
+
+    def _apply_quit(self, body: Body) -> None:
+        if isinstance(body, QuitResult):
+            self.model.apply_left(body.info)
+
+    def _apply_sync(self, body: Body) -> None:
+        if isinstance(body, SyncResult):
+            self.model.apply_sync(body.interphones)
+
+    def _apply_joined(self, body: Body) -> None:
+        if isinstance(body, JoinResult):
+            self.model.apply_joined(body.info)
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -460,21 +482,20 @@ class InterphoneClient:
         if len(ids) > MAX_SYNC_IDS:
             logger.warning("syncing only the first %d of %d ids", MAX_SYNC_IDS, len(ids))
             ids = ids[:MAX_SYNC_IDS]
-        body = await self._call(conn, SyncRequest(ids))
+        body = await self._call(conn, SyncRequest(ids), on_success=self._apply_sync)
         assert isinstance(body, SyncResult)
         self._sync_ids = ids
-        self.model.apply_sync(body.interphones)
         return list(body.interphones)
 
     async def _join_on(self, conn: SignalingConnection, target: InterphoneId) -> InterphoneInfo:
         self.model.expect_join(target)
         try:
-            body = await self._call(conn, JoinRequest(target, self.uid))
+            body = await self._call(conn, JoinRequest(target, self.uid),
+                                    on_success=self._apply_joined)
         except BaseException:
             self.model.expect_join(None)
             raise
         assert isinstance(body, JoinResult)
-        self.model.apply_joined(body.info)
         media = self._media
         if media is not None and not await media.register(
                 str(target), interval=self.model.keepalive):
@@ -487,11 +508,9 @@ class InterphoneClient:
             raise NotConnected(f"not connected (state {self.model.connection.value})")
         return conn
 
-    async def _request(self, body: Body) -> Body:
-        return await self._call(self._require_conn(), body)
-
-    async def _call(self, conn: SignalingConnection, body: Body) -> Body:
-        return await conn.request(body)
+    async def _call(self, conn: SignalingConnection, body: Body, *,
+                    on_success: ResponseHook | None = None) -> Body:
+        return await conn.request(body, on_success=on_success)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro, name=name)

@@ -42,6 +42,7 @@ from app.protocol.messages import Body
 logger = logging.getLogger(__name__)
 
 NotificationCallback = Callable[[Message], None]
+ResponseHook = Callable[[Body], None]
 ClosedCallback = Callable[["SignalingConnection", Exception | None], None]
 
 
@@ -55,7 +56,7 @@ class SignalingConnection(asyncio.Protocol):
         self._request_timeout = request_timeout
         self._decoder = FrameDecoder()
         self._transport: asyncio.Transport | None = None
-        self._pending: dict[str, tuple[asyncio.Future[Body], str]] = {}
+        self._pending: dict[str, tuple[asyncio.Future[Body], str, ResponseHook | None]] = {}
         self._seq = itertools.count(1)
         self._closed = asyncio.get_running_loop().create_future()
         self._keepalive_task: asyncio.Task[None] | None = None
@@ -105,7 +106,7 @@ class SignalingConnection(asyncio.Protocol):
             self._keepalive_task.cancel()
         lost = ConnectionLost(f"connection closed{': ' + str(exc) if exc else ''}")
         pending, self._pending = self._pending, {}
-        for future, _ in pending.values():
+        for future, _, _ in pending.values():
             if not future.done():
                 future.set_exception(lost)
         if not self._closed.done():
@@ -121,14 +122,21 @@ class SignalingConnection(asyncio.Protocol):
     def closed(self) -> bool:
         return self._transport is None or self._transport.is_closing()
 
-    async def request(self, body: Body, *, timeout: float | None = None) -> Body:
-        """Send a request; return the response body or raise the typed error."""
+    async def request(self, body: Body, *, timeout: float | None = None,
+                      on_success: ResponseHook | None = None) -> Body:
+        """Send a request; return the response body or raise the typed error.
+
+        ``on_success`` runs with a successful response as soon as its frame is
+        read, in wire order with the notifications around it. The awaiting task
+        resumes later, after frames behind the response may have been handled,
+        so state a response carries must be applied through this hook.
+        """
         if self.closed:
             raise ConnectionLost("connection is closed")
         seq = str(next(self._seq))
         name = type(body).__name__
         future: asyncio.Future[Body] = asyncio.get_running_loop().create_future()
-        self._pending[seq] = (future, name)
+        self._pending[seq] = (future, name, on_success)
         try:
             self._send(Message.request(seq, body))
             limit = self._request_timeout if timeout is None else timeout
@@ -181,7 +189,7 @@ class SignalingConnection(asyncio.Protocol):
         except ProtocolError as exc:
             logger.warning("undecodable frame from the server: %s", exc)
             if exc.seq is not None and exc.seq in self._pending:
-                future, name = self._pending[exc.seq]
+                future, name, _ = self._pending[exc.seq]
                 if not future.done():
                     future.set_exception(ConnectionLost(f"{name}: unreadable answer: {exc}"))
             return
@@ -194,8 +202,15 @@ class SignalingConnection(asyncio.Protocol):
                 else:
                     logger.debug("late or unknown response seq=%r", message.seq)
                 return
-            if not entry[0].done():
-                entry[0].set_result(message.body)
+            future, name, on_success = entry
+            if future.done():
+                return
+            if on_success is not None and not isinstance(message.body, ErrorReply):
+                try:
+                    on_success(message.body)
+                except Exception:
+                    logger.exception("applying the %s response failed", name)
+            future.set_result(message.body)
         elif message.kind is MessageKind.NOTIFICATION:
             try:
                 self._on_notification(message)
