@@ -258,6 +258,22 @@ def test_panel_shows_members_speaker_and_join_or_leave(qtbot) -> None:
     window.talk_key.detach()
 
 
+def test_panel_last_spoke_line_never_contradicts_a_first_speaker(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("sung")
+    window.set_rows(ROWS)
+    panel = window.panel
+    window.show_interphone(ROWS[0])
+    panel.set_speaker("", None)
+    assert panel.last_spoke.text() == "Nobody has spoken yet"
+    panel.set_speaker("lixx", time.monotonic())
+    assert panel.last_spoke.text() == ""
+    panel.set_speaker("", None)
+    assert panel.last_spoke.text().startswith("Last spoke: lixx at ")
+    window.talk_key.detach()
+
+
 def test_settings_dialog_edits_preferences(qtbot) -> None:
     dialog = SettingsDialog()
     qtbot.addWidget(dialog)

@@ -237,6 +237,8 @@ class InterphonePanel(QWidget):
             self.last_spoke.setText(self.tr("Last spoke: %1 at %2")
                                     .replace("%1", self._last_speaker)
                                     .replace("%2", self._last_at))
+        elif self._speaker:
+            self.last_spoke.setText("")  # the first utterance is under way
         else:
             self.last_spoke.setText(self.tr("Nobody has spoken yet"))
 
