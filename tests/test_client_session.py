@@ -31,7 +31,7 @@ from app.client import (
     ServerUnreachable,
     SpeakerChanged,
 )
-from app.protocol import InterphoneChanged, InterphoneId, InterphoneInfo, Message
+from app.protocol import InterphoneChanged, InterphoneId, InterphoneInfo, Login, Message
 
 G58 = InterphoneId.group("58")
 D12 = InterphoneId.discuss("12")
@@ -298,3 +298,28 @@ async def test_close_while_reconnecting_ends_the_loop(clients):
     assert client_tasks() == []
     with contextlib.suppress(NotConnected):
         await alice.connect()
+
+
+async def test_close_during_connect_leaves_nothing_open():
+    async with running_server() as server:
+        alice = InterphoneClient("127.0.0.1", server.port, "alice", "pw-alice")
+        login_sent = asyncio.Event()
+        release = asyncio.Event()
+        real_call = alice._call
+
+        async def held_login(conn, body, **kwargs):
+            if isinstance(body, Login):
+                login_sent.set()
+                await release.wait()
+            return await real_call(conn, body, **kwargs)
+
+        alice._call = held_login
+        connecting = asyncio.ensure_future(alice.connect())
+        await login_sent.wait()
+        await alice.close()  # while the login is under way
+        release.set()
+        with pytest.raises(NotConnected):
+            await connecting
+        assert alice.state is ConnectionState.CLOSED
+        assert alice._conn is None and alice._media is None
+        assert client_tasks() == []

@@ -330,11 +330,18 @@ class InterphoneClient:
                 except ServerError as exc:
                     logger.warning("could not re-join %s: %s", rejoin, exc)
                     self.model.apply_left()
+            if self._closing:
+                raise NotConnected("client closed while connecting")
             self.model.set_connection(ConnectionState.CONNECTED)
-        except BaseException:
+        except BaseException as exc:
             if self._conn is conn:
                 self._conn = None
+            if self._closing and media is not None and self._media is media:
+                self._media = None  # close() may have run before it was opened
+                await media.aclose()
             await conn.aclose()
+            if self._closing and isinstance(exc, ClientError):
+                raise NotConnected("client closed while connecting") from exc
             raise
         if conn.closed:  # dropped while we were finishing: let the loss handler see it
             self._on_connection_closed(conn, None)
