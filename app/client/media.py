@@ -139,7 +139,10 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             self.stats.rx_dropped += 1
             return
         self.stats.rx_packets += 1
-        self._meters.setdefault(packet.uid, LossMeter()).add(packet.seq)
+        meter = self._meters.get(packet.uid)
+        if meter is None:
+            meter = self._meters[packet.uid] = LossMeter()
+        meter.add(packet.seq)
         try:
             self._on_audio(packet.uid, packet.seq, packet.frame)
         except Exception:
