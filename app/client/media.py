@@ -167,9 +167,14 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         return await self._recvbegin(interphone, attempts, ack_timeout)
 
     def unregister(self) -> None:
-        """Stop accepting and refreshing (after leaving the interphone)."""
+        """Stop accepting and refreshing (after leaving the interphone).
+
+        A registration still waiting for its acknowledgement returns False at once.
+        """
         self._interphone = None
         self._stop_refresh()
+        for waiter in self._ack_waiters.values():
+            waiter.set()
 
     def begin_utterance(self) -> None:
         """The next audiopacket carries seq 0 (call on each floor grant)."""
@@ -211,7 +216,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         event = self._ack_waiters.setdefault(interphone, asyncio.Event())
         try:
             for attempt in range(attempts):
-                if self._transport is None:
+                if self._transport is None or self._interphone != interphone:
                     return False
                 event.clear()
                 self._transport.sendto(RecvBeginPacket(interphone, self._uid).serialize(),
@@ -219,7 +224,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 try:
                     async with asyncio.timeout(ack_timeout * (attempt + 1)):
                         await event.wait()
-                    return True
+                    return self._interphone == interphone  # False: unregistered meanwhile
                 except TimeoutError:
                     logger.debug("recvbegin %s not acknowledged (try %d)", interphone, attempt + 1)
             logger.warning("recvbegin for %s never acknowledged", interphone)
