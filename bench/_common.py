@@ -88,6 +88,16 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def proc_wait_seconds(pid: int) -> float:
+    """Seconds the process's main thread was runnable but waiting for a CPU (schedstat);
+    0 where the kernel does not keep scheduler statistics."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as handle:
+            return int(handle.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def proc_rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/statm") as handle:
         return int(handle.read().split()[1]) * PAGE / 1e6
@@ -160,6 +170,9 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.pid)
+
+    def wait_seconds(self) -> float:
+        return proc_wait_seconds(self.pid)
 
     def rss_mb(self) -> float:
         return proc_rss_mb(self.pid)

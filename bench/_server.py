@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import socket
 import struct
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +88,59 @@ def count_notifications(counter: dict[str, int]) -> None:
     Signaling.deliver = deliver  # type: ignore[method-assign]
 
 
+class Watch:
+    """Diagnostics (environment ``BENCH_WATCH=1``), added to each ``stats`` answer and reset:
+    event-loop lag (a 1 ms sleep that wakes late), with the CPU the loop's thread used
+    meanwhile (a lag with little CPU means the process was not running, not that a callback
+    was slow), and the garbage collector's pauses per generation."""
+
+    def __init__(self) -> None:
+        self.max_lag = 0.0
+        self.lags: list[tuple[float, float]] = []  # (lag ms, thread CPU ms) over 5 ms
+        self.gc = {generation: [0, 0.0, 0.0] for generation in range(3)}  # count, total, max
+        self._gc_start = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+            return
+        took = time.perf_counter() - self._gc_start
+        row = self.gc[info["generation"]]
+        row[0] += 1
+        row[1] += took
+        row[2] = max(row[2], took)
+
+    async def lag(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before, cpu = loop.time(), time.thread_time()
+            await asyncio.sleep(0.001)
+            lag = loop.time() - before - 0.001
+            self.max_lag = max(self.max_lag, lag)
+            if lag > 0.005:
+                self.lags.append((round(1000 * lag, 1),
+                                  round(1000 * (time.thread_time() - cpu), 1)))
+
+    def stats(self) -> dict[str, Any]:
+        lagged = sum(lag for lag, _ in self.lags)
+        busy = sum(cpu for _, cpu in self.lags)
+        out = {
+            "max_lag_ms": round(1000 * self.max_lag, 1),
+            "lags_over_5ms": len(self.lags),
+            "lag_cpu_share": round(busy / lagged, 2) if lagged else None,
+            "worst_lags": sorted(self.lags, reverse=True)[:10],
+            "gc": {g: [n, round(1000 * total, 1), round(1000 * most, 1)]
+                   for g, (n, total, most) in self.gc.items()},
+        }
+        self.max_lag, self.lags = 0.0, []
+        return out
+
+
 async def main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
+    watch = Watch() if os.environ.get("BENCH_WATCH") else None
+    lag_task = loop.create_task(watch.lag()) if watch is not None else None
     counter = {"messages": 0, "notifications": 0}
     server: InterphoneServer | None = None
     baseline: Baseline | None = None
@@ -119,7 +172,11 @@ async def main(args: argparse.Namespace) -> None:
             stats.update(counter, relayed=server.relay.relayed, dropped=server.relay.dropped,
                          connections=len(server.hub.connections),
                          sessions=len(server.state.sessions))
+        if watch is not None:
+            stats["watch"] = watch.stats()
         print(json.dumps(stats), flush=True)
+    if lag_task is not None:
+        lag_task.cancel()
     if server is not None:
         await server.stop()
 

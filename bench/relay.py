@@ -84,10 +84,12 @@ class Ramp:
         first = self.talk.call("tick")
         drops0 = self.listen.call("count", 0, 0)["drops"]
         server_drops0 = udp_drops({self.server.port})
+        wait0 = self.server.wait_seconds()
         cpu0, wall0 = self.server.cpu_seconds(), time.perf_counter()
         time.sleep(args.window)
         end = self.talk.call("tick")
         cpu1, wall1 = self.server.cpu_seconds(), time.perf_counter()
+        wait = self.server.wait_seconds() - wait0
         count = self._settled_count(first["tick"], end["tick"])
         ticks = end["tick"] - first["tick"]
         expected = ticks * rooms * args.per_room
@@ -104,6 +106,8 @@ class Ramp:
             "e2e_loss": round(1 - count["window"] / expected, 4) if expected else 1.0,
             "pps": round(forwarded / seconds),
             "server_cpu_pct": round(100 * cpu / (wall1 - wall0), 1),
+            # runnable but not running: its CPU was taken by other work (shared machine)
+            "server_wait_pct": round(100 * wait / (wall1 - wall0), 1),
             "us_per_packet": round(1e6 * cpu / forwarded, 2) if forwarded else None,
             "server_rx_drops": server_drops,
             "late_ticks": end["late"] - first["late"],

@@ -136,7 +136,10 @@ each run.
   that sends each datagram from a speaker's address to its room's N addresses, with
   no parsing at all (same socket buffer size as the relay). `ratio` = relay packets/s
   held / baseline packets/s held; when neither saturates within the stream cap it is
-  the ratio of server CPU per forwarded packet (`ratio_basis`: `cpu`).
+  the ratio of server CPU per forwarded packet (`ratio_basis`: `cpu`). Each step also
+  records the share of the window the server was runnable but waiting for its CPU
+  (`server_wait_pct`, from /proc/PID/schedstat): other work taking the server's core.
+  `BENCH_WATCH=1` makes `_server.py` report event-loop lag and GC pauses.
 - **join_storm** (`bench/join_storm.py`): 500 `InterphoneClient`s in 4 worker
   processes connect first (login and sync: each watches the interphone); at one
   agreed instant all call `join()`. The time is until every client's model lists
@@ -195,10 +198,11 @@ def details(results: dict[str, dict[str, Any]]) -> list[str]:
             continue
         out += [f"{mode} ramp:", "",
                 "| rooms | listener streams | packets/s forwarded | loss | server CPU "
-                "| µs/packet | server rx drops |",
-                "|---|---|---|---|---|---|---|"]
+                "| server waiting for its CPU | µs/packet | server rx drops |",
+                "|---|---|---|---|---|---|---|---|"]
         out += [f"| {s['rooms']} | {s['listener_streams']} | {s['pps']:,} | "
-                f"{100 * s['loss']:.2f} % | {s['server_cpu_pct']} % | {s['us_per_packet']} | "
+                f"{100 * s['loss']:.2f} % | {s['server_cpu_pct']} % | "
+                f"{s.get('server_wait_pct', '?')} % | {s['us_per_packet']} | "
                 f"{s.get('server_rx_drops', '')} |" for s in steps]
         out.append("")
     j = results.get("join_storm", {})

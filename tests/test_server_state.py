@@ -363,6 +363,29 @@ def test_register_media_rules() -> None:
     assert state.interphones[G58].addrs == {}  # registration ended with the quit
 
 
+def test_fanout_follows_registrations_and_speaker() -> None:
+    """The relay's cached fan-out list is rebuilt on every registration change."""
+    state = make_state()
+    sids = logged(state, "alice", "bob", "carol")
+    for uid in sids:
+        state.join(sids[uid], G58)
+    a, b, c, b2 = (("127.0.0.1", port) for port in (5000, 5001, 5002, 5003))
+    state.register_media("group_58", "alice", a)
+    state.register_media("group_58", "bob", b)
+    record = state.interphones[G58]
+    assert record.fanout("alice") == (b,)
+    state.register_media("group_58", "carol", c)
+    assert record.fanout("alice") == (b, c)
+    assert record.fanout("bob") == (a, c)
+    state.register_media("group_58", "bob", b2)  # new address, same place in the order
+    assert record.fanout("alice") == (b2, c)
+    state.quit(sids["carol"], G58)
+    assert record.fanout("alice") == (b2,)
+    state.logout(sids["bob"])
+    assert record.fanout("alice") == ()
+    assert record.fanout("nobody") == (a,)
+
+
 def test_register_media_accepts_either_chat_order() -> None:
     state = make_state()
     sids = logged(state, "alice", "bob")

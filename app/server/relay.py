@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
+from collections.abc import Callable
 from typing import cast
 
 from app.protocol.errors import PacketError, ProtocolError
 from app.protocol.ids import InterphoneId
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
 from app.protocol.udp import PacketType, RecvBeginPacket, parse_packet, peek_route
+from app.server.state import Address
 from app.server.tcp import Signaling
 
 _U32 = struct.Struct(">I")
@@ -23,6 +25,15 @@ _AUDIO = PacketType.AUDIO
 _RECVBEGIN = PacketType.RECVBEGIN
 MAX_UDP_BACKLOG = 1 << 20
 """Bytes the OS would not take yet above which the relay drops instead of queueing."""
+
+
+def _discard(data: bytes, addr: Address) -> None:
+    pass
+
+
+def _full() -> int:
+    """The backlog without a transport: over any limit, so audio is dropped."""
+    return MAX_UDP_BACKLOG + 1
 
 
 def audio_well_formed(data: bytes, key: str, uid: str) -> bool:
@@ -43,11 +54,19 @@ class MediaRelay(asyncio.DatagramProtocol):
         self.silence = hub.settings.silence_timeout
         self.max_talk = hub.settings.max_talk
         self.transport: asyncio.DatagramTransport | None = None
+        # bound once (the hot path): the transport's sendto and write-buffer size
+        self._sendto: Callable[[bytes, Address], None] = _discard
+        self._backlog: Callable[[], int] = _full
         self.relayed = 0
         self.dropped = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+        self._sendto = self.transport.sendto
+        self._backlog = self.transport.get_write_buffer_size
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._sendto, self._backlog = _discard, _full
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors from departed peers: nothing to do
@@ -89,14 +108,15 @@ class MediaRelay(asyncio.DatagramProtocol):
             self.hub.expire(now)
             return
         record.last_audio_at = now
-        transport = self.transport
-        if transport is None or transport.get_write_buffer_size() > MAX_UDP_BACKLOG:
+        if self._backlog() > MAX_UDP_BACKLOG:
             self.dropped += 1
             return
-        sendto = transport.sendto
-        for member, target in record.addrs.items():
-            if member != uid:
-                sendto(data, target)
+        targets = record.fanout_targets
+        if targets is None or record.fanout_for != uid:
+            targets = record.fanout(uid)
+        sendto = self._sendto
+        for target in targets:
+            sendto(data, target)
         self.relayed += 1
 
     def _recvbegin(self, data: bytes, addr: tuple) -> None:

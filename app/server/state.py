@@ -59,7 +59,8 @@ class Interphone:
     """An active interphone: its members (join order), floor and media registrations.
 
     The relay reads ``holder``, ``addrs``, ``granted_at`` and ``last_audio_at``
-    directly on its hot path (and writes ``last_audio_at``).
+    directly on its hot path (and writes ``last_audio_at``); it fans out through
+    :meth:`fanout`, so ``addrs`` is changed only by :meth:`set_addr` / :meth:`drop_addr`.
     """
 
     id: InterphoneId
@@ -69,6 +70,27 @@ class Interphone:
     granted_at: float = 0.0
     last_audio_at: float = 0.0
     grant_no: int = 0
+    fanout_for: str = ""
+    fanout_targets: tuple[Address, ...] | None = None
+    """The relay's cached fan-out: every registered address but ``fanout_for``'s, in
+    registration order; None when stale (set by :meth:`fanout`, cleared by
+    :meth:`set_addr` and :meth:`drop_addr`)."""
+
+    def set_addr(self, uid: str, address: Address) -> None:
+        self.addrs[uid] = address
+        self.fanout_targets = None
+
+    def drop_addr(self, uid: str) -> None:
+        if self.addrs.pop(uid, None) is not None:
+            self.fanout_targets = None
+
+    def fanout(self, speaker: str) -> tuple[Address, ...]:
+        """Where ``speaker``'s audio goes: every registered address except its own."""
+        targets = self.fanout_targets
+        if targets is None or self.fanout_for != speaker:
+            targets = tuple(addr for uid, addr in self.addrs.items() if uid != speaker)
+            self.fanout_for, self.fanout_targets = speaker, targets
+        return targets
 
     def floor_deadline(self, settings: ServerSettings) -> float:
         return min(self.granted_at + settings.max_talk,
@@ -256,7 +278,7 @@ class ServerState:
     def _leave(self, session: Session, record: Interphone, outbox: Outbox, why: str) -> None:
         uid = session.uid
         del record.members[uid]
-        record.addrs.pop(uid, None)
+        record.drop_addr(uid)
         session.joined.pop(record.id, None)
         outbox.log(f"quit uid={uid} interphone={record.id} members={len(record.members)} "
                    f"reason={why}")
@@ -336,7 +358,7 @@ class ServerState:
             return False
         if self.sessions[sid].peer_ip != normalize_ip(str(address[0])):
             return False
-        record.addrs[uid] = address
+        record.set_addr(uid, address)
         return True
 
     # ---- notifications -------------------------------------------------------------------------
