@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from collections.abc import Callable
+
 import numpy as np
 
 from app.audio.constants import SAMPLE_RATE
@@ -74,3 +77,16 @@ def fft_lag(reference: np.ndarray, signal: np.ndarray) -> int:
     spec = np.fft.rfft(signal, size) * np.conj(np.fft.rfft(reference, size))
     xc = np.fft.irfft(spec, size)
     return int(np.argmax(xc[: len(signal)]))
+
+
+def peak_allocation(action: Callable[[], object]) -> int:
+    """Bytes allocated at the peak of one call of ``action`` (numpy buffers included)."""
+    tracemalloc.start()
+    try:
+        action()  # warm up: lazy caches, first-call set-up
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        action()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()

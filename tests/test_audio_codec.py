@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_helpers import correlation, speech_like
+from audio_helpers import correlation, peak_allocation, speech_like
 
 from app.audio.codec import (
     CodecError,
@@ -183,3 +183,11 @@ def test_no_errors_printed_at_interpreter_exit() -> None:
                                            (-1.0, 0)])
 def test_recommended_expected_loss(loss: float, pct: int) -> None:
     assert recommended_expected_loss(loss) == pct
+
+
+def test_decode_allocates_only_the_frame_it_returns() -> None:
+    with OpusEncoder() as enc, OpusDecoder() as dec:
+        packet = enc.encode(speech_like(0.02, seed=3))
+        frame_bytes = dec.frame_samples * 4
+        assert peak_allocation(lambda: dec.decode(packet)) < 2 * frame_bytes
+        assert peak_allocation(dec.conceal) < 2 * frame_bytes

@@ -220,6 +220,9 @@ class OpusDecoder:
             raise CodecError(f"cannot create Opus decoder: {_opus_message(exc)}") from exc
         self._state: Any = state
         self._finalizer = weakref.finalize(self, _dec.destroy, state)
+        # Decoded into once per call, then the frame is copied out: one
+        # allocation of the frame's size per decode (the output callback's path).
+        self._pcm = np.empty(_MAX_PACKET_SAMPLES * CHANNELS, dtype=np.float32)
 
     @property
     def frame_ms(self) -> int:
@@ -236,7 +239,7 @@ class OpusDecoder:
     def _decode(self, packet: bytes, max_samples: int, fec: bool) -> np.ndarray:
         if not self._finalizer.alive:
             raise CodecError("decoder is closed")
-        out = np.empty(max_samples * CHANNELS, dtype=np.float32)
+        out = self._pcm
         n = _dec.libopus_decode_float(
             self._state,
             packet,
@@ -247,7 +250,7 @@ class OpusDecoder:
         )
         if n < 0:
             raise CodecError(f"corrupt Opus packet: {_strerror(n)}")
-        return out[: n * CHANNELS].copy() if n < max_samples else out
+        return out[: n * CHANNELS].copy()
 
     def decode(self, packet: bytes) -> np.ndarray:
         """Decode one packet; it must hold exactly one frame of ``frame_ms``."""

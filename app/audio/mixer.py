@@ -198,12 +198,10 @@ class PlaybackMixer:
                         if talker.stream.idle and (talker.ending or stale):
                             finished.append(uid)
                         break
+                    if talker.gain != 1.0:
+                        talker.pcm *= talker.gain  # a fresh frame: scaled once, in place
                 n = min(len(out) - filled, len(talker.pcm) - talker.pos)
-                piece = talker.pcm[talker.pos:talker.pos + n]
-                if talker.gain == 1.0:
-                    out[filled:filled + n] += piece
-                else:
-                    out[filled:filled + n] += talker.gain * piece
+                out[filled:filled + n] += talker.pcm[talker.pos:talker.pos + n]
                 talker.pos += n
                 filled += n
         for uid in finished:
@@ -230,12 +228,12 @@ class PlaybackMixer:
                 self._monitor_pos = 0
 
     def _mix_tones(self, out: np.ndarray) -> None:
+        if not self._tones:
+            return
         for cue in self._tones:
             n = min(len(out), len(cue.pcm) - cue.pos)
             out[:n] += cue.pcm[cue.pos:cue.pos + n]
             cue.pos += n
-        while self._tones and self._tones[0].pos >= len(self._tones[0].pcm):
-            self._tones.popleft()
         if any(cue.pos >= len(cue.pcm) for cue in self._tones):
             self._tones = deque(c for c in self._tones if c.pos < len(c.pcm))
 
