@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from audio_helpers import peak_allocation
 
 from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream
 from app.audio.clocked import ClockedBackend
@@ -184,3 +185,12 @@ def test_device_selection_by_name_and_index() -> None:
     backend = ClockedBackend()
     for spec in (None, 0, "clocked", "VIRTUAL"):
         backend.open_output(lambda b: None, BLOCK, device=spec).close()
+
+
+def test_output_tick_without_collection_allocates_nothing() -> None:
+    backend = ClockedBackend(collect_output=False)
+    stream = backend.open_output(lambda out: None, 960)
+    try:
+        assert peak_allocation(stream._tick) < 600
+    finally:
+        stream.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from audio_helpers import peak_allocation
 
 from app.audio.rate_adapt import CaptureConverter, PlaybackConverter
 from app.audio.resample import StreamResampler, resample
@@ -99,3 +100,18 @@ def test_playback_converter_fills_device_blocks(device_rate: int, block: int) ->
     assert pos - len(played) * 48000 / device_rate <= 960 + 64
     ideal = np.sin(2 * np.pi * 500 * np.arange(len(played)) / device_rate)
     assert np.max(np.abs(played[100:] - ideal[100:])) < 0.02
+
+
+def test_converters_at_the_pipeline_rate_do_not_allocate_per_block() -> None:
+    block = np.full(960, 0.25, dtype=np.float32)
+    capture = CaptureConverter(48000, 960)
+    assert peak_allocation(lambda: capture.push(block)) < 1000
+    assert [f.tolist() for f in capture.push(block)] == [block.tolist()]
+
+    def pull(frame: np.ndarray) -> None:
+        frame += 0.5
+
+    playback = PlaybackConverter(48000, 960, pull)
+    out = np.ones(960, dtype=np.float32)
+    assert peak_allocation(lambda: playback.fill(out)) < 1000
+    assert np.all(out == 0.5)  # the pulled frame started from silence

@@ -66,6 +66,7 @@ class ClockedStream:
         self._blocks = 0
         self._callback_errors = 0
         self._error_log = RateLimiter(5.0)
+        self._block = np.zeros(blocksize, dtype=np.float32)  # reused for every block
         self.t0: float | None = None
         # Monotonic wall time at which each recent callback actually ran.
         self.block_times: deque[float] = deque(maxlen=_MAX_BLOCK_TIMES)
@@ -137,10 +138,11 @@ class ClockedStream:
 
     def _tick(self) -> None:
         self.block_times.append(time.monotonic())
+        block = self._block
         if self.direction == "input":
-            block = self._backend._read_source(self.blocksize)
+            self._backend._fill_source(block)
         else:
-            block = np.zeros(self.blocksize, dtype=np.float32)
+            block.fill(0.0)
         try:
             self._callback(block)
         except Exception:
@@ -229,18 +231,27 @@ class ClockedBackend:
         return self._input_samples
 
     def _read_source(self, n: int) -> np.ndarray:
+        out = np.empty(n, dtype=np.float32)
+        self._fill_source(out)
+        return out
+
+    def _fill_source(self, out: np.ndarray) -> None:
+        """Write the next ``len(out)`` source samples into ``out`` (silence past the end)."""
+        n = len(out)
         with self._lock:
             self._input_samples += n
             source = self._source
             if source is None:
-                return np.zeros(n, dtype=np.float32)
-            if callable(source):
+                out.fill(0.0)
+            elif callable(source):
                 block = np.asarray(source(n), dtype=np.float32).reshape(-1)[:n]
-                return np.pad(block, (0, n - len(block))) if len(block) < n else block.copy()
-            return self._read_array(source, n)
+                out[:len(block)] = block
+                out[len(block):] = 0.0
+            else:
+                self._read_array(source, out)
 
-    def _read_array(self, source: np.ndarray, n: int) -> np.ndarray:
-        out = np.zeros(n, dtype=np.float32)
+    def _read_array(self, source: np.ndarray, out: np.ndarray) -> None:
+        n = len(out)
         filled = 0
         while filled < n and len(source):
             if self._position >= len(source):
@@ -251,7 +262,7 @@ class ClockedBackend:
             out[filled:filled + take] = source[self._position:self._position + take]
             self._position += take
             filled += take
-        return out
+        out[filled:] = 0.0
 
     # ----------------------------------------------------------------- output
     def _collect(self, block: np.ndarray) -> None:

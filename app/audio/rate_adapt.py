@@ -30,7 +30,13 @@ class CaptureConverter:
         self._pending = np.zeros(0, dtype=np.float32)
 
     def push(self, block: np.ndarray) -> list[np.ndarray]:
-        """Add captured samples; return the complete frames now available."""
+        """Add captured samples; return the complete frames now available.
+
+        A frame may be a view of ``block`` (keep it only by copying).
+        """
+        if self._resampler.identity and not len(self._pending) \
+                and len(block) == self.frame_samples and block.dtype == np.float32:
+            return [block]  # the usual case: a 48 kHz device delivering whole frames
         converted = self._resampler.process(block)
         pending = np.concatenate((self._pending, converted)) if len(self._pending) else converted
         count = len(pending) // self.frame_samples
@@ -53,6 +59,11 @@ class PlaybackConverter:
 
     def fill(self, out: np.ndarray) -> None:
         """Write ``len(out)`` device-rate samples into ``out``."""
+        if self._resampler.identity and not len(self._pending) \
+                and len(out) == self.frame_samples:
+            out.fill(0.0)  # the usual case: a 48 kHz device pulling whole frames
+            self._pull(out)
+            return
         need = len(out)
         parts = [self._pending]
         have = len(self._pending)

@@ -73,7 +73,6 @@ class SoundDeviceStream:
             audio_callback: Any = self._input_callback
         else:
             self._playback = PlaybackConverter(self.samplerate, blocksize, self._pull)
-            self._scratch = np.zeros(device_block, dtype=np.float32)
             stream_class = sd.OutputStream
             audio_callback = self._output_callback
         try:
@@ -187,10 +186,7 @@ class SoundDeviceStream:
                          status: Any) -> None:
         self._note_status(status)
         self._blocks += 1
-        if len(self._scratch) != frames:
-            self._scratch = np.zeros(frames, dtype=np.float32)
-        self._playback.fill(self._scratch)
-        outdata[:, 0] = self._scratch
+        self._playback.fill(outdata[:, 0])
 
     def _finished(self) -> None:
         """PortAudio's finished callback: the stream became inactive."""
