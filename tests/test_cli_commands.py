@@ -267,3 +267,27 @@ async def test_listen_stops_when_kicked(clients, tmp_path):
     assert proc.returncode == 1
     assert "session ended (kicked: login_elsewhere)" in err.decode()
     read_wav(out_wav)  # still a valid file
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+async def test_listen_into_a_full_disk_is_one_clear_line(clients):
+    async with running_server() as server:
+        code, _, err = await cli("listen", "group_58", "--wav", "/dev/full", "--seconds", "0.2",
+                                 port=server.port)
+    assert code == 1
+    assert err.strip().splitlines()[-1] == \
+        "interphone-cli: error: /dev/full: cannot write (No space left on device)"
+    assert "Traceback" not in err
+
+
+def test_codec_failure_is_one_clear_line(monkeypatch, capsys):
+    from app.audio.codec import CodecError
+    from app.cli import __main__ as cli_main
+
+    async def no_opus(args):
+        raise CodecError("libopus is not available: not found")
+
+    monkeypatch.setitem(cli_main.COMMANDS, "sync", no_opus)
+    assert cli_main.main(["--uid", "alice", "sync"]) == 1
+    assert capsys.readouterr().err == \
+        "interphone-cli: error: audio codec: libopus is not available: not found\n"

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 
+from app.audio.codec import CodecError
 from app.cli.args import parse_args
 from app.cli.commands import COMMANDS, CliError
 from app.client import ClientError, LoginRefused
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail(f"login refused for {args.uid!r}: {exc.errmsg or exc}")
     except (CliError, ClientError) as exc:
         _fail(str(exc))
+    except CodecError as exc:  # libopus missing or unusable
+        _fail(f"audio codec: {exc}")
     return 1
 
 

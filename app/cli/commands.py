@@ -61,20 +61,33 @@ class WavWriter:
         try:
             self._file: wave.Wave_write | None = wave.open(path, "wb")  # noqa: SIM115
         except OSError as exc:
-            raise CliError(f"{path}: cannot write ({exc.strerror or exc})") from None
+            raise self._cannot_write(exc) from None
         self._file.setnchannels(1)
         self._file.setsampwidth(2)
         self._file.setframerate(SAMPLE_RATE)
 
     def write(self, pcm: np.ndarray) -> None:
-        if self._file is not None:
+        if self._file is None:
+            return
+        try:
             self._file.writeframes(float_to_int16(pcm).astype("<i2").tobytes())
-            self.samples += len(pcm)
+        except OSError as exc:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                file.close()
+            raise self._cannot_write(exc) from None
+        self.samples += len(pcm)
 
     def close(self) -> None:
         file, self._file = self._file, None
         if file is not None:
-            file.close()
+            try:
+                file.close()  # writes the final header
+            except OSError as exc:
+                raise self._cannot_write(exc) from None
+
+    def _cannot_write(self, exc: OSError) -> CliError:
+        return CliError(f"{self.path}: cannot write ({exc.strerror or exc})")
 
 
 def info_json(info: InterphoneInfo) -> dict[str, Any]:
