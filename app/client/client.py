@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import ssl as ssl_module
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from app.client.errors import (
 from app.client.events import ConnectionState, FloorState
 from app.client.media import MediaEndpoint
 from app.client.model import ClientModel
+from app.client.tasks import TaskSet
 from app.protocol import (
     InterphoneChanged,
     InterphoneId,
@@ -114,9 +115,9 @@ class InterphoneClient:
         self._conn: SignalingConnection | None = None
         self._media: MediaEndpoint | None = None
         self._sync_ids: tuple[InterphoneId, ...] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._reconnect_task: asyncio.Task[None] | None = None
-        self._refresh_task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet()
+        self._reconnect_task: asyncio.Task[Any] | None = None
+        self._refresh_task: asyncio.Task[Any] | None = None
         self._refresh_wanted: InterphoneId | None = None
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
@@ -365,7 +366,8 @@ class InterphoneClient:
         logger.info("%s; reconnecting", reason)
         self.model.set_connection(ConnectionState.RECONNECTING, reason)
         if self._reconnect_task is None or self._reconnect_task.done():
-            self._reconnect_task = self._spawn(self._reconnect_loop(), "interphone-reconnect")
+            self._reconnect_task = self._tasks.spawn(self._reconnect_loop(),
+                                                     "interphone-reconnect")
 
     async def _reconnect_loop(self) -> None:
         rejoin = self.model.joined
@@ -398,12 +400,7 @@ class InterphoneClient:
             with contextlib.suppress(ClientError, TimeoutError):
                 async with asyncio.timeout(_LEAVE_ON_CLOSE_TIMEOUT):
                     await self._leave_on(conn)
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.aclose()
@@ -436,7 +433,7 @@ class InterphoneClient:
         self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
         conn = self._conn
         if conn is not None:
-            self._spawn(conn.aclose(), "interphone-kicked-close")
+            self._tasks.spawn(conn.aclose(), "interphone-kicked-close")
 
     def _on_media_audio(self, uid: str, seq: int, payload: bytes) -> None:
         self.stats.rx_packets += 1
@@ -447,8 +444,8 @@ class InterphoneClient:
     def _schedule_members_refresh(self, interphone: InterphoneId) -> None:
         self._refresh_wanted = interphone
         if self._refresh_task is None or self._refresh_task.done():
-            self._refresh_task = self._spawn(self._refresh_members(),
-                                             "interphone-members-refresh")
+            self._refresh_task = self._tasks.spawn(self._refresh_members(),
+                                                   "interphone-members-refresh")
 
     async def _refresh_members(self) -> None:
         """Ask for the member list until no change came after the last answer."""
@@ -518,18 +515,6 @@ class InterphoneClient:
     async def _call(self, conn: SignalingConnection, body: Body, *,
                     on_success: ResponseHook | None = None) -> Body:
         return await conn.request(body, on_success=on_success)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("background task %s failed", task.get_name(),
-                         exc_info=task.exception())
 
 
 def _as_id(interphone: InterphoneId | str) -> InterphoneId:

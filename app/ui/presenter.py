@@ -33,11 +33,11 @@ from app.client import (
     RosterChanged,
     SpeakerChanged,
 )
+from app.client.tasks import TaskSet
 from app.protocol import AttachType, InterphoneId
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
-from app.ui.tasks import TaskSet
 from app.ui.view_types import InterphoneRow, LinkState, RowKind, TalkState
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from app.client import (
     RequestTimeout,
     ServerUnreachable,
 )
+from app.client.tasks import TaskSet
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
-from app.ui.tasks import TaskSet
 from app.ui.view_types import SignInProblem
 
 logger = logging.getLogger(__name__)

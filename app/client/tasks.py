@@ -1,8 +1,11 @@
-"""Coroutines started from Qt slots: kept, logged when they fail, cancelled on shutdown.
+"""Background coroutines: kept, logged when they fail, cancelled on shutdown.
 
-Qt slots stay plain functions (no ``asyncSlot`` pitfalls with argument-less
-signals); they call :meth:`TaskSet.spawn`, which schedules the coroutine on the
-running asyncio loop (qasync's, so on the Qt thread).
+The client's reconnect and refresh tasks and the UI's slot coroutines go
+through a :class:`TaskSet`. Qt slots stay plain functions (no ``asyncSlot``
+pitfalls with argument-less signals); they call :meth:`TaskSet.spawn`, which
+schedules the coroutine on the running asyncio loop (qasync's, so on the Qt
+thread). Once closed, a set refuses new coroutines, so nothing started during
+shutdown outlives it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ ErrorHandler = Callable[[BaseException], None]
 
 
 class TaskSet:
-    """The asyncio tasks a UI object started."""
+    """The asyncio tasks an object started."""
 
     def __init__(self, on_error: ErrorHandler | None = None) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
