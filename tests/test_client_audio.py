@@ -53,13 +53,13 @@ async def test_talk_to_listen_preserves_the_signal(clients):
         await alice.talk_stop()
         await listening
     assert sent == len(split_frames(signal, 20))
-    assert 1.45 < elapsed < 2.0  # real time, paced on a fixed schedule
+    assert 1.45 < elapsed < 3.0  # real time, paced on a fixed schedule
     out = np.concatenate(recorded)
     assert len(out) == round(2.3 / 0.02) * 960  # one frame per period, silence included
     lag, corr = best_lag(signal, out)
     delay = lag / SAMPLE_RATE
     assert corr > 0.5, (corr, delay)
-    assert 0.25 < delay < 0.8, delay  # the 0.3 s of silence, plus codec and jitter delay
+    assert 0.25 < delay < 1.2, delay  # the 0.3 s of silence, plus codec and jitter delay
     assert np.abs(out[: int(0.25 * SAMPLE_RATE)]).max() == 0.0
 
 

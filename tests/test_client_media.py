@@ -48,7 +48,7 @@ async def test_unregister_ends_a_pending_registration_at_once():
         loop = asyncio.get_running_loop()
         started = loop.time()
         assert await registering is False
-        assert loop.time() - started < 0.5  # not the remaining 4.5 s of retries
+        assert loop.time() - started < 2.0  # not the remaining 4.5 s of retries
         assert len(sent) == 1
     finally:
         await endpoint.aclose()

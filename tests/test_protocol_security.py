@@ -94,7 +94,7 @@ def test_payload_is_rejected_fast_and_harmlessly(name, encoding, secret_file, li
         decode_message(data)
     elapsed = time.perf_counter() - start
     assert info.value.errcode == 400
-    assert elapsed < 0.5
+    assert elapsed < 2.0
     assert MARKER not in info.value.errmsg
     assert "lollollol" not in info.value.errmsg
     assert _nobody_connected(server)
@@ -123,7 +123,7 @@ def test_the_parser_alone_does_not_expand(name, secret_file, listener):
         text = etree.tostring(root, encoding="unicode")
         assert MARKER not in text
         assert len(text) < 100_000
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 2.0
     assert _nobody_connected(server)
 
 
@@ -134,7 +134,7 @@ def test_deep_nesting_is_rejected():
     start = time.perf_counter()
     with pytest.raises(ProtocolError):
         decode_message(data)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 2.0
 
 
 def test_many_attributes_and_elements_within_the_frame_limit_are_fast():
@@ -146,4 +146,4 @@ def test_many_attributes_and_elements_within_the_frame_limit_are_fast():
     many = ENVELOPE.format("<ping/>" + "<!-- c -->" * 6000).encode()
     assert len(many) <= 65536
     assert decode_message(many).seq == "1"
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 2.0
