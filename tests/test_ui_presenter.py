@@ -101,7 +101,7 @@ def test_space_press_and_release_drive_the_floor(qloop, ui, server) -> None:
 
 def test_release_delay_keeps_sending_after_the_key_is_released(qloop, ui, server,
                                                                settings) -> None:
-    settings.release_delay_ms = 400
+    settings.release_delay_ms = 1500  # long enough that a busy machine cannot outrun it
 
     async def scenario() -> None:
         press(ui.window)
@@ -109,7 +109,7 @@ def test_release_delay_keeps_sending_after_the_key_is_released(qloop, ui, server
         release(ui.window)
         await asyncio.sleep(0.2)
         assert holder(server) == "me", "released before the release delay"
-        await until(lambda: holder(server) == "", timeout=2.0)
+        await until(lambda: holder(server) == "", timeout=6.0)
 
     run(qloop, scenario())
 
@@ -163,7 +163,7 @@ def test_talk_button_follows_grant_busy_and_revoke(qloop, settings) -> None:
             await until(lambda: button.state is TalkState.TALKING, what="granted")
             assert holder(short) == "me"
             # still held: the server revokes the grant after max_talk (1 s)
-            await until(lambda: button.state is not TalkState.TALKING, timeout=4.0,
+            await until(lambda: button.state is not TalkState.TALKING, timeout=10.0,
                         what="revoked")
             assert holder(short) == ""
             assert button.state is TalkState.IDLE
