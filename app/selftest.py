@@ -13,7 +13,7 @@ Runs on a machine with no screen and no sound card, from source
    decodes them, plays them out and the energy of what it played is checked;
 4. Qt's platform plugin loads (a ``QGuiApplication``, offscreen unless
    ``QT_QPA_PLATFORM`` says otherwise), SVG icons render and Qt's own
-   translations are present. PySide6 is imported here only, and last.
+   translations are present (app.ui.platform_check, imported last).
 
 Each step prints one line; the last line is the verdict, ``self-test: ok (...)``
 or ``self-test: FAILED: ...``, and the exit code is 0 only if every step
@@ -215,24 +215,10 @@ def check_loopback() -> str:
 
 
 def check_qt() -> str:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QLibraryInfo
-    from PySide6.QtGui import QGuiApplication, QIcon, QImageReader
+    # Qt stays in app/ui; imported last, so the earlier steps run without it.
+    from app.ui.platform_check import check_qt_platform
 
-    app = QGuiApplication.instance() or QGuiApplication([sys.argv[0] or "interphone"])
-    platform = app.platformName()
-    if b"svg" not in [bytes(fmt.data()) for fmt in QImageReader.supportedImageFormats()]:
-        raise SelfTestError(f"platform {platform}: the SVG image plugin is missing")
-    from app.ui.assets import icon_path
-
-    svg = icon_path("app")
-    if svg.is_file() and QIcon(str(svg)).pixmap(32, 32).isNull():
-        raise SelfTestError(f"platform {platform}: {svg} does not render")
-    folder = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath))
-    translations = len(list(folder.glob("qtbase_*.qm")))
-    if translations == 0:
-        raise SelfTestError(f"no Qt translations in {folder}")
-    return f"platform {platform}, {translations} qtbase translations"
+    return check_qt_platform()
 
 
 STEPS: tuple[tuple[str, Callable[[], str]], ...] = (

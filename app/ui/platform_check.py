@@ -1,0 +1,33 @@
+"""The self-test's Qt step: the platform plugin, SVG icons and Qt's translations load."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+class QtPlatformError(RuntimeError):
+    """Qt loaded, but a part the app needs is missing."""
+
+
+def check_qt_platform() -> str:
+    """Start a QGuiApplication (offscreen unless told otherwise) and check what the app needs."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QLibraryInfo
+    from PySide6.QtGui import QGuiApplication, QIcon, QImageReader
+
+    from app.ui.assets import icon_path
+
+    app = QGuiApplication.instance() or QGuiApplication([sys.argv[0] or "interphone"])
+    platform = app.platformName()
+    if b"svg" not in [bytes(fmt.data()) for fmt in QImageReader.supportedImageFormats()]:
+        raise QtPlatformError(f"platform {platform}: the SVG image plugin is missing")
+    svg = icon_path("app")
+    if svg.is_file() and QIcon(str(svg)).pixmap(32, 32).isNull():
+        raise QtPlatformError(f"platform {platform}: {svg} does not render")
+    folder = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath))
+    translations = len(list(folder.glob("qtbase_*.qm")))
+    if translations == 0:
+        raise QtPlatformError(f"no Qt translations in {folder}")
+    return f"platform {platform}, {translations} qtbase translations"
