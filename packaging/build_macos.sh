@@ -13,6 +13,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/find_python.sh
+source "$root/scripts/find_python.sh"
 cd "$root"
 venv="$root/build/venv-pack"
 dist="$root/dist"
@@ -38,17 +40,7 @@ start=$SECONDS
 
 # 1. The build venv: the app's dependencies plus PyInstaller, from pyproject.toml.
 if [ ! -x "$venv/bin/python" ]; then
-    python="${PYTHON:-}"
-    if [ -z "$python" ]; then
-        for candidate in python3.11 python3.12 python3.13 python3; do
-            if command -v "$candidate" >/dev/null &&
-                "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-                python="$candidate"
-                break
-            fi
-        done
-    fi
-    [ -n "$python" ] || { say "Python 3.11 or newer is needed"; exit 1; }
+    python="$(find_python)" || { say "Python 3.11 or newer is needed"; exit 1; }
     say "creating build venv $venv"
     "$python" -m venv "$venv"
 fi

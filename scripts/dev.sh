@@ -12,18 +12,8 @@ cd "$root"
 venv="$root/.venv"
 say() { printf '[interphone] %s\n' "$*" >&2; }
 
-find_python() {
-    local candidate
-    for candidate in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
-        [ -n "$candidate" ] || continue
-        if command -v "$candidate" >/dev/null 2>&1 &&
-            "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
-            command -v "$candidate"
-            return 0
-        fi
-    done
-    return 1
-}
+# shellcheck source=scripts/find_python.sh
+source "$root/scripts/find_python.sh"
 
 # Shared libraries the stack loads at run time, and the Debian package of each.
 linux_libraries() {
