@@ -94,6 +94,25 @@ class AudioBackend(Protocol):
                     on_error: ErrorCallback | None = None) -> AudioStream: ...
 
 
+class StreamOpener:
+    """``open_input``/``open_output`` once: a back-end subclasses this and implements ``_open``."""
+
+    def open_input(self, callback: InputCallback, blocksize: int,
+                   device: DeviceSpec = None,
+                   on_error: ErrorCallback | None = None) -> AudioStream:
+        return self._open("input", callback, blocksize, device, on_error)
+
+    def open_output(self, callback: OutputCallback, blocksize: int,
+                    device: DeviceSpec = None,
+                    on_error: ErrorCallback | None = None) -> AudioStream:
+        return self._open("output", callback, blocksize, device, on_error)
+
+    def _open(self, direction: Direction, callback: Callable[[np.ndarray], None],
+              blocksize: int, device: DeviceSpec,
+              on_error: ErrorCallback | None) -> AudioStream:
+        raise NotImplementedError
+
+
 def select_device(devices: list[DeviceInfo], spec: DeviceSpec,
                   direction: Direction) -> DeviceInfo:
     """Pick the device for ``spec``: None (default), an index, or a name.

@@ -31,6 +31,7 @@ from app.audio.backend import (
     Direction,
     ErrorCallback,
     RateLimiter,
+    StreamOpener,
     select_device,
 )
 from app.audio.constants import SAMPLE_RATE
@@ -156,7 +157,7 @@ class ClockedStream:
             self._backend._collect(block)
 
 
-class ClockedBackend:
+class ClockedBackend(StreamOpener):
     """Real-time paced fake device; see the module docstring."""
 
     name = "clocked"
@@ -180,16 +181,6 @@ class ClockedBackend:
     # ---------------------------------------------------------------- backend
     def list_devices(self) -> list[DeviceInfo]:
         return [DEVICE]
-
-    def open_input(self, callback: BlockCallback, blocksize: int,
-                   device: DeviceSpec = None,
-                   on_error: ErrorCallback | None = None) -> ClockedStream:
-        return self._open("input", callback, blocksize, device, on_error)
-
-    def open_output(self, callback: BlockCallback, blocksize: int,
-                    device: DeviceSpec = None,
-                    on_error: ErrorCallback | None = None) -> ClockedStream:
-        return self._open("output", callback, blocksize, device, on_error)
 
     def _open(self, direction: Direction, callback: BlockCallback, blocksize: int,
               device: DeviceSpec, on_error: ErrorCallback | None) -> ClockedStream:

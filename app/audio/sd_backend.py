@@ -27,6 +27,7 @@ from app.audio.backend import (
     Direction,
     ErrorCallback,
     RateLimiter,
+    StreamOpener,
     select_device,
 )
 from app.audio.constants import SAMPLE_RATE
@@ -202,7 +203,7 @@ class SoundDeviceStream:
                 logger.exception("on_error handler failed")
 
 
-class SoundDeviceBackend:
+class SoundDeviceBackend(StreamOpener):
     """Sound cards through PortAudio; see the module docstring."""
 
     name = "sounddevice"
@@ -231,16 +232,6 @@ class SoundDeviceBackend:
                 is_default_output=index == default_out,
             ))
         return devices
-
-    def open_input(self, callback: BlockCallback, blocksize: int,
-                   device: DeviceSpec = None,
-                   on_error: ErrorCallback | None = None) -> SoundDeviceStream:
-        return self._open("input", callback, blocksize, device, on_error)
-
-    def open_output(self, callback: BlockCallback, blocksize: int,
-                    device: DeviceSpec = None,
-                    on_error: ErrorCallback | None = None) -> SoundDeviceStream:
-        return self._open("output", callback, blocksize, device, on_error)
 
     def _open(self, direction: Direction, callback: BlockCallback, blocksize: int,
               device: DeviceSpec, on_error: ErrorCallback | None) -> SoundDeviceStream:
