@@ -9,6 +9,7 @@ in the app.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -64,6 +65,10 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
     asyncio.set_event_loop(None)
+    del loop
+    # Qt objects left in reference cycles must die here, on the GUI thread: a collection
+    # that happens later on an audio thread would destroy them from the wrong thread.
+    gc.collect()
 
 
 @pytest.fixture

@@ -83,6 +83,7 @@ def run(argv: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.ui.assets import icon
+    from app.ui.gui_thread_gc import GuiThreadCollector
     from app.ui.i18n import LanguageSwitcher
     from app.ui.runtime import Options, Runtime
     from app.ui.settings import Settings
@@ -104,6 +105,8 @@ def run(argv: list[str]) -> int:
     options = Options(demo=args.demo, quit_after=quit_after, screenshot=args.screenshot,
                       size=QSize(*size) if size else None, simulate_audio=args.simulated_audio)
 
+    collector = GuiThreadCollector(app)
+    collector.start()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     runtime = Runtime(app, options, settings, switcher)
@@ -115,6 +118,7 @@ def run(argv: list[str]) -> int:
         _drain(loop)
         loop.close()
         asyncio.set_event_loop(None)
+        collector.stop()
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:
