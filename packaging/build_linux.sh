@@ -54,10 +54,11 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 stamp="$venv/.interphone-packaging"
-want="$( (cat pyproject.toml; "$venv/bin/python" --version) | sha256sum | cut -d' ' -f1)"
+want="$( (cat pyproject.toml requirements/constraints.txt; "$venv/bin/python" --version) | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing the project with its packaging extra into $venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[packaging]"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    -c requirements/constraints.txt -e ".[packaging]"
     echo "$want" >"$stamp"
 fi
 flock -u 9

@@ -45,7 +45,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 say "installing the project with its packaging extra into $venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[packaging]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    -c requirements/constraints.txt -e ".[packaging]"
 
 # 2. libopus: the opuslib-next-bundled wheel's dylib for this architecture.
 if [ -z "${INTERPHONE_LIBOPUS:-}" ]; then

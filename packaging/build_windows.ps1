@@ -35,7 +35,7 @@ if (-not (Test-Path $Python)) {
     else { Invoke-Checked "python" @("-m", "venv", $Venv) }
 }
 Say "installing the project with its packaging extra into $Venv"
-Invoke-Checked $Python @("-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", ".[packaging]")
+Invoke-Checked $Python @("-m", "pip", "install", "-q", "--disable-pip-version-check", "-c", "requirements/constraints.txt", "-e", ".[packaging]")
 
 # 2. libopus: opus.dll from the opuslib-next-bundled wheel for this platform.
 if (-not $env:INTERPHONE_LIBOPUS) {

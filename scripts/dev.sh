@@ -4,7 +4,8 @@
 #   bash scripts/dev.sh test     set up, then run ruff and the whole test suite
 #   bash scripts/dev.sh setup    set up only
 # Idempotent: system libraries are installed only when missing, the virtual
-# environment (.venv) is refreshed only when pyproject.toml changed.
+# environment (.venv) is refreshed only when pyproject.toml or the pinned versions in
+# requirements/constraints.txt (scripts/lock.sh) changed.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,11 +87,13 @@ setup_venv() {
         "$python" -m venv "$venv"
     fi
     stamp="$venv/.interphone-installed"
-    want="$( (cat pyproject.toml; "$venv/bin/python" --version) | sha256sum | cut -d' ' -f1)"
+    want="$( (cat pyproject.toml requirements/constraints.txt; "$venv/bin/python" --version) |
+        sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         say "installing the project and its dev tools into .venv"
         "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+            -c requirements/constraints.txt -e ".[dev]"
         echo "$want" >"$stamp"
     fi
 }
