@@ -116,6 +116,15 @@ if command -v dpkg-deb >/dev/null; then
         "$pkg/usr/share/icons/hicolor/256x256/apps"
     cp -a "$bundle" "$pkg/opt/interphone"
     ln -s /opt/interphone/Interphone "$pkg/usr/bin/interphone"
+    ln -s /opt/interphone/interphone-server "$pkg/usr/bin/interphone-server"
+    ln -s /opt/interphone/interphone-cli "$pkg/usr/bin/interphone-cli"
+    # The server as a systemd service, installed disabled, with an example directory
+    # (a conffile: upgrades keep the operator's edits; root-only, it holds tokens).
+    mkdir -p "$pkg/lib/systemd/system" "$pkg/etc/interphone" "$pkg/usr/share/doc/interphone"
+    cp packaging/systemd/interphone-server.service "$pkg/lib/systemd/system/"
+    install -m 0600 app/server/example.toml "$pkg/etc/interphone/directory.toml"
+    echo /etc/interphone/directory.toml >"$pkg/DEBIAN/conffiles"
+    [ -f docs/deploy.md ] && cp docs/deploy.md "$pkg/usr/share/doc/interphone/"
     desktop_entry interphone >"$pkg/usr/share/applications/interphone.desktop"
     cp packaging/icons/interphone.png "$pkg/usr/share/icons/hicolor/256x256/apps/interphone.png"
     # Qt's xcb platform needs these from the system; libopus and PortAudio are bundled.
@@ -128,9 +137,10 @@ Installed-Size: $(du -sk "$pkg" | cut -f1)
 Depends: libc6, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libasound2
 Section: sound
 Priority: optional
-Description: Push-to-talk desktop client with an embedded server
+Description: Push-to-talk desktop client, server and command-line client
  Talk groups, one-to-one calls and a loopback demo; hold Space to talk.
- Bundles its own Python, Qt, libopus and PortAudio.
+ Ships interphone-server (a systemd unit, disabled by default) and
+ interphone-cli. Bundles its own Python, Qt, libopus and PortAudio.
 CONTROL
     deb="$dist/interphone_${version}_${deb_arch}.deb"
     dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$deb" >/dev/null

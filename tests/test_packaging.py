@@ -10,11 +10,16 @@ library files are covered by ``/dev/null``, so any attempt to load them fails.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -122,6 +127,48 @@ def test_bundle_size_stays_lean(bundle: Path) -> None:
     assert size < MAX_BUNDLE_MIB * 2**20
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_bundle_ships_the_server_and_the_cli_which_talk_to_each_other(
+    bundle: Path, tmp_path: Path
+) -> None:
+    """The bundled interphone-server serves the example directory; the bundled CLI syncs."""
+    for tool in ("interphone-server", "interphone-cli"):
+        assert os.access(bundle / tool, os.X_OK), tool
+    port = free_tcp_port()
+    server = subprocess.Popen(
+        [str(bundle / "interphone-server"), "--config", str(ROOT / "app/server/example.toml"),
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd="/")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        result = subprocess.run(
+            [str(bundle / "interphone-cli"), "--server", f"127.0.0.1:{port}", "--uid", "alice",
+             "--token", "pw-alice", "sync"],
+            env=clean_env(), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert isinstance(json.loads(result.stdout), list), result.stdout
+        refused = subprocess.run(
+            [str(bundle / "interphone-cli"), "--server", f"127.0.0.1:{port}", "--uid", "alice",
+             "--token", "wrong", "sync"],
+            env=clean_env(), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output[-3000:]
+
+
 def test_bundle_self_test_loads_its_own_libopus_and_portaudio(bundle: Path) -> None:
     lines = self_test(bundle / "Interphone")
     opus = Path(reported(lines, "libopus"))
@@ -191,8 +238,26 @@ def test_deb_installs_the_bundle_under_opt(dist: Path, tmp_path: Path) -> None:
         "./usr/bin/interphone -> /opt/interphone/Interphone",
         "./usr/share/applications/interphone.desktop",
         "./usr/share/icons/hicolor/256x256/apps/interphone.png",
+        "./usr/bin/interphone-server -> /opt/interphone/interphone-server",
+        "./usr/bin/interphone-cli -> /opt/interphone/interphone-cli",
+        "./lib/systemd/system/interphone-server.service",
+        "./etc/interphone/directory.toml",
     ):
         assert path in contents, path
+    directory_line = next(line for line in contents.splitlines()
+                          if line.endswith("./etc/interphone/directory.toml"))
+    assert directory_line.startswith("-rw-------"), directory_line  # it holds tokens
+    control = tmp_path / "control"
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(control)], check=True)
+    assert (control / "conffiles").read_text().split() == ["/etc/interphone/directory.toml"]
+    unit = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True,
+                          check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(unit)) as archive:
+        member = archive.extractfile("./lib/systemd/system/interphone-server.service")
+        assert member is not None
+        text = member.read().decode()
+    assert "ExecStart=/opt/interphone/interphone-server " in text and "DynamicUser=yes" in text
+    assert not (control / "postinst").exists()  # installed, never enabled or started
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path)], check=True)
     lines = self_test(tmp_path / "opt" / "interphone" / "Interphone")
     assert Path(reported(lines, "libopus")).is_relative_to(tmp_path), lines
