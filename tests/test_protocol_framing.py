@@ -95,11 +95,12 @@ def test_oversize_detected_from_the_header_alone():
         FrameDecoder().feed(struct.pack(">I", MAX_FRAME + 1))
 
 
-def test_encode_frame_refuses_oversize():
+def test_encode_frame_refuses_oversize_as_local_misuse():
     encode_frame(bytes(MAX_FRAME))
-    with pytest.raises(FrameTooLarge) as info:
+    with pytest.raises(ValueError) as info:
         encode_frame(bytes(MAX_FRAME + 1))
-    assert info.value.errcode == 413
+    # The caller's mistake, not the peer's: not a ProtocolError (which a server answers).
+    assert not isinstance(info.value, ProtocolError)
 
 
 def test_custom_limit():
@@ -107,7 +108,7 @@ def test_custom_limit():
     assert decoder.feed(encode_frame(b"four")) == [b"four"]
     with pytest.raises(FrameTooLarge):
         decoder.feed(encode_frame(b"five!", limit=5))
-    with pytest.raises(FrameTooLarge):
+    with pytest.raises(ValueError):
         encode_frame(b"five!", limit=4)
 
 

@@ -164,7 +164,7 @@ def test_datagram_limit():
     assert len(over) == MAX_DATAGRAM + 1
     with pytest.raises(PacketError):
         parse_packet(over)
-    with pytest.raises(PacketError):
+    with pytest.raises(ValueError):
         RecvBeginPacket("g" * (id_len + 1), "u").serialize()
     with pytest.raises(PacketError):
         parse_packet(bytes(65507))
@@ -177,7 +177,7 @@ def test_opus_frame_limit():
     assert len(over) <= MAX_DATAGRAM  # only the frame limit is broken
     with pytest.raises(PacketError):
         parse_packet(over)
-    with pytest.raises(PacketError):
+    with pytest.raises(ValueError):
         AudioPacket("group_1", "u", 0, bytes(MAX_OPUS_FRAME + 1)).serialize()
 
 

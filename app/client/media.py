@@ -186,7 +186,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         packet = AudioPacket(self._interphone, self._uid, self._tx_seq, payload)
         try:
             data = packet.serialize()
-        except PacketError as exc:
+        except ValueError as exc:  # a frame that does not fit (AudioPacket.serialize)
             logger.warning("audio frame not sent: %s", exc)
             return False
         self._tx_seq += 1

@@ -11,8 +11,13 @@ _HEADER = struct.Struct(">I")
 
 
 def encode_frame(payload: bytes, limit: int = MAX_FRAME) -> bytes:
+    """Length-prefix ``payload``.
+
+    A payload over ``limit`` is the caller's mistake, not the peer's: it raises
+    a plain :class:`ValueError` (:class:`FrameTooLarge` means the peer sent one).
+    """
     if len(payload) > limit:
-        raise FrameTooLarge(len(payload), limit)
+        raise ValueError(f"payload of {len(payload)} bytes exceeds the frame limit of {limit}")
     return _HEADER.pack(len(payload)) + payload
 
 

@@ -93,14 +93,24 @@ class InterphoneId:
         """The gid, the did, or for a chat the other party as seen by ``receiver``."""
         if self.kind is not AttachType.CHAT:
             return self.key
-        if receiver == self.key:
-            return self.peer or ""
-        if receiver == self.peer:
-            return self.key
-        # A receiver outside the chat cannot see it; answer with the second party.
-        return self.peer or ""
+        return other_party(self, receiver)
 
     def __str__(self) -> str:
         if self.kind is AttachType.CHAT:
             return f"chat_{self.key}:{self.peer}"
         return f"{self.kind.value}_{self.key}"
+
+
+def other_party(chat: InterphoneId, uid: str) -> str:
+    """The party of ``chat`` that is not ``uid`` (PROTOCOL.md section 2's ``attach_id``).
+
+    For a ``uid`` outside the chat (who cannot see it) the answer is the second
+    party. Raises :class:`ValueError` if ``chat`` is not a chat.
+    """
+    first, second = chat.parties
+    return first if uid == second else second
+
+
+def as_interphone_id(value: InterphoneId | str) -> InterphoneId:
+    """``value`` itself, or parsed from any accepted spelling (raises :class:`ProtocolError`)."""
+    return value if isinstance(value, InterphoneId) else InterphoneId.parse(value)

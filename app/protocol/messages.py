@@ -30,9 +30,12 @@ class Module(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Login:
+    """The login request; ``features`` names the extensions asked for (empty: none)."""
+
     uid: str
     token: str
     version: str = "1"
+    features: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +49,15 @@ class RosterEntry:
 
 @dataclass(frozen=True, slots=True)
 class LoginResult:
+    """The login response; ``features`` names the extensions granted (empty: none, and
+    the attribute is left out)."""
+
     uid: str
     udp_port: int
     keepalive: int
     max_talk: int
     roster: tuple[RosterEntry, ...] = ()
+    features: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,14 @@
 
 All integers are u32 big-endian; ``str`` and ``bytes`` are a u32 length then
 the bytes. ``crc32`` covers every byte after itself; 0 means "not computed".
+
+This module is the only place that knows the byte layout: the relay's hot path
+uses :func:`peek_route`, :func:`audio_well_formed` and :func:`crc_ok` rather
+than offsets of its own.
+
+Errors: :class:`PacketError` is a datagram from the peer to drop silently;
+a plain :class:`ValueError` from ``serialize`` is the caller's own mistake
+(a seq out of range, a frame or packet over its limit).
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from app.protocol.ids import is_valid_name
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
 
 _U32 = struct.Struct(">I")
-_HEAD = struct.Struct(">II")
+_HEAD = struct.Struct(">II")  # crc32, type
+_LENGTH = _U32.size  # the length prefix of a str or bytes field
+_SEQ = _U32.size
 
 
 class PacketType(IntEnum):
@@ -34,7 +44,7 @@ class AudioPacket:
 
     def serialize(self, *, crc: bool = True) -> bytes:
         if not 0 <= self.seq <= 0xFFFFFFFF:
-            raise PacketError(f"seq {self.seq} is not an unsigned 32-bit integer")
+            raise ValueError(f"seq {self.seq} is not an unsigned 32-bit integer")
         body = (
             _U32.pack(PacketType.AUDIO)
             + _pack_str(self.id)
@@ -66,8 +76,8 @@ def parse_packet(data: bytes) -> Packet:
         raise PacketError(f"datagram of {len(data)} bytes exceeds {MAX_DATAGRAM}")
     if len(data) < _HEAD.size:
         raise PacketError("datagram shorter than its header")
-    crc, kind = _HEAD.unpack_from(data, 0)
-    if crc and crc != zlib.crc32(memoryview(data)[4:]):
+    kind = _U32.unpack_from(data, _U32.size)[0]
+    if not crc_ok(data):
         raise PacketError("crc32 mismatch")
     reader = _Reader(data, _HEAD.size)
     if kind == PacketType.AUDIO:
@@ -89,17 +99,33 @@ def peek_route(data: bytes) -> tuple[int, str, str] | None:
     not check the crc (the relay forwards byte-for-byte; receivers check it).
     """
     try:
-        kind = _U32.unpack_from(data, 4)[0]
+        kind = _U32.unpack_from(data, _U32.size)[0]
         reader = _Reader(data, _HEAD.size)
         return kind, reader.text(), reader.text()
     except (PacketError, struct.error):
         return None
 
 
+def audio_well_formed(data: bytes, key: str, uid: str) -> bool:
+    """True if the rest of an audiopacket routed by :func:`peek_route` as (``key``, ``uid``)
+    is exactly a seq and one audio frame of at most ``MAX_OPUS_FRAME`` bytes."""
+    offset = _HEAD.size + _LENGTH + len(key.encode()) + _LENGTH + len(uid.encode()) + _SEQ
+    if offset + _LENGTH > len(data):
+        return False
+    (length,) = _U32.unpack_from(data, offset)
+    return length <= MAX_OPUS_FRAME and offset + _LENGTH + length == len(data)
+
+
+def crc_ok(data: bytes) -> bool:
+    """The datagram's crc32 is 0 ("not computed") or matches every byte after it."""
+    (crc,) = _U32.unpack_from(data, 0)
+    return not crc or crc == zlib.crc32(memoryview(data)[_U32.size:])
+
+
 def _finish(body: bytes, crc: bool) -> bytes:
     data = _U32.pack(zlib.crc32(body) if crc else 0) + body
     if len(data) > MAX_DATAGRAM:
-        raise PacketError(f"packet of {len(data)} bytes exceeds {MAX_DATAGRAM}")
+        raise ValueError(f"packet of {len(data)} bytes exceeds {MAX_DATAGRAM}")
     return data
 
 
@@ -110,7 +136,7 @@ def _pack_str(text: str) -> bytes:
 
 def _pack_bytes(raw: bytes, limit: int) -> bytes:
     if len(raw) > limit:
-        raise PacketError(f"audio frame of {len(raw)} bytes exceeds {limit}")
+        raise ValueError(f"audio frame of {len(raw)} bytes exceeds {limit}")
     return _U32.pack(len(raw)) + raw
 
 
@@ -122,10 +148,10 @@ class _Reader:
         self._pos = pos
 
     def u32(self) -> int:
-        if self._pos + 4 > len(self._data):
+        if self._pos + _U32.size > len(self._data):
             raise PacketError("truncated integer")
         (value,) = _U32.unpack_from(self._data, self._pos)
-        self._pos += 4
+        self._pos += _U32.size
         return value
 
     def blob(self, limit: int) -> bytes:

@@ -8,12 +8,13 @@ answer can go in the request's own envelope.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lxml import etree
 
 from app.protocol.errors import ErrCode, ProtocolError
+from app.protocol.features import format_features, parse_features
 from app.protocol.ids import InterphoneId, is_valid_name
 from app.protocol.limits import MAX_FRAME, MAX_MEMBERS, MAX_SEQ_LEN, MAX_SYNC_IDS, MAX_TEXT_ATTR
 from app.protocol.messages import (
@@ -39,7 +40,9 @@ from app.protocol.messages import (
     SpeakResult,
     SyncRequest,
     SyncResult,
+    module_of,
 )
+from app.protocol.xmlchars import xml_safe
 
 _PARSER = etree.XMLParser(
     resolve_entities=False,
@@ -56,16 +59,24 @@ _PARSER = etree.XMLParser(
 )
 _ROSTER_KINDS = ("group", "discuss", "contact")
 _MODULES = frozenset(module.value for module in Module)
-# XML 1.0 ``Char``: what an attribute value can carry at all.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # ---- decoding ----------------------------------------------------------------------------
 
 
 def decode_message(data: bytes) -> Message:
-    """Parse one frame's payload into a :class:`Message` or raise :class:`ProtocolError`."""
-    data = bytes(data)
+    """Parse one frame's payload into a :class:`Message` or raise :class:`ProtocolError`.
+
+    Three steps: :func:`_parse_document` (bytes to a safe element tree),
+    :func:`_read_envelope` (the ``<message>`` attributes and its one child),
+    :func:`_decode_body` (the child, by module, kind and tag).
+    """
+    envelope = _read_envelope(_parse_document(bytes(data)))
+    return Message(envelope.kind, _decode_body(envelope), envelope.seq or None, envelope.module)
+
+
+def _parse_document(data: bytes) -> etree._Element:
+    """The ``<message>`` root of ``data``, parsed with every dangerous feature off."""
     if len(data) > MAX_FRAME:
         raise ProtocolError(f"document of {len(data)} bytes exceeds {MAX_FRAME}", ErrCode.TOO_LARGE)
     try:
@@ -80,7 +91,24 @@ def decode_message(data: bytes) -> Message:
         raise ProtocolError(f"malformed XML: {_first_line(exc)}") from None
     if root.tag != "message":
         raise ProtocolError(f"root element is <{_tag(root)}>, not <message>")
+    return root
 
+
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    """A checked ``<message>``: its kind, seq, module and the one child element.
+
+    ``context`` is what is known of the request for answering an error in its
+    own envelope (see :class:`ProtocolError`)."""
+
+    kind: MessageKind
+    seq: str | None
+    module: str
+    child: etree._Element
+    context: dict[str, str | None]
+
+
+def _read_envelope(root: etree._Element) -> _Envelope:
     seq = root.get("seq")
     seq = seq.strip() if seq is not None else None
     module = _peek(root, "module")
@@ -88,7 +116,7 @@ def decode_message(data: bytes) -> Message:
     child = children[0] if len(children) == 1 else None
     # What is known of the envelope, so that any error below can be answered in it.
     # Over-long values are left out here and reported by the checks that follow.
-    ctx = {
+    context = {
         "seq": seq if seq and len(seq) <= MAX_SEQ_LEN else None,
         "module": module,
         "tag": _tag(child) if child is not None else None,
@@ -100,34 +128,37 @@ def decode_message(data: bytes) -> Message:
         if module is None:
             _attr(root, "module")  # raises for an over-long value
     except ProtocolError as exc:
-        raise ProtocolError(exc.errmsg, exc.errcode, **ctx) from None
+        raise ProtocolError(exc.errmsg, exc.errcode, **context) from None
     try:
         kind = MessageKind(kind_text)
     except ValueError:
-        raise ProtocolError(f"bad message type {kind_text!r}", **ctx) from None
+        raise ProtocolError(f"bad message type {kind_text!r}", **context) from None
     if kind is not MessageKind.NOTIFICATION and not seq and not _is_frame_error(kind, child):
-        raise ProtocolError("missing seq", **ctx)
+        raise ProtocolError("missing seq", **context)
     if seq is not None and len(seq) > MAX_SEQ_LEN:
-        raise ProtocolError(f"seq longer than {MAX_SEQ_LEN} characters", **ctx)
+        raise ProtocolError(f"seq longer than {MAX_SEQ_LEN} characters", **context)
     if child is None:
         raise ProtocolError(f"<message> needs exactly one child element, has {len(children)}",
-                            **ctx)
+                            **context)
     if module not in _MODULES:
-        raise ProtocolError(f"unknown module {module!r}", **ctx)
+        raise ProtocolError(f"unknown module {module!r}", **context)
     if _has_text(root):
-        raise ProtocolError("text content in <message>", **ctx)
+        raise ProtocolError("text content in <message>", **context)
+    return _Envelope(kind, seq, module, child, context)
 
+
+def _decode_body(envelope: _Envelope) -> Body:
+    child, kind = envelope.child, envelope.kind
     try:
         if kind is MessageKind.RESPONSE and (child.get("errcode") or "").strip():
-            body: Body = _decode_error(child)
-        else:
-            decoder = _DECODERS.get((module, kind, ctx["tag"]))
-            if decoder is None:
-                raise ProtocolError(f"unknown {kind.value} <{ctx['tag']}> in module {module!r}")
-            body = decoder(child)
+            return _decode_error(child)
+        decoder = _DECODERS.get((envelope.module, kind, _tag(child)))
+        if decoder is None:
+            raise ProtocolError(
+                f"unknown {kind.value} <{_tag(child)}> in module {envelope.module!r}")
+        return decoder(child)
     except ProtocolError as exc:
-        raise ProtocolError(exc.errmsg, exc.errcode, **ctx) from None
-    return Message(kind, body, seq or None, module)
+        raise ProtocolError(exc.errmsg, exc.errcode, **envelope.context) from None
 
 
 def _is_frame_error(kind: MessageKind, child: etree._Element | None) -> bool:
@@ -249,6 +280,7 @@ def _decode_login(element: etree._Element) -> Login:
         uid=_name_attr(element, "uid"),
         token=element.get("token") or "",
         version=_attr(element, "version") or "1",
+        features=parse_features(_attr(element, "features")),
     )
 
 
@@ -266,6 +298,7 @@ def _decode_login_result(element: etree._Element) -> LoginResult:
         keepalive=_int_attr(element, "keepalive", default=15),
         max_talk=_int_attr(element, "max_talk", default=60),
         roster=tuple(roster),
+        features=parse_features(_attr(element, "features")),
     )
 
 
@@ -365,29 +398,57 @@ def _decode_speak_result(element: etree._Element) -> SpeakResult:
     )
 
 
-_S, _I = Module.SESSION.value, Module.INTERPHONE.value
-_REQ, _RESP, _NOTE = MessageKind.REQUEST, MessageKind.RESPONSE, MessageKind.NOTIFICATION
+_SESSION, _INTERPHONE = Module.SESSION.value, Module.INTERPHONE.value
+_REQUEST, _RESPONSE = MessageKind.REQUEST, MessageKind.RESPONSE
+_NOTIFICATION = MessageKind.NOTIFICATION
 _DECODERS: dict[tuple[str | None, MessageKind, str | None], Callable[[etree._Element], Body]] = {
-    (_S, _REQ, "login"): _decode_login,
-    (_S, _RESP, "login"): _decode_login_result,
-    (_S, _REQ, "ping"): _decode_ping,
-    (_S, _RESP, "ping"): _decode_ping,
-    (_S, _NOTE, "kicked"): _decode_kicked,
-    (_I, _REQ, "interphones"): _decode_sync_request,
-    (_I, _RESP, "interphones"): _decode_sync_result,
-    (_I, _REQ, "interphone"): _decode_interphone_request,
-    (_I, _RESP, "interphone"): _decode_interphone_response,
-    (_I, _NOTE, "interphone"): _decode_notification,
-    (_I, _REQ, "speak"): _decode_speak_request,
-    (_I, _RESP, "speak"): _decode_speak_result,
+    (_SESSION, _REQUEST, "login"): _decode_login,
+    (_SESSION, _RESPONSE, "login"): _decode_login_result,
+    (_SESSION, _REQUEST, "ping"): _decode_ping,
+    (_SESSION, _RESPONSE, "ping"): _decode_ping,
+    (_SESSION, _NOTIFICATION, "kicked"): _decode_kicked,
+    (_INTERPHONE, _REQUEST, "interphones"): _decode_sync_request,
+    (_INTERPHONE, _RESPONSE, "interphones"): _decode_sync_result,
+    (_INTERPHONE, _REQUEST, "interphone"): _decode_interphone_request,
+    (_INTERPHONE, _RESPONSE, "interphone"): _decode_interphone_response,
+    (_INTERPHONE, _NOTIFICATION, "interphone"): _decode_notification,
+    (_INTERPHONE, _REQUEST, "speak"): _decode_speak_request,
+    (_INTERPHONE, _RESPONSE, "speak"): _decode_speak_result,
 }
 
 
 # ---- encoding ----------------------------------------------------------------------------
 
 
+_KINDS_OF: dict[type, tuple[MessageKind, ...]] = {
+    Login: (_REQUEST,),
+    LoginResult: (_RESPONSE,),
+    Ping: (_REQUEST, _RESPONSE),
+    Kicked: (_NOTIFICATION,),
+    SyncRequest: (_REQUEST,),
+    SyncResult: (_RESPONSE,),
+    MembersRequest: (_REQUEST,),
+    MembersResult: (_RESPONSE,),
+    JoinRequest: (_REQUEST,),
+    JoinResult: (_RESPONSE,),
+    QuitRequest: (_REQUEST,),
+    QuitResult: (_RESPONSE,),
+    InterphoneChanged: (_NOTIFICATION,),
+    SpeakRequest: (_REQUEST,),
+    SpeakResult: (_RESPONSE,),
+    ErrorReply: (_RESPONSE,),
+}
+"""Which envelope each body belongs in: the encoder refuses any other pairing."""
+
+
 def encode_message(message: Message) -> bytes:
-    """Serialize a :class:`Message` to a UTF-8 XML document (no declaration)."""
+    """Serialize a :class:`Message` to a UTF-8 XML document (no declaration).
+
+    A body in an envelope it does not belong in (a :class:`LoginResult` sent as a
+    request, a :class:`JoinRequest` in ``MID_SESSION``) is the caller's mistake:
+    :class:`ValueError`, as the peer would misread it.
+    """
+    _check_pairing(message)
     root = etree.Element("message")
     root.set("type", message.kind.value)
     if message.seq is not None:
@@ -395,6 +456,18 @@ def encode_message(message: Message) -> bytes:
     root.set("module", message.module)
     root.append(_encode_body(message.body, message.kind))
     return etree.tostring(root, encoding="utf-8")
+
+
+def _check_pairing(message: Message) -> None:
+    body = message.body
+    kinds = _KINDS_OF.get(type(body))
+    if kinds is None:
+        raise TypeError(f"cannot encode {type(body).__name__}")
+    if message.kind not in kinds:
+        raise ValueError(f"{type(body).__name__} cannot be sent as a {message.kind.value}")
+    # A failed response echoes its request's module, whatever it was.
+    if not isinstance(body, ErrorReply) and message.module != module_of(body).value:
+        raise ValueError(f"{type(body).__name__} does not belong in module {message.module!r}")
 
 
 def _element(tag: str, **attrs: str | None) -> etree._Element:
@@ -407,7 +480,7 @@ def _element(tag: str, **attrs: str | None) -> etree._Element:
 
 def _text(value: str) -> str:
     """Free text (names, errmsg, reason): characters XML cannot carry become U+FFFD."""
-    return _NOT_XML_CHAR.sub("\ufffd", value)
+    return xml_safe(value)
 
 
 def _info_element(
@@ -430,11 +503,13 @@ def _info_element(
 
 def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
     match body:
-        case Login(uid, token, version):
-            return _element("login", uid=uid, token=token, version=version)
-        case LoginResult(uid, udp_port, keepalive, max_talk, roster):
+        case Login(uid, token, version, features):
+            return _element("login", uid=uid, token=token, version=version,
+                            features=format_features(features))
+        case LoginResult(uid, udp_port, keepalive, max_talk, roster, features):
             element = _element("login", uid=uid, udp_port=str(udp_port),
-                               keepalive=str(keepalive), max_talk=str(max_talk))
+                               keepalive=str(keepalive), max_talk=str(max_talk),
+                               features=format_features(features))
             for entry in roster:
                 element.append(_element(entry.kind, id=entry.id, name=_text(entry.name)))
             return element

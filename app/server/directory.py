@@ -48,10 +48,10 @@ from typing import Any
 from app.protocol.ids import AttachType, InterphoneId, is_valid_name
 from app.protocol.limits import MAX_TEXT_ATTR
 from app.protocol.messages import RosterEntry
+from app.protocol.xmlchars import has_non_xml_char
 from app.server.settings import AUTH_MODES, SETTING_NAMES, ServerSettings
 
 EVERYONE = "*"
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 HASH_SCHEME = "pbkdf2_sha256"
 DEFAULT_HASH_ITERATIONS = 100_000
 _MAX_HASH_ITERATIONS = 10_000_000
@@ -326,7 +326,7 @@ class _Loader:
         if name and not is_valid_name(value):
             raise self.fail(f"{key} {value!r} is not 1..64 characters of A-Z a-z 0-9 . _ @ -",
                             table, index, key)
-        if _NOT_XML.search(value) or len(value) > MAX_TEXT_ATTR:
+        if has_non_xml_char(value) or len(value) > MAX_TEXT_ATTR:
             raise self.fail(f"{key} {value[:40]!r} has control characters or is over "
                             f"{MAX_TEXT_ATTR} characters", table, index, key)
         return value

@@ -1,0 +1,53 @@
+"""The failed answers a server gives: to a request it refuses, and to a frame it cannot read."""
+
+from __future__ import annotations
+
+from app.protocol.errors import ProtocolError
+from app.protocol.messages import (
+    Body,
+    ErrorReply,
+    JoinRequest,
+    Login,
+    MembersRequest,
+    Message,
+    Module,
+    Ping,
+    QuitRequest,
+    SpeakRequest,
+    SyncRequest,
+)
+
+
+def echo_error(body: Body, errcode: int, errmsg: str) -> ErrorReply:
+    """The failed answer to ``body``: its element, ``type`` and ``id`` echoed."""
+    match body:
+        case Login():
+            return ErrorReply("login", errcode, errmsg)
+        case Ping():
+            return ErrorReply("ping", errcode, errmsg)
+        case SyncRequest():
+            return ErrorReply("interphones", errcode, errmsg, "sync")
+        case MembersRequest(interphone):
+            return ErrorReply("interphone", errcode, errmsg, "sync", str(interphone))
+        case JoinRequest(interphone):
+            return ErrorReply("interphone", errcode, errmsg, "add", str(interphone))
+        case QuitRequest(interphone):
+            return ErrorReply("interphone", errcode, errmsg, "quit", str(interphone))
+        case SpeakRequest(on, interphone):
+            return ErrorReply("speak", errcode, errmsg, "on" if on else "off", str(interphone))
+    return ErrorReply("error", errcode, errmsg)
+
+
+def refusal(request: Message, errcode: int, errmsg: str) -> Message:
+    """The response refusing ``request`` in its own envelope (``seq`` and ``module``)."""
+    return Message.response(request.seq, echo_error(request.body, errcode, errmsg),
+                            request.module)
+
+
+def protocol_error_reply(exc: ProtocolError) -> Message:
+    """The answer to a frame that failed to decode: in the request's envelope when its
+    ``seq`` was readable, else the bare ``<error>`` of PROTOCOL.md section 4."""
+    if exc.seq:
+        body = ErrorReply(exc.tag or "error", int(exc.errcode), exc.errmsg, exc.type, exc.id)
+        return Message.response(exc.seq, body, exc.module or Module.SESSION.value)
+    return Message.frame_error(exc.errmsg, exc.errcode)
