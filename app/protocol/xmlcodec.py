@@ -95,6 +95,21 @@ def _parse_document(data: bytes) -> etree._Element:
 
 
 @dataclass(frozen=True, slots=True)
+class _Known:
+    """What is known of a request's envelope, so that an error can be answered in it."""
+
+    seq: str | None
+    module: str | None
+    tag: str | None
+    type: str | None
+    id: str | None
+
+    def error(self, errmsg: str, errcode: ErrCode = ErrCode.BAD_REQUEST) -> ProtocolError:
+        return ProtocolError(errmsg, errcode, seq=self.seq, module=self.module, tag=self.tag,
+                             type=self.type, id=self.id)
+
+
+@dataclass(frozen=True, slots=True)
 class _Envelope:
     """A checked ``<message>``: its kind, seq, module and the one child element.
 
@@ -105,7 +120,7 @@ class _Envelope:
     seq: str | None
     module: str
     child: etree._Element
-    context: dict[str, str | None]
+    context: _Known
 
 
 def _read_envelope(root: etree._Element) -> _Envelope:
@@ -116,34 +131,33 @@ def _read_envelope(root: etree._Element) -> _Envelope:
     child = children[0] if len(children) == 1 else None
     # What is known of the envelope, so that any error below can be answered in it.
     # Over-long values are left out here and reported by the checks that follow.
-    context = {
-        "seq": seq if seq and len(seq) <= MAX_SEQ_LEN else None,
-        "module": module,
-        "tag": _tag(child) if child is not None else None,
-        "type": _peek(child, "type") if child is not None else None,
-        "id": _peek(child, "id") if child is not None else None,
-    }
+    context = _Known(
+        seq=seq if seq and len(seq) <= MAX_SEQ_LEN else None,
+        module=module,
+        tag=_tag(child) if child is not None else None,
+        type=_peek(child, "type") if child is not None else None,
+        id=_peek(child, "id") if child is not None else None,
+    )
     try:
         kind_text = _attr(root, "type")
         if module is None:
             _attr(root, "module")  # raises for an over-long value
     except ProtocolError as exc:
-        raise ProtocolError(exc.errmsg, exc.errcode, **context) from None
+        raise context.error(exc.errmsg, exc.errcode) from None
     try:
-        kind = MessageKind(kind_text)
+        kind = MessageKind(kind_text or "")
     except ValueError:
-        raise ProtocolError(f"bad message type {kind_text!r}", **context) from None
+        raise context.error(f"bad message type {kind_text!r}") from None
     if kind is not MessageKind.NOTIFICATION and not seq and not _is_frame_error(kind, child):
-        raise ProtocolError("missing seq", **context)
+        raise context.error("missing seq")
     if seq is not None and len(seq) > MAX_SEQ_LEN:
-        raise ProtocolError(f"seq longer than {MAX_SEQ_LEN} characters", **context)
+        raise context.error(f"seq longer than {MAX_SEQ_LEN} characters")
     if child is None:
-        raise ProtocolError(f"<message> needs exactly one child element, has {len(children)}",
-                            **context)
-    if module not in _MODULES:
-        raise ProtocolError(f"unknown module {module!r}", **context)
+        raise context.error(f"<message> needs exactly one child element, has {len(children)}")
+    if module is None or module not in _MODULES:
+        raise context.error(f"unknown module {module!r}")
     if _has_text(root):
-        raise ProtocolError("text content in <message>", **context)
+        raise context.error("text content in <message>")
     return _Envelope(kind, seq, module, child, context)
 
 
@@ -158,7 +172,7 @@ def _decode_body(envelope: _Envelope) -> Body:
                 f"unknown {kind.value} <{_tag(child)}> in module {envelope.module!r}")
         return decoder(child)
     except ProtocolError as exc:
-        raise ProtocolError(exc.errmsg, exc.errcode, **envelope.context) from None
+        raise envelope.context.error(exc.errmsg, exc.errcode) from None
 
 
 def _is_frame_error(kind: MessageKind, child: etree._Element | None) -> bool:
