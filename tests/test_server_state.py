@@ -61,7 +61,7 @@ def test_login_answers_roster_and_settings() -> None:
     kinds = {(e.kind, e.id) for e in reply.roster}
     assert kinds == {("group", "58"), ("group", "all"), ("discuss", "12"), ("contact", "bob"),
                      ("contact", "carol"), ("contact", "dave"), ("contact", "eve")}
-    assert "login uid=alice session=1 peer=127.0.0.1" in result.outbox.events
+    assert "login uid=alice session=1 peer=127.0.0.1" in result.outbox.log_lines
 
 
 @pytest.mark.parametrize(("uid", "token"), [("alice", "wrong"), ("mallory", "pw-mallory"),
@@ -315,7 +315,7 @@ def test_floor_revocation(audio_at: tuple[float, ...], revoked_at: float, reason
     assert not state.handle_timer(revoked_at - 0.01)
     outbox = state.handle_timer(revoked_at)
     assert changes(outbox, sids["bob"])[0].info.speaker == ""
-    assert any(f"reason={reason}" in e for e in outbox.events)
+    assert any(f"reason={reason}" in e for e in outbox.log_lines)
     assert record.holder == ""
 
 

@@ -1,4 +1,4 @@
-"""The signaling connection's output queue and error echo, with a fake transport."""
+"""The TCP driver's output queue, with a fake transport; the error echo and the roster fit."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from app.protocol import (
     JoinRequest,
     Login,
     MembersRequest,
+    Message,
     Ping,
     QuitRequest,
     SpeakRequest,
     SyncRequest,
 )
+from app.protocol.replies import echo_error
 from app.server import ServerSettings, ServerState
-from app.server.tcp import Signaling, SignalingConnection, echo_error
+from app.server.tcp import ServerConnection, SignalingServer, encode
 
 
 class FakeTransport(asyncio.Transport):
@@ -49,24 +51,24 @@ class FakeTransport(asyncio.Transport):
 
 
 @pytest.fixture
-async def conn() -> AsyncIterator[SignalingConnection]:
+async def conn() -> AsyncIterator[ServerConnection]:
     loop = asyncio.get_running_loop()
     settings = ServerSettings(auth="token", write_hard_limit=1000)
-    hub = Signaling(ServerState(sample_directory(), settings), loop)
+    hub = SignalingServer(ServerState(sample_directory(), settings), loop)
     connection = hub.new_connection()
     connection.connection_made(FakeTransport())
     yield connection
     connection.connection_lost(None)
 
 
-async def test_writes_straight_through_when_not_paused(conn: SignalingConnection) -> None:
+async def test_writes_straight_through_when_not_paused(conn: ServerConnection) -> None:
     conn.enqueue(b"a", "group_58")
     conn.enqueue(b"b", "group_58")
     assert conn.transport.written == [b"a", b"b"]
 
 
 async def test_paused_output_coalesces_per_interphone_keeping_order(
-        conn: SignalingConnection) -> None:
+        conn: ServerConnection) -> None:
     conn.pause_writing()
     conn.enqueue(b"g1", "group_58")
     conn.enqueue(b"r1", None)
@@ -79,7 +81,7 @@ async def test_paused_output_coalesces_per_interphone_keeping_order(
     assert conn.pending_bytes == 0
 
 
-async def test_output_over_the_hard_limit_closes(conn: SignalingConnection) -> None:
+async def test_output_over_the_hard_limit_closes(conn: ServerConnection) -> None:
     conn.pause_writing()
     conn.transport.buffered = 900
     conn.enqueue(b"x" * 50, "group_58")
@@ -88,17 +90,18 @@ async def test_output_over_the_hard_limit_closes(conn: SignalingConnection) -> N
     assert conn.transport.aborted and conn.closing
 
 
-async def test_a_peer_that_stops_reading_is_closed_after_the_stall_timeout(
-        conn: SignalingConnection) -> None:
-    conn.logged_in = True
+async def test_a_peer_that_stops_reading_is_aborted_when_the_state_says_so(
+        conn: ServerConnection) -> None:
+    conn.data_received(encode(Message.request("1", Login("alice", "pw-alice"))))
+    assert conn.sid in conn.state.sessions
     conn.pause_writing()
-    conn.paused_since -= conn.settings.write_stall_timeout
-    conn.last_rx = conn.loop.time()
-    conn._check()
+    stalled = conn.loop.time() + conn.settings.write_stall_timeout
+    assert conn.state.next_deadline() <= stalled
+    conn.server.expire(stalled)
     assert conn.transport.aborted
 
 
-async def test_close_flushes_what_is_queued(conn: SignalingConnection) -> None:
+async def test_close_flushes_what_is_queued(conn: ServerConnection) -> None:
     conn.pause_writing()
     conn.enqueue(b"last", None)
     conn.close()
@@ -121,13 +124,14 @@ def test_errors_echo_the_request_element(body: object, echo: tuple) -> None:
 
 
 def test_a_roster_too_big_for_one_frame_loses_contacts_not_groups() -> None:
-    from app.protocol import Message, decode_message
+    from app.protocol import decode_message
     from app.protocol.messages import LoginResult, RosterEntry
-    from app.server.tcp import encode
+    from app.server.state import fit_one_frame
 
     roster = (RosterEntry("group", "58", "Ops"),
               *(RosterEntry("contact", f"user{n}", "N" * 100) for n in range(2000)))
-    data = encode(Message.response("1", LoginResult("alice", 9400, 15, 60, roster)))
+    data = encode(fit_one_frame(Message.response("1", LoginResult("alice", 9400, 15, 60,
+                                                                  roster))))
     assert len(data) <= 4 + 65536
     body = decode_message(data[4:]).body
     assert body.roster[0] == roster[0] and 100 < len(body.roster) < 2000

@@ -47,5 +47,5 @@ def format_features(names: Iterable[str]) -> str | None:
 
 
 def grant_features(requested: Iterable[str], offered: frozenset[str]) -> tuple[str, ...]:
-    """What a server grants: the requested names it offers, in the request's order, each once."""
-    return tuple(dict.fromkeys(name for name in requested if name in offered))
+    """What a server grants: the requested names it offers, each once, sorted."""
+    return tuple(sorted({name for name in requested if name in offered}))

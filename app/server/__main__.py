@@ -10,17 +10,17 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import importlib
 import logging
 import signal
 import sys
 from collections.abc import Callable
 
+from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer
 from app.server.directory import Directory, DirectoryError, hash_token
 
 log = logging.getLogger("app.server")
-
-DEFAULT_PORT = 9400
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,11 +67,13 @@ async def serve(directory: Directory, host: str, port: int) -> int:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when the optional ``fast`` extra is installed."""
     try:
-        import uvloop  # type: ignore[import-not-found]
+        uvloop = importlib.import_module("uvloop")
     except ImportError:
         return None
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def main(argv: list[str] | None = None) -> int:

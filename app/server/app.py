@@ -12,7 +12,7 @@ from app.server.directory import Directory
 from app.server.relay import MediaRelay
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
-from app.server.tcp import Signaling
+from app.server.tcp import SignalingServer
 
 log = logging.getLogger("app.server")
 
@@ -42,7 +42,7 @@ class InterphoneServer:
         self.port = port
         self.settings = settings or directory.settings
         self.state = ServerState(directory, self.settings)
-        self.hub: Signaling | None = None
+        self.hub: SignalingServer | None = None
         self.relay: MediaRelay | None = None
         self._tcp: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -56,7 +56,7 @@ class InterphoneServer:
         if self._tcp is not None:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
-        hub = Signaling(self.state, loop)
+        hub = SignalingServer(self.state, loop)
         wanted = self.port
         for attempt in range(_BIND_ATTEMPTS):
             tcp = await loop.create_server(hub.new_connection, self.host, wanted,

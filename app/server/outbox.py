@@ -1,4 +1,4 @@
-"""What a state operation asks the I/O layer to do: send, close, log."""
+"""What a state operation asks the I/O layer to do: send, close, abort, log."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from app.protocol.messages import Body, Message
 
 
 class Refused(Exception):
-    """A request the rules refuse; the I/O layer answers it with ``errcode``/``errmsg``."""
+    """A request the rules refuse; it is answered with ``errcode``/``errmsg``."""
 
     def __init__(self, errcode: ErrCode, errmsg: str) -> None:
         super().__init__(errmsg)
@@ -19,15 +19,18 @@ class Refused(Exception):
 
 @dataclass(slots=True)
 class Outbox:
-    """Messages to deliver in order, sessions to close after them, and log lines.
+    """Messages to deliver in order, sessions to close or abort after them, and log lines.
 
-    The same :class:`Message` object may be addressed to many sessions: the
-    I/O layer encodes it once and reuses the bytes.
+    ``closes`` flush what is queued for the session first; ``aborts`` drop it
+    (a peer that broke the framing or stopped reading). The same
+    :class:`Message` object may be addressed to many sessions: the I/O layer
+    encodes it once and reuses the bytes.
     """
 
     messages: list[tuple[int, Message]] = field(default_factory=list)
     closes: list[int] = field(default_factory=list)
-    events: list[str] = field(default_factory=list)
+    aborts: list[int] = field(default_factory=list)
+    log_lines: list[str] = field(default_factory=list)
 
     def send(self, session_id: int, message: Message) -> None:
         self.messages.append((session_id, message))
@@ -35,11 +38,21 @@ class Outbox:
     def close(self, session_id: int) -> None:
         self.closes.append(session_id)
 
-    def log(self, event: str) -> None:
-        self.events.append(event)
+    def abort(self, session_id: int) -> None:
+        self.aborts.append(session_id)
+
+    def log(self, line: str) -> None:
+        self.log_lines.append(line)
+
+    def extend(self, other: Outbox) -> None:
+        """Append everything ``other`` holds, after what this one holds."""
+        self.messages += other.messages
+        self.closes += other.closes
+        self.aborts += other.aborts
+        self.log_lines += other.log_lines
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.closes or self.events)
+        return bool(self.messages or self.closes or self.aborts or self.log_lines)
 
 
 @dataclass(slots=True)

@@ -1,108 +1,88 @@
 """The rules of the server, without I/O and without a clock (``now`` is passed in).
 
-Sessions, interphones and their members, sync subscriptions, floor control and
-the UDP addresses registered per (interphone, uid). Every operation returns a
-:class:`~app.server.outbox.Result` (the response body and an
-:class:`~app.server.outbox.Outbox` of notifications) or raises
-:class:`~app.server.outbox.Refused`; nothing here writes to a socket.
+Connections and their per-peer rules (framing, login first, rate limit,
+malformed frames, login/idle/stall deadlines), sessions, interphones and their
+members, sync subscriptions, floor control and the UDP addresses registered per
+(interphone, uid). The socket code feeds bytes in with
+:meth:`ServerState.receive_data` and carries out the
+:class:`~app.server.outbox.Outbox` it gets back (messages to send, sessions to
+close, lines to log); nothing here writes to a socket.
 
 Timers follow aioquic: :meth:`ServerState.next_deadline` says when to call
-:meth:`ServerState.handle_timer`, which revokes expired floor grants.
+:meth:`ServerState.handle_timer`, which revokes expired floor grants and
+closes peers past a deadline.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+import logging
+from dataclasses import replace
 
-from app.protocol.errors import ErrCode, ProtocolError
+from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
+from app.protocol.features import KNOWN_FEATURES, grant_features
 from app.protocol.ids import AttachType, InterphoneId
-from app.protocol.limits import MAX_MEMBERS
+from app.protocol.limits import MAX_FRAME, MAX_MEMBERS
 from app.protocol.messages import (
+    Body,
     InterphoneChanged,
     InterphoneInfo,
+    JoinRequest,
     JoinResult,
     Kicked,
+    Login,
     LoginResult,
+    MembersRequest,
     MembersResult,
     Message,
+    MessageKind,
+    Ping,
+    QuitRequest,
     QuitResult,
+    SpeakRequest,
     SpeakResult,
+    SyncRequest,
     SyncResult,
 )
+from app.protocol.replies import protocol_error_reply, refusal
+from app.protocol.xmlcodec import decode_message, encode_message
 from app.server.directory import Directory
 from app.server.outbox import Outbox, Refused, Result
+from app.server.peers import Peer
+from app.server.records import Address, Interphone, Session, normalize_ip
 from app.server.settings import ServerSettings
 
-Address = tuple  # what asyncio gives as a datagram's source: (host, port[, flow, scope])
+log = logging.getLogger(__name__)
 
 MEMBER_LIST_LIMIT = 64
 """Notifications to members list them only up to this many (then count-only)."""
 
 
-def normalize_ip(host: str) -> str:
-    """``::ffff:1.2.3.4`` and ``1.2.3.4`` are the same peer."""
-    return host[7:] if host.startswith("::ffff:") and "." in host else host
+class ServerState:
+    """Everything the server knows and every rule it applies, for all connections at once.
 
+    Keyed by session id (``sid``, one per TCP connection, chosen by the I/O
+    layer): ``peers`` (every open connection, logged in or not), ``sessions``
+    (the logged-in ones), ``by_uid`` (the live session of each uid),
+    ``interphones`` (the active ones; ``routes`` is the same by id text, for the
+    relay), ``watchers`` (who synced an id) and ``chats_of`` (a user's active
+    chats). ``features`` is the set of extensions this server grants.
 
-@dataclass(slots=True, eq=False)
-class Session:
-    sid: int
-    uid: str
-    peer_ip: str
-    subscriptions: dict[InterphoneId, None] = field(default_factory=dict)
-    joined: dict[InterphoneId, None] = field(default_factory=dict)
-
-
-@dataclass(slots=True, eq=False)
-class Interphone:
-    """An active interphone: its members (join order), floor and media registrations.
-
-    The relay reads ``holder``, ``addrs``, ``granted_at`` and ``last_audio_at``
-    directly on its hot path (and writes ``last_audio_at``); it fans out through
-    :meth:`fanout`, so ``addrs`` is changed only by :meth:`set_addr` / :meth:`drop_addr`.
+    Driving it: :meth:`connect`, :meth:`receive_data`, :meth:`writing_paused` /
+    :meth:`writing_resumed` and :meth:`disconnect` per connection, plus
+    :meth:`next_deadline` / :meth:`handle_timer`; each returns an
+    :class:`~app.server.outbox.Outbox` to carry out. The request methods
+    (:meth:`login`, :meth:`sync`, ...) can also be called directly.
     """
 
-    id: InterphoneId
-    members: dict[str, int] = field(default_factory=dict)  # uid -> session id
-    addrs: dict[str, Address] = field(default_factory=dict)  # uid -> registered UDP address
-    holder: str = ""
-    granted_at: float = 0.0
-    last_audio_at: float = 0.0
-    grant_no: int = 0
-    fanout_for: str = ""
-    fanout_targets: tuple[Address, ...] | None = None
-    """The relay's cached fan-out: every registered address but ``fanout_for``'s, in
-    registration order; None when stale (set by :meth:`fanout`, cleared by
-    :meth:`set_addr` and :meth:`drop_addr`)."""
-
-    def set_addr(self, uid: str, address: Address) -> None:
-        self.addrs[uid] = address
-        self.fanout_targets = None
-
-    def drop_addr(self, uid: str) -> None:
-        if self.addrs.pop(uid, None) is not None:
-            self.fanout_targets = None
-
-    def fanout(self, speaker: str) -> tuple[Address, ...]:
-        """Where ``speaker``'s audio goes: every registered address except its own."""
-        targets = self.fanout_targets
-        if targets is None or self.fanout_for != speaker:
-            targets = tuple(addr for uid, addr in self.addrs.items() if uid != speaker)
-            self.fanout_for, self.fanout_targets = speaker, targets
-        return targets
-
-    def floor_deadline(self, settings: ServerSettings) -> float:
-        return min(self.granted_at + settings.max_talk,
-                   self.last_audio_at + settings.silence_timeout)
-
-
-class ServerState:
     def __init__(self, directory: Directory, settings: ServerSettings | None = None,
-                 udp_port: int = 0) -> None:
+                 udp_port: int = 0, *, features: frozenset[str] = KNOWN_FEATURES) -> None:
         self.directory = directory
         self.settings = settings or directory.settings
         self.udp_port = udp_port
+        self.features = features
+        self.peers: dict[int, Peer] = {}
+        self._peer_timers: list[tuple[float, int]] = []
         self.sessions: dict[int, Session] = {}
         self.by_uid: dict[str, int] = {}
         self.interphones: dict[InterphoneId, Interphone] = {}
@@ -117,7 +97,7 @@ class ServerState:
     def session(self, sid: int) -> Session:
         session = self.sessions.get(sid)
         if session is None:
-            raise Refused(ErrCode.UNAUTHORIZED, "not logged in")
+            raise Refused(ErrCode.UNAUTHORIZED, "log in first")
         return session
 
     def interphone(self, interphone: InterphoneId) -> Interphone | None:
@@ -181,10 +161,147 @@ class ServerState:
         if member is not None and member != session.uid:
             raise Refused(ErrCode.FORBIDDEN, f"{session.uid} cannot act for {member}")
 
+    # ---- connections: bytes in, per-peer rules ----------------------------------------------
+
+    def connect(self, sid: int, peer_ip: str, now: float) -> bool:
+        """A connection was accepted; False if the server is full (drop it unanswered)."""
+        if len(self.peers) >= self.settings.max_sessions:
+            return False
+        peer = self.peers[sid] = Peer.open(sid, peer_ip, now, self.settings)
+        self._arm_peer(peer, peer.deadline(self.settings, logged_in=False))
+        return True
+
+    def disconnect(self, sid: int) -> Outbox:
+        """The connection is gone: forget the peer and end its session. Idempotent."""
+        self.peers.pop(sid, None)
+        return self.logout(sid)
+
+    def writing_paused(self, sid: int, now: float) -> None:
+        """The peer's output backed up above the high-water mark (its stall clock starts)."""
+        peer = self.peers.get(sid)
+        if peer is None or peer.paused_since is not None:
+            return
+        peer.paused_since = now
+        deadline = peer.deadline(self.settings, logged_in=sid in self.sessions)
+        if deadline < peer.timer_at:
+            self._arm_peer(peer, deadline)
+
+    def writing_resumed(self, sid: int) -> None:
+        peer = self.peers.get(sid)
+        if peer is not None:
+            peer.paused_since = None
+
+    def receive_data(self, sid: int, data: bytes, now: float) -> Outbox:
+        """Bytes from connection ``sid``: answer every whole frame they complete.
+
+        Per-peer rules, in order for each frame: the rate bucket is charged; a
+        frame that does not decode is answered with an error and counted (the
+        ``max_malformed``-th closes the session); only requests are answered; a
+        request over the rate limit gets 429; anything but login before a
+        login gets 401. A frame header over the size limit aborts the
+        connection (the stream cannot be resynchronised).
+        """
+        outbox = Outbox()
+        peer = self.peers.get(sid)
+        if peer is None or peer.closing:
+            return outbox
+        peer.last_rx = now
+        try:
+            frames = peer.decoder.feed(data)
+        except FrameTooLarge as exc:
+            outbox.log(f"closing session {sid}: {exc}")
+            self._close_peer(sid, outbox, abort=True)
+            return outbox
+        for frame in frames:
+            if peer.closing:
+                break
+            try:
+                self._receive_frame(peer, frame, now, outbox)
+            except Exception:
+                log.exception("fault handling a frame of session %d", sid)
+                outbox.send(sid, Message.frame_error("server fault", ErrCode.SERVER_FAULT))
+        return outbox
+
+    def _receive_frame(self, peer: Peer, frame: bytes, now: float, outbox: Outbox) -> None:
+        sid = peer.sid
+        allowed = peer.bucket.take(now)
+        try:
+            message = decode_message(frame)
+        except ProtocolError as exc:
+            peer.malformed += 1
+            outbox.send(sid, protocol_error_reply(exc))
+            if peer.malformed >= self.settings.max_malformed:
+                outbox.log(f"closing session {sid}: {peer.malformed} malformed frames")
+                self._close_peer(sid, outbox)
+            return
+        if message.kind is not MessageKind.REQUEST:
+            return  # nothing a client sends besides requests needs an answer
+        if not allowed:
+            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, "too many requests"))
+            return
+        self._answer(peer, message, now, outbox)
+
+    def _answer(self, peer: Peer, request: Message, now: float, outbox: Outbox) -> None:
+        """Answer one request, with what it set off: after the reply, except for a login
+        (the older session of the uid is gone before the new one hears back)."""
+        sid, body = peer.sid, request.body
+        try:
+            result = self._apply(peer, body, now)
+        except Refused as refused:
+            outbox.send(sid, refusal(request, refused.errcode, refused.errmsg))
+            return
+        except Exception:
+            log.exception("fault answering %s from session %d", type(body).__name__, sid)
+            outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, "server fault"))
+            return
+        reply = Message.response(request.seq, result.reply, request.module)
+        if isinstance(body, Login):
+            outbox.extend(result.outbox)
+            outbox.send(sid, fit_one_frame(reply))
+        else:
+            outbox.send(sid, reply)
+            outbox.extend(result.outbox)
+
+    def _apply(self, peer: Peer, body: Body, now: float) -> Result:
+        sid = peer.sid
+        if isinstance(body, Login):
+            return self.login(sid, body.uid, body.token, peer.ip, body.features)
+        self.session(sid)  # login first: 401 before anything else
+        match body:
+            case Ping():
+                return Result(Ping())
+            case SyncRequest(ids):
+                return self.sync(sid, ids)
+            case MembersRequest(interphone):
+                return self.members(sid, interphone)
+            case JoinRequest(interphone, member):
+                return self.join(sid, interphone, member)
+            case QuitRequest(interphone, member):
+                return self.quit(sid, interphone, member)
+            case SpeakRequest(on, interphone):
+                return self.speak(sid, interphone, on, now)
+        raise Refused(ErrCode.BAD_REQUEST, f"unexpected request {type(body).__name__}")
+
+    def _close_peer(self, sid: int, outbox: Outbox, *, abort: bool = False) -> None:
+        """Ask the I/O layer to close ``sid`` (flushing first unless ``abort``); from now
+        on its bytes are ignored."""
+        peer = self.peers.get(sid)
+        if peer is not None:
+            peer.closing = True
+        if abort:
+            outbox.abort(sid)
+        else:
+            outbox.close(sid)
+
     # ---- MID_SESSION ---------------------------------------------------------------------------
 
-    def login(self, sid: int, uid: str, token: str, peer_ip: str) -> Result:
-        """Log ``sid`` in as ``uid``; an older session of ``uid`` is kicked and ended first."""
+    def login(self, sid: int, uid: str, token: str, peer_ip: str,
+              features: tuple[str, ...] = ()) -> Result:
+        """Log ``sid`` in as ``uid``; an older session of ``uid`` is kicked and ended first.
+
+        The session is granted the requested ``features`` this server offers; a
+        repeated login on the same connection keeps the set granted first.
+        """
         current = self.sessions.get(sid)
         if current is not None and current.uid != uid:
             raise Refused(ErrCode.FORBIDDEN, f"already logged in as {current.uid}")
@@ -197,21 +314,27 @@ class ServerState:
                 outbox.send(older, Message.notification(Kicked("login_elsewhere")))
                 outbox.log(f"kick uid={uid} session={older} reason=login_elsewhere")
                 self._end_session(older, outbox)
-                outbox.close(older)
-            self.sessions[sid] = Session(sid, uid, normalize_ip(peer_ip))
+                self._close_peer(older, outbox)
+            granted = frozenset(grant_features(features, self.features))
+            current = self.sessions[sid] = Session(sid, uid, normalize_ip(peer_ip),
+                                                   features=granted)
             self.by_uid[uid] = sid
-            outbox.log(f"login uid={uid} session={sid} peer={peer_ip}")
+            outbox.log(f"login uid={uid} session={sid} peer={peer_ip}"
+                       + (f" features={' '.join(sorted(granted))}" if granted else ""))
         reply = LoginResult(
             uid=uid,
             udp_port=self.udp_port,
             keepalive=self.settings.advertised_keepalive,
             max_talk=self.settings.advertised_max_talk,
             roster=self.directory.roster(uid, self.settings.auth),
+            features=tuple(sorted(current.features)),
         )
         return Result(reply, outbox)
 
     def logout(self, sid: int) -> Outbox:
-        """The session ended (disconnect, timeout, close): leave everything. Idempotent."""
+        """The session ended (disconnect, timeout, close): leave everything. Idempotent.
+
+        The connection's :class:`Peer` stays until :meth:`disconnect`."""
         outbox = Outbox()
         session = self.sessions.get(sid)
         if session is not None:
@@ -319,10 +442,15 @@ class ServerState:
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
-        return self._timers[0][0] if self._timers else None
+        floor = self._timers[0][0] if self._timers else None
+        peers = self._peer_timers[0][0] if self._peer_timers else None
+        if floor is None or peers is None:
+            return peers if floor is None else floor
+        return min(floor, peers)
 
     def handle_timer(self, now: float) -> Outbox:
-        """Revoke every grant past ``max_talk`` or ``silence_timeout``."""
+        """Revoke every grant past ``max_talk`` or ``silence_timeout``, then close every
+        peer past its login, idle or write-stall deadline."""
         outbox = Outbox()
         timers = self._timers
         while timers and timers[0][0] <= now:
@@ -339,7 +467,29 @@ class ServerState:
                        f"reason={'max_talk' if too_long else 'silence'}")
             record.holder = ""
             self._notify(record.id, outbox)
+        self._expire_peers(now, outbox)
         return outbox
+
+    def _expire_peers(self, now: float, outbox: Outbox) -> None:
+        # Each peer has one live heap entry (at ``peer.timer_at``); deadlines that moved
+        # later (data received, logged in) are found here and the entry re-armed.
+        timers = self._peer_timers
+        while timers and timers[0][0] <= now:
+            at, sid = heapq.heappop(timers)
+            peer = self.peers.get(sid)
+            if peer is None or peer.closing or peer.timer_at != at:
+                continue
+            logged_in = sid in self.sessions
+            expiry = peer.expiry(self.settings, now, logged_in=logged_in)
+            if expiry is None:
+                self._arm_peer(peer, peer.deadline(self.settings, logged_in=logged_in))
+                continue
+            outbox.log(f"closing session {sid}: {expiry.reason}")
+            self._close_peer(sid, outbox, abort=expiry.abort)
+
+    def _arm_peer(self, peer: Peer, deadline: float) -> None:
+        peer.timer_at = deadline
+        heapq.heappush(self._peer_timers, (deadline, peer.sid))
 
     # ---- media ---------------------------------------------------------------------------------
 
@@ -376,9 +526,9 @@ class ServerState:
             recipients.setdefault(sid, False)
         if interphone.kind is AttachType.CHAT:
             for party in interphone.parties:
-                sid = self.by_uid.get(party)
-                if sid is not None:
-                    recipients.setdefault(sid, False)
+                party_sid = self.by_uid.get(party)
+                if party_sid is not None:
+                    recipients.setdefault(party_sid, False)
         listed = len(members) <= MEMBER_LIST_LIMIT
         views: dict[tuple[bool, str], Message] = {}
         for sid, is_member in recipients.items():
@@ -390,3 +540,19 @@ class ServerState:
                                       members if view[0] else None)
                 message = views[view] = Message.notification(InterphoneChanged(info))
             outbox.send(sid, message)
+
+
+def fit_one_frame(message: Message) -> Message:
+    """``message``, or for a login response too big for one frame, the same with half its
+    contacts dropped as many times as needed (groups and discussions are kept)."""
+    body = message.body
+    if not isinstance(body, LoginResult) or len(encode_message(message)) <= MAX_FRAME:
+        return message
+    roster = body.roster
+    while True:
+        contacts = [e for e in roster if e.kind == "contact"]
+        roster = tuple(e for e in roster if e.kind != "contact") + tuple(
+            contacts[:len(contacts) // 2])
+        fitted = replace(message, body=replace(body, roster=roster))
+        if not contacts or len(encode_message(fitted)) <= MAX_FRAME:
+            return fitted

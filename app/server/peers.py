@@ -1,0 +1,71 @@
+"""One TCP peer's per-connection rules, without I/O and without a clock.
+
+A :class:`Peer` exists from the moment a connection is accepted, before any
+login: it holds the frame decoder, the request rate bucket, the malformed-frame
+count and the times its deadlines derive from. :class:`~app.server.state.ServerState`
+owns the peers and applies these rules; the socket code only feeds bytes in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.protocol.framing import FrameDecoder
+from app.server.ratelimit import TokenBucket
+from app.server.settings import ServerSettings
+
+
+@dataclass(slots=True, eq=False)
+class Expiry:
+    """Why a peer's time is up, and whether what is queued for it may still be flushed."""
+
+    reason: str
+    abort: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Peer:
+    """The per-connection record: framing, rate limit, malformed count and deadlines.
+
+    Deadlines (PROTOCOL.md 3.1 and the server's settings): no login within
+    ``login_timeout`` of opening, nothing received for ``idle_timeout``
+    (3 x keepalive), output stalled above the high-water mark for
+    ``write_stall_timeout``.
+    """
+
+    sid: int
+    ip: str
+    opened_at: float
+    bucket: TokenBucket
+    last_rx: float = 0.0
+    decoder: FrameDecoder = field(default_factory=FrameDecoder)
+    malformed: int = 0
+    paused_since: float | None = None
+    closing: bool = False
+    timer_at: float = 0.0
+    """The deadline of this peer's one live entry in the state's timer heap."""
+
+    @classmethod
+    def open(cls, sid: int, ip: str, now: float, settings: ServerSettings) -> Peer:
+        return cls(sid, ip, now, TokenBucket(settings.rate_limit, settings.rate_burst, now),
+                   last_rx=now)
+
+    def deadline(self, settings: ServerSettings, *, logged_in: bool) -> float:
+        """The earliest time one of this peer's deadlines falls due."""
+        deadline = self.last_rx + settings.idle_timeout
+        if not logged_in:
+            deadline = min(deadline, self.opened_at + settings.login_timeout)
+        if self.paused_since is not None:
+            deadline = min(deadline, self.paused_since + settings.write_stall_timeout)
+        return deadline
+
+    def expiry(self, settings: ServerSettings, now: float, *, logged_in: bool) -> Expiry | None:
+        """What is due at ``now`` (the same sums as :meth:`deadline`), or None."""
+        if not logged_in and now >= self.opened_at + settings.login_timeout:
+            return Expiry(f"no login within {settings.login_timeout:g}s")
+        if now >= self.last_rx + settings.idle_timeout:
+            return Expiry(f"idle for {settings.idle_timeout:g}s")
+        if self.paused_since is not None and (
+                now >= self.paused_since + settings.write_stall_timeout):
+            return Expiry(f"not reading for {settings.write_stall_timeout:g}s", abort=True)
+        return None

@@ -1,0 +1,77 @@
+"""The records the server state keeps: a logged-in :class:`Session` and an active
+:class:`Interphone` (members, floor, media registrations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.protocol.ids import InterphoneId
+from app.server.settings import ServerSettings
+
+Address = tuple  # what asyncio gives as a datagram's source: (host, port[, flow, scope])
+
+
+def normalize_ip(host: str) -> str:
+    """``::ffff:1.2.3.4`` and ``1.2.3.4`` are the same peer."""
+    return host[7:] if host.startswith("::ffff:") and "." in host else host
+
+
+@dataclass(slots=True, eq=False)
+class Session:
+    """A logged-in connection: who it is, where from, and what it takes part in.
+
+    ``sid`` is the connection's id (the key of every outbox entry); ``features``
+    the extensions granted at login (empty: the session sees exactly the base
+    contract); ``subscriptions`` the ids of its last sync; ``joined`` the
+    interphones it is a member of. Dicts keep insertion order.
+    """
+
+    sid: int
+    uid: str
+    peer_ip: str
+    subscriptions: dict[InterphoneId, None] = field(default_factory=dict)
+    joined: dict[InterphoneId, None] = field(default_factory=dict)
+    features: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True, eq=False)
+class Interphone:
+    """An active interphone: its members (join order), floor and media registrations.
+
+    The relay reads ``holder``, ``addrs``, ``granted_at`` and ``last_audio_at``
+    directly on its hot path (and writes ``last_audio_at``); it fans out through
+    :meth:`fanout`, so ``addrs`` is changed only by :meth:`set_addr` / :meth:`drop_addr`.
+    """
+
+    id: InterphoneId
+    members: dict[str, int] = field(default_factory=dict)  # uid -> session id
+    addrs: dict[str, Address] = field(default_factory=dict)  # uid -> registered UDP address
+    holder: str = ""
+    granted_at: float = 0.0
+    last_audio_at: float = 0.0
+    grant_no: int = 0
+    fanout_for: str = ""
+    fanout_targets: tuple[Address, ...] | None = None
+    """The relay's cached fan-out: every registered address but ``fanout_for``'s, in
+    registration order; None when stale (set by :meth:`fanout`, cleared by
+    :meth:`set_addr` and :meth:`drop_addr`)."""
+
+    def set_addr(self, uid: str, address: Address) -> None:
+        self.addrs[uid] = address
+        self.fanout_targets = None
+
+    def drop_addr(self, uid: str) -> None:
+        if self.addrs.pop(uid, None) is not None:
+            self.fanout_targets = None
+
+    def fanout(self, speaker: str) -> tuple[Address, ...]:
+        """Where ``speaker``'s audio goes: every registered address except its own."""
+        targets = self.fanout_targets
+        if targets is None or self.fanout_for != speaker:
+            targets = tuple(addr for uid, addr in self.addrs.items() if uid != speaker)
+            self.fanout_for, self.fanout_targets = speaker, targets
+        return targets
+
+    def floor_deadline(self, settings: ServerSettings) -> float:
+        return min(self.granted_at + settings.max_talk,
+                   self.last_audio_at + settings.silence_timeout)
