@@ -263,3 +263,23 @@ def test_unknown_features_only_grant_nothing_and_leave_the_attribute_out() -> No
     [(_, reply)] = state.receive_data(SID, login, T0).messages
     assert b"features" not in encode_message(reply)
     assert state.sessions[SID].features == frozenset()
+
+
+def test_a_repeated_login_keeps_the_features_granted_first() -> None:
+    state = ServerState(sample_directory(), SETTINGS, udp_port=9400,
+                        features=frozenset({"queue", "presence"}))
+    state.connect(SID, "127.0.0.1", T0)
+    state.receive_data(SID, request("1", Login("alice", "pw-alice", features=("queue",))), T0)
+    again = request("2", Login("alice", "pw-alice", features=("presence",)))
+    [reply] = replies(state.receive_data(SID, again, T0))
+    assert reply.body.features == ("queue",)
+    assert state.sessions[SID].features == {"queue"}
+
+
+def test_a_features_attribute_over_the_attribute_limit_is_413() -> None:
+    state = make_state()
+    xml = ("<message type='request' seq='1' module='MID_SESSION'>"
+           f"<login uid='alice' token='pw-alice' features='{'a ' * 600}'/></message>")
+    [reply] = replies(state.receive_data(SID, encode_frame(xml.encode()), T0))
+    assert (reply.seq, reply.body.tag, reply.body.errcode) == ("1", "login", 413)
+    assert SID not in state.sessions
