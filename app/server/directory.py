@@ -49,14 +49,12 @@ from app.protocol.ids import AttachType, InterphoneId, is_valid_name
 from app.protocol.limits import MAX_TEXT_ATTR
 from app.protocol.messages import RosterEntry
 from app.protocol.xmlchars import has_non_xml_char
-from app.server.settings import AUTH_MODES, SETTING_NAMES, ServerSettings
+from app.server.settings import SETTING_NAMES, ServerSettings, setting_problem
 
 EVERYONE = "*"
 HASH_SCHEME = "pbkdf2_sha256"
 DEFAULT_HASH_ITERATIONS = 100_000
 _MAX_HASH_ITERATIONS = 10_000_000
-_SETTINGS_INT = ("rate_burst", "max_sessions", "max_malformed", "write_high_water",
-                 "write_hard_limit")
 
 
 class DirectoryError(ValueError):
@@ -292,18 +290,9 @@ class _Loader:
         for key, value in server.items():
             if key not in SETTING_NAMES:
                 continue
-            if key == "auth":
-                if value not in AUTH_MODES:
-                    raise self.fail(f"auth must be \"open\" or \"token\", not {value!r}",
-                                    "server", None, key)
-            elif key in _SETTINGS_INT:
-                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                    raise self.fail(f"{key} must be a positive integer, not {value!r}",
-                                    "server", None, key)
-            elif (not isinstance(value, int | float) or isinstance(value, bool)
-                  or not value > 0 or value == float("inf")):
-                raise self.fail(f"{key} must be a positive number of seconds, not {value!r}",
-                                "server", None, key)
+            problem = setting_problem(key, value)
+            if problem is not None:
+                raise self.fail(problem, "server", None, key)
             values[key] = value
         values.setdefault("auth", "token")
         return ServerSettings(**values)

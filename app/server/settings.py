@@ -41,18 +41,10 @@ class ServerSettings:
     """Seconds a session may stay above the high-water mark before it is closed."""
 
     def __post_init__(self) -> None:
-        if self.auth not in AUTH_MODES:
-            raise ValueError(f"auth must be one of {AUTH_MODES}, not {self.auth!r}")
-        for name in ("max_talk", "keepalive", "silence_timeout", "rate_limit", "login_timeout",
-                     "write_stall_timeout"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a positive number, not {value!r}")
-        for name in ("rate_burst", "max_sessions", "max_malformed", "write_high_water",
-                     "write_hard_limit"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        for item in fields(self):
+            problem = setting_problem(item.name, getattr(self, item.name))
+            if problem is not None:
+                raise ValueError(problem)
 
     @property
     def idle_timeout(self) -> float:
@@ -71,3 +63,25 @@ class ServerSettings:
 
 
 SETTING_NAMES = frozenset(f.name for f in fields(ServerSettings))
+_INTEGER_SETTINGS = frozenset({"rate_burst", "max_sessions", "max_malformed",
+                               "write_high_water", "write_hard_limit"})
+
+
+def setting_problem(name: str, value: object) -> str | None:
+    """Why ``value`` is not acceptable for setting ``name`` (None: it is).
+
+    The one check behind both :class:`ServerSettings` and the directory file's
+    ``[server]`` table: ``auth`` is a mode, counts are positive integers, the
+    rest positive finite numbers (booleans are neither).
+    """
+    if name == "auth":
+        return None if value in AUTH_MODES else (
+            f"auth must be \"open\" or \"token\", not {value!r}")
+    if name in _INTEGER_SETTINGS:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return None
+        return f"{name} must be a positive integer, not {value!r}"
+    if (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0):
+        return None
+    return f"{name} must be a positive number, not {value!r}"
