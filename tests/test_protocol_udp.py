@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
-from app.protocol.udp import PacketType, peek_route
+from app.protocol.udp import PacketType, audio_well_formed, crc_ok, peek_route
 
 
 def u32(value: int) -> bytes:
@@ -236,3 +236,35 @@ def test_peek_route_never_raises(data):
     if route is not None:
         kind, id_, uid = route
         assert isinstance(kind, int) and isinstance(id_, str) and isinstance(uid, str)
+
+
+# ---- the relay's checks: audio_well_formed, crc_ok -----------------------------------------
+
+
+@pytest.mark.parametrize(("wire", "ok"), [
+    (AUDIO_WIRE, True),
+    (with_crc(audio_body(b"discuss_12", b"sung", 0, b"")), True),
+    (with_crc(audio_body(b"discuss_12", b"sung", 0, bytes(MAX_OPUS_FRAME))), True),
+    (with_crc(audio_body(b"discuss_12", b"sung", 0, bytes(MAX_OPUS_FRAME + 1))), False),
+    (AUDIO_WIRE + b"\x00", False),  # trailing byte
+    (AUDIO_WIRE[:-1], False),  # frame shorter than its length says
+    (with_crc(u32(1) + field(b"discuss_12") + field(b"sung") + u32(7)), False),  # no frame
+    (with_crc(u32(1) + field(b"discuss_12") + field(b"sung") + u32(7) + b"\x00\x00"), False),
+])
+def test_audio_well_formed_checks_the_tail_after_the_route(wire: bytes, ok: bool) -> None:
+    assert peek_route(wire) == (1, "discuss_12", "sung")
+    assert audio_well_formed(wire, "discuss_12", "sung") is ok
+    if ok:  # the full parser agrees
+        assert parse_packet(wire).frame is not None
+
+
+def test_audio_well_formed_counts_utf8_bytes_not_characters() -> None:
+    wire = with_crc(audio_body("group_ü".encode(), b"u", 1, b"abc"))
+    assert audio_well_formed(wire, "group_ü", "u")
+
+
+def test_crc_ok_accepts_a_match_or_zero_and_nothing_else() -> None:
+    assert crc_ok(AUDIO_WIRE) and crc_ok(with_crc(audio_body(b"g", b"u", 0, b"x"), crc=False))
+    broken = bytearray(AUDIO_WIRE)
+    broken[-1] ^= 1
+    assert not crc_ok(bytes(broken))
