@@ -195,9 +195,6 @@ class ServerConnection(asyncio.Protocol):
 
     # ---- output --------------------------------------------------------------------------------
 
-    def send(self, message: Message) -> None:
-        self.enqueue(encode(message), None)
-
     def enqueue(self, data: bytes, key: str | None) -> None:
         """Write now, or queue behind a full buffer (a newer notification of the same
         interphone replaces the queued one and moves to the back)."""
