@@ -89,12 +89,13 @@ class ServerState:
         self.routes: dict[str, Interphone] = {}  # str(id) -> interphone, for the relay
         self.watchers: dict[InterphoneId, dict[int, None]] = {}
         self.chats_of: dict[str, dict[InterphoneId, None]] = {}
-        self._timers: list[tuple[float, int, str]] = []
+        self._floor_timers: list[tuple[float, int, str]] = []
         self._grants = 0
 
     # ---- storage -----------------------------------------------------------------------------
 
     def session(self, sid: int) -> Session:
+        """The session of connection ``sid``; the login-first rule: 401 if it has none."""
         session = self.sessions.get(sid)
         if session is None:
             raise Refused(ErrCode.UNAUTHORIZED, "log in first")
@@ -437,12 +438,12 @@ class ServerState:
         record.holder = uid
         record.granted_at = record.last_audio_at = now
         record.grant_no = self._grants
-        heapq.heappush(self._timers,
+        heapq.heappush(self._floor_timers,
                        (record.floor_deadline(self.settings), self._grants, str(record.id)))
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
-        floor = self._timers[0][0] if self._timers else None
+        floor = self._floor_timers[0][0] if self._floor_timers else None
         peers = self._peer_timers[0][0] if self._peer_timers else None
         if floor is None or peers is None:
             return peers if floor is None else floor
@@ -452,7 +453,7 @@ class ServerState:
         """Revoke every grant past ``max_talk`` or ``silence_timeout``, then close every
         peer past its login, idle or write-stall deadline."""
         outbox = Outbox()
-        timers = self._timers
+        timers = self._floor_timers
         while timers and timers[0][0] <= now:
             _, grant_no, key = heapq.heappop(timers)
             record = self.routes.get(key)
