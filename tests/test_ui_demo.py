@@ -12,7 +12,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 from test_ui_support import run, until
 
-from app.ui.demo import DemoTimings
+from app.demo import DemoTimings
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main import run as main_run
 from app.ui.runtime import Options, Runtime

@@ -49,17 +49,19 @@ def test_views_follow_a_second_client_joining_and_speaking(qloop, ui) -> None:
     async def scenario() -> None:
         alice = await ui.other("alice")
         panel, window = ui.window.panel, ui.window
-        await until(lambda: any("alice" in t for t in panel.member_texts()), what="alice listed")
+        # shown by their roster names ("Alice"), not by uid
+        await until(lambda: any("Alice" in t for t in panel.member_texts()), what="alice listed")
         await until(lambda: window.interphones.row(OPS).member_count == 2)
         assert await alice.talk_start()
         await until(lambda: window.interphones.row(OPS).speaker == "alice", what="speaker")
         await until(lambda: panel.talk_button.state is TalkState.BUSY)
-        assert "alice is speaking" in panel.speaking.text()
-        assert any("alice" in t and "speaking" in t for t in panel.member_texts())
-        assert window.windowTitle().startswith("alice is speaking")
+        assert "Alice is speaking" in panel.speaking.text()
+        assert any("Alice" in t and "speaking" in t for t in panel.member_texts())
+        assert window.windowTitle().startswith("Alice is speaking")
+        assert panel.talk_button.texts()[1] == "Alice is speaking"
         await alice.talk_stop()
         await until(lambda: panel.talk_button.state is TalkState.IDLE, what="idle again")
-        assert "alice" in panel.last_spoke.text()
+        assert "Alice" in panel.last_spoke.text()
         await alice.leave()
         await until(lambda: window.interphones.row(OPS).member_count == 1)
         assert not any("alice" in t for t in panel.member_texts())

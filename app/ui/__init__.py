@@ -5,7 +5,7 @@
   intent signals and offer setters; they never import the client or audio code;
 - ``presenter`` turns client-model events into view updates and view intents
   into client calls;
-- ``session`` owns the running pieces (client, audio engine, demo server and
-  bots) and shuts them down cleanly;
+- ``runtime`` owns the running pieces (client, audio engine, the demo of
+  :mod:`app.demo`) and shuts them down cleanly;
 - ``main`` parses the command line, picks the Qt platform and runs the qasync loop.
 """

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from functools import cache
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
+from app.bundle_paths import clips, resources_dir
 
-def resources_dir() -> Path:
-    """The ``resources/`` folder: beside the package, or inside a PyInstaller bundle."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
+__all__ = ["clips", "icon", "icon_path", "resources_dir", "translation_path"]
 
 
 def icon_path(name: str) -> Path:
@@ -30,8 +25,3 @@ def icon(name: str) -> QIcon:
 
 def translation_path(language: str) -> Path:
     return resources_dir() / "i18n" / f"interphone_{language}.qm"
-
-
-def clips() -> list[Path]:
-    """The demo clips (``resources/clips/*.wav``), sorted by name."""
-    return sorted((resources_dir() / "clips").glob("*.wav"))

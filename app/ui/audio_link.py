@@ -17,9 +17,16 @@ from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
+from PySide6.QtCore import QCoreApplication
 
 from app.audio import tones
-from app.audio.backend import AudioBackend, AudioDeviceError, DeviceSpec, select_device
+from app.audio.backend import (
+    AudioBackend,
+    AudioDeviceError,
+    DeviceInfo,
+    DeviceSpec,
+    select_device,
+)
 from app.audio.clocked import ClockedBackend
 from app.audio.pipeline import AudioEngine
 from app.ui.view_types import DeviceChoice
@@ -94,6 +101,14 @@ class EngineAudio:
         self._stopped = asyncio.Event()
         self._stopped.set()
         engine.on_transmit_stopped = self._stopped.set
+        self.device_error = ""  # the last device failure, "" while the devices work
+        self.on_device_error: Callable[[str], None] | None = None
+        engine.on_device_error = self._on_device_error
+
+    def _on_device_error(self, error: AudioDeviceError) -> None:
+        self.device_error = str(error) or type(error).__name__
+        if self.on_device_error is not None:
+            self.on_device_error(self.device_error)
 
     @property
     def backend(self) -> AudioBackend:
@@ -161,12 +176,22 @@ class EngineAudio:
         except AudioDeviceError as exc:
             logger.warning("listing devices: %s", exc)
             return [], []
-        inputs = [DeviceChoice(d.name, d.name) for d in devices if d.max_input_channels > 0]
-        outputs = [DeviceChoice(d.name, d.name) for d in devices if d.max_output_channels > 0]
+        inputs = [DeviceChoice(d.name, self._label(d)) for d in devices
+                  if d.max_input_channels > 0]
+        outputs = [DeviceChoice(d.name, self._label(d)) for d in devices
+                   if d.max_output_channels > 0]
         return inputs, outputs
+
+    def _label(self, device: DeviceInfo) -> str:
+        """A user's name for a device: the virtual one is "simulated", not engine jargon."""
+        if self.simulated:
+            return QCoreApplication.translate("EngineAudio", "Simulated audio (no sound card)")
+        return device.name
 
     def close(self) -> None:
         self.engine.on_transmit_stopped = None
+        self.engine.on_device_error = None
+        self.on_device_error = None
         self.engine.close()
         with contextlib.suppress(Exception):
             backend = self.engine.backend

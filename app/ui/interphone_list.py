@@ -2,13 +2,28 @@
 
 Live interphones show their member count and current speaker. The view keeps
 items by interphone id, so :meth:`InterphoneList.set_rows` can be called on
-every change without losing the selection or the scroll position.
+every change without losing the selection or the scroll position. While the
+pointer is over the list the order is kept (a row that becomes live is not
+moved under the mouse, so a double-click hits what the user aimed at); it is
+re-sorted when the pointer leaves.
+
+The filter box leads to the results: Down or Enter select the first match and
+move the focus to the list, Escape clears the filter.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -111,6 +126,7 @@ class InterphoneList(QWidget):
         self.filter = QLineEdit(self)
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._apply_filter)
+        self.filter.installEventFilter(self)
         self.tree = QTreeWidget(self)
         self.tree.setHeaderHidden(True)
         self.tree.setRootIsDecorated(False)
@@ -132,6 +148,10 @@ class InterphoneList(QWidget):
             section.setExpanded(True)
             self._sections[kind] = section
         self._items: dict[str, _Item] = {}
+        self._pointer_inside = False
+        self._sort_pending = False
+        self._names: dict[str, str] = {}
+        self.tree.viewport().installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filter)
@@ -156,9 +176,23 @@ class InterphoneList(QWidget):
                 self._sections[row.kind].addChild(item)
                 self._items[row.id] = item
             self._fill(item, row)
-        for section in self._sections.values():
-            section.sortChildren(0, Qt.SortOrder.AscendingOrder)
+        if self._pointer_inside:
+            self._sort_pending = True
+        else:
+            self._sort()
         self._apply_filter(self.filter.text())
+
+    def order(self) -> list[str]:
+        """Row ids in display order (sections in order, rows as shown)."""
+        return [section.child(index).data(0, ROW_ROLE).id
+                for section in self._sections.values()
+                for index in range(section.childCount())]
+
+    def set_names(self, names: dict[str, str]) -> None:
+        """Display names by uid, for the speakers shown in the rows."""
+        self._names = dict(names)
+        for item in self._items.values():
+            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
 
     def select(self, interphone_id: str) -> None:
         item = self._items.get(interphone_id)
@@ -178,6 +212,45 @@ class InterphoneList(QWidget):
         return row.id if row is not None else ""
 
     # --- internals ---------------------------------------------------------------------------
+    def _sort(self) -> None:
+        self._sort_pending = False
+        for section in self._sections.values():
+            section.sortChildren(0, Qt.SortOrder.AscendingOrder)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if watched is self.tree.viewport():
+            if kind == QEvent.Type.Enter:
+                self._pointer_inside = True
+            elif kind == QEvent.Type.Leave:
+                self._pointer_inside = False
+                if self._sort_pending:
+                    self._sort()
+        elif watched is self.filter and kind == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            return self._on_filter_key(event.key())
+        return False
+
+    def _on_filter_key(self, key: int) -> bool:
+        if key == Qt.Key.Key_Escape and self.filter.text():
+            self.filter.clear()
+            return True
+        if key in (Qt.Key.Key_Down, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            visible = self._visible_items()
+            if not visible:
+                return key == Qt.Key.Key_Down
+            current = self.tree.currentItem()
+            target = current if current in visible else visible[0]
+            self.tree.setCurrentItem(target)
+            self.tree.setFocus(Qt.FocusReason.TabFocusReason)
+            return True
+        return False
+
+    def _visible_items(self) -> list[QTreeWidgetItem]:
+        return [section.child(index) for section in self._sections.values()
+                if not section.isHidden()
+                for index in range(section.childCount()) if not section.child(index).isHidden()]
+
     def _fill(self, item: _Item, row: InterphoneRow) -> None:
         item.sort_key = (0 if row.live else 1, 0 if row.joined else 1, row.name.casefold())
         item.setData(0, ROW_ROLE, row)
@@ -190,7 +263,8 @@ class InterphoneList(QWidget):
         if row.joined:
             parts.append(self.tr("Joined"))
         if row.speaker:
-            parts.append(self.tr("%1 speaking").replace("%1", row.speaker))
+            parts.append(self.tr("%1 speaking").replace("%1",
+                                                        self._names.get(row.speaker) or row.speaker))
         if row.live:
             parts.append(self._count_text(row.member_count))
         else:

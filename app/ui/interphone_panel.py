@@ -43,6 +43,8 @@ class InterphonePanel(QWidget):
         self._last_speaker = ""
         self._last_at = ""
         self._me = ""
+        self._names: dict[str, str] = {}
+        self._offline = False
 
         self.kind_icon = QLabel(self)
         self.title = QLabel(self)
@@ -74,8 +76,12 @@ class InterphonePanel(QWidget):
         self.members = QListWidget(self)
         self.members.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.members.setSelectionMode(QListWidget.SelectionMode.NoSelection)
-        self.members.setMinimumWidth(160)
+        self.members.setMinimumWidth(120)
         self.members.setMaximumWidth(280)
+        # long names are elided (full name in the tooltip), never scrolled sideways
+        self.members.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.members.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.members.setWordWrap(False)
         self.members.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.talk_button = TalkButton(self)
 
@@ -97,8 +103,8 @@ class InterphonePanel(QWidget):
         members_box.addWidget(self.members_title)
         members_box.addWidget(self.members)
         body = QHBoxLayout()
-        body.addLayout(members_box, 2)
-        body.addWidget(self.talk_button, 3)
+        body.addLayout(members_box, 1)
+        body.addWidget(self.talk_button, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
@@ -117,6 +123,29 @@ class InterphonePanel(QWidget):
     def set_me(self, uid: str) -> None:
         self._me = uid
         self._show_members()
+
+    def set_names(self, names: dict[str, str]) -> None:
+        """Display names by uid; a uid without one is shown as is."""
+        self._names = dict(names)
+        self._show_members()
+        self._show_speaking()
+
+    def set_offline(self, offline: bool) -> None:
+        """Offline: what is shown is stale, so it is greyed and the timer stops."""
+        self._offline = offline
+        if offline:
+            self._clock.stop()
+        elif self._speaker:
+            self._clock.start()
+        self._show_members()
+        self._show_speaking()
+
+    @property
+    def offline(self) -> bool:
+        return self._offline
+
+    def name_of(self, uid: str) -> str:
+        return self._names.get(uid) or uid
 
     def set_interphone(self, row: InterphoneRow | None) -> None:
         """Show ``row`` (None: nothing selected)."""
@@ -141,7 +170,7 @@ class InterphonePanel(QWidget):
             self._last_at = time.strftime("%H:%M:%S")
         self._speaker = uid
         self._speaker_since = (since if since is not None else time.monotonic()) if uid else None
-        if uid:
+        if uid and not self._offline:
             self._clock.start()
         else:
             self._clock.stop()
@@ -193,6 +222,12 @@ class InterphonePanel(QWidget):
         if row is None:
             self.members_title.setText(self.tr("Members"))
             return
+        if self._offline:
+            self.members_title.setText(self.tr("Members"))
+            hint = QListWidgetItem(self.tr("Offline: members unknown"))
+            hint.setForeground(QColor("#90a4ae"))
+            self.members.addItem(hint)
+            return
         if not self._members_known:
             self.members_title.setText(self.tr("Members"))
             hint = QListWidgetItem(self.tr("Join to see who is in"))
@@ -201,8 +236,10 @@ class InterphonePanel(QWidget):
             return
         self.members_title.setText(self.tr("Members (%1)").replace("%1", str(len(self._members))))
         for uid in self._members:
-            text = uid + (self.tr(" (you)") if uid == self._me else "")
+            name = self.name_of(uid)
+            text = name + (self.tr(" (you)") if uid == self._me else "")
             item = QListWidgetItem(icon("person"), text)
+            item.setToolTip(name if name == uid else f"{name} ({uid})")
             if uid == self._speaker:
                 item.setIcon(icon("mic-live"))
                 font = item.font()
@@ -218,12 +255,15 @@ class InterphonePanel(QWidget):
             self.speaking.setText("")
             self.last_spoke.setText("")
             return
-        if self._speaker and self._speaker_since is not None:
+        if self._offline:
+            self.speaking.setText(self.tr("Offline: who is speaking is unknown"))
+            self.speaking.setStyleSheet("color: #9e9e9e;")
+        elif self._speaker and self._speaker_since is not None:
             elapsed = format_seconds(time.monotonic() - self._speaker_since)
             if self._speaker == self._me:
                 text = self.tr("You are speaking · %1").replace("%1", elapsed)
             else:
-                text = self.tr("%1 is speaking · %2").replace("%1", self._speaker)\
+                text = self.tr("%1 is speaking · %2").replace("%1", self.name_of(self._speaker))\
                     .replace("%2", elapsed)
             self.speaking.setText(text)
             self.speaking.setStyleSheet("color: #c62828; font-weight: bold;")
@@ -233,10 +273,16 @@ class InterphonePanel(QWidget):
         else:
             self.speaking.setText(self.tr("This interphone is not active"))
             self.speaking.setStyleSheet("color: #607d8b;")
-        if self._last_speaker:
+        self.last_spoke.setStyleSheet("color: #9e9e9e;" if self._offline else "color: #607d8b;")
+        if self._last_speaker and not (self._offline and self._speaker):
+            who = self.tr("you") if self._last_speaker == self._me \
+                else self.name_of(self._last_speaker)
             self.last_spoke.setText(self.tr("Last spoke: %1 at %2")
-                                    .replace("%1", self._last_speaker)
+                                    .replace("%1", who)
                                     .replace("%2", self._last_at))
+        elif self._speaker and self._offline:
+            self.last_spoke.setText(self.tr("Last heard before going offline: %1")
+                                    .replace("%1", self.name_of(self._speaker)))
         elif self._speaker:
             self.last_spoke.setText("")  # the first utterance is under way
         else:

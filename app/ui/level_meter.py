@@ -36,9 +36,19 @@ class LevelMeter(QWidget):
             self._fraction = fraction
             self.update()
 
+    def reset(self) -> None:
+        """Back to silence, peak marker included (a test or stream has stopped)."""
+        self._fraction = 0.0
+        self._peak = 0.0
+        self.update()
+
     @property
     def fraction(self) -> float:
         return self._fraction
+
+    @property
+    def peak(self) -> float:
+        return self._peak
 
     def sizeHint(self) -> QSize:
         return QSize(120, 12)

@@ -7,15 +7,17 @@ Talk intents from the round button and from the talk key are merged, so
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QSystemTrayIcon,
@@ -23,15 +25,50 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import __version__
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
-from app.ui.talk_key import TalkKey
+from app.ui.talk_key import TalkKey, talk_key_label
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
 
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
+DEFAULT_SIZE = QSize(1280, 800)
+# room for a title bar and frame when the window system has not told us yet
+_FRAME_ALLOWANCE = QSize(16, 48)
+
+
+def initial_geometry(available: QRect, wanted: QSize = DEFAULT_SIZE,
+                     frame: QSize = _FRAME_ALLOWANCE) -> QRect:
+    """The client area for a first window: ``wanted`` or less, frame included, centred in
+    ``available`` (the screen minus panels), so the title and status bars stay visible."""
+    width = min(wanted.width(), available.width() - frame.width())
+    height = min(wanted.height(), available.height() - frame.height())
+    left = available.left() + (available.width() - width - frame.width()) // 2 \
+        + frame.width() // 2
+    top = available.top() + (available.height() - height - frame.height()) // 2 \
+        + frame.height() - frame.width() // 2
+    return QRect(left, max(available.top(), top), max(1, width), max(1, height))
+
+
+class ReturnClicksButtons(QObject):
+    """Return / Enter press the focused button (as Space does), outside dialogs too."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and isinstance(watched, QAbstractButton):
+            assert isinstance(event, QKeyEvent)
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and watched.isEnabled() \
+                    and not event.isAutoRepeat():
+                watched.animateClick()
+                return True
+        return False
+
+    def watch(self, root: QWidget) -> None:
+        for button in root.findChildren(QAbstractButton):
+            button.removeEventFilter(self)
+            button.installEventFilter(self)
 
 
 class IncomingCallBanner(QFrame):
@@ -97,12 +134,15 @@ class MainWindow(QMainWindow):
     sign_out_requested = Signal()
     quit_requested = Signal()
     call_dismissed = Signal(str)
+    reconnect_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowIcon(icon("app"))
         self.setMinimumSize(640, 480)
         self._me = ""
+        self._names: dict[str, str] = {}
+        self._key_text = "Space"
         self._title_name = ""
         self._title_speaker = ""
         self._holders: set[str] = set()  # "mouse" and/or "key"
@@ -138,7 +178,17 @@ class MainWindow(QMainWindow):
         self.link_label = QLabel(self)
         self.audio_label = QLabel(self)
         self.audio_label.setStyleSheet("color: #607d8b;")
+        self.audio_problem = QLabel(self)
+        self.audio_problem.setStyleSheet("color: #c62828;")
+        self.audio_problem.setWordWrap(False)
+        self.audio_problem.hide()
+        self.reconnect_button = QPushButton(icon("join"), "", self)
+        self.reconnect_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.reconnect_button.clicked.connect(self.reconnect_requested)
+        self.reconnect_button.hide()
+        self.statusBar().addPermanentWidget(self.reconnect_button)
         self.statusBar().addPermanentWidget(self.link_label)
+        self.statusBar().addPermanentWidget(self.audio_problem)
         self.statusBar().addPermanentWidget(self.audio_label)
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
         self._audio_note: tuple[bool, str] | None = None
@@ -164,6 +214,8 @@ class MainWindow(QMainWindow):
         self.audio_bar.mute_toggled.connect(self.mute_toggled)
         self.interphones.tree.setFocus()
         self.setFocusProxy(self.interphones.tree)
+        self.return_clicks = ReturnClicksButtons(self)
+        self.return_clicks.watch(self)
         self.retranslate()
 
     # --- setters -----------------------------------------------------------------------------
@@ -171,6 +223,25 @@ class MainWindow(QMainWindow):
         self._me = uid
         self.panel.set_me(uid)
         self._show_title()
+
+    def set_names(self, names: dict[str, str]) -> None:
+        """Display names by uid (from the roster); uids without one show as themselves."""
+        self._names = dict(names)
+        self.panel.set_names(names)
+        self.interphones.set_names(names)
+        self._show_title()
+        self._show_link()
+
+    def display_name(self, uid: str) -> str:
+        return self._names.get(uid) or uid
+
+    def fit_to_screen(self) -> None:
+        """Size and place a first window inside the screen's available area."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            self.resize(DEFAULT_SIZE)
+            return
+        self.setGeometry(initial_geometry(screen.availableGeometry()))
 
     def set_rows(self, rows: list[InterphoneRow]) -> None:
         self.interphones.set_rows(rows)
@@ -208,12 +279,34 @@ class MainWindow(QMainWindow):
         self._show_audio_note()
 
     def set_talk_key(self, key_text: str) -> None:
+        self._key_text = key_text
         self.talk_key.set_key(key_text)
         self._show_key_name()
 
     def _show_key_name(self) -> None:
-        name = QKeySequence(self.talk_key.key).toString(QKeySequence.SequenceFormat.NativeText)
-        self.panel.talk_button.set_key_name(name)
+        self.panel.talk_button.set_key_name(talk_key_label(self._key_text))
+
+    def offer_reconnect(self, offered: bool) -> None:
+        """Show (or hide) the Reconnect button, e.g. after "signed in elsewhere"."""
+        self.reconnect_button.setVisible(offered)
+
+    def set_audio_problem(self, text: str) -> None:
+        """A lost or failing audio device, shown until cleared with ``""``."""
+        self.audio_problem.setText(text)
+        self.audio_problem.setToolTip(text)
+        self.audio_problem.setVisible(bool(text))
+        if text:
+            self.show_message(text, 10000)
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, self.tr("About Interphone"),
+                          self.tr("<b>Interphone</b> %1<br>Push-to-talk for groups, "
+                                  "discussions and one-to-one calls.").replace("%1", __version__),
+                          QMessageBox.StandardButton.Close, self)
+        box.setIconPixmap(icon("app").pixmap(64, 64))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        return box
 
     def notify_incoming_call(self, interphone_id: str, caller: str) -> None:
         self.banner.show_call(interphone_id, caller)
@@ -257,12 +350,13 @@ class MainWindow(QMainWindow):
         app_name = self.tr("Interphone")
         if self._title_speaker and self._title_name:
             who = self.tr("You are speaking") if self._title_speaker == self._me \
-                else self.tr("%1 is speaking").replace("%1", self._title_speaker)
+                else self.tr("%1 is speaking").replace("%1",
+                                                       self.display_name(self._title_speaker))
             self.setWindowTitle(f"{who} — {self._title_name} — {app_name}")
         elif self._title_name:
             self.setWindowTitle(f"{self._title_name} — {app_name}")
         elif self._me:
-            self.setWindowTitle(f"{self._me} — {app_name}")
+            self.setWindowTitle(f"{self.display_name(self._me)} — {app_name}")
         else:
             self.setWindowTitle(app_name)
         self._show_tray_tooltip()
@@ -271,7 +365,8 @@ class MainWindow(QMainWindow):
         state, detail = self._link
         text = {
             LinkState.CONNECTING: self.tr("Connecting…"),
-            LinkState.CONNECTED: self.tr("Connected as %1").replace("%1", self._me),
+            LinkState.CONNECTED: self.tr("Connected as %1").replace("%1",
+                                                                     self.display_name(self._me)),
             LinkState.RECONNECTING: self.tr("Connection lost, reconnecting…"),
             LinkState.OFFLINE: self.tr("Offline"),
         }[state]
@@ -313,7 +408,10 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction("", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.quit_requested)
+        self.about_action = QAction(icon("app"), "", self)
+        self.about_action.triggered.connect(self.show_about)
         self.app_menu.addAction(self.settings_action)
+        self.app_menu.addAction(self.about_action)
         self.app_menu.addSeparator()
         self.app_menu.addAction(self.sign_out_action)
         self.app_menu.addAction(self.quit_action)
@@ -353,6 +451,9 @@ class MainWindow(QMainWindow):
 
     def retranslate(self) -> None:
         self.app_menu.setTitle(self.tr("&Interphone"))
+        self.about_action.setText(self.tr("&About Interphone"))
+        self.reconnect_button.setText(self.tr("&Reconnect"))
+        self.reconnect_button.setToolTip(self.tr("Sign in again with the same account"))
         self.settings_action.setText(self.tr("&Settings…"))
         self.sign_out_action.setText(self.tr("Sign &out"))
         self.quit_action.setText(self.tr("&Quit"))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
-from app.ui.audio_link import EngineAudio
+from app.ui.audio_link import EngineAudio, Tone
 from app.ui.i18n import LanguageSwitcher
 from app.ui.settings import Settings
 from app.ui.settings_dialog import SettingsDialog
@@ -67,13 +67,39 @@ class PreferencesController(QObject):
             self.dialog = SettingsDialog(self._parent)
             self.dialog.applied.connect(self.apply)
             self.dialog.mic_test_toggled.connect(self._mic_test)
-        audio = self._audio()
-        inputs, outputs = audio.devices() if audio is not None else ([], [])
-        self.dialog.set_devices(inputs, outputs)
+            self.dialog.speaker_test_requested.connect(self.play_test_sound)
+            self.dialog.refresh_requested.connect(self.refresh_devices)
+        self._list_devices()  # devices plugged in since the last time appear
         self.dialog.set_preferences(preferences_of(self.settings))
         self.dialog.show()
         self.dialog.raise_()
         return self.dialog
+
+    def refresh_devices(self) -> None:
+        """Rescan; after a device failure, reopen the audio (it may be back)."""
+        audio = self._audio()
+        if audio is not None and audio.device_error:
+            self._restart_audio()
+        self._list_devices()
+
+    def show_device_problem(self, text: str) -> None:
+        if self.dialog is not None:
+            self.dialog.set_device_problem(text)
+
+    def play_test_sound(self) -> None:
+        audio = self._audio()
+        if audio is not None:
+            audio.play_tone(Tone.INCOMING_CALL)
+
+    def _list_devices(self) -> None:
+        if self.dialog is None:
+            return
+        audio = self._audio()
+        inputs, outputs = audio.devices() if audio is not None else ([], [])
+        self.dialog.set_devices(inputs, outputs)
+        self.dialog.set_device_problem(
+            self.tr("The audio device stopped working: %1").replace("%1", audio.device_error)
+            if audio is not None and audio.device_error else "")
 
     def apply(self, prefs: Preferences) -> None:
         changed = store_preferences(self.settings, prefs)

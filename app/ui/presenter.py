@@ -30,6 +30,7 @@ from app.client import (
     JoinedChanged,
     MembersChanged,
     ModelEvent,
+    NotConnected,
     RosterChanged,
     SpeakerChanged,
 )
@@ -112,8 +113,13 @@ class Presenter(QObject):
             self._loss.start()
         self.refresh()
 
+    def display_names(self) -> dict[str, str]:
+        """Contacts' names by uid, from the roster (uids without a name are left out)."""
+        return {entry.id: entry.name for entry in self.model.contacts if entry.name}
+
     # --- whole-view refresh ----------------------------------------------------------------
     def refresh(self) -> None:
+        self.window.set_names(self.display_names())
         self._show_link()
         self._show_rows()
         if not self._selected and self.model.joined is not None:
@@ -160,9 +166,12 @@ class Presenter(QObject):
                 self._link_clock.stop()
             self._show_link()
             self._show_talk()
+            self._show_selected()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
                 self._stop_transmitting()
         elif isinstance(event, RosterChanged | InterphoneUpdated | InterphoneEnded):
+            if isinstance(event, RosterChanged):
+                self.window.set_names(self.display_names())
             if isinstance(event, InterphoneUpdated | InterphoneEnded):
                 self._note_speaker(str(event.id))
                 if isinstance(event, InterphoneEnded):
@@ -251,6 +260,9 @@ class Presenter(QObject):
     def join(self, interphone_id: str) -> None:
         self._selected = interphone_id
         self._show_selected()
+        if not self._online():
+            self.window.show_message(self._offline_text(), 8000)
+            return
         self.tasks.spawn(self._join(interphone_id), "join")
 
     async def _join(self, interphone_id: str) -> None:
@@ -265,6 +277,8 @@ class Presenter(QObject):
         """Talk intent (button or key). Ignored unless the selected interphone is the joined one."""
         if not self._can_talk():
             return
+        if self.window.panel.talk_button.state is TalkState.BUSY:
+            self.window.panel.talk_button.show_refused()
         self._pressed = True
         self._presses += 1
         self._release_event.clear()
@@ -298,6 +312,7 @@ class Presenter(QObject):
         try:
             granted = await self.client.talk_start()
         except FloorBusy:
+            self.window.panel.talk_button.show_refused()
             self._tone(Tone.BUSY)
             return False
         except ClientError as exc:
@@ -368,7 +383,18 @@ class Presenter(QObject):
             self.audio.set_muted(muted)
 
     def _on_task_error(self, exc: BaseException) -> None:
+        if isinstance(exc, NotConnected):
+            self.window.show_message(self._offline_text(), 8000)
+            return
         self.window.show_message(self.tr("Request failed: %1").replace("%1", str(exc)), 8000)
+
+    def _offline_text(self) -> str:
+        if self.model.connection is ConnectionState.KICKED:
+            return self.tr("Not connected: you signed in elsewhere. Press Reconnect to "
+                           "continue here.")
+        if self.model.connection is ConnectionState.RECONNECTING:
+            return self.tr("Not connected yet: reconnecting…")
+        return self.tr("Not connected to the server.")
 
     # --- view updates ----------------------------------------------------------------------
     def _show_link(self) -> None:
@@ -383,6 +409,8 @@ class Presenter(QObject):
             if failed:
                 detail = self.tr("attempt %1").replace("%1", str(failed + 1))
         self.window.set_link(_LINKS[state], detail)
+        self.window.offer_reconnect(state in (ConnectionState.KICKED,
+                                              ConnectionState.DISCONNECTED))
 
     def _show_rows(self) -> None:
         self.window.set_rows(self.rows())
@@ -391,9 +419,10 @@ class Presenter(QObject):
         window, model = self.window, self.model
         row = window.interphones.row(self._selected) if self._selected else None
         window.show_interphone(row)
+        panel = window.panel
+        panel.set_offline(not self._online())
         if row is None:
             return
-        panel = window.panel
         if row.joined:
             panel.set_members(list(model.members))
             panel.set_speaker(model.speaker, model.speaker_since)
@@ -417,7 +446,7 @@ class Presenter(QObject):
             state = {FloorState.IDLE: TalkState.IDLE, FloorState.REQUESTING: TalkState.REQUESTING,
                      FloorState.TALKING: TalkState.TALKING, FloorState.BUSY: TalkState.BUSY,
                      FloorState.DENIED: TalkState.DENIED}[floor]
-            holder = model.floor_holder or model.speaker
+            holder = self.window.display_name(model.floor_holder or model.speaker)
             detail = ""
             if state is TalkState.IDLE and model.speaker and model.speaker != model.uid:
                 state = TalkState.BUSY

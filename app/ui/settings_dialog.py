@@ -1,9 +1,9 @@
-"""The settings dialog: devices, codec, talk key and release delay, tones, language, mic test."""
+"""The settings dialog: devices (with a rescan), codec, talk key and release delay, tones,
+language, the microphone test and a speaker test sound."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Signal
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QKeySequenceEdit,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from app.ui.assets import icon
 from app.ui.level_meter import LevelMeter
 from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES
+from app.ui.talk_key_edit import TalkKeyEdit
 from app.ui.view_types import DeviceChoice, Preferences
 
 
@@ -33,10 +33,13 @@ def _select_data(combo: QComboBox, value: object) -> None:
 
 
 class SettingsDialog(QDialog):
-    """Emits ``applied(Preferences)`` on OK/Apply and ``mic_test_toggled(bool)``."""
+    """Emits ``applied(Preferences)`` on OK/Apply, ``mic_test_toggled(bool)``,
+    ``speaker_test_requested`` and ``refresh_requested`` (rescan the devices)."""
 
     applied = Signal(object)
     mic_test_toggled = Signal(bool)
+    speaker_test_requested = Signal()
+    refresh_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +50,14 @@ class SettingsDialog(QDialog):
         # audio tab
         self.input_device = QComboBox(self)
         self.output_device = QComboBox(self)
+        self.refresh = QPushButton(self)
+        self.refresh.clicked.connect(self.refresh_requested)
+        self.speaker_test = QPushButton(icon("speaker"), "", self)
+        self.speaker_test.clicked.connect(self.speaker_test_requested)
+        self.device_problem = QLabel(self)
+        self.device_problem.setWordWrap(True)
+        self.device_problem.setStyleSheet("color: #c62828;")
+        self.device_problem.hide()
         self.bitrate = QComboBox(self)
         for bitrate in BITRATE_CHOICES:
             self.bitrate.addItem(f"{bitrate // 1000} kbit/s", bitrate)
@@ -72,16 +83,29 @@ class SettingsDialog(QDialog):
         audio = QWidget(self)
         self.audio_form = QFormLayout(audio)
         self._row(self.audio_form, "input", self.input_device)
-        self._row(self.audio_form, "output", self.output_device)
+        output_row = QHBoxLayout()
+        output_row.addWidget(self.output_device, 1)
+        output_row.addWidget(self.speaker_test)
+        output_field = QWidget(self)
+        output_field.setLayout(output_row)
+        output_row.setContentsMargins(0, 0, 0, 0)
+        self._row(self.audio_form, "output", output_field)
+        self.labels["output"].setBuddy(self.output_device)
+        self.audio_form.addRow(self.refresh)
+        self.audio_form.addRow(self.device_problem)
         self._row(self.audio_form, "bitrate", self.bitrate)
         self._row(self.audio_form, "frame", self.frame_ms)
         self.audio_form.addRow(self.tones)
         self.audio_form.addRow(self.mic_group)
 
         # talking tab
-        self.talk_key = QKeySequenceEdit(self)
-        self.talk_key.setMaximumSequenceLength(1)
-        self.talk_key.setClearButtonEnabled(True)
+        self.talk_key = TalkKeyEdit(self)
+        self.talk_key.refused.connect(self._on_key_refused)
+        self.talk_key.key_changed.connect(lambda _text: self.talk_key_problem.hide())
+        self.talk_key_problem = QLabel(self)
+        self.talk_key_problem.setWordWrap(True)
+        self.talk_key_problem.setStyleSheet("color: #c62828;")
+        self.talk_key_problem.hide()
         self.release_delay = QSpinBox(self)
         self.release_delay.setRange(0, 1000)
         self.release_delay.setSingleStep(50)
@@ -91,6 +115,7 @@ class SettingsDialog(QDialog):
         talking = QWidget(self)
         self.talk_form = QFormLayout(talking)
         self._row(self.talk_form, "key", self.talk_key)
+        self.talk_form.addRow(self.talk_key_problem)
         self._row(self.talk_form, "delay", self.release_delay)
         self.talk_form.addRow(self.talk_hint)
 
@@ -140,16 +165,21 @@ class SettingsDialog(QDialog):
         _select_data(self.bitrate, prefs.bitrate)
         _select_data(self.frame_ms, prefs.frame_ms)
         self.tones.setChecked(prefs.tones)
-        self.talk_key.setKeySequence(QKeySequence.fromString(
-            prefs.talk_key, QKeySequence.SequenceFormat.PortableText))
+        self.talk_key.set_key_text(prefs.talk_key)
+        self.talk_key_problem.hide()
         self.release_delay.setValue(prefs.release_delay_ms)
         _select_data(self.language, prefs.language)
+
+    def set_device_problem(self, text: str) -> None:
+        """A lost or failing device ("" clears)."""
+        self.device_problem.setText(text)
+        self.device_problem.setVisible(bool(text))
 
     def set_mic_level(self, level: float) -> None:
         self.mic_meter.set_level(level)
 
     def preferences(self) -> Preferences:
-        key = self.talk_key.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+        key = self.talk_key.key_text()
         return Preferences(
             input_device=str(self.input_device.currentData() or ""),
             output_device=str(self.output_device.currentData() or ""),
@@ -172,8 +202,12 @@ class SettingsDialog(QDialog):
     def _on_mic_test(self, on: bool) -> None:
         self.mic_test.setText(self.tr("Stop the test") if on else self.tr("Test the microphone"))
         if not on:
-            self.mic_meter.set_level(0.0)
+            self.mic_meter.reset()
         self.mic_test_toggled.emit(on)
+
+    def _on_key_refused(self, reason: str) -> None:
+        self.talk_key_problem.setText(reason)
+        self.talk_key_problem.show()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
@@ -194,6 +228,10 @@ class SettingsDialog(QDialog):
         if self.input_device.count():
             self.input_device.setItemText(0, self.tr("System default"))
             self.output_device.setItemText(0, self.tr("System default"))
+        self.refresh.setText(self.tr("&Refresh the device lists"))
+        self.refresh.setToolTip(self.tr("Look again for microphones and speakers, e.g. one "
+                                        "plugged in after the app started"))
+        self.speaker_test.setText(self.tr("&Play a test sound"))
         self.tones.setText(self.tr("Play &tones (talk permit, busy, end, incoming call)"))
         self.mic_group.setTitle(self.tr("Microphone test"))
         self._on_mic_test_text()

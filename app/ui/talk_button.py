@@ -26,6 +26,7 @@ _COLOURS: dict[TalkState, str] = {
     TalkState.NOT_JOINED: "#78909c",
     TalkState.OFFLINE: "#9e9e9e",
 }
+REFUSED_FEEDBACK_MS = 900
 _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState.BUSY,
               TalkState.DENIED}
 
@@ -58,6 +59,11 @@ class TalkButton(QWidget):
         self._tick = QTimer(self)
         self._tick.setInterval(250)
         self._tick.timeout.connect(self.update)
+        self._refused = False  # a press was just refused: shown for REFUSED_FEEDBACK_MS
+        self._refused_timer = QTimer(self)
+        self._refused_timer.setSingleShot(True)
+        self._refused_timer.setInterval(REFUSED_FEEDBACK_MS)
+        self._refused_timer.timeout.connect(self._end_refused)
         self._update_accessibility()
 
     # --- setters -----------------------------------------------------------------------------
@@ -75,6 +81,17 @@ class TalkButton(QWidget):
             self._release()
         self._update_accessibility()
         self.update()
+
+    def show_refused(self) -> None:
+        """A press could not take the floor (someone speaks): show it for a moment."""
+        self._refused = True
+        self._refused_timer.start()
+        self._update_accessibility()
+        self.update()
+
+    @property
+    def refused(self) -> bool:
+        return self._refused
 
     def set_key_name(self, name: str) -> None:
         """The talk key shown in the hint (e.g. ``Space``)."""
@@ -102,8 +119,9 @@ class TalkButton(QWidget):
             left = format_seconds(self._deadline - time.monotonic())
             return self.tr("Talking"), self.tr("%1 left").replace("%1", left)
         if state is TalkState.BUSY:
-            return self.tr("Busy"), (self.tr("%1 is speaking").replace("%1", self._holder)
-                                     if self._holder else "")
+            title = self.tr("Wait") if self._refused else self.tr("Busy")
+            return title, (self.tr("%1 is speaking").replace("%1", self._holder)
+                           if self._holder else "")
         if state is TalkState.DENIED:
             return self.tr("Denied"), self._detail
         if state is TalkState.NOT_JOINED:
@@ -117,6 +135,8 @@ class TalkButton(QWidget):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._state in _PRESSABLE \
                 and self._inside(event.position().x(), event.position().y()):
+            if self._state is TalkState.BUSY:
+                self.show_refused()
             self._held = True
             self.update()
             self.talk_pressed.emit()
@@ -151,7 +171,10 @@ class TalkButton(QWidget):
         colour = QColor(_COLOURS[self._state])
         if self._held:
             colour = colour.darker(125)
-        painter.setPen(QPen(colour.darker(140), 3))
+        outline = QPen(colour.darker(140), 3)
+        if self._refused:  # a thick warning ring: the press did not get the floor
+            outline = QPen(QColor("#ffca28"), 8)
+        painter.setPen(outline)
         painter.setBrush(colour)
         painter.drawEllipse(disc)
         if self._state is TalkState.TALKING and self._deadline and self._max_talk > 0:
@@ -188,6 +211,11 @@ class TalkButton(QWidget):
         disc = self._disc()
         dx, dy = x - disc.center().x(), y - disc.center().y()
         return dx * dx + dy * dy <= (disc.width() / 2) ** 2
+
+    def _end_refused(self) -> None:
+        self._refused = False
+        self._update_accessibility()
+        self.update()
 
     def _release(self) -> None:
         self._held = False

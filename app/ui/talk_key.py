@@ -1,16 +1,25 @@
-"""Push-to-talk with a keyboard key held while a window has focus.
+"""Push-to-talk with a key or mouse button held while a window has focus.
+
+The talk key is stored as text: a QKeySequence portable name (``Space``,
+``F12``), ``RightCtrl``, or a mouse button (``Mouse:Middle``, ``Mouse:Back``,
+``Mouse:Forward``). :func:`refusal` says why a key cannot be the talk key
+(Caps Lock toggles, letters and digits are needed for typing).
 
 An application-wide event filter watches the talk key for one window: key
 auto-repeat is ignored, the key is left to text fields when it is printable,
-and a held key is released when the window loses focus or is deactivated (a
-release that happens elsewhere would never reach us).
+Space is left to a focused button (so Space presses it, as everywhere), and a
+held key is released when the window loses focus or is deactivated (a release
+that happens elsewhere would never reach us).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractSpinBox,
     QApplication,
     QKeySequenceEdit,
@@ -21,14 +30,96 @@ from PySide6.QtWidgets import (
 )
 
 _TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QKeySequenceEdit)
+_BUTTON_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Select)
+RIGHT_CTRL = "RightCtrl"
+_MOUSE_NAMES: dict[str, Qt.MouseButton] = {
+    "Mouse:Middle": Qt.MouseButton.MiddleButton,
+    "Mouse:Back": Qt.MouseButton.BackButton,
+    "Mouse:Forward": Qt.MouseButton.ForwardButton,
+}
+# Right Ctrl as the platforms report it: X11/Wayland keycode 105 (evdev 97 + 8), Windows
+# extended scan code 0x11D; X11 keysym Control_R, Windows VK_RCONTROL, macOS kVK_RightControl.
+_RIGHT_CTRL_SCAN_CODES = frozenset({105, 0x11D})
+_RIGHT_CTRL_VIRTUAL_KEYS = frozenset({0xFFE4, 0xA3, 62})
+
+
+@dataclass(frozen=True, slots=True)
+class TalkKeySpec:
+    """A parsed talk key: a keyboard key (``right_side`` for Right Ctrl) or a mouse button."""
+
+    key: Qt.Key | None = Qt.Key.Key_Space
+    right_side: bool = False
+    mouse: Qt.MouseButton | None = None
+
+    def matches_key(self, event: QKeyEvent) -> bool:
+        if self.key is None or event.key() != self.key:
+            return False
+        if not self.right_side:
+            return True
+        scan, virtual = event.nativeScanCode(), event.nativeVirtualKey()
+        if not scan and not virtual:
+            return True  # the platform does not tell the sides apart (offscreen)
+        return scan in _RIGHT_CTRL_SCAN_CODES or virtual in _RIGHT_CTRL_VIRTUAL_KEYS
+
+
+def parse_talk_key(text: str) -> TalkKeySpec:
+    """The talk key of a stored text; Space when the text names no usable key."""
+    if text == RIGHT_CTRL:
+        return TalkKeySpec(Qt.Key.Key_Control, right_side=True)
+    if text in _MOUSE_NAMES:
+        return TalkKeySpec(None, mouse=_MOUSE_NAMES[text])
+    sequence = QKeySequence.fromString(text, QKeySequence.SequenceFormat.PortableText)
+    if sequence.count() == 0 or refusal(sequence[0].key()):
+        return TalkKeySpec()
+    return TalkKeySpec(sequence[0].key())
 
 
 def key_from_text(text: str) -> Qt.Key:
-    """The first key of a portable key-sequence text (``Space``, ``F12``…), Space if none."""
-    sequence = QKeySequence.fromString(text, QKeySequence.SequenceFormat.PortableText)
-    if sequence.count() == 0:
-        return Qt.Key.Key_Space
-    return sequence[0].key()
+    """The keyboard key of a talk-key text (Space when it is a mouse button or unusable)."""
+    return parse_talk_key(text).key or Qt.Key.Key_Space
+
+
+def mouse_button_text(button: Qt.MouseButton) -> str:
+    """The stored text of a mouse button, ``""`` when it cannot be the talk key."""
+    return next((name for name, value in _MOUSE_NAMES.items() if value == button), "")
+
+
+def is_right_ctrl(event: QKeyEvent) -> bool:
+    return TalkKeySpec(Qt.Key.Key_Control, right_side=True).matches_key(event) and bool(
+        event.nativeScanCode() or event.nativeVirtualKey())
+
+
+def refusal(key: Qt.Key | int) -> str:
+    """Why ``key`` cannot be the talk key (translated), ``""`` when it can."""
+    code = int(key)
+    if code == int(Qt.Key.Key_CapsLock):
+        return _tr("Caps Lock switches capitals on and off; it cannot be held to talk.")
+    if int(Qt.Key.Key_0) <= code <= int(Qt.Key.Key_9) \
+            or int(Qt.Key.Key_A) <= code <= int(Qt.Key.Key_Z):
+        return _tr("A letter or digit is needed for typing; choose Space, a function key, "
+                   "Right Ctrl or a mouse side button.")
+    if code in (int(Qt.Key.Key_Shift), int(Qt.Key.Key_Alt), int(Qt.Key.Key_Meta),
+                int(Qt.Key.Key_AltGr), int(Qt.Key.Key_unknown), 0):
+        return _tr("This key is used with other keys; choose Space, a function key, "
+                   "Right Ctrl or a mouse side button.")
+    return ""
+
+
+def talk_key_label(text: str) -> str:
+    """How the talk key is shown to the user (translated, same in every view)."""
+    if text == RIGHT_CTRL:
+        return _tr("Right Ctrl")
+    names = {"Mouse:Middle": _tr("Middle mouse button"),
+             "Mouse:Back": _tr("Back mouse button"),
+             "Mouse:Forward": _tr("Forward mouse button")}
+    if text in names:
+        return names[text]
+    key = key_from_text(text)
+    return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("TalkKey", text)
 
 
 class TalkKey(QObject):
@@ -40,7 +131,7 @@ class TalkKey(QObject):
     def __init__(self, window: QWidget, key_text: str = "Space") -> None:
         super().__init__(window)
         self._window = window
-        self._key = key_from_text(key_text)
+        self._spec = parse_talk_key(key_text)
         self._held = False
         app = QApplication.instance()
         assert isinstance(app, QApplication)
@@ -50,11 +141,15 @@ class TalkKey(QObject):
 
     def set_key(self, key_text: str) -> None:
         self.release()
-        self._key = key_from_text(key_text)
+        self._spec = parse_talk_key(key_text)
 
     @property
     def key(self) -> Qt.Key:
-        return self._key
+        return self._spec.key or Qt.Key.Key_Space
+
+    @property
+    def spec(self) -> TalkKeySpec:
+        return self._spec
 
     @property
     def held(self) -> bool:
@@ -78,27 +173,43 @@ class TalkKey(QObject):
         if kind == QEvent.Type.WindowDeactivate and watched is self._window:
             self.release()
             return False
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
+            return self._on_mouse(watched, event)
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         assert isinstance(event, QKeyEvent)
-        if event.key() != self._key or not self._for_window(watched):
+        if not self._spec.matches_key(event) or not self._for_window(watched):
             return False
-        if self._printable() and isinstance(QApplication.focusWidget(), _TEXT_INPUTS):
+        focus = QApplication.focusWidget()
+        if self._printable() and isinstance(focus, _TEXT_INPUTS):
             return False
+        if self._spec.key in _BUTTON_KEYS and isinstance(focus, QAbstractButton):
+            return False  # Space (or Return) presses the focused button
         if event.isAutoRepeat():
             return True
-        if kind == QEvent.Type.KeyPress and not self._held:
+        self._hold(kind == QEvent.Type.KeyPress)
+        return True
+
+    def _on_mouse(self, watched: QObject, event: QEvent) -> bool:
+        assert isinstance(event, QMouseEvent)
+        if self._spec.mouse is None or event.button() != self._spec.mouse \
+                or not self._for_window(watched):
+            return False
+        self._hold(event.type() == QEvent.Type.MouseButtonPress)
+        return True
+
+    def _hold(self, down: bool) -> None:
+        if down and not self._held:
             self._held = True
             self.pressed.emit()
-        elif kind == QEvent.Type.KeyRelease:
+        elif not down:
             self.release()
-        return True
 
     def _for_window(self, watched: QObject) -> bool:
         return isinstance(watched, QWidget) and watched.window() is self._window
 
     def _printable(self) -> bool:
-        return int(self._key) < 0x01000000
+        return self._spec.key is not None and int(self._spec.key) < 0x01000000
 
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
         if new is None or new.window() is not self._window:

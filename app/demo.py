@@ -1,4 +1,4 @@
-"""The loopback demo: the embedded server on a free loopback port, plus bot members.
+"""The loopback demo, without Qt: the embedded server on a free loopback port, plus bots.
 
 Everything runs in-process on the app's asyncio loop:
 
@@ -22,7 +22,7 @@ from app.client import ClientError, InterphoneClient
 from app.client.bots import EchoBot, PlayerBot
 from app.protocol import InterphoneId
 from app.server import Directory, InterphoneServer
-from app.ui.assets import clips
+from app.bundle_paths import clips
 
 logger = logging.getLogger(__name__)
 
