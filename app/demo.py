@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.audio.wavio import AudioFileError, read_wav
+from app.bundle_paths import clips
 from app.client import ClientError, InterphoneClient
 from app.client.bots import EchoBot, PlayerBot
 from app.protocol import InterphoneId
 from app.server import Directory, InterphoneServer
-from app.bundle_paths import clips
 
 logger = logging.getLogger(__name__)
 

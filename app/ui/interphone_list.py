@@ -263,8 +263,8 @@ class InterphoneList(QWidget):
         if row.joined:
             parts.append(self.tr("Joined"))
         if row.speaker:
-            parts.append(self.tr("%1 speaking").replace("%1",
-                                                        self._names.get(row.speaker) or row.speaker))
+            speaker = self._names.get(row.speaker) or row.speaker
+            parts.append(self.tr("%1 speaking").replace("%1", speaker))
         if row.live:
             parts.append(self._count_text(row.member_count))
         else:

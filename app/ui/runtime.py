@@ -17,8 +17,8 @@ from PySide6.QtCore import QByteArray, QSize, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.client import ClientError, InterphoneClient
-from app.ui.audio_link import EngineAudio, open_audio
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
+from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.preferences import PreferencesController
