@@ -134,7 +134,7 @@ Version: $version
 Architecture: $deb_arch
 Maintainer: Interphone developers <interphone@localhost>
 Installed-Size: $(du -sk "$pkg" | cut -f1)
-Depends: libc6, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libasound2
+Depends: libc6, libgl1, libegl1, libfontconfig1, fonts-noto-cjk | fonts-wqy-microhei | fonts-arphic-uming, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libasound2
 Section: sound
 Priority: optional
 Description: Push-to-talk desktop client, server and command-line client

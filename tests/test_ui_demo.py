@@ -36,7 +36,7 @@ def screenshot_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def switcher(qapp) -> LanguageSwitcher:
-    switcher = LanguageSwitcher(qapp)
+    switcher = LanguageSwitcher(qapp, has_font=lambda language: True)  # fonts: test_ui_i18n
     yield switcher
     switcher.apply("en")
 

@@ -6,6 +6,7 @@ import asyncio
 import socket
 
 import pytest
+from PySide6.QtCore import Qt
 from test_ui_support import run, start_server, until
 
 from app.ui.sign_in import DEFAULT_PORT, SignInDialog, parse_address
@@ -156,7 +157,37 @@ def test_app_signs_in_signs_out_and_quits_from_the_sign_in_dialog(qloop, server,
         await until(lambda: runtime.sign_in_dialog is not None
                     and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
         assert runtime.window is None and runtime.client is None
+        # signing out forgets the remembered token (issue 14)
+        assert runtime.sign_in_dialog.token.text() == ""
+        assert settings.token == "" and not settings.remember
         runtime.sign_in_dialog.reject()
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario()) == 0
+
+
+def test_enter_after_a_failed_sign_in_tries_again(qloop, settings, qtbot) -> None:
+    """Issue 14: the focus sat on Cancel after a failure, so Enter closed the app."""
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings, connect_timeout=2.0)
+    port = free_port()
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible, what="dialog shown")
+        dialog.activateWindow()
+        dialog.set_values(f"127.0.0.1:{port}", "me", "secret", False)
+        dialog.token.setFocus()
+        qtbot.keyClick(dialog.token, Qt.Key.Key_Return)
+        await until(dialog.error.isVisible, what="first failure shown")
+        assert dialog.focusWidget() is not dialog.cancel
+        attempts: list[str] = []
+        dialog.sign_in_requested.connect(lambda *args: attempts.append(args[2]))
+        qtbot.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)
+        assert attempts == ["me"]  # Enter signed in again
+        assert not task.done()  # and did not cancel
+        await until(lambda: dialog.ok.isEnabled(), what="second attempt over")
+        dialog.reject()
+        assert await task is None
+
+    run(qloop, scenario())

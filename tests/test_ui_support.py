@@ -27,7 +27,7 @@ from app.server import Directory, InterphoneServer, ServerSettings
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
-from app.ui.settings import Settings
+from app.ui.settings import Settings, TokenStore
 
 T = TypeVar("T")
 OPS = "group_58"
@@ -73,7 +73,9 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(QSettings(str(tmp_path / "interphone.ini"), QSettings.Format.IniFormat))
+    """Settings in a temporary file; tokens in a 0600 file beside it (never the user's keyring)."""
+    return Settings(QSettings(str(tmp_path / "interphone.ini"), QSettings.Format.IniFormat),
+                    TokenStore(tmp_path / "interphone.token", None))
 
 
 def start_server(loop: asyncio.AbstractEventLoop, **overrides: Any) -> InterphoneServer:

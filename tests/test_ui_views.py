@@ -40,7 +40,8 @@ def test_settings_have_typed_defaults(store) -> None:
     assert settings.tones is True
     assert settings.language == "system"
     assert settings.frame_ms == 20 and settings.bitrate == 24000
-    assert set(Settings.declared()) >= {"server_address", "uid", "token", "remember", "volume"}
+    assert set(Settings.declared()) >= {"server_address", "uid", "remember", "volume"}
+    assert "token" not in Settings.declared()  # kept in the keyring, not in the settings file
 
 
 def test_settings_round_trip_through_the_file(store, tmp_path) -> None:

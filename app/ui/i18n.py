@@ -2,17 +2,33 @@
 
 Installing or removing a translator makes Qt send ``QEvent.LanguageChange`` to
 every widget; each view re-translates itself in ``changeEvent``.
+
+A language whose script no installed font covers (Chinese with only DejaVu:
+empty boxes) is not used: the interface stays in English and :attr:`note`
+says why, for the window to show.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
+from PySide6.QtGui import QFontDatabase
 
 from app.ui.assets import translation_path
 
 logger = logging.getLogger(__name__)
+
+_SCRIPTS = {"zh_CN": QFontDatabase.WritingSystem.SimplifiedChinese}
+_NAMES = {"zh_CN": "简体中文"}
+FONT_PACKAGE_HINT = "fonts-noto-cjk"
+
+
+def font_covers(language: str) -> bool:
+    """Whether an installed font can show ``language``'s script."""
+    script = _SCRIPTS.get(language)
+    return script is None or bool(QFontDatabase.families(script))
 
 
 def resolve_language(choice: str) -> str:
@@ -25,14 +41,24 @@ def resolve_language(choice: str) -> str:
 class LanguageSwitcher:
     """Owns the installed translators; :meth:`apply` switches live."""
 
-    def __init__(self, app: QCoreApplication) -> None:
+    def __init__(self, app: QCoreApplication,
+                 has_font: Callable[[str], bool] = font_covers) -> None:
         self._app = app
+        self._has_font = has_font
         self._installed: list[QTranslator] = []
         self.language = "en"
+        self.note = ""  # why the asked-for language is not used ("" when it is)
 
     def apply(self, choice: str) -> str:
         """Switch to ``choice`` (``system``, ``en`` or ``zh_CN``); returns the language used."""
         language = resolve_language(choice)
+        self.note = ""
+        if language != "en" and not self._has_font(language):
+            self.note = (f"No installed font can show {_NAMES.get(language, language)}, so the "
+                         f"interface stays in English. Install a CJK font (e.g. the "
+                         f"{FONT_PACKAGE_HINT} package) and restart.")
+            logger.warning("no font covers %s: using English", language)
+            language = "en"
         for translator in self._installed:
             self._app.removeTranslator(translator)
         self._installed.clear()

@@ -2,6 +2,7 @@
 
 ``interphone``            sign in to a server
 ``interphone --demo``     loopback demo: embedded server, bots, no sign-in
+``interphone --version``  print the version
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import signal
 import sys
 from pathlib import Path
+
+from app import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--settings", type=Path, metavar="INI",
                         help="keep settings in this INI file instead of the user's settings")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 

@@ -106,6 +106,8 @@ class PreferencesController(QObject):
         logger.info("settings changed: %s", ", ".join(changed) or "nothing")
         if "language" in changed:
             self.switcher.apply(prefs.language)
+            if self.dialog is not None:
+                self.dialog.set_language_note(self.switcher.note)
         if "talk_key" in changed:
             self._set_talk_key(prefs.talk_key)
         if any(name in changed for name in AUDIO_FIELDS):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize, QTimer
+from PySide6.QtCore import QByteArray, QCoreApplication, QSize, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.client import ClientError, InterphoneClient
@@ -25,7 +25,7 @@ from app.ui.preferences import PreferencesController
 from app.ui.presenter import Presenter
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
-from app.ui.sign_in_flow import SignInFlow
+from app.ui.sign_in_flow import Credentials, SignInFlow
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class Options:
 class Outcome(StrEnum):
     QUIT = "quit"
     SIGN_OUT = "sign_out"
+    RECONNECT = "reconnect"  # sign in again with the same credentials
 
 
 class Runtime:
@@ -64,6 +65,7 @@ class Runtime:
         self.sign_in_dialog: SignInDialog | None = None
         self.preferences: PreferencesController | None = None
         self.ready = asyncio.Event()  # the main window is up
+        self.credentials: Credentials | None = None
         self._outcome: asyncio.Future[Outcome] | None = None
 
     # --- top level ---------------------------------------------------------------------------
@@ -71,8 +73,8 @@ class Runtime:
         try:
             if self.options.demo:
                 self.world = await DemoWorld.start(self.options.demo_timings)
-                self.client = InterphoneClient("127.0.0.1", self.world.port, DEMO_UID, DEMO_TOKEN,
-                                               reconnect=True)
+                self.credentials = Credentials("127.0.0.1", self.world.port, DEMO_UID, DEMO_TOKEN)
+                self.client = self.credentials.client()
                 await self.client.connect()
                 await self.client.join(DEMO_INTERPHONE)
             while True:
@@ -82,8 +84,12 @@ class Runtime:
                         return 0
                 outcome = await self._session(self.client)
                 self.client = None
+                if outcome is Outcome.RECONNECT and self.credentials is not None:
+                    self.client = await self._reconnect(self.credentials)
+                    continue
                 if outcome is Outcome.QUIT or self.options.demo:
                     return 0
+                self.settings.forget_credentials()  # signed out: no remembered token
         except ClientError as exc:
             logger.error("cannot start: %s", exc)
             return 1
@@ -99,14 +105,33 @@ class Runtime:
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(Outcome.SIGN_OUT)
 
+    def reconnect(self) -> None:
+        """After "signed in elsewhere" (or a lost server): a new session, same account."""
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result(Outcome.RECONNECT)
+
     # --- phases ------------------------------------------------------------------------------
     async def _sign_in(self) -> InterphoneClient | None:
         self.sign_in_dialog = SignInDialog()
         try:
-            return await SignInFlow(self.sign_in_dialog, self.settings).run()
+            flow = SignInFlow(self.sign_in_dialog, self.settings)
+            client = await flow.run()
+            self.credentials = flow.credentials
+            return client
         finally:
             self.sign_in_dialog.deleteLater()
             self.sign_in_dialog = None
+
+    async def _reconnect(self, credentials: Credentials) -> InterphoneClient | None:
+        """A new client for the same account; None (back to the sign-in) if that fails."""
+        client = credentials.client()
+        try:
+            await client.connect()
+        except ClientError as exc:
+            logger.warning("reconnecting failed: %s", exc)
+            await client.close()
+            return None
+        return client
 
     async def _session(self, client: InterphoneClient) -> Outcome:
         self._outcome = asyncio.get_running_loop().create_future()
@@ -119,10 +144,13 @@ class Runtime:
         window.settings_requested.connect(self.preferences.open)
         window.quit_requested.connect(self.quit)
         window.sign_out_requested.connect(self.sign_out)
+        window.reconnect_requested.connect(self.reconnect)
         window.sign_out_action.setEnabled(not self.options.demo)
         self._place(window)
         window.show()
         self._announce_audio()
+        if self.switcher.note:
+            window.show_message(self.switcher.note, 15000)
         self.ready.set()
         if self.options.quit_after is not None:
             QTimer.singleShot(int(self.options.quit_after * 1000), self._timed_quit)
@@ -151,6 +179,16 @@ class Runtime:
                                 bitrate=settings.bitrate, input_device=settings.input_device,
                                 output_device=settings.output_device, simulate=simulate,
                                 voice_clip=load_clip("alice") if self.options.demo else None)
+        self.audio.on_device_error = self._on_device_error
+
+    def _on_device_error(self, detail: str) -> None:
+        text = QCoreApplication.translate(
+            "Runtime", "The audio device stopped working (%1). Reconnect it, then press "
+            "Refresh in the settings.").replace("%1", detail)
+        if self.window is not None:
+            self.window.set_audio_problem(text)
+        if self.preferences is not None:
+            self.preferences.show_device_problem(text)
 
     def _restart_audio(self) -> None:
         if self.client is None or self.presenter is None:
@@ -162,6 +200,8 @@ class Runtime:
         self._open_audio(self.client)
         self.presenter.set_audio(self.audio)
         self._announce_audio()
+        if self.window is not None:
+            self.window.set_audio_problem("")
 
     def _announce_audio(self) -> None:
         if self.window is None or self.audio is None:
@@ -174,8 +214,11 @@ class Runtime:
             window.resize(self.options.size)
             return
         saved = self.settings.geometry
-        if not (saved and window.restoreGeometry(QByteArray.fromHex(saved.encode()))):
-            window.resize(1280, 800)
+        if saved and window.restoreGeometry(QByteArray.fromHex(saved.encode())):
+            screen = window.screen()
+            if screen is None or screen.availableGeometry().contains(window.geometry()):
+                return
+        window.fit_to_screen()
 
     # --- shutdown ----------------------------------------------------------------------------
     async def _end_session(self) -> None:

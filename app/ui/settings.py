@@ -4,13 +4,24 @@ Read and write them as attributes: ``settings.release_delay_ms = 200``. A value
 that cannot be converted back to its type (hand-edited file, older version)
 reads as the default. ``SCHEMA_VERSION`` and :meth:`Settings.upgrade` carry
 stored values across releases.
+
+The remembered token is not among them: :class:`TokenStore` keeps it in the
+OS keyring (``keyring``), or, where no keyring backend is usable, in a file
+only the user can read (0600), and says so. The settings file is 0600 too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
+import keyring
+import keyring.backends.fail
+import keyring.errors
+from keyring.backend import KeyringBackend
 from PySide6.QtCore import QSettings
 
 logger = logging.getLogger(__name__)
@@ -20,7 +31,96 @@ T = TypeVar("T", str, int, bool)
 LANGUAGES: tuple[str, ...] = ("system", "en", "zh_CN")
 FRAME_MS_CHOICES: tuple[int, ...] = (10, 20, 40, 60)
 BITRATE_CHOICES: tuple[int, ...] = (12000, 16000, 24000, 32000, 48000, 64000)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+KEYRING_SERVICE = "Interphone"
+_PRIVATE = 0o600
+
+
+def _make_private(path: Path) -> None:
+    """Owner read/write only (no-op where the file does not exist, e.g. the registry)."""
+    with contextlib.suppress(OSError):
+        if path.is_file():
+            os.chmod(path, _PRIVATE)
+
+
+def system_keyring() -> KeyringBackend | None:
+    """The OS keyring backend, or None when none is usable (e.g. no Secret Service)."""
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a broken keyring configuration must not stop the app
+        logger.warning("keyring unavailable: %s", exc)
+        return None
+    if isinstance(backend, keyring.backends.fail.Keyring) or backend.priority <= 0:
+        return None
+    return backend
+
+
+class TokenStore:
+    """Remembered tokens by account: in ``backend`` (a keyring), else in a 0600 file.
+
+    ``secure`` tells which; :attr:`note` is a sentence for the user when it is the file.
+    """
+
+    def __init__(self, fallback_file: Path, backend: KeyringBackend | None) -> None:
+        self.fallback_file = fallback_file
+        self.backend = backend
+        if backend is None:
+            logger.warning("no usable system keyring: remembered tokens go to %s (mode 0600)",
+                           fallback_file)
+
+    @property
+    def secure(self) -> bool:
+        return self.backend is not None
+
+    def get(self, account: str) -> str:
+        if self.backend is not None:
+            try:
+                return self.backend.get_password(KEYRING_SERVICE, account) or ""
+            except keyring.errors.KeyringError as exc:
+                logger.warning("keyring read failed: %s", exc)
+                return ""
+        return self._read_file().get(account, "")
+
+    def set(self, account: str, token: str) -> None:
+        if not token:
+            self.delete(account)
+            return
+        if self.backend is not None:
+            try:
+                self.backend.set_password(KEYRING_SERVICE, account, token)
+                return
+            except keyring.errors.KeyringError as exc:
+                logger.warning("keyring write failed (%s); using %s", exc, self.fallback_file)
+                self.backend = None
+        tokens = self._read_file()
+        tokens[account] = token
+        self._write_file(tokens)
+
+    def delete(self, account: str) -> None:
+        if self.backend is not None:
+            with contextlib.suppress(keyring.errors.KeyringError):
+                self.backend.delete_password(KEYRING_SERVICE, account)
+        tokens = self._read_file()
+        if tokens.pop(account, None) is not None:
+            self._write_file(tokens)
+
+    def _read_file(self) -> dict[str, str]:
+        try:
+            lines = self.fallback_file.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return {}
+        return dict(line.split("\t", 1) for line in lines if "\t" in line)
+
+    def _write_file(self, tokens: dict[str, str]) -> None:
+        if not tokens:
+            with contextlib.suppress(OSError):
+                self.fallback_file.unlink()
+            return
+        self.fallback_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.fallback_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.writelines(f"{account}\t{token}\n" for account, token in tokens.items())
+        _make_private(self.fallback_file)
 
 
 class Setting(Generic[T]):
@@ -69,7 +169,7 @@ class Settings:
     # sign-in
     server_address = Setting("signin/server", "127.0.0.1:9400")
     uid = Setting("signin/uid", "")
-    token = Setting("signin/token", "")
+    legacy_token = Setting("signin/token", "")  # plain text before schema 2: moved out
     remember = Setting("signin/remember", False)
     # audio
     input_device = Setting("audio/input_device", "")  # "" = the system default
@@ -87,9 +187,26 @@ class Settings:
     geometry = Setting("ui/geometry", "")  # hex of saveGeometry()
     schema_version = Setting("meta/schema_version", 0)
 
-    def __init__(self, store: QSettings | None = None) -> None:
+    def __init__(self, store: QSettings | None = None, tokens: TokenStore | None = None) -> None:
         self.store = store if store is not None else QSettings("Interphone", "Interphone")
+        self.tokens = tokens if tokens is not None else TokenStore(
+            Path(self.store.fileName()).with_suffix(".token"), system_keyring())
         self.upgrade()
+        _make_private(Path(self.store.fileName()))
+
+    @property
+    def account(self) -> str:
+        """The key of the remembered token: ``uid@server``."""
+        return f"{self.uid}@{self.server_address}"
+
+    @property
+    def token(self) -> str:
+        """The remembered token of the current account ("" if none)."""
+        return self.tokens.get(self.account)
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self.tokens.set(self.account, value)
 
     @classmethod
     def declared(cls) -> dict[str, Setting[Any]]:
@@ -100,11 +217,22 @@ class Settings:
         """Bring values stored by an older version up to ``SCHEMA_VERSION``."""
         if self.schema_version < SCHEMA_VERSION:
             # version 0 -> 1: nothing stored had another meaning yet
+            # version 1 -> 2: the plain-text token moves to the token store
+            plain = self.legacy_token
+            if plain:
+                if self.remember:
+                    self.token = plain
+                self.store.remove(Settings.legacy_token.key)
             self.schema_version = SCHEMA_VERSION
+            self.sync()
 
     def forget_credentials(self) -> None:
+        """Sign out: the remembered token is deleted and "remember me" is off."""
         self.token = ""
+        self.store.remove(Settings.legacy_token.key)
         self.remember = False
+        self.sync()
 
     def sync(self) -> None:
         self.store.sync()
+        _make_private(Path(self.store.fileName()))

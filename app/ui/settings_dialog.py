@@ -126,6 +126,11 @@ class SettingsDialog(QDialog):
         interface = QWidget(self)
         self.interface_form = QFormLayout(interface)
         self._row(self.interface_form, "language", self.language)
+        self.language_note = QLabel(self)
+        self.language_note.setWordWrap(True)
+        self.language_note.setStyleSheet("color: #c62828;")
+        self.language_note.hide()
+        self.interface_form.addRow(self.language_note)
 
         self.tabs.addTab(audio, "")
         self.tabs.addTab(talking, "")
@@ -174,6 +179,11 @@ class SettingsDialog(QDialog):
         """A lost or failing device ("" clears)."""
         self.device_problem.setText(text)
         self.device_problem.setVisible(bool(text))
+
+    def set_language_note(self, text: str) -> None:
+        """Why the chosen language is not shown (no font for it); "" clears."""
+        self.language_note.setText(text)
+        self.language_note.setVisible(bool(text))
 
     def set_mic_level(self, level: float) -> None:
         self.mic_meter.set_level(level)

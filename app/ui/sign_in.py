@@ -67,6 +67,11 @@ class SignInDialog(QDialog):
         self.token = QLineEdit(self)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.remember = QCheckBox(self)
+        self.storage_note = QLabel(self)
+        self.storage_note.setWordWrap(True)
+        self.storage_note.setStyleSheet("color: #607d8b;")
+        self.storage_note.hide()
+        self._storage_file = ""
         self.error = QLabel(self)
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828;")
@@ -78,6 +83,10 @@ class SignInDialog(QDialog):
         self.buttons = QDialogButtonBox(self)
         self.ok: QPushButton = self.buttons.addButton(QDialogButtonBox.StandardButton.Ok)
         self.cancel: QPushButton = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        # Enter signs in whatever has the focus (after a failure too): only Sign in is a default
+        self.ok.setDefault(True)
+        self.ok.setAutoDefault(True)
+        self.cancel.setAutoDefault(False)
         self.buttons.accepted.connect(self._submit)
         self.buttons.rejected.connect(self.reject)
 
@@ -87,6 +96,7 @@ class SignInDialog(QDialog):
             label.setBuddy(field)
             self.form.addRow(label, field)
         self.form.addRow(self.remember)
+        self.form.addRow(self.storage_note)
         top = QVBoxLayout()
         top.addWidget(self.logo, 0, Qt.AlignmentFlag.AlignHCenter)
         top.addWidget(self.heading, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -108,6 +118,11 @@ class SignInDialog(QDialog):
         self.remember.setChecked(remember)
         (self.uid if not uid else self.token if not token else self.address).setFocus()
 
+    def set_storage_note(self, path: str) -> None:
+        """No system keyring: say where "remember me" keeps the token."""
+        self._storage_file = path
+        self._show_texts()
+
     def set_busy(self, busy: bool, address: str = "") -> None:
         """While signing in: fields disabled and a "connecting" line."""
         self._busy_address = address if busy else ""
@@ -119,9 +134,18 @@ class SignInDialog(QDialog):
         self._show_texts()
 
     def set_problem(self, problem: SignInProblem | None, detail: str = "") -> None:
-        """Show why signing in failed (None clears)."""
+        """Show why signing in failed (None clears); the focus goes to the field to fix, so
+        Enter tries again (it never lands on Cancel)."""
         self._problem = None if problem is None else (problem, detail)
         self._show_texts()
+        if problem is not None:
+            field = {SignInProblem.UNREACHABLE: self.address,
+                     SignInProblem.BAD_ADDRESS: self.address,
+                     SignInProblem.REFUSED: self.token}.get(problem)
+            if field is None:
+                field = self.uid if not self.uid.text().strip() else self.token
+            field.setFocus(Qt.FocusReason.OtherFocusReason)
+            field.selectAll()
 
     def problem_text(self) -> str:
         return self.error.text() if self.error.isVisible() or self._problem else ""
@@ -143,6 +167,10 @@ class SignInDialog(QDialog):
         self.sign_in_requested.emit(host, port, uid, token, self.remember.isChecked())
 
     def _show_texts(self) -> None:
+        self.storage_note.setVisible(bool(self._storage_file))
+        self.storage_note.setText(self.tr(
+            "No system keyring was found: a remembered token is kept in %1, readable by "
+            "you only.").replace("%1", self._storage_file))
         self.progress.setText(self.tr("Connecting to %1…").replace("%1", self._busy_address))
         if self._problem is None:
             self.error.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from app.client import (
     ClientError,
@@ -20,6 +21,20 @@ from app.ui.view_types import SignInProblem
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a signed-in client was made from (to sign in again after "signed in elsewhere")."""
+
+    host: str
+    port: int
+    uid: str
+    token: str
+
+    def client(self, connect_timeout: float = 5.0) -> InterphoneClient:
+        return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
+                                connect_timeout=connect_timeout)
+
+
 class SignInFlow:
     """Shows ``dialog`` until a login succeeds (the client) or the user cancels (None)."""
 
@@ -31,12 +46,15 @@ class SignInFlow:
         self.tasks = TaskSet()
         self._result: asyncio.Future[InterphoneClient | None] | None = None
         self._attempt: asyncio.Task[None] | None = None
+        self.credentials: Credentials | None = None  # of the successful sign-in
 
     async def run(self) -> InterphoneClient | None:
         self._result = asyncio.get_running_loop().create_future()
         settings = self.settings
         self.dialog.set_values(settings.server_address, settings.uid,
                                settings.token if settings.remember else "", settings.remember)
+        if not settings.tokens.secure:
+            self.dialog.set_storage_note(str(settings.tokens.fallback_file))
         self.dialog.sign_in_requested.connect(self._on_request)
         self.dialog.rejected.connect(self._on_cancel)
         self.dialog.show()
@@ -62,8 +80,8 @@ class SignInFlow:
     async def _try(self, host: str, port: int, uid: str, token: str, remember: bool) -> None:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.dialog.set_busy(True, address)
-        client = InterphoneClient(host, port, uid, token, reconnect=True,
-                                  connect_timeout=self.connect_timeout)
+        credentials = Credentials(host, port, uid, token)
+        client = credentials.client(self.connect_timeout)
         problem: tuple[SignInProblem, str] | None = None
         try:
             await client.connect()
@@ -83,6 +101,7 @@ class SignInFlow:
             await client.close()
             self.dialog.set_problem(*problem)
             return
+        self.credentials = credentials
         self._remember(address, uid, token, remember)
         if self._result is not None and not self._result.done():
             self._result.set_result(client)
@@ -94,5 +113,5 @@ class SignInFlow:
         settings.server_address = address
         settings.uid = uid
         settings.remember = remember
-        settings.token = token if remember else ""
+        settings.token = token if remember else ""  # in the keyring (or the 0600 file)
         settings.sync()
