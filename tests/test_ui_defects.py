@@ -1,0 +1,338 @@
+"""Defects a new user hit (issue 14 item 6): each test failed before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from keyring.backend import KeyringBackend
+from PySide6.QtCore import QEvent, QRect, QSettings, QSize, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+from test_ui_support import OPS, close_session, open_session, run, until
+
+from app import __version__
+from app.audio.backend import AudioDeviceError
+from app.client import InterphoneClient
+from app.ui.audio_link import open_audio
+from app.ui.i18n import LanguageSwitcher
+from app.ui.main import run as main_run
+from app.ui.main_window import MainWindow, initial_geometry
+from app.ui.preferences import PreferencesController
+from app.ui.runtime import Options, Runtime
+from app.ui.settings import Settings, TokenStore
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.view_types import InterphoneRow, Preferences, RowKind, TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+ROOT = Path(__file__).resolve().parent.parent
+OPS_ROW = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True)
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring backend that keeps passwords in a dict (a real backend of the library)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("me")
+    window.set_rows([OPS_ROW])
+    window.show_interphone(OPS_ROW)
+    yield window
+    window.talk_key.detach()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# --- first window on a small screen -----------------------------------------------------------
+@pytest.mark.parametrize("available", [QRect(0, 0, 1280, 800), QRect(0, 27, 1280, 773),
+                                       QRect(1280, 0, 1024, 600), QRect(0, 0, 1920, 1080)])
+def test_first_window_fits_the_available_screen(available: QRect) -> None:
+    frame = QSize(16, 48)
+    client = initial_geometry(available, QSize(1280, 800), frame)
+    outer = client.adjusted(-frame.width() // 2, -(frame.height() - frame.width() // 2),
+                            frame.width() // 2, frame.width() // 2)
+    assert available.contains(outer), (client, outer)
+    assert client.width() <= 1280 and client.height() <= 800
+
+
+def test_window_fit_to_screen_keeps_the_status_bar_on_screen(window) -> None:
+    window.fit_to_screen()
+    window.show()
+    available = window.screen().availableGeometry()
+    assert window.geometry().bottom() <= available.bottom()
+    assert window.geometry().size() != QSize(1280, 800) or available.height() > 848
+
+
+# --- names and "you" ---------------------------------------------------------------------------
+def test_members_and_speakers_show_roster_names_and_you(window) -> None:
+    panel = window.panel
+    window.set_names({"alice": "Alice Liddell", "wxb": "王小波"})
+    panel.set_members(["me", "alice", "wxb"])
+    panel.set_speaker("wxb", time.monotonic())
+    assert panel.member_texts() == ["me (you)", "Alice Liddell", "王小波 · speaking"]
+    assert panel.speaking.text().startswith("王小波 is speaking")
+    panel.set_speaker("me", time.monotonic())
+    panel.set_speaker("", None)
+    assert panel.last_spoke.text().startswith("Last spoke: you at ")
+    window.set_rows([InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "alice", True)])
+    subtitle = window.interphones.tree.topLevelItem(0).child(0).data(0, Qt.ItemDataRole.UserRole
+                                                                      + 2)
+    assert "Alice Liddell speaking" in subtitle
+
+
+# --- offline: stale state is greyed -------------------------------------------------------------
+def test_offline_greys_the_speaker_and_stops_the_timer(window) -> None:
+    panel = window.panel
+    panel.set_members(["me", "alice"])
+    panel.set_speaker("alice", time.monotonic() - 2)
+    assert "is speaking · 0:02" in panel.speaking.text()
+    panel.set_offline(True)
+    assert "alice is speaking" not in panel.speaking.text()
+    assert "#9e9e9e" in panel.speaking.styleSheet()
+    assert not panel._clock.isActive()
+    assert panel.member_texts() == ["Offline: members unknown"]
+    assert "alice" in panel.last_spoke.text()
+    panel.set_offline(False)
+    assert panel.speaking.text().startswith("alice is speaking")
+
+
+# --- signed in elsewhere ------------------------------------------------------------------------
+def test_signed_in_elsewhere_offers_reconnect_and_explains_join(qloop, server, settings) -> None:
+    async def scenario() -> None:
+        session = await open_session(server, settings)
+        window = session.window
+        try:
+            await session.other("alice")
+            await until(lambda: len(window.panel.member_texts()) == 2, what="alice listed")
+            assert not window.reconnect_button.isVisibleTo(window)
+            second = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=False)
+            session.others.append(second)
+            await second.connect()  # "me" signs in elsewhere: this session is kicked
+            await until(lambda: window.reconnect_button.isVisibleTo(window), what="reconnect")
+            assert "signed in elsewhere" in window.link_text()
+            assert window.panel.member_texts() == ["Offline: members unknown"]
+            assert window.panel.talk_button.state is TalkState.OFFLINE
+            window.join_requested.emit("discuss_12")
+            await asyncio.sleep(0.1)
+            message = window.statusBar().currentMessage()
+            assert "Reconnect" in message and "state" not in message
+            with_signal: list[int] = []
+            window.reconnect_requested.connect(lambda: with_signal.append(1))
+            window.reconnect_button.click()
+            assert with_signal == [1]
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario())
+
+
+def test_pressing_the_talk_key_while_busy_is_shown(qloop, ui) -> None:
+    async def scenario() -> None:
+        alice = await ui.other("alice")
+        assert await alice.talk_start()
+        button = ui.window.panel.talk_button
+        await until(lambda: button.state is TalkState.BUSY, what="busy")
+        assert not button.refused
+        target = QApplication.focusWidget() or ui.window
+        QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space,
+                                                 Qt.KeyboardModifier.NoModifier, " "))
+        assert button.refused and button.texts()[0] == "Wait"
+        QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyRelease, Qt.Key.Key_Space,
+                                                 Qt.KeyboardModifier.NoModifier, " "))
+        await alice.talk_stop()
+
+    run(qloop, scenario())
+
+
+# --- the remembered token -------------------------------------------------------------------
+def test_token_goes_to_the_keyring_and_sign_out_deletes_it(tmp_path: Path) -> None:
+    ini = tmp_path / "s.ini"
+    backend = MemoryKeyring()
+    settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "s.token", backend))
+    settings.uid, settings.server_address, settings.remember = "me", "h:1", True
+    settings.token = "secret"
+    settings.sync()
+    assert "secret" not in ini.read_text()
+    assert backend.passwords == {("Interphone", "me@h:1"): "secret"}
+    assert mode(ini) == 0o600
+    assert settings.token == "secret"
+    settings.forget_credentials()
+    assert backend.passwords == {} and settings.token == "" and not settings.remember
+
+
+def test_without_a_keyring_the_token_file_is_private_and_the_ui_says_so(qloop, tmp_path,
+                                                                       qtbot) -> None:
+    from app.ui.sign_in import SignInDialog
+    from app.ui.sign_in_flow import SignInFlow
+
+    token_file = tmp_path / "s.token"
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        TokenStore(token_file, None))
+    settings.remember = True
+    settings.token = "secret"
+    assert mode(token_file) == 0o600
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    flow = SignInFlow(dialog, settings)
+
+    async def opened() -> None:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        assert dialog.storage_note.isVisibleTo(dialog)
+        assert str(token_file) in dialog.storage_note.text()
+        assert dialog.token.text() == "secret"
+        dialog.reject()
+        await task
+
+    run(qloop, opened())
+
+
+def test_a_plain_text_token_of_an_older_version_is_moved_out(tmp_path: Path) -> None:
+    ini = tmp_path / "s.ini"
+    old = QSettings(str(ini), QSettings.Format.IniFormat)
+    for key, value in (("signin/uid", "me"), ("signin/server", "h:1"), ("signin/token", "pw"),
+                       ("signin/remember", True), ("meta/schema_version", 1)):
+        old.setValue(key, value)
+    old.sync()
+    os.chmod(ini, 0o644)
+    backend = MemoryKeyring()
+    settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "s.token", backend))
+    assert settings.token == "pw"
+    assert "pw" not in ini.read_text().replace("schema", "")
+    assert mode(ini) == 0o600
+
+
+# --- fonts and languages ------------------------------------------------------------------------
+def test_without_a_cjk_font_the_app_stays_in_english_and_says_why(qapp) -> None:
+    switcher = LanguageSwitcher(qapp, has_font=lambda language: False)
+    try:
+        assert switcher.apply("zh_CN") == "en"
+        assert "font" in switcher.note and "fonts-noto-cjk" in switcher.note
+        assert QApplication.translate("TalkButton", "Hold to talk") == "Hold to talk"
+    finally:
+        LanguageSwitcher(qapp).apply("en")
+
+
+def test_the_deb_depends_on_a_cjk_font() -> None:
+    script = (ROOT / "packaging" / "build_linux.sh").read_text(encoding="utf-8")
+    depends = next(line for line in script.splitlines() if line.startswith("Depends:"))
+    assert "fonts-noto-cjk" in depends
+
+
+# --- settings dialog ------------------------------------------------------------------------
+def test_settings_speak_the_users_language_test_the_speaker_and_rescan(qloop, settings,
+                                                                        qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+
+    async def scenario() -> None:
+        audio = open_audio(lambda payload: None, frame_ms=20, bitrate=24000, simulate=True)
+        restarts: list[int] = []
+        controller = PreferencesController(window, settings, LanguageSwitcher(QApplication
+                                                                              .instance()),
+                                           lambda: audio, lambda: restarts.append(1),
+                                           window.set_talk_key)
+        try:
+            dialog = controller.open()
+            labels = [dialog.input_device.itemText(i) for i in range(dialog.input_device.count())]
+            assert not any("Clocked" in label for label in labels), labels
+            assert any("Simulated" in label for label in labels), labels
+            dialog.speaker_test.click()
+            await until(lambda: audio.levels()[1] > 0.01, what="test sound played")
+            audio.engine._report_device_error(AudioDeviceError("USB headset unplugged"))
+            assert "USB headset unplugged" in audio.device_error
+            dialog.refresh.click()  # rescans, and reopens the audio after a failure
+            assert restarts == [1]
+            assert "USB headset unplugged" in dialog.device_problem.text()
+        finally:
+            audio.close()
+            window.talk_key.detach()
+
+    run(qloop, scenario())
+
+
+def test_a_lost_device_is_shown_in_the_window(qapp, settings, qtbot) -> None:
+    runtime = Runtime(qapp, Options(), settings, LanguageSwitcher(qapp))
+    window = runtime.window = MainWindow()
+    qtbot.addWidget(window)
+    try:
+        runtime._on_device_error("device unplugged")
+        assert window.audio_problem.isVisibleTo(window)
+        assert "device unplugged" in window.audio_problem.text()
+    finally:
+        window.talk_key.detach()
+
+
+def test_mic_test_meter_drops_its_peak_when_the_test_stops(qtbot) -> None:
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.mic_test.setChecked(True)
+    dialog.set_mic_level(0.9)
+    assert dialog.mic_meter.peak > 0.9
+    dialog.mic_test.setChecked(False)
+    assert dialog.mic_meter.peak == 0 and dialog.mic_meter.fraction == 0
+
+
+def test_settings_talk_key_field_round_trips_right_ctrl(qtbot) -> None:
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_preferences(Preferences(talk_key="RightCtrl"))
+    assert dialog.talk_key.text() == "Right Ctrl"
+    assert dialog.preferences().talk_key == "RightCtrl"
+
+
+# --- about and version ------------------------------------------------------------------------
+def test_about_box_shows_the_version(window, qtbot) -> None:
+    window.about_action.trigger()
+    boxes = [w for w in QApplication.topLevelWidgets()
+             if isinstance(w, QMessageBox) and w.isVisible()]
+    assert boxes and __version__ in boxes[-1].text()
+    boxes[-1].close()
+
+
+def test_command_line_version(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main_run(["--version"])
+    assert exit_info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+# --- narrow window ----------------------------------------------------------------------------
+def test_members_fit_a_640_px_window_without_a_scrollbar(window, qtbot) -> None:
+    long_name = "Maximilian Alexander von Hohenzollern-Sigmaringen"
+    window.set_names({"max": long_name})
+    window.panel.set_members(["me", "max"])
+    window.resize(640, 480)
+    window.show()
+    qtbot.waitExposed(window)
+    members = window.panel.members
+    assert not members.horizontalScrollBar().isVisible()
+    assert members.item(1).toolTip().startswith(long_name)
+    assert members.width() >= 120

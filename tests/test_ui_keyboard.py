@@ -1,0 +1,222 @@
+"""Keyboard and mouse use of the window (issue 14): buttons, the talk key, the filter box."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.ui.interphone_list import InterphoneList
+from app.ui.main_window import MainWindow
+from app.ui.talk_key import RIGHT_CTRL, TalkKey, parse_talk_key, refusal
+from app.ui.talk_key_edit import TalkKeyEdit
+from app.ui.view_types import InterphoneRow, RowKind, TalkState
+
+ROWS = [
+    InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "", True),
+    InterphoneRow("group_59", RowKind.GROUP, "Maintenance"),
+    InterphoneRow("discuss_12", RowKind.DISCUSS, "Night shift", 2),
+    InterphoneRow("chat_lxx:sung", RowKind.CHAT, "Li Xiaoxia"),
+]
+LEFT_CTRL_SCAN, RIGHT_CTRL_SCAN = 37, 105  # X11 keycodes
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("sung")
+    window.set_rows(ROWS)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    yield window
+    window.talk_key.detach()
+
+
+def talk_events(window: MainWindow) -> list[str]:
+    events: list[str] = []
+    window.talk_pressed.connect(lambda: events.append("press"))
+    window.talk_released.connect(lambda: events.append("release"))
+    return events
+
+
+def native_key(kind: QEvent.Type, key: Qt.Key, scan: int) -> QKeyEvent:
+    return QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, scan, 0, 0)
+
+
+def mouse(kind: QEvent.Type, button: Qt.MouseButton) -> QMouseEvent:
+    return QMouseEvent(kind, QPointF(5, 5), QPointF(5, 5), button, button,
+                       Qt.KeyboardModifier.NoModifier)
+
+
+# --- buttons ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", [Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space])
+def test_focused_join_and_leave_buttons_press_from_the_keyboard(qtbot, window, key) -> None:
+    """Return did nothing and Space grabbed the floor instead of pressing the button."""
+    talk = talk_events(window)
+    panel = window.panel
+    window.show_interphone(ROWS[1])  # not joined: Join is shown
+    panel.join_button.setFocus()
+    with qtbot.waitSignal(panel.join_requested, timeout=2000) as joined:
+        qtbot.keyClick(panel.join_button, key)
+    assert joined.args == ["group_59"]
+    window.show_interphone(ROWS[0])  # joined: Leave is shown
+    panel.leave_button.setFocus()
+    with qtbot.waitSignal(panel.leave_requested, timeout=2000) as left:
+        qtbot.keyClick(panel.leave_button, key)
+    assert left.args == ["group_58"]
+    assert talk == []  # the talk key did not fire
+
+
+@pytest.mark.parametrize("key", [Qt.Key.Key_Return, Qt.Key.Key_Space])
+def test_call_banner_and_mute_buttons_press_from_the_keyboard(qtbot, window, key) -> None:
+    talk = talk_events(window)
+    window.notify_incoming_call("chat_bob:sung", "bob")
+    window.banner.answer.setFocus()
+    with qtbot.waitSignal(window.join_requested, timeout=2000) as answered:
+        qtbot.keyClick(window.banner.answer, key)
+    assert answered.args == ["chat_bob:sung"]
+    window.notify_incoming_call("chat_bob:sung", "bob")
+    window.banner.dismiss.setFocus()
+    with qtbot.waitSignal(window.call_dismissed, timeout=2000):
+        qtbot.keyClick(window.banner.dismiss, key)
+    mute = window.audio_bar.mute
+    mute.setFocus()
+    with qtbot.waitSignal(window.mute_toggled, timeout=2000) as muted:
+        qtbot.keyClick(mute, key)
+    assert muted.args == [True]
+    assert talk == []
+
+
+def test_space_still_talks_when_no_button_has_the_focus(qtbot, window) -> None:
+    talk = talk_events(window)
+    window.interphones.tree.setFocus()
+    qtbot.keyPress(window.interphones.tree, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.interphones.tree, Qt.Key.Key_Space)
+    assert talk == ["press", "release"]
+
+
+# --- talk key -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("key", "refused"), [
+    (Qt.Key.Key_CapsLock, True), (Qt.Key.Key_A, True), (Qt.Key.Key_7, True),
+    (Qt.Key.Key_Space, False), (Qt.Key.Key_F9, False), (Qt.Key.Key_Pause, False),
+])
+def test_talk_key_refusals_give_a_reason(qapp, key: Qt.Key, refused: bool) -> None:
+    assert bool(refusal(key)) is refused
+
+
+def test_talk_key_field_records_right_ctrl_and_mouse_buttons_and_refuses_caps_lock(qtbot) -> None:
+    edit = TalkKeyEdit()
+    qtbot.addWidget(edit)
+    edit.show()
+    changed: list[str] = []
+    refused: list[str] = []
+    edit.key_changed.connect(changed.append)
+    edit.refused.connect(refused.append)
+
+    edit.start_recording()
+    QApplication.sendEvent(edit, native_key(QEvent.Type.KeyPress, Qt.Key.Key_CapsLock, 66))
+    assert refused and "Caps Lock" in refused[-1] and changed == []
+    QApplication.sendEvent(edit, native_key(QEvent.Type.KeyPress, Qt.Key.Key_Q, 24))
+    assert len(refused) == 2 and changed == []
+    QApplication.sendEvent(edit, native_key(QEvent.Type.KeyPress, Qt.Key.Key_Control,
+                                            LEFT_CTRL_SCAN))
+    assert "Right Ctrl" in refused[-1] and changed == []
+    QApplication.sendEvent(edit, native_key(QEvent.Type.KeyPress, Qt.Key.Key_Control,
+                                            RIGHT_CTRL_SCAN))
+    assert changed == [RIGHT_CTRL] and edit.text() == "Right Ctrl" and not edit.recording
+
+    edit.start_recording()
+    QApplication.sendEvent(edit, mouse(QEvent.Type.MouseButtonPress, Qt.MouseButton.BackButton))
+    assert changed[-1] == "Mouse:Back" and edit.key_text() == "Mouse:Back"
+    edit.start_recording()
+    qtbot.keyClick(edit, Qt.Key.Key_F8)
+    assert changed[-1] == "F8"
+
+
+def test_right_ctrl_alone_talks_but_left_ctrl_does_not(qtbot) -> None:
+    window = QWidget()
+    qtbot.addWidget(window)
+    talk_key = TalkKey(window, RIGHT_CTRL)
+    events: list[str] = []
+    talk_key.pressed.connect(lambda: events.append("press"))
+    talk_key.released.connect(lambda: events.append("release"))
+    try:
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            QApplication.sendEvent(window, native_key(kind, Qt.Key.Key_Control, LEFT_CTRL_SCAN))
+        assert events == []
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            QApplication.sendEvent(window, native_key(kind, Qt.Key.Key_Control, RIGHT_CTRL_SCAN))
+        assert events == ["press", "release"]
+        talk_key.set_key("Mouse:Forward")
+        QApplication.sendEvent(window, mouse(QEvent.Type.MouseButtonPress,
+                                             Qt.MouseButton.ForwardButton))
+        QApplication.sendEvent(window, mouse(QEvent.Type.MouseButtonRelease,
+                                             Qt.MouseButton.ForwardButton))
+        assert events == ["press", "release", "press", "release"]
+    finally:
+        talk_key.detach()
+
+
+def test_a_stored_unusable_key_falls_back_to_space(qapp) -> None:
+    assert parse_talk_key("CapsLock").key == Qt.Key.Key_Space
+    assert parse_talk_key("A").key == Qt.Key.Key_Space
+    assert parse_talk_key("Mouse:Back").mouse == Qt.MouseButton.BackButton
+
+
+# --- the filter box -------------------------------------------------------------------------------
+def test_filter_box_down_and_enter_reach_the_results_and_escape_clears(qtbot) -> None:
+    view = InterphoneList()
+    qtbot.addWidget(view)
+    view.set_rows(ROWS)
+    view.show()
+    view.activateWindow()
+    qtbot.waitExposed(view)
+    view.filter.setFocus()
+    qtbot.keyClicks(view.filter, "shift")
+    with qtbot.waitSignal(view.selected) as selected:
+        qtbot.keyClick(view.filter, Qt.Key.Key_Down)
+    assert selected.args == ["discuss_12"]
+    assert view.focusWidget() is view.tree
+    view.filter.setFocus()
+    qtbot.keyClick(view.filter, Qt.Key.Key_Escape)
+    assert view.filter.text() == "" and set(view.visible_ids()) == {row.id for row in ROWS}
+    qtbot.keyClicks(view.filter, "main")
+    with qtbot.waitSignal(view.selected) as selected:
+        qtbot.keyClick(view.filter, Qt.Key.Key_Return)
+    assert selected.args == ["group_59"]
+
+
+# --- the list keeps still under the mouse -------------------------------------------------------
+def test_list_order_is_stable_while_the_pointer_is_over_it(qtbot) -> None:
+    view = InterphoneList()
+    qtbot.addWidget(view)
+    view.set_rows(ROWS)
+    before = view.order()
+    assert before.index("group_58") < before.index("group_59")
+    QApplication.sendEvent(view.tree.viewport(), QEvent(QEvent.Type.Enter))
+    livened = [InterphoneRow("group_58", RowKind.GROUP, "Ops", 0, "", False),
+               InterphoneRow("group_59", RowKind.GROUP, "Maintenance", 2, "wux"), *ROWS[2:]]
+    view.set_rows(livened)  # Maintenance becomes live: it would jump above Ops
+    assert view.order() == before  # ... but not under the mouse
+    item = view.tree.itemAt(QPoint(5, 5))
+    assert item is not None
+    QApplication.sendEvent(view.tree.viewport(), QEvent(QEvent.Type.Leave))
+    after = view.order()
+    assert after.index("group_59") < after.index("group_58")
+
+
+def test_talk_button_in_busy_state_shows_a_refused_press(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    button = window.panel.talk_button
+    button.resize(200, 200)
+    button.set_state(TalkState.BUSY, "Alice")
+    assert button.texts() == ("Busy", "Alice is speaking")
+    qtbot.mousePress(button, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    assert button.refused and button.texts()[0] == "Wait"
+    qtbot.mouseRelease(button, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    qtbot.waitUntil(lambda: not button.refused, timeout=3000)
+    window.talk_key.detach()
