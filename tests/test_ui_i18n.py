@@ -56,3 +56,43 @@ def test_ts_file_covers_every_string_in_the_code(tmp_path) -> None:
     result = subprocess.run([lupdate, *sources, "-ts", str(copy)], capture_output=True,
                             text=True, check=True)
     assert "(0 new and" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_zh_cn_names_the_app_and_the_talk_tab_consistently(qapp) -> None:
+    """Issue 14: the tab read 正在讲话 (a verb phrase); the app was 实时对讲 and 对讲."""
+    translator = QTranslator()
+    assert translator.load(str(translation_path("zh_CN")))
+    assert translator.translate("SettingsDialog", "Talking") == "通话"
+    app_name = translator.translate("MainWindow", "Interphone")
+    for context, source in (("MainWindow", "&Interphone"), ("MainWindow", "Show Interphone"),
+                            ("SignInDialog", "Interphone"),
+                            ("SignInDialog", "Sign in to Interphone"),
+                            ("SettingsDialog", "Interphone settings"),
+                            ("MainWindow", "About Interphone")):
+        assert app_name in translator.translate(context, source), (context, source)
+
+
+def test_zh_cn_talk_key_field_and_button_name_the_key_alike(qtbot) -> None:
+    """The key field showed "Space" while the talk button said 空格."""
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.main_window import MainWindow
+    from app.ui.settings_dialog import SettingsDialog
+    from app.ui.view_types import Preferences
+
+    switcher = LanguageSwitcher(QCoreApplication.instance(), has_font=lambda language: True)
+    switcher.apply("zh_CN")
+    try:
+        window = MainWindow()
+        qtbot.addWidget(window)
+        dialog = SettingsDialog()
+        qtbot.addWidget(dialog)
+        for key in ("Space", "RightCtrl", "F9"):
+            window.set_talk_key(key)
+            dialog.set_preferences(Preferences(talk_key=key))
+            assert window.panel.talk_button._key_name == dialog.talk_key.text(), key
+        assert dialog.talk_key.text() == "F9"
+        window.set_talk_key("RightCtrl")
+        assert window.panel.talk_button._key_name == "右 Ctrl"
+        window.talk_key.detach()
+    finally:
+        switcher.apply("en")

@@ -93,33 +93,30 @@ def refusal(key: Qt.Key | int) -> str:
     """Why ``key`` cannot be the talk key (translated), ``""`` when it can."""
     code = int(key)
     if code == int(Qt.Key.Key_CapsLock):
-        return _tr("Caps Lock switches capitals on and off; it cannot be held to talk.")
+        return QCoreApplication.translate(
+            "TalkKey", "Caps Lock switches capitals on and off; it cannot be held to talk.")
     if int(Qt.Key.Key_0) <= code <= int(Qt.Key.Key_9) \
             or int(Qt.Key.Key_A) <= code <= int(Qt.Key.Key_Z):
-        return _tr("A letter or digit is needed for typing; choose Space, a function key, "
-                   "Right Ctrl or a mouse side button.")
+        return QCoreApplication.translate(
+            "TalkKey", "Letters and digits are needed for typing; choose another key.")
     if code in (int(Qt.Key.Key_Shift), int(Qt.Key.Key_Alt), int(Qt.Key.Key_Meta),
                 int(Qt.Key.Key_AltGr), int(Qt.Key.Key_unknown), 0):
-        return _tr("This key is used with other keys; choose Space, a function key, "
-                   "Right Ctrl or a mouse side button.")
+        return QCoreApplication.translate(
+            "TalkKey", "This key is used with other keys; choose another key.")
     return ""
 
 
 def talk_key_label(text: str) -> str:
     """How the talk key is shown to the user (translated, same in every view)."""
     if text == RIGHT_CTRL:
-        return _tr("Right Ctrl")
-    names = {"Mouse:Middle": _tr("Middle mouse button"),
-             "Mouse:Back": _tr("Back mouse button"),
-             "Mouse:Forward": _tr("Forward mouse button")}
+        return QCoreApplication.translate("TalkKey", "Right Ctrl")
+    names = {"Mouse:Middle": QCoreApplication.translate("TalkKey", "Middle mouse button"),
+             "Mouse:Back": QCoreApplication.translate("TalkKey", "Back mouse button"),
+             "Mouse:Forward": QCoreApplication.translate("TalkKey", "Forward mouse button")}
     if text in names:
         return names[text]
     key = key_from_text(text)
     return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("TalkKey", text)
 
 
 class TalkKey(QObject):

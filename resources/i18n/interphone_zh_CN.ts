@@ -33,19 +33,27 @@
     </message>
 </context>
 <context>
+    <name>EngineAudio</name>
+    <message>
+        <location filename="../../app/ui/audio_link.py" line="188"/>
+        <source>Simulated audio (no sound card)</source>
+        <translation>模拟音频（无声卡）</translation>
+    </message>
+</context>
+<context>
     <name>IncomingCallBanner</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="81"/>
+        <location filename="../../app/ui/main_window.py" line="118"/>
         <source>&lt;b&gt;%1&lt;/b&gt; is calling you</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="82"/>
+        <location filename="../../app/ui/main_window.py" line="119"/>
         <source>Answer</source>
         <translation>接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="83"/>
+        <location filename="../../app/ui/main_window.py" line="120"/>
         <source>Dismiss</source>
         <translation>忽略</translation>
     </message>
@@ -53,57 +61,57 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="191"/>
+        <location filename="../../app/ui/interphone_list.py" line="264"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="193"/>
+        <location filename="../../app/ui/interphone_list.py" line="267"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="197"/>
+        <location filename="../../app/ui/interphone_list.py" line="271"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="214"/>
+        <location filename="../../app/ui/interphone_list.py" line="288"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="214"/>
+        <location filename="../../app/ui/interphone_list.py" line="288"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="215"/>
+        <location filename="../../app/ui/interphone_list.py" line="289"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="227"/>
+        <location filename="../../app/ui/interphone_list.py" line="301"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="228"/>
+        <location filename="../../app/ui/interphone_list.py" line="302"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="236"/>
+        <location filename="../../app/ui/interphone_list.py" line="310"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="237"/>
+        <location filename="../../app/ui/interphone_list.py" line="311"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="238"/>
+        <location filename="../../app/ui/interphone_list.py" line="312"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -111,124 +119,145 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="177"/>
+        <location filename="../../app/ui/interphone_panel.py" line="206"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="178"/>
+        <location filename="../../app/ui/interphone_panel.py" line="207"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="182"/>
+        <location filename="../../app/ui/interphone_panel.py" line="211"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="182"/>
+        <location filename="../../app/ui/interphone_panel.py" line="211"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="183"/>
+        <location filename="../../app/ui/interphone_panel.py" line="212"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="185"/>
+        <location filename="../../app/ui/interphone_panel.py" line="214"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="187"/>
+        <location filename="../../app/ui/interphone_panel.py" line="216"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="188"/>
+        <location filename="../../app/ui/interphone_panel.py" line="217"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="194"/>
-        <location filename="../../app/ui/interphone_panel.py" line="197"/>
-        <location filename="../../app/ui/interphone_panel.py" line="257"/>
+        <location filename="../../app/ui/interphone_panel.py" line="223"/>
+        <location filename="../../app/ui/interphone_panel.py" line="226"/>
+        <location filename="../../app/ui/interphone_panel.py" line="232"/>
+        <location filename="../../app/ui/interphone_panel.py" line="305"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="198"/>
+        <location filename="../../app/ui/interphone_panel.py" line="227"/>
+        <source>Offline: members unknown</source>
+        <translation>离线：成员未知</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="233"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="202"/>
+        <location filename="../../app/ui/interphone_panel.py" line="237"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="204"/>
+        <location filename="../../app/ui/interphone_panel.py" line="240"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="213"/>
+        <location filename="../../app/ui/interphone_panel.py" line="250"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="224"/>
+        <location filename="../../app/ui/interphone_panel.py" line="259"/>
+        <source>Offline: who is speaking is unknown</source>
+        <translation>离线：不知道谁在讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="264"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="226"/>
+        <location filename="../../app/ui/interphone_panel.py" line="266"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="231"/>
+        <location filename="../../app/ui/interphone_panel.py" line="271"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="234"/>
+        <location filename="../../app/ui/interphone_panel.py" line="274"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="237"/>
+        <location filename="../../app/ui/interphone_panel.py" line="278"/>
+        <source>you</source>
+        <translation>你</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="280"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="241"/>
+        <location filename="../../app/ui/interphone_panel.py" line="284"/>
+        <source>Last heard before going offline: %1</source>
+        <translation>离线前最后听到：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="289"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="245"/>
+        <location filename="../../app/ui/interphone_panel.py" line="293"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="246"/>
+        <location filename="../../app/ui/interphone_panel.py" line="294"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="254"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="255"/>
+        <location filename="../../app/ui/interphone_panel.py" line="303"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="256"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -236,312 +265,388 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="221"/>
+        <location filename="../../app/ui/main_window.py" line="302"/>
+        <source>About Interphone</source>
+        <translation>关于实时对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="303"/>
+        <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
+        <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="314"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="222"/>
-        <location filename="../../app/ui/main_window.py" line="224"/>
+        <location filename="../../app/ui/main_window.py" line="315"/>
+        <location filename="../../app/ui/main_window.py" line="317"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="257"/>
+        <location filename="../../app/ui/main_window.py" line="350"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="259"/>
+        <location filename="../../app/ui/main_window.py" line="352"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="260"/>
+        <location filename="../../app/ui/main_window.py" line="353"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="273"/>
+        <location filename="../../app/ui/main_window.py" line="367"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="274"/>
+        <location filename="../../app/ui/main_window.py" line="368"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="275"/>
+        <location filename="../../app/ui/main_window.py" line="370"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="371"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="292"/>
+        <location filename="../../app/ui/main_window.py" line="387"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="296"/>
+        <location filename="../../app/ui/main_window.py" line="391"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="355"/>
+        <location filename="../../app/ui/main_window.py" line="453"/>
         <source>&amp;Interphone</source>
-        <translation>对讲(&amp;I)</translation>
+        <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="356"/>
+        <location filename="../../app/ui/main_window.py" line="454"/>
+        <source>&amp;About Interphone</source>
+        <translation>关于实时对讲(&amp;A)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="455"/>
+        <source>&amp;Reconnect</source>
+        <translation>重新连接(&amp;R)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="456"/>
+        <source>Sign in again with the same account</source>
+        <translation>用同一账号重新登录</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="457"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="357"/>
+        <location filename="../../app/ui/main_window.py" line="458"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="358"/>
+        <location filename="../../app/ui/main_window.py" line="459"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="360"/>
+        <location filename="../../app/ui/main_window.py" line="461"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
 </context>
 <context>
+    <name>PreferencesController</name>
+    <message>
+        <location filename="../../app/ui/preferences.py" line="101"/>
+        <source>The audio device stopped working: %1</source>
+        <translation>音频设备已停止工作：%1</translation>
+    </message>
+</context>
+<context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="229"/>
+        <location filename="../../app/ui/presenter.py" line="239"/>
         <source>The server ended your turn to talk.</source>
         <translation>服务器已结束你的讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="370"/>
+        <location filename="../../app/ui/presenter.py" line="389"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="377"/>
+        <location filename="../../app/ui/presenter.py" line="393"/>
+        <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
+        <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="396"/>
+        <source>Not connected yet: reconnecting…</source>
+        <translation>尚未连接：正在重新连接…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="397"/>
+        <source>Not connected to the server.</source>
+        <translation>未连接到服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="404"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="379"/>
+        <location filename="../../app/ui/presenter.py" line="406"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="383"/>
+        <location filename="../../app/ui/presenter.py" line="410"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="424"/>
+        <location filename="../../app/ui/presenter.py" line="454"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
 </context>
 <context>
+    <name>Runtime</name>
+    <message>
+        <location filename="../../app/ui/runtime.py" line="185"/>
+        <source>The audio device stopped working (%1). Reconnect it, then press Refresh in the settings.</source>
+        <translation>音频设备已停止工作（%1）。请重新连接设备，然后在设置中按“刷新”。</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="132"/>
-        <location filename="../../app/ui/settings_dialog.py" line="195"/>
-        <location filename="../../app/ui/settings_dialog.py" line="196"/>
-        <location filename="../../app/ui/settings_dialog.py" line="206"/>
+        <location filename="../../app/ui/settings_dialog.py" line="162"/>
+        <location filename="../../app/ui/settings_dialog.py" line="239"/>
+        <location filename="../../app/ui/settings_dialog.py" line="240"/>
+        <location filename="../../app/ui/settings_dialog.py" line="254"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="173"/>
-        <location filename="../../app/ui/settings_dialog.py" line="211"/>
+        <location filename="../../app/ui/settings_dialog.py" line="213"/>
+        <location filename="../../app/ui/settings_dialog.py" line="259"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="173"/>
-        <location filename="../../app/ui/settings_dialog.py" line="212"/>
+        <location filename="../../app/ui/settings_dialog.py" line="213"/>
+        <location filename="../../app/ui/settings_dialog.py" line="260"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="184"/>
+        <location filename="../../app/ui/settings_dialog.py" line="228"/>
         <source>Interphone settings</source>
-        <translation>对讲设置</translation>
+        <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="185"/>
+        <location filename="../../app/ui/settings_dialog.py" line="229"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="186"/>
+        <location filename="../../app/ui/settings_dialog.py" line="230"/>
         <source>Talking</source>
-        <translation>正在讲话</translation>
+        <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="187"/>
+        <location filename="../../app/ui/settings_dialog.py" line="231"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="188"/>
+        <location filename="../../app/ui/settings_dialog.py" line="232"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="188"/>
+        <location filename="../../app/ui/settings_dialog.py" line="232"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="189"/>
+        <location filename="../../app/ui/settings_dialog.py" line="233"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="189"/>
+        <location filename="../../app/ui/settings_dialog.py" line="233"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="190"/>
+        <location filename="../../app/ui/settings_dialog.py" line="234"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="190"/>
+        <location filename="../../app/ui/settings_dialog.py" line="234"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="191"/>
+        <location filename="../../app/ui/settings_dialog.py" line="235"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="197"/>
+        <location filename="../../app/ui/settings_dialog.py" line="241"/>
+        <source>&amp;Refresh the device lists</source>
+        <translation>刷新设备列表(&amp;R)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="242"/>
+        <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
+        <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="244"/>
+        <source>&amp;Play a test sound</source>
+        <translation>播放测试声音(&amp;P)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="245"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="198"/>
+        <location filename="../../app/ui/settings_dialog.py" line="246"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="200"/>
+        <location filename="../../app/ui/settings_dialog.py" line="248"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="202"/>
+        <location filename="../../app/ui/settings_dialog.py" line="250"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="204"/>
+        <location filename="../../app/ui/settings_dialog.py" line="252"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
-        <translation>在对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
+        <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
 </context>
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="146"/>
+        <location filename="../../app/ui/sign_in.py" line="172"/>
+        <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
+        <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="174"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="155"/>
+        <location filename="../../app/ui/sign_in.py" line="183"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="158"/>
+        <location filename="../../app/ui/sign_in.py" line="186"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="160"/>
+        <location filename="../../app/ui/sign_in.py" line="188"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="161"/>
+        <location filename="../../app/ui/sign_in.py" line="189"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="162"/>
+        <location filename="../../app/ui/sign_in.py" line="190"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="165"/>
+        <location filename="../../app/ui/sign_in.py" line="193"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="175"/>
+        <location filename="../../app/ui/sign_in.py" line="203"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="176"/>
+        <location filename="../../app/ui/sign_in.py" line="204"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="177"/>
+        <location filename="../../app/ui/sign_in.py" line="205"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="177"/>
+        <location filename="../../app/ui/sign_in.py" line="205"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="177"/>
+        <location filename="../../app/ui/sign_in.py" line="205"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="180"/>
+        <location filename="../../app/ui/sign_in.py" line="208"/>
         <source>host:port, e.g. 127.0.0.1:9400</source>
         <translation>主机:端口，例如 127.0.0.1:9400</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="181"/>
+        <location filename="../../app/ui/sign_in.py" line="209"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="182"/>
+        <location filename="../../app/ui/sign_in.py" line="210"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="183"/>
+        <location filename="../../app/ui/sign_in.py" line="211"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="184"/>
+        <location filename="../../app/ui/sign_in.py" line="212"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="185"/>
+        <location filename="../../app/ui/sign_in.py" line="213"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -549,65 +654,131 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="96"/>
+        <location filename="../../app/ui/talk_button.py" line="113"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="96"/>
+        <location filename="../../app/ui/talk_button.py" line="113"/>
         <source>or hold %1</source>
         <translation>或按住 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="98"/>
+        <location filename="../../app/ui/talk_button.py" line="115"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="101"/>
-        <location filename="../../app/ui/talk_button.py" line="103"/>
+        <location filename="../../app/ui/talk_button.py" line="118"/>
+        <location filename="../../app/ui/talk_button.py" line="120"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="103"/>
+        <location filename="../../app/ui/talk_button.py" line="120"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="105"/>
+        <location filename="../../app/ui/talk_button.py" line="122"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="105"/>
+        <location filename="../../app/ui/talk_button.py" line="122"/>
+        <source>Wait</source>
+        <translation>请稍候</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="123"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="108"/>
+        <location filename="../../app/ui/talk_button.py" line="126"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="110"/>
+        <location filename="../../app/ui/talk_button.py" line="128"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="111"/>
+        <location filename="../../app/ui/talk_button.py" line="129"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="199"/>
+        <location filename="../../app/ui/talk_button.py" line="227"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="201"/>
+        <location filename="../../app/ui/talk_button.py" line="229"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住 %1）</translation>
+    </message>
+</context>
+<context>
+    <name>TalkKey</name>
+    <message>
+        <location filename="../../app/ui/talk_key.py" line="96"/>
+        <source>Caps Lock switches capitals on and off; it cannot be held to talk.</source>
+        <translation>大写锁定键用于切换大小写，不能按住讲话。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key.py" line="100"/>
+        <source>Letters and digits are needed for typing; choose another key.</source>
+        <translation>字母和数字键用于打字；请选择其他键。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key.py" line="104"/>
+        <source>This key is used with other keys; choose another key.</source>
+        <translation>此键需与其他键组合使用；请选择其他键。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key.py" line="112"/>
+        <source>Right Ctrl</source>
+        <translation>右 Ctrl</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key.py" line="113"/>
+        <source>Middle mouse button</source>
+        <translation>鼠标中键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key.py" line="114"/>
+        <source>Back mouse button</source>
+        <translation>鼠标后退键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key.py" line="115"/>
+        <source>Forward mouse button</source>
+        <translation>鼠标前进键</translation>
+    </message>
+</context>
+<context>
+    <name>TalkKeyEdit</name>
+    <message>
+        <location filename="../../app/ui/talk_key_edit.py" line="64"/>
+        <source>This mouse button cannot be the talk key; use the middle, back or forward button.</source>
+        <translation>此鼠标按键不能用作讲话键；请使用中键、后退键或前进键。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key_edit.py" line="96"/>
+        <source>Left Ctrl is used for shortcuts; use Right Ctrl.</source>
+        <translation>左 Ctrl 用于快捷键；请使用右 Ctrl。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key_edit.py" line="127"/>
+        <source>Press a key or mouse button…</source>
+        <translation>请按下一个键或鼠标按键…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_key_edit.py" line="130"/>
+        <source>Click, then press the key or mouse button to hold for talking (Escape cancels)</source>
+        <translation>点击此处，然后按下讲话时要按住的键或鼠标按键（Esc 取消）</translation>
     </message>
 </context>
 </TS>
