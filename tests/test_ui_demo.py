@@ -119,7 +119,7 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
         await asyncio.sleep(0.05)  # LanguageChange events are posted
         assert switcher.language == "zh_CN" and settings.language == "zh_CN"
         assert button.texts()[0] == "按住讲话"
-        assert window.app_menu.title() == "对讲(&I)"
+        assert window.app_menu.title() == "实时对讲(&I)"
         assert "成员" in window.panel.members_title.text()
         assert dialog.windowTitle() == "对讲设置"
         assert window.interphones.filter.placeholderText() == "按名称筛选…"

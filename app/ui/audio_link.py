@@ -224,14 +224,14 @@ def _device_names(backend: AudioBackend, input_device: str, output_device: str) 
     """``"in / out"`` names of the devices in use (one name when it is the same device)."""
     try:
         devices = backend.list_devices()
-        names = [select_device(devices, _spec(spec), direction).name
-                 for spec, direction in ((input_device, "input"), (output_device, "output"))]
+        names = [select_device(devices, _spec(input_device), "input").name,
+                 select_device(devices, _spec(output_device), "output").name]
     except AudioDeviceError:
         return backend.name
     return names[0] if names[0] == names[1] else " / ".join(names)
 
 
-def open_audio(send_frame: Callable[[bytes], None], *, frame_ms: int, bitrate: int,
+def open_audio(send_frame: Callable[[bytes], object], *, frame_ms: int, bitrate: int,
                input_device: str = "", output_device: str = "", simulate: bool = False,
                voice_clip: np.ndarray | None = None) -> EngineAudio:
     """Start an engine on the sound card, or on the clocked virtual device.
@@ -240,10 +240,14 @@ def open_audio(send_frame: Callable[[bytes], None], *, frame_ms: int, bitrate: i
     microphone says while transmitting (silence when None).
     """
     loop = asyncio.get_running_loop()
+
+    def send(payload: bytes) -> None:
+        send_frame(payload)
+
     note = ""
     backend = None if simulate else _sound_card()
     if backend is not None:
-        engine = AudioEngine(backend, frame_ms, bitrate, send_frame, loop,
+        engine = AudioEngine(backend, frame_ms, bitrate, send, loop,
                              input_device=_spec(input_device), output_device=_spec(output_device))
         try:
             engine.start()
@@ -254,6 +258,6 @@ def open_audio(send_frame: Callable[[bytes], None], *, frame_ms: int, bitrate: i
             note = str(exc)
     voice = SimulatedVoice(voice_clip)
     clocked = ClockedBackend(voice, collect_output=False)
-    engine = AudioEngine(clocked, frame_ms, bitrate, send_frame, loop)
+    engine = AudioEngine(clocked, frame_ms, bitrate, send, loop)
     engine.start()
     return EngineAudio(engine, note or "no sound card", voice)

@@ -44,6 +44,11 @@ SUBTITLE_ROLE = Qt.ItemDataRole.UserRole + 2  # the translated second line
 _SECTION_ORDER = (RowKind.GROUP, RowKind.DISCUSS, RowKind.CHAT)
 
 
+def _children(section: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [child for index in range(section.childCount())
+            if (child := section.child(index)) is not None]
+
+
 class _Item(QTreeWidgetItem):
     """Sorts sections in a fixed order and rows live-first, then by name."""
 
@@ -168,14 +173,14 @@ class InterphoneList(QWidget):
             if parent is not None:
                 parent.removeChild(item)
         for row in rows:
-            item = self._items.get(row.id)
-            if item is None or item.data(0, ROW_ROLE).kind is not row.kind:
-                if item is not None and item.parent() is not None:
-                    item.parent().removeChild(item)
-                item = _Item((0, 0, ""))
-                self._sections[row.kind].addChild(item)
-                self._items[row.id] = item
-            self._fill(item, row)
+            known = self._items.get(row.id)
+            if known is None or known.data(0, ROW_ROLE).kind is not row.kind:
+                if known is not None and (parent := known.parent()) is not None:
+                    parent.removeChild(known)
+                known = _Item((0, 0, ""))
+                self._sections[row.kind].addChild(known)
+                self._items[row.id] = known
+            self._fill(known, row)
         if self._pointer_inside:
             self._sort_pending = True
         else:
@@ -184,9 +189,8 @@ class InterphoneList(QWidget):
 
     def order(self) -> list[str]:
         """Row ids in display order (sections in order, rows as shown)."""
-        return [section.child(index).data(0, ROW_ROLE).id
-                for section in self._sections.values()
-                for index in range(section.childCount())]
+        return [child.data(0, ROW_ROLE).id
+                for section in self._sections.values() for child in _children(section)]
 
     def set_names(self, names: dict[str, str]) -> None:
         """Display names by uid, for the speakers shown in the rows."""
@@ -247,9 +251,8 @@ class InterphoneList(QWidget):
         return False
 
     def _visible_items(self) -> list[QTreeWidgetItem]:
-        return [section.child(index) for section in self._sections.values()
-                if not section.isHidden()
-                for index in range(section.childCount()) if not section.child(index).isHidden()]
+        return [child for section in self._sections.values() if not section.isHidden()
+                for child in _children(section) if not child.isHidden()]
 
     def _fill(self, item: _Item, row: InterphoneRow) -> None:
         item.sort_key = (0 if row.live else 1, 0 if row.joined else 1, row.name.casefold())
@@ -275,8 +278,7 @@ class InterphoneList(QWidget):
         needle = text.strip().casefold()
         for kind, section in self._sections.items():
             shown = 0
-            for index in range(section.childCount()):
-                child = section.child(index)
+            for child in _children(section):
                 row: InterphoneRow = child.data(0, ROW_ROLE)
                 match = not needle or needle in row.name.casefold() or needle in row.id.casefold()
                 child.setHidden(not match)

@@ -8,7 +8,7 @@ Talk intents from the round button and from the talk key are merged, so
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -438,7 +438,7 @@ class MainWindow(QMainWindow):
         self.quit_requested.emit()
         event.accept()
 
-    def hideEvent(self, event: QEvent) -> None:
+    def hideEvent(self, event: QHideEvent) -> None:
         self.talk_key.release()
         super().hideEvent(event)
 

@@ -19,8 +19,9 @@ def check_qt_platform() -> str:
 
     from app.ui.assets import icon_path
 
-    app = QGuiApplication.instance() or QGuiApplication([sys.argv[0] or "interphone"])
-    platform = app.platformName()
+    if QGuiApplication.instance() is None:
+        QGuiApplication([sys.argv[0] or "interphone"])
+    platform = QGuiApplication.platformName()
     if b"svg" not in [bytes(fmt.data()) for fmt in QImageReader.supportedImageFormats()]:
         raise QtPlatformError(f"platform {platform}: the SVG image plugin is missing")
     svg = icon_path("app")

@@ -12,6 +12,8 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Coroutine
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -342,6 +344,7 @@ class Presenter(QObject):
     async def _release_delay(self) -> bool:
         """Keep sending for the release delay; True if the talk key was pressed again."""
         delay_ms = max(0, self.settings.release_delay_ms)
+        stopped: Coroutine[Any, Any, object]
         if self.audio is not None:
             self.audio.stop_transmit(delay_ms)
             stopped = self.audio.wait_transmit_stopped(delay_ms / 1000 + 1.0)

@@ -224,7 +224,7 @@ class Runtime:
     async def _end_session(self) -> None:
         window = self.window
         if window is not None and self.options.size is None:
-            self.settings.geometry = bytes(window.saveGeometry().toHex()).decode()
+            self.settings.geometry = bytes(window.saveGeometry().toHex().data()).decode()
         if self.presenter is not None:
             await self.presenter.close()
             self.presenter = None

@@ -128,9 +128,9 @@ class Setting(Generic[T]):
 
     def __init__(self, key: str, default: T, choices: tuple[T, ...] = ()) -> None:
         self.key = key
-        self.default = default
+        self.default: T = default
         self.kind: type = type(default)
-        self.choices = choices
+        self.choices: tuple[T, ...] = choices
 
     def convert(self, raw: Any) -> T:
         """The stored ``raw`` value as this setting's type, or the default."""

@@ -99,13 +99,13 @@ class SettingsDialog(QDialog):
         self.audio_form.addRow(self.mic_group)
 
         # talking tab
-        self.talk_key = TalkKeyEdit(self)
-        self.talk_key.refused.connect(self._on_key_refused)
-        self.talk_key.key_changed.connect(lambda _text: self.talk_key_problem.hide())
         self.talk_key_problem = QLabel(self)
         self.talk_key_problem.setWordWrap(True)
         self.talk_key_problem.setStyleSheet("color: #c62828;")
         self.talk_key_problem.hide()
+        self.talk_key = TalkKeyEdit(self)
+        self.talk_key.refused.connect(self._on_key_refused)
+        self.talk_key.key_changed.connect(lambda _text: self.talk_key_problem.hide())
         self.release_delay = QSpinBox(self)
         self.release_delay.setRange(0, 1000)
         self.release_delay.setSingleStep(50)

@@ -69,9 +69,10 @@ def parse_talk_key(text: str) -> TalkKeySpec:
     if text in _MOUSE_NAMES:
         return TalkKeySpec(None, mouse=_MOUSE_NAMES[text])
     sequence = QKeySequence.fromString(text, QKeySequence.SequenceFormat.PortableText)
-    if sequence.count() == 0 or refusal(sequence[0].key()):
+    if sequence.count() == 0:
         return TalkKeySpec()
-    return TalkKeySpec(sequence[0].key())
+    key = sequence[0].key()  # type: ignore[index]  # QKeySequence[i]: missing in the stubs
+    return TalkKeySpec() if refusal(key) else TalkKeySpec(key)
 
 
 def key_from_text(text: str) -> Qt.Key:
@@ -160,7 +161,7 @@ class TalkKey(QObject):
 
     def detach(self) -> None:
         app = QApplication.instance()
-        if app is not None:
+        if isinstance(app, QApplication):
             app.removeEventFilter(self)
             app.focusChanged.disconnect(self._on_focus_changed)
             app.applicationStateChanged.disconnect(self._on_app_state)
