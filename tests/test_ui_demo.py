@@ -121,7 +121,7 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
         assert button.texts()[0] == "按住讲话"
         assert window.app_menu.title() == "实时对讲(&I)"
         assert "成员" in window.panel.members_title.text()
-        assert dialog.windowTitle() == "对讲设置"
+        assert dialog.windowTitle() == "实时对讲设置"
         assert window.interphones.filter.placeholderText() == "按名称筛选…"
         dialog.language.setCurrentIndex(dialog.language.findData("en"))
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
