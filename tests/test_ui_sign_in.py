@@ -191,3 +191,40 @@ def test_enter_after_a_failed_sign_in_tries_again(qloop, settings, qtbot) -> Non
         assert await task is None
 
     run(qloop, scenario())
+
+
+def test_reconnect_after_signing_in_elsewhere_starts_a_new_session(qloop, server, settings,
+                                                                   qapp) -> None:
+    from app.client import InterphoneClient
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid = "me"
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog")
+        runtime.sign_in_dialog.token.setText("secret")
+        runtime.sign_in_dialog.ok.click()
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        first = runtime.window
+        elsewhere = InterphoneClient("127.0.0.1", server.port, "me", "secret", reconnect=False)
+        await elsewhere.connect()  # this session is kicked
+        try:
+            await until(lambda: first.reconnect_button.isVisibleTo(first), what="offered")
+            runtime.ready.clear()
+            first.reconnect_button.click()
+            await asyncio.wait_for(runtime.ready.wait(), 5)
+            assert runtime.window is not first
+            await until(lambda: runtime.window.link_text() == "Connected as me",
+                        what="connected again")
+            assert not runtime.window.reconnect_button.isVisibleTo(runtime.window)
+        finally:
+            await elsewhere.close()
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
