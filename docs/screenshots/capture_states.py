@@ -1,0 +1,112 @@
+"""Screenshots of the states added for issue 14 (run under Xvfb, or offscreen):
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshots/capture_states.py
+
+Writes into docs/screenshots/: the busy press refused, the Reconnect offer after
+"signed in elsewhere" with stale state greyed, the settings (talk key field,
+test sound, refresh), the About box and a 640×480 window, in English and
+Simplified Chinese.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import qasync
+from PySide6.QtCore import QSettings, QSize
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from app.client import InterphoneClient  # noqa: E402
+from app.demo import DEMO_TOKEN, DemoTimings  # noqa: E402
+from app.ui.i18n import LanguageSwitcher  # noqa: E402
+from app.ui.runtime import Options, Runtime  # noqa: E402
+from app.ui.settings import Settings, TokenStore  # noqa: E402
+from app.ui.view_types import TalkState  # noqa: E402
+
+OUT = Path(__file__).resolve().parent
+
+
+async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(str(predicate))
+        await asyncio.sleep(0.05)
+
+
+def save(widget: QWidget, name: str) -> None:
+    path = OUT / name
+    widget.grab().save(str(path))
+    print("wrote", path)
+
+
+async def capture(app: QApplication, language: str, folder: Path) -> None:
+    switcher = LanguageSwitcher(app)
+    switcher.apply(language)
+    settings = Settings(QSettings(str(folder / f"{language}.ini"), QSettings.Format.IniFormat),
+                        TokenStore(folder / f"{language}.token", None))
+    timings = DemoTimings(alice_every=2.5, carol_every=3.0, bob_calls_after=None)
+    runtime = Runtime(app, Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
+                                   demo_timings=timings), settings, switcher)
+    main = asyncio.ensure_future(runtime.run())
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), 15)
+        window = runtime.window
+        assert window is not None
+        button = window.panel.talk_button
+        await until(lambda: button.state is TalkState.BUSY, 20)
+        button.show_refused()
+        save(window, f"main-busy-refused-1280x800-{language}.png")
+        dialog = runtime.preferences.open() if runtime.preferences else None
+        if dialog is not None:
+            dialog.tabs.setCurrentIndex(0)
+            await asyncio.sleep(0.2)
+            save(dialog, f"settings-audio-{language}.png")
+            dialog.tabs.setCurrentIndex(1)
+            dialog.talk_key.set_key_text("RightCtrl")
+            await asyncio.sleep(0.2)
+            save(dialog, f"settings-talk-key-{language}.png")
+            dialog.reject()
+        box = window.show_about()
+        await asyncio.sleep(0.2)
+        save(box, f"about-{language}.png")
+        box.done(QMessageBox.StandardButton.Close)
+        window.resize(640, 480)
+        await asyncio.sleep(0.3)
+        save(window, f"main-640x480-{language}.png")
+        window.resize(1280, 800)
+        assert runtime.world is not None
+        elsewhere = InterphoneClient("127.0.0.1", runtime.world.port, "me", DEMO_TOKEN,
+                                     reconnect=False)
+        await elsewhere.connect()
+        await until(lambda: window.reconnect_button.isVisible())
+        window.join_requested.emit("discuss_12")
+        await asyncio.sleep(0.3)
+        save(window, f"main-signed-in-elsewhere-1280x800-{language}.png")
+        await elsewhere.close()
+    finally:
+        runtime.quit()
+        await asyncio.wait_for(main, 15)
+        switcher.apply("en")
+
+
+def main() -> int:
+    app = QApplication([sys.argv[0]])
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory() as folder, loop:
+        for language in ("en", "zh_CN"):
+            loop.run_until_complete(capture(app, language, Path(folder)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
