@@ -137,6 +137,8 @@ def test_signed_in_elsewhere_offers_reconnect_and_explains_join(qloop, server, s
             assert "signed in elsewhere" in window.link_text()
             assert window.panel.member_texts() == ["Offline: members unknown"]
             assert window.panel.talk_button.state is TalkState.OFFLINE
+            ops = window.interphones.tree.topLevelItem(0).child(0)
+            assert ops.data(0, Qt.ItemDataRole.UserRole + 2) == "Offline"  # not "alice speaking"
             window.join_requested.emit("discuss_12")
             await asyncio.sleep(0.1)
             message = window.statusBar().currentMessage()

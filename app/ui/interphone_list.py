@@ -41,6 +41,7 @@ from app.ui.view_types import InterphoneRow, RowKind
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the InterphoneRow of a row item
 SUBTITLE_ROLE = Qt.ItemDataRole.UserRole + 2  # the translated second line
+STALE_ROLE = Qt.ItemDataRole.UserRole + 3  # offline: the live state shown is out of date
 _SECTION_ORDER = (RowKind.GROUP, RowKind.DISCUSS, RowKind.CHAT)
 
 
@@ -83,6 +84,7 @@ class _RowDelegate(QStyledItemDelegate):
                                 option.widget)
         rect: QRect = option.rect
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        stale = bool(index.data(STALE_ROLE))
         text_colour = option.palette.highlightedText().color() if selected \
             else option.palette.text().color()
         icon(row.kind.value).paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
@@ -92,7 +94,8 @@ class _RowDelegate(QStyledItemDelegate):
             badge = QRect(rect.right() - badge_width, rect.top() + 12, 34, 20)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("#c62828" if row.speaker else "#2e7d32"))
+            painter.setBrush(QColor("#9e9e9e" if stale else "#c62828" if row.speaker
+                                    else "#2e7d32"))
             painter.drawRoundedRect(badge, 10, 10)
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(row.member_count))
@@ -110,7 +113,8 @@ class _RowDelegate(QStyledItemDelegate):
         painter.setFont(option.font)
         sub_colour = QColor(text_colour)
         if not selected:
-            sub_colour = QColor("#c62828") if row.speaker else QColor("#607d8b")
+            sub_colour = QColor("#9e9e9e") if stale else QColor("#c62828") if row.speaker \
+                else QColor("#607d8b")
         painter.setPen(sub_colour)
         sub_rect = QRect(text_left, rect.top() + 7 + line, text_width, line + 2)
         subtitle = str(index.data(SUBTITLE_ROLE) or "")
@@ -156,6 +160,7 @@ class InterphoneList(QWidget):
         self._pointer_inside = False
         self._sort_pending = False
         self._names: dict[str, str] = {}
+        self._offline = False
         self.tree.viewport().installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -191,6 +196,13 @@ class InterphoneList(QWidget):
         """Row ids in display order (sections in order, rows as shown)."""
         return [child.data(0, ROW_ROLE).id
                 for section in self._sections.values() for child in _children(section)]
+
+    def set_offline(self, offline: bool) -> None:
+        """Offline: who speaks and how many are in is unknown; rows say so, greyed."""
+        if offline != self._offline:
+            self._offline = offline
+            for item in self._items.values():
+                self._fill(item, item.data(0, ROW_ROLE))
 
     def set_names(self, names: dict[str, str]) -> None:
         """Display names by uid, for the speakers shown in the rows."""
@@ -258,11 +270,14 @@ class InterphoneList(QWidget):
         item.sort_key = (0 if row.live else 1, 0 if row.joined else 1, row.name.casefold())
         item.setData(0, ROW_ROLE, row)
         item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
+        item.setData(0, STALE_ROLE, self._offline)
         item.setText(0, row.name)
         item.setToolTip(0, f"{row.name} ({row.id})")
 
     def _subtitle(self, row: InterphoneRow) -> str:
         parts: list[str] = []
+        if self._offline:
+            return self.tr("Offline")
         if row.joined:
             parts.append(self.tr("Joined"))
         if row.speaker:

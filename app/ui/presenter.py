@@ -168,6 +168,7 @@ class Presenter(QObject):
                 self._link_clock.stop()
             self._show_link()
             self._show_talk()
+            self._show_rows()
             self._show_selected()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
                 self._stop_transmitting()
@@ -416,6 +417,7 @@ class Presenter(QObject):
                                               ConnectionState.DISCONNECTED))
 
     def _show_rows(self) -> None:
+        self.window.interphones.set_offline(not self._online())
         self.window.set_rows(self.rows())
 
     def _show_selected(self) -> None:

@@ -61,57 +61,62 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="264"/>
+        <location filename="../../app/ui/interphone_list.py" line="280"/>
+        <source>Offline</source>
+        <translation>离线</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="282"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="267"/>
+        <location filename="../../app/ui/interphone_list.py" line="285"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="271"/>
+        <location filename="../../app/ui/interphone_list.py" line="289"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="288"/>
+        <location filename="../../app/ui/interphone_list.py" line="305"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="288"/>
+        <location filename="../../app/ui/interphone_list.py" line="305"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="289"/>
+        <location filename="../../app/ui/interphone_list.py" line="306"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="301"/>
+        <location filename="../../app/ui/interphone_list.py" line="318"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="302"/>
+        <location filename="../../app/ui/interphone_list.py" line="319"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="310"/>
+        <location filename="../../app/ui/interphone_list.py" line="327"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="311"/>
+        <location filename="../../app/ui/interphone_list.py" line="328"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="312"/>
+        <location filename="../../app/ui/interphone_list.py" line="329"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -382,47 +387,47 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="239"/>
+        <location filename="../../app/ui/presenter.py" line="242"/>
         <source>The server ended your turn to talk.</source>
         <translation>服务器已结束你的讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="389"/>
+        <location filename="../../app/ui/presenter.py" line="393"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="393"/>
+        <location filename="../../app/ui/presenter.py" line="397"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="396"/>
+        <location filename="../../app/ui/presenter.py" line="400"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="397"/>
+        <location filename="../../app/ui/presenter.py" line="401"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="404"/>
+        <location filename="../../app/ui/presenter.py" line="408"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="406"/>
+        <location filename="../../app/ui/presenter.py" line="410"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="410"/>
+        <location filename="../../app/ui/presenter.py" line="414"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="454"/>
+        <location filename="../../app/ui/presenter.py" line="459"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
@@ -723,37 +728,37 @@
 <context>
     <name>TalkKey</name>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="96"/>
+        <location filename="../../app/ui/talk_key.py" line="97"/>
         <source>Caps Lock switches capitals on and off; it cannot be held to talk.</source>
         <translation>大写锁定键用于切换大小写，不能按住讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="100"/>
+        <location filename="../../app/ui/talk_key.py" line="101"/>
         <source>Letters and digits are needed for typing; choose another key.</source>
         <translation>字母和数字键用于打字；请选择其他键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="104"/>
+        <location filename="../../app/ui/talk_key.py" line="105"/>
         <source>This key is used with other keys; choose another key.</source>
         <translation>此键需与其他键组合使用；请选择其他键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="112"/>
+        <location filename="../../app/ui/talk_key.py" line="113"/>
         <source>Right Ctrl</source>
         <translation>右 Ctrl</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="113"/>
+        <location filename="../../app/ui/talk_key.py" line="114"/>
         <source>Middle mouse button</source>
         <translation>鼠标中键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="114"/>
+        <location filename="../../app/ui/talk_key.py" line="115"/>
         <source>Back mouse button</source>
         <translation>鼠标后退键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="115"/>
+        <location filename="../../app/ui/talk_key.py" line="116"/>
         <source>Forward mouse button</source>
         <translation>鼠标前进键</translation>
     </message>
