@@ -183,7 +183,7 @@ class MainWindow(QMainWindow):
         self.audio_problem.setWordWrap(False)
         self.audio_problem.hide()
         self.reconnect_button = QPushButton(icon("join"), "", self)
-        self.reconnect_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.reconnect_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.reconnect_button.clicked.connect(self.reconnect_requested)
         self.reconnect_button.hide()
         self.statusBar().addPermanentWidget(self.reconnect_button)
