@@ -1,0 +1,199 @@
+"""Whom a client trusts: TLS contexts, fingerprint pins, trust-on-first-use, readable failures.
+
+Three ways to trust a server (``interphone-cli --tls ...``):
+
+- the system store (default): the chain and the host name are verified;
+- ``--ca-file FILE``: the same, against the CA certificates in ``FILE`` only;
+- ``--tls-fingerprint HEX`` (a pin): the chain is not verified, the server's
+  certificate must have exactly that SHA-256 fingerprint; checked right after
+  the handshake with :func:`check_pin` (the handshake cannot do it itself).
+
+The GUI trusts on first use as SSH and Mumble do: it connects like a pin
+without a fingerprint, reads the server's fingerprint with
+:func:`peer_fingerprint`, and asks :func:`tofu_verdict` whether it is known,
+new or changed for that server. The store is a plain mapping server → fingerprint
+kept by the caller (QSettings); the functions here never touch it.
+
+Every failure becomes one line naming the problem (:func:`describe_tls_failure`):
+unknown issuer, name mismatch, fingerprint mismatch, expired certificate, or a
+server that does not speak TLS.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_HEX_PIN = re.compile(r"^[0-9A-Fa-f]{64}$")
+# OpenSSL X509_V_ERR_* codes that mean "I do not know who signed this".
+_UNKNOWN_ISSUER_CODES = frozenset({2, 18, 19, 20, 21})
+_HOSTNAME_MISMATCH = 62
+_IP_MISMATCH = 64
+_EXPIRED = 10
+_NOT_YET_VALID = 9
+
+
+class TrustError(ssl.SSLError):
+    """The handshake succeeded but the certificate is not the one we trust."""
+
+
+class TofuVerdict(enum.Enum):
+    KNOWN = "known"      # the remembered fingerprint: connect
+    NEW = "new"          # never seen: show the fingerprint and ask
+    CHANGED = "changed"  # differs from the remembered one: refuse, warn, offer to accept
+
+
+@dataclass(frozen=True, slots=True)
+class TrustPolicy:
+    """What the user asked for; at most one of ``ca_file`` and ``pin``."""
+
+    ca_file: str | None = None
+    pin: str | None = None
+    """Normalized fingerprint (see :func:`normalize_fingerprint`)."""
+    trust_on_first_use: bool = False
+    """Skip chain verification; the caller checks :func:`tofu_verdict` after the handshake."""
+
+
+def normalize_fingerprint(text: str) -> str:
+    """``ab:cd..``, ``ABCD..`` or ``AB CD ..`` → ``AB:CD:...``; ValueError if not 32 bytes of hex."""
+    compact = re.sub(r"[\s:]", "", text.strip())
+    if compact.lower().startswith("sha256"):
+        compact = compact[6:].lstrip("=")
+    if not _HEX_PIN.match(compact):
+        raise ValueError(
+            "a TLS fingerprint is 64 hexadecimal digits (the SHA-256 of the certificate), "
+            "colons optional")
+    compact = compact.upper()
+    return ":".join(compact[i : i + 2] for i in range(0, 64, 2))
+
+
+def fingerprint_of_der(der: bytes) -> str:
+    return ":".join(f"{byte:02X}" for byte in hashlib.sha256(der).digest())
+
+
+def client_context(policy: TrustPolicy) -> ssl.SSLContext:
+    """The client context for ``policy``: TLS 1.2 at least."""
+    if policy.ca_file and policy.pin:
+        raise ValueError("give either a CA file or a fingerprint, not both")
+    if policy.pin or policy.trust_on_first_use:
+        # Chain and name are replaced by the fingerprint check after the handshake.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif policy.ca_file:
+        context = ssl.create_default_context(cafile=policy.ca_file)
+    else:
+        context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def peer_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str:
+    """Fingerprint of the certificate the server sent (``writer.get_extra_info('ssl_object')``)."""
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        raise TrustError("the server sent no certificate")
+    return fingerprint_of_der(der)
+
+
+def check_pin(ssl_object: ssl.SSLObject | ssl.SSLSocket, pin: str) -> None:
+    """Raise :class:`TrustError` unless the server's certificate has fingerprint ``pin``."""
+    actual = peer_fingerprint(ssl_object)
+    if actual != normalize_fingerprint(pin):
+        raise TrustError(f"fingerprint mismatch: the server presented {actual}")
+
+
+def after_handshake(ssl_object: ssl.SSLObject | ssl.SSLSocket, policy: TrustPolicy) -> str:
+    """The checks the handshake could not do; returns the server's fingerprint."""
+    if policy.pin:
+        check_pin(ssl_object, policy.pin)
+    return peer_fingerprint(ssl_object)
+
+
+# ---- trust on first use (pure; the caller owns the store) ------------------------------------
+
+
+def server_key(host: str, port: int) -> str:
+    """The key a server is remembered under: lower-case host and port, IPv6 in brackets."""
+    host = host.strip().strip("[]").lower().rstrip(".")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def tofu_verdict(known: Mapping[str, str], server: str, fingerprint: str) -> TofuVerdict:
+    """Known, new or changed: ``fingerprint`` against what ``known`` remembers for ``server``."""
+    remembered = known.get(server)
+    if remembered is None:
+        return TofuVerdict.NEW
+    try:
+        same = normalize_fingerprint(remembered) == normalize_fingerprint(fingerprint)
+    except ValueError:
+        same = False
+    return TofuVerdict.KNOWN if same else TofuVerdict.CHANGED
+
+
+def remember(known: Mapping[str, str], server: str, fingerprint: str) -> dict[str, str]:
+    """A new store with ``server`` trusted at ``fingerprint`` (the user accepted it)."""
+    updated = dict(known)
+    updated[server] = normalize_fingerprint(fingerprint)
+    return updated
+
+
+def forget(known: Mapping[str, str], server: str) -> dict[str, str]:
+    updated = dict(known)
+    updated.pop(server, None)
+    return updated
+
+
+def tofu_message(verdict: TofuVerdict, server: str, fingerprint: str,
+                 remembered: str | None = None) -> str:
+    """What to show the user for a verdict (one paragraph, no markup)."""
+    if verdict is TofuVerdict.KNOWN:
+        return f"{server}: certificate {fingerprint} is the one you accepted before."
+    if verdict is TofuVerdict.NEW:
+        return (f"First connection to {server}. Its certificate fingerprint is {fingerprint}. "
+                "Check it with the server's operator before accepting it.")
+    return (f"WARNING: the certificate of {server} has changed. You accepted {remembered}; "
+            f"it now presents {fingerprint}. Someone may be intercepting the connection. "
+            "Accept the new certificate only if the operator confirms the change.")
+
+
+# ---- one-line failures -----------------------------------------------------------------------
+
+
+def describe_tls_failure(exc: BaseException, server: str) -> str:
+    """One line naming why a TLS connection to ``server`` failed."""
+    if isinstance(exc, TrustError):
+        return f"TLS to {server}: {exc.args[0] if exc.args else 'fingerprint mismatch'}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = exc.verify_code
+        detail = exc.verify_message or ""
+        if code in _UNKNOWN_ISSUER_CODES:
+            problem = f"unknown issuer ({detail}); use --ca-file or --tls-fingerprint"
+        elif code in (_HOSTNAME_MISMATCH, _IP_MISMATCH):
+            problem = f"name mismatch ({detail})"
+        elif code == _EXPIRED:
+            problem = "certificate expired"
+        elif code == _NOT_YET_VALID:
+            problem = "certificate not yet valid (check the clock)"
+        else:
+            problem = f"certificate refused ({detail or code})"
+        return f"TLS to {server}: {problem}"
+    if isinstance(exc, ssl.SSLError):
+        reason = (exc.reason or "").upper()
+        if reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE",
+                      "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"):
+            return f"TLS to {server}: the server does not speak TLS on this port"
+        if "VERSION" in reason or "PROTOCOL" in reason:
+            return f"TLS to {server}: no common TLS version ({exc.reason})"
+        return f"TLS to {server}: handshake failed ({exc.reason or exc})"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return f"TLS to {server}: the server closed the connection during the handshake"
+    if isinstance(exc, TimeoutError):
+        return f"TLS to {server}: the handshake timed out"
+    if isinstance(exc, OSError):
+        return f"cannot connect to {server}: {exc.strerror or exc}"
+    return f"TLS to {server}: {exc}"
