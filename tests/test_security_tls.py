@@ -198,7 +198,7 @@ async def test_pinned_fingerprint_connects_over_tls_1_2_or_later(tmp_path: Path,
     pin = fingerprint.replace(":", "").lower()  # colons optional, any case
     got = await connect(echo.port, TrustPolicy(pin=normalize_fingerprint(pin)))
     assert got == fingerprint
-    reader, writer = await asyncio.open_connection(
+    _, writer = await asyncio.open_connection(
         "127.0.0.1", echo.port, ssl=client_context(TrustPolicy(pin=fingerprint)))
     assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
     writer.close()

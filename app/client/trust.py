@@ -59,7 +59,7 @@ class TrustPolicy:
 
 
 def normalize_fingerprint(text: str) -> str:
-    """``ab:cd..``, ``ABCD..`` or ``AB CD ..`` → ``AB:CD:...``; ValueError if not 32 bytes of hex."""
+    """``ab:cd..``, ``ABCD..`` or ``AB CD ..`` → ``AB:CD:...``; ValueError unless 32 hex bytes."""
     compact = re.sub(r"[\s:]", "", text.strip())
     if compact.lower().startswith("sha256"):
         compact = compact[6:].lstrip("=")
