@@ -1,0 +1,331 @@
+"""Logins that cannot stall the server or be guessed cheaply.
+
+Two parts, composed by :class:`LoginGuard`:
+
+- :class:`FailedLogins` (pure, clock passed in): failures counted per uid and per
+  source address. From the 5th failure on, the next attempt waits (1 s, doubling,
+  at most 30 s); from the 20th, a lock-out window (15 min) starts and is logged
+  once, without the token. A further failure once it ends locks again at once.
+  An address where a uid logged in before (its *usual* address) is judged by its
+  own (uid, address) count only, with back-off but never a lock-out: an attacker
+  elsewhere cannot lock a user out of a correct login from home, and one on the
+  same address gets at most one guess per back-off step.
+- :class:`TokenVerifier`: the token check. PBKDF2 runs in a small thread pool
+  (hashlib releases the GIL), never on the event loop; beyond ``max_pending``
+  checks waiting or running it raises :class:`VerifierBusy` (answer 429). An
+  unknown uid costs the same as a known one (it is checked against a dummy hash
+  of the directory's iteration count); comparisons are constant-time.
+
+Wiring in the server (``now`` from the loop's clock, ``address`` the peer IP)::
+
+    guard = LoginGuard(TokenVerifier.for_users(directory.users.values()), FailedLogins())
+    result = await guard.check(directory.users.get(uid), uid, token, peer_ip, loop.time())
+    if result.outcome is not LoginOutcome.ACCEPTED:
+        answer(result.errcode, result.errmsg)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import hmac
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from app.protocol.errors import ErrCode
+from app.server.directory import User, hash_token
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    backoff_after: int = 5
+    """Failures after which each further attempt must wait."""
+    backoff_base: float = 1.0
+    """Seconds to wait after the ``backoff_after``-th failure; doubles with each failure."""
+    backoff_cap: float = 30.0
+    lockout_after: int = 20
+    """Failures (per uid or per address, not on a usual address) that start a lock-out."""
+    lockout_seconds: float = 900.0
+    forget_after: float = 3600.0
+    """A count with no failure for this long is forgotten."""
+    usual_per_uid: int = 8
+    """Addresses remembered per uid as usual (the most recent successful ones)."""
+    max_tracked: int = 100_000
+    """Counts and usual-address lists kept at most (oldest dropped first)."""
+
+    def delay(self, failures: int) -> float:
+        if failures < self.backoff_after:
+            return 0.0
+        steps = min(failures - self.backoff_after, 32)
+        return min(self.backoff_cap, self.backoff_base * 2.0 ** steps)
+
+
+class AdmissionKind(enum.Enum):
+    ALLOWED = "allowed"
+    BACKING_OFF = "backing off"
+    LOCKED_OUT = "locked out"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    kind: AdmissionKind
+    retry_after: float = 0.0
+
+    @property
+    def allowed(self) -> bool:
+        return self.kind is AdmissionKind.ALLOWED
+
+
+_ALLOWED = Admission(AdmissionKind.ALLOWED)
+
+
+@dataclass(slots=True)
+class _Count:
+    failures: int = 0
+    last_failure: float = 0.0
+    blocked_until: float = 0.0
+    locked: bool = False
+
+
+class FailedLogins:
+    """Failure counts per uid, per address and per (uid, usual address); pure."""
+
+    def __init__(self, policy: LoginPolicy | None = None) -> None:
+        self.policy = policy or LoginPolicy()
+        self._counts: OrderedDict[tuple[str, ...], _Count] = OrderedDict()
+        self._usual: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
+
+    def is_usual(self, uid: str, address: str) -> bool:
+        addresses = self._usual.get(uid)
+        return addresses is not None and address in addresses
+
+    def admit(self, uid: str, address: str, now: float) -> Admission:
+        """May this attempt be checked at all? (Before any hashing.)"""
+        keys = self._keys(uid, address)
+        worst = _ALLOWED
+        for key in keys:
+            count = self._counts.get(key)
+            if count is None or count.blocked_until <= now:
+                continue
+            kind = AdmissionKind.LOCKED_OUT if count.locked else AdmissionKind.BACKING_OFF
+            retry = count.blocked_until - now
+            if retry > worst.retry_after:
+                worst = Admission(kind, retry)
+        return worst
+
+    def failed(self, uid: str, address: str, now: float) -> None:
+        """A wrong token (or an unknown uid) from ``address``."""
+        usual = self.is_usual(uid, address)
+        keys: list[tuple[str, ...]] = (
+            [("pair", uid, address)] if usual else [("uid", uid), ("addr", address)])
+        if usual:
+            keys.append(("addr", address))  # counted, but not applied to this uid here
+        for key in keys:
+            count = self._counts.get(key)
+            if count is None or now - count.last_failure > self.policy.forget_after:
+                count = _Count()
+            self._counts[key] = count
+            self._counts.move_to_end(key)
+            count.failures += 1
+            count.last_failure = now
+            if count.locked and count.blocked_until > now:
+                continue  # already locked out (counted from a usual address): leave it be
+            if key[0] != "pair" and count.failures >= self.policy.lockout_after:
+                count.blocked_until = now + self.policy.lockout_seconds
+                count.locked = True
+                self._log_lockout(key, count, address)
+            else:
+                count.blocked_until = now + self.policy.delay(count.failures)
+        self._trim()
+
+    def succeeded(self, uid: str, address: str, now: float) -> None:
+        """A correct login: ``address`` becomes usual for ``uid``; its pair count is cleared."""
+        self._counts.pop(("pair", uid, address), None)
+        addresses = self._usual.setdefault(uid, OrderedDict())
+        addresses[address] = None
+        addresses.move_to_end(address)
+        self._usual.move_to_end(uid)
+        while len(addresses) > self.policy.usual_per_uid:
+            addresses.popitem(last=False)
+        self._trim()
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` can next forget something (the oldest count's expiry)."""
+        if not self._counts:
+            return None
+        oldest = next(iter(self._counts.values()))
+        return max(oldest.last_failure + self.policy.forget_after, oldest.blocked_until)
+
+    def handle_timer(self, now: float) -> None:
+        """Forget counts with no failure for ``forget_after`` that block nothing any more."""
+        while self._counts:
+            key, count = next(iter(self._counts.items()))
+            if now - count.last_failure <= self.policy.forget_after or count.blocked_until > now:
+                break
+            del self._counts[key]
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def _keys(self, uid: str, address: str) -> list[tuple[str, ...]]:
+        if self.is_usual(uid, address):
+            return [("pair", uid, address)]
+        return [("uid", uid), ("addr", address)]
+
+    def _trim(self) -> None:
+        while len(self._counts) > self.policy.max_tracked:
+            self._counts.popitem(last=False)
+        while len(self._usual) > self.policy.max_tracked:
+            self._usual.popitem(last=False)
+
+    def _log_lockout(self, key: tuple[str, ...], count: _Count, address: str) -> None:
+        what = f"uid {key[1]!r}" if key[0] == "uid" else f"address {key[1]}"
+        logger.warning("login lock-out: %s for %.0f s after %d failed logins (last from %s)",
+                       what, self.policy.lockout_seconds, count.failures, address)
+
+
+# ---- the token check, off the event loop ------------------------------------------------------
+
+
+class VerifierBusy(Exception):
+    """Too many token checks waiting: answer 429 and let the client retry."""
+
+
+class TokenVerifier:
+    """Checks tokens against :class:`User` entries; hashing runs in a bounded pool."""
+
+    def __init__(self, *, workers: int = 2, max_pending: int = 32,
+                 dummy_hash: str | None = None, executor: Executor | None = None) -> None:
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="token-hash")
+        self._owns_executor = executor is None
+        self._max_pending = max_pending
+        self._pending = 0
+        self._dummy = User("", "", token_hash=dummy_hash) if dummy_hash else None
+        self._dummy_token = secrets.token_urlsafe(16)
+
+    @classmethod
+    def for_users(cls, users: Iterable[User], *, workers: int = 2,
+                  max_pending: int = 32) -> TokenVerifier:
+        """A verifier whose dummy hash costs what the directory's hashes cost."""
+        return cls(workers=workers, max_pending=max_pending, dummy_hash=dummy_hash_for(users))
+
+    @property
+    def pending(self) -> int:
+        """Checks submitted to the pool and not finished yet."""
+        return self._pending
+
+    async def verify(self, user: User | None, token: str) -> bool:
+        """True if ``user`` exists and ``token`` is its token. Raises :class:`VerifierBusy`."""
+        if user is not None and user.token_hash is None:
+            return user.token_matches(token)
+        if user is None and self._dummy is None:
+            # No hashed users: an unknown uid costs a plain comparison, like a known one.
+            hmac.compare_digest(self._dummy_token.encode(), token.encode())
+            return False
+        target = user if user is not None else self._dummy
+        assert target is not None
+        matched = await self._in_pool(target, token)
+        return matched and user is not None
+
+    async def _in_pool(self, user: User, token: str) -> bool:
+        if self._pending >= self._max_pending:
+            raise VerifierBusy(f"{self._pending} token checks pending")
+        loop = asyncio.get_running_loop()
+        self._pending += 1
+        job: Future[bool] = self._executor.submit(user.token_matches, token)
+
+        def finished(_: Future[bool]) -> None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody counts any more
+                loop.call_soon_threadsafe(self._finished)
+
+        job.add_done_callback(finished)
+        return await asyncio.wrap_future(job)
+
+    def _finished(self) -> None:
+        self._pending -= 1
+
+    def close(self) -> None:
+        if self._owns_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def dummy_hash_for(users: Iterable[User]) -> str | None:
+    """A hash of a random token with the most common iteration count; None if none is hashed."""
+    counts: dict[int, int] = {}
+    for user in users:
+        if user.token_hash:
+            parts = user.token_hash.split("$")
+            if len(parts) == 4 and parts[1].isdigit():
+                counts[int(parts[1])] = counts.get(int(parts[1]), 0) + 1
+    if not counts:
+        return None
+    iterations = max(counts, key=lambda n: (counts[n], n))
+    return hash_token(secrets.token_urlsafe(16), iterations=iterations)
+
+
+# ---- both together -----------------------------------------------------------------------------
+
+
+class LoginOutcome(enum.Enum):
+    ACCEPTED = "accepted"
+    REFUSED = "refused"            # wrong token or unknown uid: 401
+    THROTTLED = "throttled"        # back-off or lock-out: 429
+    BUSY = "busy"                  # too many checks pending: 429
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    outcome: LoginOutcome
+    retry_after: float = 0.0
+
+    @property
+    def errcode(self) -> ErrCode | None:
+        if self.outcome is LoginOutcome.ACCEPTED:
+            return None
+        if self.outcome is LoginOutcome.REFUSED:
+            return ErrCode.UNAUTHORIZED
+        return ErrCode.TOO_MANY_REQUESTS
+
+    @property
+    def errmsg(self) -> str:
+        if self.outcome is LoginOutcome.REFUSED:
+            return "login refused"
+        if self.outcome is LoginOutcome.BUSY:
+            return "server busy, retry later"
+        if self.outcome is LoginOutcome.THROTTLED:
+            return f"too many failed logins, retry in {max(1, round(self.retry_after))} s"
+        return ""
+
+
+class LoginGuard:
+    """Admission, then the off-loop check, then the bookkeeping of the result."""
+
+    def __init__(self, verifier: TokenVerifier, failures: FailedLogins | None = None) -> None:
+        self.verifier = verifier
+        self.failures = failures or FailedLogins()
+
+    async def check(self, user: User | None, uid: str, token: str, address: str,
+                    now: float) -> LoginResult:
+        admission = self.failures.admit(uid, address, now)
+        if not admission.allowed:
+            return LoginResult(LoginOutcome.THROTTLED, admission.retry_after)
+        try:
+            matched = await self.verifier.verify(user, token)
+        except VerifierBusy:
+            return LoginResult(LoginOutcome.BUSY, 1.0)
+        if matched:
+            self.failures.succeeded(uid, address, now)
+            return LoginResult(LoginOutcome.ACCEPTED)
+        self.failures.failed(uid, address, now)
+        return LoginResult(LoginOutcome.REFUSED)
+
+    def close(self) -> None:
+        self.verifier.close()
