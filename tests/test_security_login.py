@@ -235,6 +235,17 @@ async def test_full_queue_answers_busy_and_recovers() -> None:
 # ---- LoginGuard --------------------------------------------------------------------------------
 
 
+async def test_guard_uses_the_limiter_it_is_given() -> None:
+    limiter = FailedLogins(LoginPolicy(backoff_after=2))
+    guard = LoginGuard(TokenVerifier(), limiter)
+    assert guard.failures is limiter
+    for _ in range(2):
+        await guard.check(PLAIN, "bob", "nope", ATTACKER, 0.0)
+    assert (await guard.check(PLAIN, "bob", SECRET, ATTACKER, 0.0)).outcome \
+        is LoginOutcome.THROTTLED
+    guard.close()
+
+
 async def test_guard_outcomes_and_error_codes() -> None:
     executor = CountingExecutor()
     guard = LoginGuard(TokenVerifier(executor=executor))

@@ -310,7 +310,7 @@ class LoginGuard:
 
     def __init__(self, verifier: TokenVerifier, failures: FailedLogins | None = None) -> None:
         self.verifier = verifier
-        self.failures = failures or FailedLogins()
+        self.failures = failures if failures is not None else FailedLogins()
 
     async def check(self, user: User | None, uid: str, token: str, address: str,
                     now: float) -> LoginResult:
