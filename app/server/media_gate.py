@@ -1,0 +1,136 @@
+"""The server's media-auth decisions for one datagram (pure; no socket, clock passed in).
+
+docs/protocol-extensions.md, "Extension: media-auth", sections 5 and 6: who may
+register where (authenticated recvbegin), and which sealed audio packets are
+relayed to whom. The relay owns the socket and hands each datagram whose type
+field is a media-auth type (:func:`~app.protocol.media_crypto.media_packet_type`)
+to :meth:`SealedMediaGate.datagram`, then sends what it returns. Sessions,
+membership and the floor stay in the server's state, seen through
+:class:`MembershipView`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.protocol.errors import PacketError
+from app.protocol.media_crypto import (
+    AuthRecvBegin,
+    InterphoneKeys,
+    MediaPacketType,
+    RecvBeginVerifier,
+    media_packet_type,
+    parse_media_packet,
+    peek_sealed_route,
+)
+from app.server.addr_limits import RecvBeginBuckets
+
+logger = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+
+
+class MembershipView(Protocol):
+    """What the gate needs to know about sessions; the server's state provides it."""
+
+    def recvbegin_verifier(self, uid: str) -> RecvBeginVerifier | None:
+        """The verifier of ``uid``'s live session if it was granted media-auth, else None."""
+
+    def is_member(self, interphone_id: str, uid: str) -> bool: ...
+
+    def floor_holder(self, interphone_id: str) -> str | None: ...
+
+    def media_auth_members(self, interphone_id: str) -> Iterable[str]:
+        """Members of ``interphone_id`` whose sessions hold media-auth."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    sends: tuple[tuple[bytes, Address], ...] = ()
+    heard: tuple[str, str] | None = None
+    """(id, uid) when audio of the floor holder was relayed (resets the silence timer)."""
+    registered: tuple[str, str] | None = None
+    """(id, uid) when an authenticated recvbegin registered or refreshed an address."""
+
+
+_NOTHING = GateResult()
+
+
+@dataclass(slots=True)
+class SealedMediaGate:
+    view: MembershipView
+    keys: InterphoneKeys
+    buckets: RecvBeginBuckets = field(default_factory=RecvBeginBuckets)
+    _where: dict[tuple[str, str], Address] = field(default_factory=dict)
+    _by_address: dict[Address, set[tuple[str, str]]] = field(default_factory=dict)
+
+    def datagram(self, data: bytes, source: Address, now: float) -> GateResult:
+        kind = media_packet_type(data)
+        if kind is None:
+            return _NOTHING
+        if kind is MediaPacketType.AUTH_RECVBEGIN:
+            return self._recvbegin(data, source, now)
+        if source not in self._by_address:
+            return _NOTHING  # unregistered source: no parsing beyond the type field
+        if kind is MediaPacketType.SEALED_AUDIO:
+            return self._sealed(data, source)
+        return _NOTHING  # acks travel from the server only
+
+    def registered(self, interphone_id: str, uid: str) -> Address | None:
+        return self._where.get((interphone_id, uid))
+
+    def unregister(self, interphone_id: str, uid: str) -> None:
+        """The member quit or its session ended."""
+        address = self._where.pop((interphone_id, uid), None)
+        if address is not None:
+            self._unlink(address, (interphone_id, uid))
+
+    def unregister_uid(self, uid: str) -> None:
+        for route in [r for r in self._where if r[1] == uid]:
+            self.unregister(*route)
+
+    def _recvbegin(self, data: bytes, source: Address, now: float) -> GateResult:
+        if not self.buckets.allow(source[0], now):
+            return _NOTHING
+        try:
+            packet = parse_media_packet(data)
+        except PacketError:
+            return _NOTHING
+        assert isinstance(packet, AuthRecvBegin)
+        verifier = self.view.recvbegin_verifier(packet.uid)
+        if (verifier is None or not self.view.is_member(packet.id, packet.uid)
+                or not verifier.accept(packet)):
+            return _NOTHING
+        route = (packet.id, packet.uid)
+        previous = self._where.get(route)
+        if previous is not None and previous != source:
+            self._unlink(previous, route)
+        self._where[route] = source
+        self._by_address.setdefault(source, set()).add(route)
+        return GateResult(sends=((verifier.ack(packet), source),), registered=route)
+
+    def _sealed(self, data: bytes, source: Address) -> GateResult:
+        header = peek_sealed_route(data)
+        if header is None:
+            return _NOTHING
+        interphone_id, uid, epoch, grant = header
+        if (self._where.get((interphone_id, uid)) != source
+                or self.view.floor_holder(interphone_id) != uid
+                or not self.keys.relay_allows(interphone_id, epoch, grant)):
+            return _NOTHING
+        sends = tuple(
+            (data, address)
+            for member in self.view.media_auth_members(interphone_id)
+            if member != uid and (address := self._where.get((interphone_id, member)))
+        )
+        return GateResult(sends=sends, heard=(interphone_id, uid))
+
+    def _unlink(self, address: Address, route: tuple[str, str]) -> None:
+        routes = self._by_address.get(address)
+        if routes is not None:
+            routes.discard(route)
+            if not routes:
+                del self._by_address[address]
