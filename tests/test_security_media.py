@@ -121,8 +121,12 @@ def test_base_packets_are_not_media_auth_packets() -> None:
 def test_largest_opus_frame_fits_with_short_ids() -> None:
     data = seal_audio(key(), ID, "alice", 1, 0, bytes(MAX_OPUS_FRAME))
     assert len(data) <= MAX_DATAGRAM
-    with pytest.raises(PacketError):
+    with pytest.raises(ValueError, match="exceeds"):
         seal_audio(key(), ID, "alice", 1, 0, bytes(MAX_OPUS_FRAME + 1))
+    with pytest.raises(ValueError, match="exceeds 1400"):
+        seal_audio(key(), "group_" + "x" * 58, "u" * 64, 1, 0, bytes(MAX_OPUS_FRAME))
+    with pytest.raises(ValueError, match="unsigned 32-bit"):
+        seal_audio(key(), ID, "alice", 1 << 32, 0, OPUS)
 
 
 def test_peek_sealed_route_reads_the_header_only() -> None:
@@ -391,7 +395,7 @@ def test_replay_window_table() -> None:
 def test_key_and_secret_sizes_are_enforced() -> None:
     with pytest.raises(ValueError):
         MediaKey(1, b"short")
-    with pytest.raises(PacketError):
+    with pytest.raises(ValueError, match="unsigned 32-bit"):
         MediaKey(1 << 32, bytes(KEY_BYTES))
     with pytest.raises(ValueError):
         RecvBeginSigner(b"short", "alice")

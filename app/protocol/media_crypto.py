@@ -68,7 +68,13 @@ class MediaPacketType(IntEnum):
 
 
 class MediaAuthError(PacketError):
-    """Well-formed, but forged, modified, replayed or under an unknown key: drop it."""
+    """Well-formed, but forged, modified, replayed or under an unknown key: drop it.
+
+    Errors: :class:`PacketError` (and this subclass) is a datagram from the peer to
+    drop silently; a plain :class:`ValueError` from ``serialize``, ``sign`` or
+    :func:`seal_audio` is the caller's own mistake (a value out of range, a frame
+    or packet over its limit).
+    """
 
 
 # ---- encodings carried over TLS ----------------------------------------------------------------
@@ -106,13 +112,13 @@ def _pack_str(text: str) -> bytes:
 def _finish(body: bytes) -> bytes:
     data = _U32.pack(zlib.crc32(body)) + body
     if len(data) > MAX_DATAGRAM:
-        raise PacketError(f"packet of {len(data)} bytes exceeds {MAX_DATAGRAM}")
+        raise ValueError(f"packet of {len(data)} bytes exceeds {MAX_DATAGRAM}")
     return data
 
 
 def _check_u32(name: str, value: int) -> None:
     if not 0 <= value <= U32_MAX:
-        raise PacketError(f"{name} {value} is not an unsigned 32-bit integer")
+        raise ValueError(f"{name} {value} is not an unsigned 32-bit integer")
 
 
 class _Reader:
@@ -231,7 +237,7 @@ class AuthRecvBegin:
 
     def serialize(self) -> bytes:
         if len(self.mac) != MAC_BYTES:
-            raise PacketError(f"mac must be {MAC_BYTES} bytes")
+            raise ValueError(f"mac must be {MAC_BYTES} bytes")
         return _finish(self.signed_bytes() + self.mac)
 
 
@@ -259,7 +265,7 @@ class SealedAudio:
 
     def serialize(self) -> bytes:
         if not TAG_BYTES <= len(self.sealed) <= MAX_OPUS_FRAME + TAG_BYTES:
-            raise PacketError(f"sealed frame of {len(self.sealed)} bytes is out of range")
+            raise ValueError(f"sealed frame of {len(self.sealed)} bytes is out of range")
         return _finish(self.header_bytes() + _U32.pack(len(self.sealed)) + self.sealed)
 
 
@@ -401,7 +407,7 @@ def seal_audio(key: MediaKey, interphone_id: str, uid: str, grant: int, seq: int
                opus: bytes) -> bytes:
     """The datagram of one Opus frame of the utterance ``grant`` (seq 0, 1, ...)."""
     if len(opus) > MAX_OPUS_FRAME:
-        raise PacketError(f"audio frame of {len(opus)} bytes exceeds {MAX_OPUS_FRAME}")
+        raise ValueError(f"audio frame of {len(opus)} bytes exceeds {MAX_OPUS_FRAME}")
     shell = SealedAudio(interphone_id, uid, key.epoch, grant, seq, b"")
     header = shell.header_bytes()
     sealed = key.seal(header, shell.nonce, opus)
