@@ -25,7 +25,12 @@ from app.protocol.media_crypto import (
 )
 from app.protocol.udp import AudioPacket
 from app.server.addr_limits import RecvBeginBuckets
-from app.server.media_gate import GateResult, SealedMediaGate
+from app.server.media_gate import (
+    ERRCODE_MEDIA_AUTH_REQUIRED,
+    GateResult,
+    MediaEncryption,
+    SealedMediaGate,
+)
 
 ID = "group_58"
 WAIT = 5.0
@@ -286,3 +291,33 @@ async def test_recvbegin_flood_is_cut_by_the_bucket_before_the_mac(world: World)
     genuine = alice.signer.make(ID)
     assert gate.datagram(genuine, ("127.0.0.1", 4001), 0.0) == GateResult()  # no token left
     assert gate.datagram(genuine, ("127.0.0.1", 4001), 1.0).registered == (ID, "alice")
+
+
+@pytest.mark.parametrize(("value", "tls", "mode"), [
+    (None, True, MediaEncryption.REQUIRED),
+    (None, False, MediaEncryption.OFF),
+    ("optional", True, MediaEncryption.OPTIONAL),
+    ("off", True, MediaEncryption.OFF),
+    ("required", False, MediaEncryption.REQUIRED),
+])
+def test_media_encryption_setting(value: str | None, tls: bool, mode: MediaEncryption) -> None:
+    assert MediaEncryption.from_setting(value, tls=tls) is mode
+
+
+def test_media_encryption_rejects_unknown_values() -> None:
+    with pytest.raises(ValueError, match='"required", "optional" or "off"'):
+        MediaEncryption.from_setting("yes", tls=True)
+
+
+@pytest.mark.parametrize(("mode", "requested", "refused", "offered", "base"), [
+    (MediaEncryption.REQUIRED, (), True, True, False),
+    (MediaEncryption.REQUIRED, ("queue", "media-auth"), False, True, False),
+    (MediaEncryption.OPTIONAL, (), False, True, True),
+    (MediaEncryption.OFF, ("media-auth",), False, False, True),
+])
+def test_media_encryption_semantics(mode: MediaEncryption, requested: tuple[str, ...],
+                                    refused: bool, offered: bool, base: bool) -> None:
+    assert mode.refuses(requested) is refused
+    assert mode.offers() is offered
+    assert mode.accepts_base_media() is base
+    assert ERRCODE_MEDIA_AUTH_REQUIRED == 426

@@ -104,9 +104,9 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 async def start_echo() -> AsyncIterator:
     servers: list[asyncio.Server] = []
 
-    async def start(context: ssl.SSLContext) -> EchoServer:
+    async def start(context: ssl.SSLContext, handshake_timeout: float = 5.0) -> EchoServer:
         server = await asyncio.start_server(_echo, "127.0.0.1", 0, ssl=context,
-                                            ssl_handshake_timeout=5)
+                                            ssl_handshake_timeout=handshake_timeout)
         servers.append(server)
         return EchoServer(server)
 
@@ -249,6 +249,16 @@ async def test_plain_text_client_is_closed_and_others_still_served(tmp_path: Pat
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after the failed handshake
     writer.close()
     assert await connect(echo.port, TrustPolicy(pin=fingerprint)) == fingerprint
+
+
+async def test_a_silent_client_is_closed_when_the_handshake_times_out(tmp_path: Path,
+                                                                     start_echo) -> None:
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    echo = await start_echo(context, handshake_timeout=0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", echo.port)  # says nothing
+    assert await connect(echo.port, TrustPolicy(pin=fingerprint)) == fingerprint
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
 
 
 async def test_tls_client_to_a_plain_server_is_named(start_echo) -> None:

@@ -11,6 +11,7 @@ membership and the floor stay in the server's state, seen through
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Protocol
 
 from app.protocol.errors import PacketError
 from app.protocol.media_crypto import (
+    FEATURE,
     AuthRecvBegin,
     InterphoneKeys,
     MediaPacketType,
@@ -31,6 +33,40 @@ from app.server.addr_limits import RecvBeginBuckets
 logger = logging.getLogger(__name__)
 
 Address = tuple[str, int]
+
+ERRCODE_MEDIA_AUTH_REQUIRED = 426
+ERRMSG_MEDIA_AUTH_REQUIRED = "media-auth required"
+
+
+class MediaEncryption(enum.StrEnum):
+    """The ``[server]`` key ``media_encryption`` (docs/protocol-extensions.md, section 2)."""
+
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+    OFF = "off"
+
+    @classmethod
+    def from_setting(cls, value: str | None, *, tls: bool) -> MediaEncryption:
+        """The configured mode; unset means ``required`` with TLS and ``off`` without."""
+        if value is None:
+            return cls.REQUIRED if tls else cls.OFF
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f'media_encryption must be "required", "optional" or "off", '
+                             f"not {value!r}") from None
+
+    def offers(self) -> bool:
+        """Whether ``media-auth`` goes into the server's offered feature names."""
+        return self is not MediaEncryption.OFF
+
+    def refuses(self, requested: Iterable[str]) -> bool:
+        """Whether a login asking for ``requested`` features is refused (errcode 426)."""
+        return self is MediaEncryption.REQUIRED and FEATURE not in set(requested)
+
+    def accepts_base_media(self) -> bool:
+        """Whether base packets (types 1 and 2) are served at all."""
+        return self is not MediaEncryption.REQUIRED
 
 
 class MembershipView(Protocol):
