@@ -38,10 +38,12 @@ class CountingExecutor(ThreadPoolExecutor):
     def __init__(self, workers: int = 2, hold: threading.Event | None = None) -> None:
         super().__init__(max_workers=workers)
         self.jobs = 0
+        self.tokens: list[str] = []
         self.hold = hold
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         self.jobs += 1
+        self.tokens.extend(a for a in args if isinstance(a, str))
         hold = self.hold
 
         def run() -> Any:
@@ -229,6 +231,56 @@ async def test_full_queue_answers_busy_and_recovers() -> None:
     while verifier.pending:
         await asyncio.sleep(0.01)
     assert await verifier.verify(HASHED, SECRET)
+    executor.shutdown()
+
+
+async def test_usual_address_checks_go_first_and_have_reserved_places() -> None:
+    hold = threading.Event()
+    executor = CountingExecutor(workers=1, hold=hold)
+    verifier = TokenVerifier(workers=1, max_pending=3, reserved=1, executor=executor)
+    flood = [asyncio.ensure_future(verifier.verify(HASHED, f"guess{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    with pytest.raises(VerifierBusy):
+        await verifier.verify(HASHED, SECRET)
+    usual = asyncio.ensure_future(verifier.verify(HASHED, SECRET, priority=True))
+    await asyncio.sleep(0)
+    assert verifier.pending == 4
+    with pytest.raises(VerifierBusy):
+        await verifier.verify(HASHED, SECRET, priority=True)  # the reserve is used up
+    hold.set()
+    assert await usual
+    await asyncio.gather(*flood)
+    assert executor.tokens == ["guess0", SECRET, "guess1", "guess2"]  # it overtook the line
+    executor.shutdown()
+
+
+async def test_a_verified_token_is_remembered_without_hashing_again() -> None:
+    executor = CountingExecutor()
+    verifier = TokenVerifier(executor=executor)
+    assert await verifier.verify(HASHED, SECRET)
+    assert executor.jobs == 1
+    assert await verifier.verify(HASHED, SECRET)
+    assert executor.jobs == 1  # remembered
+    assert not await verifier.verify(HASHED, "wrong")
+    assert executor.jobs == 2  # a wrong token still costs a hash
+    changed = User("alice", "Alice", token_hash=hash_token("new secret", iterations=1000))
+    assert not await verifier.verify(changed, SECRET)  # the directory changed the hash
+    assert executor.jobs == 3
+    executor.shutdown()
+
+
+async def test_closing_cancels_waiting_checks() -> None:
+    hold = threading.Event()
+    executor = CountingExecutor(workers=1, hold=hold)
+    verifier = TokenVerifier(workers=1, executor=executor)
+    running = asyncio.ensure_future(verifier.verify(HASHED, "a"))
+    waiting = asyncio.ensure_future(verifier.verify(HASHED, "b"))
+    await asyncio.sleep(0)
+    verifier.close()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    hold.set()
+    assert not await running
     executor.shutdown()
 
 

@@ -12,7 +12,9 @@ Two parts, composed by :class:`LoginGuard`:
   same address gets at most one guess per back-off step.
 - :class:`TokenVerifier`: the token check. PBKDF2 runs in a small thread pool
   (hashlib releases the GIL), never on the event loop; beyond ``max_pending``
-  checks waiting or running it raises :class:`VerifierBusy` (answer 429). An
+  checks waiting or running it raises :class:`VerifierBusy` (answer 429). Checks
+  from a usual address go first and have a few reserved places; a token verified
+  once is remembered (keyed HMAC) so the user's next logins cost no hash. An
   unknown uid costs the same as a known one (it is checked against a dummy hash
   of the directory's iteration count); comparisons are constant-time.
 
@@ -32,7 +34,7 @@ import enum
 import hmac
 import logging
 import secrets
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -199,17 +201,34 @@ class VerifierBusy(Exception):
 
 
 class TokenVerifier:
-    """Checks tokens against :class:`User` entries; hashing runs in a bounded pool."""
+    """Checks tokens against :class:`User` entries; hashing runs in a bounded pool.
 
-    def __init__(self, *, workers: int = 2, max_pending: int = 32,
-                 dummy_hash: str | None = None, executor: Executor | None = None) -> None:
+    At most ``workers`` hashes run at once; the others wait in two lines, and a
+    check asked with ``priority`` (a login from the uid's usual address) goes
+    before every ordinary one and may use ``reserved`` extra places beyond
+    ``max_pending``, so a flood of guesses from elsewhere cannot crowd it out.
+    A token verified once is remembered (as a keyed HMAC, never in clear) for
+    ``remember`` users, so the user's next logins need no hash at all.
+    """
+
+    def __init__(self, *, workers: int = 2, max_pending: int = 32, reserved: int = 8,
+                 dummy_hash: str | None = None, executor: Executor | None = None,
+                 remember: int = 10_000) -> None:
         self._executor = executor or ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="token-hash")
         self._owns_executor = executor is None
+        self._workers = workers
         self._max_pending = max_pending
-        self._pending = 0
+        self._reserved = reserved
+        self._running = 0
+        self._ordinary: deque[_Check] = deque()
+        self._priority: deque[_Check] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._dummy = User("", "", token_hash=dummy_hash) if dummy_hash else None
         self._dummy_token = secrets.token_urlsafe(16)
+        self._memo_key = secrets.token_bytes(32)
+        self._verified: OrderedDict[str, bytes] = OrderedDict()
+        self._remember = remember
 
     @classmethod
     def for_users(cls, users: Iterable[User], *, workers: int = 2,
@@ -219,10 +238,10 @@ class TokenVerifier:
 
     @property
     def pending(self) -> int:
-        """Checks submitted to the pool and not finished yet."""
-        return self._pending
+        """Checks running or waiting."""
+        return self._running + len(self._ordinary) + len(self._priority)
 
-    async def verify(self, user: User | None, token: str) -> bool:
+    async def verify(self, user: User | None, token: str, *, priority: bool = False) -> bool:
         """True if ``user`` exists and ``token`` is its token. Raises :class:`VerifierBusy`."""
         if user is not None and user.token_hash is None:
             return user.token_matches(token)
@@ -230,31 +249,78 @@ class TokenVerifier:
             # No hashed users: an unknown uid costs a plain comparison, like a known one.
             hmac.compare_digest(self._dummy_token.encode(), token.encode())
             return False
+        if user is not None:
+            memo = self._memo(user, token)
+            known = self._verified.get(user.uid)
+            if known is not None and hmac.compare_digest(known, memo):
+                self._verified.move_to_end(user.uid)
+                return True
         target = user if user is not None else self._dummy
         assert target is not None
-        matched = await self._in_pool(target, token)
-        return matched and user is not None
+        matched = await self._in_pool(target, token, priority)
+        if matched and user is not None:
+            self._verified[user.uid] = self._memo(user, token)
+            self._verified.move_to_end(user.uid)
+            while len(self._verified) > self._remember:
+                self._verified.popitem(last=False)
+            return True
+        return False
 
-    async def _in_pool(self, user: User, token: str) -> bool:
-        if self._pending >= self._max_pending:
-            raise VerifierBusy(f"{self._pending} token checks pending")
-        loop = asyncio.get_running_loop()
-        self._pending += 1
-        job: Future[bool] = self._executor.submit(user.token_matches, token)
+    def _memo(self, user: User, token: str) -> bytes:
+        message = f"{user.uid}\0{user.token_hash}\0{token}".encode()
+        return hmac.new(self._memo_key, message, "sha256").digest()
 
-        def finished(_: Future[bool]) -> None:
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody counts any more
-                loop.call_soon_threadsafe(self._finished)
+    async def _in_pool(self, user: User, token: str, priority: bool) -> bool:
+        limit = self._max_pending + (self._reserved if priority else 0)
+        if self.pending >= limit:
+            raise VerifierBusy(f"{self.pending} token checks pending")
+        self._loop = asyncio.get_running_loop()
+        check = _Check(user, token, self._loop.create_future())
+        (self._priority if priority else self._ordinary).append(check)
+        self._dispatch()
+        return await check.result
 
-        job.add_done_callback(finished)
-        return await asyncio.wrap_future(job)
+    def _dispatch(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        while self._running < self._workers and (self._priority or self._ordinary):
+            check = (self._priority or self._ordinary).popleft()
+            if check.result.done():  # the login gave up (connection closed) while waiting
+                continue
+            self._running += 1
+            job: Future[bool] = self._executor.submit(check.user.token_matches, check.token)
 
-    def _finished(self) -> None:
-        self._pending -= 1
+            def finished(job: Future[bool], check: _Check = check) -> None:
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    loop.call_soon_threadsafe(self._finished, job, check)
+
+            job.add_done_callback(finished)
+
+    def _finished(self, job: Future[bool], check: _Check) -> None:
+        self._running -= 1
+        if not check.result.done():
+            if job.cancelled():
+                check.result.cancel()
+            elif (error := job.exception()) is not None:
+                check.result.set_exception(error)
+            else:
+                check.result.set_result(job.result())
+        self._dispatch()
 
     def close(self) -> None:
+        for check in (*self._priority, *self._ordinary):
+            check.result.cancel()
+        self._priority.clear()
+        self._ordinary.clear()
         if self._owns_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(slots=True)
+class _Check:
+    user: User
+    token: str
+    result: asyncio.Future[bool]
 
 
 def dummy_hash_for(users: Iterable[User]) -> str | None:
@@ -317,8 +383,9 @@ class LoginGuard:
         admission = self.failures.admit(uid, address, now)
         if not admission.allowed:
             return LoginResult(LoginOutcome.THROTTLED, admission.retry_after)
+        usual = self.failures.is_usual(uid, address)
         try:
-            matched = await self.verifier.verify(user, token)
+            matched = await self.verifier.verify(user, token, priority=usual)
         except VerifierBusy:
             return LoginResult(LoginOutcome.BUSY, 1.0)
         if matched:
