@@ -203,9 +203,10 @@ class VerifierBusy(Exception):
 class TokenVerifier:
     """Checks tokens against :class:`User` entries; hashing runs in a bounded pool.
 
-    At most ``workers`` hashes run at once; the others wait in two lines, and a
+    At most ``workers`` ordinary hashes run at once; the others wait in line. A
     check asked with ``priority`` (a login from the uid's usual address) goes
-    before every ordinary one and may use ``reserved`` extra places beyond
+    before every ordinary one, may start while ``workers`` ordinary ones run (one
+    thread is kept for it), and may use ``reserved`` extra places beyond
     ``max_pending``, so a flood of guesses from elsewhere cannot crowd it out.
     A token verified once is remembered (as a keyed HMAC, never in clear) for
     ``remember`` users, so the user's next logins need no hash at all.
@@ -214,8 +215,10 @@ class TokenVerifier:
     def __init__(self, *, workers: int = 2, max_pending: int = 32, reserved: int = 8,
                  dummy_hash: str | None = None, executor: Executor | None = None,
                  remember: int = 10_000) -> None:
+        # One more thread than ordinary checks may use: a usual-address check never waits
+        # for a flood's hash to finish.
         self._executor = executor or ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="token-hash")
+            max_workers=workers + 1, thread_name_prefix="token-hash")
         self._owns_executor = executor is None
         self._workers = workers
         self._max_pending = max_pending
@@ -283,8 +286,13 @@ class TokenVerifier:
     def _dispatch(self) -> None:
         loop = self._loop
         assert loop is not None
-        while self._running < self._workers and (self._priority or self._ordinary):
-            check = (self._priority or self._ordinary).popleft()
+        while True:
+            if self._priority and self._running < self._workers + 1:
+                check = self._priority.popleft()
+            elif self._ordinary and self._running < self._workers:
+                check = self._ordinary.popleft()
+            else:
+                break
             if check.result.done():  # the login gave up (connection closed) while waiting
                 continue
             self._running += 1
