@@ -6,33 +6,22 @@ import argparse
 import os
 
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME_MS
+from app.client.address import parse_server_address
 from app.protocol import InterphoneId, ProtocolError
 from app.protocol.ids import is_valid_name
+from app.protocol.limits import DEFAULT_PORT
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 9400
 ENV_UID = "INTERPHONE_UID"
 ENV_TOKEN = "INTERPHONE_TOKEN"
 
 
 def server_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``HOST``, ``:PORT`` or ``[v6]:PORT``."""
-    text = text.strip()
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or (rest and not rest.startswith(":")):
-            raise argparse.ArgumentTypeError(f"bad server address {text!r}")
-        port_text = rest[1:]
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""
-    host = host or DEFAULT_HOST
-    if not port_text:
-        return host, DEFAULT_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise argparse.ArgumentTypeError(f"bad port {port_text!r} (expected 1..65535)")
-    return host, int(port_text)
+    """``HOST:PORT``, ``HOST``, ``:PORT`` or ``[v6]:PORT`` (an empty host is this machine)."""
+    try:
+        return parse_server_address(text, default_host=DEFAULT_HOST)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def interphone_id(text: str) -> InterphoneId:

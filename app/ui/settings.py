@@ -24,12 +24,14 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from PySide6.QtCore import QSettings
 
+from app.protocol.limits import ALLOWED_FRAME_MS
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T", str, int, bool)
 
 LANGUAGES: tuple[str, ...] = ("system", "en", "zh_CN")
-FRAME_MS_CHOICES: tuple[int, ...] = (10, 20, 40, 60)
+FRAME_MS_CHOICES: tuple[int, ...] = ALLOWED_FRAME_MS
 BITRATE_CHOICES: tuple[int, ...] = (12000, 16000, 24000, 32000, 48000, 64000)
 SCHEMA_VERSION = 2
 KEYRING_SERVICE = "Interphone"

@@ -15,35 +15,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.address import parse_server_address
 from app.ui.assets import icon
 from app.ui.view_types import SignInProblem
-
-DEFAULT_PORT = 9400
 
 
 def parse_address(text: str) -> tuple[str, int]:
     """``host``, ``host:port`` or ``[v6]:port`` as (host, port); ValueError when malformed."""
-    text = text.strip()
-    if not text:
-        raise ValueError("empty address")
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if rest and not rest.startswith(":"):
-            raise ValueError(text)
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-        if not port_text:
-            raise ValueError(text)
-    else:
-        host, port_text = text, ""
-    if not host or any(c.isspace() for c in host):
-        raise ValueError(text)
-    if not port_text:
-        return host, DEFAULT_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(text)
-    return host, int(port_text)
+    return parse_server_address(text)
 
 
 class SignInDialog(QDialog):
