@@ -1,0 +1,305 @@
+"""Floor arbitration of one interphone: base behaviour, queue, priority, pre-emption, emergency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.server.floor import (
+    EmergencyAction,
+    EmergencyRecord,
+    EndReason,
+    Floor,
+    FloorAnswer,
+    FloorOutcome,
+    FloorPolicy,
+    NoEmergency,
+    NotAllowed,
+    QueueExit,
+)
+
+A = FloorAnswer
+
+
+def floor_with(*ops: tuple[Any, ...], **policy: Any) -> Floor:
+    """A floor after ``ops`` (("req", uid, kwargs), ("rel", uid), ("leave", uid)) at t = 0, 1..."""
+    floor = Floor(FloorPolicy(**policy))
+    for now, op in enumerate(ops):
+        run(floor, op, float(now))
+    return floor
+
+
+def run(floor: Floor, op: tuple[Any, ...], now: float) -> FloorOutcome:
+    kind, uid, *rest = op
+    if kind == "req":
+        return floor.request(uid, now, **(rest[0] if rest else {}))
+    if kind == "rel":
+        return floor.release(uid, now)
+    if kind == "leave":
+        return floor.leave(uid, now)
+    raise AssertionError(kind)
+
+
+Q = {"queue_ok": True}
+HOLD_A = ("req", "a")
+
+# (setup ops, policy, the operation, expected fields of its outcome, queue after)
+CASES: list[tuple[str, list[tuple[Any, ...]], dict[str, Any], tuple[Any, ...], dict[str, Any],
+                  tuple[str, ...]]] = [
+    # The base contract: exactly PROTOCOL.md §3.2 (6).
+    ("free floor is granted", [], {}, ("req", "a"),
+     {"answer": A.GRANTED, "holder": "a", "granted": "a"}, ()),
+    ("holder asking again is granted, nothing changes", [HOLD_A], {}, ("req", "a"),
+     {"answer": A.GRANTED, "holder": "a", "granted": ""}, ()),
+    ("busy base request gets 409", [HOLD_A], {}, ("req", "b"),
+     {"answer": A.BUSY, "busy_holder": "a", "holder": "a"}, ()),
+    ("a high priority without pre-emption is just busy", [HOLD_A], {},
+     ("req", "b", {"priority": 9}),
+     {"answer": A.BUSY, "busy_holder": "a"}, ()),
+    ("queue_ok with queuing off is busy", [HOLD_A], {"queue_limit": 0}, ("req", "b", Q),
+     {"answer": A.BUSY, "busy_holder": "a"}, ()),
+    ("release by the holder frees the floor", [HOLD_A], {}, ("rel", "a"),
+     {"holder": "", "ended": "a", "ended_reason": EndReason.RELEASED}, ()),
+    ("release by anyone else is harmless", [HOLD_A], {}, ("rel", "b"),
+     {"holder": "a", "ended": "", "granted": ""}, ()),
+    # The queue.
+    ("busy with queue_ok joins the line", [HOLD_A], {}, ("req", "b", Q),
+     {"answer": A.QUEUED, "position": 1, "holder": "a", "positions": ()}, ("b",)),
+    ("arrival order", [HOLD_A, ("req", "b", Q)], {}, ("req", "c", Q),
+     {"answer": A.QUEUED, "position": 2, "positions": ()}, ("b", "c")),
+    ("higher priority goes first and moves the others back",
+     [HOLD_A, ("req", "b", Q), ("req", "c", Q)], {}, ("req", "d", {**Q, "priority": 5}),
+     {"answer": A.QUEUED, "position": 1, "positions": (("b", 2), ("c", 3))}, ("d", "b", "c")),
+    ("equal priority waits behind", [HOLD_A, ("req", "b", {**Q, "priority": 5})], {},
+     ("req", "c", {**Q, "priority": 5}), {"answer": A.QUEUED, "position": 2}, ("b", "c")),
+    ("asking again keeps the place", [HOLD_A, ("req", "b", Q), ("req", "c", Q)], {},
+     ("req", "b", Q), {"answer": A.QUEUED, "position": 1, "positions": ()}, ("b", "c")),
+    ("full line refuses an equal rank", [HOLD_A, ("req", "b", Q), ("req", "c", Q)],
+     {"queue_limit": 2}, ("req", "d", Q),
+     {"answer": A.QUEUE_FULL, "busy_holder": "a", "dropped": ()}, ("b", "c")),
+    ("full line: a higher rank displaces the last", [HOLD_A, ("req", "b", Q), ("req", "c", Q)],
+     {"queue_limit": 2}, ("req", "d", {**Q, "priority": 3}),
+     {"answer": A.QUEUED, "position": 1, "dropped": (("c", QueueExit.DISPLACED),),
+      "positions": (("b", 2),)}, ("d", "b")),
+    ("release grants the head", [HOLD_A, ("req", "b", Q), ("req", "c", Q)], {}, ("rel", "a"),
+     {"holder": "b", "granted": "b", "granted_from_queue": True, "ended": "a",
+      "ended_reason": EndReason.RELEASED, "positions": (("c", 1),)}, ("c",)),
+    ("the holder leaving grants the head", [HOLD_A, ("req", "b", Q)], {}, ("leave", "a"),
+     {"holder": "b", "granted": "b", "ended_reason": EndReason.LEFT}, ()),
+    ("releasing while queued leaves the line", [HOLD_A, ("req", "b", Q), ("req", "c", Q)], {},
+     ("rel", "b"), {"holder": "a", "granted": "", "ended": "", "positions": (("c", 1),),
+                    "dropped": ()}, ("c",)),
+    ("leaving while queued leaves the line", [HOLD_A, ("req", "b", Q), ("req", "c", Q)], {},
+     ("leave", "b"), {"holder": "a", "positions": (("c", 1),)}, ("c",)),
+    ("a base request while others wait is still 409", [HOLD_A, ("req", "b", Q)], {},
+     ("req", "c"), {"answer": A.BUSY, "busy_holder": "a"}, ("b",)),
+    # Priority and pre-emption.
+    ("higher priority pre-empts on a preemptible interphone", [HOLD_A], {"preemptible": True},
+     ("req", "b", {"priority": 5}),
+     {"answer": A.GRANTED, "holder": "b", "granted": "b", "ended": "a",
+      "ended_reason": EndReason.PREEMPTED, "preempted_by": "b"}, ()),
+    ("equal priority does not pre-empt", [("req", "a", {"priority": 5})], {"preemptible": True},
+     ("req", "b", {"priority": 5}), {"answer": A.BUSY, "busy_holder": "a"}, ()),
+    ("a queued asker that pre-empts leaves the line",
+     [HOLD_A, ("req", "b", Q), ("req", "c", Q)], {"preemptible": True},
+     ("req", "c", {**Q, "priority": 2}),
+     {"answer": A.GRANTED, "holder": "c", "ended": "a", "positions": ()}, ("b",)),
+    ("the pre-empted holder is not queued", [HOLD_A], {"preemptible": True},
+     ("req", "b", {"priority": 1}), {"holder": "b"}, ()),
+    # Emergency.
+    ("emergency pre-empts even when not preemptible", [("req", "a", {"priority": 9})], {},
+     ("req", "b", {"emergency": True}),
+     {"answer": A.GRANTED, "holder": "b", "ended": "a", "ended_reason": EndReason.PREEMPTED,
+      "preempted_by": "b",
+      "emergency": EmergencyRecord(EmergencyAction.RAISE, "b", "b", 1.0)}, ()),
+    ("an emergency grant is not pre-empted by priority", [("req", "a", {"emergency": True})],
+     {"preemptible": True}, ("req", "b", {"priority": 9}),
+     {"answer": A.BUSY, "busy_holder": "a"}, ()),
+    ("a second emergency waits first in line behind an emergency grant",
+     [("req", "a", {"emergency": True}), ("req", "b", {**Q, "priority": 9})], {},
+     ("req", "c", {**Q, "emergency": True}),
+     {"answer": A.QUEUED, "position": 1, "positions": (("b", 2),), "emergency": None},
+     ("c", "b")),
+    ("the raiser's plain request still pre-empts while its emergency is up",
+     [("req", "a", {"emergency": True}), ("rel", "a"), ("req", "b")], {}, ("req", "a"),
+     {"answer": A.GRANTED, "holder": "a", "ended": "b", "emergency": None}, ()),
+]
+
+
+@pytest.mark.parametrize(("setup", "policy", "op", "expected", "queue_after"),
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_floor(setup: list[tuple[Any, ...]], policy: dict[str, Any], op: tuple[Any, ...],
+               expected: dict[str, Any], queue_after: tuple[str, ...]) -> None:
+    floor = floor_with(*setup, **policy)
+    outcome = run(floor, op, float(len(setup)))
+    assert {name: getattr(outcome, name) for name in expected} == expected
+    assert floor.queue == queue_after
+    assert floor.holder == outcome.holder
+
+
+def test_base_requests_only_ever_see_granted_or_busy() -> None:
+    """Whatever the others do, a base request's answer is what PROTOCOL.md §3.2 (6) says."""
+    floor = floor_with(HOLD_A, ("req", "b", Q), ("req", "c", {**Q, "priority": 4}))
+    for uid in ("d", "e", "b"):
+        assert floor.request(uid, 9.0).answer is A.BUSY
+    floor.release("a", 10.0)
+    assert floor.holder == "c"  # the head, by priority
+    assert floor.request("c", 11.0).answer is A.GRANTED
+
+
+# ---- expiry --------------------------------------------------------------------------------------
+
+def test_queued_requests_expire_and_the_line_moves_up() -> None:
+    floor = Floor(FloorPolicy(queue_timeout=5.0))
+    floor.request("a", 0.0)
+    floor.request("b", 1.0, queue_ok=True)
+    floor.request("c", 3.0, queue_ok=True)
+    assert floor.next_deadline() == 6.0
+    assert floor.handle_timer(5.9) == FloorOutcome(holder="a")
+    expired = floor.handle_timer(6.0)
+    assert expired.dropped == (("b", QueueExit.TIMEOUT),)
+    assert expired.positions == (("c", 1),)
+    assert floor.next_deadline() == 8.0
+    assert floor.handle_timer(100.0).dropped == (("c", QueueExit.TIMEOUT),)
+    assert floor.next_deadline() is None and floor.queue == ()
+
+
+def test_asking_again_does_not_extend_the_wait() -> None:
+    floor = Floor(FloorPolicy(queue_timeout=5.0))
+    floor.request("a", 0.0)
+    floor.request("b", 1.0, queue_ok=True)
+    floor.request("b", 4.0, queue_ok=True)
+    assert floor.next_deadline() == 6.0
+
+
+def test_a_granted_head_no_longer_expires() -> None:
+    floor = Floor(FloorPolicy(queue_timeout=5.0))
+    floor.request("a", 0.0)
+    floor.request("b", 1.0, queue_ok=True)
+    floor.release("a", 2.0)
+    assert floor.next_deadline() is None
+    assert floor.handle_timer(10.0).dropped == () and floor.holder == "b"
+
+
+# ---- revocation by the server --------------------------------------------------------------------
+
+@pytest.mark.parametrize("reason", [EndReason.TIME_LIMIT, EndReason.SILENCE, EndReason.SHUTDOWN])
+def test_revoke_ends_the_grant_and_grants_the_head(reason: EndReason) -> None:
+    floor = floor_with(HOLD_A, ("req", "b", Q))
+    outcome = floor.revoke(reason, 5.0)
+    assert (outcome.ended, outcome.ended_reason, outcome.granted, outcome.holder) == (
+        "a", reason, "b", "b")
+
+
+def test_revoke_with_nobody_holding_changes_nothing() -> None:
+    assert Floor().revoke(EndReason.TIME_LIMIT, 1.0) == FloorOutcome(holder="")
+
+
+# ---- emergency raise and cancel ------------------------------------------------------------------
+
+def test_raise_and_cancel_by_the_raiser_are_recorded() -> None:
+    floor = Floor(FloorPolicy(dispatcher_level=8))
+    raised = floor.raise_emergency("a", 1.0)
+    assert raised.emergency == EmergencyRecord(EmergencyAction.RAISE, "a", "a", 1.0)
+    assert raised.holder == "" and floor.emergency_by == "a"
+    assert floor.raise_emergency("b", 2.0).emergency is None  # one at a time
+    assert floor.emergency_by == "a"
+    cancelled = floor.cancel_emergency("a", 0, 3.0)
+    assert cancelled.emergency == EmergencyRecord(EmergencyAction.CANCEL, "a", "a", 3.0)
+    assert floor.emergency_by == ""
+    assert floor.log == [raised.emergency, cancelled.emergency]
+
+
+@pytest.mark.parametrize(("canceller", "priority", "allowed"), [
+    ("a", 0, True),  # the raiser
+    ("d", 8, True),  # a dispatcher
+    ("d", 9, True),
+    ("b", 7, False),  # anyone else
+    ("b", 0, False),
+])
+def test_who_may_cancel(canceller: str, priority: int, allowed: bool) -> None:
+    floor = Floor(FloorPolicy(dispatcher_level=8))
+    floor.raise_emergency("a", 1.0)
+    if allowed:
+        assert floor.cancel_emergency(canceller, priority, 2.0).emergency == EmergencyRecord(
+            EmergencyAction.CANCEL, "a", canceller, 2.0)
+    else:
+        with pytest.raises(NotAllowed) as refused:
+            floor.cancel_emergency(canceller, priority, 2.0)
+        assert refused.value.errcode == 403 and floor.emergency_by == "a"
+
+
+def test_cancel_without_an_emergency_is_404() -> None:
+    with pytest.raises(NoEmergency) as refused:
+        Floor().cancel_emergency("a", 9, 1.0)
+    assert refused.value.errcode == 404
+
+
+def test_the_emergency_outlives_its_raisers_departure_until_cancelled() -> None:
+    floor = floor_with(("req", "a", {"emergency": True}))
+    left = floor.leave("a", 1.0)
+    assert left.ended == "a" and floor.emergency_by == "a"
+    floor.request("b", 2.0)
+    with pytest.raises(NotAllowed):
+        floor.cancel_emergency("b", 0, 3.0)
+    floor.cancel_emergency("z", 8, 4.0)
+    assert floor.emergency_by == ""
+
+
+def test_cancel_makes_the_emergency_grant_ordinary_again() -> None:
+    floor = floor_with(("req", "a", {"emergency": True}), preemptible=True)
+    assert floor.request("b", 1.0, priority=5).answer is A.BUSY
+    floor.cancel_emergency("a", 0, 2.0)
+    assert floor.request("b", 3.0, priority=5).ended == "a"
+
+
+def test_holder_raising_an_emergency_becomes_unpreemptible() -> None:
+    floor = floor_with(HOLD_A, preemptible=True)
+    outcome = floor.request("a", 1.0, emergency=True)
+    assert outcome.answer is A.GRANTED and outcome.granted == ""
+    assert outcome.emergency == EmergencyRecord(EmergencyAction.RAISE, "a", "a", 1.0)
+    assert floor.request("b", 2.0, priority=9).answer is A.BUSY
+
+
+def test_close_records_the_end_of_a_raised_emergency() -> None:
+    floor = floor_with(("req", "a", {"emergency": True}), ("req", "b", Q))
+    closed = floor.close(9.0)
+    assert closed.emergency == EmergencyRecord(EmergencyAction.CANCEL, "a", "", 9.0)
+    assert floor.queue == () and floor.emergency_by == ""
+    assert Floor().close(1.0).emergency is None
+
+
+def test_the_log_is_bounded() -> None:
+    floor = Floor(FloorPolicy(log_limit=3))
+    for n in range(5):
+        floor.raise_emergency("a", float(2 * n))
+        floor.cancel_emergency("a", 0, float(2 * n + 1))
+    assert [record.at for record in floor.log] == [7.0, 8.0, 9.0]
+
+
+# ---- bounds and settings -------------------------------------------------------------------------
+
+def test_the_line_never_exceeds_its_bound() -> None:
+    floor = Floor(FloorPolicy(queue_limit=4))
+    floor.request("holder", 0.0)
+    answers = [floor.request(f"u{n}", float(n), queue_ok=True, priority=n % 10).answer
+               for n in range(1, 40)]
+    assert len(floor.queue) == 4
+    assert answers.count(A.QUEUE_FULL) > 0
+    assert floor.queue == ("u9", "u19", "u29", "u39")  # every priority 9, in arrival order
+    assert [floor.position_of(uid) for uid in floor.queue] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("priority", [-5, 42])
+def test_priorities_are_clamped_to_0_9(priority: int) -> None:
+    floor = floor_with(("req", "a", {"priority": 9}), preemptible=True)
+    assert floor.request("b", 1.0, priority=priority).answer is A.BUSY
+
+
+@pytest.mark.parametrize("bad", [
+    {"queue_limit": -1}, {"queue_timeout": 0}, {"queue_timeout": float("inf")},
+    {"dispatcher_level": 10}, {"log_limit": 0}])
+def test_policy_rejects_nonsense(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        FloorPolicy(**bad)
