@@ -1,0 +1,244 @@
+"""Instant replay: the last minutes of received transmissions, kept as their Opus frames.
+
+Pure: no I/O, no decoding, the clock passed in. The receive path hands every
+audio packet it accepts to :meth:`ReplayStore.add_frame`; the UI lists
+:meth:`ReplayStore.transmissions` (newest first), plays one with
+:meth:`ReplayStore.playback` (frames in order, ``b""`` where a packet was lost:
+play ``OpusDecoder.conceal()`` there) and marks it heard.
+
+A *transmission* is one utterance of one speaker on one interphone: it starts
+with the first frame after a different speaker, a packet whose ``seq`` is 0
+(PROTOCOL.md §5: each grant restarts at 0), a pause longer than ``gap`` seconds,
+or :meth:`ReplayStore.close`.
+
+Memory bound: the store counts ``len(frame) + FRAME_OVERHEAD`` bytes per frame
+and ``TRANSMISSION_OVERHEAD`` per transmission, and never lets that total
+exceed ``max_bytes`` (default 8 MiB, about 22 minutes of continuous 24 kbit/s
+speech in 20 ms frames: far more than the default 10 minutes of age). To stay
+under it, the oldest transmissions (any interphone) are dropped first; a
+single transmission that would exceed the bound on its own stops growing
+(``truncated``). Transmissions whose last frame is older than ``max_age``
+seconds (default 600) are dropped by :meth:`ReplayStore.prune`, which every
+listing calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_AGE = 600.0
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+DEFAULT_GAP = 1.0
+FRAME_OVERHEAD = 64
+"""Bytes counted per frame besides its payload (the bytes object, its list slot, its seq)."""
+TRANSMISSION_OVERHEAD = 512
+"""Bytes counted per transmission (its record and bookkeeping)."""
+MAX_CONCEALED = 25
+"""Lost packets filled with concealment at most per gap (500 ms of 20 ms frames)."""
+
+_SILK_MS = (10.0, 20.0, 40.0, 60.0)
+_HYBRID_MS = (10.0, 20.0)
+_CELT_MS = (2.5, 5.0, 10.0, 20.0)
+
+
+def opus_packet_duration(packet: bytes) -> float:
+    """Seconds of audio in one Opus packet, from its TOC byte (RFC 6716 §3.1); 0 if invalid."""
+    if not packet:
+        return 0.0
+    toc = packet[0]
+    config = toc >> 3
+    if config < 12:
+        frame_ms = _SILK_MS[config & 3]
+    elif config < 16:
+        frame_ms = _HYBRID_MS[config & 1]
+    else:
+        frame_ms = _CELT_MS[config & 3]
+    code = toc & 3
+    if code == 0:
+        count = 1
+    elif code in (1, 2):
+        count = 2
+    elif len(packet) >= 2:
+        count = packet[1] & 0x3F
+    else:
+        return 0.0
+    total_ms = frame_ms * count
+    return total_ms / 1000 if 0 < total_ms <= 120 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TransmissionInfo:
+    """A transmission as the UI lists it."""
+
+    number: int  # unique in this store, increasing with arrival
+    interphone: str
+    speaker: str
+    started_at: float  # the caller's clock at the first frame
+    duration: float  # seconds of audio, lost packets included
+    frame_count: int
+    heard: bool
+    receiving: bool  # still open: more frames may come
+    truncated: bool
+
+
+@dataclass(slots=True, eq=False)
+class _Transmission:
+    number: int
+    interphone: str
+    speaker: str
+    started_at: float
+    heard: bool
+    last_frame_at: float = 0.0
+    last_seq: int = -1
+    duration: float = 0.0
+    size: int = TRANSMISSION_OVERHEAD
+    truncated: bool = False
+    frames: list[bytes] = field(default_factory=list)
+    lost_before: list[int] = field(default_factory=list)  # concealed frames before each frame
+
+    def info(self, receiving: bool) -> TransmissionInfo:
+        return TransmissionInfo(self.number, self.interphone, self.speaker, self.started_at,
+                                self.duration, len(self.frames), self.heard, receiving,
+                                self.truncated)
+
+
+class ReplayStore:
+    """Received transmissions of every interphone, bounded by age and by bytes."""
+
+    def __init__(self, *, max_age: float = DEFAULT_MAX_AGE, max_bytes: int = DEFAULT_MAX_BYTES,
+                 gap: float = DEFAULT_GAP) -> None:
+        if not (math.isfinite(max_age) and max_age > 0 and math.isfinite(gap) and gap > 0):
+            raise ValueError("max_age and gap must be positive")
+        if max_bytes < TRANSMISSION_OVERHEAD + FRAME_OVERHEAD:
+            raise ValueError(f"max_bytes must be at least {TRANSMISSION_OVERHEAD + FRAME_OVERHEAD}")
+        self.max_age = max_age
+        self.max_bytes = max_bytes
+        self.gap = gap
+        self._all: dict[int, _Transmission] = {}  # by number, oldest first
+        self._open: dict[str, _Transmission] = {}  # interphone -> the one receiving
+        self._numbers = 0
+        self._bytes = 0
+        self._selected: str | None = None
+
+    @property
+    def bytes_used(self) -> int:
+        """The bytes counted against ``max_bytes`` (see the module docstring)."""
+        return self._bytes
+
+    # ---- input -------------------------------------------------------------------------------
+
+    def select(self, interphone: str | None) -> None:
+        """The interphone the user is looking at: what arrives for it counts as heard."""
+        self._selected = interphone
+        current = self._open.get(interphone) if interphone is not None else None
+        if current is not None:
+            current.heard = True
+
+    def add_frame(self, interphone: str, speaker: str, seq: int, frame: bytes,
+                  now: float) -> int:
+        """Store one received audio packet; returns its transmission's number, or 0 if the
+        packet was a duplicate or arrived too late to be kept."""
+        current = self._open.get(interphone)
+        if current is not None and (current.speaker != speaker or seq == 0
+                                    or now - current.last_frame_at > self.gap):
+            current = None
+        elif current is not None and seq <= current.last_seq:
+            return 0  # duplicate or late: the replay keeps arrival order of the first copy
+        if current is None:
+            current = self._start(interphone, speaker, now)
+        lost = min(max(seq - current.last_seq - 1, 0), MAX_CONCEALED) if current.frames else 0
+        cost = len(frame) + FRAME_OVERHEAD
+        self._make_room(cost, keep=current)
+        if self._bytes + cost > self.max_bytes:
+            current.truncated = True
+        else:
+            duration = opus_packet_duration(frame)
+            current.frames.append(bytes(frame))
+            current.lost_before.append(lost)
+            current.duration += duration * (1 + lost)
+            current.size += cost
+            self._bytes += cost
+        current.last_seq = seq
+        current.last_frame_at = now
+        return current.number
+
+    def close(self, interphone: str) -> None:
+        """The speaker of ``interphone`` changed: the next frame starts a new transmission."""
+        self._open.pop(interphone, None)
+
+    def forget(self, interphone: str) -> None:
+        """Drop everything of ``interphone`` (e.g. it left the roster)."""
+        for number in [n for n, t in self._all.items() if t.interphone == interphone]:
+            self._drop(number)
+
+    def mark_heard(self, number: int) -> None:
+        transmission = self._all.get(number)
+        if transmission is not None:
+            transmission.heard = True
+
+    # ---- output ------------------------------------------------------------------------------
+
+    def prune(self, now: float) -> None:
+        """Drop transmissions whose last frame is older than ``max_age``."""
+        horizon = now - self.max_age
+        for number in [n for n, t in self._all.items() if t.last_frame_at < horizon]:
+            self._drop(number)
+
+    def transmissions(self, interphone: str | None, now: float) -> list[TransmissionInfo]:
+        """Newest first, of one interphone or (None) of all."""
+        self.prune(now)
+        return [self._info(t) for t in reversed(self._all.values())
+                if interphone is None or t.interphone == interphone]
+
+    def last(self, interphone: str | None, now: float) -> TransmissionInfo | None:
+        """The newest transmission ("replay last"), or None."""
+        listing = self.transmissions(interphone, now)
+        return listing[0] if listing else None
+
+    def unheard(self, interphone: str | None, now: float) -> int:
+        return sum(1 for t in self.transmissions(interphone, now) if not t.heard)
+
+    def playback(self, number: int) -> tuple[bytes, ...]:
+        """The frames to decode, in order, with ``b""`` for each lost packet; () if gone."""
+        transmission = self._all.get(number)
+        if transmission is None:
+            return ()
+        out: list[bytes] = []
+        for lost, frame in zip(transmission.lost_before, transmission.frames, strict=True):
+            out.extend([b""] * lost)
+            out.append(frame)
+        return tuple(out)
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _info(self, transmission: _Transmission) -> TransmissionInfo:
+        return transmission.info(self._open.get(transmission.interphone) is transmission)
+
+    def _start(self, interphone: str, speaker: str, now: float) -> _Transmission:
+        self._numbers += 1
+        transmission = _Transmission(self._numbers, interphone, speaker, now,
+                                     heard=interphone == self._selected, last_frame_at=now)
+        self._make_room(TRANSMISSION_OVERHEAD, keep=None)
+        self._all[transmission.number] = transmission
+        self._open[interphone] = transmission
+        self._bytes += TRANSMISSION_OVERHEAD
+        return transmission
+
+    def _make_room(self, cost: int, keep: _Transmission | None) -> None:
+        while self._bytes + cost > self.max_bytes:
+            oldest = next((n for n, t in self._all.items() if t is not keep), None)
+            if oldest is None:
+                return
+            logger.debug("replay: dropping transmission %d to stay under %d bytes",
+                         oldest, self.max_bytes)
+            self._drop(oldest)
+
+    def _drop(self, number: int) -> None:
+        transmission = self._all.pop(number)
+        self._bytes -= transmission.size
+        if self._open.get(transmission.interphone) is transmission:
+            del self._open[transmission.interphone]
