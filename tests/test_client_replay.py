@@ -198,3 +198,9 @@ def test_forget_drops_one_interphone() -> None:
 def test_store_rejects_nonsense(bad: dict) -> None:
     with pytest.raises(ValueError):
         ReplayStore(**bad)
+
+
+def test_the_per_frame_overhead_covers_what_python_really_spends() -> None:
+    import sys
+    for frame in speech_frames(3):
+        assert sys.getsizeof(bytes(frame)) + 2 * 8 <= len(frame) + FRAME_OVERHEAD  # two slots
