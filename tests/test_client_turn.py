@@ -384,3 +384,14 @@ def test_config_rejects_nonsense() -> None:
         TurnConfig(release_delay=-1)
     with pytest.raises(ValueError):
         TurnConfig(debounce=float("nan"))
+
+
+@pytest.mark.parametrize(("at", "reason"), [
+    (10.0, EndReason.SERVER), (58.9, EndReason.SERVER), (59.1, EndReason.TIME_LIMIT),
+    (60.3, EndReason.TIME_LIMIT)])
+def test_likely_revoke_reason_for_a_base_server(at: float, reason: EndReason) -> None:
+    assert reach(P.TALKING).likely_revoke_reason(at) is reason  # granted at 0.05
+
+
+def test_likely_revoke_reason_when_not_talking_is_the_server() -> None:
+    assert reach(P.IDLE).likely_revoke_reason(100.0) is EndReason.SERVER

@@ -12,10 +12,12 @@ from app.server.floor import (
     EndReason,
     Floor,
     FloorAnswer,
+    FloorNotice,
     FloorOutcome,
     FloorPolicy,
     NoEmergency,
     NotAllowed,
+    NoticeKind,
     QueueExit,
 )
 
@@ -303,3 +305,48 @@ def test_priorities_are_clamped_to_0_9(priority: int) -> None:
 def test_policy_rejects_nonsense(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         FloorPolicy(**bad)
+
+
+# ---- the notices to send -------------------------------------------------------------------------
+
+N = NoticeKind
+
+
+NOTICE_CASES: list[tuple[Any, ...]] = [
+    ("hand-over to the head", [HOLD_A, ("req", "b", Q), ("req", "c", Q)], {}, ("rel", "a"),
+     [FloorNotice("b", N.GRANTED)], [FloorNotice("c", N.QUEUED, position=1)]),
+    ("a plain release to nobody waiting", [HOLD_A], {}, ("rel", "a"), [], []),
+    ("the holder leaving is not told", [HOLD_A, ("req", "b", Q)], {}, ("leave", "a"),
+     [FloorNotice("b", N.GRANTED)], []),
+    ("pre-emption names who", [HOLD_A], {"preemptible": True}, ("req", "b", {"priority": 3}),
+     [FloorNotice("a", N.REVOKED, reason="preempted", by="b")], []),
+    ("displacement", [HOLD_A, ("req", "b", Q)], {"queue_limit": 1},
+     ("req", "c", {**Q, "priority": 1}), [], [FloorNotice("b", N.LEFT, reason="displaced")]),
+    ("the asker learns its place from the response, not a notice",
+     [HOLD_A, ("req", "b", Q)], {}, ("req", "c", {**Q, "priority": 1}),
+     [], [FloorNotice("b", N.QUEUED, position=2)]),
+    ("a base busy request changes nothing", [HOLD_A, ("req", "b", Q)], {}, ("req", "c"), [], []),
+]
+
+
+@pytest.mark.parametrize(("setup", "policy", "op", "before", "after"),
+                         [case[1:] for case in NOTICE_CASES], ids=[c[0] for c in NOTICE_CASES])
+def test_notices(setup: list[tuple[Any, ...]], policy: dict[str, Any], op: tuple[Any, ...],
+                 before: list[FloorNotice], after: list[FloorNotice]) -> None:
+    outcome = run(floor_with(*setup, **policy), op, float(len(setup)))
+    assert outcome.notices_before_change() == before
+    assert outcome.notices_after_change() == after
+
+
+def test_notices_of_a_time_limit_and_of_expiry() -> None:
+    floor = floor_with(HOLD_A, ("req", "b", Q), ("req", "c", Q), ("req", "d", Q),
+                       queue_timeout=10.0)
+    revoked = floor.revoke(EndReason.TIME_LIMIT, 5.0)
+    assert revoked.notices_before_change() == [
+        FloorNotice("a", N.REVOKED, reason="time_limit"), FloorNotice("b", N.GRANTED)]
+    assert revoked.holder_changed and revoked.preempted == ""
+    expired = floor.handle_timer(12.0)  # c joined at 2 -> expires at 12; d at 13
+    assert expired.notices_before_change() == []
+    assert expired.notices_after_change() == [
+        FloorNotice("c", N.LEFT, reason="timeout"), FloorNotice("d", N.QUEUED, position=1)]
+    assert not expired.holder_changed

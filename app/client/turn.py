@@ -357,6 +357,13 @@ class TurnMachine:
     def holds_floor(self) -> bool:
         return self.phase in (TurnPhase.TALKING, TurnPhase.RELEASING, TurnPhase.DRAINING)
 
+    def likely_revoke_reason(self, now: float, slack: float = 1.0) -> EndReason:
+        """For a server that does not say why (no extension): the speaker changed away
+        from us while talking. ``TIME_LIMIT`` if the grant had about run out, else ``SERVER``."""
+        if self.holds_floor and now - self._granted_at >= self.config.max_talk - slack:
+            return EndReason.TIME_LIMIT
+        return EndReason.SERVER
+
     def view(self, now: float) -> TurnView:
         phase = self.phase
         if phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING):

@@ -120,6 +120,29 @@ class EmergencyRecord:
     at: float
 
 
+class NoticeKind(StrEnum):
+    """The ``type`` of a ``<floor>`` notice (docs/protocol-extensions.md, floor-queue)."""
+
+    REVOKED = "revoked"
+    GRANTED = "granted"
+    LEFT = "left"
+    QUEUED = "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class FloorNotice:
+    """One ``<floor id=.. type=..>`` notification to the session of ``uid``."""
+
+    uid: str
+    kind: NoticeKind
+    position: int = 0  # QUEUED
+    reason: str = ""  # REVOKED: an EndReason; LEFT: a QueueExit
+    by: str = ""  # REVOKED for pre-emption: who took the floor
+
+
+_NOTIFIED_ENDS = frozenset({"time_limit", "silence", "preempted", "shutdown", "server"})
+
+
 @dataclass(frozen=True, slots=True)
 class FloorOutcome:
     """What one operation changed. Fields that did not change keep their defaults."""
@@ -151,7 +174,30 @@ class FloorOutcome:
 
     @property
     def holder_changed(self) -> bool:
+        """The base change notification (5) is due."""
         return bool(self.granted or self.ended)
+
+    @property
+    def preempted(self) -> str:
+        """The holder this operation pre-empted ('' if none)."""
+        return self.ended if self.ended_reason is EndReason.PREEMPTED else ""
+
+    def notices_before_change(self) -> list[FloorNotice]:
+        """``revoked`` then ``granted``: send after the response and the emergency
+        notifications, before the change notification (5)."""
+        notices = []
+        if self.ended and self.ended_reason in _NOTIFIED_ENDS:
+            notices.append(FloorNotice(self.ended, NoticeKind.REVOKED,
+                                       reason=str(self.ended_reason), by=self.preempted_by))
+        if self.granted and self.granted_from_queue:
+            notices.append(FloorNotice(self.granted, NoticeKind.GRANTED))
+        return notices
+
+    def notices_after_change(self) -> list[FloorNotice]:
+        """``left`` then ``queued``, in line order: send after the change notification (5)."""
+        return ([FloorNotice(uid, NoticeKind.LEFT, reason=str(why)) for uid, why in self.dropped]
+                + [FloorNotice(uid, NoticeKind.QUEUED, position=place)
+                   for uid, place in self.positions])
 
 
 @dataclass(slots=True)
