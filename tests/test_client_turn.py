@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.client.turn import (
     TRANSITIONS,
@@ -122,14 +124,12 @@ TABLE: list[tuple[TurnPhase, Trigger, TurnPhase, list[Action]]] = [
     (P.REQUESTING, T.GRANTED, P.TALKING, [StartTransmit(), PERMIT]),
     (P.REQUESTING, T.REFUSED, P.BUSY, [BUSY_TONE]),
     (P.REQUESTING, T.QUEUED, P.QUEUED, [PlayTone(TurnTone.QUEUED)]),
-    (P.REQUESTING, T.REVOKED, P.REVOKED, []),
     (P.REQUESTING, T.DISCONNECTED, P.REVOKED, []),
 
     (P.CANCELLING, T.PRESS, P.REQUESTING, []),
     (P.CANCELLING, T.GRANTED, P.IDLE, [SendRelease()]),
     (P.CANCELLING, T.QUEUED, P.IDLE, [SendRelease()]),
     (P.CANCELLING, T.REFUSED, P.IDLE, [BUSY_TONE]),
-    (P.CANCELLING, T.REVOKED, P.IDLE, []),
     (P.CANCELLING, T.DISCONNECTED, P.IDLE, []),
 
     (P.QUEUED, T.RELEASE, P.IDLE, [SendRelease()]),
@@ -395,3 +395,67 @@ def test_likely_revoke_reason_for_a_base_server(at: float, reason: EndReason) ->
 
 def test_likely_revoke_reason_when_not_talking_is_the_server() -> None:
     assert reach(P.IDLE).likely_revoke_reason(100.0) is EndReason.SERVER
+
+
+# ---- any sequence at all -------------------------------------------------------------------------
+
+KEY_OR_SERVER = st.one_of(
+    st.tuples(st.just("press"), st.floats(0.0, 0.3)),
+    st.tuples(st.just("release"), st.floats(0.0, 0.3)),
+    st.tuples(st.sampled_from(["granted", "busy", "denied", "queued", "position", "expired",
+                               "revoked", "preempted", "drained", "disconnected", "timer"]),
+              st.floats(0.0, 20.0)),
+)
+SERVER_EVENTS: dict[str, object] = {
+    "granted": Granted(), "busy": Refused(holder="bob"), "denied": Refused(busy=False),
+    "queued": Queued(2), "position": QueuePosition(1), "expired": QueueExpired(),
+    "revoked": Revoked(EndReason.TIME_LIMIT), "preempted": Revoked(EndReason.PREEMPTED),
+    "drained": TransmitDrained(), "disconnected": Disconnected(),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(KEY_OR_SERVER, max_size=60), queue=st.booleans())
+def test_invariants_under_any_sequence(steps: list[tuple[str, float]], queue: bool) -> None:
+    """At most one request per physical press and one in flight; transmit starts and stops
+    alternate; never a release while transmitting; talking views add up."""
+    m = TurnMachine(TurnConfig(max_talk=30.0, release_delay=0.15, debounce=0.04, queue=queue))
+    now, key_down, last_up, fresh_presses, requests = 0.0, False, -1.0, 0, 0
+    transmitting, in_flight = False, False
+    for kind, dt in steps:
+        now += dt
+        if kind == "press":
+            if not key_down and (last_up < 0 or now - last_up >= CONFIG.debounce):
+                fresh_presses += 1
+            key_down = True
+            actions = m.handle(Press(), now)
+        elif kind == "release":
+            if key_down:
+                last_up = now
+            key_down = False
+            actions = m.handle(Release(), now)
+        elif kind == "timer":
+            actions = m.handle_timer(now)
+        else:
+            event = SERVER_EVENTS[kind]
+            if isinstance(event, Granted | Refused | Queued | Disconnected):
+                in_flight = False
+            actions = m.handle(event, now)  # type: ignore[arg-type]
+        for action in actions:
+            if isinstance(action, SendRequest):
+                assert not in_flight
+                requests, in_flight = requests + 1, True
+            elif isinstance(action, StartTransmit):
+                assert not transmitting
+                transmitting = True
+            elif isinstance(action, StopTransmit):
+                assert transmitting
+                transmitting = False
+            elif isinstance(action, SendRelease):
+                assert not transmitting
+        assert requests <= fresh_presses
+        assert m.transmitting == transmitting
+        view = m.view(now)
+        if view.kind is TurnViewKind.TALKING:
+            assert view.elapsed + view.remaining == pytest.approx(30.0)
+            assert view.elapsed_s + view.remaining_s == 30

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.server.floor import (
     EmergencyAction,
@@ -350,3 +352,67 @@ def test_notices_of_a_time_limit_and_of_expiry() -> None:
     assert expired.notices_after_change() == [
         FloorNotice("c", N.LEFT, reason="timeout"), FloorNotice("d", N.QUEUED, position=1)]
     assert not expired.holder_changed
+
+
+# ---- any sequence at all -------------------------------------------------------------------------
+
+UIDS = ["a", "b", "c", "d", "e", "f"]
+OPS = st.one_of(
+    st.tuples(st.just("req"), st.sampled_from(UIDS), st.integers(0, 9), st.booleans(),
+              st.booleans()),
+    st.tuples(st.sampled_from(["rel", "leave", "raise", "cancel"]), st.sampled_from(UIDS),
+              st.integers(0, 9), st.just(False), st.just(False)),
+    st.tuples(st.sampled_from(["revoke", "timer"]), st.just(""), st.just(0), st.just(False),
+              st.just(False)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=st.lists(st.tuples(OPS, st.floats(0.0, 3.0)), max_size=60),
+       preemptible=st.booleans(), limit=st.integers(0, 3))
+def test_invariants_under_any_sequence(ops: list[tuple[tuple[Any, ...], float]],
+                                       preemptible: bool, limit: int) -> None:
+    """The line is bounded, has no duplicates or holder in it, exists only behind a holder;
+    base requests see exactly base answers; reported positions are the real ones."""
+    floor = Floor(FloorPolicy(queue_limit=limit, queue_timeout=5.0, preemptible=preemptible))
+    now = 0.0
+    for (kind, uid, priority, queue_ok, emergency), dt in ops:
+        now += dt
+        holder_before, emergency_before = floor.holder, floor.emergency_by
+        if kind == "req":
+            base = not queue_ok and priority == 0 and not emergency
+            outcome = floor.request(uid, now, priority=priority, queue_ok=queue_ok,
+                                    emergency=emergency)
+            if base and emergency_before != uid:
+                expected = A.GRANTED if holder_before in ("", uid) else A.BUSY
+                assert outcome.answer is expected
+                if expected is A.BUSY:
+                    assert outcome.busy_holder == holder_before and not outcome.holder_changed
+        elif kind == "rel":
+            outcome = floor.release(uid, now)
+        elif kind == "leave":
+            outcome = floor.leave(uid, now)
+        elif kind == "raise":
+            outcome = floor.raise_emergency(uid, now)
+        elif kind == "cancel":
+            try:
+                outcome = floor.cancel_emergency(uid, priority, now)
+            except (NotAllowed, NoEmergency):
+                continue
+        elif kind == "revoke":
+            outcome = floor.revoke(EndReason.TIME_LIMIT, now)
+        else:
+            outcome = floor.handle_timer(now)
+        queue = floor.queue
+        assert len(queue) <= limit and len(set(queue)) == len(queue)
+        assert floor.holder not in queue
+        assert not queue or floor.holder
+        assert outcome.holder == floor.holder
+        for moved, place in outcome.positions:
+            assert floor.position_of(moved) == place
+        if outcome.granted:
+            assert floor.holder == outcome.granted
+        next_deadline = floor.next_deadline()
+        assert (next_deadline is None) == (not queue)
+        if kind == "timer":
+            assert next_deadline is None or next_deadline > now

@@ -467,7 +467,8 @@ class TurnMachine:
         return [PlayTone(TurnTone.BUSY)]
 
     def _lost_wait(self, event: object, now: float) -> list[Action]:
-        """Revoked or disconnected while requesting or queued: a fresh press is needed."""
+        """Disconnected while requesting, revoked or disconnected while queued: a fresh press
+        is needed. (A revoke while requesting is ignored: the answer is still to come.)"""
         self.phase = TurnPhase.REVOKED
         self._reason = (event.reason if isinstance(event, Revoked) else EndReason.DISCONNECTED)
         return []
@@ -526,14 +527,12 @@ TRANSITIONS: dict[tuple[TurnPhase, Trigger], Handler] = {
     (P.REQUESTING, T.GRANTED): M._grant,
     (P.REQUESTING, T.REFUSED): M._refuse,
     (P.REQUESTING, T.QUEUED): M._queue,
-    (P.REQUESTING, T.REVOKED): M._lost_wait,
     (P.REQUESTING, T.DISCONNECTED): M._lost_wait,
 
     (P.CANCELLING, T.PRESS): M._resume_request,
     (P.CANCELLING, T.GRANTED): M._release_unwanted_grant,
     (P.CANCELLING, T.QUEUED): M._release_unwanted_grant,
     (P.CANCELLING, T.REFUSED): M._refused_after_cancel,
-    (P.CANCELLING, T.REVOKED): M._forget,
     (P.CANCELLING, T.DISCONNECTED): M._forget,
 
     (P.QUEUED, T.RELEASE): M._leave_queue,
