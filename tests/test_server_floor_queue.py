@@ -8,6 +8,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.client.turn import EndReason as TurnEndReason
+from app.client.turn import (
+    Granted,
+    PlayTone,
+    Press,
+    Queued,
+    QueueExpired,
+    QueuePosition,
+    Refused,
+    Release,
+    Revoked,
+    SendRelease,
+    SendRequest,
+    StopTransmit,
+    TransmitDrained,
+    TurnConfig,
+    TurnMachine,
+    TurnPhase,
+    TurnTone,
+    TurnViewKind,
+)
 from app.server.floor import (
     EmergencyAction,
     EmergencyRecord,
@@ -416,3 +437,94 @@ def test_invariants_under_any_sequence(ops: list[tuple[tuple[Any, ...], float]],
         assert (next_deadline is None) == (not queue)
         if kind == "timer":
             assert next_deadline is None or next_deadline > now
+
+
+# ---- wired to client turn machines ---------------------------------------------------------------
+
+class Wired:
+    """Turn machines of several users wired to one Floor, as the server and the clients
+    would be, messages delivered at once (wsproto-style: each side's output is the other's
+    input)."""
+
+    def __init__(self, policy: FloorPolicy, priorities: dict[str, int]) -> None:
+        self.floor = Floor(policy)
+        self.priorities = priorities
+        self.machines = {uid: TurnMachine(TurnConfig(queue=True)) for uid in priorities}
+        self.tones: dict[str, list[TurnTone]] = {uid: [] for uid in priorities}
+
+    def key(self, uid: str, down: bool, now: float) -> None:
+        event = Press() if down else Release()
+        self._run(uid, self.machines[uid].handle(event, now), now)
+        self._run(uid, self.machines[uid].handle_timer(now + 1.0), now + 1.0)  # delays pass
+
+    def _feed(self, uid: str, event: Any, now: float) -> None:
+        self._run(uid, self.machines[uid].handle(event, now), now)
+
+    def _run(self, uid: str, actions: list[Any], now: float) -> None:
+        for action in actions:
+            if isinstance(action, PlayTone):
+                self.tones[uid].append(action.tone)
+            elif isinstance(action, StopTransmit):
+                self._feed(uid, TransmitDrained(), now)
+            elif isinstance(action, SendRequest):
+                outcome = self.floor.request(uid, now, priority=self.priorities[uid],
+                                             queue_ok=action.queue, emergency=action.emergency)
+                answer = {A.GRANTED: Granted(), A.QUEUED: Queued(outcome.position)}.get(
+                    outcome.answer, Refused(holder=outcome.busy_holder))  # type: ignore[arg-type]
+                self._feed(uid, answer, now)
+                self._notify(outcome, now)
+            elif isinstance(action, SendRelease):
+                self._notify(self.floor.release(uid, now), now)
+
+    def _notify(self, outcome: FloorOutcome, now: float) -> None:
+        for notice in outcome.notices_before_change() + outcome.notices_after_change():
+            event = {N.GRANTED: Granted(), N.QUEUED: QueuePosition(notice.position),
+                     N.LEFT: QueueExpired(),
+                     N.REVOKED: Revoked(TurnEndReason(notice.reason))}[notice.kind]
+            self._feed(notice.uid, event, now)
+
+
+def test_queue_handover_and_preemption_end_to_end() -> None:
+    net = Wired(FloorPolicy(preemptible=True), {"alice": 0, "bob": 0, "carol": 0, "disp": 9})
+    net.key("alice", True, 0.0)
+    net.key("bob", True, 2.0)
+    net.key("carol", True, 3.0)
+    assert net.floor.queue == ("bob", "carol")
+    assert net.machines["carol"].view(3.5).position == 2
+    net.key("alice", False, 5.0)
+    assert net.floor.holder == "bob" and net.machines["bob"].phase is TurnPhase.TALKING
+    assert net.machines["carol"].view(6.0).position == 1
+    net.key("disp", True, 7.0)  # priority 9 pre-empts bob
+    assert net.floor.holder == "disp"
+    assert net.machines["bob"].view(7.5).kind is TurnViewKind.PREEMPTED
+    bob = net.machines["bob"]
+    for n in range(20):  # bob keeps the key down, auto-repeat pairs and all: no new request
+        t = 8.0 + n * 0.033
+        net._run("bob", bob.handle(Release(), t) + bob.handle(Press(), t + 0.002), t)
+    assert bob.phase is TurnPhase.REVOKED
+    assert net.floor.queue == ("carol",)
+    net.key("disp", False, 9.0)
+    assert net.floor.holder == "carol"
+    assert net.tones == {
+        "alice": [TurnTone.PERMIT],
+        "bob": [TurnTone.QUEUED, TurnTone.YOUR_TURN, TurnTone.PREEMPTED],
+        "carol": [TurnTone.QUEUED, TurnTone.YOUR_TURN],
+        "disp": [TurnTone.PERMIT],
+    }
+
+
+def test_emergency_end_to_end() -> None:
+    net = Wired(FloorPolicy(preemptible=True), {"alice": 0, "bob": 5, "disp": 9})
+    net.key("bob", True, 0.0)
+    net._run("alice", net.machines["alice"].handle(Press(emergency=True), 1.0), 1.0)
+    assert net.floor.holder == "alice" and net.floor.emergency_by == "alice"
+    assert net.tones["bob"] == [TurnTone.PERMIT, TurnTone.PREEMPTED]
+    net.key("disp", True, 2.0)  # priority 9 does not pre-empt an emergency grant: queued
+    assert net.floor.holder == "alice" and net.floor.queue == ("disp",)
+    net.key("alice", False, 3.0)
+    assert net.floor.holder == "disp" and net.floor.emergency_by == "alice"  # still raised
+    net.key("disp", False, 4.0)
+    assert net.floor.cancel_emergency("disp", 9, 5.0).emergency == EmergencyRecord(
+        EmergencyAction.CANCEL, "alice", "disp", 5.0)
+    assert [record.action for record in net.floor.log] == [EmergencyAction.RAISE,
+                                                           EmergencyAction.CANCEL]
