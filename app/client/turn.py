@@ -280,7 +280,6 @@ class TurnMachine:
         self._holder = ""
         self._detail = ""
         self._reason = EndReason.NONE
-        self._from_queue = False
 
     # ---- inputs ------------------------------------------------------------------------------
 
