@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.client.turn import (
@@ -415,6 +415,8 @@ SERVER_EVENTS: dict[str, object] = {
 
 
 @settings(max_examples=300, deadline=None)
+@example(steps=[("press", 0.0), ("granted", 0.0), ("revoked", 8.0), ("release", 0.0),
+                ("press", 0.04)], queue=False)  # a press exactly at the debounce's end
 @given(steps=st.lists(KEY_OR_SERVER, max_size=60), queue=st.booleans())
 def test_invariants_under_any_sequence(steps: list[tuple[str, float]], queue: bool) -> None:
     """At most one request per physical press and one in flight; transmit starts and stops
@@ -425,7 +427,7 @@ def test_invariants_under_any_sequence(steps: list[tuple[str, float]], queue: bo
     for kind, dt in steps:
         now += dt
         if kind == "press":
-            if not key_down and (last_up < 0 or now - last_up >= CONFIG.debounce):
+            if not key_down and (last_up < 0 or now >= last_up + CONFIG.debounce):
                 fresh_presses += 1
             key_down = True
             actions = m.handle(Press(), now)
