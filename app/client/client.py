@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.client.connection import ResponseHook, SignalingConnection
+from app.client.connection import SignalingConnection
 from app.client.errors import (
     ClientError,
     FloorBusy,
@@ -29,28 +29,29 @@ from app.client.errors import (
 )
 from app.client.events import ConnectionState, FloorState
 from app.client.media import MediaEndpoint
-from app.client.model import ClientModel
+from app.client.model import ClientModel, as_interphone_id
+from app.client.session import (
+    ClientSession,
+    NotificationReceived,
+    ResponseReceived,
+    SessionEvent,
+    SessionKicked,
+)
 from app.client.tasks import TaskSet
 from app.protocol import (
-    InterphoneChanged,
     InterphoneId,
     InterphoneInfo,
     JoinRequest,
     JoinResult,
-    Kicked,
-    Login,
     LoginResult,
     MembersRequest,
     MembersResult,
-    Message,
     QuitRequest,
-    QuitResult,
     SpeakRequest,
     SyncRequest,
     SyncResult,
 )
 from app.protocol.limits import MAX_SYNC_IDS
-from app.protocol.messages import Body
 
 logger = logging.getLogger(__name__)
 
@@ -192,19 +193,18 @@ class InterphoneClient:
         """Which interphones are live: ``ids`` (default: the roster's groups and
         discussions) plus every active chat involving us. Replaces the
         subscription set, which reconnects restore."""
-        wanted = self.model.roster_ids() if ids is None else tuple(_as_id(i) for i in ids)
+        wanted = self.model.roster_ids() if ids is None else tuple(as_interphone_id(i) for i in ids)
         return await self._sync_on(self._require_conn(), wanted)
 
     async def members(self, interphone: InterphoneId | str) -> InterphoneInfo:
         """Members and speaker of one interphone (the model is refreshed too)."""
-        body = await self._call(self._require_conn(), MembersRequest(_as_id(interphone)),
-                                on_success=self._apply_members)
-        assert isinstance(body, MembersResult)
+        body = await self._require_conn().request(MembersRequest(as_interphone_id(interphone)))
+        assert isinstance(body, MembersResult)  # the session checked the answer's kind
         return body.info
 
     async def join(self, interphone: InterphoneId | str) -> InterphoneInfo:
         """Join (leaving any other first) and register for its audio; returns the members."""
-        target = _as_id(interphone)
+        target = as_interphone_id(interphone)
         conn = self._require_conn()
         if self.model.joined is not None and self.model.joined != target:
             await self.leave()
@@ -228,15 +228,12 @@ class InterphoneClient:
         if self._media is not None:
             self._media.unregister()
         try:
-            body = await self._call(conn, QuitRequest(current, self.uid),
-                                    on_success=self._apply_quit)
+            await conn.request(QuitRequest(current, self.uid))
         except NotFound:
             self.model.apply_left()
-            return
         except ClientError:
             self.model.apply_left()
             raise
-        assert isinstance(body, QuitResult)
 
     async def talk_start(self) -> bool:
         """Ask for the floor; returns True once granted (transmission may start).
@@ -253,7 +250,7 @@ class InterphoneClient:
         conn = self._require_conn()
         self.model.floor_requesting()
         try:
-            await self._call(conn, SpeakRequest(True, target))
+            await conn.request(SpeakRequest(True, target))
         except FloorBusy as exc:
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
@@ -283,7 +280,7 @@ class InterphoneClient:
         if target is None or conn is None or conn.closed:
             return
         try:
-            await self._call(conn, SpeakRequest(False, target))
+            await conn.request(SpeakRequest(False, target))
         except ClientError as exc:
             logger.info("speak off not confirmed: %s", exc)
 
@@ -300,52 +297,84 @@ class InterphoneClient:
     # ---- establishing and reconnecting -------------------------------------------------
 
     async def _establish(self, rejoin: InterphoneId | None) -> None:
-        conn = await SignalingConnection.open(
-            self.host, self.port, on_notification=self._on_notification,
-            on_closed=self._on_connection_closed, connect_timeout=self._connect_timeout,
-            request_timeout=self._request_timeout, ssl=self._ssl)
+        """Open one signaling session and bring the client back in line with the server.
+
+        The steps, each a method below: connect (:meth:`_open_signaling`), log
+        in (:meth:`_log_in`), open UDP media (:meth:`_open_media`), publish the
+        connection (``self._conn``), restore the subscription set
+        (:meth:`_resync`) and the joined interphone (:meth:`_rejoin`), then
+        report ``connected``. A failure at any step closes what this attempt
+        opened (:meth:`_abandon`) and raises; :class:`NotConnected` when
+        :meth:`close` ran meanwhile.
+        """
+        conn = await self._open_signaling()
         media: MediaEndpoint | None = None
         try:
-            try:
-                result = await self._call(conn, Login(self.uid, self._token))
-            except ServerError as exc:
-                raise LoginRefused(exc.errcode, exc.errmsg, request="login") from None
-            assert isinstance(result, LoginResult)
-            self.model.apply_login(result)
-            media_host, media_port = self._media_addr or (conn.peer_host or self.host,
-                                                          result.udp_port)
-            media = await MediaEndpoint.open(media_host, media_port, self.uid,
-                                             self._on_media_audio)
-            old_media, self._media = self._media, media
-            if old_media is not None:
-                await old_media.aclose()
-            conn.start_keepalive(self.model.keepalive)
+            result = await self._log_in(conn)
+            media = await self._open_media(conn, result)
             self._conn = conn
-            try:
-                await self._sync_on(conn, self._sync_ids or self.model.roster_ids())
-            except ServerError as exc:
-                logger.warning("sync after login failed: %s", exc)
-            if rejoin is not None:
-                try:
-                    await self._join_on(conn, rejoin)
-                except ServerError as exc:
-                    logger.warning("could not re-join %s: %s", rejoin, exc)
-                    self.model.apply_left()
+            await self._resync(conn)
+            await self._rejoin(conn, rejoin)
             if self._closing:
                 raise NotConnected("client closed while connecting")
             self.model.set_connection(ConnectionState.CONNECTED)
         except BaseException as exc:
-            if self._conn is conn:
-                self._conn = None
-            if self._closing and media is not None and self._media is media:
-                self._media = None  # close() may have run before it was opened
-                await media.aclose()
-            await conn.aclose()
+            await self._abandon(conn, media)
             if self._closing and isinstance(exc, ClientError):
                 raise NotConnected("client closed while connecting") from exc
             raise
         if conn.closed:  # dropped while we were finishing: let the loss handler see it
             self._on_connection_closed(conn, None)
+
+    async def _open_signaling(self) -> SignalingConnection:
+        session = ClientSession(self.uid, self._token, request_timeout=self._request_timeout)
+        return await SignalingConnection.open(
+            self.host, self.port, session, on_event=self._on_session_event,
+            on_closed=self._on_connection_closed, connect_timeout=self._connect_timeout,
+            ssl=self._ssl)
+
+    async def _log_in(self, conn: SignalingConnection) -> LoginResult:
+        """Log in (the model took the roster already, in wire order); any refusal is final."""
+        try:
+            return await conn.login()
+        except ServerError as exc:
+            raise LoginRefused(exc.errcode, exc.errmsg, request="login") from None
+
+    async def _open_media(self, conn: SignalingConnection, login: LoginResult) -> MediaEndpoint:
+        """A fresh UDP endpoint towards the login's ``udp_port`` (or ``media_addr``)."""
+        media_host, media_port = self._media_addr or (conn.peer_host or self.host,
+                                                      login.udp_port)
+        media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio)
+        old_media, self._media = self._media, media
+        if old_media is not None:
+            await old_media.aclose()
+        return media
+
+    async def _resync(self, conn: SignalingConnection) -> None:
+        """Subscribe again to the last sync set (the roster's ids the first time)."""
+        try:
+            await self._sync_on(conn, self._sync_ids or self.model.roster_ids())
+        except ServerError as exc:
+            logger.warning("sync after login failed: %s", exc)
+
+    async def _rejoin(self, conn: SignalingConnection, rejoin: InterphoneId | None) -> None:
+        """Join the interphone we were in before the drop; if refused, we left it."""
+        if rejoin is None:
+            return
+        try:
+            await self._join_on(conn, rejoin)
+        except ServerError as exc:
+            logger.warning("could not re-join %s: %s", rejoin, exc)
+            self.model.apply_left()
+
+    async def _abandon(self, conn: SignalingConnection, media: MediaEndpoint | None) -> None:
+        """Close what a failed :meth:`_establish` opened."""
+        if self._conn is conn:
+            self._conn = None
+        if self._closing and media is not None and self._media is media:
+            self._media = None  # close() may have run before it was opened
+            await media.aclose()
+        await conn.aclose()
 
     def _on_connection_closed(self, conn: SignalingConnection, exc: Exception | None) -> None:
         if conn is not self._conn:
@@ -414,16 +443,14 @@ class InterphoneClient:
 
     # ---- incoming ----------------------------------------------------------------------
 
-    def _on_notification(self, message: Message) -> None:
-        body = message.body
-        if isinstance(body, Kicked):
-            self._on_kicked(body.reason)
-        elif isinstance(body, InterphoneChanged):
-            stale = self.model.apply_info(body.info)
-            if stale and body.info.id == self.model.joined:
-                self._schedule_members_refresh(body.info.id)
-        else:
-            logger.debug("ignoring notification %r", body)
+    def _on_session_event(self, event: SessionEvent) -> None:
+        """Every answer and notification, in wire order, before any awaiting task resumes."""
+        if isinstance(event, ResponseReceived | NotificationReceived):
+            stale = self.model.apply_body(event.body)
+            if stale is not None:
+                self._schedule_members_refresh(stale)
+        elif isinstance(event, SessionKicked):
+            self._on_kicked(event.reason)
 
     def _on_kicked(self, reason: str) -> None:
         logger.warning("session ended by the server: %s", reason or "kicked")
@@ -431,9 +458,7 @@ class InterphoneClient:
             self.model.floor_released("kicked")
         self.model.apply_left()
         self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
-        conn = self._conn
-        if conn is not None:
-            self._tasks.spawn(conn.aclose(), "interphone-kicked-close")
+        # The session closed itself on the kick: its driver drops the connection.
 
     def _on_media_audio(self, uid: str, seq: int, payload: bytes) -> None:
         self.stats.rx_packets += 1
@@ -462,23 +487,6 @@ class InterphoneClient:
                 return
             logger.debug("members of %s refreshed: %d", interphone, info.member_count)
 
-    def _apply_members(self, body: Body) -> None:
-        if isinstance(body, MembersResult) and self.model.apply_info(body.info) \
-                and body.info.id == self.model.joined:
-            self._schedule_members_refresh(body.info.id)
-
-    def _apply_quit(self, body: Body) -> None:
-        if isinstance(body, QuitResult):
-            self.model.apply_left(body.info)
-
-    def _apply_sync(self, body: Body) -> None:
-        if isinstance(body, SyncResult):
-            self.model.apply_sync(body.interphones)
-
-    def _apply_joined(self, body: Body) -> None:
-        if isinstance(body, JoinResult):
-            self.model.apply_joined(body.info)
-
     # ---- helpers -----------------------------------------------------------------------
 
     async def _sync_on(self, conn: SignalingConnection,
@@ -486,16 +494,15 @@ class InterphoneClient:
         if len(ids) > MAX_SYNC_IDS:
             logger.warning("syncing only the first %d of %d ids", MAX_SYNC_IDS, len(ids))
             ids = ids[:MAX_SYNC_IDS]
-        body = await self._call(conn, SyncRequest(ids), on_success=self._apply_sync)
-        assert isinstance(body, SyncResult)
+        body = await conn.request(SyncRequest(ids))
+        assert isinstance(body, SyncResult)  # the session checked the answer's kind
         self._sync_ids = ids
         return list(body.interphones)
 
     async def _join_on(self, conn: SignalingConnection, target: InterphoneId) -> InterphoneInfo:
         self.model.expect_join(target)
         try:
-            body = await self._call(conn, JoinRequest(target, self.uid),
-                                    on_success=self._apply_joined)
+            body = await conn.request(JoinRequest(target, self.uid))
         except BaseException:
             self.model.expect_join(None)
             raise
@@ -508,15 +515,6 @@ class InterphoneClient:
 
     def _require_conn(self) -> SignalingConnection:
         conn = self._conn
-        if conn is None or conn.closed or self._closing:
+        if conn is None or conn.closed or self._closing or self.model.connection.final:
             raise NotConnected(f"not connected (state {self.model.connection.value})")
         return conn
-
-    async def _call(self, conn: SignalingConnection, body: Body, *,
-                    on_success: ResponseHook | None = None) -> Body:
-        return await conn.request(body, on_success=on_success)
-
-
-def _as_id(interphone: InterphoneId | str) -> InterphoneId:
-    return interphone if isinstance(interphone, InterphoneId) else InterphoneId.parse(interphone)
-

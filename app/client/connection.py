@@ -1,114 +1,105 @@
-"""SignalingConnection: one TCP connection to the server, requests matched to responses by seq.
+"""SignalingConnection: the asyncio driver of one :class:`~app.client.session.ClientSession`.
 
-It only moves bytes: :mod:`app.protocol` frames, encodes and decodes. Pending
-requests are futures in a dict keyed by ``seq``, all failed at once with
-:class:`ConnectionLost` when the connection closes. Failed responses become the
-typed exceptions of :mod:`app.client.errors`. Notifications go to a callback.
-Once started, a keepalive task pings at the server's interval and aborts the
-connection when a ping goes unanswered (the owner then reconnects).
+It holds no protocol rule. It moves bytes (socket → ``session.receive_data``,
+``session.data_to_send()`` → socket), arms one timer at
+``session.next_deadline()``, and turns the session's events into results:
+every event goes first to the ``on_event`` callback (in wire order, before any
+awaiting task resumes, so a model is updated in the order the server made the
+changes), then the future of the request it ends is resolved. Failed answers
+become the typed exceptions of :mod:`app.client.errors`; when the connection
+closes, every pending request fails at once with :class:`ConnectionLost`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import os
 import socket
 import ssl as ssl_module
 from collections.abc import Callable
+from typing import cast
 
 from app.client.errors import (
     ConnectionLost,
+    RemoteProtocolError,
     RequestTimeout,
     ServerUnreachable,
     error_from_reply,
 )
-from app.protocol import (
-    ErrorReply,
-    FrameDecoder,
-    FrameTooLarge,
-    Message,
-    MessageKind,
-    Ping,
-    ProtocolError,
-    decode_message,
-    encode_frame,
-    encode_message,
+from app.client.session import (
+    ClientSession,
+    ConnectionClosed,
+    Request,
+    RequestRefused,
+    RequestTimedOut,
+    ResponseReceived,
+    ResponseUnreadable,
+    SessionEvent,
 )
+from app.protocol import LoginResult
 from app.protocol.messages import Body
 
 logger = logging.getLogger(__name__)
 
-NotificationCallback = Callable[[Message], None]
-ResponseHook = Callable[[Body], None]
+EventCallback = Callable[[SessionEvent], None]
 ClosedCallback = Callable[["SignalingConnection", Exception | None], None]
 
 
 class SignalingConnection(asyncio.Protocol):
-    """The client side of one signaling connection (use :meth:`open`)."""
+    """One TCP (or TLS) connection carrying one session (use :meth:`open`)."""
 
-    def __init__(self, on_notification: NotificationCallback, on_closed: ClosedCallback,
-                 request_timeout: float) -> None:
-        self._on_notification = on_notification
+    def __init__(self, session: ClientSession, on_event: EventCallback,
+                 on_closed: ClosedCallback) -> None:
+        self.session = session
+        self._on_event = on_event
         self._on_closed = on_closed
-        self._request_timeout = request_timeout
-        self._decoder = FrameDecoder()
+        self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
-        self._pending: dict[str, tuple[asyncio.Future[Body], str, ResponseHook | None]] = {}
-        self._seq = itertools.count(1)
-        self._closed = asyncio.get_running_loop().create_future()
-        self._keepalive_task: asyncio.Task[None] | None = None
+        self._futures: dict[str, asyncio.Future[Body]] = {}
+        self._closed = self._loop.create_future()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
         self.peer_host = ""
 
     @classmethod
-    async def open(cls, host: str, port: int, *, on_notification: NotificationCallback,
-                   on_closed: ClosedCallback, connect_timeout: float = 5.0,
-                   request_timeout: float = 5.0,
+    async def open(cls, host: str, port: int, session: ClientSession, *,
+                   on_event: EventCallback, on_closed: ClosedCallback,
+                   connect_timeout: float = 5.0,
                    ssl: ssl_module.SSLContext | None = None) -> SignalingConnection:
         """Connect; raises :class:`ServerUnreachable` with a one-line reason."""
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(connect_timeout):
                 _, protocol = await loop.create_connection(
-                    lambda: cls(on_notification, on_closed, request_timeout), host, port,
-                    ssl=ssl)
+                    lambda: cls(session, on_event, on_closed), host, port, ssl=ssl)
         except TimeoutError:
             raise ServerUnreachable(
                 f"cannot reach {host}:{port}: no answer within {connect_timeout:g} s") from None
         except OSError as exc:
-            reason = _os_reason(exc)
-            raise ServerUnreachable(f"cannot reach {host}:{port}: {reason}") from None
+            raise ServerUnreachable(f"cannot reach {host}:{port}: {_os_reason(exc)}") from None
         return protocol
 
     # ---- asyncio.Protocol --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         peer = transport.get_extra_info("peername")
-        self.peer_host = peer[0] if peer else ""
+        self.peer_host = str(peer[0]) if peer else ""
 
     def data_received(self, data: bytes) -> None:
-        try:
-            frames = self._decoder.feed(data)
-        except FrameTooLarge as exc:
-            logger.warning("server sent an oversized frame (%s); closing", exc)
-            self.abort()
-            return
-        for frame in frames:
-            self._handle_frame(frame)
+        self.session.receive_data(data)
+        self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        if self._keepalive_task is not None:
-            self._keepalive_task.cancel()
-        lost = ConnectionLost(f"connection closed{': ' + str(exc) if exc else ''}")
-        pending, self._pending = self._pending, {}
-        for future, _, _ in pending.values():
-            if not future.done():
-                future.set_exception(lost)
+        self.session.connection_lost(f"connection closed{': ' + str(exc) if exc else ''}")
+        self._pump()
+        self._fail_all(ConnectionLost(self.session.close_reason or "connection closed"))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self._closed.done():
             self._closed.set_result(None)
         try:
@@ -120,56 +111,33 @@ class SignalingConnection(asyncio.Protocol):
 
     @property
     def closed(self) -> bool:
-        return self._transport is None or self._transport.is_closing()
+        return self._transport is None or self._transport.is_closing() or self.session.closed
 
-    async def request(self, body: Body, *, timeout: float | None = None,
-                      on_success: ResponseHook | None = None) -> Body:
-        """Send a request; return the response body or raise the typed error.
-
-        ``on_success`` runs with a successful response as soon as its frame is
-        read, in wire order with the notifications around it. The awaiting task
-        resumes later, after frames behind the response may have been handled,
-        so state a response carries must be applied through this hook.
-        """
-        if self.closed:
-            raise ConnectionLost("connection is closed")
-        seq = str(next(self._seq))
-        name = type(body).__name__
-        future: asyncio.Future[Body] = asyncio.get_running_loop().create_future()
-        self._pending[seq] = (future, name, on_success)
-        try:
-            self._send(Message.request(seq, body))
-            limit = self._request_timeout if timeout is None else timeout
-            try:
-                async with asyncio.timeout(limit):
-                    result = await future
-            except TimeoutError:
-                raise RequestTimeout(f"{name}: no answer within {limit:g} s") from None
-        finally:
-            self._pending.pop(seq, None)
-        if isinstance(result, ErrorReply):
-            raise error_from_reply(result, name)
+    async def login(self) -> LoginResult:
+        """Send the session's login; returns the response or raises the typed error."""
+        self._require_open()
+        result = await self._wait(self.session.login(self._loop.time()), "Login")
+        assert isinstance(result, LoginResult)  # the session checked the answer's kind
         return result
 
-    def start_keepalive(self, interval: float) -> None:
-        """Ping every ``interval`` seconds; abort the connection if a ping is not answered."""
-        if self._keepalive_task is None and not self.closed:
-            self._keepalive_task = asyncio.get_running_loop().create_task(
-                self._keepalive(interval), name="interphone-ping")
+    async def request(self, body: Request, *, timeout: float | None = None) -> Body:
+        """Send a request; return the response body or raise the typed error.
+
+        The response was already given to ``on_event`` when this returns: state
+        it carries must be applied there, in wire order with the notifications.
+        """
+        self._require_open()
+        seq = self.session.send_request(body, self._loop.time(), timeout=timeout)
+        return await self._wait(seq, type(body).__name__)
 
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
 
     async def aclose(self) -> None:
-        """Close and wait until the connection is gone and the keepalive task ended."""
+        """Close and wait until the connection is gone."""
         if self._transport is not None:
             self._transport.close()
-        task = self._keepalive_task
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2.0):
                 await asyncio.shield(self._closed)
@@ -178,60 +146,92 @@ class SignalingConnection(asyncio.Protocol):
 
     # ---- internals ---------------------------------------------------------------------
 
-    def _send(self, message: Message) -> None:
-        if self._transport is None:
+    def _require_open(self) -> None:
+        if self.closed:
             raise ConnectionLost("connection is closed")
-        self._transport.write(encode_frame(encode_message(message)))
 
-    def _handle_frame(self, frame: bytes) -> None:
+    async def _wait(self, seq: str, name: str) -> Body:
+        future: asyncio.Future[Body] = self._loop.create_future()
+        future.add_done_callback(_consume_exception)
+        self._futures[seq] = future
+        self._pump()
         try:
-            message = decode_message(frame)
-        except ProtocolError as exc:
-            logger.warning("undecodable frame from the server: %s", exc)
-            if exc.seq is not None and exc.seq in self._pending:
-                future, name, _ = self._pending[exc.seq]
-                if not future.done():
-                    future.set_exception(ConnectionLost(f"{name}: unreadable answer: {exc}"))
-            return
-        if message.kind is MessageKind.RESPONSE:
-            entry = self._pending.get(message.seq or "")
-            if entry is None:
-                if isinstance(message.body, ErrorReply):
-                    logger.warning("server error without a pending request: %s %s",
-                                   message.body.errcode, message.body.errmsg)
-                else:
-                    logger.debug("late or unknown response seq=%r", message.seq)
-                return
-            future, name, on_success = entry
-            if future.done():
-                return
-            if on_success is not None and not isinstance(message.body, ErrorReply):
-                try:
-                    on_success(message.body)
-                except Exception:
-                    logger.exception("applying the %s response failed", name)
-            future.set_result(message.body)
-        elif message.kind is MessageKind.NOTIFICATION:
-            try:
-                self._on_notification(message)
-            except Exception:
-                logger.exception("notification handler failed on %r", message.body)
-        else:
-            logger.debug("ignoring a request from the server: %r", message.body)
+            return await future
+        except asyncio.CancelledError:
+            self.session.cancel(seq)
+            raise
+        finally:
+            self._futures.pop(seq, None)
 
-    async def _keepalive(self, interval: float) -> None:
-        while not self.closed:
-            await asyncio.sleep(interval)
+    def _pump(self) -> None:
+        """Hand out the session's events, write its bytes, re-arm its timer."""
+        while (event := self.session.next_event()) is not None:
             try:
-                await self.request(Ping(), timeout=max(2.0, min(self._request_timeout, interval)))
-            except RequestTimeout:
-                logger.warning("ping not answered; dropping the connection")
-                self.abort()
-                return
-            except ConnectionLost:
-                return
+                self._on_event(event)
             except Exception:
-                logger.exception("ping failed")
+                logger.exception("session event handler failed on %r", event)
+            self._resolve(event)
+        transport = self._transport
+        if transport is not None:
+            data = self.session.data_to_send()
+            if data:
+                transport.write(data)
+            if self.session.closed and not transport.is_closing():
+                transport.abort()
+        self._arm_timer()
+
+    def _resolve(self, event: SessionEvent) -> None:
+        if isinstance(event, ConnectionClosed):
+            self._fail_all(ConnectionLost(event.reason), event.abandoned)
+            return
+        if not isinstance(event, ResponseReceived | RequestRefused | RequestTimedOut
+                          | ResponseUnreadable):
+            return
+        future = self._futures.get(event.seq)
+        if future is None or future.done():
+            return
+        name = type(event.request).__name__
+        if isinstance(event, ResponseReceived):
+            future.set_result(event.body)
+        elif isinstance(event, RequestRefused):
+            future.set_exception(error_from_reply(event.error, name))
+        elif isinstance(event, RequestTimedOut):
+            future.set_exception(
+                RequestTimeout(f"{name}: no answer within {event.timeout:g} s"))
+        else:
+            future.set_exception(RemoteProtocolError(f"{name}: {event.error}"))
+
+    def _fail_all(self, error: Exception, seqs: tuple[str, ...] | None = None) -> None:
+        for seq in tuple(self._futures) if seqs is None else seqs:
+            future = self._futures.get(seq)
+            if future is not None and not future.done():
+                future.set_exception(error)
+
+    def _arm_timer(self) -> None:
+        deadline = self.session.next_deadline()
+        if deadline == self._timer_at and (self._timer is not None or deadline is None):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None and self._transport is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        # asyncio may run a timer up to one clock resolution early: never hand the
+        # session a time before the deadline it asked for.
+        due = self._timer_at or 0.0
+        self._timer = None
+        self._timer_at = None
+        self.session.handle_timer(max(self._loop.time(), due))
+        self._pump()
+
+
+def _consume_exception(future: asyncio.Future[Body]) -> None:
+    """A request whose caller was cancelled may still fail: nobody needs to hear of it."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _os_reason(exc: OSError) -> str:

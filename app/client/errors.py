@@ -5,6 +5,14 @@
 transport: :class:`ServerUnreachable` (no TCP connection), :class:`ConnectionLost`
 (it dropped while a request was pending), :class:`RequestTimeout` (no answer in
 time) and :class:`NotConnected` (a call while the client has no session).
+
+Like h11, the sans-IO :class:`~app.client.session.ClientSession` tells the two
+kinds of protocol trouble apart: :class:`RemoteProtocolError` (the server broke
+the contract: an oversized or unreadable answer, a response of the wrong kind)
+and :class:`LocalProtocolError` (the caller misused the session: a request
+before login, a body that is not a request, a frame over the size limit). The
+second is a programming error, a :class:`ValueError`, never a
+:class:`ClientError` to recover from.
 """
 
 from __future__ import annotations
@@ -63,6 +71,14 @@ class RequestTimeout(ClientError):
 
 class NotConnected(ClientError):
     """The call needs a live session and the client has none (connecting, kicked, closed)."""
+
+
+class RemoteProtocolError(ClientError):
+    """The server sent something the contract does not allow (PROTOCOL.md sections 1 and 3)."""
+
+
+class LocalProtocolError(ValueError):
+    """This program misused the session: a bug in the caller, not a fault of the server."""
 
 
 class NotJoined(ClientError):

@@ -12,15 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
 
 logger = logging.getLogger(__name__)
 
 AudioCallback = Callable[[str, int, bytes], None]
+
+MediaAddress = tuple[str, int]
+"""The server's media (host, port); what asyncio reports as a datagram's source may
+carry IPv6 flow and scope fields behind them, which are not looked at."""
 
 # Sequence numbers that fall this far below the highest seen start a new utterance.
 _RESTART_GAP = 50
@@ -83,7 +88,7 @@ class LossMeter:
 class MediaEndpoint(asyncio.DatagramProtocol):
     """One UDP socket talking to the server's media port (use :meth:`open`)."""
 
-    def __init__(self, server: tuple[str, int], uid: str, on_audio: AudioCallback) -> None:
+    def __init__(self, server: MediaAddress, uid: str, on_audio: AudioCallback) -> None:
         self._server = server
         self._uid = uid
         self._on_audio = on_audio
@@ -100,9 +105,9 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                    on_audio: AudioCallback) -> MediaEndpoint:
         """Bind an ephemeral local port of ``host``'s address family."""
         loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(host, port, type=2)  # SOCK_DGRAM
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         family, _, _, _, address = infos[0]
-        server = (address[0], address[1])
+        server = (str(address[0]), int(address[1]))
         _, protocol = await loop.create_datagram_endpoint(
             lambda: cls(server, uid, on_audio), family=family)
         return protocol
@@ -118,7 +123,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         logger.debug("UDP error (server media port unreachable?): %s", exc)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if addr[0] != self._server[0]:
             self.stats.rx_dropped += 1
             return

@@ -33,7 +33,19 @@ from app.client.events import (
     RosterChanged,
     SpeakerChanged,
 )
-from app.protocol import AttachType, InterphoneId, InterphoneInfo, LoginResult, RosterEntry
+from app.protocol import (
+    AttachType,
+    InterphoneChanged,
+    InterphoneId,
+    InterphoneInfo,
+    JoinResult,
+    LoginResult,
+    MembersResult,
+    QuitResult,
+    RosterEntry,
+    SyncResult,
+)
+from app.protocol.messages import Body
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +145,7 @@ class ClientModel:
         return MappingProxyType(self._interphones)
 
     def interphone(self, interphone: InterphoneId | str) -> InterphoneInfo | None:
-        key = _as_id(interphone)
-        return self._interphones.get(key)
+        return self._interphones.get(as_interphone_id(interphone))
 
     @property
     def joined(self) -> InterphoneId | None:
@@ -181,6 +192,26 @@ class ClientModel:
             if result.roster != self._roster:
                 self._roster = result.roster
                 self._emit(RosterChanged(result.roster))
+
+    def apply_body(self, body: Body) -> InterphoneId | None:
+        """A successful response or a notification, applied in the order it was read.
+
+        Returns the joined interphone when its member list is now stale (the
+        server sent a count without the list) and should be asked for again.
+        Bodies that carry no model state (ping, speak) are ignored.
+        """
+        match body:
+            case LoginResult():
+                self.apply_login(body)
+            case SyncResult(interphones):
+                self.apply_sync(interphones)
+            case JoinResult(info):
+                self.apply_joined(info)
+            case QuitResult(info):
+                self.apply_left(info)
+            case MembersResult(info) | InterphoneChanged(info):
+                return info.id if self.apply_info(info) else None
+        return None
 
     def apply_sync(self, infos: Iterable[InterphoneInfo]) -> None:
         """A sync response: it replaces the set of live interphones (the joined one stays)."""
@@ -353,9 +384,15 @@ class ClientModel:
             return
         before = previous.member_count if previous is not None else 0
         if info.member_count > before:
-            other = chat.peer if chat.key == self._uid else chat.key
-            self._emit(IncomingCall(chat, other or info.attach_id))
+            self._emit(IncomingCall(chat, _other_party(chat, self._uid)))
 
 
-def _as_id(interphone: InterphoneId | str) -> InterphoneId:
+def as_interphone_id(interphone: InterphoneId | str) -> InterphoneId:
+    """``interphone`` itself, or parsed from any accepted spelling (``ProtocolError`` if bad)."""
     return interphone if isinstance(interphone, InterphoneId) else InterphoneId.parse(interphone)
+
+
+def _other_party(chat: InterphoneId, uid: str) -> str:
+    # Local until app.protocol.ids offers the one shared definition.
+    first, second = chat.parties
+    return second if first == uid else first

@@ -1,0 +1,451 @@
+"""ClientSession: the client's side of one signaling connection, sans-IO.
+
+Like h11 and aioquic, the session never touches a socket or a clock. It is fed
+the bytes read from the connection (:meth:`ClientSession.receive_data`) and the
+time (``now``, passed to every call that needs it); it gives back typed events
+(:meth:`ClientSession.next_event`) and the bytes to write
+(:meth:`ClientSession.data_to_send`). Its timers are asked for, never slept on:
+call :meth:`ClientSession.handle_timer` at :meth:`ClientSession.next_deadline`.
+
+It owns the per-connection rules of PROTOCOL.md section 3.1:
+
+- **login first**: no other request may be sent before a login succeeded
+  (:class:`~app.client.errors.LocalProtocolError` otherwise);
+- **seq allocation and matching**: each request gets a fresh ``seq``; each
+  response is matched to its request and given back as one event, in wire
+  order with the notifications around it (so whoever applies the events to a
+  model sees the changes in the order the server made them);
+- **request timeouts**: a request unanswered after its timeout ends with
+  :class:`RequestTimedOut`; a late answer is ignored;
+- **keepalive (the idle rule)**: the server drops a session that sent nothing
+  for 3 × keepalive seconds, so once logged in the session sends a ping
+  whenever it has sent nothing for ``keepalive`` seconds; a ping left
+  unanswered means the server is gone: the session closes itself.
+
+Peer misbehaviour (an oversized frame, an unreadable answer, an answer of the
+wrong kind) is reported as :class:`~app.client.errors.RemoteProtocolError`
+inside the events; misuse by the caller raises
+:class:`~app.client.errors.LocalProtocolError` at once.
+
+The asyncio driver is :class:`app.client.connection.SignalingConnection`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.client.errors import LocalProtocolError, RemoteProtocolError
+from app.protocol import (
+    ErrorReply,
+    FrameDecoder,
+    FrameTooLarge,
+    InterphoneChanged,
+    JoinRequest,
+    JoinResult,
+    Kicked,
+    Login,
+    LoginResult,
+    MembersRequest,
+    MembersResult,
+    Message,
+    MessageKind,
+    Ping,
+    ProtocolError,
+    QuitRequest,
+    QuitResult,
+    SpeakRequest,
+    SpeakResult,
+    SyncRequest,
+    SyncResult,
+    decode_message,
+    encode_frame,
+    encode_message,
+)
+from app.protocol.messages import Body
+
+logger = logging.getLogger(__name__)
+
+Request = Ping | SyncRequest | MembersRequest | JoinRequest | QuitRequest | SpeakRequest
+"""What :meth:`ClientSession.send_request` accepts (a login goes through :meth:`login`)."""
+
+_ANSWER_OF: dict[type, type] = {
+    Login: LoginResult,
+    Ping: Ping,
+    SyncRequest: SyncResult,
+    MembersRequest: MembersResult,
+    JoinRequest: JoinResult,
+    QuitRequest: QuitResult,
+    SpeakRequest: SpeakResult,
+}
+"""The successful answer each request expects (an :class:`ErrorReply` fits every one)."""
+
+_MIN_PING_TIMEOUT = 2.0
+
+
+class SessionState(StrEnum):
+    """Where one signaling connection stands."""
+
+    LOGGED_OUT = "logged_out"  # connected; no login yet, or the last one was refused
+    LOGGING_IN = "logging_in"  # a login request is in flight
+    LOGGED_IN = "logged_in"  # every request may be sent
+    CLOSED = "closed"  # kicked, ping unanswered, peer error, or the connection ended
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived:
+    """A successful answer to the request sent with ``seq``."""
+
+    seq: str
+    request: Body
+    body: Body
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRefused:
+    """The server answered the request with an ``errcode`` (PROTOCOL.md section 4)."""
+
+    seq: str
+    request: Body
+    error: ErrorReply
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTimedOut:
+    """No answer within ``timeout`` seconds; a late answer will be ignored."""
+
+    seq: str
+    request: Body
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseUnreadable:
+    """The answer to the request could not be used: the server broke the contract."""
+
+    seq: str
+    request: Body
+    error: RemoteProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationReceived:
+    """A notification other than ``<kicked/>`` (e.g. :class:`InterphoneChanged`)."""
+
+    body: Body
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKicked:
+    """The server ended the session (``reason`` e.g. ``login_elsewhere``); it will close."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The session is over; ``abandoned`` lists the seqs that will never be answered.
+
+    ``error`` is set when the server broke the contract (an oversized frame);
+    the driver then drops the connection.
+    """
+
+    reason: str
+    abandoned: tuple[str, ...] = ()
+    error: RemoteProtocolError | None = None
+
+
+RequestEnded = ResponseReceived | RequestRefused | RequestTimedOut | ResponseUnreadable
+"""The one event that ends each request (or :class:`ConnectionClosed` for all of them)."""
+
+SessionEvent = RequestEnded | NotificationReceived | SessionKicked | ConnectionClosed
+
+
+@dataclass(slots=True)
+class _Pending:
+    request: Body
+    deadline: float
+    timeout: float
+    internal: bool  # a keepalive ping: answered inside the session, no event
+
+
+# ---- the session --------------------------------------------------------------------------
+
+
+class ClientSession:
+    """One signaling connection's protocol state for ``uid``; see the module docstring.
+
+    ::
+
+        session = ClientSession("sung", "secret")
+        session.login(now)                  # the first request, always
+        transport.write(session.data_to_send())
+        session.receive_data(data)          # whatever the socket gave
+        while (event := session.next_event()) is not None:
+            ...                             # ResponseReceived, NotificationReceived, ...
+        session.handle_timer(now)           # at session.next_deadline()
+
+    ``request_timeout`` is the default timeout of a request; ``keepalive``
+    overrides the ping interval the login response advertises. ``features``
+    names the protocol extensions to ask for at login (none: the base contract).
+    """
+
+    def __init__(self, uid: str, token: str, *, request_timeout: float = 5.0,
+                 keepalive: float | None = None,
+                 features: tuple[str, ...] = (), version: str = "1") -> None:
+        if request_timeout <= 0:
+            raise LocalProtocolError(f"request_timeout must be positive, not {request_timeout}")
+        if keepalive is not None and keepalive <= 0:
+            raise LocalProtocolError(f"keepalive must be positive, not {keepalive}")
+        self.uid = uid
+        self._token = token
+        self._version = version
+        self.requested_features = tuple(features)
+        self.request_timeout = request_timeout
+        self._keepalive_override = keepalive
+        self._state = SessionState.LOGGED_OUT
+        self._decoder = FrameDecoder()
+        self._seqs = itertools.count(1)
+        self._pending: dict[str, _Pending] = {}
+        self._events: deque[SessionEvent] = deque()
+        self._outgoing = bytearray()
+        self._login_result: LoginResult | None = None
+        self._last_sent = 0.0
+        self._ping_seq: str | None = None
+        self.pings_sent = 0
+        self.close_reason = ""
+
+    # ---- reading the state -------------------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def closed(self) -> bool:
+        return self._state is SessionState.CLOSED
+
+    @property
+    def logged_in(self) -> bool:
+        return self._state is SessionState.LOGGED_IN
+
+    @property
+    def login_result(self) -> LoginResult | None:
+        """The successful login response (roster, udp_port, keepalive, max_talk)."""
+        return self._login_result
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The extensions the server granted at login (empty before, and for the base contract)."""
+        return frozenset()
+
+    @property
+    def keepalive(self) -> float | None:
+        """Seconds of silence after which a ping goes out (None before login)."""
+        if self._keepalive_override is not None:
+            return self._keepalive_override
+        if self._login_result is None:
+            return None
+        return float(max(1, self._login_result.keepalive))
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """The seqs of the requests awaiting an answer (keepalive pings included)."""
+        return tuple(self._pending)
+
+    # ---- sending -----------------------------------------------------------------------
+
+    def login(self, now: float, *, timeout: float | None = None) -> str:
+        """Send the login request (the session's first); returns its seq."""
+        if self._state is not SessionState.LOGGED_OUT:
+            raise LocalProtocolError(f"cannot log in: session is {self._state.value}")
+        seq = self._send(Login(self.uid, self._token, self._version), now, timeout)
+        self._state = SessionState.LOGGING_IN
+        return seq
+
+    def send_request(self, body: Request, now: float, *, timeout: float | None = None) -> str:
+        """Send one request once logged in; returns the seq its answer will carry."""
+        if isinstance(body, Login):
+            raise LocalProtocolError("log in with ClientSession.login()")
+        if not isinstance(body, (Ping, SyncRequest, MembersRequest, JoinRequest, QuitRequest,
+                                 SpeakRequest)):
+            raise LocalProtocolError(f"{type(body).__name__} is not a request")
+        if self._state is not SessionState.LOGGED_IN:
+            raise LocalProtocolError(
+                f"cannot send {type(body).__name__}: session is {self._state.value} "
+                "(the login must succeed first)")
+        return self._send(body, now, timeout)
+
+    def cancel(self, seq: str) -> None:
+        """Stop waiting for ``seq`` (its caller gave up); a later answer is ignored."""
+        entry = self._pending.pop(seq, None)
+        if entry is not None and entry.internal:
+            self._ping_seq = None
+
+    def data_to_send(self) -> bytes:
+        """The bytes to write to the connection now (and forget)."""
+        data = bytes(self._outgoing)
+        self._outgoing.clear()
+        return data
+
+    def _send(self, body: Body, now: float, timeout: float | None, *,
+              internal: bool = False) -> str:
+        limit = self.request_timeout if timeout is None else timeout
+        if limit <= 0:
+            raise LocalProtocolError(f"timeout must be positive, not {limit}")
+        seq = str(next(self._seqs))
+        try:
+            frame = encode_frame(encode_message(Message.request(seq, body)))
+        except ValueError as exc:  # too large, or a value the codec cannot write
+            raise LocalProtocolError(f"cannot send {type(body).__name__}: {exc}") from exc
+        self._outgoing += frame
+        self._pending[seq] = _Pending(body, now + limit, limit, internal)
+        self._last_sent = now
+        return seq
+
+    # ---- receiving ---------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Take bytes read from the connection (any split); events follow in wire order."""
+        if self.closed:
+            return
+        try:
+            frames = self._decoder.feed(data)
+        except FrameTooLarge as exc:
+            self._close(f"server sent an oversized frame: {exc}",
+                        RemoteProtocolError(f"oversized frame: {exc}"))
+            return
+        for frame in frames:
+            if self.closed:
+                return
+            self._receive_frame(frame)
+
+    def connection_lost(self, reason: str = "connection closed") -> None:
+        """The connection ended (whoever closed it). Idempotent."""
+        self._close(reason, None)
+
+    def next_event(self) -> SessionEvent | None:
+        """The oldest event not yet taken, or None."""
+        return self._events.popleft() if self._events else None
+
+    def _receive_frame(self, frame: bytes) -> None:
+        try:
+            message = decode_message(frame)
+        except ProtocolError as exc:
+            entry = self._pending.pop(exc.seq, None) if exc.seq is not None else None
+            if entry is None:
+                logger.warning("undecodable frame from the server: %s", exc)
+                return
+            self._request_ended(exc.seq or "", entry, ResponseUnreadable(
+                exc.seq or "", entry.request, RemoteProtocolError(f"unreadable answer: {exc}")))
+            return
+        if message.kind is MessageKind.RESPONSE:
+            self._receive_response(message)
+        elif message.kind is MessageKind.NOTIFICATION:
+            self._receive_notification(message.body)
+        else:
+            logger.debug("ignoring a request from the server: %r", message.body)
+
+    def _receive_response(self, message: Message) -> None:
+        seq = message.seq or ""
+        body = message.body
+        entry = self._pending.pop(seq, None)
+        if entry is None:
+            if isinstance(body, ErrorReply):
+                logger.warning("server error without a pending request: %s %s",
+                               body.errcode, body.errmsg)
+            else:
+                logger.debug("late or unknown response seq=%r", message.seq)
+            return
+        expected = _ANSWER_OF[type(entry.request)]
+        event: RequestEnded
+        if isinstance(body, ErrorReply):
+            event = RequestRefused(seq, entry.request, body)
+        elif not isinstance(body, expected):
+            event = ResponseUnreadable(seq, entry.request, RemoteProtocolError(
+                f"{type(entry.request).__name__} answered with {type(body).__name__}"))
+        else:
+            event = ResponseReceived(seq, entry.request, body)
+        self._request_ended(seq, entry, event)
+
+    def _request_ended(self, seq: str, entry: _Pending, event: RequestEnded) -> None:
+        if isinstance(entry.request, Login):
+            if isinstance(event, ResponseReceived) and isinstance(event.body, LoginResult):
+                self._login_result = event.body
+                self._state = SessionState.LOGGED_IN
+            else:
+                self._state = SessionState.LOGGED_OUT
+        if entry.internal:
+            self._ping_seq = None
+            if not isinstance(event, ResponseReceived):
+                logger.warning("keepalive ping failed: %s", event)
+            return
+        self._events.append(event)
+
+    def _receive_notification(self, body: Body) -> None:
+        if isinstance(body, Kicked):
+            self._events.append(SessionKicked(body.reason))
+            self._close(f"kicked: {body.reason or 'kicked'}", None)
+        elif isinstance(body, InterphoneChanged):
+            self._events.append(NotificationReceived(body))
+        else:
+            logger.debug("ignoring notification %r", body)
+
+    # ---- timers ------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` must run next (None: no timer needed)."""
+        if self.closed:
+            return None
+        deadlines = [entry.deadline for entry in self._pending.values()]
+        ping_at = self._ping_due()
+        if ping_at is not None:
+            deadlines.append(ping_at)
+        return min(deadlines, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Time out overdue requests and send a keepalive ping when one is due."""
+        if self.closed:
+            return
+        for seq, entry in list(self._pending.items()):
+            if entry.deadline > now:
+                continue
+            if entry.internal:
+                self._close(f"ping not answered within {entry.timeout:g} s", None)
+                return
+            del self._pending[seq]
+            self._request_ended(seq, entry, RequestTimedOut(seq, entry.request, entry.timeout))
+        ping_at = self._ping_due()
+        if ping_at is not None and ping_at <= now:
+            interval = self.keepalive or self.request_timeout
+            timeout = max(_MIN_PING_TIMEOUT, min(self.request_timeout, interval))
+            self._ping_seq = self._send(Ping(), now, timeout, internal=True)
+            self.pings_sent += 1
+
+    def _ping_due(self) -> float | None:
+        interval = self.keepalive
+        if self._state is not SessionState.LOGGED_IN or interval is None \
+                or self._ping_seq is not None:
+            return None
+        return self._last_sent + interval
+
+    # ---- closing -----------------------------------------------------------------------
+
+    def _close(self, reason: str, error: RemoteProtocolError | None) -> None:
+        if self.closed:
+            return
+        self._state = SessionState.CLOSED
+        self.close_reason = reason
+        abandoned = tuple(seq for seq, entry in self._pending.items() if not entry.internal)
+        self._pending.clear()
+        self._ping_seq = None
+        self._outgoing.clear()
+        if error is not None:
+            logger.warning("closing the signaling session: %s", reason)
+        self._events.append(ConnectionClosed(reason, abandoned, error))
