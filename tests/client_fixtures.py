@@ -1,4 +1,12 @@
-"""Shared helpers of the client and CLI tests: a real embedded server, clients, waiting."""
+"""Shared helpers of the client and CLI tests (``pytest_plugins = ["client_fixtures"]``).
+
+- a real embedded server (:func:`running_server`) and the ``clients`` fixture;
+- the one polling helper (:func:`wait_until`) and the one :func:`free_port`;
+- byte-level helpers for :class:`~app.client.session.ClientSession` tests:
+  :func:`wire` (messages to the bytes a server writes), :func:`sent` (the
+  session's output decoded), :func:`events` (its events drained) and
+  :func:`logged_in_session`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +17,20 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 from app.audio.constants import SAMPLE_RATE
 from app.client import InterphoneClient, ModelEvent
+from app.client.session import ClientSession, ResponseReceived, SessionEvent
+from app.protocol import (
+    FrameDecoder,
+    LoginResult,
+    Message,
+    RosterEntry,
+    decode_message,
+    encode_frame,
+    encode_message,
+)
 from app.server import Directory, InterphoneServer, ServerSettings
 
 CLIENT_TOML = """\
@@ -84,6 +103,15 @@ class Clients:
             await client.close()
 
 
+@pytest.fixture
+async def clients() -> AsyncIterator[Clients]:
+    """Connected clients made by the test, all closed at its end, leaving no task behind."""
+    made = Clients()
+    yield made
+    await made.close_all()
+    assert client_tasks() == []
+
+
 class EventLog:
     """Records a model's events; ``of(cls)`` filters them."""
 
@@ -95,8 +123,9 @@ class EventLog:
         return [e for e in self.events if isinstance(e, cls)]
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0,
+async def wait_until(predicate: Callable[[], object], timeout: float = 3.0,
                      what: str = "condition") -> None:
+    """Poll ``predicate`` every 10 ms until it is true; fail after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
@@ -157,3 +186,37 @@ def best_lag(reference: np.ndarray, recorded: np.ndarray) -> tuple[int, float]:
     ref = reference[: len(segment)]
     denom = float(np.linalg.norm(ref) * np.linalg.norm(segment)) or 1.0
     return lag, float(np.dot(ref, segment) / denom)
+
+
+# ---- byte-level helpers for ClientSession ----------------------------------------------------
+
+
+def wire(*messages: Message) -> bytes:
+    """The bytes a server writes for ``messages``, in order, as one chunk."""
+    return b"".join(encode_frame(encode_message(m)) for m in messages)
+
+
+def sent(session: ClientSession) -> list[Message]:
+    """Everything the session wants written, decoded (and taken out of the session)."""
+    decoder = FrameDecoder()
+    return [decode_message(frame) for frame in decoder.feed(session.data_to_send())]
+
+
+def events(session: ClientSession) -> list[SessionEvent]:
+    """The session's events not yet taken, in order."""
+    taken = []
+    while (event := session.next_event()) is not None:
+        taken.append(event)
+    return taken
+
+
+def logged_in_session(uid: str = "me", *, now: float = 0.0, keepalive: int = 15,
+                      roster: tuple[RosterEntry, ...] = (), **kwargs: Any) -> ClientSession:
+    """A session whose login succeeded at ``now`` (output and events already taken)."""
+    session = ClientSession(uid, "token", **kwargs)
+    seq = session.login(now)
+    sent(session)
+    session.receive_data(wire(Message.response(seq, LoginResult(uid, 9400, keepalive, 60,
+                                                                roster))))
+    assert [type(e) for e in events(session)] == [ResponseReceived]
+    return session

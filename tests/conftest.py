@@ -9,6 +9,9 @@ from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Helper modules used both as imports and as pytest_plugins: rewrite their asserts.
+pytest.register_assert_rewrite("client_fixtures")
+
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from client_fixtures import free_port
+from client_fixtures import free_port, wait_until
 
 from app.client import media as media_module
 from app.client.media import MediaEndpoint
@@ -43,7 +43,7 @@ async def test_unregister_ends_a_pending_registration_at_once():
         transport.sendto = lambda data, addr=None: (sent.append(data), real_sendto(data, addr))
         registering = asyncio.ensure_future(
             endpoint.register("group_58", interval=30, attempts=5, ack_timeout=0.3))
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: sent, what="the first recvbegin")
         endpoint.unregister()  # left (or kicked) before the server acknowledged
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -7,12 +7,12 @@ import contextlib
 
 import pytest
 from client_fixtures import (
-    Clients,
     EventLog,
     client_tasks,
     free_port,
     running_server,
     wait_until,
+    wire,
 )
 
 from app.client import (
@@ -31,18 +31,12 @@ from app.client import (
     ServerUnreachable,
     SpeakerChanged,
 )
-from app.protocol import InterphoneChanged, InterphoneId, InterphoneInfo, Login, Message
+from app.protocol import InterphoneChanged, InterphoneId, InterphoneInfo, Message
+
+pytest_plugins = ["client_fixtures"]
 
 G58 = InterphoneId.group("58")
 D12 = InterphoneId.discuss("12")
-
-
-@pytest.fixture
-async def clients():
-    made = Clients()
-    yield made
-    await made.close_all()
-    assert client_tasks() == []
 
 
 async def test_connect_logs_in_and_syncs_the_roster(clients):
@@ -178,7 +172,8 @@ async def test_kicked_session_does_not_reconnect(clients):
         await wait_until(lambda: first.state is ConnectionState.KICKED, what="kick")
         assert first.model.connection_detail == "login_elsewhere"
         assert first.model.joined is None
-        await asyncio.sleep(0.5)  # longer than several backoff steps
+        # A reconnect would be decided when the connection-closed handler runs: wait for it.
+        await wait_until(lambda: first._conn is None, what="the kicked connection closes")
         assert first.state is ConnectionState.KICKED
         assert ConnectionState.RECONNECTING not in [e.state for e in log.of(ConnectionChanged)]
         assert first.stats.reconnects == 0
@@ -202,8 +197,7 @@ async def test_reconnect_restores_the_session_on_a_new_server(clients):
     assert alice.model.floor is FloorState.IDLE  # transmission stopped at once
     assert FloorChanged(FloorState.IDLE, "", "disconnected") in log.events
     assert alice.send_audio(b"\xf8\xff\xfe") is False
-    await asyncio.sleep(0.3)  # a few failed attempts against nothing
-    assert alice.stats.reconnect_attempts >= 1
+    await wait_until(lambda: alice.stats.reconnect_attempts >= 1, what="a failed attempt")
     async with running_server(port=port):
         await wait_until(lambda: alice.state is ConnectionState.CONNECTED
                          and bob.state is ConnectionState.CONNECTED, timeout=5,
@@ -231,7 +225,10 @@ async def test_pings_keep_an_idle_session_alive(clients):
     async with running_server(keepalive=0.5) as server:
         alice = await clients.connect(server.port, "alice")
         assert alice.model.keepalive == 1  # advertised in whole seconds
-        await asyncio.sleep(3.6)  # the server drops sessions silent for 3 x keepalive
+        session = alice._conn.session
+        # The server drops a session silent for 3 x 0.5 s: two answered pings, 2 s
+        # after the last request, prove it kept this one (the rule itself is unit-tested).
+        await wait_until(lambda: session.pings_sent >= 3, timeout=6, what="three pings")
         assert alice.state is ConnectionState.CONNECTED
         assert alice.stats.reconnects == 0
         await alice.sync()
@@ -254,8 +251,8 @@ async def test_count_only_notification_refreshes_members(clients):
 
         alice.members = counting_members
         count_only = InterphoneInfo(G58, "58", 3, "", None)
-        for _ in range(3):  # a burst of them costs one members request
-            alice._on_notification(Message.notification(InterphoneChanged(count_only)))
+        burst = wire(*[Message.notification(InterphoneChanged(count_only))] * 3)
+        alice._conn.data_received(burst)  # as if read from the socket: costs one request
         assert alice.model.interphone(G58).member_count == 3
         await wait_until(lambda: alice.model.interphone(G58).member_count == 2,
                          what="members refreshed")
@@ -292,7 +289,7 @@ async def test_close_while_reconnecting_ends_the_loop(clients):
     async with running_server(port=port) as server:
         alice = await clients.connect(server.port, "alice")
     await wait_until(lambda: alice.state is ConnectionState.RECONNECTING, what="reconnecting")
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: alice.stats.reconnect_attempts >= 1, what="a failed attempt")
     await alice.close()
     assert alice.state is ConnectionState.CLOSED
     assert client_tasks() == []
@@ -300,26 +297,49 @@ async def test_close_while_reconnecting_ends_the_loop(clients):
         await alice.connect()
 
 
+class HoldingProxy:
+    """A TCP proxy to ``port`` that holds what the client sends until ``release`` is set."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.request_seen = asyncio.Event()
+        self.release = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.tasks.append(asyncio.ensure_future(self._pump(up_reader, writer, hold=False)))
+        await self._pump(reader, up_writer, hold=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                    hold: bool) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                if hold:
+                    self.request_seen.set()
+                    await self.release.wait()
+                writer.write(data)
+        writer.close()
+
+
 async def test_close_during_connect_leaves_nothing_open():
     async with running_server() as server:
-        alice = InterphoneClient("127.0.0.1", server.port, "alice", "pw-alice")
-        login_sent = asyncio.Event()
-        release = asyncio.Event()
-        real_call = alice._call
-
-        async def held_login(conn, body, **kwargs):
-            if isinstance(body, Login):
-                login_sent.set()
-                await release.wait()
-            return await real_call(conn, body, **kwargs)
-
-        alice._call = held_login
-        connecting = asyncio.ensure_future(alice.connect())
-        await login_sent.wait()
-        await alice.close()  # while the login is under way
-        release.set()
-        with pytest.raises(NotConnected):
-            await connecting
-        assert alice.state is ConnectionState.CLOSED
-        assert alice._conn is None and alice._media is None
-        assert client_tasks() == []
+        proxy = HoldingProxy(server.port)
+        listener = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        try:
+            alice = InterphoneClient("127.0.0.1", port, "alice", "pw-alice")
+            connecting = asyncio.ensure_future(alice.connect())
+            await proxy.request_seen.wait()  # the login is on its way
+            await alice.close()  # while the login is under way
+            proxy.release.set()  # the login succeeds after close() returned
+            with pytest.raises(NotConnected):
+                await connecting
+            assert alice.state is ConnectionState.CLOSED
+            assert alice._conn is None and alice._media is None
+            assert client_tasks() == []
+        finally:
+            listener.close()
+            await listener.wait_closed()
+            for task in proxy.tasks:
+                task.cancel()
