@@ -1,42 +1,31 @@
-"""Responses and notifications are applied to the model in wire order.
+"""Responses and notifications are applied to the model in wire order (no sockets).
 
-A scripted server on 127.0.0.1 writes a response and the notification that
-follows it in one TCP segment, so the notification is read before the task
-awaiting the response resumes. The model must still end in the newest state.
+A server may write a response and the notification that follows it in one TCP
+segment, so the notification is read before the task awaiting the response
+resumes. The session gives both back as events in wire order, and the model,
+fed those events one by one, must end in the newest state. Applying the
+response when the awaiting task resumes (after the notification) is the bug
+these tests would catch.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from client_fixtures import events, logged_in_session, sent, wire
 
-import pytest
-
-from app.client import InterphoneClient
+from app.client import ClientModel
+from app.client.session import NotificationReceived, ResponseReceived, SessionEvent
 from app.protocol import (
-    FrameDecoder,
     InterphoneChanged,
     InterphoneId,
     InterphoneInfo,
     JoinRequest,
     JoinResult,
-    Login,
-    LoginResult,
     MembersRequest,
     MembersResult,
     Message,
-    Ping,
-    RosterEntry,
-    SyncRequest,
-    SyncResult,
-    decode_message,
-    encode_frame,
-    encode_message,
 )
-from app.protocol.messages import Body
 
 OPS = InterphoneId.group("58")
-Script = Callable[[Body, int], list[Message]]
 
 
 def info(members: list[str], *, with_members: bool = True, count: int | None = None
@@ -45,125 +34,82 @@ def info(members: list[str], *, with_members: bool = True, count: int | None = N
                           tuple(members) if with_members else None)
 
 
-class ScriptedServer:
-    """Answers login, sync, ping and recvbegin; ``script`` answers everything else."""
-
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.requests: list[Body] = []
-        self.port = 0
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        decoder = FrameDecoder()
-        while data := await reader.read(65536):
-            for frame in decoder.feed(data):
-                message = decode_message(frame)
-                body = message.body
-                self.requests.append(body)
-                out: list[Message]
-                if isinstance(body, Login):
-                    roster = (RosterEntry("group", "58", "Ops"),)
-                    out = [Message.response(message.seq,
-                                            LoginResult(body.uid, self.port, 15, 60, roster))]
-                elif isinstance(body, SyncRequest):
-                    out = [Message.response(message.seq, SyncResult(()))]
-                elif isinstance(body, Ping):
-                    out = [Message.response(message.seq, Ping())]
-                else:
-                    out = [
-                        m if m.seq != "?" else Message.response(message.seq, m.body)
-                        for m in self.script(body, len(self.requests))
-                    ]
-                # One write: the client reads the whole batch in one data_received.
-                writer.write(b"".join(encode_frame(encode_message(m)) for m in out))
-        writer.close()
+def apply_all(model: ClientModel, taken: list[SessionEvent]) -> list[InterphoneId | None]:
+    """What the client does with each event: apply its body, note stale member lists."""
+    stale = []
+    for event in taken:
+        assert isinstance(event, ResponseReceived | NotificationReceived)
+        stale.append(model.apply_body(event.body))
+    return stale
 
 
-class _EchoAck(asyncio.DatagramProtocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+def test_notification_right_behind_the_join_response_is_not_lost() -> None:
+    session = logged_in_session("me")
+    model = ClientModel("me")
+    seq = session.send_request(JoinRequest(OPS, "me"), now=1.0)
+    assert [m.body for m in sent(session)] == [JoinRequest(OPS, "me")]
+    model.expect_join(OPS)
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        self.transport.sendto(data, addr)  # type: ignore[attr-defined]
+    session.receive_data(wire(
+        Message.response(seq, JoinResult(info(["me", "a"]))),
+        Message.notification(InterphoneChanged(info(["me", "a", "b"]))),
+    ))
+    taken = events(session)
+    assert [type(e) for e in taken] == [ResponseReceived, NotificationReceived]
+    assert isinstance(taken[0], ResponseReceived) and taken[0].seq == seq
 
-
-@pytest.fixture
-async def scripted() -> AsyncIterator[Callable[[Script], ScriptedServer]]:
-    servers: list[asyncio.AbstractServer] = []
-    transports: list[asyncio.BaseTransport] = []
-
-    async def start(script: Script) -> ScriptedServer:
-        scripted_server = ScriptedServer(script)
-        server = await asyncio.start_server(scripted_server.handle, "127.0.0.1", 0)
-        scripted_server.port = server.sockets[0].getsockname()[1]
-        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            _EchoAck, local_addr=("127.0.0.1", scripted_server.port))
-        servers.append(server)
-        transports.append(transport)
-        return scripted_server
-
-    yield start  # type: ignore[misc]
-    for transport in transports:
-        transport.close()
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+    apply_all(model, taken)
+    assert model.members == ("me", "a", "b")
+    assert model.interphones[OPS].member_count == 3
 
 
-def answer(body: Body) -> Message:
-    """A response placeholder: the scripted server fills in the request's seq."""
-    return Message.response("?", body)
+def test_response_and_notification_split_anywhere_keep_their_order() -> None:
+    data = wire(Message.response("2", JoinResult(info(["me"]))),
+                Message.notification(InterphoneChanged(info(["me", "a"]))))
+    for cut in range(1, len(data)):
+        session = logged_in_session("me")
+        assert session.send_request(JoinRequest(OPS), now=1.0) == "2"
+        session.receive_data(data[:cut])
+        session.receive_data(data[cut:])
+        assert [type(e) for e in events(session)] == [ResponseReceived, NotificationReceived]
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
+def test_count_only_change_behind_a_members_answer_asks_again() -> None:
+    session = logged_in_session("me")
+    model = ClientModel("me")
+    join = session.send_request(JoinRequest(OPS, "me"), now=1.0)
+    # Joined, then a count-only change: the member list is stale.
+    session.receive_data(wire(
+        Message.response(join, JoinResult(info(["me"]))),
+        Message.notification(InterphoneChanged(info([], with_members=False, count=3))),
+    ))
+    assert apply_all(model, events(session)) == [None, OPS]
+
+    # The refresh's answer is already old when read: another member came in behind it.
+    refresh = session.send_request(MembersRequest(OPS), now=2.0)
+    session.receive_data(wire(
+        Message.response(refresh, MembersResult(info(["me", "a", "b"]))),
+        Message.notification(InterphoneChanged(info([], with_members=False, count=4))),
+    ))
+    assert apply_all(model, events(session)) == [None, OPS]  # ask again
+    assert model.members == ("me", "a", "b")
+    assert model.interphones[OPS].member_count == 4
+
+    again = session.send_request(MembersRequest(OPS), now=3.0)
+    session.receive_data(wire(Message.response(again, MembersResult(info(["me", "a", "b",
+                                                                          "c"])))))
+    assert apply_all(model, events(session)) == [None]  # in line with the server now
+    assert model.members == ("me", "a", "b", "c")
 
 
-async def test_notification_right_behind_the_join_response_is_not_lost(scripted) -> None:
-    def script(body: Body, _: int) -> list[Message]:
-        assert isinstance(body, JoinRequest)
-        return [
-            answer(JoinResult(info(["me", "a"]))),
-            Message.notification(InterphoneChanged(info(["me", "a", "b"]))),
-        ]
-
-    server = await scripted(script)
-    client = InterphoneClient("127.0.0.1", server.port, "me", "t", reconnect=False)
-    await client.connect()
-    try:
-        await client.join(OPS)
-        assert client.model.members == ("me", "a", "b")
-        assert client.model.interphones[OPS].member_count == 3
-    finally:
-        await client.close()
-
-
-async def test_count_only_change_during_a_members_refresh_asks_again(scripted) -> None:
-    everyone = ["me", "a", "b", "c"]
-
-    def script(body: Body, _: int) -> list[Message]:
-        if isinstance(body, JoinRequest):
-            # Joined, then a count-only change: the client must ask for the list.
-            return [answer(JoinResult(info(["me"]))),
-                    Message.notification(InterphoneChanged(info([], with_members=False,
-                                                                count=3)))]
-        assert isinstance(body, MembersRequest)
-        refreshes = sum(isinstance(r, MembersRequest) for r in server.requests)
-        if refreshes == 1:
-            # The answer is already old when read: another member came in behind it.
-            return [answer(MembersResult(info(everyone[:3]))),
-                    Message.notification(InterphoneChanged(info([], with_members=False,
-                                                                count=4)))]
-        return [answer(MembersResult(info(everyone)))]
-
-    server = await scripted(script)
-    client = InterphoneClient("127.0.0.1", server.port, "me", "t", reconnect=False)
-    await client.connect()
-    try:
-        await client.join(OPS)
-        await until(lambda: client.model.members == tuple(everyone))
-        assert client.model.interphones[OPS].member_count == 4
-    finally:
-        await client.close()
+def test_answers_to_pipelined_requests_match_by_seq_not_by_order() -> None:
+    session = logged_in_session("me")
+    first = session.send_request(MembersRequest(OPS), now=1.0)
+    second = session.send_request(JoinRequest(OPS), now=1.0)
+    assert first != second
+    session.receive_data(wire(Message.response(second, JoinResult(info(["me"]))),
+                              Message.response(first, MembersResult(info([])))))
+    taken = events(session)
+    assert [(e.seq, type(e.request)) for e in taken
+            if isinstance(e, ResponseReceived)] == [(second, JoinRequest),
+                                                    (first, MembersRequest)]

@@ -191,24 +191,24 @@ class ClientSession:
             ...                             # ResponseReceived, NotificationReceived, ...
         session.handle_timer(now)           # at session.next_deadline()
 
-    ``request_timeout`` is the default timeout of a request; ``keepalive``
-    overrides the ping interval the login response advertises. ``features``
+    ``request_timeout`` is the default timeout of a request; ``ping_interval``
+    overrides the keepalive interval the login response advertises. ``features``
     names the protocol extensions to ask for at login (none: the base contract).
     """
 
     def __init__(self, uid: str, token: str, *, request_timeout: float = 5.0,
-                 keepalive: float | None = None,
+                 ping_interval: float | None = None,
                  features: tuple[str, ...] = (), version: str = "1") -> None:
         if request_timeout <= 0:
             raise LocalProtocolError(f"request_timeout must be positive, not {request_timeout}")
-        if keepalive is not None and keepalive <= 0:
-            raise LocalProtocolError(f"keepalive must be positive, not {keepalive}")
+        if ping_interval is not None and ping_interval <= 0:
+            raise LocalProtocolError(f"ping_interval must be positive, not {ping_interval}")
         self.uid = uid
         self._token = token
         self._version = version
         self.requested_features = tuple(features)
         self.request_timeout = request_timeout
-        self._keepalive_override = keepalive
+        self._ping_interval = ping_interval
         self._state = SessionState.LOGGED_OUT
         self._decoder = FrameDecoder()
         self._seqs = itertools.count(1)
@@ -246,10 +246,10 @@ class ClientSession:
         return frozenset()
 
     @property
-    def keepalive(self) -> float | None:
+    def ping_interval(self) -> float | None:
         """Seconds of silence after which a ping goes out (None before login)."""
-        if self._keepalive_override is not None:
-            return self._keepalive_override
+        if self._ping_interval is not None:
+            return self._ping_interval
         if self._login_result is None:
             return None
         return float(max(1, self._login_result.keepalive))
@@ -423,13 +423,13 @@ class ClientSession:
             self._request_ended(seq, entry, RequestTimedOut(seq, entry.request, entry.timeout))
         ping_at = self._ping_due()
         if ping_at is not None and ping_at <= now:
-            interval = self.keepalive or self.request_timeout
+            interval = self.ping_interval or self.request_timeout
             timeout = max(_MIN_PING_TIMEOUT, min(self.request_timeout, interval))
             self._ping_seq = self._send(Ping(), now, timeout, internal=True)
             self.pings_sent += 1
 
     def _ping_due(self) -> float | None:
-        interval = self.keepalive
+        interval = self.ping_interval
         if self._state is not SessionState.LOGGED_IN or interval is None \
                 or self._ping_seq is not None:
             return None
