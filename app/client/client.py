@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import ssl as ssl_module
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from app.client.errors import (
     ServerError,
 )
 from app.client.events import ConnectionState, FloorState
-from app.client.media import MediaEndpoint
+from app.client.media import AudioCallback, MediaEndpoint
 from app.client.model import ClientModel, as_interphone_id
 from app.client.session import (
     ClientSession,
@@ -54,8 +54,6 @@ from app.protocol import (
 from app.protocol.limits import MAX_SYNC_IDS
 
 logger = logging.getLogger(__name__)
-
-AudioCallback = Callable[[str, int, bytes], None]
 
 _MEMBERS_DEBOUNCE = 0.25
 _LEAVE_ON_CLOSE_TIMEOUT = 1.0

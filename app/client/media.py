@@ -22,6 +22,7 @@ from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
 logger = logging.getLogger(__name__)
 
 AudioCallback = Callable[[str, int, bytes], None]
+"""``on_audio(uid, seq, opus_packet)``: one audiopacket of another member."""
 
 MediaAddress = tuple[str, int]
 """The server's media (host, port); what asyncio reports as a datagram's source may
