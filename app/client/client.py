@@ -79,6 +79,13 @@ def backoff_delays(base: float, cap: float) -> Iterable[float]:
 class InterphoneClient:
     """A push-to-talk client for one uid.
 
+    It holds at most one :class:`SignalingConnection` at a time (the asyncio
+    driver of a sans-IO :class:`ClientSession`, which keeps the protocol rules),
+    the reconnect loop around it, the UDP :class:`MediaEndpoint`, and the
+    :class:`ClientModel`, which it updates from every response and notification
+    in the order they were read (:meth:`_on_session_event`). Its coroutines
+    only check preconditions, send one request each and report the outcome.
+
     ::
 
         client = InterphoneClient("127.0.0.1", 9400, "sung", "secret")
