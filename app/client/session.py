@@ -273,8 +273,7 @@ class ClientSession:
         """Send one request once logged in; returns the seq its answer will carry."""
         if isinstance(body, Login):
             raise LocalProtocolError("log in with ClientSession.login()")
-        if not isinstance(body, (Ping, SyncRequest, MembersRequest, JoinRequest, QuitRequest,
-                                 SpeakRequest)):
+        if not isinstance(body, Request):
             raise LocalProtocolError(f"{type(body).__name__} is not a request")
         if self._state is not SessionState.LOGGED_IN:
             raise LocalProtocolError(
