@@ -283,3 +283,22 @@ def test_connection_lost_abandons_everything_once() -> None:
     session.connection_lost("again")
     assert events(session) == [ConnectionClosed("connection closed: reset", (first, second))]
     assert session.data_to_send() == b""
+
+
+# ---- login features ------------------------------------------------------------------------
+
+
+def test_features_are_asked_for_at_login_and_only_asked_ones_count() -> None:
+    session = ClientSession("me", "t", features=("queue", "presence", "queue"))
+    seq = session.login(now=0.0)
+    [login] = sent(session)
+    assert login.body == Login("me", "t", features=("queue", "presence"))
+    granted = LoginResult("me", 9400, 15, 60, features=("presence", "surprise"))
+    session.receive_data(wire(Message.response(seq, granted)))
+    assert session.features == frozenset({"presence"})  # "surprise" was never asked for
+
+
+@pytest.mark.parametrize("name", ["Queue", "", "a b", "x" * 33])
+def test_a_bad_feature_name_is_local_misuse(name: str) -> None:
+    with pytest.raises(LocalProtocolError):
+        ClientSession("me", "t", features=(name,))

@@ -344,3 +344,12 @@ async def test_close_during_connect_leaves_nothing_open():
             await listener.wait_closed()
             for task in proxy.tasks:
                 task.cancel()
+
+
+async def test_features_asked_for_are_negotiated_on_each_login(clients):
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice", features=("queue",))
+        assert alice._conn is not None
+        assert alice._conn.session.requested_features == ("queue",)
+        assert alice.features == frozenset()  # this server offers no extension yet
+        await alice.join(G58)  # and the session is the base contract's

@@ -1,11 +1,14 @@
 """Both ends sans-IO, wired together (wsproto style): no sockets, one shared virtual clock.
 
-Each client is a :class:`ClientSession` whose output bytes go, through the
-``app.protocol`` framing and codec, into the server's rules
-(:class:`~app.server.state.ServerState`), and whose input is the bytes the server
-answers with. What the server sends to other sessions (notifications, kicks,
-closes) is routed the same way, so every scenario runs both directions of the
-contract with the real parsers on both sides.
+Each client is a :class:`ClientSession`; the server is
+:class:`~app.server.state.ServerState`, which takes a connection's bytes
+(``receive_data(sid, data, now)``) and answers with an
+:class:`~app.server.outbox.Outbox`. The harness only moves bytes: the client's
+output into the server, and the server's messages, framed and encoded with
+``app.protocol``, back into the addressed client, with closes and aborts. Both
+sides' timers run on one virtual clock, so every scenario exercises both
+directions of the contract and both sides' rules (login first, keepalive and
+the idle limit, floor timers) with the real parsers.
 """
 
 from __future__ import annotations
@@ -27,27 +30,18 @@ from app.client.session import (
     SessionKicked,
 )
 from app.protocol import (
-    ErrCode,
-    FrameDecoder,
     InterphoneChanged,
     InterphoneId,
     JoinRequest,
     Login,
-    MembersRequest,
-    Message,
-    MessageKind,
-    Ping,
-    QuitRequest,
     SpeakRequest,
     SyncRequest,
-    decode_message,
     encode_frame,
     encode_message,
 )
 from app.protocol.messages import Body
 from app.server import ServerState
-from app.server.outbox import Outbox, Refused, Result
-from app.server.tcp import echo_error
+from app.server.outbox import Outbox
 
 G58 = InterphoneId.group("58")
 D12 = InterphoneId.discuss("12")
@@ -55,29 +49,30 @@ D12 = InterphoneId.discuss("12")
 
 @dataclass
 class Link:
-    """One client session and the server's end of its connection."""
+    """One client session and what the server has written to it."""
 
     sid: int
     session: ClientSession
     model: ClientModel
-    decoder: FrameDecoder = field(default_factory=FrameDecoder)
     to_client: bytearray = field(default_factory=bytearray)
-    logged_in: bool = False
     closed: bool = False
     seen: list[SessionEvent] = field(default_factory=list)
 
 
 class Wire:
-    """The server's rules behind the byte codec, and the clients wired to it."""
+    """The server's state and the clients wired to it by bytes only."""
 
-    def __init__(self) -> None:
-        self.state = ServerState(directory(), SETTINGS, udp_port=9400)
+    def __init__(self, **overrides: object) -> None:
+        self.state = ServerState(directory(), SETTINGS.with_overrides(**overrides),
+                                 udp_port=9400)
         self.links: dict[int, Link] = {}
         self.now = 0.0
 
-    def client(self, uid: str, token: str | None = None) -> Link:
-        session = ClientSession(uid, f"pw-{uid}" if token is None else token)
+    def client(self, uid: str, token: str | None = None, **kwargs: object) -> Link:
+        session = ClientSession(uid, f"pw-{uid}" if token is None else token,
+                                **kwargs)  # type: ignore[arg-type]
         link = Link(100 + len(self.links), session, ClientModel(uid))
+        assert self.state.connect(link.sid, "127.0.0.1", self.now)
         self.links[link.sid] = link
         return link
 
@@ -92,104 +87,68 @@ class Wire:
                 data = link.session.data_to_send()
                 if data and not link.closed:
                     busy = True
-                    for frame in link.decoder.feed(data):
-                        self._serve(link, decode_message(frame))
+                    self._deliver(self.state.receive_data(link.sid, data, self.now))
                 if link.to_client:
                     busy = True
                     data, link.to_client = bytes(link.to_client), bytearray()
                     link.session.receive_data(data)
+                if link.session.closed and not link.closed:
+                    self._hang_up(link)  # the client side dropped the connection
                 self._take_events(link)
 
     def advance(self, seconds: float) -> None:
         """Let virtual time pass: both sides' timers run at their deadlines, in order."""
         end = self.now + seconds
         while True:
-            deadlines = [d for d in (link.session.next_deadline()
-                                     for link in self.links.values() if not link.closed)
-                         if d is not None]
-            server = self.state.next_deadline()
-            if server is not None:
-                deadlines.append(server)
-            due = min((d for d in deadlines if d <= end), default=None)
+            deadlines = [link.session.next_deadline() for link in self.links.values()
+                         if not link.closed]
+            deadlines.append(self.state.next_deadline())
+            due = min((d for d in deadlines if d is not None and d <= end), default=None)
             if due is None:
                 break
             self.now = max(self.now, due)
             self._deliver(self.state.handle_timer(self.now))
             for link in self.links.values():
-                link.session.handle_timer(self.now)
+                if not link.closed:
+                    link.session.handle_timer(self.now)
             self.run()
         self.now = end
 
     def request(self, link: Link, body: Body) -> SessionEvent:
         """Send ``body``, carry the bytes, return the one event that ended it."""
-        seq = link.session.send_request(body, self.now)  # type: ignore[arg-type]
-        self.run()
-        [ended] = [e for e in link.seen if getattr(e, "seq", None) == seq]
-        return ended
+        return self._ended(link, link.session.send_request(body, self.now))  # type: ignore
 
     def login(self, link: Link) -> SessionEvent:
-        seq = link.session.login(self.now)
+        return self._ended(link, link.session.login(self.now))
+
+    def _ended(self, link: Link, seq: str) -> SessionEvent:
         self.run()
         [ended] = [e for e in link.seen if getattr(e, "seq", None) == seq]
         return ended
 
-    # ---- the server's end --------------------------------------------------------------------
-
-    def _serve(self, link: Link, message: Message) -> None:
-        assert message.kind is MessageKind.REQUEST
-        body = message.body
-        try:
-            result = self._apply(link, body)
-        except Refused as refusal:
-            self._write(link, Message.response(
-                message.seq, echo_error(body, refusal.errcode, refusal.errmsg), message.module))
-            return
-        reply = Message.response(message.seq, result.reply, message.module)
-        if isinstance(body, Login):  # the older session is gone before the new one hears
-            link.logged_in = True
-            self._deliver(result.outbox)
-            self._write(link, reply)
-        else:
-            self._write(link, reply)
-            self._deliver(result.outbox)
-
-    def _apply(self, link: Link, body: Body) -> Result:
-        state, sid = self.state, link.sid
-        if isinstance(body, Login):
-            return state.login(sid, body.uid, body.token, "127.0.0.1")
-        if not link.logged_in:
-            raise Refused(ErrCode.UNAUTHORIZED, "log in first")
-        match body:
-            case Ping():
-                return Result(Ping())
-            case SyncRequest(ids):
-                return state.sync(sid, ids)
-            case MembersRequest(interphone):
-                return state.members(sid, interphone)
-            case JoinRequest(interphone, member):
-                return state.join(sid, interphone, member)
-            case QuitRequest(interphone, member):
-                return state.quit(sid, interphone, member)
-            case SpeakRequest(on, interphone):
-                return state.speak(sid, interphone, on, self.now)
-        raise Refused(ErrCode.BAD_REQUEST, f"unexpected {type(body).__name__}")
-
-    def _write(self, link: Link, message: Message) -> None:
-        if not link.closed:
-            link.to_client += encode_frame(encode_message(message))
+    # ---- the server's output -----------------------------------------------------------------
 
     def _deliver(self, outbox: Outbox) -> None:
         for sid, message in outbox.messages:
-            self._write(self.links[sid], message)
-        for sid in outbox.closes:
             link = self.links[sid]
-            link.session.receive_data(bytes(link.to_client))  # flushed before the close
-            link.to_client.clear()
-            link.closed = True
-            link.session.connection_lost("closed by the server")
-            self._take_events(link)
+            if not link.closed:
+                link.to_client += encode_frame(encode_message(message))
+        for sid in outbox.closes:  # what was written is read before the end
+            link = self.links[sid]
+            link.session.receive_data(bytes(link.to_client))
+            self._end(link, "closed by the server")
+        for sid in outbox.aborts:
+            self._end(self.links[sid], "aborted by the server")
 
-    # ---- the client's end --------------------------------------------------------------------
+    def _end(self, link: Link, reason: str) -> None:
+        link.to_client.clear()
+        link.session.connection_lost(reason)
+        self._hang_up(link)
+        self._take_events(link)
+
+    def _hang_up(self, link: Link) -> None:
+        link.closed = True
+        self._deliver(self.state.disconnect(link.sid))
 
     @staticmethod
     def _take_events(link: Link) -> None:
@@ -298,3 +257,34 @@ def test_keepalive_pings_are_answered_by_the_server_for_an_hour(wire: Wire) -> N
     assert alice.session.logged_in
     assert alice.session.pings_sent == 3600 // SETTINGS.advertised_keepalive
     assert not [e for e in alice.seen if isinstance(e, ConnectionClosed)]
+
+
+def test_a_client_that_pings_too_rarely_is_dropped_by_the_server(wire: Wire) -> None:
+    # The counter-case of the test above: the server's idle rule is really in play.
+    lazy = wire.client("alice", ping_interval=4 * SETTINGS.keepalive)
+    assert isinstance(wire.login(lazy), ResponseReceived)
+    wire.advance(3 * SETTINGS.keepalive + 1)
+    assert lazy.closed and lazy.session.closed
+    assert lazy.seen[-1] == ConnectionClosed("closed by the server")
+
+
+def test_login_features_are_asked_for_and_none_granted_by_this_server(wire: Wire) -> None:
+    asking = wire.client("alice", features=("queue",))
+    seq = asking.session.login(wire.now)
+    request = asking.session.data_to_send()
+    assert b"features='queue'" in request or b'features="queue"' in request
+    wire._deliver(wire.state.receive_data(asking.sid, request, wire.now))
+    assert b"features" not in bytes(asking.to_client)  # nothing granted: the base answer
+    wire.run()
+    [ended] = [e for e in asking.seen if getattr(e, "seq", None) == seq]
+    assert isinstance(ended, ResponseReceived) and asking.session.features == frozenset()
+
+
+def test_a_session_asking_for_nothing_sends_the_base_login(wire: Wire) -> None:
+    plain = wire.client("bob")
+    plain.session.login(wire.now)
+    request = plain.session.data_to_send()
+    assert b"features" not in request
+    wire._deliver(wire.state.receive_data(plain.sid, request, wire.now))
+    wire.run()
+    assert plain.session.logged_in and plain.session.features == frozenset()

@@ -29,7 +29,7 @@ from app.client.errors import (
 )
 from app.client.events import ConnectionState, FloorState
 from app.client.media import AudioCallback, MediaEndpoint
-from app.client.model import ClientModel, as_interphone_id
+from app.client.model import ClientModel
 from app.client.session import (
     ClientSession,
     NotificationReceived,
@@ -51,6 +51,7 @@ from app.protocol import (
     SyncRequest,
     SyncResult,
 )
+from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ class InterphoneClient:
                  connect_timeout: float = 5.0,
                  backoff: tuple[float, float] = (0.2, 5.0),
                  ssl: ssl_module.SSLContext | None = None,
-                 media_addr: tuple[str, int] | None = None) -> None:
+                 media_addr: tuple[str, int] | None = None,
+                 features: tuple[str, ...] = ()) -> None:
         self.host = host
         self.port = port
         self.uid = uid
@@ -115,6 +117,8 @@ class InterphoneClient:
         # Where UDP media goes instead of (server host, login's udp_port): a
         # relay or impairment proxy on the same host (bench/impair.py).
         self._media_addr = media_addr
+        # Protocol extensions to ask for at each login (docs/protocol-extensions.md).
+        self._features = tuple(features)
         self.model = ClientModel(uid)
         self.on_audio: AudioCallback | None = None
         self.stats = ClientStats()
@@ -141,6 +145,12 @@ class InterphoneClient:
     @property
     def joined(self) -> InterphoneId | None:
         return self.model.joined
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The protocol extensions the current connection was granted (empty: base contract)."""
+        conn = self._conn
+        return conn.session.features if conn is not None else frozenset()
 
     def loss_pct(self, uid: str) -> float:
         """Packet loss (%) measured from the seq gaps of ``uid``'s audio."""
@@ -332,7 +342,8 @@ class InterphoneClient:
             self._on_connection_closed(conn, None)
 
     async def _open_signaling(self) -> SignalingConnection:
-        session = ClientSession(self.uid, self._token, request_timeout=self._request_timeout)
+        session = ClientSession(self.uid, self._token, request_timeout=self._request_timeout,
+                                features=self._features)
         return await SignalingConnection.open(
             self.host, self.port, session, on_event=self._on_session_event,
             on_closed=self._on_connection_closed, connect_timeout=self._connect_timeout,

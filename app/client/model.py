@@ -45,6 +45,7 @@ from app.protocol import (
     RosterEntry,
     SyncResult,
 )
+from app.protocol.ids import as_interphone_id, other_party
 from app.protocol.messages import Body
 
 logger = logging.getLogger(__name__)
@@ -384,15 +385,4 @@ class ClientModel:
             return
         before = previous.member_count if previous is not None else 0
         if info.member_count > before:
-            self._emit(IncomingCall(chat, _other_party(chat, self._uid)))
-
-
-def as_interphone_id(interphone: InterphoneId | str) -> InterphoneId:
-    """``interphone`` itself, or parsed from any accepted spelling (``ProtocolError`` if bad)."""
-    return interphone if isinstance(interphone, InterphoneId) else InterphoneId.parse(interphone)
-
-
-def _other_party(chat: InterphoneId, uid: str) -> str:
-    # Local until app.protocol.ids offers the one shared definition.
-    first, second = chat.parties
-    return second if first == uid else first
+            self._emit(IncomingCall(chat, other_party(chat, self._uid)))

@@ -65,6 +65,7 @@ from app.protocol import (
     encode_frame,
     encode_message,
 )
+from app.protocol.features import is_feature_name
 from app.protocol.messages import Body
 
 logger = logging.getLogger(__name__)
@@ -203,10 +204,13 @@ class ClientSession:
             raise LocalProtocolError(f"request_timeout must be positive, not {request_timeout}")
         if ping_interval is not None and ping_interval <= 0:
             raise LocalProtocolError(f"ping_interval must be positive, not {ping_interval}")
+        for name in features:
+            if not is_feature_name(name):
+                raise LocalProtocolError(f"{name!r} is not a feature name")
         self.uid = uid
         self._token = token
         self._version = version
-        self.requested_features = tuple(features)
+        self.requested_features = tuple(dict.fromkeys(features))
         self.request_timeout = request_timeout
         self._ping_interval = ping_interval
         self._state = SessionState.LOGGED_OUT
@@ -242,8 +246,14 @@ class ClientSession:
 
     @property
     def features(self) -> frozenset[str]:
-        """The extensions the server granted at login (empty before, and for the base contract)."""
-        return frozenset()
+        """The extensions granted at login: empty before it, and for the base contract.
+
+        Only names this session asked for count (a server granting others broke
+        the contract; they are ignored).
+        """
+        if self._login_result is None:
+            return frozenset()
+        return frozenset(self._login_result.features) & frozenset(self.requested_features)
 
     @property
     def ping_interval(self) -> float | None:
@@ -265,7 +275,8 @@ class ClientSession:
         """Send the login request (the session's first); returns its seq."""
         if self._state is not SessionState.LOGGED_OUT:
             raise LocalProtocolError(f"cannot log in: session is {self._state.value}")
-        seq = self._send(Login(self.uid, self._token, self._version), now, timeout)
+        login = Login(self.uid, self._token, self._version, self.requested_features)
+        seq = self._send(login, now, timeout)
         self._state = SessionState.LOGGING_IN
         return seq
 
@@ -378,6 +389,10 @@ class ClientSession:
             if isinstance(event, ResponseReceived) and isinstance(event.body, LoginResult):
                 self._login_result = event.body
                 self._state = SessionState.LOGGED_IN
+                unasked = set(event.body.features) - set(self.requested_features)
+                if unasked:
+                    logger.warning("server granted features never asked for: %s",
+                                   " ".join(sorted(unasked)))
             else:
                 self._state = SessionState.LOGGED_OUT
         if entry.internal:
