@@ -47,16 +47,19 @@ setup_system_libraries() {
                 missing+=("$pkg")
             fi
         done < <(linux_libraries)
+        # Programs the global talk key tests drive (a virtual X server, synthetic input).
+        command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+        command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
         [ ${#missing[@]} -eq 0 ] && return 0
         local sudo=""
         [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
         if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
-            say "installing system libraries: ${missing[*]}"
+            say "installing system packages: ${missing[*]}"
             $sudo apt-get update -qq >/dev/null
             DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
                 "${missing[@]}" >/dev/null
         else
-            say "missing system libraries; install these Debian/Ubuntu packages (or your"
+            say "missing system packages; install these Debian/Ubuntu packages (or your"
             say "distribution's equivalents) and run again: ${missing[*]}"
             exit 1
         fi

@@ -1,0 +1,176 @@
+"""Which keys and mouse buttons may be the global talk key, by name (pure, no I/O).
+
+A global talk key is taken from every other program while Interphone runs, so only
+keys that do not type anything and do not change a lock state are accepted: a modifier
+alone (Right Ctrl), a function key, Pause, Scroll Lock, Insert, Menu, Print, or a mouse
+side button. Letters, digits, Space and every other printable key, Escape, Tab,
+Return, the editing and arrow keys, Caps Lock, Num Lock and the main mouse buttons are
+refused with a reason a user can read.
+
+Names are matched without regard to case, spaces, ``-`` and ``_`` (``right ctrl``,
+``Right_Ctrl``, ``RCtrl`` and the X keysym ``Control_R`` are one key); ``parse_talk_key``
+returns the canonical ``TalkKey`` every back-end maps to its own key codes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from app.hotkey.errors import HotkeyRefused
+
+__all__ = ["HotkeyRefused", "KeyKind", "TalkKey", "accepted_key_names", "parse_talk_key"]
+
+
+class KeyKind(Enum):
+    KEY = "key"
+    MOUSE_BUTTON = "mouse button"
+
+
+@dataclass(frozen=True)
+class TalkKey:
+    """A key or mouse button accepted as the global talk key.
+
+    ``name`` is canonical (``RightCtrl``, ``F9``, ``Mouse4``). For keys, ``x11_keysyms``
+    are the X keysym names to look for, in order (a layout may lack the first one: Right
+    Alt is ``ISO_Level3_Shift`` on layouts with AltGr). For mouse buttons, ``button`` is
+    the X button number (8 = back side button, 9 = forward side button).
+    """
+
+    name: str
+    kind: KeyKind
+    x11_keysyms: tuple[str, ...] = ()
+    button: int = 0
+    is_modifier: bool = False
+
+
+def _key(name: str, *keysyms: str, modifier: bool = False) -> TalkKey:
+    return TalkKey(name, KeyKind.KEY, keysyms or (name,), is_modifier=modifier)
+
+
+_MODIFIERS = (
+    _key("LeftCtrl", "Control_L", modifier=True),
+    _key("RightCtrl", "Control_R", modifier=True),
+    _key("LeftAlt", "Alt_L", modifier=True),
+    _key("RightAlt", "Alt_R", "ISO_Level3_Shift", modifier=True),
+    _key("LeftShift", "Shift_L", modifier=True),
+    _key("RightShift", "Shift_R", modifier=True),
+    _key("LeftSuper", "Super_L", modifier=True),
+    _key("RightSuper", "Super_R", modifier=True),
+)
+_OTHER_KEYS = (
+    *(_key(f"F{number}") for number in range(1, 25)),
+    _key("Pause"),
+    _key("ScrollLock", "Scroll_Lock"),
+    _key("Insert"),
+    _key("Menu"),
+    _key("Print"),
+)
+_MOUSE_BUTTONS = tuple(
+    TalkKey(f"Mouse{number - 4}" if number <= 9 else f"Button{number}",
+            KeyKind.MOUSE_BUTTON, button=number)
+    for number in range(8, 33)
+)
+
+_CANONICAL: dict[str, TalkKey] = {}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "", name).lower()
+
+
+for _talk_key in (*_MODIFIERS, *_OTHER_KEYS, *_MOUSE_BUTTONS):
+    _CANONICAL[_normalise(_talk_key.name)] = _talk_key
+    for _keysym in _talk_key.x11_keysyms:
+        _CANONICAL.setdefault(_normalise(_keysym), _talk_key)
+
+_ALIASES = {
+    # Modifiers, as people and other programs write them.
+    "rctrl": "RightCtrl", "rightcontrol": "RightCtrl", "ctrlr": "RightCtrl",
+    "lctrl": "LeftCtrl", "leftcontrol": "LeftCtrl", "ctrll": "LeftCtrl",
+    "ralt": "RightAlt", "altgr": "RightAlt", "altr": "RightAlt", "lalt": "LeftAlt", "altl": "LeftAlt",
+    "rshift": "RightShift", "shiftr": "RightShift", "lshift": "LeftShift", "shiftl": "LeftShift",
+    "super": "LeftSuper", "lsuper": "LeftSuper", "rsuper": "RightSuper",
+    "win": "LeftSuper", "lwin": "LeftSuper", "leftwin": "LeftSuper", "leftwindows": "LeftSuper",
+    "rwin": "RightSuper", "rightwin": "RightSuper", "rightwindows": "RightSuper",
+    "meta": "LeftSuper", "cmd": "LeftSuper", "leftcmd": "LeftSuper", "rightcmd": "RightSuper",
+    "command": "LeftSuper", "leftcommand": "LeftSuper", "rightcommand": "RightSuper",
+    # Other keys.
+    "break": "Pause", "scroll": "ScrollLock", "scrlk": "ScrollLock", "ins": "Insert",
+    "application": "Menu", "apps": "Menu", "contextmenu": "Menu",
+    "printscreen": "Print", "prtsc": "Print", "prtscr": "Print", "sysrq": "Print",
+    # Mouse side buttons (X numbers 8 and 9; Windows calls them X buttons).
+    "xbutton1": "Mouse4", "xbutton2": "Mouse5", "mouseback": "Mouse4", "mouseforward": "Mouse5",
+}
+for _alias, _target in _ALIASES.items():
+    _CANONICAL[_alias] = _CANONICAL[_normalise(_target)]
+for _button in _MOUSE_BUTTONS:
+    _CANONICAL[f"button{_button.button}"] = _button
+
+_TYPING = (
+    "it types in every other program: while Interphone runs, no other program would "
+    "receive it; choose a modifier alone (Right Ctrl), a function key (F1–F24), Pause, "
+    "Scroll Lock, Insert, Menu or a mouse side button")
+_LOCK = "it switches {what} on and off in every program, so each press would also change {what}"
+_REFUSED: dict[str, str] = {
+    "capslock": _LOCK.format(what="Caps Lock"),
+    "caps": _LOCK.format(what="Caps Lock"),
+    "numlock": _LOCK.format(what="Num Lock"),
+    "num": _LOCK.format(what="Num Lock"),
+    "escape": "Escape closes dialogs and cancels actions in every other program",
+    "esc": "Escape closes dialogs and cancels actions in every other program",
+    "space": _TYPING + " (Space stays the talk key inside the Interphone window)",
+    "spacebar": _TYPING + " (Space stays the talk key inside the Interphone window)",
+}
+for _printable in ("comma", "period", "minus", "plus", "equal", "slash", "backslash", "semicolon",
+                   "apostrophe", "grave", "bracketleft", "bracketright", "asterisk", "less"):
+    _REFUSED[_printable] = _TYPING
+for _editing in ("tab", "return", "enter", "kpenter", "backspace", "delete", "del", "home",
+                 "end", "pageup", "pagedown", "pgup", "pgdn", "prior", "next",
+                 "up", "down", "left", "right", "uparrow", "downarrow", "leftarrow", "rightarrow"):
+    _REFUSED[_editing] = (
+        "it edits text or moves through it in every other program, which would stop working")
+for _number, _what in ((1, "the left button"), (2, "the middle button"), (3, "the right button"),
+                       (4, "the wheel"), (5, "the wheel"), (6, "the wheel"), (7, "the wheel")):
+    _REFUSED[f"button{_number}"] = (
+        f"it is {_what} of the mouse, which every program needs; choose a side button "
+        "(Mouse4, Mouse5)")
+for _number, _what in ((1, "the left button"), (2, "the right button"), (3, "the middle button")):
+    _REFUSED[f"mouse{_number}"] = (
+        f"it is {_what} of the mouse, which every program needs; choose a side button "
+        "(Mouse4, Mouse5)")
+for _name in ("leftbutton", "rightbutton", "middlebutton", "leftclick", "rightclick",
+              "middleclick", "wheelup", "wheeldown"):
+    _REFUSED[_name] = _REFUSED["button1"]
+
+
+def parse_talk_key(name: str) -> TalkKey:
+    """The talk key called ``name``; raises ``HotkeyRefused`` with the reason otherwise."""
+    text = name.strip()
+    if not text:
+        raise HotkeyRefused("no key given")
+    if "+" in text.strip("+") or text.count("+") > 1:
+        raise HotkeyRefused(
+            f"“{text}” is a combination: the global talk key is one key held alone "
+            "(for example RightCtrl or F9)")
+    key = _normalise(text)
+    if key in _CANONICAL:
+        return _CANONICAL[key]
+    if key in _REFUSED:
+        return _refuse(text, _REFUSED[key])
+    if len(text) == 1 or re.fullmatch(r"(kp)?[a-z0-9]", key) or key.startswith("kp"):
+        return _refuse(text, _TYPING)
+    raise HotkeyRefused(
+        f"“{text}” is not a key name Interphone knows; use one of: "
+        + ", ".join(accepted_key_names(mouse_buttons=False)) + ", Mouse4, Mouse5")
+
+
+def _refuse(text: str, reason: str) -> TalkKey:
+    raise HotkeyRefused(f"“{text}” cannot be the global talk key: {reason}")
+
+
+def accepted_key_names(*, mouse_buttons: bool = True) -> list[str]:
+    """Canonical names of every accepted key (for a settings list or a help text)."""
+    keys = [*_MODIFIERS, *_OTHER_KEYS, *(_MOUSE_BUTTONS if mouse_buttons else ())]
+    return [key.name for key in keys]

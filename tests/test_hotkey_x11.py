@@ -1,0 +1,226 @@
+"""The X11 global talk key, for real: a passive grab on an Xvfb server while another
+X client's window has the input focus, driven by XTEST (python-xlib) and by xdotool."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.xvfb_fixtures import (
+    FocusedWindow,
+    SyntheticInput,
+    keycode,
+    xvfb_display,  # noqa: F401  (fixture)
+)
+from Xlib import X  # noqa: I001  (after the importorskip in xvfb_fixtures)
+from Xlib.display import Display
+
+from app.hotkey import HotkeyTaken, HotkeyUnavailable, parse_talk_key
+from app.hotkey.x11 import X11TalkKey
+
+EVENT_WAIT_SECONDS = 20.0  # a generous bound for a loaded machine, not a speed target
+HOLD_SECONDS = 1.0  # longer than the X server's auto-repeat delay (660 ms by default)
+
+
+class Recorder:
+    """Collects the callbacks (and the thread each ran on) in order."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[str] = queue.Queue()
+        self.threads: set[str] = set()
+
+    def on_press(self) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.events.put("press")
+
+    def on_release(self) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.events.put("release")
+
+    def until_release(self) -> list[str]:
+        seen: list[str] = []
+        while not seen or seen[-1] != "release":
+            seen.append(self.events.get(timeout=EVENT_WAIT_SECONDS))
+        return seen
+
+
+@pytest.fixture
+def focused_window(xvfb_display: str) -> Iterator[FocusedWindow]:  # noqa: F811
+    window = FocusedWindow(xvfb_display)
+    yield window
+    window.close()
+
+
+@pytest.fixture
+def synthetic(xvfb_display: str) -> Iterator[SyntheticInput]:  # noqa: F811
+    device = SyntheticInput(xvfb_display)
+    yield device
+    device.close()
+
+
+def _open(name: str, display: str, recorder: Recorder, **options: bool) -> X11TalkKey:
+    return X11TalkKey(parse_talk_key(name), recorder.on_press, recorder.on_release,
+                      display_name=display, **options)
+
+
+@pytest.mark.parametrize(("name", "keysym"), [("F9", "F9"), ("RightCtrl", "Control_R"),
+                                              ("Pause", "Pause")])
+def test_a_key_pressed_in_another_program_gives_one_press_and_one_release(
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,  # noqa: F811
+        name: str, keysym: str) -> None:
+    recorder = Recorder()
+    with _open(name, xvfb_display, recorder):
+        assert focused_window.has_focus()
+        synthetic.tap(keysym)
+        assert recorder.until_release() == ["press", "release"]
+        # The grab took the key: the focused program never saw it...
+        assert focused_window.received_before_sentinel(synthetic) == []
+    # ...and after close() it does again.
+    synthetic.tap(keysym)
+    code = keycode(focused_window.display, keysym)
+    assert focused_window.received_before_sentinel(synthetic) == [
+        (X.KeyPress, code), (X.KeyRelease, code)]
+    assert recorder.events.empty()
+    assert recorder.threads == {f"talk-key-x11-{name}"}
+
+
+def test_mouse_side_button_in_another_program_gives_one_press_and_one_release(
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,  # noqa: F811
+) -> None:
+    recorder = Recorder()
+    with _open("Mouse4", xvfb_display, recorder):
+        synthetic.button(8, down=True)
+        synthetic.button(8, down=False)
+        assert recorder.until_release() == ["press", "release"]
+        synthetic.button(9, down=True)  # another side button is not the talk key
+        synthetic.button(9, down=False)
+        assert recorder.events.empty()
+
+
+@pytest.mark.parametrize("detectable_auto_repeat", [True, False], ids=["xkb", "time-filter"])
+def test_a_held_key_with_auto_repeat_gives_one_press(
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,  # noqa: F811
+        detectable_auto_repeat: bool) -> None:
+    # The server does auto-repeat held keys: the focused window gets several presses of F10.
+    synthetic.key("F10", down=True)
+    time.sleep(HOLD_SECONDS)
+    synthetic.key("F10", down=False)
+    presses = [event for event in focused_window.received_before_sentinel(synthetic)
+               if event[0] == X.KeyPress]
+    assert len(presses) > 1, "no auto-repeat on this server: the test would prove nothing"
+
+    recorder = Recorder()
+    with _open("F9", xvfb_display, recorder,
+               detectable_auto_repeat=detectable_auto_repeat) as talk_key:
+        assert talk_key.detectable_auto_repeat is detectable_auto_repeat
+        synthetic.key("F9", down=True)
+        assert recorder.events.get(timeout=EVENT_WAIT_SECONDS) == "press"
+        time.sleep(HOLD_SECONDS)  # the server auto-repeats meanwhile (shown above)
+        assert recorder.events.empty(), "auto-repeat reached the callbacks"
+        assert talk_key.held
+        synthetic.key("F9", down=False)
+        assert recorder.until_release() == ["release"]
+
+
+def test_the_key_works_whatever_locks_are_on(
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,  # noqa: F811
+) -> None:
+    recorder = Recorder()
+    synthetic.tap("Num_Lock")
+    synthetic.tap("Caps_Lock")
+    try:
+        state = Display(xvfb_display)
+        try:
+            pointer_state = state.screen().root.query_pointer().mask
+        finally:
+            state.close()
+        assert pointer_state & X.LockMask, "Caps Lock did not turn on"
+        with _open("F9", xvfb_display, recorder):
+            synthetic.tap("F9")
+            assert recorder.until_release() == ["press", "release"]
+    finally:
+        synthetic.tap("Num_Lock")
+        synthetic.tap("Caps_Lock")
+
+
+def test_a_key_another_client_grabbed_gives_a_clear_error(
+        xvfb_display: str, synthetic: SyntheticInput) -> None:  # noqa: F811
+    other = Display(xvfb_display)
+    try:
+        other.screen().root.grab_key(keycode(other, "F9"), 0, False,
+                                     X.GrabModeAsync, X.GrabModeAsync)
+        other.sync()
+        with pytest.raises(HotkeyTaken, match="another program already uses the key F9"):
+            _open("F9", xvfb_display, Recorder())
+    finally:
+        other.close()
+    # The other client is gone, and with it its grab.
+    _open("F9", xvfb_display, Recorder()).close()
+
+
+def test_a_second_grabber_is_refused_until_the_first_closes(xvfb_display: str) -> None:
+    for name in ("F9", "Mouse5"):
+        first = _open(name, xvfb_display, Recorder())
+        with pytest.raises(HotkeyTaken, match=name):
+            _open(name, xvfb_display, Recorder())
+        first.close()
+        _open(name, xvfb_display, Recorder()).close()
+
+
+def test_close_releases_a_held_key_and_leaks_no_thread_or_descriptor(
+        xvfb_display: str, synthetic: SyntheticInput) -> None:  # noqa: F811
+    descriptors_before = len(os.listdir("/proc/self/fd"))
+    recorder = Recorder()
+    talk_key = _open("F9", xvfb_display, recorder)
+    synthetic.key("F9", down=True)
+    assert recorder.events.get(timeout=EVENT_WAIT_SECONDS) == "press"
+    talk_key.close()
+    talk_key.close()  # idempotent
+    assert recorder.events.get_nowait() == "release"  # close() returned after the release
+    synthetic.key("F9", down=False)
+    assert not any(thread.name.startswith("talk-key-x11") for thread in threading.enumerate())
+    assert len(os.listdir("/proc/self/fd")) == descriptors_before
+
+
+def test_close_from_a_callback_does_not_deadlock(
+        xvfb_display: str, synthetic: SyntheticInput) -> None:  # noqa: F811
+    recorder = Recorder()
+    holder: list[X11TalkKey] = []
+
+    def press_then_close() -> None:
+        recorder.on_press()
+        holder[0].close()
+
+    holder.append(X11TalkKey(parse_talk_key("F9"), press_then_close, recorder.on_release,
+                             display_name=xvfb_display))
+    synthetic.key("F9", down=True)
+    assert recorder.until_release() == ["press", "release"]
+    synthetic.key("F9", down=False)
+    _open("F9", xvfb_display, Recorder()).close()  # the grab is gone
+
+
+def test_no_reachable_display_is_unavailable(tmp_path: object) -> None:
+    with pytest.raises(HotkeyUnavailable, match="no X display"):
+        X11TalkKey(parse_talk_key("F9"), lambda: None, lambda: None,
+                   display_name="/nonexistent/socket:0")
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None,
+                    reason="xdotool is not installed (Debian package xdotool; "
+                           "bash scripts/dev.sh setup)")
+def test_xdotool_key_and_side_button_reach_the_grab(
+        xvfb_display: str, focused_window: FocusedWindow) -> None:  # noqa: F811
+    environment = {**os.environ, "DISPLAY": xvfb_display}
+    for name, command in (("F9", ["key", "F9"]), ("Mouse4", ["click", "8"])):
+        recorder = Recorder()
+        with _open(name, xvfb_display, recorder):
+            subprocess.run(["xdotool", *command], env=environment, check=True, timeout=30)
+            assert recorder.until_release() == ["press", "release"]
+    assert focused_window.has_focus()
