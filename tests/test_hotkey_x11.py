@@ -13,20 +13,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.xvfb_fixtures import (
-    FocusedWindow,
-    SyntheticInput,
-    keycode,
-    xvfb_display,  # noqa: F401  (fixture)
-)
-from Xlib import X  # noqa: I001  (after the importorskip in xvfb_fixtures)
+pytest.importorskip("Xlib", reason="python-xlib is a Linux-only dependency")
+
+from Xlib import X
 from Xlib.display import Display
 
 from app.hotkey import HotkeyTaken, HotkeyUnavailable, parse_talk_key
 from app.hotkey.x11 import X11TalkKey
+from tests.xvfb_fixtures import FocusedWindow, SyntheticInput, keycode, run_xvfb
 
 EVENT_WAIT_SECONDS = 20.0  # a generous bound for a loaded machine, not a speed target
 HOLD_SECONDS = 1.0  # longer than the X server's auto-repeat delay (660 ms by default)
+
+
+xvfb_display = pytest.fixture(scope="module")(run_xvfb)
 
 
 class Recorder:
@@ -52,14 +52,14 @@ class Recorder:
 
 
 @pytest.fixture
-def focused_window(xvfb_display: str) -> Iterator[FocusedWindow]:  # noqa: F811
+def focused_window(xvfb_display: str) -> Iterator[FocusedWindow]:
     window = FocusedWindow(xvfb_display)
     yield window
     window.close()
 
 
 @pytest.fixture
-def synthetic(xvfb_display: str) -> Iterator[SyntheticInput]:  # noqa: F811
+def synthetic(xvfb_display: str) -> Iterator[SyntheticInput]:
     device = SyntheticInput(xvfb_display)
     yield device
     device.close()
@@ -73,7 +73,7 @@ def _open(name: str, display: str, recorder: Recorder, **options: bool) -> X11Ta
 @pytest.mark.parametrize(("name", "keysym"), [("F9", "F9"), ("RightCtrl", "Control_R"),
                                               ("Pause", "Pause")])
 def test_a_key_pressed_in_another_program_gives_one_press_and_one_release(
-        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,  # noqa: F811
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,
         name: str, keysym: str) -> None:
     recorder = Recorder()
     with _open(name, xvfb_display, recorder):
@@ -92,7 +92,7 @@ def test_a_key_pressed_in_another_program_gives_one_press_and_one_release(
 
 
 def test_mouse_side_button_in_another_program_gives_one_press_and_one_release(
-        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,  # noqa: F811
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,
 ) -> None:
     recorder = Recorder()
     with _open("Mouse4", xvfb_display, recorder):
@@ -106,7 +106,7 @@ def test_mouse_side_button_in_another_program_gives_one_press_and_one_release(
 
 @pytest.mark.parametrize("detectable_auto_repeat", [True, False], ids=["xkb", "time-filter"])
 def test_a_held_key_with_auto_repeat_gives_one_press(
-        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,  # noqa: F811
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,
         detectable_auto_repeat: bool) -> None:
     # The server does auto-repeat held keys: the focused window gets several presses of F10.
     synthetic.key("F10", down=True)
@@ -130,7 +130,7 @@ def test_a_held_key_with_auto_repeat_gives_one_press(
 
 
 def test_the_key_works_whatever_locks_are_on(
-        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,  # noqa: F811
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,
 ) -> None:
     recorder = Recorder()
     synthetic.tap("Num_Lock")
@@ -151,7 +151,7 @@ def test_the_key_works_whatever_locks_are_on(
 
 
 def test_a_key_another_client_grabbed_gives_a_clear_error(
-        xvfb_display: str, synthetic: SyntheticInput) -> None:  # noqa: F811
+        xvfb_display: str, synthetic: SyntheticInput) -> None:
     other = Display(xvfb_display)
     try:
         other.screen().root.grab_key(keycode(other, "F9"), 0, False,
@@ -175,7 +175,7 @@ def test_a_second_grabber_is_refused_until_the_first_closes(xvfb_display: str) -
 
 
 def test_close_releases_a_held_key_and_leaks_no_thread_or_descriptor(
-        xvfb_display: str, synthetic: SyntheticInput) -> None:  # noqa: F811
+        xvfb_display: str, synthetic: SyntheticInput) -> None:
     descriptors_before = len(os.listdir("/proc/self/fd"))
     recorder = Recorder()
     talk_key = _open("F9", xvfb_display, recorder)
@@ -190,7 +190,7 @@ def test_close_releases_a_held_key_and_leaks_no_thread_or_descriptor(
 
 
 def test_close_from_a_callback_does_not_deadlock(
-        xvfb_display: str, synthetic: SyntheticInput) -> None:  # noqa: F811
+        xvfb_display: str, synthetic: SyntheticInput) -> None:
     recorder = Recorder()
     holder: list[X11TalkKey] = []
 
@@ -216,7 +216,7 @@ def test_no_reachable_display_is_unavailable(tmp_path: object) -> None:
                     reason="xdotool is not installed (Debian package xdotool; "
                            "bash scripts/dev.sh setup)")
 def test_xdotool_key_and_side_button_reach_the_grab(
-        xvfb_display: str, focused_window: FocusedWindow) -> None:  # noqa: F811
+        xvfb_display: str, focused_window: FocusedWindow) -> None:
     environment = {**os.environ, "DISPLAY": xvfb_display}
     for name, command in (("F9", ["key", "F9"]), ("Mouse4", ["click", "8"])):
         recorder = Recorder()

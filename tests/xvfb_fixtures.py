@@ -1,7 +1,7 @@
 """A real X server for tests (Xvfb on a free display), and another X client that has the focus.
 
-``xvfb_display`` starts ``Xvfb -displayfd`` (the server picks a free display number and
-writes it back) and stops it after the module. Without Xvfb the tests are skipped with the
+``run_xvfb`` (made a fixture by the test module) starts ``Xvfb -displayfd`` (the server
+picks a free display number and writes it back) and stops it after the module. Without Xvfb the tests are skipped with the
 Debian package to install (``scripts/dev.sh setup`` installs it).
 """
 
@@ -16,17 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-
-Xlib = pytest.importorskip("Xlib", reason="python-xlib is a Linux dependency of the app")
-from Xlib import X, XK  # noqa: E402
-from Xlib.display import Display  # noqa: E402
-from Xlib.ext import xtest  # noqa: E402
+from Xlib import XK, X
+from Xlib.display import Display
+from Xlib.ext import xtest
 
 STARTUP_SECONDS = 30.0
 
 
-@pytest.fixture(scope="module")
-def xvfb_display() -> Iterator[str]:
+def run_xvfb() -> Iterator[str]:
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (Debian package xvfb; bash scripts/dev.sh setup)")
     read_end, write_end = os.pipe()

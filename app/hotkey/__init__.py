@@ -27,10 +27,17 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Protocol
 
-from app.hotkey.errors import HotkeyError, HotkeyRefused, HotkeyTaken, HotkeyUnavailable
+from app.hotkey.errors import (
+    NO_GLOBAL_SHORTCUTS,
+    HotkeyError,
+    HotkeyRefused,
+    HotkeyTaken,
+    HotkeyUnavailable,
+)
 from app.hotkey.keys import KeyKind, TalkKey, accepted_key_names, parse_talk_key
 
 __all__ = [
+    "NO_GLOBAL_SHORTCUTS",
     "Backend",
     "GlobalTalkKey",
     "HotkeyError",
@@ -45,9 +52,6 @@ __all__ = [
     "parse_talk_key",
 ]
 
-NO_GLOBAL_SHORTCUTS = (
-    "this desktop does not offer global shortcuts: the talk key works only while "
-    "Interphone has focus")
 
 
 class GlobalTalkKey(Protocol):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["HotkeyError", "HotkeyRefused", "HotkeyTaken", "HotkeyUnavailable"]
+__all__ = [
+    "NO_GLOBAL_SHORTCUTS", "HotkeyError", "HotkeyRefused", "HotkeyTaken", "HotkeyUnavailable",
+]
 
 
 class HotkeyError(Exception):
@@ -26,3 +28,8 @@ class HotkeyUnavailable(HotkeyError):
 
 class HotkeyTaken(HotkeyUnavailable):
     """Another program already holds this key (or button) globally; choose another one."""
+
+
+NO_GLOBAL_SHORTCUTS = (
+    "this desktop does not offer global shortcuts: the talk key works only while "
+    "Interphone has focus")

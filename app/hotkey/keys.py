@@ -89,7 +89,8 @@ _ALIASES = {
     # Modifiers, as people and other programs write them.
     "rctrl": "RightCtrl", "rightcontrol": "RightCtrl", "ctrlr": "RightCtrl",
     "lctrl": "LeftCtrl", "leftcontrol": "LeftCtrl", "ctrll": "LeftCtrl",
-    "ralt": "RightAlt", "altgr": "RightAlt", "altr": "RightAlt", "lalt": "LeftAlt", "altl": "LeftAlt",
+    "ralt": "RightAlt", "altgr": "RightAlt", "altr": "RightAlt",
+    "lalt": "LeftAlt", "altl": "LeftAlt",
     "rshift": "RightShift", "shiftr": "RightShift", "lshift": "LeftShift", "shiftl": "LeftShift",
     "super": "LeftSuper", "lsuper": "LeftSuper", "rsuper": "RightSuper",
     "win": "LeftSuper", "lwin": "LeftSuper", "leftwin": "LeftSuper", "leftwindows": "LeftSuper",

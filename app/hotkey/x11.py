@@ -25,7 +25,7 @@ import select
 import threading
 from collections.abc import Callable
 
-from Xlib import X, XK
+from Xlib import XK, X
 from Xlib import error as xerror
 from Xlib.display import Display
 from Xlib.protocol import rq
@@ -112,8 +112,9 @@ class X11TalkKey:
 
     Raises ``HotkeyUnavailable`` when no X display can be reached and ``HotkeyTaken`` when
     another client already grabbed the key. ``detectable_auto_repeat=False`` skips XKB and
-    filters repeats by time only (the fallback, for tests). ``close()`` ungrabs, stops and joins the thread;
-    a key still held at ``close()`` (or when the X server goes away) gets its release.
+    filters repeats by time only (the fallback, for tests). ``close()`` ungrabs, stops and
+    joins the thread; a key still held at ``close()`` (or when the X server goes away) gets
+    its release.
     """
 
     def __init__(self, key: TalkKey, on_press: Callable[[], None],
