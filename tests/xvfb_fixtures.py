@@ -1,8 +1,9 @@
 """A real X server for tests (Xvfb on a free display), and another X client that has the focus.
 
 ``run_xvfb`` (made a fixture by the test module) starts ``Xvfb -displayfd`` (the server
-picks a free display number and writes it back) and stops it after the module. Without Xvfb the tests are skipped with the
-Debian package to install (``scripts/dev.sh setup`` installs it).
+picks a free display number and writes it back) and stops it after the module. Without
+Xvfb the tests are skipped with the Debian package to install (``scripts/dev.sh setup``
+installs it).
 """
 
 from __future__ import annotations
