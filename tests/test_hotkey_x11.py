@@ -15,10 +15,10 @@ import pytest
 
 pytest.importorskip("Xlib", reason="python-xlib is a Linux-only dependency")
 
-from Xlib import X
+from Xlib import XK, X
 from Xlib.display import Display
 
-from app.hotkey import HotkeyTaken, HotkeyUnavailable, parse_talk_key
+from app.hotkey import HotkeyTaken, HotkeyUnavailable, open_global_talk_key, parse_talk_key
 from app.hotkey.x11 import X11TalkKey
 from tests.xvfb_fixtures import FocusedWindow, SyntheticInput, keycode, run_xvfb
 
@@ -65,6 +65,10 @@ def synthetic(xvfb_display: str) -> Iterator[SyntheticInput]:
     device.close()
 
 
+def keycode_or_zero(display: Display, keysym_name: str) -> int:
+    return int(display.keysym_to_keycode(XK.string_to_keysym(keysym_name)))
+
+
 def _open(name: str, display: str, recorder: Recorder, **options: bool) -> X11TalkKey:
     return X11TalkKey(parse_talk_key(name), recorder.on_press, recorder.on_release,
                       display_name=display, **options)
@@ -89,6 +93,15 @@ def test_a_key_pressed_in_another_program_gives_one_press_and_one_release(
         (X.KeyPress, code), (X.KeyRelease, code)]
     assert recorder.events.empty()
     assert recorder.threads == {f"talk-key-x11-{name}"}
+
+
+def test_f13_to_f24_work_by_keycode_where_the_layout_names_them_otherwise(
+        xvfb_display: str, synthetic: SyntheticInput) -> None:
+    assert not keycode_or_zero(synthetic.display, "F13"), "this layout has F13: nothing to show"
+    recorder = Recorder()
+    with _open("F13", xvfb_display, recorder):
+        synthetic.tap_keycode(191)  # KEY_F13 (183) + 8 on an evdev X server
+        assert recorder.until_release() == ["press", "release"]
 
 
 def test_mouse_side_button_in_another_program_gives_one_press_and_one_release(
@@ -224,3 +237,18 @@ def test_xdotool_key_and_side_button_reach_the_grab(
             subprocess.run(["xdotool", *command], env=environment, check=True, timeout=30)
             assert recorder.until_release() == ["press", "release"]
     assert focused_window.has_focus()
+
+
+def test_open_global_talk_key_uses_the_x11_grab_when_the_session_is_x11(
+        xvfb_display: str, synthetic: SyntheticInput, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    recorder = Recorder()
+    talk_key = open_global_talk_key("rctrl", recorder.on_press, recorder.on_release)
+    try:
+        assert isinstance(talk_key, X11TalkKey)
+        assert talk_key.key.name == "RightCtrl"
+        synthetic.tap("Control_R")
+        assert recorder.until_release() == ["press", "release"]
+    finally:
+        talk_key.close()

@@ -77,6 +77,12 @@ class SyntheticInput:
         self.display.sync()
         (self._held_keys.add if down else self._held_keys.discard)(keysym_name)
 
+    def tap_keycode(self, code: int) -> None:
+        """A key the layout gives no keysym (F13 on the usual layouts), by its keycode."""
+        for event_type in (X.KeyPress, X.KeyRelease):
+            xtest.fake_input(self.display, event_type, code)
+        self.display.sync()
+
     def tap(self, keysym_name: str) -> None:
         self.key(keysym_name, down=True)
         self.key(keysym_name, down=False)

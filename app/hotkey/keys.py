@@ -34,8 +34,11 @@ class TalkKey:
 
     ``name`` is canonical (``RightCtrl``, ``F9``, ``Mouse4``). For keys, ``x11_keysyms``
     are the X keysym names to look for, in order (a layout may lack the first one: Right
-    Alt is ``ISO_Level3_Shift`` on layouts with AltGr). For mouse buttons, ``button`` is
-    the X button number (8 = back side button, 9 = forward side button).
+    Alt is ``ISO_Level3_Shift`` on layouts with AltGr). ``evdev_keycode`` is the X keycode
+    of the key on an evdev/libinput X server (Linux input code + 8), used when the layout
+    gives the key no keysym: F13–F24 are XF86Tools, XF86Launch5… or nothing in the usual
+    layouts. For mouse buttons, ``button`` is the X button number (8 = back side button,
+    9 = forward side button).
     """
 
     name: str
@@ -43,10 +46,16 @@ class TalkKey:
     x11_keysyms: tuple[str, ...] = ()
     button: int = 0
     is_modifier: bool = False
+    evdev_keycode: int = 0
 
 
-def _key(name: str, *keysyms: str, modifier: bool = False) -> TalkKey:
-    return TalkKey(name, KeyKind.KEY, keysyms or (name,), is_modifier=modifier)
+def _key(name: str, *keysyms: str, modifier: bool = False, evdev_keycode: int = 0) -> TalkKey:
+    return TalkKey(name, KeyKind.KEY, keysyms or (name,), is_modifier=modifier,
+                   evdev_keycode=evdev_keycode)
+
+
+_LINUX_KEY_F13 = 183  # linux/input-event-codes.h; F13…F24 are consecutive
+_X_EVDEV_KEYCODE_OFFSET = 8
 
 
 _MODIFIERS = (
@@ -60,7 +69,9 @@ _MODIFIERS = (
     _key("RightSuper", "Super_R", modifier=True),
 )
 _OTHER_KEYS = (
-    *(_key(f"F{number}") for number in range(1, 25)),
+    *(_key(f"F{number}") for number in range(1, 13)),
+    *(_key(f"F{number}", evdev_keycode=_LINUX_KEY_F13 + number - 13 + _X_EVDEV_KEYCODE_OFFSET)
+      for number in range(13, 25)),
     _key("Pause"),
     _key("ScrollLock", "Scroll_Lock"),
     _key("Insert"),

@@ -63,8 +63,10 @@ class PortalTalkKey:
             raise HotkeyUnavailable(f"{NO_GLOBAL_SHORTCUTS} (no D-Bus session: {exc})") from exc
         try:
             self._check_portal()
-            self._session = str(self._request("CreateSession", "a{sv}", (
-                {"session_handle_token": ("s", _token())},))["session_handle"][1])
+            session_token = _token()
+            self._session = str(self._request(
+                "CreateSession", lambda token: create_session_message(token, session_token),
+            )["session_handle"][1])
             self._bind()
         except BaseException:
             self._connection.close()
@@ -87,12 +89,11 @@ class PortalTalkKey:
             raise HotkeyUnavailable(f"{NO_GLOBAL_SHORTCUTS} (the portal did not answer)") from exc
         logger.info("desktop portal GlobalShortcuts version %s", version)
 
-    def _request(self, method: str, signature: str, body: tuple[Any, ...],
+    def _request(self, method: str, build: Callable[[str], Message],
                  timeout: float = _CALL_TIMEOUT_SECONDS) -> dict[str, Any]:
-        """Call a portal method that answers through a Request object's Response signal."""
+        """Call a portal method that answers through a Request object's Response signal;
+        ``build(handle_token)`` makes the call."""
         token = _token()
-        options = body[-1]
-        options["handle_token"] = ("s", token)
         sender = (self._connection.unique_name or "").lstrip(":").replace(".", "_")
         rule = MatchRule(type="signal", interface="org.freedesktop.portal.Request",
                          member="Response",
@@ -101,8 +102,7 @@ class PortalTalkKey:
         with self._connection.filter(rule) as responses:
             try:
                 unwrap_msg(self._connection.send_and_get_reply(
-                    new_method_call(_SHORTCUTS, method, signature, body),
-                    timeout=_CALL_TIMEOUT_SECONDS))
+                    build(token), timeout=_CALL_TIMEOUT_SECONDS))
                 code, results = self._connection.recv_until_filtered(
                     responses, timeout=timeout).body
             except DBusErrorResponse as exc:
@@ -118,13 +118,9 @@ class PortalTalkKey:
         return dict(results)
 
     def _bind(self) -> None:
-        shortcut = (_SHORTCUT_ID, {
-            "description": ("s", "Interphone: talk while held"),
-            "preferred_trigger": ("s", self.key.x11_keysyms[0]),
-        })
-        results = self._request("BindShortcuts", "oa(sa{sv})sa{sv}",
-                                (self._session, [shortcut], "", {}),
-                                timeout=_USER_ANSWER_TIMEOUT_SECONDS)
+        results = self._request(
+            "BindShortcuts", lambda token: bind_shortcuts_message(self._session, self.key, token),
+            timeout=_USER_ANSWER_TIMEOUT_SECONDS)
         bound = [entry for entry in results.get("shortcuts", ("", []))[1]
                  if entry[0] == _SHORTCUT_ID]
         if not bound:
@@ -184,6 +180,24 @@ class PortalTalkKey:
         if threading.current_thread() is not self._thread:
             self._thread.join()
         self._connection.close()
+
+
+def create_session_message(handle_token: str, session_token: str) -> Message:
+    """``GlobalShortcuts.CreateSession(a{sv} options)``."""
+    return new_method_call(_SHORTCUTS, "CreateSession", "a{sv}", ({
+        "handle_token": ("s", handle_token), "session_handle_token": ("s", session_token)},))
+
+
+def bind_shortcuts_message(session: str, key: TalkKey, handle_token: str) -> Message:
+    """``GlobalShortcuts.BindShortcuts(o session, a(sa{sv}) shortcuts, s parent_window,
+    a{sv} options)`` for the one talk shortcut, with ``key`` as the preferred trigger
+    (a keysym name, as the XDG shortcuts specification writes keys)."""
+    shortcut = (_SHORTCUT_ID, {
+        "description": ("s", "Interphone: talk while held"),
+        "preferred_trigger": ("s", key.x11_keysyms[0]),
+    })
+    return new_method_call(_SHORTCUTS, "BindShortcuts", "oa(sa{sv})sa{sv}",
+                           (session, [shortcut], "", {"handle_token": ("s", handle_token)}))
 
 
 def _token() -> str:

@@ -104,6 +104,8 @@ def _keycode_of(display: Display, key: TalkKey) -> int:
         keycode = display.keysym_to_keycode(keysym) if keysym else 0
         if keycode:
             return int(keycode)
+    if key.evdev_keycode:
+        return key.evdev_keycode
     raise HotkeyUnavailable(f"this keyboard layout has no {key.name} key")
 
 
@@ -130,6 +132,7 @@ class X11TalkKey:
         except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
             raise HotkeyUnavailable(
                 f"no X display to take the global talk key from ({exc})") from exc
+        self._display.set_error_handler(self._log_x_error)
         try:
             self.detectable_auto_repeat = (
                 detectable_auto_repeat and _set_detectable_auto_repeat(self._display))
@@ -147,6 +150,9 @@ class X11TalkKey:
         self._thread.start()
         logger.info("global talk key %s grabbed on X display %s (detectable auto-repeat: %s)",
                     key.name, self._display.get_display_name(), self.detectable_auto_repeat)
+
+    def _log_x_error(self, error: xerror.XError, request: object) -> None:
+        logger.warning("global talk key %s: X error %s", self.key.name, error)
 
     # -- grab ------------------------------------------------------------------------------
 
