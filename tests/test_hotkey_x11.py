@@ -3,6 +3,7 @@ X client's window has the input focus, driven by XTEST (python-xlib) and by xdot
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
@@ -252,3 +253,22 @@ def test_open_global_talk_key_uses_the_x11_grab_when_the_session_is_x11(
         assert recorder.until_release() == ["press", "release"]
     finally:
         talk_key.close()
+
+
+def test_a_held_key_is_released_when_the_x_server_goes_away() -> None:
+    server = run_xvfb()
+    display = next(server)
+    synthetic = SyntheticInput(display)
+    recorder = Recorder()
+    talk_key = _open("F9", display, recorder)
+    try:
+        synthetic.key("F9", down=True)
+        assert recorder.events.get(timeout=EVENT_WAIT_SECONDS) == "press"
+    finally:
+        server.close()  # stops this Xvfb
+        with contextlib.suppress(Exception):  # its connection died with the server
+            synthetic.display.close()
+    assert recorder.events.get(timeout=EVENT_WAIT_SECONDS) == "release"
+    talk_key.close()  # still fine, and joins the reader that stopped on its own
+    assert not talk_key.held
+    assert not any(thread.name.startswith("talk-key-x11") for thread in threading.enumerate())
