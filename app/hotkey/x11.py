@@ -8,8 +8,9 @@ window has the focus. A daemon thread waits on the connection and calls ``on_pre
 
 A held key gives exactly one press and one release: the connection asks XKB for detectable
 auto-repeat (the server then sends repeated presses and no releases in between, and the
-repeated presses are dropped), and where XKB is missing a release followed by a press of
-the same key at the same server time is recognised as auto-repeat and dropped.
+repeated presses are dropped), and where XKB is missing a release followed (within 0.1 s)
+by a press of the same key at the same server time is recognised as auto-repeat and
+dropped.
 
 python-xlib speaks the X protocol in pure Python (no libX11 at run time, nothing to bundle
 for PyInstaller); XKB's two requests it lacks are declared here with its request structs.
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 _XKB_EXTENSION = "XKEYBOARD"
 _XKB_USE_CORE_KEYBOARD = 0x0100
 _XKB_DETECTABLE_AUTO_REPEAT = 1 << 0
+# Without XKB, how long a release waits for the press that would make it an auto-repeat
+# (the release is reported this much later; XKB servers never need it).
+_AUTO_REPEAT_PAIR_SECONDS = 0.1
 
 
 class _XkbUseExtension(rq.ReplyRequest):
@@ -228,7 +232,7 @@ class X11TalkKey:
         """Without detectable auto-repeat, a repeat is a release at once followed by a
         press of the same key at the same server time: drop both."""
         following = None
-        if not self.detectable_auto_repeat and self._display.pending_events():
+        if not self.detectable_auto_repeat and self._next_event_soon():
             following = self._display.next_event()
             if (getattr(following, "type", None) == X.KeyPress
                     and getattr(following, "detail", None) == self._keycode
@@ -237,6 +241,14 @@ class X11TalkKey:
         self._release_if_held()
         if following is not None:
             self._handle(following)
+
+    def _next_event_soon(self) -> bool:
+        """Whether an event is queued, or arrives within ``_AUTO_REPEAT_PAIR_SECONDS``: the
+        server may flush a repeat's press apart from its release."""
+        if self._display.pending_events():
+            return True
+        select.select([self._display.fileno()], [], [], _AUTO_REPEAT_PAIR_SECONDS)
+        return bool(self._display.pending_events())
 
     def _press(self) -> None:
         if self._held:
