@@ -220,7 +220,7 @@ def test_close_from_a_callback_does_not_deadlock(
     _open("F9", xvfb_display, Recorder()).close()  # the grab is gone
 
 
-def test_no_reachable_display_is_unavailable(tmp_path: object) -> None:
+def test_no_reachable_display_is_unavailable() -> None:
     with pytest.raises(HotkeyUnavailable, match="no X display"):
         X11TalkKey(parse_talk_key("F9"), lambda: None, lambda: None,
                    display_name="/nonexistent/socket:0")
