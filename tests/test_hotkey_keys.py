@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from app.hotkey import HotkeyRefused, KeyKind, accepted_key_names, parse_talk_key
+from app.hotkey import (
+    HotkeyRefused,
+    KeyKind,
+    accepted_key_names,
+    name_from_x11_keysym,
+    parse_talk_key,
+)
 
 
 @pytest.mark.parametrize(("name", "canonical", "keysym"), [
@@ -116,3 +122,14 @@ def test_every_accepted_name_parses_to_itself() -> None:
     for name in names:
         assert parse_talk_key(name).name == name
     assert "Mouse4" not in accepted_key_names(mouse_buttons=False)
+
+
+def test_x11_keysym_values_name_the_same_keys_as_their_keysym_names() -> None:
+    xk = pytest.importorskip("Xlib.XK", reason="python-xlib is a Linux-only dependency")
+    xk.load_keysym_group("xkb")
+    for name in accepted_key_names(mouse_buttons=False):
+        for keysym_name in parse_talk_key(name).x11_keysyms:
+            assert name_from_x11_keysym(xk.string_to_keysym(keysym_name)) == name, keysym_name
+    assert name_from_x11_keysym(xk.string_to_keysym("Caps_Lock")) is None
+    assert name_from_x11_keysym(xk.string_to_keysym("space")) is None
+    assert name_from_x11_keysym(ord("a")) is None

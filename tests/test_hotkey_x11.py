@@ -272,3 +272,22 @@ def test_a_held_key_is_released_when_the_x_server_goes_away() -> None:
     talk_key.close()  # still fine, and joins the reader that stopped on its own
     assert not talk_key.held
     assert not any(thread.name.startswith("talk-key-x11") for thread in threading.enumerate())
+
+
+def test_right_alt_is_found_as_iso_level3_shift_on_layouts_with_altgr(
+        xvfb_display: str, synthetic: SyntheticInput) -> None:
+    layout = synthetic.display
+    right_alt = keycode(layout, "Alt_R")
+    original = [list(layout.get_keyboard_mapping(right_alt, 1)[0])]
+    level3 = XK.string_to_keysym("ISO_Level3_Shift")
+    assert level3, "python-xlib's xkb keysym group is not loaded"
+    layout.change_keyboard_mapping(right_alt, [[level3] * len(original[0])])
+    layout.sync()
+    try:
+        recorder = Recorder()
+        with _open("RightAlt", xvfb_display, recorder):
+            synthetic.tap_keycode(right_alt)
+            assert recorder.until_release() == ["press", "release"]
+    finally:
+        layout.change_keyboard_mapping(right_alt, original)
+        layout.sync()

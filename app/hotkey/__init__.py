@@ -34,7 +34,13 @@ from app.hotkey.errors import (
     HotkeyTaken,
     HotkeyUnavailable,
 )
-from app.hotkey.keys import KeyKind, TalkKey, accepted_key_names, parse_talk_key
+from app.hotkey.keys import (
+    KeyKind,
+    TalkKey,
+    accepted_key_names,
+    name_from_x11_keysym,
+    parse_talk_key,
+)
 
 __all__ = [
     "NO_GLOBAL_SHORTCUTS",
@@ -48,6 +54,7 @@ __all__ = [
     "TalkKey",
     "accepted_key_names",
     "choose_backend",
+    "name_from_x11_keysym",
     "open_global_talk_key",
     "parse_talk_key",
 ]

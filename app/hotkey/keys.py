@@ -20,7 +20,10 @@ from enum import Enum
 
 from app.hotkey.errors import HotkeyRefused
 
-__all__ = ["HotkeyRefused", "KeyKind", "TalkKey", "accepted_key_names", "parse_talk_key"]
+__all__ = [
+    "HotkeyRefused", "KeyKind", "TalkKey", "accepted_key_names", "name_from_x11_keysym",
+    "parse_talk_key",
+]
 
 
 class KeyKind(Enum):
@@ -186,3 +189,21 @@ def accepted_key_names(*, mouse_buttons: bool = True) -> list[str]:
     """Canonical names of every accepted key (for a settings list or a help text)."""
     keys = [*_MODIFIERS, *_OTHER_KEYS, *(_MOUSE_BUTTONS if mouse_buttons else ())]
     return [key.name for key in keys]
+
+
+# X keysym values (X11/keysymdef.h) of the accepted keys. Qt reports them as
+# QKeyEvent.nativeVirtualKey() on X11 and Wayland, where Qt.Key alone cannot tell Right Ctrl
+# from Left Ctrl.
+_X11_KEYSYM_VALUES = {
+    0xFFE3: "LeftCtrl", 0xFFE4: "RightCtrl", 0xFFE1: "LeftShift", 0xFFE2: "RightShift",
+    0xFFE9: "LeftAlt", 0xFFEA: "RightAlt", 0xFE03: "RightAlt", 0xFFEB: "LeftSuper",
+    0xFFEC: "RightSuper", 0xFF13: "Pause", 0xFF14: "ScrollLock", 0xFF63: "Insert",
+    0xFF67: "Menu", 0xFF61: "Print",
+    **{0xFFBE + number - 1: f"F{number}" for number in range(1, 25)},
+}
+
+
+def name_from_x11_keysym(keysym: int) -> str | None:
+    """The canonical talk key name of an X keysym value (``0xFFE4`` → ``RightCtrl``), or None
+    when that key cannot be the global talk key (``parse_talk_key`` then says why)."""
+    return _X11_KEYSYM_VALUES.get(keysym)

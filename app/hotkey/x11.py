@@ -38,6 +38,8 @@ __all__ = ["X11TalkKey"]
 
 logger = logging.getLogger(__name__)
 
+XK.load_keysym_group("xkb")  # ISO_Level3_Shift (Right Alt on layouts with AltGr)
+
 _XKB_EXTENSION = "XKEYBOARD"
 _XKB_USE_CORE_KEYBOARD = 0x0100
 _XKB_DETECTABLE_AUTO_REPEAT = 1 << 0
@@ -102,14 +104,19 @@ def _lock_masks(display: Display) -> list[int]:
                    for combo in itertools.combinations(ordered, size)})
 
 
-def _keycode_of(display: Display, key: TalkKey) -> int:
+def _keycodes_of(display: Display, key: TalkKey) -> tuple[int, ...]:
+    """Every keycode that gives the key's first available keysym unshifted (Right Alt as
+    ISO_Level3_Shift may be on two keycodes), else its evdev keycode."""
     for keysym_name in key.x11_keysyms:
         keysym = XK.string_to_keysym(keysym_name)
-        keycode = display.keysym_to_keycode(keysym) if keysym else 0
-        if keycode:
-            return int(keycode)
+        if not keysym:
+            continue
+        places = list(display.keysym_to_keycodes(keysym))
+        unshifted = sorted({int(code) for code, index in places if index == 0})
+        if unshifted or places:
+            return tuple(unshifted or sorted({int(code) for code, _ in places}))
     if key.evdev_keycode:
-        return key.evdev_keycode
+        return (key.evdev_keycode,)
     raise HotkeyUnavailable(f"this keyboard layout has no {key.name} key")
 
 
@@ -142,7 +149,7 @@ class X11TalkKey:
                 detectable_auto_repeat and _set_detectable_auto_repeat(self._display))
             self._root = self._display.screen().root
             self._lock_masks = _lock_masks(self._display)
-            self._keycode = 0 if key.kind is KeyKind.MOUSE_BUTTON else _keycode_of(
+            self._keycodes = () if key.kind is KeyKind.MOUSE_BUTTON else _keycodes_of(
                 self._display, key)
             self._grab()
         except BaseException:
@@ -169,8 +176,9 @@ class X11TalkKey:
                     X.ButtonPressMask | X.ButtonReleaseMask,
                     X.GrabModeAsync, X.GrabModeAsync, X.NONE, X.NONE, onerror=catch)
             else:
-                self._root.grab_key(self._keycode, modifiers, False,
-                                    X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+                for keycode in self._keycodes:
+                    self._root.grab_key(keycode, modifiers, False,
+                                        X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
         self._display.sync()
         if catch.get_error() is not None:
             self._ungrab()
@@ -184,7 +192,8 @@ class X11TalkKey:
             if self.key.kind is KeyKind.MOUSE_BUTTON:
                 self._root.ungrab_button(self.key.button, modifiers)
             else:
-                self._root.ungrab_key(self._keycode, modifiers)
+                for keycode in self._keycodes:
+                    self._root.ungrab_key(keycode, modifiers)
         self._display.sync()
 
     # -- reader thread ---------------------------------------------------------------------
@@ -221,7 +230,7 @@ class X11TalkKey:
             elif kind == X.ButtonRelease:
                 self._release_if_held()
             return
-        if getattr(event, "detail", None) != self._keycode:
+        if getattr(event, "detail", None) not in self._keycodes:
             return
         if kind == X.KeyPress:
             self._press()
@@ -235,7 +244,7 @@ class X11TalkKey:
         if not self.detectable_auto_repeat and self._next_event_soon():
             following = self._display.next_event()
             if (getattr(following, "type", None) == X.KeyPress
-                    and getattr(following, "detail", None) == self._keycode
+                    and getattr(following, "detail", None) == getattr(release, "detail", None)
                     and getattr(following, "time", None) == getattr(release, "time", None)):
                 return
         self._release_if_held()
