@@ -8,7 +8,9 @@ trigger (the desktop may ask the user to confirm or pick another key), then its
 
 Where the session bus, the portal or its GlobalShortcuts interface is missing, the
 constructor raises ``HotkeyUnavailable`` with the plain reason. Mouse buttons cannot be
-bound through the portal. Tested here only for the "unavailable" answers (no desktop with
+bound through the portal. A program not run in a sandbox first names itself by its .desktop
+file id (``interphone``) through ``org.freedesktop.host.portal.Registry`` where the portal
+has it (xdg-desktop-portal 1.19+). Tested here only for the "unavailable" answers (no desktop with
 the portal on the test machine); the binding follows the portal specification.
 """
 
@@ -47,7 +49,8 @@ class PortalTalkKey:
     """``key`` bound through the desktop portal; callbacks run on the D-Bus reader thread."""
 
     def __init__(self, key: TalkKey, on_press: Callable[[], None],
-                 on_release: Callable[[], None], *, bus: str = "SESSION") -> None:
+                 on_release: Callable[[], None], *, bus: str = "SESSION",
+                 app_id: str = "interphone") -> None:
         if key.kind is KeyKind.MOUSE_BUTTON:
             raise HotkeyUnavailable(
                 "on Wayland the desktop lends keyboard shortcuts only: choose a key "
@@ -62,6 +65,7 @@ class PortalTalkKey:
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
             raise HotkeyUnavailable(f"{NO_GLOBAL_SHORTCUTS} (no D-Bus session: {exc})") from exc
         try:
+            self._register_host_app(app_id)
             self._check_portal()
             session_token = _token()
             self._session = str(self._request(
@@ -77,6 +81,18 @@ class PortalTalkKey:
         self._thread = threading.Thread(
             target=self._read_signals, name=f"talk-key-portal-{key.name}", daemon=True)
         self._thread.start()
+
+    def _register_host_app(self, app_id: str) -> None:
+        """Name this (not sandboxed) program to the portal by its .desktop file id, as
+        xdg-desktop-portal 1.19+ asks of host programs; older portals lack the call."""
+        registry = DBusAddress(_PORTAL_PATH, bus_name=_PORTAL_NAME,
+                               interface="org.freedesktop.host.portal.Registry")
+        try:
+            unwrap_msg(self._connection.send_and_get_reply(
+                new_method_call(registry, "Register", "sa{sv}", (app_id, {})),
+                timeout=_CALL_TIMEOUT_SECONDS))
+        except (DBusErrorResponse, TimeoutError) as exc:
+            logger.debug("portal host registration not done: %s", exc)
 
     def _check_portal(self) -> None:
         try:
