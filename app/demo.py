@@ -20,7 +20,7 @@ import numpy as np
 from app.audio.wavio import AudioFileError, read_wav
 from app.bundle_paths import clips
 from app.client import ClientError, InterphoneClient
-from app.client.bots import EchoBot, PlayerBot
+from app.headless.bots import EchoBot, PlayerBot
 from app.protocol import InterphoneId
 from app.server import Directory, InterphoneServer
 

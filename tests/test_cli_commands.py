@@ -24,8 +24,8 @@ from client_fixtures import (
 
 from app.audio.resample import resample
 from app.audio.wavio import read_wav, write_wav
-from app.client.mixer import MixClock
-from app.client.talker import transmit_pcm
+from app.headless.mix_clock import MixClock
+from app.headless.talker import transmit_pcm
 from app.protocol import InterphoneId
 
 ROOT = Path(__file__).resolve().parent.parent

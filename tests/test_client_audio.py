@@ -17,9 +17,9 @@ from client_fixtures import (
 
 from app.audio.codec import OpusEncoder
 from app.audio.constants import SAMPLE_RATE
-from app.client.bots import EchoBot, PlayerBot, decode_utterance
-from app.client.mixer import MixClock, opus_packet_ms
-from app.client.talker import split_frames, transmit_pcm
+from app.headless.bots import EchoBot, PlayerBot, decode_utterance
+from app.headless.mix_clock import MixClock, opus_packet_ms
+from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneId
 
 G58 = InterphoneId.group("58")
@@ -142,3 +142,21 @@ def test_split_frames_pads_the_last_frame():
     frames = split_frames(np.ones(1000, np.float32), 20)
     assert [len(f) for f in frames] == [960, 960]
     assert frames[1][:40].sum() == 40 and frames[1][40:].sum() == 0
+
+
+def test_the_client_package_imports_no_audio() -> None:
+    """app.client is the session; audio over it lives in app.headless (issue 16)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "app" / "client"
+    offenders = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module \
+                    and node.module.startswith("app.audio"):
+                offenders.append(f"{path.name}: {node.module}")
+            if isinstance(node, ast.Import):
+                offenders += [f"{path.name}: {a.name}" for a in node.names
+                              if a.name.startswith("app.audio")]
+    assert offenders == []

@@ -27,9 +27,9 @@ from app.client import (
     InterphoneClient,
     ModelEvent,
 )
-from app.client.bots import EchoBot, PlayerBot
-from app.client.mixer import MixClock
-from app.client.talker import split_frames, transmit_pcm
+from app.headless.bots import EchoBot, PlayerBot
+from app.headless.mix_clock import MixClock
+from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneInfo
 
 logger = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME
 from app.client.client import InterphoneClient
 from app.client.errors import ClientError, FloorBusy
 from app.client.events import ModelEvent, SpeakerChanged
-from app.client.mixer import opus_packet_ms
-from app.client.talker import transmit_pcm
+from app.headless.mix_clock import opus_packet_ms
+from app.headless.talker import transmit_pcm
 
 logger = logging.getLogger(__name__)
 
