@@ -25,7 +25,8 @@ def run(ticks: list[list[int]], **kwargs: int) -> tuple[str, JitterBuffer]:
     """Each tick: its packets arrive (in list order), then the clock pops once.
 
     Returns the pops as tokens: ``a3`` audio of seq 3, ``f3`` seq 3 recovered
-    by FEC, ``p3`` seq 3 concealed, ``-`` nothing to play.
+    by FEC, ``p3`` seq 3 concealed, ``s3`` a stall waiting for seq 3, ``-``
+    nothing to play.
     """
     jb = JitterBuffer(20, **kwargs)
     tokens = []
@@ -47,14 +48,19 @@ CASES = [
      {"received": 4, "lost": 0, "late": 0, "duplicate": 0}),
     ("reordered start", [[1, 0], [2], [3]], "a0 a1 a2", {"lost": 0}),
     ("duplicate while buffered", [[0], [1, 1], [2]], "a0 a1 a2", {"duplicate": 1}),
-    ("duplicate after playing", [[0], [1], [1], [2]], "a0 a1 p2 a2",
-     {"duplicate": 1, "concealed_plc": 1, "lost": 0}),
-    ("single loss uses FEC from the next packet", [[0], [1], [], [3], [4], [5]],
-     "a0 a1 p2 f2 a3 a4", {"lost": 1, "concealed_fec": 1, "concealed_plc": 1}),
+    ("duplicate after playing; a late packet plays after its stall",
+     [[0], [1], [1], [2]], "a0 a1 s2 a2",
+     {"duplicate": 1, "concealed_plc": 0, "stalls": 1, "lost": 0}),
+    # The stall stood for slot 2: it is not concealed a second time, and the
+    # timeline does not move (seq 3 plays in its own slot).
+    ("single loss while dry: concealed once", [[0], [1], [], [3], [4], [5]],
+     "a0 a1 s2 a3 a4 a5", {"lost": 1, "concealed_fec": 0, "concealed_plc": 1, "stalls": 1}),
+    ("single loss with the next packet there: FEC, once", [[0, 1], [2], [4], [5], [6]],
+     "a0 a1 a2 f3 a4", {"lost": 1, "concealed_fec": 1, "concealed_plc": 0, "stalls": 0}),
     ("loss of two in a row", [[0], [1, 2], [], [], [5], [6], [7]],
-     "a0 a1 a2 p3 p3 f4 a5", {"lost": 2, "concealed_fec": 1}),
-    ("late packet is dropped", [[0], [], [2], [1], [3]], "a0 p1 f1 a2 a3",
-     {"late": 1, "lost": 1}),
+     "a0 a1 a2 s3 f4 a5 a6", {"lost": 2, "concealed_fec": 1, "concealed_plc": 1}),
+    ("late packet is dropped", [[0], [], [2], [1], [3]], "a0 s1 a2 s3 a3",
+     {"late": 1, "lost": 1, "concealed_plc": 1}),
     ("seq 0 after higher starts a new utterance", [[0], [1], [2], [0], [1], [2]],
      "a0 a1 a2 a0 a1 a2", {"resets": 1, "lost": 0}),
     ("late joiner starts mid-utterance", [[347], [348], [349]], "a347 a348 a349",
@@ -63,10 +69,10 @@ CASES = [
      {"resets": 1, "lost": 0}),
     ("gross backward jump resets", [[700], [701], [3], [4]], "a700 a701 a3 a4",
      {"resets": 1}),
-    ("end of talk: a few PLC then nothing", [[0], [1], [], [], [], [], []],
-     "a0 a1 p2 p2 p2 - -", {"concealed_plc": 3, "lost": 0}),
+    ("end of talk: a few stalls then nothing", [[0], [1], [], [], [], [], []],
+     "a0 a1 s2 s2 s2 - -", {"concealed_plc": 0, "stalls": 3, "lost": 0}),
     ("resume after a gap skips to the data", [[0], [1], [], [], [], [], [], [7], [8]],
-     "a0 a1 p2 p2 p2 - - a7 a8", {"lost": 5}),
+     "a0 a1 s2 s2 s2 - - a7 a8", {"lost": 5}),
     ("nothing received plays nothing", [[], [], []], "- - -", {"received": 0}),
 ]
 
@@ -87,7 +93,7 @@ def test_slots(ticks: list[list[int]], expected: str, stats: dict[str, int]) -> 
         # Waits for two frames, then the reordered packet is in time.
         ([[0], [2], [1], [3], [4]], "- a0 a1 a2 a3"),
         # A single packet is not held forever waiting for the target depth.
-        ([[0], [], [], []], "- a0 p1 p1"),
+        ([[0], [], [], []], "- a0 s1 s1"),
     ],
 )
 def test_min_delay_two(ticks: list[list[int]], expected: str) -> None:
@@ -104,11 +110,16 @@ def test_long_hole_with_later_data_is_silence_not_endless_plc() -> None:
     assert jb.stats.concealed_plc == 3
 
 
-def test_catch_up_drops_when_far_too_much_is_queued() -> None:
-    ticks = [[0], [1, 2, 3, 4, 5, 6, 7]] + [[s] for s in range(8, 20)] + [[]] * 3
-    _, jb = run(ticks)
-    assert jb.stats.dropped >= 1
-    assert jb.depth <= jb.target_delay + 2
+def test_audio_is_dropped_unasked_only_past_the_maximum_delay() -> None:
+    ticks = [[0], list(range(1, 16))] + [[s] for s in range(16, 30)] + [[]] * 10
+    got, jb = run(ticks, max_delay_frames=8)
+    assert jb.stats.dropped == 15 - 8  # down to the cap at once
+    played = [t for t in got.split() if t.startswith("a")]
+    assert played[:2] == ["a0", "a8"] and played[-1] == "a29"
+
+    got, jb = run(ticks, max_delay_frames=20)  # under the cap: nothing dropped
+    assert jb.stats.dropped == 0
+    assert [t for t in got.split() if t.startswith("a")] == [f"a{s}" for s in range(30)]
 
 
 def test_reset_forgets_stream_but_keeps_counters() -> None:
@@ -208,26 +219,37 @@ def test_start_margin_holds_the_first_packet_that_long() -> None:
     assert token(jb.pop(1.0045)) == "a0"
 
 
-def test_delay_left_by_a_stall_is_dropped_after_the_excess_window() -> None:
+def test_delay_left_by_a_stall_goes_with_a_quiet_frame_not_speech() -> None:
     # Pops 2 ms after each arrival; seq 2 comes 5 ms late (not enough jitter
-    # to raise the target): the stream stalls once and would keep that extra
-    # frame for good; after five pops with it queued one frame is skipped.
+    # to raise the target): the stream stalls once (one frame more delay).
+    # The buffer then asks to shrink; the caller drops only a quiet frame
+    # (seqs 20-24 are a pause), never speech.
     jb = JitterBuffer(20, excess_window=5)
-    events = [(seq * F + (0.005 if seq == 2 else 0.0), seq) for seq in range(16)]
-    events += [(slot * F + 0.002, -1) for slot in range(16)]
-    tokens = []
+    quiet = set(range(20, 25))
+    events = [(seq * F + (0.005 if seq == 2 else 0.0), seq) for seq in range(40)]
+    events += [(slot * F + 0.002, -1) for slot in range(41)]
+    tokens, dropped = [], []
     for when, seq in sorted(events):
         if seq >= 0:
             jb.put(seq, payload(seq), when)
-        else:
-            tokens.append(token(jb.pop(when)))
-    assert tokens[:4] == ["a0", "a1", "p2", "a2"]
-    assert jb.target_delay == 1
-    assert jb.stats.dropped == 1
-    assert tokens[-1] == "a15"  # caught up: the newest packet plays in its own slot
+            continue
+        out = jb.pop(when)
+        while out is not None and out.resize < 0 and out.kind == "audio" and out.seq in quiet:
+            dropped.append(out.seq)
+            out = jb.pop(when)
+        tokens.append(token(out))
+    assert tokens[:4] == ["a0", "a1", "s2", "a2"]
+    assert dropped == [20]
+    assert tokens[-2:] == ["a39", "s40"]  # caught up: the newest packet plays in its own slot
+    assert [t for t in tokens if t.startswith("a")] == [f"a{s}" for s in range(40) if s != 20]
 
 
-def test_steady_stream_at_target_is_never_dropped() -> None:
-    got, jb = run([[s] for s in range(60)], excess_window=5)
-    assert got == " ".join(f"a{s}" for s in range(60))
+def test_steady_stream_at_target_never_asks_to_resize() -> None:
+    jb = JitterBuffer(20, excess_window=5, deficit_window=3)
+    outs = []
+    for i in range(60):
+        jb.put(i, payload(i), i * F)
+        outs.append(jb.pop(i * F + F / 2))
+    assert " ".join(token(o) for o in outs) == " ".join(f"a{s}" for s in range(60))
+    assert all(o is not None and o.resize == 0 for o in outs)
     assert jb.stats.dropped == 0

@@ -43,7 +43,7 @@ def test_two_talkers_are_mixed_and_user_gain_applies(packets: list[bytes]) -> No
         a, b = block(solo, clock), block(duo, clock)
         np.testing.assert_allclose(a, b, atol=1e-6)  # bob is muted per user
     assert set(duo.talkers()) == {"alice", "bob"}
-    assert duo.stats()["bob"].jitter.received == 10
+    assert duo.quality()["bob"].packets == 10
 
 
 def test_end_utterance_drains_then_drops(packets: list[bytes]) -> None:

@@ -179,7 +179,7 @@ async def test_two_engines_talker_is_heard_by_listener() -> None:
     await asyncio.sleep(len(speech) / 48000 + 0.1)
     talker.stop_transmit(100)
     await asyncio.sleep(0.25)
-    listener_stats = listener.receive_stats()
+    listener_stats = listener.receive_quality()
     listener.end_utterance("alice")
     await wait_until(lambda: listener.mixer.talkers() == [])
     heard = speaker.collected_output()

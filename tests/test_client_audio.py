@@ -18,7 +18,8 @@ from client_fixtures import (
 from app.audio.codec import OpusEncoder
 from app.audio.constants import SAMPLE_RATE
 from app.headless.bots import EchoBot, PlayerBot, decode_utterance
-from app.headless.mix_clock import MixClock, opus_packet_ms
+from app.audio.codec import packet_ms
+from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneId
 
@@ -135,7 +136,7 @@ def test_opus_packet_duration_from_the_toc(frame_ms):
         packet = encoder.encode(noise_bursts(0.06)[: frame_ms * 48])
     finally:
         encoder.close()
-    assert opus_packet_ms(packet) == frame_ms
+    assert packet_ms(packet) == frame_ms
 
 
 def test_split_frames_pads_the_last_frame():

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from app.audio.constants import (
+    ALLOWED_FRAME_MS,
     CHANNELS,
     DEFAULT_BITRATE,
     DEFAULT_FRAME_MS,
@@ -45,6 +46,7 @@ except Exception as exc:
 # Longest duration an Opus packet can hold: 120 ms.
 _MAX_PACKET_SAMPLES = SAMPLE_RATE * 120 // 1000
 _INT16_SCALE = 32767.0
+_ALLOWED_SAMPLES = frozenset(frame_samples(ms) for ms in ALLOWED_FRAME_MS)
 _INT16_PTR = ctypes.POINTER(ctypes.c_int16)
 _FLOAT_PTR = ctypes.POINTER(ctypes.c_float)
 
@@ -80,6 +82,54 @@ def float_to_int16(pcm: np.ndarray) -> np.ndarray:
     """Float PCM in [-1, 1] to int16, clipping out-of-range samples."""
     scaled = np.clip(np.asarray(pcm, dtype=np.float32), -1.0, 1.0) * _INT16_SCALE
     return np.round(scaled).astype(np.int16)
+
+
+def packet_samples(packet: bytes) -> int | None:
+    """Samples (at 48 kHz) an Opus packet holds, or None when it is not a valid packet."""
+    _require_opus()
+    if not packet:
+        return None
+    try:
+        frames = _dec.packet_get_nb_frames(bytes(packet))
+        per_frame = _dec.packet_get_samples_per_frame(bytes(packet), SAMPLE_RATE)
+    except opuslib_next.OpusError:
+        return None
+    return int(frames) * int(per_frame)
+
+
+def packet_ms(packet: bytes) -> float | None:
+    """The duration an Opus packet holds in milliseconds, or None."""
+    samples = packet_samples(packet)
+    return None if samples is None else samples * 1000.0 / SAMPLE_RATE
+
+
+def packet_has_lbrr(packet: bytes) -> bool:
+    """True when a mono Opus packet carries in-band FEC (SILK LBRR) data.
+
+    The same test as libopus 1.5's ``opus_packet_has_lbrr`` (1.3 lacks it):
+    in SILK and hybrid packets the first range-coded symbols are one VAD flag
+    per 20 ms SILK frame, then the LBRR flag, each a 1-bit symbol of
+    probability 1/2, which is exactly the next bit of the first frame byte.
+    Handles the one-frame layout (TOC code 0) our encoder produces and the
+    first frame of code 1/2 packets; CELT-only packets never carry FEC.
+    """
+    if len(packet) < 2:
+        return False
+    toc = packet[0]
+    if toc >> 3 >= 16:  # CELT-only configurations
+        return False
+    code = toc & 3
+    if code == 3:
+        return False  # not produced by this encoder; counted as none
+    first = 1
+    if code == 2:  # a length byte (or two) before the first frame
+        first = 2 if packet[1] < 252 else 3
+    if len(packet) <= first:
+        return False
+    per_frame = (480, 960, 1920, 2880)[(toc >> 3) % 4] if toc >> 3 < 12 \
+        else (480, 960)[(toc >> 3) % 2]
+    silk_frames = max(1, per_frame // 960)
+    return bool((packet[first] >> (7 - silk_frames)) & 1)
 
 
 def recommended_expected_loss(loss_fraction: float) -> int:
@@ -196,6 +246,18 @@ class OpusEncoder:
             raise CodecError(f"Opus encode failed: {_strerror(n)}")
         return out.raw[:n]
 
+    def encode_any(self, pcm: np.ndarray) -> bytes:
+        """Encode one frame of any allowed duration (a talker changing its frame size)."""
+        arr = np.asarray(pcm)
+        if arr.ndim != 1 or arr.shape[0] not in _ALLOWED_SAMPLES:
+            raise CodecError(f"not a frame of {ALLOWED_FRAME_MS} ms: shape {arr.shape}")
+        saved = self._frame_samples
+        self._frame_samples = arr.shape[0]
+        try:
+            return self.encode(arr)
+        finally:
+            self._frame_samples = saved
+
     def close(self) -> None:
         """Release the libopus state now (idempotent)."""
         self._finalizer()
@@ -265,21 +327,28 @@ class OpusDecoder:
             )
         return pcm
 
-    def decode_fec(self, next_packet: bytes) -> np.ndarray:
+    def decode_any(self, packet: bytes) -> np.ndarray:
+        """Decode one packet of any duration (a talker may change its frame size)."""
+        if not packet:
+            raise CodecError("empty packet (use conceal() for a lost frame)")
+        return self._decode(bytes(packet), _MAX_PACKET_SAMPLES, False)
+
+    def decode_fec(self, next_packet: bytes, samples: int | None = None) -> np.ndarray:
         """Recover the lost frame *before* ``next_packet`` from its in-band FEC.
 
+        ``samples`` is the lost frame's length (default: ``frame_samples``).
         When the packet carries no FEC data libopus falls back to concealment,
-        so this never returns less than a frame. Decode ``next_packet`` itself
-        normally afterwards.
+        so this never returns less than a frame (``packet_has_lbrr`` tells
+        which). Decode ``next_packet`` itself normally afterwards.
         """
         if not next_packet:
             raise CodecError("empty packet")
-        return self._decode(bytes(next_packet), self._frame_samples, True)
+        return self._decode(bytes(next_packet), samples or self._frame_samples, True)
 
-    def conceal(self) -> np.ndarray:
-        """Packet-loss concealment for one lost frame."""
+    def conceal(self, samples: int | None = None) -> np.ndarray:
+        """Packet-loss concealment for one lost frame of ``samples`` (default: a frame)."""
         # decode(None, n) raises in opuslib; an empty buffer means "lost".
-        return self._decode(b"", self._frame_samples, False)
+        return self._decode(b"", samples or self._frame_samples, False)
 
     def reset(self) -> None:
         if self._finalizer.alive:

@@ -1,35 +1,46 @@
 """Adaptive jitter buffer for one talker's Opus packets (pure, time passed in).
 
-The network side calls ``put(seq, payload, now)`` for every packet; the
-playback clock calls ``pop(now)`` once per frame period and gets what to
-decode for the next slot:
+The network side calls ``put(seq, payload, now, frame_ms)`` for every
+packet; the playback side calls ``pop(now)`` whenever it needs the next
+frame and gets what to decode:
 
-- ``audio``: the packet of that slot;
-- ``fec``: the slot's packet is lost but the next one is here, so the
-  decoder recovers the slot from the next packet's in-band FEC (``payload``
-  is the *next* packet; it stays buffered and is played as audio next);
-- ``plc``: nothing usable, conceal;
+- ``audio``: the packet of the slot;
+- ``fec``: the slot's packet is lost but the next one is here: rebuild the
+  slot from the next packet's in-band FEC (``payload`` is the *next* packet;
+  it stays buffered and is played as audio next);
+- ``plc``: the slot is lost and nothing follows it closely: conceal it;
+- ``stall``: nothing has come yet (the buffer ran dry): play one concealed
+  frame *without* using up the slot, waiting for the late packet;
 - ``None``: nothing to play (not started, drained, or a long gap).
 
-Delay control. Playout of an utterance starts once ``target_delay`` frames
-are buffered (or the first packet has waited that long). The target follows
-the 95th percentile of the inter-arrival deviation ``|ΔR - ΔS|`` (RFC 3550's
-``D``) over a window: it stays at ``min_delay_frames`` on a clean network,
-grows at once under jitter and shrinks by one frame at most every
-``shrink_interval`` seconds. After recent loss it is at least one frame
-above the minimum so the next packet is there in time for FEC. When the
-buffer runs dry the slot is concealed *without* advancing (the stream
-stalls, absorbing late packets) for at most ``max_conceal_frames``, then
-``pop`` returns None until data comes again. When more than
-``target + 2`` frames are queued the oldest one is dropped to catch up, and
-so is one frame when the buffer held more than the target at every pop of
-the last ``excess_window`` pops (a stall or a bunch of late packets left a
-frame of delay that a clean network would otherwise keep for good).
+Rules that make it never worse than plain concealment:
 
-``start_margin`` (seconds) is for a playout clock that asks at a finer step
-than a frame (an output block shorter than the frame): the first packet then
-waits at least that long, since the half frame of phase margin a
-frame-sized output block gives on average is not there.
+- **A lost slot is concealed once.** A stall stands for the slot it waited
+  for: if that packet then comes, it plays (the stall was an inserted frame:
+  one frame more delay, as the jitter asked for); if a later packet comes
+  instead, the slot counts as concealed by the stall and is skipped, not
+  concealed again.
+- **The delay changes only where it is inaudible.** Each output carries
+  ``resize``: -1 when more than the target has been queued at every pop of
+  the last ``excess_window`` pops, +1 when less than the target was queued
+  at every pop of the last ``deficit_window`` pops. The caller (who decodes,
+  see ``talker_stream``) drops the frame (-1) or adds a frame of silence
+  after it (+1) only when the decoded frame is quiet. The buffer itself skips
+  a lost slot instead of concealing it when it is above target (a concealed
+  frame is the one that goes), and drops queued audio only past
+  ``max_delay_frames``.
+- **No added stall at start.** Playout starts as soon as the target depth
+  is buffered, or the first packet has waited ``(target - 1)`` frames plus
+  ``start_margin``; with the minimum target of one frame, at once.
+
+The target follows the 95th percentile of the inter-arrival deviation
+``|ΔR - ΔS|`` (RFC 3550's ``D``) over a window: ``min_delay_frames`` on a
+clean network, growing at once under jitter, shrinking by one frame at most
+every ``shrink_interval`` seconds; after recent loss at least one frame
+above the minimum, so that the next packet is there in time for FEC.
+
+The slot period follows the packets (``frame_ms`` of ``put``): a talker may
+change its frame duration in the middle of an utterance.
 
 Sequence numbers: the first packet of a stream may have any ``seq`` (late
 joiner). A ``seq`` of 0 after later packets of the current utterance starts
@@ -49,22 +60,23 @@ from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
 
 logger = logging.getLogger(__name__)
 
-OutputKind = Literal["audio", "fec", "plc"]
+OutputKind = Literal["audio", "fec", "plc", "stall"]
 
-_LOSS_WINDOW = 250  # slots over which the loss fraction is measured
+_LOSS_WINDOW = 250  # slots over which the loss fraction is measured (5 s at 20 ms)
 _JITTER_WINDOW = 250  # arrivals over which the deviation percentile is taken
 _PLAYED_MEMORY = 64  # recently played seqs kept to tell duplicates from late
-_CATCH_UP_MARGIN = 2  # frames above target before dropping to catch up
-EXCESS_WINDOW = 25  # pops (0.5 s at 20 ms) above target before one frame is dropped
+EXCESS_WINDOW = 25  # pops (0.5 s at 20 ms) above target before asking to shrink
+DEFICIT_WINDOW = 5  # pops below target before asking to grow
 
 
 @dataclass(frozen=True, slots=True)
 class JitterOutput:
-    """What to decode for one playout slot."""
+    """What to decode for one playout slot, and whether the delay should change."""
 
     kind: OutputKind
     payload: bytes | None
     seq: int
+    resize: int = 0  # -1: drop this frame if quiet; +1: add silence after it if quiet
 
 
 @dataclass(slots=True)
@@ -74,10 +86,11 @@ class JitterStats:
     received: int = 0
     late: int = 0
     duplicate: int = 0
-    lost: int = 0
-    concealed_fec: int = 0
-    concealed_plc: int = 0
-    dropped: int = 0
+    lost: int = 0  # slots whose packet never played
+    concealed_fec: int = 0  # lost slots handed over for FEC recovery
+    concealed_plc: int = 0  # lost slots concealed (by PLC or by the stall before them)
+    stalls: int = 0  # concealed frames played while waiting for a late packet
+    dropped: int = 0  # slots skipped to bring the delay down (lost ones, or past the cap)
     resets: int = 0
     loss_fraction: float = 0.0
     jitter_ms: float = 0.0
@@ -85,7 +98,7 @@ class JitterStats:
 
     @property
     def expected_loss_pct(self) -> int:
-        """Recent loss as an integer percentage, for ``set_expected_loss``."""
+        """Recent loss as an integer percentage."""
         return min(100, math.ceil(self.loss_fraction * 100 - 1e-9))
 
 
@@ -103,12 +116,13 @@ class JitterBuffer:
         shrink_interval: float = 2.0,
         start_margin: float = 0.0,
         excess_window: int = EXCESS_WINDOW,
+        deficit_window: int = DEFICIT_WINDOW,
     ) -> None:
         frame_samples(frame_ms)  # validates the duration
         if not 1 <= min_delay_frames <= max_delay_frames:
             raise ValueError("need 1 <= min_delay_frames <= max_delay_frames")
-        if start_margin < 0 or excess_window < 0:
-            raise ValueError("need start_margin >= 0 and excess_window >= 0")
+        if start_margin < 0 or excess_window < 1 or deficit_window < 1:
+            raise ValueError("need start_margin >= 0 and windows >= 1")
         self.frame_ms = frame_ms
         self._period = frame_ms / 1000.0
         self.min_delay = min_delay_frames
@@ -118,6 +132,7 @@ class JitterBuffer:
         self.shrink_interval = shrink_interval
         self.start_margin = start_margin
         self.excess_window = excess_window
+        self.deficit_window = deficit_window
         self._stats = JitterStats(target_delay_frames=min_delay_frames)
         self._deviations: deque[float] = deque(maxlen=_JITTER_WINDOW)
         self._loss_window: deque[int] = deque(maxlen=_LOSS_WINDOW)
@@ -135,12 +150,14 @@ class JitterBuffer:
         self._playing = False
         self._first_arrival: float | None = None  # while buffering
         self._last_arrival: tuple[int, float] | None = None
-        self._concealed_run = 0
+        self._stalled = 0  # stall frames played for the slot ``_next``
+        self._concealed_run = 0  # consecutive lost slots concealed
         self._played: deque[int] = deque(maxlen=_PLAYED_MEMORY)
         self._played_set: set[int] = set()
         self._zero_seen = False
         self._started = False  # some slot of this stream has been played
-        self._excess_run = 0  # consecutive pops that found more than the target queued
+        self._excess_run = 0
+        self._deficit_run = 0
 
     def reset(self) -> None:
         """Forget the current stream (packets, position); keep stats and jitter."""
@@ -182,8 +199,12 @@ class JitterBuffer:
         return not self._packets and not self._playing
 
     # ------------------------------------------------------------------- put
-    def put(self, seq: int, payload: bytes, now: float) -> None:
-        """Accept one packet that arrived at time ``now`` (seconds)."""
+    def put(self, seq: int, payload: bytes, now: float, frame_ms: int | None = None) -> None:
+        """Accept one packet that arrived at ``now`` (seconds), of ``frame_ms`` if known."""
+        if frame_ms is not None and frame_ms != self.frame_ms:
+            frame_samples(frame_ms)
+            self.frame_ms = frame_ms
+            self._period = frame_ms / 1000.0
         self._stats.received += 1
         if self._starts_new_stream(seq):
             if self._highest is not None:
@@ -192,7 +213,6 @@ class JitterBuffer:
             self._clear_stream()
         if self._next is None:
             self._next = seq
-        assert self._next is not None
         if seq in self._packets or seq in self._played_set:
             self._stats.duplicate += 1
             return
@@ -248,38 +268,77 @@ class JitterBuffer:
         self._update_target(now)
         if not self._playing and not self._start_playout(now):
             return None
+        self._enforce_cap()
+        resize = self._resize_wanted()
+        if self._packets:
+            self._skip_covered_slots(shrink=resize < 0)
         assert self._next is not None
         seq = self._next
-        self._note_excess(self.depth > self._target)
         payload = self._packets.pop(seq, None)
         if payload is not None:
             self._advance(lost=False)
             self._remember_played(seq)
+            self._stalled = 0
             self._concealed_run = 0
-            out: JitterOutput | None = JitterOutput("audio", payload, seq)
-        elif self._packets:  # a hole: later packets are here, this one is lost
+            return JitterOutput("audio", payload, seq, resize)
+        if self._packets:  # a hole: later packets are here, this slot is lost
             self._advance(lost=True)
-            out = self._conceal(seq)
-        else:  # ran dry: conceal in place (stall) a few times, then stop
-            self._concealed_run += 1
-            if self._concealed_run > self.max_conceal:
-                self._stop_playout()
-                return None
-            self._stats.concealed_plc += 1
-            return JitterOutput("plc", None, seq)
-        self._catch_up()
-        return out
+            self._stalled = 0
+            return self._conceal(seq, resize)
+        # Ran dry: wait for the late packet with a concealed frame, a few times.
+        self._stalled += 1
+        if self._stalled > self.max_conceal:
+            self._stop_playout()
+            return None
+        self._stats.stalls += 1
+        return JitterOutput("stall", None, seq, 0)
 
-    def _conceal(self, seq: int) -> JitterOutput | None:
+    def _skip_covered_slots(self, shrink: bool) -> None:
+        """Skip lost slots already concealed by a stall, and one more lost slot to shrink."""
+        assert self._next is not None
+        while self._stalled and self._next not in self._packets:
+            self._stalled -= 1
+            self._stats.concealed_plc += 1
+            self._advance(lost=True)
+        if shrink and self._next not in self._packets and self._next + 1 in self._packets:
+            self._stats.dropped += 1  # a concealed frame is the one that goes
+            self._advance(lost=True)
+            self._excess_run = 0
+
+    def _conceal(self, seq: int, resize: int) -> JitterOutput | None:
         self._concealed_run += 1
         if self._concealed_run > self.max_conceal:
             return None  # a long hole is silence, not endless PLC
         following = self._packets.get(seq + 1)
         if following is not None:
             self._stats.concealed_fec += 1
-            return JitterOutput("fec", following, seq)
+            return JitterOutput("fec", following, seq, resize)
         self._stats.concealed_plc += 1
-        return JitterOutput("plc", None, seq)
+        return JitterOutput("plc", None, seq, resize)
+
+    def _resize_wanted(self) -> int:
+        depth = self.depth
+        self._excess_run = self._excess_run + 1 if depth > self._target else 0
+        self._deficit_run = self._deficit_run + 1 if depth < self._target else 0
+        if self._excess_run >= self.excess_window:
+            return -1
+        if self._deficit_run >= self.deficit_window:
+            self._deficit_run = 0  # one frame at a time, then measure again
+            return 1
+        return 0
+
+    def _enforce_cap(self) -> None:
+        """Past ``max_delay_frames`` queued, drop the oldest slots whatever they hold."""
+        assert self._next is not None
+        while self.depth > self.max_delay:
+            if self._packets.pop(self._next, None) is not None:
+                self._stats.dropped += 1
+                self._remember_played(self._next)
+                self._record_slot(lost=False)
+                self._next += 1
+            else:
+                self._advance(lost=True)
+            self._stalled = 0
 
     def _start_playout(self, now: float) -> bool:
         if not self._packets or self._next is None:
@@ -296,13 +355,15 @@ class JitterBuffer:
                 self._advance(lost=True)
         self._playing = True
         self._started = True
+        self._stalled = 0
         self._concealed_run = 0
-        self._excess_run = 0
+        self._excess_run = self._deficit_run = 0
         return True
 
     def _stop_playout(self) -> None:
         self._playing = False
         self._first_arrival = None
+        self._stalled = 0
         self._concealed_run = 0
 
     def _advance(self, lost: bool) -> None:
@@ -323,26 +384,3 @@ class JitterBuffer:
             self._played_set.discard(self._played[0])
         self._played.append(seq)
         self._played_set.add(seq)
-
-    def _note_excess(self, excess: bool) -> None:
-        self._excess_run = self._excess_run + 1 if excess else 0
-
-    def _catch_up(self) -> None:
-        """Drop one frame when far more is queued than the target delay, or
-        more than the target has been queued for ``excess_window`` pops."""
-        far_behind = self.depth > self._target + _CATCH_UP_MARGIN
-        # Every one of the last pops found the slot after it already here:
-        # skipping one frame leaves the target, still enough in time.
-        persistent = 0 < self.excess_window <= self._excess_run and self.depth >= self._target
-        if not (far_behind or persistent):
-            return
-        self._excess_run = 0
-        assert self._next is not None
-        seq = self._next
-        if self._packets.pop(seq, None) is not None:
-            self._stats.dropped += 1
-            self._remember_played(seq)
-            self._record_slot(lost=False)
-            self._next += 1
-        else:
-            self._advance(lost=True)

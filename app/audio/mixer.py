@@ -1,9 +1,10 @@
 """Playback mixing: every talker's stream, local cues and the mic monitor.
 
 ``PlaybackMixer.fill`` is the output device callback: at the device's pace
-it pulls frames from each talker's ``SpeakerStream`` (blocks of any length:
+it pulls samples from each talker's ``TalkerStream`` (blocks of any length:
 a frame is pulled whenever the previous one is used up, so an output block
-shorter than the frame cuts the playout delay), adds queued cues
+shorter than the frame cuts the playout delay; each talker's frames are
+decoded at their own duration, whatever the mixer's), adds queued cues
 and (in microphone-test mode) the captured input, applies per-talker gain,
 the output volume and mute, and clips. Network-side calls (``receive``,
 ``end_utterance``) and UI-side calls may come from any thread; one lock
@@ -24,7 +25,7 @@ import numpy as np
 
 from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
 from app.audio.levels import SILENT, Level, measure
-from app.audio.receiver import SpeakerStats, SpeakerStream
+from app.audio.talker_stream import TalkerQuality, TalkerStream
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,10 @@ STALE_STREAM_SECONDS = 30.0  # a talker silent this long without end_utterance i
 
 @dataclass(slots=True)
 class _Talker:
-    stream: SpeakerStream
+    stream: TalkerStream
     last_packet: float
     ending: bool = False
     gain: float = 1.0
-    pcm: np.ndarray | None = None  # the frame being played
-    pos: int = 0  # samples of ``pcm`` already played
 
 
 @dataclass(slots=True)
@@ -87,8 +86,8 @@ class PlaybackMixer:
                 return
             talker = self._talkers.get(uid)
             if talker is None:
-                stream = SpeakerStream(self.frame_ms, max_delay_frames=self._max_jitter,
-                                       start_margin=self._start_margin)
+                stream = TalkerStream(max_delay_frames=self._max_jitter,
+                                      start_margin=self._start_margin)
                 talker = _Talker(stream, now, gain=self._user_gain.get(uid, 1.0))
                 self._talkers[uid] = talker
             talker.ending = False
@@ -114,9 +113,10 @@ class PlaybackMixer:
         with self._lock:
             return list(self._talkers)
 
-    def stats(self) -> dict[str, SpeakerStats]:
+    def quality(self) -> dict[str, TalkerQuality]:
+        """What each current talker's stream got (loss, jitter, concealed, FEC-recovered)."""
         with self._lock:
-            return {uid: t.stream.stats for uid, t in self._talkers.items()}
+            return {uid: t.stream.quality() for uid, t in self._talkers.items()}
 
     # -------------------------------------------------------- local sound
     def play_tone(self, pcm: np.ndarray, volume: float = 1.0) -> None:
@@ -189,21 +189,11 @@ class PlaybackMixer:
     def _mix_talkers(self, out: np.ndarray, now: float) -> None:
         finished = []
         for uid, talker in self._talkers.items():
-            filled = 0
-            while filled < len(out):
-                if talker.pcm is None or talker.pos >= len(talker.pcm):
-                    talker.pcm, talker.pos = talker.stream.read(now), 0
-                    if talker.pcm is None:
-                        stale = now - talker.last_packet > STALE_STREAM_SECONDS
-                        if talker.stream.idle and (talker.ending or stale):
-                            finished.append(uid)
-                        break
-                    if talker.gain != 1.0:
-                        talker.pcm *= talker.gain  # a fresh frame: scaled once, in place
-                n = min(len(out) - filled, len(talker.pcm) - talker.pos)
-                out[filled:filled + n] += talker.pcm[talker.pos:talker.pos + n]
-                talker.pos += n
-                filled += n
+            if talker.stream.add_to(out, now, talker.gain):
+                continue
+            stale = now - talker.last_packet > STALE_STREAM_SECONDS
+            if talker.stream.idle and (talker.ending or stale):
+                finished.append(uid)
         for uid in finished:
             self._talkers.pop(uid).stream.close()
             logger.debug("stream of %s drained and dropped", uid)

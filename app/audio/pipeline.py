@@ -52,7 +52,7 @@ from app.audio.codec import CodecError, OpusEncoder
 from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS, frame_samples
 from app.audio.levels import SILENT, Level, measure
 from app.audio.mixer import PlaybackMixer
-from app.audio.receiver import SpeakerStats
+from app.audio.talker_stream import TalkerQuality
 
 logger = logging.getLogger(__name__)
 
@@ -326,13 +326,14 @@ class AudioEngine:
         """Microphone test: play the captured input back locally."""
         self.mixer.set_monitor(enabled)
 
-    def receive_stats(self) -> dict[str, SpeakerStats]:
-        return self.mixer.stats()
+    def receive_quality(self) -> dict[str, TalkerQuality]:
+        """Per current talker: loss, jitter, concealed and FEC-recovered frames."""
+        return self.mixer.quality()
 
     def loss_fraction(self) -> float:
-        """Highest recent loss among current talkers (to report to senders)."""
-        stats = self.mixer.stats()
-        return max((s.jitter.loss_fraction for s in stats.values()), default=0.0)
+        """Highest recent loss among current talkers (0..1, what a listener reports)."""
+        quality = self.mixer.quality()
+        return max((q.recent_loss_pct for q in quality.values()), default=0.0) / 100.0
 
     # ------------------------------------------------------ levels, health
     @property

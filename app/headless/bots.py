@@ -19,12 +19,12 @@ import logging
 
 import numpy as np
 
-from app.audio.codec import CodecError, OpusDecoder
-from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME_MS
+from app.audio.codec import packet_ms
+from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS
+from app.audio.talker_stream import decode_utterance
 from app.client.client import InterphoneClient
 from app.client.errors import ClientError, FloorBusy
 from app.client.events import ModelEvent, SpeakerChanged
-from app.headless.mix_clock import opus_packet_ms
 from app.headless.talker import transmit_pcm
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class EchoBot(_Bot):
         if uid == self.client.uid:
             return
         packets = self._packets.setdefault(uid, {})
-        duration = opus_packet_ms(payload) or self.frame_ms
+        duration = packet_ms(payload) or self.frame_ms
         if len(packets) * duration < self.max_seconds * 1000:
             packets[seq] = payload
         self._recording = uid
@@ -157,27 +157,4 @@ class EchoBot(_Bot):
             self._finished.put_nowait(previous)
 
 
-def decode_utterance(packets: dict[int, bytes]) -> np.ndarray:
-    """Decode one utterance's packets in seq order; gaps are filled by FEC or concealment."""
-    if not packets:
-        return np.zeros(0, dtype=np.float32)
-    first = packets[min(packets)]
-    duration = opus_packet_ms(first)
-    frame_ms = int(duration) if duration in ALLOWED_FRAME_MS else DEFAULT_FRAME_MS
-    decoder = OpusDecoder(frame_ms)
-    out: list[np.ndarray] = []
-    try:
-        for seq in range(min(packets), max(packets) + 1):
-            payload = packets.get(seq)
-            try:
-                if payload is not None:
-                    out.append(decoder.decode(payload))
-                elif seq + 1 in packets:
-                    out.append(decoder.decode_fec(packets[seq + 1]))
-                else:
-                    out.append(decoder.conceal())
-            except CodecError as exc:
-                logger.debug("seq %d undecodable: %s", seq, exc)
-    finally:
-        decoder.close()
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+__all__ = ["EchoBot", "PlayerBot", "decode_utterance"]

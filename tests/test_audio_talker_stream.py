@@ -1,0 +1,149 @@
+"""TalkerStream: jitter buffer + real Opus decoding at each packet's own size, FEC and PLC."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from audio_helpers import correlation, fft_lag, speech_like
+
+from app.audio.codec import OpusEncoder, packet_has_lbrr
+from app.audio.mixer import PlaybackMixer
+from app.audio.talker_stream import TalkerStream, decode_utterance
+
+F = 0.020
+
+
+@pytest.fixture(scope="module")
+def packets_and_speech() -> tuple[list[bytes], np.ndarray, int]:
+    speech = speech_like(2.0, seed=3)
+    with OpusEncoder(20, expected_loss_pct=10) as enc:
+        packets = [enc.encode(speech[i * 960:(i + 1) * 960]) for i in range(100)]
+        return packets, speech, enc.lookahead_samples
+
+
+def encode_mixed(speech: np.ndarray, sizes: list[int]) -> list[bytes]:
+    """One utterance whose frame duration changes: ``sizes`` in ms, cycled to the end."""
+    packets, pos, k = [], 0, 0
+    with OpusEncoder(sizes[0], expected_loss_pct=10) as enc:
+        while True:
+            n = sizes[k % len(sizes)] * 48
+            if pos + n > len(speech):
+                break
+            packets.append(enc.encode_any(speech[pos:pos + n]))
+            pos += n
+            k += 1
+    return packets
+
+
+def play(stream: TalkerStream, packets: list[bytes], drop: tuple[int, ...] = (),
+         extra_ticks: int = 6) -> list[np.ndarray | None]:
+    frames = []
+    for k in range(len(packets) + extra_ticks):
+        if k < len(packets) and k not in drop:
+            stream.put(k, packets[k], k * F)
+        frames.append(stream.read(960, k * F + F / 2))
+    return frames
+
+
+def test_plays_what_was_sent(packets_and_speech: tuple[list[bytes], np.ndarray, int]) -> None:
+    packets, speech, lookahead = packets_and_speech
+    stream = TalkerStream()
+    frames = play(stream, packets)
+    audio = [f for f in frames if f is not None]
+    assert all(f.shape == (960,) and f.dtype == np.float32 for f in audio)
+    out = np.concatenate(audio[:100])
+    n = len(out) - lookahead
+    assert correlation(speech[:n], out[lookahead:]) > 0.8
+    assert frames[-1] is None  # drained: nothing invented after the talk
+    quality = stream.quality()
+    assert quality.lost == 0 and quality.concealed == 0 and quality.loss_pct == 0.0
+    assert quality.fec_packets == sum(packet_has_lbrr(p) for p in packets) > 50
+    stream.close()
+
+
+def test_losses_are_recovered_from_fec_and_counted(
+        packets_and_speech: tuple[list[bytes], np.ndarray, int]) -> None:
+    packets, _, _ = packets_and_speech
+    stream = TalkerStream(min_delay_frames=2)  # the next packet is there when one is lost
+    drop = (10, 30, 60)
+    frames = play(stream, packets, drop=drop)
+    quality = stream.quality()
+    assert quality.lost == 3
+    with_fec = sum(packet_has_lbrr(packets[k + 1]) for k in drop)
+    assert quality.fec_recovered == with_fec >= 2
+    assert quality.concealed == 3 - with_fec  # each lost frame repaired once
+    assert quality.loss_pct == pytest.approx(3.0)
+    assert quality.decode_errors == 0
+    assert sum(f is not None for f in frames) == 100 + quality.stalls
+    assert quality.stalls == 3  # the end of the talk: a short fade, then nothing
+    stream.close()
+
+
+def test_corrupt_packet_is_concealed_not_raised(
+        packets_and_speech: tuple[list[bytes], np.ndarray, int]) -> None:
+    packets, _, _ = packets_and_speech
+    bad = list(packets[:20])
+    bad[5] = b"\x78\xff\xff\xff\xff\xff"  # a valid 20 ms TOC, garbage after it
+    stream = TalkerStream()
+    frames = play(stream, bad)
+    assert stream.quality().decode_errors <= 1
+    assert frames[5] is not None and frames[5].shape == (960,)
+    stream.close()
+
+
+def test_packet_of_no_allowed_duration_is_dropped() -> None:
+    stream = TalkerStream()
+    assert not stream.put(0, b"", 0.0)
+    assert not stream.put(1, b"\xff\xff\xff", 0.0)  # code 3, 63 frames: not a frame size
+    assert stream.quality().bad_packets == 2 and stream.idle
+    stream.close()
+
+
+def test_nothing_to_play_is_none() -> None:
+    stream = TalkerStream()
+    assert stream.read(960, 0.0) is None
+    assert stream.idle
+    stream.close()
+
+
+@pytest.mark.parametrize("sizes", [[40], [60], [10], [20, 40, 60, 10], [60, 20]])
+def test_each_packet_is_decoded_at_its_own_size(sizes: list[int]) -> None:
+    speech = speech_like(1.5, seed=5)
+    packets = encode_mixed(speech, sizes)
+    pcm = decode_utterance(dict(enumerate(packets)))
+    assert len(pcm) == sum(sizes[k % len(sizes)] * 48 for k in range(len(packets)))
+    lag = fft_lag(speech, pcm)
+    assert 0 <= lag < 960
+    assert correlation(speech[:len(pcm) - lag], pcm[lag:]) > 0.8
+
+
+@pytest.mark.parametrize("sizes", [[40], [60], [20, 60, 40]])
+def test_gui_mixer_plays_40_and_60_ms_talkers(sizes: list[int]) -> None:
+    """Regression: the GUI's PlaybackMixer played a 40 ms talker as silence (decode errors)."""
+    speech = speech_like(1.2, seed=11)
+    packets = encode_mixed(speech, sizes)
+    now = 50.0
+    mixer = PlaybackMixer(20, clock=lambda: now, start_margin=0.005)
+    out: list[np.ndarray] = []
+    arrival = 0.0
+    for seq, packet in enumerate(packets):  # each packet arrives when it has been spoken
+        arrival += sizes[seq % len(sizes)] / 1000
+        while now < 50.0 + arrival:
+            block = np.zeros(240, dtype=np.float32)  # 5 ms output blocks, as the engine
+            mixer.fill(block)
+            out.append(block)
+            now += 0.005
+        mixer.receive("alice", seq, packet)
+    for _ in range(80):
+        block = np.zeros(240, dtype=np.float32)
+        mixer.fill(block)
+        out.append(block)
+        now += 0.005
+    quality = mixer.quality()["alice"]
+    heard = np.concatenate(out)
+    mixer.close()
+    assert quality.decode_errors == 0 and quality.bad_packets == 0
+    assert quality.frames_played - quality.stalls == len(packets)
+    assert quality.lost == 0
+    lag = fft_lag(speech, heard)
+    assert correlation(speech, heard[lag:lag + len(speech)]) > 0.8
