@@ -15,10 +15,9 @@ from client_fixtures import (
     wait_until,
 )
 
-from app.audio.codec import OpusEncoder
+from app.audio.codec import OpusEncoder, packet_ms
 from app.audio.constants import SAMPLE_RATE
 from app.headless.bots import EchoBot, PlayerBot, decode_utterance
-from app.audio.codec import packet_ms
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneId

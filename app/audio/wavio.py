@@ -117,7 +117,7 @@ def _to_float(data: bytes, fmt: _Format) -> np.ndarray:
     width = fmt.bits // 8
     if fmt.tag == _FORMAT_FLOAT and fmt.bits in (32, 64):
         samples = np.frombuffer(_whole(data, width * fmt.channels), dtype=f"<f{width}")
-        pcm = np.nan_to_num(samples.astype(np.float64))
+        pcm: np.ndarray = np.nan_to_num(samples.astype(np.float64))
     elif fmt.tag == _FORMAT_PCM and fmt.bits == 8:
         pcm = (np.frombuffer(_whole(data, fmt.channels), dtype=np.uint8) - 128.0) / 128.0
     elif fmt.tag == _FORMAT_PCM and fmt.bits in (16, 32):
