@@ -49,7 +49,7 @@ if __package__ in (None, ""):  # run as a script: make `app` and `bench` importa
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.audio.clocked import ClockedBackend
-from app.audio.codec import OpusEncoder, recommended_expected_loss
+from app.audio.codec import OpusEncoder
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_FRAME_MS, SAMPLE_RATE
 from app.audio.pipeline import AudioEngine
 from app.client import InterphoneClient
@@ -64,7 +64,6 @@ LEAD_IN_S = 0.6  # bed only, before the first click: the jitter buffer settles
 TAIL_S = 0.5
 MIN_CORRELATION = 0.5  # below this a click counts as not found
 SILENCE_LEVEL = 0.01  # a 1 ms block whose peak is under this is silent (bed ≈ 0.08)
-FEEDBACK_INTERVAL = 0.5
 _SERVING = re.compile(r"serving on \S+ port (\d+)")
 
 
@@ -238,13 +237,6 @@ class _Peer:
         self.device.close()
 
 
-async def _feedback(listener: AudioEngine, talker: AudioEngine) -> None:
-    """What the app's loss feedback would do: the talker's FEC follows the measured loss."""
-    while True:
-        await asyncio.sleep(FEEDBACK_INTERVAL)
-        talker.set_expected_loss(recommended_expected_loss(listener.loss_fraction()))
-
-
 def _link(port: int, config: LatencyConfig, side: str, seed: int) -> ImpairedLink:
     hit = config.impair in (side, "both")
     impairment = Impairment(config.loss_pct / 100, config.jitter_ms / 1000) if hit \
@@ -275,12 +267,9 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         if not await talker.client.talk_start():
             raise RuntimeError("the talker did not get the floor")
         talker_engine.start_transmit()
-        feedback = asyncio.get_running_loop().create_task(
-            _feedback(listener_engine, talker_engine))
-        stack.callback(feedback.cancel)
         start_index = talker.device.set_source(signal)
         await asyncio.sleep(len(signal) / SAMPLE_RATE + TAIL_S)
-        stats = listener_engine.receive_stats().get("talker")
+        stats = listener_engine.receive_quality().get("talker")
         counters = (talker_engine.counters, listener_engine.counters)
         talker_engine.stop_transmit(0)
         await talker.client.talk_stop()
@@ -320,14 +309,15 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
     }
     if stats is not None:
         result.update(
-            packets_received=stats.jitter.received,
-            packets_lost=stats.jitter.lost,
-            late=stats.jitter.late,
-            concealed_fec=stats.jitter.concealed_fec,
-            concealed_plc=stats.jitter.concealed_plc,
-            dropped_to_catch_up=stats.jitter.dropped,
-            jitter_target_frames=stats.jitter.target_delay_frames,
-            measured_jitter_ms=round(stats.jitter.jitter_ms, 2),
+            packets_received=stats.packets,
+            packets_lost=stats.lost,
+            late=stats.late,
+            fec_recovered=stats.fec_recovered,
+            concealed=stats.concealed,
+            stalls=stats.stalls,
+            dropped_to_catch_up=stats.dropped,
+            jitter_target_ms=stats.target_delay_ms,
+            measured_jitter_ms=round(stats.jitter_ms, 2),
         )
     for side, link in link_stats.items():
         direction = link.down_stats if side == "listener" else link.up_stats

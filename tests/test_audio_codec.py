@@ -15,7 +15,6 @@ from app.audio.codec import (
     OpusDecoder,
     OpusEncoder,
     float_to_int16,
-    recommended_expected_loss,
 )
 from app.audio.constants import (
     ALLOWED_FRAME_MS,
@@ -176,13 +175,6 @@ def test_no_errors_printed_at_interpreter_exit() -> None:
                           timeout=30, check=False, cwd=REPO)
     assert done.returncode == 0
     assert done.stderr == ""
-
-
-@pytest.mark.parametrize(("loss", "pct"), [(0.0, 0), (0.004, 0), (0.01, 5), (0.029, 5),
-                                           (0.05, 10), (0.10, 10), (0.171, 18), (0.6, 30),
-                                           (-1.0, 0)])
-def test_recommended_expected_loss(loss: float, pct: int) -> None:
-    assert recommended_expected_loss(loss) == pct
 
 
 def test_decode_allocates_only_the_frame_it_returns() -> None:

@@ -157,6 +157,17 @@ async def test_expected_loss_reaches_the_encoder(talker: Talker) -> None:
     assert engine.expected_loss == 12
 
 
+async def test_loss_report_sets_the_encoder_through_the_fec_policy(talker: Talker) -> None:
+    from app.audio.fec_policy import LossReport
+
+    engine, _, _ = talker
+    setting = engine.report_loss(LossReport(worst_pct=4.0, p90_pct=1.0, at=time.monotonic()))
+    assert setting.fec_on and engine.expected_loss == setting.packet_loss_perc == 10
+    later = time.monotonic() + engine.fec_policy.hold_seconds
+    assert engine.report_loss(LossReport(0.0, 0.0, at=later)).packet_loss_perc == 0
+    assert engine.expected_loss == 0
+
+
 async def test_two_engines_talker_is_heard_by_listener() -> None:
     loop = asyncio.get_running_loop()
     speech = speech_like(1.2, seed=7)

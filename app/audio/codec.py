@@ -7,15 +7,14 @@ are still alive (opuslib's own ``__del__`` prints errors when it runs during
 interpreter teardown, so its high-level classes are not used).
 
 In-band FEC is switched on with ``OPUS_SET_INBAND_FEC`` but only costs bits
-when ``packet_loss_perc`` > 0; drive it with ``set_expected_loss`` from the
-loss the receivers measure (see docs in NOTES.md).
+when ``packet_loss_perc`` > 0 (and libopus 1.3 makes none at 24 kbit/s up to
+5); ``app.audio.fec_policy`` picks the setting from the listeners' loss.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
-import math
 import weakref
 from typing import Any
 
@@ -130,22 +129,6 @@ def packet_has_lbrr(packet: bytes) -> bool:
         else (480, 960)[(toc >> 3) % 2]
     silk_frames = max(1, per_frame // 960)
     return bool((packet[first] >> (7 - silk_frames)) & 1)
-
-
-def recommended_expected_loss(loss_fraction: float) -> int:
-    """Encoder ``packet_loss_perc`` for a measured loss fraction (0..1).
-
-    FEC costs a lot of quality on a clean network once packet_loss_perc > 0,
-    and at 5 % real loss a setting of 10 beats 5 (see docs/NOTES measurements):
-    off below 0.5 % loss, 5 below 3 %, then at least 10 and the measured
-    loss rounded up, at most 30.
-    """
-    pct = max(0.0, float(loss_fraction)) * 100.0
-    if pct < 0.5:
-        return 0
-    if pct < 3.0:
-        return 5
-    return min(30, max(10, math.ceil(pct)))
 
 
 class OpusEncoder:

@@ -50,6 +50,7 @@ import numpy as np
 from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream, DeviceSpec
 from app.audio.codec import CodecError, OpusEncoder
 from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS, frame_samples
+from app.audio.fec_policy import EncoderSetting, FecPolicy, LossReport
 from app.audio.levels import SILENT, Level, measure
 from app.audio.mixer import PlaybackMixer
 from app.audio.talker_stream import TalkerQuality
@@ -109,6 +110,8 @@ class AudioEngine:
         self.on_device_error: Callable[[AudioDeviceError], None] | None = None
         self._loop = loop
         self._encoder = OpusEncoder(frame_ms, bitrate, fec=fec)
+        self._clock = clock
+        self.fec_policy = FecPolicy(bitrate)
         if output_block_ms <= 0:
             raise ValueError(f"output block must be positive, not {output_block_ms} ms")
         self.output_block_ms = min(output_block_ms, frame_ms)
@@ -220,8 +223,16 @@ class AudioEngine:
         return self._state is not TransmitState.IDLE or self._utterance_open
 
     def set_expected_loss(self, pct: int) -> None:
-        """Encoder's expected packet loss (drives in-band FEC); call on the loop."""
+        """Encoder's expected packet loss (drives in-band FEC); call on the loop.
+
+        Overridden by the next ``report_loss``: prefer that.
+        """
         self._encoder.set_expected_loss(pct)
+
+    def report_loss(self, report: LossReport) -> EncoderSetting:
+        """The listeners' loss (from the wire): the FEC policy sets the encoder; on the loop."""
+        self.fec_policy.update(report)
+        return self.fec_policy.apply(self._encoder, self._clock())
 
     @property
     def expected_loss(self) -> int:
@@ -258,6 +269,8 @@ class AudioEngine:
             self._drain_pending = False
             blocks = list(self._queue)
             self._queue.clear()
+        if blocks and not self._closed and self.fec_policy.next_deadline() is not None:
+            self.fec_policy.apply(self._encoder, self._clock())  # the hold may have run out
         for block in blocks:
             if self._closed:
                 return

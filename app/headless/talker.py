@@ -13,6 +13,7 @@ import numpy as np
 
 from app.audio.codec import OpusEncoder
 from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS, frame_samples
+from app.audio.fec_policy import FecPolicy
 from app.client.client import InterphoneClient
 from app.client.events import FloorState
 
@@ -30,8 +31,12 @@ def split_frames(pcm: np.ndarray, frame_ms: int) -> list[np.ndarray]:
 
 async def transmit_pcm(client: InterphoneClient, pcm: np.ndarray, *,
                        frame_ms: int = DEFAULT_FRAME_MS, bitrate: int = DEFAULT_BITRATE,
-                       encoder: OpusEncoder | None = None) -> int:
+                       encoder: OpusEncoder | None = None,
+                       fec_policy: FecPolicy | None = None) -> int:
     """Send ``pcm`` in real time while the floor is ours; returns the frames sent.
+
+    With ``fec_policy`` (fed elsewhere with the listeners' loss reports) the
+    encoder's FEC follows it, checked every frame.
 
     The caller takes the floor first (``talk_start``) and releases it after.
     Stops early, returning fewer frames, when the grant ends (revoked by the
@@ -51,6 +56,8 @@ async def transmit_pcm(client: InterphoneClient, pcm: np.ndarray, *,
             if client.model.floor is not FloorState.TALKING:
                 logger.info("floor lost after %d frames", sent)
                 break
+            if fec_policy is not None:
+                fec_policy.apply(codec, loop.time())
             if client.send_audio(codec.encode(frame)):
                 sent += 1
     finally:

@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.audio.codec import recommended_expected_loss
+from app.audio.fec_policy import setting_for_loss
 from app.client import (
     ClientError,
     ConnectionChanged,
@@ -473,7 +473,7 @@ class Presenter(QObject):
         """Tune the encoder's FEC to the loss measured on what we receive (see NOTES.md)."""
         if self.audio is not None:
             measured = self.client.max_loss_pct() / 100.0
-            self.audio.set_expected_loss(recommended_expected_loss(measured))
+            self.audio.set_expected_loss(setting_for_loss(measured * 100).packet_loss_perc)
 
     def _tone(self, tone: Tone) -> None:
         if self.audio is not None and self.settings.tones:
