@@ -25,7 +25,7 @@ from client_fixtures import (
 from app.audio.resample import resample
 from app.audio.wavio import read_wav, write_wav
 from app.headless.mix_clock import MixClock
-from app.headless.talker import transmit_pcm
+from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneId
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,6 +203,12 @@ async def test_listen_records_what_is_said_with_the_silence(clients, tmp_path):
     assert corr > 0.4, (corr, lag)
     assert lag > 0.4 * 48000  # the silence before the utterance is kept
     assert np.abs(heard[: int(0.3 * 48000)]).max() < 1e-3
+    quality_lines = [line for line in err.decode().splitlines() if line.startswith("{")]
+    assert len(quality_lines) == 1  # the last thing on stderr: quality per speaker
+    alice_heard = json.loads(quality_lines[0])["quality"]["alice"]
+    assert alice_heard["packets"] == len(split_frames(signal_in, 20))
+    assert alice_heard["loss_pct"] == 0.0 and alice_heard["concealed"] == 0
+    assert {"jitter_ms", "fec_recovered"} <= set(alice_heard)
 
 
 async def test_listen_finalizes_the_wav_on_ctrl_c(clients, tmp_path):
@@ -220,6 +226,7 @@ async def test_listen_finalizes_the_wav_on_ctrl_c(clients, tmp_path):
     assert proc.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
     assert out.decode().startswith("wrote ")
+    assert '{"quality": {}}' in err.decode()  # nobody spoke
     heard = read_wav(out_wav)  # a valid, finalized file
     assert 0.2 * 48000 < len(heard) < 3 * 48000
     assert np.abs(heard).max() == 0.0

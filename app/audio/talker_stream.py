@@ -41,6 +41,7 @@ class TalkerQuality:
     bad_packets: int  # not an Opus packet of an allowed duration: dropped
     fec_packets: int  # accepted packets that carry in-band FEC data
     frames_played: int  # frames output (decoded, recovered or concealed; stalls too)
+    slots: int  # slots of the stream so far (played from a packet, or lost)
     lost: int  # slots whose packet never came in time
     late: int  # packets that came after their slot was played
     loss_pct: float  # lost / (lost + packets played), whole stream, percent
@@ -56,6 +57,26 @@ class TalkerQuality:
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+def summarize(qualities: list[TalkerQuality]) -> dict[str, float | int]:
+    """One speaker's figures over several streams (utterances): what a listener reports.
+
+    Counts add up; loss % is over all slots; jitter is the worst stream's.
+    """
+    lost = sum(q.lost for q in qualities)
+    slots = sum(q.slots for q in qualities)
+    return {
+        "packets": sum(q.packets for q in qualities),
+        "loss_pct": round(100.0 * lost / slots, 2) if slots else 0.0,
+        "jitter_ms": round(max((q.jitter_ms for q in qualities), default=0.0), 2),
+        "concealed": sum(q.concealed for q in qualities),
+        "fec_recovered": sum(q.fec_recovered for q in qualities),
+        "fec_packets": sum(q.fec_packets for q in qualities),
+        "late": sum(q.late for q in qualities),
+        "stalls": sum(q.stalls for q in qualities),
+        "dropped": sum(q.dropped for q in qualities),
+    }
 
 
 class FrameRecovery:
@@ -215,6 +236,7 @@ class TalkerStream:
             bad_packets=self._bad_packets,
             fec_packets=self._fec_packets,
             frames_played=self._frames_played,
+            slots=slots,
             lost=stats.lost,
             late=stats.late,
             loss_pct=100.0 * stats.lost / slots if slots else 0.0,

@@ -200,7 +200,9 @@ async def cmd_talk(args: argparse.Namespace) -> int:
 
 
 async def cmd_listen(args: argparse.Namespace) -> int:
+    """Record what is said; at the end one JSON line on stderr: quality per speaker."""
     writer = WavWriter(args.wav)
+    clock: MixClock | None = None
     try:
         async with connected(args, reconnect=True) as client:
             await client.join(args.id)
@@ -211,6 +213,10 @@ async def cmd_listen(args: argparse.Namespace) -> int:
                                     getattr(args, "stop", None))
     finally:
         writer.close()
+        if clock is not None:
+            clock.close()
+            print(json.dumps({"quality": clock.speaker_summary()}, sort_keys=True),
+                  file=sys.stderr)
     print(f"wrote {writer.samples / SAMPLE_RATE:.2f} s to {args.wav}")
     return 0
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
-from app.audio.talker_stream import TalkerQuality, TalkerStream
+from app.audio.talker_stream import TalkerQuality, TalkerStream, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,10 @@ class MixClock:
         for uid, talker in self._talkers.items():
             result.setdefault(uid, []).append(talker.stream.quality())
         return result
+
+    def speaker_summary(self) -> dict[str, dict[str, float | int]]:
+        """Per speaker: loss %, jitter ms, concealed and FEC-recovered frames (and more)."""
+        return {uid: summarize(qs) for uid, qs in self.quality().items()}
 
     def close(self) -> None:
         for uid in list(self._talkers):
