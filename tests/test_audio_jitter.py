@@ -220,14 +220,15 @@ def test_start_margin_holds_the_first_packet_that_long() -> None:
 
 
 def test_delay_left_by_a_stall_goes_with_a_quiet_frame_not_speech() -> None:
-    # Pops 2 ms after each arrival; seq 2 comes 5 ms late (not enough jitter
-    # to raise the target): the stream stalls once (one frame more delay).
-    # The buffer then asks to shrink; the caller drops only a quiet frame
-    # (seqs 20-24 are a pause), never speech.
+    # Pops 5 ms after each arrival; seq 2 comes 8 ms late (not enough jitter
+    # to raise the target): the stream stalls once (one frame more delay:
+    # every packet now waits 25 ms). Once that late packet has left the
+    # jitter window (250 arrivals) the buffer asks to shrink; the caller drops
+    # only a quiet frame (seqs 300-309 are a pause), never speech.
     jb = JitterBuffer(20, excess_window=5)
-    quiet = set(range(20, 25))
-    events = [(seq * F + (0.005 if seq == 2 else 0.0), seq) for seq in range(40)]
-    events += [(slot * F + 0.002, -1) for slot in range(41)]
+    quiet = set(range(300, 310))
+    events = [(seq * F + (0.008 if seq == 2 else 0.0), seq) for seq in range(400)]
+    events += [(slot * F + 0.005, -1) for slot in range(401)]
     tokens, dropped = [], []
     for when, seq in sorted(events):
         if seq >= 0:
@@ -236,12 +237,13 @@ def test_delay_left_by_a_stall_goes_with_a_quiet_frame_not_speech() -> None:
         out = jb.pop(when)
         while out is not None and out.resize < 0 and out.kind == "audio" and out.seq in quiet:
             dropped.append(out.seq)
+            jb.resized(-1)
             out = jb.pop(when)
         tokens.append(token(out))
     assert tokens[:4] == ["a0", "a1", "s2", "a2"]
-    assert dropped == [20]
-    assert tokens[-2:] == ["a39", "s40"]  # caught up: the newest packet plays in its own slot
-    assert [t for t in tokens if t.startswith("a")] == [f"a{s}" for s in range(40) if s != 20]
+    assert dropped == [300]
+    assert tokens[-2:] == ["a399", "s400"]  # caught up: the newest packet plays in its own slot
+    assert [t for t in tokens if t.startswith("a")] == [f"a{s}" for s in range(400) if s != 300]
 
 
 def test_steady_stream_at_target_never_asks_to_resize() -> None:

@@ -20,14 +20,19 @@ Rules that make it never worse than plain concealment:
   one frame more delay, as the jitter asked for); if a later packet comes
   instead, the slot counts as concealed by the stall and is skipped, not
   concealed again.
-- **The delay changes only where it is inaudible.** Each output carries
-  ``resize``: -1 when more than the target has been queued at every pop of
-  the last ``excess_window`` pops, +1 when less than the target was queued
-  at every pop of the last ``deficit_window`` pops. The caller (who decodes,
-  see ``talker_stream``) drops the frame (-1) or adds a frame of silence
-  after it (+1) only when the decoded frame is quiet. The buffer itself skips
-  a lost slot instead of concealing it when it is above target (a concealed
-  frame is the one that goes), and drops queued audio only past
+- **The delay changes only where it is inaudible.** The buffer measures the
+  *slack* of each packet played: how long it waited between its arrival and
+  its pop. Each output carries ``resize``: +1 when a packet of the last
+  ``deficit_window`` pops had less slack than the jitter's 95th percentile
+  (at least ``GROW_MARGIN``): the next bit of jitter would stall; after
+  recent loss the slack must also cover one frame, so that the next packet
+  is there for FEC, -1 when every packet of
+  the last ``excess_window`` pops had a frame more slack than that (plus
+  ``SHRINK_MARGIN``). The caller (who decodes, see ``talker_stream``) drops
+  the frame (-1) or adds a frame of silence after it (+1) only when the
+  decoded frame is quiet, and then calls ``resized(delta)``. The buffer
+  itself skips a lost slot instead of concealing it when it wants to shrink
+  (a concealed frame is the one that goes), and drops queued audio only past
   ``max_delay_frames``.
 - **No added stall at start.** Playout starts as soon as the target depth
   is buffered, or the first packet has waited ``(target - 1)`` frames plus
@@ -37,7 +42,8 @@ The target follows the 95th percentile of the inter-arrival deviation
 ``|ΔR - ΔS|`` (RFC 3550's ``D``) over a window: ``min_delay_frames`` on a
 clean network, growing at once under jitter, shrinking by one frame at most
 every ``shrink_interval`` seconds; after recent loss at least one frame
-above the minimum, so that the next packet is there in time for FEC.
+above the minimum, so that the next packet is there in time for FEC (and
+so while the talker's packets carry FEC data: some listener loses packets).
 
 The slot period follows the packets (``frame_ms`` of ``put``): a talker may
 change its frame duration in the middle of an utterance.
@@ -64,9 +70,13 @@ OutputKind = Literal["audio", "fec", "plc", "stall"]
 
 _LOSS_WINDOW = 250  # slots over which the loss fraction is measured (5 s at 20 ms)
 _JITTER_WINDOW = 250  # arrivals over which the deviation percentile is taken
+_FEC_WINDOW = 50  # packets over which "the talker sends FEC" is judged
 _PLAYED_MEMORY = 64  # recently played seqs kept to tell duplicates from late
-EXCESS_WINDOW = 25  # pops (0.5 s at 20 ms) above target before asking to shrink
-DEFICIT_WINDOW = 5  # pops below target before asking to grow
+EXCESS_WINDOW = 100  # pops (2 s at 20 ms) of ample slack before asking to shrink
+DEFICIT_WINDOW = 5  # recent pops whose slack decides growing
+GROW_MARGIN = 0.002  # seconds: less slack than this asks for one frame more delay
+SHRINK_MARGIN = 0.002  # seconds kept above the margin after shrinking by a frame
+GROW_PATIENCE = 50  # pops a growth waits for a quiet frame before a stall may be kept for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +100,7 @@ class JitterStats:
     concealed_fec: int = 0  # lost slots handed over for FEC recovery
     concealed_plc: int = 0  # lost slots concealed (by PLC or by the stall before them)
     stalls: int = 0  # concealed frames played while waiting for a late packet
+    inserted: int = 0  # stalls kept as a frame of added delay (the slot recovered by FEC)
     dropped: int = 0  # slots skipped to bring the delay down (lost ones, or past the cap)
     resets: int = 0
     loss_fraction: float = 0.0
@@ -137,6 +148,8 @@ class JitterBuffer:
         self._deviations: deque[float] = deque(maxlen=_JITTER_WINDOW)
         self._loss_window: deque[int] = deque(maxlen=_LOSS_WINDOW)
         self._loss_count = 0
+        self._fec_flags: deque[bool] = deque(maxlen=_FEC_WINDOW)
+        self._fec_count = 0  # packets with FEC data among the last _FEC_WINDOW
         self._p95_deviation = 0.0
         self._target = min_delay_frames
         self._last_shrink = -math.inf
@@ -145,6 +158,10 @@ class JitterBuffer:
     # ----------------------------------------------------------------- state
     def _clear_stream(self) -> None:
         self._packets: dict[int, bytes] = {}
+        self._arrivals: dict[int, float] = {}
+        self._no_fec: set[int] = set()  # buffered packets known to carry no FEC data
+        self._slacks: deque[float] = deque(maxlen=max(self.excess_window, self.deficit_window))
+        self._grow_wanted = 0  # consecutive pops that asked for one frame more
         self._next: int | None = None  # seq of the next slot to play
         self._highest: int | None = None
         self._playing = False
@@ -156,8 +173,6 @@ class JitterBuffer:
         self._played_set: set[int] = set()
         self._zero_seen = False
         self._started = False  # some slot of this stream has been played
-        self._excess_run = 0
-        self._deficit_run = 0
 
     def reset(self) -> None:
         """Forget the current stream (packets, position); keep stats and jitter."""
@@ -199,8 +214,15 @@ class JitterBuffer:
         return not self._packets and not self._playing
 
     # ------------------------------------------------------------------- put
-    def put(self, seq: int, payload: bytes, now: float, frame_ms: int | None = None) -> None:
-        """Accept one packet that arrived at ``now`` (seconds), of ``frame_ms`` if known."""
+    def put(self, seq: int, payload: bytes, now: float, frame_ms: int | None = None,
+            *, fec: bool | None = None) -> None:
+        """Accept one packet that arrived at ``now`` (seconds), of ``frame_ms`` if known.
+
+        ``fec``: whether the packet carries FEC data for the slot before it
+        (``codec.packet_has_lbrr``), None when unknown. A talker sending FEC
+        does so because some listener loses packets: the buffer then keeps
+        the next packet in hand, as after a loss of its own.
+        """
         if frame_ms is not None and frame_ms != self.frame_ms:
             frame_samples(frame_ms)
             self.frame_ms = frame_ms
@@ -222,6 +244,12 @@ class JitterBuffer:
                 return
             self._next = seq  # reordered start of the stream: begin earlier
         self._packets[seq] = bytes(payload)
+        self._arrivals[seq] = now
+        if fec is not None:
+            if not fec:
+                self._no_fec.add(seq)
+            self._fec_flags.append(fec)
+            self._fec_count = sum(self._fec_flags)
         if seq == 0:
             self._zero_seen = True
         if self._highest is None or seq > self._highest:
@@ -252,7 +280,7 @@ class JitterBuffer:
         # Half a frame of phase margin comes free from the playout clock.
         extra = max(0, math.ceil(self._p95_deviation / self._period - 0.5))
         wanted = self.min_delay + extra
-        if self._loss_count:
+        if self._loss_count or self._fec_count:
             wanted = max(wanted, self.min_delay + 1)
         wanted = min(wanted, self.max_delay)
         if wanted > self._target:
@@ -270,12 +298,18 @@ class JitterBuffer:
             return None
         self._enforce_cap()
         resize = self._resize_wanted()
+        self._grow_wanted = self._grow_wanted + 1 if resize > 0 else 0
         if self._packets:
-            self._skip_covered_slots(shrink=resize < 0)
+            recovered = self._skip_covered_slots(
+                shrink=resize < 0, grow=self._grow_wanted > GROW_PATIENCE)
+            if recovered is not None:
+                return recovered
         assert self._next is not None
         seq = self._next
         payload = self._packets.pop(seq, None)
+        self._no_fec.discard(seq)
         if payload is not None:
+            self._slacks.append(now - self._arrivals.pop(seq, now))
             self._advance(lost=False)
             self._remember_played(seq)
             self._stalled = 0
@@ -293,44 +327,73 @@ class JitterBuffer:
         self._stats.stalls += 1
         return JitterOutput("stall", None, seq, 0)
 
-    def _skip_covered_slots(self, shrink: bool) -> None:
-        """Skip lost slots already concealed by a stall, and one more lost slot to shrink."""
+    def _skip_covered_slots(self, shrink: bool, grow: bool) -> JitterOutput | None:
+        """Skip lost slots already concealed by a stall, and one more lost slot to shrink.
+
+        When the delay should grow anyway (after loss the next packet must be
+        there in time for FEC) and no quiet frame came for it for
+        ``GROW_PATIENCE`` pops, and the next packet carries FEC data, the last
+        stall is kept as that frame of growth and the slot it waited for is
+        recovered from the FEC instead: concealed by nothing, rebuilt once.
+        """
         assert self._next is not None
         while self._stalled and self._next not in self._packets:
+            seq = self._next
+            if grow and self._stalled == 1 and seq + 1 in self._packets \
+                    and seq + 1 not in self._no_fec:
+                self._stalled = 0
+                self._stats.inserted += 1
+                self._advance(lost=True)
+                self._concealed_run = 1
+                self._stats.concealed_fec += 1
+                self.resized(+1)
+                return JitterOutput("fec", self._packets[seq + 1], seq, 0)
             self._stalled -= 1
             self._stats.concealed_plc += 1
             self._advance(lost=True)
         if shrink and self._next not in self._packets and self._next + 1 in self._packets:
             self._stats.dropped += 1  # a concealed frame is the one that goes
             self._advance(lost=True)
-            self._excess_run = 0
+            self.resized(-1)
+        return None
 
     def _conceal(self, seq: int, resize: int) -> JitterOutput | None:
         self._concealed_run += 1
         if self._concealed_run > self.max_conceal:
             return None  # a long hole is silence, not endless PLC
         following = self._packets.get(seq + 1)
-        if following is not None:
+        if following is not None and seq + 1 not in self._no_fec:
             self._stats.concealed_fec += 1
             return JitterOutput("fec", following, seq, resize)
         self._stats.concealed_plc += 1
         return JitterOutput("plc", None, seq, resize)
 
     def _resize_wanted(self) -> int:
-        depth = self.depth
-        self._excess_run = self._excess_run + 1 if depth > self._target else 0
-        self._deficit_run = self._deficit_run + 1 if depth < self._target else 0
-        if self._excess_run >= self.excess_window:
-            return -1
-        if self._deficit_run >= self.deficit_window:
-            self._deficit_run = 0  # one frame at a time, then measure again
+        slacks = self._slacks
+        if not slacks:
+            return 0
+        need = max(GROW_MARGIN, self._p95_deviation) \
+            + (self._period if self._loss_count or self._fec_count else 0.0)
+        recent = min(slacks[-i] for i in range(1, min(len(slacks), self.deficit_window) + 1))
+        if recent < need and self.depth < self.max_delay:
             return 1
+        if len(slacks) >= self.excess_window \
+                and min(slacks) >= need + self._period + SHRINK_MARGIN:
+            return -1
         return 0
+
+    def resized(self, delta: int) -> None:
+        """The caller dropped (-1) or added (+1) a frame: measure the slack anew."""
+        logger.debug("delay changed by %+d frame", delta)
+        self._slacks.clear()
+        self._grow_wanted = 0
 
     def _enforce_cap(self) -> None:
         """Past ``max_delay_frames`` queued, drop the oldest slots whatever they hold."""
         assert self._next is not None
         while self.depth > self.max_delay:
+            self._arrivals.pop(self._next, None)
+            self._no_fec.discard(self._next)
             if self._packets.pop(self._next, None) is not None:
                 self._stats.dropped += 1
                 self._remember_played(self._next)
@@ -357,7 +420,6 @@ class JitterBuffer:
         self._started = True
         self._stalled = 0
         self._concealed_run = 0
-        self._excess_run = self._deficit_run = 0
         return True
 
     def _stop_playout(self) -> None:

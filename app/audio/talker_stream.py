@@ -51,7 +51,7 @@ class TalkerQuality:
     fec_recovered: int  # lost frames rebuilt from the next packet's FEC data
     stalls: int  # concealed frames played while waiting for a late packet
     dropped: int  # frames skipped to bring the delay down (quiet or lost ones)
-    inserted: int  # quiet frames added to raise the delay
+    inserted: int  # frames added to raise the delay (quiet ones, or a stall kept before FEC)
     decode_errors: int
     target_delay_ms: float  # the jitter buffer's current target
 
@@ -148,9 +148,9 @@ class TalkerStream:
     """Turns one talker's ``(seq, packet)`` arrivals into PCM pulled at any block size.
 
     The jitter buffer asks for a change of delay (``JitterOutput.resize``);
-    the stream does it only on a quiet frame: it drops that frame (shrink)
-    or plays a frame of silence after it (grow), so no speech is cut or
-    stretched to change the delay.
+    the stream does it only in a pause: it drops a quiet frame (shrink), or
+    plays a frame of silence where speech resumes after a quiet frame (grow),
+    so no speech is cut or stretched to change the delay.
     """
 
     def __init__(self, *, min_delay_frames: int = 1, max_delay_frames: int = 10,
@@ -166,6 +166,7 @@ class TalkerStream:
         self._frames_played = 0
         self._dropped_quiet = 0
         self._inserted_quiet = 0
+        self._last_quiet = False  # the last frame played was quiet
 
     @property
     def idle(self) -> bool:
@@ -182,9 +183,9 @@ class TalkerStream:
                 logger.warning("packet of %s samples dropped (not 10/20/40/60 ms)", samples)
             return False
         self._packets += 1
-        if packet_has_lbrr(payload):
-            self._fec_packets += 1
-        self.jitter.put(seq, payload, now, frame_ms)
+        fec = packet_has_lbrr(payload)
+        self._fec_packets += fec
+        self.jitter.put(seq, payload, now, frame_ms, fec=fec)
         return True
 
     def next_frame(self, now: float) -> np.ndarray | None:
@@ -195,13 +196,22 @@ class TalkerStream:
                 return None
             self._frames_played += 1
             pcm = self._recovery.play(out)
-            if not out.resize or out.kind != "audio" or not is_quiet(pcm):
+            quiet = is_quiet(pcm)
+            after_pause, self._last_quiet = self._last_quiet, quiet
+            if out.kind != "audio" or not out.resize:
                 return pcm
-            if out.resize > 0:
+            if out.resize > 0 and after_pause and not quiet:
+                # One frame of silence more at the end of a pause, just before
+                # the speech resumes (where the delay change is least heard).
+                self.jitter.resized(+1)
                 self._inserted_quiet += 1
-                return np.concatenate((pcm, np.zeros(len(pcm), dtype=np.float32)))
-            self._dropped_quiet += 1  # and play the next frame in its place
-            self._frames_played -= 1
+                return np.concatenate((np.zeros(len(pcm), dtype=np.float32), pcm))
+            if out.resize < 0 and quiet:
+                self.jitter.resized(-1)
+                self._dropped_quiet += 1  # and play the next frame in its place
+                self._frames_played -= 1
+                continue
+            return pcm
 
     def add_to(self, out: np.ndarray, now: float, gain: float = 1.0) -> bool:
         """Mix the next ``len(out)`` samples into ``out`` (in place, no block-sized
@@ -246,7 +256,7 @@ class TalkerStream:
             fec_recovered=self._recovery.fec_recovered,
             stalls=stats.stalls,
             dropped=stats.dropped + self._dropped_quiet,
-            inserted=self._inserted_quiet,
+            inserted=self._inserted_quiet + stats.inserted,
             decode_errors=self._recovery.decode_errors,
             target_delay_ms=float(stats.target_delay_frames * self.jitter.frame_ms),
         )
