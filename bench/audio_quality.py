@@ -108,8 +108,8 @@ def run(quick: bool) -> dict[str, object]:
     losses = [0.0, 2.0, 5.0, 10.0] if quick else [0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0]
     seeds = [1] if quick else [1, 2]
     langs = ["en"] if quick else ["en", "zh"]
-    fixed = [(5, DEFAULT_BITRATE), (10, DEFAULT_BITRATE), (0, 32000),
-             (10, 32000), (10, 40000), (20, 32000)]
+    fixed = [(5, DEFAULT_BITRATE), (10, DEFAULT_BITRATE), (0, 40000),
+             (10, 32000), (20, 40000)]
     rows = []
     for lang in langs:
         pcm = speech(lang)
