@@ -27,11 +27,17 @@ FrameSink = Callable[[np.ndarray], None]
 _IDLE_DROP_SECONDS = 5.0
 
 
+# The first packet of a talker waits at least this long before it plays: on a
+# frame-paced clock it could otherwise play with almost no slack (a random
+# phase) and the next few ms of scheduling jitter would stall it.
+START_MARGIN = 0.006
+
+
 class _Talker:
     __slots__ = ("last_heard", "stream")
 
     def __init__(self, now: float) -> None:
-        self.stream = TalkerStream()
+        self.stream = TalkerStream(start_margin=START_MARGIN)
         self.last_heard = now
 
 
@@ -72,8 +78,9 @@ class MixClock:
         try:
             while total is None or n < total:
                 delay = start + n * period - self._loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                # Yield even when late: the packets that came meanwhile must be
+                # read before the next frame is taken, or the buffers run dry.
+                await asyncio.sleep(max(0.0, delay))
                 self._sink(self._mix(self._loop.time()))
                 n += 1
         finally:
