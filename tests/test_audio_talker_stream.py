@@ -147,3 +147,42 @@ def test_gui_mixer_plays_40_and_60_ms_talkers(sizes: list[int]) -> None:
     assert quality.lost == 0
     lag = fft_lag(speech, heard)
     assert correlation(speech, heard[lag:lag + len(speech)]) > 0.8
+
+
+def test_next_utterance_starts_with_what_the_network_taught(
+        packets_and_speech: tuple[list[bytes], np.ndarray, int]) -> None:
+    """A talker whose last utterance saw loss starts the next one a frame deep,
+    so that its first loss is already rebuilt from FEC, not concealed."""
+    packets, _, _ = packets_and_speech
+    first = TalkerStream()
+    play(first, packets, drop=(10, 30, 60))
+    assert first.jitter.target_delay == 2
+    fresh, taught = TalkerStream(), TalkerStream(history=first.jitter)
+    assert taught.jitter.target_delay == 2
+    lost = next(k for k in range(3, 40) if packet_has_lbrr(packets[k + 1]))
+    for stream in (fresh, taught):
+        play(stream, packets[:40], drop=(lost,))
+    assert fresh.quality().fec_recovered == 0  # one frame deep: the loss ran it dry
+    assert taught.quality().fec_recovered == 1 and taught.quality().concealed == 0
+    for stream in (first, fresh, taught):
+        stream.close()
+
+
+def test_gui_mixer_keeps_a_talkers_network_history_between_utterances(
+        packets_and_speech: tuple[list[bytes], np.ndarray, int]) -> None:
+    packets, _, _ = packets_and_speech
+    now = 10.0
+    mixer = PlaybackMixer(20, clock=lambda: now)
+    for seq in range(40):
+        if seq not in (10, 20):
+            mixer.receive("alice", seq, packets[seq])
+        mixer.fill(np.zeros(960, dtype=np.float32))
+        now += 0.02
+    mixer.end_utterance("alice")
+    for _ in range(10):
+        mixer.fill(np.zeros(960, dtype=np.float32))
+        now += 0.02
+    assert mixer.talkers() == []
+    mixer.receive("alice", 0, packets[0])  # the next utterance
+    assert mixer.quality()["alice"].target_delay_ms == 40.0
+    mixer.close()

@@ -178,6 +178,19 @@ class JitterBuffer:
         """Forget the current stream (packets, position); keep stats and jitter."""
         self._clear_stream()
 
+    def carry_history(self, previous: JitterBuffer) -> None:
+        """Start from what ``previous`` (the same talker's last stream) learnt:
+        jitter, loss and FEC windows and the target, so that a new utterance
+        starts with the delay the network asked for, not one frame."""
+        self._deviations = deque(previous._deviations, maxlen=_JITTER_WINDOW)
+        self._p95_deviation = previous._p95_deviation
+        self._loss_window = deque(previous._loss_window, maxlen=_LOSS_WINDOW)
+        self._loss_count = previous._loss_count
+        self._fec_flags = deque(previous._fec_flags, maxlen=_FEC_WINDOW)
+        self._fec_count = previous._fec_count
+        self._target = min(self.max_delay, max(self.min_delay, previous._target))
+        self._stats.target_delay_frames = self._target
+
     @property
     def stats(self) -> JitterStats:
         window = len(self._loss_window)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
+from app.audio.jitter import JitterBuffer
 from app.audio.levels import SILENT, Level, measure
 from app.audio.talker_stream import TalkerQuality, TalkerStream
 
@@ -34,6 +35,7 @@ MAX_TONES = 8
 MONITOR_MAX_BLOCKS = 4  # beyond this the monitor drops the oldest block (latency cap)
 MONITOR_PRIME_BLOCKS = 2  # one block of cushion: input and output clocks differ in phase
 STALE_STREAM_SECONDS = 30.0  # a talker silent this long without end_utterance is dropped
+HISTORY_TALKERS = 64  # talkers whose network history (jitter, loss) is kept between utterances
 
 
 @dataclass(slots=True)
@@ -64,6 +66,7 @@ class PlaybackMixer:
         self._start_margin = start_margin  # see JitterBuffer: the output block length
         self._lock = threading.Lock()
         self._talkers: dict[str, _Talker] = {}
+        self._history: dict[str, JitterBuffer] = {}  # last stream's network view per talker
         self._user_gain: dict[str, float] = {}
         self._tones: deque[_Cue] = deque()
         self._monitor_on = False
@@ -87,7 +90,8 @@ class PlaybackMixer:
             talker = self._talkers.get(uid)
             if talker is None:
                 stream = TalkerStream(max_delay_frames=self._max_jitter,
-                                      start_margin=self._start_margin)
+                                      start_margin=self._start_margin,
+                                      history=self._history.pop(uid, None))
                 talker = _Talker(stream, now, gain=self._user_gain.get(uid, 1.0))
                 self._talkers[uid] = talker
             talker.ending = False
@@ -195,8 +199,16 @@ class PlaybackMixer:
             if talker.stream.idle and (talker.ending or stale):
                 finished.append(uid)
         for uid in finished:
-            self._talkers.pop(uid).stream.close()
+            stream = self._talkers.pop(uid).stream
+            stream.close()
+            self._remember(uid, stream)
             logger.debug("stream of %s drained and dropped", uid)
+
+    def _remember(self, uid: str, stream: TalkerStream) -> None:
+        """Keep what the talker's stream learnt of the network for its next utterance."""
+        self._history[uid] = stream.jitter
+        while len(self._history) > HISTORY_TALKERS:
+            del self._history[next(iter(self._history))]
 
     def _mix_monitor(self, out: np.ndarray) -> None:
         if not self._monitor_primed:

@@ -154,9 +154,13 @@ class TalkerStream:
     """
 
     def __init__(self, *, min_delay_frames: int = 1, max_delay_frames: int = 10,
-                 start_margin: float = 0.0) -> None:
+                 start_margin: float = 0.0, history: JitterBuffer | None = None) -> None:
+        """``history``: the same talker's previous stream's ``jitter`` (see
+        ``JitterBuffer.carry_history``)."""
         self.jitter = JitterBuffer(DEFAULT_FRAME_MS, min_delay_frames, max_delay_frames,
                                    start_margin=start_margin)
+        if history is not None:
+            self.jitter.carry_history(history)
         self._recovery = FrameRecovery()
         self._frame = _EMPTY  # the frame being played
         self._pos = 0  # samples of it already played

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
+from app.audio.jitter import JitterBuffer
 from app.audio.talker_stream import TalkerQuality, TalkerStream, summarize
 
 logger = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ START_MARGIN = 0.006
 class _Talker:
     __slots__ = ("last_heard", "stream")
 
-    def __init__(self, now: float) -> None:
-        self.stream = TalkerStream(start_margin=START_MARGIN)
+    def __init__(self, now: float, history: JitterBuffer | None) -> None:
+        self.stream = TalkerStream(start_margin=START_MARGIN, history=history)
         self.last_heard = now
 
 
@@ -54,6 +55,7 @@ class MixClock:
         self._frame_samples = frame_samples(frame_ms)
         self._talkers: dict[str, _Talker] = {}
         self._finished: dict[str, list[TalkerQuality]] = {}
+        self._history: dict[str, JitterBuffer] = {}  # a talker's last stream's network view
         self._loop = asyncio.get_running_loop()
         self.frames_out = 0
         self.frames_with_audio = 0
@@ -63,7 +65,7 @@ class MixClock:
         now = self._loop.time()
         talker = self._talkers.get(uid)
         if talker is None:
-            talker = self._talkers[uid] = _Talker(now)
+            talker = self._talkers[uid] = _Talker(now, self._history.get(uid))
         if not talker.stream.put(seq, payload, now):
             self.bad_packets += 1
             return
@@ -105,6 +107,7 @@ class MixClock:
     def _retire(self, uid: str) -> None:
         talker = self._talkers.pop(uid)
         self._finished.setdefault(uid, []).append(talker.stream.quality())
+        self._history[uid] = talker.stream.jitter
         talker.stream.close()
 
     def quality(self) -> dict[str, list[TalkerQuality]]:
