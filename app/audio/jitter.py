@@ -24,16 +24,18 @@ Rules that make it never worse than plain concealment:
   *slack* of each packet played: how long it waited between its arrival and
   its pop. Each output carries ``resize``: +1 when a packet of the last
   ``deficit_window`` pops had less slack than the jitter's 95th percentile
-  (at least ``GROW_MARGIN``): the next bit of jitter would stall; after
-  recent loss the slack must also cover one frame, so that the next packet
-  is there for FEC, -1 when every packet of
-  the last ``excess_window`` pops had a frame more slack than that (plus
-  ``SHRINK_MARGIN``). The caller (who decodes, see ``talker_stream``) drops
-  the frame (-1) or adds a frame of silence after it (+1) only when the
-  decoded frame is quiet, and then calls ``resized(delta)``. The buffer
-  itself skips a lost slot instead of concealing it when it wants to shrink
-  (a concealed frame is the one that goes), and drops queued audio only past
-  ``max_delay_frames``.
+  (at least ``GROW_MARGIN``; plus one frame after recent loss, or while the
+  talker sends FEC, so that the next packet is there for FEC); -1 when every
+  packet of the last ``excess_window`` pops had a frame more than that (plus
+  ``SHRINK_MARGIN``). The caller (who decodes, see ``talker_stream``) acts
+  only in a pause: it drops a quiet frame (-1) or plays a frame of silence
+  where speech resumes after a quiet frame (+1), then calls
+  ``resized(delta)``. The buffer itself skips a lost slot instead of
+  concealing it when it wants to shrink (a concealed frame is the one that
+  goes); when it has wanted to grow for ``GROW_PATIENCE`` pops without a
+  pause, it keeps a stall as that frame and rebuilds the slot the stall
+  waited for from the next packet's FEC. Queued audio is dropped unasked
+  only past ``max_delay_frames``.
 - **No added stall at start.** Playout starts as soon as the target depth
   is buffered, or the first packet has waited ``(target - 1)`` frames plus
   ``start_margin``; with the minimum target of one frame, at once.
