@@ -9,6 +9,7 @@ import socket
 from types import TracebackType
 
 from app.server.directory import Directory
+from app.server.media_thread import MediaThread
 from app.server.relay import MediaRelay
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
@@ -66,8 +67,7 @@ class InterphoneServer:
             try:
                 if len(ports) != 1:
                     raise OSError(f"{self.host} bound to several ports {sorted(ports)}")
-                udp, relay = await loop.create_datagram_endpoint(
-                    lambda: MediaRelay(hub), local_addr=(self.host, port))
+                udp, relay = MediaThread.open(hub, self.host, port)
             except OSError:
                 tcp.close()
                 await tcp.wait_closed()

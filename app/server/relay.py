@@ -1,8 +1,18 @@
-"""The UDP media relay (PROTOCOL.md 5.1).
+"""The UDP media relay (PROTOCOL.md 5.1): the rules, and the routes of its fast path.
 
-The audio path is the hot path: route with :func:`peek_route`, three dict
-look-ups, one CRC, forward the same bytes. Nothing is logged per packet and
-every malformed or unauthorised datagram is dropped silently.
+:class:`MediaRelay` is an asyncio datagram protocol. Every datagram it is given
+goes through the whole rule set: :func:`peek_route`, the layout and crc checks,
+then :meth:`ServerState.accept_audio` (holder, registered address, expiry) or
+:meth:`ServerState.register_media` for a recvbegin. Nothing is logged per packet
+and every malformed or unauthorised datagram is dropped silently.
+
+The server runs it behind :class:`app.server.media_thread.MediaThread`, a
+transport whose own thread forwards the steady stream of a floor holder without
+the event loop: for each audio stream the relay admitted it publishes a
+:class:`FastRoute` in :attr:`MediaRelay.fast` (written only by the event loop's
+thread, read by the media thread), which stays valid exactly as long as the
+state's cached fan-out for that speaker (see :meth:`FastRoute.valid`). Whatever
+the media thread cannot settle with a route comes back here, on the loop.
 """
 
 from __future__ import annotations
@@ -11,13 +21,14 @@ import asyncio
 import struct
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import cast
 
-from app.protocol.errors import PacketError, ProtocolError
-from app.protocol.ids import InterphoneId
+from app.protocol.errors import PacketError
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
 from app.protocol.udp import PacketType, RecvBeginPacket, parse_packet, peek_route
-from app.server.state import Address
+from app.server.settings import ServerSettings
+from app.server.state import Address, Interphone
 from app.server.tcp import Signaling
 
 _U32 = struct.Struct(">I")
@@ -25,6 +36,8 @@ _AUDIO = PacketType.AUDIO
 _RECVBEGIN = PacketType.RECVBEGIN
 MAX_UDP_BACKLOG = 1 << 20
 """Bytes the OS would not take yet above which the relay drops instead of queueing."""
+MAX_FAST_SOURCES = 4096
+"""Source addresses with fast routes above which routes no longer valid are pruned."""
 
 
 def _discard(data: bytes, addr: Address) -> None:
@@ -36,27 +49,71 @@ def _full() -> int:
     return MAX_UDP_BACKLOG + 1
 
 
+def audio_frame_at(key: str, uid: str) -> int:
+    """Offset of an audiopacket's frame length, after crc, type, id, uid and seq."""
+    return 16 + len(key.encode()) + len(uid.encode()) + 4
+
+
+def frame_fits(data: bytes | bytearray, size: int, frame_at: int) -> bool:
+    """The ``size`` bytes of ``data`` end with exactly one frame of at most 1275 bytes."""
+    if frame_at + 4 > size:
+        return False
+    (length,) = _U32.unpack_from(data, frame_at)
+    return length <= MAX_OPUS_FRAME and frame_at + 4 + length == size
+
+
 def audio_well_formed(data: bytes, key: str, uid: str) -> bool:
     """The rest of an audiopacket after its routed id and uid: seq, then exactly one frame."""
-    offset = 16 + len(key.encode()) + len(uid.encode()) + 4
-    if offset + 4 > len(data):
-        return False
-    (length,) = _U32.unpack_from(data, offset)
-    return length <= MAX_OPUS_FRAME and offset + 4 + length == len(data)
+    return frame_fits(data, len(data), audio_frame_at(key, uid))
+
+
+def crc_ok(data: bytes | bytearray | memoryview, size: int) -> bool:
+    """A zero crc is "not computed"; any other must match the bytes after it."""
+    (crc,) = _U32.unpack_from(data, 0)
+    return not crc or crc == zlib.crc32(memoryview(data)[4:size])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FastRoute:
+    """An audio stream the relay admitted: what the media thread needs to forward the next
+    packets of ``uid`` in ``record`` from one source address on its own.
+
+    ``prefix`` is the datagram's bytes from ``type`` to the end of ``uid`` (so a packet
+    matches when it starts with them at offset 4) and ``frame_at`` the offset of its frame
+    length. ``targets`` is the very tuple the state cached as ``uid``'s fan-out when the
+    route was made: the state replaces or clears that cache whenever a registration
+    changes or another member's audio is admitted, so identity means that the address
+    registered for ``uid`` and the listeners are still the ones admitted.
+    """
+
+    prefix: bytes
+    frame_at: int
+    record: Interphone
+    uid: str
+    targets: tuple[Address, ...]
+
+    def valid(self) -> bool:
+        """Still the holder, at the admitted address, with the admitted listeners (deadlines
+        are checked per packet by the caller)."""
+        record = self.record
+        return record.fanout_targets is self.targets and record.holder == self.uid
 
 
 class MediaRelay(asyncio.DatagramProtocol):
+    """The relay's rules for every datagram it is given, and the fast routes it admits."""
+
     def __init__(self, hub: Signaling) -> None:
         self.hub = hub
         self.state = hub.state
-        self.routes = hub.state.routes
+        self.settings: ServerSettings = hub.settings
         self.time = hub.loop.time
-        self.silence = hub.settings.silence_timeout
-        self.max_talk = hub.settings.max_talk
         self.transport: asyncio.DatagramTransport | None = None
         # bound once (the hot path): the transport's sendto and write-buffer size
         self._sendto: Callable[[bytes, Address], None] = _discard
         self._backlog: Callable[[], int] = _full
+        self.fast: dict[Address, tuple[FastRoute, ...]] = {}
+        """Source address -> the fast routes of the streams admitted from it. Only this
+        (the loop's) thread writes it, one whole tuple per address at a time."""
         self.relayed = 0
         self.dropped = 0
 
@@ -67,11 +124,12 @@ class MediaRelay(asyncio.DatagramProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._sendto, self._backlog = _discard, _full
+        self.fast.clear()
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors from departed peers: nothing to do
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
+    def datagram_received(self, data: bytes, addr: Address) -> None:
         if len(data) > MAX_DATAGRAM:
             self.dropped += 1
             return
@@ -87,39 +145,55 @@ class MediaRelay(asyncio.DatagramProtocol):
         else:
             self.dropped += 1
 
-    def _audio(self, data: bytes, key: str, uid: str, addr: tuple) -> None:
-        record = self.routes.get(key)
-        if record is None and key.startswith("chat_"):
-            try:
-                record = self.routes.get(str(InterphoneId.parse(key)))
-            except ProtocolError:
-                record = None
-        if (record is None or record.holder != uid or record.addrs.get(uid) != addr
-                or not audio_well_formed(data, key, uid)):
-            self.dropped += 1
-            return
-        (crc,) = _U32.unpack_from(data, 0)
-        if crc and crc != zlib.crc32(memoryview(data)[4:]):
+    def _audio(self, data: bytes, key: str, uid: str, addr: Address) -> None:
+        frame_at = audio_frame_at(key, uid)
+        if not frame_fits(data, len(data), frame_at) or not crc_ok(data, len(data)):
             self.dropped += 1
             return
         now = self.time()
-        if now >= record.last_audio_at + self.silence or now >= record.granted_at + self.max_talk:
+        record = self.state.accept_audio(key, uid, addr, now)
+        if record is None:
             self.dropped += 1
-            self.hub.expire(now)
+            self._forget(addr, data, frame_at)
+            deadline = self.state.next_deadline()
+            if deadline is not None and deadline <= now:
+                self.hub.expire(now)
             return
-        record.last_audio_at = now
         if self._backlog() > MAX_UDP_BACKLOG:
             self.dropped += 1
             return
-        targets = record.fanout_targets
-        if targets is None or record.fanout_for != uid:
-            targets = record.fanout(uid)
+        targets = record.fanout(uid)
         sendto = self._sendto
         for target in targets:
             sendto(data, target)
         self.relayed += 1
+        self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
+                                      targets))
 
-    def _recvbegin(self, data: bytes, addr: tuple) -> None:
+    def _publish(self, addr: Address, route: FastRoute) -> None:
+        fast = self.fast
+        kept = tuple(r for r in fast.get(addr, ()) if r.prefix != route.prefix and r.valid())
+        fast[addr] = (*kept, route)
+        if len(fast) > MAX_FAST_SOURCES:
+            for source, routes in list(fast.items()):
+                live = tuple(r for r in routes if r.valid())
+                if live:
+                    fast[source] = live
+                else:
+                    del fast[source]
+
+    def _forget(self, addr: Address, data: bytes, frame_at: int) -> None:
+        routes = self.fast.get(addr)
+        if routes is None:
+            return
+        prefix = data[4:frame_at - 4]
+        kept = tuple(r for r in routes if r.prefix != prefix)
+        if kept:
+            self.fast[addr] = kept
+        else:
+            del self.fast[addr]
+
+    def _recvbegin(self, data: bytes, addr: Address) -> None:
         try:
             packet = parse_packet(data)
         except PacketError:

@@ -542,6 +542,29 @@ class ServerState:
                 message = views[view] = Message.notification(InterphoneChanged(info))
             outbox.send(sid, message)
 
+    # ---- the relay's admission of audio (appended last: see the relay) -------------------------
+
+    def accept_audio(self, key: str, uid: str, addr: Address, now: float) -> Interphone | None:
+        """PROTOCOL.md 5.1 for one audiopacket of ``uid`` in interphone ``key`` from ``addr``.
+
+        The interphone if ``uid`` holds its floor, ``addr`` is its registered address and
+        the grant has not run out at ``now`` (then its silence clock restarts): the packet
+        goes to ``fanout(uid)``. None otherwise. A grant found run out is left to
+        :meth:`handle_timer`, which :meth:`next_deadline` already asks for.
+        """
+        record = self.routes.get(key)
+        if record is None and key.startswith("chat_"):
+            try:
+                record = self.routes.get(str(InterphoneId.parse(key)))
+            except ProtocolError:
+                return None
+        if record is None or record.holder != uid or record.addrs.get(uid) != addr:
+            return None
+        if now >= record.floor_deadline(self.settings):
+            return None
+        record.last_audio_at = now
+        return record
+
 
 def fit_one_frame(message: Message) -> Message:
     """``message``, or for a login response too big for one frame, the same with half its
