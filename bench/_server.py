@@ -7,7 +7,8 @@ Prints ``{"port": P}`` once listening; then each ``stats`` line on stdin is
 answered with one JSON line (counters of what was relayed and notified); EOF
 on stdin stops it. The InterphoneServer runs exactly as ``python -m
 app.server`` runs it (same class, same default event loop); only counters are
-added, by wrapping ``Signaling.deliver``.
+added, by wrapping ``Signaling.deliver``; like ``python -m app.server`` it runs on
+uvloop where the entry point would.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ from app.server.outbox import Outbox
 from app.server.tcp import Signaling
 
 _RECVBEGIN = 2
+
+
+def server_loop_factory() -> Any:
+    """The event loop ``python -m app.server`` would use (uvloop where installed)."""
+    try:
+        from app.server.__main__ import _loop_factory
+    except ImportError:
+        return None
+    return _loop_factory()
 _U32 = struct.Struct(">I")
 
 
@@ -169,7 +179,11 @@ async def main(args: argparse.Namespace) -> None:
         if baseline is not None:
             stats["relayed"] = baseline.relayed
         elif server is not None and server.relay is not None and server.hub is not None:
-            stats.update(counter, relayed=server.relay.relayed, dropped=server.relay.dropped,
+            # the media thread (the transport) forwards most packets itself
+            transport: Any = server._udp
+            stats.update(counter,
+                         relayed=server.relay.relayed + getattr(transport, "relayed", 0),
+                         dropped=server.relay.dropped + getattr(transport, "dropped", 0),
                          connections=len(server.hub.connections),
                          sessions=len(server.state.sessions))
         if watch is not None:
@@ -189,4 +203,6 @@ if __name__ == "__main__":
     arguments = parser.parse_args()
     pin(arguments.cpu)
     raise_nofile()
-    asyncio.run(main(arguments))
+    factory = None if arguments.baseline else server_loop_factory()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main(arguments))

@@ -1,6 +1,22 @@
-"""Relay capacity on one core, against the plainest Python fan-out loop.
+"""Relay cost model and capacity on one core, against the plainest Python fan-out loop.
 
-    python bench/relay.py [--quick] [--per-room 20]
+    python bench/relay.py [--quick] [--per-room 20] [--compare main] [--skip-ramp]
+
+**Cost model** (first). One talker at 50 audiopackets/s, N = 5, 20, 50 listeners
+in one interphone, each N on a fresh server pinned to one CPU (talker and
+listeners on the other). The listeners' sockets are read only after each
+window, so no listener is waiting and the server's ``sendto`` wakes nobody (a
+wake-up would be billed to the server). Server CPU over the window is the sum
+of its threads' on-CPU time (/proc/PID/task/*/schedstat, nanoseconds), divided
+by the packets the talker sent in it; the median of the repeats per N is fitted
+by least squares as ``fixed_us + per_listener_us * N``. Every listener must
+have received every packet of the window (``complete``), else the point is
+not one of relaying. Keys: ``fixed_us``, ``per_listener_us``,
+``us_per_listener_packet_n20`` (CPU per delivered listener-packet at N=20),
+``cost_points`` (N -> median us per incoming packet), ``idle_cpu_pct`` (the
+server with nobody talking).
+
+**Capacity ramp** (then).
 
 Rooms of one speaker and ``--per-room`` listeners; every speaker sends 50
 audiopackets/s (crc filled, 60-byte frames). The number of active rooms grows
@@ -22,11 +38,18 @@ A step that loses more than 1 % is measured once more before the ramp stops
 Output keys: ``listener_streams`` (largest held), ``pps`` (packets/s forwarded
 there), ``baseline_streams``, ``baseline_pps``, ``ratio`` (pps/baseline_pps),
 ``us_per_packet`` / ``baseline_us_per_packet`` (server CPU per forwarded packet).
+
+``--compare REF`` also measures the relay of git revision REF (``git archive`` of
+its ``app`` and ``bench``, served by its own ``bench/_server.py``) in the same
+run: its cost model under ``compare``, its ramp as ``compare_pps`` /
+``compare_streams``, and ``capacity_vs_compare`` = pps / compare_pps.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +59,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    ROOT,
     ServerProcess,
     emit,
     log,
@@ -51,12 +75,92 @@ from _procs import listeners, talkers
 LOSS_LIMIT = 0.01
 
 
+COST_LISTENERS = (5, 20, 50)
+
+
+def fit_line(points: dict[int, float]) -> tuple[float, float]:
+    """Least-squares ``(intercept, slope)`` of y against x."""
+    xs, ys = list(points), list(points.values())
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
+    return mean_y - slope * mean_x, slope
+
+
+def cost_model(mode: str, args: argparse.Namespace, config: Path,
+               root: Path = ROOT) -> dict[str, Any]:
+    """Server CPU per incoming packet against the number of listeners (see the module)."""
+    server_cpu, load_cpu = split_cpus()
+    points: dict[int, float] = {}
+    runs: dict[int, list[dict[str, Any]]] = {}
+    idle: list[float] = []
+    for n in COST_LISTENERS:
+        server = ServerProcess(config, baseline=mode == "baseline", cpu=server_cpu, root=root)
+        talk = talkers(server.port, "baseline" if mode == "baseline" else "relay", load_cpu)
+        listen = listeners(server.port, "baseline" if mode == "baseline" else "relay", load_cpu)
+        try:
+            listen.call("add", ["r0"], n, True)
+            talk.call("add", ["r0"])
+            time.sleep(args.settle)
+            cpu0, wall0 = server.run_seconds(), time.perf_counter()
+            time.sleep(args.cost_window / 2)
+            idle.append((server.run_seconds() - cpu0) / (time.perf_counter() - wall0))
+            talk.call("active", 1)
+            time.sleep(args.settle)
+            runs[n] = []
+            for _ in range(args.repeats):
+                listen.call("drain")
+                first = talk.call("tick")["tick"]
+                drops0 = listen.call("count", 0, 0)["drops"]
+                cpu0 = server.run_seconds()
+                time.sleep(args.cost_window)
+                cpu1 = server.run_seconds()
+                end = talk.call("tick")["tick"]
+                time.sleep(0.1)  # the last packets of the window reach the sockets
+                listen.call("drain")
+                count = listen.call("count", first, end)
+                packets = end - first
+                runs[n].append({
+                    "packets": packets,
+                    "us_per_packet": round(1e6 * (cpu1 - cpu0) / packets, 1),
+                    "complete": count["window"] == packets * n,
+                    "kernel_drops": count["drops"] - drops0,
+                })
+            points[n] = statistics.median(r["us_per_packet"] for r in runs[n])
+            log(f"{mode} cost, {n} listeners: {points[n]} us/packet {runs[n]}")
+        finally:
+            talk.close()
+            listen.close()
+            server.close()
+    fixed, per_listener = fit_line(points)
+    return {
+        "fixed_us": round(fixed, 1),
+        "per_listener_us": round(per_listener, 2),
+        "us_per_listener_packet_n20": round(points[20] / 20, 2),
+        "cost_points": {str(n): cost for n, cost in points.items()},
+        "complete": all(r["complete"] for rs in runs.values() for r in rs),
+        "idle_cpu_pct": round(100 * statistics.median(idle), 2),
+        "cost_runs": {str(n): rs for n, rs in runs.items()},
+    }
+
+
+def checkout(ref: str, into: Path) -> Path:
+    """The ``app`` and ``bench`` folders of git revision ``ref``, unpacked under ``into``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "app", "bench"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 class Ramp:
-    def __init__(self, mode: str, args: argparse.Namespace, config: Path) -> None:
+    def __init__(self, mode: str, args: argparse.Namespace, config: Path,
+                 root: Path = ROOT) -> None:
         self.mode = mode
         self.args = args
         server_cpu, load_cpu = split_cpus()
-        self.server = ServerProcess(config, baseline=mode == "baseline", cpu=server_cpu)
+        self.server = ServerProcess(config, baseline=mode == "baseline", cpu=server_cpu,
+                                    root=root)
+        mode = "baseline" if mode == "baseline" else "relay"  # the load of a compared relay
         self.talk = talkers(self.server.port, mode, load_cpu)
         self.listen = listeners(self.server.port, mode, load_cpu)
         self.rooms = 0
@@ -169,29 +273,45 @@ def cpu_cost(steps: list[dict[str, Any]]) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a coarse run under 30 s")
+    parser.add_argument("--quick", action="store_true", help="a coarse run of about a minute")
     parser.add_argument("--per-room", type=int, help="listeners per room (20; quick: 40)")
     parser.add_argument("--max-streams", type=int, help="stop growing here (8000; quick: 3200)")
+    parser.add_argument("--compare", metavar="REF",
+                        help="also measure the relay of this git revision (e.g. main)")
+    parser.add_argument("--skip-ramp", action="store_true", help="the cost model only")
     args = parser.parse_args(argv)
     if args.quick:
         args.per_room = args.per_room or 40
         args.max_streams = args.max_streams or 3200
         args.start_rooms, args.factor, args.refine = 20, 2.0, 1
         args.window, args.settle, args.budget = 1.0, 0.3, 20.0
+        args.cost_window, args.repeats = 2.0, 1
     else:
         args.per_room = args.per_room or 20
         args.max_streams = args.max_streams or 8000
         args.start_rooms, args.factor, args.refine = 20, 1.4, 3
         args.window, args.settle, args.budget = 3.0, 1.0, 240.0
+        args.cost_window, args.repeats = 10.0, 3
     raise_nofile()
     result: dict[str, Any] = {"benchmark": "relay", "quick": args.quick,
                               "per_room": args.per_room, "packet_rate": 50}
     with tempfile.TemporaryDirectory() as tmp:
         rooms = args.max_streams // args.per_room + 1
         config = write_config(Path(tmp) / "relay.toml", [f"r{i}" for i in range(rooms)])
+        variants: dict[str, Path] = {"relay": ROOT, "baseline": ROOT}
+        if args.compare:
+            variants["compare"] = checkout(args.compare, Path(tmp))
+            result["compare_ref"] = args.compare
+        costs = {mode: cost_model(mode, args, config, root) for mode, root in variants.items()}
+        result.update({k: v for k, v in costs["relay"].items() if k != "cost_runs"})
+        result["cost"] = costs
+        if args.skip_ramp:
+            result.update(machine())
+            emit(result)
+            return 0
         outcome: dict[str, dict[str, Any]] = {}
-        for mode in ("relay", "baseline"):
-            ramp = Ramp(mode, args, config)
+        for mode, root in variants.items():
+            ramp = Ramp(mode, args, config, root)
             try:
                 outcome[mode] = ramp.run()
             finally:
@@ -218,6 +338,16 @@ def main(argv: list[str] | None = None) -> int:
         result["ratio"] = round(result["pps"] / result["baseline_pps"], 3) \
             if result["baseline_pps"] else None
         result["ratio_basis"] = "held"
+    if "compare" in outcome:
+        compare = outcome["compare"]
+        compare_held = compare["held"] or {}
+        result.update(compare_streams=compare_held.get("listener_streams", 0),
+                      compare_pps=compare_held.get("pps", 0),
+                      compare_us_per_packet=cpu_cost(compare["steps"]),
+                      compare_capped=compare["capped"])
+        result["capacity_vs_compare"] = round(result["pps"] / result["compare_pps"], 3) \
+            if result["compare_pps"] else None
+        result["compare_steps"] = compare["steps"]
     result.update(relay_steps=relay["steps"], baseline_steps=base["steps"])
     result.update(machine())
     emit(result)
