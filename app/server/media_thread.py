@@ -87,6 +87,9 @@ class MediaThread(asyncio.DatagramTransport):
         self._handovers: collections.deque[tuple[bytes, Address]] = collections.deque()
         self._drain_scheduled = False
         self._expiry_scheduled = False
+        self.clock = time.monotonic
+        """The thread's clock, asyncio's (``loop.time()`` is ``time.monotonic()``; uvloop's
+        is the same clock, read at each loop iteration)."""
         self.relayed = 0
         """Audiopackets forwarded by the thread itself (the relay counts the rest)."""
         self.dropped = 0
@@ -163,7 +166,6 @@ class MediaThread(asyncio.DatagramTransport):
         settings = self._settings
         unpack = _U32.unpack_from
         crc32 = zlib.crc32
-        clock = time.monotonic
         starts = buffer.startswith
         while True:
             try:
@@ -198,7 +200,7 @@ class MediaThread(asyncio.DatagramTransport):
                 self.dropped += 1
                 continue
             record = route.record
-            now = clock()
+            now = self.clock()
             if now >= record.floor_deadline(settings):
                 self.dropped += 1
                 self._expire(now)

@@ -22,7 +22,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from app.protocol.errors import PacketError
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
@@ -120,7 +120,8 @@ class MediaRelay(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
         self._sendto = self.transport.sendto
-        self._backlog = self.transport.get_write_buffer_size
+        # not in DatagramTransport's stubs, but asyncio's, uvloop's and MediaThread's have it
+        self._backlog = cast(Any, self.transport).get_write_buffer_size
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._sendto, self._backlog = _discard, _full
