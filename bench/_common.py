@@ -156,14 +156,17 @@ class ServerProcess:
     fan-out baseline), pinned to one CPU, answering ``stats`` on stdin."""
 
     def __init__(self, config: Path | None, *, baseline: bool = False,
-                 cpu: int | None = None, cli: bool = False, root: Path = ROOT) -> None:
+                 cpu: int | None = None, cli: bool = False, root: Path = ROOT,
+                 bare: bool = False) -> None:
         if cli:
             args = [sys.executable, "-m", "app.server", "--config", str(config), "--port", "0",
                     "--log-level", "WARNING"]
         else:
             # ``root``: another checkout (e.g. the previous release) served the same way
             args = [sys.executable, str(root / "bench" / "_server.py")]
-            if baseline:
+            if bare:
+                args.append("--bare")
+            elif baseline:
                 args.append("--baseline")
             else:
                 args += ["--config", str(config)]

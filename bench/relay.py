@@ -14,7 +14,9 @@ have received every packet of the window (``complete``), else the point is
 not one of relaying. Keys: ``fixed_us``, ``per_listener_us``,
 ``us_per_listener_packet_n20`` (CPU per delivered listener-packet at N=20),
 ``cost_points`` (N -> median us per incoming packet), ``idle_cpu_pct`` (the
-server with nobody talking).
+server with nobody talking). The same is measured, under ``cost``, for the
+``baseline`` (below) and for ``bare``: the baseline's fan-out in a thread blocked
+in ``recvfrom_into``, the floor for any Python relay with one socket.
 
 **Capacity ramp** (then).
 
@@ -87,61 +89,92 @@ def fit_line(points: dict[int, float]) -> tuple[float, float]:
     return mean_y - slope * mean_x, slope
 
 
-def cost_model(mode: str, args: argparse.Namespace, config: Path,
-               root: Path = ROOT) -> dict[str, Any]:
-    """Server CPU per incoming packet against the number of listeners (see the module)."""
-    server_cpu, load_cpu = split_cpus()
-    points: dict[int, float] = {}
-    runs: dict[int, list[dict[str, Any]]] = {}
-    idle: list[float] = []
+class CostSetup:
+    """One server (``mode``) with one talker and ``n`` quiet listeners in one interphone."""
+
+    def __init__(self, mode: str, root: Path, n: int, config: Path) -> None:
+        server_cpu, load_cpu = split_cpus()
+        load = "baseline" if mode in ("baseline", "bare") else "relay"  # recvbegin only
+        self.mode, self.n = mode, n
+        self.server = ServerProcess(config, baseline=mode == "baseline", bare=mode == "bare",
+                                    cpu=server_cpu, root=root)
+        self.talk = talkers(self.server.port, load, load_cpu)
+        self.listen = listeners(self.server.port, load, load_cpu)
+        self.listen.call("add", ["r0"], n, True)
+        self.talk.call("add", ["r0"])
+
+    def idle_share(self, seconds: float) -> float:
+        """Share of one CPU the server uses with nobody talking."""
+        cpu0, wall0 = self.server.run_seconds(), time.perf_counter()
+        time.sleep(seconds)
+        return (self.server.run_seconds() - cpu0) / (time.perf_counter() - wall0)
+
+    def window(self, args: argparse.Namespace) -> dict[str, Any]:
+        self.talk.call("active", 1)
+        time.sleep(args.settle)
+        self.listen.call("drain")
+        first = self.talk.call("tick")["tick"]
+        drops0 = self.listen.call("count", 0, 0)["drops"]
+        cpu0 = self.server.run_seconds()
+        time.sleep(args.cost_window)
+        cpu1 = self.server.run_seconds()
+        end = self.talk.call("tick")["tick"]
+        self.talk.call("active", 0)
+        time.sleep(0.1)  # the last packets of the window reach the sockets
+        self.listen.call("drain")
+        count = self.listen.call("count", first, end)
+        packets = end - first
+        return {
+            "packets": packets,
+            "us_per_packet": round(1e6 * (cpu1 - cpu0) / packets, 1),
+            "complete": count["window"] == packets * self.n,
+            "kernel_drops": count["drops"] - drops0,
+        }
+
+    def close(self) -> None:
+        self.talk.close()
+        self.listen.close()
+        self.server.close()
+
+
+def cost_models(variants: dict[str, Path], args: argparse.Namespace,
+                config: Path) -> dict[str, dict[str, Any]]:
+    """Server CPU per incoming packet against the number of listeners (see the module), for
+    every variant; per N the variants take turns, window by window, so that a change in
+    the machine's load falls on all of them alike."""
+    runs: dict[str, dict[int, list[dict[str, Any]]]] = {mode: {} for mode in variants}
+    idle: dict[str, list[float]] = {mode: [] for mode in variants}
     for n in COST_LISTENERS:
-        server = ServerProcess(config, baseline=mode == "baseline", cpu=server_cpu, root=root)
-        talk = talkers(server.port, "baseline" if mode == "baseline" else "relay", load_cpu)
-        listen = listeners(server.port, "baseline" if mode == "baseline" else "relay", load_cpu)
+        setups: list[CostSetup] = []
         try:
-            listen.call("add", ["r0"], n, True)
-            talk.call("add", ["r0"])
+            for mode, root in variants.items():
+                setups.append(CostSetup(mode, root, n, config))
             time.sleep(args.settle)
-            cpu0, wall0 = server.run_seconds(), time.perf_counter()
-            time.sleep(args.cost_window / 2)
-            idle.append((server.run_seconds() - cpu0) / (time.perf_counter() - wall0))
-            talk.call("active", 1)
-            time.sleep(args.settle)
-            runs[n] = []
+            for setup in setups:
+                idle[setup.mode].append(setup.idle_share(args.cost_window / 2))
+                runs[setup.mode][n] = []
             for _ in range(args.repeats):
-                listen.call("drain")
-                first = talk.call("tick")["tick"]
-                drops0 = listen.call("count", 0, 0)["drops"]
-                cpu0 = server.run_seconds()
-                time.sleep(args.cost_window)
-                cpu1 = server.run_seconds()
-                end = talk.call("tick")["tick"]
-                time.sleep(0.1)  # the last packets of the window reach the sockets
-                listen.call("drain")
-                count = listen.call("count", first, end)
-                packets = end - first
-                runs[n].append({
-                    "packets": packets,
-                    "us_per_packet": round(1e6 * (cpu1 - cpu0) / packets, 1),
-                    "complete": count["window"] == packets * n,
-                    "kernel_drops": count["drops"] - drops0,
-                })
-            points[n] = statistics.median(r["us_per_packet"] for r in runs[n])
-            log(f"{mode} cost, {n} listeners: {points[n]} us/packet {runs[n]}")
+                for setup in setups:
+                    runs[setup.mode][n].append(setup.window(args))
+            for setup in setups:
+                log(f"{setup.mode} cost, {n} listeners: {runs[setup.mode][n]}")
         finally:
-            talk.close()
-            listen.close()
-            server.close()
-    fixed, per_listener = fit_line(points)
-    return {
-        "fixed_us": round(fixed, 1),
-        "per_listener_us": round(per_listener, 2),
-        "us_per_listener_packet_n20": round(points[20] / 20, 2),
-        "cost_points": {str(n): cost for n, cost in points.items()},
-        "complete": all(r["complete"] for rs in runs.values() for r in rs),
-        "idle_cpu_pct": round(100 * statistics.median(idle), 2),
-        "cost_runs": {str(n): rs for n, rs in runs.items()},
-    }
+            for setup in setups:
+                setup.close()
+    models: dict[str, dict[str, Any]] = {}
+    for mode, by_n in runs.items():
+        points = {n: statistics.median(r["us_per_packet"] for r in rs) for n, rs in by_n.items()}
+        fixed, per_listener = fit_line(points)
+        models[mode] = {
+            "fixed_us": round(fixed, 1),
+            "per_listener_us": round(per_listener, 2),
+            "us_per_listener_packet_n20": round(points[20] / 20, 2),
+            "cost_points": {str(n): cost for n, cost in points.items()},
+            "complete": all(r["complete"] for rs in by_n.values() for r in rs),
+            "idle_cpu_pct": round(100 * statistics.median(idle[mode]), 2),
+            "cost_runs": {str(n): rs for n, rs in by_n.items()},
+        }
+    return models
 
 
 def checkout(ref: str, into: Path) -> Path:
@@ -302,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare:
             variants["compare"] = checkout(args.compare, Path(tmp))
             result["compare_ref"] = args.compare
-        costs = {mode: cost_model(mode, args, config, root) for mode, root in variants.items()}
+        costs = cost_models({**variants, "bare": ROOT}, args, config)
         result.update({k: v for k, v in costs["relay"].items() if k != "cost_runs"})
         result["cost"] = costs
         if args.skip_ramp:

@@ -152,10 +152,11 @@ class MediaThread(asyncio.DatagramTransport):
     # ---- the thread ---------------------------------------------------------------------------
 
     def _serve(self) -> None:
-        try:
-            self._forward()
-        except Exception:  # a bug: the loop-side relay no longer gets datagrams either
-            log.exception("the media thread failed")
+        while not self._closing:
+            try:
+                self._forward()
+            except Exception:  # a bug: log it and serve on, media must not stop
+                log.exception("the media thread failed on a datagram")
 
     def _forward(self) -> None:
         buffer = bytearray(MAX_DATAGRAM + 1)  # one more: an over-long datagram shows
