@@ -14,12 +14,14 @@ to :class:`MediaRelay` on the event loop's thread, which owns the state:
 - audio without a valid :class:`~app.server.relay.FastRoute` (the first packet
   of each utterance, or after a registration changed), so the full rules
   decide it and publish a new route;
-- recvbegin (registration and its ack);
+- recvbegin (registration and its ack), and any other type in
+  :attr:`MediaRelay.handled_types`;
 - a grant found run out (the loop revokes it and tells the members).
 
 Hand-overs are queued (bounded) and the loop is woken once per batch, so a
 flood of forged datagrams costs the loop no more than it did before. Datagrams
-of any other type or over 1,400 bytes are dropped in the thread.
+of a type the relay does not handle, or over 1,400 bytes, are dropped in the
+thread.
 
 The thread reads the state only through valid fast routes and writes nothing
 but the holder's ``last_audio_at``. It is a daemon thread: :meth:`close` wakes
@@ -41,7 +43,6 @@ import zlib
 from typing import Any
 
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
-from app.protocol.udp import PacketType
 from app.server.relay import FastRoute, MediaRelay
 from app.server.state import Address
 from app.server.tcp import Signaling
@@ -53,7 +54,6 @@ MAX_HANDOVERS = 1024
 _JOIN_TIMEOUT = 2.0
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _U32 = struct.Struct(">I")
-_ROUTED_TYPES = frozenset({int(PacketType.AUDIO), int(PacketType.RECVBEGIN)})
 
 
 def bind_udp(host: str, port: int) -> socket.socket:
@@ -216,8 +216,8 @@ class MediaThread(asyncio.DatagramTransport):
             self.relayed += 1
 
     def _hand_over(self, view: memoryview, size: int, addr: Address) -> None:
-        """To the relay on the loop's thread: audio or recvbegin only, bounded, batched."""
-        if size < 8 or _U32.unpack_from(view, 4)[0] not in _ROUTED_TYPES \
+        """To the relay on the loop's thread: the types it handles only, bounded, batched."""
+        if size < 8 or _U32.unpack_from(view, 4)[0] not in self._relay.handled_types \
                 or len(self._handovers) >= MAX_HANDOVERS:
             self.dropped += 1
             return

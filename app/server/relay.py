@@ -102,6 +102,10 @@ class FastRoute:
 class MediaRelay(asyncio.DatagramProtocol):
     """The relay's rules for every datagram it is given, and the fast routes it admits."""
 
+    handled_types: frozenset[int] = frozenset({int(_AUDIO), int(_RECVBEGIN)})
+    """The packet types :meth:`datagram_received` may accept: a transport that filters
+    (the media thread) drops every other type before it reaches the event loop."""
+
     def __init__(self, hub: Signaling) -> None:
         self.hub = hub
         self.state = hub.state
