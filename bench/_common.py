@@ -104,13 +104,16 @@ def proc_run_seconds(pid: int) -> float:
 
 
 def proc_wait_seconds(pid: int) -> float:
-    """Seconds the process's main thread was runnable but waiting for a CPU (schedstat);
+    """Seconds the process's threads were runnable but waiting for a CPU, summed (schedstat);
     0 where the kernel does not keep scheduler statistics."""
+    total = 0
     try:
-        with open(f"/proc/{pid}/schedstat") as handle:
-            return int(handle.read().split()[1]) / 1e9
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
+                total += int(handle.read().split()[1])
     except (OSError, IndexError, ValueError):
         return 0.0
+    return total / 1e9
 
 
 def proc_rss_mb(pid: int) -> float:

@@ -25,8 +25,11 @@ audiopackets/s (crc filled, 60-byte frames). The number of active rooms grows
 (x ``--factor`` per step, then bisection) until more than 1 % of the expected
 listener packets are lost. The server runs pinned to one CPU; the load
 generator and the receivers run pinned to the other, in their own processes.
-Then the same ramp runs against ``_server.py --baseline`` (an asyncio
-DatagramProtocol that sends each datagram to the N addresses of its room).
+The same ramp runs against ``_server.py --baseline`` (an asyncio
+DatagramProtocol that sends each datagram to the N addresses of its room), all
+servers set up at once and stepped in turn: each room count is measured for
+every variant within seconds (one talks at a time), so that the load of the
+shared machine falls on all alike.
 
 Loss is counted at the relay: a packet the server handed to the kernel either
 reached a receiver's socket buffer (counted by seq by the receiver process) or
@@ -198,6 +201,12 @@ class Ramp:
         self.listen = listeners(self.server.port, mode, load_cpu)
         self.rooms = 0
         self.steps: list[dict[str, Any]] = []
+        self.good: dict[str, Any] | None = None
+        self.bad_rooms: int | None = None
+        self.low = 0
+        self.next_grow = args.start_rooms
+        self.refined = 0
+        self.stopped = False
 
     def close(self) -> None:
         self.talk.close()
@@ -226,6 +235,7 @@ class Ramp:
         time.sleep(args.window)
         end = self.talk.call("tick")
         cpu1, wall1 = self.server.cpu_seconds(), time.perf_counter()
+        self.talk.call("active", 0)  # quiet while the other ramps of the race measure
         wait = self.server.wait_seconds() - wait0
         count = self._settled_count(first["tick"], end["tick"])
         ticks = end["tick"] - first["tick"]
@@ -264,37 +274,48 @@ class Ramp:
                 return count
             previous = count["received"]
 
-    def run(self) -> dict[str, Any]:
-        """Grow until the loss limit, then bisect; the largest room count held wins."""
+    def next_rooms(self) -> int | None:
+        """The room count to measure next: growing ×factor until the loss limit, then
+        bisecting between the last held and the first lost; None when done."""
         args = self.args
-        good: dict[str, Any] | None = None
-        bad_rooms: int | None = None
-        rooms = args.start_rooms
-        started = time.monotonic()  # the budget bounds the ramp, not the set-up
-        while rooms * args.per_room <= args.max_streams:
+        if self.bad_rooms is None:
+            if self.stopped or self.next_grow * args.per_room > args.max_streams:
+                return None
+            return self.next_grow
+        middle = (self.low + self.bad_rooms) // 2
+        return middle if self.refined < args.refine and middle > self.low else None
+
+    def advance(self, rooms: int) -> None:
+        """Measure ``rooms`` (twice if it loses: the machine is shared) and move the search."""
+        step = self.measure(rooms)
+        if step["loss"] > LOSS_LIMIT:
             step = self.measure(rooms)
-            if step["loss"] > LOSS_LIMIT:  # the machine is shared: confirm before concluding
-                step = self.measure(rooms)
-            if step["loss"] > LOSS_LIMIT:
-                bad_rooms = rooms
-                break
-            good = step
-            if time.monotonic() - started > args.budget:
-                break
-            rooms = max(rooms + 1, round(rooms * args.factor))
-        low = good["rooms"] if good else 0
-        for _ in range(args.refine if bad_rooms else 0):
-            middle = (low + bad_rooms) // 2  # type: ignore[operator]
-            if middle <= low:
-                break
-            step = self.measure(middle)
-            if step["loss"] > LOSS_LIMIT:
-                step = self.measure(middle)
-            if step["loss"] > LOSS_LIMIT:
-                bad_rooms = middle
-            else:
-                good, low = step, middle
-        return {"held": good, "capped": bad_rooms is None, "steps": self.steps}
+        held = step["loss"] <= LOSS_LIMIT
+        if self.bad_rooms is not None:
+            self.refined += 1
+        if held:
+            self.good, self.low = step, rooms
+            self.next_grow = max(rooms + 1, round(rooms * self.args.factor))
+        else:
+            self.bad_rooms = rooms
+
+    def result(self) -> dict[str, Any]:
+        return {"held": self.good, "capped": self.bad_rooms is None, "steps": self.steps}
+
+
+def race(ramps: list[Ramp], budget: float) -> None:
+    """Step every ramp in turn, each room count measured for all at about the same time, so
+    that a change in the machine's load falls on all of them alike."""
+    started = time.monotonic()  # the budget bounds the growth, not the set-up
+    while True:
+        todo = [(ramp, rooms) for ramp in ramps if (rooms := ramp.next_rooms()) is not None]
+        if not todo:
+            return
+        for ramp, rooms in todo:
+            ramp.advance(rooms)
+        if time.monotonic() - started > budget * len(ramps):
+            for ramp in ramps:
+                ramp.stopped = True
 
 
 def cpu_cost(steps: list[dict[str, Any]]) -> float | None:
@@ -342,13 +363,15 @@ def main(argv: list[str] | None = None) -> int:
             result.update(machine())
             emit(result)
             return 0
-        outcome: dict[str, dict[str, Any]] = {}
-        for mode, root in variants.items():
-            ramp = Ramp(mode, args, config, root)
-            try:
-                outcome[mode] = ramp.run()
-            finally:
+        ramps: list[Ramp] = []
+        try:
+            for mode, root in variants.items():
+                ramps.append(Ramp(mode, args, config, root))
+            race(ramps, args.budget)
+        finally:
+            for ramp in ramps:
                 ramp.close()
+        outcome = {ramp.mode: ramp.result() for ramp in ramps}
     relay, base = outcome["relay"], outcome["baseline"]
     held, base_held = relay["held"] or {}, base["held"] or {}
     result.update(
