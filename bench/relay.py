@@ -45,8 +45,8 @@ there), ``baseline_streams``, ``baseline_pps``, ``ratio`` (pps/baseline_pps),
 ``us_per_packet`` / ``baseline_us_per_packet`` (server CPU per forwarded packet).
 
 ``--compare REF`` also measures the relay of git revision REF (``git archive`` of
-its ``app`` and ``bench``, served by its own ``bench/_server.py``) in the same
-run: its cost model under ``compare``, its ramp as ``compare_pps`` /
+its ``app`` and ``bench``, served by its own ``bench/_server.py``; or of a checkout
+if REF is a folder) in the same run: its cost model under ``compare``, its ramp as ``compare_pps`` /
 ``compare_streams``, and ``capacity_vs_compare`` = pps / compare_pps.
 """
 
@@ -354,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         config = write_config(Path(tmp) / "relay.toml", [f"r{i}" for i in range(rooms)])
         variants: dict[str, Path] = {"relay": ROOT, "baseline": ROOT}
         if args.compare:
-            variants["compare"] = checkout(args.compare, Path(tmp))
+            variants["compare"] = Path(args.compare) if Path(args.compare).is_dir() \
+                else checkout(args.compare, Path(tmp))
             result["compare_ref"] = args.compare
         costs = cost_models({**variants, "bare": ROOT}, args, config)
         result.update({k: v for k, v in costs["relay"].items() if k != "cost_runs"})

@@ -119,9 +119,8 @@ METHOD = """\
 ## Method
 
 Everything runs on 127.0.0.1. The server under test is the real `InterphoneServer`
-(the class `python -m app.server` runs, on the event loop it runs: uvloop where installed) in
-its own process,
-started by `bench/_server.py`, which only adds counters (relayed packets, notifications
+(the class `python -m app.server` runs, on its event loop: uvloop where installed) in its
+own process, started by `bench/_server.py`, which only adds counters (relayed packets, notifications
 queued) and answers `stats` on stdin. With two or more CPUs the server is pinned to
 the first and every load process to the second, so the load never takes the server's
 core; the machine is shared with other work, so its load average is recorded with
@@ -156,11 +155,13 @@ each run.
   packet the server handed to the kernel either reached a receiver's buffer or was
   dropped at that full buffer (the kernel's per-socket drop counter): only what the
   server never sent counts as lost, so a slow receiver process cannot pass for a slow
-  relay. The same ramp then runs against the baseline: an asyncio DatagramProtocol
-  that sends each datagram from a speaker's address to its room's N addresses, with
-  no parsing at all (same socket buffer size as the relay). `ratio` = relay packets/s
-  held / baseline packets/s held; when neither saturates within the stream cap it is
-  the ratio of server CPU per forwarded packet (`ratio_basis`: `cpu`). Each step also
+  relay. The same ramp runs, step by step in turn (all servers set up at once, one
+  talking at a time), for the previous relay (`--compare REF`) and for the baseline: an
+  asyncio DatagramProtocol that sends each datagram from a speaker's address to its
+  room's N addresses, with no parsing at all (same socket buffer size as the relay).
+  `ratio` = relay packets/s held / baseline packets/s held; when neither saturates
+  within the stream cap it is the ratio of server CPU per forwarded packet
+  (`ratio_basis`: `cpu`). Each step also
   records the share of the window the server was runnable but waiting for its CPU
   (`server_wait_pct`, from /proc/PID/schedstat): other work taking the server's core.
   `BENCH_WATCH=1` makes `_server.py` report event-loop lag and GC pauses.
