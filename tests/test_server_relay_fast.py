@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from typing import cast
 
 import pytest
@@ -226,7 +227,7 @@ async def test_expiry_seen_by_the_media_thread_revokes_the_floor() -> None:
         bob = room.clients["bob"]
         bob.drain()
         media = _media(server)
-        media.clock = lambda: 1e12  # long past silence_timeout and max_talk
+        media.clock = lambda: time.monotonic() + 6  # past silence_timeout (5 s), not idle
         room.peers["alice"].send(_audio(2))
         while True:  # the revocation reaches the members
             note = await bob.next_notification()
@@ -234,6 +235,7 @@ async def test_expiry_seen_by_the_media_thread_revokes_the_floor() -> None:
             if note.body.info.id == G58 and not note.body.info.speaker:
                 break
         assert server.state.interphones[G58].holder == ""
+        media.clock = time.monotonic
         await room.clients["carol"].speak(G58, True)
         from_carol = _audio(0, uid="carol")
         room.peers["carol"].send(from_carol)  # the handed-over packet never went out

@@ -39,13 +39,13 @@ import socket
 import struct
 import threading
 import time
-import zlib
 from typing import Any
 
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
+from app.protocol.udp import crc_ok
+from app.server.records import Address
 from app.server.relay import FastRoute, MediaRelay
-from app.server.state import Address
-from app.server.tcp import Signaling
+from app.server.tcp import SignalingServer
 
 log = logging.getLogger("app.server.media")
 
@@ -84,7 +84,7 @@ class MediaThread(asyncio.DatagramTransport):
         self._loop = loop
         self._settings = relay.settings
         self._closing = False
-        self._handovers: collections.deque[tuple[bytes, Address]] = collections.deque()
+        self._handovers: collections.deque[tuple[bytes, Address, float]] = collections.deque()
         self._drain_scheduled = False
         self._expiry_scheduled = False
         self.clock = time.monotonic
@@ -97,7 +97,7 @@ class MediaThread(asyncio.DatagramTransport):
                                         daemon=True)
 
     @classmethod
-    def open(cls, hub: Signaling, host: str, port: int) -> tuple[MediaThread, MediaRelay]:
+    def open(cls, hub: SignalingServer, host: str, port: int) -> tuple[MediaThread, MediaRelay]:
         """Bind, make the relay its protocol and start serving (on the running loop)."""
         sock = bind_udp(host, port)
         relay = MediaRelay(hub)
@@ -166,7 +166,6 @@ class MediaThread(asyncio.DatagramTransport):
         fast = self._relay.fast
         settings = self._settings
         unpack = _U32.unpack_from
-        crc32 = zlib.crc32
         starts = buffer.startswith
         while True:
             try:
@@ -196,8 +195,7 @@ class MediaThread(asyncio.DatagramTransport):
             if length > MAX_OPUS_FRAME or frame_at + 4 + length != size:
                 self.dropped += 1
                 continue
-            (crc,) = unpack(buffer, 0)
-            if crc and crc != crc32(view[4:size]):
+            if not crc_ok(view[:size]):  # type: ignore[arg-type]  # a buffer is enough
                 self.dropped += 1
                 continue
             record = route.record
@@ -221,7 +219,7 @@ class MediaThread(asyncio.DatagramTransport):
                 or len(self._handovers) >= MAX_HANDOVERS:
             self.dropped += 1
             return
-        self._handovers.append((bytes(view[:size]), addr))
+        self._handovers.append((bytes(view[:size]), addr, self.clock()))
         if not self._drain_scheduled:
             self._drain_scheduled = True
             self._call_on_loop(self._drain)
@@ -230,8 +228,8 @@ class MediaThread(asyncio.DatagramTransport):
         self._drain_scheduled = False  # first: what is queued from now on schedules again
         handovers, relay = self._handovers, self._relay
         while handovers and not self._closing:
-            data, addr = handovers.popleft()
-            relay.datagram_received(data, addr)
+            data, addr, received_at = handovers.popleft()
+            relay.datagram_received(data, addr, received_at)
 
     def _expire(self, now: float) -> None:
         if not self._expiry_scheduled:

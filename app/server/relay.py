@@ -18,20 +18,24 @@ the media thread cannot settle with a route comes back here, on the loop.
 from __future__ import annotations
 
 import asyncio
-import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from app.protocol.errors import PacketError
-from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
-from app.protocol.udp import PacketType, RecvBeginPacket, parse_packet, peek_route
+from app.protocol.limits import MAX_DATAGRAM
+from app.protocol.udp import (
+    PacketType,
+    RecvBeginPacket,
+    audio_well_formed,
+    crc_ok,
+    parse_packet,
+    peek_route,
+)
+from app.server.records import Address, Interphone
 from app.server.settings import ServerSettings
-from app.server.state import Address, Interphone
-from app.server.tcp import Signaling
+from app.server.tcp import SignalingServer
 
-_U32 = struct.Struct(">I")
 _AUDIO = PacketType.AUDIO
 _RECVBEGIN = PacketType.RECVBEGIN
 MAX_UDP_BACKLOG = 1 << 20
@@ -50,27 +54,10 @@ def _full() -> int:
 
 
 def audio_frame_at(key: str, uid: str) -> int:
-    """Offset of an audiopacket's frame length, after crc, type, id, uid and seq."""
+    """Offset of an audiopacket's frame length (after crc, type, id, uid and seq), the one
+    number the fast path keeps per stream instead of calling
+    :func:`~app.protocol.udp.audio_well_formed` per packet (same layout, see there)."""
     return 16 + len(key.encode()) + len(uid.encode()) + 4
-
-
-def frame_fits(data: bytes | bytearray, size: int, frame_at: int) -> bool:
-    """The ``size`` bytes of ``data`` end with exactly one frame of at most 1275 bytes."""
-    if frame_at + 4 > size:
-        return False
-    (length,) = _U32.unpack_from(data, frame_at)
-    return length <= MAX_OPUS_FRAME and frame_at + 4 + length == size
-
-
-def audio_well_formed(data: bytes, key: str, uid: str) -> bool:
-    """The rest of an audiopacket after its routed id and uid: seq, then exactly one frame."""
-    return frame_fits(data, len(data), audio_frame_at(key, uid))
-
-
-def crc_ok(data: bytes | bytearray | memoryview, size: int) -> bool:
-    """A zero crc is "not computed"; any other must match the bytes after it."""
-    (crc,) = _U32.unpack_from(data, 0)
-    return not crc or crc == zlib.crc32(memoryview(data)[4:size])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -106,7 +93,7 @@ class MediaRelay(asyncio.DatagramProtocol):
     """The packet types :meth:`datagram_received` may accept: a transport that filters
     (the media thread) drops every other type before it reaches the event loop."""
 
-    def __init__(self, hub: Signaling) -> None:
+    def __init__(self, hub: SignalingServer) -> None:
         self.hub = hub
         self.state = hub.state
         self.settings: ServerSettings = hub.settings
@@ -134,7 +121,10 @@ class MediaRelay(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors from departed peers: nothing to do
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:
+    def datagram_received(self, data: bytes, addr: Address,
+                          received_at: float | None = None) -> None:
+        """One datagram; ``received_at`` when it arrived earlier than now (a transport that
+        queued it): audio is judged as of then, so it cannot ride a grant made meanwhile."""
         if len(data) > MAX_DATAGRAM:
             self.dropped += 1
             return
@@ -144,22 +134,20 @@ class MediaRelay(asyncio.DatagramProtocol):
             return
         kind, key, uid = route
         if kind == _AUDIO:
-            self._audio(data, key, uid, addr)
+            self._audio(data, key, uid, addr, self.time() if received_at is None else received_at)
         elif kind == _RECVBEGIN:
             self._recvbegin(data, addr)
         else:
             self.dropped += 1
 
-    def _audio(self, data: bytes, key: str, uid: str, addr: Address) -> None:
-        frame_at = audio_frame_at(key, uid)
-        if not frame_fits(data, len(data), frame_at) or not crc_ok(data, len(data)):
+    def _audio(self, data: bytes, key: str, uid: str, addr: Address, now: float) -> None:
+        if not audio_well_formed(data, key, uid) or not crc_ok(data):
             self.dropped += 1
             return
-        now = self.time()
         record = self.state.accept_audio(key, uid, addr, now)
         if record is None:
             self.dropped += 1
-            self._forget(addr, data, frame_at)
+            self._forget(addr, data, audio_frame_at(key, uid))
             deadline = self.state.next_deadline()
             if deadline is not None and deadline <= now:
                 self.hub.expire(now)
@@ -172,6 +160,7 @@ class MediaRelay(asyncio.DatagramProtocol):
         for target in targets:
             sendto(data, target)
         self.relayed += 1
+        frame_at = audio_frame_at(key, uid)
         self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
                                       targets))
 

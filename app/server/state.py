@@ -548,8 +548,9 @@ class ServerState:
         """PROTOCOL.md 5.1 for one audiopacket of ``uid`` in interphone ``key`` from ``addr``.
 
         The interphone if ``uid`` holds its floor, ``addr`` is its registered address and
-        the grant has not run out at ``now`` (then its silence clock restarts): the packet
-        goes to ``fanout(uid)``. None otherwise. A grant found run out is left to
+        the grant was made by ``now`` (when the packet arrived: a relay may judge it later)
+        and has not run out at ``now`` (then its silence clock restarts): the packet goes
+        to ``fanout(uid)``. None otherwise. A grant found run out is left to
         :meth:`handle_timer`, which :meth:`next_deadline` already asks for.
         """
         record = self.routes.get(key)
@@ -560,7 +561,7 @@ class ServerState:
                 return None
         if record is None or record.holder != uid or record.addrs.get(uid) != addr:
             return None
-        if now >= record.floor_deadline(self.settings):
+        if now < record.granted_at or now >= record.floor_deadline(self.settings):
             return None
         record.last_audio_at = now
         return record
