@@ -19,7 +19,8 @@ to :class:`MediaRelay` on the event loop's thread, which owns the state:
 - a grant found run out (the loop revokes it and tells the members).
 
 Hand-overs are queued (bounded) and the loop is woken once per batch, so a
-flood of forged datagrams costs the loop no more than it did before. Datagrams
+flood of forged datagrams costs the loop no more than it did before; audio
+from a uid that does not hold the floor at arrival is dropped in the thread. Datagrams
 of a type the relay does not handle, or over 1,400 bytes, are dropped in the
 thread.
 
@@ -42,7 +43,7 @@ import time
 from typing import Any
 
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
-from app.protocol.udp import crc_ok
+from app.protocol.udp import PacketType, crc_ok, peek_route
 from app.server.records import Address
 from app.server.relay import FastRoute, MediaRelay
 from app.server.tcp import SignalingServer
@@ -54,6 +55,7 @@ MAX_HANDOVERS = 1024
 _JOIN_TIMEOUT = 2.0
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _U32 = struct.Struct(">I")
+_AUDIO = int(PacketType.AUDIO)
 
 
 def bind_udp(host: str, port: int) -> socket.socket:
@@ -214,12 +216,24 @@ class MediaThread(asyncio.DatagramTransport):
             self.relayed += 1
 
     def _hand_over(self, view: memoryview, size: int, addr: Address) -> None:
-        """To the relay on the loop's thread: the types it handles only, bounded, batched."""
-        if size < 8 or _U32.unpack_from(view, 4)[0] not in self._relay.handled_types \
-                or len(self._handovers) >= MAX_HANDOVERS:
+        """To the relay on the loop's thread: the types it handles only, bounded, batched.
+
+        Audio whose sender does not hold the floor now is dropped here: the loop would judge
+        it later, after a grant that reached the loop meanwhile (a client may send audio and
+        then ``speak on``; audio sent before its grant is not relayed). The relay's clock
+        may be coarser than this thread's, so the arrival time alone cannot tell."""
+        kind = _U32.unpack_from(view, 4)[0] if size >= 8 else 0
+        if kind not in self._relay.handled_types or len(self._handovers) >= MAX_HANDOVERS:
             self.dropped += 1
             return
-        self._handovers.append((bytes(view[:size]), addr, self.clock()))
+        data = bytes(view[:size])
+        if kind == _AUDIO:
+            route = peek_route(data)  # pure; the look-ups below are single reads
+            record = self._relay.state.routes.get(route[1]) if route is not None else None
+            if route is not None and record is not None and record.holder != route[2]:
+                self.dropped += 1
+                return
+        self._handovers.append((data, addr, self.clock()))
         if not self._drain_scheduled:
             self._drain_scheduled = True
             self._call_on_loop(self._drain)
