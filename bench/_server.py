@@ -216,11 +216,7 @@ async def main(args: argparse.Namespace) -> None:
         if baseline is not None:
             stats["relayed"] = baseline.relayed
         elif server is not None and server.relay is not None and server.hub is not None:
-            # the media thread (the transport) forwards most packets itself
-            transport: Any = server._udp
-            stats.update(counter,
-                         relayed=server.relay.relayed + getattr(transport, "relayed", 0),
-                         dropped=server.relay.dropped + getattr(transport, "dropped", 0),
+            stats.update(counter, relayed=server.relay.relayed, dropped=server.relay.dropped,
                          connections=len(server.hub.connections),
                          sessions=len(server.state.sessions))
         if watch is not None:

@@ -105,8 +105,18 @@ class MediaRelay(asyncio.DatagramProtocol):
         self.fast: dict[Address, tuple[FastRoute, ...]] = {}
         """Source address -> the fast routes of the streams admitted from it. Only this
         (the loop's) thread writes it, one whole tuple per address at a time."""
-        self.relayed = 0
-        self.dropped = 0
+        self._relayed = 0
+        self._dropped = 0
+
+    @property
+    def relayed(self) -> int:
+        """Audiopackets forwarded, here and by the transport itself (the media thread)."""
+        return self._relayed + getattr(self.transport, "relayed", 0)
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped, here and by the transport itself (the media thread)."""
+        return self._dropped + getattr(self.transport, "dropped", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -126,11 +136,11 @@ class MediaRelay(asyncio.DatagramProtocol):
         """One datagram; ``received_at`` when it arrived earlier than now (a transport that
         queued it): audio is judged as of then, so it cannot ride a grant made meanwhile."""
         if len(data) > MAX_DATAGRAM:
-            self.dropped += 1
+            self._dropped += 1
             return
         route = peek_route(data)
         if route is None:
-            self.dropped += 1
+            self._dropped += 1
             return
         kind, key, uid = route
         if kind == _AUDIO:
@@ -138,28 +148,28 @@ class MediaRelay(asyncio.DatagramProtocol):
         elif kind == _RECVBEGIN:
             self._recvbegin(data, addr)
         else:
-            self.dropped += 1
+            self._dropped += 1
 
     def _audio(self, data: bytes, key: str, uid: str, addr: Address, now: float) -> None:
         if not audio_well_formed(data, key, uid) or not crc_ok(data):
-            self.dropped += 1
+            self._dropped += 1
             return
         record = self.state.accept_audio(key, uid, addr, now)
         if record is None:
-            self.dropped += 1
+            self._dropped += 1
             self._forget(addr, data, audio_frame_at(key, uid))
             deadline = self.state.next_deadline()
             if deadline is not None and deadline <= now:
                 self.hub.expire(now)
             return
         if self._backlog() > MAX_UDP_BACKLOG:
-            self.dropped += 1
+            self._dropped += 1
             return
         targets = record.fanout(uid)
         sendto = self._sendto
         for target in targets:
             sendto(data, target)
-        self.relayed += 1
+        self._relayed += 1
         frame_at = audio_frame_at(key, uid)
         self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
                                       targets))
@@ -191,12 +201,12 @@ class MediaRelay(asyncio.DatagramProtocol):
         try:
             packet = parse_packet(data)
         except PacketError:
-            self.dropped += 1
+            self._dropped += 1
             return
         if not isinstance(packet, RecvBeginPacket) or not self.state.register_media(
             packet.id, packet.uid, addr
         ):
-            self.dropped += 1
+            self._dropped += 1
             return
         if self.transport is not None:
             self.transport.sendto(RecvBeginPacket(packet.id, packet.uid).serialize(), addr)
