@@ -200,7 +200,8 @@ async def main(args: argparse.Namespace) -> None:
         port = transport.get_extra_info("sockname")[1]
     else:
         count_notifications(counter)
-        server = InterphoneServer(Directory.from_toml_file(args.config), host=HOST, port=0)
+        server = InterphoneServer(Directory.from_toml_file(args.config), host=HOST, port=0,
+                                 media_thread=True)  # as python -m app.server runs it
         await server.start()
         port = server.port
     print(json.dumps({"port": port}), flush=True)

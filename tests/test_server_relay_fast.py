@@ -9,18 +9,39 @@ sent before a good one, and the listener's next datagram must be the good one.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
-from typing import cast
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import pytest
-from server_fixtures import D12, G58, RawClient, UdpPeer, logged_in, running_server
+from server_fixtures import (
+    D12,
+    FAST,
+    G58,
+    RawClient,
+    UdpPeer,
+    logged_in,
+    sample_directory,
+)
 from test_server_relay import Room, _loopback_alias_works, register
 
 from app.protocol import AudioPacket, InterphoneChanged, InterphoneId, Ping
 from app.server import Directory, InterphoneServer
 from app.server.media_thread import MediaThread
+
+
+@contextlib.asynccontextmanager
+async def running_server(directory: Directory | None = None,
+                         **settings: Any) -> AsyncIterator[InterphoneServer]:
+    """The fixtures' server with the media thread, as ``python -m app.server`` runs it."""
+    directory = directory or sample_directory()
+    base = FAST if directory.settings.auth == "token" else FAST.with_overrides(auth="open")
+    async with InterphoneServer(directory, settings=base.with_overrides(**settings),
+                                media_thread=True) as server:
+        yield server
 
 
 def _media(server: InterphoneServer) -> MediaThread:

@@ -50,7 +50,7 @@ async def serve(directory: Directory, host: str, port: int) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
-    server = InterphoneServer(directory, host=host, port=port)
+    server = InterphoneServer(directory, host=host, port=port, media_thread=True)
     try:
         await server.start()
     except OSError as exc:

@@ -37,8 +37,10 @@ class InterphoneServer:
         host: str = "127.0.0.1",
         port: int = 0,
         settings: ServerSettings | None = None,
+        media_thread: bool = False,
     ) -> None:
         self.directory = directory
+        self.media_thread = media_thread  # the relay's socket in its own thread (media_thread.py)
         self.host = host
         self.port = port
         self.settings = settings or directory.settings
@@ -67,7 +69,12 @@ class InterphoneServer:
             try:
                 if len(ports) != 1:
                     raise OSError(f"{self.host} bound to several ports {sorted(ports)}")
-                udp, relay = MediaThread.open(hub, self.host, port)
+                udp: asyncio.DatagramTransport
+                if self.media_thread:
+                    udp, relay = MediaThread.open(hub, self.host, port)
+                else:
+                    udp, relay = await loop.create_datagram_endpoint(
+                        lambda: MediaRelay(hub), local_addr=(self.host, port))
             except OSError:
                 tcp.close()
                 await tcp.wait_closed()
