@@ -67,9 +67,28 @@ class InterphoneEnded:
 
 @dataclass(frozen=True, slots=True)
 class JoinedChanged:
-    """The client joined an interphone (``id``) or left the one it was in (``id`` None)."""
+    """The talk target changed: the client joined ``id`` (or made it the target), or left
+    its last interphone (``id`` None). See :class:`JoinedSetChanged` for the whole set."""
 
     id: InterphoneId | None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedSetChanged:
+    """The set of joined interphones changed (``ids`` in join order; the talk target,
+    ``model.talk_target``, is one of them or None when ``ids`` is empty)."""
+
+    ids: tuple[InterphoneId, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedSpeakerChanged:
+    """Who speaks in a joined interphone other than the talk target (whose speaker is
+    :class:`SpeakerChanged`); ``uid`` empty means nobody. A UI uses it for activity
+    outside the talk target (``model.speaker_of(id)`` reads it any time)."""
+
+    id: InterphoneId
+    uid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +141,8 @@ ModelEvent = (
     | InterphoneUpdated
     | InterphoneEnded
     | JoinedChanged
+    | JoinedSetChanged
+    | JoinedSpeakerChanged
     | MembersChanged
     | SpeakerChanged
     | FloorChanged

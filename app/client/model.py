@@ -28,6 +28,8 @@ from app.client.events import (
     InterphoneEnded,
     InterphoneUpdated,
     JoinedChanged,
+    JoinedSetChanged,
+    JoinedSpeakerChanged,
     MembersChanged,
     ModelEvent,
     RosterChanged,
@@ -54,7 +56,13 @@ Subscriber = Callable[[ModelEvent], None]
 
 
 class ClientModel:
-    """The roster, the live interphones, the joined one, its floor, the connection state."""
+    """The roster, the live interphones, the joined ones, the talk target and its floor,
+    the connection state.
+
+    A client may be in several interphones at once (``joined_ids``, a radio's scan
+    list); one of them is the talk target (``talk_target``, also ``joined``): the
+    floor, ``members`` and ``speaker`` are about that one.
+    """
 
     def __init__(self, uid: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._uid = uid
@@ -68,8 +76,9 @@ class ClientModel:
         self._keepalive = 15
         self._max_talk = 60
         self._interphones: dict[InterphoneId, InterphoneInfo] = {}
-        self._joined: InterphoneId | None = None
-        self._joining: InterphoneId | None = None
+        self._joined: InterphoneId | None = None  # the talk target
+        self._joined_set: dict[InterphoneId, None] = {}  # every joined interphone, join order
+        self._joining: dict[InterphoneId, bool] = {}  # joins in flight -> make it the target
         self._members: tuple[str, ...] = ()
         self._speaker = ""
         self._speaker_since: float | None = None
@@ -150,8 +159,26 @@ class ClientModel:
 
     @property
     def joined(self) -> InterphoneId | None:
-        """The interphone this client is in, or None."""
+        """The talk target (kept name of the single-interphone API), or None."""
         return self._joined
+
+    @property
+    def talk_target(self) -> InterphoneId | None:
+        """The joined interphone floor requests go to, or None when in none."""
+        return self._joined
+
+    @property
+    def joined_ids(self) -> tuple[InterphoneId, ...]:
+        """Every interphone this client is in, in join order (the talk target among them)."""
+        return tuple(self._joined_set)
+
+    def is_joined(self, interphone: InterphoneId | str) -> bool:
+        return as_interphone_id(interphone) in self._joined_set
+
+    def speaker_of(self, interphone: InterphoneId | str) -> str:
+        """Who speaks in one live interphone ('' for nobody or not live)."""
+        info = self._interphones.get(as_interphone_id(interphone))
+        return info.speaker if info is not None else ""
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -215,13 +242,14 @@ class ClientModel:
         return None
 
     def apply_sync(self, infos: Iterable[InterphoneInfo]) -> None:
-        """A sync response: it replaces the set of live interphones (the joined one stays)."""
+        """A sync response: it replaces the set of live interphones (the joined ones stay)."""
         with self._batch():
             seen: set[InterphoneId] = set()
             for info in infos:
                 seen.add(info.id)
                 self._apply(info)
-            for gone in [i for i in self._interphones if i not in seen and i != self._joined]:
+            for gone in [i for i in self._interphones
+                         if i not in seen and i not in self._joined_set]:
                 del self._interphones[gone]
                 self._emit(InterphoneEnded(gone))
 
@@ -234,32 +262,58 @@ class ClientModel:
         with self._batch():
             return self._apply(info)
 
-    def expect_join(self, interphone: InterphoneId | None) -> None:
-        """Our own join of ``interphone`` is in flight: its notifications are not a call."""
-        self._joining = interphone
+    def expect_join(self, interphone: InterphoneId | None, *, target: bool = True) -> None:
+        """Our own join of ``interphone`` is in flight (its notifications are not a call);
+        ``target``: the join response makes it the talk target. None: forget every
+        pending join."""
+        if interphone is None:
+            self._joining.clear()
+        else:
+            self._joining[interphone] = target
+
+    def join_abandoned(self, interphone: InterphoneId) -> None:
+        """Our join of ``interphone`` failed or was cancelled."""
+        self._joining.pop(interphone, None)
 
     def apply_joined(self, info: InterphoneInfo) -> None:
-        """The join response: we are now in ``info.id`` (leaving any other one)."""
+        """The join response: we are now in ``info.id`` too; it becomes the talk target
+        unless the join asked otherwise and there is a target already."""
         with self._batch():
-            self._joining = None
-            if self._joined != info.id:
-                if self._joined is not None:
-                    self._leave_locally("left")
-                self._joined = info.id
-                self._emit(JoinedChanged(info.id))
+            make_target = self._joining.pop(info.id, True)
+            added = info.id not in self._joined_set
+            self._joined_set[info.id] = None
+            if self._joined is None or (make_target and self._joined != info.id):
+                self._retarget(info.id, "retarget", adopt=False)  # _apply brings the state
             self._apply(info)
-            if info.members is not None and self._members != info.members:
-                self._members = info.members
-                self._emit(MembersChanged(info.id, info.members))
+            if added:
+                self._emit(JoinedSetChanged(self.joined_ids))
+
+    def set_talk_target(self, interphone: InterphoneId | None) -> None:
+        """Make a joined interphone (or None) the talk target; our floor, if any, ends."""
+        with self._batch():
+            if interphone is not None and interphone not in self._joined_set:
+                raise ValueError(f"{interphone} is not joined")
+            if interphone != self._joined:
+                self._retarget(interphone, "retarget")
 
     def apply_left(self, info: InterphoneInfo | None = None) -> None:
-        """We are no longer in the joined interphone (quit response, or lost on reconnect)."""
+        """A quit response (we left ``info.id``), or with no argument: we are in no
+        interphone any more (lost on reconnect, kicked)."""
         with self._batch():
-            self._joining = None
-            if self._joined is not None:
-                self._leave_locally("left")
-            if info is not None:
-                self._apply(info)
+            if info is None:
+                self._joining.clear()
+                for interphone in reversed(self.joined_ids):
+                    self._drop_joined(interphone, "left")
+                return
+            self._joining.pop(info.id, None)
+            self._drop_joined(info.id, "left")
+            self._apply(info)
+
+    def apply_left_one(self, interphone: InterphoneId) -> None:
+        """We are no longer in ``interphone`` (quit refused with 404, rejoin refused)."""
+        with self._batch():
+            self._joining.pop(interphone, None)
+            self._drop_joined(interphone, "left")
 
     def floor_requesting(self) -> None:
         with self._batch():
@@ -324,8 +378,14 @@ class ClientModel:
             if stored != previous:
                 self._interphones[info.id] = stored
                 self._emit(InterphoneUpdated(info.id))
+        if info.id in self._joined_set and info.id != self._joined and info.speaker != (
+                previous.speaker if previous is not None else ""):
+            self._emit(JoinedSpeakerChanged(info.id, info.speaker))
         if info.id != self._joined:
-            return False
+            # Another joined interphone: its list is refreshed too when a count came alone.
+            known = self._interphones.get(info.id)
+            return info.id in self._joined_set and info.members is None and info.member_count > 0 \
+                and (known is None or known.members is None)
         if info.members is not None and info.members != self._members:
             self._members = info.members
             self._emit(MembersChanged(info.id, info.members))
@@ -358,28 +418,44 @@ class ClientModel:
         self._speaker_since = self._clock() if uid else None
         self._emit(SpeakerChanged(self._joined, uid, self._speaker_since or 0.0))
 
-    def _leave_locally(self, reason: str) -> None:
-        left = self._joined
-        assert left is not None
-        if self._floor is FloorState.TALKING:
+    def _retarget(self, interphone: InterphoneId | None, reason: str, *,
+                  adopt: bool = True) -> None:
+        """Switch the talk target: floor, members and speaker follow the new one."""
+        old = self._joined
+        if self._floor in (FloorState.TALKING, FloorState.REQUESTING):
             self._set_floor(FloorState.IDLE, "", reason)
         if self._speaker:
             self._set_speaker("")
         had_members = bool(self._members)
-        self._joined = None
+        self._joined = interphone
         self._members = ()
         self._speaker = ""
         self._speaker_since = None
-        self._set_floor(FloorState.IDLE, "", reason)
-        self._emit(JoinedChanged(None))
-        if had_members:
-            self._emit(MembersChanged(left, ()))
+        if had_members and old is not None:
+            self._emit(MembersChanged(old, ()))
+        self._emit(JoinedChanged(interphone))
+        info = self._interphones.get(interphone) if interphone is not None else None
+        if adopt and interphone is not None and info is not None:
+            if info.members is not None:
+                self._members = info.members
+                self._emit(MembersChanged(interphone, info.members))
+            self._set_speaker(info.speaker)
+        self._set_floor(*self._idle_floor(), reason if interphone is None else "")
+
+    def _drop_joined(self, interphone: InterphoneId, reason: str) -> None:
+        if interphone not in self._joined_set:
+            return
+        del self._joined_set[interphone]
+        self._emit(JoinedSetChanged(self.joined_ids))
+        if interphone == self._joined:
+            remaining = self.joined_ids
+            self._retarget(remaining[-1] if remaining else None, reason)
 
     def _maybe_ring(self, info: InterphoneInfo, previous: InterphoneInfo | None) -> None:
         chat = info.id
         if chat.kind is not AttachType.CHAT or not chat.involves(self._uid):
             return
-        if chat in (self._joined, self._joining):
+        if chat in self._joined_set or chat in self._joining:
             return
         if info.members is not None and self._uid in info.members:
             return
