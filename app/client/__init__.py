@@ -20,11 +20,14 @@ from app.client.errors import (
     ServerUnreachable,
 )
 from app.client.events import (
+    CallState,
     ConnectionChanged,
     ConnectionState,
+    ContactPresenceChanged,
     FloorChanged,
     FloorState,
     IncomingCall,
+    IncomingCallEnded,
     InterphoneEnded,
     InterphoneUpdated,
     JoinedChanged,
@@ -32,21 +35,25 @@ from app.client.events import (
     JoinedSpeakerChanged,
     MembersChanged,
     ModelEvent,
+    OutgoingCallChanged,
     RosterChanged,
     SpeakerChanged,
 )
 from app.client.model import ClientModel
 
 __all__ = [
+    "CallState",
     "ClientError",
     "ClientModel",
     "ConnectionChanged",
     "ConnectionLost",
     "ConnectionState",
+    "ContactPresenceChanged",
     "FloorBusy",
     "FloorChanged",
     "FloorState",
     "IncomingCall",
+    "IncomingCallEnded",
     "InterphoneClient",
     "InterphoneEnded",
     "InterphoneUpdated",
@@ -60,6 +67,7 @@ __all__ = [
     "NotConnected",
     "NotFound",
     "NotJoined",
+    "OutgoingCallChanged",
     "RequestTimeout",
     "RosterChanged",
     "ServerError",

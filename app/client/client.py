@@ -53,6 +53,7 @@ from app.protocol import (
 )
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
+from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
 logger = logging.getLogger(__name__)
 
@@ -258,8 +259,23 @@ class InterphoneClient:
             self.model.set_talk_target(wanted)
 
     async def call(self, uid: str) -> InterphoneInfo:
-        """Join the one-to-one chat with ``uid``."""
-        return await self.join(InterphoneId.chat(self.uid, uid))
+        """Join the one-to-one chat with ``uid`` (which rings them). With the extension
+        ``presence``, ``model.outgoing_call(id)`` then says ringing / answered / offline,
+        and later declined / no_answer (:class:`OutgoingCallChanged` events)."""
+        chat = InterphoneId.chat(self.uid, uid)
+        info = await self.join(chat)
+        if PRESENCE in self.features:
+            await self._require_conn().request(CallRequest(CallAction.RING, chat))
+        return info
+
+    async def decline(self, interphone: InterphoneId | str) -> None:
+        """Refuse a call ringing us in that chat (extension ``presence``; without it, or
+        when it no longer rings, nothing is sent: the caller simply is not answered)."""
+        chat = as_interphone_id(interphone)
+        if PRESENCE not in self.features or chat not in self.model.incoming_calls:
+            return
+        with contextlib.suppress(NotFound):  # it stopped ringing meanwhile
+            await self._require_conn().request(CallRequest(CallAction.DECLINE, chat))
 
     async def leave(self, interphone: InterphoneId | str | None = None) -> None:
         """Quit ``interphone`` (default: the talk target; no-op when not in it). When the
@@ -408,6 +424,8 @@ class InterphoneClient:
         """Subscribe again to the last sync set (the roster's ids the first time)."""
         try:
             await self._sync_on(conn, self._sync_ids or self.model.roster_ids())
+            if PRESENCE in conn.session.features:
+                await conn.request(PresenceSyncRequest())
         except ServerError as exc:
             logger.warning("sync after login failed: %s", exc)
 

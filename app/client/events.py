@@ -135,6 +135,44 @@ class IncomingCall:
     from_uid: str
 
 
+class CallState(StrEnum):
+    """Where an outgoing call stands (extension ``presence``)."""
+
+    RINGING = "ringing"  # the other party's client rings
+    ANSWERED = "answered"  # the other party joined the chat
+    DECLINED = "declined"  # the other party declined
+    NO_ANSWER = "no_answer"  # nobody answered within the ring timeout (30 s)
+    OFFLINE = "offline"  # the other party is not signed in (or went away while ringing)
+    CANCELLED = "cancelled"  # we left the chat or cancelled while it rang
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPresenceChanged:
+    """A contact came online or went offline (extension ``presence``)."""
+
+    uid: str
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingCallChanged:
+    """Our call to ``to_uid`` (the chat ``id``) changed state (extension ``presence``)."""
+
+    id: InterphoneId
+    to_uid: str
+    state: CallState
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCallEnded:
+    """A call that rang us stopped: ``reason`` is ``answered`` (we joined), ``declined``
+    (we declined), ``cancelled`` (the caller gave up or went away) or ``no_answer``."""
+
+    id: InterphoneId
+    from_uid: str
+    reason: str
+
+
 ModelEvent = (
     ConnectionChanged
     | RosterChanged
@@ -147,4 +185,7 @@ ModelEvent = (
     | SpeakerChanged
     | FloorChanged
     | IncomingCall
+    | IncomingCallEnded
+    | OutgoingCallChanged
+    | ContactPresenceChanged
 )

@@ -20,11 +20,14 @@ from contextlib import contextmanager
 from types import MappingProxyType
 
 from app.client.events import (
+    CallState,
     ConnectionChanged,
     ConnectionState,
+    ContactPresenceChanged,
     FloorChanged,
     FloorState,
     IncomingCall,
+    IncomingCallEnded,
     InterphoneEnded,
     InterphoneUpdated,
     JoinedChanged,
@@ -32,6 +35,7 @@ from app.client.events import (
     JoinedSpeakerChanged,
     MembersChanged,
     ModelEvent,
+    OutgoingCallChanged,
     RosterChanged,
     SpeakerChanged,
 )
@@ -49,6 +53,22 @@ from app.protocol import (
 )
 from app.protocol.ids import as_interphone_id, other_party
 from app.protocol.messages import Body
+from app.protocol.presence import (
+    PRESENCE,
+    CallAction,
+    CallNotice,
+    CallNoticeType,
+    CallResult,
+    PresenceChanged,
+    PresenceSyncResult,
+)
+
+_CALL_STATE_OF_NOTICE = {
+    CallNoticeType.ANSWERED: CallState.ANSWERED,
+    CallNoticeType.DECLINED: CallState.DECLINED,
+    CallNoticeType.NO_ANSWER: CallState.NO_ANSWER,
+    CallNoticeType.OFFLINE: CallState.OFFLINE,
+}
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +104,10 @@ class ClientModel:
         self._speaker_since: float | None = None
         self._floor = FloorState.IDLE
         self._floor_holder = ""
+        self._presence_granted = False  # extension presence: rings come as <call> notices
+        self._online: dict[str, bool] = {}
+        self._outgoing: dict[InterphoneId, CallState] = {}
+        self._incoming: dict[InterphoneId, str] = {}  # chat ringing us -> caller
 
     # ---- observing ---------------------------------------------------------------------
 
@@ -196,6 +220,24 @@ class ClientModel:
         return self._speaker_since
 
     @property
+    def presence(self) -> Mapping[str, bool]:
+        """Contacts' status, uid -> online (extension ``presence``; empty without it)."""
+        return MappingProxyType(self._online)
+
+    def is_online(self, uid: str) -> bool | None:
+        """True/False for a contact whose status is known, None otherwise."""
+        return self._online.get(uid)
+
+    def outgoing_call(self, interphone: InterphoneId | str) -> CallState | None:
+        """Where our call in that chat stands (extension ``presence``), None if none."""
+        return self._outgoing.get(as_interphone_id(interphone))
+
+    @property
+    def incoming_calls(self) -> Mapping[InterphoneId, str]:
+        """Chats ringing us now -> the caller (extension ``presence``)."""
+        return MappingProxyType(self._incoming)
+
+    @property
     def floor(self) -> FloorState:
         return self._floor
 
@@ -215,6 +257,7 @@ class ClientModel:
 
     def apply_login(self, result: LoginResult) -> None:
         with self._batch():
+            self._presence_granted = PRESENCE in result.features
             self._keepalive = max(1, result.keepalive)
             self._max_talk = result.max_talk
             if result.roster != self._roster:
@@ -239,7 +282,52 @@ class ClientModel:
                 self.apply_left(info)
             case MembersResult(info) | InterphoneChanged(info):
                 return info.id if self.apply_info(info) else None
+            case PresenceSyncResult() | PresenceChanged() | CallResult() | CallNotice():
+                with self._batch():
+                    self._apply_presence(body)
         return None
+
+    def _apply_presence(self, body: Body) -> None:
+        """Extension ``presence``: contacts' status and the state of calls."""
+        match body:
+            case PresenceSyncResult(contacts):
+                known = {c.uid: c.online for c in contacts}
+                for uid in [u for u in self._online if u not in known]:
+                    del self._online[uid]
+                for uid, online in known.items():
+                    self._set_online(uid, online)
+            case PresenceChanged(uid, online):
+                self._set_online(uid, online)
+            case CallResult(CallAction.RING, chat, state) if state is not None:
+                self._set_outgoing(chat, CallState(state.value))
+            case CallResult(CallAction.CANCEL, chat):
+                self._set_outgoing(chat, CallState.CANCELLED)
+            case CallResult(CallAction.DECLINE, chat):
+                self._end_incoming(chat, "declined")
+            case CallNotice(CallNoticeType.RINGING, chat, caller) if chat.involves(self._uid):
+                if chat not in self._incoming and chat not in self._joined_set:
+                    self._incoming[chat] = caller or other_party(chat, self._uid)
+                    self._emit(IncomingCall(chat, self._incoming[chat]))
+            case CallNotice(CallNoticeType.ENDED, chat, _, _, reason):
+                self._end_incoming(chat, reason or "cancelled")
+            case CallNotice(kind, chat) if kind in _CALL_STATE_OF_NOTICE:
+                self._set_outgoing(chat, _CALL_STATE_OF_NOTICE[kind])
+
+    def _set_online(self, uid: str, online: bool) -> None:
+        if self._online.get(uid) != online:
+            self._online[uid] = online
+            self._emit(ContactPresenceChanged(uid, online))
+
+    def _set_outgoing(self, chat: InterphoneId, state: CallState) -> None:
+        if not chat.involves(self._uid) or self._outgoing.get(chat) == state:
+            return
+        self._outgoing[chat] = state
+        self._emit(OutgoingCallChanged(chat, other_party(chat, self._uid), state))
+
+    def _end_incoming(self, chat: InterphoneId, reason: str) -> None:
+        caller = self._incoming.pop(chat, None)
+        if caller is not None:
+            self._emit(IncomingCallEnded(chat, caller, reason))
 
     def apply_sync(self, infos: Iterable[InterphoneInfo]) -> None:
         """A sync response: it replaces the set of live interphones (the joined ones stay)."""
@@ -287,6 +375,7 @@ class ClientModel:
             self._apply(info)
             if added:
                 self._emit(JoinedSetChanged(self.joined_ids))
+            self._end_incoming(info.id, "answered")
 
     def set_talk_target(self, interphone: InterphoneId | None) -> None:
         """Make a joined interphone (or None) the talk target; our floor, if any, ends."""
@@ -447,6 +536,8 @@ class ClientModel:
             return
         del self._joined_set[interphone]
         self._emit(JoinedSetChanged(self.joined_ids))
+        if self._outgoing.get(interphone) is CallState.RINGING:
+            self._set_outgoing(interphone, CallState.CANCELLED)
         if interphone == self._joined:
             remaining = self.joined_ids
             self._retarget(remaining[-1] if remaining else None, reason)
@@ -455,8 +546,8 @@ class ClientModel:
         chat = info.id
         if chat.kind is not AttachType.CHAT or not chat.involves(self._uid):
             return
-        if chat in self._joined_set or chat in self._joining:
-            return
+        if chat in self._joined_set or chat in self._joining or self._presence_granted:
+            return  # with presence, <call type='ringing'> rings instead
         if info.members is not None and self._uid in info.members:
             return
         before = previous.member_count if previous is not None else 0

@@ -44,11 +44,13 @@ from app.protocol.messages import (
     SyncRequest,
     SyncResult,
 )
+from app.protocol.presence import CallRequest, PresenceSyncRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
 from app.server.directory import Directory
 from app.server.outbox import Outbox, Refused, Result
 from app.server.peers import Peer
+from app.server.presence import PresenceRules
 from app.server.records import Address, Interphone, Session, normalize_ip
 from app.server.settings import ServerSettings
 
@@ -91,6 +93,7 @@ class ServerState:
         self.chats_of: dict[str, dict[InterphoneId, None]] = {}
         self._floor_timers: list[tuple[float, int, str]] = []
         self._grants = 0
+        self.presence = PresenceRules(self)  # extension presence: status and ringing calls
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -276,11 +279,15 @@ class ServerState:
             case MembersRequest(interphone):
                 return self.members(sid, interphone)
             case JoinRequest(interphone, member):
-                return self.join(sid, interphone, member)
+                return self.join(sid, interphone, member, now)
             case QuitRequest(interphone, member):
                 return self.quit(sid, interphone, member)
             case SpeakRequest(on, interphone):
                 return self.speak(sid, interphone, on, now)
+            case PresenceSyncRequest():
+                return self.presence.presence_sync(self.sessions[sid])
+            case CallRequest():
+                return self.presence.call(self.sessions[sid], body, now)
         raise Refused(ErrCode.BAD_REQUEST, f"unexpected request {type(body).__name__}")
 
     def _close_peer(self, sid: int, outbox: Outbox, *, abort: bool = False) -> None:
@@ -314,12 +321,13 @@ class ServerState:
             if older is not None:
                 outbox.send(older, Message.notification(Kicked("login_elsewhere")))
                 outbox.log(f"kick uid={uid} session={older} reason=login_elsewhere")
-                self._end_session(older, outbox)
+                self._end_session(older, outbox, replaced=True)
                 self._close_peer(older, outbox)
             granted = frozenset(grant_features(features, self.features))
             current = self.sessions[sid] = Session(sid, uid, normalize_ip(peer_ip),
                                                    features=granted)
             self.by_uid[uid] = sid
+            self.presence.session_started(current, replaced=older is not None, outbox=outbox)
             outbox.log(f"login uid={uid} session={sid} peer={peer_ip}"
                        + (f" features={' '.join(sorted(granted))}" if granted else ""))
         reply = LoginResult(
@@ -343,7 +351,7 @@ class ServerState:
             outbox.log(f"logout uid={session.uid} session={sid}")
         return outbox
 
-    def _end_session(self, sid: int, outbox: Outbox) -> None:
+    def _end_session(self, sid: int, outbox: Outbox, *, replaced: bool = False) -> None:
         # Stop watching first, so the ending session is told nothing about its own exit.
         session = self.sessions[sid]
         for interphone in session.subscriptions:
@@ -353,6 +361,7 @@ class ServerState:
             del self.by_uid[session.uid]
         for interphone in list(session.joined):
             self._leave(session, self.interphones[interphone], outbox, "session end")
+        self.presence.session_ended(session, replaced=replaced, outbox=outbox)
         del self.sessions[sid]
 
     # ---- MID_INTERPHONE ------------------------------------------------------------------------
@@ -371,7 +380,8 @@ class ServerState:
         self._require_visible(session, interphone)
         return Result(MembersResult(self.info(interphone, session.uid, with_members=True)))
 
-    def join(self, sid: int, interphone: InterphoneId, member: str | None = None) -> Result:
+    def join(self, sid: int, interphone: InterphoneId, member: str | None = None,
+             now: float = 0.0) -> Result:
         session = self.session(sid)
         self._require_self(session, member)
         self._require_visible(session, interphone)
@@ -387,6 +397,7 @@ class ServerState:
             outbox.log(f"join uid={session.uid} interphone={interphone} "
                        f"members={len(record.members)}")
             self._notify(record.id, outbox)
+            self.presence.member_joined(session.uid, record.id, now, outbox)
         return Result(JoinResult(self.info(interphone, session.uid, with_members=True)), outbox)
 
     def quit(self, sid: int, interphone: InterphoneId, member: str | None = None) -> Result:
@@ -412,6 +423,7 @@ class ServerState:
         if not record.members:
             self._end(record)
         self._notify(record.id, outbox)
+        self.presence.member_left(uid, record.id, outbox)
 
     def speak(self, sid: int, interphone: InterphoneId, on: bool, now: float) -> Result:
         session = self.session(sid)
@@ -445,9 +457,8 @@ class ServerState:
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
         floor = self._floor_timers[0][0] if self._floor_timers else None
         peers = self._peer_timers[0][0] if self._peer_timers else None
-        if floor is None or peers is None:
-            return peers if floor is None else floor
-        return min(floor, peers)
+        rings = self.presence.next_deadline()
+        return min((t for t in (floor, peers, rings) if t is not None), default=None)
 
     def handle_timer(self, now: float) -> Outbox:
         """Revoke every grant past ``max_talk`` or ``silence_timeout``, then close every
@@ -468,6 +479,7 @@ class ServerState:
                        f"reason={'max_talk' if too_long else 'silence'}")
             record.holder = ""
             self._notify(record.id, outbox)
+        self.presence.handle_timer(now, outbox)
         self._expire_peers(now, outbox)
         return outbox
 
