@@ -396,8 +396,9 @@ def _decode_interphone_response(element: etree._Element) -> Body:
         return MembersResult(info)
     if action == "add":
         return JoinResult(info)
-    if action == "quit":
-        return QuitResult(info)
+    if action == "quit":  # count-only by contract: a member list is ignored
+        return QuitResult(InterphoneInfo(info.id, info.attach_id, info.member_count,
+                                         info.speaker))
     raise ProtocolError(f"unknown <interphone> type {action!r}")
 
 
