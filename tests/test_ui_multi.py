@@ -138,10 +138,14 @@ def test_contacts_show_online_and_a_declined_call_tells_the_caller(qloop, server
         banner = session.window.banner
         await until(lambda: banner.isVisible(), what="ringing banner")
         assert played == [Tone.INCOMING_CALL] and "Alice" in banner.text.text()
+        assert session.presenter._ringing.isActive()  # rings on until answered or declined
+        session.presenter._ring_again()
+        assert played == [Tone.INCOMING_CALL] * 2
         banner.dismiss.click()  # declining tells the caller
         await until(lambda: str(alice.model.outgoing_call("chat_alice:me")) == "declined",
                     what="alice told")
         assert not session.client.model.is_joined("chat_alice:me")
+        assert not session.presenter._ringing.isActive()
 
     try:
         run(qloop, scenario())

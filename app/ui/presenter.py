@@ -60,6 +60,7 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.KICKED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
+RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
 LEVEL_POLL_MS = 50
 LOSS_POLL_MS = 2000
 
@@ -92,6 +93,9 @@ class Presenter(QObject):
         self.interphone_volume: dict[str, int] = {}  # joined interphone -> percent
         self.interphone_muted: set[str] = set()
         self._active: dict[str, str] = {}  # joined, non-target interphone -> who speaks
+        self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
+        self._ringing.setInterval(RING_REPEAT_MS)
+        self._ringing.timeout.connect(self._ring_again)
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -218,6 +222,8 @@ class Presenter(QObject):
             self.window.notify_incoming_call(str(event.id),
                                              self.window.display_name(event.from_uid))
             self._tone(Tone.INCOMING_CALL)
+            if self.model.incoming_calls:
+                self._ringing.start()
         elif isinstance(event, JoinedSetChanged):
             self._active = {k: v for k, v in self._active.items()
                             if self.model.is_joined(k) and k != str(self.model.talk_target)}
@@ -231,6 +237,8 @@ class Presenter(QObject):
         elif isinstance(event, OutgoingCallChanged):
             self._on_outgoing_call(event)
         elif isinstance(event, IncomingCallEnded):
+            if not self.model.incoming_calls:
+                self._ringing.stop()
             self.window.clear_incoming_call(str(event.id))
             if event.reason in ("cancelled", "no_answer"):
                 self.window.show_message(self.tr("Missed call from %1").replace(
@@ -253,6 +261,12 @@ class Presenter(QObject):
         self._show_rows()
         if key == self._selected:
             self._show_selected()
+
+    def _ring_again(self) -> None:
+        if self.model.incoming_calls:
+            self._tone(Tone.INCOMING_CALL)
+        else:
+            self._ringing.stop()
 
     def _on_outgoing_call(self, event: OutgoingCallChanged) -> None:
         who = self.window.display_name(event.to_uid)
@@ -611,6 +625,7 @@ class Presenter(QObject):
         self._levels.stop()
         self._loss.stop()
         self._link_clock.stop()
+        self._ringing.stop()
         self._unsubscribe()
         if self.client.on_interphone_audio == self._on_audio:
             self.client.on_interphone_audio = None
