@@ -103,3 +103,17 @@ async def test_base_clients_see_the_base_contract_only(clients):
         await wait_until(lambda: callee.of(IncomingCall), what="base incoming call")
         assert callee.of(IncomingCall) == [IncomingCall(CHAT, "alice")]
         assert alice.model.outgoing_call(CHAT) is None
+
+
+async def test_a_lost_connection_stops_the_rings_of_both_sides(clients):
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice", features=P)
+        bob = await clients.connect(server.port, "bob", features=P, reconnect=False)
+        await alice.call("bob")
+        await wait_until(lambda: CHAT in bob.model.incoming_calls, what="ringing")
+        callee = EventLog(bob)
+        bob._conn._transport.abort()  # the callee's connection drops
+        await wait_until(lambda: callee.of(IncomingCallEnded), what="bob's ring stops")
+        assert callee.of(IncomingCallEnded) == [IncomingCallEnded(CHAT, "alice", "cancelled")]
+        await wait_until(lambda: alice.model.outgoing_call(CHAT) is CallState.OFFLINE,
+                         what="alice told bob is gone")

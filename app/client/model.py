@@ -254,6 +254,8 @@ class ClientModel:
             self._connection = state
             self._connection_detail = detail
             self._emit(ConnectionChanged(state, detail))
+            if state not in (ConnectionState.CONNECTED, ConnectionState.CONNECTING):
+                self._end_calls()  # the server ended every ring of the session that ended
 
     def apply_login(self, result: LoginResult) -> None:
         with self._batch():
@@ -323,6 +325,13 @@ class ClientModel:
             return
         self._outgoing[chat] = state
         self._emit(OutgoingCallChanged(chat, other_party(chat, self._uid), state))
+
+    def _end_calls(self) -> None:
+        for chat in list(self._incoming):
+            self._end_incoming(chat, "cancelled")
+        for chat, state in list(self._outgoing.items()):
+            if state is CallState.RINGING:
+                self._set_outgoing(chat, CallState.CANCELLED)
 
     def _end_incoming(self, chat: InterphoneId, reason: str) -> None:
         caller = self._incoming.pop(chat, None)
