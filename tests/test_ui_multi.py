@@ -7,11 +7,13 @@ cue/highlight/notification, contacts' status and the call banner.
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS, UiSession, close_session, holder, run, until
 
 from app.client import InterphoneClient
 from app.ui.audio_link import Tone, open_audio
+from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
 from app.ui.view_types import TalkState
@@ -74,6 +76,27 @@ def test_per_interphone_volume_and_mute_reach_the_mixer(qloop, ui) -> None:
         assert mixer._interphone_gain[OPS] == 0.4
 
     run(qloop, scenario())
+
+
+def test_interphone_volumes_and_mutes_are_remembered(qloop, ui, settings) -> None:
+    ui.presenter.set_interphone_volume(OPS, 40)
+    ui.presenter.set_interphone_muted("chat_alice:me", True)
+    stored = ({OPS: 40, "chat_alice:me": 100}, {"chat_alice:me"})
+    assert parse_mix(settings.interphone_mix) == stored
+    again = Presenter(MainWindow(), ui.client, ui.audio, settings)
+    assert (again.interphone_volume, again.interphone_muted) == stored
+    run(qloop, again.close())
+
+
+@pytest.mark.parametrize(("text", "volumes", "muted"), [
+    ("", {}, set()),
+    ("group_58=40,0;chat_a:b=100,1", {"group_58": 40, "chat_a:b": 100}, {"chat_a:b"}),
+    ("group_58=x,0;=5,1;discuss_12=999,0", {"discuss_12": 150}, set()),
+])
+def test_mix_setting_format(text: str, volumes: dict[str, int], muted: set[str]) -> None:
+    assert parse_mix(text) == (volumes, muted)
+    assert parse_mix(format_mix(volumes, muted)) == (
+        {k: v for k, v in volumes.items() if v != 100 or k in muted}, muted)
 
 
 def test_audio_of_a_listened_interphone_is_mixed_under_its_own_id(qloop, ui) -> None:

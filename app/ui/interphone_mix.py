@@ -16,6 +16,31 @@ from app.ui.view_types import InterphoneRow
 MAX_PERCENT = 150
 
 
+def parse_mix(text: str) -> tuple[dict[str, int], set[str]]:
+    """The stored per-interphone volumes and mutes (``settings.interphone_mix``):
+    ``id=percent,muted`` entries separated by ``;`` (muted ``1`` or ``0``); entries that
+    do not read are skipped."""
+    volumes: dict[str, int] = {}
+    muted: set[str] = set()
+    for entry in text.split(";"):
+        interphone, _, value = entry.partition("=")
+        percent, _, mute = value.partition(",")
+        if not interphone or not percent.isdigit():
+            continue
+        volumes[interphone] = min(MAX_PERCENT, int(percent))
+        if mute == "1":
+            muted.add(interphone)
+    return volumes, muted
+
+
+def format_mix(volumes: dict[str, int], muted: set[str]) -> str:
+    """The inverse of :func:`parse_mix` (interphones at 100 % and not muted are left out)."""
+    entries = [f"{i}={volumes.get(i, 100)},{int(i in muted)}"
+               for i in sorted(set(volumes) | muted)
+               if volumes.get(i, 100) != 100 or i in muted]
+    return ";".join(entries)
+
+
 class InterphoneMixControls(QWidget):
     """Emits ``talk_here_requested(id)``, ``volume_changed(id, percent)`` and
     ``mute_toggled(id, muted)`` for the interphone shown (see :meth:`set_row`)."""

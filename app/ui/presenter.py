@@ -45,6 +45,7 @@ from app.client import (
 from app.client.tasks import TaskSet
 from app.protocol import AttachType, InterphoneId, other_party
 from app.ui.audio_link import AudioPort, Tone
+from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
 from app.ui.view_types import InterphoneRow, LinkState, RowKind, TalkState
@@ -90,8 +91,8 @@ class Presenter(QObject):
         self._transmitting = False
         self._deadline: float | None = None
         self.received: Counter[str] = Counter()  # audio packets heard, by speaker
-        self.interphone_volume: dict[str, int] = {}  # joined interphone -> percent
-        self.interphone_muted: set[str] = set()
+        # joined interphone -> percent, and the muted ones (kept in the settings)
+        self.interphone_volume, self.interphone_muted = parse_mix(settings.interphone_mix)
         self._active: dict[str, str] = {}  # joined, non-target interphone -> who speaks
         self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
         self._ringing.setInterval(RING_REPEAT_MS)
@@ -118,6 +119,8 @@ class Presenter(QObject):
         if audio is not None:
             audio.set_volume(settings.volume / 100)
             audio.set_muted(settings.muted)
+            for interphone_id in set(self.interphone_volume) | self.interphone_muted:
+                self._apply_interphone_gain(interphone_id)
         self._levels = QTimer(self)
         self._levels.setInterval(LEVEL_POLL_MS)
         self._levels.timeout.connect(self._poll_levels)
@@ -392,6 +395,7 @@ class Presenter(QObject):
         self._apply_interphone_gain(interphone_id)
 
     def _apply_interphone_gain(self, interphone_id: str) -> None:
+        self.settings.interphone_mix = format_mix(self.interphone_volume, self.interphone_muted)
         if self.audio is not None:
             muted = interphone_id in self.interphone_muted
             percent = self.interphone_volume.get(interphone_id, 100)
