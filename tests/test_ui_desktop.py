@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS, UiSession, holder, run, until
 
 from app.ui.assets import icon
+from app.ui.audio_link import Tone
 from app.ui.autostart import desktop_entry, set_start_at_login
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.global_key_edit import GlobalTalkKeyEdit
@@ -259,6 +260,11 @@ def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp
         client = runtime.client
         assert client is not None
         await until(lambda: str(client.model.joined) == OPS, what="rejoined")
+        # idle: no audio stream, so no 20 Hz level-meter timer either
+        await until(lambda: not runtime.audio.streaming, what="audio idle")
+        assert not runtime.presenter._levels.isActive()
+        runtime.audio.play_tone(Tone.BUSY)
+        assert runtime.audio.streaming and runtime.presenter._levels.isActive()
         await client.leave()
         await until(lambda: settings.rejoin == "", what="leaving is remembered")
         await client.join(OPS)

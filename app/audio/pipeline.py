@@ -152,6 +152,8 @@ class AudioEngine:
         self._quiet_limit = max(1, math.ceil(OUTPUT_IDLE_STOP_S * 1000 / self.output_block_ms))
         self.input_starts = 0  # times the input stream was started (on demand)
         self.output_starts = 0
+        # on demand: called on the loop after a stream started or stopped (level meters)
+        self.on_streams_changed: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -233,6 +235,7 @@ class AudioEngine:
             self.input_starts += 1
         except AudioDeviceError as exc:
             self._report_device_error(exc)
+        self._streams_changed()
 
     def _input_needed(self) -> bool:
         return (self._state is not TransmitState.IDLE or self._utterance_open
@@ -244,6 +247,7 @@ class AudioEngine:
             return
         if stream.active:
             stream.stop()
+            self._streams_changed()
         self._input_level = SILENT
 
     def _ensure_output(self) -> None:
@@ -257,6 +261,7 @@ class AudioEngine:
             self.output_starts += 1
         except AudioDeviceError as exc:
             self._report_device_error(exc)
+        self._streams_changed()
 
     def _fill(self, out: np.ndarray) -> None:
         """Output callback: the mixer's block; on demand, ask the loop to stop when quiet."""
@@ -280,6 +285,14 @@ class AudioEngine:
         if (stream is not None and stream.active and not self._closed
                 and self._quiet_blocks >= self._quiet_limit and self.mixer.idle):
             stream.stop()
+            self._streams_changed()
+
+    def _streams_changed(self) -> None:
+        if self.on_streams_changed is not None:
+            try:
+                self.on_streams_changed()
+            except Exception:
+                logger.exception("on_streams_changed failed")
 
     # -------------------------------------------------------------- capture
     def arm(self) -> None:

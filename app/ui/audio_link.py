@@ -118,6 +118,11 @@ class EngineAudio:
     def backend(self) -> AudioBackend:
         return self.engine.backend
 
+    @property
+    def streaming(self) -> bool:
+        """A device stream runs (something is captured or played): meters are worth polling."""
+        return self.engine.input_active or self.engine.output_active
+
     def prepare_transmit(self) -> None:
         """The talk key went down: open the microphone while the floor is being asked for."""
         self.engine.arm()
@@ -205,6 +210,7 @@ class EngineAudio:
         return device.name
 
     def close(self) -> None:
+        self.engine.on_streams_changed = None
         self.engine.on_transmit_stopped = None
         self.engine.on_device_error = None
         self.on_device_error = None

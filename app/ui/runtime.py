@@ -203,6 +203,7 @@ class Runtime:
             window.set_talk_key, self._on_settings_changed)
         window.settings_requested.connect(self._open_settings)
         self._wire_background(window)
+        self._follow_streams()
         if not self.options.demo:
             if self.auto_signed_in and client.model.joined is None:
                 self.tasks.spawn(self._rejoin(client), "rejoin")
@@ -248,6 +249,11 @@ class Runtime:
             label.setVisible(bool(text))
         if self.preferences is not None and self.preferences.dialog is not None:
             self.preferences.dialog.set_global_key_status(text)
+
+    def _follow_streams(self) -> None:
+        """Level meters are polled only while a stream runs (idle: no timer at all)."""
+        if self.presenter is not None and self.audio is not None:
+            self.presenter.set_level_polling(self.audio.streaming)
 
     def _prepare_transmit(self) -> None:
         if self.audio is not None:
@@ -307,6 +313,7 @@ class Runtime:
                                 output_device=settings.output_device, simulate=simulate,
                                 voice_clip=load_clip("alice") if self.options.demo else None)
         self.audio.on_device_error = self._on_device_error
+        self.audio.engine.on_streams_changed = self._follow_streams
 
     def _on_device_error(self, detail: str) -> None:
         text = QCoreApplication.translate(
@@ -326,6 +333,7 @@ class Runtime:
             old.close()
         self._open_audio(self.client)
         self.presenter.set_audio(self.audio)
+        self._follow_streams()
         self._announce_audio()
         if self.window is not None:
             self.window.set_audio_problem("")
