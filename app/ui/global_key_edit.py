@@ -84,7 +84,7 @@ class GlobalTalkKeyEdit(QWidget):
         super().changeEvent(event)
 
     def _retranslate(self) -> None:
-        self.off.setText(self.tr("Off"))
+        self.off.setText(self.tr("Turn off"))
         self.off.setToolTip(self.tr("No global talk key: the talk key works only while the "
                                     "Interphone window has focus"))
 

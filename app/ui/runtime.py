@@ -82,6 +82,7 @@ class Runtime:
         self.auto_signed_in = False  # "remember me" signed in without the dialog
         self._auto_sign_in_tried = False
         self._unsubscribe_joined: Callable[[], None] | None = None
+        self._key_from_command_line = options.global_talk_key is not None
 
     # --- top level ---------------------------------------------------------------------------
     async def run(self) -> int:
@@ -242,6 +243,9 @@ class Runtime:
                                    key_status=lambda: self.global_key.status)
 
     def _show_global_key(self, text: str) -> None:
+        if text and self._key_from_command_line:
+            text += " " + QCoreApplication.translate(
+                "Runtime", "(for this run, from --global-talk-key)")
         label = self.global_key_label
         if label is not None:
             label.setText(text)
@@ -274,11 +278,12 @@ class Runtime:
         if self.preferences is None:
             return
         dialog = self.preferences.open()
-        dialog.set_global_key_status(self.global_key.status)
+        self._show_global_key(self.global_key.status)
         dialog.set_tray_available(self.tray is not None and self.tray.available)
 
     def _on_settings_changed(self, changed: list[str]) -> None:
         if "global_talk_key" in changed:
+            self._key_from_command_line = False
             self.tasks.spawn(self.global_key.apply(self.settings.global_talk_key),
                              "global talk key")
         if "start_at_login" in changed:
