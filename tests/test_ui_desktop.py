@@ -298,3 +298,27 @@ def test_the_microphone_opens_at_the_press_and_closes_after_the_turn(qloop, ui: 
         await until(lambda: not audio.engine.input_active, what="input closed")
 
     run(qloop, scenario(), timeout=20)
+
+
+def test_signing_out_forgets_the_interphones_to_rejoin(qloop, server, settings, qapp) -> None:
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+    settings.rejoin = OPS
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        client = runtime.client
+        await until(lambda: str(client.model.joined) == OPS, what="rejoined")
+        runtime.sign_out()
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog")
+        assert settings.rejoin == "" and settings.token == ""
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0

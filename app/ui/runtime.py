@@ -17,7 +17,13 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QCoreApplication, QSize, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 
-from app.client import ClientError, InterphoneClient, JoinedChanged, ModelEvent
+from app.client import (
+    ClientError,
+    ConnectionState,
+    InterphoneClient,
+    JoinedChanged,
+    ModelEvent,
+)
 from app.client.address import parse_server_address
 from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
@@ -80,6 +86,7 @@ class Runtime:
         self.global_key_label: QLabel | None = None
         self.tray: TrayController | None = None
         self.auto_signed_in = False  # "remember me" signed in without the dialog
+        self._rejoin_next = False  # the next session joins settings.rejoin again
         self._auto_sign_in_tried = False
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
@@ -104,11 +111,13 @@ class Runtime:
                 outcome = await self._session(self.client)
                 self.client = None
                 if outcome is Outcome.RECONNECT and self.credentials is not None:
+                    self._rejoin_next = True  # back where we were
                     self.client = await self._reconnect(self.credentials)
                     continue
                 if outcome is Outcome.QUIT or self.options.demo:
                     return 0
                 self.settings.forget_credentials()  # signed out: no remembered token
+                self.settings.rejoin = ""  # ... nor interphones to rejoin
         except ClientError as exc:
             logger.error("cannot start: %s", exc)
             return 1
@@ -166,6 +175,7 @@ class Runtime:
             logger.info("signed in as %s with the remembered token", settings.uid)
             self.credentials = credentials
             self.auto_signed_in = True
+            self._rejoin_next = True
         return client
 
     async def _rejoin(self, client: InterphoneClient) -> None:
@@ -178,9 +188,12 @@ class Runtime:
 
     def _track_joined(self, client: InterphoneClient) -> None:
         def on_event(event: ModelEvent) -> None:
-            if isinstance(event, JoinedChanged):
-                self.settings.rejoin = str(event.id) if event.id is not None else ""
-                self.settings.sync()
+            if not isinstance(event, JoinedChanged):
+                return
+            if event.id is None and client.model.connection is not ConnectionState.CONNECTED:
+                return  # dropped with the connection (kicked, server gone): not "left"
+            self.settings.rejoin = str(event.id) if event.id is not None else ""
+            self.settings.sync()
         self._unsubscribe_joined = client.model.subscribe(on_event)
 
     async def _reconnect(self, credentials: Credentials) -> InterphoneClient | None:
@@ -206,8 +219,9 @@ class Runtime:
         self._wire_background(window)
         self._follow_streams()
         if not self.options.demo:
-            if self.auto_signed_in and client.model.joined is None:
+            if self._rejoin_next and client.model.joined is None:
                 self.tasks.spawn(self._rejoin(client), "rejoin")
+            self._rejoin_next = False
             self._track_joined(client)
         window.quit_requested.connect(self.quit)
         window.sign_out_requested.connect(self.sign_out)
