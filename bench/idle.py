@@ -72,8 +72,10 @@ async def talker_role(port: int, interphone: str, seconds: float) -> None:
     await client.connect()
     await client.join(interphone)
     backend = ClockedBackend(speech_like(), loop_source=True, collect_output=False)
-    engine = AudioEngine(backend, send_frame=client.send_audio,
-                         loop=asyncio.get_running_loop())
+    def send(packet: bytes) -> None:
+        client.send_audio(packet)
+
+    engine = AudioEngine(backend, send_frame=send, loop=asyncio.get_running_loop())
     engine.start()
     while True:
         try:
