@@ -322,3 +322,42 @@ def test_signing_out_forgets_the_interphones_to_rejoin(qloop, server, settings, 
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_level_meter_repaints_only_when_a_pixel_moves(qtbot) -> None:
+    from PySide6.QtCore import QEvent, QObject
+
+    from app.ui.level_meter import LevelMeter
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                Paints.count += 1
+            return False
+
+    meter = LevelMeter()
+    qtbot.addWidget(meter)
+    meter.resize(120, 12)
+    meter.show()
+    qtbot.waitExposed(meter)
+    counter = Paints()
+    meter.installEventFilter(counter)
+    for _ in range(3):
+        QApplication.processEvents()  # the first show's paint
+    Paints.count = 0
+    for _ in range(5):  # silence stays silence: nothing to repaint
+        meter.set_level(0.0)
+        QApplication.processEvents()
+    assert Paints.count == 0
+    meter.set_level(0.5)
+    QApplication.processEvents()
+    assert Paints.count == 1 and meter.fraction > 0
+    for _ in range(5):  # a steady level: the bar and the peak stay where they are
+        meter.set_level(0.5)
+        QApplication.processEvents()
+    assert Paints.count == 1
+    meter.set_level(0.05)  # the bar drops; the peak marker decays a pixel at a time
+    QApplication.processEvents()
+    assert Paints.count == 2
