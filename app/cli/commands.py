@@ -110,9 +110,10 @@ def print_json(data: object) -> None:
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace, *, reconnect: bool = False
                     ) -> AsyncIterator[InterphoneClient]:
-    host, port = args.server
+    (host, port), *fallbacks = args.server
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
-                              request_timeout=args.timeout, connect_timeout=args.timeout)
+                              request_timeout=args.timeout, connect_timeout=args.timeout,
+                              fallbacks=fallbacks)
     try:
         await client.connect()
         yield client

@@ -12,13 +12,17 @@ import contextlib
 import getpass
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
+
 from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer
 from app.server.directory import Directory, DirectoryError, hash_token
+from app.server.redis_store import RedisStore
 
 log = logging.getLogger("app.server")
 
@@ -34,15 +38,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"TCP and UDP port (default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
+    parser.add_argument("--store", metavar="URL",
+                        help="share the state with other nodes through Redis "
+                             "(redis://HOST:6379/0); without it everything stays in memory")
+    parser.add_argument("--node-id", metavar="NAME", default="",
+                        help="this node's name in the store's logs (default node-N)")
     parser.add_argument("--hash-token", action="store_true",
                         help="read a token on stdin, print its token_hash form, and exit")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is not a port number")
+    if args.store and not args.store.startswith(("redis://", "rediss://", "unix://")):
+        parser.error(f"--store {args.store}: expected redis://HOST:PORT/DB")
     return args
 
 
-async def serve(directory: Directory, host: str, port: int) -> int:
+def make_store(url: str | None, name: str) -> RedisStore | None:
+    """The Redis store of ``--store`` (heartbeat period and TTL tunable by environment:
+    INTERPHONE_NODE_BEAT, INTERPHONE_NODE_TTL, seconds)."""
+    if not url:
+        return None
+    return RedisStore(url, name, beat=float(os.environ.get("INTERPHONE_NODE_BEAT", "1")),
+                      ttl=float(os.environ.get("INTERPHONE_NODE_TTL", "3")))
+
+
+async def serve(directory: Directory, host: str, port: int,
+                store: RedisStore | None = None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
@@ -50,11 +71,15 @@ async def serve(directory: Directory, host: str, port: int) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
-    server = InterphoneServer(directory, host=host, port=port, media_thread=True)
+    server = InterphoneServer(directory, host=host, port=port, media_thread=True,
+                              store=store)
     try:
         await server.start()
     except OSError as exc:
         log.error("cannot listen on %s port %d: %s", host, port, exc.strerror or exc)
+        return 1
+    except RedisError as exc:
+        log.error("cannot reach the store %s: %s", store.url if store else "", exc)
         return 1
     try:
         await stop.wait()
@@ -98,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("event loop: %s", "uvloop" if factory else "asyncio default")
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(serve(directory, args.host, args.port))
+            return runner.run(serve(directory, args.host, args.port,
+                                    make_store(args.store, args.node_id)))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown, or no signal handlers
         return 0
 

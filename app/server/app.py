@@ -10,7 +10,9 @@ from types import TracebackType
 
 from app.server.directory import Directory
 from app.server.media_thread import MediaThread
+from app.server.redis_store import RedisStore
 from app.server.relay import MediaRelay
+from app.server.replica import Replica, first_session_id
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
 from app.server.tcp import SignalingServer
@@ -29,7 +31,13 @@ when the process is descheduled for a few tens of ms on a busy host; capped by t
 
 
 class InterphoneServer:
-    """The embedded server. ``settings`` (if given) override the directory's."""
+    """The embedded server. ``settings`` (if given) override the directory's.
+
+    ``store``: None keeps everything in this process (the default); a
+    :class:`~app.server.redis_store.RedisStore` makes this server one node of several
+    sharing that store (``node_address``: where the other nodes' relays reach this
+    one's, by default ``host``).
+    """
 
     def __init__(
         self,
@@ -38,6 +46,9 @@ class InterphoneServer:
         port: int = 0,
         settings: ServerSettings | None = None,
         media_thread: bool = False,
+        *,
+        store: RedisStore | None = None,
+        node_address: str | None = None,
     ) -> None:
         self.directory = directory
         self.media_thread = media_thread  # the relay's socket in its own thread (media_thread.py)
@@ -45,6 +56,8 @@ class InterphoneServer:
         self.port = port
         self.settings = settings or directory.settings
         self.state = ServerState(directory, self.settings)
+        self.store = store
+        self.node_address = node_address
         self.hub: SignalingServer | None = None
         self.relay: MediaRelay | None = None
         self._tcp: asyncio.Server | None = None
@@ -59,7 +72,8 @@ class InterphoneServer:
         if self._tcp is not None:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
-        hub = SignalingServer(self.state, loop)
+        node = await self.store.connect() if self.store is not None else 0
+        hub = SignalingServer(self.state, loop, first_session_id(node))
         wanted = self.port
         for attempt in range(_BIND_ATTEMPTS):
             tcp = await loop.create_server(hub.new_connection, self.host, wanted,
@@ -90,6 +104,10 @@ class InterphoneServer:
         self._tcp, self._udp = tcp, udp
         self.port = port
         self.state.udp_port = port
+        if self.store is not None:
+            self.store.send_datagram = udp.sendto
+            self.store.attach(Replica(self.state, node, (self._advertised_host(), port)), hub)
+            log.info("node %d (%s) of the store %s", node, self.store.name, self.store.url)
         log.info("serving on %s port %d (tcp+udp), auth=%s", self.host, port, self.settings.auth)
 
     async def stop(self) -> None:
@@ -112,7 +130,16 @@ class InterphoneServer:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(tcp.wait_closed(), _STOP_GRACE)
         hub.close()
+        if self.store is not None:
+            await self.store.stop()
         log.info("stopped")
+
+    def _advertised_host(self) -> str:
+        if self.node_address:
+            return self.node_address
+        if self.host in ("", "0.0.0.0", "::"):
+            return socket.gethostbyname(socket.gethostname())
+        return self.host
 
     async def __aenter__(self) -> InterphoneServer:
         await self.start()

@@ -47,12 +47,14 @@ from app.protocol.messages import (
 from app.protocol.presence import CallRequest, PresenceSyncRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
+from app.server.coalesce import COALESCE, Coalescer
 from app.server.directory import Directory
 from app.server.outbox import Outbox, Refused, Result
 from app.server.peers import Peer
 from app.server.presence import PresenceRules
 from app.server.records import Address, Interphone, Session, normalize_ip
 from app.server.settings import ServerSettings
+from app.server.store import SharedLog
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,15 @@ class ServerState:
         self._floor_timers: list[tuple[float, int, str]] = []
         self._grants = 0
         self.presence = PresenceRules(self)  # extension presence: status and ringing calls
+        self.coalescer: Coalescer[InterphoneId] = Coalescer()
+        """Member changes of an interphone told at most once per window (floor changes at
+        once); the clock it reads is :attr:`now`, the latest time passed in."""
+        self.now: float | None = None
+        self.shared: SharedLog | None = None
+        """None: this process alone holds the state (the in-memory store, the default).
+        Otherwise the shared log (:mod:`app.server.store`) through which every change of
+        sessions, memberships, floors and media registrations goes, in one order for
+        every node; it hands each change back to :meth:`apply_shared`."""
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -106,6 +117,16 @@ class ServerState:
 
     def interphone(self, interphone: InterphoneId) -> Interphone | None:
         return self.interphones.get(interphone)
+
+    def restore(self, sessions: list[Session], interphones: list[Interphone]) -> None:
+        """Take ``sessions`` and active ``interphones`` as they are (a shared log's snapshot,
+        on a node that has none yet)."""
+        for session in sessions:
+            self.sessions[session.sid] = session
+            self.by_uid[session.uid] = session.sid
+        for record in interphones:
+            self._start(record.id)
+            self.interphones[record.id] = self.routes[str(record.id)] = record
 
     def _start(self, interphone: InterphoneId) -> Interphone:
         record = Interphone(interphone)
@@ -178,6 +199,9 @@ class ServerState:
     def disconnect(self, sid: int) -> Outbox:
         """The connection is gone: forget the peer and end its session. Idempotent."""
         self.peers.pop(sid, None)
+        if self.shared is not None:
+            self.shared.session_gone(sid)
+            return Outbox()
         return self.logout(sid)
 
     def writing_paused(self, sid: int, now: float) -> None:
@@ -206,6 +230,7 @@ class ServerState:
         connection (the stream cannot be resynchronised).
         """
         outbox = Outbox()
+        self.now = now
         peer = self.peers.get(sid)
         if peer is None or peer.closing:
             return outbox
@@ -250,6 +275,8 @@ class ServerState:
         (the older session of the uid is gone before the new one hears back)."""
         sid, body = peer.sid, request.body
         try:
+            if self.shared is not None and self.shared.defer(peer, request, now):
+                return  # answered when the shared log hands the change back (apply_shared)
             result = self._apply(peer, body, now)
         except Refused as refused:
             outbox.send(sid, refusal(request, refused.errcode, refused.errmsg))
@@ -258,6 +285,44 @@ class ServerState:
             log.exception("fault answering %s from session %d", type(body).__name__, sid)
             outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, "server fault"))
             return
+        self._reply(sid, request, result, outbox)
+
+    def answer(self, peer: Peer, request: Message, now: float) -> Outbox:
+        """Answer ``request`` of ``peer`` as if it had just arrived (a request the shared
+        log held back behind an earlier one of the same connection)."""
+        outbox = Outbox()
+        self._answer(peer, request, now, outbox)
+        return outbox
+
+    def apply_shared(self, sid: int, body: Body, now: float, *, peer_ip: str = "",
+                     request: Message | None = None) -> Outbox:
+        """Apply a change handed back by the shared log, on every node in the same order.
+
+        ``sid`` may be a session of another node (messages to it go nowhere here);
+        ``request`` is the original request when the change came from a connection of
+        this node: it is answered (or refused) as :meth:`receive_data` would have.
+        A login handed back here was already checked by its node (token, uid).
+        """
+        self.now = now
+        outbox = Outbox()
+        try:
+            match body:
+                case Login(uid=uid, features=features):
+                    result = self._admit(sid, uid, peer_ip, features)
+                case _:
+                    result = self._apply_request(sid, body, now)
+        except Refused as refused:
+            if request is not None:
+                outbox.send(sid, refusal(request, refused.errcode, refused.errmsg))
+            return outbox
+        if request is None:
+            outbox.extend(result.outbox)
+        else:
+            self._reply(sid, request, result, outbox)
+        return outbox
+
+    def _reply(self, sid: int, request: Message, result: Result, outbox: Outbox) -> None:
+        body = request.body
         reply = Message.response(request.seq, result.reply, request.module)
         if isinstance(body, Login):
             outbox.extend(result.outbox)
@@ -270,6 +335,9 @@ class ServerState:
         sid = peer.sid
         if isinstance(body, Login):
             return self.login(sid, body.uid, body.token, peer.ip, body.features)
+        return self._apply_request(sid, body, now)
+
+    def _apply_request(self, sid: int, body: Body, now: float) -> Result:
         self.session(sid)  # login first: 401 before anything else
         match body:
             case Ping():
@@ -310,11 +378,21 @@ class ServerState:
         The session is granted the requested ``features`` this server offers; a
         repeated login on the same connection keeps the set granted first.
         """
+        self.check_login(sid, uid, token)
+        return self._admit(sid, uid, peer_ip, features)
+
+    def check_login(self, sid: int, uid: str, token: str) -> None:
+        """The login rules that need the token: refused unless ``uid`` may log in."""
         current = self.sessions.get(sid)
         if current is not None and current.uid != uid:
             raise Refused(ErrCode.FORBIDDEN, f"already logged in as {current.uid}")
         if not self.directory.may_log_in(uid, token, self.settings.auth):
             raise Refused(ErrCode.UNAUTHORIZED, "login refused")
+
+    def _admit(self, sid: int, uid: str, peer_ip: str, features: tuple[str, ...]) -> Result:
+        current = self.sessions.get(sid)
+        if current is not None and current.uid != uid:
+            raise Refused(ErrCode.FORBIDDEN, f"already logged in as {current.uid}")
         outbox = Outbox()
         if current is None:
             older = self.by_uid.get(uid)
@@ -396,7 +474,7 @@ class ServerState:
             session.joined[interphone] = None
             outbox.log(f"join uid={session.uid} interphone={interphone} "
                        f"members={len(record.members)}")
-            self._notify(record.id, outbox)
+            self._notify_members(record.id, outbox)
             self.presence.member_joined(session.uid, record.id, now, outbox)
         return Result(JoinResult(self.info(interphone, session.uid, with_members=True)), outbox)
 
@@ -417,12 +495,16 @@ class ServerState:
         session.joined.pop(record.id, None)
         outbox.log(f"quit uid={uid} interphone={record.id} members={len(record.members)} "
                    f"reason={why}")
-        if record.holder == uid:
+        floor_changed = record.holder == uid
+        if floor_changed:
             record.holder = ""
             outbox.log(f"floor release uid={uid} interphone={record.id} reason={why}")
         if not record.members:
             self._end(record)
-        self._notify(record.id, outbox)
+        if floor_changed or not record.members:
+            self._notify(record.id, outbox)
+        else:
+            self._notify_members(record.id, outbox)
         self.presence.member_left(uid, record.id, outbox)
 
     def speak(self, sid: int, interphone: InterphoneId, on: bool, now: float) -> Result:
@@ -455,15 +537,17 @@ class ServerState:
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
-        floor = self._floor_timers[0][0] if self._floor_timers else None
-        peers = self._peer_timers[0][0] if self._peer_timers else None
-        rings = self.presence.next_deadline()
-        return min((t for t in (floor, peers, rings) if t is not None), default=None)
+        deadlines = [t[0][0] for t in (self._floor_timers, self._peer_timers) if t]
+        deadlines += [t for t in (self.presence.next_deadline(), self.coalescer.next_deadline())
+                      if t is not None]
+        return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> Outbox:
         """Revoke every grant past ``max_talk`` or ``silence_timeout``, then close every
-        peer past its login, idle or write-stall deadline."""
+        peer past its login, idle or write-stall deadline, then tell the member changes
+        held back by the coalescer."""
         outbox = Outbox()
+        self.now = now
         timers = self._floor_timers
         while timers and timers[0][0] <= now:
             _, grant_no, key = heapq.heappop(timers)
@@ -475,13 +559,24 @@ class ServerState:
                 heapq.heappush(timers, (deadline, grant_no, key))
                 continue
             too_long = now >= record.granted_at + self.settings.max_talk
-            outbox.log(f"floor revoke uid={record.holder} interphone={record.id} "
-                       f"reason={'max_talk' if too_long else 'silence'}")
-            record.holder = ""
-            self._notify(record.id, outbox)
+            reason = "max_talk" if too_long else "silence"
+            if self.shared is not None:
+                # revoked when the log says so; asked again later if the grant still stands
+                self.shared.floor_expired(record, reason)
+                heapq.heappush(timers, (now + self.settings.silence_timeout, grant_no, key))
+                continue
+            self.revoke(record, reason, outbox)
         self.presence.handle_timer(now, outbox)
         self._expire_peers(now, outbox)
+        for interphone in self.coalescer.take_due(now):
+            self._notify(interphone, outbox, coalescing=True)
         return outbox
+
+    def revoke(self, record: Interphone, reason: str, outbox: Outbox) -> None:
+        """Take the floor back from its holder (``max_talk`` or ``silence``) and tell."""
+        outbox.log(f"floor revoke uid={record.holder} interphone={record.id} reason={reason}")
+        record.holder = ""
+        self._notify(record.id, outbox)
 
     def _expire_peers(self, now: float, outbox: Outbox) -> None:
         # Each peer has one live heap entry (at ``peer.timer_at``); deadlines that moved
@@ -521,13 +616,41 @@ class ServerState:
             return False
         if self.sessions[sid].peer_ip != normalize_ip(str(address[0])):
             return False
+        if self.shared is not None and (uid not in record.addrs or uid in record.remote):
+            # a new registration on this node: registered and acknowledged when the shared
+            # log hands it back (then every node that sees a later change knows it)
+            self.shared.media_registered(record, uid, sid, interphone_text, address)
+            return False
         record.set_addr(uid, address)
+        return True
+
+    def register_shared_media(self, interphone: InterphoneId, uid: str, sid: int,
+                              address: Address, *, remote: bool) -> bool:
+        """A registration handed back by the shared log: ``uid`` (session ``sid``) receives
+        ``interphone``'s audio at ``address``, its own or (``remote``) the relay of the
+        node it registered at, where one copy per packet goes. False if it left since."""
+        record = self.interphones.get(interphone)
+        if record is None or record.members.get(uid) != sid:
+            return False
+        record.set_addr(uid, address, remote=remote)
         return True
 
     # ---- notifications -------------------------------------------------------------------------
 
-    def _notify(self, interphone: InterphoneId, outbox: Outbox) -> None:
-        """Tell every member, watcher and chat party, each once, the new state."""
+    def _notify_members(self, interphone: InterphoneId, outbox: Outbox) -> None:
+        """A member change: told now; to the sessions granted ``coalesce``, unless the
+        interphone was told within the window (then with the next change or at its end)."""
+        if self.coalescer.hold(interphone, self.now):
+            self._notify(interphone, outbox, coalescing=False)
+        else:
+            self._notify(interphone, outbox)
+
+    def _notify(self, interphone: InterphoneId, outbox: Outbox, *,
+                coalescing: bool | None = None) -> None:
+        """Tell every member, watcher and chat party, each once, the new state (only those
+        granted ``coalesce`` if ``coalescing``, only the others if it is False)."""
+        if coalescing is None:
+            self.coalescer.told(interphone, self.now)
         record = self.interphones.get(interphone)
         members: tuple[str, ...] = tuple(record.members) if record else ()
         speaker = record.holder if record else ""
@@ -544,8 +667,14 @@ class ServerState:
                     recipients.setdefault(party_sid, False)
         listed = len(members) <= MEMBER_LIST_LIMIT
         views: dict[tuple[bool, str], Message] = {}
+        others_elsewhere = self.shared is not None  # sessions of other nodes: told there
         for sid, is_member in recipients.items():
-            attach_id = interphone.attach_id_for(self.sessions[sid].uid)
+            if others_elsewhere and sid not in self.peers:
+                continue
+            session = self.sessions[sid]
+            if coalescing is not None and (COALESCE in session.features) != coalescing:
+                continue
+            attach_id = interphone.attach_id_for(session.uid)
             view = (is_member and listed, attach_id)
             message = views.get(view)
             if message is None:
@@ -571,7 +700,13 @@ class ServerState:
                 record = self.routes.get(str(InterphoneId.parse(key)))
             except ProtocolError:
                 return None
-        if record is None or record.holder != uid or record.addrs.get(uid) != addr:
+        if record is None or record.addrs.get(uid) != addr:
+            return None
+        if uid in record.remote:
+            # forwarded by the relay of the node ``uid`` registered at, which applied the
+            # floor rules (this node may not have applied that node's latest grant yet)
+            return record
+        if record.holder != uid:
             return None
         if now < record.granted_at or now >= record.floor_deadline(self.settings):
             return None
