@@ -101,7 +101,11 @@ class MediaThread(asyncio.DatagramTransport):
     @classmethod
     def open(cls, hub: SignalingServer, host: str, port: int) -> tuple[MediaThread, MediaRelay]:
         """Bind, make the relay its protocol and start serving (on the running loop)."""
-        sock = bind_udp(host, port)
+        return cls.serve(hub, bind_udp(host, port))
+
+    @classmethod
+    def serve(cls, hub: SignalingServer, sock: socket.socket) -> tuple[MediaThread, MediaRelay]:
+        """Serve the bound, blocking UDP socket ``sock`` (see :mod:`app.server.binding`)."""
         relay = MediaRelay(hub)
         transport = cls(sock, relay, hub.loop)
         relay.connection_made(transport)

@@ -49,6 +49,7 @@ from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
 from app.server.coalesce import COALESCE, Coalescer
 from app.server.directory import Directory
+from app.server.directory_changes import DirectoryChanges
 from app.server.outbox import Outbox, Refused, Result
 from app.server.peers import Peer
 from app.server.presence import PresenceRules
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 
 MEMBER_LIST_LIMIT = 64
 """Notifications to members list them only up to this many (then count-only)."""
+ACCOUNT_REMOVED = "account_removed"
+"""The ``kicked`` reason sent to a session whose user a directory reload removed."""
 
 
 class ServerState:
@@ -105,6 +108,8 @@ class ServerState:
         Otherwise the shared log (:mod:`app.server.store`) through which every change of
         sessions, memberships, floors and media registrations goes, in one order for
         every node; it hands each change back to :meth:`apply_shared`."""
+        self.revocations: dict[str, int] = {}
+        """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -442,6 +447,50 @@ class ServerState:
         self.presence.session_ended(session, replaced=replaced, outbox=outbox)
         del self.sessions[sid]
 
+    # ---- directory reload (SIGHUP) -------------------------------------------------------------
+
+    @property
+    def grants_total(self) -> int:
+        """Floor grants since the start (for the metrics)."""
+        return self._grants
+
+    def replace_directory(self, directory: Directory, now: float) -> Outbox:
+        """Serve ``directory`` from now on and bring the live sessions in line with it.
+
+        In token mode the session of a removed user is kicked (``kicked
+        reason='account_removed'``, then closed, leaving its interphones as at a
+        logout). Every session leaves the interphones it may no longer see (the
+        members are told, a floor it held is released) and stops watching them.
+        Changed tokens apply at the next login: live sessions stay. The
+        ``[server]`` settings are kept (they apply at the next start). One log
+        line says what changed (:class:`DirectoryChanges`; never a token).
+        """
+        changes = DirectoryChanges.between(self.directory, directory)
+        self.directory = directory
+        outbox = Outbox()
+        kicked = left = 0
+        if self.settings.auth == "token":
+            for uid in changes.users_removed:
+                sid = self.by_uid.get(uid)
+                if sid is None:
+                    continue
+                outbox.send(sid, Message.notification(Kicked(ACCOUNT_REMOVED)))
+                outbox.log(f"kick uid={uid} session={sid} reason={ACCOUNT_REMOVED}")
+                self._end_session(sid, outbox)
+                self._close_peer(sid, outbox)
+                kicked += 1
+        for session in list(self.sessions.values()):
+            for interphone in [i for i in session.joined if not self._may_see(session.uid, i)]:
+                self._leave(session, self.interphones[interphone], outbox, "directory reload")
+                left += 1
+            hidden = [i for i in session.subscriptions if not self._may_see(session.uid, i)]
+            for interphone in hidden:
+                self._unwatch(session.sid, interphone)
+                del session.subscriptions[interphone]
+        outbox.log(f"directory reloaded: {changes.describe()}; "
+                   f"{kicked} session(s) kicked, {left} membership(s) ended")
+        return outbox
+
     # ---- MID_INTERPHONE ------------------------------------------------------------------------
 
     def sync(self, sid: int, interphones: tuple[InterphoneId, ...]) -> Result:
@@ -574,6 +623,7 @@ class ServerState:
 
     def revoke(self, record: Interphone, reason: str, outbox: Outbox) -> None:
         """Take the floor back from its holder (``max_talk`` or ``silence``) and tell."""
+        self.revocations[reason] = self.revocations.get(reason, 0) + 1
         outbox.log(f"floor revoke uid={record.holder} interphone={record.id} reason={reason}")
         record.holder = ""
         self._notify(record.id, outbox)
