@@ -111,7 +111,7 @@ def bound_socket(where: ListenAddress, kind: socket.SocketKind, port: int) -> so
 
 
 def describe(hosts: Sequence[str]) -> str:
-    """The hosts for a log line: ``[::]`` for a dual-stack wildcard, IPv6 in brackets."""
+    """The hosts for a log line, comma-separated (no space), IPv6 in brackets: ``[::]``."""
     shown = []
     for host in effective_hosts(hosts):
         try:
@@ -119,4 +119,4 @@ def describe(hosts: Sequence[str]) -> str:
         except ValueError:
             is_v6 = False
         shown.append(f"[{host}]" if is_v6 else host)
-    return ", ".join(shown)
+    return ",".join(shown)
