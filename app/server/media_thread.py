@@ -45,7 +45,17 @@ from typing import Any
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
 from app.protocol.udp import PacketType, crc_ok, peek_route
 from app.server.records import Address
-from app.server.relay import FastRoute, MediaRelay
+from app.server.relay import (
+    DROP_REASONS,
+    EXPIRED,
+    MALFORMED,
+    NOT_ADMITTED,
+    OVERLOAD,
+    OVERSIZE,
+    UNKNOWN_TYPE,
+    FastRoute,
+    MediaRelay,
+)
 from app.server.tcp import SignalingServer
 
 log = logging.getLogger("app.server.media")
@@ -94,9 +104,16 @@ class MediaThread(asyncio.DatagramTransport):
         is the same clock, read at each loop iteration)."""
         self.relayed = 0
         """Audiopackets forwarded by the thread itself (the relay counts the rest)."""
-        self.dropped = 0
+        self.relayed_bytes = 0
+        self.drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
+        """Datagrams the thread dropped, by reason (only the thread writes it)."""
         self._thread = threading.Thread(target=self._serve, name="interphone-media",
                                         daemon=True)
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams the thread dropped, all reasons."""
+        return sum(self.drops.values())
 
     @classmethod
     def open(cls, hub: SignalingServer, host: str, port: int) -> tuple[MediaThread, MediaRelay]:
@@ -173,6 +190,7 @@ class MediaThread(asyncio.DatagramTransport):
         settings = self._settings
         unpack = _U32.unpack_from
         starts = buffer.startswith
+        drops = self.drops
         while True:
             try:
                 size, addr = receive(buffer)
@@ -183,7 +201,7 @@ class MediaThread(asyncio.DatagramTransport):
             if self._closing:
                 return
             if size > MAX_DATAGRAM:
-                self.dropped += 1
+                drops[OVERSIZE] += 1
                 continue
             route: FastRoute | None = None
             for candidate in fast.get(addr, ()):
@@ -195,19 +213,19 @@ class MediaThread(asyncio.DatagramTransport):
                 continue
             frame_at = route.frame_at
             if frame_at + 4 > size:
-                self.dropped += 1
+                drops[MALFORMED] += 1
                 continue
             (length,) = unpack(buffer, frame_at)
             if length > MAX_OPUS_FRAME or frame_at + 4 + length != size:
-                self.dropped += 1
+                drops[MALFORMED] += 1
                 continue
             if not crc_ok(view[:size]):  # type: ignore[arg-type]  # a buffer is enough
-                self.dropped += 1
+                drops[MALFORMED] += 1
                 continue
             record = route.record
             now = self.clock()
             if now >= record.floor_deadline(settings):
-                self.dropped += 1
+                drops[EXPIRED] += 1
                 self._expire(now)
                 continue
             record.last_audio_at = now
@@ -218,6 +236,7 @@ class MediaThread(asyncio.DatagramTransport):
                 except OSError:
                     pass  # full buffer or an ICMP error from a departed peer: UDP drops
             self.relayed += 1
+            self.relayed_bytes += size
 
     def _hand_over(self, view: memoryview, size: int, addr: Address) -> None:
         """To the relay on the loop's thread: the types it handles only, bounded, batched.
@@ -227,15 +246,18 @@ class MediaThread(asyncio.DatagramTransport):
         then ``speak on``; audio sent before its grant is not relayed). The relay's clock
         may be coarser than this thread's, so the arrival time alone cannot tell."""
         kind = _U32.unpack_from(view, 4)[0] if size >= 8 else 0
-        if kind not in self._relay.handled_types or len(self._handovers) >= MAX_HANDOVERS:
-            self.dropped += 1
+        if kind not in self._relay.handled_types:
+            self.drops[UNKNOWN_TYPE if size >= 8 else MALFORMED] += 1
+            return
+        if len(self._handovers) >= MAX_HANDOVERS:
+            self.drops[OVERLOAD] += 1
             return
         data = bytes(view[:size])
         if kind == _AUDIO:
             route = peek_route(data)  # pure; the look-ups below are single reads
             record = self._relay.state.routes.get(route[1]) if route is not None else None
             if route is not None and record is not None and record.holder != route[2]:
-                self.dropped += 1
+                self.drops[NOT_ADMITTED] += 1
                 return
         self._handovers.append((data, addr, self.clock()))
         if not self._drain_scheduled:
