@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ def bound_socket(where: ListenAddress, kind: socket.SocketKind, port: int) -> so
     """A socket of ``kind`` bound to ``where`` and ``port`` (``IPV6_V6ONLY`` as asked)."""
     sock = socket.socket(where.family, kind)
     try:
-        if kind == socket.SOCK_STREAM and hasattr(socket, "SO_REUSEADDR"):
+        # as asyncio does: not on Windows, where SO_REUSEADDR lets another process take the port
+        if kind == socket.SOCK_STREAM and os.name == "posix":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if where.family == socket.AF_INET6:
             with contextlib.suppress(OSError, AttributeError):
