@@ -2,7 +2,7 @@
 
 ``interphone-server --log-format json`` writes each record as one JSON object
 with ``time`` (UTC, ISO 8601 with milliseconds), ``level``, ``logger`` and
-``message``, then ``exception`` when there is one, then every extra field the
+``message``, then ``exception`` and ``stack`` when there are, then every extra field the
 call passed (``log.info("...", extra={"uid": "alice"})``). Values that are not
 JSON types are written as their ``str``.
 
@@ -54,6 +54,8 @@ class JsonLogFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
         for key, value in vars(record).items():
             if key in _RECORD_FIELDS or key in entry:
                 continue
