@@ -60,10 +60,12 @@ def test_bad_listen_addresses(text: str) -> None:
         parse_listen_address(text)
 
 
-async def test_scrape_counts_sessions_floor_relay_drops_and_revocations() -> None:
+@pytest.mark.parametrize("media_thread", [False, True], ids=["loop-relay", "media-thread"])
+async def test_scrape_counts_sessions_floor_relay_drops_and_revocations(
+        media_thread: bool) -> None:
     settings = FAST.with_overrides(silence_timeout=0.3)
     async with InterphoneServer(sample_directory(), port=0, settings=settings,
-                                metrics=("127.0.0.1", 0)) as server:
+                                metrics=("127.0.0.1", 0), media_thread=media_thread) as server:
         assert server.metrics is not None
         server.collector.add_source(lambda: [store_latency_family({"node-a": 0.0025})])
         metrics_port = server.metrics.port
