@@ -39,6 +39,12 @@ class ServerSettings:
     """Buffered plus queued bytes above which a session is closed."""
     write_stall_timeout: float = 30.0
     """Seconds a session may stay above the high-water mark before it is closed."""
+    queue_limit: int = 8
+    """Floor requests waiting per interphone at most (extension floor-queue); 0: no queue."""
+    queue_timeout: float = 30.0
+    """Seconds a floor request may wait in line (extension floor-queue)."""
+    dispatcher_level: int = 8
+    """Users whose directory ``priority`` is at least this are dispatchers (0..9)."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -77,6 +83,14 @@ def setting_problem(name: str, value: object) -> str | None:
     if name == "auth":
         return None if value in AUTH_MODES else (
             f"auth must be \"open\" or \"token\", not {value!r}")
+    if name == "queue_limit":
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000:
+            return None
+        return f"queue_limit must be an integer 0..1000, not {value!r}"
+    if name == "dispatcher_level":
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+            return None
+        return f"dispatcher_level must be an integer 0..9, not {value!r}"
     if name in _INTEGER_SETTINGS:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return None

@@ -130,6 +130,7 @@ class SignalingServer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self.deliver(self.state.shut_down())
         for conn in list(self.connections.values()):
             conn.close()
 

@@ -14,6 +14,7 @@ from app.client import (
     ServerUnreachable,
 )
 from app.client.tasks import TaskSet
+from app.protocol.features import FLOOR_FEATURES
 from app.protocol.presence import PRESENCE
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
@@ -33,7 +34,8 @@ class Credentials:
 
     def client(self, connect_timeout: float = 5.0) -> InterphoneClient:
         return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
-                                connect_timeout=connect_timeout, features=(PRESENCE,))
+                                connect_timeout=connect_timeout,
+                                features=(PRESENCE, *sorted(FLOOR_FEATURES)))
 
 
 class SignInFlow:
