@@ -23,10 +23,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from app.audio.backend import select_device
 from app.audio.codec import OpusDecoder
@@ -175,13 +176,6 @@ def tone_fraction(signal: np.ndarray, hz: float = TONE_HZ) -> tuple[float, float
     total = float(spectrum.sum())
     near = float(spectrum[np.abs(freqs - hz) <= 20].sum())
     return rms, near / total if total > 0 else 0.0
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 # ------------------------------------------------------------------ tests

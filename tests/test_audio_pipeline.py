@@ -5,25 +5,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
 from audio_helpers import correlation, fft_lag, speech_like
+from waiting import wait_until
 
 from app.audio import tones
 from app.audio.backend import AudioDeviceError
 from app.audio.clocked import ClockedBackend
 from app.audio.pipeline import AudioEngine, TransmitState
 from app.audio.sd_backend import SoundDeviceBackend
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 class Sent:

@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from client_fixtures import (
-    Clients,
     best_lag,
-    client_tasks,
     free_port,
     noise_bursts,
     running_server,
@@ -31,13 +29,7 @@ from app.protocol import InterphoneId
 ROOT = Path(__file__).resolve().parent.parent
 G58 = InterphoneId.group("58")
 
-
-@pytest.fixture
-async def clients():
-    made = Clients()
-    yield made
-    await made.close_all()
-    assert client_tasks() == []
+pytest_plugins = ["client_fixtures"]
 
 
 async def cli(*args: str, port: int | None = None, uid: str | None = "alice",

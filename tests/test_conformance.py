@@ -41,6 +41,7 @@ from conformance_client import (
     parse_packet,
     recvbegin,
 )
+from waiting import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -99,30 +100,12 @@ class Server:
         return self.ports[next(self._turn) % len(self.ports)]
 
 
-def _free_port() -> int:
-    """A port free for both TCP and UDP on HOST (bind 0, then the same number for UDP)."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind((HOST, 0))
-            port = t.getsockname()[1]
-            u.bind((HOST, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
-
-
 def _start_redis(tmp: Path) -> tuple[subprocess.Popen, int]:
     executable = shutil.which("redis-server")
     if executable is None:
         pytest.fail("redis-server is not on PATH: `bash scripts/dev.sh setup` installs it "
                     "(apt-get install redis-server / brew install redis)", pytrace=False)
-    port = _free_port()
+    port = free_port(HOST)
     proc = subprocess.Popen([executable, "--port", str(port), "--bind", HOST, "--dir", str(tmp),
                              "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -155,7 +138,7 @@ def _start_node(tmp: Path, max_talk: int, keepalive: int, extra: list[str]) -> S
     cfg.write_text(config(max_talk, keepalive), encoding="utf-8")
     python = str(PYTHON) if PYTHON.exists() else sys.executable
     for attempt in range(5):
-        port = _free_port()
+        port = free_port(HOST)
         log = tmp / f"server-{port}-{attempt}.log"
         with open(log, "wb") as fh:
             proc = subprocess.Popen(

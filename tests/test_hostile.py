@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_fixtures import G58, RawClient, UdpPeer, logged_in, running_server, sample_directory
 from test_protocol_malformed import _PACKETS, VALID_DOCS, mutated
+from waiting import free_port
 
 from app.protocol import (
     AudioPacket,
@@ -217,16 +218,10 @@ def _rss_mb(pid: int) -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return cast(int, sock.getsockname()[1])
-
-
 async def _start_server(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     config = tmp_path / "flood.toml"
     config.write_text(FLOOD_TOML)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "app.server", "--config", str(config),
                              "--port", str(port), "--log-level", "WARNING"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
