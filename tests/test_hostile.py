@@ -4,8 +4,8 @@ and a uid the directory does not know (token mode).
 The decoders themselves (decode_message, FrameDecoder, parse_packet) are fuzzed by
 tests/test_protocol_malformed.py; this module adds the server's paths around them:
 frames through a live SignalingConnection and datagrams through the MediaRelay, with the
-same mutators. Example counts follow ``INTERPHONE_FUZZ_EXAMPLES`` (``pytest --slow``:
-100,000 per fuzz test; CI: the default of test_protocol_malformed). Time bounds here are
+same mutators. Example counts come from tests/fuzzing.py (``pytest --slow``: 100,000 per fuzz
+test, marked ``slow``). Time bounds here are
 liveness bounds (generous), not performance targets: see bench/ for those.
 """
 
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 from server_fixtures import G58, RawClient, UdpPeer, logged_in, running_server, sample_directory
 from test_protocol_malformed import _PACKETS, VALID_DOCS, mutated
@@ -48,10 +49,6 @@ from app.server.relay import MediaRelay
 from app.server.tcp import Signaling
 
 ROOT = Path(__file__).resolve().parent.parent
-FUZZ_EXAMPLES = int(os.environ.get("INTERPHONE_FUZZ_EXAMPLES", "2000"))
-fuzz = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
 
 
 # ---- fuzzing the server's input paths ---------------------------------------------------------
