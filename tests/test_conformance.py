@@ -1,4 +1,4 @@
-"""Black-box conformance of the Interphone server to /work/shared/PROTOCOL.md.
+"""Black-box conformance of the Interphone server to the shared PROTOCOL.md contract.
 
 Written by another team, only from the contract. Nothing is imported from ``app``:
 the server runs as a subprocess, we talk to it with raw sockets, hand-built XML and

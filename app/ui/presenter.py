@@ -672,7 +672,8 @@ class Presenter(QObject):
             self.window.audio_bar.set_levels(*self.audio.levels())
 
     def _follow_loss(self) -> None:
-        """Tune the encoder's FEC to the loss measured on what we receive (see NOTES.md)."""
+        """Tune the encoder's FEC to the loss measured on what we receive
+        (docs/audio-quality.md, "FEC policy")."""
         if self.audio is not None:
             measured = self.client.max_loss_pct() / 100.0
             self.audio.set_expected_loss(setting_for_loss(measured * 100).packet_loss_perc)
