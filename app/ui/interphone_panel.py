@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QFrame,
@@ -24,6 +24,13 @@ from app.ui.floor_widgets import ReplayList
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.talk_button import TalkButton, format_seconds
 from app.ui.view_types import InterphoneRow, RowKind
+
+
+def member_count_text(count: int) -> str:
+    """``1 member`` / ``N members``, translated: the one wording of the list and the panel."""
+    if count == 1:
+        return QCoreApplication.translate("InterphonePanel", "1 member")
+    return QCoreApplication.translate("InterphonePanel", "%1 members").replace("%1", str(count))
 
 
 class InterphonePanel(QWidget):
@@ -217,7 +224,7 @@ class InterphonePanel(QWidget):
         self.title.setText(row.name)
         kind = {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
                 RowKind.CHAT: self.tr("One-to-one call")}[row.kind]
-        state = self._count_text(row.member_count) if row.live \
+        state = member_count_text(row.member_count) if row.live \
             else self.tr("Not active")
         self.subtitle.setText(f"{kind} · {state}")
         self.join_button.setText(self.tr("Call") if row.kind is RowKind.CHAT and not row.live
@@ -294,11 +301,6 @@ class InterphonePanel(QWidget):
             self.last_spoke.setText("")  # the first utterance is under way
         else:
             self.last_spoke.setText(self.tr("Nobody has spoken yet"))
-
-    def _count_text(self, count: int) -> str:
-        if count == 1:
-            return self.tr("1 member")
-        return self.tr("%1 members").replace("%1", str(count))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
