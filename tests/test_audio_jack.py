@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from waiting import wait_for
+from waiting import wait_for, wait_until
 
 from app.audio.backend import select_device
 from app.audio.codec import OpusDecoder
@@ -244,9 +244,7 @@ async def test_audio_engine_transmits_frames_captured_from_jack(jack_server: str
         jack_connect(player_out, engine_in)
         await asyncio.sleep(0.2)
         engine.start_transmit()
-        deadline = time.monotonic() + 5.0
-        while len(packets) < 25 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: len(packets) >= 25, 5.0, "25 packets from the JACK input")
         engine.stop_transmit(0)
         counters = engine.counters
     finally:
