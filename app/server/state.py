@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 
 from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
@@ -106,6 +107,9 @@ class ServerState(FloorRules):
         self._floor_timers: list[tuple[float, int, str]] = []
         self._queue_timers: list[tuple[float, str]] = []
         self._grants = 0
+        self.on_release: Callable[[Interphone, str], None] | None = None
+        """Told of a floor given up (``speak off`` or leaving) just before it is: a relay
+        that judges datagrams after their arrival keeps the holder's earlier ones."""
         self.presence = PresenceRules(self)  # extension presence: status and ringing calls
         self.coalescer: Coalescer[InterphoneId] = Coalescer()
         """Member changes of an interphone told at most once per window (floor changes at
@@ -568,6 +572,8 @@ class ServerState(FloorRules):
 
     def _leave(self, session: Session, record: Interphone, outbox: Outbox, why: str) -> None:
         uid = session.uid
+        if record.holder == uid and self.on_release is not None:
+            self.on_release(record, uid)
         del record.members[uid]
         record.drop_addr(uid)
         session.joined.pop(record.id, None)
