@@ -307,7 +307,8 @@ class MediaThread(asyncio.DatagramTransport):
             if route is not None and (record is None or record.holder != route[2]):
                 if relay.retired and self._forward_retired(data, addr, route[1], route[2]):
                     return
-                if record is not None:
+                if record is not None and route[2] not in record.remote:
+                    # (audio another node's relay forwards is the loop's to judge)
                     self.drops[NOT_ADMITTED] += 1
                     return
         self._queue(data, addr, self.clock(), released_after)
