@@ -19,9 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 from server_fixtures import G58, UdpPeer
+from server_fixtures import running_server as floor_server
+from test_server_floor_ext import ALL, OPS, _register, ask, close_all, joined
+from test_server_floor_ext import directory as floor_directory
 from test_server_relay import Room
 from test_server_relay_fast import _audio, _media, _next_is, _streaming, running_server
 
+from app.protocol import AudioPacket
 from app.server import InterphoneServer
 from app.server.media_thread import MediaThread
 from app.server.relay import RETIRED_FOR
@@ -155,6 +159,30 @@ async def test_a_floor_given_up_serves_its_earlier_audio_for_a_bounded_time() ->
         await _bob_takes_the_floor(room)  # alice's packet was dropped
         assert await room.peers["bob"].nothing(0.05)
         await room.leave()
+
+
+async def test_audio_sent_before_a_pre_emption_is_relayed_and_after_it_dropped() -> None:
+    async with floor_server(floor_directory()) as server:
+        alice, dave, bob = await joined(server.port, OPS, ("alice", ALL), ("dave", ALL),
+                                        ("bob", ""))
+        peers = {uid: await _register(server, uid) for uid in ("alice", "dave", "bob")}
+        assert (await ask(alice, OPS)).ok
+        staller = _Staller(_media(server), await UdpPeer.open(server.port))
+        await staller.stall()
+        before = AudioPacket(str(OPS), "alice", 0, b"before").serialize()
+        peers["alice"].send(before)  # waits in the socket while dave takes the floor
+        assert (await ask(dave, OPS)).ok
+        staller.go.set()
+        assert await peers["bob"].recv() == before
+        peers["alice"].send(AudioPacket(str(OPS), "alice", 1, b"after").serialize())
+        from_dave = AudioPacket(str(OPS), "dave", 0, b"d0").serialize()
+        peers["dave"].send(from_dave)
+        assert await peers["bob"].recv() == from_dave  # alice's later packet was dropped
+        assert await peers["dave"].recv() == before  # dave was a listener when it came
+        assert await peers["bob"].nothing(0.05)
+        for peer in (*peers.values(),):
+            peer.close()
+        await close_all(alice, dave, bob)
 
 
 def _relay(server: InterphoneServer) -> Any:

@@ -13,6 +13,15 @@ the event loop: for each audio stream the relay admitted it publishes a
 thread, read by the media thread), which stays valid exactly as long as the
 state's cached fan-out for that speaker (see :meth:`FastRoute.valid`). Whatever
 the media thread cannot settle with a route comes back here, on the loop.
+
+A floor given up or taken (``speak off``, leaving, pre-emption) is seen by the loop
+while datagrams the holder sent before it may still wait in the socket or in the media
+thread's hand-over queue. So that they are judged against the floor as it was when they
+arrived, the state's ``on_release`` leaves a :class:`RetiredGrant` (the holder, its
+registered address and fan-out) and the transport is asked to
+:meth:`~app.server.media_thread.MediaThread.mark` the socket: the grant serves only
+datagrams read before that marker (the socket's queue is first in, first out) or handed
+over before the release, for at most :data:`RETIRED_FOR`, then is pruned.
 """
 
 from __future__ import annotations

@@ -108,8 +108,9 @@ class ServerState(FloorRules):
         self._queue_timers: list[tuple[float, str]] = []
         self._grants = 0
         self.on_release: Callable[[Interphone, str], None] | None = None
-        """Told of a floor given up (``speak off`` or leaving) just before it is: a relay
-        that judges datagrams after their arrival keeps the holder's earlier ones."""
+        """Told of a floor given up or taken (``speak off``, leaving, pre-emption) just
+        before: a relay that judges datagrams after their arrival keeps the holder's
+        earlier ones."""
         self.presence = PresenceRules(self)  # extension presence: status and ringing calls
         self.coalescer: Coalescer[InterphoneId] = Coalescer()
         """Member changes of an interphone told at most once per window (floor changes at
