@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"Opus bitrate in bit/s (default {DEFAULT_BITRATE})")
     parser.add_argument("--timeout", type=positive_seconds, default=5.0,
                         help="seconds to wait for the server (default 5)")
+    # Debugging and benchmarks (bench/speech_e2e.py): send UDP media to HOST:PORT, e.g. an
+    # impairment proxy in front of the server's media port, instead of the server itself.
+    parser.add_argument("--media-via", type=server_address, default=None,
+                        metavar="HOST:PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--no-feedback", action="store_true",
+                        help="do not exchange loss reports with the server (the talker's "
+                             "FEC then stays off)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-v info, -vv debug)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

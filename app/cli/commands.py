@@ -33,7 +33,9 @@ from app.client import (
     QueueLeft,
     SpeakerChanged,
 )
+from app.client.client import FEEDBACK
 from app.headless.bots import EchoBot, PlayerBot
+from app.headless.feedback import follow_feedback, start_reporting
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneInfo
@@ -120,9 +122,11 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
     """A connected client; it asks for the floor extensions (queue, priority, emergency):
     the server grants what it offers, and the commands fall back to the base contract."""
     (host, port), *fallbacks = args.server
+    features = () if getattr(args, "no_feedback", False) else (FEEDBACK,)
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
-                              fallbacks=fallbacks, features=tuple(sorted(FLOOR_FEATURES)))
+                              fallbacks=fallbacks, media_addr=getattr(args, "media_via", None),
+                              features=tuple(sorted(FLOOR_FEATURES)) + features)
     try:
         await client.connect()
         yield client
@@ -197,6 +201,7 @@ async def cmd_talk(args: argparse.Namespace) -> int:
         if emergency and EMERGENCY not in client.features:
             raise CliError("the server offers no emergency calls")
         unsubscribe = client.model.subscribe(report_queue)
+        policy = follow_feedback(client, args.bitrate)
         try:
             if not await client.talk_start(queue=queue, emergency=emergency):
                 raise CliError("the request for the floor was cancelled")
@@ -210,7 +215,7 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             unsubscribe()
         try:
             sent = await transmit_pcm(client, pcm, frame_ms=args.frame_ms,
-                                      bitrate=args.bitrate)
+                                      bitrate=args.bitrate, fec_policy=policy)
         finally:
             await client.talk_stop()
         seconds = sent * args.frame_ms / 1000
@@ -267,9 +272,15 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             await client.join(args.id)
             clock = MixClock(writer.write, args.frame_ms)
             client.on_audio = clock.on_audio
+            reporting = start_reporting(client, clock)
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
-            await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
-                                    getattr(args, "stop", None))
+            try:
+                await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
+                                        getattr(args, "stop", None))
+            finally:
+                reporting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reporting
     finally:
         writer.close()
         if clock is not None:

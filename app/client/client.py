@@ -60,8 +60,10 @@ from app.protocol.messages import (
     EmergencyAction,
     EmergencyRequest,
     EmergencyState,
+    FeedbackNotice,
     FloorNotice,
     FloorNoticeType,
+    QualityReport,
     SpeakResult,
 )
 from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
@@ -70,6 +72,13 @@ logger = logging.getLogger(__name__)
 
 InterphoneAudio = Callable[[InterphoneId, str, int, bytes], None]
 """``on_interphone_audio(interphone, uid, seq, opus_packet)``: audio with its interphone."""
+
+FEEDBACK = "feedback"
+"""The loss-feedback extension (docs/protocol-extensions.md): ask for it with
+``features=(FEEDBACK,)``; then :meth:`InterphoneClient.report_quality` and
+:attr:`InterphoneClient.on_feedback` work."""
+
+FeedbackCallback = Callable[[FeedbackNotice], None]
 
 _MEMBERS_DEBOUNCE = 0.25
 _LEAVE_ON_CLOSE_TIMEOUT = 1.0
@@ -143,6 +152,11 @@ class InterphoneClient:
         self.on_audio: AudioCallback | None = None
         self.on_interphone_audio: InterphoneAudio | None = None
         self._audio_ids: dict[str, InterphoneId] = {}
+        # Extension "feedback": called with each notice of what our listeners lose
+        # (only while we hold the floor); feed it to app.audio.fec_policy.FecPolicy.
+        self.on_feedback: FeedbackCallback | None = None
+        self.last_feedback: FeedbackNotice | None = None
+        self._report_task: asyncio.Task[Any] | None = None
         self.stats = ClientStats()
         self._conn: SignalingConnection | None = None
         self._media: MediaEndpoint | None = None
@@ -459,6 +473,49 @@ class InterphoneClient:
         self.stats.tx_packets += 1
         return True
 
+    # ---- extension "feedback" ---------------------------------------------------------
+
+    @property
+    def feedback_enabled(self) -> bool:
+        """True when the current connection was granted the ``feedback`` extension."""
+        return FEEDBACK in self.features
+
+    def report_quality(self, speaker: str, loss_pct: float, *, jitter_ms: float = 0.0,
+                       late: int = 0, concealed: int = 0, recovered: int = 0,
+                       packets: int = 0) -> bool:
+        """Tell the server what we measured of ``speaker``'s audio (listener side).
+
+        Fire and forget: returns False (nothing sent) without the ``feedback``
+        extension, when not joined, when ``speaker`` is ourselves, or while the
+        previous report is still unanswered (reports are not queued up).
+        """
+        target = self.model.joined
+        conn = self._conn
+        if (target is None or conn is None or conn.closed or not self.feedback_enabled
+                or speaker == self.uid):
+            return False
+        if self._report_task is not None and not self._report_task.done():
+            return False
+        report = QualityReport(target, speaker, max(0.0, min(100.0, loss_pct)),
+                               max(0.0, jitter_ms), late, concealed, recovered, packets)
+        self._report_task = self._tasks.spawn(self._send_report(conn, report),
+                                              "interphone-quality-report")
+        return True
+
+    async def _send_report(self, conn: SignalingConnection, report: QualityReport) -> None:
+        try:
+            await conn.request(report)
+        except ClientError as exc:
+            logger.debug("quality report not accepted: %s", exc)
+
+    def _on_feedback(self, notice: FeedbackNotice) -> None:
+        if notice.id != self.model.joined or self.model.floor is not FloorState.TALKING:
+            return
+        self.last_feedback = notice
+        callback = self.on_feedback
+        if callback is not None:
+            callback(notice)
+
     # ---- establishing and reconnecting -------------------------------------------------
 
     async def _establish(self, rejoin: tuple[InterphoneId, ...],
@@ -627,6 +684,8 @@ class InterphoneClient:
         """Every answer and notification, in wire order, before any awaiting task resumes."""
         if isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
             self._on_floor_notice(event.body)
+        elif isinstance(event, NotificationReceived) and isinstance(event.body, FeedbackNotice):
+            self._on_feedback(event.body)
         elif isinstance(event, ResponseReceived | NotificationReceived):
             stale = self.model.apply_body(event.body)
             if stale is not None:

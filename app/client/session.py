@@ -66,7 +66,15 @@ from app.protocol import (
     encode_message,
 )
 from app.protocol.features import is_feature_name
-from app.protocol.messages import Body, EmergencyRequest, EmergencyState, FloorNotice
+from app.protocol.messages import (
+    Body,
+    EmergencyRequest,
+    EmergencyState,
+    FeedbackNotice,
+    FloorNotice,
+    QualityAck,
+    QualityReport,
+)
 from app.protocol.presence import (
     PRESENCE,
     CallNotice,
@@ -80,7 +88,7 @@ from app.protocol.presence import (
 logger = logging.getLogger(__name__)
 
 Request = (Ping | SyncRequest | MembersRequest | JoinRequest | QuitRequest | SpeakRequest
-           | PresenceSyncRequest | CallRequest | EmergencyRequest)
+           | PresenceSyncRequest | CallRequest | EmergencyRequest | QualityReport)
 """What :meth:`ClientSession.send_request` accepts (a login goes through :meth:`login`)."""
 
 _ANSWER_OF: dict[type, type] = {
@@ -94,6 +102,7 @@ _ANSWER_OF: dict[type, type] = {
     PresenceSyncRequest: PresenceSyncResult,
     CallRequest: CallResult,
     EmergencyRequest: EmergencyState,
+    QualityReport: QualityAck,
 }
 """The successful answer each request expects (an :class:`ErrorReply` fits every one)."""
 
@@ -419,7 +428,8 @@ class ClientSession:
         if isinstance(body, Kicked):
             self._events.append(SessionKicked(body.reason))
             self._close(f"kicked: {body.reason or 'kicked'}", None)
-        elif isinstance(body, InterphoneChanged | FloorNotice | EmergencyState) or (
+        elif isinstance(body, InterphoneChanged | FloorNotice | EmergencyState
+                        | FeedbackNotice) or (
                 isinstance(body, PresenceChanged | CallNotice) and PRESENCE in self.features):
             self._events.append(NotificationReceived(body))
         else:

@@ -40,6 +40,7 @@ from app.protocol.messages import (
     Message,
     MessageKind,
     Ping,
+    QualityReport,
     QuitRequest,
     QuitResult,
     SpeakRequest,
@@ -52,6 +53,7 @@ from app.protocol.xmlcodec import decode_message, encode_message
 from app.server.coalesce import COALESCE, Coalescer
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
+from app.server.feedback import FeedbackBoard
 from app.server.floor import (
     EmergencyRecord,
     EndReason,
@@ -125,6 +127,7 @@ class ServerState(FloorRules):
         """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
         self.emergency_log: dict[InterphoneId, deque[EmergencyRecord]] = {}
         """Per interphone, its newest emergency raises and cancels (kept after it ends)."""
+        self.feedback = FeedbackBoard()  # extension "feedback": listeners' quality reports
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -159,6 +162,7 @@ class ServerState(FloorRules):
         return record
 
     def _end(self, record: Interphone) -> None:
+        self.feedback.forget(record.id)
         del self.interphones[record.id]
         del self.routes[str(record.id)]
         if record.id.kind is AttachType.CHAT:
@@ -391,6 +395,8 @@ class ServerState(FloorRules):
                 return self.presence.presence_sync(self.sessions[sid])
             case CallRequest():
                 return self.presence.call(self.sessions[sid], body, now)
+            case QualityReport():
+                return self.quality_report(sid, body, now)
         raise Refused(ErrCode.BAD_REQUEST, f"unexpected request {type(body).__name__}")
 
     def _close_peer(self, sid: int, outbox: Outbox, *, abort: bool = False) -> None:
@@ -596,6 +602,14 @@ class ServerState(FloorRules):
             self._floor_changed(record, outcome, outbox,
                                 notify=floor_changed or outcome.holder_changed)
         self.presence.member_left(uid, record.id, outbox)
+
+    def quality_report(self, sid: int, report: QualityReport, now: float) -> Result:
+        """Extension ``feedback``: a listener's report, passed on to the floor holder."""
+        record = self.interphones.get(report.id)
+        holder_sid = self.by_uid.get(record.holder) if record is not None and record.holder \
+            else None
+        holder = self.sessions.get(holder_sid) if holder_sid is not None else None
+        return self.feedback.report(self.session(sid), record, holder, report, now)
 
     # ---- floor timers --------------------------------------------------------------------------
 
