@@ -365,6 +365,10 @@ class AudioEngine:
         self.fec_policy.update(report)
         return self.fec_policy.apply(self._encoder, self._clock())
 
+    def report_listener_loss(self, worst_pct: float, p90_pct: float) -> EncoderSetting:
+        """:meth:`report_loss` for a report received now (the engine's clock); on the loop."""
+        return self.report_loss(LossReport(worst_pct, p90_pct, self._clock()))
+
     @property
     def expected_loss(self) -> int:
         return self._encoder.expected_loss

@@ -23,7 +23,7 @@ from app.ui.assets import icon
 from app.ui.floor_widgets import ReplayList
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.talk_button import TalkButton, format_seconds
-from app.ui.view_types import InterphoneRow, RowKind
+from app.ui.view_types import InterphoneRow, Reception, RowKind
 
 
 def member_count_text(count: int) -> str:
@@ -80,6 +80,9 @@ class InterphonePanel(QWidget):
         self.speaking.setFont(speaking_font)
         self.last_spoke = QLabel(self)
         self.last_spoke.setStyleSheet("color: #607d8b;")
+        self.reception = QLabel(self)  # how the speaker being heard comes through
+        self.reception.setVisible(False)
+        self._reception: Reception | None = None
 
         self.members_title = QLabel(self)
         self.members_title.setStyleSheet("font-weight: bold;")
@@ -125,6 +128,7 @@ class InterphonePanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(line)
         layout.addWidget(self.speaking)
+        layout.addWidget(self.reception)
         layout.addWidget(self.last_spoke)
         layout.addLayout(body, 1)
 
@@ -190,6 +194,32 @@ class InterphonePanel(QWidget):
             self._clock.stop()
         self._show_members()
         self._show_speaking()
+
+    def set_reception(self, reception: Reception | None) -> None:
+        """The speaker being heard: loss, jitter, FEC (None: hide the line)."""
+        self._reception = reception
+        self._show_reception()
+
+    def _show_reception(self) -> None:
+        reception = self._reception
+        self.reception.setVisible(reception is not None)
+        if reception is None:
+            self.reception.setText("")
+            return
+        parts = [self.tr("%1 % lost").replace("%1", f"{reception.loss_pct:.1f}"),
+                 self.tr("jitter %1 ms").replace("%1", f"{reception.jitter_ms:.0f}")]
+        if reception.fec_repairing:
+            parts.append(self.tr("FEC repairing"))
+        elif reception.fec_on:
+            parts.append(self.tr("FEC on"))
+        self.reception.setText(self.tr("Reception: %1").replace("%1", " · ".join(parts)))
+        bad = reception.loss_pct >= 5.0 or reception.jitter_ms >= 60.0
+        fair = reception.loss_pct >= 1.0 or reception.jitter_ms >= 30.0
+        color = "#c62828" if bad else "#ef6c00" if fair else "#2e7d32"
+        self.reception.setStyleSheet(f"color: {color};")
+        self.reception.setToolTip(self.tr(
+            "Packets lost and arrival jitter over the last seconds of what you hear; "
+            "FEC: the speaker sends redundancy that rebuilds lost packets."))
 
     def set_last_speaker(self, uid: str, at: str) -> None:
         self._last_speaker, self._last_at = uid, at
@@ -315,3 +345,4 @@ class InterphonePanel(QWidget):
         self._show_header()
         self._show_members()
         self._show_speaking()
+        self._show_reception()

@@ -13,7 +13,7 @@ from collections import Counter
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.audio.fec_policy import setting_for_loss
+from app.audio.talker_stream import TalkerQuality
 from app.client import (
     CallState,
     ConnectionChanged,
@@ -36,6 +36,7 @@ from app.client import (
     RosterChanged,
     SpeakerChanged,
 )
+from app.client.feedback import QualityReporter
 from app.client.replay import ReplayStore
 from app.client.tasks import TaskSet
 from app.client.turn import (
@@ -48,6 +49,7 @@ from app.client.turn import (
 from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
 from app.protocol.features import EMERGENCY, FLOOR_QUEUE
+from app.protocol.messages import FeedbackNotice
 from app.ui.audio_link import TURN_TONES, AudioPort, Tone
 from app.ui.floor_text import end_reason_text
 from app.ui.floor_widgets import ReplayItem
@@ -55,7 +57,7 @@ from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.replay_player import ReplayPlayer
 from app.ui.settings import Settings
-from app.ui.view_types import InterphoneRow, LinkState, RowKind, TalkState
+from app.ui.view_types import InterphoneRow, LinkState, Reception, RowKind, TalkState
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: Talk
                 TurnViewKind.PREEMPTED: TalkState.IDLE, TurnViewKind.REVOKED: TalkState.IDLE}
 EMERGENCY_REPEAT_MS = 2500
 LEVEL_POLL_MS = 50
-LOSS_POLL_MS = 2000
+QUALITY_POLL_MS = 1000  # report what we hear to the talker, show it (extension feedback)
 
 
 class Presenter(QObject):
@@ -120,6 +122,9 @@ class Presenter(QObject):
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
+        client.on_feedback = self._on_feedback
+        self._reporter = QualityReporter(client, self._receive_quality)
+        self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
@@ -152,8 +157,8 @@ class Presenter(QObject):
         self._link_clock.setInterval(500)
         self._link_clock.timeout.connect(self._show_link)
         self._loss = QTimer(self)
-        self._loss.setInterval(LOSS_POLL_MS)
-        self._loss.timeout.connect(self._follow_loss)
+        self._loss.setInterval(QUALITY_POLL_MS)
+        self._loss.timeout.connect(self._follow_quality)
         if audio is not None:
             self._levels.start()
             self._loss.start()
@@ -671,12 +676,30 @@ class Presenter(QObject):
         if self.audio is not None:
             self.window.audio_bar.set_levels(*self.audio.levels())
 
-    def _follow_loss(self) -> None:
-        """Tune the encoder's FEC to the loss measured on what we receive
-        (docs/audio-quality.md, "FEC policy")."""
+    def _receive_quality(self) -> dict[str, TalkerQuality]:
+        return dict(self.audio.receive_quality()) if self.audio is not None else {}
+
+    def _follow_quality(self) -> None:
+        """Every second: report what we hear of the speaker (the talker's FEC follows the
+        reports, docs/protocol-extensions.md "feedback") and show it in the banner."""
+        self._reporter.tick()
+        speaker = self.model.speaker
+        quality = self._receive_quality().get(speaker) \
+            if speaker and speaker != self.model.uid else None
+        if quality is None:
+            self.window.panel.set_reception(None)
+            return
+        before = self._fec_recovered.get(speaker, quality.fec_recovered)
+        self._fec_recovered = {speaker: quality.fec_recovered}
+        self.window.panel.set_reception(Reception(
+            speaker, quality.recent_loss_pct, quality.jitter_ms,
+            fec_on=quality.fec_packets > 0,
+            fec_repairing=quality.fec_recovered > before))
+
+    def _on_feedback(self, notice: FeedbackNotice) -> None:
+        """What our listeners lose (we hold the floor): the encoder's FEC policy follows."""
         if self.audio is not None:
-            measured = self.client.max_loss_pct() / 100.0
-            self.audio.set_expected_loss(setting_for_loss(measured * 100).packet_loss_perc)
+            self.audio.report_loss(notice.worst_pct, notice.p90_pct)
 
     def _tone(self, tone: Tone) -> None:
         if self.audio is not None and self.settings.tones:
@@ -712,6 +735,8 @@ class Presenter(QObject):
         self._unsubscribe()
         if self.client.on_interphone_audio == self._on_audio:
             self.client.on_interphone_audio = None
+        if self.client.on_feedback == self._on_feedback:
+            self.client.on_feedback = None
         self._stop_transmitting()
         await self.talk.close()
         await self.tasks.close()

@@ -13,6 +13,7 @@ from app.client import (
     RequestTimeout,
     ServerUnreachable,
 )
+from app.client.client import FEEDBACK
 from app.client.tasks import TaskSet
 from app.protocol.features import FLOOR_FEATURES
 from app.protocol.presence import PRESENCE
@@ -35,7 +36,7 @@ class Credentials:
     def client(self, connect_timeout: float = 5.0) -> InterphoneClient:
         return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
                                 connect_timeout=connect_timeout,
-                                features=(PRESENCE, *sorted(FLOOR_FEATURES)))
+                                features=(PRESENCE, FEEDBACK, *sorted(FLOOR_FEATURES)))
 
 
 class SignInFlow:
