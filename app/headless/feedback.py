@@ -17,7 +17,7 @@ from typing import Any
 from app.audio.constants import DEFAULT_BITRATE
 from app.audio.fec_policy import FecPolicy, LossReport
 from app.client.client import InterphoneClient
-from app.client.feedback import REPORT_INTERVAL, QualityReporter
+from app.client.feedback import POLL_INTERVAL, REPORT_INTERVAL, QualityReporter
 from app.headless.mix_clock import MixClock
 from app.protocol.messages import FeedbackNotice
 
@@ -40,6 +40,7 @@ def follow_feedback(client: InterphoneClient, bitrate: int = DEFAULT_BITRATE) ->
 
 def start_reporting(client: InterphoneClient, clock: MixClock,
                     interval: float = REPORT_INTERVAL) -> asyncio.Task[Any]:
-    """Report ``clock``'s current speaker's quality every ``interval`` s; cancel to stop."""
-    reporter = QualityReporter(client, clock.current_quality)
-    return asyncio.ensure_future(reporter.run(interval))
+    """Report ``clock``'s current speaker's quality every ``interval`` s (at once when
+    loss appears); cancel the task to stop."""
+    reporter = QualityReporter(client, clock.current_quality, interval=interval)
+    return asyncio.ensure_future(reporter.run(min(POLL_INTERVAL, interval)))

@@ -77,7 +77,8 @@ _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: Talk
                 TurnViewKind.PREEMPTED: TalkState.IDLE, TurnViewKind.REVOKED: TalkState.IDLE}
 EMERGENCY_REPEAT_MS = 2500
 LEVEL_POLL_MS = 50
-QUALITY_POLL_MS = 1000  # report what we hear to the talker, show it (extension feedback)
+QUALITY_POLL_MS = 250  # report what we hear to the talker (extension feedback) when due
+RECEPTION_EVERY = 4  # ... and show it every 4th poll (once a second)
 
 
 class Presenter(QObject):
@@ -125,6 +126,7 @@ class Presenter(QObject):
         client.on_feedback = self._on_feedback
         self._reporter = QualityReporter(client, self._receive_quality)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
+        self._quality_polls = 0
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
@@ -680,9 +682,12 @@ class Presenter(QObject):
         return dict(self.audio.receive_quality()) if self.audio is not None else {}
 
     def _follow_quality(self) -> None:
-        """Every second: report what we hear of the speaker (the talker's FEC follows the
-        reports, docs/protocol-extensions.md "feedback") and show it in the banner."""
-        self._reporter.tick()
+        """Report what we hear of the speaker when due (the talker's FEC follows the
+        reports, docs/protocol-extensions.md "feedback"); show it each second."""
+        self._reporter.tick(time.monotonic())
+        self._quality_polls += 1
+        if self._quality_polls % RECEPTION_EVERY:
+            return
         speaker = self.model.speaker
         quality = self._receive_quality().get(speaker) \
             if speaker and speaker != self.model.uid else None
