@@ -305,7 +305,11 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
             continue
         onset = played_offset + first + found[0]
         latencies.append((out_t0 + onset / SAMPLE_RATE - t) * 1000.0)
-    gap_ms, gaps = longest_silence_ms(played, config.frame_ms)
+    clicks_end = len(played)  # gaps are counted over the clicks' part only
+    if speech_pcm is not None:
+        clicks_end = max(0, round((talker.device.input_sample_time(start_index + speech_at)
+                                   - out_t0) * SAMPLE_RATE) - played_offset)
+    gap_ms, gaps = longest_silence_ms(played[:clicks_end], config.frame_ms)
     lookahead = _lookahead_ms(config.frame_ms)
     result: dict[str, object] = {
         "p50_ms": round(percentile(latencies, 50), 2),
@@ -366,6 +370,9 @@ def _score_speech(speech: np.ndarray, played: np.ndarray, played_offset: int,
 
     first = max(0, round(t_speech * SAMPLE_RATE) - played_offset)
     window = played[first:first + len(speech) + SAMPLE_RATE]
+    if len(window) < len(speech) or float(np.max(np.abs(window))) < SILENCE_LEVEL:
+        # e.g. the floor ran out (max_talk, 60 s in the demo directory): fewer clicks
+        return {"pesq_e2e": None, "pesq_error": "speech not heard (floor lost?)"}
     n = 1 << (len(speech) + len(window)).bit_length()
     corr = np.fft.irfft(np.fft.rfft(window, n) * np.conj(np.fft.rfft(speech, n)), n)
     lag = int(np.argmax(corr[: len(window)]))
