@@ -140,7 +140,7 @@ async def test_reporter_reports_each_interval_and_at_once_when_loss_appears() ->
             async def tick(at: float, slots: int, loss: float) -> bool:
                 now["alice"] = figures(slots, loss)
                 sent = reporter.tick(at)
-                await wait_until(lambda: bob._report_task is None or bob._report_task.done())
+                await wait_until(lambda: not bob._report_tasks)
                 return sent
 
             assert not reporter.tick(0.0)  # nothing heard yet

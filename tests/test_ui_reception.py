@@ -75,14 +75,14 @@ def test_banner_shows_loss_and_fec_and_the_talker_follows_our_reports(qloop, ser
                 await alice.join(OPS)
                 assert FEEDBACK in me.client.features
                 lbrr: list[bool] = []
-                me_audio = me.client.on_audio
+                me_audio = me.client.on_interphone_audio
                 assert me_audio is not None
 
-                def heard(uid: str, seq: int, payload: bytes) -> None:
+                def heard(interphone, uid: str, seq: int, payload: bytes) -> None:
                     lbrr.append(packet_has_lbrr(payload))
-                    me_audio(uid, seq, payload)
+                    me_audio(interphone, uid, seq, payload)
 
-                me.client.on_audio = heard
+                me.client.on_interphone_audio = heard
                 panel = me.window.panel  # type: ignore[union-attr]
                 assert not panel.reception.isVisible()
                 policy = follow_feedback(alice)

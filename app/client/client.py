@@ -156,7 +156,7 @@ class InterphoneClient:
         # (only while we hold the floor); feed it to app.audio.fec_policy.FecPolicy.
         self.on_feedback: FeedbackCallback | None = None
         self.last_feedback: FeedbackNotice | None = None
-        self._report_task: asyncio.Task[Any] | None = None
+        self._report_tasks: dict[InterphoneId, asyncio.Task[Any]] = {}
         self.stats = ClientStats()
         self._conn: SignalingConnection | None = None
         self._media: MediaEndpoint | None = None
@@ -482,24 +482,32 @@ class InterphoneClient:
 
     def report_quality(self, speaker: str, loss_pct: float, *, jitter_ms: float = 0.0,
                        late: int = 0, concealed: int = 0, recovered: int = 0,
-                       packets: int = 0) -> bool:
-        """Tell the server what we measured of ``speaker``'s audio (listener side).
+                       packets: int = 0, interphone: InterphoneId | str | None = None
+                       ) -> bool:
+        """Tell the server what we measured of ``speaker``'s audio in ``interphone``
+        (default: the talk target); listener side.
 
         Fire and forget: returns False (nothing sent) without the ``feedback``
-        extension, when not joined, when ``speaker`` is ourselves, or while the
-        previous report is still unanswered (reports are not queued up).
+        extension, when not in that interphone, when ``speaker`` is ourselves, or
+        while the previous report about that interphone is unanswered (reports are
+        not queued up).
         """
-        target = self.model.joined
+        target = self.model.joined if interphone is None else as_interphone_id(interphone)
         conn = self._conn
-        if (target is None or conn is None or conn.closed or not self.feedback_enabled
-                or speaker == self.uid):
+        if (target is None or not self.model.is_joined(target) or conn is None or conn.closed
+                or not self.feedback_enabled or speaker == self.uid):
             return False
-        if self._report_task is not None and not self._report_task.done():
+        pending = self._report_tasks.get(target)
+        if pending is not None and not pending.done():
             return False
         report = QualityReport(target, speaker, max(0.0, min(100.0, loss_pct)),
                                max(0.0, jitter_ms), late, concealed, recovered, packets)
-        self._report_task = self._tasks.spawn(self._send_report(conn, report),
-                                              "interphone-quality-report")
+        task = self._tasks.spawn(self._send_report(conn, report), "interphone-quality-report")
+        if task is None:
+            return False
+        self._report_tasks[target] = task
+        task.add_done_callback(lambda _: self._report_tasks.pop(target, None)
+                               if self._report_tasks.get(target) is task else None)
         return True
 
     async def _send_report(self, conn: SignalingConnection, report: QualityReport) -> None:

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from app.client.client import InterphoneClient
+from app.protocol.ids import InterphoneId
 
 logger = logging.getLogger(__name__)
 
@@ -50,44 +53,63 @@ class MeasuredQuality(Protocol):
 
 
 QualitySource = Callable[[], Mapping[str, MeasuredQuality]]
+StreamKey = Callable[[str, str], str]
+"""``key(speaker, interphone_id_text)``: the source's key of that speaker's stream."""
+
+
+def uid_key(speaker: str, interphone: str) -> str:
+    """For a source keyed by the talker's uid alone (``MixClock``)."""
+    return speaker
+
+
+@dataclass(slots=True)
+class _Sent:
+    speaker: str = ""
+    slots: int = 0  # the speaker's slot count at the last report
+    at: float = -math.inf
+    loss: float = 0.0
 
 
 class QualityReporter:
-    """Sends the current speaker's quality, once per tick while its audio flows."""
+    """Sends each joined interphone's current speaker's quality while its audio flows."""
 
     def __init__(self, client: InterphoneClient, source: QualitySource, *,
-                 interval: float = REPORT_INTERVAL) -> None:
+                 interval: float = REPORT_INTERVAL, key: StreamKey = uid_key) -> None:
         self.client = client
         self.source = source
         self.interval = interval
+        self.key = key
         self.reports_sent = 0
-        self._speaker = ""
-        self._last_slots = 0  # the speaker's slot count at the last report
-        self._last_at = -float("inf")
-        self._last_loss = 0.0
+        self._sent: dict[InterphoneId, _Sent] = {}
 
-    def tick(self, now: float) -> bool:
-        """Report if due: the current speaker's stream moved since the last report, and
-        ``interval`` passed or loss appeared. Returns True if a report went out."""
-        speaker = self.client.model.speaker
-        quality = self.source().get(speaker) if speaker else None
-        if quality is None or quality.slots == 0:
-            return False
-        if speaker != self._speaker:
-            self._speaker, self._last_slots = speaker, 0
-            self._last_at, self._last_loss = -float("inf"), 0.0
-        loss = quality.recent_loss_pct
-        alert = loss > LOSS_ALERT_PCT >= self._last_loss
-        if quality.slots == self._last_slots or (now - self._last_at < self.interval
-                                                 and not alert):
-            return False
-        sent = self.client.report_quality(
-            speaker, loss, jitter_ms=quality.jitter_ms,
-            late=quality.late, concealed=quality.concealed,
-            recovered=quality.fec_recovered, packets=quality.packets)
-        if sent:
-            self.reports_sent += 1
-            self._last_slots, self._last_at, self._last_loss = quality.slots, now, loss
+    def tick(self, now: float) -> int:
+        """Report where due: for each joined interphone, its speaker's stream moved since
+        the last report, and ``interval`` passed or loss appeared. Returns reports sent."""
+        model = self.client.model
+        joined = model.joined_ids
+        qualities = self.source() if joined else {}
+        for gone in [i for i in self._sent if i not in joined]:
+            del self._sent[gone]
+        sent = 0
+        for interphone in joined:
+            speaker = model.speaker_of(interphone)
+            quality = qualities.get(self.key(speaker, str(interphone))) if speaker else None
+            if quality is None or quality.slots == 0 or speaker == model.uid:
+                continue
+            last = self._sent.get(interphone)
+            if last is None or last.speaker != speaker:
+                last = self._sent[interphone] = _Sent(speaker)
+            loss = quality.recent_loss_pct
+            alert = loss > LOSS_ALERT_PCT >= last.loss
+            if quality.slots == last.slots or (now - last.at < self.interval and not alert):
+                continue
+            if self.client.report_quality(
+                    speaker, loss, jitter_ms=quality.jitter_ms, late=quality.late,
+                    concealed=quality.concealed, recovered=quality.fec_recovered,
+                    packets=quality.packets, interphone=interphone):
+                sent += 1
+                last.slots, last.at, last.loss = quality.slots, now, loss
+        self.reports_sent += sent
         return sent
 
     async def run(self, poll: float = POLL_INTERVAL) -> None:

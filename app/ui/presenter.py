@@ -13,6 +13,7 @@ from collections import Counter
 
 from PySide6.QtCore import QObject, QTimer
 
+from app.audio.mixer import stream_key
 from app.audio.talker_stream import TalkerQuality
 from app.client import (
     CallState,
@@ -124,7 +125,7 @@ class Presenter(QObject):
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
         client.on_feedback = self._on_feedback
-        self._reporter = QualityReporter(client, self._receive_quality)
+        self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
         self._quality_polls = 0
         window.talk_pressed.connect(self.press_talk)
@@ -688,9 +689,9 @@ class Presenter(QObject):
         self._quality_polls += 1
         if self._quality_polls % RECEPTION_EVERY:
             return
-        speaker = self.model.speaker
-        quality = self._receive_quality().get(speaker) \
-            if speaker and speaker != self.model.uid else None
+        speaker, target = self.model.speaker, self.model.talk_target
+        quality = self._receive_quality().get(stream_key(speaker, str(target))) \
+            if speaker and speaker != self.model.uid and target is not None else None
         if quality is None:
             self.window.panel.set_reception(None)
             return
