@@ -296,12 +296,12 @@ class InterphonePanel(QWidget):
 
     def _show_speaking(self) -> None:
         if self._row is None:
-            self.speaking.setText("")
-            self.last_spoke.setText("")
+            _set_text(self.speaking, "")
+            _set_text(self.last_spoke, "")
             return
         if self._offline:
-            self.speaking.setText(self.tr("Offline: who is speaking is unknown"))
-            self.speaking.setStyleSheet("color: #9e9e9e;")
+            _set_text(self.speaking, self.tr("Offline: who is speaking is unknown"))
+            _set_style(self.speaking, "color: #9e9e9e;")
         elif self._speaker and self._speaker_since is not None:
             elapsed = format_seconds(time.monotonic() - self._speaker_since)
             if self._speaker == self._me:
@@ -309,28 +309,28 @@ class InterphonePanel(QWidget):
             else:
                 text = self.tr("%1 is speaking · %2").replace("%1", self.name_of(self._speaker))\
                     .replace("%2", elapsed)
-            self.speaking.setText(text)
-            self.speaking.setStyleSheet("color: #c62828; font-weight: bold;")
+            _set_text(self.speaking, text)
+            _set_style(self.speaking, "color: #c62828; font-weight: bold;")
         elif self._row.live:
-            self.speaking.setText(self.tr("Nobody is speaking"))
-            self.speaking.setStyleSheet("")
+            _set_text(self.speaking, self.tr("Nobody is speaking"))
+            _set_style(self.speaking, "")
         else:
-            self.speaking.setText(self.tr("This interphone is not active"))
-            self.speaking.setStyleSheet("color: #607d8b;")
-        self.last_spoke.setStyleSheet("color: #9e9e9e;" if self._offline else "color: #607d8b;")
+            _set_text(self.speaking, self.tr("This interphone is not active"))
+            _set_style(self.speaking, "color: #607d8b;")
+        _set_style(self.last_spoke, "color: #9e9e9e;" if self._offline else "color: #607d8b;")
         if self._last_speaker and not (self._offline and self._speaker):
             who = self.tr("you") if self._last_speaker == self._me \
                 else self.name_of(self._last_speaker)
-            self.last_spoke.setText(self.tr("Last spoke: %1 at %2")
+            _set_text(self.last_spoke, self.tr("Last spoke: %1 at %2")
                                     .replace("%1", who)
                                     .replace("%2", self._last_at))
         elif self._speaker and self._offline:
-            self.last_spoke.setText(self.tr("Last heard before going offline: %1")
+            _set_text(self.last_spoke, self.tr("Last heard before going offline: %1")
                                     .replace("%1", self.name_of(self._speaker)))
         elif self._speaker:
-            self.last_spoke.setText("")  # the first utterance is under way
+            _set_text(self.last_spoke, "")  # the first utterance is under way
         else:
-            self.last_spoke.setText(self.tr("Nobody has spoken yet"))
+            _set_text(self.last_spoke, self.tr("Nobody has spoken yet"))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
@@ -346,3 +346,15 @@ class InterphonePanel(QWidget):
         self._show_members()
         self._show_speaking()
         self._show_reception()
+
+
+def _set_text(label: QLabel, text: str) -> None:
+    """Set a label's text only when it changes (the speaking clock redraws twice a second)."""
+    if label.text() != text:
+        label.setText(text)
+
+
+def _set_style(label: QLabel, style: str) -> None:
+    """Set a style sheet only when it changes: each call re-polishes the widget."""
+    if label.styleSheet() != style:
+        label.setStyleSheet(style)
