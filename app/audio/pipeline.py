@@ -453,6 +453,22 @@ class AudioEngine:
         self.mixer.receive(uid, seq, payload, interphone)
         self._ensure_output()
 
+    def receive_from_thread(self, uid: str, seq: int, payload: bytes,
+                            interphone: str = "") -> None:
+        """:meth:`receive` from any thread (the client's media receive thread): the packet
+        goes to the mixer at once; a stopped output (on demand) is started on the loop."""
+        self.mixer.receive(uid, seq, payload, interphone)
+        self._quiet_blocks = 0
+        stream = self._output
+        if not self.on_demand or stream is None or stream.active or self._closed:
+            return
+        loop = self._loop
+        try:
+            if loop is not None:
+                loop.call_soon_threadsafe(self._ensure_output)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         """``uid`` stopped talking: play out what is buffered, then drop the stream."""
         self.mixer.end_utterance(uid, interphone)

@@ -151,6 +151,7 @@ class InterphoneClient:
         self.model = ClientModel(uid)
         self.on_audio: AudioCallback | None = None
         self.on_interphone_audio: InterphoneAudio | None = None
+        self._audio_sink: InterphoneAudio | None = None
         self._audio_ids: dict[str, InterphoneId] = {}
         # Extension "feedback": called with each notice of what our listeners lose
         # (only while we hold the floor); feed it to app.audio.fec_policy.FecPolicy.
@@ -577,6 +578,7 @@ class InterphoneClient:
         media_host, media_port = self._media_addr or (conn.peer_host or self.host,
                                                       login.udp_port)
         media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio)
+        media.audio_sink = self._sink_media_audio if self._audio_sink is not None else None
         old_media, self._media = self._media, media
         if old_media is not None:
             await old_media.aclose()
@@ -727,6 +729,31 @@ class InterphoneClient:
         self.model.apply_left()
         self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
         # The session closed itself on the kick: its driver drops the connection.
+
+    @property
+    def audio_sink(self) -> InterphoneAudio | None:
+        """``sink(interphone, uid, seq, opus_packet)`` called for every audio packet in the
+        media receive thread, before the loop hears of it (see :mod:`app.client.media`):
+        it must be thread-safe (the mixer's ``receive`` is). While one is set,
+        ``on_audio``/``on_interphone_audio`` are still called for every packet, in order,
+        on the loop, but in batches (about every 0.1 s): use the sink to play."""
+        return self._audio_sink
+
+    @audio_sink.setter
+    def audio_sink(self, sink: InterphoneAudio | None) -> None:
+        self._audio_sink = sink
+        if self._media is not None:
+            self._media.audio_sink = self._sink_media_audio if sink is not None else None
+
+    def _sink_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
+        """In the media receive thread."""
+        sink = self._audio_sink
+        if sink is None:
+            return
+        parsed = self._audio_ids.get(interphone)
+        if parsed is None:
+            parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
+        sink(parsed, uid, seq, payload)
 
     def _on_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
         self.stats.rx_packets += 1

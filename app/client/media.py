@@ -6,6 +6,15 @@ keepalive interval, sends audiopackets to the talk target with a per-utterance
 ``seq`` and a crc, and delivers the valid audio of every joined interphone from
 other members to a callback, with the interphone's id. Per-speaker
 loss is measured from ``seq`` gaps (:class:`LossMeter`).
+
+Opened with :meth:`MediaEndpoint.open`, the socket is read by a thread of its own
+(:mod:`app.client.media_thread`): ``datagram_received`` runs there. An
+``audio_sink`` (thread-safe, e.g. the mixer's ``receive``) is called right there
+for every valid audio packet, in arrival order, so playback does not wait for the
+event loop; ``on_audio`` is still called for every packet, in order, on the loop:
+at once when no sink is set, else in batches every ``SINK_BATCH_S`` (its work is
+bookkeeping then: two loop wake-ups per batch instead of one per packet).
+Acknowledgements are handed to the loop too.
 """
 
 from __future__ import annotations
@@ -14,10 +23,13 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from app.client.media_thread import ThreadedDatagramTransport, bind_ephemeral
 from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
 
 logger = logging.getLogger(__name__)
@@ -34,6 +46,10 @@ carry IPv6 flow and scope fields behind them, which are not looked at."""
 
 # Sequence numbers that fall this far below the highest seen start a new utterance.
 _RESTART_GAP = 50
+SINK_BATCH_S = 0.1
+"""With an ``audio_sink``, how long ``on_audio`` calls wait to be delivered together."""
+MAX_PENDING = 1000
+"""Packets waiting for the loop above which the oldest are dropped (a stalled loop)."""
 
 
 @dataclass(slots=True)
@@ -105,18 +121,27 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._ack_waiters: dict[str, asyncio.Event] = {}
         self._meters: dict[str, LossMeter] = {}
         self.stats = MediaStats()
+        self.audio_sink: InterphoneAudioCallback | None = None
+        """Called for every valid audio packet in the receiving thread (thread-safe!)."""
+        self._loop: asyncio.AbstractEventLoop | None = None  # set: datagrams come off-loop
+        self._pending: deque[tuple[str, str, int, bytes]] = deque()
+        self._pending_lock = threading.Lock()
+        self._flush_scheduled = False
 
     @classmethod
     async def open(cls, host: str, port: int, uid: str,
                    on_audio: InterphoneAudioCallback) -> MediaEndpoint:
-        """Bind an ephemeral local port of ``host``'s address family."""
+        """Bind an ephemeral local port of ``host``'s address family; a thread receives."""
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         family, _, _, _, address = infos[0]
         server = (str(address[0]), int(address[1]))
-        _, protocol = await loop.create_datagram_endpoint(
-            lambda: cls(server, uid, on_audio), family=family)
-        return protocol
+        endpoint = cls(server, uid, on_audio)
+        endpoint._loop = loop
+        transport = ThreadedDatagramTransport(bind_ephemeral(family), endpoint)
+        endpoint.connection_made(transport)
+        transport.start()
+        return endpoint
 
     # ---- asyncio.DatagramProtocol ------------------------------------------------------
 
@@ -130,6 +155,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         logger.debug("UDP error (server media port unreachable?): %s", exc)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        """One datagram: in the receive thread when opened with :meth:`open`."""
         if addr[0] != self._server[0]:
             self.stats.rx_dropped += 1
             return
@@ -141,10 +167,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             return
         if isinstance(packet, RecvBeginPacket):
             if packet.uid == self._uid:
-                self.stats.acks += 1
-                waiter = self._ack_waiters.get(packet.id)
-                if waiter is not None:
-                    waiter.set()
+                self._on_loop(self._acknowledged, packet.id)
             return
         if packet.id not in self._registered or packet.uid == self._uid:
             self.stats.rx_dropped += 1
@@ -154,8 +177,55 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if meter is None:
             meter = self._meters[packet.uid] = LossMeter()
         meter.add(packet.seq)
+        sink = self.audio_sink
+        if sink is not None:
+            try:
+                sink(packet.id, packet.uid, packet.seq, packet.frame)
+            except Exception:
+                logger.exception("audio_sink failed")
+        if self._loop is None:  # fed on the loop (tests): deliver now
+            self._deliver(packet.id, packet.uid, packet.seq, packet.frame)
+            return
+        with self._pending_lock:
+            if len(self._pending) >= MAX_PENDING:
+                self._pending.popleft()
+            self._pending.append((packet.id, packet.uid, packet.seq, packet.frame))
+            if self._flush_scheduled:
+                return
+            self._flush_scheduled = True
+        self._on_loop(self._flush if sink is None else self._flush_later)
+
+    # ---- on the loop -------------------------------------------------------------------
+
+    def _on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            callback(*args)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: the client is going away
+            loop.call_soon_threadsafe(callback, *args)
+
+    def _acknowledged(self, interphone: str) -> None:
+        self.stats.acks += 1
+        waiter = self._ack_waiters.get(interphone)
+        if waiter is not None:
+            waiter.set()
+
+    def _flush_later(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_later(SINK_BATCH_S, self._flush)
+
+    def _flush(self) -> None:
+        with self._pending_lock:
+            batch = list(self._pending)
+            self._pending.clear()
+            self._flush_scheduled = False
+        for interphone, uid, seq, frame in batch:
+            self._deliver(interphone, uid, seq, frame)
+
+    def _deliver(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
         try:
-            self._on_audio(packet.id, packet.uid, packet.seq, packet.frame)
+            self._on_audio(interphone, uid, seq, frame)
         except Exception:
             logger.exception("on_audio callback failed")
 
@@ -241,6 +311,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        with self._pending_lock:
+            self._pending.clear()
 
     # ---- internals ---------------------------------------------------------------------
 

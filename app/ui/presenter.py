@@ -128,6 +128,7 @@ class Presenter(QObject):
         self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
         self._quality_polls = 0
+        client.audio_sink = self._play_audio  # the media thread feeds the mixer directly
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
@@ -355,9 +356,9 @@ class Presenter(QObject):
         self._show_talk()
 
     def _on_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
-        """Audio of any joined interphone: each is mixed with its own volume."""
+        """Audio of any joined interphone, on the loop (in batches: ``_play_audio`` plays)."""
         self.received[uid] += 1
-        if self.audio is not None:
+        if self.audio is not None and self.client.audio_sink != self._play_audio:
             self.audio.receive(uid, seq, payload, str(interphone))
         number = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
         if number and number != self._replay_shown:
@@ -428,6 +429,12 @@ class Presenter(QObject):
     def cancel_emergency(self, interphone_id: str) -> None:
         if interphone_id:
             self.tasks.spawn(self.client.cancel_emergency(interphone_id), "emergency")
+
+    def _play_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
+        """In the client's media receive thread: each interphone mixed with its own volume."""
+        audio = self.audio
+        if audio is not None:
+            audio.receive_from_thread(uid, seq, payload, str(interphone))
 
     # --- view intents ----------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
@@ -743,6 +750,8 @@ class Presenter(QObject):
             self.client.on_interphone_audio = None
         if self.client.on_feedback == self._on_feedback:
             self.client.on_feedback = None
+        if self.client.audio_sink == self._play_audio:
+            self.client.audio_sink = None
         self._stop_transmitting()
         await self.talk.close()
         await self.tasks.close()
