@@ -227,7 +227,9 @@ class _Peer:
         engine = AudioEngine(self.device, self.frame_ms, send_frame=self.client.send_audio,
                              loop=loop)
         self.engine = engine
-        self.client.on_audio = engine.receive
+        # as the desktop app does: the media receive thread feeds the mixer directly
+        self.client.audio_sink = lambda _interphone, uid, seq, payload: \
+            engine.receive_from_thread(uid, seq, payload)
         # As the GUI's presenter: what our listeners lose sets our FEC (feedback extension).
         self.client.on_feedback = lambda notice: engine.report_listener_loss(
             notice.worst_pct, notice.p90_pct)
