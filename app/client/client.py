@@ -692,6 +692,8 @@ class InterphoneClient:
 
     def _on_session_event(self, event: SessionEvent) -> None:
         """Every answer and notification, in wire order, before any awaiting task resumes."""
+        if self._media is not None:  # audio that came before it is heard of before it
+            self._media.flush()
         if isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
             self._on_floor_notice(event.body)
         elif isinstance(event, NotificationReceived) and isinstance(event.body, FeedbackNotice):

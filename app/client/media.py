@@ -215,6 +215,13 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_later(SINK_BATCH_S, self._flush)
 
+    def flush(self) -> None:
+        """On the loop: deliver to ``on_audio`` what the receive thread has handed over so
+        far (the client calls it before each signaling event, so that audio received
+        before, e.g., a speaker change reaches ``on_audio`` before the change)."""
+        if self._pending:
+            self._flush()
+
     def _flush(self) -> None:
         with self._pending_lock:
             batch = list(self._pending)
