@@ -188,3 +188,21 @@ async def test_audio_sent_before_a_pre_emption_is_relayed_and_after_it_dropped()
 def _relay(server: InterphoneServer) -> Any:
     assert server.relay is not None
     return server.relay
+
+
+async def test_audio_sent_before_the_grant_but_read_after_it_is_not_relayed() -> None:
+    """PROTOCOL.md 5.1: audio sent while nobody held the floor is never relayed, even when
+    the media thread reads it only after the loop has granted the floor to its sender."""
+    async with running_server() as server:
+        room = await Room(server.port).enter()
+        staller = _Staller(_media(server), await UdpPeer.open(server.port))
+        await staller.stall()
+        early = _audio(0, b"nobody holds")
+        room.peers["alice"].send(early)  # waits in the socket behind the staller's datagram
+        await room.clients["alice"].speak(G58, True)  # granted on the loop meanwhile
+        staller.go.set()
+        granted = _audio(1, b"granted")
+        room.peers["alice"].send(granted)  # sent after the grant: relayed
+        await _next_is(room.peers["bob"], granted)
+        await _next_is(room.peers["carol"], granted)
+        await room.leave()

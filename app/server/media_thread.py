@@ -288,7 +288,9 @@ class MediaThread(asyncio.DatagramTransport):
         the sender gave the floor up after this datagram arrived (a retired grant whose
         marker is not read yet): then it goes to the fan-out of then."""
         relay = self._relay
-        released_after = relay.releases  # read after the datagram: it arrived before any later
+        # the socket is first in, first out: this datagram arrived before every marker not
+        # read yet, so before the releases and grants they mark
+        released_after = self._marked
         if addr == self._marker_addr and size == _MARKER.size:
             (self._marked,) = _MARKER.unpack_from(view)
             self._queue(None, addr, 0.0, self._marked)

@@ -54,6 +54,9 @@ class Interphone:
     granted_at: float = 0.0
     last_audio_at: float = 0.0
     grant_no: int = 0
+    grant_mark: int = 0
+    """The relay's marker for the current grant (a relay that judges datagrams after their
+    arrival admits none read before it)."""
     remote: set[str] = field(default_factory=set)
     """Members whose ``addrs`` entry is another node's relay (several nodes on one store):
     their audio arrives from that node, and audio for them goes there once per packet."""

@@ -58,8 +58,9 @@ a type the relay does not handle; not admitted (no such interphone, not the hold
 its registered address, the grant ran out, a refused recvbegin); the grant found run out
 by the media thread; the send buffer is full; too many waiting for the event loop."""
 RETIRED_FOR = 0.5
-"""Seconds a floor given up serves at most, should its marker be lost (a full socket
-buffer drops it like any datagram; a later marker ends it too)."""
+"""Seconds a floor given up serves at most, and a new grant refuses datagrams read before
+its marker at most, should the marker be lost (a full socket buffer drops it like any
+datagram; a later marker ends it too)."""
 MAX_FAST_SOURCES = 4096
 """Source addresses with fast routes above which routes no longer valid are pruned."""
 
@@ -98,12 +99,14 @@ class FastRoute:
     record: Interphone
     uid: str
     targets: tuple[Address, ...]
+    grant_no: int
 
     def valid(self) -> bool:
         """Still the holder, at the admitted address, with the admitted listeners (deadlines
         are checked per packet by the caller)."""
         record = self.record
-        return record.fanout_targets is self.targets and record.holder == self.uid
+        return (record.fanout_targets is self.targets and record.holder == self.uid
+                and record.grant_no == self.grant_no)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -153,7 +156,8 @@ class MediaRelay(asyncio.DatagramProtocol):
         """Registered address -> floors given up whose earlier datagrams may still come
         (written by the loop's thread only, one whole tuple at a time)."""
         self.releases = 0
-        """Floors given up so far (the last :attr:`RetiredGrant.token`)."""
+        """Markers sent so far, one per floor given up (the last :attr:`RetiredGrant.token`)
+        and one per floor granted (:attr:`Interphone.grant_mark`)."""
         self._relayed = 0
         self._relayed_bytes = 0
         self._dropped = 0
@@ -193,6 +197,7 @@ class MediaRelay(asyncio.DatagramProtocol):
         self._backlog = cast(Any, self.transport).get_write_buffer_size
         if hasattr(transport, "mark"):  # it judges datagrams after their arrival
             self.state.on_release = self._retire
+            self.state.on_grant = self._granted
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._sendto, self._backlog = _discard, _full
@@ -200,6 +205,8 @@ class MediaRelay(asyncio.DatagramProtocol):
         self.retired.clear()
         if self.state.on_release == self._retire:
             self.state.on_release = None
+        if self.state.on_grant == self._granted:
+            self.state.on_grant = None
 
     # ---- floors given up ----------------------------------------------------------------------
 
@@ -215,6 +222,14 @@ class MediaRelay(asyncio.DatagramProtocol):
                              self.releases)
         kept = tuple(g for g in self.retired.get(addr, ()) if g.deadline > now)
         self.retired[addr] = (*kept, grant)
+        cast(Any, self.transport).mark(self.releases)
+
+    def _granted(self, record: Interphone, uid: str) -> None:
+        """``uid`` was just granted ``record``'s floor: datagrams the transport reads before
+        this marker arrived before the grant, so they are not admitted (PROTOCOL.md 5.1:
+        audio sent while nobody held the floor is never relayed, even if judged later)."""
+        self.releases += 1
+        record.grant_mark = self.releases
         cast(Any, self.transport).mark(self.releases)
 
     def retired_grant(self, addr: Address, key: str, uid: str,
@@ -267,6 +282,10 @@ class MediaRelay(asyncio.DatagramProtocol):
             self._drop(MALFORMED)
             return
         record = self.state.accept_audio(key, uid, addr, now)
+        if (record is not None and released_after is not None
+                and released_after < record.grant_mark
+                and now < record.granted_at + RETIRED_FOR):
+            record = None  # read before the grant's marker: it arrived before the grant
         if record is None and released_after is not None and self.retired:
             grant = self.retired_grant(addr, key, uid, released_after)
             if grant is not None and now < grant.deadline:
@@ -293,7 +312,7 @@ class MediaRelay(asyncio.DatagramProtocol):
         self._relayed_bytes += len(data)
         frame_at = audio_frame_at(key, uid)
         self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
-                                      targets))
+                                      targets, record.grant_no))
 
     def _publish(self, addr: Address, route: FastRoute) -> None:
         fast = self.fast

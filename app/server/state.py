@@ -113,6 +113,9 @@ class ServerState(FloorRules):
         """Told of a floor given up or taken (``speak off``, leaving, pre-emption) just
         before: a relay that judges datagrams after their arrival keeps the holder's
         earlier ones."""
+        self.on_grant: Callable[[Interphone, str], None] | None = None
+        """Told of a floor just granted: a relay that judges datagrams after their arrival
+        refuses the holder's datagrams that arrived before."""
         self.presence = PresenceRules(self)  # extension presence: status and ringing calls
         self.coalescer: Coalescer[InterphoneId] = Coalescer()
         """Member changes of an interphone told at most once per window (floor changes at
@@ -618,6 +621,8 @@ class ServerState(FloorRules):
         record.holder = uid
         record.granted_at = record.last_audio_at = now
         record.grant_no = self._grants
+        if self.on_grant is not None:
+            self.on_grant(record, uid)
         heapq.heappush(self._floor_timers,
                        (record.floor_deadline(self.settings), self._grants, str(record.id)))
 
