@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from types import TracebackType
 
 from app.server.directory import Directory
@@ -13,6 +14,7 @@ from app.server.relay import MediaRelay
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
 from app.server.tcp import SignalingServer
+from app.server.tls import HANDSHAKE_TIMEOUT
 
 log = logging.getLogger("app.server")
 
@@ -36,11 +38,14 @@ class InterphoneServer:
         host: str = "127.0.0.1",
         port: int = 0,
         settings: ServerSettings | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.directory = directory
         self.host = host
         self.port = port
         self.settings = settings or directory.settings
+        self.tls = tls
+        """The signaling port's TLS context (None: plain TCP)."""
         self.state = ServerState(directory, self.settings)
         self.hub: SignalingServer | None = None
         self.relay: MediaRelay | None = None
@@ -59,8 +64,9 @@ class InterphoneServer:
         hub = SignalingServer(self.state, loop)
         wanted = self.port
         for attempt in range(_BIND_ATTEMPTS):
-            tcp = await loop.create_server(hub.new_connection, self.host, wanted,
-                                           backlog=LISTEN_BACKLOG)
+            tcp = await loop.create_server(
+                hub.new_connection, self.host, wanted, backlog=LISTEN_BACKLOG, ssl=self.tls,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT if self.tls is not None else None)
             ports = {sock.getsockname()[1] for sock in tcp.sockets}
             port = tcp.sockets[0].getsockname()[1]
             try:
@@ -83,7 +89,8 @@ class InterphoneServer:
         self._tcp, self._udp = tcp, udp
         self.port = port
         self.state.udp_port = port
-        log.info("serving on %s port %d (tcp+udp), auth=%s", self.host, port, self.settings.auth)
+        log.info("serving on %s port %d (tcp%s+udp), auth=%s", self.host, port,
+                 "+tls" if self.tls is not None else "", self.settings.auth)
 
     async def stop(self) -> None:
         """Stop accepting, close every session (flushing what was queued), close the relay."""

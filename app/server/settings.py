@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 AUTH_MODES = ("open", "token")
+MEDIA_ENCRYPTION_MODES = ("", "required", "optional", "off")
+_PATH_SETTINGS = frozenset({"tls_cert", "tls_key", "tls_self_signed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,27 @@ class ServerSettings:
     """Buffered plus queued bytes above which a session is closed."""
     write_stall_timeout: float = 30.0
     """Seconds a session may stay above the high-water mark before it is closed."""
+    tls_cert: str = ""
+    """Certificate file (PEM) for TLS on the signaling port, with ``tls_key``."""
+    tls_key: str = ""
+    tls_self_signed: str = ""
+    """Directory where a self-signed ``server.crt``/``server.key`` pair is made once and kept."""
+    media_encryption: str = ""
+    """``required``, ``optional`` or ``off`` (docs/protocol-extensions.md, media-auth);
+    empty: ``required`` with TLS, ``off`` without."""
+    max_sessions_per_address: int = 64
+    """Logged-in sessions one source IP may hold."""
+    max_unauthenticated_per_address: int = 16
+    """Connections one source IP may hold open before logging in."""
+    refusal_log_interval: float = 60.0
+    """Seconds between two log lines about refusals of one address."""
+    recvbegin_rate: float = 20.0
+    """Authenticated recvbegin datagrams per second per source IP."""
+    recvbegin_burst: int = 40
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert or self.tls_key or self.tls_self_signed)
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -64,7 +87,9 @@ class ServerSettings:
 
 SETTING_NAMES = frozenset(f.name for f in fields(ServerSettings))
 _INTEGER_SETTINGS = frozenset({"rate_burst", "max_sessions", "max_malformed",
-                               "write_high_water", "write_hard_limit"})
+                               "write_high_water", "write_hard_limit",
+                               "max_sessions_per_address", "max_unauthenticated_per_address",
+                               "recvbegin_burst"})
 
 
 def setting_problem(name: str, value: object) -> str | None:
@@ -77,6 +102,11 @@ def setting_problem(name: str, value: object) -> str | None:
     if name == "auth":
         return None if value in AUTH_MODES else (
             f"auth must be \"open\" or \"token\", not {value!r}")
+    if name in _PATH_SETTINGS:
+        return None if isinstance(value, str) else f"{name} must be a file path, not {value!r}"
+    if name == "media_encryption":
+        return None if value in MEDIA_ENCRYPTION_MODES else (
+            f"media_encryption must be \"required\", \"optional\" or \"off\", not {value!r}")
     if name in _INTEGER_SETTINGS:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return None
