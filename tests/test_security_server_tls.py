@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from server_fixtures import FAST, TEST_TOML, RawClient, sample_directory
 
 from app.client.trust import TrustPolicy, after_handshake, client_context
 from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
-from server_fixtures import FAST, TEST_TOML, RawClient, sample_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 

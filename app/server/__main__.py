@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
     parser.add_argument("--tls-cert", metavar="FILE",
-                        help="TLS on the signaling port with this certificate (PEM), with --tls-key")
+                        help="TLS on the signaling port with this PEM certificate (with --tls-key)")
     parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
     parser.add_argument("--tls-self-signed", metavar="DIR",
                         help="TLS with a self-signed certificate made once in DIR and reused")
