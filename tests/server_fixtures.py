@@ -74,7 +74,9 @@ members = ["alice", "bob", "dave"]
 """
 
 FAST = ServerSettings(auth="token", max_talk=60, keepalive=15, silence_timeout=5.0,
-                      login_timeout=5.0)
+                      login_timeout=5.0, max_sessions_per_address=10000,
+                      max_unauthenticated_per_address=10000)
+"""Every test client comes from 127.0.0.1: the per-address limits are tested on their own."""
 
 
 def sample_directory() -> Directory:

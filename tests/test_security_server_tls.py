@@ -12,10 +12,12 @@ import pytest
 from server_fixtures import FAST, TEST_TOML, RawClient, sample_directory
 
 from app.client.trust import TrustPolicy, after_handshake, client_context
+from app.protocol.messages import Login
 from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
 
 ROOT = Path(__file__).resolve().parent.parent
+OPTIONAL_TOML = TEST_TOML.replace("[server]\n", "[server]\nmedia_encryption = 'optional'\n", 1)
 
 
 def pinned(fingerprint: str) -> ssl.SSLContext:
@@ -25,8 +27,8 @@ def pinned(fingerprint: str) -> ssl.SSLContext:
 async def test_login_over_tls_and_a_plain_client_costs_the_others_nothing(
         tmp_path: Path) -> None:
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
-    async with InterphoneServer(sample_directory(), settings=FAST.with_overrides(auth="open"),
-                                tls=context) as server:
+    async with InterphoneServer(sample_directory(), settings=FAST.with_overrides(
+            auth="open", media_encryption="optional"), tls=context) as server:
         alice = await RawClient.connect(server.port, tls=pinned(fingerprint))
         ssl_object = alice.writer.get_extra_info("ssl_object")
         assert ssl_object is not None and ssl_object.version() in ("TLSv1.2", "TLSv1.3")
@@ -85,7 +87,7 @@ def _fingerprint(lines: list[str]) -> str:
 
 async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path: Path) -> None:
     config = tmp_path / "dir.toml"
-    config.write_text(TEST_TOML)
+    config.write_text(OPTIONAL_TOML)
     process, port, lines = await _start_server("--config", str(config),
                                                "--tls-self-signed", str(tmp_path / "tls"))
     try:
@@ -104,7 +106,8 @@ async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path:
 
 async def test_toml_server_table_turns_tls_on_relative_to_the_file(tmp_path: Path) -> None:
     config = tmp_path / "dir.toml"
-    config.write_text(TEST_TOML.replace("[server]\n", "[server]\ntls_self_signed = 'certs'\n", 1))
+    config.write_text(OPTIONAL_TOML.replace("[server]\n", "[server]\ntls_self_signed = 'certs'\n",
+                                            1))
     assert "tls_self_signed" in config.read_text()
     process, port, lines = await _start_server("--config", str(config))
     try:
@@ -124,3 +127,23 @@ async def test_cli_refuses_half_a_pair_with_exit_2(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 2
     assert "--tls-cert and --tls-key go together" in err.decode()
+
+
+async def test_over_tls_media_auth_is_required_by_default(tmp_path: Path) -> None:
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    async with InterphoneServer(sample_directory(), settings=FAST, tls=context) as server:
+        assert server.state.media_encryption.value == "required"
+        client = await RawClient.connect(server.port, tls=pinned(fingerprint))
+        reply = await client.request(Login("alice", "pw-alice"))
+        assert not reply.ok and reply.body.errcode == 426
+        assert reply.body.errmsg == "media-auth required"
+        await client.close()
+
+
+async def test_without_tls_media_auth_is_off_and_never_granted() -> None:
+    async with InterphoneServer(sample_directory(), settings=FAST) as server:
+        assert "media-auth" not in server.state.features
+        client = await RawClient.connect(server.port)
+        reply = await client.request(Login("alice", "pw-alice", features=("media-auth",)))
+        assert reply.ok and "media-auth" not in reply.body.features
+        await client.close()

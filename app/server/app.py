@@ -10,6 +10,7 @@ import ssl
 from types import TracebackType
 
 from app.server.directory import Directory
+from app.server.login_guard import FailedLogins, LoginGuard, TokenVerifier
 from app.server.relay import MediaRelay
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
@@ -46,8 +47,9 @@ class InterphoneServer:
         self.settings = settings or directory.settings
         self.tls = tls
         """The signaling port's TLS context (None: plain TCP)."""
-        self.state = ServerState(directory, self.settings)
+        self.state = ServerState(directory, self.settings, tls=tls is not None)
         self.hub: SignalingServer | None = None
+        self.guard: LoginGuard | None = None
         self.relay: MediaRelay | None = None
         self._tcp: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -62,6 +64,10 @@ class InterphoneServer:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
         hub = SignalingServer(self.state, loop)
+        if self.settings.auth == "token":
+            self.guard = LoginGuard(TokenVerifier.for_users(self.directory.users.values()),
+                                    FailedLogins())
+            hub.use_login_guard(self.guard)
         wanted = self.port
         for attempt in range(_BIND_ATTEMPTS):
             tcp = await loop.create_server(
@@ -112,6 +118,9 @@ class InterphoneServer:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(tcp.wait_closed(), _STOP_GRACE)
         hub.close()
+        if self.guard is not None:
+            self.guard.close()
+            self.guard = None
         log.info("stopped")
 
     async def __aenter__(self) -> InterphoneServer:

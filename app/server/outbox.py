@@ -11,10 +11,25 @@ from app.protocol.messages import Body, Message
 class Refused(Exception):
     """A request the rules refuse; it is answered with ``errcode``/``errmsg``."""
 
-    def __init__(self, errcode: ErrCode, errmsg: str) -> None:
+    def __init__(self, errcode: ErrCode | int, errmsg: str) -> None:
         super().__init__(errmsg)
         self.errcode = errcode
         self.errmsg = errmsg
+
+
+class RefusedAndClosed(Refused):
+    """A refusal after which the connection is closed (e.g. a per-address limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginCheck:
+    """A token the I/O layer must check off the event loop (:class:`~app.server.login_guard.
+    LoginGuard`), then report with :meth:`~app.server.state.ServerState.login_checked`."""
+
+    session_id: int
+    uid: str
+    token: str
+    address: str
 
 
 @dataclass(slots=True)
@@ -31,6 +46,7 @@ class Outbox:
     closes: list[int] = field(default_factory=list)
     aborts: list[int] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)
+    login_checks: list[LoginCheck] = field(default_factory=list)
 
     def send(self, session_id: int, message: Message) -> None:
         self.messages.append((session_id, message))
@@ -50,9 +66,11 @@ class Outbox:
         self.closes += other.closes
         self.aborts += other.aborts
         self.log_lines += other.log_lines
+        self.login_checks += other.login_checks
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.closes or self.aborts or self.log_lines)
+        return bool(self.messages or self.closes or self.aborts or self.log_lines
+                    or self.login_checks)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from app.server.addr_limits import AddressLimitSettings
+
 AUTH_MODES = ("open", "token")
 MEDIA_ENCRYPTION_MODES = ("", "required", "optional", "off")
 _PATH_SETTINGS = frozenset({"tls_cert", "tls_key", "tls_self_signed"})
@@ -49,10 +51,11 @@ class ServerSettings:
     media_encryption: str = ""
     """``required``, ``optional`` or ``off`` (docs/protocol-extensions.md, media-auth);
     empty: ``required`` with TLS, ``off`` without."""
-    max_sessions_per_address: int = 64
-    """Logged-in sessions one source IP may hold."""
-    max_unauthenticated_per_address: int = 16
-    """Connections one source IP may hold open before logging in."""
+    max_sessions_per_address: int = 256
+    """Logged-in sessions one source IP may hold (an office behind one NAT needs room)."""
+    max_unauthenticated_per_address: int = 64
+    """Connections one source IP may hold open before logging in (room for an office that
+    reconnects at once after a restart)."""
     refusal_log_interval: float = 60.0
     """Seconds between two log lines about refusals of one address."""
     recvbegin_rate: float = 20.0
@@ -115,3 +118,13 @@ def setting_problem(name: str, value: object) -> str | None:
             and math.isfinite(value) and value > 0):
         return None
     return f"{name} must be a positive number, not {value!r}"
+
+
+def address_limit_settings(settings: ServerSettings) -> AddressLimitSettings:
+    """The per-address limits of ``settings`` (app/server/addr_limits.py)."""
+    return AddressLimitSettings(
+        max_sessions_per_address=settings.max_sessions_per_address,
+        max_unauthenticated_per_address=settings.max_unauthenticated_per_address,
+        refusal_log_interval=settings.refusal_log_interval,
+        recvbegin_rate=settings.recvbegin_rate,
+        recvbegin_burst=settings.recvbegin_burst)

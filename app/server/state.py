@@ -23,6 +23,7 @@ from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
 from app.protocol.features import KNOWN_FEATURES, grant_features
 from app.protocol.ids import AttachType, InterphoneId
 from app.protocol.limits import MAX_FRAME, MAX_MEMBERS
+from app.protocol.media_crypto import FEATURE
 from app.protocol.messages import (
     Body,
     InterphoneChanged,
@@ -46,14 +47,22 @@ from app.protocol.messages import (
 )
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
+from app.server.addr_limits import ConnectionLimits, RefusalLog, address_key
 from app.server.directory import Directory
-from app.server.outbox import Outbox, Refused, Result
+from app.server.media_gate import (
+    ERRCODE_MEDIA_AUTH_REQUIRED,
+    ERRMSG_MEDIA_AUTH_REQUIRED,
+    MediaEncryption,
+)
+from app.server.outbox import LoginCheck, Outbox, Refused, RefusedAndClosed, Result
 from app.server.peers import Peer
 from app.server.records import Address, Interphone, Session, normalize_ip
-from app.server.settings import ServerSettings
+from app.server.settings import ServerSettings, address_limit_settings
 
 log = logging.getLogger(__name__)
 
+HELD_FRAMES_LIMIT = 32
+"""Frames a connection may send while its login is being checked (beyond: closed)."""
 MEMBER_LIST_LIMIT = 64
 """Notifications to members list them only up to this many (then count-only)."""
 
@@ -76,11 +85,19 @@ class ServerState:
     """
 
     def __init__(self, directory: Directory, settings: ServerSettings | None = None,
-                 udp_port: int = 0, *, features: frozenset[str] = KNOWN_FEATURES) -> None:
+                 udp_port: int = 0, *, features: frozenset[str] = KNOWN_FEATURES,
+                 tls: bool = False) -> None:
         self.directory = directory
-        self.settings = settings or directory.settings
+        self.settings = settings = settings or directory.settings
         self.udp_port = udp_port
-        self.features = features
+        self.media_encryption = MediaEncryption.from_setting(settings.media_encryption or None,
+                                                             tls=tls)
+        self.features = features if self.media_encryption.offers() else features - {FEATURE}
+        self.address_limits = ConnectionLimits(address_limit_settings(settings))
+        self.refusals = RefusalLog(settings.refusal_log_interval)
+        self.check_tokens_off_loop = False
+        """Set by an I/O layer that runs a :class:`~app.server.login_guard.LoginGuard`: token
+        logins then come out as :class:`LoginCheck` entries and finish in :meth:`login_checked`."""
         self.peers: dict[int, Peer] = {}
         self._peer_timers: list[tuple[float, int]] = []
         self.sessions: dict[int, Session] = {}
@@ -166,7 +183,12 @@ class ServerState:
 
     def connect(self, sid: int, peer_ip: str, now: float) -> bool:
         """A connection was accepted; False if the server is full (drop it unanswered)."""
+        address = address_key(peer_ip)
         if len(self.peers) >= self.settings.max_sessions:
+            self.refusals.refused(address, f"{len(self.peers)} connections open", now)
+            return False
+        if not self.address_limits.open(address):
+            self.refusals.refused(address, "too many connections before login", now)
             return False
         peer = self.peers[sid] = Peer.open(sid, peer_ip, now, self.settings)
         self._arm_peer(peer, peer.deadline(self.settings, logged_in=False))
@@ -174,8 +196,15 @@ class ServerState:
 
     def disconnect(self, sid: int) -> Outbox:
         """The connection is gone: forget the peer and end its session. Idempotent."""
-        self.peers.pop(sid, None)
+        peer = self.peers.pop(sid, None)
+        if peer is not None:
+            self._uncount(peer)
         return self.logout(sid)
+
+    def _uncount(self, peer: Peer) -> None:
+        if peer.counted:
+            self.address_limits.close(address_key(peer.ip), peer.counted == "session")
+            peer.counted = ""
 
     def writing_paused(self, sid: int, now: float) -> None:
         """The peer's output backed up above the high-water mark (its stall clock starts)."""
@@ -213,14 +242,42 @@ class ServerState:
             outbox.log(f"closing session {sid}: {exc}")
             self._close_peer(sid, outbox, abort=True)
             return outbox
-        for frame in frames:
+        self._receive_frames(peer, frames, now, outbox)
+        return outbox
+
+    def _receive_frames(self, peer: Peer, frames: list[bytes], now: float,
+                        outbox: Outbox) -> None:
+        for index, frame in enumerate(frames):
             if peer.closing:
+                break
+            if peer.checking is not None:  # a login is being checked: the rest waits
+                peer.held += frames[index:]
+                if len(peer.held) > HELD_FRAMES_LIMIT:
+                    outbox.log(f"closing session {peer.sid}: too many frames during login")
+                    self._close_peer(peer.sid, outbox)
                 break
             try:
                 self._receive_frame(peer, frame, now, outbox)
             except Exception:
-                log.exception("fault handling a frame of session %d", sid)
-                outbox.send(sid, Message.frame_error("server fault", ErrCode.SERVER_FAULT))
+                log.exception("fault handling a frame of session %d", peer.sid)
+                outbox.send(peer.sid, Message.frame_error("server fault", ErrCode.SERVER_FAULT))
+
+    def login_checked(self, sid: int, errcode: int | None, errmsg: str, now: float) -> Outbox:
+        """The off-loop token check of ``sid``'s login is done (``errcode`` None: accepted):
+        answer the login, then the frames that waited for it."""
+        outbox = Outbox()
+        peer = self.peers.get(sid)
+        if peer is None or peer.checking is None:
+            return outbox
+        request, peer.checking = peer.checking, None
+        held, peer.held = peer.held, []
+        if peer.closing:
+            return outbox
+        if errcode is not None:
+            outbox.send(sid, refusal(request, errcode, errmsg))
+        else:
+            self._answer(peer, request, now, outbox, verified=True)
+        self._receive_frames(peer, held, now, outbox)
         return outbox
 
     def _receive_frame(self, peer: Peer, frame: bytes, now: float, outbox: Outbox) -> None:
@@ -242,14 +299,21 @@ class ServerState:
             return
         self._answer(peer, message, now, outbox)
 
-    def _answer(self, peer: Peer, request: Message, now: float, outbox: Outbox) -> None:
+    def _answer(self, peer: Peer, request: Message, now: float, outbox: Outbox, *,
+                verified: bool = False) -> None:
         """Answer one request, with what it set off: after the reply, except for a login
         (the older session of the uid is gone before the new one hears back)."""
         sid, body = peer.sid, request.body
         try:
-            result = self._apply(peer, body, now)
+            if (isinstance(body, Login) and not verified and self.check_tokens_off_loop
+                    and self.settings.auth == "token" and sid not in self.sessions):
+                self._check_login_first(peer, request, body, outbox)
+                return
+            result = self._apply(peer, body, now, verified)
         except Refused as refused:
             outbox.send(sid, refusal(request, refused.errcode, refused.errmsg))
+            if isinstance(refused, RefusedAndClosed):
+                self._close_peer(sid, outbox)
             return
         except Exception:
             log.exception("fault answering %s from session %d", type(body).__name__, sid)
@@ -263,10 +327,21 @@ class ServerState:
             outbox.send(sid, reply)
             outbox.extend(result.outbox)
 
-    def _apply(self, peer: Peer, body: Body, now: float) -> Result:
+    def _check_login_first(self, peer: Peer, request: Message, body: Login,
+                           outbox: Outbox) -> None:
+        """Refusals that need no token check go out at once; then the token is checked off
+        the loop and the peer's next frames wait (see :meth:`login_checked`)."""
+        if self.media_encryption.refuses(body.features):
+            raise Refused(ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED)
+        peer.checking = request
+        outbox.login_checks.append(LoginCheck(peer.sid, body.uid, body.token,
+                                              address_key(peer.ip)))
+
+    def _apply(self, peer: Peer, body: Body, now: float, verified: bool = False) -> Result:
         sid = peer.sid
         if isinstance(body, Login):
-            return self.login(sid, body.uid, body.token, peer.ip, body.features)
+            return self.login(sid, body.uid, body.token, peer.ip, body.features,
+                              verified=verified, now=now)
         self.session(sid)  # login first: 401 before anything else
         match body:
             case Ping():
@@ -297,7 +372,8 @@ class ServerState:
     # ---- MID_SESSION ---------------------------------------------------------------------------
 
     def login(self, sid: int, uid: str, token: str, peer_ip: str,
-              features: tuple[str, ...] = ()) -> Result:
+              features: tuple[str, ...] = (), *, verified: bool = False,
+              now: float = 0.0) -> Result:
         """Log ``sid`` in as ``uid``; an older session of ``uid`` is kicked and ended first.
 
         The session is granted the requested ``features`` this server offers; a
@@ -306,7 +382,9 @@ class ServerState:
         current = self.sessions.get(sid)
         if current is not None and current.uid != uid:
             raise Refused(ErrCode.FORBIDDEN, f"already logged in as {current.uid}")
-        if not self.directory.may_log_in(uid, token, self.settings.auth):
+        if current is None and self.media_encryption.refuses(features):
+            raise Refused(ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED)
+        if not verified and not self.directory.may_log_in(uid, token, self.settings.auth):
             raise Refused(ErrCode.UNAUTHORIZED, "login refused")
         outbox = Outbox()
         if current is None:
@@ -316,6 +394,10 @@ class ServerState:
                 outbox.log(f"kick uid={uid} session={older} reason=login_elsewhere")
                 self._end_session(older, outbox)
                 self._close_peer(older, outbox)
+                older_peer = self.peers.get(older)
+                if older_peer is not None:
+                    self._uncount(older_peer)
+            self._count_session(sid, peer_ip, now)
             granted = frozenset(grant_features(features, self.features))
             current = self.sessions[sid] = Session(sid, uid, normalize_ip(peer_ip),
                                                    features=granted)
@@ -331,6 +413,17 @@ class ServerState:
             features=tuple(sorted(current.features)),
         )
         return Result(reply, outbox)
+
+    def _count_session(self, sid: int, peer_ip: str, now: float) -> None:
+        """The per-address session limit (a connection fed by hand has no peer: not counted)."""
+        peer = self.peers.get(sid)
+        if peer is None or peer.counted != "unauthenticated":
+            return
+        address = address_key(peer_ip)
+        if not self.address_limits.authenticate(address):
+            self.refusals.refused(address, "too many sessions", now)
+            raise RefusedAndClosed(ErrCode.TOO_MANY_REQUESTS, "too many sessions from this address")
+        peer.counted = "session"
 
     def logout(self, sid: int) -> Outbox:
         """The session ended (disconnect, timeout, close): leave everything. Idempotent.
@@ -443,11 +536,11 @@ class ServerState:
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
-        floor = self._floor_timers[0][0] if self._floor_timers else None
-        peers = self._peer_timers[0][0] if self._peer_timers else None
-        if floor is None or peers is None:
-            return peers if floor is None else floor
-        return min(floor, peers)
+        candidates = [self._floor_timers[0][0] if self._floor_timers else None,
+                      self._peer_timers[0][0] if self._peer_timers else None,
+                      self.refusals.next_deadline()]
+        due = [c for c in candidates if c is not None]
+        return min(due) if due else None
 
     def handle_timer(self, now: float) -> Outbox:
         """Revoke every grant past ``max_talk`` or ``silence_timeout``, then close every
@@ -469,6 +562,7 @@ class ServerState:
             record.holder = ""
             self._notify(record.id, outbox)
         self._expire_peers(now, outbox)
+        self.refusals.handle_timer(now)  # logs the refusals it held back
         return outbox
 
     def _expire_peers(self, now: float, outbox: Outbox) -> None:
