@@ -7,6 +7,7 @@ import os
 
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME_MS
 from app.client.address import parse_server_address
+from app.client.trust import TrustPolicy, normalize_fingerprint
 from app.protocol import InterphoneId, ProtocolError
 from app.protocol.ids import is_valid_name
 from app.protocol.limits import DEFAULT_PORT
@@ -71,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"Opus bitrate in bit/s (default {DEFAULT_BITRATE})")
     parser.add_argument("--timeout", type=positive_seconds, default=5.0,
                         help="seconds to wait for the server (default 5)")
+    parser.add_argument("--tls", action="store_true",
+                        help="TLS to the server (verified against the system's CA store unless "
+                             "--ca-file or --tls-fingerprint)")
+    parser.add_argument("--ca-file", metavar="FILE",
+                        help="with --tls: trust only the CA certificates in FILE (PEM)")
+    parser.add_argument("--tls-fingerprint", metavar="HEX",
+                        help="with --tls: trust exactly the certificate with this SHA-256 "
+                             "fingerprint (colons optional), as the server logs it")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-v info, -vv debug)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -108,4 +117,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--uid is required (or set ${ENV_UID})")
     if not is_valid_name(args.uid):
         parser.error(f"bad uid {args.uid!r} (1..64 of A-Z a-z 0-9 . _ @ -)")
+    args.trust = None
+    if (args.ca_file or args.tls_fingerprint) and not args.tls:
+        parser.error("--ca-file and --tls-fingerprint go with --tls")
+    if args.ca_file and args.tls_fingerprint:
+        parser.error("give either --ca-file or --tls-fingerprint, not both")
+    if args.tls:
+        try:
+            pin = normalize_fingerprint(args.tls_fingerprint) if args.tls_fingerprint else None
+        except ValueError as exc:
+            parser.error(f"--tls-fingerprint: {exc}")
+        args.trust = TrustPolicy(ca_file=args.ca_file, pin=pin)
     return args

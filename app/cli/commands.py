@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import sys
 import wave
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from app.client import (
     InterphoneClient,
     ModelEvent,
 )
+from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
@@ -111,8 +113,14 @@ def print_json(data: object) -> None:
 async def connected(args: argparse.Namespace, *, reconnect: bool = False
                     ) -> AsyncIterator[InterphoneClient]:
     host, port = args.server
+    trust: TrustPolicy | None = getattr(args, "trust", None)
+    try:
+        context = client_context(trust) if trust is not None else None
+    except (OSError, ssl.SSLError) as exc:  # an unreadable --ca-file
+        raise CliError(f"--ca-file {trust.ca_file if trust else ''}: {exc}") from None
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
-                              request_timeout=args.timeout, connect_timeout=args.timeout)
+                              request_timeout=args.timeout, connect_timeout=args.timeout,
+                              ssl=context)
     try:
         await client.connect()
         yield client
