@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-KNOWN_FEATURES: frozenset[str] = frozenset()
+MEDIA_AUTH = "media-auth"
+KNOWN_FEATURES: frozenset[str] = frozenset({MEDIA_AUTH})
 """Every extension this implementation can grant. Each one added here is specified in
 docs/protocol-extensions.md; a server grants a requested name only if it is listed."""
 

@@ -58,6 +58,8 @@ class LoginResult:
     max_talk: int
     roster: tuple[RosterEntry, ...] = ()
     features: tuple[str, ...] = ()
+    media_secret: str = ""
+    """Extension ``media-auth``: the session's media secret, base64 ('' leaves it out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +150,19 @@ class JoinRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaKeyNotice:
+    """``<media_key id= epoch= key=/>`` (extension ``media-auth``): the interphone's voice key
+    (base64 of 32 bytes) under ``epoch``; a child of the join response or a notification."""
+
+    id: InterphoneId
+    epoch: int
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class JoinResult:
     info: InterphoneInfo
+    media_key: MediaKeyNotice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +197,8 @@ class SpeakResult:
 
     on: bool | None
     id: InterphoneId | None
+    grant: int = 0
+    """Extension ``media-auth``: the number of the floor grant (0 leaves it out)."""
 
 
 # ---- failures ----------------------------------------------------------------------------
@@ -228,6 +243,7 @@ Body = (
     | InterphoneChanged
     | SpeakRequest
     | SpeakResult
+    | MediaKeyNotice
     | ErrorReply
 )
 

@@ -27,6 +27,7 @@ from app.protocol.messages import (
     Kicked,
     Login,
     LoginResult,
+    MediaKeyNotice,
     MembersRequest,
     MembersResult,
     Message,
@@ -313,6 +314,7 @@ def _decode_login_result(element: etree._Element) -> LoginResult:
         max_talk=_int_attr(element, "max_talk", default=60),
         roster=tuple(roster),
         features=parse_features(_attr(element, "features")),
+        media_secret=_attr(element, "media_secret") or "",
     )
 
 
@@ -377,11 +379,19 @@ def _decode_interphone_request(element: etree._Element) -> Body:
 
 def _decode_interphone_response(element: etree._Element) -> Body:
     action = _attr(element, "type")
+    media_key = None
+    if action == "add":
+        keys = [c for c in element if isinstance(c.tag, str) and c.tag == "media_key"]
+        if len(keys) > 1:
+            raise ProtocolError("more than one <media_key> in a join response")
+        for child in keys:
+            media_key = _decode_media_key(child)
+            element.remove(child)
     info = _decode_info(element)
     if action == "sync":
         return MembersResult(info)
     if action == "add":
-        return JoinResult(info)
+        return JoinResult(info, media_key)
     if action == "quit":
         return QuitResult(info)
     raise ProtocolError(f"unknown <interphone> type {action!r}")
@@ -389,6 +399,11 @@ def _decode_interphone_response(element: etree._Element) -> Body:
 
 def _decode_notification(element: etree._Element) -> InterphoneChanged:
     return InterphoneChanged(_decode_info(element))
+
+
+def _decode_media_key(element: etree._Element) -> MediaKeyNotice:
+    return MediaKeyNotice(_interphone_id(element), _int_attr(element, "epoch"),
+                          _required(element, "key"))
 
 
 def _speak_type(element: etree._Element, *, required: bool) -> bool | None:
@@ -409,6 +424,7 @@ def _decode_speak_result(element: etree._Element) -> SpeakResult:
     return SpeakResult(
         _speak_type(element, required=False),
         InterphoneId.parse(raw_id) if raw_id else None,
+        _int_attr(element, "grant", default=0),
     )
 
 
@@ -428,6 +444,7 @@ _DECODERS: dict[tuple[str | None, MessageKind, str | None], Callable[[etree._Ele
     (_INTERPHONE, _NOTIFICATION, "interphone"): _decode_notification,
     (_INTERPHONE, _REQUEST, "speak"): _decode_speak_request,
     (_INTERPHONE, _RESPONSE, "speak"): _decode_speak_result,
+    (_INTERPHONE, _NOTIFICATION, "media_key"): _decode_media_key,
 }
 
 
@@ -450,6 +467,7 @@ _KINDS_OF: dict[type, tuple[MessageKind, ...]] = {
     InterphoneChanged: (_NOTIFICATION,),
     SpeakRequest: (_REQUEST,),
     SpeakResult: (_RESPONSE,),
+    MediaKeyNotice: (_NOTIFICATION,),
     ErrorReply: (_RESPONSE,),
 }
 """Which envelope each body belongs in: the encoder refuses any other pairing."""
@@ -515,15 +533,20 @@ def _info_element(
     return element
 
 
+def _media_key_element(notice: MediaKeyNotice) -> etree._Element:
+    return _element("media_key", id=str(notice.id), epoch=str(notice.epoch), key=notice.key)
+
+
 def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
     match body:
         case Login(uid, token, version, features):
             return _element("login", uid=uid, token=token, version=version,
                             features=format_features(features))
-        case LoginResult(uid, udp_port, keepalive, max_talk, roster, features):
+        case LoginResult(uid, udp_port, keepalive, max_talk, roster, features, secret):
             element = _element("login", uid=uid, udp_port=str(udp_port),
                                keepalive=str(keepalive), max_talk=str(max_talk),
-                               features=format_features(features))
+                               features=format_features(features),
+                               media_secret=secret or None)
             for entry in roster:
                 element.append(_element(entry.kind, id=entry.id, name=_text(entry.name)))
             return element
@@ -551,19 +574,25 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
             return element
         case MembersResult(info):
             return _info_element(info, "sync")
-        case JoinResult(info):
-            return _info_element(info, "add")
+        case JoinResult(info, media_key):
+            element = _info_element(info, "add")
+            if media_key is not None:
+                element.append(_media_key_element(media_key))
+            return element
+        case MediaKeyNotice():
+            return _media_key_element(body)
         case QuitResult(info):
             return _info_element(info, "quit", with_members=False)
         case InterphoneChanged(info):
             return _info_element(info, None)
         case SpeakRequest(on, interphone):
             return _element("speak", type="on" if on else "off", id=str(interphone))
-        case SpeakResult(on, interphone):
+        case SpeakResult(on, interphone, grant):
             return _element(
                 "speak",
                 type=None if on is None else ("on" if on else "off"),
                 id=None if interphone is None else str(interphone),
+                grant=str(grant) if grant else None,
             )
         case ErrorReply(tag, errcode, errmsg, action, raw_id):
             return _element(tag, type=action, id=raw_id, errcode=str(errcode),

@@ -16,6 +16,7 @@ from typing import cast
 from app.protocol.errors import PacketError, ProtocolError
 from app.protocol.ids import InterphoneId
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
+from app.protocol.media_crypto import MediaPacketType
 from app.protocol.udp import PacketType, RecvBeginPacket, parse_packet, peek_route
 from app.server.state import Address
 from app.server.tcp import Signaling
@@ -23,6 +24,8 @@ from app.server.tcp import Signaling
 _U32 = struct.Struct(">I")
 _AUDIO = PacketType.AUDIO
 _RECVBEGIN = PacketType.RECVBEGIN
+_SEALED_TYPES = frozenset(_U32.pack(int(t)) for t in MediaPacketType)
+"""The type fields of the media-auth packets, compared as raw bytes (no unpacking)."""
 MAX_UDP_BACKLOG = 1 << 20
 """Bytes the OS would not take yet above which the relay drops instead of queueing."""
 
@@ -57,6 +60,7 @@ class MediaRelay(asyncio.DatagramProtocol):
         # bound once (the hot path): the transport's sendto and write-buffer size
         self._sendto: Callable[[bytes, Address], None] = _discard
         self._backlog: Callable[[], int] = _full
+        self.base_media = hub.state.media_encryption.accepts_base_media()
         self.relayed = 0
         self.dropped = 0
 
@@ -72,8 +76,15 @@ class MediaRelay(asyncio.DatagramProtocol):
         pass  # ICMP errors from departed peers: nothing to do
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        if len(data) > MAX_DATAGRAM:
+        if len(data) > MAX_DATAGRAM or len(data) < 8:
             self.dropped += 1
+            return
+        kind_field = data[4:8]
+        if kind_field in _SEALED_TYPES:
+            self._media_auth(data, addr)
+            return
+        if not self.base_media:
+            self.dropped += 1  # media_encryption = "required": no base packet is served
             return
         route = peek_route(data)
         if route is None:
@@ -118,6 +129,32 @@ class MediaRelay(asyncio.DatagramProtocol):
         for target in targets:
             sendto(data, target)
         self.relayed += 1
+
+    def _media_auth(self, data: bytes, addr: tuple) -> None:
+        """media-auth types (16-18): the gate decides; sealed audio is relayed unopened."""
+        now = self.time()
+        result = self.state.media_gate.datagram(data, addr, now)
+        if result.heard is not None:
+            record = self.routes.get(result.heard[0])
+            if record is None:
+                self.dropped += 1
+                return
+            if (now >= record.last_audio_at + self.silence
+                    or now >= record.granted_at + self.max_talk):
+                self.dropped += 1
+                self.hub.expire(now)
+                return
+            record.last_audio_at = now
+            if self._backlog() > MAX_UDP_BACKLOG:
+                self.dropped += 1
+                return
+            self.relayed += 1
+        elif not result.sends:
+            self.dropped += 1
+            return
+        sendto = self._sendto
+        for payload, target in result.sends:
+            sendto(payload, target)
 
     def _recvbegin(self, data: bytes, addr: tuple) -> None:
         try:

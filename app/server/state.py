@@ -23,7 +23,7 @@ from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
 from app.protocol.features import KNOWN_FEATURES, grant_features
 from app.protocol.ids import AttachType, InterphoneId
 from app.protocol.limits import MAX_FRAME, MAX_MEMBERS
-from app.protocol.media_crypto import FEATURE
+from app.protocol.media_crypto import FEATURE, InterphoneKeys
 from app.protocol.messages import (
     Body,
     InterphoneChanged,
@@ -47,12 +47,14 @@ from app.protocol.messages import (
 )
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
-from app.server.addr_limits import ConnectionLimits, RefusalLog, address_key
+from app.server.addr_limits import ConnectionLimits, RecvBeginBuckets, RefusalLog, address_key
 from app.server.directory import Directory
+from app.server.media_auth_rules import MediaAuthRules
 from app.server.media_gate import (
     ERRCODE_MEDIA_AUTH_REQUIRED,
     ERRMSG_MEDIA_AUTH_REQUIRED,
     MediaEncryption,
+    SealedMediaGate,
 )
 from app.server.outbox import LoginCheck, Outbox, Refused, RefusedAndClosed, Result
 from app.server.peers import Peer
@@ -67,7 +69,7 @@ MEMBER_LIST_LIMIT = 64
 """Notifications to members list them only up to this many (then count-only)."""
 
 
-class ServerState:
+class ServerState(MediaAuthRules):
     """Everything the server knows and every rule it applies, for all connections at once.
 
     Keyed by session id (``sid``, one per TCP connection, chosen by the I/O
@@ -95,6 +97,10 @@ class ServerState:
         self.features = features if self.media_encryption.offers() else features - {FEATURE}
         self.address_limits = ConnectionLimits(address_limit_settings(settings))
         self.refusals = RefusalLog(settings.refusal_log_interval)
+        self.media_keys = InterphoneKeys()
+        self.media_gate = SealedMediaGate(self, self.media_keys,
+                                          RecvBeginBuckets.from_settings(
+                                              address_limit_settings(settings)))
         self.check_tokens_off_loop = False
         """Set by an I/O layer that runs a :class:`~app.server.login_guard.LoginGuard`: token
         logins then come out as :class:`LoginCheck` entries and finish in :meth:`login_checked`."""
@@ -402,6 +408,7 @@ class ServerState:
             current = self.sessions[sid] = Session(sid, uid, normalize_ip(peer_ip),
                                                    features=granted)
             self.by_uid[uid] = sid
+            current.media_secret = self.media_login(current)
             outbox.log(f"login uid={uid} session={sid} peer={peer_ip}"
                        + (f" features={' '.join(sorted(granted))}" if granted else ""))
         reply = LoginResult(
@@ -411,6 +418,7 @@ class ServerState:
             max_talk=self.settings.advertised_max_talk,
             roster=self.directory.roster(uid, self.settings.auth),
             features=tuple(sorted(current.features)),
+            media_secret=current.media_secret,
         )
         return Result(reply, outbox)
 
@@ -446,6 +454,7 @@ class ServerState:
             del self.by_uid[session.uid]
         for interphone in list(session.joined):
             self._leave(session, self.interphones[interphone], outbox, "session end")
+        self.media_session_ended(session)
         del self.sessions[sid]
 
     # ---- MID_INTERPHONE ------------------------------------------------------------------------
@@ -479,8 +488,10 @@ class ServerState:
             session.joined[interphone] = None
             outbox.log(f"join uid={session.uid} interphone={interphone} "
                        f"members={len(record.members)}")
+            self.media_membership_changed(record, outbox, skip=sid)
             self._notify(record.id, outbox)
-        return Result(JoinResult(self.info(interphone, session.uid, with_members=True)), outbox)
+        return Result(JoinResult(self.info(interphone, session.uid, with_members=True),
+                                 self.media_key_for(session, interphone)), outbox)
 
     def quit(self, sid: int, interphone: InterphoneId, member: str | None = None) -> Result:
         session = self.session(sid)
@@ -496,12 +507,15 @@ class ServerState:
         uid = session.uid
         del record.members[uid]
         record.drop_addr(uid)
+        self.media_left(record, uid)
         session.joined.pop(record.id, None)
         outbox.log(f"quit uid={uid} interphone={record.id} members={len(record.members)} "
                    f"reason={why}")
         if record.holder == uid:
             record.holder = ""
+            self.media_released(record)
             outbox.log(f"floor release uid={uid} interphone={record.id} reason={why}")
+        self.media_membership_changed(record, outbox)
         if not record.members:
             self._end(record)
         self._notify(record.id, outbox)
@@ -512,17 +526,22 @@ class ServerState:
         if record is None or record.members.get(session.uid) != sid:
             raise Refused(ErrCode.FORBIDDEN, f"{session.uid} is not a member of {interphone}")
         outbox = Outbox()
+        grant = 0
         if on and record.holder != session.uid:
             if record.holder:
                 raise Refused(ErrCode.FLOOR_BUSY, f"{record.holder} is speaking")
             self._grant(record, session.uid, now)
             outbox.log(f"floor grant uid={session.uid} interphone={interphone}")
             self._notify(interphone, outbox)
+            grant = self.media_grant(record) if session.media is not None else 0
+        elif on and session.media is not None:
+            grant = self.media_grant(record)  # a re-grant: seq restarts under a new number
         elif not on and record.holder == session.uid:
             record.holder = ""
+            self.media_released(record)
             outbox.log(f"floor release uid={session.uid} interphone={interphone} reason=off")
             self._notify(interphone, outbox)
-        return Result(SpeakResult(on, interphone), outbox)
+        return Result(SpeakResult(on, interphone, grant), outbox)
 
     # ---- floor timers --------------------------------------------------------------------------
 
@@ -560,6 +579,7 @@ class ServerState:
             outbox.log(f"floor revoke uid={record.holder} interphone={record.id} "
                        f"reason={'max_talk' if too_long else 'silence'}")
             record.holder = ""
+            self.media_released(record)
             self._notify(record.id, outbox)
         self._expire_peers(now, outbox)
         self.refusals.handle_timer(now)  # logs the refusals it held back
@@ -601,7 +621,10 @@ class ServerState:
         sid = record.members.get(uid)
         if sid is None or self.by_uid.get(uid) != sid:
             return False
-        if self.sessions[sid].peer_ip != normalize_ip(str(address[0])):
+        session = self.sessions[sid]
+        if session.media is not None or not self.media_encryption.accepts_base_media():
+            return False  # media-auth sessions register only with the authenticated form
+        if session.peer_ip != normalize_ip(str(address[0])):
             return False
         record.set_addr(uid, address)
         return True
