@@ -101,6 +101,23 @@ async def test_tls_options_need_tls_and_a_valid_fingerprint() -> None:
         assert code == 2, err
 
 
+@pytest.fixture
+async def required_server(tmp_path: Path) -> AsyncIterator[TlsServer]:
+    server = await start_server(tmp_path, "required")
+    yield server
+    server.process.terminate()
+    await asyncio.wait_for(server.process.communicate(), 10)
+
+
+async def test_talk_to_listen_over_tls_with_encrypted_voice(required_server: TlsServer,
+                                                            tmp_path: Path) -> None:
+    """media_encryption = "required": the server relays only sealed audio, so what the
+    listener hears went through AES-GCM end to end."""
+    await test_talk_to_listen_over_tls(required_server, tmp_path)
+    log = "".join(required_server.log)
+    assert "TLS on" in log
+
+
 async def test_talk_to_listen_over_tls(optional_server: TlsServer, tmp_path: Path) -> None:
     signal_in = noise_bursts(1.0, seed=4)
     source, heard_wav = tmp_path / "say.wav", tmp_path / "heard.wav"

@@ -33,6 +33,7 @@ from app.headless.bots import EchoBot, PlayerBot
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneInfo
+from app.protocol.features import MEDIA_AUTH
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
         raise CliError(f"--ca-file {trust.ca_file if trust else ''}: {exc}") from None
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
-                              ssl=context)
+                              ssl=context, features=(MEDIA_AUTH,) if context else ())
     try:
         await client.connect()
         yield client

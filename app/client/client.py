@@ -48,11 +48,15 @@ from app.protocol import (
     MembersResult,
     QuitRequest,
     SpeakRequest,
+    SpeakResult,
     SyncRequest,
     SyncResult,
 )
+from app.protocol.features import MEDIA_AUTH
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
+from app.protocol.media_crypto import SECRET_BYTES, decode_b64
+from app.protocol.messages import MediaKeyNotice
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +71,18 @@ class ClientStats:
     rx_packets: int = 0  # audio packets delivered to on_audio
     reconnects: int = 0  # successful reconnects since connect()
     reconnect_attempts: int = 0  # failed attempts in the current outage (0 when connected)
+
+
+def media_secret_of(login: LoginResult) -> bytes | None:
+    """The media secret when the server granted media-auth with a valid one, else None
+    (base contract, plain media)."""
+    if MEDIA_AUTH not in login.features or not login.media_secret:
+        return None
+    try:
+        return decode_b64(login.media_secret, SECRET_BYTES)
+    except ValueError:
+        logger.warning("media-auth granted with a malformed media secret: plain media")
+        return None
 
 
 def backoff_delays(base: float, cap: float) -> Iterable[float]:
@@ -265,7 +281,7 @@ class InterphoneClient:
         conn = self._require_conn()
         self.model.floor_requesting()
         try:
-            await conn.request(SpeakRequest(True, target))
+            granted = await conn.request(SpeakRequest(True, target))
         except FloorBusy as exc:
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
@@ -281,7 +297,7 @@ class InterphoneClient:
         if self.model.floor is not FloorState.REQUESTING or self.model.joined != target:
             return False  # cancelled by talk_stop/leave/disconnect while waiting
         if self._media is not None:
-            self._media.begin_utterance()
+            self._media.begin_utterance(granted.grant if isinstance(granted, SpeakResult) else 0)
         self.model.floor_granted()
         return True
 
@@ -360,7 +376,9 @@ class InterphoneClient:
         """A fresh UDP endpoint towards the login's ``udp_port`` (or ``media_addr``)."""
         media_host, media_port = self._media_addr or (conn.peer_host or self.host,
                                                       login.udp_port)
-        media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio)
+        secret = media_secret_of(login)
+        media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio,
+                                         media_secret=secret)
         old_media, self._media = self._media, media
         if old_media is not None:
             await old_media.aclose()
@@ -465,8 +483,18 @@ class InterphoneClient:
             stale = self.model.apply_body(event.body)
             if stale is not None:
                 self._schedule_members_refresh(stale)
+            self._install_media_key(event.body)
         elif isinstance(event, SessionKicked):
             self._on_kicked(event.reason)
+
+    def _install_media_key(self, body: object) -> None:
+        """media-auth: a voice key from a join response or a notification, for the joined
+        interphone only (a key for any other is ignored)."""
+        notice = body.media_key if isinstance(body, JoinResult) else body
+        media = self._media
+        if (isinstance(notice, MediaKeyNotice) and media is not None
+                and notice.id == self.model.joined):
+            media.install_key(str(notice.id), notice.epoch, notice.key)
 
     def _on_kicked(self, reason: str) -> None:
         logger.warning("session ended by the server: %s", reason or "kicked")

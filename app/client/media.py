@@ -13,10 +13,12 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
 from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ AudioCallback = Callable[[str, int, bytes], None]
 MediaAddress = tuple[str, int]
 """The server's media (host, port); what asyncio reports as a datagram's source may
 carry IPv6 flow and scope fields behind them, which are not looked at."""
+
+MAX_METERED_SPEAKERS = 256
+"""Speakers whose loss is measured at most (the oldest is forgotten first)."""
 
 # Sequence numbers that fall this far below the highest seen start a new utterance.
 _RESTART_GAP = 50
@@ -89,9 +94,13 @@ class LossMeter:
 class MediaEndpoint(asyncio.DatagramProtocol):
     """One UDP socket talking to the server's media port (use :meth:`open`)."""
 
-    def __init__(self, server: MediaAddress, uid: str, on_audio: AudioCallback) -> None:
+    def __init__(self, server: MediaAddress, uid: str, on_audio: AudioCallback,
+                 media_secret: bytes | None = None) -> None:
         self._server = server
         self._uid = uid
+        self._auth = (ClientMediaAuth(uid, media_secret, server)
+                      if media_secret is not None else None)
+        """media-auth (docs/protocol-extensions.md): signed recvbegin, sealed audio."""
         self._on_audio = on_audio
         self._transport: asyncio.DatagramTransport | None = None
         self._interphone: str | None = None
@@ -102,15 +111,16 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self.stats = MediaStats()
 
     @classmethod
-    async def open(cls, host: str, port: int, uid: str,
-                   on_audio: AudioCallback) -> MediaEndpoint:
-        """Bind an ephemeral local port of ``host``'s address family."""
+    async def open(cls, host: str, port: int, uid: str, on_audio: AudioCallback,
+                   media_secret: bytes | None = None) -> MediaEndpoint:
+        """Bind an ephemeral local port of ``host``'s address family; with the login's
+        ``media_secret`` the endpoint speaks media-auth only."""
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         family, _, _, _, address = infos[0]
         server = (str(address[0]), int(address[1]))
         _, protocol = await loop.create_datagram_endpoint(
-            lambda: cls(server, uid, on_audio), family=family)
+            lambda: cls(server, uid, on_audio, media_secret), family=family)
         return protocol
 
     # ---- asyncio.DatagramProtocol ------------------------------------------------------
@@ -125,6 +135,9 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         logger.debug("UDP error (server media port unreachable?): %s", exc)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if self._auth is not None:
+            self._authenticated_datagram(self._auth, data, addr)
+            return
         if addr[0] != self._server[0]:
             self.stats.rx_dropped += 1
             return
@@ -144,13 +157,32 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if packet.id != self._interphone or packet.uid == self._uid:
             self.stats.rx_dropped += 1
             return
+        self._deliver(packet.uid, packet.seq, packet.frame)
+
+    def _authenticated_datagram(self, auth: ClientMediaAuth, data: bytes,
+                                addr: tuple[str | Any, int]) -> None:
+        """media-auth: only the server's media address, only genuine acks and audio."""
+        heard = auth.datagram(data, (str(addr[0]), int(addr[1])), time.monotonic())
+        if isinstance(heard, RecvBeginAcked):
+            self.stats.acks += 1
+            waiter = self._ack_waiters.get(heard.id)
+            if waiter is not None:
+                waiter.set()
+        elif isinstance(heard, HeardAudio) and heard.id == self._interphone:
+            self._deliver(heard.uid, heard.seq, heard.frame)
+        else:
+            self.stats.rx_dropped += 1
+
+    def _deliver(self, uid: str, seq: int, frame: bytes) -> None:
         self.stats.rx_packets += 1
-        meter = self._meters.get(packet.uid)
+        meter = self._meters.get(uid)
         if meter is None:
-            meter = self._meters[packet.uid] = LossMeter()
-        meter.add(packet.seq)
+            if len(self._meters) >= MAX_METERED_SPEAKERS:
+                self._meters.pop(next(iter(self._meters)))  # bounded per-peer state
+            meter = self._meters[uid] = LossMeter()
+        meter.add(seq)
         try:
-            self._on_audio(packet.uid, packet.seq, packet.frame)
+            self._on_audio(uid, seq, frame)
         except Exception:
             logger.exception("on_audio callback failed")
 
@@ -172,26 +204,53 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._start_refresh(interphone, interval)
         return await self._recvbegin(interphone, attempts, ack_timeout)
 
+    @property
+    def authenticated(self) -> bool:
+        """Whether this endpoint speaks media-auth (encrypted voice)."""
+        return self._auth is not None
+
+    def install_key(self, interphone: str, epoch: int, key_b64: str) -> None:
+        """A ``<media_key>`` from the join response or a notification (media-auth)."""
+        if self._auth is None:
+            return
+        try:
+            self._auth.install_key(interphone, epoch, key_b64, time.monotonic())
+        except ValueError as exc:
+            logger.warning("ignoring a malformed media key for %s: %s", interphone, exc)
+
     def unregister(self) -> None:
         """Stop accepting and refreshing (after leaving the interphone).
 
         A registration still waiting for its acknowledgement returns False at once.
         """
+        if self._auth is not None and self._interphone is not None:
+            self._auth.left(self._interphone)
         self._interphone = None
         self._stop_refresh()
         for waiter in self._ack_waiters.values():
             waiter.set()
 
-    def begin_utterance(self) -> None:
-        """The next audiopacket carries seq 0 (call on each floor grant)."""
+    def begin_utterance(self, grant: int = 0) -> None:
+        """The next audiopacket carries seq 0 (call on each floor grant, with the speak
+        response's ``grant`` under media-auth)."""
         self._tx_seq = 0
+        if self._auth is not None and self._interphone is not None:
+            if grant:
+                self._auth.floor_granted(self._interphone, grant)
+            else:
+                self._auth.floor_released(self._interphone)  # no grant number: no audio
 
     def send_audio(self, payload: bytes) -> bool:
         if self._transport is None or self._interphone is None:
             return False
-        packet = AudioPacket(self._interphone, self._uid, self._tx_seq, payload)
         try:
-            data = packet.serialize()
+            if self._auth is not None:
+                if not self._auth.can_talk(self._interphone):
+                    return False
+                data = self._auth.seal(self._interphone, self._tx_seq, payload)
+            else:
+                data = AudioPacket(self._interphone, self._uid, self._tx_seq,
+                                   payload).serialize()
         except ValueError as exc:  # a frame that does not fit (AudioPacket.serialize)
             logger.warning("audio frame not sent: %s", exc)
             return False
@@ -225,8 +284,9 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 if self._transport is None or self._interphone != interphone:
                     return False
                 event.clear()
-                self._transport.sendto(RecvBeginPacket(interphone, self._uid).serialize(),
-                                       self._server)
+                packet = (self._auth.recvbegin(interphone) if self._auth is not None
+                          else RecvBeginPacket(interphone, self._uid).serialize())
+                self._transport.sendto(packet, self._server)
                 try:
                     async with asyncio.timeout(ack_timeout * (attempt + 1)):
                         await event.wait()

@@ -66,7 +66,7 @@ from app.protocol import (
     encode_message,
 )
 from app.protocol.features import is_feature_name
-from app.protocol.messages import Body
+from app.protocol.messages import Body, MediaKeyNotice
 
 logger = logging.getLogger(__name__)
 
@@ -406,7 +406,7 @@ class ClientSession:
         if isinstance(body, Kicked):
             self._events.append(SessionKicked(body.reason))
             self._close(f"kicked: {body.reason or 'kicked'}", None)
-        elif isinstance(body, InterphoneChanged):
+        elif isinstance(body, InterphoneChanged | MediaKeyNotice):
             self._events.append(NotificationReceived(body))
         else:
             logger.debug("ignoring notification %r", body)
