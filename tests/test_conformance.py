@@ -35,6 +35,7 @@ from conformance_client import (
     parse_packet,
     recvbegin,
 )
+from conformance_tls import TlsRelay
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -81,8 +82,11 @@ def config(max_talk: int, keepalive: int) -> str:
 
 
 class Server:
-    def __init__(self, proc: subprocess.Popen, port: int, log: Path) -> None:
-        self.proc, self.port, self.log = proc, port, log
+    def __init__(self, proc: subprocess.Popen, port: int, log: Path,
+                 relay: TlsRelay | None = None) -> None:
+        self.proc, self.port, self.log, self.relay = proc, port, log, relay
+        self.tcp_host = relay.host if relay is not None else HOST
+        """Where signaling goes: the server, or the TLS relay in front of its TLS port."""
 
 
 def _free_port() -> int:
@@ -103,9 +107,15 @@ def _free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def _start(tmp: Path, max_talk: int, keepalive: int) -> Server:
+def _start(tmp: Path, max_talk: int, keepalive: int, tls: bool = False) -> Server:
+    """The server; with ``tls`` on a TLS port with media_encryption "optional" (base clients
+    get the base contract), reached through a TLS relay."""
     cfg = tmp / "directory.toml"
-    cfg.write_text(config(max_talk, keepalive), encoding="utf-8")
+    text = config(max_talk, keepalive)
+    if tls:
+        text = text.replace("[server]\n", '[server]\nmedia_encryption = "optional"\n', 1)
+    cfg.write_text(text, encoding="utf-8")
+    tls_args = ["--tls-self-signed", str(tmp / "tls")] if tls else []
     python = str(PYTHON) if PYTHON.exists() else sys.executable
     for attempt in range(5):
         port = _free_port()
@@ -113,12 +123,13 @@ def _start(tmp: Path, max_talk: int, keepalive: int) -> Server:
         with open(log, "wb") as fh:
             proc = subprocess.Popen(
                 [python, "-m", "app.server", "--config", str(cfg), "--host", HOST,
-                 "--port", str(port)], cwd=REPO, stdout=fh, stderr=subprocess.STDOUT)
+                 "--port", str(port), *tls_args], cwd=REPO, stdout=fh,
+                stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 socket.create_connection((HOST, port), timeout=0.5).close()
-                return Server(proc, port, log)
+                return Server(proc, port, log, TlsRelay(port, (HOST, port)) if tls else None)
             except OSError:
                 time.sleep(0.1)
         proc.kill()
@@ -127,6 +138,8 @@ def _start(tmp: Path, max_talk: int, keepalive: int) -> Server:
 
 
 def _stop(server: Server) -> None:
+    if server.relay is not None:
+        server.relay.close()
     server.proc.terminate()
     try:
         server.proc.wait(5)
@@ -135,9 +148,12 @@ def _stop(server: Server) -> None:
         server.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = _start(tmp_path_factory.mktemp("conformance"), MAX_TALK, KEEPALIVE)
+@pytest.fixture(scope="module", params=["plain", "tls"])
+def srv(tmp_path_factory, request):
+    """Every behaviour twice: on a plain server, and on a TLS port with
+    media_encryption = "optional" (the base contract must not change over TLS)."""
+    server = _start(tmp_path_factory.mktemp("conformance"), MAX_TALK, KEEPALIVE,
+                    tls=request.param == "tls")
     yield server
     _stop(server)
 
@@ -156,7 +172,7 @@ def connect(srv):
 
     def _connect(uid: str | None = None, *, server: Server = srv, keepalive: bool = True,
                  tok: str | None = None) -> Conn:
-        c = Conn(server.port)
+        c = Conn(server.port, server.tcp_host)
         conns.append(c)
         if uid is not None:
             m = c.login(uid, tok if tok is not None else token(uid))
