@@ -561,97 +561,137 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="172"/>
+        <location filename="../../app/ui/sign_in.py" line="175"/>
+        <source>Not encrypted: your token and your voice cross the network in clear text.</source>
+        <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="178"/>
+        <source>Encrypted (TLS). Server certificate: %1</source>
+        <translation>已加密（TLS）。服务器证书：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="183"/>
+        <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
+        <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="187"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="174"/>
+        <location filename="../../app/ui/sign_in.py" line="189"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="183"/>
+        <location filename="../../app/ui/sign_in.py" line="198"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="186"/>
+        <location filename="../../app/ui/sign_in.py" line="201"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="188"/>
+        <location filename="../../app/ui/sign_in.py" line="203"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="189"/>
+        <location filename="../../app/ui/sign_in.py" line="204"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="190"/>
+        <location filename="../../app/ui/sign_in.py" line="206"/>
+        <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
+        <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="209"/>
+        <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
+        <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="212"/>
+        <source>The encrypted connection failed.</source>
+        <translation>加密连接失败。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="213"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="193"/>
+        <location filename="../../app/ui/sign_in.py" line="216"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="203"/>
+        <location filename="../../app/ui/sign_in.py" line="226"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="204"/>
+        <location filename="../../app/ui/sign_in.py" line="227"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="205"/>
+        <location filename="../../app/ui/sign_in.py" line="228"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="205"/>
+        <location filename="../../app/ui/sign_in.py" line="228"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="205"/>
+        <location filename="../../app/ui/sign_in.py" line="228"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="208"/>
+        <location filename="../../app/ui/sign_in.py" line="231"/>
         <source>host:port, e.g. 127.0.0.1:9400</source>
         <translation>主机:端口，例如 127.0.0.1:9400</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="209"/>
+        <location filename="../../app/ui/sign_in.py" line="232"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="210"/>
+        <location filename="../../app/ui/sign_in.py" line="233"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="211"/>
+        <location filename="../../app/ui/sign_in.py" line="234"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="212"/>
+        <location filename="../../app/ui/sign_in.py" line="235"/>
+        <source>&amp;Encrypted connection (TLS)</source>
+        <translation>加密连接（TLS）(&amp;E)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="236"/>
+        <source>I checked the fingerprint: &amp;trust this certificate for this server</source>
+        <translation>我已核对指纹：信任此服务器的这个证书(&amp;T)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="238"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="213"/>
+        <location filename="../../app/ui/sign_in.py" line="239"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
