@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import ssl
 from types import TracebackType
@@ -65,8 +66,9 @@ class InterphoneServer:
         loop = asyncio.get_running_loop()
         hub = SignalingServer(self.state, loop)
         if self.settings.auth == "token":
-            self.guard = LoginGuard(TokenVerifier.for_users(self.directory.users.values()),
-                                    FailedLogins())
+            workers = max(1, min(2, (os.cpu_count() or 2) - 1))  # leave a core to the loop
+            self.guard = LoginGuard(TokenVerifier.for_users(self.directory.users.values(),
+                                                            workers=workers), FailedLogins())
             hub.use_login_guard(self.guard)
         wanted = self.port
         for attempt in range(_BIND_ATTEMPTS):
