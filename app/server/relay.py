@@ -155,6 +155,8 @@ class MediaRelay(asyncio.DatagramProtocol):
         sendto = self._sendto
         for payload, target in result.sends:
             sendto(payload, target)
+        for target in result.targets:
+            sendto(data, target)
 
     def _recvbegin(self, data: bytes, addr: tuple) -> None:
         try:
