@@ -48,6 +48,7 @@ from app.protocol.messages import (
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
 from app.server.addr_limits import ConnectionLimits, RecvBeginBuckets, RefusalLog, address_key
+from app.server.admission_rules import AdmissionRules
 from app.server.directory import Directory
 from app.server.media_auth_rules import MediaAuthRules
 from app.server.media_gate import (
@@ -56,7 +57,7 @@ from app.server.media_gate import (
     MediaEncryption,
     SealedMediaGate,
 )
-from app.server.outbox import LoginCheck, Outbox, Refused, RefusedAndClosed, Result
+from app.server.outbox import Outbox, Refused, RefusedAndClosed, Result
 from app.server.peers import Peer
 from app.server.records import Address, Interphone, Session, normalize_ip
 from app.server.settings import ServerSettings, address_limit_settings
@@ -69,7 +70,7 @@ MEMBER_LIST_LIMIT = 64
 """Notifications to members list them only up to this many (then count-only)."""
 
 
-class ServerState(MediaAuthRules):
+class ServerState(AdmissionRules, MediaAuthRules):
     """Everything the server knows and every rule it applies, for all connections at once.
 
     Keyed by session id (``sid``, one per TCP connection, chosen by the I/O
@@ -207,11 +208,6 @@ class ServerState(MediaAuthRules):
             self._uncount(peer)
         return self.logout(sid)
 
-    def _uncount(self, peer: Peer) -> None:
-        if peer.counted:
-            self.address_limits.close(address_key(peer.ip), peer.counted == "session")
-            peer.counted = ""
-
     def writing_paused(self, sid: int, now: float) -> None:
         """The peer's output backed up above the high-water mark (its stall clock starts)."""
         peer = self.peers.get(sid)
@@ -268,24 +264,6 @@ class ServerState(MediaAuthRules):
                 log.exception("fault handling a frame of session %d", peer.sid)
                 outbox.send(peer.sid, Message.frame_error("server fault", ErrCode.SERVER_FAULT))
 
-    def login_checked(self, sid: int, errcode: int | None, errmsg: str, now: float) -> Outbox:
-        """The off-loop token check of ``sid``'s login is done (``errcode`` None: accepted):
-        answer the login, then the frames that waited for it."""
-        outbox = Outbox()
-        peer = self.peers.get(sid)
-        if peer is None or peer.checking is None:
-            return outbox
-        request, peer.checking = peer.checking, None
-        held, peer.held = peer.held, []
-        if peer.closing:
-            return outbox
-        if errcode is not None:
-            outbox.send(sid, refusal(request, errcode, errmsg))
-        else:
-            self._answer(peer, request, now, outbox, verified=True)
-        self._receive_frames(peer, held, now, outbox)
-        return outbox
-
     def _receive_frame(self, peer: Peer, frame: bytes, now: float, outbox: Outbox) -> None:
         sid = peer.sid
         allowed = peer.bucket.take(now)
@@ -332,16 +310,6 @@ class ServerState(MediaAuthRules):
         else:
             outbox.send(sid, reply)
             outbox.extend(result.outbox)
-
-    def _check_login_first(self, peer: Peer, request: Message, body: Login,
-                           outbox: Outbox) -> None:
-        """Refusals that need no token check go out at once; then the token is checked off
-        the loop and the peer's next frames wait (see :meth:`login_checked`)."""
-        if self.media_encryption.refuses(body.features):
-            raise Refused(ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED)
-        peer.checking = request
-        outbox.login_checks.append(LoginCheck(peer.sid, body.uid, body.token,
-                                              address_key(peer.ip)))
 
     def _apply(self, peer: Peer, body: Body, now: float, verified: bool = False) -> Result:
         sid = peer.sid
@@ -421,17 +389,6 @@ class ServerState(MediaAuthRules):
             media_secret=current.media_secret,
         )
         return Result(reply, outbox)
-
-    def _count_session(self, sid: int, peer_ip: str, now: float) -> None:
-        """The per-address session limit (a connection fed by hand has no peer: not counted)."""
-        peer = self.peers.get(sid)
-        if peer is None or peer.counted != "unauthenticated":
-            return
-        address = address_key(peer_ip)
-        if not self.address_limits.authenticate(address):
-            self.refusals.refused(address, "too many sessions", now)
-            raise RefusedAndClosed(ErrCode.TOO_MANY_REQUESTS, "too many sessions from this address")
-        peer.counted = "session"
 
     def logout(self, sid: int) -> Outbox:
         """The session ended (disconnect, timeout, close): leave everything. Idempotent.
