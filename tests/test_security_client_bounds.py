@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
+from app.audio.codec import OpusEncoder
+from app.audio.mixer import MAX_TALKERS as AUDIO_MAX_TALKERS
+from app.audio.mixer import PlaybackMixer
 from app.client import ClientModel
 from app.client.model import MAX_UNSOLICITED_INTERPHONES
+from app.headless.mix_clock import MAX_TALKERS as CLI_MAX_TALKERS
+from app.headless.mix_clock import MixClock
 from app.protocol import InterphoneId, InterphoneInfo, LoginResult, RosterEntry
 
 G58 = InterphoneId.group("58")
@@ -47,3 +53,29 @@ def test_an_ended_interphone_frees_its_place() -> None:
     assert model.interphone(chat(10_000).id) is not None
     model.apply_info(chat(20_000))  # full again
     assert model.interphone(chat(20_000).id) is None
+
+
+def test_the_playback_mixer_decodes_at_most_max_talkers(packets_20ms: bytes,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    mixer = PlaybackMixer(clock=lambda: 100.0)
+    for n in range(AUDIO_MAX_TALKERS + 50):
+        mixer.receive(f"peer{n}", 0, packets_20ms)
+    assert len(mixer.talkers()) == AUDIO_MAX_TALKERS
+    assert "peer0" in mixer.talkers()  # the ones already heard keep playing
+    assert len([r for r in caplog.records if "talkers at once" in r.message]) == 1
+
+
+async def test_the_cli_mixer_decodes_at_most_max_talkers(packets_20ms: bytes) -> None:
+    clock = MixClock(lambda frame: None)
+    for n in range(CLI_MAX_TALKERS + 10):
+        clock.on_audio(f"peer{n}", 0, packets_20ms)
+    assert len(clock._talkers) == CLI_MAX_TALKERS
+    assert clock.bad_packets == 10
+    clock.close()
+
+
+@pytest.fixture(scope="module")
+def packets_20ms() -> bytes:
+    with OpusEncoder() as encoder:
+        return encoder.encode(np.zeros(960, dtype=np.float32))

@@ -97,6 +97,9 @@ class InterphoneServer:
         self._tcp, self._udp = tcp, udp
         self.port = port
         self.state.udp_port = port
+        if self.tls is None and self.state.media_encryption.offers():
+            log.warning("media_encryption = %s without TLS: media secrets and voice keys "
+                        "cross the network in clear text", self.state.media_encryption.value)
         log.info("serving on %s port %d (tcp%s+udp), auth=%s", self.host, port,
                  "+tls" if self.tls is not None else "", self.settings.auth)
 
