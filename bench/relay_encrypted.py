@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ from _wire import AudioSource, Wire, register, udp_socket
 from app.client.media_auth import ClientMediaAuth, RecvBeginAcked
 from app.protocol import InterphoneId, JoinRequest, Login
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64
-from app.protocol.messages import JoinResult, LoginResult
+from app.protocol.messages import JoinResult, LoginResult, SpeakResult
 
 FRAME = bytes(60)
 PERIOD = 0.02
@@ -57,10 +58,11 @@ class Room:
         self.listeners = [f"{tag}l{index}_{n}" for n in range(per_room)]
         self.encrypted = encrypted
         self.packets: list[bytes] = []
-        self.sockets: list = []
+        self.sockets: list[socket.socket] = []
         self.wires: list[Wire] = []
 
-    async def member(self, port: int, uid: str) -> tuple[Wire, object, ClientMediaAuth | None]:
+    async def member(self, port: int, uid: str
+                     ) -> tuple[Wire, socket.socket, ClientMediaAuth | None]:
         loop = asyncio.get_running_loop()
         _, wire = await loop.create_connection(Wire, "127.0.0.1", port)
         features = ("media-auth",) if self.encrypted else ()
@@ -83,7 +85,7 @@ class Room:
         self.sockets.append(sock)
         return wire, sock, auth
 
-    async def _register(self, sock, port: int, auth: ClientMediaAuth) -> None:
+    async def _register(self, sock: socket.socket, port: int, auth: ClientMediaAuth) -> None:
         loop = asyncio.get_running_loop()
         for _ in range(20):
             sock.sendto(auth.recvbegin(self.id), ("127.0.0.1", port))
@@ -103,6 +105,7 @@ class Room:
         wire, sock, auth = await self.member(port, self.speaker)  # last: its key is current
         self.talker_sock = sock
         reply = await wire.speak(self.id)
+        assert isinstance(reply.body, SpeakResult)
         grant = reply.body.grant
         if auth is not None:
             auth.floor_granted(self.id, grant)
@@ -112,7 +115,7 @@ class Room:
             self.packets = [source.packet(seq) for seq in range(packets)]
 
 
-def drain(sockets: list) -> int:
+def drain(sockets: list[socket.socket]) -> int:
     got = 0
     for sock in sockets:
         while True:
