@@ -154,3 +154,31 @@ async def test_a_base_client_gets_plain_media_under_optional(server) -> None:
     assert await udp.recv() == RecvBeginPacket(str(G58), "carol").serialize()
     udp.close()
     await carol.close()
+
+
+async def test_a_base_client_takes_audio_only_from_the_servers_media_address() -> None:
+    """Replayed packets from another port of the server's IP no longer play as live speech."""
+    import asyncio
+
+    from app.client.media import MediaEndpoint
+
+    loop = asyncio.get_running_loop()
+    _, server = await loop.create_datagram_endpoint(UdpPeer, local_addr=("127.0.0.1", 0))
+    _, other = await loop.create_datagram_endpoint(UdpPeer, local_addr=("127.0.0.1", 0))
+    assert server.transport is not None and other.transport is not None
+    heard: list[tuple[str, int, bytes]] = []
+    port = server.address[1]
+    endpoint = await MediaEndpoint.open("127.0.0.1", port, "bob",
+                                        lambda uid, seq, frame: heard.append((uid, seq, frame)))
+    registering = asyncio.ensure_future(endpoint.register(str(G58), interval=60, attempts=1))
+    data, source = await asyncio.wait_for(server.received.get(), 2)
+    server.transport.sendto(data, source)  # the ack
+    assert await registering
+    packet = AudioPacket(str(G58), "alice", 0, b"x").serialize()
+    other.transport.sendto(packet, source)
+    server.transport.sendto(packet, source)
+    await asyncio.sleep(0.2)
+    assert heard == [("alice", 0, b"x")]
+    await endpoint.aclose()
+    server.close()
+    other.close()

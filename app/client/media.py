@@ -138,8 +138,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if self._auth is not None:
             self._authenticated_datagram(self._auth, data, addr)
             return
-        if addr[0] != self._server[0]:
-            self.stats.rx_dropped += 1
+        if addr[0] != self._server[0] or addr[1] != self._server[1]:
+            self.stats.rx_dropped += 1  # only the server's media address (not any port of it)
             return
         try:
             packet = parse_packet(data)
