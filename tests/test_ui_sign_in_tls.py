@@ -101,3 +101,28 @@ def test_plain_connection_is_marked_not_encrypted(qapp) -> None:
     assert "Not encrypted" in dialog.encryption.text()
     dialog.set_tls(True)
     assert "Encrypted (TLS)" in dialog.encryption.text()
+
+
+def test_tls_to_a_plain_server_is_named_and_sends_no_credentials(qloop, settings) -> None:
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"))
+    run(qloop, server.start())
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings, connect_timeout=3.0)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", False)
+        dialog.tls.setChecked(True)
+        dialog.ok.click()
+        await until(dialog.error.isVisible, what="the TLS problem")
+        assert "encrypted connection failed" in dialog.error.text()
+        assert not server.state.sessions  # nobody logged in: the token never left
+        dialog.reject()
+        assert await task is None
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
