@@ -94,8 +94,14 @@ async def test_sealed_voice_reaches_members_only_and_keys_rotate(server) -> None
     assert await alice.udp.nothing()  # never echoed
     alice.udp.send(packet)  # a replay is relayed (the server does not open) but refused
     assert await bob.heard() is None
+    alice.udp.send(alice.media.seal(str(G58), 1, b"second"))
+    assert await bob.heard() == HeardAudio(str(G58), "alice", granted.body.grant, 1, b"second")
     again = await alice.signaling.request(SpeakRequest(True, G58))
     assert again.body.grant > granted.body.grant  # a re-grant gets a new number
+    alice.udp.send(alice.media.seal(str(G58), 2, b"old grant"))  # no longer relayed
+    alice.media.floor_granted(str(G58), again.body.grant)
+    alice.udp.send(alice.media.seal(str(G58), 0, b"new grant"))
+    assert await bob.heard() == HeardAudio(str(G58), "alice", again.body.grant, 0, b"new grant")
     # bob leaves: alice gets a new key epoch; bob's old key cannot open what follows
     old_epoch = key_notice.body.epoch
     await bob.signaling.request(QuitRequest(G58))
