@@ -134,10 +134,11 @@ async def _talk(
 
     loop = asyncio.get_running_loop()
     captured: asyncio.Queue[np.ndarray] = asyncio.Queue()
-    stream = backend.open_input(
-        lambda block: loop.call_soon_threadsafe(captured.put_nowait, block.copy()),
-        frame_samples,
-    )
+
+    def on_block(block: np.ndarray) -> None:
+        loop.call_soon_threadsafe(captured.put_nowait, block.copy())
+
+    stream = backend.open_input(on_block, frame_samples)
     sent = 0
     with OpusEncoder() as encoder:
         stream.start()

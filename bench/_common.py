@@ -88,14 +88,32 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def proc_wait_seconds(pid: int) -> float:
-    """Seconds the process's main thread was runnable but waiting for a CPU (schedstat);
-    0 where the kernel does not keep scheduler statistics."""
+def proc_run_seconds(pid: int) -> float:
+    """CPU seconds of a process, all its threads, in nanoseconds' precision: the sum of
+    each task's on-CPU time in /proc/PID/task/*/schedstat (user + system, as the scheduler
+    accounts it). Falls back to :func:`proc_cpu_seconds` (clock ticks) without schedstat.
+    A thread that ended meanwhile is no longer counted: use it on long-lived threads."""
+    total = 0
     try:
-        with open(f"/proc/{pid}/schedstat") as handle:
-            return int(handle.read().split()[1]) / 1e9
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
+                total += int(handle.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return proc_cpu_seconds(pid)
+    return total / 1e9
+
+
+def proc_wait_seconds(pid: int) -> float:
+    """Seconds the process's threads were runnable but waiting for a CPU, summed (schedstat);
+    0 where the kernel does not keep scheduler statistics."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
+                total += int(handle.read().split()[1])
     except (OSError, IndexError, ValueError):
         return 0.0
+    return total / 1e9
 
 
 def proc_rss_mb(pid: int) -> float:
@@ -142,19 +160,23 @@ class ServerProcess:
     fan-out baseline), pinned to one CPU, answering ``stats`` on stdin."""
 
     def __init__(self, config: Path | None, *, baseline: bool = False,
-                 cpu: int | None = None, cli: bool = False) -> None:
+                 cpu: int | None = None, cli: bool = False, root: Path = ROOT,
+                 bare: bool = False) -> None:
         if cli:
             args = [sys.executable, "-m", "app.server", "--config", str(config), "--port", "0",
                     "--log-level", "WARNING"]
         else:
-            args = [sys.executable, str(BENCH / "_server.py")]
-            if baseline:
+            # ``root``: another checkout (e.g. the previous release) served the same way
+            args = [sys.executable, str(root / "bench" / "_server.py")]
+            if bare:
+                args.append("--bare")
+            elif baseline:
                 args.append("--baseline")
             else:
                 args += ["--config", str(config)]
             if cpu is not None:
                 args += ["--cpu", str(cpu)]
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(args, cwd=root, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -171,6 +193,9 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.pid)
+
+    def run_seconds(self) -> float:
+        return proc_run_seconds(self.pid)
 
     def wait_seconds(self) -> float:
         return proc_wait_seconds(self.pid)

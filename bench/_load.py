@@ -174,6 +174,7 @@ class Listeners(_Worker):
         self.per_tick = [0] * _TICKS
         self.ports: set[int] = set()
         self.sockets: list[socket.socket] = []
+        self.quiet: list[tuple[socket.socket, int]] = []
         self.received = 0
 
     def _drain(self, sock: socket.socket, offset: int) -> None:
@@ -191,7 +192,10 @@ class Listeners(_Worker):
                 n += 1
         self.received += n
 
-    async def do_add(self, rooms: list[str], per_room: int) -> dict[str, Any]:
+    async def do_add(self, rooms: list[str], per_room: int,
+                     quiet: bool = False) -> dict[str, Any]:
+        """``per_room`` listeners in each room; ``quiet`` ones are read only by ``drain``
+        (so the server's sends do not wake this process: nothing is waiting)."""
         loop = asyncio.get_running_loop()
 
         async def one(room: str, j: int) -> None:
@@ -205,11 +209,21 @@ class Listeners(_Worker):
             await register(sock, self.server, interphone, uid)
             self.sockets.append(sock)
             self.ports.add(sock.getsockname()[1])
-            loop.add_reader(sock.fileno(), self._drain, sock,
-                            seq_offset(interphone, f"s{room}"))
+            offset = seq_offset(interphone, f"s{room}")
+            if quiet:
+                self.quiet.append((sock, offset))
+            else:
+                loop.add_reader(sock.fileno(), self._drain, sock, offset)
 
         await _batched([one(room, j) for room in rooms for j in range(per_room)])
         return {"listeners": len(self.sockets)}
+
+    async def do_drain(self) -> dict[str, Any]:
+        """Read what the quiet listeners' sockets hold (counted like the others)."""
+        before = self.received
+        for sock, offset in self.quiet:
+            self._drain(sock, offset)
+        return {"read": self.received - before}
 
     async def do_count(self, first: int, end: int) -> dict[str, Any]:
         """Packets received with a seq in [first, end), all received, kernel drops."""

@@ -2,12 +2,14 @@
 
     python bench/_server.py --config FILE [--cpu N]   the real InterphoneServer
     python bench/_server.py --baseline [--cpu N]      the bare fan-out baseline
+    python bench/_server.py --bare [--cpu N]          the same fan-out, a blocking thread
 
 Prints ``{"port": P}`` once listening; then each ``stats`` line on stdin is
 answered with one JSON line (counters of what was relayed and notified); EOF
 on stdin stops it. The InterphoneServer runs exactly as ``python -m
 app.server`` runs it (same class, same default event loop); only counters are
-added, by wrapping ``Signaling.deliver``.
+added, by wrapping ``Signaling.deliver``; like ``python -m app.server`` it runs on
+uvloop where the entry point would.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,15 @@ from app.server.outbox import Outbox
 from app.server.tcp import Signaling
 
 _RECVBEGIN = 2
+
+
+def server_loop_factory() -> Any:
+    """The event loop ``python -m app.server`` would use (uvloop where installed)."""
+    try:
+        from app.server.__main__ import _loop_factory
+    except ImportError:
+        return None
+    return _loop_factory()
 _U32 = struct.Struct(">I")
 
 
@@ -74,6 +86,35 @@ class Baseline(asyncio.DatagramProtocol):
             else:
                 listeners.append(addr)
             self.transport.sendto(data, addr)  # type: ignore[union-attr]
+
+
+class BareThread(Baseline):
+    """The baseline's fan-out in the plainest blocking loop: a thread in ``recvfrom_into``
+    (the floor of what any Python relay with one socket can cost per datagram)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self.transport = self  # type: ignore[assignment]  # sendto below
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.sock.sendto(data, addr)
+
+    def _serve(self) -> None:
+        buffer = bytearray(2048)
+        view = memoryview(buffer)
+        receive, send = self.sock.recvfrom_into, self.sock.sendto
+        while True:
+            size, addr = receive(buffer)
+            targets = self.speakers.get(addr)
+            if targets is None:
+                self.datagram_received(bytes(view[:size]), addr)
+                continue
+            payload = view[:size]
+            for target in targets:
+                send(payload, target)
+            self.relayed += 1
 
 
 def count_notifications(counter: dict[str, int]) -> None:
@@ -144,7 +185,13 @@ async def main(args: argparse.Namespace) -> None:
     counter = {"messages": 0, "notifications": 0}
     server: InterphoneServer | None = None
     baseline: Baseline | None = None
-    if args.baseline:
+    if args.bare:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((HOST, 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        baseline = BareThread(sock)
+        port = sock.getsockname()[1]
+    elif args.baseline:
         transport, baseline = await loop.create_datagram_endpoint(
             Baseline, local_addr=(HOST, 0))
         # the same socket buffer as the server's relay socket: compare code, not settings
@@ -153,7 +200,8 @@ async def main(args: argparse.Namespace) -> None:
         port = transport.get_extra_info("sockname")[1]
     else:
         count_notifications(counter)
-        server = InterphoneServer(Directory.from_toml_file(args.config), host=HOST, port=0)
+        server = InterphoneServer(Directory.from_toml_file(args.config), host=HOST, port=0,
+                                 media_thread=True)  # as python -m app.server runs it
         await server.start()
         port = server.port
     print(json.dumps({"port": port}), flush=True)
@@ -185,8 +233,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--config")
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--bare", action="store_true")
     parser.add_argument("--cpu", type=int)
     arguments = parser.parse_args()
     pin(arguments.cpu)
     raise_nofile()
-    asyncio.run(main(arguments))
+    factory = None if arguments.baseline or arguments.bare else server_loop_factory()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main(arguments))

@@ -78,6 +78,16 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str,
         rows.append(_row("relay capacity, one core, ≤ 1 % loss",
                          f"{r['listener_streams']} listener streams, {r['pps']:,} packets/s"
                          f"{capped}", "recorded", None))
+        if r.get("capacity_vs_compare") is not None:
+            rows.append(_row(f"relay capacity / {r['compare_ref']}'s, same run",
+                             f"{r['capacity_vs_compare']} ({r['compare_pps']:,} packets/s)",
+                             "≥ 1.5", r["capacity_vs_compare"] >= 1.5))
+    if "fixed_us" in r:
+        rows.append(_row("relay CPU per incoming datagram, fixed part",
+                         f"{r['fixed_us']} µs (+ {r['per_listener_us']} µs per listener)",
+                         "≤ 100 µs", r["fixed_us"] <= 100.0))
+        rows.append(_row("relay CPU per delivered listener-packet, 20 listeners",
+                         f"{r['us_per_listener_packet_n20']} µs", "recorded", None))
     j = results.get("join_storm", {})
     if "clients" in j:
         seconds = j["seconds"]
@@ -109,8 +119,8 @@ METHOD = """\
 ## Method
 
 Everything runs on 127.0.0.1. The server under test is the real `InterphoneServer`
-(the class `python -m app.server` runs, default asyncio event loop) in its own process,
-started by `bench/_server.py`, which only adds counters (relayed packets, notifications
+(the class `python -m app.server` runs, on its event loop: uvloop where installed) in its
+own process, started by `bench/_server.py`, which only adds counters (relayed packets, notifications
 queued) and answers `stats` on stdin. With two or more CPUs the server is pinned to
 the first and every load process to the second, so the load never takes the server's
 core; the machine is shared with other work, so its load average is recorded with
@@ -123,6 +133,19 @@ each run.
   includes the server notifying all 50 members. Each grant is released and the next
   request follows after a random 10–30 ms. The same is measured through
   `InterphoneClient.talk_start()` (`client_p50_ms`/`client_p95_ms`).
+- **relay cost model** (`bench/relay.py`, first): one talker at 50 packets/s and N = 5,
+  20, 50 listeners in one interphone, on a fresh server per N. The listeners' sockets are
+  read only after each window, so none is waiting and the server's `sendto` wakes no
+  process (a wake-up would be billed to the server). Server CPU over a window is the sum
+  of its threads' on-CPU time (/proc/PID/task/*/schedstat, ns) divided by the packets
+  sent in it; the median of 3 windows of 10 s per N (quick: one of 2 s) is fitted by
+  least squares as `fixed_us + per_listener_us × N`; `us_per_listener_packet_n20` is the
+  CPU per delivered listener-packet at N = 20. Every listener must have received every
+  packet of the window (`complete`). The same runs, window by window in turn (so a
+  change in the machine's load falls on all alike), for the bare asyncio fan-out
+  baseline, for `bare` (that fan-out in a thread blocked in `recvfrom_into`: the floor
+  of a Python relay with one socket) and, with `--compare REF`, for the relay of git
+  revision REF served by its own `bench/_server.py`.
 - **relay** (`bench/relay.py`): rooms of one speaker and 20 listeners (quick: 40),
   every speaker sending 50 packets/s (60-byte frames, crc filled, speakers spread over
   the 20 ms period as independent talkers are). Active rooms grow ×1.4 per step, then
@@ -132,11 +155,13 @@ each run.
   packet the server handed to the kernel either reached a receiver's buffer or was
   dropped at that full buffer (the kernel's per-socket drop counter): only what the
   server never sent counts as lost, so a slow receiver process cannot pass for a slow
-  relay. The same ramp then runs against the baseline: an asyncio DatagramProtocol
-  that sends each datagram from a speaker's address to its room's N addresses, with
-  no parsing at all (same socket buffer size as the relay). `ratio` = relay packets/s
-  held / baseline packets/s held; when neither saturates within the stream cap it is
-  the ratio of server CPU per forwarded packet (`ratio_basis`: `cpu`). Each step also
+  relay. The same ramp runs, step by step in turn (all servers set up at once, one
+  talking at a time), for the previous relay (`--compare REF`) and for the baseline: an
+  asyncio DatagramProtocol that sends each datagram from a speaker's address to its
+  room's N addresses, with no parsing at all (same socket buffer size as the relay).
+  `ratio` = relay packets/s held / baseline packets/s held; when neither saturates
+  within the stream cap it is the ratio of server CPU per forwarded packet
+  (`ratio_basis`: `cpu`). Each step also
   records the share of the window the server was runnable but waiting for its CPU
   (`server_wait_pct`, from /proc/PID/schedstat): other work taking the server's core.
   `BENCH_WATCH=1` makes `_server.py` report event-loop lag and GC pauses.
@@ -192,7 +217,20 @@ def render(results: dict[str, dict[str, Any]], quick: bool, argv: list[str]) -> 
 def details(results: dict[str, dict[str, Any]]) -> list[str]:
     out: list[str] = []
     r = results.get("relay", {})
-    for mode in ("relay", "baseline"):
+    costs = r.get("cost", {})
+    if costs:
+        out += ["relay cost model (server CPU per incoming packet, µs; median per N):", "",
+                "| server | fixed | per listener | N = 5 | N = 20 | N = 50 "
+                "| per listener-packet at 20 | all delivered |",
+                "|---|---|---|---|---|---|---|---|"]
+        for mode, c in costs.items():
+            name = f"{mode} ({r['compare_ref']})" if mode == "compare" else mode
+            p = c["cost_points"]
+            out.append(f"| {name} | {c['fixed_us']} | {c['per_listener_us']} | {p['5']} | "
+                       f"{p['20']} | {p['50']} | {c['us_per_listener_packet_n20']} | "
+                       f"{'yes' if c['complete'] else 'no'} |")
+        out.append("")
+    for mode in ("relay", "baseline", "compare"):
         steps = r.get(f"{mode}_steps")
         if not steps:
             continue

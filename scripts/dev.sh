@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: set up what is missing, then run.
 #   bash scripts/dev.sh demo     set up, then start the loopback demo
-#   bash scripts/dev.sh test     set up, then run ruff and the whole test suite
+#   bash scripts/dev.sh test     set up, then run ruff, mypy and the whole test suite
 #   bash scripts/dev.sh setup    set up only
 # Idempotent: system libraries are installed only when missing, the virtual
 # environment (.venv) is refreshed only when pyproject.toml or the pinned versions in
@@ -120,6 +120,7 @@ test)
     setup
     export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
     "$venv/bin/ruff" check .
+    "$venv/bin/mypy"
     exec "$venv/bin/python" -m pytest "$@"
     ;;
 *)

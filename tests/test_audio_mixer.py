@@ -166,3 +166,30 @@ def test_mixing_with_user_gain_allocates_nothing_per_sample() -> None:
     # A fixed few hundred bytes of numpy bookkeeping, no block-sized temporaries.
     assert peak_allocation(play_from_the_frame) < 2000
     assert np.any(out != 0.0)
+
+
+def test_interphone_gain_mutes_or_scales_one_interphone_only(packets: list[bytes]) -> None:
+    clock = Clock()
+    solo, both = PlaybackMixer(clock=clock), PlaybackMixer(clock=clock)
+    both.set_interphone_volume("group_58", 0.0)  # muted: only discuss_12 is heard
+    for k in range(10):
+        solo.receive("alice", k, packets[k], "discuss_12")
+        both.receive("alice", k, packets[k], "discuss_12")
+        both.receive("alice", k, packets[k + 10], "group_58")  # same uid, other interphone
+        np.testing.assert_allclose(block(solo, clock), block(both, clock), atol=1e-6)
+    assert len(both.talkers()) == 2  # one stream per (interphone, uid)
+    both.end_utterance("alice", "group_58")
+    both.set_interphone_volume("group_58", 1.0)
+
+
+def test_interphone_gain_scales_a_running_stream(packets: list[bytes]) -> None:
+    clock = Clock()
+    full, half = PlaybackMixer(clock=clock), PlaybackMixer(clock=clock)
+    for k in range(4):
+        full.receive("bob", k, packets[k], "group_58")
+        half.receive("bob", k, packets[k], "group_58")
+    half.set_interphone_volume("group_58", 0.5)  # applies to the stream already playing
+    for _ in range(4):
+        a, b = block(full, clock), block(half, clock)
+        np.testing.assert_allclose(a * 0.5, b, atol=1e-6)
+        assert np.any(a)

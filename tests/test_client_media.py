@@ -23,8 +23,9 @@ def test_receive_path_keeps_one_loss_meter_per_speaker(monkeypatch):
 
     monkeypatch.setattr(media_module, "LossMeter", CountingMeter)
     heard = []
-    endpoint = MediaEndpoint(SERVER, "alice", lambda uid, seq, frame: heard.append((uid, seq)))
-    endpoint._interphone = "group_58"
+    endpoint = MediaEndpoint(SERVER, "alice",
+                             lambda interphone, uid, seq, frame: heard.append((uid, seq)))
+    endpoint._registered["group_58"] = None
     for seq in range(50):
         for uid in ("bob", "carol"):
             data = AudioPacket("group_58", uid, seq, b"\xf8\xff\xfe").serialize()

@@ -69,3 +69,16 @@ async def test_audio_past_max_talk_revokes() -> None:
     relay.time = lambda: 160.0
     relay.datagram_received(AudioPacket("group_58", "alice", 9, b"x").serialize(), ALICE)
     assert transport.sent == [] and record.holder == ""
+
+
+async def test_audio_received_before_the_grant_is_dropped_when_judged_after_it() -> None:
+    """A transport that queued a datagram (the media thread) passes when it arrived: audio
+    sent before the floor was granted cannot ride the grant made meanwhile."""
+    state, relay, transport = await _relay(granted_at=100.0)
+    packet = AudioPacket("group_58", "alice", 0, b"x").serialize()
+    relay.time = lambda: 100.5
+    relay.datagram_received(packet, ALICE, received_at=99.9)
+    assert transport.sent == []
+    relay.datagram_received(packet, ALICE, received_at=100.2)
+    assert transport.sent == [(packet, BOB)]
+    assert state.interphones[G58].last_audio_at == 100.2

@@ -200,7 +200,7 @@ def test_incoming_call_raises_a_banner_and_answering_joins(qloop, ui) -> None:
         await ui.other("bob", "chat_bob:me")
         banner = ui.window.banner
         await until(lambda: banner.isVisible(), what="banner")
-        assert "bob" in banner.text.text()
+        assert "Bob" in banner.text.text()  # the roster name, not the uid
         banner.answer.click()
         await until(lambda: str(ui.client.model.joined) == "chat_bob:me", what="joined the call")
         assert not banner.isVisible()

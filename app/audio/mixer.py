@@ -5,9 +5,11 @@ it pulls samples from each talker's ``TalkerStream`` (blocks of any length:
 a frame is pulled whenever the previous one is used up, so an output block
 shorter than the frame cuts the playout delay; each talker's frames are
 decoded at their own duration, whatever the mixer's), adds queued cues
-and (in microphone-test mode) the captured input, applies per-talker gain,
-the output volume and mute, and clips. Network-side calls (``receive``,
-``end_utterance``) and UI-side calls may come from any thread; one lock
+and (in microphone-test mode) the captured input, applies per-talker gain
+(the user's volume times the volume of the interphone the talker speaks in,
+for a client joined to several), the output volume and mute, and clips.
+Network-side calls (``receive``, ``end_utterance``) and UI-side calls may
+come from any thread; one lock
 guards the streams and is held only for the cheap per-frame work (jitter
 buffer pop and one Opus decode per talker).
 """
@@ -72,6 +74,7 @@ class PlaybackMixer:
         self._talkers: dict[str, _Talker] = {}
         self._history: dict[str, JitterBuffer] = {}  # last stream's network view per talker
         self._user_gain: dict[str, float] = {}
+        self._interphone_gain: dict[str, float] = {}  # interphone id -> gain (0: muted)
         self._tones: deque[_Cue] = deque()
         self._monitor_on = False
         self._monitor: deque[np.ndarray] = deque()
@@ -86,13 +89,15 @@ class PlaybackMixer:
         self._over_cap_logged = False
 
     # ------------------------------------------------------------ talkers
-    def receive(self, uid: str, seq: int, payload: bytes) -> None:
-        """One Opus packet of talker ``uid``."""
+    def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
+        """One Opus packet of talker ``uid`` (speaking in ``interphone``: each interphone's
+        talkers are separate streams with that interphone's gain)."""
         now = self._clock()
+        key = stream_key(uid, interphone)
         with self._lock:
             if self._closed:
                 return
-            talker = self._talkers.get(uid)
+            talker = self._talkers.get(key)
             if talker is None:
                 if len(self._talkers) >= MAX_TALKERS:
                     if not self._over_cap_logged:
@@ -103,33 +108,46 @@ class PlaybackMixer:
                 stream = TalkerStream(max_delay_frames=self._max_jitter,
                                       start_margin=self._start_margin,
                                       history=self._history.pop(uid, None))
-                talker = _Talker(stream, now, gain=self._user_gain.get(uid, 1.0))
-                self._talkers[uid] = talker
+                talker = _Talker(stream, now, gain=self._gain_of(uid, interphone))
+                self._talkers[key] = talker
             talker.ending = False
             talker.last_packet = now
             talker.stream.put(seq, payload, now)
             self.frames_received += 1
 
-    def end_utterance(self, uid: str) -> None:
-        """Let ``uid``'s buffer drain, then drop its stream."""
+    def end_utterance(self, uid: str, interphone: str = "") -> None:
+        """Let ``uid``'s buffer (in ``interphone``) drain, then drop its stream."""
         with self._lock:
-            talker = self._talkers.get(uid)
+            talker = self._talkers.get(stream_key(uid, interphone))
             if talker is not None:
                 talker.ending = True
 
     def set_user_volume(self, uid: str, gain: float) -> None:
-        gain = _clamp_volume(gain)
         with self._lock:
-            self._user_gain[uid] = gain
-            if uid in self._talkers:
-                self._talkers[uid].gain = gain
+            self._user_gain[uid] = _clamp_volume(gain)
+            self._regain()
+
+    def set_interphone_volume(self, interphone: str, gain: float) -> None:
+        """Gain of everything heard in ``interphone`` (0 mutes it), times each user's."""
+        with self._lock:
+            self._interphone_gain[interphone] = _clamp_volume(gain)
+            self._regain()
+
+    def _gain_of(self, uid: str, interphone: str) -> float:
+        return self._user_gain.get(uid, 1.0) * self._interphone_gain.get(interphone, 1.0)
+
+    def _regain(self) -> None:
+        for key, talker in self._talkers.items():
+            uid, _, interphone = key.partition(_KEY_SEPARATOR)
+            talker.gain = self._gain_of(uid, interphone)
 
     def talkers(self) -> list[str]:
         with self._lock:
             return list(self._talkers)
 
     def quality(self) -> dict[str, TalkerQuality]:
-        """What each current talker's stream got (loss, jitter, concealed, FEC-recovered)."""
+        """What each current talker's stream got (loss, jitter, concealed, FEC-recovered), by
+        :func:`stream_key`."""
         with self._lock:
             return {uid: t.stream.quality() for uid, t in self._talkers.items()}
 
@@ -209,11 +227,11 @@ class PlaybackMixer:
             stale = now - talker.last_packet > STALE_STREAM_SECONDS
             if talker.stream.idle and (talker.ending or stale):
                 finished.append(uid)
-        for uid in finished:
-            stream = self._talkers.pop(uid).stream
+        for key in finished:
+            stream = self._talkers.pop(key).stream
             stream.close()
-            self._remember(uid, stream)
-            logger.debug("stream of %s drained and dropped", uid)
+            self._remember(key.partition(_KEY_SEPARATOR)[0], stream)
+            logger.debug("stream of %s drained and dropped", key)
 
     def _remember(self, uid: str, stream: TalkerStream) -> None:
         """Keep what the talker's stream learnt of the network for its next utterance."""
@@ -259,6 +277,14 @@ class PlaybackMixer:
             self._tones.clear()
             self._monitor.clear()
         self._level = SILENT
+
+
+_KEY_SEPARATOR = "\x00"
+
+
+def stream_key(uid: str, interphone: str = "") -> str:
+    """The key of a talker's stream: the uid alone, or uid and interphone."""
+    return f"{uid}{_KEY_SEPARATOR}{interphone}" if interphone else uid
 
 
 def _clamp_volume(value: float) -> float:

@@ -304,19 +304,22 @@ class AudioEngine:
                 logger.exception("on_transmit_stopped failed")
 
     # ------------------------------------------------------------- playback
-    def receive(self, uid: str, seq: int, payload: bytes) -> None:
-        """One Opus packet from talker ``uid`` (call on the loop thread)."""
-        self.mixer.receive(uid, seq, payload)
+    def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
+        """One Opus packet from talker ``uid`` in ``interphone`` (call on the loop thread)."""
+        self.mixer.receive(uid, seq, payload, interphone)
 
-    def end_utterance(self, uid: str) -> None:
+    def end_utterance(self, uid: str, interphone: str = "") -> None:
         """``uid`` stopped talking: play out what is buffered, then drop the stream."""
-        self.mixer.end_utterance(uid)
+        self.mixer.end_utterance(uid, interphone)
 
     def play_tone(self, pcm: np.ndarray, volume: float = 1.0) -> None:
         self.mixer.play_tone(pcm, volume)
 
     def set_user_volume(self, uid: str, gain: float) -> None:
         self.mixer.set_user_volume(uid, gain)
+
+    def set_interphone_volume(self, interphone: str, gain: float) -> None:
+        self.mixer.set_interphone_volume(interphone, gain)
 
     @property
     def volume(self) -> float:

@@ -73,6 +73,8 @@ _CUES: dict[str, list[Segment]] = {
     "incoming_call": [((1000.0,), 45, 1.0), ((1400.0,), 45, 1.0), ((1000.0,), 45, 1.0),
                       ((1400.0,), 45, 1.0), ((), 40, 0), ((1000.0,), 45, 1.0),
                       ((1400.0,), 45, 1.0)],
+    # One soft, short high blip: activity in another joined interphone (scan list).
+    "activity": [((1760.0,), 40, 0.6), ((), 25, 0), ((2093.0,), 40, 0.45)],
 }
 
 
@@ -94,3 +96,8 @@ def end_of_transmission() -> np.ndarray:
 def incoming_call() -> np.ndarray:
     """Cue for an incoming one-to-one call."""
     return _cached("incoming_call")
+
+
+def activity() -> np.ndarray:
+    """Cue for someone starting to speak in a joined interphone other than the talk target."""
+    return _cached("activity")

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import ssl as ssl_module
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from app.client.errors import (
     NotJoined,
     ServerError,
 )
-from app.client.events import ConnectionState, FloorState
+from app.client.events import ConnectionState, FloorState, JoinedChanged, ModelEvent
 from app.client.media import AudioCallback, MediaEndpoint
 from app.client.model import ClientModel
 from app.client.session import (
@@ -57,8 +57,12 @@ from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import MediaKeyNotice
+from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
 logger = logging.getLogger(__name__)
+
+InterphoneAudio = Callable[[InterphoneId, str, int, bytes], None]
+"""``on_interphone_audio(interphone, uid, seq, opus_packet)``: audio with its interphone."""
 
 _MEMBERS_DEBOUNCE = 0.25
 _LEAVE_ON_CLOSE_TIMEOUT = 1.0
@@ -137,6 +141,8 @@ class InterphoneClient:
         self._features = tuple(features)
         self.model = ClientModel(uid)
         self.on_audio: AudioCallback | None = None
+        self.on_interphone_audio: InterphoneAudio | None = None
+        self._audio_ids: dict[str, InterphoneId] = {}
         self.stats = ClientStats()
         self._conn: SignalingConnection | None = None
         self._media: MediaEndpoint | None = None
@@ -144,9 +150,10 @@ class InterphoneClient:
         self._tasks = TaskSet()
         self._reconnect_task: asyncio.Task[Any] | None = None
         self._refresh_task: asyncio.Task[Any] | None = None
-        self._refresh_wanted: InterphoneId | None = None
+        self._refresh_wanted: dict[InterphoneId, None] = {}
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
+        self.model.subscribe(self._on_model_event)
 
     # ---- properties --------------------------------------------------------------------
 
@@ -160,7 +167,17 @@ class InterphoneClient:
 
     @property
     def joined(self) -> InterphoneId | None:
+        """The talk target (the single-interphone name of it)."""
         return self.model.joined
+
+    @property
+    def talk_target(self) -> InterphoneId | None:
+        return self.model.talk_target
+
+    @property
+    def joined_ids(self) -> tuple[InterphoneId, ...]:
+        """Every joined interphone, in join order."""
+        return self.model.joined_ids
 
     @property
     def features(self) -> frozenset[str]:
@@ -193,7 +210,7 @@ class InterphoneClient:
             return  # connected, or the background reconnect is already at it
         self.model.set_connection(ConnectionState.CONNECTING)
         try:
-            await self._establish(rejoin=None)
+            await self._establish(rejoin=(), target=None)
         except LoginRefused as exc:
             self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
             raise
@@ -233,37 +250,73 @@ class InterphoneClient:
         assert isinstance(body, MembersResult)  # the session checked the answer's kind
         return body.info
 
-    async def join(self, interphone: InterphoneId | str) -> InterphoneInfo:
-        """Join (leaving any other first) and register for its audio; returns the members."""
-        target = as_interphone_id(interphone)
+    async def join(self, interphone: InterphoneId | str, *,
+                   target: bool = True) -> InterphoneInfo:
+        """Join one more interphone (the others stay joined) and register for its audio;
+        returns the members. ``target``: it becomes the talk target (always when there
+        is none yet); a floor held in the previous target is released first."""
+        wanted = as_interphone_id(interphone)
         conn = self._require_conn()
-        if self.model.joined is not None and self.model.joined != target:
-            await self.leave()
-        return await self._join_on(conn, target)
+        make_target = target or self.model.talk_target is None
+        if make_target and self.model.talk_target not in (None, wanted):
+            await self.talk_stop()
+        return await self._join_on(conn, wanted, make_target=make_target)
+
+    async def set_talk_target(self, interphone: InterphoneId | str) -> None:
+        """Make a joined interphone the talk target; a floor held in the previous one is
+        released first. Raises :class:`NotJoined` for an interphone we are not in."""
+        wanted = as_interphone_id(interphone)
+        if not self.model.is_joined(wanted):
+            raise NotJoined(f"{wanted} is not joined")
+        if self.model.talk_target == wanted:
+            return
+        await self.talk_stop()
+        if self.model.is_joined(wanted):
+            self.model.set_talk_target(wanted)
 
     async def call(self, uid: str) -> InterphoneInfo:
-        """Join the one-to-one chat with ``uid``."""
-        return await self.join(InterphoneId.chat(self.uid, uid))
+        """Join the one-to-one chat with ``uid`` (which rings them). With the extension
+        ``presence``, ``model.outgoing_call(id)`` then says ringing / answered / offline,
+        and later declined / no_answer (:class:`OutgoingCallChanged` events)."""
+        chat = InterphoneId.chat(self.uid, uid)
+        info = await self.join(chat)
+        if PRESENCE in self.features:
+            await self._require_conn().request(CallRequest(CallAction.RING, chat))
+        return info
 
-    async def leave(self) -> None:
-        """Quit the joined interphone (no-op when in none)."""
-        if self.model.joined is not None:
-            await self._leave_on(self._require_conn())
-
-    async def _leave_on(self, conn: SignalingConnection) -> None:
-        current = self.model.joined
-        if current is None:
+    async def decline(self, interphone: InterphoneId | str) -> None:
+        """Refuse a call ringing us in that chat (extension ``presence``; without it, or
+        when it no longer rings, nothing is sent: the caller simply is not answered)."""
+        chat = as_interphone_id(interphone)
+        if PRESENCE not in self.features or chat not in self.model.incoming_calls:
             return
-        if self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
+        with contextlib.suppress(NotFound):  # it stopped ringing meanwhile
+            await self._require_conn().request(CallRequest(CallAction.DECLINE, chat))
+
+    async def leave(self, interphone: InterphoneId | str | None = None) -> None:
+        """Quit ``interphone`` (default: the talk target; no-op when not in it). When the
+        talk target is left, the most recently joined of the others becomes it."""
+        current = self.model.talk_target if interphone is None else as_interphone_id(interphone)
+        if current is not None and self.model.is_joined(current):
+            await self._leave_on(self._require_conn(), current)
+
+    async def leave_all(self) -> None:
+        """Quit every joined interphone."""
+        for interphone in reversed(self.model.joined_ids):
+            await self.leave(interphone)
+
+    async def _leave_on(self, conn: SignalingConnection, current: InterphoneId) -> None:
+        if current == self.model.talk_target and \
+                self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
             self.model.floor_released("left")
         if self._media is not None:
-            self._media.unregister()
+            self._media.unregister(str(current))
         try:
             await conn.request(QuitRequest(current, self.uid))
         except NotFound:
-            self.model.apply_left()
+            self.model.apply_left_one(current)
         except ClientError:
-            self.model.apply_left()
+            self.model.apply_left_one(current)
             raise
 
     async def talk_start(self) -> bool:
@@ -327,13 +380,14 @@ class InterphoneClient:
 
     # ---- establishing and reconnecting -------------------------------------------------
 
-    async def _establish(self, rejoin: InterphoneId | None) -> None:
+    async def _establish(self, rejoin: tuple[InterphoneId, ...],
+                         target: InterphoneId | None) -> None:
         """Open one signaling session and bring the client back in line with the server.
 
         The steps, each a method below: connect (:meth:`_open_signaling`), log
         in (:meth:`_log_in`), open UDP media (:meth:`_open_media`), publish the
         connection (``self._conn``), restore the subscription set
-        (:meth:`_resync`) and the joined interphone (:meth:`_rejoin`), then
+        (:meth:`_resync`) and the joined interphones (:meth:`_rejoin`), then
         report ``connected``. A failure at any step closes what this attempt
         opened (:meth:`_abandon`) and raises; :class:`NotConnected` when
         :meth:`close` ran meanwhile.
@@ -345,7 +399,7 @@ class InterphoneClient:
             media = await self._open_media(conn, result)
             self._conn = conn
             await self._resync(conn)
-            await self._rejoin(conn, rejoin)
+            await self._rejoin(conn, rejoin, target)
             if self._closing:
                 raise NotConnected("client closed while connecting")
             self.model.set_connection(ConnectionState.CONNECTED)
@@ -388,18 +442,21 @@ class InterphoneClient:
         """Subscribe again to the last sync set (the roster's ids the first time)."""
         try:
             await self._sync_on(conn, self._sync_ids or self.model.roster_ids())
+            if PRESENCE in conn.session.features:
+                await conn.request(PresenceSyncRequest())
         except ServerError as exc:
             logger.warning("sync after login failed: %s", exc)
 
-    async def _rejoin(self, conn: SignalingConnection, rejoin: InterphoneId | None) -> None:
-        """Join the interphone we were in before the drop; if refused, we left it."""
-        if rejoin is None:
-            return
-        try:
-            await self._join_on(conn, rejoin)
-        except ServerError as exc:
-            logger.warning("could not re-join %s: %s", rejoin, exc)
-            self.model.apply_left()
+    async def _rejoin(self, conn: SignalingConnection, rejoin: tuple[InterphoneId, ...],
+                      target: InterphoneId | None) -> None:
+        """Join the interphones we were in before the drop (the talk target stays the
+        same); one that is refused is left."""
+        for interphone in rejoin:
+            try:
+                await self._join_on(conn, interphone, make_target=interphone == target)
+            except ServerError as exc:
+                logger.warning("could not re-join %s: %s", interphone, exc)
+                self.model.apply_left_one(interphone)
 
     async def _abandon(self, conn: SignalingConnection, media: MediaEndpoint | None) -> None:
         """Close what a failed :meth:`_establish` opened."""
@@ -433,13 +490,13 @@ class InterphoneClient:
                                                      "interphone-reconnect")
 
     async def _reconnect_loop(self) -> None:
-        rejoin = self.model.joined
+        rejoin, target = self.model.joined_ids, self.model.talk_target
         for delay in backoff_delays(*self._backoff):
             await asyncio.sleep(delay)
             if self._closing or self.model.connection.final:
                 return
             try:
-                await self._establish(rejoin=rejoin)
+                await self._establish(rejoin=rejoin, target=target)
             except LoginRefused as exc:
                 logger.warning("login refused on reconnect: %s", exc)
                 self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
@@ -459,10 +516,11 @@ class InterphoneClient:
     async def _close(self) -> None:
         self._closing = True
         conn = self._conn
-        if conn is not None and not conn.closed and self.model.joined is not None:
+        if conn is not None and not conn.closed and self.model.joined_ids:
             with contextlib.suppress(ClientError, TimeoutError):
                 async with asyncio.timeout(_LEAVE_ON_CLOSE_TIMEOUT):
-                    await self._leave_on(conn)
+                    for interphone in reversed(self.model.joined_ids):
+                        await self._leave_on(conn, interphone)
         await self._tasks.close()
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -488,12 +546,12 @@ class InterphoneClient:
             self._on_kicked(event.reason)
 
     def _install_media_key(self, body: object) -> None:
-        """media-auth: a voice key from a join response or a notification, for the joined
+        """media-auth: a voice key from a join response or a notification, for a joined
         interphone only (a key for any other is ignored)."""
         notice = body.media_key if isinstance(body, JoinResult) else body
         media = self._media
         if (isinstance(notice, MediaKeyNotice) and media is not None
-                and notice.id == self.model.joined):
+                and notice.id in self.model.joined_ids):
             media.install_key(str(notice.id), notice.epoch, notice.key)
 
     def _on_kicked(self, reason: str) -> None:
@@ -504,32 +562,44 @@ class InterphoneClient:
         self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
         # The session closed itself on the kick: its driver drops the connection.
 
-    def _on_media_audio(self, uid: str, seq: int, payload: bytes) -> None:
+    def _on_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
         self.stats.rx_packets += 1
         callback = self.on_audio
         if callback is not None:
             callback(uid, seq, payload)
+        with_id = self.on_interphone_audio
+        if with_id is not None:
+            parsed = self._audio_ids.get(interphone)
+            if parsed is None:
+                parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
+            with_id(parsed, uid, seq, payload)
+
+    def _on_model_event(self, event: ModelEvent) -> None:
+        """The talk target moved (join, retarget, leave): audio goes there from now on."""
+        if isinstance(event, JoinedChanged) and self._media is not None:
+            self._media.talk_to(str(event.id) if event.id is not None else None)
 
     def _schedule_members_refresh(self, interphone: InterphoneId) -> None:
-        self._refresh_wanted = interphone
+        self._refresh_wanted[interphone] = None
         if self._refresh_task is None or self._refresh_task.done():
             self._refresh_task = self._tasks.spawn(self._refresh_members(),
                                                    "interphone-members-refresh")
 
     async def _refresh_members(self) -> None:
         """Ask for the member list until no change came after the last answer."""
-        while (interphone := self._refresh_wanted) is not None:
+        while self._refresh_wanted:
             await asyncio.sleep(_MEMBERS_DEBOUNCE)
             # Cleared before asking: a count-only change read after the answer asks again.
-            self._refresh_wanted = None
-            if self.model.joined != interphone or self._conn is None:
-                continue
-            try:
-                info = await self.members(interphone)
-            except ClientError as exc:
-                logger.info("members refresh of %s failed: %s", interphone, exc)
-                return
-            logger.debug("members of %s refreshed: %d", interphone, info.member_count)
+            wanted, self._refresh_wanted = list(self._refresh_wanted), {}
+            for interphone in wanted:
+                if not self.model.is_joined(interphone) or self._conn is None:
+                    continue
+                try:
+                    info = await self.members(interphone)
+                except ClientError as exc:
+                    logger.info("members refresh of %s failed: %s", interphone, exc)
+                    return
+                logger.debug("members of %s refreshed: %d", interphone, info.member_count)
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -543,17 +613,19 @@ class InterphoneClient:
         self._sync_ids = ids
         return list(body.interphones)
 
-    async def _join_on(self, conn: SignalingConnection, target: InterphoneId) -> InterphoneInfo:
-        self.model.expect_join(target)
+    async def _join_on(self, conn: SignalingConnection, target: InterphoneId, *,
+                       make_target: bool = True) -> InterphoneInfo:
+        self.model.expect_join(target, target=make_target)
         try:
             body = await conn.request(JoinRequest(target, self.uid))
         except BaseException:
-            self.model.expect_join(None)
+            self.model.join_abandoned(target)
             raise
         assert isinstance(body, JoinResult)
         media = self._media
         if media is not None and not await media.register(
-                str(target), interval=self.model.keepalive):
+                str(target), interval=self.model.keepalive,
+                talk=self.model.talk_target == target):
             logger.warning("audio registration of %s not acknowledged yet", target)
         return body.info
 

@@ -67,9 +67,28 @@ class InterphoneEnded:
 
 @dataclass(frozen=True, slots=True)
 class JoinedChanged:
-    """The client joined an interphone (``id``) or left the one it was in (``id`` None)."""
+    """The talk target changed: the client joined ``id`` (or made it the target), or left
+    its last interphone (``id`` None). See :class:`JoinedSetChanged` for the whole set."""
 
     id: InterphoneId | None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedSetChanged:
+    """The set of joined interphones changed (``ids`` in join order; the talk target,
+    ``model.talk_target``, is one of them or None when ``ids`` is empty)."""
+
+    ids: tuple[InterphoneId, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedSpeakerChanged:
+    """Who speaks in a joined interphone other than the talk target (whose speaker is
+    :class:`SpeakerChanged`); ``uid`` empty means nobody. A UI uses it for activity
+    outside the talk target (``model.speaker_of(id)`` reads it any time)."""
+
+    id: InterphoneId
+    uid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +135,57 @@ class IncomingCall:
     from_uid: str
 
 
+class CallState(StrEnum):
+    """Where an outgoing call stands (extension ``presence``)."""
+
+    RINGING = "ringing"  # the other party's client rings
+    ANSWERED = "answered"  # the other party joined the chat
+    DECLINED = "declined"  # the other party declined
+    NO_ANSWER = "no_answer"  # nobody answered within the ring timeout (30 s)
+    OFFLINE = "offline"  # the other party is not signed in (or went away while ringing)
+    CANCELLED = "cancelled"  # we left the chat or cancelled while it rang
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPresenceChanged:
+    """A contact came online or went offline (extension ``presence``)."""
+
+    uid: str
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingCallChanged:
+    """Our call to ``to_uid`` (the chat ``id``) changed state (extension ``presence``)."""
+
+    id: InterphoneId
+    to_uid: str
+    state: CallState
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCallEnded:
+    """A call that rang us stopped: ``reason`` is ``answered`` (we joined), ``declined``
+    (we declined), ``cancelled`` (the caller gave up or went away) or ``no_answer``."""
+
+    id: InterphoneId
+    from_uid: str
+    reason: str
+
+
 ModelEvent = (
     ConnectionChanged
     | RosterChanged
     | InterphoneUpdated
     | InterphoneEnded
     | JoinedChanged
+    | JoinedSetChanged
+    | JoinedSpeakerChanged
     | MembersChanged
     | SpeakerChanged
     | FloorChanged
     | IncomingCall
+    | IncomingCallEnded
+    | OutgoingCallChanged
+    | ContactPresenceChanged
 )

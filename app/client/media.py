@@ -1,9 +1,10 @@
 """MediaEndpoint: the client's UDP socket for audio (PROTOCOL.md section 5).
 
 It registers where this uid receives audio (recvbegin, acknowledged by the
-server, retried), refreshes the registration every keepalive interval, sends
-audiopackets with a per-utterance ``seq`` and a crc, and delivers the valid
-audio of the joined interphone from other members to a callback. Per-speaker
+server, retried) for each joined interphone, refreshes each registration every
+keepalive interval, sends audiopackets to the talk target with a per-utterance
+``seq`` and a crc, and delivers the valid audio of every joined interphone from
+other members to a callback, with the interphone's id. Per-speaker
 loss is measured from ``seq`` gaps (:class:`LossMeter`).
 """
 
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 AudioCallback = Callable[[str, int, bytes], None]
 """``on_audio(uid, seq, opus_packet)``: one audiopacket of another member."""
+
+InterphoneAudioCallback = Callable[[str, str, int, bytes], None]
+"""``on_audio(interphone, uid, seq, opus_packet)``: the same with the interphone's id text."""
 
 MediaAddress = tuple[str, int]
 """The server's media (host, port); what asyncio reports as a datagram's source may
@@ -94,7 +98,7 @@ class LossMeter:
 class MediaEndpoint(asyncio.DatagramProtocol):
     """One UDP socket talking to the server's media port (use :meth:`open`)."""
 
-    def __init__(self, server: MediaAddress, uid: str, on_audio: AudioCallback,
+    def __init__(self, server: MediaAddress, uid: str, on_audio: InterphoneAudioCallback,
                  media_secret: bytes | None = None) -> None:
         self._server = server
         self._uid = uid
@@ -103,15 +107,15 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         """media-auth (docs/protocol-extensions.md): signed recvbegin, sealed audio."""
         self._on_audio = on_audio
         self._transport: asyncio.DatagramTransport | None = None
-        self._interphone: str | None = None
+        self._interphone: str | None = None  # where send_audio goes (the talk target)
+        self._registered: dict[str, asyncio.Task[None] | None] = {}  # id -> its refresh
         self._tx_seq = 0
         self._ack_waiters: dict[str, asyncio.Event] = {}
-        self._refresh_task: asyncio.Task[None] | None = None
         self._meters: dict[str, LossMeter] = {}
         self.stats = MediaStats()
 
     @classmethod
-    async def open(cls, host: str, port: int, uid: str, on_audio: AudioCallback,
+    async def open(cls, host: str, port: int, uid: str, on_audio: InterphoneAudioCallback,
                    media_secret: bytes | None = None) -> MediaEndpoint:
         """Bind an ephemeral local port of ``host``'s address family; with the login's
         ``media_secret`` the endpoint speaks media-auth only."""
@@ -154,10 +158,10 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 if waiter is not None:
                     waiter.set()
             return
-        if packet.id != self._interphone or packet.uid == self._uid:
+        if packet.id not in self._registered or packet.uid == self._uid:
             self.stats.rx_dropped += 1
             return
-        self._deliver(packet.uid, packet.seq, packet.frame)
+        self._deliver(packet.id, packet.uid, packet.seq, packet.frame)
 
     def _authenticated_datagram(self, auth: ClientMediaAuth, data: bytes,
                                 addr: tuple[str | Any, int]) -> None:
@@ -168,12 +172,12 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             waiter = self._ack_waiters.get(heard.id)
             if waiter is not None:
                 waiter.set()
-        elif isinstance(heard, HeardAudio) and heard.id == self._interphone:
-            self._deliver(heard.uid, heard.seq, heard.frame)
+        elif isinstance(heard, HeardAudio) and heard.id in self._registered:
+            self._deliver(heard.id, heard.uid, heard.seq, heard.frame)
         else:
             self.stats.rx_dropped += 1
 
-    def _deliver(self, uid: str, seq: int, frame: bytes) -> None:
+    def _deliver(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
         self.stats.rx_packets += 1
         meter = self._meters.get(uid)
         if meter is None:
@@ -182,7 +186,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             meter = self._meters[uid] = LossMeter()
         meter.add(seq)
         try:
-            self._on_audio(uid, seq, frame)
+            self._on_audio(interphone, uid, seq, frame)
         except Exception:
             logger.exception("on_audio callback failed")
 
@@ -190,18 +194,32 @@ class MediaEndpoint(asyncio.DatagramProtocol):
 
     @property
     def interphone(self) -> str | None:
-        """The interphone whose audio is accepted (the joined one)."""
+        """Where :meth:`send_audio` sends (the talk target), None when nowhere."""
         return self._interphone
 
+    @property
+    def interphones(self) -> tuple[str, ...]:
+        """Every interphone whose audio is accepted (the joined ones), in order."""
+        return tuple(self._registered)
+
+    def talk_to(self, interphone: str | None) -> None:
+        """Send audio to ``interphone`` (one of the registered ones) from now on."""
+        self._interphone = interphone if interphone in self._registered else None
+
     async def register(self, interphone: str, *, interval: float,
-                       attempts: int = 5, ack_timeout: float = 0.3) -> bool:
-        """Accept audio of ``interphone``, send recvbegin until acked, keep it refreshed.
+                       attempts: int = 5, ack_timeout: float = 0.3,
+                       talk: bool = True) -> bool:
+        """Accept audio of ``interphone``, send recvbegin until acked, keep it refreshed;
+        ``talk``: :meth:`send_audio` goes there from now on (as with :meth:`talk_to`).
 
         Returns True once the server acknowledged; False after ``attempts``
         unanswered tries (the periodic refresh keeps trying).
         """
-        self._interphone = interphone
-        self._start_refresh(interphone, interval)
+        self._stop_refresh(interphone)
+        self._registered[interphone] = asyncio.get_running_loop().create_task(
+            self._refresh(interphone, interval), name=f"interphone-recvbegin-{interphone}")
+        if talk or self._interphone is None:
+            self._interphone = interphone
         return await self._recvbegin(interphone, attempts, ack_timeout)
 
     @property
@@ -218,17 +236,21 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         except ValueError as exc:
             logger.warning("ignoring a malformed media key for %s: %s", interphone, exc)
 
-    def unregister(self) -> None:
-        """Stop accepting and refreshing (after leaving the interphone).
+    def unregister(self, interphone: str | None = None) -> None:
+        """Stop accepting and refreshing ``interphone`` (after leaving it), or every one.
 
         A registration still waiting for its acknowledgement returns False at once.
         """
-        if self._auth is not None and self._interphone is not None:
-            self._auth.left(self._interphone)
-        self._interphone = None
-        self._stop_refresh()
-        for waiter in self._ack_waiters.values():
-            waiter.set()
+        for name in (list(self._registered) if interphone is None else [interphone]):
+            self._stop_refresh(name)
+            self._registered.pop(name, None)
+            if self._auth is not None:
+                self._auth.left(name)
+            if self._interphone == name:
+                self._interphone = None
+            waiter = self._ack_waiters.get(name)
+            if waiter is not None:
+                waiter.set()
 
     def begin_utterance(self, grant: int = 0) -> None:
         """The next audiopacket carries seq 0 (call on each floor grant, with the speak
@@ -267,10 +289,13 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         return {uid: meter.loss_pct for uid, meter in self._meters.items()}
 
     async def aclose(self) -> None:
-        task = self._stop_refresh()
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks = [self._stop_refresh(name) for name in list(self._registered)]
+        self._registered.clear()
+        self._interphone = None
+        for task in tasks:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -281,7 +306,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         event = self._ack_waiters.setdefault(interphone, asyncio.Event())
         try:
             for attempt in range(attempts):
-                if self._transport is None or self._interphone != interphone:
+                if self._transport is None or interphone not in self._registered:
                     return False
                 event.clear()
                 packet = (self._auth.recvbegin(interphone) if self._auth is not None
@@ -290,7 +315,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 try:
                     async with asyncio.timeout(ack_timeout * (attempt + 1)):
                         await event.wait()
-                    return self._interphone == interphone  # False: unregistered meanwhile
+                    return interphone in self._registered  # False: unregistered meanwhile
                 except TimeoutError:
                     logger.debug("recvbegin %s not acknowledged (try %d)", interphone, attempt + 1)
             logger.warning("recvbegin for %s never acknowledged", interphone)
@@ -299,14 +324,10 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             if self._ack_waiters.get(interphone) is event:
                 del self._ack_waiters[interphone]
 
-    def _start_refresh(self, interphone: str, interval: float) -> None:
-        self._stop_refresh()
-        self._refresh_task = asyncio.get_running_loop().create_task(
-            self._refresh(interphone, interval), name="interphone-recvbegin")
-
-    def _stop_refresh(self) -> asyncio.Task[None] | None:
-        task, self._refresh_task = self._refresh_task, None
+    def _stop_refresh(self, interphone: str) -> asyncio.Task[None] | None:
+        task = self._registered.get(interphone)
         if task is not None:
+            self._registered[interphone] = None
             task.cancel()
         return task
 

@@ -20,16 +20,22 @@ from contextlib import contextmanager
 from types import MappingProxyType
 
 from app.client.events import (
+    CallState,
     ConnectionChanged,
     ConnectionState,
+    ContactPresenceChanged,
     FloorChanged,
     FloorState,
     IncomingCall,
+    IncomingCallEnded,
     InterphoneEnded,
     InterphoneUpdated,
     JoinedChanged,
+    JoinedSetChanged,
+    JoinedSpeakerChanged,
     MembersChanged,
     ModelEvent,
+    OutgoingCallChanged,
     RosterChanged,
     SpeakerChanged,
 )
@@ -47,6 +53,22 @@ from app.protocol import (
 )
 from app.protocol.ids import as_interphone_id, other_party
 from app.protocol.messages import Body
+from app.protocol.presence import (
+    PRESENCE,
+    CallAction,
+    CallNotice,
+    CallNoticeType,
+    CallResult,
+    PresenceChanged,
+    PresenceSyncResult,
+)
+
+_CALL_STATE_OF_NOTICE = {
+    CallNoticeType.ANSWERED: CallState.ANSWERED,
+    CallNoticeType.DECLINED: CallState.DECLINED,
+    CallNoticeType.NO_ANSWER: CallState.NO_ANSWER,
+    CallNoticeType.OFFLINE: CallState.OFFLINE,
+}
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +80,13 @@ Subscriber = Callable[[ModelEvent], None]
 
 
 class ClientModel:
-    """The roster, the live interphones, the joined one, its floor, the connection state."""
+    """The roster, the live interphones, the joined ones, the talk target and its floor,
+    the connection state.
+
+    A client may be in several interphones at once (``joined_ids``, a radio's scan
+    list); one of them is the talk target (``talk_target``, also ``joined``): the
+    floor, ``members`` and ``speaker`` are about that one.
+    """
 
     def __init__(self, uid: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._uid = uid
@@ -75,13 +103,18 @@ class ClientModel:
         self._roster_ids: frozenset[InterphoneId] = frozenset()
         self._unsolicited: set[InterphoneId] = set()
         self._cap_logged = False
-        self._joined: InterphoneId | None = None
-        self._joining: InterphoneId | None = None
+        self._joined: InterphoneId | None = None  # the talk target
+        self._joined_set: dict[InterphoneId, None] = {}  # every joined interphone, join order
+        self._joining: dict[InterphoneId, bool] = {}  # joins in flight -> make it the target
         self._members: tuple[str, ...] = ()
         self._speaker = ""
         self._speaker_since: float | None = None
         self._floor = FloorState.IDLE
         self._floor_holder = ""
+        self._presence_granted = False  # extension presence: rings come as <call> notices
+        self._online: dict[str, bool] = {}
+        self._outgoing: dict[InterphoneId, CallState] = {}
+        self._incoming: dict[InterphoneId, str] = {}  # chat ringing us -> caller
 
     # ---- observing ---------------------------------------------------------------------
 
@@ -157,8 +190,26 @@ class ClientModel:
 
     @property
     def joined(self) -> InterphoneId | None:
-        """The interphone this client is in, or None."""
+        """The talk target (kept name of the single-interphone API), or None."""
         return self._joined
+
+    @property
+    def talk_target(self) -> InterphoneId | None:
+        """The joined interphone floor requests go to, or None when in none."""
+        return self._joined
+
+    @property
+    def joined_ids(self) -> tuple[InterphoneId, ...]:
+        """Every interphone this client is in, in join order (the talk target among them)."""
+        return tuple(self._joined_set)
+
+    def is_joined(self, interphone: InterphoneId | str) -> bool:
+        return as_interphone_id(interphone) in self._joined_set
+
+    def speaker_of(self, interphone: InterphoneId | str) -> str:
+        """Who speaks in one live interphone ('' for nobody or not live)."""
+        info = self._interphones.get(as_interphone_id(interphone))
+        return info.speaker if info is not None else ""
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -174,6 +225,24 @@ class ClientModel:
     def speaker_since(self) -> float | None:
         """Model-clock time the current speaker started, None when nobody speaks."""
         return self._speaker_since
+
+    @property
+    def presence(self) -> Mapping[str, bool]:
+        """Contacts' status, uid -> online (extension ``presence``; empty without it)."""
+        return MappingProxyType(self._online)
+
+    def is_online(self, uid: str) -> bool | None:
+        """True/False for a contact whose status is known, None otherwise."""
+        return self._online.get(uid)
+
+    def outgoing_call(self, interphone: InterphoneId | str) -> CallState | None:
+        """Where our call in that chat stands (extension ``presence``), None if none."""
+        return self._outgoing.get(as_interphone_id(interphone))
+
+    @property
+    def incoming_calls(self) -> Mapping[InterphoneId, str]:
+        """Chats ringing us now -> the caller (extension ``presence``)."""
+        return MappingProxyType(self._incoming)
 
     @property
     def floor(self) -> FloorState:
@@ -192,9 +261,12 @@ class ClientModel:
             self._connection = state
             self._connection_detail = detail
             self._emit(ConnectionChanged(state, detail))
+            if state not in (ConnectionState.CONNECTED, ConnectionState.CONNECTING):
+                self._end_calls()  # the server ended every ring of the session that ended
 
     def apply_login(self, result: LoginResult) -> None:
         with self._batch():
+            self._presence_granted = PRESENCE in result.features
             self._keepalive = max(1, result.keepalive)
             self._max_talk = result.max_talk
             if result.roster != self._roster:
@@ -220,16 +292,69 @@ class ClientModel:
                 self.apply_left(info)
             case MembersResult(info) | InterphoneChanged(info):
                 return info.id if self.apply_info(info) else None
+            case PresenceSyncResult() | PresenceChanged() | CallResult() | CallNotice():
+                with self._batch():
+                    self._apply_presence(body)
         return None
 
+    def _apply_presence(self, body: Body) -> None:
+        """Extension ``presence``: contacts' status and the state of calls."""
+        match body:
+            case PresenceSyncResult(contacts):
+                known = {c.uid: c.online for c in contacts}
+                for uid in [u for u in self._online if u not in known]:
+                    del self._online[uid]
+                for uid, online in known.items():
+                    self._set_online(uid, online)
+            case PresenceChanged(uid, online):
+                self._set_online(uid, online)
+            case CallResult(CallAction.RING, chat, state) if state is not None:
+                self._set_outgoing(chat, CallState(state.value))
+            case CallResult(CallAction.CANCEL, chat):
+                self._set_outgoing(chat, CallState.CANCELLED)
+            case CallResult(CallAction.DECLINE, chat):
+                self._end_incoming(chat, "declined")
+            case CallNotice(CallNoticeType.RINGING, chat, caller) if chat.involves(self._uid):
+                if chat not in self._incoming and chat not in self._joined_set:
+                    self._incoming[chat] = caller or other_party(chat, self._uid)
+                    self._emit(IncomingCall(chat, self._incoming[chat]))
+            case CallNotice(CallNoticeType.ENDED, chat, _, _, reason):
+                self._end_incoming(chat, reason or "cancelled")
+            case CallNotice(kind, chat) if kind in _CALL_STATE_OF_NOTICE:
+                self._set_outgoing(chat, _CALL_STATE_OF_NOTICE[kind])
+
+    def _set_online(self, uid: str, online: bool) -> None:
+        if self._online.get(uid) != online:
+            self._online[uid] = online
+            self._emit(ContactPresenceChanged(uid, online))
+
+    def _set_outgoing(self, chat: InterphoneId, state: CallState) -> None:
+        if not chat.involves(self._uid) or self._outgoing.get(chat) == state:
+            return
+        self._outgoing[chat] = state
+        self._emit(OutgoingCallChanged(chat, other_party(chat, self._uid), state))
+
+    def _end_calls(self) -> None:
+        for chat in list(self._incoming):
+            self._end_incoming(chat, "cancelled")
+        for chat, state in list(self._outgoing.items()):
+            if state is CallState.RINGING:
+                self._set_outgoing(chat, CallState.CANCELLED)
+
+    def _end_incoming(self, chat: InterphoneId, reason: str) -> None:
+        caller = self._incoming.pop(chat, None)
+        if caller is not None:
+            self._emit(IncomingCallEnded(chat, caller, reason))
+
     def apply_sync(self, infos: Iterable[InterphoneInfo]) -> None:
-        """A sync response: it replaces the set of live interphones (the joined one stays)."""
+        """A sync response: it replaces the set of live interphones (the joined ones stay)."""
         with self._batch():
             seen: set[InterphoneId] = set()
             for info in infos:
                 seen.add(info.id)
                 self._apply(info)
-            for gone in [i for i in self._interphones if i not in seen and i != self._joined]:
+            for gone in [i for i in self._interphones
+                         if i not in seen and i not in self._joined_set]:
                 del self._interphones[gone]
                 self._unsolicited.discard(gone)
                 self._emit(InterphoneEnded(gone))
@@ -243,32 +368,59 @@ class ClientModel:
         with self._batch():
             return self._apply(info)
 
-    def expect_join(self, interphone: InterphoneId | None) -> None:
-        """Our own join of ``interphone`` is in flight: its notifications are not a call."""
-        self._joining = interphone
+    def expect_join(self, interphone: InterphoneId | None, *, target: bool = True) -> None:
+        """Our own join of ``interphone`` is in flight (its notifications are not a call);
+        ``target``: the join response makes it the talk target. None: forget every
+        pending join."""
+        if interphone is None:
+            self._joining.clear()
+        else:
+            self._joining[interphone] = target
+
+    def join_abandoned(self, interphone: InterphoneId) -> None:
+        """Our join of ``interphone`` failed or was cancelled."""
+        self._joining.pop(interphone, None)
 
     def apply_joined(self, info: InterphoneInfo) -> None:
-        """The join response: we are now in ``info.id`` (leaving any other one)."""
+        """The join response: we are now in ``info.id`` too; it becomes the talk target
+        unless the join asked otherwise and there is a target already."""
         with self._batch():
-            self._joining = None
-            if self._joined != info.id:
-                if self._joined is not None:
-                    self._leave_locally("left")
-                self._joined = info.id
-                self._emit(JoinedChanged(info.id))
+            make_target = self._joining.pop(info.id, True)
+            added = info.id not in self._joined_set
+            self._joined_set[info.id] = None
+            if self._joined is None or (make_target and self._joined != info.id):
+                self._retarget(info.id, "retarget", adopt=False)  # _apply brings the state
             self._apply(info)
-            if info.members is not None and self._members != info.members:
-                self._members = info.members
-                self._emit(MembersChanged(info.id, info.members))
+            if added:
+                self._emit(JoinedSetChanged(self.joined_ids))
+            self._end_incoming(info.id, "answered")
+
+    def set_talk_target(self, interphone: InterphoneId | None) -> None:
+        """Make a joined interphone (or None) the talk target; our floor, if any, ends."""
+        with self._batch():
+            if interphone is not None and interphone not in self._joined_set:
+                raise ValueError(f"{interphone} is not joined")
+            if interphone != self._joined:
+                self._retarget(interphone, "retarget")
 
     def apply_left(self, info: InterphoneInfo | None = None) -> None:
-        """We are no longer in the joined interphone (quit response, or lost on reconnect)."""
+        """A quit response (we left ``info.id``), or with no argument: we are in no
+        interphone any more (lost on reconnect, kicked)."""
         with self._batch():
-            self._joining = None
-            if self._joined is not None:
-                self._leave_locally("left")
-            if info is not None:
-                self._apply(info)
+            if info is None:
+                self._joining.clear()
+                for interphone in reversed(self.joined_ids):
+                    self._drop_joined(interphone, "left")
+                return
+            self._joining.pop(info.id, None)
+            self._drop_joined(info.id, "left")
+            self._apply(info)
+
+    def apply_left_one(self, interphone: InterphoneId) -> None:
+        """We are no longer in ``interphone`` (quit refused with 404, rejoin refused)."""
+        with self._batch():
+            self._joining.pop(interphone, None)
+            self._drop_joined(interphone, "left")
 
     def floor_requesting(self) -> None:
         with self._batch():
@@ -318,8 +470,8 @@ class ClientModel:
 
     def _over_cap(self, interphone: InterphoneId) -> bool:
         """A new interphone outside the roster beyond the cap: ignored (logged once)."""
-        if (interphone in self._roster_ids or interphone == self._joined
-                or interphone == self._joining):
+        if (interphone in self._roster_ids or interphone in self._joined_set
+                or interphone in self._joining):
             return False
         if len(self._unsolicited) < MAX_UNSOLICITED_INTERPHONES:
             self._unsolicited.add(interphone)
@@ -350,8 +502,14 @@ class ClientModel:
             if stored != previous:
                 self._interphones[info.id] = stored
                 self._emit(InterphoneUpdated(info.id))
+        if info.id in self._joined_set and info.id != self._joined and info.speaker != (
+                previous.speaker if previous is not None else ""):
+            self._emit(JoinedSpeakerChanged(info.id, info.speaker))
         if info.id != self._joined:
-            return False
+            # Another joined interphone: its list is refreshed too when a count came alone.
+            known = self._interphones.get(info.id)
+            return info.id in self._joined_set and info.members is None and info.member_count > 0 \
+                and (known is None or known.members is None)
         if info.members is not None and info.members != self._members:
             self._members = info.members
             self._emit(MembersChanged(info.id, info.members))
@@ -384,29 +542,47 @@ class ClientModel:
         self._speaker_since = self._clock() if uid else None
         self._emit(SpeakerChanged(self._joined, uid, self._speaker_since or 0.0))
 
-    def _leave_locally(self, reason: str) -> None:
-        left = self._joined
-        assert left is not None
-        if self._floor is FloorState.TALKING:
+    def _retarget(self, interphone: InterphoneId | None, reason: str, *,
+                  adopt: bool = True) -> None:
+        """Switch the talk target: floor, members and speaker follow the new one."""
+        old = self._joined
+        if self._floor in (FloorState.TALKING, FloorState.REQUESTING):
             self._set_floor(FloorState.IDLE, "", reason)
         if self._speaker:
             self._set_speaker("")
         had_members = bool(self._members)
-        self._joined = None
+        self._joined = interphone
         self._members = ()
         self._speaker = ""
         self._speaker_since = None
-        self._set_floor(FloorState.IDLE, "", reason)
-        self._emit(JoinedChanged(None))
-        if had_members:
-            self._emit(MembersChanged(left, ()))
+        if had_members and old is not None:
+            self._emit(MembersChanged(old, ()))
+        self._emit(JoinedChanged(interphone))
+        info = self._interphones.get(interphone) if interphone is not None else None
+        if adopt and interphone is not None and info is not None:
+            if info.members is not None:
+                self._members = info.members
+                self._emit(MembersChanged(interphone, info.members))
+            self._set_speaker(info.speaker)
+        self._set_floor(*self._idle_floor(), reason if interphone is None else "")
+
+    def _drop_joined(self, interphone: InterphoneId, reason: str) -> None:
+        if interphone not in self._joined_set:
+            return
+        del self._joined_set[interphone]
+        self._emit(JoinedSetChanged(self.joined_ids))
+        if self._outgoing.get(interphone) is CallState.RINGING:
+            self._set_outgoing(interphone, CallState.CANCELLED)
+        if interphone == self._joined:
+            remaining = self.joined_ids
+            self._retarget(remaining[-1] if remaining else None, reason)
 
     def _maybe_ring(self, info: InterphoneInfo, previous: InterphoneInfo | None) -> None:
         chat = info.id
         if chat.kind is not AttachType.CHAT or not chat.involves(self._uid):
             return
-        if chat in (self._joined, self._joining):
-            return
+        if chat in self._joined_set or chat in self._joining or self._presence_granted:
+            return  # with presence, <call type='ringing'> rings instead
         if info.members is not None and self._uid in info.members:
             return
         before = previous.member_count if previous is not None else 0

@@ -67,10 +67,20 @@ from app.protocol import (
 )
 from app.protocol.features import is_feature_name
 from app.protocol.messages import Body, MediaKeyNotice
+from app.protocol.presence import (
+    PRESENCE,
+    CallNotice,
+    CallRequest,
+    CallResult,
+    PresenceChanged,
+    PresenceSyncRequest,
+    PresenceSyncResult,
+)
 
 logger = logging.getLogger(__name__)
 
-Request = Ping | SyncRequest | MembersRequest | JoinRequest | QuitRequest | SpeakRequest
+Request = (Ping | SyncRequest | MembersRequest | JoinRequest | QuitRequest | SpeakRequest
+           | PresenceSyncRequest | CallRequest)
 """What :meth:`ClientSession.send_request` accepts (a login goes through :meth:`login`)."""
 
 _ANSWER_OF: dict[type, type] = {
@@ -81,6 +91,8 @@ _ANSWER_OF: dict[type, type] = {
     JoinRequest: JoinResult,
     QuitRequest: QuitResult,
     SpeakRequest: SpeakResult,
+    PresenceSyncRequest: PresenceSyncResult,
+    CallRequest: CallResult,
 }
 """The successful answer each request expects (an :class:`ErrorReply` fits every one)."""
 
@@ -406,7 +418,8 @@ class ClientSession:
         if isinstance(body, Kicked):
             self._events.append(SessionKicked(body.reason))
             self._close(f"kicked: {body.reason or 'kicked'}", None)
-        elif isinstance(body, InterphoneChanged | MediaKeyNotice):
+        elif isinstance(body, InterphoneChanged | MediaKeyNotice) or (
+                isinstance(body, PresenceChanged | CallNotice) and PRESENCE in self.features):
             self._events.append(NotificationReceived(body))
         else:
             logger.debug("ignoring notification %r", body)

@@ -12,6 +12,15 @@ from enum import StrEnum
 
 from app.protocol.errors import ErrCode
 from app.protocol.ids import AttachType, InterphoneId
+from app.protocol.presence import (
+    PRESENCE_BODIES,
+    CallNotice,
+    CallRequest,
+    CallResult,
+    PresenceChanged,
+    PresenceSyncRequest,
+    PresenceSyncResult,
+)
 
 
 class MessageKind(StrEnum):
@@ -245,10 +254,16 @@ Body = (
     | SpeakResult
     | MediaKeyNotice
     | ErrorReply
+    | PresenceSyncRequest
+    | PresenceSyncResult
+    | PresenceChanged
+    | CallRequest
+    | CallResult
+    | CallNotice
 )
 
-_SESSION_BODIES = (Login, LoginResult, Ping, Kicked)
-_SESSION_TAGS = ("login", "ping", "kicked", "error")
+_SESSION_BODIES = (Login, LoginResult, Ping, Kicked, *PRESENCE_BODIES)
+_SESSION_TAGS = ("login", "ping", "kicked", "error", "presence")
 
 
 def module_of(body: Body) -> Module:

@@ -16,6 +16,7 @@ from app.protocol.messages import (
     SpeakRequest,
     SyncRequest,
 )
+from app.protocol.presence import CallRequest, PresenceSyncRequest
 
 
 def echo_error(body: Body, errcode: int, errmsg: str) -> ErrorReply:
@@ -35,6 +36,10 @@ def echo_error(body: Body, errcode: int, errmsg: str) -> ErrorReply:
             return ErrorReply("interphone", errcode, errmsg, "quit", str(interphone))
         case SpeakRequest(on, interphone):
             return ErrorReply("speak", errcode, errmsg, "on" if on else "off", str(interphone))
+        case PresenceSyncRequest():
+            return ErrorReply("presence", errcode, errmsg, "sync")
+        case CallRequest(action, interphone):
+            return ErrorReply("call", errcode, errmsg, action.value, str(interphone))
     return ErrorReply("error", errcode, errmsg)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 from lxml import etree
 
@@ -42,6 +44,18 @@ from app.protocol.messages import (
     SyncRequest,
     SyncResult,
     module_of,
+)
+from app.protocol.presence import (
+    CallAction,
+    CallNotice,
+    CallNoticeType,
+    CallRequest,
+    CallResult,
+    ContactPresence,
+    PresenceChanged,
+    PresenceSyncRequest,
+    PresenceSyncResult,
+    RingState,
 )
 from app.protocol.xmlchars import xml_safe
 
@@ -392,8 +406,9 @@ def _decode_interphone_response(element: etree._Element) -> Body:
         return MembersResult(info)
     if action == "add":
         return JoinResult(info, media_key)
-    if action == "quit":
-        return QuitResult(info)
+    if action == "quit":  # count-only by contract: a member list is ignored
+        return QuitResult(InterphoneInfo(info.id, info.attach_id, info.member_count,
+                                         info.speaker))
     raise ProtocolError(f"unknown <interphone> type {action!r}")
 
 
@@ -428,6 +443,87 @@ def _decode_speak_result(element: etree._Element) -> SpeakResult:
     )
 
 
+# ---- extension presence (docs/protocol-extensions.md) ----------------------------------------
+
+_STATUS = {"online": True, "offline": False}
+
+
+def _status_attr(element: etree._Element) -> bool:
+    value = _attr(element, "status")
+    if value not in _STATUS:
+        raise ProtocolError(f"presence status must be 'online' or 'offline', not {value!r}")
+    return _STATUS[value]
+
+
+def _decode_presence_request(element: etree._Element) -> PresenceSyncRequest:
+    _type_is(element, "sync")
+    return PresenceSyncRequest()
+
+
+def _decode_presence_result(element: etree._Element) -> PresenceSyncResult:
+    _type_is(element, "sync")
+    contacts = _children(element, "contact", MAX_FRAME)
+    return PresenceSyncResult(tuple(ContactPresence(_name_attr(c, "id"), _status_attr(c))
+                                    for c in contacts))
+
+
+def _decode_presence_notice(element: etree._Element) -> PresenceChanged:
+    return PresenceChanged(_name_attr(element, "uid"), _status_attr(element))
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum_attr(element: etree._Element, name: str, kind: type[_E]) -> _E:
+    value = _attr(element, name)
+    try:
+        return kind(value or "")
+    except ValueError:
+        raise ProtocolError(f"<{_tag(element)}> {name}={value!r} is unknown") from None
+
+
+def _decode_call_request(element: etree._Element) -> CallRequest:
+    return CallRequest(_enum_attr(element, "type", CallAction), _interphone_id(element))
+
+
+def _decode_call_result(element: etree._Element) -> CallResult:
+    state = _enum_attr(element, "state", RingState) if _attr(element, "state") else None
+    return CallResult(_enum_attr(element, "type", CallAction), _interphone_id(element), state,
+                      _int_attr(element, "timeout", default=0))
+
+
+def _decode_call_notice(element: etree._Element) -> CallNotice:
+    peer = _attr(element, "from") or ""
+    if peer and not is_valid_name(peer):
+        raise ProtocolError(f"bad caller {peer!r}")
+    return CallNotice(_enum_attr(element, "type", CallNoticeType), _interphone_id(element), peer,
+                      _int_attr(element, "timeout", default=0), _attr(element, "reason") or "")
+
+
+def _encode_presence(body: Body) -> etree._Element | None:
+    match body:
+        case PresenceSyncRequest():
+            return _element("presence", type="sync")
+        case PresenceSyncResult(contacts):
+            element = _element("presence", type="sync")
+            for contact in contacts:
+                element.append(_element("contact", id=contact.uid,
+                                        status="online" if contact.online else "offline"))
+            return element
+        case PresenceChanged(uid, online):
+            return _element("presence", uid=uid, status="online" if online else "offline")
+        case CallRequest(action, interphone):
+            return _element("call", type=action.value, id=str(interphone))
+        case CallResult(action, interphone, state, timeout):
+            return _element("call", type=action.value, id=str(interphone),
+                            state=state.value if state else None,
+                            timeout=str(timeout) if timeout else None)
+        case CallNotice(kind, interphone, peer, timeout, reason):
+            return _element("call", type=kind.value, id=str(interphone), **{"from": peer or None},
+                            timeout=str(timeout) if timeout else None, reason=reason or None)
+    return None
+
+
 _SESSION, _INTERPHONE = Module.SESSION.value, Module.INTERPHONE.value
 _REQUEST, _RESPONSE = MessageKind.REQUEST, MessageKind.RESPONSE
 _NOTIFICATION = MessageKind.NOTIFICATION
@@ -445,6 +541,12 @@ _DECODERS: dict[tuple[str | None, MessageKind, str | None], Callable[[etree._Ele
     (_INTERPHONE, _REQUEST, "speak"): _decode_speak_request,
     (_INTERPHONE, _RESPONSE, "speak"): _decode_speak_result,
     (_INTERPHONE, _NOTIFICATION, "media_key"): _decode_media_key,
+    (_SESSION, _REQUEST, "presence"): _decode_presence_request,
+    (_SESSION, _RESPONSE, "presence"): _decode_presence_result,
+    (_SESSION, _NOTIFICATION, "presence"): _decode_presence_notice,
+    (_INTERPHONE, _REQUEST, "call"): _decode_call_request,
+    (_INTERPHONE, _RESPONSE, "call"): _decode_call_result,
+    (_INTERPHONE, _NOTIFICATION, "call"): _decode_call_notice,
 }
 
 
@@ -469,6 +571,12 @@ _KINDS_OF: dict[type, tuple[MessageKind, ...]] = {
     SpeakResult: (_RESPONSE,),
     MediaKeyNotice: (_NOTIFICATION,),
     ErrorReply: (_RESPONSE,),
+    PresenceSyncRequest: (_REQUEST,),
+    PresenceSyncResult: (_RESPONSE,),
+    PresenceChanged: (_NOTIFICATION,),
+    CallRequest: (_REQUEST,),
+    CallResult: (_RESPONSE,),
+    CallNotice: (_NOTIFICATION,),
 }
 """Which envelope each body belongs in: the encoder refuses any other pairing."""
 
@@ -538,6 +646,9 @@ def _media_key_element(notice: MediaKeyNotice) -> etree._Element:
 
 
 def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
+    extension = _encode_presence(body)
+    if extension is not None:
+        return extension
     match body:
         case Login(uid, token, version, features):
             return _element("login", uid=uid, token=token, version=version,

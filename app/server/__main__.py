@@ -82,7 +82,8 @@ async def serve(directory: Directory, host: str, port: int,
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
-    server = InterphoneServer(directory, host=host, port=port, tls=tls)
+    server = InterphoneServer(directory, host=host, port=port, tls=tls,
+                              media_thread=True)
     try:
         await server.start()
     except OSError as exc:

@@ -12,6 +12,7 @@ from types import TracebackType
 
 from app.server.directory import Directory
 from app.server.login_guard import FailedLogins, LoginGuard, TokenVerifier
+from app.server.media_thread import MediaThread
 from app.server.relay import MediaRelay
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
@@ -41,8 +42,10 @@ class InterphoneServer:
         port: int = 0,
         settings: ServerSettings | None = None,
         tls: ssl.SSLContext | None = None,
+        media_thread: bool = False,
     ) -> None:
         self.directory = directory
+        self.media_thread = media_thread  # the relay's socket in its own thread (media_thread.py)
         self.host = host
         self.port = port
         self.settings = settings or directory.settings
@@ -80,8 +83,12 @@ class InterphoneServer:
             try:
                 if len(ports) != 1:
                     raise OSError(f"{self.host} bound to several ports {sorted(ports)}")
-                udp, relay = await loop.create_datagram_endpoint(
-                    lambda: MediaRelay(hub), local_addr=(self.host, port))
+                udp: asyncio.DatagramTransport
+                if self.media_thread:
+                    udp, relay = MediaThread.open(hub, self.host, port)
+                else:
+                    udp, relay = await loop.create_datagram_endpoint(
+                        lambda: MediaRelay(hub), local_addr=(self.host, port))
             except OSError:
                 tcp.close()
                 await tcp.wait_closed()

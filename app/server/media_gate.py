@@ -126,6 +126,8 @@ class SealedMediaGate:
     buckets: RecvBeginBuckets = field(default_factory=RecvBeginBuckets)
     _where: dict[tuple[str, str], Address] = field(default_factory=dict)
     _by_address: dict[Address, set[tuple[str, str]]] = field(default_factory=dict)
+    generation: int = 0
+    """Counts registration changes: a route remembered under an older one is stale."""
     _fast: dict[bytes, _Route] = field(default_factory=dict)
     """Routes of sealed audio that passed every check, by header bytes (id, uid, epoch,
     grant); emptied whenever a registration changes, checked against the current grant."""
@@ -149,6 +151,10 @@ class SealedMediaGate:
             return self._sealed(data, source, head)
         return _NOTHING  # acks travel from the server only
 
+    def has_source(self, address: Address) -> bool:
+        """Whether ``address`` holds an authenticated registration."""
+        return address in self._by_address
+
     def registered(self, interphone_id: str, uid: str) -> Address | None:
         return self._where.get((interphone_id, uid))
 
@@ -157,6 +163,7 @@ class SealedMediaGate:
         address = self._where.pop((interphone_id, uid), None)
         if address is not None:
             self._fast.clear()
+            self.generation += 1
             self._unlink(address, (interphone_id, uid))
 
     def unregister_uid(self, uid: str) -> None:
@@ -177,6 +184,7 @@ class SealedMediaGate:
             return _NOTHING
         route = (packet.id, packet.uid)
         self._fast.clear()
+        self.generation += 1
         previous = self._where.get(route)
         if previous is not None and previous != source:
             self._unlink(previous, route)

@@ -1,33 +1,52 @@
-"""The UDP media relay (PROTOCOL.md 5.1).
+"""The UDP media relay (PROTOCOL.md 5.1): the rules, and the routes of its fast path.
 
-The audio path is the hot path: route with :func:`peek_route`, three dict
-look-ups, one CRC, forward the same bytes. Nothing is logged per packet and
-every malformed or unauthorised datagram is dropped silently.
+:class:`MediaRelay` is an asyncio datagram protocol. Every datagram it is given
+goes through the whole rule set: :func:`peek_route`, the layout and crc checks,
+then :meth:`ServerState.accept_audio` (holder, registered address, expiry) or
+:meth:`ServerState.register_media` for a recvbegin. Nothing is logged per packet
+and every malformed or unauthorised datagram is dropped silently.
+
+The server runs it behind :class:`app.server.media_thread.MediaThread`, a
+transport whose own thread forwards the steady stream of a floor holder without
+the event loop: for each audio stream the relay admitted it publishes a
+:class:`FastRoute` in :attr:`MediaRelay.fast` (written only by the event loop's
+thread, read by the media thread), which stays valid exactly as long as the
+state's cached fan-out for that speaker (see :meth:`FastRoute.valid`). Whatever
+the media thread cannot settle with a route comes back here, on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
-import zlib
 from collections.abc import Callable
-from typing import cast
+from dataclasses import dataclass
+from typing import Any, cast
 
-from app.protocol.errors import PacketError, ProtocolError
-from app.protocol.ids import InterphoneId
+from app.protocol.errors import PacketError
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
-from app.protocol.media_crypto import MediaPacketType
-from app.protocol.udp import PacketType, RecvBeginPacket, parse_packet, peek_route
-from app.server.state import Address
-from app.server.tcp import Signaling
+from app.protocol.media_crypto import TAG_BYTES, MediaPacketType, peek_sealed_route
+from app.protocol.udp import (
+    PacketType,
+    RecvBeginPacket,
+    audio_well_formed,
+    crc_ok,
+    parse_packet,
+    peek_route,
+)
+from app.server.media_gate import SealedMediaGate
+from app.server.records import Address, Interphone
+from app.server.settings import ServerSettings
+from app.server.tcp import SignalingServer
 
-_U32 = struct.Struct(">I")
 _AUDIO = PacketType.AUDIO
 _RECVBEGIN = PacketType.RECVBEGIN
-_SEALED_TYPES = frozenset(_U32.pack(int(t)) for t in MediaPacketType)
+_SEALED_TYPES = frozenset(struct.pack(">I", int(t)) for t in MediaPacketType)
 """The type fields of the media-auth packets, compared as raw bytes (no unpacking)."""
 MAX_UDP_BACKLOG = 1 << 20
 """Bytes the OS would not take yet above which the relay drops instead of queueing."""
+MAX_FAST_SOURCES = 4096
+"""Source addresses with fast routes above which routes no longer valid are pruned."""
 
 
 def _discard(data: bytes, addr: Address) -> None:
@@ -39,135 +58,242 @@ def _full() -> int:
     return MAX_UDP_BACKLOG + 1
 
 
-def audio_well_formed(data: bytes, key: str, uid: str) -> bool:
-    """The rest of an audiopacket after its routed id and uid: seq, then exactly one frame."""
-    offset = 16 + len(key.encode()) + len(uid.encode()) + 4
-    if offset + 4 > len(data):
-        return False
-    (length,) = _U32.unpack_from(data, offset)
-    return length <= MAX_OPUS_FRAME and offset + 4 + length == len(data)
+def audio_frame_at(key: str, uid: str) -> int:
+    """Offset of an audiopacket's frame length (after crc, type, id, uid and seq), the one
+    number the fast path keeps per stream instead of calling
+    :func:`~app.protocol.udp.audio_well_formed` per packet (same layout, see there)."""
+    return 16 + len(key.encode()) + len(uid.encode()) + 4
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FastRoute:
+    """An audio stream the relay admitted: what the media thread needs to forward the next
+    packets of ``uid`` in ``record`` from one source address on its own.
+
+    ``prefix`` is the datagram's bytes from ``type`` to the end of ``uid`` (so a packet
+    matches when it starts with them at offset 4) and ``frame_at`` the offset of its frame
+    length. ``targets`` is the very tuple the state cached as ``uid``'s fan-out when the
+    route was made: the state replaces or clears that cache whenever a registration
+    changes or another member's audio is admitted, so identity means that the address
+    registered for ``uid`` and the listeners are still the ones admitted.
+    """
+
+    prefix: bytes
+    frame_at: int
+    record: Interphone
+    uid: str
+    targets: tuple[Address, ...]
+
+    max_frame: int = MAX_OPUS_FRAME
+    """The largest frame (``bytes`` field) the route's packets may carry."""
+
+    def valid(self) -> bool:
+        """Still the holder, at the admitted address, with the admitted listeners (deadlines
+        are checked per packet by the caller)."""
+        record = self.record
+        return record.fanout_targets is self.targets and record.holder == self.uid
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SealedRoute(FastRoute):
+    """A media-auth sealed audio stream the gate admitted. ``prefix`` runs through the
+    grant, so a packet of another epoch or grant never matches it; the route holds while
+    the grant is current and no authenticated registration changed (the gate's
+    ``generation``)."""
+
+    gate: SealedMediaGate | None = None
+    key_id: str = ""
+    epoch: int = 0
+    grant: int = 0
+    generation: int = -1
+
+    def valid(self) -> bool:
+        gate = self.gate
+        return (gate is not None and gate.generation == self.generation
+                and self.record.holder == self.uid
+                and gate.keys.relay_allows(self.key_id, self.epoch, self.grant))
 
 
 class MediaRelay(asyncio.DatagramProtocol):
-    def __init__(self, hub: Signaling) -> None:
+    """The relay's rules for every datagram it is given, and the fast routes it admits."""
+
+    handled_types: frozenset[int] = frozenset({int(_AUDIO), int(_RECVBEGIN)})
+    """The packet types :meth:`datagram_received` may accept: a transport that filters
+    (the media thread) drops every other type before it reaches the event loop. Per
+    server: base types unless ``media_encryption`` is ``required``, media-auth's 16 and 18
+    unless it is ``off``."""
+
+    def __init__(self, hub: SignalingServer) -> None:
         self.hub = hub
         self.state = hub.state
-        self.routes = hub.state.routes
+        self.settings: ServerSettings = hub.settings
         self.time = hub.loop.time
-        self.silence = hub.settings.silence_timeout
-        self.max_talk = hub.settings.max_talk
         self.transport: asyncio.DatagramTransport | None = None
         # bound once (the hot path): the transport's sendto and write-buffer size
         self._sendto: Callable[[bytes, Address], None] = _discard
         self._backlog: Callable[[], int] = _full
-        self.base_media = hub.state.media_encryption.accepts_base_media()
-        self.relayed = 0
-        self.dropped = 0
+        self.fast: dict[Address, tuple[FastRoute, ...]] = {}
+        """Source address -> the fast routes of the streams admitted from it. Only this
+        (the loop's) thread writes it, one whole tuple per address at a time."""
+        self._relayed = 0
+        self._dropped = 0
+        self.base_media = self.state.media_encryption.accepts_base_media()
+        self.gate = self.state.media_gate
+        types: set[int] = {int(_AUDIO), int(_RECVBEGIN)} if self.base_media else set()
+        if self.state.media_encryption.offers():
+            types |= {int(MediaPacketType.AUTH_RECVBEGIN), int(MediaPacketType.SEALED_AUDIO)}
+        self.handled_types = frozenset(types)
+
+    def sealed_source(self, addr: Address) -> bool:
+        """Whether sealed audio from ``addr`` is worth handing over: only a source that
+        registered by an authenticated recvbegin (a single dictionary read, any thread)."""
+        return self.gate.has_source(addr)
+
+    @property
+    def relayed(self) -> int:
+        """Audiopackets forwarded, here and by the transport itself (the media thread)."""
+        return self._relayed + getattr(self.transport, "relayed", 0)
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped, here and by the transport itself (the media thread)."""
+        return self._dropped + getattr(self.transport, "dropped", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
         self._sendto = self.transport.sendto
-        self._backlog = self.transport.get_write_buffer_size
+        # not in DatagramTransport's stubs, but asyncio's, uvloop's and MediaThread's have it
+        self._backlog = cast(Any, self.transport).get_write_buffer_size
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._sendto, self._backlog = _discard, _full
+        self.fast.clear()
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors from departed peers: nothing to do
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
+    def datagram_received(self, data: bytes, addr: Address,
+                          received_at: float | None = None) -> None:
+        """One datagram; ``received_at`` when it arrived earlier than now (a transport that
+        queued it): audio is judged as of then, so it cannot ride a grant made meanwhile."""
         if len(data) > MAX_DATAGRAM or len(data) < 8:
-            self.dropped += 1
+            self._dropped += 1
             return
-        kind_field = data[4:8]
-        if kind_field in _SEALED_TYPES:
-            self._media_auth(data, addr)
+        if data[4:8] in _SEALED_TYPES:
+            self._media_auth(data, addr, self.time() if received_at is None else received_at)
             return
         if not self.base_media:
-            self.dropped += 1  # media_encryption = "required": no base packet is served
+            self._dropped += 1  # media_encryption = "required": no base packet is served
             return
         route = peek_route(data)
         if route is None:
-            self.dropped += 1
+            self._dropped += 1
             return
         kind, key, uid = route
         if kind == _AUDIO:
-            self._audio(data, key, uid, addr)
+            self._audio(data, key, uid, addr, self.time() if received_at is None else received_at)
         elif kind == _RECVBEGIN:
             self._recvbegin(data, addr)
         else:
-            self.dropped += 1
+            self._dropped += 1
 
-    def _audio(self, data: bytes, key: str, uid: str, addr: tuple) -> None:
-        record = self.routes.get(key)
-        if record is None and key.startswith("chat_"):
-            try:
-                record = self.routes.get(str(InterphoneId.parse(key)))
-            except ProtocolError:
-                record = None
-        if (record is None or record.holder != uid or record.addrs.get(uid) != addr
-                or not audio_well_formed(data, key, uid)):
-            self.dropped += 1
+    def _audio(self, data: bytes, key: str, uid: str, addr: Address, now: float) -> None:
+        if not audio_well_formed(data, key, uid) or not crc_ok(data):
+            self._dropped += 1
             return
-        (crc,) = _U32.unpack_from(data, 0)
-        if crc and crc != zlib.crc32(memoryview(data)[4:]):
-            self.dropped += 1
+        record = self.state.accept_audio(key, uid, addr, now)
+        if record is None:
+            self._dropped += 1
+            self._forget(addr, data, audio_frame_at(key, uid))
+            deadline = self.state.next_deadline()
+            if deadline is not None and deadline <= now:
+                self.hub.expire(now)
             return
-        now = self.time()
-        if now >= record.last_audio_at + self.silence or now >= record.granted_at + self.max_talk:
-            self.dropped += 1
-            self.hub.expire(now)
-            return
-        record.last_audio_at = now
         if self._backlog() > MAX_UDP_BACKLOG:
-            self.dropped += 1
+            self._dropped += 1
             return
-        targets = record.fanout_targets
-        if targets is None or record.fanout_for != uid:
-            targets = record.fanout(uid)
+        targets = record.fanout(uid)
         sendto = self._sendto
         for target in targets:
             sendto(data, target)
-        self.relayed += 1
+        self._relayed += 1
+        frame_at = audio_frame_at(key, uid)
+        self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
+                                      targets))
 
-    def _media_auth(self, data: bytes, addr: tuple) -> None:
+    def _publish(self, addr: Address, route: FastRoute) -> None:
+        fast = self.fast
+        kept = tuple(r for r in fast.get(addr, ()) if r.prefix != route.prefix and r.valid())
+        fast[addr] = (*kept, route)
+        if len(fast) > MAX_FAST_SOURCES:
+            for source, routes in list(fast.items()):
+                live = tuple(r for r in routes if r.valid())
+                if live:
+                    fast[source] = live
+                else:
+                    del fast[source]
+
+    def _forget(self, addr: Address, data: bytes, frame_at: int) -> None:
+        routes = self.fast.get(addr)
+        if routes is None:
+            return
+        prefix = data[4:frame_at - 4]
+        kept = tuple(r for r in routes if r.prefix != prefix)
+        if kept:
+            self.fast[addr] = kept
+        else:
+            del self.fast[addr]
+
+    def _media_auth(self, data: bytes, addr: Address, now: float) -> None:
         """media-auth types (16-18): the gate decides; sealed audio is relayed unopened."""
-        now = self.time()
-        result = self.state.media_gate.datagram(data, addr, now)
+        result = self.gate.datagram(data, addr, now)
         if result.heard is not None:
-            record = self.routes.get(result.heard[0])
+            record = self.state.routes.get(result.heard[0])
             if record is None:
-                self.dropped += 1
+                self._dropped += 1
                 return
-            if (now >= record.last_audio_at + self.silence
-                    or now >= record.granted_at + self.max_talk):
-                self.dropped += 1
+            if now >= record.floor_deadline(self.settings):
+                self._dropped += 1
                 self.hub.expire(now)
                 return
             record.last_audio_at = now
             if self._backlog() > MAX_UDP_BACKLOG:
-                self.dropped += 1
+                self._dropped += 1
                 return
-            self.relayed += 1
+            self._relayed += 1
         elif not result.sends:
-            self.dropped += 1
+            self._dropped += 1
             return
         sendto = self._sendto
         for payload, target in result.sends:
             sendto(payload, target)
         for target in result.targets:
             sendto(data, target)
+        if result.heard is not None:
+            self._publish_sealed(data, addr, result.heard, result.targets)
 
-    def _recvbegin(self, data: bytes, addr: tuple) -> None:
+    def _publish_sealed(self, data: bytes, addr: Address, heard: tuple[str, str],
+                        targets: tuple[Address, ...]) -> None:
+        route = peek_sealed_route(data)
+        record = self.state.routes.get(heard[0])
+        if route is None or record is None:
+            return
+        key_id, uid, epoch, grant = route
+        end = 4 + 4 + 4 + len(key_id.encode()) + 4 + len(uid.encode()) + 8  # through grant
+        self._publish(addr, SealedRoute(
+            bytes(data[4:end]), end + 4, record, uid, targets, MAX_OPUS_FRAME + TAG_BYTES,
+            self.gate, key_id, epoch, grant, self.gate.generation))
+
+    def _recvbegin(self, data: bytes, addr: Address) -> None:
         try:
             packet = parse_packet(data)
         except PacketError:
-            self.dropped += 1
+            self._dropped += 1
             return
         if not isinstance(packet, RecvBeginPacket) or not self.state.register_media(
             packet.id, packet.uid, addr
         ):
-            self.dropped += 1
+            self._dropped += 1
             return
         if self.transport is not None:
             self.transport.sendto(RecvBeginPacket(packet.id, packet.uid).serialize(), addr)

@@ -45,6 +45,7 @@ from app.protocol.messages import (
     SyncRequest,
     SyncResult,
 )
+from app.protocol.presence import CallRequest, PresenceSyncRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
 from app.server.addr_limits import ConnectionLimits, RecvBeginBuckets, RefusalLog, address_key
@@ -59,6 +60,7 @@ from app.server.media_gate import (
 )
 from app.server.outbox import Outbox, Refused, RefusedAndClosed, Result
 from app.server.peers import Peer
+from app.server.presence import PresenceRules
 from app.server.records import Address, Interphone, Session, normalize_ip
 from app.server.settings import ServerSettings, address_limit_settings
 
@@ -115,6 +117,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
         self.chats_of: dict[str, dict[InterphoneId, None]] = {}
         self._floor_timers: list[tuple[float, int, str]] = []
         self._grants = 0
+        self.presence = PresenceRules(self)  # extension presence: status and ringing calls
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -325,11 +328,15 @@ class ServerState(AdmissionRules, MediaAuthRules):
             case MembersRequest(interphone):
                 return self.members(sid, interphone)
             case JoinRequest(interphone, member):
-                return self.join(sid, interphone, member)
+                return self.join(sid, interphone, member, now)
             case QuitRequest(interphone, member):
                 return self.quit(sid, interphone, member)
             case SpeakRequest(on, interphone):
                 return self.speak(sid, interphone, on, now)
+            case PresenceSyncRequest():
+                return self.presence.presence_sync(self.sessions[sid])
+            case CallRequest():
+                return self.presence.call(self.sessions[sid], body, now)
         raise Refused(ErrCode.BAD_REQUEST, f"unexpected request {type(body).__name__}")
 
     def _close_peer(self, sid: int, outbox: Outbox, *, abort: bool = False) -> None:
@@ -366,7 +373,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
             if older is not None:
                 outbox.send(older, Message.notification(Kicked("login_elsewhere")))
                 outbox.log(f"kick uid={uid} session={older} reason=login_elsewhere")
-                self._end_session(older, outbox)
+                self._end_session(older, outbox, replaced=True)
                 self._close_peer(older, outbox)
                 older_peer = self.peers.get(older)
                 if older_peer is not None:
@@ -377,6 +384,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
                                                    features=granted)
             self.by_uid[uid] = sid
             current.media_secret = self.media_login(current)
+            self.presence.session_started(current, replaced=older is not None, outbox=outbox)
             outbox.log(f"login uid={uid} session={sid} peer={peer_ip}"
                        + (f" features={' '.join(sorted(granted))}" if granted else ""))
         reply = LoginResult(
@@ -401,7 +409,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
             outbox.log(f"logout uid={session.uid} session={sid}")
         return outbox
 
-    def _end_session(self, sid: int, outbox: Outbox) -> None:
+    def _end_session(self, sid: int, outbox: Outbox, *, replaced: bool = False) -> None:
         # Stop watching first, so the ending session is told nothing about its own exit.
         session = self.sessions[sid]
         for interphone in session.subscriptions:
@@ -412,6 +420,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
         for interphone in list(session.joined):
             self._leave(session, self.interphones[interphone], outbox, "session end")
         self.media_session_ended(session)
+        self.presence.session_ended(session, replaced=replaced, outbox=outbox)
         del self.sessions[sid]
 
     # ---- MID_INTERPHONE ------------------------------------------------------------------------
@@ -430,7 +439,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
         self._require_visible(session, interphone)
         return Result(MembersResult(self.info(interphone, session.uid, with_members=True)))
 
-    def join(self, sid: int, interphone: InterphoneId, member: str | None = None) -> Result:
+    def join(self, sid: int, interphone: InterphoneId, member: str | None = None,
+             now: float = 0.0) -> Result:
         session = self.session(sid)
         self._require_self(session, member)
         self._require_visible(session, interphone)
@@ -447,6 +457,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
                        f"members={len(record.members)}")
             self.media_membership_changed(record, outbox, skip=sid)
             self._notify(record.id, outbox)
+            self.presence.member_joined(session.uid, record.id, now, outbox)
         return Result(JoinResult(self.info(interphone, session.uid, with_members=True),
                                  self.media_key_for(session, interphone)), outbox)
 
@@ -476,6 +487,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
         if not record.members:
             self._end(record)
         self._notify(record.id, outbox)
+        self.presence.member_left(uid, record.id, outbox)
 
     def speak(self, sid: int, interphone: InterphoneId, on: bool, now: float) -> Result:
         session = self.session(sid)
@@ -512,11 +524,11 @@ class ServerState(AdmissionRules, MediaAuthRules):
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
-        candidates = [self._floor_timers[0][0] if self._floor_timers else None,
-                      self._peer_timers[0][0] if self._peer_timers else None,
-                      self.refusals.next_deadline()]
-        due = [c for c in candidates if c is not None]
-        return min(due) if due else None
+        floor = self._floor_timers[0][0] if self._floor_timers else None
+        peers = self._peer_timers[0][0] if self._peer_timers else None
+        rings = self.presence.next_deadline()
+        refusals = self.refusals.next_deadline()
+        return min((t for t in (floor, peers, rings, refusals) if t is not None), default=None)
 
     def handle_timer(self, now: float) -> Outbox:
         """Revoke every grant past ``max_talk`` or ``silence_timeout``, then close every
@@ -538,6 +550,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
             record.holder = ""
             self.media_released(record)
             self._notify(record.id, outbox)
+        self.presence.handle_timer(now, outbox)
         self._expire_peers(now, outbox)
         self.refusals.handle_timer(now)  # logs the refusals it held back
         return outbox
@@ -615,6 +628,30 @@ class ServerState(AdmissionRules, MediaAuthRules):
                                       members if view[0] else None)
                 message = views[view] = Message.notification(InterphoneChanged(info))
             outbox.send(sid, message)
+
+    # ---- the relay's admission of audio (appended last: see the relay) -------------------------
+
+    def accept_audio(self, key: str, uid: str, addr: Address, now: float) -> Interphone | None:
+        """PROTOCOL.md 5.1 for one audiopacket of ``uid`` in interphone ``key`` from ``addr``.
+
+        The interphone if ``uid`` holds its floor, ``addr`` is its registered address and
+        the grant was made by ``now`` (when the packet arrived: a relay may judge it later)
+        and has not run out at ``now`` (then its silence clock restarts): the packet goes
+        to ``fanout(uid)``. None otherwise. A grant found run out is left to
+        :meth:`handle_timer`, which :meth:`next_deadline` already asks for.
+        """
+        record = self.routes.get(key)
+        if record is None and key.startswith("chat_"):
+            try:
+                record = self.routes.get(str(InterphoneId.parse(key)))
+            except ProtocolError:
+                return None
+        if record is None or record.holder != uid or record.addrs.get(uid) != addr:
+            return None
+        if now < record.granted_at or now >= record.floor_deadline(self.settings):
+            return None
+        record.last_audio_at = now
+        return record
 
 
 def fit_one_frame(message: Message) -> Message:

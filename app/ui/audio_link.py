@@ -39,6 +39,7 @@ class Tone(StrEnum):
     BUSY = "busy"
     END_OF_TRANSMISSION = "end_of_transmission"
     INCOMING_CALL = "incoming_call"
+    ACTIVITY = "activity"  # someone speaks in a joined interphone other than the talk target
 
 
 _TONES: dict[Tone, Callable[[], np.ndarray]] = {
@@ -46,6 +47,7 @@ _TONES: dict[Tone, Callable[[], np.ndarray]] = {
     Tone.BUSY: tones.busy,
     Tone.END_OF_TRANSMISSION: tones.end_of_transmission,
     Tone.INCOMING_CALL: tones.incoming_call,
+    Tone.ACTIVITY: tones.activity,
 }
 TONE_VOLUME = 0.6
 
@@ -58,8 +60,9 @@ class AudioPort(Protocol):
     def start_transmit(self) -> None: ...
     def stop_transmit(self, release_delay_ms: int = 0) -> None: ...
     async def wait_transmit_stopped(self, timeout: float) -> bool: ...
-    def receive(self, uid: str, seq: int, payload: bytes) -> None: ...
-    def end_utterance(self, uid: str) -> None: ...
+    def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None: ...
+    def end_utterance(self, uid: str, interphone: str = "") -> None: ...
+    def set_interphone_volume(self, interphone: str, gain: float) -> None: ...
     def play_tone(self, tone: Tone) -> None: ...
     def levels(self) -> tuple[float, float]: ...
     def set_volume(self, gain: float) -> None: ...
@@ -139,11 +142,15 @@ class EngineAudio:
             self._voice.speaking.clear()
         return stopped
 
-    def receive(self, uid: str, seq: int, payload: bytes) -> None:
-        self.engine.receive(uid, seq, payload)
+    def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
+        self.engine.receive(uid, seq, payload, interphone)
 
-    def end_utterance(self, uid: str) -> None:
-        self.engine.end_utterance(uid)
+    def end_utterance(self, uid: str, interphone: str = "") -> None:
+        self.engine.end_utterance(uid, interphone)
+
+    def set_interphone_volume(self, interphone: str, gain: float) -> None:
+        """Volume of one joined interphone, 0 (muted) .. 1.5, times the output volume."""
+        self.engine.set_interphone_volume(interphone, gain)
 
     def play_tone(self, tone: Tone) -> None:
         self.engine.play_tone(_TONES[tone](), TONE_VOLUME)

@@ -84,10 +84,20 @@ class _RowDelegate(QStyledItemDelegate):
                                 option.widget)
         rect: QRect = option.rect
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if row.active and not selected:  # activity in a joined interphone we only listen to
+            painter.fillRect(rect, QColor(255, 193, 7, 70))
         stale = bool(index.data(STALE_ROLE))
         text_colour = option.palette.highlightedText().color() if selected \
             else option.palette.text().color()
         icon(row.kind.value).paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
+        if row.online is not None:  # a contact's presence: a dot on the icon's corner
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QColor("white"))
+            painter.setBrush(QColor("#2e7d32" if row.online else "#9e9e9e"))
+            painter.drawEllipse(QRect(rect.left() + 20, rect.top() + 26, 10, 10))
+        if row.talk_target:  # the talk key talks here: a bar along the left edge
+            painter.fillRect(QRect(rect.left(), rect.top() + 4, 3, rect.height() - 8),
+                             QColor("#1565c0"))
         badge_width = 0
         if row.live:
             badge_width = 40
@@ -278,8 +288,12 @@ class InterphoneList(QWidget):
         parts: list[str] = []
         if self._offline:
             return self.tr("Offline")
-        if row.joined:
-            parts.append(self.tr("Joined"))
+        if row.talk_target:
+            parts.append(self.tr("Talk target"))
+        elif row.joined:
+            parts.append(self.tr("Listening"))
+        if row.online is not None and not row.live:
+            parts.append(self.tr("Online") if row.online else self.tr("Offline"))
         if row.speaker:
             speaker = self._names.get(row.speaker) or row.speaker
             parts.append(self.tr("%1 speaking").replace("%1", speaker))

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.talk_button import TalkButton, format_seconds
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -63,6 +64,7 @@ class InterphonePanel(QWidget):
         self.leave_button.clicked.connect(self._on_leave)
         for button in (self.join_button, self.leave_button):
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.mix = InterphoneMixControls(self)  # talk here, volume, mute (joined rows)
 
         self.speaking = QLabel(self)
         speaking_font = QFont(self.speaking.font())
@@ -91,6 +93,7 @@ class InterphonePanel(QWidget):
         header.addWidget(self.subtitle, 1, 1)
         header.setColumnStretch(1, 1)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.mix)
         buttons.addWidget(self.join_button)
         buttons.addWidget(self.leave_button)
         header.addLayout(buttons, 0, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)

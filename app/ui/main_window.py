@@ -134,6 +134,9 @@ class MainWindow(QMainWindow):
     sign_out_requested = Signal()
     quit_requested = Signal()
     call_dismissed = Signal(str)
+    activity_noticed = Signal(str, str, str)
+    """(interphone id, interphone name, speaker name): someone speaks in a joined
+    interphone that is not the talk target (a tray may notify while hidden)."""
     reconnect_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -317,6 +320,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.tr("%1 is calling you").replace("%1", caller), 8000)
         if not self.isActiveWindow():
             QApplication.alert(self, 0)
+
+    def notify_activity(self, interphone_id: str, name: str, speaker: str) -> None:
+        """Someone speaks in a joined interphone other than the talk target: said in the
+        status bar, and by the tray when the window is hidden."""
+        text = self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)
+        self.statusBar().showMessage(text, 4000)
+        self.activity_noticed.emit(interphone_id, name, speaker)
+        if not self.isVisible() and self.tray is not None and self.tray.isVisible():
+            self.tray.showMessage(self.tr("Interphone"), text, icon("tray-idle"), 4000)
 
     def clear_incoming_call(self, interphone_id: str = "") -> None:
         if not interphone_id or self.banner.interphone_id == interphone_id:

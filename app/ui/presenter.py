@@ -19,26 +19,33 @@ from PySide6.QtCore import QObject, QTimer
 
 from app.audio.fec_policy import setting_for_loss
 from app.client import (
+    CallState,
     ClientError,
     ConnectionChanged,
     ConnectionState,
+    ContactPresenceChanged,
     FloorBusy,
     FloorChanged,
     FloorState,
     IncomingCall,
+    IncomingCallEnded,
     InterphoneClient,
     InterphoneEnded,
     InterphoneUpdated,
     JoinedChanged,
+    JoinedSetChanged,
+    JoinedSpeakerChanged,
     MembersChanged,
     ModelEvent,
     NotConnected,
+    OutgoingCallChanged,
     RosterChanged,
     SpeakerChanged,
 )
 from app.client.tasks import TaskSet
-from app.protocol import AttachType, InterphoneId
+from app.protocol import AttachType, InterphoneId, other_party
 from app.ui.audio_link import AudioPort, Tone
+from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
 from app.ui.view_types import InterphoneRow, LinkState, RowKind, TalkState
@@ -54,6 +61,7 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.KICKED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
+RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
 LEVEL_POLL_MS = 50
 LOSS_POLL_MS = 2000
 
@@ -83,9 +91,15 @@ class Presenter(QObject):
         self._transmitting = False
         self._deadline: float | None = None
         self.received: Counter[str] = Counter()  # audio packets heard, by speaker
+        # joined interphone -> percent, and the muted ones (kept in the settings)
+        self.interphone_volume, self.interphone_muted = parse_mix(settings.interphone_mix)
+        self._active: dict[str, str] = {}  # joined, non-target interphone -> who speaks
+        self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
+        self._ringing.setInterval(RING_REPEAT_MS)
+        self._ringing.timeout.connect(self._ring_again)
 
         self._unsubscribe = self.model.subscribe(self._on_event)
-        client.on_audio = self._on_audio
+        client.on_interphone_audio = self._on_audio
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
@@ -93,6 +107,10 @@ class Presenter(QObject):
         window.leave_requested.connect(self.leave)
         window.volume_changed.connect(self._on_volume)
         window.mute_toggled.connect(self._on_mute)
+        window.call_dismissed.connect(self.decline)
+        window.panel.mix.talk_here_requested.connect(self.talk_here)
+        window.panel.mix.volume_changed.connect(self.set_interphone_volume)
+        window.panel.mix.mute_toggled.connect(self.set_interphone_muted)
 
         window.set_me(self.model.uid)
         window.set_talk_key(settings.talk_key)
@@ -101,6 +119,8 @@ class Presenter(QObject):
         if audio is not None:
             audio.set_volume(settings.volume / 100)
             audio.set_muted(settings.muted)
+            for interphone_id in set(self.interphone_volume) | self.interphone_muted:
+                self._apply_interphone_gain(interphone_id)
         self._levels = QTimer(self)
         self._levels.setInterval(LEVEL_POLL_MS)
         self._levels.timeout.connect(self._poll_levels)
@@ -152,12 +172,18 @@ class Presenter(QObject):
         return rows
 
     def _row(self, interphone: InterphoneId, name: str, joined: str) -> InterphoneRow:
+        """``joined``: the talk target's id; other joined interphones are listened to."""
         info = self.model.interphone(interphone)
         key = str(interphone)
         speaker = self.model.speaker if key == joined else (info.speaker if info else "")
+        online = None
+        if interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid):
+            online = self.model.is_online(other_party(interphone, self.model.uid))
         return InterphoneRow(id=key, kind=_KINDS[interphone.kind], name=name,
                              member_count=info.member_count if info else 0,
-                             speaker=speaker or "", joined=key == joined)
+                             speaker=speaker or "", joined=self.model.is_joined(interphone),
+                             talk_target=key == joined, active=key in self._active,
+                             online=online)
 
     # --- model events ----------------------------------------------------------------------
     def _on_event(self, event: ModelEvent) -> None:
@@ -196,8 +222,65 @@ class Presenter(QObject):
         elif isinstance(event, FloorChanged):
             self._on_floor(event)
         elif isinstance(event, IncomingCall):
-            self.window.notify_incoming_call(str(event.id), event.from_uid)
+            self.window.notify_incoming_call(str(event.id),
+                                             self.window.display_name(event.from_uid))
             self._tone(Tone.INCOMING_CALL)
+            if self.model.incoming_calls:
+                self._ringing.start()
+        elif isinstance(event, JoinedSetChanged):
+            self._active = {k: v for k, v in self._active.items()
+                            if self.model.is_joined(k) and k != str(self.model.talk_target)}
+            self._show_rows()
+            self._show_selected()
+        elif isinstance(event, JoinedSpeakerChanged):
+            self._on_activity(event)
+        elif isinstance(event, ContactPresenceChanged):
+            self._show_rows()
+            self._show_selected()
+        elif isinstance(event, OutgoingCallChanged):
+            self._on_outgoing_call(event)
+        elif isinstance(event, IncomingCallEnded):
+            if not self.model.incoming_calls:
+                self._ringing.stop()
+            self.window.clear_incoming_call(str(event.id))
+            if event.reason in ("cancelled", "no_answer"):
+                self.window.show_message(self.tr("Missed call from %1").replace(
+                    "%1", self.window.display_name(event.from_uid)), 8000)
+
+    def _on_activity(self, event: JoinedSpeakerChanged) -> None:
+        """Someone speaks (or stops) in a joined interphone other than the talk target:
+        a distinct short cue, a highlighted row, and a tray note when the window is hidden."""
+        key = str(event.id)
+        previous = self._active.pop(key, "")
+        if previous and self.audio is not None:
+            self.audio.end_utterance(previous, key)
+        if event.uid and event.uid != self.model.uid:
+            self._active[key] = event.uid
+            if key not in self.interphone_muted:
+                self._tone(Tone.ACTIVITY)
+            self.window.notify_activity(key, self._names.get(key, key),
+                                        self.window.display_name(event.uid))
+        self._note_speaker(key)
+        self._show_rows()
+        if key == self._selected:
+            self._show_selected()
+
+    def _ring_again(self) -> None:
+        if self.model.incoming_calls:
+            self._tone(Tone.INCOMING_CALL)
+        else:
+            self._ringing.stop()
+
+    def _on_outgoing_call(self, event: OutgoingCallChanged) -> None:
+        who = self.window.display_name(event.to_uid)
+        text = {CallState.RINGING: self.tr("Calling %1…"),
+                CallState.ANSWERED: self.tr("%1 answered"),
+                CallState.DECLINED: self.tr("%1 declined the call"),
+                CallState.NO_ANSWER: self.tr("No answer from %1"),
+                CallState.OFFLINE: self.tr("%1 is offline"),
+                CallState.CANCELLED: self.tr("Call to %1 cancelled")}[event.state]
+        self.window.show_message(text.replace("%1", who), 30000 if event.state is
+                                 CallState.RINGING else 8000)
 
     def _on_speaker(self, event: SpeakerChanged) -> None:
         key = str(event.id)
@@ -205,7 +288,7 @@ class Presenter(QObject):
         if previous and previous != event.uid:
             self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
             if self.audio is not None and previous != self.model.uid:
-                self.audio.end_utterance(previous)
+                self.audio.end_utterance(previous, key)
                 if not event.uid:
                     self._tone(Tone.END_OF_TRANSMISSION)
         if event.uid:
@@ -245,10 +328,11 @@ class Presenter(QObject):
                 self._tone(Tone.BUSY)
         self._show_talk()
 
-    def _on_audio(self, uid: str, seq: int, payload: bytes) -> None:
+    def _on_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
+        """Audio of any joined interphone: each is mixed with its own volume."""
         self.received[uid] += 1
         if self.audio is not None:
-            self.audio.receive(uid, seq, payload)
+            self.audio.receive(uid, seq, payload, str(interphone))
 
     # --- view intents ----------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
@@ -261,23 +345,64 @@ class Presenter(QObject):
             self.tasks.spawn(self.client.members(interphone_id), "members")
 
     def join(self, interphone_id: str) -> None:
+        """Join one more interphone (the others stay joined); it becomes the talk target.
+        A joined one (e.g. a double-click) only becomes the talk target."""
         self._selected = interphone_id
         self._show_selected()
         if not self._online():
             self.window.show_message(self._offline_text(), 8000)
             return
+        if self.model.is_joined(interphone_id):
+            self.talk_here(interphone_id)
+            return
         self.tasks.spawn(self._join(interphone_id), "join")
 
     async def _join(self, interphone_id: str) -> None:
         self._stop_transmitting()
-        await self.client.join(interphone_id)
+        interphone = InterphoneId.parse(interphone_id)
+        if interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid) \
+                and interphone not in self.model.incoming_calls:
+            await self.client.call(other_party(interphone, self.model.uid))
+        else:
+            await self.client.join(interphone)
+
+    def talk_here(self, interphone_id: str) -> None:
+        """Make a joined interphone the talk target (ends a turn in the old one)."""
+        if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
+            return
+        self._stop_transmitting()
+        self.tasks.spawn(self.client.set_talk_target(interphone_id), "talk target")
 
     def leave(self, interphone_id: str) -> None:
-        self._stop_transmitting()
-        self.tasks.spawn(self.client.leave(), "leave")
+        if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
+            self._stop_transmitting()
+        self.tasks.spawn(self.client.leave(interphone_id or None), "leave")
 
+    def decline(self, interphone_id: str) -> None:
+        """The incoming-call banner was dismissed: tell the caller (extension presence)."""
+        if interphone_id and self._online():
+            self.tasks.spawn(self.client.decline(interphone_id), "decline")
+
+    def set_interphone_volume(self, interphone_id: str, percent: int) -> None:
+        self.interphone_volume[interphone_id] = percent
+        self._apply_interphone_gain(interphone_id)
+
+    def set_interphone_muted(self, interphone_id: str, muted: bool) -> None:
+        if muted:
+            self.interphone_muted.add(interphone_id)
+        else:
+            self.interphone_muted.discard(interphone_id)
+        self._apply_interphone_gain(interphone_id)
+
+    def _apply_interphone_gain(self, interphone_id: str) -> None:
+        self.settings.interphone_mix = format_mix(self.interphone_volume, self.interphone_muted)
+        if self.audio is not None:
+            muted = interphone_id in self.interphone_muted
+            percent = self.interphone_volume.get(interphone_id, 100)
+            self.audio.set_interphone_volume(interphone_id, 0.0 if muted else percent / 100)
     def press_talk(self) -> None:
-        """Talk intent (button or key). Ignored unless the selected interphone is the joined one."""
+        """Talk intent (button or key): talks into the talk target, whichever row is
+        selected (looking at another row never drops the talk target)."""
         if not self._can_talk():
             return
         if self.window.panel.talk_button.state is TalkState.BUSY:
@@ -370,8 +495,7 @@ class Presenter(QObject):
                 self.audio.stop_transmit()
 
     def _can_talk(self) -> bool:
-        joined = self.model.joined
-        return self._online() and joined is not None and str(joined) == self._selected
+        return self._online() and self.model.talk_target is not None
 
     def _online(self) -> bool:
         return self.model.connection is ConnectionState.CONNECTED
@@ -428,7 +552,9 @@ class Presenter(QObject):
         panel.set_offline(not self._online())
         if row is None:
             return
-        if row.joined:
+        panel.mix.set_row(row, self.interphone_volume.get(row.id, 100),
+                          row.id in self.interphone_muted)
+        if row.talk_target:
             panel.set_members(list(model.members))
             panel.set_speaker(model.speaker, model.speaker_since)
         else:
@@ -444,7 +570,7 @@ class Presenter(QObject):
         model = self.model
         if not self._online():
             state, holder, detail = TalkState.OFFLINE, "", ""
-        elif model.joined is None or str(model.joined) != self._selected:
+        elif model.talk_target is None:
             state, holder, detail = TalkState.NOT_JOINED, "", ""
         else:
             floor = model.floor
@@ -457,6 +583,9 @@ class Presenter(QObject):
                 state = TalkState.BUSY
             if state is TalkState.DENIED:
                 detail = self.tr("You may not talk here")
+            elif str(model.talk_target) != self._selected:  # looking at another row
+                detail = self.tr("Talks into %1").replace(
+                    "%1", self._names.get(str(model.talk_target), str(model.talk_target)))
         self.window.set_talk_state(state, holder, detail, self._deadline,
                                    float(model.max_talk))
 
@@ -486,6 +615,8 @@ class Presenter(QObject):
         if audio is not None:
             audio.set_volume(self.settings.volume / 100)
             audio.set_muted(self.settings.muted)
+            for interphone_id in set(self.interphone_volume) | self.interphone_muted:
+                self._apply_interphone_gain(interphone_id)
             self._levels.start()
             self._loss.start()
         else:
@@ -498,8 +629,9 @@ class Presenter(QObject):
         self._levels.stop()
         self._loss.stop()
         self._link_clock.stop()
+        self._ringing.stop()
         self._unsubscribe()
-        if self.client.on_audio == self._on_audio:
-            self.client.on_audio = None
+        if self.client.on_interphone_audio == self._on_audio:
+            self.client.on_interphone_audio = None
         self._stop_transmitting()
         await self.tasks.close()

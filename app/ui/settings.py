@@ -182,6 +182,7 @@ class Settings:
     volume = Setting("audio/volume", 80)  # percent
     muted = Setting("audio/muted", False)
     tones = Setting("audio/tones", True)
+    interphone_mix = Setting("audio/interphone_mix", "")  # see app.ui.interphone_mix
     # talking
     talk_key = Setting("talk/key", "Space")  # QKeySequence portable text
     release_delay_ms = Setting("talk/release_delay_ms", 150)

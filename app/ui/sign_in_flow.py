@@ -26,6 +26,7 @@ from app.client.trust import (
     tofu_verdict,
 )
 from app.protocol.features import MEDIA_AUTH
+from app.protocol.presence import PRESENCE
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
 from app.ui.view_types import SignInProblem
@@ -48,7 +49,7 @@ class Credentials:
         context = client_context(TrustPolicy(pin=self.tls_pin)) if self.tls_pin else None
         return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
                                 connect_timeout=connect_timeout, ssl=context,
-                                features=(MEDIA_AUTH,) if context else ())
+                                features=(PRESENCE, MEDIA_AUTH) if context else (PRESENCE,))
 
 
 async def probe_fingerprint(host: str, port: int, timeout: float) -> str:

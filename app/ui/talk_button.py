@@ -109,8 +109,9 @@ class TalkButton(QWidget):
     def texts(self) -> tuple[str, str]:
         """The two lines shown in the disc (title, detail)."""
         state = self._state
-        if state is TalkState.IDLE:
-            return self.tr("Hold to talk"), self.tr("or hold %1").replace("%1", self._key_name)
+        if state is TalkState.IDLE:  # detail: where it talks, when another row is shown
+            return self.tr("Hold to talk"), self._detail or self.tr("or hold %1").replace(
+                "%1", self._key_name)
         if state is TalkState.REQUESTING:
             return self.tr("Requesting…"), ""
         if state is TalkState.TALKING:

@@ -34,6 +34,9 @@ class InterphoneRow:
     member_count: int = 0
     speaker: str = ""
     joined: bool = False
+    talk_target: bool = False  # joined, and where the talk key talks (one row at most)
+    active: bool = False  # joined but not the talk target, and someone speaks there now
+    online: bool | None = None  # a contact's presence (None: unknown, e.g. no extension)
 
     @property
     def live(self) -> bool:

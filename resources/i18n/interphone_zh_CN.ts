@@ -35,7 +35,7 @@
 <context>
     <name>EngineAudio</name>
     <message>
-        <location filename="../../app/ui/audio_link.py" line="188"/>
+        <location filename="../../app/ui/audio_link.py" line="195"/>
         <source>Simulated audio (no sound card)</source>
         <translation>模拟音频（无声卡）</translation>
     </message>
@@ -61,208 +61,253 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="280"/>
+        <location filename="../../app/ui/interphone_list.py" line="290"/>
+        <location filename="../../app/ui/interphone_list.py" line="296"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="282"/>
-        <source>Joined</source>
-        <translation>已加入</translation>
+        <location filename="../../app/ui/interphone_list.py" line="292"/>
+        <source>Talk target</source>
+        <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="285"/>
+        <location filename="../../app/ui/interphone_list.py" line="294"/>
+        <source>Listening</source>
+        <translation>收听中</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="296"/>
+        <source>Online</source>
+        <translation>在线</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="299"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="289"/>
+        <location filename="../../app/ui/interphone_list.py" line="303"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="305"/>
+        <location filename="../../app/ui/interphone_list.py" line="319"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="305"/>
+        <location filename="../../app/ui/interphone_list.py" line="319"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="306"/>
+        <location filename="../../app/ui/interphone_list.py" line="320"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="318"/>
+        <location filename="../../app/ui/interphone_list.py" line="332"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="319"/>
+        <location filename="../../app/ui/interphone_list.py" line="333"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="327"/>
+        <location filename="../../app/ui/interphone_list.py" line="341"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="328"/>
+        <location filename="../../app/ui/interphone_list.py" line="342"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="329"/>
+        <location filename="../../app/ui/interphone_list.py" line="343"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
 </context>
 <context>
+    <name>InterphoneMixControls</name>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="109"/>
+        <source>Unmute</source>
+        <translation>取消静音</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="109"/>
+        <source>Mute</source>
+        <translation>静音</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="118"/>
+        <source>Talk here</source>
+        <translation>在此发言</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="119"/>
+        <source>Make this the interphone the talk key talks into</source>
+        <translation>按讲话键时在此对讲中发言</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="120"/>
+        <location filename="../../app/ui/interphone_mix.py" line="121"/>
+        <source>Volume of this interphone</source>
+        <translation>此对讲的音量</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="122"/>
+        <source>Silence this interphone (stay joined)</source>
+        <translation>静音此对讲（不退出）</translation>
+    </message>
+</context>
+<context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="206"/>
+        <location filename="../../app/ui/interphone_panel.py" line="209"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="207"/>
+        <location filename="../../app/ui/interphone_panel.py" line="210"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="211"/>
+        <location filename="../../app/ui/interphone_panel.py" line="214"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="211"/>
+        <location filename="../../app/ui/interphone_panel.py" line="214"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="212"/>
+        <location filename="../../app/ui/interphone_panel.py" line="215"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="214"/>
+        <location filename="../../app/ui/interphone_panel.py" line="217"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="216"/>
+        <location filename="../../app/ui/interphone_panel.py" line="219"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="217"/>
+        <location filename="../../app/ui/interphone_panel.py" line="220"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="223"/>
         <location filename="../../app/ui/interphone_panel.py" line="226"/>
-        <location filename="../../app/ui/interphone_panel.py" line="232"/>
-        <location filename="../../app/ui/interphone_panel.py" line="305"/>
+        <location filename="../../app/ui/interphone_panel.py" line="229"/>
+        <location filename="../../app/ui/interphone_panel.py" line="235"/>
+        <location filename="../../app/ui/interphone_panel.py" line="308"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="227"/>
+        <location filename="../../app/ui/interphone_panel.py" line="230"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="233"/>
+        <location filename="../../app/ui/interphone_panel.py" line="236"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="237"/>
+        <location filename="../../app/ui/interphone_panel.py" line="240"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="240"/>
+        <location filename="../../app/ui/interphone_panel.py" line="243"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="250"/>
+        <location filename="../../app/ui/interphone_panel.py" line="253"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="259"/>
+        <location filename="../../app/ui/interphone_panel.py" line="262"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="264"/>
+        <location filename="../../app/ui/interphone_panel.py" line="267"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="266"/>
+        <location filename="../../app/ui/interphone_panel.py" line="269"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="271"/>
+        <location filename="../../app/ui/interphone_panel.py" line="274"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="274"/>
+        <location filename="../../app/ui/interphone_panel.py" line="277"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="278"/>
+        <location filename="../../app/ui/interphone_panel.py" line="281"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="280"/>
+        <location filename="../../app/ui/interphone_panel.py" line="283"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="284"/>
+        <location filename="../../app/ui/interphone_panel.py" line="287"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="289"/>
+        <location filename="../../app/ui/interphone_panel.py" line="292"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="293"/>
+        <location filename="../../app/ui/interphone_panel.py" line="296"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="294"/>
+        <location filename="../../app/ui/interphone_panel.py" line="297"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="302"/>
+        <location filename="../../app/ui/interphone_panel.py" line="305"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="303"/>
+        <location filename="../../app/ui/interphone_panel.py" line="306"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="304"/>
+        <location filename="../../app/ui/interphone_panel.py" line="307"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -270,108 +315,114 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="302"/>
+        <location filename="../../app/ui/main_window.py" line="305"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="303"/>
+        <location filename="../../app/ui/main_window.py" line="306"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="314"/>
+        <location filename="../../app/ui/main_window.py" line="317"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="315"/>
-        <location filename="../../app/ui/main_window.py" line="317"/>
+        <location filename="../../app/ui/main_window.py" line="318"/>
+        <location filename="../../app/ui/main_window.py" line="320"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="350"/>
+        <location filename="../../app/ui/main_window.py" line="327"/>
+        <source>%1 is speaking in %2</source>
+        <translation>%1 正在 %2 中讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="331"/>
+        <location filename="../../app/ui/main_window.py" line="362"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="352"/>
+        <location filename="../../app/ui/main_window.py" line="364"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="353"/>
+        <location filename="../../app/ui/main_window.py" line="365"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="367"/>
+        <location filename="../../app/ui/main_window.py" line="379"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="368"/>
+        <location filename="../../app/ui/main_window.py" line="380"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="370"/>
+        <location filename="../../app/ui/main_window.py" line="382"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="371"/>
+        <location filename="../../app/ui/main_window.py" line="383"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="387"/>
+        <location filename="../../app/ui/main_window.py" line="399"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="391"/>
+        <location filename="../../app/ui/main_window.py" line="403"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="453"/>
+        <location filename="../../app/ui/main_window.py" line="465"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="454"/>
+        <location filename="../../app/ui/main_window.py" line="466"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="455"/>
+        <location filename="../../app/ui/main_window.py" line="467"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="456"/>
+        <location filename="../../app/ui/main_window.py" line="468"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="457"/>
+        <location filename="../../app/ui/main_window.py" line="469"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="458"/>
+        <location filename="../../app/ui/main_window.py" line="470"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="459"/>
+        <location filename="../../app/ui/main_window.py" line="471"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="461"/>
+        <location filename="../../app/ui/main_window.py" line="473"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
@@ -387,49 +438,89 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="242"/>
+        <location filename="../../app/ui/presenter.py" line="247"/>
+        <source>Missed call from %1</source>
+        <translation>%1 的未接呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="276"/>
+        <source>Calling %1…</source>
+        <translation>正在呼叫 %1…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="277"/>
+        <source>%1 answered</source>
+        <translation>%1 已接听</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="278"/>
+        <source>%1 declined the call</source>
+        <translation>%1 拒绝了呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="279"/>
+        <source>No answer from %1</source>
+        <translation>%1 无应答</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="280"/>
+        <source>%1 is offline</source>
+        <translation>%1 不在线</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="281"/>
+        <source>Call to %1 cancelled</source>
+        <translation>已取消对 %1 的呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="325"/>
         <source>The server ended your turn to talk.</source>
         <translation>服务器已结束你的讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="393"/>
+        <location filename="../../app/ui/presenter.py" line="517"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="397"/>
+        <location filename="../../app/ui/presenter.py" line="521"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="400"/>
+        <location filename="../../app/ui/presenter.py" line="524"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="401"/>
+        <location filename="../../app/ui/presenter.py" line="525"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="408"/>
+        <location filename="../../app/ui/presenter.py" line="532"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="410"/>
+        <location filename="../../app/ui/presenter.py" line="534"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="414"/>
+        <location filename="../../app/ui/presenter.py" line="538"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="459"/>
+        <location filename="../../app/ui/presenter.py" line="585"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="587"/>
+        <source>Talks into %1</source>
+        <translation>发言至 %1</translation>
     </message>
 </context>
 <context>
@@ -709,58 +800,58 @@
         <translation>或按住 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="115"/>
+        <location filename="../../app/ui/talk_button.py" line="116"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="118"/>
-        <location filename="../../app/ui/talk_button.py" line="120"/>
+        <location filename="../../app/ui/talk_button.py" line="119"/>
+        <location filename="../../app/ui/talk_button.py" line="121"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="120"/>
+        <location filename="../../app/ui/talk_button.py" line="121"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="122"/>
+        <location filename="../../app/ui/talk_button.py" line="123"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="122"/>
+        <location filename="../../app/ui/talk_button.py" line="123"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="123"/>
+        <location filename="../../app/ui/talk_button.py" line="124"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="126"/>
+        <location filename="../../app/ui/talk_button.py" line="127"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="128"/>
+        <location filename="../../app/ui/talk_button.py" line="129"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="129"/>
+        <location filename="../../app/ui/talk_button.py" line="130"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="227"/>
+        <location filename="../../app/ui/talk_button.py" line="228"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="229"/>
+        <location filename="../../app/ui/talk_button.py" line="230"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住 %1）</translation>
     </message>

@@ -1,0 +1,264 @@
+"""The relay's socket, served by a thread of its own: the media fast path.
+
+A datagram relayed by asyncio costs an event-loop iteration (selector wake-up,
+callback, transport) on top of the relay's own work, and most of a mostly idle
+server's CPU per packet went there. :class:`MediaThread` instead blocks in
+``recvfrom_into`` on a preallocated buffer and fans out with ``sendto``; both
+release the GIL, so the event loop keeps serving signaling meanwhile.
+
+Per datagram the thread does one dictionary look-up (the source address in
+:attr:`MediaRelay.fast`), a prefix comparison, the layout, crc and deadline
+checks of PROTOCOL.md 5.1, and the sends. Everything else, which is rare, goes
+to :class:`MediaRelay` on the event loop's thread, which owns the state:
+
+- audio without a valid :class:`~app.server.relay.FastRoute` (the first packet
+  of each utterance, or after a registration changed), so the full rules
+  decide it and publish a new route;
+- recvbegin (registration and its ack), and any other type in
+  :attr:`MediaRelay.handled_types`;
+- a grant found run out (the loop revokes it and tells the members).
+
+Hand-overs are queued (bounded) and the loop is woken once per batch, so a
+flood of forged datagrams costs the loop no more than it did before; audio
+from a uid that does not hold the floor at arrival is dropped in the thread. Datagrams
+of a type the relay does not handle, or over 1,400 bytes, are dropped in the
+thread.
+
+The thread reads the state only through valid fast routes and writes nothing
+but the holder's ``last_audio_at``. It is a daemon thread: :meth:`close` wakes
+it (``shutdown``, then a datagram to itself) and joins it briefly, and an
+interpreter exit never waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+from app.protocol.limits import MAX_DATAGRAM
+from app.protocol.udp import PacketType, crc_ok, peek_route
+from app.server.records import Address
+from app.server.relay import FastRoute, MediaRelay
+from app.server.tcp import SignalingServer
+
+log = logging.getLogger("app.server.media")
+
+MAX_HANDOVERS = 1024
+"""Datagrams waiting for the event loop above which more are dropped."""
+_JOIN_TIMEOUT = 2.0
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_U32 = struct.Struct(">I")
+_AUDIO = int(PacketType.AUDIO)
+_SEALED = 18  # media-auth's sealed audio (app.protocol.media_crypto.MediaPacketType)
+
+
+def bind_udp(host: str, port: int) -> socket.socket:
+    """A blocking UDP socket bound to ``(host, port)``, as asyncio's ``local_addr`` binds:
+    the first address ``host`` resolves to that can be bound."""
+    infos = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM, 0, socket.AI_PASSIVE)
+    error: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error or OSError(f"cannot bind UDP to {host} port {port}")
+
+
+class MediaThread(asyncio.DatagramTransport):
+    """The relay's transport: one socket, one thread, the fast path (see the module)."""
+
+    def __init__(self, sock: socket.socket, relay: MediaRelay,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__({"socket": sock, "sockname": sock.getsockname()})
+        self._sock = sock
+        self._relay = relay
+        self._loop = loop
+        self._settings = relay.settings
+        self._closing = False
+        self._handovers: collections.deque[tuple[bytes, Address, float]] = collections.deque()
+        self._drain_scheduled = False
+        self._expiry_scheduled = False
+        self.clock = time.monotonic
+        """The thread's clock, asyncio's (``loop.time()`` is ``time.monotonic()``; uvloop's
+        is the same clock, read at each loop iteration)."""
+        self.relayed = 0
+        """Audiopackets forwarded by the thread itself (the relay counts the rest)."""
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._serve, name="interphone-media",
+                                        daemon=True)
+
+    @classmethod
+    def open(cls, hub: SignalingServer, host: str, port: int) -> tuple[MediaThread, MediaRelay]:
+        """Bind, make the relay its protocol and start serving (on the running loop)."""
+        sock = bind_udp(host, port)
+        relay = MediaRelay(hub)
+        transport = cls(sock, relay, hub.loop)
+        relay.connection_made(transport)
+        transport._thread.start()
+        return transport, relay
+
+    # ---- the transport, for the relay on the loop's thread ------------------------------------
+
+    def sendto(self, data: bytes | bytearray | memoryview, addr: Any = None) -> None:
+        if self._closing:
+            return
+        with contextlib.suppress(OSError):  # full buffer or a departed peer: UDP drops
+            self._sock.sendto(data, _DONTWAIT, addr)
+
+    def get_write_buffer_size(self) -> int:
+        return 0  # nothing is ever queued: what the socket does not take is dropped
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        """Stop the thread, wait briefly for it, close the socket, tell the relay."""
+        if self._closing:
+            return
+        self._closing = True
+        self._wake()
+        self._thread.join(_JOIN_TIMEOUT)
+        if self._thread.is_alive():
+            log.warning("the media thread did not stop within %gs", _JOIN_TIMEOUT)
+        else:
+            self._sock.close()
+        self._handovers.clear()
+        self._relay.connection_lost(None)
+
+    def abort(self) -> None:
+        self.close()
+
+    def _wake(self) -> None:
+        """Return the thread from ``recvfrom_into``: ``shutdown`` does on Linux; elsewhere a
+        datagram to the socket's own address does."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RD)
+        host, port = self._sock.getsockname()[:2]
+        family = self._sock.family
+        if host in ("0.0.0.0", "::", ""):
+            host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as poke:
+            poke.sendto(b"", (host, port))
+
+    # ---- the thread ---------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        while not self._closing:
+            try:
+                self._forward()
+            except Exception:  # a bug: log it and serve on, media must not stop
+                log.exception("the media thread failed on a datagram")
+
+    def _forward(self) -> None:
+        buffer = bytearray(MAX_DATAGRAM + 1)  # one more: an over-long datagram shows
+        view = memoryview(buffer)
+        receive = self._sock.recvfrom_into
+        send = self._sock.sendto
+        fast = self._relay.fast
+        settings = self._settings
+        unpack = _U32.unpack_from
+        starts = buffer.startswith
+        while True:
+            try:
+                size, addr = receive(buffer)
+            except OSError:  # e.g. a datagram over the buffer on Windows, ICMP errors
+                if self._closing:
+                    return
+                continue
+            if self._closing:
+                return
+            if size > MAX_DATAGRAM:
+                self.dropped += 1
+                continue
+            route: FastRoute | None = None
+            for candidate in fast.get(addr, ()):
+                if starts(candidate.prefix, 4):
+                    route = candidate
+                    break
+            if route is None or not route.valid():
+                self._hand_over(view, size, addr)
+                continue
+            frame_at = route.frame_at
+            if frame_at + 4 > size:
+                self.dropped += 1
+                continue
+            (length,) = unpack(buffer, frame_at)
+            if length > route.max_frame or frame_at + 4 + length != size:
+                self.dropped += 1
+                continue
+            if not crc_ok(view[:size]):  # type: ignore[arg-type]  # a buffer is enough
+                self.dropped += 1
+                continue
+            record = route.record
+            now = self.clock()
+            if now >= record.floor_deadline(settings):
+                self.dropped += 1
+                self._expire(now)
+                continue
+            record.last_audio_at = now
+            payload = view[:size]
+            for target in route.targets:
+                try:  # noqa: SIM105 (a context manager per send costs more than the send's checks)
+                    send(payload, _DONTWAIT, target)
+                except OSError:
+                    pass  # full buffer or an ICMP error from a departed peer: UDP drops
+            self.relayed += 1
+
+    def _hand_over(self, view: memoryview, size: int, addr: Address) -> None:
+        """To the relay on the loop's thread: the types it handles only, bounded, batched.
+
+        Audio whose sender does not hold the floor now is dropped here: the loop would judge
+        it later, after a grant that reached the loop meanwhile (a client may send audio and
+        then ``speak on``; audio sent before its grant is not relayed). The relay's clock
+        may be coarser than this thread's, so the arrival time alone cannot tell."""
+        kind = _U32.unpack_from(view, 4)[0] if size >= 8 else 0
+        if kind not in self._relay.handled_types or len(self._handovers) >= MAX_HANDOVERS:
+            self.dropped += 1
+            return
+        if kind == _SEALED and not self._relay.sealed_source(addr):
+            self.dropped += 1  # media-auth: sealed audio only from an authenticated source
+            return
+        data = bytes(view[:size])
+        if kind == _AUDIO:
+            route = peek_route(data)  # pure; the look-ups below are single reads
+            record = self._relay.state.routes.get(route[1]) if route is not None else None
+            if route is not None and record is not None and record.holder != route[2]:
+                self.dropped += 1
+                return
+        self._handovers.append((data, addr, self.clock()))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._call_on_loop(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False  # first: what is queued from now on schedules again
+        handovers, relay = self._handovers, self._relay
+        while handovers and not self._closing:
+            data, addr, received_at = handovers.popleft()
+            relay.datagram_received(data, addr, received_at)
+
+    def _expire(self, now: float) -> None:
+        if not self._expiry_scheduled:
+            self._expiry_scheduled = True
+            self._call_on_loop(self._expire_on_loop, now)
+
+    def _expire_on_loop(self, now: float) -> None:
+        self._expiry_scheduled = False
+        if not self._closing:
+            self._relay.hub.expire(now)
+
+    def _call_on_loop(self, callback: Any, *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is going away
+            self._loop.call_soon_threadsafe(callback, *args)

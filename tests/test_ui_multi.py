@@ -1,0 +1,219 @@
+"""Several joined interphones in the window, and presence/calls (pytest-qt, real server).
+
+The presenter's logic: the talk target marker, selection that never drops the
+talk target, per-interphone volume and mute reaching the mixer, the activity
+cue/highlight/notification, contacts' status and the call banner.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from test_ui_support import OPS, UiSession, close_session, holder, run, until
+
+from app.client import InterphoneClient
+from app.ui.audio_link import Tone, open_audio
+from app.ui.interphone_mix import format_mix, parse_mix
+from app.ui.main_window import MainWindow
+from app.ui.presenter import Presenter
+from app.ui.view_types import TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+NIGHT = "discuss_12"
+
+
+def tones_of(session: UiSession) -> list[Tone]:
+    """Record the cues the presenter plays from now on."""
+    played: list[Tone] = []
+    session.presenter._tone = played.append  # type: ignore[method-assign]
+    return played
+
+
+def test_join_adds_and_marks_the_talk_target(qloop, ui) -> None:
+    async def scenario() -> None:
+        ui.presenter.join(NIGHT)
+        rows = ui.window.interphones
+        await until(lambda: len(ui.client.joined_ids) == 2, what="two joined")
+        await until(lambda: rows.row(NIGHT).talk_target, what="new one is the target")
+        assert rows.row(OPS).joined and not rows.row(OPS).talk_target
+        ui.window.interphones.select(OPS)  # look at Ops: its controls offer "Talk here"
+        mix = ui.window.panel.mix
+        assert mix.isVisible() and mix.talk_here.isVisible()
+        mix.talk_here.click()
+        await until(lambda: rows.row(OPS).talk_target, what="Ops is the target again")
+        assert not rows.row(NIGHT).talk_target and rows.row(NIGHT).joined
+        assert not mix.talk_here.isVisible()
+
+    run(qloop, scenario())
+
+
+def test_selecting_another_row_never_drops_the_talk_target(qloop, ui, server) -> None:
+    async def scenario() -> None:
+        ui.window.interphones.select(NIGHT)  # only looking at another interphone
+        assert str(ui.client.talk_target) == OPS
+        button = ui.window.panel.talk_button
+        assert button.state is TalkState.IDLE  # the talk key still talks into Ops
+        assert "Ops" in " ".join(button.texts())
+        ui.presenter.press_talk()
+        await until(lambda: holder(server) == "me", what="granted in Ops")
+        ui.presenter.release_talk()
+        await until(lambda: holder(server) == "", what="released")
+
+    run(qloop, scenario())
+
+
+def test_per_interphone_volume_and_mute_reach_the_mixer(qloop, ui) -> None:
+    async def scenario() -> None:
+        ui.window.interphones.select(OPS)
+        mix = ui.window.panel.mix
+        mixer = ui.audio.engine.mixer
+        mix.volume.setValue(40)
+        assert mixer._interphone_gain[OPS] == 0.4
+        mix.mute.setChecked(True)
+        assert mixer._interphone_gain[OPS] == 0.0 and not mix.volume.isEnabled()
+        mix.mute.setChecked(False)
+        assert mixer._interphone_gain[OPS] == 0.4
+
+    run(qloop, scenario())
+
+
+def test_interphone_volumes_and_mutes_are_remembered(qloop, ui, settings) -> None:
+    ui.presenter.set_interphone_volume(OPS, 40)
+    ui.presenter.set_interphone_muted("chat_alice:me", True)
+    stored = ({OPS: 40, "chat_alice:me": 100}, {"chat_alice:me"})
+    assert parse_mix(settings.interphone_mix) == stored
+    again = Presenter(MainWindow(), ui.client, ui.audio, settings)
+    assert (again.interphone_volume, again.interphone_muted) == stored
+    run(qloop, again.close())
+
+
+@pytest.mark.parametrize(("text", "volumes", "muted"), [
+    ("", {}, set()),
+    ("group_58=40,0;chat_a:b=100,1", {"group_58": 40, "chat_a:b": 100}, {"chat_a:b"}),
+    ("group_58=x,0;=5,1;discuss_12=999,0", {"discuss_12": 150}, set()),
+])
+def test_mix_setting_format(text: str, volumes: dict[str, int], muted: set[str]) -> None:
+    assert parse_mix(text) == (volumes, muted)
+    assert parse_mix(format_mix(volumes, muted)) == (
+        {k: v for k, v in volumes.items() if v != 100 or k in muted}, muted)
+
+
+def test_audio_of_a_listened_interphone_is_mixed_under_its_own_id(qloop, ui) -> None:
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        carol = await ui.other("carol", NIGHT)
+        assert await carol.talk_start()
+        carol.send_audio(b"\xf8\xff\xfe")
+        mixer = ui.audio.engine.mixer
+        await until(lambda: any(NIGHT in key for key in mixer.talkers()), what="carol mixed")
+        await carol.talk_stop()
+
+    run(qloop, scenario())
+
+
+def test_activity_outside_the_talk_target_cues_highlights_and_notifies(qloop, ui) -> None:
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        carol = await ui.other("carol", NIGHT)
+        played = tones_of(ui)
+        noticed: list[tuple[str, str, str]] = []
+        ui.window.activity_noticed.connect(lambda *args: noticed.append(args))
+        assert await carol.talk_start()
+        rows = ui.window.interphones
+        await until(lambda: rows.row(NIGHT).active, what="highlight")
+        assert played == [Tone.ACTIVITY]
+        assert noticed == [(NIGHT, "Night shift", "Carol")]
+        assert not rows.row(OPS).active  # the talk target's speaker is shown as before
+        await carol.talk_stop()
+        await until(lambda: not rows.row(NIGHT).active, what="highlight off")
+        ui.presenter.set_interphone_muted(NIGHT, True)  # a muted interphone makes no cue
+        assert await carol.talk_start()
+        await until(lambda: rows.row(NIGHT).active, what="highlight again")
+        assert played == [Tone.ACTIVITY]
+
+    run(qloop, scenario())
+
+
+async def presence_session(server, settings) -> UiSession:
+    client = InterphoneClient("127.0.0.1", server.port, "me", "x", features=("presence",))
+    await client.connect()
+    audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+    window = MainWindow()
+    presenter = Presenter(window, client, audio, settings)
+    window.show()
+    return UiSession(window, presenter, client, audio, [])
+
+
+def test_contacts_show_online_and_a_declined_call_tells_the_caller(qloop, server,
+                                                                   settings) -> None:
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        rows = session.window.interphones
+        assert rows.row("chat_alice:me").online is False
+        alice = InterphoneClient("127.0.0.1", server.port, "alice", "x", features=("presence",))
+        session.others.append(alice)
+        await alice.connect()
+        await until(lambda: rows.row("chat_alice:me").online, what="alice online")
+        played = tones_of(session)
+        await alice.call("me")
+        banner = session.window.banner
+        await until(lambda: banner.isVisible(), what="ringing banner")
+        assert played == [Tone.INCOMING_CALL] and "Alice" in banner.text.text()
+        assert session.presenter._ringing.isActive()  # rings on until answered or declined
+        session.presenter._ring_again()
+        assert played == [Tone.INCOMING_CALL] * 2
+        banner.dismiss.click()  # declining tells the caller
+        await until(lambda: str(alice.model.outgoing_call("chat_alice:me")) == "declined",
+                    what="alice told")
+        assert not session.client.model.is_joined("chat_alice:me")
+        assert not session.presenter._ringing.isActive()
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+def test_calling_a_contact_shows_ringing_then_answered(qloop, server, settings) -> None:
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        session.others.append(bob)
+        await bob.connect()
+        session.presenter.join("chat_bob:me")  # "Call" on the contact's row
+        status = session.window.statusBar()
+        await until(lambda: "Calling Bob" in status.currentMessage(), what="ringing shown")
+        await until(lambda: bob.model.incoming_calls, what="bob rings")
+        await bob.join("chat_bob:me")
+        await until(lambda: "Bob answered" in status.currentMessage(), what="answered shown")
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+        QApplication.processEvents()
+
+
+def test_answering_a_ringing_call_from_the_banner_joins(qloop, server, settings) -> None:
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        carol = InterphoneClient("127.0.0.1", server.port, "carol", "x", features=("presence",))
+        session.others.append(carol)
+        await carol.connect()
+        await carol.call("me")
+        banner = session.window.banner
+        await until(lambda: banner.isVisible(), what="ringing banner")
+        banner.answer.click()
+        await until(lambda: str(carol.model.outgoing_call("chat_carol:me")) == "answered",
+                    what="carol told")
+        assert session.client.model.is_joined("chat_carol:me")
+        assert session.client.model.outgoing_call("chat_carol:me") is None  # joined, not called
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
