@@ -45,11 +45,13 @@ class Member:
         self.media.install_key(str(notice.id), notice.epoch, notice.key, 0.0)
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[tuple[InterphoneServer, str]]:
+@pytest.fixture(params=[False, True], ids=["asyncio", "media_thread"])
+async def server(tmp_path: Path, request: pytest.FixtureRequest
+                 ) -> AsyncIterator[tuple[InterphoneServer, str]]:
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
     async with InterphoneServer(sample_directory(), settings=FAST.with_overrides(
-            media_encryption="optional"), tls=context) as running:
+            media_encryption="optional"), tls=context,
+            media_thread=request.param) as running:
         yield running, fingerprint
 
 
@@ -175,7 +177,7 @@ async def test_a_base_client_takes_audio_only_from_the_servers_media_address() -
     heard: list[tuple[str, int, bytes]] = []
     port = server.address[1]
     endpoint = await MediaEndpoint.open("127.0.0.1", port, "bob",
-                                        lambda uid, seq, frame: heard.append((uid, seq, frame)))
+                                        lambda _, uid, seq, frame: heard.append((uid, seq, frame)))
     registering = asyncio.ensure_future(endpoint.register(str(G58), interval=60, attempts=1))
     data, source = await asyncio.wait_for(server.received.get(), 2)
     server.transport.sendto(data, source)  # the ack
