@@ -64,7 +64,7 @@ def test_zh_cn_names_the_app_and_the_talk_tab_consistently(qapp) -> None:
     assert translator.load(str(translation_path("zh_CN")))
     assert translator.translate("SettingsDialog", "Talking") == "通话"
     app_name = translator.translate("MainWindow", "Interphone")
-    for context, source in (("MainWindow", "&Interphone"), ("MainWindow", "Show Interphone"),
+    for context, source in (("MainWindow", "&Interphone"), ("TrayController", "Show Interphone"),
                             ("SignInDialog", "Interphone"),
                             ("SignInDialog", "Sign in to Interphone"),
                             ("SettingsDialog", "Interphone settings"),

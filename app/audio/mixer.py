@@ -171,6 +171,11 @@ class PlaybackMixer:
     def monitor(self) -> bool:
         return self._monitor_on
 
+    @property
+    def idle(self) -> bool:
+        """Nothing to play: no talker stream, no tone, no microphone test."""
+        return not self._talkers and not self._tones and not self._monitor_on
+
     def feed_monitor(self, block: np.ndarray) -> None:
         """Captured input for microphone-test mode (called by the input callback)."""
         if not self._monitor_on:

@@ -31,6 +31,16 @@ This takes about 15–20 ms off the mouth-to-ear delay (bench/latency.py).
 
 Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
 0..1, updated every block and readable from any thread.
+
+On demand (``on_demand=True``, what the desktop app uses): ``start()`` opens
+both streams but starts neither, so an idle engine runs no callback at all.
+The input starts at ``arm()`` (the talk key went down: the floor request is
+under way) or ``start_transmit()``, and from then on every captured block is
+kept (at most ``PREROLL_MS``) so what is said before the grant is sent, not
+lost; it stops once the utterance's last frame was sent (the release delay
+keeps it running that long) unless the engine is armed again or the
+microphone test runs. The output starts with the first packet, tone or
+microphone test and stops after ``OUTPUT_IDLE_STOP_S`` of nothing to play.
 """
 
 from __future__ import annotations
@@ -60,10 +70,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_RELEASE_MS = 150
 CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
 OUTPUT_BLOCK_MS = 5  # output callback block (capped at the frame)
+PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
+OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
 
 
 class TransmitState(Enum):
     IDLE = "idle"
+    ARMED = "armed"  # input running ahead of the grant: blocks kept, not yet sent
     ON = "on"
     RELEASING = "releasing"
 
@@ -99,6 +112,7 @@ class AudioEngine:
         max_jitter_frames: int = 10,
         clock: Callable[[], float] = time.monotonic,
         output_block_ms: int = OUTPUT_BLOCK_MS,
+        on_demand: bool = False,
     ) -> None:
         self.backend = backend
         self.frame_ms = frame_ms
@@ -132,6 +146,14 @@ class AudioEngine:
         self._capture_drops = 0
         self._send_errors = 0
         self._closed = False
+        self.on_demand = on_demand
+        self._preroll_max = max(1, math.ceil(PREROLL_MS / frame_ms))
+        self._quiet_blocks = 0  # output blocks in a row with nothing to play
+        self._quiet_limit = max(1, math.ceil(OUTPUT_IDLE_STOP_S * 1000 / self.output_block_ms))
+        self.input_starts = 0  # times the input stream was started (on demand)
+        self.output_starts = 0
+        # on demand: called on the loop after a stream started or stopped (level meters)
+        self.on_streams_changed: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -154,10 +176,11 @@ class AudioEngine:
             self._input = self.backend.open_input(
                 self._on_input, self.frame_samples, self.input_device, self._on_stream_error)
             self._output = self.backend.open_output(
-                self.mixer.fill, self.output_block_samples, self.output_device,
+                self._fill, self.output_block_samples, self.output_device,
                 self._on_stream_error)
-            self._output.start()
-            self._input.start()
+            if not self.on_demand:
+                self._output.start()
+                self._input.start()
         except AudioDeviceError:
             self._close_streams()
             raise
@@ -188,14 +211,121 @@ class AudioEngine:
 
     @property
     def running(self) -> bool:
+        """Started and not closed (on demand, the streams may still be stopped)."""
+        if self._input is None:
+            return False
+        return self.on_demand or self._input.active
+
+    @property
+    def input_active(self) -> bool:
         return self._input is not None and self._input.active
 
+    @property
+    def output_active(self) -> bool:
+        return self._output is not None and self._output.active
+
+    # ----------------------------------------------------- on-demand streams
+    def _ensure_input(self) -> None:
+        """On demand: start the input stream if it is stopped (on the loop)."""
+        stream = self._input
+        if not self.on_demand or stream is None or self._closed or stream.active:
+            return
+        try:
+            stream.start()
+            self.input_starts += 1
+        except AudioDeviceError as exc:
+            self._report_device_error(exc)
+        self._streams_changed()
+
+    def _input_needed(self) -> bool:
+        return (self._state is not TransmitState.IDLE or self._utterance_open
+                or self.mixer.monitor)
+
+    def _stop_input_if_unneeded(self) -> None:
+        stream = self._input
+        if not self.on_demand or stream is None or self._input_needed():
+            return
+        if stream.active:
+            stream.stop()
+            self._streams_changed()
+        self._input_level = SILENT
+
+    def _ensure_output(self) -> None:
+        """On demand: start the output stream if it is stopped (on the loop)."""
+        self._quiet_blocks = 0
+        stream = self._output
+        if not self.on_demand or stream is None or self._closed or stream.active:
+            return
+        try:
+            stream.start()
+            self.output_starts += 1
+        except AudioDeviceError as exc:
+            self._report_device_error(exc)
+        self._streams_changed()
+
+    def _fill(self, out: np.ndarray) -> None:
+        """Output callback: the mixer's block; on demand, ask the loop to stop when quiet."""
+        self.mixer.fill(out)
+        if not self.on_demand:
+            return
+        if not self.mixer.idle:
+            self._quiet_blocks = 0
+            return
+        self._quiet_blocks += 1
+        if self._quiet_blocks == self._quiet_limit:
+            loop = self._loop
+            try:
+                if loop is not None:
+                    loop.call_soon_threadsafe(self._stop_output_if_quiet)
+            except RuntimeError:  # loop closed during shutdown
+                pass
+
+    def _stop_output_if_quiet(self) -> None:
+        stream = self._output
+        if (stream is not None and stream.active and not self._closed
+                and self._quiet_blocks >= self._quiet_limit and self.mixer.idle):
+            stream.stop()
+            self._streams_changed()
+
+    def _streams_changed(self) -> None:
+        if self.on_streams_changed is not None:
+            try:
+                self.on_streams_changed()
+            except Exception:
+                logger.exception("on_streams_changed failed")
+
     # -------------------------------------------------------------- capture
+    def arm(self) -> None:
+        """The talk key went down: start the input now, keep what it captures until
+        ``start_transmit`` (on demand; otherwise nothing to do)."""
+        if not self.on_demand or self._closed:
+            return
+        with self._lock:
+            if self._state is TransmitState.IDLE and not self._utterance_open:
+                self._state = TransmitState.ARMED
+                self._queue.clear()
+        self._ensure_input()
+
+    def disarm(self) -> None:
+        """The talk key went up without a transmission (refused, released early)."""
+        with self._lock:
+            if self._state is TransmitState.ARMED:
+                self._state = TransmitState.IDLE
+                self._queue.clear()
+        self._stop_input_if_unneeded()
+
     def start_transmit(self) -> None:
         """Start (or continue) sending captured frames."""
         with self._lock:
+            armed = self._state is TransmitState.ARMED
             self._state = TransmitState.ON
             self._utterance_open = True
+            pending = bool(self._queue) and armed and not self._drain_pending
+            if pending:
+                self._drain_pending = True
+        self._ensure_input()
+        if pending and self._loop is not None:
+            self._loop.call_soon(self._drain)
 
     def stop_transmit(self, release_delay_ms: int = DEFAULT_RELEASE_MS) -> None:
         """Stop sending after ``release_delay_ms`` more audio; 0 stops at once."""
@@ -220,7 +350,8 @@ class AudioEngine:
     @property
     def transmitting(self) -> bool:
         """True from start_transmit until the utterance's last frame was sent."""
-        return self._state is not TransmitState.IDLE or self._utterance_open
+        return self._state not in (TransmitState.IDLE, TransmitState.ARMED) \
+            or self._utterance_open
 
     def set_expected_loss(self, pct: int) -> None:
         """Encoder's expected packet loss (drives in-band FEC); call on the loop.
@@ -245,6 +376,11 @@ class AudioEngine:
         with self._lock:
             if self._state is TransmitState.IDLE:
                 return
+            if self._state is TransmitState.ARMED:  # before the grant: keep, do not send
+                if len(self._queue) >= self._preroll_max:
+                    self._queue.popleft()
+                self._queue.append(block.copy())
+                return
             if self._state is TransmitState.RELEASING:
                 self._release_left -= 1
                 if self._release_left <= 0:
@@ -267,6 +403,8 @@ class AudioEngine:
         """On the loop: encode and send every queued frame."""
         with self._lock:
             self._drain_pending = False
+            if self._state is TransmitState.ARMED:
+                return
             blocks = list(self._queue)
             self._queue.clear()
         if blocks and not self._closed and self.fec_policy.next_deadline() is not None:
@@ -293,6 +431,7 @@ class AudioEngine:
 
     def _finish_utterance(self) -> None:
         if not self._utterance_open:
+            self._stop_input_if_unneeded()
             return
         self._utterance_open = False
         if not self._closed:
@@ -302,11 +441,13 @@ class AudioEngine:
                 self.on_transmit_stopped()
             except Exception:
                 logger.exception("on_transmit_stopped failed")
+        self._stop_input_if_unneeded()
 
     # ------------------------------------------------------------- playback
     def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
         """One Opus packet from talker ``uid`` in ``interphone`` (call on the loop thread)."""
         self.mixer.receive(uid, seq, payload, interphone)
+        self._ensure_output()
 
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         """``uid`` stopped talking: play out what is buffered, then drop the stream."""
@@ -314,6 +455,7 @@ class AudioEngine:
 
     def play_tone(self, pcm: np.ndarray, volume: float = 1.0) -> None:
         self.mixer.play_tone(pcm, volume)
+        self._ensure_output()
 
     def set_user_volume(self, uid: str, gain: float) -> None:
         self.mixer.set_user_volume(uid, gain)
@@ -341,6 +483,11 @@ class AudioEngine:
     def set_monitor(self, enabled: bool) -> None:
         """Microphone test: play the captured input back locally."""
         self.mixer.set_monitor(enabled)
+        if enabled:
+            self._ensure_output()
+            self._ensure_input()
+        else:
+            self._stop_input_if_unneeded()
 
     def receive_quality(self) -> dict[str, TalkerQuality]:
         """Per current talker: loss, jitter, concealed and FEC-recovered frames."""

@@ -1,7 +1,8 @@
 """The UI's side of the audio engine: device choice, fallback, tones, levels.
 
 :class:`AudioPort` is what the presenter needs; :class:`EngineAudio` provides
-it over :class:`app.audio.pipeline.AudioEngine`. :func:`open_audio` prefers a
+it over :class:`app.audio.pipeline.AudioEngine` (on demand: no stream runs while
+nothing is sent or played). :func:`open_audio` prefers a
 sound card and falls back to the clocked virtual device when there is none
 (or it will not open), saying so in :attr:`EngineAudio.note`.
 """
@@ -117,6 +118,19 @@ class EngineAudio:
     def backend(self) -> AudioBackend:
         return self.engine.backend
 
+    @property
+    def streaming(self) -> bool:
+        """A device stream runs (something is captured or played): meters are worth polling."""
+        return self.engine.input_active or self.engine.output_active
+
+    def prepare_transmit(self) -> None:
+        """The talk key went down: open the microphone while the floor is being asked for."""
+        self.engine.arm()
+
+    def cancel_transmit(self) -> None:
+        """The talk key went up: close the microphone unless a transmission uses it."""
+        self.engine.disarm()
+
     def start_transmit(self) -> None:
         self._stopped.clear()
         if self._voice is not None:
@@ -196,6 +210,7 @@ class EngineAudio:
         return device.name
 
     def close(self) -> None:
+        self.engine.on_streams_changed = None
         self.engine.on_transmit_stopped = None
         self.engine.on_device_error = None
         self.on_device_error = None
@@ -255,7 +270,8 @@ def open_audio(send_frame: Callable[[bytes], object], *, frame_ms: int, bitrate:
     backend = None if simulate else _sound_card()
     if backend is not None:
         engine = AudioEngine(backend, frame_ms, bitrate, send, loop,
-                             input_device=_spec(input_device), output_device=_spec(output_device))
+                             input_device=_spec(input_device), output_device=_spec(output_device),
+                             on_demand=True)
         try:
             engine.start()
             return EngineAudio(engine, _device_names(backend, input_device, output_device))
@@ -265,6 +281,6 @@ def open_audio(send_frame: Callable[[bytes], object], *, frame_ms: int, bitrate:
             note = str(exc)
     voice = SimulatedVoice(voice_clip)
     clocked = ClockedBackend(voice, collect_output=False)
-    engine = AudioEngine(clocked, frame_ms, bitrate, send, loop)
+    engine = AudioEngine(clocked, frame_ms, bitrate, send, loop, on_demand=True)
     engine.start()
     return EngineAudio(engine, note or "no sound card", voice)

@@ -28,18 +28,27 @@ class LevelMeter(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._fraction = 0.0
         self._peak = 0.0
+        self._drawn = (0, 0)
 
     def set_level(self, level: float) -> None:
         fraction = level_to_fraction(level)
         self._peak = max(fraction, self._peak - _PEAK_DECAY)
-        if fraction != self._fraction or self._peak > 0:
-            self._fraction = fraction
+        self._fraction = fraction
+        drawn = self._pixels()
+        if drawn != self._drawn:  # repaint only when the bar or the peak moves a pixel
+            self._drawn = drawn
             self.update()
+
+    def _pixels(self) -> tuple[int, int]:
+        """Where the bar ends and the peak marker stands, in pixels."""
+        span = max(1, self.width() - 3)
+        return round(span * self._fraction), round(span * self._peak)
 
     def reset(self) -> None:
         """Back to silence, peak marker included (a test or stream has stopped)."""
         self._fraction = 0.0
         self._peak = 0.0
+        self._drawn = (0, 0)
         self.update()
 
     @property

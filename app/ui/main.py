@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use the virtual (clocked) audio device even if there is a sound card")
     parser.add_argument("--settings", type=Path, metavar="INI",
                         help="keep settings in this INI file instead of the user's settings")
+    parser.add_argument("--global-talk-key", metavar="KEY",
+                        help="for this run, hold KEY to talk while another program has the "
+                             "focus (e.g. RightCtrl, F9, Mouse4; \"\" for none)")
+    parser.add_argument("--background", action="store_true",
+                        help="start in the system tray without showing the window "
+                             "(used by start at login)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -107,7 +113,8 @@ def run(argv: list[str]) -> int:
     if args.screenshot is not None and quit_after is None:
         quit_after = 4.0
     options = Options(demo=args.demo, quit_after=quit_after, screenshot=args.screenshot,
-                      size=QSize(*size) if size else None, simulate_audio=args.simulated_audio)
+                      size=QSize(*size) if size else None, simulate_audio=args.simulated_audio,
+                      global_talk_key=args.global_talk_key, background=args.background)
 
     collector = GuiThreadCollector(app)
     collector.start()

@@ -7,6 +7,8 @@ Talk intents from the round button and from the talk key are merged, so
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -198,9 +200,9 @@ class MainWindow(QMainWindow):
         self._talk_state = TalkState.NOT_JOINED
 
         self._build_menu()
-        self.tray: QSystemTrayIcon | None = None
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            self._build_tray()
+        self.tray: QSystemTrayIcon | None = None  # set by app.ui.tray.TrayController
+        # asked on close: True hides the window (to the tray) instead of quitting
+        self.close_to_tray: Callable[[], bool] | None = None
 
         self.talk_key = TalkKey(self)
         self.talk_key.pressed.connect(lambda: self._hold("key", True))
@@ -338,6 +340,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, timeout_ms)
 
     # --- talk intents --------------------------------------------------------------------------
+    def hold_global_key(self, down: bool) -> None:
+        """The global talk key (app.ui.global_key) went down or up: same path as Space."""
+        self._hold("global", down)
+
     def _hold(self, source: str, down: bool) -> None:
         was_held = bool(self._holders)
         if down:
@@ -429,16 +435,6 @@ class MainWindow(QMainWindow):
         self.app_menu.addAction(self.quit_action)
         self.menuBar().addMenu(self.app_menu)
 
-    def _build_tray(self) -> None:
-        self.tray = QSystemTrayIcon(icon("tray-idle"), self)
-        menu = QMenu(self)
-        self.tray_show_action = menu.addAction("")
-        self.tray_show_action.triggered.connect(self._raise)
-        menu.addAction(self.quit_action)
-        self.tray.setContextMenu(menu)
-        self.tray.activated.connect(lambda reason: self._raise())
-        self.tray.show()
-
     def _raise(self) -> None:
         self.showNormal()
         self.raise_()
@@ -447,6 +443,10 @@ class MainWindow(QMainWindow):
     # --- events --------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self.talk_key.release()
+        if self.close_to_tray is not None and self.close_to_tray():
+            self.hide()
+            event.ignore()
+            return
         self.quit_requested.emit()
         event.accept()
 
@@ -469,8 +469,6 @@ class MainWindow(QMainWindow):
         self.settings_action.setText(self.tr("&Settings…"))
         self.sign_out_action.setText(self.tr("Sign &out"))
         self.quit_action.setText(self.tr("&Quit"))
-        if self.tray is not None:
-            self.tray_show_action.setText(self.tr("Show Interphone"))
         self._show_title()
         self._show_link()
         self._show_audio_note()

@@ -24,7 +24,8 @@ def preferences_of(settings: Settings) -> Preferences:
         input_device=settings.input_device, output_device=settings.output_device,
         bitrate=settings.bitrate, frame_ms=settings.frame_ms, tones=settings.tones,
         talk_key=settings.talk_key, release_delay_ms=settings.release_delay_ms,
-        language=settings.language)
+        language=settings.language, global_talk_key=settings.global_talk_key,
+        close_to_tray=settings.close_to_tray, start_at_login=settings.start_at_login)
 
 
 def store_preferences(settings: Settings, prefs: Preferences) -> list[str]:
@@ -49,7 +50,8 @@ class PreferencesController(QObject):
 
     def __init__(self, parent: QWidget, settings: Settings, switcher: LanguageSwitcher,
                  audio: Callable[[], EngineAudio | None], restart_audio: Callable[[], None],
-                 set_talk_key: Callable[[str], None]) -> None:
+                 set_talk_key: Callable[[str], None],
+                 on_changed: Callable[[list[str]], None] | None = None) -> None:
         super().__init__(parent)
         self._parent = parent
         self.settings = settings
@@ -57,6 +59,7 @@ class PreferencesController(QObject):
         self._audio = audio
         self._restart_audio = restart_audio
         self._set_talk_key = set_talk_key
+        self._on_changed = on_changed  # every apply's changed field names (global key, tray…)
         self.dialog: SettingsDialog | None = None
         self._meter = QTimer(self)
         self._meter.setInterval(50)
@@ -112,6 +115,8 @@ class PreferencesController(QObject):
             self._set_talk_key(prefs.talk_key)
         if any(name in changed for name in AUDIO_FIELDS):
             self._restart_audio()
+        if changed and self._on_changed is not None:
+            self._on_changed(changed)
 
     def _mic_test(self, on: bool) -> None:
         audio = self._audio()

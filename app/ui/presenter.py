@@ -594,6 +594,14 @@ class Presenter(QObject):
         name = self._names.get(str(joined), str(joined)) if joined is not None else ""
         self.window.set_speaking(name, self.model.speaker if joined is not None else "")
 
+    def set_level_polling(self, on: bool) -> None:
+        """Poll the level meters only while an audio stream runs (idle: no 20 Hz timer)."""
+        if on and self.audio is not None:
+            self._levels.start()
+        else:
+            self._levels.stop()
+            self.window.audio_bar.set_levels(0.0, 0.0)
+
     def _poll_levels(self) -> None:
         if self.audio is not None:
             self.window.audio_bar.set_levels(*self.audio.levels())

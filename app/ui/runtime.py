@@ -9,16 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QSize, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
-from app.client import ClientError, InterphoneClient
+from app.client import (
+    ClientError,
+    ConnectionState,
+    InterphoneClient,
+    JoinedChanged,
+    ModelEvent,
+)
+from app.client.address import parse_server_address
+from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
 from app.ui.audio_link import EngineAudio, open_audio
+from app.ui.autostart import set_start_at_login
+from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.preferences import PreferencesController
@@ -26,6 +37,7 @@ from app.ui.presenter import Presenter
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import Credentials, SignInFlow
+from app.ui.tray import TrayController
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +52,8 @@ class Options:
     size: QSize | None = None
     simulate_audio: bool = False
     demo_timings: DemoTimings | None = None
+    global_talk_key: str | None = None  # for this run, instead of the setting
+    background: bool = False  # start in the tray, no window (start at login)
 
 
 class Outcome(StrEnum):
@@ -67,9 +81,21 @@ class Runtime:
         self.ready = asyncio.Event()  # the main window is up
         self.credentials: Credentials | None = None
         self._outcome: asyncio.Future[Outcome] | None = None
+        self.tasks = TaskSet(lambda exc: logger.error("runtime task failed: %s", exc))
+        self.global_key = GlobalTalkKeyService(app)
+        self.global_key_label: QLabel | None = None
+        self.tray: TrayController | None = None
+        self.auto_signed_in = False  # "remember me" signed in without the dialog
+        self._rejoin_next = False  # the next session joins settings.rejoin again
+        self._auto_sign_in_tried = False
+        self._unsubscribe_joined: Callable[[], None] | None = None
+        self._key_from_command_line = options.global_talk_key is not None
 
     # --- top level ---------------------------------------------------------------------------
     async def run(self) -> int:
+        key = self.options.global_talk_key
+        self.tasks.spawn(self.global_key.apply(
+            self.settings.global_talk_key if key is None else key), "global talk key")
         try:
             if self.options.demo:
                 self.world = await DemoWorld.start(self.options.demo_timings)
@@ -85,16 +111,20 @@ class Runtime:
                 outcome = await self._session(self.client)
                 self.client = None
                 if outcome is Outcome.RECONNECT and self.credentials is not None:
+                    self._rejoin_next = True  # back where we were
                     self.client = await self._reconnect(self.credentials)
                     continue
                 if outcome is Outcome.QUIT or self.options.demo:
                     return 0
                 self.settings.forget_credentials()  # signed out: no remembered token
+                self.settings.rejoin = ""  # ... nor interphones to rejoin
         except ClientError as exc:
             logger.error("cannot start: %s", exc)
             return 1
         finally:
             await self._shutdown()
+            self.global_key.close()
+            await self.tasks.close()
 
     def quit(self) -> None:
         """End the session (window closed, Quit, --quit-after)."""
@@ -112,6 +142,11 @@ class Runtime:
 
     # --- phases ------------------------------------------------------------------------------
     async def _sign_in(self) -> InterphoneClient | None:
+        if not self._auto_sign_in_tried:
+            self._auto_sign_in_tried = True
+            client = await self._remembered_sign_in()
+            if client is not None:
+                return client
         self.sign_in_dialog = SignInDialog()
         try:
             flow = SignInFlow(self.sign_in_dialog, self.settings)
@@ -121,6 +156,45 @@ class Runtime:
         finally:
             self.sign_in_dialog.deleteLater()
             self.sign_in_dialog = None
+
+    async def _remembered_sign_in(self) -> InterphoneClient | None:
+        """"Remember me": sign in with the remembered token without asking; None if that fails."""
+        settings = self.settings
+        if not settings.remember or not settings.uid:
+            return None
+        token = settings.token
+        if not token:
+            return None
+        try:
+            host, port = parse_server_address(settings.server_address)
+        except ValueError:
+            return None
+        credentials = Credentials(host, port, settings.uid, token)
+        client = await self._reconnect(credentials)
+        if client is not None:
+            logger.info("signed in as %s with the remembered token", settings.uid)
+            self.credentials = credentials
+            self.auto_signed_in = True
+            self._rejoin_next = True
+        return client
+
+    async def _rejoin(self, client: InterphoneClient) -> None:
+        """Join again the interphones that were joined when the app last ran."""
+        for interphone in self.settings.rejoin.split():
+            try:
+                await client.join(interphone)
+            except ClientError as exc:
+                logger.info("rejoining %s failed: %s", interphone, exc)
+
+    def _track_joined(self, client: InterphoneClient) -> None:
+        def on_event(event: ModelEvent) -> None:
+            if not isinstance(event, JoinedChanged):
+                return
+            if event.id is None and client.model.connection is not ConnectionState.CONNECTED:
+                return  # dropped with the connection (kicked, server gone): not "left"
+            self.settings.rejoin = str(event.id) if event.id is not None else ""
+            self.settings.sync()
+        self._unsubscribe_joined = client.model.subscribe(on_event)
 
     async def _reconnect(self, credentials: Credentials) -> InterphoneClient | None:
         """A new client for the same account; None (back to the sign-in) if that fails."""
@@ -140,14 +214,22 @@ class Runtime:
         self.presenter = Presenter(window, client, self.audio, self.settings)
         self.preferences = PreferencesController(
             window, self.settings, self.switcher, lambda: self.audio, self._restart_audio,
-            window.set_talk_key)
-        window.settings_requested.connect(self.preferences.open)
+            window.set_talk_key, self._on_settings_changed)
+        window.settings_requested.connect(self._open_settings)
+        self._wire_background(window)
+        self._follow_streams()
+        if not self.options.demo:
+            if self._rejoin_next and client.model.joined is None:
+                self.tasks.spawn(self._rejoin(client), "rejoin")
+            self._rejoin_next = False
+            self._track_joined(client)
         window.quit_requested.connect(self.quit)
         window.sign_out_requested.connect(self.sign_out)
         window.reconnect_requested.connect(self.reconnect)
         window.sign_out_action.setEnabled(not self.options.demo)
         self._place(window)
-        window.show()
+        if not (self.options.background and self.tray is not None and self.tray.available):
+            window.show()
         self._announce_audio()
         if self.switcher.note:
             window.show_message(self.switcher.note, 15000)
@@ -157,6 +239,76 @@ class Runtime:
         outcome = await self._outcome
         await self._end_session()
         return outcome
+
+    # --- background: global key, tray, microphone on demand ------------------------------------
+    def _wire_background(self, window: MainWindow) -> None:
+        key = self.global_key
+        key.pressed.connect(lambda: window.hold_global_key(True))
+        key.released.connect(lambda: window.hold_global_key(False))
+        self.global_key_label = QLabel(window)
+        self.global_key_label.setStyleSheet("color: #607d8b;")
+        window.statusBar().addPermanentWidget(self.global_key_label)
+        self._show_global_key(key.status)
+        key.status_changed.connect(self._show_global_key)
+        # the microphone opens at the press, while the floor is being asked for
+        window.talk_pressed.connect(self._prepare_transmit)
+        window.talk_released.connect(self._cancel_transmit)
+        self.tray = TrayController(window, self.settings, talk_target=self._talk_target,
+                                   key_status=lambda: self.global_key.status)
+
+    def _show_global_key(self, text: str) -> None:
+        if text and self._key_from_command_line:
+            text += " " + QCoreApplication.translate(
+                "Runtime", "(for this run, from --global-talk-key)")
+        label = self.global_key_label
+        if label is not None:
+            label.setText(text)
+            label.setToolTip(text)
+            label.setVisible(bool(text))
+        if self.preferences is not None and self.preferences.dialog is not None:
+            self.preferences.dialog.set_global_key_status(text)
+
+    def _follow_streams(self) -> None:
+        """Level meters are polled only while a stream runs (idle: no timer at all)."""
+        if self.presenter is not None and self.audio is not None:
+            self.presenter.set_level_polling(self.audio.streaming)
+
+    def _prepare_transmit(self) -> None:
+        if self.audio is not None:
+            self.audio.prepare_transmit()
+
+    def _cancel_transmit(self) -> None:
+        if self.audio is not None:
+            self.audio.cancel_transmit()
+
+    def _talk_target(self) -> str:
+        client, window = self.client, self.window
+        if client is None or window is None or client.model.joined is None:
+            return ""
+        row = window.interphones.row(str(client.model.joined))
+        return row.name if row is not None else str(client.model.joined)
+
+    def _open_settings(self) -> None:
+        if self.preferences is None:
+            return
+        dialog = self.preferences.open()
+        self._show_global_key(self.global_key.status)
+        dialog.set_tray_available(self.tray is not None and self.tray.available)
+
+    def _on_settings_changed(self, changed: list[str]) -> None:
+        if "global_talk_key" in changed:
+            self._key_from_command_line = False
+            self.tasks.spawn(self.global_key.apply(self.settings.global_talk_key),
+                             "global talk key")
+        if "start_at_login" in changed:
+            try:
+                set_start_at_login(self.settings.start_at_login)
+            except OSError as exc:
+                logger.warning("start at login: %s", exc)
+                if self.window is not None:
+                    self.window.show_message(QCoreApplication.translate(
+                        "Runtime", "Could not change the start at login: %1").replace(
+                        "%1", str(exc)), 10000)
 
     def _timed_quit(self) -> None:
         if self.options.screenshot is not None:
@@ -180,6 +332,7 @@ class Runtime:
                                 output_device=settings.output_device, simulate=simulate,
                                 voice_clip=load_clip("alice") if self.options.demo else None)
         self.audio.on_device_error = self._on_device_error
+        self.audio.engine.on_streams_changed = self._follow_streams
 
     def _on_device_error(self, detail: str) -> None:
         text = QCoreApplication.translate(
@@ -199,6 +352,7 @@ class Runtime:
             old.close()
         self._open_audio(self.client)
         self.presenter.set_audio(self.audio)
+        self._follow_streams()
         self._announce_audio()
         if self.window is not None:
             self.window.set_audio_problem("")
@@ -225,6 +379,13 @@ class Runtime:
         window = self.window
         if window is not None and self.options.size is None:
             self.settings.geometry = bytes(window.saveGeometry().toHex().data()).decode()
+        if self._unsubscribe_joined is not None:
+            self._unsubscribe_joined()  # leaving at shutdown is not "left the interphone"
+            self._unsubscribe_joined = None
+        if self.tray is not None:
+            self.tray.close()
+            self.tray = None
+        self.global_key_label = None
         if self.presenter is not None:
             await self.presenter.close()
             self.presenter = None

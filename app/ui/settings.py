@@ -186,6 +186,12 @@ class Settings:
     # talking
     talk_key = Setting("talk/key", "Space")  # QKeySequence portable text
     release_delay_ms = Setting("talk/release_delay_ms", 150)
+    global_talk_key = Setting("talk/global_key", "")  # app.hotkey name; "" = none
+    # background
+    close_to_tray = Setting("ui/close_to_tray", True)  # used only where a tray exists
+    tray_hint_shown = Setting("ui/tray_hint_shown", False)
+    start_at_login = Setting("ui/start_at_login", False)
+    rejoin = Setting("signin/rejoin", "")  # interphones joined at the end, space-separated
     # interface
     language = Setting("ui/language", "system", LANGUAGES)
     geometry = Setting("ui/geometry", "")  # hex of saveGeometry()

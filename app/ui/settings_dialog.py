@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.level_meter import LevelMeter
 from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES
 from app.ui.talk_key_edit import TalkKeyEdit
@@ -109,6 +110,16 @@ class SettingsDialog(QDialog):
         self.release_delay = QSpinBox(self)
         self.release_delay.setRange(0, 1000)
         self.release_delay.setSingleStep(50)
+        self.global_key_problem = QLabel(self)
+        self.global_key_problem.setWordWrap(True)
+        self.global_key_problem.setStyleSheet("color: #c62828;")
+        self.global_key_problem.hide()
+        self.global_key = GlobalTalkKeyEdit(self)
+        self.global_key.refused.connect(self._on_global_key_refused)
+        self.global_key.key_changed.connect(lambda _name: self.global_key_problem.hide())
+        self.global_key_status = QLabel(self)
+        self.global_key_status.setWordWrap(True)
+        self.global_key_status.setStyleSheet("color: #607d8b;")
         self.talk_hint = QLabel(self)
         self.talk_hint.setWordWrap(True)
         self.talk_hint.setStyleSheet("color: #607d8b;")
@@ -116,6 +127,9 @@ class SettingsDialog(QDialog):
         self.talk_form = QFormLayout(talking)
         self._row(self.talk_form, "key", self.talk_key)
         self.talk_form.addRow(self.talk_key_problem)
+        self._row(self.talk_form, "global", self.global_key)
+        self.talk_form.addRow(self.global_key_problem)
+        self.talk_form.addRow(self.global_key_status)
         self._row(self.talk_form, "delay", self.release_delay)
         self.talk_form.addRow(self.talk_hint)
 
@@ -131,6 +145,10 @@ class SettingsDialog(QDialog):
         self.language_note.setStyleSheet("color: #c62828;")
         self.language_note.hide()
         self.interface_form.addRow(self.language_note)
+        self.close_to_tray = QCheckBox(self)
+        self.start_at_login = QCheckBox(self)
+        self.interface_form.addRow(self.close_to_tray)
+        self.interface_form.addRow(self.start_at_login)
 
         self.tabs.addTab(audio, "")
         self.tabs.addTab(talking, "")
@@ -174,6 +192,21 @@ class SettingsDialog(QDialog):
         self.talk_key_problem.hide()
         self.release_delay.setValue(prefs.release_delay_ms)
         _select_data(self.language, prefs.language)
+        self.global_key.set_key_name(prefs.global_talk_key)
+        self.global_key_problem.hide()
+        self.close_to_tray.setChecked(prefs.close_to_tray)
+        self.start_at_login.setChecked(prefs.start_at_login)
+
+    def set_global_key_status(self, text: str) -> None:
+        """Whether the global talk key works now, or why not ("" hides)."""
+        self.global_key_status.setText(text)
+        self.global_key_status.setVisible(bool(text))
+
+    def set_tray_available(self, available: bool) -> None:
+        """Without a system tray, closing the window quits: the box is off and disabled."""
+        self.close_to_tray.setEnabled(available)
+        if not available:
+            self.close_to_tray.setChecked(False)
 
     def set_device_problem(self, text: str) -> None:
         """A lost or failing device ("" clears)."""
@@ -199,6 +232,9 @@ class SettingsDialog(QDialog):
             talk_key=key or "Space",
             release_delay_ms=self.release_delay.value(),
             language=str(self.language.currentData()),
+            global_talk_key=self.global_key.key_name(),
+            close_to_tray=self.close_to_tray.isChecked() or not self.close_to_tray.isEnabled(),
+            start_at_login=self.start_at_login.isChecked(),
         )
 
     # --- internals ---------------------------------------------------------------------------
@@ -214,6 +250,10 @@ class SettingsDialog(QDialog):
         if not on:
             self.mic_meter.reset()
         self.mic_test_toggled.emit(on)
+
+    def _on_global_key_refused(self, reason: str) -> None:
+        self.global_key_problem.setText(reason)
+        self.global_key_problem.show()
 
     def _on_key_refused(self, reason: str) -> None:
         self.talk_key_problem.setText(reason)
@@ -232,6 +272,7 @@ class SettingsDialog(QDialog):
         texts = {"input": self.tr("&Microphone:"), "output": self.tr("&Speaker:"),
                  "bitrate": self.tr("Opus &bitrate:"), "frame": self.tr("&Frame duration:"),
                  "key": self.tr("Talk &key:"), "delay": self.tr("&Release delay:"),
+                 "global": self.tr("&Global talk key:"),
                  "language": self.tr("&Language:")}
         for name, label in self.labels.items():
             label.setText(texts[name])
@@ -248,6 +289,9 @@ class SettingsDialog(QDialog):
         self.mic_hint.setText(self.tr("While the test runs you hear yourself; speak and watch "
                                       "the meter."))
         self.release_delay.setSuffix(self.tr(" ms"))
+        self.close_to_tray.setText(self.tr("&Closing the window keeps Interphone running in "
+                                           "the system tray"))
+        self.start_at_login.setText(self.tr("&Start Interphone when I log in"))
         self.talk_hint.setText(self.tr(
             "Hold the talk key while the Interphone window has focus. The release delay keeps "
             "sending a moment after you let go, so the last syllable is not cut."))

@@ -83,3 +83,6 @@ class Preferences:
     talk_key: str = "Space"
     release_delay_ms: int = 150
     language: str = "system"
+    global_talk_key: str = ""  # "" = none: the talk key works only while the window has focus
+    close_to_tray: bool = True
+    start_at_login: bool = False

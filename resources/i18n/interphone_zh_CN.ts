@@ -35,25 +35,57 @@
 <context>
     <name>EngineAudio</name>
     <message>
-        <location filename="../../app/ui/audio_link.py" line="195"/>
+        <location filename="../../app/ui/audio_link.py" line="209"/>
         <source>Simulated audio (no sound card)</source>
         <translation>模拟音频（无声卡）</translation>
     </message>
 </context>
 <context>
+    <name>GlobalTalkKeyEdit</name>
+    <message>
+        <location filename="../../app/ui/global_key_edit.py" line="87"/>
+        <source>Turn off</source>
+        <translation>不使用</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key_edit.py" line="88"/>
+        <source>No global talk key: the talk key works only while the Interphone window has focus</source>
+        <translation>不使用全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
+    </message>
+</context>
+<context>
+    <name>GlobalTalkKeyService</name>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="79"/>
+        <source>Global talk key refused: %1</source>
+        <translation>全局通话键被拒绝：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="84"/>
+        <location filename="../../app/ui/global_key.py" line="89"/>
+        <source>Global talk key unavailable: %1</source>
+        <translation>全局通话键不可用：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="95"/>
+        <source>Global talk key: %1</source>
+        <translation>全局通话键：%1</translation>
+    </message>
+</context>
+<context>
     <name>IncomingCallBanner</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="118"/>
+        <location filename="../../app/ui/main_window.py" line="120"/>
         <source>&lt;b&gt;%1&lt;/b&gt; is calling you</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="119"/>
+        <location filename="../../app/ui/main_window.py" line="121"/>
         <source>Answer</source>
         <translation>接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="120"/>
+        <location filename="../../app/ui/main_window.py" line="122"/>
         <source>Dismiss</source>
         <translation>忽略</translation>
     </message>
@@ -315,74 +347,74 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="305"/>
+        <location filename="../../app/ui/main_window.py" line="307"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="306"/>
+        <location filename="../../app/ui/main_window.py" line="308"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="317"/>
+        <location filename="../../app/ui/main_window.py" line="319"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="318"/>
         <location filename="../../app/ui/main_window.py" line="320"/>
+        <location filename="../../app/ui/main_window.py" line="322"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="327"/>
+        <location filename="../../app/ui/main_window.py" line="329"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="331"/>
-        <location filename="../../app/ui/main_window.py" line="362"/>
+        <location filename="../../app/ui/main_window.py" line="333"/>
+        <location filename="../../app/ui/main_window.py" line="368"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="364"/>
+        <location filename="../../app/ui/main_window.py" line="370"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="365"/>
+        <location filename="../../app/ui/main_window.py" line="371"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="379"/>
+        <location filename="../../app/ui/main_window.py" line="385"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="380"/>
+        <location filename="../../app/ui/main_window.py" line="386"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="382"/>
+        <location filename="../../app/ui/main_window.py" line="388"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="383"/>
+        <location filename="../../app/ui/main_window.py" line="389"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399"/>
+        <location filename="../../app/ui/main_window.py" line="405"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="403"/>
+        <location filename="../../app/ui/main_window.py" line="409"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
@@ -421,16 +453,11 @@
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
-    <message>
-        <location filename="../../app/ui/main_window.py" line="473"/>
-        <source>Show Interphone</source>
-        <translation>显示实时对讲</translation>
-    </message>
 </context>
 <context>
     <name>PreferencesController</name>
     <message>
-        <location filename="../../app/ui/preferences.py" line="101"/>
+        <location filename="../../app/ui/preferences.py" line="104"/>
         <source>The audio device stopped working: %1</source>
         <translation>音频设备已停止工作：%1</translation>
     </message>
@@ -526,7 +553,17 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="185"/>
+        <location filename="../../app/ui/runtime.py" line="261"/>
+        <source>(for this run, from --global-talk-key)</source>
+        <translation>（仅本次运行，来自 --global-talk-key）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/runtime.py" line="309"/>
+        <source>Could not change the start at login: %1</source>
+        <translation>无法更改登录时启动：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/runtime.py" line="338"/>
         <source>The audio device stopped working (%1). Reconnect it, then press Refresh in the settings.</source>
         <translation>音频设备已停止工作（%1）。请重新连接设备，然后在设置中按“刷新”。</translation>
     </message>
@@ -534,117 +571,132 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="162"/>
-        <location filename="../../app/ui/settings_dialog.py" line="239"/>
-        <location filename="../../app/ui/settings_dialog.py" line="240"/>
-        <location filename="../../app/ui/settings_dialog.py" line="254"/>
+        <location filename="../../app/ui/settings_dialog.py" line="180"/>
+        <location filename="../../app/ui/settings_dialog.py" line="280"/>
+        <location filename="../../app/ui/settings_dialog.py" line="281"/>
+        <location filename="../../app/ui/settings_dialog.py" line="298"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="213"/>
-        <location filename="../../app/ui/settings_dialog.py" line="259"/>
+        <location filename="../../app/ui/settings_dialog.py" line="249"/>
+        <location filename="../../app/ui/settings_dialog.py" line="303"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="213"/>
-        <location filename="../../app/ui/settings_dialog.py" line="260"/>
+        <location filename="../../app/ui/settings_dialog.py" line="249"/>
+        <location filename="../../app/ui/settings_dialog.py" line="304"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="228"/>
+        <location filename="../../app/ui/settings_dialog.py" line="268"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="229"/>
+        <location filename="../../app/ui/settings_dialog.py" line="269"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="230"/>
+        <location filename="../../app/ui/settings_dialog.py" line="270"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="231"/>
+        <location filename="../../app/ui/settings_dialog.py" line="271"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="232"/>
+        <location filename="../../app/ui/settings_dialog.py" line="272"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="232"/>
+        <location filename="../../app/ui/settings_dialog.py" line="272"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="233"/>
+        <location filename="../../app/ui/settings_dialog.py" line="273"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="233"/>
+        <location filename="../../app/ui/settings_dialog.py" line="273"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="234"/>
+        <location filename="../../app/ui/settings_dialog.py" line="274"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="234"/>
+        <location filename="../../app/ui/settings_dialog.py" line="274"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="235"/>
+        <location filename="../../app/ui/settings_dialog.py" line="275"/>
+        <source>&amp;Global talk key:</source>
+        <translation>全局通话键(&amp;G)：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="276"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="241"/>
+        <location filename="../../app/ui/settings_dialog.py" line="282"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="242"/>
+        <location filename="../../app/ui/settings_dialog.py" line="283"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="244"/>
+        <location filename="../../app/ui/settings_dialog.py" line="285"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="245"/>
+        <location filename="../../app/ui/settings_dialog.py" line="286"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="246"/>
+        <location filename="../../app/ui/settings_dialog.py" line="287"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="248"/>
+        <location filename="../../app/ui/settings_dialog.py" line="289"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="250"/>
+        <location filename="../../app/ui/settings_dialog.py" line="291"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="252"/>
+        <location filename="../../app/ui/settings_dialog.py" line="292"/>
+        <source>&amp;Closing the window keeps Interphone running in the system tray</source>
+        <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="294"/>
+        <source>&amp;Start Interphone when I log in</source>
+        <translation>登录时启动实时对讲(&amp;S)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="296"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
@@ -915,6 +967,67 @@
         <location filename="../../app/ui/talk_key_edit.py" line="130"/>
         <source>Click, then press the key or mouse button to hold for talking (Escape cancels)</source>
         <translation>点击此处，然后按下讲话时要按住的键或鼠标按键（Esc 取消）</translation>
+    </message>
+</context>
+<context>
+    <name>TrayController</name>
+    <message>
+        <location filename="../../app/ui/tray.py" line="86"/>
+        <source>Interphone is still running</source>
+        <translation>实时对讲仍在运行</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="87"/>
+        <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
+        <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="107"/>
+        <source>Hide Interphone</source>
+        <translation>隐藏实时对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="108"/>
+        <source>Show Interphone</source>
+        <translation>显示实时对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="109"/>
+        <source>Not connected</source>
+        <translation>未连接</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="111"/>
+        <source>Talk target: %1</source>
+        <translation>通话对象：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="112"/>
+        <source>Talk target: none (join an interphone)</source>
+        <translation>通话对象：无（请加入一个对讲）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="139"/>
+        <source>&amp;Mute</source>
+        <translation>静音(&amp;M)</translation>
+    </message>
+</context>
+<context>
+    <name>_Recorder</name>
+    <message>
+        <location filename="../../app/ui/global_key_edit.py" line="167"/>
+        <source>Press a key or mouse side button…</source>
+        <translation>请按一个键或鼠标侧键…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key_edit.py" line="169"/>
+        <source>Off</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key_edit.py" line="170"/>
+        <source>Talks while another program has the focus. Click, then press Right Ctrl, a function key or a mouse side button (Escape cancels)</source>
+        <translation>在其他程序处于焦点时也能通话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
     </message>
 </context>
 </TS>

@@ -1,0 +1,127 @@
+"""The global talk key in the window: opens ``app.hotkey``'s key and brings its events home.
+
+:class:`GlobalTalkKeyService` holds at most one global key. Its back-end calls
+``on_press``/``on_release`` on a thread of its own; they are re-emitted as
+:attr:`pressed`/:attr:`released` on the GUI thread through queued signals, so the
+presenter sees the same press/release intents as from Space or the talk button.
+:attr:`status` is a sentence for the status bar: which key works everywhere, or
+why it does not (then the in-window key still works while the window has focus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from app.hotkey import (
+    GlobalTalkKey,
+    HotkeyError,
+    HotkeyRefused,
+    open_global_talk_key,
+    parse_talk_key,
+)
+
+logger = logging.getLogger(__name__)
+
+_LABELS = {
+    "LeftCtrl": "Left Ctrl", "RightCtrl": "Right Ctrl", "LeftAlt": "Left Alt",
+    "RightAlt": "Right Alt", "LeftShift": "Left Shift", "RightShift": "Right Shift",
+    "LeftSuper": "Left Super", "RightSuper": "Right Super", "ScrollLock": "Scroll Lock",
+    "Mouse4": "Mouse back button", "Mouse5": "Mouse forward button",
+}
+
+
+def global_key_label(name: str) -> str:
+    """``RightCtrl`` -> ``Right Ctrl`` (the canonical name as a person writes it)."""
+    return _LABELS.get(name, name)
+
+
+def check_global_key(name: str) -> str:
+    """The canonical name of an acceptable global key; raises ``HotkeyRefused`` (reason)."""
+    return parse_talk_key(name).name
+
+
+class GlobalTalkKeyService(QObject):
+    """One optional global talk key; ``apply(name)`` takes it, ``apply("")`` lets it go."""
+
+    pressed = Signal()
+    released = Signal()
+    status_changed = Signal(str)
+    _backend_pressed = Signal()
+    _backend_released = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._key: GlobalTalkKey | None = None
+        self.name = ""  # the key asked for ("" = none)
+        self.active = False  # the key works everywhere now
+        self.status = ""
+        self._lock = asyncio.Lock()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._backend_pressed.connect(self._on_pressed, queued)
+        self._backend_released.connect(self._on_released, queued)
+
+    async def apply(self, name: str) -> str:
+        """Take ``name`` globally (releasing the previous key); returns the status."""
+        async with self._lock:
+            self._close_key()
+            self.name = name.strip()
+            if not self.name:
+                self._set_status("")
+                return self.status
+            try:
+                key = await asyncio.to_thread(open_global_talk_key, self.name,
+                                              self._backend_pressed.emit,
+                                              self._backend_released.emit)
+            except HotkeyRefused as exc:
+                self._set_status(self.tr("Global talk key refused: %1").replace(
+                    "%1", exc.reason))
+                return self.status
+            except HotkeyError as exc:
+                logger.info("global talk key %s unavailable: %s", self.name, exc.reason)
+                self._set_status(self.tr("Global talk key unavailable: %1").replace(
+                    "%1", exc.reason))
+                return self.status
+            except Exception as exc:  # a back-end library failing must not stop the app
+                logger.exception("opening the global talk key %s", self.name)
+                self._set_status(self.tr("Global talk key unavailable: %1").replace(
+                    "%1", str(exc)))
+                return self.status
+            self._key = key
+            self.active = True
+            logger.info("global talk key: %s", key.key.name)
+            self._set_status(self.tr("Global talk key: %1").replace(
+                "%1", global_key_label(key.key.name)))
+            return self.status
+
+    @property
+    def held(self) -> bool:
+        return self._key is not None and self._key.held
+
+    def close(self) -> None:
+        """Let the key go (a held key is released first, so a talk never sticks)."""
+        self._close_key()
+
+    def _close_key(self) -> None:
+        key, self._key = self._key, None
+        self.active = False
+        if key is not None:
+            try:
+                key.close()
+            except Exception:
+                logger.exception("closing the global talk key")
+
+    def _set_status(self, text: str) -> None:
+        self.status = text
+        self.status_changed.emit(text)
+
+    @Slot()
+    def _on_pressed(self) -> None:
+        self.pressed.emit()
+
+    @Slot()
+    def _on_released(self) -> None:
+        self.released.emit()
+

@@ -1,0 +1,146 @@
+"""The system tray: the app keeps running with its window closed.
+
+:class:`TrayController` owns the tray icon (the main window switches it between
+``tray-idle``, ``tray-talking``, ``tray-busy`` (receiving) and ``tray-offline``
+with the talk state) and its menu: show/hide, the connection status, the talk
+target, the global talk key's status, mute, quit. Closing the window hides it to
+the tray while the ``close_to_tray`` setting is on and a tray exists; the first
+time, a tray message says so. Menu texts are refreshed when the menu opens
+(no timer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from app.ui.assets import icon
+from app.ui.main_window import MainWindow
+from app.ui.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class TrayController(QObject):
+    """The tray icon and menu of one main window."""
+
+    hint_shown = Signal()  # the "still running in the tray" message was shown
+
+    def __init__(self, window: MainWindow, settings: Settings, *,
+                 talk_target: Callable[[], str] = lambda: "",
+                 key_status: Callable[[], str] = lambda: "",
+                 available: bool | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.settings = settings
+        self.available = QSystemTrayIcon.isSystemTrayAvailable() if available is None \
+            else available
+        self._talk_target = talk_target
+        self._key_status = key_status
+        self.icon = QSystemTrayIcon(icon("tray-offline"), window)
+        self.menu = QMenu(window)
+        self.show_action = self.menu.addAction("")
+        self.show_action.triggered.connect(self.toggle_window)
+        self.menu.addSeparator()
+        self.status_action = self.menu.addAction("")
+        self.status_action.setEnabled(False)
+        self.target_action = self.menu.addAction("")
+        self.target_action.setEnabled(False)
+        self.key_action = self.menu.addAction("")
+        self.key_action.setEnabled(False)
+        self.menu.addSeparator()
+        self.mute_action = self.menu.addAction(icon("mute"), "")
+        self.mute_action.setCheckable(True)
+        self.mute_action.setChecked(window.audio_bar.mute.isChecked())
+        self.mute_action.toggled.connect(self._on_mute_action)
+        window.audio_bar.mute_toggled.connect(self._on_mute_bar)
+        self.menu.addSeparator()
+        self.menu.addAction(window.quit_action)
+        self.menu.aboutToShow.connect(self.refresh)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._on_activated)
+        window.tray = self.icon
+        window.close_to_tray = self.hide_on_close
+        window.installEventFilter(self)
+        self.retranslate()
+        self.refresh()
+        if self.available:
+            self.icon.show()
+
+    # --- closing to the tray -------------------------------------------------------------------
+    @property
+    def hides_on_close(self) -> bool:
+        return self.available and self.settings.close_to_tray
+
+    def hide_on_close(self) -> bool:
+        """Asked by the window's close: True = hide to the tray (and say so the first time)."""
+        if not self.hides_on_close:
+            return False
+        if not self.settings.tray_hint_shown:
+            self.settings.tray_hint_shown = True
+            self.settings.sync()
+            self.icon.showMessage(
+                self.tr("Interphone is still running"),
+                self.tr("Closing the window keeps Interphone in the system tray, so you still "
+                        "hear your interphones. Quit from the tray menu; change this in "
+                        "Settings › Interface."),
+                icon("app"), 10000)
+            self.hint_shown.emit()
+        return True
+
+    def toggle_window(self) -> None:
+        window = self.window
+        if window.isVisible() and not window.isMinimized():
+            window.hide()
+        else:
+            window.showNormal()
+            window.raise_()
+            window.activateWindow()
+
+    # --- menu ------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Menu texts from the window's current state (called when the menu opens)."""
+        window = self.window
+        self.show_action.setText(self.tr("Hide Interphone") if window.isVisible()
+                                 else self.tr("Show Interphone"))
+        self.status_action.setText(window.link_text() or self.tr("Not connected"))
+        target = self._talk_target()
+        self.target_action.setText(self.tr("Talk target: %1").replace("%1", target) if target
+                                   else self.tr("Talk target: none (join an interphone)"))
+        key_status = self._key_status()
+        self.key_action.setText(key_status)
+        self.key_action.setVisible(bool(key_status))
+
+    def _on_mute_action(self, muted: bool) -> None:
+        bar = self.window.audio_bar
+        if bar.mute.isChecked() != muted:
+            bar.set_muted(muted)
+            self.window.mute_toggled.emit(muted)
+
+    def _on_mute_bar(self, muted: bool) -> None:
+        self.mute_action.blockSignals(True)
+        self.mute_action.setChecked(muted)
+        self.mute_action.blockSignals(False)
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
+                      QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.toggle_window()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        return False
+
+    def retranslate(self) -> None:
+        self.mute_action.setText(self.tr("&Mute"))
+        self.refresh()
+
+    def close(self) -> None:
+        self.icon.hide()
+        if self.window.tray is self.icon:
+            self.window.tray = None
+        self.window.close_to_tray = None

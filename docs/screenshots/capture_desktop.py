@@ -1,0 +1,140 @@
+"""Screenshots of the background states (issue 14 items 1 and 2), run under Xvfb:
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshots/capture_desktop.py
+
+Xvfb has no system tray, so the tray is shown as this app draws it: the icon of each
+state (idle, talking, receiving, offline) on a panel-coloured strip at 22 and 48 px,
+and the tray menu itself (a real QMenu grab, texts as the app fills them). Also: the
+status bar with "Global talk key: Right Ctrl" (the X11 grab is real under Xvfb), and
+the settings' Talking and Interface tabs with the new fields, in English and Chinese.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import qasync
+from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QWidget
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from app.demo import DemoTimings  # noqa: E402
+from app.ui.i18n import LanguageSwitcher  # noqa: E402
+from app.ui.runtime import Options, Runtime  # noqa: E402
+from app.ui.settings import Settings, TokenStore  # noqa: E402
+from app.ui.view_types import TalkState  # noqa: E402
+
+OUT = Path(__file__).resolve().parent
+STATES = ((TalkState.IDLE, "tray-idle", "idle"), (TalkState.TALKING, "tray-talking", "talking"),
+          (TalkState.BUSY, "tray-busy", "receiving"),
+          (TalkState.OFFLINE, "tray-offline", "offline"))
+
+
+async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(str(predicate))
+        await asyncio.sleep(0.05)
+
+
+def save(pixmap: QPixmap, name: str) -> None:
+    path = OUT / name
+    pixmap.save(str(path))
+    print("wrote", path)
+
+
+def grab(widget: QWidget, name: str) -> None:
+    save(widget.grab(), name)
+
+
+def tray_states(current_icon) -> QPixmap:  # type: ignore[no-untyped-def]
+    """The four states side by side, as a dark panel shows them, with the real icon the
+    main window set for each state (``current_icon(state)``)."""
+    width, height = 4 * 150, 120
+    pixmap = QPixmap(width, height)
+    pixmap.fill(QColor("#ffffff"))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    font = QFont()
+    font.setPointSize(10)
+    painter.setFont(font)
+    for index, (state, _name, label) in enumerate(STATES):
+        x = index * 150
+        painter.fillRect(x + 10, 10, 130, 34, QColor("#2b2b2b"))  # a panel
+        tray_icon = current_icon(state)
+        painter.drawPixmap(x + 20, 16, tray_icon.pixmap(22, 22))
+        painter.drawPixmap(x + 51, 50, tray_icon.pixmap(48, 48))
+        painter.setPen(QColor("#202020"))
+        painter.drawText(x, 100, 150, 18, Qt.AlignmentFlag.AlignCenter, label)
+    painter.end()
+    return pixmap
+
+
+async def capture(app: QApplication, language: str, folder: Path) -> None:
+    switcher = LanguageSwitcher(app)
+    switcher.apply(language)
+    settings = Settings(QSettings(str(folder / f"{language}.ini"), QSettings.Format.IniFormat),
+                        TokenStore(folder / f"{language}.token", None))
+    timings = DemoTimings(alice_every=30.0, carol_every=30.0, bob_calls_after=None)
+    runtime = Runtime(app, Options(demo=True, simulate_audio=True, size=QSize(1000, 640),
+                                   demo_timings=timings), settings, switcher)
+    settings.global_talk_key = "RightCtrl"
+    main = asyncio.ensure_future(runtime.run())
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), 15)
+        window, tray = runtime.window, runtime.tray
+        await until(lambda: runtime.global_key.status != "")
+        await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+        await asyncio.sleep(0.5)
+        suffix = "en" if language == "en" else "zh_CN"
+        grab(window, f"main-global-key-{suffix}.png")
+
+        def icon_for(state: TalkState):  # type: ignore[no-untyped-def]
+            window.set_talk_state(state)
+            return tray.icon.icon()
+
+        if language == "en":
+            save(tray_states(icon_for), "tray-states.png")
+        window.set_talk_state(TalkState.IDLE)
+        tray.refresh()
+        tray.menu.adjustSize()
+        grab(tray.menu, f"tray-menu-{suffix}.png")
+        dialog = runtime.preferences.open()
+        runtime._open_settings()
+        dialog.tabs.setCurrentIndex(1)
+        dialog.adjustSize()
+        await asyncio.sleep(0.3)
+        grab(dialog, f"settings-global-key-{suffix}.png")
+        dialog.global_key.offer("CapsLock")
+        await asyncio.sleep(0.1)
+        grab(dialog, f"settings-global-key-refused-{suffix}.png")
+        dialog.tabs.setCurrentIndex(2)
+        await asyncio.sleep(0.2)
+        grab(dialog, f"settings-background-{suffix}.png")
+        dialog.reject()
+    finally:
+        runtime.quit()
+        await asyncio.wait_for(main, 15)
+
+
+def main() -> int:
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory() as tmp, loop:
+        for language in ("en", "zh_CN"):
+            loop.run_until_complete(capture(app, language, Path(tmp)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,363 @@
+"""Issue 14 (items 1, 2): the global talk key in the window, the tray, start at login,
+"remember me" that signs in and rejoins. Real Qt (offscreen), a real server on 127.0.0.1,
+a real X server (Xvfb) for the global key's grab."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+from test_ui_support import OPS, UiSession, holder, run, until
+
+from app.ui.assets import icon
+from app.ui.audio_link import Tone
+from app.ui.autostart import desktop_entry, set_start_at_login
+from app.ui.global_key import GlobalTalkKeyService
+from app.ui.global_key_edit import GlobalTalkKeyEdit
+from app.ui.preferences import preferences_of, store_preferences
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.tray import TrayController
+from app.ui.view_types import TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+
+# --- the settings field ------------------------------------------------------------------------
+def test_global_key_field_refuses_caps_lock_and_letters_with_the_reason(qtbot) -> None:
+    edit = GlobalTalkKeyEdit()
+    qtbot.addWidget(edit)
+    refused: list[str] = []
+    changed: list[str] = []
+    edit.refused.connect(refused.append)
+    edit.key_changed.connect(changed.append)
+    edit.field.recording = True
+    for key, text in ((Qt.Key.Key_CapsLock, ""), (Qt.Key.Key_A, "a")):
+        event = QKeyEvent(QKeyEvent.Type.KeyPress, key, Qt.KeyboardModifier.NoModifier, text)
+        QApplication.sendEvent(edit.field, event)
+    assert len(refused) == 2 and changed == []
+    assert "Caps Lock" in refused[0]
+    assert "types in every other program" in refused[1]
+    assert edit.key_name() == ""
+    QApplication.sendEvent(edit.field, QKeyEvent(QKeyEvent.Type.KeyPress, Qt.Key.Key_F9,
+                                                 Qt.KeyboardModifier.NoModifier))
+    assert changed == ["F9"] and edit.key_name() == "F9"
+    edit.off.click()
+    assert changed == ["F9", ""] and edit.key_name() == ""
+    assert edit.field.text() == "Off"
+
+
+def test_global_key_field_records_a_mouse_side_button_and_right_ctrl(qtbot) -> None:
+    edit = GlobalTalkKeyEdit()
+    qtbot.addWidget(edit)
+    assert edit.offer("Control_R") and edit.key_name() == "RightCtrl"
+    assert edit.field.text() == "Right Ctrl"
+    edit.field.recording = True
+    qtbot.mouseClick(edit.field, Qt.MouseButton.BackButton)
+    assert edit.key_name() == "Mouse4"
+    assert not edit.offer("MiddleButton") and edit.key_name() == "Mouse4"
+
+
+def test_global_key_and_background_settings_round_trip_through_the_dialog(qtbot,
+                                                                          settings) -> None:
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    assert settings.global_talk_key == "" and settings.close_to_tray  # off / on by default
+    dialog.set_preferences(preferences_of(settings))
+    dialog.global_key.offer("RightCtrl")
+    dialog.start_at_login.setChecked(True)
+    dialog.close_to_tray.setChecked(False)
+    changed = store_preferences(settings, dialog.preferences())
+    assert set(changed) == {"global_talk_key", "start_at_login", "close_to_tray"}
+    assert settings.global_talk_key == "RightCtrl" and settings.start_at_login
+    assert not settings.close_to_tray
+    dialog.set_global_key_status("Global talk key: Right Ctrl")
+    assert dialog.global_key_status.text() == "Global talk key: Right Ctrl"
+
+
+# --- the service ---------------------------------------------------------------------------------
+def test_service_reports_a_refused_key_and_a_session_without_global_keys(
+        qloop, monkeypatch) -> None:
+    service = GlobalTalkKeyService()
+    status = run(qloop, service.apply("CapsLock"))
+    assert status.startswith("Global talk key refused:") and "Caps Lock" in status
+    assert not service.active
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    status = run(qloop, service.apply("F9"))
+    assert status.startswith("Global talk key unavailable:")
+    assert "only while Interphone has focus" in status
+    assert run(qloop, service.apply("")) == "" and not service.active
+
+
+@pytest.fixture(scope="module")
+def xvfb_display() -> Iterator[str]:
+    from tests.xvfb_fixtures import run_xvfb
+
+    yield from run_xvfb()
+
+
+def test_global_key_talks_while_another_program_has_the_focus(
+        qloop, ui: UiSession, xvfb_display: str, monkeypatch) -> None:
+    """Under Xvfb: F9 typed into another X client's window grabs the floor, its release
+    lets it go, through the same press/release path as Space."""
+    from tests.xvfb_fixtures import FocusedWindow, SyntheticInput
+
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    window = ui.window
+    other = FocusedWindow(xvfb_display)
+    synthetic = SyntheticInput(xvfb_display)
+    service = GlobalTalkKeyService()
+    service.pressed.connect(lambda: window.hold_global_key(True))
+    service.released.connect(lambda: window.hold_global_key(False))
+    try:
+        async def scenario() -> None:
+            status = await service.apply("F9")
+            assert status == "Global talk key: F9" and service.active
+            await until(lambda: window.panel.talk_button.state is TalkState.IDLE,
+                        what="joined and idle")
+            assert other.has_focus()
+            synthetic.key("F9", down=True)
+            await until(lambda: window.panel.talk_button.state is TalkState.TALKING,
+                        what="talking from the global key")
+            synthetic.key("F9", down=False)
+            await until(lambda: window.panel.talk_button.state is TalkState.IDLE,
+                        what="released")
+
+        run(qloop, scenario(), timeout=20)
+    finally:
+        service.close()
+        synthetic.close()
+        other.display.close()
+
+
+def test_global_key_grab_reaches_the_server(qloop, ui: UiSession, server, xvfb_display: str,
+                                            monkeypatch) -> None:
+    from tests.xvfb_fixtures import SyntheticInput
+
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    window = ui.window
+    synthetic = SyntheticInput(xvfb_display)
+    service = GlobalTalkKeyService()
+    service.pressed.connect(lambda: window.hold_global_key(True))
+    service.released.connect(lambda: window.hold_global_key(False))
+    try:
+        async def scenario() -> None:
+            await service.apply("RightCtrl")
+            await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+            synthetic.key("Control_R", down=True)
+            await until(lambda: holder(server) == "me", what="floor held at the server")
+            synthetic.key("Control_R", down=False)
+            await until(lambda: holder(server) == "", what="floor released at the server")
+
+        run(qloop, scenario(), timeout=20)
+    finally:
+        service.close()
+        synthetic.close()
+
+
+# --- the tray ------------------------------------------------------------------------------------
+def test_closing_the_window_hides_it_to_the_tray_and_says_so_once(qloop, ui: UiSession,
+                                                                  settings) -> None:
+    window = ui.window
+    tray = TrayController(window, settings, talk_target=lambda: "Operations",
+                          available=True)
+    quits: list[bool] = []
+    hints: list[bool] = []
+    window.quit_requested.connect(lambda: quits.append(True))
+    tray.hint_shown.connect(lambda: hints.append(True))
+    window.close()
+    assert not window.isVisible() and quits == [] and hints == [True]
+    assert settings.tray_hint_shown
+    tray.toggle_window()
+    assert window.isVisible()
+    window.close()
+    assert not window.isVisible() and hints == [True]  # said once
+    tray.toggle_window()
+    settings.close_to_tray = False
+    window.close()
+    assert quits == [True]
+    tray.close()
+
+
+def test_no_tray_means_closing_quits(qloop, ui: UiSession, settings) -> None:
+    tray = TrayController(ui.window, settings, available=False)
+    quits: list[bool] = []
+    ui.window.quit_requested.connect(lambda: quits.append(True))
+    ui.window.close()
+    assert quits == [True]
+    tray.close()
+
+
+def test_tray_menu_shows_status_target_key_and_mutes(qloop, ui: UiSession, settings) -> None:
+    window = ui.window
+    tray = TrayController(window, settings, talk_target=lambda: "Operations",
+                          key_status=lambda: "Global talk key: Right Ctrl", available=True)
+
+    async def connected() -> None:
+        await until(lambda: window.link_text() == "Connected as me")
+
+    run(qloop, connected())
+    tray.refresh()
+    assert tray.status_action.text() == "Connected as me"
+    assert tray.target_action.text() == "Talk target: Operations"
+    assert tray.key_action.text() == "Global talk key: Right Ctrl"
+    assert not settings.muted
+    tray.mute_action.trigger()
+    assert settings.muted and window.audio_bar.mute.isChecked()
+    assert ui.audio.engine.muted
+    window.audio_bar.mute.click()  # unmuted in the window: the tray follows
+    assert not tray.mute_action.isChecked() and not settings.muted
+    tray.close()
+
+
+def test_tray_icon_shows_talking_receiving_and_offline(qloop, ui: UiSession, settings) -> None:
+    window = ui.window
+    tray = TrayController(window, settings, available=True)
+    for state, name in ((TalkState.TALKING, "tray-talking"), (TalkState.BUSY, "tray-busy"),
+                        (TalkState.OFFLINE, "tray-offline"), (TalkState.IDLE, "tray-idle")):
+        window.set_talk_state(state)
+        assert tray.icon.icon().cacheKey() == icon(name).cacheKey(), state
+    tray.close()
+
+
+# --- start at login --------------------------------------------------------------------------
+def test_start_at_login_writes_and_removes_the_xdg_autostart_entry(tmp_path: Path) -> None:
+    command = ["/opt/interphone/interphone", "--background"]
+    path = set_start_at_login(True, command, platform="linux",
+                              environ={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert path == tmp_path / "autostart" / "interphone.desktop"
+    text = Path(path).read_text(encoding="utf-8")
+    assert "Exec=/opt/interphone/interphone --background\n" in text
+    assert text == desktop_entry(command)
+    set_start_at_login(False, command, platform="linux",
+                       environ={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert not Path(path).exists()
+
+
+# --- remember me -----------------------------------------------------------------------------
+def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp) -> None:
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+    settings.rejoin = OPS
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        assert runtime.sign_in_dialog is None
+        client = runtime.client
+        assert client is not None
+        await until(lambda: str(client.model.joined) == OPS, what="rejoined")
+        # idle: no audio stream, so no 20 Hz level-meter timer either
+        await until(lambda: not runtime.audio.streaming, what="audio idle")
+        assert not runtime.presenter._levels.isActive()
+        runtime.audio.play_tone(Tone.BUSY)
+        assert runtime.audio.streaming and runtime.presenter._levels.isActive()
+        await client.leave()
+        await until(lambda: settings.rejoin == "", what="leaving is remembered")
+        await client.join(OPS)
+        await until(lambda: settings.rejoin == OPS)
+        runtime.quit()
+        code = await asyncio.wait_for(main, 5)
+        assert settings.rejoin == OPS  # quitting is not leaving
+        return code
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_the_microphone_opens_at_the_press_and_closes_after_the_turn(qloop, ui: UiSession
+                                                                      ) -> None:
+    """Idle: neither audio stream runs; the press opens the input, the end of the turn
+    closes it (runtime wiring is exercised through EngineAudio as the runtime does)."""
+    window, audio = ui.window, ui.audio
+    window.talk_pressed.connect(audio.prepare_transmit)
+    window.talk_released.connect(audio.cancel_transmit)
+
+    async def scenario() -> None:
+        await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+        await until(lambda: not audio.engine.output_active, timeout=5,
+                    what="output stopped after a second of silence")
+        assert not audio.engine.input_active
+        window.hold_global_key(True)
+        assert audio.engine.input_active  # before the grant
+        await until(lambda: window.panel.talk_button.state is TalkState.TALKING)
+        window.hold_global_key(False)
+        await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+        await until(lambda: not audio.engine.input_active, what="input closed")
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_signing_out_forgets_the_interphones_to_rejoin(qloop, server, settings, qapp) -> None:
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+    settings.rejoin = OPS
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        client = runtime.client
+        await until(lambda: str(client.model.joined) == OPS, what="rejoined")
+        runtime.sign_out()
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog")
+        assert settings.rejoin == "" and settings.token == ""
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_level_meter_repaints_only_when_a_pixel_moves(qtbot) -> None:
+    from PySide6.QtCore import QEvent, QObject
+
+    from app.ui.level_meter import LevelMeter
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                Paints.count += 1
+            return False
+
+    meter = LevelMeter()
+    qtbot.addWidget(meter)
+    meter.resize(120, 12)
+    meter.show()
+    qtbot.waitExposed(meter)
+    counter = Paints()
+    meter.installEventFilter(counter)
+    for _ in range(3):
+        QApplication.processEvents()  # the first show's paint
+    Paints.count = 0
+    for _ in range(5):  # silence stays silence: nothing to repaint
+        meter.set_level(0.0)
+        QApplication.processEvents()
+    assert Paints.count == 0
+    meter.set_level(0.5)
+    QApplication.processEvents()
+    assert Paints.count == 1 and meter.fraction > 0
+    for _ in range(5):  # a steady level: the bar and the peak stay where they are
+        meter.set_level(0.5)
+        QApplication.processEvents()
+    assert Paints.count == 1
+    meter.set_level(0.05)  # the bar drops; the peak marker decays a pixel at a time
+    QApplication.processEvents()
+    assert Paints.count == 2
