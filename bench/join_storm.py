@@ -2,6 +2,9 @@
 
     python bench/join_storm.py [--quick] [--clients 500]
 
+``--coalesce`` makes every client ask the ``coalesce`` login feature
+(docs/protocol-extensions.md).
+
 ``--clients`` InterphoneClients (the real client library, with its model) are
 spread over ``--procs`` worker processes. Each connects first (login + sync of
 its roster, which lists the storm's group: so every client also watches the
@@ -53,14 +56,15 @@ _BATCH = 50
 
 
 def worker_main(conn: Connection, port: int, uids: list[str], total: int,
-                timeout: float) -> None:
+                timeout: float, features: tuple[str, ...] = ()) -> None:
     raise_nofile()
-    asyncio.run(_worker(conn, port, uids, total, timeout))
+    asyncio.run(_worker(conn, port, uids, total, timeout, features))
 
 
 async def _worker(conn: Connection, port: int, uids: list[str], total: int,
-                  timeout: float) -> None:
-    clients = [InterphoneClient(HOST, port, uid, "x", reconnect=False, request_timeout=60)
+                  timeout: float, features: tuple[str, ...] = ()) -> None:
+    clients = [InterphoneClient(HOST, port, uid, "x", reconnect=False, request_timeout=60,
+                                features=features)
                for uid in uids]
     done: dict[str, float] = {}
     joined: dict[str, float] = {}
@@ -100,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--procs", type=int, default=4, help="client worker processes")
     parser.add_argument("--timeout", type=float, help="give up after (60 s; quick: 15 s)")
+    parser.add_argument("--coalesce", action="store_true",
+                        help="clients ask the 'coalesce' login feature (member changes "
+                             "told at most once per 50 ms)")
     args = parser.parse_args(argv)
     timeout = args.timeout or (15.0 if args.quick else 60.0)
     raise_nofile()
@@ -115,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             for p in range(args.procs):
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(target=worker_main, daemon=True, args=(
-                    child, server.port, uids[p::args.procs], args.clients, timeout))
+                    child, server.port, uids[p::args.procs], args.clients, timeout,
+                    ("coalesce",) if args.coalesce else ()))
                 proc.start()
                 pipes.append(parent)
                 procs.append(proc)
@@ -143,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "join_storm",
         "quick": args.quick,
         "clients": args.clients,
+        "coalesce": args.coalesce,
         "seconds": round(max(done), 3) if converged == args.clients else None,
         "notifications": after["notifications"] - before["notifications"],
         "converged": converged,

@@ -50,6 +50,8 @@ setup_system_libraries() {
         # Programs the global talk key tests drive (a virtual X server, synthetic input).
         command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
         command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
+        # The tests of the Redis store (several server nodes) start their own redis-server.
+        command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
         [ ${#missing[@]} -eq 0 ] && return 0
         local sudo=""
         [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
@@ -72,6 +74,15 @@ setup_system_libraries() {
                 brew install opus portaudio
             else
                 say "install Homebrew, then: brew install opus portaudio"
+                exit 1
+            fi
+        fi
+        if ! command -v redis-server >/dev/null 2>&1; then
+            if command -v brew >/dev/null 2>&1; then
+                say "installing redis (the Redis store's tests) with Homebrew"
+                brew install redis
+            else
+                say "install Homebrew, then: brew install redis"
                 exit 1
             fi
         fi

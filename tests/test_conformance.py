@@ -5,12 +5,18 @@ the server runs as a subprocess, we talk to it with raw sockets, hand-built XML 
 hand-built UDP packets (see conformance_client.py). Section numbers refer to the
 contract. Where the contract is ambiguous the test follows the most reasonable
 reading and says so in a comment ("AMBIGUITY").
+
+Every test runs twice: against one server, and against two server processes sharing
+one redis-server (``--store``), the connections taking the nodes in turn (UDP goes to
+the first node).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -52,7 +58,7 @@ USERS = {
     "Zed": "Zed", "lxx": "李晓霞", "nosess": "Never Logged In", LONG_UID: "Long",
 }
 FRESH = [f"t{i:02d}" for i in range(1, 200)]   # one private "*" group per use
-_fresh = iter(FRESH)
+_fresh = itertools.cycle(FRESH)  # each server (1 node, 2 nodes) starts with none active
 
 
 def token(uid: str) -> str:
@@ -82,11 +88,19 @@ def config(max_talk: int, keepalive: int) -> str:
 
 
 class Server:
-    def __init__(self, proc: subprocess.Popen, port: int, log: Path,
-                 relay: TlsRelay | None = None) -> None:
-        self.proc, self.port, self.log, self.relay = proc, port, log, relay
-        self.tcp_host = relay.host if relay is not None else HOST
+    def __init__(self, proc: subprocess.Popen, port: int, log: Path) -> None:
+        self.proc, self.port, self.log = proc, port, log
+        self.ports = [port]
+        self.others: list[Server] = []  # the other nodes of a cluster, then redis-server
+        self.redis: subprocess.Popen | None = None
+        self._turn = itertools.count()
+        self.relay: TlsRelay | None = None
+        self.tcp_host = HOST
         """Where signaling goes: the server, or the TLS relay in front of its TLS port."""
+
+    def next_port(self) -> int:
+        """The node the next connection goes to (in turn, over every node)."""
+        return self.ports[next(self._turn) % len(self.ports)]
 
 
 def _free_port() -> int:
@@ -107,29 +121,68 @@ def _free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def _start(tmp: Path, max_talk: int, keepalive: int, tls: bool = False) -> Server:
-    """The server; with ``tls`` on a TLS port with media_encryption "optional" (base clients
-    get the base contract), reached through a TLS relay."""
+def _start_redis(tmp: Path) -> tuple[subprocess.Popen, int]:
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not on PATH: `bash scripts/dev.sh setup` installs it "
+                    "(apt-get install redis-server / brew install redis)", pytrace=False)
+    port = _free_port()
+    proc = subprocess.Popen([executable, "--port", str(port), "--bind", HOST, "--dir", str(tmp),
+                             "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return proc, port
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def _start(tmp: Path, max_talk: int, keepalive: int, nodes: int | str = 1) -> Server:
+    """``nodes`` 1 or 2, or "tls": one node on a TLS port with media_encryption "optional"
+    (base clients get the base contract), reached through a TLS relay."""
+    if nodes == "tls":
+        server = _start_node(tmp, max_talk, keepalive, ["--tls-self-signed", str(tmp / "tls")],
+                             '[server]\nmedia_encryption = "optional"\n')
+        server.relay = TlsRelay(server.port, (HOST, server.port))
+        server.tcp_host = server.relay.host
+        return server
+    if nodes == 1:
+        return _start_node(tmp, max_talk, keepalive, [])
+    redis, redis_port = _start_redis(tmp)
+    store = ["--store", f"redis://{HOST}:{redis_port}/0"]
+    first = _start_node(tmp, max_talk, keepalive, store)
+    first.redis = redis
+    for _ in range(int(nodes) - 1):
+        node = _start_node(tmp, max_talk, keepalive, store)
+        first.others.append(node)
+        first.ports.append(node.port)
+    return first
+
+
+def _start_node(tmp: Path, max_talk: int, keepalive: int, extra: list[str],
+                server_table: str = "") -> Server:
     cfg = tmp / "directory.toml"
     text = config(max_talk, keepalive)
-    if tls:
-        text = text.replace("[server]\n", '[server]\nmedia_encryption = "optional"\n', 1)
+    if server_table:
+        text = text.replace("[server]\n", server_table, 1)
     cfg.write_text(text, encoding="utf-8")
-    tls_args = ["--tls-self-signed", str(tmp / "tls")] if tls else []
     python = str(PYTHON) if PYTHON.exists() else sys.executable
     for attempt in range(5):
         port = _free_port()
-        log = tmp / f"server-{attempt}.log"
+        log = tmp / f"server-{port}-{attempt}.log"
         with open(log, "wb") as fh:
             proc = subprocess.Popen(
                 [python, "-m", "app.server", "--config", str(cfg), "--host", HOST,
-                 "--port", str(port), *tls_args], cwd=REPO, stdout=fh,
+                 "--port", str(port), *extra], cwd=REPO, stdout=fh,
                 stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 socket.create_connection((HOST, port), timeout=0.5).close()
-                return Server(proc, port, log, TlsRelay(port, (HOST, port)) if tls else None)
+                return Server(proc, port, log)
             except OSError:
                 time.sleep(0.1)
         proc.kill()
@@ -140,28 +193,33 @@ def _start(tmp: Path, max_talk: int, keepalive: int, tls: bool = False) -> Serve
 def _stop(server: Server) -> None:
     if server.relay is not None:
         server.relay.close()
-    server.proc.terminate()
-    try:
-        server.proc.wait(5)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
+    for proc in [server.proc, *(o.proc for o in server.others), server.redis]:
+        if proc is None:
+            continue
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
-@pytest.fixture(scope="module", params=["plain", "tls"])
-def srv(tmp_path_factory, request):
-    """Every behaviour twice: on a plain server, and on a TLS port with
-    media_encryption = "optional" (the base contract must not change over TLS)."""
-    server = _start(tmp_path_factory.mktemp("conformance"), MAX_TALK, KEEPALIVE,
-                    tls=request.param == "tls")
+@pytest.fixture(scope="module", params=[1, 2, "tls"], ids=["1-node", "2-nodes", "tls"])
+def nodes(request) -> int | str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, nodes):
+    server = _start(tmp_path_factory.mktemp("conformance"), MAX_TALK, KEEPALIVE, nodes)
     yield server
     _stop(server)
 
 
 @pytest.fixture(scope="module")
-def srv_long(tmp_path_factory):
+def srv_long(tmp_path_factory, nodes):
     """A second server whose max_talk (60 s) exceeds the fixed 5 s silence limit."""
-    server = _start(tmp_path_factory.mktemp("conformance_long"), 60, 10)
+    server = _start(tmp_path_factory.mktemp("conformance_long"), 60, 10, nodes)
     yield server
     _stop(server)
 
@@ -172,7 +230,7 @@ def connect(srv):
 
     def _connect(uid: str | None = None, *, server: Server = srv, keepalive: bool = True,
                  tok: str | None = None) -> Conn:
-        c = Conn(server.port, server.tcp_host)
+        c = Conn(server.next_port(), server.tcp_host)
         conns.append(c)
         if uid is not None:
             m = c.login(uid, tok if tok is not None else token(uid))
@@ -181,17 +239,22 @@ def connect(srv):
                 c.start_keepalive(1.0)
         return c
 
+    _connect.conns = conns  # type: ignore[attr-defined]
     yield _connect
     for c in conns:
         c.close()
 
 
 @pytest.fixture
-def udp(srv):
+def udp(srv, connect):
     socks: list[Udp] = []
 
     def _udp(ip: str = HOST, server: Server = srv) -> Udp:
-        u = Udp(server.port, ip)
+        # Of several nodes: the k-th socket of a test goes where its k-th connection went
+        # (a client's media goes to the node it logged in to).
+        conns = [c for c in connect.conns if c.port in server.ports]
+        port = conns[len(socks)].port if len(socks) < len(conns) else server.port
+        u = Udp(port, ip)
         socks.append(u)
         return u
 
@@ -485,7 +548,7 @@ def test_login_response_fields_and_roster(connect, srv):
     c = connect()
     el = ok(c.login("alice", token("alice")))
     assert el.tag == "login"
-    check(el, uid="alice", udp_port=str(srv.port), keepalive=str(KEEPALIVE),
+    check(el, uid="alice", udp_port=str(c.port), keepalive=str(KEEPALIVE),
           max_talk=str(MAX_TALK))
     kids = [k for k in el if isinstance(k.tag, str)]
     assert {k.tag for k in kids} <= {"group", "discuss", "contact"}
@@ -1217,7 +1280,7 @@ def test_recvbegin_is_acknowledged_with_same_layout(connect, udp, srv):
         u.send(recvbegin(gid, "alice", crc=crc))
         data, src = u.recv_from(2.0)
         assert data is not None, f"no ack (crc={crc})"
-        assert src == (HOST, srv.port)
+        assert src == u.server  # the node it sent to (of one server: srv.port)
         p = parse_packet(data)
         assert p is not None, data
         assert p["type"] == TYPE_RECVBEGIN and p["id"] == gid and p["uid"] == "alice"

@@ -6,7 +6,7 @@ import argparse
 import os
 
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME_MS
-from app.client.address import parse_server_address
+from app.client.address import parse_server_address, parse_server_list
 from app.client.trust import TrustPolicy, normalize_fingerprint
 from app.protocol import InterphoneId, ProtocolError
 from app.protocol.ids import is_valid_name
@@ -21,6 +21,14 @@ def server_address(text: str) -> tuple[str, int]:
     """``HOST:PORT``, ``HOST``, ``:PORT`` or ``[v6]:PORT`` (an empty host is this machine)."""
     try:
         return parse_server_address(text, default_host=DEFAULT_HOST)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def server_list(text: str) -> list[tuple[str, int]]:
+    """One address or several, comma-separated: the first, then the others on failure."""
+    try:
+        return parse_server_list(text, default_host=DEFAULT_HOST)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -60,9 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Command-line Interphone (push-to-talk) client.",
         epilog=f"uid and token default to ${ENV_UID} and ${ENV_TOKEN}.",
     )
-    parser.add_argument("--server", type=server_address, default=(DEFAULT_HOST, DEFAULT_PORT),
-                        metavar="HOST:PORT",
-                        help=f"server address (default {DEFAULT_HOST}:{DEFAULT_PORT})")
+    parser.add_argument("--server", type=server_list, default=[(DEFAULT_HOST, DEFAULT_PORT)],
+                        metavar="HOST:PORT[,HOST:PORT...]",
+                        help=f"server address (default {DEFAULT_HOST}:{DEFAULT_PORT}); several "
+                             "nodes of one deployment: the others are tried when one fails")
     parser.add_argument("--uid", default=os.environ.get(ENV_UID), help="your user id")
     parser.add_argument("--token", default=os.environ.get(ENV_TOKEN, ""),
                         help="your login token")

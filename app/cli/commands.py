@@ -113,7 +113,7 @@ def print_json(data: object) -> None:
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace, *, reconnect: bool = False
                     ) -> AsyncIterator[InterphoneClient]:
-    host, port = args.server
+    (host, port), *fallbacks = args.server
     trust: TrustPolicy | None = getattr(args, "trust", None)
     try:
         context = client_context(trust) if trust is not None else None
@@ -121,7 +121,8 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
         raise CliError(f"--ca-file {trust.ca_file if trust else ''}: {exc}") from None
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
-                              ssl=context, features=(MEDIA_AUTH,) if context else ())
+                              fallbacks=fallbacks, ssl=context,
+                              features=(MEDIA_AUTH,) if context else ())
     try:
         await client.connect()
         yield client

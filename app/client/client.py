@@ -52,6 +52,7 @@ from app.protocol import (
     SyncRequest,
     SyncResult,
 )
+from app.protocol.errors import ErrCode
 from app.protocol.features import MEDIA_AUTH
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
@@ -124,9 +125,14 @@ class InterphoneClient:
                  backoff: tuple[float, float] = (0.2, 5.0),
                  ssl: ssl_module.SSLContext | None = None,
                  media_addr: tuple[str, int] | None = None,
-                 features: tuple[str, ...] = ()) -> None:
+                 features: tuple[str, ...] = (),
+                 fallbacks: Iterable[tuple[str, int]] = ()) -> None:
         self.host = host
         self.port = port
+        # Every server to try, in order (several nodes of one deployment): connect()
+        # goes down the list until one answers, and each reconnect attempt moves on.
+        self.servers: list[tuple[str, int]] = list(dict.fromkeys([(host, port),
+                                                                  *fallbacks]))
         self.uid = uid
         self._token = token
         self._reconnect = reconnect
@@ -210,7 +216,15 @@ class InterphoneClient:
             return  # connected, or the background reconnect is already at it
         self.model.set_connection(ConnectionState.CONNECTING)
         try:
-            await self._establish(rejoin=(), target=None)
+            for i in range(len(self.servers)):
+                try:
+                    await self._establish(rejoin=(), target=None)
+                    break
+                except (ClientError, OSError) as exc:
+                    if i == len(self.servers) - 1 or not _worth_another_server(exc):
+                        raise
+                    logger.info("%s:%s: %s; trying the next server", self.host, self.port, exc)
+                    self._next_server()
         except LoginRefused as exc:
             self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
             raise
@@ -495,9 +509,13 @@ class InterphoneClient:
             await asyncio.sleep(delay)
             if self._closing or self.model.connection.final:
                 return
+            self._next_server()
             try:
                 await self._establish(rejoin=rejoin, target=target)
             except LoginRefused as exc:
+                if _worth_another_server(exc):  # that node cannot reach its store: next one
+                    self.stats.reconnect_attempts += 1
+                    continue
                 logger.warning("login refused on reconnect: %s", exc)
                 self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
                 self.model.apply_left()
@@ -512,6 +530,13 @@ class InterphoneClient:
             self.stats.reconnect_attempts = 0
             logger.info("reconnected to %s:%s", self.host, self.port)
             return
+
+    def _next_server(self) -> None:
+        """Move on to the next server of the list (none: stay)."""
+        if len(self.servers) > 1:
+            at = self.servers.index((self.host, self.port)) if (
+                self.host, self.port) in self.servers else -1
+            self.host, self.port = self.servers[(at + 1) % len(self.servers)]
 
     async def _close(self) -> None:
         self._closing = True
@@ -634,3 +659,11 @@ class InterphoneClient:
         if conn is None or conn.closed or self._closing or self.model.connection.final:
             raise NotConnected(f"not connected (state {self.model.connection.value})")
         return conn
+
+
+def _worth_another_server(exc: BaseException) -> bool:
+    """A failure another server of the list may not have: unreachable, or a refusal with
+    errcode 500 (a node that cannot reach its store says so); a 401 is the same anywhere."""
+    if isinstance(exc, LoginRefused):
+        return exc.errcode == ErrCode.SERVER_FAULT
+    return isinstance(exc, ClientError | OSError)

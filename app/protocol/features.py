@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 MEDIA_AUTH = "media-auth"
-KNOWN_FEATURES: frozenset[str] = frozenset({"presence", MEDIA_AUTH})
+KNOWN_FEATURES: frozenset[str] = frozenset({"presence", "coalesce", MEDIA_AUTH})
 """Every extension this implementation can grant. Each one added here is specified in
 docs/protocol-extensions.md; a server grants a requested name only if it is listed."""
 

@@ -1,5 +1,9 @@
 """``interphone-server`` / ``python -m app.server``: run the server until SIGINT or SIGTERM.
 
+SIGHUP re-reads the ``--config`` file and serves it (see
+:meth:`app.server.state.ServerState.replace_directory`); a file that is not valid
+is refused with its line named and the directory in use stays.
+
 Exit codes: 0 after a clean shutdown, 1 if the port cannot be bound, 2 for a
 bad command line or configuration file (the message names the line).
 """
@@ -12,15 +16,21 @@ import contextlib
 import getpass
 import importlib
 import logging
+import os
 import signal
 import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from redis.exceptions import RedisError
+
 from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer
 from app.server.directory import Directory, DirectoryError, hash_token
+from app.server.logs import LOG_FORMATS, configure_logging
+from app.server.metrics import parse_listen_address
+from app.server.redis_store import RedisStore
 from app.server.tls import TlsOptions, TlsSetupError, load_server_context
 
 log = logging.getLogger("app.server")
@@ -32,22 +42,66 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Interphone push-to-talk server: TCP signaling and UDP media on one port.")
     parser.add_argument("--config", metavar="FILE",
                         help="directory TOML file (without it: a built-in demo, open mode)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", action="append", default=None,
+                        help="address to listen on, TCP and UDP (default 127.0.0.1); may be "
+                             "repeated; \"::\" is dual-stack (IPv6 and IPv4), \"\" every "
+                             "address")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"TCP and UDP port (default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
+    parser.add_argument("--store", metavar="URL",
+                        help="share the state with other nodes through Redis "
+                             "(redis://HOST:6379/0); without it everything stays in memory")
+    parser.add_argument("--node-id", metavar="NAME", default="",
+                        help="this node's name in the store's logs (default node-N)")
     parser.add_argument("--tls-cert", metavar="FILE",
                         help="TLS on the signaling port with this PEM certificate (with --tls-key)")
     parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
     parser.add_argument("--tls-self-signed", metavar="DIR",
                         help="TLS with a self-signed certificate made once in DIR and reused")
+    parser.add_argument("--log-format", default="text", choices=LOG_FORMATS,
+                        help="text lines (default) or one JSON object per line")
+    parser.add_argument("--metrics", metavar="HOST:PORT",
+                        help="serve Prometheus metrics at http://HOST:PORT/metrics "
+                             "([::1]:PORT for IPv6, :PORT for every address)")
     parser.add_argument("--hash-token", action="store_true",
                         help="read a token on stdin, print its token_hash form, and exit")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is not a port number")
+    if args.store and not args.store.startswith(("redis://", "rediss://", "unix://")):
+        parser.error(f"--store {args.store}: expected redis://HOST:PORT/DB")
+    args.host = args.host if args.host is not None else ["127.0.0.1"]
+    if args.metrics is not None:
+        try:
+            args.metrics = parse_listen_address(args.metrics)
+        except ValueError as exc:
+            parser.error(f"--metrics: {exc}")
     return args
+
+
+def make_store(url: str | None, name: str) -> RedisStore | None:
+    """The Redis store of ``--store`` (heartbeat period and TTL tunable by environment:
+    INTERPHONE_NODE_BEAT, INTERPHONE_NODE_TTL, seconds)."""
+    if not url:
+        return None
+    return RedisStore(url, name, beat=float(os.environ.get("INTERPHONE_NODE_BEAT", "1")),
+                      ttl=float(os.environ.get("INTERPHONE_NODE_TTL", "3")))
+
+
+def reload_directory(server: InterphoneServer, config: str | None) -> None:
+    """SIGHUP: read ``config`` again and serve it, or keep the directory in use if the
+    file is not valid (the log names the line)."""
+    if config is None:
+        log.warning("SIGHUP: no --config to reload (serving the built-in demo directory)")
+        return
+    try:
+        directory = Directory.from_toml_file(config)
+    except DirectoryError as exc:
+        log.error("SIGHUP: reload refused, the directory in use stays: %s", exc)
+        return
+    server.replace_directory(directory)
 
 
 def tls_options(args: argparse.Namespace, directory: Directory,
@@ -73,21 +127,33 @@ def _path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-async def serve(directory: Directory, host: str, port: int,
-                tls: ssl.SSLContext | None = None) -> int:
+async def serve(directory: Directory, hosts: list[str], port: int, *,
+                config: str | None = None, metrics: tuple[str, int] | None = None,
+                store: RedisStore | None = None, tls: ssl.SSLContext | None = None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    server = InterphoneServer(directory, host=hosts, port=port, metrics=metrics,
+                              media_thread=True, store=store, tls=tls)
+    handlers: list[tuple[signal.Signals, Callable[[], object]]] = [
+        (signal.SIGINT, stop.set), (signal.SIGTERM, stop.set)]
+    if hasattr(signal, "SIGHUP"):
+        handlers.append((signal.SIGHUP, lambda: reload_directory(server, config)))
+    for sig, handler in handlers:
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, handler)
             installed.append(sig)
-    server = InterphoneServer(directory, host=host, port=port, tls=tls,
-                              media_thread=True)
     try:
         await server.start()
     except OSError as exc:
-        log.error("cannot listen on %s port %d: %s", host, port, exc.strerror or exc)
+        log.error("cannot listen on %s port %d%s: %s", ", ".join(hosts), port,
+                  f" (or metrics on {metrics[0]}:{metrics[1]})" if metrics else "",
+                  exc.strerror or exc)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        return 1
+    except RedisError as exc:
+        log.error("cannot reach the store %s: %s", store.url if store else "", exc)
         return 1
     try:
         await stop.wait()
@@ -115,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         token = getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()
         print(hash_token(token.rstrip("\r\n")))
         return 0
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_format)
     if args.config:
         try:
             directory = Directory.from_toml_file(args.config)
@@ -140,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     log.info("event loop: %s", "uvloop" if factory else "asyncio default")
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(serve(directory, args.host, args.port, context))
+            return runner.run(serve(directory, args.host, args.port, config=args.config,
+                                    metrics=args.metrics,
+                                    store=make_store(args.store, args.node_id),
+                                    tls=context))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown, or no signal handlers
         return 0
 

@@ -54,6 +54,7 @@ class AdmissionRules:
         if errcode is not None:
             outbox.send(sid, refusal(request, errcode, errmsg))
         else:
+            peer.token_verified = True
             self._answer(peer, request, now, outbox, verified=True)
         self._receive_frames(peer, held, now, outbox)
         return outbox

@@ -8,12 +8,17 @@ import logging
 import os
 import socket
 import ssl
+from collections.abc import Sequence
 from types import TracebackType
 
+from app.server.binding import bound_socket, describe, listen_addresses, udp_address
 from app.server.directory import Directory
 from app.server.login_guard import FailedLogins, LoginGuard, TokenVerifier
 from app.server.media_thread import MediaThread
+from app.server.metrics import MetricsEndpoint, ServerCollector, make_registry
+from app.server.redis_store import RedisStore
 from app.server.relay import MediaRelay
+from app.server.replica import Replica, first_session_id
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
 from app.server.tcp import SignalingServer
@@ -33,29 +38,49 @@ when the process is descheduled for a few tens of ms on a busy host; capped by t
 
 
 class InterphoneServer:
-    """The embedded server. ``settings`` (if given) override the directory's."""
+    """The embedded server. ``settings`` (if given) override the directory's.
+
+    ``store``: None keeps everything in this process (the default); a
+    :class:`~app.server.redis_store.RedisStore` makes this server one node of several
+    sharing that store (``node_address``: where the other nodes' relays reach this
+    one's, by default ``host``).
+
+    ``host`` is one address or several (see :mod:`app.server.binding`: ``::`` is
+    dual-stack, ``""`` every address); ``metrics`` a (host, port) for the Prometheus
+    endpoint (:mod:`app.server.metrics`), None for none.
+    """
 
     def __init__(
         self,
         directory: Directory,
-        host: str = "127.0.0.1",
+        host: str | Sequence[str] = "127.0.0.1",
         port: int = 0,
         settings: ServerSettings | None = None,
-        tls: ssl.SSLContext | None = None,
+        metrics: tuple[str, int] | None = None,
         media_thread: bool = False,
+        *,
+        store: RedisStore | None = None,
+        node_address: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.directory = directory
         self.media_thread = media_thread  # the relay's socket in its own thread (media_thread.py)
-        self.host = host
+        self.hosts: list[str] = [host] if isinstance(host, str) else list(host)
+        self.host = self.hosts[0] if self.hosts else "127.0.0.1"
         self.port = port
         self.settings = settings or directory.settings
         self.tls = tls
         """The signaling port's TLS context (None: plain TCP)."""
         self.state = ServerState(directory, self.settings, tls=tls is not None)
-        self.hub: SignalingServer | None = None
         self.guard: LoginGuard | None = None
+        self.store = store
+        self.node_address = node_address
+        self.hub: SignalingServer | None = None
         self.relay: MediaRelay | None = None
-        self._tcp: asyncio.Server | None = None
+        self.collector = ServerCollector(self)
+        self.metrics_address = metrics
+        self.metrics: MetricsEndpoint | None = None
+        self._tcp: list[asyncio.Server] | None = None
         self._udp: asyncio.DatagramTransport | None = None
 
     @property
@@ -63,60 +88,96 @@ class InterphoneServer:
         return self._tcp is not None
 
     async def start(self) -> None:
-        """Bind TCP and UDP on the same port number (``port=0``: a free one for both)."""
+        """Bind TCP on every address and UDP, on the same port number (``port=0``: a free
+        one for all), then the metrics endpoint if asked for."""
         if self._tcp is not None:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
-        hub = SignalingServer(self.state, loop)
+        node = await self.store.connect() if self.store is not None else 0
+        hub = SignalingServer(self.state, loop, first_session_id(node))
         if self.settings.auth == "token":
             workers = max(1, min(2, (os.cpu_count() or 2) - 1))  # leave a core to the loop
             self.guard = LoginGuard(TokenVerifier.for_users(self.directory.users.values(),
                                                             workers=workers), FailedLogins())
             hub.use_login_guard(self.guard)
+        addresses = listen_addresses(self.hosts)
+        udp_where = udp_address(self.hosts)
         wanted = self.port
         for attempt in range(_BIND_ATTEMPTS):
-            tcp = await loop.create_server(
-                hub.new_connection, self.host, wanted, backlog=LISTEN_BACKLOG, ssl=self.tls,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT if self.tls is not None else None)
-            ports = {sock.getsockname()[1] for sock in tcp.sockets}
-            port = tcp.sockets[0].getsockname()[1]
+            sockets: list[socket.socket] = []
             try:
-                if len(ports) != 1:
-                    raise OSError(f"{self.host} bound to several ports {sorted(ports)}")
-                udp: asyncio.DatagramTransport
-                if self.media_thread:
-                    udp, relay = MediaThread.open(hub, self.host, port)
-                else:
-                    udp, relay = await loop.create_datagram_endpoint(
-                        lambda: MediaRelay(hub), local_addr=(self.host, port))
+                sockets.append(bound_socket(addresses[0], socket.SOCK_STREAM, wanted))
+                port = sockets[0].getsockname()[1]
+                for where in addresses[1:]:
+                    sockets.append(bound_socket(where, socket.SOCK_STREAM, port))
+                sockets.append(bound_socket(udp_where, socket.SOCK_DGRAM, port))
             except OSError:
-                tcp.close()
-                await tcp.wait_closed()
+                for sock in sockets:
+                    sock.close()
                 if wanted != 0 or attempt == _BIND_ATTEMPTS - 1:
                     raise
                 continue
             break
-        sock = udp.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        *tcp_sockets, udp_socket = sockets
+        with contextlib.suppress(OSError):
+            udp_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        tcp = [await loop.create_server(
+                   hub.new_connection, sock=sock, backlog=LISTEN_BACKLOG, ssl=self.tls,
+                   ssl_handshake_timeout=HANDSHAKE_TIMEOUT if self.tls is not None else None)
+               for sock in tcp_sockets]
+        udp: asyncio.DatagramTransport
+        if self.media_thread:
+            udp, relay = MediaThread.serve(hub, udp_socket)
+        else:
+            udp, relay = await loop.create_datagram_endpoint(lambda: MediaRelay(hub),
+                                                             sock=udp_socket)
         self.hub, self.relay = hub, relay
         self._tcp, self._udp = tcp, udp
         self.port = port
         self.state.udp_port = port
+        if self.store is not None:
+            self.store.send_datagram = udp.sendto
+            self.store.attach(Replica(self.state, node, (self._advertised_host(), port)), hub)
+            log.info("node %d (%s) of the store %s", node, self.store.name, self.store.url)
         if self.tls is None and self.state.media_encryption.offers():
             log.warning("media_encryption = %s without TLS: media secrets and voice keys "
                         "cross the network in clear text", self.state.media_encryption.value)
-        log.info("serving on %s port %d (tcp%s+udp), auth=%s", self.host, port,
+        log.info("serving on %s port %d (tcp%s+udp), auth=%s", describe(self.hosts), port,
                  "+tls" if self.tls is not None else "", self.settings.auth)
+        if self.metrics_address is not None:
+            endpoint = MetricsEndpoint(make_registry(self.collector))
+            try:
+                await endpoint.start(*self.metrics_address)
+            except OSError:
+                await self.stop()
+                raise
+            self.metrics = endpoint
+            log.info("metrics on http://%s:%d/metrics",
+                     describe([self.metrics_address[0]]), endpoint.port)
+
+    def replace_directory(self, directory: Directory) -> None:
+        """Serve ``directory`` from now on (a reload): see
+        :meth:`ServerState.replace_directory`; what it sets off is carried out here."""
+        self.directory = directory
+        outbox = self.state.replace_directory(directory, asyncio.get_running_loop().time())
+        if self.hub is None:
+            for line in outbox.log_lines:
+                log.info("%s", line)
+            return
+        self.hub.deliver(outbox)
+        self.hub.reschedule()
 
     async def stop(self) -> None:
         """Stop accepting, close every session (flushing what was queued), close the relay."""
+        if self.metrics is not None:
+            await self.metrics.stop()
+            self.metrics = None
         tcp, udp, hub = self._tcp, self._udp, self.hub
         if tcp is None or hub is None:
             return
         self._tcp = None
-        tcp.close()
+        for listener in tcp:
+            listener.close()
         hub.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _STOP_GRACE
@@ -128,12 +189,21 @@ class InterphoneServer:
         if udp is not None:
             udp.close()
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(tcp.wait_closed(), _STOP_GRACE)
+            await asyncio.wait_for(asyncio.gather(*(t.wait_closed() for t in tcp)), _STOP_GRACE)
         hub.close()
+        if self.store is not None:
+            await self.store.stop()
         if self.guard is not None:
             self.guard.close()
             self.guard = None
         log.info("stopped")
+
+    def _advertised_host(self) -> str:
+        if self.node_address:
+            return self.node_address
+        if self.host in ("", "0.0.0.0", "::"):
+            return socket.gethostbyname(socket.gethostname())
+        return self.host
 
     async def __aenter__(self) -> InterphoneServer:
         await self.start()

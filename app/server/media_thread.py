@@ -45,7 +45,17 @@ from typing import Any
 from app.protocol.limits import MAX_DATAGRAM
 from app.protocol.udp import PacketType, crc_ok, peek_route
 from app.server.records import Address
-from app.server.relay import FastRoute, MediaRelay
+from app.server.relay import (
+    DROP_REASONS,
+    EXPIRED,
+    MALFORMED,
+    NOT_ADMITTED,
+    OVERLOAD,
+    OVERSIZE,
+    UNKNOWN_TYPE,
+    FastRoute,
+    MediaRelay,
+)
 from app.server.tcp import SignalingServer
 
 log = logging.getLogger("app.server.media")
@@ -95,14 +105,25 @@ class MediaThread(asyncio.DatagramTransport):
         is the same clock, read at each loop iteration)."""
         self.relayed = 0
         """Audiopackets forwarded by the thread itself (the relay counts the rest)."""
-        self.dropped = 0
+        self.relayed_bytes = 0
+        self.drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
+        """Datagrams the thread dropped, by reason (only the thread writes it)."""
         self._thread = threading.Thread(target=self._serve, name="interphone-media",
                                         daemon=True)
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams the thread dropped, all reasons."""
+        return sum(self.drops.values())
 
     @classmethod
     def open(cls, hub: SignalingServer, host: str, port: int) -> tuple[MediaThread, MediaRelay]:
         """Bind, make the relay its protocol and start serving (on the running loop)."""
-        sock = bind_udp(host, port)
+        return cls.serve(hub, bind_udp(host, port))
+
+    @classmethod
+    def serve(cls, hub: SignalingServer, sock: socket.socket) -> tuple[MediaThread, MediaRelay]:
+        """Serve the bound, blocking UDP socket ``sock`` (see :mod:`app.server.binding`)."""
         relay = MediaRelay(hub)
         transport = cls(sock, relay, hub.loop)
         relay.connection_made(transport)
@@ -170,6 +191,7 @@ class MediaThread(asyncio.DatagramTransport):
         settings = self._settings
         unpack = _U32.unpack_from
         starts = buffer.startswith
+        drops = self.drops
         while True:
             try:
                 size, addr = receive(buffer)
@@ -180,7 +202,7 @@ class MediaThread(asyncio.DatagramTransport):
             if self._closing:
                 return
             if size > MAX_DATAGRAM:
-                self.dropped += 1
+                drops[OVERSIZE] += 1
                 continue
             route: FastRoute | None = None
             for candidate in fast.get(addr, ()):
@@ -192,19 +214,19 @@ class MediaThread(asyncio.DatagramTransport):
                 continue
             frame_at = route.frame_at
             if frame_at + 4 > size:
-                self.dropped += 1
+                drops[MALFORMED] += 1
                 continue
             (length,) = unpack(buffer, frame_at)
             if length > route.max_frame or frame_at + 4 + length != size:
-                self.dropped += 1
+                drops[MALFORMED] += 1
                 continue
             if not crc_ok(view[:size]):  # type: ignore[arg-type]  # a buffer is enough
-                self.dropped += 1
+                drops[MALFORMED] += 1
                 continue
             record = route.record
             now = self.clock()
             if now >= record.floor_deadline(settings):
-                self.dropped += 1
+                drops[EXPIRED] += 1
                 self._expire(now)
                 continue
             record.last_audio_at = now
@@ -215,6 +237,7 @@ class MediaThread(asyncio.DatagramTransport):
                 except OSError:
                     pass  # full buffer or an ICMP error from a departed peer: UDP drops
             self.relayed += 1
+            self.relayed_bytes += size
 
     def _hand_over(self, view: memoryview, size: int, addr: Address) -> None:
         """To the relay on the loop's thread: the types it handles only, bounded, batched.
@@ -224,18 +247,21 @@ class MediaThread(asyncio.DatagramTransport):
         then ``speak on``; audio sent before its grant is not relayed). The relay's clock
         may be coarser than this thread's, so the arrival time alone cannot tell."""
         kind = _U32.unpack_from(view, 4)[0] if size >= 8 else 0
-        if kind not in self._relay.handled_types or len(self._handovers) >= MAX_HANDOVERS:
-            self.dropped += 1
+        if kind not in self._relay.handled_types:
+            self.drops[UNKNOWN_TYPE if size >= 8 else MALFORMED] += 1
+            return
+        if len(self._handovers) >= MAX_HANDOVERS:
+            self.drops[OVERLOAD] += 1
             return
         if kind == _SEALED and not self._relay.sealed_source(addr):
-            self.dropped += 1  # media-auth: sealed audio only from an authenticated source
+            self.drops[NOT_ADMITTED] += 1  # media-auth: sealed audio only from a registered source
             return
         data = bytes(view[:size])
         if kind == _AUDIO:
             route = peek_route(data)  # pure; the look-ups below are single reads
             record = self._relay.state.routes.get(route[1]) if route is not None else None
             if route is not None and record is not None and record.holder != route[2]:
-                self.dropped += 1
+                self.drops[NOT_ADMITTED] += 1
                 return
         self._handovers.append((data, addr, self.clock()))
         if not self._drain_scheduled:

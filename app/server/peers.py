@@ -48,6 +48,8 @@ class Peer:
     checking: Message | None = None
     """A login request whose token is being checked off the loop; frames wait in ``held``."""
     held: list[bytes] = field(default_factory=list)
+    token_verified: bool = False
+    """The login guard accepted this connection's token (its login is not checked again)."""
     counted: str = "unauthenticated"
     """Where the per-address limits count this connection: ``unauthenticated``,
     ``session`` or ``""`` (no longer counted: a replaced session)."""

@@ -55,25 +55,44 @@ class Interphone:
     granted_at: float = 0.0
     last_audio_at: float = 0.0
     grant_no: int = 0
+    remote: set[str] = field(default_factory=set)
+    """Members whose ``addrs`` entry is another node's relay (several nodes on one store):
+    their audio arrives from that node, and audio for them goes there once per packet."""
     fanout_for: str = ""
     fanout_targets: tuple[Address, ...] | None = None
     """The relay's cached fan-out: every registered address but ``fanout_for``'s, in
     registration order; None when stale (set by :meth:`fanout`, cleared by
     :meth:`set_addr` and :meth:`drop_addr`)."""
 
-    def set_addr(self, uid: str, address: Address) -> None:
+    def set_addr(self, uid: str, address: Address, *, remote: bool = False) -> None:
         self.addrs[uid] = address
+        if remote:
+            self.remote.add(uid)
+        else:
+            self.remote.discard(uid)
         self.fanout_targets = None
 
     def drop_addr(self, uid: str) -> None:
         if self.addrs.pop(uid, None) is not None:
+            self.remote.discard(uid)
             self.fanout_targets = None
 
     def fanout(self, speaker: str) -> tuple[Address, ...]:
-        """Where ``speaker``'s audio goes: every registered address except its own."""
+        """Where ``speaker``'s audio goes: every registered address except its own.
+
+        With members on other nodes: a local speaker's audio goes to each other node
+        once (however many of its members listen there); a speaker of another node
+        (its node forwarded the packet) is heard by this node's members only."""
         targets = self.fanout_targets
         if targets is None or self.fanout_for != speaker:
-            targets = tuple(addr for uid, addr in self.addrs.items() if uid != speaker)
+            if not self.remote:
+                targets = tuple(addr for uid, addr in self.addrs.items() if uid != speaker)
+            elif speaker in self.remote:
+                targets = tuple(addr for uid, addr in self.addrs.items()
+                                if uid not in self.remote)
+            else:
+                targets = tuple(dict.fromkeys(addr for uid, addr in self.addrs.items()
+                                              if uid != speaker))
             self.fanout_for, self.fanout_targets = speaker, targets
         return targets
 

@@ -45,6 +45,13 @@ _SEALED_TYPES = frozenset(struct.pack(">I", int(t)) for t in MediaPacketType)
 """The type fields of the media-auth packets, compared as raw bytes (no unpacking)."""
 MAX_UDP_BACKLOG = 1 << 20
 """Bytes the OS would not take yet above which the relay drops instead of queueing."""
+OVERSIZE, MALFORMED, UNKNOWN_TYPE = "oversize", "malformed", "unknown_type"
+NOT_ADMITTED, EXPIRED, BACKLOG, OVERLOAD = "not_admitted", "expired", "backlog", "overload"
+DROP_REASONS = (OVERSIZE, MALFORMED, UNKNOWN_TYPE, NOT_ADMITTED, EXPIRED, BACKLOG, OVERLOAD)
+"""Why a datagram is dropped: over 1,400 bytes; not a well-formed packet (layout, crc);
+a type the relay does not handle; not admitted (no such interphone, not the holder, not
+its registered address, the grant ran out, a refused recvbegin); the grant found run out
+by the media thread; the send buffer is full; too many waiting for the event loop."""
 MAX_FAST_SOURCES = 4096
 """Source addresses with fast routes above which routes no longer valid are pruned."""
 
@@ -136,7 +143,9 @@ class MediaRelay(asyncio.DatagramProtocol):
         """Source address -> the fast routes of the streams admitted from it. Only this
         (the loop's) thread writes it, one whole tuple per address at a time."""
         self._relayed = 0
+        self._relayed_bytes = 0
         self._dropped = 0
+        self._drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.base_media = self.state.media_encryption.accepts_base_media()
         self.gate = self.state.media_gate
         types: set[int] = {int(_AUDIO), int(_RECVBEGIN)} if self.base_media else set()
@@ -159,6 +168,23 @@ class MediaRelay(asyncio.DatagramProtocol):
         """Datagrams dropped, here and by the transport itself (the media thread)."""
         return self._dropped + getattr(self.transport, "dropped", 0)
 
+    @property
+    def relayed_bytes(self) -> int:
+        """Bytes of the audiopackets forwarded, here and by the transport itself."""
+        return self._relayed_bytes + getattr(self.transport, "relayed_bytes", 0)
+
+    @property
+    def drops(self) -> dict[str, int]:
+        """Datagrams dropped by reason, here and by the transport itself (for the metrics)."""
+        drops = dict(self._drops)
+        for reason, count in getattr(self.transport, "drops", {}).items():
+            drops[reason] = drops.get(reason, 0) + count
+        return drops
+
+    def _drop(self, reason: str) -> None:
+        self._dropped += 1
+        self._drops[reason] += 1
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
         self._sendto = self.transport.sendto
@@ -176,18 +202,21 @@ class MediaRelay(asyncio.DatagramProtocol):
                           received_at: float | None = None) -> None:
         """One datagram; ``received_at`` when it arrived earlier than now (a transport that
         queued it): audio is judged as of then, so it cannot ride a grant made meanwhile."""
-        if len(data) > MAX_DATAGRAM or len(data) < 8:
-            self._dropped += 1
+        if len(data) > MAX_DATAGRAM:
+            self._drop(OVERSIZE)
+            return
+        if len(data) < 8:
+            self._drop(MALFORMED)
             return
         if data[4:8] in _SEALED_TYPES:
             self._media_auth(data, addr, self.time() if received_at is None else received_at)
             return
         if not self.base_media:
-            self._dropped += 1  # media_encryption = "required": no base packet is served
+            self._drop(UNKNOWN_TYPE)  # media_encryption = "required": no base packet is served
             return
         route = peek_route(data)
         if route is None:
-            self._dropped += 1
+            self._drop(MALFORMED)
             return
         kind, key, uid = route
         if kind == _AUDIO:
@@ -195,28 +224,29 @@ class MediaRelay(asyncio.DatagramProtocol):
         elif kind == _RECVBEGIN:
             self._recvbegin(data, addr)
         else:
-            self._dropped += 1
+            self._drop(UNKNOWN_TYPE)
 
     def _audio(self, data: bytes, key: str, uid: str, addr: Address, now: float) -> None:
         if not audio_well_formed(data, key, uid) or not crc_ok(data):
-            self._dropped += 1
+            self._drop(MALFORMED)
             return
         record = self.state.accept_audio(key, uid, addr, now)
         if record is None:
-            self._dropped += 1
+            self._drop(NOT_ADMITTED)
             self._forget(addr, data, audio_frame_at(key, uid))
             deadline = self.state.next_deadline()
             if deadline is not None and deadline <= now:
                 self.hub.expire(now)
             return
         if self._backlog() > MAX_UDP_BACKLOG:
-            self._dropped += 1
+            self._drop(BACKLOG)
             return
         targets = record.fanout(uid)
         sendto = self._sendto
         for target in targets:
             sendto(data, target)
         self._relayed += 1
+        self._relayed_bytes += len(data)
         frame_at = audio_frame_at(key, uid)
         self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
                                       targets))
@@ -250,19 +280,19 @@ class MediaRelay(asyncio.DatagramProtocol):
         if result.heard is not None:
             record = self.state.routes.get(result.heard[0])
             if record is None:
-                self._dropped += 1
+                self._drop(NOT_ADMITTED)
                 return
             if now >= record.floor_deadline(self.settings):
-                self._dropped += 1
+                self._drop(EXPIRED)
                 self.hub.expire(now)
                 return
             record.last_audio_at = now
             if self._backlog() > MAX_UDP_BACKLOG:
-                self._dropped += 1
+                self._drop(BACKLOG)
                 return
             self._relayed += 1
         elif not result.sends:
-            self._dropped += 1
+            self._drop(NOT_ADMITTED)
             return
         sendto = self._sendto
         for payload, target in result.sends:
@@ -288,12 +318,12 @@ class MediaRelay(asyncio.DatagramProtocol):
         try:
             packet = parse_packet(data)
         except PacketError:
-            self._dropped += 1
+            self._drop(MALFORMED)
             return
         if not isinstance(packet, RecvBeginPacket) or not self.state.register_media(
             packet.id, packet.uid, addr
         ):
-            self._dropped += 1
+            self._drop(NOT_ADMITTED)
             return
         if self.transport is not None:
             self.transport.sendto(RecvBeginPacket(packet.id, packet.uid).serialize(), addr)

@@ -50,7 +50,9 @@ from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
 from app.server.addr_limits import ConnectionLimits, RecvBeginBuckets, RefusalLog, address_key
 from app.server.admission_rules import AdmissionRules
+from app.server.coalesce import COALESCE, Coalescer
 from app.server.directory import Directory
+from app.server.directory_changes import DirectoryChanges
 from app.server.media_auth_rules import MediaAuthRules
 from app.server.media_gate import (
     ERRCODE_MEDIA_AUTH_REQUIRED,
@@ -63,6 +65,7 @@ from app.server.peers import Peer
 from app.server.presence import PresenceRules
 from app.server.records import Address, Interphone, Session, normalize_ip
 from app.server.settings import ServerSettings, address_limit_settings
+from app.server.store import SharedLog
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ HELD_FRAMES_LIMIT = 32
 """Frames a connection may send while its login is being checked (beyond: closed)."""
 MEMBER_LIST_LIMIT = 64
 """Notifications to members list them only up to this many (then count-only)."""
+ACCOUNT_REMOVED = "account_removed"
+"""The ``kicked`` reason sent to a session whose user a directory reload removed."""
 
 
 class ServerState(AdmissionRules, MediaAuthRules):
@@ -118,6 +123,17 @@ class ServerState(AdmissionRules, MediaAuthRules):
         self._floor_timers: list[tuple[float, int, str]] = []
         self._grants = 0
         self.presence = PresenceRules(self)  # extension presence: status and ringing calls
+        self.coalescer: Coalescer[InterphoneId] = Coalescer()
+        """Member changes of an interphone told at most once per window (floor changes at
+        once); the clock it reads is :attr:`now`, the latest time passed in."""
+        self.now: float | None = None
+        self.shared: SharedLog | None = None
+        """None: this process alone holds the state (the in-memory store, the default).
+        Otherwise the shared log (:mod:`app.server.store`) through which every change of
+        sessions, memberships, floors and media registrations goes, in one order for
+        every node; it hands each change back to :meth:`apply_shared`."""
+        self.revocations: dict[str, int] = {}
+        """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -130,6 +146,16 @@ class ServerState(AdmissionRules, MediaAuthRules):
 
     def interphone(self, interphone: InterphoneId) -> Interphone | None:
         return self.interphones.get(interphone)
+
+    def restore(self, sessions: list[Session], interphones: list[Interphone]) -> None:
+        """Take ``sessions`` and active ``interphones`` as they are (a shared log's snapshot,
+        on a node that has none yet)."""
+        for session in sessions:
+            self.sessions[session.sid] = session
+            self.by_uid[session.uid] = session.sid
+        for record in interphones:
+            self._start(record.id)
+            self.interphones[record.id] = self.routes[str(record.id)] = record
 
     def _start(self, interphone: InterphoneId) -> Interphone:
         record = Interphone(interphone)
@@ -209,6 +235,9 @@ class ServerState(AdmissionRules, MediaAuthRules):
         peer = self.peers.pop(sid, None)
         if peer is not None:
             self._uncount(peer)
+        if self.shared is not None:
+            self.shared.session_gone(sid)
+            return Outbox()
         return self.logout(sid)
 
     def writing_paused(self, sid: int, now: float) -> None:
@@ -237,6 +266,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
         connection (the stream cannot be resynchronised).
         """
         outbox = Outbox()
+        self.now = now
         peer = self.peers.get(sid)
         if peer is None or peer.closing:
             return outbox
@@ -296,6 +326,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
                     and self.settings.auth == "token" and sid not in self.sessions):
                 self._check_login_first(peer, request, body, outbox)
                 return
+            if self.shared is not None and self.shared.defer(peer, request, now):
+                return  # answered when the shared log hands the change back (apply_shared)
             result = self._apply(peer, body, now, verified)
         except Refused as refused:
             outbox.send(sid, refusal(request, refused.errcode, refused.errmsg))
@@ -306,6 +338,44 @@ class ServerState(AdmissionRules, MediaAuthRules):
             log.exception("fault answering %s from session %d", type(body).__name__, sid)
             outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, "server fault"))
             return
+        self._reply(sid, request, result, outbox)
+
+    def answer(self, peer: Peer, request: Message, now: float) -> Outbox:
+        """Answer ``request`` of ``peer`` as if it had just arrived (a request the shared
+        log held back behind an earlier one of the same connection)."""
+        outbox = Outbox()
+        self._answer(peer, request, now, outbox)
+        return outbox
+
+    def apply_shared(self, sid: int, body: Body, now: float, *, peer_ip: str = "",
+                     request: Message | None = None) -> Outbox:
+        """Apply a change handed back by the shared log, on every node in the same order.
+
+        ``sid`` may be a session of another node (messages to it go nowhere here);
+        ``request`` is the original request when the change came from a connection of
+        this node: it is answered (or refused) as :meth:`receive_data` would have.
+        A login handed back here was already checked by its node (token, uid).
+        """
+        self.now = now
+        outbox = Outbox()
+        try:
+            match body:
+                case Login(uid=uid, features=features):
+                    result = self._admit(sid, uid, peer_ip, features)
+                case _:
+                    result = self._apply_request(sid, body, now)
+        except Refused as refused:
+            if request is not None:
+                outbox.send(sid, refusal(request, refused.errcode, refused.errmsg))
+            return outbox
+        if request is None:
+            outbox.extend(result.outbox)
+        else:
+            self._reply(sid, request, result, outbox)
+        return outbox
+
+    def _reply(self, sid: int, request: Message, result: Result, outbox: Outbox) -> None:
+        body = request.body
         reply = Message.response(request.seq, result.reply, request.module)
         if isinstance(body, Login):
             outbox.extend(result.outbox)
@@ -319,6 +389,9 @@ class ServerState(AdmissionRules, MediaAuthRules):
         if isinstance(body, Login):
             return self.login(sid, body.uid, body.token, peer.ip, body.features,
                               verified=verified, now=now)
+        return self._apply_request(sid, body, now)
+
+    def _apply_request(self, sid: int, body: Body, now: float) -> Result:
         self.session(sid)  # login first: 401 before anything else
         match body:
             case Ping():
@@ -360,6 +433,15 @@ class ServerState(AdmissionRules, MediaAuthRules):
         The session is granted the requested ``features`` this server offers; a
         repeated login on the same connection keeps the set granted first.
         """
+        self.check_login(sid, uid, token, features, verified=verified)
+        return self._admit(sid, uid, peer_ip, features, now)
+
+    def check_login(self, sid: int, uid: str, token: str, features: tuple[str, ...] = (), *,
+                    verified: bool = False) -> None:
+        """The login rules that need the token: refused unless ``uid`` may log in (a token
+        the login guard already checked off the loop, ``verified``, is not checked again)."""
+        peer = self.peers.get(sid)
+        verified = verified or (peer is not None and peer.token_verified)
         current = self.sessions.get(sid)
         if current is not None and current.uid != uid:
             raise Refused(ErrCode.FORBIDDEN, f"already logged in as {current.uid}")
@@ -367,6 +449,12 @@ class ServerState(AdmissionRules, MediaAuthRules):
             raise Refused(ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED)
         if not verified and not self.directory.may_log_in(uid, token, self.settings.auth):
             raise Refused(ErrCode.UNAUTHORIZED, "login refused")
+
+    def _admit(self, sid: int, uid: str, peer_ip: str, features: tuple[str, ...],
+               now: float = 0.0) -> Result:
+        current = self.sessions.get(sid)
+        if current is not None and current.uid != uid:
+            raise Refused(ErrCode.FORBIDDEN, f"already logged in as {current.uid}")
         outbox = Outbox()
         if current is None:
             older = self.by_uid.get(uid)
@@ -423,6 +511,50 @@ class ServerState(AdmissionRules, MediaAuthRules):
         self.presence.session_ended(session, replaced=replaced, outbox=outbox)
         del self.sessions[sid]
 
+    # ---- directory reload (SIGHUP) -------------------------------------------------------------
+
+    @property
+    def grants_total(self) -> int:
+        """Floor grants since the start (for the metrics)."""
+        return self._grants
+
+    def replace_directory(self, directory: Directory, now: float) -> Outbox:
+        """Serve ``directory`` from now on and bring the live sessions in line with it.
+
+        In token mode the session of a removed user is kicked (``kicked
+        reason='account_removed'``, then closed, leaving its interphones as at a
+        logout). Every session leaves the interphones it may no longer see (the
+        members are told, a floor it held is released) and stops watching them.
+        Changed tokens apply at the next login: live sessions stay. The
+        ``[server]`` settings are kept (they apply at the next start). One log
+        line says what changed (:class:`DirectoryChanges`; never a token).
+        """
+        changes = DirectoryChanges.between(self.directory, directory)
+        self.directory = directory
+        outbox = Outbox()
+        kicked = left = 0
+        if self.settings.auth == "token":
+            for uid in changes.users_removed:
+                sid = self.by_uid.get(uid)
+                if sid is None:
+                    continue
+                outbox.send(sid, Message.notification(Kicked(ACCOUNT_REMOVED)))
+                outbox.log(f"kick uid={uid} session={sid} reason={ACCOUNT_REMOVED}")
+                self._end_session(sid, outbox)
+                self._close_peer(sid, outbox)
+                kicked += 1
+        for session in list(self.sessions.values()):
+            for interphone in [i for i in session.joined if not self._may_see(session.uid, i)]:
+                self._leave(session, self.interphones[interphone], outbox, "directory reload")
+                left += 1
+            hidden = [i for i in session.subscriptions if not self._may_see(session.uid, i)]
+            for interphone in hidden:
+                self._unwatch(session.sid, interphone)
+                del session.subscriptions[interphone]
+        outbox.log(f"directory reloaded: {changes.describe()}; "
+                   f"{kicked} session(s) kicked, {left} membership(s) ended")
+        return outbox
+
     # ---- MID_INTERPHONE ------------------------------------------------------------------------
 
     def sync(self, sid: int, interphones: tuple[InterphoneId, ...]) -> Result:
@@ -456,7 +588,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
             outbox.log(f"join uid={session.uid} interphone={interphone} "
                        f"members={len(record.members)}")
             self.media_membership_changed(record, outbox, skip=sid)
-            self._notify(record.id, outbox)
+            self._notify_members(record.id, outbox)
             self.presence.member_joined(session.uid, record.id, now, outbox)
         return Result(JoinResult(self.info(interphone, session.uid, with_members=True),
                                  self.media_key_for(session, interphone)), outbox)
@@ -479,14 +611,18 @@ class ServerState(AdmissionRules, MediaAuthRules):
         session.joined.pop(record.id, None)
         outbox.log(f"quit uid={uid} interphone={record.id} members={len(record.members)} "
                    f"reason={why}")
-        if record.holder == uid:
+        floor_changed = record.holder == uid
+        if floor_changed:
             record.holder = ""
             self.media_released(record)
             outbox.log(f"floor release uid={uid} interphone={record.id} reason={why}")
         self.media_membership_changed(record, outbox)
         if not record.members:
             self._end(record)
-        self._notify(record.id, outbox)
+        if floor_changed or not record.members:
+            self._notify(record.id, outbox)
+        else:
+            self._notify_members(record.id, outbox)
         self.presence.member_left(uid, record.id, outbox)
 
     def speak(self, sid: int, interphone: InterphoneId, on: bool, now: float) -> Result:
@@ -524,16 +660,17 @@ class ServerState(AdmissionRules, MediaAuthRules):
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
-        floor = self._floor_timers[0][0] if self._floor_timers else None
-        peers = self._peer_timers[0][0] if self._peer_timers else None
-        rings = self.presence.next_deadline()
-        refusals = self.refusals.next_deadline()
-        return min((t for t in (floor, peers, rings, refusals) if t is not None), default=None)
+        deadlines = [t[0][0] for t in (self._floor_timers, self._peer_timers) if t]
+        deadlines += [t for t in (self.presence.next_deadline(), self.coalescer.next_deadline(),
+                                  self.refusals.next_deadline()) if t is not None]
+        return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> Outbox:
         """Revoke every grant past ``max_talk`` or ``silence_timeout``, then close every
-        peer past its login, idle or write-stall deadline."""
+        peer past its login, idle or write-stall deadline, then tell the member changes
+        held back by the coalescer."""
         outbox = Outbox()
+        self.now = now
         timers = self._floor_timers
         while timers and timers[0][0] <= now:
             _, grant_no, key = heapq.heappop(timers)
@@ -545,15 +682,27 @@ class ServerState(AdmissionRules, MediaAuthRules):
                 heapq.heappush(timers, (deadline, grant_no, key))
                 continue
             too_long = now >= record.granted_at + self.settings.max_talk
-            outbox.log(f"floor revoke uid={record.holder} interphone={record.id} "
-                       f"reason={'max_talk' if too_long else 'silence'}")
-            record.holder = ""
-            self.media_released(record)
-            self._notify(record.id, outbox)
+            reason = "max_talk" if too_long else "silence"
+            if self.shared is not None:
+                # revoked when the log says so; asked again later if the grant still stands
+                self.shared.floor_expired(record, reason)
+                heapq.heappush(timers, (now + self.settings.silence_timeout, grant_no, key))
+                continue
+            self.revoke(record, reason, outbox)
         self.presence.handle_timer(now, outbox)
         self._expire_peers(now, outbox)
         self.refusals.handle_timer(now)  # logs the refusals it held back
+        for interphone in self.coalescer.take_due(now):
+            self._notify(interphone, outbox, coalescing=True)
         return outbox
+
+    def revoke(self, record: Interphone, reason: str, outbox: Outbox) -> None:
+        """Take the floor back from its holder (``max_talk`` or ``silence``) and tell."""
+        self.revocations[reason] = self.revocations.get(reason, 0) + 1
+        outbox.log(f"floor revoke uid={record.holder} interphone={record.id} reason={reason}")
+        record.holder = ""
+        self.media_released(record)
+        self._notify(record.id, outbox)
 
     def _expire_peers(self, now: float, outbox: Outbox) -> None:
         # Each peer has one live heap entry (at ``peer.timer_at``); deadlines that moved
@@ -596,13 +745,41 @@ class ServerState(AdmissionRules, MediaAuthRules):
             return False  # media-auth sessions register only with the authenticated form
         if session.peer_ip != normalize_ip(str(address[0])):
             return False
+        if self.shared is not None and (uid not in record.addrs or uid in record.remote):
+            # a new registration on this node: registered and acknowledged when the shared
+            # log hands it back (then every node that sees a later change knows it)
+            self.shared.media_registered(record, uid, sid, interphone_text, address)
+            return False
         record.set_addr(uid, address)
+        return True
+
+    def register_shared_media(self, interphone: InterphoneId, uid: str, sid: int,
+                              address: Address, *, remote: bool) -> bool:
+        """A registration handed back by the shared log: ``uid`` (session ``sid``) receives
+        ``interphone``'s audio at ``address``, its own or (``remote``) the relay of the
+        node it registered at, where one copy per packet goes. False if it left since."""
+        record = self.interphones.get(interphone)
+        if record is None or record.members.get(uid) != sid:
+            return False
+        record.set_addr(uid, address, remote=remote)
         return True
 
     # ---- notifications -------------------------------------------------------------------------
 
-    def _notify(self, interphone: InterphoneId, outbox: Outbox) -> None:
-        """Tell every member, watcher and chat party, each once, the new state."""
+    def _notify_members(self, interphone: InterphoneId, outbox: Outbox) -> None:
+        """A member change: told now; to the sessions granted ``coalesce``, unless the
+        interphone was told within the window (then with the next change or at its end)."""
+        if self.coalescer.hold(interphone, self.now):
+            self._notify(interphone, outbox, coalescing=False)
+        else:
+            self._notify(interphone, outbox)
+
+    def _notify(self, interphone: InterphoneId, outbox: Outbox, *,
+                coalescing: bool | None = None) -> None:
+        """Tell every member, watcher and chat party, each once, the new state (only those
+        granted ``coalesce`` if ``coalescing``, only the others if it is False)."""
+        if coalescing is None:
+            self.coalescer.told(interphone, self.now)
         record = self.interphones.get(interphone)
         members: tuple[str, ...] = tuple(record.members) if record else ()
         speaker = record.holder if record else ""
@@ -619,8 +796,14 @@ class ServerState(AdmissionRules, MediaAuthRules):
                     recipients.setdefault(party_sid, False)
         listed = len(members) <= MEMBER_LIST_LIMIT
         views: dict[tuple[bool, str], Message] = {}
+        others_elsewhere = self.shared is not None  # sessions of other nodes: told there
         for sid, is_member in recipients.items():
-            attach_id = interphone.attach_id_for(self.sessions[sid].uid)
+            if others_elsewhere and sid not in self.peers:
+                continue
+            session = self.sessions[sid]
+            if coalescing is not None and (COALESCE in session.features) != coalescing:
+                continue
+            attach_id = interphone.attach_id_for(session.uid)
             view = (is_member and listed, attach_id)
             message = views.get(view)
             if message is None:
@@ -646,7 +829,13 @@ class ServerState(AdmissionRules, MediaAuthRules):
                 record = self.routes.get(str(InterphoneId.parse(key)))
             except ProtocolError:
                 return None
-        if record is None or record.holder != uid or record.addrs.get(uid) != addr:
+        if record is None or record.addrs.get(uid) != addr:
+            return None
+        if uid in record.remote:
+            # forwarded by the relay of the node ``uid`` registered at, which applied the
+            # floor rules (this node may not have applied that node's latest grant yet)
+            return record
+        if record.holder != uid:
             return None
         if now < record.granted_at or now >= record.floor_deadline(self.settings):
             return None

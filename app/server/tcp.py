@@ -50,12 +50,13 @@ class SignalingServer:
     """The TCP side of the server: live connections by session id, the state they feed,
     and the one timer that runs the state's deadlines (floor grants, peer timeouts)."""
 
-    def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop,
+                 first_sid: int = 1) -> None:
         self.state = state
         self.settings = state.settings
         self.loop = loop
         self.connections: dict[int, ServerConnection] = {}
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_sid)  # several nodes: unique across them
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self.guard: LoginGuard | None = None

@@ -1,0 +1,335 @@
+"""The Redis store: the shared log of several server nodes, and their heartbeats.
+
+The I/O half of :class:`~app.server.replica.Replica` (redis-py's asyncio API). Keys,
+under a prefix (default ``interphone:``):
+
+- ``log`` - a Redis Stream, the one order of every change (sessions, memberships,
+  floors, media registrations, node deaths). Each node appends its events (one writer
+  task, in order, pipelined) and reads the whole stream from its start (one reader
+  task, ``XREAD BLOCK``), applying every entry to its replica as it comes.
+- ``node-seq`` - ``INCR``-ed once per node start: the node's number (session ids are
+  ``number << 32 + n``).
+- ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id}``
+  (its relay, and how far it has read the log).
+- ``snapshot`` - the replicated state after log entry ``at``
+  (:meth:`~app.server.replica.Replica.snapshot`), written every ``snapshot_every``
+  entries by the node with the lowest number, which also trims ``log`` below both the
+  snapshot and every node's position. A starting node says it is at ``0-0`` (so nothing
+  is trimmed under it), restores the snapshot, and reads the log after it.
+- ``alive:<number>`` - a heartbeat key set every ``beat`` seconds with a TTL of
+  ``ttl`` seconds. Every node sweeps ``nodes`` every ``beat``: a node without its key at
+  two sweeps in a row is removed from the hash (``HDEL``, so exactly one sweeper wins)
+  and its ``down`` event appended: every node then ends that node's sessions (members
+  leave, floors free). A death is noticed within about ``ttl + 2 * beat``.
+
+While Redis cannot be reached a node keeps its sessions (pings, syncs and member lists
+are answered from its replica) but refuses every change, logins included, with errcode
+500 and errmsg "store unavailable: ..."; what it must tell the others (logouts, media
+registrations, revocations) waits and is appended, in order, when Redis is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.server.records import Address
+from app.server.replica import Replica
+
+if TYPE_CHECKING:
+    from app.server.tcp import SignalingServer
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRY = 0.2
+"""Seconds between attempts while Redis cannot be reached."""
+READ_BATCH = 500
+"""Log entries read at once."""
+SNAPSHOT_EVERY = 10_000
+"""Log entries between two snapshots (written by the node with the lowest number, which
+then trims the log below the position of the node furthest behind)."""
+YIELD_EVERY = 20
+"""Log entries applied between two returns to the event loop (heartbeats, clients)."""
+
+
+async def _result(value: Awaitable[T] | T) -> T:
+    """redis-py types its hash commands for both of its APIs; this is the asyncio one."""
+    return await value if isinstance(value, Awaitable) else value
+
+
+def _stream_id(text: str) -> tuple[int, int]:
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+class RedisStore:
+    """Connects a node to the shared log in Redis (``url``: ``redis://host:port/db``)."""
+
+    def __init__(self, url: str, name: str = "", *, prefix: str = "interphone:",
+                 beat: float = 1.0, ttl: float = 3.0,
+                 snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        self.url = url
+        self.name = name
+        self.prefix = prefix
+        self.beat = beat
+        self.ttl = ttl
+        self.snapshot_every = snapshot_every
+        self._snapshot_at = 0  # self.applied when this node last wrote a snapshot
+        self._snapshot_id: tuple[int, int] | None = None  # the log entry it covers
+        self.node = 0
+        self.replica: Replica | None = None
+        self.hub: SignalingServer | None = None
+        self._writer_redis: Redis | None = None
+        self._reader_redis: Redis | None = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_id = "0"
+        self._healthy_since: float | None = None
+        self._stopping = False
+        self._missing: dict[int, int] = {}  # node -> sweeps in a row without its heartbeat
+        self.applied = 0
+        self.send_datagram: Callable[[bytes, Address], None] | None = None
+        """The relay's ``sendto`` (recvbegin acknowledgements), set by the server."""
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def _client(self) -> Redis:
+        return Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=2.0,
+                              socket_timeout=5.0, health_check_interval=0)
+
+    async def connect(self) -> int:
+        """Take a node number (raises :class:`RedisError`/:class:`OSError` if unreachable)."""
+        self._writer_redis = self._client()
+        self._reader_redis = self._client()
+        self.node = int(await self._writer_redis.incr(self.key("node-seq")))
+        self.name = self.name or f"node-{self.node}"
+        return self.node
+
+    def attach(self, replica: Replica, hub: SignalingServer) -> None:
+        """Start the writer, reader and heartbeat tasks for ``replica`` behind ``hub``."""
+        self.replica, self.hub = replica, hub
+        replica.wake = self._wake.set
+        self._tasks = [asyncio.create_task(coro) for coro in
+                       (self._writer(), self._reader(), self._heartbeat())]
+
+    async def stop(self) -> None:
+        """Tell the others this node is gone (its sessions end at once), then disconnect."""
+        self._stopping = True  # redis-py may turn a cancellation into a connection error
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        redis = self._writer_redis
+        if redis is not None and self.replica is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await redis.xadd(self.key("log"), {"e": json.dumps({"t": "down",
+                                                                    "node": self.node})})
+                await _result(redis.hdel(self.key("nodes"), str(self.node)))
+                await redis.delete(self.key(f"alive:{self.node}"))
+        for client in (self._writer_redis, self._reader_redis):
+            if client is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await client.aclose()
+
+    # ---- tasks ---------------------------------------------------------------------------------
+
+    def _set_available(self, available: bool) -> None:
+        replica = self.replica
+        if replica is None or replica.available == available:
+            return
+        replica.available = available
+        if available:
+            log.info("store reachable again: accepting changes")
+        else:
+            self._healthy_since = None
+            log.warning("store unreachable (%s): refusing changes until it is back", self.url)
+
+    async def _writer(self) -> None:
+        replica, hub, redis = self.replica, self.hub, self._writer_redis
+        assert replica is not None and hub is not None and redis is not None
+        loop = asyncio.get_running_loop()
+        retry: list[dict[str, Any]] = []
+        stream = self.key("log")
+        while not self._stopping:
+            if not retry:
+                await self._wake.wait()
+            self._wake.clear()
+            events = retry + replica.take_outgoing()
+            retry = []
+            if not events:
+                continue
+            try:
+                pipe = redis.pipeline(transaction=False)
+                for event in events:
+                    pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
+                await pipe.execute()
+            except (RedisError, OSError) as exc:
+                self._set_available(False)
+                log.debug("append failed: %s", exc)
+                outbox, retry = replica.append_failed(events, loop.time())
+                hub.deliver(outbox)
+                hub.reschedule()
+                await asyncio.sleep(RETRY)
+
+    async def _reader(self) -> None:
+        replica, hub, redis = self.replica, self.hub, self._reader_redis
+        assert replica is not None and hub is not None and redis is not None
+        loop = asyncio.get_running_loop()
+        stream = self.key("log")
+        await self._load_snapshot(redis)
+        while not self._stopping:
+            try:
+                response = await redis.xread({stream: self._last_id}, count=READ_BATCH,
+                                             block=1000)
+            except (RedisError, OSError) as exc:
+                self._set_available(False)
+                log.debug("read failed: %s", exc)
+                await asyncio.sleep(RETRY)
+                continue
+            for _, entries in response or ():
+                for log_id, fields in entries:
+                    self._last_id = log_id
+                    self.applied += 1
+                    try:
+                        event = json.loads(fields["e"])
+                        outbox = replica.apply(log_id, event, loop.time())
+                    except Exception:
+                        log.exception("cannot apply log entry %s %r", log_id, fields)
+                        continue
+                    hub.deliver(outbox)
+                    if self.applied % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # a long backlog must not starve the rest
+            for data, address in replica.take_datagrams():
+                if self.send_datagram is not None:
+                    self.send_datagram(data, address)
+            hub.reschedule()
+            if replica.outgoing:
+                self._wake.set()
+            if self.applied - self._snapshot_at >= self.snapshot_every:
+                self._snapshot_at = self.applied
+                with contextlib.suppress(RedisError, OSError):
+                    await self._snapshot_and_trim(redis)
+
+    def _me(self, at: str) -> str:
+        """This node's entry in ``nodes``: its name, relay and position in the log."""
+        assert self.replica is not None
+        return json.dumps({"name": self.name, "media": list(self.replica.media_address[:2]),
+                           "at": at})
+
+    async def _load_snapshot(self, redis: Redis) -> None:
+        """Start from the latest snapshot, if any (first saying, at position 0, that the
+        log must not be trimmed yet)."""
+        replica = self.replica
+        assert replica is not None
+        while not self._stopping:
+            try:
+                await _result(redis.hset(self.key("nodes"), str(self.node), self._me("0-0")))
+                text = await redis.get(self.key("snapshot"))
+                if text and await self._trimmed_past(redis, json.loads(text)["at"]):
+                    continue  # a newer snapshot was written meanwhile: take that one
+                break
+            except (RedisError, OSError):
+                self._set_available(False)
+                await asyncio.sleep(RETRY)
+        else:
+            return
+        if text:
+            snapshot = json.loads(text)
+            replica.restore(snapshot, asyncio.get_running_loop().time())
+            self._last_id = str(snapshot["at"])
+            log.info("started from the snapshot at %s", self._last_id)
+
+    async def _trimmed_past(self, redis: Redis, at: str) -> bool:
+        """Whether the log lost entries after ``at`` (trimmed by a leader that had not yet
+        seen this node; Redis 7 reports the highest deleted id, older ones cannot)."""
+        try:
+            info = await redis.xinfo_stream(self.key("log"))
+        except RedisError:  # no log yet
+            return False
+        deleted = info.get("max-deleted-entry-id")
+        return bool(deleted) and _stream_id(str(deleted)) > _stream_id(str(at))
+
+    async def _snapshot_and_trim(self, redis: Redis) -> None:
+        """If this is the node with the lowest number: write a snapshot, then trim."""
+        replica = self.replica
+        assert replica is not None
+        known = await _result(redis.hgetall(self.key("nodes")))
+        if not known or min(int(n) for n in known) != self.node:
+            return
+        await redis.set(self.key("snapshot"), json.dumps(replica.snapshot(self._last_id)))
+        self._snapshot_id = _stream_id(self._last_id)
+        await self._trim(redis, known)
+
+    async def _trim(self, redis: Redis, known: dict[str, str]) -> None:
+        """Drop the log entries that this node's last snapshot covers and every node in
+        ``known`` (the ``nodes`` hash, with each one's position) has read."""
+        if self._snapshot_id is None:
+            return
+        positions = [self._snapshot_id]
+        for info in known.values():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                positions.append(_stream_id(str(json.loads(info).get("at", "0-0"))))
+        low = min(positions)
+        if low > (0, 0):
+            await redis.xtrim(self.key("log"), minid=f"{low[0]}-{low[1]}", approximate=False)
+
+    async def _heartbeat(self) -> None:
+        replica, redis = self.replica, self._writer_redis
+        assert replica is not None and redis is not None and self.hub is not None
+        loop = asyncio.get_running_loop()
+        nodes, alive = self.key("nodes"), self.key(f"alive:{self.node}")
+        while not self._stopping:
+            try:
+                await redis.set(alive, self.name, px=int(self.ttl * 1000))
+                await _result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
+                now = loop.time()
+                if self._healthy_since is None:
+                    self._healthy_since = now
+                self._set_available(True)
+                if now - self._healthy_since >= self.ttl:
+                    await self._sweep(redis)
+            except (RedisError, OSError) as exc:
+                self._set_available(False)
+                log.debug("heartbeat failed: %s", exc)
+            await asyncio.sleep(self.beat)
+
+    async def _sweep(self, redis: Redis) -> None:
+        """Give up every node whose heartbeat is gone at two sweeps in a row (so that this
+        node's own pause, e.g. a busy host, cannot pass for another's death); exactly one
+        sweeper (the one whose ``HDEL`` removes it) appends its end."""
+        replica = self.replica
+        assert replica is not None
+        nodes = self.key("nodes")
+        known = await _result(redis.hgetall(nodes))
+        for node in [n for n in self._missing if str(n) not in known]:
+            del self._missing[node]
+        for number, info in list(known.items()):
+            node = int(number)
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                replica.learn_relay(node, tuple(json.loads(info)["media"]))
+            if node == self.node or await redis.exists(self.key(f"alive:{node}")):
+                self._missing.pop(node, None)
+                continue
+            self._missing[node] = self._missing.get(node, 0) + 1
+            if self._missing[node] < 2:
+                continue
+            del self._missing[node]
+            if await _result(redis.hdel(nodes, number)):
+                known.pop(number, None)
+                log.warning("node %s (%s) stopped beating: ending its sessions", node, info)
+                replica.node_down(node)
+                self._wake.set()
+        if known and min(int(n) for n in known) == self.node:
+            await self._trim(redis, known)

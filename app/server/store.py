@@ -1,0 +1,46 @@
+"""Where the server's state lives: the store interface under :class:`ServerState`'s rules.
+
+Two stores:
+
+- **in memory** (the default, the embedded server): ``ServerState.shared is None`` and
+  the state's own dicts are the only copy; every change applies at once.
+- **a shared log** (several nodes, :mod:`app.server.replica` on
+  :mod:`app.server.redis_store`): every change of sessions, memberships, floors and
+  media registrations is appended to one ordered log that every node reads, and
+  applied, by the same rules, in the log's order on every node
+  (:meth:`ServerState.apply_shared`). Each node's dicts are then a replica of one
+  state: any node answers reads (sync, members) from its own, and the first
+  ``speak on`` in the log wins the floor on every node at once.
+
+:class:`SharedLog` is what the state calls on the second kind; it never blocks: it
+records what must be appended and answers later.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from app.protocol.messages import Message
+    from app.server.peers import Peer
+    from app.server.records import Address, Interphone
+
+
+class SharedLog(Protocol):
+    """The state's side of a shared log (the store of several nodes)."""
+
+    def defer(self, peer: Peer, request: Message, now: float) -> bool:
+        """True if ``request`` goes through the log (a change, or anything behind one of the
+        same connection still in flight): it is answered when the log hands it back.
+        May raise :class:`~app.server.outbox.Refused` (e.g. the store is unreachable)."""
+
+    def session_gone(self, sid: int) -> None:
+        """Connection ``sid`` closed: its session ends when the log says so."""
+
+    def media_registered(self, record: Interphone, uid: str, sid: int, key: str,
+                         address: Address) -> None:
+        """``uid`` asked (recvbegin naming ``key``) to receive ``record``'s audio at
+        ``address`` on this node: register it, and acknowledge it, when the log says so."""
+
+    def floor_expired(self, record: Interphone, reason: str) -> None:
+        """This node's clock says ``record``'s grant ran out (``max_talk`` or ``silence``)."""

@@ -1,0 +1,140 @@
+"""A real redis-server for the Redis store's tests, and servers of 1 to 3 nodes on it.
+
+:class:`RedisProcess` runs ``redis-server`` on a free loopback port with its files in a
+temporary directory (append-only file on, so a restart keeps the log, as a deployment
+should). Without ``redis-server`` on PATH the tests that need it fail saying how to
+get it: they are not skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.server import InterphoneServer
+from app.server.redis_store import RedisStore
+from tests.server_fixtures import FAST, sample_directory
+
+HOW_TO_GET_REDIS = (
+    "redis-server is not on PATH: the Redis store's tests start their own. "
+    "`bash scripts/dev.sh setup` installs it (Debian/Ubuntu: apt-get install redis-server; "
+    "macOS: brew install redis)")
+
+BEAT = 0.25
+TTL = 1.5
+"""Heartbeat period and TTL of the test nodes: a dead node is noticed within ~2 s."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisProcess:
+    """One redis-server process on 127.0.0.1:``port``, its data in ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.fail(HOW_TO_GET_REDIS, pytrace=False)
+        self.executable = executable
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.directory), "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--protected-mode", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not answer within 10 s")
+
+    def stop(self) -> None:
+        """SIGTERM (Redis flushes its append-only file) and wait."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+def node_store(url: str, name: str, snapshot_every: int = 10_000) -> RedisStore:
+    return RedisStore(url, name, beat=BEAT, ttl=TTL, snapshot_every=snapshot_every)
+
+
+async def start_node(redis_url: str | None, name: str, snapshot_every: int = 10_000,
+                     **settings: Any) -> InterphoneServer:
+    store = node_store(redis_url, name, snapshot_every) if redis_url else None
+    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
+                            settings=FAST.with_overrides(**settings), store=store)
+    await node.start()
+    return node
+
+
+@contextlib.asynccontextmanager
+async def running_nodes(count: int, redis_url: str | None, snapshot_every: int = 10_000,
+                        **settings: Any) -> AsyncIterator[list[InterphoneServer]]:
+    """``count`` nodes on the Redis at ``redis_url`` (None: one in-memory server); more
+    may be appended to the list (they are stopped too)."""
+    nodes: list[InterphoneServer] = []
+    try:
+        for i in range(count):
+            nodes.append(await start_node(redis_url, f"n{i}", snapshot_every, **settings))
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.stop()
+
+
+async def settle(nodes: list[InterphoneServer], timeout: float = 3.0) -> None:
+    """Until every node has applied the whole log (the nodes of one Redis agree)."""
+    stores = [n.store for n in nodes if n.store is not None]
+    if not stores:
+        return
+    redis = stores[0]._writer_redis
+    assert redis is not None
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        length = int(await redis.xlen(stores[0].key("log")))
+        if all(s.applied >= length for s in stores):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the nodes did not catch up with the log")
