@@ -109,8 +109,10 @@ class UiSession:
     audio: EngineAudio
     others: list[InterphoneClient]
 
-    async def other(self, uid: str, join: str | None = OPS) -> InterphoneClient:
-        client = InterphoneClient("127.0.0.1", self.client.port, uid, "x", reconnect=False)
+    async def other(self, uid: str, join: str | None = OPS,
+                    features: tuple[str, ...] = ()) -> InterphoneClient:
+        client = InterphoneClient("127.0.0.1", self.client.port, uid, "x", reconnect=False,
+                                  features=features)
         self.others.append(client)
         await client.connect()
         if join is not None:
@@ -119,8 +121,9 @@ class UiSession:
 
 
 async def open_session(server: InterphoneServer, settings: Settings,
-                       join: str | None = OPS) -> UiSession:
-    client = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=True)
+                       join: str | None = OPS, features: tuple[str, ...] = ()) -> UiSession:
+    client = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=True,
+                              features=features)
     await client.connect()
     audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
     window = MainWindow()

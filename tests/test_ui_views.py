@@ -125,7 +125,8 @@ def test_talk_button_counts_down_the_grant(qtbot) -> None:
     button = TalkButton()
     qtbot.addWidget(button)
     button.set_state(TalkState.TALKING, "me", deadline=time.monotonic() + 42.5, max_talk=60)
-    assert button.texts() == ("Talking", "0:42 left")
+    # rounded up (issue 13: with 17.5 s elapsed shown as 0:17, 0:42 left was a second short)
+    assert button.texts() == ("Talking", "0:43 left")
 
 
 @pytest.mark.parametrize(("state", "emits"), [(TalkState.IDLE, True), (TalkState.BUSY, True),

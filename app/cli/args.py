@@ -101,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     talk = commands.add_parser("talk", help="join, take the floor, stream a WAV file, release")
     talk.add_argument("id", type=interphone_id, metavar="ID")
     talk.add_argument("--wav", required=True, metavar="FILE", help="audio to send")
+    how = talk.add_mutually_exclusive_group()
+    how.add_argument("--queue", action="store_true",
+                     help="if the floor is busy, wait in line for it, then send")
+    how.add_argument("--emergency", action="store_true",
+                     help="raise an emergency on ID and take the floor at once")
+
+    emergency = commands.add_parser("emergency", help="raise an emergency on ID, "
+                                                      "or cancel it with --cancel")
+    emergency.add_argument("id", type=interphone_id, metavar="ID")
+    emergency.add_argument("--cancel", action="store_true",
+                           help="cancel it (its raiser or a dispatcher)")
 
     listen = commands.add_parser("listen", help="join and record what is heard to a WAV file")
     listen.add_argument("id", type=interphone_id, metavar="ID")

@@ -14,7 +14,7 @@ import logging
 import ssl
 import sys
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -25,15 +25,21 @@ from app.audio.wavio import AudioFileError, read_wav
 from app.client import (
     ConnectionChanged,
     FloorBusy,
+    FloorChanged,
+    FloorState,
     InterphoneClient,
     ModelEvent,
+    NotAllowed,
+    NotFound,
+    QueueLeft,
+    SpeakerChanged,
 )
 from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneInfo
-from app.protocol.features import MEDIA_AUTH
+from app.protocol.features import EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE, MEDIA_AUTH
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +119,8 @@ def print_json(data: object) -> None:
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace, *, reconnect: bool = False
                     ) -> AsyncIterator[InterphoneClient]:
+    """A connected client; it asks for the floor extensions (queue, priority, emergency):
+    the server grants what it offers, and the commands fall back to the base contract."""
     (host, port), *fallbacks = args.server
     trust: TrustPolicy | None = getattr(args, "trust", None)
     try:
@@ -122,7 +130,8 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
                               fallbacks=fallbacks, ssl=context,
-                              features=(MEDIA_AUTH,) if context else ())
+                              features=tuple(sorted(
+                                  FLOOR_FEATURES | ({MEDIA_AUTH} if context else set()))))
     try:
         await client.connect()
         yield client
@@ -189,13 +198,25 @@ async def cmd_members(args: argparse.Namespace) -> int:
 async def cmd_talk(args: argparse.Namespace) -> int:
     pcm = load_audio(args.wav)
     total = len(split_frames(pcm, args.frame_ms))
+    queue, emergency = getattr(args, "queue", False), getattr(args, "emergency", False)
     async with connected(args) as client:
         await client.join(args.id)
+        if queue and FLOOR_QUEUE not in client.features:
+            print("the server offers no queue: asking once", file=sys.stderr)
+        if emergency and EMERGENCY not in client.features:
+            raise CliError("the server offers no emergency calls")
+        unsubscribe = client.model.subscribe(report_queue)
         try:
-            await client.talk_start()
+            if not await client.talk_start(queue=queue, emergency=emergency):
+                raise CliError("the request for the floor was cancelled")
         except FloorBusy as exc:
             who = exc.holder or "someone else"
-            raise CliError(f"floor busy: {who} is speaking in {args.id}") from None
+            full = " and the line is full" if exc.reason == "queue_full" else ""
+            raise CliError(f"floor busy: {who} is speaking in {args.id}{full}") from None
+        except QueueLeft as exc:
+            raise CliError(f"gave up waiting for the floor of {args.id} ({exc.reason})") from None
+        finally:
+            unsubscribe()
         try:
             sent = await transmit_pcm(client, pcm, frame_ms=args.frame_ms,
                                       bitrate=args.bitrate)
@@ -209,12 +230,49 @@ async def cmd_talk(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_queue(event: ModelEvent) -> None:
+    """While ``talk --queue`` waits: its place in line, on stderr."""
+    if isinstance(event, FloorChanged) and event.state is FloorState.QUEUED:
+        where = "next" if event.position <= 1 else f"position {event.position}"
+        print(f"waiting in line: {where}", file=sys.stderr)
+
+
+async def cmd_emergency(args: argparse.Namespace) -> int:
+    async with connected(args) as client:
+        if EMERGENCY not in client.features:
+            raise CliError("the server offers no emergency calls")
+        await client.join(args.id)
+        try:
+            if args.cancel:
+                raised_by = await client.cancel_emergency(args.id)
+                print(f"emergency of {raised_by} on {args.id} cancelled")
+            else:
+                raised_by = await client.raise_emergency(args.id)
+                print(f"emergency raised on {args.id} by {raised_by}")
+        except NotFound:
+            raise CliError(f"no emergency is raised on {args.id}") from None
+        except NotAllowed:
+            raise CliError("only its raiser or a dispatcher may cancel the emergency") from None
+    return 0
+
+
+def report_speakers(started: float) -> Callable[[ModelEvent], None]:
+    """``listen``: one stderr line per transmission heard, in order."""
+    def report(event: ModelEvent) -> None:
+        if isinstance(event, SpeakerChanged) and event.uid:
+            at = asyncio.get_running_loop().time() - started
+            print(f"heard {event.uid} at {at:.2f} s", file=sys.stderr)
+    return report
+
+
 async def cmd_listen(args: argparse.Namespace) -> int:
     """Record what is said; at the end one JSON line on stderr: quality per speaker."""
     writer = WavWriter(args.wav)
     clock: MixClock | None = None
     try:
         async with connected(args, reconnect=True) as client:
+            # before the join: a speaker already talking, or starting meanwhile, is reported
+            client.model.subscribe(report_speakers(asyncio.get_running_loop().time()))
             await client.join(args.id)
             clock = MixClock(writer.write, args.frame_ms)
             client.on_audio = clock.on_audio
@@ -256,6 +314,7 @@ COMMANDS = {
     "sync": cmd_sync,
     "members": cmd_members,
     "talk": cmd_talk,
+    "emergency": cmd_emergency,
     "listen": cmd_listen,
     "bot": cmd_bot,
 }

@@ -25,6 +25,7 @@ from app.client.errors import (
     NotConnected,
     NotFound,
     NotJoined,
+    QueueLeft,
     ServerError,
 )
 from app.client.events import ConnectionState, FloorState, JoinedChanged, ModelEvent
@@ -53,11 +54,18 @@ from app.protocol import (
     SyncResult,
 )
 from app.protocol.errors import ErrCode
-from app.protocol.features import MEDIA_AUTH
+from app.protocol.features import EMERGENCY, FLOOR_QUEUE, MEDIA_AUTH
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64
-from app.protocol.messages import MediaKeyNotice
+from app.protocol.messages import (
+    EmergencyAction,
+    EmergencyRequest,
+    EmergencyState,
+    FloorNotice,
+    FloorNoticeType,
+    MediaKeyNotice,
+)
 from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
 logger = logging.getLogger(__name__)
@@ -160,6 +168,8 @@ class InterphoneClient:
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self.model.subscribe(self._on_model_event)
+        self._line: asyncio.Future[bool] | None = None  # talk_start waiting in line
+        self._line_grant = 0  # media-auth: the grant number of the granted notice
 
     # ---- properties --------------------------------------------------------------------
 
@@ -320,9 +330,8 @@ class InterphoneClient:
             await self.leave(interphone)
 
     async def _leave_on(self, conn: SignalingConnection, current: InterphoneId) -> None:
-        if current == self.model.talk_target and \
-                self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
-            self.model.floor_released("left")
+        if current == self.model.talk_target:
+            self._end_turn("left")
         if self._media is not None:
             self._media.unregister(str(current))
         try:
@@ -333,8 +342,14 @@ class InterphoneClient:
             self.model.apply_left_one(current)
             raise
 
-    async def talk_start(self) -> bool:
+    async def talk_start(self, *, queue: bool = False, emergency: bool = False) -> bool:
         """Ask for the floor; returns True once granted (transmission may start).
+
+        ``queue`` (extension ``floor-queue``): when the floor is busy, wait in line
+        until granted (the model shows the place, ``FloorState.QUEUED``); raises
+        :class:`QueueLeft` if the wait ends without a grant. ``emergency``
+        (extension ``emergency``): raise an emergency and pre-empt the holder.
+        Either is ignored when the server did not grant the extension.
 
         Raises :class:`FloorBusy` (``.holder``), :class:`NotAllowed`,
         :class:`NotJoined`, :class:`NotConnected`. Returns False when
@@ -347,8 +362,16 @@ class InterphoneClient:
             return True
         conn = self._require_conn()
         self.model.floor_requesting()
+        features = conn.session.features
+        request = SpeakRequest(True, target, queue=queue and FLOOR_QUEUE in features,
+                               emergency=emergency and EMERGENCY in features)
         try:
-            granted = await conn.request(SpeakRequest(True, target))
+            body = await conn.request(request)
+            grant = body.grant if isinstance(body, SpeakResult) else 0
+            if isinstance(body, SpeakResult) and body.queued:
+                if not await self._wait_in_line(body.position):
+                    return False
+                grant = self._line_grant  # media-auth: carried by the granted notice
         except FloorBusy as exc:
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
@@ -364,16 +387,78 @@ class InterphoneClient:
         if self.model.floor is not FloorState.REQUESTING or self.model.joined != target:
             return False  # cancelled by talk_stop/leave/disconnect while waiting
         if self._media is not None:
-            self._media.begin_utterance(granted.grant if isinstance(granted, SpeakResult) else 0)
+            self._media.begin_utterance(grant)
         self.model.floor_granted()
         return True
 
+    async def _wait_in_line(self, position: int) -> bool:
+        """Queued at ``position``: wait for ``granted`` (True), our own ``talk_stop`` or a
+        disconnect (False), or ``left`` (:class:`QueueLeft`)."""
+        if self.model.floor is not FloorState.REQUESTING:
+            return False  # talk_stop ran while the request was in flight
+        self.model.floor_queued(position)
+        self._line_grant = 0
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._line = waiter
+        try:
+            return await waiter
+        finally:
+            if self._line is waiter:
+                self._line = None
+
+    def _end_line(self, outcome: bool | BaseException) -> None:
+        waiter, self._line = self._line, None
+        if waiter is not None and not waiter.done():
+            if isinstance(outcome, BaseException):
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)
+
+    def _end_turn(self, reason: str) -> None:
+        """Our grant, request or wait in line ends locally (left, disconnected, closed,
+        kicked): the model forgets it and a waiting :meth:`talk_start` returns False."""
+        self.model.ending_floor(reason)
+        self._end_line(False)
+
+    async def raise_emergency(self, interphone: InterphoneId | str | None = None) -> str:
+        """Raise an emergency on ``interphone`` (default: the joined one) without asking
+        for the floor; returns who raised the one that is up (extension ``emergency``)."""
+        body = await self._require_conn().request(
+            EmergencyRequest(EmergencyAction.RAISE, self._target(interphone)))
+        assert isinstance(body, EmergencyState)
+        return body.by
+
+    async def cancel_emergency(self, interphone: InterphoneId | str | None = None) -> str:
+        """Cancel the emergency (the raiser or a dispatcher); returns who had raised it.
+        Raises :class:`NotFound` when none is up, :class:`NotAllowed` for others."""
+        body = await self._require_conn().request(
+            EmergencyRequest(EmergencyAction.CANCEL, self._target(interphone)))
+        assert isinstance(body, EmergencyState)
+        return body.by
+
+    @property
+    def dispatcher(self) -> bool:
+        """The login said we may cancel anyone's emergency (extension ``priority``)."""
+        conn = self._conn
+        result = conn.session.login_result if conn is not None else None
+        return bool(result is not None and result.dispatcher)
+
+    def _target(self, interphone: InterphoneId | str | None) -> InterphoneId:
+        if interphone is not None:
+            return as_interphone_id(interphone)
+        if self.model.joined is None:
+            raise NotJoined("join an interphone first")
+        return self.model.joined
+
     async def talk_stop(self) -> None:
-        """Stop transmitting at once, then release the floor. Harmless when not talking."""
+        """Stop transmitting at once, then release the floor (or leave the line).
+        Harmless when not talking."""
         target = self.model.joined
-        if self.model.floor not in (FloorState.TALKING, FloorState.REQUESTING):
+        if self.model.floor not in (FloorState.TALKING, FloorState.REQUESTING,
+                                    FloorState.QUEUED):
             return
         self.model.floor_released("released")
+        self._end_line(False)
         conn = self._conn
         if target is None or conn is None or conn.closed:
             return
@@ -488,8 +573,7 @@ class InterphoneClient:
         media = self._media
         if media is not None:
             media.unregister()
-        if self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
-            self.model.floor_released("disconnected")
+        self._end_turn("disconnected")
         if self._closing or self.model.connection.final:
             return
         reason = f"connection lost{': ' + str(exc) if exc else ''}"
@@ -553,8 +637,7 @@ class InterphoneClient:
         media, self._media = self._media, None
         if media is not None:
             await media.aclose()
-        if self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
-            self.model.floor_released("closed")
+        self._end_turn("closed")
         if not self.model.connection.final:
             self.model.set_connection(ConnectionState.CLOSED)
 
@@ -562,7 +645,9 @@ class InterphoneClient:
 
     def _on_session_event(self, event: SessionEvent) -> None:
         """Every answer and notification, in wire order, before any awaiting task resumes."""
-        if isinstance(event, ResponseReceived | NotificationReceived):
+        if isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
+            self._on_floor_notice(event.body)
+        elif isinstance(event, ResponseReceived | NotificationReceived):
             stale = self.model.apply_body(event.body)
             if stale is not None:
                 self._schedule_members_refresh(stale)
@@ -579,10 +664,30 @@ class InterphoneClient:
                 and notice.id in self.model.joined_ids):
             media.install_key(str(notice.id), notice.epoch, notice.key)
 
+    def _on_floor_notice(self, notice: FloorNotice) -> None:
+        """``<floor>`` notices of the floor extensions about our own request or grant."""
+        if notice.id != self.model.joined:
+            return
+        match notice.type:
+            case FloorNoticeType.QUEUED:
+                if self.model.floor is FloorState.QUEUED:
+                    self.model.floor_queued(notice.position)
+            case FloorNoticeType.GRANTED:
+                if self._line is not None and self.model.floor is FloorState.QUEUED:
+                    self.model.floor_requesting()  # floor_granted follows in talk_start
+                    self._line_grant = notice.grant
+                    self._end_line(True)
+            case FloorNoticeType.LEFT:
+                if self.model.floor is FloorState.QUEUED:
+                    self.model.floor_released("left_queue", cause=notice.reason)
+                    self._end_line(QueueLeft(notice.reason))
+            case FloorNoticeType.REVOKED:
+                if self.model.floor is FloorState.TALKING:
+                    self.model.floor_released("revoked", cause=notice.reason, by=notice.by)
+
     def _on_kicked(self, reason: str) -> None:
         logger.warning("session ended by the server: %s", reason or "kicked")
-        if self.model.floor in (FloorState.TALKING, FloorState.REQUESTING):
-            self.model.floor_released("kicked")
+        self._end_turn("kicked")
         self.model.apply_left()
         self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
         # The session closed itself on the kick: its driver drops the connection.

@@ -52,9 +52,19 @@ class FloorBusy(ServerError):
     """409: someone else holds the floor; ``holder`` is their uid when the server named it."""
 
     def __init__(self, errcode: int, errmsg: str = "", *, request: str = "",
-                 holder: str = "") -> None:
+                 holder: str = "", reason: str = "") -> None:
         super().__init__(errcode, errmsg, request=request)
         self.holder = holder
+        self.reason = reason  # "queue_full" (extension floor-queue) or ''
+
+
+class QueueLeft(ClientError):
+    """A wait in line ended without a grant (extension floor-queue); ``reason`` is what the
+    server said: ``timeout`` or ``displaced``."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(f"left the line ({reason or 'no reason given'})")
+        self.reason = reason
 
 
 class ServerUnreachable(ClientError):
@@ -104,5 +114,6 @@ def error_from_reply(reply: ErrorReply, request: str = "") -> ServerError:
     cls = _BY_CODE.get(reply.errcode, ServerError)
     if cls is FloorBusy:
         return FloorBusy(reply.errcode, reply.errmsg, request=request,
-                         holder=holder_from_errmsg(reply.errmsg))
+                         holder=reply.holder or holder_from_errmsg(reply.errmsg),
+                         reason=reply.reason)
     return cls(reply.errcode, reply.errmsg, request=request)

@@ -38,6 +38,7 @@ class FloorState(StrEnum):
     TALKING = "talking"  # granted: audio is being sent
     BUSY = "busy"  # someone else speaks
     DENIED = "denied"  # the last request was refused for another reason than 409
+    QUEUED = "queued"  # waiting in the server's line (extension floor-queue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,23 @@ class FloorChanged:
     state: FloorState
     holder: str = ""
     reason: str = ""
+    position: int = 0
+    """QUEUED: the place in line (1 = next)."""
+    cause: str = ""
+    """A revocation the server explained (floor extensions): ``time_limit``, ``silence``,
+    ``preempted``, ``shutdown`` or ``server``; '' when it did not say."""
+    by: str = ""
+    """``preempted``: who took the floor."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyChanged:
+    """An emergency was raised or cancelled on ``id`` (extension ``emergency``);
+    ``raised_by`` is '' once it is cancelled, ``cancelled_by`` who cancelled it."""
+
+    id: InterphoneId
+    raised_by: str
+    cancelled_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +202,7 @@ ModelEvent = (
     | MembersChanged
     | SpeakerChanged
     | FloorChanged
+    | EmergencyChanged
     | IncomingCall
     | IncomingCallEnded
     | OutgoingCallChanged

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from types import MappingProxyType
 
 from app.client.events import (
@@ -24,6 +25,7 @@ from app.client.events import (
     ConnectionChanged,
     ConnectionState,
     ContactPresenceChanged,
+    EmergencyChanged,
     FloorChanged,
     FloorState,
     IncomingCall,
@@ -52,7 +54,7 @@ from app.protocol import (
     SyncResult,
 )
 from app.protocol.ids import as_interphone_id, other_party
-from app.protocol.messages import Body
+from app.protocol.messages import Body, EmergencyAction, EmergencyState
 from app.protocol.presence import (
     PRESENCE,
     CallAction,
@@ -115,6 +117,7 @@ class ClientModel:
         self._online: dict[str, bool] = {}
         self._outgoing: dict[InterphoneId, CallState] = {}
         self._incoming: dict[InterphoneId, str] = {}  # chat ringing us -> caller
+        self._position = 0  # QUEUED: the place in line
 
     # ---- observing ---------------------------------------------------------------------
 
@@ -252,6 +255,11 @@ class ClientModel:
     def floor_holder(self) -> str:
         return self._floor_holder
 
+    @property
+    def queue_position(self) -> int:
+        """Our place in line while ``floor`` is QUEUED (1 = next), else 0."""
+        return self._position if self._floor is FloorState.QUEUED else 0
+
     # ---- driven by the client ----------------------------------------------------------
 
     def set_connection(self, state: ConnectionState, detail: str = "") -> None:
@@ -295,6 +303,8 @@ class ClientModel:
             case PresenceSyncResult() | PresenceChanged() | CallResult() | CallNotice():
                 with self._batch():
                     self._apply_presence(body)
+            case EmergencyState():
+                self.apply_emergency(body)
         return None
 
     def _apply_presence(self, body: Body) -> None:
@@ -440,12 +450,35 @@ class ClientModel:
             else:
                 self._set_floor(FloorState.DENIED, "", reason)
 
-    def floor_released(self, reason: str = "released") -> None:
-        """Our grant ended (talk_stop, revocation, disconnection) or a request was abandoned."""
+    def floor_released(self, reason: str = "released", *, cause: str = "",
+                       by: str = "") -> None:
+        """Our grant ended (talk_stop, revocation, disconnection) or a request was abandoned
+        (``cause``/``by``: what a ``revoked`` notice said)."""
         with self._batch():
             if self._speaker == self._uid:
                 self._set_speaker("")
-            self._set_floor(*self._idle_floor(), reason)
+            self._set_floor(*self._idle_floor(), reason, cause=cause, by=by)
+
+    def floor_queued(self, position: int) -> None:
+        """Our request waits in line at ``position`` (extension floor-queue)."""
+        with self._batch():
+            self._set_floor(FloorState.QUEUED, "", position=position)
+
+    def ending_floor(self, reason: str) -> None:
+        """A grant or request of ours ends for ``reason`` (left, disconnected, kicked,
+        closed): released if there was one, else nothing."""
+        if self._floor in (FloorState.TALKING, FloorState.REQUESTING, FloorState.QUEUED):
+            self.floor_released(reason)
+
+    def apply_emergency(self, body: EmergencyState) -> None:
+        """A raise or cancel (response or notification): the interphone's ``emergency``."""
+        with self._batch():
+            raised_by = body.by if body.action is EmergencyAction.RAISE else ""
+            info = self._interphones.get(body.id)
+            if info is not None and info.emergency != raised_by:
+                self._interphones[body.id] = replace(info, emergency=raised_by)
+                self._emit(InterphoneUpdated(body.id))
+            self._emit(EmergencyChanged(body.id, raised_by, body.cancelled_by))
 
     # ---- internals ---------------------------------------------------------------------
 
@@ -497,8 +530,7 @@ class ClientModel:
             if info.members is None and previous is not None and previous.members is not None \
                     and previous.member_count == info.member_count:
                 # A count-only view of an unchanged membership: keep the list we know.
-                stored = InterphoneInfo(info.id, info.attach_id, info.member_count,
-                                        info.speaker, previous.members)
+                stored = replace(info, members=previous.members)
             if stored != previous:
                 self._interphones[info.id] = stored
                 self._emit(InterphoneUpdated(info.id))
@@ -528,12 +560,14 @@ class ClientModel:
             return FloorState.BUSY, self._speaker
         return FloorState.IDLE, ""
 
-    def _set_floor(self, state: FloorState, holder: str, reason: str = "") -> None:
-        if (state, holder) == (self._floor, self._floor_holder):
+    def _set_floor(self, state: FloorState, holder: str, reason: str = "", *,
+                   position: int = 0, cause: str = "", by: str = "") -> None:
+        if (state, holder, position) == (self._floor, self._floor_holder, self._position):
             return
         self._floor = state
         self._floor_holder = holder
-        self._emit(FloorChanged(state, holder, reason))
+        self._position = position
+        self._emit(FloorChanged(state, holder, reason, position, cause, by))
 
     def _set_speaker(self, uid: str) -> None:
         if uid == self._speaker or self._joined is None:
@@ -546,7 +580,7 @@ class ClientModel:
                   adopt: bool = True) -> None:
         """Switch the talk target: floor, members and speaker follow the new one."""
         old = self._joined
-        if self._floor in (FloorState.TALKING, FloorState.REQUESTING):
+        if self._floor in (FloorState.TALKING, FloorState.REQUESTING, FloorState.QUEUED):
             self._set_floor(FloorState.IDLE, "", reason)
         if self._speaker:
             self._set_speaker("")

@@ -66,7 +66,13 @@ from app.protocol import (
     encode_message,
 )
 from app.protocol.features import is_feature_name
-from app.protocol.messages import Body, MediaKeyNotice
+from app.protocol.messages import (
+    Body,
+    EmergencyRequest,
+    EmergencyState,
+    FloorNotice,
+    MediaKeyNotice,
+)
 from app.protocol.presence import (
     PRESENCE,
     CallNotice,
@@ -80,7 +86,7 @@ from app.protocol.presence import (
 logger = logging.getLogger(__name__)
 
 Request = (Ping | SyncRequest | MembersRequest | JoinRequest | QuitRequest | SpeakRequest
-           | PresenceSyncRequest | CallRequest)
+           | PresenceSyncRequest | CallRequest | EmergencyRequest)
 """What :meth:`ClientSession.send_request` accepts (a login goes through :meth:`login`)."""
 
 _ANSWER_OF: dict[type, type] = {
@@ -93,6 +99,7 @@ _ANSWER_OF: dict[type, type] = {
     SpeakRequest: SpeakResult,
     PresenceSyncRequest: PresenceSyncResult,
     CallRequest: CallResult,
+    EmergencyRequest: EmergencyState,
 }
 """The successful answer each request expects (an :class:`ErrorReply` fits every one)."""
 
@@ -418,7 +425,8 @@ class ClientSession:
         if isinstance(body, Kicked):
             self._events.append(SessionKicked(body.reason))
             self._close(f"kicked: {body.reason or 'kicked'}", None)
-        elif isinstance(body, InterphoneChanged | MediaKeyNotice) or (
+        elif isinstance(body, InterphoneChanged | MediaKeyNotice | FloorNotice
+                        | EmergencyState) or (
                 isinstance(body, PresenceChanged | CallNotice) and PRESENCE in self.features):
             self._events.append(NotificationReceived(body))
         else:

@@ -23,14 +23,18 @@ from app.audio.codec import packet_ms
 from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS
 from app.audio.talker_stream import decode_utterance
 from app.client.client import InterphoneClient
-from app.client.errors import ClientError, FloorBusy
+from app.client.errors import ClientError
 from app.client.events import ModelEvent, SpeakerChanged
+from app.client.turn import TurnConfig, TurnPhase
+from app.client.turn_driver import TurnDriver
 from app.headless.talker import transmit_pcm
+from app.protocol.features import FLOOR_QUEUE
 
 logger = logging.getLogger(__name__)
 
 _FLOOR_ATTEMPTS = 3
 _FLOOR_RETRY_DELAY = 0.5
+_AT_REST = (TurnPhase.IDLE, TurnPhase.BUSY, TurnPhase.DENIED, TurnPhase.REVOKED)
 
 
 class _Bot:
@@ -64,29 +68,48 @@ class _Bot:
         raise NotImplementedError
 
     async def speak(self, pcm: np.ndarray) -> bool:
-        """Take the floor (a few tries if busy), send ``pcm`` in real time, release."""
-        for attempt in range(_FLOOR_ATTEMPTS):
-            try:
-                granted = await self.client.talk_start()
-            except FloorBusy as exc:
-                logger.debug("floor busy (%s), try %d", exc.holder, attempt + 1)
+        """Take the floor through the client's turn machine, as a held talk key would
+        (waiting in line where the server offers ``floor-queue``, else a few presses if
+        busy), send ``pcm`` in real time, release."""
+        changed = asyncio.Event()
+        driver = TurnDriver(self.client, config=self._turn_config, on_change=changed.set)
+        try:
+            for attempt in range(_FLOOR_ATTEMPTS):
+                driver.press()
+                if await self._settled(driver, changed):
+                    sent = await transmit_pcm(self.client, pcm, frame_ms=self.frame_ms,
+                                              bitrate=self.bitrate)
+                    if sent:
+                        self.utterances_sent += 1
+                    driver.release()
+                    await self._settled(driver, changed)
+                    return True
+                logger.debug("floor not granted (%s), try %d", driver.machine.phase,
+                             attempt + 1)
+                driver.release()
+                await self._settled(driver, changed)
                 await asyncio.sleep(_FLOOR_RETRY_DELAY)
-                continue
-            except ClientError as exc:
-                logger.info("bot cannot take the floor: %s", exc)
+            return False
+        finally:
+            await driver.close()
+            with contextlib.suppress(ClientError):
+                await self.client.talk_stop()  # harmless when already released
+
+    def _turn_config(self) -> TurnConfig:
+        return TurnConfig(max_talk=float(self.client.model.max_talk or 60), release_delay=0.0,
+                          queue=FLOOR_QUEUE in self.client.features)
+
+    @staticmethod
+    async def _settled(driver: TurnDriver, changed: asyncio.Event) -> bool:
+        """Wait until the turn is transmitting (True) or at rest without it (False)."""
+        while True:
+            machine = driver.machine
+            if machine.transmitting:
+                return True
+            if not driver.busy and machine.phase in _AT_REST:
                 return False
-            if not granted:
-                return False
-            try:
-                sent = await transmit_pcm(self.client, pcm, frame_ms=self.frame_ms,
-                                          bitrate=self.bitrate)
-                if sent:
-                    self.utterances_sent += 1
-            finally:
-                with contextlib.suppress(ClientError):
-                    await self.client.talk_stop()
-            return True
-        return False
+            changed.clear()
+            await changed.wait()
 
 
 class PlayerBot(_Bot):

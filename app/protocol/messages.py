@@ -69,6 +69,10 @@ class LoginResult:
     features: tuple[str, ...] = ()
     media_secret: str = ""
     """Extension ``media-auth``: the session's media secret, base64 ('' leaves it out)."""
+    priority: int | None = None
+    """Extension ``priority``: the user's level (None: the attribute is left out)."""
+    dispatcher: bool = False
+    """Extension ``priority``: the user may cancel anyone's emergency."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,8 @@ class InterphoneInfo:
     member_count: int
     speaker: str = ""
     members: tuple[str, ...] | None = None
+    emergency: str = ""
+    """Extension ``emergency``: who raised the emergency that is up ('' for none)."""
 
     def __post_init__(self) -> None:
         if self.member_count == 0 and self.members is None:
@@ -196,18 +202,73 @@ class InterphoneChanged:
 
 @dataclass(frozen=True, slots=True)
 class SpeakRequest:
+    """``queue`` (extension ``floor-queue``) and ``emergency`` (extension ``emergency``)
+    are sent as ``'1'`` only when true."""
+
     on: bool
     id: InterphoneId
+    queue: bool = False
+    emergency: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class SpeakResult:
-    """The speak response; the seed's bare ``<speak/>`` decodes with ``on``/``id`` None."""
+    """The speak response; the seed's bare ``<speak/>`` decodes with ``on``/``id`` None.
+
+    ``queued`` and ``position``: extension ``floor-queue``, the request waits in line."""
 
     on: bool | None
     id: InterphoneId | None
+    queued: bool = False
+    position: int = 0
     grant: int = 0
     """Extension ``media-auth``: the number of the floor grant (0 leaves it out)."""
+
+
+class FloorNoticeType(StrEnum):
+    QUEUED = "queued"
+    GRANTED = "granted"
+    LEFT = "left"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class FloorNotice:
+    """``<floor id= type= position= reason= by=/>``: extensions floor-queue, priority,
+    emergency (notification only). ``position`` is 0 and ``reason``/``by`` empty when
+    absent."""
+
+    id: InterphoneId
+    type: FloorNoticeType
+    position: int = 0
+    reason: str = ""
+    by: str = ""
+    grant: int = 0
+    """Extension ``media-auth`` (``granted`` only): the number of the floor grant."""
+
+
+class EmergencyAction(StrEnum):
+    RAISE = "raise"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyRequest:
+    """``<emergency type='raise|cancel' id=/>`` (extension ``emergency``)."""
+
+    action: EmergencyAction
+    id: InterphoneId
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyState:
+    """The response to :class:`EmergencyRequest`, and the notification of a raise or
+    cancel: ``by`` raised it; ``cancelled_by`` (cancel only) cancelled it."""
+
+    action: EmergencyAction
+    id: InterphoneId
+    by: str
+    cancelled_by: str = ""
 
 
 # ---- failures ----------------------------------------------------------------------------
@@ -227,6 +288,10 @@ class ErrorReply:
     errmsg: str = ""
     type: str | None = None
     id: str | None = None
+    holder: str = ""
+    """409: who holds the floor (PROTOCOL.md section 6); '' when absent."""
+    reason: str = ""
+    """409 of extension floor-queue: ``queue_full``; '' when absent."""
 
     @property
     def code(self) -> ErrCode | int:
@@ -253,6 +318,9 @@ Body = (
     | SpeakRequest
     | SpeakResult
     | MediaKeyNotice
+    | FloorNotice
+    | EmergencyRequest
+    | EmergencyState
     | ErrorReply
     | PresenceSyncRequest
     | PresenceSyncResult

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.protocol.errors import ProtocolError
 from app.protocol.messages import (
     Body,
+    EmergencyRequest,
     ErrorReply,
     JoinRequest,
     Login,
@@ -40,13 +43,19 @@ def echo_error(body: Body, errcode: int, errmsg: str) -> ErrorReply:
             return ErrorReply("presence", errcode, errmsg, "sync")
         case CallRequest(action, interphone):
             return ErrorReply("call", errcode, errmsg, action.value, str(interphone))
+        case EmergencyRequest(action, interphone):
+            return ErrorReply("emergency", errcode, errmsg, action.value, str(interphone))
     return ErrorReply("error", errcode, errmsg)
 
 
-def refusal(request: Message, errcode: int, errmsg: str) -> Message:
-    """The response refusing ``request`` in its own envelope (``seq`` and ``module``)."""
-    return Message.response(request.seq, echo_error(request.body, errcode, errmsg),
-                            request.module)
+def refusal(request: Message, errcode: int, errmsg: str, *, holder: str = "",
+            reason: str = "") -> Message:
+    """The response refusing ``request`` in its own envelope (``seq`` and ``module``);
+    ``holder`` and ``reason`` are the extra attributes of a 409."""
+    body = echo_error(request.body, errcode, errmsg)
+    if holder or reason:
+        body = replace(body, holder=holder, reason=reason)
+    return Message.response(request.seq, body, request.module)
 
 
 def protocol_error_reply(exc: ProtocolError) -> Message:

@@ -21,7 +21,12 @@ from app.protocol.ids import InterphoneId, is_valid_name
 from app.protocol.limits import MAX_FRAME, MAX_MEMBERS, MAX_SEQ_LEN, MAX_SYNC_IDS, MAX_TEXT_ATTR
 from app.protocol.messages import (
     Body,
+    EmergencyAction,
+    EmergencyRequest,
+    EmergencyState,
     ErrorReply,
+    FloorNotice,
+    FloorNoticeType,
     InterphoneChanged,
     InterphoneInfo,
     JoinRequest,
@@ -301,7 +306,26 @@ def _decode_error(element: etree._Element) -> ErrorReply:
         errmsg=element.get("errmsg") or "",
         type=_attr(element, "type"),
         id=_attr(element, "id"),
+        holder=_attr(element, "holder") or "",
+        reason=_attr(element, "reason") or "",
     )
+
+
+def _bool_attr(element: etree._Element, name: str) -> bool:
+    """An extension's boolean: '1' true, '0' or absent false, anything else 400."""
+    value = _attr(element, name)
+    if value in (None, "", "0"):
+        return False
+    if value == "1":
+        return True
+    raise ProtocolError(f"{name}={value!r} is not '0' or '1'")
+
+
+def _optional_name(element: etree._Element, name: str) -> str:
+    value = _attr(element, name) or ""
+    if value and not is_valid_name(value):
+        raise ProtocolError(f"bad {name} {value!r} in <{_tag(element)}>")
+    return value
 
 
 def _decode_login(element: etree._Element) -> Login:
@@ -329,6 +353,8 @@ def _decode_login_result(element: etree._Element) -> LoginResult:
         roster=tuple(roster),
         features=parse_features(_attr(element, "features")),
         media_secret=_attr(element, "media_secret") or "",
+        priority=(_int_attr(element, "priority") if _attr(element, "priority") else None),
+        dispatcher=_bool_attr(element, "dispatcher"),
     )
 
 
@@ -361,6 +387,7 @@ def _decode_info(element: etree._Element) -> InterphoneInfo:
         member_count=_int_attr(element, "member_count", default=0),
         speaker=speaker,
         members=tuple(_name_attr(m, "id") for m in members) if members else None,
+        emergency=_optional_name(element, "emergency"),
     )
 
 
@@ -431,15 +458,20 @@ def _speak_type(element: etree._Element, *, required: bool) -> bool | None:
 
 
 def _decode_speak_request(element: etree._Element) -> SpeakRequest:
-    return SpeakRequest(_speak_type(element, required=True) or False, _interphone_id(element))
+    return SpeakRequest(_speak_type(element, required=True) or False, _interphone_id(element),
+                        queue=_bool_attr(element, "queue"),
+                        emergency=_bool_attr(element, "emergency"))
 
 
 def _decode_speak_result(element: etree._Element) -> SpeakResult:
     raw_id = _attr(element, "id")
+    queued = _bool_attr(element, "queued")
     return SpeakResult(
         _speak_type(element, required=False),
         InterphoneId.parse(raw_id) if raw_id else None,
-        _int_attr(element, "grant", default=0),
+        queued=queued,
+        position=_int_attr(element, "position", default=0) if queued else 0,
+        grant=_int_attr(element, "grant", default=0),
     )
 
 
@@ -522,6 +554,34 @@ def _encode_presence(body: Body) -> etree._Element | None:
             return _element("call", type=kind.value, id=str(interphone), **{"from": peer or None},
                             timeout=str(timeout) if timeout else None, reason=reason or None)
     return None
+def _decode_floor_notice(element: etree._Element) -> FloorNotice:
+    try:
+        kind = FloorNoticeType(_attr(element, "type") or "")
+    except ValueError:
+        raise ProtocolError(f"unknown <floor> type {element.get('type')!r}") from None
+    return FloorNotice(_interphone_id(element), kind,
+                       position=_int_attr(element, "position", default=0),
+                       reason=_attr(element, "reason") or "",
+                       by=_optional_name(element, "by"),
+                       grant=_int_attr(element, "grant", default=0))
+
+
+def _emergency_action(element: etree._Element) -> EmergencyAction:
+    try:
+        return EmergencyAction(_attr(element, "type") or "")
+    except ValueError:
+        raise ProtocolError(f"<emergency> type must be 'raise' or 'cancel', "
+                            f"not {element.get('type')!r}") from None
+
+
+def _decode_emergency_request(element: etree._Element) -> EmergencyRequest:
+    return EmergencyRequest(_emergency_action(element), _interphone_id(element))
+
+
+def _decode_emergency_state(element: etree._Element) -> EmergencyState:
+    return EmergencyState(_emergency_action(element), _interphone_id(element),
+                          _optional_name(element, "by"),
+                          _optional_name(element, "cancelled_by"))
 
 
 _SESSION, _INTERPHONE = Module.SESSION.value, Module.INTERPHONE.value
@@ -547,6 +607,10 @@ _DECODERS: dict[tuple[str | None, MessageKind, str | None], Callable[[etree._Ele
     (_INTERPHONE, _REQUEST, "call"): _decode_call_request,
     (_INTERPHONE, _RESPONSE, "call"): _decode_call_result,
     (_INTERPHONE, _NOTIFICATION, "call"): _decode_call_notice,
+    (_INTERPHONE, _NOTIFICATION, "floor"): _decode_floor_notice,
+    (_INTERPHONE, _REQUEST, "emergency"): _decode_emergency_request,
+    (_INTERPHONE, _RESPONSE, "emergency"): _decode_emergency_state,
+    (_INTERPHONE, _NOTIFICATION, "emergency"): _decode_emergency_state,
 }
 
 
@@ -570,6 +634,9 @@ _KINDS_OF: dict[type, tuple[MessageKind, ...]] = {
     SpeakRequest: (_REQUEST,),
     SpeakResult: (_RESPONSE,),
     MediaKeyNotice: (_NOTIFICATION,),
+    FloorNotice: (_NOTIFICATION,),
+    EmergencyRequest: (_REQUEST,),
+    EmergencyState: (_RESPONSE, _NOTIFICATION),
     ErrorReply: (_RESPONSE,),
     PresenceSyncRequest: (_REQUEST,),
     PresenceSyncResult: (_RESPONSE,),
@@ -634,6 +701,7 @@ def _info_element(
         attach_id=info.attach_id,
         member_count=str(info.member_count),
         speaker=info.speaker,
+        emergency=info.emergency or None,
     )
     if with_members and info.members is not None:
         for uid in info.members:
@@ -657,7 +725,10 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
             element = _element("login", uid=uid, udp_port=str(udp_port),
                                keepalive=str(keepalive), max_talk=str(max_talk),
                                features=format_features(features),
-                               media_secret=secret or None)
+                               # extension priority (after the base attributes)
+                               priority=None if body.priority is None else str(body.priority),
+                               dispatcher="1" if body.dispatcher else None,
+                               media_secret=secret or None)  # extension media-auth
             for entry in roster:
                 element.append(_element(entry.kind, id=entry.id, name=_text(entry.name)))
             return element
@@ -697,15 +768,31 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
         case InterphoneChanged(info):
             return _info_element(info, None)
         case SpeakRequest(on, interphone):
-            return _element("speak", type="on" if on else "off", id=str(interphone))
-        case SpeakResult(on, interphone, grant):
+            return _element("speak", type="on" if on else "off", id=str(interphone),
+                            queue="1" if body.queue else None,
+                            emergency="1" if body.emergency else None)
+        case SpeakResult(on, interphone):
             return _element(
                 "speak",
                 type=None if on is None else ("on" if on else "off"),
                 id=None if interphone is None else str(interphone),
-                grant=str(grant) if grant else None,
+                grant=str(body.grant) if body.grant else None,  # extension media-auth
+                queued="1" if body.queued else None,  # extension floor-queue
+                position=str(body.position) if body.queued else None,
             )
+        case FloorNotice(interphone, notice, position, reason, by, grant):
+            return _element("floor", id=str(interphone), type=notice.value,
+                            position=str(position) if position else None,
+                            reason=reason or None, by=by or None,
+                            grant=str(grant) if grant else None)  # extension media-auth
+        case EmergencyRequest(action, interphone):
+            return _element("emergency", type=action.value, id=str(interphone))
+        case EmergencyState(action, interphone, by, cancelled_by):
+            return _element("emergency", type=action.value, id=str(interphone), by=by,
+                            cancelled_by=(cancelled_by if action is EmergencyAction.CANCEL
+                                          else None))
         case ErrorReply(tag, errcode, errmsg, action, raw_id):
             return _element(tag, type=action, id=raw_id, errcode=str(errcode),
-                            errmsg=_text(errmsg))
+                            errmsg=_text(errmsg), holder=body.holder or None,
+                            reason=body.reason or None)
     raise TypeError(f"cannot encode {type(body).__name__} as a {kind.value}")

@@ -7,17 +7,24 @@ File shape (other keys are ignored, so the file may carry more)::
     max_talk = 60         # seconds
     keepalive = 15        # seconds
     silence_timeout = 5   # optional, as every ServerSettings field
+    queue_limit = 8       # floor extensions (docs/protocol-extensions.md): requests waiting
+    queue_timeout = 30    # per interphone, seconds one may wait, and the level from which
+    dispatcher_level = 8  # a user is a dispatcher
 
     [[users]]
     uid = "alice"
     name = "Alice"
     token = "pw-alice"    # a plain token, or instead:
     # token_hash = "pbkdf2_sha256$<iterations>$<salt>$<hex digest>"
+    priority = 0          # 0..9 (extension priority), default 0
 
     [[groups]]
     id = "58"
     name = "Ops"
     members = ["alice", "bob"]   # "*" = every user (in open mode: every uid)
+    preemptible = false   # optional: a higher priority pre-empts the holder
+    queue_limit = 4       # optional per-interphone overrides of the [server] values
+    queue_timeout = 20
 
     [[discussions]]
     id = "12"
@@ -49,6 +56,7 @@ from app.protocol.ids import AttachType, InterphoneId, is_valid_name
 from app.protocol.limits import MAX_TEXT_ATTR
 from app.protocol.messages import RosterEntry
 from app.protocol.xmlchars import has_non_xml_char
+from app.server.floor import MAX_PRIORITY, MIN_PRIORITY, FloorPolicy
 from app.server.settings import SETTING_NAMES, ServerSettings, setting_problem
 
 EVERYONE = "*"
@@ -100,6 +108,7 @@ class User:
     name: str
     token: str | None = None
     token_hash: str | None = None
+    priority: int = MIN_PRIORITY
 
     def token_matches(self, token: str) -> bool:
         if self.token is not None:
@@ -122,6 +131,9 @@ class Circle:
     name: str
     members: frozenset[str]
     everyone: bool = False
+    preemptible: bool = False
+    queue_limit: int | None = None  # None: the [server] value
+    queue_timeout: float | None = None
 
     def includes(self, uid: str) -> bool:
         return self.everyone or uid in self.members
@@ -203,6 +215,29 @@ class Directory:
         entries += [RosterEntry("contact", u.uid, u.name)
                     for u in self.users.values() if u.uid != uid]
         return tuple(entries)
+
+    def priority_of(self, uid: str) -> int:
+        """The directory level of ``uid`` (0 for a uid not in the directory)."""
+        user = self.users.get(uid)
+        return user.priority if user is not None else MIN_PRIORITY
+
+    def floor_policy(self, interphone: InterphoneId, settings: ServerSettings) -> FloorPolicy:
+        """The floor settings of ``interphone``: its circle's overrides of ``settings``;
+        chats use the [server] values and are never preemptible."""
+        circle: Circle | None = None
+        if interphone.kind is AttachType.GROUP:
+            circle = self.groups.get(interphone.key)
+        elif interphone.kind is AttachType.DISCUSS:
+            circle = self.discussions.get(interphone.key)
+        limit, timeout, preemptible = settings.queue_limit, settings.queue_timeout, False
+        if circle is not None:
+            preemptible = circle.preemptible
+            if circle.queue_limit is not None:
+                limit = circle.queue_limit
+            if circle.queue_timeout is not None:
+                timeout = circle.queue_timeout
+        return FloorPolicy(queue_limit=limit, queue_timeout=timeout, preemptible=preemptible,
+                           dispatcher_level=settings.dispatcher_level)
 
     def may_see(self, uid: str, interphone: InterphoneId, auth: str) -> bool:
         """May ``uid`` join, sync or watch ``interphone``?"""
@@ -336,7 +371,13 @@ class _Loader:
                 raise self.fail(
                     f"token_hash of {uid!r} is not {HASH_SCHEME}$<iterations>$<salt>$<hex sha256>",
                     "users", index, "token_hash")
-            users[uid] = User(uid, name, token, token_hash)
+            priority = entry.get("priority", MIN_PRIORITY)
+            if (not isinstance(priority, int) or isinstance(priority, bool)
+                    or not MIN_PRIORITY <= priority <= MAX_PRIORITY):
+                raise self.fail(f"priority of {uid!r} must be an integer "
+                                f"{MIN_PRIORITY}..{MAX_PRIORITY}, not {priority!r}",
+                                "users", index, "priority")
+            users[uid] = User(uid, name, token, token_hash, priority)
         return users
 
     def load_circles(self, table: str, users: dict[str, User]) -> dict[str, Circle]:
@@ -356,6 +397,21 @@ class _Loader:
                     raise self.fail(f"unknown member {uid!r} in {kind} {cid!r}",
                                     table, index, "members", uid)
             everyone = EVERYONE in members
+            preemptible = entry.get("preemptible", False)
+            if not isinstance(preemptible, bool):
+                raise self.fail(f"preemptible of {kind} {cid!r} must be true or false",
+                                table, index, "preemptible")
+            limit = entry.get("queue_limit")
+            if limit is not None:
+                problem = setting_problem("queue_limit", limit)
+                if problem is not None:
+                    raise self.fail(problem, table, index, "queue_limit")
+            timeout = entry.get("queue_timeout")
+            if timeout is not None:
+                problem = setting_problem("queue_timeout", timeout)
+                if problem is not None:
+                    raise self.fail(problem, table, index, "queue_timeout")
             circles[cid] = Circle(cid, name, frozenset(m for m in members if m != EVERYONE),
-                                  everyone)
+                                  everyone, preemptible, limit,
+                                  None if timeout is None else float(timeout))
         return circles

@@ -11,10 +11,13 @@ from app.protocol.messages import Body, Message
 class Refused(Exception):
     """A request the rules refuse; it is answered with ``errcode``/``errmsg``."""
 
-    def __init__(self, errcode: ErrCode | int, errmsg: str) -> None:
+    def __init__(self, errcode: ErrCode | int, errmsg: str, *, holder: str = "",
+                 reason: str = "") -> None:
         super().__init__(errmsg)
         self.errcode = errcode
         self.errmsg = errmsg
+        self.holder = holder  # 409: who holds the floor
+        self.reason = reason  # 409 of floor-queue: queue_full
 
 
 class RefusedAndClosed(Refused):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from app.protocol.ids import InterphoneId
 from app.protocol.media_crypto import RecvBeginVerifier
+from app.server.floor import Floor
 from app.server.settings import ServerSettings
 
 Address = tuple  # what asyncio gives as a datagram's source: (host, port[, flow, scope])
@@ -52,6 +53,9 @@ class Interphone:
     members: dict[str, int] = field(default_factory=dict)  # uid -> session id
     addrs: dict[str, Address] = field(default_factory=dict)  # uid -> registered UDP address
     holder: str = ""
+    """Who holds the floor: always ``floor.holder`` (kept here for the relay's hot path)."""
+    floor: Floor = field(default_factory=Floor)
+    """Who holds the floor and who waits for it (queue, priority, emergency)."""
     granted_at: float = 0.0
     last_audio_at: float = 0.0
     grant_no: int = 0

@@ -61,6 +61,12 @@ class ServerSettings:
     recvbegin_rate: float = 20.0
     """Authenticated recvbegin datagrams per second per source IP."""
     recvbegin_burst: int = 40
+    queue_limit: int = 8
+    """Floor requests waiting per interphone at most (extension floor-queue); 0: no queue."""
+    queue_timeout: float = 30.0
+    """Seconds a floor request may wait in line (extension floor-queue)."""
+    dispatcher_level: int = 8
+    """Users whose directory ``priority`` is at least this are dispatchers (0..9)."""
 
     @property
     def tls_enabled(self) -> bool:
@@ -110,6 +116,14 @@ def setting_problem(name: str, value: object) -> str | None:
     if name == "media_encryption":
         return None if value in MEDIA_ENCRYPTION_MODES else (
             f"media_encryption must be \"required\", \"optional\" or \"off\", not {value!r}")
+    if name == "queue_limit":
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000:
+            return None
+        return f"queue_limit must be an integer 0..1000, not {value!r}"
+    if name == "dispatcher_level":
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+            return None
+        return f"dispatcher_level must be an integer 0..9, not {value!r}"
     if name in _INTEGER_SETTINGS:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return None

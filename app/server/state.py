@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections import deque
 from dataclasses import replace
 
 from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
-from app.protocol.features import KNOWN_FEATURES, grant_features
+from app.protocol.features import EMERGENCY, KNOWN_FEATURES, PRIORITY, grant_features
 from app.protocol.ids import AttachType, InterphoneId
 from app.protocol.limits import MAX_FRAME, MAX_MEMBERS
 from app.protocol.media_crypto import FEATURE, InterphoneKeys
 from app.protocol.messages import (
     Body,
+    EmergencyRequest,
     InterphoneChanged,
     InterphoneInfo,
     JoinRequest,
@@ -41,7 +43,6 @@ from app.protocol.messages import (
     QuitRequest,
     QuitResult,
     SpeakRequest,
-    SpeakResult,
     SyncRequest,
     SyncResult,
 )
@@ -53,6 +54,12 @@ from app.server.admission_rules import AdmissionRules
 from app.server.coalesce import COALESCE, Coalescer
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
+from app.server.floor import (
+    EmergencyRecord,
+    EndReason,
+    Floor,
+)
+from app.server.floor_rules import FloorRules
 from app.server.media_auth_rules import MediaAuthRules
 from app.server.media_gate import (
     ERRCODE_MEDIA_AUTH_REQUIRED,
@@ -77,7 +84,7 @@ ACCOUNT_REMOVED = "account_removed"
 """The ``kicked`` reason sent to a session whose user a directory reload removed."""
 
 
-class ServerState(AdmissionRules, MediaAuthRules):
+class ServerState(AdmissionRules, MediaAuthRules, FloorRules):
     """Everything the server knows and every rule it applies, for all connections at once.
 
     Keyed by session id (``sid``, one per TCP connection, chosen by the I/O
@@ -121,6 +128,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
         self.watchers: dict[InterphoneId, dict[int, None]] = {}
         self.chats_of: dict[str, dict[InterphoneId, None]] = {}
         self._floor_timers: list[tuple[float, int, str]] = []
+        self._queue_timers: list[tuple[float, str]] = []
         self._grants = 0
         self.presence = PresenceRules(self)  # extension presence: status and ringing calls
         self.coalescer: Coalescer[InterphoneId] = Coalescer()
@@ -134,6 +142,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
         every node; it hands each change back to :meth:`apply_shared`."""
         self.revocations: dict[str, int] = {}
         """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
+        self.emergency_log: dict[InterphoneId, deque[EmergencyRecord]] = {}
+        """Per interphone, its newest emergency raises and cancels (kept after it ends)."""
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -158,7 +168,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
             self.interphones[record.id] = self.routes[str(record.id)] = record
 
     def _start(self, interphone: InterphoneId) -> Interphone:
-        record = Interphone(interphone)
+        record = Interphone(interphone, floor=Floor(
+            self.directory.floor_policy(interphone, self.settings)))
         self.interphones[interphone] = record
         self.routes[str(interphone)] = record
         if interphone.kind is AttachType.CHAT:
@@ -200,8 +211,16 @@ class ServerState(AdmissionRules, MediaAuthRules):
         record = self.interphones.get(interphone)
         if record is None:
             return InterphoneInfo.of(interphone, receiver, (), "", with_members=with_members)
-        return InterphoneInfo.of(interphone, receiver, tuple(record.members), record.holder,
+        info = InterphoneInfo.of(interphone, receiver, tuple(record.members), record.holder,
                                  with_members=with_members)
+        if record.floor.emergency_by and EMERGENCY in self._features_of(receiver):
+            info = replace(info, emergency=record.floor.emergency_by)
+        return info
+
+    def _features_of(self, uid: str) -> frozenset[str]:
+        sid = self.by_uid.get(uid)
+        session = self.sessions.get(sid) if sid is not None else None
+        return session.features if session is not None else frozenset()
 
     def _may_see(self, uid: str, interphone: InterphoneId) -> bool:
         return self.directory.may_see(uid, interphone, self.settings.auth)
@@ -271,6 +290,7 @@ class ServerState(AdmissionRules, MediaAuthRules):
         if peer is None or peer.closing:
             return outbox
         peer.last_rx = now
+        self.now = now
         try:
             frames = peer.decoder.feed(data)
         except FrameTooLarge as exc:
@@ -330,7 +350,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
                 return  # answered when the shared log hands the change back (apply_shared)
             result = self._apply(peer, body, now, verified)
         except Refused as refused:
-            outbox.send(sid, refusal(request, refused.errcode, refused.errmsg))
+            outbox.send(sid, refusal(request, refused.errcode, refused.errmsg,
+                                     holder=refused.holder, reason=refused.reason))
             if isinstance(refused, RefusedAndClosed):
                 self._close_peer(sid, outbox)
             return
@@ -366,7 +387,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
                     result = self._apply_request(sid, body, now)
         except Refused as refused:
             if request is not None:
-                outbox.send(sid, refusal(request, refused.errcode, refused.errmsg))
+                outbox.send(sid, refusal(request, refused.errcode, refused.errmsg,
+                                         holder=refused.holder, reason=refused.reason))
             return outbox
         if request is None:
             outbox.extend(result.outbox)
@@ -405,7 +427,10 @@ class ServerState(AdmissionRules, MediaAuthRules):
             case QuitRequest(interphone, member):
                 return self.quit(sid, interphone, member)
             case SpeakRequest(on, interphone):
-                return self.speak(sid, interphone, on, now)
+                return self.speak(sid, interphone, on, now, queue=body.queue,
+                                  emergency=body.emergency)
+            case EmergencyRequest(action, interphone):
+                return self.emergency(sid, action, interphone, now)
             case PresenceSyncRequest():
                 return self.presence.presence_sync(self.sessions[sid])
             case CallRequest():
@@ -475,6 +500,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
             self.presence.session_started(current, replaced=older is not None, outbox=outbox)
             outbox.log(f"login uid={uid} session={sid} peer={peer_ip}"
                        + (f" features={' '.join(sorted(granted))}" if granted else ""))
+        level = self.directory.priority_of(uid)
+        with_level = PRIORITY in current.features
         reply = LoginResult(
             uid=uid,
             udp_port=self.udp_port,
@@ -483,6 +510,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
             roster=self.directory.roster(uid, self.settings.auth),
             features=tuple(sorted(current.features)),
             media_secret=current.media_secret,
+            priority=level if with_level else None,
+            dispatcher=with_level and level >= self.settings.dispatcher_level,
         )
         return Result(reply, outbox)
 
@@ -613,40 +642,22 @@ class ServerState(AdmissionRules, MediaAuthRules):
                    f"reason={why}")
         floor_changed = record.holder == uid
         if floor_changed:
-            record.holder = ""
             self.media_released(record)
             outbox.log(f"floor release uid={uid} interphone={record.id} reason={why}")
-        self.media_membership_changed(record, outbox)
+        self.media_membership_changed(record, outbox)  # (before the change notification)
+        now = self.now or 0.0
         if not record.members:
+            record.holder = ""
+            self._record_emergency(record, record.floor.close(now), outbox)
             self._end(record)
-        if floor_changed or not record.members:
             self._notify(record.id, outbox)
         else:
-            self._notify_members(record.id, outbox)
+            outcome = record.floor.leave(uid, now)
+            if not (floor_changed or outcome.holder_changed):
+                self._notify_members(record.id, outbox)  # (may be coalesced)
+            self._floor_changed(record, outcome, outbox,
+                                notify=floor_changed or outcome.holder_changed)
         self.presence.member_left(uid, record.id, outbox)
-
-    def speak(self, sid: int, interphone: InterphoneId, on: bool, now: float) -> Result:
-        session = self.session(sid)
-        record = self.interphones.get(interphone)
-        if record is None or record.members.get(session.uid) != sid:
-            raise Refused(ErrCode.FORBIDDEN, f"{session.uid} is not a member of {interphone}")
-        outbox = Outbox()
-        grant = 0
-        if on and record.holder != session.uid:
-            if record.holder:
-                raise Refused(ErrCode.FLOOR_BUSY, f"{record.holder} is speaking")
-            self._grant(record, session.uid, now)
-            outbox.log(f"floor grant uid={session.uid} interphone={interphone}")
-            self._notify(interphone, outbox)
-            grant = self.media_grant(record) if session.media is not None else 0
-        elif on and session.media is not None:
-            grant = self.media_grant(record)  # a re-grant: seq restarts under a new number
-        elif not on and record.holder == session.uid:
-            record.holder = ""
-            self.media_released(record)
-            outbox.log(f"floor release uid={session.uid} interphone={interphone} reason=off")
-            self._notify(interphone, outbox)
-        return Result(SpeakResult(on, interphone, grant), outbox)
 
     # ---- floor timers --------------------------------------------------------------------------
 
@@ -660,7 +671,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
-        deadlines = [t[0][0] for t in (self._floor_timers, self._peer_timers) if t]
+        deadlines = [t[0][0] for t in (self._floor_timers, self._queue_timers,
+                                       self._peer_timers) if t]
         deadlines += [t for t in (self.presence.next_deadline(), self.coalescer.next_deadline(),
                                   self.refusals.next_deadline()) if t is not None]
         return min(deadlines) if deadlines else None
@@ -689,6 +701,12 @@ class ServerState(AdmissionRules, MediaAuthRules):
                 heapq.heappush(timers, (now + self.settings.silence_timeout, grant_no, key))
                 continue
             self.revoke(record, reason, outbox)
+        queued = self._queue_timers
+        while queued and queued[0][0] <= now:
+            _, key = heapq.heappop(queued)
+            record = self.routes.get(key)
+            if record is not None:
+                self._floor_changed(record, record.floor.handle_timer(now), outbox)
         self.presence.handle_timer(now, outbox)
         self._expire_peers(now, outbox)
         self.refusals.handle_timer(now)  # logs the refusals it held back
@@ -697,12 +715,12 @@ class ServerState(AdmissionRules, MediaAuthRules):
         return outbox
 
     def revoke(self, record: Interphone, reason: str, outbox: Outbox) -> None:
-        """Take the floor back from its holder (``max_talk`` or ``silence``) and tell."""
+        """Take the floor back from its holder (``max_talk`` or ``silence``) and tell; the
+        head of the line, if any, is granted in the same step."""
         self.revocations[reason] = self.revocations.get(reason, 0) + 1
-        outbox.log(f"floor revoke uid={record.holder} interphone={record.id} reason={reason}")
-        record.holder = ""
-        self.media_released(record)
-        self._notify(record.id, outbox)
+        end = {"max_talk": EndReason.TIME_LIMIT, "silence": EndReason.SILENCE}.get(
+            reason, EndReason.SERVER)
+        self._floor_changed(record, record.floor.revoke(end, self.now or 0.0), outbox)
 
     def _expire_peers(self, now: float, outbox: Outbox) -> None:
         # Each peer has one live heap entry (at ``peer.timer_at``); deadlines that moved
@@ -795,7 +813,8 @@ class ServerState(AdmissionRules, MediaAuthRules):
                 if party_sid is not None:
                     recipients.setdefault(party_sid, False)
         listed = len(members) <= MEMBER_LIST_LIMIT
-        views: dict[tuple[bool, str], Message] = {}
+        raised_by = record.floor.emergency_by if record else ""
+        views: dict[tuple[bool, str, str], Message] = {}
         others_elsewhere = self.shared is not None  # sessions of other nodes: told there
         for sid, is_member in recipients.items():
             if others_elsewhere and sid not in self.peers:
@@ -804,11 +823,12 @@ class ServerState(AdmissionRules, MediaAuthRules):
             if coalescing is not None and (COALESCE in session.features) != coalescing:
                 continue
             attach_id = interphone.attach_id_for(session.uid)
-            view = (is_member and listed, attach_id)
+            view = (is_member and listed, attach_id,
+                    raised_by if EMERGENCY in session.features else "")
             message = views.get(view)
             if message is None:
                 info = InterphoneInfo(interphone, attach_id, len(members), speaker,
-                                      members if view[0] else None)
+                                      members if view[0] else None, emergency=view[2])
                 message = views[view] = Message.notification(InterphoneChanged(info))
             outbox.send(sid, message)
 

@@ -165,6 +165,7 @@ class SignalingServer:
             self._timer = None
         for task in list(self._checks):
             task.cancel()
+        self.deliver(self.state.shut_down())
         for conn in list(self.connections.values()):
             conn.close()
 

@@ -30,6 +30,8 @@ from app.audio.backend import (
 )
 from app.audio.clocked import ClockedBackend
 from app.audio.pipeline import AudioEngine
+from app.client.turn import TurnTone
+from app.ui import floor_cues
 from app.ui.view_types import DeviceChoice
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,13 @@ class Tone(StrEnum):
     END_OF_TRANSMISSION = "end_of_transmission"
     INCOMING_CALL = "incoming_call"
     ACTIVITY = "activity"  # someone speaks in a joined interphone other than the talk target
+    QUEUED = "queued"
+    YOUR_TURN = "your_turn"
+    PREEMPTED = "preempted"
+    TIME_WARNING_10S = "time_warning_10s"
+    TIME_WARNING_3S = "time_warning_3s"
+    CUT_OFF = "cut_off"
+    EMERGENCY = "emergency"
 
 
 _TONES: dict[Tone, Callable[[], np.ndarray]] = {
@@ -49,7 +58,15 @@ _TONES: dict[Tone, Callable[[], np.ndarray]] = {
     Tone.END_OF_TRANSMISSION: tones.end_of_transmission,
     Tone.INCOMING_CALL: tones.incoming_call,
     Tone.ACTIVITY: tones.activity,
+    **{Tone(name): cue for name, cue in floor_cues.CUES.items()},
 }
+TURN_TONES: dict[TurnTone, Tone] = {
+    TurnTone.PERMIT: Tone.TALK_PERMIT, TurnTone.BUSY: Tone.BUSY, TurnTone.QUEUED: Tone.QUEUED,
+    TurnTone.YOUR_TURN: Tone.YOUR_TURN, TurnTone.PREEMPTED: Tone.PREEMPTED,
+    TurnTone.TIME_WARNING_10S: Tone.TIME_WARNING_10S,
+    TurnTone.TIME_WARNING_3S: Tone.TIME_WARNING_3S, TurnTone.CUT_OFF: Tone.CUT_OFF,
+}
+"""The cue of each of the turn machine's tones."""
 TONE_VOLUME = 0.6
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.floor_widgets import ReplayList
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.talk_button import TalkButton, format_seconds
 from app.ui.view_types import InterphoneRow, RowKind
@@ -86,6 +87,8 @@ class InterphonePanel(QWidget):
         self.members.setWordWrap(False)
         self.members.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.talk_button = TalkButton(self)
+        self.replay = ReplayList(self)
+        self.replay.setMaximumWidth(280)
 
         header = QGridLayout()
         header.addWidget(self.kind_icon, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
@@ -105,6 +108,7 @@ class InterphonePanel(QWidget):
         members_box = QVBoxLayout()
         members_box.addWidget(self.members_title)
         members_box.addWidget(self.members)
+        members_box.addWidget(self.replay)
         body = QHBoxLayout()
         body.addLayout(members_box, 1)
         body.addWidget(self.talk_button, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
+from app.ui.floor_widgets import EmergencyBanner
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
 from app.ui.talk_key import TalkKey, talk_key_label
@@ -38,6 +39,8 @@ from app.ui.view_types import InterphoneRow, LinkState, TalkState
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
 DEFAULT_SIZE = QSize(1280, 800)
+REPLAY_LAST_KEY = "Ctrl+R"
+"""Plays the newest received transmission of the selected interphone again."""
 # room for a title bar and frame when the window system has not told us yet
 _FRAME_ALLOWANCE = QSize(16, 48)
 
@@ -140,6 +143,8 @@ class MainWindow(QMainWindow):
     """(interphone id, interphone name, speaker name): someone speaks in a joined
     interphone that is not the talk target (a tray may notify while hidden)."""
     reconnect_requested = Signal()
+    replay_last_requested = Signal()
+    emergency_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -155,10 +160,14 @@ class MainWindow(QMainWindow):
         self.interphones = InterphoneList(self)
         self.panel = InterphonePanel(self)
         self.banner = IncomingCallBanner(self)
+        self.emergency = EmergencyBanner(self)
         self.audio_bar = AudioBar(self)
+        self.replay_shortcut = QShortcut(QKeySequence(REPLAY_LAST_KEY), self)
+        self.replay_shortcut.activated.connect(self.replay_last_requested)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 6, 6, 0)
+        right_layout.addWidget(self.emergency)
         right_layout.addWidget(self.banner)
         right_layout.addWidget(self.panel, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -428,6 +437,11 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.quit_requested)
         self.about_action = QAction(icon("app"), "", self)
         self.about_action.triggered.connect(self.show_about)
+        self.emergency_action = QAction("", self)
+        self.emergency_action.triggered.connect(self.emergency_requested)
+        self.emergency_action.setEnabled(False)
+        self.app_menu.addAction(self.emergency_action)
+        self.app_menu.addSeparator()
         self.app_menu.addAction(self.settings_action)
         self.app_menu.addAction(self.about_action)
         self.app_menu.addSeparator()
@@ -469,6 +483,7 @@ class MainWindow(QMainWindow):
         self.settings_action.setText(self.tr("&Settings…"))
         self.sign_out_action.setText(self.tr("Sign &out"))
         self.quit_action.setText(self.tr("&Quit"))
+        self.emergency_action.setText(self.tr("Raise an &emergency here"))
         self._show_title()
         self._show_link()
         self._show_audio_note()

@@ -7,24 +7,18 @@ updated directly. Coroutines started from slots go through a :class:`TaskSet`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Coroutine
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
 from app.audio.fec_policy import setting_for_loss
 from app.client import (
     CallState,
-    ClientError,
     ConnectionChanged,
     ConnectionState,
     ContactPresenceChanged,
-    FloorBusy,
     FloorChanged,
     FloorState,
     IncomingCall,
@@ -42,11 +36,24 @@ from app.client import (
     RosterChanged,
     SpeakerChanged,
 )
+from app.client.replay import ReplayStore
 from app.client.tasks import TaskSet
+from app.client.turn import (
+    EndReason,
+    TurnConfig,
+    TurnMachine,
+    TurnTone,
+    TurnViewKind,
+)
+from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
-from app.ui.audio_link import AudioPort, Tone
+from app.protocol.features import EMERGENCY, FLOOR_QUEUE
+from app.ui.audio_link import TURN_TONES, AudioPort, Tone
+from app.ui.floor_text import end_reason_text
+from app.ui.floor_widgets import ReplayItem
 from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
+from app.ui.replay_player import ReplayPlayer
 from app.ui.settings import Settings
 from app.ui.view_types import InterphoneRow, LinkState, RowKind, TalkState
 
@@ -62,6 +69,11 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
 RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
+_TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: TalkState.REQUESTING,
+                TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
+                TurnViewKind.BUSY: TalkState.BUSY, TurnViewKind.DENIED: TalkState.DENIED,
+                TurnViewKind.PREEMPTED: TalkState.IDLE, TurnViewKind.REVOKED: TalkState.IDLE}
+EMERGENCY_REPEAT_MS = 2500
 LEVEL_POLL_MS = 50
 LOSS_POLL_MS = 2000
 
@@ -82,13 +94,13 @@ class Presenter(QObject):
         self._names: dict[str, str] = {}
         self._speaker_seen: dict[str, tuple[str, float]] = {}  # id -> (uid, since)
         self._last_spoke: dict[str, tuple[str, str]] = {}  # id -> (uid, "HH:MM:SS")
-        self._pressed = False
-        self._presses = 0  # press intents so far
-        self._presses_at_stop = 0  # ... when the last turn began to release the floor
-        self._press_event = asyncio.Event()
-        self._release_event = asyncio.Event()
-        self._talk_task: asyncio.Task[None] | None = None
         self._transmitting = False
+        self.talk = TurnDriver(client, config=self._turn_config,
+                               on_transmit=self._set_transmitting, on_tone=self._turn_tone,
+                               wait_drained=self._wait_drained, on_ended=self._turn_ended,
+                               on_change=self._show_talk)
+        """The one floor state machine and its driver: presses, release delay, requests,
+        the place in line, revocations, cues, the view."""
         self._deadline: float | None = None
         self.received: Counter[str] = Counter()  # audio packets heard, by speaker
         # joined interphone -> percent, and the muted ones (kept in the settings)
@@ -97,6 +109,14 @@ class Presenter(QObject):
         self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
         self._ringing.setInterval(RING_REPEAT_MS)
         self._ringing.timeout.connect(self._ring_again)
+        self.replay = ReplayStore()
+        """The last 10 minutes of received transmissions (8 MiB at most), for replay."""
+        self._replay_shown = -1  # the transmission number last listed
+        self._player = ReplayPlayer(self)
+        self._alarm = QTimer(self)  # the repeating emergency alert
+        self._alarm.setInterval(EMERGENCY_REPEAT_MS)
+        self._alarm.timeout.connect(lambda: self._tone(Tone.EMERGENCY))
+        self._emergency = ("", "")  # (interphone, raiser) the banner shows
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -111,6 +131,10 @@ class Presenter(QObject):
         window.panel.mix.talk_here_requested.connect(self.talk_here)
         window.panel.mix.volume_changed.connect(self.set_interphone_volume)
         window.panel.mix.mute_toggled.connect(self.set_interphone_muted)
+        window.replay_last_requested.connect(self.replay_last)
+        window.panel.replay.play_requested.connect(self.play_replay)
+        window.emergency.cancel_requested.connect(self.cancel_emergency)
+        window.emergency_requested.connect(self.raise_emergency)
 
         window.set_me(self.model.uid)
         window.set_talk_key(settings.talk_key)
@@ -197,7 +221,7 @@ class Presenter(QObject):
             self._show_rows()
             self._show_selected()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
-                self._stop_transmitting()
+                self._stop_transmitting()  # (the driver tells the machine)
         elif isinstance(event, RosterChanged | InterphoneUpdated | InterphoneEnded):
             if isinstance(event, RosterChanged):
                 self.window.set_names(self.display_names())
@@ -284,6 +308,7 @@ class Presenter(QObject):
 
     def _on_speaker(self, event: SpeakerChanged) -> None:
         key = str(event.id)
+        self.replay.close(key)
         previous = self._speaker_seen.get(key, ("", 0.0))[0]
         if previous and previous != event.uid:
             self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
@@ -319,13 +344,6 @@ class Presenter(QObject):
             self._deadline = time.monotonic() + self.model.max_talk
         else:
             self._deadline = None
-            if self._transmitting:
-                self._stop_transmitting()
-                if event.reason == "revoked":
-                    self.window.show_message(self.tr("The server ended your turn to talk."))
-                    self._tone(Tone.END_OF_TRANSMISSION)
-            if event.state is FloorState.DENIED:
-                self._tone(Tone.BUSY)
         self._show_talk()
 
     def _on_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
@@ -333,10 +351,81 @@ class Presenter(QObject):
         self.received[uid] += 1
         if self.audio is not None:
             self.audio.receive(uid, seq, payload, str(interphone))
+        number = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
+        if number and number != self._replay_shown:
+            self._replay_shown = number
+            self._show_replay()
+
+    # --- instant replay --------------------------------------------------------------------
+    def replay_items(self, interphone_id: str) -> list[ReplayItem]:
+        now, wall = time.monotonic(), time.time()
+        return [ReplayItem(t.number, self.window.display_name(t.speaker),
+                           time.strftime("%H:%M:%S", time.localtime(wall - (now - t.started_at))),
+                           t.duration, t.heard, t.receiving)
+                for t in self.replay.transmissions(interphone_id, now)]
+
+    def _show_replay(self) -> None:
+        self.window.panel.replay.set_items(self.replay_items(self._selected)
+                                           if self._selected else [])
+
+    def play_replay(self, number: int) -> None:
+        """Play a stored transmission again (lost packets concealed)."""
+        frames = self.replay.playback(number)
+        self.replay.mark_heard(number)
+        self._show_replay()
+        if self.audio is not None:
+            self._player.play(frames, self.audio)
+
+    def replay_last(self) -> None:
+        last = self.replay.last(self._selected or None, time.monotonic())
+        if last is not None:
+            self.play_replay(last.number)
+
+    @property
+    def replaying(self) -> bool:
+        return self._player.active
+
+    # --- emergency -------------------------------------------------------------------------
+    def _show_emergency(self) -> None:
+        """The banner and the repeating alert follow the selected or joined interphone's
+        ``emergency`` (who raised it; extension ``emergency``)."""
+        raised: tuple[str, str] = ("", "")
+        for key in (self._selected, str(self.model.joined or "")):
+            info = self.model.interphone(key) if key else None
+            raiser = info.emergency if info is not None else ""
+            if raiser:
+                raised = (key, raiser)
+                break
+        if raised == self._emergency:
+            return
+        self._emergency = raised
+        banner = self.window.emergency
+        if not raised[1]:
+            banner.clear()
+            self._alarm.stop()
+            return
+        can_cancel = raised[1] == self.model.uid or self._is_dispatcher()
+        banner.show_emergency(raised[0], self.window.display_name(raised[1]), can_cancel)
+        self._tone(Tone.EMERGENCY)
+        self._alarm.start()
+
+    def _is_dispatcher(self) -> bool:
+        return self.client.dispatcher
+
+    def raise_emergency(self) -> None:
+        """Raise an emergency on the joined interphone (extension ``emergency``)."""
+        if self.model.joined is not None and EMERGENCY in self.client.features:
+            self.tasks.spawn(self.client.raise_emergency(self.model.joined), "emergency")
+
+    def cancel_emergency(self, interphone_id: str) -> None:
+        if interphone_id:
+            self.tasks.spawn(self.client.cancel_emergency(interphone_id), "emergency")
 
     # --- view intents ----------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
         self._selected = interphone_id
+        self.replay.select(interphone_id)
+        self._show_replay()
         self._show_selected()
         self._show_talk()
         info = self.model.interphone(interphone_id) if interphone_id else None
@@ -358,7 +447,7 @@ class Presenter(QObject):
         self.tasks.spawn(self._join(interphone_id), "join")
 
     async def _join(self, interphone_id: str) -> None:
-        self._stop_transmitting()
+        self._reset_turn()
         interphone = InterphoneId.parse(interphone_id)
         if interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid) \
                 and interphone not in self.model.incoming_calls:
@@ -370,12 +459,12 @@ class Presenter(QObject):
         """Make a joined interphone the talk target (ends a turn in the old one)."""
         if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
             return
-        self._stop_transmitting()
+        self._reset_turn()
         self.tasks.spawn(self.client.set_talk_target(interphone_id), "talk target")
 
     def leave(self, interphone_id: str) -> None:
         if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
-            self._stop_transmitting()
+            self._reset_turn()
         self.tasks.spawn(self.client.leave(interphone_id or None), "leave")
 
     def decline(self, interphone_id: str) -> None:
@@ -402,95 +491,66 @@ class Presenter(QObject):
             self.audio.set_interphone_volume(interphone_id, 0.0 if muted else percent / 100)
     def press_talk(self) -> None:
         """Talk intent (button or key): talks into the talk target, whichever row is
-        selected (looking at another row never drops the talk target)."""
+        selected (looking at another row never drops the talk target).
+
+        Every press and release goes to the turn machine (:attr:`talk`); it debounces
+        auto-repeat (one physical press, at most one request) and runs the release delay."""
+        """Talk intent (button or key). Ignored unless the selected interphone is the joined one.
+
+        Every press and release goes to the turn machine (:attr:`talk`); it debounces
+        auto-repeat (one physical press, at most one request) and runs the release delay."""
         if not self._can_talk():
             return
         if self.window.panel.talk_button.state is TalkState.BUSY:
             self.window.panel.talk_button.show_refused()
-        self._pressed = True
-        self._presses += 1
-        self._release_event.clear()
-        self._press_event.set()
-        if self._talk_task is None or self._talk_task.done():
-            self._talk_task = self.tasks.spawn(self._talk(), "talk")
+        self.talk.press()
+
+    def release_talk(self) -> None:
+        self.talk.release()
+
+    @property
+    def turn(self) -> TurnMachine:
+        return self.talk.machine
 
     @property
     def talk_in_progress(self) -> bool:
-        """A turn is running: asking for the floor, talking or releasing."""
-        return self._talk_task is not None and not self._talk_task.done()
+        """A turn is running: asking for the floor, waiting in line, talking or releasing."""
+        return self.talk.busy
 
-    def release_talk(self) -> None:
-        self._pressed = False
-        self._press_event.clear()
-        self._release_event.set()
+    # --- the turn driver's callbacks -------------------------------------------------------
+    def _turn_config(self) -> TurnConfig:
+        """Wait in line when the floor is busy wherever the server offers it."""
+        return TurnConfig(max_talk=float(self.model.max_talk or 60),
+                          release_delay=max(0, self.settings.release_delay_ms) / 1000,
+                          queue=FLOOR_QUEUE in self.client.features)
 
-    async def _talk(self) -> None:
-        """Turns while the talk key is held; a press during the final release starts another."""
-        while True:
-            granted = await self._turn()
-            pressed_again = self._presses > self._presses_at_stop
-            if not (granted and pressed_again and self._pressed and self._can_talk()):
-                break
-
-    async def _turn(self) -> bool:
-        """One turn: ask for the floor, transmit while held (plus the release delay), release.
-
-        Returns whether the floor was granted.
-        """
-        try:
-            granted = await self.client.talk_start()
-        except FloorBusy:
-            self.window.panel.talk_button.show_refused()
-            self._tone(Tone.BUSY)
-            return False
-        except ClientError as exc:
-            logger.info("talk refused: %s", exc)
-            self._tone(Tone.BUSY)
-            return False
-        if not granted:
-            return False
-        self._transmitting = True
-        self._tone(Tone.TALK_PERMIT)
-        if self.audio is not None:
-            self.audio.start_transmit()
-        try:
-            while self._transmitting:
-                await self._release_event.wait()
-                if not self._transmitting or not await self._release_delay():
-                    break
-                if self.audio is not None:  # pressed again within the release delay
-                    self.audio.start_transmit()
-        finally:
-            self._presses_at_stop = self._presses
-            self._stop_transmitting()
-            with contextlib.suppress(ClientError):
-                await self.client.talk_stop()
-        return True
-
-    async def _release_delay(self) -> bool:
-        """Keep sending for the release delay; True if the talk key was pressed again."""
-        delay_ms = max(0, self.settings.release_delay_ms)
-        stopped: Coroutine[Any, Any, object]
-        if self.audio is not None:
-            self.audio.stop_transmit(delay_ms)
-            stopped = self.audio.wait_transmit_stopped(delay_ms / 1000 + 1.0)
+    def _set_transmitting(self, on: bool) -> None:
+        if on:
+            self._transmitting = True
+            if self.audio is not None:
+                self.audio.start_transmit()
         else:
-            stopped = asyncio.sleep(delay_ms / 1000)
-        finished = asyncio.ensure_future(stopped)
-        pressed = asyncio.ensure_future(self._press_event.wait())
-        try:
-            await asyncio.wait({finished, pressed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (finished, pressed):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        return pressed.done() and not pressed.cancelled() and self._pressed
+            self._stop_transmitting()
+
+    async def _wait_drained(self, timeout: float) -> None:
+        if self.audio is not None:
+            await self.audio.wait_transmit_stopped(timeout)
+
+    def _turn_tone(self, tone: TurnTone) -> None:
+        self._tone(TURN_TONES[tone])
+
+    def _turn_ended(self, reason: EndReason, by: str) -> None:
+        self.window.show_message(end_reason_text(reason,
+                                                 self.window.display_name(by) if by else ""))
+
+    def _reset_turn(self) -> None:
+        """Leaving or switching interphones: stop sending and start from a fresh machine
+        (quitting releases the floor at the server)."""
+        self.talk.reset()
 
     def _stop_transmitting(self) -> None:
         if self._transmitting:
             self._transmitting = False
-            self._release_event.set()
             if self.audio is not None:
                 self.audio.stop_transmit()
 
@@ -565,6 +625,7 @@ class Presenter(QObject):
             panel.set_speaker(row.speaker, seen[1] if seen and seen[0] == row.speaker else None)
         last = self._last_spoke.get(row.id)
         panel.set_last_speaker(*(last or ("", "")))
+        self._show_emergency()
 
     def _show_talk(self) -> None:
         model = self.model
@@ -573,13 +634,15 @@ class Presenter(QObject):
         elif model.talk_target is None:
             state, holder, detail = TalkState.NOT_JOINED, "", ""
         else:
-            floor = model.floor
-            state = {FloorState.IDLE: TalkState.IDLE, FloorState.REQUESTING: TalkState.REQUESTING,
-                     FloorState.TALKING: TalkState.TALKING, FloorState.BUSY: TalkState.BUSY,
-                     FloorState.DENIED: TalkState.DENIED}[floor]
-            holder = self.window.display_name(model.floor_holder or model.speaker)
+            view = self.turn.view(time.monotonic())
+            state = _TALK_STATES[view.kind]
+            holder = self.window.display_name(view.holder or model.floor_holder
+                                              or model.speaker)
             detail = ""
-            if state is TalkState.IDLE and model.speaker and model.speaker != model.uid:
+            if view.kind is TurnViewKind.QUEUED:
+                detail = str(view.position)
+            if (state in (TalkState.IDLE, TalkState.REQUESTING) and model.speaker
+                    and model.speaker != model.uid):
                 state = TalkState.BUSY
             if state is TalkState.DENIED:
                 detail = self.tr("You may not talk here")
@@ -588,6 +651,8 @@ class Presenter(QObject):
                     "%1", self._names.get(str(model.talk_target), str(model.talk_target)))
         self.window.set_talk_state(state, holder, detail, self._deadline,
                                    float(model.max_talk))
+        self.window.emergency_action.setEnabled(
+            self._online() and model.joined is not None and EMERGENCY in self.client.features)
 
     def _show_title(self) -> None:
         joined = self.model.joined
@@ -625,6 +690,9 @@ class Presenter(QObject):
             audio.set_muted(self.settings.muted)
             for interphone_id in set(self.interphone_volume) | self.interphone_muted:
                 self._apply_interphone_gain(interphone_id)
+            if self.turn.transmitting:  # still our turn: go on with the new device
+                self._transmitting = True
+                audio.start_transmit()
             self._levels.start()
             self._loss.start()
         else:
@@ -638,8 +706,11 @@ class Presenter(QObject):
         self._loss.stop()
         self._link_clock.stop()
         self._ringing.stop()
+        self._alarm.stop()
+        self._player.stop()
         self._unsubscribe()
         if self.client.on_interphone_audio == self._on_audio:
             self.client.on_interphone_audio = None
         self._stop_transmitting()
+        await self.talk.close()
         await self.tasks.close()

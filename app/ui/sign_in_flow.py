@@ -25,7 +25,7 @@ from app.client.trust import (
     tofu_message,
     tofu_verdict,
 )
-from app.protocol.features import MEDIA_AUTH
+from app.protocol.features import FLOOR_FEATURES, MEDIA_AUTH
 from app.protocol.presence import PRESENCE
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
@@ -49,7 +49,8 @@ class Credentials:
         context = client_context(TrustPolicy(pin=self.tls_pin)) if self.tls_pin else None
         return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
                                 connect_timeout=connect_timeout, ssl=context,
-                                features=(PRESENCE, MEDIA_AUTH) if context else (PRESENCE,))
+                                features=(PRESENCE, *sorted(FLOOR_FEATURES),
+                                          *((MEDIA_AUTH,) if context else ())))
 
 
 async def probe_fingerprint(host: str, port: int, timeout: float) -> str:

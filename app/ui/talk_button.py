@@ -8,12 +8,14 @@ by the main window, so a focused button cannot steal or double the key.
 
 from __future__ import annotations
 
+import math
 import time
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QHideEvent, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.ui.floor_text import queue_text
 from app.ui.view_types import TalkState
 
 # fill colour of the disc per state
@@ -21,14 +23,17 @@ _COLOURS: dict[TalkState, str] = {
     TalkState.IDLE: "#2e7d32",
     TalkState.REQUESTING: "#f9a825",
     TalkState.TALKING: "#c62828",
+    TalkState.QUEUED: "#1565c0",
     TalkState.BUSY: "#ef6c00",
     TalkState.DENIED: "#6d4c41",
     TalkState.NOT_JOINED: "#78909c",
     TalkState.OFFLINE: "#9e9e9e",
 }
+WARNING_COLOURS: dict[int, str] = {10: "#ef6c00", 3: "#6a1b9a"}
+"""The disc while talking, once fewer than 10 s / 3 s of the talk limit are left."""
 REFUSED_FEEDBACK_MS = 900
 _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState.BUSY,
-              TalkState.DENIED}
+              TalkState.DENIED, TalkState.QUEUED}
 
 
 def format_seconds(seconds: float) -> str:
@@ -102,6 +107,17 @@ class TalkButton(QWidget):
     def state(self) -> TalkState:
         return self._state
 
+    def warning_level(self) -> int:
+        """10 or 3 once fewer than that many seconds of the talk limit are left, else 0."""
+        if self._state is not TalkState.TALKING or self._deadline is None:
+            return 0
+        left = self._deadline - time.monotonic()
+        return next((level for level in (3, 10) if left <= level), 0)
+
+    def colour(self) -> str:
+        """The disc's fill colour now (the talk-limit warnings change it)."""
+        return WARNING_COLOURS.get(self.warning_level(), _COLOURS[self._state])
+
     @property
     def held(self) -> bool:
         return self._held
@@ -114,10 +130,15 @@ class TalkButton(QWidget):
                 "%1", self._key_name)
         if state is TalkState.REQUESTING:
             return self.tr("Requesting…"), ""
+        if state is TalkState.QUEUED:
+            position = int(self._detail) if self._detail.isdigit() else 0
+            return self.tr("Waiting"), queue_text(position)
         if state is TalkState.TALKING:
             if self._deadline is None:
                 return self.tr("Talking"), ""
-            left = format_seconds(self._deadline - time.monotonic())
+            # rounded up: with the elapsed time rounded down (the panel) the two add up to
+            # the limit, and "0:00 left" only shows when the turn is over
+            left = format_seconds(math.ceil(max(0.0, self._deadline - time.monotonic())))
             return self.tr("Talking"), self.tr("%1 left").replace("%1", left)
         if state is TalkState.BUSY:
             title = self.tr("Wait") if self._refused else self.tr("Busy")
@@ -169,7 +190,7 @@ class TalkButton(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         disc = self._disc()
-        colour = QColor(_COLOURS[self._state])
+        colour = QColor(self.colour())
         if self._held:
             colour = colour.darker(125)
         outline = QPen(colour.darker(140), 3)

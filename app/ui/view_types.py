@@ -12,6 +12,7 @@ class TalkState(StrEnum):
     IDLE = "idle"  # joined, nobody speaks: press to talk
     REQUESTING = "requesting"  # asked for the floor, no answer yet
     TALKING = "talking"  # we hold the floor
+    QUEUED = "queued"  # waiting in line for the floor (detail: the position)
     BUSY = "busy"  # someone else speaks
     DENIED = "denied"  # our last request was refused
     NOT_JOINED = "not_joined"  # no interphone joined yet

@@ -33,11 +33,77 @@
     </message>
 </context>
 <context>
+    <name>EmergencyBanner</name>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="71"/>
+        <source>Cancel emergency</source>
+        <translation>取消紧急呼叫</translation>
+    </message>
+</context>
+<context>
     <name>EngineAudio</name>
     <message>
-        <location filename="../../app/ui/audio_link.py" line="209"/>
+        <location filename="../../app/ui/audio_link.py" line="226"/>
         <source>Simulated audio (no sound card)</source>
         <translation>模拟音频（无声卡）</translation>
+    </message>
+</context>
+<context>
+    <name>FloorText</name>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="15"/>
+        <source>Your turn ended: the talk time limit was reached.</source>
+        <translation>你的讲话已结束：已达到讲话时长上限。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="17"/>
+        <source>Your turn ended: nothing was heard from you for too long.</source>
+        <translation>你的讲话已结束：长时间没有收到你的声音。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="20"/>
+        <source>Your turn was taken over by %1 (higher priority).</source>
+        <translation>你的讲话已被 %1 接管（优先级更高）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="22"/>
+        <source>Your turn was taken over by a higher priority.</source>
+        <translation>你的讲话已被更高优先级的用户接管。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="24"/>
+        <source>Your turn ended: the server is shutting down.</source>
+        <translation>你的讲话已结束：服务器正在关闭。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="26"/>
+        <source>Your turn ended: the connection was lost.</source>
+        <translation>你的讲话已结束：连接已断开。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="28"/>
+        <source>You waited too long and left the line. Press again to ask.</source>
+        <translation>等待时间过长，已退出排队。请再次按键申请。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="29"/>
+        <source>The server ended your turn to talk.</source>
+        <translation>服务器已结束你的讲话。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="35"/>
+        <source>You&apos;re next</source>
+        <translation>下一个就是你</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="36"/>
+        <source>Position %1 in line</source>
+        <translation>排队第 %1 位</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="40"/>
+        <source>EMERGENCY raised by %1</source>
+        <translation>%1 发起了紧急呼叫</translation>
     </message>
 </context>
 <context>
@@ -75,17 +141,17 @@
 <context>
     <name>IncomingCallBanner</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="120"/>
+        <location filename="../../app/ui/main_window.py" line="123"/>
         <source>&lt;b&gt;%1&lt;/b&gt; is calling you</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="121"/>
+        <location filename="../../app/ui/main_window.py" line="124"/>
         <source>Answer</source>
         <translation>接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="122"/>
+        <location filename="../../app/ui/main_window.py" line="125"/>
         <source>Dismiss</source>
         <translation>忽略</translation>
     </message>
@@ -201,145 +267,145 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="209"/>
+        <location filename="../../app/ui/interphone_panel.py" line="213"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="210"/>
+        <location filename="../../app/ui/interphone_panel.py" line="214"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="214"/>
+        <location filename="../../app/ui/interphone_panel.py" line="218"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="214"/>
+        <location filename="../../app/ui/interphone_panel.py" line="218"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="215"/>
+        <location filename="../../app/ui/interphone_panel.py" line="219"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="217"/>
+        <location filename="../../app/ui/interphone_panel.py" line="221"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="219"/>
+        <location filename="../../app/ui/interphone_panel.py" line="223"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="220"/>
+        <location filename="../../app/ui/interphone_panel.py" line="224"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="226"/>
-        <location filename="../../app/ui/interphone_panel.py" line="229"/>
-        <location filename="../../app/ui/interphone_panel.py" line="235"/>
-        <location filename="../../app/ui/interphone_panel.py" line="308"/>
+        <location filename="../../app/ui/interphone_panel.py" line="230"/>
+        <location filename="../../app/ui/interphone_panel.py" line="233"/>
+        <location filename="../../app/ui/interphone_panel.py" line="239"/>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="230"/>
+        <location filename="../../app/ui/interphone_panel.py" line="234"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="236"/>
+        <location filename="../../app/ui/interphone_panel.py" line="240"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="240"/>
+        <location filename="../../app/ui/interphone_panel.py" line="244"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="243"/>
+        <location filename="../../app/ui/interphone_panel.py" line="247"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="253"/>
+        <location filename="../../app/ui/interphone_panel.py" line="257"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="262"/>
+        <location filename="../../app/ui/interphone_panel.py" line="266"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="267"/>
+        <location filename="../../app/ui/interphone_panel.py" line="271"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="269"/>
+        <location filename="../../app/ui/interphone_panel.py" line="273"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="274"/>
+        <location filename="../../app/ui/interphone_panel.py" line="278"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="277"/>
+        <location filename="../../app/ui/interphone_panel.py" line="281"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="281"/>
+        <location filename="../../app/ui/interphone_panel.py" line="285"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="283"/>
+        <location filename="../../app/ui/interphone_panel.py" line="287"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="287"/>
+        <location filename="../../app/ui/interphone_panel.py" line="291"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="292"/>
+        <location filename="../../app/ui/interphone_panel.py" line="296"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="296"/>
+        <location filename="../../app/ui/interphone_panel.py" line="300"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="297"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="305"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="310"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -347,111 +413,116 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="307"/>
+        <location filename="../../app/ui/main_window.py" line="316"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="308"/>
+        <location filename="../../app/ui/main_window.py" line="317"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="319"/>
+        <location filename="../../app/ui/main_window.py" line="328"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="320"/>
-        <location filename="../../app/ui/main_window.py" line="322"/>
+        <location filename="../../app/ui/main_window.py" line="329"/>
+        <location filename="../../app/ui/main_window.py" line="331"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="329"/>
+        <location filename="../../app/ui/main_window.py" line="338"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333"/>
-        <location filename="../../app/ui/main_window.py" line="368"/>
+        <location filename="../../app/ui/main_window.py" line="342"/>
+        <location filename="../../app/ui/main_window.py" line="377"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="370"/>
+        <location filename="../../app/ui/main_window.py" line="379"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="371"/>
+        <location filename="../../app/ui/main_window.py" line="380"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="385"/>
+        <location filename="../../app/ui/main_window.py" line="394"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="386"/>
+        <location filename="../../app/ui/main_window.py" line="395"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="388"/>
+        <location filename="../../app/ui/main_window.py" line="397"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="389"/>
+        <location filename="../../app/ui/main_window.py" line="398"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="405"/>
+        <location filename="../../app/ui/main_window.py" line="414"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="409"/>
+        <location filename="../../app/ui/main_window.py" line="418"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="465"/>
+        <location filename="../../app/ui/main_window.py" line="479"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="466"/>
+        <location filename="../../app/ui/main_window.py" line="480"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="467"/>
+        <location filename="../../app/ui/main_window.py" line="481"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="468"/>
+        <location filename="../../app/ui/main_window.py" line="482"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="469"/>
+        <location filename="../../app/ui/main_window.py" line="483"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="470"/>
+        <location filename="../../app/ui/main_window.py" line="484"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="471"/>
+        <location filename="../../app/ui/main_window.py" line="485"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="486"/>
+        <source>Raise an &amp;emergency here</source>
+        <translation>在此发起紧急呼叫(&amp;E)</translation>
     </message>
 </context>
 <context>
@@ -465,89 +536,102 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="247"/>
+        <location filename="../../app/ui/presenter.py" line="271"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="276"/>
+        <location filename="../../app/ui/presenter.py" line="300"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="277"/>
+        <location filename="../../app/ui/presenter.py" line="301"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="278"/>
+        <location filename="../../app/ui/presenter.py" line="302"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="279"/>
+        <location filename="../../app/ui/presenter.py" line="303"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="280"/>
+        <location filename="../../app/ui/presenter.py" line="304"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="281"/>
+        <location filename="../../app/ui/presenter.py" line="305"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="325"/>
-        <source>The server ended your turn to talk.</source>
-        <translation>服务器已结束你的讲话。</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/presenter.py" line="517"/>
+        <location filename="../../app/ui/presenter.py" line="577"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="521"/>
+        <location filename="../../app/ui/presenter.py" line="581"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="524"/>
+        <location filename="../../app/ui/presenter.py" line="584"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="525"/>
+        <location filename="../../app/ui/presenter.py" line="585"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="532"/>
+        <location filename="../../app/ui/presenter.py" line="592"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="534"/>
+        <location filename="../../app/ui/presenter.py" line="594"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="538"/>
+        <location filename="../../app/ui/presenter.py" line="598"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="585"/>
+        <location filename="../../app/ui/presenter.py" line="648"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="587"/>
+        <location filename="../../app/ui/presenter.py" line="650"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
+    </message>
+</context>
+<context>
+    <name>ReplayList</name>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="122"/>
+        <source>Play again</source>
+        <translation>重新播放</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="154"/>
+        <source>Replay</source>
+        <translation>回放</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="156"/>
+        <source>(%1 unheard)</source>
+        <translation>（%1 条未听）</translation>
     </message>
 </context>
 <context>
@@ -842,68 +926,73 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="113"/>
+        <location filename="../../app/ui/talk_button.py" line="129"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="113"/>
+        <location filename="../../app/ui/talk_button.py" line="129"/>
         <source>or hold %1</source>
         <translation>或按住 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="116"/>
+        <location filename="../../app/ui/talk_button.py" line="132"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="119"/>
-        <location filename="../../app/ui/talk_button.py" line="121"/>
+        <location filename="../../app/ui/talk_button.py" line="135"/>
+        <source>Waiting</source>
+        <translation>排队中</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="138"/>
+        <location filename="../../app/ui/talk_button.py" line="142"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="121"/>
+        <location filename="../../app/ui/talk_button.py" line="142"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="123"/>
+        <location filename="../../app/ui/talk_button.py" line="144"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="123"/>
+        <location filename="../../app/ui/talk_button.py" line="144"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="124"/>
+        <location filename="../../app/ui/talk_button.py" line="145"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="127"/>
+        <location filename="../../app/ui/talk_button.py" line="148"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="129"/>
+        <location filename="../../app/ui/talk_button.py" line="150"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="130"/>
+        <location filename="../../app/ui/talk_button.py" line="151"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="228"/>
+        <location filename="../../app/ui/talk_button.py" line="249"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="230"/>
+        <location filename="../../app/ui/talk_button.py" line="251"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住 %1）</translation>
     </message>

@@ -1,0 +1,238 @@
+"""TurnDriver: runs the one :class:`~app.client.turn.TurnMachine` of a client on asyncio.
+
+The GUI (and any front end with a talk key) feeds it presses and releases; it
+feeds the machine everything else from the :class:`~app.client.InterphoneClient`
+(answers to ``speak on``, the place in line, revocations with their reason,
+disconnections) and carries out the machine's actions: requests and releases
+through the client, transmit start/stop and cues through the callbacks it is
+given, timers (debounce, release delay, drain timeout, talk-limit warnings) with
+``loop.call_at``. No Qt: with qasync the loop is Qt's.
+
+::
+
+    driver = TurnDriver(client, on_transmit=audio_on_off, on_tone=play,
+                        wait_drained=audio.wait_transmit_stopped)
+    driver.press(); ...; driver.release()
+    driver.machine.view(now)          # what to draw
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from app.client.client import InterphoneClient
+from app.client.errors import ClientError, FloorBusy, QueueLeft
+from app.client.events import (
+    ConnectionChanged,
+    ConnectionState,
+    FloorChanged,
+    FloorState,
+    ModelEvent,
+)
+from app.client.tasks import TaskSet
+from app.client.turn import (
+    Action,
+    Disconnected,
+    EndReason,
+    Granted,
+    PlayTone,
+    Press,
+    Queued,
+    QueueExpired,
+    QueuePosition,
+    Refused,
+    Release,
+    Revoked,
+    SendRelease,
+    SendRequest,
+    StartTransmit,
+    StopTransmit,
+    TransmitDrained,
+    TurnConfig,
+    TurnEvent,
+    TurnMachine,
+    TurnPhase,
+    TurnTone,
+)
+from app.protocol.features import FLOOR_QUEUE
+
+logger = logging.getLogger(__name__)
+
+
+_REASONS = {reason.value: reason for reason in EndReason if reason is not EndReason.NONE}
+
+
+def revoke_reason(text: str) -> EndReason:
+    """A ``revoked`` notice's ``reason`` (docs/protocol-extensions.md); an unknown one
+    reads as ``server``."""
+    return _REASONS.get(text, EndReason.SERVER)
+
+
+def _nothing(*_: object) -> None:
+    pass
+
+
+class TurnDriver:
+    """One client's turn; see the module docstring.
+
+    ``config`` makes the machine's settings (called again whenever a fresh press
+    starts from idle, so a changed release delay or ``max_talk`` applies);
+    by default ``max_talk`` from the login and queueing wherever the server
+    offers ``floor-queue``. ``on_ended(reason, by)`` is told why a turn or a wait
+    ended without the user letting go; ``on_change()`` after every step.
+    """
+
+    def __init__(self, client: InterphoneClient, *,
+                 config: Callable[[], TurnConfig] | None = None,
+                 on_transmit: Callable[[bool], None] = _nothing,
+                 on_tone: Callable[[TurnTone], None] = _nothing,
+                 wait_drained: Callable[[float], Awaitable[object]] | None = None,
+                 on_ended: Callable[[EndReason, str], None] = _nothing,
+                 on_change: Callable[[], None] = _nothing) -> None:
+        self.client = client
+        self._config = config or self.default_config
+        self.on_transmit = on_transmit
+        self.on_tone = on_tone
+        self.wait_drained = wait_drained
+        self.on_ended = on_ended
+        self.on_change = on_change
+        self.machine = TurnMachine(self._config())
+        self.requests = 0  # speak-on requests sent, ever
+        self._in_flight = 0  # requests and releases the client is still carrying out
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks = TaskSet(lambda exc: logger.warning("turn task failed: %s", exc))
+        self._unsubscribe = client.model.subscribe(self._on_model)
+
+    def default_config(self) -> TurnConfig:
+        return TurnConfig(max_talk=float(self.client.model.max_talk or 60),
+                          queue=FLOOR_QUEUE in self.client.features)
+
+    # ---- the key -----------------------------------------------------------------------
+
+    def press(self, *, emergency: bool = False) -> None:
+        if self.machine.phase is TurnPhase.IDLE:
+            self.machine.config = self._config()
+        self.feed(Press(emergency=emergency))
+
+    def release(self) -> None:
+        self.feed(Release())
+
+    @property
+    def busy(self) -> bool:
+        """A turn is running: asking, waiting in line, talking, releasing, or a request or
+        release is still being carried out."""
+        return bool(self._in_flight) or self.machine.holds_floor or self.machine.phase in (
+            TurnPhase.REQUESTING, TurnPhase.CANCELLING, TurnPhase.QUEUED)
+
+    def reset(self) -> None:
+        """Leaving or switching interphones (quitting releases the floor at the server):
+        stop sending and start over with a fresh machine."""
+        if self.machine.transmitting:
+            self.on_transmit(False)
+        self.machine = TurnMachine(self._config())
+        self._cancel_timer()
+        self.on_change()
+
+    async def close(self) -> None:
+        self._unsubscribe()
+        self._cancel_timer()
+        if self.machine.transmitting:
+            self.on_transmit(False)
+        await self._tasks.close()
+
+    # ---- events in, actions out --------------------------------------------------------
+
+    def feed(self, event: TurnEvent) -> None:
+        """Times are ``time.monotonic()`` (the clock :meth:`TurnMachine.view` is read with)."""
+        self._carry_out(self.machine.handle(event, time.monotonic()))
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._carry_out(self.machine.handle_timer(time.monotonic()))
+
+    def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendRequest):
+                self.requests += 1
+                self._in_flight += 1
+                self._tasks.spawn(self._request(action), "turn-request")
+            elif isinstance(action, SendRelease):
+                self._in_flight += 1
+                self._tasks.spawn(self._release(), "turn-release")
+            elif isinstance(action, StartTransmit):
+                self.on_transmit(True)
+            elif isinstance(action, StopTransmit):
+                self.on_transmit(False)
+                self._tasks.spawn(self._drain(), "turn-drain")
+            elif isinstance(action, PlayTone):
+                self.on_tone(action.tone)
+        self._arm()
+        self.on_change()
+
+    def _arm(self) -> None:
+        self._cancel_timer()
+        deadline = self.machine.next_deadline()
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_later(
+                max(0.0, deadline - time.monotonic()), self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def _request(self, action: SendRequest) -> None:
+        try:
+            granted = await self.client.talk_start(queue=action.queue,
+                                                   emergency=action.emergency)
+        except QueueLeft:
+            event: TurnEvent = QueueExpired()
+            self.on_ended(EndReason.QUEUE_EXPIRED, "")
+        except FloorBusy as exc:
+            event = Refused(busy=True, holder=exc.holder)
+        except ClientError as exc:
+            logger.info("talk refused: %s", exc)
+            event = Refused(busy=False, detail=str(exc))
+        except Exception as exc:  # keep the machine in step whatever went wrong
+            logger.exception("floor request failed")
+            event = Refused(busy=False, detail=str(exc))
+        else:
+            event = Granted() if granted else Refused(busy=False)
+        finally:
+            self._in_flight -= 1
+        self.feed(event)  # (a grant after the key went up: the machine releases it)
+
+    async def _release(self) -> None:
+        try:
+            await self.client.talk_stop()
+        except ClientError as exc:
+            logger.info("release not confirmed: %s", exc)
+        finally:
+            self._in_flight -= 1
+            self.on_change()
+
+    async def _drain(self) -> None:
+        if self.wait_drained is not None:
+            await self.wait_drained(self.machine.config.drain_timeout)
+        else:
+            await asyncio.sleep(0)
+        self.feed(TransmitDrained())
+
+    def _on_model(self, event: ModelEvent) -> None:
+        if isinstance(event, ConnectionChanged):
+            if event.state.final or event.state is ConnectionState.RECONNECTING:
+                self.feed(Disconnected())
+        elif isinstance(event, FloorChanged):
+            if event.state is FloorState.QUEUED:
+                # the answer to our request (also if the key went up meanwhile: the machine
+                # then leaves the line), else a move in line
+                answer = self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING)
+                self.feed(Queued(event.position) if answer else QueuePosition(event.position))
+            elif event.reason == "revoked" and self.machine.holds_floor:
+                reason = (revoke_reason(event.cause) if event.cause
+                          else self.machine.likely_revoke_reason(time.monotonic()))
+                self.feed(Revoked(reason))
+                self.on_ended(reason, event.by)

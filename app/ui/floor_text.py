@@ -1,0 +1,40 @@
+"""What the UI says about the floor: queue places, why a turn ended, emergencies."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication
+
+from app.client.turn import EndReason
+
+translate = QCoreApplication.translate
+
+
+def end_reason_text(reason: EndReason, by: str = "") -> str:
+    """The message shown when a turn (or a wait) ended without the user releasing."""
+    if reason is EndReason.TIME_LIMIT:
+        return translate("FloorText", "Your turn ended: the talk time limit was reached.")
+    if reason is EndReason.SILENCE:
+        return translate("FloorText", "Your turn ended: nothing was heard from you for too long.")
+    if reason is EndReason.PREEMPTED:
+        if by:
+            return translate("FloorText", "Your turn was taken over by %1 (higher priority)."
+                             ).replace("%1", by)
+        return translate("FloorText", "Your turn was taken over by a higher priority.")
+    if reason is EndReason.SHUTDOWN:
+        return translate("FloorText", "Your turn ended: the server is shutting down.")
+    if reason is EndReason.DISCONNECTED:
+        return translate("FloorText", "Your turn ended: the connection was lost.")
+    if reason is EndReason.QUEUE_EXPIRED:
+        return translate("FloorText", "You waited too long and left the line. Press again to ask.")
+    return translate("FloorText", "The server ended your turn to talk.")
+
+
+def queue_text(position: int) -> str:
+    """The talk button's detail line while waiting in line."""
+    if position <= 1:
+        return translate("FloorText", "You're next")
+    return translate("FloorText", "Position %1 in line").replace("%1", str(position))
+
+
+def emergency_text(raised_by: str) -> str:
+    return translate("FloorText", "EMERGENCY raised by %1").replace("%1", raised_by)

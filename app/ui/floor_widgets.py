@@ -1,0 +1,157 @@
+"""The floor extensions' widgets: the emergency banner and the instant-replay list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.floor_text import emergency_text
+from app.ui.talk_button import format_seconds
+
+EMERGENCY_STYLE = ("#emergency { background: #b71c1c; border: 2px solid #ffeb3b;"
+                   " border-radius: 6px; } #emergency QLabel { color: white;"
+                   " font-weight: bold; }")
+
+
+class EmergencyBanner(QFrame):
+    """"EMERGENCY raised by X" with a Cancel button (shown to the raiser and dispatchers);
+    emits ``cancel_requested(id)``."""
+
+    cancel_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("emergency")
+        self.setStyleSheet(EMERGENCY_STYLE)
+        self._id = ""
+        self._raised_by = ""
+        self.text = QLabel(self)
+        self.cancel = QPushButton(self)
+        self.cancel.clicked.connect(lambda: self.cancel_requested.emit(self._id))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.cancel)
+        self.hide()
+        self.retranslate()
+
+    def show_emergency(self, interphone_id: str, raised_by: str, can_cancel: bool) -> None:
+        self._id, self._raised_by = interphone_id, raised_by
+        self.cancel.setVisible(can_cancel)
+        self.retranslate()
+        self.show()
+
+    def clear(self) -> None:
+        self._id = self._raised_by = ""
+        self.hide()
+
+    @property
+    def interphone_id(self) -> str:
+        return self._id if not self.isHidden() else ""
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.text.setText(emergency_text(self._raised_by))
+        self.cancel.setText(self.tr("Cancel emergency"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayItem:
+    """One received transmission as the replay list shows it."""
+
+    number: int
+    speaker: str  # display name
+    at: str  # wall-clock time it started, e.g. "14:03:21"
+    duration: float
+    heard: bool
+    receiving: bool = False
+
+
+class ReplayList(QWidget):
+    """Received transmissions, newest first, each with a play button; unheard ones are
+    marked. Emits ``play_requested(number)``."""
+
+    play_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._items: list[ReplayItem] = []
+        self.title = QLabel(self)
+        self.title.setStyleSheet("font-weight: bold;")
+        self.list = QListWidget(self)
+        self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setMaximumHeight(150)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.list)
+        self.retranslate()
+
+    def set_items(self, items: list[ReplayItem]) -> None:
+        """Newest first, as :meth:`ReplayStore.transmissions` lists them."""
+        if items == self._items:
+            return
+        self._items = list(items)
+        self.list.clear()
+        for item in items:
+            row = QListWidgetItem(self.list)
+            widget = QWidget()
+            line = QHBoxLayout(widget)
+            line.setContentsMargins(2, 0, 2, 0)
+            play = QToolButton(widget)
+            play.setText("▶")
+            play.setObjectName(f"play-{item.number}")
+            play.setToolTip(self.tr("Play again"))
+            play.setEnabled(not item.receiving)
+            play.clicked.connect(lambda _=False, n=item.number: self.play_requested.emit(n))
+            label = QLabel(self.item_text(item), widget)
+            if not item.heard:
+                label.setStyleSheet("font-weight: bold;")
+            line.addWidget(play)
+            line.addWidget(label, 1)
+            row.setSizeHint(widget.sizeHint())
+            self.list.setItemWidget(row, widget)
+        self.retranslate()
+
+    def item_text(self, item: ReplayItem) -> str:
+        mark = "● " if not item.heard else ""
+        return f"{mark}{item.speaker}  {item.at}  ({format_seconds(item.duration)})"
+
+    def item_texts(self) -> list[str]:
+        return [self.item_text(item) for item in self._items]
+
+    def play_button(self, index: int) -> QToolButton:
+        widget = self.list.itemWidget(self.list.item(index))
+        button = widget.findChild(QToolButton)
+        assert button is not None
+        return button
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        unheard = sum(1 for item in self._items if not item.heard)
+        title = self.tr("Replay")
+        if unheard:
+            title += " " + self.tr("(%1 unheard)").replace("%1", str(unheard))
+        self.title.setText(title)

@@ -1,0 +1,88 @@
+"""interphone-cli's floor extensions as a user runs them: ``talk --queue`` waits its turn,
+``talk --emergency`` pre-empts, ``emergency --cancel``, and ``listen`` reports what it
+hears in order. Subprocesses against the real embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from client_fixtures import Clients, noise_bursts, running_server, wait_until
+from test_cli_commands import cli, start_cli
+
+from app.audio.wavio import write_wav
+from app.client import FloorState
+from app.protocol import InterphoneId
+
+G58 = InterphoneId.group("58")
+FLOOR = ("emergency", "floor-queue", "priority")
+
+pytest_plugins = ["client_fixtures"]
+
+
+async def test_talk_queue_waits_for_the_floor_then_sends(clients: Clients, tmp_path):
+    wav = tmp_path / "in.wav"
+    write_wav(wav, noise_bursts(0.4))
+    async with running_server() as server:
+        bob = await clients.connect(server.port, "bob", features=FLOOR)
+        await bob.join(G58)
+        assert await bob.talk_start()
+        proc = await start_cli("talk", "group_58", "--wav", str(wav), "--queue",
+                               port=server.port, uid="alice")
+        await wait_until(lambda: server.state.interphones[G58].floor.queue == ("alice",),
+                         timeout=10, what="alice in line")
+        await asyncio.sleep(0.3)
+        assert proc.returncode is None  # still waiting
+        await bob.talk_stop()
+        out, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 0, err.decode()
+    assert "waiting in line: next" in err.decode()
+    assert out.decode().startswith("sent 0.40 s (20 frames of 20 ms) to group_58")
+
+
+async def test_talk_emergency_pre_empts_and_emergency_cancel(clients: Clients, tmp_path):
+    wav = tmp_path / "in.wav"
+    write_wav(wav, noise_bursts(0.2))
+    async with running_server() as server:
+        bob = await clients.connect(server.port, "bob", features=FLOOR)
+        await bob.join(G58)
+        assert await bob.talk_start()
+        code, out, err = await cli("talk", "group_58", "--wav", str(wav), "--emergency",
+                                   port=server.port, uid="alice")
+        assert code == 0, err
+        await wait_until(lambda: bob.model.floor is not FloorState.TALKING, what="bob cut off")
+        assert bob.model.interphone(G58).emergency == "alice"
+        code, _, err = await cli("emergency", "group_58", "--cancel", port=server.port,
+                                 uid="carol")
+        assert code == 1
+        assert err.strip().endswith("only its raiser or a dispatcher may cancel the emergency")
+        code, out, err = await cli("emergency", "group_58", "--cancel", port=server.port,
+                                   uid="alice")
+        assert code == 0, err
+        assert out.strip() == "emergency of alice on group_58 cancelled"
+        await wait_until(lambda: bob.model.interphone(G58).emergency == "", what="cancelled")
+        code, _, err = await cli("emergency", "group_58", "--cancel", port=server.port,
+                                 uid="alice")
+        assert code == 1 and "no emergency is raised on group_58" in err
+        records = [(r.action.value, r.raised_by, r.by) for r in server.state.emergency_log[G58]]
+        assert records == [("raise", "alice", "alice"), ("cancel", "alice", "alice")]
+
+
+async def test_listen_reports_each_transmission_in_order(clients: Clients, tmp_path):
+    out_wav = tmp_path / "heard.wav"
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        carol = await clients.connect(server.port, "carol")
+        for client in (alice, carol):
+            await client.join(G58)
+        proc = await start_cli("listen", "group_58", "--wav", str(out_wav), "--seconds", "2.5",
+                               port=server.port, uid="bob")
+        await wait_until(lambda: "bob" in alice.model.members, timeout=5, what="listener in")
+        for talker in (alice, carol, alice):
+            assert await talker.talk_start()
+            await asyncio.sleep(0.2)
+            await talker.talk_stop()
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    heard = [line.split()[1] for line in err.decode().splitlines()
+             if line.startswith("heard ")]
+    assert heard == ["alice", "carol", "alice"]

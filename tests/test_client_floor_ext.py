@@ -1,0 +1,127 @@
+"""The client's side of the floor extensions against the real embedded server: waiting in
+line, leaving it, the queue timeout, revocations with their reason, emergencies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from client_fixtures import Clients, EventLog, wait_until
+
+from app.client import (
+    EmergencyChanged,
+    FloorBusy,
+    FloorChanged,
+    FloorState,
+    NotAllowed,
+    NotFound,
+    QueueLeft,
+)
+from app.protocol import InterphoneId
+from app.server import Directory, InterphoneServer, ServerSettings
+
+pytest_plugins = ["client_fixtures"]
+
+FEATURES = ("floor-queue", "priority", "emergency")
+OPS = InterphoneId.group("ops")
+TOML = """\
+[server]
+auth = "open"
+
+[[users]]
+uid = "disp"
+priority = 9
+
+[[groups]]
+id = "ops"
+members = ["*"]
+"""
+
+
+@contextlib.asynccontextmanager
+async def floor_server(**overrides: Any) -> AsyncIterator[InterphoneServer]:
+    settings = ServerSettings(auth="open", keepalive=15, silence_timeout=5.0, **overrides)
+    async with InterphoneServer(Directory.from_toml_text(TOML), host="127.0.0.1", port=0,
+                                settings=settings) as server:
+        yield server
+
+
+async def members(clients: Clients, port: int, *uids: str,
+                  features: tuple[str, ...] = FEATURES) -> list[Any]:
+    made = [await clients.connect(port, uid, "x", features=features) for uid in uids]
+    for client in made:
+        await client.join(OPS)
+    return made
+
+
+async def test_talk_start_waits_in_line_and_is_granted_when_the_floor_frees(clients):
+    async with floor_server() as server:
+        alice, bob, carol = await members(clients, server.port, "alice", "bob", "carol")
+        assert alice.features == frozenset(FEATURES)
+        assert await alice.talk_start()
+        log = EventLog(bob)
+        bob_turn = asyncio.ensure_future(bob.talk_start(queue=True))
+        await wait_until(lambda: bob.model.floor is FloorState.QUEUED, what="bob queued")
+        carol_turn = asyncio.ensure_future(carol.talk_start(queue=True))
+        await wait_until(lambda: carol.model.floor is FloorState.QUEUED, what="carol queued")
+        assert [e.position for e in log.of(FloorChanged)
+                if e.state is FloorState.QUEUED] == [1]
+        await alice.talk_stop()
+        assert await asyncio.wait_for(bob_turn, 3) is True
+        assert bob.model.floor is FloorState.TALKING
+        assert bob.send_audio(b"\xf8\xff\xfe")
+        await wait_until(lambda: carol.model.queue_position == 1, what="carol moved up")
+        await carol.talk_stop()  # releasing the key leaves the line
+        assert await asyncio.wait_for(carol_turn, 3) is False
+        assert server.state.interphones[OPS].floor.queue == ()
+        await bob.talk_stop()
+
+
+async def test_without_the_extension_queue_is_ignored_and_busy_is_409(clients):
+    async with floor_server() as server:
+        alice, = await members(clients, server.port, "alice")
+        bob, = await members(clients, server.port, "bob", features=())
+        assert bob.features == frozenset()
+        assert await alice.talk_start()
+        with pytest.raises(FloorBusy) as busy:
+            await bob.talk_start(queue=True)
+        assert busy.value.holder == "alice" and busy.value.reason == ""
+        assert bob.model.floor is FloorState.BUSY
+
+
+async def test_a_wait_that_times_out_raises_queue_left(clients):
+    async with floor_server(queue_timeout=0.3) as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await alice.talk_start()
+        with pytest.raises(QueueLeft) as left:
+            await asyncio.wait_for(bob.talk_start(queue=True), 3)
+        assert left.value.reason == "timeout"
+        assert bob.model.floor is FloorState.BUSY  # alice still speaks
+
+
+async def test_emergency_pre_empts_with_the_reason_and_is_cancelled(clients):
+    async with floor_server() as server:
+        alice, bob, disp = await members(clients, server.port, "alice", "bob", "disp")
+        assert disp.dispatcher and not alice.dispatcher
+        assert await alice.talk_start()
+        alice_log, disp_log = EventLog(alice), EventLog(disp)
+        assert await bob.talk_start(emergency=True)
+        await wait_until(lambda: alice.model.floor is not FloorState.TALKING, what="cut off")
+        cut = [e for e in alice_log.of(FloorChanged) if e.reason == "revoked"]
+        assert [(e.cause, e.by) for e in cut] == [("preempted", "bob")]
+        await wait_until(lambda: disp_log.of(EmergencyChanged), what="alert")
+        assert disp_log.of(EmergencyChanged)[0].raised_by == "bob"
+        assert disp.model.interphone(OPS).emergency == "bob"
+        with pytest.raises(NotAllowed):
+            await alice.cancel_emergency()
+        assert await disp.cancel_emergency() == "bob"
+        await wait_until(lambda: alice.model.interphone(OPS).emergency == "", what="cleared")
+        cleared = alice_log.of(EmergencyChanged)[-1]
+        assert (cleared.raised_by, cleared.cancelled_by) == ("", "disp")
+        with pytest.raises(NotFound):
+            await disp.cancel_emergency()
+        assert await alice.raise_emergency() == "alice"
+        await bob.talk_stop()

@@ -1,0 +1,96 @@
+"""TurnDriver: the one turn machine driven against the real embedded server, no Qt."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from client_fixtures import Clients, wait_until
+from test_client_floor_ext import FEATURES, OPS, floor_server
+
+from app.client.turn import EndReason, TurnConfig, TurnPhase, TurnTone
+from app.client.turn_driver import TurnDriver
+
+pytest_plugins = ["client_fixtures"]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.transmit: list[bool] = []
+        self.tones: list[TurnTone] = []
+        self.ended: list[tuple[EndReason, str]] = []
+
+    def callbacks(self) -> dict[str, Any]:
+        return {"on_transmit": self.transmit.append, "on_tone": self.tones.append,
+                "on_ended": lambda reason, by: self.ended.append((reason, by))}
+
+
+async def test_held_key_with_auto_repeat_makes_one_request_then_queue_and_pre_emption(
+        clients: Clients):
+    async with floor_server() as server:
+        made = [await clients.connect(server.port, uid, "x", features=FEATURES)
+                for uid in ("alice", "bob")]
+        alice, bob = made
+        for client in made:
+            await client.join(OPS)
+        assert await alice.talk_start()
+        seen = Recorder()
+        config = TurnConfig(max_talk=60, release_delay=0.05, queue=False)
+        driver = TurnDriver(bob, config=lambda: config, **seen.callbacks())
+        try:
+            driver.press()
+            for _ in range(20):  # flagless auto-repeat: release/press pairs
+                await asyncio.sleep(0.02)
+                driver.release()
+                driver.press()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.BUSY, what="busy")
+            assert driver.requests == 1 and seen.tones == [TurnTone.BUSY]
+            driver.release()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
+            # with queueing: wait in line, then the turn comes with its own cue
+            config = TurnConfig(max_talk=60, release_delay=0.05, queue=True)
+            driver.press()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.QUEUED, what="queued")
+            await alice.talk_stop()
+            await wait_until(lambda: seen.transmit == [True], what="transmitting")
+            assert seen.tones[-2:] == [TurnTone.QUEUED, TurnTone.YOUR_TURN]
+            assert server.state.interphones[OPS].holder == "bob"
+            # alice's emergency cuts bob off with the reason and the pre-empter
+            assert await alice.talk_start(emergency=True)
+            await wait_until(lambda: seen.ended, what="cut off")
+            assert seen.ended == [(EndReason.PREEMPTED, "alice")]
+            assert seen.transmit == [True, False] and seen.tones[-1] is TurnTone.PREEMPTED
+            driver.release()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
+            assert driver.requests == 2
+        finally:
+            await driver.close()
+
+
+def test_revoke_reasons_from_the_wire() -> None:
+    from app.client.turn_driver import revoke_reason
+    assert [revoke_reason(text) for text in ("time_limit", "silence", "preempted",
+                                             "shutdown", "server", "warp")] == [
+        EndReason.TIME_LIMIT, EndReason.SILENCE, EndReason.PREEMPTED, EndReason.SHUTDOWN,
+        EndReason.SERVER, EndReason.SERVER]
+
+
+async def test_a_bot_waits_in_line_through_the_turn_machine(clients: Clients):
+    import numpy as np
+
+    from app.headless.bots import PlayerBot
+
+    async with floor_server() as server:
+        alice, bot_client = [await clients.connect(server.port, uid, "x", features=FEATURES)
+                             for uid in ("alice", "bot")]
+        for client in (alice, bot_client):
+            await client.join(OPS)
+        assert await alice.talk_start()
+        bot = PlayerBot(bot_client, np.zeros(4800, dtype=np.float32))
+        speaking = asyncio.ensure_future(bot.speak(bot.pcm))
+        await wait_until(lambda: server.state.interphones[OPS].floor.queue == ("bot",),
+                         what="the bot in line")
+        await alice.talk_stop()
+        assert await asyncio.wait_for(speaking, 5) is True
+        assert bot.utterances_sent == 1
+        assert server.state.interphones[OPS].holder == ""  # released after speaking

@@ -1,0 +1,225 @@
+"""The floor in the GUI: one request per physical press whatever auto-repeat does, the
+queue place, the talk-limit warnings, the cut-off reason and the floor cues."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+from test_ui_support import OPS, close_session, holder, open_session, run, until
+
+from app.audio.codec import OpusEncoder
+from app.client.turn import EndReason
+from app.protocol import InterphoneId
+from app.ui.audio_link import _TONES, TURN_TONES, Tone
+from app.ui.floor_text import end_reason_text, queue_text
+from app.ui.floor_widgets import EmergencyBanner
+from app.ui.talk_button import _COLOURS, WARNING_COLOURS, TalkButton
+from app.ui.view_types import TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+
+def space(window, kind: QEvent.Type) -> None:
+    """A Space key event without Qt's auto-repeat flag, as most X servers send them."""
+    target = QApplication.focusWidget() or window
+    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space,
+                                             Qt.KeyboardModifier.NoModifier, " ", False))
+
+
+def test_a_held_key_while_busy_makes_exactly_one_request(qloop, ui) -> None:
+    async def scenario() -> None:
+        alice = await ui.other("alice")
+        assert await alice.talk_start()
+        button = ui.window.panel.talk_button
+        await until(lambda: button.state is TalkState.BUSY, what="busy")
+        requests = []
+        original = ui.client.talk_start
+
+        async def counted(**kw: bool) -> bool:
+            requests.append(time.monotonic())
+            return await original(**kw)
+
+        ui.client.talk_start = counted  # type: ignore[method-assign]
+        space(ui.window, QEvent.Type.KeyPress)
+        for _ in range(30):  # 0.9 s of X11 auto-repeat: release/press pairs, no flag
+            await asyncio.sleep(0.03)
+            space(ui.window, QEvent.Type.KeyRelease)
+            space(ui.window, QEvent.Type.KeyPress)
+        await until(lambda: ui.presenter.turn.phase.value == "busy", what="refused")
+        assert len(requests) == 1
+        space(ui.window, QEvent.Type.KeyRelease)
+        await until(lambda: ui.presenter.turn.phase.value == "idle", what="released")
+        await alice.talk_stop()
+        # a fresh press after the release asks again, once
+        await until(lambda: button.state is TalkState.IDLE, what="idle")
+        space(ui.window, QEvent.Type.KeyPress)
+        await until(lambda: button.state is TalkState.TALKING, what="granted")
+        assert len(requests) == 2
+        space(ui.window, QEvent.Type.KeyRelease)
+        await until(lambda: ui.presenter.turn.phase.value == "idle", timeout=5.0)
+
+    run(qloop, scenario())
+
+
+def test_talk_limit_warnings_change_the_colour(qtbot) -> None:
+    button = TalkButton()
+    qtbot.addWidget(button)
+    now = time.monotonic()
+    button.set_state(TalkState.TALKING, deadline=now + 30, max_talk=60)
+    assert (button.warning_level(), button.colour()) == (0, _COLOURS[TalkState.TALKING])
+    button.set_state(TalkState.TALKING, deadline=now + 9, max_talk=60)
+    assert (button.warning_level(), button.colour()) == (10, WARNING_COLOURS[10])
+    button.set_state(TalkState.TALKING, deadline=now + 2.5, max_talk=60)
+    assert (button.warning_level(), button.colour()) == (3, WARNING_COLOURS[3])
+    button.set_state(TalkState.BUSY, holder="Alice")
+    assert button.warning_level() == 0
+
+
+def test_queue_place_is_shown(qtbot) -> None:
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.set_state(TalkState.QUEUED, detail="1")
+    assert button.texts() == ("Waiting", "You're next")
+    button.set_state(TalkState.QUEUED, detail="3")
+    assert button.texts() == ("Waiting", queue_text(3)) and "3" in queue_text(3)
+
+
+def test_cut_off_messages_name_the_reason(qapp) -> None:
+    texts = {reason: end_reason_text(reason) for reason in EndReason if reason.value}
+    assert "time limit" in texts[EndReason.TIME_LIMIT]
+    assert "shutting down" in texts[EndReason.SHUTDOWN]
+    assert "Bob" in end_reason_text(EndReason.PREEMPTED, "Bob")
+    assert len(set(texts.values())) == len(texts)  # each reason says something different
+
+
+def test_every_turn_cue_exists_and_the_floor_cues_are_distinct() -> None:
+    assert set(TURN_TONES.values()) <= set(_TONES)
+    rendered = {tone: _TONES[tone]() for tone in Tone}
+    for tone, cue in rendered.items():
+        assert cue.dtype == np.float32 and cue.size > 0 and np.abs(cue).max() > 0.05, tone
+    shapes = {(cue.size, round(float(np.abs(np.fft.rfft(cue)).argmax()))) for cue in
+              rendered.values()}
+    assert len(shapes) == len(rendered)
+
+
+def opus_frames(count: int) -> list[bytes]:
+    t = np.arange(960 * count) / 48000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    with OpusEncoder(20) as encoder:
+        return [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(count)]
+
+
+def test_replay_lists_newest_first_marks_unheard_and_plays(qloop, ui) -> None:
+    async def scenario() -> None:
+        presenter, replay = ui.presenter, ui.window.panel.replay
+        alice = await ui.other("alice")
+        presenter.select("discuss_12")  # looking elsewhere while alice talks in Ops
+        for round_ in range(2):
+            assert await alice.talk_start()
+            for frame in opus_frames(15):
+                alice.send_audio(frame)
+                await asyncio.sleep(0.02)
+            await alice.talk_stop()
+            await until(lambda r=round_: len(presenter.replay_items(OPS)) == r + 1,
+                        what="stored")
+        presenter.select(OPS)
+        items = presenter.replay_items(OPS)
+        assert len(items) == 2 and items[0].number > items[1].number  # newest first
+        assert not items[0].heard and not items[1].heard
+        texts = replay.item_texts()
+        assert all(text.startswith("● Alice") for text in texts)
+        assert "2 unheard" in replay.title.text()
+        replay.play_button(1).click()  # the older one
+        assert presenter.replaying
+        await until(lambda: not presenter.replaying, what="replay finished")
+        items = presenter.replay_items(OPS)
+        assert (items[0].heard, items[1].heard) == (False, True)
+        assert replay.item_texts()[1].startswith("Alice")
+        ui.window.replay_last_requested.emit()  # the "replay last" key
+        assert presenter.replaying
+        assert presenter.replay_items(OPS)[0].heard
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_emergency_banner_names_the_raiser_and_offers_cancel(qtbot) -> None:
+    banner = EmergencyBanner()
+    qtbot.addWidget(banner)
+    assert banner.isHidden() and banner.interphone_id == ""
+    banner.show_emergency("group_58", "Alice", can_cancel=False)
+    assert "EMERGENCY" in banner.text.text() and "Alice" in banner.text.text()
+    assert banner.cancel.isHidden()
+    banner.show_emergency("group_58", "Alice", can_cancel=True)
+    with qtbot.waitSignal(banner.cancel_requested) as signal:
+        banner.cancel.click()
+    assert signal.args == ["group_58"]
+    banner.clear()
+    assert banner.isHidden()
+
+
+FLOOR = ("emergency", "floor-queue", "priority")
+
+
+def test_queue_place_your_turn_and_emergency_banner(qloop, server, settings) -> None:
+    async def scenario() -> None:
+        session = await open_session(server, settings, features=FLOOR)
+        try:
+            window, presenter = session.window, session.presenter
+            button = window.panel.talk_button
+            alice = await session.other("alice", features=FLOOR)
+            assert await alice.talk_start()
+            await until(lambda: button.state is TalkState.BUSY, what="busy")
+            presenter.press_talk()  # held: waits in line
+            await until(lambda: button.state is TalkState.QUEUED, what="queued")
+            assert button.texts() == ("Waiting", "You're next")
+            line = server.state.interphones[InterphoneId.parse(OPS)].floor
+            assert line.queue == ("me",)
+            presenter.release_talk()  # letting go leaves the line
+            await until(lambda: line.queue == (), what="left the line")
+            await until(lambda: button.state is TalkState.BUSY, what="busy again")
+            presenter.press_talk()
+            await until(lambda: button.state is TalkState.QUEUED, what="queued again")
+            await alice.talk_stop()
+            await until(lambda: button.state is TalkState.TALKING, what="our turn")
+            assert holder(server) == "me"
+            # alice raises an emergency: she pre-empts us; the banner names her
+            assert await alice.talk_start(emergency=True)
+            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+            assert "alice" in window.emergency.text.text().lower()
+            assert window.emergency.cancel.isHidden()  # neither the raiser nor a dispatcher
+            assert presenter._alarm.isActive()  # the alert repeats until the cancel
+            await until(lambda: presenter.turn.phase.value == "revoked", what="cut off")
+            presenter.release_talk()
+            await alice.cancel_emergency()
+            await until(lambda: window.emergency.interphone_id == "", what="banner gone")
+            assert not presenter._alarm.isActive()
+            await alice.talk_stop()
+            # raised from the menu: the raiser may cancel it from the banner
+            assert window.emergency_action.isEnabled()
+            window.emergency_action.trigger()
+            await until(lambda: window.emergency.interphone_id == OPS, what="own banner")
+            assert not window.emergency.cancel.isHidden()
+            window.emergency.cancel.click()
+            await until(lambda: window.emergency.interphone_id == "", what="own cancelled")
+            records = [(r.action.value, r.by) for r in server.state.emergency_log[
+                InterphoneId.parse(OPS)]]
+            assert records[-2:] == [("raise", "me"), ("cancel", "me")]
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_time_left_rounds_up_so_elapsed_plus_left_is_the_limit(qtbot) -> None:
+    button = TalkButton()
+    qtbot.addWidget(button)
+    now = time.monotonic()
+    button.set_state(TalkState.TALKING, deadline=now + 9.5, max_talk=60)
+    assert button.texts() == ("Talking", "0:10 left")  # 50.5 s elapsed shows as 0:50
+    button.set_state(TalkState.TALKING, deadline=now + 0.4, max_talk=60)
+    assert button.texts()[1] == "0:01 left"
