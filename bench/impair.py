@@ -93,6 +93,8 @@ class ImpairedLink:
         self._client: tuple[str, int] | None = None
         self._pending: set[asyncio.TimerHandle] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Every datagram from the server: (loop time, bytes, passed): set to a list to fill.
+        self.downlink_trace: list[tuple[float, bytes, bool]] | None = None
 
     @property
     def front(self) -> tuple[str, int]:
@@ -137,7 +139,11 @@ class ImpairedLink:
     def _from_server(self, data: bytes, addr: tuple[str, int]) -> None:
         front, client = self._front, self._client
         if front is not None and front.transport is not None and client is not None:
+            dropped = self.down_stats.dropped
             self._forward(data, front.transport, client, self.downlink, self.down_stats)
+            if self.downlink_trace is not None and self._loop is not None:
+                self.downlink_trace.append((self._loop.time(), data,
+                                            self.down_stats.dropped == dropped))
 
     def _forward(self, data: bytes, transport: asyncio.DatagramTransport,
                  target: tuple[str, int], impairment: Impairment,

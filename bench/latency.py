@@ -53,6 +53,8 @@ from app.audio.codec import OpusEncoder
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_FRAME_MS, SAMPLE_RATE
 from app.audio.pipeline import AudioEngine
 from app.client import InterphoneClient
+from app.client.client import FEEDBACK
+from app.client.feedback import QualityReporter
 from bench.impair import ImpairedLink, Impairment
 
 GROUP = "group_1"  # the demo directory's "Everyone" group
@@ -77,6 +79,7 @@ class LatencyConfig:
     impair: str = "listener"  # listener (downlink), talker (uplink) or both
     server: str = "subprocess"  # or "inprocess"
     seed: int = 1
+    pesq: bool = False  # after the clicks, speech scored with PESQ-WB
 
     def __post_init__(self) -> None:
         if self.frame_ms not in ALLOWED_FRAME_MS:
@@ -215,7 +218,7 @@ class _Peer:
                  media_addr: tuple[str, int] | None) -> None:
         self.device = ClockedBackend(collect_output=uid == "listener")
         self.client = InterphoneClient("127.0.0.1", port, uid, "bench", reconnect=False,
-                                       media_addr=media_addr)
+                                       media_addr=media_addr, features=(FEEDBACK,))
         self.engine: AudioEngine | None = None
         self.frame_ms = config.frame_ms
 
@@ -224,7 +227,12 @@ class _Peer:
         engine = AudioEngine(self.device, self.frame_ms, send_frame=self.client.send_audio,
                              loop=loop)
         self.engine = engine
-        self.client.on_audio = engine.receive
+        # as the desktop app does: the media receive thread feeds the mixer directly
+        self.client.audio_sink = lambda _interphone, uid, seq, payload: \
+            engine.receive_from_thread(uid, seq, payload)
+        # As the GUI's presenter: what our listeners lose sets our FEC (feedback extension).
+        self.client.on_feedback = lambda notice: engine.report_listener_loss(
+            notice.worst_pct, notice.p90_pct)
         await self.client.connect()
         await self.client.join(GROUP)
         engine.start()
@@ -250,6 +258,11 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
     """One run: returns the JSON-able result (see the module docstring)."""
     rng = np.random.default_rng(config.seed)
     signal, offsets = talker_signal(config, rng)
+    speech_pcm = _speech() if config.pesq else None
+    speech_at = len(signal) + round(SPEECH_GAP_S * SAMPLE_RATE)
+    if speech_pcm is not None:
+        signal = np.concatenate([signal, np.zeros(speech_at - len(signal), np.float32),
+                                 speech_pcm])
     async with running_server(config.server) as port, contextlib.AsyncExitStack() as stack:
         links: dict[str, ImpairedLink | None] = {"talker": None, "listener": None}
         if config.impaired:
@@ -264,6 +277,9 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         stack.push_async_callback(talker.close)
         listener_engine = await listener.start()
         talker_engine = await talker.start()
+        reporter = QualityReporter(listener.client, listener_engine.receive_quality)
+        reporting = asyncio.ensure_future(reporter.run())
+        stack.callback(reporting.cancel)
         if not await talker.client.talk_start():
             raise RuntimeError("the talker did not get the floor")
         talker_engine.start_transmit()
@@ -273,6 +289,8 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         counters = (talker_engine.counters, listener_engine.counters)
         talker_engine.stop_transmit(0)
         await talker.client.talk_stop()
+        reports = reporter.reports_sent
+        expected_loss = talker_engine.expected_loss
         played = listener.device.collected_output()
         played_offset = listener.device.collected_offset
         t_in = [talker.device.input_sample_time(start_index + o) for o in offsets]
@@ -289,7 +307,11 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
             continue
         onset = played_offset + first + found[0]
         latencies.append((out_t0 + onset / SAMPLE_RATE - t) * 1000.0)
-    gap_ms, gaps = longest_silence_ms(played, config.frame_ms)
+    clicks_end = len(played)  # gaps are counted over the clicks' part only
+    if speech_pcm is not None:
+        clicks_end = max(0, round((talker.device.input_sample_time(start_index + speech_at)
+                                   - out_t0) * SAMPLE_RATE) - played_offset)
+    gap_ms, gaps = longest_silence_ms(played[:clicks_end], config.frame_ms)
     lookahead = _lookahead_ms(config.frame_ms)
     result: dict[str, object] = {
         "p50_ms": round(percentile(latencies, 50), 2),
@@ -322,9 +344,45 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
     for side, link in link_stats.items():
         direction = link.down_stats if side == "listener" else link.up_stats
         result[f"{side}_link_loss_pct"] = round(direction.loss_pct, 2)
+    result["reports_sent"] = reports
+    result["talker_expected_loss"] = expected_loss
+    if speech_pcm is not None:
+        result.update(_score_speech(speech_pcm, played, played_offset,
+                                    talker.device.input_sample_time(start_index + speech_at)
+                                    - out_t0))
     result["xruns"] = sum(c.input_overruns + c.output_underruns for c in counters)
     result["capture_drops"] = counters[0].capture_drops
     return result
+
+
+SPEECH_GAP_S = 1.0  # silence between the clicks and the speech
+
+
+def _speech() -> np.ndarray:
+    from bench.audio_quality import speech
+
+    return speech("en")
+
+
+def _score_speech(speech: np.ndarray, played: np.ndarray, played_offset: int,
+                  t_speech: float) -> dict[str, object]:
+    """PESQ-WB of the listener's playback of ``speech`` (which started at output time
+    ``t_speech`` after the listener's first output sample, plus the path's delay)."""
+    from bench.audio_quality import decode, encode, pesq_wb
+
+    first = max(0, round(t_speech * SAMPLE_RATE) - played_offset)
+    window = played[first:first + len(speech) + SAMPLE_RATE]
+    if len(window) < len(speech) or float(np.max(np.abs(window))) < SILENCE_LEVEL:
+        # e.g. the floor ran out (max_talk, 60 s in the demo directory): fewer clicks
+        return {"pesq_e2e": None, "pesq_error": "speech not heard (floor lost?)"}
+    n = 1 << (len(speech) + len(window)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(window, n) * np.conj(np.fft.rfft(speech, n)), n)
+    lag = int(np.argmax(corr[: len(window)]))
+    e2e = pesq_wb(speech, window[lag:], 0)
+    packets, lookahead = encode(speech, 0, 24000)
+    ceiling = pesq_wb(speech, decode(packets, set(), use_fec=False), lookahead)
+    return {"pesq_e2e": round(e2e, 3), "pesq_codec_ceiling": round(ceiling, 3),
+            "e2e_over_ceiling": round(e2e / ceiling, 3)}
 
 
 def _lookahead_ms(frame_ms: int) -> float:
@@ -353,12 +411,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run the server on the benchmark's own loop")
     parser.add_argument("--runs", type=int, default=1, help="repeat, one JSON line each")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pesq", action=argparse.BooleanOptionalAction, default=None,
+                        help="after the clicks, score ~15 s of speech with PESQ-WB (default: "
+                             "on for loss/jitter runs when the pesq package is installed)")
     args = parser.parse_args(argv)
     if not 0 <= args.loss < 100:
         parser.error("--loss must be in [0, 100)")
     if args.jitter < 0:
         parser.error("--jitter must be >= 0")
     return args
+
+
+def _want_pesq(args: argparse.Namespace) -> bool:
+    if args.pesq is not None:
+        return bool(args.pesq)
+    if not (args.loss or args.jitter):
+        return False
+    try:
+        import pesq  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         config = LatencyConfig(
             frame_ms=args.frame_ms, clicks=clicks, loss_pct=args.loss, jitter_ms=args.jitter,
             impair=args.impair, server="inprocess" if args.in_process else "subprocess",
-            seed=args.seed + run)
+            seed=args.seed + run, pesq=_want_pesq(args))
         started = time.monotonic()
         result = asyncio.run(measure(config))
         result["run_s"] = round(time.monotonic() - started, 1)

@@ -110,7 +110,7 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str,
     for key in ("p95_ms", "mouth_to_ear_p95_ms"):
         if key in lat:
             rows.append(_row("mouth-to-ear p95 (bench/latency.py)", f"{lat[key]} ms",
-                             "< 300 ms (NOTES.md)", lat[key] < 300))
+                             "< 300 ms (target)", lat[key] < 300))
             break
     return rows
 

@@ -1,7 +1,7 @@
 """Shared helpers of the client and CLI tests (``pytest_plugins = ["client_fixtures"]``).
 
 - a real embedded server (:func:`running_server`) and the ``clients`` fixture;
-- the one polling helper (:func:`wait_until`) and the one :func:`free_port`;
+- the suite's one polling helper and one ``free_port``, re-exported from :mod:`waiting`;
 - byte-level helpers for :class:`~app.client.session.ClientSession` tests:
   :func:`wire` (messages to the bytes a server writes), :func:`sent` (the
   session's output decoded), :func:`events` (its events drained) and
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 import pytest
+from waiting import free_port as free_port  # re-exported: the suite's one free_port
+from waiting import wait_until as wait_until  # and its one polling helper
 
 from app.audio.constants import SAMPLE_RATE
 from app.client import InterphoneClient, ModelEvent
@@ -123,17 +124,6 @@ class EventLog:
         return [e for e in self.events if isinstance(e, cls)]
 
 
-async def wait_until(predicate: Callable[[], object], timeout: float = 3.0,
-                     what: str = "condition") -> None:
-    """Poll ``predicate`` every 10 ms until it is true; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 def client_tasks() -> list[asyncio.Task[Any]]:
     """Pending tasks whose coroutine lives in app/client (leak check)."""
     leaked = []
@@ -144,20 +134,6 @@ def client_tasks() -> list[asyncio.Task[Any]]:
         if code is not None and "/app/client/" in code.co_filename:
             leaked.append(task)
     return leaked
-
-
-def free_port() -> int:
-    """A port free for both TCP and UDP right now (nothing listens on it)."""
-    for _ in range(50):
-        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            try:
-                udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def noise_bursts(seconds: float, seed: int = 1) -> np.ndarray:

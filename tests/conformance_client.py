@@ -1,4 +1,4 @@
-"""A raw, independent client for the Interphone wire contract (docs: /work/shared/PROTOCOL.md).
+"""A raw, independent client for the Interphone wire contract (the shared PROTOCOL.md contract).
 
 Written only from the contract, for the black-box conformance suite: plain sockets,
 hand-built XML, our own 4-byte big-endian framing, our own lxml parse, our own UDP

@@ -1,4 +1,5 @@
-"""Suite-wide set-up: Qt renders offscreen, hypothesis keeps CI-sized example counts."""
+"""Suite-wide set-up: Qt renders offscreen, hypothesis keeps CI-sized example counts, ``--slow``
+runs the fuzzers long (tests/fuzzing.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Before collection, so the fuzz modules read the count at import.
+    config.addinivalue_line(
+        "markers", "fuzz: a hypothesis fuzzer sized by tests/fuzzing.py (slow under --slow)")
+    # Before collection, so tests/fuzzing.py reads the count at import.
     if config.getoption("--slow"):
         os.environ.setdefault("INTERPHONE_FUZZ_EXAMPLES", "100000")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Long fuzz runs are slow ones: `--slow -m "not slow"` leaves them out.
+    if config.getoption("--slow"):
+        for item in items:
+            if item.get_closest_marker("fuzz") is not None:
+                item.add_marker(pytest.mark.slow)

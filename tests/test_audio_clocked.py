@@ -8,21 +8,13 @@ import time
 import numpy as np
 import pytest
 from audio_helpers import peak_allocation
+from waiting import wait_for
 
-from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream
+from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream, select_device
 from app.audio.clocked import ClockedBackend
 
 BLOCK = 960
 PERIOD = BLOCK / 48000
-
-
-def wait_for(predicate: object, timeout: float = 3.0) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.002)
 
 
 def test_implements_the_backend_interface() -> None:
@@ -43,8 +35,8 @@ def test_input_is_paced_in_real_time_without_drift() -> None:
     elapsed = time.monotonic() - started
     stream.stop()
     count = len(blocks)
-    time.sleep(0.06)
-    assert len(blocks) == count  # nothing after stop
+    assert not stream.active  # stop() joined the device thread: nothing can come after it
+    assert len(blocks) == count
     assert set(blocks) == {BLOCK}
     assert 0.45 < elapsed < 1.0  # 25 blocks of 20 ms (upper bound loose: shared CI cores)
     assert stream.t0 is not None
@@ -181,10 +173,20 @@ def test_unknown_device_is_refused(device: int | str, message: str) -> None:
         ClockedBackend().open_input(lambda b: None, BLOCK, device=device)
 
 
-def test_device_selection_by_name_and_index() -> None:
+@pytest.mark.parametrize("spec", [None, 0, "clocked", "VIRTUAL", "Clocked virtual device"])
+def test_device_selection_by_name_and_index(spec: int | str | None) -> None:
     backend = ClockedBackend()
-    for spec in (None, 0, "clocked", "VIRTUAL"):
-        backend.open_output(lambda b: None, BLOCK, device=spec).close()
+    (virtual,) = backend.list_devices()
+    # Default, index, substring (any case) and exact name all pick the virtual device...
+    assert select_device(backend.list_devices(), spec, "input") == virtual
+    assert select_device(backend.list_devices(), spec, "output") == virtual
+    # ...and a stream opened with that spec runs on it.
+    blocks: list[int] = []
+    stream = backend.open_output(lambda out: blocks.append(len(out)), BLOCK, device=spec)
+    stream.start()
+    wait_for(lambda: blocks, what="a block from the stream")
+    stream.close()
+    assert blocks[0] == BLOCK
 
 
 def test_output_tick_without_collection_allocates_nothing() -> None:

@@ -23,10 +23,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from waiting import wait_for, wait_until
 
 from app.audio.backend import select_device
 from app.audio.codec import OpusDecoder
@@ -177,13 +178,6 @@ def tone_fraction(signal: np.ndarray, hz: float = TONE_HZ) -> tuple[float, float
     return rms, near / total if total > 0 else 0.0
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 # ------------------------------------------------------------------ tests
 def test_device_listing_shows_the_jack_device_and_selects_it_by_name(jack_server: str) -> None:
     backend = SoundDeviceBackend()
@@ -250,9 +244,7 @@ async def test_audio_engine_transmits_frames_captured_from_jack(jack_server: str
         jack_connect(player_out, engine_in)
         await asyncio.sleep(0.2)
         engine.start_transmit()
-        deadline = time.monotonic() + 5.0
-        while len(packets) < 25 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: len(packets) >= 25, 5.0, "25 packets from the JACK input")
         engine.stop_transmit(0)
         counters = engine.counters
     finally:

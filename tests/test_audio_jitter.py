@@ -255,3 +255,26 @@ def test_steady_stream_at_target_never_asks_to_resize() -> None:
     assert " ".join(token(o) for o in outs) == " ".join(f"a{s}" for s in range(60))
     assert all(o is not None and o.resize == 0 for o in outs)
     assert jb.stats.dropped == 0
+
+
+def test_the_deviation_percentile_follows_its_window_without_sorting_per_packet():
+    """The kept-in-order copy of the jitter window (no sort per packet) stays exactly the
+    window, through evictions and a carried history, and the p95 is taken from it."""
+    rng = random.Random(7)
+    buffer = JitterBuffer(max_delay_frames=10)
+    now = 0.0
+    for seq in range(700):  # well past the 250-arrival window
+        now += 0.020 + rng.choice([0.0, 0.0, 0.001, 0.004, -0.003, 0.012])
+        buffer.put(seq, b"\xf8", now)
+        while buffer.pop(now) is not None:
+            pass
+    window = list(buffer._deviations)
+    assert len(window) == 250
+    assert buffer._sorted_deviations == sorted(window)
+    assert buffer._p95_deviation == sorted(window)[int(0.95 * 250)]
+    follower = JitterBuffer(max_delay_frames=10)
+    follower.carry_history(buffer)
+    follower.put(0, b"\xf8", now + 1.0)
+    follower.put(1, b"\xf8", now + 1.05)  # 30 ms late: one more deviation
+    assert follower._sorted_deviations == sorted(follower._deviations)
+    assert len(follower._deviations) == 250

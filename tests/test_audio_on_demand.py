@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 
+import numpy as np
 import pytest
 from audio_helpers import speech_like
 
 from app.audio import tones
 from app.audio.clocked import ClockedBackend
+from app.audio.codec import OpusEncoder
 from app.audio.pipeline import OUTPUT_IDLE_STOP_S, AudioEngine, TransmitState
 
 
@@ -167,3 +170,26 @@ async def test_on_demand_streams_restart_on_a_real_device(jack_server: str) -> N
     finally:
         player.close()
         engine.close()
+
+
+async def test_packets_from_another_thread_start_the_output_on_the_loop(engine_and_sent) -> None:
+    engine, _, _ = engine_and_sent
+    changes: list[bool] = []
+    engine.on_streams_changed = lambda: changes.append(
+        threading.current_thread() is threading.main_thread())
+    with OpusEncoder(engine.frame_ms, 24000) as encoder:
+        packets = [encoder.encode(frame) for frame in
+                   np.split(speech_like(0.2, seed=5)[:9600], 10)]
+
+    def network() -> None:  # the client's media receive thread
+        for seq, packet in enumerate(packets):
+            engine.receive_from_thread("bob", seq, packet, "group_1")
+
+    receiver = threading.Thread(target=network)
+    receiver.start()
+    receiver.join()
+    assert engine.mixer.frames_received == 10  # in the mixer at once, not via the loop
+    await wait_until(lambda: engine.output_active)
+    assert engine.output_starts == 1
+    assert changes == [True]  # the stream was started (and the meters told) on the loop
+    await wait_until(lambda: engine.output_level.peak > 0.01)

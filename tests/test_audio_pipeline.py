@@ -5,25 +5,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
 from audio_helpers import correlation, fft_lag, speech_like
+from waiting import wait_until
 
 from app.audio import tones
 from app.audio.backend import AudioDeviceError
 from app.audio.clocked import ClockedBackend
 from app.audio.pipeline import AudioEngine, TransmitState
 from app.audio.sd_backend import SoundDeviceBackend
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 class Sent:
@@ -41,6 +34,21 @@ class Sent:
 Talker = tuple[AudioEngine, ClockedBackend, Sent]
 
 
+async def captured(backend: ClockedBackend, blocks: int) -> None:
+    """Until the microphone has delivered ``blocks`` more blocks and the loop has run what
+    they scheduled: after this, a frame they should not have sent would have been sent."""
+    target = backend.input_samples + blocks * 960
+    await wait_until(lambda: backend.input_samples >= target, what=f"{blocks} captured blocks")
+    await asyncio.sleep(0)  # the drain they may have scheduled with call_soon_threadsafe
+
+
+async def played(backend: ClockedBackend, samples: int) -> None:
+    """Until the speaker has collected ``samples`` more samples."""
+    target = len(backend.collected_output()) + samples
+    await wait_until(lambda: len(backend.collected_output()) >= target,
+                     what=f"{samples} played samples")
+
+
 @pytest.fixture
 async def talker() -> AsyncIterator[Talker]:
     backend = ClockedBackend(speech_like(3.0, seed=5), loop_source=True)
@@ -52,8 +60,8 @@ async def talker() -> AsyncIterator[Talker]:
 
 
 async def test_nothing_is_sent_before_start_transmit(talker: Talker) -> None:
-    engine, _, sent = talker
-    await asyncio.sleep(0.2)
+    engine, backend, sent = talker
+    await captured(backend, 10)
     assert sent.packets == []
     assert engine.counters.frames_sent == 0
     assert engine.transmit_state is TransmitState.IDLE
@@ -70,7 +78,7 @@ async def test_frames_are_sent_on_the_loop_thread_while_transmitting(talker: Tal
 
 
 async def test_release_delay_keeps_sending_then_stops(talker: Talker) -> None:
-    engine, _, sent = talker
+    engine, backend, sent = talker
     stopped: list[int] = []
     engine.on_transmit_stopped = lambda: stopped.append(len(sent.packets))
     engine.start_transmit()
@@ -78,7 +86,7 @@ async def test_release_delay_keeps_sending_then_stops(talker: Talker) -> None:
     engine.stop_transmit(150)
     at_stop = len(sent.packets)
     await wait_until(lambda: bool(stopped))
-    await asyncio.sleep(0.15)
+    await captured(backend, 8)
     after = len(sent.packets) - at_stop
     # ceil(150 / 20) = 8 frames captured after the release, plus at most a
     # couple that were captured before it but still queued.
@@ -88,7 +96,7 @@ async def test_release_delay_keeps_sending_then_stops(talker: Talker) -> None:
 
 
 async def test_stop_transmit_zero_stops_at_once(talker: Talker) -> None:
-    engine, _, sent = talker
+    engine, backend, sent = talker
     stopped: list[bool] = []
     engine.on_transmit_stopped = lambda: stopped.append(True)
     engine.start_transmit()
@@ -96,7 +104,7 @@ async def test_stop_transmit_zero_stops_at_once(talker: Talker) -> None:
     engine.stop_transmit(0)
     at_stop = len(sent.packets)
     assert stopped == [True]
-    await asyncio.sleep(0.15)
+    await captured(backend, 8)
     assert len(sent.packets) == at_stop
 
 
@@ -236,7 +244,7 @@ async def test_tones_volume_and_mute() -> None:
     backend.clear_output()
     engine.muted = True
     engine.play_tone(cue)
-    await asyncio.sleep(len(cue) / 48000 + 0.1)
+    await played(backend, len(cue) + 4800)
     assert not np.any(backend.collected_output())
     engine.volume = 9.0
     assert engine.volume == 1.5
@@ -249,7 +257,7 @@ async def test_monitor_plays_the_microphone_locally() -> None:
     backend = ClockedBackend(tone, loop_source=True)
     engine = AudioEngine(backend, loop=asyncio.get_running_loop())
     engine.start()
-    await asyncio.sleep(0.15)
+    await played(backend, 7200)
     assert not np.any(backend.collected_output())  # monitor off: silence
     engine.set_monitor(True)
     await asyncio.sleep(0.3)

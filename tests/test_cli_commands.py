@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from client_fixtures import (
-    Clients,
     best_lag,
-    client_tasks,
     free_port,
     noise_bursts,
     running_server,
@@ -31,13 +29,7 @@ from app.protocol import InterphoneId
 ROOT = Path(__file__).resolve().parent.parent
 G58 = InterphoneId.group("58")
 
-
-@pytest.fixture
-async def clients():
-    made = Clients()
-    yield made
-    await made.close_all()
-    assert client_tasks() == []
+pytest_plugins = ["client_fixtures"]
 
 
 async def cli(*args: str, port: int | None = None, uid: str | None = "alice",
@@ -239,6 +231,10 @@ async def test_bot_echoes_and_stops_on_sigterm(clients):
         await alice.join(G58)
         proc = await start_cli("bot", "group_58", port=server.port, uid="bob")
         await wait_until(lambda: "bob" in alice.model.members, timeout=5, what="bot in")
+        # Membership comes before the bot's media registration (recvbegin): talking in
+        # between would reach nobody (a race seen under load).
+        await wait_until(lambda: "bob" in server.state.interphones[G58].addrs, timeout=5,
+                         what="the bot's media address registered")
         heard: list[int] = []
         alice.on_audio = lambda uid, seq, payload: heard.append(seq)
         await alice.talk_start()

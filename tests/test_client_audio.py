@@ -7,9 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 from client_fixtures import (
-    Clients,
     best_lag,
-    client_tasks,
     noise_bursts,
     running_server,
     wait_until,
@@ -24,13 +22,7 @@ from app.protocol import InterphoneId
 
 G58 = InterphoneId.group("58")
 
-
-@pytest.fixture
-async def clients():
-    made = Clients()
-    yield made
-    await made.close_all()
-    assert client_tasks() == []
+pytest_plugins = ["client_fixtures"]
 
 
 async def test_talk_to_listen_preserves_the_signal(clients):

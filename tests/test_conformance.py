@@ -1,4 +1,4 @@
-"""Black-box conformance of the Interphone server to /work/shared/PROTOCOL.md.
+"""Black-box conformance of the Interphone server to the shared PROTOCOL.md contract.
 
 Written by another team, only from the contract. Nothing is imported from ``app``:
 the server runs as a subprocess, we talk to it with raw sockets, hand-built XML and
@@ -42,6 +42,7 @@ from conformance_client import (
     recvbegin,
 )
 from conformance_tls import TlsRelay
+from waiting import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -103,30 +104,12 @@ class Server:
         return self.ports[next(self._turn) % len(self.ports)]
 
 
-def _free_port() -> int:
-    """A port free for both TCP and UDP on HOST (bind 0, then the same number for UDP)."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind((HOST, 0))
-            port = t.getsockname()[1]
-            u.bind((HOST, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
-
-
 def _start_redis(tmp: Path) -> tuple[subprocess.Popen, int]:
     executable = shutil.which("redis-server")
     if executable is None:
         pytest.fail("redis-server is not on PATH: `bash scripts/dev.sh setup` installs it "
                     "(apt-get install redis-server / brew install redis)", pytrace=False)
-    port = _free_port()
+    port = free_port(HOST)
     proc = subprocess.Popen([executable, "--port", str(port), "--bind", HOST, "--dir", str(tmp),
                              "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -171,7 +154,7 @@ def _start_node(tmp: Path, max_talk: int, keepalive: int, extra: list[str],
     cfg.write_text(text, encoding="utf-8")
     python = str(PYTHON) if PYTHON.exists() else sys.executable
     for attempt in range(5):
-        port = _free_port()
+        port = free_port(HOST)
         log = tmp / f"server-{port}-{attempt}.log"
         with open(log, "wb") as fh:
             proc = subprocess.Popen(

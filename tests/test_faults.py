@@ -17,12 +17,14 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
 import pytest
 from server_fixtures import RawClient, running_server
+from waiting import free_port
+from waiting import wait_until as until
 
 from app.client import InterphoneClient
 from app.client.events import ConnectionState, FloorState
@@ -45,20 +47,6 @@ def config_text() -> str:
     for gid in GROUPS:
         lines += ["[[groups]]", f'id = "{gid}"', 'members = ["*"]']
     return "\n".join(lines) + "\n"
-
-
-def free_port() -> int:
-    """A port number free for both TCP and UDP right now."""
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind((HOST, 0))
-            port = tcp.getsockname()[1]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            try:
-                udp.bind((HOST, port))
-            except OSError:
-                continue
-        return port
 
 
 class ServerProcess:
@@ -105,16 +93,6 @@ async def server_process(tmp_path: Path, port: int | None = None
 def client(port: int, uid: str, **kw: object) -> InterphoneClient:
     return InterphoneClient(HOST, port, uid, f"pw-{uid}", backoff=(0.1, 0.5),
                             request_timeout=3.0, **kw)  # type: ignore[arg-type]
-
-
-async def until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds until ``condition()`` holds; fails after ``timeout``."""
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > timeout:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - began
 
 
 async def close_all(clients: list[InterphoneClient]) -> None:

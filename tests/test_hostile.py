@@ -4,8 +4,8 @@ and a uid the directory does not know (token mode).
 The decoders themselves (decode_message, FrameDecoder, parse_packet) are fuzzed by
 tests/test_protocol_malformed.py; this module adds the server's paths around them:
 frames through a live SignalingConnection and datagrams through the MediaRelay, with the
-same mutators. Example counts follow ``INTERPHONE_FUZZ_EXAMPLES`` (``pytest --slow``:
-100,000 per fuzz test; CI: the default of test_protocol_malformed). Time bounds here are
+same mutators. Example counts come from tests/fuzzing.py (``pytest --slow``: 100,000 per fuzz
+test, marked ``slow``). Time bounds here are
 liveness bounds (generous), not performance targets: see bench/ for those.
 """
 
@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 from server_fixtures import G58, RawClient, UdpPeer, logged_in, running_server, sample_directory
 from test_protocol_malformed import _PACKETS, VALID_DOCS, mutated
+from waiting import free_port
 
 from app.protocol import (
     AudioPacket,
@@ -47,10 +49,6 @@ from app.server.relay import MediaRelay
 from app.server.tcp import Signaling
 
 ROOT = Path(__file__).resolve().parent.parent
-FUZZ_EXAMPLES = int(os.environ.get("INTERPHONE_FUZZ_EXAMPLES", "2000"))
-fuzz = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
 
 
 # ---- fuzzing the server's input paths ---------------------------------------------------------
@@ -218,16 +216,10 @@ def _rss_mb(pid: int) -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return cast(int, sock.getsockname()[1])
-
-
 async def _start_server(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     config = tmp_path / "flood.toml"
     config.write_text(FLOOD_TOML)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "app.server", "--config", str(config),
                              "--port", str(port), "--log-level", "WARNING"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -2,16 +2,16 @@
 
 When the envelope was readable the error carries the request's ``seq`` and
 ``module`` so a server can answer in the request's own envelope. The fuzz
-tests raise their example counts from ``INTERPHONE_FUZZ_EXAMPLES``.
+tests take their example counts from tests/fuzzing.py (``pytest --slow``: 100,000).
 """
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.protocol import (
@@ -30,13 +30,6 @@ from app.protocol import (
 )
 from app.protocol.limits import MAX_FRAME, MAX_MEMBERS, MAX_SYNC_IDS, MAX_TEXT_ATTR
 from app.protocol.udp import peek_route
-
-FUZZ_EXAMPLES = int(os.environ.get("INTERPHONE_FUZZ_EXAMPLES", "2000"))
-fuzz = settings(
-    max_examples=FUZZ_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 
 def doc(child: str, kind: str = "request", seq: str | None = "1", module="MID_INTERPHONE") -> bytes:

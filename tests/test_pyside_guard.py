@@ -1,4 +1,4 @@
-"""Guard against the PySide6 6.12 / CPython 3.11 `none_dealloc` crash (see NOTES.md).
+"""Guard against the PySide6 6.12 / CPython 3.11 `none_dealloc` crash (the pin in pyproject.toml).
 
 Every Qt call that returns nothing leaked a reference to None in that release;
 a few thousand calls kill the interpreter. An upgrade that brings it back must

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from server_fixtures import D12, G58, GALL, RawClient, logged_in, running_server
+from waiting import wait_until
 
 from app.protocol import (
     InterphoneId,
@@ -158,8 +157,5 @@ async def test_many_clients_connect_join_and_leave() -> None:
         assert len(server.state.interphones[GALL].members) == 30
         for client in clients:
             await client.close()
-        for _ in range(100):
-            if not server.state.sessions:
-                break
-            await asyncio.sleep(0.01)
-        assert not server.state.sessions and not server.state.interphones
+        await wait_until(lambda: not server.state.sessions, what="every session ended")
+        assert not server.state.interphones

@@ -116,17 +116,19 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
         index = dialog.language.findData("zh_CN")
         dialog.language.setCurrentIndex(index)
         dialog.buttons.button(dialog.buttons.StandardButton.Apply).click()
-        await asyncio.sleep(0.05)  # LanguageChange events are posted
+        # LanguageChange events are posted: wait until the last view asserted below has its.
+        await until(lambda: button.texts()[0] == "按住讲话"
+                    and window.interphones.filter.placeholderText() == "按名称筛选…",
+                    what="the views retranslated")
         assert switcher.language == "zh_CN" and settings.language == "zh_CN"
-        assert button.texts()[0] == "按住讲话"
         assert window.app_menu.title() == "实时对讲(&I)"
         assert "成员" in window.panel.members_title.text()
         assert dialog.windowTitle() == "实时对讲设置"
         assert window.interphones.filter.placeholderText() == "按名称筛选…"
         dialog.language.setCurrentIndex(dialog.language.findData("en"))
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
-        await asyncio.sleep(0.05)
-        assert button.texts()[0] == "Hold to talk"
+        await until(lambda: button.texts()[0] == "Hold to talk"
+                    and window.app_menu.title() == "&Interphone", what="back in English")
         assert window.app_menu.title() == "&Interphone"
 
     run(qloop, scenario(), timeout=30)

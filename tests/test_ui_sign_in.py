@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from PySide6.QtCore import Qt
 from test_ui_support import run, start_server, until
+from waiting import free_port
 
 from app.protocol.limits import DEFAULT_PORT
 from app.ui.sign_in import SignInDialog, parse_address
@@ -15,13 +15,6 @@ from app.ui.sign_in_flow import SignInFlow
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def attempt(dialog: SignInDialog, flow: SignInFlow, address: str, uid: str = "me",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +19,7 @@ import pytest
 import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
+from waiting import wait_until
 
 from app.client import InterphoneClient
 from app.protocol import InterphoneId
@@ -30,25 +30,14 @@ from app.ui.presenter import Presenter
 from app.ui.settings import Settings, TokenStore
 
 T = TypeVar("T")
+
+until = wait_until  # the UI tests' name for the suite's one polling helper
 OPS = "group_58"
 
 
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
     """Run ``coro`` on the qasync loop (Qt events included) with a timeout."""
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-async def until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    """Wait (processing Qt and asyncio events) until ``predicate()`` is true."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
-
-
-async def settle(seconds: float) -> None:
-    await asyncio.sleep(seconds)
 
 
 @pytest.fixture

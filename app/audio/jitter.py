@@ -57,6 +57,7 @@ a new utterance; a jump of more than ``max_seq_jump`` either way resets.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import math
@@ -148,6 +149,7 @@ class JitterBuffer:
         self.deficit_window = deficit_window
         self._stats = JitterStats(target_delay_frames=min_delay_frames)
         self._deviations: deque[float] = deque(maxlen=_JITTER_WINDOW)
+        self._sorted_deviations: list[float] = []  # the same values, kept in order
         self._loss_window: deque[int] = deque(maxlen=_LOSS_WINDOW)
         self._loss_count = 0
         self._fec_flags: deque[bool] = deque(maxlen=_FEC_WINDOW)
@@ -185,6 +187,7 @@ class JitterBuffer:
         jitter, loss and FEC windows and the target, so that a new utterance
         starts with the delay the network asked for, not one frame."""
         self._deviations = deque(previous._deviations, maxlen=_JITTER_WINDOW)
+        self._sorted_deviations = sorted(self._deviations)
         self._p95_deviation = previous._p95_deviation
         self._loss_window = deque(previous._loss_window, maxlen=_LOSS_WINDOW)
         self._loss_count = previous._loss_count
@@ -285,8 +288,11 @@ class JitterBuffer:
         if self._last_arrival is not None:
             last_seq, last_time = self._last_arrival
             deviation = abs((now - last_time) - (seq - last_seq) * self._period)
+            ordered = self._sorted_deviations  # kept sorted as values come and go
+            if len(self._deviations) == self._deviations.maxlen:
+                del ordered[bisect.bisect_left(ordered, self._deviations[0])]
             self._deviations.append(deviation)
-            ordered = sorted(self._deviations)
+            bisect.insort(ordered, deviation)
             self._p95_deviation = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
         self._last_arrival = (seq, now)
         self._update_target(now)

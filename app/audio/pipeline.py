@@ -365,6 +365,10 @@ class AudioEngine:
         self.fec_policy.update(report)
         return self.fec_policy.apply(self._encoder, self._clock())
 
+    def report_listener_loss(self, worst_pct: float, p90_pct: float) -> EncoderSetting:
+        """:meth:`report_loss` for a report received now (the engine's clock); on the loop."""
+        return self.report_loss(LossReport(worst_pct, p90_pct, self._clock()))
+
     @property
     def expected_loss(self) -> int:
         return self._encoder.expected_loss
@@ -448,6 +452,22 @@ class AudioEngine:
         """One Opus packet from talker ``uid`` in ``interphone`` (call on the loop thread)."""
         self.mixer.receive(uid, seq, payload, interphone)
         self._ensure_output()
+
+    def receive_from_thread(self, uid: str, seq: int, payload: bytes,
+                            interphone: str = "") -> None:
+        """:meth:`receive` from any thread (the client's media receive thread): the packet
+        goes to the mixer at once; a stopped output (on demand) is started on the loop."""
+        self.mixer.receive(uid, seq, payload, interphone)
+        self._quiet_blocks = 0
+        stream = self._output
+        if not self.on_demand or stream is None or stream.active or self._closed:
+            return
+        loop = self._loop
+        try:
+            if loop is not None:
+                loop.call_soon_threadsafe(self._ensure_output)
+        except RuntimeError:  # loop closed during shutdown
+            pass
 
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         """``uid`` stopped talking: play out what is buffered, then drop the stream."""

@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-fingerprint", metavar="HEX",
                         help="with --tls: trust exactly the certificate with this SHA-256 "
                              "fingerprint (colons optional), as the server logs it")
+    # Debugging and benchmarks (bench/speech_e2e.py): send UDP media to HOST:PORT, e.g. an
+    # impairment proxy in front of the server's media port, instead of the server itself.
+    parser.add_argument("--media-via", type=server_address, default=None,
+                        metavar="HOST:PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--no-feedback", action="store_true",
+                        help="do not exchange loss reports with the server (the talker's "
+                             "FEC then stays off)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-v info, -vv debug)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -34,8 +34,10 @@ from app.client import (
     QueueLeft,
     SpeakerChanged,
 )
+from app.client.client import FEEDBACK
 from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
+from app.headless.feedback import follow_feedback, start_reporting
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneInfo
@@ -127,11 +129,14 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
         context = client_context(trust) if trust is not None else None
     except (OSError, ssl.SSLError) as exc:  # an unreadable --ca-file
         raise CliError(f"--ca-file {trust.ca_file if trust else ''}: {exc}") from None
+    features = () if getattr(args, "no_feedback", False) else (FEEDBACK,)
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
                               fallbacks=fallbacks, ssl=context,
+                              media_addr=getattr(args, "media_via", None),
                               features=tuple(sorted(
-                                  FLOOR_FEATURES | ({MEDIA_AUTH} if context else set()))))
+                                  FLOOR_FEATURES | ({MEDIA_AUTH} if context else set())))
+                              + features)
     try:
         await client.connect()
         yield client
@@ -206,6 +211,7 @@ async def cmd_talk(args: argparse.Namespace) -> int:
         if emergency and EMERGENCY not in client.features:
             raise CliError("the server offers no emergency calls")
         unsubscribe = client.model.subscribe(report_queue)
+        policy = follow_feedback(client, args.bitrate)
         try:
             if not await client.talk_start(queue=queue, emergency=emergency):
                 raise CliError("the request for the floor was cancelled")
@@ -219,7 +225,7 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             unsubscribe()
         try:
             sent = await transmit_pcm(client, pcm, frame_ms=args.frame_ms,
-                                      bitrate=args.bitrate)
+                                      bitrate=args.bitrate, fec_policy=policy)
         finally:
             await client.talk_stop()
         seconds = sent * args.frame_ms / 1000
@@ -276,9 +282,15 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             await client.join(args.id)
             clock = MixClock(writer.write, args.frame_ms)
             client.on_audio = clock.on_audio
+            reporting = start_reporting(client, clock)
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
-            await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
-                                    getattr(args, "stop", None))
+            try:
+                await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
+                                        getattr(args, "stop", None))
+            finally:
+                reporting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reporting
     finally:
         writer.close()
         if clock is not None:

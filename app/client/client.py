@@ -62,9 +62,11 @@ from app.protocol.messages import (
     EmergencyAction,
     EmergencyRequest,
     EmergencyState,
+    FeedbackNotice,
     FloorNotice,
     FloorNoticeType,
     MediaKeyNotice,
+    QualityReport,
 )
 from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
@@ -72,6 +74,13 @@ logger = logging.getLogger(__name__)
 
 InterphoneAudio = Callable[[InterphoneId, str, int, bytes], None]
 """``on_interphone_audio(interphone, uid, seq, opus_packet)``: audio with its interphone."""
+
+FEEDBACK = "feedback"
+"""The loss-feedback extension (docs/protocol-extensions.md): ask for it with
+``features=(FEEDBACK,)``; then :meth:`InterphoneClient.report_quality` and
+:attr:`InterphoneClient.on_feedback` work."""
+
+FeedbackCallback = Callable[[FeedbackNotice], None]
 
 _MEMBERS_DEBOUNCE = 0.25
 _LEAVE_ON_CLOSE_TIMEOUT = 1.0
@@ -156,7 +165,13 @@ class InterphoneClient:
         self.model = ClientModel(uid)
         self.on_audio: AudioCallback | None = None
         self.on_interphone_audio: InterphoneAudio | None = None
+        self._audio_sink: InterphoneAudio | None = None
         self._audio_ids: dict[str, InterphoneId] = {}
+        # Extension "feedback": called with each notice of what our listeners lose
+        # (only while we hold the floor); feed it to app.audio.fec_policy.FecPolicy.
+        self.on_feedback: FeedbackCallback | None = None
+        self.last_feedback: FeedbackNotice | None = None
+        self._report_tasks: dict[InterphoneId, asyncio.Task[Any]] = {}
         self.stats = ClientStats()
         self._conn: SignalingConnection | None = None
         self._media: MediaEndpoint | None = None
@@ -477,6 +492,57 @@ class InterphoneClient:
         self.stats.tx_packets += 1
         return True
 
+    # ---- extension "feedback" ---------------------------------------------------------
+
+    @property
+    def feedback_enabled(self) -> bool:
+        """True when the current connection was granted the ``feedback`` extension."""
+        return FEEDBACK in self.features
+
+    def report_quality(self, speaker: str, loss_pct: float, *, jitter_ms: float = 0.0,
+                       late: int = 0, concealed: int = 0, recovered: int = 0,
+                       packets: int = 0, interphone: InterphoneId | str | None = None
+                       ) -> bool:
+        """Tell the server what we measured of ``speaker``'s audio in ``interphone``
+        (default: the talk target); listener side.
+
+        Fire and forget: returns False (nothing sent) without the ``feedback``
+        extension, when not in that interphone, when ``speaker`` is ourselves, or
+        while the previous report about that interphone is unanswered (reports are
+        not queued up).
+        """
+        target = self.model.joined if interphone is None else as_interphone_id(interphone)
+        conn = self._conn
+        if (target is None or not self.model.is_joined(target) or conn is None or conn.closed
+                or not self.feedback_enabled or speaker == self.uid):
+            return False
+        pending = self._report_tasks.get(target)
+        if pending is not None and not pending.done():
+            return False
+        report = QualityReport(target, speaker, max(0.0, min(100.0, loss_pct)),
+                               max(0.0, jitter_ms), late, concealed, recovered, packets)
+        task = self._tasks.spawn(self._send_report(conn, report), "interphone-quality-report")
+        if task is None:
+            return False
+        self._report_tasks[target] = task
+        task.add_done_callback(lambda _: self._report_tasks.pop(target, None)
+                               if self._report_tasks.get(target) is task else None)
+        return True
+
+    async def _send_report(self, conn: SignalingConnection, report: QualityReport) -> None:
+        try:
+            await conn.request(report)
+        except ClientError as exc:
+            logger.debug("quality report not accepted: %s", exc)
+
+    def _on_feedback(self, notice: FeedbackNotice) -> None:
+        if notice.id != self.model.joined or self.model.floor is not FloorState.TALKING:
+            return
+        self.last_feedback = notice
+        callback = self.on_feedback
+        if callback is not None:
+            callback(notice)
+
     # ---- establishing and reconnecting -------------------------------------------------
 
     async def _establish(self, rejoin: tuple[InterphoneId, ...],
@@ -532,6 +598,7 @@ class InterphoneClient:
         secret = media_secret_of(login)
         media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio,
                                          media_secret=secret)
+        media.audio_sink = self._sink_media_audio if self._audio_sink is not None else None
         old_media, self._media = self._media, media
         if old_media is not None:
             await old_media.aclose()
@@ -645,8 +712,12 @@ class InterphoneClient:
 
     def _on_session_event(self, event: SessionEvent) -> None:
         """Every answer and notification, in wire order, before any awaiting task resumes."""
+        if self._media is not None:  # audio that came before it is heard of before it
+            self._media.flush()
         if isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
             self._on_floor_notice(event.body)
+        elif isinstance(event, NotificationReceived) and isinstance(event.body, FeedbackNotice):
+            self._on_feedback(event.body)
         elif isinstance(event, ResponseReceived | NotificationReceived):
             stale = self.model.apply_body(event.body)
             if stale is not None:
@@ -691,6 +762,31 @@ class InterphoneClient:
         self.model.apply_left()
         self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
         # The session closed itself on the kick: its driver drops the connection.
+
+    @property
+    def audio_sink(self) -> InterphoneAudio | None:
+        """``sink(interphone, uid, seq, opus_packet)`` called for every audio packet in the
+        media receive thread, before the loop hears of it (see :mod:`app.client.media`):
+        it must be thread-safe (the mixer's ``receive`` is). While one is set,
+        ``on_audio``/``on_interphone_audio`` are still called for every packet, in order,
+        on the loop, but in batches (about every 0.1 s): use the sink to play."""
+        return self._audio_sink
+
+    @audio_sink.setter
+    def audio_sink(self, sink: InterphoneAudio | None) -> None:
+        self._audio_sink = sink
+        if self._media is not None:
+            self._media.audio_sink = self._sink_media_audio if sink is not None else None
+
+    def _sink_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
+        """In the media receive thread."""
+        sink = self._audio_sink
+        if sink is None:
+            return
+        parsed = self._audio_ids.get(interphone)
+        if parsed is None:
+            parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
+        sink(parsed, uid, seq, payload)
 
     def _on_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
         self.stats.rx_packets += 1

@@ -6,6 +6,15 @@ keepalive interval, sends audiopackets to the talk target with a per-utterance
 ``seq`` and a crc, and delivers the valid audio of every joined interphone from
 other members to a callback, with the interphone's id. Per-speaker
 loss is measured from ``seq`` gaps (:class:`LossMeter`).
+
+Opened with :meth:`MediaEndpoint.open`, the socket is read by a thread of its own
+(:mod:`app.client.media_thread`): ``datagram_received`` runs there. An
+``audio_sink`` (thread-safe, e.g. the mixer's ``receive``) is called right there
+for every valid audio packet, in arrival order, so playback does not wait for the
+event loop; ``on_audio`` is still called for every packet, in order, on the loop:
+at once when no sink is set, else in batches every ``SINK_BATCH_S`` (its work is
+bookkeeping then: two loop wake-ups per batch instead of one per packet).
+Acknowledgements are handed to the loop too.
 """
 
 from __future__ import annotations
@@ -14,12 +23,15 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
+from app.client.media_thread import ThreadedDatagramTransport, bind_ephemeral
 from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
 
 logger = logging.getLogger(__name__)
@@ -39,6 +51,10 @@ MAX_METERED_SPEAKERS = 256
 
 # Sequence numbers that fall this far below the highest seen start a new utterance.
 _RESTART_GAP = 50
+SINK_BATCH_S = 0.1
+"""With an ``audio_sink``, how long ``on_audio`` calls wait to be delivered together."""
+MAX_PENDING = 1000
+"""Packets waiting for the loop above which the oldest are dropped (a stalled loop)."""
 
 
 @dataclass(slots=True)
@@ -105,6 +121,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._auth = (ClientMediaAuth(uid, media_secret, server)
                       if media_secret is not None else None)
         """media-auth (docs/protocol-extensions.md): signed recvbegin, sealed audio."""
+        self._auth_lock = threading.Lock()
         self._on_audio = on_audio
         self._transport: asyncio.DatagramTransport | None = None
         self._interphone: str | None = None  # where send_audio goes (the talk target)
@@ -113,19 +130,28 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._ack_waiters: dict[str, asyncio.Event] = {}
         self._meters: dict[str, LossMeter] = {}
         self.stats = MediaStats()
+        self.audio_sink: InterphoneAudioCallback | None = None
+        """Called for every valid audio packet in the receiving thread (thread-safe!)."""
+        self._loop: asyncio.AbstractEventLoop | None = None  # set: datagrams come off-loop
+        self._pending: deque[tuple[str, str, int, bytes]] = deque()
+        self._pending_lock = threading.Lock()
+        self._flush_scheduled = False
 
     @classmethod
     async def open(cls, host: str, port: int, uid: str, on_audio: InterphoneAudioCallback,
                    media_secret: bytes | None = None) -> MediaEndpoint:
-        """Bind an ephemeral local port of ``host``'s address family; with the login's
-        ``media_secret`` the endpoint speaks media-auth only."""
+        """Bind an ephemeral local port of ``host``'s address family; a thread receives;
+        with the login's ``media_secret`` the endpoint speaks media-auth only."""
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         family, _, _, _, address = infos[0]
         server = (str(address[0]), int(address[1]))
-        _, protocol = await loop.create_datagram_endpoint(
-            lambda: cls(server, uid, on_audio, media_secret), family=family)
-        return protocol
+        endpoint = cls(server, uid, on_audio, media_secret)
+        endpoint._loop = loop
+        transport = ThreadedDatagramTransport(bind_ephemeral(family), endpoint)
+        endpoint.connection_made(transport)
+        transport.start()
+        return endpoint
 
     # ---- asyncio.DatagramProtocol ------------------------------------------------------
 
@@ -139,6 +165,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         logger.debug("UDP error (server media port unreachable?): %s", exc)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        """One datagram: in the receive thread when opened with :meth:`open`."""
         if self._auth is not None:
             self._authenticated_datagram(self._auth, data, addr)
             return
@@ -153,31 +180,28 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             return
         if isinstance(packet, RecvBeginPacket):
             if packet.uid == self._uid:
-                self.stats.acks += 1
-                waiter = self._ack_waiters.get(packet.id)
-                if waiter is not None:
-                    waiter.set()
+                self._on_loop(self._acknowledged, packet.id)
             return
         if packet.id not in self._registered or packet.uid == self._uid:
             self.stats.rx_dropped += 1
             return
-        self._deliver(packet.id, packet.uid, packet.seq, packet.frame)
+        self._received(packet.id, packet.uid, packet.seq, packet.frame)
 
     def _authenticated_datagram(self, auth: ClientMediaAuth, data: bytes,
                                 addr: tuple[str | Any, int]) -> None:
         """media-auth: only the server's media address, only genuine acks and audio."""
-        heard = auth.datagram(data, (str(addr[0]), int(addr[1])), time.monotonic())
+        with self._auth_lock:  # keys change on the loop, datagrams come in this thread
+            heard = auth.datagram(data, (str(addr[0]), int(addr[1])), time.monotonic())
         if isinstance(heard, RecvBeginAcked):
-            self.stats.acks += 1
-            waiter = self._ack_waiters.get(heard.id)
-            if waiter is not None:
-                waiter.set()
+            self._on_loop(self._acknowledged, heard.id)
         elif isinstance(heard, HeardAudio) and heard.id in self._registered:
-            self._deliver(heard.id, heard.uid, heard.seq, heard.frame)
+            self._received(heard.id, heard.uid, heard.seq, heard.frame)
         else:
             self.stats.rx_dropped += 1
 
-    def _deliver(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
+    def _received(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
+        """Valid audio (decrypted and verified under media-auth): the per-speaker meter,
+        the ``audio_sink`` at once, ``on_audio`` on the loop."""
         self.stats.rx_packets += 1
         meter = self._meters.get(uid)
         if meter is None:
@@ -185,6 +209,60 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 self._meters.pop(next(iter(self._meters)))  # bounded per-peer state
             meter = self._meters[uid] = LossMeter()
         meter.add(seq)
+        sink = self.audio_sink
+        if sink is not None:
+            try:
+                sink(interphone, uid, seq, frame)
+            except Exception:
+                logger.exception("audio_sink failed")
+        if self._loop is None:  # fed on the loop (tests): deliver now
+            self._deliver(interphone, uid, seq, frame)
+            return
+        with self._pending_lock:
+            if len(self._pending) >= MAX_PENDING:
+                self._pending.popleft()
+            self._pending.append((interphone, uid, seq, frame))
+            if self._flush_scheduled:
+                return
+            self._flush_scheduled = True
+        self._on_loop(self._flush if sink is None else self._flush_later)
+
+    # ---- on the loop -------------------------------------------------------------------
+
+    def _on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            callback(*args)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: the client is going away
+            loop.call_soon_threadsafe(callback, *args)
+
+    def _acknowledged(self, interphone: str) -> None:
+        self.stats.acks += 1
+        waiter = self._ack_waiters.get(interphone)
+        if waiter is not None:
+            waiter.set()
+
+    def _flush_later(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_later(SINK_BATCH_S, self._flush)
+
+    def flush(self) -> None:
+        """On the loop: deliver to ``on_audio`` what the receive thread has handed over so
+        far (the client calls it before each signaling event, so that audio received
+        before, e.g., a speaker change reaches ``on_audio`` before the change)."""
+        if self._pending:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._pending_lock:
+            batch = list(self._pending)
+            self._pending.clear()
+            self._flush_scheduled = False
+        for interphone, uid, seq, frame in batch:
+            self._deliver(interphone, uid, seq, frame)
+
+    def _deliver(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
         try:
             self._on_audio(interphone, uid, seq, frame)
         except Exception:
@@ -232,7 +310,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if self._auth is None:
             return
         try:
-            self._auth.install_key(interphone, epoch, key_b64, time.monotonic())
+            with self._auth_lock:
+                self._auth.install_key(interphone, epoch, key_b64, time.monotonic())
         except ValueError as exc:
             logger.warning("ignoring a malformed media key for %s: %s", interphone, exc)
 
@@ -245,7 +324,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             self._stop_refresh(name)
             self._registered.pop(name, None)
             if self._auth is not None:
-                self._auth.left(name)
+                with self._auth_lock:
+                    self._auth.left(name)
             if self._interphone == name:
                 self._interphone = None
             waiter = self._ack_waiters.get(name)
@@ -299,6 +379,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        with self._pending_lock:
+            self._pending.clear()
 
     # ---- internals ---------------------------------------------------------------------
 

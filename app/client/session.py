@@ -70,8 +70,11 @@ from app.protocol.messages import (
     Body,
     EmergencyRequest,
     EmergencyState,
+    FeedbackNotice,
     FloorNotice,
     MediaKeyNotice,
+    QualityAck,
+    QualityReport,
 )
 from app.protocol.presence import (
     PRESENCE,
@@ -86,7 +89,7 @@ from app.protocol.presence import (
 logger = logging.getLogger(__name__)
 
 Request = (Ping | SyncRequest | MembersRequest | JoinRequest | QuitRequest | SpeakRequest
-           | PresenceSyncRequest | CallRequest | EmergencyRequest)
+           | PresenceSyncRequest | CallRequest | EmergencyRequest | QualityReport)
 """What :meth:`ClientSession.send_request` accepts (a login goes through :meth:`login`)."""
 
 _ANSWER_OF: dict[type, type] = {
@@ -100,6 +103,7 @@ _ANSWER_OF: dict[type, type] = {
     PresenceSyncRequest: PresenceSyncResult,
     CallRequest: CallResult,
     EmergencyRequest: EmergencyState,
+    QualityReport: QualityAck,
 }
 """The successful answer each request expects (an :class:`ErrorReply` fits every one)."""
 
@@ -426,7 +430,7 @@ class ClientSession:
             self._events.append(SessionKicked(body.reason))
             self._close(f"kicked: {body.reason or 'kicked'}", None)
         elif isinstance(body, InterphoneChanged | MediaKeyNotice | FloorNotice
-                        | EmergencyState) or (
+                        | EmergencyState | FeedbackNotice) or (
                 isinstance(body, PresenceChanged | CallNotice) and PRESENCE in self.features):
             self._events.append(NotificationReceived(body))
         else:

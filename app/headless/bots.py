@@ -21,12 +21,14 @@ import numpy as np
 
 from app.audio.codec import packet_ms
 from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS
+from app.audio.fec_policy import FecPolicy
 from app.audio.talker_stream import decode_utterance
 from app.client.client import InterphoneClient
 from app.client.errors import ClientError
 from app.client.events import ModelEvent, SpeakerChanged
 from app.client.turn import TurnConfig, TurnPhase
 from app.client.turn_driver import TurnDriver
+from app.headless.feedback import follow_feedback
 from app.headless.talker import transmit_pcm
 from app.protocol.features import FLOOR_QUEUE
 
@@ -44,6 +46,14 @@ class _Bot:
         self.bitrate = bitrate
         self.utterances_sent = 0
         self._task: asyncio.Task[None] | None = None
+        self._policy: FecPolicy | None = None
+
+    def _fec_policy(self) -> FecPolicy:
+        """The FEC policy the bot's encoder follows (fed by the feedback extension,
+        when the client was granted it; otherwise it stays at no FEC)."""
+        if self._policy is None:
+            self._policy = follow_feedback(self.client, self.bitrate)
+        return self._policy
 
     @property
     def running(self) -> bool:
@@ -78,7 +88,8 @@ class _Bot:
                 driver.press()
                 if await self._settled(driver, changed):
                     sent = await transmit_pcm(self.client, pcm, frame_ms=self.frame_ms,
-                                              bitrate=self.bitrate)
+                                              bitrate=self.bitrate,
+                                              fec_policy=self._fec_policy())
                     if sent:
                         self.utterances_sent += 1
                     driver.release()

@@ -131,6 +131,10 @@ class MixClock:
             result.setdefault(uid, []).append(talker.stream.quality())
         return result
 
+    def current_quality(self) -> dict[str, TalkerQuality]:
+        """Per talker with a live stream, what this listener gets now (what it reports)."""
+        return {uid: talker.stream.quality() for uid, talker in self._talkers.items()}
+
     def speaker_summary(self) -> dict[str, dict[str, float | int]]:
         """Per speaker: loss %, jitter ms, concealed and FEC-recovered frames (and more)."""
         return {uid: summarize(qs) for uid, qs in self.quality().items()}

@@ -271,6 +271,45 @@ class EmergencyState:
     cancelled_by: str = ""
 
 
+# ---- extension "feedback" (docs/protocol-extensions.md) -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    """``<quality>`` request: what a listener measured of ``speaker``'s audio in ``id``.
+
+    ``loss_pct`` is over the listener's last ~5 s of slots; ``jitter_ms`` the
+    95th percentile inter-arrival deviation; the counts are since the listener
+    started hearing this speaker (informative)."""
+
+    id: InterphoneId
+    speaker: str
+    loss_pct: float
+    jitter_ms: float = 0.0
+    late: int = 0
+    concealed: int = 0
+    recovered: int = 0
+    packets: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QualityAck:
+    """The success response to a :class:`QualityReport`."""
+
+    id: InterphoneId
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackNotice:
+    """``<feedback>`` notification to the floor holder: its listeners' loss, aggregated."""
+
+    id: InterphoneId
+    listeners: int
+    worst_pct: float
+    p90_pct: float
+    jitter_ms: float = 0.0
+
+
 # ---- failures ----------------------------------------------------------------------------
 
 
@@ -321,6 +360,9 @@ Body = (
     | FloorNotice
     | EmergencyRequest
     | EmergencyState
+    | QualityReport
+    | QualityAck
+    | FeedbackNotice
     | ErrorReply
     | PresenceSyncRequest
     | PresenceSyncResult

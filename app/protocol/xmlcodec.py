@@ -25,6 +25,7 @@ from app.protocol.messages import (
     EmergencyRequest,
     EmergencyState,
     ErrorReply,
+    FeedbackNotice,
     FloorNotice,
     FloorNoticeType,
     InterphoneChanged,
@@ -41,6 +42,8 @@ from app.protocol.messages import (
     MessageKind,
     Module,
     Ping,
+    QualityAck,
+    QualityReport,
     QuitRequest,
     QuitResult,
     RosterEntry,
@@ -584,6 +587,60 @@ def _decode_emergency_state(element: etree._Element) -> EmergencyState:
                           _optional_name(element, "cancelled_by"))
 
 
+_DECIMAL_MAX = 100000.0
+
+
+def _decimal_attr(element: etree._Element, name: str, *, limit: float = _DECIMAL_MAX,
+                  default: float | None = None) -> float:
+    """A non-negative decimal ``[0-9]{1,6}(.[0-9]{1,3})?`` no greater than ``limit``."""
+    value = _attr(element, name)
+    if not value:
+        if default is None:
+            raise ProtocolError(f"<{_tag(element)}> needs {name!r}")
+        return default
+    whole, dot, fraction = value.partition(".")
+    if (not _is_decimal(whole) or len(whole) > 6
+            or (dot and (not _is_decimal(fraction) or len(fraction) > 3))):
+        raise ProtocolError(f"{name}={value!r} is not a decimal number")
+    number = float(value)
+    if number > limit:
+        raise ProtocolError(f"{name}={value!r} is over {limit:g}")
+    return number
+
+
+def _format_decimal(value: float) -> str:
+    """At most 2 decimals, no exponent, no trailing zeros (``4.8``, ``0``, ``12.25``)."""
+    text = f"{max(0.0, value):.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _decode_quality_report(element: etree._Element) -> QualityReport:
+    return QualityReport(
+        id=_interphone_id(element),
+        speaker=_name_attr(element, "speaker"),
+        loss_pct=_decimal_attr(element, "loss", limit=100.0),
+        jitter_ms=_decimal_attr(element, "jitter", default=0.0),
+        late=_int_attr(element, "late", default=0),
+        concealed=_int_attr(element, "concealed", default=0),
+        recovered=_int_attr(element, "recovered", default=0),
+        packets=_int_attr(element, "packets", default=0),
+    )
+
+
+def _decode_quality_ack(element: etree._Element) -> QualityAck:
+    return QualityAck(_interphone_id(element))
+
+
+def _decode_feedback(element: etree._Element) -> FeedbackNotice:
+    return FeedbackNotice(
+        id=_interphone_id(element),
+        listeners=_int_attr(element, "listeners", default=0),
+        worst_pct=_decimal_attr(element, "worst", limit=100.0),
+        p90_pct=_decimal_attr(element, "p90", limit=100.0),
+        jitter_ms=_decimal_attr(element, "jitter", default=0.0),
+    )
+
+
 _SESSION, _INTERPHONE = Module.SESSION.value, Module.INTERPHONE.value
 _REQUEST, _RESPONSE = MessageKind.REQUEST, MessageKind.RESPONSE
 _NOTIFICATION = MessageKind.NOTIFICATION
@@ -611,6 +668,9 @@ _DECODERS: dict[tuple[str | None, MessageKind, str | None], Callable[[etree._Ele
     (_INTERPHONE, _REQUEST, "emergency"): _decode_emergency_request,
     (_INTERPHONE, _RESPONSE, "emergency"): _decode_emergency_state,
     (_INTERPHONE, _NOTIFICATION, "emergency"): _decode_emergency_state,
+    (_INTERPHONE, _REQUEST, "quality"): _decode_quality_report,
+    (_INTERPHONE, _RESPONSE, "quality"): _decode_quality_ack,
+    (_INTERPHONE, _NOTIFICATION, "feedback"): _decode_feedback,
 }
 
 
@@ -637,6 +697,9 @@ _KINDS_OF: dict[type, tuple[MessageKind, ...]] = {
     FloorNotice: (_NOTIFICATION,),
     EmergencyRequest: (_REQUEST,),
     EmergencyState: (_RESPONSE, _NOTIFICATION),
+    QualityReport: (_REQUEST,),
+    QualityAck: (_RESPONSE,),
+    FeedbackNotice: (_NOTIFICATION,),
     ErrorReply: (_RESPONSE,),
     PresenceSyncRequest: (_REQUEST,),
     PresenceSyncResult: (_RESPONSE,),
@@ -791,6 +854,20 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
             return _element("emergency", type=action.value, id=str(interphone), by=by,
                             cancelled_by=(cancelled_by if action is EmergencyAction.CANCEL
                                           else None))
+        case QualityReport(interphone, speaker, loss, jitter, late, concealed, recovered,
+                           packets):
+            return _element("quality", id=str(interphone), speaker=speaker,
+                            loss=_format_decimal(min(loss, 100.0)),
+                            jitter=_format_decimal(jitter), late=str(late),
+                            concealed=str(concealed), recovered=str(recovered),
+                            packets=str(packets))
+        case QualityAck(interphone):
+            return _element("quality", id=str(interphone))
+        case FeedbackNotice(interphone, listeners, worst, p90, jitter):
+            return _element("feedback", id=str(interphone), listeners=str(listeners),
+                            worst=_format_decimal(min(worst, 100.0)),
+                            p90=_format_decimal(min(p90, 100.0)),
+                            jitter=_format_decimal(jitter))
         case ErrorReply(tag, errcode, errmsg, action, raw_id):
             return _element(tag, type=action, id=raw_id, errcode=str(errcode),
                             errmsg=_text(errmsg), holder=body.holder or None,

@@ -57,7 +57,7 @@ class InterphoneServer:
         port: int = 0,
         settings: ServerSettings | None = None,
         metrics: tuple[str, int] | None = None,
-        media_thread: bool = False,
+        media_thread: bool = True,
         *,
         store: RedisStore | None = None,
         node_address: str | None = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Callable
 
 from app.protocol.errors import ErrCode
 from app.protocol.features import EMERGENCY, FLOOR_QUEUE, PRIORITY
@@ -41,6 +42,7 @@ class FloorRules:
     emergency_log: dict[InterphoneId, deque[EmergencyRecord]]
     _queue_timers: list[tuple[float, str]]
     now: float | None
+    on_release: Callable[[Interphone, str], None] | None
 
     def session(self, sid: int) -> Session:
         raise NotImplementedError
@@ -162,6 +164,8 @@ class FloorRules:
                 grant = self.media_grant(record)
         for sid, message in notices_before_change(record.id, outcome, members, grant=grant):
             outbox.send(sid, message)
+        if record.holder and outcome.holder != record.holder and self.on_release is not None:
+            self.on_release(record, record.holder)  # (the relay keeps its earlier audio)
         record.holder = outcome.holder
         if outcome.granted:
             self._grant(record, outcome.granted, self.now or 0.0)

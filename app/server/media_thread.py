@@ -24,6 +24,13 @@ from a uid that does not hold the floor at arrival is dropped in the thread. Dat
 of a type the relay does not handle, or over 1,400 bytes, are dropped in the
 thread.
 
+A floor given up reaches the loop before the datagrams its holder sent earlier may
+have been read or judged: the relay then keeps a retired grant and calls :meth:`mark`,
+which puts a marker datagram (from a socket of this transport's own) behind them in
+the socket's queue. Until the thread reads that marker, the holder's audio from its
+registered address is still forwarded (and what was handed over before the release
+is judged so on the loop); the marker, handed over in turn, lets the relay prune it.
+
 The thread reads the state only through valid fast routes and writes nothing
 but the holder's ``last_audio_at``. It is a daemon thread: :meth:`close` wakes
 it (``shutdown``, then a datagram to itself) and joins it briefly, and an
@@ -43,7 +50,7 @@ import time
 from typing import Any
 
 from app.protocol.limits import MAX_DATAGRAM
-from app.protocol.udp import PacketType, crc_ok, peek_route
+from app.protocol.udp import PacketType, audio_well_formed, crc_ok, peek_route
 from app.server.records import Address
 from app.server.relay import (
     DROP_REASONS,
@@ -67,6 +74,7 @@ _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _U32 = struct.Struct(">I")
 _AUDIO = int(PacketType.AUDIO)
 _SEALED = 18  # media-auth's sealed audio (app.protocol.media_crypto.MediaPacketType)
+_MARKER = struct.Struct(">Q")
 
 
 def bind_udp(host: str, port: int) -> socket.socket:
@@ -97,7 +105,11 @@ class MediaThread(asyncio.DatagramTransport):
         self._loop = loop
         self._settings = relay.settings
         self._closing = False
-        self._handovers: collections.deque[tuple[bytes, Address, float]] = collections.deque()
+        self._handovers: collections.deque[tuple[bytes | None, Address, float, int]] = (
+            collections.deque())
+        self._marker: socket.socket | None = None
+        self._marker_addr: Address | None = None
+        self._marked = 0  # the last marker read (the thread writes it)
         self._drain_scheduled = False
         self._expiry_scheduled = False
         self.clock = time.monotonic
@@ -126,11 +138,40 @@ class MediaThread(asyncio.DatagramTransport):
         """Serve the bound, blocking UDP socket ``sock`` (see :mod:`app.server.binding`)."""
         relay = MediaRelay(hub)
         transport = cls(sock, relay, hub.loop)
+        try:
+            transport._open_marker()
+        except OSError:
+            sock.close()
+            raise
         relay.connection_made(transport)
         transport._thread.start()
         return transport, relay
 
+    def _own_address(self) -> tuple[str, int]:
+        """Where a local socket reaches this one."""
+        host, port = self._sock.getsockname()[:2]
+        if host in ("0.0.0.0", "::", ""):
+            host = "::1" if self._sock.family == socket.AF_INET6 else "127.0.0.1"
+        return host, port
+
+    def _open_marker(self) -> None:
+        marker = socket.socket(self._sock.family, socket.SOCK_DGRAM)
+        try:
+            marker.connect(self._own_address())
+        except OSError:
+            marker.close()
+            raise
+        self._marker, self._marker_addr = marker, marker.getsockname()
+
     # ---- the transport, for the relay on the loop's thread ------------------------------------
+
+    def mark(self, token: int) -> None:
+        """Queue marker ``token`` behind every datagram the socket holds now (see the module)."""
+        if self._marker is not None and not self._closing:
+            try:
+                self._marker.send(_MARKER.pack(token))
+            except OSError:  # cannot happen on a local socket; the grant then stays
+                log.warning("marker %d not sent", token)
 
     def sendto(self, data: bytes | bytearray | memoryview, addr: Any = None) -> None:
         if self._closing:
@@ -156,6 +197,8 @@ class MediaThread(asyncio.DatagramTransport):
         else:
             self._sock.close()
         self._handovers.clear()
+        if self._marker is not None:
+            self._marker.close()
         self._relay.connection_lost(None)
 
     def abort(self) -> None:
@@ -166,12 +209,9 @@ class MediaThread(asyncio.DatagramTransport):
         datagram to the socket's own address does."""
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RD)
-        host, port = self._sock.getsockname()[:2]
-        family = self._sock.family
-        if host in ("0.0.0.0", "::", ""):
-            host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
-        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as poke:
-            poke.sendto(b"", (host, port))
+        with contextlib.suppress(OSError), socket.socket(self._sock.family,
+                                                         socket.SOCK_DGRAM) as poke:
+            poke.sendto(b"", self._own_address())
 
     # ---- the thread ---------------------------------------------------------------------------
 
@@ -230,14 +270,14 @@ class MediaThread(asyncio.DatagramTransport):
                 self._expire(now)
                 continue
             record.last_audio_at = now
+            self.relayed += 1  # before the sends: a listener that got it sees it counted
+            self.relayed_bytes += size
             payload = view[:size]
             for target in route.targets:
                 try:  # noqa: SIM105 (a context manager per send costs more than the send's checks)
                     send(payload, _DONTWAIT, target)
                 except OSError:
                     pass  # full buffer or an ICMP error from a departed peer: UDP drops
-            self.relayed += 1
-            self.relayed_bytes += size
 
     def _hand_over(self, view: memoryview, size: int, addr: Address) -> None:
         """To the relay on the loop's thread: the types it handles only, bounded, batched.
@@ -245,9 +285,17 @@ class MediaThread(asyncio.DatagramTransport):
         Audio whose sender does not hold the floor now is dropped here: the loop would judge
         it later, after a grant that reached the loop meanwhile (a client may send audio and
         then ``speak on``; audio sent before its grant is not relayed). The relay's clock
-        may be coarser than this thread's, so the arrival time alone cannot tell."""
+        may be coarser than this thread's, so the arrival time alone cannot tell. Unless
+        the sender gave the floor up after this datagram arrived (a retired grant whose
+        marker is not read yet): then it goes to the fan-out of then."""
+        relay = self._relay
+        released_after = relay.releases  # read after the datagram: it arrived before any later
+        if addr == self._marker_addr and size == _MARKER.size:
+            (self._marked,) = _MARKER.unpack_from(view)
+            self._queue(None, addr, 0.0, self._marked)
+            return
         kind = _U32.unpack_from(view, 4)[0] if size >= 8 else 0
-        if kind not in self._relay.handled_types:
+        if kind not in relay.handled_types:
             self.drops[UNKNOWN_TYPE if size >= 8 else MALFORMED] += 1
             return
         if len(self._handovers) >= MAX_HANDOVERS:
@@ -259,11 +307,36 @@ class MediaThread(asyncio.DatagramTransport):
         data = bytes(view[:size])
         if kind == _AUDIO:
             route = peek_route(data)  # pure; the look-ups below are single reads
-            record = self._relay.state.routes.get(route[1]) if route is not None else None
-            if route is not None and record is not None and record.holder != route[2]:
-                self.drops[NOT_ADMITTED] += 1
-                return
-        self._handovers.append((data, addr, self.clock()))
+            record = relay.state.routes.get(route[1]) if route is not None else None
+            if route is not None and (record is None or record.holder != route[2]):
+                if relay.retired and self._forward_retired(data, addr, route[1], route[2]):
+                    return
+                if record is not None and route[2] not in record.remote:
+                    # (audio another node's relay forwards is the loop's to judge)
+                    self.drops[NOT_ADMITTED] += 1
+                    return
+        self._queue(data, addr, self.clock(), released_after)
+
+    def _forward_retired(self, data: bytes, addr: Address, key: str, uid: str) -> bool:
+        """Audio read before the marker of a floor its sender gave up: forward it (or drop
+        it, malformed) and say so; False if no such floor."""
+        grant = self._relay.retired_grant(addr, key, uid, self._marked)
+        if grant is None:
+            return False
+        if (not audio_well_formed(data, key, uid) or not crc_ok(data)
+                or self.clock() >= grant.deadline):
+            self.drops[MALFORMED if self.clock() < grant.deadline else EXPIRED] += 1
+            return True
+        self.relayed += 1
+        self.relayed_bytes += len(data)
+        for target in grant.targets:
+            with contextlib.suppress(OSError):
+                self._sock.sendto(data, _DONTWAIT, target)
+        return True
+
+    def _queue(self, data: bytes | None, addr: Address, received_at: float,
+               released_after: int) -> None:
+        self._handovers.append((data, addr, received_at, released_after))
         if not self._drain_scheduled:
             self._drain_scheduled = True
             self._call_on_loop(self._drain)
@@ -272,8 +345,11 @@ class MediaThread(asyncio.DatagramTransport):
         self._drain_scheduled = False  # first: what is queued from now on schedules again
         handovers, relay = self._handovers, self._relay
         while handovers and not self._closing:
-            data, addr, received_at = handovers.popleft()
-            relay.datagram_received(data, addr, received_at)
+            data, addr, received_at, released_after = handovers.popleft()
+            if data is None:  # a marker: released_after is its token
+                relay.marked(released_after)
+            else:
+                relay.datagram_received(data, addr, received_at, released_after)
 
     def _expire(self, now: float) -> None:
         if not self._expiry_scheduled:

@@ -13,6 +13,15 @@ the event loop: for each audio stream the relay admitted it publishes a
 thread, read by the media thread), which stays valid exactly as long as the
 state's cached fan-out for that speaker (see :meth:`FastRoute.valid`). Whatever
 the media thread cannot settle with a route comes back here, on the loop.
+
+A floor given up or taken (``speak off``, leaving, pre-emption) is seen by the loop
+while datagrams the holder sent before it may still wait in the socket or in the media
+thread's hand-over queue. So that they are judged against the floor as it was when they
+arrived, the state's ``on_release`` leaves a :class:`RetiredGrant` (the holder, its
+registered address and fan-out) and the transport is asked to
+:meth:`~app.server.media_thread.MediaThread.mark` the socket: the grant serves only
+datagrams read before that marker (the socket's queue is first in, first out) or handed
+over before the release, for at most :data:`RETIRED_FOR`, then is pruned.
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from app.protocol.errors import PacketError
+from app.protocol.errors import PacketError, ProtocolError
+from app.protocol.ids import InterphoneId
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
 from app.protocol.media_crypto import TAG_BYTES, MediaPacketType, peek_sealed_route
 from app.protocol.udp import (
@@ -52,6 +62,9 @@ DROP_REASONS = (OVERSIZE, MALFORMED, UNKNOWN_TYPE, NOT_ADMITTED, EXPIRED, BACKLO
 a type the relay does not handle; not admitted (no such interphone, not the holder, not
 its registered address, the grant ran out, a refused recvbegin); the grant found run out
 by the media thread; the send buffer is full; too many waiting for the event loop."""
+RETIRED_FOR = 0.5
+"""Seconds a floor given up serves at most, should its marker be lost (a full socket
+buffer drops it like any datagram; a later marker ends it too)."""
 MAX_FAST_SOURCES = 4096
 """Source addresses with fast routes above which routes no longer valid are pruned."""
 
@@ -121,6 +134,30 @@ class SealedRoute(FastRoute):
                 and gate.keys.relay_allows(self.key_id, self.epoch, self.grant))
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class RetiredGrant:
+    """A floor given up (release number ``token``): what the holder's datagrams that arrived
+    before the release still get."""
+
+    record: Interphone
+    uid: str
+    targets: tuple[Address, ...]
+    deadline: float
+    token: int
+
+    def serves(self, key: str, uid: str, released_after: int) -> bool:
+        """``uid``'s audio for interphone ``key``, read before this release
+        (``released_after``: the last release known when it was read)."""
+        if self.token <= released_after or uid != self.uid:
+            return False
+        if key == str(self.record.id):
+            return True
+        try:
+            return key.startswith("chat_") and InterphoneId.parse(key) == self.record.id
+        except ProtocolError:
+            return False
+
+
 class MediaRelay(asyncio.DatagramProtocol):
     """The relay's rules for every datagram it is given, and the fast routes it admits."""
 
@@ -142,6 +179,11 @@ class MediaRelay(asyncio.DatagramProtocol):
         self.fast: dict[Address, tuple[FastRoute, ...]] = {}
         """Source address -> the fast routes of the streams admitted from it. Only this
         (the loop's) thread writes it, one whole tuple per address at a time."""
+        self.retired: dict[Address, tuple[RetiredGrant, ...]] = {}
+        """Registered address -> floors given up whose earlier datagrams may still come
+        (written by the loop's thread only, one whole tuple at a time)."""
+        self.releases = 0
+        """Floors given up so far (the last :attr:`RetiredGrant.token`)."""
         self._relayed = 0
         self._relayed_bytes = 0
         self._dropped = 0
@@ -190,18 +232,62 @@ class MediaRelay(asyncio.DatagramProtocol):
         self._sendto = self.transport.sendto
         # not in DatagramTransport's stubs, but asyncio's, uvloop's and MediaThread's have it
         self._backlog = cast(Any, self.transport).get_write_buffer_size
+        if hasattr(transport, "mark"):  # it judges datagrams after their arrival
+            self.state.on_release = self._retire
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._sendto, self._backlog = _discard, _full
         self.fast.clear()
+        self.retired.clear()
+        if self.state.on_release == self._retire:
+            self.state.on_release = None
+
+    # ---- floors given up ----------------------------------------------------------------------
+
+    def _retire(self, record: Interphone, uid: str) -> None:
+        """``uid`` is giving up ``record``'s floor: keep it for what it sent before."""
+        addr = record.addrs.get(uid)
+        if addr is None:
+            # also a media-auth holder: its address is the gate's (never ``addrs``, base
+            # audio of it is refused) and its sealed audio is judged on the loop
+            return
+        now = self.time()
+        self.releases += 1
+        grant = RetiredGrant(record, uid, record.fanout(uid),
+                             min(record.floor_deadline(self.settings), now + RETIRED_FOR),
+                             self.releases)
+        kept = tuple(g for g in self.retired.get(addr, ()) if g.deadline > now)
+        self.retired[addr] = (*kept, grant)
+        cast(Any, self.transport).mark(self.releases)
+
+    def retired_grant(self, addr: Address, key: str, uid: str,
+                      released_after: int) -> RetiredGrant | None:
+        """The floor ``uid`` gave up after release ``released_after`` in ``key``, if its
+        datagram came from the address registered then."""
+        for grant in self.retired.get(addr, ()):
+            if grant.serves(key, uid, released_after):
+                return grant
+        return None
+
+    def marked(self, token: int) -> None:
+        """Everything read before the marker of release ``token`` has been judged."""
+        for addr, grants in list(self.retired.items()):
+            kept = tuple(g for g in grants if g.token > token)
+            if kept:
+                self.retired[addr] = kept
+            else:
+                del self.retired[addr]
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors from departed peers: nothing to do
 
     def datagram_received(self, data: bytes, addr: Address,
-                          received_at: float | None = None) -> None:
+                          received_at: float | None = None,
+                          released_after: int | None = None) -> None:
         """One datagram; ``received_at`` when it arrived earlier than now (a transport that
-        queued it): audio is judged as of then, so it cannot ride a grant made meanwhile."""
+        queued it): audio is judged as of then, so it cannot ride a grant made meanwhile;
+        ``released_after``, the releases counted then: it still gets a floor given up
+        since (a :class:`RetiredGrant`)."""
         if len(data) > MAX_DATAGRAM:
             self._drop(OVERSIZE)
             return
@@ -220,17 +306,27 @@ class MediaRelay(asyncio.DatagramProtocol):
             return
         kind, key, uid = route
         if kind == _AUDIO:
-            self._audio(data, key, uid, addr, self.time() if received_at is None else received_at)
+            self._audio(data, key, uid, addr, self.time() if received_at is None else received_at,
+                        released_after)
         elif kind == _RECVBEGIN:
             self._recvbegin(data, addr)
         else:
             self._drop(UNKNOWN_TYPE)
 
-    def _audio(self, data: bytes, key: str, uid: str, addr: Address, now: float) -> None:
+    def _audio(self, data: bytes, key: str, uid: str, addr: Address, now: float,
+               released_after: int | None = None) -> None:
         if not audio_well_formed(data, key, uid) or not crc_ok(data):
             self._drop(MALFORMED)
             return
         record = self.state.accept_audio(key, uid, addr, now)
+        if record is None and released_after is not None and self.retired:
+            grant = self.retired_grant(addr, key, uid, released_after)
+            if grant is not None and now < grant.deadline:
+                for target in grant.targets:
+                    self._sendto(data, target)
+                self._relayed += 1
+                self._relayed_bytes += len(data)
+                return
         if record is None:
             self._drop(NOT_ADMITTED)
             self._forget(addr, data, audio_frame_at(key, uid))

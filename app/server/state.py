@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 
 from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
@@ -40,6 +41,7 @@ from app.protocol.messages import (
     Message,
     MessageKind,
     Ping,
+    QualityReport,
     QuitRequest,
     QuitResult,
     SpeakRequest,
@@ -54,6 +56,7 @@ from app.server.admission_rules import AdmissionRules
 from app.server.coalesce import COALESCE, Coalescer
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
+from app.server.feedback import FeedbackBoard
 from app.server.floor import (
     EmergencyRecord,
     EndReason,
@@ -130,6 +133,10 @@ class ServerState(AdmissionRules, MediaAuthRules, FloorRules):
         self._floor_timers: list[tuple[float, int, str]] = []
         self._queue_timers: list[tuple[float, str]] = []
         self._grants = 0
+        self.on_release: Callable[[Interphone, str], None] | None = None
+        """Told of a floor given up or taken (``speak off``, leaving, pre-emption) just
+        before: a relay that judges datagrams after their arrival keeps the holder's
+        earlier ones."""
         self.presence = PresenceRules(self)  # extension presence: status and ringing calls
         self.coalescer: Coalescer[InterphoneId] = Coalescer()
         """Member changes of an interphone told at most once per window (floor changes at
@@ -144,6 +151,7 @@ class ServerState(AdmissionRules, MediaAuthRules, FloorRules):
         """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
         self.emergency_log: dict[InterphoneId, deque[EmergencyRecord]] = {}
         """Per interphone, its newest emergency raises and cancels (kept after it ends)."""
+        self.feedback = FeedbackBoard()  # extension "feedback": listeners' quality reports
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -178,6 +186,7 @@ class ServerState(AdmissionRules, MediaAuthRules, FloorRules):
         return record
 
     def _end(self, record: Interphone) -> None:
+        self.feedback.forget(record.id)
         del self.interphones[record.id]
         del self.routes[str(record.id)]
         if record.id.kind is AttachType.CHAT:
@@ -435,6 +444,8 @@ class ServerState(AdmissionRules, MediaAuthRules, FloorRules):
                 return self.presence.presence_sync(self.sessions[sid])
             case CallRequest():
                 return self.presence.call(self.sessions[sid], body, now)
+            case QualityReport():
+                return self.quality_report(sid, body, now)
         raise Refused(ErrCode.BAD_REQUEST, f"unexpected request {type(body).__name__}")
 
     def _close_peer(self, sid: int, outbox: Outbox, *, abort: bool = False) -> None:
@@ -634,6 +645,8 @@ class ServerState(AdmissionRules, MediaAuthRules, FloorRules):
 
     def _leave(self, session: Session, record: Interphone, outbox: Outbox, why: str) -> None:
         uid = session.uid
+        if record.holder == uid and self.on_release is not None:
+            self.on_release(record, uid)
         del record.members[uid]
         record.drop_addr(uid)
         self.media_left(record, uid)
@@ -658,6 +671,14 @@ class ServerState(AdmissionRules, MediaAuthRules, FloorRules):
             self._floor_changed(record, outcome, outbox,
                                 notify=floor_changed or outcome.holder_changed)
         self.presence.member_left(uid, record.id, outbox)
+
+    def quality_report(self, sid: int, report: QualityReport, now: float) -> Result:
+        """Extension ``feedback``: a listener's report, passed on to the floor holder."""
+        record = self.interphones.get(report.id)
+        holder_sid = self.by_uid.get(record.holder) if record is not None and record.holder \
+            else None
+        holder = self.sessions.get(holder_sid) if holder_sid is not None else None
+        return self.feedback.report(self.session(sid), record, holder, report, now)
 
     # ---- floor timers --------------------------------------------------------------------------
 

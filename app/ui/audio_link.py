@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from app.audio.backend import (
 )
 from app.audio.clocked import ClockedBackend
 from app.audio.pipeline import AudioEngine
+from app.audio.talker_stream import TalkerQuality
 from app.client.turn import TurnTone
 from app.ui import floor_cues
 from app.ui.view_types import DeviceChoice
@@ -79,6 +80,8 @@ class AudioPort(Protocol):
     def stop_transmit(self, release_delay_ms: int = 0) -> None: ...
     async def wait_transmit_stopped(self, timeout: float) -> bool: ...
     def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None: ...
+    def receive_from_thread(self, uid: str, seq: int, payload: bytes,
+                            interphone: str = "") -> None: ...
     def end_utterance(self, uid: str, interphone: str = "") -> None: ...
     def set_interphone_volume(self, interphone: str, gain: float) -> None: ...
     def play_tone(self, tone: Tone) -> None: ...
@@ -87,6 +90,8 @@ class AudioPort(Protocol):
     def set_muted(self, muted: bool) -> None: ...
     def set_monitor(self, enabled: bool) -> None: ...
     def set_expected_loss(self, pct: int) -> None: ...
+    def report_loss(self, worst_pct: float, p90_pct: float) -> None: ...
+    def receive_quality(self) -> Mapping[str, TalkerQuality]: ...
 
 
 class SimulatedVoice:
@@ -176,6 +181,11 @@ class EngineAudio:
     def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
         self.engine.receive(uid, seq, payload, interphone)
 
+    def receive_from_thread(self, uid: str, seq: int, payload: bytes,
+                            interphone: str = "") -> None:
+        """:meth:`receive` from the client's media receive thread."""
+        self.engine.receive_from_thread(uid, seq, payload, interphone)
+
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         self.engine.end_utterance(uid, interphone)
 
@@ -206,6 +216,14 @@ class EngineAudio:
     def set_expected_loss(self, pct: int) -> None:
         """Expected packet loss (%) for the encoder's in-band FEC, kept within 0..30."""
         self.engine.set_expected_loss(max(0, min(30, pct)))
+
+    def report_loss(self, worst_pct: float, p90_pct: float) -> None:
+        """What our listeners lose (the server's feedback notice): the FEC policy follows."""
+        self.engine.report_listener_loss(worst_pct, p90_pct)
+
+    def receive_quality(self) -> Mapping[str, TalkerQuality]:
+        """Per talker being heard: loss, jitter, FEC (``AudioEngine.receive_quality``)."""
+        return self.engine.receive_quality()
 
     def devices(self) -> tuple[list[DeviceChoice], list[DeviceChoice]]:
         """Input and output devices offered in the settings (keyed by name)."""

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.interphone_panel import member_count_text
 from app.ui.view_types import InterphoneRow, RowKind
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the InterphoneRow of a row item
@@ -298,7 +299,7 @@ class InterphoneList(QWidget):
             speaker = self._names.get(row.speaker) or row.speaker
             parts.append(self.tr("%1 speaking").replace("%1", speaker))
         if row.live:
-            parts.append(self._count_text(row.member_count))
+            parts.append(member_count_text(row.member_count))
         else:
             parts.append(self.tr("Not active"))
         return " · ".join(parts)
@@ -326,11 +327,6 @@ class InterphoneList(QWidget):
         row = item.data(0, ROW_ROLE)
         if row is not None:
             self.join_requested.emit(row.id)
-
-    def _count_text(self, count: int) -> str:
-        if count == 1:
-            return self.tr("1 member")
-        return self.tr("%1 members").replace("%1", str(count))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

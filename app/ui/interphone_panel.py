@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QFrame,
@@ -23,7 +23,14 @@ from app.ui.assets import icon
 from app.ui.floor_widgets import ReplayList
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.talk_button import TalkButton, format_seconds
-from app.ui.view_types import InterphoneRow, RowKind
+from app.ui.view_types import InterphoneRow, Reception, RowKind
+
+
+def member_count_text(count: int) -> str:
+    """``1 member`` / ``N members``, translated: the one wording of the list and the panel."""
+    if count == 1:
+        return QCoreApplication.translate("InterphonePanel", "1 member")
+    return QCoreApplication.translate("InterphonePanel", "%1 members").replace("%1", str(count))
 
 
 class InterphonePanel(QWidget):
@@ -73,6 +80,9 @@ class InterphonePanel(QWidget):
         self.speaking.setFont(speaking_font)
         self.last_spoke = QLabel(self)
         self.last_spoke.setStyleSheet("color: #607d8b;")
+        self.reception = QLabel(self)  # how the speaker being heard comes through
+        self.reception.setVisible(False)
+        self._reception: Reception | None = None
 
         self.members_title = QLabel(self)
         self.members_title.setStyleSheet("font-weight: bold;")
@@ -118,6 +128,7 @@ class InterphonePanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(line)
         layout.addWidget(self.speaking)
+        layout.addWidget(self.reception)
         layout.addWidget(self.last_spoke)
         layout.addLayout(body, 1)
 
@@ -184,6 +195,32 @@ class InterphonePanel(QWidget):
         self._show_members()
         self._show_speaking()
 
+    def set_reception(self, reception: Reception | None) -> None:
+        """The speaker being heard: loss, jitter, FEC (None: hide the line)."""
+        self._reception = reception
+        self._show_reception()
+
+    def _show_reception(self) -> None:
+        reception = self._reception
+        self.reception.setVisible(reception is not None)
+        if reception is None:
+            self.reception.setText("")
+            return
+        parts = [self.tr("%1 % lost").replace("%1", f"{reception.loss_pct:.1f}"),
+                 self.tr("jitter %1 ms").replace("%1", f"{reception.jitter_ms:.0f}")]
+        if reception.fec_repairing:
+            parts.append(self.tr("FEC repairing"))
+        elif reception.fec_on:
+            parts.append(self.tr("FEC on"))
+        self.reception.setText(self.tr("Reception: %1").replace("%1", " · ".join(parts)))
+        bad = reception.loss_pct >= 5.0 or reception.jitter_ms >= 60.0
+        fair = reception.loss_pct >= 1.0 or reception.jitter_ms >= 30.0
+        color = "#c62828" if bad else "#ef6c00" if fair else "#2e7d32"
+        self.reception.setStyleSheet(f"color: {color};")
+        self.reception.setToolTip(self.tr(
+            "Packets lost and arrival jitter over the last seconds of what you hear; "
+            "FEC: the speaker sends redundancy that rebuilds lost packets."))
+
     def set_last_speaker(self, uid: str, at: str) -> None:
         self._last_speaker, self._last_at = uid, at
         self._show_speaking()
@@ -217,7 +254,7 @@ class InterphonePanel(QWidget):
         self.title.setText(row.name)
         kind = {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
                 RowKind.CHAT: self.tr("One-to-one call")}[row.kind]
-        state = self._count_text(row.member_count) if row.live \
+        state = member_count_text(row.member_count) if row.live \
             else self.tr("Not active")
         self.subtitle.setText(f"{kind} · {state}")
         self.join_button.setText(self.tr("Call") if row.kind is RowKind.CHAT and not row.live
@@ -259,12 +296,12 @@ class InterphonePanel(QWidget):
 
     def _show_speaking(self) -> None:
         if self._row is None:
-            self.speaking.setText("")
-            self.last_spoke.setText("")
+            _set_text(self.speaking, "")
+            _set_text(self.last_spoke, "")
             return
         if self._offline:
-            self.speaking.setText(self.tr("Offline: who is speaking is unknown"))
-            self.speaking.setStyleSheet("color: #9e9e9e;")
+            _set_text(self.speaking, self.tr("Offline: who is speaking is unknown"))
+            _set_style(self.speaking, "color: #9e9e9e;")
         elif self._speaker and self._speaker_since is not None:
             elapsed = format_seconds(time.monotonic() - self._speaker_since)
             if self._speaker == self._me:
@@ -272,33 +309,28 @@ class InterphonePanel(QWidget):
             else:
                 text = self.tr("%1 is speaking · %2").replace("%1", self.name_of(self._speaker))\
                     .replace("%2", elapsed)
-            self.speaking.setText(text)
-            self.speaking.setStyleSheet("color: #c62828; font-weight: bold;")
+            _set_text(self.speaking, text)
+            _set_style(self.speaking, "color: #c62828; font-weight: bold;")
         elif self._row.live:
-            self.speaking.setText(self.tr("Nobody is speaking"))
-            self.speaking.setStyleSheet("")
+            _set_text(self.speaking, self.tr("Nobody is speaking"))
+            _set_style(self.speaking, "")
         else:
-            self.speaking.setText(self.tr("This interphone is not active"))
-            self.speaking.setStyleSheet("color: #607d8b;")
-        self.last_spoke.setStyleSheet("color: #9e9e9e;" if self._offline else "color: #607d8b;")
+            _set_text(self.speaking, self.tr("This interphone is not active"))
+            _set_style(self.speaking, "color: #607d8b;")
+        _set_style(self.last_spoke, "color: #9e9e9e;" if self._offline else "color: #607d8b;")
         if self._last_speaker and not (self._offline and self._speaker):
             who = self.tr("you") if self._last_speaker == self._me \
                 else self.name_of(self._last_speaker)
-            self.last_spoke.setText(self.tr("Last spoke: %1 at %2")
+            _set_text(self.last_spoke, self.tr("Last spoke: %1 at %2")
                                     .replace("%1", who)
                                     .replace("%2", self._last_at))
         elif self._speaker and self._offline:
-            self.last_spoke.setText(self.tr("Last heard before going offline: %1")
+            _set_text(self.last_spoke, self.tr("Last heard before going offline: %1")
                                     .replace("%1", self.name_of(self._speaker)))
         elif self._speaker:
-            self.last_spoke.setText("")  # the first utterance is under way
+            _set_text(self.last_spoke, "")  # the first utterance is under way
         else:
-            self.last_spoke.setText(self.tr("Nobody has spoken yet"))
-
-    def _count_text(self, count: int) -> str:
-        if count == 1:
-            return self.tr("1 member")
-        return self.tr("%1 members").replace("%1", str(count))
+            _set_text(self.last_spoke, self.tr("Nobody has spoken yet"))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
@@ -313,3 +345,16 @@ class InterphonePanel(QWidget):
         self._show_header()
         self._show_members()
         self._show_speaking()
+        self._show_reception()
+
+
+def _set_text(label: QLabel, text: str) -> None:
+    """Set a label's text only when it changes (the speaking clock redraws twice a second)."""
+    if label.text() != text:
+        label.setText(text)
+
+
+def _set_style(label: QLabel, style: str) -> None:
+    """Set a style sheet only when it changes: each call re-polishes the widget."""
+    if label.styleSheet() != style:
+        label.setStyleSheet(style)

@@ -13,7 +13,8 @@ from collections import Counter
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.audio.fec_policy import setting_for_loss
+from app.audio.mixer import stream_key
+from app.audio.talker_stream import TalkerQuality
 from app.client import (
     CallState,
     ConnectionChanged,
@@ -36,6 +37,7 @@ from app.client import (
     RosterChanged,
     SpeakerChanged,
 )
+from app.client.feedback import QualityReporter
 from app.client.replay import ReplayStore
 from app.client.tasks import TaskSet
 from app.client.turn import (
@@ -48,6 +50,7 @@ from app.client.turn import (
 from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
 from app.protocol.features import EMERGENCY, FLOOR_QUEUE
+from app.protocol.messages import FeedbackNotice
 from app.ui.audio_link import TURN_TONES, AudioPort, Tone
 from app.ui.floor_text import end_reason_text
 from app.ui.floor_widgets import ReplayItem
@@ -55,7 +58,7 @@ from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.replay_player import ReplayPlayer
 from app.ui.settings import Settings
-from app.ui.view_types import InterphoneRow, LinkState, RowKind, TalkState
+from app.ui.view_types import InterphoneRow, LinkState, Reception, RowKind, TalkState
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +78,8 @@ _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: Talk
                 TurnViewKind.PREEMPTED: TalkState.IDLE, TurnViewKind.REVOKED: TalkState.IDLE}
 EMERGENCY_REPEAT_MS = 2500
 LEVEL_POLL_MS = 50
-LOSS_POLL_MS = 2000
+QUALITY_POLL_MS = 250  # report what we hear to the talker (extension feedback) when due
+RECEPTION_EVERY = 4  # ... and show it every 4th poll (once a second)
 
 
 class Presenter(QObject):
@@ -120,6 +124,11 @@ class Presenter(QObject):
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
+        client.on_feedback = self._on_feedback
+        self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
+        self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
+        self._quality_polls = 0
+        client.audio_sink = self._play_audio  # the media thread feeds the mixer directly
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
@@ -152,8 +161,8 @@ class Presenter(QObject):
         self._link_clock.setInterval(500)
         self._link_clock.timeout.connect(self._show_link)
         self._loss = QTimer(self)
-        self._loss.setInterval(LOSS_POLL_MS)
-        self._loss.timeout.connect(self._follow_loss)
+        self._loss.setInterval(QUALITY_POLL_MS)
+        self._loss.timeout.connect(self._follow_quality)
         if audio is not None:
             self._levels.start()
             self._loss.start()
@@ -347,9 +356,9 @@ class Presenter(QObject):
         self._show_talk()
 
     def _on_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
-        """Audio of any joined interphone: each is mixed with its own volume."""
+        """Audio of any joined interphone, on the loop (in batches: ``_play_audio`` plays)."""
         self.received[uid] += 1
-        if self.audio is not None:
+        if self.audio is not None and self.client.audio_sink != self._play_audio:
             self.audio.receive(uid, seq, payload, str(interphone))
         number = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
         if number and number != self._replay_shown:
@@ -420,6 +429,12 @@ class Presenter(QObject):
     def cancel_emergency(self, interphone_id: str) -> None:
         if interphone_id:
             self.tasks.spawn(self.client.cancel_emergency(interphone_id), "emergency")
+
+    def _play_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
+        """In the client's media receive thread: each interphone mixed with its own volume."""
+        audio = self.audio
+        if audio is not None:
+            audio.receive_from_thread(uid, seq, payload, str(interphone))
 
     # --- view intents ----------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
@@ -671,11 +686,33 @@ class Presenter(QObject):
         if self.audio is not None:
             self.window.audio_bar.set_levels(*self.audio.levels())
 
-    def _follow_loss(self) -> None:
-        """Tune the encoder's FEC to the loss measured on what we receive (see NOTES.md)."""
+    def _receive_quality(self) -> dict[str, TalkerQuality]:
+        return dict(self.audio.receive_quality()) if self.audio is not None else {}
+
+    def _follow_quality(self) -> None:
+        """Report what we hear of the speaker when due (the talker's FEC follows the
+        reports, docs/protocol-extensions.md "feedback"); show it each second."""
+        self._reporter.tick(time.monotonic())
+        self._quality_polls += 1
+        if self._quality_polls % RECEPTION_EVERY:
+            return
+        speaker, target = self.model.speaker, self.model.talk_target
+        quality = self._receive_quality().get(stream_key(speaker, str(target))) \
+            if speaker and speaker != self.model.uid and target is not None else None
+        if quality is None:
+            self.window.panel.set_reception(None)
+            return
+        before = self._fec_recovered.get(speaker, quality.fec_recovered)
+        self._fec_recovered = {speaker: quality.fec_recovered}
+        self.window.panel.set_reception(Reception(
+            speaker, quality.recent_loss_pct, quality.jitter_ms,
+            fec_on=quality.fec_packets > 0,
+            fec_repairing=quality.fec_recovered > before))
+
+    def _on_feedback(self, notice: FeedbackNotice) -> None:
+        """What our listeners lose (we hold the floor): the encoder's FEC policy follows."""
         if self.audio is not None:
-            measured = self.client.max_loss_pct() / 100.0
-            self.audio.set_expected_loss(setting_for_loss(measured * 100).packet_loss_perc)
+            self.audio.report_loss(notice.worst_pct, notice.p90_pct)
 
     def _tone(self, tone: Tone) -> None:
         if self.audio is not None and self.settings.tones:
@@ -711,6 +748,10 @@ class Presenter(QObject):
         self._unsubscribe()
         if self.client.on_interphone_audio == self._on_audio:
             self.client.on_interphone_audio = None
+        if self.client.on_feedback == self._on_feedback:
+            self.client.on_feedback = None
+        if self.client.audio_sink == self._play_audio:
+            self.client.audio_sink = None
         self._stop_transmitting()
         await self.talk.close()
         await self.tasks.close()

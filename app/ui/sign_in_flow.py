@@ -14,6 +14,7 @@ from app.client import (
     RequestTimeout,
     ServerUnreachable,
 )
+from app.client.client import FEEDBACK
 from app.client.tasks import TaskSet
 from app.client.trust import (
     TofuVerdict,
@@ -49,7 +50,7 @@ class Credentials:
         context = client_context(TrustPolicy(pin=self.tls_pin)) if self.tls_pin else None
         return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
                                 connect_timeout=connect_timeout, ssl=context,
-                                features=(PRESENCE, *sorted(FLOOR_FEATURES),
+                                features=(PRESENCE, FEEDBACK, *sorted(FLOOR_FEATURES),
                                           *((MEDIA_AUTH,) if context else ())))
 
 

@@ -45,6 +45,17 @@ class InterphoneRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Reception:
+    """How the speaker being heard comes through (the speaker banner's quality line)."""
+
+    speaker: str
+    loss_pct: float  # over the last seconds
+    jitter_ms: float
+    fec_on: bool  # the speaker's packets carry in-band FEC
+    fec_repairing: bool  # lost frames were rebuilt from FEC since the last update
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceChoice:
     """An audio device offered in the settings (``key`` is what the backend takes)."""
 

@@ -1,0 +1,136 @@
+"""The server's rules of the ``feedback`` extension, sans-IO (clock passed in).
+
+Listeners of an interphone report what they measured of the current speaker's
+audio (:class:`~app.protocol.messages.QualityReport`); the board keeps each
+listener's latest report and, after every accepted one, may tell the floor
+holder what its listeners lose (:class:`~app.protocol.messages.FeedbackNotice`:
+how many listeners reported in the last ``WINDOW_SECONDS``, the worst loss, the
+90th percentile, the worst jitter). The talker's encoder follows it
+(``app/audio/fec_policy.py``). Specified in docs/protocol-extensions.md,
+section "Extension: feedback".
+
+:class:`~app.server.state.ServerState` calls :meth:`FeedbackBoard.report` for
+each ``<quality>`` request and :meth:`FeedbackBoard.forget` when an interphone
+ends; nothing else of the state depends on it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from app.protocol.errors import ErrCode
+from app.protocol.ids import InterphoneId
+from app.protocol.messages import FeedbackNotice, Message, QualityAck, QualityReport
+from app.server.outbox import Outbox, Refused, Result
+from app.server.records import Interphone, Session
+
+FEATURE = "feedback"
+
+WINDOW_SECONDS = 3.0
+"""A listener's report counts for this long (listeners report about every second)."""
+RESEND_SECONDS = 1.0
+"""A notice with unchanged figures is sent to the holder at most this often."""
+CHANGE_PCT = 0.5
+"""A change of the worst or p90 loss by at least this much is sent at once."""
+MAX_LISTENERS = 500
+
+
+@dataclass(slots=True)
+class _Heard:
+    """One listener's latest report about one speaker."""
+
+    speaker: str
+    loss_pct: float
+    jitter_ms: float
+    at: float
+
+
+@dataclass(slots=True)
+class _Board:
+    """Per interphone: each listener's latest report, and the last notice sent."""
+
+    heard: dict[str, _Heard] = field(default_factory=dict)  # listener uid -> report
+    sent_to: str = ""  # the holder the last notice went to
+    sent_at: float = -math.inf
+    sent_worst: float = -1.0
+    sent_p90: float = -1.0
+
+
+def percentile_90(values: list[float]) -> float:
+    """Nearest-rank 90th percentile (the value at rank ceil(0.9 n) of the sorted list)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+class FeedbackBoard:
+    """Listeners' quality reports in, notices to the floor holder out."""
+
+    def __init__(self) -> None:
+        self._boards: dict[InterphoneId, _Board] = {}
+
+    def report(self, reporter: Session, record: Interphone | None,
+               holder: Session | None, body: QualityReport, now: float) -> Result:
+        """One ``<quality>`` request of ``reporter`` about ``record``.
+
+        ``holder`` is the session of ``record``'s floor holder (None if nobody
+        holds it). Refused with 400 for a session not granted ``feedback`` (as
+        the base contract answers an unknown request), 403 if it is not a
+        member. A report about anyone but the current holder, or by the holder
+        itself, is acknowledged and ignored.
+        """
+        if FEATURE not in reporter.features:
+            raise Refused(ErrCode.BAD_REQUEST, "unknown request <quality>")
+        if record is None or record.members.get(reporter.uid) != reporter.sid:
+            raise Refused(ErrCode.FORBIDDEN, f"{reporter.uid} is not a member of {body.id}")
+        outbox = Outbox()
+        ack = QualityAck(body.id)
+        if not record.holder or body.speaker != record.holder or reporter.uid == record.holder:
+            return Result(ack, outbox)
+        board = self._boards.setdefault(record.id, _Board())
+        board.heard[reporter.uid] = _Heard(body.speaker, body.loss_pct, body.jitter_ms, now)
+        notice = self._aggregate(board, record, now)
+        if holder is not None and FEATURE in holder.features and self._due(board, holder,
+                                                                           notice, now):
+            board.sent_to, board.sent_at = holder.uid, now
+            board.sent_worst, board.sent_p90 = notice.worst_pct, notice.p90_pct
+            outbox.send(holder.sid, Message.notification(notice))
+        return Result(ack, outbox)
+
+    def aggregate(self, record: Interphone, now: float) -> FeedbackNotice:
+        """What the holder of ``record`` would be told now (listeners 0: no recent report)."""
+        board = self._boards.get(record.id)
+        if board is None:
+            return FeedbackNotice(record.id, 0, 0.0, 0.0, 0.0)
+        return self._aggregate(board, record, now)
+
+    def forget(self, interphone: InterphoneId) -> None:
+        """The interphone ended."""
+        self._boards.pop(interphone, None)
+
+    @staticmethod
+    def _aggregate(board: _Board, record: Interphone, now: float) -> FeedbackNotice:
+        # Forget reports that are too old, about someone else, or from ex-members.
+        for uid in [uid for uid, heard in board.heard.items()
+                    if now - heard.at > WINDOW_SECONDS or heard.speaker != record.holder
+                    or uid not in record.members]:
+            del board.heard[uid]
+        while len(board.heard) > MAX_LISTENERS:  # members are bounded; belt and braces
+            board.heard.pop(next(iter(board.heard)))
+        losses = [heard.loss_pct for heard in board.heard.values()]
+        return FeedbackNotice(
+            record.id,
+            listeners=len(losses),
+            worst_pct=max(losses, default=0.0),
+            p90_pct=percentile_90(losses),
+            jitter_ms=max((heard.jitter_ms for heard in board.heard.values()), default=0.0),
+        )
+
+    @staticmethod
+    def _due(board: _Board, holder: Session, notice: FeedbackNotice, now: float) -> bool:
+        return (board.sent_to != holder.uid
+                or now - board.sent_at >= RESEND_SECONDS
+                or abs(notice.worst_pct - board.sent_worst) >= CHANGE_PCT
+                or abs(notice.p90_pct - board.sent_p90) >= CHANGE_PCT)
