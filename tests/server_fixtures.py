@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -73,7 +74,9 @@ members = ["alice", "bob", "dave"]
 """
 
 FAST = ServerSettings(auth="token", max_talk=60, keepalive=15, silence_timeout=5.0,
-                      login_timeout=5.0)
+                      login_timeout=5.0, max_sessions_per_address=10000,
+                      max_unauthenticated_per_address=10000)
+"""Every test client comes from 127.0.0.1: the per-address limits are tested on their own."""
 
 
 def sample_directory() -> Directory:
@@ -117,9 +120,11 @@ class RawClient:
 
     @classmethod
     async def connect(cls, port: int, host: str = "127.0.0.1",
-                      local_host: str | None = None) -> RawClient:
+                      local_host: str | None = None,
+                      tls: ssl.SSLContext | None = None) -> RawClient:
         reader, writer = await asyncio.open_connection(
-            host, port, local_addr=(local_host, 0) if local_host else None)
+            host, port, local_addr=(local_host, 0) if local_host else None, ssl=tls,
+            server_hostname="localhost" if tls is not None else None)
         return cls(reader, writer)
 
     async def _read(self) -> None:

@@ -41,6 +41,7 @@ from conformance_client import (
     parse_packet,
     recvbegin,
 )
+from conformance_tls import TlsRelay
 from waiting import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +95,9 @@ class Server:
         self.others: list[Server] = []  # the other nodes of a cluster, then redis-server
         self.redis: subprocess.Popen | None = None
         self._turn = itertools.count()
+        self.relay: TlsRelay | None = None
+        self.tcp_host = HOST
+        """Where signaling goes: the server, or the TLS relay in front of its TLS port."""
 
     def next_port(self) -> int:
         """The node the next connection goes to (in turn, over every node)."""
@@ -119,23 +123,35 @@ def _start_redis(tmp: Path) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("redis-server did not start")
 
 
-def _start(tmp: Path, max_talk: int, keepalive: int, nodes: int = 1) -> Server:
+def _start(tmp: Path, max_talk: int, keepalive: int, nodes: int | str = 1) -> Server:
+    """``nodes`` 1 or 2, or "tls": one node on a TLS port with media_encryption "optional"
+    (base clients get the base contract), reached through a TLS relay."""
+    if nodes == "tls":
+        server = _start_node(tmp, max_talk, keepalive, ["--tls-self-signed", str(tmp / "tls")],
+                             '[server]\nmedia_encryption = "optional"\n')
+        server.relay = TlsRelay(server.port, (HOST, server.port))
+        server.tcp_host = server.relay.host
+        return server
     if nodes == 1:
         return _start_node(tmp, max_talk, keepalive, [])
     redis, redis_port = _start_redis(tmp)
     store = ["--store", f"redis://{HOST}:{redis_port}/0"]
     first = _start_node(tmp, max_talk, keepalive, store)
     first.redis = redis
-    for _ in range(nodes - 1):
+    for _ in range(int(nodes) - 1):
         node = _start_node(tmp, max_talk, keepalive, store)
         first.others.append(node)
         first.ports.append(node.port)
     return first
 
 
-def _start_node(tmp: Path, max_talk: int, keepalive: int, extra: list[str]) -> Server:
+def _start_node(tmp: Path, max_talk: int, keepalive: int, extra: list[str],
+                server_table: str = "") -> Server:
     cfg = tmp / "directory.toml"
-    cfg.write_text(config(max_talk, keepalive), encoding="utf-8")
+    text = config(max_talk, keepalive)
+    if server_table:
+        text = text.replace("[server]\n", server_table, 1)
+    cfg.write_text(text, encoding="utf-8")
     python = str(PYTHON) if PYTHON.exists() else sys.executable
     for attempt in range(5):
         port = free_port(HOST)
@@ -158,6 +174,8 @@ def _start_node(tmp: Path, max_talk: int, keepalive: int, extra: list[str]) -> S
 
 
 def _stop(server: Server) -> None:
+    if server.relay is not None:
+        server.relay.close()
     for proc in [server.proc, *(o.proc for o in server.others), server.redis]:
         if proc is None:
             continue
@@ -169,8 +187,8 @@ def _stop(server: Server) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["1-node", "2-nodes"])
-def nodes(request) -> int:
+@pytest.fixture(scope="module", params=[1, 2, "tls"], ids=["1-node", "2-nodes", "tls"])
+def nodes(request) -> int | str:
     return request.param
 
 
@@ -195,7 +213,7 @@ def connect(srv):
 
     def _connect(uid: str | None = None, *, server: Server = srv, keepalive: bool = True,
                  tok: str | None = None) -> Conn:
-        c = Conn(server.next_port())
+        c = Conn(server.next_port(), server.tcp_host)
         conns.append(c)
         if uid is not None:
             m = c.login(uid, tok if tok is not None else token(uid))

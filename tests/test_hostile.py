@@ -195,6 +195,7 @@ auth = "token"
 keepalive = 15
 login_timeout = 2
 max_sessions = 600
+max_unauthenticated_per_address = 10000
 
 [[users]]
 uid = "alice"

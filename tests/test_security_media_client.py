@@ -64,7 +64,8 @@ class Network:
             self.clients[uid].install_key(ID, key.epoch, encode_b64(key.key), 0.0)
 
     def to_server(self, uid: str, data: bytes) -> None:
-        for payload, destination in self.gate.datagram(data, ADDRESSES[uid], 0.0).sends:
+        result = self.gate.datagram(data, ADDRESSES[uid], 0.0)
+        for payload, destination in (*result.sends, *((data, t) for t in result.targets)):
             receiver = next(u for u, a in ADDRESSES.items() if a == destination)
             self.inbox[receiver].append(
                 self.clients[receiver].datagram(payload, SERVER, 0.0))

@@ -93,6 +93,8 @@ class RelayServer(Endpoint):
         self.results.append(result)
         for payload, destination in result.sends:
             self.send(payload, destination)
+        for destination in result.targets:
+            self.send(data, destination)
 
 
 @dataclass
@@ -321,3 +323,26 @@ def test_media_encryption_semantics(mode: MediaEncryption, requested: tuple[str,
     assert mode.offers() is offered
     assert mode.accepts_base_media() is base
     assert ERRCODE_MEDIA_AUTH_REQUIRED == 426
+
+
+async def test_the_remembered_route_follows_grants_and_registrations(world: World) -> None:
+    """The relay remembers a checked route; a new grant, a moved registration or a
+    departed listener must still be honoured on the next packet."""
+    alice, bob, carol = (world.members[u] for u in ("alice", "bob", "carol"))
+    key = alice.keys.sending_key(ID)
+    old_grant = world.keys.current_grant(ID)
+    assert key is not None and old_grant is not None
+    first = seal_audio(key, ID, "alice", old_grant, 0, b"one")
+    alice.endpoint.send(first, world.server.address)
+    assert await bob.endpoint.next() == first and await carol.endpoint.next() == first
+    world.keys.new_grant(ID)  # a new utterance: the old grant is no longer relayed
+    alice.endpoint.send(seal_audio(key, ID, "alice", old_grant, 1, b"stale"),
+                        world.server.address)
+    world.server.gate.unregister(ID, "carol")  # carol left
+    await world.marker_arrives_next(bob, alice, 0)
+    assert carol.endpoint.inbox.empty()
+    world.keys.release(ID)  # the floor is released: nothing of that grant any more
+    grant = world.keys.new_grant(ID)
+    alice.endpoint.send(seal_audio(key, ID, "alice", grant, 0, b"fresh"),
+                        world.server.address)
+    assert parse_media_packet(await bob.endpoint.next()).id == ID

@@ -32,6 +32,10 @@ from app.audio.talker_stream import TalkerQuality, TalkerStream
 
 logger = logging.getLogger(__name__)
 
+MAX_TALKERS = 32
+"""Talkers decoded at once at most (each holds an Opus decoder and a jitter buffer): a
+hostile server sending audio of ever-new uids cannot grow the client without limit."""
+
 MAX_VOLUME = 1.5
 MAX_TONES = 8
 MONITOR_MAX_BLOCKS = 4  # beyond this the monitor drops the oldest block (latency cap)
@@ -82,6 +86,7 @@ class PlaybackMixer:
         self.frames_received = 0
         self.monitor_drops = 0
         self._closed = False
+        self._over_cap_logged = False
 
     # ------------------------------------------------------------ talkers
     def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
@@ -94,6 +99,12 @@ class PlaybackMixer:
                 return
             talker = self._talkers.get(key)
             if talker is None:
+                if len(self._talkers) >= MAX_TALKERS:
+                    if not self._over_cap_logged:
+                        self._over_cap_logged = True
+                        logger.warning("%d talkers at once already: ignoring more",
+                                       MAX_TALKERS)
+                    return
                 stream = TalkerStream(max_delay_frames=self._max_jitter,
                                       start_margin=self._start_margin,
                                       history=self._history.pop(uid, None))

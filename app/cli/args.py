@@ -7,6 +7,7 @@ import os
 
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME_MS
 from app.client.address import parse_server_address, parse_server_list
+from app.client.trust import TrustPolicy, normalize_fingerprint
 from app.protocol import InterphoneId, ProtocolError
 from app.protocol.ids import is_valid_name
 from app.protocol.limits import DEFAULT_PORT
@@ -80,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"Opus bitrate in bit/s (default {DEFAULT_BITRATE})")
     parser.add_argument("--timeout", type=positive_seconds, default=5.0,
                         help="seconds to wait for the server (default 5)")
+    parser.add_argument("--tls", action="store_true",
+                        help="TLS to the server (verified against the system's CA store unless "
+                             "--ca-file or --tls-fingerprint)")
+    parser.add_argument("--ca-file", metavar="FILE",
+                        help="with --tls: trust only the CA certificates in FILE (PEM)")
+    parser.add_argument("--tls-fingerprint", metavar="HEX",
+                        help="with --tls: trust exactly the certificate with this SHA-256 "
+                             "fingerprint (colons optional), as the server logs it")
     # Debugging and benchmarks (bench/speech_e2e.py): send UDP media to HOST:PORT, e.g. an
     # impairment proxy in front of the server's media port, instead of the server itself.
     parser.add_argument("--media-via", type=server_address, default=None,
@@ -135,4 +144,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--uid is required (or set ${ENV_UID})")
     if not is_valid_name(args.uid):
         parser.error(f"bad uid {args.uid!r} (1..64 of A-Z a-z 0-9 . _ @ -)")
+    args.trust = None
+    if (args.ca_file or args.tls_fingerprint) and not args.tls:
+        parser.error("--ca-file and --tls-fingerprint go with --tls")
+    if args.ca_file and args.tls_fingerprint:
+        parser.error("give either --ca-file or --tls-fingerprint, not both")
+    if args.tls:
+        try:
+            pin = normalize_fingerprint(args.tls_fingerprint) if args.tls_fingerprint else None
+        except ValueError as exc:
+            parser.error(f"--tls-fingerprint: {exc}")
+        args.trust = TrustPolicy(ca_file=args.ca_file, pin=pin)
     return args

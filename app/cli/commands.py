@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import sys
 import wave
 from collections.abc import AsyncIterator, Callable
@@ -34,12 +35,13 @@ from app.client import (
     SpeakerChanged,
 )
 from app.client.client import FEEDBACK
+from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
 from app.headless.feedback import follow_feedback, start_reporting
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneInfo
-from app.protocol.features import EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE
+from app.protocol.features import EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE, MEDIA_AUTH
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +124,19 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
     """A connected client; it asks for the floor extensions (queue, priority, emergency):
     the server grants what it offers, and the commands fall back to the base contract."""
     (host, port), *fallbacks = args.server
+    trust: TrustPolicy | None = getattr(args, "trust", None)
+    try:
+        context = client_context(trust) if trust is not None else None
+    except (OSError, ssl.SSLError) as exc:  # an unreadable --ca-file
+        raise CliError(f"--ca-file {trust.ca_file if trust else ''}: {exc}") from None
     features = () if getattr(args, "no_feedback", False) else (FEEDBACK,)
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
-                              fallbacks=fallbacks, media_addr=getattr(args, "media_via", None),
-                              features=tuple(sorted(FLOOR_FEATURES)) + features)
+                              fallbacks=fallbacks, ssl=context,
+                              media_addr=getattr(args, "media_via", None),
+                              features=tuple(sorted(
+                                  FLOOR_FEATURES | ({MEDIA_AUTH} if context else set())))
+                              + features)
     try:
         await client.connect()
         yield client

@@ -49,13 +49,15 @@ from app.protocol import (
     MembersResult,
     QuitRequest,
     SpeakRequest,
+    SpeakResult,
     SyncRequest,
     SyncResult,
 )
 from app.protocol.errors import ErrCode
-from app.protocol.features import EMERGENCY, FLOOR_QUEUE
+from app.protocol.features import EMERGENCY, FLOOR_QUEUE, MEDIA_AUTH
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
+from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import (
     EmergencyAction,
     EmergencyRequest,
@@ -63,8 +65,8 @@ from app.protocol.messages import (
     FeedbackNotice,
     FloorNotice,
     FloorNoticeType,
+    MediaKeyNotice,
     QualityReport,
-    SpeakResult,
 )
 from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
@@ -91,6 +93,18 @@ class ClientStats:
     rx_packets: int = 0  # audio packets delivered to on_audio
     reconnects: int = 0  # successful reconnects since connect()
     reconnect_attempts: int = 0  # failed attempts in the current outage (0 when connected)
+
+
+def media_secret_of(login: LoginResult) -> bytes | None:
+    """The media secret when the server granted media-auth with a valid one, else None
+    (base contract, plain media)."""
+    if MEDIA_AUTH not in login.features or not login.media_secret:
+        return None
+    try:
+        return decode_b64(login.media_secret, SECRET_BYTES)
+    except ValueError:
+        logger.warning("media-auth granted with a malformed media secret: plain media")
+        return None
 
 
 def backoff_delays(base: float, cap: float) -> Iterable[float]:
@@ -170,6 +184,7 @@ class InterphoneClient:
         self._close_task: asyncio.Task[None] | None = None
         self.model.subscribe(self._on_model_event)
         self._line: asyncio.Future[bool] | None = None  # talk_start waiting in line
+        self._line_grant = 0  # media-auth: the grant number of the granted notice
 
     # ---- properties --------------------------------------------------------------------
 
@@ -367,9 +382,11 @@ class InterphoneClient:
                                emergency=emergency and EMERGENCY in features)
         try:
             body = await conn.request(request)
-            if (isinstance(body, SpeakResult) and body.queued
-                    and not await self._wait_in_line(body.position)):
-                return False
+            grant = body.grant if isinstance(body, SpeakResult) else 0
+            if isinstance(body, SpeakResult) and body.queued:
+                if not await self._wait_in_line(body.position):
+                    return False
+                grant = self._line_grant  # media-auth: carried by the granted notice
         except FloorBusy as exc:
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
@@ -385,7 +402,7 @@ class InterphoneClient:
         if self.model.floor is not FloorState.REQUESTING or self.model.joined != target:
             return False  # cancelled by talk_stop/leave/disconnect while waiting
         if self._media is not None:
-            self._media.begin_utterance()
+            self._media.begin_utterance(grant)
         self.model.floor_granted()
         return True
 
@@ -395,6 +412,7 @@ class InterphoneClient:
         if self.model.floor is not FloorState.REQUESTING:
             return False  # talk_stop ran while the request was in flight
         self.model.floor_queued(position)
+        self._line_grant = 0
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._line = waiter
         try:
@@ -577,7 +595,9 @@ class InterphoneClient:
         """A fresh UDP endpoint towards the login's ``udp_port`` (or ``media_addr``)."""
         media_host, media_port = self._media_addr or (conn.peer_host or self.host,
                                                       login.udp_port)
-        media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio)
+        secret = media_secret_of(login)
+        media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio,
+                                         media_secret=secret)
         media.audio_sink = self._sink_media_audio if self._audio_sink is not None else None
         old_media, self._media = self._media, media
         if old_media is not None:
@@ -702,8 +722,18 @@ class InterphoneClient:
             stale = self.model.apply_body(event.body)
             if stale is not None:
                 self._schedule_members_refresh(stale)
+            self._install_media_key(event.body)
         elif isinstance(event, SessionKicked):
             self._on_kicked(event.reason)
+
+    def _install_media_key(self, body: object) -> None:
+        """media-auth: a voice key from a join response or a notification, for a joined
+        interphone only (a key for any other is ignored)."""
+        notice = body.media_key if isinstance(body, JoinResult) else body
+        media = self._media
+        if (isinstance(notice, MediaKeyNotice) and media is not None
+                and notice.id in self.model.joined_ids):
+            media.install_key(str(notice.id), notice.epoch, notice.key)
 
     def _on_floor_notice(self, notice: FloorNotice) -> None:
         """``<floor>`` notices of the floor extensions about our own request or grant."""
@@ -716,6 +746,7 @@ class InterphoneClient:
             case FloorNoticeType.GRANTED:
                 if self._line is not None and self.model.floor is FloorState.QUEUED:
                     self.model.floor_requesting()  # floor_granted follows in talk_start
+                    self._line_grant = notice.grant
                     self._end_line(True)
             case FloorNoticeType.LEFT:
                 if self.model.floor is FloorState.QUEUED:

@@ -38,6 +38,7 @@ from app.client.session import (
     ResponseUnreadable,
     SessionEvent,
 )
+from app.client.trust import describe_tls_failure
 from app.protocol import LoginResult
 from app.protocol.messages import Body
 
@@ -78,6 +79,8 @@ class SignalingConnection(asyncio.Protocol):
             raise ServerUnreachable(
                 f"cannot reach {host}:{port}: no answer within {connect_timeout:g} s") from None
         except OSError as exc:
+            if ssl is not None:  # TLS: name the problem (issuer, name, pin, not TLS at all)
+                raise ServerUnreachable(describe_tls_failure(exc, f"{host}:{port}")) from None
             raise ServerUnreachable(f"cannot reach {host}:{port}: {_os_reason(exc)}") from None
         return protocol
 

@@ -24,11 +24,13 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
 from app.client.media_thread import ThreadedDatagramTransport, bind_ephemeral
 from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
 
@@ -43,6 +45,9 @@ InterphoneAudioCallback = Callable[[str, str, int, bytes], None]
 MediaAddress = tuple[str, int]
 """The server's media (host, port); what asyncio reports as a datagram's source may
 carry IPv6 flow and scope fields behind them, which are not looked at."""
+
+MAX_METERED_SPEAKERS = 256
+"""Speakers whose loss is measured at most (the oldest is forgotten first)."""
 
 # Sequence numbers that fall this far below the highest seen start a new utterance.
 _RESTART_GAP = 50
@@ -109,10 +114,14 @@ class LossMeter:
 class MediaEndpoint(asyncio.DatagramProtocol):
     """One UDP socket talking to the server's media port (use :meth:`open`)."""
 
-    def __init__(self, server: MediaAddress, uid: str,
-                 on_audio: InterphoneAudioCallback) -> None:
+    def __init__(self, server: MediaAddress, uid: str, on_audio: InterphoneAudioCallback,
+                 media_secret: bytes | None = None) -> None:
         self._server = server
         self._uid = uid
+        self._auth = (ClientMediaAuth(uid, media_secret, server)
+                      if media_secret is not None else None)
+        """media-auth (docs/protocol-extensions.md): signed recvbegin, sealed audio."""
+        self._auth_lock = threading.Lock()
         self._on_audio = on_audio
         self._transport: asyncio.DatagramTransport | None = None
         self._interphone: str | None = None  # where send_audio goes (the talk target)
@@ -129,14 +138,15 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._flush_scheduled = False
 
     @classmethod
-    async def open(cls, host: str, port: int, uid: str,
-                   on_audio: InterphoneAudioCallback) -> MediaEndpoint:
-        """Bind an ephemeral local port of ``host``'s address family; a thread receives."""
+    async def open(cls, host: str, port: int, uid: str, on_audio: InterphoneAudioCallback,
+                   media_secret: bytes | None = None) -> MediaEndpoint:
+        """Bind an ephemeral local port of ``host``'s address family; a thread receives;
+        with the login's ``media_secret`` the endpoint speaks media-auth only."""
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         family, _, _, _, address = infos[0]
         server = (str(address[0]), int(address[1]))
-        endpoint = cls(server, uid, on_audio)
+        endpoint = cls(server, uid, on_audio, media_secret)
         endpoint._loop = loop
         transport = ThreadedDatagramTransport(bind_ephemeral(family), endpoint)
         endpoint.connection_made(transport)
@@ -156,8 +166,11 @@ class MediaEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         """One datagram: in the receive thread when opened with :meth:`open`."""
-        if addr[0] != self._server[0]:
-            self.stats.rx_dropped += 1
+        if self._auth is not None:
+            self._authenticated_datagram(self._auth, data, addr)
+            return
+        if addr[0] != self._server[0] or addr[1] != self._server[1]:
+            self.stats.rx_dropped += 1  # only the server's media address (not any port of it)
             return
         try:
             packet = parse_packet(data)
@@ -172,24 +185,43 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if packet.id not in self._registered or packet.uid == self._uid:
             self.stats.rx_dropped += 1
             return
+        self._received(packet.id, packet.uid, packet.seq, packet.frame)
+
+    def _authenticated_datagram(self, auth: ClientMediaAuth, data: bytes,
+                                addr: tuple[str | Any, int]) -> None:
+        """media-auth: only the server's media address, only genuine acks and audio."""
+        with self._auth_lock:  # keys change on the loop, datagrams come in this thread
+            heard = auth.datagram(data, (str(addr[0]), int(addr[1])), time.monotonic())
+        if isinstance(heard, RecvBeginAcked):
+            self._on_loop(self._acknowledged, heard.id)
+        elif isinstance(heard, HeardAudio) and heard.id in self._registered:
+            self._received(heard.id, heard.uid, heard.seq, heard.frame)
+        else:
+            self.stats.rx_dropped += 1
+
+    def _received(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
+        """Valid audio (decrypted and verified under media-auth): the per-speaker meter,
+        the ``audio_sink`` at once, ``on_audio`` on the loop."""
         self.stats.rx_packets += 1
-        meter = self._meters.get(packet.uid)
+        meter = self._meters.get(uid)
         if meter is None:
-            meter = self._meters[packet.uid] = LossMeter()
-        meter.add(packet.seq)
+            if len(self._meters) >= MAX_METERED_SPEAKERS:
+                self._meters.pop(next(iter(self._meters)))  # bounded per-peer state
+            meter = self._meters[uid] = LossMeter()
+        meter.add(seq)
         sink = self.audio_sink
         if sink is not None:
             try:
-                sink(packet.id, packet.uid, packet.seq, packet.frame)
+                sink(interphone, uid, seq, frame)
             except Exception:
                 logger.exception("audio_sink failed")
         if self._loop is None:  # fed on the loop (tests): deliver now
-            self._deliver(packet.id, packet.uid, packet.seq, packet.frame)
+            self._deliver(interphone, uid, seq, frame)
             return
         with self._pending_lock:
             if len(self._pending) >= MAX_PENDING:
                 self._pending.popleft()
-            self._pending.append((packet.id, packet.uid, packet.seq, packet.frame))
+            self._pending.append((interphone, uid, seq, frame))
             if self._flush_scheduled:
                 return
             self._flush_scheduled = True
@@ -268,6 +300,21 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             self._interphone = interphone
         return await self._recvbegin(interphone, attempts, ack_timeout)
 
+    @property
+    def authenticated(self) -> bool:
+        """Whether this endpoint speaks media-auth (encrypted voice)."""
+        return self._auth is not None
+
+    def install_key(self, interphone: str, epoch: int, key_b64: str) -> None:
+        """A ``<media_key>`` from the join response or a notification (media-auth)."""
+        if self._auth is None:
+            return
+        try:
+            with self._auth_lock:
+                self._auth.install_key(interphone, epoch, key_b64, time.monotonic())
+        except ValueError as exc:
+            logger.warning("ignoring a malformed media key for %s: %s", interphone, exc)
+
     def unregister(self, interphone: str | None = None) -> None:
         """Stop accepting and refreshing ``interphone`` (after leaving it), or every one.
 
@@ -276,22 +323,36 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         for name in (list(self._registered) if interphone is None else [interphone]):
             self._stop_refresh(name)
             self._registered.pop(name, None)
+            if self._auth is not None:
+                with self._auth_lock:
+                    self._auth.left(name)
             if self._interphone == name:
                 self._interphone = None
             waiter = self._ack_waiters.get(name)
             if waiter is not None:
                 waiter.set()
 
-    def begin_utterance(self) -> None:
-        """The next audiopacket carries seq 0 (call on each floor grant)."""
+    def begin_utterance(self, grant: int = 0) -> None:
+        """The next audiopacket carries seq 0 (call on each floor grant, with the speak
+        response's ``grant`` under media-auth)."""
         self._tx_seq = 0
+        if self._auth is not None and self._interphone is not None:
+            if grant:
+                self._auth.floor_granted(self._interphone, grant)
+            else:
+                self._auth.floor_released(self._interphone)  # no grant number: no audio
 
     def send_audio(self, payload: bytes) -> bool:
         if self._transport is None or self._interphone is None:
             return False
-        packet = AudioPacket(self._interphone, self._uid, self._tx_seq, payload)
         try:
-            data = packet.serialize()
+            if self._auth is not None:
+                if not self._auth.can_talk(self._interphone):
+                    return False
+                data = self._auth.seal(self._interphone, self._tx_seq, payload)
+            else:
+                data = AudioPacket(self._interphone, self._uid, self._tx_seq,
+                                   payload).serialize()
         except ValueError as exc:  # a frame that does not fit (AudioPacket.serialize)
             logger.warning("audio frame not sent: %s", exc)
             return False
@@ -330,8 +391,9 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 if self._transport is None or interphone not in self._registered:
                     return False
                 event.clear()
-                self._transport.sendto(RecvBeginPacket(interphone, self._uid).serialize(),
-                                       self._server)
+                packet = (self._auth.recvbegin(interphone) if self._auth is not None
+                          else RecvBeginPacket(interphone, self._uid).serialize())
+                self._transport.sendto(packet, self._server)
                 try:
                     async with asyncio.timeout(ack_timeout * (attempt + 1)):
                         await event.wait()

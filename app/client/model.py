@@ -74,6 +74,10 @@ _CALL_STATE_OF_NOTICE = {
 
 logger = logging.getLogger(__name__)
 
+MAX_UNSOLICITED_INTERPHONES = 256
+"""Interphones outside the roster (e.g. chats others open) the model tracks at most: a hostile
+server flooding notifications for ever-new ids cannot grow the client without limit."""
+
 Subscriber = Callable[[ModelEvent], None]
 
 
@@ -98,6 +102,9 @@ class ClientModel:
         self._keepalive = 15
         self._max_talk = 60
         self._interphones: dict[InterphoneId, InterphoneInfo] = {}
+        self._roster_ids: frozenset[InterphoneId] = frozenset()
+        self._unsolicited: set[InterphoneId] = set()
+        self._cap_logged = False
         self._joined: InterphoneId | None = None  # the talk target
         self._joined_set: dict[InterphoneId, None] = {}  # every joined interphone, join order
         self._joining: dict[InterphoneId, bool] = {}  # joins in flight -> make it the target
@@ -272,6 +279,7 @@ class ClientModel:
             self._max_talk = result.max_talk
             if result.roster != self._roster:
                 self._roster = result.roster
+                self._roster_ids = frozenset(self.roster_ids())
                 self._emit(RosterChanged(result.roster))
 
     def apply_body(self, body: Body) -> InterphoneId | None:
@@ -358,6 +366,7 @@ class ClientModel:
             for gone in [i for i in self._interphones
                          if i not in seen and i not in self._joined_set]:
                 del self._interphones[gone]
+                self._unsolicited.discard(gone)
                 self._emit(InterphoneEnded(gone))
 
     def apply_info(self, info: InterphoneInfo) -> bool:
@@ -492,12 +501,29 @@ class ClientModel:
     def _emit(self, event: ModelEvent) -> None:
         self._pending.append(event)
 
+    def _over_cap(self, interphone: InterphoneId) -> bool:
+        """A new interphone outside the roster beyond the cap: ignored (logged once)."""
+        if (interphone in self._roster_ids or interphone in self._joined_set
+                or interphone in self._joining):
+            return False
+        if len(self._unsolicited) < MAX_UNSOLICITED_INTERPHONES:
+            self._unsolicited.add(interphone)
+            return False
+        if not self._cap_logged:
+            self._cap_logged = True
+            logger.warning("tracking %d interphones outside the roster already: ignoring "
+                           "notifications about more", MAX_UNSOLICITED_INTERPHONES)
+        return True
+
     def _apply(self, info: InterphoneInfo) -> bool:
         previous = self._interphones.get(info.id)
+        if previous is None and info.member_count > 0 and self._over_cap(info.id):
+            return False
         self._maybe_ring(info, previous)
         if info.member_count <= 0:
             if previous is not None:
                 del self._interphones[info.id]
+                self._unsolicited.discard(info.id)
                 self._emit(InterphoneEnded(info.id))
         else:
             stored = info

@@ -72,6 +72,7 @@ from app.protocol.messages import (
     EmergencyState,
     FeedbackNotice,
     FloorNotice,
+    MediaKeyNotice,
     QualityAck,
     QualityReport,
 )
@@ -428,8 +429,8 @@ class ClientSession:
         if isinstance(body, Kicked):
             self._events.append(SessionKicked(body.reason))
             self._close(f"kicked: {body.reason or 'kicked'}", None)
-        elif isinstance(body, InterphoneChanged | FloorNotice | EmergencyState
-                        | FeedbackNotice) or (
+        elif isinstance(body, InterphoneChanged | MediaKeyNotice | FloorNotice
+                        | EmergencyState | FeedbackNotice) or (
                 isinstance(body, PresenceChanged | CallNotice) and PRESENCE in self.features):
             self._events.append(NotificationReceived(body))
         else:

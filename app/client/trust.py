@@ -89,7 +89,22 @@ def client_context(policy: TrustPolicy) -> ssl.SSLContext:
     else:
         context = ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if policy.pin:
+        context.sslobject_class = pinned_ssl_object(normalize_fingerprint(policy.pin))
     return context
+
+
+def pinned_ssl_object(pin: str) -> type[ssl.SSLObject]:
+    """An :class:`ssl.SSLObject` whose handshake fails with :class:`TrustError` unless the
+    server's certificate has fingerprint ``pin``: asyncio connections (which build their
+    SSL objects from the context) then enforce the pin themselves."""
+
+    class PinnedSSLObject(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            super().do_handshake()
+            check_pin(self, pin)
+
+    return PinnedSSLObject
 
 
 def peer_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str:

@@ -26,6 +26,10 @@ FrameSink = Callable[[np.ndarray], None]
 
 # A talker silent this long has its stream dropped (a new one starts with the next packet).
 _IDLE_DROP_SECONDS = 5.0
+MAX_TALKERS = 32
+"""Talkers decoded at once at most: a hostile server cannot grow the client without limit."""
+MAX_REMEMBERED_TALKERS = 256
+"""Talkers whose history and quality records are kept (the oldest forgotten first)."""
 
 
 # The first packet of a talker waits at least this long before it plays: on a
@@ -60,10 +64,17 @@ class MixClock:
         self.frames_out = 0
         self.frames_with_audio = 0
         self.bad_packets = 0
+        self._over_cap_logged = False
 
     def on_audio(self, uid: str, seq: int, payload: bytes) -> None:
         now = self._loop.time()
         talker = self._talkers.get(uid)
+        if talker is None and len(self._talkers) >= MAX_TALKERS:
+            self.bad_packets += 1
+            if not self._over_cap_logged:
+                self._over_cap_logged = True
+                logger.warning("%d talkers at once already: ignoring more", MAX_TALKERS)
+            return
         if talker is None:
             talker = self._talkers[uid] = _Talker(now, self._history.get(uid))
         if not talker.stream.put(seq, payload, now):
@@ -108,6 +119,9 @@ class MixClock:
         talker = self._talkers.pop(uid)
         self._finished.setdefault(uid, []).append(talker.stream.quality())
         self._history[uid] = talker.stream.jitter
+        for table in (self._finished, self._history):
+            while len(table) > MAX_REMEMBERED_TALKERS:
+                del table[next(iter(table))]
         talker.stream.close()
 
     def quality(self) -> dict[str, list[TalkerQuality]]:

@@ -67,6 +67,8 @@ class LoginResult:
     max_talk: int
     roster: tuple[RosterEntry, ...] = ()
     features: tuple[str, ...] = ()
+    media_secret: str = ""
+    """Extension ``media-auth``: the session's media secret, base64 ('' leaves it out)."""
     priority: int | None = None
     """Extension ``priority``: the user's level (None: the attribute is left out)."""
     dispatcher: bool = False
@@ -163,8 +165,19 @@ class JoinRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaKeyNotice:
+    """``<media_key id= epoch= key=/>`` (extension ``media-auth``): the interphone's voice key
+    (base64 of 32 bytes) under ``epoch``; a child of the join response or a notification."""
+
+    id: InterphoneId
+    epoch: int
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class JoinResult:
     info: InterphoneInfo
+    media_key: MediaKeyNotice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +221,8 @@ class SpeakResult:
     id: InterphoneId | None
     queued: bool = False
     position: int = 0
+    grant: int = 0
+    """Extension ``media-auth``: the number of the floor grant (0 leaves it out)."""
 
 
 class FloorNoticeType(StrEnum):
@@ -228,6 +243,8 @@ class FloorNotice:
     position: int = 0
     reason: str = ""
     by: str = ""
+    grant: int = 0
+    """Extension ``media-auth`` (``granted`` only): the number of the floor grant."""
 
 
 class EmergencyAction(StrEnum):
@@ -339,6 +356,7 @@ Body = (
     | InterphoneChanged
     | SpeakRequest
     | SpeakResult
+    | MediaKeyNotice
     | FloorNotice
     | EmergencyRequest
     | EmergencyState

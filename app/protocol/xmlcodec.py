@@ -35,6 +35,7 @@ from app.protocol.messages import (
     Kicked,
     Login,
     LoginResult,
+    MediaKeyNotice,
     MembersRequest,
     MembersResult,
     Message,
@@ -354,6 +355,7 @@ def _decode_login_result(element: etree._Element) -> LoginResult:
         max_talk=_int_attr(element, "max_talk", default=60),
         roster=tuple(roster),
         features=parse_features(_attr(element, "features")),
+        media_secret=_attr(element, "media_secret") or "",
         priority=(_int_attr(element, "priority") if _attr(element, "priority") else None),
         dispatcher=_bool_attr(element, "dispatcher"),
     )
@@ -421,11 +423,19 @@ def _decode_interphone_request(element: etree._Element) -> Body:
 
 def _decode_interphone_response(element: etree._Element) -> Body:
     action = _attr(element, "type")
+    media_key = None
+    if action == "add":
+        keys = [c for c in element if isinstance(c.tag, str) and c.tag == "media_key"]
+        if len(keys) > 1:
+            raise ProtocolError("more than one <media_key> in a join response")
+        for child in keys:
+            media_key = _decode_media_key(child)
+            element.remove(child)
     info = _decode_info(element)
     if action == "sync":
         return MembersResult(info)
     if action == "add":
-        return JoinResult(info)
+        return JoinResult(info, media_key)
     if action == "quit":  # count-only by contract: a member list is ignored
         return QuitResult(InterphoneInfo(info.id, info.attach_id, info.member_count,
                                          info.speaker))
@@ -434,6 +444,11 @@ def _decode_interphone_response(element: etree._Element) -> Body:
 
 def _decode_notification(element: etree._Element) -> InterphoneChanged:
     return InterphoneChanged(_decode_info(element))
+
+
+def _decode_media_key(element: etree._Element) -> MediaKeyNotice:
+    return MediaKeyNotice(_interphone_id(element), _int_attr(element, "epoch"),
+                          _required(element, "key"))
 
 
 def _speak_type(element: etree._Element, *, required: bool) -> bool | None:
@@ -459,6 +474,7 @@ def _decode_speak_result(element: etree._Element) -> SpeakResult:
         InterphoneId.parse(raw_id) if raw_id else None,
         queued=queued,
         position=_int_attr(element, "position", default=0) if queued else 0,
+        grant=_int_attr(element, "grant", default=0),
     )
 
 
@@ -549,7 +565,8 @@ def _decode_floor_notice(element: etree._Element) -> FloorNotice:
     return FloorNotice(_interphone_id(element), kind,
                        position=_int_attr(element, "position", default=0),
                        reason=_attr(element, "reason") or "",
-                       by=_optional_name(element, "by"))
+                       by=_optional_name(element, "by"),
+                       grant=_int_attr(element, "grant", default=0))
 
 
 def _emergency_action(element: etree._Element) -> EmergencyAction:
@@ -640,6 +657,7 @@ _DECODERS: dict[tuple[str | None, MessageKind, str | None], Callable[[etree._Ele
     (_INTERPHONE, _NOTIFICATION, "interphone"): _decode_notification,
     (_INTERPHONE, _REQUEST, "speak"): _decode_speak_request,
     (_INTERPHONE, _RESPONSE, "speak"): _decode_speak_result,
+    (_INTERPHONE, _NOTIFICATION, "media_key"): _decode_media_key,
     (_SESSION, _REQUEST, "presence"): _decode_presence_request,
     (_SESSION, _RESPONSE, "presence"): _decode_presence_result,
     (_SESSION, _NOTIFICATION, "presence"): _decode_presence_notice,
@@ -675,6 +693,7 @@ _KINDS_OF: dict[type, tuple[MessageKind, ...]] = {
     InterphoneChanged: (_NOTIFICATION,),
     SpeakRequest: (_REQUEST,),
     SpeakResult: (_RESPONSE,),
+    MediaKeyNotice: (_NOTIFICATION,),
     FloorNotice: (_NOTIFICATION,),
     EmergencyRequest: (_REQUEST,),
     EmergencyState: (_RESPONSE, _NOTIFICATION),
@@ -753,6 +772,10 @@ def _info_element(
     return element
 
 
+def _media_key_element(notice: MediaKeyNotice) -> etree._Element:
+    return _element("media_key", id=str(notice.id), epoch=str(notice.epoch), key=notice.key)
+
+
 def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
     extension = _encode_presence(body)
     if extension is not None:
@@ -761,13 +784,14 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
         case Login(uid, token, version, features):
             return _element("login", uid=uid, token=token, version=version,
                             features=format_features(features))
-        case LoginResult(uid, udp_port, keepalive, max_talk, roster, features):
+        case LoginResult(uid, udp_port, keepalive, max_talk, roster, features, secret):
             element = _element("login", uid=uid, udp_port=str(udp_port),
                                keepalive=str(keepalive), max_talk=str(max_talk),
                                features=format_features(features),
                                # extension priority (after the base attributes)
                                priority=None if body.priority is None else str(body.priority),
-                               dispatcher="1" if body.dispatcher else None)
+                               dispatcher="1" if body.dispatcher else None,
+                               media_secret=secret or None)  # extension media-auth
             for entry in roster:
                 element.append(_element(entry.kind, id=entry.id, name=_text(entry.name)))
             return element
@@ -795,8 +819,13 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
             return element
         case MembersResult(info):
             return _info_element(info, "sync")
-        case JoinResult(info):
-            return _info_element(info, "add")
+        case JoinResult(info, media_key):
+            element = _info_element(info, "add")
+            if media_key is not None:
+                element.append(_media_key_element(media_key))
+            return element
+        case MediaKeyNotice():
+            return _media_key_element(body)
         case QuitResult(info):
             return _info_element(info, "quit", with_members=False)
         case InterphoneChanged(info):
@@ -810,13 +839,15 @@ def _encode_body(body: Body, kind: MessageKind) -> etree._Element:
                 "speak",
                 type=None if on is None else ("on" if on else "off"),
                 id=None if interphone is None else str(interphone),
+                grant=str(body.grant) if body.grant else None,  # extension media-auth
                 queued="1" if body.queued else None,  # extension floor-queue
                 position=str(body.position) if body.queued else None,
             )
-        case FloorNotice(interphone, notice, position, reason, by):
+        case FloorNotice(interphone, notice, position, reason, by, grant):
             return _element("floor", id=str(interphone), type=notice.value,
                             position=str(position) if position else None,
-                            reason=reason or None, by=by or None)
+                            reason=reason or None, by=by or None,
+                            grant=str(grant) if grant else None)  # extension media-auth
         case EmergencyRequest(action, interphone):
             return _element("emergency", type=action.value, id=str(interphone))
         case EmergencyState(action, interphone, by, cancelled_by):

@@ -18,8 +18,10 @@ import importlib
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from redis.exceptions import RedisError
 
@@ -29,6 +31,7 @@ from app.server.directory import Directory, DirectoryError, hash_token
 from app.server.logs import LOG_FORMATS, configure_logging
 from app.server.metrics import parse_listen_address
 from app.server.redis_store import RedisStore
+from app.server.tls import TlsOptions, TlsSetupError, load_server_context
 
 log = logging.getLogger("app.server")
 
@@ -52,6 +55,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(redis://HOST:6379/0); without it everything stays in memory")
     parser.add_argument("--node-id", metavar="NAME", default="",
                         help="this node's name in the store's logs (default node-N)")
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="TLS on the signaling port with this PEM certificate (with --tls-key)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    parser.add_argument("--tls-self-signed", metavar="DIR",
+                        help="TLS with a self-signed certificate made once in DIR and reused")
     parser.add_argument("--log-format", default="text", choices=LOG_FORMATS,
                         help="text lines (default) or one JSON object per line")
     parser.add_argument("--metrics", metavar="HOST:PORT",
@@ -96,14 +104,37 @@ def reload_directory(server: InterphoneServer, config: str | None) -> None:
     server.replace_directory(directory)
 
 
+def tls_options(args: argparse.Namespace, directory: Directory,
+                config_dir: Path | None) -> TlsOptions:
+    """TLS from the command line, else from the TOML ``[server]`` table (paths there are
+    relative to the file's directory)."""
+    if args.tls_cert or args.tls_key or args.tls_self_signed:
+        return TlsOptions(_path(args.tls_cert), _path(args.tls_key),
+                          _path(args.tls_self_signed))
+    settings = directory.settings
+
+    def from_file(value: str) -> Path | None:
+        if not value:
+            return None
+        path = Path(value).expanduser()
+        return path if path.is_absolute() or config_dir is None else config_dir / path
+
+    return TlsOptions(from_file(settings.tls_cert), from_file(settings.tls_key),
+                      from_file(settings.tls_self_signed))
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
 async def serve(directory: Directory, hosts: list[str], port: int, *,
                 config: str | None = None, metrics: tuple[str, int] | None = None,
-                store: RedisStore | None = None) -> int:
+                store: RedisStore | None = None, tls: ssl.SSLContext | None = None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
     server = InterphoneServer(directory, host=hosts, port=port, metrics=metrics,
-                              media_thread=True, store=store)
+                              media_thread=True, store=store, tls=tls)
     handlers: list[tuple[signal.Signals, Callable[[], object]]] = [
         (signal.SIGINT, stop.set), (signal.SIGTERM, stop.set)]
     if hasattr(signal, "SIGHUP"):
@@ -161,13 +192,23 @@ def main(argv: list[str] | None = None) -> int:
         directory = Directory.demo()
         log.warning("no --config: serving the built-in demo directory in open mode "
                     "(any uid may log in with any token)")
+    options = tls_options(args, directory, Path(args.config).parent if args.config else None)
+    context: ssl.SSLContext | None = None
+    if options.enabled:
+        try:
+            context, fingerprint = load_server_context(options)
+        except (TlsSetupError, OSError, ssl.SSLError) as exc:
+            print(f"interphone-server: TLS: {exc}", file=sys.stderr)
+            return 2
+        log.info("TLS on; certificate SHA-256 fingerprint %s", fingerprint)
     factory = _loop_factory()
     log.info("event loop: %s", "uvloop" if factory else "asyncio default")
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             return runner.run(serve(directory, args.host, args.port, config=args.config,
                                     metrics=args.metrics,
-                                    store=make_store(args.store, args.node_id)))
+                                    store=make_store(args.store, args.node_id),
+                                    tls=context))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown, or no signal handlers
         return 0
 

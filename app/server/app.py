@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
+import ssl
 from collections.abc import Sequence
 from types import TracebackType
 
 from app.server.binding import bound_socket, describe, listen_addresses, udp_address
 from app.server.directory import Directory
+from app.server.login_guard import FailedLogins, LoginGuard, TokenVerifier
 from app.server.media_thread import MediaThread
 from app.server.metrics import MetricsEndpoint, ServerCollector, make_registry
 from app.server.redis_store import RedisStore
@@ -19,6 +22,7 @@ from app.server.replica import Replica, first_session_id
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
 from app.server.tcp import SignalingServer
+from app.server.tls import HANDSHAKE_TIMEOUT
 
 log = logging.getLogger("app.server")
 
@@ -57,6 +61,7 @@ class InterphoneServer:
         *,
         store: RedisStore | None = None,
         node_address: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.directory = directory
         self.media_thread = media_thread  # the relay's socket in its own thread (media_thread.py)
@@ -64,7 +69,10 @@ class InterphoneServer:
         self.host = self.hosts[0] if self.hosts else "127.0.0.1"
         self.port = port
         self.settings = settings or directory.settings
-        self.state = ServerState(directory, self.settings)
+        self.tls = tls
+        """The signaling port's TLS context (None: plain TCP)."""
+        self.state = ServerState(directory, self.settings, tls=tls is not None)
+        self.guard: LoginGuard | None = None
         self.store = store
         self.node_address = node_address
         self.hub: SignalingServer | None = None
@@ -87,6 +95,11 @@ class InterphoneServer:
         loop = asyncio.get_running_loop()
         node = await self.store.connect() if self.store is not None else 0
         hub = SignalingServer(self.state, loop, first_session_id(node))
+        if self.settings.auth == "token":
+            workers = max(1, min(2, (os.cpu_count() or 2) - 1))  # leave a core to the loop
+            self.guard = LoginGuard(TokenVerifier.for_users(self.directory.users.values(),
+                                                            workers=workers), FailedLogins())
+            hub.use_login_guard(self.guard)
         addresses = listen_addresses(self.hosts)
         udp_where = udp_address(self.hosts)
         wanted = self.port
@@ -108,7 +121,9 @@ class InterphoneServer:
         *tcp_sockets, udp_socket = sockets
         with contextlib.suppress(OSError):
             udp_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
-        tcp = [await loop.create_server(hub.new_connection, sock=sock, backlog=LISTEN_BACKLOG)
+        tcp = [await loop.create_server(
+                   hub.new_connection, sock=sock, backlog=LISTEN_BACKLOG, ssl=self.tls,
+                   ssl_handshake_timeout=HANDSHAKE_TIMEOUT if self.tls is not None else None)
                for sock in tcp_sockets]
         udp: asyncio.DatagramTransport
         if self.media_thread:
@@ -124,8 +139,11 @@ class InterphoneServer:
             self.store.send_datagram = udp.sendto
             self.store.attach(Replica(self.state, node, (self._advertised_host(), port)), hub)
             log.info("node %d (%s) of the store %s", node, self.store.name, self.store.url)
-        log.info("serving on %s port %d (tcp+udp), auth=%s", describe(self.hosts), port,
-                 self.settings.auth)
+        if self.tls is None and self.state.media_encryption.offers():
+            log.warning("media_encryption = %s without TLS: media secrets and voice keys "
+                        "cross the network in clear text", self.state.media_encryption.value)
+        log.info("serving on %s port %d (tcp%s+udp), auth=%s", describe(self.hosts), port,
+                 "+tls" if self.tls is not None else "", self.settings.auth)
         if self.metrics_address is not None:
             endpoint = MetricsEndpoint(make_registry(self.collector))
             try:
@@ -175,6 +193,9 @@ class InterphoneServer:
         hub.close()
         if self.store is not None:
             await self.store.stop()
+        if self.guard is not None:
+            self.guard.close()
+            self.guard = None
         log.info("stopped")
 
     def _advertised_host(self) -> str:

@@ -43,14 +43,15 @@ def emergency_notices(interphone: InterphoneId, outcome: FloorOutcome,
     return [(sid, message) for sid, features in members.values() if EMERGENCY in features]
 
 
-def _floor_message(interphone: InterphoneId, notice: Notice) -> Message:
-    return Message.notification(FloorNotice(interphone, FloorNoticeType(notice.kind.value),
-                                            position=notice.position, reason=notice.reason,
-                                            by=notice.by))
+def _floor_message(interphone: InterphoneId, notice: Notice, grant: int = 0) -> Message:
+    return Message.notification(FloorNotice(
+        interphone, FloorNoticeType(notice.kind.value), position=notice.position,
+        reason=notice.reason, by=notice.by,
+        grant=grant if notice.kind is NoticeKind.GRANTED else 0))
 
 
 def _addressed(interphone: InterphoneId, notices: list[Notice],
-               members: Features) -> list[tuple[int, Message]]:
+               members: Features, grant: int = 0) -> list[tuple[int, Message]]:
     out = []
     for notice in notices:
         entry = members.get(notice.uid)
@@ -61,14 +62,15 @@ def _addressed(interphone: InterphoneId, notices: list[Notice],
         # sessions can wait in line.
         wanted = FLOOR_FEATURES if notice.kind is NoticeKind.REVOKED else {FLOOR_QUEUE}
         if features & wanted:
-            out.append((sid, _floor_message(interphone, notice)))
+            out.append((sid, _floor_message(interphone, notice, grant)))
     return out
 
 
 def notices_before_change(interphone: InterphoneId, outcome: FloorOutcome,
-                          members: Features) -> list[tuple[int, Message]]:
-    """Steps 3 and 4: ``revoked`` to the old holder, ``granted`` to the head of the line."""
-    return _addressed(interphone, outcome.notices_before_change(), members)
+                          members: Features, *, grant: int = 0) -> list[tuple[int, Message]]:
+    """Steps 3 and 4: ``revoked`` to the old holder, ``granted`` to the head of the line
+    (with ``grant``, the media-auth grant number of the new holder, when not 0)."""
+    return _addressed(interphone, outcome.notices_before_change(), members, grant)
 
 
 def notices_after_change(interphone: InterphoneId, outcome: FloorOutcome,

@@ -53,6 +53,12 @@ class FloorRules:
     def _notify(self, interphone: InterphoneId, outbox: Outbox) -> None:
         raise NotImplementedError
 
+    def media_grant(self, record: Interphone) -> int:
+        raise NotImplementedError
+
+    def media_released(self, record: Interphone) -> None:
+        raise NotImplementedError
+
     def speak(self, sid: int, interphone: InterphoneId, on: bool, now: float, *,
               queue: bool = False, emergency: bool = False) -> Result:
         """``speak on``/``off``. ``queue`` and ``emergency`` count only for a session that
@@ -67,6 +73,7 @@ class FloorRules:
         if not on:
             self._floor_changed(record, floor.release(uid, now), outbox, why="off")
             return Result(SpeakResult(on, interphone), outbox)
+        holding = floor.holder == uid
         outcome = floor.request(
             uid, now,
             priority=self.directory.priority_of(uid) if PRIORITY in features else 0,
@@ -78,13 +85,16 @@ class FloorRules:
                           holder=outcome.busy_holder,
                           reason="queue_full" if outcome.answer is FloorAnswer.QUEUE_FULL
                           else "")
-        self._floor_changed(record, outcome, outbox)
+        grant = self._floor_changed(record, outcome, outbox)
         if outcome.answer is FloorAnswer.QUEUED:
             outbox.log(f"floor queue uid={uid} interphone={interphone} "
                        f"position={outcome.position}")
             return Result(SpeakResult(on, interphone, queued=True, position=outcome.position),
                           outbox)
-        return Result(SpeakResult(on, interphone), outbox)
+        if holding and session.media is not None:
+            self.media_released(record)  # a re-grant: seq restarts under a new number
+            grant = self.media_grant(record)
+        return Result(SpeakResult(on, interphone, grant=grant), outbox)
 
     def emergency(self, sid: int, action: EmergencyAction, interphone: InterphoneId,
                   now: float) -> Result:
@@ -124,11 +134,13 @@ class FloorRules:
                    f"raised_by={event.raised_by} by={event.by}")
 
     def _floor_changed(self, record: Interphone, outcome: FloorOutcome, outbox: Outbox, *,
-                       notify: bool = False, why: str = "") -> None:
+                       notify: bool = False, why: str = "") -> int:
         """Carry out what a floor operation changed, in the order of
         docs/protocol-extensions.md (after the response): emergency notices, ``revoked``,
         ``granted``, the change notification (5, also sent when ``notify``), ``left``,
-        ``queued``. Keeps ``record.holder`` and the grant timers in step with the floor."""
+        ``queued``. Keeps ``record.holder``, the grant timers and the media-auth grant
+        number in step with the floor; returns the media-auth grant number of a new holder
+        (0: no new holder, or one without media-auth). A ``granted`` notice carries it."""
         members = {uid: (sid, self.sessions[sid].features)
                    for uid, sid in record.members.items() if sid in self.sessions}
         ended = outcome.ended
@@ -142,7 +154,15 @@ class FloorRules:
         self._record_emergency(record, outcome, outbox)
         for sid, message in emergency_notices(record.id, outcome, members):
             outbox.send(sid, message)
-        for sid, message in notices_before_change(record.id, outcome, members):
+        if outcome.ended or outcome.granted:
+            self.media_released(record)  # every release and revocation ends the grant
+        grant = 0
+        if outcome.granted:
+            granted_sid = record.members.get(outcome.granted)
+            granted = self.sessions.get(granted_sid) if granted_sid is not None else None
+            if granted is not None and granted.media is not None:
+                grant = self.media_grant(record)
+        for sid, message in notices_before_change(record.id, outcome, members, grant=grant):
             outbox.send(sid, message)
         if record.holder and outcome.holder != record.holder and self.on_release is not None:
             self.on_release(record, record.holder)  # (the relay keeps its earlier audio)
@@ -160,6 +180,7 @@ class FloorRules:
         deadline = record.floor.next_deadline()
         if deadline is not None:
             heapq.heappush(self._queue_timers, (deadline, str(record.id)))
+        return grant
 
     def shut_down(self) -> Outbox:
         """The server is stopping: every holder that negotiated a floor extension is told

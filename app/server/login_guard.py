@@ -33,7 +33,9 @@ import contextlib
 import enum
 import hmac
 import logging
+import os
 import secrets
+import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -200,6 +202,21 @@ class VerifierBusy(Exception):
     """Too many token checks waiting: answer 429 and let the client retry."""
 
 
+HASH_THREAD_NICENESS = 10
+"""How much lower than the event loop the hash threads run (Linux: per-thread nice): a flood
+of wrong hashed logins then takes the CPU the loop leaves, not the loop's."""
+
+
+def _lower_thread_priority() -> None:
+    setpriority = getattr(os, "setpriority", None)
+    if setpriority is None:  # not on Windows
+        return
+    with contextlib.suppress(OSError):
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                    min(19, current + HASH_THREAD_NICENESS))
+
+
 class TokenVerifier:
     """Checks tokens against :class:`User` entries; hashing runs in a bounded pool.
 
@@ -218,7 +235,8 @@ class TokenVerifier:
         # One more thread than ordinary checks may use: a usual-address check never waits
         # for a flood's hash to finish.
         self._executor = executor or ThreadPoolExecutor(
-            max_workers=workers + 1, thread_name_prefix="token-hash")
+            max_workers=workers + 1, thread_name_prefix="token-hash",
+            initializer=_lower_thread_priority)
         self._owns_executor = executor is None
         self._workers = workers
         self._max_pending = max_pending

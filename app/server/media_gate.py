@@ -86,6 +86,9 @@ class MembershipView(Protocol):
 @dataclass(frozen=True, slots=True)
 class GateResult:
     sends: tuple[tuple[bytes, Address], ...] = ()
+    """Datagrams to send (an ack)."""
+    targets: tuple[Address, ...] = ()
+    """Where the received datagram itself goes, byte for byte (sealed audio)."""
     heard: tuple[str, str] | None = None
     """(id, uid) when audio of the floor holder was relayed (resets the silence timer)."""
     registered: tuple[str, str] | None = None
@@ -93,6 +96,27 @@ class GateResult:
 
 
 _NOTHING = GateResult()
+_FAST_ROUTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    id: str
+    epoch: int
+    grant: int
+    source: Address
+    result: GateResult
+
+
+def _sealed_head(data: bytes) -> bytes | None:
+    """The bytes from the id's length through the grant of a sealed audio packet."""
+    if len(data) < 32:
+        return None
+    id_end = 12 + int.from_bytes(data[8:12], "big")
+    uid_end = id_end + 4 + int.from_bytes(data[id_end:id_end + 4], "big")
+    if uid_end + 8 > len(data):
+        return None
+    return data[8:uid_end + 8]
 
 
 @dataclass(slots=True)
@@ -102,6 +126,11 @@ class SealedMediaGate:
     buckets: RecvBeginBuckets = field(default_factory=RecvBeginBuckets)
     _where: dict[tuple[str, str], Address] = field(default_factory=dict)
     _by_address: dict[Address, set[tuple[str, str]]] = field(default_factory=dict)
+    generation: int = 0
+    """Counts registration changes: a route remembered under an older one is stale."""
+    _fast: dict[bytes, _Route] = field(default_factory=dict)
+    """Routes of sealed audio that passed every check, by header bytes (id, uid, epoch,
+    grant); emptied whenever a registration changes, checked against the current grant."""
 
     def datagram(self, data: bytes, source: Address, now: float) -> GateResult:
         kind = media_packet_type(data)
@@ -112,8 +141,19 @@ class SealedMediaGate:
         if source not in self._by_address:
             return _NOTHING  # unregistered source: no parsing beyond the type field
         if kind is MediaPacketType.SEALED_AUDIO:
-            return self._sealed(data, source)
+            head = _sealed_head(data)
+            route = self._fast.get(head) if head is not None else None
+            if route is not None:
+                if route.source != source or not self.keys.relay_allows(
+                        route.id, route.epoch, route.grant):
+                    return _NOTHING
+                return route.result
+            return self._sealed(data, source, head)
         return _NOTHING  # acks travel from the server only
+
+    def has_source(self, address: Address) -> bool:
+        """Whether ``address`` holds an authenticated registration."""
+        return address in self._by_address
 
     def registered(self, interphone_id: str, uid: str) -> Address | None:
         return self._where.get((interphone_id, uid))
@@ -122,6 +162,8 @@ class SealedMediaGate:
         """The member quit or its session ended."""
         address = self._where.pop((interphone_id, uid), None)
         if address is not None:
+            self._fast.clear()
+            self.generation += 1
             self._unlink(address, (interphone_id, uid))
 
     def unregister_uid(self, uid: str) -> None:
@@ -141,6 +183,8 @@ class SealedMediaGate:
                 or not verifier.accept(packet)):
             return _NOTHING
         route = (packet.id, packet.uid)
+        self._fast.clear()
+        self.generation += 1
         previous = self._where.get(route)
         if previous is not None and previous != source:
             self._unlink(previous, route)
@@ -148,7 +192,7 @@ class SealedMediaGate:
         self._by_address.setdefault(source, set()).add(route)
         return GateResult(sends=((verifier.ack(packet), source),), registered=route)
 
-    def _sealed(self, data: bytes, source: Address) -> GateResult:
+    def _sealed(self, data: bytes, source: Address, head: bytes | None) -> GateResult:
         header = peek_sealed_route(data)
         if header is None:
             return _NOTHING
@@ -157,12 +201,17 @@ class SealedMediaGate:
                 or self.view.floor_holder(interphone_id) != uid
                 or not self.keys.relay_allows(interphone_id, epoch, grant)):
             return _NOTHING
-        sends = tuple(
-            (data, address)
+        targets = tuple(
+            address
             for member in self.view.media_auth_members(interphone_id)
             if member != uid and (address := self._where.get((interphone_id, member)))
         )
-        return GateResult(sends=sends, heard=(interphone_id, uid))
+        result = GateResult(targets=targets, heard=(interphone_id, uid))
+        if head is not None:
+            if len(self._fast) >= _FAST_ROUTES:
+                self._fast.clear()
+            self._fast[head] = _Route(interphone_id, epoch, grant, source, result)
+        return result
 
     def _unlink(self, address: Address, route: tuple[str, str]) -> None:
         routes = self._by_address.get(address)

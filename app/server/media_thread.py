@@ -49,7 +49,7 @@ import threading
 import time
 from typing import Any
 
-from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
+from app.protocol.limits import MAX_DATAGRAM
 from app.protocol.udp import PacketType, audio_well_formed, crc_ok, peek_route
 from app.server.records import Address
 from app.server.relay import (
@@ -73,6 +73,7 @@ _JOIN_TIMEOUT = 2.0
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _U32 = struct.Struct(">I")
 _AUDIO = int(PacketType.AUDIO)
+_SEALED = 18  # media-auth's sealed audio (app.protocol.media_crypto.MediaPacketType)
 _MARKER = struct.Struct(">Q")
 
 
@@ -256,7 +257,7 @@ class MediaThread(asyncio.DatagramTransport):
                 drops[MALFORMED] += 1
                 continue
             (length,) = unpack(buffer, frame_at)
-            if length > MAX_OPUS_FRAME or frame_at + 4 + length != size:
+            if length > route.max_frame or frame_at + 4 + length != size:
                 drops[MALFORMED] += 1
                 continue
             if not crc_ok(view[:size]):  # type: ignore[arg-type]  # a buffer is enough
@@ -301,6 +302,9 @@ class MediaThread(asyncio.DatagramTransport):
             return
         if len(self._handovers) >= MAX_HANDOVERS:
             self.drops[OVERLOAD] += 1
+            return
+        if kind == _SEALED and not self._relay.sealed_source(addr):
+            self.drops[NOT_ADMITTED] += 1  # media-auth: sealed audio only from a registered source
             return
         data = bytes(view[:size])
         if kind == _AUDIO:

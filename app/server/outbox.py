@@ -11,13 +11,28 @@ from app.protocol.messages import Body, Message
 class Refused(Exception):
     """A request the rules refuse; it is answered with ``errcode``/``errmsg``."""
 
-    def __init__(self, errcode: ErrCode, errmsg: str, *, holder: str = "",
+    def __init__(self, errcode: ErrCode | int, errmsg: str, *, holder: str = "",
                  reason: str = "") -> None:
         super().__init__(errmsg)
         self.errcode = errcode
         self.errmsg = errmsg
         self.holder = holder  # 409: who holds the floor
         self.reason = reason  # 409 of floor-queue: queue_full
+
+
+class RefusedAndClosed(Refused):
+    """A refusal after which the connection is closed (e.g. a per-address limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginCheck:
+    """A token the I/O layer must check off the event loop (:class:`~app.server.login_guard.
+    LoginGuard`), then report with :meth:`~app.server.state.ServerState.login_checked`."""
+
+    session_id: int
+    uid: str
+    token: str
+    address: str
 
 
 @dataclass(slots=True)
@@ -34,6 +49,7 @@ class Outbox:
     closes: list[int] = field(default_factory=list)
     aborts: list[int] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)
+    login_checks: list[LoginCheck] = field(default_factory=list)
 
     def send(self, session_id: int, message: Message) -> None:
         self.messages.append((session_id, message))
@@ -53,9 +69,11 @@ class Outbox:
         self.closes += other.closes
         self.aborts += other.aborts
         self.log_lines += other.log_lines
+        self.login_checks += other.login_checks
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.closes or self.aborts or self.log_lines)
+        return bool(self.messages or self.closes or self.aborts or self.log_lines
+                    or self.login_checks)
 
 
 @dataclass(slots=True)

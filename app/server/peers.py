@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.protocol.framing import FrameDecoder
+from app.protocol.messages import Message
 from app.server.ratelimit import TokenBucket
 from app.server.settings import ServerSettings
 
@@ -44,6 +45,14 @@ class Peer:
     closing: bool = False
     timer_at: float = 0.0
     """The deadline of this peer's one live entry in the state's timer heap."""
+    checking: Message | None = None
+    """A login request whose token is being checked off the loop; frames wait in ``held``."""
+    held: list[bytes] = field(default_factory=list)
+    token_verified: bool = False
+    """The login guard accepted this connection's token (its login is not checked again)."""
+    counted: str = "unauthenticated"
+    """Where the per-address limits count this connection: ``unauthenticated``,
+    ``session`` or ``""`` (no longer counted: a replaced session)."""
 
     @classmethod
     def open(cls, sid: int, ip: str, now: float, settings: ServerSettings) -> Peer:

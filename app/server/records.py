@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.protocol.ids import InterphoneId
+from app.protocol.media_crypto import RecvBeginVerifier
 from app.server.floor import Floor
 from app.server.settings import ServerSettings
 
@@ -33,6 +34,10 @@ class Session:
     subscriptions: dict[InterphoneId, None] = field(default_factory=dict)
     joined: dict[InterphoneId, None] = field(default_factory=dict)
     features: frozenset[str] = frozenset()
+    media: RecvBeginVerifier | None = None
+    """media-auth: the verifier of this session's recvbegin (None: not granted)."""
+    media_secret: str = ""
+    """media-auth: the secret (base64) the login response carries ('' when not granted)."""
 
 
 @dataclass(slots=True, eq=False)

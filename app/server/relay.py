@@ -27,13 +27,15 @@ over before the release, for at most :data:`RETIRED_FOR`, then is pruned.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from app.protocol.errors import PacketError, ProtocolError
 from app.protocol.ids import InterphoneId
-from app.protocol.limits import MAX_DATAGRAM
+from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
+from app.protocol.media_crypto import TAG_BYTES, MediaPacketType, peek_sealed_route
 from app.protocol.udp import (
     PacketType,
     RecvBeginPacket,
@@ -42,12 +44,15 @@ from app.protocol.udp import (
     parse_packet,
     peek_route,
 )
+from app.server.media_gate import SealedMediaGate
 from app.server.records import Address, Interphone
 from app.server.settings import ServerSettings
 from app.server.tcp import SignalingServer
 
 _AUDIO = PacketType.AUDIO
 _RECVBEGIN = PacketType.RECVBEGIN
+_SEALED_TYPES = frozenset(struct.pack(">I", int(t)) for t in MediaPacketType)
+"""The type fields of the media-auth packets, compared as raw bytes (no unpacking)."""
 MAX_UDP_BACKLOG = 1 << 20
 """Bytes the OS would not take yet above which the relay drops instead of queueing."""
 OVERSIZE, MALFORMED, UNKNOWN_TYPE = "oversize", "malformed", "unknown_type"
@@ -101,12 +106,35 @@ class FastRoute:
     targets: tuple[Address, ...]
     grant_no: int
 
+    max_frame: int = MAX_OPUS_FRAME
+    """The largest frame (``bytes`` field) the route's packets may carry."""
+
     def valid(self) -> bool:
         """Still the holder, at the admitted address, with the admitted listeners (deadlines
         are checked per packet by the caller)."""
         record = self.record
         return (record.fanout_targets is self.targets and record.holder == self.uid
                 and record.grant_no == self.grant_no)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SealedRoute(FastRoute):
+    """A media-auth sealed audio stream the gate admitted. ``prefix`` runs through the
+    grant, so a packet of another epoch or grant never matches it; the route holds while
+    the grant is current and no authenticated registration changed (the gate's
+    ``generation``)."""
+
+    gate: SealedMediaGate | None = None
+    key_id: str = ""
+    epoch: int = 0
+    grant: int = 0
+    generation: int = -1
+
+    def valid(self) -> bool:
+        gate = self.gate
+        return (gate is not None and gate.generation == self.generation
+                and self.record.holder == self.uid
+                and gate.keys.relay_allows(self.key_id, self.epoch, self.grant))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -138,7 +166,9 @@ class MediaRelay(asyncio.DatagramProtocol):
 
     handled_types: frozenset[int] = frozenset({int(_AUDIO), int(_RECVBEGIN)})
     """The packet types :meth:`datagram_received` may accept: a transport that filters
-    (the media thread) drops every other type before it reaches the event loop."""
+    (the media thread) drops every other type before it reaches the event loop. Per
+    server: base types unless ``media_encryption`` is ``required``, media-auth's 16 and 18
+    unless it is ``off``."""
 
     def __init__(self, hub: SignalingServer) -> None:
         self.hub = hub
@@ -162,6 +192,17 @@ class MediaRelay(asyncio.DatagramProtocol):
         self._relayed_bytes = 0
         self._dropped = 0
         self._drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
+        self.base_media = self.state.media_encryption.accepts_base_media()
+        self.gate = self.state.media_gate
+        types: set[int] = {int(_AUDIO), int(_RECVBEGIN)} if self.base_media else set()
+        if self.state.media_encryption.offers():
+            types |= {int(MediaPacketType.AUTH_RECVBEGIN), int(MediaPacketType.SEALED_AUDIO)}
+        self.handled_types = frozenset(types)
+
+    def sealed_source(self, addr: Address) -> bool:
+        """Whether sealed audio from ``addr`` is worth handing over: only a source that
+        registered by an authenticated recvbegin (a single dictionary read, any thread)."""
+        return self.gate.has_source(addr)
 
     @property
     def relayed(self) -> int:
@@ -214,6 +255,8 @@ class MediaRelay(asyncio.DatagramProtocol):
         """``uid`` is giving up ``record``'s floor: keep it for what it sent before."""
         addr = record.addrs.get(uid)
         if addr is None:
+            # also a media-auth holder: its address is the gate's (never ``addrs``, base
+            # audio of it is refused) and its sealed audio is judged on the loop
             return
         now = self.time()
         self.releases += 1
@@ -262,6 +305,15 @@ class MediaRelay(asyncio.DatagramProtocol):
         since (a :class:`RetiredGrant`)."""
         if len(data) > MAX_DATAGRAM:
             self._drop(OVERSIZE)
+            return
+        if len(data) < 8:
+            self._drop(MALFORMED)
+            return
+        if data[4:8] in _SEALED_TYPES:
+            self._media_auth(data, addr, self.time() if received_at is None else received_at)
+            return
+        if not self.base_media:
+            self._drop(UNKNOWN_TYPE)  # media_encryption = "required": no base packet is served
             return
         route = peek_route(data)
         if route is None:
@@ -336,6 +388,46 @@ class MediaRelay(asyncio.DatagramProtocol):
             self.fast[addr] = kept
         else:
             del self.fast[addr]
+
+    def _media_auth(self, data: bytes, addr: Address, now: float) -> None:
+        """media-auth types (16-18): the gate decides; sealed audio is relayed unopened."""
+        result = self.gate.datagram(data, addr, now)
+        if result.heard is not None:
+            record = self.state.routes.get(result.heard[0])
+            if record is None:
+                self._drop(NOT_ADMITTED)
+                return
+            if now >= record.floor_deadline(self.settings):
+                self._drop(EXPIRED)
+                self.hub.expire(now)
+                return
+            record.last_audio_at = now
+            if self._backlog() > MAX_UDP_BACKLOG:
+                self._drop(BACKLOG)
+                return
+            self._relayed += 1
+        elif not result.sends:
+            self._drop(NOT_ADMITTED)
+            return
+        sendto = self._sendto
+        for payload, target in result.sends:
+            sendto(payload, target)
+        for target in result.targets:
+            sendto(data, target)
+        if result.heard is not None:
+            self._publish_sealed(data, addr, result.heard, result.targets)
+
+    def _publish_sealed(self, data: bytes, addr: Address, heard: tuple[str, str],
+                        targets: tuple[Address, ...]) -> None:
+        route = peek_sealed_route(data)
+        record = self.state.routes.get(heard[0])
+        if route is None or record is None:
+            return
+        key_id, uid, epoch, grant = route
+        end = 4 + 4 + 4 + len(key_id.encode()) + 4 + len(uid.encode()) + 8  # through grant
+        self._publish(addr, SealedRoute(
+            bytes(data[4:end]), end + 4, record, uid, targets, MAX_OPUS_FRAME + TAG_BYTES,
+            self.gate, key_id, epoch, grant, self.gate.generation))
 
     def _recvbegin(self, data: bytes, addr: Address) -> None:
         try:

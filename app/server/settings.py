@@ -10,7 +10,11 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from app.server.addr_limits import AddressLimitSettings
+
 AUTH_MODES = ("open", "token")
+MEDIA_ENCRYPTION_MODES = ("", "required", "optional", "off")
+_PATH_SETTINGS = frozenset({"tls_cert", "tls_key", "tls_self_signed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +43,34 @@ class ServerSettings:
     """Buffered plus queued bytes above which a session is closed."""
     write_stall_timeout: float = 30.0
     """Seconds a session may stay above the high-water mark before it is closed."""
+    tls_cert: str = ""
+    """Certificate file (PEM) for TLS on the signaling port, with ``tls_key``."""
+    tls_key: str = ""
+    tls_self_signed: str = ""
+    """Directory where a self-signed ``server.crt``/``server.key`` pair is made once and kept."""
+    media_encryption: str = ""
+    """``required``, ``optional`` or ``off`` (docs/protocol-extensions.md, media-auth);
+    empty: ``required`` with TLS, ``off`` without."""
+    max_sessions_per_address: int = 256
+    """Logged-in sessions one source IP may hold (an office behind one NAT needs room)."""
+    max_unauthenticated_per_address: int = 64
+    """Connections one source IP may hold open before logging in (room for an office that
+    reconnects at once after a restart)."""
+    refusal_log_interval: float = 60.0
+    """Seconds between two log lines about refusals of one address."""
+    recvbegin_rate: float = 20.0
+    """Authenticated recvbegin datagrams per second per source IP."""
+    recvbegin_burst: int = 40
     queue_limit: int = 8
     """Floor requests waiting per interphone at most (extension floor-queue); 0: no queue."""
     queue_timeout: float = 30.0
     """Seconds a floor request may wait in line (extension floor-queue)."""
     dispatcher_level: int = 8
     """Users whose directory ``priority`` is at least this are dispatchers (0..9)."""
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert or self.tls_key or self.tls_self_signed)
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -70,7 +96,9 @@ class ServerSettings:
 
 SETTING_NAMES = frozenset(f.name for f in fields(ServerSettings))
 _INTEGER_SETTINGS = frozenset({"rate_burst", "max_sessions", "max_malformed",
-                               "write_high_water", "write_hard_limit"})
+                               "write_high_water", "write_hard_limit",
+                               "max_sessions_per_address", "max_unauthenticated_per_address",
+                               "recvbegin_burst"})
 
 
 def setting_problem(name: str, value: object) -> str | None:
@@ -83,6 +111,11 @@ def setting_problem(name: str, value: object) -> str | None:
     if name == "auth":
         return None if value in AUTH_MODES else (
             f"auth must be \"open\" or \"token\", not {value!r}")
+    if name in _PATH_SETTINGS:
+        return None if isinstance(value, str) else f"{name} must be a file path, not {value!r}"
+    if name == "media_encryption":
+        return None if value in MEDIA_ENCRYPTION_MODES else (
+            f"media_encryption must be \"required\", \"optional\" or \"off\", not {value!r}")
     if name == "queue_limit":
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000:
             return None
@@ -99,3 +132,13 @@ def setting_problem(name: str, value: object) -> str | None:
             and math.isfinite(value) and value > 0):
         return None
     return f"{name} must be a positive number, not {value!r}"
+
+
+def address_limit_settings(settings: ServerSettings) -> AddressLimitSettings:
+    """The per-address limits of ``settings`` (app/server/addr_limits.py)."""
+    return AddressLimitSettings(
+        max_sessions_per_address=settings.max_sessions_per_address,
+        max_unauthenticated_per_address=settings.max_unauthenticated_per_address,
+        refusal_log_interval=settings.refusal_log_interval,
+        recvbegin_rate=settings.recvbegin_rate,
+        recvbegin_burst=settings.recvbegin_burst)

@@ -25,6 +25,7 @@ from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
 from app.protocol.features import EMERGENCY, KNOWN_FEATURES, PRIORITY, grant_features
 from app.protocol.ids import AttachType, InterphoneId
 from app.protocol.limits import MAX_FRAME, MAX_MEMBERS
+from app.protocol.media_crypto import FEATURE, InterphoneKeys
 from app.protocol.messages import (
     Body,
     EmergencyRequest,
@@ -50,6 +51,8 @@ from app.protocol.messages import (
 from app.protocol.presence import CallRequest, PresenceSyncRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message, encode_message
+from app.server.addr_limits import ConnectionLimits, RecvBeginBuckets, RefusalLog, address_key
+from app.server.admission_rules import AdmissionRules
 from app.server.coalesce import COALESCE, Coalescer
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
@@ -60,22 +63,31 @@ from app.server.floor import (
     Floor,
 )
 from app.server.floor_rules import FloorRules
-from app.server.outbox import Outbox, Refused, Result
+from app.server.media_auth_rules import MediaAuthRules
+from app.server.media_gate import (
+    ERRCODE_MEDIA_AUTH_REQUIRED,
+    ERRMSG_MEDIA_AUTH_REQUIRED,
+    MediaEncryption,
+    SealedMediaGate,
+)
+from app.server.outbox import Outbox, Refused, RefusedAndClosed, Result
 from app.server.peers import Peer
 from app.server.presence import PresenceRules
 from app.server.records import Address, Interphone, Session, normalize_ip
-from app.server.settings import ServerSettings
+from app.server.settings import ServerSettings, address_limit_settings
 from app.server.store import SharedLog
 
 log = logging.getLogger(__name__)
 
+HELD_FRAMES_LIMIT = 32
+"""Frames a connection may send while its login is being checked (beyond: closed)."""
 MEMBER_LIST_LIMIT = 64
 """Notifications to members list them only up to this many (then count-only)."""
 ACCOUNT_REMOVED = "account_removed"
 """The ``kicked`` reason sent to a session whose user a directory reload removed."""
 
 
-class ServerState(FloorRules):
+class ServerState(AdmissionRules, MediaAuthRules, FloorRules):
     """Everything the server knows and every rule it applies, for all connections at once.
 
     Keyed by session id (``sid``, one per TCP connection, chosen by the I/O
@@ -93,11 +105,23 @@ class ServerState(FloorRules):
     """
 
     def __init__(self, directory: Directory, settings: ServerSettings | None = None,
-                 udp_port: int = 0, *, features: frozenset[str] = KNOWN_FEATURES) -> None:
+                 udp_port: int = 0, *, features: frozenset[str] = KNOWN_FEATURES,
+                 tls: bool = False) -> None:
         self.directory = directory
-        self.settings = settings or directory.settings
+        self.settings = settings = settings or directory.settings
         self.udp_port = udp_port
-        self.features = features
+        self.media_encryption = MediaEncryption.from_setting(settings.media_encryption or None,
+                                                             tls=tls)
+        self.features = features if self.media_encryption.offers() else features - {FEATURE}
+        self.address_limits = ConnectionLimits(address_limit_settings(settings))
+        self.refusals = RefusalLog(settings.refusal_log_interval)
+        self.media_keys = InterphoneKeys()
+        self.media_gate = SealedMediaGate(self, self.media_keys,
+                                          RecvBeginBuckets.from_settings(
+                                              address_limit_settings(settings)))
+        self.check_tokens_off_loop = False
+        """Set by an I/O layer that runs a :class:`~app.server.login_guard.LoginGuard`: token
+        logins then come out as :class:`LoginCheck` entries and finish in :meth:`login_checked`."""
         self.peers: dict[int, Peer] = {}
         self._peer_timers: list[tuple[float, int]] = []
         self.sessions: dict[int, Session] = {}
@@ -226,7 +250,12 @@ class ServerState(FloorRules):
 
     def connect(self, sid: int, peer_ip: str, now: float) -> bool:
         """A connection was accepted; False if the server is full (drop it unanswered)."""
+        address = address_key(peer_ip)
         if len(self.peers) >= self.settings.max_sessions:
+            self.refusals.refused(address, f"{len(self.peers)} connections open", now)
+            return False
+        if not self.address_limits.open(address):
+            self.refusals.refused(address, "too many connections before login", now)
             return False
         peer = self.peers[sid] = Peer.open(sid, peer_ip, now, self.settings)
         self._arm_peer(peer, peer.deadline(self.settings, logged_in=False))
@@ -234,7 +263,9 @@ class ServerState(FloorRules):
 
     def disconnect(self, sid: int) -> Outbox:
         """The connection is gone: forget the peer and end its session. Idempotent."""
-        self.peers.pop(sid, None)
+        peer = self.peers.pop(sid, None)
+        if peer is not None:
+            self._uncount(peer)
         if self.shared is not None:
             self.shared.session_gone(sid)
             return Outbox()
@@ -278,15 +309,25 @@ class ServerState(FloorRules):
             outbox.log(f"closing session {sid}: {exc}")
             self._close_peer(sid, outbox, abort=True)
             return outbox
-        for frame in frames:
+        self._receive_frames(peer, frames, now, outbox)
+        return outbox
+
+    def _receive_frames(self, peer: Peer, frames: list[bytes], now: float,
+                        outbox: Outbox) -> None:
+        for index, frame in enumerate(frames):
             if peer.closing:
+                break
+            if peer.checking is not None:  # a login is being checked: the rest waits
+                peer.held += frames[index:]
+                if len(peer.held) > HELD_FRAMES_LIMIT:
+                    outbox.log(f"closing session {peer.sid}: too many frames during login")
+                    self._close_peer(peer.sid, outbox)
                 break
             try:
                 self._receive_frame(peer, frame, now, outbox)
             except Exception:
-                log.exception("fault handling a frame of session %d", sid)
-                outbox.send(sid, Message.frame_error("server fault", ErrCode.SERVER_FAULT))
-        return outbox
+                log.exception("fault handling a frame of session %d", peer.sid)
+                outbox.send(peer.sid, Message.frame_error("server fault", ErrCode.SERVER_FAULT))
 
     def _receive_frame(self, peer: Peer, frame: bytes, now: float, outbox: Outbox) -> None:
         sid = peer.sid
@@ -307,17 +348,24 @@ class ServerState(FloorRules):
             return
         self._answer(peer, message, now, outbox)
 
-    def _answer(self, peer: Peer, request: Message, now: float, outbox: Outbox) -> None:
+    def _answer(self, peer: Peer, request: Message, now: float, outbox: Outbox, *,
+                verified: bool = False) -> None:
         """Answer one request, with what it set off: after the reply, except for a login
         (the older session of the uid is gone before the new one hears back)."""
         sid, body = peer.sid, request.body
         try:
+            if (isinstance(body, Login) and not verified and self.check_tokens_off_loop
+                    and self.settings.auth == "token" and sid not in self.sessions):
+                self._check_login_first(peer, request, body, outbox)
+                return
             if self.shared is not None and self.shared.defer(peer, request, now):
                 return  # answered when the shared log hands the change back (apply_shared)
-            result = self._apply(peer, body, now)
+            result = self._apply(peer, body, now, verified)
         except Refused as refused:
             outbox.send(sid, refusal(request, refused.errcode, refused.errmsg,
                                      holder=refused.holder, reason=refused.reason))
+            if isinstance(refused, RefusedAndClosed):
+                self._close_peer(sid, outbox)
             return
         except Exception:
             log.exception("fault answering %s from session %d", type(body).__name__, sid)
@@ -370,10 +418,11 @@ class ServerState(FloorRules):
             outbox.send(sid, reply)
             outbox.extend(result.outbox)
 
-    def _apply(self, peer: Peer, body: Body, now: float) -> Result:
+    def _apply(self, peer: Peer, body: Body, now: float, verified: bool = False) -> Result:
         sid = peer.sid
         if isinstance(body, Login):
-            return self.login(sid, body.uid, body.token, peer.ip, body.features)
+            return self.login(sid, body.uid, body.token, peer.ip, body.features,
+                              verified=verified, now=now)
         return self._apply_request(sid, body, now)
 
     def _apply_request(self, sid: int, body: Body, now: float) -> Result:
@@ -416,24 +465,32 @@ class ServerState(FloorRules):
     # ---- MID_SESSION ---------------------------------------------------------------------------
 
     def login(self, sid: int, uid: str, token: str, peer_ip: str,
-              features: tuple[str, ...] = ()) -> Result:
+              features: tuple[str, ...] = (), *, verified: bool = False,
+              now: float = 0.0) -> Result:
         """Log ``sid`` in as ``uid``; an older session of ``uid`` is kicked and ended first.
 
         The session is granted the requested ``features`` this server offers; a
         repeated login on the same connection keeps the set granted first.
         """
-        self.check_login(sid, uid, token)
-        return self._admit(sid, uid, peer_ip, features)
+        self.check_login(sid, uid, token, features, verified=verified)
+        return self._admit(sid, uid, peer_ip, features, now)
 
-    def check_login(self, sid: int, uid: str, token: str) -> None:
-        """The login rules that need the token: refused unless ``uid`` may log in."""
+    def check_login(self, sid: int, uid: str, token: str, features: tuple[str, ...] = (), *,
+                    verified: bool = False) -> None:
+        """The login rules that need the token: refused unless ``uid`` may log in (a token
+        the login guard already checked off the loop, ``verified``, is not checked again)."""
+        peer = self.peers.get(sid)
+        verified = verified or (peer is not None and peer.token_verified)
         current = self.sessions.get(sid)
         if current is not None and current.uid != uid:
             raise Refused(ErrCode.FORBIDDEN, f"already logged in as {current.uid}")
-        if not self.directory.may_log_in(uid, token, self.settings.auth):
+        if current is None and self.media_encryption.refuses(features):
+            raise Refused(ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED)
+        if not verified and not self.directory.may_log_in(uid, token, self.settings.auth):
             raise Refused(ErrCode.UNAUTHORIZED, "login refused")
 
-    def _admit(self, sid: int, uid: str, peer_ip: str, features: tuple[str, ...]) -> Result:
+    def _admit(self, sid: int, uid: str, peer_ip: str, features: tuple[str, ...],
+               now: float = 0.0) -> Result:
         current = self.sessions.get(sid)
         if current is not None and current.uid != uid:
             raise Refused(ErrCode.FORBIDDEN, f"already logged in as {current.uid}")
@@ -445,10 +502,15 @@ class ServerState(FloorRules):
                 outbox.log(f"kick uid={uid} session={older} reason=login_elsewhere")
                 self._end_session(older, outbox, replaced=True)
                 self._close_peer(older, outbox)
+                older_peer = self.peers.get(older)
+                if older_peer is not None:
+                    self._uncount(older_peer)
+            self._count_session(sid, peer_ip, now)
             granted = frozenset(grant_features(features, self.features))
             current = self.sessions[sid] = Session(sid, uid, normalize_ip(peer_ip),
                                                    features=granted)
             self.by_uid[uid] = sid
+            current.media_secret = self.media_login(current)
             self.presence.session_started(current, replaced=older is not None, outbox=outbox)
             outbox.log(f"login uid={uid} session={sid} peer={peer_ip}"
                        + (f" features={' '.join(sorted(granted))}" if granted else ""))
@@ -461,6 +523,7 @@ class ServerState(FloorRules):
             max_talk=self.settings.advertised_max_talk,
             roster=self.directory.roster(uid, self.settings.auth),
             features=tuple(sorted(current.features)),
+            media_secret=current.media_secret,
             priority=level if with_level else None,
             dispatcher=with_level and level >= self.settings.dispatcher_level,
         )
@@ -487,6 +550,7 @@ class ServerState(FloorRules):
             del self.by_uid[session.uid]
         for interphone in list(session.joined):
             self._leave(session, self.interphones[interphone], outbox, "session end")
+        self.media_session_ended(session)
         self.presence.session_ended(session, replaced=replaced, outbox=outbox)
         del self.sessions[sid]
 
@@ -566,9 +630,11 @@ class ServerState(FloorRules):
             session.joined[interphone] = None
             outbox.log(f"join uid={session.uid} interphone={interphone} "
                        f"members={len(record.members)}")
+            self.media_membership_changed(record, outbox, skip=sid)
             self._notify_members(record.id, outbox)
             self.presence.member_joined(session.uid, record.id, now, outbox)
-        return Result(JoinResult(self.info(interphone, session.uid, with_members=True)), outbox)
+        return Result(JoinResult(self.info(interphone, session.uid, with_members=True),
+                                 self.media_key_for(session, interphone)), outbox)
 
     def quit(self, sid: int, interphone: InterphoneId, member: str | None = None) -> Result:
         session = self.session(sid)
@@ -586,12 +652,15 @@ class ServerState(FloorRules):
             self.on_release(record, uid)
         del record.members[uid]
         record.drop_addr(uid)
+        self.media_left(record, uid)
         session.joined.pop(record.id, None)
         outbox.log(f"quit uid={uid} interphone={record.id} members={len(record.members)} "
                    f"reason={why}")
         floor_changed = record.holder == uid
         if floor_changed:
+            self.media_released(record)
             outbox.log(f"floor release uid={uid} interphone={record.id} reason={why}")
+        self.media_membership_changed(record, outbox)  # (before the change notification)
         now = self.now or 0.0
         if not record.members:
             record.holder = ""
@@ -630,8 +699,8 @@ class ServerState(FloorRules):
         """When :meth:`handle_timer` should run next (may be early: that is harmless)."""
         deadlines = [t[0][0] for t in (self._floor_timers, self._queue_timers,
                                        self._peer_timers) if t]
-        deadlines += [t for t in (self.presence.next_deadline(), self.coalescer.next_deadline())
-                      if t is not None]
+        deadlines += [t for t in (self.presence.next_deadline(), self.coalescer.next_deadline(),
+                                  self.refusals.next_deadline()) if t is not None]
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> Outbox:
@@ -666,6 +735,7 @@ class ServerState(FloorRules):
                 self._floor_changed(record, record.floor.handle_timer(now), outbox)
         self.presence.handle_timer(now, outbox)
         self._expire_peers(now, outbox)
+        self.refusals.handle_timer(now)  # logs the refusals it held back
         for interphone in self.coalescer.take_due(now):
             self._notify(interphone, outbox, coalescing=True)
         return outbox
@@ -714,7 +784,10 @@ class ServerState(FloorRules):
         sid = record.members.get(uid)
         if sid is None or self.by_uid.get(uid) != sid:
             return False
-        if self.sessions[sid].peer_ip != normalize_ip(str(address[0])):
+        session = self.sessions[sid]
+        if session.media is not None or not self.media_encryption.accepts_base_media():
+            return False  # media-auth sessions register only with the authenticated form
+        if session.peer_ip != normalize_ip(str(address[0])):
             return False
         if self.shared is not None and (uid not in record.addrs or uid in record.remote):
             # a new registration on this node: registered and acknowledged when the shared

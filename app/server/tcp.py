@@ -22,7 +22,8 @@ from app.protocol.errors import ErrCode
 from app.protocol.framing import encode_frame
 from app.protocol.messages import InterphoneChanged, Message
 from app.protocol.xmlcodec import encode_message
-from app.server.outbox import Outbox
+from app.server.login_guard import LoginGuard, LoginOutcome
+from app.server.outbox import LoginCheck, Outbox
 from app.server.state import ServerState
 
 log = logging.getLogger("app.server")
@@ -58,6 +59,14 @@ class SignalingServer:
         self._ids = itertools.count(first_sid)  # several nodes: unique across them
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self.guard: LoginGuard | None = None
+        """Checks tokens off the loop; set it before serving (the state is told so)."""
+        self._checks: set[asyncio.Task[None]] = set()
+
+    def use_login_guard(self, guard: LoginGuard) -> None:
+        """Token logins are checked by ``guard`` in its worker threads, never on the loop."""
+        self.guard = guard
+        self.state.check_tokens_off_loop = True
 
     def new_connection(self) -> ServerConnection:
         """The protocol factory for ``loop.create_server``."""
@@ -100,6 +109,30 @@ class SignalingServer:
                 conn.abort()
         for line in outbox.log_lines:
             log.info("%s", line)
+        for check in outbox.login_checks:
+            task = self.loop.create_task(self._check_login(check))
+            self._checks.add(task)
+            task.add_done_callback(self._checks.discard)
+
+    async def _check_login(self, check: LoginCheck) -> None:
+        guard = self.guard
+        errcode: int | None = ErrCode.SERVER_FAULT
+        errmsg = "server fault"
+        try:
+            if guard is None:
+                raise RuntimeError("a login check without a login guard")
+            result = await guard.check(self.state.directory.users.get(check.uid), check.uid,
+                                       check.token, check.address, self.loop.time())
+            errcode = None if result.outcome is LoginOutcome.ACCEPTED else result.errcode
+            errmsg = result.errmsg
+            guard.failures.handle_timer(self.loop.time())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("fault checking the login of session %d", check.session_id)
+        self.deliver(self.state.login_checked(check.session_id, errcode, errmsg,
+                                              self.loop.time()))
+        self.reschedule()
 
     # ---- the state's timer ---------------------------------------------------------------------
 
@@ -130,6 +163,8 @@ class SignalingServer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for task in list(self._checks):
+            task.cancel()
         self.deliver(self.state.shut_down())
         for conn in list(self.connections.values()):
             conn.close()
@@ -165,9 +200,7 @@ class ServerConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer_ip = str(peer[0]) if peer else ""
         if not self.state.connect(self.sid, self.peer_ip, self.loop.time()):
-            log.warning("refusing %s: %d sessions open", self.peer_ip,
-                        len(self.server.connections))
-            self.closing = True
+            self.closing = True  # the state logged it (once per address per interval)
             transport.abort()
             return
         self.server.connections[self.sid] = self

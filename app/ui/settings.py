@@ -173,6 +173,7 @@ class Settings:
     uid = Setting("signin/uid", "")
     legacy_token = Setting("signin/token", "")  # plain text before schema 2: moved out
     remember = Setting("signin/remember", False)
+    tls = Setting("signin/tls", False)  # encrypted connection (TLS, trust on first use)
     # audio
     input_device = Setting("audio/input_device", "")  # "" = the system default
     output_device = Setting("audio/output_device", "")
@@ -234,6 +235,22 @@ class Settings:
                 self.store.remove(Settings.legacy_token.key)
             self.schema_version = SCHEMA_VERSION
             self.sync()
+
+    _FINGERPRINTS = "tls/fingerprints"
+
+    def known_fingerprints(self) -> dict[str, str]:
+        """Server certificate fingerprints the user accepted, by ``server_key(host, port)``."""
+        self.store.beginGroup(self._FINGERPRINTS)
+        try:
+            return {key.replace("|", "/"): str(self.store.value(key))
+                    for key in self.store.childKeys()}
+        finally:
+            self.store.endGroup()
+
+    def remember_fingerprint(self, server: str, fingerprint: str) -> None:
+        """Accept ``fingerprint`` for ``server`` (trust on first use, or a confirmed change)."""
+        self.store.setValue(f"{self._FINGERPRINTS}/{server.replace('/', '|')}", fingerprint)
+        self.sync()
 
     def forget_credentials(self) -> None:
         """Sign out: the remembered token is deleted and "remember me" is off."""

@@ -46,6 +46,12 @@ class SignInDialog(QDialog):
         self.token = QLineEdit(self)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.remember = QCheckBox(self)
+        self.tls = QCheckBox(self)
+        self.tls.toggled.connect(lambda _: self._show_texts())
+        self.encryption = QLabel(self)
+        self.encryption.setWordWrap(True)
+        self.trust_certificate = QCheckBox(self)
+        self.trust_certificate.hide()
         self.storage_note = QLabel(self)
         self.storage_note.setWordWrap(True)
         self.storage_note.setStyleSheet("color: #607d8b;")
@@ -74,6 +80,8 @@ class SignInDialog(QDialog):
         for label, field in zip(self.labels, (self.address, self.uid, self.token), strict=True):
             label.setBuddy(field)
             self.form.addRow(label, field)
+        self.form.addRow(self.tls)
+        self.form.addRow(self.encryption)
         self.form.addRow(self.remember)
         self.form.addRow(self.storage_note)
         top = QVBoxLayout()
@@ -83,10 +91,12 @@ class SignInDialog(QDialog):
         layout.addLayout(top)
         layout.addLayout(self.form)
         layout.addWidget(self.error)
+        layout.addWidget(self.trust_certificate)
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
         self._problem: tuple[SignInProblem, str] | None = None
         self._busy_address = ""
+        self._fingerprint = ""
         self.retranslate()
 
     # --- setters -----------------------------------------------------------------------------
@@ -97,6 +107,15 @@ class SignInDialog(QDialog):
         self.remember.setChecked(remember)
         (self.uid if not uid else self.token if not token else self.address).setFocus()
 
+    def set_tls(self, on: bool) -> None:
+        self.tls.setChecked(on)
+        self._show_texts()
+
+    def set_encryption(self, fingerprint: str) -> None:
+        """The server's certificate fingerprint once known ('' while unknown)."""
+        self._fingerprint = fingerprint
+        self._show_texts()
+
     def set_storage_note(self, path: str) -> None:
         """No system keyring: say where "remember me" keeps the token."""
         self._storage_file = path
@@ -105,7 +124,7 @@ class SignInDialog(QDialog):
     def set_busy(self, busy: bool, address: str = "") -> None:
         """While signing in: fields disabled and a "connecting" line."""
         self._busy_address = address if busy else ""
-        for widget in (self.address, self.uid, self.token, self.remember, self.ok):
+        for widget in (self.address, self.uid, self.token, self.remember, self.tls, self.ok):
             widget.setEnabled(not busy)
         self.progress.setVisible(busy)
         if busy:
@@ -116,6 +135,11 @@ class SignInDialog(QDialog):
         """Show why signing in failed (None clears); the focus goes to the field to fix, so
         Enter tries again (it never lands on Cancel)."""
         self._problem = None if problem is None else (problem, detail)
+        asking = problem in (SignInProblem.CERT_NEW, SignInProblem.CERT_CHANGED)
+        if asking:  # each question is answered afresh (a submit clears the problem only)
+            self.trust_certificate.setChecked(False)
+        if problem is not None:
+            self.trust_certificate.setVisible(asking)
         self._show_texts()
         if problem is not None:
             field = {SignInProblem.UNREACHABLE: self.address,
@@ -146,6 +170,18 @@ class SignInDialog(QDialog):
         self.sign_in_requested.emit(host, port, uid, token, self.remember.isChecked())
 
     def _show_texts(self) -> None:
+        if not self.tls.isChecked():
+            self.encryption.setText(self.tr(
+                "Not encrypted: your token and your voice cross the network in clear text."))
+            self.encryption.setStyleSheet("color: #c62828;")
+        elif self._fingerprint:
+            self.encryption.setText(self.tr("Encrypted (TLS). Server certificate: %1")
+                                    .replace("%1", self._fingerprint))
+            self.encryption.setStyleSheet("color: #2e7d32;")
+        else:
+            self.encryption.setText(self.tr(
+                "Encrypted (TLS); the server's certificate is checked when you sign in."))
+            self.encryption.setStyleSheet("color: #2e7d32;")
         self.storage_note.setVisible(bool(self._storage_file))
         self.storage_note.setText(self.tr(
             "No system keyring was found: a remembered token is kept in %1, readable by "
@@ -166,6 +202,14 @@ class SignInDialog(QDialog):
             SignInProblem.BAD_ADDRESS: self.tr(
                 "The server address must look like host:port, e.g. 127.0.0.1:9400."),
             SignInProblem.MISSING: self.tr("Enter your user name and token."),
+            SignInProblem.CERT_NEW: self.tr(
+                "First connection to this server. Compare the fingerprint below with the one "
+                "the server's operator gave you, then accept it and sign in again."),
+            SignInProblem.CERT_CHANGED: self.tr(
+                "WARNING: this server's certificate has changed since you accepted it. "
+                "Someone may be intercepting the connection. Sign in only if the operator "
+                "confirms the change."),
+            SignInProblem.TLS: self.tr("The encrypted connection failed."),
             SignInProblem.OTHER: self.tr("Signing in failed."),
         }[problem]
         if detail:
@@ -188,6 +232,9 @@ class SignInDialog(QDialog):
         self.uid.setPlaceholderText(self.tr("your user name"))
         self.token.setPlaceholderText(self.tr("your password or token"))
         self.remember.setText(self.tr("&Remember me on this computer"))
+        self.tls.setText(self.tr("&Encrypted connection (TLS)"))
+        self.trust_certificate.setText(self.tr("I checked the fingerprint: &trust this "
+                                               "certificate for this server"))
         self.ok.setText(self.tr("Sign &in"))
         self.cancel.setText(self.tr("Cancel"))
         self._show_texts()

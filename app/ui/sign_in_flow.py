@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 
 from app.client import (
@@ -15,7 +16,17 @@ from app.client import (
 )
 from app.client.client import FEEDBACK
 from app.client.tasks import TaskSet
-from app.protocol.features import FLOOR_FEATURES
+from app.client.trust import (
+    TofuVerdict,
+    TrustPolicy,
+    client_context,
+    describe_tls_failure,
+    peer_fingerprint,
+    server_key,
+    tofu_message,
+    tofu_verdict,
+)
+from app.protocol.features import FLOOR_FEATURES, MEDIA_AUTH
 from app.protocol.presence import PRESENCE
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
@@ -32,11 +43,27 @@ class Credentials:
     port: int
     uid: str
     token: str
+    tls_pin: str | None = None
+    """TLS with exactly this certificate (the one the user accepted); None: plain TCP."""
 
     def client(self, connect_timeout: float = 5.0) -> InterphoneClient:
+        context = client_context(TrustPolicy(pin=self.tls_pin)) if self.tls_pin else None
         return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
-                                connect_timeout=connect_timeout,
-                                features=(PRESENCE, FEEDBACK, *sorted(FLOOR_FEATURES)))
+                                connect_timeout=connect_timeout, ssl=context,
+                                features=(PRESENCE, FEEDBACK, *sorted(FLOOR_FEATURES),
+                                          *((MEDIA_AUTH,) if context else ())))
+
+
+async def probe_fingerprint(host: str, port: int, timeout: float) -> str:
+    """The server's certificate fingerprint, read by a TLS handshake that sends nothing
+    (no credentials go to a server before its certificate is trusted)."""
+    context = client_context(TrustPolicy(trust_on_first_use=True))
+    async with asyncio.timeout(timeout):
+        _, writer = await asyncio.open_connection(host, port, ssl=context)
+    try:
+        return peer_fingerprint(writer.get_extra_info("ssl_object"))
+    finally:
+        writer.close()
 
 
 class SignInFlow:
@@ -51,12 +78,14 @@ class SignInFlow:
         self._result: asyncio.Future[InterphoneClient | None] | None = None
         self._attempt: asyncio.Task[None] | None = None
         self.credentials: Credentials | None = None  # of the successful sign-in
+        self._offered: tuple[str, str] | None = None  # (server, fingerprint) shown to accept
 
     async def run(self) -> InterphoneClient | None:
         self._result = asyncio.get_running_loop().create_future()
         settings = self.settings
         self.dialog.set_values(settings.server_address, settings.uid,
                                settings.token if settings.remember else "", settings.remember)
+        self.dialog.set_tls(settings.tls)
         if not settings.tokens.secure:
             self.dialog.set_storage_note(str(settings.tokens.fallback_file))
         self.dialog.sign_in_requested.connect(self._on_request)
@@ -84,7 +113,14 @@ class SignInFlow:
     async def _try(self, host: str, port: int, uid: str, token: str, remember: bool) -> None:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.dialog.set_busy(True, address)
-        credentials = Credentials(host, port, uid, token)
+        pin: str | None = None
+        self.settings.tls = self.dialog.tls.isChecked()
+        if self.dialog.tls.isChecked():
+            pin = await self._trusted_fingerprint(host, port, address)
+            if pin is None:
+                self.dialog.set_busy(False)
+                return
+        credentials = Credentials(host, port, uid, token, pin)
         client = credentials.client(self.connect_timeout)
         problem: tuple[SignInProblem, str] | None = None
         try:
@@ -111,6 +147,31 @@ class SignInFlow:
             self._result.set_result(client)
         else:
             await client.close()
+
+    async def _trusted_fingerprint(self, host: str, port: int, address: str) -> str | None:
+        """Trust on first use: the fingerprint to pin, or None after showing why not (a
+        new or changed certificate must be accepted explicitly, for that fingerprint)."""
+        server = server_key(host, port)
+        try:
+            fingerprint = await probe_fingerprint(host, port, self.connect_timeout)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            self.dialog.set_problem(SignInProblem.TLS, describe_tls_failure(exc, address))
+            return None
+        self.dialog.set_encryption(fingerprint)
+        known = self.settings.known_fingerprints()
+        verdict = tofu_verdict(known, server, fingerprint)
+        if verdict is TofuVerdict.KNOWN:
+            return fingerprint
+        if self._offered == (server, fingerprint) and self.dialog.trust_certificate.isChecked():
+            self.settings.remember_fingerprint(server, fingerprint)
+            logger.info("certificate %s of %s accepted by the user", fingerprint, server)
+            return fingerprint
+        self._offered = (server, fingerprint)
+        problem = (SignInProblem.CERT_NEW if verdict is TofuVerdict.NEW
+                   else SignInProblem.CERT_CHANGED)
+        self.dialog.set_problem(problem, tofu_message(verdict, server, fingerprint,
+                                                      known.get(server)))
+        return None
 
     def _remember(self, address: str, uid: str, token: str, remember: bool) -> None:
         settings = self.settings

@@ -77,6 +77,9 @@ class SignInProblem(StrEnum):
     REFUSED = "refused"  # 401
     BAD_ADDRESS = "bad_address"  # not host:port
     MISSING = "missing"  # uid or token empty
+    CERT_NEW = "cert_new"  # TLS: first connection, the fingerprint must be accepted
+    CERT_CHANGED = "cert_changed"  # TLS: not the certificate accepted before
+    TLS = "tls"  # TLS: the handshake failed
     OTHER = "other"
 
 

@@ -43,7 +43,7 @@
 <context>
     <name>EngineAudio</name>
     <message>
-        <location filename="../../app/ui/audio_link.py" line="237"/>
+        <location filename="../../app/ui/audio_link.py" line="244"/>
         <source>Simulated audio (no sound card)</source>
         <translation>模拟音频（无声卡）</translation>
     </message>
@@ -159,73 +159,63 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="290"/>
-        <location filename="../../app/ui/interphone_list.py" line="296"/>
+        <location filename="../../app/ui/interphone_list.py" line="291"/>
+        <location filename="../../app/ui/interphone_list.py" line="297"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="292"/>
+        <location filename="../../app/ui/interphone_list.py" line="293"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="294"/>
+        <location filename="../../app/ui/interphone_list.py" line="295"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="296"/>
+        <location filename="../../app/ui/interphone_list.py" line="297"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="299"/>
+        <location filename="../../app/ui/interphone_list.py" line="300"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="303"/>
+        <location filename="../../app/ui/interphone_list.py" line="304"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="319"/>
+        <location filename="../../app/ui/interphone_list.py" line="320"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="319"/>
+        <location filename="../../app/ui/interphone_list.py" line="320"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="320"/>
+        <location filename="../../app/ui/interphone_list.py" line="321"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="332"/>
-        <source>1 member</source>
-        <translation>1 人</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/interphone_list.py" line="333"/>
-        <source>%1 members</source>
-        <translation>%1 人</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/interphone_list.py" line="341"/>
+        <location filename="../../app/ui/interphone_list.py" line="337"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="342"/>
+        <location filename="../../app/ui/interphone_list.py" line="338"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="343"/>
+        <location filename="../../app/ui/interphone_list.py" line="339"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -267,175 +257,175 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="202"/>
+        <location filename="../../app/ui/interphone_panel.py" line="209"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="203"/>
+        <location filename="../../app/ui/interphone_panel.py" line="210"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="205"/>
+        <location filename="../../app/ui/interphone_panel.py" line="212"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="207"/>
+        <location filename="../../app/ui/interphone_panel.py" line="214"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="208"/>
+        <location filename="../../app/ui/interphone_panel.py" line="215"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="214"/>
+        <location filename="../../app/ui/interphone_panel.py" line="221"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="243"/>
+        <location filename="../../app/ui/interphone_panel.py" line="250"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="244"/>
+        <location filename="../../app/ui/interphone_panel.py" line="251"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="248"/>
+        <location filename="../../app/ui/interphone_panel.py" line="255"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="248"/>
+        <location filename="../../app/ui/interphone_panel.py" line="255"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="249"/>
+        <location filename="../../app/ui/interphone_panel.py" line="256"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="251"/>
+        <location filename="../../app/ui/interphone_panel.py" line="258"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="253"/>
+        <location filename="../../app/ui/interphone_panel.py" line="260"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="254"/>
+        <location filename="../../app/ui/interphone_panel.py" line="261"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="260"/>
-        <location filename="../../app/ui/interphone_panel.py" line="263"/>
-        <location filename="../../app/ui/interphone_panel.py" line="269"/>
-        <location filename="../../app/ui/interphone_panel.py" line="342"/>
+        <location filename="../../app/ui/interphone_panel.py" line="267"/>
+        <location filename="../../app/ui/interphone_panel.py" line="270"/>
+        <location filename="../../app/ui/interphone_panel.py" line="276"/>
+        <location filename="../../app/ui/interphone_panel.py" line="344"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="264"/>
+        <location filename="../../app/ui/interphone_panel.py" line="271"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="270"/>
+        <location filename="../../app/ui/interphone_panel.py" line="277"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="274"/>
+        <location filename="../../app/ui/interphone_panel.py" line="281"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="277"/>
+        <location filename="../../app/ui/interphone_panel.py" line="284"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="287"/>
+        <location filename="../../app/ui/interphone_panel.py" line="294"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="296"/>
+        <location filename="../../app/ui/interphone_panel.py" line="303"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="301"/>
+        <location filename="../../app/ui/interphone_panel.py" line="308"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="303"/>
+        <location filename="../../app/ui/interphone_panel.py" line="310"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="308"/>
+        <location filename="../../app/ui/interphone_panel.py" line="315"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="311"/>
+        <location filename="../../app/ui/interphone_panel.py" line="318"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="315"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="317"/>
+        <location filename="../../app/ui/interphone_panel.py" line="324"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="328"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="326"/>
+        <location filename="../../app/ui/interphone_panel.py" line="333"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="330"/>
+        <location filename="../../app/ui/interphone_panel.py" line="32"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="331"/>
+        <location filename="../../app/ui/interphone_panel.py" line="33"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="339"/>
+        <location filename="../../app/ui/interphone_panel.py" line="341"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="340"/>
+        <location filename="../../app/ui/interphone_panel.py" line="342"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="341"/>
+        <location filename="../../app/ui/interphone_panel.py" line="343"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -566,82 +556,82 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="275"/>
+        <location filename="../../app/ui/presenter.py" line="280"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="304"/>
+        <location filename="../../app/ui/presenter.py" line="309"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="305"/>
+        <location filename="../../app/ui/presenter.py" line="310"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="306"/>
+        <location filename="../../app/ui/presenter.py" line="311"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="307"/>
+        <location filename="../../app/ui/presenter.py" line="312"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="308"/>
+        <location filename="../../app/ui/presenter.py" line="313"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="309"/>
+        <location filename="../../app/ui/presenter.py" line="314"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="581"/>
+        <location filename="../../app/ui/presenter.py" line="592"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="585"/>
+        <location filename="../../app/ui/presenter.py" line="596"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="588"/>
+        <location filename="../../app/ui/presenter.py" line="599"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="589"/>
+        <location filename="../../app/ui/presenter.py" line="600"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="596"/>
+        <location filename="../../app/ui/presenter.py" line="607"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="598"/>
+        <location filename="../../app/ui/presenter.py" line="609"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="602"/>
+        <location filename="../../app/ui/presenter.py" line="613"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="652"/>
+        <location filename="../../app/ui/presenter.py" line="663"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="654"/>
+        <location filename="../../app/ui/presenter.py" line="665"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
@@ -818,97 +808,137 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="151"/>
+        <location filename="../../app/ui/sign_in.py" line="175"/>
+        <source>Not encrypted: your token and your voice cross the network in clear text.</source>
+        <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="178"/>
+        <source>Encrypted (TLS). Server certificate: %1</source>
+        <translation>已加密（TLS）。服务器证书：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="183"/>
+        <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
+        <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="187"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="153"/>
+        <location filename="../../app/ui/sign_in.py" line="189"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="162"/>
+        <location filename="../../app/ui/sign_in.py" line="198"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="165"/>
+        <location filename="../../app/ui/sign_in.py" line="201"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="167"/>
+        <location filename="../../app/ui/sign_in.py" line="203"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="168"/>
+        <location filename="../../app/ui/sign_in.py" line="204"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="169"/>
+        <location filename="../../app/ui/sign_in.py" line="206"/>
+        <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
+        <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="209"/>
+        <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
+        <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="212"/>
+        <source>The encrypted connection failed.</source>
+        <translation>加密连接失败。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="213"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="172"/>
+        <location filename="../../app/ui/sign_in.py" line="216"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="182"/>
+        <location filename="../../app/ui/sign_in.py" line="226"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="183"/>
+        <location filename="../../app/ui/sign_in.py" line="227"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="184"/>
+        <location filename="../../app/ui/sign_in.py" line="228"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="184"/>
+        <location filename="../../app/ui/sign_in.py" line="228"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="184"/>
+        <location filename="../../app/ui/sign_in.py" line="228"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="187"/>
+        <location filename="../../app/ui/sign_in.py" line="231"/>
         <source>host:port, e.g. 127.0.0.1:9400</source>
         <translation>主机:端口，例如 127.0.0.1:9400</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="188"/>
+        <location filename="../../app/ui/sign_in.py" line="232"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="189"/>
+        <location filename="../../app/ui/sign_in.py" line="233"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="190"/>
+        <location filename="../../app/ui/sign_in.py" line="234"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="191"/>
+        <location filename="../../app/ui/sign_in.py" line="235"/>
+        <source>&amp;Encrypted connection (TLS)</source>
+        <translation>加密连接（TLS）(&amp;E)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="236"/>
+        <source>I checked the fingerprint: &amp;trust this certificate for this server</source>
+        <translation>我已核对指纹：信任此服务器的这个证书(&amp;T)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="238"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="192"/>
+        <location filename="../../app/ui/sign_in.py" line="239"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>

@@ -1,0 +1,135 @@
+"""``interphone-cli --tls`` against ``interphone-server --tls-self-signed``: real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from client_fixtures import CLIENT_TOML, best_lag, noise_bursts
+
+from app.audio.wavio import read_wav, write_wav
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TlsServer:
+    def __init__(self, process: asyncio.subprocess.Process, port: int, fingerprint: str,
+                 log: list[str]) -> None:
+        self.process, self.port, self.fingerprint, self.log = process, port, fingerprint, log
+
+
+async def start_server(tmp_path: Path, mode: str) -> TlsServer:
+    config = tmp_path / "dir.toml"
+    config.write_text(CLIENT_TOML.replace("[server]\n",
+                                          f"[server]\nmedia_encryption = '{mode}'\n", 1))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.server", "--port", "0", "--config", str(config),
+        "--tls-self-signed", str(tmp_path / "tls"), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert process.stderr is not None
+    lines: list[str] = []
+    fingerprint = ""
+    while True:
+        raw = await asyncio.wait_for(process.stderr.readline(), 20)
+        assert raw, "server exited early: " + "".join(lines)
+        lines.append(raw.decode())
+        found = re.search(r"fingerprint ([0-9A-F:]{95})", lines[-1])
+        if found:
+            fingerprint = found.group(1)
+        port = re.search(r"serving on \S+ port (\d+)", lines[-1])
+        if port:
+            return TlsServer(process, int(port.group(1)), fingerprint, lines)
+
+
+@pytest.fixture
+async def optional_server(tmp_path: Path) -> AsyncIterator[TlsServer]:
+    server = await start_server(tmp_path, "optional")
+    yield server
+    server.process.terminate()
+    await asyncio.wait_for(server.process.communicate(), 10)
+
+
+async def start_cli(port: int, uid: str, *args: str) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERPHONE_")}
+    env["INTERPHONE_UID"], env["INTERPHONE_TOKEN"] = uid, f"pw-{uid}"
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "--server", f"127.0.0.1:{port}", *args, cwd=ROOT,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def run_cli(port: int, uid: str, *args: str) -> tuple[int, str, str]:
+    process = await start_cli(port, uid, *args)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_sync_with_the_pinned_fingerprint(optional_server: TlsServer) -> None:
+    code, out, err = await run_cli(optional_server.port, "alice", "--tls", "--tls-fingerprint",
+                                   optional_server.fingerprint.replace(":", "").lower(), "sync")
+    assert code == 0, err
+    assert out.strip().startswith("[")
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["--tls", "--tls-fingerprint", "AB" * 32], "fingerprint mismatch"),
+    (["--tls"], "unknown issuer"),
+    ([], "connection closed"),  # plain text to a TLS port: closed without an answer
+])
+async def test_failures_are_one_line_and_exit_1(optional_server: TlsServer, args: list[str],
+                                                problem: str) -> None:
+    code, _, err = await run_cli(optional_server.port, "alice", "--timeout", "3", *args, "sync")
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and problem in err, err
+    assert "Traceback" not in err
+
+
+async def test_ca_file_with_the_self_signed_certificate_and_a_wrong_name(
+        optional_server: TlsServer, tmp_path: Path) -> None:
+    crt = str(tmp_path / "tls" / "server.crt")
+    code, _, err = await run_cli(optional_server.port, "alice", "--tls", "--ca-file", crt, "sync")
+    assert code == 0, err  # 127.0.0.1 is in the certificate's names
+
+
+async def test_tls_options_need_tls_and_a_valid_fingerprint() -> None:
+    for args in (["--tls-fingerprint", "AB" * 32], ["--tls", "--tls-fingerprint", "xyz"]):
+        code, _, err = await run_cli(9, "alice", *args, "sync")
+        assert code == 2, err
+
+
+@pytest.fixture
+async def required_server(tmp_path: Path) -> AsyncIterator[TlsServer]:
+    server = await start_server(tmp_path, "required")
+    yield server
+    server.process.terminate()
+    await asyncio.wait_for(server.process.communicate(), 10)
+
+
+async def test_talk_to_listen_over_tls_with_encrypted_voice(required_server: TlsServer,
+                                                            tmp_path: Path) -> None:
+    """media_encryption = "required": the server relays only sealed audio, so what the
+    listener hears went through AES-GCM end to end."""
+    await test_talk_to_listen_over_tls(required_server, tmp_path)
+    log = "".join(required_server.log)
+    assert "TLS on" in log
+
+
+async def test_talk_to_listen_over_tls(optional_server: TlsServer, tmp_path: Path) -> None:
+    signal_in = noise_bursts(1.0, seed=4)
+    source, heard_wav = tmp_path / "say.wav", tmp_path / "heard.wav"
+    write_wav(source, signal_in)
+    pin = ["--tls", "--tls-fingerprint", optional_server.fingerprint]
+    listener = await start_cli(optional_server.port, "bob", *pin, "listen", "group_58",
+                               "--wav", str(heard_wav), "--seconds", "4")
+    await asyncio.sleep(1.5)
+    code, _, err = await run_cli(optional_server.port, "alice", *pin, "talk", "group_58",
+                                 "--wav", str(source))
+    assert code == 0, err
+    _, err = await asyncio.wait_for(listener.communicate(), 20)
+    assert listener.returncode == 0, err.decode()
+    lag, corr = best_lag(signal_in, read_wav(heard_wav))
+    assert corr > 0.4, (corr, lag)

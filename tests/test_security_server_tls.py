@@ -1,0 +1,149 @@
+"""TLS on the server's signaling port: in process and through ``interphone-server``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+from server_fixtures import FAST, TEST_TOML, RawClient, sample_directory
+
+from app.client.trust import TrustPolicy, after_handshake, client_context
+from app.protocol.messages import Login
+from app.server import InterphoneServer
+from app.server.tls import TlsOptions, load_server_context
+
+ROOT = Path(__file__).resolve().parent.parent
+OPTIONAL_TOML = TEST_TOML.replace("[server]\n", "[server]\nmedia_encryption = 'optional'\n", 1)
+
+
+def pinned(fingerprint: str) -> ssl.SSLContext:
+    return client_context(TrustPolicy(pin=fingerprint))
+
+
+async def test_login_over_tls_and_a_plain_client_costs_the_others_nothing(
+        tmp_path: Path) -> None:
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    async with InterphoneServer(sample_directory(), settings=FAST.with_overrides(
+            auth="open", media_encryption="optional"), tls=context) as server:
+        alice = await RawClient.connect(server.port, tls=pinned(fingerprint))
+        ssl_object = alice.writer.get_extra_info("ssl_object")
+        assert ssl_object is not None and ssl_object.version() in ("TLSv1.2", "TLSv1.3")
+        assert after_handshake(ssl_object, TrustPolicy(pin=fingerprint)) == fingerprint
+        await alice.login("alice")
+        plain = await RawClient.connect(server.port)
+        plain.send_xml("<message type='request' seq='1' module='MID_SESSION'>"
+                       "<login uid='bob' token='x' version='1'/></message>")
+        assert await plain.closed_by_server(timeout=5)
+        assert plain.drain() == []  # nothing readable came back
+        assert server.hub is not None and len(server.hub.connections) == 1
+        reply = await alice.request_xml(
+            "<message type='request' seq='p1' module='MID_SESSION'><ping/></message>", "p1")
+        assert reply.body.__class__.__name__ == "Ping"
+        await plain.close()
+        await alice.close()
+
+
+async def test_plain_server_stays_plain() -> None:
+    async with InterphoneServer(sample_directory(),
+                                settings=FAST.with_overrides(auth="open")) as server:
+        assert server.tls is None
+        with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
+            client = await asyncio.wait_for(
+                RawClient.connect(server.port, tls=pinned("00" * 32)), 5)
+            await client.close()
+
+
+async def _start_server(*args: str) -> tuple[asyncio.subprocess.Process, int, list[str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.server", "--port", "0", *args, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    lines: list[str] = []
+    assert process.stderr is not None
+    while True:
+        raw = await asyncio.wait_for(process.stderr.readline(), 20)
+        assert raw, "server exited early: " + "".join(lines)
+        lines.append(raw.decode())
+        match = re.search(r"serving on \S+ port (\d+)", lines[-1])
+        if match:
+            return process, int(match.group(1)), lines
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    process.terminate()
+    await asyncio.wait_for(process.communicate(), 10)
+
+
+def _fingerprint(lines: list[str]) -> str:
+    for line in lines:
+        match = re.search(r"fingerprint ([0-9A-F:]{95})", line)
+        if match:
+            return match.group(1)
+    raise AssertionError("no fingerprint logged: " + "".join(lines))
+
+
+async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path: Path) -> None:
+    config = tmp_path / "dir.toml"
+    config.write_text(OPTIONAL_TOML)
+    process, port, lines = await _start_server("--config", str(config),
+                                               "--tls-self-signed", str(tmp_path / "tls"))
+    try:
+        first = _fingerprint(lines)
+        client = await RawClient.connect(port, tls=pinned(first))
+        await client.login("alice")
+        await client.close()
+    finally:
+        await _stop(process)
+    assert (tmp_path / "tls" / "server.crt").is_file()
+    process, port, lines = await _start_server("--config", str(config),
+                                               "--tls-self-signed", str(tmp_path / "tls"))
+    await _stop(process)
+    assert _fingerprint(lines) == first
+
+
+async def test_toml_server_table_turns_tls_on_relative_to_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "dir.toml"
+    config.write_text(OPTIONAL_TOML.replace("[server]\n", "[server]\ntls_self_signed = 'certs'\n",
+                                            1))
+    assert "tls_self_signed" in config.read_text()
+    process, port, lines = await _start_server("--config", str(config))
+    try:
+        fingerprint = _fingerprint(lines)
+        client = await RawClient.connect(port, tls=pinned(fingerprint))
+        await client.login("alice")
+        await client.close()
+    finally:
+        await _stop(process)
+    assert (tmp_path / "certs" / "server.key").is_file()
+
+
+async def test_cli_refuses_half_a_pair_with_exit_2(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.server", "--port", "0", "--tls-cert", str(tmp_path / "x.crt"),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 2
+    assert "--tls-cert and --tls-key go together" in err.decode()
+
+
+async def test_over_tls_media_auth_is_required_by_default(tmp_path: Path) -> None:
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    async with InterphoneServer(sample_directory(), settings=FAST, tls=context) as server:
+        assert server.state.media_encryption.value == "required"
+        client = await RawClient.connect(server.port, tls=pinned(fingerprint))
+        reply = await client.request(Login("alice", "pw-alice"))
+        assert not reply.ok and reply.body.errcode == 426
+        assert reply.body.errmsg == "media-auth required"
+        await client.close()
+
+
+async def test_without_tls_media_auth_is_off_and_never_granted() -> None:
+    async with InterphoneServer(sample_directory(), settings=FAST) as server:
+        assert "media-auth" not in server.state.features
+        client = await RawClient.connect(server.port)
+        reply = await client.request(Login("alice", "pw-alice", features=("media-auth",)))
+        assert reply.ok and "media-auth" not in reply.body.features
+        await client.close()

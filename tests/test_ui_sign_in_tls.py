@@ -1,0 +1,128 @@
+"""The sign-in dialog over TLS: trust on first use, a changed certificate, the encryption line."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from test_ui_support import run, until
+
+from app.client.trust import server_key
+from app.server import Directory, InterphoneServer, ServerSettings
+from app.server.tls import TlsOptions, load_server_context
+from app.ui.sign_in import SignInDialog
+from app.ui.sign_in_flow import SignInFlow
+from app.ui.view_types import SignInProblem
+
+pytest_plugins = ["test_ui_support"]
+
+
+def tls_server(loop: asyncio.AbstractEventLoop, folder: Path) -> tuple[InterphoneServer, str]:
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=folder))
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"), tls=context)
+    run(loop, server.start())
+    return server, fingerprint
+
+
+def test_first_use_shows_the_fingerprint_and_signs_in_once_accepted(qloop, settings,
+                                                                     tmp_path: Path) -> None:
+    server, fingerprint = tls_server(qloop, tmp_path)
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings)
+    address = f"127.0.0.1:{server.port}"
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        dialog.set_values(address, "me", "secret", False)
+        dialog.tls.setChecked(True)
+        assert "Encrypted" in dialog.encryption.text()
+        dialog.ok.click()
+        await until(dialog.error.isVisible, what="the certificate question")
+        assert fingerprint in dialog.error.text() and "First connection" in dialog.error.text()
+        assert dialog.trust_certificate.isVisible() and not task.done()
+        assert fingerprint in dialog.encryption.text()
+        dialog.ok.click()  # not accepted yet: asked again, no sign-in
+        await asyncio.sleep(0.3)
+        assert not task.done() and dialog.trust_certificate.isVisible()
+        dialog.trust_certificate.setChecked(True)
+        dialog.ok.click()
+        client = await asyncio.wait_for(task, 5)
+        try:
+            assert client is not None and client.connected
+            assert "media-auth" in client.features  # encrypted voice as well
+        finally:
+            await client.close()
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
+    assert settings.known_fingerprints() == {server_key("127.0.0.1", server.port): fingerprint}
+    assert settings.tls is True
+
+
+def test_a_changed_certificate_is_refused_with_a_warning_until_accepted(
+        qloop, settings, tmp_path: Path) -> None:
+    server, fingerprint = tls_server(qloop, tmp_path)
+    remembered = "AB:" * 31 + "AB"
+    settings.remember_fingerprint(server_key("127.0.0.1", server.port), remembered)
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", False)
+        dialog.tls.setChecked(True)
+        dialog.ok.click()
+        await until(dialog.error.isVisible, what="the warning")
+        text = dialog.error.text()
+        assert "WARNING" in text and remembered in text and fingerprint in text
+        assert flow._offered is not None and flow._offered[1] == fingerprint
+        assert dialog._problem is not None and dialog._problem[0] is SignInProblem.CERT_CHANGED
+        dialog.trust_certificate.setChecked(True)
+        dialog.ok.click()
+        client = await asyncio.wait_for(task, 5)
+        assert client is not None
+        await client.close()
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
+    assert list(settings.known_fingerprints().values()) == [fingerprint]
+
+
+def test_plain_connection_is_marked_not_encrypted(qapp) -> None:
+    dialog = SignInDialog()
+    dialog.set_tls(False)
+    assert "Not encrypted" in dialog.encryption.text()
+    dialog.set_tls(True)
+    assert "Encrypted (TLS)" in dialog.encryption.text()
+
+
+def test_tls_to_a_plain_server_is_named_and_sends_no_credentials(qloop, settings) -> None:
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"))
+    run(qloop, server.start())
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings, connect_timeout=3.0)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", False)
+        dialog.tls.setChecked(True)
+        dialog.ok.click()
+        await until(dialog.error.isVisible, what="the TLS problem")
+        assert "encrypted connection failed" in dialog.error.text()
+        assert not server.state.sessions  # nobody logged in: the token never left
+        dialog.reject()
+        assert await task is None
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
