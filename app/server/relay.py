@@ -104,10 +104,11 @@ class FastRoute:
     record: Interphone
     uid: str
     targets: tuple[Address, ...]
-    grant_no: int
 
     max_frame: int = MAX_OPUS_FRAME
     """The largest frame (``bytes`` field) the route's packets may carry."""
+    grant_no: int = 0
+    """The grant the route was admitted under: a later grant to the same uid needs its own."""
 
     def valid(self) -> bool:
         """Still the holder, at the admitted address, with the admitted listeners (deadlines
@@ -364,7 +365,7 @@ class MediaRelay(asyncio.DatagramProtocol):
         self._relayed_bytes += len(data)
         frame_at = audio_frame_at(key, uid)
         self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
-                                      targets, record.grant_no))
+                                      targets, grant_no=record.grant_no))
 
     def _publish(self, addr: Address, route: FastRoute) -> None:
         fast = self.fast
@@ -427,7 +428,8 @@ class MediaRelay(asyncio.DatagramProtocol):
         end = 4 + 4 + 4 + len(key_id.encode()) + 4 + len(uid.encode()) + 8  # through grant
         self._publish(addr, SealedRoute(
             bytes(data[4:end]), end + 4, record, uid, targets, MAX_OPUS_FRAME + TAG_BYTES,
-            self.gate, key_id, epoch, grant, self.gate.generation))
+            gate=self.gate, key_id=key_id, epoch=epoch, grant=grant,
+            generation=self.gate.generation))
 
     def _recvbegin(self, data: bytes, addr: Address) -> None:
         try:
