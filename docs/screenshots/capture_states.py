@@ -16,42 +16,25 @@ import tempfile
 from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QSettings, QSize
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from shots import save, scratch_settings, until  # noqa: E402
 
 from app.client import InterphoneClient  # noqa: E402
 from app.demo import DEMO_TOKEN, DemoTimings  # noqa: E402
 from app.ui.i18n import LanguageSwitcher  # noqa: E402
 from app.ui.runtime import Options, Runtime  # noqa: E402
-from app.ui.settings import Settings, TokenStore  # noqa: E402
 from app.ui.view_types import TalkState  # noqa: E402
-
-OUT = Path(__file__).resolve().parent
-
-
-async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError(str(predicate))
-        await asyncio.sleep(0.05)
-
-
-def save(widget: QWidget, name: str) -> None:
-    path = OUT / name
-    widget.grab().save(str(path))
-    print("wrote", path)
 
 
 async def capture(app: QApplication, language: str, folder: Path) -> None:
     switcher = LanguageSwitcher(app)
     switcher.apply(language)
-    settings = Settings(QSettings(str(folder / f"{language}.ini"), QSettings.Format.IniFormat),
-                        TokenStore(folder / f"{language}.token", None))
+    settings = scratch_settings(folder, language)
     timings = DemoTimings(alice_every=2.5, carol_every=3.0, bob_calls_after=None)
     runtime = Runtime(app, Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
                                    demo_timings=timings), settings, switcher)
