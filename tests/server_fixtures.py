@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import ssl
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
 from app.protocol import (
@@ -281,3 +284,25 @@ class UdpPeer(asyncio.DatagramProtocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+_SERVING = re.compile(r"serving on \S+ port (\d+)")
+
+
+async def start_server_process(
+    *args: str, timeout: float = 20.0, stdout: int = asyncio.subprocess.PIPE
+) -> tuple[asyncio.subprocess.Process, int, list[str]]:
+    """``python -m app.server --port 0 ARGS`` in its own process: the process, the port it
+    serves on, and the log lines it wrote until then."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.server", "--port", "0", *args, cwd=ROOT,
+        stdout=stdout, stderr=asyncio.subprocess.PIPE)
+    lines: list[str] = []
+    assert process.stderr is not None
+    while True:
+        raw = await asyncio.wait_for(process.stderr.readline(), timeout)
+        assert raw, "server exited early: " + "".join(lines)
+        lines.append(raw.decode())
+        if match := _SERVING.search(lines[-1]):
+            return process, int(match.group(1)), lines

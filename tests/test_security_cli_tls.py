@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from client_fixtures import CLIENT_TOML, best_lag, noise_bursts
+from server_fixtures import start_server_process
 
 from app.audio.wavio import read_wav, write_wav
 
@@ -27,23 +28,11 @@ async def start_server(tmp_path: Path, mode: str) -> TlsServer:
     config = tmp_path / "dir.toml"
     config.write_text(CLIENT_TOML.replace("[server]\n",
                                           f"[server]\nmedia_encryption = '{mode}'\n", 1))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.server", "--port", "0", "--config", str(config),
-        "--tls-self-signed", str(tmp_path / "tls"), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    assert process.stderr is not None
-    lines: list[str] = []
-    fingerprint = ""
-    while True:
-        raw = await asyncio.wait_for(process.stderr.readline(), 20)
-        assert raw, "server exited early: " + "".join(lines)
-        lines.append(raw.decode())
-        found = re.search(r"fingerprint ([0-9A-F:]{95})", lines[-1])
-        if found:
-            fingerprint = found.group(1)
-        port = re.search(r"serving on \S+ port (\d+)", lines[-1])
-        if port:
-            return TlsServer(process, int(port.group(1)), fingerprint, lines)
+    process, port, lines = await start_server_process(
+        "--config", str(config), "--tls-self-signed", str(tmp_path / "tls"))
+    fingerprints = [found.group(1) for line in lines
+                    if (found := re.search(r"fingerprint ([0-9A-F:]{95})", line))]
+    return TlsServer(process, port, fingerprints[-1] if fingerprints else "", lines)
 
 
 @pytest.fixture

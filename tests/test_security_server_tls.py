@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from server_fixtures import FAST, TEST_TOML, RawClient, sample_directory
+from server_fixtures import FAST, TEST_TOML, RawClient, sample_directory, start_server_process
 
 from app.client.trust import TrustPolicy, after_handshake, client_context
 from app.protocol.messages import Login
@@ -57,19 +57,6 @@ async def test_plain_server_stays_plain() -> None:
             await client.close()
 
 
-async def _start_server(*args: str) -> tuple[asyncio.subprocess.Process, int, list[str]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.server", "--port", "0", *args, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    lines: list[str] = []
-    assert process.stderr is not None
-    while True:
-        raw = await asyncio.wait_for(process.stderr.readline(), 20)
-        assert raw, "server exited early: " + "".join(lines)
-        lines.append(raw.decode())
-        match = re.search(r"serving on \S+ port (\d+)", lines[-1])
-        if match:
-            return process, int(match.group(1)), lines
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -88,7 +75,7 @@ def _fingerprint(lines: list[str]) -> str:
 async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path: Path) -> None:
     config = tmp_path / "dir.toml"
     config.write_text(OPTIONAL_TOML)
-    process, port, lines = await _start_server("--config", str(config),
+    process, port, lines = await start_server_process("--config", str(config),
                                                "--tls-self-signed", str(tmp_path / "tls"))
     try:
         first = _fingerprint(lines)
@@ -98,7 +85,7 @@ async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path:
     finally:
         await _stop(process)
     assert (tmp_path / "tls" / "server.crt").is_file()
-    process, port, lines = await _start_server("--config", str(config),
+    process, port, lines = await start_server_process("--config", str(config),
                                                "--tls-self-signed", str(tmp_path / "tls"))
     await _stop(process)
     assert _fingerprint(lines) == first
@@ -109,7 +96,7 @@ async def test_toml_server_table_turns_tls_on_relative_to_the_file(tmp_path: Pat
     config.write_text(OPTIONAL_TOML.replace("[server]\n", "[server]\ntls_self_signed = 'certs'\n",
                                             1))
     assert "tls_self_signed" in config.read_text()
-    process, port, lines = await _start_server("--config", str(config))
+    process, port, lines = await start_server_process("--config", str(config))
     try:
         fingerprint = _fingerprint(lines)
         client = await RawClient.connect(port, tls=pinned(fingerprint))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server_fixtures import TEST_TOML, RawClient
+from server_fixtures import TEST_TOML, RawClient, start_server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,19 +43,6 @@ def test_hash_token_prints_a_usable_hash() -> None:
     assert re.fullmatch(r"pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]{64}\n", result.stdout)
 
 
-async def _start(*args: str) -> tuple[asyncio.subprocess.Process, int, list[str]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.server", "--port", "0", *args, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    lines: list[str] = []
-    assert process.stderr is not None
-    while True:
-        raw = await asyncio.wait_for(process.stderr.readline(), 10)
-        assert raw, "server exited early: " + "".join(lines)
-        lines.append(raw.decode())
-        match = re.search(r"serving on \S+ port (\d+)", lines[-1])
-        if match:
-            return process, int(match.group(1)), lines
 
 
 async def _finish(process: asyncio.subprocess.Process, lines: list[str]) -> tuple[int, str]:
@@ -66,7 +53,7 @@ async def _finish(process: asyncio.subprocess.Process, lines: list[str]) -> tupl
 async def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
     config = tmp_path / "ok.toml"
     config.write_text(TEST_TOML)
-    process, port, lines = await _start("--config", str(config))
+    process, port, lines = await start_server_process("--config", str(config))
     client = await RawClient.connect(port)
     await client.login("alice")
     process.send_signal(signal.SIGTERM)
@@ -79,7 +66,7 @@ async def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
 
 
 async def test_demo_mode_says_so_and_stops_on_sigint() -> None:
-    process, port, lines = await _start()
+    process, port, lines = await start_server_process()
     client = await RawClient.connect(port)
     await client.login("anybody", "anything")
     process.send_signal(signal.SIGINT)

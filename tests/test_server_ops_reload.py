@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from server_fixtures import D12, G58, TEST_TOML, RawClient, sample_directory
+from server_fixtures import (
+    D12,
+    G58,
+    TEST_TOML,
+    RawClient,
+    sample_directory,
+    start_server_process,
+)
 
 from app.protocol.messages import InterphoneChanged, Kicked, Login
 from app.server import Directory, ServerSettings, ServerState
@@ -17,7 +24,6 @@ from app.server.directory_changes import DirectoryChanges
 from app.server.outbox import Outbox, Refused
 from app.server.state import ACCOUNT_REMOVED
 
-ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ServerSettings(auth="token", max_talk=60, keepalive=15, silence_timeout=5)
 
 WITHOUT_BOB = TEST_TOML.replace('[[users]]\nuid = "bob"\nname = "Bob"\ntoken = "pw-bob"\n\n', "") \
@@ -158,18 +164,9 @@ class ServerProcess:
 
     @classmethod
     async def start(cls, *args: str) -> ServerProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app.server", "--port", "0", *args, cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        lines: list[str] = []
-        assert process.stderr is not None
-        while True:
-            raw = await asyncio.wait_for(process.stderr.readline(), 15)
-            assert raw, "server exited early: " + "".join(lines)
-            lines.append(raw.decode())
-            match = re.search(r"serving on \S+ port (\d+)", lines[-1])
-            if match:
-                return cls(process, int(match.group(1)), lines)
+        process, port, lines = await start_server_process(
+            *args, timeout=15, stdout=asyncio.subprocess.DEVNULL)
+        return cls(process, port, lines)
 
     async def line_matching(self, pattern: str, timeout: float = 10.0) -> str:
         assert self.process.stderr is not None
