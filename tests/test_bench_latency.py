@@ -16,6 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from waiting import wait_until
+
 from app.audio.constants import SAMPLE_RATE
 from bench.impair import ImpairedLink, Impairment
 from bench.latency import (
@@ -95,7 +97,9 @@ async def test_impaired_link_drops_and_delays() -> None:
         sent_at = loop.time()
         for i in range(200):
             sender.sendto(i.to_bytes(2, "big"))
-        await asyncio.sleep(0.1)
+        stats = link.up_stats
+        await wait_until(lambda: stats.passed + stats.dropped == 200 and len(got) == stats.passed,
+                         what="every datagram dropped or delivered")
         sender.close()
     sink_transport.close()
     assert 60 < len(got) < 140
