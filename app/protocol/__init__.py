@@ -2,7 +2,7 @@
 
 - :mod:`app.protocol.ids`: interphone id and uid grammar.
 - :mod:`app.protocol.messages`: typed message classes.
-- :mod:`app.protocol.xmlcodec`: the XML mapping (the only module that imports lxml).
+- :mod:`app.protocol.xmlcodec`: the XML mapping (the only package that imports lxml).
 - :mod:`app.protocol.framing`: TCP length-prefix framing.
 - :mod:`app.protocol.udp`: the media packet codec (the only place that knows its layout).
 - :mod:`app.protocol.features`: login ``features`` negotiation and the known extensions.
