@@ -11,28 +11,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl as ssl_module
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
+from app.client.client_core import ClientStats, InterphoneAudio
+from app.client.client_feedback import FEEDBACK, ClientFeedback, FeedbackCallback
+from app.client.client_floor import ClientFloor
+from app.client.client_media import ClientMedia
+from app.client.client_reconnect import ClientReconnect, worth_another_server
 from app.client.connection import SignalingConnection
 from app.client.errors import (
     ClientError,
-    FloorBusy,
     LoginRefused,
     NotConnected,
     NotFound,
     NotJoined,
-    QueueLeft,
-    ServerError,
 )
-from app.client.events import ConnectionState, FloorState, JoinedChanged, ModelEvent
+from app.client.events import ConnectionState
 from app.client.media import AudioCallback, MediaEndpoint
+from app.client.members_refresh import MembersRefresh
 from app.client.model import ClientModel
 from app.client.session import (
-    ClientSession,
     NotificationReceived,
     ResponseReceived,
     SessionEvent,
@@ -42,80 +42,22 @@ from app.client.tasks import TaskSet
 from app.protocol import (
     InterphoneId,
     InterphoneInfo,
-    JoinRequest,
-    JoinResult,
-    LoginResult,
     MembersRequest,
     MembersResult,
     QuitRequest,
-    SpeakRequest,
-    SpeakResult,
-    SyncRequest,
-    SyncResult,
 )
-from app.protocol.errors import ErrCode
-from app.protocol.features import EMERGENCY, FLOOR_QUEUE, MEDIA_AUTH
 from app.protocol.ids import as_interphone_id
-from app.protocol.limits import MAX_SYNC_IDS
-from app.protocol.media_crypto import SECRET_BYTES, decode_b64
-from app.protocol.messages import (
-    EmergencyAction,
-    EmergencyRequest,
-    EmergencyState,
-    FeedbackNotice,
-    FloorNotice,
-    FloorNoticeType,
-    MediaKeyNotice,
-    QualityReport,
-)
-from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
+from app.protocol.messages import FeedbackNotice, FloorNotice
+from app.protocol.presence import PRESENCE, CallAction, CallRequest
+
+__all__ = ["FEEDBACK", "ClientStats", "FeedbackCallback", "InterphoneAudio", "InterphoneClient"]
 
 logger = logging.getLogger(__name__)
 
-InterphoneAudio = Callable[[InterphoneId, str, int, bytes], None]
-"""``on_interphone_audio(interphone, uid, seq, opus_packet)``: audio with its interphone."""
-
-FEEDBACK = "feedback"
-"""The loss-feedback extension (docs/protocol-extensions.md): ask for it with
-``features=(FEEDBACK,)``; then :meth:`InterphoneClient.report_quality` and
-:attr:`InterphoneClient.on_feedback` work."""
-
-FeedbackCallback = Callable[[FeedbackNotice], None]
-
-_MEMBERS_DEBOUNCE = 0.25
 _LEAVE_ON_CLOSE_TIMEOUT = 1.0
 
 
-@dataclass(slots=True)
-class ClientStats:
-    tx_packets: int = 0
-    tx_dropped: int = 0  # send_audio calls while not granted
-    rx_packets: int = 0  # audio packets delivered to on_audio
-    reconnects: int = 0  # successful reconnects since connect()
-    reconnect_attempts: int = 0  # failed attempts in the current outage (0 when connected)
-
-
-def media_secret_of(login: LoginResult) -> bytes | None:
-    """The media secret when the server granted media-auth with a valid one, else None
-    (base contract, plain media)."""
-    if MEDIA_AUTH not in login.features or not login.media_secret:
-        return None
-    try:
-        return decode_b64(login.media_secret, SECRET_BYTES)
-    except ValueError:
-        logger.warning("media-auth granted with a malformed media secret: plain media")
-        return None
-
-
-def backoff_delays(base: float, cap: float) -> Iterable[float]:
-    """Exponential backoff with jitter: each delay in [d/2, d], d doubling from base to cap."""
-    delay = base
-    while True:
-        yield delay / 2 + random.uniform(0, delay / 2)
-        delay = min(cap, delay * 2)
-
-
-class InterphoneClient:
+class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect):
     """A push-to-talk client for one uid.
 
     It holds at most one :class:`SignalingConnection` at a time (the asyncio
@@ -124,6 +66,12 @@ class InterphoneClient:
     :class:`ClientModel`, which it updates from every response and notification
     in the order they were read (:meth:`_on_session_event`). Its coroutines
     only check preconditions, send one request each and report the outcome.
+
+    This class holds the session's requests (connect, sync, join, leave, calls)
+    and the dispatch of what the server sends; the other parts are mixins:
+    media (:class:`ClientMedia`), the floor (:class:`ClientFloor`), extension
+    feedback (:class:`ClientFeedback`) and (re)connecting (:class:`ClientReconnect`),
+    over the shared state of :class:`ClientCore`.
 
     ::
 
@@ -178,8 +126,11 @@ class InterphoneClient:
         self._sync_ids: tuple[InterphoneId, ...] | None = None
         self._tasks = TaskSet()
         self._reconnect_task: asyncio.Task[Any] | None = None
-        self._refresh_task: asyncio.Task[Any] | None = None
-        self._refresh_wanted: dict[InterphoneId, None] = {}
+        # Both looked up at each refresh (``members`` may be replaced on the instance).
+        self._members_refresh = MembersRefresh(
+            self._tasks, fetch=lambda interphone: self.members(interphone),
+            still_wanted=lambda interphone: (self.model.is_joined(interphone)
+                                             and self._conn is not None))
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self.model.subscribe(self._on_model_event)
@@ -210,22 +161,6 @@ class InterphoneClient:
         """Every joined interphone, in join order."""
         return self.model.joined_ids
 
-    @property
-    def features(self) -> frozenset[str]:
-        """The protocol extensions the current connection was granted (empty: base contract)."""
-        conn = self._conn
-        return conn.session.features if conn is not None else frozenset()
-
-    def loss_pct(self, uid: str) -> float:
-        """Packet loss (%) measured from the seq gaps of ``uid``'s audio."""
-        return self._media.loss_pct(uid) if self._media is not None else 0.0
-
-    def max_loss_pct(self) -> float:
-        """The worst loss over all speakers heard on the current connection."""
-        if self._media is None:
-            return 0.0
-        return max(self._media.loss_by_speaker().values(), default=0.0)
-
     # ---- session -----------------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -246,7 +181,7 @@ class InterphoneClient:
                     await self._establish(rejoin=(), target=None)
                     break
                 except (ClientError, OSError) as exc:
-                    if i == len(self.servers) - 1 or not _worth_another_server(exc):
+                    if i == len(self.servers) - 1 or not worth_another_server(exc):
                         raise
                     logger.info("%s:%s: %s; trying the next server", self.host, self.port, exc)
                     self._next_server()
@@ -357,338 +292,6 @@ class InterphoneClient:
             self.model.apply_left_one(current)
             raise
 
-    async def talk_start(self, *, queue: bool = False, emergency: bool = False) -> bool:
-        """Ask for the floor; returns True once granted (transmission may start).
-
-        ``queue`` (extension ``floor-queue``): when the floor is busy, wait in line
-        until granted (the model shows the place, ``FloorState.QUEUED``); raises
-        :class:`QueueLeft` if the wait ends without a grant. ``emergency``
-        (extension ``emergency``): raise an emergency and pre-empt the holder.
-        Either is ignored when the server did not grant the extension.
-
-        Raises :class:`FloorBusy` (``.holder``), :class:`NotAllowed`,
-        :class:`NotJoined`, :class:`NotConnected`. Returns False when
-        :meth:`talk_stop` or a leave cancelled the request meanwhile.
-        """
-        target = self.model.joined
-        if target is None:
-            raise NotJoined("join an interphone before talking")
-        if self.model.floor is FloorState.TALKING:
-            return True
-        conn = self._require_conn()
-        self.model.floor_requesting()
-        features = conn.session.features
-        request = SpeakRequest(True, target, queue=queue and FLOOR_QUEUE in features,
-                               emergency=emergency and EMERGENCY in features)
-        try:
-            body = await conn.request(request)
-            grant = body.grant if isinstance(body, SpeakResult) else 0
-            if isinstance(body, SpeakResult) and body.queued:
-                if not await self._wait_in_line(body.position):
-                    return False
-                grant = self._line_grant  # media-auth: carried by the granted notice
-        except FloorBusy as exc:
-            if self.model.floor is FloorState.REQUESTING:
-                self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
-            raise
-        except ServerError as exc:
-            if self.model.floor is FloorState.REQUESTING:
-                self.model.floor_refused(busy=False, reason=exc.errmsg or str(exc))
-            raise
-        except BaseException:
-            if self.model.floor is FloorState.REQUESTING:
-                self.model.floor_released("disconnected")
-            raise
-        if self.model.floor is not FloorState.REQUESTING or self.model.joined != target:
-            return False  # cancelled by talk_stop/leave/disconnect while waiting
-        if self._media is not None:
-            self._media.begin_utterance(grant)
-        self.model.floor_granted()
-        return True
-
-    async def _wait_in_line(self, position: int) -> bool:
-        """Queued at ``position``: wait for ``granted`` (True), our own ``talk_stop`` or a
-        disconnect (False), or ``left`` (:class:`QueueLeft`)."""
-        if self.model.floor is not FloorState.REQUESTING:
-            return False  # talk_stop ran while the request was in flight
-        self.model.floor_queued(position)
-        self._line_grant = 0
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._line = waiter
-        try:
-            return await waiter
-        finally:
-            if self._line is waiter:
-                self._line = None
-
-    def _end_line(self, outcome: bool | BaseException) -> None:
-        waiter, self._line = self._line, None
-        if waiter is not None and not waiter.done():
-            if isinstance(outcome, BaseException):
-                waiter.set_exception(outcome)
-            else:
-                waiter.set_result(outcome)
-
-    def _end_turn(self, reason: str) -> None:
-        """Our grant, request or wait in line ends locally (left, disconnected, closed,
-        kicked): the model forgets it and a waiting :meth:`talk_start` returns False."""
-        self.model.ending_floor(reason)
-        self._end_line(False)
-
-    async def raise_emergency(self, interphone: InterphoneId | str | None = None) -> str:
-        """Raise an emergency on ``interphone`` (default: the joined one) without asking
-        for the floor; returns who raised the one that is up (extension ``emergency``)."""
-        body = await self._require_conn().request(
-            EmergencyRequest(EmergencyAction.RAISE, self._target(interphone)))
-        assert isinstance(body, EmergencyState)
-        return body.by
-
-    async def cancel_emergency(self, interphone: InterphoneId | str | None = None) -> str:
-        """Cancel the emergency (the raiser or a dispatcher); returns who had raised it.
-        Raises :class:`NotFound` when none is up, :class:`NotAllowed` for others."""
-        body = await self._require_conn().request(
-            EmergencyRequest(EmergencyAction.CANCEL, self._target(interphone)))
-        assert isinstance(body, EmergencyState)
-        return body.by
-
-    @property
-    def dispatcher(self) -> bool:
-        """The login said we may cancel anyone's emergency (extension ``priority``)."""
-        conn = self._conn
-        result = conn.session.login_result if conn is not None else None
-        return bool(result is not None and result.dispatcher)
-
-    def _target(self, interphone: InterphoneId | str | None) -> InterphoneId:
-        if interphone is not None:
-            return as_interphone_id(interphone)
-        if self.model.joined is None:
-            raise NotJoined("join an interphone first")
-        return self.model.joined
-
-    async def talk_stop(self) -> None:
-        """Stop transmitting at once, then release the floor (or leave the line).
-        Harmless when not talking."""
-        target = self.model.joined
-        if self.model.floor not in (FloorState.TALKING, FloorState.REQUESTING,
-                                    FloorState.QUEUED):
-            return
-        self.model.floor_released("released")
-        self._end_line(False)
-        conn = self._conn
-        if target is None or conn is None or conn.closed:
-            return
-        try:
-            await conn.request(SpeakRequest(False, target))
-        except ClientError as exc:
-            logger.info("speak off not confirmed: %s", exc)
-
-    def send_audio(self, payload: bytes) -> bool:
-        """Send one Opus packet while granted; otherwise drop it (counted) and return False."""
-        media = self._media
-        if self.model.floor is not FloorState.TALKING or media is None \
-                or media.interphone is None or not media.send_audio(payload):
-            self.stats.tx_dropped += 1
-            return False
-        self.stats.tx_packets += 1
-        return True
-
-    # ---- extension "feedback" ---------------------------------------------------------
-
-    @property
-    def feedback_enabled(self) -> bool:
-        """True when the current connection was granted the ``feedback`` extension."""
-        return FEEDBACK in self.features
-
-    def report_quality(self, speaker: str, loss_pct: float, *, jitter_ms: float = 0.0,
-                       late: int = 0, concealed: int = 0, recovered: int = 0,
-                       packets: int = 0, interphone: InterphoneId | str | None = None
-                       ) -> bool:
-        """Tell the server what we measured of ``speaker``'s audio in ``interphone``
-        (default: the talk target); listener side.
-
-        Fire and forget: returns False (nothing sent) without the ``feedback``
-        extension, when not in that interphone, when ``speaker`` is ourselves, or
-        while the previous report about that interphone is unanswered (reports are
-        not queued up).
-        """
-        target = self.model.joined if interphone is None else as_interphone_id(interphone)
-        conn = self._conn
-        if (target is None or not self.model.is_joined(target) or conn is None or conn.closed
-                or not self.feedback_enabled or speaker == self.uid):
-            return False
-        pending = self._report_tasks.get(target)
-        if pending is not None and not pending.done():
-            return False
-        report = QualityReport(target, speaker, max(0.0, min(100.0, loss_pct)),
-                               max(0.0, jitter_ms), late, concealed, recovered, packets)
-        task = self._tasks.spawn(self._send_report(conn, report), "interphone-quality-report")
-        if task is None:
-            return False
-        self._report_tasks[target] = task
-        task.add_done_callback(lambda _: self._report_tasks.pop(target, None)
-                               if self._report_tasks.get(target) is task else None)
-        return True
-
-    async def _send_report(self, conn: SignalingConnection, report: QualityReport) -> None:
-        try:
-            await conn.request(report)
-        except ClientError as exc:
-            logger.debug("quality report not accepted: %s", exc)
-
-    def _on_feedback(self, notice: FeedbackNotice) -> None:
-        if notice.id != self.model.joined or self.model.floor is not FloorState.TALKING:
-            return
-        self.last_feedback = notice
-        callback = self.on_feedback
-        if callback is not None:
-            callback(notice)
-
-    # ---- establishing and reconnecting -------------------------------------------------
-
-    async def _establish(self, rejoin: tuple[InterphoneId, ...],
-                         target: InterphoneId | None) -> None:
-        """Open one signaling session and bring the client back in line with the server.
-
-        The steps, each a method below: connect (:meth:`_open_signaling`), log
-        in (:meth:`_log_in`), open UDP media (:meth:`_open_media`), publish the
-        connection (``self._conn``), restore the subscription set
-        (:meth:`_resync`) and the joined interphones (:meth:`_rejoin`), then
-        report ``connected``. A failure at any step closes what this attempt
-        opened (:meth:`_abandon`) and raises; :class:`NotConnected` when
-        :meth:`close` ran meanwhile.
-        """
-        conn = await self._open_signaling()
-        media: MediaEndpoint | None = None
-        try:
-            result = await self._log_in(conn)
-            media = await self._open_media(conn, result)
-            self._conn = conn
-            await self._resync(conn)
-            await self._rejoin(conn, rejoin, target)
-            if self._closing:
-                raise NotConnected("client closed while connecting")
-            self.model.set_connection(ConnectionState.CONNECTED)
-        except BaseException as exc:
-            await self._abandon(conn, media)
-            if self._closing and isinstance(exc, ClientError):
-                raise NotConnected("client closed while connecting") from exc
-            raise
-        if conn.closed:  # dropped while we were finishing: let the loss handler see it
-            self._on_connection_closed(conn, None)
-
-    async def _open_signaling(self) -> SignalingConnection:
-        session = ClientSession(self.uid, self._token, request_timeout=self._request_timeout,
-                                features=self._features)
-        return await SignalingConnection.open(
-            self.host, self.port, session, on_event=self._on_session_event,
-            on_closed=self._on_connection_closed, connect_timeout=self._connect_timeout,
-            ssl=self._ssl)
-
-    async def _log_in(self, conn: SignalingConnection) -> LoginResult:
-        """Log in (the model took the roster already, in wire order); any refusal is final."""
-        try:
-            return await conn.login()
-        except ServerError as exc:
-            raise LoginRefused(exc.errcode, exc.errmsg, request="login") from None
-
-    async def _open_media(self, conn: SignalingConnection, login: LoginResult) -> MediaEndpoint:
-        """A fresh UDP endpoint towards the login's ``udp_port`` (or ``media_addr``)."""
-        media_host, media_port = self._media_addr or (conn.peer_host or self.host,
-                                                      login.udp_port)
-        secret = media_secret_of(login)
-        media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio,
-                                         media_secret=secret)
-        media.audio_sink = self._sink_media_audio if self._audio_sink is not None else None
-        old_media, self._media = self._media, media
-        if old_media is not None:
-            await old_media.aclose()
-        return media
-
-    async def _resync(self, conn: SignalingConnection) -> None:
-        """Subscribe again to the last sync set (the roster's ids the first time)."""
-        try:
-            await self._sync_on(conn, self._sync_ids or self.model.roster_ids())
-            if PRESENCE in conn.session.features:
-                await conn.request(PresenceSyncRequest())
-        except ServerError as exc:
-            logger.warning("sync after login failed: %s", exc)
-
-    async def _rejoin(self, conn: SignalingConnection, rejoin: tuple[InterphoneId, ...],
-                      target: InterphoneId | None) -> None:
-        """Join the interphones we were in before the drop (the talk target stays the
-        same); one that is refused is left."""
-        for interphone in rejoin:
-            try:
-                await self._join_on(conn, interphone, make_target=interphone == target)
-            except ServerError as exc:
-                logger.warning("could not re-join %s: %s", interphone, exc)
-                self.model.apply_left_one(interphone)
-
-    async def _abandon(self, conn: SignalingConnection, media: MediaEndpoint | None) -> None:
-        """Close what a failed :meth:`_establish` opened."""
-        if self._conn is conn:
-            self._conn = None
-        if self._closing and media is not None and self._media is media:
-            self._media = None  # close() may have run before it was opened
-            await media.aclose()
-        await conn.aclose()
-
-    def _on_connection_closed(self, conn: SignalingConnection, exc: Exception | None) -> None:
-        if conn is not self._conn:
-            return
-        self._conn = None
-        media = self._media
-        if media is not None:
-            media.unregister()
-        self._end_turn("disconnected")
-        if self._closing or self.model.connection.final:
-            return
-        reason = f"connection lost{': ' + str(exc) if exc else ''}"
-        if not self._reconnect:
-            self.model.apply_left()
-            self.model.set_connection(ConnectionState.DISCONNECTED, reason)
-            return
-        logger.info("%s; reconnecting", reason)
-        self.model.set_connection(ConnectionState.RECONNECTING, reason)
-        if self._reconnect_task is None or self._reconnect_task.done():
-            self._reconnect_task = self._tasks.spawn(self._reconnect_loop(),
-                                                     "interphone-reconnect")
-
-    async def _reconnect_loop(self) -> None:
-        rejoin, target = self.model.joined_ids, self.model.talk_target
-        for delay in backoff_delays(*self._backoff):
-            await asyncio.sleep(delay)
-            if self._closing or self.model.connection.final:
-                return
-            self._next_server()
-            try:
-                await self._establish(rejoin=rejoin, target=target)
-            except LoginRefused as exc:
-                if _worth_another_server(exc):  # that node cannot reach its store: next one
-                    self.stats.reconnect_attempts += 1
-                    continue
-                logger.warning("login refused on reconnect: %s", exc)
-                self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
-                self.model.apply_left()
-                return
-            except (ClientError, OSError) as exc:
-                self.stats.reconnect_attempts += 1
-                logger.info("reconnect attempt %d failed: %s", self.stats.reconnect_attempts, exc)
-                if not self.model.connection.final:
-                    self.model.set_connection(ConnectionState.RECONNECTING, str(exc))
-                continue
-            self.stats.reconnects += 1
-            self.stats.reconnect_attempts = 0
-            logger.info("reconnected to %s:%s", self.host, self.port)
-            return
-
-    def _next_server(self) -> None:
-        """Move on to the next server of the list (none: stay)."""
-        if len(self.servers) > 1:
-            at = self.servers.index((self.host, self.port)) if (
-                self.host, self.port) in self.servers else -1
-            self.host, self.port = self.servers[(at + 1) % len(self.servers)]
-
     async def _close(self) -> None:
         self._closing = True
         conn = self._conn
@@ -721,150 +324,13 @@ class InterphoneClient:
         elif isinstance(event, ResponseReceived | NotificationReceived):
             stale = self.model.apply_body(event.body)
             if stale is not None:
-                self._schedule_members_refresh(stale)
+                self._members_refresh.schedule(stale)
             self._install_media_key(event.body)
         elif isinstance(event, SessionKicked):
             self._on_kicked(event.reason)
-
-    def _install_media_key(self, body: object) -> None:
-        """media-auth: a voice key from a join response or a notification, for a joined
-        interphone only (a key for any other is ignored)."""
-        notice = body.media_key if isinstance(body, JoinResult) else body
-        media = self._media
-        if (isinstance(notice, MediaKeyNotice) and media is not None
-                and notice.id in self.model.joined_ids):
-            media.install_key(str(notice.id), notice.epoch, notice.key)
-
-    def _on_floor_notice(self, notice: FloorNotice) -> None:
-        """``<floor>`` notices of the floor extensions about our own request or grant."""
-        if notice.id != self.model.joined:
-            return
-        match notice.type:
-            case FloorNoticeType.QUEUED:
-                if self.model.floor is FloorState.QUEUED:
-                    self.model.floor_queued(notice.position)
-            case FloorNoticeType.GRANTED:
-                if self._line is not None and self.model.floor is FloorState.QUEUED:
-                    self.model.floor_requesting()  # floor_granted follows in talk_start
-                    self._line_grant = notice.grant
-                    self._end_line(True)
-            case FloorNoticeType.LEFT:
-                if self.model.floor is FloorState.QUEUED:
-                    self.model.floor_released("left_queue", cause=notice.reason)
-                    self._end_line(QueueLeft(notice.reason))
-            case FloorNoticeType.REVOKED:
-                if self.model.floor is FloorState.TALKING:
-                    self.model.floor_released("revoked", cause=notice.reason, by=notice.by)
 
     def _on_kicked(self, reason: str) -> None:
         logger.warning("session ended by the server: %s", reason or "kicked")
         self._end_turn("kicked")
         self.model.apply_left()
         self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
-        # The session closed itself on the kick: its driver drops the connection.
-
-    @property
-    def audio_sink(self) -> InterphoneAudio | None:
-        """``sink(interphone, uid, seq, opus_packet)`` called for every audio packet in the
-        media receive thread, before the loop hears of it (see :mod:`app.client.media`):
-        it must be thread-safe (the mixer's ``receive`` is). While one is set,
-        ``on_audio``/``on_interphone_audio`` are still called for every packet, in order,
-        on the loop, but in batches (about every 0.1 s): use the sink to play."""
-        return self._audio_sink
-
-    @audio_sink.setter
-    def audio_sink(self, sink: InterphoneAudio | None) -> None:
-        self._audio_sink = sink
-        if self._media is not None:
-            self._media.audio_sink = self._sink_media_audio if sink is not None else None
-
-    def _sink_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
-        """In the media receive thread."""
-        sink = self._audio_sink
-        if sink is None:
-            return
-        parsed = self._audio_ids.get(interphone)
-        if parsed is None:
-            parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
-        sink(parsed, uid, seq, payload)
-
-    def _on_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
-        self.stats.rx_packets += 1
-        callback = self.on_audio
-        if callback is not None:
-            callback(uid, seq, payload)
-        with_id = self.on_interphone_audio
-        if with_id is not None:
-            parsed = self._audio_ids.get(interphone)
-            if parsed is None:
-                parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
-            with_id(parsed, uid, seq, payload)
-
-    def _on_model_event(self, event: ModelEvent) -> None:
-        """The talk target moved (join, retarget, leave): audio goes there from now on."""
-        if isinstance(event, JoinedChanged) and self._media is not None:
-            self._media.talk_to(str(event.id) if event.id is not None else None)
-
-    def _schedule_members_refresh(self, interphone: InterphoneId) -> None:
-        self._refresh_wanted[interphone] = None
-        if self._refresh_task is None or self._refresh_task.done():
-            self._refresh_task = self._tasks.spawn(self._refresh_members(),
-                                                   "interphone-members-refresh")
-
-    async def _refresh_members(self) -> None:
-        """Ask for the member list until no change came after the last answer."""
-        while self._refresh_wanted:
-            await asyncio.sleep(_MEMBERS_DEBOUNCE)
-            # Cleared before asking: a count-only change read after the answer asks again.
-            wanted, self._refresh_wanted = list(self._refresh_wanted), {}
-            for interphone in wanted:
-                if not self.model.is_joined(interphone) or self._conn is None:
-                    continue
-                try:
-                    info = await self.members(interphone)
-                except ClientError as exc:
-                    logger.info("members refresh of %s failed: %s", interphone, exc)
-                    return
-                logger.debug("members of %s refreshed: %d", interphone, info.member_count)
-
-    # ---- helpers -----------------------------------------------------------------------
-
-    async def _sync_on(self, conn: SignalingConnection,
-                       ids: tuple[InterphoneId, ...]) -> list[InterphoneInfo]:
-        if len(ids) > MAX_SYNC_IDS:
-            logger.warning("syncing only the first %d of %d ids", MAX_SYNC_IDS, len(ids))
-            ids = ids[:MAX_SYNC_IDS]
-        body = await conn.request(SyncRequest(ids))
-        assert isinstance(body, SyncResult)  # the session checked the answer's kind
-        self._sync_ids = ids
-        return list(body.interphones)
-
-    async def _join_on(self, conn: SignalingConnection, target: InterphoneId, *,
-                       make_target: bool = True) -> InterphoneInfo:
-        self.model.expect_join(target, target=make_target)
-        try:
-            body = await conn.request(JoinRequest(target, self.uid))
-        except BaseException:
-            self.model.join_abandoned(target)
-            raise
-        assert isinstance(body, JoinResult)
-        media = self._media
-        if media is not None and not await media.register(
-                str(target), interval=self.model.keepalive,
-                talk=self.model.talk_target == target):
-            logger.warning("audio registration of %s not acknowledged yet", target)
-        return body.info
-
-    def _require_conn(self) -> SignalingConnection:
-        conn = self._conn
-        if conn is None or conn.closed or self._closing or self.model.connection.final:
-            raise NotConnected(f"not connected (state {self.model.connection.value})")
-        return conn
-
-
-def _worth_another_server(exc: BaseException) -> bool:
-    """A failure another server of the list may not have: unreachable, or a refusal with
-    errcode 500 (a node that cannot reach its store says so); a 401 is the same anywhere."""
-    if isinstance(exc, LoginRefused):
-        return exc.errcode == ErrCode.SERVER_FAULT
-    return isinstance(exc, ClientError | OSError)

@@ -1,0 +1,117 @@
+"""What every part of :class:`~app.client.client.InterphoneClient` shares: its state
+(declared here, set up by ``InterphoneClient.__init__``), its counters, and the request
+helpers the parts use (joining, syncing, the connection check).
+
+The parts are mixins over :class:`ClientCore`: media (:mod:`app.client.client_media`), the
+floor (:mod:`app.client.client_floor`), extension feedback
+(:mod:`app.client.client_feedback`) and (re)connecting (:mod:`app.client.client_reconnect`).
+A method one part calls in another is declared at the end of :class:`ClientCore`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.client.connection import SignalingConnection
+from app.client.errors import NotConnected
+from app.client.media import AudioCallback, MediaEndpoint
+from app.client.model import ClientModel
+from app.client.session import SessionEvent
+from app.client.tasks import TaskSet
+from app.protocol.ids import InterphoneId
+from app.protocol.limits import MAX_SYNC_IDS
+from app.protocol.messages import (
+    InterphoneInfo,
+    JoinRequest,
+    JoinResult,
+    LoginResult,
+    SyncRequest,
+    SyncResult,
+)
+
+logger = logging.getLogger(__name__)
+
+InterphoneAudio = Callable[[InterphoneId, str, int, bytes], None]
+"""``on_interphone_audio(interphone, uid, seq, opus_packet)``: audio with its interphone."""
+
+
+@dataclass(slots=True)
+class ClientStats:
+    tx_packets: int = 0
+    tx_dropped: int = 0  # send_audio calls while not granted
+    rx_packets: int = 0  # audio packets delivered to on_audio
+    reconnects: int = 0  # successful reconnects since connect()
+    reconnect_attempts: int = 0  # failed attempts in the current outage (0 when connected)
+
+
+class ClientCore:
+    """The shared state and request helpers of :class:`~app.client.client.InterphoneClient`."""
+
+    host: str
+    port: int
+    servers: list[tuple[str, int]]
+    uid: str
+    model: ClientModel
+    stats: ClientStats
+    on_audio: AudioCallback | None
+    on_interphone_audio: InterphoneAudio | None
+    _conn: SignalingConnection | None
+    _media: MediaEndpoint | None
+    _tasks: TaskSet
+    _closing: bool
+    _sync_ids: tuple[InterphoneId, ...] | None
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The protocol extensions the current connection was granted (empty: base contract)."""
+        conn = self._conn
+        return conn.session.features if conn is not None else frozenset()
+
+    def _require_conn(self) -> SignalingConnection:
+        conn = self._conn
+        if conn is None or conn.closed or self._closing or self.model.connection.final:
+            raise NotConnected(f"not connected (state {self.model.connection.value})")
+        return conn
+
+    async def _sync_on(self, conn: SignalingConnection,
+                       ids: tuple[InterphoneId, ...]) -> list[InterphoneInfo]:
+        if len(ids) > MAX_SYNC_IDS:
+            logger.warning("syncing only the first %d of %d ids", MAX_SYNC_IDS, len(ids))
+            ids = ids[:MAX_SYNC_IDS]
+        body = await conn.request(SyncRequest(ids))
+        assert isinstance(body, SyncResult)  # the session checked the answer's kind
+        self._sync_ids = ids
+        return list(body.interphones)
+
+    async def _join_on(self, conn: SignalingConnection, target: InterphoneId, *,
+                       make_target: bool = True) -> InterphoneInfo:
+        self.model.expect_join(target, target=make_target)
+        try:
+            body = await conn.request(JoinRequest(target, self.uid))
+        except BaseException:
+            self.model.join_abandoned(target)
+            raise
+        assert isinstance(body, JoinResult)
+        media = self._media
+        if media is not None and not await media.register(
+                str(target), interval=self.model.keepalive,
+                talk=self.model.talk_target == target):
+            logger.warning("audio registration of %s not acknowledged yet", target)
+        return body.info
+
+
+    # ---- provided by the parts -----------------------------------------------------------
+
+    def _end_turn(self, reason: str) -> None:
+        """:mod:`app.client.client_floor`."""
+        raise NotImplementedError
+
+    async def _open_media(self, conn: SignalingConnection, login: LoginResult) -> MediaEndpoint:
+        """:mod:`app.client.client_media`."""
+        raise NotImplementedError
+
+    def _on_session_event(self, event: SessionEvent) -> None:
+        """:mod:`app.client.client`."""
+        raise NotImplementedError

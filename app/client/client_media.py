@@ -1,0 +1,126 @@
+"""The UDP media side of :class:`~app.client.client.InterphoneClient`: opening the
+:class:`~app.client.media.MediaEndpoint` for each connection, sending audio while granted,
+handing received audio to ``on_audio`` / ``on_interphone_audio`` / ``audio_sink``, voice
+keys (extension media-auth) and the loss measured per speaker.
+
+A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it uses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app.client.client_core import ClientCore, InterphoneAudio
+from app.client.connection import SignalingConnection
+from app.client.events import FloorState, JoinedChanged, ModelEvent
+from app.client.media import MediaEndpoint
+from app.protocol.features import MEDIA_AUTH
+from app.protocol.ids import InterphoneId
+from app.protocol.media_crypto import SECRET_BYTES, decode_b64
+from app.protocol.messages import JoinResult, LoginResult, MediaKeyNotice
+
+logger = logging.getLogger(__name__)
+
+
+def media_secret_of(login: LoginResult) -> bytes | None:
+    """The media secret when the server granted media-auth with a valid one, else None
+    (base contract, plain media)."""
+    if MEDIA_AUTH not in login.features or not login.media_secret:
+        return None
+    try:
+        return decode_b64(login.media_secret, SECRET_BYTES)
+    except ValueError:
+        logger.warning("media-auth granted with a malformed media secret: plain media")
+        return None
+
+
+class ClientMedia(ClientCore):
+    """Audio in and out over the UDP endpoint of the current connection."""
+
+    _audio_sink: InterphoneAudio | None
+    _audio_ids: dict[str, InterphoneId]
+    _media_addr: tuple[str, int] | None
+
+    def loss_pct(self, uid: str) -> float:
+        """Packet loss (%) measured from the seq gaps of ``uid``'s audio."""
+        return self._media.loss_pct(uid) if self._media is not None else 0.0
+
+    def max_loss_pct(self) -> float:
+        """The worst loss over all speakers heard on the current connection."""
+        if self._media is None:
+            return 0.0
+        return max(self._media.loss_by_speaker().values(), default=0.0)
+
+    def send_audio(self, payload: bytes) -> bool:
+        """Send one Opus packet while granted; otherwise drop it (counted) and return False."""
+        media = self._media
+        if self.model.floor is not FloorState.TALKING or media is None \
+                or media.interphone is None or not media.send_audio(payload):
+            self.stats.tx_dropped += 1
+            return False
+        self.stats.tx_packets += 1
+        return True
+
+    async def _open_media(self, conn: SignalingConnection, login: LoginResult) -> MediaEndpoint:
+        """A fresh UDP endpoint towards the login's ``udp_port`` (or ``media_addr``)."""
+        media_host, media_port = self._media_addr or (conn.peer_host or self.host,
+                                                      login.udp_port)
+        secret = media_secret_of(login)
+        media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio,
+                                         media_secret=secret)
+        media.audio_sink = self._sink_media_audio if self._audio_sink is not None else None
+        old_media, self._media = self._media, media
+        if old_media is not None:
+            await old_media.aclose()
+        return media
+
+    def _install_media_key(self, body: object) -> None:
+        """media-auth: a voice key from a join response or a notification, for a joined
+        interphone only (a key for any other is ignored)."""
+        notice = body.media_key if isinstance(body, JoinResult) else body
+        media = self._media
+        if (isinstance(notice, MediaKeyNotice) and media is not None
+                and notice.id in self.model.joined_ids):
+            media.install_key(str(notice.id), notice.epoch, notice.key)
+
+    @property
+    def audio_sink(self) -> InterphoneAudio | None:
+        """``sink(interphone, uid, seq, opus_packet)`` called for every audio packet in the
+        media receive thread, before the loop hears of it (see :mod:`app.client.media`):
+        it must be thread-safe (the mixer's ``receive`` is). While one is set,
+        ``on_audio``/``on_interphone_audio`` are still called for every packet, in order,
+        on the loop, but in batches (about every 0.1 s): use the sink to play."""
+        return self._audio_sink
+
+    @audio_sink.setter
+    def audio_sink(self, sink: InterphoneAudio | None) -> None:
+        self._audio_sink = sink
+        if self._media is not None:
+            self._media.audio_sink = self._sink_media_audio if sink is not None else None
+
+    def _sink_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
+        """In the media receive thread."""
+        sink = self._audio_sink
+        if sink is None:
+            return
+        parsed = self._audio_ids.get(interphone)
+        if parsed is None:
+            parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
+        sink(parsed, uid, seq, payload)
+
+    def _on_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
+        self.stats.rx_packets += 1
+        callback = self.on_audio
+        if callback is not None:
+            callback(uid, seq, payload)
+        with_id = self.on_interphone_audio
+        if with_id is not None:
+            parsed = self._audio_ids.get(interphone)
+            if parsed is None:
+                parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
+            with_id(parsed, uid, seq, payload)
+
+    def _on_model_event(self, event: ModelEvent) -> None:
+        """The talk target moved (join, retarget, leave): audio goes there from now on."""
+        if isinstance(event, JoinedChanged) and self._media is not None:
+            self._media.talk_to(str(event.id) if event.id is not None else None)

@@ -1,0 +1,188 @@
+"""Establishing and re-establishing the connection of
+:class:`~app.client.client.InterphoneClient`: one attempt (connect, log in, open media,
+sync, re-join), the reconnect loop with backoff, and failover down the list of servers.
+
+A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl as ssl_module
+from collections.abc import Iterable
+from typing import Any
+
+from app.client.client_core import ClientCore
+from app.client.connection import SignalingConnection
+from app.client.errors import ClientError, LoginRefused, NotConnected, ServerError
+from app.client.events import ConnectionState
+from app.client.media import MediaEndpoint
+from app.client.session import ClientSession
+from app.protocol.errors import ErrCode
+from app.protocol.ids import InterphoneId
+from app.protocol.messages import LoginResult
+from app.protocol.presence import PRESENCE, PresenceSyncRequest
+
+logger = logging.getLogger(__name__)
+
+
+def backoff_delays(base: float, cap: float) -> Iterable[float]:
+    """Exponential backoff with jitter: each delay in [d/2, d], d doubling from base to cap."""
+    delay = base
+    while True:
+        yield delay / 2 + random.uniform(0, delay / 2)
+        delay = min(cap, delay * 2)
+
+
+def worth_another_server(exc: BaseException) -> bool:
+    """A failure another server of the list may not have: unreachable, or a refusal with
+    errcode 500 (a node that cannot reach its store says so); a 401 is the same anywhere."""
+    if isinstance(exc, LoginRefused):
+        return exc.errcode == ErrCode.SERVER_FAULT
+    return isinstance(exc, ClientError | OSError)
+
+
+class ClientReconnect(ClientCore):
+    """One connection attempt, and the loop that retries after a drop."""
+
+    _token: str
+    _reconnect: bool
+    _request_timeout: float
+    _connect_timeout: float
+    _backoff: tuple[float, float]
+    _ssl: ssl_module.SSLContext | None
+    _features: tuple[str, ...]
+    _reconnect_task: asyncio.Task[Any] | None
+
+    async def _establish(self, rejoin: tuple[InterphoneId, ...],
+                         target: InterphoneId | None) -> None:
+        """Open one signaling session and bring the client back in line with the server.
+
+        The steps, each a method below: connect (:meth:`_open_signaling`), log
+        in (:meth:`_log_in`), open UDP media (:meth:`_open_media`), publish the
+        connection (``self._conn``), restore the subscription set
+        (:meth:`_resync`) and the joined interphones (:meth:`_rejoin`), then
+        report ``connected``. A failure at any step closes what this attempt
+        opened (:meth:`_abandon`) and raises; :class:`NotConnected` when
+        :meth:`close` ran meanwhile.
+        """
+        conn = await self._open_signaling()
+        media: MediaEndpoint | None = None
+        try:
+            result = await self._log_in(conn)
+            media = await self._open_media(conn, result)
+            self._conn = conn
+            await self._resync(conn)
+            await self._rejoin(conn, rejoin, target)
+            if self._closing:
+                raise NotConnected("client closed while connecting")
+            self.model.set_connection(ConnectionState.CONNECTED)
+        except BaseException as exc:
+            await self._abandon(conn, media)
+            if self._closing and isinstance(exc, ClientError):
+                raise NotConnected("client closed while connecting") from exc
+            raise
+        if conn.closed:  # dropped while we were finishing: let the loss handler see it
+            self._on_connection_closed(conn, None)
+
+    async def _open_signaling(self) -> SignalingConnection:
+        session = ClientSession(self.uid, self._token, request_timeout=self._request_timeout,
+                                features=self._features)
+        return await SignalingConnection.open(
+            self.host, self.port, session, on_event=self._on_session_event,
+            on_closed=self._on_connection_closed, connect_timeout=self._connect_timeout,
+            ssl=self._ssl)
+
+    async def _log_in(self, conn: SignalingConnection) -> LoginResult:
+        """Log in (the model took the roster already, in wire order); any refusal is final."""
+        try:
+            return await conn.login()
+        except ServerError as exc:
+            raise LoginRefused(exc.errcode, exc.errmsg, request="login") from None
+
+    async def _resync(self, conn: SignalingConnection) -> None:
+        """Subscribe again to the last sync set (the roster's ids the first time)."""
+        try:
+            await self._sync_on(conn, self._sync_ids or self.model.roster_ids())
+            if PRESENCE in conn.session.features:
+                await conn.request(PresenceSyncRequest())
+        except ServerError as exc:
+            logger.warning("sync after login failed: %s", exc)
+
+    async def _rejoin(self, conn: SignalingConnection, rejoin: tuple[InterphoneId, ...],
+                      target: InterphoneId | None) -> None:
+        """Join the interphones we were in before the drop (the talk target stays the
+        same); one that is refused is left."""
+        for interphone in rejoin:
+            try:
+                await self._join_on(conn, interphone, make_target=interphone == target)
+            except ServerError as exc:
+                logger.warning("could not re-join %s: %s", interphone, exc)
+                self.model.apply_left_one(interphone)
+
+    async def _abandon(self, conn: SignalingConnection, media: MediaEndpoint | None) -> None:
+        """Close what a failed :meth:`_establish` opened."""
+        if self._conn is conn:
+            self._conn = None
+        if self._closing and media is not None and self._media is media:
+            self._media = None  # close() may have run before it was opened
+            await media.aclose()
+        await conn.aclose()
+
+    def _on_connection_closed(self, conn: SignalingConnection, exc: Exception | None) -> None:
+        if conn is not self._conn:
+            return
+        self._conn = None
+        media = self._media
+        if media is not None:
+            media.unregister()
+        self._end_turn("disconnected")
+        if self._closing or self.model.connection.final:
+            return
+        reason = f"connection lost{': ' + str(exc) if exc else ''}"
+        if not self._reconnect:
+            self.model.apply_left()
+            self.model.set_connection(ConnectionState.DISCONNECTED, reason)
+            return
+        logger.info("%s; reconnecting", reason)
+        self.model.set_connection(ConnectionState.RECONNECTING, reason)
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = self._tasks.spawn(self._reconnect_loop(),
+                                                     "interphone-reconnect")
+
+    async def _reconnect_loop(self) -> None:
+        rejoin, target = self.model.joined_ids, self.model.talk_target
+        for delay in backoff_delays(*self._backoff):
+            await asyncio.sleep(delay)
+            if self._closing or self.model.connection.final:
+                return
+            self._next_server()
+            try:
+                await self._establish(rejoin=rejoin, target=target)
+            except LoginRefused as exc:
+                if worth_another_server(exc):  # that node cannot reach its store: next one
+                    self.stats.reconnect_attempts += 1
+                    continue
+                logger.warning("login refused on reconnect: %s", exc)
+                self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
+                self.model.apply_left()
+                return
+            except (ClientError, OSError) as exc:
+                self.stats.reconnect_attempts += 1
+                logger.info("reconnect attempt %d failed: %s", self.stats.reconnect_attempts, exc)
+                if not self.model.connection.final:
+                    self.model.set_connection(ConnectionState.RECONNECTING, str(exc))
+                continue
+            self.stats.reconnects += 1
+            self.stats.reconnect_attempts = 0
+            logger.info("reconnected to %s:%s", self.host, self.port)
+            return
+
+    def _next_server(self) -> None:
+        """Move on to the next server of the list (none: stay)."""
+        if len(self.servers) > 1:
+            at = self.servers.index((self.host, self.port)) if (
+                self.host, self.port) in self.servers else -1
+            self.host, self.port = self.servers[(at + 1) % len(self.servers)]
