@@ -7,42 +7,38 @@ the properties and subscribes to the change events of :mod:`app.client.events`::
     unsubscribe = client.model.subscribe(on_event)   # on_event(event) -> None
 
 Events of one change are delivered together, after the whole change is applied,
-so a subscriber always reads a consistent model. A subscriber that raises is
-logged and does not stop the others.
+so a subscriber always reads a consistent model (:mod:`app.client.batched_events`).
+A subscriber that raises is logged and does not stop the others. Calls and contacts'
+presence are kept by :class:`~app.client.calls_model.CallsModel`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
+from app.client.batched_events import BatchedEvents, Subscriber
+from app.client.calls_model import CallsModel
 from app.client.events import (
     CallState,
     ConnectionChanged,
     ConnectionState,
-    ContactPresenceChanged,
     EmergencyChanged,
     FloorChanged,
     FloorState,
-    IncomingCall,
-    IncomingCallEnded,
     InterphoneEnded,
     InterphoneUpdated,
     JoinedChanged,
     JoinedSetChanged,
     JoinedSpeakerChanged,
     MembersChanged,
-    ModelEvent,
-    OutgoingCallChanged,
     RosterChanged,
     SpeakerChanged,
 )
 from app.protocol import (
-    AttachType,
     InterphoneChanged,
     InterphoneId,
     InterphoneInfo,
@@ -53,32 +49,23 @@ from app.protocol import (
     RosterEntry,
     SyncResult,
 )
-from app.protocol.ids import as_interphone_id, other_party
+from app.protocol.ids import as_interphone_id
 from app.protocol.messages import Body, EmergencyAction, EmergencyState
 from app.protocol.presence import (
     PRESENCE,
-    CallAction,
     CallNotice,
-    CallNoticeType,
     CallResult,
     PresenceChanged,
     PresenceSyncResult,
 )
 
-_CALL_STATE_OF_NOTICE = {
-    CallNoticeType.ANSWERED: CallState.ANSWERED,
-    CallNoticeType.DECLINED: CallState.DECLINED,
-    CallNoticeType.NO_ANSWER: CallState.NO_ANSWER,
-    CallNoticeType.OFFLINE: CallState.OFFLINE,
-}
+__all__ = ["MAX_UNSOLICITED_INTERPHONES", "ClientModel", "Subscriber"]
 
 logger = logging.getLogger(__name__)
 
 MAX_UNSOLICITED_INTERPHONES = 256
 """Interphones outside the roster (e.g. chats others open) the model tracks at most: a hostile
 server flooding notifications for ever-new ids cannot grow the client without limit."""
-
-Subscriber = Callable[[ModelEvent], None]
 
 
 class ClientModel:
@@ -93,9 +80,10 @@ class ClientModel:
     def __init__(self, uid: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._uid = uid
         self._clock = clock
-        self._subscribers: list[Subscriber] = []
-        self._pending: list[ModelEvent] = []
-        self._depth = 0
+        self._events = BatchedEvents()
+        self._batch = self._events.batch
+        self._emit = self._events.emit
+        self._calls = CallsModel(uid, self._emit)
         self._connection = ConnectionState.DISCONNECTED
         self._connection_detail = ""
         self._roster: tuple[RosterEntry, ...] = ()
@@ -113,23 +101,13 @@ class ClientModel:
         self._speaker_since: float | None = None
         self._floor = FloorState.IDLE
         self._floor_holder = ""
-        self._presence_granted = False  # extension presence: rings come as <call> notices
-        self._online: dict[str, bool] = {}
-        self._outgoing: dict[InterphoneId, CallState] = {}
-        self._incoming: dict[InterphoneId, str] = {}  # chat ringing us -> caller
         self._position = 0  # QUEUED: the place in line
 
     # ---- observing ---------------------------------------------------------------------
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` for every change; returns a function that unsubscribes."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._events.subscribe(callback)
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -232,20 +210,20 @@ class ClientModel:
     @property
     def presence(self) -> Mapping[str, bool]:
         """Contacts' status, uid -> online (extension ``presence``; empty without it)."""
-        return MappingProxyType(self._online)
+        return self._calls.presence
 
     def is_online(self, uid: str) -> bool | None:
         """True/False for a contact whose status is known, None otherwise."""
-        return self._online.get(uid)
+        return self._calls.is_online(uid)
 
     def outgoing_call(self, interphone: InterphoneId | str) -> CallState | None:
         """Where our call in that chat stands (extension ``presence``), None if none."""
-        return self._outgoing.get(as_interphone_id(interphone))
+        return self._calls.outgoing_call(as_interphone_id(interphone))
 
     @property
     def incoming_calls(self) -> Mapping[InterphoneId, str]:
         """Chats ringing us now -> the caller (extension ``presence``)."""
-        return MappingProxyType(self._incoming)
+        return self._calls.incoming
 
     @property
     def floor(self) -> FloorState:
@@ -270,11 +248,11 @@ class ClientModel:
             self._connection_detail = detail
             self._emit(ConnectionChanged(state, detail))
             if state not in (ConnectionState.CONNECTED, ConnectionState.CONNECTING):
-                self._end_calls()  # the server ended every ring of the session that ended
+                self._calls.end_all()  # the server ended every ring of the session that ended
 
     def apply_login(self, result: LoginResult) -> None:
         with self._batch():
-            self._presence_granted = PRESENCE in result.features
+            self._calls.presence_granted = PRESENCE in result.features
             self._keepalive = max(1, result.keepalive)
             self._max_talk = result.max_talk
             if result.roster != self._roster:
@@ -302,59 +280,10 @@ class ClientModel:
                 return info.id if self.apply_info(info) else None
             case PresenceSyncResult() | PresenceChanged() | CallResult() | CallNotice():
                 with self._batch():
-                    self._apply_presence(body)
+                    self._calls.apply(body, joined=self._joined_set)
             case EmergencyState():
                 self.apply_emergency(body)
         return None
-
-    def _apply_presence(self, body: Body) -> None:
-        """Extension ``presence``: contacts' status and the state of calls."""
-        match body:
-            case PresenceSyncResult(contacts):
-                known = {c.uid: c.online for c in contacts}
-                for uid in [u for u in self._online if u not in known]:
-                    del self._online[uid]
-                for uid, online in known.items():
-                    self._set_online(uid, online)
-            case PresenceChanged(uid, online):
-                self._set_online(uid, online)
-            case CallResult(CallAction.RING, chat, state) if state is not None:
-                self._set_outgoing(chat, CallState(state.value))
-            case CallResult(CallAction.CANCEL, chat):
-                self._set_outgoing(chat, CallState.CANCELLED)
-            case CallResult(CallAction.DECLINE, chat):
-                self._end_incoming(chat, "declined")
-            case CallNotice(CallNoticeType.RINGING, chat, caller) if chat.involves(self._uid):
-                if chat not in self._incoming and chat not in self._joined_set:
-                    self._incoming[chat] = caller or other_party(chat, self._uid)
-                    self._emit(IncomingCall(chat, self._incoming[chat]))
-            case CallNotice(CallNoticeType.ENDED, chat, _, _, reason):
-                self._end_incoming(chat, reason or "cancelled")
-            case CallNotice(kind, chat) if kind in _CALL_STATE_OF_NOTICE:
-                self._set_outgoing(chat, _CALL_STATE_OF_NOTICE[kind])
-
-    def _set_online(self, uid: str, online: bool) -> None:
-        if self._online.get(uid) != online:
-            self._online[uid] = online
-            self._emit(ContactPresenceChanged(uid, online))
-
-    def _set_outgoing(self, chat: InterphoneId, state: CallState) -> None:
-        if not chat.involves(self._uid) or self._outgoing.get(chat) == state:
-            return
-        self._outgoing[chat] = state
-        self._emit(OutgoingCallChanged(chat, other_party(chat, self._uid), state))
-
-    def _end_calls(self) -> None:
-        for chat in list(self._incoming):
-            self._end_incoming(chat, "cancelled")
-        for chat, state in list(self._outgoing.items()):
-            if state is CallState.RINGING:
-                self._set_outgoing(chat, CallState.CANCELLED)
-
-    def _end_incoming(self, chat: InterphoneId, reason: str) -> None:
-        caller = self._incoming.pop(chat, None)
-        if caller is not None:
-            self._emit(IncomingCallEnded(chat, caller, reason))
 
     def apply_sync(self, infos: Iterable[InterphoneInfo]) -> None:
         """A sync response: it replaces the set of live interphones (the joined ones stay)."""
@@ -403,7 +332,7 @@ class ClientModel:
             self._apply(info)
             if added:
                 self._emit(JoinedSetChanged(self.joined_ids))
-            self._end_incoming(info.id, "answered")
+            self._calls.end_incoming(info.id, "answered")
 
     def set_talk_target(self, interphone: InterphoneId | None) -> None:
         """Make a joined interphone (or None) the talk target; our floor, if any, ends."""
@@ -482,25 +411,6 @@ class ClientModel:
 
     # ---- internals ---------------------------------------------------------------------
 
-    @contextmanager
-    def _batch(self) -> Iterator[None]:
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if self._depth == 0 and self._pending:
-                events, self._pending = self._pending, []
-                for event in events:
-                    for callback in list(self._subscribers):
-                        try:
-                            callback(event)
-                        except Exception:
-                            logger.exception("model subscriber %r failed on %r", callback, event)
-
-    def _emit(self, event: ModelEvent) -> None:
-        self._pending.append(event)
-
     def _over_cap(self, interphone: InterphoneId) -> bool:
         """A new interphone outside the roster beyond the cap: ignored (logged once)."""
         if (interphone in self._roster_ids or interphone in self._joined_set
@@ -519,7 +429,8 @@ class ClientModel:
         previous = self._interphones.get(info.id)
         if previous is None and info.member_count > 0 and self._over_cap(info.id):
             return False
-        self._maybe_ring(info, previous)
+        self._calls.ring_from_members(
+            info, previous, ours=info.id in self._joined_set or info.id in self._joining)
         if info.member_count <= 0:
             if previous is not None:
                 del self._interphones[info.id]
@@ -605,20 +516,7 @@ class ClientModel:
             return
         del self._joined_set[interphone]
         self._emit(JoinedSetChanged(self.joined_ids))
-        if self._outgoing.get(interphone) is CallState.RINGING:
-            self._set_outgoing(interphone, CallState.CANCELLED)
+        self._calls.left(interphone)
         if interphone == self._joined:
             remaining = self.joined_ids
             self._retarget(remaining[-1] if remaining else None, reason)
-
-    def _maybe_ring(self, info: InterphoneInfo, previous: InterphoneInfo | None) -> None:
-        chat = info.id
-        if chat.kind is not AttachType.CHAT or not chat.involves(self._uid):
-            return
-        if chat in self._joined_set or chat in self._joining or self._presence_granted:
-            return  # with presence, <call type='ringing'> rings instead
-        if info.members is not None and self._uid in info.members:
-            return
-        before = previous.member_count if previous is not None else 0
-        if info.member_count > before:
-            self._emit(IncomingCall(chat, other_party(chat, self._uid)))
