@@ -1,0 +1,162 @@
+"""The per-connection rules of :class:`~app.server.state.ServerState`: bytes in, frames,
+the rate bucket, malformed frames, frames held during a login check, closing a peer, and
+the login, idle and write-stall deadlines of every connection.
+
+A mixin over :class:`~app.server.state_base.StateBase`; what a decoded request does is
+the state's :meth:`~app.server.state.ServerState._answer`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+
+from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
+from app.protocol.messages import Message, MessageKind
+from app.protocol.replies import protocol_error_reply, refusal
+from app.protocol.xmlcodec import decode_message
+from app.server.addr_limits import address_key
+from app.server.outbox import Outbox
+from app.server.peers import Peer
+from app.server.state_base import StateBase
+
+log = logging.getLogger(__name__)
+
+HELD_FRAMES_LIMIT = 32
+"""Frames a connection may send while its login is being checked (beyond: closed)."""
+
+
+class ConnectionRules(StateBase):
+    """Connections opened, fed, paused, timed out and closed."""
+
+    def connect(self, sid: int, peer_ip: str, now: float) -> bool:
+        """A connection was accepted; False if the server is full (drop it unanswered)."""
+        address = address_key(peer_ip)
+        if len(self.peers) >= self.settings.max_sessions:
+            self.refusals.refused(address, f"{len(self.peers)} connections open", now)
+            return False
+        if not self.address_limits.open(address):
+            self.refusals.refused(address, "too many connections before login", now)
+            return False
+        peer = self.peers[sid] = Peer.open(sid, peer_ip, now, self.settings)
+        self._arm_peer(peer, peer.deadline(self.settings, logged_in=False))
+        return True
+
+    def disconnect(self, sid: int) -> Outbox:
+        """The connection is gone: forget the peer and end its session. Idempotent."""
+        peer = self.peers.pop(sid, None)
+        if peer is not None:
+            self._uncount(peer)
+        if self.shared is not None:
+            self.shared.session_gone(sid)
+            return Outbox()
+        return self.logout(sid)
+
+    def writing_paused(self, sid: int, now: float) -> None:
+        """The peer's output backed up above the high-water mark (its stall clock starts)."""
+        peer = self.peers.get(sid)
+        if peer is None or peer.paused_since is not None:
+            return
+        peer.paused_since = now
+        deadline = peer.deadline(self.settings, logged_in=sid in self.sessions)
+        if deadline < peer.timer_at:
+            self._arm_peer(peer, deadline)
+
+    def writing_resumed(self, sid: int) -> None:
+        peer = self.peers.get(sid)
+        if peer is not None:
+            peer.paused_since = None
+
+    def receive_data(self, sid: int, data: bytes, now: float) -> Outbox:
+        """Bytes from connection ``sid``: answer every whole frame they complete.
+
+        Per-peer rules, in order for each frame: the rate bucket is charged; a
+        frame that does not decode is answered with an error and counted (the
+        ``max_malformed``-th closes the session); only requests are answered; a
+        request over the rate limit gets 429; anything but login before a
+        login gets 401. A frame header over the size limit aborts the
+        connection (the stream cannot be resynchronised).
+        """
+        outbox = Outbox()
+        self.now = now
+        peer = self.peers.get(sid)
+        if peer is None or peer.closing:
+            return outbox
+        peer.last_rx = now
+        self.now = now
+        try:
+            frames = peer.decoder.feed(data)
+        except FrameTooLarge as exc:
+            outbox.log(f"closing session {sid}: {exc}")
+            self._close_peer(sid, outbox, abort=True)
+            return outbox
+        self._receive_frames(peer, frames, now, outbox)
+        return outbox
+
+    def _receive_frames(self, peer: Peer, frames: list[bytes], now: float,
+                        outbox: Outbox) -> None:
+        for index, frame in enumerate(frames):
+            if peer.closing:
+                break
+            if peer.checking is not None:  # a login is being checked: the rest waits
+                peer.held += frames[index:]
+                if len(peer.held) > HELD_FRAMES_LIMIT:
+                    outbox.log(f"closing session {peer.sid}: too many frames during login")
+                    self._close_peer(peer.sid, outbox)
+                break
+            try:
+                self._receive_frame(peer, frame, now, outbox)
+            except Exception:
+                log.exception("fault handling a frame of session %d", peer.sid)
+                outbox.send(peer.sid, Message.frame_error("server fault", ErrCode.SERVER_FAULT))
+
+    def _receive_frame(self, peer: Peer, frame: bytes, now: float, outbox: Outbox) -> None:
+        sid = peer.sid
+        allowed = peer.bucket.take(now)
+        try:
+            message = decode_message(frame)
+        except ProtocolError as exc:
+            peer.malformed += 1
+            outbox.send(sid, protocol_error_reply(exc))
+            if peer.malformed >= self.settings.max_malformed:
+                outbox.log(f"closing session {sid}: {peer.malformed} malformed frames")
+                self._close_peer(sid, outbox)
+            return
+        if message.kind is not MessageKind.REQUEST:
+            return  # nothing a client sends besides requests needs an answer
+        if not allowed:
+            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, "too many requests"))
+            return
+        self._answer(peer, message, now, outbox)
+
+    def _close_peer(self, sid: int, outbox: Outbox, *, abort: bool = False) -> None:
+        """Ask the I/O layer to close ``sid`` (flushing first unless ``abort``); from now
+        on its bytes are ignored."""
+        peer = self.peers.get(sid)
+        if peer is not None:
+            peer.closing = True
+        if abort:
+            outbox.abort(sid)
+        else:
+            outbox.close(sid)
+
+    def _expire_peers(self, now: float, outbox: Outbox) -> None:
+        # Each peer has one live heap entry (at ``peer.timer_at``); deadlines that moved
+        # later (data received, logged in) are found here and the entry re-armed.
+        timers = self._peer_timers
+        while timers and timers[0][0] <= now:
+            at, sid = heapq.heappop(timers)
+            peer = self.peers.get(sid)
+            if peer is None or peer.closing or peer.timer_at != at:
+                continue
+            logged_in = sid in self.sessions
+            expiry = peer.expiry(self.settings, now, logged_in=logged_in)
+            if expiry is None:
+                self._arm_peer(peer, peer.deadline(self.settings, logged_in=logged_in))
+                continue
+            outbox.log(f"closing session {sid}: {expiry.reason}")
+            self._close_peer(sid, outbox, abort=expiry.abort)
+
+    def _arm_peer(self, peer: Peer, deadline: float) -> None:
+        peer.timer_at = deadline
+        heapq.heappush(self._peer_timers, (deadline, peer.sid))
