@@ -3,6 +3,14 @@
 The only object that knows both the views and the client. Model events arrive
 on the asyncio loop's thread, which with qasync is the Qt thread, so views are
 updated directly. Coroutines started from slots go through a :class:`TaskSet`.
+
+:class:`Presenter` keeps the wiring, the dispatch of model events, the view intents
+about interphones and calls, and the view updates (every translated string); its other
+parts are mixins over :class:`~app.ui.presenter_core.PresenterCore`: audio
+(:mod:`app.ui.presenter_audio`), the turn (:mod:`app.ui.presenter_turn`), speakers
+(:mod:`app.ui.presenter_speakers`), instant replay (:mod:`app.ui.presenter_replay`) and
+emergencies (:mod:`app.ui.presenter_emergency`); the rows are built by
+:mod:`app.ui.presenter_rows`.
 """
 
 from __future__ import annotations
@@ -14,14 +22,12 @@ from collections import Counter
 from PySide6.QtCore import QObject, QTimer
 
 from app.audio.mixer import stream_key
-from app.audio.talker_stream import TalkerQuality
 from app.client import (
     CallState,
     ConnectionChanged,
     ConnectionState,
     ContactPresenceChanged,
     FloorChanged,
-    FloorState,
     IncomingCall,
     IncomingCallEnded,
     InterphoneClient,
@@ -40,30 +46,25 @@ from app.client import (
 from app.client.feedback import QualityReporter
 from app.client.replay import ReplayStore
 from app.client.tasks import TaskSet
-from app.client.turn import (
-    EndReason,
-    TurnConfig,
-    TurnMachine,
-    TurnTone,
-    TurnViewKind,
-)
+from app.client.turn import TurnViewKind
 from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
-from app.protocol.features import EMERGENCY, FLOOR_QUEUE
-from app.protocol.messages import FeedbackNotice
-from app.ui.audio_link import TURN_TONES, AudioPort, Tone
-from app.ui.floor_text import end_reason_text
-from app.ui.floor_widgets import ReplayItem
-from app.ui.interphone_mix import format_mix, parse_mix
+from app.protocol.features import EMERGENCY
+from app.ui.audio_link import AudioPort, Tone
+from app.ui.interphone_mix import parse_mix
 from app.ui.main_window import MainWindow
+from app.ui.presenter_audio import LEVEL_POLL_MS, QUALITY_POLL_MS, PresenterAudio
+from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, PresenterEmergency
+from app.ui.presenter_replay import PresenterReplay
+from app.ui.presenter_rows import display_names, interphone_rows
+from app.ui.presenter_speakers import PresenterSpeakers
+from app.ui.presenter_turn import PresenterTurn
 from app.ui.replay_player import ReplayPlayer
 from app.ui.settings import Settings
-from app.ui.view_types import InterphoneRow, LinkState, Reception, RowKind, TalkState
+from app.ui.view_types import InterphoneRow, LinkState, TalkState
 
 logger = logging.getLogger(__name__)
 
-_KINDS = {AttachType.GROUP: RowKind.GROUP, AttachType.DISCUSS: RowKind.DISCUSS,
-          AttachType.CHAT: RowKind.CHAT}
 _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.CONNECTING: LinkState.CONNECTING,
           ConnectionState.CONNECTED: LinkState.CONNECTED,
@@ -76,13 +77,10 @@ _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: Talk
                 TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
                 TurnViewKind.BUSY: TalkState.BUSY, TurnViewKind.DENIED: TalkState.DENIED,
                 TurnViewKind.PREEMPTED: TalkState.IDLE, TurnViewKind.REVOKED: TalkState.IDLE}
-EMERGENCY_REPEAT_MS = 2500
-LEVEL_POLL_MS = 50
-QUALITY_POLL_MS = 250  # report what we hear to the talker (extension feedback) when due
-RECEPTION_EVERY = 4  # ... and show it every 4th poll (once a second)
 
 
-class Presenter(QObject):
+class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterReplay,
+                PresenterEmergency, QObject):
     """Binds one signed-in :class:`InterphoneClient` (and its audio) to the main window."""
 
     def __init__(self, window: MainWindow, client: InterphoneClient, audio: AudioPort | None,
@@ -170,9 +168,9 @@ class Presenter(QObject):
 
     def display_names(self) -> dict[str, str]:
         """Contacts' names by uid, from the roster (uids without a name are left out)."""
-        return {entry.id: entry.name for entry in self.model.contacts if entry.name}
+        return display_names(self.model)
 
-    # --- whole-view refresh ----------------------------------------------------------------
+    # --- whole-view refresh --------------------------------------------------------------------
     def refresh(self) -> None:
         self.window.set_names(self.display_names())
         self._show_link()
@@ -185,40 +183,11 @@ class Presenter(QObject):
 
     def rows(self) -> list[InterphoneRow]:
         """Every roster entry, plus live chats with people outside the roster."""
-        model, me = self.model, self.model.uid
-        joined = str(model.joined) if model.joined is not None else ""
-        rows: list[InterphoneRow] = []
-        seen: set[str] = set()
-        entries = [(InterphoneId.group(e.id), e.name) for e in model.groups]
-        entries += [(InterphoneId.discuss(e.id), e.name) for e in model.discussions]
-        entries += [(InterphoneId.chat(me, e.id), e.name or e.id) for e in model.contacts
-                    if e.id != me]
-        for interphone, name in entries:
-            rows.append(self._row(interphone, name, joined))
-            seen.add(str(interphone))
-        for interphone in model.interphones:
-            if str(interphone) not in seen:
-                peer = (interphone.peer if interphone.key == me else interphone.key) \
-                    if interphone.kind is AttachType.CHAT else interphone.key
-                rows.append(self._row(interphone, peer or str(interphone), joined))
+        rows = interphone_rows(self.model, self._active)
         self._names = {row.id: row.name for row in rows}
         return rows
 
-    def _row(self, interphone: InterphoneId, name: str, joined: str) -> InterphoneRow:
-        """``joined``: the talk target's id; other joined interphones are listened to."""
-        info = self.model.interphone(interphone)
-        key = str(interphone)
-        speaker = self.model.speaker if key == joined else (info.speaker if info else "")
-        online = None
-        if interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid):
-            online = self.model.is_online(other_party(interphone, self.model.uid))
-        return InterphoneRow(id=key, kind=_KINDS[interphone.kind], name=name,
-                             member_count=info.member_count if info else 0,
-                             speaker=speaker or "", joined=self.model.is_joined(interphone),
-                             talk_target=key == joined, active=key in self._active,
-                             online=online)
-
-    # --- model events ----------------------------------------------------------------------
+    # --- model events --------------------------------------------------------------------------
     def _on_event(self, event: ModelEvent) -> None:
         if isinstance(event, ConnectionChanged):
             if event.state is ConnectionState.RECONNECTING:
@@ -280,24 +249,6 @@ class Presenter(QObject):
                 self.window.show_message(self.tr("Missed call from %1").replace(
                     "%1", self.window.display_name(event.from_uid)), 8000)
 
-    def _on_activity(self, event: JoinedSpeakerChanged) -> None:
-        """Someone speaks (or stops) in a joined interphone other than the talk target:
-        a distinct short cue, a highlighted row, and a tray note when the window is hidden."""
-        key = str(event.id)
-        previous = self._active.pop(key, "")
-        if previous and self.audio is not None:
-            self.audio.end_utterance(previous, key)
-        if event.uid and event.uid != self.model.uid:
-            self._active[key] = event.uid
-            if key not in self.interphone_muted:
-                self._tone(Tone.ACTIVITY)
-            self.window.notify_activity(key, self._names.get(key, key),
-                                        self.window.display_name(event.uid))
-        self._note_speaker(key)
-        self._show_rows()
-        if key == self._selected:
-            self._show_selected()
-
     def _ring_again(self) -> None:
         if self.model.incoming_calls:
             self._tone(Tone.INCOMING_CALL)
@@ -315,128 +266,7 @@ class Presenter(QObject):
         self.window.show_message(text.replace("%1", who), 30000 if event.state is
                                  CallState.RINGING else 8000)
 
-    def _on_speaker(self, event: SpeakerChanged) -> None:
-        key = str(event.id)
-        self.replay.close(key)
-        previous = self._speaker_seen.get(key, ("", 0.0))[0]
-        if previous and previous != event.uid:
-            self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
-            if self.audio is not None and previous != self.model.uid:
-                self.audio.end_utterance(previous, key)
-                if not event.uid:
-                    self._tone(Tone.END_OF_TRANSMISSION)
-        if event.uid:
-            self._speaker_seen[key] = (event.uid, event.since)
-        else:
-            self._speaker_seen.pop(key, None)
-        self._show_rows()
-        self._show_selected()
-        self._show_talk()
-        self._show_title()
-
-    def _note_speaker(self, key: str) -> None:
-        """Remember when a speaker was first seen in an interphone we only watch."""
-        if self.model.joined is not None and str(self.model.joined) == key:
-            return
-        info = self.model.interphone(key)
-        speaker = info.speaker if info is not None else ""
-        previous = self._speaker_seen.get(key, ("", 0.0))[0]
-        if previous and previous != speaker:
-            self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
-        if speaker and speaker != previous:
-            self._speaker_seen[key] = (speaker, time.monotonic())
-        elif not speaker:
-            self._speaker_seen.pop(key, None)
-
-    def _on_floor(self, event: FloorChanged) -> None:
-        if event.state is FloorState.TALKING:
-            self._deadline = time.monotonic() + self.model.max_talk
-        else:
-            self._deadline = None
-        self._show_talk()
-
-    def _on_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
-        """Audio of any joined interphone, on the loop (in batches: ``_play_audio`` plays)."""
-        self.received[uid] += 1
-        if self.audio is not None and self.client.audio_sink != self._play_audio:
-            self.audio.receive(uid, seq, payload, str(interphone))
-        number = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
-        if number and number != self._replay_shown:
-            self._replay_shown = number
-            self._show_replay()
-
-    # --- instant replay --------------------------------------------------------------------
-    def replay_items(self, interphone_id: str) -> list[ReplayItem]:
-        now, wall = time.monotonic(), time.time()
-        return [ReplayItem(t.number, self.window.display_name(t.speaker),
-                           time.strftime("%H:%M:%S", time.localtime(wall - (now - t.started_at))),
-                           t.duration, t.heard, t.receiving)
-                for t in self.replay.transmissions(interphone_id, now)]
-
-    def _show_replay(self) -> None:
-        self.window.panel.replay.set_items(self.replay_items(self._selected)
-                                           if self._selected else [])
-
-    def play_replay(self, number: int) -> None:
-        """Play a stored transmission again (lost packets concealed)."""
-        frames = self.replay.playback(number)
-        self.replay.mark_heard(number)
-        self._show_replay()
-        if self.audio is not None:
-            self._player.play(frames, self.audio)
-
-    def replay_last(self) -> None:
-        last = self.replay.last(self._selected or None, time.monotonic())
-        if last is not None:
-            self.play_replay(last.number)
-
-    @property
-    def replaying(self) -> bool:
-        return self._player.active
-
-    # --- emergency -------------------------------------------------------------------------
-    def _show_emergency(self) -> None:
-        """The banner and the repeating alert follow the selected or joined interphone's
-        ``emergency`` (who raised it; extension ``emergency``)."""
-        raised: tuple[str, str] = ("", "")
-        for key in (self._selected, str(self.model.joined or "")):
-            info = self.model.interphone(key) if key else None
-            raiser = info.emergency if info is not None else ""
-            if raiser:
-                raised = (key, raiser)
-                break
-        if raised == self._emergency:
-            return
-        self._emergency = raised
-        banner = self.window.emergency
-        if not raised[1]:
-            banner.clear()
-            self._alarm.stop()
-            return
-        can_cancel = raised[1] == self.model.uid or self._is_dispatcher()
-        banner.show_emergency(raised[0], self.window.display_name(raised[1]), can_cancel)
-        self._tone(Tone.EMERGENCY)
-        self._alarm.start()
-
-    def _is_dispatcher(self) -> bool:
-        return self.client.dispatcher
-
-    def raise_emergency(self) -> None:
-        """Raise an emergency on the joined interphone (extension ``emergency``)."""
-        if self.model.joined is not None and EMERGENCY in self.client.features:
-            self.tasks.spawn(self.client.raise_emergency(self.model.joined), "emergency")
-
-    def cancel_emergency(self, interphone_id: str) -> None:
-        if interphone_id:
-            self.tasks.spawn(self.client.cancel_emergency(interphone_id), "emergency")
-
-    def _play_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
-        """In the client's media receive thread: each interphone mixed with its own volume."""
-        audio = self.audio
-        if audio is not None:
-            audio.receive_from_thread(uid, seq, payload, str(interphone))
-
-    # --- view intents ----------------------------------------------------------------------
+    # --- view intents --------------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
         self._selected = interphone_id
         self.replay.select(interphone_id)
@@ -487,103 +317,11 @@ class Presenter(QObject):
         if interphone_id and self._online():
             self.tasks.spawn(self.client.decline(interphone_id), "decline")
 
-    def set_interphone_volume(self, interphone_id: str, percent: int) -> None:
-        self.interphone_volume[interphone_id] = percent
-        self._apply_interphone_gain(interphone_id)
-
-    def set_interphone_muted(self, interphone_id: str, muted: bool) -> None:
-        if muted:
-            self.interphone_muted.add(interphone_id)
-        else:
-            self.interphone_muted.discard(interphone_id)
-        self._apply_interphone_gain(interphone_id)
-
-    def _apply_interphone_gain(self, interphone_id: str) -> None:
-        self.settings.interphone_mix = format_mix(self.interphone_volume, self.interphone_muted)
-        if self.audio is not None:
-            muted = interphone_id in self.interphone_muted
-            percent = self.interphone_volume.get(interphone_id, 100)
-            self.audio.set_interphone_volume(interphone_id, 0.0 if muted else percent / 100)
-    def press_talk(self) -> None:
-        """Talk intent (button or key): talks into the talk target, whichever row is
-        selected (looking at another row never drops the talk target).
-
-        Every press and release goes to the turn machine (:attr:`talk`); it debounces
-        auto-repeat (one physical press, at most one request) and runs the release delay."""
-        """Talk intent (button or key). Ignored unless the selected interphone is the joined one.
-
-        Every press and release goes to the turn machine (:attr:`talk`); it debounces
-        auto-repeat (one physical press, at most one request) and runs the release delay."""
-        if not self._can_talk():
-            return
-        if self.window.panel.talk_button.state is TalkState.BUSY:
-            self.window.panel.talk_button.show_refused()
-        self.talk.press()
-
-    def release_talk(self) -> None:
-        self.talk.release()
-
-    @property
-    def turn(self) -> TurnMachine:
-        return self.talk.machine
-
-    @property
-    def talk_in_progress(self) -> bool:
-        """A turn is running: asking for the floor, waiting in line, talking or releasing."""
-        return self.talk.busy
-
-    # --- the turn driver's callbacks -------------------------------------------------------
-    def _turn_config(self) -> TurnConfig:
-        """Wait in line when the floor is busy wherever the server offers it."""
-        return TurnConfig(max_talk=float(self.model.max_talk or 60),
-                          release_delay=max(0, self.settings.release_delay_ms) / 1000,
-                          queue=FLOOR_QUEUE in self.client.features)
-
-    def _set_transmitting(self, on: bool) -> None:
-        if on:
-            self._transmitting = True
-            if self.audio is not None:
-                self.audio.start_transmit()
-        else:
-            self._stop_transmitting()
-
-    async def _wait_drained(self, timeout: float) -> None:
-        if self.audio is not None:
-            await self.audio.wait_transmit_stopped(timeout)
-
-    def _turn_tone(self, tone: TurnTone) -> None:
-        self._tone(TURN_TONES[tone])
-
-    def _turn_ended(self, reason: EndReason, by: str) -> None:
-        self.window.show_message(end_reason_text(reason,
-                                                 self.window.display_name(by) if by else ""))
-
-    def _reset_turn(self) -> None:
-        """Leaving or switching interphones: stop sending and start from a fresh machine
-        (quitting releases the floor at the server)."""
-        self.talk.reset()
-
-    def _stop_transmitting(self) -> None:
-        if self._transmitting:
-            self._transmitting = False
-            if self.audio is not None:
-                self.audio.stop_transmit()
-
     def _can_talk(self) -> bool:
         return self._online() and self.model.talk_target is not None
 
     def _online(self) -> bool:
         return self.model.connection is ConnectionState.CONNECTED
-
-    def _on_volume(self, percent: int) -> None:
-        self.settings.volume = percent
-        if self.audio is not None:
-            self.audio.set_volume(percent / 100)
-
-    def _on_mute(self, muted: bool) -> None:
-        self.settings.muted = muted
-        if self.audio is not None:
-            self.audio.set_muted(muted)
 
     def _on_task_error(self, exc: BaseException) -> None:
         if isinstance(exc, NotConnected):
@@ -599,7 +337,7 @@ class Presenter(QObject):
             return self.tr("Not connected yet: reconnecting…")
         return self.tr("Not connected to the server.")
 
-    # --- view updates ----------------------------------------------------------------------
+    # --- view updates --------------------------------------------------------------------------
     def _show_link(self) -> None:
         state = self.model.connection
         detail = ""
@@ -674,69 +412,7 @@ class Presenter(QObject):
         name = self._names.get(str(joined), str(joined)) if joined is not None else ""
         self.window.set_speaking(name, self.model.speaker if joined is not None else "")
 
-    def set_level_polling(self, on: bool) -> None:
-        """Poll the level meters only while an audio stream runs (idle: no 20 Hz timer)."""
-        if on and self.audio is not None:
-            self._levels.start()
-        else:
-            self._levels.stop()
-            self.window.audio_bar.set_levels(0.0, 0.0)
-
-    def _poll_levels(self) -> None:
-        if self.audio is not None:
-            self.window.audio_bar.set_levels(*self.audio.levels())
-
-    def _receive_quality(self) -> dict[str, TalkerQuality]:
-        return dict(self.audio.receive_quality()) if self.audio is not None else {}
-
-    def _follow_quality(self) -> None:
-        """Report what we hear of the speaker when due (the talker's FEC follows the
-        reports, docs/protocol-extensions.md "feedback"); show it each second."""
-        self._reporter.tick(time.monotonic())
-        self._quality_polls += 1
-        if self._quality_polls % RECEPTION_EVERY:
-            return
-        speaker, target = self.model.speaker, self.model.talk_target
-        quality = self._receive_quality().get(stream_key(speaker, str(target))) \
-            if speaker and speaker != self.model.uid and target is not None else None
-        if quality is None:
-            self.window.panel.set_reception(None)
-            return
-        before = self._fec_recovered.get(speaker, quality.fec_recovered)
-        self._fec_recovered = {speaker: quality.fec_recovered}
-        self.window.panel.set_reception(Reception(
-            speaker, quality.recent_loss_pct, quality.jitter_ms,
-            fec_on=quality.fec_packets > 0,
-            fec_repairing=quality.fec_recovered > before))
-
-    def _on_feedback(self, notice: FeedbackNotice) -> None:
-        """What our listeners lose (we hold the floor): the encoder's FEC policy follows."""
-        if self.audio is not None:
-            self.audio.report_loss(notice.worst_pct, notice.p90_pct)
-
-    def _tone(self, tone: Tone) -> None:
-        if self.audio is not None and self.settings.tones:
-            self.audio.play_tone(tone)
-
-    def set_audio(self, audio: AudioPort | None) -> None:
-        """Use another audio engine (settings changed); None while it restarts."""
-        self._stop_transmitting()
-        self.audio = audio
-        if audio is not None:
-            audio.set_volume(self.settings.volume / 100)
-            audio.set_muted(self.settings.muted)
-            for interphone_id in set(self.interphone_volume) | self.interphone_muted:
-                self._apply_interphone_gain(interphone_id)
-            if self.turn.transmitting:  # still our turn: go on with the new device
-                self._transmitting = True
-                audio.start_transmit()
-            self._levels.start()
-            self._loss.start()
-        else:
-            self._levels.stop()
-            self._loss.stop()
-
-    # --- shutdown --------------------------------------------------------------------------
+    # --- shutdown ------------------------------------------------------------------------------
     async def close(self) -> None:
         """Stop listening to the model and end what this presenter started."""
         self._levels.stop()

@@ -1,0 +1,69 @@
+"""What the parts of :class:`~app.ui.presenter.Presenter` share: the window, the client
+and its model, the audio port, the settings and the presenter's own records (declared
+here, set up by ``Presenter.__init__``) and, for the type checker only, the methods one
+part calls in another.
+
+The parts are mixins over :class:`PresenterCore`: audio (:mod:`app.ui.presenter_audio`),
+the turn (:mod:`app.ui.presenter_turn`), speakers (:mod:`app.ui.presenter_speakers`),
+instant replay (:mod:`app.ui.presenter_replay`) and emergencies
+(:mod:`app.ui.presenter_emergency`). They call no ``tr``: every translated string stays
+in :class:`~app.ui.presenter.Presenter` (the translation context ``Presenter``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from app.client import ClientModel, InterphoneClient
+from app.client.replay import ReplayStore
+from app.client.tasks import TaskSet
+from app.client.turn_driver import TurnDriver
+from app.ui.audio_link import AudioPort
+from app.ui.main_window import MainWindow
+from app.ui.settings import Settings
+
+if TYPE_CHECKING:
+    from app.client.turn import TurnMachine
+    from app.ui.audio_link import Tone
+
+
+class PresenterCore:
+    """The presenter's shared attributes (see :class:`~app.ui.presenter.Presenter`)."""
+
+    window: MainWindow
+    client: InterphoneClient
+    model: ClientModel
+    audio: AudioPort | None
+    settings: Settings
+    tasks: TaskSet
+    talk: TurnDriver
+    received: Counter[str]
+    replay: ReplayStore
+    interphone_volume: dict[str, int]
+    interphone_muted: set[str]
+    _selected: str
+    _names: dict[str, str]
+    _active: dict[str, str]  # joined, non-target interphone -> who speaks
+    _speaker_seen: dict[str, tuple[str, float]]  # id -> (uid, since)
+    _last_spoke: dict[str, tuple[str, str]]  # id -> (uid, "HH:MM:SS")
+    _transmitting: bool
+    _deadline: float | None
+
+    if TYPE_CHECKING:
+        # ---- Presenter (presenter.py) -------------------------------------------------------
+
+        def _online(self) -> bool: ...
+        def _can_talk(self) -> bool: ...
+        def _show_rows(self) -> None: ...
+        def _show_selected(self) -> None: ...
+        def _show_talk(self) -> None: ...
+        def _show_title(self) -> None: ...
+
+        # ---- the parts ----------------------------------------------------------------------
+
+        def _tone(self, tone: Tone) -> None: ...
+        def _stop_transmitting(self) -> None: ...
+        @property
+        def turn(self) -> TurnMachine: ...
+        def _show_replay(self) -> None: ...

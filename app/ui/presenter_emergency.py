@@ -1,0 +1,58 @@
+"""The presenter's emergency (extension emergency): the banner and the repeating alert
+that follow the selected or joined interphone, raising and cancelling.
+
+A mixin of :class:`~app.ui.presenter.Presenter` over
+:class:`~app.ui.presenter_core.PresenterCore`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+
+from app.protocol.features import EMERGENCY
+from app.ui.audio_link import Tone
+from app.ui.presenter_core import PresenterCore
+
+EMERGENCY_REPEAT_MS = 2500
+
+
+class PresenterEmergency(PresenterCore):
+    """The emergency banner, its alert, and the raise and cancel intents."""
+
+    _alarm: QTimer
+    _emergency: tuple[str, str]
+
+    def _show_emergency(self) -> None:
+        """The banner and the repeating alert follow the selected or joined interphone's
+        ``emergency`` (who raised it; extension ``emergency``)."""
+        raised: tuple[str, str] = ("", "")
+        for key in (self._selected, str(self.model.joined or "")):
+            info = self.model.interphone(key) if key else None
+            raiser = info.emergency if info is not None else ""
+            if raiser:
+                raised = (key, raiser)
+                break
+        if raised == self._emergency:
+            return
+        self._emergency = raised
+        banner = self.window.emergency
+        if not raised[1]:
+            banner.clear()
+            self._alarm.stop()
+            return
+        can_cancel = raised[1] == self.model.uid or self._is_dispatcher()
+        banner.show_emergency(raised[0], self.window.display_name(raised[1]), can_cancel)
+        self._tone(Tone.EMERGENCY)
+        self._alarm.start()
+
+    def _is_dispatcher(self) -> bool:
+        return self.client.dispatcher
+
+    def raise_emergency(self) -> None:
+        """Raise an emergency on the joined interphone (extension ``emergency``)."""
+        if self.model.joined is not None and EMERGENCY in self.client.features:
+            self.tasks.spawn(self.client.raise_emergency(self.model.joined), "emergency")
+
+    def cancel_emergency(self, interphone_id: str) -> None:
+        if interphone_id:
+            self.tasks.spawn(self.client.cancel_emergency(interphone_id), "emergency")

@@ -1,0 +1,56 @@
+"""The interphone list as the presenter shows it: one :class:`InterphoneRow` per roster
+entry, plus live chats with people outside the roster (pure: no Qt)."""
+
+from __future__ import annotations
+
+from collections.abc import Container
+
+from app.client import ClientModel
+from app.protocol import AttachType, InterphoneId, other_party
+from app.ui.view_types import InterphoneRow, RowKind
+
+_KINDS = {AttachType.GROUP: RowKind.GROUP, AttachType.DISCUSS: RowKind.DISCUSS,
+          AttachType.CHAT: RowKind.CHAT}
+
+
+def display_names(model: ClientModel) -> dict[str, str]:
+    """Contacts' names by uid, from the roster (uids without a name are left out)."""
+    return {entry.id: entry.name for entry in model.contacts if entry.name}
+
+
+def interphone_rows(model: ClientModel, active: Container[str]) -> list[InterphoneRow]:
+    """Every roster entry, plus live chats with people outside the roster (``active``: the
+    joined interphones other than the talk target where someone speaks)."""
+    me = model.uid
+    joined = str(model.joined) if model.joined is not None else ""
+    rows: list[InterphoneRow] = []
+    seen: set[str] = set()
+    entries = [(InterphoneId.group(e.id), e.name) for e in model.groups]
+    entries += [(InterphoneId.discuss(e.id), e.name) for e in model.discussions]
+    entries += [(InterphoneId.chat(me, e.id), e.name or e.id) for e in model.contacts
+                if e.id != me]
+    for interphone, name in entries:
+        rows.append(_row(model, interphone, name, joined, active))
+        seen.add(str(interphone))
+    for interphone in model.interphones:
+        if str(interphone) not in seen:
+            peer = (interphone.peer if interphone.key == me else interphone.key) \
+                if interphone.kind is AttachType.CHAT else interphone.key
+            rows.append(_row(model, interphone, peer or str(interphone), joined, active))
+    return rows
+
+
+def _row(model: ClientModel, interphone: InterphoneId, name: str, joined: str,
+         active: Container[str]) -> InterphoneRow:
+    """``joined``: the talk target's id; other joined interphones are listened to."""
+    info = model.interphone(interphone)
+    key = str(interphone)
+    speaker = model.speaker if key == joined else (info.speaker if info else "")
+    online = None
+    if interphone.kind is AttachType.CHAT and interphone.involves(model.uid):
+        online = model.is_online(other_party(interphone, model.uid))
+    return InterphoneRow(id=key, kind=_KINDS[interphone.kind], name=name,
+                         member_count=info.member_count if info else 0,
+                         speaker=speaker or "", joined=model.is_joined(interphone),
+                         talk_target=key == joined, active=key in active,
+                         online=online)

@@ -1,0 +1,77 @@
+"""The presenter's record of who speaks: the talk target's speaker (and the end of an
+utterance), activity in the other joined interphones, when each speaker started and who
+spoke last, and the talk deadline of our own grant.
+
+A mixin of :class:`~app.ui.presenter.Presenter` over
+:class:`~app.ui.presenter_core.PresenterCore`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from app.client import FloorChanged, FloorState, JoinedSpeakerChanged, SpeakerChanged
+from app.ui.audio_link import Tone
+from app.ui.presenter_core import PresenterCore
+
+
+class PresenterSpeakers(PresenterCore):
+    """Speakers seen, last speakers and activity cues."""
+
+    def _on_speaker(self, event: SpeakerChanged) -> None:
+        key = str(event.id)
+        self.replay.close(key)
+        previous = self._speaker_seen.get(key, ("", 0.0))[0]
+        if previous and previous != event.uid:
+            self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
+            if self.audio is not None and previous != self.model.uid:
+                self.audio.end_utterance(previous, key)
+                if not event.uid:
+                    self._tone(Tone.END_OF_TRANSMISSION)
+        if event.uid:
+            self._speaker_seen[key] = (event.uid, event.since)
+        else:
+            self._speaker_seen.pop(key, None)
+        self._show_rows()
+        self._show_selected()
+        self._show_talk()
+        self._show_title()
+
+    def _note_speaker(self, key: str) -> None:
+        """Remember when a speaker was first seen in an interphone we only watch."""
+        if self.model.joined is not None and str(self.model.joined) == key:
+            return
+        info = self.model.interphone(key)
+        speaker = info.speaker if info is not None else ""
+        previous = self._speaker_seen.get(key, ("", 0.0))[0]
+        if previous and previous != speaker:
+            self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
+        if speaker and speaker != previous:
+            self._speaker_seen[key] = (speaker, time.monotonic())
+        elif not speaker:
+            self._speaker_seen.pop(key, None)
+
+    def _on_activity(self, event: JoinedSpeakerChanged) -> None:
+        """Someone speaks (or stops) in a joined interphone other than the talk target:
+        a distinct short cue, a highlighted row, and a tray note when the window is hidden."""
+        key = str(event.id)
+        previous = self._active.pop(key, "")
+        if previous and self.audio is not None:
+            self.audio.end_utterance(previous, key)
+        if event.uid and event.uid != self.model.uid:
+            self._active[key] = event.uid
+            if key not in self.interphone_muted:
+                self._tone(Tone.ACTIVITY)
+            self.window.notify_activity(key, self._names.get(key, key),
+                                        self.window.display_name(event.uid))
+        self._note_speaker(key)
+        self._show_rows()
+        if key == self._selected:
+            self._show_selected()
+
+    def _on_floor(self, event: FloorChanged) -> None:
+        if event.state is FloorState.TALKING:
+            self._deadline = time.monotonic() + self.model.max_talk
+        else:
+            self._deadline = None
+        self._show_talk()
