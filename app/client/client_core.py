@@ -5,7 +5,8 @@ helpers the parts use (joining, syncing, the connection check).
 The parts are mixins over :class:`ClientCore`: media (:mod:`app.client.client_media`), the
 floor (:mod:`app.client.client_floor`), extension feedback
 (:mod:`app.client.client_feedback`) and (re)connecting (:mod:`app.client.client_reconnect`).
-A method one part calls in another is declared at the end of :class:`ClientCore`.
+A method one part calls in another is declared at the end of :class:`ClientCore`,
+for the type checker only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.client.connection import SignalingConnection
 from app.client.errors import NotConnected
@@ -101,17 +103,11 @@ class ClientCore:
             logger.warning("audio registration of %s not acknowledged yet", target)
         return body.info
 
+    if TYPE_CHECKING:
+        # ---- provided by the parts (declared for the type checker only: at run time
+        # nothing here can hide a part's method, whatever the order of the bases) ----------
 
-    # ---- provided by the parts -----------------------------------------------------------
-
-    def _end_turn(self, reason: str) -> None:
-        """:mod:`app.client.client_floor`."""
-        raise NotImplementedError
-
-    async def _open_media(self, conn: SignalingConnection, login: LoginResult) -> MediaEndpoint:
-        """:mod:`app.client.client_media`."""
-        raise NotImplementedError
-
-    def _on_session_event(self, event: SessionEvent) -> None:
-        """:mod:`app.client.client`."""
-        raise NotImplementedError
+        def _end_turn(self, reason: str) -> None: ...  # client_floor
+        async def _open_media(self, conn: SignalingConnection,
+                              login: LoginResult) -> MediaEndpoint: ...  # client_media
+        def _on_session_event(self, event: SessionEvent) -> None: ...  # client
