@@ -26,14 +26,20 @@ from app.protocol.errors import ProtocolError
 from app.protocol.messages import Body, ErrorReply, Message, MessageKind, module_of
 from app.protocol.xmlcodec import base, floor, media_auth, presence, quality
 from app.protocol.xmlcodec.attributes import tag
-from app.protocol.xmlcodec.document import Decoders, Envelope, parse_document, read_envelope
+from app.protocol.xmlcodec.document import (
+    Decoders,
+    Envelope,
+    Kinds,
+    parse_document,
+    read_envelope,
+)
 
 __all__ = ["decode_message", "encode_message"]
 
 _MAPPINGS = (base, media_auth, floor, presence, quality)
 _DECODERS: Decoders = {key: decoder for mapping in _MAPPINGS
                        for key, decoder in mapping.DECODERS.items()}
-_KINDS_OF: dict[type, tuple[MessageKind, ...]] = {
+_KINDS_OF: Kinds = {
     body_type: kinds for mapping in _MAPPINGS for body_type, kinds in mapping.KINDS.items()}
 """Which envelope each body belongs in: the encoder refuses any other pairing."""
 _ENCODER_OF: dict[type, Callable[[Body], etree._Element | None]] = {

@@ -28,7 +28,6 @@ from app.protocol.messages import (
     LoginResult,
     MembersRequest,
     MembersResult,
-    MessageKind,
     Ping,
     QuitRequest,
     QuitResult,
@@ -60,6 +59,7 @@ from app.protocol.xmlcodec.document import (
     RESPONSE,
     SESSION,
     Decoders,
+    Kinds,
 )
 from app.protocol.xmlcodec.media_auth import decode_media_key, media_key_element
 
@@ -245,7 +245,7 @@ DECODERS: Decoders = {
 # ---- encoding ----------------------------------------------------------------------------
 
 
-KINDS: dict[type, tuple[MessageKind, ...]] = {
+KINDS: Kinds = {
     Login: (REQUEST,),
     LoginResult: (RESPONSE,),
     Ping: (REQUEST, RESPONSE),

@@ -39,6 +39,8 @@ NOTIFICATION = MessageKind.NOTIFICATION
 
 Decoders = dict[tuple[str | None, MessageKind, str | None], Callable[[etree._Element], Body]]
 """The decoder of each body, by the envelope's module and kind and the child's tag."""
+Kinds = dict[type, tuple[MessageKind, ...]]
+"""The envelope kinds each body type may be sent in (the encoder refuses any other)."""
 
 
 def parse_document(data: bytes) -> etree._Element:

@@ -17,7 +17,6 @@ from app.protocol.messages import (
     EmergencyState,
     FloorNotice,
     FloorNoticeType,
-    MessageKind,
 )
 from app.protocol.xmlcodec.attributes import (
     attr,
@@ -26,7 +25,14 @@ from app.protocol.xmlcodec.attributes import (
     new_element,
     optional_name,
 )
-from app.protocol.xmlcodec.document import INTERPHONE, NOTIFICATION, REQUEST, RESPONSE, Decoders
+from app.protocol.xmlcodec.document import (
+    INTERPHONE,
+    NOTIFICATION,
+    REQUEST,
+    RESPONSE,
+    Decoders,
+    Kinds,
+)
 
 
 def _decode_floor_notice(element: etree._Element) -> FloorNotice:
@@ -82,7 +88,7 @@ DECODERS: Decoders = {
     (INTERPHONE, RESPONSE, "emergency"): _decode_emergency_state,
     (INTERPHONE, NOTIFICATION, "emergency"): _decode_emergency_state,
 }
-KINDS: dict[type, tuple[MessageKind, ...]] = {
+KINDS: Kinds = {
     FloorNotice: (NOTIFICATION,),
     EmergencyRequest: (REQUEST,),
     EmergencyState: (RESPONSE, NOTIFICATION),

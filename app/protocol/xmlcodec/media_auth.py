@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-from app.protocol.messages import Body, MediaKeyNotice, MessageKind
+from app.protocol.messages import Body, MediaKeyNotice
 from app.protocol.xmlcodec.attributes import int_attr, interphone_id, new_element, required
-from app.protocol.xmlcodec.document import INTERPHONE, NOTIFICATION, Decoders
+from app.protocol.xmlcodec.document import INTERPHONE, NOTIFICATION, Decoders, Kinds
 
 
 def decode_media_key(element: etree._Element) -> MediaKeyNotice:
@@ -30,6 +30,6 @@ def encode(body: Body) -> etree._Element | None:
 DECODERS: Decoders = {
     (INTERPHONE, NOTIFICATION, "media_key"): decode_media_key,
 }
-KINDS: dict[type, tuple[MessageKind, ...]] = {
+KINDS: Kinds = {
     MediaKeyNotice: (NOTIFICATION,),
 }

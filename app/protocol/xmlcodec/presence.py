@@ -8,7 +8,7 @@ from lxml import etree
 from app.protocol.errors import ProtocolError
 from app.protocol.ids import is_valid_name
 from app.protocol.limits import MAX_FRAME
-from app.protocol.messages import Body, MessageKind
+from app.protocol.messages import Body
 from app.protocol.presence import (
     CallAction,
     CallNotice,
@@ -38,6 +38,7 @@ from app.protocol.xmlcodec.document import (
     RESPONSE,
     SESSION,
     Decoders,
+    Kinds,
 )
 
 _STATUS = {"online": True, "offline": False}
@@ -118,7 +119,7 @@ DECODERS: Decoders = {
     (INTERPHONE, RESPONSE, "call"): _decode_call_result,
     (INTERPHONE, NOTIFICATION, "call"): _decode_call_notice,
 }
-KINDS: dict[type, tuple[MessageKind, ...]] = {
+KINDS: Kinds = {
     PresenceSyncRequest: (REQUEST,),
     PresenceSyncResult: (RESPONSE,),
     PresenceChanged: (NOTIFICATION,),

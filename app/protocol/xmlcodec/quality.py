@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from app.protocol.messages import Body, FeedbackNotice, MessageKind, QualityAck, QualityReport
+from app.protocol.messages import Body, FeedbackNotice, QualityAck, QualityReport
 from app.protocol.xmlcodec.attributes import (
     decimal_attr,
     format_decimal,
@@ -14,7 +14,14 @@ from app.protocol.xmlcodec.attributes import (
     name_attr,
     new_element,
 )
-from app.protocol.xmlcodec.document import INTERPHONE, NOTIFICATION, REQUEST, RESPONSE, Decoders
+from app.protocol.xmlcodec.document import (
+    INTERPHONE,
+    NOTIFICATION,
+    REQUEST,
+    RESPONSE,
+    Decoders,
+    Kinds,
+)
 
 
 def _decode_quality_report(element: etree._Element) -> QualityReport:
@@ -69,7 +76,7 @@ DECODERS: Decoders = {
     (INTERPHONE, RESPONSE, "quality"): _decode_quality_ack,
     (INTERPHONE, NOTIFICATION, "feedback"): _decode_feedback,
 }
-KINDS: dict[type, tuple[MessageKind, ...]] = {
+KINDS: Kinds = {
     QualityReport: (REQUEST,),
     QualityAck: (RESPONSE,),
     FeedbackNotice: (NOTIFICATION,),
