@@ -206,3 +206,19 @@ async def test_audio_sent_before_the_grant_but_read_after_it_is_not_relayed() ->
         await _next_is(room.peers["bob"], granted)
         await _next_is(room.peers["carol"], granted)
         await room.leave()
+
+
+async def test_audio_sent_before_a_grant_that_ended_before_it_was_read_is_not_relayed() -> None:
+    """PROTOCOL.md 5.1 again, when the floor was granted and given up before the media
+    thread read the datagram: the floor given up serves only what came after its grant."""
+    async with running_server() as server:
+        room = await Room(server.port).enter()
+        staller = _Staller(_media(server), await UdpPeer.open(server.port))
+        await staller.stall()
+        room.peers["alice"].send(_audio(0, b"nobody holds"))  # behind the staller's datagram
+        await room.clients["alice"].speak(G58, True)
+        await room.clients["alice"].speak(G58, False)  # the floor given up meanwhile
+        staller.go.set()
+        assert await _until(lambda: not _relay(server).retired)  # both markers were read
+        await _bob_takes_the_floor(room)  # nothing of alice's reached anyone before bob's
+        await room.leave()

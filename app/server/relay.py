@@ -148,11 +148,14 @@ class RetiredGrant:
     targets: tuple[Address, ...]
     deadline: float
     token: int
+    granted_mark: int = 0
+    """The marker of the grant given up (:attr:`Interphone.grant_mark`): what was read
+    before it arrived before the grant and was never the holder's to send."""
 
     def serves(self, key: str, uid: str, released_after: int) -> bool:
-        """``uid``'s audio for interphone ``key``, read before this release
-        (``released_after``: the last release known when it was read)."""
-        if self.token <= released_after or uid != self.uid:
+        """``uid``'s audio for interphone ``key``, read after the grant and before this
+        release (``released_after``: the last marker sent when it was read)."""
+        if not self.granted_mark <= released_after < self.token or uid != self.uid:
             return False
         if key == str(self.record.id):
             return True
@@ -263,7 +266,7 @@ class MediaRelay(asyncio.DatagramProtocol):
         self.releases += 1
         grant = RetiredGrant(record, uid, record.fanout(uid),
                              min(record.floor_deadline(self.settings), now + RETIRED_FOR),
-                             self.releases)
+                             self.releases, granted_mark=record.grant_mark)
         kept = tuple(g for g in self.retired.get(addr, ()) if g.deadline > now)
         self.retired[addr] = (*kept, grant)
         cast(Any, self.transport).mark(self.releases)
