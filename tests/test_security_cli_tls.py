@@ -67,7 +67,7 @@ async def test_sync_with_the_pinned_fingerprint(optional_server: TlsServer) -> N
 @pytest.mark.parametrize(("args", "problem"), [
     (["--tls", "--tls-fingerprint", "AB" * 32], "fingerprint mismatch"),
     (["--tls"], "unknown issuer"),
-    ([], "connection closed"),  # plain text to a TLS port: closed without an answer
+    ([], "the server may require TLS): try --tls"),  # plain text to a TLS port
 ])
 async def test_failures_are_one_line_and_exit_1(optional_server: TlsServer, args: list[str],
                                                 problem: str) -> None:

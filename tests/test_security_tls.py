@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.client.trust import (
+    CLOSED_DURING_HANDSHAKE,
     TofuVerdict,
     TrustError,
     TrustPolicy,
@@ -270,7 +271,7 @@ async def test_tls_client_to_a_plain_server_is_named(start_echo) -> None:
         server.close()
         await server.wait_closed()
     assert line in (f"TLS to {SERVER}: the server does not speak TLS on this port",
-                    f"TLS to {SERVER}: the server closed the connection during the handshake")
+                    f"TLS to {SERVER}: {CLOSED_DURING_HANDSHAKE}")
 
 
 async def _plain_reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

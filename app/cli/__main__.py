@@ -17,6 +17,7 @@ from app.audio.codec import CodecError
 from app.cli.args import parse_args
 from app.cli.commands import COMMANDS, CliError
 from app.client import ClientError, LoginRefused
+from app.client.connection import TlsExpected
 
 _PROG = "interphone-cli"
 _ENDS_ON_INTERRUPT = ("listen", "bot")
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except LoginRefused as exc:
         _fail(f"login refused for {args.uid!r}: {exc.errmsg or exc}")
+    except TlsExpected as exc:
+        _fail(f"{exc}: try --tls" if not args.tls else str(exc))
     except (CliError, ClientError) as exc:
         _fail(str(exc))
     except CodecError as exc:  # libopus missing or unusable

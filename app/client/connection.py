@@ -63,6 +63,10 @@ class SignalingConnection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.peer_host = ""
+        self._plain = True
+        self._received = 0
+        self._tls_hint: str | None = None
+        self._closed_here = False
 
     @classmethod
     async def open(cls, host: str, port: int, session: ClientSession, *,
@@ -90,14 +94,28 @@ class SignalingConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         peer = transport.get_extra_info("peername")
         self.peer_host = str(peer[0]) if peer else ""
+        self._plain = transport.get_extra_info("sslcontext") is None
 
     def data_received(self, data: bytes) -> None:
+        if self._plain and not self._received and looks_like_tls(data):
+            self._tls_hint = TLS_RECORD_RECEIVED  # a TLS alert: the port speaks TLS
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        self._received += len(data)
         self.session.receive_data(data)
         self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        self.session.connection_lost(f"connection closed{': ' + str(exc) if exc else ''}")
+        if (self._plain and not self._received and self._tls_hint is None
+                and not self._closed_here and not self.session.closed):
+            self._tls_hint = CLOSED_BEFORE_ANY_ANSWER
+        if self._tls_hint is not None:  # first: the pending login fails with the hint
+            self._fail_all(TlsExpected(self._tls_hint))
+            self.session.connection_lost(self._tls_hint)
+        else:
+            self.session.connection_lost(f"connection closed{': ' + str(exc) if exc else ''}")
         self._pump()
         self._fail_all(ConnectionLost(self.session.close_reason or "connection closed"))
         if self._timer is not None:
@@ -134,11 +152,13 @@ class SignalingConnection(asyncio.Protocol):
         return await self._wait(seq, type(body).__name__)
 
     def abort(self) -> None:
+        self._closed_here = True
         if self._transport is not None:
             self._transport.abort()
 
     async def aclose(self) -> None:
         """Close and wait until the connection is gone."""
+        self._closed_here = True
         if self._transport is not None:
             self._transport.close()
         with contextlib.suppress(TimeoutError):
@@ -229,6 +249,22 @@ class SignalingConnection(asyncio.Protocol):
         self._timer_at = None
         self.session.handle_timer(max(self._loop.time(), due))
         self._pump()
+
+
+class TlsExpected(ConnectionLost):
+    """A plain-text connection that the server closed without a word, or answered with a
+    TLS record: the port most likely requires TLS (the message says so)."""
+
+
+TLS_RECORD_RECEIVED = "the server answered with TLS: this port requires TLS"
+CLOSED_BEFORE_ANY_ANSWER = ("connection closed before any answer "
+                            "(the server may require TLS)")
+
+
+def looks_like_tls(data: bytes) -> bool:
+    """Whether a server's first bytes are a TLS record header (alert or handshake, version
+    3.x); in the base framing they would announce a frame of over 350 MB."""
+    return len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03
 
 
 def _consume_exception(future: asyncio.Future[Body]) -> None:

@@ -179,6 +179,12 @@ def tofu_message(verdict: TofuVerdict, server: str, fingerprint: str,
 # ---- one-line failures -----------------------------------------------------------------------
 
 
+CLOSED_DURING_HANDSHAKE = ("the server closed the connection during the handshake "
+                           "(it may not speak TLS on this port: try without TLS)")
+"""A TLS server answers a hello it cannot serve with an alert; one that closes without a
+word after the client's hello is most likely a plain-text server."""
+
+
 def describe_tls_failure(exc: BaseException, server: str) -> str:
     """One line naming why a TLS connection to ``server`` failed."""
     if isinstance(exc, TrustError):
@@ -202,11 +208,13 @@ def describe_tls_failure(exc: BaseException, server: str) -> str:
         if reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE",
                       "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"):
             return f"TLS to {server}: the server does not speak TLS on this port"
+        if isinstance(exc, ssl.SSLEOFError) or reason.startswith("UNEXPECTED_EOF"):
+            return f"TLS to {server}: {CLOSED_DURING_HANDSHAKE}"
         if "VERSION" in reason or "PROTOCOL" in reason:
             return f"TLS to {server}: no common TLS version ({exc.reason})"
         return f"TLS to {server}: handshake failed ({exc.reason or exc})"
     if isinstance(exc, ConnectionResetError | BrokenPipeError):
-        return f"TLS to {server}: the server closed the connection during the handshake"
+        return f"TLS to {server}: {CLOSED_DURING_HANDSHAKE}"
     if isinstance(exc, TimeoutError):
         return f"TLS to {server}: the handshake timed out"
     if isinstance(exc, OSError):
