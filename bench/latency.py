@@ -23,10 +23,22 @@ talker→listener path sees exactly the given loss and jitter. The talker's
 expected loss (in-band FEC) follows the loss the listener measures, every
 half second, as the app's feedback would.
 
+``--encrypted``: the signaling is TLS (a self-signed certificate made in a temporary
+folder, pinned by the clients) and the directory says ``media_encryption =
+"required"``, so both clients negotiate media-auth and the voice is AES-GCM sealed
+(docs/protocol-extensions.md). ``--compare-encryption`` alternates plain and encrypted
+runs on the same machine (the load falls on both alike) and prints one line with
+``m2e_p50_ms_plain``, ``m2e_p50_ms_encrypted`` and ``encrypted_m2e_delta_ms`` (the
+medians of the runs' p50s; target: within 1 ms), and ``tls_login_p95_ms``: the real
+client's ``connect()`` over TLS (TCP, handshake, login, roster sync) to the encrypted
+server, ``--logins`` times (target: 20 ms at p95 on loopback), with
+``plain_login_p95_ms`` beside it.
+
 Prints one JSON object per run::
 
     python -m bench.latency --quick
     python -m bench.latency --loss 5 --jitter 20 --clicks 200
+    python -m bench.latency --compare-encryption --runs 3 --clicks 50
 """
 
 from __future__ import annotations
@@ -36,12 +48,16 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import re
+import statistics
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +71,9 @@ from app.audio.pipeline import AudioEngine
 from app.client import InterphoneClient
 from app.client.client import FEEDBACK
 from app.client.feedback import QualityReporter
+from app.client.trust import TrustPolicy, client_context
+from app.protocol.features import MEDIA_AUTH
+from app.server.tls import TlsOptions, fingerprint_of_file, load_server_context
 from bench.impair import ImpairedLink, Impairment
 
 GROUP = "group_1"  # the demo directory's "Everyone" group
@@ -80,6 +99,7 @@ class LatencyConfig:
     server: str = "subprocess"  # or "inprocess"
     seed: int = 1
     pesq: bool = False  # after the clicks, speech scored with PESQ-WB
+    encrypted: bool = False  # TLS + media_encryption = "required" (sealed voice)
 
     def __post_init__(self) -> None:
         if self.frame_ms not in ALLOWED_FRAME_MS:
@@ -161,6 +181,28 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --------------------------------------------------------------------- server
+ENCRYPTED_TOML = """[server]
+auth = "open"
+media_encryption = "required"
+[[groups]]
+id = "1"
+name = "Everyone"
+members = ["*"]
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSecurity:
+    """How the clients reach an encrypted server: its certificate's fingerprint to pin."""
+
+    fingerprint: str
+
+    def client_options(self) -> dict[str, Any]:
+        """``InterphoneClient`` keyword arguments: TLS pinned to the server, media-auth."""
+        return {"ssl": client_context(TrustPolicy(pin=self.fingerprint)),
+                "features": (FEEDBACK, MEDIA_AUTH)}
+
+
 @contextlib.asynccontextmanager
 async def running_server(kind: str) -> AsyncIterator[int]:
     """Yields the port of a demo-directory server (subprocess or in-process)."""
@@ -174,9 +216,55 @@ async def running_server(kind: str) -> AsyncIterator[int]:
         finally:
             await server.stop()
         return
+    async with _server_process([]) as port:
+        yield port
+
+
+@contextlib.asynccontextmanager
+async def encrypted_server(kind: str) -> AsyncIterator[tuple[int, ServerSecurity]]:
+    """A server with TLS (self-signed, in a temporary folder) whose directory requires
+    media-auth (:data:`ENCRYPTED_TOML`); yields its port and what a client pins."""
+    with tempfile.TemporaryDirectory() as folder:
+        tls_dir = Path(folder) / "tls"
+        config = Path(folder) / "directory.toml"
+        config.write_text(ENCRYPTED_TOML)
+        if kind == "inprocess":
+            from app.server import InterphoneServer
+            from app.server.directory import Directory
+
+            context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tls_dir))
+            server = InterphoneServer(Directory.from_toml_file(config), host="127.0.0.1",
+                                      port=0,
+                                      tls=context)
+            await server.start()
+            try:
+                yield server.port, ServerSecurity(fingerprint)
+            finally:
+                await server.stop()
+            return
+        async with _server_process(["--config", str(config), "--tls-self-signed",
+                                    str(tls_dir)]) as port:
+            yield port, ServerSecurity(fingerprint_of_file(tls_dir / "server.crt"))
+
+
+@contextlib.asynccontextmanager
+async def serving(config: LatencyConfig
+                  ) -> AsyncIterator[tuple[int, ServerSecurity | None]]:
+    """The server ``config`` asks for: plain (demo directory) or encrypted."""
+    if config.encrypted:
+        async with encrypted_server(config.server) as served:
+            yield served
+        return
+    async with running_server(config.server) as port:
+        yield port, None
+
+
+@contextlib.asynccontextmanager
+async def _server_process(options: list[str]) -> AsyncIterator[int]:
+    """``python -m app.server --port 0 OPTIONS``; yields the port it serves on."""
     root = Path(__file__).resolve().parent.parent
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.server", "--port", "0", "--log-level", "INFO",
+        sys.executable, "-m", "app.server", "--port", "0", "--log-level", "INFO", *options,
         cwd=root, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     assert proc.stderr is not None
     drain: asyncio.Task[None] | None = None
@@ -215,21 +303,39 @@ class _Peer:
     """One client with its engine on a clocked device."""
 
     def __init__(self, uid: str, port: int, config: LatencyConfig,
-                 media_addr: tuple[str, int] | None) -> None:
+                 media_addr: tuple[str, int] | None,
+                 security: ServerSecurity | None = None) -> None:
         self.device = ClockedBackend(collect_output=uid == "listener")
+        options: dict[str, Any] = (security.client_options() if security
+                                   else {"features": (FEEDBACK,)})
         self.client = InterphoneClient("127.0.0.1", port, uid, "bench", reconnect=False,
-                                       media_addr=media_addr, features=(FEEDBACK,))
+                                       media_addr=media_addr, **options)
         self.engine: AudioEngine | None = None
         self.frame_ms = config.frame_ms
+        self.sent_at: list[float] = []
+        """perf_counter() when each packet of the grant was handed to the client (seq = index)."""
+        self.received_at: dict[int, float] = {}
+        """perf_counter() when the media thread gave each seq to the mixer."""
+
+    def _send(self, payload: bytes) -> bool:
+        at = time.perf_counter()
+        sent = self.client.send_audio(payload)
+        if sent:
+            self.sent_at.append(at)
+        return sent
 
     async def start(self) -> AudioEngine:
         loop = asyncio.get_running_loop()
-        engine = AudioEngine(self.device, self.frame_ms, send_frame=self.client.send_audio,
-                             loop=loop)
+        engine = AudioEngine(self.device, self.frame_ms, send_frame=self._send, loop=loop)
         self.engine = engine
+        received = self.received_at
+
         # as the desktop app does: the media receive thread feeds the mixer directly
-        self.client.audio_sink = lambda _interphone, uid, seq, payload: \
+        def sink(_interphone: object, uid: str, seq: int, payload: bytes) -> None:
+            received.setdefault(seq, time.perf_counter())
             engine.receive_from_thread(uid, seq, payload)
+
+        self.client.audio_sink = sink
         # As the GUI's presenter: what our listeners lose sets our FEC (feedback extension).
         self.client.on_feedback = lambda notice: engine.report_listener_loss(
             notice.worst_pct, notice.p90_pct)
@@ -263,16 +369,16 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
     if speech_pcm is not None:
         signal = np.concatenate([signal, np.zeros(speech_at - len(signal), np.float32),
                                  speech_pcm])
-    async with running_server(config.server) as port, contextlib.AsyncExitStack() as stack:
+    async with serving(config) as (port, security), contextlib.AsyncExitStack() as stack:
         links: dict[str, ImpairedLink | None] = {"talker": None, "listener": None}
         if config.impaired:
             for n, side in enumerate(links):
                 links[side] = await stack.enter_async_context(
                     _link(port, config, side, config.seed * 10 + n))
         listener = _Peer("listener", port, config,
-                         links["listener"].front if links["listener"] else None)
+                         links["listener"].front if links["listener"] else None, security)
         talker = _Peer("talker", port, config,
-                       links["talker"].front if links["talker"] else None)
+                       links["talker"].front if links["talker"] else None, security)
         stack.push_async_callback(listener.close)
         stack.push_async_callback(talker.close)
         listener_engine = await listener.start()
@@ -288,6 +394,8 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         stats = listener_engine.receive_quality().get("talker")
         counters = (talker_engine.counters, listener_engine.counters)
         talker_engine.stop_transmit(0)
+        encrypted = MEDIA_AUTH in talker.client.features and MEDIA_AUTH in \
+            listener.client.features
         await talker.client.talk_stop()
         reports = reporter.reports_sent
         expected_loss = talker_engine.expected_loss
@@ -296,6 +404,8 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         t_in = [talker.device.input_sample_time(start_index + o) for o in offsets]
         out_t0 = listener.device.output_sample_time(0)
         link_stats = {side: link for side, link in links.items() if link is not None}
+        transit = [(listener.received_at[seq] - at) * 1e6
+                   for seq, at in enumerate(talker.sent_at) if seq in listener.received_at]
 
     template = chirp()
     window = round(config.spacing_s * 0.9 * SAMPLE_RATE)
@@ -328,6 +438,9 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         "clicks_found": len(latencies),
         "server": config.server,
         "impair": config.impair if config.impaired else "none",
+        "encrypted": encrypted,
+        "transit_p50_us": round(percentile(transit, 50), 1),
+        "transit_p95_us": round(percentile(transit, 95), 1),
     }
     if stats is not None:
         result.update(
@@ -410,6 +523,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--in-process", action="store_true",
                         help="run the server on the benchmark's own loop")
     parser.add_argument("--runs", type=int, default=1, help="repeat, one JSON line each")
+    parser.add_argument("--encrypted", action="store_true",
+                        help='TLS and media_encryption = "required": sealed voice')
+    parser.add_argument("--compare-encryption", action="store_true",
+                        help="alternate --runs plain and encrypted runs, then one line "
+                             "comparing them (and the TLS login time)")
+    parser.add_argument("--logins", type=int, default=50,
+                        help="with --compare-encryption: logins timed per kind (default 50)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pesq", action=argparse.BooleanOptionalAction, default=None,
                         help="after the clicks, score ~15 s of speech with PESQ-WB (default: "
@@ -434,14 +554,92 @@ def _want_pesq(args: argparse.Namespace) -> bool:
     return True
 
 
+# ------------------------------------------------------------ encryption compared
+async def login_times(kind: str, encrypted: bool, count: int) -> list[float]:
+    """Seconds of ``count`` real ``InterphoneClient.connect()`` calls (TCP, TLS handshake
+    when encrypted, login, roster sync), one after the other, each closed after."""
+    times: list[float] = []
+    async with contextlib.AsyncExitStack() as stack:
+        if encrypted:
+            port, security = await stack.enter_async_context(encrypted_server(kind))
+            options = security.client_options()
+        else:
+            port = await stack.enter_async_context(running_server(kind))
+            options = {"features": (FEEDBACK,)}
+        for n in range(count + 1):
+            client = InterphoneClient("127.0.0.1", port, f"login{n % 4}", "bench",
+                                      reconnect=False, **options)
+            started = time.perf_counter()
+            await client.connect()
+            elapsed = time.perf_counter() - started
+            await client.close()
+            if n:  # the first one warms up the server (imports, caches)
+                times.append(elapsed)
+    return times
+
+
+def compare_encryption(args: argparse.Namespace, clicks: int) -> dict[str, object]:
+    """Plain and encrypted runs alternated (plain first, then encrypted, ``--runs`` each),
+    then the logins of each kind; one line comparing them."""
+    kind = "inprocess" if args.in_process else "subprocess"
+    p50s: dict[bool, list[float]] = {False: [], True: []}
+    p95s: dict[bool, list[float]] = {False: [], True: []}
+    found: dict[bool, int] = {False: 0, True: 0}
+    transit: dict[bool, list[float]] = {False: [], True: []}
+    sealed = True
+    for run in range(args.runs):
+        for encrypted in (False, True):
+            config = LatencyConfig(frame_ms=args.frame_ms, clicks=clicks, server=kind,
+                                   seed=args.seed + run, encrypted=encrypted)
+            result = asyncio.run(measure(config))
+            print(json.dumps(result), file=sys.stderr, flush=True)
+            p50s[encrypted].append(float(result["p50_ms"]))  # type: ignore[arg-type]
+            p95s[encrypted].append(float(result["p95_ms"]))  # type: ignore[arg-type]
+            found[encrypted] += int(result["clicks_found"])  # type: ignore[call-overload]
+            transit[encrypted].append(float(result["transit_p50_us"]))  # type: ignore[arg-type]
+            if encrypted:
+                sealed = sealed and bool(result["encrypted"])
+    plain_logins = asyncio.run(login_times(kind, False, args.logins))
+    tls_logins = asyncio.run(login_times(kind, True, args.logins))
+    plain_p50 = statistics.median(p50s[False])
+    encrypted_p50 = statistics.median(p50s[True])
+    return {
+        "bench": "latency_encryption",
+        "m2e_p50_ms_plain": round(plain_p50, 2),
+        "m2e_p50_ms_encrypted": round(encrypted_p50, 2),
+        "encrypted_m2e_delta_ms": round(encrypted_p50 - plain_p50, 2),
+        "m2e_p95_ms_plain": round(statistics.median(p95s[False]), 2),
+        "m2e_p95_ms_encrypted": round(statistics.median(p95s[True]), 2),
+        "run_p50s_plain": p50s[False], "run_p50s_encrypted": p50s[True],
+        "transit_p50_us_plain": round(statistics.median(transit[False]), 1),
+        "transit_p50_us_encrypted": round(statistics.median(transit[True]), 1),
+        "encrypted_transit_delta_ms": round(
+            (statistics.median(transit[True]) - statistics.median(transit[False])) / 1000, 3),
+        "clicks_found_plain": found[False], "clicks_found_encrypted": found[True],
+        "clicks": clicks * args.runs, "frame_ms": args.frame_ms, "server": kind,
+        "media_auth_negotiated": sealed,
+        "tls_login_p95_ms": round(percentile(tls_logins, 95) * 1000, 1),
+        "tls_login_p50_ms": round(percentile(tls_logins, 50) * 1000, 1),
+        "plain_login_p95_ms": round(percentile(plain_logins, 95) * 1000, 1),
+        "logins": args.logins,
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     clicks = args.clicks if args.clicks is not None else (25 if args.quick else 100)
+    if args.compare_encryption:
+        started = time.monotonic()
+        result = compare_encryption(args, clicks)
+        result["run_s"] = round(time.monotonic() - started, 1)
+        print(json.dumps(result), flush=True)
+        return 0
     for run in range(args.runs):
         config = LatencyConfig(
             frame_ms=args.frame_ms, clicks=clicks, loss_pct=args.loss, jitter_ms=args.jitter,
             impair=args.impair, server="inprocess" if args.in_process else "subprocess",
-            seed=args.seed + run, pesq=_want_pesq(args))
+            seed=args.seed + run, pesq=_want_pesq(args), encrypted=args.encrypted)
         started = time.monotonic()
         result = asyncio.run(measure(config))
         result["run_s"] = round(time.monotonic() - started, 1)
