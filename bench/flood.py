@@ -3,16 +3,26 @@
     python bench/flood.py [--seconds 5] [--garbage-pps 50000] [--login-rate 200]
 
 One real ``interphone-server`` process (``python -m app.server``) on loopback,
-TLS on (``--tls-self-signed``), ``media_encryption = "optional"`` so the legitimate
-talker and listener below can be plain base-contract clients. Three phases:
+TLS on (``--tls-self-signed``), ``media_encryption = "optional"`` (so that the server
+handles every media type, base and media-auth: the worst case for a flood). The
+legitimate talker and listener are the real client engine (``InterphoneClient``)
+over TLS pinned to the server's certificate, with media-auth: sealed voice, as
+``interphone-cli --tls`` talks. Three phases:
 
 1. ``tls_login_p95_ms``: ``carol`` connects (TCP + TLS handshake) and logs in, 10
    times a second, nothing else running.
 2. Garbage: a separate process sends ``--garbage-pps`` datagrams/s of random bytes
    (random lengths, random type fields) at the media port from 127.0.0.1, while
-   ``alice`` talks (50 audiopackets/s, holding the floor) and ``bob`` listens.
-   ``garbage_pps`` is the rate achieved, ``legit_loss_pct`` the share of alice's
-   packets bob did not get.
+   ``alice`` talks (50 audiopackets/s through ``send_audio``, holding the floor) and
+   ``bob`` listens (his client's media thread hands each opened packet to a sink
+   that notes its seq). ``garbage_pps`` is the rate achieved, ``legit_loss_pct`` the
+   share of alice's packets bob did not get. Where they were lost, as bench/relay.py
+   tells it: ``legit_not_relayed_pct`` never left the server (the relay's own count
+   of packets forwarded, from its metrics endpoint), ``listener_kernel_drops`` were
+   dropped by the kernel at bob's full socket buffer (this process was too slow, not
+   the relay), ``server_rx_drops`` datagrams (garbage and voice alike) the kernel
+   dropped at the server's full media socket, ``relay_drops`` the server's drops by
+   reason.
 3. Login flood: ``--login-rate`` wrong logins/s over TLS for ever-new uids from
    ever-new loopback addresses (127.0.x.y: neither per-uid nor per-address back-off
    stops them, each costs a PBKDF2 hash of the directory's iteration count or a 429
@@ -29,28 +39,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import re
+import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, emit, log, machine, percentile
-from _wire import AudioSource, Wire, register, seq_offset, udp_socket
+from _common import ROOT, emit, log, machine, percentile, udp_drops
+from _wire import Wire
 
+from app.client import InterphoneClient
+from app.client.trust import TrustPolicy
+from app.client.trust import client_context as pinned_context
 from app.protocol import Login
+from app.protocol.features import MEDIA_AUTH
 from app.server.directory import hash_token
+from app.server.tls import fingerprint_of_file
 
 GROUP = "group_ops"
 FRAME = bytes(60)
 _SERVING = re.compile(r"serving on \S+ port (\d+)")
+_METRIC = re.compile(r'^(interphone_relayed_packets_total|interphone_dropped_datagrams_total)'
+                     r'(?:\{reason="(\w+)"\})? (\S+)$', re.M)
 
 
 def config_text() -> str:
@@ -72,21 +92,34 @@ class Server:
         config.write_text(config_text())
         self.log_path = folder / "server.log"
         self.log_file = self.log_path.open("w+")
+        self.metrics_port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.server", "--config", str(config), "--port", "0",
-             "--tls-self-signed", str(folder / "tls")], cwd=ROOT, stdout=self.log_file,
+             "--tls-self-signed", str(folder / "tls"),
+             "--metrics", f"127.0.0.1:{self.metrics_port}"], cwd=ROOT, stdout=self.log_file,
             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             match = _SERVING.search(self.log_path.read_text())
             if match:
                 self.port = int(match.group(1))
+                self.fingerprint = fingerprint_of_file(folder / "tls" / "server.crt")
                 return
             time.sleep(0.05)
         raise RuntimeError("the server did not start: " + self.log_path.read_text())
 
     def log_text(self) -> str:
         return self.log_path.read_text()
+
+    def relay_counts(self) -> dict[str, int]:
+        """``relayed`` (audio packets forwarded) and the drops by reason, from /metrics."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        counts: dict[str, int] = {}
+        for _name, reason, value in _METRIC.findall(text):
+            counts["relayed" if reason == "" else reason] = int(float(value))
+        return counts
 
     def close(self) -> None:
         self.proc.terminate()
@@ -96,6 +129,33 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self.log_file.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def own_udp_drops() -> int:
+    """Datagrams the kernel dropped at this process's UDP sockets (full receive buffers)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    total = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with contextlib.suppress(OSError), open(table) as handle:
+            next(handle)
+            for line in handle:
+                fields = line.split()
+                if fields[9] in inodes:
+                    total += int(fields[-1])
+    return total
 
 
 def client_context() -> ssl.SSLContext:
@@ -135,54 +195,57 @@ async def logins_every(port: int, period: float, seconds: float) -> list[float]:
 # ---- the legitimate talk ---------------------------------------------------------------------
 
 class Talk:
-    """alice holds the floor and sends 50 packets/s; bob's socket counts what arrives."""
+    """alice holds the floor and sends 50 packets/s; bob's client notes each seq it hears.
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.server = ("127.0.0.1", port)
+    Both are the real client engine over TLS, pinned, with media-auth (sealed voice)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
         self.sent = 0
+        self.refused = 0
+        """Packets ``send_audio`` refused (the client no longer held the floor)."""
         self.received: set[int] = set()
 
+    def _client(self, uid: str) -> InterphoneClient:
+        return InterphoneClient(
+            "127.0.0.1", self.server.port, uid, f"pw-{uid}", reconnect=False,
+            ssl=pinned_context(TrustPolicy(pin=self.server.fingerprint)),
+            features=(MEDIA_AUTH,))
+
     async def start(self) -> None:
-        self.alice = await tls_wire(self.port)
-        self.bob = await tls_wire(self.port)
-        await self.alice.login("alice", "pw-alice")
-        await self.bob.login("bob", "pw-bob")
+        self.alice, self.bob = self._client("alice"), self._client("bob")
+        received = self.received
+        self.bob.audio_sink = lambda _interphone, _uid, seq, _payload: received.add(seq)
+        await self.alice.connect()
+        await self.bob.connect()
+        if MEDIA_AUTH not in self.alice.features or MEDIA_AUTH not in self.bob.features:
+            raise RuntimeError("media-auth was not granted")
         await self.alice.join(GROUP)
         await self.bob.join(GROUP)
-        self.alice_udp, self.bob_udp = udp_socket(), udp_socket()
-        await register(self.alice_udp, self.server, GROUP, "alice")
-        await register(self.bob_udp, self.server, GROUP, "bob")
-        await self.alice.speak(GROUP)
-        self.source = AudioSource(GROUP, "alice", FRAME)
-        self.offset = seq_offset(GROUP, "alice")
+        await asyncio.sleep(0.5)  # the registrations (authenticated recvbegins) acked
+        if not await self.alice.talk_start():
+            raise RuntimeError("alice did not get the floor")
 
     async def run(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        receiver = loop.create_task(self._receive())
-        start = time.monotonic()
-        try:
-            while (elapsed := time.monotonic() - start) < seconds:
-                due = int(elapsed / 0.02) + 1
-                while self.sent < due:
-                    self.alice_udp.sendto(self.source.packet(self.sent), self.server)
+        start, first = time.monotonic(), self.sent + self.refused
+        while (elapsed := time.monotonic() - start) < seconds:
+            due = first + int(elapsed / 0.02) + 1  # 50 packets/s from this run's start
+            while self.sent + self.refused < due:  # seq = the count of packets sent
+                if self.alice.send_audio(FRAME):
                     self.sent += 1
-                await asyncio.sleep(0.02 - elapsed % 0.02)
-            await asyncio.sleep(0.3)  # the last packets in flight
-        finally:
-            receiver.cancel()
-
-    async def _receive(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            data = await loop.sock_recv(self.bob_udp, 2048)
-            if len(data) >= self.offset + 4:
-                self.received.add(int.from_bytes(data[self.offset:self.offset + 4], "big"))
+                else:
+                    self.refused += 1  # the floor is gone: revoked, from the server's log
+            await asyncio.sleep(0.02 - elapsed % 0.02)
+        await asyncio.sleep(0.3)  # the last packets in flight
 
     def loss_pct(self, since: int) -> float:
         expected = range(since, self.sent)
         got = sum(1 for seq in expected if seq in self.received)
         return round(100.0 * (1 - got / max(1, len(expected))), 3)
+
+    async def close(self) -> None:
+        await self.alice.close()
+        await self.bob.close()
 
 
 # ---- garbage -----------------------------------------------------------------------------------
@@ -212,15 +275,28 @@ print(sent / (time.monotonic() - start))
 """
 
 
-async def garbage_phase(port: int, talk: Talk, pps: int, seconds: float) -> dict[str, float]:
+async def garbage_phase(server: Server, talk: Talk, pps: int,
+                        seconds: float) -> dict[str, object]:
     since = talk.sent
+    before = server.relay_counts()
+    server_drops, own_drops = udp_drops({server.port}), own_udp_drops()
     sender = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", GARBAGE_SENDER, str(port), str(pps), str(seconds),
+        sys.executable, "-c", GARBAGE_SENDER, str(server.port), str(pps), str(seconds),
         stdout=asyncio.subprocess.PIPE)
     await talk.run(seconds)
     out, _ = await sender.communicate()
+    after = server.relay_counts()
+    sent = talk.sent - since
+    relayed = after.get("relayed", 0) - before.get("relayed", 0)
     return {"garbage_pps": round(float(out.decode().strip() or 0)),
-            "legit_loss_pct": talk.loss_pct(since)}
+            "legit_sent": sent,
+            "legit_loss_pct": talk.loss_pct(since),
+            "legit_not_relayed_pct": round(100.0 * max(0, sent - relayed) / max(1, sent), 3),
+            "listener_kernel_drops": own_udp_drops() - own_drops,
+            "server_rx_drops": udp_drops({server.port}) - server_drops,
+            "relay_drops": {reason: after[reason] - before.get(reason, 0)
+                            for reason in after
+                            if reason != "relayed" and after[reason] != before.get(reason, 0)}}
 
 
 # ---- wrong logins ----------------------------------------------------------------------------
@@ -279,7 +355,9 @@ async def login_flood_phase(server: Server, talk: Talk, rate: float,
         sys.executable, __file__, "--flood-child", str(port), "--login-rate", str(rate),
         "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE)
     legit = asyncio.ensure_future(logins_every(port, 0.1, seconds))
+    since = talk.sent
     await talk.run(seconds)
+    talk_loss = talk.loss_pct(since)
     # alice stops talking now: a revoke for silence after this is the rule, not the flood
     revokes = re.findall(r".*floor revoke.*", server.log_text())
     for line in revokes:
@@ -288,7 +366,8 @@ async def login_flood_phase(server: Server, talk: Talk, rate: float,
     out, _ = await child.communicate()
     return {**json.loads(out.decode().strip().splitlines()[-1]),
             "legit_login_p95_ms": round(percentile(times, 95) * 1000, 1),
-            "legit_logins": len(times), "floors_revoked": len(revokes)}
+            "legit_logins": len(times), "floors_revoked": len(revokes),
+            "talk_loss_pct_during_login_flood": talk_loss, "talk_refused": talk.refused}
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
@@ -298,12 +377,15 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             log(f"server on port {server.port}")
             await timed_login(server.port, "carol", "pw-carol")  # verified once since start
             tls_times = await logins_every(server.port, 0.1, args.seconds)
-            talk = Talk(server.port)
+            talk = Talk(server)
             await talk.start()
-            garbage = await garbage_phase(server.port, talk, args.garbage_pps, args.seconds)
-            log(f"garbage: {garbage}")
-            flood = await login_flood_phase(server, talk, args.login_rate, args.seconds)
-            log(f"login flood: {flood}")
+            try:
+                garbage = await garbage_phase(server, talk, args.garbage_pps, args.seconds)
+                log(f"garbage: {garbage}")
+                flood = await login_flood_phase(server, talk, args.login_rate, args.seconds)
+                log(f"login flood: {flood}")
+            finally:
+                await talk.close()
         finally:
             server.close()
     return {

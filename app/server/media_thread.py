@@ -300,6 +300,11 @@ class MediaThread(asyncio.DatagramTransport):
         if kind not in relay.handled_types:
             self.drops[UNKNOWN_TYPE if size >= 8 else MALFORMED] += 1
             return
+        if kind != _SEALED and not crc_ok(view[:size]):  # type: ignore[arg-type]
+            # a crc that does not match: the loop would drop it as malformed, so a flood of
+            # random bytes never reaches it (sealed audio's crc is the listeners' to check)
+            self.drops[MALFORMED] += 1
+            return
         if len(self._handovers) >= MAX_HANDOVERS:
             self.drops[OVERLOAD] += 1
             return
@@ -309,8 +314,11 @@ class MediaThread(asyncio.DatagramTransport):
         data = bytes(view[:size])
         if kind == _AUDIO:
             route = peek_route(data)  # pure; the look-ups below are single reads
-            record = relay.state.routes.get(route[1]) if route is not None else None
-            if route is not None and (record is None or record.holder != route[2]):
+            if route is None:  # not an audiopacket's layout: the loop would drop it so
+                self.drops[MALFORMED] += 1
+                return
+            record = relay.state.routes.get(route[1])
+            if record is None or record.holder != route[2]:
                 if relay.retired and self._forward_retired(data, addr, route[1], route[2]):
                     return
                 if record is not None and route[2] not in record.remote:
