@@ -44,6 +44,7 @@ import json
 import os
 import random
 import re
+import resource
 import socket
 import ssl
 import subprocess
@@ -144,6 +145,11 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
             continue
         seconds["loop" if task == str(pid) else "threads"] += used
     return seconds
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -361,6 +367,7 @@ async def flood_child(port: int, rate: float, seconds: float) -> dict[str, float
         await asyncio.wait(tasks, timeout=30)
     answered = [o for o in outcomes if o > 0]
     return {
+        "flood_child_cpu_pct": round(100 * own_cpu_seconds() / (time.monotonic() - start), 1),
         "login_flood_rate": round(len(outcomes) / seconds, 1),
         "flood_answered_429_pct": round(100.0 * sum(o == 429 for o in answered)
                                         / max(1, len(answered)), 1),
@@ -375,7 +382,11 @@ async def login_flood_phase(server: Server, talk: Talk, rate: float,
         "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE)
     legit = asyncio.ensure_future(logins_every(port, 0.1, seconds))
     since = talk.sent
+    cpu_before, own_before = thread_cpu_seconds(server.proc.pid), own_cpu_seconds()
+    started = time.monotonic()
     await talk.run(seconds)
+    elapsed = time.monotonic() - started
+    cpu_after, own_after = thread_cpu_seconds(server.proc.pid), own_cpu_seconds()
     talk_loss = talk.loss_pct(since)
     # alice stops talking now: a revoke for silence after this is the rule, not the flood
     revokes = re.findall(r".*floor revoke.*", server.log_text())
@@ -386,7 +397,11 @@ async def login_flood_phase(server: Server, talk: Talk, rate: float,
     return {**json.loads(out.decode().strip().splitlines()[-1]),
             "legit_login_p95_ms": round(percentile(times, 95) * 1000, 1),
             "legit_logins": len(times), "floors_revoked": len(revokes),
-            "talk_loss_pct_during_login_flood": talk_loss, "talk_refused": talk.refused}
+            "talk_loss_pct_during_login_flood": talk_loss, "talk_refused": talk.refused,
+            "login_flood_cpu_pct": {
+                **{f"server_{role}": round(100 * (cpu_after[role] - cpu_before[role]) / elapsed,
+                                           1) for role in cpu_after},
+                "bench_clients": round(100 * (own_after - own_before) / elapsed, 1)}}
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:

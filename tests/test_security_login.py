@@ -25,6 +25,7 @@ from app.server.login_guard import (
     TokenVerifier,
     VerifierBusy,
     dummy_hash_for,
+    source_network,
 )
 
 HOME = "10.0.0.5"
@@ -254,6 +255,57 @@ async def test_usual_address_checks_go_first_and_have_reserved_places() -> None:
     executor.shutdown()
 
 
+async def test_networks_take_turns_and_hold_a_few_places_each() -> None:
+    hold = threading.Event()
+    executor = CountingExecutor(workers=1, hold=hold)
+    verifier = TokenVerifier(workers=1, max_pending=32, per_source=3, executor=executor)
+    flood_net = source_network("203.0.113.9")
+    flood = [asyncio.ensure_future(verifier.verify(HASHED, f"guess{n}", source=flood_net))
+             for n in range(3)]
+    await asyncio.sleep(0)
+    with pytest.raises(VerifierBusy):  # the flood's network holds its 3 places
+        await verifier.verify(HASHED, "guess3", source=source_network("203.0.113.200"))
+    other = asyncio.ensure_future(verifier.verify(HASHED, SECRET,
+                                                  source=source_network("192.0.2.1")))
+    await asyncio.sleep(0)
+    assert verifier.pending == 4
+    hold.set()
+    assert await other
+    assert await asyncio.gather(*flood) == [False, False, False]
+    # guess0 was running; then the other network's turn came before guess1 and guess2
+    assert executor.tokens == ["guess0", SECRET, "guess1", "guess2"]
+    assert await verifier.verify(HASHED, "guess4", source=flood_net) is False  # freed again
+    executor.shutdown()
+
+
+async def test_a_check_given_up_while_waiting_frees_its_place() -> None:
+    hold = threading.Event()
+    executor = CountingExecutor(workers=1, hold=hold)
+    verifier = TokenVerifier(workers=1, per_source=2, executor=executor)
+    net = source_network("203.0.113.9")
+    running = asyncio.ensure_future(verifier.verify(HASHED, "a", source=net))
+    waiting = asyncio.ensure_future(verifier.verify(HASHED, "b", source=net))
+    await asyncio.sleep(0)
+    waiting.cancel()  # the connection closed while its login waited
+    hold.set()
+    assert await running is False
+    assert await verifier.verify(HASHED, "c", source=net) is False
+    assert await verifier.verify(HASHED, SECRET, source=net)
+    assert verifier.pending == 0
+    assert executor.tokens == ["a", "c", SECRET]  # "b" was never hashed
+    executor.shutdown()
+
+
+@pytest.mark.parametrize(("address", "network"), [
+    ("198.51.100.7", "198.51.100.0/24"),
+    ("::ffff:198.51.100.7", "198.51.100.0/24"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("not an address", "not an address"),
+])
+def test_source_networks(address: str, network: str) -> None:
+    assert source_network(address) == network
+
+
 async def test_a_verified_token_is_remembered_without_hashing_again() -> None:
     executor = CountingExecutor()
     verifier = TokenVerifier(executor=executor)
@@ -339,7 +391,7 @@ async def test_hashing_stays_off_the_event_loop() -> None:
     try:
         flood = asyncio.gather(*(
             guard.check(user if n % 2 else None, f"u{n}" if n % 2 == 0 else "alice",
-                        f"wrong{n}", f"198.51.100.{n}", 0.0) for n in range(40)))
+                        f"wrong{n}", f"198.51.{n}.7", 0.0) for n in range(40)))
         round_trips: list[float] = []
         while not flood.done():
             sent = time.perf_counter()

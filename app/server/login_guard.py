@@ -13,7 +13,11 @@ Two parts, composed by :class:`LoginGuard`:
 - :class:`TokenVerifier`: the token check. PBKDF2 runs in a small thread pool
   (hashlib releases the GIL), never on the event loop; beyond ``max_pending``
   checks waiting or running it raises :class:`VerifierBusy` (answer 429). Checks
-  from a usual address go first and have a few reserved places; a token verified
+  from a usual address go first and have a few reserved places; the others take
+  turns by source network (IPv4 /24, IPv6 /64), each network holding at most a few
+  places, so a flood from a few networks cannot make a login from elsewhere wait
+  behind all of its guesses (the order depends on the address only, never on the
+  uid: no timing oracle); a token verified
   once is remembered (keyed HMAC) so the user's next logins cost no hash. An
   unknown uid costs the same as a known one (it is checked against a dummy hash
   of the directory's iteration count); comparisons are constant-time.
@@ -32,12 +36,13 @@ import asyncio
 import contextlib
 import enum
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -217,10 +222,26 @@ def _lower_thread_priority() -> None:
                     min(19, current + HASH_THREAD_NICENESS))
 
 
+def source_network(address: str) -> str:
+    """The network a login's source address counts in for the pool's turns: the /24 of an
+    IPv4 address (IPv4-mapped included), the /64 of an IPv6 one, else the text itself."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
 class TokenVerifier:
     """Checks tokens against :class:`User` entries; hashing runs in a bounded pool.
 
-    At most ``workers`` ordinary hashes run at once; the others wait in line. A
+    At most ``workers`` ordinary hashes run at once; the others wait, source networks
+    (:func:`source_network`) taking turns (a network's n-th waiting check comes after
+    every other network's first ones), and a network holds at most ``per_source`` places
+    (waiting or running; beyond: :class:`VerifierBusy`). A
     check asked with ``priority`` (a login from the uid's usual address) goes
     before every ordinary one, may start while ``workers`` ordinary ones run (one
     thread is kept for it), and may use ``reserved`` extra places beyond
@@ -231,7 +252,7 @@ class TokenVerifier:
 
     def __init__(self, *, workers: int = 2, max_pending: int = 32, reserved: int = 8,
                  dummy_hash: str | None = None, executor: Executor | None = None,
-                 remember: int = 10_000) -> None:
+                 remember: int = 10_000, per_source: int = 4) -> None:
         # One more thread than ordinary checks may use: a usual-address check never waits
         # for a flood's hash to finish.
         self._executor = executor or ThreadPoolExecutor(
@@ -242,7 +263,16 @@ class TokenVerifier:
         self._max_pending = max_pending
         self._reserved = reserved
         self._running = 0
-        self._ordinary: deque[_Check] = deque()
+        self._waiting = 0
+        self._per_source = per_source
+        self._ordinary: dict[str, deque[_Check]] = {}
+        """Source network -> its ordinary checks waiting, in arrival order."""
+        self._held: dict[str, int] = {}
+        """Source network -> its ordinary checks waiting or running."""
+        self._turn = 0
+        """The turn of the last ordinary check started (start-time fair queueing: a check's
+        turn is the later of this and the turn after its network's previous check)."""
+        self._next_turn: dict[str, int] = {}
         self._priority: deque[_Check] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dummy = User("", "", token_hash=dummy_hash) if dummy_hash else None
@@ -260,10 +290,12 @@ class TokenVerifier:
     @property
     def pending(self) -> int:
         """Checks running or waiting."""
-        return self._running + len(self._ordinary) + len(self._priority)
+        return self._running + self._waiting + len(self._priority)
 
-    async def verify(self, user: User | None, token: str, *, priority: bool = False) -> bool:
-        """True if ``user`` exists and ``token`` is its token. Raises :class:`VerifierBusy`."""
+    async def verify(self, user: User | None, token: str, *, priority: bool = False,
+                     source: str = "") -> bool:
+        """True if ``user`` exists and ``token`` is its token. Raises :class:`VerifierBusy`.
+        ``source``: the network the login comes from (:func:`source_network`)."""
         if user is not None and user.token_hash is None:
             return user.token_matches(token)
         if user is None and self._dummy is None:
@@ -278,7 +310,7 @@ class TokenVerifier:
                 return True
         target = user if user is not None else self._dummy
         assert target is not None
-        matched = await self._in_pool(target, token, priority)
+        matched = await self._in_pool(target, token, priority, source)
         if matched and user is not None:
             self._verified[user.uid] = self._memo(user, token)
             self._verified.move_to_end(user.uid)
@@ -291,15 +323,45 @@ class TokenVerifier:
         message = f"{user.uid}\0{user.token_hash}\0{token}".encode()
         return hmac.new(self._memo_key, message, "sha256").digest()
 
-    async def _in_pool(self, user: User, token: str, priority: bool) -> bool:
+    async def _in_pool(self, user: User, token: str, priority: bool, source: str) -> bool:
         limit = self._max_pending + (self._reserved if priority else 0)
         if self.pending >= limit:
             raise VerifierBusy(f"{self.pending} token checks pending")
+        if not priority and self._held.get(source, 0) >= self._per_source:
+            raise VerifierBusy(f"{self._per_source} token checks pending from {source}")
         self._loop = asyncio.get_running_loop()
-        check = _Check(user, token, self._loop.create_future())
-        (self._priority if priority else self._ordinary).append(check)
+        check = _Check(user, token, self._loop.create_future(), None if priority else source)
+        if priority:
+            self._priority.append(check)
+        else:
+            check.turn = max(self._turn, self._next_turn.get(source, 0))
+            self._next_turn[source] = check.turn + 1
+            self._ordinary.setdefault(source, deque()).append(check)
+            self._held[source] = self._held.get(source, 0) + 1
+            self._waiting += 1
         self._dispatch()
         return await check.result
+
+    def _next_ordinary(self) -> _Check:
+        """The waiting check with the earliest turn (the first network to wait, on a tie)."""
+        source = min(self._ordinary, key=lambda network: self._ordinary[network][0].turn)
+        line = self._ordinary[source]
+        check = line.popleft()
+        self._waiting -= 1
+        if not line:
+            del self._ordinary[source]
+        self._turn = check.turn
+        return check
+
+    def _release(self, check: _Check) -> None:
+        """An ordinary check is over (done or given up): its network holds one place less."""
+        if check.source is not None:
+            left = self._held.get(check.source, 0) - 1
+            if left > 0:
+                self._held[check.source] = left
+            else:  # idle: its next check starts from the current turn
+                self._held.pop(check.source, None)
+                self._next_turn.pop(check.source, None)
 
     def _dispatch(self) -> None:
         loop = self._loop
@@ -308,10 +370,11 @@ class TokenVerifier:
             if self._priority and self._running < self._workers + 1:
                 check = self._priority.popleft()
             elif self._ordinary and self._running < self._workers:
-                check = self._ordinary.popleft()
+                check = self._next_ordinary()
             else:
                 break
             if check.result.done():  # the login gave up (connection closed) while waiting
+                self._release(check)
                 continue
             self._running += 1
             job: Future[bool] = self._executor.submit(check.user.token_matches, check.token)
@@ -324,6 +387,7 @@ class TokenVerifier:
 
     def _finished(self, job: Future[bool], check: _Check) -> None:
         self._running -= 1
+        self._release(check)
         if not check.result.done():
             if job.cancelled():
                 check.result.cancel()
@@ -334,10 +398,13 @@ class TokenVerifier:
         self._dispatch()
 
     def close(self) -> None:
-        for check in (*self._priority, *self._ordinary):
+        for check in (*self._priority, *(c for line in self._ordinary.values() for c in line)):
             check.result.cancel()
         self._priority.clear()
         self._ordinary.clear()
+        self._held.clear()
+        self._next_turn.clear()
+        self._waiting = 0
         if self._owns_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -347,6 +414,9 @@ class _Check:
     user: User
     token: str
     result: asyncio.Future[bool]
+    source: str | None = None
+    """The source network of an ordinary check (None: a priority one)."""
+    turn: int = 0
 
 
 def dummy_hash_for(users: Iterable[User]) -> str | None:
@@ -400,9 +470,12 @@ class LoginResult:
 class LoginGuard:
     """Admission, then the off-loop check, then the bookkeeping of the result."""
 
-    def __init__(self, verifier: TokenVerifier, failures: FailedLogins | None = None) -> None:
+    def __init__(self, verifier: TokenVerifier, failures: FailedLogins | None = None, *,
+                 network: Callable[[str], str] = source_network) -> None:
         self.verifier = verifier
         self.failures = failures if failures is not None else FailedLogins()
+        self.network = network
+        """Which network an address takes turns in the pool as (:func:`source_network`)."""
 
     async def check(self, user: User | None, uid: str, token: str, address: str,
                     now: float) -> LoginResult:
@@ -411,7 +484,8 @@ class LoginGuard:
             return LoginResult(LoginOutcome.THROTTLED, admission.retry_after)
         usual = self.failures.is_usual(uid, address)
         try:
-            matched = await self.verifier.verify(user, token, priority=usual)
+            matched = await self.verifier.verify(user, token, priority=usual,
+                                                 source=self.network(address))
         except VerifierBusy:
             return LoginResult(LoginOutcome.BUSY, 1.0)
         if matched:
