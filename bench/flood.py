@@ -272,11 +272,21 @@ class Talk:
 # ---- garbage -----------------------------------------------------------------------------------
 
 GARBAGE_SENDER = r"""
-import os, random, socket, sys, time
+import os, random, socket, sys, time, zlib
 port, pps, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+forged = sys.argv[4] == "forged"
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 pool = []
-for _ in range(512):
+def field(text):
+    return len(text).to_bytes(4, "big") + text
+for n in range(512):
+    if forged:  # well-formed recvbegins (crc right) of non-members: base, and media-auth
+        uid = b"intruder%d" % n  # with a wrong mac
+        body = (2 if n % 2 else 16).to_bytes(4, "big") + field(b"group_ops") + field(uid)
+        if n % 2 == 0:
+            body += n.to_bytes(4, "big") + os.urandom(16)
+        pool.append(zlib.crc32(body).to_bytes(4, "big") + body)
+        continue
     body = os.urandom(random.randint(8, 400))
     kind = random.choice([0, 1, 2, 3, 16, 17, 18, 99, random.getrandbits(32)])
     pool.append(body[:4] + kind.to_bytes(4, "big") + body[8:])
@@ -296,15 +306,15 @@ print(sent / (time.monotonic() - start))
 """
 
 
-async def garbage_phase(server: Server, talk: Talk, pps: int,
-                        seconds: float) -> dict[str, object]:
+async def garbage_phase(server: Server, talk: Talk, pps: int, seconds: float,
+                        forged: bool = False) -> dict[str, object]:
     since = talk.sent
     before = server.relay_counts()
     server_drops, own_drops = udp_drops({server.port}), own_udp_drops()
     cpu_before, started = thread_cpu_seconds(server.proc.pid), time.monotonic()
     sender = await asyncio.create_subprocess_exec(
         sys.executable, "-c", GARBAGE_SENDER, str(server.port), str(pps), str(seconds),
-        stdout=asyncio.subprocess.PIPE)
+        "forged" if forged else "random", stdout=asyncio.subprocess.PIPE)
     await talk.run(seconds)
     out, _ = await sender.communicate()
     after = server.relay_counts()
@@ -416,7 +426,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             await talk.start()
             flood: dict[str, object] = {}
             try:
-                garbage = await garbage_phase(server, talk, args.garbage_pps, args.seconds)
+                garbage = await garbage_phase(server, talk, args.garbage_pps, args.seconds,
+                                              args.forged_recvbegins)
                 log(f"garbage: {garbage}")
                 if not args.garbage_only:
                     flood = await login_flood_phase(server, talk, args.login_rate, args.seconds)
@@ -436,6 +447,9 @@ if __name__ == "__main__":
     parser.add_argument("--login-rate", type=float, default=200.0)
     parser.add_argument("--garbage-only", action="store_true",
                         help="phase 2 only (the garbage datagrams)")
+    parser.add_argument("--forged-recvbegins", action="store_true",
+                        help="phase 2 sends well-formed recvbegins of non-members (base, and "
+                             "media-auth with a wrong mac) instead of random bytes")
     parser.add_argument("--flood-child", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     random.seed(os.getpid())

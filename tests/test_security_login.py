@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -17,6 +20,7 @@ import pytest
 from app.protocol.errors import ErrCode
 from app.server.directory import User, hash_token
 from app.server.login_guard import (
+    HASH_THREAD_NICENESS,
     AdmissionKind,
     FailedLogins,
     LoginGuard,
@@ -304,6 +308,31 @@ async def test_a_check_given_up_while_waiting_frees_its_place() -> None:
 ])
 def test_source_networks(address: str, network: str) -> None:
     assert source_network(address) == network
+
+
+@dataclass(frozen=True, slots=True)
+class NicenessProbe(User):
+    """A user whose token check records the niceness of the thread that runs it."""
+
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def token_matches(self, token: str) -> bool:
+        self.seen[token] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+async def test_flood_checks_run_niced_and_usual_address_checks_do_not() -> None:
+    probe = NicenessProbe("alice", "Alice", token_hash=hash_token(SECRET, iterations=1000))
+    verifier = TokenVerifier(workers=1)
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    try:
+        await verifier.verify(probe, "ordinary", source="203.0.113.0/24")
+        await verifier.verify(probe, "usual", priority=True)
+    finally:
+        verifier.close()
+    assert probe.seen["ordinary"] == min(19, base + HASH_THREAD_NICENESS)
+    assert probe.seen["usual"] == base
 
 
 async def test_a_verified_token_is_remembered_without_hashing_again() -> None:

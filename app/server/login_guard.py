@@ -243,9 +243,11 @@ class TokenVerifier:
     every other network's first ones), and a network holds at most ``per_source`` places
     (waiting or running; beyond: :class:`VerifierBusy`). A
     check asked with ``priority`` (a login from the uid's usual address) goes
-    before every ordinary one, may start while ``workers`` ordinary ones run (one
-    thread is kept for it), and may use ``reserved`` extra places beyond
-    ``max_pending``, so a flood of guesses from elsewhere cannot crowd it out.
+    before every ordinary one, may start while ``workers`` ordinary ones run (a
+    thread of its own, not niced: only guesses from a user's usual address, which
+    back off, reach it, and a busy machine must not starve that user's one hash), and
+    may use ``reserved`` extra places beyond ``max_pending``, so a flood of guesses
+    from elsewhere cannot crowd it out.
     A token verified once is remembered (as a keyed HMAC, never in clear) for
     ``remember`` users, so the user's next logins need no hash at all.
     """
@@ -253,12 +255,15 @@ class TokenVerifier:
     def __init__(self, *, workers: int = 2, max_pending: int = 32, reserved: int = 8,
                  dummy_hash: str | None = None, executor: Executor | None = None,
                  remember: int = 10_000, per_source: int = 4) -> None:
-        # One more thread than ordinary checks may use: a usual-address check never waits
-        # for a flood's hash to finish.
+        # Ordinary checks (a flood's guesses among them) in niced threads; a thread of its
+        # own for usual-address checks: they never wait for a flood's hash to finish.
         self._executor = executor or ThreadPoolExecutor(
-            max_workers=workers + 1, thread_name_prefix="token-hash",
+            max_workers=workers, thread_name_prefix="token-hash",
             initializer=_lower_thread_priority)
+        self._usual_executor = executor or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="token-hash-usual")
         self._owns_executor = executor is None
+        self._usual_running = False
         self._workers = workers
         self._max_pending = max_pending
         self._reserved = reserved
@@ -290,7 +295,7 @@ class TokenVerifier:
     @property
     def pending(self) -> int:
         """Checks running or waiting."""
-        return self._running + self._waiting + len(self._priority)
+        return self._running + self._usual_running + self._waiting + len(self._priority)
 
     async def verify(self, user: User | None, token: str, *, priority: bool = False,
                      source: str = "") -> bool:
@@ -367,26 +372,34 @@ class TokenVerifier:
         loop = self._loop
         assert loop is not None
         while True:
-            if self._priority and self._running < self._workers + 1:
+            if self._priority and (not self._usual_running or self._running < self._workers):
                 check = self._priority.popleft()
+                usual = not self._usual_running  # its own thread, else an ordinary one
             elif self._ordinary and self._running < self._workers:
-                check = self._next_ordinary()
+                check, usual = self._next_ordinary(), False
             else:
                 break
             if check.result.done():  # the login gave up (connection closed) while waiting
                 self._release(check)
                 continue
-            self._running += 1
-            job: Future[bool] = self._executor.submit(check.user.token_matches, check.token)
+            if usual:
+                self._usual_running = True
+            else:
+                self._running += 1
+            executor = self._usual_executor if usual else self._executor
+            job: Future[bool] = executor.submit(check.user.token_matches, check.token)
 
-            def finished(job: Future[bool], check: _Check = check) -> None:
+            def finished(job: Future[bool], check: _Check = check, usual: bool = usual) -> None:
                 with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                    loop.call_soon_threadsafe(self._finished, job, check)
+                    loop.call_soon_threadsafe(self._finished, job, check, usual)
 
             job.add_done_callback(finished)
 
-    def _finished(self, job: Future[bool], check: _Check) -> None:
-        self._running -= 1
+    def _finished(self, job: Future[bool], check: _Check, usual: bool = False) -> None:
+        if usual:
+            self._usual_running = False
+        else:
+            self._running -= 1
         self._release(check)
         if not check.result.done():
             if job.cancelled():
@@ -407,6 +420,7 @@ class TokenVerifier:
         self._waiting = 0
         if self._owns_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
+            self._usual_executor.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(slots=True)
