@@ -8,10 +8,11 @@ import os
 import random
 import zlib
 
-from server_fixtures import UdpPeer
+from server_fixtures import RawClient, UdpPeer
+from test_server_relay import Room
 from test_server_relay_fast import _audio, _media, _next_is, _streaming, running_server
 
-from app.protocol import Ping
+from app.protocol import Login, Ping, RecvBeginPacket
 from app.server.relay import MALFORMED, NOT_ADMITTED
 
 BASE_AUDIO, BASE_RECVBEGIN, AUTH_RECVBEGIN = 1, 2, 16
@@ -26,7 +27,7 @@ def garbage(kind: int, rng: random.Random, *, crc: bool = False) -> bytes:
 
 
 def auth_recvbegin(uid: str) -> bytes:
-    """A well-formed auth_recvbegin (right crc) whose mac is wrong: the gate's to judge."""
+    """A well-formed auth_recvbegin (right crc) whose mac is wrong."""
     fields = b"".join(len(f).to_bytes(4, "big") + f for f in (b"group_58", uid.encode()))
     body = AUTH_RECVBEGIN.to_bytes(4, "big") + fields + (1).to_bytes(4, "big") + bytes(16)
     return zlib.crc32(body).to_bytes(4, "big") + body
@@ -58,18 +59,64 @@ async def test_random_datagrams_of_handled_types_never_reach_the_event_loop() ->
         await room.leave()
 
 
-async def test_a_well_formed_auth_recvbegin_still_reaches_the_gate() -> None:
+async def media_auth_session(port: int, uid: str) -> RawClient:
+    client = await RawClient.connect(port)
+    reply = await client.request(Login(uid, f"pw-{uid}", features=("media-auth",)))
+    assert reply.ok and "media-auth" in reply.body.features  # type: ignore[union-attr]
+    return client  # a member of nothing: the thread looks at the session, the gate at more
+
+
+async def settled(room: Room, burst: int) -> None:
+    """Everything sent before now was read by the media thread and drained by the loop."""
+    good = _audio(100 + burst)
+    room.peers["alice"].send(good)
+    await _next_is(room.peers["carol"], good)
+    assert isinstance((await room.clients["carol"].request(Ping())).body, Ping)
+
+
+async def test_recvbegins_naming_no_session_that_could_register_stay_in_the_thread() -> None:
     async with running_server(media_encryption="optional") as server:
         relay = server.relay
         assert relay is not None
         room = await _streaming(server)
-        not_admitted = relay._drops[NOT_ADMITTED]
+        media = _media(server)
+        dave = await media_auth_session(server.port, "dave")  # holds media-auth
+        thread_refused, loop_refused = media.drops[NOT_ADMITTED], relay._drops[NOT_ADMITTED]
         junk = await UdpPeer.open(server.port)
-        junk.send(auth_recvbegin("bob"))  # bob holds no media-auth session: refused there
-        good = _audio(10)
-        room.peers["alice"].send(good)
-        await _next_is(room.peers["bob"], good)
-        assert isinstance((await room.clients["carol"].request(Ping())).body, Ping)
-        assert relay._drops[NOT_ADMITTED] == not_admitted + 1  # judged on the loop
+        junk.send(auth_recvbegin("nobody"))  # no session at all
+        junk.send(auth_recvbegin("bob"))  # bob's session holds no media-auth
+        junk.send(RecvBeginPacket("group_58", "nobody").serialize())
+        junk.send(RecvBeginPacket("group_58", "dave").serialize())  # dave holds media-auth
+        await settled(room, 0)
+        assert media.drops[NOT_ADMITTED] - thread_refused == 4
+        assert relay._drops[NOT_ADMITTED] == loop_refused
+        junk.send(auth_recvbegin("dave"))  # plausible: the gate checks the mac (wrong)
+        junk.send(RecvBeginPacket("group_58", "bob").serialize())  # plausible: bob, this IP
+        await settled(room, 1)
+        assert media.drops[NOT_ADMITTED] - thread_refused == 4
+        # bob's base recvbegin moved his registration (same IP, the base rule); dave's
+        # was refused by the gate, on the loop
+        assert relay._drops[NOT_ADMITTED] == loop_refused + 1
         junk.close()
+        await dave.close()
+        await room.leave()
+
+
+async def test_auth_recvbegins_beyond_the_address_bucket_stay_in_the_thread() -> None:
+    async with running_server(media_encryption="optional", recvbegin_rate=0.001,
+                              recvbegin_burst=3) as server:
+        relay = server.relay
+        assert relay is not None
+        room = await _streaming(server)
+        media = _media(server)
+        dave = await media_auth_session(server.port, "dave")
+        thread_refused, loop_refused = media.drops[NOT_ADMITTED], relay._drops[NOT_ADMITTED]
+        junk = await UdpPeer.open(server.port)
+        for _ in range(10):
+            junk.send(auth_recvbegin("dave"))
+        await settled(room, 0)
+        assert media.drops[NOT_ADMITTED] - thread_refused == 7  # the burst of 3 went on
+        assert relay._drops[NOT_ADMITTED] == loop_refused + 3  # wrong macs, on the loop
+        junk.close()
+        await dave.close()
         await room.leave()

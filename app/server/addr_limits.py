@@ -191,6 +191,10 @@ class RecvBeginBuckets:
     def from_settings(cls, settings: AddressLimitSettings) -> RecvBeginBuckets:
         return cls(settings.recvbegin_rate, settings.recvbegin_burst, settings.max_tracked)
 
+    def fresh(self) -> RecvBeginBuckets:
+        """Empty buckets of the same rate, burst and bound (for another thread to own)."""
+        return RecvBeginBuckets(self._rate, int(self._burst), self._max)
+
     def allow(self, address: str, now: float) -> bool:
         bucket = self._buckets.get(address)
         if bucket is None:

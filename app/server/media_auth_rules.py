@@ -18,6 +18,7 @@ from app.protocol.media_crypto import (
     FEATURE,
     InterphoneKeys,
     MediaKey,
+    MediaPacketType,
     RecvBeginVerifier,
     encode_b64,
     new_secret,
@@ -25,7 +26,9 @@ from app.protocol.media_crypto import (
 from app.protocol.messages import MediaKeyNotice, Message
 from app.server.media_gate import SealedMediaGate
 from app.server.outbox import Outbox
-from app.server.records import Interphone, Session
+from app.server.records import Interphone, Session, normalize_ip
+
+AUTH_RECVBEGIN = int(MediaPacketType.AUTH_RECVBEGIN)
 
 
 class MediaAuthRules:
@@ -61,6 +64,19 @@ class MediaAuthRules:
                 yield uid
 
     # ---- hooks of the state's rules ---------------------------------------------------------
+
+    def recvbegin_plausible(self, kind: int, uid: str, source_ip: str) -> bool:
+        """Whether a recvbegin of ``kind`` (2 base, 16 media-auth) naming ``uid`` from
+        ``source_ip`` could register at all: a live session of ``uid`` that holds media-auth
+        (16), or that does not and logged in from that IP (2), as ``register_media`` and
+        the gate require. Single dictionary reads: the media thread asks it before handing a
+        recvbegin to the event loop, so a flood of recvbegins for nobody never gets there."""
+        session = self._live_session(uid)
+        if session is None:
+            return False
+        if kind == AUTH_RECVBEGIN:
+            return session.media is not None
+        return session.media is None and session.peer_ip == normalize_ip(source_ip)
 
     def _live_session(self, uid: str) -> Session | None:
         sid = self.by_uid.get(uid)

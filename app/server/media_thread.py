@@ -74,6 +74,8 @@ _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _U32 = struct.Struct(">I")
 _AUDIO = int(PacketType.AUDIO)
 _SEALED = 18  # media-auth's sealed audio (app.protocol.media_crypto.MediaPacketType)
+_AUTH_RECVBEGIN = 16
+_RECVBEGINS = frozenset({int(PacketType.RECVBEGIN), _AUTH_RECVBEGIN})
 _MARKER = struct.Struct(">Q")
 
 
@@ -120,6 +122,9 @@ class MediaThread(asyncio.DatagramTransport):
         self.relayed_bytes = 0
         self.drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         """Datagrams the thread dropped, by reason (only the thread writes it)."""
+        self._recvbegin_buckets = relay.gate.buckets.fresh()
+        """media-auth's per-address recvbegin buckets, the thread's own (the gate keeps its
+        own on the loop: both see the same datagrams, so they agree)."""
         self._thread = threading.Thread(target=self._serve, name="interphone-media",
                                         daemon=True)
 
@@ -312,6 +317,13 @@ class MediaThread(asyncio.DatagramTransport):
             self.drops[NOT_ADMITTED] += 1  # media-auth: sealed audio only from a registered source
             return
         data = bytes(view[:size])
+        if kind in _RECVBEGINS:  # only for a live session that could register, within rate
+            route = peek_route(data)
+            if (route is None or not relay.state.recvbegin_plausible(kind, route[2], addr[0])
+                    or (kind == _AUTH_RECVBEGIN
+                        and not self._recvbegin_buckets.allow(addr[0], self.clock()))):
+                self.drops[NOT_ADMITTED] += 1
+                return
         if kind == _AUDIO:
             route = peek_route(data)  # pure; the look-ups below are single reads
             if route is None:  # not an audiopacket's layout: the loop would drop it so
