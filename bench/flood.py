@@ -259,6 +259,14 @@ class Talk:
             await asyncio.sleep(0.02 - elapsed % 0.02)
         await asyncio.sleep(0.3)  # the last packets in flight
 
+    def longest_gap_ms(self, since: int) -> int:
+        """The longest run of consecutive packets lost, in ms (a stall shows as one run)."""
+        longest = run = 0
+        for seq in range(since, self.sent):
+            run = 0 if seq in self.received else run + 1
+            longest = max(longest, run)
+        return longest * 20
+
     def loss_pct(self, since: int) -> float:
         expected = range(since, self.sent)
         got = sum(1 for seq in expected if seq in self.received)
@@ -324,6 +332,7 @@ async def garbage_phase(server: Server, talk: Talk, pps: int, seconds: float,
     return {"garbage_pps": round(float(out.decode().strip() or 0)),
             "legit_sent": sent,
             "legit_loss_pct": talk.loss_pct(since),
+            "legit_longest_gap_ms": talk.longest_gap_ms(since),
             "legit_not_relayed_pct": round(100.0 * max(0, sent - relayed) / max(1, sent), 3),
             "listener_kernel_drops": own_udp_drops() - own_drops,
             "server_rx_drops": udp_drops({server.port}) - server_drops,
