@@ -22,13 +22,18 @@ over TLS pinned to the server's certificate, with media-auth: sealed voice, as
    dropped by the kernel at bob's full socket buffer (this process was too slow, not
    the relay), ``server_rx_drops`` datagrams (garbage and voice alike) the kernel
    dropped at the server's full media socket, ``relay_drops`` the server's drops by
-   reason.
+   reason, ``server_cpu_pct`` the server's CPU in the phase (``loop``: the event loop's
+   thread; ``threads``: the others, the media thread doing the work; ``threads_waiting``:
+   time they were runnable but got no CPU). ``--forged-recvbegins`` sends well-formed
+   recvbegins of non-members instead of random bytes; ``--garbage-only`` runs phase 2 alone.
 3. Login flood: ``--login-rate`` wrong logins/s over TLS for ever-new uids from
    ever-new loopback addresses (127.0.x.y: neither per-uid nor per-address back-off
    stops them, each costs a PBKDF2 hash of the directory's iteration count or a 429
    from the hash queue), while alice keeps talking and carol logs in every 100 ms:
    ``legit_login_p95_ms`` (carol, hashed token, TLS connect included),
-   ``floors_revoked`` (from the server's log: must be 0), ``flood_answered_429_pct``.
+   ``floors_revoked`` (from the server's log: must be 0), ``flood_answered_429_pct``,
+   ``talk_loss_pct_during_login_flood``, and who used the CPU (``login_flood_cpu_pct``,
+   ``flood_child_cpu_pct``).
 
 Targets: garbage at 50,000/s loses <= 1 % of a real talk; legit login <= 50 ms p95
 under 200 wrong hashed logins/s with no floor revoked; TLS login <= 20 ms p95.
@@ -136,14 +141,18 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """On-CPU seconds of a process's threads: ``loop`` (the main thread, which runs the event
     loop) and ``threads`` (the others: the relay's media thread and the idle hash pool; Python
     does not name OS threads, so they are told apart by nothing but the main one)."""
-    seconds = {"loop": 0.0, "threads": 0.0}
+    seconds = {"loop": 0.0, "threads": 0.0, "threads_waiting": 0.0}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
-                used = int(handle.read().split()[0]) / 1e9
-        except (OSError, ValueError, IndexError):
+                used, waited = (int(n) / 1e9 for n in handle.read().split()[:2])
+        except (OSError, ValueError):
             continue
-        seconds["loop" if task == str(pid) else "threads"] += used
+        if task == str(pid):
+            seconds["loop"] += used
+        else:
+            seconds["threads"] += used
+            seconds["threads_waiting"] += waited  # runnable, but no CPU free for it
     return seconds
 
 
