@@ -4,14 +4,22 @@ the real client engine and the real server)."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 
 import pytest
 from server_fixtures import FAST, sample_directory
 
 from app.client import ClientError, InterphoneClient, ServerUnreachable
-from app.client.connection import TlsExpected, looks_like_tls
-from app.client.trust import TrustPolicy, client_context
+from app.client.connection import TlsExpected, answers_plain_text, looks_like_tls
+from app.client.trust import (
+    CLOSED_DURING_HANDSHAKE,
+    NOT_TLS,
+    TrustError,
+    TrustPolicy,
+    client_context,
+    closed_silently,
+)
 from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
 
@@ -85,12 +93,29 @@ async def test_a_plain_server_that_answers_then_closes_gets_no_tls_hint() -> Non
     assert "TLS" not in str(error)
 
 
-async def test_tls_client_on_a_plain_server_port_is_told_it_may_not_speak_tls() -> None:
+async def test_tls_client_on_a_plain_server_port_is_told_it_does_not_speak_tls() -> None:
     async with InterphoneServer(sample_directory(),
                                 settings=FAST.with_overrides(auth="open")) as server:
         error = await tls_login(server.port)
     assert isinstance(error, ServerUnreachable)
-    assert "not speak TLS" in str(error)
+    assert str(error) == f"TLS to 127.0.0.1:{server.port}: {NOT_TLS}"
+
+
+async def test_a_port_that_closes_everything_silently_is_only_suspected() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(10)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        error = await tls_login(port)
+        assert not await answers_plain_text("127.0.0.1", port)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert isinstance(error, ServerUnreachable)
+    assert CLOSED_DURING_HANDSHAKE in str(error)
 
 
 @pytest.mark.parametrize(("data", "tls"), [
@@ -102,3 +127,13 @@ async def test_tls_client_on_a_plain_server_port_is_told_it_may_not_speak_tls() 
 ])
 def test_tls_records_are_told_from_base_frames(data: bytes, tls: bool) -> None:
     assert looks_like_tls(data) is tls
+
+
+@pytest.mark.parametrize(("error", "silent"), [
+    (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), True),
+    (ConnectionResetError("Connection lost"), True),
+    (TrustError("fingerprint mismatch"), False),  # an SSLError without a reason
+    (ssl.SSLCertVerificationError(1, "certificate verify failed"), False),
+])
+def test_only_a_silent_close_is_worth_a_plain_text_probe(error: OSError, silent: bool) -> None:
+    assert closed_silently(error) is silent

@@ -38,8 +38,9 @@ from app.client.session import (
     ResponseUnreadable,
     SessionEvent,
 )
-from app.client.trust import describe_tls_failure
+from app.client.trust import NOT_TLS, closed_silently, describe_tls_failure
 from app.protocol import LoginResult
+from app.protocol.limits import MAX_FRAME
 from app.protocol.messages import Body
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,10 @@ class SignalingConnection(asyncio.Protocol):
                 f"cannot reach {host}:{port}: no answer within {connect_timeout:g} s") from None
         except OSError as exc:
             if ssl is not None:  # TLS: name the problem (issuer, name, pin, not TLS at all)
-                raise ServerUnreachable(describe_tls_failure(exc, f"{host}:{port}")) from None
+                problem = describe_tls_failure(exc, f"{host}:{port}")
+                if closed_silently(exc) and await answers_plain_text(host, port):
+                    problem = f"TLS to {host}:{port}: {NOT_TLS}"
+                raise ServerUnreachable(problem) from None
             raise ServerUnreachable(f"cannot reach {host}:{port}: {_os_reason(exc)}") from None
         return protocol
 
@@ -259,6 +263,26 @@ class TlsExpected(ConnectionLost):
 TLS_RECORD_RECEIVED = "the server answered with TLS: this port requires TLS"
 CLOSED_BEFORE_ANY_ANSWER = ("connection closed before any answer "
                             "(the server may require TLS)")
+
+
+PLAIN_PROBE = b"<message type='request' seq='tls-probe' module='MID_SESSION'><ping/></message>"
+
+
+async def answers_plain_text(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether ``host:port`` answers a ping in the base framing (PROTOCOL.md: a length,
+    then an XML document), i.e. speaks plain text: asked once, after a TLS handshake the
+    server closed without a word. Any failure means no."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
+            try:
+                writer.write(len(PLAIN_PROBE).to_bytes(4, "big") + PLAIN_PROBE)
+                header = await reader.readexactly(5)
+            finally:
+                writer.close()
+    except (OSError, TimeoutError, asyncio.IncompleteReadError):
+        return False
+    return int.from_bytes(header[:4], "big") <= MAX_FRAME and header[4:5] == b"<"
 
 
 def looks_like_tls(data: bytes) -> bool:

@@ -185,6 +185,18 @@ CLOSED_DURING_HANDSHAKE = ("the server closed the connection during the handshak
 word after the client's hello is most likely a plain-text server."""
 
 
+NOT_TLS = "the server does not speak TLS on this port (it answers in plain text)"
+
+
+def closed_silently(exc: BaseException) -> bool:
+    """Whether a TLS handshake failed because the server closed without a word (no alert):
+    worth asking the port in plain text whether it is a plain-text server."""
+    if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError):
+        return True
+    reason = getattr(exc, "reason", None) or ""  # a TrustError has none
+    return isinstance(exc, ssl.SSLError) and str(reason).upper().startswith("UNEXPECTED_EOF")
+
+
 def describe_tls_failure(exc: BaseException, server: str) -> str:
     """One line naming why a TLS connection to ``server`` failed."""
     if isinstance(exc, TrustError):
