@@ -118,3 +118,12 @@ def test_cli_options() -> None:
         parse_args(["--loss", "100"])
     with pytest.raises(ValueError):
         Impairment(loss=1.0)
+
+
+async def test_encrypted_run_negotiates_media_auth_over_tls() -> None:
+    """--encrypted: TLS pinned, media_encryption = "required", sealed voice end to end."""
+    config = LatencyConfig(clicks=3, spacing_s=0.25, server="inprocess", encrypted=True)
+    result = await measure(config)
+    check_result(result, config)
+    assert result["encrypted"] is True
+    assert result["transit_p50_us"] > 0  # type: ignore[operator]
