@@ -6,9 +6,8 @@
     .venv/bin/python bench/run_all.py --from saved.jsonl   # re-render a saved run
 
 Each benchmark prints one JSON object on its last line of output; they are
-collected in order (access, relay, join_storm, cpu, then latency if
-bench/latency.py exists), printed, and written into the document with the
-targets they are compared with.
+collected in the order of ``ORDER``, printed, and written into the document
+with the targets they are compared with (one table, by issue).
 """
 
 from __future__ import annotations
@@ -27,15 +26,17 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DOC = ROOT / "docs" / "performance.md"
-ORDER = ["access", "relay", "join_storm", "cpu", "latency"]
+ORDER = ["access", "relay", "join_storm", "cpu", "latency", "latency_encryption", "flood",
+         "login_flood", "floor", "idle", "cluster"]
+MODULES = {"latency": ["-m", "bench.latency"],  # written as modules of the bench package
+           "latency_encryption": ["-m", "bench.latency", "--compare-encryption", "--runs", "5"]}
+NO_QUICK = {"flood", "login_flood"}
+"""Benchmarks that are short already and have no ``--quick``."""
 
 
 def command(name: str, quick: bool) -> list[str]:
-    if name == "latency":  # written as a module of the bench package
-        args = [sys.executable, "-m", "bench.latency"]
-    else:
-        args = [sys.executable, str(BENCH / f"{name}.py")]
-    return args + (["--quick"] if quick else [])
+    args = [sys.executable, *MODULES.get(name, [str(BENCH / f"{name}.py")])]
+    return args + (["--quick"] if quick and name not in NO_QUICK else [])
 
 
 def run(name: str, quick: bool) -> dict[str, Any]:
@@ -112,6 +113,89 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str,
             rows.append(_row("mouth-to-ear p95 (bench/latency.py)", f"{lat[key]} ms",
                              "< 300 ms (target)", lat[key] < 300))
             break
+    rows += security_rows(results)
+    rows += desktop_rows(results)
+    rows += cluster_rows(results)
+    return rows
+
+
+def security_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """Issue 12: the cost of encryption, floods."""
+    rows = []
+    e = results.get("latency_encryption", {})
+    if "encrypted_m2e_delta_ms" in e:
+        rows.append(_row("mouth-to-ear p50, encrypted − plain (runs alternated)",
+                         f"{e['encrypted_m2e_delta_ms']} ms ({e['m2e_p50_ms_plain']} vs "
+                         f"{e['m2e_p50_ms_encrypted']} ms)", "within 1 ms",
+                         abs(e["encrypted_m2e_delta_ms"]) <= 1.0))
+        rows.append(_row("per-packet transit, encrypted − plain",
+                         f"{e['encrypted_transit_delta_ms']} ms", "recorded", None))
+        rows.append(_row("login over TLS p95 (InterphoneClient.connect)",
+                         f"{e['tls_login_p95_ms']} ms (plain {e['plain_login_p95_ms']} ms)",
+                         "≤ 20 ms", e["tls_login_p95_ms"] <= 20.0))
+    r = results.get("relay", {})
+    if r.get("encrypted_ratio") is not None:
+        rows.append(_row("relay with encrypted media / plain", f"{r['encrypted_ratio']}",
+                         "≥ 0.95", r["encrypted_ratio"] >= 0.95))
+    f = results.get("flood", {})
+    if "legit_loss_pct" in f:
+        rows.append(_row(f"a real talk under {f['garbage_pps']:,} garbage datagrams/s",
+                         f"{f['legit_loss_pct']} % lost", "≤ 1 %", f["legit_loss_pct"] <= 1.0))
+    if "legit_login_p95_ms" in f:
+        rows.append(_row(f"legitimate login p95 under {f.get('login_flood_rate', 200)} wrong "
+                         "hashed logins/s", f"{f['legit_login_p95_ms']} ms", "≤ 50 ms",
+                         f["legit_login_p95_ms"] <= 50.0))
+        rows.append(_row("floors revoked during that login flood", f"{f['floors_revoked']}",
+                         "0", f["floors_revoked"] == 0))
+    return rows
+
+
+def desktop_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """Issue 13 (floor hand-over) and issue 14 (the desktop app at rest)."""
+    rows = []
+    fl = results.get("floor", {})
+    if "handover_ms" in fl:
+        h, p = fl["handover_ms"], fl.get("preemption_start_ms", {})
+        rows.append(_row("speak off → queued head's first packet heard, p95",
+                         f"{h['p95']} ms", "≤ 150 ms", h["p95"] <= 150.0))
+        if "p95" in p:
+            rows.append(_row("dispatcher pre-emption → its first packet heard, p95",
+                             f"{p['p95']} ms", "≤ 100 ms", p["p95"] <= 100.0))
+    i = results.get("idle", {})
+    for key, what, limit in (("idle_cpu_pct", "desktop app idle, joined to "
+                              f"{i.get('joined_interphones')} interphones", 0.5),
+                             ("listen_cpu_pct", "desktop app receiving one speaker", 3.0),
+                             ("talk_cpu_pct", "desktop app talking", 4.0),
+                             ("demo_quiet_cpu_pct", "`interphone --demo`, nobody talking", 1.0)):
+        if i.get(key) is not None:
+            rows.append(_row(what, f"{i[key]} % of one core", f"≤ {limit} %", i[key] <= limit))
+    if i.get("press_to_packet_p95_ms") is not None:
+        rows.append(_row("key press → first audio packet, p95 (input opened on press)",
+                         f"{i['press_to_packet_p95_ms']} ms", "≤ 40 ms",
+                         i["press_to_packet_p95_ms"] <= 40.0))
+    return rows
+
+
+def cluster_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """Issue 15: several nodes on one Redis."""
+    rows = []
+    c = results.get("cluster", {})
+    one = c.get("storm_one_node", {})
+    if one.get("seconds") is not None:
+        rows.append(_row(f"join storm of {one['clients']}, one node", f"{one['seconds']} s",
+                         "≤ 2 s", one["seconds"] <= 2.0))
+    if c.get("seconds") is not None:
+        rows.append(_row(f"{c['clients']:,} clients over {c['nodes']} nodes",
+                         f"{c['seconds']} s", "≤ 6 s", c["seconds"] <= 6.0))
+    if c.get("scaling") is not None:
+        rows.append(_row(f"relay with {c['nodes']} nodes / one node", f"{c['scaling']}",
+                         "≥ 1.6", c["scaling"] >= 1.6))
+    if c.get("cross_node_access_p95_ms") is not None:
+        rows.append(_row("floor access across nodes, p95", f"{c['cross_node_access_p95_ms']} ms",
+                         "≤ 10 ms", c["cross_node_access_p95_ms"] <= 10.0))
+    if c.get("failover_seconds") is not None:
+        rows.append(_row("a killed node's clients talking again", f"{c['failover_seconds']} s",
+                         "≤ 5 s", c["failover_seconds"] <= 5.0))
     return rows
 
 
@@ -267,14 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="saved", metavar="FILE",
                         help="render the document from the JSON lines a previous run printed")
     args = parser.parse_args(argv)
-    names = [n for n in (args.only or ORDER)
-             if n != "latency" or (BENCH / "latency.py").exists()]
+    names = list(args.only or ORDER)
     results: dict[str, dict[str, Any]] = {}
     if args.saved:
         for line in Path(args.saved).read_text().splitlines():
             if line.startswith("{"):
                 result = json.loads(line)
-                results[result.get("benchmark", "latency")] = result
+                results[result.get("benchmark") or result.get("bench", "latency")] = result
         args.quick = any(r.get("quick") for r in results.values())
     for name in [] if args.saved else names:
         results[name] = run(name, args.quick)
