@@ -1,0 +1,301 @@
+"""Per-session behaviours that must be cluster-wide, on one in-memory server and on 2 nodes
+of one real Redis: presence and calls, the floor queue and its expiry, a directory reload.
+
+Clients take the nodes in turn (``spread.port(i)``), so with 2 nodes the parties of each
+test sit on different nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.protocol import InterphoneId, Kicked
+from app.protocol.messages import FloorNotice, FloorNoticeType, Login, Message, SpeakRequest
+from app.protocol.presence import (
+    CallAction,
+    CallNotice,
+    CallNoticeType,
+    CallRequest,
+    ContactPresence,
+    PresenceChanged,
+    PresenceSyncRequest,
+    RingState,
+)
+from app.server import InterphoneServer
+from app.server.directory import Directory
+from tests.redis_fixtures import RedisProcess, running_nodes, settle
+from tests.server_fixtures import G58, TEST_TOML, RawClient
+from tests.test_cluster import connect_when_up, free_port, info_until, start_node_process
+
+pytestmark = pytest.mark.timeout(60)
+
+CHAT = InterphoneId.chat("alice", "bob")
+KINDS = ["memory", "redis-2"]
+
+
+class Spread:
+    def __init__(self, nodes: list[InterphoneServer]) -> None:
+        self.nodes = nodes
+
+    def port(self, i: int) -> int:
+        return self.nodes[i % len(self.nodes)].port
+
+
+@contextlib.asynccontextmanager
+async def spread_of(kind: str, tmp_path: Path, **settings: Any) -> AsyncIterator[Spread]:
+    if kind == "memory":
+        async with running_nodes(1, None, **settings) as nodes:
+            yield Spread(nodes)
+        return
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        async with running_nodes(2, redis.url, **settings) as nodes:
+            yield Spread(nodes)
+    finally:
+        redis.stop()
+
+
+async def client_with(port: int, uid: str, *features: str) -> RawClient:
+    client = await RawClient.connect(port)
+    reply = await client.request(Login(uid, f"pw-{uid}", features=features))
+    assert reply.ok, reply
+    client.uid = uid
+    return client
+
+
+async def notice(client: RawClient, wanted: Callable[[object], bool],
+                 timeout: float = 5.0) -> Any:
+    """The first notification whose body ``wanted`` accepts (others are skipped)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        message: Message = await client.next_notification(max(0.01, deadline - loop.time()))
+        if wanted(message.body):
+            return message.body
+
+
+def call_notice(kind: CallNoticeType) -> Callable[[object], bool]:
+    return lambda body: isinstance(body, CallNotice) and body.type is kind
+
+
+def floor_notice(kind: FloorNoticeType) -> Callable[[object], bool]:
+    return lambda body: isinstance(body, FloorNotice) and body.type is kind
+
+
+async def close_all(*clients: RawClient) -> None:
+    for client in clients:
+        await client.close()
+
+
+# ---- presence and calls --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_contact_on_another_node_is_seen_online_and_offline(
+        kind: str, tmp_path: Path) -> None:
+    async with spread_of(kind, tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice", "presence")
+        bob = await client_with(spread.port(1), "bob", "presence")
+        assert await notice(alice, lambda b: isinstance(b, PresenceChanged)) == \
+            PresenceChanged("bob", True)
+        listed = (await alice.request(PresenceSyncRequest())).body.contacts
+        assert ContactPresence("bob", True) in listed
+        await bob.close()
+        assert await notice(alice, lambda b: isinstance(b, PresenceChanged)) == \
+            PresenceChanged("bob", False)
+        await alice.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_call_rings_declines_rings_again_and_is_answered_across_nodes(
+        kind: str, tmp_path: Path) -> None:
+    async with spread_of(kind, tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice", "presence")
+        bob = await client_with(spread.port(1), "bob", "presence")
+        await alice.join(CHAT)  # joining a chat rings the other party
+        ringing = await notice(bob, call_notice(CallNoticeType.RINGING))
+        assert ringing.peer == "alice"
+        assert (await bob.request(CallRequest(CallAction.DECLINE, CHAT))).ok
+        await notice(alice, call_notice(CallNoticeType.DECLINED))
+        # rung again after the decline: it rings on bob's node
+        again = await alice.request(CallRequest(CallAction.RING, CHAT))
+        assert again.body.state is RingState.RINGING
+        await notice(bob, call_notice(CallNoticeType.RINGING))
+        # the caller cancels: the callee's ring stops
+        assert (await alice.request(CallRequest(CallAction.CANCEL, CHAT))).ok
+        ended = await notice(bob, call_notice(CallNoticeType.ENDED))
+        assert ended.reason == "cancelled"
+        # a decline with nothing ringing is refused on every node alike
+        assert not (await bob.request(CallRequest(CallAction.DECLINE, CHAT))).ok
+        assert (await alice.request(CallRequest(CallAction.RING, CHAT))).body.state \
+            is RingState.RINGING
+        await notice(bob, call_notice(CallNoticeType.RINGING))
+        await bob.join(CHAT)  # answered
+        await notice(alice, call_notice(CallNoticeType.ANSWERED))
+        answered = await alice.request(CallRequest(CallAction.RING, CHAT))
+        assert answered.body.state is RingState.ANSWERED
+        await close_all(alice, bob)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_unanswered_call_times_out_once_for_both_parties(
+        kind: str, tmp_path: Path) -> None:
+    async with spread_of(kind, tmp_path) as spread:
+        for node in spread.nodes:
+            node.state.presence.ring_timeout = 0.5
+        alice = await client_with(spread.port(0), "alice", "presence")
+        bob = await client_with(spread.port(1), "bob", "presence")
+        await alice.join(CHAT)
+        await notice(bob, call_notice(CallNoticeType.RINGING))
+        await notice(alice, call_notice(CallNoticeType.NO_ANSWER))
+        ended = await notice(bob, call_notice(CallNoticeType.ENDED))
+        assert ended.reason == "no_answer"
+        await settle(spread.nodes)
+        for node in spread.nodes:  # no node still rings
+            assert CHAT not in node.state.presence.rings
+        # and it rings again, on bob's node, when asked
+        again = await alice.request(CallRequest(CallAction.RING, CHAT))
+        assert again.body.state is RingState.RINGING
+        await notice(bob, call_notice(CallNoticeType.RINGING))
+        assert await alice.no_notification(0.3)
+        await close_all(alice, bob)
+
+
+# ---- floor queue ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_request_queued_on_one_node_is_granted_when_the_holder_elsewhere_releases(
+        kind: str, tmp_path: Path) -> None:
+    async with spread_of(kind, tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice", "floor-queue")
+        bob = await client_with(spread.port(1), "bob", "floor-queue")
+        await alice.join(G58)
+        await bob.join(G58)
+        assert (await alice.speak(G58)).ok
+        queued = await bob.request(SpeakRequest(True, G58, queue=True))
+        assert queued.ok and queued.body.queued and queued.body.position == 1
+        assert (await alice.speak(G58, on=False)).ok
+        await notice(bob, floor_notice(FloorNoticeType.GRANTED))
+        await info_until(alice, lambda i: i.speaker == "bob")
+        for node in spread.nodes:
+            await settle(spread.nodes)
+            assert node.state.interphones[G58].holder == "bob"
+        await close_all(alice, bob)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_queued_request_expires_on_every_node_alike(kind: str, tmp_path: Path) -> None:
+    async with spread_of(kind, tmp_path, queue_timeout=0.5) as spread:
+        alice = await client_with(spread.port(0), "alice", "floor-queue")
+        bob = await client_with(spread.port(1), "bob", "floor-queue")
+        await alice.join(G58)
+        await bob.join(G58)
+        assert (await alice.speak(G58)).ok
+        assert (await bob.request(SpeakRequest(True, G58, queue=True))).body.queued
+        left = await notice(bob, floor_notice(FloorNoticeType.LEFT))
+        assert left.reason == "timeout"
+        await settle(spread.nodes)
+        for node in spread.nodes:
+            assert node.state.interphones[G58].floor.queue == ()
+        assert (await alice.speak(G58, on=False)).ok
+        await info_until(bob, lambda i: i.speaker == "")
+        await settle(spread.nodes)
+        for node in spread.nodes:
+            assert node.state.interphones[G58].holder == ""
+        await close_all(alice, bob)
+
+
+async def test_a_queued_request_ends_with_its_node(tmp_path: Path) -> None:
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    port = free_port()
+    process = start_node_process(config, port, redis.url, "doomed")
+    try:
+        async with running_nodes(1, redis.url) as nodes:
+            bob = await connect_when_up(port, "bob")
+            await bob.close()
+            bob = await client_with(port, "bob", "floor-queue")
+            alice = await client_with(nodes[0].port, "alice", "floor-queue")
+            await alice.join(G58)
+            await bob.join(G58)
+            assert (await alice.speak(G58)).ok
+            assert (await bob.request(SpeakRequest(True, G58, queue=True))).body.queued
+            await settle(nodes)
+            assert nodes[0].state.interphones[G58].floor.queue == ("bob",)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            await info_until(alice, lambda i: i.member_count == 1, timeout=10.0)
+            assert nodes[0].state.interphones[G58].floor.queue == ()
+            assert (await alice.speak(G58, on=False)).ok
+            await info_until(alice, lambda i: i.speaker == "")
+            await close_all(alice, bob)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        redis.stop()
+
+
+# ---- directory reload -----------------------------------------------------------------------------
+
+WITHOUT_BOB_AND_CAROL_OUT_OF_58 = (
+    TEST_TOML.replace('[[users]]\nuid = "bob"\nname = "Bob"\ntoken = "pw-bob"\n\n', "")
+    .replace('members = ["alice", "bob", "carol"]', 'members = ["alice"]')
+    .replace('members = ["alice", "bob", "dave"]', 'members = ["alice", "dave"]'))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_reload_kicks_a_removed_user_and_ends_hidden_memberships_on_every_node(
+        kind: str, tmp_path: Path) -> None:
+    async with spread_of(kind, tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice")
+        bob = await client_with(spread.port(1), "bob")
+        carol = await client_with(spread.port(1), "carol")
+        for client in (alice, bob, carol):
+            await client.join(G58)
+        await info_until(alice, lambda i: i.member_count == 3)
+        new = Directory.from_toml_text(WITHOUT_BOB_AND_CAROL_OUT_OF_58, source="new.toml")
+        for node in spread.nodes:  # every node reloads its own copy of the file
+            node.replace_directory(new)
+        kicked = await notice(bob, lambda b: isinstance(b, Kicked))
+        assert kicked.reason == "account_removed"
+        assert await bob.closed_by_server(5.0)
+        info = await info_until(alice, lambda i: i.member_count == 1)
+        assert info.members == ("alice",)
+        await settle(spread.nodes)
+        for node in spread.nodes:
+            assert "bob" not in node.state.by_uid
+            assert list(node.state.interphones[G58].members) == ["alice"]
+            assert G58 not in node.state.sessions[node.state.by_uid["carol"]].joined
+        await close_all(alice, bob, carol)
+
+
+async def test_a_reload_of_one_node_kicks_the_removed_user_from_every_node(
+        tmp_path: Path) -> None:
+    async with spread_of("redis-2", tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice")
+        bob = await client_with(spread.port(1), "bob")
+        await alice.join(G58)
+        await bob.join(G58)
+        await info_until(alice, lambda i: i.member_count == 2)
+        new = Directory.from_toml_text(WITHOUT_BOB_AND_CAROL_OUT_OF_58, source="new.toml")
+        spread.nodes[0].replace_directory(new)  # bob's node has not reloaded (yet)
+        kicked = await notice(bob, lambda b: isinstance(b, Kicked))
+        assert kicked.reason == "account_removed"
+        assert await bob.closed_by_server(5.0)
+        await info_until(alice, lambda i: i.member_count == 1)
+        await settle(spread.nodes)
+        for node in spread.nodes:
+            assert "bob" not in node.state.by_uid
+        await alice.close()
