@@ -95,7 +95,7 @@ async def close_all(*clients: RawClient) -> None:
         await client.close()
 
 
-# ---- presence and calls --------------------------------------------------------------------------
+# ---- presence and calls -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -169,7 +169,7 @@ async def test_an_unanswered_call_times_out_once_for_both_parties(
         await close_all(alice, bob)
 
 
-# ---- floor queue ----------------------------------------------------------------------------------
+# ---- floor queue ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -235,7 +235,8 @@ async def test_a_queued_request_ends_with_its_node(tmp_path: Path) -> None:
             assert nodes[0].state.interphones[G58].floor.queue == ("bob",)
             process.send_signal(signal.SIGKILL)
             process.wait()
-            await info_until(alice, lambda i: i.member_count == 1, timeout=10.0)
+            await info_until(alice, lambda i: i.member_count == 1 and i.speaker == "alice",
+                             timeout=10.0)
             assert nodes[0].state.interphones[G58].floor.queue == ()
             assert (await alice.speak(G58, on=False)).ok
             await info_until(alice, lambda i: i.speaker == "")
@@ -247,7 +248,7 @@ async def test_a_queued_request_ends_with_its_node(tmp_path: Path) -> None:
         redis.stop()
 
 
-# ---- directory reload -----------------------------------------------------------------------------
+# ---- directory reload ----------------------------------------------------------------------------
 
 WITHOUT_BOB_AND_CAROL_OUT_OF_58 = (
     TEST_TOML.replace('[[users]]\nuid = "bob"\nname = "Bob"\ntoken = "pw-bob"\n\n', "")

@@ -159,7 +159,10 @@ class InterphoneServer:
         """Serve ``directory`` from now on (a reload): see
         :meth:`ServerState.replace_directory`; what it sets off is carried out here."""
         self.directory = directory
-        outbox = self.state.replace_directory(directory, asyncio.get_running_loop().time())
+        now = asyncio.get_running_loop().time()
+        replica = self.store.replica if self.store is not None else None
+        outbox = (replica.replace_directory(directory, now) if replica is not None
+                  else self.state.replace_directory(directory, now))
         if self.hub is None:
             for line in outbox.log_lines:
                 log.info("%s", line)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -397,11 +398,20 @@ class Floor:
 
     def handle_timer(self, now: float) -> FloorOutcome:
         """Drop every queued request past its ``queue_timeout``."""
+        return self.expire(self.expired(now))
+
+    def expired(self, now: float) -> list[str]:
+        """The queued askers past their ``queue_timeout``, in line order."""
+        return [entry.uid for entry in self._queue if entry.expires_at <= now]
+
+    def expire(self, uids: Collection[str]) -> FloorOutcome:
+        """Drop the queued requests of ``uids`` as expired (several nodes: the node that
+        judged them past their timeout said so through the shared log)."""
         before = self._positions()
         change = _Change()
         kept = []
         for entry in self._queue:
-            if entry.expires_at <= now:
+            if entry.uid in uids:
                 change.dropped.append((entry.uid, QueueExit.TIMEOUT))
             else:
                 kept.append(entry)

@@ -70,5 +70,8 @@ class FloorGrants(StateBase):
         while queued and queued[0][0] <= now:
             _, key = heapq.heappop(queued)
             record = self.routes.get(key)
-            if record is not None:
+            if record is not None and self.shared is not None:
+                if self.shared.queue_expired(record, now):  # expired when the log says so
+                    heapq.heappush(queued, (now + 0.5, key))
+            elif record is not None:
                 self._floor_changed(record, record.floor.handle_timer(now), outbox)

@@ -182,6 +182,10 @@ class FloorRules:
             heapq.heappush(self._queue_timers, (deadline, str(record.id)))
         return grant
 
+    def expire_queued(self, record: Interphone, uids: list[str], outbox: Outbox) -> None:
+        """The queued requests of ``uids`` expired (several nodes: as the shared log says)."""
+        self._floor_changed(record, record.floor.expire(uids), outbox)
+
     def shut_down(self) -> Outbox:
         """The server is stopping: every holder that negotiated a floor extension is told
         its grant ends (``revoked``, reason ``shutdown``). Nothing else changes: base

@@ -199,10 +199,24 @@ class PresenceRules:
             ring = self.rings.get(chat)
             if ring is None or ring.number != number:
                 continue
-            self._end(ring)
-            self._notify(ring.caller, CallNotice(CallNoticeType.NO_ANSWER, chat), outbox)
-            self._notify(ring.callee, CallNotice(CallNoticeType.ENDED, chat,
-                                                 reason="no_answer"), outbox)
+            shared = self._state.shared
+            if shared is not None:  # several nodes: it ends on every node through the log
+                shared.ring_expired(chat, ring.caller, ring.callee)
+                continue
+            self.ring_timed_out(chat, ring.caller, ring.callee, outbox)
+
+    def ring_timed_out(self, chat: InterphoneId, caller: str, callee: str,
+                       outbox: Outbox) -> None:
+        """The call of ``caller`` to ``callee`` in ``chat`` was not answered in time:
+        ``no_answer`` to the caller, ``ended`` to the callee (nothing if it no longer
+        rings)."""
+        ring = self.rings.get(chat)
+        if ring is None or (ring.caller, ring.callee) != (caller, callee):
+            return
+        self._end(ring)
+        self._notify(ring.caller, CallNotice(CallNoticeType.NO_ANSWER, chat), outbox)
+        self._notify(ring.callee, CallNotice(CallNoticeType.ENDED, chat,
+                                             reason="no_answer"), outbox)
 
     # ---- internals -----------------------------------------------------------------------------
 

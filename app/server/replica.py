@@ -19,6 +19,16 @@ and client: the recvbegin's id text and source, which that node acknowledges),
 ``revoke`` (id, uid, grant: the log id of the grant, reason), ``down`` (node: every
 session of that node ends). A request's event also carries ``node`` and ``ref`` so
 that its node answers it.
+
+The extensions' requests go through the log too, so that every node applies them in one
+order: ``speak`` carries ``queue`` and ``emergency`` (floor-queue, emergency),
+``emergency`` (sid, id, action), ``call`` (sid, id, action: presence), and
+``<presence>`` is a ``read``. Their timers are judged by one node and appended:
+``qexpire`` (id, uids: queued requests past ``queue_timeout``, judged by the node of
+each queued session), ``ringend`` (id, caller, callee: an unanswered call, judged by
+the caller's node). ``reload`` (kick: uids, leave: [sid, id] pairs) is what a node's
+directory reload ends on every node: the sessions of removed users, and memberships
+the new directory hides.
 """
 
 from __future__ import annotations
@@ -32,7 +42,10 @@ from typing import Any
 from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import (
+    EmergencyAction,
+    EmergencyRequest,
     JoinRequest,
+    Kicked,
     Login,
     MembersRequest,
     Message,
@@ -40,21 +53,29 @@ from app.protocol.messages import (
     SpeakRequest,
     SyncRequest,
 )
+from app.protocol.presence import CallAction, CallRequest, PresenceSyncRequest
 from app.protocol.replies import refusal
 from app.protocol.udp import RecvBeginPacket
+from app.server.directory import Directory
+from app.server.directory_changes import DirectoryChanges
 from app.server.outbox import Outbox, Refused
 from app.server.peers import Peer
 from app.server.records import Address, Interphone, Session
-from app.server.state import ServerState
+from app.server.state import ACCOUNT_REMOVED, ServerState
 
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 
-SHARED_REQUESTS = (Login, JoinRequest, QuitRequest, SpeakRequest, SyncRequest, MembersRequest)
+SHARED_REQUESTS = (Login, JoinRequest, QuitRequest, SpeakRequest, SyncRequest, MembersRequest,
+                   EmergencyRequest, CallRequest, PresenceSyncRequest)
 """The requests that go through the log: the changes, and the reads (sync, members) so that
 they see every change any node acknowledged before (a ``read`` event, applied by its own
-node only, is answered when it comes back). Pings are answered locally."""
+node only, is answered when it comes back). Pings and quality reports are answered
+locally."""
+
+APPLIED_REQUESTS = ("login", "join", "quit", "speak", "emergency", "call")
+"""Events applied by every node as the request they stand for."""
 
 UNAVAILABLE = "store unavailable: try again later or another server"
 
@@ -88,6 +109,9 @@ class Replica:
         """recvbegin acknowledgements to send from this node's relay (the driver sends
         them): a registration is acknowledged once the log handed it back."""
         self.relays: dict[int, Address] = {}  # node -> its relay's address (media events)
+        self.expiring: set[tuple[str, str]] = set()
+        """(interphone, uid) of queued requests whose expiry this node appended (not yet
+        back from the log: not asked again)."""
         self._refs = itertools.count(1)
         self.wake: Callable[[], None] = _nothing
         """Called whenever an event is added to :attr:`outgoing` (the driver's writer)."""
@@ -146,6 +170,55 @@ class Replica:
         if judge and grant is not None:
             self._emit({"t": "revoke", "id": str(record.id), "uid": record.holder,
                                   "grant": grant, "reason": reason})
+
+    def queue_expired(self, record: Interphone, now: float) -> bool:
+        """Appends the expiry of the queued requests of ``record`` past their
+        ``queue_timeout`` whose sessions are this node's (each node judges its own); True
+        while some wait for the log."""
+        key = str(record.id)
+        uids = [uid for uid in record.floor.expired(now)
+                if record.members.get(uid) in self.state.peers and (key, uid) not in self.expiring]
+        if uids:
+            self.expiring.update((key, uid) for uid in uids)
+            self._emit({"t": "qexpire", "id": key, "uids": uids})
+        return any(k == key for k, _ in self.expiring)
+
+    def ring_expired(self, chat: InterphoneId, caller: str, callee: str) -> bool:
+        """An unanswered call of ``caller`` timed out: True if this node judges it (the
+        caller's session is here) and appended its end; the others wait for the log."""
+        if self.state.by_uid.get(caller) not in self.state.peers:
+            return False
+        self._emit({"t": "ringend", "id": str(chat), "caller": caller, "callee": callee})
+        return True
+
+    def replace_directory(self, directory: Directory, now: float) -> Outbox:
+        """A reload of this node's directory file (each node reloads its own). Removed users
+        and memberships the new directory hides end through the log, on every node: the
+        sessions of every node, not only this one's, even if the other nodes have not
+        reloaded yet. This node's sessions stop watching what they may no longer see."""
+        state = self.state
+        changes = DirectoryChanges.between(state.directory, directory)
+        state.directory = directory
+        auth = state.settings.auth
+        kick = [uid for uid in changes.users_removed if uid in state.by_uid] \
+            if auth == "token" else []
+        leave: list[list[Any]] = []
+        for session in state.sessions.values():
+            if session.uid in kick:
+                continue
+            leave += [[session.sid, str(i)] for i in session.joined
+                      if not directory.may_see(session.uid, i, auth)]
+            if session.sid in state.peers:
+                for interphone in [i for i in session.subscriptions
+                                   if not directory.may_see(session.uid, i, auth)]:
+                    state._unwatch(session.sid, interphone)
+                    del session.subscriptions[interphone]
+        if kick or leave:
+            self._emit({"t": "reload", "kick": kick, "leave": leave})
+        outbox = Outbox()
+        outbox.log(f"directory reloaded: {changes.describe()}; {len(kick)} session(s) to kick, "
+                   f"{len(leave)} membership(s) to end (through the shared log)")
+        return outbox
 
     # ---- the driver's side ---------------------------------------------------------------------
 
@@ -228,7 +301,7 @@ class Replica:
         if mine:
             sid, request = self.pending.pop(int(event["ref"]), (sid, None))
         outbox = Outbox()
-        if kind in ("login", "join", "quit", "speak"):
+        if kind in APPLIED_REQUESTS:
             body = body_of(event)
             record = state.interphones.get(body.id) if isinstance(body, SpeakRequest) else None
             before = record.holder if record is not None else ""
@@ -262,6 +335,19 @@ class Replica:
                 state.revoke(record, str(event["reason"]), outbox)
         elif kind == "down":
             outbox = self._down(int(event["node"]))
+        elif kind == "qexpire":
+            key = str(event["id"])
+            uids = [str(uid) for uid in event["uids"]]
+            self.expiring.difference_update((key, uid) for uid in uids)
+            record = state.interphones.get(InterphoneId.parse(key))
+            if record is not None:
+                state.now = now
+                state.expire_queued(record, uids, outbox)
+        elif kind == "ringend":
+            state.presence.ring_timed_out(InterphoneId.parse(event["id"]), str(event["caller"]),
+                                          str(event["callee"]), outbox)
+        elif kind == "reload":
+            outbox = self._reload(event, now)
         else:
             log.warning("unknown event in the shared log: %r", event)
         if mine:
@@ -281,6 +367,29 @@ class Replica:
             for sid in list(self.state.peers):
                 outbox.close(sid)
         outbox.log(f"node {node} is down: its sessions ended")
+        return outbox
+
+    def _reload(self, event: Event, now: float) -> Outbox:
+        """A node's reload: removed users' sessions end (kicked by their own node), and the
+        memberships its directory hides."""
+        state, outbox = self.state, Outbox()
+        state.now = now
+        for uid in event.get("kick", ()):
+            sid = state.by_uid.get(str(uid))
+            if sid is None:
+                continue
+            if sid in state.peers:
+                outbox.send(sid, Message.notification(Kicked(ACCOUNT_REMOVED)))
+                outbox.log(f"kick uid={uid} session={sid} reason={ACCOUNT_REMOVED}")
+                outbox.close(sid)
+            outbox.extend(state.logout(sid))
+        for sid, text in event.get("leave", ()):
+            session = state.sessions.get(int(sid))
+            interphone = InterphoneId.parse(str(text))
+            record = state.interphones.get(interphone)
+            if session is None or record is None or record.members.get(session.uid) != sid:
+                continue
+            outbox.extend(state.quit(int(sid), interphone).outbox)
         return outbox
 
     def _release(self, sid: int, now: float, outbox: Outbox) -> None:
@@ -305,14 +414,24 @@ def request_event(sid: int, body: object, peer_ip: str) -> Event:
             return {"t": "join", "sid": sid, "id": str(interphone), "member": member}
         case QuitRequest(interphone, member):
             return {"t": "quit", "sid": sid, "id": str(interphone), "member": member}
-        case SpeakRequest(on, interphone):
-            return {"t": "speak", "sid": sid, "id": str(interphone), "on": on}
-        case SyncRequest() | MembersRequest():
+        case SpeakRequest(on, interphone, queue, emergency):
+            event: Event = {"t": "speak", "sid": sid, "id": str(interphone), "on": on}
+            if queue:
+                event["queue"] = True
+            if emergency:
+                event["emergency"] = True
+            return event
+        case EmergencyRequest(action, interphone):
+            return {"t": "emergency", "sid": sid, "id": str(interphone), "action": str(action)}
+        case CallRequest(action, interphone):
+            return {"t": "call", "sid": sid, "id": str(interphone), "action": str(action)}
+        case SyncRequest() | MembersRequest() | PresenceSyncRequest():
             return {"t": "read", "sid": sid}
     raise ValueError(f"not a shared request: {body!r}")
 
 
-def body_of(event: Event) -> Login | JoinRequest | QuitRequest | SpeakRequest:
+def body_of(event: Event) -> (Login | JoinRequest | QuitRequest | SpeakRequest
+                              | EmergencyRequest | CallRequest):
     kind = event["t"]
     if kind == "login":
         return Login(event["uid"], "", features=tuple(event.get("features", ())))
@@ -321,4 +440,9 @@ def body_of(event: Event) -> Login | JoinRequest | QuitRequest | SpeakRequest:
         return JoinRequest(interphone, event.get("member"))
     if kind == "quit":
         return QuitRequest(interphone, event.get("member"))
-    return SpeakRequest(bool(event["on"]), interphone)
+    if kind == "emergency":
+        return EmergencyRequest(EmergencyAction(event["action"]), interphone)
+    if kind == "call":
+        return CallRequest(CallAction(event["action"]), interphone)
+    return SpeakRequest(bool(event["on"]), interphone, queue=bool(event.get("queue")),
+                        emergency=bool(event.get("emergency")))

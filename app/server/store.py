@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from app.protocol.ids import InterphoneId
     from app.protocol.messages import Message
     from app.server.peers import Peer
     from app.server.records import Address, Interphone
@@ -44,3 +45,12 @@ class SharedLog(Protocol):
 
     def floor_expired(self, record: Interphone, reason: str) -> None:
         """This node's clock says ``record``'s grant ran out (``max_talk`` or ``silence``)."""
+
+    def queue_expired(self, record: Interphone, now: float) -> bool:
+        """Queued requests of ``record`` may be past their ``queue_timeout`` on this node's
+        clock: they expire when the log says so (each node judges its own sessions'). True
+        while some wait for the log (ask again later)."""
+
+    def ring_expired(self, chat: InterphoneId, caller: str, callee: str) -> bool:
+        """A call rang past its timeout on this node's clock: True if this node judges it
+        (its end goes through the log); False: another node does."""
