@@ -34,14 +34,14 @@ from app.client import (
     QueueLeft,
     SpeakerChanged,
 )
-from app.client.client import FEEDBACK
+from app.client.asked_features import asked_features
 from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
 from app.headless.feedback import follow_feedback, start_reporting
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneInfo
-from app.protocol.features import EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE, MEDIA_AUTH
+from app.protocol.features import EMERGENCY, FLOOR_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -129,14 +129,13 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
         context = client_context(trust) if trust is not None else None
     except (OSError, ssl.SSLError) as exc:  # an unreadable --ca-file
         raise CliError(f"--ca-file {trust.ca_file if trust else ''}: {exc}") from None
-    features = () if getattr(args, "no_feedback", False) else (FEEDBACK,)
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
                               fallbacks=fallbacks, ssl=context,
                               media_addr=getattr(args, "media_via", None),
-                              features=tuple(sorted(
-                                  FLOOR_FEATURES | ({MEDIA_AUTH} if context else set())))
-                              + features)
+                              features=asked_features(
+                                  tls=context is not None,
+                                  feedback=not getattr(args, "no_feedback", False)))
     try:
         await client.connect()
         yield client

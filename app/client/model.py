@@ -49,6 +49,7 @@ from app.protocol import (
     RosterEntry,
     SyncResult,
 )
+from app.protocol.features import COALESCE
 from app.protocol.ids import as_interphone_id
 from app.protocol.messages import Body, EmergencyAction, EmergencyState
 from app.protocol.presence import (
@@ -101,6 +102,7 @@ class ClientModel:
         self._speaker_since: float | None = None
         self._floor = FloorState.IDLE
         self._floor_holder = ""
+        self._coalesced = False  # extension coalesce: an equal count may hide changes
         self._position = 0  # QUEUED: the place in line
 
     # ---- observing ---------------------------------------------------------------------
@@ -253,6 +255,7 @@ class ClientModel:
     def apply_login(self, result: LoginResult) -> None:
         with self._batch():
             self._calls.presence_granted = PRESENCE in result.features
+            self._coalesced = COALESCE in result.features  # (intermediate states skipped)
             self._keepalive = max(1, result.keepalive)
             self._max_talk = result.max_talk
             if result.roster != self._roster:
@@ -439,7 +442,7 @@ class ClientModel:
         else:
             stored = info
             if info.members is None and previous is not None and previous.members is not None \
-                    and previous.member_count == info.member_count:
+                    and previous.member_count == info.member_count and not self._coalesced:
                 # A count-only view of an unchanged membership: keep the list we know.
                 stored = replace(info, members=previous.members)
             if stored != previous:

@@ -14,7 +14,7 @@ from app.client import (
     RequestTimeout,
     ServerUnreachable,
 )
-from app.client.client import FEEDBACK
+from app.client.asked_features import asked_features
 from app.client.tasks import TaskSet
 from app.client.trust import (
     TofuVerdict,
@@ -26,8 +26,6 @@ from app.client.trust import (
     tofu_message,
     tofu_verdict,
 )
-from app.protocol.features import FLOOR_FEATURES, MEDIA_AUTH
-from app.protocol.presence import PRESENCE
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
 from app.ui.view_types import SignInProblem
@@ -50,8 +48,8 @@ class Credentials:
         context = client_context(TrustPolicy(pin=self.tls_pin)) if self.tls_pin else None
         return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
                                 connect_timeout=connect_timeout, ssl=context,
-                                features=(PRESENCE, FEEDBACK, *sorted(FLOOR_FEATURES),
-                                          *((MEDIA_AUTH,) if context else ())))
+                                features=asked_features(tls=context is not None,
+                                                        presence=True))
 
 
 async def probe_fingerprint(host: str, port: int, timeout: float) -> str:
