@@ -24,7 +24,6 @@ from app.client import (
     JoinedChanged,
     ModelEvent,
 )
-from app.client.address import parse_server_address
 from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
 from app.ui.audio_link import EngineAudio, open_audio
@@ -166,10 +165,9 @@ class Runtime:
         if not token:
             return None
         try:
-            host, port = parse_server_address(settings.server_address)
+            credentials = Credentials.from_servers(settings.server_address, settings.uid, token)
         except ValueError:
             return None
-        credentials = Credentials(host, port, settings.uid, token)
         client = await self._reconnect(credentials)
         if client is not None:
             logger.info("signed in as %s with the remembered token", settings.uid)

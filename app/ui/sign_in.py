@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.client.address import parse_server_address
+from app.client.address import parse_server_address, parse_server_list
 from app.ui.assets import icon
 from app.ui.view_types import SignInProblem
 
@@ -97,6 +97,9 @@ class SignInDialog(QDialog):
         self._problem: tuple[SignInProblem, str] | None = None
         self._busy_address = ""
         self._fingerprint = ""
+        self.servers: list[tuple[str, int]] = []
+        """Every server of the address field, in order, as last submitted (the signal
+        names the first; the others are tried after it: nodes of one deployment)."""
         self.retranslate()
 
     # --- setters -----------------------------------------------------------------------------
@@ -156,7 +159,7 @@ class SignInDialog(QDialog):
     # --- internals ---------------------------------------------------------------------------
     def _submit(self) -> None:
         try:
-            host, port = parse_address(self.address.text())
+            servers = parse_server_list(self.address.text())
         except ValueError:
             self.set_problem(SignInProblem.BAD_ADDRESS)
             self.address.setFocus()
@@ -167,6 +170,8 @@ class SignInDialog(QDialog):
             (self.uid if not uid else self.token).setFocus()
             return
         self.set_problem(None)
+        self.servers = servers
+        (host, port) = servers[0]
         self.sign_in_requested.emit(host, port, uid, token, self.remember.isChecked())
 
     def _show_texts(self) -> None:

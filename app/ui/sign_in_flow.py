@@ -14,6 +14,7 @@ from app.client import (
     RequestTimeout,
     ServerUnreachable,
 )
+from app.client.address import parse_server_list
 from app.client.asked_features import asked_features
 from app.client.tasks import TaskSet
 from app.client.trust import (
@@ -43,13 +44,32 @@ class Credentials:
     token: str
     tls_pin: str | None = None
     """TLS with exactly this certificate (the one the user accepted); None: plain TCP."""
+    fallbacks: tuple[tuple[str, int], ...] = ()
+    """The other servers of the list the user gave (nodes of one deployment), tried in
+    order when ``host`` cannot be reached or goes away."""
+
+    @classmethod
+    def from_servers(cls, servers: str, uid: str, token: str,
+                     tls_pin: str | None = None) -> Credentials:
+        """From the address field's text, one server or a list (``a:9400, b:9400``);
+        raises ValueError when it is malformed."""
+        (host, port), *others = parse_server_list(servers)
+        return cls(host, port, uid, token, tls_pin, tuple(others))
 
     def client(self, connect_timeout: float = 5.0) -> InterphoneClient:
         context = client_context(TrustPolicy(pin=self.tls_pin)) if self.tls_pin else None
         return InterphoneClient(self.host, self.port, self.uid, self.token, reconnect=True,
                                 connect_timeout=connect_timeout, ssl=context,
+                                fallbacks=self.fallbacks,
                                 features=asked_features(tls=context is not None,
                                                         presence=True))
+
+
+def format_servers(servers: list[tuple[str, int]]) -> str:
+    """``host:port`` (``[v6]:port``) of each server, joined by ``, `` (read back by
+    :func:`~app.client.address.parse_server_list`)."""
+    return ", ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                     for host, port in servers)
 
 
 async def probe_fingerprint(host: str, port: int, timeout: float) -> str:
@@ -109,7 +129,7 @@ class SignInFlow:
             self._result.set_result(None)
 
     async def _try(self, host: str, port: int, uid: str, token: str, remember: bool) -> None:
-        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        address = format_servers([(host, port)])
         self.dialog.set_busy(True, address)
         pin: str | None = None
         self.settings.tls = self.dialog.tls.isChecked()
@@ -118,7 +138,9 @@ class SignInFlow:
             if pin is None:
                 self.dialog.set_busy(False)
                 return
-        credentials = Credentials(host, port, uid, token, pin)
+        servers = self.dialog.servers
+        others = tuple(servers[1:]) if servers[:1] == [(host, port)] else ()
+        credentials = Credentials(host, port, uid, token, pin, others)
         client = credentials.client(self.connect_timeout)
         problem: tuple[SignInProblem, str] | None = None
         try:
@@ -140,7 +162,7 @@ class SignInFlow:
             self.dialog.set_problem(*problem)
             return
         self.credentials = credentials
-        self._remember(address, uid, token, remember)
+        self._remember(format_servers([(host, port), *others]), uid, token, remember)
         if self._result is not None and not self._result.done():
             self._result.set_result(client)
         else:
