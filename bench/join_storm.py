@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import sys
 import tempfile
 import time
@@ -68,10 +69,14 @@ Plan = list[tuple[str, int, str, int]]
 
 
 def storm_worker(conn: Connection, plan: Plan, timeout: float,
-                 features: tuple[str, ...] = ()) -> None:
+                 features: tuple[str, ...] = (), nice: int = 0) -> None:
     """A worker process: the clients of ``plan`` connect, report ready, wait for the
-    agreed instant (sent on ``conn``), join, and report when each model converged."""
+    agreed instant (sent on ``conn``), join, and report when each model converged.
+    ``nice``: lower the worker's scheduling priority by that much (the server's
+    processes then get the shared CPUs first, as on a machine of their own)."""
     raise_nofile()
+    if nice:
+        os.nice(nice)
     asyncio.run(_worker(conn, plan, timeout, features))
 
 
@@ -128,8 +133,8 @@ async def _worker(conn: Connection, plan: Plan, timeout: float,
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
 
 
-def run_workers(plan: Plan, procs: int, timeout: float,
-                features: tuple[str, ...]) -> tuple[float, list[dict[str, Any]]]:
+def run_workers(plan: Plan, procs: int, timeout: float, features: tuple[str, ...],
+                nice: int = 0) -> tuple[float, list[dict[str, Any]]]:
     """``plan`` dealt over ``procs`` worker processes: connected, then joined at one
     instant; returns that instant (CLOCK_MONOTONIC) and each worker's report."""
     ctx = mp.get_context("spawn")
@@ -139,7 +144,7 @@ def run_workers(plan: Plan, procs: int, timeout: float,
         for p in range(procs):
             parent, child = ctx.Pipe()
             worker = ctx.Process(target=storm_worker, daemon=True,
-                                 args=(child, plan[p::procs], timeout, features))
+                                 args=(child, plan[p::procs], timeout, features, nice))
             worker.start()
             pipes.append(parent)
             workers.append(worker)

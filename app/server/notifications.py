@@ -26,8 +26,10 @@ class NotificationRules(StateBase):
     def _notify_members(self, interphone: InterphoneId, outbox: Outbox) -> None:
         """A member change: told now; to the sessions granted ``coalesce``, unless the
         interphone was told within the window (then with the next change or at its end)."""
-        if self.coalescer.hold(interphone, self.now):
-            self._notify(interphone, outbox, coalescing=False)
+        record = self.interphones.get(interphone)
+        if self.coalescer.hold(interphone, self.now, len(record.members) if record else 0):
+            if self.uncoalesced:  # (told now to the sessions that are not coalesced)
+                self._notify(interphone, outbox, coalescing=False)
         else:
             self._notify(interphone, outbox)
 

@@ -8,7 +8,7 @@ A mixin over :class:`~app.server.state_base.StateBase`.
 from __future__ import annotations
 
 from app.protocol.errors import ErrCode
-from app.protocol.features import PRIORITY, grant_features
+from app.protocol.features import COALESCE, PRIORITY, grant_features
 from app.protocol.messages import Kicked, LoginResult, Message
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
@@ -70,6 +70,7 @@ class SessionRules(StateBase):
             current = self.sessions[sid] = Session(sid, uid, normalize_ip(peer_ip),
                                                    features=granted)
             self.by_uid[uid] = sid
+            self.uncoalesced += COALESCE not in granted
             current.media_secret = self.media_login(current)
             self.presence.session_started(current, replaced=older is not None, outbox=outbox)
             outbox.log(f"login uid={uid} session={sid} peer={peer_ip}"
@@ -112,6 +113,7 @@ class SessionRules(StateBase):
             self._leave(session, self.interphones[interphone], outbox, "session end")
         self.media_session_ended(session)
         self.presence.session_ended(session, replaced=replaced, outbox=outbox)
+        self.uncoalesced -= COALESCE not in session.features
         del self.sessions[sid]
 
     def replace_directory(self, directory: Directory, now: float) -> Outbox:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from app.protocol.errors import ErrCode
-from app.protocol.features import EMERGENCY, KNOWN_FEATURES
+from app.protocol.features import COALESCE, EMERGENCY, KNOWN_FEATURES
 from app.protocol.ids import InterphoneId
 from app.protocol.limits import MAX_FRAME
 from app.protocol.media_crypto import FEATURE, InterphoneKeys
@@ -138,6 +138,7 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         self.coalescer: Coalescer[InterphoneId] = Coalescer()
         """Member changes of an interphone told at most once per window (floor changes at
         once); the clock it reads is :attr:`now`, the latest time passed in."""
+        self.uncoalesced = 0  # sessions (of every node) not granted coalesce
         self.now: float | None = None
         self.shared: SharedLog | None = None
         """None: this process alone holds the state (the in-memory store, the default).
@@ -168,6 +169,7 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         for session in sessions:
             self.sessions[session.sid] = session
             self.by_uid[session.uid] = session.sid
+            self.uncoalesced += COALESCE not in session.features
         for record in interphones:
             self._start(record.id)
             self.interphones[record.id] = self.routes[str(record.id)] = record

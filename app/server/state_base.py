@@ -66,6 +66,7 @@ class StateBase:
     on_grant: Callable[[Interphone, str], None] | None
     presence: PresenceRules
     coalescer: Coalescer[InterphoneId]
+    uncoalesced: int
     now: float | None
     shared: SharedLog | None
     revocations: dict[str, int]
