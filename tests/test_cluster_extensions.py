@@ -300,3 +300,23 @@ async def test_a_reload_of_one_node_kicks_the_removed_user_from_every_node(
         for node in spread.nodes:
             assert "bob" not in node.state.by_uid
         await alice.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_emergency_on_one_node_preempts_a_holder_on_another(
+        kind: str, tmp_path: Path) -> None:
+    async with spread_of(kind, tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice", "emergency")
+        bob = await client_with(spread.port(1), "bob", "emergency")
+        await alice.join(G58)
+        await bob.join(G58)
+        assert (await alice.speak(G58)).ok
+        urgent = await bob.request(SpeakRequest(True, G58, emergency=True))
+        assert urgent.ok, urgent
+        revoked = await notice(alice, floor_notice(FloorNoticeType.REVOKED))
+        assert revoked.by == "bob"
+        await info_until(alice, lambda i: i.speaker == "bob")
+        await settle(spread.nodes)
+        for node in spread.nodes:
+            assert node.state.interphones[G58].holder == "bob"
+        await close_all(alice, bob)
