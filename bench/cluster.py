@@ -13,8 +13,10 @@ shared with the nodes, the nodes get the CPUs first, as they would on machines o
 own), spread over the nodes, into
 ``interphones`` groups of at most 500 (the protocol's limit) whose members sit on every
 node. Keys: ``nodes``, ``clients``, ``seconds`` (until every client's model showed all
-the members of its group), ``all_joined_s`` (until the server had answered every
-join), ``notifications`` (received by the clients during the storm);
+the members of its group), ``server_answered_all_s`` (until every node showed every
+group full to a ``sync``: the server had answered every join),
+``clients_saw_all_answers_s`` (until every client had read its join's answer),
+``notifications`` (received by the clients during the storm);
 ``storm_one_node`` is the same with ``--storm-one`` clients on one in-memory node.
 
 ``cross_node_access_p95_ms``: alice on node 1 releases, bob on node 2 then asks: the
@@ -205,19 +207,41 @@ async def open_member(port: int) -> Member:
     return member
 
 
-def storm(ports: list[int], clients: int, procs: int, timeout: float,
-          nice: int = 0) -> dict[str, object]:
+async def storm(ports: list[int], clients: int, procs: int, timeout: float,
+                nice: int = 0) -> dict[str, object]:
     """Every client joins at once; groups of at most 500 (the protocol's limit), the
-    members of each on every node."""
+    members of each on every node. While the workers run, this process asks every node
+    for the groups' member counts (``sync``, answered in the log's order) until each
+    shows every group full: the server had then answered every join."""
     groups = -(-clients // MAX_MEMBERS)
     nodes = len(ports)
     placed = [(f"u{i:05d}", ports[i % nodes], (i // nodes) % groups) for i in range(clients)]
-    sizes = [sum(1 for _, _, g in placed if g == group) for group in range(groups)]
-    plan = [(uid, port, f"group_storm{g}", sizes[g]) for uid, port, g in placed]
-    go_at, replies = run_workers(plan, procs, timeout, asked_features(tls=False), nice)
+    sizes = {f"group_storm{g}": sum(1 for _, _, x in placed if x == g) for g in range(groups)}
+    plan = [(uid, port, f"group_storm{g}", sizes[f"group_storm{g}"]) for uid, port, g in placed]
+    pollers = []
+    for i, port in enumerate(ports):
+        poller = await open_member(port)
+        await poller.login_coalesced(f"poll{i}")
+        pollers.append(poller)
+    workers = asyncio.create_task(asyncio.to_thread(
+        run_workers, plan, procs, timeout, asked_features(tls=False), nice))
+    full_at = None
+    while not workers.done():
+        replies = await asyncio.gather(*(p.sync(list(sizes)) for p in pollers))
+        counts = [{str(info.id): info.member_count for info in reply.body.interphones}
+                  for reply in replies]
+        if all(seen.get(gid, 0) >= size for seen in counts for gid, size in sizes.items()):
+            full_at = time.monotonic()
+            break
+        await asyncio.sleep(0.02)
+    go_at, replies = await workers
+    for poller in pollers:
+        poller.close()
     result = summary(go_at, replies, clients)
     return {"nodes": nodes, "clients": clients, "interphones": groups,
-            "seconds": result["seconds"], "all_joined_s": result["all_joined_s"],
+            "seconds": result["seconds"],
+            "server_answered_all_s": round(full_at - go_at, 3) if full_at else None,
+            "clients_saw_all_answers_s": result["all_joined_s"],
             "notifications": result["client_notifications"],
             "converged": result["converged"], "join_errors": result["join_errors"],
             "first_full_s": result["first_full_s"], "client_procs": procs,
@@ -392,8 +416,8 @@ async def run(args: argparse.Namespace) -> None:
     with deployment(args.nodes, storm_clients=args.clients) as deployed:
         log(f"join storm: {args.clients} clients over {args.nodes} nodes, "
             f"{args.procs} client processes")
-        result.update(await asyncio.to_thread(storm, deployed.ports, args.clients,
-                                              args.procs, args.timeout, args.nice))
+        result.update(await storm(deployed.ports, args.clients, args.procs, args.timeout,
+                                  args.nice))
         result["loadavg_1m_after_storm"] = round(os.getloadavg()[0], 2)
         log("cross-node floor access")
         result["cross_node_access_p95_ms"] = await cross_node_access(deployed.ports,
@@ -420,8 +444,8 @@ async def run(args: argparse.Namespace) -> None:
         result["failover_seconds"] = await failover(deployed)
     with deployment(1, redis=False, storm_clients=args.storm_one) as deployed:
         log(f"join storm: {args.storm_one} clients on one in-memory node")
-        result["storm_one_node"] = await asyncio.to_thread(
-            storm, deployed.ports, args.storm_one, args.procs, args.timeout, args.nice)
+        result["storm_one_node"] = await storm(deployed.ports, args.storm_one, args.procs,
+                                               args.timeout, args.nice)
     result["machine"] = machine()
     emit(result)
 
