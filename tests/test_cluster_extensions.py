@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ from app.protocol.presence import (
 )
 from app.server import InterphoneServer
 from app.server.directory import Directory
-from tests.redis_fixtures import RedisProcess, running_nodes, settle
+from tests.redis_fixtures import RedisProcess, running_nodes, settle, start_node
 from tests.server_fixtures import G58, TEST_TOML, RawClient
 from tests.test_cluster import connect_when_up, free_port, info_until, start_node_process
 
@@ -320,3 +321,45 @@ async def test_an_emergency_on_one_node_preempts_a_holder_on_another(
         for node in spread.nodes:
             assert node.state.interphones[G58].holder == "bob"
         await close_all(alice, bob)
+
+
+async def test_a_node_started_from_a_snapshot_knows_the_floor_and_its_line(
+        tmp_path: Path) -> None:
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        async with running_nodes(2, redis.url, snapshot_every=4) as nodes:
+            alice = await client_with(nodes[0].port, "alice", "floor-queue")
+            bob = await client_with(nodes[1].port, "bob", "floor-queue")
+            await alice.join(G58)
+            await bob.join(G58)
+            assert (await alice.speak(G58)).ok
+            assert (await bob.request(SpeakRequest(True, G58, queue=True))).body.queued
+            store = nodes[0].store
+            assert store is not None and store._writer_redis is not None
+            redis_client = store._writer_redis
+            for _ in range(100):  # entries until a snapshot taken after the queueing, and
+                await alice.request(PresenceSyncRequest())  # the log trimmed below it
+                await settle(nodes)
+                text = await redis_client.get(store.key("snapshot"))
+                held = text and any(i["holder"] == "alice" for i in json.loads(text)["interphones"])
+                if held and int(await redis_client.xlen(store.key("log"))) < store.applied - 4:
+                    break
+            else:
+                raise AssertionError("no snapshot, or the log was not trimmed")
+            nodes.append(await start_node(redis.url, "late", snapshot_every=4))
+            carol = await client_with(nodes[2].port, "carol", "floor-queue")
+            await carol.join(G58)
+            late = nodes[2].state.interphones[G58]
+            assert late.holder == "alice" and late.floor.holder == "alice"
+            assert late.floor.queue == ("bob",)
+            busy = await carol.speak(G58)  # refused on the late node as everywhere
+            assert not busy.ok
+            assert (await alice.speak(G58, on=False)).ok
+            await notice(bob, floor_notice(FloorNoticeType.GRANTED))
+            await settle(nodes)
+            for node in nodes:
+                assert node.state.interphones[G58].holder == "bob"
+            await close_all(alice, bob, carol)
+    finally:
+        redis.stop()

@@ -38,6 +38,7 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -389,6 +390,28 @@ class Floor:
             del self.log[: len(self.log) - self.policy.log_limit]
         logger.info("emergency %s raised_by=%s by=%s at=%.3f", action, raised_by, by, now)
         return record
+
+    # ---- a shared log's snapshot --------------------------------------------------------------
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """The floor as JSON (several nodes: a node that starts later restores it): the
+        holder and its rank, the emergency up, the line with each entry's time left."""
+        return {"holder": self.holder, "priority": self.holder_priority,
+                "emergency": self.holder_emergency, "emergency_by": self.emergency_by,
+                "arrivals": self._arrivals,
+                "queue": [[e.uid, e.priority, e.emergency, e.arrival,
+                           max(0.0, e.expires_at - now)] for e in self._queue]}
+
+    def restore(self, data: dict[str, Any], now: float) -> None:
+        """Take the state :meth:`snapshot` wrote (on another node, at another time)."""
+        self.holder = str(data.get("holder", ""))
+        self.holder_priority = clamp_priority(data.get("priority", MIN_PRIORITY))
+        self.holder_emergency = bool(data.get("emergency", False))
+        self.emergency_by = str(data.get("emergency_by", ""))
+        self._arrivals = int(data.get("arrivals", 0))
+        self._queue = [_Entry(str(uid), clamp_priority(priority), bool(emergency),
+                              int(arrival), now + float(left))
+                       for uid, priority, emergency, arrival, left in data.get("queue", ())]
 
     # ---- timers ------------------------------------------------------------------------------
 

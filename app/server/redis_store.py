@@ -268,7 +268,8 @@ class RedisStore:
         known = await _result(redis.hgetall(self.key("nodes")))
         if not known or min(int(n) for n in known) != self.node:
             return
-        await redis.set(self.key("snapshot"), json.dumps(replica.snapshot(self._last_id)))
+        snapshot = replica.snapshot(self._last_id, asyncio.get_running_loop().time())
+        await redis.set(self.key("snapshot"), json.dumps(snapshot))
         self._snapshot_id = _stream_id(self._last_id)
         await self._trim(redis, known)
 

@@ -33,6 +33,7 @@ the new directory hides.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 from collections import deque
@@ -58,6 +59,7 @@ from app.protocol.replies import refusal
 from app.protocol.udp import RecvBeginPacket
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
+from app.server.floor import Floor
 from app.server.outbox import Outbox, Refused
 from app.server.peers import Peer
 from app.server.records import Address, Interphone, Session
@@ -227,8 +229,9 @@ class Replica:
         if node != self.node:
             self.relays[node] = address
 
-    def snapshot(self, log_id: str) -> Event:
-        """The shared state after entry ``log_id``, for a node that starts later (JSON)."""
+    def snapshot(self, log_id: str, now: float = 0.0) -> Event:
+        """The shared state after entry ``log_id``, for a node that starts later (JSON;
+        ``now``: this node's clock, for the time left to queued requests)."""
         state = self.state
         interphones = []
         for record in state.interphones.values():
@@ -236,7 +239,8 @@ class Replica:
                      for uid, addr in record.addrs.items()]
             interphones.append({"id": str(record.id), "members": list(record.members.items()),
                                 "holder": record.holder,
-                                "grant": self.grants.get(str(record.id), ""), "media": media})
+                                "grant": self.grants.get(str(record.id), ""), "media": media,
+                                "floor": record.floor.snapshot(now)})
         relays = {str(n): list(a[:2]) for n, a in self.relays.items()}
         relays[str(self.node)] = list(self.media_address[:2])
         return {"at": log_id, "relays": relays, "interphones": interphones,
@@ -253,8 +257,11 @@ class Replica:
         records = []
         for item in snapshot["interphones"]:
             record = Interphone(InterphoneId.parse(item["id"]))
+            record.floor = Floor(self.state.directory.floor_policy(record.id,
+                                                                   self.state.settings))
+            record.floor.restore(item.get("floor", {"holder": item["holder"]}), now)
             record.members = {uid: int(sid) for uid, sid in item["members"]}
-            record.holder = item["holder"]
+            record.holder = record.floor.holder
             record.granted_at = record.last_audio_at = now
             if item["grant"]:
                 self.grants[item["id"]] = item["grant"]
@@ -263,6 +270,10 @@ class Replica:
                     record.set_addr(uid, tuple(relay), remote=True)
             records.append(record)
         self.state.restore(sessions, records)
+        for record in records:  # the queued requests' expiry (judged by their nodes)
+            deadline = record.floor.next_deadline()
+            if deadline is not None:
+                heapq.heappush(self.state._queue_timers, (deadline, str(record.id)))
 
     def take_datagrams(self) -> list[tuple[bytes, Address]]:
         datagrams, self.datagrams = self.datagrams, []
