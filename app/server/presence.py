@@ -218,6 +218,22 @@ class PresenceRules:
         self._notify(ring.callee, CallNotice(CallNoticeType.ENDED, chat,
                                              reason="no_answer"), outbox)
 
+    # ---- a shared log's snapshot --------------------------------------------------------------
+
+    def snapshot_rings(self, now: float) -> list[list[object]]:
+        """The ringing calls as JSON (chat, caller, callee, seconds left): a node that
+        starts later restores them with :meth:`restore_rings`."""
+        return [[str(r.chat), r.caller, r.callee, max(0.0, r.deadline - now)]
+                for r in self.rings.values()]
+
+    def restore_rings(self, rings: list[list[object]], now: float) -> None:
+        for chat_text, caller, callee, left in rings:
+            chat = InterphoneId.parse(str(chat_text))
+            self._rings_started += 1
+            ring = self.rings[chat] = Ring(chat, str(caller), str(callee),
+                                           now + float(str(left)), self._rings_started)
+            heapq.heappush(self._timers, (ring.deadline, ring.number, chat))
+
     # ---- internals -----------------------------------------------------------------------------
 
     def _end(self, ring: Ring) -> None:

@@ -244,6 +244,7 @@ class Replica:
         relays = {str(n): list(a[:2]) for n, a in self.relays.items()}
         relays[str(self.node)] = list(self.media_address[:2])
         return {"at": log_id, "relays": relays, "interphones": interphones,
+                "rings": state.presence.snapshot_rings(now),
                 "sessions": [[sid, x.uid, x.peer_ip, sorted(x.features),
                               [str(i) for i in x.joined]] for sid, x in state.sessions.items()]}
 
@@ -270,6 +271,7 @@ class Replica:
                     record.set_addr(uid, tuple(relay), remote=True)
             records.append(record)
         self.state.restore(sessions, records)
+        self.state.presence.restore_rings(snapshot.get("rings", []), now)
         for record in records:  # the queued requests' expiry (judged by their nodes)
             deadline = record.floor.next_deadline()
             if deadline is not None:
