@@ -157,7 +157,9 @@ class InterphoneServer:
 
     def replace_directory(self, directory: Directory) -> None:
         """Serve ``directory`` from now on (a reload): see
-        :meth:`ServerState.replace_directory`; what it sets off is carried out here."""
+        :meth:`ServerState.replace_directory` (one node) or
+        :meth:`~app.server.replica.Replica.replace_directory` (several: what it ends goes
+        through the shared log); what it sets off is carried out here."""
         self.directory = directory
         now = asyncio.get_running_loop().time()
         replica = self.store.replica if self.store is not None else None
