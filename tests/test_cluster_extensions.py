@@ -338,9 +338,10 @@ async def test_a_node_started_from_a_snapshot_knows_the_floor_and_its_line(
             store = nodes[0].store
             assert store is not None and store._writer_redis is not None
             redis_client = store._writer_redis
-            for _ in range(100):  # entries until a snapshot taken after the queueing, and
-                await alice.request(PresenceSyncRequest())  # the log trimmed below it
-                await settle(nodes)
+            for _ in range(200):  # entries until a snapshot taken after the queueing, and
+                await alice.request(PresenceSyncRequest())  # the log trimmed below it (the
+                await settle(nodes)  # nodes' positions come with their heartbeats)
+                await asyncio.sleep(0.05)
                 text = await redis_client.get(store.key("snapshot"))
                 held = text and any(i["holder"] == "alice" for i in json.loads(text)["interphones"])
                 if held and int(await redis_client.xlen(store.key("log"))) < store.applied - 4:
