@@ -96,8 +96,9 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str,
                     else f"{j['converged']}/{j['clients']} models converged (client bug)")
         if j.get("all_joined_s") is not None:
             measured += f"; server answered every join in {j['all_joined_s']:.2f} s"
-        rows.append(_row(f"join storm of {j['clients']}", measured, "≤ 5 s",
-                         seconds is not None and seconds <= 5.0))
+        limit = j.get("target_seconds", 2.0)
+        rows.append(_row(f"join storm of {j['clients']} (bench/join_storm.py)", measured,
+                         f"≤ {limit:g} s", seconds is not None and seconds <= limit))
     c = results.get("cpu", {})
     if "talk_cpu_pct" in c:
         rows.append(_row("client CPU talking", f"{c['talk_cpu_pct']} % of one core", "≤ 5 %",
@@ -185,10 +186,19 @@ def cluster_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str
         rows.append(_row(f"join storm of {one['clients']}, one node", f"{one['seconds']} s",
                          "≤ 2 s", one["seconds"] <= 2.0))
     if c.get("seconds") is not None:
-        rows.append(_row(f"{c['clients']:,} clients over {c['nodes']} nodes",
-                         f"{c['seconds']} s", "≤ 6 s", c["seconds"] <= 6.0))
+        answered = c.get("server_answered_all_s")
+        rows.append(_row(f"{c['clients']:,} clients joining over {c['nodes']} nodes, every "
+                         "client's model complete", f"{c['seconds']} s" + (
+                             f" (the nodes answered every join in {answered} s)"
+                             if answered is not None else ""),
+                         "≤ 6 s", c["seconds"] <= 6.0))
     if c.get("scaling") is not None:
-        rows.append(_row(f"relay with {c['nodes']} nodes / one node", f"{c['scaling']}",
+        projected = c.get("scaling_per_cpu_projected")
+        hop = c.get("hop_ms", {})
+        rows.append(_row(f"relay with {c['nodes']} nodes / one node, listeners spread",
+                         f"{c['scaling']}" + (f" (per CPU-second: {projected})"
+                                              if projected is not None else "")
+                         + (f"; node-to-node hop p50 {hop['p50']} ms" if hop else ""),
                          "≥ 1.6", c["scaling"] >= 1.6))
     if c.get("cross_node_access_p95_ms") is not None:
         rows.append(_row("floor access across nodes, p95", f"{c['cross_node_access_p95_ms']} ms",
