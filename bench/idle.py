@@ -140,10 +140,41 @@ async def _until(predicate: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _cpu_pct(seconds: float) -> float:
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of each of this process's threads (schedstat, ns precision), by name:
+    the Python thread's name where there is one (the main thread is the GUI/asyncio
+    thread), else the kernel's ``comm`` (Qt's and the libraries' own threads)."""
+    import threading
+
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    names[threading.main_thread().native_id] = "gui"
+    seconds: dict[str, float] = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/schedstat") as handle:
+                used = int(handle.read().split()[0]) / 1e9
+            name = names.get(int(task))
+            if name is None:
+                with open(f"/proc/self/task/{task}/comm") as handle:
+                    name = handle.read().strip()
+        except (OSError, ValueError):
+            continue  # the thread ended meanwhile
+        seconds[name] = seconds.get(name, 0.0) + used
+    return seconds
+
+
+async def _cpu_pct(seconds: float, threads: dict[str, float] | None = None) -> float:
+    """The process's CPU over ``seconds`` in % of a core; ``threads`` gets each thread's
+    share (threads under 0.05 % left out)."""
+    cpu0, wall0, per0 = time.process_time(), time.perf_counter(), _thread_cpu()
     await asyncio.sleep(seconds)
-    return round(100 * (time.process_time() - cpu0) / (time.perf_counter() - wall0), 2)
+    wall = time.perf_counter() - wall0
+    if threads is not None:
+        for name, used in _thread_cpu().items():
+            pct = round(100 * (used - per0.get(name, 0.0)) / wall, 2)
+            if pct >= 0.05:
+                threads[name] = pct
+    return round(100 * (time.process_time() - cpu0) / wall, 2)
 
 
 def _callbacks(engine: Any) -> int:
@@ -169,31 +200,39 @@ async def _drive(runtime: Any, port: int, seconds: float, warmup: float,
     result["idle_cpu_pct"] = await _cpu_pct(seconds)
     result["idle_audio_callbacks"] = _callbacks(engine) - callbacks0
 
+    listen_threads: dict[str, float] = {}
+    result["listen_threads_cpu_pct"] = listen_threads
     talker = subprocess.Popen([sys.executable, __file__, "--role", "talker", "--port",
                                str(port), "--interphone", last,
                                "--seconds", str(seconds + warmup + 3)], cwd=ROOT)
     try:
         await _until(lambda: sum(runtime.presenter.received.values()) > 0, 15)
         await asyncio.sleep(1.0)
-        result["listen_cpu_pct"] = await _cpu_pct(seconds)
+        result["listen_cpu_pct"] = await _cpu_pct(seconds, listen_threads)
     finally:
         talker.terminate()
         talker.wait(10)
     await _until(lambda: not client.model.speaker, 15)
     await _until(lambda: not engine.output_active, 15)
 
+    talk_threads: dict[str, float] = {}
+    result["talk_threads_cpu_pct"] = talk_threads
     window.hold_global_key(True)
     await _until(lambda: window.panel.talk_button.state is TalkState.TALKING)
     await asyncio.sleep(1.0)
-    result["talk_cpu_pct"] = await _cpu_pct(seconds)
+    result["talk_cpu_pct"] = await _cpu_pct(seconds, talk_threads)
     window.hold_global_key(False)
     await _until(lambda: not engine.input_active)
 
     sent = engine.send_frame
     first = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    sent_at: list[float] = []
 
-    def record(packet: bytes) -> None:
-        first.set()
+    def record(packet: bytes) -> None:  # on the audio input thread (or the loop at the grant)
+        if not sent_at:
+            sent_at.append(time.perf_counter())
+            loop.call_soon_threadsafe(first.set)
         sent(packet)
 
     engine.send_frame = record
@@ -202,10 +241,11 @@ async def _drive(runtime: Any, port: int, seconds: float, warmup: float,
         await _until(lambda: window.panel.talk_button.state is TalkState.IDLE
                      and not engine.input_active and not engine.output_active)
         first.clear()
+        sent_at.clear()
         start = time.perf_counter()
         window.hold_global_key(True)
         await asyncio.wait_for(first.wait(), 5)
-        delays.append((time.perf_counter() - start) * 1000)
+        delays.append((sent_at[0] - start) * 1000)
         await asyncio.sleep(0.2)
         window.hold_global_key(False)
     engine.send_frame = sent

@@ -4,15 +4,18 @@
 device back-end, a ``send_frame(opus_bytes)`` function and the asyncio loop.
 
 Capture. The input callback (device thread) measures the level, feeds the
-monitor, and — only while transmitting — copies the block into a bounded
-queue (full: the oldest block is dropped and counted; the device thread
-never blocks) and wakes the loop with ``call_soon_threadsafe``. The consumer
-runs *on the event loop*: it encodes and calls ``send_frame`` there. Why
-the loop and not a worker thread: ``send_frame`` must run on the loop
-anyway (it writes to the UDP transport), one Opus encode costs well under
-a millisecond per 20 ms frame, and keeping the encoder on one thread needs
-no further locking; a stalled loop only delays frames, which the bounded
-queue absorbs.
+monitor, and — only while transmitting — queues the block and encodes and
+sends what is queued *in that thread*: ``send_frame`` is called on the input
+device's thread, so it must be thread-safe (the client's ``send_audio`` is:
+a non-blocking ``sendto`` on the media socket). The event loop (the GUI
+thread in the app) is not woken for each 20 ms frame, which under Qt costs
+more than the encoding itself; a stalled loop no longer delays frames. One
+lock (``_tx_lock``) keeps the encoder and the order of frames: the input
+thread, the grant's pre-roll flush (on the loop, so the first packet leaves
+at the grant, not a block later) and the loop's encoder settings (FEC
+policy) take it in turn; one encode costs about 0.3 ms. The end of an
+utterance (``on_transmit_stopped``, stopping the input) is handed to the
+loop. The queue is bounded (full: the oldest block is dropped and counted).
 
 Transmit states: idle → ``start_transmit()`` → on → ``stop_transmit(ms)``
 → releasing (the next ``ceil(ms / frame_ms)`` captured frames are still
@@ -135,12 +138,13 @@ class AudioEngine:
         self._input: AudioStream | None = None
         self._output: AudioStream | None = None
         self._lock = threading.Lock()  # guards the transmit state and the queue
+        self._tx_lock = threading.Lock()  # the encoder, and frames leaving in order
         self._queue: deque[np.ndarray] = deque()
         self._queue_max = max(1, capture_queue_frames)
         self._state = TransmitState.IDLE
         self._release_left = 0
         self._utterance_open = False  # frames sent, on_transmit_stopped not yet called
-        self._drain_pending = False
+        self._end_pending = False  # the end of the release is on its way to the loop
         self._input_level: Level = SILENT
         self._frames_sent = 0
         self._capture_drops = 0
@@ -197,7 +201,8 @@ class AudioEngine:
             self._state = TransmitState.IDLE
             self._queue.clear()
         self.mixer.close()
-        self._encoder.close()
+        with self._tx_lock:
+            self._encoder.close()
         self._input_level = SILENT
 
     def _close_streams(self) -> None:
@@ -320,17 +325,15 @@ class AudioEngine:
             armed = self._state is TransmitState.ARMED
             self._state = TransmitState.ON
             self._utterance_open = True
-            pending = bool(self._queue) and armed and not self._drain_pending
-            if pending:
-                self._drain_pending = True
+            pending = bool(self._queue) and armed
         self._ensure_input()
-        if pending and self._loop is not None:
-            self._loop.call_soon(self._drain)
+        if pending:
+            self._drain()  # the pre-roll leaves at the grant, not at the next block
 
     def stop_transmit(self, release_delay_ms: int = DEFAULT_RELEASE_MS) -> None:
         """Stop sending after ``release_delay_ms`` more audio; 0 stops at once."""
         if release_delay_ms <= 0:
-            with self._lock:
+            with self._tx_lock, self._lock:  # a frame being encoded is the last one sent
                 self._state = TransmitState.IDLE
                 dropped = len(self._queue)
                 self._queue.clear()
@@ -358,12 +361,14 @@ class AudioEngine:
 
         Overridden by the next ``report_loss``: prefer that.
         """
-        self._encoder.set_expected_loss(pct)
+        with self._tx_lock:
+            self._encoder.set_expected_loss(pct)
 
     def report_loss(self, report: LossReport) -> EncoderSetting:
         """The listeners' loss (from the wire): the FEC policy sets the encoder; on the loop."""
-        self.fec_policy.update(report)
-        return self.fec_policy.apply(self._encoder, self._clock())
+        with self._tx_lock:
+            self.fec_policy.update(report)
+            return self.fec_policy.apply(self._encoder, self._clock())
 
     def report_listener_loss(self, worst_pct: float, p90_pct: float) -> EncoderSetting:
         """:meth:`report_loss` for a report received now (the engine's clock); on the loop."""
@@ -374,7 +379,8 @@ class AudioEngine:
         return self._encoder.expected_loss
 
     def _on_input(self, block: np.ndarray) -> None:
-        """Input device callback: level, monitor, and a copy into the queue."""
+        """Input device callback: level, monitor; while transmitting, a copy into the
+        queue, then encoded and sent from this thread."""
         self._input_level = measure(block)
         self.mixer.feed_monitor(block)
         with self._lock:
@@ -393,42 +399,54 @@ class AudioEngine:
                 self._queue.popleft()
                 self._capture_drops += 1
             self._queue.append(block.copy())
-            if self._drain_pending:
+        self._drain()
+
+    def _drain(self) -> None:
+        """Encode and send every queued frame, in order (the input thread; the loop for
+        the pre-roll at the grant); the utterance's end goes to the loop."""
+        with self._tx_lock:
+            with self._lock:
+                if self._state is TransmitState.ARMED:
+                    return
+                blocks = list(self._queue)
+                self._queue.clear()
+            if not blocks or self._closed:
                 return
-            self._drain_pending = True
+            if self.fec_policy.next_deadline() is not None:
+                self.fec_policy.apply(self._encoder, self._clock())  # the hold may have run out
+            for block in blocks:
+                try:
+                    packet = self._encoder.encode(block)
+                except CodecError as exc:
+                    logger.error("encoding a captured frame failed: %s", exc)
+                    continue
+                self._frames_sent += 1
+                if self.send_frame is not None:
+                    try:
+                        self.send_frame(packet)
+                    except Exception:
+                        self._send_errors += 1
+                        logger.exception("send_frame failed")
+            with self._lock:
+                ended = (self._state is TransmitState.IDLE and not self._queue
+                         and self._utterance_open and not self._end_pending)
+                if ended:
+                    self._end_pending = True
+        if ended:
+            self._call_on_loop(self._end_of_release)
+
+    def _call_on_loop(self, callback: Callable[[], None]) -> None:
         loop = self._loop
         try:
             if loop is not None:
-                loop.call_soon_threadsafe(self._drain)
+                loop.call_soon_threadsafe(callback)
         except RuntimeError:  # loop closed during shutdown
-            self._drain_pending = False
+            pass
 
-    def _drain(self) -> None:
-        """On the loop: encode and send every queued frame."""
+    def _end_of_release(self) -> None:
+        """On the loop: the release delay's last frame was sent."""
         with self._lock:
-            self._drain_pending = False
-            if self._state is TransmitState.ARMED:
-                return
-            blocks = list(self._queue)
-            self._queue.clear()
-        if blocks and not self._closed and self.fec_policy.next_deadline() is not None:
-            self.fec_policy.apply(self._encoder, self._clock())  # the hold may have run out
-        for block in blocks:
-            if self._closed:
-                return
-            try:
-                packet = self._encoder.encode(block)
-            except CodecError as exc:
-                logger.error("encoding a captured frame failed: %s", exc)
-                continue
-            self._frames_sent += 1
-            if self.send_frame is not None:
-                try:
-                    self.send_frame(packet)
-                except Exception:
-                    self._send_errors += 1
-                    logger.exception("send_frame failed")
-        with self._lock:
+            self._end_pending = False
             ended = self._state is TransmitState.IDLE and not self._queue
         if ended:
             self._finish_utterance()
@@ -439,7 +457,8 @@ class AudioEngine:
             return
         self._utterance_open = False
         if not self._closed:
-            self._encoder.reset()  # the next utterance starts from a clean state
+            with self._tx_lock:
+                self._encoder.reset()  # the next utterance starts from a clean state
         if self.on_transmit_stopped is not None:
             try:
                 self.on_transmit_stopped()

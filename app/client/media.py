@@ -343,21 +343,24 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 self._auth.floor_released(self._interphone)  # no grant number: no audio
 
     def send_audio(self, payload: bytes) -> bool:
-        if self._transport is None or self._interphone is None:
+        """One Opus frame to the talk target; thread-safe (the app's audio input thread
+        calls it), the loop changes the target and keys meanwhile."""
+        transport, interphone = self._transport, self._interphone
+        if transport is None or interphone is None:
             return False
         try:
             if self._auth is not None:
-                if not self._auth.can_talk(self._interphone):
-                    return False
-                data = self._auth.seal(self._interphone, self._tx_seq, payload)
+                with self._auth_lock:
+                    if not self._auth.can_talk(interphone):
+                        return False
+                    data = self._auth.seal(interphone, self._tx_seq, payload)
             else:
-                data = AudioPacket(self._interphone, self._uid, self._tx_seq,
-                                   payload).serialize()
+                data = AudioPacket(interphone, self._uid, self._tx_seq, payload).serialize()
         except ValueError as exc:  # a frame that does not fit (AudioPacket.serialize)
             logger.warning("audio frame not sent: %s", exc)
             return False
         self._tx_seq += 1
-        self._transport.sendto(data, self._server)
+        transport.sendto(data, self._server)
         self.stats.tx_packets += 1
         return True
 
