@@ -22,9 +22,8 @@ into the joined interphone, carol every 6 s elsewhere), so ``demo_quiet_cpu_pct`
 mean of the seconds in which nobody talked (<= 3 %; ``demo_quiet_seconds`` of them), the
 "joined, nobody talking" figure (target <= 1 %).
 
-Several interphones at once (issue 14 item 3) had not landed when this was written: the
-app rejoins the three interphones one after the other and ends joined to one
-(``joined_interphones`` says how many it holds).
+"Remember me" rejoins every interphone that was joined: the app starts joined to all
+three (``joined_interphones``), the last one its talk target; the speaker talks there.
 """
 
 from __future__ import annotations
@@ -190,9 +189,9 @@ async def _drive(runtime: Any, port: int, seconds: float, warmup: float,
     await asyncio.wait_for(runtime.ready.wait(), 15)
     client, window = runtime.client, runtime.window
     last = f"group_{GROUPS[-1]}"
-    await _until(lambda: str(client.model.joined) == last)
-    joined = getattr(client.model, "joined_ids", None)
-    result: dict[str, Any] = {"joined_interphones": len(joined) if joined else 1}
+    await _until(lambda: len(client.model.joined_ids) == len(GROUPS)
+                 and str(client.model.talk_target) == last)
+    result: dict[str, Any] = {"joined_interphones": len(client.model.joined_ids)}
     engine = runtime.audio.engine
 
     await asyncio.sleep(warmup)

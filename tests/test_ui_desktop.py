@@ -277,6 +277,40 @@ def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp
     assert run(qloop, scenario(), timeout=20) == 0
 
 
+def test_remember_me_rejoins_every_interphone_that_was_joined(qloop, server, settings,
+                                                              qapp) -> None:
+    """Several interphones at once: all of them come back, the talk target last (it is the
+    talk target again), and what is remembered follows joins, leaves and a new target."""
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    everyone, night = "group_1", "discuss_12"
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+    settings.rejoin = f"{everyone} {night} {OPS}"
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        client = runtime.client
+        assert client is not None
+        await until(lambda: len(client.model.joined_ids) == 3, what="all three rejoined")
+        assert [str(i) for i in client.model.joined_ids] == [everyone, night, OPS]
+        assert str(client.model.talk_target) == OPS
+        assert settings.rejoin == f"{everyone} {night} {OPS}"
+        await client.set_talk_target(everyone)  # the talk target is remembered last
+        await until(lambda: settings.rejoin == f"{night} {OPS} {everyone}")
+        await client.leave(night)
+        await until(lambda: settings.rejoin == f"{OPS} {everyone}")
+        runtime.quit()
+        code = await asyncio.wait_for(main, 5)
+        assert settings.rejoin == f"{OPS} {everyone}"  # quitting is not leaving
+        return code
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
 def test_the_microphone_opens_at_the_press_and_closes_after_the_turn(qloop, ui: UiSession
                                                                       ) -> None:
     """Idle: neither audio stream runs; the press opens the input, the end of the turn

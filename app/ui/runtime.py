@@ -22,6 +22,7 @@ from app.client import (
     ConnectionState,
     InterphoneClient,
     JoinedChanged,
+    JoinedSetChanged,
     ModelEvent,
 )
 from app.client.tasks import TaskSet
@@ -86,6 +87,7 @@ class Runtime:
         self.tray: TrayController | None = None
         self.auto_signed_in = False  # "remember me" signed in without the dialog
         self._rejoin_next = False  # the next session joins settings.rejoin again
+        self._rejoining = False  # _rejoin runs: joins on the way are not remembered
         self._auto_sign_in_tried = False
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
@@ -177,22 +179,39 @@ class Runtime:
         return client
 
     async def _rejoin(self, client: InterphoneClient) -> None:
-        """Join again the interphones that were joined when the app last ran."""
-        for interphone in self.settings.rejoin.split():
-            try:
-                await client.join(interphone)
-            except ClientError as exc:
-                logger.info("rejoining %s failed: %s", interphone, exc)
+        """Join again every interphone that was joined when the app last ran, in the order
+        they were joined; the last one (the talk target then) is the talk target again."""
+        wanted = self.settings.rejoin.split()
+        self._rejoining = True  # the partial sets on the way are not worth remembering
+        try:
+            for number, interphone in enumerate(wanted, 1):
+                try:
+                    await client.join(interphone, target=number == len(wanted))
+                except ClientError as exc:
+                    logger.info("rejoining %s failed: %s", interphone, exc)
+        finally:
+            self._rejoining = False
+        if client.model.connection is ConnectionState.CONNECTED:
+            self._remember_joined(client)
 
     def _track_joined(self, client: InterphoneClient) -> None:
         def on_event(event: ModelEvent) -> None:
-            if not isinstance(event, JoinedChanged):
+            if not isinstance(event, JoinedChanged | JoinedSetChanged) or self._rejoining:
                 return
-            if event.id is None and client.model.connection is not ConnectionState.CONNECTED:
+            if client.model.connection is not ConnectionState.CONNECTED:
                 return  # dropped with the connection (kicked, server gone): not "left"
-            self.settings.rejoin = str(event.id) if event.id is not None else ""
-            self.settings.sync()
+            self._remember_joined(client)
         self._unsubscribe_joined = client.model.subscribe(on_event)
+
+    def _remember_joined(self, client: InterphoneClient) -> None:
+        """``settings.rejoin``: every joined interphone in join order, the talk target last."""
+        model = client.model
+        target = model.talk_target
+        ids = [str(i) for i in model.joined_ids if i != target]
+        if target is not None:
+            ids.append(str(target))
+        self.settings.rejoin = " ".join(ids)
+        self.settings.sync()
 
     async def _reconnect(self, credentials: Credentials) -> InterphoneClient | None:
         """A new client for the same account; None (back to the sign-in) if that fails."""
