@@ -193,3 +193,28 @@ def test_interphone_gain_scales_a_running_stream(packets: list[bytes]) -> None:
         a, b = block(full, clock), block(half, clock)
         np.testing.assert_allclose(a * 0.5, b, atol=1e-6)
         assert np.any(a)
+
+
+@pytest.mark.parametrize("how", ["user gain", "interphone gain", "output volume", "plain"])
+def test_a_lone_loud_talker_never_leaves_full_scale(how: str) -> None:
+    """One talker skips the block's clipping (its frames are clipped when decoded); a gain
+    or volume over 1 still ends within [-1, 1], and the level is measured when read."""
+    loud = (0.99 * np.sign(np.sin(np.arange(960 * 12) * 2 * np.pi * 300 / 48000))
+            ).astype(np.float32)
+    with OpusEncoder(bitrate=64000) as enc:
+        loud_packets = [enc.encode(loud[i * 960:(i + 1) * 960]) for i in range(12)]
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    if how == "user gain":
+        mixer.set_user_volume("alice", 1.5)
+    elif how == "interphone gain":
+        mixer.set_interphone_volume("g", 1.5)
+    elif how == "output volume":
+        mixer.volume = 1.5
+    for k, packet in enumerate(loud_packets):
+        mixer.receive("alice", k, packet, "g")
+    played = np.concatenate([block(mixer, clock) for _ in range(10)])
+    assert np.abs(played).max() <= 1.0
+    assert np.abs(played).max() > 0.9  # it is loud: the bound is the clipping, not silence
+    assert 0.0 < mixer.level.peak <= 1.0
+    assert mixer.level.peak == pytest.approx(float(np.abs(played[-960:]).max()), abs=1e-6)

@@ -156,6 +156,7 @@ class OpusEncoder:
         self._ctl(_ctl.set_packet_loss_perc, self._expected_loss)
         self._lookahead = int(self._ctl(_ctl.get_lookahead))
         self._out = ctypes.create_string_buffer(MAX_OPUS_PACKET)
+        self._pcm = np.empty(self._frame_samples, dtype=np.float32)  # the frame, clipped
         logger.debug(
             "Opus encoder %d ms, %d bit/s, fec=%s, loss=%d%%, lookahead=%d",
             frame_ms, bitrate, fec, self._expected_loss, self._lookahead,
@@ -216,18 +217,23 @@ class OpusEncoder:
                 f"encoder expects {self._frame_samples} mono samples "
                 f"({self._frame_ms} ms), got shape {arr.shape}"
             )
-        data = np.ascontiguousarray(float_to_int16(arr))
+        # float input as libopus takes it (no int16 round trip: one clip into a buffer
+        # kept for the purpose instead of four temporaries per frame)
+        data = self._pcm
+        if len(data) != arr.shape[0]:
+            data = self._pcm = np.empty(arr.shape[0], dtype=np.float32)
+        np.clip(arr, -1.0, 1.0, out=data)
         out = self._out
-        n = _enc.libopus_encode(
+        n = _enc.libopus_encode_float(
             self._state,
-            data.ctypes.data_as(_INT16_PTR),
-            self._frame_samples,
+            data.ctypes.data_as(_FLOAT_PTR),
+            arr.shape[0],
             out,
             MAX_OPUS_PACKET,
         )
         if n < 0:
             raise CodecError(f"Opus encode failed: {_strerror(n)}")
-        return out.raw[:n]
+        return ctypes.string_at(out, n)
 
     def encode_any(self, pcm: np.ndarray) -> bytes:
         """Encode one frame of any allowed duration (a talker changing its frame size)."""

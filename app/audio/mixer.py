@@ -82,7 +82,8 @@ class PlaybackMixer:
         self._monitor_primed = False
         self._volume = 1.0
         self._muted = False
-        self._level: Level = SILENT
+        self._last_block = np.zeros(0, dtype=np.float32)  # the last block played (level)
+        self._loud = False  # a talker's gain is over 1: its samples may need clipping
         self.frames_received = 0
         self.monitor_drops = 0
         self._closed = False
@@ -110,6 +111,7 @@ class PlaybackMixer:
                                       history=self._history.pop(uid, None))
                 talker = _Talker(stream, now, gain=self._gain_of(uid, interphone))
                 self._talkers[key] = talker
+                self._loud = self._loud or talker.gain > 1.0
             talker.ending = False
             talker.last_packet = now
             talker.stream.put(seq, payload, now)
@@ -140,6 +142,7 @@ class PlaybackMixer:
         for key, talker in self._talkers.items():
             uid, _, interphone = key.partition(_KEY_SEPARATOR)
             talker.gain = self._gain_of(uid, interphone)
+        self._loud = any(t.gain > 1.0 for t in self._talkers.values())
 
     def talkers(self) -> list[str]:
         with self._lock:
@@ -206,37 +209,58 @@ class PlaybackMixer:
 
     @property
     def level(self) -> Level:
-        """(rms, peak) of the last output block, linear 0..1."""
-        return self._level
+        """(rms, peak) of the last output block, linear 0..1 (measured when asked: the
+        meters read it a few times a second, the device plays 100-200 blocks)."""
+        if self._closed:
+            return SILENT
+        return measure(self._last_block)
 
     def fill(self, out: np.ndarray) -> None:
-        """Output callback: mix one block into ``out`` (zeroed by the caller)."""
+        """Output callback: mix one block into ``out`` (zeroed by the caller).
+
+        The common case costs one copy per block: one talker whose frames were clipped
+        when decoded (``TalkerStream``), at a gain and volume of at most 1, needs no
+        clipping of the block, and the level is measured only when read."""
         now = self._clock()
         with self._lock:
-            self._mix_talkers(out, now)
-            self._mix_tones(out)
+            sources = self._mix_talkers(out, now)
+            if self._tones:
+                sources += self._mix_tones(out)
             if self._monitor_on:
                 self._mix_monitor(out)
+                sources += 1
         if self._muted:
             out.fill(0.0)
-        elif self._volume != 1.0:
-            out *= self._volume
-        np.clip(out, -1.0, 1.0, out=out)
-        self._level = measure(out)
+        else:
+            if self._volume != 1.0:
+                out *= self._volume
+            if sources > 1 or self._volume > 1.0 or self._loud:
+                np.clip(out, -1.0, 1.0, out=out)
+        last = self._last_block
+        if len(last) != len(out):
+            last = self._last_block = np.empty(len(out), dtype=np.float32)
+        np.copyto(last, out)
 
-    def _mix_talkers(self, out: np.ndarray, now: float) -> None:
+    def _mix_talkers(self, out: np.ndarray, now: float) -> int:
+        """Mix every talker's next samples into ``out``; how many were heard."""
+        heard = 0
         finished = []
         for uid, talker in self._talkers.items():
             if talker.stream.add_to(out, now, talker.gain):
+                heard += 1
                 continue
             stale = now - talker.last_packet > STALE_STREAM_SECONDS
             if talker.stream.idle and (talker.ending or stale):
                 finished.append(uid)
+        if finished:
+            self._loud = any(t.gain > 1.0 for k, t in self._talkers.items()
+                             if k not in finished)
         for key in finished:
             stream = self._talkers.pop(key).stream
             stream.close()
             self._remember(key.partition(_KEY_SEPARATOR)[0], stream)
             logger.debug("stream of %s drained and dropped", key)
+        return heard
 
     def _remember(self, uid: str, stream: TalkerStream) -> None:
         """Keep what the talker's stream learnt of the network for its next utterance."""
@@ -263,15 +287,16 @@ class PlaybackMixer:
                 self._monitor.popleft()
                 self._monitor_pos = 0
 
-    def _mix_tones(self, out: np.ndarray) -> None:
-        if not self._tones:
-            return
+    def _mix_tones(self, out: np.ndarray) -> int:
+        """Mix the queued cues into ``out``; how many there were."""
         for cue in self._tones:
             n = min(len(out), len(cue.pcm) - cue.pos)
             out[:n] += cue.pcm[cue.pos:cue.pos + n]
             cue.pos += n
+        count = len(self._tones)
         if any(cue.pos >= len(cue.pcm) for cue in self._tones):
             self._tones = deque(c for c in self._tones if c.pos < len(c.pcm))
+        return count
 
     def close(self) -> None:
         with self._lock:
@@ -281,7 +306,6 @@ class PlaybackMixer:
             self._talkers.clear()
             self._tones.clear()
             self._monitor.clear()
-        self._level = SILENT
 
 
 _KEY_SEPARATOR = "\x00"

@@ -219,7 +219,9 @@ class TalkerStream:
 
     def add_to(self, out: np.ndarray, now: float, gain: float = 1.0) -> bool:
         """Mix the next ``len(out)`` samples into ``out`` (in place, no block-sized
-        temporaries: this runs in the output callback); False when nothing played."""
+        temporaries: this runs in the output callback); False when nothing played.
+        Each frame is scaled and clipped to [-1, 1] once, when it starts: a lone
+        talker at a gain of at most 1 needs no clipping of the mixed block."""
         filled = 0
         heard = False
         while filled < len(out):
@@ -229,6 +231,7 @@ class TalkerStream:
                     break
                 if gain != 1.0:
                     frame *= gain  # a fresh frame: scaled once, in place
+                np.clip(frame, -1.0, 1.0, out=frame)
                 self._frame, self._pos = frame, 0
             n = min(len(out) - filled, len(self._frame) - self._pos)
             out[filled:filled + n] += self._frame[self._pos:self._pos + n]

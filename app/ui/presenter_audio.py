@@ -22,7 +22,7 @@ from app.ui.interphone_mix import format_mix
 from app.ui.presenter_core import PresenterCore
 from app.ui.view_types import Reception
 
-LEVEL_POLL_MS = 50
+LEVEL_POLL_MS = 100  # 10 Hz: a meter needs no more (each poll repaints while audio plays)
 QUALITY_POLL_MS = 250  # report what we hear to the talker (extension feedback) when due
 RECEPTION_EVERY = 4  # ... and show it every 4th poll (once a second)
 
