@@ -395,3 +395,39 @@ def test_level_meter_repaints_only_when_a_pixel_moves(qtbot) -> None:
     meter.set_level(0.05)  # the bar drops; the peak marker decays a pixel at a time
     QApplication.processEvents()
     assert Paints.count == 2
+
+
+def test_a_level_change_repaints_the_meter_alone_not_the_bar_behind_it(qtbot) -> None:
+    """The meters move 10 times a second while audio plays: an opaque meter keeps Qt from
+    repainting the audio bar (and the window) under it each time."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from app.ui.audio_bar import AudioBar
+
+    class Paints(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.by: dict[str, int] = {}
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                name = type(watched).__name__
+                self.by[name] = self.by.get(name, 0) + 1
+            return False
+
+    bar = AudioBar()
+    qtbot.addWidget(bar)
+    bar.resize(640, 30)
+    bar.show()
+    qtbot.waitExposed(bar)
+    counter = Paints()
+    bar.installEventFilter(counter)
+    bar.output_meter.installEventFilter(counter)
+    for _ in range(3):
+        QApplication.processEvents()
+    counter.by.clear()
+    for level in (0.2, 0.6, 0.1):
+        bar.set_levels(0.0, level)
+        QApplication.processEvents()
+    assert counter.by.get("LevelMeter", 0) == 3
+    assert counter.by.get("AudioBar", 0) == 0

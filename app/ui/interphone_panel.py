@@ -212,14 +212,15 @@ class InterphonePanel(QWidget):
             parts.append(self.tr("FEC repairing"))
         elif reception.fec_on:
             parts.append(self.tr("FEC on"))
-        self.reception.setText(self.tr("Reception: %1").replace("%1", " · ".join(parts)))
+        _set_text(self.reception, self.tr("Reception: %1").replace("%1", " · ".join(parts)))
         bad = reception.loss_pct >= 5.0 or reception.jitter_ms >= 60.0
         fair = reception.loss_pct >= 1.0 or reception.jitter_ms >= 30.0
         color = "#c62828" if bad else "#ef6c00" if fair else "#2e7d32"
-        self.reception.setStyleSheet(f"color: {color};")
-        self.reception.setToolTip(self.tr(
-            "Packets lost and arrival jitter over the last seconds of what you hear; "
-            "FEC: the speaker sends redundancy that rebuilds lost packets."))
+        _set_style(self.reception, f"color: {color};")  # each second: only when it changes
+        tip = self.tr("Packets lost and arrival jitter over the last seconds of what you "
+                      "hear; FEC: the speaker sends redundancy that rebuilds lost packets.")
+        if self.reception.toolTip() != tip:
+            self.reception.setToolTip(tip)
 
     def set_last_speaker(self, uid: str, at: str) -> None:
         self._last_speaker, self._last_at = uid, at
