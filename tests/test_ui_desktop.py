@@ -431,3 +431,45 @@ def test_a_level_change_repaints_the_meter_alone_not_the_bar_behind_it(qtbot) ->
         QApplication.processEvents()
     assert counter.by.get("LevelMeter", 0) == 3
     assert counter.by.get("AudioBar", 0) == 0
+
+
+def test_the_talk_countdown_repaints_the_button_alone(qtbot) -> None:
+    """While talking the button's ring moves 4 times a second: an opaque button keeps Qt
+    from repainting the panel behind it each time."""
+    import time as clock
+
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from app.ui.talk_button import TalkButton
+
+    class Paints(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.by: dict[str, int] = {}
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                name = type(watched).__name__
+                self.by[name] = self.by.get(name, 0) + 1
+            return False
+
+    panel = QWidget()
+    qtbot.addWidget(panel)
+    button = TalkButton(panel)
+    QVBoxLayout(panel).addWidget(button)
+    panel.resize(300, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    button.set_state(TalkState.TALKING, deadline=clock.monotonic() + 60, max_talk=60)
+    counter = Paints()
+    panel.installEventFilter(counter)
+    button.installEventFilter(counter)
+    for _ in range(3):
+        QApplication.processEvents()
+    counter.by.clear()
+    for _ in range(3):
+        button.update()  # what the countdown's tick does
+        QApplication.processEvents()
+    assert counter.by.get("TalkButton", 0) == 3
+    assert counter.by.get("QWidget", 0) == 0

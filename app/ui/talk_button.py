@@ -54,6 +54,9 @@ class TalkButton(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(150, 150)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        # it paints its whole rectangle (the background first), so the 4 Hz countdown
+        # repaints the button alone, not the panel and window behind it
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._state = TalkState.NOT_JOINED
         self._holder = ""
         self._detail = ""
@@ -188,6 +191,7 @@ class TalkButton(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().color(self.backgroundRole()))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         disc = self._disc()
         colour = QColor(self.colour())
