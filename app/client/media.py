@@ -51,8 +51,10 @@ MAX_METERED_SPEAKERS = 256
 
 # Sequence numbers that fall this far below the highest seen start a new utterance.
 _RESTART_GAP = 50
-SINK_BATCH_S = 0.1
-"""With an ``audio_sink``, how long ``on_audio`` calls wait to be delivered together."""
+SINK_BATCH_S = 0.25
+"""With an ``audio_sink``, how long ``on_audio`` calls wait to be delivered together
+(0.25 s: 4 loop wake-ups a second while listening; at 0.1 s the batches were half
+of the GUI thread's events in bench/idle.py)."""
 MAX_PENDING = 1000
 """Packets waiting for the loop above which the oldest are dropped (a stalled loop)."""
 
