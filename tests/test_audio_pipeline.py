@@ -283,21 +283,6 @@ async def test_close_is_idempotent_and_stops_the_device(talker: Talker) -> None:
     assert backend._streams == []
 
 
-def test_the_output_runs_in_10_ms_blocks_by_default() -> None:
-    """100 device callbacks a second while playing, not 200 (the CPU of listening), still
-    shorter than the 20 ms frame (the playout delay)."""
-    backend = ClockedBackend()
-    loop = asyncio.new_event_loop()
-    engine = AudioEngine(backend, on_demand=True, loop=loop)
-    engine.start()
-    assert engine.output_block_samples == 480
-    assert backend._latest["output"].blocksize == 480
-    assert engine.mixer._start_margin == pytest.approx(0.010)
-    assert engine._quiet_limit == 100  # still one second of silence before it stops
-    engine.close()
-    loop.close()
-
-
 @pytest.mark.parametrize(("frame_ms", "block_ms", "expected"), [(20, 5, 240), (10, 5, 240),
                                                                  (20, 40, 960)])
 def test_output_runs_in_short_blocks(frame_ms: int, block_ms: int, expected: int) -> None:

