@@ -260,11 +260,13 @@ def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp
         client = runtime.client
         assert client is not None
         await until(lambda: str(client.model.joined) == OPS, what="rejoined")
-        # idle: no audio stream, so no 20 Hz level-meter timer either
-        await until(lambda: not runtime.audio.streaming, what="audio idle")
-        assert not runtime.presenter._levels.isActive()
-        runtime.audio.play_tone(Tone.BUSY)
-        assert runtime.audio.streaming and runtime.presenter._levels.isActive()
+        # idle: no audio stream, so no level-meter timer either
+        audio, presenter = runtime.audio, runtime.presenter
+        assert audio is not None and presenter is not None
+        await until(lambda: not audio.streaming, what="audio idle")
+        assert not presenter._levels.isActive()
+        audio.play_tone(Tone.BUSY)
+        assert audio.streaming and presenter._levels.isActive()
         await client.leave()
         await until(lambda: settings.rejoin == "", what="leaving is remembered")
         await client.join(OPS)
@@ -347,12 +349,15 @@ def test_signing_out_forgets_the_interphones_to_rejoin(qloop, server, settings, 
         main = asyncio.ensure_future(runtime.run())
         await asyncio.wait_for(runtime.ready.wait(), 5)
         client = runtime.client
+        assert client is not None
         await until(lambda: str(client.model.joined) == OPS, what="rejoined")
         runtime.sign_out()
         await until(lambda: runtime.sign_in_dialog is not None
                     and runtime.sign_in_dialog.isVisible(), what="sign-in dialog")
         assert settings.rejoin == "" and settings.token == ""
-        runtime.sign_in_dialog.reject()
+        dialog = runtime.sign_in_dialog
+        assert dialog is not None
+        dialog.reject()
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario(), timeout=20) == 0

@@ -105,7 +105,7 @@ class AudioEngine:
         backend: AudioBackend,
         frame_ms: int = DEFAULT_FRAME_MS,
         bitrate: int = DEFAULT_BITRATE,
-        send_frame: Callable[[bytes], None] | None = None,
+        send_frame: Callable[[bytes], object] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         *,
         input_device: DeviceSpec = None,
