@@ -89,7 +89,7 @@ class ClientMedia(ClientCore):
         media receive thread, before the loop hears of it (see :mod:`app.client.media`):
         it must be thread-safe (the mixer's ``receive`` is). While one is set,
         ``on_audio``/``on_interphone_audio`` are still called for every packet, in order,
-        on the loop, but in batches (about every 0.1 s): use the sink to play."""
+        on the loop, but in batches (about every 0.25 s): use the sink to play."""
         return self._audio_sink
 
     @audio_sink.setter
