@@ -108,6 +108,8 @@ def test_release_delay_keeps_sending_after_the_key_is_released(qloop, ui, server
     async def scenario() -> None:
         press(ui.window)
         await until(lambda: holder(server) == "me")
+        # the grant reached the app too: a key released before that cancels the request
+        await until(lambda: ui.window.panel.talk_button.state is TalkState.TALKING)
         release(ui.window)
         await asyncio.sleep(0.2)
         assert holder(server) == "me", "released before the release delay"
