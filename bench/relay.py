@@ -1,6 +1,7 @@
 """Relay cost model and capacity on one core, against the plainest Python fan-out loop.
 
     python bench/relay.py [--quick] [--per-room 20] [--compare main] [--skip-ramp]
+                          [--skip-encrypted] [--repeats 5]
 
 **Cost model** (first). One talker at 50 audiopackets/s, N = 5, 20, 50 listeners
 in one interphone, each N on a fresh server pinned to one CPU (talker and
@@ -16,7 +17,28 @@ not one of relaying. Keys: ``fixed_us``, ``per_listener_us``,
 ``cost_points`` (N -> median us per incoming packet), ``idle_cpu_pct`` (the
 server with nobody talking). The same is measured, under ``cost``, for the
 ``baseline`` (below) and for ``bare``: the baseline's fan-out in a thread blocked
-in ``recvfrom_into``, the floor for any Python relay with one socket.
+in ``recvfrom_into``, the floor for any Python relay with one socket (one ``sendto``
+per listener). Per N the variants take turns window by window (``--repeats`` rounds,
+5; quick: 3), and each variant is also compared with the bare floor round by round:
+``fixed_over_floor_us`` / ``per_listener_over_floor_us`` fit the medians of the
+per-round differences, ``fixed_vs_floor`` is the fixed part's ratio to the floor's
+and ``cost_vs_floor`` the median per-round ratio per N. The fixed cost of any Python
+loop on this shared machine moves with the load of the other tenants (cold caches);
+the ratio to the floor of the same minutes does much less.
+
+**Encrypted media** (then; ``--skip-encrypted`` leaves it out). ``bench/_encrypted.py``:
+one server with ``media_encryption = "optional"`` serves ``--encrypted-rooms`` rooms of
+one speaker and 20 listeners with base-contract clients and as many with media-auth
+clients (sealed audio, authenticated registrations); plain and sealed windows take
+turns, the server's CPU per relayed incoming packet is compared:
+``encrypted_ratio`` = plain cost / sealed cost (issue 12: >= 0.95), under
+``encrypted`` the costs and losses.
+
+**Kernel floor** (``kernel_floor``, ``bench/_kernel_floor.py`` pinned to the server's
+CPU): a bare Python loop sending a 94-byte datagram to ``--per-room`` loopback sockets,
+CPU per message by ``sendto`` and by one ``sendmmsg`` per datagram: the kernel's share
+of a listener-packet, which bounds the capacity of any relay on one core
+(``kernel_share``: that floor over the relay's ``us_per_packet`` in the ramp).
 
 **Capacity ramp** (then).
 
@@ -53,6 +75,8 @@ if REF is a folder) in the same run: its cost model under ``compare``, its ramp 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -63,12 +87,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _encrypted
 from _common import (
     ROOT,
     ServerProcess,
     emit,
     log,
     machine,
+    pin,
     raise_nofile,
     split_cpus,
     udp_drops,
@@ -165,6 +191,7 @@ def cost_models(variants: dict[str, Path], args: argparse.Namespace,
             for setup in setups:
                 setup.close()
     models: dict[str, dict[str, Any]] = {}
+    floor = runs.get("bare")
     for mode, by_n in runs.items():
         points = {n: statistics.median(r["us_per_packet"] for r in rs) for n, rs in by_n.items()}
         fixed, per_listener = fit_line(points)
@@ -177,7 +204,59 @@ def cost_models(variants: dict[str, Path], args: argparse.Namespace,
             "idle_cpu_pct": round(100 * statistics.median(idle[mode]), 2),
             "cost_runs": {str(n): rs for n, rs in by_n.items()},
         }
+        if floor is not None and mode != "bare":
+            models[mode].update(floor_gap(by_n, floor))
     return models
+
+
+def floor_gap(runs: dict[int, list[dict[str, Any]]],
+              floor: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The variant against the bare floor measured in the same rounds: window i of a
+    variant and window i of the floor ran seconds apart, so the load of the shared machine
+    weighs on both; the median of the per-round differences and ratios per N is fitted
+    like the cost itself. ``fixed_vs_floor`` is the fixed part's ratio to the floor's,
+    ``fixed_over_floor_us`` its excess in microseconds."""
+    gaps: dict[int, float] = {}
+    ratios: dict[int, float] = {}
+    for n, windows in runs.items():
+        pairs = list(zip(windows, floor[n], strict=False))
+        gaps[n] = statistics.median(a["us_per_packet"] - b["us_per_packet"] for a, b in pairs)
+        ratios[n] = statistics.median(a["us_per_packet"] / b["us_per_packet"] for a, b in pairs)
+    over_fixed, over_per_listener = fit_line(gaps)
+    floor_fixed, _ = fit_line({n: statistics.median(r["us_per_packet"] for r in rs)
+                               for n, rs in floor.items()})
+    return {
+        "fixed_over_floor_us": round(over_fixed, 1),
+        "per_listener_over_floor_us": round(over_per_listener, 2),
+        "fixed_vs_floor": round((floor_fixed + over_fixed) / floor_fixed, 3),
+        "cost_vs_floor": {str(n): round(r, 3) for n, r in ratios.items()},
+    }
+
+
+def encrypted_phase(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """Plain against media-auth sealed audio on one server (``bench/_encrypted.py``), the
+    load in this process pinned to the load CPU for the while."""
+    server_cpu, load_cpu = split_cpus()
+    affinity = os.sched_getaffinity(0)
+    pin(load_cpu)
+    try:
+        return _encrypted.measure(folder, server_cpu, args.encrypted_rooms, 20,
+                                  args.cost_window, args.repeats)
+    finally:
+        os.sched_setaffinity(0, affinity)
+
+
+def kernel_floor(targets: int) -> dict[str, Any]:
+    """bench/_kernel_floor.py pinned to the server's CPU: the kernel's cost per listener-
+    packet with (almost) no Python, by ``sendto`` and by ``sendmmsg``."""
+    server_cpu, _ = split_cpus()
+    command = [sys.executable, str(ROOT / "bench" / "_kernel_floor.py"),
+               "--targets", str(targets)]
+    if server_cpu is not None:
+        command += ["--cpu", str(server_cpu)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    floor: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return floor
 
 
 def checkout(ref: str, into: Path) -> Path:
@@ -333,19 +412,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", metavar="REF",
                         help="also measure the relay of this git revision (e.g. main)")
     parser.add_argument("--skip-ramp", action="store_true", help="the cost model only")
+    parser.add_argument("--skip-encrypted", action="store_true",
+                        help="without the media-auth phase (encrypted_ratio)")
+    parser.add_argument("--encrypted-rooms", type=int, default=10,
+                        help="rooms of 1 speaker + 20 listeners, plain and sealed (10)")
+    parser.add_argument("--repeats", type=int,
+                        help="cost windows per variant and N, median taken (5; quick: 3)")
     args = parser.parse_args(argv)
     if args.quick:
         args.per_room = args.per_room or 40
         args.max_streams = args.max_streams or 3200
         args.start_rooms, args.factor, args.refine = 20, 2.0, 1
         args.window, args.settle, args.budget = 1.0, 0.3, 20.0
-        args.cost_window, args.repeats = 2.0, 1
+        args.cost_window, args.repeats = 2.0, args.repeats or 3
     else:
         args.per_room = args.per_room or 20
         args.max_streams = args.max_streams or 8000
         args.start_rooms, args.factor, args.refine = 20, 1.4, 3
         args.window, args.settle, args.budget = 3.0, 1.0, 240.0
-        args.cost_window, args.repeats = 10.0, 3
+        args.cost_window, args.repeats = 10.0, args.repeats or 5
     raise_nofile()
     result: dict[str, Any] = {"benchmark": "relay", "quick": args.quick,
                               "per_room": args.per_room, "packet_rate": 50}
@@ -360,6 +445,11 @@ def main(argv: list[str] | None = None) -> int:
         costs = cost_models({**variants, "bare": ROOT}, args, config)
         result.update({k: v for k, v in costs["relay"].items() if k != "cost_runs"})
         result["cost"] = costs
+        if not args.skip_encrypted:
+            encrypted = encrypted_phase(args, Path(tmp))
+            result["encrypted_ratio"] = encrypted["encrypted_ratio"]
+            result["encrypted"] = encrypted
+        result["kernel_floor"] = kernel_floor(args.per_room)
         if args.skip_ramp:
             result.update(machine())
             emit(result)
@@ -395,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
         result["ratio"] = round(result["pps"] / result["baseline_pps"], 3) \
             if result["baseline_pps"] else None
         result["ratio_basis"] = "held"
+    floor = result["kernel_floor"]
+    if result["pps"]:
+        # the ramp's CPU per forwarded packet against the kernel's alone (bench/_kernel_floor)
+        result["kernel_share"] = round(floor["sendmmsg_us"] / result["us_per_packet"], 3) \
+            if result["us_per_packet"] else None
     if "compare" in outcome:
         compare = outcome["compare"]
         compare_held = compare["held"] or {}

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from app.protocol.errors import PacketError, ProtocolError
@@ -109,6 +109,9 @@ class FastRoute:
     """The largest frame (``bytes`` field) the route's packets may carry."""
     grant_no: int = 0
     """The grant the route was admitted under: a later grant to the same uid needs its own."""
+    sealed: bool = field(default=False, init=False)
+    """False: :meth:`valid` is exactly the test the media thread makes inline (a sealed
+    route's is the gate's and is called)."""
 
     def valid(self) -> bool:
         """Still the holder, at the admitted address, with the admitted listeners (deadlines
@@ -125,6 +128,7 @@ class SealedRoute(FastRoute):
     the grant is current and no authenticated registration changed (the gate's
     ``generation``)."""
 
+    sealed: bool = field(default=True, init=False)
     gate: SealedMediaGate | None = None
     key_id: str = ""
     epoch: int = 0
