@@ -4,6 +4,7 @@
     .venv/bin/python bench/run_all.py --quick    # each benchmark under 30 s
     .venv/bin/python bench/run_all.py --only access relay --no-doc
     .venv/bin/python bench/run_all.py --from saved.jsonl   # re-render a saved run
+    .venv/bin/python bench/run_all.py --compare REF        # the relay of REF too
 
 Each benchmark prints one JSON object on its last line of output; they are
 collected in the order of ``ORDER``, printed, and written into the document
@@ -34,14 +35,17 @@ NO_QUICK = {"flood", "login_flood"}
 """Benchmarks that are short already and have no ``--quick``."""
 
 
-def command(name: str, quick: bool) -> list[str]:
+def command(name: str, quick: bool, compare: str | None = None) -> list[str]:
     args = [sys.executable, *MODULES.get(name, [str(BENCH / f"{name}.py")])]
+    if name == "relay" and compare:
+        args += ["--compare", compare]
     return args + (["--quick"] if quick and name not in NO_QUICK else [])
 
 
-def run(name: str, quick: bool) -> dict[str, Any]:
+def run(name: str, quick: bool, compare: str | None = None) -> dict[str, Any]:
     print(f"== {name}", file=sys.stderr, flush=True)
-    proc = subprocess.run(command(name, quick), cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    proc = subprocess.run(command(name, quick, compare), cwd=ROOT, stdout=subprocess.PIPE,
+                          text=True,
                           timeout=1800)
     for line in reversed(proc.stdout.strip().splitlines()):
         if line.startswith("{"):
@@ -371,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="+", choices=ORDER)
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the document")
+    parser.add_argument("--compare", metavar="REF",
+                        help="also measure the relay of git revision REF (bench/relay.py "
+                             "--compare), e.g. the relay before the media thread")
     parser.add_argument("--from", dest="saved", metavar="FILE",
                         help="render the document from the JSON lines a previous run printed")
     args = parser.parse_args(argv)
@@ -383,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[result.get("benchmark") or result.get("bench", "latency")] = result
         args.quick = any(r.get("quick") for r in results.values())
     for name in [] if args.saved else names:
-        results[name] = run(name, args.quick)
+        results[name] = run(name, args.quick, args.compare)
         print(json.dumps(results[name]), flush=True)
     if not args.no_doc:
         DOC.parent.mkdir(exist_ok=True)
