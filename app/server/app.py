@@ -11,11 +11,18 @@ import ssl
 from collections.abc import Sequence
 from types import TracebackType
 
+from prometheus_client.core import Metric
+
 from app.server.binding import bound_socket, describe, listen_addresses, udp_address
 from app.server.directory import Directory
 from app.server.login_guard import FailedLogins, LoginGuard, TokenVerifier
 from app.server.media_thread import MediaThread
-from app.server.metrics import MetricsEndpoint, ServerCollector, make_registry
+from app.server.metrics import (
+    MetricsEndpoint,
+    ServerCollector,
+    make_registry,
+    store_latency_family,
+)
 from app.server.redis_store import RedisStore
 from app.server.relay import MediaRelay
 from app.server.replica import Replica, first_session_id
@@ -78,6 +85,8 @@ class InterphoneServer:
         self.hub: SignalingServer | None = None
         self.relay: MediaRelay | None = None
         self.collector = ServerCollector(self)
+        if store is not None:
+            self.collector.add_source(lambda: store_latencies(store))
         self.metrics_address = metrics
         self.metrics: MetricsEndpoint | None = None
         self._tcp: list[asyncio.Server] | None = None
@@ -221,3 +230,10 @@ class InterphoneServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def store_latencies(store: RedisStore) -> list[Metric]:
+    """This node's last round trip to the shared store, labelled with its name (none
+    before the first heartbeat or while the store cannot be reached)."""
+    latency = store.latency
+    return [store_latency_family({} if latency is None else {store.name: latency})]

@@ -97,6 +97,9 @@ class RedisStore:
         self._stopping = False
         self._missing: dict[int, int] = {}  # node -> sweeps in a row without its heartbeat
         self.applied = 0
+        self.latency: float | None = None
+        """Seconds of this node's last heartbeat round trip to Redis (None before the first
+        or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
         self.send_datagram: Callable[[bytes, Address], None] | None = None
         """The relay's ``sendto`` (recvbegin acknowledgements), set by the server."""
 
@@ -293,7 +296,9 @@ class RedisStore:
         nodes, alive = self.key("nodes"), self.key(f"alive:{self.node}")
         while not self._stopping:
             try:
+                sent = loop.time()
                 await redis.set(alive, self.name, px=int(self.ttl * 1000))
+                self.latency = loop.time() - sent
                 await _result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
                 now = loop.time()
                 if self._healthy_since is None:
@@ -303,6 +308,7 @@ class RedisStore:
                     await self._sweep(redis)
             except (RedisError, OSError) as exc:
                 self._set_available(False)
+                self.latency = None
                 log.debug("heartbeat failed: %s", exc)
             await asyncio.sleep(self.beat)
 
