@@ -134,7 +134,7 @@ class Replica:
         if not isinstance(body, SHARED_REQUESTS):
             return False
         if isinstance(body, Login):
-            self.state.check_login(sid, body.uid, body.token)
+            self.state.check_login(sid, body.uid, body.token, body.features)
             if sid in self.state.sessions:
                 return False  # the same uid again: nothing changes
         elif sid not in self.state.sessions:
