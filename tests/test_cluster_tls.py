@@ -40,3 +40,21 @@ async def test_a_media_auth_client_logs_in_on_a_tls_cluster_node(
     finally:
         for node in nodes:
             await node.stop()
+
+
+async def test_a_tls_node_warns_that_encrypted_voice_does_not_cross_nodes(
+        redis_server: RedisProcess, tmp_path: Path,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    context, _ = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    for encryption, warned in (("required", True), ("off", False)):
+        caplog.clear()
+        node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
+                                settings=FAST.with_overrides(media_encryption=encryption),
+                                store=node_store(redis_server.url, "a"), tls=context)
+        await node.start()
+        await node.stop()
+        found = [r.getMessage() for r in caplog.records
+                 if "does not cross nodes" in r.getMessage()]
+        assert bool(found) is warned, (encryption, found)
+        if warned:
+            assert 'media_encryption = required' in found[0] and '"off"' in found[0]
