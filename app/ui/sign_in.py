@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,6 +21,22 @@ from app.client.address import parse_server_address, parse_server_list
 from app.ui.assets import icon
 from app.ui.view_types import SignInProblem
 
+_FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){31}[0-9A-F]{2}")
+_BYTES_PER_LINE = 8
+_MIN_WIDTH = 380
+
+
+def breakable_fingerprints(text: str) -> str:
+    """``text`` with a space after every 8th byte of each SHA-256 fingerprint in it: 95
+    characters without a break point would not wrap, and the dialog would cut them off.
+    Removing the spaces gives the fingerprint exactly as the server logs it."""
+    def spaced(match: re.Match[str]) -> str:
+        pairs = match.group(0).split(":")
+        lines = [":".join(pairs[i:i + _BYTES_PER_LINE])
+                 for i in range(0, len(pairs), _BYTES_PER_LINE)]
+        return ": ".join(lines)
+    return _FINGERPRINT.sub(spaced, text)
+
 
 def parse_address(text: str) -> tuple[str, int]:
     """``host``, ``host:port`` or ``[v6]:port`` as (host, port); ValueError when malformed."""
@@ -33,7 +51,7 @@ class SignInDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowIcon(icon("app"))
-        self.setMinimumWidth(380)
+        self.setMinimumWidth(_MIN_WIDTH)
         self.logo = QLabel(self)
         self.logo.setPixmap(icon("app").pixmap(48, 48))
         self.heading = QLabel(self)
@@ -181,7 +199,7 @@ class SignInDialog(QDialog):
             self.encryption.setStyleSheet("color: #c62828;")
         elif self._fingerprint:
             self.encryption.setText(self.tr("Encrypted (TLS). Server certificate: %1")
-                                    .replace("%1", self._fingerprint))
+                                    .replace("%1", breakable_fingerprints(self._fingerprint)))
             self.encryption.setStyleSheet("color: #2e7d32;")
         else:
             self.encryption.setText(self.tr(
@@ -195,6 +213,7 @@ class SignInDialog(QDialog):
         if self._problem is None:
             self.error.clear()
             self.error.hide()
+            self._fit_height()
             return
         problem, detail = self._problem
         address = self.address.text().strip()
@@ -218,9 +237,27 @@ class SignInDialog(QDialog):
             SignInProblem.OTHER: self.tr("Signing in failed."),
         }[problem]
         if detail:
-            text += "\n" + self.tr("Details: %1").replace("%1", detail)
+            text += "\n" + self.tr("Details: %1").replace("%1", breakable_fingerprints(detail))
         self.error.setText(text)
         self.error.show()
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow (or let shrink) to the height the wrapped texts need at this width: the
+        layout does not size the window itself, since the dialog has a minimum width of its
+        own, and without this a problem or the fingerprint question would be drawn over the
+        other lines and cut off at the bottom."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        self.setMinimumWidth(max(_MIN_WIDTH, layout.totalMinimumSize().width()))
+        width = max(self.width(), self.minimumWidth())
+        needed = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
+                  else layout.totalMinimumSize().height())
+        self.setMinimumHeight(needed)
+        if self.height() < needed or self.width() < width:
+            self.resize(width, max(self.height(), needed))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

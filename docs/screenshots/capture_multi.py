@@ -6,13 +6,22 @@ Writes into docs/screenshots/: the demo window joined to Ops (the talk target,
 blue bar) and Night shift (listened to, highlighted while Carol speaks there),
 with the selected row's Talk here / volume / mute controls, and the banner of
 an incoming call (extension presence), in English and Simplified Chinese.
+
+Then, with a cluster of its own (a ``redis-server`` on a free port and two TLS
+nodes sharing one self-signed certificate): the sign-in dialog with a list of two
+servers and TLS ticked, the trust-on-first-use question with the fingerprint, and
+the window signed in to the first node, joined to several interphones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import qasync
@@ -24,7 +33,14 @@ sys.path.insert(0, str(ROOT))
 
 from shots import save, scratch_settings, until  # noqa: E402
 
+from app.client import InterphoneClient  # noqa: E402
+from app.client.asked_features import asked_features  # noqa: E402
+from app.client.trust import TrustPolicy, client_context  # noqa: E402
 from app.demo import DemoTimings  # noqa: E402
+from app.server import InterphoneServer  # noqa: E402
+from app.server.directory import Directory  # noqa: E402
+from app.server.redis_store import RedisStore  # noqa: E402
+from app.server.tls import TlsOptions, load_server_context  # noqa: E402
 from app.ui.i18n import LanguageSwitcher  # noqa: E402
 from app.ui.runtime import Options, Runtime  # noqa: E402
 
@@ -61,6 +77,92 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         switcher.apply("en")
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of this script's own on a free loopback port (no files kept)."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise SystemExit("redis-server is not on PATH (bash scripts/dev.sh setup installs it)")
+    port = free_port()
+    process = subprocess.Popen([executable, "--port", str(port), "--bind", "127.0.0.1",
+                                "--dir", str(folder), "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("redis-server did not start")
+
+
+async def capture_cluster(app: QApplication, language: str, folder: Path,
+                          redis_url: str) -> None:
+    """The sign-in dialog with two TLS nodes, the fingerprint question, then signed in."""
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=folder / "tls"))
+    directory = Directory.from_toml_file(ROOT / "app/server/example.toml")
+    settings_off = directory.settings.with_overrides(media_encryption="off")  # deploy.md
+    nodes = [InterphoneServer(directory, host="127.0.0.1", port=0, tls=context,
+                              settings=settings_off, store=RedisStore(redis_url, name))
+             for name in ("node-a", "node-b")]
+    for node in nodes:
+        await node.start()
+    switcher = LanguageSwitcher(app)
+    switcher.apply(language)
+    settings = scratch_settings(folder, language)
+    runtime = Runtime(app, Options(simulate_audio=True, size=QSize(1280, 800)), settings,
+                      switcher)
+    main = asyncio.ensure_future(runtime.run())
+    try:
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible())
+        dialog = runtime.sign_in_dialog
+        assert dialog is not None
+        servers = ", ".join(f"127.0.0.1:{node.port}" for node in nodes)
+        dialog.set_values(servers, "alice", "pw-alice", False)
+        dialog.tls.setChecked(True)
+        await asyncio.sleep(0.3)
+        save(dialog, f"sign-in-servers-tls-{language}.png")
+        dialog.ok.click()
+        await until(lambda: fingerprint in dialog.error.text().replace(" ", ""))
+        await asyncio.sleep(0.3)
+        save(dialog, f"sign-in-fingerprint-{language}.png")
+        dialog.trust_certificate.setChecked(True)
+        dialog.ok.click()
+        await until(lambda: runtime.window is not None and runtime.client is not None,
+                    15.0)
+        window, client = runtime.window, runtime.client
+        assert window is not None and client is not None
+        for interphone in ("group_58", "discuss_12"):
+            await client.join(interphone, target=interphone == "group_58")
+        # bob on the other node, in Ops and Night shift with alice
+        bob = InterphoneClient("127.0.0.1", nodes[1].port, "bob", "secret", reconnect=False,
+                               ssl=client_context(TrustPolicy(pin=fingerprint)),
+                               features=asked_features(tls=True))
+        await bob.connect()
+        for interphone in ("group_58", "discuss_12"):
+            await bob.join(interphone, target=interphone == "group_58")
+        window.interphones.select("group_58")
+        await until(lambda: (row := window.interphones.row("group_58")) is not None
+                    and row.member_count == 2)
+        await asyncio.sleep(0.5)
+        save(window, f"main-cluster-tls-1280x800-{language}.png")
+        await bob.close()
+    finally:
+        runtime.quit()
+        await asyncio.wait_for(main, 15)
+        switcher.apply("en")
+        for node in nodes:
+            await node.stop()
+
+
 def main() -> int:
     app = QApplication([sys.argv[0]])
     app.setQuitOnLastWindowClosed(False)
@@ -69,6 +171,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder, loop:
         for language in ("en", "zh_CN"):
             loop.run_until_complete(capture(app, language, Path(folder)))
+        redis, redis_url = start_redis(Path(folder))
+        try:
+            for language in ("en", "zh_CN"):
+                loop.run_until_complete(
+                    capture_cluster(app, language, Path(folder), redis_url))
+        finally:
+            redis.terminate()
+            redis.wait(10)
     return 0
 
 

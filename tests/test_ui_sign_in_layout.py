@@ -1,0 +1,54 @@
+"""The sign-in dialog's trust-on-first-use question fits: the fingerprint can wrap, and the
+dialog grows to the wrapped texts instead of drawing them over each other and cutting the
+fingerprint and the "trust" box off (as it did with its fixed minimum width)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication
+
+from app.ui.sign_in import SignInDialog, breakable_fingerprints
+from app.ui.view_types import SignInProblem
+
+pytest_plugins = ["test_ui_support"]
+
+FINGERPRINT = ":".join(f"{i * 7 % 256:02X}" for i in range(32))
+
+
+def test_breakable_fingerprints_keep_the_bytes_and_add_break_points() -> None:
+    text = f"fingerprint is {FINGERPRINT}. Check it"
+    spaced = breakable_fingerprints(text)
+    assert spaced.replace(" ", "") == text.replace(" ", "")
+    assert max(len(word) for word in spaced.split()) <= 24  # 8 bytes per piece
+    assert breakable_fingerprints("no fingerprint here") == "no fingerprint here"
+
+
+def test_the_certificate_question_fits_in_the_dialog(qapp: QApplication) -> None:
+    dialog = SignInDialog()
+    dialog.set_values("127.0.0.1:9400, 127.0.0.1:9401", "alice", "pw", False)
+    dialog.set_tls(True)
+    dialog.show()
+    qapp.processEvents()
+    before = dialog.height()
+    dialog.set_encryption(FINGERPRINT)
+    dialog.set_problem(SignInProblem.CERT_NEW,
+                       f"First connection to 127.0.0.1:9400. Its certificate fingerprint is "
+                       f"{FINGERPRINT}. Check it with the server's operator before accepting it.")
+    qapp.processEvents()
+    try:
+        assert dialog.height() > before
+        for widget in (dialog.encryption, dialog.error, dialog.trust_certificate,
+                       dialog.buttons):
+            geometry = widget.geometry()
+            assert geometry.bottom() < dialog.height(), widget  # not cut off at the bottom
+            assert geometry.right() < dialog.width(), widget
+        error, trust = dialog.error.geometry(), dialog.trust_certificate.geometry()
+        assert error.height() >= dialog.error.heightForWidth(error.width())  # all lines
+        assert dialog.trust_certificate.width() >= dialog.trust_certificate.sizeHint().width()
+        assert error.bottom() < trust.top()  # not drawn over each other
+        assert dialog.encryption.geometry().bottom() < dialog.remember.geometry().top()
+        asking = dialog.minimumHeight()
+        dialog.set_problem(None)
+        qapp.processEvents()
+        assert dialog.minimumHeight() < asking  # the user may make it small again
+    finally:
+        dialog.close()
