@@ -1,14 +1,19 @@
 """``--metrics`` on a node of a cluster: the scrape has the node's round trip to Redis
-(``interphone_store_latency_seconds{node}``, listed in docs/deploy.md)."""
+(``interphone_store_latency_seconds{node}``, listed in docs/deploy.md); start-up errors
+that name what failed (a busy metrics port, a missing TLS file)."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+from pathlib import Path
 
 import pytest
 from test_server_ops_metrics import samples, scrape
 
 from app.server import InterphoneServer
+from app.server.app import MetricsUnavailable
+from app.server.tls import TlsOptions, TlsSetupError, load_server_context, server_context
 from tests.redis_fixtures import RedisProcess, node_store, redis_server  # noqa: F401
 from tests.server_fixtures import FAST, sample_directory
 
@@ -43,3 +48,25 @@ async def test_one_server_has_no_store_latency() -> None:
         found = samples((await scrape(server.metrics.port))[1])
         assert "interphone_sessions" in {name for name, _ in found}
         assert not [key for key in found if key[0] == "interphone_store_latency_seconds"]
+
+
+async def test_a_busy_metrics_port_is_named_as_such() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        server = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
+                                  settings=FAST, metrics=("127.0.0.1", taken))
+        with pytest.raises(MetricsUnavailable) as caught:
+            await server.start()
+    assert str(caught.value).startswith(f"cannot serve metrics on 127.0.0.1:{taken}: ")
+    assert not server.running  # the signaling port was let go again
+
+
+def test_a_missing_tls_file_is_named(tmp_path: Path) -> None:
+    context, _ = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    assert context is not None
+    for cert, key, missing in (("nope.crt", "nope.key", "nope.crt"),
+                               (tmp_path / "server.crt", "nope.key", "nope.key")):
+        with pytest.raises(TlsSetupError, match=f"cannot read {missing}: no such file"):
+            server_context(cert, key)

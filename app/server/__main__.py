@@ -26,7 +26,7 @@ from pathlib import Path
 from redis.exceptions import RedisError
 
 from app.protocol.limits import DEFAULT_PORT
-from app.server.app import InterphoneServer
+from app.server.app import InterphoneServer, MetricsUnavailable
 from app.server.directory import Directory, DirectoryError, hash_token
 from app.server.logs import LOG_FORMATS, configure_logging
 from app.server.metrics import parse_listen_address
@@ -145,9 +145,13 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
             installed.append(sig)
     try:
         await server.start()
+    except MetricsUnavailable as exc:
+        log.error("%s", exc)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        return 1
     except OSError as exc:
-        log.error("cannot listen on %s port %d%s: %s", ", ".join(hosts), port,
-                  f" (or metrics on {metrics[0]}:{metrics[1]})" if metrics else "",
+        log.error("cannot listen on %s port %d: %s", ", ".join(hosts), port,
                   exc.strerror or exc)
         for sig in installed:
             loop.remove_signal_handler(sig)

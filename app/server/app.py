@@ -44,6 +44,10 @@ when the process is descheduled for a few tens of ms on a busy host; capped by t
 ``net.core.rmem_max``."""
 
 
+class MetricsUnavailable(OSError):
+    """The ``--metrics`` address could not be bound (the server was stopped again)."""
+
+
 class InterphoneServer:
     """The embedded server. ``settings`` (if given) override the directory's.
 
@@ -163,9 +167,11 @@ class InterphoneServer:
             endpoint = MetricsEndpoint(make_registry(self.collector))
             try:
                 await endpoint.start(*self.metrics_address)
-            except OSError:
+            except OSError as exc:
                 await self.stop()
-                raise
+                host, port = self.metrics_address
+                raise MetricsUnavailable(f"cannot serve metrics on {describe([host])}:{port}: "
+                                         f"{exc.strerror or exc}") from exc
             self.metrics = endpoint
             log.info("metrics on http://%s:%d/metrics",
                      describe([self.metrics_address[0]]), endpoint.port)

@@ -87,8 +87,10 @@ def server_context(cert_file: str | os.PathLike[str], key_file: str | os.PathLik
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     try:
         context.load_cert_chain(os.fspath(cert_file), os.fspath(key_file))
-    except FileNotFoundError as exc:
-        raise TlsSetupError(f"cannot read {exc.filename}: no such file") from None
+    except FileNotFoundError as exc:  # ssl leaves filename None: name the missing one
+        missing = exc.filename or next(
+            (name for name in (cert_file, key_file) if not Path(name).is_file()), cert_file)
+        raise TlsSetupError(f"cannot read {missing}: no such file") from None
     except ssl.SSLError as exc:
         raise TlsSetupError(
             f"{cert_file} / {key_file}: not a matching PEM certificate and key ({exc.reason})"
