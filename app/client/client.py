@@ -148,6 +148,11 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         return self.model.connection is ConnectionState.CONNECTED
 
     @property
+    def encrypted(self) -> bool:
+        """Whether the signaling connection is TLS."""
+        return self._ssl is not None
+
+    @property
     def joined(self) -> InterphoneId | None:
         """The talk target (the single-interphone name of it)."""
         return self.model.joined

@@ -349,6 +349,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             failed = self.client.stats.reconnect_attempts
             if failed:
                 detail = self.tr("attempt %1").replace("%1", str(failed + 1))
+        elif state is ConnectionState.CONNECTED:
+            notes = [self.tr("encrypted")] if self.client.encrypted else []
+            if len(self.client.servers) > 1:  # which node of the list answered
+                notes.append(f"{self.client.host}:{self.client.port}")
+            detail = ", ".join(notes)
         self.window.set_link(_LINKS[state], detail)
         self.window.offer_reconnect(state in (ConnectionState.KICKED,
                                               ConnectionState.DISCONNECTED))

@@ -270,7 +270,8 @@ class SignInDialog(QDialog):
         texts = (self.tr("&Server:"), self.tr("&User:"), self.tr("&Token:"))
         for label, text in zip(self.labels, texts, strict=True):
             label.setText(text)
-        self.address.setPlaceholderText(self.tr("host:port, e.g. 127.0.0.1:9400"))
+        self.address.setPlaceholderText(
+            self.tr("host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)"))
         self.uid.setPlaceholderText(self.tr("your user name"))
         self.token.setPlaceholderText(self.tr("your password or token"))
         self.remember.setText(self.tr("&Remember me on this computer"))

@@ -282,125 +282,125 @@
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="221"/>
+        <location filename="../../app/ui/interphone_panel.py" line="220"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="250"/>
+        <location filename="../../app/ui/interphone_panel.py" line="251"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="251"/>
+        <location filename="../../app/ui/interphone_panel.py" line="252"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="255"/>
+        <location filename="../../app/ui/interphone_panel.py" line="256"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="255"/>
+        <location filename="../../app/ui/interphone_panel.py" line="256"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="256"/>
+        <location filename="../../app/ui/interphone_panel.py" line="257"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="258"/>
+        <location filename="../../app/ui/interphone_panel.py" line="259"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="260"/>
+        <location filename="../../app/ui/interphone_panel.py" line="261"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="261"/>
+        <location filename="../../app/ui/interphone_panel.py" line="262"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="267"/>
-        <location filename="../../app/ui/interphone_panel.py" line="270"/>
-        <location filename="../../app/ui/interphone_panel.py" line="276"/>
-        <location filename="../../app/ui/interphone_panel.py" line="344"/>
+        <location filename="../../app/ui/interphone_panel.py" line="268"/>
+        <location filename="../../app/ui/interphone_panel.py" line="271"/>
+        <location filename="../../app/ui/interphone_panel.py" line="277"/>
+        <location filename="../../app/ui/interphone_panel.py" line="345"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="271"/>
+        <location filename="../../app/ui/interphone_panel.py" line="272"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="277"/>
+        <location filename="../../app/ui/interphone_panel.py" line="278"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="281"/>
+        <location filename="../../app/ui/interphone_panel.py" line="282"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="284"/>
+        <location filename="../../app/ui/interphone_panel.py" line="285"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="294"/>
+        <location filename="../../app/ui/interphone_panel.py" line="295"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="303"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="308"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="315"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="318"/>
+        <location filename="../../app/ui/interphone_panel.py" line="319"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="322"/>
+        <location filename="../../app/ui/interphone_panel.py" line="323"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="324"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="328"/>
+        <location filename="../../app/ui/interphone_panel.py" line="329"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="333"/>
+        <location filename="../../app/ui/interphone_panel.py" line="334"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -415,17 +415,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="341"/>
+        <location filename="../../app/ui/interphone_panel.py" line="342"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="342"/>
+        <location filename="../../app/ui/interphone_panel.py" line="343"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="343"/>
+        <location filename="../../app/ui/interphone_panel.py" line="344"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -556,82 +556,87 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="280"/>
+        <location filename="../../app/ui/presenter.py" line="249"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="309"/>
+        <location filename="../../app/ui/presenter.py" line="260"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="310"/>
+        <location filename="../../app/ui/presenter.py" line="261"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="311"/>
+        <location filename="../../app/ui/presenter.py" line="262"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="312"/>
+        <location filename="../../app/ui/presenter.py" line="263"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="313"/>
+        <location filename="../../app/ui/presenter.py" line="264"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="314"/>
+        <location filename="../../app/ui/presenter.py" line="265"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="592"/>
+        <location filename="../../app/ui/presenter.py" line="330"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="596"/>
+        <location filename="../../app/ui/presenter.py" line="334"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="599"/>
+        <location filename="../../app/ui/presenter.py" line="337"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="600"/>
+        <location filename="../../app/ui/presenter.py" line="338"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="607"/>
+        <location filename="../../app/ui/presenter.py" line="345"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="609"/>
+        <location filename="../../app/ui/presenter.py" line="347"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="613"/>
+        <location filename="../../app/ui/presenter.py" line="351"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="663"/>
+        <location filename="../../app/ui/presenter.py" line="353"/>
+        <source>encrypted</source>
+        <translation>已加密</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="406"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="665"/>
+        <location filename="../../app/ui/presenter.py" line="408"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
@@ -657,17 +662,17 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="261"/>
+        <location filename="../../app/ui/runtime.py" line="278"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="309"/>
+        <location filename="../../app/ui/runtime.py" line="326"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="338"/>
+        <location filename="../../app/ui/runtime.py" line="355"/>
         <source>The audio device stopped working (%1). Reconnect it, then press Refresh in the settings.</source>
         <translation>音频设备已停止工作（%1）。请重新连接设备，然后在设置中按“刷新”。</translation>
     </message>
@@ -808,137 +813,137 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="175"/>
+        <location filename="../../app/ui/sign_in.py" line="198"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="178"/>
+        <location filename="../../app/ui/sign_in.py" line="201"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="183"/>
+        <location filename="../../app/ui/sign_in.py" line="206"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="187"/>
+        <location filename="../../app/ui/sign_in.py" line="210"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="189"/>
+        <location filename="../../app/ui/sign_in.py" line="212"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="198"/>
+        <location filename="../../app/ui/sign_in.py" line="222"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="201"/>
+        <location filename="../../app/ui/sign_in.py" line="225"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="203"/>
+        <location filename="../../app/ui/sign_in.py" line="227"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="204"/>
+        <location filename="../../app/ui/sign_in.py" line="228"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="206"/>
+        <location filename="../../app/ui/sign_in.py" line="230"/>
         <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
         <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="209"/>
+        <location filename="../../app/ui/sign_in.py" line="233"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="212"/>
+        <location filename="../../app/ui/sign_in.py" line="236"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="213"/>
+        <location filename="../../app/ui/sign_in.py" line="237"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="216"/>
+        <location filename="../../app/ui/sign_in.py" line="240"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="226"/>
+        <location filename="../../app/ui/sign_in.py" line="268"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="227"/>
+        <location filename="../../app/ui/sign_in.py" line="269"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="228"/>
+        <location filename="../../app/ui/sign_in.py" line="270"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="228"/>
+        <location filename="../../app/ui/sign_in.py" line="270"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="228"/>
+        <location filename="../../app/ui/sign_in.py" line="270"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="231"/>
-        <source>host:port, e.g. 127.0.0.1:9400</source>
-        <translation>主机:端口，例如 127.0.0.1:9400</translation>
+        <location filename="../../app/ui/sign_in.py" line="274"/>
+        <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
+        <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="232"/>
+        <location filename="../../app/ui/sign_in.py" line="275"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="233"/>
+        <location filename="../../app/ui/sign_in.py" line="276"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="234"/>
+        <location filename="../../app/ui/sign_in.py" line="277"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="235"/>
+        <location filename="../../app/ui/sign_in.py" line="278"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="236"/>
+        <location filename="../../app/ui/sign_in.py" line="279"/>
         <source>I checked the fingerprint: &amp;trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;T)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="238"/>
+        <location filename="../../app/ui/sign_in.py" line="281"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="239"/>
+        <location filename="../../app/ui/sign_in.py" line="282"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -946,73 +951,73 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="129"/>
+        <location filename="../../app/ui/talk_button.py" line="132"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="129"/>
+        <location filename="../../app/ui/talk_button.py" line="132"/>
         <source>or hold %1</source>
         <translation>或按住 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="132"/>
+        <location filename="../../app/ui/talk_button.py" line="135"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="135"/>
+        <location filename="../../app/ui/talk_button.py" line="138"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="138"/>
-        <location filename="../../app/ui/talk_button.py" line="142"/>
+        <location filename="../../app/ui/talk_button.py" line="141"/>
+        <location filename="../../app/ui/talk_button.py" line="145"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="142"/>
+        <location filename="../../app/ui/talk_button.py" line="145"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="144"/>
+        <location filename="../../app/ui/talk_button.py" line="147"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="144"/>
+        <location filename="../../app/ui/talk_button.py" line="147"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="145"/>
+        <location filename="../../app/ui/talk_button.py" line="148"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="148"/>
+        <location filename="../../app/ui/talk_button.py" line="151"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="150"/>
+        <location filename="../../app/ui/talk_button.py" line="153"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="151"/>
+        <location filename="../../app/ui/talk_button.py" line="154"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="249"/>
+        <location filename="../../app/ui/talk_button.py" line="253"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="251"/>
+        <location filename="../../app/ui/talk_button.py" line="255"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住 %1）</translation>
     </message>
