@@ -32,11 +32,6 @@ the frame: a frame starts playing within one short block of its arrival
 frame-sized block, and the device's one-block output buffer is short too.
 This takes about 15–20 ms off the mouth-to-ear delay (bench/latency.py).
 
-``receive_poller`` (optional, e.g. the client): polled at the start of each
-output block, in the device's thread, for packets that arrived since (they reach
-``receive_from_thread`` right there, before the mix); told when the output stops.
-No thread is woken for each received packet while the output runs.
-
 Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
 0..1, updated every block and readable from any thread.
 
@@ -62,7 +57,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
 
 import numpy as np
 
@@ -81,13 +75,6 @@ CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
 OUTPUT_BLOCK_MS = 5  # output callback block (capped at the frame)
 PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
 OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
-
-
-class ReceivePoller(Protocol):
-    """Where received packets come from while the output runs (see the module docstring)."""
-
-    def poll_received(self) -> None: ...
-    def stop_polling(self) -> None: ...
 
 
 class TransmitState(Enum):
@@ -171,7 +158,6 @@ class AudioEngine:
         self.output_starts = 0
         # on demand: called on the loop after a stream started or stopped (level meters)
         self.on_streams_changed: Callable[[], None] | None = None
-        self.receive_poller: ReceivePoller | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -227,12 +213,6 @@ class AudioEngine:
                 except AudioDeviceError as exc:
                     logger.warning("closing audio stream: %s", exc)
         self._input = self._output = None
-        self._output_stopped()
-
-    def _output_stopped(self) -> None:
-        poller = self.receive_poller
-        if poller is not None:
-            poller.stop_polling()
 
     @property
     def running(self) -> bool:
@@ -289,15 +269,7 @@ class AudioEngine:
         self._streams_changed()
 
     def _fill(self, out: np.ndarray) -> None:
-        """Output callback: what arrived (``receive_poller``), then the mixer's block; on
-        demand, ask the loop to stop when quiet."""
-        poller = self.receive_poller
-        if poller is not None:
-            try:
-                poller.poll_received()
-            except Exception:  # a bug there must not silence the output
-                logger.exception("receive_poller failed")
-                self.receive_poller = None
+        """Output callback: the mixer's block; on demand, ask the loop to stop when quiet."""
         self.mixer.fill(out)
         if not self.on_demand:
             return
@@ -318,7 +290,6 @@ class AudioEngine:
         if (stream is not None and stream.active and not self._closed
                 and self._quiet_blocks >= self._quiet_limit and self.mixer.idle):
             stream.stop()
-            self._output_stopped()
             self._streams_changed()
 
     def _streams_changed(self) -> None:
@@ -602,6 +573,5 @@ class AudioEngine:
 
     def _report_device_error(self, error: AudioDeviceError) -> None:
         logger.error("audio device error: %s", error)
-        self._output_stopped()
         if self.on_device_error is not None:
             self.on_device_error(error)

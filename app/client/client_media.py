@@ -51,20 +51,6 @@ class ClientMedia(ClientCore):
             return 0.0
         return max(self._media.loss_by_speaker().values(), default=0.0)
 
-    def poll_received(self) -> None:
-        """The audio output's thread, at each block: receive what has arrived on the media
-        socket now (``audio_sink`` is called in this thread), instead of waking the
-        media receive thread for each packet (an ``AudioEngine``'s ``receive_poller``)."""
-        media = self._media
-        if media is not None:
-            media.poll_received()
-
-    def stop_polling(self) -> None:
-        """The audio output stopped: the media receive thread receives again."""
-        media = self._media
-        if media is not None:
-            media.stop_polling()
-
     def send_audio(self, payload: bytes) -> bool:
         """Send one Opus packet while granted; otherwise drop it (counted) and return False."""
         media = self._media

@@ -366,19 +366,6 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self.stats.tx_packets += 1
         return True
 
-    def poll_received(self) -> None:
-        """Receive what has arrived in the caller's thread (the audio output's, at each
-        block: see ``media_thread``); the receive thread stands aside meanwhile."""
-        transport = self._transport
-        if isinstance(transport, ThreadedDatagramTransport):
-            transport.poll()
-
-    def stop_polling(self) -> None:
-        """The output stopped polling: the receive thread receives again at once."""
-        transport = self._transport
-        if isinstance(transport, ThreadedDatagramTransport):
-            transport.stop_polling()
-
     def loss_pct(self, uid: str) -> float:
         meter = self._meters.get(uid)
         return meter.loss_pct if meter is not None else 0.0

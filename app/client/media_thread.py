@@ -13,16 +13,6 @@ is dropped, as UDP may).
 :meth:`close` wakes the thread (``shutdown``, then a datagram to the socket's
 own address, which works where ``shutdown`` does not wake ``recvfrom``), joins
 it briefly and closes the socket.
-
-Polled by the output device (:meth:`ThreadedDatagramTransport.poll`). While the
-audio output runs, it calls :meth:`poll` at the start of each block: what has
-arrived is received without blocking and delivered in the output's own thread,
-right before the mixer needs it. The receive thread then stands aside (parked,
-not in ``recvfrom``), so a received packet no longer wakes a thread of its own
-(50 a second per speaker, each wake-up costing more CPU than the packet's work).
-:meth:`stop_polling` (the output stopped) hands the socket back to the thread at
-once; if the polls stop without it (a device that died), the thread takes over by
-itself within ``POLL_HANDOVER_S``.
 """
 
 from __future__ import annotations
@@ -30,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import socket
 import threading
 import time
@@ -43,11 +32,6 @@ logger = logging.getLogger(__name__)
 _JOIN_TIMEOUT = 2.0
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _ERROR_PAUSE = 0.01
-POLL_HANDOVER_S = 0.25
-"""The receive thread stays parked while the last :meth:`ThreadedDatagramTransport.poll`
-is younger than this (it checks again this often: 4 wake-ups a second while parked)."""
-POLL_MAX_DATAGRAMS = 64
-"""Datagrams one :meth:`ThreadedDatagramTransport.poll` delivers at most."""
 
 
 class DatagramSink(Protocol):
@@ -76,9 +60,6 @@ class ThreadedDatagramTransport(asyncio.DatagramTransport):
         self._sock = sock
         self._sink = sink
         self._closing = False
-        self._last_poll = -math.inf  # monotonic time of the last poll()
-        self._resume = threading.Event()  # set by stop_polling(): the thread takes over
-        self._deliver_lock = threading.Lock()  # one datagram at a time reaches the sink
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def start(self) -> None:
@@ -105,38 +86,6 @@ class ThreadedDatagramTransport(asyncio.DatagramTransport):
         except OSError as exc:  # full buffer, no route: UDP drops; report like asyncio does
             self._sink.error_received(exc)
 
-    def poll(self) -> int:
-        """Receive and deliver, in the caller's thread, what has arrived (without blocking);
-        how many datagrams. The receive thread stands aside until :meth:`stop_polling` or
-        until no poll came for ``POLL_HANDOVER_S``."""
-        self._last_poll = time.monotonic()
-        if self._closing:
-            return 0
-        receive = self._sock.recvfrom
-        delivered = 0
-        while delivered < POLL_MAX_DATAGRAMS:
-            try:
-                data, addr = receive(MAX_DATAGRAM + 1, _DONTWAIT)
-            except BlockingIOError:
-                break
-            except OSError as exc:  # ICMP port unreachable, or the socket shut down
-                if not self._closing:
-                    self._sink.error_received(exc)
-                break
-            delivered += 1
-            self._deliver(data, addr)
-        return delivered
-
-    def stop_polling(self) -> None:
-        """The poller stopped (the output device stopped): the receive thread takes over."""
-        self._last_poll = -math.inf
-        self._resume.set()
-
-    @property
-    def polled(self) -> bool:
-        """Polls are recent: the receive thread stands aside."""
-        return time.monotonic() - self._last_poll < POLL_HANDOVER_S
-
     def get_write_buffer_size(self) -> int:
         return 0
 
@@ -147,7 +96,6 @@ class ThreadedDatagramTransport(asyncio.DatagramTransport):
         if self._closing:
             return
         self._closing = True
-        self._resume.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._wake()
             self._thread.join(_JOIN_TIMEOUT)
@@ -176,9 +124,6 @@ class ThreadedDatagramTransport(asyncio.DatagramTransport):
     def _serve(self) -> None:
         receive = self._sock.recvfrom
         while not self._closing:
-            if self.polled:
-                self._stand_aside()
-                continue
             try:
                 data, addr = receive(MAX_DATAGRAM + 1)
             except OSError as exc:  # ICMP port unreachable, or the socket shut down
@@ -189,16 +134,6 @@ class ThreadedDatagramTransport(asyncio.DatagramTransport):
                 continue
             if self._closing:
                 return
-            self._deliver(data, addr)
-
-    def _stand_aside(self) -> None:
-        """Parked while the socket is polled: until stop_polling(), close() or stale polls."""
-        while not self._closing and self.polled:
-            self._resume.wait(POLL_HANDOVER_S)
-            self._resume.clear()
-
-    def _deliver(self, data: bytes, addr: Any) -> None:
-        with self._deliver_lock:  # the thread's last datagram and a poll may meet
             try:
                 self._sink.datagram_received(data, addr)
             except Exception:  # a bug: log it and receive on, audio must not stop

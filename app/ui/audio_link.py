@@ -29,7 +29,7 @@ from app.audio.backend import (
     select_device,
 )
 from app.audio.clocked import ClockedBackend
-from app.audio.pipeline import AudioEngine, ReceivePoller
+from app.audio.pipeline import AudioEngine
 from app.audio.talker_stream import TalkerQuality
 from app.client.turn import TurnTone
 from app.ui import floor_cues
@@ -83,7 +83,6 @@ class AudioPort(Protocol):
     def receive_from_thread(self, uid: str, seq: int, payload: bytes,
                             interphone: str = "") -> None: ...
     def end_utterance(self, uid: str, interphone: str = "") -> None: ...
-    def poll_received_from(self, poller: ReceivePoller | None) -> None: ...
     def set_interphone_volume(self, interphone: str, gain: float) -> None: ...
     def play_tone(self, tone: Tone) -> None: ...
     def levels(self) -> tuple[float, float]: ...
@@ -189,10 +188,6 @@ class EngineAudio:
 
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         self.engine.end_utterance(uid, interphone)
-
-    def poll_received_from(self, poller: ReceivePoller | None) -> None:
-        """The output polls ``poller`` (the client's media socket) at each block."""
-        self.engine.receive_poller = poller
 
     def set_interphone_volume(self, interphone: str, gain: float) -> None:
         """Volume of one joined interphone, 0 (muted) .. 1.5, times the output volume."""

@@ -127,8 +127,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
         self._quality_polls = 0
         client.audio_sink = self._play_audio  # the media thread feeds the mixer directly
-        if audio is not None:
-            audio.poll_received_from(client)  # while it plays, the output receives
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)

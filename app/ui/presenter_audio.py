@@ -130,7 +130,6 @@ class PresenterAudio(PresenterCore):
         self._stop_transmitting()
         self.audio = audio
         if audio is not None:
-            audio.poll_received_from(self.client)  # the output receives: no thread wake-up
             audio.set_volume(self.settings.volume / 100)
             audio.set_muted(self.settings.muted)
             for interphone_id in set(self.interphone_volume) | self.interphone_muted:
