@@ -139,40 +139,49 @@ async def _until(predicate: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def _thread_cpu() -> dict[str, float]:
-    """CPU seconds of each of this process's threads (schedstat, ns precision), by name:
-    the Python thread's name where there is one (the main thread is the GUI/asyncio
-    thread), else the kernel's ``comm`` (Qt's and the libraries' own threads)."""
+def _thread_cpu() -> dict[str, tuple[float, int]]:
+    """CPU seconds and times scheduled in (``schedstat``'s third field: about one per
+    wake-up) of each of this process's threads, by name: the Python thread's name where
+    there is one (the main thread is the GUI/asyncio thread), else the kernel's ``comm``
+    (Qt's and the libraries' own threads)."""
     import threading
 
     names = {thread.native_id: thread.name for thread in threading.enumerate()}
     names[threading.main_thread().native_id] = "gui"
-    seconds: dict[str, float] = {}
+    seen: dict[str, tuple[float, int]] = {}
     for task in os.listdir("/proc/self/task"):
         try:
             with open(f"/proc/self/task/{task}/schedstat") as handle:
-                used = int(handle.read().split()[0]) / 1e9
+                fields = handle.read().split()
+            used, slices = int(fields[0]) / 1e9, int(fields[2])
             name = names.get(int(task))
             if name is None:
                 with open(f"/proc/self/task/{task}/comm") as handle:
                     name = handle.read().strip()
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):
             continue  # the thread ended meanwhile
-        seconds[name] = seconds.get(name, 0.0) + used
-    return seconds
+        before = seen.get(name, (0.0, 0))
+        seen[name] = (before[0] + used, before[1] + slices)
+    return seen
 
 
-async def _cpu_pct(seconds: float, threads: dict[str, float] | None = None) -> float:
+async def _cpu_pct(seconds: float, threads: dict[str, float] | None = None,
+                   wakes: dict[str, list[float]] | None = None) -> float:
     """The process's CPU over ``seconds`` in % of a core; ``threads`` gets each thread's
-    share (threads under 0.05 % left out)."""
+    share (threads under 0.05 % left out), ``wakes`` their times scheduled in a second and
+    the CPU each cost in µs (``[per_s, us_each]``)."""
     cpu0, wall0, per0 = time.process_time(), time.perf_counter(), _thread_cpu()
     await asyncio.sleep(seconds)
     wall = time.perf_counter() - wall0
     if threads is not None:
-        for name, used in _thread_cpu().items():
-            pct = round(100 * (used - per0.get(name, 0.0)) / wall, 2)
+        for name, (used, slices) in _thread_cpu().items():
+            used0, slices0 = per0.get(name, (0.0, 0))
+            pct = round(100 * (used - used0) / wall, 2)
             if pct >= 0.05:
                 threads[name] = pct
+                if wakes is not None and slices > slices0:
+                    wakes[name] = [round((slices - slices0) / wall),
+                                   round(1e6 * (used - used0) / (slices - slices0))]
     return round(100 * (time.process_time() - cpu0) / wall, 2)
 
 
@@ -200,14 +209,16 @@ async def _drive(runtime: Any, port: int, seconds: float, warmup: float,
     result["idle_audio_callbacks"] = _callbacks(engine) - callbacks0
 
     listen_threads: dict[str, float] = {}
+    listen_wakes: dict[str, list[float]] = {}
     result["listen_threads_cpu_pct"] = listen_threads
+    result["listen_threads_wakes_per_s_us_each"] = listen_wakes
     talker = subprocess.Popen([sys.executable, __file__, "--role", "talker", "--port",
                                str(port), "--interphone", last,
                                "--seconds", str(seconds + warmup + 3)], cwd=ROOT)
     try:
         await _until(lambda: sum(runtime.presenter.received.values()) > 0, 15)
         await asyncio.sleep(1.0)
-        result["listen_cpu_pct"] = await _cpu_pct(seconds, listen_threads)
+        result["listen_cpu_pct"] = await _cpu_pct(seconds, listen_threads, listen_wakes)
     finally:
         talker.terminate()
         talker.wait(10)
