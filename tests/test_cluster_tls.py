@@ -1,19 +1,38 @@
-"""A cluster of nodes serving TLS: a client that asks for media-auth (what the CLI and the
-desktop app do over TLS) logs in on any node (media_encryption = "required" by default)."""
+"""A cluster of nodes serving TLS with media-auth (media_encryption = "required", the default
+with TLS): a client that asks for media-auth logs in on any node, every node hands the same
+voice key and epoch to its members, a talker on node A is heard (decrypted, real Opus, not
+silent) by a listener on node B, and a member leaving on node B rotates the key on node A.
+A real redis-server, real certificates, real sockets."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from app.audio.codec import OpusDecoder, OpusEncoder
+from app.audio.constants import DEFAULT_FRAME_MS, SAMPLE_RATE
 from app.client import InterphoneClient
 from app.client.asked_features import asked_features
+from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
 from app.client.trust import TrustPolicy, client_context
+from app.protocol.media_crypto import SECRET_BYTES, decode_b64
+from app.protocol.messages import (
+    JoinRequest,
+    Login,
+    MediaKeyNotice,
+    QuitRequest,
+    SpeakRequest,
+)
 from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
 from tests.redis_fixtures import RedisProcess, node_store, redis_server  # noqa: F401
-from tests.server_fixtures import FAST, sample_directory
+from tests.server_fixtures import FAST, G58, RawClient, UdpPeer, sample_directory
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,19 +61,140 @@ async def test_a_media_auth_client_logs_in_on_a_tls_cluster_node(
             await node.stop()
 
 
-async def test_a_tls_node_warns_that_encrypted_voice_does_not_cross_nodes(
-        redis_server: RedisProcess, tmp_path: Path,  # noqa: F811
-        caplog: pytest.LogCaptureFixture) -> None:
-    context, _ = load_server_context(TlsOptions(self_signed_dir=tmp_path))
-    for encryption, warned in (("required", True), ("off", False)):
-        caplog.clear()
-        node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
-                                settings=FAST.with_overrides(media_encryption=encryption),
-                                store=node_store(redis_server.url, "a"), tls=context)
-        await node.start()
-        await node.stop()
-        found = [r.getMessage() for r in caplog.records
-                 if "does not cross nodes" in r.getMessage()]
-        assert bool(found) is warned, (encryption, found)
-        if warned:
-            assert 'media_encryption = required' in found[0] and '"off"' in found[0]
+@dataclass
+class Member:
+    uid: str
+    node: InterphoneServer
+    signaling: RawClient
+    udp: UdpPeer
+    media: ClientMediaAuth
+
+    async def heard(self) -> HeardAudio | RecvBeginAcked | None:
+        data, source = await asyncio.wait_for(self.udp.received.get(), 3)
+        return self.media.datagram(data, source, 0.0)
+
+    async def register(self) -> None:
+        self.udp.send(self.media.recvbegin(str(G58)))
+        assert await self.heard() == RecvBeginAcked(str(G58))
+
+    def install(self, notice: MediaKeyNotice) -> None:
+        self.media.install_key(str(notice.id), notice.epoch, notice.key, 0.0)
+
+    async def join(self) -> MediaKeyNotice:
+        reply = await self.signaling.request(JoinRequest(G58))
+        assert reply.ok and reply.body.media_key is not None
+        self.install(reply.body.media_key)
+        return reply.body.media_key
+
+    async def next_key(self) -> MediaKeyNotice:
+        """The next key notification (change notifications before it are skipped)."""
+        while True:
+            notice = await self.signaling.next_notification(timeout=3.0)
+            if isinstance(notice.body, MediaKeyNotice):
+                self.install(notice.body)
+                return notice.body
+
+    async def close(self) -> None:
+        self.udp.close()
+        await self.signaling.close()
+
+
+@dataclass
+class Cluster:
+    nodes: list[InterphoneServer]
+    fingerprint: str
+
+    async def member(self, uid: str, node: int) -> Member:
+        server = self.nodes[node]
+        client = await RawClient.connect(server.port,
+                                         tls=client_context(TrustPolicy(pin=self.fingerprint)))
+        reply = await client.request(Login(uid, f"pw-{uid}", features=("media-auth",)))
+        assert reply.ok and "media-auth" in reply.body.features
+        secret = decode_b64(reply.body.media_secret, SECRET_BYTES)
+        udp = await UdpPeer.open(server.port)
+        return Member(uid, server, client, udp,
+                      ClientMediaAuth(uid, secret, ("127.0.0.1", server.port)))
+
+
+@pytest.fixture(params=[False, True], ids=["asyncio", "media_thread"])
+async def cluster(redis_server: RedisProcess, tmp_path: Path,  # noqa: F811
+                  request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    nodes = [InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                              store=node_store(redis_server.url, name), tls=context,
+                              media_thread=request.param)
+             for name in ("a", "b")]
+    try:
+        for node in nodes:
+            await node.start()
+        yield Cluster(nodes, fingerprint)
+    finally:
+        for node in nodes:
+            await node.stop()
+
+
+def tone_frames(count: int) -> list[bytes]:
+    """``count`` Opus frames of a 440 Hz tone (real libopus)."""
+    encoder = OpusEncoder()
+    samples = SAMPLE_RATE * DEFAULT_FRAME_MS // 1000
+    frames = []
+    for index in range(count):
+        t = (np.arange(samples) + index * samples) / SAMPLE_RATE
+        frames.append(encoder.encode((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)))
+    return frames
+
+
+def knows_remote(node: InterphoneServer, uid: str) -> bool:
+    record = node.state.routes.get(str(G58))
+    return record is not None and uid in record.remote
+
+
+async def test_a_talker_on_node_a_is_heard_on_node_b_and_keys_rotate_across_nodes(
+        cluster: Cluster) -> None:
+    alice = await cluster.member("alice", 0)
+    bob = await cluster.member("bob", 1)
+    carol = await cluster.member("carol", 1)
+    await alice.join()
+    bob_key = await bob.join()  # node B hands bob the key node A hands alice
+    alice_key = await alice.next_key()
+    assert (alice_key.epoch, alice_key.key) == (bob_key.epoch, bob_key.key)
+    carol_key = await carol.join()
+    for who in (alice, bob):
+        notice = await who.next_key()
+        assert (notice.epoch, notice.key) == (carol_key.epoch, carol_key.key)
+    assert carol_key.epoch > bob_key.epoch  # a new member: a new epoch
+    for who in (alice, bob, carol):
+        await who.register()
+    a, b = cluster.nodes
+    await wait_until(lambda: knows_remote(a, "bob") and knows_remote(b, "alice"),
+                     what="each node learns the other's registrations")
+
+    granted = await alice.signaling.request(SpeakRequest(True, G58))
+    assert granted.ok and granted.body.grant > 0
+    alice.media.floor_granted(str(G58), granted.body.grant)
+    decoder = OpusDecoder()
+    pcm = []
+    for seq, frame in enumerate(tone_frames(10)):
+        packet = alice.media.seal(str(G58), seq, frame)
+        assert frame not in packet  # encrypted on the wire
+        alice.udp.send(packet)
+        heard = await bob.heard()
+        assert isinstance(heard, HeardAudio), heard
+        assert (heard.uid, heard.grant, heard.seq) == ("alice", granted.body.grant, seq)
+        pcm.append(decoder.decode(heard.frame))
+        assert isinstance(await carol.heard(), HeardAudio)  # one copy per node, two members
+    assert float(np.sqrt(np.mean(np.concatenate(pcm[3:]) ** 2))) > 0.05  # not silence
+    assert await alice.udp.nothing()  # never echoed
+
+    # carol leaves on node B: node A hands alice a new epoch, node B the same to bob
+    assert (await carol.signaling.request(QuitRequest(G58))).ok
+    rotated = await alice.next_key()
+    assert rotated.epoch > carol_key.epoch
+    assert (await bob.next_key()) == rotated
+    frame = tone_frames(1)[0]
+    alice.udp.send(alice.media.seal(str(G58), 10, frame))
+    heard = await bob.heard()
+    assert isinstance(heard, HeardAudio) and heard.frame == frame  # under the new key
+    assert await carol.udp.nothing(0.3)  # a former member gets nothing more
+    for who in (alice, bob, carol):
+        await who.close()

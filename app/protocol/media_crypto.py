@@ -430,13 +430,19 @@ class InterphoneKeys:
         self._grants: dict[str, int] = {}
         self._last_epoch = 0
         self._last_grant = 0
+        self.derive: Callable[[str, int], bytes] | None = None
+        """Several nodes: the key of (interphone id, epoch) every node derives alike
+        (:mod:`app.server.cluster_keys`) instead of random bytes of this process."""
 
     def rotate(self, interphone_id: str) -> MediaKey:
         """A fresh key under a new epoch for ``interphone_id``; hand it to the current members."""
         if self._last_epoch >= U32_MAX:
             raise OverflowError("media key epochs exhausted: restart the server")
         self._last_epoch += 1
-        key = MediaKey(self._last_epoch, self._random(KEY_BYTES))
+        derive = self.derive
+        material = (derive(interphone_id, self._last_epoch) if derive is not None
+                    else self._random(KEY_BYTES))
+        key = MediaKey(self._last_epoch, material)
         self._keys[interphone_id] = key
         return key
 
@@ -461,6 +467,23 @@ class InterphoneKeys:
 
     def current_grant(self, interphone_id: str) -> int | None:
         return self._grants.get(interphone_id)
+
+    def snapshot(self) -> dict[str, object]:
+        """Counters, keys and grants as JSON (a cluster node that starts from a snapshot)."""
+        return {"epoch": self._last_epoch, "grant": self._last_grant,
+                "keys": {i: [k.epoch, encode_b64(k.key)] for i, k in self._keys.items()},
+                "grants": dict(self._grants)}
+
+    def restore(self, snapshot: dict[str, object]) -> None:
+        """Continue from :meth:`snapshot` (this process has made no key yet)."""
+        keys = snapshot.get("keys", {})
+        grants = snapshot.get("grants", {})
+        assert isinstance(keys, dict) and isinstance(grants, dict)
+        self._last_epoch = int(str(snapshot.get("epoch", 0)))
+        self._last_grant = int(str(snapshot.get("grant", 0)))
+        self._keys = {str(i): MediaKey(int(e), decode_b64(str(k), KEY_BYTES))
+                      for i, (e, k) in keys.items()}
+        self._grants = {str(i): int(g) for i, g in grants.items()}
 
     def relay_allows(self, interphone_id: str, epoch: int, grant: int) -> bool:
         """The header check the relay makes (besides holder and registered address)."""

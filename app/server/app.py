@@ -152,12 +152,6 @@ class InterphoneServer:
             self.store.send_datagram = udp.sendto
             self.store.attach(Replica(self.state, node, (self._advertised_host(), port)), hub)
             log.info("node %d (%s) of the store %s", node, self.store.name, self.store.url)
-        if self.store is not None and self.state.media_encryption.offers():
-            log.warning("media_encryption = %s on a node of several: each node makes its own "
-                        "voice keys, so encrypted voice does not cross nodes (listeners on "
-                        "another node hear nothing); set media_encryption = \"off\" on "
-                        "every node (docs/deploy.md, Limits)",
-                        self.state.media_encryption.value)
         if self.tls is None and self.state.media_encryption.offers():
             log.warning("media_encryption = %s without TLS: media secrets and voice keys "
                         "cross the network in clear text", self.state.media_encryption.value)

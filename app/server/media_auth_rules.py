@@ -26,7 +26,8 @@ from app.protocol.media_crypto import (
 from app.protocol.messages import MediaKeyNotice, Message
 from app.server.media_gate import SealedMediaGate
 from app.server.outbox import Outbox
-from app.server.records import Interphone, Session, normalize_ip
+from app.server.records import Address, Interphone, Session, normalize_ip
+from app.server.store import SharedLog
 
 AUTH_RECVBEGIN = int(MediaPacketType.AUTH_RECVBEGIN)
 
@@ -39,6 +40,7 @@ class MediaAuthRules:
     routes: dict[str, Interphone]
     media_keys: InterphoneKeys
     media_gate: SealedMediaGate
+    shared: SharedLog | None
 
     # ---- the gate's MembershipView ----------------------------------------------------------
 
@@ -62,6 +64,25 @@ class MediaAuthRules:
             session = self.sessions.get(sid)
             if session is not None and session.media is not None:
                 yield uid
+
+    def remote_relays(self, interphone_id: str, speaker: str) -> tuple[Address, ...]:
+        record = self.routes.get(interphone_id)
+        if record is None or not record.remote:
+            return ()
+        return tuple(dict.fromkeys(record.addrs[uid] for uid in record.remote
+                                   if uid != speaker and uid in record.addrs))
+
+    def forwarded_by(self, interphone_id: str, uid: str, relay: Address) -> bool:
+        record = self.routes.get(interphone_id)
+        return record is not None and uid in record.remote and record.addrs.get(uid) == relay
+
+    def sealed_registered(self, interphone_id: str, uid: str) -> None:
+        """The gate registered (id, uid) for the first time: on several nodes, the others
+        learn (through the log) that its sealed audio goes to this node's relay."""
+        record = self.routes.get(interphone_id)
+        sid = record.members.get(uid) if record is not None else None
+        if self.shared is not None and record is not None and sid is not None:
+            self.shared.sealed_registered(record, uid, sid)
 
     # ---- hooks of the state's rules ---------------------------------------------------------
 
@@ -128,6 +149,8 @@ class MediaAuthRules:
 
     def media_left(self, record: Interphone, uid: str) -> None:
         self.media_gate.unregister(str(record.id), uid)
+        if self.shared is not None:
+            self.media_gate.changed()  # it may have listened through another node's relay
 
     def media_grant(self, record: Interphone) -> int:
         """A new grant number for the floor of ``record`` (every grant, re-grants too)."""

@@ -82,6 +82,14 @@ class MembershipView(Protocol):
     def media_auth_members(self, interphone_id: str) -> Iterable[str]:
         """Members of ``interphone_id`` whose sessions hold media-auth."""
 
+    def remote_relays(self, interphone_id: str, speaker: str) -> tuple[Address, ...]:
+        """Several nodes: the relays of the other nodes where members of ``interphone_id``
+        but ``speaker`` registered (one copy of each packet per node)."""
+
+    def forwarded_by(self, interphone_id: str, uid: str, relay: Address) -> bool:
+        """Several nodes: whether ``uid`` registered at the node whose relay is ``relay``
+        (its audio for ``interphone_id`` comes from there, judged by that node)."""
+
 
 @dataclass(frozen=True, slots=True)
 class GateResult:
@@ -93,6 +101,11 @@ class GateResult:
     """(id, uid) when audio of the floor holder was relayed (resets the silence timer)."""
     registered: tuple[str, str] | None = None
     """(id, uid) when an authenticated recvbegin registered or refreshed an address."""
+    fresh: bool = False
+    """With ``registered``: (id, uid) had no address before (not a refresh or a move)."""
+    forwarded: bool = False
+    """Sealed audio another node's relay forwarded (its node judged it): relayed to
+    ``targets``, this node's members."""
 
 
 _NOTHING = GateResult()
@@ -131,6 +144,9 @@ class SealedMediaGate:
     _fast: dict[bytes, _Route] = field(default_factory=dict)
     """Routes of sealed audio that passed every check, by header bytes (id, uid, epoch,
     grant); emptied whenever a registration changes, checked against the current grant."""
+    relays: set[Address] = field(default_factory=set)
+    """Several nodes: the other nodes' relays (empty on one node). Sealed audio from one of
+    them is a member's of that node, forwarded once to this node for its members."""
 
     def datagram(self, data: bytes, source: Address, now: float) -> GateResult:
         kind = media_packet_type(data)
@@ -139,6 +155,8 @@ class SealedMediaGate:
         if kind is MediaPacketType.AUTH_RECVBEGIN:
             return self._recvbegin(data, source, now)
         if source not in self._by_address:
+            if kind is MediaPacketType.SEALED_AUDIO and source in self.relays:
+                return self._forwarded(data, source)
             return _NOTHING  # unregistered source: no parsing beyond the type field
         if kind is MediaPacketType.SEALED_AUDIO:
             head = _sealed_head(data)
@@ -152,8 +170,14 @@ class SealedMediaGate:
         return _NOTHING  # acks travel from the server only
 
     def has_source(self, address: Address) -> bool:
-        """Whether ``address`` holds an authenticated registration."""
-        return address in self._by_address
+        """Whether ``address`` holds an authenticated registration (or is another node's
+        relay)."""
+        return address in self._by_address or address in self.relays
+
+    def changed(self) -> None:
+        """Registrations at other nodes changed: remembered routes are stale."""
+        self._fast.clear()
+        self.generation += 1
 
     def registered(self, interphone_id: str, uid: str) -> Address | None:
         return self._where.get((interphone_id, uid))
@@ -190,7 +214,8 @@ class SealedMediaGate:
             self._unlink(previous, route)
         self._where[route] = source
         self._by_address.setdefault(source, set()).add(route)
-        return GateResult(sends=((verifier.ack(packet), source),), registered=route)
+        return GateResult(sends=((verifier.ack(packet), source),), registered=route,
+                          fresh=previous is None)
 
     def _sealed(self, data: bytes, source: Address, head: bytes | None) -> GateResult:
         header = peek_sealed_route(data)
@@ -206,12 +231,31 @@ class SealedMediaGate:
             for member in self.view.media_auth_members(interphone_id)
             if member != uid and (address := self._where.get((interphone_id, member)))
         )
+        if self.relays:
+            targets += self.view.remote_relays(interphone_id, uid)
         result = GateResult(targets=targets, heard=(interphone_id, uid))
         if head is not None:
             if len(self._fast) >= _FAST_ROUTES:
                 self._fast.clear()
             self._fast[head] = _Route(interphone_id, epoch, grant, source, result)
         return result
+
+    def _forwarded(self, data: bytes, relay: Address) -> GateResult:
+        """Sealed audio from another node's relay: its node checked the holder, grant and
+        epoch (this node may not have applied them yet); it goes to this node's members
+        only (never back to another node)."""
+        header = peek_sealed_route(data)
+        if header is None:
+            return _NOTHING
+        interphone_id, uid = header[0], header[1]
+        if not self.view.forwarded_by(interphone_id, uid, relay):
+            return _NOTHING
+        targets = tuple(
+            address
+            for member in self.view.media_auth_members(interphone_id)
+            if member != uid and (address := self._where.get((interphone_id, member)))
+        )
+        return GateResult(targets=targets, forwarded=True)
 
     def _unlink(self, address: Address, route: tuple[str, str]) -> None:
         routes = self._by_address.get(address)

@@ -9,6 +9,9 @@ under a prefix (default ``interphone:``):
   task, ``XREAD BLOCK``), applying every entry to its replica as it comes.
 - ``node-seq`` - ``INCR``-ed once per node start: the node's number (session ids are
   ``number << 32 + n``).
+- ``media-secret`` - the cluster secret (base64, ``SET NX`` by the first node that
+  connects, read by every node): media-auth voice keys derive from it
+  (:mod:`app.server.cluster_keys`), so every node hands its members the same key.
 - ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id}``
   (its relay, and how far it has read the log).
 - ``snapshot`` - the replicated state after log entry ``at``
@@ -40,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_secret
 from app.server.records import Address
 from app.server.replica import Replica
 
@@ -101,6 +105,9 @@ class RedisStore:
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
         self.send_datagram: Callable[[bytes, Address], None] | None = None
+        self.media_secret = b""
+        """The cluster secret the voice keys of media-auth derive from (``media-secret``,
+        set once by the first node that connects)."""
         """The relay's ``sendto`` (recvbegin acknowledgements), set by the server."""
 
     def key(self, name: str) -> str:
@@ -115,12 +122,16 @@ class RedisStore:
         self._writer_redis = self._client()
         self._reader_redis = self._client()
         self.node = int(await self._writer_redis.incr(self.key("node-seq")))
+        secret = self.key("media-secret")  # media-auth: the cluster's (app.server.cluster_keys)
+        await self._writer_redis.set(secret, encode_b64(new_secret()), nx=True)
+        self.media_secret = decode_b64(str(await self._writer_redis.get(secret)), SECRET_BYTES)
         self.name = self.name or f"node-{self.node}"
         return self.node
 
     def attach(self, replica: Replica, hub: SignalingServer) -> None:
         """Start the writer, reader and heartbeat tasks for ``replica`` behind ``hub``."""
         self.replica, self.hub = replica, hub
+        replica.use_media_secret(self.media_secret)
         replica.wake = self._wake.set
         self._tasks = [asyncio.create_task(coro) for coro in
                        (self._writer(), self._reader(), self._heartbeat())]

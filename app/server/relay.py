@@ -400,7 +400,14 @@ class MediaRelay(asyncio.DatagramProtocol):
     def _media_auth(self, data: bytes, addr: Address, now: float) -> None:
         """media-auth types (16-18): the gate decides; sealed audio is relayed unopened."""
         result = self.gate.datagram(data, addr, now)
-        if result.heard is not None:
+        if result.fresh and result.registered is not None:
+            self.state.sealed_registered(*result.registered)
+        if result.forwarded:  # another node's relay: that node judged the floor
+            if self._backlog() > MAX_UDP_BACKLOG:
+                self._drop(BACKLOG)
+                return
+            self._relayed += 1
+        elif result.heard is not None:
             record = self.state.routes.get(result.heard[0])
             if record is None:
                 self._drop(NOT_ADMITTED)

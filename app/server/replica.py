@@ -57,6 +57,7 @@ from app.protocol.messages import (
 from app.protocol.presence import CallAction, CallRequest, PresenceSyncRequest
 from app.protocol.replies import refusal
 from app.protocol.udp import RecvBeginPacket
+from app.server.cluster_keys import ClusterKeySource
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
 from app.server.floor import Floor
@@ -117,7 +118,13 @@ class Replica:
         self._refs = itertools.count(1)
         self.wake: Callable[[], None] = _nothing
         """Called whenever an event is added to :attr:`outgoing` (the driver's writer)."""
+        self.key_source: ClusterKeySource | None = None
         state.shared = self
+
+    def use_media_secret(self, secret: bytes) -> None:
+        """media-auth voice keys derive from the cluster's ``secret`` (every node alike)."""
+        self.key_source = ClusterKeySource(secret)
+        self.state.media_keys.derive = self.key_source
 
     def _emit(self, event: Event) -> None:
         self.outgoing.append(event)
@@ -159,6 +166,12 @@ class Replica:
         self._emit({"t": "media", "sid": sid, "uid": uid, "id": str(record.id),
                     "from": self.node, "addr": list(self.media_address[:2]),
                     "key": key, "client": list(address)})
+
+    def sealed_registered(self, record: Interphone, uid: str, sid: int) -> None:
+        """media-auth: ``uid`` registered (authenticated recvbegin, acknowledged already) at
+        this node's relay: the other nodes send it ``record``'s sealed audio there."""
+        self._emit({"t": "media", "sid": sid, "uid": uid, "id": str(record.id),
+                    "from": self.node, "addr": list(self.media_address[:2]), "sealed": True})
 
     def floor_expired(self, record: Interphone, reason: str) -> None:
         """Asks the log to revoke if this node judges the grant: the node whose relay
@@ -228,6 +241,7 @@ class Replica:
         """``node``'s relay is at ``address`` (its media events, the store's node list)."""
         if node != self.node:
             self.relays[node] = address
+            self.state.media_gate.relays.add(address)
 
     def snapshot(self, log_id: str, now: float = 0.0) -> Event:
         """The shared state after entry ``log_id``, for a node that starts later (JSON;
@@ -237,6 +251,9 @@ class Replica:
         for record in state.interphones.values():
             media = [[uid, list((addr if uid in record.remote else self.media_address)[:2])]
                      for uid, addr in record.addrs.items()]
+            media += [[uid, list(self.media_address[:2])] for uid in record.members
+                      if uid not in record.addrs  # media-auth: registered at this node's gate
+                      and state.media_gate.registered(str(record.id), uid) is not None]
             interphones.append({"id": str(record.id), "members": list(record.members.items()),
                                 "holder": record.holder,
                                 "grant": self.grants.get(str(record.id), ""), "media": media,
@@ -244,6 +261,7 @@ class Replica:
         relays = {str(n): list(a[:2]) for n, a in self.relays.items()}
         relays[str(self.node)] = list(self.media_address[:2])
         return {"at": log_id, "relays": relays, "interphones": interphones,
+                "media_keys": state.media_keys.snapshot(),
                 "rings": state.presence.snapshot_rings(now),
                 "sessions": [[sid, x.uid, x.peer_ip, sorted(x.features),
                               [str(i) for i in x.joined]] for sid, x in state.sessions.items()]}
@@ -271,6 +289,8 @@ class Replica:
                     record.set_addr(uid, tuple(relay), remote=True)
             records.append(record)
         self.state.restore(sessions, records)
+        if "media_keys" in snapshot:
+            self.state.media_keys.restore(snapshot["media_keys"])
         self.state.presence.restore_rings(snapshot.get("rings", []), now)
         for record in records:  # the queued requests' expiry (judged by their nodes)
             deadline = record.floor.next_deadline()
@@ -314,6 +334,8 @@ class Replica:
         if mine:
             sid, request = self.pending.pop(int(event["ref"]), (sid, None))
         outbox = Outbox()
+        if self.key_source is not None:
+            self.key_source.entry = log_id  # the keys this entry rotates derive from it
         if kind in APPLIED_REQUESTS:
             body = body_of(event)
             record = state.interphones.get(body.id) if isinstance(body, SpeakRequest) else None
@@ -335,8 +357,11 @@ class Replica:
             self.learn_relay(source, tuple(event["addr"]))
             interphone, uid = InterphoneId.parse(event["id"]), str(event["uid"])
             if source != self.node:
-                state.register_shared_media(interphone, uid, sid, tuple(event["addr"]),
-                                            remote=True)
+                if state.register_shared_media(interphone, uid, sid, tuple(event["addr"]),
+                                               remote=True) and event.get("sealed"):
+                    state.media_gate.changed()  # its sealed audio now goes there too
+            elif event.get("sealed"):
+                pass  # registered and acknowledged by this node's gate already
             elif state.register_shared_media(interphone, uid, sid, tuple(event["client"]),
                                              remote=False):
                 self.datagrams.append((RecvBeginPacket(str(event["key"]), uid).serialize(),
@@ -373,6 +398,8 @@ class Replica:
             outbox.extend(self.state.logout(sid))
         relay = self.relays.pop(node, None)
         if relay is not None:  # members of other nodes who listened through that relay
+            self.state.media_gate.relays.discard(relay)
+            self.state.media_gate.changed()
             for record in self.state.interphones.values():
                 for uid in [u for u in record.remote if record.addrs.get(u) == relay]:
                     record.drop_addr(uid)

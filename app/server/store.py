@@ -43,6 +43,10 @@ class SharedLog(Protocol):
         """``uid`` asked (recvbegin naming ``key``) to receive ``record``'s audio at
         ``address`` on this node: register it, and acknowledge it, when the log says so."""
 
+    def sealed_registered(self, record: Interphone, uid: str, sid: int) -> None:
+        """media-auth: ``uid`` registered at this node's relay (its gate acknowledged it):
+        the other nodes send ``record``'s sealed audio for it there."""
+
     def floor_expired(self, record: Interphone, reason: str) -> None:
         """This node's clock says ``record``'s grant ran out (``max_talk`` or ``silence``)."""
 
