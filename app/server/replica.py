@@ -289,6 +289,8 @@ class Replica:
                     record.set_addr(uid, tuple(relay), remote=True)
             records.append(record)
         self.state.restore(sessions, records)
+        for session in sessions:  # media-auth sessions (other nodes'): grants get numbers
+            self.state.media_login(session)
         if "media_keys" in snapshot:
             self.state.media_keys.restore(snapshot["media_keys"])
         self.state.presence.restore_rings(snapshot.get("rings", []), now)
