@@ -420,8 +420,11 @@ class InterphoneKeys:
     Epochs and grant numbers come from two counters shared by all interphones, so
     no (key, epoch, grant, seq) can repeat within a server process: a key is
     random per epoch, an epoch is never reused, a grant number is never reused,
-    and seq restarts at 0 only with a new grant. Rotate whenever the membership
-    changes (join, quit, removal); :meth:`end` when the interphone ends.
+    and seq restarts at 0 only with a new grant. On several nodes the key comes
+    from :attr:`derive` instead and the counters advance in the shared log's order
+    (:mod:`app.server.cluster_keys`), so the same holds for the whole cluster.
+    Rotate whenever the membership changes (join, quit, removal); :meth:`end` when
+    the interphone ends.
     """
 
     def __init__(self, random_bytes: Callable[[int], bytes] = os.urandom) -> None:
