@@ -15,6 +15,7 @@ from app.audio.codec import (
     OpusDecoder,
     OpusEncoder,
     float_to_int16,
+    packet_samples,
 )
 from app.audio.constants import (
     ALLOWED_FRAME_MS,
@@ -183,3 +184,27 @@ def test_decode_allocates_only_the_frame_it_returns() -> None:
         frame_bytes = dec.frame_samples * 4
         assert peak_allocation(lambda: dec.decode(packet)) < 2 * frame_bytes
         assert peak_allocation(dec.conceal) < 2 * frame_bytes
+
+
+def test_packet_samples_reads_the_toc_as_libopus_does() -> None:
+    """The TOC parse in Python gives libopus' frame count × samples per frame for every
+    TOC byte and frame-count byte, and None where libopus rejects the packet."""
+    import opuslib_next
+    import opuslib_next.api.decoder as libopus
+
+    def reference(packet: bytes) -> int | None:
+        try:
+            frames = libopus.packet_get_nb_frames(packet)
+            per_frame = libopus.packet_get_samples_per_frame(packet, SAMPLE_RATE)
+        except opuslib_next.OpusError:
+            return None
+        return int(frames) * int(per_frame)
+
+    for toc in range(256):
+        assert packet_samples(bytes([toc])) == reference(bytes([toc])), toc
+        for second in (0x00, 0x01, 0x03, 0x3F, 0x41, 0xFF):
+            packet = bytes([toc, second, 0x55])
+            assert packet_samples(packet) == reference(packet), (toc, second)
+    assert packet_samples(b"") is None
+    with OpusEncoder(20) as encoder:
+        assert packet_samples(encoder.encode(speech_like(0.02))) == 960

@@ -83,17 +83,39 @@ def float_to_int16(pcm: np.ndarray) -> np.ndarray:
     return np.round(scaled).astype(np.int16)
 
 
+def _toc_samples_per_frame(toc: int) -> int:
+    """Samples per frame at 48 kHz that a TOC byte announces (RFC 6716 §3.1; the same
+    arithmetic as libopus' ``opus_packet_get_samples_per_frame``)."""
+    if toc & 0x80:  # CELT-only: 2.5, 5, 10, 20 ms
+        return (SAMPLE_RATE << ((toc >> 3) & 3)) // 400
+    if toc & 0x60 == 0x60:  # hybrid: 10, 20 ms
+        return SAMPLE_RATE // 50 if toc & 0x08 else SAMPLE_RATE // 100
+    size = (toc >> 3) & 3  # SILK-only: 10, 20, 40, 60 ms
+    return SAMPLE_RATE * 60 // 1000 if size == 3 else (SAMPLE_RATE << size) // 100
+
+
+_SAMPLES_PER_FRAME = tuple(_toc_samples_per_frame(toc) for toc in range(256))
+
+
 def packet_samples(packet: bytes) -> int | None:
-    """Samples (at 48 kHz) an Opus packet holds, or None when it is not a valid packet."""
-    _require_opus()
+    """Samples (at 48 kHz) an Opus packet holds, or None when it is not a valid packet.
+
+    Read from the TOC byte in Python (what libopus' ``opus_packet_get_nb_frames`` and
+    ``opus_packet_get_samples_per_frame`` compute): no ctypes call and no copy of the
+    payload for each received packet."""
     if not packet:
         return None
-    try:
-        frames = _dec.packet_get_nb_frames(bytes(packet))
-        per_frame = _dec.packet_get_samples_per_frame(bytes(packet), SAMPLE_RATE)
-    except opuslib_next.OpusError:
+    toc = packet[0]
+    code = toc & 3
+    if code == 0:
+        frames = 1
+    elif code != 3:
+        frames = 2
+    elif len(packet) < 2:
         return None
-    return int(frames) * int(per_frame)
+    else:
+        frames = packet[1] & 0x3F
+    return frames * _SAMPLES_PER_FRAME[toc]
 
 
 def packet_ms(packet: bytes) -> float | None:
