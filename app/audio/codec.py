@@ -179,6 +179,7 @@ class OpusEncoder:
         self._lookahead = int(self._ctl(_ctl.get_lookahead))
         self._out = ctypes.create_string_buffer(MAX_OPUS_PACKET)
         self._pcm = np.empty(self._frame_samples, dtype=np.float32)  # the frame, clipped
+        self._pcm_ptr = self._pcm.ctypes.data_as(_FLOAT_PTR)  # made once, not per frame
         logger.debug(
             "Opus encoder %d ms, %d bit/s, fec=%s, loss=%d%%, lookahead=%d",
             frame_ms, bitrate, fec, self._expected_loss, self._lookahead,
@@ -244,11 +245,12 @@ class OpusEncoder:
         data = self._pcm
         if len(data) != arr.shape[0]:
             data = self._pcm = np.empty(arr.shape[0], dtype=np.float32)
+            self._pcm_ptr = data.ctypes.data_as(_FLOAT_PTR)
         np.clip(arr, -1.0, 1.0, out=data)
         out = self._out
         n = _enc.libopus_encode_float(
             self._state,
-            data.ctypes.data_as(_FLOAT_PTR),
+            self._pcm_ptr,
             arr.shape[0],
             out,
             MAX_OPUS_PACKET,
@@ -296,6 +298,7 @@ class OpusDecoder:
         # Decoded into once per call, then the frame is copied out: one
         # allocation of the frame's size per decode (the output callback's path).
         self._pcm = np.empty(_MAX_PACKET_SAMPLES * CHANNELS, dtype=np.float32)
+        self._pcm_ptr = self._pcm.ctypes.data_as(_FLOAT_PTR)  # made once, not per decode
 
     @property
     def frame_ms(self) -> int:
@@ -317,7 +320,7 @@ class OpusDecoder:
             self._state,
             packet,
             len(packet),
-            out.ctypes.data_as(_FLOAT_PTR),
+            self._pcm_ptr,
             max_samples,
             1 if fec else 0,
         )
