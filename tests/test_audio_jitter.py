@@ -278,3 +278,18 @@ def test_the_deviation_percentile_follows_its_window_without_sorting_per_packet(
     follower.put(1, b"\xf8", now + 1.05)  # 30 ms late: one more deviation
     assert follower._sorted_deviations == sorted(follower._deviations)
     assert len(follower._deviations) == 250
+
+
+def test_the_fec_count_follows_the_window_of_the_last_packets() -> None:
+    """The count of packets carrying FEC, kept per packet without summing, stays the
+    number among the last _FEC_WINDOW packets as flags come and leave the window."""
+    from app.audio.jitter import _FEC_WINDOW
+
+    rng = random.Random(7)
+    buffer = JitterBuffer(20, 1, 10)
+    flags: list[bool] = []
+    for seq in range(3 * _FEC_WINDOW):
+        fec = rng.random() < (0.9 if seq < _FEC_WINDOW else 0.1)
+        flags.append(fec)
+        buffer.put(seq, b"\x08\x00", seq * 0.02, fec=fec)
+        assert buffer._fec_count == sum(flags[-_FEC_WINDOW:])

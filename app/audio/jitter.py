@@ -266,8 +266,11 @@ class JitterBuffer:
         if fec is not None:
             if not fec:
                 self._no_fec.add(seq)
-            self._fec_flags.append(fec)
-            self._fec_count = sum(self._fec_flags)
+            flags = self._fec_flags
+            if len(flags) == flags.maxlen:
+                self._fec_count -= flags[0]  # about to leave the window
+            flags.append(fec)
+            self._fec_count += fec  # kept as sum(flags) without summing per packet
         if seq == 0:
             self._zero_seen = True
         if self._highest is None or seq > self._highest:
