@@ -218,3 +218,17 @@ def test_a_lone_loud_talker_never_leaves_full_scale(how: str) -> None:
     assert np.abs(played).max() > 0.9  # it is loud: the bound is the clipping, not silence
     assert 0.0 < mixer.level.peak <= 1.0
     assert mixer.level.peak == pytest.approx(float(np.abs(played[-960:]).max()), abs=1e-6)
+
+
+def test_clip_in_place_matches_numpy_clip() -> None:
+    """The wrapper-free clip gives np.clip's result, into the same or another array."""
+    from app.audio.levels import clip_in_place
+
+    pcm = np.array([-3.0, -1.0, -0.25, 0.0, 0.5, 1.0, 1.5, np.inf, -np.inf, np.nan],
+                   dtype=np.float32)
+    expected = np.clip(pcm, -1.0, 1.0)
+    other = np.empty_like(pcm)
+    clip_in_place(pcm.astype(np.float64), other)
+    assert np.array_equal(other, expected, equal_nan=True)
+    clip_in_place(pcm, pcm)
+    assert np.array_equal(pcm, expected, equal_nan=True)

@@ -27,7 +27,7 @@ import numpy as np
 
 from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
 from app.audio.jitter import JitterBuffer
-from app.audio.levels import SILENT, Level, measure
+from app.audio.levels import SILENT, Level, clip_in_place, measure
 from app.audio.talker_stream import TalkerQuality, TalkerStream
 
 logger = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class PlaybackMixer:
             if self._volume != 1.0:
                 out *= self._volume
             if sources > 1 or self._volume > 1.0 or self._loud:
-                np.clip(out, -1.0, 1.0, out=out)
+                clip_in_place(out, out)
         last = self._last_block
         if len(last) != len(out):
             last = self._last_block = np.empty(len(out), dtype=np.float32)

@@ -26,6 +26,7 @@ import numpy as np
 from app.audio.codec import CodecError, OpusDecoder, packet_has_lbrr, packet_samples
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_FRAME_MS, frame_samples
 from app.audio.jitter import JitterBuffer, JitterOutput
+from app.audio.levels import clip_in_place
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class TalkerStream:
                     break
                 if gain != 1.0:
                     frame *= gain  # a fresh frame: scaled once, in place
-                np.clip(frame, -1.0, 1.0, out=frame)
+                clip_in_place(frame, frame)
                 self._frame, self._pos = frame, 0
             n = min(len(out) - filled, len(self._frame) - self._pos)
             out[filled:filled + n] += self._frame[self._pos:self._pos + n]
