@@ -28,11 +28,24 @@ folder, pinned by the clients) and the directory says ``media_encryption =
 "required"``, so both clients negotiate media-auth and the voice is AES-GCM sealed
 (docs/protocol-extensions.md). ``--compare-encryption`` alternates plain and encrypted
 runs on the same machine (the load falls on both alike) and prints one line with
-``m2e_p50_ms_plain``, ``m2e_p50_ms_encrypted`` and ``encrypted_m2e_delta_ms`` (the
-medians of the runs' p50s; target: within 1 ms), and ``tls_login_p95_ms``: the real
+``m2e_p50_ms_plain``, ``m2e_p50_ms_encrypted`` (the medians of the runs' p50s),
+``encrypted_m2e_delta_ms`` (the median of the pairs' p50 differences, a pair sharing
+the capture phase below; target: within 1 ms), and ``tls_login_p95_ms``: the real
 client's ``connect()`` over TLS (TCP, handshake, login, roster sync) to the encrypted
 server, ``--logins`` times (target: 20 ms at p95 on loopback), with
 ``plain_login_p95_ms`` beside it.
+
+The capture clock's phase: the listener plays in 5 ms output blocks
+(``OUTPUT_BLOCK_MS``), so each run's latency is fixed by where the talker's
+20 ms capture blocks fall between the listener's output ticks: measured,
+``p50 = C − phase`` (mod one output block, a 5 ms spread). Left to chance that
+phase is set by how long the talker's setup took after the listener's device
+started (TCP or TLS connect, login, join), which differs systematically between
+plain and encrypted runs and so biased ``--compare-encryption`` by ±2.5 ms
+(bench/NOTES.md, m2e6). So the talker's sound card starts at a chosen phase
+(``capture_phase``: a fraction of the output block, drawn from ``--seed``; the
+two runs of a ``--compare-encryption`` pair share it, and the pairs spread it
+evenly over the block); ``capture_phase_ms`` reports the phase achieved.
 
 Prints one JSON object per run::
 
@@ -65,7 +78,7 @@ if __package__ in (None, ""):  # run as a script: make `app` and `bench` importa
 from app.audio.clocked import ClockedBackend
 from app.audio.codec import OpusEncoder
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_FRAME_MS, SAMPLE_RATE
-from app.audio.pipeline import AudioEngine
+from app.audio.pipeline import OUTPUT_BLOCK_MS, AudioEngine
 from app.client import InterphoneClient
 from app.client.client import FEEDBACK
 from app.client.feedback import QualityReporter
@@ -98,6 +111,9 @@ class LatencyConfig:
     seed: int = 1
     pesq: bool = False  # after the clicks, speech scored with PESQ-WB
     encrypted: bool = False  # TLS + media_encryption = "required" (sealed voice)
+    capture_phase: float | None = None
+    """Where the talker's capture clock starts within the listener's output block, as a
+    fraction in [0, 1); None: drawn from ``seed``."""
 
     def __post_init__(self) -> None:
         if self.frame_ms not in ALLOWED_FRAME_MS:
@@ -108,6 +124,20 @@ class LatencyConfig:
             raise ValueError("impair must be listener, talker or both")
         if self.server not in ("subprocess", "inprocess"):
             raise ValueError("server must be subprocess or inprocess")
+        if self.capture_phase is not None and not 0 <= self.capture_phase < 1:
+            raise ValueError("capture_phase must be in [0, 1)")
+
+    @property
+    def phase_fraction(self) -> float:
+        """:attr:`capture_phase`, or one drawn from the seed (not from the signal's draws)."""
+        if self.capture_phase is not None:
+            return self.capture_phase
+        return float(np.random.default_rng([self.seed, 7]).random())
+
+    @property
+    def output_block_s(self) -> float:
+        """The listener's output block (the playout tick), seconds."""
+        return min(OUTPUT_BLOCK_MS, self.frame_ms) / 1000.0
 
     @property
     def impaired(self) -> bool:
@@ -172,6 +202,26 @@ def longest_silence_ms(played: np.ndarray, frame_ms: int) -> tuple[float, int]:
             gaps += 1
         longest = max(longest, run)
     return float(longest), gaps
+
+
+def phase_delay(now: float, tick: float, period: float, phase: float,
+                minimum: float = 0.002) -> float:
+    """Seconds from ``now`` to the next instant ``phase`` seconds after a tick of a clock
+    that ticked at ``tick`` and every ``period`` since, at least ``minimum`` away."""
+    delay = (tick + phase - now) % period
+    while delay < minimum:
+        delay += period
+    return delay
+
+
+async def start_at_phase(start: Any, tick: float, period: float, phase: float) -> None:
+    """Call ``start()`` ``phase`` seconds after a tick of the clock (``tick``, ``period``):
+    a loop sleep close to it, then a short spin (a loop timer is ~1 ms coarse)."""
+    target = time.monotonic() + phase_delay(time.monotonic(), tick, period, phase)
+    await asyncio.sleep(max(0.0, target - time.monotonic() - 0.0015))
+    while time.monotonic() < target:
+        pass
+    start()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -322,7 +372,9 @@ class _Peer:
             self.sent_at.append(at)
         return sent
 
-    async def start(self) -> AudioEngine:
+    async def start(self, align: tuple[float, float, float] | None = None) -> AudioEngine:
+        """Connect, join, start the engine; ``align`` = (tick, period, phase): start the
+        sound card ``phase`` seconds after a tick of that clock (see :func:`phase_delay`)."""
         loop = asyncio.get_running_loop()
         engine = AudioEngine(self.device, self.frame_ms, send_frame=self._send, loop=loop)
         self.engine = engine
@@ -339,7 +391,10 @@ class _Peer:
             notice.worst_pct, notice.p90_pct)
         await self.client.connect()
         await self.client.join(GROUP)
-        engine.start()
+        if align is None:
+            engine.start()
+        else:
+            await start_at_phase(engine.start, *align)
         return engine
 
     async def close(self) -> None:
@@ -380,7 +435,11 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         stack.push_async_callback(listener.close)
         stack.push_async_callback(talker.close)
         listener_engine = await listener.start()
-        talker_engine = await talker.start()
+        period = config.output_block_s
+        talker_engine = await talker.start(
+            (listener.device.output_sample_time(0), period, config.phase_fraction * period))
+        capture_phase = (talker.device.input_sample_time(0)
+                         - listener.device.output_sample_time(0)) % period
         reporter = QualityReporter(listener.client, listener_engine.receive_quality)
         reporting = asyncio.ensure_future(reporter.run())
         stack.callback(reporting.cancel)
@@ -439,6 +498,8 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         "encrypted": encrypted,
         "transit_p50_us": round(percentile(transit, 50), 1),
         "transit_p95_us": round(percentile(transit, 95), 1),
+        "first_transit_us": round(transit[0], 1) if transit else math.nan,
+        "capture_phase_ms": round(capture_phase * 1000, 3),
     }
     if stats is not None:
         result.update(

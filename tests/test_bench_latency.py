@@ -27,6 +27,7 @@ from bench.latency import (
     longest_silence_ms,
     measure,
     parse_args,
+    phase_delay,
 )
 
 KEYS = {"p50_ms", "p95_ms", "max_ms", "frame_ms", "loss_pct", "jitter_ms", "floor_ms",
@@ -127,3 +128,53 @@ async def test_encrypted_run_negotiates_media_auth_over_tls() -> None:
     check_result(result, config)
     assert result["encrypted"] is True
     assert result["transit_p50_us"] > 0  # type: ignore[operator]
+
+
+def test_phase_delay_lands_on_the_asked_phase_of_the_output_clock() -> None:
+    """The talker's sound card starts ``phase`` after a tick of the listener's output
+    clock, never sooner than ``minimum`` from now (the phase sets each run's latency)."""
+    period = 0.005
+    for now, phase in ((100.0123, 0.001), (100.0, 0.0049), (7.31, 0.0), (0.0011, 0.003)):
+        delay = phase_delay(now, 3.0004, period, phase)
+        assert delay >= 0.002
+        assert delay < 0.002 + period
+        assert (now + delay - 3.0004 - phase) % period == pytest.approx(0.0, abs=1e-9) or \
+            (now + delay - 3.0004 - phase) % period == pytest.approx(period, abs=1e-9)
+    config = LatencyConfig(seed=4)
+    assert 0 <= config.phase_fraction < 1
+    assert config.phase_fraction == LatencyConfig(seed=4).phase_fraction
+    assert LatencyConfig(capture_phase=0.25).phase_fraction == 0.25
+    assert config.output_block_s == pytest.approx(0.005)
+    with pytest.raises(ValueError):
+        LatencyConfig(capture_phase=1.0)
+
+
+def test_compare_encryption_pairs_runs_at_one_capture_phase(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain and encrypted runs of a pair share the capture phase, the pairs spread it over
+    the output block, and the delta is the median of the pairs' differences."""
+    from bench import latency_compare
+
+    configs: list[LatencyConfig] = []
+
+    async def fake_measure(config: LatencyConfig) -> dict[str, object]:
+        configs.append(config)
+        p50 = 40.0 - 1000 * config.phase_fraction * config.output_block_s
+        if config.encrypted:
+            p50 += 0.1 + (5.0 if len(configs) == 8 else 0.0)  # one pair across the wrap
+        return {"p50_ms": p50, "p95_ms": p50, "clicks_found": config.clicks,
+                "transit_p50_us": 300.0, "first_transit_us": 500.0,
+                "encrypted": config.encrypted}
+
+    async def no_logins(kind: str, encrypted: bool, count: int) -> list[float]:
+        return [0.001]
+
+    monkeypatch.setattr(latency_compare, "measure", fake_measure)
+    monkeypatch.setattr(latency_compare, "login_times", no_logins)
+    args = parse_args(["--compare-encryption", "--runs", "5"])
+    result = latency_compare.compare_encryption(args, 3)
+    phases = [config.phase_fraction for config in configs]
+    assert phases[0::2] == phases[1::2]
+    assert [config.encrypted for config in configs] == [False, True] * 5
+    assert sorted(phases[0::2]) == pytest.approx([0.1, 0.3, 0.5, 0.7, 0.9])
+    assert result["encrypted_m2e_delta_ms"] == pytest.approx(0.1)
