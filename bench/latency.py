@@ -224,6 +224,11 @@ async def start_at_phase(start: Any, tick: float, period: float, phase: float) -
     start()
 
 
+PHASE_TOLERANCE_S = 0.0002
+"""How far the talker's capture clock may start from the asked phase."""
+PHASE_ATTEMPTS = 6
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else math.nan
 
@@ -353,7 +358,8 @@ class _Peer:
     def __init__(self, uid: str, port: int, config: LatencyConfig,
                  media_addr: tuple[str, int] | None,
                  security: ServerSecurity | None = None) -> None:
-        self.device = ClockedBackend(collect_output=uid == "listener")
+        self._collect_output = uid == "listener"
+        self.device = ClockedBackend(collect_output=self._collect_output)
         options: dict[str, Any] = (security.client_options() if security
                                    else {"features": (FEEDBACK,)})
         self.client = InterphoneClient("127.0.0.1", port, uid, "bench", reconnect=False,
@@ -372,11 +378,9 @@ class _Peer:
             self.sent_at.append(at)
         return sent
 
-    async def start(self, align: tuple[float, float, float] | None = None) -> AudioEngine:
-        """Connect, join, start the engine; ``align`` = (tick, period, phase): start the
-        sound card ``phase`` seconds after a tick of that clock (see :func:`phase_delay`)."""
-        loop = asyncio.get_running_loop()
-        engine = AudioEngine(self.device, self.frame_ms, send_frame=self._send, loop=loop)
+    def _make_engine(self) -> AudioEngine:
+        engine = AudioEngine(self.device, self.frame_ms, send_frame=self._send,
+                             loop=asyncio.get_running_loop())
         self.engine = engine
         received = self.received_at
 
@@ -389,12 +393,33 @@ class _Peer:
         # As the GUI's presenter: what our listeners lose sets our FEC (feedback extension).
         self.client.on_feedback = lambda notice: engine.report_listener_loss(
             notice.worst_pct, notice.p90_pct)
+        return engine
+
+    async def start(self, align: tuple[float, float, float] | None = None) -> AudioEngine:
+        """Connect, join, start the engine; ``align`` = (tick, period, phase): start the
+        capture clock ``phase`` seconds after a tick of that clock (see
+        :func:`phase_delay`), within :data:`PHASE_TOLERANCE_S`: a start that missed (the
+        threads start late on a loaded machine) is undone, on a fresh sound card, with
+        the lag it showed taken off the next try."""
+        engine = self._make_engine()
         await self.client.connect()
         await self.client.join(GROUP)
         if align is None:
             engine.start()
-        else:
-            await start_at_phase(engine.start, *align)
+            return engine
+        tick, period, phase = align
+        lag = 0.0
+        for attempt in range(PHASE_ATTEMPTS):
+            await start_at_phase(engine.start, tick, period, (phase - lag) % period)
+            error = (self.device.input_sample_time(0) - tick - phase) % period
+            error = error - period if error > period / 2 else error
+            if abs(error) <= PHASE_TOLERANCE_S or attempt == PHASE_ATTEMPTS - 1:
+                break
+            lag += error
+            engine.close()
+            self.device.close()
+            self.device = ClockedBackend(collect_output=self._collect_output)
+            engine = self._make_engine()
         return engine
 
     async def close(self) -> None:
