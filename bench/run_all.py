@@ -188,9 +188,15 @@ def desktop_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str
                               f"{i.get('joined_interphones')} interphones", 0.5),
                              ("listen_cpu_pct", "desktop app receiving one speaker", 3.0),
                              ("talk_cpu_pct", "desktop app talking", 4.0),
-                             ("demo_quiet_cpu_pct", "`interphone --demo`, nobody talking", 1.0)):
+                             ("demo_idle_cpu_pct", "`interphone --demo` after its introduction, "
+                              "whole window (nobody talking)", 1.0)):
         if i.get(key) is not None:
             rows.append(_row(what, f"{i[key]} % of one core", f"≤ {limit} %", i[key] <= limit))
+    floor = [i.get(f"sim_card_{d}_floor_cpu_pct") for d in ("output", "input")]
+    if None not in floor:
+        rows.append(_row("of which the simulated sound card's own pacing (empty callbacks): "
+                         "output (listening), input (talking)",
+                         f"{floor[0]} %, {floor[1]} %", "(no target)", None))
     if i.get("press_to_packet_p95_ms") is not None:
         rows.append(_row("key press → first audio packet, p95 (input opened on press)",
                          f"{i['press_to_packet_p95_ms']} ms", "≤ 40 ms",

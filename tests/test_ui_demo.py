@@ -20,7 +20,8 @@ from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
 
-QUIET = DemoTimings(alice_every=600.0, carol_every=1.0, bob_calls_after=None)
+QUIET = DemoTimings(alice_greets_after=None, carol_first_after=0.5, alice_answers_after=None,
+                    carol_follows_after=None, bob_calls_after=None)
 
 
 def space(window, kind: QEvent.Type) -> None:

@@ -124,31 +124,59 @@ class _Bot:
 
 
 class PlayerBot(_Bot):
-    """Speaks ``pcm`` (float32 48 kHz mono) every ``every`` seconds."""
+    """Speaks ``pcm`` (float32 48 kHz mono) every ``every`` seconds, or (``every`` None)
+    only when asked with :meth:`say_later`."""
 
-    def __init__(self, client: InterphoneClient, pcm: np.ndarray, every: float = 5.0, *,
-                 frame_ms: int = DEFAULT_FRAME_MS, bitrate: int = DEFAULT_BITRATE) -> None:
+    def __init__(self, client: InterphoneClient, pcm: np.ndarray, every: float | None = 5.0,
+                 *, frame_ms: int = DEFAULT_FRAME_MS, bitrate: int = DEFAULT_BITRATE) -> None:
         super().__init__(client, frame_ms, bitrate)
         self.pcm = np.asarray(pcm, dtype=np.float32)
         self.every = every
+        self._wanted = asyncio.Event()
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    def say_later(self, delay: float | None) -> None:
+        """Speak once ``delay`` seconds from now (None: not at all); requests that fall
+        due while the bot speaks make one more utterance, not one each."""
+        if delay is None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def due() -> None:
+            self._timers.discard(handle)
+            self._wanted.set()
+
+        handle = loop.call_later(delay, due)
+        self._timers.add(handle)
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
-            await self.speak(self.pcm)
+        try:
+            while True:
+                if self.every is not None:
+                    await asyncio.sleep(self.every)
+                else:
+                    await self._wanted.wait()
+                    self._wanted.clear()
+                await self.speak(self.pcm)
+        finally:
+            for handle in self._timers:
+                handle.cancel()
+            self._timers.clear()
 
 
 class EchoBot(_Bot):
     """Records each utterance it hears and, once the speaker releases, plays it back.
 
     Utterances longer than ``max_seconds`` are cut; ``settle`` is how long it
-    waits after the release for the last packets still in flight.
+    waits after the release for the last packets still in flight; ``only_from``: echo
+    that user alone.
     """
 
     def __init__(self, client: InterphoneClient, *, frame_ms: int = DEFAULT_FRAME_MS,
                  bitrate: int = DEFAULT_BITRATE, max_seconds: float = 30.0,
-                 settle: float = 0.2) -> None:
+                 settle: float = 0.2, only_from: str | None = None) -> None:
         super().__init__(client, frame_ms, bitrate)
+        self.only_from = only_from  # echo this uid alone (None: everyone but itself)
         self.max_seconds = max_seconds
         self.settle = settle
         self._packets: dict[str, dict[int, bytes]] = {}
@@ -175,7 +203,7 @@ class EchoBot(_Bot):
                 self.client.on_audio = None
 
     def _on_audio(self, uid: str, seq: int, payload: bytes) -> None:
-        if uid == self.client.uid:
+        if uid == self.client.uid or self.only_from not in (None, uid):
             return
         packets = self._packets.setdefault(uid, {})
         duration = packet_ms(payload) or self.frame_ms
