@@ -53,6 +53,10 @@ class DemoTimings:
     carol_follows_after: float | None = 6.0  # after the user's utterance in Ops
     bob_calls_after: float | None = 8.0  # after the user's first utterance in Ops
     bob_answers_after: float = 1.5  # after bob called, and after each utterance to him
+    # unprompted, for screenshots: alice and carol speak every so often, bob calls anyway
+    alice_every: float | None = None
+    carol_every: float | None = None
+    bob_calls_at: float | None = None  # after the start
 
 
 def load_clip(name_part: str) -> np.ndarray:
@@ -116,13 +120,17 @@ class DemoWorld:
             echo = await world._member("echo", DEMO_INTERPHONE)
             world._run(EchoBot(echo, only_from=DEMO_UID))
             alice = await world._member("alice", DEMO_INTERPHONE)
-            world.alice = world._run(PlayerBot(alice, load_clip("alice"), every=None))
+            world.alice = world._run(PlayerBot(alice, load_clip("alice"),
+                                                      every=timings.alice_every))
             carol = await world._member("carol", NIGHT_SHIFT)
-            world.carol = world._run(PlayerBot(carol, load_clip("carol"), every=None))
+            world.carol = world._run(PlayerBot(carol, load_clip("carol"),
+                                                      every=timings.carol_every))
             world.alice.say_later(timings.alice_greets_after)
             world.carol.say_later(timings.carol_first_after)
             world._unsubscribe.append(
                 after_utterances(echo, DEMO_UID, DEMO_INTERPHONE, world._user_spoke))
+            if timings.bob_calls_at is not None:
+                world._bob_will_call(timings.bob_calls_at)
         except BaseException:
             await world.stop()
             raise
@@ -149,10 +157,14 @@ class DemoWorld:
             self.alice.say_later(timings.alice_answers_after)
         if self.carol is not None:
             self.carol.say_later(timings.carol_follows_after)
-        if timings.bob_calls_after is not None and not self._bob_called:
+        if timings.bob_calls_after is not None:
+            self._bob_will_call(timings.bob_calls_after)
+
+    def _bob_will_call(self, after: float) -> None:
+        if not self._bob_called:
             self._bob_called = True
             self._tasks.append(asyncio.get_running_loop().create_task(
-                self._bob_calls(timings.bob_calls_after), name="demo-bob"))
+                self._bob_calls(after), name="demo-bob"))
 
     async def _bob_calls(self, after: float) -> None:
         await asyncio.sleep(after)

@@ -124,8 +124,8 @@ class _Bot:
 
 
 class PlayerBot(_Bot):
-    """Speaks ``pcm`` (float32 48 kHz mono) every ``every`` seconds, or (``every`` None)
-    only when asked with :meth:`say_later`."""
+    """Speaks ``pcm`` (float32 48 kHz mono) every ``every`` seconds (None: never on its
+    own) and when asked with :meth:`say_later`."""
 
     def __init__(self, client: InterphoneClient, pcm: np.ndarray, every: float | None = 5.0,
                  *, frame_ms: int = DEFAULT_FRAME_MS, bitrate: int = DEFAULT_BITRATE) -> None:
@@ -152,11 +152,9 @@ class PlayerBot(_Bot):
     async def run(self) -> None:
         try:
             while True:
-                if self.every is not None:
-                    await asyncio.sleep(self.every)
-                else:
-                    await self._wanted.wait()
-                    self._wanted.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wanted.wait(), self.every)
+                self._wanted.clear()
                 await self.speak(self.pcm)
         finally:
             for handle in self._timers:

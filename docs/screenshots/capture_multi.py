@@ -53,7 +53,7 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
     switcher = LanguageSwitcher(app)
     switcher.apply(language)
     settings = scratch_settings(folder, language)
-    timings = DemoTimings(alice_every=4.0, carol_every=2.0, bob_calls_after=6.0)
+    timings = DemoTimings(alice_every=4.0, carol_every=2.0, bob_calls_after=None, bob_calls_at=6.0)
     runtime = Runtime(app, Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
                                    demo_timings=timings), settings, switcher)
     main = asyncio.ensure_future(runtime.run())
