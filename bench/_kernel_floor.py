@@ -8,8 +8,9 @@ between batches, outside the timing, so none is ever full). The thread's own CPU
 (``time.thread_time``) per message is what any Python relay pays per listener-packet at
 least on this machine: the syscall and the loopback delivery (the receiver's softirq runs
 in the sender's context), with almost no Python. Measured two ways: ``sendto`` per
-target (what the relay does) and one ``sendmmsg`` per datagram for all targets through
-ctypes, with every structure preallocated (only the payload is copied in). Median of
+target (what the relay does under ``MIN_TARGETS``) and one ``sendmmsg`` per datagram for
+all targets through the relay's own ctypes fan-out (app/server/fanout.py, every structure
+preallocated: only the payload is copied in). Median of
 the batches. Keys: ``sendto_us``, ``sendmmsg_us`` (per message), ``sendto_max_pps`` (one
 core doing nothing but that loop). bench/relay.py runs it pinned to the server's CPU.
 """
@@ -17,7 +18,6 @@ core doing nothing but that loop). bench/relay.py runs it pinned to the server's
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import socket
 import statistics
@@ -30,56 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import pin
 
+from app.server.fanout import BatchSender
+
 PAYLOAD = bytes(94)
 BATCH = 500  # datagrams per batch (x targets messages)
-
-
-class _Iovec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
-class _Msghdr(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
-                ("iov", ctypes.POINTER(_Iovec)), ("iovlen", ctypes.c_size_t),
-                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
-                ("flags", ctypes.c_int)]
-
-
-class _Mmsghdr(ctypes.Structure):
-    _fields_ = [("hdr", _Msghdr), ("len", ctypes.c_uint)]
-
-
-class _SockaddrIn(ctypes.Structure):
-    _fields_ = [("family", ctypes.c_ushort), ("port", ctypes.c_uint16),
-                ("addr", ctypes.c_uint8 * 4), ("zero", ctypes.c_uint8 * 8)]
-
-
-class Sendmmsg:
-    """One ``sendmmsg`` of the same payload to fixed targets (structures built once)."""
-
-    def __init__(self, sock: socket.socket, targets: list[tuple[str, int]]) -> None:
-        self.fd = sock.fileno()
-        self.call = ctypes.CDLL(None, use_errno=True).sendmmsg
-        self.buffer = ctypes.create_string_buffer(1500)
-        self.iov = _Iovec(ctypes.cast(self.buffer, ctypes.c_void_p), 0)
-        self.names = (_SockaddrIn * len(targets))()
-        self.msgs = (_Mmsghdr * len(targets))()
-        for index, (host, port) in enumerate(targets):
-            name = self.names[index]
-            name.family = socket.AF_INET
-            name.port = socket.htons(port)
-            name.addr[:] = list(socket.inet_aton(host))
-            hdr = self.msgs[index].hdr
-            hdr.name = ctypes.addressof(name)
-            hdr.namelen = ctypes.sizeof(_SockaddrIn)
-            hdr.iov = ctypes.pointer(self.iov)
-            hdr.iovlen = 1
-        self.count = len(targets)
-
-    def send(self, payload: bytes) -> int:
-        ctypes.memmove(self.buffer, payload, len(payload))
-        self.iov.len = len(payload)
-        return int(self.call(self.fd, self.msgs, self.count, 0))
 
 
 def _drain(receivers: list[socket.socket]) -> int:
@@ -104,7 +58,13 @@ def measure(targets: int = 20, batches: int = 15) -> dict[str, Any]:
         receivers.append(sock)
     addresses = [sock.getsockname() for sock in receivers]
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    mmsg = Sendmmsg(sender, addresses)
+    buffer = bytearray(1500)
+    batcher = BatchSender(sender, buffer)
+    batch = batcher.prepare_any(tuple(addresses))
+    if batch is None:
+        raise RuntimeError("sendmmsg does not apply here (Linux's, IPv4)")
+    size = len(PAYLOAD)
+    mmsg = batcher.send
     send = sender.sendto
     results: dict[str, list[float]] = {"sendto": [], "sendmmsg": []}
     lost = 0
@@ -117,9 +77,11 @@ def measure(targets: int = 20, batches: int = 15) -> dict[str, Any]:
         lost += BATCH * targets - _drain(receivers)
         began = time.thread_time()
         for _ in range(BATCH):
-            mmsg.send(PAYLOAD)
+            buffer[:size] = PAYLOAD
+            mmsg(batch, size)
         results["sendmmsg"].append(1e6 * (time.thread_time() - began) / (BATCH * targets))
         lost += BATCH * targets - _drain(receivers)
+    batcher.close()
     for sock in [*receivers, sender]:
         sock.close()
     sendto = statistics.median(results["sendto"])

@@ -96,6 +96,26 @@ def test_targets_it_cannot_batch_go_one_by_one() -> None:
     six.close()
 
 
+def test_the_relay_batches_from_min_targets_up_a_bench_at_any_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fanout, "MIN_TARGETS", 10)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receivers = _receivers(3)
+    targets = tuple(r.getsockname() for r in receivers)
+    buffer = bytearray(b"three" + bytes(20))
+    batcher = BatchSender(sender, buffer)
+    assert batcher.prepare(targets) is None  # under MIN_TARGETS: one sendto each
+    assert batcher.prepare(targets * 4) is not None  # 12
+    batch = batcher.prepare_any(targets)
+    assert batch is not None and batch.count == 3
+    assert batcher.prepare_any(()) is None
+    assert batcher.send(batch, 5) == 3
+    assert [r.recv(100) for r in receivers] == [b"three"] * 3
+    batcher.close()
+    for sock in [sender, *receivers]:
+        sock.close()
+
+
 @pytest.mark.parametrize("sent", [-1, 0, 1])
 async def test_a_message_the_kernel_refused_is_dropped_alone(sent: int) -> None:
     """sendmmsg returns how many went out (-1: not even the first): the one it stopped at

@@ -91,8 +91,16 @@ class BatchSender:
         del self._window
 
     def prepare(self, targets: tuple[Any, ...]) -> Batch | None:
-        """The messages for ``targets``, or None: send them one by one."""
-        if self.call is None or not MIN_TARGETS <= len(targets) <= MAX_TARGETS:
+        """The relay's messages for ``targets``, or None: send them one by one (also under
+        :data:`MIN_TARGETS`, where one ``sendto`` each costs less)."""
+        if len(targets) < MIN_TARGETS:
+            return None
+        return self.prepare_any(targets)
+
+    def prepare_any(self, targets: tuple[Any, ...]) -> Batch | None:
+        """The messages for ``targets`` however few (bench/_kernel_floor.py measures the
+        call itself), or None where ``sendmmsg`` does not apply (see the module)."""
+        if self.call is None or not 1 <= len(targets) <= MAX_TARGETS:
             return None
         names = (_SockaddrIn * len(targets))()
         msgs = (_Mmsghdr * len(targets))()
@@ -114,3 +122,12 @@ class BatchSender:
             hdr.iov = iov
             hdr.iovlen = 1
         return Batch(msgs, names, targets)
+
+    def send(self, batch: Batch, size: int, flags: int = 0) -> int:
+        """Sends ``buffer[:size]`` to ``batch``'s targets: how many went out (-1: none).
+        The relay's hot loop does the same inline."""
+        call = self.call
+        if call is None:  # no batch is prepared then
+            raise RuntimeError("sendmmsg does not apply to this socket")
+        self.iov.len = size
+        return call(self.fd, batch.msgs, batch.count, flags)
