@@ -96,3 +96,38 @@ def test_zh_cn_talk_key_field_and_button_name_the_key_alike(qtbot) -> None:
         window.talk_key.detach()
     finally:
         switcher.apply("en")
+
+
+def test_zh_cn_certificate_details_are_chinese_and_follow_a_language_switch(qtbot) -> None:
+    """The details of the certificate question came worded in English from
+    app/client/trust.py: the Chinese dialog showed an English paragraph."""
+    import re
+
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.sign_in import SignInDialog
+    from app.ui.view_types import CertificateDetails, SignInProblem
+
+    server, now, before = "127.0.0.1:9400", "AB:" * 31 + "AB", "CD:" * 31 + "CD"
+
+    def details_line(dialog: SignInDialog) -> str:
+        line = dialog.error.text().split("\n")[-1].replace(" ", "")  # fingerprints wrap
+        return line.replace(server, "").replace(now.replace(" ", ""), "").replace(before, "")
+
+    switcher = LanguageSwitcher(QCoreApplication.instance(), has_font=lambda language: True)
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    try:
+        dialog.set_problem(SignInProblem.CERT_CHANGED, CertificateDetails(server, now, before))
+        assert "has changed" in dialog.error.text()  # English first
+        switcher.apply("zh_CN")  # live: the shown question is worded again
+        QCoreApplication.processEvents()  # (the LanguageChange event is posted)
+        changed = details_line(dialog)
+        assert changed.startswith("详情：") and "证书已更换" in changed
+        assert not re.search("[A-Za-z]", changed), changed  # only the data stays Latin
+        assert before in dialog.error.text().replace(" ", "")
+        dialog.set_problem(SignInProblem.CERT_NEW, CertificateDetails(server, now))
+        first = details_line(dialog)
+        assert "首次连接" in first and not re.search("[A-Za-z]", first), first
+        assert now in dialog.error.text().replace(" ", "") and server in dialog.error.text()
+    finally:
+        switcher.apply("en")

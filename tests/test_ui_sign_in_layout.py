@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication
 
-from app.ui.sign_in import SignInDialog, breakable_fingerprints
-from app.ui.view_types import SignInProblem
+from app.ui.sign_in import SignInDialog, breakable_fingerprints, fill
+from app.ui.view_types import CertificateDetails, SignInProblem
 
 pytest_plugins = ["test_ui_support"]
 
@@ -30,9 +30,7 @@ def test_the_certificate_question_fits_in_the_dialog(qapp: QApplication) -> None
     qapp.processEvents()
     before = dialog.height()
     dialog.set_encryption(FINGERPRINT)
-    dialog.set_problem(SignInProblem.CERT_NEW,
-                       f"First connection to 127.0.0.1:9400. Its certificate fingerprint is "
-                       f"{FINGERPRINT}. Check it with the server's operator before accepting it.")
+    dialog.set_problem(SignInProblem.CERT_NEW, CertificateDetails("127.0.0.1:9400", FINGERPRINT))
     qapp.processEvents()
     try:
         assert dialog.height() > before
@@ -52,3 +50,8 @@ def test_the_certificate_question_fits_in_the_dialog(qapp: QApplication) -> None
         assert dialog.minimumHeight() < asking  # the user may make it small again
     finally:
         dialog.close()
+
+
+def test_fill_replaces_each_placeholder_once() -> None:
+    assert fill("%1 then %2", "[fe80::1%2]:9400", "AB") == "[fe80::1%2]:9400 then AB"
+    assert fill("%1 and %3", "x") == "x and %3"

@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
 
 from app.client.address import parse_server_address, parse_server_list
 from app.ui.assets import icon
-from app.ui.view_types import SignInProblem
+from app.ui.view_types import CertificateDetails, SignInProblem
 
 _FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){31}[0-9A-F]{2}")
+_PLACEHOLDER = re.compile(r"%([1-9])")
 _BYTES_PER_LINE = 8
 _MIN_WIDTH = 380
 
@@ -36,6 +37,13 @@ def breakable_fingerprints(text: str) -> str:
                  for i in range(0, len(pairs), _BYTES_PER_LINE)]
         return ": ".join(lines)
     return _FINGERPRINT.sub(spaced, text)
+
+
+def fill(text: str, *values: str) -> str:
+    """``text`` with ``%1``, ``%2``... replaced by ``values`` in one pass (as QString.arg:
+    a value that holds ``%2`` itself, e.g. an IPv6 scope, stays as it is)."""
+    return _PLACEHOLDER.sub(lambda match: values[int(match.group(1)) - 1]
+                            if int(match.group(1)) <= len(values) else match.group(0), text)
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -112,7 +120,7 @@ class SignInDialog(QDialog):
         layout.addWidget(self.trust_certificate)
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
-        self._problem: tuple[SignInProblem, str] | None = None
+        self._problem: tuple[SignInProblem, str | CertificateDetails] | None = None
         self._busy_address = ""
         self._fingerprint = ""
         self.servers: list[tuple[str, int]] = []
@@ -152,9 +160,11 @@ class SignInDialog(QDialog):
             self.error.hide()
         self._show_texts()
 
-    def set_problem(self, problem: SignInProblem | None, detail: str = "") -> None:
+    def set_problem(self, problem: SignInProblem | None,
+                    detail: str | CertificateDetails = "") -> None:
         """Show why signing in failed (None clears); the focus goes to the field to fix, so
-        Enter tries again (it never lands on Cancel)."""
+        Enter tries again (it never lands on Cancel). A certificate question's details are
+        given as data and worded here, in the interface's language."""
         self._problem = None if problem is None else (problem, detail)
         asking = problem in (SignInProblem.CERT_NEW, SignInProblem.CERT_CHANGED)
         if asking:  # each question is answered afresh (a submit clears the problem only)
@@ -236,11 +246,24 @@ class SignInDialog(QDialog):
             SignInProblem.TLS: self.tr("The encrypted connection failed."),
             SignInProblem.OTHER: self.tr("Signing in failed."),
         }[problem]
+        if isinstance(detail, CertificateDetails):
+            detail = self._certificate_text(detail)
         if detail:
             text += "\n" + self.tr("Details: %1").replace("%1", breakable_fingerprints(detail))
         self.error.setText(text)
         self.error.show()
         self._fit_height()
+
+    def _certificate_text(self, details: CertificateDetails) -> str:
+        if details.remembered is None:
+            return fill(self.tr(
+                "First connection to %1. Its certificate fingerprint is %2. Check it with "
+                "the server's operator before accepting it."), details.server,
+                details.fingerprint)
+        return fill(self.tr(
+            "The certificate of %1 has changed. You accepted %2; it now presents %3. "
+            "Accept the new certificate only if the operator confirms the change."),
+            details.server, details.remembered, details.fingerprint)
 
     def _fit_height(self) -> None:
         """Grow (or let shrink) to the height the wrapped texts need at this width: the

@@ -29,7 +29,7 @@ from app.client.trust import (
 )
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
-from app.ui.view_types import SignInProblem
+from app.ui.view_types import CertificateDetails, SignInProblem
 
 logger = logging.getLogger(__name__)
 
@@ -189,8 +189,9 @@ class SignInFlow:
         self._offered = (server, fingerprint)
         problem = (SignInProblem.CERT_NEW if verdict is TofuVerdict.NEW
                    else SignInProblem.CERT_CHANGED)
-        self.dialog.set_problem(problem, tofu_message(verdict, server, fingerprint,
-                                                      known.get(server)))
+        remembered = known.get(server)
+        logger.info("%s", tofu_message(verdict, server, fingerprint, remembered))
+        self.dialog.set_problem(problem, CertificateDetails(server, fingerprint, remembered))
         return None
 
     def _remember(self, address: str, uid: str, token: str, remember: bool) -> None:

@@ -84,6 +84,16 @@ class SignInProblem(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateDetails:
+    """The details of a certificate question (:attr:`SignInProblem.CERT_NEW` or
+    ``CERT_CHANGED``), worded by the dialog in its language."""
+
+    server: str  # host:port, as the fingerprint is remembered under
+    fingerprint: str  # what the server presents now
+    remembered: str | None = None  # CERT_CHANGED: the fingerprint accepted before
+
+
+@dataclass(frozen=True, slots=True)
 class Preferences:
     """What the settings dialog edits (a snapshot of :class:`app.ui.settings.Settings`)."""
 

@@ -813,137 +813,147 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="198"/>
+        <location filename="../../app/ui/sign_in.py" line="208"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="201"/>
+        <location filename="../../app/ui/sign_in.py" line="211"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="206"/>
+        <location filename="../../app/ui/sign_in.py" line="216"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="210"/>
+        <location filename="../../app/ui/sign_in.py" line="220"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="212"/>
+        <location filename="../../app/ui/sign_in.py" line="222"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="222"/>
+        <location filename="../../app/ui/sign_in.py" line="232"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="225"/>
+        <location filename="../../app/ui/sign_in.py" line="235"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="227"/>
+        <location filename="../../app/ui/sign_in.py" line="237"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="228"/>
+        <location filename="../../app/ui/sign_in.py" line="238"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="230"/>
+        <location filename="../../app/ui/sign_in.py" line="240"/>
         <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
         <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="233"/>
+        <location filename="../../app/ui/sign_in.py" line="243"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="236"/>
+        <location filename="../../app/ui/sign_in.py" line="246"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="237"/>
+        <location filename="../../app/ui/sign_in.py" line="247"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="240"/>
+        <location filename="../../app/ui/sign_in.py" line="252"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="268"/>
+        <location filename="../../app/ui/sign_in.py" line="260"/>
+        <source>First connection to %1. Its certificate fingerprint is %2. Check it with the server&apos;s operator before accepting it.</source>
+        <translation>首次连接 %1。其证书指纹为 %2。接受之前，请向服务器管理员核对。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="264"/>
+        <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
+        <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="291"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="269"/>
+        <location filename="../../app/ui/sign_in.py" line="292"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="270"/>
+        <location filename="../../app/ui/sign_in.py" line="293"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="270"/>
+        <location filename="../../app/ui/sign_in.py" line="293"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="270"/>
+        <location filename="../../app/ui/sign_in.py" line="293"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="274"/>
+        <location filename="../../app/ui/sign_in.py" line="297"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="275"/>
+        <location filename="../../app/ui/sign_in.py" line="298"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="276"/>
+        <location filename="../../app/ui/sign_in.py" line="299"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="277"/>
+        <location filename="../../app/ui/sign_in.py" line="300"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="278"/>
+        <location filename="../../app/ui/sign_in.py" line="301"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="279"/>
+        <location filename="../../app/ui/sign_in.py" line="302"/>
         <source>I checked the fingerprint: &amp;trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;T)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="281"/>
+        <location filename="../../app/ui/sign_in.py" line="304"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="282"/>
+        <location filename="../../app/ui/sign_in.py" line="305"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
