@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from test_ui_support import OPS, UiSession, holder, run, until
 
 from app.ui.assets import icon
@@ -23,6 +24,12 @@ from app.ui.preferences import preferences_of, store_preferences
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.tray import TrayController
 from app.ui.view_types import TalkState
+
+if TYPE_CHECKING:
+    from app.client import InterphoneClient
+    from app.server import InterphoneServer
+    from app.ui.runtime import Runtime
+    from app.ui.settings import Settings
 
 pytest_plugins = ["test_ui_support"]
 
@@ -244,21 +251,34 @@ def test_start_at_login_writes_and_removes_the_xdg_autostart_entry(tmp_path: Pat
 
 
 # --- remember me -----------------------------------------------------------------------------
-def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp) -> None:
+def remembered_runtime(server: InterphoneServer, settings: Settings, qapp: QApplication,
+                       rejoin: str) -> Runtime:
+    """The app as started with "remember me" on: "me" signs in to ``server`` at start,
+    without the dialog, and rejoins ``rejoin`` (interphones, space-separated)."""
     from app.ui.i18n import LanguageSwitcher
     from app.ui.runtime import Options, Runtime
 
     settings.server_address = f"127.0.0.1:{server.port}"
     settings.uid, settings.token, settings.remember = "me", "secret", True
-    settings.rejoin = OPS
-    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+    settings.rejoin = rejoin
+    return Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+
+async def started(runtime: Runtime) -> tuple[asyncio.Future[int], InterphoneClient]:
+    """``runtime`` running (its ``run()``, to await for the exit code) and signed in."""
+    main = asyncio.ensure_future(runtime.run())
+    await asyncio.wait_for(runtime.ready.wait(), 5)
+    client = runtime.client
+    assert client is not None
+    return main, client
+
+
+def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp) -> None:
+    runtime = remembered_runtime(server, settings, qapp, OPS)
 
     async def scenario() -> int:
-        main = asyncio.ensure_future(runtime.run())
-        await asyncio.wait_for(runtime.ready.wait(), 5)
+        main, client = await started(runtime)
         assert runtime.sign_in_dialog is None
-        client = runtime.client
-        assert client is not None
         await until(lambda: str(client.model.joined) == OPS, what="rejoined")
         # idle: no audio stream, so no level-meter timer either
         audio, presenter = runtime.audio, runtime.presenter
@@ -283,20 +303,11 @@ def test_remember_me_rejoins_every_interphone_that_was_joined(qloop, server, set
                                                               qapp) -> None:
     """Several interphones at once: all of them come back, the talk target last (it is the
     talk target again), and what is remembered follows joins, leaves and a new target."""
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
-
     everyone, night = "group_1", "discuss_12"
-    settings.server_address = f"127.0.0.1:{server.port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-    settings.rejoin = f"{everyone} {night} {OPS}"
-    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+    runtime = remembered_runtime(server, settings, qapp, f"{everyone} {night} {OPS}")
 
     async def scenario() -> int:
-        main = asyncio.ensure_future(runtime.run())
-        await asyncio.wait_for(runtime.ready.wait(), 5)
-        client = runtime.client
-        assert client is not None
+        main, client = await started(runtime)
         await until(lambda: len(client.model.joined_ids) == 3, what="all three rejoined")
         assert [str(i) for i in client.model.joined_ids] == [everyone, night, OPS]
         assert str(client.model.talk_target) == OPS
@@ -337,19 +348,10 @@ def test_the_microphone_opens_at_the_press_and_closes_after_the_turn(qloop, ui: 
 
 
 def test_signing_out_forgets_the_interphones_to_rejoin(qloop, server, settings, qapp) -> None:
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
-
-    settings.server_address = f"127.0.0.1:{server.port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-    settings.rejoin = OPS
-    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+    runtime = remembered_runtime(server, settings, qapp, OPS)
 
     async def scenario() -> int:
-        main = asyncio.ensure_future(runtime.run())
-        await asyncio.wait_for(runtime.ready.wait(), 5)
-        client = runtime.client
-        assert client is not None
+        main, client = await started(runtime)
         await until(lambda: str(client.model.joined) == OPS, what="rejoined")
         runtime.sign_out()
         await until(lambda: runtime.sign_in_dialog is not None
@@ -363,74 +365,67 @@ def test_signing_out_forgets_the_interphones_to_rejoin(qloop, server, settings, 
     assert run(qloop, scenario(), timeout=20) == 0
 
 
-def test_level_meter_repaints_only_when_a_pixel_moves(qtbot) -> None:
-    from PySide6.QtCore import QEvent, QObject
+class PaintCounter(QObject):
+    """Counts the paint events of the widgets it watches, by their class name."""
 
+    def __init__(self, *widgets: QWidget) -> None:
+        super().__init__()
+        self.by: dict[str, int] = {}
+        for widget in widgets:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            name = type(watched).__name__
+            self.by[name] = self.by.get(name, 0) + 1
+        return False
+
+    def settle(self) -> None:
+        """Let the paints already asked for (the first show's) happen, then count from 0."""
+        for _ in range(3):
+            QApplication.processEvents()
+        self.by.clear()
+
+
+def shown(qtbot, widget: QWidget, width: int, height: int) -> None:
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+
+
+def test_level_meter_repaints_only_when_a_pixel_moves(qtbot) -> None:
     from app.ui.level_meter import LevelMeter
 
-    class Paints(QObject):
-        count = 0
-
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                Paints.count += 1
-            return False
-
     meter = LevelMeter()
-    qtbot.addWidget(meter)
-    meter.resize(120, 12)
-    meter.show()
-    qtbot.waitExposed(meter)
-    counter = Paints()
-    meter.installEventFilter(counter)
-    for _ in range(3):
-        QApplication.processEvents()  # the first show's paint
-    Paints.count = 0
+    shown(qtbot, meter, 120, 12)
+    counter = PaintCounter(meter)
+    counter.settle()
     for _ in range(5):  # silence stays silence: nothing to repaint
         meter.set_level(0.0)
         QApplication.processEvents()
-    assert Paints.count == 0
+    assert counter.by.get("LevelMeter", 0) == 0
     meter.set_level(0.5)
     QApplication.processEvents()
-    assert Paints.count == 1 and meter.fraction > 0
+    assert counter.by.get("LevelMeter", 0) == 1 and meter.fraction > 0
     for _ in range(5):  # a steady level: the bar and the peak stay where they are
         meter.set_level(0.5)
         QApplication.processEvents()
-    assert Paints.count == 1
+    assert counter.by.get("LevelMeter", 0) == 1
     meter.set_level(0.05)  # the bar drops; the peak marker decays a pixel at a time
     QApplication.processEvents()
-    assert Paints.count == 2
+    assert counter.by.get("LevelMeter", 0) == 2
 
 
 def test_a_level_change_repaints_the_meter_alone_not_the_bar_behind_it(qtbot) -> None:
     """The meters move 10 times a second while audio plays: an opaque meter keeps Qt from
     repainting the audio bar (and the window) under it each time."""
-    from PySide6.QtCore import QEvent, QObject
-
     from app.ui.audio_bar import AudioBar
 
-    class Paints(QObject):
-        def __init__(self) -> None:
-            super().__init__()
-            self.by: dict[str, int] = {}
-
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                name = type(watched).__name__
-                self.by[name] = self.by.get(name, 0) + 1
-            return False
-
     bar = AudioBar()
-    qtbot.addWidget(bar)
-    bar.resize(640, 30)
-    bar.show()
-    qtbot.waitExposed(bar)
-    counter = Paints()
-    bar.installEventFilter(counter)
-    bar.output_meter.installEventFilter(counter)
-    for _ in range(3):
-        QApplication.processEvents()
-    counter.by.clear()
+    shown(qtbot, bar, 640, 30)
+    counter = PaintCounter(bar, bar.output_meter)
+    counter.settle()
     for level in (0.2, 0.6, 0.1):
         bar.set_levels(0.0, level)
         QApplication.processEvents()
@@ -443,36 +438,15 @@ def test_the_talk_countdown_repaints_the_button_alone(qtbot) -> None:
     from repainting the panel behind it each time."""
     import time as clock
 
-    from PySide6.QtCore import QEvent, QObject
-    from PySide6.QtWidgets import QVBoxLayout, QWidget
-
     from app.ui.talk_button import TalkButton
 
-    class Paints(QObject):
-        def __init__(self) -> None:
-            super().__init__()
-            self.by: dict[str, int] = {}
-
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                name = type(watched).__name__
-                self.by[name] = self.by.get(name, 0) + 1
-            return False
-
     panel = QWidget()
-    qtbot.addWidget(panel)
     button = TalkButton(panel)
     QVBoxLayout(panel).addWidget(button)
-    panel.resize(300, 300)
-    panel.show()
-    qtbot.waitExposed(panel)
+    shown(qtbot, panel, 300, 300)
     button.set_state(TalkState.TALKING, deadline=clock.monotonic() + 60, max_talk=60)
-    counter = Paints()
-    panel.installEventFilter(counter)
-    button.installEventFilter(counter)
-    for _ in range(3):
-        QApplication.processEvents()
-    counter.by.clear()
+    counter = PaintCounter(panel, button)
+    counter.settle()
     for _ in range(3):
         button.update()  # what the countdown's tick does
         QApplication.processEvents()
