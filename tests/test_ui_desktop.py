@@ -28,6 +28,7 @@ from app.ui.view_types import TalkState
 if TYPE_CHECKING:
     from app.client import InterphoneClient
     from app.server import InterphoneServer
+    from app.ui.main_window import MainWindow
     from app.ui.runtime import Runtime
     from app.ui.settings import Settings
 
@@ -108,21 +109,32 @@ def xvfb_display() -> Iterator[str]:
     yield from run_xvfb()
 
 
+def in_x11_session(monkeypatch: pytest.MonkeyPatch, display: str) -> None:
+    """The environment of an X11 session on ``display`` (no Wayland)."""
+    monkeypatch.setenv("DISPLAY", display)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+
+
+def talk_key_service(window: MainWindow) -> GlobalTalkKeyService:
+    """A global talk key service that holds ``window``'s talk key, as the runtime wires it."""
+    service = GlobalTalkKeyService()
+    service.pressed.connect(lambda: window.hold_global_key(True))
+    service.released.connect(lambda: window.hold_global_key(False))
+    return service
+
+
 def test_global_key_talks_while_another_program_has_the_focus(
         qloop, ui: UiSession, xvfb_display: str, monkeypatch) -> None:
     """Under Xvfb: F9 typed into another X client's window grabs the floor, its release
     lets it go, through the same press/release path as Space."""
     from tests.xvfb_fixtures import FocusedWindow, SyntheticInput
 
-    monkeypatch.setenv("DISPLAY", xvfb_display)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    in_x11_session(monkeypatch, xvfb_display)
     window = ui.window
     other = FocusedWindow(xvfb_display)
     synthetic = SyntheticInput(xvfb_display)
-    service = GlobalTalkKeyService()
-    service.pressed.connect(lambda: window.hold_global_key(True))
-    service.released.connect(lambda: window.hold_global_key(False))
+    service = talk_key_service(window)
     try:
         async def scenario() -> None:
             status = await service.apply("F9")
@@ -148,14 +160,10 @@ def test_global_key_grab_reaches_the_server(qloop, ui: UiSession, server, xvfb_d
                                             monkeypatch) -> None:
     from tests.xvfb_fixtures import SyntheticInput
 
-    monkeypatch.setenv("DISPLAY", xvfb_display)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    in_x11_session(monkeypatch, xvfb_display)
     window = ui.window
     synthetic = SyntheticInput(xvfb_display)
-    service = GlobalTalkKeyService()
-    service.pressed.connect(lambda: window.hold_global_key(True))
-    service.released.connect(lambda: window.hold_global_key(False))
+    service = talk_key_service(window)
     try:
         async def scenario() -> None:
             await service.apply("RightCtrl")
