@@ -8,6 +8,7 @@ Fault tests (a node killed, Redis restarted) are at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -274,7 +275,13 @@ async def connect_when_up(port: int, uid: str) -> RawClient:
     raise AssertionError(f"no node on port {port}")
 
 
-async def test_a_killed_node_frees_its_floor_and_its_sessions(tmp_path: Path) -> None:
+DoomedAndOne = tuple[int, subprocess.Popen[bytes], list[InterphoneServer]]
+
+
+@contextlib.asynccontextmanager
+async def doomed_node_beside_one(tmp_path: Path) -> AsyncIterator[DoomedAndOne]:
+    """Two nodes on a fresh Redis: one in a process of its own, to kill (its port and
+    process), and one here (the nodes); the process and Redis end with the block."""
     redis = RedisProcess(tmp_path)
     redis.start()
     config = tmp_path / "directory.toml"
@@ -283,30 +290,35 @@ async def test_a_killed_node_frees_its_floor_and_its_sessions(tmp_path: Path) ->
     process = start_node_process(config, port, redis.url, "doomed")
     try:
         async with running_nodes(1, redis.url) as nodes:
-            alice = await connect_when_up(port, "alice")
-            bob = await logged_in(nodes[0].port, "bob")
-            await alice.join(G58)
-            await bob.join(G58)
-            assert (await alice.speak(G58)).ok
-            await info_until(bob, lambda i: i.speaker == "alice")
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            # the node's heartbeat expires: its session leaves, its floor is free
-            info = await info_until(bob, lambda i: i.member_count == 1, timeout=10.0)
-            assert info.members == ("bob",) and info.speaker == ""
-            assert await alice.closed_by_server(5.0)
-            # its client starts again on the surviving node
-            again = await logged_in(nodes[0].port, "alice")
-            await again.join(G58)
-            assert (await again.speak(G58)).ok
-            await info_until(bob, lambda i: i.speaker == "alice")
-            for client in (alice, again, bob):
-                await client.close()
+            yield port, process, nodes
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         redis.stop()
+
+
+async def test_a_killed_node_frees_its_floor_and_its_sessions(tmp_path: Path) -> None:
+    async with doomed_node_beside_one(tmp_path) as (port, process, nodes):
+        alice = await connect_when_up(port, "alice")
+        bob = await logged_in(nodes[0].port, "bob")
+        await alice.join(G58)
+        await bob.join(G58)
+        assert (await alice.speak(G58)).ok
+        await info_until(bob, lambda i: i.speaker == "alice")
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        # the node's heartbeat expires: its session leaves, its floor is free
+        info = await info_until(bob, lambda i: i.member_count == 1, timeout=10.0)
+        assert info.members == ("bob",) and info.speaker == ""
+        assert await alice.closed_by_server(5.0)
+        # its client starts again on the surviving node
+        again = await logged_in(nodes[0].port, "alice")
+        await again.join(G58)
+        assert (await again.speak(G58)).ok
+        await info_until(bob, lambda i: i.speaker == "alice")
+        for client in (alice, again, bob):
+            await client.close()
 
 
 async def test_without_redis_changes_are_refused_and_resume_when_it_returns(

@@ -33,7 +33,7 @@ from app.server import InterphoneServer
 from app.server.directory import Directory
 from tests.redis_fixtures import RedisProcess, running_nodes, settle, start_node
 from tests.server_fixtures import G58, TEST_TOML, RawClient
-from tests.test_cluster import connect_when_up, free_port, info_until, start_node_process
+from tests.test_cluster import connect_when_up, doomed_node_beside_one, info_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,6 +91,28 @@ def floor_notice(kind: FloorNoticeType) -> Callable[[object], bool]:
     return lambda body: isinstance(body, FloorNotice) and body.type is kind
 
 
+async def alice_and_bob(alice_port: int, bob_port: int,
+                        *features: str) -> tuple[RawClient, RawClient]:
+    """alice logged in on ``alice_port``, then bob on ``bob_port``, both asking ``features``."""
+    alice = await client_with(alice_port, "alice", *features)
+    bob = await client_with(bob_port, "bob", *features)
+    return alice, bob
+
+
+async def alice_talks_in_58(alice: RawClient, bob: RawClient) -> None:
+    """Both join G58, then alice takes its floor."""
+    await alice.join(G58)
+    await bob.join(G58)
+    assert (await alice.speak(G58)).ok
+
+
+async def queue_for_58(client: RawClient) -> Any:
+    """``client`` asks for G58's floor, held by another, and waits in line: the reply's body."""
+    queued = await client.request(SpeakRequest(True, G58, queue=True))
+    assert queued.ok and queued.body.queued, queued
+    return queued.body
+
+
 async def close_all(*clients: RawClient) -> None:
     for client in clients:
         await client.close()
@@ -103,8 +125,7 @@ async def close_all(*clients: RawClient) -> None:
 async def test_a_contact_on_another_node_is_seen_online_and_offline(
         kind: str, tmp_path: Path) -> None:
     async with spread_of(kind, tmp_path) as spread:
-        alice = await client_with(spread.port(0), "alice", "presence")
-        bob = await client_with(spread.port(1), "bob", "presence")
+        alice, bob = await alice_and_bob(spread.port(0), spread.port(1), "presence")
         assert await notice(alice, lambda b: isinstance(b, PresenceChanged)) == \
             PresenceChanged("bob", True)
         listed = (await alice.request(PresenceSyncRequest())).body.contacts
@@ -119,8 +140,7 @@ async def test_a_contact_on_another_node_is_seen_online_and_offline(
 async def test_a_call_rings_declines_rings_again_and_is_answered_across_nodes(
         kind: str, tmp_path: Path) -> None:
     async with spread_of(kind, tmp_path) as spread:
-        alice = await client_with(spread.port(0), "alice", "presence")
-        bob = await client_with(spread.port(1), "bob", "presence")
+        alice, bob = await alice_and_bob(spread.port(0), spread.port(1), "presence")
         await alice.join(CHAT)  # joining a chat rings the other party
         ringing = await notice(bob, call_notice(CallNoticeType.RINGING))
         assert ringing.peer == "alice"
@@ -152,8 +172,7 @@ async def test_an_unanswered_call_times_out_once_for_both_parties(
     async with spread_of(kind, tmp_path) as spread:
         for node in spread.nodes:
             node.state.presence.ring_timeout = 0.5
-        alice = await client_with(spread.port(0), "alice", "presence")
-        bob = await client_with(spread.port(1), "bob", "presence")
+        alice, bob = await alice_and_bob(spread.port(0), spread.port(1), "presence")
         await alice.join(CHAT)
         await notice(bob, call_notice(CallNoticeType.RINGING))
         await notice(alice, call_notice(CallNoticeType.NO_ANSWER))
@@ -177,13 +196,9 @@ async def test_an_unanswered_call_times_out_once_for_both_parties(
 async def test_a_request_queued_on_one_node_is_granted_when_the_holder_elsewhere_releases(
         kind: str, tmp_path: Path) -> None:
     async with spread_of(kind, tmp_path) as spread:
-        alice = await client_with(spread.port(0), "alice", "floor-queue")
-        bob = await client_with(spread.port(1), "bob", "floor-queue")
-        await alice.join(G58)
-        await bob.join(G58)
-        assert (await alice.speak(G58)).ok
-        queued = await bob.request(SpeakRequest(True, G58, queue=True))
-        assert queued.ok and queued.body.queued and queued.body.position == 1
+        alice, bob = await alice_and_bob(spread.port(0), spread.port(1), "floor-queue")
+        await alice_talks_in_58(alice, bob)
+        assert (await queue_for_58(bob)).position == 1
         assert (await alice.speak(G58, on=False)).ok
         await notice(bob, floor_notice(FloorNoticeType.GRANTED))
         await info_until(alice, lambda i: i.speaker == "bob")
@@ -196,12 +211,9 @@ async def test_a_request_queued_on_one_node_is_granted_when_the_holder_elsewhere
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_queued_request_expires_on_every_node_alike(kind: str, tmp_path: Path) -> None:
     async with spread_of(kind, tmp_path, queue_timeout=0.5) as spread:
-        alice = await client_with(spread.port(0), "alice", "floor-queue")
-        bob = await client_with(spread.port(1), "bob", "floor-queue")
-        await alice.join(G58)
-        await bob.join(G58)
-        assert (await alice.speak(G58)).ok
-        assert (await bob.request(SpeakRequest(True, G58, queue=True))).body.queued
+        alice, bob = await alice_and_bob(spread.port(0), spread.port(1), "floor-queue")
+        await alice_talks_in_58(alice, bob)
+        await queue_for_58(bob)
         left = await notice(bob, floor_notice(FloorNoticeType.LEFT))
         assert left.reason == "timeout"
         await settle(spread.nodes)
@@ -216,37 +228,23 @@ async def test_a_queued_request_expires_on_every_node_alike(kind: str, tmp_path:
 
 
 async def test_a_queued_request_ends_with_its_node(tmp_path: Path) -> None:
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    config = tmp_path / "directory.toml"
-    config.write_text(TEST_TOML)
-    port = free_port()
-    process = start_node_process(config, port, redis.url, "doomed")
-    try:
-        async with running_nodes(1, redis.url) as nodes:
-            bob = await connect_when_up(port, "bob")
-            await bob.close()
-            bob = await client_with(port, "bob", "floor-queue")
-            alice = await client_with(nodes[0].port, "alice", "floor-queue")
-            await alice.join(G58)
-            await bob.join(G58)
-            assert (await alice.speak(G58)).ok
-            assert (await bob.request(SpeakRequest(True, G58, queue=True))).body.queued
-            await settle(nodes)
-            assert nodes[0].state.interphones[G58].floor.queue == ("bob",)
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            await info_until(alice, lambda i: i.member_count == 1 and i.speaker == "alice",
-                             timeout=10.0)
-            assert nodes[0].state.interphones[G58].floor.queue == ()
-            assert (await alice.speak(G58, on=False)).ok
-            await info_until(alice, lambda i: i.speaker == "")
-            await close_all(alice, bob)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        redis.stop()
+    async with doomed_node_beside_one(tmp_path) as (port, process, nodes):
+        bob = await connect_when_up(port, "bob")
+        await bob.close()
+        bob = await client_with(port, "bob", "floor-queue")
+        alice = await client_with(nodes[0].port, "alice", "floor-queue")
+        await alice_talks_in_58(alice, bob)
+        await queue_for_58(bob)
+        await settle(nodes)
+        assert nodes[0].state.interphones[G58].floor.queue == ("bob",)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        await info_until(alice, lambda i: i.member_count == 1 and i.speaker == "alice",
+                         timeout=10.0)
+        assert nodes[0].state.interphones[G58].floor.queue == ()
+        assert (await alice.speak(G58, on=False)).ok
+        await info_until(alice, lambda i: i.speaker == "")
+        await close_all(alice, bob)
 
 
 # ---- directory reload ----------------------------------------------------------------------------
@@ -261,8 +259,7 @@ WITHOUT_BOB_AND_CAROL_OUT_OF_58 = (
 async def test_a_reload_kicks_a_removed_user_and_ends_hidden_memberships_on_every_node(
         kind: str, tmp_path: Path) -> None:
     async with spread_of(kind, tmp_path) as spread:
-        alice = await client_with(spread.port(0), "alice")
-        bob = await client_with(spread.port(1), "bob")
+        alice, bob = await alice_and_bob(spread.port(0), spread.port(1))
         carol = await client_with(spread.port(1), "carol")
         for client in (alice, bob, carol):
             await client.join(G58)
@@ -286,8 +283,7 @@ async def test_a_reload_kicks_a_removed_user_and_ends_hidden_memberships_on_ever
 async def test_a_reload_of_one_node_kicks_the_removed_user_from_every_node(
         tmp_path: Path) -> None:
     async with spread_of("redis-2", tmp_path) as spread:
-        alice = await client_with(spread.port(0), "alice")
-        bob = await client_with(spread.port(1), "bob")
+        alice, bob = await alice_and_bob(spread.port(0), spread.port(1))
         await alice.join(G58)
         await bob.join(G58)
         await info_until(alice, lambda i: i.member_count == 2)
@@ -307,11 +303,8 @@ async def test_a_reload_of_one_node_kicks_the_removed_user_from_every_node(
 async def test_an_emergency_on_one_node_preempts_a_holder_on_another(
         kind: str, tmp_path: Path) -> None:
     async with spread_of(kind, tmp_path) as spread:
-        alice = await client_with(spread.port(0), "alice", "emergency")
-        bob = await client_with(spread.port(1), "bob", "emergency")
-        await alice.join(G58)
-        await bob.join(G58)
-        assert (await alice.speak(G58)).ok
+        alice, bob = await alice_and_bob(spread.port(0), spread.port(1), "emergency")
+        await alice_talks_in_58(alice, bob)
         urgent = await bob.request(SpeakRequest(True, G58, emergency=True))
         assert urgent.ok, urgent
         revoked = await notice(alice, floor_notice(FloorNoticeType.REVOKED))
@@ -329,12 +322,9 @@ async def test_a_node_started_from_a_snapshot_knows_the_floor_and_its_line(
     redis.start()
     try:
         async with running_nodes(2, redis.url, snapshot_every=4) as nodes:
-            alice = await client_with(nodes[0].port, "alice", "floor-queue")
-            bob = await client_with(nodes[1].port, "bob", "floor-queue")
-            await alice.join(G58)
-            await bob.join(G58)
-            assert (await alice.speak(G58)).ok
-            assert (await bob.request(SpeakRequest(True, G58, queue=True))).body.queued
+            alice, bob = await alice_and_bob(nodes[0].port, nodes[1].port, "floor-queue")
+            await alice_talks_in_58(alice, bob)
+            await queue_for_58(bob)
             store = nodes[0].store
             assert store is not None and store._writer_redis is not None
             redis_client = store._writer_redis
