@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import ssl as ssl_module
 from collections.abc import Callable
 from typing import cast
@@ -28,6 +26,9 @@ from app.client.errors import (
     ServerUnreachable,
     error_from_reply,
 )
+from app.client.failures import CLOSED_BEFORE_ANY_ANSWER as CLOSED_BEFORE_ANY_ANSWER
+from app.client.failures import TLS_RECORD_RECEIVED as TLS_RECORD_RECEIVED
+from app.client.failures import Failure, FailureKind, os_reason_of, os_words
 from app.client.session import (
     ClientSession,
     ConnectionClosed,
@@ -38,7 +39,7 @@ from app.client.session import (
     ResponseUnreadable,
     SessionEvent,
 )
-from app.client.trust import NOT_TLS, closed_silently, describe_tls_failure
+from app.client.trust import closed_silently, tls_failure
 from app.protocol import LoginResult
 from app.protocol.limits import MAX_FRAME
 from app.protocol.messages import Body
@@ -66,7 +67,7 @@ class SignalingConnection(asyncio.Protocol):
         self.peer_host = ""
         self._plain = True
         self._received = 0
-        self._tls_hint: str | None = None
+        self._tls_hint: FailureKind | None = None
         self._closed_here = False
 
     @classmethod
@@ -81,15 +82,15 @@ class SignalingConnection(asyncio.Protocol):
                 _, protocol = await loop.create_connection(
                     lambda: cls(session, on_event, on_closed), host, port, ssl=ssl)
         except TimeoutError:
-            raise ServerUnreachable(
-                f"cannot reach {host}:{port}: no answer within {connect_timeout:g} s") from None
+            raise ServerUnreachable.because(Failure(
+                FailureKind.NO_ANSWER, f"{host}:{port}", seconds=connect_timeout)) from None
         except OSError as exc:
             if ssl is not None:  # TLS: name the problem (issuer, name, pin, not TLS at all)
-                problem = describe_tls_failure(exc, f"{host}:{port}")
-                if closed_silently(exc) and await answers_plain_text(host, port):
-                    problem = f"TLS to {host}:{port}: {NOT_TLS}"
-                raise ServerUnreachable(problem) from None
-            raise ServerUnreachable(f"cannot reach {host}:{port}: {_os_reason(exc)}") from None
+                raise ServerUnreachable.because(
+                    await tls_failure_probed(exc, host, port)) from None
+            raise ServerUnreachable.because(Failure(
+                FailureKind.CANNOT_REACH, f"{host}:{port}", os_words(exc),
+                os_reason=os_reason_of(exc))) from None
         return protocol
 
     # ---- asyncio.Protocol --------------------------------------------------------------
@@ -102,7 +103,7 @@ class SignalingConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._plain and not self._received and looks_like_tls(data):
-            self._tls_hint = TLS_RECORD_RECEIVED  # a TLS alert: the port speaks TLS
+            self._tls_hint = FailureKind.TLS_REQUIRED  # a TLS alert: the port speaks TLS
             if self._transport is not None:
                 self._transport.abort()
             return
@@ -114,10 +115,11 @@ class SignalingConnection(asyncio.Protocol):
         self._transport = None
         if (self._plain and not self._received and self._tls_hint is None
                 and not self._closed_here and not self.session.closed):
-            self._tls_hint = CLOSED_BEFORE_ANY_ANSWER
+            self._tls_hint = FailureKind.MAYBE_TLS_REQUIRED
         if self._tls_hint is not None:  # first: the pending login fails with the hint
-            self._fail_all(TlsExpected(self._tls_hint))
-            self.session.connection_lost(self._tls_hint)
+            hint = TlsExpected.because(Failure(self._tls_hint))
+            self._fail_all(hint)
+            self.session.connection_lost(str(hint))
         else:
             self.session.connection_lost(f"connection closed{': ' + str(exc) if exc else ''}")
         self._pump()
@@ -223,8 +225,8 @@ class SignalingConnection(asyncio.Protocol):
         elif isinstance(event, RequestRefused):
             future.set_exception(error_from_reply(event.error, name))
         elif isinstance(event, RequestTimedOut):
-            future.set_exception(
-                RequestTimeout(f"{name}: no answer within {event.timeout:g} s"))
+            future.set_exception(RequestTimeout.because(Failure(
+                FailureKind.REQUEST_TIMEOUT, request=name, seconds=event.timeout)))
         else:
             future.set_exception(RemoteProtocolError(f"{name}: {event.error}"))
 
@@ -260,12 +262,15 @@ class TlsExpected(ConnectionLost):
     TLS record: the port most likely requires TLS (the message says so)."""
 
 
-TLS_RECORD_RECEIVED = "the server answered with TLS: this port requires TLS"
-CLOSED_BEFORE_ANY_ANSWER = ("connection closed before any answer "
-                            "(the server may require TLS)")
-
-
 PLAIN_PROBE = b"<message type='request' seq='tls-probe' module='MID_SESSION'><ping/></message>"
+
+
+async def tls_failure_probed(exc: BaseException, host: str, port: int) -> Failure:
+    """:func:`~app.client.trust.tls_failure`, told apart once more when the server closed
+    without a word: a port that answers a plain-text ping is a plain-text server."""
+    if closed_silently(exc) and await answers_plain_text(host, port):
+        return Failure(FailureKind.TLS_PLAIN_TEXT, f"{host}:{port}")
+    return tls_failure(exc, f"{host}:{port}")
 
 
 async def answers_plain_text(host: str, port: int, timeout: float = 2.0) -> bool:
@@ -295,12 +300,3 @@ def _consume_exception(future: asyncio.Future[Body]) -> None:
     """A request whose caller was cancelled may still fail: nobody needs to hear of it."""
     if not future.cancelled():
         future.exception()
-
-
-def _os_reason(exc: OSError) -> str:
-    """A short human reason: 'Connection refused', 'Name or service not known', ..."""
-    if isinstance(exc, socket.gaierror) and exc.strerror:
-        return exc.strerror
-    if exc.errno and exc.errno > 0:
-        return os.strerror(exc.errno)
-    return str(exc) or type(exc).__name__

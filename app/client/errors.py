@@ -13,16 +13,33 @@ and :class:`LocalProtocolError` (the caller misused the session: a request
 before login, a body that is not a request, a frame over the size limit). The
 second is a programming error, a :class:`ValueError`, never a
 :class:`ClientError` to recover from.
+
+Every error's message is English (the CLI prints it); :func:`failure_of` gives the same
+as data (:class:`~app.client.failures.Failure`) for an interface to word in its language.
 """
 
 from __future__ import annotations
 
+from typing import Self
+
+from app.client.failures import Failure, FailureKind, english, os_reason_of, os_words
 from app.protocol import ErrCode, ErrorReply
 from app.protocol.ids import is_valid_name
 
 
 class ClientError(Exception):
     """Base class of every error :mod:`app.client` raises."""
+
+    failure: Failure | None = None
+    """The failure as data, when the raiser built the message from it (:meth:`because`);
+    :func:`failure_of` gives one for any error."""
+
+    @classmethod
+    def because(cls, failure: Failure) -> Self:
+        """The error whose message is :func:`~app.client.failures.english` of ``failure``."""
+        error = cls(english(failure))
+        error.failure = failure
+        return error
 
 
 class ServerError(ClientError):
@@ -117,3 +134,23 @@ def error_from_reply(reply: ErrorReply, request: str = "") -> ServerError:
                          holder=reply.holder or holder_from_errmsg(reply.errmsg),
                          reason=reply.reason)
     return cls(reply.errcode, reply.errmsg, request=request)
+
+
+def failure_of(exc: BaseException) -> Failure:
+    """Why ``exc`` happened, as data (its message stays the English wording)."""
+    if isinstance(exc, ClientError) and exc.failure is not None:
+        return exc.failure
+    kind = FailureKind
+    if isinstance(exc, ServerError):
+        return Failure(kind.SERVER_ERROR, detail=exc.errmsg, request=exc.request,
+                       errcode=exc.errcode)
+    if isinstance(exc, QueueLeft):
+        return Failure(kind.LEFT_THE_LINE, detail=exc.reason)
+    for cls, simple in ((NotConnected, kind.NOT_CONNECTED), (NotJoined, kind.NOT_JOINED),
+                        (ConnectionLost, kind.CONNECTION_LOST),
+                        (RemoteProtocolError, kind.PROTOCOL_ERROR)):
+        if isinstance(exc, cls):
+            return Failure(simple, detail=str(exc))
+    if isinstance(exc, OSError) and not isinstance(exc, ClientError):
+        return Failure(kind.OS_ERROR, detail=os_words(exc), os_reason=os_reason_of(exc))
+    return Failure(kind.OTHER, detail=str(exc) or type(exc).__name__)

@@ -16,7 +16,8 @@ kept by the caller (QSettings); the functions here never touch it.
 
 Every failure becomes one line naming the problem (:func:`describe_tls_failure`):
 unknown issuer, name mismatch, fingerprint mismatch, expired certificate, or a
-server that does not speak TLS.
+server that does not speak TLS; :func:`tls_failure` gives it as data
+(:class:`~app.client.failures.Failure`) for an interface to word in its language.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from app.client.failures import CLOSED_DURING_HANDSHAKE as CLOSED_DURING_HANDSHAKE
+from app.client.failures import (
+    NO_CERTIFICATE,
+    Failure,
+    FailureKind,
+    english,
+    os_reason_of,
+)
+from app.client.failures import NOT_TLS as NOT_TLS
 
 _HEX_PIN = re.compile(r"^[0-9A-Fa-f]{64}$")
 # OpenSSL X509_V_ERR_* codes that mean "I do not know who signed this".
@@ -39,6 +50,9 @@ _NOT_YET_VALID = 9
 
 class TrustError(ssl.SSLError):
     """The handshake succeeded but the certificate is not the one we trust."""
+
+    presented: str = ""
+    """The fingerprint the server presented (a pin mismatch)."""
 
 
 class TofuVerdict(enum.Enum):
@@ -111,7 +125,7 @@ def peer_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str:
     """Fingerprint of the certificate the server sent (``writer.get_extra_info('ssl_object')``)."""
     der = ssl_object.getpeercert(binary_form=True)
     if not der:
-        raise TrustError("the server sent no certificate")
+        raise TrustError(NO_CERTIFICATE)
     return fingerprint_of_der(der)
 
 
@@ -119,7 +133,9 @@ def check_pin(ssl_object: ssl.SSLObject | ssl.SSLSocket, pin: str) -> None:
     """Raise :class:`TrustError` unless the server's certificate has fingerprint ``pin``."""
     actual = peer_fingerprint(ssl_object)
     if actual != normalize_fingerprint(pin):
-        raise TrustError(f"fingerprint mismatch: the server presented {actual}")
+        error = TrustError(f"fingerprint mismatch: the server presented {actual}")
+        error.presented = actual
+        raise error
 
 
 def after_handshake(ssl_object: ssl.SSLObject | ssl.SSLSocket, policy: TrustPolicy) -> str:
@@ -179,15 +195,6 @@ def tofu_message(verdict: TofuVerdict, server: str, fingerprint: str,
 # ---- one-line failures -----------------------------------------------------------------------
 
 
-CLOSED_DURING_HANDSHAKE = ("the server closed the connection during the handshake "
-                           "(it may not speak TLS on this port: try without TLS)")
-"""A TLS server answers a hello it cannot serve with an alert; one that closes without a
-word after the client's hello is most likely a plain-text server."""
-
-
-NOT_TLS = "the server does not speak TLS on this port (it answers in plain text)"
-
-
 def closed_silently(exc: BaseException) -> bool:
     """Whether a TLS handshake failed because the server closed without a word (no alert):
     worth asking the port in plain text whether it is a plain-text server."""
@@ -198,37 +205,47 @@ def closed_silently(exc: BaseException) -> bool:
 
 
 def describe_tls_failure(exc: BaseException, server: str) -> str:
-    """One line naming why a TLS connection to ``server`` failed."""
+    """One line naming why a TLS connection to ``server`` failed (English, for the CLI;
+    :func:`tls_failure` gives the same as data)."""
+    return english(tls_failure(exc, server))
+
+
+def tls_failure(exc: BaseException, server: str) -> Failure:
+    """Why a TLS connection to ``server`` failed: a TLS kind, or ``CANNOT_CONNECT``."""
+    kind = FailureKind
     if isinstance(exc, TrustError):
-        return f"TLS to {server}: {exc.args[0] if exc.args else 'fingerprint mismatch'}"
+        if exc.presented or not exc.args or exc.args[0] == "fingerprint mismatch":
+            return Failure(kind.TLS_FINGERPRINT_MISMATCH, server, exc.presented)
+        if exc.args[0] == NO_CERTIFICATE:
+            return Failure(kind.TLS_NO_CERTIFICATE, server)
+        return Failure(kind.TLS_OTHER, server, str(exc.args[0]))
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = exc.verify_code
         detail = exc.verify_message or ""
         if code in _UNKNOWN_ISSUER_CODES:
-            problem = f"unknown issuer ({detail}); use --ca-file or --tls-fingerprint"
-        elif code in (_HOSTNAME_MISMATCH, _IP_MISMATCH):
-            problem = f"name mismatch ({detail})"
-        elif code == _EXPIRED:
-            problem = "certificate expired"
-        elif code == _NOT_YET_VALID:
-            problem = "certificate not yet valid (check the clock)"
-        else:
-            problem = f"certificate refused ({detail or code})"
-        return f"TLS to {server}: {problem}"
+            return Failure(kind.TLS_UNKNOWN_ISSUER, server, detail)
+        if code in (_HOSTNAME_MISMATCH, _IP_MISMATCH):
+            return Failure(kind.TLS_NAME_MISMATCH, server, detail)
+        if code == _EXPIRED:
+            return Failure(kind.TLS_EXPIRED, server)
+        if code == _NOT_YET_VALID:
+            return Failure(kind.TLS_NOT_YET_VALID, server)
+        return Failure(kind.TLS_CERTIFICATE_REFUSED, server, detail or str(code))
     if isinstance(exc, ssl.SSLError):
         reason = (exc.reason or "").upper()
         if reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE",
                       "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"):
-            return f"TLS to {server}: the server does not speak TLS on this port"
+            return Failure(kind.TLS_NOT_TLS, server)
         if isinstance(exc, ssl.SSLEOFError) or reason.startswith("UNEXPECTED_EOF"):
-            return f"TLS to {server}: {CLOSED_DURING_HANDSHAKE}"
+            return Failure(kind.TLS_CLOSED_DURING_HANDSHAKE, server)
         if "VERSION" in reason or "PROTOCOL" in reason:
-            return f"TLS to {server}: no common TLS version ({exc.reason})"
-        return f"TLS to {server}: handshake failed ({exc.reason or exc})"
+            return Failure(kind.TLS_NO_COMMON_VERSION, server, str(exc.reason))
+        return Failure(kind.TLS_HANDSHAKE_FAILED, server, str(exc.reason or exc))
     if isinstance(exc, ConnectionResetError | BrokenPipeError):
-        return f"TLS to {server}: {CLOSED_DURING_HANDSHAKE}"
+        return Failure(kind.TLS_CLOSED_DURING_HANDSHAKE, server)
     if isinstance(exc, TimeoutError):
-        return f"TLS to {server}: the handshake timed out"
+        return Failure(kind.TLS_TIMED_OUT, server)
     if isinstance(exc, OSError):
-        return f"cannot connect to {server}: {exc.strerror or exc}"
-    return f"TLS to {server}: {exc}"
+        return Failure(kind.CANNOT_CONNECT, server, str(exc.strerror or exc),
+                       os_reason=os_reason_of(exc))
+    return Failure(kind.TLS_OTHER, server, str(exc))

@@ -18,13 +18,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.client.address import parse_server_address, parse_server_list
+from app.client.failures import Failure
 from app.ui.assets import icon
+from app.ui.failure_text import failure_text, fill
 from app.ui.view_types import CertificateDetails, SignInProblem
 
 _FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){31}[0-9A-F]{2}")
-_PLACEHOLDER = re.compile(r"%([1-9])")
 _BYTES_PER_LINE = 8
 _MIN_WIDTH = 380
+
+SignInDetail = str | CertificateDetails | Failure
+"""A problem's details: data worded by the dialog, or words shown as they are."""
 
 
 def breakable_fingerprints(text: str) -> str:
@@ -37,13 +41,6 @@ def breakable_fingerprints(text: str) -> str:
                  for i in range(0, len(pairs), _BYTES_PER_LINE)]
         return ": ".join(lines)
     return _FINGERPRINT.sub(spaced, text)
-
-
-def fill(text: str, *values: str) -> str:
-    """``text`` with ``%1``, ``%2``... replaced by ``values`` in one pass (as QString.arg:
-    a value that holds ``%2`` itself, e.g. an IPv6 scope, stays as it is)."""
-    return _PLACEHOLDER.sub(lambda match: values[int(match.group(1)) - 1]
-                            if int(match.group(1)) <= len(values) else match.group(0), text)
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -120,7 +117,7 @@ class SignInDialog(QDialog):
         layout.addWidget(self.trust_certificate)
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
-        self._problem: tuple[SignInProblem, str | CertificateDetails] | None = None
+        self._problem: tuple[SignInProblem, SignInDetail] | None = None
         self._busy_address = ""
         self._fingerprint = ""
         self.servers: list[tuple[str, int]] = []
@@ -160,11 +157,12 @@ class SignInDialog(QDialog):
             self.error.hide()
         self._show_texts()
 
-    def set_problem(self, problem: SignInProblem | None,
-                    detail: str | CertificateDetails = "") -> None:
+    def set_problem(self, problem: SignInProblem | None, detail: SignInDetail = "") -> None:
         """Show why signing in failed (None clears); the focus goes to the field to fix, so
-        Enter tries again (it never lands on Cancel). A certificate question's details are
-        given as data and worded here, in the interface's language."""
+        Enter tries again (it never lands on Cancel). The details are given as data (a
+        certificate question, a client failure) and worded here, in the interface's
+        language, again on a language switch; a ``str`` is shown as it is (the server's
+        words)."""
         self._problem = None if problem is None else (problem, detail)
         asking = problem in (SignInProblem.CERT_NEW, SignInProblem.CERT_CHANGED)
         if asking:  # each question is answered afresh (a submit clears the problem only)
@@ -248,6 +246,8 @@ class SignInDialog(QDialog):
         }[problem]
         if isinstance(detail, CertificateDetails):
             detail = self._certificate_text(detail)
+        elif isinstance(detail, Failure):
+            detail = failure_text(detail)
         if detail:
             text += "\n" + self.tr("Details: %1").replace("%1", breakable_fingerprints(detail))
         self.error.setText(text)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.client import (
     ClientError,
     InterphoneClient,
     LoginRefused,
-    RequestTimeout,
     ServerUnreachable,
 )
 from app.client.address import parse_server_list
 from app.client.asked_features import asked_features
+from app.client.connection import tls_failure_probed
+from app.client.errors import failure_of
+from app.client.failures import Failure
 from app.client.tasks import TaskSet
 from app.client.trust import (
     TofuVerdict,
@@ -142,22 +144,25 @@ class SignInFlow:
         others = tuple(servers[1:]) if servers[:1] == [(host, port)] else ()
         credentials = Credentials(host, port, uid, token, pin, others)
         client = credentials.client(self.connect_timeout)
-        problem: tuple[SignInProblem, str] | None = None
+        problem: tuple[SignInProblem, str | Failure] | None = None
+        error: BaseException | None = None
         try:
             await client.connect()
         except LoginRefused as exc:
-            problem = (SignInProblem.REFUSED, exc.errmsg)
+            error, problem = exc, (SignInProblem.REFUSED, exc.errmsg)  # the server's words
         except ServerUnreachable as exc:
-            problem = (SignInProblem.UNREACHABLE, str(exc))
-        except (RequestTimeout, ClientError, OSError) as exc:
-            problem = (SignInProblem.OTHER, str(exc))
+            error, failure = exc, failure_of(exc)
+            problem = (SignInProblem.TLS if failure.kind.tls else SignInProblem.UNREACHABLE,
+                       failure)
+        except (ClientError, OSError) as exc:
+            error, problem = exc, (SignInProblem.OTHER, failure_of(exc))
         except BaseException:
             await client.close()
             raise
         finally:
             self.dialog.set_busy(False)
         if problem is not None:
-            logger.info("sign-in to %s as %s failed: %s", address, uid, problem)
+            logger.info("sign-in to %s as %s failed: %s", address, uid, error)
             await client.close()
             self.dialog.set_problem(*problem)
             return
@@ -175,7 +180,10 @@ class SignInFlow:
         try:
             fingerprint = await probe_fingerprint(host, port, self.connect_timeout)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
-            self.dialog.set_problem(SignInProblem.TLS, describe_tls_failure(exc, address))
+            logger.info("%s", describe_tls_failure(exc, address))
+            failure = replace(await tls_failure_probed(exc, host, port), server=address)
+            self.dialog.set_problem(
+                SignInProblem.TLS if failure.kind.tls else SignInProblem.UNREACHABLE, failure)
             return None
         self.dialog.set_encryption(fingerprint)
         known = self.settings.known_fingerprints()

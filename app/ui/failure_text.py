@@ -1,0 +1,140 @@
+"""A client failure (:class:`~app.client.failures.Failure`) worded in the interface's
+language: app/client words it in English only (the CLI's lines), the desktop here.
+
+Call it when the text is shown, and again on a language change: nothing is cached.
+"""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QCoreApplication
+
+from app.client.errors import failure_of
+from app.client.failures import Failure, FailureKind, OsReason
+
+_PLACEHOLDER = re.compile(r"%([1-9])")
+
+
+def fill(text: str, *values: str) -> str:
+    """``text`` with ``%1``, ``%2``... replaced by ``values`` in one pass (as QString.arg:
+    a value that holds ``%2`` itself, e.g. an IPv6 scope, stays as it is)."""
+    return _PLACEHOLDER.sub(lambda match: values[int(match.group(1)) - 1]
+                            if int(match.group(1)) <= len(values) else match.group(0), text)
+
+
+def error_text(exc: BaseException) -> str:
+    """``exc`` (any client error, or an OSError) in the interface's language."""
+    return failure_text(failure_of(exc))
+
+
+def os_reason_text(reason: OsReason | None, words: str) -> str:
+    """The operating system's reason: a well-known one translated, else its own ``words``."""
+    known = {
+        OsReason.REFUSED: QCoreApplication.translate(
+            "FailureText", "the connection was refused (no server on this port?)"),
+        OsReason.RESET: QCoreApplication.translate(
+            "FailureText", "the connection was reset"),
+        OsReason.TIMED_OUT: QCoreApplication.translate(
+            "FailureText", "no answer in time"),
+        OsReason.HOST_UNREACHABLE: QCoreApplication.translate(
+            "FailureText", "no route to the host"),
+        OsReason.NETWORK_UNREACHABLE: QCoreApplication.translate(
+            "FailureText", "the network is unreachable"),
+        OsReason.UNKNOWN_HOST: QCoreApplication.translate(
+            "FailureText", "unknown host name"),
+    }
+    return known.get(reason, words) if reason is not None else words
+
+
+def failure_text(failure: Failure) -> str:
+    """One sentence naming ``failure``, in the interface's language."""
+    kind, server, detail = failure.kind, failure.server, failure.detail
+    seconds = f"{failure.seconds:g}"
+    if kind in (FailureKind.CANNOT_CONNECT, FailureKind.CANNOT_REACH, FailureKind.OS_ERROR):
+        reason = os_reason_text(failure.os_reason, detail)
+        if kind is FailureKind.OS_ERROR:
+            return reason
+        return fill(QCoreApplication.translate("FailureText", "Cannot reach %1: %2."),
+                    server, reason)
+    if kind is FailureKind.NO_ANSWER:
+        return fill(QCoreApplication.translate(
+            "FailureText", "Cannot reach %1: no answer within %2 s."), server, seconds)
+    if kind.tls:
+        return fill(QCoreApplication.translate(
+            "FailureText", "Encrypted connection to %1: %2"), server, _tls_text(failure))
+    if kind is FailureKind.REQUEST_TIMEOUT:
+        return fill(QCoreApplication.translate(
+            "FailureText", "The server did not answer within %1 s."), seconds)
+    if kind is FailureKind.SERVER_ERROR:
+        if not detail:
+            return fill(QCoreApplication.translate(
+                "FailureText", "The server answered with error %1."), str(failure.errcode))
+        return fill(QCoreApplication.translate(
+            "FailureText", "The server answered with error %1: %2"), str(failure.errcode),
+            detail)
+    if kind is FailureKind.LEFT_THE_LINE:
+        return {
+            "timeout": QCoreApplication.translate(
+                "FailureText", "You left the line: your turn did not come in time."),
+            "displaced": QCoreApplication.translate(
+                "FailureText", "You left the line: someone with priority took your place."),
+        }.get(detail, QCoreApplication.translate("FailureText", "You left the line."))
+    fixed = {
+        FailureKind.TLS_REQUIRED: QCoreApplication.translate(
+            "FailureText", "The server answered with TLS: this port requires an encrypted "
+            "connection."),
+        FailureKind.MAYBE_TLS_REQUIRED: QCoreApplication.translate(
+            "FailureText", "The server closed the connection before any answer (it may "
+            "require an encrypted connection)."),
+        FailureKind.CONNECTION_LOST: QCoreApplication.translate(
+            "FailureText", "The connection to the server was lost."),
+        FailureKind.PROTOCOL_ERROR: QCoreApplication.translate(
+            "FailureText", "The server sent an answer this program cannot read."),
+        FailureKind.NOT_CONNECTED: QCoreApplication.translate(
+            "FailureText", "Not connected to the server."),
+        FailureKind.NOT_JOINED: QCoreApplication.translate(
+            "FailureText", "Join an interphone first."),
+    }
+    return fixed.get(kind, detail)
+
+
+def _tls_text(failure: Failure) -> str:
+    kind, detail = failure.kind, failure.detail
+    with_detail = {
+        FailureKind.TLS_FINGERPRINT_MISMATCH: QCoreApplication.translate(
+            "FailureText", "the certificate is not the one you accepted: the server "
+            "presented %1"),
+        FailureKind.TLS_UNKNOWN_ISSUER: QCoreApplication.translate(
+            "FailureText", "the certificate's issuer is unknown (%1)"),
+        FailureKind.TLS_NAME_MISMATCH: QCoreApplication.translate(
+            "FailureText", "the certificate is for another name (%1)"),
+        FailureKind.TLS_CERTIFICATE_REFUSED: QCoreApplication.translate(
+            "FailureText", "the certificate was refused (%1)"),
+        FailureKind.TLS_NO_COMMON_VERSION: QCoreApplication.translate(
+            "FailureText", "no TLS version in common with the server (%1)"),
+        FailureKind.TLS_HANDSHAKE_FAILED: QCoreApplication.translate(
+            "FailureText", "the handshake failed (%1)"),
+    }
+    if kind in with_detail and (detail or kind is not FailureKind.TLS_FINGERPRINT_MISMATCH):
+        return fill(with_detail[kind], detail)
+    return {
+        FailureKind.TLS_FINGERPRINT_MISMATCH: QCoreApplication.translate(
+            "FailureText", "the certificate is not the one you accepted"),
+        FailureKind.TLS_NO_CERTIFICATE: QCoreApplication.translate(
+            "FailureText", "the server sent no certificate"),
+        FailureKind.TLS_EXPIRED: QCoreApplication.translate(
+            "FailureText", "the certificate has expired"),
+        FailureKind.TLS_NOT_YET_VALID: QCoreApplication.translate(
+            "FailureText", "the certificate is not valid yet (check this computer's clock)"),
+        FailureKind.TLS_NOT_TLS: QCoreApplication.translate(
+            "FailureText", "the server does not speak TLS on this port"),
+        FailureKind.TLS_PLAIN_TEXT: QCoreApplication.translate(
+            "FailureText", "the server does not speak TLS on this port (it answers in "
+            "plain text: sign in without encryption)"),
+        FailureKind.TLS_CLOSED_DURING_HANDSHAKE: QCoreApplication.translate(
+            "FailureText", "the server closed the connection during the handshake (it may "
+            "not speak TLS on this port: try without encryption)"),
+        FailureKind.TLS_TIMED_OUT: QCoreApplication.translate(
+            "FailureText", "the handshake timed out"),
+    }.get(kind, detail)
