@@ -49,6 +49,184 @@
     </message>
 </context>
 <context>
+    <name>FailureText</name>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="34"/>
+        <source>the connection was refused (no server on this port?)</source>
+        <translation>连接被拒绝（此端口上没有服务器？）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="36"/>
+        <source>the connection was reset</source>
+        <translation>连接被重置</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="38"/>
+        <source>no answer in time</source>
+        <translation>超时无应答</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="40"/>
+        <source>no route to the host</source>
+        <translation>无法路由到该主机</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="42"/>
+        <source>the network is unreachable</source>
+        <translation>网络不可达</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="44"/>
+        <source>unknown host name</source>
+        <translation>未知的主机名</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="58"/>
+        <source>Cannot reach %1: %2.</source>
+        <translation>无法连接 %1：%2。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="61"/>
+        <source>Cannot reach %1: no answer within %2 s.</source>
+        <translation>无法连接 %1：%2 秒内无应答。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="64"/>
+        <source>Encrypted connection to %1: %2</source>
+        <translation>与 %1 的加密连接：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="67"/>
+        <source>The server did not answer within %1 s.</source>
+        <translation>服务器在 %1 秒内没有应答。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="71"/>
+        <source>The server answered with error %1.</source>
+        <translation>服务器返回错误 %1。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="73"/>
+        <source>The server answered with error %1: %2</source>
+        <translation>服务器返回错误 %1：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="78"/>
+        <source>You left the line: your turn did not come in time.</source>
+        <translation>已退出排队：等待时间过长，仍未轮到你。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="80"/>
+        <source>You left the line: someone with priority took your place.</source>
+        <translation>已退出排队：你的位置被优先级更高的用户占用。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="82"/>
+        <source>You left the line.</source>
+        <translation>已退出排队。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="84"/>
+        <source>The server answered with TLS: this port requires an encrypted connection.</source>
+        <translation>服务器以 TLS 应答：此端口需要加密连接。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="87"/>
+        <source>The server closed the connection before any answer (it may require an encrypted connection).</source>
+        <translation>服务器未作任何应答就关闭了连接（它可能需要加密连接）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="90"/>
+        <source>The connection to the server was lost.</source>
+        <translation>与服务器的连接已断开。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="92"/>
+        <source>The server sent an answer this program cannot read.</source>
+        <translation>服务器发送了本程序无法读取的应答。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="94"/>
+        <source>Not connected to the server.</source>
+        <translation>未连接到服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="96"/>
+        <source>Join an interphone first.</source>
+        <translation>请先加入一个对讲。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="105"/>
+        <source>the certificate is not the one you accepted: the server presented %1</source>
+        <translation>证书不是你之前接受的那个：服务器出示的是 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="108"/>
+        <source>the certificate&apos;s issuer is unknown (%1)</source>
+        <translation>证书的签发者未知（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="110"/>
+        <source>the certificate is for another name (%1)</source>
+        <translation>证书属于另一个名称（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="112"/>
+        <source>the certificate was refused (%1)</source>
+        <translation>证书被拒绝（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="114"/>
+        <source>no TLS version in common with the server (%1)</source>
+        <translation>与服务器没有共同支持的 TLS 版本（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="116"/>
+        <source>the handshake failed (%1)</source>
+        <translation>握手失败（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="122"/>
+        <source>the certificate is not the one you accepted</source>
+        <translation>证书不是你之前接受的那个</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="124"/>
+        <source>the server sent no certificate</source>
+        <translation>服务器没有发送证书</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="126"/>
+        <source>the certificate has expired</source>
+        <translation>证书已过期</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="128"/>
+        <source>the certificate is not valid yet (check this computer&apos;s clock)</source>
+        <translation>证书尚未生效（请检查本机时钟）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="130"/>
+        <source>the server does not speak TLS on this port</source>
+        <translation>服务器在此端口上不支持 TLS</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="132"/>
+        <source>the server does not speak TLS on this port (it answers in plain text: sign in without encryption)</source>
+        <translation>服务器在此端口上不支持 TLS（它以明文应答：请不加密登录）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="135"/>
+        <source>the server closed the connection during the handshake (it may not speak TLS on this port: try without encryption)</source>
+        <translation>服务器在握手期间关闭了连接（它可能在此端口上不支持 TLS：请尝试不加密连接）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="138"/>
+        <source>the handshake timed out</source>
+        <translation>握手超时</translation>
+    </message>
+</context>
+<context>
     <name>FloorText</name>
     <message>
         <location filename="../../app/ui/floor_text.py" line="15"/>
@@ -813,67 +991,67 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="208"/>
+        <location filename="../../app/ui/sign_in.py" line="206"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="211"/>
+        <location filename="../../app/ui/sign_in.py" line="209"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="216"/>
+        <location filename="../../app/ui/sign_in.py" line="214"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="220"/>
+        <location filename="../../app/ui/sign_in.py" line="218"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="222"/>
+        <location filename="../../app/ui/sign_in.py" line="220"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="232"/>
+        <location filename="../../app/ui/sign_in.py" line="230"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="235"/>
+        <location filename="../../app/ui/sign_in.py" line="233"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="237"/>
+        <location filename="../../app/ui/sign_in.py" line="235"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="238"/>
+        <location filename="../../app/ui/sign_in.py" line="236"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="240"/>
+        <location filename="../../app/ui/sign_in.py" line="238"/>
         <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
         <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="243"/>
+        <location filename="../../app/ui/sign_in.py" line="241"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="246"/>
+        <location filename="../../app/ui/sign_in.py" line="244"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="247"/>
+        <location filename="../../app/ui/sign_in.py" line="245"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
