@@ -206,3 +206,23 @@ def test_plain_to_a_tls_server_details_are_chinese(qloop, settings, switcher,
         run(qloop, scenario())
     finally:
         run(qloop, server.stop())
+
+
+def test_tls_to_a_closed_port_is_unreachable_not_a_tls_problem(qloop, settings,
+                                                               switcher) -> None:
+    """The certificate probe could not connect at all: the address is what to fix."""
+    switcher.apply("zh_CN")
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings, connect_timeout=2.0)
+    address = f"127.0.0.1:{free_port()}"
+
+    async def scenario() -> None:
+        task = await attempt(dialog, flow, address, tls=True)
+        assert dialog._problem is not None
+        assert dialog._problem[0] is SignInProblem.UNREACHABLE
+        assert details(dialog) == f"详情：无法连接 {address}：连接被拒绝（此端口上没有服务器？）。"
+        assert dialog.address.hasFocus() or not dialog.isActiveWindow()
+        dialog.reject()
+        assert await task is None
+
+    run(qloop, scenario())

@@ -182,6 +182,7 @@ class SignInFlow:
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             logger.info("%s", describe_tls_failure(exc, address))
             failure = replace(await tls_failure_probed(exc, host, port), server=address)
+            self.dialog.set_busy(False)  # first: the focus cannot go to a disabled field
             self.dialog.set_problem(
                 SignInProblem.TLS if failure.kind.tls else SignInProblem.UNREACHABLE, failure)
             return None
@@ -199,6 +200,7 @@ class SignInFlow:
                    else SignInProblem.CERT_CHANGED)
         remembered = known.get(server)
         logger.info("%s", tofu_message(verdict, server, fingerprint, remembered))
+        self.dialog.set_busy(False)
         self.dialog.set_problem(problem, CertificateDetails(server, fingerprint, remembered))
         return None
 
