@@ -158,7 +158,7 @@
     <message>
         <location filename="../../app/ui/failure_text.py" line="105"/>
         <source>the certificate is not the one you accepted: the server presented %1</source>
-        <translation>证书不是你之前接受的那个：服务器出示的是 %1</translation>
+        <translation>证书与你之前接受的不一致：服务器出示的是 %1</translation>
     </message>
     <message>
         <location filename="../../app/ui/failure_text.py" line="108"/>
@@ -168,7 +168,7 @@
     <message>
         <location filename="../../app/ui/failure_text.py" line="110"/>
         <source>the certificate is for another name (%1)</source>
-        <translation>证书属于另一个名称（%1）</translation>
+        <translation>证书上的名称与服务器地址不符（%1）</translation>
     </message>
     <message>
         <location filename="../../app/ui/failure_text.py" line="112"/>
@@ -188,7 +188,7 @@
     <message>
         <location filename="../../app/ui/failure_text.py" line="122"/>
         <source>the certificate is not the one you accepted</source>
-        <translation>证书不是你之前接受的那个</translation>
+        <translation>证书与你之前接受的不一致</translation>
     </message>
     <message>
         <location filename="../../app/ui/failure_text.py" line="124"/>
