@@ -11,7 +11,8 @@ for this platform and session:
 
 It raises ``HotkeyRefused`` (the key may not be taken globally, e.g. Caps Lock or a letter)
 or ``HotkeyUnavailable`` (this session cannot offer it; ``HotkeyTaken``, a subclass, when
-another program holds the key). ``reason`` is a sentence for the user. The callbacks run on
+another program holds the key). ``kind`` (a ``HotkeyProblem``), ``key`` and ``detail`` say
+why, for an interface to word; ``reason`` is the English sentence. The callbacks run on
 the back-end's own thread, never on the caller's: a GUI hops to its own thread (a queued
 Qt signal, ``loop.call_soon_threadsafe``). The returned object's ``close()`` releases the
 key; a key held at ``close()`` gets its ``on_release()`` first.
@@ -30,6 +31,7 @@ from typing import Protocol
 from app.hotkey.errors import (
     NO_GLOBAL_SHORTCUTS,
     HotkeyError,
+    HotkeyProblem,
     HotkeyRefused,
     HotkeyTaken,
     HotkeyUnavailable,
@@ -47,6 +49,7 @@ __all__ = [
     "Backend",
     "GlobalTalkKey",
     "HotkeyError",
+    "HotkeyProblem",
     "HotkeyRefused",
     "HotkeyTaken",
     "HotkeyUnavailable",
@@ -90,9 +93,7 @@ def choose_backend(environ: Mapping[str, str] | None = None,
         return Backend.PORTAL
     if environ.get("DISPLAY"):
         return Backend.X11
-    raise HotkeyUnavailable(
-        "no graphical session found (neither DISPLAY nor WAYLAND_DISPLAY is set): "
-        "the talk key works only while Interphone has focus")
+    raise HotkeyUnavailable(HotkeyProblem.NO_GRAPHICAL_SESSION)
 
 
 def open_global_talk_key(name: str, on_press: Callable[[], None],
@@ -108,7 +109,7 @@ def open_global_talk_key(name: str, on_press: Callable[[], None],
         try:
             from app.hotkey.x11 import X11TalkKey
         except ImportError as exc:  # python-xlib missing from this installation
-            raise HotkeyUnavailable(f"{NO_GLOBAL_SHORTCUTS} (python-xlib: {exc})") from exc
+            raise HotkeyUnavailable(HotkeyProblem.NO_XLIB, key.name, str(exc)) from exc
         return X11TalkKey(key, on_press, on_release)
     if backend is Backend.PORTAL:
         from app.hotkey.portal import PortalTalkKey

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from app.hotkey.errors import HotkeyRefused
+from app.hotkey.errors import HotkeyProblem, HotkeyRefused
 
 __all__ = [
     "HotkeyRefused", "KeyKind", "TalkKey", "accepted_key_names", "name_from_x11_keysym",
@@ -123,66 +123,48 @@ for _alias, _target in _ALIASES.items():
 for _button in _MOUSE_BUTTONS:
     _CANONICAL[f"button{_button.button}"] = _button
 
-_TYPING = (
-    "it types in every other program: while Interphone runs, no other program would "
-    "receive it; choose a modifier alone (Right Ctrl), a function key (F1–F24), Pause, "
-    "Scroll Lock, Insert, Menu or a mouse side button")
-_LOCK = "it switches {what} on and off in every program, so each press would also change {what}"
-_REFUSED: dict[str, str] = {
-    "capslock": _LOCK.format(what="Caps Lock"),
-    "caps": _LOCK.format(what="Caps Lock"),
-    "numlock": _LOCK.format(what="Num Lock"),
-    "num": _LOCK.format(what="Num Lock"),
-    "escape": "Escape closes dialogs and cancels actions in every other program",
-    "esc": "Escape closes dialogs and cancels actions in every other program",
-    "space": _TYPING + " (Space stays the talk key inside the Interphone window)",
-    "spacebar": _TYPING + " (Space stays the talk key inside the Interphone window)",
+_REFUSED: dict[str, HotkeyProblem] = {
+    "capslock": HotkeyProblem.CAPS_LOCK, "caps": HotkeyProblem.CAPS_LOCK,
+    "numlock": HotkeyProblem.NUM_LOCK, "num": HotkeyProblem.NUM_LOCK,
+    "escape": HotkeyProblem.ESCAPE, "esc": HotkeyProblem.ESCAPE,
+    "space": HotkeyProblem.SPACE, "spacebar": HotkeyProblem.SPACE,
 }
 for _printable in ("comma", "period", "minus", "plus", "equal", "slash", "backslash", "semicolon",
                    "apostrophe", "grave", "bracketleft", "bracketright", "asterisk", "less"):
-    _REFUSED[_printable] = _TYPING
+    _REFUSED[_printable] = HotkeyProblem.TYPING_KEY
 for _editing in ("tab", "return", "enter", "kpenter", "backspace", "delete", "del", "home",
                  "end", "pageup", "pagedown", "pgup", "pgdn", "prior", "next",
                  "up", "down", "left", "right", "uparrow", "downarrow", "leftarrow", "rightarrow"):
-    _REFUSED[_editing] = (
-        "it edits text or moves through it in every other program, which would stop working")
-for _number, _what in ((1, "the left button"), (2, "the middle button"), (3, "the right button"),
-                       (4, "the wheel"), (5, "the wheel"), (6, "the wheel"), (7, "the wheel")):
-    _REFUSED[f"button{_number}"] = (
-        f"it is {_what} of the mouse, which every program needs; choose a side button "
-        "(Mouse4, Mouse5)")
-for _number, _what in ((1, "the left button"), (2, "the right button"), (3, "the middle button")):
-    _REFUSED[f"mouse{_number}"] = (
-        f"it is {_what} of the mouse, which every program needs; choose a side button "
-        "(Mouse4, Mouse5)")
-for _name in ("leftbutton", "rightbutton", "middlebutton", "leftclick", "rightclick",
-              "middleclick", "wheelup", "wheeldown"):
-    _REFUSED[_name] = _REFUSED["button1"]
+    _REFUSED[_editing] = HotkeyProblem.EDITING_KEY
+_LEFT, _MIDDLE, _RIGHT, _WHEEL = (
+    HotkeyProblem.LEFT_MOUSE_BUTTON, HotkeyProblem.MIDDLE_MOUSE_BUTTON,
+    HotkeyProblem.RIGHT_MOUSE_BUTTON, HotkeyProblem.MOUSE_WHEEL)
+_REFUSED.update({
+    # X button numbers, then the numbering of people and other programs (1 left, 2 right).
+    "button1": _LEFT, "button2": _MIDDLE, "button3": _RIGHT,
+    "button4": _WHEEL, "button5": _WHEEL, "button6": _WHEEL, "button7": _WHEEL,
+    "mouse1": _LEFT, "mouse2": _RIGHT, "mouse3": _MIDDLE,
+    "leftbutton": _LEFT, "leftclick": _LEFT, "middlebutton": _MIDDLE, "middleclick": _MIDDLE,
+    "rightbutton": _RIGHT, "rightclick": _RIGHT, "wheelup": _WHEEL, "wheeldown": _WHEEL,
+})
 
 
 def parse_talk_key(name: str) -> TalkKey:
     """The talk key called ``name``; raises ``HotkeyRefused`` with the reason otherwise."""
     text = name.strip()
     if not text:
-        raise HotkeyRefused("no key given")
+        raise HotkeyRefused(HotkeyProblem.NO_KEY)
     if "+" in text.strip("+") or text.count("+") > 1:
-        raise HotkeyRefused(
-            f"“{text}” is a combination: the global talk key is one key held alone "
-            "(for example RightCtrl or F9)")
+        raise HotkeyRefused(HotkeyProblem.COMBINATION, text)
     key = _normalise(text)
     if key in _CANONICAL:
         return _CANONICAL[key]
     if key in _REFUSED:
-        return _refuse(text, _REFUSED[key])
+        raise HotkeyRefused(_REFUSED[key], text)
     if len(text) == 1 or re.fullmatch(r"(kp)?[a-z0-9]", key) or key.startswith("kp"):
-        return _refuse(text, _TYPING)
-    raise HotkeyRefused(
-        f"“{text}” is not a key name Interphone knows; use one of: "
-        + ", ".join(accepted_key_names(mouse_buttons=False)) + ", Mouse4, Mouse5")
-
-
-def _refuse(text: str, reason: str) -> TalkKey:
-    raise HotkeyRefused(f"“{text}” cannot be the global talk key: {reason}")
+        raise HotkeyRefused(HotkeyProblem.TYPING_KEY, text)
+    raise HotkeyRefused(HotkeyProblem.UNKNOWN_NAME, text, ", ".join(
+        [*accepted_key_names(mouse_buttons=False), "Mouse4", "Mouse5"]))
 
 
 def accepted_key_names(*, mouse_buttons: bool = True) -> list[str]:

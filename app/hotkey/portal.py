@@ -29,7 +29,7 @@ from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, Proxy, open_dbus_connection
 from jeepney.wrappers import DBusErrorResponse, Properties, unwrap_msg
 
-from app.hotkey.errors import NO_GLOBAL_SHORTCUTS, HotkeyUnavailable
+from app.hotkey.errors import NO_GLOBAL_SHORTCUTS, HotkeyProblem, HotkeyUnavailable
 from app.hotkey.keys import KeyKind, TalkKey
 
 __all__ = ["NO_GLOBAL_SHORTCUTS", "PortalTalkKey"]
@@ -52,9 +52,7 @@ class PortalTalkKey:
                  on_release: Callable[[], None], *, bus: str = "SESSION",
                  app_id: str = "interphone") -> None:
         if key.kind is KeyKind.MOUSE_BUTTON:
-            raise HotkeyUnavailable(
-                "on Wayland the desktop lends keyboard shortcuts only: choose a key "
-                "(RightCtrl, F9…) as the global talk key")
+            raise HotkeyUnavailable(HotkeyProblem.PORTAL_KEYS_ONLY, key.name)
         self.key = key
         self._on_press = on_press
         self._on_release = on_release
@@ -63,7 +61,7 @@ class PortalTalkKey:
         try:
             self._connection: DBusConnection = open_dbus_connection(bus=bus)
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            raise HotkeyUnavailable(f"{NO_GLOBAL_SHORTCUTS} (no D-Bus session: {exc})") from exc
+            raise HotkeyUnavailable(HotkeyProblem.NO_DBUS_SESSION, key.name, str(exc)) from exc
         try:
             self._register_host_app(app_id)
             self._check_portal()
@@ -100,9 +98,9 @@ class PortalTalkKey:
                 Properties(_SHORTCUTS).get("version"), timeout=_CALL_TIMEOUT_SECONDS)
             version = unwrap_msg(reply)[0][1]
         except DBusErrorResponse as exc:
-            raise HotkeyUnavailable(f"{NO_GLOBAL_SHORTCUTS} ({exc.name})") from exc
+            raise HotkeyUnavailable(HotkeyProblem.NO_PORTAL, self.key.name, exc.name) from exc
         except TimeoutError as exc:
-            raise HotkeyUnavailable(f"{NO_GLOBAL_SHORTCUTS} (the portal did not answer)") from exc
+            raise HotkeyUnavailable(HotkeyProblem.PORTAL_NO_ANSWER, self.key.name) from exc
         logger.info("desktop portal GlobalShortcuts version %s", version)
 
     def _request(self, method: str, build: Callable[[str], Message],
@@ -122,15 +120,14 @@ class PortalTalkKey:
                 code, results = self._connection.recv_until_filtered(
                     responses, timeout=timeout).body
             except DBusErrorResponse as exc:
-                raise HotkeyUnavailable(f"{NO_GLOBAL_SHORTCUTS} ({exc.name})") from exc
+                raise HotkeyUnavailable(HotkeyProblem.NO_PORTAL, self.key.name,
+                                        exc.name) from exc
             except TimeoutError as exc:
-                raise HotkeyUnavailable(
-                    f"{NO_GLOBAL_SHORTCUTS} (no answer to {method})") from exc
+                raise HotkeyUnavailable(HotkeyProblem.PORTAL_NO_ANSWER, self.key.name,
+                                        method) from exc
         if code != 0:
-            raise HotkeyUnavailable(
-                "the desktop did not bind the global talk key"
-                + (" (cancelled)" if code == 1 else "")
-                + ": the talk key works only while Interphone has focus")
+            raise HotkeyUnavailable(HotkeyProblem.BIND_CANCELLED if code == 1
+                                    else HotkeyProblem.NOT_BOUND, self.key.name)
         return dict(results)
 
     def _bind(self) -> None:
@@ -140,9 +137,7 @@ class PortalTalkKey:
         bound = [entry for entry in results.get("shortcuts", ("", []))[1]
                  if entry[0] == _SHORTCUT_ID]
         if not bound:
-            raise HotkeyUnavailable(
-                "the desktop did not bind the global talk key: the talk key works only "
-                "while Interphone has focus")
+            raise HotkeyUnavailable(HotkeyProblem.NOT_BOUND, self.key.name)
         trigger = bound[0][1].get("trigger_description", ("s", "?"))[1]
         logger.info("global talk key bound by the desktop portal as %s", trigger)
 

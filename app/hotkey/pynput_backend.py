@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from app.hotkey.errors import HotkeyUnavailable
+from app.hotkey.errors import HotkeyProblem, HotkeyUnavailable
 from app.hotkey.keys import KeyKind, TalkKey
 
 __all__ = ["PynputTalkKey"]
@@ -42,9 +42,7 @@ class PynputTalkKey:
         try:
             from pynput import keyboard, mouse
         except Exception as exc:  # ImportError, or no back-end for this session
-            raise HotkeyUnavailable(
-                f"global keys need pynput, which cannot load here ({exc}): the talk key "
-                "works only while Interphone has focus") from exc
+            raise HotkeyUnavailable(HotkeyProblem.NO_PYNPUT, key.name, str(exc)) from exc
         self.key = key
         self._on_press = on_press
         self._on_release = on_release
@@ -55,7 +53,7 @@ class PynputTalkKey:
             target = next((getattr(mouse.Button, name) for name in names
                            if hasattr(mouse.Button, name)), None)
             if target is None:
-                raise HotkeyUnavailable(f"this system has no mouse button {key.name}")
+                raise HotkeyUnavailable(HotkeyProblem.NO_SUCH_MOUSE_BUTTON, key.name)
 
             def on_click(_x: int, _y: int, button: object, pressed: bool) -> None:
                 if button == target:
@@ -65,7 +63,7 @@ class PynputTalkKey:
         else:
             wanted = getattr(keyboard.Key, _PYNPUT_KEYS.get(key.name, ""), None)
             if wanted is None:
-                raise HotkeyUnavailable(f"this system has no {key.name} key")
+                raise HotkeyUnavailable(HotkeyProblem.NO_SUCH_KEY, key.name)
             self._listener = keyboard.Listener(
                 on_press=lambda pressed: self._set_held(True) if pressed == wanted else None,
                 on_release=lambda released: (

@@ -31,7 +31,7 @@ from Xlib import error as xerror
 from Xlib.display import Display
 from Xlib.protocol import rq
 
-from app.hotkey.errors import HotkeyTaken, HotkeyUnavailable
+from app.hotkey.errors import HotkeyProblem, HotkeyTaken, HotkeyUnavailable
 from app.hotkey.keys import KeyKind, TalkKey
 
 __all__ = ["X11TalkKey"]
@@ -117,7 +117,7 @@ def _keycodes_of(display: Display, key: TalkKey) -> tuple[int, ...]:
             return tuple(unshifted or sorted({int(code) for code, _ in places}))
     if key.evdev_keycode:
         return (key.evdev_keycode,)
-    raise HotkeyUnavailable(f"this keyboard layout has no {key.name} key")
+    raise HotkeyUnavailable(HotkeyProblem.NOT_IN_LAYOUT, key.name)
 
 
 class X11TalkKey:
@@ -141,8 +141,7 @@ class X11TalkKey:
         try:
             self._display = Display(display_name)
         except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
-            raise HotkeyUnavailable(
-                f"no X display to take the global talk key from ({exc})") from exc
+            raise HotkeyUnavailable(HotkeyProblem.NO_X_DISPLAY, key.name, str(exc)) from exc
         self._display.set_error_handler(self._log_x_error)
         try:
             self.detectable_auto_repeat = (
@@ -182,10 +181,9 @@ class X11TalkKey:
         self._display.sync()
         if catch.get_error() is not None:
             self._ungrab()
-            what = "mouse button" if self.key.kind is KeyKind.MOUSE_BUTTON else "key"
-            raise HotkeyTaken(
-                f"another program already uses the {what} {self.key.name} as a global "
-                "shortcut: choose another talk key, or free it in that program")
+            raise HotkeyTaken(HotkeyProblem.MOUSE_BUTTON_TAKEN
+                              if self.key.kind is KeyKind.MOUSE_BUTTON
+                              else HotkeyProblem.KEY_TAKEN, self.key.name)
 
     def _ungrab(self) -> None:
         for modifiers in self._lock_masks:
