@@ -6,6 +6,8 @@ Call it when the text is shown, and again on a language change: nothing is cache
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 
 from PySide6.QtCore import QCoreApplication
@@ -25,7 +27,27 @@ def fill(text: str, *values: str) -> str:
 
 def error_text(exc: BaseException) -> str:
     """``exc`` (any client error, or an OSError) in the interface's language."""
+    if isinstance(exc, OSError):
+        reason = file_reason_text(exc.errno)
+        if reason:
+            if isinstance(exc.filename, str | bytes | os.PathLike):
+                return fill(QCoreApplication.translate("FailureText", "%1 (%2)"), reason,
+                            os.fsdecode(exc.filename))
+            return reason
     return failure_text(failure_of(exc))
+
+
+def file_reason_text(number: int | None) -> str:
+    """A well-known reason a file could not be written or read, translated ("" if it is
+    not one: ``failure_of`` words the rest)."""
+    if number in (errno.EACCES, errno.EPERM):
+        return QCoreApplication.translate("FailureText", "permission denied")
+    return {
+        errno.EROFS: QCoreApplication.translate("FailureText", "the file system is read-only"),
+        errno.ENOSPC: QCoreApplication.translate("FailureText", "the disk is full"),
+        errno.EDQUOT: QCoreApplication.translate("FailureText", "the disk quota is exceeded"),
+        errno.ENOENT: QCoreApplication.translate("FailureText", "no such file or folder"),
+    }.get(number or 0, "")
 
 
 def os_reason_text(reason: OsReason | None, words: str) -> str:

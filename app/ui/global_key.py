@@ -5,15 +5,17 @@
 :attr:`pressed`/:attr:`released` on the GUI thread through queued signals, so the
 presenter sees the same press/release intents as from Space or the talk button.
 :attr:`status` is a sentence for the status bar: which key works everywhere, or
-why it does not (then the in-window key still works while the window has focus).
+why it does not (then the in-window key still works while the window has focus), worded
+in the interface's language when it is read (so it follows a language switch).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
 from app.hotkey import (
     GlobalTalkKey,
@@ -22,20 +24,12 @@ from app.hotkey import (
     open_global_talk_key,
     parse_talk_key,
 )
+from app.ui.failure_text import fill
+from app.ui.hotkey_text import global_key_label, hotkey_text
+
+__all__ = ["GlobalTalkKeyService", "check_global_key", "global_key_label"]
 
 logger = logging.getLogger(__name__)
-
-_LABELS = {
-    "LeftCtrl": "Left Ctrl", "RightCtrl": "Right Ctrl", "LeftAlt": "Left Alt",
-    "RightAlt": "Right Alt", "LeftShift": "Left Shift", "RightShift": "Right Shift",
-    "LeftSuper": "Left Super", "RightSuper": "Right Super", "ScrollLock": "Scroll Lock",
-    "Mouse4": "Mouse back button", "Mouse5": "Mouse forward button",
-}
-
-
-def global_key_label(name: str) -> str:
-    """``RightCtrl`` -> ``Right Ctrl`` (the canonical name as a person writes it)."""
-    return _LABELS.get(name, name)
 
 
 def check_global_key(name: str) -> str:
@@ -57,7 +51,7 @@ class GlobalTalkKeyService(QObject):
         self._key: GlobalTalkKey | None = None
         self.name = ""  # the key asked for ("" = none)
         self.active = False  # the key works everywhere now
-        self.status = ""
+        self._status: Callable[[], str] = str  # words the status when it is read
         self._lock = asyncio.Lock()
         queued = Qt.ConnectionType.QueuedConnection
         self._backend_pressed.connect(self._on_pressed, queued)
@@ -69,32 +63,39 @@ class GlobalTalkKeyService(QObject):
             self._close_key()
             self.name = name.strip()
             if not self.name:
-                self._set_status("")
+                self._set_status(str)
                 return self.status
             try:
                 key = await asyncio.to_thread(open_global_talk_key, self.name,
                                               self._backend_pressed.emit,
                                               self._backend_released.emit)
             except HotkeyRefused as exc:
-                self._set_status(self.tr("Global talk key refused: %1").replace(
-                    "%1", exc.reason))
+                refused = exc  # ``exc`` itself is unbound after the except clause
+                self._set_status(lambda: fill(QCoreApplication.translate(
+                    "GlobalTalkKeyService", "Global talk key refused: %1"),
+                    hotkey_text(refused)))
                 return self.status
             except HotkeyError as exc:
                 logger.info("global talk key %s unavailable: %s", self.name, exc.reason)
-                self._set_status(self.tr("Global talk key unavailable: %1").replace(
-                    "%1", exc.reason))
+                unavailable = exc
+                self._set_status(lambda: _unavailable(hotkey_text(unavailable)))
                 return self.status
             except Exception as exc:  # a back-end library failing must not stop the app
                 logger.exception("opening the global talk key %s", self.name)
-                self._set_status(self.tr("Global talk key unavailable: %1").replace(
-                    "%1", str(exc)))
+                words = str(exc) or type(exc).__name__
+                self._set_status(lambda: _unavailable(words))
                 return self.status
             self._key = key
             self.active = True
             logger.info("global talk key: %s", key.key.name)
-            self._set_status(self.tr("Global talk key: %1").replace(
-                "%1", global_key_label(key.key.name)))
+            self._set_status(lambda: fill(QCoreApplication.translate(
+                "GlobalTalkKeyService", "Global talk key: %1"), global_key_label(key.key.name)))
             return self.status
+
+    @property
+    def status(self) -> str:
+        """Which key works everywhere, or why not ("" when none is asked for)."""
+        return self._status()
 
     @property
     def held(self) -> bool:
@@ -113,9 +114,9 @@ class GlobalTalkKeyService(QObject):
             except Exception:
                 logger.exception("closing the global talk key")
 
-    def _set_status(self, text: str) -> None:
-        self.status = text
-        self.status_changed.emit(text)
+    def _set_status(self, words: Callable[[], str]) -> None:
+        self._status = words
+        self.status_changed.emit(self.status)
 
     @Slot()
     def _on_pressed(self) -> None:
@@ -125,3 +126,7 @@ class GlobalTalkKeyService(QObject):
     def _on_released(self) -> None:
         self.released.emit()
 
+
+def _unavailable(reason: str) -> str:
+    return fill(QCoreApplication.translate(
+        "GlobalTalkKeyService", "Global talk key unavailable: %1"), reason)

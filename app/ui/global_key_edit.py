@@ -2,8 +2,9 @@
 
 Click it, then press the key or mouse button: Right Ctrl alone, a function key,
 Pause, Scroll Lock, Insert, Menu, Print or a mouse side button are taken; Caps
-Lock, letters, Space and the rest are refused with ``HotkeyRefused``'s reason
-(the rules live in :mod:`app.hotkey.keys`). "Off" clears it. On Linux the key is
+Lock, letters, Space and the rest are refused with ``HotkeyRefused``'s reason in the
+interface's language (the rules live in :mod:`app.hotkey.keys`, the words in
+:mod:`app.ui.hotkey_text`). "Off" clears it. On Linux the key is
 named from the X keysym Qt reports (``nativeVirtualKey``), which tells Right Ctrl
 from Left Ctrl.
 """
@@ -17,7 +18,8 @@ from PySide6.QtGui import QFocusEvent, QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from app.hotkey import HotkeyRefused, name_from_x11_keysym
-from app.ui.global_key import check_global_key, global_key_label
+from app.ui.global_key import check_global_key
+from app.ui.hotkey_text import global_key_label, hotkey_text
 from app.ui.talk_key import is_right_ctrl
 
 _QT_KEYS: dict[Qt.Key, str] = {
@@ -51,13 +53,18 @@ def key_event_name(event: QKeyEvent) -> str:
 
 
 class GlobalTalkKeyEdit(QWidget):
-    """Emits ``key_changed(name)`` ("" = off) and ``refused(reason)``."""
+    """Emits ``key_changed(name)`` ("" = off) and ``refused(reason)``.
+
+    ``reason`` is worded in the interface's language; while a refusal stands (no key
+    taken or set since), a language change emits it again, re-worded.
+    """
 
     key_changed = Signal(str)
     refused = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.refusal: HotkeyRefused | None = None  # the standing refusal, if any
         self.field = _Recorder(self)
         self.off = QPushButton(self)
         self.off.clicked.connect(lambda: self.field.accept_name(""))
@@ -81,6 +88,8 @@ class GlobalTalkKeyEdit(QWidget):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self._retranslate()
+            if self.refusal is not None:
+                self.refused.emit(hotkey_text(self.refusal))
         super().changeEvent(event)
 
     def _retranslate(self) -> None:
@@ -105,13 +114,15 @@ class _Recorder(QLineEdit):
         except HotkeyRefused:
             self.name = ""
         self.recording = False
+        self.owner.refusal = None
         self._show()
 
     def offer(self, name: str) -> bool:
         try:
             canonical = check_global_key(name)
         except HotkeyRefused as exc:
-            self.owner.refused.emit(exc.reason)
+            self.owner.refusal = exc
+            self.owner.refused.emit(hotkey_text(exc))
             return False
         self.accept_name(canonical)
         return True
@@ -119,6 +130,7 @@ class _Recorder(QLineEdit):
     def accept_name(self, name: str) -> None:
         self.name = name
         self.recording = False
+        self.owner.refusal = None
         self._show()
         self.owner.key_changed.emit(name)
 

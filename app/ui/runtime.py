@@ -29,6 +29,7 @@ from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.autostart import set_start_at_login
+from app.ui.failure_text import error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
@@ -323,9 +324,9 @@ class Runtime:
             except OSError as exc:
                 logger.warning("start at login: %s", exc)
                 if self.window is not None:
-                    self.window.show_message(QCoreApplication.translate(
-                        "Runtime", "Could not change the start at login: %1").replace(
-                        "%1", str(exc)), 10000)
+                    self.window.show_message(fill(QCoreApplication.translate(
+                        "Runtime", "Could not change the start at login: %1"),
+                        error_text(exc)), 10000)
 
     def _timed_quit(self) -> None:
         if self.options.screenshot is not None:

@@ -52,176 +52,206 @@
     <name>FailureText</name>
     <message>
         <location filename="../../app/ui/failure_text.py" line="34"/>
+        <source>%1 (%2)</source>
+        <translation>%1（%2）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="44"/>
+        <source>permission denied</source>
+        <translation>没有权限</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="46"/>
+        <source>the file system is read-only</source>
+        <translation>文件系统是只读的</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="47"/>
+        <source>the disk is full</source>
+        <translation>磁盘已满</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="48"/>
+        <source>the disk quota is exceeded</source>
+        <translation>已超出磁盘配额</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="49"/>
+        <source>no such file or folder</source>
+        <translation>找不到该文件或文件夹</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="56"/>
         <source>the connection was refused (no server on this port?)</source>
         <translation>连接被拒绝（此端口上没有服务器？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="36"/>
+        <location filename="../../app/ui/failure_text.py" line="58"/>
         <source>the connection was reset</source>
         <translation>连接被重置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="38"/>
+        <location filename="../../app/ui/failure_text.py" line="60"/>
         <source>no answer in time</source>
         <translation>超时无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="40"/>
+        <location filename="../../app/ui/failure_text.py" line="62"/>
         <source>no route to the host</source>
         <translation>无法路由到该主机</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="42"/>
+        <location filename="../../app/ui/failure_text.py" line="64"/>
         <source>the network is unreachable</source>
         <translation>网络不可达</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="44"/>
+        <location filename="../../app/ui/failure_text.py" line="66"/>
         <source>unknown host name</source>
         <translation>未知的主机名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="58"/>
+        <location filename="../../app/ui/failure_text.py" line="80"/>
         <source>Cannot reach %1: %2.</source>
         <translation>无法连接 %1：%2。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="61"/>
+        <location filename="../../app/ui/failure_text.py" line="83"/>
         <source>Cannot reach %1: no answer within %2 s.</source>
         <translation>无法连接 %1：%2 秒内无应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="64"/>
+        <location filename="../../app/ui/failure_text.py" line="86"/>
         <source>Encrypted connection to %1: %2</source>
         <translation>与 %1 的加密连接：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="67"/>
+        <location filename="../../app/ui/failure_text.py" line="89"/>
         <source>The server did not answer within %1 s.</source>
         <translation>服务器在 %1 秒内没有应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="71"/>
+        <location filename="../../app/ui/failure_text.py" line="93"/>
         <source>The server answered with error %1.</source>
         <translation>服务器返回错误 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="73"/>
+        <location filename="../../app/ui/failure_text.py" line="95"/>
         <source>The server answered with error %1: %2</source>
         <translation>服务器返回错误 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="78"/>
+        <location filename="../../app/ui/failure_text.py" line="100"/>
         <source>You left the line: your turn did not come in time.</source>
         <translation>已退出排队：等待时间过长，仍未轮到你。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="80"/>
+        <location filename="../../app/ui/failure_text.py" line="102"/>
         <source>You left the line: someone with priority took your place.</source>
         <translation>已退出排队：你的位置被优先级更高的用户占用。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="82"/>
+        <location filename="../../app/ui/failure_text.py" line="104"/>
         <source>You left the line.</source>
         <translation>已退出排队。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="84"/>
+        <location filename="../../app/ui/failure_text.py" line="106"/>
         <source>The server answered with TLS: this port requires an encrypted connection.</source>
         <translation>服务器以 TLS 应答：此端口需要加密连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="87"/>
+        <location filename="../../app/ui/failure_text.py" line="109"/>
         <source>The server closed the connection before any answer (it may require an encrypted connection).</source>
         <translation>服务器未作任何应答就关闭了连接（它可能需要加密连接）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="90"/>
+        <location filename="../../app/ui/failure_text.py" line="112"/>
         <source>The connection to the server was lost.</source>
         <translation>与服务器的连接已断开。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="92"/>
+        <location filename="../../app/ui/failure_text.py" line="114"/>
         <source>The server sent an answer this program cannot read.</source>
         <translation>服务器发送了本程序无法读取的应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="94"/>
+        <location filename="../../app/ui/failure_text.py" line="116"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="96"/>
+        <location filename="../../app/ui/failure_text.py" line="118"/>
         <source>Join an interphone first.</source>
         <translation>请先加入一个对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="105"/>
+        <location filename="../../app/ui/failure_text.py" line="127"/>
         <source>the certificate is not the one you accepted: the server presented %1</source>
         <translation>证书与你之前接受的不一致：服务器出示的是 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="108"/>
+        <location filename="../../app/ui/failure_text.py" line="130"/>
         <source>the certificate&apos;s issuer is unknown (%1)</source>
         <translation>证书的签发者未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="110"/>
+        <location filename="../../app/ui/failure_text.py" line="132"/>
         <source>the certificate is for another name (%1)</source>
         <translation>证书上的名称与服务器地址不符（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="112"/>
+        <location filename="../../app/ui/failure_text.py" line="134"/>
         <source>the certificate was refused (%1)</source>
         <translation>证书被拒绝（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="114"/>
+        <location filename="../../app/ui/failure_text.py" line="136"/>
         <source>no TLS version in common with the server (%1)</source>
         <translation>与服务器没有共同支持的 TLS 版本（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="116"/>
+        <location filename="../../app/ui/failure_text.py" line="138"/>
         <source>the handshake failed (%1)</source>
         <translation>握手失败（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="122"/>
+        <location filename="../../app/ui/failure_text.py" line="144"/>
         <source>the certificate is not the one you accepted</source>
         <translation>证书与你之前接受的不一致</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="124"/>
+        <location filename="../../app/ui/failure_text.py" line="146"/>
         <source>the server sent no certificate</source>
         <translation>服务器没有发送证书</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="126"/>
+        <location filename="../../app/ui/failure_text.py" line="148"/>
         <source>the certificate has expired</source>
         <translation>证书已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="128"/>
+        <location filename="../../app/ui/failure_text.py" line="150"/>
         <source>the certificate is not valid yet (check this computer&apos;s clock)</source>
         <translation>证书尚未生效（请检查本机时钟）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="130"/>
+        <location filename="../../app/ui/failure_text.py" line="152"/>
         <source>the server does not speak TLS on this port</source>
         <translation>服务器在此端口上不支持 TLS</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="132"/>
+        <location filename="../../app/ui/failure_text.py" line="154"/>
         <source>the server does not speak TLS on this port (it answers in plain text: sign in without encryption)</source>
         <translation>服务器在此端口上不支持 TLS（它以明文应答：请不加密登录）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="135"/>
+        <location filename="../../app/ui/failure_text.py" line="157"/>
         <source>the server closed the connection during the handshake (it may not speak TLS on this port: try without encryption)</source>
         <translation>服务器在握手期间关闭了连接（它可能在此端口上不支持 TLS：请尝试不加密连接）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="138"/>
+        <location filename="../../app/ui/failure_text.py" line="160"/>
         <source>the handshake timed out</source>
         <translation>握手超时</translation>
     </message>
@@ -287,12 +317,12 @@
 <context>
     <name>GlobalTalkKeyEdit</name>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="87"/>
+        <location filename="../../app/ui/global_key_edit.py" line="96"/>
         <source>Turn off</source>
         <translation>不使用</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="88"/>
+        <location filename="../../app/ui/global_key_edit.py" line="97"/>
         <source>No global talk key: the talk key works only while the Interphone window has focus</source>
         <translation>不使用全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
@@ -300,20 +330,227 @@
 <context>
     <name>GlobalTalkKeyService</name>
     <message>
-        <location filename="../../app/ui/global_key.py" line="79"/>
+        <location filename="../../app/ui/global_key.py" line="74"/>
         <source>Global talk key refused: %1</source>
         <translation>全局通话键被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="84"/>
-        <location filename="../../app/ui/global_key.py" line="89"/>
+        <location filename="../../app/ui/global_key.py" line="131"/>
         <source>Global talk key unavailable: %1</source>
         <translation>全局通话键不可用：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="95"/>
+        <location filename="../../app/ui/global_key.py" line="91"/>
         <source>Global talk key: %1</source>
         <translation>全局通话键：%1</translation>
+    </message>
+</context>
+<context>
+    <name>HotkeyText</name>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="22"/>
+        <source>Left Ctrl</source>
+        <translation>左 Ctrl</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="23"/>
+        <source>Right Ctrl</source>
+        <translation>右 Ctrl</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="24"/>
+        <source>Left Alt</source>
+        <translation>左 Alt</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="25"/>
+        <source>Right Alt</source>
+        <translation>右 Alt</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="26"/>
+        <source>Left Shift</source>
+        <translation>左 Shift</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="27"/>
+        <source>Right Shift</source>
+        <translation>右 Shift</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="28"/>
+        <source>Left Super</source>
+        <translation>左 Super</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="29"/>
+        <source>Right Super</source>
+        <translation>右 Super</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="31"/>
+        <source>Mouse back button</source>
+        <translation>鼠标后退键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="32"/>
+        <source>Mouse forward button</source>
+        <translation>鼠标前进键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="43"/>
+        <source>“%1” cannot be the global talk key: %2</source>
+        <translation>“%1”不能用作全局通话键：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="47"/>
+        <source>this desktop does not offer global shortcuts (%1): the talk key works only while Interphone has focus</source>
+        <translation>此桌面不提供全局快捷键（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="52"/>
+        <source>“%1” is a combination: the global talk key is one key held alone (for example Right Ctrl or F9)</source>
+        <translation>“%1”是组合键：全局通话键只能是单独按住的一个键（例如右 Ctrl 或 F9）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="55"/>
+        <source>“%1” is not a key name Interphone knows; use one of: %2</source>
+        <translation>实时对讲不认识按键名称“%1”；请使用以下名称之一：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="58"/>
+        <source>no X display to take the global talk key from (%1)</source>
+        <translation>没有可用来获取全局通话键的 X 显示服务器（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="61"/>
+        <source>this keyboard layout has no %1 key</source>
+        <translation>此键盘布局中没有 %1 键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="63"/>
+        <source>global keys need pynput, which cannot load here (%1): the talk key works only while Interphone has focus</source>
+        <translation>全局按键需要 pynput，但这里无法加载它（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="66"/>
+        <source>this system has no %1 key</source>
+        <translation>此系统没有 %1 键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="68"/>
+        <source>this system has no %1</source>
+        <translation>此系统没有 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="70"/>
+        <source>another program already uses the %1 key as a global shortcut: choose another talk key, or free it in that program</source>
+        <translation>另一个程序已将 %1 键用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="73"/>
+        <source>another program already uses the %1 as a global shortcut: choose another talk key, or free it in that program</source>
+        <translation>另一个程序已将 %1 用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="81"/>
+        <source>no key given</source>
+        <translation>未指定按键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="82"/>
+        <source>no graphical session found (neither DISPLAY nor WAYLAND_DISPLAY is set): the talk key works only while Interphone has focus</source>
+        <translation>未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="85"/>
+        <source>on Wayland the desktop lends keyboard shortcuts only: choose a key (Right Ctrl, F9…) as the global talk key</source>
+        <translation>在 Wayland 下，桌面只提供键盘快捷键：请选择一个键（右 Ctrl、F9…）作为全局通话键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="88"/>
+        <source>the desktop did not bind the global talk key: the talk key works only while Interphone has focus</source>
+        <translation>桌面没有绑定全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="91"/>
+        <source>the desktop did not bind the global talk key (cancelled): the talk key works only while Interphone has focus</source>
+        <translation>桌面没有绑定全局通话键（已取消）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="99"/>
+        <source>it types in every other program: while Interphone runs, no other program would receive it; choose a modifier alone (Right Ctrl), a function key (F1–F24), Pause, Scroll Lock, Insert, Menu or a mouse side button</source>
+        <translation>它在所有其他程序中用于输入：实时对讲运行期间，其他程序都将收不到这个键；请选择单独的修饰键（右 Ctrl）、功能键（F1–F24）、Pause、Scroll Lock、Insert、Menu 或鼠标侧键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="104"/>
+        <source>it switches Caps Lock on and off in every program, so each press would also change Caps Lock</source>
+        <translation>它在所有程序中开关大写锁定（Caps Lock），每按一次都会同时切换大小写</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="107"/>
+        <source>it switches Num Lock on and off in every program, so each press would also change Num Lock</source>
+        <translation>它在所有程序中开关数字锁定（Num Lock），每按一次都会同时切换小键盘的数字锁定</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="111"/>
+        <source>%1 (Space stays the talk key inside the Interphone window)</source>
+        <translation>%1（在实时对讲窗口内，空格键仍是通话键）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="114"/>
+        <source>Escape closes dialogs and cancels actions in every other program</source>
+        <translation>Esc 键在所有其他程序中用于关闭对话框和取消操作</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="116"/>
+        <source>it edits text or moves through it in every other program, which would stop working</source>
+        <translation>它在所有其他程序中用于编辑文字或移动光标，这些操作将无法使用</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="119"/>
+        <source>it is the left button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
+        <translation>它是鼠标左键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="122"/>
+        <source>it is the middle button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
+        <translation>它是鼠标中键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="125"/>
+        <source>it is the right button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
+        <translation>它是鼠标右键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="128"/>
+        <source>it is the wheel of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
+        <translation>它是鼠标滚轮，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="137"/>
+        <source>python-xlib cannot be loaded: %1</source>
+        <translation>无法加载 python-xlib：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="139"/>
+        <source>no D-Bus session: %1</source>
+        <translation>没有 D-Bus 会话：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="141"/>
+        <source>no desktop portal for global shortcuts: %1</source>
+        <translation>没有提供全局快捷键的桌面门户：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="145"/>
+        <source>the desktop portal did not answer %1</source>
+        <translation>桌面门户没有应答 %1 请求</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="147"/>
+        <source>the desktop portal did not answer</source>
+        <translation>桌面门户没有应答</translation>
     </message>
 </context>
 <context>
@@ -840,17 +1077,17 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="278"/>
+        <location filename="../../app/ui/runtime.py" line="279"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="326"/>
+        <location filename="../../app/ui/runtime.py" line="327"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="355"/>
+        <location filename="../../app/ui/runtime.py" line="356"/>
         <source>The audio device stopped working (%1). Reconnect it, then press Refresh in the settings.</source>
         <translation>音频设备已停止工作（%1）。请重新连接设备，然后在设置中按“刷新”。</translation>
     </message>
@@ -1317,17 +1554,17 @@
 <context>
     <name>_Recorder</name>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="167"/>
+        <location filename="../../app/ui/global_key_edit.py" line="179"/>
         <source>Press a key or mouse side button…</source>
         <translation>请按一个键或鼠标侧键…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="169"/>
+        <location filename="../../app/ui/global_key_edit.py" line="181"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="170"/>
+        <location filename="../../app/ui/global_key_edit.py" line="182"/>
         <source>Talks while another program has the focus. Click, then press Right Ctrl, a function key or a mouse side button (Escape cancels)</source>
         <translation>在其他程序处于焦点时也能通话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
     </message>
