@@ -47,6 +47,8 @@ def file_reason_text(number: int | None) -> str:
         errno.ENOSPC: QCoreApplication.translate("FailureText", "the disk is full"),
         errno.EDQUOT: QCoreApplication.translate("FailureText", "the disk quota is exceeded"),
         errno.ENOENT: QCoreApplication.translate("FailureText", "no such file or folder"),
+        errno.ENOTDIR: QCoreApplication.translate("FailureText",
+                                                  "a part of the path is not a folder"),
     }.get(number or 0, "")
 
 

@@ -81,177 +81,182 @@
         <translation>找不到该文件或文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="56"/>
+        <location filename="../../app/ui/failure_text.py" line="50"/>
+        <source>a part of the path is not a folder</source>
+        <translation>路径中有一部分不是文件夹</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="58"/>
         <source>the connection was refused (no server on this port?)</source>
         <translation>连接被拒绝（此端口上没有服务器？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="58"/>
+        <location filename="../../app/ui/failure_text.py" line="60"/>
         <source>the connection was reset</source>
         <translation>连接被重置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="60"/>
+        <location filename="../../app/ui/failure_text.py" line="62"/>
         <source>no answer in time</source>
         <translation>超时无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="62"/>
+        <location filename="../../app/ui/failure_text.py" line="64"/>
         <source>no route to the host</source>
         <translation>无法路由到该主机</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="64"/>
+        <location filename="../../app/ui/failure_text.py" line="66"/>
         <source>the network is unreachable</source>
         <translation>网络不可达</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="66"/>
+        <location filename="../../app/ui/failure_text.py" line="68"/>
         <source>unknown host name</source>
         <translation>未知的主机名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="80"/>
+        <location filename="../../app/ui/failure_text.py" line="82"/>
         <source>Cannot reach %1: %2.</source>
         <translation>无法连接 %1：%2。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="83"/>
+        <location filename="../../app/ui/failure_text.py" line="85"/>
         <source>Cannot reach %1: no answer within %2 s.</source>
         <translation>无法连接 %1：%2 秒内无应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="86"/>
+        <location filename="../../app/ui/failure_text.py" line="88"/>
         <source>Encrypted connection to %1: %2</source>
         <translation>与 %1 的加密连接：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="89"/>
+        <location filename="../../app/ui/failure_text.py" line="91"/>
         <source>The server did not answer within %1 s.</source>
         <translation>服务器在 %1 秒内没有应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="93"/>
+        <location filename="../../app/ui/failure_text.py" line="95"/>
         <source>The server answered with error %1.</source>
         <translation>服务器返回错误 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="95"/>
+        <location filename="../../app/ui/failure_text.py" line="97"/>
         <source>The server answered with error %1: %2</source>
         <translation>服务器返回错误 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="100"/>
+        <location filename="../../app/ui/failure_text.py" line="102"/>
         <source>You left the line: your turn did not come in time.</source>
         <translation>已退出排队：等待时间过长，仍未轮到你。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="102"/>
+        <location filename="../../app/ui/failure_text.py" line="104"/>
         <source>You left the line: someone with priority took your place.</source>
         <translation>已退出排队：你的位置被优先级更高的用户占用。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="104"/>
+        <location filename="../../app/ui/failure_text.py" line="106"/>
         <source>You left the line.</source>
         <translation>已退出排队。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="106"/>
+        <location filename="../../app/ui/failure_text.py" line="108"/>
         <source>The server answered with TLS: this port requires an encrypted connection.</source>
         <translation>服务器以 TLS 应答：此端口需要加密连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="109"/>
+        <location filename="../../app/ui/failure_text.py" line="111"/>
         <source>The server closed the connection before any answer (it may require an encrypted connection).</source>
         <translation>服务器未作任何应答就关闭了连接（它可能需要加密连接）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="112"/>
+        <location filename="../../app/ui/failure_text.py" line="114"/>
         <source>The connection to the server was lost.</source>
         <translation>与服务器的连接已断开。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="114"/>
+        <location filename="../../app/ui/failure_text.py" line="116"/>
         <source>The server sent an answer this program cannot read.</source>
         <translation>服务器发送了本程序无法读取的应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="116"/>
+        <location filename="../../app/ui/failure_text.py" line="118"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="118"/>
+        <location filename="../../app/ui/failure_text.py" line="120"/>
         <source>Join an interphone first.</source>
         <translation>请先加入一个对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="127"/>
+        <location filename="../../app/ui/failure_text.py" line="129"/>
         <source>the certificate is not the one you accepted: the server presented %1</source>
         <translation>证书与你之前接受的不一致：服务器出示的是 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="130"/>
+        <location filename="../../app/ui/failure_text.py" line="132"/>
         <source>the certificate&apos;s issuer is unknown (%1)</source>
         <translation>证书的签发者未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="132"/>
+        <location filename="../../app/ui/failure_text.py" line="134"/>
         <source>the certificate is for another name (%1)</source>
         <translation>证书上的名称与服务器地址不符（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="134"/>
+        <location filename="../../app/ui/failure_text.py" line="136"/>
         <source>the certificate was refused (%1)</source>
         <translation>证书被拒绝（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="136"/>
+        <location filename="../../app/ui/failure_text.py" line="138"/>
         <source>no TLS version in common with the server (%1)</source>
         <translation>与服务器没有共同支持的 TLS 版本（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="138"/>
+        <location filename="../../app/ui/failure_text.py" line="140"/>
         <source>the handshake failed (%1)</source>
         <translation>握手失败（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="144"/>
+        <location filename="../../app/ui/failure_text.py" line="146"/>
         <source>the certificate is not the one you accepted</source>
         <translation>证书与你之前接受的不一致</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="146"/>
+        <location filename="../../app/ui/failure_text.py" line="148"/>
         <source>the server sent no certificate</source>
         <translation>服务器没有发送证书</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="148"/>
+        <location filename="../../app/ui/failure_text.py" line="150"/>
         <source>the certificate has expired</source>
         <translation>证书已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="150"/>
+        <location filename="../../app/ui/failure_text.py" line="152"/>
         <source>the certificate is not valid yet (check this computer&apos;s clock)</source>
         <translation>证书尚未生效（请检查本机时钟）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="152"/>
+        <location filename="../../app/ui/failure_text.py" line="154"/>
         <source>the server does not speak TLS on this port</source>
         <translation>服务器在此端口上不支持 TLS</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="154"/>
+        <location filename="../../app/ui/failure_text.py" line="156"/>
         <source>the server does not speak TLS on this port (it answers in plain text: sign in without encryption)</source>
         <translation>服务器在此端口上不支持 TLS（它以明文应答：请不加密登录）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="157"/>
+        <location filename="../../app/ui/failure_text.py" line="159"/>
         <source>the server closed the connection during the handshake (it may not speak TLS on this port: try without encryption)</source>
         <translation>服务器在握手期间关闭了连接（它可能在此端口上不支持 TLS：请尝试不加密连接）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="160"/>
+        <location filename="../../app/ui/failure_text.py" line="162"/>
         <source>the handshake timed out</source>
         <translation>握手超时</translation>
     </message>
