@@ -26,7 +26,8 @@ def fill(text: str, *values: str) -> str:
 
 
 def error_text(exc: BaseException) -> str:
-    """``exc`` (any client error, or an OSError) in the interface's language."""
+    """``exc`` (any client error, or an OSError) in the interface's language; a well-known
+    file error (permission denied, disk full...) names its file."""
     if isinstance(exc, OSError):
         reason = file_reason_text(exc.errno)
         if reason:

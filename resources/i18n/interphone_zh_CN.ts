@@ -51,212 +51,212 @@
 <context>
     <name>FailureText</name>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="34"/>
+        <location filename="../../app/ui/failure_text.py" line="35"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="44"/>
+        <location filename="../../app/ui/failure_text.py" line="45"/>
         <source>permission denied</source>
         <translation>没有权限</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="46"/>
+        <location filename="../../app/ui/failure_text.py" line="47"/>
         <source>the file system is read-only</source>
         <translation>文件系统是只读的</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="47"/>
+        <location filename="../../app/ui/failure_text.py" line="48"/>
         <source>the disk is full</source>
         <translation>磁盘已满</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="48"/>
+        <location filename="../../app/ui/failure_text.py" line="49"/>
         <source>the disk quota is exceeded</source>
         <translation>已超出磁盘配额</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="49"/>
+        <location filename="../../app/ui/failure_text.py" line="50"/>
         <source>no such file or folder</source>
         <translation>找不到该文件或文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="50"/>
+        <location filename="../../app/ui/failure_text.py" line="51"/>
         <source>a part of the path is not a folder</source>
         <translation>路径中有一部分不是文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="58"/>
+        <location filename="../../app/ui/failure_text.py" line="59"/>
         <source>the connection was refused (no server on this port?)</source>
         <translation>连接被拒绝（此端口上没有服务器？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="60"/>
+        <location filename="../../app/ui/failure_text.py" line="61"/>
         <source>the connection was reset</source>
         <translation>连接被重置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="62"/>
+        <location filename="../../app/ui/failure_text.py" line="63"/>
         <source>no answer in time</source>
         <translation>超时无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="64"/>
+        <location filename="../../app/ui/failure_text.py" line="65"/>
         <source>no route to the host</source>
         <translation>无法路由到该主机</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="66"/>
+        <location filename="../../app/ui/failure_text.py" line="67"/>
         <source>the network is unreachable</source>
         <translation>网络不可达</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="68"/>
+        <location filename="../../app/ui/failure_text.py" line="69"/>
         <source>unknown host name</source>
         <translation>未知的主机名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="82"/>
+        <location filename="../../app/ui/failure_text.py" line="83"/>
         <source>Cannot reach %1: %2.</source>
         <translation>无法连接 %1：%2。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="85"/>
+        <location filename="../../app/ui/failure_text.py" line="86"/>
         <source>Cannot reach %1: no answer within %2 s.</source>
         <translation>无法连接 %1：%2 秒内无应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="88"/>
+        <location filename="../../app/ui/failure_text.py" line="89"/>
         <source>Encrypted connection to %1: %2</source>
         <translation>与 %1 的加密连接：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="91"/>
+        <location filename="../../app/ui/failure_text.py" line="92"/>
         <source>The server did not answer within %1 s.</source>
         <translation>服务器在 %1 秒内没有应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="95"/>
+        <location filename="../../app/ui/failure_text.py" line="96"/>
         <source>The server answered with error %1.</source>
         <translation>服务器返回错误 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="97"/>
+        <location filename="../../app/ui/failure_text.py" line="98"/>
         <source>The server answered with error %1: %2</source>
         <translation>服务器返回错误 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="102"/>
+        <location filename="../../app/ui/failure_text.py" line="103"/>
         <source>You left the line: your turn did not come in time.</source>
         <translation>已退出排队：等待时间过长，仍未轮到你。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="104"/>
+        <location filename="../../app/ui/failure_text.py" line="105"/>
         <source>You left the line: someone with priority took your place.</source>
         <translation>已退出排队：你的位置被优先级更高的用户占用。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="106"/>
+        <location filename="../../app/ui/failure_text.py" line="107"/>
         <source>You left the line.</source>
         <translation>已退出排队。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="108"/>
+        <location filename="../../app/ui/failure_text.py" line="109"/>
         <source>The server answered with TLS: this port requires an encrypted connection.</source>
         <translation>服务器以 TLS 应答：此端口需要加密连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="111"/>
+        <location filename="../../app/ui/failure_text.py" line="112"/>
         <source>The server closed the connection before any answer (it may require an encrypted connection).</source>
         <translation>服务器未作任何应答就关闭了连接（它可能需要加密连接）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="114"/>
+        <location filename="../../app/ui/failure_text.py" line="115"/>
         <source>The connection to the server was lost.</source>
         <translation>与服务器的连接已断开。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="116"/>
+        <location filename="../../app/ui/failure_text.py" line="117"/>
         <source>The server sent an answer this program cannot read.</source>
         <translation>服务器发送了本程序无法读取的应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="118"/>
+        <location filename="../../app/ui/failure_text.py" line="119"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="120"/>
+        <location filename="../../app/ui/failure_text.py" line="121"/>
         <source>Join an interphone first.</source>
         <translation>请先加入一个对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="129"/>
+        <location filename="../../app/ui/failure_text.py" line="130"/>
         <source>the certificate is not the one you accepted: the server presented %1</source>
         <translation>证书与你之前接受的不一致：服务器出示的是 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="132"/>
+        <location filename="../../app/ui/failure_text.py" line="133"/>
         <source>the certificate&apos;s issuer is unknown (%1)</source>
         <translation>证书的签发者未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="134"/>
+        <location filename="../../app/ui/failure_text.py" line="135"/>
         <source>the certificate is for another name (%1)</source>
         <translation>证书上的名称与服务器地址不符（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="136"/>
+        <location filename="../../app/ui/failure_text.py" line="137"/>
         <source>the certificate was refused (%1)</source>
         <translation>证书被拒绝（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="138"/>
+        <location filename="../../app/ui/failure_text.py" line="139"/>
         <source>no TLS version in common with the server (%1)</source>
         <translation>与服务器没有共同支持的 TLS 版本（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="140"/>
+        <location filename="../../app/ui/failure_text.py" line="141"/>
         <source>the handshake failed (%1)</source>
         <translation>握手失败（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="146"/>
+        <location filename="../../app/ui/failure_text.py" line="147"/>
         <source>the certificate is not the one you accepted</source>
         <translation>证书与你之前接受的不一致</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="148"/>
+        <location filename="../../app/ui/failure_text.py" line="149"/>
         <source>the server sent no certificate</source>
         <translation>服务器没有发送证书</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="150"/>
+        <location filename="../../app/ui/failure_text.py" line="151"/>
         <source>the certificate has expired</source>
         <translation>证书已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="152"/>
+        <location filename="../../app/ui/failure_text.py" line="153"/>
         <source>the certificate is not valid yet (check this computer&apos;s clock)</source>
         <translation>证书尚未生效（请检查本机时钟）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="154"/>
+        <location filename="../../app/ui/failure_text.py" line="155"/>
         <source>the server does not speak TLS on this port</source>
         <translation>服务器在此端口上不支持 TLS</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="156"/>
+        <location filename="../../app/ui/failure_text.py" line="157"/>
         <source>the server does not speak TLS on this port (it answers in plain text: sign in without encryption)</source>
         <translation>服务器在此端口上不支持 TLS（它以明文应答：请不加密登录）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="159"/>
+        <location filename="../../app/ui/failure_text.py" line="160"/>
         <source>the server closed the connection during the handshake (it may not speak TLS on this port: try without encryption)</source>
         <translation>服务器在握手期间关闭了连接（它可能在此端口上不支持 TLS：请尝试不加密连接）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="162"/>
+        <location filename="../../app/ui/failure_text.py" line="163"/>
         <source>the handshake timed out</source>
         <translation>握手超时</translation>
     </message>
