@@ -82,6 +82,7 @@ def test_demo_echo_bot_answers_and_screenshot(qloop, settings, switcher, tmp_pat
 
 
 def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
+    settings.global_talk_key = "F9"  # the status bar says whether it works here, and why
     options = Options(demo=True, simulate_audio=True, demo_timings=QUIET)
     runtime = Runtime(QCoreApplication.instance(), options, settings, switcher)
 
@@ -100,6 +101,9 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
         await until(lambda: button.state is TalkState.IDLE)
         assert button.texts()[0] == "Hold to talk"
         assert window.app_menu.title() == "&Interphone"
+        key_status = runtime.global_key_label
+        await until(lambda: key_status.text().startswith("Global talk key"),
+                    what="the global key's status in the status bar")
         # codec settings restart the audio engine; the microphone test drives the meter
         old_audio = runtime.audio
         dialog = runtime.preferences.open()
@@ -126,6 +130,7 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
         assert "成员" in window.panel.members_title.text()
         assert dialog.windowTitle() == "实时对讲设置"
         assert window.interphones.filter.placeholderText() == "按名称筛选…"
+        assert "全局通话键" in key_status.text() and "Global" not in key_status.text()
         dialog.language.setCurrentIndex(dialog.language.findData("en"))
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
         await until(lambda: button.texts()[0] == "Hold to talk"

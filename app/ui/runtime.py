@@ -314,6 +314,8 @@ class Runtime:
         dialog.set_tray_available(self.tray is not None and self.tray.available)
 
     def _on_settings_changed(self, changed: list[str]) -> None:
+        if "language" in changed:
+            self._show_global_key(self.global_key.status)  # worded when read
         if "global_talk_key" in changed:
             self._key_from_command_line = False
             self.tasks.spawn(self.global_key.apply(self.settings.global_talk_key),
