@@ -114,7 +114,7 @@ def test_offline_greys_the_speaker_and_stops_the_timer(window) -> None:
     panel.set_offline(True)
     assert "alice is speaking" not in panel.speaking.text()
     assert "#9e9e9e" in panel.speaking.styleSheet()
-    assert not panel._clock.isActive()
+    assert not panel.ticker.subscribed(panel._on_clock)
     assert panel.member_texts() == ["Offline: members unknown"]
     assert "alice" in panel.last_spoke.text()
     panel.set_offline(False)

@@ -292,9 +292,9 @@ def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp
         audio, presenter = runtime.audio, runtime.presenter
         assert audio is not None and presenter is not None
         await until(lambda: not audio.streaming, what="audio idle")
-        assert not presenter._levels.isActive()
+        assert presenter.audio_ticking == 0 and not runtime.window.panel.ticker.running
         audio.play_tone(Tone.BUSY)
-        assert audio.streaming and presenter._levels.isActive()
+        assert audio.streaming and presenter.audio_ticking == 100
         await client.leave()
         await until(lambda: settings.rejoin == "", what="leaving is remembered")
         await client.join(OPS)

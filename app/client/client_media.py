@@ -38,6 +38,7 @@ class ClientMedia(ClientCore):
     """Audio in and out over the UDP endpoint of the current connection."""
 
     _audio_sink: InterphoneAudio | None
+    _audio_polled: bool = False  # (set per instance by the audio_polled setter)
     _audio_ids: dict[str, InterphoneId]
     _media_addr: tuple[str, int] | None
 
@@ -69,6 +70,7 @@ class ClientMedia(ClientCore):
         media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio,
                                          media_secret=secret)
         media.audio_sink = self._sink_media_audio if self._audio_sink is not None else None
+        media.set_polled(self._audio_polled)
         old_media, self._media = self._media, media
         if old_media is not None:
             await old_media.aclose()
@@ -97,6 +99,25 @@ class ClientMedia(ClientCore):
         self._audio_sink = sink
         if self._media is not None:
             self._media.audio_sink = self._sink_media_audio if sink is not None else None
+
+    @property
+    def audio_polled(self) -> bool:
+        """Whether the owner calls :meth:`poll_audio` regularly (see
+        :meth:`MediaEndpoint.set_polled <app.client.media.MediaEndpoint.set_polled>`):
+        then received audio reaches ``on_audio`` at those polls (and before each
+        signaling event), with no loop wake-up of its own. Off: what waits is delivered."""
+        return self._audio_polled
+
+    @audio_polled.setter
+    def audio_polled(self, polled: bool) -> None:
+        self._audio_polled = polled
+        if self._media is not None:
+            self._media.set_polled(polled)
+
+    def poll_audio(self) -> None:
+        """On the loop: deliver the audio received since the last poll to ``on_audio``."""
+        if self._media is not None:
+            self._media.flush()
 
     def _sink_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
         """In the media receive thread."""

@@ -15,6 +15,11 @@ event loop; ``on_audio`` is still called for every packet, in order, on the loop
 at once when no sink is set, else in batches every ``SINK_BATCH_S`` (its work is
 bookkeeping then: two loop wake-ups per batch instead of one per packet).
 Acknowledgements are handed to the loop too.
+
+Polled mode (:meth:`MediaEndpoint.set_polled`): an owner that wakes up regularly anyway
+(the desktop app's view tick, 10 times a second while audio plays) calls :meth:`flush`
+each time; the receive thread then only queues the packets for ``on_audio`` and never
+wakes the loop for them. Switching it off delivers what waits and posts batches again.
 """
 
 from __future__ import annotations
@@ -138,6 +143,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._pending: deque[tuple[str, str, int, bytes]] = deque()
         self._pending_lock = threading.Lock()
         self._flush_scheduled = False
+        self._polled = False  # an owner calls flush() regularly: no loop wake-up per batch
 
     @classmethod
     async def open(cls, host: str, port: int, uid: str, on_audio: InterphoneAudioCallback,
@@ -224,7 +230,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             if len(self._pending) >= MAX_PENDING:
                 self._pending.popleft()
             self._pending.append((interphone, uid, seq, frame))
-            if self._flush_scheduled:
+            if self._flush_scheduled or self._polled:
                 return
             self._flush_scheduled = True
         self._on_loop(self._flush if sink is None else self._flush_later)
@@ -252,9 +258,26 @@ class MediaEndpoint(asyncio.DatagramProtocol):
     def flush(self) -> None:
         """On the loop: deliver to ``on_audio`` what the receive thread has handed over so
         far (the client calls it before each signaling event, so that audio received
-        before, e.g., a speaker change reaches ``on_audio`` before the change)."""
+        before, e.g., a speaker change reaches ``on_audio`` before the change; a polling
+        owner calls it regularly, see :meth:`set_polled`)."""
         if self._pending:
             self._flush()
+
+    @property
+    def polled(self) -> bool:
+        """Whether an owner polls (:meth:`set_polled`)."""
+        return self._polled
+
+    def set_polled(self, polled: bool) -> None:
+        """On the loop. True: the owner calls :meth:`flush` regularly (e.g. 10 times a
+        second), so the receive thread only queues ``on_audio``'s packets and schedules
+        nothing on the loop for them. False: what waits is delivered now, then batches
+        are posted to the loop again. Order is kept either way (one queue, flushed on
+        the loop only, and before each signaling event as always)."""
+        with self._pending_lock:
+            self._polled = polled
+        if not polled:
+            self.flush()
 
     def _flush(self) -> None:
         with self._pending_lock:

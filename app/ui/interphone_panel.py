@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QFrame,
@@ -23,7 +23,11 @@ from app.ui.assets import icon
 from app.ui.floor_widgets import ReplayList
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.talk_button import TalkButton, format_seconds
+from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import InterphoneRow, Reception, RowKind
+
+CLOCK_PERIOD_MS = 500
+"""How often the speaking line's elapsed time is looked at (it changes each second)."""
 
 
 def member_count_text(count: int) -> str:
@@ -54,6 +58,7 @@ class InterphonePanel(QWidget):
         self._me = ""
         self._names: dict[str, str] = {}
         self._offline = False
+        self._clock_shown = -1  # the whole seconds the speaking line shows
 
         self.kind_icon = QLabel(self)
         self.title = QLabel(self)
@@ -96,7 +101,10 @@ class InterphonePanel(QWidget):
         self.members.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.members.setWordWrap(False)
         self.members.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
-        self.talk_button = TalkButton(self)
+        self.ticker = ViewTicker(self)
+        """The one timer of this pane's clocks (the speaking time, the talk countdown) and
+        of the presenter's audio tick: they share its wake-ups."""
+        self.talk_button = TalkButton(self, ticker=self.ticker)
         self.replay = ReplayList(self)
         self.replay.setMaximumWidth(280)
 
@@ -132,9 +140,6 @@ class InterphonePanel(QWidget):
         layout.addWidget(self.last_spoke)
         layout.addLayout(body, 1)
 
-        self._clock = QTimer(self)
-        self._clock.setInterval(500)
-        self._clock.timeout.connect(self._show_speaking)
         self.retranslate()
 
     # --- setters -----------------------------------------------------------------------------
@@ -151,10 +156,7 @@ class InterphonePanel(QWidget):
     def set_offline(self, offline: bool) -> None:
         """Offline: what is shown is stale, so it is greyed and the timer stops."""
         self._offline = offline
-        if offline:
-            self._clock.stop()
-        elif self._speaker:
-            self._clock.start()
+        self._follow_clock()
         self._show_members()
         self._show_speaking()
 
@@ -188,10 +190,7 @@ class InterphonePanel(QWidget):
             self._last_at = time.strftime("%H:%M:%S")
         self._speaker = uid
         self._speaker_since = (since if since is not None else time.monotonic()) if uid else None
-        if uid and not self._offline:
-            self._clock.start()
-        else:
-            self._clock.stop()
+        self._follow_clock()
         self._show_members()
         self._show_speaking()
 
@@ -295,6 +294,21 @@ class InterphonePanel(QWidget):
                 item.setText(text + " · " + self.tr("speaking"))
             self.members.addItem(item)
 
+    def _follow_clock(self) -> None:
+        """The elapsed time counts while someone speaks and we are online (stale offline)."""
+        if self._speaker and not self._offline:
+            self.ticker.subscribe(self._on_clock, CLOCK_PERIOD_MS)
+        else:
+            self.ticker.unsubscribe(self._on_clock)
+        self._clock_shown = -1
+
+    def _on_clock(self, now: float) -> None:
+        """Each ``CLOCK_PERIOD_MS``: the speaking line, only when its seconds changed."""
+        since = self._speaker_since
+        whole = int(now - since) if since is not None else -1
+        if whole != self._clock_shown:
+            self._show_speaking()
+
     def _show_speaking(self) -> None:
         if self._row is None:
             _set_text(self.speaking, "")
@@ -304,7 +318,9 @@ class InterphonePanel(QWidget):
             _set_text(self.speaking, self.tr("Offline: who is speaking is unknown"))
             _set_style(self.speaking, "color: #9e9e9e;")
         elif self._speaker and self._speaker_since is not None:
-            elapsed = format_seconds(time.monotonic() - self._speaker_since)
+            seconds = time.monotonic() - self._speaker_since
+            self._clock_shown = int(seconds)
+            elapsed = format_seconds(seconds)
             if self._speaker == self._me:
                 text = self.tr("You are speaking · %1").replace("%1", elapsed)
             else:

@@ -53,7 +53,7 @@ from app.protocol.features import EMERGENCY
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.interphone_mix import parse_mix
 from app.ui.main_window import MainWindow
-from app.ui.presenter_audio import LEVEL_POLL_MS, QUALITY_POLL_MS, PresenterAudio
+from app.ui.presenter_audio import PresenterAudio
 from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, PresenterEmergency
 from app.ui.presenter_replay import PresenterReplay
 from app.ui.presenter_rows import display_names, interphone_rows
@@ -72,6 +72,7 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.KICKED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
+LINK_CLOCK_MS = 500  # "reconnecting (attempt n)" refreshed while reconnecting
 RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
 _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: TalkState.REQUESTING,
                 TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
@@ -125,7 +126,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         client.on_feedback = self._on_feedback
         self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
-        self._quality_polls = 0
         client.audio_sink = self._play_audio  # the media thread feeds the mixer directly
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
@@ -152,18 +152,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             audio.set_muted(settings.muted)
             for interphone_id in set(self.interphone_volume) | self.interphone_muted:
                 self._apply_interphone_gain(interphone_id)
-        self._levels = QTimer(self)
-        self._levels.setInterval(LEVEL_POLL_MS)
-        self._levels.timeout.connect(self._poll_levels)
-        self._link_clock = QTimer(self)  # refreshes "reconnecting (attempt n)"
-        self._link_clock.setInterval(500)
-        self._link_clock.timeout.connect(self._show_link)
-        self._loss = QTimer(self)
-        self._loss.setInterval(QUALITY_POLL_MS)
-        self._loss.timeout.connect(self._follow_quality)
-        if audio is not None:
-            self._levels.start()
-            self._loss.start()
+        # one timer for the audio tick, the link's clock and the panel's clocks
+        self._ticker = window.panel.ticker
+        self._quality_due = self._reception_due = 0.0
+        self._streaming = audio is not None  # until the runtime says otherwise
+        self._follow_audio_tick()
         self.refresh()
 
     def display_names(self) -> dict[str, str]:
@@ -190,10 +183,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     # --- model events --------------------------------------------------------------------------
     def _on_event(self, event: ModelEvent) -> None:
         if isinstance(event, ConnectionChanged):
-            if event.state is ConnectionState.RECONNECTING:
-                self._link_clock.start()
+            if event.state is ConnectionState.RECONNECTING:  # "reconnecting (attempt n)"
+                self._ticker.subscribe(self._link_tick, LINK_CLOCK_MS)
             else:
-                self._link_clock.stop()
+                self._ticker.unsubscribe(self._link_tick)
             self._show_link()
             self._show_talk()
             self._show_rows()
@@ -221,6 +214,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_selected()
         elif isinstance(event, SpeakerChanged):
             self._on_speaker(event)
+            self._follow_audio_tick()
         elif isinstance(event, FloorChanged):
             self._on_floor(event)
         elif isinstance(event, IncomingCall):
@@ -358,6 +352,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self.window.offer_reconnect(state in (ConnectionState.KICKED,
                                               ConnectionState.DISCONNECTED))
 
+    def _link_tick(self, now: float) -> None:
+        self._show_link()
+
     def _show_rows(self) -> None:
         self.window.interphones.set_offline(not self._online())
         self.window.set_rows(self.rows())
@@ -420,9 +417,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     # --- shutdown ------------------------------------------------------------------------------
     async def close(self) -> None:
         """Stop listening to the model and end what this presenter started."""
-        self._levels.stop()
-        self._loss.stop()
-        self._link_clock.stop()
+        self._ticker.unsubscribe(self._audio_tick)
+        self._ticker.unsubscribe(self._link_tick)
+        self.client.audio_polled = False
         self._ringing.stop()
         self._alarm.stop()
         self._player.stop()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer
-
 from app.audio.mixer import stream_key
 from app.audio.talker_stream import TalkerQuality
 from app.client.feedback import QualityReporter
@@ -20,21 +18,31 @@ from app.protocol.messages import FeedbackNotice
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.interphone_mix import format_mix
 from app.ui.presenter_core import PresenterCore
+from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import Reception
 
-LEVEL_POLL_MS = 100  # 10 Hz: a meter needs no more (each poll repaints while audio plays)
-QUALITY_POLL_MS = 250  # report what we hear to the talker (extension feedback) when due
-RECEPTION_EVERY = 4  # ... and show it every 4th poll (once a second)
+AUDIO_TICK_MS = 100
+"""While a stream runs, one tick 10 times a second (a meter needs no more) reads the
+levels, hands the received audio to ``on_audio`` (the client's polled mode: no loop
+wake-up of its own per batch) and runs the quality reports when due, on the view
+ticker's one timer with the panel's clocks."""
+LEVEL_POLL_MS = AUDIO_TICK_MS
+QUALITY_POLL_S = 0.2  # report what we hear to the talker (extension feedback) when due
+RECEPTION_S = 1.0  # ... and show it once a second
+SPEAKER_TICK_MS = 1000
+"""No stream runs but someone else holds the floor: the reception line stays live."""
+_EARLY_S = 0.05  # a tick this much before a due time is on time (coarse timer)
 
 
 class PresenterAudio(PresenterCore):
     """What is heard, how loud, and how well."""
 
-    _levels: QTimer
-    _loss: QTimer
+    _ticker: ViewTicker
+    _streaming: bool  # a device stream runs (what the runtime says; assumed with audio)
     _reporter: QualityReporter
     _fec_recovered: dict[str, int]
-    _quality_polls: int
+    _quality_due: float
+    _reception_due: float
     _replay_shown: int
 
     def _on_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
@@ -82,27 +90,51 @@ class PresenterAudio(PresenterCore):
             self.audio.set_muted(muted)
 
     def set_level_polling(self, on: bool) -> None:
-        """Poll the level meters only while an audio stream runs (idle: no 20 Hz timer)."""
-        if on and self.audio is not None:
-            self._levels.start()
-        else:
-            self._levels.stop()
+        """A device stream runs or not (the runtime follows the engine): the audio tick
+        runs at 10 Hz only while one does (idle: no timer at all)."""
+        self._streaming = on
+        if not on:
             self.window.audio_bar.set_levels(0.0, 0.0)
+        self._follow_audio_tick()
 
-    def _poll_levels(self) -> None:
-        if self.audio is not None:
+    @property
+    def audio_ticking(self) -> int:
+        """The audio tick's period in ms (0: not ticking)."""
+        return (AUDIO_TICK_MS if self.client.audio_polled
+                else SPEAKER_TICK_MS if self._ticker.subscribed(self._audio_tick) else 0)
+
+    def _follow_audio_tick(self) -> None:
+        """10 Hz while a stream runs, once a second while someone else holds the floor
+        with no stream (the reception line), else nothing."""
+        audio, model = self.audio, self.model
+        fast = audio is not None and self._streaming
+        slow = audio is not None and bool(model.speaker) and model.speaker != model.uid
+        if fast or slow:
+            self._ticker.subscribe(self._audio_tick, AUDIO_TICK_MS if fast else SPEAKER_TICK_MS)
+        elif self._ticker.subscribed(self._audio_tick):
+            self._ticker.unsubscribe(self._audio_tick)
+            self._show_reception()  # the last word: nobody to show
+        if self.client.audio_polled != fast:
+            self.client.audio_polled = fast  # off: what waits reaches on_audio now
+
+    def _audio_tick(self, now: float) -> None:
+        if self.client.audio_polled:
+            self.client.poll_audio()
+        if self._streaming and self.audio is not None:
             self.window.audio_bar.set_levels(*self.audio.levels())
+        if now >= self._quality_due - _EARLY_S:
+            self._quality_due = now + QUALITY_POLL_S
+            self._reporter.tick(now)
+        if now >= self._reception_due - _EARLY_S:
+            self._reception_due = now + RECEPTION_S
+            self._show_reception()
 
     def _receive_quality(self) -> dict[str, TalkerQuality]:
         return dict(self.audio.receive_quality()) if self.audio is not None else {}
 
-    def _follow_quality(self) -> None:
-        """Report what we hear of the speaker when due (the talker's FEC follows the
-        reports, docs/protocol-extensions.md "feedback"); show it each second."""
-        self._reporter.tick(time.monotonic())
-        self._quality_polls += 1
-        if self._quality_polls % RECEPTION_EVERY:
-            return
+    def _show_reception(self) -> None:
+        """What we hear of the talk target's speaker (loss, jitter, FEC; the talker's FEC
+        follows our reports, docs/protocol-extensions.md "feedback"), or nothing."""
         speaker, target = self.model.speaker, self.model.talk_target
         quality = self._receive_quality().get(stream_key(speaker, str(target))) \
             if speaker and speaker != self.model.uid and target is not None else None
@@ -137,8 +169,5 @@ class PresenterAudio(PresenterCore):
             if self.turn.transmitting:  # still our turn: go on with the new device
                 self._transmitting = True
                 audio.start_transmit()
-            self._levels.start()
-            self._loss.start()
-        else:
-            self._levels.stop()
-            self._loss.stop()
+        self._streaming = audio is not None  # until the runtime says otherwise
+        self._follow_audio_tick()

@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QFont, QHideEvent, QMouseEvent, QPainter, QPai
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.ui.floor_text import queue_text
+from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import TalkState
 
 # fill colour of the disc per state
@@ -32,6 +33,8 @@ _COLOURS: dict[TalkState, str] = {
 WARNING_COLOURS: dict[int, str] = {10: "#ef6c00", 3: "#6a1b9a"}
 """The disc while talking, once fewer than 10 s / 3 s of the talk limit are left."""
 REFUSED_FEEDBACK_MS = 900
+RING_STEP_PX = 2.5
+"""The countdown ring is redrawn when its end moved this far (or the seconds changed)."""
 _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState.BUSY,
               TalkState.DENIED, TalkState.QUEUED}
 
@@ -48,14 +51,14 @@ class TalkButton(QWidget):
     talk_pressed = Signal()
     talk_released = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, ticker: ViewTicker | None = None) -> None:
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(150, 150)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        # it paints its whole rectangle (the background first), so the 4 Hz countdown
-        # repaints the button alone, not the panel and window behind it
+        # it paints its whole rectangle (the background first), so the countdown repaints
+        # the button alone, not the panel and window behind it
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._state = TalkState.NOT_JOINED
         self._holder = ""
@@ -64,9 +67,9 @@ class TalkButton(QWidget):
         self._max_talk = 0.0
         self._held = False  # the user holds the button down (mouse)
         self._key_name = "Space"
-        self._tick = QTimer(self)
-        self._tick.setInterval(250)
-        self._tick.timeout.connect(self.update)
+        self._ticker = ticker if ticker is not None else ViewTicker(self)
+        """Shared with the panel's clock and the presenter's audio tick (one wake-up)."""
+        self._countdown_drawn: tuple[str, float] = ("", 0.0)  # (text, ring's fraction)
         self._refused = False  # a press was just refused: shown for REFUSED_FEEDBACK_MS
         self._refused_timer = QTimer(self)
         self._refused_timer.setSingleShot(True)
@@ -82,9 +85,9 @@ class TalkButton(QWidget):
         self._state, self._holder, self._detail = state, holder, detail
         self._deadline, self._max_talk = deadline, max_talk
         if state is TalkState.TALKING and deadline is not None:
-            self._tick.start()
+            self._ticker.subscribe(self._on_countdown_tick)
         else:
-            self._tick.stop()
+            self._ticker.unsubscribe(self._on_countdown_tick)
         if state not in _PRESSABLE and self._held:
             self._release()
         self._update_accessibility()
@@ -203,13 +206,15 @@ class TalkButton(QWidget):
         painter.setPen(outline)
         painter.setBrush(colour)
         painter.drawEllipse(disc)
+        left = self._ring_fraction(time.monotonic())
         if self._state is TalkState.TALKING and self._deadline and self._max_talk > 0:
-            left = max(0.0, self._deadline - time.monotonic()) / self._max_talk
             ring = disc.adjusted(6, 6, -6, -6)
             painter.setPen(QPen(QColor("white"), 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawArc(ring, 90 * 16, int(360 * 16 * left))
         title, detail = self.texts()
+        if self._state is TalkState.TALKING:
+            self._countdown_drawn = (detail, left)
         painter.setPen(QColor("white"))
         size = disc.width()
         font = QFont(self.font())
@@ -229,6 +234,22 @@ class TalkButton(QWidget):
         painter.end()
 
     # --- internals ---------------------------------------------------------------------------
+    def _ring_fraction(self, now: float) -> float:
+        """The share of the talk limit left, as the ring shows it (1: all of it)."""
+        if self._deadline is None or self._max_talk <= 0:
+            return 0.0
+        return max(0.0, self._deadline - now) / self._max_talk
+
+    def _on_countdown_tick(self, now: float) -> None:
+        """Each view tick while talking: repaint only when the countdown's text changed or
+        its ring's end moved ``RING_STEP_PX`` (as often as the old 4 Hz tick moved it at
+        a 60 s limit, less for longer limits, and always on the shared tick)."""
+        text, fraction = self._countdown_drawn
+        radius = self._disc().width() / 2 - 6
+        moved = abs(fraction - self._ring_fraction(now)) * 2 * math.pi * radius
+        if moved >= RING_STEP_PX or self.texts()[1] != text:
+            self.update()
+
     def _disc(self) -> QRectF:
         side = min(self.width(), self.height(), 340) - 8
         return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
