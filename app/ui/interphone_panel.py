@@ -307,9 +307,9 @@ class InterphonePanel(QWidget):
         since = self._speaker_since
         whole = int(now - since) if since is not None else -1
         if whole != self._clock_shown:
-            self._show_speaking()
+            self._show_speaking(now)
 
-    def _show_speaking(self) -> None:
+    def _show_speaking(self, now: float | None = None) -> None:
         if self._row is None:
             _set_text(self.speaking, "")
             _set_text(self.last_spoke, "")
@@ -318,7 +318,7 @@ class InterphonePanel(QWidget):
             _set_text(self.speaking, self.tr("Offline: who is speaking is unknown"))
             _set_style(self.speaking, "color: #9e9e9e;")
         elif self._speaker and self._speaker_since is not None:
-            seconds = time.monotonic() - self._speaker_since
+            seconds = (time.monotonic() if now is None else now) - self._speaker_since
             self._clock_shown = int(seconds)
             elapsed = format_seconds(seconds)
             if self._speaker == self._me:

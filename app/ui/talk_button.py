@@ -12,7 +12,16 @@ import math
 import time
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QHideEvent, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QHideEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.ui.floor_text import queue_text
@@ -70,6 +79,7 @@ class TalkButton(QWidget):
         self._ticker = ticker if ticker is not None else ViewTicker(self)
         """Shared with the panel's clock and the presenter's audio tick (one wake-up)."""
         self._countdown_drawn: tuple[str, float] = ("", 0.0)  # (text, ring's fraction)
+        self._face_cache: tuple[tuple[object, ...], QPixmap] | None = None
         self._refused = False  # a press was just refused: shown for REFUSED_FEEDBACK_MS
         self._refused_timer = QTimer(self)
         self._refused_timer.setSingleShot(True)
@@ -128,8 +138,8 @@ class TalkButton(QWidget):
     def held(self) -> bool:
         return self._held
 
-    def texts(self) -> tuple[str, str]:
-        """The two lines shown in the disc (title, detail)."""
+    def texts(self, now: float | None = None) -> tuple[str, str]:
+        """The two lines shown in the disc (title, detail), at ``now`` (monotonic)."""
         state = self._state
         if state is TalkState.IDLE:  # detail: where it talks, when another row is shown
             return self.tr("Hold to talk"), self._detail or self.tr("or hold %1").replace(
@@ -144,7 +154,8 @@ class TalkButton(QWidget):
                 return self.tr("Talking"), ""
             # rounded up: with the elapsed time rounded down (the panel) the two add up to
             # the limit, and "0:00 left" only shows when the turn is over
-            left = format_seconds(math.ceil(max(0.0, self._deadline - time.monotonic())))
+            now = time.monotonic() if now is None else now
+            left = format_seconds(math.ceil(max(0.0, self._deadline - now)))
             return self.tr("Talking"), self.tr("%1 left").replace("%1", left)
         if state is TalkState.BUSY:
             title = self.tr("Wait") if self._refused else self.tr("Busy")
@@ -193,28 +204,48 @@ class TalkButton(QWidget):
         super().hideEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        """The face (disc and texts) from a pixmap made again only when it changes; the
+        countdown ring over it (it moves while the rest stays: a repaint is one copy and
+        one arc, not two wrapped texts and an antialiased disc)."""
+        now = time.monotonic()
+        title, detail = self.texts(now)
         painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().color(self.backgroundRole()))
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        disc = self._disc()
+        painter.drawPixmap(0, 0, self._face(title, detail))
+        left = self._ring_fraction(now)
+        if self._state is TalkState.TALKING:
+            self._countdown_drawn = (detail, left)
+            if self._deadline and self._max_talk > 0:
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+                painter.setPen(QPen(QColor("white"), 5, Qt.PenStyle.SolidLine,
+                                    Qt.PenCapStyle.RoundCap))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawArc(self._disc().adjusted(6, 6, -6, -6), 90 * 16,
+                                int(360 * 16 * left))
+        painter.end()
+
+    def _face(self, title: str, detail: str) -> QPixmap:
+        """Background, disc and both texts, drawn once for each look."""
         colour = QColor(self.colour())
         if self._held:
             colour = colour.darker(125)
+        background = self.palette().color(self.backgroundRole())
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), ratio, colour.rgba(), background.rgba(),
+               self._refused, title, detail, self.font().key())
+        if self._face_cache is not None and self._face_cache[0] == key:
+            return self._face_cache[1]
+        pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(background)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        disc = self._disc()
         outline = QPen(colour.darker(140), 3)
         if self._refused:  # a thick warning ring: the press did not get the floor
             outline = QPen(QColor("#ffca28"), 8)
         painter.setPen(outline)
         painter.setBrush(colour)
         painter.drawEllipse(disc)
-        left = self._ring_fraction(time.monotonic())
-        if self._state is TalkState.TALKING and self._deadline and self._max_talk > 0:
-            ring = disc.adjusted(6, 6, -6, -6)
-            painter.setPen(QPen(QColor("white"), 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawArc(ring, 90 * 16, int(360 * 16 * left))
-        title, detail = self.texts()
-        if self._state is TalkState.TALKING:
-            self._countdown_drawn = (detail, left)
         painter.setPen(QColor("white"))
         size = disc.width()
         font = QFont(self.font())
@@ -232,6 +263,8 @@ class TalkButton(QWidget):
         painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
                          | Qt.TextFlag.TextWordWrap, detail)
         painter.end()
+        self._face_cache = (key, pixmap)
+        return pixmap
 
     # --- internals ---------------------------------------------------------------------------
     def _ring_fraction(self, now: float) -> float:
@@ -247,7 +280,7 @@ class TalkButton(QWidget):
         text, fraction = self._countdown_drawn
         radius = self._disc().width() / 2 - 6
         moved = abs(fraction - self._ring_fraction(now)) * 2 * math.pi * radius
-        if moved >= RING_STEP_PX or self.texts()[1] != text:
+        if moved >= RING_STEP_PX or self.texts(now)[1] != text:
             self.update()
 
     def _disc(self) -> QRectF:

@@ -1,0 +1,270 @@
+"""One timer for the window's periodic updates: the view ticker, and the panel, the talk
+button and the presenter on it (their wake-ups shared, their updates unchanged)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+from test_ui_support import close_session, open_session, run, until
+
+from app.ui.interphone_panel import CLOCK_PERIOD_MS, InterphonePanel
+from app.ui.presenter_audio import AUDIO_TICK_MS, SPEAKER_TICK_MS
+from app.ui.talk_button import TalkButton
+from app.ui.view_ticker import BASE_MS, ViewTicker
+from app.ui.view_types import InterphoneRow, RowKind, TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_one_timer_runs_at_the_shortest_period_and_calls_each_at_its_own(qapp) -> None:
+    clock = Clock()
+    ticker = ViewTicker(clock=clock)
+    calls: dict[str, list[float]] = {"fast": [], "slow": []}
+
+    def fast(now: float) -> None:
+        calls["fast"].append(now)
+
+    def slow(now: float) -> None:
+        calls["slow"].append(now)
+
+    assert not ticker.running
+    ticker.subscribe(slow, 500)
+    assert ticker.interval_ms == 500
+    ticker.subscribe(fast, BASE_MS)
+    assert ticker.interval_ms == 100  # one timer: the shortest period
+    for _ in range(10):  # one second of ticks
+        clock.now += 0.1
+        ticker.tick()
+    assert len(calls["fast"]) == 10
+    assert len(calls["slow"]) == 2  # on the same ticks, every fifth
+    assert set(calls["slow"]) <= set(calls["fast"])
+    ticker.unsubscribe(fast)
+    assert ticker.interval_ms == 500
+    ticker.unsubscribe(slow)
+    assert not ticker.running and ticker.interval_ms == 0  # nobody: no timer at all
+
+
+def test_a_coarse_tick_a_little_early_is_on_time_and_a_late_one_does_not_catch_up(qapp) -> None:
+    clock = Clock()
+    ticker = ViewTicker(clock=clock)
+    calls: list[float] = []
+    ticker.subscribe(calls.append, 500)
+    clock.now += 0.48  # Qt moved the coarse timer 20 ms earlier
+    ticker.tick()
+    assert len(calls) == 1
+    clock.now += 3.0  # a stalled loop: one call, not six
+    ticker.tick()
+    assert len(calls) == 2
+    clock.now += 0.1
+    ticker.tick()
+    assert len(calls) == 2
+
+
+def test_periods_are_multiples_of_the_base_and_a_failing_subscriber_is_contained(qapp) -> None:
+    clock = Clock()
+    ticker = ViewTicker(clock=clock)
+    with pytest.raises(ValueError):
+        ticker.subscribe(lambda now: None, 250)  # would need its own wake-ups
+    calls: list[float] = []
+
+    def broken(now: float) -> None:
+        raise RuntimeError("boom")
+
+    ticker.subscribe(broken)
+    ticker.subscribe(calls.append)
+    clock.now += 0.1
+    ticker.tick()
+    assert calls == [clock.now]
+
+
+def test_a_subscriber_unsubscribed_by_another_during_a_tick_is_not_called(qapp) -> None:
+    clock = Clock()
+    ticker = ViewTicker(clock=clock)
+    calls: list[str] = []
+
+    def second(now: float) -> None:
+        calls.append("second")
+
+    def first(now: float) -> None:
+        calls.append("first")
+        ticker.unsubscribe(second)
+
+    ticker.subscribe(first)
+    ticker.subscribe(second)
+    clock.now += 0.1
+    ticker.tick()
+    assert calls == ["first"]
+
+
+class Paints(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def _shown_button(qtbot, ticker: ViewTicker) -> tuple[QWidget, TalkButton]:
+    panel = QWidget()
+    qtbot.addWidget(panel)
+    button = TalkButton(panel, ticker=ticker)
+    QVBoxLayout(panel).addWidget(button)
+    panel.resize(300, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel, button
+
+
+def _settle() -> None:
+    for _ in range(3):
+        QApplication.processEvents()
+
+
+def test_the_talk_countdown_rides_the_shared_ticker_and_repaints_only_what_moved(qtbot) -> None:
+    ticker = ViewTicker()
+    _panel, button = _shown_button(qtbot, ticker)
+    now = time.monotonic()
+    button.set_state(TalkState.TALKING, deadline=now + 60.5, max_talk=60)
+    assert ticker.subscribed(button._on_countdown_tick) and ticker.interval_ms == BASE_MS
+    counter = Paints()
+    button.installEventFilter(counter)
+    _settle()
+    counter.count = 0
+    button._on_countdown_tick(time.monotonic())  # nothing moved since the paint
+    _settle()
+    assert counter.count == 0
+    # the ring's end moved more than RING_STEP_PX (0.3 s of a 60 s limit: ~3 px at r≈100)
+    button._on_countdown_tick(time.monotonic() + 0.3)
+    _settle()
+    assert counter.count == 1
+    # a 24-hour limit: the ring does not move in a second, the seconds do
+    button.set_state(TalkState.TALKING, deadline=time.monotonic() + 86400.5, max_talk=86400)
+    _settle()
+    counter.count = 0
+    button._on_countdown_tick(time.monotonic() + 0.2)
+    _settle()
+    assert counter.count == 0
+    button._on_countdown_tick(time.monotonic() + 1.0)
+    _settle()
+    assert counter.count == 1
+    button.set_state(TalkState.IDLE)
+    assert not ticker.subscribed(button._on_countdown_tick) and not ticker.running
+
+
+def test_the_speaking_line_counts_on_the_shared_ticker(qtbot) -> None:
+    panel = InterphonePanel()
+    qtbot.addWidget(panel)
+    panel.set_interphone(InterphoneRow("group_58", RowKind.GROUP, "Ops", 2, "", True))
+    assert panel.talk_button._ticker is panel.ticker  # the button's countdown shares it
+    since = time.monotonic() - 2.2
+    panel.set_speaker("alice", since)
+    assert panel.ticker.subscribed(panel._on_clock)
+    assert panel.ticker.interval_ms == CLOCK_PERIOD_MS
+    assert "is speaking · 0:02" in panel.speaking.text()
+    panel._on_clock(since + 3.1)  # the tick: the seconds changed, the line follows
+    assert "is speaking · 0:03" in panel.speaking.text()
+    panel.set_speaker("", None)
+    assert not panel.ticker.running
+
+
+def test_the_presenter_ticks_with_the_stream_and_takes_the_audio_at_its_tick(qloop, server,
+                                                                                settings) -> None:
+    async def scenario() -> None:
+        ui = await open_session(server, settings)
+        try:
+            presenter, client, window = ui.presenter, ui.client, ui.window
+            ticker = window.panel.ticker
+            # what the runtime says when the engine's streams change
+            presenter.set_level_polling(False)
+            assert presenter.audio_ticking == 0 and not client.audio_polled
+            assert not ticker.subscribed(presenter._audio_tick)
+            presenter.set_level_polling(True)
+            assert presenter.audio_ticking == AUDIO_TICK_MS and client.audio_polled
+            assert ticker.interval_ms == AUDIO_TICK_MS
+            alice = await ui.other("alice")
+            assert await alice.talk_start()
+            await until(lambda: client.model.speaker == "alice", what="alice speaks")
+            media = client._media
+            assert media is not None
+            posted: list[str] = []
+            real_on_loop = media._on_loop
+
+            def on_loop(callback, *args) -> None:  # what the receive thread hands the loop
+                posted.append(callback.__name__)
+                real_on_loop(callback, *args)
+
+            media._on_loop = on_loop  # type: ignore[method-assign]
+            ticks, sent = ticker.ticks, 10
+            for _ in range(sent):
+                assert alice.send_audio(b"\xf8\xff\xfe")
+            await until(lambda: presenter.received["alice"] == sent, what="heard at the tick")
+            assert ticker.ticks > ticks
+            assert posted == []  # the audio woke nothing of its own on the loop
+            # the stream stops while alice still holds the floor: the reception line is
+            # kept live once a second, the audio goes back to the loop's batches
+            presenter.set_level_polling(False)
+            assert presenter.audio_ticking == SPEAKER_TICK_MS and not client.audio_polled
+            assert window.audio_bar.output_meter.fraction == 0.0
+            for _ in range(5):
+                assert alice.send_audio(b"\xf8\xff\xfe")
+            await until(lambda: presenter.received["alice"] == sent + 5,
+                        what="delivered without a tick")
+            assert "_flush_later" in posted  # by the loop's batches again
+            await alice.talk_stop()
+            await until(lambda: presenter.audio_ticking == 0, what="nobody left to tick for")
+            assert not window.panel.reception.isVisible()
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_the_meters_move_at_the_tick(qloop, server, settings) -> None:
+    async def scenario() -> None:
+        ui = await open_session(server, settings)
+        try:
+            presenter, audio, window = ui.presenter, ui.audio, ui.window
+            presenter.set_level_polling(True)
+            audio.engine._input_level = type(audio.engine.input_level)(0.5, 0.5)
+            presenter._audio_tick(time.monotonic())
+            assert window.audio_bar.input_meter.fraction > 0.5
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_the_button_face_is_drawn_once_per_look_and_never_shown_stale(qtbot) -> None:
+    """The countdown repaints copy the disc and its texts from a pixmap; any change of what
+    they show (state, texts, colour, press) draws them anew."""
+    _panel, button = _shown_button(qtbot, ViewTicker())
+    button.set_state(TalkState.IDLE)
+    idle = button.grab().toImage()
+    button.set_state(TalkState.BUSY, holder="Alice")
+    busy = button.grab().toImage()
+    assert busy != idle
+    button.set_state(TalkState.IDLE)
+    assert button.grab().toImage() == idle  # the same look again, not the busy face
+    button.set_state(TalkState.TALKING, deadline=time.monotonic() + 600.5, max_talk=600)
+    button.grab()
+    assert button._face_cache is not None
+    face = button._face_cache[1]
+    button.repaint()  # the ring moved a little, the face did not change
+    assert button._face_cache[1] is face
+    button.show_refused()  # the warning ring is part of the face
+    button.grab()
+    assert button._face_cache[1] is not face
