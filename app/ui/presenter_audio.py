@@ -27,8 +27,10 @@ levels, hands the received audio to ``on_audio`` (the client's polled mode: no l
 wake-up of its own per batch) and runs the quality reports when due, on the view
 ticker's one timer with the panel's clocks."""
 LEVEL_POLL_MS = AUDIO_TICK_MS
-QUALITY_POLL_S = 0.2  # report what we hear to the talker (extension feedback) when due
-RECEPTION_S = 1.0  # ... and show it once a second
+QUALITY_POLL_S = 0.3
+"""Report what we hear to the talker (extension feedback) when due: every 3rd tick (a
+report goes once a second, one on a loss alert within 0.3 s)."""
+RECEPTION_S = 1.0  # the reception line once a second
 SPEAKER_TICK_MS = 1000
 """No stream runs but someone else holds the floor: the reception line stays live."""
 _EARLY_S = 0.05  # a tick this much before a due time is on time (coarse timer)
