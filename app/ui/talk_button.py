@@ -204,13 +204,14 @@ class TalkButton(QWidget):
         super().hideEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        """The face (disc and texts) from a pixmap made again only when it changes; the
-        countdown ring over it (it moves while the rest stays: a repaint is one copy and
-        one arc, not two wrapped texts and an antialiased disc)."""
+        """The face (disc and title) from a pixmap made again only when it changes, the
+        countdown ring and the detail line over it (they change while the rest stays: a
+        repaint is one copy, one arc and one line of text, not an antialiased disc too)."""
         now = time.monotonic()
         title, detail = self.texts(now)
         painter = QPainter(self)
-        painter.drawPixmap(0, 0, self._face(title, detail))
+        painter.drawPixmap(0, 0, self._face(title))
+        disc = self._disc()
         left = self._ring_fraction(now)
         if self._state is TalkState.TALKING:
             self._countdown_drawn = (detail, left)
@@ -219,19 +220,28 @@ class TalkButton(QWidget):
                 painter.setPen(QPen(QColor("white"), 5, Qt.PenStyle.SolidLine,
                                     Qt.PenCapStyle.RoundCap))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawArc(self._disc().adjusted(6, 6, -6, -6), 90 * 16,
-                                int(360 * 16 * left))
+                painter.drawArc(disc.adjusted(6, 6, -6, -6), 90 * 16, int(360 * 16 * left))
+        if detail:  # the line that changes (the countdown's seconds): drawn each time
+            size = disc.width()
+            font = QFont(self.font())
+            font.setPixelSize(max(10, int(size * 0.065)))
+            painter.setFont(font)
+            painter.setPen(QColor("white"))
+            lower = QRectF(disc.left() + size * 0.12, disc.top() + size * 0.57,
+                           size * 0.76, size * 0.25)
+            painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                             | Qt.TextFlag.TextWordWrap, detail)
         painter.end()
 
-    def _face(self, title: str, detail: str) -> QPixmap:
-        """Background, disc and both texts, drawn once for each look."""
+    def _face(self, title: str) -> QPixmap:
+        """Background, disc and title, drawn once for each look."""
         colour = QColor(self.colour())
         if self._held:
             colour = colour.darker(125)
         background = self.palette().color(self.backgroundRole())
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), ratio, colour.rgba(), background.rgba(),
-               self._refused, title, detail, self.font().key())
+               self._refused, title, self.font().key())
         if self._face_cache is not None and self._face_cache[0] == key:
             return self._face_cache[1]
         pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
@@ -255,13 +265,6 @@ class TalkButton(QWidget):
         upper = QRectF(disc.left() + size * 0.1, disc.top() + size * 0.25, size * 0.8, size * 0.3)
         painter.drawText(upper, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
                          | Qt.TextFlag.TextWordWrap, title)
-        font.setBold(False)
-        font.setPixelSize(max(10, int(size * 0.065)))
-        painter.setFont(font)
-        lower = QRectF(disc.left() + size * 0.12, disc.top() + size * 0.57,
-                       size * 0.76, size * 0.25)
-        painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-                         | Qt.TextFlag.TextWordWrap, detail)
         painter.end()
         self._face_cache = (key, pixmap)
         return pixmap
