@@ -283,11 +283,20 @@ async def test_close_is_idempotent_and_stops_the_device(talker: Talker) -> None:
     assert backend._streams == []
 
 
-@pytest.mark.parametrize(("frame_ms", "block_ms", "expected"), [(20, 5, 240), (10, 5, 240),
-                                                                 (20, 40, 960)])
-def test_output_runs_in_short_blocks(frame_ms: int, block_ms: int, expected: int) -> None:
-    """The output block is shorter than the frame (capped at it): lower playout delay."""
+@pytest.mark.parametrize(("frame_ms", "block_ms", "expected", "margin_ms"),
+                         [(20, 5, 240, 5), (10, 5, 240, 5), (20, 10, 480, 5), (20, 40, 960, 5),
+                          (20, 2, 96, 2)])
+def test_output_runs_in_short_blocks(frame_ms: int, block_ms: int, expected: int,
+                                     margin_ms: int) -> None:
+    """The output block is shorter than the frame (capped at it): lower playout delay; a
+    frame waits 5 ms after its arrival (at most one block) before it starts playing."""
     engine = AudioEngine(ClockedBackend(), frame_ms, output_block_ms=block_ms)
     assert engine.output_block_samples == expected
-    assert engine.mixer._start_margin == pytest.approx(expected / 48000)
+    assert engine.mixer._start_margin == pytest.approx(margin_ms / 1000)
+    engine.close()
+
+
+def test_the_default_output_block_is_10_ms() -> None:
+    engine = AudioEngine(ClockedBackend())
+    assert engine.output_block_ms == 10 and engine.output_block_samples == 480
     engine.close()

@@ -144,7 +144,7 @@ def test_phase_delay_lands_on_the_asked_phase_of_the_output_clock() -> None:
     assert 0 <= config.phase_fraction < 1
     assert config.phase_fraction == LatencyConfig(seed=4).phase_fraction
     assert LatencyConfig(capture_phase=0.25).phase_fraction == 0.25
-    assert config.output_block_s == pytest.approx(0.005)
+    assert config.output_block_s == pytest.approx(0.010)
     with pytest.raises(ValueError):
         LatencyConfig(capture_phase=1.0)
 

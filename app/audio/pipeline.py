@@ -26,11 +26,15 @@ called on the loop once the last frame of the utterance has been sent; a
 
 Playback is ``PlaybackMixer`` (see ``mixer``): ``receive`` feeds a per-talker
 jitter buffer and decoder, the output callback mixes at the device's pace.
-The output stream runs in blocks of ``output_block_ms`` (5 ms), shorter than
-the frame: a frame starts playing within one short block of its arrival
-(plus that block as a margin against jitter) instead of waiting for the next
-frame-sized block, and the device's one-block output buffer is short too.
-This takes about 15–20 ms off the mouth-to-ear delay (bench/latency.py).
+The output stream runs in blocks of ``output_block_ms`` (10 ms, the audio
+callback of WebRTC's and Mumble's clients), shorter than the frame: a frame
+starts playing within one block of its arrival instead of waiting for the
+next frame-sized block, and the device's one-block output buffer is short
+too. A frame waits at least ``START_MARGIN_MS`` (5 ms) after its arrival
+before the block that starts it, its margin against jitter. 5 ms blocks
+played 3-4 ms sooner in most clock phases (one 10 ms block sooner in the
+others) but woke the device thread twice as often: 200 wake-ups a second
+cost about 1 % of a core while listening (bench/idle.py, bench/NOTES.md).
 
 Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
 0..1, updated every block and readable from any thread.
@@ -72,7 +76,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RELEASE_MS = 150
 CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
-OUTPUT_BLOCK_MS = 5  # output callback block (capped at the frame)
+OUTPUT_BLOCK_MS = 10  # output callback block (capped at the frame)
+START_MARGIN_MS = 5  # a frame's least wait after its arrival (capped at the block)
 PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
 OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
 
@@ -134,7 +139,8 @@ class AudioEngine:
         self.output_block_ms = min(output_block_ms, frame_ms)
         self.output_block_samples = self.frame_samples * self.output_block_ms // frame_ms
         self.mixer = PlaybackMixer(frame_ms, clock=clock, max_jitter_frames=max_jitter_frames,
-                                   start_margin=self.output_block_ms / 1000.0)
+                                   start_margin=min(self.output_block_ms,
+                                                    START_MARGIN_MS) / 1000.0)
         self._input: AudioStream | None = None
         self._output: AudioStream | None = None
         self._lock = threading.Lock()  # guards the transmit state and the queue
