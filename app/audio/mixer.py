@@ -82,8 +82,12 @@ class PlaybackMixer:
         self._monitor_primed = False
         self._volume = 1.0
         self._muted = False
-        self._last_block = np.zeros(0, dtype=np.float32)  # the last block played (level)
+        # The last block played and the volume it was played at (its level, measured when
+        # read): a copy of a mixed block, or a view of the lone talker's frame.
+        self._last_played: tuple[np.ndarray, float] = (_NOTHING, 1.0)
+        self._mixed = _NOTHING  # the copy of the last mixed block
         self._loud = False  # a talker's gain is over 1: its samples may need clipping
+        self._solo: TalkerStream | None = None  # see _refresh_solo
         self.frames_received = 0
         self.monitor_drops = 0
         self._closed = False
@@ -112,6 +116,7 @@ class PlaybackMixer:
                 talker = _Talker(stream, now, gain=self._gain_of(uid, interphone))
                 self._talkers[key] = talker
                 self._loud = self._loud or talker.gain > 1.0
+                self._refresh_solo()
             talker.ending = False
             talker.last_packet = now
             talker.stream.put(seq, payload, now)
@@ -143,6 +148,20 @@ class PlaybackMixer:
             uid, _, interphone = key.partition(_KEY_SEPARATOR)
             talker.gain = self._gain_of(uid, interphone)
         self._loud = any(t.gain > 1.0 for t in self._talkers.values())
+        self._refresh_solo()
+
+    def _refresh_solo(self) -> None:
+        """Under the lock, after any change of talkers, tones, monitor, volume or mute:
+        the lone talker's stream when ``fill`` may cut its blocks straight from the frame
+        being played (one talker at a gain of at most 1, no tone, no monitor, not muted,
+        an output volume of at most 1: the block is the frame's samples times the volume,
+        with nothing to add and nothing to clip), else None."""
+        solo = None
+        if len(self._talkers) == 1 and not self._tones and not self._monitor_on \
+                and not self._muted and self._volume <= 1.0 and not self._loud \
+                and not self._closed:
+            solo = next(iter(self._talkers.values())).stream
+        self._solo = solo
 
     def talkers(self) -> list[str]:
         with self._lock:
@@ -162,6 +181,7 @@ class PlaybackMixer:
             if len(self._tones) >= MAX_TONES:
                 self._tones.popleft()
             self._tones.append(_Cue(cue))
+            self._solo = None
 
     def set_monitor(self, enabled: bool) -> None:
         with self._lock:
@@ -169,6 +189,7 @@ class PlaybackMixer:
             self._monitor.clear()
             self._monitor_pos = 0
             self._monitor_primed = False
+            self._refresh_solo()
 
     @property
     def monitor(self) -> bool:
@@ -197,7 +218,9 @@ class PlaybackMixer:
 
     @volume.setter
     def volume(self, value: float) -> None:
-        self._volume = _clamp_volume(value)
+        with self._lock:
+            self._volume = _clamp_volume(value)
+            self._refresh_solo()
 
     @property
     def muted(self) -> bool:
@@ -205,7 +228,9 @@ class PlaybackMixer:
 
     @muted.setter
     def muted(self, value: bool) -> None:
-        self._muted = bool(value)
+        with self._lock:
+            self._muted = bool(value)
+            self._refresh_solo()
 
     @property
     def level(self) -> Level:
@@ -213,14 +238,41 @@ class PlaybackMixer:
         meters read it a few times a second, the device plays 100-200 blocks)."""
         if self._closed:
             return SILENT
-        return measure(self._last_block)
+        block, volume = self._last_played
+        level = measure(block)
+        if volume == 1.0:
+            return level
+        return Level(level.rms * volume, level.peak * volume)
 
-    def fill(self, out: np.ndarray) -> None:
-        """Output callback: mix one block into ``out`` (zeroed by the caller).
+    def fill(self, out: np.ndarray) -> bool:
+        """Output callback: mix one block into ``out`` (zeroed by the caller); False when
+        there is nothing to play any more (no talker, tone or monitor: see ``idle``).
 
-        The common case costs one copy per block: one talker whose frames were clipped
-        when decoded (``TalkerStream``), at a gain and volume of at most 1, needs no
-        clipping of the block, and the level is measured only when read."""
+        The common case, one talker whose current frame still holds the block's samples
+        (see ``_refresh_solo``), is a copy of them, without the lock (the frame and the
+        position in it belong to this thread; a talker, tone or setting arriving meanwhile
+        is heard from the next block, as if it had come just after this one) and without
+        any other object: no clipping (frames are clipped when they start playing,
+        ``TalkerStream.add_to``), the level measured only when read."""
+        solo = self._solo
+        if solo is not None:
+            start = solo.position
+            end = start + len(out)
+            frame = solo.frame
+            if end <= len(frame):
+                block = frame[start:end]
+                volume = self._volume
+                if volume == 1.0:
+                    out[:] = block
+                else:
+                    np.multiply(block, volume, out=out)
+                solo.position = end
+                self._last_played = (block, volume)
+                return True
+        return self._fill_mixed(out)
+
+    def _fill_mixed(self, out: np.ndarray) -> bool:
+        """``fill``'s general case: every source, under the lock, then volume, mute, clip."""
         now = self._clock()
         with self._lock:
             sources = self._mix_talkers(out, now)
@@ -229,6 +281,7 @@ class PlaybackMixer:
             if self._monitor_on:
                 self._mix_monitor(out)
                 sources += 1
+            playing = bool(self._talkers) or bool(self._tones) or self._monitor_on
         if self._muted:
             out.fill(0.0)
         else:
@@ -236,10 +289,12 @@ class PlaybackMixer:
                 out *= self._volume
             if sources > 1 or self._volume > 1.0 or self._loud:
                 clip_in_place(out, out)
-        last = self._last_block
+        last = self._mixed
         if len(last) != len(out):
-            last = self._last_block = np.empty(len(out), dtype=np.float32)
+            last = self._mixed = np.empty(len(out), dtype=np.float32)
         np.copyto(last, out)
+        self._last_played = (last, 1.0)
+        return playing
 
     def _mix_talkers(self, out: np.ndarray, now: float) -> int:
         """Mix every talker's next samples into ``out``; how many were heard."""
@@ -253,13 +308,13 @@ class PlaybackMixer:
             if talker.stream.idle and (talker.ending or stale):
                 finished.append(uid)
         if finished:
-            self._loud = any(t.gain > 1.0 for k, t in self._talkers.items()
-                             if k not in finished)
-        for key in finished:
-            stream = self._talkers.pop(key).stream
-            stream.close()
-            self._remember(key.partition(_KEY_SEPARATOR)[0], stream)
-            logger.debug("stream of %s drained and dropped", key)
+            for key in finished:
+                stream = self._talkers.pop(key).stream
+                stream.close()
+                self._remember(key.partition(_KEY_SEPARATOR)[0], stream)
+                logger.debug("stream of %s drained and dropped", key)
+            self._loud = any(t.gain > 1.0 for t in self._talkers.values())
+            self._refresh_solo()
         return heard
 
     def _remember(self, uid: str, stream: TalkerStream) -> None:
@@ -296,11 +351,14 @@ class PlaybackMixer:
         count = len(self._tones)
         if any(cue.pos >= len(cue.pcm) for cue in self._tones):
             self._tones = deque(c for c in self._tones if c.pos < len(c.pcm))
+            if not self._tones:
+                self._refresh_solo()
         return count
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            self._solo = None
             for talker in self._talkers.values():
                 talker.stream.close()
             self._talkers.clear()
@@ -309,6 +367,7 @@ class PlaybackMixer:
 
 
 _KEY_SEPARATOR = "\x00"
+_NOTHING = np.zeros(0, dtype=np.float32)
 
 
 def stream_key(uid: str, interphone: str = "") -> str:

@@ -276,10 +276,7 @@ class AudioEngine:
 
     def _fill(self, out: np.ndarray) -> None:
         """Output callback: the mixer's block; on demand, ask the loop to stop when quiet."""
-        self.mixer.fill(out)
-        if not self.on_demand:
-            return
-        if not self.mixer.idle:
+        if self.mixer.fill(out) or not self.on_demand:
             self._quiet_blocks = 0
             return
         self._quiet_blocks += 1

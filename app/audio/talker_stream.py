@@ -163,8 +163,10 @@ class TalkerStream:
         if history is not None:
             self.jitter.carry_history(history)
         self._recovery = FrameRecovery()
-        self._frame = _EMPTY  # the frame being played
-        self._pos = 0  # samples of it already played
+        # The frame being played and how many of its samples were: read and written by the
+        # output thread only (``PlaybackMixer.fill``'s lone-talker path cuts blocks from it).
+        self.frame = _EMPTY
+        self.position = 0
         self._packets = 0
         self._bad_packets = 0
         self._fec_packets = 0
@@ -176,7 +178,7 @@ class TalkerStream:
     @property
     def idle(self) -> bool:
         """Nothing buffered, nothing playing, nothing left of the last frame."""
-        return self.jitter.idle and self._pos >= len(self._frame)
+        return self.jitter.idle and self.position >= len(self.frame)
 
     def put(self, seq: int, payload: bytes, now: float) -> bool:
         """One packet arrived at ``now``; False when it is not usable audio (dropped)."""
@@ -226,17 +228,17 @@ class TalkerStream:
         filled = 0
         heard = False
         while filled < len(out):
-            if self._pos >= len(self._frame):
+            if self.position >= len(self.frame):
                 frame = self.next_frame(now)
                 if frame is None:
                     break
                 if gain != 1.0:
                     frame *= gain  # a fresh frame: scaled once, in place
                 clip_in_place(frame, frame)
-                self._frame, self._pos = frame, 0
-            n = min(len(out) - filled, len(self._frame) - self._pos)
-            out[filled:filled + n] += self._frame[self._pos:self._pos + n]
-            self._pos += n
+                self.frame, self.position = frame, 0
+            n = min(len(out) - filled, len(self.frame) - self.position)
+            out[filled:filled + n] += self.frame[self.position:self.position + n]
+            self.position += n
             filled += n
             heard = True
         return heard
