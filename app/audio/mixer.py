@@ -98,7 +98,7 @@ class PlaybackMixer:
         """One Opus packet of talker ``uid`` (speaking in ``interphone``: each interphone's
         talkers are separate streams with that interphone's gain)."""
         now = self._clock()
-        key = stream_key(uid, interphone)
+        key = f"{uid}{_KEY_SEPARATOR}{interphone}" if interphone else uid  # stream_key
         with self._lock:
             if self._closed:
                 return

@@ -160,6 +160,10 @@ class AudioEngine:
         self._preroll_max = max(1, math.ceil(PREROLL_MS / frame_ms))
         self._quiet_blocks = 0  # output blocks in a row with nothing to play
         self._quiet_limit = max(1, math.ceil(OUTPUT_IDLE_STOP_S * 1000 / self.output_block_ms))
+        # on demand: the output stream may be stopped (False once it is known to run, True
+        # again before it is stopped or when a device reports an error): the receive
+        # thread reads this flag, not the stream, for each packet
+        self._output_may_be_stopped = on_demand
         self.input_starts = 0  # times the input stream was started (on demand)
         self.output_starts = 0
         # on demand: called on the loop after a stream started or stopped (level meters)
@@ -265,11 +269,15 @@ class AudioEngine:
         """On demand: start the output stream if it is stopped (on the loop)."""
         self._quiet_blocks = 0
         stream = self._output
-        if not self.on_demand or stream is None or self._closed or stream.active:
+        if not self.on_demand or stream is None or self._closed:
+            return
+        if stream.active:
+            self._output_may_be_stopped = False
             return
         try:
             stream.start()
             self.output_starts += 1
+            self._output_may_be_stopped = False
         except AudioDeviceError as exc:
             self._report_device_error(exc)
         self._streams_changed()
@@ -292,6 +300,7 @@ class AudioEngine:
         stream = self._output
         if (stream is not None and stream.active and not self._closed
                 and self._quiet_blocks >= self._quiet_limit and self.mixer.idle):
+            self._output_may_be_stopped = True
             stream.stop()
             self._streams_changed()
 
@@ -480,7 +489,17 @@ class AudioEngine:
         """:meth:`receive` from any thread (the client's media receive thread): the packet
         goes to the mixer at once; a stopped output (on demand) is started on the loop."""
         self.mixer.receive(uid, seq, payload, interphone)
-        self._quiet_blocks = 0
+        if self._output_may_be_stopped:
+            self._start_output_soon()
+
+    def audio_sink(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
+        """:meth:`receive_from_thread` with the arguments in the order of the media
+        endpoint's ``audio_sink`` (it can be that sink itself: no layer in between)."""
+        self.mixer.receive(uid, seq, payload, interphone)
+        if self._output_may_be_stopped:
+            self._start_output_soon()
+
+    def _start_output_soon(self) -> None:
         stream = self._output
         if not self.on_demand or stream is None or stream.active or self._closed:
             return
@@ -565,6 +584,7 @@ class AudioEngine:
 
     def _on_stream_error(self, error: AudioDeviceError) -> None:
         """From a device thread: report on the loop."""
+        self._output_may_be_stopped = self.on_demand  # the next packet looks at the stream
         loop = self._loop
         try:
             if loop is not None:

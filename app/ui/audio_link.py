@@ -115,12 +115,25 @@ class SimulatedVoice:
         return clip[indices]
 
 
+class ReceiveFromThread(Protocol):
+    def __call__(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None: ...
+
+
 class EngineAudio:
     """:class:`AudioPort` over an :class:`AudioEngine` (started, on the running loop)."""
+
+    receive_from_thread: ReceiveFromThread
+    """:meth:`receive` from the client's media receive thread: the engine's own
+    :meth:`AudioEngine.receive_from_thread` (no layer of this class per packet)."""
+    audio_sink: Callable[[str, str, int, bytes], None]
+    """The same as a media endpoint's ``audio_sink`` (``interphone, uid, seq, payload``):
+    :meth:`AudioEngine.audio_sink`, to be set as the sink itself."""
 
     def __init__(self, engine: AudioEngine, note: str = "",
                  voice: SimulatedVoice | None = None) -> None:
         self.engine = engine
+        self.receive_from_thread = engine.receive_from_thread
+        self.audio_sink = engine.audio_sink
         self.note = note
         self.simulated = isinstance(engine.backend, ClockedBackend)
         self._voice = voice
@@ -180,11 +193,6 @@ class EngineAudio:
 
     def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
         self.engine.receive(uid, seq, payload, interphone)
-
-    def receive_from_thread(self, uid: str, seq: int, payload: bytes,
-                            interphone: str = "") -> None:
-        """:meth:`receive` from the client's media receive thread."""
-        self.engine.receive_from_thread(uid, seq, payload, interphone)
 
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         self.engine.end_utterance(uid, interphone)
