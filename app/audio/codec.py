@@ -71,6 +71,13 @@ def _strerror(code: int) -> str:
     return _opus_message(opuslib_next.OpusError(code))
 
 
+def _destroy(destroy: Any, state: Any, alive: list[bool]) -> None:
+    """The finalizer of a codec state: marks it dead (``alive``, read for each frame:
+    cheaper than ``weakref.finalize.alive``), then frees it."""
+    alive[0] = False
+    destroy(state)
+
+
 def _check_loss(pct: int) -> int:
     pct = int(pct)
     if not 0 <= pct <= 100:
@@ -173,7 +180,8 @@ class OpusEncoder:
         except opuslib_next.OpusError as exc:
             raise CodecError(f"cannot create Opus encoder: {_opus_message(exc)}") from exc
         self._state: Any = state
-        self._finalizer = weakref.finalize(self, _enc.destroy, state)
+        self._alive = [True]  # False once the state is freed (see _destroy)
+        self._finalizer = weakref.finalize(self, _destroy, _enc.destroy, state, self._alive)
         self._ctl(_ctl.set_bitrate, int(bitrate))
         self._ctl(_ctl.set_inband_fec, 1 if fec else 0)
         self._ctl(_ctl.set_packet_loss_perc, self._expected_loss)
@@ -209,10 +217,10 @@ class OpusEncoder:
 
     @property
     def closed(self) -> bool:
-        return not self._finalizer.alive
+        return not self._alive[0]
 
     def _ctl(self, request: Any, value: int | None = None) -> Any:
-        if not self._finalizer.alive:
+        if not self._alive[0]:
             raise CodecError("encoder is closed")
         return _enc.encoder_ctl(self._state, request, value)
 
@@ -233,7 +241,7 @@ class OpusEncoder:
 
     def encode(self, pcm: np.ndarray) -> bytes:
         """Encode exactly ``frame_samples`` float32 samples into one packet."""
-        if not self._finalizer.alive:
+        if not self._alive[0]:
             raise CodecError("encoder is closed")
         arr = np.asarray(pcm)
         if arr.ndim != 1 or arr.shape[0] != self._frame_samples:
@@ -295,7 +303,8 @@ class OpusDecoder:
         except opuslib_next.OpusError as exc:
             raise CodecError(f"cannot create Opus decoder: {_opus_message(exc)}") from exc
         self._state: Any = state
-        self._finalizer = weakref.finalize(self, _dec.destroy, state)
+        self._alive = [True]  # False once the state is freed (see _destroy)
+        self._finalizer = weakref.finalize(self, _destroy, _dec.destroy, state, self._alive)
         # Decoded into once per call, then the frame is copied out: one
         # allocation of the frame's size per decode (the output callback's path).
         self._pcm = np.empty(_MAX_PACKET_SAMPLES * CHANNELS, dtype=np.float32)
@@ -311,10 +320,10 @@ class OpusDecoder:
 
     @property
     def closed(self) -> bool:
-        return not self._finalizer.alive
+        return not self._alive[0]
 
     def _decode(self, packet: bytes, max_samples: int, fec: bool) -> np.ndarray:
-        if not self._finalizer.alive:
+        if not self._alive[0]:
             raise CodecError("decoder is closed")
         out = self._pcm
         n = _dec.libopus_decode_float(
@@ -343,10 +352,18 @@ class OpusDecoder:
         return pcm
 
     def decode_any(self, packet: bytes) -> np.ndarray:
-        """Decode one packet of any duration (a talker may change its frame size)."""
+        """Decode one packet of any duration (a talker may change its frame size).
+
+        ``_decode`` inlined: this is the output callback's once-per-frame call."""
         if not packet:
             raise CodecError("empty packet (use conceal() for a lost frame)")
-        return self._decode(bytes(packet), _MAX_PACKET_SAMPLES, False)
+        if not self._alive[0]:
+            raise CodecError("decoder is closed")
+        n = _dec.libopus_decode_float(self._state, bytes(packet), len(packet),
+                                      self._pcm_ptr, _MAX_PACKET_SAMPLES, 0)
+        if n < 0:
+            raise CodecError(f"corrupt Opus packet: {_strerror(n)}")
+        return self._pcm[: n * CHANNELS].copy()
 
     def decode_fec(self, next_packet: bytes, samples: int | None = None) -> np.ndarray:
         """Recover the lost frame *before* ``next_packet`` from its in-band FEC.
@@ -366,7 +383,7 @@ class OpusDecoder:
         return self._decode(b"", samples or self._frame_samples, False)
 
     def reset(self) -> None:
-        if self._finalizer.alive:
+        if self._alive[0]:
             _dec.decoder_ctl(self._state, _ctl.reset_state)
 
     def close(self) -> None:
