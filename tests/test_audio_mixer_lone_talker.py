@@ -192,3 +192,53 @@ def test_the_engine_takes_packets_in_the_media_sinks_order(
         assert sorted(engine.mixer.talkers()) == ["alice\x00group_7", "bob\x00group_7"]
     finally:
         engine.close()
+
+
+class HookedClock(Clock):
+    """A clock that runs ``hook`` at its first reading by ``fill`` from block ``at`` on:
+    what another thread does between ``fill`` seeing a lone talker and taking the lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = -1  # the block being filled, -1 outside fill
+        self.at = -1
+        self.hook: Callable[[], None] | None = None
+        self.read_in: set[int] = set()
+
+    def __call__(self) -> float:
+        if self.block < 0:
+            return self.now
+        self.read_in.add(self.block)
+        if self.hook is not None and self.block >= self.at:
+            hook, self.hook = self.hook, None
+            hook()
+        return self.now
+
+
+def test_a_talker_arriving_as_the_next_frame_starts_is_mixed_in_that_block(
+        packets: dict[str, list[bytes]]) -> None:
+    def run(mixer: PlaybackMixer, clock: HookedClock, at: int) -> list[np.ndarray]:
+        clock.at = at
+        clock.hook = lambda: mixer.receive("bob", 0, packets["bob"][0], "g")
+        played = []
+        for n in range(40):
+            if n % 4 == 0:
+                mixer.receive("alice", n // 4, packets["alice"][n // 4], "g")
+            out = np.zeros(BLOCK, dtype=np.float32)
+            clock.block = n
+            mixer.fill(out)
+            clock.block = -1
+            played.append(out)
+            clock.now += BLOCK / 48000
+        return played
+
+    probe_clock = HookedClock()
+    run(PlaybackMixer(clock=probe_clock, start_margin=0.005), probe_clock, 10**6)
+    frame_starts = sorted(n for n in probe_clock.read_in if n >= 12)
+    assert len(frame_starts) == 7  # the lone path reads the clock once a frame (4 blocks)
+    clock, reference_clock = HookedClock(), HookedClock()
+    played = run(PlaybackMixer(clock=clock, start_margin=0.005), clock, frame_starts[0])
+    expected = run(general_only(PlaybackMixer(clock=reference_clock, start_margin=0.005)),
+                   reference_clock, frame_starts[0])
+    for n, (block, reference) in enumerate(zip(played, expected, strict=True)):
+        assert np.array_equal(block, reference), f"block {n} differs"

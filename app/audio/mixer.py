@@ -253,7 +253,9 @@ class PlaybackMixer:
         position in it belong to this thread; a talker, tone or setting arriving meanwhile
         is heard from the next block, as if it had come just after this one) and without
         any other object: no clipping (frames are clipped when they start playing,
-        ``TalkerStream.add_to``), the level measured only when read."""
+        ``TalkerStream.add_to``), the level measured only when read. When that frame is
+        used up at the block's start, the next one is taken under the lock and the block
+        cut from it the same way (``_fill_solo_frame``)."""
         solo = self._solo
         if solo is not None:
             start = solo.position
@@ -269,7 +271,44 @@ class PlaybackMixer:
                 solo.position = end
                 self._last_played = (block, volume)
                 return True
+            if start >= len(frame):
+                playing = self._fill_solo_frame(solo, out)
+                if playing is not None:
+                    return playing
         return self._fill_mixed(out)
+
+    def _fill_solo_frame(self, solo: TalkerStream, out: np.ndarray) -> bool | None:
+        """``fill`` for a lone talker whose frame is used up: its next frame starts and
+        the block is cut from it as in ``fill``; with no frame to play, the stream is
+        dropped if it is done (as ``_mix_talkers`` does). None when the lone talker is
+        no longer alone (checked under the lock): the general path mixes the block."""
+        now = self._clock()
+        with self._lock:
+            if self._solo is not solo:
+                return None
+            [(key, talker)] = self._talkers.items()
+            if not solo.start_frame(now, talker.gain):
+                if self._finished(talker, now):
+                    self._drop([key])
+                self._last_played = (_NOTHING, 1.0)
+                return bool(self._talkers)
+            frame = solo.frame
+            count = len(out)
+            if count > len(frame):  # a frame shorter than the block: played in general
+                solo.add_to(out, now, talker.gain)
+                if self._volume != 1.0:
+                    out *= self._volume
+                self._keep_copy(out)
+                return True
+            block = frame[:count]
+            volume = self._volume
+            if volume == 1.0:
+                out[:] = block
+            else:
+                np.multiply(block, volume, out=out)
+            solo.position = count
+            self._last_played = (block, volume)
+            return True
 
     def _fill_mixed(self, out: np.ndarray) -> bool:
         """``fill``'s general case: every source, under the lock, then volume, mute, clip."""
@@ -289,33 +328,44 @@ class PlaybackMixer:
                 out *= self._volume
             if sources > 1 or self._volume > 1.0 or self._loud:
                 clip_in_place(out, out)
+        self._keep_copy(out)
+        return playing
+
+    def _keep_copy(self, out: np.ndarray) -> None:
+        """The block just mixed, for the level (``out`` is the device's buffer)."""
         last = self._mixed
         if len(last) != len(out):
             last = self._mixed = np.empty(len(out), dtype=np.float32)
         np.copyto(last, out)
         self._last_played = (last, 1.0)
-        return playing
 
     def _mix_talkers(self, out: np.ndarray, now: float) -> int:
         """Mix every talker's next samples into ``out``; how many were heard."""
         heard = 0
         finished = []
-        for uid, talker in self._talkers.items():
+        for key, talker in self._talkers.items():
             if talker.stream.add_to(out, now, talker.gain):
                 heard += 1
-                continue
-            stale = now - talker.last_packet > STALE_STREAM_SECONDS
-            if talker.stream.idle and (talker.ending or stale):
-                finished.append(uid)
+            elif self._finished(talker, now):
+                finished.append(key)
         if finished:
-            for key in finished:
-                stream = self._talkers.pop(key).stream
-                stream.close()
-                self._remember(key.partition(_KEY_SEPARATOR)[0], stream)
-                logger.debug("stream of %s drained and dropped", key)
-            self._loud = any(t.gain > 1.0 for t in self._talkers.values())
-            self._refresh_solo()
+            self._drop(finished)
         return heard
+
+    @staticmethod
+    def _finished(talker: _Talker, now: float) -> bool:
+        """A talker that played nothing: done (drained after its end, or stale)?"""
+        stale = now - talker.last_packet > STALE_STREAM_SECONDS
+        return talker.stream.idle and (talker.ending or stale)
+
+    def _drop(self, finished: list[str]) -> None:
+        for key in finished:
+            stream = self._talkers.pop(key).stream
+            stream.close()
+            self._remember(key.partition(_KEY_SEPARATOR)[0], stream)
+            logger.debug("stream of %s drained and dropped", key)
+        self._loud = any(t.gain > 1.0 for t in self._talkers.values())
+        self._refresh_solo()
 
     def _remember(self, uid: str, stream: TalkerStream) -> None:
         """Keep what the talker's stream learnt of the network for its next utterance."""

@@ -230,20 +230,26 @@ class TalkerStream:
         filled = 0
         heard = False
         while filled < len(out):
-            if self.position >= len(self.frame):
-                frame = self.next_frame(now)
-                if frame is None:
-                    break
-                if gain != 1.0:
-                    frame *= gain  # a fresh frame: scaled once, in place
-                clip_in_place(frame, frame)
-                self.frame, self.position = frame, 0
+            if self.position >= len(self.frame) and not self.start_frame(now, gain):
+                break
             n = min(len(out) - filled, len(self.frame) - self.position)
             out[filled:filled + n] += self.frame[self.position:self.position + n]
             self.position += n
             filled += n
             heard = True
         return heard
+
+    def start_frame(self, now: float, gain: float = 1.0) -> bool:
+        """The next frame starts playing (``frame``, from ``position`` 0), scaled by
+        ``gain`` and clipped to [-1, 1] once; False when there is none to play."""
+        frame = self.next_frame(now)
+        if frame is None:
+            return False
+        if gain != 1.0:
+            frame *= gain  # a fresh frame: scaled once, in place
+        clip_in_place(frame, frame)
+        self.frame, self.position = frame, 0
+        return True
 
     def read(self, count: int, now: float) -> np.ndarray | None:
         """``count`` samples (zero-padded when the stream runs out), or None if none."""
