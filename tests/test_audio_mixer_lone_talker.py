@@ -79,13 +79,14 @@ def play(mixer: PlaybackMixer, clock: Clock, packets: dict[str, list[bytes]],
         out = np.zeros(BLOCK, dtype=np.float32)
         mixer.fill(out)
         played.append(out)
-        levels.append(tuple(mixer.level))
+        levels.append((mixer.level.rms, mixer.level.peak))
         clock.now += BLOCK / 48000
     return played, levels
 
 
 def both_ways(packets: dict[str, list[bytes]], events: dict[int, Event], blocks: int,
-              **talkers: int) -> tuple[list[np.ndarray], list[np.ndarray], list, list, int]:
+              **talkers: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[float, float]],
+                                  list[tuple[float, float]], int]:
     clock, reference_clock = Clock(), Clock()
     mixer = PlaybackMixer(clock=clock, start_margin=0.005)
     general = count_general_blocks(mixer)
