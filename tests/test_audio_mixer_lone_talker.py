@@ -60,11 +60,12 @@ def count_general_blocks(mixer: PlaybackMixer) -> list[int]:
 
 
 Event = Callable[[PlaybackMixer], None]
+Levels = list[tuple[float, float]]
 
 
 def play(mixer: PlaybackMixer, clock: Clock, packets: dict[str, list[bytes]],
          events: dict[int, Event], blocks: int, *, bob_from: int = -1,
-         bob_until: int = -1) -> tuple[list[np.ndarray], list[tuple[float, float]]]:
+         bob_until: int = -1) -> tuple[list[np.ndarray], Levels]:
     """Alice sends a packet every fourth block from block 0; bob from ``bob_from`` to
     ``bob_until``; ``events`` happen before their block. The blocks and levels played."""
     played, levels = [], []
@@ -85,8 +86,7 @@ def play(mixer: PlaybackMixer, clock: Clock, packets: dict[str, list[bytes]],
 
 
 def both_ways(packets: dict[str, list[bytes]], events: dict[int, Event], blocks: int,
-              **talkers: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[float, float]],
-                                  list[tuple[float, float]], int]:
+              **talkers: int) -> tuple[list[np.ndarray], list[np.ndarray], Levels, Levels, int]:
     clock, reference_clock = Clock(), Clock()
     mixer = PlaybackMixer(clock=clock, start_margin=0.005)
     general = count_general_blocks(mixer)
