@@ -208,3 +208,41 @@ def test_packet_samples_reads_the_toc_as_libopus_does() -> None:
     assert packet_samples(b"") is None
     with OpusEncoder(20) as encoder:
         assert packet_samples(encoder.encode(speech_like(0.02))) == 960
+
+
+def _lbrr_by_the_bitstream(packet: bytes) -> bool:
+    """packet_has_lbrr as first written (the arithmetic for each packet), the reference
+    for the table-driven one."""
+    if len(packet) < 2:
+        return False
+    toc = packet[0]
+    if toc >> 3 >= 16:
+        return False
+    code = toc & 3
+    if code == 3:
+        return False
+    first = 1
+    if code == 2:
+        first = 2 if packet[1] < 252 else 3
+    if len(packet) <= first:
+        return False
+    per_frame = (480, 960, 1920, 2880)[(toc >> 3) % 4] if toc >> 3 < 12 \
+        else (480, 960)[(toc >> 3) % 2]
+    silk_frames = max(1, per_frame // 960)
+    return bool((packet[first] >> (7 - silk_frames)) & 1)
+
+
+def test_packet_has_lbrr_by_table_matches_the_bitstream_arithmetic() -> None:
+    from app.audio.codec import packet_has_lbrr
+
+    seen = set()
+    for toc in range(256):
+        for second in (0x00, 0x3F, 0x40, 0x55, 0x80, 0xAA, 0xFB, 0xFC, 0xFF):
+            for third in (0x00, 0x20, 0x40, 0xFF):
+                for packet in (bytes([toc]), bytes([toc, second]),
+                               bytes([toc, second, third]),
+                               bytes([toc, second, third, third ^ 0xFF])):
+                    expected = _lbrr_by_the_bitstream(packet)
+                    assert packet_has_lbrr(packet) == expected, packet.hex()
+                    seen.add(expected)
+    assert seen == {True, False}

@@ -132,6 +132,20 @@ def packet_ms(packet: bytes) -> float | None:
     return None if samples is None else samples * 1000.0 / SAMPLE_RATE
 
 
+def _lbrr_shift(toc: int) -> int:
+    """Where a TOC byte's packet has its LBRR flag: the bit (from the right) of the first
+    frame's first byte, or -1 when it can carry none (CELT-only, code 3)."""
+    if toc >> 3 >= 16 or toc & 3 == 3:
+        return -1
+    per_frame = (480, 960, 1920, 2880)[(toc >> 3) % 4] if toc >> 3 < 12 \
+        else (480, 960)[(toc >> 3) % 2]
+    silk_frames = max(1, per_frame // 960)
+    return 7 - silk_frames
+
+
+_LBRR_SHIFT = tuple(_lbrr_shift(toc) for toc in range(256))
+
+
 def packet_has_lbrr(packet: bytes) -> bool:
     """True when a mono Opus packet carries in-band FEC (SILK LBRR) data.
 
@@ -141,24 +155,20 @@ def packet_has_lbrr(packet: bytes) -> bool:
     probability 1/2, which is exactly the next bit of the first frame byte.
     Handles the one-frame layout (TOC code 0) our encoder produces and the
     first frame of code 1/2 packets; CELT-only packets never carry FEC.
+    Where the bit is comes from a table by TOC byte (once per received packet).
     """
     if len(packet) < 2:
         return False
     toc = packet[0]
-    if toc >> 3 >= 16:  # CELT-only configurations
+    shift = _LBRR_SHIFT[toc]
+    if shift < 0:
         return False
-    code = toc & 3
-    if code == 3:
-        return False  # not produced by this encoder; counted as none
-    first = 1
-    if code == 2:  # a length byte (or two) before the first frame
+    if toc & 3 == 2:  # a length byte (or two) before the first frame
         first = 2 if packet[1] < 252 else 3
-    if len(packet) <= first:
-        return False
-    per_frame = (480, 960, 1920, 2880)[(toc >> 3) % 4] if toc >> 3 < 12 \
-        else (480, 960)[(toc >> 3) % 2]
-    silk_frames = max(1, per_frame // 960)
-    return bool((packet[first] >> (7 - silk_frames)) & 1)
+        if len(packet) <= first:
+            return False
+        return bool((packet[first] >> shift) & 1)
+    return bool((packet[1] >> shift) & 1)
 
 
 class OpusEncoder:
