@@ -16,7 +16,7 @@ buffer pop and one Opus decode per talker).
 The common case, one talker alone (no tone, no monitor, no gain or volume
 over 1, not muted), has a short path: a block that the frame being played
 still holds is a slice of it, copied without the lock or any other object;
-the output callback runs 200 times a second with cold caches, where each
+the output callback runs 100 times a second (10 ms blocks) with cold caches, where each
 function, lock and numpy call touched costs several times its hot price
 (bench/NOTES.md, branch out6).
 """
