@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent, QPalette
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QLinearGradient, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 _FLOOR_DB = -60.0
 _PEAK_DECAY = 0.02  # of full scale per update
+_BAR_END_PX = 3  # the bar's rounded end (radius 2) and its antialiasing, left of its end
+_PEAK_PX = 2  # the peak marker's antialiased line, each side of its x
+_BORDER = QColor("#90a4ae")
+_TROUGH = QBrush(QColor("#263238"))
+_PEAK = QColor("white")
 
 
 def level_to_fraction(level: float) -> float:
@@ -33,6 +38,11 @@ class LevelMeter(QWidget):
         self._fraction = 0.0
         self._peak = 0.0
         self._drawn = (0, 0)
+        self._painted = (0.0, 0.0)  # the fraction and peak last asked to be painted
+        self._gradient = QBrush()
+        self._gradient_width = -1.0
+        self.last_update: QRect | None = None
+        """The region the last level change asked to repaint (for tests)."""
 
     def set_level(self, level: float) -> None:
         fraction = level_to_fraction(level)
@@ -40,8 +50,29 @@ class LevelMeter(QWidget):
         self._fraction = fraction
         drawn = self._pixels()
         if drawn != self._drawn:  # repaint only when the bar or the peak moves a pixel
-            self._drawn = drawn
-            self.update()
+            # only the columns that changed: the bar between its old and new end, the
+            # peak marker where it was and where it is (a few pixels painted and flushed
+            # to the screen instead of the whole bar, 10 times a second)
+            self.last_update = self._changed(*self._painted)
+            self._drawn, self._painted = drawn, (self._fraction, self._peak)
+            self.repaint(self.last_update)
+
+    def _x(self, fraction: float) -> float:
+        """Where the bar filled to ``fraction`` ends (the painted geometry)."""
+        return 1.5 + (self.width() - 3) * fraction
+
+    def _changed(self, old_fraction: float, old_peak: float) -> QRect:
+        """The columns that differ between the old level and the new one."""
+        left, right = self.width(), -1
+        if self._fraction != old_fraction:
+            ends = sorted((self._x(old_fraction), self._x(self._fraction)))
+            left, right = int(ends[0]) - _BAR_END_PX, math.ceil(ends[1]) + 1
+        if self._peak != old_peak:
+            for peak in (old_peak, self._peak):
+                x = int(self._x(peak))
+                left, right = min(left, x - _PEAK_PX), max(right, x + _PEAK_PX)
+        left, right = max(0, left), min(self.width() - 1, right)
+        return QRect(left, 0, max(0, right - left + 1), self.height())
 
     def _pixels(self) -> tuple[int, int]:
         """Where the bar ends and the peak marker stands, in pixels."""
@@ -53,6 +84,7 @@ class LevelMeter(QWidget):
         self._fraction = 0.0
         self._peak = 0.0
         self._drawn = (0, 0)
+        self._painted = (0.0, 0.0)
         self.update()
 
     @property
@@ -71,24 +103,31 @@ class LevelMeter(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
+        painter.fillRect(event.rect(), self.palette().color(QPalette.ColorRole.Window))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
-        painter.setPen(QColor("#90a4ae"))
-        painter.setBrush(QColor("#263238"))
+        painter.setPen(_BORDER)
+        painter.setBrush(_TROUGH)
         painter.drawRoundedRect(rect, 3, 3)
         if self._fraction > 0:
-            gradient = QLinearGradient(rect.left(), 0, rect.right(), 0)
-            gradient.setColorAt(0.0, QColor("#43a047"))
-            gradient.setColorAt(0.7, QColor("#fdd835"))
-            gradient.setColorAt(1.0, QColor("#e53935"))
+            if self._gradient_width != rect.width():
+                self._gradient_width = rect.width()
+                self._gradient = _bar_gradient(rect)
             bar = QRectF(rect.left() + 1, rect.top() + 1,
                          (rect.width() - 2) * self._fraction, rect.height() - 2)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(gradient)
+            painter.setBrush(self._gradient)
             painter.drawRoundedRect(bar, 2, 2)
         if self._peak > 0:
-            x = rect.left() + 1 + (rect.width() - 2) * self._peak
-            painter.setPen(QColor("white"))
-            painter.drawLine(int(x), int(rect.top()) + 1, int(x), int(rect.bottom()) - 1)
+            x = int(rect.left() + 1 + (rect.width() - 2) * self._peak)
+            painter.setPen(_PEAK)
+            painter.drawLine(x, int(rect.top()) + 1, x, int(rect.bottom()) - 1)
         painter.end()
+
+
+def _bar_gradient(rect: QRectF) -> QBrush:
+    gradient = QLinearGradient(rect.left(), 0, rect.right(), 0)
+    gradient.setColorAt(0.0, QColor("#43a047"))
+    gradient.setColorAt(0.7, QColor("#fdd835"))
+    gradient.setColorAt(1.0, QColor("#e53935"))
+    return QBrush(gradient)
