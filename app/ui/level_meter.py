@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QLinearGradient, QPainter, QPaintEvent, QPalette
+from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QLinearGradient,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPixmap,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 _FLOOR_DB = -60.0
 _PEAK_DECAY = 0.02  # of full scale per update
 _BAR_END_PX = 3  # the bar's rounded end (radius 2) and its antialiasing, left of its end
 _PEAK_PX = 2  # the peak marker's antialiased line, each side of its x
+_LOOK_CHANGES = (QEvent.Type.PaletteChange, QEvent.Type.StyleChange,
+                 QEvent.Type.EnabledChange, QEvent.Type.ActivationChange)
 _BORDER = QColor("#90a4ae")
 _TROUGH = QBrush(QColor("#263238"))
 _PEAK = QColor("white")
@@ -37,6 +48,9 @@ class LevelMeter(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._fraction = 0.0
         self._peak = 0.0
+        self._rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        self._trough: QPixmap | None = None
+        self._span = max(1, self.width() - 3)  # the bar's length when full, in pixels
         self._drawn = (0, 0)
         self._painted = (0.0, 0.0)  # the fraction and peak last asked to be painted
         self._gradient = QBrush()
@@ -45,39 +59,49 @@ class LevelMeter(QWidget):
         """The region the last level change asked to repaint (for tests)."""
 
     def set_level(self, level: float) -> None:
+        if level <= 0.0 and not self._peak and not self._fraction:
+            return  # silence goes on (the microphone's meter while listening)
         fraction = level_to_fraction(level)
         self._peak = max(fraction, self._peak - _PEAK_DECAY)
         self._fraction = fraction
-        drawn = self._pixels()
+        span = self._span
+        drawn = round(span * fraction), round(span * self._peak)
         if drawn != self._drawn:  # repaint only when the bar or the peak moves a pixel
             # only the columns that changed: the bar between its old and new end, the
             # peak marker where it was and where it is (a few pixels painted and flushed
-            # to the screen instead of the whole bar, 10 times a second)
+            # to the screen instead of the whole bar, 10 times a second), at once (no
+            # event to post and dispatch for it)
             self.last_update = self._changed(*self._painted)
-            self._drawn, self._painted = drawn, (self._fraction, self._peak)
+            self._drawn, self._painted = drawn, (fraction, self._peak)
             self.repaint(self.last_update)
-
-    def _x(self, fraction: float) -> float:
-        """Where the bar filled to ``fraction`` ends (the painted geometry)."""
-        return 1.5 + (self.width() - 3) * fraction
 
     def _changed(self, old_fraction: float, old_peak: float) -> QRect:
         """The columns that differ between the old level and the new one."""
-        left, right = self.width(), -1
+        span, width = self._span, self._span + 3
+        left, right = width, -1
         if self._fraction != old_fraction:
-            ends = sorted((self._x(old_fraction), self._x(self._fraction)))
-            left, right = int(ends[0]) - _BAR_END_PX, math.ceil(ends[1]) + 1
+            low, high = 1.5 + span * old_fraction, 1.5 + span * self._fraction
+            if low > high:
+                low, high = high, low
+            left, right = int(low) - _BAR_END_PX, math.ceil(high) + 1
         if self._peak != old_peak:
             for peak in (old_peak, self._peak):
-                x = int(self._x(peak))
+                x = int(1.5 + span * peak)
                 left, right = min(left, x - _PEAK_PX), max(right, x + _PEAK_PX)
-        left, right = max(0, left), min(self.width() - 1, right)
+        left, right = max(0, left), min(width - 1, right)
         return QRect(left, 0, max(0, right - left + 1), self.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._span = max(1, event.size().width() - 3)
+        self._rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        self._trough = None
+        self._drawn = self._pixels()  # Qt repaints it all
+        self._painted = (self._fraction, self._peak)
+        super().resizeEvent(event)
 
     def _pixels(self) -> tuple[int, int]:
         """Where the bar ends and the peak marker stands, in pixels."""
-        span = max(1, self.width() - 3)
-        return round(span * self._fraction), round(span * self._peak)
+        return round(self._span * self._fraction), round(self._span * self._peak)
 
     def reset(self) -> None:
         """Back to silence, peak marker included (a test or stream has stopped)."""
@@ -103,26 +127,47 @@ class LevelMeter(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(event.rect(), self.palette().color(QPalette.ColorRole.Window))
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
-        painter.setPen(_BORDER)
-        painter.setBrush(_TROUGH)
-        painter.drawRoundedRect(rect, 3, 3)
+        clip = event.rect()
+        painter.drawPixmap(clip, self._trough_pixmap(), clip)
+        rect = self._rect
         if self._fraction > 0:
             if self._gradient_width != rect.width():
                 self._gradient_width = rect.width()
                 self._gradient = _bar_gradient(rect)
-            bar = QRectF(rect.left() + 1, rect.top() + 1,
-                         (rect.width() - 2) * self._fraction, rect.height() - 2)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(self._gradient)
-            painter.drawRoundedRect(bar, 2, 2)
+            painter.drawRoundedRect(QRectF(rect.left() + 1, rect.top() + 1,
+                                           (rect.width() - 2) * self._fraction,
+                                           rect.height() - 2), 2, 2)
         if self._peak > 0:
             x = int(rect.left() + 1 + (rect.width() - 2) * self._peak)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(_PEAK)
             painter.drawLine(x, int(rect.top()) + 1, x, int(rect.bottom()) - 1)
         painter.end()
+
+    def _trough_pixmap(self) -> QPixmap:
+        """The empty meter (the window's colour in the corners, the border, the trough),
+        drawn once per size and palette: each repaint copies the columns it needs."""
+        ratio = self.devicePixelRatioF()
+        if self._trough is None or self._trough.devicePixelRatio() != ratio:
+            pixmap = QPixmap(self.size() * ratio)
+            pixmap.setDevicePixelRatio(ratio)
+            painter = QPainter(pixmap)
+            painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(_BORDER)
+            painter.setBrush(_TROUGH)
+            painter.drawRoundedRect(self._rect, 3, 3)
+            painter.end()
+            self._trough = pixmap
+        return self._trough
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in _LOOK_CHANGES:  # the window's colour may differ now
+            self._trough = None
+        super().changeEvent(event)
 
 
 def _bar_gradient(rect: QRectF) -> QBrush:
