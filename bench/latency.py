@@ -384,17 +384,12 @@ class _Peer:
         self.engine = engine
         received = self.received_at
 
-        client = self.client
-
-        # as the desktop app does: the media receive thread feeds the mixer directly, and
-        # while the output runs it receives the socket itself (with the arrival times)
+        # as the desktop app does: the media receive thread feeds the mixer directly
         def sink(_interphone: object, uid: str, seq: int, payload: bytes) -> None:
-            arrived = client.audio_arrival
-            received.setdefault(seq, time.perf_counter() if arrived is None else arrived)
-            engine.receive_from_thread(uid, seq, payload, "", arrived)
+            received.setdefault(seq, time.perf_counter())
+            engine.receive_from_thread(uid, seq, payload)
 
-        client.audio_sink = sink
-        engine.receive_poller = client
+        self.client.audio_sink = sink
         # As the GUI's presenter: what our listeners lose sets our FEC (feedback extension).
         self.client.on_feedback = lambda notice: engine.report_listener_loss(
             notice.worst_pct, notice.p90_pct)

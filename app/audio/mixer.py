@@ -101,13 +101,10 @@ class PlaybackMixer:
         self._over_cap_logged = False
 
     # ------------------------------------------------------------ talkers
-    def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "",
-                arrived: float | None = None) -> None:
+    def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
         """One Opus packet of talker ``uid`` (speaking in ``interphone``: each interphone's
-        talkers are separate streams with that interphone's gain) that arrived at
-        ``arrived`` on the mixer's clock (None: now; a packet received some time after it
-        arrived, e.g. polled at an output block, must say when, for the jitter buffer)."""
-        now = self._clock() if arrived is None else arrived
+        talkers are separate streams with that interphone's gain)."""
+        now = self._clock()
         key = f"{uid}{_KEY_SEPARATOR}{interphone}" if interphone else uid  # stream_key
         with self._lock:
             if self._closed:

@@ -36,11 +36,6 @@ played 3-4 ms sooner in most clock phases (one 10 ms block sooner in the
 others) but woke the device thread twice as often: 200 wake-ups a second
 cost about 1 % of a core while listening (bench/idle.py, bench/NOTES.md).
 
-``receive_poller`` (optional; the client): polled at the start of each output block, in
-the device's thread, for the packets that arrived since (they reach ``receive_from_thread``
-right there, with their arrival times, before the mix), and told when the output stops:
-while the output runs, no thread wakes up for each received packet.
-
 Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
 0..1, updated every block and readable from any thread.
 
@@ -66,7 +61,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
 
 import numpy as np
 
@@ -86,13 +80,6 @@ OUTPUT_BLOCK_MS = 10  # output callback block (capped at the frame)
 START_MARGIN_MS = 5  # a frame's least wait after its arrival (capped at the block)
 PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
 OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
-
-
-class ReceivePoller(Protocol):
-    """Where received packets come from while the output runs (see the module docstring)."""
-
-    def poll_received(self) -> object: ...
-    def stop_polling(self) -> None: ...
 
 
 class TransmitState(Enum):
@@ -181,7 +168,6 @@ class AudioEngine:
         self.output_starts = 0
         # on demand: called on the loop after a stream started or stopped (level meters)
         self.on_streams_changed: Callable[[], None] | None = None
-        self._poller: ReceivePoller | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -237,25 +223,6 @@ class AudioEngine:
                 except AudioDeviceError as exc:
                     logger.warning("closing audio stream: %s", exc)
         self._input = self._output = None
-        self._stop_polling()
-
-    @property
-    def receive_poller(self) -> ReceivePoller | None:
-        return self._poller
-
-    @receive_poller.setter
-    def receive_poller(self, poller: ReceivePoller | None) -> None:
-        """Poll ``poller`` at the start of each output block (None: no more)."""
-        old, self._poller = self._poller, poller
-        if old is not None and old is not poller:
-            old.stop_polling()
-
-    def _stop_polling(self) -> None:
-        """The output stopped (or failed, or the engine closed): the poller's own
-        receiver takes over."""
-        poller = self._poller
-        if poller is not None:
-            poller.stop_polling()
 
     @property
     def running(self) -> bool:
@@ -316,15 +283,7 @@ class AudioEngine:
         self._streams_changed()
 
     def _fill(self, out: np.ndarray) -> None:
-        """Output callback: what arrived (``receive_poller``), then the mixer's block; on
-        demand, ask the loop to stop when quiet."""
-        poller = self._poller
-        if poller is not None:
-            try:
-                poller.poll_received()
-            except Exception:  # a bug there must not silence the output
-                logger.exception("receive_poller failed: no more polls")
-                self.receive_poller = None
+        """Output callback: the mixer's block; on demand, ask the loop to stop when quiet."""
         if self.mixer.fill(out) or not self.on_demand:
             self._quiet_blocks = 0
             return
@@ -343,7 +302,6 @@ class AudioEngine:
                 and self._quiet_blocks >= self._quiet_limit and self.mixer.idle):
             self._output_may_be_stopped = True
             stream.stop()
-            self._stop_polling()
             self._streams_changed()
 
     def _streams_changed(self) -> None:
@@ -527,11 +485,10 @@ class AudioEngine:
         self._ensure_output()
 
     def receive_from_thread(self, uid: str, seq: int, payload: bytes,
-                            interphone: str = "", arrived: float | None = None) -> None:
-        """:meth:`receive` from any thread (the client's media receive thread, or the
-        output's own when it polls): the packet goes to the mixer at once, ``arrived`` on
-        the engine's clock (None: now); a stopped output (on demand) is started on the loop."""
-        self.mixer.receive(uid, seq, payload, interphone, arrived)
+                            interphone: str = "") -> None:
+        """:meth:`receive` from any thread (the client's media receive thread): the packet
+        goes to the mixer at once; a stopped output (on demand) is started on the loop."""
+        self.mixer.receive(uid, seq, payload, interphone)
         if self._output_may_be_stopped:
             self._start_output_soon()
 
@@ -628,7 +585,6 @@ class AudioEngine:
     def _on_stream_error(self, error: AudioDeviceError) -> None:
         """From a device thread: report on the loop."""
         self._output_may_be_stopped = self.on_demand  # the next packet looks at the stream
-        self._stop_polling()
         loop = self._loop
         try:
             if loop is not None:

@@ -52,30 +52,6 @@ class ClientMedia(ClientCore):
             return 0.0
         return max(self._media.loss_by_speaker().values(), default=0.0)
 
-    def poll_received(self) -> int:
-        """Receive the audio that has arrived on the media socket now, in the caller's
-        thread, without blocking (the audio output's, at the start of each block: an
-        ``AudioEngine``'s ``receive_poller``): ``audio_sink`` is called right there, and
-        the media receive thread stands aside until :meth:`stop_polling` or until polls
-        stop coming. How many datagrams were received."""
-        media = self._media
-        return media.poll_received() if media is not None else 0
-
-    def stop_polling(self) -> None:
-        """The poller stopped (the audio output stopped): the media receive thread
-        receives again at once."""
-        media = self._media
-        if media is not None:
-            media.stop_polling()
-
-    @property
-    def audio_arrival(self) -> float | None:
-        """When the audio packet being handed to ``audio_sink`` arrived (``time.monotonic``,
-        the kernel's stamp where there is one), for the jitter buffer: read it in the sink
-        (a packet received by a poll is delivered up to a poll period after it arrived)."""
-        media = self._media
-        return media.arrival if media is not None else None
-
     def send_audio(self, payload: bytes) -> bool:
         """Send one Opus packet while granted; otherwise drop it (counted) and return False."""
         media = self._media

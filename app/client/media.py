@@ -20,13 +20,6 @@ Polled mode (:meth:`MediaEndpoint.set_polled`): an owner that wakes up regularly
 (the desktop app's view tick, 10 times a second while audio plays) calls :meth:`flush`
 each time; the receive thread then only queues the packets for ``on_audio`` and never
 wakes the loop for them. Switching it off delivers what waits and posts batches again.
-
-Polled socket (:attr:`MediaEndpoint.poll_received`, not the same thing): while the audio
-output runs it receives the socket itself at the start of each block
-(:meth:`ThreadedDatagramTransport.poll`): ``datagram_arrived`` and the ``audio_sink`` then
-run in the output's thread, and the receive thread stands aside. Either way every datagram
-carries its arrival time, on ``time.monotonic``'s clock (the kernel's stamp where there is
-one): ``arrival`` holds it while the ``audio_sink`` is called, for the jitter buffer.
 """
 
 from __future__ import annotations
@@ -125,11 +118,6 @@ class LossMeter:
         return max(0.0, 100.0 * (1.0 - got / expected))
 
 
-def _nothing_received() -> int:
-    """``MediaEndpoint.poll_received`` of an endpoint whose socket cannot be polled."""
-    return 0
-
-
 class MediaEndpoint(asyncio.DatagramProtocol):
     """One UDP socket talking to the server's media port (use :meth:`open`)."""
 
@@ -156,14 +144,6 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._pending_lock = threading.Lock()
         self._flush_scheduled = False
         self._polled = False  # an owner calls flush() regularly: no loop wake-up per batch
-        self.poll_received: Callable[[], int] = _nothing_received
-        """Receive what has arrived, in the caller's thread (the audio output's, at each
-        block), without blocking; how many datagrams. The receive thread stands aside
-        until :meth:`stop_polling` (:meth:`ThreadedDatagramTransport.poll` itself, bound
-        when the endpoint is opened: no layer of this class per block)."""
-        self.arrival: float | None = None
-        """When the audio packet being handed to ``audio_sink`` arrived (``time.monotonic``;
-        None when unknown, e.g. read on the loop): valid during the sink's call only."""
 
     @classmethod
     async def open(cls, host: str, port: int, uid: str, on_audio: InterphoneAudioCallback,
@@ -185,25 +165,15 @@ class MediaEndpoint(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
-        if isinstance(transport, ThreadedDatagramTransport):
-            self.poll_received = transport.poll
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        self.poll_received = _nothing_received
 
     def error_received(self, exc: Exception) -> None:
         logger.debug("UDP error (server media port unreachable?): %s", exc)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        """One datagram read on the loop (arrival time unknown: see ``datagram_arrived``)."""
-        self.datagram_arrived(data, addr, None)
-
-    def datagram_arrived(self, data: bytes, addr: tuple[str | Any, int],
-                         arrived: float | None) -> None:
-        """One datagram that arrived at ``arrived`` (``time.monotonic``): in the receive
-        thread, or the thread of :attr:`poll_received`'s caller, when opened with :meth:`open`."""
-        self.arrival = arrived
+        """One datagram: in the receive thread when opened with :meth:`open`."""
         if self._auth is not None:
             self._authenticated_datagram(self._auth, data, addr)
             return
@@ -323,14 +293,6 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         except Exception:
             logger.exception("on_audio callback failed")
 
-    # ---- the socket polled ---------------------------------------------------------------
-
-    def stop_polling(self) -> None:
-        """The poller stopped (the audio output stopped): the receive thread receives."""
-        transport = self._transport
-        if isinstance(transport, ThreadedDatagramTransport):
-            transport.stop_polling()
-
     # ---- API ---------------------------------------------------------------------------
 
     @property
@@ -445,7 +407,6 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-        self.poll_received = _nothing_received
         with self._pending_lock:
             self._pending.clear()
 

@@ -29,7 +29,7 @@ from app.audio.backend import (
     select_device,
 )
 from app.audio.clocked import ClockedBackend
-from app.audio.pipeline import AudioEngine, ReceivePoller
+from app.audio.pipeline import AudioEngine
 from app.audio.talker_stream import TalkerQuality
 from app.client.turn import TurnTone
 from app.ui import floor_cues
@@ -81,9 +81,8 @@ class AudioPort(Protocol):
     async def wait_transmit_stopped(self, timeout: float) -> bool: ...
     def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None: ...
     def receive_from_thread(self, uid: str, seq: int, payload: bytes,
-                            interphone: str = "", arrived: float | None = None) -> None: ...
+                            interphone: str = "") -> None: ...
     def end_utterance(self, uid: str, interphone: str = "") -> None: ...
-    def poll_received_from(self, poller: ReceivePoller | None) -> None: ...
     def set_interphone_volume(self, interphone: str, gain: float) -> None: ...
     def play_tone(self, tone: Tone) -> None: ...
     def levels(self) -> tuple[float, float]: ...
@@ -117,8 +116,7 @@ class SimulatedVoice:
 
 
 class ReceiveFromThread(Protocol):
-    def __call__(self, uid: str, seq: int, payload: bytes, interphone: str = "",
-                 arrived: float | None = None) -> None: ...
+    def __call__(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None: ...
 
 
 class EngineAudio:
@@ -198,11 +196,6 @@ class EngineAudio:
 
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         self.engine.end_utterance(uid, interphone)
-
-    def poll_received_from(self, poller: ReceivePoller | None) -> None:
-        """While the output runs, it receives from ``poller`` (the client's media socket)
-        at the start of each block (``AudioEngine.receive_poller``); None: no more."""
-        self.engine.receive_poller = poller
 
     def set_interphone_volume(self, interphone: str, gain: float) -> None:
         """Volume of one joined interphone, 0 (muted) .. 1.5, times the output volume."""

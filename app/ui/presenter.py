@@ -127,8 +127,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
         client.audio_sink = self._play_audio  # the media thread feeds the mixer directly
-        if audio is not None:
-            audio.poll_received_from(client)  # while it plays, the output receives
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
@@ -432,8 +430,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self.client.on_feedback = None
         if self.client.audio_sink == self._play_audio:
             self.client.audio_sink = None
-        if self.audio is not None:
-            self.audio.poll_received_from(None)
         self._stop_transmitting()
         await self.talk.close()
         await self.tasks.close()

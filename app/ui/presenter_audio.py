@@ -58,13 +58,10 @@ class PresenterAudio(PresenterCore):
             self._show_replay()
 
     def _play_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
-        """In the client's media receive thread (or the audio output's, which polls the
-        socket while it runs): each interphone mixed with its own volume, each packet
-        with the time it arrived."""
+        """In the client's media receive thread: each interphone mixed with its own volume."""
         audio = self.audio
         if audio is not None:
-            audio.receive_from_thread(uid, seq, payload, str(interphone),
-                                      self.client.audio_arrival)
+            audio.receive_from_thread(uid, seq, payload, str(interphone))
 
     def set_interphone_volume(self, interphone_id: str, percent: int) -> None:
         self.interphone_volume[interphone_id] = percent
@@ -165,11 +162,8 @@ class PresenterAudio(PresenterCore):
     def set_audio(self, audio: AudioPort | None) -> None:
         """Use another audio engine (settings changed); None while it restarts."""
         self._stop_transmitting()
-        if self.audio is not None and self.audio is not audio:
-            self.audio.poll_received_from(None)
         self.audio = audio
         if audio is not None:
-            audio.poll_received_from(self.client)  # while it plays, the output receives
             audio.set_volume(self.settings.volume / 100)
             audio.set_muted(self.settings.muted)
             for interphone_id in set(self.interphone_volume) | self.interphone_muted:
