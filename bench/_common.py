@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -56,6 +57,19 @@ def raise_nofile() -> int:
 
 def cpus() -> list[int]:
     return sorted(os.sched_getaffinity(0))
+
+
+def drain(sockets: list[socket.socket]) -> int:
+    """Receive and count every datagram waiting on the (non-blocking) ``sockets``."""
+    got = 0
+    for sock in sockets:
+        while True:
+            try:
+                sock.recv(2048)
+            except BlockingIOError:
+                break
+            got += 1
+    return got
 
 
 def pin(cpu: int | None) -> None:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ServerProcess, log
+from _common import ServerProcess, drain, log
 from _wire import AudioSource, Wire, register, udp_socket
 
 from app.client.media_auth import ClientMediaAuth, RecvBeginAcked
@@ -123,18 +123,6 @@ class Room:
             wire.close()
         for sock in self.sockets:
             sock.close()
-
-
-def drain(sockets: list[socket.socket]) -> int:
-    got = 0
-    for sock in sockets:
-        while True:
-            try:
-                sock.recv(2048)
-            except BlockingIOError:
-                break
-            got += 1
-    return got
 
 
 class EncryptedRace:

@@ -28,24 +28,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import pin
+from _common import drain, pin
 
 from app.server.fanout import BatchSender
 
 PAYLOAD = bytes(94)
 BATCH = 500  # datagrams per batch (x targets messages)
-
-
-def _drain(receivers: list[socket.socket]) -> int:
-    got = 0
-    for sock in receivers:
-        while True:
-            try:
-                sock.recv(2048)
-            except BlockingIOError:
-                break
-            got += 1
-    return got
 
 
 def measure(targets: int = 20, batches: int = 15) -> dict[str, Any]:
@@ -74,13 +62,13 @@ def measure(targets: int = 20, batches: int = 15) -> dict[str, Any]:
             for target in addresses:
                 send(PAYLOAD, target)
         results["sendto"].append(1e6 * (time.thread_time() - began) / (BATCH * targets))
-        lost += BATCH * targets - _drain(receivers)
+        lost += BATCH * targets - drain(receivers)
         began = time.thread_time()
         for _ in range(BATCH):
             buffer[:size] = PAYLOAD
             mmsg(batch, size)
         results["sendmmsg"].append(1e6 * (time.thread_time() - began) / (BATCH * targets))
-        lost += BATCH * targets - _drain(receivers)
+        lost += BATCH * targets - drain(receivers)
     batcher.close()
     for sock in [*receivers, sender]:
         sock.close()
