@@ -269,14 +269,7 @@ class PlaybackMixer:
             end = start + len(out)
             frame = solo.frame
             if end <= len(frame):
-                block = frame[start:end]
-                volume = self._volume
-                if volume == 1.0:
-                    out[:] = block
-                else:
-                    np.multiply(block, volume, out=out)
-                solo.position = end
-                self._last_played = (block, volume)
+                self._play_slice(solo, frame, start, end, out)
                 return True
             if start >= len(frame):
                 playing = self._fill_solo_frame(solo, out)
@@ -307,15 +300,21 @@ class PlaybackMixer:
                     out *= self._volume
                 self._keep_copy(out)
                 return True
-            block = frame[:count]
-            volume = self._volume
-            if volume == 1.0:
-                out[:] = block
-            else:
-                np.multiply(block, volume, out=out)
-            solo.position = count
-            self._last_played = (block, volume)
+            self._play_slice(solo, frame, 0, count, out)
             return True
+
+    def _play_slice(self, solo: TalkerStream, frame: np.ndarray, start: int, end: int,
+                    out: np.ndarray) -> None:
+        """The lone talker's block: ``frame[start:end]`` at the volume (the level is
+        measured from it when read)."""
+        block = frame[start:end]
+        volume = self._volume
+        if volume == 1.0:
+            out[:] = block
+        else:
+            np.multiply(block, volume, out=out)
+        solo.position = end
+        self._last_played = (block, volume)
 
     def _fill_mixed(self, out: np.ndarray) -> bool:
         """``fill``'s general case: every source, under the lock, then volume, mute, clip."""
