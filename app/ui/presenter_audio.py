@@ -26,7 +26,6 @@ AUDIO_TICK_MS = 100
 levels, hands the received audio to ``on_audio`` (the client's polled mode: no loop
 wake-up of its own per batch) and runs the quality reports when due, on the view
 ticker's one timer with the panel's clocks."""
-LEVEL_POLL_MS = AUDIO_TICK_MS
 QUALITY_POLL_S = 0.3
 """Report what we hear to the talker (extension feedback) when due: every 3rd tick (a
 report goes once a second, one on a loss alert within 0.3 s)."""
