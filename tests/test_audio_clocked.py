@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
-from audio_helpers import peak_allocation
 from waiting import wait_for
 
 from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream, select_device
@@ -189,10 +189,25 @@ def test_device_selection_by_name_and_index(spec: int | str | None) -> None:
     assert blocks[0] == BLOCK
 
 
-def test_output_tick_without_collection_allocates_nothing() -> None:
+def test_output_blocks_without_collection_allocate_no_audio_buffers() -> None:
+    """The pacing loop reuses one block: 20 blocks allocate less than one block's worth
+    (3,840 bytes at 960 samples), the time stamps of ``block_times`` included."""
     backend = ClockedBackend(collect_output=False)
-    stream = backend.open_output(lambda out: None, 960)
+    blocks: list[int] = [0]
+
+    def count(out: np.ndarray) -> None:
+        blocks[0] += 1
+
+    stream = backend.open_output(count, 960)
+    tracemalloc.start()
     try:
-        assert peak_allocation(stream._tick) < 600
+        stream.start()
+        wait_for(lambda: blocks[0] >= 5, what="the stream's first blocks")
+        tracemalloc.reset_peak()
+        before, start = tracemalloc.get_traced_memory()[0], blocks[0]
+        wait_for(lambda: blocks[0] >= start + 20, what="20 more blocks")
+        grown = tracemalloc.get_traced_memory()[1] - before
     finally:
+        tracemalloc.stop()
         stream.close()
+    assert grown < 3000, grown
