@@ -14,7 +14,7 @@ from audio_helpers import speech_like
 from app.audio import tones
 from app.audio.clocked import ClockedBackend
 from app.audio.codec import OpusEncoder
-from app.audio.pipeline import OUTPUT_IDLE_STOP_S, AudioEngine, TransmitState
+from app.audio.pipeline import OUTPUT_IDLE_STOP_S, START_MARGIN_MS, AudioEngine, TransmitState
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -114,7 +114,35 @@ async def test_received_packets_start_the_output(engine_and_sent) -> None:
     assert not engine.output_active
     for seq, packet in enumerate(sent[:3]):
         engine.receive("bob", seq, packet)
-    assert engine.output_active
+    assert not engine.output_active  # it starts a start margin after the first packet
+    await wait_until(lambda: engine.output_active)
+    assert engine.output_starts == 1
+
+
+async def test_a_packet_started_output_plays_the_packet_in_its_first_block() -> None:
+    """The output's callbacks follow the start: started a start margin after the first
+    packet, the first block already plays it (started at once, the first block would
+    come before the margin and be silent: the frame would wait a whole block more)."""
+    backend = ClockedBackend(collect_output=True)
+    engine = AudioEngine(backend, loop=asyncio.get_running_loop(), on_demand=True)
+    engine.start()
+    try:
+        signal = speech_like(0.2, seed=5)
+        with OpusEncoder(20, 24000) as encoder:
+            packet = encoder.encode(signal[:960])
+        received: list[float] = []
+        thread = threading.Thread(target=lambda: (received.append(time.monotonic()),
+                                                  engine.receive_from_thread("bob", 0, packet)))
+        thread.start()
+        thread.join()
+        await wait_until(lambda: len(backend.output_block_times) >= 1)
+        first_block = backend.output_block_times[0]
+        assert first_block >= received[0] + START_MARGIN_MS / 1000.0
+        await wait_until(lambda: len(backend.collected_output()) >= engine.output_block_samples)
+        first = backend.collected_output()[:engine.output_block_samples]
+        assert np.abs(first).max() > 0.0
+    finally:
+        engine.close()
 
 
 async def test_the_microphone_test_runs_both_streams_until_it_stops(engine_and_sent) -> None:

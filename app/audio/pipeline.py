@@ -76,8 +76,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RELEASE_MS = 150
 CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
-OUTPUT_BLOCK_MS = 10  # output callback block (capped at the frame)
+OUTPUT_BLOCK_MS = 20  # output callback block (capped at the frame): the Opus frame
 START_MARGIN_MS = 5  # a frame's least wait after its arrival (capped at the block)
+START_LATE_MS = 0.5  # a packet-started output's first callback: this much after the margin
 PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
 OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
 
@@ -138,9 +139,9 @@ class AudioEngine:
             raise ValueError(f"output block must be positive, not {output_block_ms} ms")
         self.output_block_ms = min(output_block_ms, frame_ms)
         self.output_block_samples = self.frame_samples * self.output_block_ms // frame_ms
+        self._start_margin = min(self.output_block_ms, START_MARGIN_MS) / 1000.0
         self.mixer = PlaybackMixer(frame_ms, clock=clock, max_jitter_frames=max_jitter_frames,
-                                   start_margin=min(self.output_block_ms,
-                                                    START_MARGIN_MS) / 1000.0)
+                                   start_margin=self._start_margin)
         self._input: AudioStream | None = None
         self._output: AudioStream | None = None
         self._lock = threading.Lock()  # guards the transmit state and the queue
@@ -164,6 +165,10 @@ class AudioEngine:
         # again before it is stopped or when a device reports an error): the receive
         # thread reads this flag, not the stream, for each packet
         self._output_may_be_stopped = on_demand
+        # on demand: when a packet found the output stopped, the time its first callback is
+        # due (the packet's arrival + the start margin), until the loop started it
+        self._output_due: float | None = None
+        self._output_start_timer: asyncio.TimerHandle | None = None
         self.input_starts = 0  # times the input stream was started (on demand)
         self.output_starts = 0
         # on demand: called on the loop after a stream started or stopped (level meters)
@@ -206,6 +211,9 @@ class AudioEngine:
         if self._closed:
             return
         self._closed = True
+        if self._output_start_timer is not None:
+            self._output_start_timer.cancel()
+            self._output_start_timer = None
         self._close_streams()
         with self._lock:
             self._state = TransmitState.IDLE
@@ -482,7 +490,13 @@ class AudioEngine:
     def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
         """One Opus packet from talker ``uid`` in ``interphone`` (call on the loop thread)."""
         self.mixer.receive(uid, seq, payload, interphone)
-        self._ensure_output()
+        stream = self._output
+        if self.on_demand and stream is not None and not stream.active and not self._closed:
+            if self._output_due is None:
+                self._output_due = self._clock() + self._start_margin + START_LATE_MS / 1000.0
+            self._start_output_in_phase()
+        else:
+            self._ensure_output()
 
     def receive_from_thread(self, uid: str, seq: int, payload: bytes,
                             interphone: str = "") -> None:
@@ -500,15 +514,44 @@ class AudioEngine:
             self._start_output_soon()
 
     def _start_output_soon(self) -> None:
+        """A packet found the output stopped (any thread): the loop starts it so that its
+        first callback comes ``START_MARGIN_MS`` after the packet's arrival."""
         stream = self._output
         if not self.on_demand or stream is None or stream.active or self._closed:
             return
+        if self._output_due is None:
+            self._output_due = self._clock() + self._start_margin + START_LATE_MS / 1000.0
         loop = self._loop
         try:
             if loop is not None:
-                loop.call_soon_threadsafe(self._ensure_output)
+                loop.call_soon_threadsafe(self._start_output_in_phase)
         except RuntimeError:  # loop closed during shutdown
             pass
+
+    def _start_output_in_phase(self) -> None:
+        """On the loop: start the output at ``_output_due`` (a timer until then).
+
+        The output stream's callbacks follow the time it was started, and the talker's
+        packets follow its capture clock, one frame apart: started then, each block's
+        callback comes just after a packet's start margin, so a frame waits the margin
+        rather than up to a whole block more (as many frames as the jitter buffer's
+        target asks, they wait whole blocks). Capped at the margin, in case the clock
+        is not the loop's."""
+        due = self._output_due
+        if due is None or self._output_start_timer is not None:
+            return
+        loop = self._loop
+        delay = min(due - self._clock(), self._start_margin + START_LATE_MS / 1000.0)
+        if delay > 0 and loop is not None:
+            self._output_start_timer = loop.call_later(delay, self._output_start_due)
+            return
+        self._output_due = None
+        self._ensure_output()
+
+    def _output_start_due(self) -> None:
+        self._output_start_timer = None
+        self._output_due = None
+        self._ensure_output()
 
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         """``uid`` stopped talking: play out what is buffered, then drop the stream."""
