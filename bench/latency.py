@@ -111,6 +111,9 @@ class LatencyConfig:
     seed: int = 1
     pesq: bool = False  # after the clicks, speech scored with PESQ-WB
     encrypted: bool = False  # TLS + media_encryption = "required" (sealed voice)
+    on_demand: bool = False
+    """The listener's engine on demand, as the desktop app's: its output starts with the
+    first packet (its phase then follows the packet clock), not at the engine's start."""
     capture_phase: float | None = None
     """Where the talker's capture clock starts within the listener's output block, as a
     fraction in [0, 1); None: drawn from ``seed``."""
@@ -359,6 +362,7 @@ class _Peer:
                  media_addr: tuple[str, int] | None,
                  security: ServerSecurity | None = None) -> None:
         self._collect_output = uid == "listener"
+        self.on_demand = config.on_demand and uid == "listener"
         self.device = ClockedBackend(collect_output=self._collect_output)
         options: dict[str, Any] = (security.client_options() if security
                                    else {"features": (FEEDBACK,)})
@@ -380,7 +384,7 @@ class _Peer:
 
     def _make_engine(self) -> AudioEngine:
         engine = AudioEngine(self.device, self.frame_ms, send_frame=self._send,
-                             loop=asyncio.get_running_loop())
+                             loop=asyncio.get_running_loop(), on_demand=self.on_demand)
         self.engine = engine
         received = self.received_at
 
@@ -461,10 +465,12 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         stack.push_async_callback(talker.close)
         listener_engine = await listener.start()
         period = config.output_block_s
-        talker_engine = await talker.start(
-            (listener.device.output_sample_time(0), period, config.phase_fraction * period))
-        capture_phase = (talker.device.input_sample_time(0)
-                         - listener.device.output_sample_time(0)) % period
+        if config.on_demand:  # the listener's output starts with the first packet
+            talker_engine = await talker.start()
+        else:
+            talker_engine = await talker.start(
+                (listener.device.output_sample_time(0), period,
+                 config.phase_fraction * period))
         reporter = QualityReporter(listener.client, listener_engine.receive_quality)
         reporting = asyncio.ensure_future(reporter.run())
         stack.callback(reporting.cancel)
@@ -485,6 +491,8 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         played_offset = listener.device.collected_offset
         t_in = [talker.device.input_sample_time(start_index + o) for o in offsets]
         out_t0 = listener.device.output_sample_time(0)
+        capture_phase = (talker.device.input_sample_time(0) - out_t0) % period
+        output_starts = listener_engine.output_starts
         link_stats = {side: link for side, link in links.items() if link is not None}
         transit = [(listener.received_at[seq] - at) * 1e6
                    for seq, at in enumerate(talker.sent_at) if seq in listener.received_at]
@@ -525,7 +533,11 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
         "transit_p95_us": round(percentile(transit, 95), 1),
         "first_transit_us": round(transit[0], 1) if transit else math.nan,
         "capture_phase_ms": round(capture_phase * 1000, 3),
+        "output_block_ms": round(period * 1000),
     }
+    if config.on_demand:
+        result["listener_on_demand"] = True
+        result["output_starts"] = output_starts
     if stats is not None:
         result.update(
             packets_received=stats.packets,
@@ -615,6 +627,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--logins", type=int, default=50,
                         help="with --compare-encryption: logins timed per kind (default 50)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--on-demand", action="store_true",
+                        help="the listener's engine on demand, as the app's: its output "
+                             "starts with the first packet")
     parser.add_argument("--pesq", action=argparse.BooleanOptionalAction, default=None,
                         help="after the clicks, score ~15 s of speech with PESQ-WB (default: "
                              "on for loss/jitter runs when the pesq package is installed)")
@@ -653,7 +668,8 @@ def main(argv: list[str] | None = None) -> int:
         config = LatencyConfig(
             frame_ms=args.frame_ms, clicks=clicks, loss_pct=args.loss, jitter_ms=args.jitter,
             impair=args.impair, server="inprocess" if args.in_process else "subprocess",
-            seed=args.seed + run, pesq=_want_pesq(args), encrypted=args.encrypted)
+            seed=args.seed + run, pesq=_want_pesq(args), encrypted=args.encrypted,
+            on_demand=args.on_demand)
         started = time.monotonic()
         result = asyncio.run(measure(config))
         result["run_s"] = round(time.monotonic() - started, 1)

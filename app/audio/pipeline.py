@@ -78,7 +78,7 @@ DEFAULT_RELEASE_MS = 150
 CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
 OUTPUT_BLOCK_MS = 20  # output callback block (capped at the frame): the Opus frame
 START_MARGIN_MS = 5  # a frame's least wait after its arrival (capped at the block)
-START_LATE_MS = 0.5  # a packet-started output's first callback: this much after the margin
+START_TIMER_EARLY_MS = 1.0  # a packet-started output: its timer fires this early, then a sleep
 PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
 OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
 
@@ -493,7 +493,7 @@ class AudioEngine:
         stream = self._output
         if self.on_demand and stream is not None and not stream.active and not self._closed:
             if self._output_due is None:
-                self._output_due = self._clock() + self._start_margin + START_LATE_MS / 1000.0
+                self._output_due = self._clock() + self._start_margin
             self._start_output_in_phase()
         else:
             self._ensure_output()
@@ -520,7 +520,7 @@ class AudioEngine:
         if not self.on_demand or stream is None or stream.active or self._closed:
             return
         if self._output_due is None:
-            self._output_due = self._clock() + self._start_margin + START_LATE_MS / 1000.0
+            self._output_due = self._clock() + self._start_margin
         loop = self._loop
         try:
             if loop is not None:
@@ -534,23 +534,31 @@ class AudioEngine:
         The output stream's callbacks follow the time it was started, and the talker's
         packets follow its capture clock, one frame apart: started then, each block's
         callback comes just after a packet's start margin, so a frame waits the margin
-        rather than up to a whole block more (as many frames as the jitter buffer's
-        target asks, they wait whole blocks). Capped at the margin, in case the clock
-        is not the loop's."""
+        rather than up to a whole block more (when the jitter buffer's target is more
+        than a frame, the first frame waits whole blocks more, the others the same).
+        The timer is set to fire ``START_TIMER_EARLY_MS`` early (a loop's timers are
+        ~1 ms coarse, late) and the rest is slept; the wait is capped at the margin, in
+        case the engine's clock is not the loop's."""
         due = self._output_due
-        if due is None or self._output_start_timer is not None:
-            return
         loop = self._loop
-        delay = min(due - self._clock(), self._start_margin + START_LATE_MS / 1000.0)
-        if delay > 0 and loop is not None:
-            self._output_start_timer = loop.call_later(delay, self._output_start_due)
+        if due is None or self._output_start_timer is not None or loop is None:
             return
-        self._output_due = None
-        self._ensure_output()
+        delay = min(due - self._clock(), self._start_margin)
+        if delay <= 0:
+            self._output_start_due(0.0)
+            return
+        start_at = loop.time() + delay
+        self._output_start_timer = loop.call_at(start_at - START_TIMER_EARLY_MS / 1000.0,
+                                                self._output_start_due, start_at)
 
-    def _output_start_due(self) -> None:
+    def _output_start_due(self, start_at: float) -> None:
         self._output_start_timer = None
         self._output_due = None
+        loop = self._loop
+        if loop is not None:
+            rest = start_at - loop.time()
+            if rest > 0:
+                time.sleep(min(rest, self._start_margin))  # < START_TIMER_EARLY_MS mostly
         self._ensure_output()
 
     def end_utterance(self, uid: str, interphone: str = "") -> None:
