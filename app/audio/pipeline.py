@@ -34,7 +34,15 @@ too. A frame waits at least ``START_MARGIN_MS`` (5 ms) after its arrival
 before the block that starts it, its margin against jitter. 5 ms blocks
 played 3-4 ms sooner in most clock phases (one 10 ms block sooner in the
 others) but woke the device thread twice as often: 200 wake-ups a second
-cost about 1 % of a core while listening (bench/idle.py, bench/NOTES.md).
+cost about 1 % of a core while listening (bench/idle.py, bench/NOTES.md). 20 ms blocks
+(the frame) saved another 0.25-0.4 % but cost 10-15 ms more on a running output stream
+(bench/NOTES.md, out20): not kept.
+
+On demand, a packet that finds the output stopped has it started so that the first
+callback comes ``START_MARGIN_MS`` after that packet's arrival: the callbacks follow the
+start and the packets the talker's capture clock, so every frame of the utterance then
+waits the margin alone (started at once, the first callback came before the margin and
+each frame waited nearly a whole block more). A running output keeps its phase.
 
 Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
 0..1, updated every block and readable from any thread.
@@ -76,7 +84,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RELEASE_MS = 150
 CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
-OUTPUT_BLOCK_MS = 20  # output callback block (capped at the frame): the Opus frame
+OUTPUT_BLOCK_MS = 10  # output callback block (capped at the frame)
 START_MARGIN_MS = 5  # a frame's least wait after its arrival (capped at the block)
 START_TIMER_EARLY_MS = 1.0  # a packet-started output: its timer fires this early, then a sleep
 PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
