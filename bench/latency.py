@@ -35,10 +35,14 @@ client's ``connect()`` over TLS (TCP, handshake, login, roster sync) to the encr
 server, ``--logins`` times (target: 20 ms at p95 on loopback), with
 ``plain_login_p95_ms`` beside it.
 
-The capture clock's phase: the listener plays in 5 ms output blocks
+``--on-demand``: the listener's engine is the desktop app's (``on_demand=True``): its
+output stream starts with the talker's first packet, at a phase set by that packet (the
+engine starts it a start margin after the packet), so no capture phase is chosen.
+
+The capture clock's phase: the listener plays in 10 ms output blocks
 (``OUTPUT_BLOCK_MS``), so each run's latency is fixed by where the talker's
 20 ms capture blocks fall between the listener's output ticks: measured,
-``p50 = C − phase`` (mod one output block, a 5 ms spread). Left to chance that
+``p50 = C − phase`` (mod one output block, a 10 ms spread). Left to chance that
 phase is set by how long the talker's setup took after the listener's device
 started (TCP or TLS connect, login, join), which differs systematically between
 plain and encrypted runs and so biased ``--compare-encryption`` by ±2.5 ms
@@ -50,6 +54,7 @@ evenly over the block); ``capture_phase_ms`` reports the phase achieved.
 Prints one JSON object per run::
 
     python -m bench.latency --quick
+    python -m bench.latency --quick --on-demand  # the listener's output as the app's
     python -m bench.latency --loss 5 --jitter 20 --clicks 200
     python -m bench.latency --compare-encryption --runs 3 --clicks 50
 """

@@ -110,11 +110,22 @@ async def test_impaired_link_drops_and_delays() -> None:
     assert order != sorted(order)  # independent delays reorder
 
 
+async def test_on_demand_run_starts_the_listeners_output_with_the_first_packet() -> None:
+    """--on-demand: the listener's engine is the app's; its output starts once, with the
+    talker's first packet, and every click is still found."""
+    config = LatencyConfig(clicks=4, spacing_s=0.25, server="inprocess", on_demand=True)
+    result = await measure(config)
+    check_result(result, config)
+    assert result["listener_on_demand"] is True
+    assert result["output_starts"] == 1
+
+
 def test_cli_options() -> None:
     args = parse_args(["--quick", "--loss", "5", "--jitter", "20", "--frame-ms", "40",
                        "--clicks", "3"])
     assert (args.quick, args.loss, args.jitter, args.frame_ms, args.clicks) == \
         (True, 5.0, 20.0, 40, 3)
+    assert not args.on_demand and parse_args(["--on-demand"]).on_demand
     with pytest.raises(SystemExit):
         parse_args(["--loss", "100"])
     with pytest.raises(ValueError):
