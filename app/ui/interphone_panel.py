@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app.ui.assets import icon
 from app.ui.floor_widgets import ReplayList
 from app.ui.interphone_mix import InterphoneMixControls
+from app.ui.quiet_line import QuietLine
 from app.ui.talk_button import TalkButton, format_seconds
 from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import InterphoneRow, Reception, RowKind
@@ -83,10 +84,14 @@ class InterphonePanel(QWidget):
         speaking_font = QFont(self.speaking.font())
         speaking_font.setPointSizeF(speaking_font.pointSizeF() * 1.2)
         self.speaking.setFont(speaking_font)
+        # the speaking line's clock and the reception figures change each second:
+        # neither relays the window out for that
+        self._speaking_line = QuietLine(self.speaking, self)
         self.last_spoke = QLabel(self)
         self.last_spoke.setStyleSheet("color: #607d8b;")
         self.reception = QLabel(self)  # how the speaker being heard comes through
-        self.reception.setVisible(False)
+        self._reception_line = QuietLine(self.reception, self)
+        self._reception_line.setVisible(False)
         self._reception: Reception | None = None
 
         self.members_title = QLabel(self)
@@ -135,8 +140,8 @@ class InterphonePanel(QWidget):
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addLayout(header)
         layout.addWidget(line)
-        layout.addWidget(self.speaking)
-        layout.addWidget(self.reception)
+        layout.addWidget(self._speaking_line)
+        layout.addWidget(self._reception_line)
         layout.addWidget(self.last_spoke)
         layout.addLayout(body, 1)
 
@@ -201,9 +206,10 @@ class InterphonePanel(QWidget):
 
     def _show_reception(self) -> None:
         reception = self._reception
-        self.reception.setVisible(reception is not None)
+        self._reception_line.setVisible(reception is not None)
         if reception is None:
             self.reception.setText("")
+            self._reception_line.follow()
             return
         parts = [self.tr("%1 % lost").replace("%1", f"{reception.loss_pct:.1f}"),
                  self.tr("jitter %1 ms").replace("%1", f"{reception.jitter_ms:.0f}")]
@@ -216,6 +222,7 @@ class InterphonePanel(QWidget):
         fair = reception.loss_pct >= 1.0 or reception.jitter_ms >= 30.0
         color = "#c62828" if bad else "#ef6c00" if fair else "#2e7d32"
         _set_style(self.reception, f"color: {color};")  # each second: only when it changes
+        self._reception_line.follow()
         tip = self.tr("Packets lost and arrival jitter over the last seconds of what you "
                       "hear; FEC: the speaker sends redundancy that rebuilds lost packets.")
         if self.reception.toolTip() != tip:
@@ -313,6 +320,7 @@ class InterphonePanel(QWidget):
         if self._row is None:
             _set_text(self.speaking, "")
             _set_text(self.last_spoke, "")
+            self._speaking_line.follow()
             return
         if self._offline:
             _set_text(self.speaking, self.tr("Offline: who is speaking is unknown"))
@@ -334,6 +342,7 @@ class InterphonePanel(QWidget):
         else:
             _set_text(self.speaking, self.tr("This interphone is not active"))
             _set_style(self.speaking, "color: #607d8b;")
+        self._speaking_line.follow()
         _set_style(self.last_spoke, "color: #9e9e9e;" if self._offline else "color: #607d8b;")
         if self._last_speaker and not (self._offline and self._speaker):
             who = self.tr("you") if self._last_speaker == self._me \
