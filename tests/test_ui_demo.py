@@ -25,7 +25,7 @@ QUIET = DemoTimings(alice_greets_after=None, carol_first_after=0.5, alice_answer
 
 
 def space(window, kind: QEvent.Type) -> None:
-    target = QApplication.focusWidget() or window
+    target = window.windowHandle()  # Qt hands the keys to the focused widget
     QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space,
                                              Qt.KeyboardModifier.NoModifier, " "))
 

@@ -26,7 +26,7 @@ pytest_plugins = ["test_ui_support"]
 
 def space(window, kind: QEvent.Type) -> None:
     """A Space key event without Qt's auto-repeat flag, as most X servers send them."""
-    target = QApplication.focusWidget() or window
+    target = window.windowHandle()  # Qt hands the keys to the focused widget
     QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space,
                                              Qt.KeyboardModifier.NoModifier, " ", False))
 

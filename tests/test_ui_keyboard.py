@@ -60,12 +60,12 @@ def test_focused_join_and_leave_buttons_press_from_the_keyboard(qtbot, window, k
     window.show_interphone(ROWS[1])  # not joined: Join is shown
     panel.join_button.setFocus()
     with qtbot.waitSignal(panel.join_requested, timeout=2000) as joined:
-        qtbot.keyClick(panel.join_button, key)
+        qtbot.keyClick(window.windowHandle(), key)  # to the focused button
     assert joined.args == ["group_59"]
     window.show_interphone(ROWS[0])  # joined: Leave is shown
     panel.leave_button.setFocus()
     with qtbot.waitSignal(panel.leave_requested, timeout=2000) as left:
-        qtbot.keyClick(panel.leave_button, key)
+        qtbot.keyClick(window.windowHandle(), key)
     assert left.args == ["group_58"]
     assert talk == []  # the talk key did not fire
 
@@ -76,16 +76,16 @@ def test_call_banner_and_mute_buttons_press_from_the_keyboard(qtbot, window, key
     window.notify_incoming_call("chat_bob:sung", "bob")
     window.banner.answer.setFocus()
     with qtbot.waitSignal(window.join_requested, timeout=2000) as answered:
-        qtbot.keyClick(window.banner.answer, key)
+        qtbot.keyClick(window.windowHandle(), key)
     assert answered.args == ["chat_bob:sung"]
     window.notify_incoming_call("chat_bob:sung", "bob")
     window.banner.dismiss.setFocus()
     with qtbot.waitSignal(window.call_dismissed, timeout=2000):
-        qtbot.keyClick(window.banner.dismiss, key)
+        qtbot.keyClick(window.windowHandle(), key)
     mute = window.audio_bar.mute
     mute.setFocus()
     with qtbot.waitSignal(window.mute_toggled, timeout=2000) as muted:
-        qtbot.keyClick(mute, key)
+        qtbot.keyClick(window.windowHandle(), key)
     assert muted.args == [True]
     assert talk == []
 
@@ -93,8 +93,8 @@ def test_call_banner_and_mute_buttons_press_from_the_keyboard(qtbot, window, key
 def test_space_still_talks_when_no_button_has_the_focus(qtbot, window) -> None:
     talk = talk_events(window)
     window.interphones.tree.setFocus()
-    qtbot.keyPress(window.interphones.tree, Qt.Key.Key_Space)
-    qtbot.keyRelease(window.interphones.tree, Qt.Key.Key_Space)
+    qtbot.keyPress(window.windowHandle(), Qt.Key.Key_Space)  # to the focused list
+    qtbot.keyRelease(window.windowHandle(), Qt.Key.Key_Space)
     assert talk == ["press", "release"]
 
 
@@ -145,16 +145,17 @@ def test_right_ctrl_alone_talks_but_left_ctrl_does_not(qtbot) -> None:
     talk_key.released.connect(lambda: events.append("release"))
     try:
         for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            QApplication.sendEvent(window, native_key(kind, Qt.Key.Key_Control, LEFT_CTRL_SCAN))
+            QApplication.sendEvent(talk_key.window_handle,
+                                   native_key(kind, Qt.Key.Key_Control, LEFT_CTRL_SCAN))
         assert events == []
         for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            QApplication.sendEvent(window, native_key(kind, Qt.Key.Key_Control, RIGHT_CTRL_SCAN))
+            QApplication.sendEvent(talk_key.window_handle,
+                                   native_key(kind, Qt.Key.Key_Control, RIGHT_CTRL_SCAN))
         assert events == ["press", "release"]
         talk_key.set_key("Mouse:Forward")
-        QApplication.sendEvent(window, mouse(QEvent.Type.MouseButtonPress,
-                                             Qt.MouseButton.ForwardButton))
-        QApplication.sendEvent(window, mouse(QEvent.Type.MouseButtonRelease,
-                                             Qt.MouseButton.ForwardButton))
+        for kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
+            QApplication.sendEvent(talk_key.window_handle,
+                                   mouse(kind, Qt.MouseButton.ForwardButton))
         assert events == ["press", "release", "press", "release"]
     finally:
         talk_key.detach()

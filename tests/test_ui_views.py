@@ -6,7 +6,7 @@ import time
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.ui.interphone_list import InterphoneList
@@ -163,8 +163,10 @@ def test_talk_button_lets_go_when_talking_becomes_impossible(qtbot) -> None:
 # --- talk key -------------------------------------------------------------------------------
 def send_key(target: QWidget, kind: QEvent.Type, key: Qt.Key = Qt.Key.Key_Space,
              auto_repeat: bool = False) -> None:
-    QApplication.sendEvent(target, QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, " ",
-                                             auto_repeat))
+    """A key event where the window system delivers it: the window's platform window."""
+    target.create()
+    QApplication.sendEvent(target.windowHandle(), QKeyEvent(
+        kind, key, Qt.KeyboardModifier.NoModifier, " ", auto_repeat))
 
 
 def test_talk_key_ignores_auto_repeat_and_other_windows(qtbot) -> None:
@@ -186,7 +188,8 @@ def test_talk_key_ignores_auto_repeat_and_other_windows(qtbot) -> None:
         assert events == ["press", "release"]
         talk_key.set_key("F12")
         send_key(window, QEvent.Type.KeyPress, Qt.Key.Key_F12)
-        QApplication.sendEvent(window, QEvent(QEvent.Type.WindowDeactivate))
+        QApplication.sendEvent(window.windowHandle(), QFocusEvent(  # another window active
+            QEvent.Type.FocusOut, Qt.FocusReason.ActiveWindowFocusReason))
         assert events == ["press", "release", "press", "release"]
     finally:
         talk_key.detach()

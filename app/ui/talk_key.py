@@ -5,11 +5,15 @@ The talk key is stored as text: a QKeySequence portable name (``Space``,
 ``Mouse:Forward``). :func:`refusal` says why a key cannot be the talk key
 (Caps Lock toggles, letters and digits are needed for typing).
 
-An application-wide event filter watches the talk key for one window: key
-auto-repeat is ignored, the key is left to text fields when it is printable,
-Space is left to a focused button (so Space presses it, as everywhere), and a
-held key is released when the window loses focus or is deactivated (a release
-that happens elsewhere would never reach us).
+An event filter on the window's platform window (its ``QWindow``, where the window
+system's key and mouse events arrive before Qt hands them to the focused widget)
+watches the talk key for one window: key auto-repeat is ignored, the key is left to
+text fields when it is printable, Space is left to a focused button (so Space presses
+it, as everywhere), and a held key is released when the window loses focus or is
+deactivated (a release that happens elsewhere would never reach us). Not an
+application-wide filter: that one would call Python for every event of the
+application (each timer, update request and paint: some 50 a second while audio
+plays, ~60-100 us each), for the few key events that matter.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QWindow
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -131,9 +135,14 @@ class TalkKey(QObject):
         self._window = window
         self._spec = parse_talk_key(key_text)
         self._held = False
+        window.create()  # its platform window now (else at the first show), to filter it
+        handle = window.windowHandle()
+        assert handle is not None
+        self._handle: QWindow | None = handle
+        handle.installEventFilter(self)
+        handle.destroyed.connect(self._on_handle_gone)
         app = QApplication.instance()
         assert isinstance(app, QApplication)
-        app.installEventFilter(self)
         app.focusChanged.connect(self._on_focus_changed)
         app.applicationStateChanged.connect(self._on_app_state)
 
@@ -159,24 +168,31 @@ class TalkKey(QObject):
             self._held = False
             self.released.emit()
 
+    @property
+    def window_handle(self) -> QWindow | None:
+        """The platform window whose events are watched (where key events arrive)."""
+        return self._handle
+
     def detach(self) -> None:
+        if self._handle is not None:
+            self._handle.removeEventFilter(self)
+            self._handle = None
         app = QApplication.instance()
         if isinstance(app, QApplication):
-            app.removeEventFilter(self)
             app.focusChanged.disconnect(self._on_focus_changed)
             app.applicationStateChanged.disconnect(self._on_app_state)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind == QEvent.Type.WindowDeactivate and watched is self._window:
-            self.release()
+        if kind in (QEvent.Type.FocusOut, QEvent.Type.WindowDeactivate):
+            self.release()  # the window is no longer the active one
             return False
         if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
-            return self._on_mouse(watched, event)
+            return self._on_mouse(event)
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         assert isinstance(event, QKeyEvent)
-        if not self._spec.matches_key(event) or not self._for_window(watched):
+        if not self._spec.matches_key(event):
             return False
         focus = QApplication.focusWidget()
         if self._printable() and isinstance(focus, _TEXT_INPUTS):
@@ -188,10 +204,9 @@ class TalkKey(QObject):
         self._hold(kind == QEvent.Type.KeyPress)
         return True
 
-    def _on_mouse(self, watched: QObject, event: QEvent) -> bool:
+    def _on_mouse(self, event: QEvent) -> bool:
         assert isinstance(event, QMouseEvent)
-        if self._spec.mouse is None or event.button() != self._spec.mouse \
-                or not self._for_window(watched):
+        if self._spec.mouse is None or event.button() != self._spec.mouse:
             return False
         self._hold(event.type() == QEvent.Type.MouseButtonPress)
         return True
@@ -203,8 +218,9 @@ class TalkKey(QObject):
         elif not down:
             self.release()
 
-    def _for_window(self, watched: QObject) -> bool:
-        return isinstance(watched, QWidget) and watched.window() is self._window
+    def _on_handle_gone(self) -> None:
+        self.release()
+        self._handle = None
 
     def _printable(self) -> bool:
         return self._spec.key is not None and int(self._spec.key) < 0x01000000
