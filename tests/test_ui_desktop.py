@@ -212,6 +212,14 @@ def test_no_tray_means_closing_quits(qloop, ui: UiSession, settings) -> None:
     tray.close()
 
 
+def test_the_tray_menu_follows_the_windows_language(qloop, ui: UiSession, settings) -> None:
+    tray = TrayController(ui.window, settings, available=False)
+    tray.mute_action.setText("stale")
+    QApplication.sendEvent(ui.window, QEvent(QEvent.Type.LanguageChange))
+    assert tray.mute_action.text() == "&Mute"
+    tray.close()
+
+
 def test_tray_menu_shows_status_target_key_and_mutes(qloop, ui: UiSession, settings) -> None:
     window = ui.window
     tray = TrayController(window, settings, talk_target=lambda: "Operations",

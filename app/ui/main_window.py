@@ -145,6 +145,8 @@ class MainWindow(QMainWindow):
     reconnect_requested = Signal()
     replay_last_requested = Signal()
     emergency_requested = Signal()
+    retranslated = Signal()
+    """The window took a new language (what shows its texts elsewhere follows: the tray)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -471,6 +473,7 @@ class MainWindow(QMainWindow):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
+            self.retranslated.emit()
         elif event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
             self.talk_key.release()
         super().changeEvent(event)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.ui.assets import icon
@@ -64,7 +64,10 @@ class TrayController(QObject):
         self.icon.activated.connect(self._on_activated)
         window.tray = self.icon
         window.close_to_tray = self.hide_on_close
-        window.installEventFilter(self)
+        # its language follows the window's (not an event filter on the window: that
+        # would call Python for each of its events, 10 update requests a second while
+        # the level meters move)
+        window.retranslated.connect(self.retranslate)
         self.retranslate()
         self.refresh()
         if self.available:
@@ -129,11 +132,6 @@ class TrayController(QObject):
         if reason in (QSystemTrayIcon.ActivationReason.Trigger,
                       QSystemTrayIcon.ActivationReason.DoubleClick):
             self.toggle_window()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        return False
 
     def retranslate(self) -> None:
         self.mute_action.setText(self.tr("&Mute"))
