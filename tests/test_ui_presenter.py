@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS, close_session, holder, open_session, run, start_server, until
 
@@ -20,8 +20,9 @@ pytest_plugins = ["test_ui_support"]
 
 
 def key(window, kind: QEvent.Type, auto_repeat: bool = False) -> None:
-    """Send a Space key event to the window's focused widget (as the platform would)."""
-    target = QApplication.focusWidget() or window
+    """Send a Space key event where the platform does: the window's platform window (Qt
+    hands it to the focused widget)."""
+    target = window.windowHandle()
     event = QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ", auto_repeat)
     QApplication.sendEvent(target, event)
 
@@ -123,7 +124,8 @@ def test_focus_loss_releases_the_talk_key(qloop, ui, server) -> None:
         window = ui.window
         press(window)
         await until(lambda: holder(server) == "me")
-        QApplication.sendEvent(window, QEvent(QEvent.Type.WindowDeactivate))
+        QApplication.sendEvent(window.windowHandle(), QFocusEvent(  # another window active
+            QEvent.Type.FocusOut, Qt.FocusReason.ActiveWindowFocusReason))
         await until(lambda: holder(server) == "", what="released on deactivation")
         press(window)
         await until(lambda: holder(server) == "me")
@@ -137,8 +139,8 @@ def test_space_in_the_filter_box_types_instead_of_talking(qloop, ui, server) -> 
     async def scenario() -> None:
         ui.window.interphones.filter.setFocus()
         target = ui.window.interphones.filter
-        QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space,
-                                                 Qt.KeyboardModifier.NoModifier, " "))
+        QApplication.sendEvent(ui.window.windowHandle(), QKeyEvent(  # to the focused box
+            QEvent.Type.KeyPress, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
         # A talk press starts the presenter's turn at once (Qt delivers the key event and
         # the press signal synchronously): no turn now means no floor request, ever.
         assert not ui.presenter.talk_in_progress
