@@ -143,18 +143,20 @@ def test_right_ctrl_alone_talks_but_left_ctrl_does_not(qtbot) -> None:
     events: list[str] = []
     talk_key.pressed.connect(lambda: events.append("press"))
     talk_key.released.connect(lambda: events.append("release"))
+    handle = talk_key.window_handle  # where the window system delivers keys and buttons
+    assert handle is not None
     try:
         for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            QApplication.sendEvent(talk_key.window_handle,
+            QApplication.sendEvent(handle,
                                    native_key(kind, Qt.Key.Key_Control, LEFT_CTRL_SCAN))
         assert events == []
         for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            QApplication.sendEvent(talk_key.window_handle,
+            QApplication.sendEvent(handle,
                                    native_key(kind, Qt.Key.Key_Control, RIGHT_CTRL_SCAN))
         assert events == ["press", "release"]
         talk_key.set_key("Mouse:Forward")
         for kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
-            QApplication.sendEvent(talk_key.window_handle,
+            QApplication.sendEvent(handle,
                                    mouse(kind, Qt.MouseButton.ForwardButton))
         assert events == ["press", "release", "press", "release"]
     finally:
