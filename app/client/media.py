@@ -174,8 +174,18 @@ class MediaEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         """One datagram: in the receive thread when opened with :meth:`open`."""
-        if self._auth is not None:
-            self._authenticated_datagram(self._auth, data, addr)
+        auth = self._auth
+        if auth is not None:  # media-auth: only the server's media address, genuine packets
+            with self._auth_lock:  # keys change on the loop, datagrams come in this thread
+                heard = auth.datagram(data, addr, time.monotonic())
+            if type(heard) is HeardAudio:
+                if heard.id in self._registered:
+                    self._received(heard.id, heard.uid, heard.seq, heard.frame)
+                    return
+            elif isinstance(heard, RecvBeginAcked):
+                self._on_loop(self._acknowledged, heard.id)
+                return
+            self.stats.rx_dropped += 1
             return
         if addr[0] != self._server[0] or addr[1] != self._server[1]:
             self.stats.rx_dropped += 1  # only the server's media address (not any port of it)
@@ -194,18 +204,6 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             self.stats.rx_dropped += 1
             return
         self._received(packet.id, packet.uid, packet.seq, packet.frame)
-
-    def _authenticated_datagram(self, auth: ClientMediaAuth, data: bytes,
-                                addr: tuple[str | Any, int]) -> None:
-        """media-auth: only the server's media address, only genuine acks and audio."""
-        with self._auth_lock:  # keys change on the loop, datagrams come in this thread
-            heard = auth.datagram(data, (str(addr[0]), int(addr[1])), time.monotonic())
-        if isinstance(heard, RecvBeginAcked):
-            self._on_loop(self._acknowledged, heard.id)
-        elif isinstance(heard, HeardAudio) and heard.id in self._registered:
-            self._received(heard.id, heard.uid, heard.seq, heard.frame)
-        else:
-            self.stats.rx_dropped += 1
 
     def _received(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
         """Valid audio (decrypted and verified under media-auth): the per-speaker meter,
@@ -373,12 +371,14 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         transport, interphone = self._transport, self._interphone
         if transport is None or interphone is None:
             return False
+        auth = self._auth
         try:
-            if self._auth is not None:
+            if auth is not None:
                 with self._auth_lock:
-                    if not self._auth.can_talk(interphone):
-                        return False
-                    data = self._auth.seal(interphone, self._tx_seq, payload)
+                    sealed = auth.seal_if_granted(interphone, self._tx_seq, payload)
+                if sealed is None:  # no grant or no key (yet)
+                    return False
+                data = sealed
             else:
                 data = AudioPacket(interphone, self._uid, self._tx_seq, payload).serialize()
         except ValueError as exc:  # a frame that does not fit (AudioPacket.serialize)

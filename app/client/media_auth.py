@@ -18,27 +18,40 @@ check, gives None and is dropped: the caller never sees it.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from app.protocol.errors import PacketError
+from app.protocol.ids import is_valid_name
+from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
 from app.protocol.media_crypto import (
     KEY_BYTES,
+    TAG_BYTES,
+    U32_MAX,
     AuthRecvBegin,
     ListenerKeys,
     MediaKey,
+    MediaPacketType,
     RecvBeginSigner,
     SealedAudio,
     decode_b64,
     media_packet_type,
     parse_media_packet,
-    seal_audio,
 )
 
 Address = tuple[str, int]
 
+_U32 = struct.Struct(">I")
+_HEAD = struct.Struct(">II")
+_SEALED_TAIL = struct.Struct(">IIII")  # epoch, grant, seq, length of the sealed frame
+_SEALED_AUDIO = int(MediaPacketType.SEALED_AUDIO)
+_MAX_SEALED = MAX_OPUS_FRAME + TAG_BYTES
+_MAX_ROUTES = 64  # (id, uid) header fields remembered decoded and checked
 
-@dataclass(frozen=True, slots=True)
-class HeardAudio:
+
+class HeardAudio(NamedTuple):
     """An authentic, fresh Opus frame: hand it to the jitter buffer as a base audiopacket."""
 
     id: str
@@ -61,6 +74,8 @@ class ClientMediaAuth:
         self._signer = RecvBeginSigner(secret, uid)
         self._keys = ListenerKeys(grace=key_grace, max_interphones=max_interphones)
         self._grants: dict[str, int] = {}
+        self._sealer: AudioSealer | None = None  # the current utterance's, made at its 1st frame
+        self._routes: dict[bytes, tuple[str, str]] = {}  # id and uid fields as bytes -> text
 
     # ---- keys and grants from the signaling connection -----------------------------------
 
@@ -91,16 +106,34 @@ class ClientMediaAuth:
 
     def seal(self, interphone_id: str, seq: int, opus: bytes) -> bytes:
         """One sealed audio datagram of the current grant. RuntimeError without grant or key."""
+        data = self.seal_if_granted(interphone_id, seq, opus)
+        if data is None:
+            raise RuntimeError(f"no floor grant or key for {interphone_id}")
+        return data
+
+    def seal_if_granted(self, interphone_id: str, seq: int, opus: bytes) -> bytes | None:
+        """:meth:`seal`, or None without a grant or key (:meth:`can_talk` is False): the
+        talker's per-frame call. The header is packed once per utterance and key."""
+        sealer = self._sealer
         grant = self._grants.get(interphone_id)
         key = self._keys.sending_key(interphone_id)
         if grant is None or key is None:
-            raise RuntimeError(f"no floor grant or key for {interphone_id}")
-        return seal_audio(key, interphone_id, self.uid, grant, seq, opus)
+            return None
+        if (sealer is None or sealer.key is not key or sealer.grant != grant
+                or sealer.interphone_id != interphone_id):
+            sealer = self._sealer = AudioSealer(key, interphone_id, self.uid, grant)
+        return sealer.seal(seq, opus)
 
-    def datagram(self, data: bytes, source: Address, now: float
+    def datagram(self, data: bytes, source: tuple[str | Any, ...], now: float
                  ) -> HeardAudio | RecvBeginAcked | None:
-        """What an incoming datagram means, or None to drop it silently."""
-        if source[:2] != self.server or media_packet_type(data) is None:
+        """What an incoming datagram means, or None to drop it silently (``source`` as a
+        socket reports it: an IPv6 address's flow and scope fields are not looked at)."""
+        server = self.server
+        if source[0] != server[0] or source[1] != server[1]:
+            return None
+        if len(data) >= 8 and _U32.unpack_from(data, 4)[0] == _SEALED_AUDIO:
+            return self._sealed_audio(data, now)
+        if media_packet_type(data) is None:
             return None
         try:
             packet = parse_media_packet(data)
@@ -114,3 +147,83 @@ class ClientMediaAuth:
         if isinstance(packet, AuthRecvBegin) and self._signer.accept_ack(packet):
             return RecvBeginAcked(packet.id)
         return None
+
+    def _sealed_audio(self, data: bytes, now: float) -> HeardAudio | None:
+        """A sealed audio datagram (18) checked as :func:`parse_media_packet` does, its
+        associated data and nonce sliced out of it (they are its bytes from the type
+        through the seq), the (id, uid) pair decoded and checked once per sender."""
+        size = len(data)
+        if size > MAX_DATAGRAM or _U32.unpack_from(data, 0)[0] != zlib.crc32(
+                memoryview(data)[4:]):
+            return None
+        try:
+            (id_length,) = _U32.unpack_from(data, 8)
+            uid_at = 12 + id_length
+            (uid_length,) = _U32.unpack_from(data, uid_at)
+            tail_at = uid_at + 4 + uid_length
+            epoch, grant, seq, sealed_length = _SEALED_TAIL.unpack_from(data, tail_at)
+        except struct.error:  # a length that points past the end
+            return None
+        if (not TAG_BYTES <= sealed_length <= _MAX_SEALED
+                or tail_at + 16 + sealed_length != size):
+            return None
+        route_bytes = data[8:tail_at]
+        route = self._routes.get(route_bytes)
+        if route is None:
+            route = _route(data, uid_at, tail_at)
+            if route is None:
+                return None
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[route_bytes] = route
+        interphone_id, uid = route
+        if uid == self.uid:
+            return None  # never echoed by a correct server
+        try:
+            frame = self._keys.open_parts(interphone_id, epoch, grant, seq,
+                                          data[4:tail_at + 12], data[tail_at:tail_at + 12],
+                                          data[tail_at + 16:], now)
+        except PacketError:
+            return None
+        return HeardAudio(interphone_id, uid, grant, seq, frame)
+
+
+def _route(data: bytes, uid_at: int, tail_at: int) -> tuple[str, str] | None:
+    """The (id, uid) text of a sealed audio datagram, None when not UTF-8 or not a name."""
+    try:
+        interphone_id = data[12:uid_at].decode("utf-8")
+        uid = data[uid_at + 4:tail_at].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return (interphone_id, uid) if is_valid_name(uid) else None
+
+
+class AudioSealer:
+    """Seals the frames of one utterance (one key, interphone, uid and floor grant) into
+    sealed audio datagrams (18), byte for byte :func:`~app.protocol.media_crypto.seal_audio`'s:
+    the header up to the seq is packed once, only the seq changes from frame to frame."""
+
+    __slots__ = ("_encrypt", "_head", "_nonce_head", "grant", "interphone_id", "key")
+
+    def __init__(self, key: MediaKey, interphone_id: str, uid: str, grant: int) -> None:
+        self.key = key
+        self.interphone_id = interphone_id
+        self.grant = grant
+        header = SealedAudio(interphone_id, uid, key.epoch, grant, 0, b"").header_bytes()
+        self._head = header[:-4]  # type, id, uid, epoch, grant
+        self._nonce_head = header[-12:-4]  # epoch, grant
+        self._encrypt = key.cipher.encrypt
+
+    def seal(self, seq: int, opus: bytes) -> bytes:
+        """The datagram of frame ``seq``; ValueError for a frame or seq out of range."""
+        if len(opus) > MAX_OPUS_FRAME:
+            raise ValueError(f"audio frame of {len(opus)} bytes exceeds {MAX_OPUS_FRAME}")
+        if not 0 <= seq <= U32_MAX:
+            raise ValueError(f"seq {seq} is not an unsigned 32-bit integer")
+        seq_bytes = _U32.pack(seq)
+        header = self._head + seq_bytes
+        sealed = self._encrypt(self._nonce_head + seq_bytes, opus, header)
+        body = header + _U32.pack(len(sealed)) + sealed
+        if len(body) + 4 > MAX_DATAGRAM:
+            raise ValueError(f"packet of {len(body) + 4} bytes exceeds {MAX_DATAGRAM}")
+        return _U32.pack(zlib.crc32(body)) + body

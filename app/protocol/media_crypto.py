@@ -393,6 +393,11 @@ class MediaKey:
             raise ValueError(f"a media key is {KEY_BYTES} bytes")
         object.__setattr__(self, "_aead", AESGCM(self.key))
 
+    @property
+    def cipher(self) -> AESGCM:
+        """This key's AES-GCM (a sender that seals many frames calls its ``encrypt``)."""
+        return self._aead
+
     def seal(self, header: bytes, nonce: bytes, opus: bytes) -> bytes:
         return self._aead.encrypt(nonce, opus, header)
 
@@ -572,19 +577,25 @@ class ListenerKeys:
         return self._current.get(interphone_id)
 
     def open(self, packet: SealedAudio, now: float) -> bytes:
-        epochs = self._states.get(packet.id)
-        state = epochs.get(packet.epoch) if epochs else None
+        return self.open_parts(packet.id, packet.epoch, packet.grant, packet.seq,
+                               packet.header_bytes(), packet.nonce, packet.sealed, now)
+
+    def open_parts(self, interphone_id: str, epoch: int, grant: int, seq: int,
+                   header: bytes, nonce: bytes, sealed: bytes, now: float) -> bytes:
+        """:meth:`open` of a packet given as its fields, its associated data (``header``)
+        and nonce: what a receiver that sliced them out of the datagram hands over."""
+        epochs = self._states.get(interphone_id)
+        state = epochs.get(epoch) if epochs else None
         if state is None or (state.retired_at is not None
                              and now - state.retired_at > self._grace):
-            raise MediaAuthError(f"no key for {packet.id} epoch {packet.epoch}")
-        if packet.grant < state.grant or (packet.grant == state.grant
-                                          and not state.window.fresh(packet.seq)):
+            raise MediaAuthError(f"no key for {interphone_id} epoch {epoch}")
+        if grant < state.grant or (grant == state.grant and not state.window.fresh(seq)):
             raise MediaAuthError("replayed or stale packet")
-        opus = state.key.open(packet.header_bytes(), packet.nonce, packet.sealed)
-        if packet.grant > state.grant:
-            state.grant = packet.grant
+        opus = state.key.open(header, nonce, sealed)
+        if grant > state.grant:
+            state.grant = grant
             state.window = ReplayWindow()
-        state.window.record(packet.seq)
+        state.window.record(seq)
         return opus
 
     def _prune(self, interphone_id: str, now: float) -> None:
