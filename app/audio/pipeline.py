@@ -4,8 +4,10 @@
 device back-end, a ``send_frame(opus_bytes)`` function and the asyncio loop.
 
 Capture. The input callback (device thread) measures the level, feeds the
-monitor, and — only while transmitting — queues the block and encodes and
-sends what is queued *in that thread*: ``send_frame`` is called on the input
+monitor, and — only while transmitting — encodes the block and sends it *in
+that thread*, straight from the device's buffer (a block is copied into the
+queue only before the grant, the pre-roll, or behind a pre-roll the grant's
+flush has not taken yet): ``send_frame`` is called on the input
 device's thread, so it must be thread-safe (the client's ``send_audio`` is:
 a non-blocking ``sendto`` on the media socket). The event loop (the GUI
 thread in the app) is not woken for each 20 ms frame, which under Qt costs
@@ -407,31 +409,44 @@ class AudioEngine:
         return self._encoder.expected_loss
 
     def _on_input(self, block: np.ndarray) -> None:
-        """Input device callback: level, monitor; while transmitting, a copy into the
-        queue, then encoded and sent from this thread."""
+        """Input device callback: level, monitor; while transmitting, the block encoded
+        and sent from this thread, after what the queue still holds (the pre-roll when
+        the grant's flush has not taken it yet); only then is the block copied."""
         self._input_level = measure(block)
         self.mixer.feed_monitor(block)
-        with self._lock:
-            if self._state is TransmitState.IDLE:
-                return
-            if self._state is TransmitState.ARMED:  # before the grant: keep, do not send
-                if len(self._queue) >= self._preroll_max:
-                    self._queue.popleft()
-                self._queue.append(block.copy())
-                return
-            if self._state is TransmitState.RELEASING:
-                self._release_left -= 1
-                if self._release_left <= 0:
-                    self._state = TransmitState.IDLE
-            if len(self._queue) >= self._queue_max:
-                self._queue.popleft()
-                self._capture_drops += 1
-            self._queue.append(block.copy())
-        self._drain()
+        with self._tx_lock:
+            with self._lock:
+                state = self._state
+                if state is TransmitState.IDLE:
+                    return
+                queue = self._queue
+                if state is TransmitState.ARMED:  # before the grant: keep, do not send
+                    if len(queue) >= self._preroll_max:
+                        queue.popleft()
+                    queue.append(block.copy())
+                    return
+                if state is TransmitState.RELEASING:
+                    self._release_left -= 1
+                    if self._release_left <= 0:
+                        self._state = TransmitState.IDLE
+                blocks: list[np.ndarray] | None = None
+                if queue:  # frames wait: this one after them, in order
+                    if len(queue) >= self._queue_max:
+                        queue.popleft()
+                        self._capture_drops += 1
+                    queue.append(block.copy())
+                    blocks = list(queue)
+                    queue.clear()
+                closed = self._closed
+                ended = not closed and self._utterance_ending()
+            if not closed:
+                self._send_blocks([block] if blocks is None else blocks)
+        if ended:
+            self._call_on_loop(self._end_of_release)
 
     def _drain(self) -> None:
-        """Encode and send every queued frame, in order (the input thread; the loop for
-        the pre-roll at the grant); the utterance's end goes to the loop."""
+        """Encode and send every queued frame, in order (the loop: the pre-roll at the
+        grant); the utterance's end goes to the loop."""
         with self._tx_lock:
             with self._lock:
                 if self._state is TransmitState.ARMED:
@@ -440,28 +455,40 @@ class AudioEngine:
                 self._queue.clear()
             if not blocks or self._closed:
                 return
-            if self.fec_policy.next_deadline() is not None:
-                self.fec_policy.apply(self._encoder, self._clock())  # the hold may have run out
-            for block in blocks:
-                try:
-                    packet = self._encoder.encode(block)
-                except CodecError as exc:
-                    logger.error("encoding a captured frame failed: %s", exc)
-                    continue
-                self._frames_sent += 1
-                if self.send_frame is not None:
-                    try:
-                        self.send_frame(packet)
-                    except Exception:
-                        self._send_errors += 1
-                        logger.exception("send_frame failed")
+            self._send_blocks(blocks)
             with self._lock:
-                ended = (self._state is TransmitState.IDLE and not self._queue
-                         and self._utterance_open and not self._end_pending)
-                if ended:
-                    self._end_pending = True
+                ended = self._utterance_ending()
         if ended:
             self._call_on_loop(self._end_of_release)
+
+    def _utterance_ending(self) -> bool:
+        """With ``_lock`` held: whether the release's last frame is (being) sent, then
+        handed to the loop once (which checks again: a ``start_transmit`` meanwhile
+        continues the utterance)."""
+        if (self._state is TransmitState.IDLE and not self._queue and self._utterance_open
+                and not self._end_pending):
+            self._end_pending = True
+            return True
+        return False
+
+    def _send_blocks(self, blocks: list[np.ndarray]) -> None:
+        """Encode and send ``blocks`` in order (``_tx_lock`` held)."""
+        if self.fec_policy.next_deadline() is not None:
+            self.fec_policy.apply(self._encoder, self._clock())  # the hold may have run out
+        send_frame = self.send_frame
+        for block in blocks:
+            try:
+                packet = self._encoder.encode(block)
+            except CodecError as exc:
+                logger.error("encoding a captured frame failed: %s", exc)
+                continue
+            self._frames_sent += 1
+            if send_frame is not None:
+                try:
+                    send_frame(packet)
+                except Exception:
+                    self._send_errors += 1
+                    logger.exception("send_frame failed")
 
     def _call_on_loop(self, callback: Callable[[], None]) -> None:
         loop = self._loop
