@@ -37,7 +37,8 @@ from typing import Any, cast
 
 from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
 from app.client.media_thread import ThreadedDatagramTransport, bind_ephemeral
-from app.protocol import AudioPacket, PacketError, RecvBeginPacket, parse_packet
+from app.protocol import PacketError, RecvBeginPacket, parse_packet
+from app.protocol.udp import AudioPacker, AudioReader
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._interphone: str | None = None  # where send_audio goes (the talk target)
         self._registered: dict[str, asyncio.Task[None] | None] = {}  # id -> its refresh
         self._tx_seq = 0
+        self._packer: AudioPacker | None = None  # the talk target's, made at its first frame
+        self._audio_reader = AudioReader()
         self._ack_waiters: dict[str, asyncio.Event] = {}
         self._meters: dict[str, LossMeter] = {}
         self.stats = MediaStats()
@@ -189,6 +192,14 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             return
         if addr[0] != self._server[0] or addr[1] != self._server[1]:
             self.stats.rx_dropped += 1  # only the server's media address (not any port of it)
+            return
+        audio = self._audio_reader.read(data)
+        if audio is not None:  # the common case, read without building a packet object
+            interphone, uid, seq, frame = audio
+            if interphone in self._registered and uid != self._uid:
+                self._received(interphone, uid, seq, frame)
+            else:
+                self.stats.rx_dropped += 1
             return
         try:
             packet = parse_packet(data)
@@ -380,7 +391,10 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                     return False
                 data = sealed
             else:
-                data = AudioPacket(interphone, self._uid, self._tx_seq, payload).serialize()
+                packer = self._packer
+                if packer is None or packer.id != interphone:
+                    packer = self._packer = AudioPacker(interphone, self._uid)
+                data = packer.pack(self._tx_seq, payload)
         except ValueError as exc:  # a frame that does not fit (AudioPacket.serialize)
             logger.warning("audio frame not sent: %s", exc)
             return False

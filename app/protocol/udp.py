@@ -27,6 +27,7 @@ _U32 = struct.Struct(">I")
 _HEAD = struct.Struct(">II")  # crc32, type
 _LENGTH = _U32.size  # the length prefix of a str or bytes field
 _SEQ = _U32.size
+_SEQ_LENGTH = struct.Struct(">II")  # an audiopacket's seq and its frame's length
 
 
 class PacketType(IntEnum):
@@ -68,6 +69,78 @@ class RecvBeginPacket:
 
 
 Packet = AudioPacket | RecvBeginPacket
+
+AudioFields = tuple[str, str, int, bytes]
+"""``(id, uid, seq, frame)`` of an audiopacket."""
+
+_MAX_ROUTES = 64  # (id, uid) fields an AudioReader keeps decoded and checked
+
+
+class AudioPacker:
+    """One sender's audiopackets to one interphone, byte for byte
+    :meth:`AudioPacket.serialize`'s (with the crc): id and uid are packed once."""
+
+    __slots__ = ("_head", "id", "uid")
+
+    def __init__(self, interphone_id: str, uid: str) -> None:
+        self.id = interphone_id
+        self.uid = uid
+        self._head = _U32.pack(PacketType.AUDIO) + _pack_str(interphone_id) + _pack_str(uid)
+
+    def pack(self, seq: int, frame: bytes) -> bytes:
+        """The datagram of ``frame`` with ``seq``; ValueError for either out of range."""
+        if not 0 <= seq <= 0xFFFFFFFF:
+            raise ValueError(f"seq {seq} is not an unsigned 32-bit integer")
+        if len(frame) > MAX_OPUS_FRAME:
+            raise ValueError(f"audio frame of {len(frame)} bytes exceeds {MAX_OPUS_FRAME}")
+        body = self._head + _SEQ_LENGTH.pack(seq, len(frame)) + frame
+        if len(body) + _U32.size > MAX_DATAGRAM:
+            raise ValueError(f"packet of {len(body) + _U32.size} bytes exceeds {MAX_DATAGRAM}")
+        return _U32.pack(zlib.crc32(body)) + body
+
+
+class AudioReader:
+    """A receiver's per-packet reading of audiopackets: what :func:`parse_packet` accepts
+    as an :class:`AudioPacket`, read by offsets, the (id, uid) fields decoded and checked
+    once per sender (the last ``_MAX_ROUTES`` of them are remembered)."""
+
+    __slots__ = ("_routes",)
+
+    def __init__(self) -> None:
+        self._routes: dict[bytes, tuple[str, str]] = {}
+
+    def read(self, data: bytes) -> AudioFields | None:
+        """The fields of a valid audiopacket; None for anything else (a recvbegin, a
+        malformed datagram: :func:`parse_packet` tells which)."""
+        size = len(data)
+        if size > MAX_DATAGRAM or size < _HEAD.size:
+            return None
+        crc, kind = _HEAD.unpack_from(data, 0)
+        if kind != PacketType.AUDIO or (crc and crc != zlib.crc32(memoryview(data)[4:])):
+            return None
+        try:
+            (id_length,) = _U32.unpack_from(data, 8)
+            uid_at = 12 + id_length
+            (uid_length,) = _U32.unpack_from(data, uid_at)
+            seq_at = uid_at + 4 + uid_length
+            seq, frame_length = _SEQ_LENGTH.unpack_from(data, seq_at)
+        except struct.error:  # a length that points past the end
+            return None
+        if frame_length > MAX_OPUS_FRAME or seq_at + 8 + frame_length != size:
+            return None
+        route_bytes = data[8:seq_at]
+        route = self._routes.get(route_bytes)
+        if route is None:
+            try:
+                route = (data[12:uid_at].decode("utf-8"), data[uid_at + 4:seq_at].decode("utf-8"))
+            except UnicodeDecodeError:
+                return None
+            if not is_valid_name(route[1]):
+                return None
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[route_bytes] = route
+        return route[0], route[1], seq, data[seq_at + 8:]
 
 
 def parse_packet(data: bytes) -> Packet:
