@@ -29,6 +29,7 @@ from app.audio.constants import (
     SAMPLE_RATE,
     frame_samples,
 )
+from app.audio.levels import CLIP_UFUNC as _CLIP
 from app.audio.levels import clip_in_place
 
 logger = logging.getLogger(__name__)
@@ -265,7 +266,10 @@ class OpusEncoder:
         if len(data) != arr.shape[0]:
             data = self._pcm = np.empty(arr.shape[0], dtype=np.float32)
             self._pcm_ptr = data.ctypes.data_as(_FLOAT_PTR)
-        clip_in_place(arr, data)
+        if _CLIP is not None:  # the clip's ufunc itself: no Python layer per frame
+            _CLIP(arr, -1.0, 1.0, out=data)
+        else:
+            clip_in_place(arr, data)
         out = self._out
         n = _enc.libopus_encode_float(
             self._state,
@@ -276,7 +280,8 @@ class OpusEncoder:
         )
         if n < 0:
             raise CodecError(f"Opus encode failed: {_strerror(n)}")
-        return ctypes.string_at(out, n)
+        # a char array's slice is bytes, NULs included (typeshed says list): no ctypes call
+        return out[:n]  # type: ignore[return-value]
 
     def encode_any(self, pcm: np.ndarray) -> bytes:
         """Encode one frame of any allowed duration (a talker changing its frame size)."""

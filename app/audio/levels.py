@@ -28,28 +28,36 @@ class Level(NamedTuple):
 SILENT = Level(0.0, 0.0)
 
 
+_max_of = np.maximum.reduce  # what ndarray.max calls, without its Python layer
+_min_of = np.minimum.reduce
+_make_level = tuple.__new__  # Level(...) without the named tuple's Python __new__
+
+
 def measure(pcm: np.ndarray) -> Level:
-    """RMS and absolute peak of a block (clipped to 1.0)."""
+    """RMS and absolute peak of a mono block (clipped to 1.0); C calls only (it runs on
+    the audio threads for every block)."""
     if len(pcm) == 0:
         return SILENT
     x = np.asarray(pcm, dtype=np.float32)
-    rms = math.sqrt(float(np.dot(x, x)) / len(x))
-    peak = max(float(x.max()), -float(x.min()))  # no |x| temporary on the audio thread
-    return Level(min(rms, 1.0), min(peak, 1.0))
+    rms = math.sqrt(float(x.dot(x)) / len(x))
+    peak = max(float(_max_of(x)), -float(_min_of(x)))  # no |x| temporary
+    return _make_level(Level, (min(rms, 1.0), min(peak, 1.0)))
 
 
 try:  # the ufunc behind np.clip (numpy >= 2): one C call, without np.clip's Python layers
-    _clip_ufunc: np.ufunc | None = importlib.import_module("numpy._core.umath").clip
+    CLIP_UFUNC: np.ufunc | None = importlib.import_module("numpy._core.umath").clip
+    """``CLIP_UFUNC(pcm, -1.0, 1.0, out=out)``: :func:`clip_in_place` without its layer
+    (None with another numpy)."""
 except (ImportError, AttributeError):  # another numpy: two ufuncs instead
-    _clip_ufunc = None
+    CLIP_UFUNC = None
 
 
 def clip_in_place(pcm: np.ndarray, out: np.ndarray) -> None:
     """``pcm`` clipped to [-1, 1] into ``out`` (may be ``pcm``): ``np.clip`` without its
     Python wrapper (its ufunc: ~1 µs against ~2.4 µs; called once per frame on the audio
     threads)."""
-    if _clip_ufunc is not None:
-        _clip_ufunc(pcm, -1.0, 1.0, out=out)
+    if CLIP_UFUNC is not None:
+        CLIP_UFUNC(pcm, -1.0, 1.0, out=out)
         return
     np.maximum(pcm, -1.0, out=out)
     np.minimum(out, 1.0, out=out)
