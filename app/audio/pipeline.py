@@ -438,7 +438,8 @@ class AudioEngine:
                     blocks = list(queue)
                     queue.clear()
                 closed = self._closed
-                ended = not closed and self._utterance_ending()
+                ended = (self._state is TransmitState.IDLE and not closed
+                         and self._utterance_ending())
             if not closed:
                 self._send_blocks([block] if blocks is None else blocks)
         if ended:
