@@ -13,7 +13,7 @@ import logging
 from app.client.client_core import ClientCore, InterphoneAudio
 from app.client.connection import SignalingConnection
 from app.client.events import FloorState, JoinedChanged, ModelEvent
-from app.client.media import MediaEndpoint
+from app.client.media import InterphoneAudioCallback, MediaEndpoint
 from app.protocol.features import MEDIA_AUTH
 from app.protocol.ids import InterphoneId
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64
@@ -39,6 +39,7 @@ class ClientMedia(ClientCore):
 
     _audio_sink: InterphoneAudio | None
     _audio_polled: bool = False  # (set per instance by the audio_polled setter)
+    _raw_audio_sink: InterphoneAudioCallback | None = None  # (set by its setter)
     _audio_ids: dict[str, InterphoneId]
     _media_addr: tuple[str, int] | None
 
@@ -69,7 +70,7 @@ class ClientMedia(ClientCore):
         secret = media_secret_of(login)
         media = await MediaEndpoint.open(media_host, media_port, self.uid, self._on_media_audio,
                                          media_secret=secret)
-        media.audio_sink = self._sink_media_audio if self._audio_sink is not None else None
+        media.audio_sink = self._endpoint_sink()
         media.set_polled(self._audio_polled)
         old_media, self._media = self._media, media
         if old_media is not None:
@@ -98,7 +99,29 @@ class ClientMedia(ClientCore):
     def audio_sink(self, sink: InterphoneAudio | None) -> None:
         self._audio_sink = sink
         if self._media is not None:
-            self._media.audio_sink = self._sink_media_audio if sink is not None else None
+            self._media.audio_sink = self._endpoint_sink()
+
+    @property
+    def raw_audio_sink(self) -> InterphoneAudioCallback | None:
+        """:attr:`audio_sink` with the interphone's id as its text (``str`` of the
+        :class:`InterphoneId`), e.g. :meth:`AudioEngine.audio_sink <app.audio.pipeline.
+        AudioEngine.audio_sink>`: it becomes the media endpoint's sink itself, no layer
+        per packet in between. While set, it is called instead of :attr:`audio_sink`
+        (which may stay set, for when this one is cleared)."""
+        return self._raw_audio_sink
+
+    @raw_audio_sink.setter
+    def raw_audio_sink(self, sink: InterphoneAudioCallback | None) -> None:
+        self._raw_audio_sink = sink
+        if self._media is not None:
+            self._media.audio_sink = self._endpoint_sink()
+
+    def _endpoint_sink(self) -> InterphoneAudioCallback | None:
+        """The media endpoint's ``audio_sink``: the raw sink, else one that hands
+        :attr:`audio_sink` the parsed interphone id, else none."""
+        if self._raw_audio_sink is not None:
+            return self._raw_audio_sink
+        return self._sink_media_audio if self._audio_sink is not None else None
 
     @property
     def audio_polled(self) -> bool:

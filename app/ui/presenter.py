@@ -127,6 +127,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
         client.audio_sink = self._play_audio  # the media thread feeds the mixer directly
+        client.raw_audio_sink = getattr(audio, "audio_sink", None)  # the engine's: no layer
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
@@ -430,6 +431,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self.client.on_feedback = None
         if self.client.audio_sink == self._play_audio:
             self.client.audio_sink = None
+            self.client.raw_audio_sink = None
         self._stop_transmitting()
         await self.talk.close()
         await self.tasks.close()

@@ -162,6 +162,8 @@ class PresenterAudio(PresenterCore):
         """Use another audio engine (settings changed); None while it restarts."""
         self._stop_transmitting()
         self.audio = audio
+        if self.client.audio_sink == self._play_audio:  # the engine's own sink, or ours
+            self.client.raw_audio_sink = getattr(audio, "audio_sink", None)
         if audio is not None:
             audio.set_volume(self.settings.volume / 100)
             audio.set_muted(self.settings.muted)

@@ -1,0 +1,42 @@
+"""``InterphoneClient.raw_audio_sink``: the media endpoint's sink itself (the audio engine's
+``audio_sink``), called with the interphone's id as text instead of ``audio_sink``."""
+
+from __future__ import annotations
+
+import threading
+
+from client_fixtures import running_server, wait_until
+
+from app.protocol import InterphoneId
+
+pytest_plugins = ["client_fixtures"]
+
+G58 = InterphoneId.group("58")
+
+
+async def test_the_raw_sink_replaces_the_parsed_one_while_set(clients) -> None:
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        bob = await clients.connect(server.port, "bob")
+        await alice.join(G58)
+        await bob.join(G58)
+        parsed: list[tuple[object, int]] = []
+        raw: list[tuple[object, int, int]] = []
+        bob.audio_sink = lambda interphone, uid, seq, payload: parsed.append((interphone, seq))
+        bob.raw_audio_sink = lambda interphone, uid, seq, payload: raw.append(
+            (interphone, seq, threading.get_ident()))
+        assert await alice.talk_start()
+        for _ in range(5):
+            assert alice.send_audio(b"\xf8\xff\xfe")
+        await wait_until(lambda: len(raw) == 5, what="the raw sink got every packet")
+        assert [(interphone, seq) for interphone, seq, _ in raw] == [
+            (str(G58), seq) for seq in range(5)]
+        assert threading.get_ident() not in {thread for _, _, thread in raw}  # media thread
+        assert parsed == []
+        bob.raw_audio_sink = None  # back to the parsed sink
+        for _ in range(3):
+            assert alice.send_audio(b"\xf8\xff\xfe")
+        await wait_until(lambda: len(parsed) == 3, what="the parsed sink again")
+        assert parsed == [(G58, seq) for seq in range(5, 8)]
+        assert len(raw) == 5
+        await alice.talk_stop()
