@@ -33,18 +33,9 @@ callback of WebRTC's and Mumble's clients), shorter than the frame: a frame
 starts playing within one block of its arrival instead of waiting for the
 next frame-sized block, and the device's one-block output buffer is short
 too. A frame waits at least ``START_MARGIN_MS`` (5 ms) after its arrival
-before the block that starts it, its margin against jitter. 5 ms blocks
-played 3-4 ms sooner in most clock phases (one 10 ms block sooner in the
-others) but woke the device thread twice as often: 200 wake-ups a second
-cost about 1 % of a core while listening (bench/idle.py, bench/NOTES.md). 20 ms blocks
-(the frame) saved another 0.25-0.4 % but cost 10-15 ms more on a running output stream
-(bench/NOTES.md, out20): not kept.
-
-On demand, a packet that finds the output stopped has it started so that the first
-callback comes ``START_MARGIN_MS`` after that packet's arrival: the callbacks follow the
-start and the packets the talker's capture clock, so every frame of the utterance then
-waits the margin alone (started at once, the first callback came before the margin and
-each frame waited nearly a whole block more). A running output keeps its phase.
+before the block that starts it, its margin against jitter. Why 10 ms (5 ms
+and 20 ms blocks were measured): docs/latency.md. On demand, a packet that
+finds the output stopped has it started in phase with it (``output_start``).
 
 Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
 0..1, updated every block and readable from any thread.
@@ -69,17 +60,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 
 from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream, DeviceSpec
 from app.audio.codec import CodecError, OpusEncoder
 from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS, frame_samples
+from app.audio.engine_types import EngineCounters, TransmitState
 from app.audio.fec_policy import EncoderSetting, FecPolicy, LossReport
 from app.audio.levels import SILENT, Level, measure
 from app.audio.mixer import PlaybackMixer
+from app.audio.output_start import PhasedStart
 from app.audio.talker_stream import TalkerQuality
 
 logger = logging.getLogger(__name__)
@@ -88,29 +79,8 @@ DEFAULT_RELEASE_MS = 150
 CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
 OUTPUT_BLOCK_MS = 10  # output callback block (capped at the frame)
 START_MARGIN_MS = 5  # a frame's least wait after its arrival (capped at the block)
-START_TIMER_EARLY_MS = 1.0  # a packet-started output: its timer fires this early, then a sleep
 PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
 OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
-
-
-class TransmitState(Enum):
-    IDLE = "idle"
-    ARMED = "armed"  # input running ahead of the grant: blocks kept, not yet sent
-    ON = "on"
-    RELEASING = "releasing"
-
-
-@dataclass(frozen=True, slots=True)
-class EngineCounters:
-    """Health counters since ``start()``."""
-
-    frames_sent: int
-    frames_received: int
-    capture_drops: int  # captured frames dropped because the loop lagged
-    monitor_drops: int
-    input_overruns: int  # device-reported input overflows
-    output_underruns: int  # device-reported output underflows
-    send_errors: int
 
 
 class AudioEngine:
@@ -149,9 +119,9 @@ class AudioEngine:
             raise ValueError(f"output block must be positive, not {output_block_ms} ms")
         self.output_block_ms = min(output_block_ms, frame_ms)
         self.output_block_samples = self.frame_samples * self.output_block_ms // frame_ms
-        self._start_margin = min(self.output_block_ms, START_MARGIN_MS) / 1000.0
+        start_margin = min(self.output_block_ms, START_MARGIN_MS) / 1000.0
         self.mixer = PlaybackMixer(frame_ms, clock=clock, max_jitter_frames=max_jitter_frames,
-                                   start_margin=self._start_margin)
+                                   start_margin=start_margin)
         self._input: AudioStream | None = None
         self._output: AudioStream | None = None
         self._lock = threading.Lock()  # guards the transmit state and the queue
@@ -175,10 +145,8 @@ class AudioEngine:
         # again before it is stopped or when a device reports an error): the receive
         # thread reads this flag, not the stream, for each packet
         self._output_may_be_stopped = on_demand
-        # on demand: when a packet found the output stopped, the time its first callback is
-        # due (the packet's arrival + the start margin), until the loop started it
-        self._output_due: float | None = None
-        self._output_start_timer: asyncio.TimerHandle | None = None
+        # on demand: a packet that found the output stopped starts it a margin later
+        self._output_start = PhasedStart(self._ensure_output, clock, start_margin)
         self.input_starts = 0  # times the input stream was started (on demand)
         self.output_starts = 0
         # on demand: called on the loop after a stream started or stopped (level meters)
@@ -221,9 +189,7 @@ class AudioEngine:
         if self._closed:
             return
         self._closed = True
-        if self._output_start_timer is not None:
-            self._output_start_timer.cancel()
-            self._output_start_timer = None
+        self._output_start.cancel()
         self._close_streams()
         with self._lock:
             self._state = TransmitState.IDLE
@@ -526,11 +492,10 @@ class AudioEngine:
     def receive(self, uid: str, seq: int, payload: bytes, interphone: str = "") -> None:
         """One Opus packet from talker ``uid`` in ``interphone`` (call on the loop thread)."""
         self.mixer.receive(uid, seq, payload, interphone)
-        stream = self._output
-        if self.on_demand and stream is not None and not stream.active and not self._closed:
-            if self._output_due is None:
-                self._output_due = self._clock() + self._start_margin
-            self._start_output_in_phase()
+        loop = self._loop
+        if self._output_stopped() and loop is not None:
+            self._output_start.request()
+            self._output_start.schedule(loop)
         else:
             self._ensure_output()
 
@@ -549,53 +514,20 @@ class AudioEngine:
         if self._output_may_be_stopped:
             self._start_output_soon()
 
+    def _output_stopped(self) -> bool:
+        stream = self._output
+        return self.on_demand and stream is not None and not stream.active and not self._closed
+
     def _start_output_soon(self) -> None:
         """A packet found the output stopped (any thread): the loop starts it so that its
         first callback comes ``START_MARGIN_MS`` after the packet's arrival."""
-        stream = self._output
-        if not self.on_demand or stream is None or stream.active or self._closed:
-            return
-        if self._output_due is None:
-            self._output_due = self._clock() + self._start_margin
-        loop = self._loop
-        try:
-            if loop is not None:
-                loop.call_soon_threadsafe(self._start_output_in_phase)
-        except RuntimeError:  # loop closed during shutdown
-            pass
+        if self._output_stopped():
+            self._output_start.request()
+            self._call_on_loop(self._schedule_output_start)
 
-    def _start_output_in_phase(self) -> None:
-        """On the loop: start the output at ``_output_due`` (a timer until then).
-
-        The output stream's callbacks follow the time it was started, and the talker's
-        packets follow its capture clock, one frame apart: started then, each block's
-        callback comes just after a packet's start margin, so a frame waits the margin
-        rather than up to a whole block more (when the jitter buffer's target is more
-        than a frame, the first frame waits whole blocks more, the others the same).
-        The timer is set to fire ``START_TIMER_EARLY_MS`` early (a loop's timers are
-        ~1 ms coarse, late) and the rest is slept; the wait is capped at the margin, in
-        case the engine's clock is not the loop's."""
-        due = self._output_due
-        loop = self._loop
-        if due is None or self._output_start_timer is not None or loop is None:
-            return
-        delay = min(due - self._clock(), self._start_margin)
-        if delay <= 0:
-            self._output_start_due(0.0)
-            return
-        start_at = loop.time() + delay
-        self._output_start_timer = loop.call_at(start_at - START_TIMER_EARLY_MS / 1000.0,
-                                                self._output_start_due, start_at)
-
-    def _output_start_due(self, start_at: float) -> None:
-        self._output_start_timer = None
-        self._output_due = None
-        loop = self._loop
-        if loop is not None:
-            rest = start_at - loop.time()
-            if rest > 0:
-                time.sleep(min(rest, self._start_margin))  # < START_TIMER_EARLY_MS mostly
-        self._ensure_output()
+    def _schedule_output_start(self) -> None:
+        if self._loop is not None:
+            self._output_start.schedule(self._loop)
 
     def end_utterance(self, uid: str, interphone: str = "") -> None:
         """``uid`` stopped talking: play out what is buffered, then drop the stream."""
