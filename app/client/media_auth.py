@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from app.protocol.errors import PacketError
-from app.protocol.ids import is_valid_name
 from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
 from app.protocol.media_crypto import (
     KEY_BYTES,
@@ -40,6 +39,7 @@ from app.protocol.media_crypto import (
     media_packet_type,
     parse_media_packet,
 )
+from app.protocol.udp import RouteCache, route_offsets
 
 Address = tuple[str, int]
 
@@ -48,7 +48,6 @@ _HEAD = struct.Struct(">II")
 _SEALED_TAIL = struct.Struct(">IIII")  # epoch, grant, seq, length of the sealed frame
 _SEALED_AUDIO = int(MediaPacketType.SEALED_AUDIO)
 _MAX_SEALED = MAX_OPUS_FRAME + TAG_BYTES
-_MAX_ROUTES = 64  # (id, uid) header fields remembered decoded and checked
 
 
 class HeardAudio(NamedTuple):
@@ -75,7 +74,7 @@ class ClientMediaAuth:
         self._keys = ListenerKeys(grace=key_grace, max_interphones=max_interphones)
         self._grants: dict[str, int] = {}
         self._sealer: AudioSealer | None = None  # the current utterance's, made at its 1st frame
-        self._routes: dict[bytes, tuple[str, str]] = {}  # id and uid fields as bytes -> text
+        self._routes = RouteCache()  # id and uid fields decoded once per sender
 
     # ---- keys and grants from the signaling connection -----------------------------------
 
@@ -157,25 +156,16 @@ class ClientMediaAuth:
                 memoryview(data)[4:]):
             return None
         try:
-            (id_length,) = _U32.unpack_from(data, 8)
-            uid_at = 12 + id_length
-            (uid_length,) = _U32.unpack_from(data, uid_at)
-            tail_at = uid_at + 4 + uid_length
+            uid_at, tail_at = route_offsets(data)
             epoch, grant, seq, sealed_length = _SEALED_TAIL.unpack_from(data, tail_at)
         except struct.error:  # a length that points past the end
             return None
         if (not TAG_BYTES <= sealed_length <= _MAX_SEALED
                 or tail_at + 16 + sealed_length != size):
             return None
-        route_bytes = data[8:tail_at]
-        route = self._routes.get(route_bytes)
+        route = self._routes.route(data, uid_at, tail_at)
         if route is None:
-            route = _route(data, uid_at, tail_at)
-            if route is None:
-                return None
-            if len(self._routes) >= _MAX_ROUTES:
-                self._routes.clear()
-            self._routes[route_bytes] = route
+            return None
         interphone_id, uid = route
         if uid == self.uid:
             return None  # never echoed by a correct server
@@ -186,16 +176,6 @@ class ClientMediaAuth:
         except PacketError:
             return None
         return HeardAudio(interphone_id, uid, grant, seq, frame)
-
-
-def _route(data: bytes, uid_at: int, tail_at: int) -> tuple[str, str] | None:
-    """The (id, uid) text of a sealed audio datagram, None when not UTF-8 or not a name."""
-    try:
-        interphone_id = data[12:uid_at].decode("utf-8")
-        uid = data[uid_at + 4:tail_at].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return (interphone_id, uid) if is_valid_name(uid) else None
 
 
 class AudioSealer:

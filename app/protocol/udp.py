@@ -73,7 +73,7 @@ Packet = AudioPacket | RecvBeginPacket
 AudioFields = tuple[str, str, int, bytes]
 """``(id, uid, seq, frame)`` of an audiopacket."""
 
-_MAX_ROUTES = 64  # (id, uid) fields an AudioReader keeps decoded and checked
+_MAX_ROUTES = 64  # (id, uid) fields a RouteCache keeps decoded and checked
 
 
 class AudioPacker:
@@ -99,15 +99,52 @@ class AudioPacker:
         return _U32.pack(zlib.crc32(body)) + body
 
 
-class AudioReader:
-    """A receiver's per-packet reading of audiopackets: what :func:`parse_packet` accepts
-    as an :class:`AudioPacket`, read by offsets, the (id, uid) fields decoded and checked
-    once per sender (the last ``_MAX_ROUTES`` of them are remembered)."""
+def route_offsets(data: bytes) -> tuple[int, int]:
+    """Where the uid field of a media datagram starts and where it ends (the id field
+    starts at byte 8: audiopackets and sealed audio); ``struct.error`` when a length
+    points past the end."""
+    (id_length,) = _U32.unpack_from(data, 8)
+    uid_at = 12 + id_length
+    (uid_length,) = _U32.unpack_from(data, uid_at)
+    return uid_at, uid_at + 4 + uid_length
+
+
+class RouteCache:
+    """The (id, uid) fields of media datagrams decoded and checked once per sender (the
+    last ``_MAX_ROUTES`` of them are remembered): the receivers' per-packet reading."""
 
     __slots__ = ("_routes",)
 
     def __init__(self) -> None:
         self._routes: dict[bytes, tuple[str, str]] = {}
+
+    def route(self, data: bytes, uid_at: int, end: int) -> tuple[str, str] | None:
+        """The (id, uid) text of the fields at ``route_offsets(data)``; None when they are
+        not UTF-8 or the uid is not a name."""
+        key = data[8:end]
+        route = self._routes.get(key)
+        if route is None:
+            try:
+                route = (data[12:uid_at].decode("utf-8"), data[uid_at + 4:end].decode("utf-8"))
+            except UnicodeDecodeError:
+                return None
+            if not is_valid_name(route[1]):
+                return None
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[key] = route
+        return route
+
+
+class AudioReader:
+    """A receiver's per-packet reading of audiopackets: what :func:`parse_packet` accepts
+    as an :class:`AudioPacket`, read by offsets, the (id, uid) fields decoded and checked
+    once per sender."""
+
+    __slots__ = ("_routes",)
+
+    def __init__(self) -> None:
+        self._routes = RouteCache()
 
     def read(self, data: bytes) -> AudioFields | None:
         """The fields of a valid audiopacket; None for anything else (a recvbegin, a
@@ -119,27 +156,15 @@ class AudioReader:
         if kind != PacketType.AUDIO or (crc and crc != zlib.crc32(memoryview(data)[4:])):
             return None
         try:
-            (id_length,) = _U32.unpack_from(data, 8)
-            uid_at = 12 + id_length
-            (uid_length,) = _U32.unpack_from(data, uid_at)
-            seq_at = uid_at + 4 + uid_length
+            uid_at, seq_at = route_offsets(data)
             seq, frame_length = _SEQ_LENGTH.unpack_from(data, seq_at)
         except struct.error:  # a length that points past the end
             return None
         if frame_length > MAX_OPUS_FRAME or seq_at + 8 + frame_length != size:
             return None
-        route_bytes = data[8:seq_at]
-        route = self._routes.get(route_bytes)
+        route = self._routes.route(data, uid_at, seq_at)
         if route is None:
-            try:
-                route = (data[12:uid_at].decode("utf-8"), data[uid_at + 4:seq_at].decode("utf-8"))
-            except UnicodeDecodeError:
-                return None
-            if not is_valid_name(route[1]):
-                return None
-            if len(self._routes) >= _MAX_ROUTES:
-                self._routes.clear()
-            self._routes[route_bytes] = route
+            return None
         return route[0], route[1], seq, data[seq_at + 8:]
 
 
