@@ -56,10 +56,10 @@ async def test_direct_and_queued_frames_make_the_same_packets() -> None:
     engine = _engine(by_input)
     engine.arm()
     _feed(engine, frames[:PREROLL], buffer)
-    flush = engine._drain
-    engine._drain = lambda: None  # type: ignore[method-assign]  # the grant's flush is late
+    flush = engine.transmitter.drain
+    engine.transmitter.drain = lambda: None  # type: ignore[method-assign]  # the grant's flush is late
     engine.start_transmit()
-    engine._drain = flush  # type: ignore[method-assign]
+    engine.transmitter.drain = flush  # type: ignore[method-assign]
     assert by_input == []
     _feed(engine, frames[PREROLL:], buffer)
     assert engine.counters.capture_drops == 0

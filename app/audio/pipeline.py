@@ -4,27 +4,15 @@
 device back-end, a ``send_frame(opus_bytes)`` function and the asyncio loop.
 
 Capture. The input callback (device thread) measures the level, feeds the
-monitor, and — only while transmitting — encodes the block and sends it *in
-that thread*, straight from the device's buffer (a block is copied into the
-queue only before the grant, the pre-roll, or behind a pre-roll the grant's
-flush has not taken yet): ``send_frame`` is called on the input
-device's thread, so it must be thread-safe (the client's ``send_audio`` is:
-a non-blocking ``sendto`` on the media socket). The event loop (the GUI
-thread in the app) is not woken for each 20 ms frame, which under Qt costs
-more than the encoding itself; a stalled loop no longer delays frames. One
-lock (``_tx_lock``) keeps the encoder and the order of frames: the input
-thread, the grant's pre-roll flush (on the loop, so the first packet leaves
-at the grant, not a block later) and the loop's encoder settings (FEC
-policy) take it in turn; one encode costs about 0.3 ms. The end of an
-utterance (``on_transmit_stopped``, stopping the input) is handed to the
-loop. The queue is bounded (full: the oldest block is dropped and counted).
-
-Transmit states: idle → ``start_transmit()`` → on → ``stop_transmit(ms)``
-→ releasing (the next ``ceil(ms / frame_ms)`` captured frames are still
-sent so the last syllable is not cut) → idle. ``stop_transmit(0)`` stops at
-once and discards queued frames (floor revoked). ``on_transmit_stopped`` is
-called on the loop once the last frame of the utterance has been sent; a
-``start_transmit`` before that continues the same utterance.
+monitor and hands the block to the ``Transmitter`` (see ``transmit``: the transmit
+states, the pre-roll queue, the encoder), which while transmitting encodes it and
+sends it *in that thread*: ``send_frame`` is called on the input device's thread, so
+it must be thread-safe (the client's ``send_audio`` is: a non-blocking ``sendto`` on
+the media socket). The event loop (the GUI thread in the app) is not woken for each
+20 ms frame, which under Qt costs more than the encoding itself. The end of an
+utterance (``on_transmit_stopped``, stopping the input) is handed to the loop; a
+``start_transmit`` before that continues the same utterance. ``stop_transmit(0)``
+stops at once and discards queued frames (floor revoked).
 
 Playback is ``PlaybackMixer`` (see ``mixer``): ``receive`` feeds a per-talker
 jitter buffer and decoder, the output callback mixes at the device's pace.
@@ -56,15 +44,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
 
 from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream, DeviceSpec
-from app.audio.codec import CodecError, OpusEncoder
+from app.audio.codec import OpusEncoder
 from app.audio.constants import DEFAULT_BITRATE, DEFAULT_FRAME_MS, frame_samples
 from app.audio.engine_types import EngineCounters, TransmitState
 from app.audio.fec_policy import EncoderSetting, FecPolicy, LossReport
@@ -72,14 +58,15 @@ from app.audio.levels import SILENT, Level, measure
 from app.audio.mixer import PlaybackMixer
 from app.audio.output_start import PhasedStart
 from app.audio.talker_stream import TalkerQuality
+from app.audio.transmit import CAPTURE_QUEUE_FRAMES, Transmitter
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["AudioEngine", "EngineCounters", "TransmitState"]
+
 DEFAULT_RELEASE_MS = 150
-CAPTURE_QUEUE_FRAMES = 25  # 0.5 s at 20 ms: how long the loop may stall
 OUTPUT_BLOCK_MS = 10  # output callback block (capped at the frame)
 START_MARGIN_MS = 5  # a frame's least wait after its arrival (capped at the block)
-PREROLL_MS = 200  # on demand: capture kept between arm() and start_transmit()
 OUTPUT_IDLE_STOP_S = 1.0  # on demand: the output stops after this long with nothing to play
 
 
@@ -106,15 +93,17 @@ class AudioEngine:
         self.backend = backend
         self.frame_ms = frame_ms
         self.frame_samples = frame_samples(frame_ms)
-        self.send_frame = send_frame
         self.input_device = input_device
         self.output_device = output_device
         self.on_transmit_stopped: Callable[[], None] | None = None
         self.on_device_error: Callable[[AudioDeviceError], None] | None = None
         self._loop = loop
-        self._encoder = OpusEncoder(frame_ms, bitrate, fec=fec)
         self._clock = clock
-        self.fec_policy = FecPolicy(bitrate)
+        self.transmitter = Transmitter(
+            OpusEncoder(frame_ms, bitrate, fec=fec), FecPolicy(bitrate), self._call_on_loop,
+            self._end_of_release, send_frame=send_frame,
+            capture_queue_frames=capture_queue_frames, clock=clock)
+        self.fec_policy = self.transmitter.fec_policy
         if output_block_ms <= 0:
             raise ValueError(f"output block must be positive, not {output_block_ms} ms")
         self.output_block_ms = min(output_block_ms, frame_ms)
@@ -124,21 +113,9 @@ class AudioEngine:
                                    start_margin=start_margin)
         self._input: AudioStream | None = None
         self._output: AudioStream | None = None
-        self._lock = threading.Lock()  # guards the transmit state and the queue
-        self._tx_lock = threading.Lock()  # the encoder, and frames leaving in order
-        self._queue: deque[np.ndarray] = deque()
-        self._queue_max = max(1, capture_queue_frames)
-        self._state = TransmitState.IDLE
-        self._release_left = 0
-        self._utterance_open = False  # frames sent, on_transmit_stopped not yet called
-        self._end_pending = False  # the end of the release is on its way to the loop
         self._input_level: Level = SILENT
-        self._frames_sent = 0
-        self._capture_drops = 0
-        self._send_errors = 0
         self._closed = False
         self.on_demand = on_demand
-        self._preroll_max = max(1, math.ceil(PREROLL_MS / frame_ms))
         self._quiet_blocks = 0  # output blocks in a row with nothing to play
         self._quiet_limit = max(1, math.ceil(OUTPUT_IDLE_STOP_S * 1000 / self.output_block_ms))
         # on demand: the output stream may be stopped (False once it is known to run, True
@@ -191,12 +168,8 @@ class AudioEngine:
         self._closed = True
         self._output_start.cancel()
         self._close_streams()
-        with self._lock:
-            self._state = TransmitState.IDLE
-            self._queue.clear()
+        self.transmitter.close()
         self.mixer.close()
-        with self._tx_lock:
-            self._encoder.close()
         self._input_level = SILENT
 
     def _close_streams(self) -> None:
@@ -237,8 +210,7 @@ class AudioEngine:
         self._streams_changed()
 
     def _input_needed(self) -> bool:
-        return (self._state is not TransmitState.IDLE or self._utterance_open
-                or self.mixer.monitor)
+        return self.transmitter.needs_input or self.mixer.monitor
 
     def _stop_input_if_unneeded(self) -> None:
         stream = self._input
@@ -296,75 +268,59 @@ class AudioEngine:
                 logger.exception("on_streams_changed failed")
 
     # -------------------------------------------------------------- capture
+    @property
+    def send_frame(self) -> Callable[[bytes], object] | None:
+        """Called with each Opus frame to send, on the input device's thread."""
+        return self.transmitter.send_frame
+
+    @send_frame.setter
+    def send_frame(self, send: Callable[[bytes], object] | None) -> None:
+        self.transmitter.send_frame = send
+
     def arm(self) -> None:
         """The talk key went down: start the input now, keep what it captures until
         ``start_transmit`` (on demand; otherwise nothing to do)."""
         if not self.on_demand or self._closed:
             return
-        with self._lock:
-            if self._state is TransmitState.IDLE and not self._utterance_open:
-                self._state = TransmitState.ARMED
-                self._queue.clear()
+        self.transmitter.arm()
         self._ensure_input()
 
     def disarm(self) -> None:
         """The talk key went up without a transmission (refused, released early)."""
-        with self._lock:
-            if self._state is TransmitState.ARMED:
-                self._state = TransmitState.IDLE
-                self._queue.clear()
+        self.transmitter.disarm()
         self._stop_input_if_unneeded()
 
     def start_transmit(self) -> None:
         """Start (or continue) sending captured frames."""
-        with self._lock:
-            armed = self._state is TransmitState.ARMED
-            self._state = TransmitState.ON
-            self._utterance_open = True
-            pending = bool(self._queue) and armed
+        pending = self.transmitter.start()
         self._ensure_input()
         if pending:
-            self._drain()  # the pre-roll leaves at the grant, not at the next block
+            self.transmitter.drain()  # the pre-roll leaves at the grant, not a block later
 
     def stop_transmit(self, release_delay_ms: int = DEFAULT_RELEASE_MS) -> None:
         """Stop sending after ``release_delay_ms`` more audio; 0 stops at once."""
-        if release_delay_ms <= 0:
-            with self._tx_lock, self._lock:  # a frame being encoded is the last one sent
-                self._state = TransmitState.IDLE
-                dropped = len(self._queue)
-                self._queue.clear()
-            if dropped:
-                logger.debug("transmit stopped at once, %d queued frames discarded", dropped)
+        if self.transmitter.stop(release_delay_ms):
             self._finish_utterance()
-            return
-        with self._lock:
-            if self._state is TransmitState.ON:
-                self._state = TransmitState.RELEASING
-                self._release_left = math.ceil(release_delay_ms / self.frame_ms)
 
     @property
     def transmit_state(self) -> TransmitState:
-        return self._state
+        return self.transmitter.state
 
     @property
     def transmitting(self) -> bool:
         """True from start_transmit until the utterance's last frame was sent."""
-        return self._state not in (TransmitState.IDLE, TransmitState.ARMED) \
-            or self._utterance_open
+        return self.transmitter.transmitting
 
     def set_expected_loss(self, pct: int) -> None:
         """Encoder's expected packet loss (drives in-band FEC); call on the loop.
 
         Overridden by the next ``report_loss``: prefer that.
         """
-        with self._tx_lock:
-            self._encoder.set_expected_loss(pct)
+        self.transmitter.set_expected_loss(pct)
 
     def report_loss(self, report: LossReport) -> EncoderSetting:
         """The listeners' loss (from the wire): the FEC policy sets the encoder; on the loop."""
-        with self._tx_lock:
-            self.fec_policy.update(report)
-            return self.fec_policy.apply(self._encoder, self._clock())
+        return self.transmitter.report_loss(report)
 
     def report_listener_loss(self, worst_pct: float, p90_pct: float) -> EncoderSetting:
         """:meth:`report_loss` for a report received now (the engine's clock); on the loop."""
@@ -372,90 +328,13 @@ class AudioEngine:
 
     @property
     def expected_loss(self) -> int:
-        return self._encoder.expected_loss
+        return self.transmitter.expected_loss
 
     def _on_input(self, block: np.ndarray) -> None:
-        """Input device callback: level, monitor; while transmitting, the block encoded
-        and sent from this thread, after what the queue still holds (the pre-roll when
-        the grant's flush has not taken it yet); only then is the block copied."""
+        """Input device callback: level, monitor, then the transmitter's share."""
         self._input_level = measure(block)
         self.mixer.feed_monitor(block)
-        with self._tx_lock:
-            with self._lock:
-                state = self._state
-                if state is TransmitState.IDLE:
-                    return
-                queue = self._queue
-                if state is TransmitState.ARMED:  # before the grant: keep, do not send
-                    if len(queue) >= self._preroll_max:
-                        queue.popleft()
-                    queue.append(block.copy())
-                    return
-                if state is TransmitState.RELEASING:
-                    self._release_left -= 1
-                    if self._release_left <= 0:
-                        self._state = TransmitState.IDLE
-                blocks: list[np.ndarray] | None = None
-                if queue:  # frames wait: this one after them, in order
-                    if len(queue) >= self._queue_max:
-                        queue.popleft()
-                        self._capture_drops += 1
-                    queue.append(block.copy())
-                    blocks = list(queue)
-                    queue.clear()
-                closed = self._closed
-                ended = (self._state is TransmitState.IDLE and not closed
-                         and self._utterance_ending())
-            if not closed:
-                self._send_blocks([block] if blocks is None else blocks)
-        if ended:
-            self._call_on_loop(self._end_of_release)
-
-    def _drain(self) -> None:
-        """Encode and send every queued frame, in order (the loop: the pre-roll at the
-        grant); the utterance's end goes to the loop."""
-        with self._tx_lock:
-            with self._lock:
-                if self._state is TransmitState.ARMED:
-                    return
-                blocks = list(self._queue)
-                self._queue.clear()
-            if not blocks or self._closed:
-                return
-            self._send_blocks(blocks)
-            with self._lock:
-                ended = self._utterance_ending()
-        if ended:
-            self._call_on_loop(self._end_of_release)
-
-    def _utterance_ending(self) -> bool:
-        """With ``_lock`` held: whether the release's last frame is (being) sent, then
-        handed to the loop once (which checks again: a ``start_transmit`` meanwhile
-        continues the utterance)."""
-        if (self._state is TransmitState.IDLE and not self._queue and self._utterance_open
-                and not self._end_pending):
-            self._end_pending = True
-            return True
-        return False
-
-    def _send_blocks(self, blocks: list[np.ndarray]) -> None:
-        """Encode and send ``blocks`` in order (``_tx_lock`` held)."""
-        if self.fec_policy.next_deadline() is not None:
-            self.fec_policy.apply(self._encoder, self._clock())  # the hold may have run out
-        send_frame = self.send_frame
-        for block in blocks:
-            try:
-                packet = self._encoder.encode(block)
-            except CodecError as exc:
-                logger.error("encoding a captured frame failed: %s", exc)
-                continue
-            self._frames_sent += 1
-            if send_frame is not None:
-                try:
-                    send_frame(packet)
-                except Exception:
-                    self._send_errors += 1
-                    logger.exception("send_frame failed")
+        self.transmitter.captured(block)
 
     def _call_on_loop(self, callback: Callable[[], None]) -> None:
         loop = self._loop
@@ -467,21 +346,11 @@ class AudioEngine:
 
     def _end_of_release(self) -> None:
         """On the loop: the release delay's last frame was sent."""
-        with self._lock:
-            self._end_pending = False
-            ended = self._state is TransmitState.IDLE and not self._queue
-        if ended:
+        if self.transmitter.release_ended():
             self._finish_utterance()
 
     def _finish_utterance(self) -> None:
-        if not self._utterance_open:
-            self._stop_input_if_unneeded()
-            return
-        self._utterance_open = False
-        if not self._closed:
-            with self._tx_lock:
-                self._encoder.reset()  # the next utterance starts from a clean state
-        if self.on_transmit_stopped is not None:
+        if self.transmitter.finish() and self.on_transmit_stopped is not None:
             try:
                 self.on_transmit_stopped()
             except Exception:
@@ -592,13 +461,13 @@ class AudioEngine:
     @property
     def counters(self) -> EngineCounters:
         return EngineCounters(
-            frames_sent=self._frames_sent,
+            frames_sent=self.transmitter.frames_sent,
             frames_received=self.mixer.frames_received,
-            capture_drops=self._capture_drops,
+            capture_drops=self.transmitter.capture_drops,
             monitor_drops=self.mixer.monitor_drops,
             input_overruns=self._input.xruns if self._input is not None else 0,
             output_underruns=self._output.xruns if self._output is not None else 0,
-            send_errors=self._send_errors,
+            send_errors=self.transmitter.send_errors,
         )
 
     def _on_stream_error(self, error: AudioDeviceError) -> None:
