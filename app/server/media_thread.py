@@ -34,6 +34,11 @@ the socket's queue. Until the thread reads that marker, the holder's audio from 
 registered address is still forwarded (and what was handed over before the release
 is judged so on the loop); the marker, handed over in turn, lets the relay prune it.
 
+Audio keeps its order per source: while audio the thread handed over from an address
+waits for the loop (the first packets of an utterance, before its route is published),
+the address's next audio is handed over too, even on a valid route, instead of
+overtaking it.
+
 The thread reads the state only through valid fast routes and writes nothing
 but the holder's ``last_audio_at``. It is a daemon thread: :meth:`close` wakes
 it (``shutdown``, then a datagram to itself) and joins it briefly, and an
@@ -84,6 +89,8 @@ _RECVBEGINS = frozenset({int(PacketType.RECVBEGIN), _AUTH_RECVBEGIN})
 _MARKER = struct.Struct(">Q")
 _UNPREPARED: Any = object()
 _MAX_BATCHES = 256
+_MAX_AUDIO_WAITING = 64
+"""Sources with audio handed over above which those the loop has judged are forgotten."""
 """Fast routes whose sendmmsg messages are kept; above, those no longer valid go."""
 
 
@@ -122,6 +129,14 @@ class MediaThread(asyncio.DatagramTransport):
         self._marked = 0  # the last marker read (the thread writes it)
         self._drain_scheduled = False
         self._expiry_scheduled = False
+        self._handed = 0  # hand-overs queued so far (the thread writes it)
+        self._drained = 0  # hand-overs the loop has judged so far (the loop writes it)
+        self._audio_waiting: dict[Address, int] = {}
+        """Source address -> the number (``_handed``) of its last audio handed over; only
+        the thread writes it. While the loop has not judged that one, the source's audio
+        is handed over too, even on a valid fast route, so that it leaves in the order it
+        came (the first packets of an utterance wait for the loop, which publishes the
+        route; the next ones must not overtake them)."""
         self.clock = time.monotonic
         """The thread's clock, asyncio's (``loop.time()`` is ``time.monotonic()``; uvloop's
         is the same clock, read at each loop iteration)."""
@@ -257,6 +272,7 @@ class MediaThread(asyncio.DatagramTransport):
         batcher = BatchSender(self._sock, buffer)
         sendmmsg, fd, iov = batcher.call, batcher.fd, batcher.iov
         batches = self._batches
+        audio_waiting = self._audio_waiting
         # Interphone.floor_deadline, inline (the settings of a server never change)
         max_talk, silence = settings.max_talk, settings.silence_timeout
         while True:
@@ -287,6 +303,13 @@ class MediaThread(asyncio.DatagramTransport):
                   or record.grant_no != route.grant_no):  # FastRoute.valid, inline
                 self._hand_over(view, size, addr)
                 continue
+            if audio_waiting:  # (empty but for the start of an utterance)
+                last = audio_waiting.get(addr)
+                if last is not None:
+                    if last > self._drained:  # earlier audio of this source still waits
+                        self._hand_over(view, size, addr)
+                        continue
+                    del audio_waiting[addr]
             # udp.audio_well_formed, inline: exactly a frame of at most max_frame bytes after
             # the seq (a datagram too short for the length fails too: length >= 0)
             frame_at = route.frame_at
@@ -398,6 +421,8 @@ class MediaThread(asyncio.DatagramTransport):
                     self.drops[NOT_ADMITTED] += 1
                     return
         self._queue(data, addr, self.clock(), released_after)
+        if kind in (_AUDIO, _SEALED):
+            self._audio_waiting[addr] = self._handed
 
     def _forward_retired(self, data: bytes, addr: Address, key: str, uid: str) -> bool:
         """Audio read before the marker of a floor its sender gave up: forward it (or drop
@@ -419,6 +444,11 @@ class MediaThread(asyncio.DatagramTransport):
     def _queue(self, data: bytes | None, addr: Address, received_at: float,
                released_after: int) -> None:
         self._handovers.append((data, addr, received_at, released_after))
+        self._handed += 1
+        if len(self._audio_waiting) > _MAX_AUDIO_WAITING:  # sources that went quiet
+            drained = self._drained
+            for source in [a for a, n in self._audio_waiting.items() if n <= drained]:
+                del self._audio_waiting[source]
         if not self._drain_scheduled:
             self._drain_scheduled = True
             self._call_on_loop(self._drain)
@@ -428,10 +458,13 @@ class MediaThread(asyncio.DatagramTransport):
         handovers, relay = self._handovers, self._relay
         while handovers and not self._closing:
             data, addr, received_at, released_after = handovers.popleft()
-            if data is None:  # a marker: released_after is its token
-                relay.marked(released_after)
-            else:
-                relay.datagram_received(data, addr, received_at, released_after)
+            try:
+                if data is None:  # a marker: released_after is its token
+                    relay.marked(released_after)
+                else:
+                    relay.datagram_received(data, addr, received_at, released_after)
+            finally:
+                self._drained += 1  # after its sends: what follows it may now overtake
 
     def _expire(self, now: float) -> None:
         if not self._expiry_scheduled:
