@@ -153,6 +153,34 @@ def test_signed_in_elsewhere_offers_reconnect_and_explains_join(qloop, server, s
     run(qloop, scenario())
 
 
+def test_a_refused_request_is_worded_in_the_users_language(qloop, server, settings,
+                                                           qapp) -> None:
+    """The server refuses a join (a group "me" is not a member of): the status bar says
+    what the code means in the window's language, not the client's English line."""
+    languages = LanguageSwitcher(qapp, has_font=lambda language: True)
+
+    async def scenario() -> None:
+        session = await open_session(server, settings)
+        window = session.window
+        try:
+            window.join_requested.emit("group_nosuch")
+            await until(lambda: window.statusBar().currentMessage(), what="the refusal")
+            english = window.statusBar().currentMessage()
+            assert english.startswith("Request failed: ") and "(error 4" in english
+            assert "ServerError" not in english and "JoinRequest" not in english
+            window.statusBar().clearMessage()
+            languages.apply("zh_CN")
+            window.join_requested.emit("group_nosuch")
+            await until(lambda: window.statusBar().currentMessage(), what="the refusal")
+            chinese = window.statusBar().currentMessage()
+            assert chinese.startswith("请求失败") and "（错误 4" in chinese, chinese
+        finally:
+            languages.apply("en")
+            await close_session(session)
+
+    run(qloop, scenario())
+
+
 def test_pressing_the_talk_key_while_busy_is_shown(qloop, ui) -> None:
     async def scenario() -> None:
         alice = await ui.other("alice")

@@ -104,10 +104,34 @@ def test_a_request_failure_is_chinese_from_the_exception(switcher) -> None:
     from app.client import ServerError
 
     error = ServerError(403, "not a member", request="JoinRequest")
-    assert error_text(error) == "The server answered with error 403: not a member"
+    assert error_text(error) == "Not allowed (error 403): not a member"
     switcher.apply("zh_CN")
-    assert error_text(error) == "服务器返回错误 403：not a member"
+    assert error_text(error) == "不允许（错误 403）：not a member"
     assert error_text(ConnectionResetError(104, "reset")) == "连接被重置"
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 409, 413, 429, 500])
+def test_each_error_code_of_the_contract_says_what_it_means(switcher, code: int) -> None:
+    """PROTOCOL.md section 4's codes are worded by their meaning in both languages; the
+    server's own words follow as they are."""
+    failure = Failure(FailureKind.SERVER_ERROR, SERVER, "", errcode=code)
+    english = failure_text(failure)
+    assert not english.startswith("The server answered with error"), english
+    assert english.endswith(f"(error {code}).")
+    worded = failure_text(Failure(FailureKind.SERVER_ERROR, SERVER, "lixx is speaking",
+                                  errcode=code))
+    assert worded == english[:-1] + ": lixx is speaking"
+    switcher.apply("zh_CN")
+    chinese = failure_text(failure)
+    assert CJK.search(chinese) and not re.search("[A-Za-z]", chinese), chinese
+    assert f"错误 {code}" in chinese
+
+
+def test_an_error_code_outside_the_contract_is_named_with_the_servers_words(switcher) -> None:
+    failure = Failure(FailureKind.SERVER_ERROR, SERVER, "teapot", errcode=418)
+    assert failure_text(failure) == "The server answered with error 418: teapot"
+    switcher.apply("zh_CN")
+    assert failure_text(failure) == "服务器返回错误 418：teapot"
 
 
 # ---- in the sign-in dialog ---------------------------------------------------------------------

@@ -92,12 +92,7 @@ def failure_text(failure: Failure) -> str:
         return fill(QCoreApplication.translate(
             "FailureText", "The server did not answer within %1 s."), seconds)
     if kind is FailureKind.SERVER_ERROR:
-        if not detail:
-            return fill(QCoreApplication.translate(
-                "FailureText", "The server answered with error %1."), str(failure.errcode))
-        return fill(QCoreApplication.translate(
-            "FailureText", "The server answered with error %1: %2"), str(failure.errcode),
-            detail)
+        return _server_error_text(failure.errcode, detail)
     if kind is FailureKind.LEFT_THE_LINE:
         return {
             "timeout": QCoreApplication.translate(
@@ -122,6 +117,33 @@ def failure_text(failure: Failure) -> str:
             "FailureText", "Join an interphone first."),
     }
     return fixed.get(kind, detail)
+
+
+def _server_error_text(errcode: int | None, detail: str) -> str:
+    """A server's refusal: what its code means (PROTOCOL.md section 4), then the server's
+    own words (``errmsg``, in whatever language the server speaks) as they are."""
+    code = str(errcode)
+    meaning = {
+        400: QCoreApplication.translate("FailureText", "The server did not accept the request"),
+        401: QCoreApplication.translate("FailureText",
+                                        "Not signed in, or the sign-in was refused"),
+        403: QCoreApplication.translate("FailureText", "Not allowed"),
+        404: QCoreApplication.translate("FailureText", "You are not in that interphone"),
+        409: QCoreApplication.translate("FailureText", "Someone else is speaking"),
+        413: QCoreApplication.translate("FailureText", "The request is too large"),
+        429: QCoreApplication.translate("FailureText", "Too many requests: wait a moment"),
+        500: QCoreApplication.translate("FailureText", "The server had a fault"),
+    }.get(errcode or 0)
+    if meaning is None:
+        if not detail:
+            return fill(QCoreApplication.translate(
+                "FailureText", "The server answered with error %1."), code)
+        return fill(QCoreApplication.translate(
+            "FailureText", "The server answered with error %1: %2"), code, detail)
+    if not detail:
+        return fill(QCoreApplication.translate("FailureText", "%1 (error %2)."), meaning, code)
+    return fill(QCoreApplication.translate("FailureText", "%1 (error %2): %3"), meaning, code,
+                detail)
 
 
 def _tls_text(failure: Failure) -> str:

@@ -51,6 +51,7 @@ from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
 from app.protocol.features import EMERGENCY
 from app.ui.audio_link import AudioPort, Tone
+from app.ui.failure_text import error_text
 from app.ui.interphone_mix import parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
@@ -322,7 +323,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if isinstance(exc, NotConnected):
             self.window.show_message(self._offline_text(), 8000)
             return
-        self.window.show_message(self.tr("Request failed: %1").replace("%1", str(exc)), 8000)
+        self.window.show_message(self.tr("Request failed: %1").replace("%1", error_text(exc)),
+                                 8000)
 
     def _offline_text(self) -> str:
         if self.model.connection is ConnectionState.KICKED:

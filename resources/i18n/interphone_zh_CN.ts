@@ -43,7 +43,7 @@
 <context>
     <name>EngineAudio</name>
     <message>
-        <location filename="../../app/ui/audio_link.py" line="244"/>
+        <location filename="../../app/ui/audio_link.py" line="252"/>
         <source>Simulated audio (no sound card)</source>
         <translation>模拟音频（无声卡）</translation>
     </message>
@@ -136,127 +136,177 @@
         <translation>服务器在 %1 秒内没有应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="96"/>
+        <location filename="../../app/ui/failure_text.py" line="139"/>
         <source>The server answered with error %1.</source>
         <translation>服务器返回错误 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="98"/>
+        <location filename="../../app/ui/failure_text.py" line="141"/>
         <source>The server answered with error %1: %2</source>
         <translation>服务器返回错误 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="103"/>
+        <location filename="../../app/ui/failure_text.py" line="98"/>
         <source>You left the line: your turn did not come in time.</source>
         <translation>已退出排队：等待时间过长，仍未轮到你。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="105"/>
+        <location filename="../../app/ui/failure_text.py" line="100"/>
         <source>You left the line: someone with priority took your place.</source>
         <translation>已退出排队：你的位置被优先级更高的用户占用。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="107"/>
+        <location filename="../../app/ui/failure_text.py" line="102"/>
         <source>You left the line.</source>
         <translation>已退出排队。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="109"/>
+        <location filename="../../app/ui/failure_text.py" line="104"/>
         <source>The server answered with TLS: this port requires an encrypted connection.</source>
         <translation>服务器以 TLS 应答：此端口需要加密连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="112"/>
+        <location filename="../../app/ui/failure_text.py" line="107"/>
         <source>The server closed the connection before any answer (it may require an encrypted connection).</source>
         <translation>服务器未作任何应答就关闭了连接（它可能需要加密连接）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="115"/>
+        <location filename="../../app/ui/failure_text.py" line="110"/>
         <source>The connection to the server was lost.</source>
         <translation>与服务器的连接已断开。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="117"/>
+        <location filename="../../app/ui/failure_text.py" line="112"/>
         <source>The server sent an answer this program cannot read.</source>
         <translation>服务器发送了本程序无法读取的应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="119"/>
+        <location filename="../../app/ui/failure_text.py" line="114"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="121"/>
+        <location filename="../../app/ui/failure_text.py" line="116"/>
         <source>Join an interphone first.</source>
         <translation>请先加入一个对讲。</translation>
     </message>
     <message>
+        <location filename="../../app/ui/failure_text.py" line="127"/>
+        <source>The server did not accept the request</source>
+        <translation>服务器不接受该请求</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="128"/>
+        <source>Not signed in, or the sign-in was refused</source>
+        <translation>未登录，或登录被拒绝</translation>
+    </message>
+    <message>
         <location filename="../../app/ui/failure_text.py" line="130"/>
+        <source>Not allowed</source>
+        <translation>不允许</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="131"/>
+        <source>You are not in that interphone</source>
+        <translation>你不在该对讲中</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="132"/>
+        <source>Someone else is speaking</source>
+        <translation>其他人正在讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="133"/>
+        <source>The request is too large</source>
+        <translation>请求过大</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="134"/>
+        <source>Too many requests: wait a moment</source>
+        <translation>请求过于频繁：请稍候</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="135"/>
+        <source>The server had a fault</source>
+        <translation>服务器出现故障</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="144"/>
+        <source>%1 (error %2).</source>
+        <translation>%1（错误 %2）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="145"/>
+        <source>%1 (error %2): %3</source>
+        <translation>%1（错误 %2）：%3</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="152"/>
         <source>the certificate is not the one you accepted: the server presented %1</source>
         <translation>证书与你之前接受的不一致：服务器出示的是 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="133"/>
+        <location filename="../../app/ui/failure_text.py" line="155"/>
         <source>the certificate&apos;s issuer is unknown (%1)</source>
         <translation>证书的签发者未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="135"/>
+        <location filename="../../app/ui/failure_text.py" line="157"/>
         <source>the certificate is for another name (%1)</source>
         <translation>证书上的名称与服务器地址不符（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="137"/>
+        <location filename="../../app/ui/failure_text.py" line="159"/>
         <source>the certificate was refused (%1)</source>
         <translation>证书被拒绝（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="139"/>
+        <location filename="../../app/ui/failure_text.py" line="161"/>
         <source>no TLS version in common with the server (%1)</source>
         <translation>与服务器没有共同支持的 TLS 版本（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="141"/>
+        <location filename="../../app/ui/failure_text.py" line="163"/>
         <source>the handshake failed (%1)</source>
         <translation>握手失败（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="147"/>
+        <location filename="../../app/ui/failure_text.py" line="169"/>
         <source>the certificate is not the one you accepted</source>
         <translation>证书与你之前接受的不一致</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="149"/>
+        <location filename="../../app/ui/failure_text.py" line="171"/>
         <source>the server sent no certificate</source>
         <translation>服务器没有发送证书</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="151"/>
+        <location filename="../../app/ui/failure_text.py" line="173"/>
         <source>the certificate has expired</source>
         <translation>证书已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="153"/>
+        <location filename="../../app/ui/failure_text.py" line="175"/>
         <source>the certificate is not valid yet (check this computer&apos;s clock)</source>
         <translation>证书尚未生效（请检查本机时钟）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="155"/>
+        <location filename="../../app/ui/failure_text.py" line="177"/>
         <source>the server does not speak TLS on this port</source>
         <translation>服务器在此端口上不支持 TLS</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="157"/>
+        <location filename="../../app/ui/failure_text.py" line="179"/>
         <source>the server does not speak TLS on this port (it answers in plain text: sign in without encryption)</source>
         <translation>服务器在此端口上不支持 TLS（它以明文应答：请不加密登录）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="160"/>
+        <location filename="../../app/ui/failure_text.py" line="182"/>
         <source>the server closed the connection during the handshake (it may not speak TLS on this port: try without encryption)</source>
         <translation>服务器在握手期间关闭了连接（它可能在此端口上不支持 TLS：请尝试不加密连接）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="163"/>
+        <location filename="../../app/ui/failure_text.py" line="185"/>
         <source>the handshake timed out</source>
         <translation>握手超时</translation>
     </message>
@@ -677,175 +727,175 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="209"/>
+        <location filename="../../app/ui/interphone_panel.py" line="214"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="210"/>
+        <location filename="../../app/ui/interphone_panel.py" line="215"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="212"/>
+        <location filename="../../app/ui/interphone_panel.py" line="217"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="214"/>
+        <location filename="../../app/ui/interphone_panel.py" line="219"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="215"/>
+        <location filename="../../app/ui/interphone_panel.py" line="220"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="220"/>
+        <location filename="../../app/ui/interphone_panel.py" line="226"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="251"/>
+        <location filename="../../app/ui/interphone_panel.py" line="257"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="252"/>
+        <location filename="../../app/ui/interphone_panel.py" line="258"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="256"/>
+        <location filename="../../app/ui/interphone_panel.py" line="262"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="256"/>
+        <location filename="../../app/ui/interphone_panel.py" line="262"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="257"/>
+        <location filename="../../app/ui/interphone_panel.py" line="263"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="259"/>
+        <location filename="../../app/ui/interphone_panel.py" line="265"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="261"/>
+        <location filename="../../app/ui/interphone_panel.py" line="267"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="262"/>
+        <location filename="../../app/ui/interphone_panel.py" line="268"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="268"/>
-        <location filename="../../app/ui/interphone_panel.py" line="271"/>
+        <location filename="../../app/ui/interphone_panel.py" line="274"/>
         <location filename="../../app/ui/interphone_panel.py" line="277"/>
-        <location filename="../../app/ui/interphone_panel.py" line="345"/>
+        <location filename="../../app/ui/interphone_panel.py" line="283"/>
+        <location filename="../../app/ui/interphone_panel.py" line="370"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="272"/>
+        <location filename="../../app/ui/interphone_panel.py" line="278"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="278"/>
+        <location filename="../../app/ui/interphone_panel.py" line="284"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="282"/>
+        <location filename="../../app/ui/interphone_panel.py" line="288"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="285"/>
+        <location filename="../../app/ui/interphone_panel.py" line="291"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="295"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="304"/>
+        <location filename="../../app/ui/interphone_panel.py" line="326"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="333"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="311"/>
+        <location filename="../../app/ui/interphone_panel.py" line="335"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="316"/>
+        <location filename="../../app/ui/interphone_panel.py" line="340"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="319"/>
+        <location filename="../../app/ui/interphone_panel.py" line="343"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="323"/>
+        <location filename="../../app/ui/interphone_panel.py" line="348"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="325"/>
+        <location filename="../../app/ui/interphone_panel.py" line="350"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="329"/>
+        <location filename="../../app/ui/interphone_panel.py" line="354"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="334"/>
+        <location filename="../../app/ui/interphone_panel.py" line="359"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="32"/>
+        <location filename="../../app/ui/interphone_panel.py" line="37"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="33"/>
+        <location filename="../../app/ui/interphone_panel.py" line="38"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="342"/>
+        <location filename="../../app/ui/interphone_panel.py" line="367"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="343"/>
+        <location filename="../../app/ui/interphone_panel.py" line="368"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="344"/>
+        <location filename="../../app/ui/interphone_panel.py" line="369"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -853,114 +903,114 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="316"/>
+        <location filename="../../app/ui/main_window.py" line="318"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="317"/>
+        <location filename="../../app/ui/main_window.py" line="319"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="328"/>
+        <location filename="../../app/ui/main_window.py" line="330"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="329"/>
         <location filename="../../app/ui/main_window.py" line="331"/>
+        <location filename="../../app/ui/main_window.py" line="333"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="338"/>
+        <location filename="../../app/ui/main_window.py" line="340"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="342"/>
-        <location filename="../../app/ui/main_window.py" line="377"/>
+        <location filename="../../app/ui/main_window.py" line="344"/>
+        <location filename="../../app/ui/main_window.py" line="379"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="379"/>
+        <location filename="../../app/ui/main_window.py" line="381"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="380"/>
+        <location filename="../../app/ui/main_window.py" line="382"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="394"/>
+        <location filename="../../app/ui/main_window.py" line="396"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="395"/>
+        <location filename="../../app/ui/main_window.py" line="397"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="397"/>
+        <location filename="../../app/ui/main_window.py" line="399"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="398"/>
+        <location filename="../../app/ui/main_window.py" line="400"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="414"/>
+        <location filename="../../app/ui/main_window.py" line="416"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="418"/>
+        <location filename="../../app/ui/main_window.py" line="420"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="479"/>
+        <location filename="../../app/ui/main_window.py" line="482"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="480"/>
+        <location filename="../../app/ui/main_window.py" line="483"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="481"/>
+        <location filename="../../app/ui/main_window.py" line="484"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="482"/>
+        <location filename="../../app/ui/main_window.py" line="485"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="483"/>
+        <location filename="../../app/ui/main_window.py" line="486"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="484"/>
+        <location filename="../../app/ui/main_window.py" line="487"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="485"/>
+        <location filename="../../app/ui/main_window.py" line="488"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="486"/>
+        <location filename="../../app/ui/main_window.py" line="489"/>
         <source>Raise an &amp;emergency here</source>
         <translation>在此发起紧急呼叫(&amp;E)</translation>
     </message>
@@ -976,77 +1026,77 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="249"/>
+        <location filename="../../app/ui/presenter.py" line="245"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="260"/>
+        <location filename="../../app/ui/presenter.py" line="256"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="261"/>
+        <location filename="../../app/ui/presenter.py" line="257"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="262"/>
+        <location filename="../../app/ui/presenter.py" line="258"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="263"/>
+        <location filename="../../app/ui/presenter.py" line="259"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="264"/>
+        <location filename="../../app/ui/presenter.py" line="260"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="265"/>
+        <location filename="../../app/ui/presenter.py" line="261"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="330"/>
+        <location filename="../../app/ui/presenter.py" line="326"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="334"/>
+        <location filename="../../app/ui/presenter.py" line="331"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="337"/>
+        <location filename="../../app/ui/presenter.py" line="334"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="338"/>
+        <location filename="../../app/ui/presenter.py" line="335"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="345"/>
+        <location filename="../../app/ui/presenter.py" line="342"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="347"/>
+        <location filename="../../app/ui/presenter.py" line="344"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="351"/>
+        <location filename="../../app/ui/presenter.py" line="348"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="353"/>
+        <location filename="../../app/ui/presenter.py" line="350"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
@@ -1087,12 +1137,12 @@
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="327"/>
+        <location filename="../../app/ui/runtime.py" line="329"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="356"/>
+        <location filename="../../app/ui/runtime.py" line="358"/>
         <source>The audio device stopped working (%1). Reconnect it, then press Refresh in the settings.</source>
         <translation>音频设备已停止工作（%1）。请重新连接设备，然后在设置中按“刷新”。</translation>
     </message>
@@ -1381,73 +1431,73 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="132"/>
+        <location filename="../../app/ui/talk_button.py" line="145"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="132"/>
+        <location filename="../../app/ui/talk_button.py" line="145"/>
         <source>or hold %1</source>
         <translation>或按住 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="135"/>
+        <location filename="../../app/ui/talk_button.py" line="148"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="138"/>
+        <location filename="../../app/ui/talk_button.py" line="151"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="141"/>
-        <location filename="../../app/ui/talk_button.py" line="145"/>
+        <location filename="../../app/ui/talk_button.py" line="154"/>
+        <location filename="../../app/ui/talk_button.py" line="159"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="145"/>
+        <location filename="../../app/ui/talk_button.py" line="159"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="147"/>
+        <location filename="../../app/ui/talk_button.py" line="161"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="147"/>
+        <location filename="../../app/ui/talk_button.py" line="161"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="148"/>
+        <location filename="../../app/ui/talk_button.py" line="162"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="151"/>
+        <location filename="../../app/ui/talk_button.py" line="165"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="153"/>
+        <location filename="../../app/ui/talk_button.py" line="167"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="154"/>
+        <location filename="../../app/ui/talk_button.py" line="168"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="253"/>
+        <location filename="../../app/ui/talk_button.py" line="310"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="255"/>
+        <location filename="../../app/ui/talk_button.py" line="312"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住 %1）</translation>
     </message>
@@ -1455,37 +1505,37 @@
 <context>
     <name>TalkKey</name>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="97"/>
+        <location filename="../../app/ui/talk_key.py" line="101"/>
         <source>Caps Lock switches capitals on and off; it cannot be held to talk.</source>
         <translation>大写锁定键用于切换大小写，不能按住讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="101"/>
+        <location filename="../../app/ui/talk_key.py" line="105"/>
         <source>Letters and digits are needed for typing; choose another key.</source>
         <translation>字母和数字键用于打字；请选择其他键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="105"/>
+        <location filename="../../app/ui/talk_key.py" line="109"/>
         <source>This key is used with other keys; choose another key.</source>
         <translation>此键需与其他键组合使用；请选择其他键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="113"/>
+        <location filename="../../app/ui/talk_key.py" line="117"/>
         <source>Right Ctrl</source>
         <translation>右 Ctrl</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="114"/>
+        <location filename="../../app/ui/talk_key.py" line="118"/>
         <source>Middle mouse button</source>
         <translation>鼠标中键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="115"/>
+        <location filename="../../app/ui/talk_key.py" line="119"/>
         <source>Back mouse button</source>
         <translation>鼠标后退键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="116"/>
+        <location filename="../../app/ui/talk_key.py" line="120"/>
         <source>Forward mouse button</source>
         <translation>鼠标前进键</translation>
     </message>
@@ -1516,42 +1566,42 @@
 <context>
     <name>TrayController</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="86"/>
+        <location filename="../../app/ui/tray.py" line="89"/>
         <source>Interphone is still running</source>
         <translation>实时对讲仍在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="87"/>
+        <location filename="../../app/ui/tray.py" line="90"/>
         <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
         <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="107"/>
+        <location filename="../../app/ui/tray.py" line="110"/>
         <source>Hide Interphone</source>
         <translation>隐藏实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="108"/>
+        <location filename="../../app/ui/tray.py" line="111"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="109"/>
+        <location filename="../../app/ui/tray.py" line="112"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="111"/>
+        <location filename="../../app/ui/tray.py" line="114"/>
         <source>Talk target: %1</source>
         <translation>通话对象：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="112"/>
+        <location filename="../../app/ui/tray.py" line="115"/>
         <source>Talk target: none (join an interphone)</source>
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="139"/>
+        <location filename="../../app/ui/tray.py" line="137"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
