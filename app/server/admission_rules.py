@@ -14,31 +14,18 @@ from __future__ import annotations
 from app.protocol.errors import ErrCode
 from app.protocol.messages import Login, Message
 from app.protocol.replies import refusal
-from app.server.addr_limits import ConnectionLimits, RefusalLog, address_key
+from app.server.addr_limits import address_key
 from app.server.media_gate import (
     ERRCODE_MEDIA_AUTH_REQUIRED,
     ERRMSG_MEDIA_AUTH_REQUIRED,
-    MediaEncryption,
 )
 from app.server.outbox import LoginCheck, Outbox, Refused, RefusedAndClosed
 from app.server.peers import Peer
+from app.server.state_base import StateBase
 
 
-class AdmissionRules:
+class AdmissionRules(StateBase):
     """Login checks off the loop and per-address counts (see the module's docstring)."""
-
-    peers: dict[int, Peer]
-    address_limits: ConnectionLimits
-    refusals: RefusalLog
-    media_encryption: MediaEncryption
-
-    def _answer(self, peer: Peer, request: Message, now: float, outbox: Outbox, *,
-                verified: bool = False) -> None:
-        raise NotImplementedError  # ServerState's
-
-    def _receive_frames(self, peer: Peer, frames: list[bytes], now: float,
-                        outbox: Outbox) -> None:
-        raise NotImplementedError  # ServerState's
 
     def login_checked(self, sid: int, errcode: int | None, errmsg: str, now: float) -> Outbox:
         """The off-loop token check of ``sid``'s login is done (``errcode`` None: accepted):

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable
 
 from app.protocol.errors import ErrCode
 from app.protocol.features import EMERGENCY, FLOOR_QUEUE, PRIORITY
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import EmergencyAction, EmergencyState, SpeakResult
-from app.server.directory import Directory
-from app.server.floor import EmergencyRecord, EndReason, FloorAnswer, FloorError, FloorOutcome
+from app.server.floor import EndReason, FloorAnswer, FloorError, FloorOutcome
 from app.server.floor_notify import (
     emergency_body,
     emergency_notices,
@@ -27,37 +25,15 @@ from app.server.floor_notify import (
     notices_before_change,
 )
 from app.server.outbox import Outbox, Refused, Result
-from app.server.records import Interphone, Session
+from app.server.records import Interphone
+from app.server.state_base import StateBase
 
 EMERGENCY_LOG_LIMIT = 256
 """Emergency records kept per interphone (docs/protocol-extensions.md, emergency)."""
 
 
-class FloorRules:
+class FloorRules(StateBase):
     """``speak``, ``emergency`` and the effects of a floor change (mixed into the state)."""
-
-    directory: Directory
-    sessions: dict[int, Session]
-    interphones: dict[InterphoneId, Interphone]
-    emergency_log: dict[InterphoneId, deque[EmergencyRecord]]
-    _queue_timers: list[tuple[float, str]]
-    now: float | None
-    on_release: Callable[[Interphone, str], None] | None
-
-    def session(self, sid: int) -> Session:
-        raise NotImplementedError
-
-    def _grant(self, record: Interphone, uid: str, now: float) -> None:
-        raise NotImplementedError
-
-    def _notify(self, interphone: InterphoneId, outbox: Outbox) -> None:
-        raise NotImplementedError
-
-    def media_grant(self, record: Interphone) -> int:
-        raise NotImplementedError
-
-    def media_released(self, record: Interphone) -> None:
-        raise NotImplementedError
 
     def speak(self, sid: int, interphone: InterphoneId, on: bool, now: float, *,
               queue: bool = False, emergency: bool = False) -> Result:

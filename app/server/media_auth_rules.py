@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from app.protocol.ids import InterphoneId
 from app.protocol.media_crypto import (
     FEATURE,
-    InterphoneKeys,
     MediaKey,
     MediaPacketType,
     RecvBeginVerifier,
@@ -24,23 +23,15 @@ from app.protocol.media_crypto import (
     new_secret,
 )
 from app.protocol.messages import MediaKeyNotice, Message
-from app.server.media_gate import SealedMediaGate
 from app.server.outbox import Outbox
 from app.server.records import Address, Interphone, Session, normalize_ip
-from app.server.store import SharedLog
+from app.server.state_base import StateBase
 
 AUTH_RECVBEGIN = int(MediaPacketType.AUTH_RECVBEGIN)
 
 
-class MediaAuthRules:
+class MediaAuthRules(StateBase):
     """Keys, secrets and grant numbers; the membership view of the media gate."""
-
-    sessions: dict[int, Session]
-    by_uid: dict[str, int]
-    routes: dict[str, Interphone]
-    media_keys: InterphoneKeys
-    media_gate: SealedMediaGate
-    shared: SharedLog | None
 
     # ---- the gate's MembershipView ----------------------------------------------------------
 
