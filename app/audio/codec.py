@@ -29,7 +29,6 @@ from app.audio.constants import (
     SAMPLE_RATE,
     frame_samples,
 )
-from app.audio.levels import CLIP_UFUNC as _CLIP
 from app.audio.levels import clip_in_place
 
 logger = logging.getLogger(__name__)
@@ -266,10 +265,7 @@ class OpusEncoder:
         if len(data) != arr.shape[0]:
             data = self._pcm = np.empty(arr.shape[0], dtype=np.float32)
             self._pcm_ptr = data.ctypes.data_as(_FLOAT_PTR)
-        if _CLIP is not None:  # the clip's ufunc itself: no Python layer per frame
-            _CLIP(arr, -1.0, 1.0, out=data)
-        else:
-            clip_in_place(arr, data)
+        clip_in_place(arr, data)
         out = self._out
         n = _enc.libopus_encode_float(
             self._state,

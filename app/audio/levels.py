@@ -6,7 +6,6 @@ with ``to_dbfs`` for display.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 from typing import NamedTuple
@@ -44,23 +43,16 @@ def measure(pcm: np.ndarray) -> Level:
     return _make_level(Level, (min(rms, 1.0), min(peak, 1.0)))
 
 
-try:  # the ufunc behind np.clip (numpy >= 2): one C call, without np.clip's Python layers
-    CLIP_UFUNC: np.ufunc | None = importlib.import_module("numpy._core.umath").clip
-    """``CLIP_UFUNC(pcm, -1.0, 1.0, out=out)``: :func:`clip_in_place` without its layer
-    (None with another numpy)."""
-except (ImportError, AttributeError):  # another numpy: two ufuncs instead
-    CLIP_UFUNC = None
+_raise_to = np.maximum
+_lower_to = np.minimum
 
 
 def clip_in_place(pcm: np.ndarray, out: np.ndarray) -> None:
-    """``pcm`` clipped to [-1, 1] into ``out`` (may be ``pcm``): ``np.clip`` without its
-    Python wrapper (its ufunc: ~1 µs against ~2.4 µs; called once per frame on the audio
-    threads)."""
-    if CLIP_UFUNC is not None:
-        CLIP_UFUNC(pcm, -1.0, 1.0, out=out)
-        return
-    np.maximum(pcm, -1.0, out=out)
-    np.minimum(out, 1.0, out=out)
+    """``pcm`` clipped to [-1, 1] into ``out`` (may be ``pcm``): two public ufuncs, without
+    ``np.clip``'s Python layers (2.1 µs against 2.5 for a 20 ms frame; called once per
+    frame on the audio threads; numpy's private clip ufunc would save one more µs)."""
+    _raise_to(pcm, -1.0, out=out)
+    _lower_to(out, 1.0, out=out)
 
 
 def to_dbfs(value: float) -> float:
