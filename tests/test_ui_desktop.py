@@ -5,6 +5,7 @@ a real X server (Xvfb) for the global key's grab."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -301,6 +302,8 @@ def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp
         assert audio is not None and presenter is not None
         await until(lambda: not audio.streaming, what="audio idle")
         assert presenter.audio_ticking == 0 and not runtime.window.panel.ticker.running
+        # settled: the session's objects are out of later full collections
+        await until(lambda: gc.get_freeze_count() > 0, what="the session settled")
         audio.play_tone(Tone.BUSY)
         assert audio.streaming and presenter.audio_ticking == 100
         await client.leave()
@@ -310,6 +313,7 @@ def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp
         runtime.quit()
         code = await asyncio.wait_for(main, 5)
         assert settings.rejoin == OPS  # quitting is not leaving
+        assert gc.get_freeze_count() == 0  # the ended session's objects are collectable
         return code
 
     assert run(qloop, scenario(), timeout=20) == 0

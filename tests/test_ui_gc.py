@@ -50,3 +50,33 @@ def test_collection_moves_to_the_gui_thread(qtbot) -> None:
     finally:
         collector.stop()
     assert gc.isenabled() == was_enabled
+
+
+def test_settle_freezes_the_survivors_and_later_garbage_is_still_collected(qtbot) -> None:
+    """A settled session's objects are kept out of full collections (``gc.freeze``); what
+    comes after is collected on the GUI thread as before, and unsettling gives the
+    frozen objects back to the collector."""
+    from app.ui.gui_thread_gc import settle, unsettle
+
+    collector = GuiThreadCollector(interval_ms=20)
+    collector.start()
+    try:
+        old = Cycle()  # alive at settle time: frozen with the rest
+        frozen = settle()
+        assert frozen == gc.get_freeze_count() > 1000  # the interpreter, Qt's wrappers...
+        assert not any(item is old for item in gc.get_objects())  # out of every generation
+        Cycle.finalized_on.clear()
+        Cycle()  # garbage made after settling: still collected, on the GUI thread
+        gc.collect(2)  # what the collector runs once a full collection is due
+        assert Cycle.finalized_on == [threading.main_thread().name]
+        Cycle.finalized_on.clear()
+        del old  # a frozen cycle that became garbage: kept while settled...
+        gc.collect(2)
+        assert Cycle.finalized_on == []
+        unsettle()  # ...and collected once the session ends
+        assert gc.get_freeze_count() == 0
+        gc.collect(2)
+        assert Cycle.finalized_on == [threading.main_thread().name]
+    finally:
+        unsettle()
+        collector.stop()
