@@ -3,7 +3,9 @@ runs the fuzzers long (tests/fuzzing.py)."""
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -39,3 +41,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker("fuzz") is not None:
                 item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_dies_on_the_main_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test with Qt runs as the app does (app/ui/gui_thread_gc.py): no automatic
+    collection while it runs, and one on the main thread at its end. Otherwise a
+    collection triggered by an audio or media thread's allocations (the clocked card's,
+    the receive thread's) destroys Qt objects left in cycles from that thread, and a
+    later timer event of the main thread lands on freed memory (a segfault, in whichever
+    later test)."""
+    if not {"qapp", "qtbot"} & set(request.fixturenames):
+        yield
+        return
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        if was_enabled:
+            gc.enable()
