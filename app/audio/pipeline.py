@@ -62,6 +62,8 @@ from app.audio.transmit import CAPTURE_QUEUE_FRAMES, Transmitter
 
 logger = logging.getLogger(__name__)
 
+_copyto = np.copyto  # bound once: the input callback runs fifty times a second
+
 __all__ = ["AudioEngine", "EngineCounters", "TransmitState"]
 
 DEFAULT_RELEASE_MS = 150
@@ -113,6 +115,10 @@ class AudioEngine:
                                    start_margin=start_margin)
         self._input: AudioStream | None = None
         self._output: AudioStream | None = None
+        # the last captured block, measured when the level is read (the meter reads it ten
+        # times a second, the device delivers fifty blocks)
+        self._input_copy = np.zeros(self.frame_samples, dtype=np.float32)
+        self._input_fresh = False  # a block came after the last measurement
         self._input_level: Level = SILENT
         self._closed = False
         self.on_demand = on_demand
@@ -170,7 +176,7 @@ class AudioEngine:
         self._close_streams()
         self.transmitter.close()
         self.mixer.close()
-        self._input_level = SILENT
+        self._forget_input_level()
 
     def _close_streams(self) -> None:
         for stream in (self._input, self._output):
@@ -219,7 +225,7 @@ class AudioEngine:
         if stream.active:
             stream.stop()
             self._streams_changed()
-        self._input_level = SILENT
+        self._forget_input_level()
 
     def _ensure_output(self) -> None:
         """On demand: start the output stream if it is stopped (on the loop)."""
@@ -331,8 +337,13 @@ class AudioEngine:
         return self.transmitter.expected_loss
 
     def _on_input(self, block: np.ndarray) -> None:
-        """Input device callback: level, monitor, then the transmitter's share."""
-        self._input_level = measure(block)
+        """Input device callback: the block kept for the level, the monitor, then the
+        transmitter's share."""
+        copy = self._input_copy
+        if len(copy) != len(block):
+            copy = self._input_copy = np.empty(len(block), dtype=np.float32)
+        _copyto(copy, block)
+        self._input_fresh = True
         self.mixer.feed_monitor(block)
         self.transmitter.captured(block)
 
@@ -450,8 +461,16 @@ class AudioEngine:
     # ------------------------------------------------------ levels, health
     @property
     def input_level(self) -> Level:
-        """(rms, peak) of the last captured block, linear 0..1."""
+        """(rms, peak) of the last captured block, linear 0..1 (any thread: a block
+        captured while it is measured gives a level between the two)."""
+        if self._input_fresh:
+            self._input_fresh = False
+            self._input_level = measure(self._input_copy)
         return self._input_level
+
+    def _forget_input_level(self) -> None:
+        self._input_fresh = False
+        self._input_level = SILENT
 
     @property
     def output_level(self) -> Level:
