@@ -26,7 +26,7 @@ and 20 ms blocks were measured): docs/latency.md. On demand, a packet that
 finds the output stopped has it started in phase with it (``output_start``).
 
 Levels (``input_level``/``output_level``) are ``Level(rms, peak)``, linear
-0..1, updated every block and readable from any thread.
+0..1, of the last block, measured when read (from any thread).
 
 On demand (``on_demand=True``, what the desktop app uses): ``start()`` opens
 both streams but starts neither, so an idle engine runs no callback at all.
