@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QLinearGradient,
     QPainter,
-    QPaintEvent,
     QPalette,
     QPixmap,
     QResizeEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 _FLOOR_DB = -60.0
 _PEAK_DECAY = 0.02  # of full scale per update
 _BAR_END_PX = 3  # the bar's rounded end (radius 2) and its antialiasing, left of its end
-_PEAK_PX = 2  # the peak marker's antialiased line, each side of its x
 _CAP_PX = _BAR_END_PX + 1  # the bar's rounded end: the columns it differs from a full bar
 _LOOK_CHANGES = (QEvent.Type.PaletteChange, QEvent.Type.StyleChange,
-                 QEvent.Type.EnabledChange, QEvent.Type.ActivationChange)
+                 QEvent.Type.EnabledChange, QEvent.Type.ActivationChange,
+                 QEvent.Type.DevicePixelRatioChange)
+_NO_PEAK = -1  # the peak marker's place while there is no peak
 _BORDER = QColor("#90a4ae")
 _TROUGH = QBrush(QColor("#263238"))
 _PEAK = QColor("white")
@@ -38,26 +39,40 @@ def level_to_fraction(level: float) -> float:
 
 
 class LevelMeter(QWidget):
-    """Shows a level set with :meth:`set_level` (linear amplitude 0..1)."""
+    """Shows a level set with :meth:`set_level` (linear amplitude 0..1).
+
+    The meter is made of child widgets that each show a pixmap drawn once per size and
+    look as their background (Qt fills it, no Python runs to paint): the empty meter,
+    the meter with a full bar (shown up to where the bar's rounded end begins), the
+    rounded end at every whole-pixel length side by side (seen through a window as wide
+    as one end) and the peak marker (see-through). A new level moves or resizes the
+    parts whose pixels changed; Qt repaints those columns from the pixmaps."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        # It paints every pixel (the corners in the window's colour), so a new level
-        # repaints the meter alone, not the window and the bar behind it (10 times a
-        # second while audio plays)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._fraction = 0.0
         self._peak = 0.0
         self._rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
         self._trough: QPixmap | None = None
         self._span = max(1, self.width() - 3)  # the bar's length when full, in pixels
-        self._drawn = (0, 0)  # the bar's length and the peak's place, in pixels
+        self._drawn = (0, _NO_PEAK)  # the bar's length and the peak's place, in pixels
         self._full: QPixmap | None = None  # the meter with the bar at full length
         self._caps: QPixmap | None = None  # the bar's rounded end at each length
         self._marker: QPixmap | None = None  # the peak marker (antialiased, see-through)
-        self.last_update: QRect | None = None
-        """The region the last level change asked to repaint (for tests)."""
+        self._stale = True  # the parts show pixmaps of another size or look
+        # the parts, bottom to top (each opaque but the marker: Qt paints nothing under
+        # them, neither this widget nor the window)
+        self._trough_part = _picture(self, "trough")  # the empty meter
+        self._bar_part = _picture(self, "bar")  # the full meter, up to the bar's rounded end
+        # a longer or shorter bar repaints the columns it gains, not all of it
+        self._bar_part.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
+        self._end_window = QWidget(self)  # the columns of the bar's rounded end
+        self._end_window.setObjectName("barEndWindow")
+        self._end_window.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._end_window.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # its child
+        self._ends_part = _picture(self._end_window, "barEnds")  # every end, side by side
+        self._marker_part = _picture(self, "peak")
 
     def set_level(self, level: float) -> None:
         if level <= 0.0 and not self._peak and not self._fraction:
@@ -66,45 +81,77 @@ class LevelMeter(QWidget):
         self._peak = peak = max(fraction, self._peak - _PEAK_DECAY)
         self._fraction = fraction
         span = self._span
-        drawn = int(span * fraction + 0.5), int(span * peak + 0.5)
-        if drawn != self._drawn:  # repaint only when the bar or the peak moves a pixel
-            # only the columns that changed: the bar between its old and new end, the
-            # peak marker where it was and where it is (a few pixels painted and flushed
-            # to the screen instead of the whole bar, 10 times a second), at once (no
-            # event to post and dispatch for it)
-            self.last_update = self._changed(self._drawn, drawn)
-            self._drawn = drawn
-            self.repaint(self.last_update)
+        drawn = int(span * fraction + 0.5), int(span * peak + 0.5) if peak > 0 else _NO_PEAK
+        if drawn != self._drawn:  # only when the bar or the peak moves a pixel
+            self._show(drawn)
 
-    def _changed(self, old: tuple[int, int], new: tuple[int, int]) -> QRect:
-        """The columns that differ between the old pixels (bar end, peak) and the new."""
-        width = self._span + 3
-        left, right = width, -1
-        if old[0] != new[0]:  # the bar's end (column length + 1) and its rounded corners
-            left, right = min(old[0], new[0]) + 1 - _BAR_END_PX, max(old[0], new[0]) + 3
-        if old[1] != new[1]:  # the peak marker (at column peak + 1)
-            left = min(left, old[1] + 1 - _PEAK_PX, new[1] + 1 - _PEAK_PX)
-            right = max(right, old[1] + 1 + _PEAK_PX, new[1] + 1 + _PEAK_PX)
-        left, right = max(0, left), min(width - 1, right)
-        return QRect(left, 0, max(0, right - left + 1), self.height())
+    def _show(self, drawn: tuple[int, int]) -> None:
+        """Move the parts that changed: Qt repaints the columns they leave and reach
+        (a few pixels filled from pixmaps and flushed, 10 times a second)."""
+        old, self._drawn = self._drawn, drawn
+        if self._stale:
+            return  # placed when the pixmaps are drawn (shown, resized, new look)
+        if drawn[0] != old[0]:
+            self._place_bar(drawn[0])
+        if drawn[1] != old[1]:
+            self._place_marker(drawn[1])
+
+    def _place_bar(self, length: int) -> None:
+        height = self.height()
+        start = max(0, length + 1 - _BAR_END_PX)  # where the rounded end begins
+        self._bar_part.setGeometry(0, 0, start, height)  # 0 wide: not shown
+        if not length:
+            self._end_window.setGeometry(0, 0, 0, height)
+            return
+        if self._caps is None:
+            _show_pixmap(self._ends_part, self._caps_pixmap())
+        self._end_window.setGeometry(start, 0, length + 2 - start, height)
+        # length n's end is the slot at _CAP_PX * n, meter columns n - 2 .. n + 1
+        self._ends_part.move(length - 2 - _CAP_PX * length - start, 0)
+
+    def _place_marker(self, peak: int) -> None:
+        self._marker_part.setGeometry(peak, 0, 2 if peak != _NO_PEAK else 0, self.height())
+
+    def _rebuild(self) -> None:
+        """Draw the pixmaps for the meter's size and look and show them in the parts."""
+        self._forget_pixmaps()
+        width, height = self.width(), self.height()
+        _show_pixmap(self._trough_part, self._trough_pixmap())
+        self._trough_part.setGeometry(0, 0, width, height)
+        _show_pixmap(self._bar_part, self._full_pixmap())
+        _show_pixmap(self._marker_part, self._marker_pixmap())
+        self._ends_part.resize(_CAP_PX * (self._span + 1), height)
+        self._stale = False
+        self._place_bar(self._drawn[0])
+        self._place_marker(self._drawn[1])
+
+    def _look_changed(self) -> None:
+        self._stale = True
+        if self.isVisible():  # else when shown
+            self._rebuild()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._span = max(1, event.size().width() - 3)
         self._rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
-        self._forget_pixmaps()
-        self._drawn = self._pixels()  # Qt repaints it all
+        self._drawn = self._pixels()
+        self._look_changed()
         super().resizeEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._stale:
+            self._rebuild()
+        super().showEvent(event)
 
     def _pixels(self) -> tuple[int, int]:
         """The bar's length and the peak marker's place, in whole pixels (what is drawn)."""
-        return int(self._span * self._fraction + 0.5), int(self._span * self._peak + 0.5)
+        peak = int(self._span * self._peak + 0.5) if self._peak > 0 else _NO_PEAK
+        return int(self._span * self._fraction + 0.5), peak
 
     def reset(self) -> None:
         """Back to silence, peak marker included (a test or stream has stopped)."""
         self._fraction = 0.0
         self._peak = 0.0
-        self._drawn = (0, 0)
-        self.update()
+        self._show((0, _NO_PEAK))
 
     @property
     def fraction(self) -> float:
@@ -119,32 +166,6 @@ class LevelMeter(QWidget):
 
     def minimumSizeHint(self) -> QSize:
         return QSize(40, 10)
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        """Copies of pixmaps drawn once per size and look: the empty meter, the meter
-        full up to where the bar's rounded end begins, that end (one per bar length),
-        the peak marker; no path or gradient to fill on each new level."""
-        painter = QPainter(self)
-        clip = event.rect()
-        painter.drawPixmap(clip, self._trough_pixmap(), clip)
-        length, peak = self._drawn
-        if length:
-            start = max(0, length + 1 - _BAR_END_PX)  # where the rounded end begins
-            if start > clip.left():
-                painter.drawPixmap(QRectF(0, 0, start, self.height()), self._full_pixmap(),
-                                   QRectF(0, 0, start * self._trough_ratio,
-                                          self.height() * self._trough_ratio))
-            ratio, width = self._trough_ratio, length + 2 - start
-            painter.drawPixmap(QRectF(start, 0, width, self.height()), self._caps_pixmap(),
-                               QRectF((_CAP_PX * length + start - length + 2) * ratio, 0,
-                                      width * ratio, self.height() * ratio))
-        if self._peak > 0:
-            painter.drawPixmap(peak, 0, self._marker_pixmap())
-        painter.end()
-
-    @property
-    def _trough_ratio(self) -> float:
-        return self._trough.devicePixelRatio() if self._trough is not None else 1.0
 
     def _forget_pixmaps(self) -> None:
         self._trough = self._full = self._caps = self._marker = None
@@ -240,8 +261,26 @@ class LevelMeter(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in _LOOK_CHANGES:  # the window's colour may differ now
-            self._forget_pixmaps()
+            self._look_changed()
         super().changeEvent(event)
+
+
+def _picture(parent: QWidget, name: str) -> QWidget:
+    """A part of the meter: a child that shows a pixmap as its background, filled by Qt
+    (no paint event of ours), opaque unless the pixmap has see-through pixels."""
+    part = QWidget(parent)
+    part.setObjectName(name)
+    part.setAutoFillBackground(True)
+    part.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # the meter's tooltip
+    return part
+
+
+def _show_pixmap(part: QWidget, pixmap: QPixmap) -> None:
+    """``part`` shows ``pixmap`` from its top left corner (in every colour group: the
+    meter's own look is drawn into the pixmaps)."""
+    palette = part.palette()
+    palette.setBrush(QPalette.ColorRole.Window, QBrush(pixmap))
+    part.setPalette(palette)
 
 
 def _bar_gradient(rect: QRectF) -> QBrush:
