@@ -165,6 +165,31 @@ def test_the_talk_countdown_rides_the_shared_ticker_and_repaints_only_what_moved
     assert not ticker.subscribed(button._on_countdown_tick) and not ticker.running
 
 
+def test_the_talk_countdown_looks_again_only_when_its_paint_foresaw_a_change(qtbot) -> None:
+    """While talking the ticker calls the countdown 10 times a second; with a long limit
+    only its seconds change: the ticks in between compute nothing."""
+    ticker = ViewTicker()
+    _panel, button = _shown_button(qtbot, ticker)
+    button.set_state(TalkState.TALKING, deadline=time.monotonic() + 86400.5, max_talk=86400)
+    _settle()
+    looked: list[float | None] = []
+    real_texts = button.texts
+
+    def texts(now: float | None = None) -> tuple[str, str]:
+        looked.append(now)
+        return real_texts(now)
+
+    button.texts = texts  # type: ignore[method-assign]
+    counter = Paints()
+    button.installEventFilter(counter)
+    for step in (0.0, 0.1, 0.2):
+        button._on_countdown_tick(time.monotonic() + step)
+    assert looked == []
+    button._on_countdown_tick(time.monotonic() + 1.0)  # the seconds went down by one
+    _settle()
+    assert looked and counter.count == 1
+
+
 def test_the_speaking_line_counts_on_the_shared_ticker(qtbot) -> None:
     panel = InterphonePanel()
     qtbot.addWidget(panel)

@@ -79,6 +79,7 @@ class TalkButton(QWidget):
         self._ticker = ticker if ticker is not None else ViewTicker(self)
         """Shared with the panel's clock and the presenter's audio tick (one wake-up)."""
         self._countdown_drawn: tuple[str, float] = ("", 0.0)  # (text, ring's fraction)
+        self._countdown_due = 0.0  # monotonic: no countdown tick needs to look before
         self._face_cache: tuple[tuple[object, ...], QPixmap] | None = None
         self._refused = False  # a press was just refused: shown for REFUSED_FEEDBACK_MS
         self._refused_timer = QTimer(self)
@@ -215,6 +216,7 @@ class TalkButton(QWidget):
         left = self._ring_fraction(now)
         if self._state is TalkState.TALKING:
             self._countdown_drawn = (detail, left)
+            self._countdown_due = self._next_countdown_change(now, left)
             if self._deadline and self._max_talk > 0:
                 painter.setRenderHint(QPainter.RenderHint.Antialiasing)
                 painter.setPen(QPen(QColor("white"), 5, Qt.PenStyle.SolidLine,
@@ -276,10 +278,27 @@ class TalkButton(QWidget):
             return 0.0
         return max(0.0, self._deadline - now) / self._max_talk
 
+    def _next_countdown_change(self, now: float, fraction: float) -> float:
+        """When the countdown drawn at ``now`` may need a repaint: its seconds (rounded
+        up) go down by one, or its ring's end has moved ``RING_STEP_PX``."""
+        if self._deadline is None:
+            return math.inf
+        seconds = math.ceil(max(0.0, self._deadline - now))
+        due = self._deadline - (seconds - 1) if seconds > 0 else math.inf
+        radius = self._disc().width() / 2 - 6
+        if self._max_talk > 0 and radius > 0:
+            ring_due = self._deadline - self._max_talk * (
+                fraction - RING_STEP_PX / (2 * math.pi * radius))
+            due = min(due, ring_due)
+        return due - 0.001  # a rounding's worth early: the check below decides
+
     def _on_countdown_tick(self, now: float) -> None:
         """Each view tick while talking: repaint only when the countdown's text changed or
         its ring's end moved ``RING_STEP_PX`` (as often as the old 4 Hz tick moved it at
-        a 60 s limit, less for longer limits, and always on the shared tick)."""
+        a 60 s limit, less for longer limits, and always on the shared tick). Before the
+        next change the paint foresaw, nothing to compute (9 ticks in 10 while talking)."""
+        if now < self._countdown_due:
+            return
         text, fraction = self._countdown_drawn
         radius = self._disc().width() / 2 - 6
         moved = abs(fraction - self._ring_fraction(now)) * 2 * math.pi * radius
