@@ -267,6 +267,8 @@ def test_the_meters_move_at_the_tick(qloop, server, settings) -> None:
             audio.engine._input_level = type(audio.engine.input_level)(0.5, 0.5)
             presenter._audio_tick(time.monotonic())
             assert window.audio_bar.input_meter.fraction > 0.5
+            presenter.set_level_polling(False)  # the streams stopped: no tick decays it
+            assert window.audio_bar.input_meter.peak == 0.0  # no peak marker left frozen
         finally:
             await close_session(ui)
 

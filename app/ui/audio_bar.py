@@ -52,6 +52,12 @@ class AudioBar(QWidget):
         self.input_meter.set_level(input_level)
         self.output_meter.set_level(output_level)
 
+    def reset_levels(self) -> None:
+        """Both meters back to silence, peak markers included (the streams stopped: no
+        level follows to let a marker decay)."""
+        self.input_meter.reset()
+        self.output_meter.reset()
+
     def set_volume(self, percent: int) -> None:
         self.volume.blockSignals(True)
         self.volume.setValue(percent)

@@ -94,8 +94,8 @@ class PresenterAudio(PresenterCore):
         """A device stream runs or not (the runtime follows the engine): the audio tick
         runs at 10 Hz only while one does (idle: no timer at all)."""
         self._streaming = on
-        if not on:
-            self.window.audio_bar.set_levels(0.0, 0.0)
+        if not on:  # no tick will decay the peak markers: no stale peak left behind
+            self.window.audio_bar.reset_levels()
         self._follow_audio_tick()
 
     @property
