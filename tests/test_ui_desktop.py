@@ -299,9 +299,10 @@ def test_remember_me_signs_in_at_start_and_rejoins(qloop, server, settings, qapp
         await until(lambda: str(client.model.joined) == OPS, what="rejoined")
         # idle: no audio stream, so no level-meter timer either
         audio, presenter = runtime.audio, runtime.presenter
-        assert audio is not None and presenter is not None
+        window = runtime.window
+        assert audio is not None and presenter is not None and window is not None
         await until(lambda: not audio.streaming, what="audio idle")
-        assert presenter.audio_ticking == 0 and not runtime.window.panel.ticker.running
+        assert presenter.audio_ticking == 0 and not window.panel.ticker.running
         # settled: the session's objects are out of later full collections
         await until(lambda: gc.get_freeze_count() > 0, what="the session settled")
         audio.play_tone(Tone.BUSY)

@@ -232,7 +232,7 @@ def test_the_presenter_ticks_with_the_stream_and_takes_the_audio_at_its_tick(qlo
                 posted.append(callback.__name__)
                 real_on_loop(callback, *args)
 
-            media._on_loop = on_loop  # type: ignore[method-assign]
+            media._on_loop = on_loop
             ticks, sent = ticker.ticks, 10
             for _ in range(sent):
                 assert alice.send_audio(b"\xf8\xff\xfe")
