@@ -188,6 +188,9 @@ def test_the_talk_countdown_looks_again_only_when_its_paint_foresaw_a_change(qtb
     button._on_countdown_tick(time.monotonic() + 1.0)  # the seconds went down by one
     _settle()
     assert looked and counter.count == 1
+    del button.texts  # the button's own again
+    button.set_state(TalkState.IDLE)  # the shared ticker stops (no tick after the test)
+    assert not ticker.running
 
 
 def test_the_speaking_line_counts_on_the_shared_ticker(qtbot) -> None:
