@@ -44,16 +44,7 @@ class AudioPacket:
     frame: bytes
 
     def serialize(self, *, crc: bool = True) -> bytes:
-        if not 0 <= self.seq <= 0xFFFFFFFF:
-            raise ValueError(f"seq {self.seq} is not an unsigned 32-bit integer")
-        body = (
-            _U32.pack(PacketType.AUDIO)
-            + _pack_str(self.id)
-            + _pack_str(self.uid)
-            + _U32.pack(self.seq)
-            + _pack_bytes(self.frame, MAX_OPUS_FRAME)
-        )
-        return _finish(body, crc)
+        return AudioPacker(self.id, self.uid).pack(self.seq, self.frame, crc=crc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +68,8 @@ _MAX_ROUTES = 64  # (id, uid) fields a RouteCache keeps decoded and checked
 
 
 class AudioPacker:
-    """One sender's audiopackets to one interphone, byte for byte
-    :meth:`AudioPacket.serialize`'s (with the crc): id and uid are packed once."""
+    """One sender's audiopackets to one interphone (what :meth:`AudioPacket.serialize`
+    makes): id and uid are packed once."""
 
     __slots__ = ("_head", "id", "uid")
 
@@ -87,16 +78,13 @@ class AudioPacker:
         self.uid = uid
         self._head = _U32.pack(PacketType.AUDIO) + _pack_str(interphone_id) + _pack_str(uid)
 
-    def pack(self, seq: int, frame: bytes) -> bytes:
+    def pack(self, seq: int, frame: bytes, *, crc: bool = True) -> bytes:
         """The datagram of ``frame`` with ``seq``; ValueError for either out of range."""
         if not 0 <= seq <= 0xFFFFFFFF:
             raise ValueError(f"seq {seq} is not an unsigned 32-bit integer")
         if len(frame) > MAX_OPUS_FRAME:
             raise ValueError(f"audio frame of {len(frame)} bytes exceeds {MAX_OPUS_FRAME}")
-        body = self._head + _SEQ_LENGTH.pack(seq, len(frame)) + frame
-        if len(body) + _U32.size > MAX_DATAGRAM:
-            raise ValueError(f"packet of {len(body) + _U32.size} bytes exceeds {MAX_DATAGRAM}")
-        return _U32.pack(zlib.crc32(body)) + body
+        return _finish(self._head + _SEQ_LENGTH.pack(seq, len(frame)) + frame, crc)
 
 
 def route_offsets(data: bytes) -> tuple[int, int]:
@@ -231,11 +219,6 @@ def _pack_str(text: str) -> bytes:
     raw = text.encode("utf-8")
     return _U32.pack(len(raw)) + raw
 
-
-def _pack_bytes(raw: bytes, limit: int) -> bytes:
-    if len(raw) > limit:
-        raise ValueError(f"audio frame of {len(raw)} bytes exceeds {limit}")
-    return _U32.pack(len(raw)) + raw
 
 
 class _Reader:
