@@ -1,7 +1,8 @@
-"""The talker's and listener's per-frame media-auth paths (app/client/media_auth.py):
-:class:`AudioSealer` packs what :func:`seal_audio` packs, and a listener's reading of a
-sealed audio datagram (sliced, not parsed into a :class:`SealedAudio`) accepts and
-refuses exactly what :func:`parse_media_packet` + :meth:`ListenerKeys.open` do."""
+"""The talker's and listener's per-frame media-auth paths: :class:`AudioSealer`
+(app/protocol/media_crypto.py) packs what :func:`seal_audio` packs, and a listener's
+reading of a sealed audio datagram (app/client/media_auth.py: sliced, not parsed into a
+:class:`SealedAudio`) accepts and refuses exactly what :func:`parse_media_packet` +
+:meth:`ListenerKeys.open` do."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import zlib
 
 import pytest
 
-from app.client.media_auth import AudioSealer, ClientMediaAuth, HeardAudio
+from app.client.media_auth import ClientMediaAuth, HeardAudio
 from app.protocol.errors import PacketError
 from app.protocol.media_crypto import (
     KEY_BYTES,
+    AudioSealer,
     ListenerKeys,
     MediaKey,
     SealedAudio,

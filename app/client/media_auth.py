@@ -28,7 +28,7 @@ from app.protocol.limits import MAX_DATAGRAM, MAX_OPUS_FRAME
 from app.protocol.media_crypto import (
     KEY_BYTES,
     TAG_BYTES,
-    U32_MAX,
+    AudioSealer,
     AuthRecvBegin,
     ListenerKeys,
     MediaKey,
@@ -177,33 +177,3 @@ class ClientMediaAuth:
             return None
         return HeardAudio(interphone_id, uid, grant, seq, frame)
 
-
-class AudioSealer:
-    """Seals the frames of one utterance (one key, interphone, uid and floor grant) into
-    sealed audio datagrams (18), byte for byte :func:`~app.protocol.media_crypto.seal_audio`'s:
-    the header up to the seq is packed once, only the seq changes from frame to frame."""
-
-    __slots__ = ("_encrypt", "_head", "_nonce_head", "grant", "interphone_id", "key")
-
-    def __init__(self, key: MediaKey, interphone_id: str, uid: str, grant: int) -> None:
-        self.key = key
-        self.interphone_id = interphone_id
-        self.grant = grant
-        header = SealedAudio(interphone_id, uid, key.epoch, grant, 0, b"").header_bytes()
-        self._head = header[:-4]  # type, id, uid, epoch, grant
-        self._nonce_head = header[-12:-4]  # epoch, grant
-        self._encrypt = key.cipher.encrypt
-
-    def seal(self, seq: int, opus: bytes) -> bytes:
-        """The datagram of frame ``seq``; ValueError for a frame or seq out of range."""
-        if len(opus) > MAX_OPUS_FRAME:
-            raise ValueError(f"audio frame of {len(opus)} bytes exceeds {MAX_OPUS_FRAME}")
-        if not 0 <= seq <= U32_MAX:
-            raise ValueError(f"seq {seq} is not an unsigned 32-bit integer")
-        seq_bytes = _U32.pack(seq)
-        header = self._head + seq_bytes
-        sealed = self._encrypt(self._nonce_head + seq_bytes, opus, header)
-        body = header + _U32.pack(len(sealed)) + sealed
-        if len(body) + 4 > MAX_DATAGRAM:
-            raise ValueError(f"packet of {len(body) + 4} bytes exceeds {MAX_DATAGRAM}")
-        return _U32.pack(zlib.crc32(body)) + body

@@ -18,8 +18,8 @@ Who uses what:
 - server: :func:`media_packet_type` (cheap length/type check), :class:`AuthRecvBegin`
   with :class:`RecvBeginVerifier` per session, :func:`peek_sealed_route` for the
   relay decision, :class:`InterphoneKeys` for keys, epochs and grant numbers;
-- client: :class:`RecvBeginSigner`, :func:`seal_audio` to talk,
-  :class:`ListenerKeys` to install keys and open what it hears.
+- client: :class:`RecvBeginSigner`, :func:`seal_audio` (or :class:`AudioSealer`, per
+  utterance) to talk, :class:`ListenerKeys` to install keys and open what it hears.
 """
 
 from __future__ import annotations
@@ -417,6 +417,34 @@ def seal_audio(key: MediaKey, interphone_id: str, uid: str, grant: int, seq: int
     header = shell.header_bytes()
     sealed = key.seal(header, shell.nonce, opus)
     return _finish(header + _U32.pack(len(sealed)) + sealed)
+
+
+class AudioSealer:
+    """Seals the frames of one utterance (one key, interphone, uid and floor grant) into
+    sealed audio datagrams (18), byte for byte :func:`seal_audio`'s: the header up to the
+    seq is packed once, only the seq changes from frame to frame (the talker's per-frame
+    path)."""
+
+    __slots__ = ("_encrypt", "_head", "_nonce_head", "grant", "interphone_id", "key")
+
+    def __init__(self, key: MediaKey, interphone_id: str, uid: str, grant: int) -> None:
+        self.key = key
+        self.interphone_id = interphone_id
+        self.grant = grant
+        header = SealedAudio(interphone_id, uid, key.epoch, grant, 0, b"").header_bytes()
+        self._head = header[:-4]  # type, id, uid, epoch, grant
+        self._nonce_head = header[-12:-4]  # epoch, grant
+        self._encrypt = key.cipher.encrypt
+
+    def seal(self, seq: int, opus: bytes) -> bytes:
+        """The datagram of frame ``seq``; ValueError for a frame or seq out of range."""
+        if len(opus) > MAX_OPUS_FRAME:
+            raise ValueError(f"audio frame of {len(opus)} bytes exceeds {MAX_OPUS_FRAME}")
+        _check_u32("seq", seq)
+        seq_bytes = _U32.pack(seq)
+        header = self._head + seq_bytes
+        sealed = self._encrypt(self._nonce_head + seq_bytes, opus, header)
+        return _finish(header + _U32.pack(len(sealed)) + sealed)
 
 
 class InterphoneKeys:
