@@ -105,7 +105,6 @@ class AudioEngine:
             OpusEncoder(frame_ms, bitrate, fec=fec), FecPolicy(bitrate), self._call_on_loop,
             self._end_of_release, send_frame=send_frame,
             capture_queue_frames=capture_queue_frames, clock=clock)
-        self.fec_policy = self.transmitter.fec_policy
         if output_block_ms <= 0:
             raise ValueError(f"output block must be positive, not {output_block_ms} ms")
         self.output_block_ms = min(output_block_ms, frame_ms)
@@ -251,12 +250,7 @@ class AudioEngine:
             return
         self._quiet_blocks += 1
         if self._quiet_blocks == self._quiet_limit:
-            loop = self._loop
-            try:
-                if loop is not None:
-                    loop.call_soon_threadsafe(self._stop_output_if_quiet)
-            except RuntimeError:  # loop closed during shutdown
-                pass
+            self._call_on_loop(self._stop_output_if_quiet)
 
     def _stop_output_if_quiet(self) -> None:
         stream = self._output
@@ -274,6 +268,11 @@ class AudioEngine:
                 logger.exception("on_streams_changed failed")
 
     # -------------------------------------------------------------- capture
+    @property
+    def fec_policy(self) -> FecPolicy:
+        """The transmitter's: sets the encoder from the listeners' loss reports."""
+        return self.transmitter.fec_policy
+
     @property
     def send_frame(self) -> Callable[[bytes], object] | None:
         """Called with each Opus frame to send, on the input device's thread."""
