@@ -218,6 +218,20 @@ def test_a_lone_loud_talker_never_leaves_full_scale(how: str) -> None:
     assert np.abs(played).max() > 0.9  # it is loud: the bound is the clipping, not silence
     assert 0.0 < mixer.level.peak <= 1.0
     assert mixer.level.peak == pytest.approx(float(np.abs(played[-960:]).max()), abs=1e-6)
+    assert mixer.peak == pytest.approx(mixer.level.peak, abs=1e-6)  # the meter's read
+
+
+def test_peak_of_is_the_measured_peak() -> None:
+    """The meter's peak-only read agrees with ``measure`` (full scale and silence too)."""
+    from app.audio.levels import measure, peak_of
+
+    rng = np.random.default_rng(7)
+    for scale in (0.01, 0.3, 0.9, 4.0):
+        pcm = (scale * rng.standard_normal(480)).astype(np.float32)
+        assert peak_of(pcm) == measure(pcm).peak
+    assert peak_of(np.array([0.25, -0.75], dtype=np.float32)) == 0.75  # a negative peak
+    assert peak_of(np.array([-3.0, 2.0], dtype=np.float32)) == 1.0  # clipped to full scale
+    assert peak_of(np.zeros(0, dtype=np.float32)) == 0.0
 
 
 def test_clip_in_place_matches_numpy_clip() -> None:

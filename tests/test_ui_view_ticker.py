@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from test_ui_support import close_session, open_session, run, until
 
 from app.ui.interphone_panel import CLOCK_PERIOD_MS, InterphonePanel
-from app.ui.presenter_audio import AUDIO_TICK_MS, SPEAKER_TICK_MS
+from app.ui.presenter_audio import AUDIO_POLL_S, AUDIO_TICK_MS, SPEAKER_TICK_MS
 from app.ui.talk_button import TalkButton
 from app.ui.view_ticker import BASE_MS, ViewTicker
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
@@ -255,6 +255,30 @@ def test_the_presenter_ticks_with_the_stream_and_takes_the_audio_at_its_tick(qlo
             await alice.talk_stop()
             await until(lambda: presenter.audio_ticking == 0, what="nobody left to tick for")
             assert not window.panel.reception.isVisible()
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_the_received_audio_is_taken_every_fifth_tick(qloop, server, settings) -> None:
+    """The meters move at every tick; the received audio's bookkeeping waits for every
+    ``AUDIO_POLL_S`` (the engine plays it meanwhile, from the receive thread)."""
+    async def scenario() -> None:
+        ui = await open_session(server, settings)
+        try:
+            presenter, client = ui.presenter, ui.client
+            presenter.set_level_polling(True)
+            assert client.audio_polled
+            polls: list[float] = []
+            real_poll = client.poll_audio
+            client.poll_audio = lambda: (polls.append(now), real_poll())  # type: ignore
+            start = time.monotonic() + 1.0
+            ticks = [start + k * AUDIO_TICK_MS / 1000 for k in range(11)]
+            for now in ticks:
+                presenter._audio_tick(now)
+            assert AUDIO_POLL_S == 0.5
+            assert polls == [ticks[0], ticks[5], ticks[10]]
         finally:
             await close_session(ui)
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
 from app.audio.jitter import JitterBuffer
-from app.audio.levels import SILENT, Level, clip_in_place, measure
+from app.audio.levels import SILENT, Level, clip_in_place, measure, peak_of
 from app.audio.talker_stream import TalkerQuality, TalkerStream
 
 logger = logging.getLogger(__name__)
@@ -250,6 +250,14 @@ class PlaybackMixer:
         if volume == 1.0:
             return level
         return Level(level.rms * volume, level.peak * volume)
+
+    @property
+    def peak(self) -> float:
+        """The peak of :attr:`level` alone (what the meter reads 10 times a second)."""
+        if self._closed:
+            return 0.0
+        block, volume = self._last_played
+        return peak_of(block) * volume
 
     def fill(self, out: np.ndarray) -> bool:
         """Output callback: mix one block into ``out`` (zeroed by the caller); False when

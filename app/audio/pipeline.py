@@ -477,6 +477,11 @@ class AudioEngine:
         return self.mixer.level
 
     @property
+    def output_peak(self) -> float:
+        """``output_level.peak`` alone (the meter's 10 reads a second)."""
+        return self.mixer.peak
+
+    @property
     def counters(self) -> EngineCounters:
         return EngineCounters(
             frames_sent=self.transmitter.frames_sent,

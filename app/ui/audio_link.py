@@ -205,7 +205,7 @@ class EngineAudio:
         self.engine.play_tone(_TONES[tone](), TONE_VOLUME)
 
     def levels(self) -> tuple[float, float]:
-        return self.engine.input_level.peak, self.engine.output_level.peak
+        return self.engine.input_level.peak, self.engine.output_peak
 
     def set_volume(self, gain: float) -> None:
         self.engine.volume = max(0.0, min(1.5, gain))

@@ -156,7 +156,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self._apply_interphone_gain(interphone_id)
         # one timer for the audio tick, the link's clock and the panel's clocks
         self._ticker = window.panel.ticker
-        self._quality_due = self._reception_due = 0.0
+        self._poll_due = self._quality_due = self._reception_due = 0.0
         self._streaming = audio is not None  # until the runtime says otherwise
         self._follow_audio_tick()
         self.refresh()

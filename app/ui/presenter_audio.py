@@ -23,9 +23,13 @@ from app.ui.view_types import Reception
 
 AUDIO_TICK_MS = 100
 """While a stream runs, one tick 10 times a second (a meter needs no more) reads the
-levels, hands the received audio to ``on_audio`` (the client's polled mode: no loop
-wake-up of its own per batch) and runs the quality reports when due, on the view
-ticker's one timer with the panel's clocks."""
+levels, hands the received audio to ``on_audio`` every ``AUDIO_POLL_S`` (the client's
+polled mode: no loop wake-up of its own per batch) and runs the quality reports when
+due, on the view ticker's one timer with the panel's clocks."""
+AUDIO_POLL_S = 0.5
+"""The received audio reaches ``on_audio`` (the replay store, the counts: bookkeeping, the
+engine already plays it) every 5th tick: a poll's first packets run on cold caches, so
+one batch of 25 costs the GUI thread less than five batches of 5."""
 QUALITY_POLL_S = 0.3
 """Report what we hear to the talker (extension feedback) when due: every 3rd tick (a
 report goes once a second, one on a loss alert within 0.3 s)."""
@@ -42,6 +46,7 @@ class PresenterAudio(PresenterCore):
     _streaming: bool  # a device stream runs (what the runtime says; assumed with audio)
     _reporter: QualityReporter
     _fec_recovered: dict[str, int]
+    _poll_due: float
     _quality_due: float
     _reception_due: float
     _replay_shown: int
@@ -119,7 +124,8 @@ class PresenterAudio(PresenterCore):
             self.client.audio_polled = fast  # off: what waits reaches on_audio now
 
     def _audio_tick(self, now: float) -> None:
-        if self.client.audio_polled:
+        if self.client.audio_polled and now >= self._poll_due - _EARLY_S:
+            self._poll_due = now + AUDIO_POLL_S
             self.client.poll_audio()
         if self._streaming and self.audio is not None:
             self.window.audio_bar.set_levels(*self.audio.levels())
