@@ -58,12 +58,14 @@ def test_missing_portaudio_library_is_an_audio_device_error() -> None:
         "    SoundDeviceBackend().open_input(lambda b: None, 960)\n"
         "except AudioDeviceError as exc:\n"
         "    print('AudioDeviceError:', exc)\n"
+        "    print('reason:', exc.reason, '|', exc.detail)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=30, check=False, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "AudioDeviceError: audio system unavailable: PortAudio library not found" \
         in done.stdout
+    assert "reason: audio_system | PortAudio library not found" in done.stdout
 
 
 def test_bad_block_size_is_refused() -> None:

@@ -297,7 +297,7 @@ def test_settings_speak_the_users_language_test_the_speaker_and_rescan(qloop, se
             dialog.speaker_test.click()
             await until(lambda: audio.levels()[1] > 0.01, what="test sound played")
             audio.engine._report_device_error(AudioDeviceError("USB headset unplugged"))
-            assert "USB headset unplugged" in audio.device_error
+            assert "USB headset unplugged" in str(audio.device_error)
             dialog.refresh.click()  # rescans, and reopens the audio after a failure
             assert restarts == [1]
             assert "USB headset unplugged" in dialog.device_problem.text()
@@ -313,7 +313,7 @@ def test_a_lost_device_is_shown_in_the_window(qapp, settings, qtbot) -> None:
     window = runtime.window = MainWindow()
     qtbot.addWidget(window)
     try:
-        runtime._on_device_error("device unplugged")
+        runtime._on_device_error(AudioDeviceError("device unplugged"))
         assert window.audio_problem.isVisibleTo(window)
         assert "device unplugged" in window.audio_problem.text()
     finally:

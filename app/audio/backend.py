@@ -10,11 +10,14 @@ device (``sd_backend``) and the real-time fake (``clocked``):
 
 Both run on the back-end's audio thread: they must be quick and must not
 block. Device trouble is reported as ``AudioDeviceError``: raised by
-``open_*``/``start`` and passed to ``on_error`` when a running stream dies.
+``open_*``/``start`` and passed to ``on_error`` when a running stream dies. Its
+message is English (logs, the CLI); its ``reason`` (a :class:`DeviceErrorReason`),
+``device`` and ``detail`` let an interface word it in its own language.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +33,38 @@ DeviceSpec = int | str | None
 Direction = Literal["input", "output"]
 
 
+class DeviceErrorReason(enum.StrEnum):
+    """Why a device cannot be used, for an interface to word in its own language."""
+
+    NO_DEVICE = "no_device"  # no device at all for the direction
+    NOT_FOUND = "not_found"  # the chosen device is not there (any more)
+    NO_CHANNELS = "no_channels"  # the chosen device has none for the direction
+    UNAVAILABLE = "unavailable"  # busy (another program) or refused by the system
+    UNPLUGGED = "unplugged"  # a running stream stopped on its own
+    UNSUPPORTED = "unsupported"  # refused sample rate, format, channel count or buffer
+    AUDIO_SYSTEM = "audio_system"  # the audio library is missing or fails as a whole
+    CLOSED = "closed"  # the stream was closed before this use
+    OTHER = "other"  # see the message
+
+
 class AudioDeviceError(RuntimeError):
-    """No usable device, device not found, refused settings, or unplugged."""
+    """No usable device, device not found, refused settings, or unplugged.
+
+    ``str(error)`` is the English message given. ``reason`` says why as data;
+    ``device`` names the device ("" when none is concerned or known) and
+    ``direction`` its use (None when unknown); ``detail`` holds the audio
+    library's own words where they say more than the reason ("" when they do
+    not: e.g. PortAudio's "Device unavailable" beside ``UNAVAILABLE``).
+    """
+
+    def __init__(self, message: str, reason: DeviceErrorReason = DeviceErrorReason.OTHER,
+                 *, device: str = "", direction: Direction | None = None,
+                 detail: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.device = device
+        self.direction = direction
+        self.detail = detail
 
 
 ErrorCallback = Callable[[AudioDeviceError], None]
@@ -122,7 +155,8 @@ def select_device(devices: list[DeviceInfo], spec: DeviceSpec,
     """
     usable = [d for d in devices if d.channels(direction) > 0]
     if not usable:
-        raise AudioDeviceError(f"no {direction} device available")
+        raise AudioDeviceError(f"no {direction} device available",
+                               DeviceErrorReason.NO_DEVICE, direction=direction)
     if spec is None:
         for d in usable:
             if (d.is_default_input if direction == "input" else d.is_default_output):
@@ -132,15 +166,20 @@ def select_device(devices: list[DeviceInfo], spec: DeviceSpec,
         for d in usable:
             if d.index == spec:
                 return d
-        if any(d.index == spec for d in devices):
-            raise AudioDeviceError(f"device {spec} has no {direction} channels")
-        raise AudioDeviceError(f"device '{spec}' not found")
+        for d in devices:
+            if d.index == spec:
+                raise AudioDeviceError(f"device {spec} has no {direction} channels",
+                                       DeviceErrorReason.NO_CHANNELS, device=d.name,
+                                       direction=direction)
+        raise AudioDeviceError(f"device '{spec}' not found", DeviceErrorReason.NOT_FOUND,
+                               device=str(spec), direction=direction)
     wanted = spec.strip().casefold()
     exact = [d for d in usable if d.name.casefold() == wanted]
     partial = [d for d in usable if wanted in d.name.casefold()]
     if exact or partial:
         return (exact or partial)[0]
-    raise AudioDeviceError(f"device '{spec}' not found")
+    raise AudioDeviceError(f"device '{spec}' not found", DeviceErrorReason.NOT_FOUND,
+                           device=spec, direction=direction)
 
 
 class RateLimiter:

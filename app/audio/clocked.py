@@ -26,6 +26,7 @@ import numpy as np
 
 from app.audio.backend import (
     AudioDeviceError,
+    DeviceErrorReason,
     DeviceInfo,
     DeviceSpec,
     Direction,
@@ -53,7 +54,9 @@ class ClockedStream:
                  callback: BlockCallback, blocksize: int,
                  on_error: ErrorCallback | None) -> None:
         if blocksize <= 0:
-            raise AudioDeviceError(f"invalid block size {blocksize}")
+            raise AudioDeviceError(f"invalid block size {blocksize}",
+                                   DeviceErrorReason.UNSUPPORTED, device=DEVICE.name,
+                                   direction=direction, detail=f"block size {blocksize}")
         self.direction = direction
         self.blocksize = blocksize
         self.period = blocksize / SAMPLE_RATE
@@ -97,7 +100,8 @@ class ClockedStream:
 
     def start(self) -> None:
         if self._closed:
-            raise AudioDeviceError("stream is closed")
+            raise AudioDeviceError("stream is closed", DeviceErrorReason.CLOSED,
+                                   device=DEVICE.name, direction=self.direction)
         if self.active:
             return
         self._stop.clear()

@@ -5,7 +5,8 @@ refuses 48 kHz is opened at its default rate and converted (see
 ``rate_adapt``), so callbacks always see 48 kHz blocks of the requested size.
 Every PortAudio failure becomes an ``AudioDeviceError``: a missing library
 ("PortAudio library not found"), no device ("Error querying device -1"), a
-refused setting. Over- and underflows reported by PortAudio count as xruns
+refused setting; its ``reason`` follows PortAudio's error code
+(:func:`portaudio_reason`). Over- and underflows reported by PortAudio count as xruns
 and are logged at most every few seconds. A stream that stops on its own
 (device unplugged) is reported to ``on_error``, never raised on the audio
 thread. sounddevice is imported lazily so the app starts without PortAudio.
@@ -22,6 +23,7 @@ import numpy as np
 
 from app.audio.backend import (
     AudioDeviceError,
+    DeviceErrorReason,
     DeviceInfo,
     DeviceSpec,
     Direction,
@@ -37,13 +39,62 @@ logger = logging.getLogger(__name__)
 
 BlockCallback = Any  # InputCallback or OutputCallback, see app.audio.backend
 
+_PA_UNANTICIPATED_HOST_ERROR = -9999
+_PORTAUDIO_REASONS: dict[int, DeviceErrorReason] = {
+    # PaErrorCode values (portaudio.h), the second of PortAudioError.args.
+    -10000: DeviceErrorReason.AUDIO_SYSTEM,  # paNotInitialized
+    -9998: DeviceErrorReason.NO_CHANNELS,  # paInvalidChannelCount
+    -9997: DeviceErrorReason.UNSUPPORTED,  # paInvalidSampleRate
+    -9996: DeviceErrorReason.NOT_FOUND,  # paInvalidDevice
+    -9994: DeviceErrorReason.UNSUPPORTED,  # paSampleFormatNotSupported
+    -9993: DeviceErrorReason.UNSUPPORTED,  # paBadIODeviceCombination
+    -9991: DeviceErrorReason.UNSUPPORTED,  # paBufferTooBig
+    -9990: DeviceErrorReason.UNSUPPORTED,  # paBufferTooSmall
+    -9987: DeviceErrorReason.UNAVAILABLE,  # paTimedOut
+    -9985: DeviceErrorReason.UNAVAILABLE,  # paDeviceUnavailable
+    -9984: DeviceErrorReason.UNSUPPORTED,  # paIncompatibleHostApiSpecificStreamInfo
+    -9979: DeviceErrorReason.AUDIO_SYSTEM,  # paHostApiNotFound
+    -9978: DeviceErrorReason.AUDIO_SYSTEM,  # paInvalidHostApi
+}
+_NO_SUCH_DEVICE = "Error querying device"
+"""sounddevice's own words (no code) for a device index PortAudio does not know."""
+
+
+def portaudio_reason(exc: Exception, otherwise: DeviceErrorReason
+                     ) -> tuple[DeviceErrorReason, str]:
+    """The reason for sounddevice's ``exc`` and the library's words worth showing.
+
+    A ``PortAudioError`` carries ``(text, PaErrorCode[, (host API, host code,
+    host text)])``: a known code gives the reason and its text says nothing
+    more (""), a host error's own text is kept; anything else is ``otherwise``
+    with the exception's words.
+    """
+    args = exc.args
+    code = args[1] if len(args) > 1 and isinstance(args[1], int) else None
+    if code is None and str(args[0] if args else "").startswith(_NO_SUCH_DEVICE):
+        return DeviceErrorReason.NOT_FOUND, ""
+    if code == _PA_UNANTICIPATED_HOST_ERROR and len(args) > 2:
+        host_text = str(args[2][2]) if isinstance(args[2], tuple) and len(args[2]) > 2 else ""
+        return otherwise, host_text or str(exc)
+    if code in _PORTAUDIO_REASONS:
+        return _PORTAUDIO_REASONS[code], ""
+    return otherwise, str(exc)
+
+
+def _device_error(message: str, exc: Exception, otherwise: DeviceErrorReason,
+                  device: str = "", direction: Direction | None = None) -> AudioDeviceError:
+    reason, detail = portaudio_reason(exc, otherwise)
+    return AudioDeviceError(message, reason, device=device, direction=direction,
+                            detail=detail)
+
 
 def import_sounddevice() -> ModuleType:
     """Import sounddevice, turning a missing PortAudio into AudioDeviceError."""
     try:
         import sounddevice
     except OSError as exc:  # "PortAudio library not found"
-        raise AudioDeviceError(f"audio system unavailable: {exc}") from exc
+        raise AudioDeviceError(f"audio system unavailable: {exc}",
+                               DeviceErrorReason.AUDIO_SYSTEM, detail=str(exc)) from exc
     return sounddevice
 
 
@@ -83,8 +134,8 @@ class SoundDeviceStream:
                 callback=audio_callback, finished_callback=self._finished,
             )
         except (sd.PortAudioError, ValueError) as exc:
-            raise AudioDeviceError(
-                f"cannot open {direction} device '{device.name}': {exc}") from exc
+            raise _device_error(f"cannot open {direction} device '{device.name}': {exc}",
+                                exc, DeviceErrorReason.OTHER, device.name, direction) from exc
         logger.info("opened %s device '%s' at %d Hz, %d-sample blocks", direction,
                     device.name, self.samplerate, device_block)
 
@@ -120,14 +171,16 @@ class SoundDeviceStream:
 
     def start(self) -> None:
         if self._closed:
-            raise AudioDeviceError("stream is closed")
+            raise AudioDeviceError("stream is closed", DeviceErrorReason.CLOSED,
+                                   device=self.device.name, direction=self.direction)
         self._stopping = False
         self._reported = False
         try:
             self._stream.start()
         except self._sd.PortAudioError as exc:
-            raise AudioDeviceError(
-                f"cannot start {self.direction} device '{self.device.name}': {exc}") from exc
+            raise _device_error(
+                f"cannot start {self.direction} device '{self.device.name}': {exc}", exc,
+                DeviceErrorReason.OTHER, self.device.name, self.direction) from exc
 
     def stop(self) -> None:
         self._stopping = True
@@ -194,7 +247,9 @@ class SoundDeviceStream:
         if self._stopping or self._reported:
             return
         self._reported = True
-        error = AudioDeviceError(f"device was unplugged ({self.direction} '{self.device.name}')")
+        error = AudioDeviceError(
+            f"device was unplugged ({self.direction} '{self.device.name}')",
+            DeviceErrorReason.UNPLUGGED, device=self.device.name, direction=self.direction)
         logger.warning("%s", error)
         if self._on_error is not None:
             try:
@@ -218,7 +273,8 @@ class SoundDeviceBackend(StreamOpener):
             raw = list(sd.query_devices())
             default_in, default_out = (int(i) for i in sd.default.device)
         except (sd.PortAudioError, ValueError, TypeError) as exc:
-            raise AudioDeviceError(f"cannot list audio devices: {exc}") from exc
+            raise _device_error(f"cannot list audio devices: {exc}", exc,
+                                DeviceErrorReason.AUDIO_SYSTEM) from exc
         devices = []
         for position, info in enumerate(raw):
             index = int(info.get("index", position))
@@ -236,7 +292,9 @@ class SoundDeviceBackend(StreamOpener):
     def _open(self, direction: Direction, callback: BlockCallback, blocksize: int,
               device: DeviceSpec, on_error: ErrorCallback | None) -> SoundDeviceStream:
         if blocksize <= 0:
-            raise AudioDeviceError(f"invalid block size {blocksize}")
+            raise AudioDeviceError(f"invalid block size {blocksize}",
+                                   DeviceErrorReason.UNSUPPORTED, direction=direction,
+                                   detail=f"block size {blocksize}")
         sd = import_sounddevice()
         chosen = select_device(self.list_devices(), device, direction)
         return SoundDeviceStream(sd, direction, chosen, callback, blocksize, self.latency,

@@ -4,7 +4,8 @@
 it over :class:`app.audio.pipeline.AudioEngine` (on demand: no stream runs while
 nothing is sent or played). :func:`open_audio` prefers a
 sound card and falls back to the clocked virtual device when there is none
-(or it will not open), saying so in :attr:`EngineAudio.note`.
+(or it will not open), saying so in :attr:`EngineAudio.note` (and why the card
+would not open in :attr:`EngineAudio.refusal`).
 """
 
 from __future__ import annotations
@@ -130,24 +131,26 @@ class EngineAudio:
     :meth:`AudioEngine.audio_sink`, to be set as the sink itself."""
 
     def __init__(self, engine: AudioEngine, note: str = "",
-                 voice: SimulatedVoice | None = None) -> None:
+                 voice: SimulatedVoice | None = None,
+                 refusal: AudioDeviceError | None = None) -> None:
         self.engine = engine
         self.receive_from_thread = engine.receive_from_thread
         self.audio_sink = engine.audio_sink
         self.note = note
+        self.refusal = refusal  # why the sound card was not used (None: it is, or there is none)
         self.simulated = isinstance(engine.backend, ClockedBackend)
         self._voice = voice
         self._stopped = asyncio.Event()
         self._stopped.set()
         engine.on_transmit_stopped = self._stopped.set
-        self.device_error = ""  # the last device failure, "" while the devices work
-        self.on_device_error: Callable[[str], None] | None = None
+        self.device_error: AudioDeviceError | None = None  # the last failure; None: all works
+        self.on_device_error: Callable[[AudioDeviceError], None] | None = None
         engine.on_device_error = self._on_device_error
 
     def _on_device_error(self, error: AudioDeviceError) -> None:
-        self.device_error = str(error) or type(error).__name__
+        self.device_error = error
         if self.on_device_error is not None:
-            self.on_device_error(self.device_error)
+            self.on_device_error(error)
 
     @property
     def backend(self) -> AudioBackend:
@@ -309,7 +312,7 @@ def open_audio(send_frame: Callable[[bytes], object], *, frame_ms: int, bitrate:
     def send(payload: bytes) -> None:
         send_frame(payload)
 
-    note = ""
+    refusal: AudioDeviceError | None = None
     backend = None if simulate else _sound_card()
     if backend is not None:
         engine = AudioEngine(backend, frame_ms, bitrate, send, loop,
@@ -321,9 +324,10 @@ def open_audio(send_frame: Callable[[bytes], object], *, frame_ms: int, bitrate:
         except AudioDeviceError as exc:
             logger.warning("sound card refused (%s); using the virtual device", exc)
             engine.close()
-            note = str(exc)
+            refusal = exc
     voice = SimulatedVoice(voice_clip)
     clocked = ClockedBackend(voice, collect_output=False)
     engine = AudioEngine(clocked, frame_ms, bitrate, send, loop, on_demand=True)
     engine.start()
-    return EngineAudio(engine, note or "no sound card", voice)
+    note = str(refusal) if refusal is not None else "no sound card"
+    return EngineAudio(engine, note, voice, refusal)

@@ -1,5 +1,6 @@
-"""A client failure (:class:`~app.client.failures.Failure`) worded in the interface's
-language: app/client words it in English only (the CLI's lines), the desktop here.
+"""A client failure (:class:`~app.client.failures.Failure`) or a sound-card error
+(:class:`~app.audio.backend.AudioDeviceError`) worded in the interface's language:
+app/client and app/audio word them in English only (the CLI's lines), the desktop here.
 
 Call it when the text is shown, and again on a language change: nothing is cached.
 """
@@ -12,6 +13,7 @@ import re
 
 from PySide6.QtCore import QCoreApplication
 
+from app.audio.backend import AudioDeviceError, DeviceErrorReason
 from app.client.errors import failure_of
 from app.client.failures import Failure, FailureKind, OsReason
 
@@ -26,8 +28,10 @@ def fill(text: str, *values: str) -> str:
 
 
 def error_text(exc: BaseException) -> str:
-    """``exc`` (any client error, or an OSError) in the interface's language; a well-known
-    file error (permission denied, disk full...) names its file."""
+    """``exc`` (any client error, a sound-card error, or an OSError) in the interface's
+    language; a well-known file error (permission denied, disk full...) names its file."""
+    if isinstance(exc, AudioDeviceError):
+        return device_error_text(exc)
     if isinstance(exc, OSError):
         reason = file_reason_text(exc.errno)
         if reason:
@@ -185,3 +189,83 @@ def _tls_text(failure: Failure) -> str:
         FailureKind.TLS_TIMED_OUT: QCoreApplication.translate(
             "FailureText", "the handshake timed out"),
     }.get(kind, detail)
+
+
+def device_error_text(error: AudioDeviceError) -> str:
+    """A sound-card error in one sentence: what its reason means, then the audio library's
+    own words in parentheses where they add something (``error.detail``; for a reason of
+    ``OTHER``, the English message when there is nothing else)."""
+    meaning = _device_reason_text(error)
+    detail = error.detail or (str(error) if error.reason is DeviceErrorReason.OTHER else "")
+    if detail:
+        return fill(QCoreApplication.translate("DeviceErrorText", "%1 (%2)."), meaning, detail)
+    return fill(QCoreApplication.translate("DeviceErrorText", "%1."), meaning)
+
+
+def device_problem_text(error: AudioDeviceError) -> str:
+    """A device that failed while in use (the window's banner, the settings): what went
+    wrong and what to do."""
+    return fill(QCoreApplication.translate(
+        "DeviceErrorText", "%1 Check the device, then press Refresh in the settings."),
+        device_error_text(error))
+
+
+def _device_reason_text(error: AudioDeviceError) -> str:
+    """The meaning of ``error.reason``, naming the device when it is known (no full stop)."""
+    reason, device, direction = error.reason, error.device, error.direction
+    if reason is DeviceErrorReason.NO_DEVICE:
+        return {
+            "input": QCoreApplication.translate("DeviceErrorText", "No microphone was found"),
+            "output": QCoreApplication.translate("DeviceErrorText",
+                                                 "No speakers or headphones were found"),
+        }.get(direction or "", QCoreApplication.translate("DeviceErrorText",
+                                                          "No audio device was found"))
+    if reason is DeviceErrorReason.AUDIO_SYSTEM:
+        return QCoreApplication.translate("DeviceErrorText",
+                                          "The computer's audio system is not available")
+    if reason is DeviceErrorReason.NO_CHANNELS and device and direction:
+        return fill({
+            "input": QCoreApplication.translate(
+                "DeviceErrorText", "The audio device “%1” cannot record: it has no input"),
+            "output": QCoreApplication.translate(
+                "DeviceErrorText", "The audio device “%1” cannot play sound: it has no output"),
+        }[direction], device)
+    named, unnamed = _device_reason_texts().get(reason, (
+        QCoreApplication.translate("DeviceErrorText", "The audio device “%1” failed"),
+        QCoreApplication.translate("DeviceErrorText", "The audio device failed")))
+    return fill(named, device) if device else unnamed
+
+
+def _device_reason_texts() -> dict[DeviceErrorReason, tuple[str, str]]:
+    """Each reason's meaning naming the device (``%1``), and without a name."""
+    return {
+        DeviceErrorReason.NOT_FOUND: (
+            QCoreApplication.translate("DeviceErrorText", "The audio device “%1” was not found"),
+            QCoreApplication.translate("DeviceErrorText", "The audio device was not found")),
+        DeviceErrorReason.NO_CHANNELS: (
+            QCoreApplication.translate("DeviceErrorText",
+                                       "The audio device “%1” has no usable channels"),
+            QCoreApplication.translate("DeviceErrorText",
+                                       "The audio device has no usable channels")),
+        DeviceErrorReason.UNAVAILABLE: (
+            QCoreApplication.translate("DeviceErrorText", "The audio device “%1” is busy or "
+                                       "unavailable: another program may be using it"),
+            QCoreApplication.translate("DeviceErrorText", "The audio device is busy or "
+                                       "unavailable: another program may be using it")),
+        DeviceErrorReason.UNPLUGGED: (
+            QCoreApplication.translate("DeviceErrorText",
+                                       "The audio device “%1” was unplugged or stopped working"),
+            QCoreApplication.translate("DeviceErrorText",
+                                       "The audio device was unplugged or stopped working")),
+        DeviceErrorReason.UNSUPPORTED: (
+            QCoreApplication.translate("DeviceErrorText", "The audio device “%1” does not "
+                                       "accept the sound settings (sample rate, format or "
+                                       "buffer size)"),
+            QCoreApplication.translate("DeviceErrorText", "The audio device does not accept "
+                                       "the sound settings (sample rate, format or buffer "
+                                       "size)")),
+        DeviceErrorReason.CLOSED: (
+            QCoreApplication.translate("DeviceErrorText",
+                                       "The audio device “%1” was already closed"),
+            QCoreApplication.translate("DeviceErrorText", "The audio stream was already closed")),
+    }

@@ -413,9 +413,9 @@ class MainWindow(QMainWindow):
             return
         simulated, detail = self._audio_note
         if simulated:
-            text = self.tr("Audio: simulated, no sound card")
-            if detail and detail != "no sound card":
-                text += f" ({detail})"
+            text = (self.tr("Audio: simulated, no sound card (%1)").replace("%1", detail)
+                    if detail and detail != "no sound card"
+                    else self.tr("Audio: simulated, no sound card"))
         else:
             text = self.tr("Audio: %1").replace("%1", detail)
         self.audio_label.setText(text)

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from app.ui.audio_link import EngineAudio, Tone
+from app.ui.failure_text import device_problem_text
 from app.ui.i18n import LanguageSwitcher
 from app.ui.settings import Settings
 from app.ui.settings_dialog import SettingsDialog
@@ -81,7 +82,7 @@ class PreferencesController(QObject):
     def refresh_devices(self) -> None:
         """Rescan; after a device failure, reopen the audio (it may be back)."""
         audio = self._audio()
-        if audio is not None and audio.device_error:
+        if audio is not None and audio.device_error is not None:
             self._restart_audio()
         self._list_devices()
 
@@ -100,9 +101,15 @@ class PreferencesController(QObject):
         audio = self._audio()
         inputs, outputs = audio.devices() if audio is not None else ([], [])
         self.dialog.set_devices(inputs, outputs)
-        self.dialog.set_device_problem(
-            self.tr("The audio device stopped working: %1").replace("%1", audio.device_error)
-            if audio is not None and audio.device_error else "")
+        self._show_device_problem()
+
+    def _show_device_problem(self) -> None:
+        """The current audio's failure, in the interface's language ("" while it works)."""
+        audio = self._audio()
+        if self.dialog is not None:
+            self.dialog.set_device_problem(
+                device_problem_text(audio.device_error)
+                if audio is not None and audio.device_error is not None else "")
 
     def apply(self, prefs: Preferences) -> None:
         changed = store_preferences(self.settings, prefs)
@@ -111,6 +118,7 @@ class PreferencesController(QObject):
             self.switcher.apply(prefs.language)
             if self.dialog is not None:
                 self.dialog.set_language_note(self.switcher.note)
+            self._show_device_problem()  # worded in the new language
         if "talk_key" in changed:
             self._set_talk_key(prefs.talk_key)
         if any(name in changed for name in AUDIO_FIELDS):

@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QCoreApplication, QSize, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 
+from app.audio.backend import AudioDeviceError
 from app.client import (
     ClientError,
     ConnectionState,
@@ -30,7 +31,7 @@ from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWor
 from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.autostart import set_start_at_login
-from app.ui.failure_text import error_text, fill
+from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
@@ -322,6 +323,9 @@ class Runtime:
     def _on_settings_changed(self, changed: list[str]) -> None:
         if "language" in changed:
             self._show_global_key(self.global_key.status)  # worded when read
+            self._announce_audio()
+            if self.audio is not None and self.audio.device_error is not None:
+                self._on_device_error(self.audio.device_error)
         if "global_talk_key" in changed:
             self._key_from_command_line = False
             self.tasks.spawn(self.global_key.apply(self.settings.global_talk_key),
@@ -360,10 +364,8 @@ class Runtime:
         self.audio.on_device_error = self._on_device_error
         self.audio.engine.on_streams_changed = self._follow_streams
 
-    def _on_device_error(self, detail: str) -> None:
-        text = QCoreApplication.translate(
-            "Runtime", "The audio device stopped working (%1). Reconnect it, then press "
-            "Refresh in the settings.").replace("%1", detail)
+    def _on_device_error(self, error: AudioDeviceError) -> None:
+        text = device_problem_text(error)
         if self.window is not None:
             self.window.set_audio_problem(text)
         if self.preferences is not None:
@@ -386,7 +388,9 @@ class Runtime:
     def _announce_audio(self) -> None:
         if self.window is None or self.audio is None:
             return
-        self.window.set_audio_note(self.audio.simulated, self.audio.note)
+        refusal = self.audio.refusal
+        self.window.set_audio_note(self.audio.simulated, self.audio.note if refusal is None
+                                   else device_error_text(refusal))
 
     # --- window ------------------------------------------------------------------------------
     def _place(self, window: MainWindow) -> None:

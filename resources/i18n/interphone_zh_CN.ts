@@ -4,32 +4,150 @@
 <context>
     <name>AudioBar</name>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="81"/>
-        <location filename="../../app/ui/audio_bar.py" line="82"/>
+        <location filename="../../app/ui/audio_bar.py" line="87"/>
+        <location filename="../../app/ui/audio_bar.py" line="88"/>
         <source>Microphone level</source>
         <translation>麦克风电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="83"/>
-        <location filename="../../app/ui/audio_bar.py" line="84"/>
+        <location filename="../../app/ui/audio_bar.py" line="89"/>
+        <location filename="../../app/ui/audio_bar.py" line="90"/>
         <source>Speaker level</source>
         <translation>扬声器电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="85"/>
-        <location filename="../../app/ui/audio_bar.py" line="86"/>
+        <location filename="../../app/ui/audio_bar.py" line="91"/>
+        <location filename="../../app/ui/audio_bar.py" line="92"/>
         <source>Output volume</source>
         <translation>输出音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="87"/>
+        <location filename="../../app/ui/audio_bar.py" line="93"/>
         <source>Mute the speaker</source>
         <translation>扬声器静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="88"/>
+        <location filename="../../app/ui/audio_bar.py" line="94"/>
         <source>Mute</source>
         <translation>静音</translation>
+    </message>
+</context>
+<context>
+    <name>DeviceErrorText</name>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="201"/>
+        <source>%1 (%2).</source>
+        <translation>%1（%2）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="202"/>
+        <source>%1.</source>
+        <translation>%1。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="208"/>
+        <source>%1 Check the device, then press Refresh in the settings.</source>
+        <translation>%1请检查设备，然后在设置中按“刷新”。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="218"/>
+        <source>No microphone was found</source>
+        <translation>未找到麦克风</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="219"/>
+        <source>No speakers or headphones were found</source>
+        <translation>未找到扬声器或耳机</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="221"/>
+        <source>No audio device was found</source>
+        <translation>未找到音频设备</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="224"/>
+        <source>The computer&apos;s audio system is not available</source>
+        <translation>本机的音频系统不可用</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="228"/>
+        <source>The audio device “%1” cannot record: it has no input</source>
+        <translation>音频设备“%1”无法录音：它没有输入</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="230"/>
+        <source>The audio device “%1” cannot play sound: it has no output</source>
+        <translation>音频设备“%1”无法播放声音：它没有输出</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="243"/>
+        <source>The audio device “%1” was not found</source>
+        <translation>未找到音频设备“%1”</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="246"/>
+        <source>The audio device “%1” has no usable channels</source>
+        <translation>音频设备“%1”没有可用的声道</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="251"/>
+        <source>The audio device “%1” is busy or unavailable: another program may be using it</source>
+        <translation>音频设备“%1”正忙或不可用：可能有其他程序正在使用它</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="256"/>
+        <source>The audio device “%1” was unplugged or stopped working</source>
+        <translation>音频设备“%1”已被拔出或停止工作</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="261"/>
+        <source>The audio device “%1” does not accept the sound settings (sample rate, format or buffer size)</source>
+        <translation>音频设备“%1”不接受当前的声音设置（采样率、格式或缓冲区大小）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="268"/>
+        <source>The audio device “%1” was already closed</source>
+        <translation>音频设备“%1”已关闭</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="234"/>
+        <source>The audio device “%1” failed</source>
+        <translation>音频设备“%1”出错</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="244"/>
+        <source>The audio device was not found</source>
+        <translation>未找到该音频设备</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="248"/>
+        <source>The audio device has no usable channels</source>
+        <translation>该音频设备没有可用的声道</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="253"/>
+        <source>The audio device is busy or unavailable: another program may be using it</source>
+        <translation>音频设备正忙或不可用：可能有其他程序正在使用它</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="258"/>
+        <source>The audio device was unplugged or stopped working</source>
+        <translation>音频设备已被拔出或停止工作</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="264"/>
+        <source>The audio device does not accept the sound settings (sample rate, format or buffer size)</source>
+        <translation>音频设备不接受当前的声音设置（采样率、格式或缓冲区大小）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="270"/>
+        <source>The audio stream was already closed</source>
+        <translation>音频流已关闭</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="235"/>
+        <source>The audio device failed</source>
+        <translation>音频设备出错</translation>
     </message>
 </context>
 <context>
@@ -43,7 +161,7 @@
 <context>
     <name>EngineAudio</name>
     <message>
-        <location filename="../../app/ui/audio_link.py" line="252"/>
+        <location filename="../../app/ui/audio_link.py" line="255"/>
         <source>Simulated audio (no sound card)</source>
         <translation>模拟音频（无声卡）</translation>
     </message>
@@ -51,262 +169,262 @@
 <context>
     <name>FailureText</name>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="35"/>
+        <location filename="../../app/ui/failure_text.py" line="39"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="45"/>
+        <location filename="../../app/ui/failure_text.py" line="49"/>
         <source>permission denied</source>
         <translation>没有权限</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="47"/>
+        <location filename="../../app/ui/failure_text.py" line="51"/>
         <source>the file system is read-only</source>
         <translation>文件系统是只读的</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="48"/>
+        <location filename="../../app/ui/failure_text.py" line="52"/>
         <source>the disk is full</source>
         <translation>磁盘已满</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="49"/>
+        <location filename="../../app/ui/failure_text.py" line="53"/>
         <source>the disk quota is exceeded</source>
         <translation>已超出磁盘配额</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="50"/>
+        <location filename="../../app/ui/failure_text.py" line="54"/>
         <source>no such file or folder</source>
         <translation>找不到该文件或文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="51"/>
+        <location filename="../../app/ui/failure_text.py" line="55"/>
         <source>a part of the path is not a folder</source>
         <translation>路径中有一部分不是文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="59"/>
+        <location filename="../../app/ui/failure_text.py" line="63"/>
         <source>the connection was refused (no server on this port?)</source>
         <translation>连接被拒绝（此端口上没有服务器？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="61"/>
+        <location filename="../../app/ui/failure_text.py" line="65"/>
         <source>the connection was reset</source>
         <translation>连接被重置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="63"/>
+        <location filename="../../app/ui/failure_text.py" line="67"/>
         <source>no answer in time</source>
         <translation>超时无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="65"/>
+        <location filename="../../app/ui/failure_text.py" line="69"/>
         <source>no route to the host</source>
         <translation>无法路由到该主机</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="67"/>
+        <location filename="../../app/ui/failure_text.py" line="71"/>
         <source>the network is unreachable</source>
         <translation>网络不可达</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="69"/>
+        <location filename="../../app/ui/failure_text.py" line="73"/>
         <source>unknown host name</source>
         <translation>未知的主机名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="83"/>
+        <location filename="../../app/ui/failure_text.py" line="87"/>
         <source>Cannot reach %1: %2.</source>
         <translation>无法连接 %1：%2。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="86"/>
+        <location filename="../../app/ui/failure_text.py" line="90"/>
         <source>Cannot reach %1: no answer within %2 s.</source>
         <translation>无法连接 %1：%2 秒内无应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="89"/>
+        <location filename="../../app/ui/failure_text.py" line="93"/>
         <source>Encrypted connection to %1: %2</source>
         <translation>与 %1 的加密连接：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="92"/>
+        <location filename="../../app/ui/failure_text.py" line="96"/>
         <source>The server did not answer within %1 s.</source>
         <translation>服务器在 %1 秒内没有应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="139"/>
+        <location filename="../../app/ui/failure_text.py" line="143"/>
         <source>The server answered with error %1.</source>
         <translation>服务器返回错误 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="141"/>
+        <location filename="../../app/ui/failure_text.py" line="145"/>
         <source>The server answered with error %1: %2</source>
         <translation>服务器返回错误 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="98"/>
+        <location filename="../../app/ui/failure_text.py" line="102"/>
         <source>You left the line: your turn did not come in time.</source>
         <translation>已退出排队：等待时间过长，仍未轮到你。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="100"/>
+        <location filename="../../app/ui/failure_text.py" line="104"/>
         <source>You left the line: someone with priority took your place.</source>
         <translation>已退出排队：你的位置被优先级更高的用户占用。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="102"/>
+        <location filename="../../app/ui/failure_text.py" line="106"/>
         <source>You left the line.</source>
         <translation>已退出排队。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="104"/>
+        <location filename="../../app/ui/failure_text.py" line="108"/>
         <source>The server answered with TLS: this port requires an encrypted connection.</source>
         <translation>服务器以 TLS 应答：此端口需要加密连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="107"/>
+        <location filename="../../app/ui/failure_text.py" line="111"/>
         <source>The server closed the connection before any answer (it may require an encrypted connection).</source>
         <translation>服务器未作任何应答就关闭了连接（它可能需要加密连接）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="110"/>
+        <location filename="../../app/ui/failure_text.py" line="114"/>
         <source>The connection to the server was lost.</source>
         <translation>与服务器的连接已断开。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="112"/>
+        <location filename="../../app/ui/failure_text.py" line="116"/>
         <source>The server sent an answer this program cannot read.</source>
         <translation>服务器发送了本程序无法读取的应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="114"/>
+        <location filename="../../app/ui/failure_text.py" line="118"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="116"/>
+        <location filename="../../app/ui/failure_text.py" line="120"/>
         <source>Join an interphone first.</source>
         <translation>请先加入一个对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="127"/>
+        <location filename="../../app/ui/failure_text.py" line="131"/>
         <source>The server did not accept the request</source>
         <translation>服务器不接受该请求</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="128"/>
+        <location filename="../../app/ui/failure_text.py" line="132"/>
         <source>Not signed in, or the sign-in was refused</source>
         <translation>未登录，或登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="130"/>
+        <location filename="../../app/ui/failure_text.py" line="134"/>
         <source>Not allowed</source>
         <translation>不允许</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="131"/>
+        <location filename="../../app/ui/failure_text.py" line="135"/>
         <source>You are not in that interphone</source>
         <translation>你不在该对讲中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="132"/>
+        <location filename="../../app/ui/failure_text.py" line="136"/>
         <source>Someone else is speaking</source>
         <translation>其他人正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="133"/>
+        <location filename="../../app/ui/failure_text.py" line="137"/>
         <source>The request is too large</source>
         <translation>请求过大</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="134"/>
+        <location filename="../../app/ui/failure_text.py" line="138"/>
         <source>Too many requests: wait a moment</source>
         <translation>请求过于频繁：请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="135"/>
+        <location filename="../../app/ui/failure_text.py" line="139"/>
         <source>The server had a fault</source>
         <translation>服务器出现故障</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="144"/>
+        <location filename="../../app/ui/failure_text.py" line="148"/>
         <source>%1 (error %2).</source>
         <translation>%1（错误 %2）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="145"/>
+        <location filename="../../app/ui/failure_text.py" line="149"/>
         <source>%1 (error %2): %3</source>
         <translation>%1（错误 %2）：%3</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="152"/>
+        <location filename="../../app/ui/failure_text.py" line="156"/>
         <source>the certificate is not the one you accepted: the server presented %1</source>
         <translation>证书与你之前接受的不一致：服务器出示的是 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="155"/>
+        <location filename="../../app/ui/failure_text.py" line="159"/>
         <source>the certificate&apos;s issuer is unknown (%1)</source>
         <translation>证书的签发者未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="157"/>
+        <location filename="../../app/ui/failure_text.py" line="161"/>
         <source>the certificate is for another name (%1)</source>
         <translation>证书上的名称与服务器地址不符（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="159"/>
+        <location filename="../../app/ui/failure_text.py" line="163"/>
         <source>the certificate was refused (%1)</source>
         <translation>证书被拒绝（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="161"/>
+        <location filename="../../app/ui/failure_text.py" line="165"/>
         <source>no TLS version in common with the server (%1)</source>
         <translation>与服务器没有共同支持的 TLS 版本（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="163"/>
+        <location filename="../../app/ui/failure_text.py" line="167"/>
         <source>the handshake failed (%1)</source>
         <translation>握手失败（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="169"/>
+        <location filename="../../app/ui/failure_text.py" line="173"/>
         <source>the certificate is not the one you accepted</source>
         <translation>证书与你之前接受的不一致</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="171"/>
+        <location filename="../../app/ui/failure_text.py" line="175"/>
         <source>the server sent no certificate</source>
         <translation>服务器没有发送证书</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="173"/>
+        <location filename="../../app/ui/failure_text.py" line="177"/>
         <source>the certificate has expired</source>
         <translation>证书已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="175"/>
+        <location filename="../../app/ui/failure_text.py" line="179"/>
         <source>the certificate is not valid yet (check this computer&apos;s clock)</source>
         <translation>证书尚未生效（请检查本机时钟）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="177"/>
+        <location filename="../../app/ui/failure_text.py" line="181"/>
         <source>the server does not speak TLS on this port</source>
         <translation>服务器在此端口上不支持 TLS</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="179"/>
+        <location filename="../../app/ui/failure_text.py" line="183"/>
         <source>the server does not speak TLS on this port (it answers in plain text: sign in without encryption)</source>
         <translation>服务器在此端口上不支持 TLS（它以明文应答：请不加密登录）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="182"/>
+        <location filename="../../app/ui/failure_text.py" line="186"/>
         <source>the server closed the connection during the handshake (it may not speak TLS on this port: try without encryption)</source>
         <translation>服务器在握手期间关闭了连接（它可能在此端口上不支持 TLS：请尝试不加密连接）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="185"/>
+        <location filename="../../app/ui/failure_text.py" line="189"/>
         <source>the handshake timed out</source>
         <translation>握手超时</translation>
     </message>
@@ -966,6 +1084,11 @@
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="416"/>
+        <source>Audio: simulated, no sound card (%1)</source>
+        <translation>音频：模拟，无声卡（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="418"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
@@ -1013,14 +1136,6 @@
         <location filename="../../app/ui/main_window.py" line="489"/>
         <source>Raise an &amp;emergency here</source>
         <translation>在此发起紧急呼叫(&amp;E)</translation>
-    </message>
-</context>
-<context>
-    <name>PreferencesController</name>
-    <message>
-        <location filename="../../app/ui/preferences.py" line="104"/>
-        <source>The audio device stopped working: %1</source>
-        <translation>音频设备已停止工作：%1</translation>
     </message>
 </context>
 <context>
@@ -1132,19 +1247,14 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="279"/>
+        <location filename="../../app/ui/runtime.py" line="286"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="329"/>
+        <location filename="../../app/ui/runtime.py" line="339"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/runtime.py" line="358"/>
-        <source>The audio device stopped working (%1). Reconnect it, then press Refresh in the settings.</source>
-        <translation>音频设备已停止工作（%1）。请重新连接设备，然后在设置中按“刷新”。</translation>
     </message>
 </context>
 <context>
@@ -1431,73 +1541,73 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="145"/>
+        <location filename="../../app/ui/talk_button.py" line="146"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="145"/>
+        <location filename="../../app/ui/talk_button.py" line="146"/>
         <source>or hold %1</source>
         <translation>或按住 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="148"/>
+        <location filename="../../app/ui/talk_button.py" line="149"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="151"/>
+        <location filename="../../app/ui/talk_button.py" line="152"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="154"/>
-        <location filename="../../app/ui/talk_button.py" line="159"/>
+        <location filename="../../app/ui/talk_button.py" line="155"/>
+        <location filename="../../app/ui/talk_button.py" line="160"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="159"/>
+        <location filename="../../app/ui/talk_button.py" line="160"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="161"/>
+        <location filename="../../app/ui/talk_button.py" line="162"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="161"/>
+        <location filename="../../app/ui/talk_button.py" line="162"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="162"/>
+        <location filename="../../app/ui/talk_button.py" line="163"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="165"/>
+        <location filename="../../app/ui/talk_button.py" line="166"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="167"/>
+        <location filename="../../app/ui/talk_button.py" line="168"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="168"/>
+        <location filename="../../app/ui/talk_button.py" line="169"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="310"/>
+        <location filename="../../app/ui/talk_button.py" line="329"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="312"/>
+        <location filename="../../app/ui/talk_button.py" line="331"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住 %1）</translation>
     </message>
