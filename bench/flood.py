@@ -245,7 +245,7 @@ class Talk:
     async def start(self) -> None:
         self.alice, self.bob = self._client("alice"), self._client("bob")
         received = self.received
-        self.bob.audio_sink = lambda _interphone, _uid, seq, _payload: received.add(seq)
+        self.bob.set_audio_sink(lambda _interphone, _uid, seq, _payload: received.add(seq))
         await self.alice.connect()
         await self.bob.connect()
         if MEDIA_AUTH not in self.alice.features or MEDIA_AUTH not in self.bob.features:

@@ -398,7 +398,7 @@ class _Peer:
             received.setdefault(seq, time.perf_counter())
             engine.receive_from_thread(uid, seq, payload)
 
-        self.client.audio_sink = sink
+        self.client.set_audio_sink(sink)
         # As the GUI's presenter: what our listeners lose sets our FEC (feedback extension).
         self.client.on_feedback = lambda notice: engine.report_listener_loss(
             notice.worst_pct, notice.p90_pct)

@@ -86,7 +86,7 @@ async def test_a_polled_client_hears_all_audio_before_the_speaker_change_that_fo
         await bob.join(G58)
         played: list[int] = []
         log: list[tuple[str, object]] = []
-        bob.audio_sink = lambda interphone, uid, seq, payload: played.append(seq)
+        bob.set_audio_sink(lambda interphone, uid, seq, payload: played.append(seq))
         bob.on_interphone_audio = lambda interphone, uid, seq, payload: log.append(
             ("audio", seq))
         unsubscribe = bob.model.subscribe(

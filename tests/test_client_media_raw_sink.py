@@ -1,5 +1,6 @@
-"""``InterphoneClient.raw_audio_sink``: the media endpoint's sink itself (the audio engine's
-``audio_sink``), called with the interphone's id as text instead of ``audio_sink``."""
+"""``InterphoneClient.set_audio_sink(sink, text_id_sink)``: the text-id sink is the media
+endpoint's sink itself (the audio engine's ``audio_sink``), called with the interphone's id
+as text instead of ``sink``."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ async def test_the_raw_sink_replaces_the_parsed_one_while_set(clients) -> None:
         await bob.join(G58)
         parsed: list[tuple[object, int]] = []
         raw: list[tuple[object, int, int]] = []
-        bob.audio_sink = lambda interphone, uid, seq, payload: parsed.append((interphone, seq))
-        bob.raw_audio_sink = lambda interphone, uid, seq, payload: raw.append(
-            (interphone, seq, threading.get_ident()))
+        def parsed_sink(interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
+            parsed.append((interphone, seq))
+
+        bob.set_audio_sink(parsed_sink, lambda interphone, uid, seq, payload: raw.append(
+            (interphone, seq, threading.get_ident())))
         assert await alice.talk_start()
         for _ in range(5):
             assert alice.send_audio(b"\xf8\xff\xfe")
@@ -33,7 +36,7 @@ async def test_the_raw_sink_replaces_the_parsed_one_while_set(clients) -> None:
             (str(G58), seq) for seq in range(5)]
         assert threading.get_ident() not in {thread for _, _, thread in raw}  # media thread
         assert parsed == []
-        bob.raw_audio_sink = None  # back to the parsed sink
+        bob.set_audio_sink(parsed_sink)  # back to the parsed sink
         for _ in range(3):
             assert alice.send_audio(b"\xf8\xff\xfe")
         await wait_until(lambda: len(parsed) == 3, what="the parsed sink again")

@@ -1,6 +1,6 @@
 """The UDP media side of :class:`~app.client.client.InterphoneClient`: opening the
 :class:`~app.client.media.MediaEndpoint` for each connection, sending audio while granted,
-handing received audio to ``on_audio`` / ``on_interphone_audio`` / ``audio_sink``, voice
+handing received audio to ``on_audio`` / ``on_interphone_audio`` / the audio sink, voice
 keys (extension media-auth) and the loss measured per speaker.
 
 A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it uses.
@@ -39,7 +39,7 @@ class ClientMedia(ClientCore):
 
     _audio_sink: InterphoneAudio | None
     _audio_polled: bool = False  # (set per instance by the audio_polled setter)
-    _raw_audio_sink: InterphoneAudioCallback | None = None  # (set by its setter)
+    _text_id_sink: InterphoneAudioCallback | None = None  # (set by set_audio_sink)
     _audio_ids: dict[str, InterphoneId]
     _media_addr: tuple[str, int] | None
 
@@ -88,39 +88,32 @@ class ClientMedia(ClientCore):
 
     @property
     def audio_sink(self) -> InterphoneAudio | None:
+        """The sink :meth:`set_audio_sink` installed (None: none)."""
+        return self._audio_sink
+
+    def set_audio_sink(self, sink: InterphoneAudio | None,
+                       text_id_sink: InterphoneAudioCallback | None = None) -> None:
         """``sink(interphone, uid, seq, opus_packet)`` called for every audio packet in the
         media receive thread, before the loop hears of it (see :mod:`app.client.media`):
         it must be thread-safe (the mixer's ``receive`` is). While one is set,
         ``on_audio``/``on_interphone_audio`` are still called for every packet, in order,
-        on the loop, but in batches (about every 0.25 s): use the sink to play."""
-        return self._audio_sink
+        on the loop, but in batches (about every 0.25 s): use the sink to play. None: no
+        sink.
 
-    @audio_sink.setter
-    def audio_sink(self, sink: InterphoneAudio | None) -> None:
+        ``text_id_sink``, when given, is the same sink taking the interphone's id as its
+        text (``str`` of the :class:`InterphoneId`), e.g. :meth:`AudioEngine.audio_sink
+        <app.audio.pipeline.AudioEngine.audio_sink>`: it becomes the media endpoint's sink
+        itself, no layer per packet in between, and is called instead of ``sink``."""
         self._audio_sink = sink
-        if self._media is not None:
-            self._media.audio_sink = self._endpoint_sink()
-
-    @property
-    def raw_audio_sink(self) -> InterphoneAudioCallback | None:
-        """:attr:`audio_sink` with the interphone's id as its text (``str`` of the
-        :class:`InterphoneId`), e.g. :meth:`AudioEngine.audio_sink <app.audio.pipeline.
-        AudioEngine.audio_sink>`: it becomes the media endpoint's sink itself, no layer
-        per packet in between. While set, it is called instead of :attr:`audio_sink`
-        (which may stay set, for when this one is cleared)."""
-        return self._raw_audio_sink
-
-    @raw_audio_sink.setter
-    def raw_audio_sink(self, sink: InterphoneAudioCallback | None) -> None:
-        self._raw_audio_sink = sink
+        self._text_id_sink = text_id_sink
         if self._media is not None:
             self._media.audio_sink = self._endpoint_sink()
 
     def _endpoint_sink(self) -> InterphoneAudioCallback | None:
-        """The media endpoint's ``audio_sink``: the raw sink, else one that hands
+        """The media endpoint's ``audio_sink``: the text-id sink, else one that hands
         :attr:`audio_sink` the parsed interphone id, else none."""
-        if self._raw_audio_sink is not None:
-            return self._raw_audio_sink
+        if self._text_id_sink is not None:
+            return self._text_id_sink
         return self._sink_media_audio if self._audio_sink is not None else None
 
     @property

@@ -127,8 +127,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         client.on_feedback = self._on_feedback
         self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
-        client.audio_sink = self._play_audio  # the media thread feeds the mixer directly
-        client.raw_audio_sink = getattr(audio, "audio_sink", None)  # the engine's: no layer
+        # The media thread feeds the mixer directly, through the engine's own sink if it
+        # has one (no layer per packet).
+        client.set_audio_sink(self._play_audio, getattr(audio, "audio_sink", None))
         window.talk_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
@@ -432,8 +433,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if self.client.on_feedback == self._on_feedback:
             self.client.on_feedback = None
         if self.client.audio_sink == self._play_audio:
-            self.client.audio_sink = None
-            self.client.raw_audio_sink = None
+            self.client.set_audio_sink(None)
         self._stop_transmitting()
         await self.talk.close()
         await self.tasks.close()

@@ -169,7 +169,7 @@ class PresenterAudio(PresenterCore):
         self._stop_transmitting()
         self.audio = audio
         if self.client.audio_sink == self._play_audio:  # the engine's own sink, or ours
-            self.client.raw_audio_sink = getattr(audio, "audio_sink", None)
+            self.client.set_audio_sink(self._play_audio, getattr(audio, "audio_sink", None))
         if audio is not None:
             audio.set_volume(self.settings.volume / 100)
             audio.set_muted(self.settings.muted)
