@@ -7,9 +7,9 @@ reading of a sealed audio datagram (app/client/media_auth.py: sliced, not parsed
 from __future__ import annotations
 
 import struct
-import zlib
 
 import pytest
+from hot_path_cases import FRAMES, ID, LONG_ID, NAMES, REFUSED_FRAMES, malformed, recrc
 
 from app.client.media_auth import ClientMediaAuth, HeardAudio
 from app.protocol.errors import PacketError
@@ -25,7 +25,6 @@ from app.protocol.media_crypto import (
     seal_audio,
 )
 
-ID = "group_58"
 SERVER = ("192.0.2.10", 9400)
 KEY = MediaKey(7, bytes(range(KEY_BYTES)))
 
@@ -51,29 +50,23 @@ def _reference(data: bytes) -> HeardAudio | None:
     return HeardAudio(packet.id, packet.uid, packet.grant, packet.seq, frame)
 
 
-def _recrc(body: bytes) -> bytes:
-    return struct.pack(">I", zlib.crc32(body)) + body
-
-
-@pytest.mark.parametrize("interphone_id, uid", [(ID, "bob"), ("chat_a.b:c@d", "x" * 64),
-                                                 ("discuss_é", "b-o_b")])
+@pytest.mark.parametrize("interphone_id, uid", NAMES)
 def test_the_sealer_packs_byte_for_byte_what_seal_audio_packs(interphone_id: str,
                                                               uid: str) -> None:
     sealer = AudioSealer(KEY, interphone_id, uid, 4242)
-    for seq, opus in [(0, b"\xf8\xff\xfe"), (1, b""), (2, bytes(1275)),
-                      (0xFFFFFFFF, b"last")]:
+    for seq, opus in FRAMES:
         assert sealer.seal(seq, opus) == seal_audio(KEY, interphone_id, uid, 4242, seq, opus)
 
 
 def test_the_sealer_refuses_what_seal_audio_refuses() -> None:
     sealer = AudioSealer(KEY, ID, "bob", 1)
-    for seq, opus in [(0, bytes(1276)), (-1, b"x"), (1 << 32, b"x")]:
+    for seq, opus in REFUSED_FRAMES:
         with pytest.raises(ValueError):
             seal_audio(KEY, ID, "bob", 1, seq, opus)
         with pytest.raises(ValueError):
             sealer.seal(seq, opus)
     with pytest.raises(ValueError):  # a packet over the datagram limit (a long id)
-        AudioSealer(KEY, "group_" + "x" * 200, "bob", 1).seal(0, bytes(1275))
+        AudioSealer(KEY, LONG_ID, "bob", 1).seal(0, bytes(1275))
 
 
 def test_a_client_seals_with_the_current_grant_and_key() -> None:
@@ -95,23 +88,15 @@ def test_a_client_seals_with_the_current_grant_and_key() -> None:
 def _variants() -> list[bytes]:
     good = seal_audio(KEY, ID, "bob", 5, 0, b"\xf8\xff\xfe")
     body = good[4:]
-    id_end = 12 + len(ID)
     return [
         good,
         seal_audio(KEY, ID, "alice", 5, 1, b"own echo"),
         seal_audio(KEY, "group_9", "bob", 5, 2, b"no key for it"),
         seal_audio(MediaKey(7, bytes(KEY_BYTES)), ID, "bob", 5, 3, b"forged"),
         good[:-1],  # bad crc
-        _recrc(body[:-1]),  # truncated
-        _recrc(body + b"\x00"),  # trailing byte
+        *malformed(good),
         good[:8],  # a type and nothing else
-        _recrc(body[:4] + struct.pack(">I", 10_000) + body[8:]),  # id length past the end
-        _recrc(body[:id_end - 4] + struct.pack(">I", 9) + b"bad name!"
-               + body[id_end - 4 + 4 + 3:]),  # a uid that is not a name (same length)
-        _recrc(body[:id_end - 4] + struct.pack(">I", 3) + b"\xff\xfe\xfd"
-               + body[id_end - 4 + 4 + 3:]),  # a uid that is not UTF-8
-        _recrc(body[:8] + b"\xff" + body[9:]),  # an id that is not UTF-8
-        _recrc(body[:-23] + struct.pack(">I", 15) + body[-15:]),  # shorter than a tag
+        recrc(body[:-23] + struct.pack(">I", 15) + body[-15:]),  # shorter than a tag
     ]
 
 
