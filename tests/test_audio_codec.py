@@ -165,6 +165,29 @@ def test_without_expected_loss_fec_carries_nothing(speech: np.ndarray) -> None:
     assert fec == pytest.approx(plc, abs=0.02)
 
 
+def _bands(packets: list[bytes]) -> set[str]:
+    """The coded band of each packet, from its TOC byte's configuration (RFC 6716 §3.1)."""
+    names = {**dict.fromkeys(range(0, 4), "narrowband"), **dict.fromkeys(range(4, 8), "mediumband"),
+             **dict.fromkeys(range(8, 12), "wideband"), 12: "superwideband", 13: "superwideband",
+             14: "fullband", 15: "fullband", **dict.fromkeys(range(16, 20), "narrowband"),
+             **dict.fromkeys(range(20, 24), "wideband"),
+             **dict.fromkeys(range(24, 28), "superwideband"),
+             **dict.fromkeys(range(28, 32), "fullband")}
+    return {names[packet[0] >> 3] for packet in packets}
+
+
+def test_speech_is_coded_wideband_by_default_and_fullband_when_asked(speech: np.ndarray) -> None:
+    """The default caps the band at 8 kHz (SILK wideband at 24 kbit/s); Opus left to
+    itself codes this speech up to 20 kHz."""
+    with OpusEncoder(20) as enc:
+        assert enc.max_bandwidth == "wideband"
+        assert _bands(encode_all(enc, speech)) == {"wideband"}
+    with OpusEncoder(20, max_bandwidth="fullband") as enc:
+        assert "fullband" in _bands(encode_all(enc, speech))
+    with pytest.raises(CodecError, match="unknown Opus bandwidth"):
+        OpusEncoder(20, max_bandwidth="hifi")
+
+
 def test_no_errors_printed_at_interpreter_exit() -> None:
     code = (
         "from app.audio.codec import OpusEncoder, OpusDecoder\n"

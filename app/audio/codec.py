@@ -25,6 +25,7 @@ from app.audio.constants import (
     CHANNELS,
     DEFAULT_BITRATE,
     DEFAULT_FRAME_MS,
+    DEFAULT_MAX_BANDWIDTH,
     MAX_OPUS_PACKET,
     SAMPLE_RATE,
     frame_samples,
@@ -49,6 +50,14 @@ _INT16_SCALE = 32767.0
 _ALLOWED_SAMPLES = frozenset(frame_samples(ms) for ms in ALLOWED_FRAME_MS)
 _INT16_PTR = ctypes.POINTER(ctypes.c_int16)
 _FLOAT_PTR = ctypes.POINTER(ctypes.c_float)
+
+OPUS_BANDWIDTHS: dict[str, int] = {  # OPUS_BANDWIDTH_* of libopus's opus_defines.h
+    "narrowband": 1101,  # 4 kHz
+    "mediumband": 1102,  # 6 kHz
+    "wideband": 1103,  # 8 kHz
+    "superwideband": 1104,  # 12 kHz
+    "fullband": 1105,  # 20 kHz
+}
 
 
 class CodecError(ValueError):
@@ -180,8 +189,12 @@ class OpusEncoder:
         bitrate: int = DEFAULT_BITRATE,
         fec: bool = True,
         expected_loss_pct: int = 0,
+        max_bandwidth: str = DEFAULT_MAX_BANDWIDTH,
     ) -> None:
         _require_opus()
+        if max_bandwidth not in OPUS_BANDWIDTHS:
+            raise CodecError(f"unknown Opus bandwidth {max_bandwidth!r} "
+                             f"(one of {', '.join(OPUS_BANDWIDTHS)})")
         self._frame_ms = frame_ms
         self._frame_samples = frame_samples(frame_ms)
         self._expected_loss = _check_loss(expected_loss_pct)
@@ -194,14 +207,16 @@ class OpusEncoder:
         self._finalizer = weakref.finalize(self, _destroy, _enc.destroy, state, self._alive)
         self._ctl(_ctl.set_bitrate, int(bitrate))
         self._ctl(_ctl.set_inband_fec, 1 if fec else 0)
+        self._ctl(_ctl.set_max_bandwidth, OPUS_BANDWIDTHS[max_bandwidth])
+        self.max_bandwidth = max_bandwidth
         self._ctl(_ctl.set_packet_loss_perc, self._expected_loss)
         self._lookahead = int(self._ctl(_ctl.get_lookahead))
         self._out = ctypes.create_string_buffer(MAX_OPUS_PACKET)
         self._pcm = np.empty(self._frame_samples, dtype=np.float32)  # the frame, clipped
         self._pcm_ptr = self._pcm.ctypes.data_as(_FLOAT_PTR)  # made once, not per frame
         logger.debug(
-            "Opus encoder %d ms, %d bit/s, fec=%s, loss=%d%%, lookahead=%d",
-            frame_ms, bitrate, fec, self._expected_loss, self._lookahead,
+            "Opus encoder %d ms, %d bit/s, %s at most, fec=%s, loss=%d%%, lookahead=%d",
+            frame_ms, bitrate, max_bandwidth, fec, self._expected_loss, self._lookahead,
         )
 
     @property
