@@ -70,14 +70,33 @@ def test_silent_talker_without_end_is_dropped_when_stale(packets: list[bytes]) -
 
 
 def test_a_new_utterance_revives_an_ending_talker(packets: list[bytes]) -> None:
+    """The same talker speaks again (its seq restarts at 0): the stream is not dropped
+    when the first utterance has drained."""
     clock = Clock()
     mixer = PlaybackMixer(clock=clock)
-    mixer.receive("alice", 0, packets[0])
+    for k in range(3):
+        mixer.receive("alice", k, packets[k])
     mixer.end_utterance("alice")
-    mixer.receive("alice", 1, packets[1])
-    for _ in range(2):
+    mixer.receive("alice", 0, packets[3])
+    for _ in range(10):
         block(mixer, clock)
     assert mixer.talkers() == ["alice"]
+
+
+def test_a_late_packet_of_an_ending_utterance_is_played_and_the_stream_still_ends(
+        packets: list[bytes]) -> None:
+    """The utterance's last packet can come after its end (the floor's end travels on
+    TCP, audio on UDP): it is played, and the stream is dropped once drained, so the
+    output does not run on until the talker is stale."""
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    for k in range(3):
+        mixer.receive("alice", k, packets[k])
+    mixer.end_utterance("alice")
+    mixer.receive("alice", 3, packets[3])
+    heard = [np.any(block(mixer, clock)) for _ in range(10)]
+    assert heard[:4] == [True] * 4  # the late packet's frame is played too
+    assert mixer.talkers() == [] and mixer.idle
 
 
 def test_overlapping_tones_and_clipping() -> None:

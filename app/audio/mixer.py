@@ -57,6 +57,7 @@ class _Talker:
     last_packet: float
     ending: bool = False
     gain: float = 1.0
+    highest_seq: int = -1  # of its current utterance
 
 
 @dataclass(slots=True)
@@ -124,7 +125,15 @@ class PlaybackMixer:
                 self._talkers[key] = talker
                 self._loud = self._loud or talker.gain > 1.0
                 self._refresh_solo()
-            talker.ending = False
+            if talker.ending and seq <= talker.highest_seq:
+                # a new utterance (its seq restarts at 0, PROTOCOL.md §5): not ending
+                talker.ending = False
+                talker.highest_seq = -1
+            # else, while ending: the ending utterance's last packets, which can come
+            # after the floor's end (UDP and TCP are not ordered): played, and the stream
+            # still ends when drained (not kept, and the output running, until stale)
+            if seq > talker.highest_seq:
+                talker.highest_seq = seq
             talker.last_packet = now
             talker.stream.put(seq, payload, now)
             self.frames_received += 1
