@@ -1,12 +1,15 @@
 """The listening path's CPU in two worktrees at once (A/B under the same machine load).
 
     python bench/listen_ab.py /work/main /work/wt/out6 [--rounds 8] [--seconds 15]
+    python bench/listen_ab.py /work/main /work/main --bands fullband wideband
 
 Each round starts one listener process per worktree, with that worktree's own
 ``.venv/bin/python`` (so ``app`` is that worktree's code), at the same time; one sender
-paces the same Opus packets (speech-like, 20 ms) to both over loopback. A listener is the
-product's playback path without the GUI: ``AudioEngine`` on the simulated sound card
-(on demand: the output alone runs, 5 ms blocks) and a receive thread named ``media-rx``
+paces the same Opus packets (speech-like, 20 ms) to both over loopback (``--bands``:
+each side's packets coded up to its own band, e.g. the same worktree twice to see what
+the band costs a listener). A listener is the product's playback path without the GUI:
+``AudioEngine`` on the simulated sound card (on demand: the output alone runs, in the
+engine's output blocks) and a receive thread named ``media-rx``
 handing each datagram to ``AudioEngine.receive_from_thread``, as the app's media thread
 does. Each listener reports its process CPU and, per thread, CPU % of a core, times
 scheduled in a second and µs per wake-up (``/proc/self/task/*/schedstat``) over the
@@ -86,22 +89,30 @@ def listener(seconds: float) -> None:
     os._exit(0)  # the daemon threads and the clocked card need no goodbye
 
 
-def _packets() -> list[bytes]:
+def _packets(band: str | None = None) -> list[bytes]:
+    """Speech-like 20 ms packets at 24 kbit/s, coded up to ``band`` (None: the encoder's
+    default)."""
     from cpu import speech_like
 
     from app.audio.codec import OpusEncoder
+    from app.audio.constants import DEFAULT_MAX_BANDWIDTH
 
     signal = speech_like(10.0)
-    with OpusEncoder(20, 24000, fec=True) as encoder:
+    with OpusEncoder(20, 24000, fec=True,
+                     max_bandwidth=band or DEFAULT_MAX_BANDWIDTH) as encoder:
         return [encoder.encode(signal[i * 960:(i + 1) * 960])
                 for i in range(len(signal) // 960)]
 
 
-def one_round(trees: list[str], seconds: float, packets: list[bytes]) -> dict[str, Any]:
-    procs = {tree: subprocess.Popen(
+def one_round(sides: list[tuple[str, str]], seconds: float,
+              packets: dict[str, list[bytes]]) -> dict[str, Any]:
+    """One listener per (side, tree), started together; ``packets[side]`` is what that
+    side's listener receives. Returns each side's figures."""
+    procs = {side: subprocess.Popen(
         [str(Path(tree) / ".venv" / "bin" / "python"), __file__, "--role", "listener",
          "--seconds", str(seconds)], stdout=subprocess.PIPE, text=True, cwd="/")
-        for tree in trees}
+        for side, tree in sides}
+    trees = list(procs)
     try:
         ports = {}
         for tree, proc in procs.items():
@@ -111,9 +122,10 @@ def one_round(trees: list[str], seconds: float, packets: list[bytes]) -> dict[st
         start, count = time.monotonic(), 0
         while any(p.poll() is None for p in procs.values()) \
                 and count < (seconds + WARMUP_S + 5) * 50:
-            datagram = count.to_bytes(4, "big") + packets[count % len(packets)]
-            for tree in trees:
-                sender.sendto(datagram, ("127.0.0.1", ports[tree]))
+            for side in trees:
+                stream = packets[side]
+                datagram = count.to_bytes(4, "big") + stream[count % len(stream)]
+                sender.sendto(datagram, ("127.0.0.1", ports[side]))
             count += 1
             delay = start + count * 0.02 - time.monotonic()
             if delay > 0:
@@ -134,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("trees", nargs="*", help="worktree A and worktree B")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--bands", nargs=2, metavar=("BAND_A", "BAND_B"),
+                        help="the Opus band each side's packets are coded up to (e.g. "
+                             "fullband wideband, with the same worktree twice: what the "
+                             "band costs the listener); default: the encoder's default")
     parser.add_argument("--role", choices=["listener"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role == "listener":
@@ -141,16 +157,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if len(args.trees) != 2:
         parser.error("give two worktrees")
-    a, b = args.trees
-    packets = _packets()
+    tree_a, tree_b = args.trees
+    band_a, band_b = args.bands or (None, None)
+    packets = {"A": _packets(band_a), "B": _packets(band_b)}
+    a, b = "A", "B"
     rounds = []
     for number in range(args.rounds):
-        order = [a, b] if number % 2 == 0 else [b, a]
+        order = [(a, tree_a), (b, tree_b)] if number % 2 == 0 else [(b, tree_b), (a, tree_a)]
         result = one_round(order, args.seconds, packets)
         rounds.append(result)
-        print(json.dumps({"round": number, "first": order[0], "A": result[a],
+        print(json.dumps({"round": number, "first": order[0][1], "A": result[a],
                           "B": result[b], "loadavg_1m": os.getloadavg()[0]}), flush=True)
-    summary: dict[str, Any] = {"bench": "listen_ab", "A": a, "B": b, "rounds": args.rounds,
+    summary: dict[str, Any] = {"bench": "listen_ab", "A": tree_a, "B": tree_b,
+                               "bands": [band_a, band_b], "rounds": args.rounds,
                                "seconds": args.seconds}
     for key in ("cpu_pct", *THREADS):
         def value(result: dict[str, Any], key: str = key) -> float:
