@@ -28,8 +28,6 @@ from _common import emit, machine
 
 from app.protocol.media_crypto import (
     AuthRecvBegin,
-    InterphoneKeys,
-    ListenerKeys,
     RecvBeginVerifier,
     SealedAudio,
     media_packet_type,
@@ -38,6 +36,7 @@ from app.protocol.media_crypto import (
     peek_sealed_route,
     seal_audio,
 )
+from app.protocol.media_keys import InterphoneKeys, ListenerKeys
 from app.protocol.udp import AudioPacket, parse_packet, peek_route
 
 ID, UID = "group_58", "alice"

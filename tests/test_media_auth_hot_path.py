@@ -16,7 +16,6 @@ from app.protocol.errors import PacketError
 from app.protocol.media_crypto import (
     KEY_BYTES,
     AudioSealer,
-    ListenerKeys,
     MediaKey,
     SealedAudio,
     encode_b64,
@@ -24,6 +23,7 @@ from app.protocol.media_crypto import (
     parse_media_packet,
     seal_audio,
 )
+from app.protocol.media_keys import ListenerKeys
 
 SERVER = ("192.0.2.10", 9400)
 KEY = MediaKey(7, bytes(range(KEY_BYTES)))

@@ -15,14 +15,11 @@ from app.protocol.media_crypto import (
     KEY_BYTES,
     SECRET_BYTES,
     AuthRecvBegin,
-    InterphoneKeys,
-    ListenerKeys,
     MediaAuthError,
     MediaKey,
     MediaPacketType,
     RecvBeginSigner,
     RecvBeginVerifier,
-    ReplayWindow,
     SealedAudio,
     decode_b64,
     encode_b64,
@@ -33,6 +30,7 @@ from app.protocol.media_crypto import (
     peek_sealed_route,
     seal_audio,
 )
+from app.protocol.media_keys import InterphoneKeys, ListenerKeys, ReplayWindow
 from app.protocol.udp import AudioPacket, RecvBeginPacket
 
 ID = "group_58"

@@ -9,12 +9,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
-from app.protocol.media_crypto import (
-    InterphoneKeys,
-    RecvBeginVerifier,
-    encode_b64,
-    new_secret,
-)
+from app.protocol.media_crypto import RecvBeginVerifier, encode_b64, new_secret
+from app.protocol.media_keys import InterphoneKeys
 from app.server.addr_limits import RecvBeginBuckets
 from app.server.media_gate import SealedMediaGate
 

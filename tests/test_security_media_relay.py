@@ -14,8 +14,6 @@ import pytest
 
 from app.protocol.media_crypto import (
     AuthRecvBegin,
-    InterphoneKeys,
-    ListenerKeys,
     RecvBeginSigner,
     RecvBeginVerifier,
     SealedAudio,
@@ -23,6 +21,7 @@ from app.protocol.media_crypto import (
     parse_media_packet,
     seal_audio,
 )
+from app.protocol.media_keys import InterphoneKeys, ListenerKeys
 from app.protocol.udp import AudioPacket
 from app.server.addr_limits import RecvBeginBuckets
 from app.server.media_gate import (

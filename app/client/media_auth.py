@@ -30,7 +30,6 @@ from app.protocol.media_crypto import (
     TAG_BYTES,
     AudioSealer,
     AuthRecvBegin,
-    ListenerKeys,
     MediaKey,
     MediaPacketType,
     RecvBeginSigner,
@@ -39,6 +38,7 @@ from app.protocol.media_crypto import (
     media_packet_type,
     parse_media_packet,
 )
+from app.protocol.media_keys import ListenerKeys
 from app.protocol.udp import RouteCache, route_offsets
 
 Address = tuple[str, int]

@@ -1,7 +1,7 @@
 """media-auth voice keys on several nodes: one key per (interphone, epoch) for the cluster.
 
 Every node applies the shared log in one order, so its epochs and grant numbers
-(:class:`~app.protocol.media_crypto.InterphoneKeys` counters, advanced only while an
+(:class:`~app.protocol.media_keys.InterphoneKeys` counters, advanced only while an
 entry is applied) are the same on every node. What each node cannot draw on its own is
 the key: it is derived instead, from a **cluster secret** stored once in the store
 (``SET NX``, so the first node decides it and every other reads it) with HKDF-SHA256
@@ -35,7 +35,7 @@ def derive_key(secret: bytes, log_id: str, interphone_id: str, epoch: int) -> by
 
 
 class ClusterKeySource:
-    """The ``derive`` of a node's :class:`~app.protocol.media_crypto.InterphoneKeys`:
+    """The ``derive`` of a node's :class:`~app.protocol.media_keys.InterphoneKeys`:
     :attr:`entry` is the log entry being applied (set by the replica before each one)."""
 
     def __init__(self, secret: bytes) -> None:

@@ -21,13 +21,13 @@ from app.protocol.errors import PacketError
 from app.protocol.media_crypto import (
     FEATURE,
     AuthRecvBegin,
-    InterphoneKeys,
     MediaPacketType,
     RecvBeginVerifier,
     media_packet_type,
     parse_media_packet,
     peek_sealed_route,
 )
+from app.protocol.media_keys import InterphoneKeys
 from app.server.addr_limits import RecvBeginBuckets
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,8 @@ from app.protocol.errors import ErrCode
 from app.protocol.features import COALESCE, EMERGENCY, KNOWN_FEATURES
 from app.protocol.ids import InterphoneId
 from app.protocol.limits import MAX_FRAME
-from app.protocol.media_crypto import FEATURE, InterphoneKeys
+from app.protocol.media_crypto import FEATURE
+from app.protocol.media_keys import InterphoneKeys
 from app.protocol.messages import (
     Body,
     EmergencyRequest,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.protocol.ids import InterphoneId
-from app.protocol.media_crypto import InterphoneKeys
+from app.protocol.media_keys import InterphoneKeys
 from app.server.addr_limits import ConnectionLimits, RefusalLog
 from app.server.coalesce import Coalescer
 from app.server.directory import Directory
