@@ -329,5 +329,4 @@ def open_audio(send_frame: Callable[[bytes], object], *, frame_ms: int, bitrate:
     clocked = ClockedBackend(voice, collect_output=False)
     engine = AudioEngine(clocked, frame_ms, bitrate, send, loop, on_demand=True)
     engine.start()
-    note = str(refusal) if refusal is not None else "no sound card"
-    return EngineAudio(engine, note, voice, refusal)
+    return EngineAudio(engine, "no sound card", voice, refusal)
