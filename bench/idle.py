@@ -10,6 +10,9 @@ app process's own ``time.process_time()`` (every thread) after a warm-up:
 - ``idle_cpu_pct``: nobody talking (target <= 0.5 % of a core);
 - ``listen_cpu_pct``: one speaker (another process, speech-like signal) talking into the
   joined interphone (target <= 3 %);
+- ``listen_hidden_cpu_pct``: the same speaker with the window hidden to the tray (the app
+  in the background): its meters and clocks wait, the audio and the quality reports go on
+  (no target of its own; the target is ``listen_cpu_pct``'s, with the window shown);
 - ``talk_cpu_pct``: the app holds the talk key and transmits (target <= 4 %);
 - ``press_to_packet_p95_ms``: the talk key goes down (the global key's path) -> the first
   Opus packet handed to the socket, the floor request and opening the input included
@@ -247,13 +250,21 @@ async def _drive(runtime: Any, port: int, seconds: float, warmup: float,
     listen_wakes: dict[str, list[float]] = {}
     result["listen_threads_cpu_pct"] = listen_threads
     result["listen_threads_wakes_per_s_us_each"] = listen_wakes
+    hidden_threads: dict[str, float] = {}
+    hidden_wakes: dict[str, list[float]] = {}
     talker = subprocess.Popen([sys.executable, __file__, "--role", "talker", "--port",
                                str(port), "--interphone", last,
-                               "--seconds", str(seconds + warmup + 3)], cwd=ROOT)
+                               "--seconds", str(2 * seconds + warmup + 5)], cwd=ROOT)
     try:
         await _until(lambda: sum(runtime.presenter.received.values()) > 0, 15)
         await asyncio.sleep(1.0)
         result["listen_cpu_pct"] = await _cpu_pct(seconds, listen_threads, listen_wakes)
+        window.hide()  # to the tray
+        await asyncio.sleep(1.0)
+        result["listen_hidden_cpu_pct"] = await _cpu_pct(seconds, hidden_threads, hidden_wakes)
+        result["listen_hidden_threads_cpu_pct"] = hidden_threads
+        result["listen_hidden_threads_wakes_per_s_us_each"] = hidden_wakes
+        window.show()
     finally:
         talker.terminate()
         talker.wait(10)

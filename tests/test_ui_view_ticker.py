@@ -11,7 +11,12 @@ from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from test_ui_support import close_session, open_session, run, until
 
 from app.ui.interphone_panel import CLOCK_PERIOD_MS, InterphonePanel
-from app.ui.presenter_audio import AUDIO_POLL_S, AUDIO_TICK_MS, SPEAKER_TICK_MS
+from app.ui.presenter_audio import (
+    AUDIO_POLL_S,
+    AUDIO_TICK_MS,
+    AUDIO_WORK_TICK_MS,
+    SPEAKER_TICK_MS,
+)
 from app.ui.talk_button import TalkButton
 from app.ui.view_ticker import BASE_MS, ViewTicker
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
@@ -261,9 +266,10 @@ def test_the_presenter_ticks_with_the_stream_and_takes_the_audio_at_its_tick(qlo
     run(qloop, scenario(), timeout=20)
 
 
-def test_the_received_audio_is_taken_every_fifth_tick(qloop, server, settings) -> None:
-    """The meters move at every tick; the received audio's bookkeeping waits for every
-    ``AUDIO_POLL_S`` (the engine plays it meanwhile, from the receive thread)."""
+def test_the_received_audio_is_taken_every_other_work_tick(qloop, server, settings) -> None:
+    """The meters move at every view tick; the received audio's bookkeeping waits for the
+    work tick after ``AUDIO_POLL_S`` (the engine plays it meanwhile, from the receive
+    thread); the quality reports look at each work tick."""
     async def scenario() -> None:
         ui = await open_session(server, settings)
         try:
@@ -271,18 +277,112 @@ def test_the_received_audio_is_taken_every_fifth_tick(qloop, server, settings) -
             presenter.set_level_polling(True)
             assert client.audio_polled
             polls: list[float] = []
-            real_poll = client.poll_audio
+            looks: list[float] = []
+            real_poll, real_look = client.poll_audio, presenter._reporter.tick
             client.poll_audio = lambda: (polls.append(now), real_poll())  # type: ignore
+            presenter._reporter.tick = lambda at: (looks.append(at), real_look(at))[1]
             start = time.monotonic() + 1.0
-            ticks = [start + k * AUDIO_TICK_MS / 1000 for k in range(11)]
+            for k in range(10):
+                presenter._audio_tick(start + k * AUDIO_TICK_MS / 1000)
+            assert polls == [] and looks == []  # not the view's work
+            ticks = [start + k * AUDIO_WORK_TICK_MS / 1000 for k in range(5)]
             for now in ticks:
-                presenter._audio_tick(now)
+                presenter._audio_work_tick(now)
             assert AUDIO_POLL_S == 0.5
-            assert polls == [ticks[0], ticks[5], ticks[10]]
+            assert polls == [ticks[0], ticks[2], ticks[4]]
+            assert looks == ticks
         finally:
             await close_session(ui)
 
     run(qloop, scenario(), timeout=20)
+
+
+def test_view_updates_wait_off_screen_and_run_when_shown_again(qapp) -> None:
+    clock = Clock()
+    ticker = ViewTicker(clock=clock)
+    calls: dict[str, list[float]] = {"view": [], "work": []}
+
+    def view(now: float) -> None:
+        calls["view"].append(now)
+
+    def work(now: float) -> None:
+        calls["work"].append(now)
+
+    ticker.subscribe(view, BASE_MS)
+    ticker.subscribe(work, 300, while_hidden=True)
+    assert ticker.shown and ticker.interval_ms == BASE_MS
+    ticker.set_shown(False)
+    assert ticker.interval_ms == 300  # only the work wakes the thread
+    for _ in range(9):
+        clock.now += 0.1
+        ticker.tick()
+    assert calls["view"] == []
+    assert len(calls["work"]) == 3
+    clock.now += 0.05
+    ticker.set_shown(True)  # shown again: the view is brought up to date at once
+    assert calls["view"] == [clock.now]
+    assert ticker.interval_ms == BASE_MS
+    clock.now += 0.1
+    ticker.tick()
+    assert len(calls["view"]) == 2
+    ticker.set_shown(False)
+    ticker.unsubscribe(work)
+    assert not ticker.running  # a view alone, off screen: no timer at all
+    ticker.set_shown(True)
+    assert ticker.running and len(calls["view"]) == 3
+
+
+def test_the_window_off_screen_stops_the_meters_but_not_the_reports(qloop, server,
+                                                                   settings) -> None:
+    """Hidden to the tray or minimized: no meter or clock work, the quality reports and
+    the received audio's bookkeeping go on; shown again, the meters are current at once."""
+    async def scenario() -> None:
+        ui = await open_session(server, settings)
+        try:
+            presenter, window, audio = ui.presenter, ui.window, ui.audio
+            ticker = window.panel.ticker
+            presenter.set_level_polling(True)
+            assert ticker.shown and ticker.interval_ms == AUDIO_TICK_MS
+            window.hide()
+            assert not ticker.shown
+            assert ticker.interval_ms == AUDIO_WORK_TICK_MS
+            levels: list[tuple[float, float]] = []
+            real_set = window.audio_bar.set_levels
+            window.audio_bar.set_levels = lambda i, o: (levels.append((i, o)), real_set(i, o))
+            looks: list[float] = []
+            real_look = presenter._reporter.tick
+            presenter._reporter.tick = lambda at: (looks.append(at), real_look(at))[1]
+            audio.engine._input_level = type(audio.engine.input_level)(0.5, 0.5)
+            await until(lambda: len(looks) >= 2, what="quality reports while hidden")
+            assert levels == []
+            window.show()
+            assert ticker.shown and levels  # brought up to date on showing
+            assert window.audio_bar.input_meter.fraction > 0.5
+            window.showMinimized()
+            await until(lambda: not ticker.shown, what="minimized: off screen")
+            assert ticker.interval_ms == AUDIO_WORK_TICK_MS
+            window.showNormal()
+            await until(lambda: ticker.shown, what="restored: on screen")
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_a_window_started_in_the_tray_ticks_no_view(qapp) -> None:
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow()
+    try:
+        ticker = window.panel.ticker
+        assert not ticker.shown  # never shown (--background): the clocks wait
+        window.panel.set_speaker("alice", time.monotonic())
+        assert not ticker.running
+        window.show()
+        assert ticker.shown and ticker.interval_ms == CLOCK_PERIOD_MS
+    finally:
+        window.close()
+        window.deleteLater()
 
 
 def test_the_meters_move_at_the_tick(qloop, server, settings) -> None:

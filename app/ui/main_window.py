@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QHideEvent,
+    QKeyEvent,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -161,6 +169,7 @@ class MainWindow(QMainWindow):
 
         self.interphones = InterphoneList(self)
         self.panel = InterphonePanel(self)
+        self.panel.ticker.set_shown(False)  # until the window shows (started in the tray)
         self.banner = IncomingCallBanner(self)
         self.emergency = EmergencyBanner(self)
         self.audio_bar = AudioBar(self)
@@ -466,9 +475,14 @@ class MainWindow(QMainWindow):
         self.quit_requested.emit()
         event.accept()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._follow_screen()
+
     def hideEvent(self, event: QHideEvent) -> None:
         self.talk_key.release()
         super().hideEvent(event)
+        self._follow_screen()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
@@ -476,7 +490,14 @@ class MainWindow(QMainWindow):
             self.retranslated.emit()
         elif event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
             self.talk_key.release()
+        elif event.type() == QEvent.Type.WindowStateChange:
+            self._follow_screen()
         super().changeEvent(event)
+
+    def _follow_screen(self) -> None:
+        """Hidden to the tray or minimized, the window's clocks and meters wait (the
+        view ticker); the audio's work goes on."""
+        self.panel.ticker.set_shown(self.isVisible() and not self.isMinimized())
 
     def retranslate(self) -> None:
         self.app_menu.setTitle(self.tr("&Interphone"))

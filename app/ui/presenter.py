@@ -422,6 +422,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     async def close(self) -> None:
         """Stop listening to the model and end what this presenter started."""
         self._ticker.unsubscribe(self._audio_tick)
+        self._ticker.unsubscribe(self._audio_work_tick)
         self._ticker.unsubscribe(self._link_tick)
         self.client.audio_polled = False
         self._ringing.stop()

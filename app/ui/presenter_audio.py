@@ -22,20 +22,24 @@ from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import Reception
 
 AUDIO_TICK_MS = 100
-"""While a stream runs, one tick 10 times a second (a meter needs no more) reads the
-levels, hands the received audio to ``on_audio`` every ``AUDIO_POLL_S`` (the client's
-polled mode: no loop wake-up of its own per batch) and runs the quality reports when
-due, on the view ticker's one timer with the panel's clocks."""
+"""While a stream runs, the view's audio tick reads the levels 10 times a second (a meter
+needs no more) and shows the reception line once a second, on the view ticker's one
+timer with the panel's clocks; it waits while the window is off screen."""
+AUDIO_WORK_TICK_MS = 300
+"""While a stream runs, the audio's work tick, which goes on while the window is off
+screen (on the same wake-ups as the view's tick while it is on screen): the quality
+reports when due and the received audio every ``AUDIO_POLL_S``."""
 AUDIO_POLL_S = 0.5
 """The received audio reaches ``on_audio`` (the replay store, the counts: bookkeeping, the
-engine already plays it) every 5th tick: a poll's first packets run on cold caches, so
-one batch of 25 costs the GUI thread less than five batches of 5."""
+engine already plays it) every other work tick (0.6 s): a poll's first packets run on
+cold caches, so one batch of 30 costs the GUI thread less than six batches of 5."""
 QUALITY_POLL_S = 0.3
-"""Report what we hear to the talker (extension feedback) when due: every 3rd tick (a
+"""Report what we hear to the talker (extension feedback) when due: at each work tick (a
 report goes once a second, one on a loss alert within 0.3 s)."""
 RECEPTION_S = 1.0  # the reception line once a second
 SPEAKER_TICK_MS = 1000
-"""No stream runs but someone else holds the floor: the reception line stays live."""
+"""No stream runs but someone else holds the floor: the reception line stays live, and
+the quality reports go on at this period."""
 _EARLY_S = 0.05  # a tick this much before a due time is on time (coarse timer)
 
 
@@ -105,36 +109,44 @@ class PresenterAudio(PresenterCore):
 
     @property
     def audio_ticking(self) -> int:
-        """The audio tick's period in ms (0: not ticking)."""
+        """The view's audio tick's period in ms (0: not ticking)."""
         return (AUDIO_TICK_MS if self.client.audio_polled
                 else SPEAKER_TICK_MS if self._ticker.subscribed(self._audio_tick) else 0)
 
     def _follow_audio_tick(self) -> None:
-        """10 Hz while a stream runs, once a second while someone else holds the floor
-        with no stream (the reception line), else nothing."""
-        audio, model = self.audio, self.model
+        """While a stream runs: the view's tick at 10 Hz and the work's at 300 ms; once a
+        second both while someone else holds the floor with no stream (the reception
+        line, the quality reports); else nothing."""
+        audio, model, ticker = self.audio, self.model, self._ticker
         fast = audio is not None and self._streaming
         slow = audio is not None and bool(model.speaker) and model.speaker != model.uid
         if fast or slow:
-            self._ticker.subscribe(self._audio_tick, AUDIO_TICK_MS if fast else SPEAKER_TICK_MS)
-        elif self._ticker.subscribed(self._audio_tick):
-            self._ticker.unsubscribe(self._audio_tick)
+            ticker.subscribe(self._audio_tick, AUDIO_TICK_MS if fast else SPEAKER_TICK_MS)
+            ticker.subscribe(self._audio_work_tick,
+                             AUDIO_WORK_TICK_MS if fast else SPEAKER_TICK_MS, while_hidden=True)
+        elif ticker.subscribed(self._audio_tick):
+            ticker.unsubscribe(self._audio_tick)
+            ticker.unsubscribe(self._audio_work_tick)
             self._show_reception()  # the last word: nobody to show
         if self.client.audio_polled != fast:
             self.client.audio_polled = fast  # off: what waits reaches on_audio now
 
     def _audio_tick(self, now: float) -> None:
-        if self.client.audio_polled and now >= self._poll_due - _EARLY_S:
-            self._poll_due = now + AUDIO_POLL_S
-            self.client.poll_audio()
+        """The view's part: the level meters, the reception line once a second."""
         if self._streaming and self.audio is not None:
             self.window.audio_bar.set_levels(*self.audio.levels())
-        if now >= self._quality_due - _EARLY_S:
-            self._quality_due = now + QUALITY_POLL_S
-            self._reporter.tick(now)
         if now >= self._reception_due - _EARLY_S:
             self._reception_due = now + RECEPTION_S
             self._show_reception()
+
+    def _audio_work_tick(self, now: float) -> None:
+        """The part that goes on off screen: the quality reports and the received audio."""
+        if self.client.audio_polled and now >= self._poll_due - _EARLY_S:
+            self._poll_due = now + AUDIO_POLL_S
+            self.client.poll_audio()
+        if now >= self._quality_due - _EARLY_S:
+            self._quality_due = now + QUALITY_POLL_S
+            self._reporter.tick(now)
 
     def _receive_quality(self) -> dict[str, TalkerQuality]:
         return dict(self.audio.receive_quality()) if self.audio is not None else {}
