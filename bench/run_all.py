@@ -28,7 +28,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DOC = ROOT / "docs" / "performance.md"
 ORDER = ["access", "relay", "join_storm", "cpu", "latency", "latency_encryption", "flood",
-         "login_flood", "floor", "idle", "cluster"]
+         "login_flood", "floor", "idle", "wake_floor", "cluster"]
 MODULES = {"latency": ["-m", "bench.latency"],  # written as modules of the bench package
            "latency_encryption": ["-m", "bench.latency", "--compare-encryption", "--runs", "5"]}
 NO_QUICK = {"flood", "login_flood"}
@@ -192,6 +192,21 @@ def desktop_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str
                               "whole window (nobody talking)", 1.0)):
         if i.get(key) is not None:
             rows.append(_row(what, f"{i[key]} % of one core", f"≤ {limit} %", i[key] <= limit))
+    if i.get("listen_hidden_cpu_pct") is not None:
+        rows.append(_row("desktop app receiving one speaker, window hidden to the tray",
+                         f"{i['listen_hidden_cpu_pct']} % of one core", "(no target)", None))
+    w = results.get("wake_floor", {})
+    kinds = [("c_sleep_us", "C"), ("python_sleep_us", "Python"),
+             ("clocked_card_us", "simulated card"), ("sounddevice_jack_us", "PortAudio (JACK)")]
+    shown = [(what, w[key]) for key, what in kinds if w.get(key) is not None]
+    if shown:
+        rows.append(_row("one audio wake-up with nothing done (bench/wake_floor.py): "
+                         + " / ".join(what for what, _ in shown),
+                         " / ".join(f"{value} µs" for _, value in shown)
+                         + (f"; listening's 150 a second at Python's: "
+                            f"{w['floor_listen_cpu_pct']} % of one core"
+                            if w.get("floor_listen_cpu_pct") is not None else ""),
+                         "(no target)", None))
     floor = [i.get(f"sim_card_{d}_floor_cpu_pct") for d in ("output", "input")]
     if None not in floor:
         rows.append(_row("of which the simulated sound card's own pacing (empty callbacks): "
@@ -311,6 +326,9 @@ each run.
 - **idle** (issue 14): the desktop app (`Runtime`, offscreen Qt, the clocked sound card)
   signed in and joined to 3 interphones: CPU idle, listening, talking, press → first
   packet, and `interphone --demo` under Xvfb.
+- **wake_floor** (issue 14): what one audio wake-up costs with nothing done in it, in C,
+  in Python, on the simulated sound card and on the real PortAudio path (a JACK dummy
+  server): the machine's floor under the listening figure.
 - **cluster** (issue 15): two nodes on one real `redis-server`: a join storm of 2,000
   product clients spread over both, floor access across nodes, a killed node, relay
   capacity with listeners spread over both nodes against one node.
