@@ -8,7 +8,7 @@ from audio_helpers import correlation, fft_lag, speech_like
 
 from app.audio.codec import OpusEncoder, packet_has_lbrr
 from app.audio.mixer import PlaybackMixer
-from app.audio.talker_stream import TalkerStream, decode_utterance
+from app.audio.talker_stream import PAUSE_MS, TalkerStream, decode_utterance
 
 F = 0.020
 
@@ -186,3 +186,31 @@ def test_gui_mixer_keeps_a_talkers_network_history_between_utterances(
     mixer.receive("alice", 0, packets[0])  # the next utterance
     assert mixer.quality()["alice"].target_delay_ms == 40.0
     mixer.close()
+
+
+def test_a_frame_of_delay_is_added_in_a_pause_between_phrases_not_between_syllables() -> None:
+    """Under jitter the buffer asks for one frame more delay early; the stream keeps
+    it for where speech resumes after at least ``PAUSE_MS`` of quiet (frames 40-44),
+    not after the 40 ms gap between two syllables (frames 20-21), where the time warp
+    is heard (PESQ 0.13 in bench/speech_e2e.py's jitter-only runs)."""
+    speech = speech_like(2.0, seed=7)
+    quiet = {20, 21, 40, 41, 42, 43, 44}
+    assert PAUSE_MS == 60
+    with OpusEncoder(20) as enc:
+        packets = [enc.encode(np.zeros(960, dtype=np.float32) if k in quiet
+                              else speech[k * 960:(k + 1) * 960]) for k in range(100)]
+    stream = TalkerStream()
+    inserted_at: list[int] = []
+    for k in range(len(packets)):
+        # every other packet 15 ms late: each is still in time (the read is at 18 ms),
+        # but with 3 ms to spare the buffer wants a frame more
+        stream.put(k, packets[k], k * F + (0.015 if k % 2 else 0.0))
+        before = stream.quality().inserted
+        stream.read(960, k * F + 0.018)
+        if stream.quality().inserted > before:
+            inserted_at.append(k)
+    quality = stream.quality()
+    assert quality.stalls == 0 and quality.lost == 0
+    assert stream.jitter.target_delay == 2
+    assert inserted_at == [45]  # where the speech resumes after the pause
+    stream.close()

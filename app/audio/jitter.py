@@ -29,7 +29,7 @@ Rules that make it never worse than plain concealment:
   packet of the last ``excess_window`` pops had a frame more than that (plus
   ``SHRINK_MARGIN``). The caller (who decodes, see ``talker_stream``) acts
   only in a pause: it drops a quiet frame (-1) or plays a frame of silence
-  where speech resumes after a quiet frame (+1), then calls
+  where speech resumes after a pause between phrases (+1), then calls
   ``resized(delta)``. The buffer itself skips a lost slot instead of
   concealing it when it wants to shrink (a concealed frame is the one that
   goes); when it has wanted to grow for ``GROW_PATIENCE`` pops without a
@@ -80,7 +80,7 @@ EXCESS_WINDOW = 100  # pops (2 s at 20 ms) of ample slack before asking to shrin
 DEFICIT_WINDOW = 5  # recent pops whose slack decides growing
 GROW_MARGIN = 0.002  # seconds: less slack than this asks for one frame more delay
 SHRINK_MARGIN = 0.002  # seconds kept above the margin after shrinking by a frame
-GROW_PATIENCE = 50  # pops a growth waits for a quiet frame before a stall may be kept for it
+GROW_PATIENCE = 100  # pops (2 s) a growth waits for a pause before a stall may be kept for it
 
 
 @dataclass(slots=True)
@@ -365,7 +365,7 @@ class JitterBuffer:
         """Skip lost slots already concealed by a stall, and one more lost slot to shrink.
 
         When the delay should grow anyway (after loss the next packet must be
-        there in time for FEC) and no quiet frame came for it for
+        there in time for FEC) and no pause came for it for
         ``GROW_PATIENCE`` pops, and the next packet carries FEC data, the last
         stall is kept as that frame of growth and the slot it waited for is
         recovered from the FEC instead: concealed by nothing, rebuilt once.

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from app.audio.codec import CodecError, OpusDecoder, packet_has_lbrr, packet_samples
-from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_FRAME_MS, frame_samples
+from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_FRAME_MS, SAMPLE_RATE, frame_samples
 from app.audio.jitter import JitterBuffer, JitterOutput
 from app.audio.levels import clip_in_place
 
@@ -152,8 +152,10 @@ class TalkerStream:
 
     The jitter buffer asks for a change of delay (``JitterOutput.resize``);
     the stream does it only in a pause: it drops a quiet frame (shrink), or
-    plays a frame of silence where speech resumes after a quiet frame (grow),
-    so no speech is cut or stretched to change the delay.
+    plays a frame of silence where speech resumes after at least ``PAUSE_MS``
+    of quiet frames (grow): a pause between phrases, not the gap between two
+    syllables, where a time warp is heard. No speech is cut or stretched to
+    change the delay.
     """
 
     def __init__(self, *, min_delay_frames: int = 1, max_delay_frames: int = 10,
@@ -175,7 +177,7 @@ class TalkerStream:
         self._frames_played = 0
         self._dropped_quiet = 0
         self._inserted_quiet = 0
-        self._last_quiet = False  # the last frame played was quiet
+        self._quiet_samples = 0  # of the quiet frames played last, in a row
 
     @property
     def idle(self) -> bool:
@@ -206,12 +208,14 @@ class TalkerStream:
             self._frames_played += 1
             pcm = self._recovery.play(out)
             quiet = bool(len(pcm)) and float(np.dot(pcm, pcm)) < _QUIET_ENERGY * len(pcm)
-            after_pause, self._last_quiet = self._last_quiet, quiet
+            after_pause = self._quiet_samples >= _PAUSE_SAMPLES
+            self._quiet_samples = self._quiet_samples + len(pcm) if quiet else 0
             if out.kind != "audio" or not out.resize:
                 return pcm
             if out.resize > 0 and after_pause and not quiet:
                 # One frame of silence more at the end of a pause, just before
                 # the speech resumes (where the delay change is least heard).
+                self._quiet_samples = 0
                 self.jitter.resized(+1)
                 self._inserted_quiet += 1
                 return np.concatenate((np.zeros(len(pcm), dtype=np.float32), pcm))
@@ -284,6 +288,11 @@ class TalkerStream:
 
 
 QUIET_RMS = 0.0056  # -45 dBFS: below this a frame may be dropped or doubled unheard
+PAUSE_MS = 60
+"""A growth of the delay waits for this much quiet in a row (3 frames of 20 ms): in
+``bench/speech_e2e.py``'s runs a frame added after the first quiet frame fell between
+syllables and cost PESQ 0.13 under jitter alone (docs/audio-quality.md)."""
+_PAUSE_SAMPLES = PAUSE_MS * SAMPLE_RATE // 1000
 
 
 _QUIET_ENERGY = QUIET_RMS * QUIET_RMS  # per sample
