@@ -284,6 +284,16 @@ async def test_listen_into_a_full_disk_is_one_clear_line(clients):
     assert "Traceback" not in err
 
 
+async def test_listen_into_a_missing_folder_is_one_clear_line(tmp_path):
+    target = tmp_path / "no-such-folder" / "out.wav"
+    code, out, err = await cli("listen", "group_58", "--wav", str(target), "--seconds", "0.2",
+                               port=free_port())
+    assert code == 1 and out == ""
+    # one line: no "Exception ignored ... AttributeError" from a half-made wave writer
+    assert err.strip().splitlines() == [
+        f"interphone-cli: error: {target}: cannot write (No such file or directory)"]
+
+
 def test_codec_failure_is_one_clear_line(monkeypatch, capsys):
     from app.audio.codec import CodecError
     from app.cli import __main__ as cli_main

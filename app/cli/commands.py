@@ -15,7 +15,7 @@ import ssl
 import sys
 import wave
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -69,10 +69,13 @@ class WavWriter:
     def __init__(self, path: str) -> None:
         self.path = path
         self.samples = 0
+        # opened here, not by wave.open(path): a wave.Wave_write whose open failed prints
+        # "Exception ignored ... AttributeError" from its __del__ on the way out
         try:
-            self._file: wave.Wave_write | None = wave.open(path, "wb")  # noqa: SIM115
+            self._handle: BinaryIO | None = open(path, "wb")  # noqa: SIM115
         except OSError as exc:
             raise self._cannot_write(exc) from None
+        self._file: wave.Wave_write | None = wave.open(self._handle, "wb")  # noqa: SIM115
         self._file.setnchannels(1)
         self._file.setsampwidth(2)
         self._file.setframerate(SAMPLE_RATE)
@@ -84,18 +87,27 @@ class WavWriter:
             self._file.writeframes(float_to_int16(pcm).astype("<i2").tobytes())
         except OSError as exc:
             file, self._file = self._file, None
+            handle, self._handle = self._handle, None
             with contextlib.suppress(OSError):
                 file.close()
+            with contextlib.suppress(OSError):
+                if handle is not None:
+                    handle.close()
             raise self._cannot_write(exc) from None
         self.samples += len(pcm)
 
     def close(self) -> None:
         file, self._file = self._file, None
-        if file is not None:
-            try:
+        handle, self._handle = self._handle, None
+        try:
+            if file is not None:
                 file.close()  # writes the final header
-            except OSError as exc:
-                raise self._cannot_write(exc) from None
+        except OSError as exc:
+            raise self._cannot_write(exc) from None
+        finally:
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle.close()
 
     def _cannot_write(self, exc: OSError) -> CliError:
         return CliError(f"{self.path}: cannot write ({exc.strerror or exc})")
