@@ -13,11 +13,11 @@ from keyring.backend import KeyringBackend
 from PySide6.QtCore import QEvent, QRect, QSettings, QSize, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
-from test_ui_support import OPS, close_session, open_session, run, until
+from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app import __version__
 from app.audio.backend import AudioDeviceError
-from app.client import InterphoneClient
+from app.client import ConnectionState, InterphoneClient
 from app.ui.audio_link import open_audio
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main import run as main_run
@@ -147,6 +147,30 @@ def test_signed_in_elsewhere_offers_reconnect_and_explains_join(qloop, server, s
             window.reconnect_requested.connect(lambda: with_signal.append(1))
             window.reconnect_button.click()
             assert with_signal == [1]
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario())
+
+
+def test_leave_while_reconnecting_says_so_without_a_traceback(qloop, settings,
+                                                             caplog) -> None:
+    """The server went away and the client is reconnecting; Leave is pressed: the status
+    bar says why nothing happens, and no failed task (with its traceback) is logged."""
+    server = start_server(qloop)
+
+    async def scenario() -> None:
+        session = await open_session(server, settings)
+        window = session.window
+        try:
+            await server.stop()
+            await until(lambda: session.client.model.connection is
+                        ConnectionState.RECONNECTING, what="reconnecting")
+            caplog.clear()
+            window.leave_requested.emit(OPS)
+            await asyncio.sleep(0.2)
+            assert window.statusBar().currentMessage().startswith("Not connected yet")
+            assert not [r for r in caplog.records if r.exc_info or r.levelname == "WARNING"]
         finally:
             await close_session(session)
 

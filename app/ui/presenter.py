@@ -305,6 +305,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self.tasks.spawn(self.client.set_talk_target(interphone_id), "talk target")
 
     def leave(self, interphone_id: str) -> None:
+        if not self._online():  # nothing to ask the server: say why (as join does)
+            self.window.show_message(self._offline_text(), 8000)
+            return
         if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
             self._reset_turn()
         self.tasks.spawn(self.client.leave(interphone_id or None), "leave")
