@@ -75,7 +75,10 @@ def test_one_utterance_is_one_transmission() -> None:
     ("bob", range(0, 10), 0.0, False, 2),  # seq back to 0: a new grant
     ("carol", range(10, 20), 0.0, False, 2),  # another speaker
     ("bob", range(10, 20), 1.5, False, 2),  # a pause longer than the gap
-    ("bob", range(10, 20), 0.0, True, 2),  # closed by a speaker change notification
+    ("bob", range(0, 10), 0.0, True, 2),  # closed, then bob's next grant
+    ("bob", range(3, 10), 0.0, True, 2),  # closed, then bob's next grant, its first lost
+    ("carol", range(10, 20), 0.0, True, 2),  # closed, then another speaker
+    ("bob", range(10, 20), 1.5, True, 2),  # closed, then bob again after the gap
 ])
 def test_what_starts_a_new_transmission(second_speaker: str, second_seqs: range, pause: float,
                                         closed: bool, count: int) -> None:
@@ -85,6 +88,19 @@ def test_what_starts_a_new_transmission(second_speaker: str, second_seqs: range,
         store.close(G)
     feed(store, G, second_speaker, second_seqs, 0.2 + pause)
     assert len(store.transmissions(G, 5.0)) == count
+
+
+def test_late_packets_after_the_close_join_the_closed_transmission() -> None:
+    """The speaker-change notice (TCP) overtakes the utterance's last packets (UDP): they
+    still belong to it, which stays closed, instead of making a stray 0-second entry."""
+    store = ReplayStore(gap=1.0)
+    number = feed(store, G, "bob", range(50), 0.0)
+    store.close(G)
+    assert feed(store, G, "bob", range(50, 55), 1.0) == number
+    [only] = store.transmissions(G, 1.2)
+    assert (only.number, only.frame_count, only.receiving) == (number, 55, False)
+    assert only.duration == pytest.approx(1.1)
+    assert feed(store, G, "bob", range(0, 5), 1.2) != number  # the next grant: a new one
 
 
 def test_duplicates_and_late_packets_are_not_stored_twice() -> None:

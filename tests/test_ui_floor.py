@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
@@ -143,6 +144,36 @@ def test_replay_lists_newest_first_marks_unheard_and_plays(qloop, ui) -> None:
         ui.window.replay_last_requested.emit()  # the "replay last" key
         assert presenter.replaying
         assert presenter.replay_items(OPS)[0].heard
+
+    run(qloop, scenario(), timeout=20)
+
+
+@pytest.mark.parametrize("selected_is_target", [True, False])
+def test_replay_entry_is_complete_once_the_speaker_stops(qloop, ui,
+                                                         selected_is_target: bool) -> None:
+    """Watching an interphone while alice speaks there and stops: the list shows her
+    transmission with its whole length and a play button that works, without waiting for
+    the next transmission to refresh it (it stayed "(0:00)" and greyed)."""
+    async def scenario() -> None:
+        presenter, replay = ui.presenter, ui.window.panel.replay
+        where = OPS
+        if not selected_is_target:  # a second joined interphone that is not the talk target
+            where = "group_1"
+            await ui.client.join(where)
+            presenter.talk_here(OPS)
+            await until(lambda: str(ui.client.model.talk_target) == OPS, what="target")
+        alice = await ui.other("alice", join=where)
+        presenter.select(where)
+        assert await alice.talk_start()
+        for frame in opus_frames(75):  # 1.5 s
+            alice.send_audio(frame)
+            await asyncio.sleep(0.02)
+        await until(lambda: len(replay.item_texts()) == 1, what="listed while receiving")
+        await alice.talk_stop()
+        await until(lambda: replay.play_button(0).isEnabled(), what="play enabled")
+        await until(lambda: replay.item_texts()[0].endswith("(0:01)"), what="its length")
+        await asyncio.sleep(0.7)  # the late-packet refresh
+        assert len(replay.item_texts()) == 1 and replay.item_texts()[0].endswith("(0:01)")
 
     run(qloop, scenario(), timeout=20)
 

@@ -9,7 +9,10 @@ play ``OpusDecoder.conceal()`` there) and marks it heard.
 A *transmission* is one utterance of one speaker on one interphone: it starts
 with the first frame after a different speaker, a packet whose ``seq`` is 0
 (PROTOCOL.md §5: each grant restarts at 0), a pause longer than ``gap`` seconds,
-or :meth:`ReplayStore.close`.
+or :meth:`ReplayStore.close`. The last packets of an utterance often arrive just
+after the speaker-change notice that closed it (UDP and TCP race): a packet of the
+same speaker continuing its ``seq`` (above the last one) within ``gap`` still
+joins the closed transmission (which stays closed) rather than starting a stray one.
 
 Memory bound: the store counts ``len(frame) + FRAME_OVERHEAD`` bytes per frame
 and ``TRANSMISSION_OVERHEAD`` per transmission, and never lets that total
@@ -120,6 +123,7 @@ class ReplayStore:
         self.gap = gap
         self._all: dict[int, _Transmission] = {}  # by number, oldest first
         self._open: dict[str, _Transmission] = {}  # interphone -> the one receiving
+        self._closed: dict[str, _Transmission] = {}  # interphone -> the one just closed
         self._numbers = 0
         self._bytes = 0
         self._selected: str | None = None
@@ -143,13 +147,27 @@ class ReplayStore:
         """Store one received audio packet; returns its transmission's number, or 0 if the
         packet was a duplicate or arrived too late to be kept."""
         current = self._open.get(interphone)
-        if current is not None and (current.speaker != speaker or seq == 0
-                                    or now - current.last_frame_at > self.gap):
+        if current is None:  # late packets of the transmission closed last?
+            closed = self._closed.get(interphone)
+            if (closed is not None and self._continues(closed, speaker, seq, now)
+                    and seq > closed.last_seq):  # not so: the speaker's next grant
+                self._append(closed, seq, frame, now)
+                return closed.number
+        if current is not None and not self._continues(current, speaker, seq, now):
             current = None
         elif current is not None and seq <= current.last_seq:
             return 0  # duplicate or late: the replay keeps arrival order of the first copy
         if current is None:
             current = self._start(interphone, speaker, now)
+        self._append(current, seq, frame, now)
+        return current.number
+
+    def _continues(self, transmission: _Transmission, speaker: str, seq: int,
+                   now: float) -> bool:
+        return (transmission.speaker == speaker and seq != 0
+                and now - transmission.last_frame_at <= self.gap)
+
+    def _append(self, current: _Transmission, seq: int, frame: bytes, now: float) -> None:
         lost = min(max(seq - current.last_seq - 1, 0), MAX_CONCEALED) if current.frames else 0
         cost = len(frame) + FRAME_OVERHEAD
         self._make_room(cost, keep=current)
@@ -164,11 +182,13 @@ class ReplayStore:
             self._bytes += cost
         current.last_seq = seq
         current.last_frame_at = now
-        return current.number
 
     def close(self, interphone: str) -> None:
-        """The speaker of ``interphone`` changed: the next frame starts a new transmission."""
-        self._open.pop(interphone, None)
+        """The speaker of ``interphone`` changed: the transmission stops receiving; the next
+        frame starts a new one unless it is a late packet of this one (module docstring)."""
+        closed = self._open.pop(interphone, None)
+        if closed is not None:
+            self._closed[interphone] = closed
 
     def forget(self, interphone: str) -> None:
         """Drop everything of ``interphone`` (e.g. it left the roster)."""
@@ -225,6 +245,7 @@ class ReplayStore:
         self._make_room(TRANSMISSION_OVERHEAD, keep=None)
         self._all[transmission.number] = transmission
         self._open[interphone] = transmission
+        self._closed.pop(interphone, None)
         self._bytes += TRANSMISSION_OVERHEAD
         return transmission
 
@@ -242,3 +263,5 @@ class ReplayStore:
         self._bytes -= transmission.size
         if self._open.get(transmission.interphone) is transmission:
             del self._open[transmission.interphone]
+        if self._closed.get(transmission.interphone) is transmission:
+            del self._closed[transmission.interphone]

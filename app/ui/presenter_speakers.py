@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import time
 
+from PySide6.QtCore import QTimer
+
 from app.client import FloorChanged, FloorState, JoinedSpeakerChanged, SpeakerChanged
 from app.ui.audio_link import Tone
 from app.ui.presenter_core import PresenterCore
+
+REPLAY_SETTLE_MS = 500
+"""After a speaker change, the replay list is shown again this much later: the last UDP
+packets of the utterance may arrive after the (TCP) notice of its end."""
 
 
 class PresenterSpeakers(PresenterCore):
@@ -20,7 +26,7 @@ class PresenterSpeakers(PresenterCore):
 
     def _on_speaker(self, event: SpeakerChanged) -> None:
         key = str(event.id)
-        self.replay.close(key)
+        self._end_replay_transmission(key)
         previous = self._speaker_seen.get(key, ("", 0.0))[0]
         if previous and previous != event.uid:
             self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
@@ -36,6 +42,15 @@ class PresenterSpeakers(PresenterCore):
         self._show_selected()
         self._show_talk()
         self._show_title()
+
+    def _end_replay_transmission(self, key: str) -> None:
+        """The speaker of ``key`` changed: its replay entry is complete (its play button
+        enabled, its length final), shown now and again once its late packets are in."""
+        self.replay.close(key)
+        if key == self._selected:
+            self._show_replay()
+            # the window as context: nothing runs once it is gone
+            QTimer.singleShot(REPLAY_SETTLE_MS, self.window, self._show_replay)
 
     def _note_speaker(self, key: str) -> None:
         """Remember when a speaker was first seen in an interphone we only watch."""
@@ -55,6 +70,7 @@ class PresenterSpeakers(PresenterCore):
         """Someone speaks (or stops) in a joined interphone other than the talk target:
         a distinct short cue, a highlighted row, and a tray note when the window is hidden."""
         key = str(event.id)
+        self._end_replay_transmission(key)
         previous = self._active.pop(key, "")
         if previous and self.audio is not None:
             self.audio.end_utterance(previous, key)
