@@ -390,3 +390,31 @@ def test_members_fit_a_640_px_window_without_a_scrollbar(window, qtbot) -> None:
     assert not members.horizontalScrollBar().isVisible()
     assert members.item(1).toolTip().startswith(long_name)
     assert members.width() >= 120
+
+
+@pytest.mark.parametrize(("width", "beside"), [(640, False), (1280, True)])
+def test_header_controls_never_overlap(window, qtbot, width: int, beside: bool) -> None:
+    """A joined interphone that is not the talk target shows Talk here, its volume, Mute
+    and Leave: in a 640 px window they overlapped each other ("Talk he", a slider under
+    Mute); now they move under the title when they do not fit beside it."""
+    listening = InterphoneRow("group_1", RowKind.GROUP, "Everyone", 3, "", True, False)
+    window.set_rows([OPS_ROW, listening])
+    window.show_interphone(listening)
+    panel = window.panel
+    panel.mix.set_row(listening)
+    window.resize(width, 480)
+    window.show()
+    qtbot.waitExposed(window)
+    QApplication.processEvents()
+    widgets = [panel.title, panel.subtitle, panel.mix.talk_here, panel.mix.volume,
+               panel.mix.mute, panel.leave_button]
+    boxes = [QRect(w.mapTo(panel, w.rect().topLeft()), w.size()) for w in widgets]
+    for index, (widget, box) in enumerate(zip(widgets, boxes, strict=True)):
+        assert widget.isVisible()
+        assert panel.rect().contains(box), widget
+        if widget is not panel.mix.volume:
+            assert box.width() >= widget.sizeHint().width(), widget  # not cut off
+        for other in boxes[index + 1:]:
+            assert not box.intersects(other), (widget, box, other)
+    controls_top = boxes[2].top()
+    assert (controls_top < boxes[1].bottom()) is beside  # beside the title, or under it

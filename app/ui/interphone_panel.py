@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -118,11 +118,15 @@ class InterphonePanel(QWidget):
         header.addWidget(self.title, 0, 1)
         header.addWidget(self.subtitle, 1, 1)
         header.setColumnStretch(1, 1)
-        buttons = QHBoxLayout()
+        self.controls = QWidget(self)  # beside the title, or under it when narrow
+        buttons = QHBoxLayout(self.controls)
+        buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.mix)
         buttons.addWidget(self.join_button)
         buttons.addWidget(self.leave_button)
-        header.addLayout(buttons, 0, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+        self._header = header
+        self._controls_beside: bool | None = None
+        self._place_controls()
 
         line = QFrame(self)
         line.setFrameShape(QFrame.Shape.HLine)
@@ -357,6 +361,38 @@ class InterphonePanel(QWidget):
             _set_text(self.last_spoke, "")  # the first utterance is under way
         else:
             _set_text(self.last_spoke, self.tr("Nobody has spoken yet"))
+
+    def _place_controls(self) -> None:
+        """Join/Leave and the mix controls sit beside the title when everything fits the
+        pane's width, else on a row of their own under it (in a 640 px window they were
+        squeezed over each other and over the title)."""
+        header = self._header
+        spacing = max(header.horizontalSpacing(), 6)
+        layout = self.layout()
+        margins = layout.contentsMargins() if layout is not None else None
+        room = self.width() - (margins.left() + margins.right() if margins else 0)
+        title = max(self.title.sizeHint().width(), self.subtitle.sizeHint().width())
+        needed = (self.kind_icon.sizeHint().width() + title
+                  + self.controls.sizeHint().width() + 2 * spacing)
+        beside = needed <= room
+        if beside == self._controls_beside:
+            return
+        self._controls_beside = beside
+        header.removeWidget(self.controls)
+        if beside:
+            header.addWidget(self.controls, 0, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+        else:
+            header.addWidget(self.controls, 2, 0, 1, 3, Qt.AlignmentFlag.AlignRight)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._place_controls()
+        super().resizeEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:  # a title or the controls changed
+            self._place_controls()
+        return handled
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
