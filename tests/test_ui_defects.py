@@ -418,3 +418,19 @@ def test_header_controls_never_overlap(window, qtbot, width: int, beside: bool) 
             assert not box.intersects(other), (widget, box, other)
     controls_top = boxes[2].top()
     assert (controls_top < boxes[1].bottom()) is beside  # beside the title, or under it
+
+
+def test_replay_title_sits_on_its_list_in_a_tall_window(window, qtbot) -> None:
+    """At 1280x800 the spare height went into the replay box, whose "Replay" title then
+    floated about 120 px above its list; the members list takes that height instead."""
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    QApplication.processEvents()
+    replay, members = window.panel.replay, window.panel.members
+    title = replay.title  # its text is centred in it: the label must not grow
+    assert title.height() <= title.sizeHint().height() + 4
+    title_bottom = title.mapTo(window, title.rect().bottomLeft()).y()
+    list_top = replay.list.mapTo(window, replay.list.rect().topLeft()).y()
+    assert 0 <= list_top - title_bottom <= 12
+    assert members.height() > replay.list.height()
