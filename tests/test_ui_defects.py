@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from keyring.backend import KeyringBackend
-from PySide6.QtCore import QEvent, QRect, QSettings, QSize, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
@@ -434,3 +434,27 @@ def test_replay_title_sits_on_its_list_in_a_tall_window(window, qtbot) -> None:
     list_top = replay.list.mapTo(window, replay.list.rect().topLeft()).y()
     assert 0 <= list_top - title_bottom <= 12
     assert members.height() > replay.list.height()
+
+
+def test_presence_dot_is_not_shown_green_while_offline(window, qtbot) -> None:
+    """Disconnected, a contact's row says "Offline" while its presence is unknown: its
+    dot stayed green ("online") beside that word."""
+    bob = InterphoneRow("chat_bob:me", RowKind.CHAT, "Bob", 0, "", False, online=True)
+    window.set_rows([OPS_ROW, bob])
+    window.show()
+    qtbot.waitExposed(window)
+    tree = window.interphones.tree
+    item = next(tree.topLevelItem(s).child(c) for s in range(tree.topLevelItemCount())
+                for c in range(tree.topLevelItem(s).childCount())
+                if tree.topLevelItem(s).child(c).text(0) == "Bob")
+    rect = tree.visualItemRect(item)
+    dot = rect.topLeft() + QPoint(25, 31)  # the dot on the icon's corner
+
+    def dot_colour() -> str:
+        QApplication.processEvents()
+        return tree.viewport().grab().toImage().pixelColor(dot).name()
+
+    assert dot_colour() == "#2e7d32"  # online
+    window.interphones.set_offline(True)
+    tree.viewport().update()
+    assert dot_colour() != "#2e7d32"

@@ -91,7 +91,7 @@ class _RowDelegate(QStyledItemDelegate):
         text_colour = option.palette.highlightedText().color() if selected \
             else option.palette.text().color()
         icon(row.kind.value).paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
-        if row.online is not None:  # a contact's presence: a dot on the icon's corner
+        if row.online is not None and not stale:  # a contact's presence (unknown offline)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(QColor("white"))
             painter.setBrush(QColor("#2e7d32" if row.online else "#9e9e9e"))
