@@ -26,7 +26,7 @@ from app.ui.preferences import PreferencesController
 from app.ui.runtime import Options, Runtime
 from app.ui.settings import Settings, TokenStore
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.view_types import InterphoneRow, Preferences, RowKind, TalkState
+from app.ui.view_types import InterphoneRow, LinkState, Preferences, RowKind, TalkState
 
 pytest_plugins = ["test_ui_support"]
 
@@ -458,3 +458,24 @@ def test_presence_dot_is_not_shown_green_while_offline(window, qtbot) -> None:
     window.interphones.set_offline(True)
     tree.viewport().update()
     assert dot_colour() != "#2e7d32"
+
+
+def test_a_status_message_is_not_cut_off_in_a_640_px_window(window, qtbot) -> None:
+    """Reconnecting, in a 640 px window: "Not connected yet: reconnecting…" was cut to
+    "Not connected yet: re" by the link and audio notes; the audio note makes room while
+    a message shows, and comes back after it."""
+    window.set_link(LinkState.RECONNECTING, "attempt 7")
+    window.set_audio_note(True, "no sound card")
+    window.resize(640, 480)
+    window.show()
+    qtbot.waitExposed(window)
+    text = "Not connected yet: reconnecting…"
+    window.show_message(text, 60000)
+    QApplication.processEvents()
+    bar = window.statusBar()
+    permanent = [window.reconnect_button, window.link_label, window.audio_problem,
+                 window.audio_label]
+    room = min(w.x() for w in permanent if w.isVisible())
+    assert bar.fontMetrics().horizontalAdvance(text) + 8 <= room
+    bar.clearMessage()
+    assert window.audio_label.isVisible()

@@ -215,6 +215,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.link_label)
         self.statusBar().addPermanentWidget(self.audio_problem)
         self.statusBar().addPermanentWidget(self.audio_label)
+        # a passing message gets the audio note's room (in a narrow window it was cut off)
+        self.statusBar().messageChanged.connect(self._on_status_message)
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
         self._audio_note: tuple[bool, str] | None = None
         self._talk_state = TalkState.NOT_JOINED
@@ -415,6 +417,9 @@ class MainWindow(QMainWindow):
         self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")
         self.link_label.setAccessibleName(text)
         self._show_tray_tooltip()
+
+    def _on_status_message(self, text: str) -> None:
+        self.audio_label.setVisible(not text)
 
     def _show_audio_note(self) -> None:
         if self._audio_note is None:
