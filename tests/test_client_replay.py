@@ -103,6 +103,19 @@ def test_late_packets_after_the_close_join_the_closed_transmission() -> None:
     assert feed(store, G, "bob", range(0, 5), 1.2) != number  # the next grant: a new one
 
 
+def test_the_notice_that_a_speaker_starts_keeps_their_transmission_open() -> None:
+    """The first packets (UDP) often overtake the notice that bob speaks (TCP): that notice
+    must not close bob's transmission (it showed as two entries, the first greyed)."""
+    store = ReplayStore(gap=1.0)
+    number = feed(store, G, "bob", range(5), 0.0)
+    store.close(G, "bob")
+    assert feed(store, G, "bob", range(5, 50), 0.1) == number
+    [only] = store.transmissions(G, 1.0)
+    assert (only.frame_count, only.receiving) == (50, True)
+    store.close(G, "carol")  # someone else now: bob's is complete
+    assert not store.transmissions(G, 1.0)[0].receiving
+
+
 def test_duplicates_and_late_packets_are_not_stored_twice() -> None:
     store = ReplayStore()
     number = feed(store, G, "bob", [0, 1, 2], 0.0)

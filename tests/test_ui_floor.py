@@ -169,6 +169,7 @@ def test_replay_entry_is_complete_once_the_speaker_stops(qloop, ui,
             alice.send_audio(frame)
             await asyncio.sleep(0.02)
         await until(lambda: len(replay.item_texts()) == 1, what="listed while receiving")
+        assert not replay.play_button(0).isEnabled()  # still receiving
         await alice.talk_stop()
         await until(lambda: replay.play_button(0).isEnabled(), what="play enabled")
         await until(lambda: replay.item_texts()[0].endswith("(0:01)"), what="its length")

@@ -183,12 +183,14 @@ class ReplayStore:
         current.last_seq = seq
         current.last_frame_at = now
 
-    def close(self, interphone: str) -> None:
-        """The speaker of ``interphone`` changed: the transmission stops receiving; the next
-        frame starts a new one unless it is a late packet of this one (module docstring)."""
-        closed = self._open.pop(interphone, None)
-        if closed is not None:
-            self._closed[interphone] = closed
+    def close(self, interphone: str, speaker: str = "") -> None:
+        """The speaker of ``interphone`` is now ``speaker`` ("": nobody): a transmission of
+        anyone else stops receiving; the next frame starts a new one unless it is a late
+        packet of that one (module docstring). One of ``speaker`` stays open: its first
+        packets often arrive before the notice that they speak."""
+        current = self._open.get(interphone)
+        if current is not None and (not speaker or current.speaker != speaker):
+            self._closed[interphone] = self._open.pop(interphone)
 
     def forget(self, interphone: str) -> None:
         """Drop everything of ``interphone`` (e.g. it left the roster)."""

@@ -26,7 +26,7 @@ class PresenterSpeakers(PresenterCore):
 
     def _on_speaker(self, event: SpeakerChanged) -> None:
         key = str(event.id)
-        self._end_replay_transmission(key)
+        self._end_replay_transmission(key, event.uid)
         previous = self._speaker_seen.get(key, ("", 0.0))[0]
         if previous and previous != event.uid:
             self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
@@ -43,10 +43,11 @@ class PresenterSpeakers(PresenterCore):
         self._show_talk()
         self._show_title()
 
-    def _end_replay_transmission(self, key: str) -> None:
-        """The speaker of ``key`` changed: its replay entry is complete (its play button
-        enabled, its length final), shown now and again once its late packets are in."""
-        self.replay.close(key)
+    def _end_replay_transmission(self, key: str, speaker: str) -> None:
+        """The speaker of ``key`` changed: the previous one's replay entry is complete (its
+        play button enabled, its length final), shown now and again once its late packets
+        are in."""
+        self.replay.close(key, speaker)
         if key == self._selected:
             self._show_replay()
             # the window as context: nothing runs once it is gone
@@ -70,7 +71,7 @@ class PresenterSpeakers(PresenterCore):
         """Someone speaks (or stops) in a joined interphone other than the talk target:
         a distinct short cue, a highlighted row, and a tray note when the window is hidden."""
         key = str(event.id)
-        self._end_replay_transmission(key)
+        self._end_replay_transmission(key, event.uid)
         previous = self._active.pop(key, "")
         if previous and self.audio is not None:
             self.audio.end_utterance(previous, key)
