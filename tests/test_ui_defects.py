@@ -12,13 +12,14 @@ import pytest
 from keyring.backend import KeyringBackend
 from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app import __version__
 from app.audio.backend import AudioDeviceError
 from app.client import ConnectionState, InterphoneClient
 from app.ui.audio_link import open_audio
+from app.ui.floor_widgets import ReplayItem, ReplayList
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main import run as main_run
 from app.ui.main_window import MainWindow, initial_geometry
@@ -479,3 +480,29 @@ def test_a_status_message_is_not_cut_off_in_a_640_px_window(window, qtbot) -> No
     assert bar.fontMetrics().horizontalAdvance(text) + 8 <= room
     bar.clearMessage()
     assert window.audio_label.isVisible()
+
+
+def test_replay_rows_keep_time_and_length_in_a_narrow_pane(qtbot) -> None:
+    """In a 640 px window the replay rows were cut at the right ("Alice  07:00:15  ("):
+    the name gives way (elided, the full line in the tooltip), the time and length stay."""
+    replay = ReplayList()
+    qtbot.addWidget(replay)
+    replay.resize(187, 200)  # its width in a 640 px window
+    long_name = "Maximilian Alexander von Hohenzollern"
+    replay.set_items([ReplayItem(2, long_name, "07:00:15", 1.4, False),
+                      ReplayItem(1, "Al", "07:00:10", 12.0, True)])
+    replay.show()
+    qtbot.waitExposed(replay)
+    QApplication.processEvents()
+    viewport = replay.list.viewport()
+    for index, length in ((0, "(0:01)"), (1, "(0:12)")):
+        row = replay.list.itemWidget(replay.list.item(index))
+        labels = row.findChildren(QLabel)
+        details = next(label for label in labels if label.text().endswith(length))
+        right = details.mapTo(viewport, details.rect().topRight()).x()
+        assert right < viewport.width(), (index, right, viewport.width())
+        assert row.toolTip() == replay.item_texts()[index]
+    name = next(label for label in
+                replay.list.itemWidget(replay.list.item(0)).findChildren(QLabel)
+                if label.text().startswith("●"))
+    assert name.text().endswith("…") and long_name not in name.text()

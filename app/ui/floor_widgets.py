@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -72,6 +73,31 @@ class EmergencyBanner(QFrame):
         self.cancel.setText(self.tr("Cancel emergency"))
 
 
+class _ElidedLabel(QLabel):
+    """A one-line label: ``prefix`` then as much of ``text`` as fits, ending in "…"."""
+
+    def __init__(self, prefix: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prefix, self.full_text = prefix, text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("…"))
+        self._elide()
+
+    def sizeHint(self) -> QSize:
+        width = self.fontMetrics().horizontalAdvance(self.prefix + self.full_text) + 2
+        return QSize(width, super().sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        metrics = self.fontMetrics()
+        room = max(self.width() - metrics.horizontalAdvance(self.prefix), 1)
+        self.setText(self.prefix + metrics.elidedText(self.full_text,
+                                                      Qt.TextElideMode.ElideRight, room))
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayItem:
     """One received transmission as the replay list shows it."""
@@ -126,12 +152,18 @@ class ReplayList(QWidget):
             play.setToolTip(self.tr("Play again"))
             play.setEnabled(not item.receiving)
             play.clicked.connect(lambda _=False, n=item.number: self.play_requested.emit(n))
-            label = QLabel(self.item_text(item), widget)
-            if not item.heard:
-                label.setStyleSheet("font-weight: bold;")
+            # a narrow pane shortens the name, never the time and length
+            name = _ElidedLabel("● " if not item.heard else "", item.speaker, widget)
+            details = QLabel(f"{item.at} ({format_seconds(item.duration)})", widget)
+            widget.setToolTip(self.item_text(item))
+            for label in (name, details):
+                if not item.heard:
+                    label.setStyleSheet("font-weight: bold;")
             line.addWidget(play)
-            line.addWidget(label, 1)
-            row.setSizeHint(widget.sizeHint())
+            line.addWidget(name, 1)
+            line.addWidget(details)
+            # as wide as the list (the name gives way), never wider: no sideways clipping
+            row.setSizeHint(QSize(widget.minimumSizeHint().width(), widget.sizeHint().height()))
             self.list.setItemWidget(row, widget)
         self.retranslate()
 

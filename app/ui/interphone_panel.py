@@ -137,8 +137,10 @@ class InterphonePanel(QWidget):
         members_box.addWidget(self.members)
         members_box.addWidget(self.replay)
         body = QHBoxLayout()
-        body.addLayout(members_box, 1)
-        body.addWidget(self.talk_button, 1)
+        # the lists get the larger share of a narrow pane (they hold text; the round
+        # button is as legible smaller); both lists stop at 280 px in a wide one
+        body.addLayout(members_box, 3)
+        body.addWidget(self.talk_button, 2)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
