@@ -506,3 +506,32 @@ def test_replay_rows_keep_time_and_length_in_a_narrow_pane(qtbot) -> None:
                 replay.list.itemWidget(replay.list.item(0)).findChildren(QLabel)
                 if label.text().startswith("●"))
     assert name.text().endswith("…") and long_name not in name.text()
+
+
+def test_header_controls_stay_put_when_muting_or_talking_here(window, qtbot) -> None:
+    """Mute becomes the wider "Unmute", and Talk here disappears once pressed: at some
+    window widths either moved the controls under the title, away from the pointer."""
+    listening = InterphoneRow("group_1", RowKind.GROUP, "Everyone", 3, "", True, False)
+    target = InterphoneRow("group_1", RowKind.GROUP, "Everyone", 3, "", True, True)
+    window.set_rows([OPS_ROW, listening])
+    window.show_interphone(listening)
+    panel = window.panel
+    window.show()
+    qtbot.waitExposed(window)
+
+    def place() -> tuple[bool, int]:
+        for _ in range(3):
+            QApplication.processEvents()
+        top = panel.leave_button.mapTo(panel, panel.leave_button.rect().topLeft()).y()
+        return panel.controls_beside_title, top
+
+    for width in range(640, 1101, 10):
+        window.resize(width, 600)
+        panel.mix.set_row(listening)
+        before = place()
+        assert before[0] == (before[1] < panel.subtitle.y()), width  # laid out as placed
+        panel.mix.mute.click()  # muted: the button reads "Unmute"
+        assert place() == before, width
+        panel.mix.mute.click()
+        panel.mix.set_row(target)  # Talk here pressed: it is the talk target now
+        assert place() == before, width

@@ -106,8 +106,23 @@ class InterphoneMixControls(QWidget):
 
     def _show_mute(self) -> None:
         muted = self.mute.isChecked()
-        self.mute.setText(self.tr("Unmute") if muted else self.tr("Mute"))
+        texts = (self.tr("Mute"), self.tr("Unmute"))
+        # as wide as its wider text: toggling it never moves the controls around it
+        self.mute.setMinimumWidth(0)
+        widths = []
+        for text in texts:
+            self.mute.setText(text)
+            widths.append(self.mute.sizeHint().width())
+        self.mute.setMinimumWidth(max(widths))
+        self.mute.setText(texts[1] if muted else texts[0])
         self.volume.setEnabled(not muted)
+
+    def widest_width(self) -> int:
+        """The width these controls take with every one of them shown (Talk here too)."""
+        layout = self.layout()
+        spacing = max(layout.spacing(), 0) if layout is not None else 0
+        return sum(max(widget.sizeHint().width(), widget.minimumWidth())
+                   for widget in (self.talk_here, self.volume, self.mute)) + 2 * spacing
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -374,8 +374,10 @@ class InterphonePanel(QWidget):
         margins = layout.contentsMargins() if layout is not None else None
         room = self.width() - (margins.left() + margins.right() if margins else 0)
         title = max(self.title.sizeHint().width(), self.subtitle.sizeHint().width())
-        needed = (self.kind_icon.sizeHint().width() + title
-                  + self.controls.sizeHint().width() + 2 * spacing)
+        controls = self.controls.sizeHint().width()
+        if not self.mix.isHidden():  # as if Talk here showed: pressing it moves nothing
+            controls += self.mix.widest_width() - self.mix.sizeHint().width()
+        needed = self.kind_icon.sizeHint().width() + title + controls + 2 * spacing
         beside = needed <= room
         if beside == self._controls_beside:
             return
@@ -386,15 +388,19 @@ class InterphonePanel(QWidget):
         else:
             header.addWidget(self.controls, 2, 0, 1, 3, Qt.AlignmentFlag.AlignRight)
 
+    @property
+    def controls_beside_title(self) -> bool:
+        """Where the header's controls are: beside the title, or on a row under it."""
+        return bool(self._controls_beside)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._place_controls()
         super().resizeEvent(event)
 
     def event(self, event: QEvent) -> bool:
-        handled = super().event(event)
         if event.type() == QEvent.Type.LayoutRequest:  # a title or the controls changed
-            self._place_controls()
-        return handled
+            self._place_controls()  # before the layout is done, so that it is done once
+        return super().event(event)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
