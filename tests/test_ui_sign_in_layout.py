@@ -55,3 +55,26 @@ def test_the_certificate_question_fits_in_the_dialog(qapp: QApplication) -> None
 def test_fill_replaces_each_placeholder_once() -> None:
     assert fill("%1 then %2", "[fe80::1%2]:9400", "AB") == "[fe80::1%2]:9400 then AB"
     assert fill("%1 and %3", "x") == "x and %3"
+
+
+def test_a_shorter_problem_after_a_longer_one_leaves_no_blank_band(qapp: QApplication) -> None:
+    """Cannot reach (four lines) then a wrong token (one line): the dialog kept the taller
+    height and showed a blank band above the new problem; it follows the text down."""
+    dialog = SignInDialog()
+    dialog.set_values("127.0.0.1:19492", "alice", "pw", False)
+    dialog.show()
+    qapp.processEvents()
+    try:
+        dialog.set_problem(SignInProblem.UNREACHABLE,
+                           "Cannot reach 127.0.0.1:9400: the connection was refused (no server "
+                           "on this port?).")
+        qapp.processEvents()
+        tall = dialog.height()
+        dialog.set_problem(SignInProblem.REFUSED)
+        qapp.processEvents()
+        assert dialog.height() < tall
+        layout = dialog.layout()
+        assert dialog.height() == layout.totalHeightForWidth(dialog.width()) \
+            if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
+    finally:
+        dialog.close()

@@ -120,6 +120,7 @@ class SignInDialog(QDialog):
         self._problem: tuple[SignInProblem, SignInDetail] | None = None
         self._busy_address = ""
         self._fingerprint = ""
+        self._fitted_height = -1  # the height _fit_height last gave the dialog
         self.servers: list[tuple[str, int]] = []
         """Every server of the address field, in order, as last submitted (the signal
         names the first; the others are tried after it: nodes of one deployment)."""
@@ -279,8 +280,13 @@ class SignInDialog(QDialog):
         needed = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
                   else layout.totalMinimumSize().height())
         self.setMinimumHeight(needed)
-        if self.height() < needed or self.width() < width:
-            self.resize(width, max(self.height(), needed))
+        # a height this method chose follows the texts down too (a shorter problem after a
+        # longer one left a blank band above it); one the user chose only grows
+        fitted = self.height() == self._fitted_height
+        if self.height() < needed or self.width() < width or (fitted and self.height() > needed):
+            self.resize(width, needed if fitted else max(self.height(), needed))
+        if self.height() == needed:  # fitted (here or by the layout growing the window)
+            self._fitted_height = needed
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
