@@ -363,6 +363,32 @@ def test_settings_talk_key_field_round_trips_right_ctrl(qtbot) -> None:
     assert dialog.preferences().talk_key == "RightCtrl"
 
 
+@pytest.mark.parametrize("which", ["talk", "global"])
+def test_return_after_recording_a_key_confirms_the_settings(qtbot, which: str) -> None:
+    """Click the field, press F8, press Enter to close the dialog: Enter started a new
+    recording instead, and the next Enter became the talk key."""
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_preferences(Preferences())
+    dialog.tabs.setCurrentIndex(1)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    field = dialog.talk_key if which == "talk" else dialog.global_key.field
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(field, Qt.Key.Key_F8)
+    with qtbot.waitSignal(dialog.accepted, timeout=2000):
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+    prefs = dialog.preferences()
+    assert (prefs.talk_key if which == "talk" else prefs.global_talk_key) == "F8"
+    # opened again and tabbed into, Return still starts a recording
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.buttons.setFocus(Qt.FocusReason.TabFocusReason)
+    field.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert field.recording
+
+
 # --- about and version ------------------------------------------------------------------------
 def test_about_box_shows_the_version(window, qtbot) -> None:
     window.about_action.trigger()

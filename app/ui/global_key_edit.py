@@ -106,6 +106,7 @@ class _Recorder(QLineEdit):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.name = ""
         self.recording = False
+        self.just_recorded = False  # then Return confirms the dialog, as in TalkKeyEdit
         self._show()
 
     def set_name(self, name: str) -> None:
@@ -130,6 +131,7 @@ class _Recorder(QLineEdit):
     def accept_name(self, name: str) -> None:
         self.name = name
         self.recording = False
+        self.just_recorded = True
         self.owner.refusal = None
         self._show()
         self.owner.key_changed.emit(name)
@@ -147,7 +149,8 @@ class _Recorder(QLineEdit):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if not self.recording:
-            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            confirms = self.just_recorded and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            if not confirms and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
                 self.recording = True
                 self._show()
                 event.accept()
@@ -162,7 +165,12 @@ class _Recorder(QLineEdit):
                 self.offer(key_event_name(event))
         event.accept()
 
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        self.just_recorded = False
+        super().focusInEvent(event)
+
     def focusOutEvent(self, event: QFocusEvent) -> None:
+        self.just_recorded = False
         if self.recording:
             self.recording = False
             self._show()
@@ -175,6 +183,7 @@ class _Recorder(QLineEdit):
 
     def _show(self) -> None:
         if self.recording:
+            self.just_recorded = False
             self.setText("")
             self.setPlaceholderText(self.tr("Press a key or mouse side button…"))
         else:

@@ -34,6 +34,9 @@ class TalkKeyEdit(QLineEdit):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._text = "Space"
         self._recording = False
+        # a key was just recorded here: Return then confirms the dialog (OK) instead of
+        # recording again (the next Return became the talk key)
+        self._just_recorded = False
         self._show()
 
     def key_text(self) -> str:
@@ -51,6 +54,7 @@ class TalkKeyEdit(QLineEdit):
 
     def start_recording(self) -> None:
         self._recording = True
+        self._just_recorded = False
         self._show()
 
     # --- events ------------------------------------------------------------------------------
@@ -75,7 +79,8 @@ class TalkKeyEdit(QLineEdit):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if not self._recording:
-            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            confirms = self._just_recorded and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            if not confirms and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
                 self.start_recording()
                 event.accept()
                 return
@@ -103,7 +108,12 @@ class TalkKeyEdit(QLineEdit):
             self._accept(QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText))
         event.accept()
 
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        self._just_recorded = False
+        super().focusInEvent(event)
+
     def focusOutEvent(self, event: QFocusEvent) -> None:
+        self._just_recorded = False
         if self._recording:
             self._recording = False
             self._show()
@@ -118,6 +128,7 @@ class TalkKeyEdit(QLineEdit):
     def _accept(self, text: str) -> None:
         self._text = text
         self._recording = False
+        self._just_recorded = True
         self._show()
         self.key_changed.emit(text)
 
