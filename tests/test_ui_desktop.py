@@ -480,3 +480,30 @@ def test_the_talk_countdown_repaints_the_button_alone(qtbot) -> None:
         QApplication.processEvents()
     assert counter.by.get("TalkButton", 0) == 3
     assert counter.by.get("QWidget", 0) == 0
+
+
+def test_reconnect_after_signed_in_elsewhere_rejoins(qloop, server, settings, qapp) -> None:
+    """Signed in elsewhere, then Reconnect: the new session is back in what was joined
+    (the kick dropped the joined set before saying "kicked", which was remembered as the
+    user leaving everything: Reconnect came back to "No interphone selected")."""
+    from app.client import InterphoneClient
+
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+
+    async def scenario() -> int:
+        main, client = await started(runtime)
+        await until(lambda: str(client.model.joined) == OPS, what="rejoined")
+        elsewhere = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=False)
+        await elsewhere.connect()  # "me" signs in elsewhere: this session is kicked
+        window = runtime.window
+        assert window is not None
+        await until(lambda: window.reconnect_button.isVisibleTo(window), what="kicked")
+        assert settings.rejoin == OPS  # dropped with the session, not left
+        await elsewhere.close()
+        window.reconnect_button.click()
+        await until(lambda: runtime.client is not None and runtime.client is not client
+                    and str(runtime.client.model.joined) == OPS, what="back in Ops")
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0

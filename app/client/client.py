@@ -337,5 +337,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
     def _on_kicked(self, reason: str) -> None:
         logger.warning("session ended by the server: %s", reason or "kicked")
         self._end_turn("kicked")
-        self.model.apply_left()
+        # the state first: who watches the joined set then sees it dropped with the session
+        # (not left by the user, which the app would remember instead of rejoining)
         self.model.set_connection(ConnectionState.KICKED, reason or "kicked")
+        self.model.apply_left()

@@ -142,9 +142,9 @@ class ClientReconnect(ClientCore):
         if self._closing or self.model.connection.final:
             return
         reason = f"connection lost{': ' + str(exc) if exc else ''}"
-        if not self._reconnect:
-            self.model.apply_left()
+        if not self._reconnect:  # the state first, as when kicked (client._on_kicked)
             self.model.set_connection(ConnectionState.DISCONNECTED, reason)
+            self.model.apply_left()
             return
         logger.info("%s; reconnecting", reason)
         self.model.set_connection(ConnectionState.RECONNECTING, reason)
