@@ -305,3 +305,11 @@ def test_codec_failure_is_one_clear_line(monkeypatch, capsys):
     assert cli_main.main(["--uid", "alice", "sync"]) == 1
     assert capsys.readouterr().err == \
         "interphone-cli: error: audio codec: libopus is not available: not found\n"
+
+
+@pytest.mark.parametrize("command", ["members", "talk", "emergency", "listen", "bot"])
+async def test_every_command_help_says_what_an_id_looks_like(command):
+    """`interphone-cli talk --help` listed a bare "ID" with no word on its form."""
+    code, out, _ = await cli(command, "--help")
+    assert code == 0
+    assert "group_ID, discuss_ID or chat_UID:UID" in " ".join(out.split())

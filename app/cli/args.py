@@ -15,6 +15,7 @@ from app.protocol.limits import DEFAULT_PORT
 DEFAULT_HOST = "127.0.0.1"
 ENV_UID = "INTERPHONE_UID"
 ENV_TOKEN = "INTERPHONE_TOKEN"
+ID_HELP = "the interphone: group_ID, discuss_ID or chat_UID:UID (e.g. group_58; sync lists them)"
 
 
 def server_address(text: str) -> tuple[str, int]:
@@ -103,10 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sync", help="print the live interphones as JSON")
 
     members = commands.add_parser("members", help="print members and speaker as JSON")
-    members.add_argument("id", type=interphone_id, metavar="ID")
+    members.add_argument("id", type=interphone_id, metavar="ID", help=ID_HELP)
 
     talk = commands.add_parser("talk", help="join, take the floor, stream a WAV file, release")
-    talk.add_argument("id", type=interphone_id, metavar="ID")
+    talk.add_argument("id", type=interphone_id, metavar="ID", help=ID_HELP)
     talk.add_argument("--wav", required=True, metavar="FILE", help="audio to send")
     how = talk.add_mutually_exclusive_group()
     how.add_argument("--queue", action="store_true",
@@ -116,19 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     emergency = commands.add_parser("emergency", help="raise an emergency on ID, "
                                                       "or cancel it with --cancel")
-    emergency.add_argument("id", type=interphone_id, metavar="ID")
+    emergency.add_argument("id", type=interphone_id, metavar="ID", help=ID_HELP)
     emergency.add_argument("--cancel", action="store_true",
                            help="cancel it (its raiser or a dispatcher)")
 
     listen = commands.add_parser("listen", help="join and record what is heard to a WAV file")
-    listen.add_argument("id", type=interphone_id, metavar="ID")
+    listen.add_argument("id", type=interphone_id, metavar="ID", help=ID_HELP)
     listen.add_argument("--wav", required=True, metavar="OUT", help="48 kHz mono 16-bit WAV")
     listen.add_argument("--seconds", type=positive_seconds, default=None,
                         help="stop after this long (default: until Ctrl-C)")
 
     bot = commands.add_parser("bot", help="stay in the interphone: echo each utterance, "
                                           "or speak a file periodically")
-    bot.add_argument("id", type=interphone_id, metavar="ID")
+    bot.add_argument("id", type=interphone_id, metavar="ID", help=ID_HELP)
     bot.add_argument("--play", metavar="FILE", help="speak this WAV file instead of echoing")
     bot.add_argument("--every", type=positive_seconds, default=5.0,
                      help="seconds between plays with --play (default 5)")
