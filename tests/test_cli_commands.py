@@ -313,3 +313,12 @@ async def test_every_command_help_says_what_an_id_looks_like(command):
     code, out, _ = await cli(command, "--help")
     assert code == 0
     assert "group_ID, discuss_ID or chat_UID:UID" in " ".join(out.split())
+
+
+async def test_a_refused_request_is_worded_for_a_user(clients):
+    """A join the server refuses read "JoinRequest: error 403: ..." (a class name)."""
+    async with running_server() as server:
+        code, _, err = await cli("members", "group_99", port=server.port)
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("interphone-cli: error: the server refused ")
+    assert "Request" not in err and "(error 403)" in err

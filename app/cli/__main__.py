@@ -16,7 +16,7 @@ import sys
 from app.audio.codec import CodecError
 from app.cli.args import parse_args
 from app.cli.commands import COMMANDS, CliError
-from app.client import ClientError, LoginRefused
+from app.client import ClientError, LoginRefused, ServerError
 from app.client.connection import TlsExpected
 
 _PROG = "interphone-cli"
@@ -54,11 +54,20 @@ def main(argv: list[str] | None = None) -> int:
         _fail(f"login refused for {args.uid!r}: {exc.errmsg or exc}")
     except TlsExpected as exc:
         _fail(f"{exc}: try --tls" if not args.tls else str(exc))
+    except ServerError as exc:
+        _fail(refusal_text(exc))
     except (CliError, ClientError) as exc:
         _fail(str(exc))
     except CodecError as exc:  # libopus missing or unusable
         _fail(f"audio codec: {exc}")
     return 1
+
+
+def refusal_text(exc: ServerError) -> str:
+    """A refused request in the user's words: "the server refused join: carol may not use
+    group_99 (error 403)", not the client's "JoinRequest: error 403: ..."."""
+    what = exc.request.removesuffix("Request").lower() or "the request"
+    return f"the server refused {what}: {exc.errmsg or 'no reason given'} (error {exc.errcode})"
 
 
 def _fail(message: str) -> None:
