@@ -19,6 +19,7 @@ from app.protocol import InterphoneId
 from app.ui.audio_link import _TONES, TURN_TONES, Tone
 from app.ui.floor_text import end_reason_text, queue_text
 from app.ui.floor_widgets import EmergencyBanner
+from app.ui.presenter_speakers import REPLAY_SETTLE_MS
 from app.ui.talk_button import _COLOURS, WARNING_COLOURS, TalkButton
 from app.ui.view_types import TalkState
 
@@ -173,8 +174,9 @@ def test_replay_entry_is_complete_once_the_speaker_stops(qloop, ui,
         await alice.talk_stop()
         await until(lambda: replay.play_button(0).isEnabled(), what="play enabled")
         await until(lambda: replay.item_texts()[0].endswith("(0:01)"), what="its length")
-        await asyncio.sleep(0.7)  # the late-packet refresh
+        await asyncio.sleep(REPLAY_SETTLE_MS / 1000 + 0.2)  # the late-packet refresh
         assert len(replay.item_texts()) == 1 and replay.item_texts()[0].endswith("(0:01)")
+        assert replay.items()[0].duration >= 1.4  # the last packets counted too
 
     run(qloop, scenario(), timeout=20)
 

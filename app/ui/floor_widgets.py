@@ -171,6 +171,10 @@ class ReplayList(QWidget):
         mark = "● " if not item.heard else ""
         return f"{mark}{item.speaker}  {item.at}  ({format_seconds(item.duration)})"
 
+    def items(self) -> list[ReplayItem]:
+        """What the list shows, newest first."""
+        return list(self._items)
+
     def item_texts(self) -> list[str]:
         return [self.item_text(item) for item in self._items]
 

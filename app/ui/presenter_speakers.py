@@ -16,9 +16,11 @@ from app.client import FloorChanged, FloorState, JoinedSpeakerChanged, SpeakerCh
 from app.ui.audio_link import Tone
 from app.ui.presenter_core import PresenterCore
 
-REPLAY_SETTLE_MS = 500
-"""After a speaker change, the replay list is shown again this much later: the last UDP
-packets of the utterance may arrive after the (TCP) notice of its end."""
+REPLAY_SETTLE_MS = 1000
+"""After a speaker change, the replay list is shown again this much later: the last
+packets of the utterance reach the replay store after the (TCP) notice of its end (UDP
+races it, and received audio is handed over in batches every 0.6 s while a stream runs:
+``presenter_audio.AUDIO_POLL_S``)."""
 
 
 class PresenterSpeakers(PresenterCore):
