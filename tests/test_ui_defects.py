@@ -508,12 +508,14 @@ def test_a_status_message_is_not_cut_off_in_a_640_px_window(window, qtbot) -> No
     assert window.audio_label.isVisible()
 
 
-def test_replay_rows_keep_time_and_length_in_a_narrow_pane(qtbot) -> None:
+@pytest.mark.parametrize("width", [138, 187])  # in 640 px windows, list wide or not
+def test_replay_rows_keep_their_length_in_a_narrow_pane(qtbot, width: int) -> None:
     """In a 640 px window the replay rows were cut at the right ("Alice  07:00:15  ("):
-    the name gives way (elided, the full line in the tooltip), the time and length stay."""
+    the name gives way first, then the time (elided; the full line in the tooltip), and
+    the length always shows."""
     replay = ReplayList()
     qtbot.addWidget(replay)
-    replay.resize(187, 200)  # its width in a 640 px window
+    replay.resize(width, 200)
     long_name = "Maximilian Alexander von Hohenzollern"
     replay.set_items([ReplayItem(2, long_name, "07:00:15", 1.4, False),
                       ReplayItem(1, "Al", "07:00:10", 12.0, True)])
@@ -527,6 +529,8 @@ def test_replay_rows_keep_time_and_length_in_a_narrow_pane(qtbot) -> None:
         details = next(label for label in labels if label.text().endswith(length))
         right = details.mapTo(viewport, details.rect().topRight()).x()
         assert right < viewport.width(), (index, right, viewport.width())
+        shown = details.fontMetrics().horizontalAdvance(details.text())
+        assert shown <= details.width(), (index, details.text(), details.width())
         assert row.toolTip() == replay.item_texts()[index]
     name = next(label for label in
                 replay.list.itemWidget(replay.list.item(0)).findChildren(QLabel)

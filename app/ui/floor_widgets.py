@@ -74,18 +74,26 @@ class EmergencyBanner(QFrame):
 
 
 class _ElidedLabel(QLabel):
-    """A one-line label: ``prefix`` then as much of ``text`` as fits, ending in "…"."""
+    """A one-line label: ``prefix``, as much of ``text`` as fits (cut with "…" on the
+    ``mode`` side), then ``suffix``; it never shrinks below prefix + "…" + suffix."""
 
-    def __init__(self, prefix: str, text: str, parent: QWidget | None = None) -> None:
+    def __init__(self, text: str, parent: QWidget | None = None, *, prefix: str = "",
+                 suffix: str = "", mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+                 bold: bool = False) -> None:
         super().__init__(parent)
-        self.prefix, self.full_text = prefix, text
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("…"))
+        self.prefix, self.full_text, self.suffix, self.mode = prefix, text, suffix, mode
+        if bold:
+            self.setStyleSheet("font-weight: bold;")
+        self.ensurePolished()  # the metrics below are the bold font's when bold
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance(prefix + "…" + suffix) + 2)
         self._elide()
 
     def sizeHint(self) -> QSize:
-        width = self.fontMetrics().horizontalAdvance(self.prefix + self.full_text) + 2
-        return QSize(width, super().sizeHint().height())
+        text = self.prefix + self.full_text + self.suffix
+        return QSize(self.fontMetrics().horizontalAdvance(text) + 2, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.minimumWidth(), super().minimumSizeHint().height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -93,9 +101,9 @@ class _ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         metrics = self.fontMetrics()
-        room = max(self.width() - metrics.horizontalAdvance(self.prefix), 1)
-        self.setText(self.prefix + metrics.elidedText(self.full_text,
-                                                      Qt.TextElideMode.ElideRight, room))
+        room = self.width() - 2 - metrics.horizontalAdvance(self.prefix + self.suffix)
+        self.setText(self.prefix + metrics.elidedText(self.full_text, self.mode, max(room, 1))
+                     + self.suffix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +161,14 @@ class ReplayList(QWidget):
             play.setEnabled(not item.receiving)
             play.clicked.connect(lambda _=False, n=item.number: self.play_requested.emit(n))
             # a narrow pane shortens the name, never the time and length
-            name = _ElidedLabel("● " if not item.heard else "", item.speaker, widget)
-            details = QLabel(f"{item.at} ({format_seconds(item.duration)})", widget)
+            name = _ElidedLabel(item.speaker, widget, prefix="● " if not item.heard else "",
+                                bold=not item.heard)
+            name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            # the length always shows; the time gives way after the name
+            details = _ElidedLabel(f"{item.at} ", widget,
+                                   suffix=f"({format_seconds(item.duration)})",
+                                   mode=Qt.TextElideMode.ElideLeft, bold=not item.heard)
             widget.setToolTip(self.item_text(item))
-            for label in (name, details):
-                if not item.heard:
-                    label.setStyleSheet("font-weight: bold;")
             line.addWidget(play)
             line.addWidget(name, 1)
             line.addWidget(details)
