@@ -237,6 +237,7 @@ def test_queue_place_your_turn_and_emergency_banner(qloop, server, settings) -> 
             assert window.emergency_action.isEnabled()
             window.emergency_action.trigger()
             await until(lambda: window.emergency.interphone_id == OPS, what="own banner")
+            assert window.emergency.text.text() == "EMERGENCY raised by you"  # not our uid
             assert not window.emergency.cancel.isHidden()
             window.emergency.cancel.click()
             await until(lambda: window.emergency.interphone_id == "", what="own cancelled")

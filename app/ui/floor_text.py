@@ -36,5 +36,8 @@ def queue_text(position: int) -> str:
     return translate("FloorText", "Position %1 in line").replace("%1", str(position))
 
 
-def emergency_text(raised_by: str) -> str:
+def emergency_text(raised_by: str, *, by_you: bool = False) -> str:
+    """The emergency banner's line; ``by_you``: we raised it (not our uid, as it read)."""
+    if by_you:
+        return translate("FloorText", "EMERGENCY raised by you")
     return translate("FloorText", "EMERGENCY raised by %1").replace("%1", raised_by)

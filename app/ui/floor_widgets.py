@@ -39,6 +39,7 @@ class EmergencyBanner(QFrame):
         self.setStyleSheet(EMERGENCY_STYLE)
         self._id = ""
         self._raised_by = ""
+        self._by_you = False
         self.text = QLabel(self)
         self.cancel = QPushButton(self)
         self.cancel.clicked.connect(lambda: self.cancel_requested.emit(self._id))
@@ -49,8 +50,10 @@ class EmergencyBanner(QFrame):
         self.hide()
         self.retranslate()
 
-    def show_emergency(self, interphone_id: str, raised_by: str, can_cancel: bool) -> None:
-        self._id, self._raised_by = interphone_id, raised_by
+    def show_emergency(self, interphone_id: str, raised_by: str, can_cancel: bool, *,
+                       by_you: bool = False) -> None:
+        """``raised_by``: the raiser's display name; ``by_you``: we raised it."""
+        self._id, self._raised_by, self._by_you = interphone_id, raised_by, by_you
         self.cancel.setVisible(can_cancel)
         self.retranslate()
         self.show()
@@ -69,7 +72,7 @@ class EmergencyBanner(QFrame):
         super().changeEvent(event)
 
     def retranslate(self) -> None:
-        self.text.setText(emergency_text(self._raised_by))
+        self.text.setText(emergency_text(self._raised_by, by_you=self._by_you))
         self.cancel.setText(self.tr("Cancel emergency"))
 
 

@@ -41,7 +41,8 @@ class PresenterEmergency(PresenterCore):
             self._alarm.stop()
             return
         can_cancel = raised[1] == self.model.uid or self._is_dispatcher()
-        banner.show_emergency(raised[0], self.window.display_name(raised[1]), can_cancel)
+        banner.show_emergency(raised[0], self.window.display_name(raised[1]), can_cancel,
+                              by_you=raised[1] == self.model.uid)
         self._tone(Tone.EMERGENCY)
         self._alarm.start()
 
