@@ -565,3 +565,17 @@ def test_header_controls_stay_put_when_muting_or_talking_here(window, qtbot) -> 
         panel.mix.mute.click()
         panel.mix.set_row(target)  # Talk here pressed: it is the talk target now
         assert place() == before, width
+
+
+def test_a_row_where_we_speak_says_you(window) -> None:
+    """Talking, our row read "Talk target · me speaking" (our uid) as for anyone else."""
+    talking = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "me", True, True)
+    other = InterphoneRow("group_1", RowKind.GROUP, "Everyone", 2, "alice", True, False)
+    window.set_names({"alice": "Alice Liddell"})
+    window.set_rows([talking, other])
+    tree = window.interphones.tree
+    subtitles = {tree.topLevelItem(0).child(i).text(0):
+                 tree.topLevelItem(0).child(i).data(0, Qt.ItemDataRole.UserRole + 2)
+                 for i in range(tree.topLevelItem(0).childCount())}
+    assert "you are speaking" in subtitles["Ops"] and "me speaking" not in subtitles["Ops"]
+    assert "Alice Liddell speaking" in subtitles["Everyone"]

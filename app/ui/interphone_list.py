@@ -171,6 +171,7 @@ class InterphoneList(QWidget):
         self._pointer_inside = False
         self._sort_pending = False
         self._names: dict[str, str] = {}
+        self._me = ""  # our uid: a row where we speak says "you"
         self._offline = False
         self.tree.viewport().installEventFilter(self)
         layout = QVBoxLayout(self)
@@ -214,6 +215,12 @@ class InterphoneList(QWidget):
             self._offline = offline
             for item in self._items.values():
                 self._fill(item, item.data(0, ROW_ROLE))
+
+    def set_me(self, uid: str) -> None:
+        """Our uid: a row where we speak says "you are speaking", not the uid."""
+        self._me = uid
+        for item in self._items.values():
+            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
 
     def set_names(self, names: dict[str, str]) -> None:
         """Display names by uid, for the speakers shown in the rows."""
@@ -295,7 +302,9 @@ class InterphoneList(QWidget):
             parts.append(self.tr("Listening"))
         if row.online is not None and not row.live:
             parts.append(self.tr("Online") if row.online else self.tr("Offline"))
-        if row.speaker:
+        if row.speaker and row.speaker == self._me:
+            parts.append(self.tr("you are speaking"))
+        elif row.speaker:
             speaker = self._names.get(row.speaker) or row.speaker
             parts.append(self.tr("%1 speaking").replace("%1", speaker))
         if row.live:

@@ -249,6 +249,7 @@ class MainWindow(QMainWindow):
     def set_me(self, uid: str) -> None:
         self._me = uid
         self.panel.set_me(uid)
+        self.interphones.set_me(uid)
         self._show_title()
 
     def set_names(self, names: dict[str, str]) -> None:
