@@ -579,3 +579,15 @@ def test_a_row_where_we_speak_says_you(window) -> None:
                  for i in range(tree.topLevelItem(0).childCount())}
     assert "you are speaking" in subtitles["Ops"] and "me speaking" not in subtitles["Ops"]
     assert "Alice Liddell speaking" in subtitles["Everyone"]
+
+
+def test_no_interphone_selected_shows_no_volume_or_mute(window) -> None:
+    """Leaving the talk target while the filter hid the next one: the pane said "No
+    interphone selected" beside the left one's volume slider and Mute button."""
+    joined = InterphoneRow("discuss_12", RowKind.DISCUSS, "Night shift", 2, "", True, True)
+    window.set_rows([OPS_ROW, joined])
+    window.show_interphone(joined)
+    window.panel.mix.set_row(joined)
+    assert window.panel.mix.isVisibleTo(window)
+    window.show_interphone(None)
+    assert not window.panel.mix.isVisibleTo(window)

@@ -184,6 +184,8 @@ class InterphonePanel(QWidget):
             self._members, self._members_known = [], False
             self._last_speaker, self._last_at = "", ""
         self._row = row
+        if row is None:  # the controls of the interphone shown before go with it
+            self.mix.set_row(None)
         if row is not None and not row.live:
             self._members, self._members_known = [], True
         self._show_header()
