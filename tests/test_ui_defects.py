@@ -6,6 +6,7 @@ import asyncio
 import os
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -591,3 +592,23 @@ def test_no_interphone_selected_shows_no_volume_or_mute(window) -> None:
     assert window.panel.mix.isVisibleTo(window)
     window.show_interphone(None)
     assert not window.panel.mix.isVisibleTo(window)
+
+
+def test_a_row_selected_while_filtered_out_is_shown_once_the_filter_clears(window) -> None:
+    """Filter "ni", join Night shift, leave it: the talk target moves to Ops, hidden by
+    the filter ("No interphone selected"); clearing the filter then highlighted Ops while
+    the pane still said nothing was selected."""
+    ops = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, False)
+    night = InterphoneRow("discuss_12", RowKind.DISCUSS, "Night shift", 2, "", True, True)
+    lists = window.interphones
+    lists.set_rows([ops, night])
+    lists.select("discuss_12")
+    lists.filter.setText("ni")
+    selected: list[str] = []
+    window.selection_changed.connect(selected.append)
+    lists.set_rows([replace(ops, talk_target=True), replace(night, joined=False,
+                                                            talk_target=False)])
+    lists.select(OPS)  # the new talk target, hidden by the filter
+    assert selected[-1:] == [""]
+    lists.filter.clear()
+    assert selected[-1] == OPS and lists.selected_id() == OPS

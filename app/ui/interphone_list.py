@@ -172,6 +172,7 @@ class InterphoneList(QWidget):
         self._sort_pending = False
         self._names: dict[str, str] = {}
         self._me = ""  # our uid: a row where we speak says "you"
+        self._announced = ""  # the selection last emitted
         self._offline = False
         self.tree.viewport().installEventFilter(self)
         layout = QVBoxLayout(self)
@@ -324,13 +325,16 @@ class InterphoneList(QWidget):
                 shown += match
             section.setHidden(section.childCount() == 0 or (bool(needle) and shown == 0))
             section.setText(0, f"{self._section_title(kind)} ({section.childCount()})")
+        if self.selected_id() != self._announced:  # a row selected while hidden shows again
+            self._on_selection()
 
     def _section_title(self, kind: RowKind) -> str:
         return {RowKind.GROUP: self.tr("Groups"), RowKind.DISCUSS: self.tr("Discussions"),
                 RowKind.CHAT: self.tr("Contacts")}[kind]
 
     def _on_selection(self) -> None:
-        self.selected.emit(self.selected_id())
+        self._announced = self.selected_id()
+        self.selected.emit(self._announced)
 
     def _on_activated(self, item: QTreeWidgetItem, column: int) -> None:
         row = item.data(0, ROW_ROLE)
