@@ -752,68 +752,68 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="298"/>
-        <location filename="../../app/ui/interphone_list.py" line="304"/>
+        <location filename="../../app/ui/interphone_list.py" line="299"/>
+        <location filename="../../app/ui/interphone_list.py" line="305"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="300"/>
+        <location filename="../../app/ui/interphone_list.py" line="301"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="302"/>
+        <location filename="../../app/ui/interphone_list.py" line="303"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="304"/>
+        <location filename="../../app/ui/interphone_list.py" line="305"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="306"/>
+        <location filename="../../app/ui/interphone_list.py" line="307"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="309"/>
+        <location filename="../../app/ui/interphone_list.py" line="310"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="313"/>
+        <location filename="../../app/ui/interphone_list.py" line="314"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="329"/>
+        <location filename="../../app/ui/interphone_list.py" line="332"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="329"/>
+        <location filename="../../app/ui/interphone_list.py" line="332"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="330"/>
+        <location filename="../../app/ui/interphone_list.py" line="333"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="346"/>
+        <location filename="../../app/ui/interphone_list.py" line="350"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="347"/>
+        <location filename="../../app/ui/interphone_list.py" line="351"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="348"/>
+        <location filename="../../app/ui/interphone_list.py" line="352"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -855,150 +855,150 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="220"/>
+        <location filename="../../app/ui/interphone_panel.py" line="222"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="221"/>
+        <location filename="../../app/ui/interphone_panel.py" line="223"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="223"/>
+        <location filename="../../app/ui/interphone_panel.py" line="225"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="225"/>
+        <location filename="../../app/ui/interphone_panel.py" line="227"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="226"/>
+        <location filename="../../app/ui/interphone_panel.py" line="228"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="232"/>
+        <location filename="../../app/ui/interphone_panel.py" line="234"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="263"/>
+        <location filename="../../app/ui/interphone_panel.py" line="265"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="264"/>
+        <location filename="../../app/ui/interphone_panel.py" line="266"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="268"/>
+        <location filename="../../app/ui/interphone_panel.py" line="270"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="268"/>
+        <location filename="../../app/ui/interphone_panel.py" line="270"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="269"/>
+        <location filename="../../app/ui/interphone_panel.py" line="271"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="271"/>
+        <location filename="../../app/ui/interphone_panel.py" line="273"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="273"/>
+        <location filename="../../app/ui/interphone_panel.py" line="275"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="274"/>
+        <location filename="../../app/ui/interphone_panel.py" line="276"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="280"/>
-        <location filename="../../app/ui/interphone_panel.py" line="283"/>
-        <location filename="../../app/ui/interphone_panel.py" line="289"/>
-        <location filename="../../app/ui/interphone_panel.py" line="414"/>
+        <location filename="../../app/ui/interphone_panel.py" line="282"/>
+        <location filename="../../app/ui/interphone_panel.py" line="285"/>
+        <location filename="../../app/ui/interphone_panel.py" line="291"/>
+        <location filename="../../app/ui/interphone_panel.py" line="416"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="284"/>
+        <location filename="../../app/ui/interphone_panel.py" line="286"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="290"/>
+        <location filename="../../app/ui/interphone_panel.py" line="292"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="294"/>
+        <location filename="../../app/ui/interphone_panel.py" line="296"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="297"/>
+        <location filename="../../app/ui/interphone_panel.py" line="299"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="332"/>
+        <location filename="../../app/ui/interphone_panel.py" line="334"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="339"/>
+        <location filename="../../app/ui/interphone_panel.py" line="341"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="341"/>
+        <location filename="../../app/ui/interphone_panel.py" line="343"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="346"/>
+        <location filename="../../app/ui/interphone_panel.py" line="348"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="349"/>
+        <location filename="../../app/ui/interphone_panel.py" line="351"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="354"/>
+        <location filename="../../app/ui/interphone_panel.py" line="356"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="356"/>
+        <location filename="../../app/ui/interphone_panel.py" line="358"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="360"/>
+        <location filename="../../app/ui/interphone_panel.py" line="362"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="365"/>
+        <location filename="../../app/ui/interphone_panel.py" line="367"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1013,17 +1013,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="411"/>
+        <location filename="../../app/ui/interphone_panel.py" line="413"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="412"/>
+        <location filename="../../app/ui/interphone_panel.py" line="414"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="413"/>
+        <location filename="../../app/ui/interphone_panel.py" line="415"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
