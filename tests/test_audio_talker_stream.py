@@ -188,22 +188,18 @@ def test_gui_mixer_keeps_a_talkers_network_history_between_utterances(
     mixer.close()
 
 
-def test_a_frame_of_delay_is_added_in_a_pause_between_phrases_not_between_syllables() -> None:
-    """Under jitter the buffer asks for one frame more delay early; the stream keeps
-    it for where speech resumes after at least ``PAUSE_MS`` of quiet (frames 40-44),
-    not after the 40 ms gap between two syllables (frames 20-21), where the time warp
-    is heard (PESQ 0.13 in bench/speech_e2e.py's jitter-only runs)."""
+def _growth_points(expected_loss_pct: int) -> tuple[list[int], TalkerStream]:
+    """Where one frame of delay was added: speech with a 40 ms gap (frames 20-21) and a
+    100 ms pause (40-44), every other packet 15 ms late (each still in time: the read
+    is at 18 ms, but with 3 ms to spare the buffer wants a frame more)."""
     speech = speech_like(2.0, seed=7)
     quiet = {20, 21, 40, 41, 42, 43, 44}
-    assert PAUSE_MS == 60
-    with OpusEncoder(20) as enc:
+    with OpusEncoder(20, expected_loss_pct=expected_loss_pct) as enc:
         packets = [enc.encode(np.zeros(960, dtype=np.float32) if k in quiet
                               else speech[k * 960:(k + 1) * 960]) for k in range(100)]
     stream = TalkerStream()
     inserted_at: list[int] = []
     for k in range(len(packets)):
-        # every other packet 15 ms late: each is still in time (the read is at 18 ms),
-        # but with 3 ms to spare the buffer wants a frame more
         stream.put(k, packets[k], k * F + (0.015 if k % 2 else 0.0))
         before = stream.quality().inserted
         stream.read(960, k * F + 0.018)
@@ -211,6 +207,26 @@ def test_a_frame_of_delay_is_added_in_a_pause_between_phrases_not_between_syllab
             inserted_at.append(k)
     quality = stream.quality()
     assert quality.stalls == 0 and quality.lost == 0
-    assert stream.jitter.target_delay == 2
+    assert stream.jitter.target_delay >= 2
+    return inserted_at, stream
+
+
+def test_a_frame_of_delay_for_jitter_waits_for_a_pause_between_phrases() -> None:
+    """Under jitter the buffer asks for one frame more delay early; the stream keeps
+    it for where speech resumes after at least ``PAUSE_MS`` of quiet (frames 40-44),
+    not after the 40 ms gap between two syllables (frames 20-21), where the time warp
+    is heard (PESQ 0.13 in bench/speech_e2e.py's jitter-only runs)."""
+    assert PAUSE_MS == 60
+    inserted_at, stream = _growth_points(expected_loss_pct=0)
+    assert not stream.jitter.protecting
     assert inserted_at == [45]  # where the speech resumes after the pause
+    stream.close()
+
+
+def test_a_frame_of_delay_for_fec_takes_the_first_quiet_frame() -> None:
+    """The talker sends FEC (some listener loses packets): the next packet must be
+    there in time for it, so the growth does not wait for a long pause."""
+    inserted_at, stream = _growth_points(expected_loss_pct=10)
+    assert stream.jitter.protecting
+    assert inserted_at[:1] == [22]  # speech resumes after the syllables' gap
     stream.close()

@@ -80,7 +80,7 @@ EXCESS_WINDOW = 100  # pops (2 s at 20 ms) of ample slack before asking to shrin
 DEFICIT_WINDOW = 5  # recent pops whose slack decides growing
 GROW_MARGIN = 0.002  # seconds: less slack than this asks for one frame more delay
 SHRINK_MARGIN = 0.002  # seconds kept above the margin after shrinking by a frame
-GROW_PATIENCE = 100  # pops (2 s) a growth waits for a pause before a stall may be kept for it
+GROW_PATIENCE = 50  # pops a growth for FEC waits for a pause before a stall may be kept for it
 
 
 @dataclass(slots=True)
@@ -211,6 +211,13 @@ class JitterBuffer:
     @property
     def target_delay(self) -> int:
         return self._target
+
+    @property
+    def protecting(self) -> bool:
+        """Loss was seen lately or the talker sends FEC: the delay is kept a frame up so
+        that the next packet is there in time for FEC (a growth for that is urgent: each
+        loss meanwhile is concealed instead of rebuilt)."""
+        return bool(self._loss_count or self._fec_count)
 
     @property
     def playing(self) -> bool:

@@ -154,8 +154,10 @@ class TalkerStream:
     the stream does it only in a pause: it drops a quiet frame (shrink), or
     plays a frame of silence where speech resumes after at least ``PAUSE_MS``
     of quiet frames (grow): a pause between phrases, not the gap between two
-    syllables, where a time warp is heard. No speech is cut or stretched to
-    change the delay.
+    syllables, where a time warp is heard; a growth for FEC (loss seen, see
+    ``JitterBuffer.protecting``) takes the first quiet frame, as each loss
+    meanwhile is concealed instead of rebuilt. No speech is cut or stretched
+    to change the delay.
     """
 
     def __init__(self, *, min_delay_frames: int = 1, max_delay_frames: int = 10,
@@ -208,11 +210,12 @@ class TalkerStream:
             self._frames_played += 1
             pcm = self._recovery.play(out)
             quiet = bool(len(pcm)) and float(np.dot(pcm, pcm)) < _QUIET_ENERGY * len(pcm)
-            after_pause = self._quiet_samples >= _PAUSE_SAMPLES
-            self._quiet_samples = self._quiet_samples + len(pcm) if quiet else 0
+            paused = self._quiet_samples
+            self._quiet_samples = paused + len(pcm) if quiet else 0
             if out.kind != "audio" or not out.resize:
                 return pcm
-            if out.resize > 0 and after_pause and not quiet:
+            if out.resize > 0 and not quiet and paused and (
+                    paused >= _PAUSE_SAMPLES or self.jitter.protecting):
                 # One frame of silence more at the end of a pause, just before
                 # the speech resumes (where the delay change is least heard).
                 self._quiet_samples = 0
@@ -289,9 +292,9 @@ class TalkerStream:
 
 QUIET_RMS = 0.0056  # -45 dBFS: below this a frame may be dropped or doubled unheard
 PAUSE_MS = 60
-"""A growth of the delay waits for this much quiet in a row (3 frames of 20 ms): in
-``bench/speech_e2e.py``'s runs a frame added after the first quiet frame fell between
-syllables and cost PESQ 0.13 under jitter alone (docs/audio-quality.md)."""
+"""A growth of the delay for jitter waits for this much quiet in a row (3 frames of
+20 ms): in ``bench/speech_e2e.py``'s runs a frame added after the first quiet frame fell
+between syllables and cost PESQ 0.13 under jitter alone (docs/audio-quality.md)."""
 _PAUSE_SAMPLES = PAUSE_MS * SAMPLE_RATE // 1000
 
 
