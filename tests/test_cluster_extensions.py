@@ -272,6 +272,8 @@ async def test_a_reload_kicks_a_removed_user_and_ends_hidden_memberships_on_ever
         assert await bob.closed_by_server(5.0)
         info = await info_until(alice, lambda i: i.member_count == 1)
         assert info.members == ("alice",)
+        told = await info_until(carol, lambda i: i.member_count == 1)  # removed, and told
+        assert told.members == ("alice",)
         await settle(spread.nodes)
         for node in spread.nodes:
             assert "bob" not in node.state.by_uid

@@ -18,8 +18,9 @@ from server_fixtures import (
     start_server_process,
 )
 
-from app.protocol.messages import InterphoneChanged, Kicked, Login
+from app.protocol.messages import InterphoneChanged, Kicked, Login, QuitRequest
 from app.server import Directory, ServerSettings, ServerState
+from app.server.coalesce import COALESCE, NOTIFY_WINDOW
 from app.server.directory_changes import DirectoryChanges
 from app.server.outbox import Outbox, Refused
 from app.server.state import ACCOUNT_REMOVED
@@ -104,6 +105,82 @@ def test_member_removed_from_a_group_leaves_it_and_the_others_are_told() -> None
     assert G58 not in state.sessions[sids["carol"]].subscriptions
     assert sids["carol"] not in state.watchers.get(G58, {})
     assert not [b for b in sent_to(outbox, sids["carol"]) if isinstance(b, Kicked)]
+
+
+def changes_to(outbox: Outbox, sid: int) -> list[tuple[int, str, tuple[str, ...] | None]]:
+    return [(b.info.member_count, b.info.speaker, b.info.members)
+            for b in sent_to(outbox, sid) if isinstance(b, InterphoneChanged)]
+
+
+def changes_of(outbox: Outbox, interphone: object) -> list[tuple[int, tuple[str, ...] | None]]:
+    """(receiver, members) of every change notification of ``interphone``, in order."""
+    return [(target, message.body.info.members) for target, message in outbox.messages
+            if isinstance(message.body, InterphoneChanged) and message.body.info.id == interphone]
+
+
+def test_the_removed_member_is_told_the_change_with_the_list_that_no_longer_names_it() -> None:
+    state, sids = state_with("alice", "bob", "carol")
+    for uid in ("alice", "bob", "carol"):
+        state.join(sids[uid], G58)
+    outbox = state.replace_directory(directory(CAROL_OUT_OF_58), 1.0)
+    for uid in ("alice", "bob", "carol"):  # one notification each, the same one
+        assert changes_to(outbox, sids[uid]) == [(2, "", ("alice", "bob"))], uid
+    assert G58 not in state.sessions[sids["carol"]].joined
+
+
+def test_a_removed_watcher_is_told_once_as_a_member_not_also_by_count() -> None:
+    state, sids = state_with("alice", "carol")
+    state.join(sids["alice"], G58)
+    state.join(sids["carol"], G58)
+    state.sync(sids["carol"], (G58, D12))  # she also watches it
+    outbox = state.replace_directory(directory(CAROL_OUT_OF_58), 1.0)
+    assert changes_to(outbox, sids["carol"]) == [(1, "", ("alice",))]
+
+
+def test_a_removed_holder_is_told_by_the_floor_change_that_releases_it() -> None:
+    state, sids = state_with("alice", "carol")
+    state.join(sids["alice"], G58)
+    state.join(sids["carol"], G58)
+    assert state.speak(sids["carol"], G58, True, 0.5).reply
+    outbox = state.replace_directory(directory(CAROL_OUT_OF_58), 1.0)
+    assert state.interphones[G58].holder == ""
+    for uid in ("alice", "carol"):
+        assert changes_to(outbox, sids[uid]) == [(1, "", ("alice",))], uid
+
+
+def test_the_last_member_removed_is_told_the_interphone_ended() -> None:
+    state, sids = state_with("carol")
+    state.join(sids["carol"], G58)
+    outbox = state.replace_directory(directory(CAROL_OUT_OF_58), 1.0)
+    assert G58 not in state.interphones
+    assert [(count, members or ()) for count, _, members in changes_to(outbox, sids["carol"])] \
+        == [(0, ())]
+
+
+def test_a_removed_coalescing_member_is_told_at_once_with_the_others() -> None:
+    state = ServerState(sample_directory(), SETTINGS, udp_port=9400)
+    state.now = 100.0
+    for sid, uid in enumerate(("alice", "bob", "carol"), 1):
+        state.login(sid, uid, f"pw-{uid}", "127.0.0.1", (COALESCE,))
+        state.join(sid, G58)  # (the later joins are held: the window is open)
+    outbox = state.replace_directory(directory(CAROL_OUT_OF_58), 100.0)
+    assert changes_of(outbox, G58) == [(1, ("alice", "bob")), (2, ("alice", "bob")),
+                                       (3, ("alice", "bob"))]
+    assert changes_of(state.handle_timer(100.0 + NOTIFY_WINDOW), G58) == []  # none held
+
+
+def test_a_quitter_and_an_ending_session_are_told_nothing_new() -> None:
+    state, sids = state_with("alice", "bob", "carol")
+    for uid in ("alice", "bob", "carol"):
+        state.join(sids[uid], G58)
+    state.sync(sids["carol"], (G58,))
+    quit_ = state.quit(sids["carol"], G58)
+    assert quit_.reply.info.member_count == 2
+    assert changes_to(quit_.outbox, sids["carol"]) == [(2, "", None)]  # a watcher: the count
+    assert changes_to(quit_.outbox, sids["alice"]) == [(2, "", ("alice", "bob"))]
+    ended = state.logout(sids["bob"])
+    assert changes_to(ended, sids["bob"]) == []
+    assert changes_to(ended, sids["alice"]) == [(1, "", ("alice",))]
 
 
 def test_changed_token_keeps_the_session_and_applies_at_the_next_login() -> None:
@@ -221,6 +298,35 @@ async def test_sighup_lets_a_new_user_in_and_kicks_a_removed_one(tmp_path: Path)
             await client.close()
         log = await server.stop()
     assert "pw-" not in log and "Traceback" not in log
+
+
+@pytestmark_posix
+async def test_sighup_tells_a_member_removed_from_a_group_and_the_others(tmp_path: Path) -> None:
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    server = await ServerProcess.start("--config", str(config))
+    clients = {uid: await RawClient.connect(server.port) for uid in ("alice", "bob", "carol")}
+    try:
+        for uid, client in clients.items():
+            await client.login(uid)
+            await client.join(G58)
+        await notification_where(clients["alice"], lambda b: isinstance(b, InterphoneChanged)
+                                 and b.info.member_count == 3)
+        config.write_text(CAROL_OUT_OF_58)
+        server.process.send_signal(signal.SIGHUP)
+        await server.line_matching(r"directory reloaded")
+        for uid, client in clients.items():
+            changed = await notification_where(
+                client, lambda b: isinstance(b, InterphoneChanged) and b.info.id == G58
+                and b.info.member_count == 2)
+            assert isinstance(changed, InterphoneChanged)
+            assert changed.info.members == ("alice", "bob"), uid
+        quit_ = await clients["carol"].request(QuitRequest(G58))
+        assert not quit_.ok  # she is out: 404, as for any membership she does not hold
+    finally:
+        for client in clients.values():
+            await client.close()
+        await server.stop()
 
 
 @pytestmark_posix

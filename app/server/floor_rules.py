@@ -110,13 +110,15 @@ class FloorRules(StateBase):
                    f"raised_by={event.raised_by} by={event.by}")
 
     def _floor_changed(self, record: Interphone, outcome: FloorOutcome, outbox: Outbox, *,
-                       notify: bool = False, why: str = "") -> int:
+                       notify: bool = False, why: str = "", removed: int | None = None) -> int:
         """Carry out what a floor operation changed, in the order of
         docs/protocol-extensions.md (after the response): emergency notices, ``revoked``,
         ``granted``, the change notification (5, also sent when ``notify``), ``left``,
         ``queued``. Keeps ``record.holder``, the grant timers and the media-auth grant
         number in step with the floor; returns the media-auth grant number of a new holder
-        (0: no new holder, or one without media-auth). A ``granted`` notice carries it."""
+        (0: no new holder, or one without media-auth). A ``granted`` notice carries it.
+        ``removed``: a session the server just took out of ``record``, also told by the
+        change notification (:meth:`_notify`)."""
         members = {uid: (sid, self.sessions[sid].features)
                    for uid, sid in record.members.items() if sid in self.sessions}
         ended = outcome.ended
@@ -148,7 +150,7 @@ class FloorRules(StateBase):
             outbox.log(f"floor grant uid={outcome.granted} interphone={record.id}"
                        + (" from=queue" if outcome.granted_from_queue else ""))
         if notify or outcome.holder_changed:
-            self._notify(record.id, outbox)
+            self._notify(record.id, outbox, removed=removed)
         for sid, message in notices_after_change(record.id, outcome, members):
             outbox.send(sid, message)
         for uid, why_left in outcome.dropped:

@@ -66,8 +66,25 @@ class MembershipRules(StateBase):
         self._leave(session, record, outbox, "quit")
         return Result(QuitResult(self.info(interphone, session.uid, with_members=False)), outbox)
 
-    def _leave(self, session: Session, record: Interphone, outbox: Outbox, why: str) -> None:
+    def remove(self, sid: int, interphone: InterphoneId, why: str) -> Outbox:
+        """The server ends the membership of ``sid`` in ``interphone`` (a directory reload
+        hides it): as a quit, but nobody asked, so the removed session is told too. It gets
+        the change notification (5) that tells the others, with the member list (which no
+        longer names it), at once (never coalesced: nothing later would tell it). Nothing
+        if ``sid`` is not in ``interphone``."""
+        session = self.sessions.get(sid)
+        record = self.interphones.get(interphone)
+        outbox = Outbox()
+        if session is not None and record is not None and record.members.get(session.uid) == sid:
+            self._leave(session, record, outbox, why, tell_leaver=True)
+        return outbox
+
+    def _leave(self, session: Session, record: Interphone, outbox: Outbox, why: str, *,
+               tell_leaver: bool = False) -> None:
+        """``session`` leaves ``record``; the members, watchers and chat parties are told by
+        one change notification (5), which also goes to ``session`` if ``tell_leaver``."""
         uid = session.uid
+        removed = session.sid if tell_leaver else None
         if record.holder == uid and self.on_release is not None:
             self.on_release(record, uid)
         del record.members[uid]
@@ -86,13 +103,17 @@ class MembershipRules(StateBase):
             record.holder = ""
             self._record_emergency(record, record.floor.close(now), outbox)
             self._end(record)
-            self._notify(record.id, outbox)
+            self._notify(record.id, outbox, removed=removed)
         else:
             outcome = record.floor.leave(uid, now)
-            if not (floor_changed or outcome.holder_changed):
+            if floor_changed or outcome.holder_changed:
+                pass  # (told by the floor change below)
+            elif removed is not None:
+                self._notify(record.id, outbox, removed=removed)
+            else:
                 self._notify_members(record.id, outbox)  # (may be coalesced)
             self._floor_changed(record, outcome, outbox,
-                                notify=floor_changed or outcome.holder_changed)
+                                notify=floor_changed or outcome.holder_changed, removed=removed)
         self.presence.member_left(uid, record.id, outbox)
 
     def _start(self, interphone: InterphoneId) -> Interphone:

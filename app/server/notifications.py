@@ -34,9 +34,11 @@ class NotificationRules(StateBase):
             self._notify(interphone, outbox)
 
     def _notify(self, interphone: InterphoneId, outbox: Outbox, *,
-                coalescing: bool | None = None) -> None:
+                coalescing: bool | None = None, removed: int | None = None) -> None:
         """Tell every member, watcher and chat party, each once, the new state (only those
-        granted ``coalesce`` if ``coalescing``, only the others if it is False)."""
+        granted ``coalesce`` if ``coalescing``, only the others if it is False). ``removed``:
+        a session the server just took out of the interphone (a directory reload), told as
+        the members are, with the member list that no longer names it."""
         if coalescing is None:
             self.coalescer.told(interphone, self.now)
         record = self.interphones.get(interphone)
@@ -46,6 +48,8 @@ class NotificationRules(StateBase):
         if record is not None:
             for sid in record.members.values():
                 recipients[sid] = True
+        if removed is not None and removed in self.sessions:
+            recipients[removed] = True
         for sid in self.watchers.get(interphone, ()):
             recipients.setdefault(sid, False)
         if interphone.kind is AttachType.CHAT:

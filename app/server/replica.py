@@ -426,12 +426,8 @@ class Replica:
                 outbox.close(sid)
             outbox.extend(state.logout(sid))
         for sid, text in event.get("leave", ()):
-            session = state.sessions.get(int(sid))
-            interphone = InterphoneId.parse(str(text))
-            record = state.interphones.get(interphone)
-            if session is None or record is None or record.members.get(session.uid) != sid:
-                continue
-            outbox.extend(state.quit(int(sid), interphone).outbox)
+            outbox.extend(state.remove(int(sid), InterphoneId.parse(str(text)),
+                                       "directory reload"))
         return outbox
 
     def _release(self, sid: int, now: float, outbox: Outbox) -> None:

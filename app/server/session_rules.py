@@ -122,7 +122,9 @@ class SessionRules(StateBase):
         In token mode the session of a removed user is kicked (``kicked
         reason='account_removed'``, then closed, leaving its interphones as at a
         logout). Every session leaves the interphones it may no longer see (the
-        members are told, a floor it held is released) and stops watching them.
+        members are told, and so is the session itself, by the same change notification
+        with the member list that no longer names it; a floor it held is released) and
+        stops watching them.
         Changed tokens apply at the next login: live sessions stay. The
         ``[server]`` settings are kept (they apply at the next start). One log
         line says what changed (:class:`DirectoryChanges`; never a token).
@@ -143,7 +145,8 @@ class SessionRules(StateBase):
                 kicked += 1
         for session in list(self.sessions.values()):
             for interphone in [i for i in session.joined if not self._may_see(session.uid, i)]:
-                self._leave(session, self.interphones[interphone], outbox, "directory reload")
+                self._leave(session, self.interphones[interphone], outbox, "directory reload",
+                            tell_leaver=True)
                 left += 1
             hidden = [i for i in session.subscriptions if not self._may_see(session.uid, i)]
             for interphone in hidden:
