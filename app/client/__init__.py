@@ -38,6 +38,7 @@ from app.client.events import (
     MembersChanged,
     ModelEvent,
     OutgoingCallChanged,
+    RemovedFromInterphone,
     RosterChanged,
     SpeakerChanged,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "NotJoined",
     "OutgoingCallChanged",
     "QueueLeft",
+    "RemovedFromInterphone",
     "RequestTimeout",
     "RosterChanged",
     "ServerError",

@@ -12,7 +12,7 @@ import logging
 
 from app.client.client_core import ClientCore, InterphoneAudio
 from app.client.connection import SignalingConnection
-from app.client.events import FloorState, JoinedChanged, ModelEvent
+from app.client.events import FloorState, JoinedChanged, ModelEvent, RemovedFromInterphone
 from app.client.media import InterphoneAudioCallback, MediaEndpoint
 from app.protocol.features import MEDIA_AUTH
 from app.protocol.ids import InterphoneId
@@ -158,6 +158,13 @@ class ClientMedia(ClientCore):
             with_id(parsed, uid, seq, payload)
 
     def _on_model_event(self, event: ModelEvent) -> None:
-        """The talk target moved (join, retarget, leave): audio goes there from now on."""
+        """The talk target moved (join, retarget, leave): audio goes there from now on. The
+        server removed us from an interphone: as after a leave, no more recvbegin for it,
+        and a wait in line there ends."""
         if isinstance(event, JoinedChanged) and self._media is not None:
             self._media.talk_to(str(event.id) if event.id is not None else None)
+        elif isinstance(event, RemovedFromInterphone):
+            if self._media is not None:
+                self._media.unregister(str(event.id))
+            if event.talk_target:
+                self._end_turn("removed")

@@ -114,8 +114,11 @@ class ClientReconnect(ClientCore):
     async def _rejoin(self, conn: SignalingConnection, rejoin: tuple[InterphoneId, ...],
                       target: InterphoneId | None) -> None:
         """Join the interphones we were in before the drop (the talk target stays the
-        same); one that is refused is left."""
+        same); one that is refused is left, one the server removed us from meanwhile
+        (no longer joined in the model) is skipped."""
         for interphone in rejoin:
+            if not self.model.is_joined(interphone):
+                continue
             try:
                 await self._join_on(conn, interphone, make_target=interphone == target)
             except ServerError as exc:

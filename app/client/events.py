@@ -83,6 +83,18 @@ class JoinedSetChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class RemovedFromInterphone:
+    """The server took us out of a joined interphone without our asking (a directory
+    reload removed us from the group or discussion): a change notification's member list
+    no longer names us. The model already treats it as left (:class:`JoinedSetChanged`,
+    and :class:`JoinedChanged` when it was the talk target, ``talk_target``); this says
+    why, for the user."""
+
+    id: InterphoneId
+    talk_target: bool
+
+
+@dataclass(frozen=True, slots=True)
 class JoinedSpeakerChanged:
     """Who speaks in a joined interphone other than the talk target (whose speaker is
     :class:`SpeakerChanged`); ``uid`` empty means nobody. A UI uses it for activity
@@ -198,6 +210,7 @@ ModelEvent = (
     | InterphoneEnded
     | JoinedChanged
     | JoinedSetChanged
+    | RemovedFromInterphone
     | JoinedSpeakerChanged
     | MembersChanged
     | SpeakerChanged

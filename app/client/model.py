@@ -35,6 +35,7 @@ from app.client.events import (
     JoinedSetChanged,
     JoinedSpeakerChanged,
     MembersChanged,
+    RemovedFromInterphone,
     RosterChanged,
     SpeakerChanged,
 )
@@ -432,6 +433,10 @@ class ClientModel:
         previous = self._interphones.get(info.id)
         if previous is None and info.member_count > 0 and self._over_cap(info.id):
             return False
+        if info.id in self._joined_set and self._leaves_us_out(info):
+            talk_target = info.id == self._joined
+            self._drop_joined(info.id, "removed")  # (as a leave: the target moves on)
+            self._emit(RemovedFromInterphone(info.id, talk_target))
         self._calls.ring_from_members(
             info, previous, ours=info.id in self._joined_set or info.id in self._joining)
         if info.member_count <= 0:
@@ -468,6 +473,14 @@ class ClientModel:
         ):
             self._set_floor(*self._idle_floor())
         return info.members is None and info.member_count != len(self._members)
+
+    def _leaves_us_out(self, info: InterphoneInfo) -> bool:
+        """``info`` of a joined interphone says we are no longer in it: its member list
+        does not name us, or (once connected: every joined one was joined again) it
+        ended. The server removed us (a directory reload; docs/protocol-extensions.md)."""
+        if info.members is not None and info.member_count > 0:
+            return self._uid not in info.members
+        return info.member_count <= 0 and self._connection is ConnectionState.CONNECTED
 
     def _idle_floor(self) -> tuple[FloorState, str]:
         if self._speaker and self._speaker != self._uid:

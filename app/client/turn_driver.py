@@ -31,6 +31,7 @@ from app.client.events import (
     FloorChanged,
     FloorState,
     ModelEvent,
+    RemovedFromInterphone,
 )
 from app.client.tasks import TaskSet
 from app.client.turn import (
@@ -225,6 +226,9 @@ class TurnDriver:
         if isinstance(event, ConnectionChanged):
             if event.state.final or event.state is ConnectionState.RECONNECTING:
                 self.feed(Disconnected())
+        elif isinstance(event, RemovedFromInterphone):
+            if event.talk_target:  # as when the user leaves it (the server ended the floor)
+                self.reset()
         elif isinstance(event, FloorChanged):
             if event.state is FloorState.QUEUED:
                 # the answer to our request (also if the key went up meanwhile: the machine

@@ -40,6 +40,7 @@ from app.client import (
     ModelEvent,
     NotConnected,
     OutgoingCallChanged,
+    RemovedFromInterphone,
     RosterChanged,
     SpeakerChanged,
 )
@@ -231,6 +232,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                             if self.model.is_joined(k) and k != str(self.model.talk_target)}
             self._show_rows()
             self._show_selected()
+        elif isinstance(event, RemovedFromInterphone):  # (the rows follow JoinedSetChanged)
+            name = self._names.get(str(event.id), str(event.id))
+            self.window.show_message(self.tr("You were removed from %1").replace("%1", name),
+                                     8000)
         elif isinstance(event, JoinedSpeakerChanged):
             self._on_activity(event)
         elif isinstance(event, ContactPresenceChanged):
