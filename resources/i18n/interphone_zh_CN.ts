@@ -1151,87 +1151,92 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="246"/>
+        <location filename="../../app/ui/presenter.py" line="237"/>
+        <source>You were removed from %1</source>
+        <translation>你已被移出 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="251"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="257"/>
+        <location filename="../../app/ui/presenter.py" line="262"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="258"/>
+        <location filename="../../app/ui/presenter.py" line="263"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="259"/>
+        <location filename="../../app/ui/presenter.py" line="264"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="260"/>
+        <location filename="../../app/ui/presenter.py" line="265"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="261"/>
+        <location filename="../../app/ui/presenter.py" line="266"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="262"/>
+        <location filename="../../app/ui/presenter.py" line="267"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="330"/>
+        <location filename="../../app/ui/presenter.py" line="335"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="335"/>
+        <location filename="../../app/ui/presenter.py" line="340"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="338"/>
+        <location filename="../../app/ui/presenter.py" line="343"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="339"/>
+        <location filename="../../app/ui/presenter.py" line="344"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="346"/>
+        <location filename="../../app/ui/presenter.py" line="351"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="348"/>
+        <location filename="../../app/ui/presenter.py" line="353"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="352"/>
+        <location filename="../../app/ui/presenter.py" line="357"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="354"/>
+        <location filename="../../app/ui/presenter.py" line="359"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="410"/>
+        <location filename="../../app/ui/presenter.py" line="415"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="412"/>
+        <location filename="../../app/ui/presenter.py" line="417"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>

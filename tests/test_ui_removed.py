@@ -1,0 +1,93 @@
+"""Removed from a group by a directory reload (user testing): the window says so in the
+status bar, in the user's language, and no longer shows the group as joined or as the
+talk target (pressing talk said "Denied" before).
+
+Real server on 127.0.0.1, real clients, the clocked (virtual) audio device.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication
+from test_ui_support import OPS, close_session, open_session, run, until
+
+from app.server import Directory, InterphoneServer
+from app.server.directory import Circle
+from app.ui.i18n import LanguageSwitcher
+from app.ui.view_types import TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+NIGHT = "discuss_12"
+
+
+def without_me_in_ops() -> Directory:
+    demo = Directory.demo()
+    ops = demo.groups["58"]
+    groups = {**demo.groups, "58": Circle(ops.id, ops.name, ops.members - {"me"})}
+    return Directory(demo.users, groups, demo.discussions, demo.settings)
+
+
+def test_the_status_bar_says_we_were_removed_and_the_group_is_no_longer_joined(
+        qloop, ui, server: InterphoneServer) -> None:
+    async def scenario() -> None:
+        window = ui.window
+        alice = await ui.other("alice")
+        await until(lambda: window.interphones.row(OPS).member_count == 2, what="alice in")
+        server.replace_directory(without_me_in_ops())
+        await until(lambda: "removed" in window.statusBar().currentMessage(),
+                    what="the removal said")
+        assert window.statusBar().currentMessage() == "You were removed from Ops"
+        row = window.interphones.row(OPS)
+        assert row is not None and not row.joined and not row.talk_target
+        assert row.member_count == 1
+        assert ui.client.talk_target is None
+        assert window.panel.talk_button.state is TalkState.NOT_JOINED
+        ui.presenter.press_talk()  # nothing to talk into: no request, no "Denied"
+        ui.presenter.release_talk()
+        assert window.panel.talk_button.state is TalkState.NOT_JOINED
+        assert ui.presenter.talk.requests == 0
+        await until(lambda: alice.model.members == ("alice",), what="alice told too")
+
+    run(qloop, scenario())
+
+
+def test_removed_from_the_talk_target_the_next_joined_one_takes_over_in_chinese(
+        qloop, server: InterphoneServer, settings, qapp: QApplication) -> None:
+    languages = LanguageSwitcher(qapp, has_font=lambda language: True)
+
+    async def scenario() -> None:
+        session = await open_session(server, settings, join=NIGHT)
+        window = session.window
+        try:
+            await session.client.join(OPS)  # the talk target
+            languages.apply("zh_CN")
+            server.replace_directory(without_me_in_ops())
+            await until(lambda: session.client.talk_target is not None
+                        and str(session.client.talk_target) == NIGHT, what="night takes over")
+            await until(lambda: window.statusBar().currentMessage(), what="the removal said")
+            assert window.statusBar().currentMessage() == "你已被移出 Ops"
+            assert window.interphones.row(NIGHT).talk_target
+            assert not window.interphones.row(OPS).joined
+            assert window.panel.talk_button.state is TalkState.IDLE
+        finally:
+            languages.apply("en")
+            await close_session(session)
+
+    run(qloop, scenario())
+
+
+def test_removed_while_talking_the_transmission_stops(qloop, ui, server: InterphoneServer) -> None:
+    async def scenario() -> None:
+        window = ui.window
+        ui.presenter.press_talk()
+        await until(lambda: window.panel.talk_button.state is TalkState.TALKING, what="talking")
+        assert ui.presenter.talk.machine.transmitting
+        server.replace_directory(without_me_in_ops())
+        await until(lambda: window.panel.talk_button.state is TalkState.NOT_JOINED,
+                    what="not joined")
+        assert not ui.presenter.talk.machine.transmitting  # the key is still down
+        assert window.statusBar().currentMessage() == "You were removed from Ops"
+        ui.presenter.release_talk()
+        assert window.panel.talk_button.state is TalkState.NOT_JOINED
+
+    run(qloop, scenario())
