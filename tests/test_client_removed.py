@@ -80,6 +80,28 @@ async def test_removed_as_the_last_member_the_group_ends_and_nothing_is_joined(c
         assert alice.model.interphone(G58) is None
 
 
+async def test_removed_from_a_large_group_told_by_count_only_the_members_refusal_says_so(
+        clients, monkeypatch):
+    """Above the member-list limit (64; 1 here) notifications carry the count only: the
+    client asks for the members, is refused with 403 (it may no longer see the group),
+    and reads that as the removal."""
+    monkeypatch.setattr("app.server.notifications.MEMBER_LIST_LIMIT", 1)
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        others = [await clients.connect(server.port, uid) for uid in ("bob", "carol")]
+        await alice.join(D12)
+        await alice.join(G58)
+        for other in others:
+            await other.join(G58)
+        await wait_until(lambda: len(alice.model.members) == 3, what="alice knows them")
+        log = EventLog(alice)
+        server.replace_directory(ALICE_OUT_OF_58)
+        await wait_until(lambda: not alice.model.is_joined(G58), what="G58 dropped")
+        assert log.of(RemovedFromInterphone) == [RemovedFromInterphone(G58, True)]
+        assert alice.joined_ids == (D12,) and alice.talk_target == D12
+        assert alice.connected
+
+
 async def test_a_reconnect_after_the_removal_does_not_join_it_again(clients):
     port = free_port()
     async with running_server(port=port) as server:

@@ -18,7 +18,7 @@ from server_fixtures import (
     start_server_process,
 )
 
-from app.protocol.messages import InterphoneChanged, Kicked, Login, QuitRequest
+from app.protocol.messages import InterphoneChanged, Kicked, Login, QuitRequest, QuitResult
 from app.server import Directory, ServerSettings, ServerState
 from app.server.coalesce import COALESCE, NOTIFY_WINDOW
 from app.server.directory_changes import DirectoryChanges
@@ -175,7 +175,7 @@ def test_a_quitter_and_an_ending_session_are_told_nothing_new() -> None:
         state.join(sids[uid], G58)
     state.sync(sids["carol"], (G58,))
     quit_ = state.quit(sids["carol"], G58)
-    assert quit_.reply.info.member_count == 2
+    assert isinstance(quit_.reply, QuitResult) and quit_.reply.info.member_count == 2
     assert changes_to(quit_.outbox, sids["carol"]) == [(2, "", None)]  # a watcher: the count
     assert changes_to(quit_.outbox, sids["alice"]) == [(2, "", ("alice", "bob"))]
     ended = state.logout(sids["bob"])

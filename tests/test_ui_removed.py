@@ -66,8 +66,9 @@ def test_removed_from_the_talk_target_the_next_joined_one_takes_over_in_chinese(
                         and str(session.client.talk_target) == NIGHT, what="night takes over")
             await until(lambda: window.statusBar().currentMessage(), what="the removal said")
             assert window.statusBar().currentMessage() == "你已被移出 Ops"
-            assert window.interphones.row(NIGHT).talk_target
-            assert not window.interphones.row(OPS).joined
+            night, ops = window.interphones.row(NIGHT), window.interphones.row(OPS)
+            assert night is not None and night.talk_target
+            assert ops is not None and not ops.joined
             assert window.panel.talk_button.state is TalkState.IDLE
         finally:
             languages.apply("en")

@@ -130,7 +130,8 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self._members_refresh = MembersRefresh(
             self._tasks, fetch=lambda interphone: self.members(interphone),
             still_wanted=lambda interphone: (self.model.is_joined(interphone)
-                                             and self._conn is not None))
+                                             and self._conn is not None),
+            on_refused=self._on_members_refused)
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self.model.subscribe(self._on_model_event)
@@ -333,6 +334,12 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             self._install_media_key(event.body)
         elif isinstance(event, SessionKicked):
             self._on_kicked(event.reason)
+
+    def _on_members_refused(self, interphone: InterphoneId) -> None:
+        """403 on a joined interphone's members: we may no longer see it, so we are no
+        longer in it (the server removed us; its count-only notice could not say so)."""
+        if self.connected:
+            self.model.apply_removed(interphone)
 
     def _on_kicked(self, reason: str) -> None:
         logger.warning("session ended by the server: %s", reason or "kicked")

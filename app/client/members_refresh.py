@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.client.errors import ClientError
+from app.client.errors import ClientError, NotAllowed
 from app.client.tasks import TaskSet
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import InterphoneInfo
@@ -30,13 +30,17 @@ class MembersRefresh:
     ``still_wanted(interphone)`` says, when the time comes, whether to ask at all
     (still joined and connected); ``fetch(interphone)`` asks (and so refreshes the
     model). A failed request ends the round: the next stale notice starts another.
+    A refusal with 403 (we may no longer see it: the server removed us, the count-only
+    notice of a large interphone could not say so) is handed to ``on_refused``.
     """
 
     def __init__(self, tasks: TaskSet, still_wanted: Callable[[InterphoneId], bool],
-                 fetch: Callable[[InterphoneId], Awaitable[InterphoneInfo]]) -> None:
+                 fetch: Callable[[InterphoneId], Awaitable[InterphoneInfo]],
+                 on_refused: Callable[[InterphoneId], None] | None = None) -> None:
         self._tasks = tasks
         self._still_wanted = still_wanted
         self._fetch = fetch
+        self._on_refused = on_refused
         self._wanted: dict[InterphoneId, None] = {}
         self._task: asyncio.Task[Any] | None = None
 
@@ -56,6 +60,11 @@ class MembersRefresh:
                     continue
                 try:
                     info = await self._fetch(interphone)
+                except NotAllowed as exc:
+                    logger.info("members of %s refused: %s", interphone, exc)
+                    if self._on_refused is not None:
+                        self._on_refused(interphone)
+                    continue
                 except ClientError as exc:
                     logger.info("members refresh of %s failed: %s", interphone, exc)
                     return

@@ -365,6 +365,13 @@ class ClientModel:
             self._joining.pop(interphone, None)
             self._drop_joined(interphone, "left")
 
+    def apply_removed(self, interphone: InterphoneId) -> None:
+        """The server took us out of a joined ``interphone`` (a 403 on its members told
+        what a count-only notice could not): as a leave, with :class:`RemovedFromInterphone`."""
+        with self._batch():
+            if interphone in self._joined_set:
+                self._removed(interphone)
+
     def floor_requesting(self) -> None:
         with self._batch():
             self._set_floor(FloorState.REQUESTING, "")
@@ -434,9 +441,7 @@ class ClientModel:
         if previous is None and info.member_count > 0 and self._over_cap(info.id):
             return False
         if info.id in self._joined_set and self._leaves_us_out(info):
-            talk_target = info.id == self._joined
-            self._drop_joined(info.id, "removed")  # (as a leave: the target moves on)
-            self._emit(RemovedFromInterphone(info.id, talk_target))
+            self._removed(info.id)
         self._calls.ring_from_members(
             info, previous, ours=info.id in self._joined_set or info.id in self._joining)
         if info.member_count <= 0:
@@ -473,6 +478,12 @@ class ClientModel:
         ):
             self._set_floor(*self._idle_floor())
         return info.members is None and info.member_count != len(self._members)
+
+    def _removed(self, interphone: InterphoneId) -> None:
+        talk_target = interphone == self._joined
+        self._joining.pop(interphone, None)
+        self._drop_joined(interphone, "removed")  # (as a leave: the target moves on)
+        self._emit(RemovedFromInterphone(interphone, talk_target))
 
     def _leaves_us_out(self, info: InterphoneInfo) -> bool:
         """``info`` of a joined interphone says we are no longer in it: its member list
