@@ -16,6 +16,7 @@ from PySide6.QtGui import (
     QHideEvent,
     QKeyEvent,
     QKeySequence,
+    QResizeEvent,
     QShortcut,
     QShowEvent,
 )
@@ -48,6 +49,11 @@ _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
 DEFAULT_SIZE = QSize(1280, 800)
 REPLAY_LAST_KEY = "Ctrl+R"
+LIST_SHARE = 0.34
+"""The interphone list's share of the window's width until the user drags the splitter
+(at most ``LIST_MAX_PX``, at least the list's minimum): at 640 px the pane beside it
+keeps room for its members and replay."""
+LIST_MAX_PX = 300
 """Plays the newest received transmission of the selected interphone again."""
 # room for a title bar and frame when the window system has not told us yet
 _FRAME_ALLOWANCE = QSize(16, 48)
@@ -188,7 +194,9 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         self.interphones.setMinimumWidth(220)
-        self.splitter.setSizes([300, 700])
+        self.splitter.setSizes([LIST_MAX_PX, 700])
+        self._list_width_chosen = False  # the user dragged the splitter: theirs from then
+        self.splitter.splitterMoved.connect(self._on_splitter_moved)
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -480,6 +488,23 @@ class MainWindow(QMainWindow):
             return
         self.quit_requested.emit()
         event.accept()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if not self._list_width_chosen:
+            self._fit_list()
+
+    def _fit_list(self) -> None:
+        """The list's width follows the window's (``LIST_SHARE``) until the user sets it."""
+        room = self.splitter.width() - self.splitter.handleWidth()
+        if room <= 0:
+            return
+        width = max(self.interphones.minimumWidth(),
+                    min(LIST_MAX_PX, round(self.width() * LIST_SHARE)))
+        self.splitter.setSizes([width, max(0, room - width)])
+
+    def _on_splitter_moved(self, _position: int, _index: int) -> None:
+        self._list_width_chosen = True
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
