@@ -106,14 +106,12 @@ class MembershipRules(StateBase):
             self._notify(record.id, outbox, removed=removed)
         else:
             outcome = record.floor.leave(uid, now)
-            if floor_changed or outcome.holder_changed:
-                pass  # (told by the floor change below)
-            elif removed is not None:
+            told_by_floor = floor_changed or outcome.holder_changed  # (below)
+            if not told_by_floor and removed is not None:
                 self._notify(record.id, outbox, removed=removed)
-            else:
+            elif not told_by_floor:
                 self._notify_members(record.id, outbox)  # (may be coalesced)
-            self._floor_changed(record, outcome, outbox,
-                                notify=floor_changed or outcome.holder_changed, removed=removed)
+            self._floor_changed(record, outcome, outbox, notify=told_by_floor, removed=removed)
         self.presence.member_left(uid, record.id, outbox)
 
     def _start(self, interphone: InterphoneId) -> Interphone:
