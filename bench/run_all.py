@@ -28,7 +28,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DOC = ROOT / "docs" / "performance.md"
 ORDER = ["access", "relay", "join_storm", "cpu", "latency", "latency_encryption", "flood",
-         "login_flood", "floor", "idle", "wake_floor", "cluster"]
+         "login_flood", "floor", "idle", "wake_floor", "listen_work",
+         "cluster"]
 MODULES = {"latency": ["-m", "bench.latency"],  # written as modules of the bench package
            "latency_encryption": ["-m", "bench.latency", "--compare-encryption", "--runs", "5"]}
 NO_QUICK = {"flood", "login_flood"}
@@ -207,6 +208,13 @@ def desktop_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str
                             f"{w['floor_listen_cpu_pct']} % of one core"
                             if w.get("floor_listen_cpu_pct") is not None else ""),
                          "(no target)", None))
+    work = results.get("listen_work", {})
+    if work.get("work_listen_cpu_pct") is not None:
+        rows.append(_row("listening's own work with warm caches (bench/listen_work.py): a "
+                         "datagram received, a 20 ms frame played (two output blocks)",
+                         f"{work['rx_us_per_packet']} µs + {work['output_us_per_frame']} µs; "
+                         f"50 a second: {work['work_listen_cpu_pct']} % of one core",
+                         "(no target)", None))
     floor = [i.get(f"sim_card_{d}_floor_cpu_pct") for d in ("output", "input")]
     if None not in floor:
         rows.append(_row("of which the simulated sound card's own pacing (empty callbacks): "
@@ -329,6 +337,9 @@ each run.
 - **wake_floor** (issue 14): what one audio wake-up costs with nothing done in it, in C,
   in Python, on the simulated sound card and on the real PortAudio path (a JACK dummy
   server): the machine's floor under the listening figure.
+- **listen_work** (issue 14): listening's own work (a datagram through the receive path,
+  a frame through the output callback, real socket and libopus) in a tight loop, warm
+  caches: what is left of the listening figure once wake-ups and cold caches are taken out.
 - **cluster** (issue 15): two nodes on one real `redis-server`: a join storm of 2,000
   product clients spread over both, floor access across nodes, a killed node, relay
   capacity with listeners spread over both nodes against one node.
