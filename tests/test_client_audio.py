@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 from client_fixtures import (
+    Clients,
     best_lag,
     noise_bursts,
     running_server,
@@ -15,23 +16,32 @@ from client_fixtures import (
 
 from app.audio.codec import OpusEncoder, packet_ms
 from app.audio.constants import SAMPLE_RATE
+from app.client import InterphoneClient
 from app.headless.bots import EchoBot, PlayerBot, decode_utterance
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneId
+from app.server import InterphoneServer
 
 G58 = InterphoneId.group("58")
 
 pytest_plugins = ["client_fixtures"]
 
 
+async def alice_and_bob_in_g58(clients: Clients, server: InterphoneServer
+                               ) -> tuple[InterphoneClient, InterphoneClient]:
+    """Alice and Bob connected to ``server``, both joined to group 58."""
+    alice = await clients.connect(server.port, "alice")
+    bob = await clients.connect(server.port, "bob")
+    await alice.join(G58)
+    await bob.join(G58)
+    return alice, bob
+
+
 async def test_talk_to_listen_preserves_the_signal(clients):
     signal = noise_bursts(1.5)
     async with running_server() as server:
-        alice = await clients.connect(server.port, "alice")
-        bob = await clients.connect(server.port, "bob")
-        await alice.join(G58)
-        await bob.join(G58)
+        alice, bob = await alice_and_bob_in_g58(clients, server)
         recorded: list[np.ndarray] = []
         clock = MixClock(recorded.append, 20)
         bob.on_audio = clock.on_audio
@@ -59,10 +69,7 @@ async def test_talk_to_listen_preserves_the_signal(clients):
 async def test_listener_mixes_talkers_of_other_frame_sizes(clients, talker_ms):
     signal = noise_bursts(0.8, seed=11)
     async with running_server() as server:
-        alice = await clients.connect(server.port, "alice")
-        bob = await clients.connect(server.port, "bob")
-        await alice.join(G58)
-        await bob.join(G58)
+        alice, bob = await alice_and_bob_in_g58(clients, server)
         recorded: list[np.ndarray] = []
         clock = MixClock(recorded.append, 20)
         bob.on_audio = clock.on_audio
@@ -79,10 +86,7 @@ async def test_listener_mixes_talkers_of_other_frame_sizes(clients, talker_ms):
 async def test_echo_bot_plays_each_utterance_back(clients):
     signal = noise_bursts(0.6, seed=3)
     async with running_server() as server:
-        alice = await clients.connect(server.port, "alice")
-        echo_client = await clients.connect(server.port, "bob")
-        await alice.join(G58)
-        await echo_client.join(G58)
+        alice, echo_client = await alice_and_bob_in_g58(clients, server)
         bot = EchoBot(echo_client)
         bot.start()
         heard: dict[int, bytes] = {}
@@ -106,10 +110,7 @@ async def test_echo_bot_plays_each_utterance_back(clients):
 async def test_player_bot_speaks_periodically(clients):
     clip = noise_bursts(0.2, seed=5)
     async with running_server() as server:
-        alice = await clients.connect(server.port, "alice")
-        player = await clients.connect(server.port, "bob")
-        await alice.join(G58)
-        await player.join(G58)
+        alice, player = await alice_and_bob_in_g58(clients, server)
         seqs: list[int] = []
         alice.on_audio = lambda uid, seq, payload: seqs.append(seq)
         bot = PlayerBot(player, clip, every=0.15)

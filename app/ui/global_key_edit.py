@@ -14,12 +14,13 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFocusEvent, QKeyEvent, QKeySequence, QMouseEvent
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
+from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
 from app.hotkey import HotkeyRefused, name_from_x11_keysym
 from app.ui.global_key import check_global_key
 from app.ui.hotkey_text import global_key_label, hotkey_text
+from app.ui.key_field import KeyRecorderField
 from app.ui.talk_key import is_right_ctrl
 
 _QT_KEYS: dict[Qt.Key, str] = {
@@ -98,15 +99,11 @@ class GlobalTalkKeyEdit(QWidget):
                                     "Interphone window has focus"))
 
 
-class _Recorder(QLineEdit):
+class _Recorder(KeyRecorderField):
     def __init__(self, owner: GlobalTalkKeyEdit) -> None:
         super().__init__(owner)
         self.owner = owner
-        self.setReadOnly(True)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.name = ""
-        self.recording = False
-        self.just_recorded = False  # then Return confirms the dialog, as in TalkKeyEdit
         self._show()
 
     def set_name(self, name: str) -> None:
@@ -130,8 +127,7 @@ class _Recorder(QLineEdit):
 
     def accept_name(self, name: str) -> None:
         self.name = name
-        self.recording = False
-        self.just_recorded = True
+        self._recorded()
         self.owner.refusal = None
         self._show()
         self.owner.key_changed.emit(name)
@@ -140,50 +136,16 @@ class _Recorder(QLineEdit):
         button = event.button()
         if button == Qt.MouseButton.LeftButton:
             self.setFocus(Qt.FocusReason.MouseFocusReason)
-            self.recording = True
-            self._show()
+            self.start_recording()
         elif self.recording:
             self.offer(_QT_BUTTONS.get(button, "MiddleButton"))
         event.accept()
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        key = event.key()
-        if not self.recording:
-            confirms = self.just_recorded and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-            if not confirms and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
-                self.recording = True
-                self._show()
-                event.accept()
-                return
-            super().keyPressEvent(event)
-            return
-        if not event.isAutoRepeat():
-            if key == Qt.Key.Key_Escape:
-                self.recording = False
-                self._show()
-            else:
-                self.offer(key_event_name(event))
-        event.accept()
-
-    def focusInEvent(self, event: QFocusEvent) -> None:
-        self.just_recorded = False
-        super().focusInEvent(event)
-
-    def focusOutEvent(self, event: QFocusEvent) -> None:
-        self.just_recorded = False
-        if self.recording:
-            self.recording = False
-            self._show()
-        super().focusOutEvent(event)
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self._show()
-        super().changeEvent(event)
+    def _record_key(self, event: QKeyEvent) -> None:
+        self.offer(key_event_name(event))
 
     def _show(self) -> None:
         if self.recording:
-            self.just_recorded = False
             self.setText("")
             self.setPlaceholderText(self.tr("Press a key or mouse side button…"))
         else:
