@@ -17,10 +17,22 @@ the difference between the two is what the wake-ups and cold caches cost:
   wideband speech-like packets at 24 kbit/s with FEC), the quiet check, the clip;
 - ``work_listen_cpu_pct``: 50 frames a second of both, in % of one core.
 
-Compare ``work_listen_cpu_pct`` with ``bench/idle.py``'s ``listen_cpu_pct`` and
-``bench/wake_floor.py``'s per-wake floor, in the same sitting. The clock is simulated
-(each frame 20 ms later) so the jitter buffer sees a steady stream; the medians of
-``--rounds`` runs are printed with their ranges.
+Then the same work at the app's pace, in this one thread: each part after a sleep to
+its place in the 20 ms frame (the datagram, then each output block: three wake-ups a
+frame, as the app's receive and output threads wake), so each runs on caches that went
+cold while the process slept:
+
+- ``paced_cpu_us_per_frame``: the process's CPU per frame, wake-ups included;
+- ``empty_wakes_cpu_us_per_frame``: the same three sleeps a frame with nothing done;
+- ``paced_work_over_hot``: (paced - empty) / (rx + output): how many times the warm
+  cost the same work costs when it runs after a sleep;
+- ``paced_listen_cpu_pct``: the paced figure at 50 frames a second, in % of one core:
+  listening's audio work alone, without the GUI thread or a second thread.
+
+Compare them with ``bench/idle.py``'s ``listen_cpu_pct`` and ``bench/wake_floor.py``'s
+per-wake floor, in the same sitting. The clock is simulated (each frame 20 ms later) so
+the jitter buffer sees a steady stream; the medians of the rounds are printed with their
+ranges (the paced rounds alternate with the empty ones).
 """
 
 from __future__ import annotations
@@ -42,6 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 INTERPHONE = "group_work"
 FRAME_S = 0.02
+PACED_FRAMES, PACED_FRAMES_QUICK = 500, 250  # 10 s, 5 s of audio
+PACED_ROUNDS, PACED_ROUNDS_QUICK = 3, 1
 
 
 class _NoLoop:
@@ -68,8 +82,22 @@ def _packets(count: int) -> list[bytes]:
     return [packer.pack(seq, frames[seq % len(frames)]) for seq in range(count)]
 
 
-def one_round(packets: list[bytes]) -> tuple[float, float]:
-    """µs per packet received and per frame played, one run through ``packets``."""
+WAKE_OFFSETS_S = (0.0, 0.005, 0.015)
+"""When the paced rounds wake in each 20 ms frame: the datagram, then the output's two
+10 ms blocks (the app's three wake-ups per frame while listening)."""
+
+
+def _sleep_until(due: float) -> None:
+    delay = due - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def one_round(packets: list[bytes], paced: bool = False) -> tuple[float, float]:
+    """µs per packet received and per frame played, one run through ``packets`` (wall
+    time of each part, back to back); ``paced``: the process's CPU per frame (both
+    parts and the wake-ups, the second value 0), each part after a sleep to its place
+    in the frame (``WAKE_OFFSETS_S``), as the app's threads wake."""
     import numpy as np
 
     from app.audio.clocked import ClockedBackend
@@ -95,21 +123,27 @@ def one_round(packets: list[bytes]) -> tuple[float, float]:
     clock = time.perf_counter_ns
     rx_ns = out_ns = 0
     heard = 0  # frames whose last block played (the clip has a noise floor: never zeros)
+    cpu0, frame_start = time.process_time(), time.monotonic()
     try:
         for packet in packets:
             sender.sendto(packet, target)
             now[0] += FRAME_S
+            if paced:
+                _sleep_until(frame_start + WAKE_OFFSETS_S[0])
             start = clock()
             data, address = receive(2048)
             deliver(data, address)
             received = clock()
-            for _ in range(blocks):
+            for index in range(blocks):
+                if paced:
+                    _sleep_until(frame_start + WAKE_OFFSETS_S[1 + index % 2])
                 block.fill(0.0)
                 fill(block)
             out_ns += clock() - received
             heard += bool(block.any())
             rx_ns += received - start
             endpoint.flush()  # the GUI's poll (its cost is the GUI thread's, not counted)
+            frame_start += FRAME_S
     finally:
         engine.close()
         sender.close()
@@ -119,7 +153,19 @@ def one_round(packets: list[bytes]) -> tuple[float, float]:
                            "reached the mixer")
     if heard < 0.8 * len(packets):  # all but the jitter buffer's start
         raise RuntimeError(f"{heard} frames of {len(packets)} played sound")
+    if paced:
+        return (time.process_time() - cpu0) * 1e6 / len(packets), 0.0
     return rx_ns / len(packets) / 1000, out_ns / len(packets) / 1000
+
+
+def empty_wakes(frames: int) -> float:
+    """The process's CPU per frame for the paced rounds' sleeps alone (nothing done)."""
+    cpu0, frame_start = time.process_time(), time.monotonic()
+    for _ in range(frames):
+        for offset in WAKE_OFFSETS_S:
+            _sleep_until(frame_start + offset)
+        frame_start += FRAME_S
+    return (time.process_time() - cpu0) * 1e6 / frames
 
 
 def main() -> None:
@@ -134,16 +180,28 @@ def main() -> None:
     one_round(packets[:100])  # warm-up: imports, first allocations
     gc.disable()  # a collection inside one timed frame would be counted to it
     try:
-        results = [one_round(packets) for _ in range(rounds)]
+        hot = [one_round(packets) for _ in range(rounds)]
+        paced_frames = packets[:PACED_FRAMES_QUICK if args.quick else PACED_FRAMES]
+        paced, empty = [], []
+        for _ in range(PACED_ROUNDS_QUICK if args.quick else PACED_ROUNDS):  # alternating
+            paced.append(round(one_round(paced_frames, paced=True)[0], 1))
+            empty.append(round(empty_wakes(len(paced_frames)), 1))
     finally:
         gc.enable()
-    rx = [round(r[0], 1) for r in results]
-    out = [round(r[1], 1) for r in results]
+    rx = [round(r[0], 1) for r in hot]
+    out = [round(r[1], 1) for r in hot]
     rx_us, out_us = statistics.median(rx), statistics.median(out)
+    paced_us, empty_us = statistics.median(paced), statistics.median(empty)
     emit({"benchmark": "listen_work", "frames": frames, "rounds": rounds,
           "rx_us_per_packet": rx_us, "rx_us_range": [min(rx), max(rx)],
           "output_us_per_frame": out_us, "output_us_range": [min(out), max(out)],
           "work_listen_cpu_pct": round((rx_us + out_us) / FRAME_S / 1e4, 2),
+          "paced_frames": len(paced_frames),
+          "paced_cpu_us_per_frame": paced_us, "paced_cpu_us_range": [min(paced), max(paced)],
+          "empty_wakes_cpu_us_per_frame": empty_us,
+          "empty_wakes_cpu_us_range": [min(empty), max(empty)],
+          "paced_work_over_hot": round((paced_us - empty_us) / (rx_us + out_us), 1),
+          "paced_listen_cpu_pct": round(paced_us / FRAME_S / 1e4, 2),
           **machine()})
 
 

@@ -215,6 +215,14 @@ def desktop_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str
                          f"{work['rx_us_per_packet']} µs + {work['output_us_per_frame']} µs; "
                          f"50 a second: {work['work_listen_cpu_pct']} % of one core",
                          "(no target)", None))
+    if work.get("paced_listen_cpu_pct") is not None:
+        rows.append(_row("the same work at the app's pace, one thread, three wake-ups a frame "
+                         "(bench/listen_work.py)",
+                         f"{work['paced_cpu_us_per_frame']} µs a frame, of which "
+                         f"{work['empty_wakes_cpu_us_per_frame']} µs the wake-ups alone: "
+                         f"{work['paced_listen_cpu_pct']} % of one core; the work costs "
+                         f"{work['paced_work_over_hot']} times its warm cost",
+                         "(no target)", None))
     floor = [i.get(f"sim_card_{d}_floor_cpu_pct") for d in ("output", "input")]
     if None not in floor:
         rows.append(_row("of which the simulated sound card's own pacing (empty callbacks): "
@@ -339,7 +347,8 @@ each run.
   server): the machine's floor under the listening figure.
 - **listen_work** (issue 14): listening's own work (a datagram through the receive path,
   a frame through the output callback, real socket and libopus) in a tight loop, warm
-  caches: what is left of the listening figure once wake-ups and cold caches are taken out.
+  caches, then at the app's pace (three wake-ups a frame, one thread): how much of the
+  listening figure is the work, the wake-ups, and the work running on cold caches.
 - **cluster** (issue 15): two nodes on one real `redis-server`: a join storm of 2,000
   product clients spread over both, floor access across nodes, a killed node, relay
   capacity with listeners spread over both nodes against one node.

@@ -24,3 +24,12 @@ def test_a_round_that_loses_its_packets_is_refused() -> None:
     broken = [b"\\x00" + packet[1:] for packet in packets]  # a wrong crc: dropped
     with pytest.raises(RuntimeError, match="reached the mixer"):
         listen_work.one_round(broken)
+
+
+def test_a_paced_round_plays_every_packet_at_the_apps_rhythm() -> None:
+    packets = listen_work._packets(25)
+    started = listen_work.time.monotonic()
+    cpu_us, _ = listen_work.one_round(packets, paced=True)
+    elapsed = listen_work.time.monotonic() - started
+    assert cpu_us > 0
+    assert elapsed >= 24 * listen_work.FRAME_S  # each frame waited for its place in time
