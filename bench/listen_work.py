@@ -23,11 +23,15 @@ frame, as the app's receive and output threads wake), so each runs on caches tha
 cold while the process slept:
 
 - ``paced_cpu_us_per_frame``: the process's CPU per frame, wake-ups included;
-- ``empty_wakes_cpu_us_per_frame``: the same three sleeps a frame with nothing done;
-- ``paced_work_over_hot``: (paced - empty) / (rx + output): how many times the warm
-  cost the same work costs when it runs after a sleep;
-- ``paced_listen_cpu_pct``: the paced figure at 50 frames a second, in % of one core:
-  listening's audio work alone, without the GUI thread or a second thread.
+- ``empty_wakes_cpu_us_per_frame``: the same three sleeps a frame with nothing done
+  but the ``sendto`` that feeds the receive path (the talker's part, not the app's);
+- ``sleeps_cpu_us_per_frame``: the three sleeps alone;
+- ``paced_work_us_per_frame``: paced - empty, the app's work after its sleeps, and
+  ``paced_work_over_hot``: that over (rx + output), how many times its warm cost the same
+  work costs when it runs after a sleep;
+- ``paced_listen_cpu_pct``: (paced work + sleeps) at 50 frames a second, in % of one
+  core: listening's audio work and wake-ups alone, without the GUI thread, a second
+  thread or the sound card's own pacing.
 
 Compare them with ``bench/idle.py``'s ``listen_cpu_pct`` and ``bench/wake_floor.py``'s
 per-wake floor, in the same sitting. The clock is simulated (each frame 20 ms later) so
@@ -158,14 +162,25 @@ def one_round(packets: list[bytes], paced: bool = False) -> tuple[float, float]:
     return rx_ns / len(packets) / 1000, out_ns / len(packets) / 1000
 
 
-def empty_wakes(frames: int) -> float:
-    """The process's CPU per frame for the paced rounds' sleeps alone (nothing done)."""
+def empty_wakes(packets: list[bytes], send: bool = True) -> float:
+    """The process's CPU per frame for the paced rounds' sleeps and (``send``) their
+    ``sendto`` (the talker's part, there only to feed the receive path), nothing else."""
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    unread = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    unread.bind((HOST, 0))  # a few hundred datagrams fit in its buffer: none is dropped
+    target = unread.getsockname()
     cpu0, frame_start = time.process_time(), time.monotonic()
-    for _ in range(frames):
-        for offset in WAKE_OFFSETS_S:
-            _sleep_until(frame_start + offset)
-        frame_start += FRAME_S
-    return (time.process_time() - cpu0) * 1e6 / frames
+    try:
+        for packet in packets:
+            if send:
+                sender.sendto(packet, target)
+            for offset in WAKE_OFFSETS_S:
+                _sleep_until(frame_start + offset)
+            frame_start += FRAME_S
+    finally:
+        sender.close()
+        unread.close()
+    return (time.process_time() - cpu0) * 1e6 / len(packets)
 
 
 def main() -> None:
@@ -182,16 +197,19 @@ def main() -> None:
     try:
         hot = [one_round(packets) for _ in range(rounds)]
         paced_frames = packets[:PACED_FRAMES_QUICK if args.quick else PACED_FRAMES]
-        paced, empty = [], []
+        paced, empty, sleeps = [], [], []
         for _ in range(PACED_ROUNDS_QUICK if args.quick else PACED_ROUNDS):  # alternating
             paced.append(round(one_round(paced_frames, paced=True)[0], 1))
-            empty.append(round(empty_wakes(len(paced_frames)), 1))
+            empty.append(round(empty_wakes(paced_frames), 1))
+            sleeps.append(round(empty_wakes(paced_frames, send=False), 1))
     finally:
         gc.enable()
     rx = [round(r[0], 1) for r in hot]
     out = [round(r[1], 1) for r in hot]
     rx_us, out_us = statistics.median(rx), statistics.median(out)
     paced_us, empty_us = statistics.median(paced), statistics.median(empty)
+    sleeps_us = statistics.median(sleeps)
+    cold_work_us = paced_us - empty_us  # the app's work after its sleeps
     emit({"benchmark": "listen_work", "frames": frames, "rounds": rounds,
           "rx_us_per_packet": rx_us, "rx_us_range": [min(rx), max(rx)],
           "output_us_per_frame": out_us, "output_us_range": [min(out), max(out)],
@@ -200,8 +218,10 @@ def main() -> None:
           "paced_cpu_us_per_frame": paced_us, "paced_cpu_us_range": [min(paced), max(paced)],
           "empty_wakes_cpu_us_per_frame": empty_us,
           "empty_wakes_cpu_us_range": [min(empty), max(empty)],
-          "paced_work_over_hot": round((paced_us - empty_us) / (rx_us + out_us), 1),
-          "paced_listen_cpu_pct": round(paced_us / FRAME_S / 1e4, 2),
+          "sleeps_cpu_us_per_frame": sleeps_us, "sleeps_cpu_us_range": [min(sleeps), max(sleeps)],
+          "paced_work_us_per_frame": round(cold_work_us, 1),
+          "paced_work_over_hot": round(cold_work_us / (rx_us + out_us), 1),
+          "paced_listen_cpu_pct": round((cold_work_us + sleeps_us) / FRAME_S / 1e4, 2),
           **machine()})
 
 

@@ -218,8 +218,8 @@ def desktop_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str
     if work.get("paced_listen_cpu_pct") is not None:
         rows.append(_row("the same work at the app's pace, one thread, three wake-ups a frame "
                          "(bench/listen_work.py)",
-                         f"{work['paced_cpu_us_per_frame']} µs a frame, of which "
-                         f"{work['empty_wakes_cpu_us_per_frame']} µs the wake-ups alone: "
+                         f"{work['paced_work_us_per_frame']} µs of work and "
+                         f"{work['sleeps_cpu_us_per_frame']} µs of wake-ups a frame: "
                          f"{work['paced_listen_cpu_pct']} % of one core; the work costs "
                          f"{work['paced_work_over_hot']} times its warm cost",
                          "(no target)", None))
