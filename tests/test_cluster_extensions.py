@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 
 from app.protocol import InterphoneId, Kicked
-from app.protocol.messages import FloorNotice, FloorNoticeType, Login, Message, SpeakRequest
+from app.protocol.features import ROSTER
+from app.protocol.messages import (
+    FloorNotice,
+    FloorNoticeType,
+    Login,
+    Message,
+    RosterNotice,
+    SpeakRequest,
+)
 from app.protocol.presence import (
     CallAction,
     CallNotice,
@@ -280,6 +288,26 @@ async def test_a_reload_kicks_a_removed_user_and_ends_hidden_memberships_on_ever
             assert list(node.state.interphones[G58].members) == ["alice"]
             assert G58 not in node.state.sessions[node.state.by_uid["carol"]].joined
         await close_all(alice, bob, carol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_reload_sends_each_node_s_roster_sessions_their_new_roster(
+        kind: str, tmp_path: Path) -> None:
+    """Extension roster: carol (on the second node) is taken out of Ops; her node tells
+    her her roster without it, while alice (asked for nothing) is told nothing new."""
+    async with spread_of(kind, tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice")
+        carol = await client_with(spread.port(1), "carol", ROSTER)
+        await carol.join(G58)
+        new = Directory.from_toml_text(WITHOUT_BOB_AND_CAROL_OUT_OF_58, source="new.toml")
+        for node in spread.nodes:
+            node.replace_directory(new)
+        told = await notice(carol, lambda b: isinstance(b, RosterNotice))
+        assert "58" not in [e.id for e in told.roster if e.kind == "group"]
+        assert told.name == "Carol" and "bob" not in [e.id for e in told.roster]
+        with pytest.raises(asyncio.TimeoutError):
+            await notice(alice, lambda b: isinstance(b, RosterNotice), timeout=0.3)
+        await close_all(alice, carol)
 
 
 async def test_a_reload_of_one_node_kicks_the_removed_user_from_every_node(

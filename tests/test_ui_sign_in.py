@@ -131,7 +131,7 @@ def test_app_signs_in_signs_out_and_quits_from_the_sign_in_dialog(qloop, server,
         await asyncio.wait_for(runtime.ready.wait(), 5)
         assert runtime.sign_in_dialog is None and runtime.auto_signed_in
         window = runtime.window
-        assert window.link_text() == "Connected as me"
+        assert window.link_text() == "Connected as Me"  # the directory's name for "me"
         assert window.panel.talk_button.state is TalkState.NOT_JOINED
         window.sign_out_action.trigger()
         await until(lambda: runtime.sign_in_dialog is not None
@@ -199,7 +199,7 @@ def test_reconnect_after_signing_in_elsewhere_starts_a_new_session(qloop, server
             first.reconnect_button.click()
             await asyncio.wait_for(runtime.ready.wait(), 5)
             assert runtime.window is not first
-            await until(lambda: runtime.window.link_text() == "Connected as me",
+            await until(lambda: runtime.window.link_text() == "Connected as Me",
                         what="connected again")
             assert not runtime.window.reconnect_button.isVisibleTo(runtime.window)
         finally:

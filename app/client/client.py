@@ -24,6 +24,7 @@ from app.client.connection import SignalingConnection
 from app.client.errors import (
     ClientError,
     LoginRefused,
+    NotAllowed,
     NotConnected,
     NotFound,
     NotJoined,
@@ -47,7 +48,8 @@ from app.protocol import (
     QuitRequest,
 )
 from app.protocol.ids import as_interphone_id
-from app.protocol.messages import FeedbackNotice, FloorNotice
+from app.protocol.limits import MAX_SYNC_IDS
+from app.protocol.messages import FeedbackNotice, FloorNotice, RosterNotice
 from app.protocol.presence import PRESENCE, CallAction, CallRequest
 
 __all__ = ["FEEDBACK", "ClientStats", "FeedbackCallback", "InterphoneAudio", "InterphoneClient"]
@@ -226,7 +228,12 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
 
     async def members(self, interphone: InterphoneId | str) -> InterphoneInfo:
         """Members and speaker of one interphone (the model is refreshed too)."""
-        body = await self._require_conn().request(MembersRequest(as_interphone_id(interphone)))
+        wanted = as_interphone_id(interphone)
+        try:
+            body = await self._require_conn().request(MembersRequest(wanted))
+        except NotAllowed:
+            self.model.forget_unavailable(wanted)  # a roster group we may no longer see
+            raise
         assert isinstance(body, MembersResult)  # the session checked the answer's kind
         return body.info
 
@@ -327,6 +334,8 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             self._on_floor_notice(event.body)
         elif isinstance(event, NotificationReceived) and isinstance(event.body, FeedbackNotice):
             self._on_feedback(event.body)
+        elif isinstance(event, NotificationReceived) and isinstance(event.body, RosterNotice):
+            self._on_roster_notice(event.body)
         elif isinstance(event, ResponseReceived | NotificationReceived):
             stale = self.model.apply_body(event.body)
             if stale is not None:
@@ -334,6 +343,21 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             self._install_media_key(event.body)
         elif isinstance(event, SessionKicked):
             self._on_kicked(event.reason)
+
+    def _on_roster_notice(self, notice: RosterNotice) -> None:
+        """Extension roster: a directory reload changed our roster. A sync of the whole
+        roster is asked again, so the groups and discussions added are watched too (a
+        sync of chosen ids is the caller's: kept)."""
+        whole = self._sync_ids == self.model.roster_ids()[:MAX_SYNC_IDS]
+        self.model.apply_roster(notice)
+        if whole and self._conn is not None:
+            self._tasks.spawn(self._sync_roster(), "interphone-roster-sync")
+
+    async def _sync_roster(self) -> None:
+        try:
+            await self.sync()
+        except ClientError as exc:  # the next reconnect syncs again
+            logger.info("sync after a roster change failed: %s", exc)
 
     def _on_members_refused(self, interphone: InterphoneId) -> None:
         """403 on a joined interphone's members: we may no longer see it, so we are no

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.client.connection import SignalingConnection
-from app.client.errors import NotConnected
+from app.client.errors import NotAllowed, NotConnected
 from app.client.media import AudioCallback, MediaEndpoint
 from app.client.model import ClientModel
 from app.client.session import SessionEvent
@@ -92,6 +92,10 @@ class ClientCore:
         self.model.expect_join(target, target=make_target)
         try:
             body = await conn.request(JoinRequest(target, self.uid))
+        except NotAllowed:
+            self.model.join_abandoned(target)
+            self.model.forget_unavailable(target)  # a roster group we may no longer see
+            raise
         except BaseException:
             self.model.join_abandoned(target)
             raise

@@ -51,8 +51,8 @@ from app.protocol import (
     SyncResult,
 )
 from app.protocol.features import COALESCE
-from app.protocol.ids import as_interphone_id
-from app.protocol.messages import Body, EmergencyAction, EmergencyState
+from app.protocol.ids import AttachType, as_interphone_id
+from app.protocol.messages import Body, EmergencyAction, EmergencyState, RosterNotice
 from app.protocol.presence import (
     PRESENCE,
     CallNotice,
@@ -89,6 +89,7 @@ class ClientModel:
         self._connection = ConnectionState.DISCONNECTED
         self._connection_detail = ""
         self._roster: tuple[RosterEntry, ...] = ()
+        self._name = ""  # our own display name (extension roster)
         self._keepalive = 15
         self._max_talk = 60
         self._interphones: dict[InterphoneId, InterphoneInfo] = {}
@@ -117,6 +118,12 @@ class ClientModel:
     @property
     def uid(self) -> str:
         return self._uid
+
+    @property
+    def name(self) -> str:
+        """Our own display name, from the server's directory ('' when it gave none: a
+        server without extension ``roster``, or no name in its directory)."""
+        return self._name
 
     @property
     def connection(self) -> ConnectionState:
@@ -259,10 +266,52 @@ class ClientModel:
             self._coalesced = COALESCE in result.features  # (intermediate states skipped)
             self._keepalive = max(1, result.keepalive)
             self._max_talk = result.max_talk
-            if result.roster != self._roster:
-                self._roster = result.roster
-                self._roster_ids = frozenset(self.roster_ids())
-                self._emit(RosterChanged(result.roster))
+            self._set_roster(result.roster, result.name)
+
+    def apply_roster(self, notice: RosterNotice) -> None:
+        """Extension ``roster``: the server's directory changed our roster or our name; a
+        group or discussion it no longer lists is gone from ours (joined: the server
+        removed us from it too, and says so in its own notification)."""
+        with self._batch():
+            self._set_roster(notice.roster, notice.name)
+
+    def forget_unavailable(self, interphone: InterphoneId) -> None:
+        """The server refused a group or discussion of the roster with 403 (we may no
+        longer see it: its directory was reloaded without us in it): it leaves the
+        roster, and if joined it is left as at a removal. Other interphones: no change."""
+        with self._batch():
+            if interphone in self._joined_set:
+                self._removed(interphone)
+            else:
+                self._drop_from_roster(interphone)
+
+    def _set_roster(self, roster: tuple[RosterEntry, ...], name: str) -> None:
+        if roster == self._roster and name == self._name:
+            return
+        gone = self._roster_ids
+        self._roster, self._name = roster, name
+        self._roster_ids = frozenset(self.roster_ids())
+        self._emit(RosterChanged(roster))
+        for interphone in gone - self._roster_ids:
+            self._forget_live(interphone)
+
+    def _drop_from_roster(self, interphone: InterphoneId) -> None:
+        """A group or discussion we may no longer see leaves the roster (kept by the
+        server's next login response or roster notice if it comes back)."""
+        kind = {AttachType.GROUP: "group", AttachType.DISCUSS: "discuss"}.get(interphone.kind)
+        if kind is None:
+            return
+        kept = tuple(e for e in self._roster if (e.kind, e.id) != (kind, interphone.key))
+        if kept != self._roster:
+            self._set_roster(kept, self._name)
+        self._forget_live(interphone)
+
+    def _forget_live(self, interphone: InterphoneId) -> None:
+        """What we knew of ``interphone`` goes: the server tells us nothing more of it."""
+        if interphone not in self._joined_set and interphone in self._interphones:
+            del self._interphones[interphone]
+            self._unsolicited.discard(interphone)
+            self._emit(InterphoneEnded(interphone))
 
     def apply_body(self, body: Body) -> InterphoneId | None:
         """A successful response or a notification, applied in the order it was read.
@@ -287,6 +336,8 @@ class ClientModel:
                     self._calls.apply(body, joined=self._joined_set)
             case EmergencyState():
                 self.apply_emergency(body)
+            case RosterNotice():
+                self.apply_roster(body)
         return None
 
     def apply_sync(self, infos: Iterable[InterphoneInfo]) -> None:
@@ -442,6 +493,8 @@ class ClientModel:
             return False
         if info.id in self._joined_set and self._leaves_us_out(info):
             self._removed(info.id)
+            if info.id.kind is not AttachType.CHAT:
+                return False  # a group we may no longer see: it left the roster too
         self._calls.ring_from_members(
             info, previous, ours=info.id in self._joined_set or info.id in self._joining)
         if info.member_count <= 0:
@@ -484,6 +537,7 @@ class ClientModel:
         self._joining.pop(interphone, None)
         self._drop_joined(interphone, "removed")  # (as a leave: the target moves on)
         self._emit(RemovedFromInterphone(interphone, talk_target))
+        self._drop_from_roster(interphone)  # we may no longer see it
 
     def _leaves_us_out(self, info: InterphoneInfo) -> bool:
         """``info`` of a joined interphone says we are no longer in it: its member list

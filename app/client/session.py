@@ -65,7 +65,7 @@ from app.protocol import (
     encode_frame,
     encode_message,
 )
-from app.protocol.features import is_feature_name
+from app.protocol.features import ROSTER, is_feature_name
 from app.protocol.messages import (
     Body,
     EmergencyRequest,
@@ -75,6 +75,7 @@ from app.protocol.messages import (
     MediaKeyNotice,
     QualityAck,
     QualityReport,
+    RosterNotice,
 )
 from app.protocol.presence import (
     PRESENCE,
@@ -431,7 +432,8 @@ class ClientSession:
             self._close(f"kicked: {body.reason or 'kicked'}", None)
         elif isinstance(body, InterphoneChanged | MediaKeyNotice | FloorNotice
                         | EmergencyState | FeedbackNotice) or (
-                isinstance(body, PresenceChanged | CallNotice) and PRESENCE in self.features):
+                isinstance(body, PresenceChanged | CallNotice) and PRESENCE in self.features) or (
+                isinstance(body, RosterNotice) and ROSTER in self.features):
             self._events.append(NotificationReceived(body))
         else:
             logger.debug("ignoring notification %r", body)

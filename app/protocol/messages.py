@@ -73,6 +73,17 @@ class LoginResult:
     """Extension ``priority``: the user's level (None: the attribute is left out)."""
     dispatcher: bool = False
     """Extension ``priority``: the user may cancel anyone's emergency."""
+    name: str = ""
+    """Extension ``roster``: the user's own display name ('' leaves the attribute out)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RosterNotice:
+    """Extension ``roster``: a directory reload changed the session's roster or its own
+    display name; ``roster`` replaces the login response's whole roster."""
+
+    roster: tuple[RosterEntry, ...] = ()
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +356,7 @@ Body = (
     | LoginResult
     | Ping
     | Kicked
+    | RosterNotice
     | SyncRequest
     | SyncResult
     | MembersRequest
@@ -372,8 +384,8 @@ Body = (
     | CallNotice
 )
 
-_SESSION_BODIES = (Login, LoginResult, Ping, Kicked, *PRESENCE_BODIES)
-_SESSION_TAGS = ("login", "ping", "kicked", "error", "presence")
+_SESSION_BODIES = (Login, LoginResult, Ping, Kicked, RosterNotice, *PRESENCE_BODIES)
+_SESSION_TAGS = ("login", "ping", "kicked", "roster", "error", "presence")
 
 
 def module_of(body: Body) -> Module:

@@ -216,6 +216,11 @@ class Directory:
                     for u in self.users.values() if u.uid != uid]
         return tuple(entries)
 
+    def name_of(self, uid: str) -> str:
+        """The display name of ``uid`` ('' for a uid not in the directory)."""
+        user = self.users.get(uid)
+        return user.name if user is not None else ""
+
     def priority_of(self, uid: str) -> int:
         """The directory level of ``uid`` (0 for a uid not in the directory)."""
         user = self.users.get(uid)

@@ -213,7 +213,7 @@ class Replica:
         reloaded yet. This node's sessions stop watching what they may no longer see."""
         state = self.state
         changes = DirectoryChanges.between(state.directory, directory)
-        state.directory = directory
+        previous, state.directory = state.directory, directory
         auth = state.settings.auth
         kick = [uid for uid in changes.users_removed if uid in state.by_uid] \
             if auth == "token" else []
@@ -231,6 +231,9 @@ class Replica:
         if kick or leave:
             self._emit({"t": "reload", "kick": kick, "leave": leave})
         outbox = Outbox()
+        for session in list(state.sessions.values()):  # extension roster, told at once
+            if session.uid not in kick and session.sid in state.peers:
+                state._tell_roster(session.sid, previous, outbox)
         outbox.log(f"directory reloaded: {changes.describe()}; {len(kick)} session(s) to kick, "
                    f"{len(leave)} membership(s) to end (through the shared log)")
         return outbox

@@ -7,9 +7,13 @@ A mixin over :class:`~app.server.state_base.StateBase`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.protocol.errors import ErrCode
-from app.protocol.features import COALESCE, PRIORITY, grant_features
-from app.protocol.messages import Kicked, LoginResult, Message
+from app.protocol.features import COALESCE, PRIORITY, ROSTER, grant_features
+from app.protocol.limits import MAX_FRAME
+from app.protocol.messages import Kicked, LoginResult, Message, RosterNotice
+from app.protocol.xmlcodec import encode_message
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
 from app.server.media_gate import ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED
@@ -87,6 +91,7 @@ class SessionRules(StateBase):
             media_secret=current.media_secret,
             priority=level if with_level else None,
             dispatcher=with_level and level >= self.settings.dispatcher_level,
+            name=self.directory.name_of(uid) if ROSTER in current.features else "",
         )
         return Result(reply, outbox)
 
@@ -124,13 +129,14 @@ class SessionRules(StateBase):
         logout). Every session leaves the interphones it may no longer see (the
         members are told, and so is the session itself, by the same change notification
         with the member list that no longer names it; a floor it held is released) and
-        stops watching them.
+        stops watching them. A session granted extension ``roster`` whose roster or own
+        name changed is sent the new roster.
         Changed tokens apply at the next login: live sessions stay. The
         ``[server]`` settings are kept (they apply at the next start). One log
         line says what changed (:class:`DirectoryChanges`; never a token).
         """
         changes = DirectoryChanges.between(self.directory, directory)
-        self.directory = directory
+        previous, self.directory = self.directory, directory
         outbox = Outbox()
         kicked = left = 0
         if self.settings.auth == "token":
@@ -152,6 +158,37 @@ class SessionRules(StateBase):
             for interphone in hidden:
                 self._unwatch(session.sid, interphone)
                 del session.subscriptions[interphone]
+            self._tell_roster(session.sid, previous, outbox)
         outbox.log(f"directory reloaded: {changes.describe()}; "
                    f"{kicked} session(s) kicked, {left} membership(s) ended")
         return outbox
+
+    def _tell_roster(self, sid: int, previous: Directory, outbox: Outbox) -> None:
+        """Extension roster: the session's roster or own name changed from ``previous`` to
+        the directory served now: it gets the whole new roster (after the change
+        notifications of the interphones it left)."""
+        session = self.sessions[sid]
+        if ROSTER not in session.features:
+            return
+        auth, uid = self.settings.auth, session.uid
+        roster, name = self.directory.roster(uid, auth), self.directory.name_of(uid)
+        if (roster, name) != (previous.roster(uid, auth), previous.name_of(uid)):
+            outbox.send(sid, fit_one_frame(Message.notification(RosterNotice(roster, name))))
+
+
+def fit_one_frame(message: Message) -> Message:
+    """``message``, or for a login response (or extension roster's notice) too big for
+    one frame, the same with half its contacts dropped as many times as needed (groups
+    and discussions are kept)."""
+    body = message.body
+    if not isinstance(body, LoginResult | RosterNotice) \
+            or len(encode_message(message)) <= MAX_FRAME:
+        return message
+    roster = body.roster
+    while True:
+        contacts = [e for e in roster if e.kind == "contact"]
+        roster = tuple(e for e in roster if e.kind != "contact") + tuple(
+            contacts[:len(contacts) // 2])
+        fitted = replace(message, body=replace(body, roster=roster))
+        if not contacts or len(encode_message(fitted)) <= MAX_FRAME:
+            return fitted

@@ -23,7 +23,6 @@ from dataclasses import replace
 from app.protocol.errors import ErrCode
 from app.protocol.features import COALESCE, EMERGENCY, KNOWN_FEATURES
 from app.protocol.ids import InterphoneId
-from app.protocol.limits import MAX_FRAME
 from app.protocol.media_crypto import FEATURE
 from app.protocol.media_keys import InterphoneKeys
 from app.protocol.messages import (
@@ -32,7 +31,6 @@ from app.protocol.messages import (
     InterphoneInfo,
     JoinRequest,
     Login,
-    LoginResult,
     MembersRequest,
     Message,
     Ping,
@@ -43,7 +41,6 @@ from app.protocol.messages import (
 )
 from app.protocol.presence import CallRequest, PresenceSyncRequest
 from app.protocol.replies import refusal
-from app.protocol.xmlcodec import encode_message
 from app.server.addr_limits import ConnectionLimits, RecvBeginBuckets, RefusalLog
 from app.server.admission_rules import AdmissionRules
 from app.server.coalesce import Coalescer
@@ -62,7 +59,7 @@ from app.server.outbox import Outbox, Refused, RefusedAndClosed, Result
 from app.server.peers import Peer
 from app.server.presence import PresenceRules
 from app.server.records import Interphone, Session
-from app.server.session_rules import ACCOUNT_REMOVED, SessionRules
+from app.server.session_rules import ACCOUNT_REMOVED, SessionRules, fit_one_frame
 from app.server.settings import ServerSettings, address_limit_settings
 from app.server.store import SharedLog
 
@@ -342,19 +339,3 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         for interphone in self.coalescer.take_due(now):
             self._notify(interphone, outbox, coalescing=True)
         return outbox
-
-
-def fit_one_frame(message: Message) -> Message:
-    """``message``, or for a login response too big for one frame, the same with half its
-    contacts dropped as many times as needed (groups and discussions are kept)."""
-    body = message.body
-    if not isinstance(body, LoginResult) or len(encode_message(message)) <= MAX_FRAME:
-        return message
-    roster = body.roster
-    while True:
-        contacts = [e for e in roster if e.kind == "contact"]
-        roster = tuple(e for e in roster if e.kind != "contact") + tuple(
-            contacts[:len(contacts) // 2])
-        fitted = replace(message, body=replace(body, roster=roster))
-        if not contacts or len(encode_message(fitted)) <= MAX_FRAME:
-            return fitted

@@ -187,6 +187,9 @@ class InterphoneList(QWidget):
         wanted = {row.id: row for row in rows}
         for gone in set(self._items) - set(wanted):
             item = self._items.pop(gone)
+            if item.isSelected():  # nothing selected, rather than the row Qt moves to
+                self.tree.setCurrentIndex(QModelIndex())
+                self.tree.clearSelection()
             parent = item.parent()
             if parent is not None:
                 parent.removeChild(item)

@@ -38,6 +38,7 @@ from app.client import (
     JoinedSpeakerChanged,
     MembersChanged,
     ModelEvent,
+    NotAllowed,
     NotConnected,
     OutgoingCallChanged,
     RemovedFromInterphone,
@@ -164,7 +165,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self.refresh()
 
     def display_names(self) -> dict[str, str]:
-        """Contacts' names by uid, from the roster (uids without a name are left out)."""
+        """Names by uid from the roster, ours included (uids without one are left out)."""
         return display_names(self.model)
 
     # --- whole-view refresh --------------------------------------------------------------------
@@ -181,7 +182,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     def rows(self) -> list[InterphoneRow]:
         """Every roster entry, plus live chats with people outside the roster."""
         rows = interphone_rows(self.model, self._active)
-        self._names = {row.id: row.name for row in rows}
+        # (names of rows gone stay: "You were removed from Ops" after Ops left the roster)
+        self._names.update((row.id, row.name) for row in rows)
         return rows
 
     # --- model events --------------------------------------------------------------------------
@@ -300,7 +302,13 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 and interphone not in self.model.incoming_calls:
             await self.client.call(other_party(interphone, self.model.uid))
         else:
-            await self.client.join(interphone)
+            listed = self.window.interphones.row(interphone_id) is not None
+            try:
+                await self.client.join(interphone)
+            except NotAllowed:
+                if not listed or self.window.interphones.row(interphone_id) is not None:
+                    raise
+                # a roster group we may no longer see: it left the list, and _show_rows said so
 
     def talk_here(self, interphone_id: str) -> None:
         """Make a joined interphone the talk target (ends a turn in the old one)."""
@@ -368,8 +376,16 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._show_link()
 
     def _show_rows(self) -> None:
+        selected = self._selected
         self.window.interphones.set_offline(not self._online())
         self.window.set_rows(self.rows())
+        if selected and self.window.interphones.row(selected) is None:
+            if self._selected == selected:  # the list selected nothing else instead
+                self.select("")
+            if InterphoneId.parse(selected).kind is not AttachType.CHAT:
+                # no longer in the roster: the server's directory changed
+                self.window.show_message(self.tr("%1 is no longer available to you").replace(
+                    "%1", self._names.get(selected, selected)), 8000)
 
     def _show_selected(self) -> None:
         window, model = self.window, self.model

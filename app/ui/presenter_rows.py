@@ -14,8 +14,12 @@ _KINDS = {AttachType.GROUP: RowKind.GROUP, AttachType.DISCUSS: RowKind.DISCUSS,
 
 
 def display_names(model: ClientModel) -> dict[str, str]:
-    """Contacts' names by uid, from the roster (uids without a name are left out)."""
-    return {entry.id: entry.name for entry in model.contacts if entry.name}
+    """Names by uid from the roster: the contacts', and ours when the server gave it
+    (uids without a name are left out)."""
+    names = {entry.id: entry.name for entry in model.contacts if entry.name}
+    if model.name:
+        names[model.uid] = model.name
+    return names
 
 
 def interphone_rows(model: ClientModel, active: Container[str]) -> list[InterphoneRow]:

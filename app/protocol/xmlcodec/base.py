@@ -93,7 +93,8 @@ def _decode_login(element: etree._Element) -> Login:
     )
 
 
-def _decode_login_result(element: etree._Element) -> LoginResult:
+def decode_roster(element: etree._Element) -> tuple[RosterEntry, ...]:
+    """The roster children of a login response (or of extension roster's notice)."""
     roster = []
     for child in element:
         if not isinstance(child.tag, str):
@@ -101,16 +102,26 @@ def _decode_login_result(element: etree._Element) -> LoginResult:
         if child.tag not in _ROSTER_KINDS:
             raise ProtocolError(f"unexpected <{tag(child)}> in the roster")
         roster.append(RosterEntry(child.tag, name_attr(child, "id"), child.get("name") or ""))
+    return tuple(roster)
+
+
+def append_roster(element: etree._Element, roster: tuple[RosterEntry, ...]) -> None:
+    for entry in roster:
+        element.append(new_element(entry.kind, id=entry.id, name=safe_text(entry.name)))
+
+
+def _decode_login_result(element: etree._Element) -> LoginResult:
     return LoginResult(
         uid=name_attr(element, "uid"),
         udp_port=port_attr(element, "udp_port"),
         keepalive=int_attr(element, "keepalive", default=15),
         max_talk=int_attr(element, "max_talk", default=60),
-        roster=tuple(roster),
+        roster=decode_roster(element),
         features=parse_features(attr(element, "features")),
         media_secret=attr(element, "media_secret") or "",
         priority=(int_attr(element, "priority") if attr(element, "priority") else None),
         dispatcher=bool_attr(element, "dispatcher"),
+        name=element.get("name") or "",  # extension roster
     )
 
 
@@ -297,9 +308,9 @@ def encode(body: Body) -> etree._Element | None:
                                   # extension priority (after the base attributes)
                                   priority=None if body.priority is None else str(body.priority),
                                   dispatcher="1" if body.dispatcher else None,
-                                  media_secret=secret or None)  # extension media-auth
-            for entry in roster:
-                element.append(new_element(entry.kind, id=entry.id, name=safe_text(entry.name)))
+                                  media_secret=secret or None,  # extension media-auth
+                                  name=safe_text(body.name) or None)  # extension roster
+            append_roster(element, roster)
             return element
         case Ping():
             return new_element("ping")
