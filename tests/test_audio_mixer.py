@@ -265,3 +265,38 @@ def test_clip_in_place_matches_numpy_clip() -> None:
     assert np.array_equal(other, expected, equal_nan=True)
     clip_in_place(pcm, pcm)
     assert np.array_equal(pcm, expected, equal_nan=True)
+
+
+@pytest.mark.parametrize("straggler", [1, 2], ids=["reordered", "duplicate"])
+def test_a_straggler_of_an_ending_utterance_does_not_keep_the_stream(
+        packets: list[bytes], straggler: int) -> None:
+    """A reordered or duplicated packet of the utterance (a seq already reached) that
+    comes just after its end is no new utterance: the stream still ends when drained."""
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    for k in (0, 2, 1) if straggler == 1 else (0, 1, 2):
+        mixer.receive("alice", k, packets[k])
+    block(mixer, clock)
+    mixer.end_utterance("alice")
+    clock.now += 0.01
+    mixer.receive("alice", straggler, packets[straggler])
+    for _ in range(10):
+        block(mixer, clock)
+    assert mixer.talkers() == [] and mixer.idle
+
+
+def test_a_new_utterance_whose_first_packet_is_lost_revives_an_ending_talker(
+        packets: list[bytes]) -> None:
+    """The talker speaks again after a release and a new grant; its seq 0 is lost, seq 1
+    comes first: still a new utterance, the stream is kept for it."""
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    for k in range(3):
+        mixer.receive("alice", k, packets[k])
+    mixer.end_utterance("alice")
+    clock.now += 0.3
+    for k in (1, 2, 3):
+        mixer.receive("alice", k, packets[k + 3])
+    for _ in range(10):
+        block(mixer, clock)
+    assert mixer.talkers() == ["alice"]

@@ -49,6 +49,12 @@ MONITOR_MAX_BLOCKS = 4  # beyond this the monitor drops the oldest block (latenc
 MONITOR_PRIME_BLOCKS = 2  # one block of cushion: input and output clocks differ in phase
 STALE_STREAM_SECONDS = 30.0  # a talker silent this long without end_utterance is dropped
 HISTORY_TALKERS = 64  # talkers whose network history (jitter, loss) is kept between utterances
+NEW_UTTERANCE_GAP_S = 0.1
+"""After its end, a talker's packet of a seq already reached starts a new utterance when it
+is seq 0 or comes at least this long after the talker's last packet: a new utterance
+follows a release, a press and a new grant, while a duplicate or a reordered packet of the
+ending one comes within a few frames of its neighbours (and would otherwise keep the stream,
+and the output, running until stale)."""
 
 
 @dataclass(slots=True)
@@ -125,13 +131,15 @@ class PlaybackMixer:
                 self._talkers[key] = talker
                 self._loud = self._loud or talker.gain > 1.0
                 self._refresh_solo()
-            if talker.ending and seq <= talker.highest_seq:
+            if talker.ending and seq <= talker.highest_seq and (
+                    seq == 0 or now - talker.last_packet >= NEW_UTTERANCE_GAP_S):
                 # a new utterance (its seq restarts at 0, PROTOCOL.md §5): not ending
                 talker.ending = False
                 talker.highest_seq = -1
             # else, while ending: the ending utterance's last packets, which can come
-            # after the floor's end (UDP and TCP are not ordered): played, and the stream
-            # still ends when drained (not kept, and the output running, until stale)
+            # after the floor's end (UDP and TCP are not ordered), or a duplicate or a
+            # reordered one: played if still due, and the stream still ends when drained
+            # (not kept, and the output running, until stale)
             if seq > talker.highest_seq:
                 talker.highest_seq = seq
             talker.last_packet = now
