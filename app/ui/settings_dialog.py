@@ -27,6 +27,8 @@ from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES
 from app.ui.talk_key_edit import TalkKeyEdit
 from app.ui.view_types import DeviceChoice, Preferences
 
+MIN_CONTENT_WIDTH = 420
+
 
 def _select_data(combo: QComboBox, value: object) -> None:
     index = combo.findData(value)
@@ -45,7 +47,6 @@ class SettingsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowIcon(icon("settings"))
-        self.setMinimumWidth(440)
         self.tabs = QTabWidget(self)
 
         # audio tab
@@ -161,6 +162,10 @@ class SettingsDialog(QDialog):
         apply_button = self.buttons.button(QDialogButtonBox.StandardButton.Apply)
         apply_button.clicked.connect(self._apply)
         layout = QVBoxLayout(self)
+        # the floor on the width is the layout's (a strut), not the dialog's: an explicit
+        # minimum on the dialog kept it from growing to fit longer texts after a live
+        # language switch (English after Chinese cut the tray option short)
+        layout.addStrut(MIN_CONTENT_WIDTH)
         layout.addWidget(self.tabs)
         layout.addWidget(self.buttons)
         self.finished.connect(lambda _result: self.mic_test.setChecked(False))
