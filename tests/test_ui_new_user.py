@@ -3,10 +3,17 @@ layout, keyboard navigation, calls. Each test failed before its fix. Real Qt (of
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.ui.i18n import LanguageSwitcher
+from app.ui.main_window import MainWindow
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.view_types import InterphoneRow, RowKind
+
+OPS_ROW = InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "", True)
+ROWS = [OPS_ROW, InterphoneRow("group_59", RowKind.GROUP, "Maintenance"),
+        InterphoneRow("chat_bob:sung", RowKind.CHAT, "Bob")]
 
 
 def test_settings_dialog_grows_to_fit_english_after_a_switch_from_chinese(qtbot) -> None:
@@ -28,3 +35,43 @@ def test_settings_dialog_grows_to_fit_english_after_a_switch_from_chinese(qtbot)
         assert dialog.width() >= dialog.sizeHint().width()
     finally:
         switcher.apply("en")
+
+
+def tab_cycle(qtbot, window: MainWindow, start: QWidget) -> list[QWidget]:
+    """The widgets Tab visits from ``start`` until it comes back (or 20 presses)."""
+    start.setFocus()
+    visited = [start]
+    for _ in range(20):
+        qtbot.keyClick(window.windowHandle(), Qt.Key.Key_Tab)
+        focus = QApplication.focusWidget()
+        assert focus is not None
+        if focus is start:
+            return visited
+        visited.append(focus)
+    raise AssertionError(f"Tab never came back to {start!r}: {visited!r}")
+
+
+def test_tab_reaches_the_filter_box_and_the_panel_controls_in_their_order(qtbot) -> None:
+    """Tab from the last control wrapped to the window's focus proxy (the list), so the
+    filter box was never reached again; and Leave came before the volume and Mute
+    beside it on its left."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("sung")
+    window.set_rows(ROWS)
+    window.show_interphone(OPS_ROW)
+    window.panel.mix.set_row(OPS_ROW)  # joined, not the talk target: Talk here, volume, Mute
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
+    assert QApplication.focusWidget() is window.interphones.tree  # Space talks at start
+    try:
+        cycle = tab_cycle(qtbot, window, window.interphones.filter)
+        mix, panel = window.panel.mix, window.panel
+        order = [mix.talk_here, mix.volume, mix.mute, panel.leave_button]
+        assert all(widget in cycle for widget in order), cycle
+        assert [cycle.index(widget) for widget in order] == \
+            sorted(cycle.index(widget) for widget in order)
+    finally:
+        window.talk_key.detach()

@@ -70,6 +70,9 @@ class InterphonePanel(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.subtitle = QLabel(self)
         self.subtitle.setStyleSheet("color: #607d8b;")
+        # made before the join and leave buttons: Tab follows the order of creation, and
+        # these come first on screen
+        self.mix = InterphoneMixControls(self)  # talk here, volume, mute (joined rows)
         self.join_button = QPushButton(self)
         self.join_button.setIcon(icon("join"))
         self.join_button.clicked.connect(self._on_join)
@@ -78,7 +81,6 @@ class InterphonePanel(QWidget):
         self.leave_button.clicked.connect(self._on_leave)
         for button in (self.join_button, self.leave_button):
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.mix = InterphoneMixControls(self)  # talk here, volume, mute (joined rows)
 
         self.speaking = QLabel(self)
         speaking_font = QFont(self.speaking.font())
