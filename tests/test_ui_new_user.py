@@ -9,7 +9,10 @@ from PySide6.QtWidgets import QApplication, QWidget
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.tray import TrayController
 from app.ui.view_types import InterphoneRow, RowKind
+
+pytest_plugins = ["test_ui_support"]
 
 OPS_ROW = InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "", True)
 ROWS = [OPS_ROW, InterphoneRow("group_59", RowKind.GROUP, "Maintenance"),
@@ -74,4 +77,28 @@ def test_tab_reaches_the_filter_box_and_the_panel_controls_in_their_order(qtbot)
         assert [cycle.index(widget) for widget in order] == \
             sorted(cycle.index(widget) for widget in order)
     finally:
+        window.talk_key.detach()
+
+
+def test_the_tray_menu_offers_to_show_a_minimized_window(qtbot, settings) -> None:
+    """Minimized, the tray menu said "Hide Interphone" and its action showed the window."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    tray = TrayController(window, settings, available=True)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        tray.refresh()
+        assert tray.show_action.text() == "Hide Interphone"
+        window.showMinimized()
+        qtbot.waitUntil(window.isMinimized)
+        tray.refresh()
+        assert tray.show_action.text() == "Show Interphone"
+        tray.show_action.trigger()  # what it says: the window comes back
+        qtbot.waitUntil(lambda: not window.isMinimized())
+        assert window.isVisible()
+        tray.refresh()
+        assert tray.show_action.text() == "Hide Interphone"
+    finally:
+        tray.close()
         window.talk_key.detach()

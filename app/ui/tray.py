@@ -107,7 +107,8 @@ class TrayController(QObject):
     def refresh(self) -> None:
         """Menu texts from the window's current state (called when the menu opens)."""
         window = self.window
-        self.show_action.setText(self.tr("Hide Interphone") if window.isVisible()
+        shown = window.isVisible() and not window.isMinimized()  # as toggle_window decides
+        self.show_action.setText(self.tr("Hide Interphone") if shown
                                  else self.tr("Show Interphone"))
         self.status_action.setText(window.link_text() or self.tr("Not connected"))
         target = self._talk_target()
