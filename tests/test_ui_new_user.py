@@ -3,6 +3,7 @@ layout, keyboard navigation, calls. Each test failed before its fix. Real Qt (of
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -101,4 +102,31 @@ def test_the_tray_menu_offers_to_show_a_minimized_window(qtbot, settings) -> Non
         assert tray.show_action.text() == "Hide Interphone"
     finally:
         tray.close()
+        window.talk_key.detach()
+
+
+@pytest.mark.parametrize("end", ["dismiss", "answer", "ended"])
+def test_the_status_bar_stops_saying_a_call_rings_once_it_is_over(qtbot, end: str) -> None:
+    """Dismissed (or answered, or cancelled by the caller), the banner went but the status
+    bar kept "Alice is calling you" for up to 8 s."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("bob")
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.notify_incoming_call("chat_alice:bob", "Alice")
+        assert window.statusBar().currentMessage() == "Alice is calling you"
+        if end == "dismiss":
+            window.banner.dismiss.click()
+        elif end == "answer":
+            window.banner.answer.click()
+        else:
+            window.clear_incoming_call("chat_alice:bob")
+        assert not window.banner.isVisible()
+        assert window.statusBar().currentMessage() == ""
+        window.show_message("Missed call from Alice", 8000)  # a later message stays
+        window.clear_incoming_call("chat_alice:bob")
+        assert window.statusBar().currentMessage() == "Missed call from Alice"
+    finally:
         window.talk_key.detach()

@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         self._title_name = ""
         self._title_speaker = ""
         self._holders: set[str] = set()  # "mouse" and/or "key"
+        self._call_notice = ""  # the status bar's "X is calling you" while it may show
 
         self.interphones = InterphoneList(self)
         self.panel = InterphonePanel(self)
@@ -351,7 +352,8 @@ class MainWindow(QMainWindow):
             self.tray.showMessage(self.tr("Incoming call"),
                                   self.tr("%1 is calling you").replace("%1", caller),
                                   icon("call"), 8000)
-        self.statusBar().showMessage(self.tr("%1 is calling you").replace("%1", caller), 8000)
+        self._call_notice = self.tr("%1 is calling you").replace("%1", caller)
+        self.statusBar().showMessage(self._call_notice, 8000)
         if not self.isActiveWindow():
             QApplication.alert(self, 0)
 
@@ -367,6 +369,13 @@ class MainWindow(QMainWindow):
     def clear_incoming_call(self, interphone_id: str = "") -> None:
         if not interphone_id or self.banner.interphone_id == interphone_id:
             self.banner.hide()
+            self._forget_call_notice()
+
+    def _forget_call_notice(self) -> None:
+        """The call was answered, dismissed or ended: the status bar stops saying it rings."""
+        if self._call_notice and self.statusBar().currentMessage() == self._call_notice:
+            self.statusBar().clearMessage()
+        self._call_notice = ""
 
     def show_message(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
@@ -389,10 +398,12 @@ class MainWindow(QMainWindow):
 
     def _answer_call(self, interphone_id: str) -> None:
         self.banner.hide()
+        self._forget_call_notice()
         self.join_requested.emit(interphone_id)
 
     def _dismiss_call(self, interphone_id: str) -> None:
         self.banner.hide()
+        self._forget_call_notice()
         self.call_dismissed.emit(interphone_id)
 
     # --- display -------------------------------------------------------------------------------
