@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.settings_dialog import SettingsDialog
@@ -130,3 +131,18 @@ def test_the_status_bar_stops_saying_a_call_rings_once_it_is_over(qtbot, end: st
         assert window.statusBar().currentMessage() == "Missed call from Alice"
     finally:
         window.talk_key.detach()
+
+
+def test_the_global_key_turn_off_button_is_greyed_out_while_the_key_is_off(qtbot) -> None:
+    """"Turn off" beside a field saying "Off" was enabled (and did nothing)."""
+    edit = GlobalTalkKeyEdit()
+    qtbot.addWidget(edit)
+    assert edit.field.text() == "Off" and not edit.off.isEnabled()
+    assert edit.offer("F9") and edit.off.isEnabled()
+    edit.off.click()
+    assert edit.key_name() == "" and not edit.off.isEnabled()
+    edit.set_key_name("RightCtrl")
+    assert edit.off.isEnabled()
+    edit.set_key_name("")
+    assert not edit.off.isEnabled()
+

@@ -66,9 +66,10 @@ class GlobalTalkKeyEdit(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.refusal: HotkeyRefused | None = None  # the standing refusal, if any
+        self.off = QPushButton(self)  # (before the field, which enables it)
         self.field = _Recorder(self)
-        self.off = QPushButton(self)
         self.off.clicked.connect(lambda: self.field.accept_name(""))
+        QWidget.setTabOrder(self.field, self.off)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.field, 1)
@@ -150,6 +151,7 @@ class _Recorder(KeyRecorderField):
             self.setPlaceholderText(self.tr("Press a key or mouse side button…"))
         else:
             self.setText(global_key_label(self.name) if self.name else self.tr("Off"))
+        self.owner.off.setEnabled(bool(self.name))  # nothing to turn off when off
         self.setToolTip(self.tr("Talks while another program has the focus. Click, then "
                                 "press Right Ctrl, a function key or a mouse side button "
                                 "(Escape cancels)"))
