@@ -146,3 +146,17 @@ def test_the_global_key_turn_off_button_is_greyed_out_while_the_key_is_off(qtbot
     edit.set_key_name("")
     assert not edit.off.isEnabled()
 
+
+def test_settings_say_why_the_tray_option_is_greyed_out(qtbot) -> None:
+    """Without a system tray the option was off and disabled with no word of why."""
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.tabs.setCurrentIndex(2)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert not dialog.tray_note.isVisible()
+    dialog.set_tray_available(False)
+    assert not dialog.close_to_tray.isEnabled()
+    assert dialog.tray_note.isVisible() and "no system tray" in dialog.tray_note.text()
+    dialog.set_tray_available(True)
+    assert not dialog.tray_note.isVisible()

@@ -149,6 +149,11 @@ class SettingsDialog(QDialog):
         self.close_to_tray = QCheckBox(self)
         self.start_at_login = QCheckBox(self)
         self.interface_form.addRow(self.close_to_tray)
+        self.tray_note = QLabel(self)
+        self.tray_note.setWordWrap(True)
+        self.tray_note.setStyleSheet("color: #607d8b;")
+        self.tray_note.hide()
+        self.interface_form.addRow(self.tray_note)
         self.interface_form.addRow(self.start_at_login)
 
         self.tabs.addTab(audio, "")
@@ -212,6 +217,13 @@ class SettingsDialog(QDialog):
         self.close_to_tray.setEnabled(available)
         if not available:
             self.close_to_tray.setChecked(False)
+        self._show_tray_note()
+
+    def _show_tray_note(self) -> None:
+        """Why the tray option is off and greyed out: a line under it."""
+        self.tray_note.setText(self.tr("This desktop has no system tray: closing the "
+                                       "window quits Interphone."))
+        self.tray_note.setVisible(not self.close_to_tray.isEnabled())
 
     def set_device_problem(self, text: str) -> None:
         """A lost or failing device ("" clears)."""
@@ -297,6 +309,7 @@ class SettingsDialog(QDialog):
         self.close_to_tray.setText(self.tr("&Closing the window keeps Interphone running in "
                                            "the system tray"))
         self.start_at_login.setText(self.tr("&Start Interphone when I log in"))
+        self._show_tray_note()
         self.talk_hint.setText(self.tr(
             "Hold the talk key while the Interphone window has focus. The release delay keeps "
             "sending a moment after you let go, so the last syllable is not cut."))
