@@ -160,3 +160,30 @@ def test_settings_say_why_the_tray_option_is_greyed_out(qtbot) -> None:
     assert dialog.tray_note.isVisible() and "no system tray" in dialog.tray_note.text()
     dialog.set_tray_available(True)
     assert not dialog.tray_note.isVisible()
+
+
+def test_the_talk_button_is_whole_in_a_640x480_window_with_both_banners(qtbot) -> None:
+    """An incoming call and an emergency at once in a 640x480 window: the pane was squeezed
+    below the talk button's minimum and the round button was cut off at the bottom."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("sung")
+    window.set_rows(ROWS)
+    window.resize(640, 480)
+    window.show_interphone(OPS_ROW)
+    window.panel.mix.set_row(OPS_ROW)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.notify_incoming_call("chat_bob:sung", "Bob")
+        window.emergency.show_emergency("group_58", "Alice", True, by_you=False)
+        panel, button = window.panel, window.panel.talk_button
+
+        def whole() -> bool:
+            return panel.contentsRect().contains(button.geometry())
+
+        qtbot.waitUntil(lambda: window.banner.isVisible() and window.emergency.isVisible())
+        qtbot.waitUntil(whole, timeout=2000)
+        assert window.size().height() == 480
+    finally:
+        window.talk_key.detach()

@@ -44,6 +44,7 @@ WARNING_COLOURS: dict[int, str] = {10: "#ef6c00", 3: "#6a1b9a"}
 REFUSED_FEEDBACK_MS = 900
 RING_STEP_PX = 2.5
 """The countdown ring is redrawn when its end moved this far (or the seconds changed)."""
+MIN_SIDE = 120  # px, the least width and height
 _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState.BUSY,
               TalkState.DENIED, TalkState.QUEUED}
 
@@ -64,7 +65,8 @@ class TalkButton(QWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(150, 150)
+        # small enough to fit a 640x480 window showing the call and emergency banners
+        self.setMinimumSize(MIN_SIDE, MIN_SIDE)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         # it paints its whole rectangle (the background first), so the countdown repaints
         # the button alone, not the panel and window behind it
