@@ -85,6 +85,29 @@ async def test_connection_refused_is_one_clear_line():
         f"interphone-cli: error: cannot reach 127.0.0.1:{port}: Connection refused"]
 
 
+async def test_a_port_that_is_not_an_interphone_server_is_said_so():
+    """A web server's port answered "HTTP/1.1 400": the CLI said "server sent an oversized
+    frame: frame length 1213486160 ...", with no hint of the wrong address."""
+
+    async def web_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        await reader.read()  # until the client goes
+        writer.close()
+
+    server = await asyncio.start_server(web_server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        code, out, err = await cli("sync", port=port)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(
+        f"interphone-cli: error: 127.0.0.1:{port} does not answer as an Interphone server ("
+    ), err
+
+
 async def test_login_refused(clients):
     async with running_server() as server:
         code, _, err = await cli("--token", "nope", "sync", port=server.port)

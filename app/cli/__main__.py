@@ -18,6 +18,7 @@ from app.cli.args import parse_args
 from app.cli.commands import COMMANDS, CliError
 from app.client import ClientError, LoginRefused, ServerError
 from app.client.connection import TlsExpected
+from app.client.errors import RemoteProtocolError
 
 _PROG = "interphone-cli"
 _ENDS_ON_INTERRUPT = ("listen", "bot")
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         _fail(f"{exc}: try --tls" if not args.tls else str(exc))
     except ServerError as exc:
         _fail(refusal_text(exc))
+    except RemoteProtocolError as exc:  # e.g. a web server's port: "HTTP/1.1 400" is no frame
+        host, port = args.server[0]
+        _fail(f"{host}:{port} does not answer as an Interphone server ({exc})")
     except (CliError, ClientError) as exc:
         _fail(str(exc))
     except CodecError as exc:  # libopus missing or unusable

@@ -211,7 +211,10 @@ class SignalingConnection(asyncio.Protocol):
 
     def _resolve(self, event: SessionEvent) -> None:
         if isinstance(event, ConnectionClosed):
-            self._fail_all(ConnectionLost(event.reason), event.abandoned)
+            # the server broke the contract (e.g. a web server's "HTTP/1.1 400" read as a
+            # frame length): said as such, not as a lost connection
+            error = event.error if event.error is not None else ConnectionLost(event.reason)
+            self._fail_all(error, event.abandoned)
             return
         if not isinstance(event, ResponseReceived | RequestRefused | RequestTimedOut
                           | ResponseUnreadable):
