@@ -26,6 +26,26 @@ def test_settings_overrides_and_extra_keys_are_accepted() -> None:
     assert (settings.silence_timeout, settings.rate_limit) == (2.5, 5)
 
 
+def test_an_unknown_setting_and_a_user_without_token_are_said_at_load(caplog) -> None:
+    """A typo ("max_tlak") was silently ignored, the limit it meant not applied; a user
+    without token or token_hash under auth = "token" could never log in, unsaid."""
+    text = ("[server]\nauth = \"token\"\nmax_tlak = 30\n"
+            "[[users]]\nuid = \"a\"\n[[users]]\nuid = \"b\"\ntoken = \"pw\"\n")
+    with caplog.at_level("WARNING", logger="app.server.directory"):
+        directory = Directory.from_toml_text(text, source="dir.toml")
+    assert directory.settings.max_talk == 60  # accepted, the setting left at its default
+    warnings = [record.getMessage() for record in caplog.records]
+    assert warnings == [
+        "dir.toml, line 3: unknown setting 'max_tlak' in [server] is ignored "
+        "(did you mean 'max_talk'?)",
+        "dir.toml: user 'a' has no token or token_hash, so cannot log in (auth = \"token\")"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="app.server.directory"):
+        Directory.from_toml_text(text.replace('"token"', '"open"', 1).replace(
+            "max_tlak", "max_talk"))
+    assert caplog.records == []  # open mode: any token; every setting known
+
+
 def test_demo_directory_is_open() -> None:
     directory = Directory.demo()
     assert directory.settings.auth == "open"

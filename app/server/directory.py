@@ -43,8 +43,10 @@ line and the problem.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import tomllib
@@ -58,6 +60,8 @@ from app.protocol.messages import RosterEntry
 from app.protocol.xmlchars import has_non_xml_char
 from app.server.floor import MAX_PRIORITY, MIN_PRIORITY, FloorPolicy
 from app.server.settings import SETTING_NAMES, ServerSettings, setting_problem
+
+logger = logging.getLogger(__name__)
 
 EVERYONE = "*"
 HASH_SCHEME = "pbkdf2_sha256"
@@ -318,6 +322,7 @@ class _Loader:
     def load(self) -> Directory:
         settings = self.load_settings()
         users = self.load_users()
+        self._warn_tokenless_users(users, settings)
         groups = self.load_circles("groups", users)
         discussions = self.load_circles("discussions", users)
         return Directory(users, groups, discussions, settings)
@@ -328,7 +333,8 @@ class _Loader:
             raise self.fail("[server] must be a table", "server")
         values: dict[str, Any] = {}
         for key, value in server.items():
-            if key not in SETTING_NAMES:
+            if key not in SETTING_NAMES:  # accepted (a newer version's), but said: a typo
+                self._warn_unknown_setting(key)  # must not pass for the setting it meant
                 continue
             problem = setting_problem(key, value)
             if problem is not None:
@@ -336,6 +342,14 @@ class _Loader:
             values[key] = value
         values.setdefault("auth", "token")
         return ServerSettings(**values)
+
+    def _warn_unknown_setting(self, key: str) -> None:
+        close = difflib.get_close_matches(key, sorted(SETTING_NAMES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        line = self.line_of("server", None, key, None)
+        where = f"{self.source or 'directory'}, line {line}" if line else \
+            (self.source or "directory")
+        logger.warning("%s: unknown setting %r in [server] is ignored%s", where, key, hint)
 
     def _entries(self, table: str) -> list[dict[str, Any]]:
         entries = self.data.get(table, [])
@@ -384,6 +398,15 @@ class _Loader:
                                 "users", index, "priority")
             users[uid] = User(uid, name, token, token_hash, priority)
         return users
+
+    def _warn_tokenless_users(self, users: dict[str, User], settings: ServerSettings) -> None:
+        """With auth = "token" a user without token or token_hash can never log in."""
+        if settings.auth != "token":
+            return
+        for uid, user in users.items():
+            if user.token is None and user.token_hash is None:
+                logger.warning("%s: user %r has no token or token_hash, so cannot log in "
+                               "(auth = \"token\")", self.source or "directory", uid)
 
     def load_circles(self, table: str, users: dict[str, User]) -> dict[str, Circle]:
         circles: dict[str, Circle] = {}
