@@ -43,6 +43,15 @@ def test_hash_token_prints_a_usable_hash() -> None:
     assert re.fullmatch(r"pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]{64}\n", result.stdout)
 
 
+def test_hash_token_refuses_an_empty_token() -> None:
+    """An empty line (or no input) was hashed: a user given that hash logs in with an
+    empty token."""
+    for stdin in ("\n", ""):
+        result = run_cli("--hash-token", stdin=stdin)
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr == "interphone-server: --hash-token: the token is empty\n"
+
+
 
 
 async def _finish(process: asyncio.subprocess.Process, lines: list[str]) -> tuple[int, str]:

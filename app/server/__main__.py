@@ -183,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.hash_token:
         token = getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()
-        print(hash_token(token.rstrip("\r\n")))
+        token = token.rstrip("\r\n")
+        if not token:  # (Enter alone at the prompt, an empty pipe): a hash anyone matches
+            print("interphone-server: --hash-token: the token is empty", file=sys.stderr)
+            return 2
+        print(hash_token(token))
         return 0
     configure_logging(args.log_level, args.log_format)
     if args.config:
