@@ -187,3 +187,26 @@ def test_the_talk_button_is_whole_in_a_640x480_window_with_both_banners(qtbot) -
         assert window.size().height() == 480
     finally:
         window.talk_key.detach()
+
+
+def test_settings_tab_through_the_fields_in_the_order_they_read(qtbot) -> None:
+    """Tab went from the speaker to Refresh before "Play a test sound" beside it, and from
+    the talk key to the release delay before the global talk key between them."""
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.global_key.set_key_name("F9")  # (its Turn off is then enabled)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitExposed(dialog)
+    expected = {0: [dialog.output_device, dialog.speaker_test, dialog.refresh, dialog.bitrate],
+                1: [dialog.talk_key, dialog.global_key.field, dialog.global_key.off,
+                    dialog.release_delay]}
+    for tab, order in expected.items():
+        dialog.tabs.setCurrentIndex(tab)
+        order[0].setFocus()
+        qtbot.waitUntil(lambda first=order[0]: QApplication.focusWidget() is first)
+        visited = [order[0]]
+        for _ in order[1:]:
+            qtbot.keyClick(dialog.windowHandle(), Qt.Key.Key_Tab)
+            visited.append(QApplication.focusWidget())
+        assert visited == order, (tab, visited)
