@@ -11,6 +11,7 @@ from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.sign_in import SignInDialog
 from app.ui.tray import TrayController
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -210,3 +211,21 @@ def test_settings_tab_through_the_fields_in_the_order_they_read(qtbot) -> None:
             qtbot.keyClick(dialog.windowHandle(), Qt.Key.Key_Tab)
             visited.append(QApplication.focusWidget())
         assert visited == order, (tab, visited)
+
+
+def test_sign_in_tabs_to_the_tls_box_before_remember_me(qtbot) -> None:
+    """"Encrypted connection (TLS)" reads above "Remember me on this computer", but Tab
+    reached it after."""
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitExposed(dialog)
+    order = [dialog.address, dialog.uid, dialog.token, dialog.tls, dialog.remember, dialog.ok]
+    dialog.address.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is dialog.address)
+    visited = [dialog.address]
+    for _ in order[1:]:
+        qtbot.keyClick(dialog.windowHandle(), Qt.Key.Key_Tab)
+        visited.append(QApplication.focusWidget())
+    assert visited == order
