@@ -229,3 +229,29 @@ def test_sign_in_tabs_to_the_tls_box_before_remember_me(qtbot) -> None:
         qtbot.keyClick(dialog.windowHandle(), Qt.Key.Key_Tab)
         visited.append(QApplication.focusWidget())
     assert visited == order
+
+
+def test_tab_reaches_the_call_and_emergency_banners_before_the_panel_below(qtbot) -> None:
+    """Answer, Dismiss and Cancel emergency sit above the panel but came after its
+    controls (and after Leave) in the Tab order."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("sung")
+    window.set_rows(ROWS)
+    window.show_interphone(OPS_ROW)
+    window.panel.mix.set_row(OPS_ROW)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    try:
+        window.notify_incoming_call("chat_bob:sung", "Bob")
+        window.emergency.show_emergency("group_58", "Alice", True, by_you=False)
+        cycle = tab_cycle(qtbot, window, window.interphones.filter)
+        banner = window.banner
+        order = [window.interphones.tree, window.emergency.cancel, banner.answer,
+                 banner.dismiss, window.panel.mix.talk_here, window.panel.leave_button]
+        assert all(widget in cycle for widget in order), cycle
+        assert [cycle.index(widget) for widget in order] == \
+            sorted(cycle.index(widget) for widget in order)
+    finally:
+        window.talk_key.detach()

@@ -175,10 +175,11 @@ class MainWindow(QMainWindow):
         self._call_notice = ""  # the status bar's "X is calling you" while it may show
 
         self.interphones = InterphoneList(self)
+        # the banners over the panel are made before it: Tab follows the order of creation
+        self.emergency = EmergencyBanner(self)
+        self.banner = IncomingCallBanner(self)
         self.panel = InterphonePanel(self)
         self.panel.ticker.set_shown(False)  # until the window shows (started in the tray)
-        self.banner = IncomingCallBanner(self)
-        self.emergency = EmergencyBanner(self)
         self.audio_bar = AudioBar(self)
         self.replay_shortcut = QShortcut(QKeySequence(REPLAY_LAST_KEY), self)
         self.replay_shortcut.activated.connect(self.replay_last_requested)
