@@ -112,7 +112,8 @@ async def test_login_refused(clients):
     async with running_server() as server:
         code, _, err = await cli("--token", "nope", "sync", port=server.port)
     assert code == 1
-    assert "login refused for 'alice'" in err and "Traceback" not in err
+    assert err.strip().splitlines() == [  # not "...: login refused" twice
+        "interphone-cli: error: login refused for 'alice': wrong uid or token"]
 
 
 async def test_sync_and_members_print_json(clients):

@@ -16,6 +16,7 @@ from app.client import (
     ClientError,
     ConnectionLost,
     InterphoneClient,
+    LoginRefused,
     NotConnected,
     NotJoined,
     QueueLeft,
@@ -191,3 +192,9 @@ def test_the_english_of_a_built_error_is_its_message() -> None:
     assert english(failure_of(ServerError(500, "store down", request="login"))) == str(
         ServerError(500, "store down", request="login"))
     assert english(failure_of(QueueLeft("timeout"))) == str(QueueLeft("timeout"))
+
+
+def test_a_login_refusal_keeps_the_servers_words_only_when_they_say_more() -> None:
+    assert LoginRefused(401, "login refused").reason == ""
+    assert LoginRefused(401, "").reason == ""
+    assert LoginRefused(401, "account disabled").reason == "account disabled"

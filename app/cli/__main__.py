@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
     except LoginRefused as exc:
-        _fail(f"login refused for {args.uid!r}: {exc.errmsg or exc}")
+        _fail(f"login refused for {args.uid!r}: {exc.reason or 'wrong uid or token'}")
     except TlsExpected as exc:
         _fail(f"{exc}: try --tls" if not args.tls else str(exc))
     except ServerError as exc:

@@ -56,6 +56,13 @@ class ServerError(ClientError):
 class LoginRefused(ServerError):
     """401: the server refused the uid/token (or a request came before login)."""
 
+    @property
+    def reason(self) -> str:
+        """The server's words when they say more than that the login was refused (this
+        server's are always "login refused"); "" otherwise."""
+        text = self.errmsg.strip()
+        return "" if text.lower() in ("", "login refused") else text
+
 
 class NotAllowed(ServerError):
     """403: not a member of that group, or acting for another uid."""

@@ -149,7 +149,7 @@ class SignInFlow:
         try:
             await client.connect()
         except LoginRefused as exc:
-            error, problem = exc, (SignInProblem.REFUSED, exc.errmsg)  # the server's words
+            error, problem = exc, (SignInProblem.REFUSED, exc.reason)  # the server's words
         except ServerUnreachable as exc:
             error, failure = exc, failure_of(exc)
             problem = (SignInProblem.TLS if failure.kind.tls else SignInProblem.UNREACHABLE,
