@@ -146,6 +146,23 @@ async def test_talk_on_a_busy_floor_fails_clearly(clients, tmp_path):
         "interphone-cli: error: floor busy: bob is speaking in group_58"
 
 
+async def test_talk_says_when_nobody_else_was_there_to_hear_it(clients, tmp_path):
+    """Talking into a chat with someone offline printed "sent 0.20 s ..." and nothing
+    else: it looked delivered."""
+    wav = tmp_path / "in.wav"
+    write_wav(wav, noise_bursts(0.2))
+    async with running_server() as server:
+        code, out, err = await cli("talk", "chat_alice:bob", "--wav", str(wav),
+                                   port=server.port)
+        assert code == 0, err
+        assert out.startswith("sent 0.20 s") and "to chat_alice:bob" in out
+        assert err.strip().splitlines() == ["nobody else was in chat_alice:bob to hear it"]
+        bob = await clients.connect(server.port, "bob")
+        await bob.join(G58)
+        code, out, err = await cli("talk", "group_58", "--wav", str(wav), port=server.port)
+    assert code == 0 and out.startswith("sent 0.20 s") and err == ""
+
+
 @pytest.mark.parametrize("content", [b"", b"hello, not audio\n" * 10, b"RIFF\x00\x00"])
 async def test_talk_rejects_a_file_that_is_not_audio(tmp_path, content):
     path = tmp_path / "notes.wav"

@@ -243,7 +243,10 @@ async def cmd_talk(args: argparse.Namespace) -> int:
         if sent < total:
             raise CliError(f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f}"
                            " s (revoked by the server or connection lost)")
+        alone = not [uid for uid in client.model.members if uid != args.uid]
     print(f"sent {seconds:.2f} s ({sent} frames of {args.frame_ms} ms) to {args.id}")
+    if alone:  # e.g. a chat with someone offline: it went through, and nobody heard it
+        print(f"nobody else was in {args.id} to hear it", file=sys.stderr)
     return 0
 
 
