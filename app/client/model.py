@@ -36,9 +36,9 @@ from app.client.events import (
     JoinedSpeakerChanged,
     MembersChanged,
     RemovedFromInterphone,
-    RosterChanged,
     SpeakerChanged,
 )
+from app.client.model_roster import RosterModel
 from app.protocol import (
     InterphoneChanged,
     InterphoneId,
@@ -70,7 +70,7 @@ MAX_UNSOLICITED_INTERPHONES = 256
 server flooding notifications for ever-new ids cannot grow the client without limit."""
 
 
-class ClientModel:
+class ClientModel(RosterModel):
     """The roster, the live interphones, the joined ones, the talk target and its floor,
     the connection state.
 
@@ -120,12 +120,6 @@ class ClientModel:
         return self._uid
 
     @property
-    def name(self) -> str:
-        """Our own display name, from the server's directory ('' when it gave none: a
-        server without extension ``roster``, or no name in its directory)."""
-        return self._name
-
-    @property
     def connection(self) -> ConnectionState:
         return self._connection
 
@@ -133,33 +127,6 @@ class ClientModel:
     def connection_detail(self) -> str:
         """Why the state is what it is: kick reason, refusal, last connection error."""
         return self._connection_detail
-
-    @property
-    def roster(self) -> tuple[RosterEntry, ...]:
-        """Groups, discussions and contacts from the login response, in server order."""
-        return self._roster
-
-    @property
-    def groups(self) -> tuple[RosterEntry, ...]:
-        return tuple(e for e in self._roster if e.kind == "group")
-
-    @property
-    def discussions(self) -> tuple[RosterEntry, ...]:
-        return tuple(e for e in self._roster if e.kind == "discuss")
-
-    @property
-    def contacts(self) -> tuple[RosterEntry, ...]:
-        return tuple(e for e in self._roster if e.kind == "contact")
-
-    def roster_ids(self) -> tuple[InterphoneId, ...]:
-        """The interphone ids of every roster group and discussion (what ``sync()`` lists)."""
-        ids = []
-        for entry in self._roster:
-            if entry.kind == "group":
-                ids.append(InterphoneId.group(entry.id))
-            elif entry.kind == "discuss":
-                ids.append(InterphoneId.discuss(entry.id))
-        return tuple(ids)
 
     @property
     def keepalive(self) -> int:
@@ -267,51 +234,6 @@ class ClientModel:
             self._keepalive = max(1, result.keepalive)
             self._max_talk = result.max_talk
             self._set_roster(result.roster, result.name)
-
-    def apply_roster(self, notice: RosterNotice) -> None:
-        """Extension ``roster``: the server's directory changed our roster or our name; a
-        group or discussion it no longer lists is gone from ours (joined: the server
-        removed us from it too, and says so in its own notification)."""
-        with self._batch():
-            self._set_roster(notice.roster, notice.name)
-
-    def forget_unavailable(self, interphone: InterphoneId) -> None:
-        """The server refused a group or discussion of the roster with 403 (we may no
-        longer see it: its directory was reloaded without us in it): it leaves the
-        roster, and if joined it is left as at a removal. Other interphones: no change."""
-        with self._batch():
-            if interphone in self._joined_set:
-                self._removed(interphone)
-            else:
-                self._drop_from_roster(interphone)
-
-    def _set_roster(self, roster: tuple[RosterEntry, ...], name: str) -> None:
-        if roster == self._roster and name == self._name:
-            return
-        gone = self._roster_ids
-        self._roster, self._name = roster, name
-        self._roster_ids = frozenset(self.roster_ids())
-        self._emit(RosterChanged(roster))
-        for interphone in gone - self._roster_ids:
-            self._forget_live(interphone)
-
-    def _drop_from_roster(self, interphone: InterphoneId) -> None:
-        """A group or discussion we may no longer see leaves the roster (kept by the
-        server's next login response or roster notice if it comes back)."""
-        kind = {AttachType.GROUP: "group", AttachType.DISCUSS: "discuss"}.get(interphone.kind)
-        if kind is None:
-            return
-        kept = tuple(e for e in self._roster if (e.kind, e.id) != (kind, interphone.key))
-        if kept != self._roster:
-            self._set_roster(kept, self._name)
-        self._forget_live(interphone)
-
-    def _forget_live(self, interphone: InterphoneId) -> None:
-        """What we knew of ``interphone`` goes: the server tells us nothing more of it."""
-        if interphone not in self._joined_set and interphone in self._interphones:
-            del self._interphones[interphone]
-            self._unsolicited.discard(interphone)
-            self._emit(InterphoneEnded(interphone))
 
     def apply_body(self, body: Body) -> InterphoneId | None:
         """A successful response or a notification, applied in the order it was read.
