@@ -33,6 +33,16 @@ cold while the process slept:
   core: listening's audio work and wake-ups alone, without the GUI thread, a second
   thread or the sound card's own pacing.
 
+The bound of fewer wake-ups: the same work with the frame's datagram and both output
+blocks after one sleep (as if one thread received and played a 20 ms block per frame):
+
+- ``one_wake_cpu_us_per_frame`` and ``one_wake_empty_cpu_us_per_frame``: the process's
+  CPU per frame, and with nothing done after the one sleep but the ``sendto``;
+- ``one_wake_work_us_per_frame``: their difference;
+- ``one_wake_listen_cpu_pct``: that work and one sleep (a third of the three sleeps) at
+  50 frames a second: what listening's audio would cost on this machine with a single
+  wake-up a frame, before the GUI thread and the sound card's pacing.
+
 Compare them with ``bench/idle.py``'s ``listen_cpu_pct`` and ``bench/wake_floor.py``'s
 per-wake floor, in the same sitting. The clock is simulated (each frame 20 ms later) so
 the jitter buffer sees a steady stream; the medians of the rounds are printed with their
@@ -89,6 +99,8 @@ def _packets(count: int) -> list[bytes]:
 WAKE_OFFSETS_S = (0.0, 0.005, 0.015)
 """When the paced rounds wake in each 20 ms frame: the datagram, then the output's two
 10 ms blocks (the app's three wake-ups per frame while listening)."""
+ONE_WAKE_OFFSETS_S = (0.005, 0.005, 0.005)
+"""The bound of fewer wake-ups: the frame's datagram and both blocks after one sleep."""
 
 
 def _sleep_until(due: float) -> None:
@@ -97,11 +109,12 @@ def _sleep_until(due: float) -> None:
         time.sleep(delay)
 
 
-def one_round(packets: list[bytes], paced: bool = False) -> tuple[float, float]:
+def one_round(packets: list[bytes], paced: bool = False,
+              offsets: tuple[float, float, float] = WAKE_OFFSETS_S) -> tuple[float, float]:
     """µs per packet received and per frame played, one run through ``packets`` (wall
     time of each part, back to back); ``paced``: the process's CPU per frame (both
     parts and the wake-ups, the second value 0), each part after a sleep to its place
-    in the frame (``WAKE_OFFSETS_S``), as the app's threads wake."""
+    in the frame (``offsets``: ``WAKE_OFFSETS_S``, as the app's threads wake)."""
     import numpy as np
 
     from app.audio.clocked import ClockedBackend
@@ -133,14 +146,14 @@ def one_round(packets: list[bytes], paced: bool = False) -> tuple[float, float]:
             sender.sendto(packet, target)
             now[0] += FRAME_S
             if paced:
-                _sleep_until(frame_start + WAKE_OFFSETS_S[0])
+                _sleep_until(frame_start + offsets[0])
             start = clock()
             data, address = receive(2048)
             deliver(data, address)
             received = clock()
             for index in range(blocks):
                 if paced:
-                    _sleep_until(frame_start + WAKE_OFFSETS_S[1 + index % 2])
+                    _sleep_until(frame_start + offsets[1 + index % 2])
                 block.fill(0.0)
                 fill(block)
             out_ns += clock() - received
@@ -162,7 +175,8 @@ def one_round(packets: list[bytes], paced: bool = False) -> tuple[float, float]:
     return rx_ns / len(packets) / 1000, out_ns / len(packets) / 1000
 
 
-def empty_wakes(packets: list[bytes], send: bool = True) -> float:
+def empty_wakes(packets: list[bytes], send: bool = True,
+                offsets: tuple[float, ...] = WAKE_OFFSETS_S) -> float:
     """The process's CPU per frame for the paced rounds' sleeps and (``send``) their
     ``sendto`` (the talker's part, there only to feed the receive path), nothing else."""
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -174,7 +188,7 @@ def empty_wakes(packets: list[bytes], send: bool = True) -> float:
         for packet in packets:
             if send:
                 sender.sendto(packet, target)
-            for offset in WAKE_OFFSETS_S:
+            for offset in offsets:
                 _sleep_until(frame_start + offset)
             frame_start += FRAME_S
     finally:
@@ -197,11 +211,13 @@ def main() -> None:
     try:
         hot = [one_round(packets) for _ in range(rounds)]
         paced_frames = packets[:PACED_FRAMES_QUICK if args.quick else PACED_FRAMES]
-        paced, empty, sleeps = [], [], []
+        paced, empty, sleeps, single, single_empty = [], [], [], [], []
         for _ in range(PACED_ROUNDS_QUICK if args.quick else PACED_ROUNDS):  # alternating
             paced.append(round(one_round(paced_frames, paced=True)[0], 1))
             empty.append(round(empty_wakes(paced_frames), 1))
             sleeps.append(round(empty_wakes(paced_frames, send=False), 1))
+            single.append(round(one_round(paced_frames, True, ONE_WAKE_OFFSETS_S)[0], 1))
+            single_empty.append(round(empty_wakes(paced_frames, offsets=(0.005,)), 1))
     finally:
         gc.enable()
     rx = [round(r[0], 1) for r in hot]
@@ -210,6 +226,8 @@ def main() -> None:
     paced_us, empty_us = statistics.median(paced), statistics.median(empty)
     sleeps_us = statistics.median(sleeps)
     cold_work_us = paced_us - empty_us  # the app's work after its sleeps
+    single_us, single_empty_us = statistics.median(single), statistics.median(single_empty)
+    one_sleep_us = sleeps_us / len(WAKE_OFFSETS_S)
     emit({"benchmark": "listen_work", "frames": frames, "rounds": rounds,
           "rx_us_per_packet": rx_us, "rx_us_range": [min(rx), max(rx)],
           "output_us_per_frame": out_us, "output_us_range": [min(out), max(out)],
@@ -222,6 +240,12 @@ def main() -> None:
           "paced_work_us_per_frame": round(cold_work_us, 1),
           "paced_work_over_hot": round(cold_work_us / (rx_us + out_us), 1),
           "paced_listen_cpu_pct": round((cold_work_us + sleeps_us) / FRAME_S / 1e4, 2),
+          "one_wake_cpu_us_per_frame": single_us,
+          "one_wake_cpu_us_range": [min(single), max(single)],
+          "one_wake_empty_cpu_us_per_frame": single_empty_us,
+          "one_wake_work_us_per_frame": round(single_us - single_empty_us, 1),
+          "one_wake_listen_cpu_pct": round(
+              (single_us - single_empty_us + one_sleep_us) / FRAME_S / 1e4, 2),
           **machine()})
 
 

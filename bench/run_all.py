@@ -223,6 +223,12 @@ def desktop_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str
                          f"{work['paced_listen_cpu_pct']} % of one core; the work costs "
                          f"{work['paced_work_over_hot']} times its warm cost",
                          "(no target)", None))
+    if work.get("one_wake_listen_cpu_pct") is not None:
+        rows.append(_row("the bound of fewer wake-ups: the same work after one wake-up a "
+                         "frame (bench/listen_work.py)",
+                         f"{work['one_wake_work_us_per_frame']} µs of work a frame: "
+                         f"{work['one_wake_listen_cpu_pct']} % of one core with its wake-up",
+                         "(no target)", None))
     floor = [i.get(f"sim_card_{d}_floor_cpu_pct") for d in ("output", "input")]
     if None not in floor:
         rows.append(_row("of which the simulated sound card's own pacing (empty callbacks): "
@@ -348,7 +354,8 @@ each run.
 - **listen_work** (issue 14): listening's own work (a datagram through the receive path,
   a frame through the output callback, real socket and libopus) in a tight loop, warm
   caches, then at the app's pace (three wake-ups a frame, one thread): how much of the
-  listening figure is the work, the wake-ups, and the work running on cold caches.
+  listening figure is the work, the wake-ups, and the work running on cold caches; and
+  the same work after a single wake-up a frame, the bound of any design that wakes less.
 - **cluster** (issue 15): two nodes on one real `redis-server`: a join storm of 2,000
   product clients spread over both, floor access across nodes, a killed node, relay
   capacity with listeners spread over both nodes against one node.

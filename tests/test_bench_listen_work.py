@@ -33,3 +33,18 @@ def test_a_paced_round_plays_every_packet_at_the_apps_rhythm() -> None:
     elapsed = listen_work.time.monotonic() - started
     assert cpu_us > 0
     assert elapsed >= 24 * listen_work.FRAME_S  # each frame waited for its place in time
+
+
+def test_the_one_wake_bound_runs_the_whole_frame_after_one_sleep(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    packets = listen_work._packets(25)
+    slept: list[float] = []
+    real_sleep = listen_work.time.sleep
+
+    def counted_sleep(delay: float) -> None:
+        slept.append(delay)
+        real_sleep(delay)
+
+    monkeypatch.setattr(listen_work.time, "sleep", counted_sleep)
+    listen_work.one_round(packets, True, listen_work.ONE_WAKE_OFFSETS_S)
+    assert 0 < len(slept) <= len(packets)  # at most one sleep a frame: the parts run together
