@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QTimer
 from app.audio.mixer import stream_key
 from app.client import (
     CallState,
+    ClientError,
     ConnectionChanged,
     ConnectionState,
     ContactPresenceChanged,
@@ -123,6 +124,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._alarm.setInterval(EMERGENCY_REPEAT_MS)
         self._alarm.timeout.connect(lambda: self._tone(Tone.EMERGENCY))
         self._emergency = ("", "")  # (interphone, raiser) the banner shows
+        # our calls ringing -> the talk target before the call (back to it if it fails)
+        self._call_return: dict[InterphoneId, InterphoneId | None] = {}
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -267,8 +270,41 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 CallState.NO_ANSWER: self.tr("No answer from %1"),
                 CallState.OFFLINE: self.tr("%1 is offline"),
                 CallState.CANCELLED: self.tr("Call to %1 cancelled")}[event.state]
-        self.window.show_message(text.replace("%1", who), 30000 if event.state is
-                                 CallState.RINGING else 8000)
+        text = text.replace("%1", who)
+        if event.state in (CallState.DECLINED, CallState.NO_ANSWER, CallState.OFFLINE):
+            # nobody will come: leave the empty chat rather than sit in it alone
+            self.tasks.spawn(self._end_failed_call(event.id, text), "call failed")
+        elif event.state is not CallState.RINGING:
+            self._call_return.pop(event.id, None)
+        self.window.show_message(text, 30000 if event.state is CallState.RINGING else 8000)
+
+    async def _end_failed_call(self, chat: InterphoneId, outcome: str) -> None:
+        """Our call in ``chat`` failed: unless the other party is there after all, leave
+        the chat and talk into the interphone we talked into before the call again."""
+        previous = self._call_return.pop(chat, None)
+        info = self.model.interphone(chat)
+        if not self.model.is_joined(chat) or (info is not None and info.member_count > 1):
+            self.window.show_message(outcome, 8000)
+            return
+        was_target = self.model.talk_target == chat
+        if was_target:
+            self._reset_turn()
+        try:
+            await self.client.leave(chat)
+            if (was_target and previous is not None and previous != chat
+                    and self.model.is_joined(previous) and self.model.talk_target != previous):
+                await self.client.set_talk_target(previous)
+        except ClientError as exc:  # (offline meanwhile: the chat is left with the session)
+            logger.info("leaving the failed call in %s: %r", chat, exc)
+        target = self.model.talk_target
+        if self.model.is_joined(chat):
+            text = outcome
+        elif target is not None:
+            text = self.tr("%1 · you left the empty chat and talk into %2 again").replace(
+                "%1", outcome).replace("%2", self._names.get(str(target), str(target)))
+        else:
+            text = self.tr("%1 · you left the empty chat").replace("%1", outcome)
+        self.window.show_message(text, 8000)
 
     # --- view intents --------------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
@@ -293,6 +329,12 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if self.model.is_joined(interphone_id):
             self.talk_here(interphone_id)
             return
+        row = self.window.interphones.row(interphone_id)
+        if (row is not None and row.online is False and not row.live
+                and InterphoneId.parse(interphone_id) not in self.model.incoming_calls):
+            # a contact shown offline (extension presence): a call could not reach them
+            self.window.show_message(self.tr("%1 is offline").replace("%1", row.name), 8000)
+            return
         self.tasks.spawn(self._join(interphone_id), "join")
 
     async def _join(self, interphone_id: str) -> None:
@@ -300,7 +342,17 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         interphone = InterphoneId.parse(interphone_id)
         if interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid) \
                 and interphone not in self.model.incoming_calls:
-            await self.client.call(other_party(interphone, self.model.uid))
+            self._call_return[interphone] = self.model.talk_target
+            try:
+                await self.client.call(other_party(interphone, self.model.uid))
+            except NotConnected:
+                self._call_return.pop(interphone, None)
+                raise
+            except ClientError as exc:  # the join or the ring failed
+                await self._end_failed_call(interphone, self.tr("Call to %1 failed: %2")
+                                            .replace("%1", self._names.get(interphone_id,
+                                                                           interphone_id))
+                                            .replace("%2", error_text(exc)))
         else:
             listed = self.window.interphones.row(interphone_id) is not None
             try:
