@@ -52,7 +52,6 @@ from app.client.tasks import TaskSet
 from app.client.turn import TurnViewKind
 from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
-from app.protocol.features import EMERGENCY
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.failure_text import error_text
 from app.ui.interphone_mix import parse_mix
@@ -150,6 +149,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         window.panel.replay.play_requested.connect(self.play_replay)
         window.emergency.cancel_requested.connect(self.cancel_emergency)
         window.emergency_requested.connect(self.raise_emergency)
+        window.emergency_cancel_requested.connect(
+            lambda: self.cancel_emergency(str(self.model.joined or "")))
 
         window.set_me(self.model.uid)
         window.set_talk_key(settings.talk_key)
@@ -486,8 +487,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                     "%1", self._names.get(str(model.talk_target), str(model.talk_target)))
         self.window.set_talk_state(state, holder, detail, self._deadline,
                                    float(model.max_talk))
-        self.window.emergency_action.setEnabled(
-            self._online() and model.joined is not None and EMERGENCY in self.client.features)
+        self._show_emergency_action()
 
     def _show_title(self) -> None:
         joined = self.model.joined
