@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS, UiSession, close_session, holder, run, until
 
 from app.client import InterphoneClient, RequestTimeout
 from app.protocol import InterphoneId
 from app.ui.audio_link import Tone, open_audio
+from app.ui.interphone_list import SUBTITLE_ROLE
 from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
@@ -349,3 +352,33 @@ def test_a_call_whose_ring_fails_leaves_the_chat(qloop, server, settings) -> Non
         run(qloop, scenario())
     finally:
         run(qloop, close_session(session))
+
+
+def test_a_muted_interphone_row_shows_it_is_muted(qloop, ui) -> None:
+    """A muted interphone's row looked like any other in the list."""
+    async def scenario() -> None:
+        rows = ui.window.interphones
+        rows.select(OPS)
+        (item,) = rows.tree.findItems("Ops", Qt.MatchFlag.MatchExactly
+                                      | Qt.MatchFlag.MatchRecursive)
+
+        def shown() -> tuple[str, str, str]:
+            return (str(item.data(0, SUBTITLE_ROLE)), item.toolTip(0),
+                    str(item.data(0, Qt.ItemDataRole.AccessibleDescriptionRole)))
+
+        def drawn() -> QImage:
+            rows.tree.viewport().repaint()
+            return rows.tree.viewport().grab(rows.tree.visualItemRect(item)).toImage()
+
+        assert not any("Muted" in text for text in shown())
+        plain = drawn()
+        ui.window.panel.mix.mute.setChecked(True)  # the panel's Mute
+        subtitle, tooltip, description = shown()
+        assert subtitle.startswith("Talk target · Muted") and "Muted" in tooltip
+        assert "Muted" in description
+        assert drawn() != plain  # the muted-speaker glyph, the greyed name
+        ui.window.panel.mix.mute.setChecked(False)
+        assert not any("Muted" in text for text in shown())
+        assert drawn() == plain
+
+    run(qloop, scenario())

@@ -110,12 +110,16 @@ class _RowDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(badge, 10, 10)
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(row.member_count))
+        if row.muted:  # a muted-speaker glyph before the badge
+            icon("mute").paint(painter, QRect(rect.right() - badge_width - 22,
+                                              rect.top() + 14, 16, 16))
+            badge_width += 22
         text_left = rect.left() + 34
         text_width = rect.width() - 38 - badge_width
         name_font = QFont(option.font)
         name_font.setBold(row.live or row.joined)
         painter.setFont(name_font)
-        painter.setPen(text_colour)
+        painter.setPen(QColor("#9e9e9e") if row.muted and not selected else text_colour)
         line = option.fontMetrics.height()
         name_rect = QRect(text_left, rect.top() + 5, text_width, line + 2)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -224,13 +228,13 @@ class InterphoneList(QWidget):
         """Our uid: a row where we speak says "you are speaking", not the uid."""
         self._me = uid
         for item in self._items.values():
-            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
+            self._describe(item, item.data(0, ROW_ROLE))
 
     def set_names(self, names: dict[str, str]) -> None:
         """Display names by uid, for the speakers shown in the rows."""
         self._names = dict(names)
         for item in self._items.values():
-            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
+            self._describe(item, item.data(0, ROW_ROLE))
 
     def select(self, interphone_id: str) -> None:
         item = self._items.get(interphone_id)
@@ -291,19 +295,31 @@ class InterphoneList(QWidget):
     def _fill(self, item: _Item, row: InterphoneRow) -> None:
         item.sort_key = (0 if row.live else 1, 0 if row.joined else 1, row.name.casefold())
         item.setData(0, ROW_ROLE, row)
-        item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
         item.setData(0, STALE_ROLE, self._offline)
         item.setText(0, row.name)
-        item.setToolTip(0, f"{row.name} ({row.id})")
+        self._describe(item, row)
+
+    def _describe(self, item: QTreeWidgetItem, row: InterphoneRow) -> None:
+        """The second line, the tooltip and the accessible description (they say
+        "Muted" when it is)."""
+        item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
+        tip = f"{row.name} ({row.id})"
+        if row.muted:
+            tip += "\n" + self.tr("Muted")
+        item.setToolTip(0, tip)
+        item.setData(0, Qt.ItemDataRole.AccessibleDescriptionRole,
+                     item.data(0, SUBTITLE_ROLE))
 
     def _subtitle(self, row: InterphoneRow) -> str:
         parts: list[str] = []
         if self._offline:
-            return self.tr("Offline")
+            return self.tr("Offline") + (" · " + self.tr("Muted") if row.muted else "")
         if row.talk_target:
             parts.append(self.tr("Talk target"))
         elif row.joined:
             parts.append(self.tr("Listening"))
+        if row.muted:
+            parts.append(self.tr("Muted"))
         if row.online is not None and not row.live:
             parts.append(self.tr("Online") if row.online else self.tr("Offline"))
         if row.speaker and row.speaker == self._me:
@@ -354,5 +370,5 @@ class InterphoneList(QWidget):
         self.filter.setAccessibleName(self.tr("Filter"))
         self.tree.setAccessibleName(self.tr("Interphones"))
         for item in self._items.values():
-            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
+            self._describe(item, item.data(0, ROW_ROLE))
         self._apply_filter(self.filter.text())

@@ -185,7 +185,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     def rows(self) -> list[InterphoneRow]:
         """Every roster entry, plus live chats with people outside the roster."""
-        rows = interphone_rows(self.model, self._active)
+        rows = interphone_rows(self.model, self._active, self.interphone_muted)
         # (names of rows gone stay: "You were removed from Ops" after Ops left the roster)
         self._names.update((row.id, row.name) for row in rows)
         return rows

@@ -752,68 +752,75 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="302"/>
         <location filename="../../app/ui/interphone_list.py" line="308"/>
+        <location filename="../../app/ui/interphone_list.py" line="316"/>
+        <location filename="../../app/ui/interphone_list.py" line="322"/>
+        <source>Muted</source>
+        <translation>已静音</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="316"/>
+        <location filename="../../app/ui/interphone_list.py" line="324"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="304"/>
+        <location filename="../../app/ui/interphone_list.py" line="318"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="306"/>
+        <location filename="../../app/ui/interphone_list.py" line="320"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="308"/>
+        <location filename="../../app/ui/interphone_list.py" line="324"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="310"/>
+        <location filename="../../app/ui/interphone_list.py" line="326"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="313"/>
+        <location filename="../../app/ui/interphone_list.py" line="329"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="317"/>
+        <location filename="../../app/ui/interphone_list.py" line="333"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="335"/>
+        <location filename="../../app/ui/interphone_list.py" line="351"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="335"/>
+        <location filename="../../app/ui/interphone_list.py" line="351"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="336"/>
+        <location filename="../../app/ui/interphone_list.py" line="352"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="353"/>
+        <location filename="../../app/ui/interphone_list.py" line="369"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="354"/>
+        <location filename="../../app/ui/interphone_list.py" line="370"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="355"/>
+        <location filename="../../app/ui/interphone_list.py" line="371"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
