@@ -323,6 +323,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         """Join one more interphone (the others stay joined); it becomes the talk target.
         A joined one (e.g. a double-click) only becomes the talk target."""
         self._selected = interphone_id
+        self.window.interphones.hold_order()  # the row joined stays where the user saw it
         self._show_selected()
         if not self._online():
             self.window.show_message(self._offline_text(), 8000)

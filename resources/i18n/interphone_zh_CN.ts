@@ -752,75 +752,75 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="308"/>
-        <location filename="../../app/ui/interphone_list.py" line="316"/>
-        <location filename="../../app/ui/interphone_list.py" line="322"/>
+        <location filename="../../app/ui/interphone_list.py" line="369"/>
+        <location filename="../../app/ui/interphone_list.py" line="377"/>
+        <location filename="../../app/ui/interphone_list.py" line="383"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="316"/>
-        <location filename="../../app/ui/interphone_list.py" line="324"/>
+        <location filename="../../app/ui/interphone_list.py" line="377"/>
+        <location filename="../../app/ui/interphone_list.py" line="385"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="318"/>
+        <location filename="../../app/ui/interphone_list.py" line="379"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="320"/>
+        <location filename="../../app/ui/interphone_list.py" line="381"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="324"/>
+        <location filename="../../app/ui/interphone_list.py" line="385"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="326"/>
+        <location filename="../../app/ui/interphone_list.py" line="387"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="329"/>
+        <location filename="../../app/ui/interphone_list.py" line="390"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="333"/>
+        <location filename="../../app/ui/interphone_list.py" line="394"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="351"/>
+        <location filename="../../app/ui/interphone_list.py" line="412"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="351"/>
+        <location filename="../../app/ui/interphone_list.py" line="412"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="352"/>
+        <location filename="../../app/ui/interphone_list.py" line="413"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="369"/>
+        <location filename="../../app/ui/interphone_list.py" line="430"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="370"/>
+        <location filename="../../app/ui/interphone_list.py" line="431"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="371"/>
+        <location filename="../../app/ui/interphone_list.py" line="432"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1209,7 +1209,7 @@
     </message>
     <message>
         <location filename="../../app/ui/presenter.py" line="272"/>
-        <location filename="../../app/ui/presenter.py" line="337"/>
+        <location filename="../../app/ui/presenter.py" line="338"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
@@ -1229,62 +1229,62 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="352"/>
+        <location filename="../../app/ui/presenter.py" line="353"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="395"/>
+        <location filename="../../app/ui/presenter.py" line="396"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="400"/>
+        <location filename="../../app/ui/presenter.py" line="401"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="403"/>
+        <location filename="../../app/ui/presenter.py" line="404"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="404"/>
+        <location filename="../../app/ui/presenter.py" line="405"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="411"/>
+        <location filename="../../app/ui/presenter.py" line="412"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="413"/>
+        <location filename="../../app/ui/presenter.py" line="414"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="417"/>
+        <location filename="../../app/ui/presenter.py" line="418"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="419"/>
+        <location filename="../../app/ui/presenter.py" line="420"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="439"/>
+        <location filename="../../app/ui/presenter.py" line="440"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="483"/>
+        <location filename="../../app/ui/presenter.py" line="484"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="485"/>
+        <location filename="../../app/ui/presenter.py" line="486"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
