@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 from test_ui_support import OPS, run, until
 
@@ -272,23 +272,32 @@ def test_a_joined_row_stays_where_it_was_until_the_user_leaves_the_list(qloop, u
         before = rows.order()
         assert before.index(OPS) < before.index(EVERYONE)
         rows.select(EVERYONE)
+        ui.window.activateWindow()
+        rows.tree.setFocus()
+        await until(rows.tree.hasFocus, what="the focus in the list")
         QApplication.sendEvent(rows.tree, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Return,
                                                     Qt.KeyboardModifier.NoModifier))
         await until(lambda: rows.row(EVERYONE).talk_target, what="Everyone joined")
         await until(lambda: rows.row(EVERYONE).live, what="Everyone live")
         assert rows.order() == before and rows.selected_id() == EVERYONE
-        QApplication.sendEvent(rows.tree, QFocusEvent(QEvent.Type.FocusOut))  # done with it
+        ui.window.panel.talk_button.setFocus()  # done with the list
+        await until(lambda: not rows.tree.hasFocus(), what="the focus elsewhere")
         after = rows.order()
         assert after.index(EVERYONE) < after.index(OPS)  # live and joined, sorted by name
         ui.presenter.leave(EVERYONE)  # from the pointer: kept until it leaves the list
         await until(lambda: not rows.row(EVERYONE).live, what="Everyone ended")
         viewport = rows.tree.viewport()
         QApplication.sendEvent(viewport, QEvent(QEvent.Type.Enter))
-        ui.presenter.join(EVERYONE)
+        ui.presenter.join(EVERYONE)  # a double-click
         await until(lambda: rows.row(EVERYONE).talk_target, what="joined again")
-        QApplication.sendEvent(rows.tree, QFocusEvent(QEvent.Type.FocusOut))
         assert rows.order() == before  # the pointer is still over the list
         QApplication.sendEvent(viewport, QEvent(QEvent.Type.Leave))
+        assert rows.order() == after
+        ui.presenter.leave(EVERYONE)
+        await until(lambda: not rows.row(EVERYONE).live, what="Everyone ended again")
+        assert rows.order() == before
+        ui.presenter.join(EVERYONE)  # e.g. the call banner's Answer: the user is elsewhere
+        await until(lambda: rows.row(EVERYONE).live, what="joined a third time")
         assert rows.order() == after
 
     run(qloop, scenario())

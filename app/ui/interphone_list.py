@@ -5,9 +5,10 @@ items by interphone id, so :meth:`InterphoneList.set_rows` can be called on
 every change without losing the selection or the scroll position. While the
 pointer is over the list the order is kept (a row that becomes live is not
 moved under the mouse, so a double-click hits what the user aimed at); it is
-re-sorted when the pointer leaves. After a join (:meth:`InterphoneList.hold_order`)
-the order is kept the same way until the pointer leaves the list or the focus
-leaves it: the row just joined does not jump away from under the keyboard either.
+re-sorted when the pointer leaves. A join made at the list (the pointer over it or
+the focus in it; :meth:`InterphoneList.hold_order`) keeps the order the same way
+until the pointer leaves the list or the focus leaves it: the row just joined does
+not jump away from under the keyboard either.
 
 The section headers (Groups, Discussions, Contacts) are titles only: the arrow
 keys step over them and a click on one changes nothing.
@@ -265,9 +266,10 @@ class InterphoneList(QWidget):
         self._apply_filter(self.filter.text())
 
     def hold_order(self) -> None:
-        """The user joins the selected row: keep the order (the row stays where it is)
-        until the pointer leaves the list or the focus leaves it."""
-        self._held = True
+        """The user joins the selected row: if the user is at the list (the pointer over
+        it, or the focus in it), keep the order (the row stays where it is) until the
+        pointer leaves the list or the focus leaves it."""
+        self._held = self._held or self._pointer_inside or self.tree.hasFocus()
 
     def order(self) -> list[str]:
         """Row ids in display order (sections in order, rows as shown)."""

@@ -752,75 +752,75 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="369"/>
-        <location filename="../../app/ui/interphone_list.py" line="377"/>
-        <location filename="../../app/ui/interphone_list.py" line="383"/>
+        <location filename="../../app/ui/interphone_list.py" line="371"/>
+        <location filename="../../app/ui/interphone_list.py" line="379"/>
+        <location filename="../../app/ui/interphone_list.py" line="385"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="377"/>
-        <location filename="../../app/ui/interphone_list.py" line="385"/>
+        <location filename="../../app/ui/interphone_list.py" line="379"/>
+        <location filename="../../app/ui/interphone_list.py" line="387"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="379"/>
+        <location filename="../../app/ui/interphone_list.py" line="381"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="381"/>
+        <location filename="../../app/ui/interphone_list.py" line="383"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="385"/>
+        <location filename="../../app/ui/interphone_list.py" line="387"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="387"/>
+        <location filename="../../app/ui/interphone_list.py" line="389"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="390"/>
+        <location filename="../../app/ui/interphone_list.py" line="392"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="394"/>
+        <location filename="../../app/ui/interphone_list.py" line="396"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="412"/>
+        <location filename="../../app/ui/interphone_list.py" line="414"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="412"/>
+        <location filename="../../app/ui/interphone_list.py" line="414"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="413"/>
+        <location filename="../../app/ui/interphone_list.py" line="415"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="430"/>
+        <location filename="../../app/ui/interphone_list.py" line="432"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="431"/>
+        <location filename="../../app/ui/interphone_list.py" line="433"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="432"/>
+        <location filename="../../app/ui/interphone_list.py" line="434"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
