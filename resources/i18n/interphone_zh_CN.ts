@@ -1229,62 +1229,62 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="353"/>
+        <location filename="../../app/ui/presenter.py" line="354"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="396"/>
+        <location filename="../../app/ui/presenter.py" line="397"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="401"/>
+        <location filename="../../app/ui/presenter.py" line="402"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="404"/>
+        <location filename="../../app/ui/presenter.py" line="405"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="405"/>
+        <location filename="../../app/ui/presenter.py" line="406"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="412"/>
+        <location filename="../../app/ui/presenter.py" line="413"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="414"/>
+        <location filename="../../app/ui/presenter.py" line="415"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="418"/>
+        <location filename="../../app/ui/presenter.py" line="419"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="420"/>
+        <location filename="../../app/ui/presenter.py" line="421"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="440"/>
+        <location filename="../../app/ui/presenter.py" line="441"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="484"/>
+        <location filename="../../app/ui/presenter.py" line="485"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="486"/>
+        <location filename="../../app/ui/presenter.py" line="487"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
