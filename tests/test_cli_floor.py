@@ -5,6 +5,7 @@ hears in order. Subprocesses against the real embedded server."""
 from __future__ import annotations
 
 import asyncio
+import signal
 
 from client_fixtures import Clients, noise_bursts, running_server, wait_until
 from test_cli_commands import cli, start_cli
@@ -86,3 +87,59 @@ async def test_listen_reports_each_transmission_in_order(clients: Clients, tmp_p
     heard = [line.split()[1] for line in err.decode().splitlines()
              if line.startswith("heard ")]
     assert heard == ["alice", "carol", "alice"]
+
+
+def emergencies(server) -> list[tuple[str, str, str]]:
+    return [(r.action.value, r.raised_by, r.by) for r in server.state.emergency_log.get(G58, ())]
+
+
+async def test_emergency_alone_stays_raised_until_ctrl_c(clients: Clients):
+    """`emergency ID` with nobody else in ID exited at once: its leaving ended the
+    interphone, and the emergency with it, before anyone could see it."""
+    async with running_server() as server:
+        proc = await start_cli("emergency", "group_58", port=server.port, uid="alice")
+        await wait_until(lambda: emergencies(server) == [("raise", "alice", "alice")],
+                         timeout=10, what="raised")
+        await asyncio.sleep(0.5)
+        assert proc.returncode is None  # still in group_58: the emergency is up
+        assert server.state.interphones[G58].members.keys() == {"alice"}
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, err.decode()
+        assert out.decode() == "emergency raised on group_58 by alice\n"
+        assert err.decode().splitlines() == [
+            "nobody else is in group_58 to hear it: staying in group_58 to keep the emergency "
+            "raised until someone joins (Ctrl-C to leave; the emergency ends with it)",
+            "leaving group_58: nobody else came, so the emergency ends with it"]
+        await wait_until(lambda: G58 not in server.state.interphones, what="ended")
+        assert emergencies(server)[-1] == ("cancel", "alice", "")  # ended with the interphone
+
+
+async def test_emergency_alone_ends_when_someone_joins_and_stays_raised(clients: Clients):
+    async with running_server() as server:
+        proc = await start_cli("emergency", "group_58", port=server.port, uid="alice")
+        await wait_until(lambda: emergencies(server) == [("raise", "alice", "alice")],
+                         timeout=10, what="raised")
+        bob = await clients.connect(server.port, "bob", features=FLOOR)
+        await bob.join(G58)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, err.decode()
+        assert err.decode().splitlines()[-1] == \
+            "bob joined group_58: the emergency stays raised"
+        await wait_until(lambda: bob.model.members == ("bob",), what="alice left")
+        assert bob.model.interphone(G58).emergency == "alice"  # still up for bob
+        code, out, err = await cli("emergency", "group_58", "--seconds", "0.3",
+                                   port=server.port, uid="carol")
+        assert code == 0 and err == ""  # bob is there: nothing to wait for
+        assert out == "emergency raised on group_58 by alice\n"
+
+
+async def test_emergency_alone_with_seconds_leaves_after_them():
+    async with running_server() as server:
+        code, out, err = await cli("emergency", "group_58", "--seconds", "0.5",
+                                   port=server.port, uid="alice")
+        assert code == 0, err
+        assert out == "emergency raised on group_58 by alice\n"
+        assert err.splitlines()[0].startswith("nobody else is in group_58 to hear it")
+        assert err.splitlines()[-1] == \
+            "leaving group_58: nobody else came, so the emergency ends with it"

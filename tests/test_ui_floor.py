@@ -250,6 +250,40 @@ def test_queue_place_your_turn_and_emergency_banner(qloop, server, settings) -> 
     run(qloop, scenario(), timeout=20)
 
 
+def test_emergency_action_cannot_raise_a_second_emergency_and_cancels_our_own(
+        qloop, server, settings) -> None:
+    """"Raise an emergency here" stayed enabled while an emergency was up in the talk
+    target (a second raise changes nothing at the server)."""
+    async def scenario() -> None:
+        session = await open_session(server, settings, features=FLOOR)
+        try:
+            window = session.window
+            action = window.emergency_action
+            alice = await session.other("alice", features=FLOOR)
+            assert action.isEnabled() and action.text() == "Raise an &emergency here"
+            await alice.raise_emergency(OPS)
+            await until(lambda: not action.isEnabled(), what="disabled while alice's is up")
+            assert action.text() == "Raise an &emergency here"
+            assert action.toolTip() == "An emergency is already raised here by Alice"
+            await alice.cancel_emergency(OPS)
+            await until(lambda: action.isEnabled(), what="enabled again after the cancel")
+            assert action.toolTip() == "Raise an emergency here"
+            action.trigger()  # ours: the action now cancels it
+            await until(lambda: action.text() == "Cancel the &emergency here", what="ours")
+            assert action.isEnabled()
+            action.trigger()
+            await until(lambda: action.text() == "Raise an &emergency here", what="cancelled")
+            assert action.isEnabled()
+            records = [(r.action.value, r.by) for r in server.state.emergency_log[
+                InterphoneId.parse(OPS)]]
+            assert records == [("raise", "alice"), ("cancel", "alice"), ("raise", "me"),
+                               ("cancel", "me")]
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=20)
+
+
 def test_time_left_rounds_up_so_elapsed_plus_left_is_the_limit(qtbot) -> None:
     button = TalkButton()
     qtbot.addWidget(button)

@@ -6,8 +6,9 @@ import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
+from test_ui_support import OPS, run, until
 
-from app.ui.interphone_list import InterphoneList
+from app.ui.interphone_list import ROW_ROLE, InterphoneList
 from app.ui.main_window import MainWindow
 from app.ui.talk_key import RIGHT_CTRL, TalkKey, parse_talk_key, refusal
 from app.ui.talk_key_edit import TalkKeyEdit
@@ -20,6 +21,8 @@ ROWS = [
     InterphoneRow("chat_lxx:sung", RowKind.CHAT, "Li Xiaoxia"),
 ]
 LEFT_CTRL_SCAN, RIGHT_CTRL_SCAN = 37, 105  # X11 keycodes
+
+pytest_plugins = ["test_ui_support"]
 
 
 @pytest.fixture
@@ -223,3 +226,78 @@ def test_talk_button_in_busy_state_shows_a_refused_press(qtbot) -> None:
     qtbot.mouseRelease(button, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
     qtbot.waitUntil(lambda: not button.refused, timeout=3000)
     window.talk_key.detach()
+
+
+# --- section headers and the order after a join (signed in, real server) ------------------------
+EVERYONE, NIGHT = "group_1", "discuss_12"
+
+
+def test_arrow_keys_and_clicks_step_over_the_section_headers(qloop, ui, qtbot) -> None:
+    """Down from the last group landed on the "Discussions" header: nothing was selected
+    any more and the panel said "No interphone selected"."""
+    rows = ui.window.interphones
+    tree = rows.tree
+    assert rows.order()[:3] == [OPS, EVERYONE, NIGHT]  # Groups: Ops, Everyone; Discussions
+    rows.select(EVERYONE)
+    qtbot.keyClick(tree, Qt.Key.Key_Down)
+    assert rows.selected_id() == NIGHT and ui.window.panel.interphone_id == NIGHT
+    assert tree.currentItem().data(0, ROW_ROLE).id == NIGHT
+    qtbot.keyClick(tree, Qt.Key.Key_Up)
+    assert rows.selected_id() == EVERYONE
+    qtbot.keyClick(tree, Qt.Key.Key_Down)
+    qtbot.keyClick(tree, Qt.Key.Key_Down)  # over "Contacts" to the first contact
+    assert rows.selected_id() == rows.order()[3]
+    qtbot.keyClick(tree, Qt.Key.Key_Home)
+    assert rows.selected_id() == OPS
+    qtbot.keyClick(tree, Qt.Key.Key_Up)  # nothing above the first row: it stays
+    assert rows.selected_id() == OPS
+    qtbot.keyClick(tree, Qt.Key.Key_Left)
+    assert rows.selected_id() == OPS
+    qtbot.keyClick(tree, Qt.Key.Key_End)
+    assert rows.selected_id() == rows.order()[-1]
+    header = tree.topLevelItem(1)  # "Discussions (1)"
+    assert header.data(0, ROW_ROLE) is None
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(header).center())
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                      pos=tree.visualItemRect(header).center())
+    assert rows.selected_id() == rows.order()[-1] and header.isExpanded()
+
+
+def test_a_joined_row_stays_where_it_was_until_the_user_leaves_the_list(qloop, ui) -> None:
+    """Enter on "Everyone" joined it, and the list re-sorted at once: the row jumped
+    above Ops, away from under the user."""
+    async def scenario() -> None:
+        rows = ui.window.interphones
+        before = rows.order()
+        assert before.index(OPS) < before.index(EVERYONE)
+        rows.select(EVERYONE)
+        ui.window.activateWindow()
+        rows.tree.setFocus()
+        await until(rows.tree.hasFocus, what="the focus in the list")
+        QApplication.sendEvent(rows.tree, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Return,
+                                                    Qt.KeyboardModifier.NoModifier))
+        await until(lambda: rows.row(EVERYONE).talk_target, what="Everyone joined")
+        await until(lambda: rows.row(EVERYONE).live, what="Everyone live")
+        assert rows.order() == before and rows.selected_id() == EVERYONE
+        ui.window.panel.talk_button.setFocus()  # done with the list
+        await until(lambda: not rows.tree.hasFocus(), what="the focus elsewhere")
+        after = rows.order()
+        assert after.index(EVERYONE) < after.index(OPS)  # live and joined, sorted by name
+        ui.presenter.leave(EVERYONE)  # from the pointer: kept until it leaves the list
+        await until(lambda: not rows.row(EVERYONE).live, what="Everyone ended")
+        viewport = rows.tree.viewport()
+        QApplication.sendEvent(viewport, QEvent(QEvent.Type.Enter))
+        ui.presenter.join(EVERYONE)  # a double-click
+        await until(lambda: rows.row(EVERYONE).talk_target, what="joined again")
+        assert rows.order() == before  # the pointer is still over the list
+        QApplication.sendEvent(viewport, QEvent(QEvent.Type.Leave))
+        assert rows.order() == after
+        ui.presenter.leave(EVERYONE)
+        await until(lambda: not rows.row(EVERYONE).live, what="Everyone ended again")
+        assert rows.order() == before
+        ui.presenter.join(EVERYONE)  # e.g. the call banner's Answer: the user is elsewhere
+        await until(lambda: rows.row(EVERYONE).live, what="joined a third time")
+        assert rows.order() == after
+
+    run(qloop, scenario())

@@ -7,12 +7,18 @@ cue/highlight/notification, contacts' status and the call banner.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS, UiSession, close_session, holder, run, until
 
-from app.client import InterphoneClient
+from app.client import InterphoneClient, RequestTimeout
+from app.protocol import InterphoneId
 from app.ui.audio_link import Tone, open_audio
+from app.ui.interphone_list import SUBTITLE_ROLE
 from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
@@ -183,6 +189,9 @@ def test_calling_a_contact_shows_ringing_then_answered(qloop, server, settings) 
         bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
         session.others.append(bob)
         await bob.connect()
+        # (Call is offered once the row shows bob online)
+        await until(lambda: session.window.interphones.row("chat_bob:me").online,
+                    what="bob online")
         session.presenter.join("chat_bob:me")  # "Call" on the contact's row
         status = session.window.statusBar()
         await until(lambda: "Calling Bob" in status.currentMessage(), what="ringing shown")
@@ -219,3 +228,157 @@ def test_answering_a_ringing_call_from_the_banner_joins(qloop, server, settings)
         run(qloop, scenario())
     finally:
         run(qloop, close_session(session))
+
+
+def test_a_declined_call_leaves_the_empty_chat_and_talks_where_it_did_before(
+        qloop, server, settings) -> None:
+    """After "Bob declined the call" the caller sat alone in the empty chat, its talk key
+    talking into it."""
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        client, rows = session.client, session.window.interphones
+        await client.join(OPS)
+        await client.join(NIGHT)
+        await client.set_talk_target(OPS)  # Ops: the target, though Night was joined last
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        session.others.append(bob)
+        await bob.connect()
+        await until(lambda: rows.row("chat_bob:me").online, what="bob online")
+        session.presenter.join("chat_bob:me")
+        await until(lambda: bob.model.incoming_calls, what="bob rings")
+        assert str(client.talk_target) == "chat_bob:me"
+        await bob.decline("chat_bob:me")
+        await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left")
+        await until(lambda: str(client.talk_target) == OPS, what="back to Ops")
+        assert client.model.is_joined(NIGHT)  # the others stay joined
+        assert rows.row(OPS).talk_target
+        status = session.window.statusBar()
+        await until(lambda: "left the empty chat" in status.currentMessage(), what="said")
+        assert "Bob declined the call" in status.currentMessage()
+        assert "Ops" in status.currentMessage()
+        assert session.window.panel.talk_button.state is TalkState.IDLE
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+def test_a_call_to_someone_who_goes_offline_while_it_rings_is_left(qloop, server,
+                                                                    settings) -> None:
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        client = session.client
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        await bob.connect()
+        await until(lambda: session.window.interphones.row("chat_bob:me").online,
+                    what="bob online")
+        session.presenter.join("chat_bob:me")
+        await until(lambda: bob.model.incoming_calls, what="bob rings")
+        await bob.close()
+        await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left")
+        assert client.talk_target is None
+        status = session.window.statusBar()
+        await until(lambda: "left the empty chat" in status.currentMessage(), what="said")
+        assert "Bob is offline" in status.currentMessage()
+        assert server.state.interphone(InterphoneId.parse("chat_bob:me")) is None
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+def test_call_is_disabled_for_a_contact_shown_offline(qloop, server, settings) -> None:
+    """The Call button was enabled for a contact shown offline: the call joined an empty
+    chat that could only fail."""
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        window, client = session.window, session.client
+        join = window.panel.join_button
+        window.interphones.select("chat_bob:me")
+        assert window.panel.interphone_id == "chat_bob:me"
+        assert join.text() == "Call" and not join.isEnabled()
+        assert "Bob is offline" in join.toolTip()
+        session.presenter.join("chat_bob:me")  # a double-click on the row: not called
+        assert "Bob is offline" in window.statusBar().currentMessage()
+        await asyncio.sleep(0.2)
+        assert not client.model.is_joined("chat_bob:me")
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        session.others.append(bob)
+        await bob.connect()
+        await until(lambda: join.isEnabled(), what="Call enabled once bob is online")
+        assert join.text() == "Call" and "offline" not in join.toolTip()
+        await bob.close()
+        await until(lambda: not join.isEnabled(), what="disabled again")
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+def test_a_call_whose_ring_fails_leaves_the_chat(qloop, server, settings) -> None:
+    """The ring request failing (here: no answer from the server in time) left the caller
+    in the chat it had joined to ring."""
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        client = session.client
+        await client.join(OPS)
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        session.others.append(bob)
+        await bob.connect()
+        await until(lambda: session.window.interphones.row("chat_bob:me").online,
+                    what="bob online")
+
+        async def ring_times_out(uid: str) -> None:
+            await client.join(InterphoneId.chat("me", uid))
+            raise RequestTimeout("CallRequest: no response within 5 s")
+
+        client.call = ring_times_out  # type: ignore[assignment,method-assign]
+        session.presenter.join("chat_bob:me")
+        await until(lambda: client.model.is_joined("chat_bob:me"), what="joined to ring")
+        await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left")
+        status = session.window.statusBar()
+        await until(lambda: "left the empty chat" in status.currentMessage(), what="said")
+        assert status.currentMessage().startswith("Call to Bob failed")
+        assert str(client.talk_target) == OPS
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+def test_a_muted_interphone_row_shows_it_is_muted(qloop, ui) -> None:
+    """A muted interphone's row looked like any other in the list."""
+    async def scenario() -> None:
+        rows = ui.window.interphones
+        rows.select(OPS)
+        (item,) = rows.tree.findItems("Ops", Qt.MatchFlag.MatchExactly
+                                      | Qt.MatchFlag.MatchRecursive)
+
+        def shown() -> tuple[str, str, str]:
+            return (str(item.data(0, SUBTITLE_ROLE)), item.toolTip(0),
+                    str(item.data(0, Qt.ItemDataRole.AccessibleDescriptionRole)))
+
+        def drawn() -> QImage:
+            rows.tree.viewport().repaint()
+            return rows.tree.viewport().grab(rows.tree.visualItemRect(item)).toImage()
+
+        assert not any("Muted" in text for text in shown())
+        plain = drawn()
+        ui.window.panel.mix.mute.setChecked(True)  # the panel's Mute
+        subtitle, tooltip, description = shown()
+        assert subtitle.startswith("Talk target · Muted") and "Muted" in tooltip
+        assert "Muted" in description
+        assert drawn() != plain  # the muted-speaker glyph, the greyed name
+        ui.window.panel.mix.mute.setChecked(False)
+        assert not any("Muted" in text for text in shown())
+        assert drawn() == plain
+
+    run(qloop, scenario())

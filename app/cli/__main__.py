@@ -1,7 +1,8 @@
 """Entry point of ``interphone-cli`` and ``python -m app.cli``.
 
 Exit codes: 0 success, 1 runtime error (one line on stderr, no traceback),
-2 usage error, 130 interrupted (``listen`` and ``bot`` end normally on Ctrl-C).
+2 usage error, 130 interrupted (``listen`` and ``bot`` end normally on Ctrl-C, as does
+``emergency`` while it stays in its interphone to keep the emergency raised).
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ _ENDS_ON_INTERRUPT = ("listen", "bot")
 
 
 async def _run(args: argparse.Namespace) -> int:
-    """Run the command; Ctrl-C/SIGTERM end ``listen``/``bot`` normally, others are cancelled."""
+    """Run the command; Ctrl-C/SIGTERM end ``listen``/``bot`` normally (and a command
+    while it sets ``args.ends_on_interrupt``), others are cancelled."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     args.stop = asyncio.Event()
+    args.ends_on_interrupt = args.command in _ENDS_ON_INTERRUPT
 
     def interrupt() -> None:
-        if args.command in _ENDS_ON_INTERRUPT and not args.stop.is_set():
+        if args.ends_on_interrupt and not args.stop.is_set():
             args.stop.set()
         elif task is not None:
             task.cancel()

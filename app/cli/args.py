@@ -115,11 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--emergency", action="store_true",
                      help="raise an emergency on ID and take the floor at once")
 
-    emergency = commands.add_parser("emergency", help="raise an emergency on ID, "
-                                                      "or cancel it with --cancel")
+    emergency = commands.add_parser(
+        "emergency", help="raise an emergency on ID, or cancel it with --cancel",
+        description="Raise an emergency on ID: it stays raised until its raiser or a "
+                    "dispatcher cancels it, or ID ends. With nobody else in ID, leaving "
+                    "would end it: the command then stays in ID (saying so on stderr) until "
+                    "someone joins, it is cancelled, --seconds pass or Ctrl-C.")
     emergency.add_argument("id", type=interphone_id, metavar="ID", help=ID_HELP)
     emergency.add_argument("--cancel", action="store_true",
                            help="cancel it (its raiser or a dispatcher)")
+    emergency.add_argument("--seconds", type=positive_seconds, default=None,
+                           help="with nobody else in ID: stay at most this long (default: "
+                                "until someone joins or Ctrl-C)")
 
     listen = commands.add_parser("listen", help="join and record what is heard to a WAV file")
     listen.add_argument("id", type=interphone_id, metavar="ID", help=ID_HELP)

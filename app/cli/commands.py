@@ -24,6 +24,7 @@ from app.audio.constants import SAMPLE_RATE
 from app.audio.wavio import AudioFileError, read_wav
 from app.client import (
     ConnectionChanged,
+    EmergencyChanged,
     FloorBusy,
     FloorChanged,
     FloorState,
@@ -40,7 +41,7 @@ from app.headless.bots import EchoBot, PlayerBot
 from app.headless.feedback import follow_feedback, start_reporting
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
-from app.protocol import InterphoneInfo
+from app.protocol import InterphoneId, InterphoneInfo
 from app.protocol.features import EMERGENCY, FLOOR_QUEUE
 
 logger = logging.getLogger(__name__)
@@ -266,14 +267,65 @@ async def cmd_emergency(args: argparse.Namespace) -> int:
             if args.cancel:
                 raised_by = await client.cancel_emergency(args.id)
                 print(f"emergency of {raised_by} on {args.id} cancelled")
-            else:
-                raised_by = await client.raise_emergency(args.id)
-                print(f"emergency raised on {args.id} by {raised_by}")
+                return 0
+            raised_by = await client.raise_emergency(args.id)
+            print(f"emergency raised on {args.id} by {raised_by}", flush=True)
         except NotFound:
             raise CliError(f"no emergency is raised on {args.id}") from None
         except NotAllowed:
             raise CliError("only its raiser or a dispatcher may cancel the emergency") from None
+        if alone_in(client, args.id):
+            await keep_raised_while_alone(client, args)
     return 0
+
+
+def alone_in(client: InterphoneClient, interphone: InterphoneId) -> bool:
+    """Nobody but us is in ``interphone`` (joined: the talk target)."""
+    info = client.model.interphone(interphone)
+    others = [uid for uid in client.model.members if uid != client.uid]
+    return not others and (info is None or info.member_count <= 1)
+
+
+async def keep_raised_while_alone(client: InterphoneClient, args: argparse.Namespace) -> None:
+    """``emergency ID`` with nobody else in ID. An emergency outlives its raiser's leaving,
+    not the interphone's end, and leaving would end it: stay in ID until someone joins
+    (it then stays raised without us), it is cancelled, ``--seconds`` pass or Ctrl-C."""
+    where = str(args.id)
+    print(f"nobody else is in {where} to hear it: staying in {where} to keep the emergency "
+          "raised until someone joins (Ctrl-C to leave; the emergency ends with it)",
+          file=sys.stderr, flush=True)
+    changed = asyncio.Event()
+    cancelled_by: list[str] = []
+
+    def watch(event: ModelEvent) -> None:
+        if isinstance(event, EmergencyChanged) and event.id == args.id and not event.raised_by:
+            cancelled_by.append(event.cancelled_by)
+            changed.set()
+        elif not alone_in(client, args.id):
+            changed.set()
+
+    async def company() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), getattr(args, "seconds", None))
+
+    unsubscribe = client.model.subscribe(watch)
+    args.ends_on_interrupt = True  # Ctrl-C: leave, exit 0
+    try:
+        await run_until_stopped(client, asyncio.ensure_future(company()),
+                                getattr(args, "stop", None))
+    finally:
+        args.ends_on_interrupt = False
+        unsubscribe()
+    if cancelled_by:
+        print(f"the emergency on {where} was cancelled by {cancelled_by[0] or 'the server'}",
+              file=sys.stderr)
+    elif not alone_in(client, args.id):
+        others = ", ".join(uid for uid in client.model.members if uid != client.uid)
+        print(f"{others or 'someone'} joined {where}: the emergency stays raised",
+              file=sys.stderr)
+    else:
+        print(f"leaving {where}: nobody else came, so the emergency ends with it",
+              file=sys.stderr)
 
 
 def report_speakers(started: float) -> Callable[[ModelEvent], None]:

@@ -5,7 +5,13 @@ items by interphone id, so :meth:`InterphoneList.set_rows` can be called on
 every change without losing the selection or the scroll position. While the
 pointer is over the list the order is kept (a row that becomes live is not
 moved under the mouse, so a double-click hits what the user aimed at); it is
-re-sorted when the pointer leaves.
+re-sorted when the pointer leaves. A join made at the list (the pointer over it or
+the focus in it; :meth:`InterphoneList.hold_order`) keeps the order the same way
+until the pointer leaves the list or the focus leaves it: the row just joined does
+not jump away from under the keyboard either.
+
+The section headers (Groups, Discussions, Contacts) are titles only: the arrow
+keys step over them and a click on one changes nothing.
 
 The filter box leads to the results: Down or Enter select the first match and
 move the focus to the list, Escape clears the filter.
@@ -23,7 +29,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -60,6 +66,51 @@ class _Item(QTreeWidgetItem):
 
     def __lt__(self, other: QTreeWidgetItem) -> bool:
         return self.sort_key < getattr(other, "sort_key", (0, 0, ""))
+
+
+class _Tree(QTreeWidget):
+    """The list's tree: the current row is never a section header (the keys step over
+    them, a click on one does nothing), so the selection is never dropped on one."""
+
+    _BACKWARD = (QAbstractItemView.CursorAction.MoveUp,
+                 QAbstractItemView.CursorAction.MovePrevious,
+                 QAbstractItemView.CursorAction.MovePageUp,
+                 QAbstractItemView.CursorAction.MoveEnd)
+    _SIDEWAYS = (QAbstractItemView.CursorAction.MoveLeft,
+                 QAbstractItemView.CursorAction.MoveRight)
+
+    def moveCursor(self, action: QAbstractItemView.CursorAction,
+                   modifiers: Qt.KeyboardModifier) -> QModelIndex:
+        index = super().moveCursor(action, modifiers)
+        if not index.isValid() or index.data(ROW_ROLE) is not None:
+            return index
+        if action in self._SIDEWAYS:  # Left goes to the parent: the header
+            return self.currentIndex()
+        steps = (self.indexAbove, self.indexBelow) if action in self._BACKWARD \
+            else (self.indexBelow, self.indexAbove)
+        for step in steps:  # on in the same direction; at an end, back to the nearest row
+            found = step(index)
+            while found.isValid() and found.data(ROW_ROLE) is None:
+                found = step(found)
+            if found.isValid():
+                return found
+        return self.currentIndex()
+
+    def _on_header(self, event: QMouseEvent) -> bool:
+        index = self.indexAt(event.position().toPoint())
+        return index.isValid() and index.data(ROW_ROLE) is None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self._on_header(event):
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if self._on_header(event):  # (it folded the section away, with no way to tell)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
 
 class _RowDelegate(QStyledItemDelegate):
@@ -110,12 +161,16 @@ class _RowDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(badge, 10, 10)
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(row.member_count))
+        if row.muted:  # a muted-speaker glyph before the badge
+            icon("mute").paint(painter, QRect(rect.right() - badge_width - 22,
+                                              rect.top() + 14, 16, 16))
+            badge_width += 22
         text_left = rect.left() + 34
         text_width = rect.width() - 38 - badge_width
         name_font = QFont(option.font)
         name_font.setBold(row.live or row.joined)
         painter.setFont(name_font)
-        painter.setPen(text_colour)
+        painter.setPen(QColor("#9e9e9e") if row.muted and not selected else text_colour)
         line = option.fontMetrics.height()
         name_rect = QRect(text_left, rect.top() + 5, text_width, line + 2)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -147,7 +202,7 @@ class InterphoneList(QWidget):
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._apply_filter)
         self.filter.installEventFilter(self)
-        self.tree = QTreeWidget(self)
+        self.tree = _Tree(self)
         self.tree.setHeaderHidden(True)
         self.tree.setRootIsDecorated(False)
         self.tree.setIndentation(0)
@@ -169,12 +224,14 @@ class InterphoneList(QWidget):
             self._sections[kind] = section
         self._items: dict[str, _Item] = {}
         self._pointer_inside = False
+        self._held = False  # a join: the order is kept until the user leaves the list
         self._sort_pending = False
         self._names: dict[str, str] = {}
         self._me = ""  # our uid: a row where we speak says "you"
         self._announced = ""  # the selection last emitted
         self._offline = False
         self.tree.viewport().installEventFilter(self)
+        self.tree.installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filter)
@@ -202,11 +259,17 @@ class InterphoneList(QWidget):
                 self._sections[row.kind].addChild(known)
                 self._items[row.id] = known
             self._fill(known, row)
-        if self._pointer_inside:
+        if self._pointer_inside or self._held:
             self._sort_pending = True
         else:
             self._sort()
         self._apply_filter(self.filter.text())
+
+    def hold_order(self) -> None:
+        """The user joins the selected row: if the user is at the list (the pointer over
+        it, or the focus in it), keep the order (the row stays where it is) until the
+        pointer leaves the list or the focus leaves it."""
+        self._held = self._held or self._pointer_inside or self.tree.hasFocus()
 
     def order(self) -> list[str]:
         """Row ids in display order (sections in order, rows as shown)."""
@@ -224,13 +287,13 @@ class InterphoneList(QWidget):
         """Our uid: a row where we speak says "you are speaking", not the uid."""
         self._me = uid
         for item in self._items.values():
-            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
+            self._describe(item, item.data(0, ROW_ROLE))
 
     def set_names(self, names: dict[str, str]) -> None:
         """Display names by uid, for the speakers shown in the rows."""
         self._names = dict(names)
         for item in self._items.values():
-            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
+            self._describe(item, item.data(0, ROW_ROLE))
 
     def select(self, interphone_id: str) -> None:
         item = self._items.get(interphone_id)
@@ -261,9 +324,13 @@ class InterphoneList(QWidget):
             if kind == QEvent.Type.Enter:
                 self._pointer_inside = True
             elif kind == QEvent.Type.Leave:
-                self._pointer_inside = False
+                self._pointer_inside = self._held = False
                 if self._sort_pending:
                     self._sort()
+        elif watched is self.tree and kind == QEvent.Type.FocusOut and self._held:
+            self._held = False
+            if self._sort_pending and not self._pointer_inside:
+                self._sort()
         elif watched is self.filter and kind == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
             return self._on_filter_key(event.key())
@@ -291,19 +358,31 @@ class InterphoneList(QWidget):
     def _fill(self, item: _Item, row: InterphoneRow) -> None:
         item.sort_key = (0 if row.live else 1, 0 if row.joined else 1, row.name.casefold())
         item.setData(0, ROW_ROLE, row)
-        item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
         item.setData(0, STALE_ROLE, self._offline)
         item.setText(0, row.name)
-        item.setToolTip(0, f"{row.name} ({row.id})")
+        self._describe(item, row)
+
+    def _describe(self, item: QTreeWidgetItem, row: InterphoneRow) -> None:
+        """The second line, the tooltip and the accessible description (they say
+        "Muted" when it is)."""
+        item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
+        tip = f"{row.name} ({row.id})"
+        if row.muted:
+            tip += "\n" + self.tr("Muted")
+        item.setToolTip(0, tip)
+        item.setData(0, Qt.ItemDataRole.AccessibleDescriptionRole,
+                     item.data(0, SUBTITLE_ROLE))
 
     def _subtitle(self, row: InterphoneRow) -> str:
         parts: list[str] = []
         if self._offline:
-            return self.tr("Offline")
+            return self.tr("Offline") + (" · " + self.tr("Muted") if row.muted else "")
         if row.talk_target:
             parts.append(self.tr("Talk target"))
         elif row.joined:
             parts.append(self.tr("Listening"))
+        if row.muted:
+            parts.append(self.tr("Muted"))
         if row.online is not None and not row.live:
             parts.append(self.tr("Online") if row.online else self.tr("Offline"))
         if row.speaker and row.speaker == self._me:
@@ -354,5 +433,5 @@ class InterphoneList(QWidget):
         self.filter.setAccessibleName(self.tr("Filter"))
         self.tree.setAccessibleName(self.tr("Interphones"))
         for item in self._items.values():
-            item.setData(0, SUBTITLE_ROLE, self._subtitle(item.data(0, ROW_ROLE)))
+            self._describe(item, item.data(0, ROW_ROLE))
         self._apply_filter(self.filter.text())

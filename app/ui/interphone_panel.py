@@ -170,6 +170,7 @@ class InterphonePanel(QWidget):
         """Offline: what is shown is stale, so it is greyed and the timer stops."""
         self._offline = offline
         self._follow_clock()
+        self._show_header()
         self._show_members()
         self._show_speaking()
 
@@ -274,8 +275,15 @@ class InterphonePanel(QWidget):
         state = member_count_text(row.member_count) if row.live \
             else self.tr("Not active")
         self.subtitle.setText(f"{kind} · {state}")
-        self.join_button.setText(self.tr("Call") if row.kind is RowKind.CHAT and not row.live
-                                 else self.tr("Join"))
+        calling = row.kind is RowKind.CHAT and not row.live
+        self.join_button.setText(self.tr("Call") if calling else self.tr("Join"))
+        # a contact shown offline (extension presence; not known while we are offline)
+        unreachable = calling and row.online is False and not self._offline
+        self.join_button.setEnabled(not unreachable)
+        self.join_button.setToolTip(
+            self.tr("%1 is offline: you can call when they are online").replace("%1", row.name)
+            if unreachable else self.tr("Call this contact") if calling
+            else self.tr("Join this interphone"))
 
     def _show_members(self) -> None:
         self.members.clear()
@@ -413,7 +421,6 @@ class InterphonePanel(QWidget):
 
     def retranslate(self) -> None:
         self.leave_button.setText(self.tr("Leave"))
-        self.join_button.setToolTip(self.tr("Join this interphone"))
         self.leave_button.setToolTip(self.tr("Leave this interphone"))
         self.members.setAccessibleName(self.tr("Members"))
         self._show_header()

@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
     reconnect_requested = Signal()
     replay_last_requested = Signal()
     emergency_requested = Signal()
+    emergency_cancel_requested = Signal()
+    """The emergency action while it cancels the emergency up in the talk target."""
     retranslated = Signal()
     """The window took a new language (what shows its texts elsewhere follows: the tray)."""
 
@@ -230,6 +232,8 @@ class MainWindow(QMainWindow):
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
         self._audio_note: tuple[bool, str] | None = None
         self._talk_state = TalkState.NOT_JOINED
+        # the emergency action: (offered, who raised the one up here, may we cancel it)
+        self._emergency_here: tuple[bool, str, bool] = (False, "", False)
 
         self._build_menu()
         self.tray: QSystemTrayIcon | None = None  # set by app.ui.tray.TrayController
@@ -300,6 +304,35 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.setIcon(icon(_TRAY_ICONS.get(state, "tray-idle")))
         self._show_tray_tooltip()
+
+    def set_emergency_action(self, offered: bool, raised_by: str = "",
+                             can_cancel: bool = False) -> None:
+        """The menu's emergency action for the talk target: ``offered`` (joined, online, the
+        server offers emergencies); ``raised_by``: the display name of who raised the one
+        up there (``""``: none). While one is up it cannot be raised again: the action
+        cancels it when ``can_cancel`` (its raiser, a dispatcher), else it is disabled."""
+        self._emergency_here = (offered, raised_by, can_cancel)
+        self._show_emergency_action()
+
+    def _show_emergency_action(self) -> None:
+        offered, raised_by, can_cancel = self._emergency_here
+        cancels = offered and bool(raised_by) and can_cancel
+        self.emergency_action.setEnabled(offered and (not raised_by or can_cancel))
+        self.emergency_action.setText(self.tr("Cancel the &emergency here") if cancels
+                                      else self.tr("Raise an &emergency here"))
+        tip = ""
+        if offered and raised_by and not cancels:
+            tip = self.tr("An emergency is already raised here by %1").replace("%1", raised_by)
+        self.emergency_action.setToolTip(tip or self.emergency_action.text().replace("&", ""))
+        self.emergency_action.setStatusTip(tip)
+
+    def _on_emergency_action(self) -> None:
+        _offered, raised_by, can_cancel = self._emergency_here
+        if raised_by:
+            if can_cancel:
+                self.emergency_cancel_requested.emit()
+        else:
+            self.emergency_requested.emit()
 
     def set_speaking(self, interphone_name: str, speaker: str) -> None:
         """For the window title: who speaks (``""`` nobody) in the joined interphone."""
@@ -476,8 +509,9 @@ class MainWindow(QMainWindow):
         self.about_action = QAction(icon("app"), "", self)
         self.about_action.triggered.connect(self.show_about)
         self.emergency_action = QAction("", self)
-        self.emergency_action.triggered.connect(self.emergency_requested)
+        self.emergency_action.triggered.connect(self._on_emergency_action)
         self.emergency_action.setEnabled(False)
+        self.app_menu.setToolTipsVisible(True)  # why the emergency action is disabled
         self.app_menu.addAction(self.emergency_action)
         self.app_menu.addSeparator()
         self.app_menu.addAction(self.settings_action)
@@ -551,7 +585,7 @@ class MainWindow(QMainWindow):
         self.settings_action.setText(self.tr("&Settings…"))
         self.sign_out_action.setText(self.tr("Sign &out"))
         self.quit_action.setText(self.tr("&Quit"))
-        self.emergency_action.setText(self.tr("Raise an &emergency here"))
+        self._show_emergency_action()
         self._show_title()
         self._show_link()
         self._show_audio_note()

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QTimer
 from app.audio.mixer import stream_key
 from app.client import (
     CallState,
+    ClientError,
     ConnectionChanged,
     ConnectionState,
     ContactPresenceChanged,
@@ -51,7 +52,6 @@ from app.client.tasks import TaskSet
 from app.client.turn import TurnViewKind
 from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
-from app.protocol.features import EMERGENCY
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.failure_text import error_text
 from app.ui.interphone_mix import parse_mix
@@ -123,6 +123,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._alarm.setInterval(EMERGENCY_REPEAT_MS)
         self._alarm.timeout.connect(lambda: self._tone(Tone.EMERGENCY))
         self._emergency = ("", "")  # (interphone, raiser) the banner shows
+        # our calls ringing -> the talk target before the call (back to it if it fails)
+        self._call_return: dict[InterphoneId, InterphoneId | None] = {}
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -147,6 +149,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         window.panel.replay.play_requested.connect(self.play_replay)
         window.emergency.cancel_requested.connect(self.cancel_emergency)
         window.emergency_requested.connect(self.raise_emergency)
+        window.emergency_cancel_requested.connect(
+            lambda: self.cancel_emergency(str(self.model.joined or "")))
 
         window.set_me(self.model.uid)
         window.set_talk_key(settings.talk_key)
@@ -181,7 +185,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     def rows(self) -> list[InterphoneRow]:
         """Every roster entry, plus live chats with people outside the roster."""
-        rows = interphone_rows(self.model, self._active)
+        rows = interphone_rows(self.model, self._active, self.interphone_muted)
         # (names of rows gone stay: "You were removed from Ops" after Ops left the roster)
         self._names.update((row.id, row.name) for row in rows)
         return rows
@@ -267,8 +271,41 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 CallState.NO_ANSWER: self.tr("No answer from %1"),
                 CallState.OFFLINE: self.tr("%1 is offline"),
                 CallState.CANCELLED: self.tr("Call to %1 cancelled")}[event.state]
-        self.window.show_message(text.replace("%1", who), 30000 if event.state is
-                                 CallState.RINGING else 8000)
+        text = text.replace("%1", who)
+        if event.state in (CallState.DECLINED, CallState.NO_ANSWER, CallState.OFFLINE):
+            # nobody will come: leave the empty chat rather than sit in it alone
+            self.tasks.spawn(self._end_failed_call(event.id, text), "call failed")
+        elif event.state is not CallState.RINGING:
+            self._call_return.pop(event.id, None)
+        self.window.show_message(text, 30000 if event.state is CallState.RINGING else 8000)
+
+    async def _end_failed_call(self, chat: InterphoneId, outcome: str) -> None:
+        """Our call in ``chat`` failed: unless the other party is there after all, leave
+        the chat and talk into the interphone we talked into before the call again."""
+        previous = self._call_return.pop(chat, None)
+        info = self.model.interphone(chat)
+        if not self.model.is_joined(chat) or (info is not None and info.member_count > 1):
+            self.window.show_message(outcome, 8000)
+            return
+        was_target = self.model.talk_target == chat
+        if was_target:
+            self._reset_turn()
+        try:
+            await self.client.leave(chat)
+            if (was_target and previous is not None and previous != chat
+                    and self.model.is_joined(previous) and self.model.talk_target != previous):
+                await self.client.set_talk_target(previous)
+        except ClientError as exc:  # (offline meanwhile: the chat is left with the session)
+            logger.info("leaving the failed call in %s: %r", chat, exc)
+        target = self.model.talk_target
+        if self.model.is_joined(chat):
+            text = outcome
+        elif target is not None:
+            text = self.tr("%1 · you left the empty chat and talk into %2 again").replace(
+                "%1", outcome).replace("%2", self._names.get(str(target), str(target)))
+        else:
+            text = self.tr("%1 · you left the empty chat").replace("%1", outcome)
+        self.window.show_message(text, 8000)
 
     # --- view intents --------------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
@@ -286,12 +323,19 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         """Join one more interphone (the others stay joined); it becomes the talk target.
         A joined one (e.g. a double-click) only becomes the talk target."""
         self._selected = interphone_id
+        self.window.interphones.hold_order()  # the row joined stays where the user saw it
         self._show_selected()
         if not self._online():
             self.window.show_message(self._offline_text(), 8000)
             return
         if self.model.is_joined(interphone_id):
             self.talk_here(interphone_id)
+            return
+        row = self.window.interphones.row(interphone_id)
+        if (row is not None and row.online is False and not row.live
+                and InterphoneId.parse(interphone_id) not in self.model.incoming_calls):
+            # a contact shown offline (extension presence): a call could not reach them
+            self.window.show_message(self.tr("%1 is offline").replace("%1", row.name), 8000)
             return
         self.tasks.spawn(self._join(interphone_id), "join")
 
@@ -300,7 +344,17 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         interphone = InterphoneId.parse(interphone_id)
         if interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid) \
                 and interphone not in self.model.incoming_calls:
-            await self.client.call(other_party(interphone, self.model.uid))
+            self._call_return[interphone] = self.model.talk_target
+            try:
+                await self.client.call(other_party(interphone, self.model.uid))
+            except NotConnected:
+                self._call_return.pop(interphone, None)
+                raise
+            except ClientError as exc:  # the join or the ring failed
+                await self._end_failed_call(interphone, self.tr("Call to %1 failed: %2")
+                                            .replace("%1", self._names.get(interphone_id,
+                                                                           interphone_id))
+                                            .replace("%2", error_text(exc)))
         else:
             listed = self.window.interphones.row(interphone_id) is not None
             try:
@@ -434,8 +488,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                     "%1", self._names.get(str(model.talk_target), str(model.talk_target)))
         self.window.set_talk_state(state, holder, detail, self._deadline,
                                    float(model.max_talk))
-        self.window.emergency_action.setEnabled(
-            self._online() and model.joined is not None and EMERGENCY in self.client.features)
+        self._show_emergency_action()
 
     def _show_title(self) -> None:
         joined = self.model.joined

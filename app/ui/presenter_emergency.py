@@ -25,6 +25,7 @@ class PresenterEmergency(PresenterCore):
     def _show_emergency(self) -> None:
         """The banner and the repeating alert follow the selected or joined interphone's
         ``emergency`` (who raised it; extension ``emergency``)."""
+        self._show_emergency_action()
         raised: tuple[str, str] = ("", "")
         for key in (self._selected, str(self.model.joined or "")):
             info = self.model.interphone(key) if key else None
@@ -45,6 +46,17 @@ class PresenterEmergency(PresenterCore):
                               by_you=raised[1] == self.model.uid)
         self._tone(Tone.EMERGENCY)
         self._alarm.start()
+
+    def _show_emergency_action(self) -> None:
+        """The menu's action raises an emergency in the talk target; while one is up there
+        it cancels it (its raiser, a dispatcher) or is disabled (anyone else)."""
+        joined = self.model.joined
+        offered = self._online() and joined is not None and EMERGENCY in self.client.features
+        info = self.model.interphone(joined) if joined is not None else None
+        raiser = info.emergency if info is not None and offered else ""
+        self.window.set_emergency_action(
+            offered, self.window.display_name(raiser) if raiser else "",
+            bool(raiser) and (raiser == self.model.uid or self._is_dispatcher()))
 
     def _is_dispatcher(self) -> bool:
         return self.client.dispatcher

@@ -22,9 +22,11 @@ def display_names(model: ClientModel) -> dict[str, str]:
     return names
 
 
-def interphone_rows(model: ClientModel, active: Container[str]) -> list[InterphoneRow]:
+def interphone_rows(model: ClientModel, active: Container[str],
+                    muted: Container[str] = ()) -> list[InterphoneRow]:
     """Every roster entry, plus live chats with people outside the roster (``active``: the
-    joined interphones other than the talk target where someone speaks)."""
+    joined interphones other than the talk target where someone speaks; ``muted``: the
+    interphones whose sound is off)."""
     me = model.uid
     joined = str(model.joined) if model.joined is not None else ""
     rows: list[InterphoneRow] = []
@@ -34,18 +36,19 @@ def interphone_rows(model: ClientModel, active: Container[str]) -> list[Interpho
     entries += [(InterphoneId.chat(me, e.id), e.name or e.id) for e in model.contacts
                 if e.id != me]
     for interphone, name in entries:
-        rows.append(_row(model, interphone, name, joined, active))
+        rows.append(_row(model, interphone, name, joined, active, muted))
         seen.add(str(interphone))
     for interphone in model.interphones:
         if str(interphone) not in seen:
             peer = (interphone.peer if interphone.key == me else interphone.key) \
                 if interphone.kind is AttachType.CHAT else interphone.key
-            rows.append(_row(model, interphone, peer or str(interphone), joined, active))
+            rows.append(_row(model, interphone, peer or str(interphone), joined, active,
+                             muted))
     return rows
 
 
 def _row(model: ClientModel, interphone: InterphoneId, name: str, joined: str,
-         active: Container[str]) -> InterphoneRow:
+         active: Container[str], muted: Container[str]) -> InterphoneRow:
     """``joined``: the talk target's id; other joined interphones are listened to."""
     info = model.interphone(interphone)
     key = str(interphone)
@@ -57,4 +60,4 @@ def _row(model: ClientModel, interphone: InterphoneId, name: str, joined: str,
                          member_count=info.member_count if info else 0,
                          speaker=speaker or "", joined=model.is_joined(interphone),
                          talk_target=key == joined, active=key in active,
-                         online=online)
+                         online=online, muted=key in muted)

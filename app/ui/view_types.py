@@ -38,6 +38,7 @@ class InterphoneRow:
     talk_target: bool = False  # joined, and where the talk key talks (one row at most)
     active: bool = False  # joined but not the talk target, and someone speaks there now
     online: bool | None = None  # a contact's presence (None: unknown, e.g. no extension)
+    muted: bool = False  # its sound is off in this app (the panel's Mute; kept when left)
 
     @property
     def live(self) -> bool:

@@ -752,68 +752,75 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="302"/>
-        <location filename="../../app/ui/interphone_list.py" line="308"/>
+        <location filename="../../app/ui/interphone_list.py" line="371"/>
+        <location filename="../../app/ui/interphone_list.py" line="379"/>
+        <location filename="../../app/ui/interphone_list.py" line="385"/>
+        <source>Muted</source>
+        <translation>已静音</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="379"/>
+        <location filename="../../app/ui/interphone_list.py" line="387"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="304"/>
+        <location filename="../../app/ui/interphone_list.py" line="381"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="306"/>
+        <location filename="../../app/ui/interphone_list.py" line="383"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="308"/>
+        <location filename="../../app/ui/interphone_list.py" line="387"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="310"/>
+        <location filename="../../app/ui/interphone_list.py" line="389"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="313"/>
+        <location filename="../../app/ui/interphone_list.py" line="392"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="317"/>
+        <location filename="../../app/ui/interphone_list.py" line="396"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="335"/>
+        <location filename="../../app/ui/interphone_list.py" line="414"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="335"/>
+        <location filename="../../app/ui/interphone_list.py" line="414"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="336"/>
+        <location filename="../../app/ui/interphone_list.py" line="415"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="353"/>
+        <location filename="../../app/ui/interphone_list.py" line="432"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="354"/>
+        <location filename="../../app/ui/interphone_list.py" line="433"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="355"/>
+        <location filename="../../app/ui/interphone_list.py" line="434"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -855,150 +862,160 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="224"/>
+        <location filename="../../app/ui/interphone_panel.py" line="225"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="225"/>
+        <location filename="../../app/ui/interphone_panel.py" line="226"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="227"/>
+        <location filename="../../app/ui/interphone_panel.py" line="228"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="229"/>
+        <location filename="../../app/ui/interphone_panel.py" line="230"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="230"/>
+        <location filename="../../app/ui/interphone_panel.py" line="231"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="236"/>
+        <location filename="../../app/ui/interphone_panel.py" line="237"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="267"/>
+        <location filename="../../app/ui/interphone_panel.py" line="268"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="268"/>
+        <location filename="../../app/ui/interphone_panel.py" line="269"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="272"/>
+        <location filename="../../app/ui/interphone_panel.py" line="273"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="272"/>
+        <location filename="../../app/ui/interphone_panel.py" line="273"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="273"/>
+        <location filename="../../app/ui/interphone_panel.py" line="274"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="275"/>
+        <location filename="../../app/ui/interphone_panel.py" line="276"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="277"/>
+        <location filename="../../app/ui/interphone_panel.py" line="279"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="278"/>
+        <location filename="../../app/ui/interphone_panel.py" line="279"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
         <location filename="../../app/ui/interphone_panel.py" line="284"/>
-        <location filename="../../app/ui/interphone_panel.py" line="287"/>
-        <location filename="../../app/ui/interphone_panel.py" line="293"/>
-        <location filename="../../app/ui/interphone_panel.py" line="418"/>
+        <source>%1 is offline: you can call when they are online</source>
+        <translation>%1 不在线：对方上线后才能呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="285"/>
+        <source>Call this contact</source>
+        <translation>呼叫此联系人</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="292"/>
+        <location filename="../../app/ui/interphone_panel.py" line="295"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
+        <location filename="../../app/ui/interphone_panel.py" line="425"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="288"/>
+        <location filename="../../app/ui/interphone_panel.py" line="296"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="294"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="298"/>
+        <location filename="../../app/ui/interphone_panel.py" line="306"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="301"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="311"/>
+        <location filename="../../app/ui/interphone_panel.py" line="319"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="336"/>
+        <location filename="../../app/ui/interphone_panel.py" line="344"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="343"/>
+        <location filename="../../app/ui/interphone_panel.py" line="351"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="345"/>
+        <location filename="../../app/ui/interphone_panel.py" line="353"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="350"/>
+        <location filename="../../app/ui/interphone_panel.py" line="358"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="353"/>
+        <location filename="../../app/ui/interphone_panel.py" line="361"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="358"/>
+        <location filename="../../app/ui/interphone_panel.py" line="366"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="360"/>
+        <location filename="../../app/ui/interphone_panel.py" line="368"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="364"/>
+        <location filename="../../app/ui/interphone_panel.py" line="372"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="369"/>
+        <location filename="../../app/ui/interphone_panel.py" line="377"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1013,17 +1030,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="415"/>
+        <location filename="../../app/ui/interphone_panel.py" line="423"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="416"/>
+        <location filename="../../app/ui/interphone_panel.py" line="286"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="417"/>
+        <location filename="../../app/ui/interphone_panel.py" line="424"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1031,119 +1048,129 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="341"/>
+        <location filename="../../app/ui/main_window.py" line="321"/>
+        <source>Cancel the &amp;emergency here</source>
+        <translation>取消此处的紧急呼叫(&amp;E)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="325"/>
+        <source>An emergency is already raised here by %1</source>
+        <translation>%1 已在此发起紧急呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="374"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="342"/>
+        <location filename="../../app/ui/main_window.py" line="375"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="353"/>
+        <location filename="../../app/ui/main_window.py" line="386"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="354"/>
-        <location filename="../../app/ui/main_window.py" line="356"/>
+        <location filename="../../app/ui/main_window.py" line="387"/>
+        <location filename="../../app/ui/main_window.py" line="389"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="364"/>
+        <location filename="../../app/ui/main_window.py" line="397"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="368"/>
-        <location filename="../../app/ui/main_window.py" line="412"/>
+        <location filename="../../app/ui/main_window.py" line="401"/>
+        <location filename="../../app/ui/main_window.py" line="445"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="414"/>
+        <location filename="../../app/ui/main_window.py" line="447"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="415"/>
+        <location filename="../../app/ui/main_window.py" line="448"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="429"/>
+        <location filename="../../app/ui/main_window.py" line="462"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="430"/>
+        <location filename="../../app/ui/main_window.py" line="463"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="432"/>
+        <location filename="../../app/ui/main_window.py" line="465"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="433"/>
+        <location filename="../../app/ui/main_window.py" line="466"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="452"/>
+        <location filename="../../app/ui/main_window.py" line="485"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="454"/>
+        <location filename="../../app/ui/main_window.py" line="487"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="456"/>
+        <location filename="../../app/ui/main_window.py" line="489"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="547"/>
+        <location filename="../../app/ui/main_window.py" line="581"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="548"/>
+        <location filename="../../app/ui/main_window.py" line="582"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="549"/>
+        <location filename="../../app/ui/main_window.py" line="583"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="550"/>
+        <location filename="../../app/ui/main_window.py" line="584"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="551"/>
+        <location filename="../../app/ui/main_window.py" line="585"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="552"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="553"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="554"/>
+        <location filename="../../app/ui/main_window.py" line="322"/>
         <source>Raise an &amp;emergency here</source>
         <translation>在此发起紧急呼叫(&amp;E)</translation>
     </message>
@@ -1151,97 +1178,113 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="239"/>
+        <location filename="../../app/ui/presenter.py" line="243"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="253"/>
+        <location filename="../../app/ui/presenter.py" line="257"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="264"/>
+        <location filename="../../app/ui/presenter.py" line="268"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="265"/>
+        <location filename="../../app/ui/presenter.py" line="269"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="266"/>
+        <location filename="../../app/ui/presenter.py" line="270"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="267"/>
+        <location filename="../../app/ui/presenter.py" line="271"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="268"/>
+        <location filename="../../app/ui/presenter.py" line="272"/>
+        <location filename="../../app/ui/presenter.py" line="338"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="269"/>
+        <location filename="../../app/ui/presenter.py" line="273"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="343"/>
+        <location filename="../../app/ui/presenter.py" line="304"/>
+        <source>%1 · you left the empty chat and talk into %2 again</source>
+        <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="307"/>
+        <source>%1 · you left the empty chat</source>
+        <translation>%1 · 你已离开空的一对一对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="354"/>
+        <source>Call to %1 failed: %2</source>
+        <translation>呼叫 %1 失败：%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="397"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="348"/>
+        <location filename="../../app/ui/presenter.py" line="402"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="351"/>
+        <location filename="../../app/ui/presenter.py" line="405"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="352"/>
+        <location filename="../../app/ui/presenter.py" line="406"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="359"/>
+        <location filename="../../app/ui/presenter.py" line="413"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="361"/>
+        <location filename="../../app/ui/presenter.py" line="415"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="365"/>
+        <location filename="../../app/ui/presenter.py" line="419"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="367"/>
+        <location filename="../../app/ui/presenter.py" line="421"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="387"/>
+        <location filename="../../app/ui/presenter.py" line="441"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="431"/>
+        <location filename="../../app/ui/presenter.py" line="485"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="433"/>
+        <location filename="../../app/ui/presenter.py" line="487"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
