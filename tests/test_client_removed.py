@@ -4,13 +4,16 @@ model treats it as a leave and says why (:class:`RemovedFromInterphone`)."""
 
 from __future__ import annotations
 
+import pytest
 from client_fixtures import CLIENT_TOML, EventLog, free_port, running_server, wait_until
 
 from app.client import (
     ConnectionState,
     FloorState,
     JoinedChanged,
+    NotAllowed,
     RemovedFromInterphone,
+    RosterChanged,
 )
 from app.client.model import ClientModel
 from app.protocol import InterphoneId, InterphoneInfo
@@ -102,6 +105,41 @@ async def test_removed_from_a_large_group_told_by_count_only_the_members_refusal
         assert log.of(RemovedFromInterphone) == [RemovedFromInterphone(G58, True)]
         assert alice.joined_ids == (D12,) and alice.talk_target == D12
         assert alice.connected
+
+
+async def test_a_members_refusal_is_one_removal_whoever_reads_it(clients, monkeypatch):
+    """The 403 on the members is read by ``members()`` (which forgets the group) and then
+    by the refresh's ``on_refused``: one removal, one roster change, not two; a later
+    ``members()`` refused again removes nothing more."""
+    monkeypatch.setattr("app.server.notifications.MEMBER_LIST_LIMIT", 1)
+    monkeypatch.setattr("app.client.members_refresh.MEMBERS_DEBOUNCE", 0.01)
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        others = [await clients.connect(server.port, uid) for uid in ("bob", "carol")]
+        await alice.join(D12)
+        await alice.join(G58)
+        for other in others:  # two stay: told by count only
+            await other.join(G58)
+        await wait_until(lambda: len(alice.model.members) == 3, what="alice knows them")
+        refused: list[InterphoneId] = []
+        told = alice._members_refresh._on_refused
+        assert told is not None
+
+        def on_refused(interphone: InterphoneId) -> None:
+            refused.append(interphone)
+            told(interphone)
+
+        alice._members_refresh._on_refused = on_refused
+        log = EventLog(alice)
+        server.replace_directory(ALICE_OUT_OF_58)
+        await wait_until(lambda: refused == [G58], what="the refresh refused")
+        assert log.of(RemovedFromInterphone) == [RemovedFromInterphone(G58, True)]
+        assert len(log.of(RosterChanged)) == 1
+        with pytest.raises(NotAllowed):
+            await alice.members(G58)
+        assert log.of(RemovedFromInterphone) == [RemovedFromInterphone(G58, True)]
+        assert len(log.of(RosterChanged)) == 1
+        assert alice.joined_ids == (D12,) and alice.connected
 
 
 async def test_a_reconnect_after_the_removal_does_not_join_it_again(clients):

@@ -176,6 +176,46 @@ async def test_audio_reaches_listeners_on_every_node_one_copy_per_node(spread: S
         await client.close()
 
 
+async def test_audio_forwarded_before_this_node_learns_the_grant_is_relayed(
+        tmp_path: Path) -> None:
+    """bob's node grants him the floor and answers; his first packet, forwarded by his
+    node's relay, reaches the other node, whose media thread reads it before that node
+    has applied the grant from the log (and so before the grant's marker), and hands it
+    to the loop, which judges it after the grant. The holder's node judged the floor:
+    the packet is relayed to the members there (it was dropped as "sent before the
+    grant": test_conformance's test_no_relay_without_the_floor[2-nodes] under load)."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        async with running_nodes(2, redis.url) as nodes:
+            first, second = nodes
+            alice = await logged_in(first.port, "alice")
+            bob = await logged_in(second.port, "bob")
+            await alice.join(G58)
+            await bob.join(G58)
+            alice_peer, bob_peer = await UdpPeer.open(first.port), await UdpPeer.open(second.port)
+            await register(alice_peer, "alice")
+            await register(bob_peer, "bob")
+            assert (await bob.speak(G58)).ok
+            await settle(nodes)
+            record = first.state.interphones[G58]
+            assert record.holder == "bob" and "bob" in record.remote and record.grant_mark
+            relay = first.relay
+            assert relay is not None
+            data = AudioPacket(str(G58), "bob", 0, b"bob-now").serialize()
+            # what the media thread hands over for a datagram read before the grant's marker
+            relay.datagram_received(data, record.addrs["bob"],
+                                    received_at=record.granted_at - 0.01,
+                                    released_after=record.grant_mark - 1)
+            assert await alice_peer.recv(3.0) == data
+            for peer in (alice_peer, bob_peer):
+                peer.close()
+            await alice.close()
+            await bob.close()
+    finally:
+        redis.stop()
+
+
 async def test_a_session_closing_frees_its_floor_everywhere(spread: Spread) -> None:
     alice = await logged_in(spread.port(0), "alice")
     bob = await logged_in(spread.port(1), "bob")

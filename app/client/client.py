@@ -361,7 +361,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
 
     def _on_members_refused(self, interphone: InterphoneId) -> None:
         """403 on a joined interphone's members: we may no longer see it, so we are no
-        longer in it (the server removed us; its count-only notice could not say so)."""
+        longer in it (the server removed us; its count-only notice could not say so).
+        :meth:`members` has forgotten it already when it read the 403 itself (then this
+        finds it no longer joined and emits nothing: one removal per refusal)."""
         if self.connected:
             self.model.apply_removed(interphone)
 

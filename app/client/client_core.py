@@ -92,12 +92,10 @@ class ClientCore:
         self.model.expect_join(target, target=make_target)
         try:
             body = await conn.request(JoinRequest(target, self.uid))
-        except NotAllowed:
+        except BaseException as exc:  # refused, failed or cancelled: once on every path
             self.model.join_abandoned(target)
-            self.model.forget_unavailable(target)  # a roster group we may no longer see
-            raise
-        except BaseException:
-            self.model.join_abandoned(target)
+            if isinstance(exc, NotAllowed):
+                self.model.forget_unavailable(target)  # a roster group we may no longer see
             raise
         assert isinstance(body, JoinResult)
         media = self._media

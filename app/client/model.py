@@ -50,7 +50,7 @@ from app.protocol import (
     RosterEntry,
     SyncResult,
 )
-from app.protocol.features import COALESCE
+from app.protocol.features import COALESCE, ROSTER
 from app.protocol.ids import AttachType, as_interphone_id
 from app.protocol.messages import Body, EmergencyAction, EmergencyState, RosterNotice
 from app.protocol.presence import (
@@ -90,6 +90,7 @@ class ClientModel(RosterModel):
         self._connection_detail = ""
         self._roster: tuple[RosterEntry, ...] = ()
         self._name = ""  # our own display name (extension roster)
+        self._roster_told = False  # extension roster: the server's notices keep the roster
         self._keepalive = 15
         self._max_talk = 60
         self._interphones: dict[InterphoneId, InterphoneInfo] = {}
@@ -231,6 +232,7 @@ class ClientModel(RosterModel):
         with self._batch():
             self._calls.presence_granted = PRESENCE in result.features
             self._coalesced = COALESCE in result.features  # (intermediate states skipped)
+            self._roster_told = ROSTER in result.features
             self._keepalive = max(1, result.keepalive)
             self._max_talk = result.max_talk
             self._set_roster(result.roster, result.name)
@@ -459,7 +461,7 @@ class ClientModel(RosterModel):
         self._joining.pop(interphone, None)
         self._drop_joined(interphone, "removed")  # (as a leave: the target moves on)
         self._emit(RemovedFromInterphone(interphone, talk_target))
-        self._drop_from_roster(interphone)  # we may no longer see it
+        self._removed_from_roster(interphone)
 
     def _leaves_us_out(self, info: InterphoneInfo) -> bool:
         """``info`` of a joined interphone says we are no longer in it: its member list

@@ -22,6 +22,7 @@ class RosterModel:
     _roster: tuple[RosterEntry, ...]
     _roster_ids: frozenset[InterphoneId]
     _name: str
+    _roster_told: bool
     _interphones: dict[InterphoneId, InterphoneInfo]
     _joined_set: dict[InterphoneId, None]
     _unsolicited: set[InterphoneId]
@@ -79,8 +80,21 @@ class RosterModel:
         with self._batch():
             if interphone in self._joined_set:
                 self._removed(interphone)
-            else:
-                self._drop_from_roster(interphone)
+            self._drop_from_roster(interphone)
+
+    def _removed_from_roster(self, interphone: InterphoneId) -> None:
+        """What a removal from the joined ``interphone`` does to the roster. Without
+        extension ``roster`` it leaves the roster (we may no longer see it). With it the
+        roster is the server's notices' alone: on several nodes the ``<roster>`` notice
+        of the same reload may come before or after the removal, or a later reload's may
+        list it again before an earlier removal arrives, so the removal leaves the
+        roster as the last notice said, and what we knew of a group or discussion it no
+        longer lists goes. The final state is then the same in any order."""
+        if not self._roster_told:
+            self._drop_from_roster(interphone)
+        elif (interphone.kind in (AttachType.GROUP, AttachType.DISCUSS)
+              and interphone not in self._roster_ids):
+            self._forget_live(interphone)
 
     def _set_roster(self, roster: tuple[RosterEntry, ...], name: str) -> None:
         if roster == self._roster and name == self._name:

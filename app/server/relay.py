@@ -344,8 +344,13 @@ class MediaRelay(asyncio.DatagramProtocol):
         record = self.state.accept_audio(key, uid, addr, now)
         if (record is not None and released_after is not None
                 and released_after < record.grant_mark
-                and now < record.granted_at + RETIRED_FOR):
-            record = None  # read before the grant's marker: it arrived before the grant
+                and now < record.granted_at + RETIRED_FOR
+                and uid not in record.remote):
+            # read before the grant's marker: it arrived before the grant. Not so for audio
+            # another node's relay forwards: that node judged it against the grant as it
+            # applied it, and this node may apply the same grant from the log only after
+            # the datagram arrived here (its marker then comes behind the datagram)
+            record = None
         if record is None and released_after is not None and self.retired:
             grant = self.retired_grant(addr, key, uid, released_after)
             if grant is not None and now < grant.deadline:

@@ -158,15 +158,16 @@ class SessionRules(StateBase):
             for interphone in hidden:
                 self._unwatch(session.sid, interphone)
                 del session.subscriptions[interphone]
-            self._tell_roster(session.sid, previous, outbox)
+            self.tell_roster(session.sid, previous, outbox)
         outbox.log(f"directory reloaded: {changes.describe()}; "
                    f"{kicked} session(s) kicked, {left} membership(s) ended")
         return outbox
 
-    def _tell_roster(self, sid: int, previous: Directory, outbox: Outbox) -> None:
-        """Extension roster: the session's roster or own name changed from ``previous`` to
-        the directory served now: it gets the whole new roster (after the change
-        notifications of the interphones it left)."""
+    def tell_roster(self, sid: int, previous: Directory, outbox: Outbox) -> None:
+        """Extension roster, after a reload from ``previous`` to the directory served now
+        (here, or by a shared log's :meth:`~app.server.replica.Replica.replace_directory`):
+        if session ``sid`` was granted the extension and its roster or own name changed,
+        the whole new roster goes into ``outbox`` for it. Nothing else changes."""
         session = self.sessions[sid]
         if ROSTER not in session.features:
             return
