@@ -216,6 +216,148 @@ async def test_audio_forwarded_before_this_node_learns_the_grant_is_relayed(
         redis.stop()
 
 
+async def knows_relay_of(node: InterphoneServer, other: InterphoneServer) -> tuple:
+    """``other``'s relay address, once ``node`` knows it (the store's node list)."""
+    assert other.store is not None and other.store.replica is not None
+    assert node.store is not None and node.store.replica is not None
+    relay, known = tuple(other.store.replica.media_address[:2]), node.store.replica.relays
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while relay not in known.values():
+        assert loop.time() < deadline, "the node did not learn the other node's relay"
+        await asyncio.sleep(0.02)
+    return relay
+
+
+def send_from_relay(node: InterphoneServer, data: bytes, to: tuple) -> None:
+    """``data`` sent from ``node``'s relay socket, as that node forwards audio."""
+    assert node.relay is not None and node.relay.transport is not None
+    node.relay.transport.sendto(data, to)
+
+
+async def test_audio_forwarded_before_this_node_learns_the_speakers_registration_is_relayed(
+        tmp_path: Path) -> None:
+    """bob registered at his node, which grants him the floor and forwards his packet to
+    alice's node; alice's node has applied the grant but not yet bob's registration
+    (the media event comes later in its reading of the log; here bob's registration is
+    never applied there). The packet comes from the other node's relay: that node
+    judged it, and it is relayed to alice (it was dropped: no registered address)."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        async with running_nodes(2, redis.url) as nodes:
+            first, second = nodes
+            alice = await logged_in(first.port, "alice")
+            bob = await logged_in(second.port, "bob")
+            await alice.join(G58)
+            await bob.join(G58)
+            alice_peer = await UdpPeer.open(first.port)
+            await register(alice_peer, "alice")
+            assert (await bob.speak(G58)).ok
+            await settle(nodes)
+            record = first.state.interphones[G58]
+            assert record.holder == "bob" and "bob" not in record.addrs
+            first_relay = await knows_relay_of(second, first)
+            await knows_relay_of(first, second)
+            for seq in range(3):  # the first is judged on the loop, the next ones too
+                data = AudioPacket(str(G58), "bob", seq, b"bob-now").serialize()
+                send_from_relay(second, data, first_relay)
+                assert await alice_peer.recv(3.0) == data
+            alice_peer.close()
+            await alice.close()
+            await bob.close()
+    finally:
+        redis.stop()
+
+
+async def test_audio_another_node_forwards_goes_to_this_node_s_listeners_only(
+        tmp_path: Path) -> None:
+    """A forwarded packet is never sent on to another node, whether this node knows the
+    speaker's registration or not yet: the speaker's node sends each node its copy
+    (carol's node would relay a second copy to her, and nodes could pass it round)."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        async with running_nodes(3, redis.url) as nodes:
+            first, second, third = nodes
+            alice = await logged_in(first.port, "alice")
+            bob = await logged_in(second.port, "bob")
+            carol = await logged_in(third.port, "carol")
+            for client in (alice, bob, carol):
+                await client.join(G58)
+            alice_peer, carol_peer = await UdpPeer.open(first.port), await UdpPeer.open(third.port)
+            await register(alice_peer, "alice")
+            await register(carol_peer, "carol")
+            assert (await bob.speak(G58)).ok
+            await settle(nodes)
+            record = first.state.interphones[G58]
+            assert "carol" in record.remote and "bob" not in record.addrs
+            first_relay = await knows_relay_of(second, first)
+            await knows_relay_of(first, second)
+            data = AudioPacket(str(G58), "bob", 0, b"unknown-here").serialize()
+            send_from_relay(second, data, first_relay)  # bob's registration not known there
+            assert await alice_peer.recv(3.0) == data
+            assert await carol_peer.nothing(0.5)
+            bob_peer = await UdpPeer.open(second.port)
+            await register(bob_peer, "bob")
+            await settle(nodes)
+            assert first.state.interphones[G58].addrs["bob"] == await knows_relay_of(first, second)
+            for seq in range(1, 4):  # bob's own packets: one copy to each other member
+                data = AudioPacket(str(G58), "bob", seq, b"registered").serialize()
+                bob_peer.send(data)
+                assert await alice_peer.recv(3.0) == data
+                assert await carol_peer.recv(3.0) == data
+            assert await alice_peer.nothing(0.3) and await carol_peer.nothing(0.3)
+            for peer in (alice_peer, bob_peer, carol_peer):
+                peer.close()
+            for client in (alice, bob, carol):
+                await client.close()
+    finally:
+        redis.stop()
+
+
+async def test_audio_claiming_to_be_forwarded_from_elsewhere_than_a_node_s_relay_is_dropped(
+        tmp_path: Path) -> None:
+    """Only another node's relay address is trusted for the speaker's identity: bob's
+    packet from any other address (here the same host as the relays) is judged as a
+    client's, and bob is not registered at this node, so it is dropped, before and after
+    his registration at his own node is known here."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        async with running_nodes(2, redis.url) as nodes:
+            first, second = nodes
+            alice = await logged_in(first.port, "alice")
+            bob = await logged_in(second.port, "bob")
+            await alice.join(G58)
+            await bob.join(G58)
+            alice_peer, spoofer = await UdpPeer.open(first.port), await UdpPeer.open(first.port)
+            await register(alice_peer, "alice")
+            assert (await bob.speak(G58)).ok
+            await settle(nodes)
+            await knows_relay_of(first, second)
+            assert first.store is not None and first.store.replica is not None
+            assert spoofer.address not in first.store.replica.relays.values()
+            assert first.relay is not None
+            data = AudioPacket(str(G58), "bob", 0, b"spoofed").serialize()
+            spoofer.send(data)
+            assert await alice_peer.nothing(0.5)
+            bob_peer = await UdpPeer.open(second.port)
+            await register(bob_peer, "bob")
+            await settle(nodes)
+            assert "bob" in first.state.interphones[G58].remote
+            dropped = first.relay.dropped
+            spoofer.send(data)
+            assert await alice_peer.nothing(0.5)
+            assert first.relay.dropped == dropped + 1
+            for peer in (alice_peer, bob_peer, spoofer):
+                peer.close()
+            await alice.close()
+            await bob.close()
+    finally:
+        redis.stop()
+
+
 async def test_a_session_closing_frees_its_floor_everywhere(spread: Spread) -> None:
     alice = await logged_in(spread.port(0), "alice")
     bob = await logged_in(spread.port(1), "bob")

@@ -201,6 +201,46 @@ def test_audio_goes_once_to_each_node_with_listeners() -> None:
     assert sorted(on_2.fanout("bob")) == [("127.0.0.1", 5003), ("127.0.0.1", 9401)]
 
 
+def test_audio_another_node_forwards_is_judged_there_and_heard_here_only() -> None:
+    """Node 1 is behind the log: it has not applied bob's registration at node 2 (nor his
+    grant). bob's audio from node 2's relay is that node's word, and goes to node 1's own
+    members only (not to node 3, which node 2 serves itself; not back to bob); the same
+    packet from any other address is a client's and bob is not registered here."""
+    cluster = Cluster(3)
+    alice, bob = cluster.logged_in(1, "alice"), cluster.logged_in(2, "bob")
+    carol = cluster.logged_in(3, "carol")
+    for sid in (alice, bob, carol):
+        cluster.send(sid, "2", JoinRequest(G58))
+    cluster.settle()
+    for node, uid, port in ((1, "alice", 5001), (3, "carol", 5003)):
+        cluster.state(node).register_media("group_58", uid, ("127.0.0.1", port))
+    cluster.settle()
+    relay_2 = ("127.0.0.1", 9402)
+    cluster.nodes[1].learn_relay(2, relay_2)  # (the store's node list)
+    cluster.state(2).register_media("group_58", "bob", ("127.0.0.1", 5002))
+    cluster.send(bob, "3", SpeakRequest(True, G58))
+    cluster.append(2)
+    for node in (2, 3):  # node 1 reads the log later
+        while cluster.applied[node] < len(cluster.log):
+            log_id, event = cluster.log[cluster.applied[node]]
+            cluster.nodes[node].apply(log_id, event, T0)
+            cluster.applied[node] += 1
+    assert cluster.state(2).interphones[G58].holder == "bob"
+    state = cluster.state(1)
+    record = state.interphones[G58]
+    assert record.holder == "" and "bob" not in record.addrs and "carol" in record.remote
+    assert state.from_peer_relay(relay_2) and not state.from_peer_relay(("127.0.0.1", 5002))
+    assert state.accept_forwarded("group_58", "bob") == (record, (("127.0.0.1", 5001),))
+    assert state.accept_audio("group_58", "bob", ("127.0.0.1", 5002), T0) is None
+    record.set_addr("bob", ("127.0.0.1", 5009))  # an older registration of bob's here
+    assert state.accept_forwarded("group_58", "bob") == (record, (("127.0.0.1", 5001),))
+    cluster.apply()
+    assert record.holder == "bob" and record.addrs["bob"] == relay_2
+    _, targets = state.accept_forwarded("group_58", "bob") or (None, None)
+    assert targets == (("127.0.0.1", 5001),) and targets is record.fanout("bob")
+    assert state.accept_audio("group_58", "bob", relay_2, T0) is None  # only as forwarded
+
+
 def test_while_the_log_is_away_changes_are_refused_and_logouts_wait() -> None:
     cluster = Cluster(2)
     alice = cluster.logged_in(1, "alice")

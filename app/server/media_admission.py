@@ -1,6 +1,7 @@
 """Media admission in :class:`~app.server.state.ServerState` (PROTOCOL.md 5.1): which UDP
 address receives an interphone's audio (``recvbegin``, and registrations handed back by
-a shared log), and which audiopacket the relay may forward (:meth:`accept_audio`).
+a shared log), and which audiopacket the relay may forward (:meth:`accept_audio`, and
+:meth:`accept_forwarded` for audio another node's relay forwarded).
 
 A mixin over :class:`~app.server.state_base.StateBase`. The authenticated form of both
 (extension media-auth) is in :mod:`app.server.media_auth_rules` and
@@ -55,30 +56,60 @@ class MediaAdmission(StateBase):
         record.set_addr(uid, address, remote=remote)
         return True
 
-    def accept_audio(self, key: str, uid: str, addr: Address, now: float) -> Interphone | None:
-        """PROTOCOL.md 5.1 for one audiopacket of ``uid`` in interphone ``key`` from ``addr``.
-
-        The interphone if ``uid`` holds its floor, ``addr`` is its registered address and
-        the grant was made by ``now`` (when the packet arrived: a relay may judge it later)
-        and has not run out at ``now`` (then its silence clock restarts): the packet goes
-        to ``fanout(uid)``. None otherwise. A grant found run out is left to
-        :meth:`handle_timer`, which :meth:`next_deadline` already asks for.
-        """
+    def _route(self, key: str) -> Interphone | None:
+        """The interphone an audiopacket's ``id`` names (a chat's either way round)."""
         record = self.routes.get(key)
         if record is None and key.startswith("chat_"):
             try:
                 record = self.routes.get(str(InterphoneId.parse(key)))
             except ProtocolError:
                 return None
-        if record is None or record.addrs.get(uid) != addr:
+        return record
+
+    def accept_audio(self, key: str, uid: str, addr: Address, now: float) -> Interphone | None:
+        """PROTOCOL.md 5.1 for one audiopacket of ``uid`` in interphone ``key`` from ``addr``,
+        a client of this node (audio from another node's relay is :meth:`accept_forwarded`'s).
+
+        The interphone if ``uid`` holds its floor, ``addr`` is its registered address and
+        the grant was made by ``now`` (when the packet arrived: a relay may judge it later)
+        and has not run out at ``now`` (then its silence clock restarts): the packet goes
+        to ``fanout(uid)``. None otherwise, also for a member registered at another node
+        (its audio comes from that node's relay only). A grant found run out is left to
+        :meth:`handle_timer`, which :meth:`next_deadline` already asks for.
+        """
+        record = self._route(key)
+        if record is None or record.addrs.get(uid) != addr or uid in record.remote:
             return None
-        if uid in record.remote:
-            # forwarded by the relay of the node ``uid`` registered at, which applied the
-            # floor rules (this node may not have applied that node's latest grant yet)
-            return record
         if record.holder != uid:
             return None
         if now < record.granted_at or now >= record.floor_deadline(self.settings):
             return None
         record.last_audio_at = now
         return record
+
+    def from_peer_relay(self, addr: Address) -> bool:
+        """Whether ``addr`` is another node's relay (several nodes on one shared log; the
+        :class:`~app.server.replica.Replica` learns them from the log, its snapshot and
+        the store's node list, and forgets a node that is down). Audio from there is a
+        packet that node forwarded, judged by :meth:`accept_forwarded`: the address is
+        what authenticates a peer, for base audio as for sealed audio (it is the gate's
+        ``relays``). A single read: the media thread asks it too."""
+        return addr in self.media_gate.relays
+
+    def accept_forwarded(self, key: str,
+                         uid: str) -> tuple[Interphone, tuple[Address, ...]] | None:
+        """An audiopacket of ``uid`` in interphone ``key`` that another node's relay forwarded
+        (the caller checked :meth:`from_peer_relay`): the interphone and where it goes, or
+        None if this node has no such interphone (no listener here).
+
+        That node judged it: ``uid``'s registered address there, its floor, its grant. This
+        node applies the same registration and grant from the log at its own pace and may
+        not have applied them yet when the packet arrives, so it checks neither and takes
+        the peer's word for who speaks. The packet goes to this node's own listeners only
+        (:meth:`Interphone.forwarded_fanout`), never to another node's relay: the speaker's
+        node sends each node its copy, and one sent on would come back.
+        """
+        record = self._route(key)
+        if record is None:
+            return None
+        return record, record.forwarded_fanout(uid)

@@ -23,7 +23,8 @@ to :class:`MediaRelay` on the event loop's thread, which owns the state:
 
 Hand-overs are queued (bounded) and the loop is woken once per batch, so a
 flood of forged datagrams costs the loop no more than it did before; audio
-from a uid that does not hold the floor at arrival is dropped in the thread. Datagrams
+from a uid that does not hold the floor at arrival is dropped in the thread, unless
+another node's relay sent it (that node judged the floor; this one may be behind it). Datagrams
 of a type the relay does not handle, or over 1,400 bytes, are dropped in the
 thread.
 
@@ -416,8 +417,9 @@ class MediaThread(asyncio.DatagramTransport):
             if record is None or record.holder != route[2]:
                 if relay.retired and self._forward_retired(data, addr, route[1], route[2]):
                     return
-                if record is not None and route[2] not in record.remote:
-                    # (audio another node's relay forwards is the loop's to judge)
+                if record is not None and not relay.state.from_peer_relay(addr):
+                    # (audio another node's relay forwards is the loop's to judge: this node
+                    # may not have applied its grant, nor its speaker's registration, yet)
                     self.drops[NOT_ADMITTED] += 1
                     return
         self._queue(data, addr, self.clock(), released_after)

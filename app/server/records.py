@@ -103,6 +103,18 @@ class Interphone:
             self.fanout_for, self.fanout_targets = speaker, targets
         return targets
 
+    def forwarded_fanout(self, speaker: str) -> tuple[Address, ...]:
+        """Where ``speaker``'s audio goes when another node's relay forwarded it: this node's
+        own listeners (never another node's relay: the speaker's node sends each node its
+        copy), the speaker excepted. The cached :meth:`fanout` when ``speaker`` is
+        registered at another node, as it then says the same; made afresh when this node
+        has not applied that registration yet (an older one of ``speaker``'s, here or at
+        another node, or none), as such a speaker is not this node's to send on."""
+        if speaker in self.remote:
+            return self.fanout(speaker)
+        return tuple(addr for uid, addr in self.addrs.items()
+                     if uid != speaker and uid not in self.remote)
+
     def floor_deadline(self, settings: ServerSettings) -> float:
         return min(self.granted_at + settings.max_talk,
                    self.last_audio_at + settings.silence_timeout)

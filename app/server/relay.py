@@ -2,7 +2,8 @@
 
 :class:`MediaRelay` is an asyncio datagram protocol. Every datagram it is given
 goes through the whole rule set: :func:`peek_route`, the layout and crc checks,
-then :meth:`ServerState.accept_audio` (holder, registered address, expiry) or
+then :meth:`ServerState.accept_audio` (holder, registered address, expiry), or
+:meth:`ServerState.accept_forwarded` for audio from another node's relay, or
 :meth:`ServerState.register_media` for a recvbegin. Nothing is logged per packet
 and every malformed or unauthorised datagram is dropped silently.
 
@@ -341,15 +342,15 @@ class MediaRelay(asyncio.DatagramProtocol):
         if not audio_well_formed(data, key, uid) or not crc_ok(data):
             self._drop(MALFORMED)
             return
+        if self.state.from_peer_relay(addr):
+            self._forwarded(data, key, uid, addr)
+            return
         record = self.state.accept_audio(key, uid, addr, now)
         if (record is not None and released_after is not None
                 and released_after < record.grant_mark
-                and now < record.granted_at + RETIRED_FOR
-                and uid not in record.remote):
-            # read before the grant's marker: it arrived before the grant. Not so for audio
-            # another node's relay forwards: that node judged it against the grant as it
-            # applied it, and this node may apply the same grant from the log only after
-            # the datagram arrived here (its marker then comes behind the datagram)
+                and now < record.granted_at + RETIRED_FOR):
+            # read before the grant's marker: it arrived before the grant (only a speaker of
+            # this node's: audio another node forwards was judged there, see _forwarded)
             record = None
         if record is None and released_after is not None and self.retired:
             grant = self.retired_grant(addr, key, uid, released_after)
@@ -378,6 +379,34 @@ class MediaRelay(asyncio.DatagramProtocol):
         frame_at = audio_frame_at(key, uid)
         self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
                                       targets, grant_no=record.grant_no))
+
+    def _forwarded(self, data: bytes, key: str, uid: str, addr: Address) -> None:
+        """Audio another node's relay (``addr``) forwarded: that node judged the floor, the
+        grant and the speaker's registered address there, and this node may not have
+        applied them from the log yet (the grant's marker here may come behind the
+        datagram, the speaker's registration may not be known here at all). It goes to
+        this node's own listeners only, never on to another node
+        (:meth:`ServerState.accept_forwarded`)."""
+        accepted = self.state.accept_forwarded(key, uid)
+        if accepted is None:
+            self._drop(NOT_ADMITTED)
+            self._forget(addr, data, audio_frame_at(key, uid))
+            return
+        if self._backlog() > MAX_UDP_BACKLOG:
+            self._drop(BACKLOG)
+            return
+        record, targets = accepted
+        sendto = self._sendto
+        for target in targets:
+            sendto(data, target)
+        self._relayed += 1
+        self._relayed_bytes += len(data)
+        if targets is record.fanout_targets and record.holder == uid:
+            # the cached fan-out of a speaker registered at that node, under the grant this
+            # node applied: the media thread may forward the next packets itself
+            frame_at = audio_frame_at(key, uid)
+            self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
+                                          targets, grant_no=record.grant_no))
 
     def _publish(self, addr: Address, route: FastRoute) -> None:
         fast = self.fast
