@@ -7,7 +7,7 @@ list in that order. So the rules of several nodes are tested without Redis or a 
 
 from __future__ import annotations
 
-from server_fixtures import G58, sample_directory
+from server_fixtures import G58, GALL, TEST_TOML, sample_directory
 
 from app.protocol import (
     ErrCode,
@@ -24,7 +24,7 @@ from app.protocol import (
     encode_frame,
     encode_message,
 )
-from app.server import ServerSettings, ServerState
+from app.server import Directory, ServerSettings, ServerState
 from app.server.outbox import Outbox
 from app.server.replica import Event, Replica, first_session_id, node_of
 
@@ -280,3 +280,22 @@ def test_a_node_restored_from_a_snapshot_agrees_with_those_that_read_the_whole_l
              "grant": cluster.nodes[1].grants["group_58"], "reason": "silence"}
     late.apply("99-0", event, T0)
     assert record.holder == ""
+
+
+def test_a_reload_stops_this_node_s_sessions_watching_what_they_may_no_longer_see() -> None:
+    """Replica.replace_directory: carol's node reloads a directory without her in group 58;
+    she no longer watches it (nor is told of it), and still watches the rest."""
+    cluster = Cluster(2)
+    carol = cluster.logged_in(2, "carol")
+    cluster.send(carol, "2", SyncRequest((G58, GALL)))
+    cluster.settle()
+    state = cluster.state(2)
+    assert state.sessions[carol].subscriptions == {G58: None, GALL: None}
+    assert carol in state.watchers[G58]
+    hidden = TEST_TOML.replace('"alice", "bob", "carol"', '"alice", "bob"')
+    assert hidden != TEST_TOML
+    cluster.nodes[2].replace_directory(Directory.from_toml_text(hidden, source="new.toml"), T0)
+    assert state.sessions[carol].subscriptions == {GALL: None}
+    assert carol not in state.watchers.get(G58, {}) and carol in state.watchers[GALL]
+    state.stop_watching(carol, G58)  # again: nothing to do
+    assert state.sessions[carol].subscriptions == {GALL: None}

@@ -145,6 +145,16 @@ class MembershipRules(StateBase):
             self.watchers.setdefault(new, {})[sid] = None
         session.subscriptions = dict(interphones)
 
+    def stop_watching(self, sid: int, interphone: InterphoneId) -> None:
+        """Session ``sid`` no longer watches ``interphone``, as if its last sync had not
+        named it: it is told no more of its changes (e.g. one a directory reload hides
+        from it). A session not watching it is left as it is. Sans-IO: the tables only,
+        nothing is sent."""
+        session = self.sessions.get(sid)
+        if session is not None:
+            session.subscriptions.pop(interphone, None)
+        self._unwatch(sid, interphone)
+
     def _unwatch(self, sid: int, interphone: InterphoneId) -> None:
         watchers = self.watchers.get(interphone)
         if watchers is not None:

@@ -226,8 +226,7 @@ class Replica:
             if session.sid in state.peers:
                 for interphone in [i for i in session.subscriptions
                                    if not directory.may_see(session.uid, i, auth)]:
-                    state._unwatch(session.sid, interphone)
-                    del session.subscriptions[interphone]
+                    state.stop_watching(session.sid, interphone)
         if kick or leave:
             self._emit({"t": "reload", "kick": kick, "leave": leave})
         outbox = Outbox()

@@ -156,8 +156,7 @@ class SessionRules(StateBase):
                 left += 1
             hidden = [i for i in session.subscriptions if not self._may_see(session.uid, i)]
             for interphone in hidden:
-                self._unwatch(session.sid, interphone)
-                del session.subscriptions[interphone]
+                self.stop_watching(session.sid, interphone)
             self.tell_roster(session.sid, previous, outbox)
         outbox.log(f"directory reloaded: {changes.describe()}; "
                    f"{kicked} session(s) kicked, {left} membership(s) ended")
