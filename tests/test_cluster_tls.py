@@ -198,3 +198,36 @@ async def test_a_talker_on_node_a_is_heard_on_node_b_and_keys_rotate_across_node
     assert await carol.udp.nothing(0.3)  # a former member gets nothing more
     for who in (alice, bob, carol):
         await who.close()
+
+
+async def test_sealed_audio_forwarded_before_this_node_learns_the_registration_is_heard(
+        cluster: Cluster) -> None:
+    """Node A forwards alice's sealed audio to node B, which has not applied alice's
+    registration at node A (here she never registers there, so node B never learns it):
+    the packet comes from node A's relay, whose node judged it, and bob hears it (it was
+    dropped: alice not known as registered at node A). Only bob: nothing goes back."""
+    alice = await cluster.member("alice", 0)
+    bob = await cluster.member("bob", 1)
+    await alice.join()
+    await bob.join()
+    await alice.next_key()
+    await bob.register()
+    a, b = cluster.nodes
+    assert a.store is not None and a.store.replica is not None
+    assert b.store is not None and b.store.replica is not None
+    a_relay, b_relay = (tuple(n.store.replica.media_address[:2]) for n in (a, b))
+    await wait_until(lambda: a_relay in b.store.replica.relays.values()
+                     and knows_remote(a, "bob"), what="node B knows node A's relay")
+    assert not knows_remote(b, "alice")
+    granted = await alice.signaling.request(SpeakRequest(True, G58))
+    assert granted.ok
+    alice.media.floor_granted(str(G58), granted.body.grant)
+    assert a.relay is not None and a.relay.transport is not None
+    for seq, frame in enumerate(tone_frames(3)):
+        a.relay.transport.sendto(alice.media.seal(str(G58), seq, frame), b_relay)
+        heard = await bob.heard()
+        assert isinstance(heard, HeardAudio), heard
+        assert (heard.uid, heard.seq, heard.frame) == ("alice", seq, frame)
+    assert await alice.udp.nothing(0.3)
+    for who in (alice, bob):
+        await who.close()

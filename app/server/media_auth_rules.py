@@ -63,10 +63,6 @@ class MediaAuthRules(StateBase):
         return tuple(dict.fromkeys(record.addrs[uid] for uid in record.remote
                                    if uid != speaker and uid in record.addrs))
 
-    def forwarded_by(self, interphone_id: str, uid: str, relay: Address) -> bool:
-        record = self.routes.get(interphone_id)
-        return record is not None and uid in record.remote and record.addrs.get(uid) == relay
-
     def sealed_registered(self, interphone_id: str, uid: str) -> None:
         """The gate registered (id, uid) for the first time: on several nodes, the others
         learn (through the log) that its sealed audio goes to this node's relay."""

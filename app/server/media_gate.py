@@ -86,10 +86,6 @@ class MembershipView(Protocol):
         """Several nodes: the relays of the other nodes where members of ``interphone_id``
         but ``speaker`` registered (one copy of each packet per node)."""
 
-    def forwarded_by(self, interphone_id: str, uid: str, relay: Address) -> bool:
-        """Several nodes: whether ``uid`` registered at the node whose relay is ``relay``
-        (its audio for ``interphone_id`` comes from there, judged by that node)."""
-
 
 @dataclass(frozen=True, slots=True)
 class GateResult:
@@ -156,7 +152,7 @@ class SealedMediaGate:
             return self._recvbegin(data, source, now)
         if source not in self._by_address:
             if kind is MediaPacketType.SEALED_AUDIO and source in self.relays:
-                return self._forwarded(data, source)
+                return self._forwarded(data)
             return _NOTHING  # unregistered source: no parsing beyond the type field
         if kind is MediaPacketType.SEALED_AUDIO:
             head = _sealed_head(data)
@@ -240,16 +236,17 @@ class SealedMediaGate:
             self._fast[head] = _Route(interphone_id, epoch, grant, source, result)
         return result
 
-    def _forwarded(self, data: bytes, relay: Address) -> GateResult:
-        """Sealed audio from another node's relay: its node checked the holder, grant and
-        epoch (this node may not have applied them yet); it goes to this node's members
-        only (never back to another node)."""
+    def _forwarded(self, data: bytes) -> GateResult:
+        """Sealed audio from another node's relay (its address, in :attr:`relays`, is what
+        authenticates it): that node checked the speaker's registration there, the holder,
+        the grant and the epoch, and this node may not have applied them from the log yet
+        (the speaker's ``media`` event included), so it takes that node's word for who
+        speaks. It goes to this node's members only, never to another node (the speaker's
+        node sends each its copy; one sent on would come back)."""
         header = peek_sealed_route(data)
         if header is None:
             return _NOTHING
         interphone_id, uid = header[0], header[1]
-        if not self.view.forwarded_by(interphone_id, uid, relay):
-            return _NOTHING
         targets = tuple(
             address
             for member in self.view.media_auth_members(interphone_id)
