@@ -3,8 +3,9 @@
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshots/capture_multi.py
 
 Writes into docs/screenshots/: the demo window joined to Ops (the talk target,
-blue bar) and Night shift (listened to, highlighted while Carol speaks there),
-with the selected row's Talk here / volume / mute controls, and the banner of
+blue bar), Night shift (listened to, highlighted while Carol speaks there) and
+Everyone (muted: the muted-speaker glyph, the greyed name), with the selected
+row's Talk here / volume / mute controls, and the banner of
 an incoming call (extension presence), in English and Simplified Chinese.
 
 Then, with a cluster of its own (a ``redis-server`` on a free port and two TLS
@@ -45,6 +46,7 @@ from app.ui.i18n import LanguageSwitcher  # noqa: E402
 from app.ui.runtime import Options, Runtime  # noqa: E402
 
 NIGHT = "discuss_12"
+EVERYONE = "group_1"
 
 
 
@@ -62,7 +64,10 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         window, client = runtime.window, runtime.client
         assert window is not None and client is not None
         await client.join(NIGHT, target=False)
+        await client.join(EVERYONE, target=False)
         rows = window.interphones
+        rows.select(EVERYONE)
+        window.panel.mix.mute.setChecked(True)
         rows.select(NIGHT)
         window.panel.mix.volume.setValue(70)
         await until(lambda: (row := rows.row(NIGHT)) is not None and row.active, 15.0)
