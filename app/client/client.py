@@ -50,7 +50,7 @@ from app.protocol import (
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
 from app.protocol.messages import FeedbackNotice, FloorNotice, RosterNotice
-from app.protocol.presence import PRESENCE, CallAction, CallRequest
+from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
 __all__ = ["FEEDBACK", "ClientStats", "FeedbackCallback", "InterphoneAudio", "InterphoneClient"]
 
@@ -347,17 +347,26 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
     def _on_roster_notice(self, notice: RosterNotice) -> None:
         """Extension roster: a directory reload changed our roster. A sync of the whole
         roster is asked again, so the groups and discussions added are watched too (a
-        sync of chosen ids is the caller's: kept)."""
+        sync of chosen ids is the caller's: kept); with extension presence the contacts'
+        status is asked again too (a contact added is otherwise unknown until it changes)."""
         whole = self._sync_ids == self.model.roster_ids()[:MAX_SYNC_IDS]
         self.model.apply_roster(notice)
         if whole and self._conn is not None:
             self._tasks.spawn(self._sync_roster(), "interphone-roster-sync")
+        if PRESENCE in self.features:
+            self._tasks.spawn(self._sync_presence(), "interphone-presence-sync")
 
     async def _sync_roster(self) -> None:
         try:
             await self.sync()
         except ClientError as exc:  # the next reconnect syncs again
             logger.info("sync after a roster change failed: %s", exc)
+
+    async def _sync_presence(self) -> None:
+        try:
+            await self._require_conn().request(PresenceSyncRequest())
+        except ClientError as exc:  # the next reconnect asks again
+            logger.info("presence sync after a roster change failed: %s", exc)
 
     def _on_members_refused(self, interphone: InterphoneId) -> None:
         """403 on a joined interphone's members: we may no longer see it, so we are no

@@ -158,6 +158,7 @@ class SessionRules(StateBase):
             for interphone in hidden:
                 self._unwatch(session.sid, interphone)
                 del session.subscriptions[interphone]
+            self.presence.roster_reloaded(session)
             self._tell_roster(session.sid, previous, outbox)
         outbox.log(f"directory reloaded: {changes.describe()}; "
                    f"{kicked} session(s) kicked, {left} membership(s) ended")
