@@ -29,7 +29,7 @@ from app.client.errors import (
     NotFound,
     NotJoined,
 )
-from app.client.events import ConnectionState
+from app.client.events import ConnectionState, FloorState
 from app.client.media import AudioCallback, MediaEndpoint
 from app.client.members_refresh import MembersRefresh
 from app.client.model import ClientModel
@@ -49,7 +49,7 @@ from app.protocol import (
 )
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
-from app.protocol.messages import FeedbackNotice, FloorNotice, RosterNotice
+from app.protocol.messages import FeedbackNotice, FloorNotice, RosterNotice, SpeakResult
 from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
 __all__ = ["FEEDBACK", "ClientStats", "FeedbackCallback", "InterphoneAudio", "InterphoneClient"]
@@ -139,6 +139,8 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self.model.subscribe(self._on_model_event)
         self._line: asyncio.Future[bool] | None = None  # talk_start waiting in line
         self._line_grant = 0  # media-auth: the grant number of the granted notice
+        self._grant_answered = False  # the speak request now in flight was answered: granted
+        self._early_revoke: FloorNotice | None = None  # revoked before talk_start resumed
 
     # ---- properties --------------------------------------------------------------------
 
@@ -330,6 +332,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         """Every answer and notification, in wire order, before any awaiting task resumes."""
         if self._media is not None:  # audio that came before it is heard of before it
             self._media.flush()
+        if isinstance(event, ResponseReceived) and isinstance(event.body, SpeakResult) \
+                and not event.body.queued and self.model.floor is FloorState.REQUESTING:
+            self._grant_answered = True  # (a revocation may follow before talk_start resumes)
         if isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
             self._on_floor_notice(event.body)
         elif isinstance(event, NotificationReceived) and isinstance(event.body, FeedbackNotice):
