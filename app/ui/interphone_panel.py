@@ -272,8 +272,9 @@ class InterphonePanel(QWidget):
         self.title.setText(row.name)
         kind = {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
                 RowKind.CHAT: self.tr("One-to-one call")}[row.kind]
-        state = member_count_text(row.member_count) if row.live \
-            else self.tr("Not active")
+        # offline: how many are in (or whether it is active) is not known, as the list says
+        state = self.tr("Offline") if self._offline \
+            else member_count_text(row.member_count) if row.live else self.tr("Not active")
         self.subtitle.setText(f"{kind} · {state}")
         calling = row.kind is RowKind.CHAT and not row.live
         self.join_button.setText(self.tr("Call") if calling else self.tr("Join"))
