@@ -123,6 +123,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._alarm.setInterval(EMERGENCY_REPEAT_MS)
         self._alarm.timeout.connect(lambda: self._tone(Tone.EMERGENCY))
         self._emergency = ("", "")  # (interphone, raiser) the banner shows
+        self._emergency_where = ""  # the interphone named by the banner ("" for the one shown)
         # our calls ringing -> the talk target before the call (back to it if it fails)
         self._call_return: dict[InterphoneId, InterphoneId | None] = {}
 
