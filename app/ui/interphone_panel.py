@@ -112,6 +112,7 @@ class InterphonePanel(QWidget):
         """The one timer of this pane's clocks (the speaking time, the talk countdown) and
         of the presenter's audio tick: they share its wake-ups."""
         self.talk_button = TalkButton(self, ticker=self.ticker)
+        self.talk_button.join_clicked.connect(self._join_from_talk_button)
         self.replay = ReplayList(self)
         self.replay.setMaximumWidth(280)
 
@@ -254,6 +255,13 @@ class InterphonePanel(QWidget):
     def _on_join(self) -> None:
         if self._row is not None:
             self.join_requested.emit(self._row.id)
+
+    def _join_from_talk_button(self) -> None:
+        """A click on "Join to talk" does what the Join (Call) button beside the title
+        does, when it is offered (a contact shown offline cannot be called)."""
+        button = self.join_button
+        if self._row is not None and button.isVisibleTo(self) and button.isEnabled():
+            button.click()
 
     def _on_leave(self) -> None:
         if self._row is not None:
