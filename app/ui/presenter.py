@@ -202,6 +202,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_talk()
             self._show_rows()
             self._show_selected()
+            self._show_reception()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
                 self._stop_transmitting()  # (the driver tells the machine)
         elif isinstance(event, RosterChanged | InterphoneUpdated | InterphoneEnded):
