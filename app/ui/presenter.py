@@ -100,6 +100,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._names: dict[str, str] = {}
         self._speaker_seen: dict[str, tuple[str, float]] = {}  # id -> (uid, since)
         self._last_spoke: dict[str, tuple[str, str]] = {}  # id -> (uid, "HH:MM:SS")
+        self._link_lost_at = ""  # "HH:MM:SS" the connection was lost ("" while connected)
         self._transmitting = False
         self.talk = TurnDriver(client, config=self._turn_config,
                                on_transmit=self._set_transmitting, on_tone=self._turn_tone,
@@ -194,6 +195,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     # --- model events --------------------------------------------------------------------------
     def _on_event(self, event: ModelEvent) -> None:
         if isinstance(event, ConnectionChanged):
+            if event.state is ConnectionState.CONNECTED:
+                self._link_lost_at = ""
+            elif not self._link_lost_at:
+                self._link_lost_at = time.strftime("%H:%M:%S")
             if event.state is ConnectionState.RECONNECTING:  # "reconnecting (attempt n)"
                 self._ticker.subscribe(self._link_tick, LINK_CLOCK_MS)
             else:
