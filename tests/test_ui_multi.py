@@ -61,6 +61,23 @@ def test_a_click_on_join_to_talk_joins_the_interphone_shown(qloop, server, setti
     run(qloop, scenario())
 
 
+def test_after_leave_the_members_shown_are_the_ones_still_in(qloop, ui) -> None:
+    """Leave on the interphone shown: its header said "Group · 1 member" while the list
+    under it still read "me (you)" and "Alice", as when we were in."""
+    async def scenario() -> None:
+        panel = ui.window.panel
+        await ui.other("alice")
+        await until(lambda: panel.member_texts() == ["me (you)", "Alice"], what="both in")
+        ui.presenter.leave(OPS)
+        await until(lambda: not ui.client.model.is_joined(InterphoneId.parse(OPS)),
+                    what="left")
+        assert panel.interphone_id == OPS
+        await until(lambda: panel.member_texts() == ["Alice"], what="only alice listed")
+        assert panel.members_title.text() == "Members (1)"
+
+    run(qloop, scenario())
+
+
 def test_join_adds_and_marks_the_talk_target(qloop, ui) -> None:
     async def scenario() -> None:
         ui.presenter.join(NIGHT)

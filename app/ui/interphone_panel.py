@@ -200,6 +200,12 @@ class InterphonePanel(QWidget):
         self._members, self._members_known = list(members), True
         self._show_members()
 
+    def forget_members(self) -> None:
+        """Who is in is not known (any more): the list says so until it is."""
+        if self._members_known:
+            self._members, self._members_known = [], False
+            self._show_members()
+
     def set_speaker(self, uid: str, since: float | None = None) -> None:
         """Who speaks now (``""``: nobody) and since when (``time.monotonic``)."""
         if self._speaker and uid != self._speaker:

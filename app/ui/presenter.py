@@ -245,6 +245,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                             if self.model.is_joined(k) and k != str(self.model.talk_target)}
             self._show_rows()
             self._show_selected()
+            self._ask_members_of_selected()  # left while shown: who is still in
         elif isinstance(event, RemovedFromInterphone):  # (the rows follow JoinedSetChanged)
             name = self._names.get(str(event.id), str(event.id))
             self.window.show_message(self.tr("You were removed from %1").replace("%1", name),
@@ -321,8 +322,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._show_replay()
         self._show_selected()
         self._show_talk()
+        self._ask_members_of_selected()
+
+    def _ask_members_of_selected(self) -> None:
+        """The selected interphone's member list when it is not known (an interphone we
+        are not in: selected, or just left while shown)."""
+        interphone_id = self._selected
         info = self.model.interphone(interphone_id) if interphone_id else None
-        joined = self.model.joined is not None and str(self.model.joined) == interphone_id
+        joined = info is not None and self.model.is_joined(info.id)
         if info is not None and info.members is None and not joined and self._online():
             self.tasks.spawn(self.client.members(interphone_id), "members")
 
@@ -465,6 +472,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             info = model.interphone(row.id)
             if info is not None and info.members is not None:
                 panel.set_members(list(info.members))
+            elif row.live:  # (e.g. just left: the list we had is no longer true)
+                panel.forget_members()
             seen = self._speaker_seen.get(row.id)
             panel.set_speaker(row.speaker, seen[1] if seen and seen[0] == row.speaker else None)
         last = self._last_spoke.get(row.id)
