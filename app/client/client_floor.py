@@ -177,6 +177,7 @@ class ClientFloor(ClientCore):
             case FloorNoticeType.GRANTED:
                 if self._line is not None and self.model.floor is FloorState.QUEUED:
                     self.model.floor_requesting()  # floor_granted follows in talk_start
+                    self._grant_answered = True  # (a revocation may come before it does)
                     self._line_grant = notice.grant
                     self._end_line(True)
             case FloorNoticeType.LEFT:
