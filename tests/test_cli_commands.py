@@ -116,6 +116,17 @@ async def test_login_refused(clients):
         "interphone-cli: error: login refused for 'alice': wrong uid or token"]
 
 
+async def test_login_refused_without_a_token_says_none_was_given(clients):
+    """``--uid bob`` alone (no --token, $INTERPHONE_TOKEN unset) was refused as "wrong uid
+    or token", with nothing saying that no token had been given at all."""
+    async with running_server() as server:
+        code, _, err = await cli("--uid", "bob", "sync", port=server.port, uid=None)
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "interphone-cli: error: login refused for 'bob': wrong uid or token"
+        " (no token was given: --token or $INTERPHONE_TOKEN)"]
+
+
 async def test_sync_and_members_print_json(clients):
     async with running_server() as server:
         bob = await clients.connect(server.port, "bob")

@@ -68,6 +68,29 @@ async def test_talk_emergency_pre_empts_and_emergency_cancel(clients: Clients, t
         assert records == [("raise", "alice", "alice"), ("cancel", "alice", "alice")]
 
 
+async def test_talk_cut_off_says_why(clients: Clients, tmp_path):
+    """A talk whose floor was taken said only "revoked by the server or connection lost",
+    though the server had said who took it, or that the talk time limit was reached."""
+    wav = tmp_path / "in.wav"
+    write_wav(wav, noise_bursts(3.0))
+    async with running_server(max_talk=1) as server:
+        code, _, err = await cli("talk", "group_58", "--wav", str(wav), port=server.port,
+                                 uid="alice")
+        assert code == 1
+        assert err.strip().endswith(" s (the talk time limit was reached)"), err
+    async with running_server() as server:
+        bob = await clients.connect(server.port, "bob", features=FLOOR)
+        await bob.join(G58)
+        proc = await start_cli("talk", "group_58", "--wav", str(wav), port=server.port,
+                               uid="alice")
+        await wait_until(lambda: bob.model.floor is FloorState.BUSY, timeout=10,
+                         what="alice talking")
+        assert await bob.talk_start(emergency=True)
+        out, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 1, (out, err)
+    assert err.decode().strip().endswith(" s (taken over by bob)"), err.decode()
+
+
 async def test_listen_reports_each_transmission_in_order(clients: Clients, tmp_path):
     out_wav = tmp_path / "heard.wav"
     async with running_server() as server:

@@ -21,6 +21,7 @@ from app.client import (
     QueueLeft,
 )
 from app.protocol import InterphoneId
+from app.protocol.messages import FloorNotice, FloorNoticeType
 from app.server import Directory, InterphoneServer, ServerSettings
 
 pytest_plugins = ["client_fixtures"]
@@ -125,3 +126,45 @@ async def test_emergency_pre_empts_with_the_reason_and_is_cancelled(clients):
             await disp.cancel_emergency()
         assert await alice.raise_emergency() == "alice"
         await bob.talk_stop()
+
+
+@pytest.mark.parametrize("queued", [False, True])
+async def test_a_grant_revoked_before_talk_start_resumes_is_not_kept(clients, queued):
+    """The grant (the speak answer, or from the line the granted notice) and a revocation
+    read together: the revocation came while the request still looked pending and was
+    dropped, and talk_start then made the floor ours, with someone else holding it."""
+    async with floor_server() as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        if queued:
+            assert await bob.talk_start()
+        original = alice._on_floor_notice
+        with_grant = FloorNoticeType.GRANTED if queued else None
+
+        def then_revoked(notice: FloorNotice) -> None:
+            original(notice)
+            if notice.type is with_grant:
+                original(FloorNotice(OPS, FloorNoticeType.REVOKED, reason="preempted",
+                                     by="disp"))
+
+        alice._on_floor_notice = then_revoked  # type: ignore[method-assign]
+        log = EventLog(alice)
+        if queued:
+            waiting = asyncio.ensure_future(alice.talk_start(queue=True))
+            await wait_until(lambda: alice.model.floor is FloorState.QUEUED, what="in line")
+            await bob.talk_stop()
+            assert await waiting
+        else:
+            real_event = alice._on_session_event
+
+            def answer_then_revoked(event: Any) -> None:
+                real_event(event)
+                body = getattr(event, "body", None)
+                if type(body).__name__ == "SpeakResult" and body.on:
+                    original(FloorNotice(OPS, FloorNoticeType.REVOKED, reason="preempted",
+                                         by="disp"))
+
+            alice._conn._on_event = answer_then_revoked  # type: ignore[union-attr]
+            assert await alice.talk_start()
+        assert alice.model.floor is not FloorState.TALKING
+        cut = [(e.reason, e.cause, e.by) for e in log.of(FloorChanged) if e.reason == "revoked"]
+        assert cut == [("revoked", "preempted", "disp")]

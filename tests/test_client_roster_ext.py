@@ -14,6 +14,7 @@ from app.client.asked_features import asked_features
 from app.protocol import InterphoneId, decode_message, encode_message
 from app.protocol.features import KNOWN_FEATURES, ROSTER
 from app.protocol.messages import LoginResult, Message, RosterEntry, RosterNotice
+from app.protocol.presence import PRESENCE
 from app.server import Directory
 
 pytest_plugins = ["client_fixtures"]
@@ -27,6 +28,9 @@ ALICE_RENAMED = Directory.from_toml_text(
     CLIENT_TOML.replace('name = "Alice"', 'name = "Alice Li"'), source="renamed.toml")
 CAROL_RENAMED = Directory.from_toml_text(
     CLIENT_TOML.replace('name = "Carol"', 'name = "Carol Wu"'), source="carol.toml")
+DAVE_ADDED = Directory.from_toml_text(
+    CLIENT_TOML.replace('[[groups]]', '[[users]]\nuid = "dave"\nname = "Dave"\n'
+                        'token = "pw-dave"\n\n[[groups]]', 1), source="dave.toml")
 
 
 def group_ids(client) -> list[str]:
@@ -88,6 +92,36 @@ async def test_a_reload_that_leaves_a_roster_unchanged_tells_it_nothing(clients)
         await wait_until(lambda: len(alice_log.of(RosterChanged)) == 2, what="alice told")
         assert ("contact", "carol", "Carol Wu") in [(e.kind, e.id, e.name)
                                                      for e in bob.model.roster]
+
+
+async def test_a_contact_a_reload_adds_shows_its_status_changes(clients) -> None:
+    """With presence too: dave, added by a reload, becomes alice's contact. When he logs
+    in, and out, alice is told (the server follows the new roster's contacts, not the
+    ones of alice's login)."""
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice", features=(ROSTER, PRESENCE))
+        server.replace_directory(DAVE_ADDED)
+        await wait_until(lambda: "dave" in [e.id for e in alice.model.contacts],
+                         what="dave listed")
+        dave = await clients.connect(server.port, "dave")
+        await wait_until(lambda: alice.model.presence.get("dave") is True,
+                         what="dave shown online")
+        await dave.close()
+        await wait_until(lambda: alice.model.presence.get("dave") is False,
+                         what="dave shown offline")
+
+
+async def test_a_contact_a_reload_adds_while_online_is_shown_online(clients) -> None:
+    """Open mode: dave is online before a reload makes him alice's contact. Alice asks the
+    contacts' status again on the new roster, so dave shows online at once (not unknown
+    until his next change)."""
+    async with running_server(auth="open") as server:
+        alice = await clients.connect(server.port, "alice", features=(ROSTER, PRESENCE))
+        await clients.connect(server.port, "dave")
+        assert "dave" not in alice.model.presence
+        server.replace_directory(DAVE_ADDED)
+        await wait_until(lambda: alice.model.presence.get("dave") is True,
+                         what="dave shown online")
 
 
 async def test_without_the_extension_a_refused_join_drops_the_group(clients) -> None:

@@ -67,6 +67,35 @@ async def test_held_key_with_auto_repeat_makes_one_request_then_queue_and_pre_em
             await driver.close()
 
 
+async def test_a_grant_revoked_before_talk_start_returns_ends_the_turn(clients: Clients):
+    """The speak answer and a pre-emption read together: talk_start returns True with the
+    floor already revoked (the model says so). The turn ends with the reason, it does not
+    stay "talking" while someone else holds the floor."""
+    async with floor_server() as server:
+        bob = await clients.connect(server.port, "bob", "x", features=FEATURES)
+        await bob.join(OPS)
+        original = bob.talk_start
+
+        async def granted_then_taken(**kwargs: Any) -> bool:
+            granted = await original(**kwargs)
+            bob.model.floor_released("revoked", cause="preempted", by="alice")
+            return granted
+
+        bob.talk_start = granted_then_taken  # type: ignore[method-assign]
+        seen = Recorder()
+        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05),
+                            **seen.callbacks())
+        try:
+            driver.press()
+            await wait_until(lambda: seen.ended, what="cut off")
+            assert seen.ended == [(EndReason.PREEMPTED, "alice")]
+            assert not driver.machine.transmitting and seen.transmit[-1:] in ([], [False])
+            driver.release()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
+        finally:
+            await driver.close()
+
+
 def test_revoke_reasons_from_the_wire() -> None:
     from app.client.turn_driver import revoke_reason
     assert [revoke_reason(text) for text in ("time_limit", "silence", "preempted",

@@ -123,6 +123,17 @@ def test_offline_greys_the_speaker_and_stops_the_timer(window) -> None:
     assert panel.speaking.text().startswith("alice is speaking")
 
 
+def test_offline_the_header_does_not_keep_the_member_count(window) -> None:
+    """Offline, the header still said "Group · 3 members" above "Offline: members
+    unknown" (and the list's "Offline")."""
+    panel = window.panel
+    assert panel.subtitle.text() == "Group · 3 members"
+    panel.set_offline(True)
+    assert panel.subtitle.text() == "Group · Offline"
+    panel.set_offline(False)
+    assert panel.subtitle.text() == "Group · 3 members"
+
+
 # --- signed in elsewhere ------------------------------------------------------------------------
 def test_signed_in_elsewhere_offers_reconnect_and_explains_join(qloop, server, settings) -> None:
     async def scenario() -> None:

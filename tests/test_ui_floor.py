@@ -284,6 +284,38 @@ def test_emergency_action_cannot_raise_a_second_emergency_and_cancels_our_own(
     run(qloop, scenario(), timeout=20)
 
 
+def test_emergency_in_the_talk_target_names_it_over_another_panel(qloop, server,
+                                                                  settings) -> None:
+    """With another interphone on screen, the banner read "EMERGENCY raised by Alice" over
+    its panel and the menu offered "Raise an emergency here": both were about the talk
+    target, not the interphone shown. They now name it."""
+    async def scenario() -> None:
+        session = await open_session(server, settings, features=FLOOR)
+        try:
+            window = session.window
+            action = window.emergency_action
+            alice = await session.other("alice", features=FLOOR)
+            await alice.raise_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+            assert window.emergency.text.text() == "EMERGENCY raised by Alice"
+            assert action.toolTip() == "An emergency is already raised here by Alice"
+            window.interphones.select("discuss_12")  # look at Night: Ops stays the target
+            await until(lambda: window.panel.interphone_id == "discuss_12", what="night")
+            assert window.emergency.text.text() == "EMERGENCY in Ops raised by Alice"
+            assert action.text() == "Raise an &emergency in Ops"
+            assert action.toolTip() == "An emergency is already raised in Ops by Alice"
+            await alice.cancel_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+            assert action.toolTip() == "Raise an emergency in Ops"
+            window.interphones.select(OPS)
+            await until(lambda: window.panel.interphone_id == OPS, what="ops")
+            assert action.text() == "Raise an &emergency here"
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=20)
+
+
 def test_time_left_rounds_up_so_elapsed_plus_left_is_the_limit(qtbot) -> None:
     button = TalkButton()
     qtbot.addWidget(button)

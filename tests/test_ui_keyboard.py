@@ -264,6 +264,24 @@ def test_arrow_keys_and_clicks_step_over_the_section_headers(qloop, ui, qtbot) -
     assert rows.selected_id() == rows.order()[-1] and header.isExpanded()
 
 
+def test_the_first_arrow_key_in_a_list_with_nothing_selected_selects_the_first_row(
+        qtbot, window) -> None:
+    """Signed in, nothing selected, the focus in the list: Down selected the second
+    interphone. Taking the focus had made the first row current without showing it, and
+    Down moved on from there."""
+    rows = window.interphones
+    rows.tree.setFocus()
+    qtbot.waitUntil(rows.tree.hasFocus)
+    assert rows.selected_id() == ""
+    qtbot.keyClick(rows.tree, Qt.Key.Key_Down)
+    assert rows.selected_id() == rows.order()[0] == "group_58"
+    qtbot.keyClick(rows.tree, Qt.Key.Key_Down)
+    assert rows.selected_id() == rows.order()[1]
+    rows.tree.clearSelection()  # (as a row removed while selected leaves it)
+    qtbot.keyClick(rows.tree, Qt.Key.Key_Up)
+    assert rows.selected_id() == rows.order()[-1]
+
+
 def test_a_joined_row_stays_where_it_was_until_the_user_leaves_the_list(qloop, ui) -> None:
     """Enter on "Everyone" joined it, and the list re-sorted at once: the row jumped
     above Ops, away from under the user."""

@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
-from test_ui_support import OPS, UiSession, close_session, holder, run, until
+from test_ui_support import OPS, UiSession, close_session, holder, open_session, run, until
 
 from app.client import InterphoneClient, RequestTimeout
 from app.protocol import InterphoneId
@@ -34,6 +34,48 @@ def tones_of(session: UiSession) -> list[Tone]:
     played: list[Tone] = []
     session.presenter._tone = played.append  # type: ignore[method-assign]
     return played
+
+
+def test_a_click_on_join_to_talk_joins_the_interphone_shown(qloop, server, settings,
+                                                            qtbot) -> None:
+    """The big button read "Join to talk" and a click on it did nothing: only the small
+    Join button by the title joined."""
+    async def scenario() -> None:
+        session = await open_session(server, settings, join=None)
+        window = session.window
+        try:
+            button = window.panel.talk_button
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=button.rect().center())
+            await asyncio.sleep(0.1)
+            assert session.client.joined_ids == ()  # nothing shown: nothing to join
+            window.interphones.select(OPS)
+            await until(lambda: window.panel.interphone_id == OPS, what="ops shown")
+            assert button.state is TalkState.NOT_JOINED
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=button.rect().center())
+            await until(lambda: session.client.talk_target == InterphoneId.parse(OPS),
+                        what="ops joined")
+            await until(lambda: button.state is TalkState.IDLE, what="hold to talk")
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario())
+
+
+def test_after_leave_the_members_shown_are_the_ones_still_in(qloop, ui) -> None:
+    """Leave on the interphone shown: its header said "Group · 1 member" while the list
+    under it still read "me (you)" and "Alice", as when we were in."""
+    async def scenario() -> None:
+        panel = ui.window.panel
+        await ui.other("alice")
+        await until(lambda: panel.member_texts() == ["me (you)", "Alice"], what="both in")
+        ui.presenter.leave(OPS)
+        await until(lambda: not ui.client.model.is_joined(InterphoneId.parse(OPS)),
+                    what="left")
+        assert panel.interphone_id == OPS
+        await until(lambda: panel.member_texts() == ["Alice"], what="only alice listed")
+        assert panel.members_title.text() == "Members (1)"
+
+    run(qloop, scenario())
 
 
 def test_join_adds_and_marks_the_talk_target(qloop, ui) -> None:

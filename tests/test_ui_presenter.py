@@ -6,6 +6,7 @@ Real server on 127.0.0.1, real clients, the clocked (virtual) audio device.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFocusEvent, QKeyEvent
@@ -234,6 +235,47 @@ def test_status_bar_shows_reconnecting_and_recovers(qloop, settings) -> None:
                         what="reconnected")
             await until(lambda: str(session.client.model.joined) == OPS, what="re-joined")
             await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+        finally:
+            await close_session(session)
+            if second is not None:
+                await second.stop()
+
+    run(qloop, scenario(), timeout=25)
+
+
+def test_a_speaker_who_stopped_while_we_were_offline_ends_when_we_lost_the_link(
+        qloop, settings) -> None:
+    """Alice spoke when the server went away; back online, "Last spoke: Alice at" gave
+    the time we were reconnected (when we learnt she no longer spoke), not the last time
+    she was heard."""
+    first = start_server(qloop)
+    port = first.port
+
+    async def scenario() -> None:
+        session = await open_session(first, settings)
+        panel = session.window.panel
+        second = None
+        try:
+            alice = await session.other("alice")
+            assert await alice.talk_start()
+            await until(lambda: panel.speaking.text().startswith("Alice is speaking"),
+                        what="alice speaking")
+            lost = time.time()
+            await first.stop()
+            await until(lambda: "reconnecting" in session.window.link_text(),
+                        what="reconnecting")
+            await asyncio.sleep(2.2)  # the clock moves on while we are offline
+            second = start_again(port)
+            await second.start()
+            await until(lambda: session.window.link_text() == "Connected as me", timeout=10,
+                        what="reconnected")
+            await until(lambda: "Last spoke: Alice at " in panel.last_spoke.text(),
+                        what="alice's end shown")
+            at = panel.last_spoke.text().rsplit(" ", 1)[-1]
+            shown = time.mktime(time.strptime(time.strftime("%Y-%m-%d ", time.localtime(lost))
+                                              + at, "%Y-%m-%d %H:%M:%S"))
+            assert abs(shown - lost) <= 1.5, (at, time.strftime("%H:%M:%S",
+                                                                time.localtime(lost)))
         finally:
             await close_session(session)
             if second is not None:

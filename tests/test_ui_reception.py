@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from audio_helpers import speech_like
-from test_ui_support import OPS, run, until
+from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app.audio.codec import packet_has_lbrr
-from app.client import InterphoneClient
+from app.client import ConnectionState, InterphoneClient
 from app.client.client import FEEDBACK
 from app.headless.feedback import follow_feedback, start_reporting
 from app.headless.mix_clock import MixClock
@@ -139,5 +139,31 @@ def test_our_encoder_follows_what_our_listener_loses(qloop, server, settings) ->
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await bob.close()
                 await me.close()
+
+    run(qloop, scenario(), timeout=30)
+
+
+def test_the_reception_line_goes_when_the_connection_does(qloop, settings) -> None:
+    """The server went away while alice spoke: the speaking line said "Offline: who is
+    speaking is unknown" above a green "Reception: 0.0 % lost" that stayed up."""
+    server = start_server(qloop)
+
+    async def scenario() -> None:
+        session = await open_session(server, settings)
+        panel = session.window.panel
+        try:
+            alice = await session.other("alice")
+            assert await alice.talk_start()
+            talking = asyncio.ensure_future(transmit_pcm(alice, speech_like(6.0, seed=4)))
+            await until(lambda: panel.reception.isVisible(), timeout=5,
+                        what="the reception line")
+            await server.stop()
+            await until(lambda: session.client.model.connection is
+                        ConnectionState.RECONNECTING, what="reconnecting")
+            await until(lambda: not panel.reception.isVisible(), timeout=3,
+                        what="reception hidden offline")
+            talking.cancel()
+        finally:
+            await close_session(session)
 
     run(qloop, scenario(), timeout=30)

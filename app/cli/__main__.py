@@ -15,7 +15,7 @@ import signal
 import sys
 
 from app.audio.codec import CodecError
-from app.cli.args import parse_args
+from app.cli.args import ENV_TOKEN, parse_args
 from app.cli.commands import COMMANDS, CliError
 from app.client import ClientError, LoginRefused, ServerError
 from app.client.connection import TlsExpected
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
     except LoginRefused as exc:
-        _fail(f"login refused for {args.uid!r}: {exc.reason or 'wrong uid or token'}")
+        hint = "" if args.token else f" (no token was given: --token or ${ENV_TOKEN})"
+        _fail(f"login refused for {args.uid!r}: {exc.reason or 'wrong uid or token'}{hint}")
     except TlsExpected as exc:
         _fail(f"{exc}: try --tls" if not args.tls else str(exc))
     except ServerError as exc:

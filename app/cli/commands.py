@@ -223,32 +223,55 @@ async def cmd_talk(args: argparse.Namespace) -> int:
         if emergency and EMERGENCY not in client.features:
             raise CliError("the server offers no emergency calls")
         unsubscribe = client.model.subscribe(report_queue)
+        lost: list[FloorChanged] = []  # why the floor ended under us (the first word)
+        unsubscribe_lost = client.model.subscribe(
+            lambda event: lost.append(event) if isinstance(event, FloorChanged)
+            and event.reason in ("revoked", "disconnected") else None)
         policy = follow_feedback(client, args.bitrate)
         try:
-            if not await client.talk_start(queue=queue, emergency=emergency):
-                raise CliError("the request for the floor was cancelled")
-        except FloorBusy as exc:
-            who = exc.holder or "someone else"
-            full = " and the line is full" if exc.reason == "queue_full" else ""
-            raise CliError(f"floor busy: {who} is speaking in {args.id}{full}") from None
-        except QueueLeft as exc:
-            raise CliError(f"gave up waiting for the floor of {args.id} ({exc.reason})") from None
+            try:
+                if not await client.talk_start(queue=queue, emergency=emergency):
+                    raise CliError("the request for the floor was cancelled")
+            except FloorBusy as exc:
+                who = exc.holder or "someone else"
+                full = " and the line is full" if exc.reason == "queue_full" else ""
+                raise CliError(f"floor busy: {who} is speaking in {args.id}{full}") from None
+            except QueueLeft as exc:
+                raise CliError(f"gave up waiting for the floor of {args.id} ({exc.reason})"
+                               ) from None
+            finally:
+                unsubscribe()
+            try:
+                sent = await transmit_pcm(client, pcm, frame_ms=args.frame_ms,
+                                          bitrate=args.bitrate, fec_policy=policy)
+            finally:
+                await client.talk_stop()
         finally:
-            unsubscribe()
-        try:
-            sent = await transmit_pcm(client, pcm, frame_ms=args.frame_ms,
-                                      bitrate=args.bitrate, fec_policy=policy)
-        finally:
-            await client.talk_stop()
+            unsubscribe_lost()
         seconds = sent * args.frame_ms / 1000
         if sent < total:
             raise CliError(f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f}"
-                           " s (revoked by the server or connection lost)")
+                           f" s ({floor_lost_reason(lost[0] if lost else None)})")
         alone = not [uid for uid in client.model.members if uid != args.uid]
     print(f"sent {seconds:.2f} s ({sent} frames of {args.frame_ms} ms) to {args.id}")
     if alone:  # e.g. a chat with someone offline: it went through, and nobody heard it
         print(f"nobody else was in {args.id} to hear it", file=sys.stderr)
     return 0
+
+
+def floor_lost_reason(event: FloorChanged | None) -> str:
+    """Why the floor ended under a talk: what the server said (floor extensions), else
+    what is known."""
+    if event is None:
+        return "revoked by the server or connection lost"
+    if event.reason == "disconnected":
+        return "the connection was lost"
+    return {
+        "preempted": f"taken over by {event.by}" if event.by else "taken over",
+        "time_limit": "the talk time limit was reached",
+        "silence": "nothing was heard for too long",
+        "shutdown": "the server is shutting down",
+    }.get(event.cause, "revoked by the server")
 
 
 def report_queue(event: ModelEvent) -> None:

@@ -29,7 +29,7 @@ from app.client.errors import (
     NotFound,
     NotJoined,
 )
-from app.client.events import ConnectionState
+from app.client.events import ConnectionState, FloorState
 from app.client.media import AudioCallback, MediaEndpoint
 from app.client.members_refresh import MembersRefresh
 from app.client.model import ClientModel
@@ -49,8 +49,8 @@ from app.protocol import (
 )
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
-from app.protocol.messages import FeedbackNotice, FloorNotice, RosterNotice
-from app.protocol.presence import PRESENCE, CallAction, CallRequest
+from app.protocol.messages import FeedbackNotice, FloorNotice, RosterNotice, SpeakResult
+from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
 __all__ = ["FEEDBACK", "ClientStats", "FeedbackCallback", "InterphoneAudio", "InterphoneClient"]
 
@@ -139,6 +139,8 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self.model.subscribe(self._on_model_event)
         self._line: asyncio.Future[bool] | None = None  # talk_start waiting in line
         self._line_grant = 0  # media-auth: the grant number of the granted notice
+        self._grant_answered = False  # the speak request now in flight was answered: granted
+        self._early_revoke: FloorNotice | None = None  # revoked before talk_start resumed
 
     # ---- properties --------------------------------------------------------------------
 
@@ -330,6 +332,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         """Every answer and notification, in wire order, before any awaiting task resumes."""
         if self._media is not None:  # audio that came before it is heard of before it
             self._media.flush()
+        if isinstance(event, ResponseReceived) and isinstance(event.body, SpeakResult) \
+                and not event.body.queued and self.model.floor is FloorState.REQUESTING:
+            self._grant_answered = True  # (a revocation may follow before talk_start resumes)
         if isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
             self._on_floor_notice(event.body)
         elif isinstance(event, NotificationReceived) and isinstance(event.body, FeedbackNotice):
@@ -347,17 +352,26 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
     def _on_roster_notice(self, notice: RosterNotice) -> None:
         """Extension roster: a directory reload changed our roster. A sync of the whole
         roster is asked again, so the groups and discussions added are watched too (a
-        sync of chosen ids is the caller's: kept)."""
+        sync of chosen ids is the caller's: kept); with extension presence the contacts'
+        status is asked again too (a contact added is otherwise unknown until it changes)."""
         whole = self._sync_ids == self.model.roster_ids()[:MAX_SYNC_IDS]
         self.model.apply_roster(notice)
         if whole and self._conn is not None:
             self._tasks.spawn(self._sync_roster(), "interphone-roster-sync")
+        if PRESENCE in self.features:
+            self._tasks.spawn(self._sync_presence(), "interphone-presence-sync")
 
     async def _sync_roster(self) -> None:
         try:
             await self.sync()
         except ClientError as exc:  # the next reconnect syncs again
             logger.info("sync after a roster change failed: %s", exc)
+
+    async def _sync_presence(self) -> None:
+        try:
+            await self._require_conn().request(PresenceSyncRequest())
+        except ClientError as exc:  # the next reconnect asks again
+            logger.info("presence sync after a roster change failed: %s", exc)
 
     def _on_members_refused(self, interphone: InterphoneId) -> None:
         """403 on a joined interphone's members: we may no longer see it, so we are no

@@ -33,6 +33,8 @@ class ClientFloor(ClientCore):
 
     _line: asyncio.Future[bool] | None
     _line_grant: int
+    _grant_answered: bool
+    _early_revoke: FloorNotice | None
 
     async def talk_start(self, *, queue: bool = False, emergency: bool = False) -> bool:
         """Ask for the floor; returns True once granted (transmission may start).
@@ -54,6 +56,7 @@ class ClientFloor(ClientCore):
             return True
         conn = self._require_conn()
         self.model.floor_requesting()
+        self._grant_answered, self._early_revoke = False, None
         features = conn.session.features
         request = SpeakRequest(True, target, queue=queue and FLOOR_QUEUE in features,
                                emergency=emergency and EMERGENCY in features)
@@ -76,8 +79,12 @@ class ClientFloor(ClientCore):
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_released("disconnected")
             raise
+        early, self._early_revoke = self._early_revoke, None
         if self.model.floor is not FloorState.REQUESTING or self.model.joined != target:
             return False  # cancelled by talk_stop/leave/disconnect while waiting
+        if early is not None:  # granted, and taken away again in the same read
+            self.model.floor_released("revoked", cause=early.reason, by=early.by)
+            return True
         if self._media is not None:
             self._media.begin_utterance(grant)
         self.model.floor_granted()
@@ -170,6 +177,7 @@ class ClientFloor(ClientCore):
             case FloorNoticeType.GRANTED:
                 if self._line is not None and self.model.floor is FloorState.QUEUED:
                     self.model.floor_requesting()  # floor_granted follows in talk_start
+                    self._grant_answered = True  # (a revocation may come before it does)
                     self._line_grant = notice.grant
                     self._end_line(True)
             case FloorNoticeType.LEFT:
@@ -179,3 +187,6 @@ class ClientFloor(ClientCore):
             case FloorNoticeType.REVOKED:
                 if self.model.floor is FloorState.TALKING:
                     self.model.floor_released("revoked", cause=notice.reason, by=notice.by)
+                elif self.model.floor is FloorState.REQUESTING and self._grant_answered:
+                    # our grant's answer came, talk_start has not resumed yet: it ends it
+                    self._early_revoke = notice

@@ -103,6 +103,7 @@ class TurnDriver:
         self.machine = TurnMachine(self._config())
         self.requests = 0  # speak-on requests sent, ever
         self._in_flight = 0  # requests and releases the client is still carrying out
+        self._early_revoke: FloorChanged | None = None  # a revocation talk_start reported
         self._timer: asyncio.TimerHandle | None = None
         self._tasks = TaskSet(lambda exc: logger.warning("turn task failed: %s", exc))
         self._unsubscribe = client.model.subscribe(self._on_model)
@@ -186,6 +187,7 @@ class TurnDriver:
             self._timer = None
 
     async def _request(self, action: SendRequest) -> None:
+        self._early_revoke = None
         try:
             granted = await self.client.talk_start(queue=action.queue,
                                                    emergency=action.emergency)
@@ -204,7 +206,11 @@ class TurnDriver:
             event = Granted() if granted else Refused(busy=False)
         finally:
             self._in_flight -= 1
+        early, self._early_revoke = self._early_revoke, None
         self.feed(event)  # (a grant after the key went up: the machine releases it)
+        if isinstance(event, Granted) and early is not None and self.machine.holds_floor \
+                and self.client.model.floor is not FloorState.TALKING:
+            self._revoked(early)  # taken away again at once (talk_start said so)
 
     async def _release(self) -> None:
         try:
@@ -236,7 +242,12 @@ class TurnDriver:
                 answer = self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING)
                 self.feed(Queued(event.position) if answer else QueuePosition(event.position))
             elif event.reason == "revoked" and self.machine.holds_floor:
-                reason = (revoke_reason(event.cause) if event.cause
-                          else self.machine.likely_revoke_reason(time.monotonic()))
-                self.feed(Revoked(reason))
-                self.on_ended(reason, event.by)
+                self._revoked(event)
+            elif event.reason == "revoked":  # granted and revoked before the answer was read
+                self._early_revoke = event
+
+    def _revoked(self, event: FloorChanged) -> None:
+        reason = (revoke_reason(event.cause) if event.cause
+                  else self.machine.likely_revoke_reason(time.monotonic()))
+        self.feed(Revoked(reason))
+        self.on_ended(reason, event.by)

@@ -75,6 +75,14 @@ class PresenceRules:
         if not replaced:
             self._tell_watchers(session, True, outbox)
 
+    def roster_reloaded(self, session: Session) -> None:
+        """A directory reload may have changed ``session``'s contacts: its status changes
+        follow the roster served now (extension roster's notice replaces the login's)."""
+        if session.sid in self.contacts_of:
+            state = self._state
+            roster = state.directory.roster(session.uid, state.settings.auth)
+            self.contacts_of[session.sid] = frozenset(e.id for e in roster if e.kind == "contact")
+
     def session_ended(self, session: Session, *, replaced: bool, outbox: Outbox) -> None:
         """``session`` ended (``replaced``: by a new login of its uid). Its rings end:
         as caller, the callee's ring stops (``cancelled``); as callee, the caller is

@@ -157,6 +157,7 @@ class SessionRules(StateBase):
             hidden = [i for i in session.subscriptions if not self._may_see(session.uid, i)]
             for interphone in hidden:
                 self.stop_watching(session.sid, interphone)
+            self.presence.roster_reloaded(session)
             self.tell_roster(session.sid, previous, outbox)
         outbox.log(f"directory reloaded: {changes.describe()}; "
                    f"{kicked} session(s) kicked, {left} membership(s) ended")

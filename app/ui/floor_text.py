@@ -36,8 +36,14 @@ def queue_text(position: int) -> str:
     return translate("FloorText", "Position %1 in line").replace("%1", str(position))
 
 
-def emergency_text(raised_by: str, *, by_you: bool = False) -> str:
-    """The emergency banner's line; ``by_you``: we raised it (not our uid, as it read)."""
+def emergency_text(raised_by: str, *, by_you: bool = False, where: str = "") -> str:
+    """The emergency banner's line; ``by_you``: we raised it (not our uid, as it read);
+    ``where``: the interphone's name, when the banner is over another one's panel."""
+    if where and by_you:
+        return translate("FloorText", "EMERGENCY in %1 raised by you").replace("%1", where)
+    if where:
+        return translate("FloorText", "EMERGENCY in %1 raised by %2").replace(
+            "%1", where).replace("%2", raised_by)
     if by_you:
         return translate("FloorText", "EMERGENCY raised by you")
     return translate("FloorText", "EMERGENCY raised by %1").replace("%1", raised_by)

@@ -40,6 +40,7 @@ class EmergencyBanner(QFrame):
         self._id = ""
         self._raised_by = ""
         self._by_you = False
+        self._where = ""
         self.text = QLabel(self)
         self.cancel = QPushButton(self)
         self.cancel.clicked.connect(lambda: self.cancel_requested.emit(self._id))
@@ -51,9 +52,11 @@ class EmergencyBanner(QFrame):
         self.retranslate()
 
     def show_emergency(self, interphone_id: str, raised_by: str, can_cancel: bool, *,
-                       by_you: bool = False) -> None:
-        """``raised_by``: the raiser's display name; ``by_you``: we raised it."""
+                       by_you: bool = False, where: str = "") -> None:
+        """``raised_by``: the raiser's display name; ``by_you``: we raised it; ``where``:
+        the interphone's name, said when the panel under the banner is another one's."""
         self._id, self._raised_by, self._by_you = interphone_id, raised_by, by_you
+        self._where = where
         self.cancel.setVisible(can_cancel)
         self.retranslate()
         self.show()
@@ -72,7 +75,8 @@ class EmergencyBanner(QFrame):
         super().changeEvent(event)
 
     def retranslate(self) -> None:
-        self.text.setText(emergency_text(self._raised_by, by_you=self._by_you))
+        self.text.setText(emergency_text(self._raised_by, by_you=self._by_you,
+                                         where=self._where))
         self.cancel.setText(self.tr("Cancel emergency"))
 
 

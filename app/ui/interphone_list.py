@@ -11,7 +11,8 @@ until the pointer leaves the list or the focus leaves it: the row just joined do
 not jump away from under the keyboard either.
 
 The section headers (Groups, Discussions, Contacts) are titles only: the arrow
-keys step over them and a click on one changes nothing.
+keys step over them and a click on one changes nothing. With nothing selected, Down
+selects the first row and Up the last.
 
 The filter box leads to the results: Down or Enter select the first match and
 move the focus to the list, Escape clears the filter.
@@ -79,6 +80,18 @@ class _Tree(QTreeWidget):
     _SIDEWAYS = (QAbstractItemView.CursorAction.MoveLeft,
                  QAbstractItemView.CursorAction.MoveRight)
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up) and not self.selectedIndexes() \
+                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            # nothing selected: the current row (made current unseen when the list took
+            # the focus) is not where the user is: Down selects the first row, Up the last
+            edge = self._edge_row(first=event.key() == Qt.Key.Key_Down)
+            if edge.isValid():
+                self.setCurrentIndex(edge)
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
     def moveCursor(self, action: QAbstractItemView.CursorAction,
                    modifiers: Qt.KeyboardModifier) -> QModelIndex:
         index = super().moveCursor(action, modifiers)
@@ -95,6 +108,15 @@ class _Tree(QTreeWidget):
             if found.isValid():
                 return found
         return self.currentIndex()
+
+    def _edge_row(self, *, first: bool) -> QModelIndex:
+        """The first (last) row shown, not a header; invalid when none is."""
+        rows = [child for index in range(self.topLevelItemCount())
+                if (section := self.topLevelItem(index)) is not None and not section.isHidden()
+                for child in _children(section) if not child.isHidden()]
+        if not rows:
+            return QModelIndex()
+        return self.indexFromItem(rows[0] if first else rows[-1])
 
     def _on_header(self, event: QMouseEvent) -> bool:
         index = self.indexAt(event.position().toPoint())

@@ -112,6 +112,7 @@ class InterphonePanel(QWidget):
         """The one timer of this pane's clocks (the speaking time, the talk countdown) and
         of the presenter's audio tick: they share its wake-ups."""
         self.talk_button = TalkButton(self, ticker=self.ticker)
+        self.talk_button.join_clicked.connect(self._join_from_talk_button)
         self.replay = ReplayList(self)
         self.replay.setMaximumWidth(280)
 
@@ -199,6 +200,12 @@ class InterphonePanel(QWidget):
         self._members, self._members_known = list(members), True
         self._show_members()
 
+    def forget_members(self) -> None:
+        """Who is in is not known (any more): the list says so until it is."""
+        if self._members_known:
+            self._members, self._members_known = [], False
+            self._show_members()
+
     def set_speaker(self, uid: str, since: float | None = None) -> None:
         """Who speaks now (``""``: nobody) and since when (``time.monotonic``)."""
         if self._speaker and uid != self._speaker:
@@ -255,6 +262,13 @@ class InterphonePanel(QWidget):
         if self._row is not None:
             self.join_requested.emit(self._row.id)
 
+    def _join_from_talk_button(self) -> None:
+        """A click on "Join to talk" does what the Join (Call) button beside the title
+        does, when it is offered (a contact shown offline cannot be called)."""
+        button = self.join_button
+        if self._row is not None and button.isVisibleTo(self) and button.isEnabled():
+            button.click()
+
     def _on_leave(self) -> None:
         if self._row is not None:
             self.leave_requested.emit(self._row.id)
@@ -272,8 +286,9 @@ class InterphonePanel(QWidget):
         self.title.setText(row.name)
         kind = {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
                 RowKind.CHAT: self.tr("One-to-one call")}[row.kind]
-        state = member_count_text(row.member_count) if row.live \
-            else self.tr("Not active")
+        # offline: how many are in (or whether it is active) is not known, as the list says
+        state = self.tr("Offline") if self._offline \
+            else member_count_text(row.member_count) if row.live else self.tr("Not active")
         self.subtitle.setText(f"{kind} · {state}")
         calling = row.kind is RowKind.CHAT and not row.live
         self.join_button.setText(self.tr("Call") if calling else self.tr("Join"))

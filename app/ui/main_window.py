@@ -234,6 +234,7 @@ class MainWindow(QMainWindow):
         self._talk_state = TalkState.NOT_JOINED
         # the emergency action: (offered, who raised the one up here, may we cancel it)
         self._emergency_here: tuple[bool, str, bool] = (False, "", False)
+        self._emergency_where = ""  # the talk target's name while another row is shown
 
         self._build_menu()
         self.tray: QSystemTrayIcon | None = None  # set by app.ui.tray.TrayController
@@ -306,23 +307,35 @@ class MainWindow(QMainWindow):
         self._show_tray_tooltip()
 
     def set_emergency_action(self, offered: bool, raised_by: str = "",
-                             can_cancel: bool = False) -> None:
+                             can_cancel: bool = False, where: str = "") -> None:
         """The menu's emergency action for the talk target: ``offered`` (joined, online, the
         server offers emergencies); ``raised_by``: the display name of who raised the one
         up there (``""``: none). While one is up it cannot be raised again: the action
-        cancels it when ``can_cancel`` (its raiser, a dispatcher), else it is disabled."""
+        cancels it when ``can_cancel`` (its raiser, a dispatcher), else it is disabled.
+        ``where``: the talk target's name when another interphone is shown ("here" would
+        be the one on screen), else ``""``."""
         self._emergency_here = (offered, raised_by, can_cancel)
+        self._emergency_where = where
         self._show_emergency_action()
 
     def _show_emergency_action(self) -> None:
         offered, raised_by, can_cancel = self._emergency_here
+        where = self._emergency_where
         cancels = offered and bool(raised_by) and can_cancel
         self.emergency_action.setEnabled(offered and (not raised_by or can_cancel))
-        self.emergency_action.setText(self.tr("Cancel the &emergency here") if cancels
-                                      else self.tr("Raise an &emergency here"))
+        if where:
+            text = (self.tr("Cancel the &emergency in %1") if cancels
+                    else self.tr("Raise an &emergency in %1")).replace("%1", where)
+        else:
+            text = (self.tr("Cancel the &emergency here") if cancels
+                    else self.tr("Raise an &emergency here"))
+        self.emergency_action.setText(text)
         tip = ""
         if offered and raised_by and not cancels:
-            tip = self.tr("An emergency is already raised here by %1").replace("%1", raised_by)
+            tip = (self.tr("An emergency is already raised in %1 by %2").replace(
+                "%1", where).replace("%2", raised_by) if where
+                else self.tr("An emergency is already raised here by %1").replace(
+                    "%1", raised_by))
         self.emergency_action.setToolTip(tip or self.emergency_action.text().replace("&", ""))
         self.emergency_action.setStatusTip(tip)
 

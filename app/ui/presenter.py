@@ -100,6 +100,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._names: dict[str, str] = {}
         self._speaker_seen: dict[str, tuple[str, float]] = {}  # id -> (uid, since)
         self._last_spoke: dict[str, tuple[str, str]] = {}  # id -> (uid, "HH:MM:SS")
+        self._link_lost_at = ""  # "HH:MM:SS" the connection was lost ("" while connected)
         self._transmitting = False
         self.talk = TurnDriver(client, config=self._turn_config,
                                on_transmit=self._set_transmitting, on_tone=self._turn_tone,
@@ -123,6 +124,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._alarm.setInterval(EMERGENCY_REPEAT_MS)
         self._alarm.timeout.connect(lambda: self._tone(Tone.EMERGENCY))
         self._emergency = ("", "")  # (interphone, raiser) the banner shows
+        self._emergency_where = ""  # the interphone named by the banner ("" for the one shown)
         # our calls ringing -> the talk target before the call (back to it if it fails)
         self._call_return: dict[InterphoneId, InterphoneId | None] = {}
 
@@ -193,6 +195,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     # --- model events --------------------------------------------------------------------------
     def _on_event(self, event: ModelEvent) -> None:
         if isinstance(event, ConnectionChanged):
+            if event.state is ConnectionState.CONNECTED:
+                self._link_lost_at = ""
+            elif not self._link_lost_at:
+                self._link_lost_at = time.strftime("%H:%M:%S")
             if event.state is ConnectionState.RECONNECTING:  # "reconnecting (attempt n)"
                 self._ticker.subscribe(self._link_tick, LINK_CLOCK_MS)
             else:
@@ -201,6 +207,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_talk()
             self._show_rows()
             self._show_selected()
+            self._show_reception()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
                 self._stop_transmitting()  # (the driver tells the machine)
         elif isinstance(event, RosterChanged | InterphoneUpdated | InterphoneEnded):
@@ -238,6 +245,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                             if self.model.is_joined(k) and k != str(self.model.talk_target)}
             self._show_rows()
             self._show_selected()
+            self._ask_members_of_selected()  # left while shown: who is still in
         elif isinstance(event, RemovedFromInterphone):  # (the rows follow JoinedSetChanged)
             name = self._names.get(str(event.id), str(event.id))
             self.window.show_message(self.tr("You were removed from %1").replace("%1", name),
@@ -314,8 +322,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._show_replay()
         self._show_selected()
         self._show_talk()
+        self._ask_members_of_selected()
+
+    def _ask_members_of_selected(self) -> None:
+        """The selected interphone's member list when it is not known (an interphone we
+        are not in: selected, or just left while shown)."""
+        interphone_id = self._selected
         info = self.model.interphone(interphone_id) if interphone_id else None
-        joined = self.model.joined is not None and str(self.model.joined) == interphone_id
+        joined = info is not None and self.model.is_joined(info.id)
         if info is not None and info.members is None and not joined and self._online():
             self.tasks.spawn(self.client.members(interphone_id), "members")
 
@@ -458,6 +472,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             info = model.interphone(row.id)
             if info is not None and info.members is not None:
                 panel.set_members(list(info.members))
+            elif row.live:  # (e.g. just left: the list we had is no longer true)
+                panel.forget_members()
             seen = self._speaker_seen.get(row.id)
             panel.set_speaker(row.speaker, seen[1] if seen and seen[0] == row.speaker else None)
         last = self._last_spoke.get(row.id)

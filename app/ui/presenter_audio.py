@@ -154,10 +154,12 @@ class PresenterAudio(PresenterCore):
 
     def _show_reception(self) -> None:
         """What we hear of the talk target's speaker (loss, jitter, FEC; the talker's FEC
-        follows our reports, docs/protocol-extensions.md "feedback"), or nothing."""
+        follows our reports, docs/protocol-extensions.md "feedback"), or nothing (also
+        offline: who speaks is not known then)."""
         speaker, target = self.model.speaker, self.model.talk_target
         quality = self._receive_quality().get(stream_key(speaker, str(target))) \
-            if speaker and speaker != self.model.uid and target is not None else None
+            if speaker and speaker != self.model.uid and target is not None \
+            and self._online() else None
         if quality is None:
             self.window.panel.set_reception(None)
             return

@@ -21,6 +21,7 @@ class PresenterEmergency(PresenterCore):
 
     _alarm: QTimer
     _emergency: tuple[str, str]
+    _emergency_where: str
 
     def _show_emergency(self) -> None:
         """The banner and the repeating alert follow the selected or joined interphone's
@@ -33,19 +34,28 @@ class PresenterEmergency(PresenterCore):
             if raiser:
                 raised = (key, raiser)
                 break
+        # over another interphone's panel the banner says where the emergency is
+        where = self._names.get(raised[0], raised[0]) \
+            if raised[1] and raised[0] != self._selected else ""
         if raised == self._emergency:
+            if raised[1] and where != self._emergency_where:
+                self._emergency_where = where
+                self._show_banner(raised)
             return
-        self._emergency = raised
-        banner = self.window.emergency
+        self._emergency, self._emergency_where = raised, where
         if not raised[1]:
-            banner.clear()
+            self.window.emergency.clear()
             self._alarm.stop()
             return
-        can_cancel = raised[1] == self.model.uid or self._is_dispatcher()
-        banner.show_emergency(raised[0], self.window.display_name(raised[1]), can_cancel,
-                              by_you=raised[1] == self.model.uid)
+        self._show_banner(raised)
         self._tone(Tone.EMERGENCY)
         self._alarm.start()
+
+    def _show_banner(self, raised: tuple[str, str]) -> None:
+        can_cancel = raised[1] == self.model.uid or self._is_dispatcher()
+        self.window.emergency.show_emergency(
+            raised[0], self.window.display_name(raised[1]), can_cancel,
+            by_you=raised[1] == self.model.uid, where=self._emergency_where)
 
     def _show_emergency_action(self) -> None:
         """The menu's action raises an emergency in the talk target; while one is up there
@@ -54,9 +64,11 @@ class PresenterEmergency(PresenterCore):
         offered = self._online() and joined is not None and EMERGENCY in self.client.features
         info = self.model.interphone(joined) if joined is not None else None
         raiser = info.emergency if info is not None and offered else ""
+        where = self._names.get(str(joined), str(joined)) \
+            if joined is not None and str(joined) != self._selected else ""
         self.window.set_emergency_action(
             offered, self.window.display_name(raiser) if raiser else "",
-            bool(raiser) and (raiser == self.model.uid or self._is_dispatcher()))
+            bool(raiser) and (raiser == self.model.uid or self._is_dispatcher()), where)
 
     def _is_dispatcher(self) -> bool:
         return self.client.dispatcher

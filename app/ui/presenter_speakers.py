@@ -31,7 +31,7 @@ class PresenterSpeakers(PresenterCore):
         self._end_replay_transmission(key, event.uid)
         previous = self._speaker_seen.get(key, ("", 0.0))[0]
         if previous and previous != event.uid:
-            self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
+            self._last_spoke[key] = (previous, self._speaker_end_time())
             if self.audio is not None and previous != self.model.uid:
                 self.audio.end_utterance(previous, key)
                 if not event.uid:
@@ -44,6 +44,14 @@ class PresenterSpeakers(PresenterCore):
         self._show_selected()
         self._show_talk()
         self._show_title()
+
+    def _speaker_end_time(self) -> str:
+        """When a speaker whose end we learn now was last heard: now, or while we are not
+        connected (the re-sync after a reconnect says who stopped meanwhile) the time the
+        link was lost."""
+        if self._link_lost_at and not self._online():
+            return self._link_lost_at
+        return time.strftime("%H:%M:%S")
 
     def _end_replay_transmission(self, key: str, speaker: str) -> None:
         """The speaker of ``key`` changed: the previous one's replay entry is complete (its
@@ -63,7 +71,7 @@ class PresenterSpeakers(PresenterCore):
         speaker = info.speaker if info is not None else ""
         previous = self._speaker_seen.get(key, ("", 0.0))[0]
         if previous and previous != speaker:
-            self._last_spoke[key] = (previous, time.strftime("%H:%M:%S"))
+            self._last_spoke[key] = (previous, self._speaker_end_time())
         if speaker and speaker != previous:
             self._speaker_seen[key] = (speaker, time.monotonic())
         elif not speaker:

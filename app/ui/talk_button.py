@@ -60,6 +60,8 @@ class TalkButton(QWidget):
 
     talk_pressed = Signal()
     talk_released = Signal()
+    join_clicked = Signal()
+    """A click while it says "Join to talk": the panel joins the interphone shown."""
 
     def __init__(self, parent: QWidget | None = None, ticker: ViewTicker | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +79,7 @@ class TalkButton(QWidget):
         self._deadline: float | None = None  # monotonic time the grant ends
         self._max_talk = 0.0
         self._held = False  # the user holds the button down (mouse)
+        self._join_press = False  # a press while it says "Join to talk" (a click joins)
         self._key_name = "Space"
         self._ticker = ticker if ticker is not None else ViewTicker(self)
         """Shared with the panel's clock and the presenter's audio tick (one wake-up)."""
@@ -184,11 +187,23 @@ class TalkButton(QWidget):
             self.talk_pressed.emit()
             event.accept()
             return
+        if event.button() == Qt.MouseButton.LeftButton and self._state is TalkState.NOT_JOINED \
+                and self._inside(event.position().x(), event.position().y()):
+            self._join_press = True
+            event.accept()
+            return
         super().mousePressEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._held:
             self._release()
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self._join_press:
+            self._join_press = False
+            if self._state is TalkState.NOT_JOINED \
+                    and self._inside(event.position().x(), event.position().y()):
+                self.join_clicked.emit()
             event.accept()
             return
         super().mouseReleaseEvent(event)

@@ -153,7 +153,7 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="76"/>
+        <location filename="../../app/ui/floor_widgets.py" line="80"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
     </message>
@@ -482,12 +482,22 @@
         <translation>排队第 %1 位</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="42"/>
+        <location filename="../../app/ui/floor_text.py" line="43"/>
+        <source>EMERGENCY in %1 raised by you</source>
+        <translation>你在 %1 发起了紧急呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="45"/>
+        <source>EMERGENCY in %1 raised by %2</source>
+        <translation>%2 在 %1 发起了紧急呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="48"/>
         <source>EMERGENCY raised by you</source>
         <translation>你发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="43"/>
+        <location filename="../../app/ui/floor_text.py" line="49"/>
         <source>EMERGENCY raised by %1</source>
         <translation>%1 发起了紧急呼叫</translation>
     </message>
@@ -918,104 +928,109 @@
     </message>
     <message>
         <location filename="../../app/ui/interphone_panel.py" line="276"/>
+        <source>Offline</source>
+        <translation>离线</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="277"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="279"/>
+        <location filename="../../app/ui/interphone_panel.py" line="280"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="279"/>
+        <location filename="../../app/ui/interphone_panel.py" line="280"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="284"/>
+        <location filename="../../app/ui/interphone_panel.py" line="285"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="285"/>
+        <location filename="../../app/ui/interphone_panel.py" line="286"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="292"/>
-        <location filename="../../app/ui/interphone_panel.py" line="295"/>
-        <location filename="../../app/ui/interphone_panel.py" line="301"/>
-        <location filename="../../app/ui/interphone_panel.py" line="425"/>
+        <location filename="../../app/ui/interphone_panel.py" line="293"/>
+        <location filename="../../app/ui/interphone_panel.py" line="296"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
+        <location filename="../../app/ui/interphone_panel.py" line="426"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="296"/>
+        <location filename="../../app/ui/interphone_panel.py" line="297"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="302"/>
+        <location filename="../../app/ui/interphone_panel.py" line="303"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="307"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="310"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="319"/>
+        <location filename="../../app/ui/interphone_panel.py" line="320"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="344"/>
+        <location filename="../../app/ui/interphone_panel.py" line="345"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="351"/>
+        <location filename="../../app/ui/interphone_panel.py" line="352"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="353"/>
+        <location filename="../../app/ui/interphone_panel.py" line="354"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="358"/>
+        <location filename="../../app/ui/interphone_panel.py" line="359"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="361"/>
+        <location filename="../../app/ui/interphone_panel.py" line="362"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="366"/>
+        <location filename="../../app/ui/interphone_panel.py" line="367"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="368"/>
+        <location filename="../../app/ui/interphone_panel.py" line="369"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="372"/>
+        <location filename="../../app/ui/interphone_panel.py" line="373"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="377"/>
+        <location filename="../../app/ui/interphone_panel.py" line="378"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1030,17 +1045,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="423"/>
+        <location filename="../../app/ui/interphone_panel.py" line="424"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="286"/>
+        <location filename="../../app/ui/interphone_panel.py" line="287"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="424"/>
+        <location filename="../../app/ui/interphone_panel.py" line="425"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1048,129 +1063,144 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="321"/>
+        <location filename="../../app/ui/main_window.py" line="327"/>
+        <source>Cancel the &amp;emergency in %1</source>
+        <translation>取消 %1 中的紧急呼叫(&amp;E)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="328"/>
+        <source>Raise an &amp;emergency in %1</source>
+        <translation>在 %1 发起紧急呼叫(&amp;E)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="330"/>
         <source>Cancel the &amp;emergency here</source>
         <translation>取消此处的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="325"/>
+        <location filename="../../app/ui/main_window.py" line="335"/>
+        <source>An emergency is already raised in %1 by %2</source>
+        <translation>%2 已在 %1 发起紧急呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="337"/>
         <source>An emergency is already raised here by %1</source>
         <translation>%1 已在此发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="374"/>
+        <location filename="../../app/ui/main_window.py" line="387"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="375"/>
+        <location filename="../../app/ui/main_window.py" line="388"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="386"/>
+        <location filename="../../app/ui/main_window.py" line="399"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="387"/>
-        <location filename="../../app/ui/main_window.py" line="389"/>
+        <location filename="../../app/ui/main_window.py" line="400"/>
+        <location filename="../../app/ui/main_window.py" line="402"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="397"/>
+        <location filename="../../app/ui/main_window.py" line="410"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="401"/>
-        <location filename="../../app/ui/main_window.py" line="445"/>
+        <location filename="../../app/ui/main_window.py" line="414"/>
+        <location filename="../../app/ui/main_window.py" line="458"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="447"/>
+        <location filename="../../app/ui/main_window.py" line="460"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="448"/>
+        <location filename="../../app/ui/main_window.py" line="461"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="462"/>
+        <location filename="../../app/ui/main_window.py" line="475"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="463"/>
+        <location filename="../../app/ui/main_window.py" line="476"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="465"/>
+        <location filename="../../app/ui/main_window.py" line="478"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="466"/>
+        <location filename="../../app/ui/main_window.py" line="479"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="485"/>
+        <location filename="../../app/ui/main_window.py" line="498"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="487"/>
+        <location filename="../../app/ui/main_window.py" line="500"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="489"/>
+        <location filename="../../app/ui/main_window.py" line="502"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="581"/>
+        <location filename="../../app/ui/main_window.py" line="594"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="582"/>
+        <location filename="../../app/ui/main_window.py" line="595"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="583"/>
+        <location filename="../../app/ui/main_window.py" line="596"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="584"/>
+        <location filename="../../app/ui/main_window.py" line="597"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="585"/>
+        <location filename="../../app/ui/main_window.py" line="598"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="586"/>
+        <location filename="../../app/ui/main_window.py" line="599"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="587"/>
+        <location filename="../../app/ui/main_window.py" line="600"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="322"/>
+        <location filename="../../app/ui/main_window.py" line="331"/>
         <source>Raise an &amp;emergency here</source>
         <translation>在此发起紧急呼叫(&amp;E)</translation>
     </message>
@@ -1178,113 +1208,113 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="243"/>
+        <location filename="../../app/ui/presenter.py" line="244"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="257"/>
+        <location filename="../../app/ui/presenter.py" line="258"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="268"/>
+        <location filename="../../app/ui/presenter.py" line="269"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="269"/>
+        <location filename="../../app/ui/presenter.py" line="270"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="270"/>
+        <location filename="../../app/ui/presenter.py" line="271"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="271"/>
+        <location filename="../../app/ui/presenter.py" line="272"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="272"/>
-        <location filename="../../app/ui/presenter.py" line="338"/>
+        <location filename="../../app/ui/presenter.py" line="273"/>
+        <location filename="../../app/ui/presenter.py" line="339"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="273"/>
+        <location filename="../../app/ui/presenter.py" line="274"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="304"/>
+        <location filename="../../app/ui/presenter.py" line="305"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="307"/>
+        <location filename="../../app/ui/presenter.py" line="308"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="354"/>
+        <location filename="../../app/ui/presenter.py" line="355"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="397"/>
+        <location filename="../../app/ui/presenter.py" line="398"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="402"/>
+        <location filename="../../app/ui/presenter.py" line="403"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="405"/>
+        <location filename="../../app/ui/presenter.py" line="406"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="406"/>
+        <location filename="../../app/ui/presenter.py" line="407"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="413"/>
+        <location filename="../../app/ui/presenter.py" line="414"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="415"/>
+        <location filename="../../app/ui/presenter.py" line="416"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="419"/>
+        <location filename="../../app/ui/presenter.py" line="420"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="421"/>
+        <location filename="../../app/ui/presenter.py" line="422"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="441"/>
+        <location filename="../../app/ui/presenter.py" line="442"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="485"/>
+        <location filename="../../app/ui/presenter.py" line="486"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="487"/>
+        <location filename="../../app/ui/presenter.py" line="488"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
@@ -1292,17 +1322,17 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="163"/>
+        <location filename="../../app/ui/floor_widgets.py" line="167"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="207"/>
+        <location filename="../../app/ui/floor_widgets.py" line="211"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="209"/>
+        <location filename="../../app/ui/floor_widgets.py" line="213"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
