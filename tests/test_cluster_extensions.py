@@ -310,6 +310,29 @@ async def test_a_reload_sends_each_node_s_roster_sessions_their_new_roster(
         await close_all(alice, carol)
 
 
+WITH_FRANK = TEST_TOML.replace(
+    '[[groups]]', '[[users]]\nuid = "frank"\nname = "Frank"\ntoken = "pw-frank"\n\n[[groups]]', 1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_contact_a_reload_adds_is_seen_online_from_another_node(
+        kind: str, tmp_path: Path) -> None:
+    """Extensions roster and presence: frank, added by a reload of every node, becomes
+    alice's contact; when he logs in on the other node, alice's node tells her (it
+    follows the reloaded roster's contacts, not those of her login)."""
+    async with spread_of(kind, tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice", ROSTER, "presence")
+        new = Directory.from_toml_text(WITH_FRANK, source="frank.toml")
+        for node in spread.nodes:
+            node.replace_directory(new)
+        told = await notice(alice, lambda b: isinstance(b, RosterNotice))
+        assert "frank" in [e.id for e in told.roster if e.kind == "contact"]
+        frank = await client_with(spread.port(1), "frank")
+        assert await notice(alice, lambda b: isinstance(b, PresenceChanged)
+                            and b.uid == "frank") == PresenceChanged("frank", True)
+        await close_all(alice, frank)
+
+
 async def test_a_reload_of_one_node_kicks_the_removed_user_from_every_node(
         tmp_path: Path) -> None:
     async with spread_of("redis-2", tmp_path) as spread:
