@@ -75,6 +75,16 @@ def _stream_id(text: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
+def _describe_node(info: str) -> str:
+    """A node's entry in ``nodes`` for a log line: ``name, relay host:port``."""
+    try:
+        record = json.loads(info)
+        host, port = record["media"][:2]
+        return f"{record['name']}, relay {host}:{port}"
+    except (ValueError, KeyError, TypeError):
+        return info
+
+
 class RedisStore:
     """Connects a node to the shared log in Redis (``url``: ``redis://host:port/db``)."""
 
@@ -346,7 +356,8 @@ class RedisStore:
             del self._missing[node]
             if await _result(redis.hdel(nodes, number)):
                 known.pop(number, None)
-                log.warning("node %s (%s) stopped beating: ending its sessions", node, info)
+                log.warning("node %s (%s) stopped beating: ending its sessions", node,
+                            _describe_node(info))
                 replica.node_down(node)
                 self._wake.set()
         if known and min(int(n) for n in known) == self.node:
