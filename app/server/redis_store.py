@@ -111,6 +111,8 @@ class RedisStore:
         self._stopping = False
         self._missing: dict[int, int] = {}  # node -> sweeps in a row without its heartbeat
         self.applied = 0
+        self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
+        self._replayed = 0  # entries up to it applied so far (their log lines not written)
         self.latency: float | None = None
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
@@ -232,9 +234,17 @@ class RedisStore:
                     except Exception:
                         log.exception("cannot apply log entry %s %r", log_id, fields)
                         continue
+                    if self._start_end is not None and _stream_id(log_id) <= self._start_end:
+                        outbox.log_lines.clear()  # the past: logged when it happened
+                        self._replayed += 1
                     hub.deliver(outbox)
                     if self.applied % YIELD_EVERY == 0:
                         await asyncio.sleep(0)  # a long backlog must not starve the rest
+            if self._start_end is not None and (
+                    not response or _stream_id(self._last_id) >= self._start_end):
+                self._start_end = None
+                log.info("caught up with the shared log: %d entries from before this start "
+                         "applied (their events are not logged again)", self._replayed)
             for data, address in replica.take_datagrams():
                 if self.send_datagram is not None:
                     self.send_datagram(data, address)
@@ -263,6 +273,8 @@ class RedisStore:
                 text = await redis.get(self.key("snapshot"))
                 if text and await self._trimmed_past(redis, json.loads(text)["at"]):
                     continue  # a newer snapshot was written meanwhile: take that one
+                last = await redis.xrevrange(self.key("log"), count=1)
+                self._start_end = _stream_id(str(last[0][0])) if last else None
                 break
             except (RedisError, OSError):
                 self._set_available(False)
