@@ -65,3 +65,20 @@ async def test_a_node_that_stops_beating_is_named_plainly(
         # its name and relay address, not the store's raw record
         assert f"(doomed, relay 127.0.0.1:{port})" in lines[0], lines[0]
         assert "{" not in lines[0], lines[0]
+
+
+async def test_a_store_that_lost_its_data_is_an_error_saying_to_restart_the_nodes(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.INFO)
+    async with running_nodes(1, redis_server.url) as nodes:
+        store = nodes[0].store
+        assert store is not None and store._writer_redis is not None
+        await store._writer_redis.flushall()  # as a Redis restarted without persistence
+        for _ in range(100):
+            errors = [r for r in caplog.records
+                      if r.levelno >= logging.ERROR and "lost its data" in r.getMessage()]
+            if errors:
+                break
+            await asyncio.sleep(0.05)
+        assert errors, [r.getMessage() for r in caplog.records]
+        assert "restart every node" in errors[0].getMessage()

@@ -113,6 +113,7 @@ class RedisStore:
         self.applied = 0
         self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
+        self._data_lost = False  # the store's node-seq fell below this node's number
         self.latency: float | None = None
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
@@ -333,6 +334,7 @@ class RedisStore:
                 await redis.set(alive, self.name, px=int(self.ttl * 1000))
                 self.latency = loop.time() - sent
                 await _result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
+                await self._check_not_lost(redis)
                 now = loop.time()
                 if self._healthy_since is None:
                     self._healthy_since = now
@@ -344,6 +346,18 @@ class RedisStore:
                 self.latency = None
                 log.debug("heartbeat failed: %s", exc)
             await asyncio.sleep(self.beat)
+
+    async def _check_not_lost(self, redis: Redis) -> None:
+        """Say once, as an error, when Redis lost its data under the running nodes (restarted
+        without persistence, flushed): ``node-seq`` is then below this node's number."""
+        seq = await redis.get(self.key("node-seq"))
+        lost = int(seq or 0) < self.node
+        if lost and not self._data_lost:
+            log.error("the store %s lost its data (node-seq %s, this is node %d; restarted "
+                      "without appendonly, or flushed): restart every node, or nodes started "
+                      "from now on take numbers in use and clients on different nodes miss "
+                      "each other", self.url, seq or "absent", self.node)
+        self._data_lost = lost
 
     async def _sweep(self, redis: Redis) -> None:
         """Give up every node whose heartbeat is gone at two sweeps in a row (so that this
