@@ -157,7 +157,7 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
             loop.remove_signal_handler(sig)
         return 1
     except RedisError as exc:
-        log.error("cannot reach the store %s: %s", store.url if store else "", exc)
+        log.error("cannot reach the store %s: %s", store.safe_url if store else "", exc)
         return 1
     try:
         await stop.wait()

@@ -151,7 +151,8 @@ class InterphoneServer:
         if self.store is not None:
             self.store.send_datagram = udp.sendto
             self.store.attach(Replica(self.state, node, (self._advertised_host(), port)), hub)
-            log.info("node %d (%s) of the store %s", node, self.store.name, self.store.url)
+            log.info("node %d (%s) of the store %s", node, self.store.name,
+                     self.store.safe_url)
         if self.tls is None and self.state.media_encryption.offers():
             log.warning("media_encryption = %s without TLS: media secrets and voice keys "
                         "cross the network in clear text", self.state.media_encryption.value)

@@ -39,6 +39,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -73,6 +74,17 @@ async def _result(value: Awaitable[T] | T) -> T:
 def _stream_id(text: str) -> tuple[int, int]:
     milliseconds, _, sequence = text.partition("-")
     return int(milliseconds), int(sequence or 0)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with the password of its user part (``redis://user:PASSWORD@host``) as
+    ``***``, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***" if parts.username else ":***"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def _describe_node(info: str) -> str:
@@ -122,6 +134,11 @@ class RedisStore:
         """The cluster secret the voice keys of media-auth derive from (``media-secret``,
         set once by the first node that connects)."""
         """The relay's ``sendto`` (recvbegin acknowledgements), set by the server."""
+
+    @property
+    def safe_url(self) -> str:
+        """``url`` for logs: a password in it shows as ``***``."""
+        return redacted_url(self.url)
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -181,7 +198,8 @@ class RedisStore:
             log.info("store reachable again: accepting changes")
         else:
             self._healthy_since = None
-            log.warning("store unreachable (%s): refusing changes until it is back", self.url)
+            log.warning("store unreachable (%s): refusing changes until it is back",
+                        self.safe_url)
 
     async def _writer(self) -> None:
         replica, hub, redis = self.replica, self.hub, self._writer_redis
@@ -356,7 +374,7 @@ class RedisStore:
             log.error("the store %s lost its data (node-seq %s, this is node %d; restarted "
                       "without appendonly, or flushed): restart every node, or nodes started "
                       "from now on take numbers in use and clients on different nodes miss "
-                      "each other", self.url, seq or "absent", self.node)
+                      "each other", self.safe_url, seq or "absent", self.node)
         self._data_lost = lost
 
     async def _sweep(self, redis: Redis) -> None:
