@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer, MetricsUnavailable
+from app.server.binding import BindError
 from app.server.directory import Directory, DirectoryError, hash_token
 from app.server.logs import LOG_FORMATS, configure_logging
 from app.server.metrics import parse_listen_address
@@ -146,6 +147,11 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
     try:
         await server.start()
     except MetricsUnavailable as exc:
+        log.error("%s", exc)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        return 1
+    except BindError as exc:
         log.error("%s", exc)
         for sig in installed:
             loop.remove_signal_handler(sig)
