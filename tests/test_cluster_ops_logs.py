@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from pathlib import Path
 
 import pytest
 
+from app.server import InterphoneServer
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     RedisProcess,
+    node_store,
     redis_server,
     running_nodes,
     settle,
     start_node,
 )
-from tests.server_fixtures import G58, logged_in
+from tests.server_fixtures import FAST, G58, logged_in, sample_directory
 from tests.test_cluster import connect_when_up, doomed_node_beside_one
+from tests.test_server_cli import run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -82,3 +86,40 @@ async def test_a_store_that_lost_its_data_is_an_error_saying_to_restart_the_node
             await asyncio.sleep(0.05)
         assert errors, [r.getMessage() for r in caplog.records]
         assert "restart every node" in errors[0].getMessage()
+
+
+async def test_a_wildcard_node_on_a_loopback_host_name_is_warned_and_may_be_told_its_address(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --host 0.0.0.0 the other nodes were told the host name's address, Debian's
+    127.0.1.1, and audio between machines was lost without a word in the log."""
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(socket, "gethostbyname", lambda name: "127.0.1.1")
+    store = node_store(redis_server.url, "wild")
+    node = InterphoneServer(sample_directory(), host="0.0.0.0", port=0, settings=FAST,
+                            store=store)
+    await node.start()
+    try:
+        lines = [r.getMessage() for r in caplog.records]
+        assert any(f"(wild, relay 127.0.1.1:{node.port})" in line for line in lines), lines
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                    and "--node-address" in r.getMessage()]
+        assert warnings and "127.0.1.1" in warnings[0], lines
+    finally:
+        await node.stop()
+    caplog.clear()
+    told = InterphoneServer(sample_directory(), host="0.0.0.0", port=0, settings=FAST,
+                            store=node_store(redis_server.url, "told"),
+                            node_address="127.0.0.1")
+    await told.start()
+    try:
+        lines = [r.getMessage() for r in caplog.records]
+        assert any(f"(told, relay 127.0.0.1:{told.port})" in line for line in lines), lines
+        assert not [line for line in lines if "--node-address" in line]
+    finally:
+        await told.stop()
+
+
+def test_the_node_address_option_is_offered() -> None:
+    result = run_cli("--help")
+    assert "--node-address ADDRESS" in result.stdout
