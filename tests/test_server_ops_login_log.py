@@ -23,3 +23,19 @@ async def test_a_wrong_token_is_logged_once_with_the_uid_and_address(
     assert len(lines) == 1, lines  # the next failures are counted, not each logged
     assert "uid=carol peer=127.0.0.1" in lines[0]
     assert "wrong0" not in " ".join(r.getMessage() for r in caplog.records)  # no token
+
+
+async def test_a_login_refused_for_want_of_encrypted_voice_is_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A base-contract client on a server that requires media-auth got 426 and the
+    operator saw nothing."""
+    caplog.set_level(logging.INFO)
+    async with running_server(media_encryption="required") as server:
+        client = await RawClient.connect(server.port)
+        reply = await client.request(Login("carol", "pw-carol"))
+        assert reply.body.errcode == 426
+        await client.close()
+    lines = [r.getMessage() for r in caplog.records if "media-auth" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in caplog.records]
+    assert "127.0.0.1" in lines[0] and "'carol'" in lines[0]
+    assert 'media_encryption = "optional"' in lines[0]
