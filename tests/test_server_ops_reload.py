@@ -219,7 +219,9 @@ def test_settings_are_reported_but_kept() -> None:
     changed = directory(TEST_TOML.replace("max_talk = 60", "max_talk = 5"))
     outbox = state.replace_directory(changed, 1.0)
     assert state.settings.max_talk == 60
-    assert "settings changed, applied at the next start 1 (max_talk)" in outbox.log_lines[-1]
+    # one item of the line's comma-separated list, its names right after its count
+    assert "settings changed 1 (max_talk): kept until the next start;" in outbox.log_lines[-1]
+    assert "settings changed," not in outbox.log_lines[-1]
 
 
 def test_no_change_says_so() -> None:

@@ -15,7 +15,8 @@ from app.protocol.limits import DEFAULT_PORT
 DEFAULT_HOST = "127.0.0.1"
 ENV_UID = "INTERPHONE_UID"
 ENV_TOKEN = "INTERPHONE_TOKEN"
-ID_HELP = "the interphone: group_ID, discuss_ID or chat_UID:UID (e.g. group_58; sync lists them)"
+ID_HELP = ("the interphone: group_ID, discuss_ID or chat_UID:UID (e.g. group_58; sync lists "
+           "those someone is in)")
 
 
 def server_address(text: str) -> tuple[str, int]:
@@ -101,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log more (-v info, -vv debug)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    commands.add_parser("sync", help="print the live interphones as JSON")
+    commands.add_parser("sync", help="print the live interphones (someone is in them) as JSON")
 
     members = commands.add_parser("members", help="print members and speaker as JSON")
     members.add_argument("id", type=interphone_id, metavar="ID", help=ID_HELP)

@@ -33,6 +33,7 @@ from app.client import (
     NotAllowed,
     NotFound,
     QueueLeft,
+    RemovedFromInterphone,
     SpeakerChanged,
 )
 from app.client.asked_features import asked_features
@@ -173,12 +174,31 @@ async def until_session_ends(client: InterphoneClient) -> str:
         unsubscribe()
 
 
+async def until_removed(client: InterphoneClient, interphone: InterphoneId) -> None:
+    """Wait until the server takes us out of ``interphone`` (a directory reload)."""
+    removed = asyncio.Event()
+
+    def watch(event: ModelEvent) -> None:
+        if isinstance(event, RemovedFromInterphone) and event.id == interphone:
+            removed.set()
+
+    unsubscribe = client.model.subscribe(watch)
+    try:
+        await removed.wait()
+    finally:
+        unsubscribe()
+
+
 async def run_until_stopped(client: InterphoneClient, work: asyncio.Future[Any],
-                            stop: asyncio.Event | None) -> None:
-    """Await ``work`` until it ends or ``stop`` is set (Ctrl-C); fail if the session ends."""
+                            stop: asyncio.Event | None,
+                            interphone: InterphoneId | None = None) -> None:
+    """Await ``work`` until it ends or ``stop`` is set (Ctrl-C); fail if the session ends
+    or the server removes us from ``interphone``."""
     watcher = asyncio.ensure_future(until_session_ends(client))
     stopper = asyncio.ensure_future(stop.wait() if stop is not None else asyncio.Event().wait())
-    waiters = {work, watcher, stopper}
+    removal = asyncio.ensure_future(until_removed(client, interphone) if interphone is not None
+                                    else asyncio.Event().wait())
+    waiters = {work, watcher, stopper, removal}
     try:
         done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -189,6 +209,9 @@ async def run_until_stopped(client: InterphoneClient, work: asyncio.Future[Any],
                 await task
     if watcher in done and work not in done:
         raise CliError(f"session ended ({watcher.result()})")
+    if removal in done and work not in done:
+        raise CliError(f"removed from {interphone} by the server: the directory no longer "
+                       f"lets {client.uid} in it")
     if work in done and not work.cancelled():
         work.result()
 
@@ -375,7 +398,7 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
             try:
                 await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
-                                        getattr(args, "stop", None))
+                                        getattr(args, "stop", None), args.id)
             finally:
                 reporting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -404,7 +427,7 @@ async def cmd_bot(args: argparse.Namespace) -> int:
         try:
             wait = asyncio.sleep(args.seconds) if args.seconds else asyncio.Event().wait()
             await run_until_stopped(client, asyncio.ensure_future(wait),
-                                    getattr(args, "stop", None))
+                                    getattr(args, "stop", None), args.id)
         finally:
             await bot.stop()
     print(f"{type(bot).__name__} spoke {bot.utterances_sent} times")

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer, MetricsUnavailable
+from app.server.binding import BindError
 from app.server.directory import Directory, DirectoryError, hash_token
 from app.server.logs import LOG_FORMATS, configure_logging
 from app.server.metrics import parse_listen_address
@@ -55,6 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(redis://HOST:6379/0); without it everything stays in memory")
     parser.add_argument("--node-id", metavar="NAME", default="",
                         help="this node's name in the store's logs (default node-N)")
+    parser.add_argument("--node-address", metavar="ADDRESS", default="",
+                        help="with --store: where the other nodes send audio for this node's "
+                             "listeners (default: --host, or the host name's address when "
+                             "--host is a wildcard)")
     parser.add_argument("--tls-cert", metavar="FILE",
                         help="TLS on the signaling port with this PEM certificate (with --tls-key)")
     parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
@@ -129,12 +134,14 @@ def _path(value: str | None) -> Path | None:
 
 async def serve(directory: Directory, hosts: list[str], port: int, *,
                 config: str | None = None, metrics: tuple[str, int] | None = None,
-                store: RedisStore | None = None, tls: ssl.SSLContext | None = None) -> int:
+                store: RedisStore | None = None, tls: ssl.SSLContext | None = None,
+                node_address: str = "") -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
     server = InterphoneServer(directory, host=hosts, port=port, metrics=metrics,
-                              media_thread=True, store=store, tls=tls)
+                              media_thread=True, store=store, tls=tls,
+                              node_address=node_address or None)
     handlers: list[tuple[signal.Signals, Callable[[], object]]] = [
         (signal.SIGINT, stop.set), (signal.SIGTERM, stop.set)]
     if hasattr(signal, "SIGHUP"):
@@ -150,6 +157,11 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
         for sig in installed:
             loop.remove_signal_handler(sig)
         return 1
+    except BindError as exc:
+        log.error("%s", exc)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        return 1
     except OSError as exc:
         log.error("cannot listen on %s port %d: %s", ", ".join(hosts), port,
                   exc.strerror or exc)
@@ -157,7 +169,7 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
             loop.remove_signal_handler(sig)
         return 1
     except RedisError as exc:
-        log.error("cannot reach the store %s: %s", store.url if store else "", exc)
+        log.error("cannot reach the store %s: %s", store.safe_url if store else "", exc)
         return 1
     try:
         await stop.wait()
@@ -216,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             return runner.run(serve(directory, args.host, args.port, config=args.config,
                                     metrics=args.metrics,
                                     store=make_store(args.store, args.node_id),
-                                    tls=context))
+                                    tls=context, node_address=args.node_address))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown, or no signal handlers
         return 0
 

@@ -47,10 +47,16 @@ class AdmissionRules(StateBase):
         return outbox
 
     def _check_login_first(self, peer: Peer, request: Message, body: Login,
-                           outbox: Outbox) -> None:
+                           outbox: Outbox, now: float = 0.0) -> None:
         """Refusals that need no token check go out at once; then the token is checked off
         the loop and the peer's next frames wait (see :meth:`login_checked`)."""
         if self.media_encryption.refuses(body.features):
+            # logged (per address, at most once a refusal_log_interval): a client that
+            # cannot encrypt voice is otherwise refused without a word in the log
+            self.refusals.refused(
+                address_key(peer.ip), f"login of uid {body.uid!r} without encrypted voice "
+                "(media-auth), which media_encryption = \"required\" demands (errcode 426); "
+                "for clients that cannot, set media_encryption = \"optional\"", now)
             raise Refused(ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED)
         peer.checking = request
         outbox.login_checks.append(LoginCheck(peer.sid, body.uid, body.token,

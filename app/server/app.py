@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
@@ -32,6 +33,8 @@ from app.server.tcp import SignalingServer
 from app.server.tls import HANDSHAKE_TIMEOUT
 
 log = logging.getLogger("app.server")
+
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
 _BIND_ATTEMPTS = 20
 _STOP_GRACE = 1.0
@@ -150,8 +153,11 @@ class InterphoneServer:
         self.state.udp_port = port
         if self.store is not None:
             self.store.send_datagram = udp.sendto
-            self.store.attach(Replica(self.state, node, (self._advertised_host(), port)), hub)
-            log.info("node %d (%s) of the store %s", node, self.store.name, self.store.url)
+            advertised = self._advertised_host()
+            self.store.attach(Replica(self.state, node, (advertised, port)), hub)
+            log.info("node %d (%s, relay %s:%d) of the store %s", node, self.store.name,
+                     advertised, port, self.store.safe_url)
+            self._warn_if_unreachable(advertised)
         if self.tls is None and self.state.media_encryption.offers():
             log.warning("media_encryption = %s without TLS: media secrets and voice keys "
                         "cross the network in clear text", self.state.media_encryption.value)
@@ -221,9 +227,28 @@ class InterphoneServer:
     def _advertised_host(self) -> str:
         if self.node_address:
             return self.node_address
-        if self.host in ("", "0.0.0.0", "::"):
-            return socket.gethostbyname(socket.gethostname())
+        if self.host in WILDCARD_HOSTS:
+            try:
+                return socket.gethostbyname(socket.gethostname())
+            except OSError:
+                log.warning("cannot resolve this machine's host name %r for the address "
+                            "other nodes send audio to: give --node-address ADDRESS",
+                            socket.gethostname())
+                return "127.0.0.1"
         return self.host
+
+    def _warn_if_unreachable(self, relay: str) -> None:
+        """A wildcard ``--host`` whose host name resolves to a loopback address (Debian's
+        ``127.0.1.1``): other machines' nodes would send this node's audio there."""
+        try:
+            loopback = ipaddress.ip_address(relay).is_loopback
+        except ValueError:
+            return
+        if loopback and not self.node_address and self.host in WILDCARD_HOSTS:
+            log.warning("other nodes will send audio for this node's listeners to %s, the "
+                        "loopback address this machine's host name %r resolves to: nodes on "
+                        "other machines cannot reach it; give --node-address ADDRESS (an "
+                        "address they reach)", relay, socket.gethostname())
 
     async def __aenter__(self) -> InterphoneServer:
         await self.start()

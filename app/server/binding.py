@@ -93,8 +93,21 @@ def udp_address(hosts: Sequence[str]) -> ListenAddress:
     return ListenAddress(socket.AF_INET, (ANY_IPV4,), False)
 
 
+class BindError(OSError):
+    """A bind refused; ``where`` names the address, port and protocol (``127.0.0.1 port
+    9400 (UDP)``): the port may be free for TCP and taken for UDP, or the reverse."""
+
+    def __init__(self, errno: int | None, strerror: str | None, where: str) -> None:
+        super().__init__(errno, strerror)
+        self.where = where
+
+    def __str__(self) -> str:
+        return f"cannot listen on {self.where}: {self.strerror}"
+
+
 def bound_socket(where: ListenAddress, kind: socket.SocketKind, port: int) -> socket.socket:
-    """A socket of ``kind`` bound to ``where`` and ``port`` (``IPV6_V6ONLY`` as asked)."""
+    """A socket of ``kind`` bound to ``where`` and ``port`` (``IPV6_V6ONLY`` as asked);
+    :class:`BindError` if the bind is refused."""
     sock = socket.socket(where.family, kind)
     try:
         # as asyncio does: not on Windows, where SO_REUSEADDR lets another process take the port
@@ -106,6 +119,11 @@ def bound_socket(where: ListenAddress, kind: socket.SocketKind, port: int) -> so
                                 0 if where.dual_stack else 1)
         host, *rest = where.address
         sock.bind((host, port, *rest))
+    except OSError as exc:
+        sock.close()
+        protocol = "TCP" if kind == socket.SOCK_STREAM else "UDP"
+        shown = f"[{host}]" if where.family == socket.AF_INET6 else host
+        raise BindError(exc.errno, exc.strerror, f"{shown} port {port} ({protocol})") from exc
     except BaseException:
         sock.close()
         raise

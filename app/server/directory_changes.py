@@ -83,6 +83,6 @@ class DirectoryChanges:
             if names:
                 parts.append(_names(label, names))
         if self.settings_changed:
-            parts.append(_names("[server] settings changed, applied at the next start",
-                                self.settings_changed))
+            parts.append(_names("[server] settings changed", self.settings_changed)
+                         + ": kept until the next start")
         return ", ".join(parts) if parts else "no change"

@@ -144,6 +144,10 @@ class FailedLogins:
             self._counts.move_to_end(key)
             count.failures += 1
             count.last_failure = now
+            if key is keys[0] and count.failures == 1:  # the uid's first in a while
+                logger.info("login refused uid=%s peer=%s: wrong token or unknown uid (its "
+                            "next failures are counted, not logged, until a lock-out)",
+                            uid, address)
             if count.locked and count.blocked_until > now:
                 continue  # already locked out (counted from a usual address): leave it be
             if key[0] != "pair" and count.failures >= self.policy.lockout_after:

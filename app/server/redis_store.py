@@ -39,6 +39,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -75,6 +76,27 @@ def _stream_id(text: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
+def redacted_url(url: str) -> str:
+    """``url`` with the password of its user part (``redis://user:PASSWORD@host``) as
+    ``***``, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***" if parts.username else ":***"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def _describe_node(info: str) -> str:
+    """A node's entry in ``nodes`` for a log line: ``name, relay host:port``."""
+    try:
+        record = json.loads(info)
+        host, port = record["media"][:2]
+        return f"{record['name']}, relay {host}:{port}"
+    except (ValueError, KeyError, TypeError):
+        return info
+
+
 class RedisStore:
     """Connects a node to the shared log in Redis (``url``: ``redis://host:port/db``)."""
 
@@ -101,6 +123,9 @@ class RedisStore:
         self._stopping = False
         self._missing: dict[int, int] = {}  # node -> sweeps in a row without its heartbeat
         self.applied = 0
+        self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
+        self._replayed = 0  # entries up to it applied so far (their log lines not written)
+        self._data_lost = False  # the store's node-seq fell below this node's number
         self.latency: float | None = None
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
@@ -109,6 +134,11 @@ class RedisStore:
         """The cluster secret the voice keys of media-auth derive from (``media-secret``,
         set once by the first node that connects)."""
         """The relay's ``sendto`` (recvbegin acknowledgements), set by the server."""
+
+    @property
+    def safe_url(self) -> str:
+        """``url`` for logs: a password in it shows as ``***``."""
+        return redacted_url(self.url)
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -168,7 +198,8 @@ class RedisStore:
             log.info("store reachable again: accepting changes")
         else:
             self._healthy_since = None
-            log.warning("store unreachable (%s): refusing changes until it is back", self.url)
+            log.warning("store unreachable (%s): refusing changes until it is back",
+                        self.safe_url)
 
     async def _writer(self) -> None:
         replica, hub, redis = self.replica, self.hub, self._writer_redis
@@ -222,9 +253,17 @@ class RedisStore:
                     except Exception:
                         log.exception("cannot apply log entry %s %r", log_id, fields)
                         continue
+                    if self._start_end is not None and _stream_id(log_id) <= self._start_end:
+                        outbox.log_lines.clear()  # the past: logged when it happened
+                        self._replayed += 1
                     hub.deliver(outbox)
                     if self.applied % YIELD_EVERY == 0:
                         await asyncio.sleep(0)  # a long backlog must not starve the rest
+            if self._start_end is not None and (
+                    not response or _stream_id(self._last_id) >= self._start_end):
+                self._start_end = None
+                log.info("caught up with the shared log: %d entries from before this start "
+                         "applied (their events are not logged again)", self._replayed)
             for data, address in replica.take_datagrams():
                 if self.send_datagram is not None:
                     self.send_datagram(data, address)
@@ -253,6 +292,8 @@ class RedisStore:
                 text = await redis.get(self.key("snapshot"))
                 if text and await self._trimmed_past(redis, json.loads(text)["at"]):
                     continue  # a newer snapshot was written meanwhile: take that one
+                last = await redis.xrevrange(self.key("log"), count=1)
+                self._start_end = _stream_id(str(last[0][0])) if last else None
                 break
             except (RedisError, OSError):
                 self._set_available(False)
@@ -311,6 +352,7 @@ class RedisStore:
                 await redis.set(alive, self.name, px=int(self.ttl * 1000))
                 self.latency = loop.time() - sent
                 await _result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
+                await self._check_not_lost(redis)
                 now = loop.time()
                 if self._healthy_since is None:
                     self._healthy_since = now
@@ -322,6 +364,18 @@ class RedisStore:
                 self.latency = None
                 log.debug("heartbeat failed: %s", exc)
             await asyncio.sleep(self.beat)
+
+    async def _check_not_lost(self, redis: Redis) -> None:
+        """Say once, as an error, when Redis lost its data under the running nodes (restarted
+        without persistence, flushed): ``node-seq`` is then below this node's number."""
+        seq = await redis.get(self.key("node-seq"))
+        lost = int(seq or 0) < self.node
+        if lost and not self._data_lost:
+            log.error("the store %s lost its data (node-seq %s, this is node %d; restarted "
+                      "without appendonly, or flushed): restart every node, or nodes started "
+                      "from now on take numbers in use and clients on different nodes miss "
+                      "each other", self.safe_url, seq or "absent", self.node)
+        self._data_lost = lost
 
     async def _sweep(self, redis: Redis) -> None:
         """Give up every node whose heartbeat is gone at two sweeps in a row (so that this
@@ -346,7 +400,8 @@ class RedisStore:
             del self._missing[node]
             if await _result(redis.hdel(nodes, number)):
                 known.pop(number, None)
-                log.warning("node %s (%s) stopped beating: ending its sessions", node, info)
+                log.warning("node %s (%s) stopped beating: ending its sessions", node,
+                            _describe_node(info))
                 replica.node_down(node)
                 self._wake.set()
         if known and min(int(n) for n in known) == self.node:

@@ -212,7 +212,7 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         try:
             if (isinstance(body, Login) and not verified and self.check_tokens_off_loop
                     and self.settings.auth == "token" and sid not in self.sessions):
-                self._check_login_first(peer, request, body, outbox)
+                self._check_login_first(peer, request, body, outbox, now)
                 return
             if self.shared is not None and self.shared.defer(peer, request, now):
                 return  # answered when the shared log hands the change back (apply_shared)

@@ -79,22 +79,43 @@ def load_server_context(options: TlsOptions) -> tuple[ssl.SSLContext, str]:
     return server_context(cert_file, key_file), fingerprint_of_file(cert_file)
 
 
+def _what_is_wrong(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str],
+                   exc: ssl.SSLError) -> str:
+    """Which of the two files OpenSSL refused, and why, in words."""
+    def text(name: str | os.PathLike[str]) -> str:
+        try:
+            return Path(name).read_text(errors="replace")
+        except OSError:
+            return ""
+    if "-----BEGIN CERTIFICATE-----" not in text(cert_file):
+        return f"{cert_file}: not a PEM certificate (-----BEGIN CERTIFICATE-----)"
+    if "PRIVATE KEY-----" not in text(key_file):
+        return f"{key_file}: not a PEM private key (-----BEGIN PRIVATE KEY-----)"
+    if exc.reason == "KEY_VALUES_MISMATCH":
+        return f"{key_file} is not the private key of {cert_file}"
+    return f"{cert_file} / {key_file}: not a usable PEM certificate and key ({exc.reason})"
+
+
 def server_context(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]
                    ) -> ssl.SSLContext:
     """A server-side context: TLS 1.2+, no client certificates, the given chain and key."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+
+    def no_pass_phrase() -> str:  # OpenSSL would ask on the terminal (none under a service)
+        raise TlsSetupError(
+            f"{key_file} is encrypted with a pass phrase: give the server the key unencrypted "
+            f"(openssl pkey -in {key_file} -out server.key), readable by it only")
+
     try:
-        context.load_cert_chain(os.fspath(cert_file), os.fspath(key_file))
+        context.load_cert_chain(os.fspath(cert_file), os.fspath(key_file), no_pass_phrase)
     except FileNotFoundError as exc:  # ssl leaves filename None: name the missing one
         missing = exc.filename or next(
             (name for name in (cert_file, key_file) if not Path(name).is_file()), cert_file)
         raise TlsSetupError(f"cannot read {missing}: no such file") from None
     except ssl.SSLError as exc:
-        raise TlsSetupError(
-            f"{cert_file} / {key_file}: not a matching PEM certificate and key ({exc.reason})"
-        ) from None
+        raise TlsSetupError(_what_is_wrong(cert_file, key_file, exc)) from None
     except OSError as exc:
         raise TlsSetupError(f"cannot read {cert_file} / {key_file}: {exc.strerror}") from None
     return context

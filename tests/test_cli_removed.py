@@ -1,0 +1,32 @@
+"""interphone-cli when a directory reload removes its user from the interphone it is in."""
+
+from __future__ import annotations
+
+import asyncio
+
+from client_fixtures import CLIENT_TOML, running_server, wait_until
+
+from app.audio.wavio import read_wav
+from app.server import Directory
+from tests.test_cli_commands import G58, start_cli
+
+pytest_plugins = ["client_fixtures"]
+
+BOB_OUT_OF_58 = CLIENT_TOML.replace('members = ["alice", "bob", "carol"]',
+                                    'members = ["alice", "carol"]')
+
+
+async def test_listen_says_it_was_removed_and_stops(clients, tmp_path):
+    out_wav = tmp_path / "heard.wav"
+    async with running_server() as server:
+        watcher = await clients.connect(server.port, "alice")
+        await watcher.join(G58)
+        proc = await start_cli("listen", "group_58", "--wav", str(out_wav), "--seconds", "30",
+                               port=server.port, uid="bob")
+        await wait_until(lambda: "bob" in watcher.model.members, timeout=5, what="listener in")
+        server.replace_directory(Directory.from_toml_text(BOB_OUT_OF_58, source="new.toml"))
+        # not 30 s of silence recorded as if still listening: it stops, and says why
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 1
+    assert "removed from group_58 by the server" in err.decode()
+    read_wav(out_wav)  # still a valid file
