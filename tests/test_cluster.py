@@ -176,14 +176,12 @@ async def test_audio_reaches_listeners_on_every_node_one_copy_per_node(spread: S
         await client.close()
 
 
-async def test_audio_forwarded_before_this_node_learns_the_grant_is_relayed(
-        tmp_path: Path) -> None:
-    """bob's node grants him the floor and answers; his first packet, forwarded by his
-    node's relay, reaches the other node, whose media thread reads it before that node
-    has applied the grant from the log (and so before the grant's marker), and hands it
-    to the loop, which judges it after the grant. The holder's node judged the floor:
-    the packet is relayed to the members there (it was dropped as "sent before the
-    grant": test_conformance's test_no_relay_without_the_floor[2-nodes] under load)."""
+@contextlib.asynccontextmanager
+async def bob_granted_across_nodes(tmp_path: Path) -> AsyncIterator[
+        tuple[InterphoneServer, InterphoneServer, RawClient, RawClient, UdpPeer]]:
+    """Two nodes on Redis: alice on the first (her audio registered there), bob on the
+    second, both in G58, bob granted its floor and both nodes caught up with the log.
+    Yields (first, second, alice, bob, alice's UDP peer); all are closed after."""
     redis = RedisProcess(tmp_path)
     redis.start()
     try:
@@ -193,27 +191,43 @@ async def test_audio_forwarded_before_this_node_learns_the_grant_is_relayed(
             bob = await logged_in(second.port, "bob")
             await alice.join(G58)
             await bob.join(G58)
-            alice_peer, bob_peer = await UdpPeer.open(first.port), await UdpPeer.open(second.port)
+            alice_peer = await UdpPeer.open(first.port)
             await register(alice_peer, "alice")
-            await register(bob_peer, "bob")
             assert (await bob.speak(G58)).ok
             await settle(nodes)
-            record = first.state.interphones[G58]
-            assert record.holder == "bob" and "bob" in record.remote and record.grant_mark
-            relay = first.relay
-            assert relay is not None
-            data = AudioPacket(str(G58), "bob", 0, b"bob-now").serialize()
-            # what the media thread hands over for a datagram read before the grant's marker
-            relay.datagram_received(data, record.addrs["bob"],
-                                    received_at=record.granted_at - 0.01,
-                                    released_after=record.grant_mark - 1)
-            assert await alice_peer.recv(3.0) == data
-            for peer in (alice_peer, bob_peer):
-                peer.close()
-            await alice.close()
-            await bob.close()
+            try:
+                yield first, second, alice, bob, alice_peer
+            finally:
+                alice_peer.close()
+                await alice.close()
+                await bob.close()
     finally:
         redis.stop()
+
+
+async def test_audio_forwarded_before_this_node_learns_the_grant_is_relayed(
+        tmp_path: Path) -> None:
+    """bob's node grants him the floor and answers; his first packet, forwarded by his
+    node's relay, reaches the other node, whose media thread reads it before that node
+    has applied the grant from the log (and so before the grant's marker), and hands it
+    to the loop, which judges it after the grant. The holder's node judged the floor:
+    the packet is relayed to the members there (it was dropped as "sent before the
+    grant": test_conformance's test_no_relay_without_the_floor[2-nodes] under load)."""
+    async with bob_granted_across_nodes(tmp_path) as (first, second, _, _, alice_peer):
+        bob_peer = await UdpPeer.open(second.port)
+        await register(bob_peer, "bob")
+        await settle([first, second])
+        record = first.state.interphones[G58]
+        assert record.holder == "bob" and "bob" in record.remote and record.grant_mark
+        relay = first.relay
+        assert relay is not None
+        data = AudioPacket(str(G58), "bob", 0, b"bob-now").serialize()
+        # what the media thread hands over for a datagram read before the grant's marker
+        relay.datagram_received(data, record.addrs["bob"],
+                                received_at=record.granted_at - 0.01,
+                                released_after=record.grant_mark - 1)
+        assert await alice_peer.recv(3.0) == data
+        bob_peer.close()
 
 
 async def knows_relay_of(node: InterphoneServer, other: InterphoneServer) -> tuple:
@@ -242,32 +256,15 @@ async def test_audio_forwarded_before_this_node_learns_the_speakers_registration
     (the media event comes later in its reading of the log; here bob's registration is
     never applied there). The packet comes from the other node's relay: that node
     judged it, and it is relayed to alice (it was dropped: no registered address)."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(2, redis.url) as nodes:
-            first, second = nodes
-            alice = await logged_in(first.port, "alice")
-            bob = await logged_in(second.port, "bob")
-            await alice.join(G58)
-            await bob.join(G58)
-            alice_peer = await UdpPeer.open(first.port)
-            await register(alice_peer, "alice")
-            assert (await bob.speak(G58)).ok
-            await settle(nodes)
-            record = first.state.interphones[G58]
-            assert record.holder == "bob" and "bob" not in record.addrs
-            first_relay = await knows_relay_of(second, first)
-            await knows_relay_of(first, second)
-            for seq in range(3):  # the first is judged on the loop, the next ones too
-                data = AudioPacket(str(G58), "bob", seq, b"bob-now").serialize()
-                send_from_relay(second, data, first_relay)
-                assert await alice_peer.recv(3.0) == data
-            alice_peer.close()
-            await alice.close()
-            await bob.close()
-    finally:
-        redis.stop()
+    async with bob_granted_across_nodes(tmp_path) as (first, second, _, _, alice_peer):
+        record = first.state.interphones[G58]
+        assert record.holder == "bob" and "bob" not in record.addrs
+        first_relay = await knows_relay_of(second, first)
+        await knows_relay_of(first, second)
+        for seq in range(3):  # the first is judged on the loop, the next ones too
+            data = AudioPacket(str(G58), "bob", seq, b"bob-now").serialize()
+            send_from_relay(second, data, first_relay)
+            assert await alice_peer.recv(3.0) == data
 
 
 async def test_audio_another_node_forwards_goes_to_this_node_s_listeners_only(
@@ -322,40 +319,25 @@ async def test_audio_claiming_to_be_forwarded_from_elsewhere_than_a_node_s_relay
     packet from any other address (here the same host as the relays) is judged as a
     client's, and bob is not registered at this node, so it is dropped, before and after
     his registration at his own node is known here."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(2, redis.url) as nodes:
-            first, second = nodes
-            alice = await logged_in(first.port, "alice")
-            bob = await logged_in(second.port, "bob")
-            await alice.join(G58)
-            await bob.join(G58)
-            alice_peer, spoofer = await UdpPeer.open(first.port), await UdpPeer.open(first.port)
-            await register(alice_peer, "alice")
-            assert (await bob.speak(G58)).ok
-            await settle(nodes)
-            await knows_relay_of(first, second)
-            assert first.store is not None and first.store.replica is not None
-            assert spoofer.address not in first.store.replica.relays.values()
-            assert first.relay is not None
-            data = AudioPacket(str(G58), "bob", 0, b"spoofed").serialize()
-            spoofer.send(data)
-            assert await alice_peer.nothing(0.5)
-            bob_peer = await UdpPeer.open(second.port)
-            await register(bob_peer, "bob")
-            await settle(nodes)
-            assert "bob" in first.state.interphones[G58].remote
-            dropped = first.relay.dropped
-            spoofer.send(data)
-            assert await alice_peer.nothing(0.5)
-            assert first.relay.dropped == dropped + 1
-            for peer in (alice_peer, bob_peer, spoofer):
-                peer.close()
-            await alice.close()
-            await bob.close()
-    finally:
-        redis.stop()
+    async with bob_granted_across_nodes(tmp_path) as (first, second, _, _, alice_peer):
+        spoofer = await UdpPeer.open(first.port)
+        await knows_relay_of(first, second)
+        assert first.store is not None and first.store.replica is not None
+        assert spoofer.address not in first.store.replica.relays.values()
+        assert first.relay is not None
+        data = AudioPacket(str(G58), "bob", 0, b"spoofed").serialize()
+        spoofer.send(data)
+        assert await alice_peer.nothing(0.5)
+        bob_peer = await UdpPeer.open(second.port)
+        await register(bob_peer, "bob")
+        await settle([first, second])
+        assert "bob" in first.state.interphones[G58].remote
+        dropped = first.relay.dropped
+        spoofer.send(data)
+        assert await alice_peer.nothing(0.5)
+        assert first.relay.dropped == dropped + 1
+        for peer in (bob_peer, spoofer):
+            peer.close()
 
 
 async def test_a_session_closing_frees_its_floor_everywhere(spread: Spread) -> None:
