@@ -324,3 +324,54 @@ def test_time_left_rounds_up_so_elapsed_plus_left_is_the_limit(qtbot) -> None:
     assert button.texts() == ("Talking", "0:10 left")  # 50.5 s elapsed shows as 0:50
     button.set_state(TalkState.TALKING, deadline=now + 0.4, max_talk=60)
     assert button.texts()[1] == "0:01 left"
+
+
+def test_silence_stops_the_alarm_for_this_user_only_and_offline_stops_it(
+        qloop, server, settings) -> None:
+    """The emergency alarm repeated until the raiser or a dispatcher cancelled, and went on
+    while offline: Silence on the banner stops it here (the banner stays, a new emergency
+    alarms again); offline it stops, and it resumes on reconnecting if still raised."""
+    async def scenario() -> None:
+        session = await open_session(server, settings, features=FLOOR)
+        try:
+            window, presenter = session.window, session.presenter
+            played: list[Tone] = []
+            presenter._tone = played.append  # type: ignore[method-assign]
+            alice = await session.other("alice", features=FLOOR)
+            bob = await session.other("bob", features=FLOOR)
+            await alice.raise_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+            assert presenter._alarm.isActive() and played == [Tone.EMERGENCY]
+            assert window.emergency.silence.isVisibleTo(window)
+            window.emergency.silence.click()
+            assert not presenter._alarm.isActive()
+            assert window.emergency.interphone_id == OPS  # the banner stays
+            assert not window.emergency.silence.isVisibleTo(window)
+            await asyncio.sleep(0.3)
+            assert server.state.interphones[InterphoneId.parse(OPS)].floor.emergency_by == "alice"
+            # offline the alarm is quiet; reconnected, a silenced one stays silenced
+            session.client._backoff = (1.0, 1.0)
+            session.client._conn._transport.abort()
+            await until(lambda: not presenter._online(), what="offline")
+            await until(lambda: presenter._online(), what="reconnected", timeout=5)
+            await asyncio.sleep(0.3)
+            assert not presenter._alarm.isActive() and played == [Tone.EMERGENCY]
+            # a new emergency alarms again
+            await alice.cancel_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+            await bob.raise_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == OPS, what="bob's")
+            assert presenter._alarm.isActive() and len(played) == 2
+            assert window.emergency.silence.isVisibleTo(window)
+            # offline: quiet; reconnected with the emergency still up: it alarms again
+            session.client._conn._transport.abort()
+            await until(lambda: not presenter._online(), what="offline again")
+            assert not presenter._alarm.isActive()
+            assert window.emergency.interphone_id == OPS
+            await until(lambda: presenter._online(), what="reconnected", timeout=5)
+            await until(lambda: presenter._alarm.isActive(), what="alarm resumed")
+            assert len(played) == 3
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=25)
