@@ -91,11 +91,12 @@ class PresenterEmergency(PresenterCore):
         offered = self._online() and joined is not None and EMERGENCY in self.client.features
         info = self.model.interphone(joined) if joined is not None else None
         raiser = info.emergency if info is not None and offered else ""
-        where = self._names.get(str(joined), str(joined)) \
-            if joined is not None and str(joined) != self._selected else ""
+        target = self._names.get(str(joined), str(joined)) if joined is not None else ""
+        where = target if joined is not None and str(joined) != self._selected else ""
         self.window.set_emergency_action(
             offered, self.window.display_name(raiser) if raiser else "",
-            bool(raiser) and (raiser == self.model.uid or self._is_dispatcher()), where)
+            bool(raiser) and (raiser == self.model.uid or self._is_dispatcher()), where,
+            target)
 
     def _is_dispatcher(self) -> bool:
         return self.client.dispatcher
