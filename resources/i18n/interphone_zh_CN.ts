@@ -912,135 +912,140 @@
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="282"/>
+        <location filename="../../app/ui/interphone_panel.py" line="283"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="283"/>
+        <location filename="../../app/ui/interphone_panel.py" line="284"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="287"/>
+        <location filename="../../app/ui/interphone_panel.py" line="288"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="287"/>
+        <location filename="../../app/ui/interphone_panel.py" line="288"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="288"/>
+        <location filename="../../app/ui/interphone_panel.py" line="289"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="290"/>
+        <location filename="../../app/ui/interphone_panel.py" line="291"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="291"/>
+        <location filename="../../app/ui/interphone_panel.py" line="292"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="294"/>
+        <location filename="../../app/ui/interphone_panel.py" line="295"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="294"/>
+        <location filename="../../app/ui/interphone_panel.py" line="295"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="299"/>
+        <location filename="../../app/ui/interphone_panel.py" line="300"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="300"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
-        <location filename="../../app/ui/interphone_panel.py" line="316"/>
-        <location filename="../../app/ui/interphone_panel.py" line="440"/>
+        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <source>%1 is offline</source>
+        <translation>%1 不在线</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="315"/>
+        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="445"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="311"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="317"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="326"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="324"/>
+        <location filename="../../app/ui/interphone_panel.py" line="329"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="334"/>
+        <location filename="../../app/ui/interphone_panel.py" line="339"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="359"/>
+        <location filename="../../app/ui/interphone_panel.py" line="364"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="366"/>
+        <location filename="../../app/ui/interphone_panel.py" line="371"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="368"/>
+        <location filename="../../app/ui/interphone_panel.py" line="373"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="373"/>
+        <location filename="../../app/ui/interphone_panel.py" line="378"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="376"/>
+        <location filename="../../app/ui/interphone_panel.py" line="381"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="381"/>
+        <location filename="../../app/ui/interphone_panel.py" line="386"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="383"/>
+        <location filename="../../app/ui/interphone_panel.py" line="388"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="387"/>
+        <location filename="../../app/ui/interphone_panel.py" line="392"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="392"/>
+        <location filename="../../app/ui/interphone_panel.py" line="397"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1055,17 +1060,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="438"/>
+        <location filename="../../app/ui/interphone_panel.py" line="443"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="301"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="439"/>
+        <location filename="../../app/ui/interphone_panel.py" line="444"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1674,73 +1679,88 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="151"/>
+        <location filename="../../app/ui/talk_button.py" line="177"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="151"/>
+        <location filename="../../app/ui/talk_button.py" line="177"/>
         <source>or hold %1</source>
         <translation>或按住 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="154"/>
+        <location filename="../../app/ui/talk_button.py" line="180"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="157"/>
+        <location filename="../../app/ui/talk_button.py" line="183"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="160"/>
-        <location filename="../../app/ui/talk_button.py" line="165"/>
+        <location filename="../../app/ui/talk_button.py" line="186"/>
+        <location filename="../../app/ui/talk_button.py" line="191"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="165"/>
+        <location filename="../../app/ui/talk_button.py" line="191"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="167"/>
+        <location filename="../../app/ui/talk_button.py" line="193"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="167"/>
+        <location filename="../../app/ui/talk_button.py" line="193"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="168"/>
+        <location filename="../../app/ui/talk_button.py" line="194"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="171"/>
+        <location filename="../../app/ui/talk_button.py" line="197"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="173"/>
+        <location filename="../../app/ui/talk_button.py" line="200"/>
+        <source>Call</source>
+        <translation>呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="202"/>
+        <source>Nothing selected</source>
+        <translation>未选择对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="202"/>
+        <source>Pick an interphone to talk in</source>
+        <translation>请选择要讲话的对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="203"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="174"/>
+        <location filename="../../app/ui/talk_button.py" line="204"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="346"/>
+        <location filename="../../app/ui/talk_button.py" line="375"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="348"/>
+        <location filename="../../app/ui/talk_button.py" line="377"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住 %1）</translation>
     </message>
