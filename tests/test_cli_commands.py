@@ -322,6 +322,9 @@ async def test_listen_stops_when_kicked(clients, tmp_path):
         _, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 1
     assert "session ended (kicked: login_elsewhere)" in err.decode()
+    # said once: the client library's own line about the kick is not a warning on stderr
+    assert [line for line in err.decode().splitlines() if "login_elsewhere" in line] == \
+        ["interphone-cli: error: session ended (kicked: login_elsewhere)"]
     read_wav(out_wav)  # still a valid file
 
 

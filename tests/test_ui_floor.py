@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 from test_ui_support import OPS, close_session, holder, open_session, run, until
 
 from app.audio.codec import OpusEncoder
@@ -31,6 +31,15 @@ def space(window, kind: QEvent.Type) -> None:
     target = window.windowHandle()  # Qt hands the keys to the focused widget
     QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space,
                                              Qt.KeyboardModifier.NoModifier, " ", False))
+
+
+def confirm_raise(window) -> None:
+    """Answer "Raise emergency" to the confirmation the emergency action asks."""
+    box = window.emergency_confirm
+    assert box is not None and box.isVisible()
+    raise_button = next(b for b in box.buttons()
+                        if box.buttonRole(b) is QMessageBox.ButtonRole.AcceptRole)
+    raise_button.click()
 
 
 def test_a_held_key_while_busy_makes_exactly_one_request(qloop, ui) -> None:
@@ -236,6 +245,7 @@ def test_queue_place_your_turn_and_emergency_banner(qloop, server, settings) -> 
             # raised from the menu: the raiser may cancel it from the banner
             assert window.emergency_action.isEnabled()
             window.emergency_action.trigger()
+            confirm_raise(window)
             await until(lambda: window.emergency.interphone_id == OPS, what="own banner")
             assert window.emergency.text.text() == "EMERGENCY raised by you"  # not our uid
             assert not window.emergency.cancel.isHidden()
@@ -268,7 +278,8 @@ def test_emergency_action_cannot_raise_a_second_emergency_and_cancels_our_own(
             await alice.cancel_emergency(OPS)
             await until(lambda: action.isEnabled(), what="enabled again after the cancel")
             assert action.toolTip() == "Raise an emergency here"
-            action.trigger()  # ours: the action now cancels it
+            action.trigger()
+            confirm_raise(window)  # ours: the action now cancels it
             await until(lambda: action.text() == "Cancel the &emergency here", what="ours")
             assert action.isEnabled()
             action.trigger()
@@ -324,3 +335,86 @@ def test_time_left_rounds_up_so_elapsed_plus_left_is_the_limit(qtbot) -> None:
     assert button.texts() == ("Talking", "0:10 left")  # 50.5 s elapsed shows as 0:50
     button.set_state(TalkState.TALKING, deadline=now + 0.4, max_talk=60)
     assert button.texts()[1] == "0:01 left"
+
+
+def test_silence_stops_the_alarm_for_this_user_only_and_offline_stops_it(
+        qloop, server, settings) -> None:
+    """The emergency alarm repeated until the raiser or a dispatcher cancelled, and went on
+    while offline: Silence on the banner stops it here (the banner stays, a new emergency
+    alarms again); offline it stops, and it resumes on reconnecting if still raised."""
+    async def scenario() -> None:
+        session = await open_session(server, settings, features=FLOOR)
+        try:
+            window, presenter = session.window, session.presenter
+            played: list[Tone] = []
+            presenter._tone = played.append  # type: ignore[method-assign]
+            alice = await session.other("alice", features=FLOOR)
+            bob = await session.other("bob", features=FLOOR)
+            await alice.raise_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+            assert presenter._alarm.isActive() and played == [Tone.EMERGENCY]
+            assert window.emergency.silence.isVisibleTo(window)
+            window.emergency.silence.click()
+            assert not presenter._alarm.isActive()
+            assert window.emergency.interphone_id == OPS  # the banner stays
+            assert not window.emergency.silence.isVisibleTo(window)
+            await asyncio.sleep(0.3)
+            assert server.state.interphones[InterphoneId.parse(OPS)].floor.emergency_by == "alice"
+            # offline the alarm is quiet; reconnected, a silenced one stays silenced
+            session.client._backoff = (1.0, 1.0)
+            session.client._conn._transport.abort()
+            await until(lambda: not presenter._online(), what="offline")
+            await until(lambda: presenter._online(), what="reconnected", timeout=5)
+            await asyncio.sleep(0.3)
+            assert not presenter._alarm.isActive() and played == [Tone.EMERGENCY]
+            # a new emergency alarms again
+            await alice.cancel_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+            await bob.raise_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == OPS, what="bob's")
+            assert presenter._alarm.isActive() and len(played) == 2
+            assert window.emergency.silence.isVisibleTo(window)
+            # offline: quiet; reconnected with the emergency still up: it alarms again
+            session.client._conn._transport.abort()
+            await until(lambda: not presenter._online(), what="offline again")
+            assert not presenter._alarm.isActive()
+            assert window.emergency.interphone_id == OPS
+            await until(lambda: presenter._online(), what="reconnected", timeout=5)
+            await until(lambda: presenter._alarm.isActive(), what="alarm resumed")
+            assert len(played) == 3
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=25)
+
+
+def test_raising_from_the_menu_asks_first_and_enter_does_not_raise(qloop, server,
+                                                                   settings) -> None:
+    """"Raise an emergency here" raised it at once: a slip of the mouse alarmed the whole
+    group. It now asks "Raise the emergency in Ops?", Cancel the default button."""
+    async def scenario() -> None:
+        session = await open_session(server, settings, features=FLOOR)
+        try:
+            window = session.window
+            floor = server.state.interphones[InterphoneId.parse(OPS)].floor
+            window.emergency_action.trigger()
+            box = window.emergency_confirm
+            assert box is not None and box.isVisible()
+            assert box.text() == "Raise the emergency in Ops?"
+            assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
+            QApplication.sendEvent(box, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Return,
+                                                  Qt.KeyboardModifier.NoModifier))
+            await until(lambda: not box.isVisible(), what="answered")
+            await asyncio.sleep(0.3)
+            assert floor.emergency_by == "" and window.emergency.interphone_id == ""
+            window.interphones.select("discuss_12")  # the talk target stays Ops
+            await until(lambda: window.panel.interphone_id == "discuss_12", what="night")
+            window.emergency_action.trigger()
+            box = window.emergency_confirm
+            assert box is not None and box.text() == "Raise the emergency in Ops?"
+            confirm_raise(window)
+            await until(lambda: floor.emergency_by == "me", what="raised")
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=20)

@@ -51,6 +51,7 @@ def test_a_click_on_join_to_talk_joins_the_interphone_shown(qloop, server, setti
             window.interphones.select(OPS)
             await until(lambda: window.panel.interphone_id == OPS, what="ops shown")
             assert button.state is TalkState.NOT_JOINED
+            assert button.texts() == ("Join to talk", "")
             qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=button.rect().center())
             await until(lambda: session.client.talk_target == InterphoneId.parse(OPS),
                         what="ops joined")
@@ -424,3 +425,36 @@ def test_a_muted_interphone_row_shows_it_is_muted(qloop, ui) -> None:
         assert drawn() == plain
 
     run(qloop, scenario())
+
+
+def test_the_big_button_offers_no_join_without_a_selection_and_calls_a_contact(
+        qloop, server, settings, qtbot) -> None:
+    """The big button read "Join to talk" with nothing selected, and for a contact where
+    "Call" fits: it now says nothing is selected (and does nothing), and "Call" for a
+    contact, disabled while the contact is offline as the Call button is."""
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        window = session.window
+        button, panel = window.panel.talk_button, window.panel
+        assert panel.interphone_id == "" and button.state is TalkState.NOT_JOINED
+        assert button.texts() == ("Nothing selected", "Pick an interphone to talk in")
+        window.interphones.select("chat_bob:me")
+        await until(lambda: panel.interphone_id == "chat_bob:me", what="bob shown")
+        assert not panel.join_button.isEnabled()  # bob is offline
+        assert button.texts() == ("Call", "Bob is offline")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=button.rect().center())
+        await asyncio.sleep(0.2)
+        assert session.client.model.outgoing_call("chat_bob:me") is None
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        session.others.append(bob)
+        await bob.connect()
+        await until(lambda: panel.join_button.isEnabled(), what="bob online")
+        assert button.texts() == ("Call", "")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=button.rect().center())
+        await until(lambda: bob.model.incoming_calls, what="bob rings")
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))

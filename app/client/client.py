@@ -382,7 +382,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             self.model.apply_removed(interphone)
 
     def _on_kicked(self, reason: str) -> None:
-        logger.warning("session ended by the server: %s", reason or "kicked")
+        # info, not a warning: the front end tells the user (the CLI's error line, the
+        # window's link status); a warning said the same event twice on a CLI's stderr
+        logger.info("session ended by the server: %s", reason or "kicked")
         self._end_turn("kicked")
         # the state first: who watches the joined set then sees it dropped with the session
         # (not left by the user, which the app would remember instead of rejoining)

@@ -28,10 +28,12 @@ EMERGENCY_STYLE = ("#emergency { background: #b71c1c; border: 2px solid #ffeb3b;
 
 
 class EmergencyBanner(QFrame):
-    """"EMERGENCY raised by X" with a Cancel button (shown to the raiser and dispatchers);
-    emits ``cancel_requested(id)``."""
+    """"EMERGENCY raised by X" with a Cancel button (shown to the raiser and dispatchers)
+    and a Silence button (everyone: stops the repeating alert for this user only); emits
+    ``cancel_requested(id)`` and ``silence_requested(id)``."""
 
     cancel_requested = Signal(str)
+    silence_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,22 +44,27 @@ class EmergencyBanner(QFrame):
         self._by_you = False
         self._where = ""
         self.text = QLabel(self)
+        self.silence = QPushButton(self)  # (created first: Tab reaches it first)
+        self.silence.clicked.connect(lambda: self.silence_requested.emit(self._id))
         self.cancel = QPushButton(self)
         self.cancel.clicked.connect(lambda: self.cancel_requested.emit(self._id))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         layout.addWidget(self.text, 1)
+        layout.addWidget(self.silence)
         layout.addWidget(self.cancel)
         self.hide()
         self.retranslate()
 
     def show_emergency(self, interphone_id: str, raised_by: str, can_cancel: bool, *,
-                       by_you: bool = False, where: str = "") -> None:
+                       by_you: bool = False, where: str = "", silenced: bool = False) -> None:
         """``raised_by``: the raiser's display name; ``by_you``: we raised it; ``where``:
-        the interphone's name, said when the panel under the banner is another one's."""
+        the interphone's name, said when the panel under the banner is another one's;
+        ``silenced``: this user silenced its alert (no Silence button)."""
         self._id, self._raised_by, self._by_you = interphone_id, raised_by, by_you
         self._where = where
         self.cancel.setVisible(can_cancel)
+        self.silence.setVisible(not silenced)
         self.retranslate()
         self.show()
 
@@ -78,6 +85,9 @@ class EmergencyBanner(QFrame):
         self.text.setText(emergency_text(self._raised_by, by_you=self._by_you,
                                          where=self._where))
         self.cancel.setText(self.tr("Cancel emergency"))
+        self.silence.setText(self.tr("Silence"))
+        self.silence.setToolTip(self.tr("Stop the alarm for you only: the emergency stays "
+                                        "raised"))
 
 
 class _ElidedLabel(QLabel):

@@ -23,7 +23,7 @@ from app.ui.assets import icon
 from app.ui.floor_widgets import ReplayList
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.quiet_line import QuietLine
-from app.ui.talk_button import TalkButton, format_seconds
+from app.ui.talk_button import CALL, JOIN, TalkButton, format_seconds
 from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import InterphoneRow, Reception, RowKind
 
@@ -278,6 +278,7 @@ class InterphonePanel(QWidget):
         self.join_button.setVisible(row is not None and not row.joined)
         self.leave_button.setVisible(row is not None and row.joined)
         if row is None:
+            self.talk_button.set_join_offer("")  # nothing to join: no action
             self.kind_icon.clear()
             self.title.setText(self.tr("No interphone selected"))
             self.subtitle.setText(self.tr("Pick a group, discussion or contact on the left."))
@@ -299,6 +300,10 @@ class InterphonePanel(QWidget):
             self.tr("%1 is offline: you can call when they are online").replace("%1", row.name)
             if unreachable else self.tr("Call this contact") if calling
             else self.tr("Join this interphone"))
+        # the big button offers the same ("Call" a contact, disabled while it is offline)
+        self.talk_button.set_join_offer(
+            CALL if calling else JOIN, not unreachable,
+            self.tr("%1 is offline").replace("%1", row.name) if unreachable else "")
 
     def _show_members(self) -> None:
         self.members.clear()

@@ -235,6 +235,8 @@ class MainWindow(QMainWindow):
         # the emergency action: (offered, who raised the one up here, may we cancel it)
         self._emergency_here: tuple[bool, str, bool] = (False, "", False)
         self._emergency_where = ""  # the talk target's name while another row is shown
+        self._emergency_target = ""  # the talk target's name (the confirmation names it)
+        self.emergency_confirm: QMessageBox | None = None  # "Raise the emergency in X?"
 
         self._build_menu()
         self.tray: QSystemTrayIcon | None = None  # set by app.ui.tray.TrayController
@@ -307,15 +309,18 @@ class MainWindow(QMainWindow):
         self._show_tray_tooltip()
 
     def set_emergency_action(self, offered: bool, raised_by: str = "",
-                             can_cancel: bool = False, where: str = "") -> None:
+                             can_cancel: bool = False, where: str = "",
+                             target: str = "") -> None:
         """The menu's emergency action for the talk target: ``offered`` (joined, online, the
         server offers emergencies); ``raised_by``: the display name of who raised the one
         up there (``""``: none). While one is up it cannot be raised again: the action
         cancels it when ``can_cancel`` (its raiser, a dispatcher), else it is disabled.
         ``where``: the talk target's name when another interphone is shown ("here" would
-        be the one on screen), else ``""``."""
+        be the one on screen), else ``""``; ``target``: the talk target's name, which the
+        confirmation of a raise names."""
         self._emergency_here = (offered, raised_by, can_cancel)
         self._emergency_where = where
+        self._emergency_target = target
         self._show_emergency_action()
 
     def _show_emergency_action(self) -> None:
@@ -345,7 +350,35 @@ class MainWindow(QMainWindow):
             if can_cancel:
                 self.emergency_cancel_requested.emit()
         else:
-            self.emergency_requested.emit()
+            self.confirm_emergency()
+
+    def confirm_emergency(self) -> QMessageBox:
+        """Ask before raising an emergency (it alarms the whole group): "Raise the
+        emergency in Ops?", Cancel the default so that Enter does not raise it."""
+        if self.emergency_confirm is not None:
+            self.emergency_confirm.close()
+        target = self._emergency_target or self._emergency_where
+        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Raise an emergency"),
+                          self.tr("Raise the emergency in %1?").replace("%1", target)
+                          if target else self.tr("Raise the emergency here?"),
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText(self.tr("Everyone in it is alerted until it is cancelled."))
+        raise_button = box.addButton(self.tr("Raise emergency"),
+                                     QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered() -> None:
+            if self.emergency_confirm is box:
+                self.emergency_confirm = None
+            if box.clickedButton() is raise_button:
+                self.emergency_requested.emit()
+
+        box.finished.connect(answered)
+        self.emergency_confirm = box
+        box.open()  # window-modal, without a nested event loop
+        return box
 
     def set_speaking(self, interphone_name: str, speaker: str) -> None:
         """For the window title: who speaks (``""`` nobody) in the joined interphone."""

@@ -125,6 +125,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._alarm.timeout.connect(lambda: self._tone(Tone.EMERGENCY))
         self._emergency = ("", "")  # (interphone, raiser) the banner shows
         self._emergency_where = ""  # the interphone named by the banner ("" for the one shown)
+        self._silenced = ("", "")  # the emergency (interphone, raiser) this user silenced
         # our calls ringing -> the talk target before the call (back to it if it fails)
         self._call_return: dict[InterphoneId, InterphoneId | None] = {}
 
@@ -150,6 +151,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         window.replay_last_requested.connect(self.replay_last)
         window.panel.replay.play_requested.connect(self.play_replay)
         window.emergency.cancel_requested.connect(self.cancel_emergency)
+        window.emergency.silence_requested.connect(self.silence_emergency)
         window.emergency_requested.connect(self.raise_emergency)
         window.emergency_cancel_requested.connect(
             lambda: self.cancel_emergency(str(self.model.joined or "")))
@@ -207,6 +209,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_talk()
             self._show_rows()
             self._show_selected()
+            self._show_emergency()  # (no alert while offline; resumed on reconnecting)
             self._show_reception()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
                 self._stop_transmitting()  # (the driver tells the machine)

@@ -1,5 +1,7 @@
 """The presenter's emergency (extension emergency): the banner and the repeating alert
-that follow the selected or joined interphone, raising and cancelling.
+that follow the selected or joined interphone, raising and cancelling, and the local
+Silence (the alert stops for this user only; a new emergency alerts again). The alert is
+quiet while offline and resumes on reconnecting if the emergency is still raised.
 
 A mixin of :class:`~app.ui.presenter.Presenter` over
 :class:`~app.ui.presenter_core.PresenterCore`.
@@ -22,11 +24,17 @@ class PresenterEmergency(PresenterCore):
     _alarm: QTimer
     _emergency: tuple[str, str]
     _emergency_where: str
+    _silenced: tuple[str, str]  # the emergency (interphone, raiser) this user silenced
 
     def _show_emergency(self) -> None:
         """The banner and the repeating alert follow the selected or joined interphone's
         ``emergency`` (who raised it; extension ``emergency``)."""
         self._show_emergency_action()
+        silenced_id = self._silenced[0]
+        if silenced_id and self._online():  # (offline, the model may be out of date)
+            info = self.model.interphone(silenced_id)
+            if info is None or info.emergency != self._silenced[1]:
+                self._silenced = ("", "")  # that emergency ended: the next one alerts
         raised: tuple[str, str] = ("", "")
         for key in (self._selected, str(self.model.joined or "")):
             info = self.model.interphone(key) if key else None
@@ -41,6 +49,7 @@ class PresenterEmergency(PresenterCore):
             if raised[1] and where != self._emergency_where:
                 self._emergency_where = where
                 self._show_banner(raised)
+            self._sound_alarm(fresh=False)
             return
         self._emergency, self._emergency_where = raised, where
         if not raised[1]:
@@ -48,14 +57,32 @@ class PresenterEmergency(PresenterCore):
             self._alarm.stop()
             return
         self._show_banner(raised)
-        self._tone(Tone.EMERGENCY)
-        self._alarm.start()
+        self._sound_alarm(fresh=True)
+
+    def _sound_alarm(self, *, fresh: bool) -> None:
+        """The repeating alert while the banner's emergency is up, we are online and this
+        user has not silenced it; ``fresh``: the banner's emergency just changed."""
+        emergency = self._emergency
+        if not emergency[1] or not self._online() or emergency == self._silenced:
+            self._alarm.stop()
+        elif fresh or not self._alarm.isActive():  # (resumed after reconnecting)
+            self._tone(Tone.EMERGENCY)
+            self._alarm.start()
 
     def _show_banner(self, raised: tuple[str, str]) -> None:
         can_cancel = raised[1] == self.model.uid or self._is_dispatcher()
         self.window.emergency.show_emergency(
             raised[0], self.window.display_name(raised[1]), can_cancel,
-            by_you=raised[1] == self.model.uid, where=self._emergency_where)
+            by_you=raised[1] == self.model.uid, where=self._emergency_where,
+            silenced=raised == self._silenced)
+
+    def silence_emergency(self, interphone_id: str) -> None:
+        """Stop the repeating alert of the emergency on the banner, for this user only: the
+        banner stays until the emergency ends; another emergency alerts again."""
+        if interphone_id and interphone_id == self._emergency[0] and self._emergency[1]:
+            self._silenced = self._emergency
+            self._alarm.stop()
+            self._show_banner(self._emergency)
 
     def _show_emergency_action(self) -> None:
         """The menu's action raises an emergency in the talk target; while one is up there
@@ -64,11 +91,12 @@ class PresenterEmergency(PresenterCore):
         offered = self._online() and joined is not None and EMERGENCY in self.client.features
         info = self.model.interphone(joined) if joined is not None else None
         raiser = info.emergency if info is not None and offered else ""
-        where = self._names.get(str(joined), str(joined)) \
-            if joined is not None and str(joined) != self._selected else ""
+        target = self._names.get(str(joined), str(joined)) if joined is not None else ""
+        where = target if joined is not None and str(joined) != self._selected else ""
         self.window.set_emergency_action(
             offered, self.window.display_name(raiser) if raiser else "",
-            bool(raiser) and (raiser == self.model.uid or self._is_dispatcher()), where)
+            bool(raiser) and (raiser == self.model.uid or self._is_dispatcher()), where,
+            target)
 
     def _is_dispatcher(self) -> bool:
         return self.client.dispatcher

@@ -45,6 +45,7 @@ REFUSED_FEEDBACK_MS = 900
 RING_STEP_PX = 2.5
 """The countdown ring is redrawn when its end moved this far (or the seconds changed)."""
 MIN_SIDE = 120  # px, the least width and height
+JOIN, CALL = "join", "call"  # what a click does while not joined (set_join_offer)
 _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState.BUSY,
               TalkState.DENIED, TalkState.QUEUED}
 
@@ -61,7 +62,8 @@ class TalkButton(QWidget):
     talk_pressed = Signal()
     talk_released = Signal()
     join_clicked = Signal()
-    """A click while it says "Join to talk": the panel joins the interphone shown."""
+    """A click while it says "Join to talk" (or "Call"): the panel joins the interphone
+    shown (calls the contact)."""
 
     def __init__(self, parent: QWidget | None = None, ticker: ViewTicker | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +82,10 @@ class TalkButton(QWidget):
         self._max_talk = 0.0
         self._held = False  # the user holds the button down (mouse)
         self._join_press = False  # a press while it says "Join to talk" (a click joins)
+        # not joined, what a click does: "join", "call" (a contact), "" (nothing selected)
+        self._join_offer = JOIN
+        self._join_enabled = True  # (a contact shown offline cannot be called)
+        self._join_hint = ""  # why the offer is disabled
         self._key_name = "Space"
         self._ticker = ticker if ticker is not None else ViewTicker(self)
         """Shared with the panel's clock and the presenter's audio tick (one wake-up)."""
@@ -109,6 +115,23 @@ class TalkButton(QWidget):
         self._update_accessibility()
         self.update()
 
+    def set_join_offer(self, offer: str, enabled: bool = True, hint: str = "") -> None:
+        """What a click does while not joined: ``JOIN`` ("Join to talk"), ``CALL`` ("Call"
+        a contact; not ``enabled`` while it is offline, ``hint`` saying so), or ``""``
+        (nothing selected: no action, a hint to pick an interphone)."""
+        if (offer, enabled, hint) == (self._join_offer, self._join_enabled, self._join_hint):
+            return
+        self._join_offer, self._join_enabled, self._join_hint = offer, enabled, hint
+        if not self._joins():
+            self._join_press = False
+        self._update_accessibility()
+        self.update()
+
+    def _joins(self) -> bool:
+        """A click joins (calls): not joined, with something selected to join or call."""
+        return self._state is TalkState.NOT_JOINED and bool(self._join_offer) \
+            and self._join_enabled
+
     def show_refused(self) -> None:
         """A press could not take the floor (someone speaks): show it for a moment."""
         self._refused = True
@@ -137,7 +160,10 @@ class TalkButton(QWidget):
         return next((level for level in (3, 10) if left <= level), 0)
 
     def colour(self) -> str:
-        """The disc's fill colour now (the talk-limit warnings change it)."""
+        """The disc's fill colour now (the talk-limit warnings change it; grey while a
+        click does nothing: nothing selected, a contact offline)."""
+        if self._state is TalkState.NOT_JOINED and not self._joins():
+            return _COLOURS[TalkState.OFFLINE]
         return WARNING_COLOURS.get(self.warning_level(), _COLOURS[self._state])
 
     @property
@@ -170,7 +196,11 @@ class TalkButton(QWidget):
         if state is TalkState.DENIED:
             return self.tr("Denied"), self._detail
         if state is TalkState.NOT_JOINED:
-            return self.tr("Join to talk"), ""
+            if self._join_offer == CALL:
+                return self.tr("Call"), self._join_hint
+            if not self._join_offer:
+                return self.tr("Nothing selected"), self.tr("Pick an interphone to talk in")
+            return self.tr("Join to talk"), self._join_hint
         return self.tr("Offline"), ""
 
     # --- events ------------------------------------------------------------------------------
@@ -187,7 +217,7 @@ class TalkButton(QWidget):
             self.talk_pressed.emit()
             event.accept()
             return
-        if event.button() == Qt.MouseButton.LeftButton and self._state is TalkState.NOT_JOINED \
+        if event.button() == Qt.MouseButton.LeftButton and self._joins() \
                 and self._inside(event.position().x(), event.position().y()):
             self._join_press = True
             event.accept()
@@ -201,8 +231,7 @@ class TalkButton(QWidget):
             return
         if event.button() == Qt.MouseButton.LeftButton and self._join_press:
             self._join_press = False
-            if self._state is TalkState.NOT_JOINED \
-                    and self._inside(event.position().x(), event.position().y()):
+            if self._joins() and self._inside(event.position().x(), event.position().y()):
                 self.join_clicked.emit()
             event.accept()
             return

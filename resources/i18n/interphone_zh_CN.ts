@@ -153,9 +153,19 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="80"/>
+        <location filename="../../app/ui/floor_widgets.py" line="87"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="88"/>
+        <source>Silence</source>
+        <translation>静音</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="89"/>
+        <source>Stop the alarm for you only: the emergency stays raised</source>
+        <translation>仅为您停止警报：紧急呼叫仍然有效</translation>
     </message>
 </context>
 <context>
@@ -762,75 +772,75 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="371"/>
-        <location filename="../../app/ui/interphone_list.py" line="379"/>
-        <location filename="../../app/ui/interphone_list.py" line="385"/>
+        <location filename="../../app/ui/interphone_list.py" line="393"/>
+        <location filename="../../app/ui/interphone_list.py" line="401"/>
+        <location filename="../../app/ui/interphone_list.py" line="407"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="379"/>
-        <location filename="../../app/ui/interphone_list.py" line="387"/>
+        <location filename="../../app/ui/interphone_list.py" line="401"/>
+        <location filename="../../app/ui/interphone_list.py" line="409"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="381"/>
+        <location filename="../../app/ui/interphone_list.py" line="403"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="383"/>
+        <location filename="../../app/ui/interphone_list.py" line="405"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="387"/>
+        <location filename="../../app/ui/interphone_list.py" line="409"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="389"/>
+        <location filename="../../app/ui/interphone_list.py" line="411"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="392"/>
+        <location filename="../../app/ui/interphone_list.py" line="414"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="396"/>
+        <location filename="../../app/ui/interphone_list.py" line="418"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="414"/>
+        <location filename="../../app/ui/interphone_list.py" line="436"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="414"/>
+        <location filename="../../app/ui/interphone_list.py" line="436"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="415"/>
+        <location filename="../../app/ui/interphone_list.py" line="437"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="432"/>
+        <location filename="../../app/ui/interphone_list.py" line="454"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="433"/>
+        <location filename="../../app/ui/interphone_list.py" line="455"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="434"/>
+        <location filename="../../app/ui/interphone_list.py" line="456"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -872,165 +882,170 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="225"/>
+        <location filename="../../app/ui/interphone_panel.py" line="232"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="226"/>
+        <location filename="../../app/ui/interphone_panel.py" line="233"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="228"/>
+        <location filename="../../app/ui/interphone_panel.py" line="235"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="230"/>
+        <location filename="../../app/ui/interphone_panel.py" line="237"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="231"/>
+        <location filename="../../app/ui/interphone_panel.py" line="238"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="237"/>
+        <location filename="../../app/ui/interphone_panel.py" line="244"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="268"/>
+        <location filename="../../app/ui/interphone_panel.py" line="283"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="269"/>
+        <location filename="../../app/ui/interphone_panel.py" line="284"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="273"/>
+        <location filename="../../app/ui/interphone_panel.py" line="288"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="273"/>
+        <location filename="../../app/ui/interphone_panel.py" line="288"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="274"/>
+        <location filename="../../app/ui/interphone_panel.py" line="289"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="276"/>
+        <location filename="../../app/ui/interphone_panel.py" line="291"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="277"/>
+        <location filename="../../app/ui/interphone_panel.py" line="292"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="280"/>
+        <location filename="../../app/ui/interphone_panel.py" line="295"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="280"/>
+        <location filename="../../app/ui/interphone_panel.py" line="295"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="285"/>
+        <location filename="../../app/ui/interphone_panel.py" line="300"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="286"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="293"/>
-        <location filename="../../app/ui/interphone_panel.py" line="296"/>
-        <location filename="../../app/ui/interphone_panel.py" line="302"/>
-        <location filename="../../app/ui/interphone_panel.py" line="426"/>
+        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <source>%1 is offline</source>
+        <translation>%1 不在线</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="315"/>
+        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="445"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="297"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="303"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <location filename="../../app/ui/interphone_panel.py" line="326"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
+        <location filename="../../app/ui/interphone_panel.py" line="329"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="320"/>
+        <location filename="../../app/ui/interphone_panel.py" line="339"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="345"/>
+        <location filename="../../app/ui/interphone_panel.py" line="364"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="352"/>
+        <location filename="../../app/ui/interphone_panel.py" line="371"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="354"/>
+        <location filename="../../app/ui/interphone_panel.py" line="373"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="359"/>
+        <location filename="../../app/ui/interphone_panel.py" line="378"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="362"/>
+        <location filename="../../app/ui/interphone_panel.py" line="381"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="367"/>
+        <location filename="../../app/ui/interphone_panel.py" line="386"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="369"/>
+        <location filename="../../app/ui/interphone_panel.py" line="388"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="373"/>
+        <location filename="../../app/ui/interphone_panel.py" line="392"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="378"/>
+        <location filename="../../app/ui/interphone_panel.py" line="397"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1045,17 +1060,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="424"/>
+        <location filename="../../app/ui/interphone_panel.py" line="443"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="287"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="425"/>
+        <location filename="../../app/ui/interphone_panel.py" line="444"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1063,144 +1078,169 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="327"/>
+        <location filename="../../app/ui/main_window.py" line="332"/>
         <source>Cancel the &amp;emergency in %1</source>
         <translation>取消 %1 中的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="328"/>
+        <location filename="../../app/ui/main_window.py" line="333"/>
         <source>Raise an &amp;emergency in %1</source>
         <translation>在 %1 发起紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="330"/>
+        <location filename="../../app/ui/main_window.py" line="335"/>
         <source>Cancel the &amp;emergency here</source>
         <translation>取消此处的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="335"/>
+        <location filename="../../app/ui/main_window.py" line="340"/>
         <source>An emergency is already raised in %1 by %2</source>
         <translation>%2 已在 %1 发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="337"/>
+        <location filename="../../app/ui/main_window.py" line="342"/>
         <source>An emergency is already raised here by %1</source>
         <translation>%1 已在此发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="387"/>
+        <location filename="../../app/ui/main_window.py" line="361"/>
+        <source>Raise an emergency</source>
+        <translation>发起紧急呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="362"/>
+        <source>Raise the emergency in %1?</source>
+        <translation>在 %1 发起紧急呼叫？</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="363"/>
+        <source>Raise the emergency here?</source>
+        <translation>在此发起紧急呼叫？</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="365"/>
+        <source>Everyone in it is alerted until it is cancelled.</source>
+        <translation>其中的每个人都会收到警报，直到紧急呼叫被取消。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="366"/>
+        <source>Raise emergency</source>
+        <translation>发起紧急呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="420"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="388"/>
+        <location filename="../../app/ui/main_window.py" line="421"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399"/>
+        <location filename="../../app/ui/main_window.py" line="432"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="400"/>
-        <location filename="../../app/ui/main_window.py" line="402"/>
+        <location filename="../../app/ui/main_window.py" line="433"/>
+        <location filename="../../app/ui/main_window.py" line="435"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="410"/>
+        <location filename="../../app/ui/main_window.py" line="443"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="414"/>
-        <location filename="../../app/ui/main_window.py" line="458"/>
+        <location filename="../../app/ui/main_window.py" line="447"/>
+        <location filename="../../app/ui/main_window.py" line="491"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="460"/>
+        <location filename="../../app/ui/main_window.py" line="493"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="461"/>
+        <location filename="../../app/ui/main_window.py" line="494"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="475"/>
+        <location filename="../../app/ui/main_window.py" line="508"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="476"/>
+        <location filename="../../app/ui/main_window.py" line="509"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="478"/>
+        <location filename="../../app/ui/main_window.py" line="511"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="479"/>
+        <location filename="../../app/ui/main_window.py" line="512"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="498"/>
+        <location filename="../../app/ui/main_window.py" line="531"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="500"/>
+        <location filename="../../app/ui/main_window.py" line="533"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="502"/>
+        <location filename="../../app/ui/main_window.py" line="535"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="594"/>
+        <location filename="../../app/ui/main_window.py" line="627"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="595"/>
+        <location filename="../../app/ui/main_window.py" line="628"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="596"/>
+        <location filename="../../app/ui/main_window.py" line="629"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="597"/>
+        <location filename="../../app/ui/main_window.py" line="630"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="598"/>
+        <location filename="../../app/ui/main_window.py" line="631"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="599"/>
+        <location filename="../../app/ui/main_window.py" line="632"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="600"/>
+        <location filename="../../app/ui/main_window.py" line="633"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="331"/>
+        <location filename="../../app/ui/main_window.py" line="336"/>
         <source>Raise an &amp;emergency here</source>
         <translation>在此发起紧急呼叫(&amp;E)</translation>
     </message>
@@ -1208,113 +1248,113 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="244"/>
+        <location filename="../../app/ui/presenter.py" line="254"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="258"/>
+        <location filename="../../app/ui/presenter.py" line="268"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="269"/>
+        <location filename="../../app/ui/presenter.py" line="279"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="270"/>
+        <location filename="../../app/ui/presenter.py" line="280"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="271"/>
+        <location filename="../../app/ui/presenter.py" line="281"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="272"/>
+        <location filename="../../app/ui/presenter.py" line="282"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="273"/>
-        <location filename="../../app/ui/presenter.py" line="339"/>
+        <location filename="../../app/ui/presenter.py" line="283"/>
+        <location filename="../../app/ui/presenter.py" line="355"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="274"/>
+        <location filename="../../app/ui/presenter.py" line="284"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="305"/>
+        <location filename="../../app/ui/presenter.py" line="315"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="308"/>
+        <location filename="../../app/ui/presenter.py" line="318"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="355"/>
+        <location filename="../../app/ui/presenter.py" line="371"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="398"/>
+        <location filename="../../app/ui/presenter.py" line="414"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="403"/>
+        <location filename="../../app/ui/presenter.py" line="419"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="406"/>
+        <location filename="../../app/ui/presenter.py" line="422"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="407"/>
+        <location filename="../../app/ui/presenter.py" line="423"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="414"/>
+        <location filename="../../app/ui/presenter.py" line="430"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="416"/>
+        <location filename="../../app/ui/presenter.py" line="432"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="420"/>
+        <location filename="../../app/ui/presenter.py" line="436"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="422"/>
+        <location filename="../../app/ui/presenter.py" line="438"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="442"/>
+        <location filename="../../app/ui/presenter.py" line="458"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="486"/>
+        <location filename="../../app/ui/presenter.py" line="504"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="488"/>
+        <location filename="../../app/ui/presenter.py" line="506"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
@@ -1322,17 +1362,17 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="167"/>
+        <location filename="../../app/ui/floor_widgets.py" line="177"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="211"/>
+        <location filename="../../app/ui/floor_widgets.py" line="221"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="213"/>
+        <location filename="../../app/ui/floor_widgets.py" line="223"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
@@ -1639,73 +1679,88 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="148"/>
+        <location filename="../../app/ui/talk_button.py" line="177"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="148"/>
+        <location filename="../../app/ui/talk_button.py" line="177"/>
         <source>or hold %1</source>
         <translation>或按住 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="151"/>
+        <location filename="../../app/ui/talk_button.py" line="180"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="154"/>
+        <location filename="../../app/ui/talk_button.py" line="183"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="157"/>
-        <location filename="../../app/ui/talk_button.py" line="162"/>
+        <location filename="../../app/ui/talk_button.py" line="186"/>
+        <location filename="../../app/ui/talk_button.py" line="191"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="162"/>
+        <location filename="../../app/ui/talk_button.py" line="191"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="164"/>
+        <location filename="../../app/ui/talk_button.py" line="193"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="164"/>
+        <location filename="../../app/ui/talk_button.py" line="193"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="165"/>
+        <location filename="../../app/ui/talk_button.py" line="194"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="168"/>
+        <location filename="../../app/ui/talk_button.py" line="197"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="170"/>
+        <location filename="../../app/ui/talk_button.py" line="200"/>
+        <source>Call</source>
+        <translation>呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="202"/>
+        <source>Nothing selected</source>
+        <translation>未选择对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="202"/>
+        <source>Pick an interphone to talk in</source>
+        <translation>请选择要讲话的对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="203"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="171"/>
+        <location filename="../../app/ui/talk_button.py" line="204"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="331"/>
+        <location filename="../../app/ui/talk_button.py" line="375"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="333"/>
+        <location filename="../../app/ui/talk_button.py" line="377"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住 %1）</translation>
     </message>
