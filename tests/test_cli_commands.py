@@ -35,8 +35,19 @@ pytest_plugins = ["client_fixtures"]
 async def cli(*args: str, port: int | None = None, uid: str | None = "alice",
               timeout: float = 15.0) -> tuple[int, str, str]:
     proc = await start_cli(*args, port=port, uid=uid)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await finished(proc, timeout)
     return proc.returncode, out.decode(), err.decode()
+
+
+async def finished(proc: asyncio.subprocess.Process, timeout: float) -> tuple[bytes, bytes]:
+    """``proc``'s output once it has exited; killed and reaped when it has not within
+    ``timeout`` (a process left running would fail a later test as it is collected)."""
+    try:
+        return await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
 
 
 async def start_cli(*args: str, port: int | None = None,

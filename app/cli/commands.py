@@ -174,29 +174,32 @@ async def until_session_ends(client: InterphoneClient) -> str:
         unsubscribe()
 
 
-async def until_removed(client: InterphoneClient, interphone: InterphoneId) -> None:
-    """Wait until the server takes us out of ``interphone`` (a directory reload)."""
-    removed = asyncio.Event()
+class RemovalWatch:
+    """Whether the server takes us out of ``interphone`` (a directory reload), from the
+    moment this is made: made before the join, it misses no removal that comes before
+    the command starts waiting (a reload right after the join)."""
 
-    def watch(event: ModelEvent) -> None:
-        if isinstance(event, RemovedFromInterphone) and event.id == interphone:
-            removed.set()
+    def __init__(self, client: InterphoneClient, interphone: InterphoneId) -> None:
+        self.interphone = interphone
+        self.removed = asyncio.Event()
+        self._unsubscribe = client.model.subscribe(self._watch)
 
-    unsubscribe = client.model.subscribe(watch)
-    try:
-        await removed.wait()
-    finally:
-        unsubscribe()
+    def _watch(self, event: ModelEvent) -> None:
+        if isinstance(event, RemovedFromInterphone) and event.id == self.interphone:
+            self.removed.set()
+
+    def close(self) -> None:
+        self._unsubscribe()
 
 
 async def run_until_stopped(client: InterphoneClient, work: asyncio.Future[Any],
                             stop: asyncio.Event | None,
-                            interphone: InterphoneId | None = None) -> None:
+                            removed: RemovalWatch | None = None) -> None:
     """Await ``work`` until it ends or ``stop`` is set (Ctrl-C); fail if the session ends
-    or the server removes us from ``interphone``."""
+    or the server removes us from ``removed``'s interphone."""
     watcher = asyncio.ensure_future(until_session_ends(client))
     stopper = asyncio.ensure_future(stop.wait() if stop is not None else asyncio.Event().wait())
-    removal = asyncio.ensure_future(until_removed(client, interphone) if interphone is not None
+    removal = asyncio.ensure_future(removed.removed.wait() if removed is not None
                                     else asyncio.Event().wait())
     waiters = {work, watcher, stopper, removal}
     try:
@@ -209,9 +212,9 @@ async def run_until_stopped(client: InterphoneClient, work: asyncio.Future[Any],
                 await task
     if watcher in done and work not in done:
         raise CliError(f"session ended ({watcher.result()})")
-    if removal in done and work not in done:
-        raise CliError(f"removed from {interphone} by the server: the directory no longer "
-                       f"lets {client.uid} in it")
+    if removed is not None and removal in done and work not in done:
+        raise CliError(f"removed from {removed.interphone} by the server: the directory no "
+                       f"longer lets {client.uid} in it")
     if work in done and not work.cancelled():
         work.result()
 
@@ -391,6 +394,7 @@ async def cmd_listen(args: argparse.Namespace) -> int:
         async with connected(args, reconnect=True) as client:
             # before the join: a speaker already talking, or starting meanwhile, is reported
             client.model.subscribe(report_speakers(asyncio.get_running_loop().time()))
+            removed = RemovalWatch(client, args.id)
             await client.join(args.id)
             clock = MixClock(writer.write, args.frame_ms)
             client.on_audio = clock.on_audio
@@ -398,8 +402,9 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
             try:
                 await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
-                                        getattr(args, "stop", None), args.id)
+                                        getattr(args, "stop", None), removed)
             finally:
+                removed.close()
                 reporting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reporting
@@ -416,6 +421,7 @@ async def cmd_listen(args: argparse.Namespace) -> int:
 async def cmd_bot(args: argparse.Namespace) -> int:
     pcm = load_audio(args.play) if args.play else None
     async with connected(args, reconnect=True) as client:
+        removed = RemovalWatch(client, args.id)
         await client.join(args.id)
         if pcm is not None:
             bot: EchoBot | PlayerBot = PlayerBot(client, pcm, args.every,
@@ -427,8 +433,9 @@ async def cmd_bot(args: argparse.Namespace) -> int:
         try:
             wait = asyncio.sleep(args.seconds) if args.seconds else asyncio.Event().wait()
             await run_until_stopped(client, asyncio.ensure_future(wait),
-                                    getattr(args, "stop", None), args.id)
+                                    getattr(args, "stop", None), removed)
         finally:
+            removed.close()
             await bot.stop()
     print(f"{type(bot).__name__} spoke {bot.utterances_sent} times")
     return 0
