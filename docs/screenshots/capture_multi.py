@@ -5,8 +5,9 @@
 Writes into docs/screenshots/: the demo window joined to Ops (the talk target,
 blue bar), Night shift (listened to, highlighted while Carol speaks there) and
 Everyone (muted: the muted-speaker glyph, the greyed name), with the selected
-row's Talk here / volume / mute controls, and the banner of
-an incoming call (extension presence), in English and Simplified Chinese.
+row's Talk here / volume / mute controls, the banner of an incoming call
+(extension presence) and an emergency raised in Ops by another user (its banner
+names the interphone and offers Silence), in English and Simplified Chinese.
 
 Then, with a cluster of its own (a ``redis-server`` on a free port and two TLS
 nodes sharing one self-signed certificate): the sign-in dialog with a list of two
@@ -47,6 +48,7 @@ from app.ui.runtime import Options, Runtime  # noqa: E402
 
 NIGHT = "discuss_12"
 EVERYONE = "group_1"
+OPS = "group_58"
 
 
 
@@ -76,6 +78,17 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         await until(lambda: window.banner.isVisible(), 20)
         await asyncio.sleep(0.2)
         save(window, f"main-incoming-call-1280x800-{language}.png")
+        window.banner.hide()
+        assert runtime.world is not None
+        bob = InterphoneClient("127.0.0.1", runtime.world.port, "bob", "x",
+                             reconnect=False, features=asked_features(tls=False))
+        await bob.connect()  # (the demo's ringing bob is signed out by it)
+        await bob.join(OPS)
+        await bob.raise_emergency(OPS)
+        await until(lambda: window.emergency.isVisible(), 10)
+        await asyncio.sleep(0.3)
+        save(window, f"main-emergency-1280x800-{language}.png")
+        await bob.close()
     finally:
         runtime.quit()
         await asyncio.wait_for(main, 15)

@@ -160,7 +160,7 @@
     <message>
         <location filename="../../app/ui/floor_widgets.py" line="88"/>
         <source>Silence</source>
-        <translation>静音</translation>
+        <translation>停止警报音</translation>
     </message>
     <message>
         <location filename="../../app/ui/floor_widgets.py" line="89"/>
