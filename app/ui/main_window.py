@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
+from app.ui.call_banner import IncomingCallBanner
 from app.ui.floor_widgets import EmergencyBanner
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
@@ -88,55 +88,6 @@ class ReturnClicksButtons(QObject):
         for button in root.findChildren(QAbstractButton):
             button.removeEventFilter(self)
             button.installEventFilter(self)
-
-
-class IncomingCallBanner(QFrame):
-    """"X is calling you" with Answer / Dismiss; emits ``answered(id)`` / ``dismissed(id)``."""
-
-    answered = Signal(str)
-    dismissed = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("incomingCall")
-        self.setStyleSheet("#incomingCall { background: #fff3e0; border: 1px solid #ffb74d;"
-                           " border-radius: 6px; }")
-        self._id = ""
-        self._caller = ""
-        self.icon = QLabel(self)
-        self.icon.setPixmap(icon("call").pixmap(28, 28))
-        self.text = QLabel(self)
-        self.answer = QPushButton(icon("join"), "", self)
-        self.dismiss = QPushButton(self)
-        self.answer.clicked.connect(lambda: self.answered.emit(self._id))
-        self.dismiss.clicked.connect(lambda: self.dismissed.emit(self._id))
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 6)
-        layout.addWidget(self.icon)
-        layout.addWidget(self.text, 1)
-        layout.addWidget(self.answer)
-        layout.addWidget(self.dismiss)
-        self.hide()
-        self.retranslate()
-
-    def show_call(self, interphone_id: str, caller: str) -> None:
-        self._id, self._caller = interphone_id, caller
-        self.retranslate()
-        self.show()
-
-    @property
-    def interphone_id(self) -> str:
-        return self._id if self.isVisible() else ""
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self.retranslate()
-        super().changeEvent(event)
-
-    def retranslate(self) -> None:
-        self.text.setText(self.tr("<b>%1</b> is calling you").replace("%1", self._caller))
-        self.answer.setText(self.tr("Answer"))
-        self.dismiss.setText(self.tr("Dismiss"))
 
 
 class MainWindow(QMainWindow):

@@ -1,0 +1,57 @@
+"""The banner of an incoming call (extension presence) at the top of the main window."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from app.ui.assets import icon
+
+
+class IncomingCallBanner(QFrame):
+    """"X is calling you" with Answer / Dismiss; emits ``answered(id)`` / ``dismissed(id)``."""
+
+    answered = Signal(str)
+    dismissed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("incomingCall")
+        self.setStyleSheet("#incomingCall { background: #fff3e0; border: 1px solid #ffb74d;"
+                           " border-radius: 6px; }")
+        self._id = ""
+        self._caller = ""
+        self.icon = QLabel(self)
+        self.icon.setPixmap(icon("call").pixmap(28, 28))
+        self.text = QLabel(self)
+        self.answer = QPushButton(icon("join"), "", self)
+        self.dismiss = QPushButton(self)
+        self.answer.clicked.connect(lambda: self.answered.emit(self._id))
+        self.dismiss.clicked.connect(lambda: self.dismissed.emit(self._id))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(self.icon)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.answer)
+        layout.addWidget(self.dismiss)
+        self.hide()
+        self.retranslate()
+
+    def show_call(self, interphone_id: str, caller: str) -> None:
+        self._id, self._caller = interphone_id, caller
+        self.retranslate()
+        self.show()
+
+    @property
+    def interphone_id(self) -> str:
+        return self._id if self.isVisible() else ""
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def retranslate(self) -> None:
+        self.text.setText(self.tr("<b>%1</b> is calling you").replace("%1", self._caller))
+        self.answer.setText(self.tr("Answer"))
+        self.dismiss.setText(self.tr("Dismiss"))
