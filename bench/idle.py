@@ -19,7 +19,7 @@ app process's own ``time.process_time()`` (every thread) after a warm-up:
   (target <= 40 ms).
 
 ``sim_card_output_floor_cpu_pct`` / ``sim_card_input_floor_cpu_pct``: the simulated sound
-card's own thread with an empty callback at the app's block sizes (5 ms out, 20 ms in),
+card's own thread with an empty callback at the app's block sizes (10 ms out, 20 ms in),
 measured in the app's process while it is idle: the share of the listening and talking
 figures that is the stand-in device's pacing (a real card's driver thread has its own).
 

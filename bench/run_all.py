@@ -338,8 +338,8 @@ each run.
   script's docstring.
 - **latency_encryption** (`python -m bench.latency --compare-encryption --runs 5`): the
   same, plain and over TLS with encrypted voice (`media-auth`), in pairs that start the
-  talker's sound card at one chosen phase of the listener's 5 ms output block (the phase
-  alone moves a run's latency by up to 5 ms); the delta is the median of the pairs'
+  talker's sound card at one chosen phase of the listener's 10 ms output block (the phase
+  alone moves a run's latency by up to 10 ms); the delta is the median of the pairs'
   differences. Then 50 logins of the real client over TLS and in plain.
 - **flood** / **login_flood** (issue 12): a real talk → listen (the client engine, TLS,
   sealed voice) while 50,000 garbage datagrams/s hit the media port, then while 200
