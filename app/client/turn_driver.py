@@ -103,7 +103,6 @@ class TurnDriver:
         self.machine = TurnMachine(self._config())
         self.requests = 0  # speak-on requests sent, ever
         self._in_flight = 0  # requests and releases the client is still carrying out
-        self._early_revoke: FloorChanged | None = None  # a revocation talk_start reported
         self._timer: asyncio.TimerHandle | None = None
         self._tasks = TaskSet(lambda exc: logger.warning("turn task failed: %s", exc))
         self._unsubscribe = client.model.subscribe(self._on_model)
@@ -187,12 +186,16 @@ class TurnDriver:
             self._timer = None
 
     async def _request(self, action: SendRequest) -> None:
-        self._early_revoke = None
+        """Carry out a request. Its grant reaches the machine from the model (in
+        :meth:`_on_model`, in wire order: a revocation read right behind it follows it);
+        only a refusal, a wait in line that ended, or a cancelled request is fed from
+        here. (A grant after the key went up: the machine releases it.)"""
+        event: TurnEvent | None = None
         try:
             granted = await self.client.talk_start(queue=action.queue,
                                                    emergency=action.emergency)
         except QueueLeft:
-            event: TurnEvent = QueueExpired()
+            event = QueueExpired()
             self.on_ended(EndReason.QUEUE_EXPIRED, "")
         except FloorBusy as exc:
             event = Refused(busy=True, holder=exc.holder)
@@ -203,14 +206,16 @@ class TurnDriver:
             logger.exception("floor request failed")
             event = Refused(busy=False, detail=str(exc))
         else:
-            event = Granted() if granted else Refused(busy=False)
+            if not granted:
+                event = Refused(busy=False)
+            elif self.client.model.floor is FloorState.TALKING:
+                event = Granted()  # (held already: no change for _on_model to see)
         finally:
             self._in_flight -= 1
-        early, self._early_revoke = self._early_revoke, None
-        self.feed(event)  # (a grant after the key went up: the machine releases it)
-        if isinstance(event, Granted) and early is not None and self.machine.holds_floor \
-                and self.client.model.floor is not FloorState.TALKING:
-            self._revoked(early)  # taken away again at once (talk_start said so)
+        if event is not None:
+            self.feed(event)
+        else:
+            self.on_change()
 
     async def _release(self) -> None:
         try:
@@ -236,15 +241,15 @@ class TurnDriver:
             if event.talk_target:  # as when the user leaves it (the server ended the floor)
                 self.reset()
         elif isinstance(event, FloorChanged):
-            if event.state is FloorState.QUEUED:
+            if event.state is FloorState.TALKING:
+                self.feed(Granted())  # ignored unless the machine asked for it
+            elif event.state is FloorState.QUEUED:
                 # the answer to our request (also if the key went up meanwhile: the machine
                 # then leaves the line), else a move in line
                 answer = self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING)
                 self.feed(Queued(event.position) if answer else QueuePosition(event.position))
             elif event.reason == "revoked" and self.machine.holds_floor:
                 self._revoked(event)
-            elif event.reason == "revoked":  # granted and revoked before the answer was read
-                self._early_revoke = event
 
     def _revoked(self, event: FloorChanged) -> None:
         reason = (revoke_reason(event.cause) if event.cause
