@@ -9,6 +9,7 @@ import pytest
 from client_fixtures import Clients, wait_until
 from test_client_floor_ext import FEATURES, OPS, floor_server, revoked_in_the_read_of_the_grant
 
+from app.client import FloorState
 from app.client.turn import EndReason, TurnConfig, TurnPhase, TurnTone
 from app.client.turn_driver import TurnDriver
 
@@ -99,6 +100,38 @@ async def test_a_grant_revoked_in_the_same_read_ends_the_turn(clients: Clients, 
             assert seen.transmit == [True, False]
             first = TurnTone.YOUR_TURN if queued else TurnTone.PERMIT
             assert seen.tones[-2:] == [first, TurnTone.PREEMPTED]
+            driver.release()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
+            assert driver.requests == 1
+        finally:
+            await driver.close()
+
+
+async def test_a_wait_in_line_that_times_out_ends_the_turn_once(clients: Clients):
+    """The machine hears of the line from the model: queued (the place is the model's),
+    then the server's ``left``: the turn ends once, with the reason, and the floor shows
+    who still holds it."""
+    async with floor_server(queue_timeout=0.3) as server:
+        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
+                      for uid in ("alice", "bob")]
+        for client in (alice, bob):
+            await client.join(OPS)
+        assert await alice.talk_start()
+        seen = Recorder()
+        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
+                                                           queue=True),
+                            **seen.callbacks())
+        try:
+            driver.press()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.QUEUED, what="queued")
+            assert bob.model.queue_position == 1
+            await wait_until(lambda: seen.ended, what="left the line")
+            await wait_until(lambda: not driver.busy, what="talk_start returned")
+            assert seen.ended == [(EndReason.QUEUE_EXPIRED, "")]
+            assert driver.machine.phase is TurnPhase.REVOKED
+            assert driver.machine.view(0.0).reason is EndReason.QUEUE_EXPIRED
+            assert seen.tones == [TurnTone.QUEUED, TurnTone.BUSY] and seen.transmit == []
+            assert (bob.model.floor, bob.model.floor_holder) == (FloorState.BUSY, "alice")
             driver.release()
             await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
             assert driver.requests == 1

@@ -1,9 +1,11 @@
 """TurnDriver: runs the one :class:`~app.client.turn.TurnMachine` of a client on asyncio.
 
 The GUI (and any front end with a talk key) feeds it presses and releases; it
-feeds the machine everything else from the :class:`~app.client.InterphoneClient`
-(answers to ``speak on``, the place in line, revocations with their reason,
-disconnections) and carries out the machine's actions: requests and releases
+feeds the machine everything else from the :class:`~app.client.InterphoneClient`:
+the grant, the wait in line and its end, revocations with their reason from the
+model's floor changes (the one record of what the server said, applied in wire
+order), refusals of ``speak on`` from its answer, disconnections from the
+connection state. It carries out the machine's actions: requests and releases
 through the client, transmit start/stop and cues through the callbacks it is
 given, timers (debounce, release delay, drain timeout, talk-limit warnings) with
 ``loop.call_at``. No Qt: with qasync the loop is Qt's.
@@ -13,7 +15,8 @@ given, timers (debounce, release delay, drain timeout, talk-limit warnings) with
     driver = TurnDriver(client, on_transmit=audio_on_off, on_tone=play,
                         wait_drained=audio.wait_transmit_stopped)
     driver.press(); ...; driver.release()
-    driver.machine.view(now)          # what to draw
+    driver.machine.view(now)          # what to draw (with client.model's floor_holder,
+                                      # queue_position)
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from app.client.turn import (
     Press,
     Queued,
     QueueExpired,
-    QueuePosition,
     Refused,
     Release,
     Revoked,
@@ -186,25 +188,24 @@ class TurnDriver:
             self._timer = None
 
     async def _request(self, action: SendRequest) -> None:
-        """Carry out a request. Its grant reaches the machine from the model (in
-        :meth:`_on_model`, in wire order: a revocation read right behind it follows it);
-        only a refusal, a wait in line that ended, or a cancelled request is fed from
-        here. (A grant after the key went up: the machine releases it.)"""
+        """Carry out a request. Its grant, its place in line and the end of that wait reach
+        the machine from the model (:meth:`_on_model`, in wire order: a revocation read
+        right behind a grant follows it); only a refusal or a cancelled request is fed
+        from here. (A grant after the key went up: the machine releases it.)"""
         event: TurnEvent | None = None
         try:
             granted = await self.client.talk_start(queue=action.queue,
                                                    emergency=action.emergency)
         except QueueLeft:
-            event = QueueExpired()
-            self.on_ended(EndReason.QUEUE_EXPIRED, "")
-        except FloorBusy as exc:
-            event = Refused(busy=True, holder=exc.holder)
+            pass  # the model's left_queue told the machine (_on_model)
+        except FloorBusy:
+            event = Refused(busy=True)
         except ClientError as exc:
             logger.info("talk refused: %s", exc)
-            event = Refused(busy=False, detail=str(exc))
-        except Exception as exc:  # keep the machine in step whatever went wrong
+            event = Refused(busy=False)
+        except Exception:  # keep the machine in step whatever went wrong
             logger.exception("floor request failed")
-            event = Refused(busy=False, detail=str(exc))
+            event = Refused(busy=False)
         else:
             if not granted:
                 event = Refused(busy=False)
@@ -245,9 +246,14 @@ class TurnDriver:
                 self.feed(Granted())  # ignored unless the machine asked for it
             elif event.state is FloorState.QUEUED:
                 # the answer to our request (also if the key went up meanwhile: the machine
-                # then leaves the line), else a move in line
-                answer = self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING)
-                self.feed(Queued(event.position) if answer else QueuePosition(event.position))
+                # then leaves the line); a move in line is the model's alone
+                if self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING):
+                    self.feed(Queued())
+                else:
+                    self.on_change()
+            elif event.reason == "left_queue" and self.machine.phase is TurnPhase.QUEUED:
+                self.feed(QueueExpired())
+                self.on_ended(EndReason.QUEUE_EXPIRED, "")
             elif event.reason == "revoked" and self.machine.holds_floor:
                 self._revoked(event)
 
