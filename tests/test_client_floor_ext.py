@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from client_fixtures import Clients, EventLog, wait_until
+from client_fixtures import Clients, EventLog, wait_until, wire
 
 from app.client import (
     EmergencyChanged,
@@ -20,8 +20,8 @@ from app.client import (
     NotFound,
     QueueLeft,
 )
-from app.protocol import InterphoneId
-from app.protocol.messages import FloorNotice, FloorNoticeType
+from app.protocol import FrameDecoder, InterphoneId, Message, decode_message
+from app.protocol.messages import FloorNotice, FloorNoticeType, SpeakResult
 from app.server import Directory, InterphoneServer, ServerSettings
 
 pytest_plugins = ["client_fixtures"]
@@ -128,43 +128,58 @@ async def test_emergency_pre_empts_with_the_reason_and_is_cancelled(clients):
         await bob.talk_stop()
 
 
+def revoked_in_the_read_of_the_grant(client: Any, *, by: str = "disp") -> list[Message]:
+    """The read that brings ``client`` its grant (the speak answer, or from the line the
+    granted notice) brings a revocation right behind it, as when an emergency pre-empts
+    at once: the ``revoked`` notice is appended to those very bytes, so the client reads
+    both before any awaiting task resumes. Returns the grants seen (one, once it came)."""
+    session = client._conn.session
+    assert not session._decoder.buffered  # installed between two frames
+    shadow = FrameDecoder()  # the same bytes, to see where the grant is
+    real = session.receive_data
+    grants: list[Message] = []
+
+    def is_grant(message: Message) -> bool:
+        body = message.body
+        return (isinstance(body, SpeakResult) and bool(body.on) and not body.queued) or (
+            isinstance(body, FloorNotice) and body.type is FloorNoticeType.GRANTED)
+
+    def receive_data(data: bytes) -> None:
+        found = [m for m in map(decode_message, shadow.feed(data)) if is_grant(m)]
+        if found and not grants and not shadow.buffered:
+            grants.extend(found)
+            data += wire(Message.notification(
+                FloorNotice(OPS, FloorNoticeType.REVOKED, reason="preempted", by=by)))
+        real(data)
+
+    session.receive_data = receive_data
+    return grants
+
+
 @pytest.mark.parametrize("queued", [False, True])
-async def test_a_grant_revoked_before_talk_start_resumes_is_not_kept(clients, queued):
+async def test_a_grant_revoked_in_the_same_read_is_not_kept(clients, queued):
     """The grant (the speak answer, or from the line the granted notice) and a revocation
     read together: the revocation came while the request still looked pending and was
-    dropped, and talk_start then made the floor ours, with someone else holding it."""
+    dropped, and talk_start then made the floor ours, with someone else holding it. The
+    grant is now applied as it is read, so the revocation ends it in its turn."""
     async with floor_server() as server:
         alice, bob = await members(clients, server.port, "alice", "bob")
         if queued:
             assert await bob.talk_start()
-        original = alice._on_floor_notice
-        with_grant = FloorNoticeType.GRANTED if queued else None
-
-        def then_revoked(notice: FloorNotice) -> None:
-            original(notice)
-            if notice.type is with_grant:
-                original(FloorNotice(OPS, FloorNoticeType.REVOKED, reason="preempted",
-                                     by="disp"))
-
-        alice._on_floor_notice = then_revoked  # type: ignore[method-assign]
+        grants = revoked_in_the_read_of_the_grant(alice)
         log = EventLog(alice)
         if queued:
             waiting = asyncio.ensure_future(alice.talk_start(queue=True))
             await wait_until(lambda: alice.model.floor is FloorState.QUEUED, what="in line")
             await bob.talk_stop()
-            assert await waiting
+            assert await asyncio.wait_for(waiting, 3)  # granted (and taken away)
         else:
-            real_event = alice._on_session_event
-
-            def answer_then_revoked(event: Any) -> None:
-                real_event(event)
-                body = getattr(event, "body", None)
-                if type(body).__name__ == "SpeakResult" and body.on:
-                    original(FloorNotice(OPS, FloorNoticeType.REVOKED, reason="preempted",
-                                         by="disp"))
-
-            alice._conn._on_event = answer_then_revoked  # type: ignore[union-attr]
             assert await alice.talk_start()
+        assert len(grants) == 1
         assert alice.model.floor is not FloorState.TALKING
-        cut = [(e.reason, e.cause, e.by) for e in log.of(FloorChanged) if e.reason == "revoked"]
-        assert cut == [("revoked", "preempted", "disp")]
+        assert alice.model.speaker != "alice"
+        assert not alice.send_audio(b"\xf8\xff\xfe")
+        floor = [(e.state, e.reason, e.cause, e.by) for e in log.of(FloorChanged)
+                 if e.state is FloorState.TALKING or e.reason == "revoked"]
+        assert floor == [(FloorState.TALKING, "", "", ""),
+                         (alice.model.floor, "revoked", "preempted", "disp")]

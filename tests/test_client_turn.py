@@ -18,7 +18,6 @@ from app.client.turn import (
     Press,
     Queued,
     QueueExpired,
-    QueuePosition,
     Refused,
     Release,
     Revoked,
@@ -52,11 +51,11 @@ def reach(phase: TurnPhase, *, queue: bool = False) -> TurnMachine:
         m.handle(Release(), 0.1)
         m.handle_timer(0.2)
     elif phase is P.QUEUED:
-        m.handle(Queued(2), 0.05)
+        m.handle(Queued(), 0.05)
     elif phase is P.BUSY:
-        m.handle(Refused(holder="bob"), 0.05)
+        m.handle(Refused(), 0.05)
     elif phase is P.DENIED:
-        m.handle(Refused(busy=False, detail="not a member"), 0.05)
+        m.handle(Refused(busy=False), 0.05)
     else:
         m.handle(Granted(), 0.05)
         if phase is P.REVOKED:
@@ -103,10 +102,9 @@ def drain_timeout(m: TurnMachine, t: float) -> list[Action]:
 STIMULI: dict[Trigger, Stimulus] = {
     T.PRESS: press, T.RELEASE: release,
     T.GRANTED: event(Granted()),
-    T.REFUSED: event(Refused(holder="bob")),
+    T.REFUSED: event(Refused()),
     T.REVOKED: event(Revoked(EndReason.PREEMPTED)),
-    T.QUEUED: event(Queued(3)),
-    T.QUEUE_POSITION: event(QueuePosition(1)),
+    T.QUEUED: event(Queued()),
     T.QUEUE_EXPIRED: event(QueueExpired()),
     T.TRANSMIT_DRAINED: event(TransmitDrained()),
     T.DISCONNECTED: event(Disconnected()),
@@ -134,7 +132,6 @@ TABLE: list[tuple[TurnPhase, Trigger, TurnPhase, list[Action]]] = [
 
     (P.QUEUED, T.RELEASE, P.IDLE, [SendRelease()]),
     (P.QUEUED, T.GRANTED, P.TALKING, [StartTransmit(), PlayTone(TurnTone.YOUR_TURN)]),
-    (P.QUEUED, T.QUEUE_POSITION, P.QUEUED, []),
     (P.QUEUED, T.QUEUE_EXPIRED, P.REVOKED, [BUSY_TONE]),
     (P.QUEUED, T.REFUSED, P.BUSY, [BUSY_TONE]),
     (P.QUEUED, T.REVOKED, P.REVOKED, []),
@@ -207,7 +204,7 @@ def test_key_held_for_ten_seconds_while_busy_with_repeat_pairs_makes_one_request
     """X auto-repeat: a release and a press every 33 ms, 2 ms apart, for 10 s."""
     m = TurnMachine(CONFIG)
     sent = m.handle(Press(), 0.0)
-    sent += m.handle(Refused(holder="bob"), 0.05)
+    sent += m.handle(Refused(), 0.05)
     t = 0.0
     while t < 10.0:
         t += 0.033
@@ -283,7 +280,7 @@ def test_zero_release_delay_still_waits_for_the_debounce() -> None:
 def test_zero_debounce_confirms_releases_at_once() -> None:
     m = TurnMachine(TurnConfig(debounce=0.0))
     m.handle(Press(), 0.0)
-    m.handle(Refused(holder="bob"), 0.01)
+    m.handle(Refused(), 0.01)
     assert m.handle(Release(), 1.0) == [] and m.phase is P.IDLE
 
 
@@ -306,19 +303,17 @@ def test_a_late_answer_after_a_disconnect_is_ignored() -> None:
 @pytest.mark.parametrize(("phase", "view"), [
     (P.IDLE, TurnView(TurnViewKind.IDLE)),
     (P.REQUESTING, TurnView(TurnViewKind.REQUESTING)),
-    (P.QUEUED, TurnView(TurnViewKind.QUEUED, position=2)),
-    (P.BUSY, TurnView(TurnViewKind.BUSY, holder="bob")),
-    (P.DENIED, TurnView(TurnViewKind.DENIED, detail="not a member")),
+    (P.QUEUED, TurnView(TurnViewKind.QUEUED)),
+    (P.BUSY, TurnView(TurnViewKind.BUSY)),
+    (P.DENIED, TurnView(TurnViewKind.DENIED)),
     (P.REVOKED, TurnView(TurnViewKind.REVOKED, reason=EndReason.TIME_LIMIT)),
 ])
 def test_view_per_phase(phase: TurnPhase, view: TurnView) -> None:
     assert reach(phase).view(1.3) == view
 
 
-def test_preempted_shows_its_own_view_and_queue_positions_update() -> None:
+def test_preempted_shows_its_own_view() -> None:
     m = reach(P.QUEUED)
-    m.handle(QueuePosition(1), 1.0)
-    assert m.view(1.0) == TurnView(TurnViewKind.QUEUED, position=1)
     m.handle(Granted(), 2.0)
     m.handle(Revoked(EndReason.PREEMPTED), 3.0)
     assert m.view(3.0) == TurnView(TurnViewKind.PREEMPTED, reason=EndReason.PREEMPTED)
@@ -402,13 +397,13 @@ def test_likely_revoke_reason_when_not_talking_is_the_server() -> None:
 KEY_OR_SERVER = st.one_of(
     st.tuples(st.just("press"), st.floats(0.0, 0.3)),
     st.tuples(st.just("release"), st.floats(0.0, 0.3)),
-    st.tuples(st.sampled_from(["granted", "busy", "denied", "queued", "position", "expired",
-                               "revoked", "preempted", "drained", "disconnected", "timer"]),
+    st.tuples(st.sampled_from(["granted", "busy", "denied", "queued", "expired", "revoked",
+                               "preempted", "drained", "disconnected", "timer"]),
               st.floats(0.0, 20.0)),
 )
 SERVER_EVENTS: dict[str, object] = {
-    "granted": Granted(), "busy": Refused(holder="bob"), "denied": Refused(busy=False),
-    "queued": Queued(2), "position": QueuePosition(1), "expired": QueueExpired(),
+    "granted": Granted(), "busy": Refused(), "denied": Refused(busy=False),
+    "queued": Queued(), "expired": QueueExpired(),
     "revoked": Revoked(EndReason.TIME_LIMIT), "preempted": Revoked(EndReason.PREEMPTED),
     "drained": TransmitDrained(), "disconnected": Disconnected(),
 }

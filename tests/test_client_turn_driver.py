@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from client_fixtures import Clients, wait_until
-from test_client_floor_ext import FEATURES, OPS, floor_server
+from test_client_floor_ext import FEATURES, OPS, floor_server, revoked_in_the_read_of_the_grant
 
+from app.client import FloorState
 from app.client.turn import EndReason, TurnConfig, TurnPhase, TurnTone
 from app.client.turn_driver import TurnDriver
 
@@ -67,31 +69,72 @@ async def test_held_key_with_auto_repeat_makes_one_request_then_queue_and_pre_em
             await driver.close()
 
 
-async def test_a_grant_revoked_before_talk_start_returns_ends_the_turn(clients: Clients):
-    """The speak answer and a pre-emption read together: talk_start returns True with the
-    floor already revoked (the model says so). The turn ends with the reason, it does not
-    stay "talking" while someone else holds the floor."""
+@pytest.mark.parametrize("queued", [False, True])
+async def test_a_grant_revoked_in_the_same_read_ends_the_turn(clients: Clients, queued: bool):
+    """The grant (the speak answer, or from the line the granted notice) and a pre-emption
+    read together. The turn starts and ends with the reason, in that order: it does not
+    stay "talking" while someone else holds the floor, nor miss the revocation because it
+    came before talk_start returned."""
     async with floor_server() as server:
-        bob = await clients.connect(server.port, "bob", "x", features=FEATURES)
-        await bob.join(OPS)
-        original = bob.talk_start
-
-        async def granted_then_taken(**kwargs: Any) -> bool:
-            granted = await original(**kwargs)
-            bob.model.floor_released("revoked", cause="preempted", by="alice")
-            return granted
-
-        bob.talk_start = granted_then_taken  # type: ignore[method-assign]
+        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
+                      for uid in ("alice", "bob")]
+        for client in (alice, bob):
+            await client.join(OPS)
+        if queued:
+            assert await alice.talk_start()
+        grants = revoked_in_the_read_of_the_grant(bob, by="disp")
         seen = Recorder()
-        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05),
+        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
+                                                           queue=queued),
                             **seen.callbacks())
         try:
             driver.press()
+            if queued:
+                await wait_until(lambda: driver.machine.phase is TurnPhase.QUEUED, what="queued")
+                await alice.talk_stop()
             await wait_until(lambda: seen.ended, what="cut off")
-            assert seen.ended == [(EndReason.PREEMPTED, "alice")]
-            assert not driver.machine.transmitting and seen.transmit[-1:] in ([], [False])
+            await wait_until(lambda: not driver.busy, what="talk_start returned")
+            assert len(grants) == 1
+            assert seen.ended == [(EndReason.PREEMPTED, "disp")]
+            assert driver.machine.phase is TurnPhase.REVOKED
+            assert seen.transmit == [True, False]
+            first = TurnTone.YOUR_TURN if queued else TurnTone.PERMIT
+            assert seen.tones[-2:] == [first, TurnTone.PREEMPTED]
             driver.release()
             await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
+            assert driver.requests == 1
+        finally:
+            await driver.close()
+
+
+async def test_a_wait_in_line_that_times_out_ends_the_turn_once(clients: Clients):
+    """The machine hears of the line from the model: queued (the place is the model's),
+    then the server's ``left``: the turn ends once, with the reason, and the floor shows
+    who still holds it."""
+    async with floor_server(queue_timeout=0.3) as server:
+        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
+                      for uid in ("alice", "bob")]
+        for client in (alice, bob):
+            await client.join(OPS)
+        assert await alice.talk_start()
+        seen = Recorder()
+        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
+                                                           queue=True),
+                            **seen.callbacks())
+        try:
+            driver.press()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.QUEUED, what="queued")
+            assert bob.model.queue_position == 1
+            await wait_until(lambda: seen.ended, what="left the line")
+            await wait_until(lambda: not driver.busy, what="talk_start returned")
+            assert seen.ended == [(EndReason.QUEUE_EXPIRED, "")]
+            assert driver.machine.phase is TurnPhase.REVOKED
+            assert driver.machine.view(0.0).reason is EndReason.QUEUE_EXPIRED
+            assert seen.tones == [TurnTone.QUEUED, TurnTone.BUSY] and seen.transmit == []
+            assert (bob.model.floor, bob.model.floor_holder) == (FloorState.BUSY, "alice")
+            driver.release()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
+            assert driver.requests == 1
         finally:
             await driver.close()
 

@@ -15,7 +15,6 @@ from app.client.turn import (
     Press,
     Queued,
     QueueExpired,
-    QueuePosition,
     Refused,
     Release,
     Revoked,
@@ -469,8 +468,8 @@ class Wired:
             elif isinstance(action, SendRequest):
                 outcome = self.floor.request(uid, now, priority=self.priorities[uid],
                                              queue_ok=action.queue, emergency=action.emergency)
-                answer = {A.GRANTED: Granted(), A.QUEUED: Queued(outcome.position)}.get(
-                    outcome.answer, Refused(holder=outcome.busy_holder))  # type: ignore[arg-type]
+                answer = {A.GRANTED: Granted(), A.QUEUED: Queued()}.get(
+                    outcome.answer, Refused())  # type: ignore[arg-type]
                 self._feed(uid, answer, now)
                 self._notify(outcome, now)
             elif isinstance(action, SendRelease):
@@ -478,8 +477,9 @@ class Wired:
 
     def _notify(self, outcome: FloorOutcome, now: float) -> None:
         for notice in outcome.notices_before_change() + outcome.notices_after_change():
-            event = {N.GRANTED: Granted(), N.QUEUED: QueuePosition(notice.position),
-                     N.LEFT: QueueExpired(),
+            if notice.kind is N.QUEUED:
+                continue  # a move in line: the client model's alone, not the machine's
+            event = {N.GRANTED: Granted(), N.LEFT: QueueExpired(),
                      N.REVOKED: Revoked(TurnEndReason(notice.reason))}[notice.kind]
             self._feed(notice.uid, event, now)
 
@@ -490,10 +490,12 @@ def test_queue_handover_and_preemption_end_to_end() -> None:
     net.key("bob", True, 2.0)
     net.key("carol", True, 3.0)
     assert net.floor.queue == ("bob", "carol")
-    assert net.machines["carol"].view(3.5).position == 2
+    assert net.machines["carol"].view(3.5).kind is TurnViewKind.QUEUED
+    assert net.floor.position_of("carol") == 2
     net.key("alice", False, 5.0)
     assert net.floor.holder == "bob" and net.machines["bob"].phase is TurnPhase.TALKING
-    assert net.machines["carol"].view(6.0).position == 1
+    assert net.machines["carol"].phase is TurnPhase.QUEUED
+    assert net.floor.position_of("carol") == 1
     net.key("disp", True, 7.0)  # priority 9 pre-empts bob
     assert net.floor.holder == "disp"
     assert net.machines["bob"].view(7.5).kind is TurnViewKind.PREEMPTED

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
-from test_ui_support import OPS, close_session, holder, open_session, run, until
+from test_ui_support import OPS, UiSession, close_session, holder, open_session, run, until
 
 from app.audio.codec import OpusEncoder
+from app.client import InterphoneClient
 from app.client.turn import EndReason
 from app.protocol import InterphoneId
 from app.ui.audio_link import _TONES, TURN_TONES, Tone
@@ -207,92 +209,97 @@ def test_emergency_banner_names_the_raiser_and_offers_cancel(qtbot) -> None:
 
 FLOOR = ("emergency", "floor-queue", "priority")
 
+Scenario = Callable[[UiSession, InterphoneClient], Awaitable[None]]
 
-def test_queue_place_your_turn_and_emergency_banner(qloop, server, settings) -> None:
-    async def scenario() -> None:
+
+def with_alice(qloop, server, settings, scenario: Scenario, timeout: float = 20) -> None:
+    """Run ``scenario(session, alice)``: our window in Ops with the floor extensions, and
+    alice there too (with them as well); everything is closed after, whatever happened."""
+    async def run_it() -> None:
         session = await open_session(server, settings, features=FLOOR)
         try:
-            window, presenter = session.window, session.presenter
-            button = window.panel.talk_button
-            alice = await session.other("alice", features=FLOOR)
-            assert await alice.talk_start()
-            await until(lambda: button.state is TalkState.BUSY, what="busy")
-            presenter.press_talk()  # held: waits in line
-            await until(lambda: button.state is TalkState.QUEUED, what="queued")
-            assert button.texts() == ("Waiting", "You're next")
-            line = server.state.interphones[InterphoneId.parse(OPS)].floor
-            assert line.queue == ("me",)
-            presenter.release_talk()  # letting go leaves the line
-            await until(lambda: line.queue == (), what="left the line")
-            await until(lambda: button.state is TalkState.BUSY, what="busy again")
-            presenter.press_talk()
-            await until(lambda: button.state is TalkState.QUEUED, what="queued again")
-            await alice.talk_stop()
-            await until(lambda: button.state is TalkState.TALKING, what="our turn")
-            assert holder(server) == "me"
-            # alice raises an emergency: she pre-empts us; the banner names her
-            assert await alice.talk_start(emergency=True)
-            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
-            assert "alice" in window.emergency.text.text().lower()
-            assert window.emergency.cancel.isHidden()  # neither the raiser nor a dispatcher
-            assert presenter._alarm.isActive()  # the alert repeats until the cancel
-            await until(lambda: presenter.turn.phase.value == "revoked", what="cut off")
-            presenter.release_talk()
-            await alice.cancel_emergency()
-            await until(lambda: window.emergency.interphone_id == "", what="banner gone")
-            assert not presenter._alarm.isActive()
-            await alice.talk_stop()
-            # raised from the menu: the raiser may cancel it from the banner
-            assert window.emergency_action.isEnabled()
-            window.emergency_action.trigger()
-            confirm_raise(window)
-            await until(lambda: window.emergency.interphone_id == OPS, what="own banner")
-            assert window.emergency.text.text() == "EMERGENCY raised by you"  # not our uid
-            assert not window.emergency.cancel.isHidden()
-            window.emergency.cancel.click()
-            await until(lambda: window.emergency.interphone_id == "", what="own cancelled")
-            records = [(r.action.value, r.by) for r in server.state.emergency_log[
-                InterphoneId.parse(OPS)]]
-            assert records[-2:] == [("raise", "me"), ("cancel", "me")]
+            await scenario(session, await session.other("alice", features=FLOOR))
         finally:
             await close_session(session)
 
-    run(qloop, scenario(), timeout=20)
+    run(qloop, run_it(), timeout=timeout)
+
+
+def test_queue_place_your_turn_and_emergency_banner(qloop, server, settings) -> None:
+    async def scenario(session: UiSession, alice: InterphoneClient) -> None:
+        window, presenter = session.window, session.presenter
+        button = window.panel.talk_button
+        assert await alice.talk_start()
+        await until(lambda: button.state is TalkState.BUSY, what="busy")
+        presenter.press_talk()  # held: waits in line
+        await until(lambda: button.state is TalkState.QUEUED, what="queued")
+        assert button.texts() == ("Waiting", "You're next")
+        line = server.state.interphones[InterphoneId.parse(OPS)].floor
+        assert line.queue == ("me",)
+        presenter.release_talk()  # letting go leaves the line
+        await until(lambda: line.queue == (), what="left the line")
+        await until(lambda: button.state is TalkState.BUSY, what="busy again")
+        presenter.press_talk()
+        await until(lambda: button.state is TalkState.QUEUED, what="queued again")
+        await alice.talk_stop()
+        await until(lambda: button.state is TalkState.TALKING, what="our turn")
+        assert holder(server) == "me"
+        # alice raises an emergency: she pre-empts us; the banner names her
+        assert await alice.talk_start(emergency=True)
+        await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+        assert "alice" in window.emergency.text.text().lower()
+        assert window.emergency.cancel.isHidden()  # neither the raiser nor a dispatcher
+        assert presenter._alarm.isActive()  # the alert repeats until the cancel
+        await until(lambda: presenter.turn.phase.value == "revoked", what="cut off")
+        presenter.release_talk()
+        await alice.cancel_emergency()
+        await until(lambda: window.emergency.interphone_id == "", what="banner gone")
+        assert not presenter._alarm.isActive()
+        await alice.talk_stop()
+        # raised from the menu: the raiser may cancel it from the banner
+        assert window.emergency_action.isEnabled()
+        window.emergency_action.trigger()
+        confirm_raise(window)
+        await until(lambda: window.emergency.interphone_id == OPS, what="own banner")
+        assert window.emergency.text.text() == "EMERGENCY raised by you"  # not our uid
+        assert not window.emergency.cancel.isHidden()
+        window.emergency.cancel.click()
+        await until(lambda: window.emergency.interphone_id == "", what="own cancelled")
+        records = [(r.action.value, r.by) for r in server.state.emergency_log[
+            InterphoneId.parse(OPS)]]
+        assert records[-2:] == [("raise", "me"), ("cancel", "me")]
+
+    with_alice(qloop, server, settings, scenario)
 
 
 def test_emergency_action_cannot_raise_a_second_emergency_and_cancels_our_own(
         qloop, server, settings) -> None:
     """"Raise an emergency here" stayed enabled while an emergency was up in the talk
     target (a second raise changes nothing at the server)."""
-    async def scenario() -> None:
-        session = await open_session(server, settings, features=FLOOR)
-        try:
-            window = session.window
-            action = window.emergency_action
-            alice = await session.other("alice", features=FLOOR)
-            assert action.isEnabled() and action.text() == "Raise an &emergency here"
-            await alice.raise_emergency(OPS)
-            await until(lambda: not action.isEnabled(), what="disabled while alice's is up")
-            assert action.text() == "Raise an &emergency here"
-            assert action.toolTip() == "An emergency is already raised here by Alice"
-            await alice.cancel_emergency(OPS)
-            await until(lambda: action.isEnabled(), what="enabled again after the cancel")
-            assert action.toolTip() == "Raise an emergency here"
-            action.trigger()
-            confirm_raise(window)  # ours: the action now cancels it
-            await until(lambda: action.text() == "Cancel the &emergency here", what="ours")
-            assert action.isEnabled()
-            action.trigger()
-            await until(lambda: action.text() == "Raise an &emergency here", what="cancelled")
-            assert action.isEnabled()
-            records = [(r.action.value, r.by) for r in server.state.emergency_log[
-                InterphoneId.parse(OPS)]]
-            assert records == [("raise", "alice"), ("cancel", "alice"), ("raise", "me"),
-                               ("cancel", "me")]
-        finally:
-            await close_session(session)
+    async def scenario(session: UiSession, alice: InterphoneClient) -> None:
+        window = session.window
+        action = window.emergency_action
+        assert action.isEnabled() and action.text() == "Raise an &emergency here"
+        await alice.raise_emergency(OPS)
+        await until(lambda: not action.isEnabled(), what="disabled while alice's is up")
+        assert action.text() == "Raise an &emergency here"
+        assert action.toolTip() == "An emergency is already raised here by Alice"
+        await alice.cancel_emergency(OPS)
+        await until(lambda: action.isEnabled(), what="enabled again after the cancel")
+        assert action.toolTip() == "Raise an emergency here"
+        action.trigger()
+        confirm_raise(window)  # ours: the action now cancels it
+        await until(lambda: action.text() == "Cancel the &emergency here", what="ours")
+        assert action.isEnabled()
+        action.trigger()
+        await until(lambda: action.text() == "Raise an &emergency here", what="cancelled")
+        assert action.isEnabled()
+        records = [(r.action.value, r.by) for r in server.state.emergency_log[
+            InterphoneId.parse(OPS)]]
+        assert records == [("raise", "alice"), ("cancel", "alice"), ("raise", "me"),
+                           ("cancel", "me")]
 
-    run(qloop, scenario(), timeout=20)
+    with_alice(qloop, server, settings, scenario)
 
 
 def test_emergency_in_the_talk_target_names_it_over_another_panel(qloop, server,
@@ -300,31 +307,26 @@ def test_emergency_in_the_talk_target_names_it_over_another_panel(qloop, server,
     """With another interphone on screen, the banner read "EMERGENCY raised by Alice" over
     its panel and the menu offered "Raise an emergency here": both were about the talk
     target, not the interphone shown. They now name it."""
-    async def scenario() -> None:
-        session = await open_session(server, settings, features=FLOOR)
-        try:
-            window = session.window
-            action = window.emergency_action
-            alice = await session.other("alice", features=FLOOR)
-            await alice.raise_emergency(OPS)
-            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
-            assert window.emergency.text.text() == "EMERGENCY raised by Alice"
-            assert action.toolTip() == "An emergency is already raised here by Alice"
-            window.interphones.select("discuss_12")  # look at Night: Ops stays the target
-            await until(lambda: window.panel.interphone_id == "discuss_12", what="night")
-            assert window.emergency.text.text() == "EMERGENCY in Ops raised by Alice"
-            assert action.text() == "Raise an &emergency in Ops"
-            assert action.toolTip() == "An emergency is already raised in Ops by Alice"
-            await alice.cancel_emergency(OPS)
-            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
-            assert action.toolTip() == "Raise an emergency in Ops"
-            window.interphones.select(OPS)
-            await until(lambda: window.panel.interphone_id == OPS, what="ops")
-            assert action.text() == "Raise an &emergency here"
-        finally:
-            await close_session(session)
+    async def scenario(session: UiSession, alice: InterphoneClient) -> None:
+        window = session.window
+        action = window.emergency_action
+        await alice.raise_emergency(OPS)
+        await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+        assert window.emergency.text.text() == "EMERGENCY raised by Alice"
+        assert action.toolTip() == "An emergency is already raised here by Alice"
+        window.interphones.select("discuss_12")  # look at Night: Ops stays the target
+        await until(lambda: window.panel.interphone_id == "discuss_12", what="night")
+        assert window.emergency.text.text() == "EMERGENCY in Ops raised by Alice"
+        assert action.text() == "Raise an &emergency in Ops"
+        assert action.toolTip() == "An emergency is already raised in Ops by Alice"
+        await alice.cancel_emergency(OPS)
+        await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+        assert action.toolTip() == "Raise an emergency in Ops"
+        window.interphones.select(OPS)
+        await until(lambda: window.panel.interphone_id == OPS, what="ops")
+        assert action.text() == "Raise an &emergency here"
 
-    run(qloop, scenario(), timeout=20)
+    with_alice(qloop, server, settings, scenario)
 
 
 def test_time_left_rounds_up_so_elapsed_plus_left_is_the_limit(qtbot) -> None:
@@ -342,50 +344,45 @@ def test_silence_stops_the_alarm_for_this_user_only_and_offline_stops_it(
     """The emergency alarm repeated until the raiser or a dispatcher cancelled, and went on
     while offline: Silence on the banner stops it here (the banner stays, a new emergency
     alarms again); offline it stops, and it resumes on reconnecting if still raised."""
-    async def scenario() -> None:
-        session = await open_session(server, settings, features=FLOOR)
-        try:
-            window, presenter = session.window, session.presenter
-            played: list[Tone] = []
-            presenter._tone = played.append  # type: ignore[method-assign]
-            alice = await session.other("alice", features=FLOOR)
-            bob = await session.other("bob", features=FLOOR)
-            await alice.raise_emergency(OPS)
-            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
-            assert presenter._alarm.isActive() and played == [Tone.EMERGENCY]
-            assert window.emergency.silence.isVisibleTo(window)
-            window.emergency.silence.click()
-            assert not presenter._alarm.isActive()
-            assert window.emergency.interphone_id == OPS  # the banner stays
-            assert not window.emergency.silence.isVisibleTo(window)
-            await asyncio.sleep(0.3)
-            assert server.state.interphones[InterphoneId.parse(OPS)].floor.emergency_by == "alice"
-            # offline the alarm is quiet; reconnected, a silenced one stays silenced
-            session.client._backoff = (1.0, 1.0)
-            session.client._conn._transport.abort()
-            await until(lambda: not presenter._online(), what="offline")
-            await until(lambda: presenter._online(), what="reconnected", timeout=5)
-            await asyncio.sleep(0.3)
-            assert not presenter._alarm.isActive() and played == [Tone.EMERGENCY]
-            # a new emergency alarms again
-            await alice.cancel_emergency(OPS)
-            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
-            await bob.raise_emergency(OPS)
-            await until(lambda: window.emergency.interphone_id == OPS, what="bob's")
-            assert presenter._alarm.isActive() and len(played) == 2
-            assert window.emergency.silence.isVisibleTo(window)
-            # offline: quiet; reconnected with the emergency still up: it alarms again
-            session.client._conn._transport.abort()
-            await until(lambda: not presenter._online(), what="offline again")
-            assert not presenter._alarm.isActive()
-            assert window.emergency.interphone_id == OPS
-            await until(lambda: presenter._online(), what="reconnected", timeout=5)
-            await until(lambda: presenter._alarm.isActive(), what="alarm resumed")
-            assert len(played) == 3
-        finally:
-            await close_session(session)
+    async def scenario(session: UiSession, alice: InterphoneClient) -> None:
+        window, presenter = session.window, session.presenter
+        played: list[Tone] = []
+        presenter._tone = played.append  # type: ignore[method-assign]
+        bob = await session.other("bob", features=FLOOR)
+        await alice.raise_emergency(OPS)
+        await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+        assert presenter._alarm.isActive() and played == [Tone.EMERGENCY]
+        assert window.emergency.silence.isVisibleTo(window)
+        window.emergency.silence.click()
+        assert not presenter._alarm.isActive()
+        assert window.emergency.interphone_id == OPS  # the banner stays
+        assert not window.emergency.silence.isVisibleTo(window)
+        await asyncio.sleep(0.3)
+        assert server.state.interphones[InterphoneId.parse(OPS)].floor.emergency_by == "alice"
+        # offline the alarm is quiet; reconnected, a silenced one stays silenced
+        session.client._backoff = (1.0, 1.0)
+        session.client._conn._transport.abort()
+        await until(lambda: not presenter._online(), what="offline")
+        await until(lambda: presenter._online(), what="reconnected", timeout=5)
+        await asyncio.sleep(0.3)
+        assert not presenter._alarm.isActive() and played == [Tone.EMERGENCY]
+        # a new emergency alarms again
+        await alice.cancel_emergency(OPS)
+        await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+        await bob.raise_emergency(OPS)
+        await until(lambda: window.emergency.interphone_id == OPS, what="bob's")
+        assert presenter._alarm.isActive() and len(played) == 2
+        assert window.emergency.silence.isVisibleTo(window)
+        # offline: quiet; reconnected with the emergency still up: it alarms again
+        session.client._conn._transport.abort()
+        await until(lambda: not presenter._online(), what="offline again")
+        assert not presenter._alarm.isActive()
+        assert window.emergency.interphone_id == OPS
+        await until(lambda: presenter._online(), what="reconnected", timeout=5)
+        await until(lambda: presenter._alarm.isActive(), what="alarm resumed")
+        assert len(played) == 3
 
-    run(qloop, scenario(), timeout=25)
+    with_alice(qloop, server, settings, scenario, timeout=25)
 
 
 def test_raising_from_the_menu_asks_first_and_enter_does_not_raise(qloop, server,

@@ -17,7 +17,7 @@ from typing import Any
 
 from app.client.client_core import ClientStats, InterphoneAudio
 from app.client.client_feedback import FEEDBACK, ClientFeedback, FeedbackCallback
-from app.client.client_floor import ClientFloor
+from app.client.client_floor import ClientFloor, FloorAsk
 from app.client.client_media import ClientMedia
 from app.client.client_reconnect import ClientReconnect, worth_another_server
 from app.client.connection import SignalingConnection
@@ -29,7 +29,7 @@ from app.client.errors import (
     NotFound,
     NotJoined,
 )
-from app.client.events import ConnectionState, FloorState
+from app.client.events import ConnectionState
 from app.client.media import AudioCallback, MediaEndpoint
 from app.client.members_refresh import MembersRefresh
 from app.client.model import ClientModel
@@ -46,6 +46,7 @@ from app.protocol import (
     MembersRequest,
     MembersResult,
     QuitRequest,
+    SpeakRequest,
 )
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
@@ -137,10 +138,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self.model.subscribe(self._on_model_event)
-        self._line: asyncio.Future[bool] | None = None  # talk_start waiting in line
-        self._line_grant = 0  # media-auth: the grant number of the granted notice
-        self._grant_answered = False  # the speak request now in flight was answered: granted
-        self._early_revoke: FloorNotice | None = None  # revoked before talk_start resumed
+        self._asking: FloorAsk | None = None  # our speak-on request, until its outcome
 
     # ---- properties --------------------------------------------------------------------
 
@@ -332,10 +330,10 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         """Every answer and notification, in wire order, before any awaiting task resumes."""
         if self._media is not None:  # audio that came before it is heard of before it
             self._media.flush()
-        if isinstance(event, ResponseReceived) and isinstance(event.body, SpeakResult) \
-                and not event.body.queued and self.model.floor is FloorState.REQUESTING:
-            self._grant_answered = True  # (a revocation may follow before talk_start resumes)
-        if isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
+        if isinstance(event, ResponseReceived) and isinstance(event.request, SpeakRequest) \
+                and isinstance(event.body, SpeakResult):
+            self._on_speak_answer(event.request, event.body)
+        elif isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
             self._on_floor_notice(event.body)
         elif isinstance(event, NotificationReceived) and isinstance(event.body, FeedbackNotice):
             self._on_feedback(event.body)

@@ -2,6 +2,11 @@
 and ``talk_stop``, waiting in line (extension floor-queue), emergencies (extension
 emergency) and the ``<floor>`` notices about our own request or grant.
 
+The answer to a speak request is applied to the model (and the utterance begun) when
+it is read, in wire order with the notices behind it (:meth:`ClientFloor._on_speak_answer`,
+called from the client's dispatch): a grant revoked in the same read is then ended by
+the ordinary ``revoked`` notice, before ``talk_start`` resumes to report it.
+
 A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it uses.
 """
 
@@ -28,13 +33,38 @@ from app.protocol.messages import (
 logger = logging.getLogger(__name__)
 
 
+class FloorAsk:
+    """Our speak-on request, from its sending until granted, refused or given up.
+
+    ``outcome`` is decided where the server's word is read (the client's dispatch, in
+    wire order): True once granted (the model says TALKING), False when ``talk_stop``, a
+    leave or a disconnection gave it up, :class:`QueueLeft` when the wait in line ended.
+    """
+
+    def __init__(self, request: SpeakRequest) -> None:
+        self.request = request
+        self.outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.outcome.add_done_callback(_consume_exception)
+
+    def end(self, outcome: bool | BaseException) -> None:
+        if self.outcome.done():
+            return
+        if isinstance(outcome, BaseException):
+            self.outcome.set_exception(outcome)
+        else:
+            self.outcome.set_result(outcome)
+
+
+def _consume_exception(future: asyncio.Future[bool]) -> None:
+    """A wait in line that ends after its talk_start was cancelled: nobody hears of it."""
+    if not future.cancelled():
+        future.exception()
+
+
 class ClientFloor(ClientCore):
     """Asking for the floor, keeping it, waiting for it and giving it back."""
 
-    _line: asyncio.Future[bool] | None
-    _line_grant: int
-    _grant_answered: bool
-    _early_revoke: FloorNotice | None
+    _asking: FloorAsk | None
 
     async def talk_start(self, *, queue: bool = False, emergency: bool = False) -> bool:
         """Ask for the floor; returns True once granted (transmission may start).
@@ -47,7 +77,9 @@ class ClientFloor(ClientCore):
 
         Raises :class:`FloorBusy` (``.holder``), :class:`NotAllowed`,
         :class:`NotJoined`, :class:`NotConnected`. Returns False when
-        :meth:`talk_stop` or a leave cancelled the request meanwhile.
+        :meth:`talk_stop` or a leave cancelled the request meanwhile. A grant taken
+        away again in the same read (an emergency pre-empting at once) was granted:
+        True, with the model already past it (``FloorChanged`` ``revoked``).
         """
         target = self.model.joined
         if target is None:
@@ -55,18 +87,15 @@ class ClientFloor(ClientCore):
         if self.model.floor is FloorState.TALKING:
             return True
         conn = self._require_conn()
-        self.model.floor_requesting()
-        self._grant_answered, self._early_revoke = False, None
         features = conn.session.features
-        request = SpeakRequest(True, target, queue=queue and FLOOR_QUEUE in features,
-                               emergency=emergency and EMERGENCY in features)
+        ask = FloorAsk(SpeakRequest(True, target, queue=queue and FLOOR_QUEUE in features,
+                                    emergency=emergency and EMERGENCY in features))
+        self._end_ask(False)  # a request still in flight is not ours to answer any more
+        self._asking = ask
+        self.model.floor_requesting()
         try:
-            body = await conn.request(request)
-            grant = body.grant if isinstance(body, SpeakResult) else 0
-            if isinstance(body, SpeakResult) and body.queued:
-                if not await self._wait_in_line(body.position):
-                    return False
-                grant = self._line_grant  # media-auth: carried by the granted notice
+            await conn.request(ask.request)  # its answer was applied as it was read
+            return await ask.outcome  # decided already, or once the wait in line ends
         except FloorBusy as exc:
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
@@ -79,45 +108,40 @@ class ClientFloor(ClientCore):
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_released("disconnected")
             raise
-        early, self._early_revoke = self._early_revoke, None
-        if self.model.floor is not FloorState.REQUESTING or self.model.joined != target:
-            return False  # cancelled by talk_stop/leave/disconnect while waiting
-        if early is not None:  # granted, and taken away again in the same read
-            self.model.floor_released("revoked", cause=early.reason, by=early.by)
-            return True
+        finally:
+            if self._asking is ask:
+                self._asking = None
+
+    def _on_speak_answer(self, request: SpeakRequest, result: SpeakResult) -> None:
+        """The answer to a speak request, as it is read (before ``talk_start`` resumes, and
+        before the notices behind it): the grant is ours now, or our place in line."""
+        ask = self._asking
+        if not request.on or ask is None or ask.request is not request:
+            return
+        if self.model.floor is not FloorState.REQUESTING or self.model.joined != request.id:
+            self._end_ask(False)  # given up meanwhile (talk_stop, leave, another target)
+        elif result.queued:
+            self.model.floor_queued(result.position)
+        else:
+            self._granted(result.grant)
+
+    def _granted(self, grant: int) -> None:
+        """The floor is ours (media-auth: ``grant`` is its number)."""
         if self._media is not None:
             self._media.begin_utterance(grant)
         self.model.floor_granted()
-        return True
+        self._end_ask(True)
 
-    async def _wait_in_line(self, position: int) -> bool:
-        """Queued at ``position``: wait for ``granted`` (True), our own ``talk_stop`` or a
-        disconnect (False), or ``left`` (:class:`QueueLeft`)."""
-        if self.model.floor is not FloorState.REQUESTING:
-            return False  # talk_stop ran while the request was in flight
-        self.model.floor_queued(position)
-        self._line_grant = 0
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._line = waiter
-        try:
-            return await waiter
-        finally:
-            if self._line is waiter:
-                self._line = None
-
-    def _end_line(self, outcome: bool | BaseException) -> None:
-        waiter, self._line = self._line, None
-        if waiter is not None and not waiter.done():
-            if isinstance(outcome, BaseException):
-                waiter.set_exception(outcome)
-            else:
-                waiter.set_result(outcome)
+    def _end_ask(self, outcome: bool | BaseException) -> None:
+        ask, self._asking = self._asking, None
+        if ask is not None:
+            ask.end(outcome)
 
     def _end_turn(self, reason: str) -> None:
         """Our grant, request or wait in line ends locally (left, disconnected, closed,
         kicked): the model forgets it and a waiting :meth:`talk_start` returns False."""
         self.model.ending_floor(reason)
-        self._end_line(False)
+        self._end_ask(False)
 
     async def raise_emergency(self, interphone: InterphoneId | str | None = None) -> str:
         """Raise an emergency on ``interphone`` (default: the joined one) without asking
@@ -157,7 +181,7 @@ class ClientFloor(ClientCore):
                                     FloorState.QUEUED):
             return
         self.model.floor_released("released")
-        self._end_line(False)
+        self._end_ask(False)
         conn = self._conn
         if target is None or conn is None or conn.closed:
             return
@@ -175,18 +199,12 @@ class ClientFloor(ClientCore):
                 if self.model.floor is FloorState.QUEUED:
                     self.model.floor_queued(notice.position)
             case FloorNoticeType.GRANTED:
-                if self._line is not None and self.model.floor is FloorState.QUEUED:
-                    self.model.floor_requesting()  # floor_granted follows in talk_start
-                    self._grant_answered = True  # (a revocation may come before it does)
-                    self._line_grant = notice.grant
-                    self._end_line(True)
+                if self._asking is not None and self.model.floor is FloorState.QUEUED:
+                    self._granted(notice.grant)
             case FloorNoticeType.LEFT:
                 if self.model.floor is FloorState.QUEUED:
                     self.model.floor_released("left_queue", cause=notice.reason)
-                    self._end_line(QueueLeft(notice.reason))
+                    self._end_ask(QueueLeft(notice.reason))
             case FloorNoticeType.REVOKED:
                 if self.model.floor is FloorState.TALKING:
                     self.model.floor_released("revoked", cause=notice.reason, by=notice.by)
-                elif self.model.floor is FloorState.REQUESTING and self._grant_answered:
-                    # our grant's answer came, talk_start has not resumed yet: it ends it
-                    self._early_revoke = notice

@@ -25,6 +25,10 @@ event and is ignored (e.g. a grant answering a request already cancelled by a
 disconnect). The phase also says where the key is: it is down in ``REQUESTING``,
 ``QUEUED``, ``TALKING``, ``BUSY``, ``DENIED`` and ``REVOKED``, and up in the others.
 
+What the server said of the floor (the place in line, who holds it, a refusal's
+message) is not kept here: the client model keeps it, and the machine only hears
+that the request was granted, queued, refused or ended.
+
 Times are float seconds of whatever monotonic clock the caller uses.
 """
 
@@ -123,15 +127,16 @@ class TurnViewKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TurnView:
-    """What the UI shows. While talking, ``elapsed + remaining == max_talk`` exactly,
-    and the whole-second fields add up the same way (``elapsed_s + remaining_s``
-    is ``ceil(max_talk)``), so the display is never off by one."""
+    """What the UI shows of the turn. While talking, ``elapsed + remaining == max_talk``
+    exactly, and the whole-second fields add up the same way (``elapsed_s + remaining_s``
+    is ``ceil(max_talk)``), so the display is never off by one.
+
+    What the server said is not repeated here: the place in line, who holds the floor
+    and a refusal's message are the client model's (``queue_position``,
+    ``floor_holder``, ``FloorChanged.reason``), the one record of the floor's state."""
 
     kind: TurnViewKind
-    position: int = 0  # QUEUED: 1 = next
-    holder: str = ""  # BUSY: who speaks
     reason: EndReason = EndReason.NONE  # PREEMPTED/REVOKED, and IDLE after a cut-off
-    detail: str = ""  # DENIED: the server's message
     elapsed: float = 0.0
     remaining: float = 0.0
     elapsed_s: int = 0
@@ -158,9 +163,7 @@ class Granted:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    busy: bool = True  # 409
-    holder: str = ""
-    detail: str = ""
+    busy: bool = True  # 409: someone else speaks
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +173,7 @@ class Revoked:
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class QueuePosition:
-    position: int
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +191,8 @@ class Disconnected:
     pass
 
 
-TurnEvent = (Press | Release | Granted | Refused | Revoked | Queued | QueuePosition
-             | QueueExpired | TransmitDrained | Disconnected)
+TurnEvent = (Press | Release | Granted | Refused | Revoked | Queued | QueueExpired
+             | TransmitDrained | Disconnected)
 
 
 # ---- actions (out) -----------------------------------------------------------------------------
@@ -237,7 +235,6 @@ class Trigger(StrEnum):
     REFUSED = "refused"
     REVOKED = "revoked"
     QUEUED = "queued"
-    QUEUE_POSITION = "queue_position"
     QUEUE_EXPIRED = "queue_expired"
     TRANSMIT_DRAINED = "transmit_drained"
     DISCONNECTED = "disconnected"
@@ -247,9 +244,8 @@ class Trigger(StrEnum):
 
 _TRIGGER_OF: dict[type, Trigger] = {
     Granted: Trigger.GRANTED, Refused: Trigger.REFUSED, Revoked: Trigger.REVOKED,
-    Queued: Trigger.QUEUED, QueuePosition: Trigger.QUEUE_POSITION,
-    QueueExpired: Trigger.QUEUE_EXPIRED, TransmitDrained: Trigger.TRANSMIT_DRAINED,
-    Disconnected: Trigger.DISCONNECTED,
+    Queued: Trigger.QUEUED, QueueExpired: Trigger.QUEUE_EXPIRED,
+    TransmitDrained: Trigger.TRANSMIT_DRAINED, Disconnected: Trigger.DISCONNECTED,
 }
 
 
@@ -276,9 +272,6 @@ class TurnMachine:
         self._drain_since = 0.0
         self._warnings_due: list[tuple[float, float]] = []  # (when, seconds left), ascending
         self._warning_passed = 0.0
-        self._position = 0
-        self._holder = ""
-        self._detail = ""
         self._reason = EndReason.NONE
 
     # ---- inputs ------------------------------------------------------------------------------
@@ -368,11 +361,11 @@ class TurnMachine:
         if phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING):
             return TurnView(TurnViewKind.REQUESTING)
         if phase is TurnPhase.QUEUED:
-            return TurnView(TurnViewKind.QUEUED, position=self._position)
+            return TurnView(TurnViewKind.QUEUED)
         if phase is TurnPhase.BUSY:
-            return TurnView(TurnViewKind.BUSY, holder=self._holder)
+            return TurnView(TurnViewKind.BUSY)
         if phase is TurnPhase.DENIED:
-            return TurnView(TurnViewKind.DENIED, detail=self._detail)
+            return TurnView(TurnViewKind.DENIED)
         if phase is TurnPhase.REVOKED:
             kind = (TurnViewKind.PREEMPTED if self._reason is EndReason.PREEMPTED
                     else TurnViewKind.REVOKED)
@@ -437,10 +430,7 @@ class TurnMachine:
 
     def _refuse(self, event: object, now: float) -> list[Action]:
         assert isinstance(event, Refused)
-        if event.busy:
-            self.phase, self._holder = TurnPhase.BUSY, event.holder
-        else:
-            self.phase, self._detail = TurnPhase.DENIED, event.detail
+        self.phase = TurnPhase.BUSY if event.busy else TurnPhase.DENIED
         return [PlayTone(TurnTone.BUSY)]
 
     def _refused_after_cancel(self, event: object, now: float) -> list[Action]:
@@ -449,13 +439,8 @@ class TurnMachine:
 
     def _queue(self, event: object, now: float) -> list[Action]:
         assert isinstance(event, Queued)
-        self.phase, self._position = TurnPhase.QUEUED, event.position
+        self.phase = TurnPhase.QUEUED
         return [PlayTone(TurnTone.QUEUED)]
-
-    def _move_in_queue(self, event: object, now: float) -> list[Action]:
-        assert isinstance(event, QueuePosition)
-        self._position = event.position
-        return []
 
     def _leave_queue(self, event: object, now: float) -> list[Action]:
         self.phase = TurnPhase.IDLE
@@ -536,7 +521,6 @@ TRANSITIONS: dict[tuple[TurnPhase, Trigger], Handler] = {
 
     (P.QUEUED, T.RELEASE): M._leave_queue,
     (P.QUEUED, T.GRANTED): M._grant,
-    (P.QUEUED, T.QUEUE_POSITION): M._move_in_queue,
     (P.QUEUED, T.QUEUE_EXPIRED): M._queue_expired,
     (P.QUEUED, T.REFUSED): M._refuse,
     (P.QUEUED, T.REVOKED): M._lost_wait,

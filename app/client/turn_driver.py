@@ -1,9 +1,11 @@
 """TurnDriver: runs the one :class:`~app.client.turn.TurnMachine` of a client on asyncio.
 
 The GUI (and any front end with a talk key) feeds it presses and releases; it
-feeds the machine everything else from the :class:`~app.client.InterphoneClient`
-(answers to ``speak on``, the place in line, revocations with their reason,
-disconnections) and carries out the machine's actions: requests and releases
+feeds the machine everything else from the :class:`~app.client.InterphoneClient`:
+the grant, the wait in line and its end, revocations with their reason from the
+model's floor changes (the one record of what the server said, applied in wire
+order), refusals of ``speak on`` from its answer, disconnections from the
+connection state. It carries out the machine's actions: requests and releases
 through the client, transmit start/stop and cues through the callbacks it is
 given, timers (debounce, release delay, drain timeout, talk-limit warnings) with
 ``loop.call_at``. No Qt: with qasync the loop is Qt's.
@@ -13,7 +15,8 @@ given, timers (debounce, release delay, drain timeout, talk-limit warnings) with
     driver = TurnDriver(client, on_transmit=audio_on_off, on_tone=play,
                         wait_drained=audio.wait_transmit_stopped)
     driver.press(); ...; driver.release()
-    driver.machine.view(now)          # what to draw
+    driver.machine.view(now)          # what to draw (with client.model's floor_holder,
+                                      # queue_position)
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from app.client.turn import (
     Press,
     Queued,
     QueueExpired,
-    QueuePosition,
     Refused,
     Release,
     Revoked,
@@ -103,7 +105,6 @@ class TurnDriver:
         self.machine = TurnMachine(self._config())
         self.requests = 0  # speak-on requests sent, ever
         self._in_flight = 0  # requests and releases the client is still carrying out
-        self._early_revoke: FloorChanged | None = None  # a revocation talk_start reported
         self._timer: asyncio.TimerHandle | None = None
         self._tasks = TaskSet(lambda exc: logger.warning("turn task failed: %s", exc))
         self._unsubscribe = client.model.subscribe(self._on_model)
@@ -187,30 +188,35 @@ class TurnDriver:
             self._timer = None
 
     async def _request(self, action: SendRequest) -> None:
-        self._early_revoke = None
+        """Carry out a request. Its grant, its place in line and the end of that wait reach
+        the machine from the model (:meth:`_on_model`, in wire order: a revocation read
+        right behind a grant follows it); only a refusal or a cancelled request is fed
+        from here. (A grant after the key went up: the machine releases it.)"""
+        event: TurnEvent | None = None
         try:
             granted = await self.client.talk_start(queue=action.queue,
                                                    emergency=action.emergency)
         except QueueLeft:
-            event: TurnEvent = QueueExpired()
-            self.on_ended(EndReason.QUEUE_EXPIRED, "")
-        except FloorBusy as exc:
-            event = Refused(busy=True, holder=exc.holder)
+            pass  # the model's left_queue told the machine (_on_model)
+        except FloorBusy:
+            event = Refused(busy=True)
         except ClientError as exc:
             logger.info("talk refused: %s", exc)
-            event = Refused(busy=False, detail=str(exc))
-        except Exception as exc:  # keep the machine in step whatever went wrong
+            event = Refused(busy=False)
+        except Exception:  # keep the machine in step whatever went wrong
             logger.exception("floor request failed")
-            event = Refused(busy=False, detail=str(exc))
+            event = Refused(busy=False)
         else:
-            event = Granted() if granted else Refused(busy=False)
+            if not granted:
+                event = Refused(busy=False)
+            elif self.client.model.floor is FloorState.TALKING:
+                event = Granted()  # (held already: no change for _on_model to see)
         finally:
             self._in_flight -= 1
-        early, self._early_revoke = self._early_revoke, None
-        self.feed(event)  # (a grant after the key went up: the machine releases it)
-        if isinstance(event, Granted) and early is not None and self.machine.holds_floor \
-                and self.client.model.floor is not FloorState.TALKING:
-            self._revoked(early)  # taken away again at once (talk_start said so)
+        if event is not None:
+            self.feed(event)
+        else:
+            self.on_change()
 
     async def _release(self) -> None:
         try:
@@ -236,15 +242,20 @@ class TurnDriver:
             if event.talk_target:  # as when the user leaves it (the server ended the floor)
                 self.reset()
         elif isinstance(event, FloorChanged):
-            if event.state is FloorState.QUEUED:
+            if event.state is FloorState.TALKING:
+                self.feed(Granted())  # ignored unless the machine asked for it
+            elif event.state is FloorState.QUEUED:
                 # the answer to our request (also if the key went up meanwhile: the machine
-                # then leaves the line), else a move in line
-                answer = self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING)
-                self.feed(Queued(event.position) if answer else QueuePosition(event.position))
+                # then leaves the line); a move in line is the model's alone
+                if self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING):
+                    self.feed(Queued())
+                else:
+                    self.on_change()
+            elif event.reason == "left_queue" and self.machine.phase is TurnPhase.QUEUED:
+                self.feed(QueueExpired())
+                self.on_ended(EndReason.QUEUE_EXPIRED, "")
             elif event.reason == "revoked" and self.machine.holds_floor:
                 self._revoked(event)
-            elif event.reason == "revoked":  # granted and revoked before the answer was read
-                self._early_revoke = event
 
     def _revoked(self, event: FloorChanged) -> None:
         reason = (revoke_reason(event.cause) if event.cause

@@ -492,11 +492,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         else:
             view = self.turn.view(time.monotonic())
             state = _TALK_STATES[view.kind]
-            holder = self.window.display_name(view.holder or model.floor_holder
-                                              or model.speaker)
+            holder = self.window.display_name(model.floor_holder or model.speaker)
             detail = ""
             if view.kind is TurnViewKind.QUEUED:
-                detail = str(view.position)
+                detail = str(model.queue_position)
             if (state in (TalkState.IDLE, TalkState.REQUESTING) and model.speaker
                     and model.speaker != model.uid):
                 state = TalkState.BUSY
