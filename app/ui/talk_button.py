@@ -51,9 +51,18 @@ _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState
 
 
 def format_seconds(seconds: float) -> str:
-    """``m:ss`` for a duration in seconds (negative counts as zero)."""
+    """``m:ss`` for a duration in seconds, whole seconds passed (rounded down: a clock
+    that counts up; negative counts as zero)."""
     whole = max(0, int(seconds))
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+def format_length(seconds: float) -> str:
+    """``m:ss`` for the length of a clip: to the nearest second (1.8 s is 0:02), and at
+    least 0:01 when there is any audio at all (0:00 only for none)."""
+    if seconds <= 0:
+        return format_seconds(0)
+    return format_seconds(max(1, math.floor(seconds + 0.5)))
 
 
 class TalkButton(QWidget):
