@@ -20,7 +20,7 @@ from app.ui.audio_link import _TONES, TURN_TONES, Tone
 from app.ui.floor_text import end_reason_text, queue_text
 from app.ui.floor_widgets import EmergencyBanner
 from app.ui.presenter_speakers import REPLAY_SETTLE_MS
-from app.ui.talk_button import _COLOURS, WARNING_COLOURS, TalkButton, format_length
+from app.ui.talk_button import _COLOURS, WARNING_COLOURS, TalkButton, format_length, format_seconds
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -338,6 +338,32 @@ def test_time_left_rounds_up_so_elapsed_plus_left_is_the_limit(qtbot) -> None:
     assert button.texts() == ("Talking", "0:10 left")  # 50.5 s elapsed shows as 0:50
     button.set_state(TalkState.TALKING, deadline=now + 0.4, max_talk=60)
     assert button.texts()[1] == "0:01 left"
+
+
+def test_time_talked_and_time_left_add_up_to_the_limit_while_talking(qloop, ui) -> None:
+    """The speaking line's elapsed time counts from when the model saw us speak, the talk
+    button's time left counted from when the presenter handled the grant a moment later:
+    "You are speaking · 0:03" beside "0:58 left" of 60 s. Both now count from one start."""
+    async def scenario() -> None:
+        window, model = ui.window, ui.client.model
+        model._clock = lambda: time.monotonic() - 0.3  # the grant seen 0.3 s before handled
+        space(window, QEvent.Type.KeyPress)
+        button = window.panel.talk_button
+        await until(lambda: button.state is TalkState.TALKING, what="talking")
+        since = model.speaker_since
+        assert since is not None and model.speaker == "me" and model.max_talk == 60
+        for whole in range(4):
+            for part in (0.01, 0.1, 0.2, 0.29, 0.31, 0.5, 0.9, 0.99):
+                now = since + whole + part
+                window.panel._show_speaking(now)
+                talked = window.panel.speaking.text().rsplit("· ", 1)[1]
+                left = button.texts(now)[1].removesuffix(" left")
+                assert (talked, left) == (format_seconds(whole),
+                                          format_seconds(60 - whole)), part
+        space(window, QEvent.Type.KeyRelease)
+        await until(lambda: ui.presenter.turn.phase.value == "idle", timeout=5.0)
+
+    run(qloop, scenario())
 
 
 def test_silence_stops_the_alarm_for_this_user_only_and_offline_stops_it(

@@ -16,7 +16,7 @@ from app.ui.main import choose_platform, parse_size
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.talk_button import TalkButton, format_length, format_seconds
+from app.ui.talk_button import TalkButton, format_length, format_seconds, turn_seconds
 from app.ui.talk_key import TalkKey, key_from_text
 from app.ui.view_types import DeviceChoice, InterphoneRow, Preferences, RowKind, TalkState
 
@@ -105,6 +105,13 @@ def test_the_replay_list_shows_rounded_lengths(qtbot) -> None:
                       ReplayItem(1, "Bob", "07:00:10", 0.3, True)])
     assert replay.item_texts() == ["● Alice  07:00:15  (0:02)", "Bob  07:00:10  (0:01)"]
 
+
+@pytest.mark.parametrize(("elapsed", "limit", "split"), [
+    (3.05, 60, (3, 57)), (0.0, 60, (0, 60)), (59.99, 60, (59, 1)), (60.0, 60, (60, 0)),
+    (75.0, 60, (60, 0)), (-0.2, 60, (0, 60)), (17.5, 60, (17, 43))])
+def test_time_talked_and_left_add_up_to_the_limit(elapsed: float, limit: float,
+                                                  split: tuple[int, int]) -> None:
+    assert turn_seconds(elapsed, limit) == split
 
 
 @pytest.mark.parametrize(("level", "fraction"), [(0.0, 0.0), (1.0, 1.0), (0.001, 0.0),
