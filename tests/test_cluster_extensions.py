@@ -20,6 +20,9 @@ import pytest
 from app.protocol import InterphoneId, Kicked
 from app.protocol.features import ROSTER
 from app.protocol.messages import (
+    EmergencyAction,
+    EmergencyRequest,
+    EmergencyState,
     FloorNotice,
     FloorNoticeType,
     Login,
@@ -366,6 +369,18 @@ async def test_an_emergency_on_one_node_preempts_a_holder_on_another(
         await settle(spread.nodes)
         for node in spread.nodes:
             assert node.state.interphones[G58].holder == "bob"
+        # the emergency has one id on every node; raised again, another
+        first = spread.nodes[0].state.interphones[G58].floor.emergency_id
+        assert first and all(node.state.interphones[G58].floor.emergency_id == first
+                             for node in spread.nodes)
+        assert (await bob.request(EmergencyRequest(EmergencyAction.CANCEL, G58))).ok
+        assert (await bob.request(EmergencyRequest(EmergencyAction.RAISE, G58))).ok
+        raised = await notice(alice, lambda b: isinstance(b, EmergencyState)
+                              and b.action is EmergencyAction.RAISE and b.emergency_id != first)
+        assert raised.by == "bob" and raised.emergency_id
+        await settle(spread.nodes)
+        assert all(node.state.interphones[G58].floor.emergency_id == raised.emergency_id
+                   for node in spread.nodes)
         await close_all(alice, bob)
 
 

@@ -15,6 +15,8 @@ from app.protocol.messages import (
     ErrorReply,
     FloorNotice,
     FloorNoticeType,
+    InterphoneChanged,
+    InterphoneInfo,
     Message,
     SpeakRequest,
     SpeakResult,
@@ -60,6 +62,19 @@ def xml(text: str) -> bytes:
     (Message.notification(EmergencyState(EmergencyAction.RAISE, G58, "alice")),
      f"<message type='notification' {IT}><emergency type='raise' id='group_58' by='alice'/>"
      "</message>"),
+    (Message.notification(EmergencyState(EmergencyAction.RAISE, G58, "alice",
+                                         emergency_id="1764670000123")),
+     f"<message type='notification' {IT}><emergency type='raise' id='group_58' by='alice' "
+     "emergency_id='1764670000123'/></message>"),
+    (Message.response("12", EmergencyState(EmergencyAction.CANCEL, G58, "alice", "disp1",
+                                           "1764670000123-0")),
+     f"<message type='response' seq='12' {IT}><emergency type='cancel' id='group_58' "
+     "by='alice' cancelled_by='disp1' emergency_id='1764670000123-0'/></message>"),
+    (Message.notification(InterphoneChanged(InterphoneInfo(
+        G58, "58", 3, "alice", emergency="alice", emergency_id="1764670000123"))),
+     f"<message type='notification' {IT}><interphone id='group_58' attach_type='group' "
+     "attach_id='58' member_count='3' speaker='alice' emergency='alice' "
+     "emergency_id='1764670000123'/></message>"),
     (Message.response("1", LoginResult("disp1", 9400, 15, 60, features=("priority",),
                                        priority=9, dispatcher=True)),
      "<message type='response' seq='1' module='MID_SESSION'><login uid='disp1' "
@@ -69,6 +84,20 @@ def xml(text: str) -> bytes:
 def test_documented_forms_encode_exactly_and_decode_back(message: Message, wire: str) -> None:
     assert encode_message(message) == xml(wire)
     assert decode_message(xml(wire)) == message
+
+
+def test_an_emergency_id_without_an_emergency_is_not_kept() -> None:
+    """``emergency_id`` names the emergency that is up: alone it means nothing."""
+    wire = (f"<message type='notification' {IT}><interphone id='group_58' attach_type='group' "
+            "attach_id='58' member_count='3' emergency_id='17'/></message>")
+    info = decode_message(xml(wire)).body.info
+    assert (info.emergency, info.emergency_id) == ("", "")
+    assert b"emergency_id" not in encode_message(Message.notification(InterphoneChanged(
+        InterphoneInfo(G58, "58", 3, emergency_id="17"))))
+    bad = (f"<message type='notification' {IT}><emergency type='raise' id='group_58' "
+           "by='alice' emergency_id='a b'/></message>")
+    with pytest.raises(ProtocolError):  # an id is 1..64 of the characters of a uid
+        decode_message(xml(bad))
 
 
 def test_base_forms_are_unchanged() -> None:

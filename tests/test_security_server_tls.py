@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import ssl
 import sys
@@ -14,6 +15,7 @@ from server_fixtures import FAST, TEST_TOML, RawClient, sample_directory, start_
 from app.client.trust import TrustPolicy, after_handshake, client_context
 from app.protocol.messages import Login
 from app.server import InterphoneServer
+from app.server.tcp import PLAIN_TEXT_ON_TLS
 from app.server.tls import TlsOptions, load_server_context
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,44 @@ async def test_login_over_tls_and_a_plain_client_costs_the_others_nothing(
             "<message type='request' seq='p1' module='MID_SESSION'><ping/></message>", "p1")
         assert reply.body.__class__.__name__ == "Ping"
         await plain.close()
+        await alice.close()
+
+
+async def test_a_plain_text_client_on_the_tls_port_is_logged_rate_limited(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The client was told "the server may require TLS", the server's log said nothing:
+    now a warning names the address, once per address per refusal_log_interval, then
+    how many more came (a flood cannot fill the log)."""
+    caplog.set_level(logging.INFO)
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+
+    def plain_lines() -> list[tuple[int, str]]:
+        return [(r.levelno, r.getMessage()) for r in caplog.records
+                if PLAIN_TEXT_ON_TLS in r.getMessage()]
+
+    async with InterphoneServer(sample_directory(), settings=FAST.with_overrides(
+            auth="open", media_encryption="optional", refusal_log_interval=0.6),
+            tls=context) as server:
+        alice = await RawClient.connect(server.port, tls=pinned(fingerprint))
+        await alice.login("alice")
+        assert plain_lines() == []  # a TLS client is not one
+        for _ in range(25):
+            plain = await RawClient.connect(server.port)
+            plain.send_xml("<message type='request' seq='1' module='MID_SESSION'>"
+                           "<login uid='bob' token='x' version='1'/></message>")
+            assert await plain.closed_by_server(timeout=5)
+            assert plain.drain() == []
+            await plain.close()
+        assert plain_lines() == [(logging.WARNING, f"refused 127.0.0.1: {PLAIN_TEXT_ON_TLS}")]
+        for _ in range(100):  # the count of the others, once the interval is over
+            if len(plain_lines()) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert re.fullmatch(r"refused 127\.0\.0\.1 24 more times in \d+ s: "
+                            + re.escape(PLAIN_TEXT_ON_TLS), plain_lines()[1][1])
+        reply = await alice.request_xml(
+            "<message type='request' seq='p1' module='MID_SESSION'><ping/></message>", "p1")
+        assert reply.body.__class__.__name__ == "Ping"
         await alice.close()
 
 

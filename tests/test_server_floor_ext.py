@@ -260,22 +260,26 @@ async def test_emergency_raise_pre_empts_alerts_and_is_cancelled_by_a_dispatcher
         for raw in (alice, bob, carol, disp):
             raw.drain()
         assert (await ask(bob, G58, emergency=True)).body == SpeakResult(True, G58)
-        raise_note = EmergencyState(EmergencyAction.RAISE, G58, "bob")
+        first = server.state.interphones[G58].floor.emergency_id
+        assert first  # the server named this emergency
+        raise_note = EmergencyState(EmergencyAction.RAISE, G58, "bob", emergency_id=first)
         emergency, revoked, change = await notes(alice, 3)
         assert emergency == raise_note
         assert revoked == floor(G58, FloorNoticeType.REVOKED, reason="preempted", by="bob")
-        assert (change.info.speaker, change.info.emergency) == ("bob", "bob")
+        assert (change.info.speaker, change.info.emergency, change.info.emergency_id) == (
+            "bob", "bob", first)
         emergency, change = await notes(bob, 2)
         assert emergency == raise_note and change.info.emergency == "bob"
         change = (await carol.next_notification()).body  # base: the change, no attribute
-        assert (change.info.speaker, change.info.emergency) == ("bob", "")
+        assert (change.info.speaker, change.info.emergency, change.info.emergency_id) == (
+            "bob", "", "")
         assert await carol.no_notification()
         # an emergency grant is not pre-empted, not even by another emergency request
         assert (await ask(disp, G58, emergency=True)).body.errcode == 409
         # the members view carries the raiser for late readers
         late = await client(server.port, "dave")
         joined_info = (await late.join(G58)).body.info
-        assert joined_info.emergency == "bob"
+        assert (joined_info.emergency, joined_info.emergency_id) == ("bob", first)
         # a second raise changes nothing and names the first raiser
         second = (await alice.request(EmergencyRequest(EmergencyAction.RAISE, G58))).body
         assert second == raise_note
@@ -284,16 +288,23 @@ async def test_emergency_raise_pre_empts_alerts_and_is_cancelled_by_a_dispatcher
         assert isinstance(refused, ErrorReply) and refused.errcode == 403
         disp.drain()
         cancelled = (await disp.request(EmergencyRequest(EmergencyAction.CANCEL, G58))).body
-        assert cancelled == EmergencyState(EmergencyAction.CANCEL, G58, "bob", "disp")
+        assert cancelled == EmergencyState(EmergencyAction.CANCEL, G58, "bob", "disp", first)
         assert (await disp.next_notification()).body == cancelled
         none = (await disp.request(EmergencyRequest(EmergencyAction.CANCEL, G58))).body
         assert isinstance(none, ErrorReply) and none.errcode == 404
-        records = [(r.action.value, r.raised_by, r.by)
+        records = [(r.action.value, r.raised_by, r.by, r.id)
                    for r in server.state.emergency_log[G58]]
-        assert records == [("raise", "bob", "bob"), ("cancel", "bob", "disp")]
+        assert records == [("raise", "bob", "bob", first), ("cancel", "bob", "disp", first)]
         # after the cancel the grant is ordinary: an emergency request pre-empts it
         assert (await ask(alice, G58, emergency=True)).ok
         assert server.state.interphones[G58].holder == "alice"
+        # bob raising again: a new emergency, a new id (a client that silenced the first
+        # one alarms again)
+        await alice.request(EmergencyRequest(EmergencyAction.CANCEL, G58))
+        bob.drain()
+        again = (await bob.request(EmergencyRequest(EmergencyAction.RAISE, G58))).body
+        assert again.by == "bob" and again.emergency_id not in ("", first)
+        assert (await bob.next_notification()).body == again
         await close_all(alice, bob, carol, disp, late)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,6 +32,7 @@ from app.client.turn import (
 )
 from app.server.floor import (
     EmergencyAction,
+    EmergencyIds,
     EmergencyRecord,
     EndReason,
     Floor,
@@ -46,9 +49,15 @@ from app.server.floor import (
 A = FloorAnswer
 
 
+def ids() -> Callable[[], str]:
+    """Emergency ids e1, e2, ... (the server's are unique across its floors and runs)."""
+    numbers = itertools.count(1)
+    return lambda: f"e{next(numbers)}"
+
+
 def floor_with(*ops: tuple[Any, ...], **policy: Any) -> Floor:
     """A floor after ``ops`` (("req", uid, kwargs), ("rel", uid), ("leave", uid)) at t = 0, 1..."""
-    floor = Floor(FloorPolicy(**policy))
+    floor = Floor(FloorPolicy(**policy), ids())
     for now, op in enumerate(ops):
         run(floor, op, float(now))
     return floor
@@ -136,7 +145,7 @@ CASES: list[tuple[str, list[tuple[Any, ...]], dict[str, Any], tuple[Any, ...], d
      ("req", "b", {"emergency": True}),
      {"answer": A.GRANTED, "holder": "b", "ended": "a", "ended_reason": EndReason.PREEMPTED,
       "preempted_by": "b",
-      "emergency": EmergencyRecord(EmergencyAction.RAISE, "b", "b", 1.0)}, ()),
+      "emergency": EmergencyRecord(EmergencyAction.RAISE, "b", "b", 1.0, "e1")}, ()),
     ("an emergency grant is not pre-empted by priority", [("req", "a", {"emergency": True})],
      {"preemptible": True}, ("req", "b", {"priority": 9}),
      {"answer": A.BUSY, "busy_holder": "a"}, ()),
@@ -223,16 +232,40 @@ def test_revoke_with_nobody_holding_changes_nothing() -> None:
 # ---- emergency raise and cancel ------------------------------------------------------------------
 
 def test_raise_and_cancel_by_the_raiser_are_recorded() -> None:
-    floor = Floor(FloorPolicy(dispatcher_level=8))
+    floor = Floor(FloorPolicy(dispatcher_level=8), ids())
     raised = floor.raise_emergency("a", 1.0)
-    assert raised.emergency == EmergencyRecord(EmergencyAction.RAISE, "a", "a", 1.0)
-    assert raised.holder == "" and floor.emergency_by == "a"
+    assert raised.emergency == EmergencyRecord(EmergencyAction.RAISE, "a", "a", 1.0, "e1")
+    assert raised.holder == "" and floor.emergency_by == "a" and floor.emergency_id == "e1"
     assert floor.raise_emergency("b", 2.0).emergency is None  # one at a time
-    assert floor.emergency_by == "a"
+    assert (floor.emergency_by, floor.emergency_id) == ("a", "e1")
     cancelled = floor.cancel_emergency("a", 0, 3.0)
-    assert cancelled.emergency == EmergencyRecord(EmergencyAction.CANCEL, "a", "a", 3.0)
-    assert floor.emergency_by == ""
+    assert cancelled.emergency == EmergencyRecord(EmergencyAction.CANCEL, "a", "a", 3.0, "e1")
+    assert floor.emergency_by == floor.emergency_id == ""
     assert floor.log == [raised.emergency, cancelled.emergency]
+
+
+def test_each_raise_has_a_new_id_also_by_the_same_raiser() -> None:
+    """A client tells an emergency raised again from the one it silenced by its id."""
+    floor = Floor(FloorPolicy(), ids())
+    first = floor.raise_emergency("a", 1.0).emergency
+    floor.cancel_emergency("a", 0, 2.0)
+    again = floor.request("a", 3.0, emergency=True).emergency
+    assert first is not None and again is not None
+    assert (first.raised_by, first.id, again.raised_by, again.id) == ("a", "e1", "a", "e2")
+    floor.leave("a", 4.0)
+    restored = Floor(FloorPolicy(), ids())
+    restored.restore(floor.snapshot(5.0), 5.0)  # (another node starting from a snapshot)
+    assert (restored.emergency_by, restored.emergency_id) == ("a", "e2")
+    assert restored.close(6.0).emergency == EmergencyRecord(
+        EmergencyAction.CANCEL, "a", "", 6.0, "e2")
+
+
+def test_the_default_ids_keep_growing_whatever_the_clock_says() -> None:
+    clock = iter([1000.0, 1000.0, 999.0, 2000.0])
+    new_id = EmergencyIds(lambda: next(clock))
+    assert [new_id() for _ in range(4)] == ["1000000", "1000001", "1000002", "2000000"]
+    a, b = Floor(), Floor()  # floors given no source share one: never the same id
+    assert a.raise_emergency("x", 1.0).emergency.id != b.raise_emergency("x", 1.0).emergency.id
 
 
 @pytest.mark.parametrize(("canceller", "priority", "allowed"), [
@@ -243,11 +276,11 @@ def test_raise_and_cancel_by_the_raiser_are_recorded() -> None:
     ("b", 0, False),
 ])
 def test_who_may_cancel(canceller: str, priority: int, allowed: bool) -> None:
-    floor = Floor(FloorPolicy(dispatcher_level=8))
+    floor = Floor(FloorPolicy(dispatcher_level=8), ids())
     floor.raise_emergency("a", 1.0)
     if allowed:
         assert floor.cancel_emergency(canceller, priority, 2.0).emergency == EmergencyRecord(
-            EmergencyAction.CANCEL, "a", canceller, 2.0)
+            EmergencyAction.CANCEL, "a", canceller, 2.0, "e1")
     else:
         with pytest.raises(NotAllowed) as refused:
             floor.cancel_emergency(canceller, priority, 2.0)
@@ -282,14 +315,14 @@ def test_holder_raising_an_emergency_becomes_unpreemptible() -> None:
     floor = floor_with(HOLD_A, preemptible=True)
     outcome = floor.request("a", 1.0, emergency=True)
     assert outcome.answer is A.GRANTED and outcome.granted == ""
-    assert outcome.emergency == EmergencyRecord(EmergencyAction.RAISE, "a", "a", 1.0)
+    assert outcome.emergency == EmergencyRecord(EmergencyAction.RAISE, "a", "a", 1.0, "e1")
     assert floor.request("b", 2.0, priority=9).answer is A.BUSY
 
 
 def test_close_records_the_end_of_a_raised_emergency() -> None:
     floor = floor_with(("req", "a", {"emergency": True}), ("req", "b", Q))
     closed = floor.close(9.0)
-    assert closed.emergency == EmergencyRecord(EmergencyAction.CANCEL, "a", "", 9.0)
+    assert closed.emergency == EmergencyRecord(EmergencyAction.CANCEL, "a", "", 9.0, "e1")
     assert floor.queue == () and floor.emergency_by == ""
     assert Floor().close(1.0).emergency is None
 
@@ -446,7 +479,7 @@ class Wired:
     input)."""
 
     def __init__(self, policy: FloorPolicy, priorities: dict[str, int]) -> None:
-        self.floor = Floor(policy)
+        self.floor = Floor(policy, ids())
         self.priorities = priorities
         self.machines = {uid: TurnMachine(TurnConfig(queue=True)) for uid in priorities}
         self.tones: dict[str, list[TurnTone]] = {uid: [] for uid in priorities}
@@ -527,6 +560,6 @@ def test_emergency_end_to_end() -> None:
     assert net.floor.holder == "disp" and net.floor.emergency_by == "alice"  # still raised
     net.key("disp", False, 4.0)
     assert net.floor.cancel_emergency("disp", 9, 5.0).emergency == EmergencyRecord(
-        EmergencyAction.CANCEL, "alice", "disp", 5.0)
+        EmergencyAction.CANCEL, "alice", "disp", 5.0, "e1")
     assert [record.action for record in net.floor.log] == [EmergencyAction.RAISE,
                                                            EmergencyAction.CANCEL]

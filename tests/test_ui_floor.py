@@ -22,7 +22,7 @@ from app.ui.audio_link import _TONES, TURN_TONES, Tone
 from app.ui.floor_text import end_reason_text, queue_text
 from app.ui.floor_widgets import EmergencyBanner
 from app.ui.presenter_speakers import REPLAY_SETTLE_MS
-from app.ui.talk_button import _COLOURS, WARNING_COLOURS, TalkButton
+from app.ui.talk_button import _COLOURS, WARNING_COLOURS, TalkButton, format_length, format_seconds
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -184,10 +184,13 @@ def test_replay_entry_is_complete_once_the_speaker_stops(qloop, ui,
         assert not replay.play_button(0).isEnabled()  # still receiving
         await alice.talk_stop()
         await until(lambda: replay.play_button(0).isEnabled(), what="play enabled")
-        await until(lambda: replay.item_texts()[0].endswith("(0:01)"), what="its length")
+        await until(lambda: replay.items()[0].duration >= 1.0, what="its length")
         await asyncio.sleep(REPLAY_SETTLE_MS / 1000 + 0.2)  # the late-packet refresh
-        assert len(replay.item_texts()) == 1 and replay.item_texts()[0].endswith("(0:01)")
-        assert replay.items()[0].duration >= 1.4  # the last packets counted too
+        duration = replay.items()[0].duration
+        assert duration >= 1.4  # the last packets counted too
+        assert len(replay.item_texts()) == 1
+        assert replay.item_texts()[0].endswith(f"({format_length(duration)})")
+        assert format_length(duration) in ("0:01", "0:02")  # (1.5 s: to the nearest second)
 
     run(qloop, scenario(), timeout=20)
 
@@ -339,6 +342,32 @@ def test_time_left_rounds_up_so_elapsed_plus_left_is_the_limit(qtbot) -> None:
     assert button.texts()[1] == "0:01 left"
 
 
+def test_time_talked_and_time_left_add_up_to_the_limit_while_talking(qloop, ui) -> None:
+    """The speaking line's elapsed time counts from when the model saw us speak, the talk
+    button's time left counted from when the presenter handled the grant a moment later:
+    "You are speaking · 0:03" beside "0:58 left" of 60 s. Both now count from one start."""
+    async def scenario() -> None:
+        window, model = ui.window, ui.client.model
+        model._clock = lambda: time.monotonic() - 0.3  # the grant seen 0.3 s before handled
+        space(window, QEvent.Type.KeyPress)
+        button = window.panel.talk_button
+        await until(lambda: button.state is TalkState.TALKING, what="talking")
+        since = model.speaker_since
+        assert since is not None and model.speaker == "me" and model.max_talk == 60
+        for whole in range(4):
+            for part in (0.01, 0.1, 0.2, 0.29, 0.31, 0.5, 0.9, 0.99):
+                now = since + whole + part
+                window.panel._show_speaking(now)
+                talked = window.panel.speaking.text().rsplit("· ", 1)[1]
+                left = button.texts(now)[1].removesuffix(" left")
+                assert (talked, left) == (format_seconds(whole),
+                                          format_seconds(60 - whole)), part
+        space(window, QEvent.Type.KeyRelease)
+        await until(lambda: ui.presenter.turn.phase.value == "idle", timeout=5.0)
+
+    run(qloop, scenario())
+
+
 def test_silence_stops_the_alarm_for_this_user_only_and_offline_stops_it(
         qloop, server, settings) -> None:
     """The emergency alarm repeated until the raiser or a dispatcher cancelled, and went on
@@ -383,6 +412,41 @@ def test_silence_stops_the_alarm_for_this_user_only_and_offline_stops_it(
         assert len(played) == 3
 
     with_alice(qloop, server, settings, scenario, timeout=25)
+
+
+def test_an_emergency_raised_again_while_offline_alarms_after_reconnecting(
+        qloop, server, settings) -> None:
+    """A silenced emergency cancelled and raised again by the same user while this user was
+    offline stayed silenced after reconnecting (same interphone, same raiser): each raise
+    now has its own id, and the new one alarms."""
+    async def scenario() -> None:
+        session = await open_session(server, settings, features=FLOOR)
+        try:
+            window, presenter = session.window, session.presenter
+            played: list[Tone] = []
+            presenter._tone = played.append  # type: ignore[method-assign]
+            alice = await session.other("alice", features=FLOOR)
+            await alice.raise_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+            first = session.client.model.interphone(OPS).emergency_id
+            assert first and played == [Tone.EMERGENCY]
+            window.emergency.silence.click()
+            assert not presenter._alarm.isActive()
+            session.client._backoff = (1.5, 1.5)  # offline long enough for the new raise
+            session.client._conn._transport.abort()
+            await until(lambda: not presenter._online(), what="offline")
+            await alice.cancel_emergency(OPS)
+            await alice.raise_emergency(OPS)
+            assert presenter._emergency[1] == "alice" and not presenter._alarm.isActive()
+            await until(lambda: presenter._online(), what="reconnected", timeout=6)
+            await until(lambda: presenter._alarm.isActive(), what="the new emergency's alarm")
+            info = session.client.model.interphone(OPS)
+            assert info.emergency == "alice" and info.emergency_id not in ("", first)
+            assert len(played) == 2 and window.emergency.silence.isVisibleTo(window)
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=25)
 
 
 def test_raising_from_the_menu_asks_first_and_enter_does_not_raise(qloop, server,

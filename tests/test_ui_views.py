@@ -9,13 +9,14 @@ from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
 from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.ui.floor_widgets import ReplayItem, ReplayList
 from app.ui.interphone_list import InterphoneList
 from app.ui.level_meter import level_to_fraction
 from app.ui.main import choose_platform, parse_size
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.talk_button import TalkButton, format_seconds
+from app.ui.talk_button import TalkButton, format_length, format_seconds, turn_seconds
 from app.ui.talk_key import TalkKey, key_from_text
 from app.ui.view_types import DeviceChoice, InterphoneRow, Preferences, RowKind, TalkState
 
@@ -86,6 +87,31 @@ def test_offscreen_only_without_a_display(environ, platform, expected) -> None:
                                                (-3, "0:00")])
 def test_format_seconds(seconds: float, text: str) -> None:
     assert format_seconds(seconds) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(1.8, "0:02"), (1.4, "0:01"), (1.5, "0:02"),
+                                               (0.3, "0:01"), (0.02, "0:01"), (0, "0:00"),
+                                               (59.6, "1:00"), (-1, "0:00")])
+def test_replay_lengths_round_to_the_nearest_second_never_0_00_for_audio(
+        seconds: float, text: str) -> None:
+    """A 1.8 s replay showed 0:01 and a short one 0:00."""
+    assert format_length(seconds) == text
+
+
+def test_the_replay_list_shows_rounded_lengths(qtbot) -> None:
+    replay = ReplayList()
+    qtbot.addWidget(replay)
+    replay.set_items([ReplayItem(2, "Alice", "07:00:15", 1.8, False),
+                      ReplayItem(1, "Bob", "07:00:10", 0.3, True)])
+    assert replay.item_texts() == ["● Alice  07:00:15  (0:02)", "Bob  07:00:10  (0:01)"]
+
+
+@pytest.mark.parametrize(("elapsed", "limit", "split"), [
+    (3.05, 60, (3, 57)), (0.0, 60, (0, 60)), (59.99, 60, (59, 1)), (60.0, 60, (60, 0)),
+    (75.0, 60, (60, 0)), (-0.2, 60, (0, 60)), (17.5, 60, (17, 43))])
+def test_time_talked_and_left_add_up_to_the_limit(elapsed: float, limit: float,
+                                                  split: tuple[int, int]) -> None:
+    assert turn_seconds(elapsed, limit) == split
 
 
 @pytest.mark.parametrize(("level", "fraction"), [(0.0, 0.0), (1.0, 1.0), (0.001, 0.0),

@@ -150,11 +150,14 @@ class FloorChanged:
 @dataclass(frozen=True, slots=True)
 class EmergencyChanged:
     """An emergency was raised or cancelled on ``id`` (extension ``emergency``);
-    ``raised_by`` is '' once it is cancelled, ``cancelled_by`` who cancelled it."""
+    ``raised_by`` is '' once it is cancelled, ``cancelled_by`` who cancelled it;
+    ``emergency_id`` names the emergency raised or cancelled ('' from a server that does
+    not give ids)."""
 
     id: InterphoneId
     raised_by: str
     cancelled_by: str = ""
+    emergency_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

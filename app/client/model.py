@@ -388,12 +388,17 @@ class ClientModel(RosterModel):
     def apply_emergency(self, body: EmergencyState) -> None:
         """A raise or cancel (response or notification): the interphone's ``emergency``."""
         with self._batch():
-            raised_by = body.by if body.action is EmergencyAction.RAISE else ""
+            raised = body.action is EmergencyAction.RAISE
+            raised_by = body.by if raised else ""
+            emergency_id = body.emergency_id if raised else ""
             info = self._interphones.get(body.id)
-            if info is not None and info.emergency != raised_by:
-                self._interphones[body.id] = replace(info, emergency=raised_by)
+            if info is not None and (info.emergency, info.emergency_id) != (raised_by,
+                                                                           emergency_id):
+                self._interphones[body.id] = replace(info, emergency=raised_by,
+                                                     emergency_id=emergency_id)
                 self._emit(InterphoneUpdated(body.id))
-            self._emit(EmergencyChanged(body.id, raised_by, body.cancelled_by))
+            self._emit(EmergencyChanged(body.id, raised_by, body.cancelled_by,
+                                        body.emergency_id))
 
     # ---- internals ---------------------------------------------------------------------
 

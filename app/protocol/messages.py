@@ -114,6 +114,9 @@ class InterphoneInfo:
     members: tuple[str, ...] | None = None
     emergency: str = ""
     """Extension ``emergency``: who raised the emergency that is up ('' for none)."""
+    emergency_id: str = ""
+    """Extension ``emergency``: the id of the emergency that is up ('' for none, or from a
+    server that does not give ids)."""
 
     def __post_init__(self) -> None:
         if self.member_count == 0 and self.members is None:
@@ -274,12 +277,14 @@ class EmergencyRequest:
 @dataclass(frozen=True, slots=True)
 class EmergencyState:
     """The response to :class:`EmergencyRequest`, and the notification of a raise or
-    cancel: ``by`` raised it; ``cancelled_by`` (cancel only) cancelled it."""
+    cancel: ``by`` raised it; ``cancelled_by`` (cancel only) cancelled it;
+    ``emergency_id`` is its id ('' from a server that does not give ids)."""
 
     action: EmergencyAction
     id: InterphoneId
     by: str
     cancelled_by: str = ""
+    emergency_id: str = ""
 
 
 # ---- extension "feedback" (docs/protocol-extensions.md) -------------------------------

@@ -31,6 +31,7 @@ from app.server.settings import ServerSettings
 from app.server.state import ServerState
 from app.server.tcp import SignalingServer
 from app.server.tls import HANDSHAKE_TIMEOUT
+from app.server.tls_port import TlsListener
 
 log = logging.getLogger("app.server")
 
@@ -96,7 +97,7 @@ class InterphoneServer:
             self.collector.add_source(lambda: store_latencies(store))
         self.metrics_address = metrics
         self.metrics: MetricsEndpoint | None = None
-        self._tcp: list[asyncio.Server] | None = None
+        self._tcp: list[asyncio.Server | TlsListener] | None = None
         self._udp: asyncio.DatagramTransport | None = None
 
     @property
@@ -137,10 +138,15 @@ class InterphoneServer:
         *tcp_sockets, udp_socket = sockets
         with contextlib.suppress(OSError):
             udp_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
-        tcp = [await loop.create_server(
-                   hub.new_connection, sock=sock, backlog=LISTEN_BACKLOG, ssl=self.tls,
-                   ssl_handshake_timeout=HANDSHAKE_TIMEOUT if self.tls is not None else None)
-               for sock in tcp_sockets]
+        tcp: list[asyncio.Server | TlsListener]
+        if self.tls is not None:  # (a plain-text client is logged: tls_port)
+            tcp = [TlsListener(loop, sock, hub.new_connection, self.tls, hub.plain_text_on_tls,
+                               backlog=LISTEN_BACKLOG, handshake_timeout=HANDSHAKE_TIMEOUT)
+                   for sock in tcp_sockets]
+        else:
+            tcp = [await loop.create_server(hub.new_connection, sock=sock,
+                                            backlog=LISTEN_BACKLOG)
+                   for sock in tcp_sockets]
         udp: asyncio.DatagramTransport
         if self.media_thread:
             udp, relay = MediaThread.serve(hub, udp_socket)

@@ -28,14 +28,17 @@ Rules:
   requests. It stays raised until the raiser, or a user whose priority is at
   least ``dispatcher_level``, cancels it, or the interphone ends
   (:meth:`Floor.close`). Every raise and cancel is recorded in
-  :attr:`Floor.log` (bounded to ``log_limit`` records, oldest dropped).
+  :attr:`Floor.log` (bounded to ``log_limit`` records, oldest dropped). Each raise gets
+  a new id (:attr:`Floor.emergency_id`) from the floor's id source, so that a client can
+  tell an emergency raised again from the one before it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -120,6 +123,26 @@ class EmergencyRecord:
     raised_by: str  # whose emergency
     by: str  # who raised or cancelled it ('' when the interphone ended)
     at: float
+    id: str = ""  # the emergency's id (the raise's, also on its cancel)
+
+
+class EmergencyIds:
+    """New emergency ids of one process: the wall clock in milliseconds, made strictly
+    increasing (``'1764670000123'``), so that an id is not given twice, also across
+    restarts of a server that keeps its state in memory (several nodes use their shared
+    log's entry ids instead: :class:`~app.server.replica.Replica`)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._last = 0
+
+    def __call__(self) -> str:
+        self._last = max(self._last + 1, int(self._clock() * 1000))
+        return str(self._last)
+
+
+NEW_EMERGENCY_ID = EmergencyIds()
+"""The id source of a floor that was given none."""
 
 
 class NoticeKind(StrEnum):
@@ -234,13 +257,18 @@ def clamp_priority(priority: int) -> int:
 class Floor:
     """The floor of one interphone."""
 
-    def __init__(self, policy: FloorPolicy | None = None) -> None:
+    def __init__(self, policy: FloorPolicy | None = None,
+                 new_id: Callable[[], str] = NEW_EMERGENCY_ID) -> None:
         self.policy = policy or FloorPolicy()
+        self.new_id = new_id
+        """Where the id of each new emergency comes from."""
         self.holder = ""
         self.holder_priority = MIN_PRIORITY
         self.holder_emergency = False
         self.emergency_by = ""
         """Who raised the emergency that is up ('' for none)."""
+        self.emergency_id = ""
+        """The id of the emergency that is up ('' for none), new for each raise."""
         self.emergency_since = 0.0
         self.log: list[EmergencyRecord] = []
         self._queue: list[_Entry] = []
@@ -270,8 +298,7 @@ class Floor:
         before = self._positions()
         change = _Change()
         if emergency and not self.emergency_by:
-            change.emergency = self._record(EmergencyAction.RAISE, uid, uid, now)
-            self.emergency_by, self.emergency_since = uid, now
+            change.emergency = self._raise(uid, now)
         emergency = emergency or self.emergency_by == uid
         if self.holder == uid:
             if emergency:
@@ -352,9 +379,12 @@ class Floor:
         changes nothing (see :attr:`emergency_by`)."""
         change = _Change()
         if not self.emergency_by:
-            self.emergency_by, self.emergency_since = uid, now
-            change.emergency = self._record(EmergencyAction.RAISE, uid, uid, now)
+            change.emergency = self._raise(uid, now)
         return self._outcome(change, {})
+
+    def _raise(self, uid: str, now: float) -> EmergencyRecord:
+        self.emergency_by, self.emergency_id, self.emergency_since = uid, self.new_id(), now
+        return self._record(EmergencyAction.RAISE, uid, uid, now)
 
     def cancel_emergency(self, uid: str, priority: int, now: float) -> FloorOutcome:
         """Cancel the emergency: allowed to its raiser and to dispatchers.
@@ -369,7 +399,7 @@ class Floor:
             raise NotAllowed(f"only {raised_by} or a dispatcher may cancel the emergency")
         change = _Change()
         change.emergency = self._record(EmergencyAction.CANCEL, raised_by, uid, now)
-        self.emergency_by = ""
+        self.emergency_by = self.emergency_id = ""
         self.holder_emergency = False
         return self._outcome(change, {})
 
@@ -378,17 +408,18 @@ class Floor:
         change = _Change()
         if self.emergency_by:
             change.emergency = self._record(EmergencyAction.CANCEL, self.emergency_by, "", now)
-            self.emergency_by = ""
+            self.emergency_by = self.emergency_id = ""
         self._queue.clear()
         return self._outcome(change, {})
 
     def _record(self, action: EmergencyAction, raised_by: str, by: str,
                 now: float) -> EmergencyRecord:
-        record = EmergencyRecord(action, raised_by, by, now)
+        record = EmergencyRecord(action, raised_by, by, now, self.emergency_id)
         self.log.append(record)
         if len(self.log) > self.policy.log_limit:
             del self.log[: len(self.log) - self.policy.log_limit]
-        logger.info("emergency %s raised_by=%s by=%s at=%.3f", action, raised_by, by, now)
+        logger.info("emergency %s id=%s raised_by=%s by=%s at=%.3f", action, record.id,
+                    raised_by, by, now)
         return record
 
     # ---- a shared log's snapshot --------------------------------------------------------------
@@ -398,6 +429,7 @@ class Floor:
         holder and its rank, the emergency up, the line with each entry's time left."""
         return {"holder": self.holder, "priority": self.holder_priority,
                 "emergency": self.holder_emergency, "emergency_by": self.emergency_by,
+                "emergency_id": self.emergency_id,
                 "arrivals": self._arrivals,
                 "queue": [[e.uid, e.priority, e.emergency, e.arrival,
                            max(0.0, e.expires_at - now)] for e in self._queue]}
@@ -408,6 +440,7 @@ class Floor:
         self.holder_priority = clamp_priority(data.get("priority", MIN_PRIORITY))
         self.holder_emergency = bool(data.get("emergency", False))
         self.emergency_by = str(data.get("emergency_by", ""))
+        self.emergency_id = str(data.get("emergency_id", "")) if self.emergency_by else ""
         self._arrivals = int(data.get("arrivals", 0))
         self._queue = [_Entry(str(uid), clamp_priority(priority), bool(emergency),
                               int(arrival), now + float(left))

@@ -30,8 +30,10 @@ Features = Mapping[str, tuple[int, frozenset[str]]]
 def emergency_body(interphone: InterphoneId, record: EmergencyRecord) -> EmergencyState:
     """The ``<emergency>`` element telling ``record``'s raise or cancel."""
     if record.action == "raise":
-        return EmergencyState(EmergencyAction.RAISE, interphone, record.raised_by)
-    return EmergencyState(EmergencyAction.CANCEL, interphone, record.raised_by, record.by)
+        return EmergencyState(EmergencyAction.RAISE, interphone, record.raised_by,
+                              emergency_id=record.id)
+    return EmergencyState(EmergencyAction.CANCEL, interphone, record.raised_by, record.by,
+                          record.id)
 
 
 def emergency_notices(interphone: InterphoneId, outcome: FloorOutcome,

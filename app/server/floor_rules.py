@@ -96,7 +96,8 @@ class FloorRules(StateBase):
         if outcome.emergency is not None:
             reply = emergency_body(interphone, outcome.emergency)
         else:  # a second raise: changes nothing, names the raiser
-            reply = EmergencyState(EmergencyAction.RAISE, interphone, floor.emergency_by)
+            reply = EmergencyState(EmergencyAction.RAISE, interphone, floor.emergency_by,
+                                   emergency_id=floor.emergency_id)
         return Result(reply, outbox)
 
     def _record_emergency(self, record: Interphone, outcome: FloorOutcome,
@@ -107,7 +108,7 @@ class FloorRules(StateBase):
         log_ = self.emergency_log.setdefault(record.id, deque(maxlen=EMERGENCY_LOG_LIMIT))
         log_.append(event)
         outbox.log(f"emergency {event.action} interphone={record.id} "
-                   f"raised_by={event.raised_by} by={event.by}")
+                   f"raised_by={event.raised_by} by={event.by} emergency_id={event.id}")
 
     def _floor_changed(self, record: Interphone, outcome: FloorOutcome, outbox: Outbox, *,
                        notify: bool = False, why: str = "", removed: int | None = None) -> int:

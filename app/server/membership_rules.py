@@ -116,7 +116,7 @@ class MembershipRules(StateBase):
 
     def _start(self, interphone: InterphoneId) -> Interphone:
         record = Interphone(interphone, floor=Floor(
-            self.directory.floor_policy(interphone, self.settings)))
+            self.directory.floor_policy(interphone, self.settings), self.new_emergency_id))
         self.interphones[interphone] = record
         self.routes[str(interphone)] = record
         if interphone.kind is AttachType.CHAT:

@@ -59,6 +59,7 @@ class NotificationRules(StateBase):
                     recipients.setdefault(party_sid, False)
         listed = len(members) <= MEMBER_LIST_LIMIT
         raised_by = record.floor.emergency_by if record else ""
+        emergency_id = record.floor.emergency_id if record and raised_by else ""
         views: dict[tuple[bool, str, str], Message] = {}
         others_elsewhere = self.shared is not None  # sessions of other nodes: told there
         for sid, is_member in recipients.items():
@@ -73,6 +74,7 @@ class NotificationRules(StateBase):
             message = views.get(view)
             if message is None:
                 info = InterphoneInfo(interphone, attach_id, len(members), speaker,
-                                      members if view[0] else None, emergency=view[2])
+                                      members if view[0] else None, emergency=view[2],
+                                      emergency_id=emergency_id if view[2] else "")
                 message = views[view] = Message.notification(InterphoneChanged(info))
             outbox.send(sid, message)

@@ -116,6 +116,8 @@ class Replica:
         """(interphone, uid) of queued requests whose expiry this node appended (not yet
         back from the log: not asked again)."""
         self._refs = itertools.count(1)
+        self._entry = ""  # the log id of the entry being applied
+        self._entry_ids = 0  # emergency ids given while applying it
         self.wake: Callable[[], None] = _nothing
         """Called whenever an event is added to :attr:`outgoing` (the driver's writer)."""
         self.key_source: ClusterKeySource | None = None
@@ -206,6 +208,12 @@ class Replica:
         self._emit({"t": "ringend", "id": str(chat), "caller": caller, "callee": callee})
         return True
 
+    def new_emergency_id(self) -> str:
+        """The log id of the entry that raises it (``'1764670000123-0'``; a second raise by
+        one entry adds ``.2``): every node applies that entry, and log ids only grow."""
+        self._entry_ids += 1
+        return self._entry if self._entry_ids == 1 else f"{self._entry}.{self._entry_ids}"
+
     def replace_directory(self, directory: Directory, now: float) -> Outbox:
         """A reload of this node's directory file (each node reloads its own). Removed users
         and memberships the new directory hides end through the log, on every node: the
@@ -280,7 +288,8 @@ class Replica:
         for item in snapshot["interphones"]:
             record = Interphone(InterphoneId.parse(item["id"]))
             record.floor = Floor(self.state.directory.floor_policy(record.id,
-                                                                   self.state.settings))
+                                                                   self.state.settings),
+                                 self.state.new_emergency_id)
             record.floor.restore(item.get("floor", {"holder": item["holder"]}), now)
             record.members = {uid: int(sid) for uid, sid in item["members"]}
             record.holder = record.floor.holder
@@ -339,6 +348,7 @@ class Replica:
         if mine:
             sid, request = self.pending.pop(int(event["ref"]), (sid, None))
         outbox = Outbox()
+        self._entry, self._entry_ids = log_id, 0
         if self.key_source is not None:
             self.key_source.entry = log_id  # the keys this entry rotates derive from it
         if kind in APPLIED_REQUESTS:

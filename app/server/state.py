@@ -47,7 +47,7 @@ from app.server.coalesce import Coalescer
 from app.server.connection_rules import HELD_FRAMES_LIMIT, ConnectionRules
 from app.server.directory import Directory
 from app.server.feedback import FeedbackBoard
-from app.server.floor import EmergencyRecord
+from app.server.floor import EmergencyIds, EmergencyRecord
 from app.server.floor_grants import FloorGrants
 from app.server.floor_rules import FloorRules
 from app.server.media_admission import MediaAdmission
@@ -147,6 +147,7 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
         self.emergency_log: dict[InterphoneId, deque[EmergencyRecord]] = {}
         """Per interphone, its newest emergency raises and cancels (kept after it ends)."""
+        self._emergency_ids = EmergencyIds()
         self.feedback = FeedbackBoard()  # extension "feedback": listeners' quality reports
 
     # ---- storage -----------------------------------------------------------------------------
@@ -160,6 +161,13 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
 
     def interphone(self, interphone: InterphoneId) -> Interphone | None:
         return self.interphones.get(interphone)
+
+    def new_emergency_id(self) -> str:
+        """The id of an emergency being raised (extension ``emergency``): the shared log's,
+        the same on every node, or this process's own."""
+        if self.shared is not None:
+            return self.shared.new_emergency_id()
+        return self._emergency_ids()
 
     def restore(self, sessions: list[Session], interphones: list[Interphone]) -> None:
         """Take ``sessions`` and active ``interphones`` as they are (a shared log's snapshot,
@@ -182,7 +190,8 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         info = InterphoneInfo.of(interphone, receiver, tuple(record.members), record.holder,
                                  with_members=with_members)
         if record.floor.emergency_by and EMERGENCY in self._features_of(receiver):
-            info = replace(info, emergency=record.floor.emergency_by)
+            info = replace(info, emergency=record.floor.emergency_by,
+                           emergency_id=record.floor.emergency_id)
         return info
 
     def _features_of(self, uid: str) -> frozenset[str]:

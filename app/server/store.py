@@ -58,3 +58,7 @@ class SharedLog(Protocol):
     def ring_expired(self, chat: InterphoneId, caller: str, callee: str) -> bool:
         """A call rang past its timeout on this node's clock: True if this node judges it
         (its end goes through the log); False: another node does."""
+
+    def new_emergency_id(self) -> str:
+        """The id of an emergency raised by the entry being applied: the same on every
+        node, and never given before (extension ``emergency``)."""

@@ -22,6 +22,7 @@ from app.protocol.errors import ErrCode
 from app.protocol.framing import encode_frame
 from app.protocol.messages import InterphoneChanged, Message
 from app.protocol.xmlcodec import encode_message
+from app.server.addr_limits import address_key
 from app.server.login_guard import LoginGuard, LoginOutcome
 from app.server.outbox import LoginCheck, Outbox
 from app.server.state import ServerState
@@ -29,6 +30,9 @@ from app.server.state import ServerState
 log = logging.getLogger("app.server")
 
 _CLOSE_GRACE = 5.0  # seconds a closing transport may take to flush before it is aborted
+
+PLAIN_TEXT_ON_TLS = ("a plain-text (non-TLS) client on this TLS port: it did not start a "
+                     "TLS handshake and was closed (the client must connect with TLS)")
 
 
 def encode(message: Message) -> bytes:
@@ -71,6 +75,13 @@ class SignalingServer:
     def new_connection(self) -> ServerConnection:
         """The protocol factory for ``loop.create_server``."""
         return ServerConnection(self, next(self._ids))
+
+    def plain_text_on_tls(self, peer: str | tuple[object, ...] | None) -> None:
+        """A client that does not speak TLS connected to this TLS port (and was closed):
+        logged with its address, at most once per address per ``refusal_log_interval``
+        (then a count), so that a flood of them cannot fill the log."""
+        self.state.refusals.refused(address_key(peer), PLAIN_TEXT_ON_TLS, self.loop.time())
+        self.reschedule()  # (the count of the ones held back is logged by the timer)
 
     def session_ended(self, conn: ServerConnection) -> None:
         self.connections.pop(conn.sid, None)

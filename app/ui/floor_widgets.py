@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.floor_text import emergency_text
-from app.ui.talk_button import format_seconds
+from app.ui.talk_button import format_length
 
 EMERGENCY_STYLE = ("#emergency { background: #b71c1c; border: 2px solid #ffeb3b;"
                    " border-radius: 6px; } #emergency QLabel { color: white;"
@@ -183,7 +183,7 @@ class ReplayList(QWidget):
             name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             # the length always shows; the time gives way after the name
             details = _ElidedLabel(f"{item.at} ", widget,
-                                   suffix=f"({format_seconds(item.duration)})",
+                                   suffix=f"({format_length(item.duration)})",
                                    mode=Qt.TextElideMode.ElideLeft, bold=not item.heard)
             widget.setToolTip(self.item_text(item))
             line.addWidget(play)
@@ -196,7 +196,7 @@ class ReplayList(QWidget):
 
     def item_text(self, item: ReplayItem) -> str:
         mark = "● " if not item.heard else ""
-        return f"{mark}{item.speaker}  {item.at}  ({format_seconds(item.duration)})"
+        return f"{mark}{item.speaker}  {item.at}  ({format_length(item.duration)})"
 
     def items(self) -> list[ReplayItem]:
         """What the list shows, newest first."""

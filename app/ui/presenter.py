@@ -57,7 +57,7 @@ from app.ui.failure_text import error_text
 from app.ui.interphone_mix import parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
-from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, PresenterEmergency
+from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, NO_EMERGENCY, PresenterEmergency
 from app.ui.presenter_replay import PresenterReplay
 from app.ui.presenter_rows import display_names, interphone_rows
 from app.ui.presenter_speakers import PresenterSpeakers
@@ -123,9 +123,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._alarm = QTimer(self)  # the repeating emergency alert
         self._alarm.setInterval(EMERGENCY_REPEAT_MS)
         self._alarm.timeout.connect(lambda: self._tone(Tone.EMERGENCY))
-        self._emergency = ("", "")  # (interphone, raiser) the banner shows
+        self._emergency = NO_EMERGENCY  # the emergency the banner shows
         self._emergency_where = ""  # the interphone named by the banner ("" for the one shown)
-        self._silenced = ("", "")  # the emergency (interphone, raiser) this user silenced
+        self._silenced = NO_EMERGENCY  # the emergency this user silenced
         # our calls ringing -> the talk target before the call (back to it if it fails)
         self._call_return: dict[InterphoneId, InterphoneId | None] = {}
 

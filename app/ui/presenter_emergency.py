@@ -1,7 +1,9 @@
 """The presenter's emergency (extension emergency): the banner and the repeating alert
 that follow the selected or joined interphone, raising and cancelling, and the local
-Silence (the alert stops for this user only; a new emergency alerts again). The alert is
-quiet while offline and resumes on reconnecting if the emergency is still raised.
+Silence (the alert stops for this user only; a new emergency alerts again, told apart by
+the id the server gives each raise, also when it was cancelled and raised again by the
+same user while we were offline). The alert is quiet while offline and resumes on
+reconnecting if the emergency is still raised.
 
 A mixin of :class:`~app.ui.presenter.Presenter` over
 :class:`~app.ui.presenter_core.PresenterCore`.
@@ -17,14 +19,19 @@ from app.ui.presenter_core import PresenterCore
 
 EMERGENCY_REPEAT_MS = 2500
 
+Emergency = tuple[str, str, str]
+"""(interphone, raiser, emergency id); the id is '' from a server that gives none (then
+the raiser alone tells one emergency from the next), all three '' for none."""
+NO_EMERGENCY: Emergency = ("", "", "")
+
 
 class PresenterEmergency(PresenterCore):
     """The emergency banner, its alert, and the raise and cancel intents."""
 
     _alarm: QTimer
-    _emergency: tuple[str, str]
+    _emergency: Emergency
     _emergency_where: str
-    _silenced: tuple[str, str]  # the emergency (interphone, raiser) this user silenced
+    _silenced: Emergency  # the emergency this user silenced
 
     def _show_emergency(self) -> None:
         """The banner and the repeating alert follow the selected or joined interphone's
@@ -33,14 +40,13 @@ class PresenterEmergency(PresenterCore):
         silenced_id = self._silenced[0]
         if silenced_id and self._online():  # (offline, the model may be out of date)
             info = self.model.interphone(silenced_id)
-            if info is None or info.emergency != self._silenced[1]:
-                self._silenced = ("", "")  # that emergency ended: the next one alerts
-        raised: tuple[str, str] = ("", "")
+            if info is None or (info.emergency, info.emergency_id) != self._silenced[1:]:
+                self._silenced = NO_EMERGENCY  # that emergency ended: the next one alerts
+        raised = NO_EMERGENCY
         for key in (self._selected, str(self.model.joined or "")):
             info = self.model.interphone(key) if key else None
-            raiser = info.emergency if info is not None else ""
-            if raiser:
-                raised = (key, raiser)
+            if info is not None and info.emergency:
+                raised = (key, info.emergency, info.emergency_id)
                 break
         # over another interphone's panel the banner says where the emergency is
         where = self._names.get(raised[0], raised[0]) \
@@ -69,7 +75,7 @@ class PresenterEmergency(PresenterCore):
             self._tone(Tone.EMERGENCY)
             self._alarm.start()
 
-    def _show_banner(self, raised: tuple[str, str]) -> None:
+    def _show_banner(self, raised: Emergency) -> None:
         can_cancel = raised[1] == self.model.uid or self._is_dispatcher()
         self.window.emergency.show_emergency(
             raised[0], self.window.display_name(raised[1]), can_cancel,

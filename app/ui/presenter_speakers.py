@@ -98,7 +98,11 @@ class PresenterSpeakers(PresenterCore):
 
     def _on_floor(self, event: FloorChanged) -> None:
         if event.state is FloorState.TALKING:
-            self._deadline = time.monotonic() + self.model.max_talk
+            # the turn's clock starts with the speaking line's (the model saw us speak
+            # first; this event may come a moment later): elapsed + left = the limit
+            model = self.model
+            since = model.speaker_since if model.speaker == model.uid else None
+            self._deadline = (time.monotonic() if since is None else since) + model.max_talk
         else:
             self._deadline = None
         self._show_talk()

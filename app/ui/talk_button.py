@@ -51,9 +51,29 @@ _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState
 
 
 def format_seconds(seconds: float) -> str:
-    """``m:ss`` for a duration in seconds (negative counts as zero)."""
+    """``m:ss`` for a duration in seconds, whole seconds passed (rounded down: a clock
+    that counts up; negative counts as zero)."""
     whole = max(0, int(seconds))
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+def format_length(seconds: float) -> str:
+    """``m:ss`` for the length of a clip: to the nearest second (1.8 s is 0:02), and at
+    least 0:01 when there is any audio at all (0:00 only for none)."""
+    if seconds <= 0:
+        return format_seconds(0)
+    return format_seconds(max(1, math.floor(seconds + 0.5)))
+
+
+def turn_seconds(elapsed: float, limit: float) -> tuple[int, int]:
+    """(whole seconds talked, whole seconds left) ``elapsed`` seconds into a turn of at
+    most ``limit`` seconds, both from one rounding (the time talked rounded down, as the
+    speaking line counts it), so that they always add up to the limit: rounding each on
+    its own, from clocks started a moment apart, showed 0:03 talked and 0:58 left of
+    60 s. "0:00 left" only once the turn is over."""
+    total = math.ceil(max(0.0, limit))
+    talked = min(total, max(0, int(elapsed)))
+    return talked, total - talked
 
 
 class TalkButton(QWidget):
@@ -184,10 +204,9 @@ class TalkButton(QWidget):
         if state is TalkState.TALKING:
             if self._deadline is None:
                 return self.tr("Talking"), ""
-            # rounded up: with the elapsed time rounded down (the panel) the two add up to
-            # the limit, and "0:00 left" only shows when the turn is over
+            # what the speaking line's elapsed time leaves (turn_seconds): the two add up
             now = time.monotonic() if now is None else now
-            left = format_seconds(math.ceil(max(0.0, self._deadline - now)))
+            left = format_seconds(self._turn_seconds(now)[1])
             return self.tr("Talking"), self.tr("%1 left").replace("%1", left)
         if state is TalkState.BUSY:
             title = self.tr("Wait") if self._refused else self.tr("Busy")
@@ -318,6 +337,14 @@ class TalkButton(QWidget):
         return pixmap
 
     # --- internals ---------------------------------------------------------------------------
+    def _turn_seconds(self, now: float) -> tuple[int, int]:
+        """:func:`turn_seconds` of the grant at ``now`` (it began ``max_talk`` before its
+        deadline; without a known limit, only the time left counts)."""
+        assert self._deadline is not None
+        if self._max_talk <= 0:
+            return 0, math.ceil(max(0.0, self._deadline - now))
+        return turn_seconds(now - (self._deadline - self._max_talk), self._max_talk)
+
     def _ring_fraction(self, now: float) -> float:
         """The share of the talk limit left, as the ring shows it (1: all of it)."""
         if self._deadline is None or self._max_talk <= 0:
@@ -329,7 +356,7 @@ class TalkButton(QWidget):
         up) go down by one, or its ring's end has moved ``RING_STEP_PX``."""
         if self._deadline is None:
             return math.inf
-        seconds = math.ceil(max(0.0, self._deadline - now))
+        seconds = self._turn_seconds(now)[1]
         due = self._deadline - (seconds - 1) if seconds > 0 else math.inf
         radius = self._disc().width() / 2 - 6
         if self._max_talk > 0 and radius > 0:

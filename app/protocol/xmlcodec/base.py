@@ -2,7 +2,7 @@
 interphone (members, join, quit, changes), speak and the error reply.
 
 The extensions' attributes on these elements (``features``, ``priority``,
-``dispatcher``, ``media_secret``, ``queue``, ``emergency``, ``grant``,
+``dispatcher``, ``media_secret``, ``queue``, ``emergency``, ``emergency_id``, ``grant``,
 ``queued``, ``position``, a join's ``<media_key>``) are read and written here
 too, as they belong to these elements; a session without the extensions never
 receives them.
@@ -145,6 +145,7 @@ def _decode_info(element: etree._Element) -> InterphoneInfo:
     if attach_type and attach_type != interphone.kind.value:
         raise ProtocolError(f"attach_type {attach_type!r} does not match {interphone}")
     members = children(element, "member", MAX_MEMBERS)
+    emergency = optional_name(element, "emergency")
     speaker = attr(element, "speaker") or ""
     if speaker and not is_valid_name(speaker):
         raise ProtocolError(f"bad speaker {speaker!r}")
@@ -154,7 +155,8 @@ def _decode_info(element: etree._Element) -> InterphoneInfo:
         member_count=int_attr(element, "member_count", default=0),
         speaker=speaker,
         members=tuple(name_attr(m, "id") for m in members) if members else None,
-        emergency=optional_name(element, "emergency"),
+        emergency=emergency,
+        emergency_id=optional_name(element, "emergency_id") if emergency else "",
     )
 
 
@@ -288,6 +290,7 @@ def _info_element(
         member_count=str(info.member_count),
         speaker=info.speaker,
         emergency=info.emergency or None,
+        emergency_id=info.emergency_id if info.emergency and info.emergency_id else None,
     )
     if with_members and info.members is not None:
         for uid in info.members:

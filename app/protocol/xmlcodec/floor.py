@@ -62,7 +62,8 @@ def _decode_emergency_request(element: etree._Element) -> EmergencyRequest:
 def _decode_emergency_state(element: etree._Element) -> EmergencyState:
     return EmergencyState(_emergency_action(element), interphone_id(element),
                           optional_name(element, "by"),
-                          optional_name(element, "cancelled_by"))
+                          optional_name(element, "cancelled_by"),
+                          optional_name(element, "emergency_id"))
 
 
 def encode(body: Body) -> etree._Element | None:
@@ -75,10 +76,11 @@ def encode(body: Body) -> etree._Element | None:
                                grant=str(grant) if grant else None)  # extension media-auth
         case EmergencyRequest(action, interphone):
             return new_element("emergency", type=action.value, id=str(interphone))
-        case EmergencyState(action, interphone, by, cancelled_by):
+        case EmergencyState(action, interphone, by, cancelled_by, emergency_id):
             return new_element("emergency", type=action.value, id=str(interphone), by=by,
                                cancelled_by=(cancelled_by if action is EmergencyAction.CANCEL
-                                             else None))
+                                             else None),
+                               emergency_id=emergency_id or None)
     return None
 
 

@@ -1,0 +1,133 @@
+"""A TLS port's listener that notices plain-text clients.
+
+``loop.create_server(..., ssl=context)`` closes a client that does not speak TLS after
+its failed handshake without a word in the log (asyncio and uvloop mention it only in
+debug mode), so an operator whose users forgot ``--tls`` saw nothing. Here each accepted
+connection's first byte is peeked at (left in the socket for the TLS layer): a TLS
+handshake record goes on to ``loop.connect_accepted_socket`` with the TLS context, as
+``create_server`` would have done; anything else is a plain-text client, handed to
+``on_plain`` with its address (the server logs it, rate-limited) and closed, as the
+failed handshake closed it (the client's hint, "the server may require TLS", is
+unchanged). A loop that cannot watch a socket (Windows' proactor loop) skips the peek:
+every connection goes to the TLS layer, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("app.server")
+
+TLS_HANDSHAKE = 0x16
+"""The first byte of a TLS record that carries a handshake message (the ClientHello)."""
+_DRAIN_READS = 16
+"""Reads at most of what a plain-text client sent, before closing (closing a socket with
+unread data resets the connection instead of ending it)."""
+ACCEPT_RETRY = 1.0
+"""Seconds between accepts after one failed (e.g. no file descriptor left), as asyncio."""
+
+
+class TlsListener:
+    """Accepts the connections of one listening socket of a TLS port (see the module);
+    ``close`` and ``wait_closed`` as an :class:`asyncio.Server`'s."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
+                 factory: Callable[[], asyncio.BaseProtocol], context: ssl.SSLContext,
+                 on_plain: Callable[[Any], None], *, backlog: int,
+                 handshake_timeout: float) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._factory = factory
+        self._context = context
+        self._on_plain = on_plain
+        self._timeout = handshake_timeout
+        self._admitting: set[asyncio.Task[None]] = set()
+        sock.setblocking(False)
+        sock.listen(backlog)
+        self._task = loop.create_task(self._serve())
+
+    def close(self) -> None:
+        """Stop accepting (the listening socket closes); connections not yet handed to
+        the TLS layer are closed."""
+        self._task.cancel()
+        for task in list(self._admitting):
+            task.cancel()
+
+    async def wait_closed(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _serve(self) -> None:
+        loop = self._loop
+        try:
+            while True:
+                try:
+                    conn, address = await loop.sock_accept(self._sock)
+                except OSError as exc:
+                    log.warning("cannot accept a connection: %s", exc)
+                    await asyncio.sleep(ACCEPT_RETRY)
+                    continue
+                task = loop.create_task(self._admit(conn, address))
+                self._admitting.add(task)
+                task.add_done_callback(self._admitting.discard)
+        finally:
+            self._sock.close()
+
+    async def _admit(self, conn: socket.socket, address: Any) -> None:
+        """Peek at the first byte, then TLS or the plain-text path."""
+        handed = False
+        try:
+            conn.setblocking(False)
+            try:
+                first = await asyncio.wait_for(self._peek(conn), self._timeout)
+            except OSError:  # (TimeoutError is one)
+                return  # reset, or not a byte in time (as a handshake timeout)
+            if first == b"":
+                return  # closed before a word
+            if first is not None and first[0] != TLS_HANDSHAKE:
+                self._on_plain(address)
+                _drain(conn)
+                return
+            handed = True
+            try:
+                await self._loop.connect_accepted_socket(
+                    self._factory, conn, ssl=self._context,
+                    ssl_handshake_timeout=self._timeout)
+            except OSError as exc:  # (ssl.SSLError and TimeoutError are ones)
+                log.debug("TLS handshake with %s failed: %s", address, exc)
+        finally:
+            if not handed:
+                conn.close()
+
+    async def _peek(self, conn: socket.socket) -> bytes | None:
+        """The connection's first byte, left unread (b"": closed); None when this loop
+        cannot watch a socket."""
+        loop = self._loop
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        try:
+            loop.add_reader(conn.fileno(), ready)
+        except NotImplementedError:
+            return None
+        try:
+            await readable
+        finally:
+            loop.remove_reader(conn.fileno())
+        return conn.recv(1, socket.MSG_PEEK)
+
+
+def _drain(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        for _ in range(_DRAIN_READS):
+            if not conn.recv(65536):
+                break
