@@ -233,3 +233,29 @@ def test_the_global_key_holds_the_window_of_the_current_session_only(
         return code
 
     assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, settings,
+                                                          monkeypatch) -> None:
+    """Started at login before the panel: the icon was shown only if a tray existed at
+    start, and closing the window quit for the rest of the session."""
+    tray_host = [False]
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
+                        staticmethod(lambda: tray_host[0]))
+    window = ui.window
+    tray = TrayController(window, settings)
+    quits: list[bool] = []
+    window.quit_requested.connect(lambda: quits.append(True))
+    try:
+        assert tray.icon.isVisible()  # Qt docks it when a tray host comes up
+        assert not tray.available
+        tray_host[0] = True  # the panel starts
+        assert tray.available
+        window.close()
+        assert not window.isVisible() and quits == []  # hidden to the tray
+        tray.toggle_window()
+        tray_host[0] = False  # the panel went away: closing quits (else no way back)
+        window.close()
+        assert quits == [True]
+    finally:
+        tray.close()

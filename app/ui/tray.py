@@ -40,8 +40,9 @@ class TrayController(QObject):
         super().__init__(window)
         self.window = window
         self.settings = settings
-        self.available = QSystemTrayIcon.isSystemTrayAvailable() if available is None \
-            else available
+        # None: asked of the desktop each time (a tray host may come up after the app, as
+        # at login, or go away); a bool: fixed (tests)
+        self._available = available
         self._talk_target = talk_target
         self._key_status = key_status
         self._refresh_status = refresh_status
@@ -76,8 +77,18 @@ class TrayController(QObject):
         window.retranslated.connect(self.retranslate)
         self.retranslate()
         self.refresh()
-        if self.available:
+        if available is not False:
+            # also without a tray host yet: Qt docks the icon when one comes up (an icon
+            # shown only if a tray existed at start never appeared in a panel started
+            # after the app)
             self.icon.show()
+
+    @property
+    def available(self) -> bool:
+        """A system tray shows the icon now."""
+        if self._available is not None:
+            return self._available
+        return QSystemTrayIcon.isSystemTrayAvailable()
 
     # --- closing to the tray -------------------------------------------------------------------
     @property

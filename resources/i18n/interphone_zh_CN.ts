@@ -1834,42 +1834,42 @@
 <context>
     <name>TrayController</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="96"/>
+        <location filename="../../app/ui/tray.py" line="107"/>
         <source>Interphone is still running</source>
         <translation>实时对讲仍在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="97"/>
+        <location filename="../../app/ui/tray.py" line="108"/>
         <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
         <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="123"/>
+        <location filename="../../app/ui/tray.py" line="134"/>
         <source>Hide Interphone</source>
         <translation>隐藏实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="124"/>
+        <location filename="../../app/ui/tray.py" line="135"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="125"/>
+        <location filename="../../app/ui/tray.py" line="136"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="127"/>
+        <location filename="../../app/ui/tray.py" line="138"/>
         <source>Talk target: %1</source>
         <translation>通话对象：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="128"/>
+        <location filename="../../app/ui/tray.py" line="139"/>
         <source>Talk target: none (join an interphone)</source>
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="161"/>
+        <location filename="../../app/ui/tray.py" line="172"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
