@@ -135,6 +135,36 @@ def test_a_call_missed_while_hidden_stays_in_the_tray_until_clicked(
         run(qloop, close_session(ui))
 
 
+def test_an_emergency_raised_while_hidden_is_a_tray_message(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """The alert sounded every 2.5 s, the banner was in the hidden window, and nothing in
+    the tray said what it was."""
+    floor = ("emergency", "floor-queue", "priority")
+    ui = run(qloop, open_session(server, settings, features=floor))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        async def scenario() -> None:
+            bob = await ui.other("bob", features=floor)
+            window.hide()
+            await bob.raise_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == OPS, what="raised")
+            await bob.cancel_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+            await ui.client.raise_emergency(OPS)  # ours: no message about it
+            await until(lambda: window.emergency.interphone_id == OPS, what="ours")
+
+        run(qloop, scenario())
+        assert tray.messages == [("Emergency", "EMERGENCY in Ops raised by Bob")]
+        window.interphones.select("discuss_12")
+        tray.icon.messageClicked.emit()
+        assert window.isVisible()
+        run(qloop, until(lambda: window.panel.interphone_id == OPS, what="Ops shown"))
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
+
+
 def test_activity_in_another_interphone_is_a_tray_message_while_minimized(
         qloop, ui: UiSession, tray: RecordingTray) -> None:
     """Minimized, the window's status bar cannot be seen either."""

@@ -409,6 +409,13 @@ class MainWindow(QMainWindow):
         if not self.isVisible() or self.isMinimized():
             self._tray_message(self.tr("Missed call"), text, "call", 0, opens=interphone_id)
 
+    def notify_emergency(self, interphone_id: str, text: str) -> None:
+        """Someone else raised an emergency where the banner looks (``text`` says where
+        and who): said by the tray when the window is hidden or minimized, where the alert
+        sounded with nothing to see; a click shows the window on that interphone."""
+        if not self.isVisible() or self.isMinimized():
+            self._tray_message(self.tr("Emergency"), text, "app", 10000, opens=interphone_id)
+
     def _tray_message(self, title: str, text: str, icon_name: str, timeout_ms: int,
                       opens: str = "") -> None:
         """A message from the tray icon (when there is one); a click on it shows the

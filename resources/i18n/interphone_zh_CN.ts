@@ -1155,7 +1155,7 @@
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="400"/>
-        <location filename="../../app/ui/main_window.py" line="462"/>
+        <location filename="../../app/ui/main_window.py" line="469"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
@@ -1165,82 +1165,87 @@
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="464"/>
+        <location filename="../../app/ui/main_window.py" line="417"/>
+        <source>Emergency</source>
+        <translation>紧急呼叫</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="471"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="465"/>
+        <location filename="../../app/ui/main_window.py" line="472"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="479"/>
+        <location filename="../../app/ui/main_window.py" line="486"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="480"/>
+        <location filename="../../app/ui/main_window.py" line="487"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="482"/>
+        <location filename="../../app/ui/main_window.py" line="489"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="483"/>
+        <location filename="../../app/ui/main_window.py" line="490"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="502"/>
+        <location filename="../../app/ui/main_window.py" line="509"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="504"/>
+        <location filename="../../app/ui/main_window.py" line="511"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="506"/>
+        <location filename="../../app/ui/main_window.py" line="513"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="598"/>
+        <location filename="../../app/ui/main_window.py" line="605"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="599"/>
+        <location filename="../../app/ui/main_window.py" line="606"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="600"/>
+        <location filename="../../app/ui/main_window.py" line="607"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="601"/>
+        <location filename="../../app/ui/main_window.py" line="608"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="602"/>
+        <location filename="../../app/ui/main_window.py" line="609"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="603"/>
+        <location filename="../../app/ui/main_window.py" line="610"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="604"/>
+        <location filename="../../app/ui/main_window.py" line="611"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
