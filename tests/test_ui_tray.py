@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from test_ui_desktop import remembered_runtime, started
 from test_ui_support import OPS, UiSession, close_session, open_session, run, until
 
+from app.client import InterphoneClient
 from app.protocol.presence import PRESENCE
 from app.ui.tray import TrayController
 
@@ -163,6 +164,22 @@ def test_an_emergency_raised_while_hidden_is_a_tray_message(
     finally:
         tray.close()
         run(qloop, close_session(ui))
+
+
+def test_signed_in_elsewhere_while_hidden_is_a_tray_message(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """The session ended for good (Reconnect offered) with only the icon turning grey: a
+    user away from the window was no longer reachable without knowing it."""
+    window = ui.window
+    window.hide()
+    elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
+    ui.others.append(elsewhere)
+    run(qloop, elsewhere.connect())
+    run(qloop, until(lambda: tray.messages != [], what="a message"))
+    assert tray.messages == [("Interphone", "Offline (signed in elsewhere)")]
+    assert tray.timeouts == [0]  # until clicked
+    tray.icon.messageClicked.emit()
+    assert window.isVisible() and window.reconnect_button.isVisible()
 
 
 def test_activity_in_another_interphone_is_a_tray_message_while_minimized(

@@ -359,8 +359,13 @@ class MainWindow(QMainWindow):
         self.panel.talk_button.set_key_name(talk_key_label(self._key_text))
 
     def offer_reconnect(self, offered: bool) -> None:
-        """Show (or hide) the Reconnect button, e.g. after "signed in elsewhere"."""
+        """Show (or hide) the Reconnect button, e.g. after "signed in elsewhere". Offered
+        while the window is hidden or minimized, the tray says why the app went offline,
+        until clicked (a click shows the window, with the button)."""
+        newly = offered and self.reconnect_button.isHidden()
         self.reconnect_button.setVisible(offered)
+        if newly and (not self.isVisible() or self.isMinimized()):
+            self._tray_message(self.tr("Interphone"), self.link_text(), "tray-offline", 0)
 
     def set_audio_problem(self, text: str) -> None:
         """A lost or failing audio device, shown until cleared with ``""``."""
