@@ -44,7 +44,10 @@ class IncomingCallBanner(QFrame):
 
     @property
     def interphone_id(self) -> str:
-        return self._id if self.isVisible() else ""
+        """The ringing interphone while the banner is up, also in a hidden window (not
+        ``isVisible()``: the end of a call that rang while the window was in the tray left
+        its banner, whose Answer then joined a chat the caller had left)."""
+        return "" if self.isHidden() else self._id
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -191,6 +191,9 @@ class MainWindow(QMainWindow):
 
         self._build_menu()
         self.tray: QSystemTrayIcon | None = None  # set by app.ui.tray.TrayController
+        # what a click on the tray's last message opens: the window (``""``), the window on
+        # that interphone (its id), or nothing (``None``: a message about the tray itself)
+        self.tray_message_opens: str | None = None
         # asked on close: True hides the window (to the tray) instead of quitting
         self.close_to_tray: Callable[[], bool] | None = None
 
@@ -356,8 +359,13 @@ class MainWindow(QMainWindow):
         self.panel.talk_button.set_key_name(talk_key_label(self._key_text))
 
     def offer_reconnect(self, offered: bool) -> None:
-        """Show (or hide) the Reconnect button, e.g. after "signed in elsewhere"."""
+        """Show (or hide) the Reconnect button, e.g. after "signed in elsewhere". Offered
+        while the window is hidden or minimized, the tray says why the app went offline,
+        until clicked (a click shows the window, with the button)."""
+        newly = offered and self.reconnect_button.isHidden()
         self.reconnect_button.setVisible(offered)
+        if newly and (not self.isVisible() or self.isMinimized()):
+            self._tray_message(self.tr("Interphone"), self.link_text(), "tray-offline", 0)
 
     def set_audio_problem(self, text: str) -> None:
         """A lost or failing audio device, shown until cleared with ``""``."""
@@ -379,10 +387,8 @@ class MainWindow(QMainWindow):
 
     def notify_incoming_call(self, interphone_id: str, caller: str) -> None:
         self.banner.show_call(interphone_id, caller)
-        if self.tray is not None and self.tray.isVisible():
-            self.tray.showMessage(self.tr("Incoming call"),
-                                  self.tr("%1 is calling you").replace("%1", caller),
-                                  icon("call"), 8000)
+        self._tray_message(self.tr("Incoming call"),
+                           self.tr("%1 is calling you").replace("%1", caller), "call", 8000)
         self._call_notice = self.tr("%1 is calling you").replace("%1", caller)
         self.statusBar().showMessage(self._call_notice, 8000)
         if not self.isActiveWindow():
@@ -390,12 +396,38 @@ class MainWindow(QMainWindow):
 
     def notify_activity(self, interphone_id: str, name: str, speaker: str) -> None:
         """Someone speaks in a joined interphone other than the talk target: said in the
-        status bar, and by the tray when the window is hidden."""
+        status bar, and by the tray when the window is hidden or minimized (a click on
+        that message shows the window on that interphone)."""
         text = self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)
         self.statusBar().showMessage(text, 4000)
         self.activity_noticed.emit(interphone_id, name, speaker)
-        if not self.isVisible() and self.tray is not None and self.tray.isVisible():
-            self.tray.showMessage(self.tr("Interphone"), text, icon("tray-idle"), 4000)
+        if not self.isVisible() or self.isMinimized():
+            self._tray_message(self.tr("Interphone"), text, "tray-idle", 4000,
+                               opens=interphone_id)
+
+    def notify_missed_call(self, interphone_id: str, text: str) -> None:
+        """A call rang unanswered and ended (``text`` says from whom): said in the status
+        bar, and by the tray when the window is hidden or minimized, until clicked (the
+        user was away: the call's own message is long gone); the click shows the window
+        on that one-to-one interphone."""
+        self.show_message(text, 8000)
+        if not self.isVisible() or self.isMinimized():
+            self._tray_message(self.tr("Missed call"), text, "call", 0, opens=interphone_id)
+
+    def notify_emergency(self, interphone_id: str, text: str) -> None:
+        """Someone else raised an emergency where the banner looks (``text`` says where
+        and who): said by the tray when the window is hidden or minimized, where the alert
+        sounded with nothing to see; a click shows the window on that interphone."""
+        if not self.isVisible() or self.isMinimized():
+            self._tray_message(self.tr("Emergency"), text, "app", 10000, opens=interphone_id)
+
+    def _tray_message(self, title: str, text: str, icon_name: str, timeout_ms: int,
+                      opens: str = "") -> None:
+        """A message from the tray icon (when there is one); a click on it shows the
+        window, on the interphone ``opens`` when given."""
+        if self.tray is not None and self.tray.isVisible():
+            self.tray_message_opens = opens
+            self.tray.showMessage(title, text, icon(icon_name), timeout_ms)
 
     def clear_incoming_call(self, interphone_id: str = "") -> None:
         if not interphone_id or self.banner.interphone_id == interphone_id:

@@ -265,8 +265,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self._ringing.stop()
             self.window.clear_incoming_call(str(event.id))
             if event.reason in ("cancelled", "no_answer"):
-                self.window.show_message(self.tr("Missed call from %1").replace(
-                    "%1", self.window.display_name(event.from_uid)), 8000)
+                self.window.notify_missed_call(str(event.id), self.tr(
+                    "Missed call from %1").replace("%1",
+                                                   self.window.display_name(event.from_uid)))
 
     def _ring_again(self) -> None:
         if self.model.incoming_calls:
@@ -444,6 +445,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                                               ConnectionState.DISCONNECTED))
 
     def _link_tick(self, now: float) -> None:
+        self._show_link()
+
+    def refresh_link(self) -> None:
+        """Show the connection status now (the tray's menu, while the window is hidden and
+        its clock waits)."""
         self._show_link()
 
     def _show_rows(self) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtCore import QTimer
 
 from app.protocol.features import EMERGENCY
 from app.ui.audio_link import Tone
+from app.ui.floor_text import emergency_text
 from app.ui.presenter_core import PresenterCore
 
 EMERGENCY_REPEAT_MS = 2500
@@ -64,6 +65,10 @@ class PresenterEmergency(PresenterCore):
             return
         self._show_banner(raised)
         self._sound_alarm(fresh=True)
+        if raised[1] != self.model.uid:
+            self.window.notify_emergency(raised[0], emergency_text(
+                self.window.display_name(raised[1]),
+                where=self._names.get(raised[0], raised[0])))
 
     def _sound_alarm(self, *, fresh: bool) -> None:
         """The repeating alert while the banner's emergency is up, we are online and this

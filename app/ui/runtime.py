@@ -98,6 +98,12 @@ class Runtime:
         self._auto_sign_in_tried = False
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
+        # the key outlives the sessions: it holds the current session's window (a slot per
+        # session kept pressing the ended sessions' deleted windows: a RuntimeError at each
+        # press after a reconnect, and at the release that closing a held key sends at quit)
+        self.global_key.pressed.connect(lambda: self._hold_global_key(True))
+        self.global_key.released.connect(lambda: self._hold_global_key(False))
+        self.global_key.status_changed.connect(self._show_global_key)
 
     # --- top level ---------------------------------------------------------------------------
     async def run(self) -> int:
@@ -267,19 +273,26 @@ class Runtime:
 
     # --- background: global key, tray, microphone on demand ------------------------------------
     def _wire_background(self, window: MainWindow) -> None:
-        key = self.global_key
-        key.pressed.connect(lambda: window.hold_global_key(True))
-        key.released.connect(lambda: window.hold_global_key(False))
         self.global_key_label = QLabel(window)
         self.global_key_label.setStyleSheet("color: #607d8b;")
         window.statusBar().addPermanentWidget(self.global_key_label)
-        self._show_global_key(key.status)
-        key.status_changed.connect(self._show_global_key)
+        self._show_global_key(self.global_key.status)
         # the microphone opens at the press, while the floor is being asked for
         window.talk_pressed.connect(self._prepare_transmit)
         window.talk_released.connect(self._cancel_transmit)
         self.tray = TrayController(window, self.settings, talk_target=self._talk_target,
-                                   key_status=lambda: self.global_key.status)
+                                   key_status=lambda: self.global_key.status,
+                                   refresh_status=self._refresh_link)
+
+    def _hold_global_key(self, down: bool) -> None:
+        if self.window is not None:
+            self.window.hold_global_key(down)
+
+    def _refresh_link(self) -> None:
+        """The connection status up to date ("reconnecting (attempt n)" is counted by the
+        window's clock, which waits while the window is hidden)."""
+        if self.presenter is not None:
+            self.presenter.refresh_link()
 
     def _show_global_key(self, text: str) -> None:
         if text and self._key_from_command_line:

@@ -5,8 +5,11 @@
 with the talk state) and its menu: show/hide, the connection status, the talk
 target, the global talk key's status, mute, quit. Closing the window hides it to
 the tray while the ``close_to_tray`` setting is on and a tray exists; the first
-time, a tray message says so. Menu texts are refreshed when the menu opens
-(no timer).
+time, a tray message says so. A click on the icon shows or hides the window, a
+double click shows it; a click on a message about a call or about someone speaking
+shows the window (on that interphone). Menu texts are refreshed when the menu opens
+(no timer; ``refresh_status`` brings the connection status up to date first, since
+the window's clocks wait while it is hidden).
 """
 
 from __future__ import annotations
@@ -32,14 +35,17 @@ class TrayController(QObject):
     def __init__(self, window: MainWindow, settings: Settings, *,
                  talk_target: Callable[[], str] = lambda: "",
                  key_status: Callable[[], str] = lambda: "",
+                 refresh_status: Callable[[], None] = lambda: None,
                  available: bool | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.settings = settings
-        self.available = QSystemTrayIcon.isSystemTrayAvailable() if available is None \
-            else available
+        # None: asked of the desktop each time (a tray host may come up after the app, as
+        # at login, or go away); a bool: fixed (tests)
+        self._available = available
         self._talk_target = talk_target
         self._key_status = key_status
+        self._refresh_status = refresh_status
         self.icon = QSystemTrayIcon(icon("tray-offline"), window)
         self.menu = QMenu(window)
         self.show_action = self.menu.addAction("")
@@ -62,6 +68,7 @@ class TrayController(QObject):
         self.menu.aboutToShow.connect(self.refresh)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
+        self.icon.messageClicked.connect(self._on_message_clicked)
         window.tray = self.icon
         window.close_to_tray = self.hide_on_close
         # its language follows the window's (not an event filter on the window: that
@@ -70,8 +77,18 @@ class TrayController(QObject):
         window.retranslated.connect(self.retranslate)
         self.retranslate()
         self.refresh()
-        if self.available:
+        if available is not False:
+            # also without a tray host yet: Qt docks the icon when one comes up (an icon
+            # shown only if a tray existed at start never appeared in a panel started
+            # after the app)
             self.icon.show()
+
+    @property
+    def available(self) -> bool:
+        """A system tray shows the icon now."""
+        if self._available is not None:
+            return self._available
+        return QSystemTrayIcon.isSystemTrayAvailable()
 
     # --- closing to the tray -------------------------------------------------------------------
     @property
@@ -85,6 +102,7 @@ class TrayController(QObject):
         if not self.settings.tray_hint_shown:
             self.settings.tray_hint_shown = True
             self.settings.sync()
+            self.window.tray_message_opens = None  # a click on it does not undo the close
             self.icon.showMessage(
                 self.tr("Interphone is still running"),
                 self.tr("Closing the window keeps Interphone in the system tray, so you still "
@@ -99,14 +117,19 @@ class TrayController(QObject):
         if window.isVisible() and not window.isMinimized():
             window.hide()
         else:
-            window.showNormal()
-            window.raise_()
-            window.activateWindow()
+            self.show_window()
+
+    def show_window(self) -> None:
+        window = self.window
+        window.showNormal()
+        window.raise_()
+        window.activateWindow()
 
     # --- menu ------------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Menu texts from the window's current state (called when the menu opens)."""
         window = self.window
+        self._refresh_status()
         shown = window.isVisible() and not window.isMinimized()  # as toggle_window decides
         self.show_action.setText(self.tr("Hide Interphone") if shown
                                  else self.tr("Show Interphone"))
@@ -130,9 +153,20 @@ class TrayController(QObject):
         self.mute_action.blockSignals(False)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
-                      QSystemTrayIcon.ActivationReason.DoubleClick):
+        if reason is QSystemTrayIcon.ActivationReason.Trigger:
             self.toggle_window()
+        elif reason is QSystemTrayIcon.ActivationReason.DoubleClick:
+            # its first click already came as a Trigger: toggling again hid the window
+            # that click had just shown
+            self.show_window()
+
+    def _on_message_clicked(self) -> None:
+        opens, self.window.tray_message_opens = self.window.tray_message_opens, None
+        if opens is None:
+            return
+        self.show_window()
+        if opens:
+            self.window.interphones.select(opens)
 
     def retranslate(self) -> None:
         self.mute_action.setText(self.tr("&Mute"))

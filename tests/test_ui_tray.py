@@ -1,0 +1,308 @@
+"""Issue 14: the app in the background, through its tray icon (real Qt, offscreen, a real
+server on 127.0.0.1). What a user does with a real tray host: clicks on the icon and on
+its messages, opens the menu while the window is hidden, talks with the global key,
+reconnects and quits."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from test_ui_desktop import remembered_runtime, started
+from test_ui_support import OPS, UiSession, close_session, open_session, run, until
+
+from app.client import InterphoneClient
+from app.protocol.presence import PRESENCE
+from app.ui.tray import TrayController
+
+if TYPE_CHECKING:
+    from app.server import InterphoneServer
+    from app.ui.main_window import MainWindow
+    from app.ui.settings import Settings
+
+pytest_plugins = ["test_ui_support"]
+
+EVERYONE = "group_1"
+Reason = QSystemTrayIcon.ActivationReason
+
+
+class RecordingTray(TrayController):
+    """A tray as where a tray host runs; its messages are recorded (title, text) with
+    their timeouts."""
+
+    def __init__(self, window: MainWindow, settings: Settings) -> None:
+        super().__init__(window, settings, available=True)
+        self.messages: list[tuple[str, str]] = []
+        self.timeouts: list[int] = []
+        self.icon.show()  # (offscreen has no tray host: shown regardless)
+        self.icon.showMessage = self._record  # type: ignore[method-assign,assignment]
+
+    def _record(self, title: str, text: str, _icon: object, timeout_ms: int) -> None:
+        self.messages.append((title, text))
+        self.timeouts.append(timeout_ms)
+
+
+@pytest.fixture
+def tray(ui: UiSession, settings: Settings) -> Iterator[RecordingTray]:
+    controller = RecordingTray(ui.window, settings)
+    yield controller
+    controller.close()
+
+
+def joined_everyone_too(qloop: Any, ui: UiSession) -> None:
+    """"me" in Everyone (listening) and Ops (the talk target)."""
+    async def scenario() -> None:
+        await ui.client.join(EVERYONE, target=False)
+        await until(lambda: ui.window.interphones.row(EVERYONE) is not None
+                    and str(ui.client.model.talk_target) == OPS, what="in both")
+
+    run(qloop, scenario())
+
+
+def test_a_click_on_the_activity_message_shows_the_window_on_that_interphone(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    window = ui.window
+    joined_everyone_too(qloop, ui)
+    window.hide()
+    window.notify_activity(EVERYONE, "Everyone", "Bob")
+    assert tray.messages == [("Interphone", "Bob is speaking in Everyone")]
+    tray.icon.messageClicked.emit()
+    assert window.isVisible()
+    run(qloop, until(lambda: window.panel.interphone_id == EVERYONE, what="Everyone shown"))
+
+
+def test_a_click_on_the_call_message_shows_the_window_with_the_call(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    window = ui.window
+    window.hide()
+    window.notify_incoming_call("chat_bob:me", "Bob")
+    assert tray.messages == [("Incoming call", "Bob is calling you")]
+    tray.icon.messageClicked.emit()
+    assert window.isVisible() and window.banner.isVisibleTo(window)
+
+
+def test_a_call_that_ends_while_the_window_is_hidden_takes_its_banner_away(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    window = ui.window
+    window.hide()
+    window.notify_incoming_call("chat_bob:me", "Bob")
+    window.clear_incoming_call("chat_bob:me")  # bob gave up (or answered elsewhere)
+    tray.toggle_window()
+    assert window.isVisible() and not window.banner.isVisible()
+
+
+def test_a_click_on_the_still_running_message_leaves_the_window_hidden(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    window = ui.window
+    window.notify_incoming_call("chat_bob:me", "Bob")  # an earlier message
+    window.close()  # to the tray: "Interphone is still running"
+    assert not window.isVisible() and tray.settings.tray_hint_shown
+    tray.icon.messageClicked.emit()
+    assert not window.isVisible()  # the user just closed it
+
+
+def test_a_call_missed_while_hidden_stays_in_the_tray_until_clicked(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """Its "Missed call from Bob" was said in the hidden window's status bar only, and the
+    call's own message had gone after 8 s: back at the desk, nothing said it."""
+    ui = run(qloop, open_session(server, settings, join=None, features=(PRESENCE,)))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    chat = "chat_bob:me"
+    try:
+        async def scenario() -> None:
+            bob = await ui.other("bob", join=None, features=(PRESENCE,))
+            window.hide()
+            await bob.call("me")
+            await until(lambda: len(tray.messages) == 1, what="ringing")
+            await bob.leave(chat)  # bob gives up
+            await until(lambda: len(tray.messages) == 2, what="missed")
+
+        run(qloop, scenario())
+        assert tray.messages[1] == ("Missed call", "Missed call from Bob")
+        assert tray.timeouts[1] == 0  # until clicked
+        tray.icon.messageClicked.emit()
+        assert window.isVisible()
+        run(qloop, until(lambda: window.panel.interphone_id == chat, what="the chat shown"))
+        assert not window.banner.isVisible()  # it no longer rings
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
+
+
+def test_an_emergency_raised_while_hidden_is_a_tray_message(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """The alert sounded every 2.5 s, the banner was in the hidden window, and nothing in
+    the tray said what it was."""
+    floor = ("emergency", "floor-queue", "priority")
+    ui = run(qloop, open_session(server, settings, features=floor))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        async def scenario() -> None:
+            bob = await ui.other("bob", features=floor)
+            window.hide()
+            await bob.raise_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == OPS, what="raised")
+            await bob.cancel_emergency(OPS)
+            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+            await ui.client.raise_emergency(OPS)  # ours: no message about it
+            await until(lambda: window.emergency.interphone_id == OPS, what="ours")
+
+        run(qloop, scenario())
+        assert tray.messages == [("Emergency", "EMERGENCY in Ops raised by Bob")]
+        window.interphones.select("discuss_12")
+        tray.icon.messageClicked.emit()
+        assert window.isVisible()
+        run(qloop, until(lambda: window.panel.interphone_id == OPS, what="Ops shown"))
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
+
+
+def test_signed_in_elsewhere_while_hidden_is_a_tray_message(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """The session ended for good (Reconnect offered) with only the icon turning grey: a
+    user away from the window was no longer reachable without knowing it."""
+    window = ui.window
+    window.hide()
+    elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
+    ui.others.append(elsewhere)
+    run(qloop, elsewhere.connect())
+    run(qloop, until(lambda: tray.messages != [], what="a message"))
+    assert tray.messages == [("Interphone", "Offline (signed in elsewhere)")]
+    assert tray.timeouts == [0]  # until clicked
+    tray.icon.messageClicked.emit()
+    assert window.isVisible() and window.reconnect_button.isVisible()
+
+
+def test_activity_in_another_interphone_is_a_tray_message_while_minimized(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """Minimized, the window's status bar cannot be seen either."""
+    window = ui.window
+    joined_everyone_too(qloop, ui)
+    window.notify_activity(EVERYONE, "Everyone", "Bob")
+    assert tray.messages == []  # the status bar says it
+    window.showMinimized()
+    run(qloop, until(window.isMinimized, what="minimized"))
+    window.notify_activity(EVERYONE, "Everyone", "Bob")
+    assert tray.messages == [("Interphone", "Bob is speaking in Everyone")]
+    tray.icon.messageClicked.emit()
+    assert window.isVisible() and not window.isMinimized()
+
+
+def test_a_double_click_on_the_icon_shows_the_window(qloop, ui: UiSession,
+                                                     tray: RecordingTray) -> None:
+    """A double click comes as a click (Trigger), then DoubleClick: it toggled twice, so the
+    hidden window flashed up and went away again."""
+    window = ui.window
+    window.hide()
+    tray.icon.activated.emit(Reason.Trigger)
+    tray.icon.activated.emit(Reason.DoubleClick)
+    assert window.isVisible()
+    tray.icon.activated.emit(Reason.Trigger)  # a single click still hides it
+    assert not window.isVisible()
+
+
+class SlotErrors:
+    """Exceptions raised in Qt slots (PySide hands them to ``sys.excepthook``)."""
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+
+    def __call__(self, kind: type[BaseException], value: BaseException,
+                 traceback: TracebackType | None) -> None:
+        self.errors.append(value)
+
+
+def test_the_tray_menu_says_the_current_reconnect_attempt_while_the_window_is_hidden(
+        qloop, server, settings, qapp: QApplication) -> None:
+    """The window's clock (which counts "reconnecting (attempt n)") waits while it is hidden:
+    the menu said the state of when the window was closed."""
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+
+    async def scenario() -> int:
+        main, client = await started(runtime)
+        window, tray = runtime.window, runtime.tray
+        assert window is not None and tray is not None
+        await until(lambda: window.link_text().startswith("Connected as"), what="connected")
+        window.hide()
+        await server.stop()
+        await until(lambda: client.stats.reconnect_attempts >= 2, timeout=10,
+                    what="reconnecting")
+
+        def menu_says_the_attempt() -> bool:
+            tray.refresh()
+            attempt = client.stats.reconnect_attempts + 1
+            return tray.status_action.text().endswith(f"(attempt {attempt})")
+
+        await until(menu_says_the_attempt, what="the menu says the current attempt")
+        assert tray.status_action.text().startswith("Connection lost, reconnecting")
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_the_global_key_holds_the_window_of_the_current_session_only(
+        qloop, server, settings, qapp: QApplication, monkeypatch) -> None:
+    """After a reconnect the key went on pressing the ended session's deleted window too
+    (RuntimeError at each press), and so did the release that closing the key sends at
+    quit while it is held."""
+    errors = SlotErrors()
+    monkeypatch.setattr(sys, "excepthook", errors)
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+    presses: list[bool] = []
+
+    async def scenario() -> int:
+        main, client = await started(runtime)
+        await until(lambda: str(client.model.joined) == OPS, what="joined")
+        runtime.reconnect()
+        await until(lambda: runtime.client is not None and runtime.client is not client
+                    and str(runtime.client.model.joined) == OPS and runtime.window is not None,
+                    what="a new session")
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # old window
+        window: MainWindow | None = runtime.window
+        assert window is not None
+        window.talk_pressed.connect(lambda: presses.append(True))
+        runtime.global_key.pressed.emit()
+        assert presses == [True] and errors.errors == []
+        runtime.quit()  # with the key held
+        code = await asyncio.wait_for(main, 5)
+        runtime.global_key.released.emit()  # as closing a held key does
+        assert errors.errors == []
+        return code
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, settings,
+                                                          monkeypatch) -> None:
+    """Started at login before the panel: the icon was shown only if a tray existed at
+    start, and closing the window quit for the rest of the session."""
+    tray_host = [False]
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
+                        staticmethod(lambda: tray_host[0]))
+    window = ui.window
+    tray = TrayController(window, settings)
+    quits: list[bool] = []
+    window.quit_requested.connect(lambda: quits.append(True))
+    try:
+        assert tray.icon.isVisible()  # Qt docks it when a tray host comes up
+        assert not tray.available
+        tray_host[0] = True  # the panel starts
+        assert tray.available
+        window.close()
+        assert not window.isVisible() and quits == []  # hidden to the tray
+        tray.toggle_window()
+        tray_host[0] = False  # the panel went away: closing quits (else no way back)
+        window.close()
+        assert quits == [True]
+    finally:
+        tray.close()
