@@ -183,3 +183,61 @@ async def test_a_grant_revoked_in_the_same_read_is_not_kept(clients, queued):
                  if e.state is FloorState.TALKING or e.reason == "revoked"]
         assert floor == [(FloorState.TALKING, "", "", ""),
                          (alice.model.floor, "revoked", "preempted", "disp")]
+
+
+def queued_and_granted_in_one_read(client: Any) -> asyncio.Event:
+    """The answer that puts ``client`` in line is held back (with whatever follows it) until
+    the ``granted`` notice from the line has come too; then all of it is handed to the
+    client in one read, so both are read before any awaiting task resumes. Returns an
+    event set once the queued answer is being held."""
+    session = client._conn.session
+    assert not session._decoder.buffered  # installed between two frames
+    shadow = FrameDecoder()  # the same bytes, to see where the answer and the notice are
+    real = session.receive_data
+    held: list[bytes] = []
+    holding = asyncio.Event()
+
+    def receive_data(data: bytes) -> None:
+        bodies = [m.body for m in map(decode_message, shadow.feed(data))]
+        if not holding.is_set() and any(isinstance(b, SpeakResult) and b.queued
+                                        for b in bodies):
+            holding.set()
+        if not holding.is_set():
+            real(data)
+            return
+        held.append(data)
+        if any(isinstance(b, FloorNotice) and b.type is FloorNoticeType.GRANTED
+               for b in bodies):
+            session.receive_data = real
+            real(b"".join(held))
+
+    session.receive_data = receive_data
+    return holding
+
+
+async def test_a_grant_read_with_the_queued_answer_is_applied(clients):
+    """The answer that puts us in line and the ``granted`` notice that ends the wait, read
+    together: the notice came while the request still looked unanswered and was dropped,
+    and talk_start then waited in line for a grant that had come already. The place in
+    line is now applied as it is read, so the notice behind it grants the floor."""
+    async with floor_server() as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        holding = queued_and_granted_in_one_read(alice)
+        utterances: list[int] = []
+        begin = alice._media.begin_utterance
+        alice._media.begin_utterance = lambda grant=0: (utterances.append(grant), begin(grant))
+        log = EventLog(alice)
+        waiting = asyncio.ensure_future(alice.talk_start(queue=True))
+        await asyncio.wait_for(holding.wait(), 3)
+        assert alice.model.floor is FloorState.REQUESTING  # the answer is not read yet
+        assert server.state.interphones[OPS].floor.queue != ()
+        await bob.talk_stop()
+        assert await asyncio.wait_for(waiting, 3) is True
+        assert alice.model.floor is FloorState.TALKING and alice.model.speaker == "alice"
+        assert [e.state for e in log.of(FloorChanged)] == [
+            FloorState.REQUESTING, FloorState.QUEUED, FloorState.TALKING]
+        assert len(utterances) == 1
+        assert alice.send_audio(b"\xf8\xff\xfe")
+        assert server.state.interphones[OPS].holder == "alice"
+        await alice.talk_stop()
