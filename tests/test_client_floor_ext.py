@@ -44,7 +44,8 @@ members = ["*"]
 
 @contextlib.asynccontextmanager
 async def floor_server(**overrides: Any) -> AsyncIterator[InterphoneServer]:
-    settings = ServerSettings(auth="open", keepalive=15, silence_timeout=5.0, **overrides)
+    settings = ServerSettings(**{"auth": "open", "keepalive": 15, "silence_timeout": 5.0,
+                                 **overrides})
     async with InterphoneServer(Directory.from_toml_text(TOML), host="127.0.0.1", port=0,
                                 settings=settings) as server:
         yield server
@@ -241,3 +242,35 @@ async def test_a_grant_read_with_the_queued_answer_is_applied(clients):
         assert alice.send_audio(b"\xf8\xff\xfe")
         assert server.state.interphones[OPS].holder == "alice"
         await alice.talk_stop()
+
+
+@pytest.mark.parametrize("answered", [False, True])
+async def test_a_cancelled_talk_start_leaves_the_line(clients, answered):
+    """talk_start cancelled (a caller's timeout, a closing window) while waiting in line, or
+    before the answer that would put it there: the model stayed QUEUED (or said
+    "disconnected") and the server kept us in line, to hand us the floor later with
+    nobody to use it. Now the request ends as talk_stop ends it: the model is back to
+    what it shows without a request, and ``speak off`` leaves the line. (Nobody is cut
+    off for silence meanwhile: bob's turn ends only when he stops.)"""
+    async with floor_server(silence_timeout=60.0) as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        log = EventLog(alice)
+        waiting = asyncio.ensure_future(alice.talk_start(queue=True))
+        if answered:
+            await wait_until(lambda: alice.model.floor is FloorState.QUEUED, what="in line")
+        else:
+            await asyncio.sleep(0)  # the request is on its way, its answer not read yet
+            assert alice.model.floor is FloorState.REQUESTING
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert (alice.model.floor, alice.model.floor_holder) == (FloorState.BUSY, "bob")
+        assert log.of(FloorChanged)[-1].reason == "cancelled"
+        line = server.state.interphones[OPS].floor
+        await wait_until(lambda: line.queue == () and alice._tasks._tasks == set(),
+                         what="out of the line")
+        await bob.talk_stop()
+        await wait_until(lambda: server.state.interphones[OPS].holder == "", what="free")
+        await wait_until(lambda: alice.model.floor is FloorState.IDLE, what="idle")
+        assert alice.model.speaker == "" and not log.of(FloorChanged)[-1].reason

@@ -77,7 +77,10 @@ class ClientFloor(ClientCore):
 
         Raises :class:`FloorBusy` (``.holder``), :class:`NotAllowed`,
         :class:`NotJoined`, :class:`NotConnected`. Returns False when
-        :meth:`talk_stop` or a leave cancelled the request meanwhile. A grant taken
+        :meth:`talk_stop` or a leave cancelled the request meanwhile. Cancelling the
+        call itself (a timeout) gives the request up as :meth:`talk_stop` would: the
+        model is no longer REQUESTING or QUEUED (``FloorChanged`` reason
+        ``"cancelled"``) and the client leaves the line. A grant taken
         away again in the same read (an emergency pre-empting at once) was granted:
         True, with the model already past it (``FloorChanged`` ``revoked``).
         """
@@ -104,6 +107,9 @@ class ClientFloor(ClientCore):
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_refused(busy=False, reason=exc.errmsg or str(exc))
             raise
+        except asyncio.CancelledError:
+            self._give_up(ask, target)
+            raise
         except BaseException:
             if self.model.floor is FloorState.REQUESTING:
                 self.model.floor_released("disconnected")
@@ -111,6 +117,18 @@ class ClientFloor(ClientCore):
         finally:
             if self._asking is ask:
                 self._asking = None
+
+    def _give_up(self, ask: FloorAsk, target: InterphoneId) -> None:
+        """``talk_start`` was cancelled (its caller's timeout, a closing window) while its
+        request was in flight or waiting in line: as :meth:`talk_stop` then, the model
+        forgets it at once and ``speak off`` (sent in the background) leaves the line, or
+        gives back a grant the server made meanwhile. A grant already applied stays."""
+        if self._asking is not ask or self.model.floor not in (FloorState.REQUESTING,
+                                                               FloorState.QUEUED):
+            return  # granted, or given up already (talk_stop, leave, another request)
+        self.model.floor_released("cancelled")
+        self._end_ask(False)
+        self._tasks.spawn(self._speak_off(target), "interphone-speak-off")
 
     def _on_speak_answer(self, request: SpeakRequest, result: SpeakResult) -> None:
         """The answer to a speak request, as it is read (before ``talk_start`` resumes, and
@@ -182,8 +200,12 @@ class ClientFloor(ClientCore):
             return
         self.model.floor_released("released")
         self._end_ask(False)
+        if target is not None:
+            await self._speak_off(target)
+
+    async def _speak_off(self, target: InterphoneId) -> None:
         conn = self._conn
-        if target is None or conn is None or conn.closed:
+        if conn is None or conn.closed:
             return
         try:
             await conn.request(SpeakRequest(False, target))
