@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -15,13 +15,20 @@ from app.client import (
     EmergencyChanged,
     FloorBusy,
     FloorChanged,
+    FloorOutcome,
     FloorState,
     NotAllowed,
     NotFound,
     QueueLeft,
 )
-from app.protocol import FrameDecoder, InterphoneId, Message, decode_message
-from app.protocol.messages import FloorNotice, FloorNoticeType, SpeakResult
+from app.protocol import (
+    FrameDecoder,
+    InterphoneChanged,
+    InterphoneId,
+    Message,
+    decode_message,
+)
+from app.protocol.messages import ErrorReply, FloorNotice, FloorNoticeType, SpeakResult
 from app.server import Directory, InterphoneServer, ServerSettings
 
 pytest_plugins = ["client_fixtures"]
@@ -186,34 +193,41 @@ async def test_a_grant_revoked_in_the_same_read_is_not_kept(clients, queued):
                          (alice.model.floor, "revoked", "preempted", "disp")]
 
 
-def queued_and_granted_in_one_read(client: Any) -> asyncio.Event:
-    """The answer that puts ``client`` in line is held back (with whatever follows it) until
-    the ``granted`` notice from the line has come too; then all of it is handed to the
-    client in one read, so both are read before any awaiting task resumes. Returns an
-    event set once the queued answer is being held."""
+def held_into_one_read(client: Any, first: Callable[[Any], bool],
+                       last: Callable[[Any], bool]) -> asyncio.Event:
+    """From the read that brings ``client`` a body that is ``first`` on, its reads are held
+    back until one brings a body that is ``last``; then all of it is handed to the client
+    in one read, so both are read before any awaiting task resumes. Returns an event set
+    once the holding began."""
     session = client._conn.session
     assert not session._decoder.buffered  # installed between two frames
-    shadow = FrameDecoder()  # the same bytes, to see where the answer and the notice are
+    shadow = FrameDecoder()  # the same bytes, to see where the bodies are
     real = session.receive_data
     held: list[bytes] = []
     holding = asyncio.Event()
 
     def receive_data(data: bytes) -> None:
         bodies = [m.body for m in map(decode_message, shadow.feed(data))]
-        if not holding.is_set() and any(isinstance(b, SpeakResult) and b.queued
-                                        for b in bodies):
+        if not holding.is_set() and any(map(first, bodies)):
             holding.set()
         if not holding.is_set():
             real(data)
             return
         held.append(data)
-        if any(isinstance(b, FloorNotice) and b.type is FloorNoticeType.GRANTED
-               for b in bodies):
+        if any(map(last, bodies)):
             session.receive_data = real
             real(b"".join(held))
 
     session.receive_data = receive_data
     return holding
+
+
+def queued_and_granted_in_one_read(client: Any) -> asyncio.Event:
+    """The answer that puts ``client`` in line and the ``granted`` notice that ends the
+    wait reach it in one read."""
+    return held_into_one_read(
+        client, lambda body: isinstance(body, SpeakResult) and body.queued,
+        lambda body: isinstance(body, FloorNotice) and body.type is FloorNoticeType.GRANTED)
 
 
 async def test_a_grant_read_with_the_queued_answer_is_applied(clients):
@@ -274,3 +288,28 @@ async def test_a_cancelled_talk_start_leaves_the_line(clients, answered):
         await wait_until(lambda: server.state.interphones[OPS].holder == "", what="free")
         await wait_until(lambda: alice.model.floor is FloorState.IDLE, what="idle")
         assert alice.model.speaker == "" and not log.of(FloorChanged)[-1].reason
+
+
+async def test_a_refusal_read_with_the_holder_stopping_leaves_the_floor_free(clients):
+    """The 409 and the notice that the holder stopped, read together: the notice was
+    applied while the request still looked pending, then talk_start made the floor 'busy'
+    with a holder who no longer speaks, and it stayed so. The refusal is now applied as
+    it is read, and the notice behind it frees the floor."""
+    async with floor_server() as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        holding = held_into_one_read(
+            alice, lambda body: isinstance(body, ErrorReply) and body.tag == "speak",
+            lambda body: isinstance(body, InterphoneChanged) and body.info.speaker == "")
+        log = EventLog(alice)
+        asking = asyncio.ensure_future(alice.talk_start())
+        await asyncio.wait_for(holding.wait(), 3)
+        await bob.talk_stop()
+        with pytest.raises(FloorBusy) as busy:
+            await asyncio.wait_for(asking, 3)
+        assert busy.value.holder == "bob"
+        assert (alice.model.floor, alice.model.floor_holder) == (FloorState.IDLE, "")
+        assert [(e.state, e.holder, e.outcome) for e in log.of(FloorChanged)] == [
+            (FloorState.REQUESTING, "", FloorOutcome.REQUESTED),
+            (FloorState.BUSY, "bob", FloorOutcome.REFUSED_BUSY),
+            (FloorState.IDLE, "", FloorOutcome.NONE)]

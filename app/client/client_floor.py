@@ -3,9 +3,11 @@ and ``talk_stop``, waiting in line (extension floor-queue), emergencies (extensi
 emergency) and the ``<floor>`` notices about our own request or grant.
 
 The answer to a speak request is applied to the model (and the utterance begun) when
-it is read, in wire order with the notices behind it (:meth:`ClientFloor._on_speak_answer`,
-called from the client's dispatch): a grant revoked in the same read is then ended by
-the ordinary ``revoked`` notice, before ``talk_start`` resumes to report it.
+it is read, in wire order with the notices behind it (:meth:`ClientFloor._on_speak_answer`
+and, for a refusal, :meth:`ClientFloor._on_speak_refused`, called from the client's
+dispatch): a grant revoked in the same read is then ended by the ordinary ``revoked``
+notice, and a refusal is followed by the speaker's change behind it, before
+``talk_start`` resumes to report it.
 
 A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it uses.
 """
@@ -99,14 +101,8 @@ class ClientFloor(ClientCore):
         try:
             await conn.request(ask.request)  # its answer was applied as it was read
             return await ask.outcome  # decided already, or once the wait in line ends
-        except FloorBusy as exc:
-            if self.model.floor is FloorState.REQUESTING:
-                self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
-            raise
-        except ServerError as exc:
-            if self.model.floor is FloorState.REQUESTING:
-                self.model.floor_refused(busy=False, reason=exc.errmsg or str(exc))
-            raise
+        except ServerError:
+            raise  # the model was told as the refusal was read (_on_speak_refused)
         except asyncio.CancelledError:
             self._give_up(ask, target)
             raise
@@ -142,6 +138,19 @@ class ClientFloor(ClientCore):
             self.model.floor_queued(result.position)
         else:
             self._granted(result.grant)
+
+    def _on_speak_refused(self, request: SpeakRequest, error: ServerError) -> None:
+        """A refusal of our speak-on request, as it is read (before the notices behind it,
+        e.g. the holder stopping: the floor is then not left 'busy' with them)."""
+        ask = self._asking
+        if not request.on or ask is None or ask.request is not request:
+            return
+        if self.model.floor is FloorState.REQUESTING and self.model.joined == request.id:
+            if isinstance(error, FloorBusy):
+                self.model.floor_refused(holder=error.holder, busy=True, reason=error.errmsg)
+            else:
+                self.model.floor_refused(busy=False, reason=error.errmsg or str(error))
+        self._end_ask(False)  # (talk_start raises the error itself)
 
     def _granted(self, grant: int) -> None:
         """The floor is ours (media-auth: ``grant`` is its number)."""
