@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -15,13 +15,20 @@ from app.client import (
     EmergencyChanged,
     FloorBusy,
     FloorChanged,
+    FloorOutcome,
     FloorState,
     NotAllowed,
     NotFound,
     QueueLeft,
 )
-from app.protocol import FrameDecoder, InterphoneId, Message, decode_message
-from app.protocol.messages import FloorNotice, FloorNoticeType, SpeakResult
+from app.protocol import (
+    FrameDecoder,
+    InterphoneChanged,
+    InterphoneId,
+    Message,
+    decode_message,
+)
+from app.protocol.messages import ErrorReply, FloorNotice, FloorNoticeType, SpeakResult
 from app.server import Directory, InterphoneServer, ServerSettings
 
 pytest_plugins = ["client_fixtures"]
@@ -44,7 +51,8 @@ members = ["*"]
 
 @contextlib.asynccontextmanager
 async def floor_server(**overrides: Any) -> AsyncIterator[InterphoneServer]:
-    settings = ServerSettings(auth="open", keepalive=15, silence_timeout=5.0, **overrides)
+    settings = ServerSettings(**{"auth": "open", "keepalive": 15, "silence_timeout": 5.0,
+                                 **overrides})
     async with InterphoneServer(Directory.from_toml_text(TOML), host="127.0.0.1", port=0,
                                 settings=settings) as server:
         yield server
@@ -183,3 +191,125 @@ async def test_a_grant_revoked_in_the_same_read_is_not_kept(clients, queued):
                  if e.state is FloorState.TALKING or e.reason == "revoked"]
         assert floor == [(FloorState.TALKING, "", "", ""),
                          (alice.model.floor, "revoked", "preempted", "disp")]
+
+
+def held_into_one_read(client: Any, first: Callable[[Any], bool],
+                       last: Callable[[Any], bool]) -> asyncio.Event:
+    """From the read that brings ``client`` a body that is ``first`` on, its reads are held
+    back until one brings a body that is ``last``; then all of it is handed to the client
+    in one read, so both are read before any awaiting task resumes. Returns an event set
+    once the holding began."""
+    session = client._conn.session
+    assert not session._decoder.buffered  # installed between two frames
+    shadow = FrameDecoder()  # the same bytes, to see where the bodies are
+    real = session.receive_data
+    held: list[bytes] = []
+    holding = asyncio.Event()
+
+    def receive_data(data: bytes) -> None:
+        bodies = [m.body for m in map(decode_message, shadow.feed(data))]
+        if not holding.is_set() and any(map(first, bodies)):
+            holding.set()
+        if not holding.is_set():
+            real(data)
+            return
+        held.append(data)
+        if any(map(last, bodies)):
+            session.receive_data = real
+            real(b"".join(held))
+
+    session.receive_data = receive_data
+    return holding
+
+
+def queued_and_granted_in_one_read(client: Any) -> asyncio.Event:
+    """The answer that puts ``client`` in line and the ``granted`` notice that ends the
+    wait reach it in one read."""
+    return held_into_one_read(
+        client, lambda body: isinstance(body, SpeakResult) and body.queued,
+        lambda body: isinstance(body, FloorNotice) and body.type is FloorNoticeType.GRANTED)
+
+
+async def test_a_grant_read_with_the_queued_answer_is_applied(clients):
+    """The answer that puts us in line and the ``granted`` notice that ends the wait, read
+    together: the notice came while the request still looked unanswered and was dropped,
+    and talk_start then waited in line for a grant that had come already. The place in
+    line is now applied as it is read, so the notice behind it grants the floor."""
+    async with floor_server() as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        holding = queued_and_granted_in_one_read(alice)
+        utterances: list[int] = []
+        begin = alice._media.begin_utterance
+        alice._media.begin_utterance = lambda grant=0: (utterances.append(grant), begin(grant))
+        log = EventLog(alice)
+        waiting = asyncio.ensure_future(alice.talk_start(queue=True))
+        await asyncio.wait_for(holding.wait(), 3)
+        assert alice.model.floor is FloorState.REQUESTING  # the answer is not read yet
+        assert server.state.interphones[OPS].floor.queue != ()
+        await bob.talk_stop()
+        assert await asyncio.wait_for(waiting, 3) is True
+        assert alice.model.floor is FloorState.TALKING and alice.model.speaker == "alice"
+        assert [e.state for e in log.of(FloorChanged)] == [
+            FloorState.REQUESTING, FloorState.QUEUED, FloorState.TALKING]
+        assert len(utterances) == 1
+        assert alice.send_audio(b"\xf8\xff\xfe")
+        assert server.state.interphones[OPS].holder == "alice"
+        await alice.talk_stop()
+
+
+@pytest.mark.parametrize("answered", [False, True])
+async def test_a_cancelled_talk_start_leaves_the_line(clients, answered):
+    """talk_start cancelled (a caller's timeout, a closing window) while waiting in line, or
+    before the answer that would put it there: the model stayed QUEUED (or said
+    "disconnected") and the server kept us in line, to hand us the floor later with
+    nobody to use it. Now the request ends as talk_stop ends it: the model is back to
+    what it shows without a request, and ``speak off`` leaves the line. (Nobody is cut
+    off for silence meanwhile: bob's turn ends only when he stops.)"""
+    async with floor_server(silence_timeout=60.0) as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        log = EventLog(alice)
+        waiting = asyncio.ensure_future(alice.talk_start(queue=True))
+        if answered:
+            await wait_until(lambda: alice.model.floor is FloorState.QUEUED, what="in line")
+        else:
+            await asyncio.sleep(0)  # the request is on its way, its answer not read yet
+            assert alice.model.floor is FloorState.REQUESTING
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert (alice.model.floor, alice.model.floor_holder) == (FloorState.BUSY, "bob")
+        assert log.of(FloorChanged)[-1].reason == "cancelled"
+        line = server.state.interphones[OPS].floor
+        await wait_until(lambda: line.queue == () and alice._tasks._tasks == set(),
+                         what="out of the line")
+        await bob.talk_stop()
+        await wait_until(lambda: server.state.interphones[OPS].holder == "", what="free")
+        await wait_until(lambda: alice.model.floor is FloorState.IDLE, what="idle")
+        assert alice.model.speaker == "" and not log.of(FloorChanged)[-1].reason
+
+
+async def test_a_refusal_read_with_the_holder_stopping_leaves_the_floor_free(clients):
+    """The 409 and the notice that the holder stopped, read together: the notice was
+    applied while the request still looked pending, then talk_start made the floor 'busy'
+    with a holder who no longer speaks, and it stayed so. The refusal is now applied as
+    it is read, and the notice behind it frees the floor."""
+    async with floor_server() as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        holding = held_into_one_read(
+            alice, lambda body: isinstance(body, ErrorReply) and body.tag == "speak",
+            lambda body: isinstance(body, InterphoneChanged) and body.info.speaker == "")
+        log = EventLog(alice)
+        asking = asyncio.ensure_future(alice.talk_start())
+        await asyncio.wait_for(holding.wait(), 3)
+        await bob.talk_stop()
+        with pytest.raises(FloorBusy) as busy:
+            await asyncio.wait_for(asking, 3)
+        assert busy.value.holder == "bob"
+        assert (alice.model.floor, alice.model.floor_holder) == (FloorState.IDLE, "")
+        assert [(e.state, e.holder, e.outcome) for e in log.of(FloorChanged)] == [
+            (FloorState.REQUESTING, "", FloorOutcome.REQUESTED),
+            (FloorState.BUSY, "bob", FloorOutcome.REFUSED_BUSY),
+            (FloorState.IDLE, "", FloorOutcome.NONE)]

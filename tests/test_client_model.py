@@ -9,6 +9,7 @@ from app.client import (
     ConnectionChanged,
     ConnectionState,
     FloorChanged,
+    FloorOutcome,
     FloorState,
     IncomingCall,
     InterphoneEnded,
@@ -114,7 +115,8 @@ def test_floor_grant_release_and_revocation(model):
     model.events.clear()
     model.apply_info(info(G58, ("me", "bob"), ""))  # the server took the floor away
     assert model.floor is FloorState.IDLE
-    assert FloorChanged(FloorState.IDLE, "", "revoked") in model.events
+    assert FloorChanged(FloorState.IDLE, "", "revoked",
+                        outcome=FloorOutcome.REVOKED) in model.events
 
 
 def test_revocation_to_another_speaker_is_busy(model):
@@ -133,7 +135,8 @@ def test_refusals(model):
     model.floor_requesting()
     model.floor_refused(busy=False, reason="not a member")
     assert model.floor is FloorState.DENIED
-    assert model.events[-1] == FloorChanged(FloorState.DENIED, "", "not a member")
+    assert model.events[-1] == FloorChanged(FloorState.DENIED, "", "not a member",
+                                            outcome=FloorOutcome.REFUSED)
     model.apply_info(info(G58, ("me", "bob"), ""))  # the speaker changed: denial is over
     assert model.floor is FloorState.IDLE
 
@@ -144,7 +147,55 @@ def test_release_clears_our_speaker_state(model):
     model.floor_granted()
     model.floor_released()
     assert model.floor is FloorState.IDLE and model.speaker == ""
-    assert model.events[-1] == FloorChanged(FloorState.IDLE, "", "released")
+    assert model.events[-1] == FloorChanged(FloorState.IDLE, "", "released",
+                                            outcome=FloorOutcome.RELEASED)
+
+
+def outcomes(model):
+    return [(e.state, e.outcome) for e in model.events if isinstance(e, FloorChanged)]
+
+
+def test_every_floor_change_says_what_became_of_our_request(model):
+    """``outcome`` tells a request's end from another's turn, and a refusal, a request
+    given up, a wait in line ended or a grant given back from one another, whatever the
+    state and the reason's words (a refusal's reason is the server's text)."""
+    S, W = FloorState, FloorOutcome
+    joined(model, "me", "bob", speaker="bob")
+    model.floor_requesting()
+    model.floor_refused(holder="bob", busy=True, reason="bob is speaking")
+    model.floor_requesting()
+    model.floor_queued(2)
+    model.floor_queued(1)
+    model.floor_released("left_queue", cause="timeout")
+    model.floor_requesting()
+    model.floor_queued(1)
+    model.floor_released("cancelled")  # talk_start cancelled
+    model.floor_requesting()
+    model.floor_released("released")  # talk_stop before any answer
+    model.apply_info(info(G58, ("me", "bob"), ""))  # bob stopped: nobody's request
+    model.floor_requesting()
+    model.floor_refused(busy=False, reason="revoked")  # the server's words
+    assert outcomes(model) == [
+        (S.REQUESTING, W.REQUESTED), (S.BUSY, W.REFUSED_BUSY),
+        (S.REQUESTING, W.REQUESTED), (S.QUEUED, W.QUEUED), (S.QUEUED, W.MOVED),
+        (S.BUSY, W.LEFT_QUEUE),
+        (S.REQUESTING, W.REQUESTED), (S.QUEUED, W.QUEUED), (S.BUSY, W.CANCELLED),
+        (S.REQUESTING, W.REQUESTED), (S.BUSY, W.CANCELLED),
+        (S.IDLE, W.NONE),
+        (S.REQUESTING, W.REQUESTED), (S.DENIED, W.REFUSED)]
+    model.events.clear()
+    model.floor_requesting()
+    model.floor_granted()
+    model.floor_released("released")
+    model.floor_requesting()
+    model.floor_granted()
+    model.ending_floor("disconnected")
+    model.floor_requesting()
+    model.apply_left(info(G58, ("bob",), "", listed=False))
+    assert outcomes(model) == [
+        (S.REQUESTING, W.REQUESTED), (S.TALKING, W.GRANTED), (S.IDLE, W.RELEASED),
+        (S.REQUESTING, W.REQUESTED), (S.TALKING, W.GRANTED), (S.IDLE, W.DISCONNECTED),
+        (S.REQUESTING, W.REQUESTED), (S.IDLE, W.ENDED)]
 
 
 def test_leaving_resets_everything_of_the_joined_interphone(model):

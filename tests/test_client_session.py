@@ -19,6 +19,7 @@ from app.client import (
     ConnectionChanged,
     ConnectionState,
     FloorChanged,
+    FloorOutcome,
     FloorState,
     IncomingCall,
     InterphoneClient,
@@ -195,7 +196,8 @@ async def test_reconnect_restores_the_session_on_a_new_server(clients):
     await wait_until(lambda: alice.state is ConnectionState.RECONNECTING, what="reconnecting")
     assert alice.model.joined == G58  # kept while reconnecting
     assert alice.model.floor is FloorState.IDLE  # transmission stopped at once
-    assert FloorChanged(FloorState.IDLE, "", "disconnected") in log.events
+    assert FloorChanged(FloorState.IDLE, "", "disconnected",
+                        outcome=FloorOutcome.DISCONNECTED) in log.events
     assert alice.send_audio(b"\xf8\xff\xfe") is False
     await wait_until(lambda: alice.stats.reconnect_attempts >= 1, what="a failed attempt")
     async with running_server(port=port):

@@ -9,7 +9,7 @@ import pytest
 from client_fixtures import Clients, wait_until
 from test_client_floor_ext import FEATURES, OPS, floor_server, revoked_in_the_read_of_the_grant
 
-from app.client import FloorState
+from app.client import FloorChanged, FloorOutcome, FloorState
 from app.client.turn import EndReason, TurnConfig, TurnPhase, TurnTone
 from app.client.turn_driver import TurnDriver
 
@@ -166,3 +166,83 @@ async def test_a_bot_waits_in_line_through_the_turn_machine(clients: Clients):
         assert await asyncio.wait_for(speaking, 5) is True
         assert bot.utterances_sent == 1
         assert server.state.interphones[OPS].holder == ""  # released after speaking
+
+
+async def test_a_refusal_reaches_the_machine_with_the_model_change(clients: Clients):
+    """The machine hears of a refusal from the model's change (its ``outcome``), not when
+    talk_start returns: whoever reads the model's change sees the turn refused too, never
+    'busy' in the model beside 'requesting' in the turn."""
+    async with floor_server() as server:
+        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
+                      for uid in ("alice", "bob")]
+        for client in (alice, bob):
+            await client.join(OPS)
+        assert await alice.talk_start()
+        seen = Recorder()
+        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
+                                                           queue=False),
+                            **seen.callbacks())
+        phases: list[tuple[FloorOutcome, TurnPhase]] = []
+        bob.model.subscribe(lambda event: phases.append((event.outcome, driver.machine.phase))
+                            if isinstance(event, FloorChanged) else None)
+        try:
+            driver.press()
+            await wait_until(lambda: not driver.busy, what="talk_start returned")
+            assert phases == [(FloorOutcome.REQUESTED, TurnPhase.REQUESTING),
+                              (FloorOutcome.REFUSED_BUSY, TurnPhase.BUSY)]
+            assert seen.tones == [TurnTone.BUSY]
+            driver.release()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
+        finally:
+            await driver.close()
+
+
+async def test_pressing_again_right_after_leaving_the_line_waits_in_line_again(
+        clients: Clients):
+    """The key let go and pressed again at once while waiting in line: the machine leaves
+    the line and asks again. The first request, given up by that release, ended as
+    refused in the middle of the second one (its talk_start returned False), and the
+    turn stood 'denied' with the key held and bob back in line. Only the model's
+    outcome of the second request counts now."""
+    async with floor_server() as server:
+        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
+                      for uid in ("alice", "bob")]
+        for client in (alice, bob):
+            await client.join(OPS)
+        assert await alice.talk_start()
+        seen = Recorder()
+        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
+                                                           debounce=0.0, queue=True),
+                            **seen.callbacks())
+        try:
+            driver.press()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.QUEUED, what="queued")
+            driver.release()
+            driver.press()
+            await wait_until(lambda: len(seen.tones) == 2, what="the second answer")
+            assert seen.tones == [TurnTone.QUEUED, TurnTone.QUEUED]
+            assert driver.machine.phase is TurnPhase.QUEUED and driver.requests == 2
+            assert server.state.interphones[OPS].floor.queue == ("bob",)
+            await alice.talk_stop()
+            await wait_until(lambda: seen.transmit == [True], what="transmitting")
+            driver.release()
+            await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE, what="idle")
+        finally:
+            await driver.close()
+
+
+async def test_a_request_that_changes_no_floor_still_ends_the_turn(clients: Clients):
+    """talk_start fails before anything reaches the model (not joined): no floor change
+    tells the machine, so the driver reads the model's floor once talk_start is over."""
+    async with floor_server() as server:
+        bob = await clients.connect(server.port, "bob", "x", features=FEATURES)
+        seen = Recorder()
+        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, queue=True),
+                            **seen.callbacks())
+        try:
+            driver.press()
+            await wait_until(lambda: not driver.busy, what="talk_start over")
+            assert driver.machine.phase is TurnPhase.DENIED and seen.tones == [TurnTone.BUSY]
+            assert bob.model.floor is FloorState.IDLE
+        finally:
+            await driver.close()

@@ -28,6 +28,7 @@ from app.client.errors import (
     NotConnected,
     NotFound,
     NotJoined,
+    error_from_reply,
 )
 from app.client.events import ConnectionState
 from app.client.media import AudioCallback, MediaEndpoint
@@ -35,6 +36,7 @@ from app.client.members_refresh import MembersRefresh
 from app.client.model import ClientModel
 from app.client.session import (
     NotificationReceived,
+    RequestRefused,
     ResponseReceived,
     SessionEvent,
     SessionKicked,
@@ -333,6 +335,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         if isinstance(event, ResponseReceived) and isinstance(event.request, SpeakRequest) \
                 and isinstance(event.body, SpeakResult):
             self._on_speak_answer(event.request, event.body)
+        elif isinstance(event, RequestRefused) and isinstance(event.request, SpeakRequest):
+            self._on_speak_refused(event.request,
+                                   error_from_reply(event.error, type(event.request).__name__))
         elif isinstance(event, NotificationReceived) and isinstance(event.body, FloorNotice):
             self._on_floor_notice(event.body)
         elif isinstance(event, NotificationReceived) and isinstance(event.body, FeedbackNotice):

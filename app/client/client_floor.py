@@ -3,9 +3,11 @@ and ``talk_stop``, waiting in line (extension floor-queue), emergencies (extensi
 emergency) and the ``<floor>`` notices about our own request or grant.
 
 The answer to a speak request is applied to the model (and the utterance begun) when
-it is read, in wire order with the notices behind it (:meth:`ClientFloor._on_speak_answer`,
-called from the client's dispatch): a grant revoked in the same read is then ended by
-the ordinary ``revoked`` notice, before ``talk_start`` resumes to report it.
+it is read, in wire order with the notices behind it (:meth:`ClientFloor._on_speak_answer`
+and, for a refusal, :meth:`ClientFloor._on_speak_refused`, called from the client's
+dispatch): a grant revoked in the same read is then ended by the ordinary ``revoked``
+notice, and a refusal is followed by the speaker's change behind it, before
+``talk_start`` resumes to report it.
 
 A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it uses.
 """
@@ -77,7 +79,10 @@ class ClientFloor(ClientCore):
 
         Raises :class:`FloorBusy` (``.holder``), :class:`NotAllowed`,
         :class:`NotJoined`, :class:`NotConnected`. Returns False when
-        :meth:`talk_stop` or a leave cancelled the request meanwhile. A grant taken
+        :meth:`talk_stop` or a leave cancelled the request meanwhile. Cancelling the
+        call itself (a timeout) gives the request up as :meth:`talk_stop` would: the
+        model is no longer REQUESTING or QUEUED (``FloorChanged`` reason
+        ``"cancelled"``) and the client leaves the line. A grant taken
         away again in the same read (an emergency pre-empting at once) was granted:
         True, with the model already past it (``FloorChanged`` ``revoked``).
         """
@@ -96,13 +101,10 @@ class ClientFloor(ClientCore):
         try:
             await conn.request(ask.request)  # its answer was applied as it was read
             return await ask.outcome  # decided already, or once the wait in line ends
-        except FloorBusy as exc:
-            if self.model.floor is FloorState.REQUESTING:
-                self.model.floor_refused(holder=exc.holder, busy=True, reason=exc.errmsg)
-            raise
-        except ServerError as exc:
-            if self.model.floor is FloorState.REQUESTING:
-                self.model.floor_refused(busy=False, reason=exc.errmsg or str(exc))
+        except ServerError:
+            raise  # the model was told as the refusal was read (_on_speak_refused)
+        except asyncio.CancelledError:
+            self._give_up(ask, target)
             raise
         except BaseException:
             if self.model.floor is FloorState.REQUESTING:
@@ -111,6 +113,18 @@ class ClientFloor(ClientCore):
         finally:
             if self._asking is ask:
                 self._asking = None
+
+    def _give_up(self, ask: FloorAsk, target: InterphoneId) -> None:
+        """``talk_start`` was cancelled (its caller's timeout, a closing window) while its
+        request was in flight or waiting in line: as :meth:`talk_stop` then, the model
+        forgets it at once and ``speak off`` (sent in the background) leaves the line, or
+        gives back a grant the server made meanwhile. A grant already applied stays."""
+        if self._asking is not ask or self.model.floor not in (FloorState.REQUESTING,
+                                                               FloorState.QUEUED):
+            return  # granted, or given up already (talk_stop, leave, another request)
+        self.model.floor_released("cancelled")
+        self._end_ask(False)
+        self._tasks.spawn(self._speak_off(target), "interphone-speak-off")
 
     def _on_speak_answer(self, request: SpeakRequest, result: SpeakResult) -> None:
         """The answer to a speak request, as it is read (before ``talk_start`` resumes, and
@@ -124,6 +138,19 @@ class ClientFloor(ClientCore):
             self.model.floor_queued(result.position)
         else:
             self._granted(result.grant)
+
+    def _on_speak_refused(self, request: SpeakRequest, error: ServerError) -> None:
+        """A refusal of our speak-on request, as it is read (before the notices behind it,
+        e.g. the holder stopping: the floor is then not left 'busy' with them)."""
+        ask = self._asking
+        if not request.on or ask is None or ask.request is not request:
+            return
+        if self.model.floor is FloorState.REQUESTING and self.model.joined == request.id:
+            if isinstance(error, FloorBusy):
+                self.model.floor_refused(holder=error.holder, busy=True, reason=error.errmsg)
+            else:
+                self.model.floor_refused(busy=False, reason=error.errmsg or str(error))
+        self._end_ask(False)  # (talk_start raises the error itself)
 
     def _granted(self, grant: int) -> None:
         """The floor is ours (media-auth: ``grant`` is its number)."""
@@ -182,8 +209,12 @@ class ClientFloor(ClientCore):
             return
         self.model.floor_released("released")
         self._end_ask(False)
+        if target is not None:
+            await self._speak_off(target)
+
+    async def _speak_off(self, target: InterphoneId) -> None:
         conn = self._conn
-        if target is None or conn is None or conn.closed:
+        if conn is None or conn.closed:
             return
         try:
             await conn.request(SpeakRequest(False, target))

@@ -41,6 +41,27 @@ class FloorState(StrEnum):
     QUEUED = "queued"  # waiting in the server's line (extension floor-queue)
 
 
+class FloorOutcome(StrEnum):
+    """What became of our own floor request or grant: why a :class:`FloorChanged` came.
+
+    ``NONE`` when the change is not about a request of ours (someone else began or
+    stopped speaking, or a new talk target brought its own state)."""
+
+    NONE = ""
+    REQUESTED = "requested"  # speak on sent
+    GRANTED = "granted"  # the floor is ours: the answer, or from the line the granted notice
+    QUEUED = "queued"  # the answer put us in line (extension floor-queue)
+    MOVED = "moved"  # our place in line changed
+    REFUSED_BUSY = "refused_busy"  # 409: someone else holds the floor (or the line is full)
+    REFUSED = "refused"  # refused for another reason (403, 404, ...): the state is DENIED
+    CANCELLED = "cancelled"  # we gave a request or a wait in line up before any grant
+    RELEASED = "released"  # we gave our grant back (talk_stop)
+    REVOKED = "revoked"  # the server took our grant away
+    LEFT_QUEUE = "left_queue"  # the server ended our wait in line (``cause``: why)
+    ENDED = "ended"  # the interphone is no longer our talk target (left, removed, another one)
+    DISCONNECTED = "disconnected"  # the session ended or dropped (disconnected, kicked, closed)
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionChanged:
     state: ConnectionState
@@ -131,8 +152,9 @@ class FloorChanged:
 
     ``holder`` is the uid holding the floor (ours when TALKING, the other
     speaker when BUSY, else empty); ``reason`` says why a grant ended
-    (``"released"``, ``"revoked"``, ``"disconnected"``, ``"left"``) or why a
-    request failed (the server's errmsg).
+    (``"released"``, ``"revoked"``, ``"disconnected"``, ``"left"``, ``"cancelled"``
+    ...) or why a request failed (the server's errmsg); ``outcome`` says which of
+    these it is, whatever the words.
     """
 
     state: FloorState
@@ -145,6 +167,8 @@ class FloorChanged:
     ``preempted``, ``shutdown`` or ``server``; '' when it did not say."""
     by: str = ""
     """``preempted``: who took the floor."""
+    outcome: FloorOutcome = FloorOutcome.NONE
+    """What became of our request or grant (granted, refused, cancelled, revoked ...)."""
 
 
 @dataclass(frozen=True, slots=True)

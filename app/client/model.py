@@ -28,6 +28,7 @@ from app.client.events import (
     ConnectionState,
     EmergencyChanged,
     FloorChanged,
+    FloorOutcome,
     FloorState,
     InterphoneEnded,
     InterphoneUpdated,
@@ -64,6 +65,9 @@ from app.protocol.presence import (
 __all__ = ["MAX_UNSOLICITED_INTERPHONES", "ClientModel", "Subscriber"]
 
 logger = logging.getLogger(__name__)
+
+_SESSION_ENDS = frozenset({"disconnected", "kicked", "closed"})
+"""``floor_released`` reasons that mean the session ended or dropped."""
 
 MAX_UNSOLICITED_INTERPHONES = 256
 """Interphones outside the roster (e.g. chats others open) the model tracks at most: a hostile
@@ -349,11 +353,11 @@ class ClientModel(RosterModel):
 
     def floor_requesting(self) -> None:
         with self._batch():
-            self._set_floor(FloorState.REQUESTING, "")
+            self._set_floor(FloorState.REQUESTING, "", outcome=FloorOutcome.REQUESTED)
 
     def floor_granted(self) -> None:
         with self._batch():
-            self._set_floor(FloorState.TALKING, self._uid)
+            self._set_floor(FloorState.TALKING, self._uid, outcome=FloorOutcome.GRANTED)
             if self._joined is not None:
                 self._set_speaker(self._uid)
 
@@ -361,23 +365,28 @@ class ClientModel(RosterModel):
         """The speak-on request failed: 409 (``busy``, ``holder`` speaks) or another error."""
         with self._batch():
             if busy:
-                self._set_floor(FloorState.BUSY, holder or self._speaker, reason)
+                self._set_floor(FloorState.BUSY, holder or self._speaker, reason,
+                                outcome=FloorOutcome.REFUSED_BUSY)
             else:
-                self._set_floor(FloorState.DENIED, "", reason)
+                self._set_floor(FloorState.DENIED, "", reason, outcome=FloorOutcome.REFUSED)
 
     def floor_released(self, reason: str = "released", *, cause: str = "",
                        by: str = "") -> None:
         """Our grant ended (talk_stop, revocation, disconnection) or a request was abandoned
-        (``cause``/``by``: what a ``revoked`` notice said)."""
+        (``cause``/``by``: what a ``revoked`` notice said). The event's ``outcome`` follows
+        from ``reason`` and what ended (:meth:`_release_outcome`)."""
         with self._batch():
+            outcome = self._release_outcome(reason)
             if self._speaker == self._uid:
                 self._set_speaker("")
-            self._set_floor(*self._idle_floor(), reason, cause=cause, by=by)
+            self._set_floor(*self._idle_floor(), reason, cause=cause, by=by, outcome=outcome)
 
     def floor_queued(self, position: int) -> None:
         """Our request waits in line at ``position`` (extension floor-queue)."""
         with self._batch():
-            self._set_floor(FloorState.QUEUED, "", position=position)
+            outcome = (FloorOutcome.MOVED if self._floor is FloorState.QUEUED
+                       else FloorOutcome.QUEUED)
+            self._set_floor(FloorState.QUEUED, "", position=position, outcome=outcome)
 
     def ending_floor(self, reason: str) -> None:
         """A grant or request of ours ends for ``reason`` (left, disconnected, kicked,
@@ -453,7 +462,7 @@ class ClientModel(RosterModel):
             self._emit(MembersChanged(info.id, info.members))
         self._set_speaker(info.speaker)
         if self._floor is FloorState.TALKING and info.speaker != self._uid:
-            self._set_floor(*self._idle_floor(), "revoked")
+            self._set_floor(*self._idle_floor(), "revoked", outcome=FloorOutcome.REVOKED)
         elif self._floor in (FloorState.IDLE, FloorState.BUSY) or (
             self._floor is FloorState.DENIED and previous is not None
             and previous.speaker != info.speaker
@@ -481,14 +490,28 @@ class ClientModel(RosterModel):
             return FloorState.BUSY, self._speaker
         return FloorState.IDLE, ""
 
+    def _release_outcome(self, reason: str) -> FloorOutcome:
+        """What ``floor_released(reason)`` makes of our request or grant."""
+        if reason == "revoked":
+            return FloorOutcome.REVOKED
+        if reason == "left_queue":
+            return FloorOutcome.LEFT_QUEUE
+        if reason in _SESSION_ENDS:
+            return FloorOutcome.DISCONNECTED
+        if reason in ("released", "cancelled"):
+            return (FloorOutcome.RELEASED if self._floor is FloorState.TALKING
+                    else FloorOutcome.CANCELLED)
+        return FloorOutcome.ENDED  # left, removed
+
     def _set_floor(self, state: FloorState, holder: str, reason: str = "", *,
-                   position: int = 0, cause: str = "", by: str = "") -> None:
+                   position: int = 0, cause: str = "", by: str = "",
+                   outcome: FloorOutcome = FloorOutcome.NONE) -> None:
         if (state, holder, position) == (self._floor, self._floor_holder, self._position):
             return
         self._floor = state
         self._floor_holder = holder
         self._position = position
-        self._emit(FloorChanged(state, holder, reason, position, cause, by))
+        self._emit(FloorChanged(state, holder, reason, position, cause, by, outcome))
 
     def _set_speaker(self, uid: str) -> None:
         if uid == self._speaker or self._joined is None:
@@ -502,7 +525,7 @@ class ClientModel(RosterModel):
         """Switch the talk target: floor, members and speaker follow the new one."""
         old = self._joined
         if self._floor in (FloorState.TALKING, FloorState.REQUESTING, FloorState.QUEUED):
-            self._set_floor(FloorState.IDLE, "", reason)
+            self._set_floor(FloorState.IDLE, "", reason, outcome=FloorOutcome.ENDED)
         if self._speaker:
             self._set_speaker("")
         had_members = bool(self._members)

@@ -1,11 +1,12 @@
 """TurnDriver: runs the one :class:`~app.client.turn.TurnMachine` of a client on asyncio.
 
 The GUI (and any front end with a talk key) feeds it presses and releases; it
-feeds the machine everything else from the :class:`~app.client.InterphoneClient`:
-the grant, the wait in line and its end, revocations with their reason from the
-model's floor changes (the one record of what the server said, applied in wire
-order), refusals of ``speak on`` from its answer, disconnections from the
-connection state. It carries out the machine's actions: requests and releases
+feeds the machine everything else from the :class:`~app.client.InterphoneClient`'s
+model: what became of the request (granted, queued, refused, given up, the wait
+in line ended, revoked with its reason) from the ``outcome`` of its floor changes
+(the one record of what the server said, applied in wire order), disconnections
+from the connection state. What ``talk_start`` returns or raises is its caller's
+(here only logged). It carries out the machine's actions: requests and releases
 through the client, transmit start/stop and cues through the callbacks it is
 given, timers (debounce, release delay, drain timeout, talk-limit warnings) with
 ``loop.call_at``. No Qt: with qasync the loop is Qt's.
@@ -27,11 +28,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from app.client.client import InterphoneClient
-from app.client.errors import ClientError, FloorBusy, QueueLeft
+from app.client.errors import ClientError
 from app.client.events import (
     ConnectionChanged,
     ConnectionState,
     FloorChanged,
+    FloorOutcome,
     FloorState,
     ModelEvent,
     RemovedFromInterphone,
@@ -105,6 +107,8 @@ class TurnDriver:
         self.machine = TurnMachine(self._config())
         self.requests = 0  # speak-on requests sent, ever
         self._in_flight = 0  # requests and releases the client is still carrying out
+        self._asking = 0  # of which requests (talk_start)
+        self._releasing = 0  # of which releases (talk_stop)
         self._timer: asyncio.TimerHandle | None = None
         self._tasks = TaskSet(lambda exc: logger.warning("turn task failed: %s", exc))
         self._unsubscribe = client.model.subscribe(self._on_model)
@@ -161,9 +165,11 @@ class TurnDriver:
             if isinstance(action, SendRequest):
                 self.requests += 1
                 self._in_flight += 1
+                self._asking += 1
                 self._tasks.spawn(self._request(action), "turn-request")
             elif isinstance(action, SendRelease):
                 self._in_flight += 1
+                self._releasing += 1
                 self._tasks.spawn(self._release(), "turn-release")
             elif isinstance(action, StartTransmit):
                 self.on_transmit(True)
@@ -188,35 +194,37 @@ class TurnDriver:
             self._timer = None
 
     async def _request(self, action: SendRequest) -> None:
-        """Carry out a request. Its grant, its place in line and the end of that wait reach
-        the machine from the model (:meth:`_on_model`, in wire order: a revocation read
-        right behind a grant follows it); only a refusal or a cancelled request is fed
-        from here. (A grant after the key went up: the machine releases it.)"""
-        event: TurnEvent | None = None
+        """Carry out a request. What becomes of it reaches the machine from the model
+        (:meth:`_on_model`, in wire order: a revocation read right behind a grant follows
+        it). (A grant after the key went up: the machine releases it.)"""
         try:
-            granted = await self.client.talk_start(queue=action.queue,
-                                                   emergency=action.emergency)
-        except QueueLeft:
-            pass  # the model's left_queue told the machine (_on_model)
-        except FloorBusy:
-            event = Refused(busy=True)
+            await self.client.talk_start(queue=action.queue, emergency=action.emergency)
         except ClientError as exc:
-            logger.info("talk refused: %s", exc)
-            event = Refused(busy=False)
-        except Exception:  # keep the machine in step whatever went wrong
+            logger.info("talk refused or given up: %s", exc)
+        except Exception:
             logger.exception("floor request failed")
-            event = Refused(busy=False)
-        else:
-            if not granted:
-                event = Refused(busy=False)
-            elif self.client.model.floor is FloorState.TALKING:
-                event = Granted()  # (held already: no change for _on_model to see)
         finally:
             self._in_flight -= 1
+            self._asking -= 1
+        event = self._unanswered()
         if event is not None:
             self.feed(event)
         else:
             self.on_change()
+
+    def _unanswered(self) -> TurnEvent | None:
+        """``talk_start`` is over and the machine still waits for its answer: the model
+        told nothing (the floor was ours already, or the request failed before it was
+        sent or without changing the floor): the model's floor answers."""
+        if self._asking or self.machine.phase not in (TurnPhase.REQUESTING,
+                                                      TurnPhase.CANCELLING):
+            return None  # (a later request is still being carried out: its outcome counts)
+        floor = self.client.model.floor
+        if floor is FloorState.TALKING:
+            return Granted()
+        if floor in (FloorState.REQUESTING, FloorState.QUEUED):
+            return None  # another request of the client's is pending: its outcome will come
+        return Refused(busy=False)
 
     async def _release(self) -> None:
         try:
@@ -225,6 +233,7 @@ class TurnDriver:
             logger.info("release not confirmed: %s", exc)
         finally:
             self._in_flight -= 1
+            self._releasing -= 1
             self.on_change()
 
     async def _drain(self) -> None:
@@ -242,20 +251,37 @@ class TurnDriver:
             if event.talk_target:  # as when the user leaves it (the server ended the floor)
                 self.reset()
         elif isinstance(event, FloorChanged):
-            if event.state is FloorState.TALKING:
-                self.feed(Granted())  # ignored unless the machine asked for it
-            elif event.state is FloorState.QUEUED:
-                # the answer to our request (also if the key went up meanwhile: the machine
-                # then leaves the line); a move in line is the model's alone
-                if self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING):
-                    self.feed(Queued())
-                else:
-                    self.on_change()
-            elif event.reason == "left_queue" and self.machine.phase is TurnPhase.QUEUED:
-                self.feed(QueueExpired())
-                self.on_ended(EndReason.QUEUE_EXPIRED, "")
-            elif event.reason == "revoked" and self.machine.holds_floor:
-                self._revoked(event)
+            self._on_floor(event)
+
+    def _on_floor(self, event: FloorChanged) -> None:
+        """What became of our request or grant, in wire order. An event the machine did not
+        ask for (no request of its own) is ignored by it."""
+        match event.outcome:
+            case FloorOutcome.GRANTED:
+                self.feed(Granted())
+            case FloorOutcome.QUEUED:  # (if the key went up meanwhile the machine leaves)
+                self.feed(Queued())
+            case FloorOutcome.MOVED:  # the place in line is the model's alone
+                self.on_change()
+            case FloorOutcome.REFUSED_BUSY | FloorOutcome.REFUSED:
+                self.feed(Refused(busy=event.outcome is FloorOutcome.REFUSED_BUSY))
+            case FloorOutcome.CANCELLED | FloorOutcome.ENDED:
+                # given up elsewhere (talk_stop, a leave, another talk target): a request
+                # the machine still waits on ends as refused. (Given up by the machine's
+                # own release: it has moved on already, perhaps to a fresh request.)
+                own = event.outcome is FloorOutcome.CANCELLED and self._releasing > 0
+                if not own and self.machine.phase in (TurnPhase.REQUESTING,
+                                                      TurnPhase.CANCELLING, TurnPhase.QUEUED):
+                    self.feed(Refused(busy=False))
+            case FloorOutcome.LEFT_QUEUE:
+                if self.machine.phase is TurnPhase.QUEUED:
+                    self.feed(QueueExpired())
+                    self.on_ended(EndReason.QUEUE_EXPIRED, "")
+            case FloorOutcome.REVOKED:
+                if self.machine.holds_floor:
+                    self._revoked(event)
+            # DISCONNECTED: the connection's change tells the machine; REQUESTED, RELEASED
+            # and NONE (someone else's turn) change nothing in it
 
     def _revoked(self, event: FloorChanged) -> None:
         reason = (revoke_reason(event.cause) if event.cause
