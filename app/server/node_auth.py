@@ -1,0 +1,206 @@
+"""Authentication of the audio one node's relay forwards to another's (several nodes).
+
+A node forwards a speaker's datagram (an audiopacket, PROTOCOL.md 5, or media-auth's
+sealed audio) unchanged to the relay of every other node with listeners. What it sends
+there is that datagram with a trailer appended::
+
+    datagram | "IPF1" | node: u32 | counter: u64 | tag: 16 bytes
+
+``node`` is the sender's node number (``node-seq``, unique for the life of the store),
+``counter`` counts the datagrams that node forwarded (from 1, one per datagram, the
+same for all its peers) and ``tag`` is HMAC-SHA256 over every byte before it (datagram,
+magic, node, counter) under the cluster's forwarding key, truncated to 16 bytes (128
+bits: a forgery succeeds with probability 2^-128 per try; a truncated HMAC-SHA256 is
+as strong as its length, RFC 2104 section 5). The receiving relay sends its own
+listeners the datagram without the trailer: a client never sees it.
+
+A datagram is taken for a forwarded one by its shape alone, never by its source
+address: its own layout (the lengths of its fields) ends exactly :data:`TRAILER` bytes
+before its end, where the magic follows. A client's datagram whose layout ends at its
+end (every valid one) is never one; anything of that shape is a forwarded datagram,
+and is served only if its tag verifies, its node is one this node may hear from and
+its counter was not seen before nor is :data:`WINDOW` or more behind that node's
+highest (:class:`NodeAuth.open`).
+
+The key: derived (HKDF-SHA256) from the cluster secret every node reads from the store
+at start (``media-secret``, ``SET NX`` by the first node), so a cluster needs no
+configuration; an operator key (``INTERPHONE_CLUSTER_KEY``) is mixed in when set, so
+that reading the store no longer suffices to forge. Whoever can write the store
+controls the cluster anyway (the shared log).
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import logging
+import struct
+import threading
+import time
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"IPF1"
+_FIELDS = struct.Struct(">4sIQ")  # magic, node, counter
+TAG_SIZE = 16
+TRAILER = _FIELDS.size + TAG_SIZE
+"""Bytes a forwarded datagram carries after the client's datagram (32)."""
+SEAL_ROOM = TRAILER + 32 - TAG_SIZE
+"""Bytes :meth:`NodeAuth.seal_into` needs after the datagram in its buffer (the whole
+HMAC is written, the first 16 bytes sent)."""
+WINDOW = 1024
+"""Counters a receiver remembers below a node's highest: a forwarded datagram
+overtaken by more than this many of its node's later ones is dropped as too old."""
+KEY_BYTES = 32
+INFO = b"interphone node-forward key v1"
+LOG_EVERY = 10.0
+"""Seconds between two log lines about refused forwarded datagrams."""
+_AUDIO, _SEALED = 1, 18
+_AFTER_UID = {_AUDIO: 4, _SEALED: 12}  # seq; epoch, grant, seq
+_U32 = struct.Struct(">I")
+_MASK = (1 << WINDOW) - 1
+
+
+def forward_key(cluster_secret: bytes, operator_key: bytes = b"") -> bytes:
+    """The key of forwarded datagrams: from the store's random cluster secret, with the
+    operator's key as input keying material when there is one (the secret then salts it:
+    a store that lost its data, with a new secret, gives a new key too)."""
+    if operator_key:
+        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=cluster_secret,
+                    info=INFO).derive(operator_key)
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                info=INFO).derive(cluster_secret)
+
+
+def inner_length(data: bytes | bytearray | memoryview, size: int) -> int:
+    """The length of the datagram a forwarded one carries (see the module), or 0 when
+    ``data[:size]`` does not have a forwarded datagram's shape."""
+    if size < 16 + TRAILER:
+        return 0
+    try:
+        (kind,) = _U32.unpack_from(data, 4)
+        after = _AFTER_UID.get(kind)
+        if after is None:
+            return 0
+        (id_length,) = _U32.unpack_from(data, 8)
+        uid_at = 12 + id_length
+        (uid_length,) = _U32.unpack_from(data, uid_at)
+        length_at = uid_at + 4 + uid_length + after
+        (length,) = _U32.unpack_from(data, length_at)
+    except struct.error:
+        return 0
+    inner = length_at + 4 + length
+    if inner + TRAILER != size or data[inner:inner + 4] != MAGIC:
+        return 0
+    return inner
+
+
+class NodeAuth:
+    """One node's sealing of the datagrams it forwards and opening of those it receives.
+
+    :meth:`seal_into` and :meth:`open` are called by the media thread and by the event
+    loop's thread; the counter is an :func:`itertools.count` (atomic) and the replay
+    windows are changed under a lock.
+    """
+
+    def __init__(self, key: bytes, node: int) -> None:
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"a forwarding key is {KEY_BYTES} bytes")
+        self._key = key
+        self.node = node
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._windows: dict[int, list[int]] = {}
+        """Node -> [its highest counter seen, a bitmap of the WINDOW counters below it
+        (bit n: highest - n seen)]."""
+        self.alive: set[int] = set()
+        """Other nodes this node knows (their relays: the log, snapshot, node list)."""
+        self.down: set[int] = set()
+        """Nodes given up (their ``down`` event): never heard from again."""
+        self.highest = node
+        """The highest node number known: a higher one started since (not known yet)."""
+        self.refused = 0
+        """Datagrams of a forwarded datagram's shape refused (tag, node or counter)."""
+        self._logged_at = float("-inf")
+        self._unlogged = 0
+
+    # ---- the nodes this node may hear from ----------------------------------------------------
+
+    def learn(self, node: int) -> None:
+        """``node`` is another live node (its relay became known)."""
+        if node == self.node or node in self.down:
+            return
+        with self._lock:
+            self.alive.add(node)
+            self.highest = max(self.highest, node)
+
+    def forget(self, node: int) -> None:
+        """``node`` is down: its datagrams are refused from now on (numbers never return)."""
+        with self._lock:
+            self.alive.discard(node)
+            self.down.add(node)
+            self.highest = max(self.highest, node)
+            self._windows.pop(node, None)
+
+    # ---- sending ------------------------------------------------------------------------------
+
+    def seal_into(self, buffer: bytearray, size: int) -> int:
+        """Append the trailer to the datagram ``buffer[:size]`` in place; the forwarded
+        datagram's length. ``buffer`` has :data:`SEAL_ROOM` bytes after ``size``."""
+        mac_end = size + _FIELDS.size
+        _FIELDS.pack_into(buffer, size, MAGIC, self.node, next(self._counter))
+        with memoryview(buffer) as view:
+            buffer[mac_end:mac_end + 32] = hmac.digest(self._key, view[:mac_end], "sha256")
+        return mac_end + TAG_SIZE
+
+    def seal(self, data: bytes) -> bytes:
+        """``data`` as forwarded (a copy; the event loop's rarer sends)."""
+        buffer = bytearray(len(data) + SEAL_ROOM)
+        buffer[:len(data)] = data
+        return bytes(buffer[:self.seal_into(buffer, len(data))])
+
+    # ---- receiving ----------------------------------------------------------------------------
+
+    def open(self, data: bytes | bytearray | memoryview, size: int) -> bool:
+        """Whether the forwarded datagram ``data[:size]`` (its shape checked by
+        :func:`inner_length`) is to be served: its tag verifies, its node may be heard
+        from and its counter is new (then it is remembered)."""
+        mac_end = size - TAG_SIZE
+        with memoryview(data) as view:
+            digest = hmac.digest(self._key, view[:mac_end], "sha256")
+            if not hmac.compare_digest(digest[:TAG_SIZE], view[mac_end:size]):
+                return False
+        _, node, counter = _FIELDS.unpack_from(data, size - TRAILER)
+        with self._lock:
+            if node not in self.alive and (node <= self.highest or node in self.down):
+                return False  # this node itself, a node down, or one older than known ones
+            window = self._windows.get(node)
+            if window is None:
+                self._windows[node] = [counter, 1]
+                return True
+            top, seen = window
+            if counter > top:
+                shift = counter - top
+                window[0] = counter
+                window[1] = ((seen << shift) | 1) & _MASK if shift < WINDOW else 1
+                return True
+            behind = top - counter
+            if behind >= WINDOW or (seen >> behind) & 1:
+                return False
+            window[1] = seen | (1 << behind)
+            return True
+
+    def refuse(self, source: object) -> None:
+        """Count a refused forwarded datagram from ``source``; a warning at most every
+        :data:`LOG_EVERY` seconds says how many."""
+        self.refused += 1
+        self._unlogged += 1
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_EVERY:
+            log.warning("dropped %d forwarded datagram(s) that failed node authentication "
+                        "(bad tag, unknown or departed node, or replayed), the last from %s",
+                        self._unlogged, source)
+            self._logged_at, self._unlogged = now, 0
