@@ -24,9 +24,15 @@ to :class:`MediaRelay` on the event loop's thread, which owns the state:
 Hand-overs are queued (bounded) and the loop is woken once per batch, so a
 flood of forged datagrams costs the loop no more than it did before; audio
 from a uid that does not hold the floor at arrival is dropped in the thread, unless
-another node's relay sent it (that node judged the floor; this one may be behind it). Datagrams
+another node forwarded it (that node judged the floor; this one may be behind it). Datagrams
 of a type the relay does not handle, or over 1,400 bytes, are dropped in the
 thread.
+
+With several nodes (:mod:`app.server.node_auth`), a route's listeners at other nodes
+(``FastRoute.peers``) are sent the datagram sealed in place in the receive buffer (one
+HMAC per datagram for all of them); audio another node forwarded is checked here, on
+its route (``FastRoute.trailer``) or before it is handed over, and goes on without its
+trailer; one that does not authenticate is dropped in the thread.
 
 A floor given up reaches the loop before the datagrams its holder sent earlier may
 have been read or judged: the relay then keeps a retired grant and calls :meth:`mark`,

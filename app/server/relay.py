@@ -3,7 +3,8 @@
 :class:`MediaRelay` is an asyncio datagram protocol. Every datagram it is given
 goes through the whole rule set: :func:`peek_route`, the layout and crc checks,
 then :meth:`ServerState.accept_audio` (holder, registered address, expiry), or
-:meth:`ServerState.accept_forwarded` for audio from another node's relay, or
+:meth:`ServerState.accept_forwarded` for audio another node forwarded (authenticated
+by its trailer, :mod:`app.server.node_auth`, not by its source address), or
 :meth:`ServerState.register_media` for a recvbegin. Nothing is logged per packet
 and every malformed or unauthorised datagram is dropped silently.
 
