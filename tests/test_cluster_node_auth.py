@@ -6,7 +6,9 @@ The nodes run on a real redis-server (tests/redis_fixtures.py); the first tests 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -84,6 +86,21 @@ def test_only_known_nodes_and_nodes_started_since_are_heard() -> None:
     receiver.learn(6)
     sealed = NodeAuth(KEY, 6).seal(_audio(1))
     assert not receiver.open(sealed, len(sealed))
+
+
+def test_counters_a_node_published_before_it_was_learned_are_refused() -> None:
+    """A node learned from the store's node list with the counter it had reached: what it
+    sent up to then, never heard here, can only come back as a replay."""
+    sender, receiver = NodeAuth(KEY, 2), NodeAuth(KEY, 3)
+    recorded = [sender.seal(_audio(seq)) for seq in range(3)]
+    receiver.learn(2, sender.sent)
+    for data in recorded:
+        assert not receiver.open(data, len(data))
+    fresh = sender.seal(_audio(3))
+    assert receiver.open(fresh, len(fresh))
+    receiver.learn(2, sender.sent + 10)  # learned again (every sweep): the window stays
+    later = sender.seal(_audio(4))
+    assert receiver.open(later, len(later))
 
 
 def test_a_client_datagram_is_never_taken_for_a_forwarded_one() -> None:
@@ -232,6 +249,44 @@ async def test_a_replayed_forwarded_datagram_is_dropped(tmp_path: Path) -> None:
         assert refused(first) == before + 2
         bob_peer.send(_audio(4))
         assert await alice_peer.recv(3.0) == _audio(4)
+
+
+async def test_audio_recorded_before_a_node_started_is_not_replayed_to_it(
+        tmp_path: Path) -> None:
+    """A datagram the second node forwarded before a third node started is refused by the
+    third (the second's counter, published in the node list, was learned at its start);
+    what the second forwards afterwards is heard there."""
+    async with bob_speaking_to_alice(tmp_path) as (first, second, alice_peer, bob_peer):
+        bob_peer.send(_audio(0))
+        assert await alice_peer.recv(3.0) == _audio(0)
+        recorded = sealed_by(second, _audio(1, b"recorded"))
+        send_from_relay(second, recorded, relay_of(first))
+        assert await alice_peer.recv(3.0) == _audio(1, b"recorded")
+        auth, store = second.state.node_auth, second.store
+        assert auth is not None and store is not None and store._writer_redis is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0
+        while json.loads(await store._writer_redis.hget(store.key("nodes"), str(auth.node))
+                         ).get("sent", 0) < auth.sent:  # its next heartbeat publishes it
+            assert loop.time() < deadline, "the counter was not published"
+            await asyncio.sleep(0.05)
+        third = await start_node(store.url, "n2")
+        try:
+            carol = await logged_in(third.port, "carol")
+            await carol.join(G58)
+            carol_peer = await UdpPeer.open(third.port)
+            await register(carol_peer, "carol")
+            await settle([first, second, third])
+            send_from_relay(second, recorded, relay_of(third))
+            assert await carol_peer.nothing(0.5)
+            assert refused(third) == 1
+            fresh = sealed_by(second, _audio(2, b"fresh"))
+            send_from_relay(second, fresh, relay_of(third))
+            assert await carol_peer.recv(3.0) == _audio(2, b"fresh")
+            carol_peer.close()
+            await carol.close()
+        finally:
+            await third.stop()
 
 
 async def test_a_just_started_node_is_heard_before_its_relay_is_known(tmp_path: Path) -> None:

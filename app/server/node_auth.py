@@ -20,7 +20,10 @@ before its end, where the magic follows. A client's datagram whose layout ends a
 end (every valid one) is never one; anything of that shape is a forwarded datagram,
 and is served only if its tag verifies, its node is one this node may hear from and
 its counter was not seen before nor is :data:`WINDOW` or more behind that node's
-highest (:class:`NodeAuth.open`).
+highest (:meth:`NodeAuth.open`). Each node publishes its last counter in the store's
+node list at every heartbeat: a node that learns another from it refuses that node's
+counters up to there until it hears from it (:meth:`NodeAuth.learn`), so what was
+recorded before it started cannot be replayed to it.
 
 The key: derived (HKDF-SHA256) from the cluster secret every node reads from the store
 at start (``media-secret``, ``SET NX`` by the first node), so a cluster needs no
@@ -112,6 +115,9 @@ class NodeAuth:
         self._key = key
         self.node = node
         self._counter = itertools.count(1)
+        self.sent = 0
+        """The last counter used (published in the store's node list: a node that starts
+        later refuses that node's counters up to it, :meth:`learn`)."""
         self._lock = threading.Lock()
         self._windows: dict[int, list[int]] = {}
         """Node -> [its highest counter seen, a bitmap of the WINDOW counters below it
@@ -129,13 +135,17 @@ class NodeAuth:
 
     # ---- the nodes this node may hear from ----------------------------------------------------
 
-    def learn(self, node: int) -> None:
-        """``node`` is another live node (its relay became known)."""
+    def learn(self, node: int, sent: int = 0) -> None:
+        """``node`` is another live node (its relay became known); ``sent``, the counter
+        it last published: if none of its datagrams was heard here yet, those up to it
+        are refused (sent before this node knew it, they can only be replays)."""
         if node == self.node or node in self.down:
             return
         with self._lock:
             self.alive.add(node)
             self.highest = max(self.highest, node)
+            if sent > 0 and node not in self._windows:
+                self._windows[node] = [sent, _MASK]
 
     def forget(self, node: int) -> None:
         """``node`` is down: its datagrams are refused from now on (numbers never return)."""
@@ -151,7 +161,8 @@ class NodeAuth:
         """Append the trailer to the datagram ``buffer[:size]`` in place; the forwarded
         datagram's length. ``buffer`` has :data:`SEAL_ROOM` bytes after ``size``."""
         mac_end = size + _FIELDS.size
-        _FIELDS.pack_into(buffer, size, MAGIC, self.node, next(self._counter))
+        self.sent = counter = next(self._counter)
+        _FIELDS.pack_into(buffer, size, MAGIC, self.node, counter)
         with memoryview(buffer) as view:
             buffer[mac_end:mac_end + 32] = hmac.digest(self._key, view[:mac_end], "sha256")
         return mac_end + TAG_SIZE

@@ -14,8 +14,10 @@ under a prefix (default ``interphone:``):
   (:mod:`app.server.cluster_keys`), so every node hands its members the same key, and
   so does the key that authenticates the audio the nodes forward to each other
   (:mod:`app.server.node_auth`; with the operator's ``cluster_key`` mixed in if set).
-- ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id}``
-  (its relay, and how far it has read the log).
+- ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id,
+  "sent": n}`` (its relay, how far it has read the log, and the counter of the audio
+  it forwarded to other nodes last: a node that learns it refuses what it sent up to
+  there, :mod:`app.server.node_auth`).
 - ``snapshot`` - the replicated state after log entry ``at``
   (:meth:`~app.server.replica.Replica.snapshot`), written every ``snapshot_every``
   entries by the node with the lowest number, which also trims ``log`` below both the
@@ -285,10 +287,12 @@ class RedisStore:
                     await self._snapshot_and_trim(redis)
 
     def _me(self, at: str) -> str:
-        """This node's entry in ``nodes``: its name, relay and position in the log."""
+        """This node's entry in ``nodes``: its name, relay, position in the log and the
+        counter of the audio it forwarded last (:mod:`app.server.node_auth`)."""
         assert self.replica is not None
+        auth = self.replica.state.node_auth
         return json.dumps({"name": self.name, "media": list(self.replica.media_address[:2]),
-                           "at": at})
+                           "at": at, "sent": auth.sent if auth is not None else 0})
 
     async def _load_snapshot(self, redis: Redis) -> None:
         """Start from the latest snapshot, if any (first saying, at position 0, that the
@@ -311,13 +315,23 @@ class RedisStore:
         else:
             return
         for number, info in known.items():  # the live nodes: their forwarded audio is heard
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                replica.learn_relay(int(number), tuple(json.loads(info)["media"]))
+            self._learn_node(int(number), info)
         if text:
             snapshot = json.loads(text)
             replica.restore(snapshot, asyncio.get_running_loop().time())
             self._last_id = str(snapshot["at"])
             log.info("started from the snapshot at %s", self._last_id)
+
+    def _learn_node(self, node: int, info: str) -> None:
+        """``node``'s entry in ``nodes``: its relay, and the counter of the audio it had
+        forwarded (what of it was sent before is refused here as a replay)."""
+        replica = self.replica
+        assert replica is not None
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            entry = json.loads(info)
+            replica.learn_relay(node, tuple(entry["media"]))
+            if replica.state.node_auth is not None:
+                replica.state.node_auth.learn(node, int(entry.get("sent", 0)))
 
     async def _trimmed_past(self, redis: Redis, at: str) -> bool:
         """Whether the log lost entries after ``at`` (trimmed by a leader that had not yet
@@ -402,8 +416,7 @@ class RedisStore:
             del self._missing[node]
         for number, info in list(known.items()):
             node = int(number)
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                replica.learn_relay(node, tuple(json.loads(info)["media"]))
+            self._learn_node(node, info)
             if node == self.node or await redis.exists(self.key(f"alive:{node}")):
                 self._missing.pop(node, None)
                 continue
