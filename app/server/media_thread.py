@@ -30,7 +30,7 @@ thread.
 
 With several nodes (:mod:`app.server.node_auth`), a route's listeners at other nodes
 (``FastRoute.peers``) are sent the datagram sealed in place in the receive buffer (one
-HMAC per datagram for all of them); audio another node forwarded is checked here, on
+MAC per datagram for all of them); audio another node forwarded is checked here, on
 its route (``FastRoute.trailer``) or before it is handed over, and goes on without its
 trailer; one that does not authenticate is dropped in the thread.
 
@@ -68,7 +68,7 @@ from typing import Any
 from app.protocol.limits import MAX_DATAGRAM
 from app.protocol.udp import PacketType, audio_well_formed, crc_ok, peek_route
 from app.server.fanout import Batch, BatchSender
-from app.server.node_auth import SEAL_ROOM, TRAILER, inner_length
+from app.server.node_auth import TRAILER, inner_length
 from app.server.records import Address
 from app.server.relay import (
     DROP_REASONS,
@@ -268,7 +268,7 @@ class MediaThread(asyncio.DatagramTransport):
         slice of the receive buffer (no copy)."""
         # room to seal a datagram in place for other nodes (and more than a forwarded one
         # can be: an over-long datagram shows)
-        buffer = bytearray(MAX_DATAGRAM + SEAL_ROOM + 1)
+        buffer = bytearray(MAX_DATAGRAM + TRAILER + 1)
         view = memoryview(buffer)
         receive = self._sock.recvfrom_into
         send = self._sock.sendto
@@ -333,7 +333,7 @@ class MediaThread(asyncio.DatagramTransport):
                 drops[MALFORMED] += 1
                 continue
             if trailer:
-                if open_forwarded is None or not open_forwarded(buffer, size):
+                if open_forwarded is None or not open_forwarded(view, size):
                     self._refused(addr)
                     continue
                 size -= trailer
@@ -366,7 +366,7 @@ class MediaThread(asyncio.DatagramTransport):
                         pass  # full buffer or an ICMP error from a departed peer: UDP drops
             peers = route.peers
             if peers and seal_into is not None:  # other nodes' relays: sealed in place, once
-                payload = view[:seal_into(buffer, size)]
+                payload = view[:seal_into(view, size)]
                 for target in peers:
                     try:  # noqa: SIM105
                         send(payload, dontwait, target)
