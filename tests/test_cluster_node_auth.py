@@ -9,14 +9,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from app.protocol import AudioPacket, RecvBeginPacket, parse_packet
-from app.server import InterphoneServer
-from app.server.node_auth import MAGIC, TRAILER, WINDOW, NodeAuth, forward_key, inner_length
+from app.server import InterphoneServer, node_auth
+from app.server.node_auth import (
+    LOG_EVERY,
+    MAGIC,
+    TRAILER,
+    WINDOW,
+    NodeAuth,
+    forward_key,
+    inner_length,
+)
 from app.server.redis_store import RedisStore
 from app.server.relay import UNAUTHENTICATED
 from tests.redis_fixtures import RedisProcess, node_store, settle, start_node
@@ -101,6 +110,21 @@ def test_counters_a_node_published_before_it_was_learned_are_refused() -> None:
     receiver.learn(2, sender.sent + 10)  # learned again (every sweep): the window stays
     later = sender.seal(_audio(4))
     assert receiver.open(later, len(later))
+
+
+def test_refusals_are_counted_each_and_logged_at_most_every_ten_seconds(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(node_auth.time, "monotonic", lambda: now[0])
+    receiver = NodeAuth(KEY, 1)
+    with caplog.at_level(logging.WARNING, logger="app.server.node_auth"):
+        for _ in range(5):
+            receiver.refuse(("10.0.0.9", 9400))
+        now[0] += LOG_EVERY
+        receiver.refuse(("10.0.0.9", 9400))
+    lines = [r.getMessage() for r in caplog.records]
+    assert receiver.refused == 6 and len(lines) == 2
+    assert lines[0].startswith("dropped 1 forwarded") and lines[1].startswith("dropped 5 ")
 
 
 def test_a_client_datagram_is_never_taken_for_a_forwarded_one() -> None:
@@ -301,8 +325,9 @@ async def test_a_just_started_node_is_heard_before_its_relay_is_known(tmp_path: 
     second: InterphoneServer | None = None
     try:
         await first.start()
+        alice = await logged_in(first.port, "alice")  # (answered once the first node reads
+        # the log: it has read the node list before, without the second node)
         second = await start_node(redis.url, "n1")
-        alice = await logged_in(first.port, "alice")
         bob = await logged_in(second.port, "bob")
         await alice.join(G58)
         await bob.join(G58)
