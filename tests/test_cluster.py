@@ -222,10 +222,11 @@ async def test_audio_forwarded_before_this_node_learns_the_grant_is_relayed(
         relay = first.relay
         assert relay is not None
         data = AudioPacket(str(G58), "bob", 0, b"bob-now").serialize()
-        # what the media thread hands over for a datagram read before the grant's marker
+        # what the media thread hands over for a forwarded datagram (its node-auth trailer
+        # checked and removed) read before the grant's marker
         relay.datagram_received(data, record.addrs["bob"],
                                 received_at=record.granted_at - 0.01,
-                                released_after=record.grant_mark - 1)
+                                released_after=record.grant_mark - 1, forwarded=True)
         assert await alice_peer.recv(3.0) == data
         bob_peer.close()
 
@@ -244,9 +245,11 @@ async def knows_relay_of(node: InterphoneServer, other: InterphoneServer) -> tup
 
 
 def send_from_relay(node: InterphoneServer, data: bytes, to: tuple) -> None:
-    """``data`` sent from ``node``'s relay socket, as that node forwards audio."""
+    """``data`` sent from ``node``'s relay socket, as that node forwards audio (sealed with
+    its node-auth trailer)."""
     assert node.relay is not None and node.relay.transport is not None
-    node.relay.transport.sendto(data, to)
+    assert node.state.node_auth is not None
+    node.relay.transport.sendto(node.state.node_auth.seal(data), to)
 
 
 async def test_audio_forwarded_before_this_node_learns_the_speakers_registration_is_relayed(

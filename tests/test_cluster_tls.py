@@ -223,8 +223,10 @@ async def test_sealed_audio_forwarded_before_this_node_learns_the_registration_i
     assert granted.ok
     alice.media.floor_granted(str(G58), granted.body.grant)
     assert a.relay is not None and a.relay.transport is not None
+    assert a.state.node_auth is not None  # as node A forwards: with its node-auth trailer
     for seq, frame in enumerate(tone_frames(3)):
-        a.relay.transport.sendto(alice.media.seal(str(G58), seq, frame), b_relay)
+        a.relay.transport.sendto(a.state.node_auth.seal(alice.media.seal(str(G58), seq, frame)),
+                                 b_relay)
         heard = await bob.heard()
         assert isinstance(heard, HeardAudio), heard
         assert (heard.uid, heard.seq, heard.frame) == ("alice", seq, frame)

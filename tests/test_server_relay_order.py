@@ -55,10 +55,10 @@ async def test_audio_after_the_route_is_published_does_not_overtake_earlier_audi
         judge = relay.datagram_received
         held = [False]
 
-        def judge_then_hold(data: bytes, addr: Any, *args: Any) -> None:
+        def judge_then_hold(data: bytes, addr: Any, *args: Any, **kwargs: Any) -> None:
             """The loop judges the first audio (the route is published), then is held until
             the thread has read the late packets, with the early ones still queued."""
-            judge(data, addr, *args)
+            judge(data, addr, *args, **kwargs)
             if not held[0] and alice.address in relay.fast:
                 held[0] = True
                 threading.Thread(target=send_late, daemon=True).start()

@@ -88,11 +88,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def make_store(url: str | None, name: str) -> RedisStore | None:
     """The Redis store of ``--store`` (heartbeat period and TTL tunable by environment:
-    INTERPHONE_NODE_BEAT, INTERPHONE_NODE_TTL, seconds)."""
+    INTERPHONE_NODE_BEAT, INTERPHONE_NODE_TTL, seconds; INTERPHONE_CLUSTER_KEY, the
+    operator's key for the audio the nodes forward to each other, the same on every node)."""
     if not url:
         return None
     return RedisStore(url, name, beat=float(os.environ.get("INTERPHONE_NODE_BEAT", "1")),
-                      ttl=float(os.environ.get("INTERPHONE_NODE_TTL", "3")))
+                      ttl=float(os.environ.get("INTERPHONE_NODE_TTL", "3")),
+                      cluster_key=os.environ.get("INTERPHONE_CLUSTER_KEY", "").encode())
 
 
 def reload_directory(server: InterphoneServer, config: str | None) -> None:

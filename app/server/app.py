@@ -24,6 +24,7 @@ from app.server.metrics import (
     make_registry,
     store_latency_family,
 )
+from app.server.node_auth import NodeAuth
 from app.server.redis_store import RedisStore
 from app.server.relay import MediaRelay
 from app.server.replica import Replica, first_session_id
@@ -111,6 +112,8 @@ class InterphoneServer:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
         node = await self.store.connect() if self.store is not None else 0
+        if self.store is not None:
+            self.state.node_auth = NodeAuth(self.store.forward_key, node)
         hub = SignalingServer(self.state, loop, first_session_id(node))
         if self.settings.auth == "token":
             workers = max(1, min(2, (os.cpu_count() or 2) - 1))  # leave a core to the loop

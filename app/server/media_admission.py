@@ -87,20 +87,12 @@ class MediaAdmission(StateBase):
         record.last_audio_at = now
         return record
 
-    def from_peer_relay(self, addr: Address) -> bool:
-        """Whether ``addr`` is another node's relay (several nodes on one shared log; the
-        :class:`~app.server.replica.Replica` learns them from the log, its snapshot and
-        the store's node list, and forgets a node that is down). Audio from there is a
-        packet that node forwarded, judged by :meth:`accept_forwarded`: the address is
-        what authenticates a peer, for base audio as for sealed audio (it is the gate's
-        ``relays``). A single read: the media thread asks it too."""
-        return addr in self.media_gate.relays
-
     def accept_forwarded(self, key: str,
                          uid: str) -> tuple[Interphone, tuple[Address, ...]] | None:
         """An audiopacket of ``uid`` in interphone ``key`` that another node's relay forwarded
-        (the caller checked :meth:`from_peer_relay`): the interphone and where it goes, or
-        None if this node has no such interphone (no listener here).
+        (the caller checked its node-auth trailer, :mod:`app.server.node_auth`; the source
+        address proves nothing): the interphone and where it goes, or None if this node
+        has no such interphone (no listener here).
 
         That node judged it: ``uid``'s registered address there, its floor, its grant. This
         node applies the same registration and grant from the log at its own pace and may

@@ -141,8 +141,9 @@ class SealedMediaGate:
     """Routes of sealed audio that passed every check, by header bytes (id, uid, epoch,
     grant); emptied whenever a registration changes, checked against the current grant."""
     relays: set[Address] = field(default_factory=set)
-    """Several nodes: the other nodes' relays (empty on one node). Sealed audio from one of
-    them is a member's of that node, forwarded once to this node for its members."""
+    """Several nodes: the other nodes' relays (empty on one node), where sealed audio of
+    this node's members goes once per node with members. What they forward here is
+    recognised by its node-auth trailer, not by their address (:meth:`forwarded`)."""
 
     def datagram(self, data: bytes, source: Address, now: float) -> GateResult:
         kind = media_packet_type(data)
@@ -151,8 +152,6 @@ class SealedMediaGate:
         if kind is MediaPacketType.AUTH_RECVBEGIN:
             return self._recvbegin(data, source, now)
         if source not in self._by_address:
-            if kind is MediaPacketType.SEALED_AUDIO and source in self.relays:
-                return self._forwarded(data)
             return _NOTHING  # unregistered source: no parsing beyond the type field
         if kind is MediaPacketType.SEALED_AUDIO:
             head = _sealed_head(data)
@@ -166,9 +165,8 @@ class SealedMediaGate:
         return _NOTHING  # acks travel from the server only
 
     def has_source(self, address: Address) -> bool:
-        """Whether ``address`` holds an authenticated registration (or is another node's
-        relay)."""
-        return address in self._by_address or address in self.relays
+        """Whether ``address`` holds an authenticated registration."""
+        return address in self._by_address
 
     def changed(self) -> None:
         """Registrations at other nodes changed: remembered routes are stale."""
@@ -236,11 +234,11 @@ class SealedMediaGate:
             self._fast[head] = _Route(interphone_id, epoch, grant, source, result)
         return result
 
-    def _forwarded(self, data: bytes) -> GateResult:
-        """Sealed audio from another node's relay (its address, in :attr:`relays`, is what
-        authenticates it): that node checked the speaker's registration there, the holder,
-        the grant and the epoch, and this node may not have applied them from the log yet
-        (the speaker's ``media`` event included), so it takes that node's word for who
+    def forwarded(self, data: bytes) -> GateResult:
+        """Sealed audio another node's relay forwarded (its trailer authenticated it,
+        :mod:`app.server.node_auth`): that node checked the speaker's registration there,
+        the holder, the grant and the epoch, and this node may not have applied them yet
+        from the log (the speaker's ``media`` event included), so it takes that node's word for who
         speaks. It goes to this node's members only, never to another node (the speaker's
         node sends each its copy; one sent on would come back)."""
         header = peek_sealed_route(data)

@@ -24,9 +24,15 @@ to :class:`MediaRelay` on the event loop's thread, which owns the state:
 Hand-overs are queued (bounded) and the loop is woken once per batch, so a
 flood of forged datagrams costs the loop no more than it did before; audio
 from a uid that does not hold the floor at arrival is dropped in the thread, unless
-another node's relay sent it (that node judged the floor; this one may be behind it). Datagrams
+another node forwarded it (that node judged the floor; this one may be behind it). Datagrams
 of a type the relay does not handle, or over 1,400 bytes, are dropped in the
 thread.
+
+With several nodes (:mod:`app.server.node_auth`), a route's listeners at other nodes
+(``FastRoute.peers``) are sent the datagram sealed in place in the receive buffer (one
+MAC per datagram for all of them); audio another node forwarded is checked here, on
+its route (``FastRoute.trailer``) or before it is handed over, and goes on without its
+trailer; one that does not authenticate is dropped in the thread.
 
 A floor given up reaches the loop before the datagrams its holder sent earlier may
 have been read or judged: the relay then keeps a retired grant and calls :meth:`mark`,
@@ -62,6 +68,7 @@ from typing import Any
 from app.protocol.limits import MAX_DATAGRAM
 from app.protocol.udp import PacketType, audio_well_formed, crc_ok, peek_route
 from app.server.fanout import Batch, BatchSender
+from app.server.node_auth import TRAILER, inner_length
 from app.server.records import Address
 from app.server.relay import (
     DROP_REASONS,
@@ -70,6 +77,7 @@ from app.server.relay import (
     NOT_ADMITTED,
     OVERLOAD,
     OVERSIZE,
+    UNAUTHENTICATED,
     UNKNOWN_TYPE,
     FastRoute,
     MediaRelay,
@@ -123,7 +131,7 @@ class MediaThread(asyncio.DatagramTransport):
         self._loop = loop
         self._settings = relay.settings
         self._closing = False
-        self._handovers: collections.deque[tuple[bytes | None, Address, float, int]] = (
+        self._handovers: collections.deque[tuple[bytes | None, Address, float, int, bool]] = (
             collections.deque())
         self._marker: socket.socket | None = None
         self._marker_addr: Address | None = None
@@ -258,7 +266,9 @@ class MediaThread(asyncio.DatagramTransport):
         the route look-up, the prefix, validity, layout, crc and deadline checks inline
         (each a few bytecodes: no call but the C ones) and the sends from one memoryview
         slice of the receive buffer (no copy)."""
-        buffer = bytearray(MAX_DATAGRAM + 1)  # one more: an over-long datagram shows
+        # room to seal a datagram in place for other nodes (and more than a forwarded one
+        # can be: an over-long datagram shows)
+        buffer = bytearray(MAX_DATAGRAM + TRAILER + 1)
         view = memoryview(buffer)
         receive = self._sock.recvfrom_into
         send = self._sock.sendto
@@ -274,6 +284,9 @@ class MediaThread(asyncio.DatagramTransport):
         sendmmsg, fd, iov = batcher.call, batcher.fd, batcher.iov
         batches = self._batches
         audio_waiting = self._audio_waiting
+        auth = self._relay.auth
+        open_forwarded = auth.open if auth is not None else None
+        seal_into = auth.seal_into if auth is not None else None
         # Interphone.floor_deadline, inline (the settings of a server never change)
         max_talk, silence = settings.max_talk, settings.silence_timeout
         while True:
@@ -315,9 +328,15 @@ class MediaThread(asyncio.DatagramTransport):
             # the seq (a datagram too short for the length fails too: length >= 0)
             frame_at = route.frame_at
             (length,) = unpack(buffer, frame_at)
-            if length > route.max_frame or frame_at + 4 + length != size:
+            trailer = route.trailer  # another node forwarded it: its node-auth trailer
+            if length > route.max_frame or frame_at + 4 + length + trailer != size:
                 drops[MALFORMED] += 1
                 continue
+            if trailer:
+                if open_forwarded is None or not open_forwarded(view, size):
+                    self._refused(addr)
+                    continue
+                size -= trailer
             (crc,) = unpack(buffer, 0)  # udp.crc_ok, inline: 0 is "not computed"
             if crc and crc != crc32(view[4:size]):
                 drops[MALFORMED] += 1
@@ -333,18 +352,26 @@ class MediaThread(asyncio.DatagramTransport):
             batch = batches.get(route, _UNPREPARED)
             if batch is _UNPREPARED:
                 batch = self._prepare(batcher, route)
-            if batch is not None:  # one sendmmsg of the buffer itself to every target
+            if batch is not None:  # one sendmmsg of the buffer itself to every listener
                 iov.len = size
                 sent = sendmmsg(fd, batch.msgs, batch.count, dontwait)  # type: ignore[misc]
                 if sent != batch.count:
                     self._send_rest(batch, sent, view[:size])
-                continue
-            payload = view[:size]
-            for target in route.targets:
-                try:  # noqa: SIM105 (a context manager per send costs more than the send's checks)
-                    send(payload, dontwait, target)
-                except OSError:
-                    pass  # full buffer or an ICMP error from a departed peer: UDP drops
+            else:
+                payload = view[:size]
+                for target in route.local:
+                    try:  # noqa: SIM105 (a context manager per send costs more than the send's checks)
+                        send(payload, dontwait, target)
+                    except OSError:
+                        pass  # full buffer or an ICMP error from a departed peer: UDP drops
+            peers = route.peers
+            if peers and seal_into is not None:  # other nodes' relays: sealed in place, once
+                payload = view[:seal_into(view, size)]
+                for target in peers:
+                    try:  # noqa: SIM105
+                        send(payload, dontwait, target)
+                    except OSError:
+                        pass
 
     def _prepare(self, batcher: BatchSender, route: FastRoute) -> Batch | None:
         """The route's sendmmsg messages (None: one sendto per target), kept while the route
@@ -355,7 +382,7 @@ class MediaThread(asyncio.DatagramTransport):
                 del batches[stale]
             if len(batches) >= _MAX_BATCHES:
                 batches.clear()
-        batch = batches[route] = batcher.prepare(route.targets)
+        batch = batches[route] = batcher.prepare(route.local)
         return batch
 
     def _send_rest(self, batch: Batch, sent: int, payload: memoryview) -> None:
@@ -373,11 +400,23 @@ class MediaThread(asyncio.DatagramTransport):
         then ``speak on``; audio sent before its grant is not relayed). The relay's clock
         may be coarser than this thread's, so the arrival time alone cannot tell. Unless
         the sender gave the floor up after this datagram arrived (a retired grant whose
-        marker is not read yet): then it goes to the fan-out of then."""
+        marker is not read yet): then it goes to the fan-out of then.
+
+        A datagram another node forwarded (its shape says so, :mod:`app.server.node_auth`)
+        is handed over only if its trailer authenticates it, without the trailer."""
+        relay = self._relay
+        auth = relay.auth
+        forwarded = False
+        if auth is not None and size <= MAX_DATAGRAM + TRAILER:
+            inner = inner_length(view, size)
+            if inner:
+                if not auth.open(view, size):
+                    self._refused(addr)
+                    return
+                size, forwarded = inner, True
         if size > MAX_DATAGRAM:
             self.drops[OVERSIZE] += 1
             return
-        relay = self._relay
         # the socket is first in, first out: this datagram arrived before every marker not
         # read yet, so before the releases and grants they mark
         released_after = self._marked
@@ -397,10 +436,18 @@ class MediaThread(asyncio.DatagramTransport):
         if len(self._handovers) >= MAX_HANDOVERS:
             self.drops[OVERLOAD] += 1
             return
-        if kind == _SEALED and not self._relay.sealed_source(addr):
+        if kind == _SEALED and not forwarded and not self._relay.sealed_source(addr):
             self.drops[NOT_ADMITTED] += 1  # media-auth: sealed audio only from a registered source
             return
         data = bytes(view[:size])
+        if forwarded:  # the loop judges it: this node may not have applied its grant, nor
+            # its speaker's registration, yet (and never judges its floor)
+            if kind in _RECVBEGINS:
+                self.drops[UNKNOWN_TYPE] += 1
+                return
+            self._queue(data, addr, self.clock(), released_after, forwarded=True)
+            self._audio_waiting[addr] = self._handed
+            return
         if kind in _RECVBEGINS:  # only for a live session that could register, within rate
             route = peek_route(data)
             if (route is None or not relay.state.recvbegin_plausible(kind, route[2], addr[0])
@@ -417,9 +464,7 @@ class MediaThread(asyncio.DatagramTransport):
             if record is None or record.holder != route[2]:
                 if relay.retired and self._forward_retired(data, addr, route[1], route[2]):
                     return
-                if record is not None and not relay.state.from_peer_relay(addr):
-                    # (audio another node's relay forwards is the loop's to judge: this node
-                    # may not have applied its grant, nor its speaker's registration, yet)
+                if record is not None:
                     self.drops[NOT_ADMITTED] += 1
                     return
         self._queue(data, addr, self.clock(), released_after)
@@ -438,14 +483,20 @@ class MediaThread(asyncio.DatagramTransport):
             return True
         self.relayed += 1
         self.relayed_bytes += len(data)
-        for target in grant.targets:
-            with contextlib.suppress(OSError):
-                self._sock.sendto(data, _DONTWAIT, target)
+        self._relay.send_fanout(data, grant.record, grant.targets)  # (this transport's sendto)
         return True
 
+    def _refused(self, addr: Address) -> None:
+        """A datagram of a forwarded one's shape that does not authenticate (any thread's
+        count is the thread's own: only this thread calls it)."""
+        self.drops[UNAUTHENTICATED] += 1
+        auth = self._relay.auth
+        if auth is not None:
+            auth.refuse(addr)
+
     def _queue(self, data: bytes | None, addr: Address, received_at: float,
-               released_after: int) -> None:
-        self._handovers.append((data, addr, received_at, released_after))
+               released_after: int, *, forwarded: bool = False) -> None:
+        self._handovers.append((data, addr, received_at, released_after, forwarded))
         self._handed += 1
         if len(self._audio_waiting) > _MAX_AUDIO_WAITING:  # sources that went quiet
             drained = self._drained
@@ -459,12 +510,13 @@ class MediaThread(asyncio.DatagramTransport):
         self._drain_scheduled = False  # first: what is queued from now on schedules again
         handovers, relay = self._handovers, self._relay
         while handovers and not self._closing:
-            data, addr, received_at, released_after = handovers.popleft()
+            data, addr, received_at, released_after, forwarded = handovers.popleft()
             try:
                 if data is None:  # a marker: released_after is its token
                     relay.marked(released_after)
                 else:
-                    relay.datagram_received(data, addr, received_at, released_after)
+                    relay.datagram_received(data, addr, received_at, released_after,
+                                            forwarded=forwarded)
             finally:
                 self._drained += 1  # after its sends: what follows it may now overtake
 

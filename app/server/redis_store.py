@@ -11,9 +11,13 @@ under a prefix (default ``interphone:``):
   ``number << 32 + n``).
 - ``media-secret`` - the cluster secret (base64, ``SET NX`` by the first node that
   connects, read by every node): media-auth voice keys derive from it
-  (:mod:`app.server.cluster_keys`), so every node hands its members the same key.
-- ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id}``
-  (its relay, and how far it has read the log).
+  (:mod:`app.server.cluster_keys`), so every node hands its members the same key, and
+  so does the key that authenticates the audio the nodes forward to each other
+  (:mod:`app.server.node_auth`; with the operator's ``cluster_key`` mixed in if set).
+- ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id,
+  "sent": n}`` (its relay, how far it has read the log, and the counter of the audio
+  it forwarded to other nodes last: a node that learns it refuses what it sent up to
+  there, :mod:`app.server.node_auth`).
 - ``snapshot`` - the replicated state after log entry ``at``
   (:meth:`~app.server.replica.Replica.snapshot`), written every ``snapshot_every``
   entries by the node with the lowest number, which also trims ``log`` below both the
@@ -45,6 +49,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_secret
+from app.server.node_auth import forward_key
 from app.server.records import Address
 from app.server.replica import Replica
 
@@ -102,7 +107,7 @@ class RedisStore:
 
     def __init__(self, url: str, name: str = "", *, prefix: str = "interphone:",
                  beat: float = 1.0, ttl: float = 3.0,
-                 snapshot_every: int = SNAPSHOT_EVERY) -> None:
+                 snapshot_every: int = SNAPSHOT_EVERY, cluster_key: bytes = b"") -> None:
         self.url = url
         self.name = name
         self.prefix = prefix
@@ -131,6 +136,11 @@ class RedisStore:
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
         self.send_datagram: Callable[[bytes, Address], None] | None = None
         self.media_secret = b""
+        self.cluster_key = cluster_key
+        """The operator's key for audio forwarded between nodes (empty: the cluster
+        secret alone; :func:`app.server.node_auth.forward_key`)."""
+        self.forward_key = b""
+        """The key of audio forwarded between nodes (:mod:`app.server.node_auth`)."""
         """The cluster secret the voice keys of media-auth derive from (``media-secret``,
         set once by the first node that connects)."""
         """The relay's ``sendto`` (recvbegin acknowledgements), set by the server."""
@@ -155,6 +165,7 @@ class RedisStore:
         secret = self.key("media-secret")  # media-auth: the cluster's (app.server.cluster_keys)
         await self._writer_redis.set(secret, encode_b64(new_secret()), nx=True)
         self.media_secret = decode_b64(str(await self._writer_redis.get(secret)), SECRET_BYTES)
+        self.forward_key = forward_key(self.media_secret, self.cluster_key)
         self.name = self.name or f"node-{self.node}"
         return self.node
 
@@ -276,10 +287,12 @@ class RedisStore:
                     await self._snapshot_and_trim(redis)
 
     def _me(self, at: str) -> str:
-        """This node's entry in ``nodes``: its name, relay and position in the log."""
+        """This node's entry in ``nodes``: its name, relay, position in the log and the
+        counter of the audio it forwarded last (:mod:`app.server.node_auth`)."""
         assert self.replica is not None
+        auth = self.replica.state.node_auth
         return json.dumps({"name": self.name, "media": list(self.replica.media_address[:2]),
-                           "at": at})
+                           "at": at, "sent": auth.sent if auth is not None else 0})
 
     async def _load_snapshot(self, redis: Redis) -> None:
         """Start from the latest snapshot, if any (first saying, at position 0, that the
@@ -294,17 +307,31 @@ class RedisStore:
                     continue  # a newer snapshot was written meanwhile: take that one
                 last = await redis.xrevrange(self.key("log"), count=1)
                 self._start_end = _stream_id(str(last[0][0])) if last else None
+                known = await _result(redis.hgetall(self.key("nodes")))
                 break
             except (RedisError, OSError):
                 self._set_available(False)
                 await asyncio.sleep(RETRY)
         else:
             return
+        for number, info in known.items():  # the live nodes: their forwarded audio is heard
+            self._learn_node(int(number), info)
         if text:
             snapshot = json.loads(text)
             replica.restore(snapshot, asyncio.get_running_loop().time())
             self._last_id = str(snapshot["at"])
             log.info("started from the snapshot at %s", self._last_id)
+
+    def _learn_node(self, node: int, info: str) -> None:
+        """``node``'s entry in ``nodes``: its relay, and the counter of the audio it had
+        forwarded (what of it was sent before is refused here as a replay)."""
+        replica = self.replica
+        assert replica is not None
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            entry = json.loads(info)
+            replica.learn_relay(node, tuple(entry["media"]))
+            if replica.state.node_auth is not None:
+                replica.state.node_auth.learn(node, int(entry.get("sent", 0)))
 
     async def _trimmed_past(self, redis: Redis, at: str) -> bool:
         """Whether the log lost entries after ``at`` (trimmed by a leader that had not yet
@@ -389,8 +416,7 @@ class RedisStore:
             del self._missing[node]
         for number, info in list(known.items()):
             node = int(number)
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                replica.learn_relay(node, tuple(json.loads(info)["media"]))
+            self._learn_node(node, info)
             if node == self.node or await redis.exists(self.key(f"alive:{node}")):
                 self._missing.pop(node, None)
                 continue

@@ -3,7 +3,8 @@
 :class:`MediaRelay` is an asyncio datagram protocol. Every datagram it is given
 goes through the whole rule set: :func:`peek_route`, the layout and crc checks,
 then :meth:`ServerState.accept_audio` (holder, registered address, expiry), or
-:meth:`ServerState.accept_forwarded` for audio from another node's relay, or
+:meth:`ServerState.accept_forwarded` for audio another node forwarded (authenticated
+by its trailer, :mod:`app.server.node_auth`, not by its source address), or
 :meth:`ServerState.register_media` for a recvbegin. Nothing is logged per packet
 and every malformed or unauthorised datagram is dropped silently.
 
@@ -46,6 +47,7 @@ from app.protocol.udp import (
     peek_route,
 )
 from app.server.media_gate import SealedMediaGate
+from app.server.node_auth import TRAILER, NodeAuth, inner_length
 from app.server.records import Address, Interphone
 from app.server.settings import ServerSettings
 from app.server.tcp import SignalingServer
@@ -58,11 +60,15 @@ MAX_UDP_BACKLOG = 1 << 20
 """Bytes the OS would not take yet above which the relay drops instead of queueing."""
 OVERSIZE, MALFORMED, UNKNOWN_TYPE = "oversize", "malformed", "unknown_type"
 NOT_ADMITTED, EXPIRED, BACKLOG, OVERLOAD = "not_admitted", "expired", "backlog", "overload"
-DROP_REASONS = (OVERSIZE, MALFORMED, UNKNOWN_TYPE, NOT_ADMITTED, EXPIRED, BACKLOG, OVERLOAD)
+UNAUTHENTICATED = "unauthenticated"
+DROP_REASONS = (OVERSIZE, MALFORMED, UNKNOWN_TYPE, NOT_ADMITTED, EXPIRED, BACKLOG, OVERLOAD,
+                UNAUTHENTICATED)
 """Why a datagram is dropped: over 1,400 bytes; not a well-formed packet (layout, crc);
 a type the relay does not handle; not admitted (no such interphone, not the holder, not
 its registered address, the grant ran out, a refused recvbegin); the grant found run out
-by the media thread; the send buffer is full; too many waiting for the event loop."""
+by the media thread; the send buffer is full; too many waiting for the event loop; a
+datagram forwarded by another node (its shape says so) that fails node authentication
+(:mod:`app.server.node_auth`: tag, node, replay)."""
 RETIRED_FOR = 0.5
 """Seconds a floor given up serves at most, and a new grant refuses datagrams read before
 its marker at most, should the marker be lost (a full socket buffer drops it like any
@@ -110,9 +116,21 @@ class FastRoute:
     """The largest frame (``bytes`` field) the route's packets may carry."""
     grant_no: int = 0
     """The grant the route was admitted under: a later grant to the same uid needs its own."""
+    local: tuple[Address, ...] = ()
+    """The ``targets`` that are this node's listeners, sent the datagram as it is (all of
+    them when neither this nor ``peers`` is given)."""
+    peers: tuple[Address, ...] = ()
+    """The ``targets`` that are other nodes' relays, sent it with a node-auth trailer."""
+    trailer: int = 0
+    """Bytes after the datagram: :data:`~app.server.node_auth.TRAILER` on the route of
+    audio another node forwarded (each one's trailer is checked), else 0."""
     sealed: bool = field(default=False, init=False)
     """False: :meth:`valid` is exactly the test the media thread makes inline (a sealed
     route's is the gate's and is called)."""
+
+    def __post_init__(self) -> None:
+        if not self.local and not self.peers:
+            object.__setattr__(self, "local", self.targets)
 
     def valid(self) -> bool:
         """Still the holder, at the admitted address, with the admitted listeners (deadlines
@@ -203,6 +221,9 @@ class MediaRelay(asyncio.DatagramProtocol):
         self._drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.base_media = self.state.media_encryption.accepts_base_media()
         self.gate = self.state.media_gate
+        self.auth: NodeAuth | None = self.state.node_auth
+        """Several nodes: seals what this relay forwards to the others and opens what they
+        forward here (None on one node)."""
         types: set[int] = {int(_AUDIO), int(_RECVBEGIN)} if self.base_media else set()
         if self.state.media_encryption.offers():
             types |= {int(MediaPacketType.AUTH_RECVBEGIN), int(MediaPacketType.SEALED_AUDIO)}
@@ -305,18 +326,76 @@ class MediaRelay(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors from departed peers: nothing to do
 
+    # ---- node to node -------------------------------------------------------------------------
+
+    def split_targets(self, record: Interphone | None, targets: tuple[Address, ...]
+                      ) -> tuple[tuple[Address, ...], tuple[Address, ...]]:
+        """``targets`` of ``record``'s audio as (this node's listeners, other nodes' relays):
+        the relays are the addresses of the members registered at other nodes
+        (:attr:`Interphone.remote`), sent the datagram sealed (:mod:`app.server.node_auth`)."""
+        if self.auth is None or record is None or not record.remote:
+            return targets, ()
+        addrs = record.addrs
+        relays = {addrs[uid] for uid in record.remote if uid in addrs}
+        return (tuple(t for t in targets if t not in relays),
+                tuple(t for t in targets if t in relays))
+
+    def send_fanout(self, data: bytes, record: Interphone | None,
+                    targets: tuple[Address, ...]) -> None:
+        """``data`` to ``targets``: as it is to this node's listeners, sealed (one tag) to
+        other nodes' relays."""
+        local, peers = self.split_targets(record, targets)
+        sendto = self._sendto
+        for target in local:
+            sendto(data, target)
+        if peers and self.auth is not None:
+            sealed = self.auth.seal(data)
+            for target in peers:
+                sendto(sealed, target)
+
+    def refused_forwarded(self, addr: Address) -> None:
+        """A datagram of a forwarded one's shape whose node authentication failed."""
+        self._drop(UNAUTHENTICATED)
+        if self.auth is not None:
+            self.auth.refuse(addr)
+
+    def _opened(self, data: bytes) -> bytes | None:
+        """The datagram another node forwarded, if ``data`` has that shape (None: it has not,
+        it is judged as a client's); b"" if it has but does not authenticate."""
+        auth = self.auth
+        if auth is None:
+            return None
+        size = len(data)
+        inner = inner_length(data, size)
+        if not inner:
+            return None
+        return data[:inner] if auth.open(data, size) else b""
+
     def datagram_received(self, data: bytes, addr: Address,
                           received_at: float | None = None,
-                          released_after: int | None = None) -> None:
+                          released_after: int | None = None, *,
+                          forwarded: bool = False) -> None:
         """One datagram; ``received_at`` when it arrived earlier than now (a transport that
         queued it): audio is judged as of then, so it cannot ride a grant made meanwhile;
         ``released_after``, the releases counted then: it still gets a floor given up
-        since (a :class:`RetiredGrant`)."""
+        since (a :class:`RetiredGrant`). ``forwarded``: ``data`` is what another node
+        forwarded, its trailer already checked and removed (by the media thread); else a
+        datagram of a forwarded one's shape is checked here."""
+        if not forwarded and len(data) <= MAX_DATAGRAM + TRAILER:
+            opened = self._opened(data)
+            if opened is not None:
+                if not opened:
+                    self.refused_forwarded(addr)
+                    return
+                data, forwarded = opened, True
         if len(data) > MAX_DATAGRAM:
             self._drop(OVERSIZE)
             return
         if len(data) < 8:
             self._drop(MALFORMED)
+            return
+        if forwarded:
+            self._from_node(data, addr)
             return
         if data[4:8] in _SEALED_TYPES:
             self._media_auth(data, addr, self.time() if received_at is None else received_at)
@@ -337,13 +416,38 @@ class MediaRelay(asyncio.DatagramProtocol):
         else:
             self._drop(UNKNOWN_TYPE)
 
+    def _from_node(self, data: bytes, addr: Address) -> None:
+        """What another node forwarded (authenticated by its trailer, whatever ``addr``)."""
+        if data[4:8] in _SEALED_TYPES:
+            result = self.gate.forwarded(data)
+            if not result.targets:
+                self._drop(NOT_ADMITTED)
+                return
+            if self._backlog() > MAX_UDP_BACKLOG:
+                self._drop(BACKLOG)
+                return
+            self._relayed += 1
+            sendto = self._sendto
+            for target in result.targets:
+                sendto(data, target)
+            return
+        if not self.base_media:
+            self._drop(UNKNOWN_TYPE)
+            return
+        route = peek_route(data)
+        if route is None or route[0] != _AUDIO:
+            self._drop(MALFORMED if route is None else UNKNOWN_TYPE)
+            return
+        _, key, uid = route
+        if not audio_well_formed(data, key, uid) or not crc_ok(data):
+            self._drop(MALFORMED)
+            return
+        self._forwarded(data, key, uid, addr)
+
     def _audio(self, data: bytes, key: str, uid: str, addr: Address, now: float,
                released_after: int | None = None) -> None:
         if not audio_well_formed(data, key, uid) or not crc_ok(data):
             self._drop(MALFORMED)
-            return
-        if self.state.from_peer_relay(addr):
-            self._forwarded(data, key, uid, addr)
             return
         record = self.state.accept_audio(key, uid, addr, now)
         if (record is not None and released_after is not None
@@ -355,8 +459,7 @@ class MediaRelay(asyncio.DatagramProtocol):
         if record is None and released_after is not None and self.retired:
             grant = self.retired_grant(addr, key, uid, released_after)
             if grant is not None and now < grant.deadline:
-                for target in grant.targets:
-                    self._sendto(data, target)
+                self.send_fanout(data, grant.record, grant.targets)
                 self._relayed += 1
                 self._relayed_bytes += len(data)
                 return
@@ -371,17 +474,18 @@ class MediaRelay(asyncio.DatagramProtocol):
             self._drop(BACKLOG)
             return
         targets = record.fanout(uid)
-        sendto = self._sendto
-        for target in targets:
-            sendto(data, target)
+        local, peers = self.split_targets(record, targets)
+        self.send_fanout(data, record, targets)
         self._relayed += 1
         self._relayed_bytes += len(data)
         frame_at = audio_frame_at(key, uid)
         self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
-                                      targets, grant_no=record.grant_no))
+                                      targets, grant_no=record.grant_no, local=local,
+                                      peers=peers))
 
     def _forwarded(self, data: bytes, key: str, uid: str, addr: Address) -> None:
-        """Audio another node's relay (``addr``) forwarded: that node judged the floor, the
+        """Audio another node's relay forwarded (from ``addr``, its trailer authenticated,
+        :mod:`app.server.node_auth`): that node judged the floor, the
         grant and the speaker's registered address there, and this node may not have
         applied them from the log yet (the grant's marker here may come behind the
         datagram, the speaker's registration may not be known here at all). It goes to
@@ -403,10 +507,11 @@ class MediaRelay(asyncio.DatagramProtocol):
         self._relayed_bytes += len(data)
         if targets is record.fanout_targets and record.holder == uid:
             # the cached fan-out of a speaker registered at that node, under the grant this
-            # node applied: the media thread may forward the next packets itself
+            # node applied: the media thread may forward the next packets itself (each one
+            # authenticated by its trailer)
             frame_at = audio_frame_at(key, uid)
             self._publish(addr, FastRoute(bytes(data[4:frame_at - 4]), frame_at, record, uid,
-                                          targets, grant_no=record.grant_no))
+                                          targets, grant_no=record.grant_no, trailer=TRAILER))
 
     def _publish(self, addr: Address, route: FastRoute) -> None:
         fast = self.fast
@@ -436,12 +541,8 @@ class MediaRelay(asyncio.DatagramProtocol):
         result = self.gate.datagram(data, addr, now)
         if result.fresh and result.registered is not None:
             self.state.sealed_registered(*result.registered)
-        if result.forwarded:  # another node's relay: that node judged the floor
-            if self._backlog() > MAX_UDP_BACKLOG:
-                self._drop(BACKLOG)
-                return
-            self._relayed += 1
-        elif result.heard is not None:
+        record: Interphone | None = None
+        if result.heard is not None:
             record = self.state.routes.get(result.heard[0])
             if record is None:
                 self._drop(NOT_ADMITTED)
@@ -461,8 +562,7 @@ class MediaRelay(asyncio.DatagramProtocol):
         sendto = self._sendto
         for payload, target in result.sends:
             sendto(payload, target)
-        for target in result.targets:
-            sendto(data, target)
+        self.send_fanout(data, record, result.targets)
         if result.heard is not None:
             self._publish_sealed(data, addr, result.heard, result.targets)
 
@@ -474,10 +574,11 @@ class MediaRelay(asyncio.DatagramProtocol):
             return
         key_id, uid, epoch, grant = route
         end = 4 + 4 + 4 + len(key_id.encode()) + 4 + len(uid.encode()) + 8  # through grant
+        local, peers = self.split_targets(record, targets)
         self._publish(addr, SealedRoute(
             bytes(data[4:end]), end + 4, record, uid, targets, MAX_OPUS_FRAME + TAG_BYTES,
-            gate=self.gate, key_id=key_id, epoch=epoch, grant=grant,
-            generation=self.gate.generation))
+            local=local, peers=peers, gate=self.gate, key_id=key_id, epoch=epoch,
+            grant=grant, generation=self.gate.generation))
 
     def _recvbegin(self, data: bytes, addr: Address) -> None:
         try:

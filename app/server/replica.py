@@ -249,10 +249,13 @@ class Replica:
     # ---- the driver's side ---------------------------------------------------------------------
 
     def learn_relay(self, node: int, address: Address) -> None:
-        """``node``'s relay is at ``address`` (its media events, the store's node list)."""
+        """``node``'s relay is at ``address`` (its media events, the store's node list); its
+        forwarded audio is heard (:meth:`app.server.node_auth.NodeAuth.learn`)."""
         if node != self.node:
             self.relays[node] = address
             self.state.media_gate.relays.add(address)
+            if self.state.node_auth is not None:
+                self.state.node_auth.learn(node)
 
     def snapshot(self, log_id: str, now: float = 0.0) -> Event:
         """The shared state after entry ``log_id``, for a node that starts later (JSON;
@@ -409,6 +412,8 @@ class Replica:
 
     def _down(self, node: int) -> Outbox:
         outbox = Outbox()
+        if self.state.node_auth is not None and node != self.node:
+            self.state.node_auth.forget(node)  # its audio, forwarded or replayed, is refused
         for sid in [s for s in self.state.sessions if node_of(s) == node]:
             outbox.extend(self.state.logout(sid))
         relay = self.relays.pop(node, None)

@@ -54,6 +54,7 @@ from app.server.media_admission import MediaAdmission
 from app.server.media_auth_rules import MediaAuthRules
 from app.server.media_gate import MediaEncryption, SealedMediaGate
 from app.server.membership_rules import MembershipRules
+from app.server.node_auth import NodeAuth
 from app.server.notifications import MEMBER_LIST_LIMIT, NotificationRules
 from app.server.outbox import Outbox, Refused, RefusedAndClosed, Result
 from app.server.peers import Peer
@@ -138,6 +139,9 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         once); the clock it reads is :attr:`now`, the latest time passed in."""
         self.uncoalesced = 0  # sessions (of every node) not granted coalesce
         self.now: float | None = None
+        self.node_auth: NodeAuth | None = None
+        """Several nodes: the authentication of audio forwarded between their relays
+        (:mod:`app.server.node_auth`); None on one node."""
         self.shared: SharedLog | None = None
         """None: this process alone holds the state (the in-memory store, the default).
         Otherwise the shared log (:mod:`app.server.store`) through which every change of

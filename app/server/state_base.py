@@ -27,6 +27,7 @@ from app.server.directory import Directory
 from app.server.feedback import FeedbackBoard
 from app.server.floor import EmergencyRecord
 from app.server.media_gate import MediaEncryption, SealedMediaGate
+from app.server.node_auth import NodeAuth
 from app.server.peers import Peer
 from app.server.records import Interphone, Session
 from app.server.settings import ServerSettings
@@ -70,6 +71,7 @@ class StateBase:
     coalescer: Coalescer[InterphoneId]
     uncoalesced: int
     now: float | None
+    node_auth: NodeAuth | None
     shared: SharedLog | None
     revocations: dict[str, int]
     emergency_log: dict[InterphoneId, deque[EmergencyRecord]]
