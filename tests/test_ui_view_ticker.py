@@ -156,8 +156,8 @@ def test_the_talk_countdown_rides_the_shared_ticker_and_repaints_only_what_moved
     button._on_countdown_tick(time.monotonic() + 0.3)
     _settle()
     assert counter.count == 1
-    # a 24-hour limit: the ring does not move in a second, the seconds do
-    button.set_state(TalkState.TALKING, deadline=time.monotonic() + 86400.5, max_talk=86400)
+    # a 24-hour limit, half a second in: the ring does not move in a second, the seconds do
+    button.set_state(TalkState.TALKING, deadline=time.monotonic() + 86399.5, max_talk=86400)
     _settle()
     counter.count = 0
     button._on_countdown_tick(time.monotonic() + 0.2)
@@ -175,7 +175,7 @@ def test_the_talk_countdown_looks_again_only_when_its_paint_foresaw_a_change(qtb
     only its seconds change: the ticks in between compute nothing."""
     ticker = ViewTicker()
     _panel, button = _shown_button(qtbot, ticker)
-    button.set_state(TalkState.TALKING, deadline=time.monotonic() + 86400.5, max_talk=86400)
+    button.set_state(TalkState.TALKING, deadline=time.monotonic() + 86399.5, max_talk=86400)
     _settle()
     looked: list[float | None] = []
     real_texts = button.texts
