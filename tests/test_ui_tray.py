@@ -306,3 +306,27 @@ def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, s
         assert quits == [True]
     finally:
         tray.close()
+
+
+def test_the_tooltip_follows_the_reconnect_attempts_while_the_window_is_hidden(
+        qloop, server, settings, qapp: QApplication) -> None:
+    """The tooltip kept the attempt of when the window was hidden: only the window's clock
+    counted the attempts, and it waits while the window is hidden."""
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+
+    async def scenario() -> int:
+        main, client = await started(runtime)
+        window, tray = runtime.window, runtime.tray
+        assert window is not None and tray is not None
+        await until(lambda: window.link_text().startswith("Connected as"), what="connected")
+        window.hide()
+        await server.stop()
+        await until(lambda: client.stats.reconnect_attempts >= 3, timeout=10,
+                    what="reconnecting")
+        await until(lambda: f"(attempt {client.stats.reconnect_attempts + 1})"
+                    in tray.icon.toolTip(), what="the tooltip says the current attempt")
+        assert not window.panel.ticker.running  # no clock while hidden
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0

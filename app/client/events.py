@@ -45,6 +45,7 @@ class FloorState(StrEnum):
 class ConnectionChanged:
     state: ConnectionState
     detail: str = ""  # reason (kick reason, refusal message, last error while reconnecting)
+    attempt: int = 0  # reconnect attempts failed so far in this outage (each one is an event)
 
 
 @dataclass(frozen=True, slots=True)
