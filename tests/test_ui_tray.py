@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import QEvent
+from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from test_ui_desktop import remembered_runtime, started
 from test_ui_support import OPS, UiSession, close_session, open_session, run, until
 
 from app.client import InterphoneClient
 from app.protocol.presence import PRESENCE
+from app.ui.assets import icon
 from app.ui.tray import TrayController
 
 if TYPE_CHECKING:
@@ -53,6 +55,11 @@ def tray(ui: UiSession, settings: Settings) -> Iterator[RecordingTray]:
     controller = RecordingTray(ui.window, settings)
     yield controller
     controller.close()
+
+
+def picture(of: QIcon) -> QImage:
+    """What a tray host shows of an icon (22 px, as in most panels)."""
+    return of.pixmap(22, 22).toImage()
 
 
 def joined_everyone_too(qloop: Any, ui: UiSession) -> None:
@@ -306,6 +313,45 @@ def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, s
         assert quits == [True]
     finally:
         tray.close()
+
+
+def test_the_tray_icon_starts_with_the_state_the_window_had(qloop, ui: UiSession,
+                                                            tray: RecordingTray) -> None:
+    """The tray is made after the presenter showed the talk state: the icon stayed the grey
+    "offline" one, online and joined, until the state next changed."""
+    assert picture(tray.icon.icon()) == picture(icon("tray-idle"))
+    assert tray.icon.toolTip() == "Ops — Interphone\nConnected as me"
+
+
+def test_the_tray_icon_shows_someone_speaking_elsewhere_and_the_mute(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """Someone speaking in a joined interphone that is not the talk target, or the speaker
+    muted, left the icon as it was: in the panel nothing told these states apart."""
+    window = ui.window
+    joined_everyone_too(qloop, ui)
+    window.hide()
+    idle, idle_tip = picture(tray.icon.icon()), tray.icon.toolTip()
+    assert idle == picture(icon("tray-idle"))
+
+    async def scenario() -> QImage:
+        bob = await ui.other("bob", join=EVERYONE)
+        assert await bob.talk_start()
+        await until(lambda: "Bob is speaking in Everyone" in tray.icon.toolTip(),
+                    what="the tooltip says who speaks where")
+        receiving = picture(tray.icon.icon())
+        await bob.talk_stop()
+        await until(lambda: tray.icon.toolTip() == idle_tip, what="quiet again")
+        return receiving
+
+    receiving = run(qloop, scenario())
+    assert receiving not in (idle, picture(icon("tray-busy")))  # not the talk target's
+    assert picture(tray.icon.icon()) == idle
+    tray.mute_action.trigger()  # from the tray's menu
+    muted = picture(tray.icon.icon())
+    assert muted not in (idle, receiving)
+    assert tray.icon.toolTip() == f"{idle_tip}\nSpeaker muted"
+    window.audio_bar.mute.click()  # unmuted from the window's bar
+    assert picture(tray.icon.icon()) == idle and tray.icon.toolTip() == idle_tip
 
 
 def test_the_tooltip_follows_the_reconnect_attempts_while_the_window_is_hidden(

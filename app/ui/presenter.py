@@ -451,6 +451,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         selected = self._selected
         self.window.interphones.set_offline(not self._online())
         self.window.set_rows(self.rows())
+        # who speaks elsewhere (the rows show it; the tray's icon and tooltip too)
+        self.window.set_activity([(self._names.get(key, key), self.window.display_name(uid))
+                                  for key, uid in self._active.items()])
         if selected and self.window.interphones.row(selected) is None:
             if self._selected == selected:  # the list selected nothing else instead
                 self.select("")

@@ -2,14 +2,16 @@
 
 :class:`TrayController` owns the tray icon (the main window switches it between
 ``tray-idle``, ``tray-talking``, ``tray-busy`` (receiving) and ``tray-offline``
-with the talk state) and its menu: show/hide, the connection status, the talk
-target, the global talk key's status, mute, quit. Closing the window hides it to
-the tray while the ``close_to_tray`` setting is on and a tray exists; the first
-time, a tray message says so. A click on the icon shows or hides the window, a
-double click shows it; a click on a message about a call or about someone speaking
-shows the window (on that interphone). Menu texts are refreshed when the menu opens
-(no timer; ``refresh_status`` brings the connection status up to date first, since
-the window's clocks wait while it is hidden).
+with the talk state, with a badge while someone speaks in another joined interphone
+and one while the speaker is muted; its tooltip says the same in words, kept current
+by the window's events, not by a clock) and its menu: show/hide, the connection
+status, the talk target, the global talk key's status, mute, quit. Closing the
+window hides it to the tray while the ``close_to_tray`` setting is on and a tray
+exists; the first time, a tray message says so. A click on the icon shows or hides
+the window, a double click shows it; a click on a message about a call or about
+someone speaking shows the window (on that interphone). Menu texts are refreshed
+when the menu opens (no timer; ``refresh_status`` brings the connection status up
+to date first).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class TrayController(QObject):
         self.icon.activated.connect(self._on_activated)
         self.icon.messageClicked.connect(self._on_message_clicked)
         window.tray = self.icon
+        window.show_tray_state()  # the state the window had before there was a tray
         window.close_to_tray = self.hide_on_close
         # its language follows the window's (not an event filter on the window: that
         # would call Python for each of its events, 10 update requests a second while
