@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import QEvent
-from PySide6.QtGui import QIcon, QImage
+from PySide6.QtGui import QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from test_ui_desktop import remembered_runtime, started
 from test_ui_support import OPS, UiSession, close_session, open_session, run, until
@@ -352,6 +352,19 @@ def test_the_tray_icon_shows_someone_speaking_elsewhere_and_the_mute(
     assert tray.icon.toolTip() == f"{idle_tip}\nSpeaker muted"
     window.audio_bar.mute.click()  # unmuted from the window's bar
     assert picture(tray.icon.icon()) == idle and tray.icon.toolTip() == idle_tip
+
+
+def test_the_tray_menu_quit_shows_no_shortcut(qloop, ui: UiSession,
+                                              tray: RecordingTray) -> None:
+    """It showed the window's "Ctrl+Q", a key that does nothing in a tray menu."""
+    quits: list[bool] = []
+    ui.window.quit_requested.connect(lambda: quits.append(True))
+    # as on desktops where Quit is Ctrl+Q (the offscreen platform gives it no key)
+    ui.window.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+    assert [a.text() for a in tray.menu.actions() if not a.shortcut().isEmpty()] == []
+    assert "&Quit" in [a.text() for a in tray.menu.actions()]
+    tray.quit_action.trigger()
+    assert quits == [True]
 
 
 def test_the_tooltip_follows_the_reconnect_attempts_while_the_window_is_hidden(

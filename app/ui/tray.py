@@ -66,7 +66,10 @@ class TrayController(QObject):
         self.mute_action.toggled.connect(self._on_mute_action)
         window.audio_bar.mute_toggled.connect(self._on_mute_bar)
         self.menu.addSeparator()
-        self.menu.addAction(window.quit_action)
+        # its own action: the window's carries the Ctrl+Q shortcut, which a tray menu shows
+        # as a hint although the key does nothing there
+        self.quit_action = self.menu.addAction("")
+        self.quit_action.triggered.connect(window.quit_action.trigger)
         self.menu.aboutToShow.connect(self.refresh)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
@@ -173,6 +176,7 @@ class TrayController(QObject):
 
     def retranslate(self) -> None:
         self.mute_action.setText(self.tr("&Mute"))
+        self.quit_action.setText(self.tr("&Quit"))
         self.refresh()
 
     def close(self) -> None:
