@@ -367,6 +367,28 @@ def test_the_tray_menu_quit_shows_no_shortcut(qloop, ui: UiSession,
     assert quits == [True]
 
 
+def test_the_tray_menu_after_signed_in_elsewhere_says_offline_and_reconnects(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """It said "Talk target: none (join an interphone)", as if joining were what was
+    missing, and reconnecting needed the window."""
+    window = ui.window
+    tray.refresh()
+    assert not tray.reconnect_action.isVisible()
+    window.hide()
+    elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
+    ui.others.append(elsewhere)
+    run(qloop, elsewhere.connect())
+    run(qloop, until(lambda: tray.messages != [], what="signed out here"))
+    tray.refresh()
+    assert tray.status_action.text() == "Offline (signed in elsewhere)"
+    assert tray.target_action.text() == "Talk target: none (offline)"
+    asked: list[bool] = []
+    window.reconnect_requested.connect(lambda: asked.append(True))
+    assert tray.reconnect_action.isVisible()
+    tray.reconnect_action.trigger()
+    assert asked == [True]
+
+
 def test_the_tooltip_follows_the_reconnect_attempts_while_the_window_is_hidden(
         qloop, server, settings, qapp: QApplication) -> None:
     """The tooltip kept the attempt of when the window was hidden: only the window's clock

@@ -5,13 +5,13 @@
 with the talk state, with a badge while someone speaks in another joined interphone
 and one while the speaker is muted; its tooltip says the same in words, kept current
 by the window's events, not by a clock) and its menu: show/hide, the connection
-status, the talk target, the global talk key's status, mute, quit. Closing the
-window hides it to the tray while the ``close_to_tray`` setting is on and a tray
-exists; the first time, a tray message says so. A click on the icon shows or hides
-the window, a double click shows it; a click on a message about a call or about
-someone speaking shows the window (on that interphone). Menu texts are refreshed
-when the menu opens (no timer; ``refresh_status`` brings the connection status up
-to date first).
+status, Reconnect (when the window offers it), the talk target, the global talk
+key's status, mute, quit. Closing the window hides it to the tray while the
+``close_to_tray`` setting is on and a tray exists; the first time, a tray message
+says so. A click on the icon shows or hides the window, a double click shows it; a
+click on a message about a call or about someone speaking shows the window (on that
+interphone). Menu texts are refreshed when the menu opens (no timer;
+``refresh_status`` brings the connection status up to date first).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from app.ui.assets import icon
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
+from app.ui.view_types import LinkState
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class TrayController(QObject):
         self.menu.addSeparator()
         self.status_action = self.menu.addAction("")
         self.status_action.setEnabled(False)
+        self.reconnect_action = self.menu.addAction(icon("join"), "")
+        self.reconnect_action.triggered.connect(window.reconnect_requested)
         self.target_action = self.menu.addAction("")
         self.target_action.setEnabled(False)
         self.key_action = self.menu.addAction("")
@@ -140,9 +143,17 @@ class TrayController(QObject):
         self.show_action.setText(self.tr("Hide Interphone") if shown
                                  else self.tr("Show Interphone"))
         self.status_action.setText(window.link_text() or self.tr("Not connected"))
+        self.reconnect_action.setVisible(not window.reconnect_button.isHidden())
         target = self._talk_target()
-        self.target_action.setText(self.tr("Talk target: %1").replace("%1", target) if target
-                                   else self.tr("Talk target: none (join an interphone)"))
+        if window.link_state is not LinkState.CONNECTED:
+            # (e.g. signed in elsewhere: joining is not what is missing)
+            text = (self.tr("Talk target: %1 (offline)").replace("%1", target) if target
+                    else self.tr("Talk target: none (offline)"))
+        elif target:
+            text = self.tr("Talk target: %1").replace("%1", target)
+        else:
+            text = self.tr("Talk target: none (join an interphone)")
+        self.target_action.setText(text)
         key_status = self._key_status()
         self.key_action.setText(key_status)
         self.key_action.setVisible(bool(key_status))
@@ -176,6 +187,7 @@ class TrayController(QObject):
 
     def retranslate(self) -> None:
         self.mute_action.setText(self.tr("&Mute"))
+        self.reconnect_action.setText(self.tr("&Reconnect"))
         self.quit_action.setText(self.tr("&Quit"))
         self.refresh()
 
