@@ -411,3 +411,31 @@ def test_the_tooltip_follows_the_reconnect_attempts_while_the_window_is_hidden(
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_the_tray_icon_shows_a_call_ringing_until_it_ends(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """A call's tray message goes after 8 s while the call rings on: after that nothing in
+    the panel said that someone was calling."""
+    ui = run(qloop, open_session(server, settings, join=None, features=(PRESENCE,)))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        window.hide()
+        before, tip = picture(tray.icon.icon()), tray.icon.toolTip()
+
+        async def scenario() -> QImage:
+            bob = await ui.other("bob", join=None, features=(PRESENCE,))
+            await bob.call("me")
+            await until(lambda: tray.messages != [], what="ringing")
+            ringing = picture(tray.icon.icon())
+            assert tray.icon.toolTip() == f"{tip}\nBob is calling you"
+            await bob.leave("chat_bob:me")  # bob gives up
+            await until(lambda: tray.icon.toolTip() == tip, what="no longer ringing")
+            return ringing
+
+        assert run(qloop, scenario()) != before
+        assert picture(tray.icon.icon()) == before
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))

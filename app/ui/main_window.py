@@ -397,6 +397,7 @@ class MainWindow(QMainWindow):
 
     def notify_incoming_call(self, interphone_id: str, caller: str) -> None:
         self.banner.show_call(interphone_id, caller)
+        self.show_tray_state()  # (its message goes after 8 s; the call rings on)
         self._tray_message(self.tr("Incoming call"),
                            self.tr("%1 is calling you").replace("%1", caller), "call", 8000)
         self._call_notice = self.tr("%1 is calling you").replace("%1", caller)
@@ -443,6 +444,7 @@ class MainWindow(QMainWindow):
         if not interphone_id or self.banner.interphone_id == interphone_id:
             self.banner.hide()
             self._forget_call_notice()
+            self.show_tray_state()
 
     def _forget_call_notice(self) -> None:
         """The call was answered, dismissed or ended: the status bar stops saying it rings."""
@@ -472,11 +474,13 @@ class MainWindow(QMainWindow):
     def _answer_call(self, interphone_id: str) -> None:
         self.banner.hide()
         self._forget_call_notice()
+        self.show_tray_state()
         self.join_requested.emit(interphone_id)
 
     def _dismiss_call(self, interphone_id: str) -> None:
         self.banner.hide()
         self._forget_call_notice()
+        self.show_tray_state()
         self.call_dismissed.emit(interphone_id)
 
     # --- display -------------------------------------------------------------------------------
@@ -536,16 +540,20 @@ class MainWindow(QMainWindow):
         return self._link[0]
 
     def show_tray_state(self) -> None:
-        """The tray icon and its tooltip from the talk state, the speaker's mute and who
-        speaks elsewhere (the icon shows the states apart, the tooltip says them)."""
+        """The tray icon and its tooltip from the talk state, the speaker's mute, who
+        speaks elsewhere and a call ringing (the icon shows the states apart, the tooltip
+        says them)."""
         if self.tray is None:
             return
         muted = self.audio_bar.mute.isChecked()
         state = self._talk_state
         activity = self._activity if state is not TalkState.OFFLINE else []
+        caller = self.banner.caller
         self.tray.setIcon(tray_icon(_TRAY_ICONS.get(state, "tray-idle"), muted=muted,
-                                    activity=bool(activity)))
+                                    activity=bool(activity), ringing=bool(caller)))
         lines = [self.windowTitle(), self.link_text()]
+        if caller:
+            lines.append(self.tr("%1 is calling you").replace("%1", caller))
         lines += [self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)
                   for name, speaker in activity]
         if muted:

@@ -1,5 +1,6 @@
 """The tray icon's picture: the talk state's icon with badges (muted, someone speaking in
-another joined interphone), so a glance at the panel tells the states apart."""
+another joined interphone, a call ringing), so a glance at the panel tells the states
+apart."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ BADGE_SHARE = 0.55
 
 
 @cache
-def tray_icon(base: str, *, muted: bool = False, activity: bool = False) -> QIcon:
+def tray_icon(base: str, *, muted: bool = False, activity: bool = False,
+              ringing: bool = False) -> QIcon:
     """``base`` (``tray-idle``, ``tray-busy``…) with the muted badge in the lower right
-    corner and the receiving-elsewhere badge in the upper right one."""
-    if not muted and not activity:
+    corner, the receiving-elsewhere badge in the upper right one and the ringing call's
+    in the upper left one."""
+    if not muted and not activity and not ringing:
         return icon(base)
     result = QIcon()
     for size in SIZES:
@@ -33,6 +36,8 @@ def tray_icon(base: str, *, muted: bool = False, activity: bool = False) -> QIco
         side = max(8, round(size * BADGE_SHARE))
         if activity:
             icon("badge-activity").paint(painter, QRect(size - side, 0, side, side))
+        if ringing:
+            icon("badge-call").paint(painter, QRect(0, 0, side, side))
         if muted:
             icon("badge-muted").paint(painter, QRect(size - side, size - side, side, side))
         painter.end()
