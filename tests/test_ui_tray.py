@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import QEvent
+from PySide6.QtGui import QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from test_ui_desktop import remembered_runtime, started
 from test_ui_support import OPS, UiSession, close_session, open_session, run, until
 
 from app.client import InterphoneClient
 from app.protocol.presence import PRESENCE
+from app.ui.assets import icon
 from app.ui.tray import TrayController
 
 if TYPE_CHECKING:
@@ -53,6 +55,11 @@ def tray(ui: UiSession, settings: Settings) -> Iterator[RecordingTray]:
     controller = RecordingTray(ui.window, settings)
     yield controller
     controller.close()
+
+
+def picture(of: QIcon) -> QImage:
+    """What a tray host shows of an icon (22 px, as in most panels)."""
+    return of.pixmap(22, 22).toImage()
 
 
 def joined_everyone_too(qloop: Any, ui: UiSession) -> None:
@@ -306,3 +313,129 @@ def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, s
         assert quits == [True]
     finally:
         tray.close()
+
+
+def test_the_tray_icon_starts_with_the_state_the_window_had(qloop, ui: UiSession,
+                                                            tray: RecordingTray) -> None:
+    """The tray is made after the presenter showed the talk state: the icon stayed the grey
+    "offline" one, online and joined, until the state next changed."""
+    assert picture(tray.icon.icon()) == picture(icon("tray-idle"))
+    assert tray.icon.toolTip() == "Ops — Interphone\nConnected as me"
+
+
+def test_the_tray_icon_shows_someone_speaking_elsewhere_and_the_mute(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """Someone speaking in a joined interphone that is not the talk target, or the speaker
+    muted, left the icon as it was: in the panel nothing told these states apart."""
+    window = ui.window
+    joined_everyone_too(qloop, ui)
+    window.hide()
+    idle, idle_tip = picture(tray.icon.icon()), tray.icon.toolTip()
+    assert idle == picture(icon("tray-idle"))
+
+    async def scenario() -> QImage:
+        bob = await ui.other("bob", join=EVERYONE)
+        assert await bob.talk_start()
+        await until(lambda: "Bob is speaking in Everyone" in tray.icon.toolTip(),
+                    what="the tooltip says who speaks where")
+        receiving = picture(tray.icon.icon())
+        await bob.talk_stop()
+        await until(lambda: tray.icon.toolTip() == idle_tip, what="quiet again")
+        return receiving
+
+    receiving = run(qloop, scenario())
+    assert receiving not in (idle, picture(icon("tray-busy")))  # not the talk target's
+    assert picture(tray.icon.icon()) == idle
+    tray.mute_action.trigger()  # from the tray's menu
+    muted = picture(tray.icon.icon())
+    assert muted not in (idle, receiving)
+    assert tray.icon.toolTip() == f"{idle_tip}\nSpeaker muted"
+    window.audio_bar.mute.click()  # unmuted from the window's bar
+    assert picture(tray.icon.icon()) == idle and tray.icon.toolTip() == idle_tip
+
+
+def test_the_tray_menu_quit_shows_no_shortcut(qloop, ui: UiSession,
+                                              tray: RecordingTray) -> None:
+    """It showed the window's "Ctrl+Q", a key that does nothing in a tray menu."""
+    quits: list[bool] = []
+    ui.window.quit_requested.connect(lambda: quits.append(True))
+    # as on desktops where Quit is Ctrl+Q (the offscreen platform gives it no key)
+    ui.window.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+    assert [a.text() for a in tray.menu.actions() if not a.shortcut().isEmpty()] == []
+    assert "&Quit" in [a.text() for a in tray.menu.actions()]
+    tray.quit_action.trigger()
+    assert quits == [True]
+
+
+def test_the_tray_menu_after_signed_in_elsewhere_says_offline_and_reconnects(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """It said "Talk target: none (join an interphone)", as if joining were what was
+    missing, and reconnecting needed the window."""
+    window = ui.window
+    tray.refresh()
+    assert not tray.reconnect_action.isVisible()
+    window.hide()
+    elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
+    ui.others.append(elsewhere)
+    run(qloop, elsewhere.connect())
+    run(qloop, until(lambda: tray.messages != [], what="signed out here"))
+    tray.refresh()
+    assert tray.status_action.text() == "Offline (signed in elsewhere)"
+    assert tray.target_action.text() == "Talk target: none (offline)"
+    asked: list[bool] = []
+    window.reconnect_requested.connect(lambda: asked.append(True))
+    assert tray.reconnect_action.isVisible()
+    tray.reconnect_action.trigger()
+    assert asked == [True]
+
+
+def test_the_tooltip_follows_the_reconnect_attempts_while_the_window_is_hidden(
+        qloop, server, settings, qapp: QApplication) -> None:
+    """The tooltip kept the attempt of when the window was hidden: only the window's clock
+    counted the attempts, and it waits while the window is hidden."""
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+
+    async def scenario() -> int:
+        main, client = await started(runtime)
+        window, tray = runtime.window, runtime.tray
+        assert window is not None and tray is not None
+        await until(lambda: window.link_text().startswith("Connected as"), what="connected")
+        window.hide()
+        await server.stop()
+        await until(lambda: client.stats.reconnect_attempts >= 3, timeout=10,
+                    what="reconnecting")
+        await until(lambda: f"(attempt {client.stats.reconnect_attempts + 1})"
+                    in tray.icon.toolTip(), what="the tooltip says the current attempt")
+        assert not window.panel.ticker.running  # no clock while hidden
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_the_tray_icon_shows_a_call_ringing_until_it_ends(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """A call's tray message goes after 8 s while the call rings on: after that nothing in
+    the panel said that someone was calling."""
+    ui = run(qloop, open_session(server, settings, join=None, features=(PRESENCE,)))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        window.hide()
+        before, tip = picture(tray.icon.icon()), tray.icon.toolTip()
+
+        async def scenario() -> QImage:
+            bob = await ui.other("bob", join=None, features=(PRESENCE,))
+            await bob.call("me")
+            await until(lambda: tray.messages != [], what="ringing")
+            ringing = picture(tray.icon.icon())
+            assert tray.icon.toolTip() == f"{tip}\nBob is calling you"
+            await bob.leave("chat_bob:me")  # bob gives up
+            await until(lambda: tray.icon.toolTip() == tip, what="no longer ringing")
+            return ringing
+
+        assert run(qloop, scenario()) != before
+        assert picture(tray.icon.icon()) == before
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))

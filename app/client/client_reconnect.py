@@ -167,6 +167,9 @@ class ClientReconnect(ClientCore):
             except LoginRefused as exc:
                 if worth_another_server(exc):  # that node cannot reach its store: next one
                     self.stats.reconnect_attempts += 1
+                    self.model.set_connection(ConnectionState.RECONNECTING,
+                                              exc.errmsg or str(exc),
+                                              self.stats.reconnect_attempts)
                     continue
                 logger.warning("login refused on reconnect: %s", exc)
                 self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
@@ -176,7 +179,8 @@ class ClientReconnect(ClientCore):
                 self.stats.reconnect_attempts += 1
                 logger.info("reconnect attempt %d failed: %s", self.stats.reconnect_attempts, exc)
                 if not self.model.connection.final:
-                    self.model.set_connection(ConnectionState.RECONNECTING, str(exc))
+                    self.model.set_connection(ConnectionState.RECONNECTING, str(exc),
+                                              self.stats.reconnect_attempts)
                 continue
             self.stats.reconnects += 1
             self.stats.reconnect_attempts = 0

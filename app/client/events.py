@@ -66,6 +66,7 @@ class FloorOutcome(StrEnum):
 class ConnectionChanged:
     state: ConnectionState
     detail: str = ""  # reason (kick reason, refusal message, last error while reconnecting)
+    attempt: int = 0  # reconnect attempts failed so far in this outage (each one is an event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,7 @@ class ClientModel(RosterModel):
         self._calls = CallsModel(uid, self._emit)
         self._connection = ConnectionState.DISCONNECTED
         self._connection_detail = ""
+        self._connection_attempt = 0
         self._roster: tuple[RosterEntry, ...] = ()
         self._name = ""  # our own display name (extension roster)
         self._roster_told = False  # extension roster: the server's notices keep the roster
@@ -222,13 +223,18 @@ class ClientModel(RosterModel):
 
     # ---- driven by the client ----------------------------------------------------------
 
-    def set_connection(self, state: ConnectionState, detail: str = "") -> None:
+    def set_connection(self, state: ConnectionState, detail: str = "",
+                       attempt: int = 0) -> None:
+        """``attempt``: reconnect attempts failed so far (while reconnecting), so that each
+        failed attempt is an event even when it failed as the one before did."""
         with self._batch():
-            if (state, detail) == (self._connection, self._connection_detail):
+            if (state, detail, attempt) == (self._connection, self._connection_detail,
+                                            self._connection_attempt):
                 return
             self._connection = state
             self._connection_detail = detail
-            self._emit(ConnectionChanged(state, detail))
+            self._connection_attempt = attempt
+            self._emit(ConnectionChanged(state, detail, attempt))
             if state not in (ConnectionState.CONNECTED, ConnectionState.CONNECTING):
                 self._calls.end_all()  # the server ended every ring of the session that ended
 

@@ -49,6 +49,11 @@ class IncomingCallBanner(QFrame):
         its banner, whose Answer then joined a chat the caller had left)."""
         return "" if self.isHidden() else self._id
 
+    @property
+    def caller(self) -> str:
+        """Who calls while the banner is up (``""`` else)."""
+        return "" if self.isHidden() else self._caller
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()

@@ -43,6 +43,7 @@ from app.ui.floor_widgets import EmergencyBanner
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
 from app.ui.talk_key import TalkKey, talk_key_label
+from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
 
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
@@ -183,6 +184,9 @@ class MainWindow(QMainWindow):
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
         self._audio_note: tuple[bool, str] | None = None
         self._talk_state = TalkState.NOT_JOINED
+        # who speaks in the joined interphones other than the talk target: (interphone
+        # name, speaker name), for the tray
+        self._activity: list[tuple[str, str]] = []
         # the emergency action: (offered, who raised the one up here, may we cancel it)
         self._emergency_here: tuple[bool, str, bool] = (False, "", False)
         self._emergency_where = ""  # the talk target's name while another row is shown
@@ -210,6 +214,7 @@ class MainWindow(QMainWindow):
         self.banner.dismissed.connect(self._dismiss_call)
         self.audio_bar.volume_changed.connect(self.volume_changed)
         self.audio_bar.mute_toggled.connect(self.mute_toggled)
+        self.mute_toggled.connect(self.show_tray_state)  # from the bar or the tray's menu
         # the list has the focus at start (no focus proxy on the window: Tab from the last
         # control wrapped to the proxy and never reached the filter box)
         self.interphones.tree.setFocus()
@@ -258,9 +263,14 @@ class MainWindow(QMainWindow):
                        deadline: float | None = None, max_talk: float = 0.0) -> None:
         self._talk_state = state
         self.panel.talk_button.set_state(state, holder, detail, deadline, max_talk)
-        if self.tray is not None:
-            self.tray.setIcon(icon(_TRAY_ICONS.get(state, "tray-idle")))
-        self._show_tray_tooltip()
+        self.show_tray_state()
+
+    def set_activity(self, speaking: list[tuple[str, str]]) -> None:
+        """Who speaks in the joined interphones other than the talk target, as (interphone
+        name, speaker name): the tray icon shows it (a badge) and its tooltip says it."""
+        if speaking != self._activity:
+            self._activity = list(speaking)
+            self.show_tray_state()
 
     def set_emergency_action(self, offered: bool, raised_by: str = "",
                              can_cancel: bool = False, where: str = "",
@@ -387,6 +397,7 @@ class MainWindow(QMainWindow):
 
     def notify_incoming_call(self, interphone_id: str, caller: str) -> None:
         self.banner.show_call(interphone_id, caller)
+        self.show_tray_state()  # (its message goes after 8 s; the call rings on)
         self._tray_message(self.tr("Incoming call"),
                            self.tr("%1 is calling you").replace("%1", caller), "call", 8000)
         self._call_notice = self.tr("%1 is calling you").replace("%1", caller)
@@ -433,6 +444,7 @@ class MainWindow(QMainWindow):
         if not interphone_id or self.banner.interphone_id == interphone_id:
             self.banner.hide()
             self._forget_call_notice()
+            self.show_tray_state()
 
     def _forget_call_notice(self) -> None:
         """The call was answered, dismissed or ended: the status bar stops saying it rings."""
@@ -462,11 +474,13 @@ class MainWindow(QMainWindow):
     def _answer_call(self, interphone_id: str) -> None:
         self.banner.hide()
         self._forget_call_notice()
+        self.show_tray_state()
         self.join_requested.emit(interphone_id)
 
     def _dismiss_call(self, interphone_id: str) -> None:
         self.banner.hide()
         self._forget_call_notice()
+        self.show_tray_state()
         self.call_dismissed.emit(interphone_id)
 
     # --- display -------------------------------------------------------------------------------
@@ -483,7 +497,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"{self.display_name(self._me)} — {app_name}")
         else:
             self.setWindowTitle(app_name)
-        self._show_tray_tooltip()
+        self.show_tray_state()
 
     def _show_link(self) -> None:
         state, detail = self._link
@@ -500,7 +514,7 @@ class MainWindow(QMainWindow):
                   LinkState.CONNECTING: "#607d8b", LinkState.OFFLINE: "#c62828"}[state]
         self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")
         self.link_label.setAccessibleName(text)
-        self._show_tray_tooltip()
+        self.show_tray_state()
 
     def _on_status_message(self, text: str) -> None:
         self.audio_label.setVisible(not text)
@@ -521,9 +535,30 @@ class MainWindow(QMainWindow):
     def link_text(self) -> str:
         return self.link_label.accessibleName()
 
-    def _show_tray_tooltip(self) -> None:
-        if self.tray is not None:
-            self.tray.setToolTip(f"{self.windowTitle()}\n{self.link_text()}")
+    @property
+    def link_state(self) -> LinkState:
+        return self._link[0]
+
+    def show_tray_state(self) -> None:
+        """The tray icon and its tooltip from the talk state, the speaker's mute, who
+        speaks elsewhere and a call ringing (the icon shows the states apart, the tooltip
+        says them)."""
+        if self.tray is None:
+            return
+        muted = self.audio_bar.mute.isChecked()
+        state = self._talk_state
+        activity = self._activity if state is not TalkState.OFFLINE else []
+        caller = self.banner.caller
+        self.tray.setIcon(tray_icon(_TRAY_ICONS.get(state, "tray-idle"), muted=muted,
+                                    activity=bool(activity), ringing=bool(caller)))
+        lines = [self.windowTitle(), self.link_text()]
+        if caller:
+            lines.append(self.tr("%1 is calling you").replace("%1", caller))
+        lines += [self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)
+                  for name, speaker in activity]
+        if muted:
+            lines.append(self.tr("Speaker muted"))
+        self.tray.setToolTip("\n".join(lines))
 
     def _build_menu(self) -> None:
         self.app_menu = QMenu(self)

@@ -75,7 +75,6 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.KICKED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
-LINK_CLOCK_MS = 500  # "reconnecting (attempt n)" refreshed while reconnecting
 RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
 _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: TalkState.REQUESTING,
                 TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
@@ -165,7 +164,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             audio.set_muted(settings.muted)
             for interphone_id in set(self.interphone_volume) | self.interphone_muted:
                 self._apply_interphone_gain(interphone_id)
-        # one timer for the audio tick, the link's clock and the panel's clocks
+        # one timer for the audio tick and the panel's clocks
         self._ticker = window.panel.ticker
         self._poll_due = self._quality_due = self._reception_due = 0.0
         self._streaming = audio is not None  # until the runtime says otherwise
@@ -201,11 +200,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self._link_lost_at = ""
             elif not self._link_lost_at:
                 self._link_lost_at = time.strftime("%H:%M:%S")
-            if event.state is ConnectionState.RECONNECTING:  # "reconnecting (attempt n)"
-                self._ticker.subscribe(self._link_tick, LINK_CLOCK_MS)
-            else:
-                self._ticker.unsubscribe(self._link_tick)
+            # each failed reconnect attempt is an event: "reconnecting (attempt n)" follows
+            # it, in the window and in the tray's tooltip while the window is hidden (no clock)
             self._show_link()
+            if event.attempt and event.state is ConnectionState.RECONNECTING:
+                return  # another attempt of the same outage: nothing else changed
             self._show_talk()
             self._show_rows()
             self._show_selected()
@@ -444,18 +443,17 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self.window.offer_reconnect(state in (ConnectionState.KICKED,
                                               ConnectionState.DISCONNECTED))
 
-    def _link_tick(self, now: float) -> None:
-        self._show_link()
-
     def refresh_link(self) -> None:
-        """Show the connection status now (the tray's menu, while the window is hidden and
-        its clock waits)."""
+        """Show the connection status now (the tray's menu asks as it opens)."""
         self._show_link()
 
     def _show_rows(self) -> None:
         selected = self._selected
         self.window.interphones.set_offline(not self._online())
         self.window.set_rows(self.rows())
+        # who speaks elsewhere (the rows show it; the tray's icon and tooltip too)
+        self.window.set_activity([(self._names.get(key, key), self.window.display_name(uid))
+                                  for key, uid in self._active.items()])
         if selected and self.window.interphones.row(selected) is None:
             if self._selected == selected:  # the list selected nothing else instead
                 self.select("")
@@ -524,7 +522,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         """Stop listening to the model and end what this presenter started."""
         self._ticker.unsubscribe(self._audio_tick)
         self._ticker.unsubscribe(self._audio_work_tick)
-        self._ticker.unsubscribe(self._link_tick)
         self.client.audio_polled = False
         self._ringing.stop()
         self._alarm.stop()

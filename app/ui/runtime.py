@@ -289,8 +289,7 @@ class Runtime:
             self.window.hold_global_key(down)
 
     def _refresh_link(self) -> None:
-        """The connection status up to date ("reconnecting (attempt n)" is counted by the
-        window's clock, which waits while the window is hidden)."""
+        """The connection status up to date (the tray's menu, as it opens)."""
         if self.presenter is not None:
             self.presenter.refresh_link()
 

@@ -2,14 +2,16 @@
 
 :class:`TrayController` owns the tray icon (the main window switches it between
 ``tray-idle``, ``tray-talking``, ``tray-busy`` (receiving) and ``tray-offline``
-with the talk state) and its menu: show/hide, the connection status, the talk
-target, the global talk key's status, mute, quit. Closing the window hides it to
-the tray while the ``close_to_tray`` setting is on and a tray exists; the first
-time, a tray message says so. A click on the icon shows or hides the window, a
-double click shows it; a click on a message about a call or about someone speaking
-shows the window (on that interphone). Menu texts are refreshed when the menu opens
-(no timer; ``refresh_status`` brings the connection status up to date first, since
-the window's clocks wait while it is hidden).
+with the talk state, with a badge while someone speaks in another joined interphone
+and one while the speaker is muted; its tooltip says the same in words, kept current
+by the window's events, not by a clock) and its menu: show/hide, the connection
+status, Reconnect (when the window offers it), the talk target, the global talk
+key's status, mute, quit. Closing the window hides it to the tray while the
+``close_to_tray`` setting is on and a tray exists; the first time, a tray message
+says so. A click on the icon shows or hides the window, a double click shows it; a
+click on a message about a call or about someone speaking shows the window (on that
+interphone). Menu texts are refreshed when the menu opens (no timer;
+``refresh_status`` brings the connection status up to date first).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from app.ui.assets import icon
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
+from app.ui.view_types import LinkState
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ class TrayController(QObject):
         self.menu.addSeparator()
         self.status_action = self.menu.addAction("")
         self.status_action.setEnabled(False)
+        self.reconnect_action = self.menu.addAction(icon("join"), "")
+        self.reconnect_action.triggered.connect(window.reconnect_requested)
         self.target_action = self.menu.addAction("")
         self.target_action.setEnabled(False)
         self.key_action = self.menu.addAction("")
@@ -64,12 +69,16 @@ class TrayController(QObject):
         self.mute_action.toggled.connect(self._on_mute_action)
         window.audio_bar.mute_toggled.connect(self._on_mute_bar)
         self.menu.addSeparator()
-        self.menu.addAction(window.quit_action)
+        # its own action: the window's carries the Ctrl+Q shortcut, which a tray menu shows
+        # as a hint although the key does nothing there
+        self.quit_action = self.menu.addAction("")
+        self.quit_action.triggered.connect(window.quit_action.trigger)
         self.menu.aboutToShow.connect(self.refresh)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
         self.icon.messageClicked.connect(self._on_message_clicked)
         window.tray = self.icon
+        window.show_tray_state()  # the state the window had before there was a tray
         window.close_to_tray = self.hide_on_close
         # its language follows the window's (not an event filter on the window: that
         # would call Python for each of its events, 10 update requests a second while
@@ -134,9 +143,17 @@ class TrayController(QObject):
         self.show_action.setText(self.tr("Hide Interphone") if shown
                                  else self.tr("Show Interphone"))
         self.status_action.setText(window.link_text() or self.tr("Not connected"))
+        self.reconnect_action.setVisible(not window.reconnect_button.isHidden())
         target = self._talk_target()
-        self.target_action.setText(self.tr("Talk target: %1").replace("%1", target) if target
-                                   else self.tr("Talk target: none (join an interphone)"))
+        if window.link_state is not LinkState.CONNECTED:
+            # (e.g. signed in elsewhere: joining is not what is missing)
+            text = (self.tr("Talk target: %1 (offline)").replace("%1", target) if target
+                    else self.tr("Talk target: none (offline)"))
+        elif target:
+            text = self.tr("Talk target: %1").replace("%1", target)
+        else:
+            text = self.tr("Talk target: none (join an interphone)")
+        self.target_action.setText(text)
         key_status = self._key_status()
         self.key_action.setText(key_status)
         self.key_action.setVisible(bool(key_status))
@@ -170,6 +187,8 @@ class TrayController(QObject):
 
     def retranslate(self) -> None:
         self.mute_action.setText(self.tr("&Mute"))
+        self.reconnect_action.setText(self.tr("&Reconnect"))
+        self.quit_action.setText(self.tr("&Quit"))
         self.refresh()
 
     def close(self) -> None:
