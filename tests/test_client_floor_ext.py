@@ -20,6 +20,7 @@ from app.client import (
     NotAllowed,
     NotFound,
     QueueLeft,
+    RequestTimeout,
 )
 from app.protocol import (
     FrameDecoder,
@@ -288,6 +289,36 @@ async def test_a_cancelled_talk_start_leaves_the_line(clients, answered):
         await wait_until(lambda: server.state.interphones[OPS].holder == "", what="free")
         await wait_until(lambda: alice.model.floor is FloorState.IDLE, what="idle")
         assert alice.model.speaker == "" and not log.of(FloorChanged)[-1].reason
+
+
+async def test_a_speak_request_unanswered_in_time_leaves_the_line(clients):
+    """The answer to speak on came after the request's timeout (a slow link): talk_start
+    raised RequestTimeout and the model said "disconnected" with the session up, while
+    the server kept us in line, to hand us the floor later with nobody to use it (the
+    late answer is not read, so the client never knew). A request the server did not
+    answer in time is now given up as a cancelled one: ``speak off`` leaves the line."""
+    async with floor_server(silence_timeout=60.0) as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        alice._conn.session.request_timeout = 0.3
+        holding = held_into_one_read(
+            alice, lambda body: isinstance(body, SpeakResult) and body.queued,
+            lambda body: isinstance(body, InterphoneChanged) and body.info.speaker == "")
+        log = EventLog(alice)
+        waiting = asyncio.ensure_future(alice.talk_start(queue=True))
+        with pytest.raises(RequestTimeout):
+            await asyncio.wait_for(waiting, 3)
+        assert holding.is_set()  # the answer came, and was held past the timeout
+        last = log.of(FloorChanged)[-1]
+        assert (last.state, last.holder, last.reason, last.outcome) == (
+            FloorState.BUSY, "bob", "cancelled", FloorOutcome.CANCELLED)
+        line = server.state.interphones[OPS].floor
+        await wait_until(lambda: line.queue == (), what="out of the line")
+        await bob.talk_stop()
+        await wait_until(lambda: alice.model.floor is FloorState.IDLE, what="idle")
+        await asyncio.sleep(0.1)
+        assert server.state.interphones[OPS].holder == ""
+        assert FloorState.TALKING not in [e.state for e in log.of(FloorChanged)]
 
 
 async def test_a_refusal_read_with_the_holder_stopping_leaves_the_floor_free(clients):
