@@ -22,6 +22,7 @@ from app.client import (
     QueueLeft,
     RequestTimeout,
 )
+from app.client.errors import RemoteProtocolError
 from app.protocol import (
     FrameDecoder,
     InterphoneChanged,
@@ -29,7 +30,14 @@ from app.protocol import (
     Message,
     decode_message,
 )
-from app.protocol.messages import ErrorReply, FloorNotice, FloorNoticeType, SpeakResult
+from app.protocol.messages import (
+    EmergencyAction,
+    EmergencyState,
+    ErrorReply,
+    FloorNotice,
+    FloorNoticeType,
+    SpeakResult,
+)
 from app.server import Directory, InterphoneServer, ServerSettings
 
 pytest_plugins = ["client_fixtures"]
@@ -319,6 +327,39 @@ async def test_a_speak_request_unanswered_in_time_leaves_the_line(clients):
         await asyncio.sleep(0.1)
         assert server.state.interphones[OPS].holder == ""
         assert FloorState.TALKING not in [e.state for e in log.of(FloorChanged)]
+
+
+async def test_a_speak_answer_that_cannot_be_read_leaves_the_line(clients):
+    """The answer to speak on (here: in line) arrived as a body no speak request has: the
+    session stays up, talk_start raised RemoteProtocolError and the model said
+    "disconnected", while the server kept us in line. It is given up as a request
+    unanswered in time is: ``speak off`` leaves the line."""
+    async with floor_server(silence_timeout=60.0) as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        session = alice._conn.session
+        real, shadow = session.receive_data, FrameDecoder()
+
+        def garbled(data: bytes) -> None:
+            messages = list(map(decode_message, shadow.feed(data)))
+            if any(isinstance(m.body, SpeakResult) and m.body.queued for m in messages):
+                data = wire(*[Message.response(m.seq or "", EmergencyState(
+                    EmergencyAction.RAISE, OPS, "bob")) if isinstance(m.body, SpeakResult)
+                    else m for m in messages])
+            real(data)
+
+        session.receive_data = garbled
+        log = EventLog(alice)
+        with pytest.raises(RemoteProtocolError):
+            await asyncio.wait_for(alice.talk_start(queue=True), 3)
+        last = log.of(FloorChanged)[-1]
+        assert (last.state, last.holder, last.reason, last.outcome) == (
+            FloorState.BUSY, "bob", "cancelled", FloorOutcome.CANCELLED)
+        line = server.state.interphones[OPS].floor
+        await wait_until(lambda: line.queue == (), what="out of the line")
+        await bob.talk_stop()
+        await wait_until(lambda: alice.model.floor is FloorState.IDLE, what="idle")
+        assert server.state.interphones[OPS].holder == ""
 
 
 async def test_a_refusal_read_with_the_holder_stopping_leaves_the_floor_free(clients):

@@ -23,6 +23,7 @@ from app.client.errors import (
     FloorBusy,
     NotJoined,
     QueueLeft,
+    RemoteProtocolError,
     RequestTimeout,
     ServerError,
 )
@@ -88,7 +89,8 @@ class ClientFloor(ClientCore):
         :class:`NotJoined`, :class:`NotConnected`. Returns False when
         :meth:`talk_stop` or a leave cancelled the request meanwhile. Cancelling the
         call itself (a timeout), or a request the server did not answer in time
-        (:class:`RequestTimeout`, raised), gives the request up as :meth:`talk_stop`
+        (:class:`RequestTimeout`, raised) or answered unreadably
+        (:class:`RemoteProtocolError`, raised), gives the request up as :meth:`talk_stop`
         would: the model is no longer REQUESTING or QUEUED (``FloorChanged`` reason
         ``"cancelled"``) and the client leaves the line. A grant taken
         away again in the same read (an emergency pre-empting at once) was granted:
@@ -111,8 +113,8 @@ class ClientFloor(ClientCore):
             return await ask.outcome  # decided already, or once the wait in line ends
         except ServerError:
             raise  # the model was told as the refusal was read (_on_speak_refused)
-        except (asyncio.CancelledError, RequestTimeout):
-            # the session is up, and the server may yet queue or grant the request
+        except (asyncio.CancelledError, RequestTimeout, RemoteProtocolError):
+            # the session is up, and the server may have queued or granted the request
             self._give_up(ask, target)
             raise
         except BaseException:
@@ -126,9 +128,10 @@ class ClientFloor(ClientCore):
     def _give_up(self, ask: FloorAsk, target: InterphoneId) -> None:
         """``talk_start`` was cancelled (its caller's timeout, a closing window) while its
         request was in flight or waiting in line, or the server did not answer it in time
-        (its late answer is not read): as :meth:`talk_stop` then, the model
-        forgets it at once and ``speak off`` (sent in the background) leaves the line, or
-        gives back a grant the server made meanwhile. A grant already applied stays."""
+        (its late answer is not read) or its answer could not be read: as :meth:`talk_stop`
+        then, the model forgets it at once and ``speak off`` (sent in the background) leaves
+        the line, or gives back a grant the server made meanwhile. A grant already applied
+        stays."""
         if self._asking is not ask or self.model.floor not in (FloorState.REQUESTING,
                                                                FloorState.QUEUED):
             return  # granted, or given up already (talk_stop, leave, another request)
