@@ -20,7 +20,9 @@ from app.client import (
     NotAllowed,
     NotFound,
     QueueLeft,
+    RequestTimeout,
 )
+from app.client.errors import RemoteProtocolError
 from app.protocol import (
     FrameDecoder,
     InterphoneChanged,
@@ -28,7 +30,14 @@ from app.protocol import (
     Message,
     decode_message,
 )
-from app.protocol.messages import ErrorReply, FloorNotice, FloorNoticeType, SpeakResult
+from app.protocol.messages import (
+    EmergencyAction,
+    EmergencyState,
+    ErrorReply,
+    FloorNotice,
+    FloorNoticeType,
+    SpeakResult,
+)
 from app.server import Directory, InterphoneServer, ServerSettings
 
 pytest_plugins = ["client_fixtures"]
@@ -288,6 +297,61 @@ async def test_a_cancelled_talk_start_leaves_the_line(clients, answered):
         await wait_until(lambda: server.state.interphones[OPS].holder == "", what="free")
         await wait_until(lambda: alice.model.floor is FloorState.IDLE, what="idle")
         assert alice.model.speaker == "" and not log.of(FloorChanged)[-1].reason
+
+
+def garbled_speak_answers(client: Any) -> None:
+    """Each answer to a speak request that puts ``client`` in line reaches it as a body no
+    speak request has (an ``<emergency>``): unreadable as an answer to it."""
+    session = client._conn.session
+    real, shadow = session.receive_data, FrameDecoder()
+
+    def receive_data(data: bytes) -> None:
+        messages = list(map(decode_message, shadow.feed(data)))
+        if any(isinstance(m.body, SpeakResult) and m.body.queued for m in messages):
+            data = wire(*[Message.response(m.seq or "", EmergencyState(
+                EmergencyAction.RAISE, OPS, "bob")) if isinstance(m.body, SpeakResult)
+                else m for m in messages])
+        real(data)
+
+    session.receive_data = receive_data
+
+
+@pytest.mark.parametrize("answer", ["late", "unreadable"])
+async def test_a_speak_answer_that_is_not_read_leaves_the_line(clients, answer):
+    """The answer to speak on (here: in line) came after the request's timeout (a slow
+    link), or as a body no speak request has: talk_start raised RequestTimeout or
+    RemoteProtocolError and the model said "disconnected" with the session up, while the
+    server kept us in line, to hand us the floor later with nobody to use it (the answer
+    was not read, so the client never knew). Such a request is now given up as a
+    cancelled one: ``speak off`` leaves the line."""
+    async with floor_server(silence_timeout=60.0) as server:
+        alice, bob = await members(clients, server.port, "alice", "bob")
+        assert await bob.talk_start()
+        error: type[Exception]
+        if answer == "late":
+            alice._conn.session.request_timeout = 0.3
+            holding = held_into_one_read(
+                alice, lambda body: isinstance(body, SpeakResult) and body.queued,
+                lambda body: isinstance(body, InterphoneChanged) and body.info.speaker == "")
+            error = RequestTimeout
+        else:
+            garbled_speak_answers(alice)
+            error = RemoteProtocolError
+        log = EventLog(alice)
+        with pytest.raises(error):
+            await asyncio.wait_for(alice.talk_start(queue=True), 3)
+        if answer == "late":
+            assert holding.is_set()  # the answer came, and was held past the timeout
+        last = log.of(FloorChanged)[-1]
+        assert (last.state, last.holder, last.reason, last.outcome) == (
+            FloorState.BUSY, "bob", "cancelled", FloorOutcome.CANCELLED)
+        line = server.state.interphones[OPS].floor
+        await wait_until(lambda: line.queue == (), what="out of the line")
+        await bob.talk_stop()
+        await wait_until(lambda: alice.model.floor is FloorState.IDLE, what="idle")
+        await asyncio.sleep(0.1)
+        assert server.state.interphones[OPS].holder == ""
+        assert FloorState.TALKING not in [e.state for e in log.of(FloorChanged)]
 
 
 async def test_a_refusal_read_with_the_holder_stopping_leaves_the_floor_free(clients):

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 from client_fixtures import Clients, wait_until
-from test_client_floor_ext import FEATURES, OPS, floor_server, revoked_in_the_read_of_the_grant
+from test_client_floor_ext import (
+    FEATURES,
+    OPS,
+    floor_server,
+    members,
+    revoked_in_the_read_of_the_grant,
+)
 
 from app.client import FloorChanged, FloorOutcome, FloorState
 from app.client.turn import EndReason, TurnConfig, TurnPhase, TurnTone
@@ -27,14 +33,18 @@ class Recorder:
                 "on_ended": lambda reason, by: self.ended.append((reason, by))}
 
 
+def drive(client: Any, **config: Any) -> tuple[TurnDriver, Recorder]:
+    """A driver of ``client``'s turn (a 60 s limit, a 50 ms release delay unless told),
+    and what it did."""
+    settings = TurnConfig(**{"max_talk": 60, "release_delay": 0.05, **config})
+    seen = Recorder()
+    return TurnDriver(client, config=lambda: settings, **seen.callbacks()), seen
+
+
 async def test_held_key_with_auto_repeat_makes_one_request_then_queue_and_pre_emption(
         clients: Clients):
     async with floor_server() as server:
-        made = [await clients.connect(server.port, uid, "x", features=FEATURES)
-                for uid in ("alice", "bob")]
-        alice, bob = made
-        for client in made:
-            await client.join(OPS)
+        alice, bob = await members(clients, server.port, "alice", "bob")
         assert await alice.talk_start()
         seen = Recorder()
         config = TurnConfig(max_talk=60, release_delay=0.05, queue=False)
@@ -76,17 +86,11 @@ async def test_a_grant_revoked_in_the_same_read_ends_the_turn(clients: Clients, 
     stay "talking" while someone else holds the floor, nor miss the revocation because it
     came before talk_start returned."""
     async with floor_server() as server:
-        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
-                      for uid in ("alice", "bob")]
-        for client in (alice, bob):
-            await client.join(OPS)
+        alice, bob = await members(clients, server.port, "alice", "bob")
         if queued:
             assert await alice.talk_start()
         grants = revoked_in_the_read_of_the_grant(bob, by="disp")
-        seen = Recorder()
-        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
-                                                           queue=queued),
-                            **seen.callbacks())
+        driver, seen = drive(bob, queue=queued)
         try:
             driver.press()
             if queued:
@@ -112,15 +116,9 @@ async def test_a_wait_in_line_that_times_out_ends_the_turn_once(clients: Clients
     then the server's ``left``: the turn ends once, with the reason, and the floor shows
     who still holds it."""
     async with floor_server(queue_timeout=0.3) as server:
-        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
-                      for uid in ("alice", "bob")]
-        for client in (alice, bob):
-            await client.join(OPS)
+        alice, bob = await members(clients, server.port, "alice", "bob")
         assert await alice.talk_start()
-        seen = Recorder()
-        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
-                                                           queue=True),
-                            **seen.callbacks())
+        driver, seen = drive(bob, queue=True)
         try:
             driver.press()
             await wait_until(lambda: driver.machine.phase is TurnPhase.QUEUED, what="queued")
@@ -173,15 +171,9 @@ async def test_a_refusal_reaches_the_machine_with_the_model_change(clients: Clie
     talk_start returns: whoever reads the model's change sees the turn refused too, never
     'busy' in the model beside 'requesting' in the turn."""
     async with floor_server() as server:
-        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
-                      for uid in ("alice", "bob")]
-        for client in (alice, bob):
-            await client.join(OPS)
+        alice, bob = await members(clients, server.port, "alice", "bob")
         assert await alice.talk_start()
-        seen = Recorder()
-        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
-                                                           queue=False),
-                            **seen.callbacks())
+        driver, seen = drive(bob, queue=False)
         phases: list[tuple[FloorOutcome, TurnPhase]] = []
         bob.model.subscribe(lambda event: phases.append((event.outcome, driver.machine.phase))
                             if isinstance(event, FloorChanged) else None)
@@ -205,15 +197,9 @@ async def test_pressing_again_right_after_leaving_the_line_waits_in_line_again(
     turn stood 'denied' with the key held and bob back in line. Only the model's
     outcome of the second request counts now."""
     async with floor_server() as server:
-        alice, bob = [await clients.connect(server.port, uid, "x", features=FEATURES)
-                      for uid in ("alice", "bob")]
-        for client in (alice, bob):
-            await client.join(OPS)
+        alice, bob = await members(clients, server.port, "alice", "bob")
         assert await alice.talk_start()
-        seen = Recorder()
-        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, release_delay=0.05,
-                                                           debounce=0.0, queue=True),
-                            **seen.callbacks())
+        driver, seen = drive(bob, debounce=0.0, queue=True)
         try:
             driver.press()
             await wait_until(lambda: driver.machine.phase is TurnPhase.QUEUED, what="queued")
@@ -236,9 +222,7 @@ async def test_a_request_that_changes_no_floor_still_ends_the_turn(clients: Clie
     tells the machine, so the driver reads the model's floor once talk_start is over."""
     async with floor_server() as server:
         bob = await clients.connect(server.port, "bob", "x", features=FEATURES)
-        seen = Recorder()
-        driver = TurnDriver(bob, config=lambda: TurnConfig(max_talk=60, queue=True),
-                            **seen.callbacks())
+        driver, seen = drive(bob, queue=True)
         try:
             driver.press()
             await wait_until(lambda: not driver.busy, what="talk_start over")

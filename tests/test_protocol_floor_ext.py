@@ -98,6 +98,9 @@ def test_an_emergency_id_without_an_emergency_is_not_kept() -> None:
            "by='alice' emergency_id='a b'/></message>")
     with pytest.raises(ProtocolError):  # an id is 1..64 of the characters of a uid
         decode_message(xml(bad))
+    bad_alone = wire.replace("emergency_id='17'", "emergency_id='a b'")
+    with pytest.raises(ProtocolError):  # malformed, with or without an emergency
+        decode_message(xml(bad_alone))
 
 
 def test_base_forms_are_unchanged() -> None:

@@ -419,34 +419,29 @@ def test_an_emergency_raised_again_while_offline_alarms_after_reconnecting(
     """A silenced emergency cancelled and raised again by the same user while this user was
     offline stayed silenced after reconnecting (same interphone, same raiser): each raise
     now has its own id, and the new one alarms."""
-    async def scenario() -> None:
-        session = await open_session(server, settings, features=FLOOR)
-        try:
-            window, presenter = session.window, session.presenter
-            played: list[Tone] = []
-            presenter._tone = played.append  # type: ignore[method-assign]
-            alice = await session.other("alice", features=FLOOR)
-            await alice.raise_emergency(OPS)
-            await until(lambda: window.emergency.interphone_id == OPS, what="banner")
-            first = session.client.model.interphone(OPS).emergency_id
-            assert first and played == [Tone.EMERGENCY]
-            window.emergency.silence.click()
-            assert not presenter._alarm.isActive()
-            session.client._backoff = (1.5, 1.5)  # offline long enough for the new raise
-            session.client._conn._transport.abort()
-            await until(lambda: not presenter._online(), what="offline")
-            await alice.cancel_emergency(OPS)
-            await alice.raise_emergency(OPS)
-            assert presenter._emergency[1] == "alice" and not presenter._alarm.isActive()
-            await until(lambda: presenter._online(), what="reconnected", timeout=6)
-            await until(lambda: presenter._alarm.isActive(), what="the new emergency's alarm")
-            info = session.client.model.interphone(OPS)
-            assert info.emergency == "alice" and info.emergency_id not in ("", first)
-            assert len(played) == 2 and window.emergency.silence.isVisibleTo(window)
-        finally:
-            await close_session(session)
+    async def scenario(session: UiSession, alice: InterphoneClient) -> None:
+        window, presenter = session.window, session.presenter
+        played: list[Tone] = []
+        presenter._tone = played.append  # type: ignore[method-assign]
+        await alice.raise_emergency(OPS)
+        await until(lambda: window.emergency.interphone_id == OPS, what="banner")
+        first = session.client.model.interphone(OPS).emergency_id
+        assert first and played == [Tone.EMERGENCY]
+        window.emergency.silence.click()
+        assert not presenter._alarm.isActive()
+        session.client._backoff = (1.5, 1.5)  # offline long enough for the new raise
+        session.client._conn._transport.abort()
+        await until(lambda: not presenter._online(), what="offline")
+        await alice.cancel_emergency(OPS)
+        await alice.raise_emergency(OPS)
+        assert presenter._emergency[1] == "alice" and not presenter._alarm.isActive()
+        await until(lambda: presenter._online(), what="reconnected", timeout=6)
+        await until(lambda: presenter._alarm.isActive(), what="the new emergency's alarm")
+        info = session.client.model.interphone(OPS)
+        assert info.emergency == "alice" and info.emergency_id not in ("", first)
+        assert len(played) == 2 and window.emergency.silence.isVisibleTo(window)
 
-    run(qloop, scenario(), timeout=25)
+    with_alice(qloop, server, settings, scenario, timeout=25)
 
 
 def test_raising_from_the_menu_asks_first_and_enter_does_not_raise(qloop, server,

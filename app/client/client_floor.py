@@ -18,7 +18,15 @@ import asyncio
 import logging
 
 from app.client.client_core import ClientCore
-from app.client.errors import ClientError, FloorBusy, NotJoined, QueueLeft, ServerError
+from app.client.errors import (
+    ClientError,
+    FloorBusy,
+    NotJoined,
+    QueueLeft,
+    RemoteProtocolError,
+    RequestTimeout,
+    ServerError,
+)
 from app.client.events import FloorState
 from app.protocol.features import EMERGENCY, FLOOR_QUEUE
 from app.protocol.ids import InterphoneId, as_interphone_id
@@ -80,8 +88,10 @@ class ClientFloor(ClientCore):
         Raises :class:`FloorBusy` (``.holder``), :class:`NotAllowed`,
         :class:`NotJoined`, :class:`NotConnected`. Returns False when
         :meth:`talk_stop` or a leave cancelled the request meanwhile. Cancelling the
-        call itself (a timeout) gives the request up as :meth:`talk_stop` would: the
-        model is no longer REQUESTING or QUEUED (``FloorChanged`` reason
+        call itself (a timeout), or a request the server did not answer in time
+        (:class:`RequestTimeout`, raised) or answered unreadably
+        (:class:`RemoteProtocolError`, raised), gives the request up as :meth:`talk_stop`
+        would: the model is no longer REQUESTING or QUEUED (``FloorChanged`` reason
         ``"cancelled"``) and the client leaves the line. A grant taken
         away again in the same read (an emergency pre-empting at once) was granted:
         True, with the model already past it (``FloorChanged`` ``revoked``).
@@ -103,7 +113,8 @@ class ClientFloor(ClientCore):
             return await ask.outcome  # decided already, or once the wait in line ends
         except ServerError:
             raise  # the model was told as the refusal was read (_on_speak_refused)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, RequestTimeout, RemoteProtocolError):
+            # the session is up, and the server may have queued or granted the request
             self._give_up(ask, target)
             raise
         except BaseException:
@@ -116,9 +127,11 @@ class ClientFloor(ClientCore):
 
     def _give_up(self, ask: FloorAsk, target: InterphoneId) -> None:
         """``talk_start`` was cancelled (its caller's timeout, a closing window) while its
-        request was in flight or waiting in line: as :meth:`talk_stop` then, the model
-        forgets it at once and ``speak off`` (sent in the background) leaves the line, or
-        gives back a grant the server made meanwhile. A grant already applied stays."""
+        request was in flight or waiting in line, or the server did not answer it in time
+        (its late answer is not read) or its answer could not be read: as :meth:`talk_stop`
+        then, the model forgets it at once and ``speak off`` (sent in the background) leaves
+        the line, or gives back a grant the server made meanwhile. A grant already applied
+        stays."""
         if self._asking is not ask or self.model.floor not in (FloorState.REQUESTING,
                                                                FloorState.QUEUED):
             return  # granted, or given up already (talk_stop, leave, another request)

@@ -106,9 +106,10 @@ class TurnDriver:
         self.on_change = on_change
         self.machine = TurnMachine(self._config())
         self.requests = 0  # speak-on requests sent, ever
-        self._in_flight = 0  # requests and releases the client is still carrying out
-        self._asking = 0  # of which requests (talk_start)
-        self._releasing = 0  # of which releases (talk_stop)
+        # the client's talk_start and talk_stop calls of the machine's requests and
+        # releases, still being carried out
+        self._talk_starts = 0
+        self._talk_stops = 0
         self._timer: asyncio.TimerHandle | None = None
         self._tasks = TaskSet(lambda exc: logger.warning("turn task failed: %s", exc))
         self._unsubscribe = client.model.subscribe(self._on_model)
@@ -131,8 +132,9 @@ class TurnDriver:
     def busy(self) -> bool:
         """A turn is running: asking, waiting in line, talking, releasing, or a request or
         release is still being carried out."""
-        return bool(self._in_flight) or self.machine.holds_floor or self.machine.phase in (
-            TurnPhase.REQUESTING, TurnPhase.CANCELLING, TurnPhase.QUEUED)
+        return bool(self._talk_starts or self._talk_stops) or self.machine.holds_floor \
+            or self.machine.phase in (TurnPhase.REQUESTING, TurnPhase.CANCELLING,
+                                      TurnPhase.QUEUED)
 
     def reset(self) -> None:
         """Leaving or switching interphones (quitting releases the floor at the server):
@@ -164,12 +166,10 @@ class TurnDriver:
         for action in actions:
             if isinstance(action, SendRequest):
                 self.requests += 1
-                self._in_flight += 1
-                self._asking += 1
+                self._talk_starts += 1
                 self._tasks.spawn(self._request(action), "turn-request")
             elif isinstance(action, SendRelease):
-                self._in_flight += 1
-                self._releasing += 1
+                self._talk_stops += 1
                 self._tasks.spawn(self._release(), "turn-release")
             elif isinstance(action, StartTransmit):
                 self.on_transmit(True)
@@ -204,8 +204,7 @@ class TurnDriver:
         except Exception:
             logger.exception("floor request failed")
         finally:
-            self._in_flight -= 1
-            self._asking -= 1
+            self._talk_starts -= 1
         event = self._unanswered()
         if event is not None:
             self.feed(event)
@@ -216,7 +215,7 @@ class TurnDriver:
         """``talk_start`` is over and the machine still waits for its answer: the model
         told nothing (the floor was ours already, or the request failed before it was
         sent or without changing the floor): the model's floor answers."""
-        if self._asking or self.machine.phase not in (TurnPhase.REQUESTING,
+        if self._talk_starts or self.machine.phase not in (TurnPhase.REQUESTING,
                                                       TurnPhase.CANCELLING):
             return None  # (a later request is still being carried out: its outcome counts)
         floor = self.client.model.floor
@@ -232,8 +231,7 @@ class TurnDriver:
         except ClientError as exc:
             logger.info("release not confirmed: %s", exc)
         finally:
-            self._in_flight -= 1
-            self._releasing -= 1
+            self._talk_stops -= 1
             self.on_change()
 
     async def _drain(self) -> None:
@@ -269,7 +267,7 @@ class TurnDriver:
                 # given up elsewhere (talk_stop, a leave, another talk target): a request
                 # the machine still waits on ends as refused. (Given up by the machine's
                 # own release: it has moved on already, perhaps to a fresh request.)
-                own = event.outcome is FloorOutcome.CANCELLED and self._releasing > 0
+                own = event.outcome is FloorOutcome.CANCELLED and self._talk_stops > 0
                 if not own and self.machine.phase in (TurnPhase.REQUESTING,
                                                       TurnPhase.CANCELLING, TurnPhase.QUEUED):
                     self.feed(Refused(busy=False))

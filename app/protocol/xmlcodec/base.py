@@ -146,6 +146,7 @@ def _decode_info(element: etree._Element) -> InterphoneInfo:
         raise ProtocolError(f"attach_type {attach_type!r} does not match {interphone}")
     members = children(element, "member", MAX_MEMBERS)
     emergency = optional_name(element, "emergency")
+    emergency_id = optional_name(element, "emergency_id")  # (malformed: rejected, also alone)
     speaker = attr(element, "speaker") or ""
     if speaker and not is_valid_name(speaker):
         raise ProtocolError(f"bad speaker {speaker!r}")
@@ -156,7 +157,7 @@ def _decode_info(element: etree._Element) -> InterphoneInfo:
         speaker=speaker,
         members=tuple(name_attr(m, "id") for m in members) if members else None,
         emergency=emergency,
-        emergency_id=optional_name(element, "emergency_id") if emergency else "",
+        emergency_id=emergency_id if emergency else "",  # alone it names nothing
     )
 
 
