@@ -174,3 +174,20 @@ async def test_without_tls_media_auth_is_off_and_never_granted() -> None:
         reply = await client.request(Login("alice", "pw-alice", features=("media-auth",)))
         assert reply.ok and "media-auth" not in reply.body.features
         await client.close()
+
+
+async def test_a_tls_listener_closed_at_once_releases_its_socket(tmp_path: Path) -> None:
+    """Closed before its accept loop ran a step (a server stopped right after it started
+    listening, e.g. its metrics port was taken): the listening socket is closed all the same."""
+    import socket
+
+    from app.server.tls_port import TlsListener
+
+    context, _fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    sock = socket.create_server(("127.0.0.1", 0))
+    listener = TlsListener(asyncio.get_running_loop(), sock, asyncio.Protocol, context,
+                           lambda address: None, backlog=8, handshake_timeout=1.0)
+    listener.close()
+    await listener.wait_closed()
+    await asyncio.sleep(0)
+    assert sock.fileno() == -1

@@ -47,7 +47,7 @@ from app.server.coalesce import Coalescer
 from app.server.connection_rules import HELD_FRAMES_LIMIT, ConnectionRules
 from app.server.directory import Directory
 from app.server.feedback import FeedbackBoard
-from app.server.floor import EmergencyIds, EmergencyRecord
+from app.server.floor import NEW_EMERGENCY_ID, EmergencyRecord
 from app.server.floor_grants import FloorGrants
 from app.server.floor_rules import FloorRules
 from app.server.media_admission import MediaAdmission
@@ -151,7 +151,6 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
         self.emergency_log: dict[InterphoneId, deque[EmergencyRecord]] = {}
         """Per interphone, its newest emergency raises and cancels (kept after it ends)."""
-        self._emergency_ids = EmergencyIds()
         self.feedback = FeedbackBoard()  # extension "feedback": listeners' quality reports
 
     # ---- storage -----------------------------------------------------------------------------
@@ -171,7 +170,7 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         the same on every node, or this process's own."""
         if self.shared is not None:
             return self.shared.new_emergency_id()
-        return self._emergency_ids()
+        return NEW_EMERGENCY_ID()  # one source per process: no id given twice
 
     def restore(self, sessions: list[Session], interphones: list[Interphone]) -> None:
         """Take ``sessions`` and active ``interphones`` as they are (a shared log's snapshot,

@@ -56,6 +56,9 @@ class TlsListener:
         """Stop accepting (the listening socket closes); connections not yet handed to
         the TLS layer are closed."""
         self._task.cancel()
+        # once the accept is withdrawn from the loop; also when the task was cancelled
+        # before its first step (its ``finally`` then never runs)
+        self._task.add_done_callback(lambda _task: self._sock.close())
         for task in list(self._admitting):
             task.cancel()
 
@@ -84,6 +87,7 @@ class TlsListener:
         handed = False
         try:
             conn.setblocking(False)
+            started = self._loop.time()
             try:
                 first = await asyncio.wait_for(self._peek(conn), self._timeout)
             except OSError:  # (TimeoutError is one)
@@ -98,7 +102,8 @@ class TlsListener:
             try:
                 await self._loop.connect_accepted_socket(
                     self._factory, conn, ssl=self._context,
-                    ssl_handshake_timeout=self._timeout)
+                    # one limit for the first byte and the handshake together
+                    ssl_handshake_timeout=max(0.001, self._timeout - (self._loop.time() - started)))
             except OSError as exc:  # (ssl.SSLError and TimeoutError are ones)
                 log.debug("TLS handshake with %s failed: %s", address, exc)
         finally:
