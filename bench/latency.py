@@ -551,6 +551,7 @@ async def measure(config: LatencyConfig) -> dict[str, object]:
             fec_recovered=stats.fec_recovered,
             concealed=stats.concealed,
             stalls=stats.stalls,
+            faded=stats.faded,
             dropped_to_catch_up=stats.dropped,
             jitter_target_ms=stats.target_delay_ms,
             measured_jitter_ms=round(stats.jitter_ms, 2),

@@ -70,9 +70,9 @@ CASES = [
     ("gross backward jump resets", [[700], [701], [3], [4]], "a700 a701 a3 a4",
      {"resets": 1}),
     ("end of talk: a few stalls then nothing", [[0], [1], [], [], [], [], []],
-     "a0 a1 s2 s2 s2 - -", {"concealed_plc": 0, "stalls": 3, "lost": 0}),
+     "a0 a1 s2 s2 s2 - -", {"concealed_plc": 0, "stalls": 0, "faded": 3, "lost": 0}),
     ("resume after a gap skips to the data", [[0], [1], [], [], [], [], [], [7], [8]],
-     "a0 a1 s2 s2 s2 - - a7 a8", {"lost": 5}),
+     "a0 a1 s2 s2 s2 - - a7 a8", {"lost": 5, "stalls": 0, "faded": 3}),
     ("nothing received plays nothing", [[], [], []], "- - -", {"received": 0}),
 ]
 

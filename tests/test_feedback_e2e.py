@@ -117,7 +117,8 @@ def figures(slots: int, loss_pct: float) -> TalkerQuality:
     return TalkerQuality(packets=slots, bad_packets=0, fec_packets=0, frames_played=slots,
                          slots=slots, lost=0, late=0, loss_pct=loss_pct,
                          recent_loss_pct=loss_pct, jitter_ms=4.0, concealed=0,
-                         fec_recovered=0, stalls=0, dropped=0, inserted=0, decode_errors=0,
+                         fec_recovered=0, stalls=0, faded=0, dropped=0, inserted=0,
+                         decode_errors=0,
                          target_delay_ms=20.0)
 
 

@@ -10,7 +10,9 @@ frame and gets what to decode:
   it stays buffered and is played as audio next);
 - ``plc``: the slot is lost and nothing follows it closely: conceal it;
 - ``stall``: nothing has come yet (the buffer ran dry): play one concealed
-  frame *without* using up the slot, waiting for the late packet;
+  frame *without* using up the slot, waiting for the late packet (counted in
+  ``stalls`` once a packet comes; when none comes within ``max_conceal_frames``
+  the stream has ended and those frames count as ``faded``);
 - ``None``: nothing to play (not started, drained, or a long gap).
 
 Rules that make it never worse than plain concealment:
@@ -104,7 +106,8 @@ class JitterStats:
     lost: int = 0  # slots whose packet never played
     concealed_fec: int = 0  # lost slots handed over for FEC recovery
     concealed_plc: int = 0  # lost slots concealed (by PLC or by the stall before them)
-    stalls: int = 0  # concealed frames played while waiting for a late packet
+    stalls: int = 0  # concealed frames played while waiting for a packet that then came
+    faded: int = 0  # concealed frames played at a stream's end (no packet came: it stopped)
     inserted: int = 0  # stalls kept as a frame of added delay (the slot recovered by FEC)
     dropped: int = 0  # slots skipped to bring the delay down (lost ones, or past the cap)
     resets: int = 0
@@ -363,6 +366,11 @@ class JitterBuffer:
         # Ran dry: wait for the late packet with a concealed frame, a few times.
         self._stalled += 1
         if self._stalled > self.max_conceal:
+            # Nothing came: the stall frames were the end of the talk fading out, not a
+            # wait for a late packet (a perfect network ends every utterance this way).
+            faded = self._stalled - 1
+            self._stats.stalls -= faded
+            self._stats.faded += faded
             self._stop_playout()
             return None
         self._stats.stalls += 1

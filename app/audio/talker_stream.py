@@ -50,7 +50,8 @@ class TalkerQuality:
     jitter_ms: float  # 95th percentile of the inter-arrival deviation
     concealed: int  # lost frames made up by packet-loss concealment
     fec_recovered: int  # lost frames rebuilt from the next packet's FEC data
-    stalls: int  # concealed frames played while waiting for a late packet
+    stalls: int  # concealed frames played while waiting for a packet that then came
+    faded: int  # concealed frames played at a stream's end, after its last packet
     dropped: int  # frames skipped to bring the delay down (quiet or lost ones)
     inserted: int  # frames added to raise the delay (quiet ones, or a stall kept before FEC)
     decode_errors: int
@@ -76,6 +77,7 @@ def summarize(qualities: list[TalkerQuality]) -> dict[str, float | int]:
         "fec_packets": sum(q.fec_packets for q in qualities),
         "late": sum(q.late for q in qualities),
         "stalls": sum(q.stalls for q in qualities),
+        "faded": sum(q.faded for q in qualities),
         "dropped": sum(q.dropped for q in qualities),
     }
 
@@ -280,6 +282,7 @@ class TalkerStream:
             concealed=stats.concealed_plc + self._recovery.fec_missing,
             fec_recovered=self._recovery.fec_recovered,
             stalls=stats.stalls,
+            faded=stats.faded,
             dropped=stats.dropped + self._dropped_quiet,
             inserted=self._inserted_quiet + stats.inserted,
             decode_errors=self._recovery.decode_errors,
