@@ -442,8 +442,9 @@ async def _entry_written(node: InterphoneServer) -> str:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("media_thread", [True, False], ids=["media-thread", "loop"])
 async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_it(
-        tmp_path: Path) -> None:
+        tmp_path: Path, media_thread: bool) -> None:
     """Two nodes starting at once: the second read the node list before the first had
     written its entry there, so it knows neither its relay nor its counter, and its
     number is lower (not one started since). Audio the first node forwards is held
@@ -468,7 +469,8 @@ async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_
         nodes, number = first.store.key("nodes"), str(first.store.node)
         await redis_client.hdel(nodes, number)  # not written yet when the second reads it
         second = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
-                                  settings=FAST, store=RedisStore(redis.url, "n1", **slow))
+                                  settings=FAST, store=RedisStore(redis.url, "n1", **slow),
+                                  media_thread=media_thread)
         await second.start()
         bob = await logged_in(second.port, "bob")  # (the second node has read the list)
         await redis_client.hset(nodes, number, json.dumps(entry))  # written now

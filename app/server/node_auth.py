@@ -141,8 +141,8 @@ class NodeAuth:
         self.node = node
         self._counter = itertools.count(1)
         self.sent = 0
-        """The last counter used (published in the store's node list: a node that starts
-        later refuses that node's counters up to it, :meth:`learn`)."""
+        """The last counter used (published in the store's node list at every heartbeat:
+        the other nodes refuse this node's counters up to it, :meth:`learn`)."""
         self._lock = threading.Lock()
         self._windows: dict[int, list[int]] = {}
         """Node -> [its highest counter seen, a bitmap of the WINDOW counters below it

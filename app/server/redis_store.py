@@ -379,15 +379,20 @@ class RedisStore:
         task.add_done_callback(self._look_ups.discard)
 
     async def _look_up_node(self, node: int) -> None:
-        """Learn ``node`` from its entry in ``nodes`` (if it has one: a live node), then
-        judge again what it forwarded meanwhile (held by :class:`NodeAuth`)."""
+        """Learn ``node`` from its entry in ``nodes`` if it has one and its heartbeat key
+        (a live node: one that died, even not yet swept, stays refused), then judge again
+        what it forwarded meanwhile (held by :class:`NodeAuth`)."""
         replica, redis = self.replica, self._writer_redis
         assert replica is not None and redis is not None
         auth = replica.state.node_auth
         assert auth is not None
         info: str | None = None
         try:
-            info = await _result(redis.hget(self.key("nodes"), str(node)))
+            pipe = redis.pipeline(transaction=False)
+            pipe.hget(self.key("nodes"), str(node))
+            pipe.exists(self.key(f"alive:{node}"))
+            entry, beating = await pipe.execute()
+            info = entry if beating else None
         except (RedisError, OSError) as exc:
             log.debug("look-up of node %d failed: %s", node, exc)
         finally:
