@@ -18,6 +18,9 @@ import pytest
 from app.protocol import AudioPacket, RecvBeginPacket, parse_packet
 from app.server import InterphoneServer, node_auth
 from app.server.node_auth import (
+    ASK_EVERY,
+    ASKS,
+    HELD,
     LOG_EVERY,
     MAGIC,
     TRAILER,
@@ -110,6 +113,79 @@ def test_counters_a_node_published_before_it_was_learned_are_refused() -> None:
     receiver.learn(2, sender.sent + 10)  # learned again (every sweep): the window stays
     later = sender.seal(_audio(4))
     assert receiver.open(later, len(later))
+
+
+def test_counters_published_a_heartbeat_before_are_refused_even_after_hearing_the_node() -> None:
+    """A node heard once, then not for a while (it forwarded to other nodes meanwhile):
+    at each reading of the node list, what it had published at the reading before is
+    refused, so what it forwarded elsewhere since cannot be replayed here."""
+    sender, receiver = NodeAuth(KEY, 2), NodeAuth(KEY, 3)
+    receiver.learn(2)
+    first = sender.seal(_audio(0))
+    assert receiver.open(first, len(first))
+    elsewhere = [sender.seal(_audio(seq)) for seq in range(1, 10)]  # to other nodes
+    receiver.learn(2, sender.sent, floor=6)  # 6 published a heartbeat before
+    for data in elsewhere[:5]:  # counters 2..6
+        assert not receiver.open(data, len(data))
+    for data in elsewhere[5:]:  # 7..10: newer than the floor, heard once
+        assert receiver.open(data, len(data))
+        assert not receiver.open(data, len(data))
+    receiver.learn(2, sender.sent, floor=4)  # an older floor changes nothing
+    fresh = sender.seal(_audio(10))
+    assert receiver.open(fresh, len(fresh))
+    gap = [sender.seal(_audio(seq)) for seq in range(11, 15)]  # 12..15, to other nodes
+    receiver.learn(2, sender.sent, floor=14)  # within the window: up to 14 seen
+    assert [receiver.open(d, len(d)) for d in gap] == [False, False, False, True]
+
+
+def test_an_unknown_node_s_audio_is_held_while_it_is_looked_up_then_judged_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lower-numbered node not known here: its authenticated datagrams are held and
+    its entry looked up once; learned with its published counter, the held ones are
+    judged again (a replay of what it published before is still refused)."""
+    now = [100.0]
+    monkeypatch.setattr(node_auth.time, "monotonic", lambda: now[0])
+    sender, receiver = NodeAuth(KEY, 2), NodeAuth(KEY, 3)
+    asked: list[int] = []
+    receiver.look_up = asked.append
+    recorded = sender.seal(_audio(0))
+    published = sender.sent
+    fresh = [sender.seal(_audio(seq)) for seq in range(1, 4)]
+    forged = bytearray(fresh[0])
+    forged[-1] ^= 1
+    assert receiver.open(forged, len(forged)) is False and asked == []  # no tag, no look-up
+    for data in (recorded, *fresh):
+        assert receiver.open(data, len(data), ("10.0.0.2", 9400)) is None
+    assert asked == [2]  # one look-up for all of them
+    receiver.learn(2, published)  # its entry, found
+    held = receiver.take_held(2)
+    assert [source for _, source in held] == [("10.0.0.2", 9400)] * 4
+    assert [receiver.open(d, len(d)) for d, _ in held] == [False, True, True, True]
+    assert receiver.take_held(2) == []
+
+
+def test_look_ups_of_unknown_nodes_are_limited(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most one look-up per node per ASK_EVERY, ASKS in all, HELD datagrams held per
+    node; a node not found is refused until its next look-up may run."""
+    now = [100.0]
+    monkeypatch.setattr(node_auth.time, "monotonic", lambda: now[0])
+    receiver = NodeAuth(KEY, ASKS + 10)
+    asked: list[int] = []
+    receiver.look_up = asked.append
+    senders = [NodeAuth(KEY, node) for node in range(1, ASKS + 2)]
+    for sender in senders:
+        data = sender.seal(_audio(0))
+        receiver.open(data, len(data))
+    assert asked == list(range(1, ASKS + 1))  # the last one over the limit: refused
+    data = senders[-1].seal(_audio(1))
+    assert receiver.open(data, len(data)) is False
+    extra = [senders[0].seal(_audio(seq)) for seq in range(HELD)]
+    assert [receiver.open(d, len(d)) for d in extra].count(None) == HELD - 1  # 1 held before
+    assert len(receiver.take_held(1)) == HELD  # not found: judged again, refused
+    assert receiver.open(extra[-1], len(extra[-1])) is False  # asked under ASK_EVERY ago
+    now[0] += ASK_EVERY
+    assert receiver.open(extra[-1], len(extra[-1])) is None
+    assert asked[-1] == 1 and len(asked) == ASKS + 1
 
 
 def test_refusals_are_counted_each_and_logged_at_most_every_ten_seconds(
@@ -349,6 +425,105 @@ async def test_a_just_started_node_is_heard_before_its_relay_is_known(tmp_path: 
             await second.stop()
         await first.stop()
         redis.stop()
+
+
+async def _entry_written(node: InterphoneServer) -> str:
+    """``node``'s entry in the node list once its start and first heartbeat wrote it
+    (its start's: the caller saw it answer a login, so it reads the log)."""
+    store = node.store
+    assert store is not None and store._writer_redis is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while True:
+        info = await store._writer_redis.hget(store.key("nodes"), str(store.node))
+        if info is not None and store.latency is not None:
+            return str(info)
+        assert loop.time() < deadline, "the node list entry was not written"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("media_thread", [True, False], ids=["media-thread", "loop"])
+async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_it(
+        tmp_path: Path, media_thread: bool) -> None:
+    """Two nodes starting at once: the second read the node list before the first had
+    written its entry there, so it knows neither its relay nor its counter, and its
+    number is lower (not one started since). Audio the first node forwards is held
+    while the second looks the first up in the node list, then heard (it was refused
+    until a media event of the first node or the next sweep); what the first had
+    forwarded before its published counter is still refused as a replay."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    slow = {"beat": 30.0, "ttl": 60.0}  # no heartbeat reading the list during the test
+    first = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                             store=RedisStore(redis.url, "n0", **slow))
+    second: InterphoneServer | None = None
+    try:
+        await first.start()
+        alice = await logged_in(first.port, "alice")
+        entry = json.loads(await _entry_written(first))
+        recorded = sealed_by(first, _audio(9, b"recorded", "alice"))  # forwarded to some other node
+        assert first.state.node_auth is not None and first.store is not None
+        entry["sent"] = first.state.node_auth.sent  # as its next heartbeat publishes it
+        redis_client = first.store._writer_redis
+        assert redis_client is not None
+        nodes, number = first.store.key("nodes"), str(first.store.node)
+        await redis_client.hdel(nodes, number)  # not written yet when the second reads it
+        second = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
+                                  settings=FAST, store=RedisStore(redis.url, "n1", **slow),
+                                  media_thread=media_thread)
+        await second.start()
+        bob = await logged_in(second.port, "bob")  # (the second node has read the list)
+        await redis_client.hset(nodes, number, json.dumps(entry))  # written now
+        await alice.join(G58)  # the speaker of the first node (not registered: unheard)
+        await bob.join(G58)
+        bob_peer = await UdpPeer.open(second.port)
+        await register(bob_peer, "bob")
+        await settle([first, second])
+        auth = second.state.node_auth
+        assert auth is not None and first.store.node not in auth.alive
+        assert first.store.node < auth.node
+        for seq in range(3):
+            send_from_relay(first, sealed_by(first, _audio(seq, uid="alice")), relay_of(second))
+            assert await bob_peer.recv(3.0) == _audio(seq, uid="alice")
+        assert first.store.node in auth.alive and refused(second) == 0
+        send_from_relay(first, recorded, relay_of(second))  # before its published counter
+        assert await bob_peer.nothing(0.5)
+        assert refused(second) == 1
+        bob_peer.close()
+        for client in (alice, bob):
+            await client.close()
+    finally:
+        if second is not None:
+            await second.stop()
+        await first.stop()
+        redis.stop()
+
+
+async def test_a_datagram_forwarded_elsewhere_is_not_replayed_to_a_node_heard_before(
+        tmp_path: Path) -> None:
+    """The second node forwarded bob's audio to the first, then a datagram the first
+    never got (as to a third node): two heartbeats later (the second published its
+    counter, the first read it, then read the list again) that datagram is refused by
+    the first (its window stood at what it had heard, so it was served once, however
+    old)."""
+    async with bob_speaking_to_alice(tmp_path) as (first, second, alice_peer, bob_peer):
+        for seq in range(2):
+            bob_peer.send(_audio(seq))
+            assert await alice_peer.recv(3.0) == _audio(seq)
+        elsewhere = sealed_by(second, _audio(50, b"elsewhere"))  # not sent to the first
+        auth, sender = first.state.node_auth, second.state.node_auth
+        assert auth is not None and sender is not None
+        counter = sender.sent
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3.0  # (BEAT 0.25 s: 12 heartbeats)
+        while auth._windows[sender.node][0] < counter and loop.time() < deadline:
+            await asyncio.sleep(0.05)  # until the first node's floor passed it
+        before = refused(first)
+        send_from_relay(second, elsewhere, relay_of(first))
+        assert await alice_peer.nothing(0.5)
+        assert refused(first) == before + 1
+        bob_peer.send(_audio(2))
+        assert await alice_peer.recv(3.0) == _audio(2)
 
 
 async def test_nodes_with_an_operator_key_hear_each_other(tmp_path: Path) -> None:

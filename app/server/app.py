@@ -162,6 +162,7 @@ class InterphoneServer:
         self.state.udp_port = port
         if self.store is not None:
             self.store.send_datagram = udp.sendto
+            self.store.redeliver = relay.datagram_received
             advertised = self._advertised_host()
             self.store.attach(Replica(self.state, node, (advertised, port)), hub)
             log.info("node %d (%s, relay %s:%d) of the store %s", node, self.store.name,

@@ -333,8 +333,10 @@ class MediaThread(asyncio.DatagramTransport):
                 drops[MALFORMED] += 1
                 continue
             if trailer:
-                if open_forwarded is None or not open_forwarded(view, size):
-                    self._refused(addr)
+                verdict = open_forwarded(view, size, addr) if open_forwarded else False
+                if not verdict:
+                    if verdict is False:
+                        self._refused(addr)
                     continue
                 size -= trailer
             (crc,) = unpack(buffer, 0)  # udp.crc_ok, inline: 0 is "not computed"
@@ -410,9 +412,11 @@ class MediaThread(asyncio.DatagramTransport):
         if auth is not None and size <= MAX_DATAGRAM + TRAILER:
             inner = inner_length(view, size)
             if inner:
-                if not auth.open(view, size):
-                    self._refused(addr)
-                    return
+                verdict = auth.open(view, size, addr)
+                if not verdict:
+                    if verdict is False:
+                        self._refused(addr)
+                    return  # (None: held while its node is looked up, judged again then)
                 size, forwarded = inner, True
         if size > MAX_DATAGRAM:
             self.drops[OVERSIZE] += 1

@@ -24,9 +24,24 @@ end (every valid one) is never one; anything of that shape is a forwarded datagr
 and is served only if its tag verifies, its node is one this node may hear from and
 its counter was not seen before nor is :data:`WINDOW` or more behind that node's
 highest (:meth:`NodeAuth.open`). Each node publishes its last counter in the store's
-node list at every heartbeat: a node that learns another from it refuses that node's
-counters up to there until it hears from it (:meth:`NodeAuth.learn`), so what was
-recorded before it started cannot be replayed to it.
+node list at every heartbeat, and every node reads that list at start and at every
+heartbeat (:meth:`NodeAuth.learn`): a node refuses another's counters up to the one it
+read at start (before it hears from it), and from then on up to the one it read at its
+previous reading (published a heartbeat period or more before, so a datagram that old
+still on its way would come too late to be played anyway). What a node forwarded more
+than about two heartbeat periods ago is therefore never served by another node,
+whether that node started since, has not heard from it yet, or last heard from it
+long ago.
+
+A datagram that authenticates but comes from a node this node does not know yet (a
+lower number than one it knows: started at about the same time, whose entry in the
+node list was not there yet when this node read it) is held (at most :data:`HELD` per
+node) while the store looks that node's entry up (:attr:`NodeAuth.look_up`, at most
+once per :data:`ASK_EVERY` seconds per node and :data:`ASKS` look-ups per
+:data:`ASK_EVERY` in all, so replayed datagrams cannot make it hammer the store):
+found, the node is learned as from the list (its published counter refuses what it
+sent before) and the held datagrams are judged again (:meth:`NodeAuth.take_held`);
+not found, they are refused. A datagram whose tag does not verify never causes one.
 
 The key: derived (HKDF-SHA256) from the cluster secret every node reads from the store
 at start (``media-secret``, ``SET NX`` by the first node), so a cluster needs no
@@ -43,6 +58,8 @@ import logging
 import struct
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from hashlib import blake2s
 
 from cryptography.hazmat.primitives import hashes
@@ -62,6 +79,13 @@ KEY_BYTES = 32
 INFO = b"interphone node-forward key v1"
 LOG_EVERY = 10.0
 """Seconds between two log lines about refused forwarded datagrams."""
+ASK_EVERY = 1.0
+"""Seconds between two look-ups of one unknown node's entry (and the period over which
+:data:`ASKS` counts)."""
+ASKS = 4
+"""Look-ups of unknown nodes at most per :data:`ASK_EVERY`, all nodes together."""
+HELD = 32
+"""Datagrams held per unknown node while its entry is looked up (more are refused)."""
 _AUDIO, _SEALED = 1, 18
 _AFTER_UID = {_AUDIO: 4, _SEALED: 12}  # seq; epoch, grant, seq
 _U32 = struct.Struct(">I")
@@ -117,8 +141,8 @@ class NodeAuth:
         self.node = node
         self._counter = itertools.count(1)
         self.sent = 0
-        """The last counter used (published in the store's node list: a node that starts
-        later refuses that node's counters up to it, :meth:`learn`)."""
+        """The last counter used (published in the store's node list at every heartbeat:
+        the other nodes refuse this node's counters up to it, :meth:`learn`)."""
         self._lock = threading.Lock()
         self._windows: dict[int, list[int]] = {}
         """Node -> [its highest counter seen, a bitmap of the WINDOW counters below it
@@ -133,20 +157,43 @@ class NodeAuth:
         """Datagrams of a forwarded datagram's shape refused (tag, node or counter)."""
         self._logged_at = float("-inf")
         self._unlogged = 0
+        self.look_up: Callable[[int], None] | None = None
+        """Asks the store for an unknown node's entry (any thread; the answer comes back
+        as :meth:`learn`, then :meth:`take_held`). None: such datagrams are refused."""
+        self._held: dict[int, list[tuple[bytes, object]]] = {}
+        """Node being looked up -> its authenticated datagrams held meanwhile, with their
+        sources."""
+        self._asked: dict[int, float] = {}
+        """Node -> when it was last looked up (:func:`time.monotonic`)."""
+        self._asks: deque[float] = deque(maxlen=ASKS)
 
     # ---- the nodes this node may hear from ----------------------------------------------------
 
-    def learn(self, node: int, sent: int = 0) -> None:
+    def learn(self, node: int, sent: int = 0, floor: int = 0) -> None:
         """``node`` is another live node (its relay became known); ``sent``, the counter
-        it last published: if none of its datagrams was heard here yet, those up to it
-        are refused (sent before this node knew it, they can only be replays)."""
+        it last published in the store's node list (0: not read from there).
+
+        If none of its datagrams was heard here yet, those up to ``sent`` are refused
+        (sent before this node knew it, they can only be replays). ``floor``: a counter
+        it published at least a heartbeat period before (the store's previous reading):
+        those up to it are refused whatever was heard (a datagram that old still on its
+        way would come too late to be played), so a node that has not heard from another
+        for a while does not serve what that one forwarded to other nodes meanwhile."""
         if node == self.node or node in self.down:
             return
         with self._lock:
             self.alive.add(node)
             self.highest = max(self.highest, node)
-            if sent > 0 and node not in self._windows:
-                self._windows[node] = [sent, _MASK]
+            window = self._windows.get(node)
+            if window is None:
+                if max(sent, floor) > 0:
+                    self._windows[node] = [max(sent, floor), _MASK]
+                return
+            top, seen = window
+            if floor > top:
+                window[0], window[1] = floor, _MASK  # everything up to the new top: seen
+            elif floor > 0 and top - floor < WINDOW:
+                window[1] = seen | (_MASK & ~((1 << (top - floor)) - 1))
 
     def forget(self, node: int) -> None:
         """``node`` is down: its datagrams are refused from now on (numbers never return)."""
@@ -155,6 +202,12 @@ class NodeAuth:
             self.down.add(node)
             self.highest = max(self.highest, node)
             self._windows.pop(node, None)
+
+    def take_held(self, node: int) -> list[tuple[bytes, object]]:
+        """The look-up of ``node`` is over (learned or not): the datagrams held meanwhile,
+        with their sources, to be judged again (:meth:`open`)."""
+        with self._lock:
+            return self._held.pop(node, [])
 
     # ---- sending ------------------------------------------------------------------------------
 
@@ -178,10 +231,13 @@ class NodeAuth:
 
     # ---- receiving ----------------------------------------------------------------------------
 
-    def open(self, data: bytes | bytearray | memoryview, size: int) -> bool:
+    def open(self, data: bytes | bytearray | memoryview, size: int,
+             source: object = None) -> bool | None:
         """Whether the forwarded datagram ``data[:size]`` (its shape checked by
         :func:`inner_length`) is to be served: its tag verifies, its node may be heard
-        from and its counter is new (then it is remembered)."""
+        from and its counter is new (then it is remembered). None: it authenticates but
+        its node is not known yet; a copy is held, with ``source``, while the store looks
+        that node up (:attr:`look_up`, then :meth:`take_held`)."""
         mac_end = size - TAG_SIZE
         view = data if isinstance(data, memoryview) else memoryview(data)
         tag = blake2s(view[:mac_end], digest_size=TAG_SIZE, key=self._key).digest()
@@ -190,7 +246,10 @@ class NodeAuth:
         _, node, counter = _FIELDS.unpack_from(data, size - TRAILER)
         with self._lock:
             if node not in self.alive and (node <= self.highest or node in self.down):
-                return False  # this node itself, a node down, or one older than known ones
+                # this node itself, a node down, or one older than known ones
+                if node == self.node or node in self.down or self.look_up is None:
+                    return False
+                return self._hold(node, view, size, source)
             window = self._windows.get(node)
             if window is None:
                 self._windows[node] = [counter, 1]
@@ -206,6 +265,30 @@ class NodeAuth:
                 return False
             window[1] = seen | (1 << behind)
             return True
+
+    def _hold(self, node: int, view: memoryview, size: int, source: object) -> bool | None:
+        """An authenticated datagram of ``node``, not known here (under the lock): held
+        while its look-up runs, or one asked for if the limits allow it (then None);
+        False when neither (refused)."""
+        held = self._held.get(node)
+        if held is None:
+            now = time.monotonic()
+            asks = self._asks
+            if (now - self._asked.get(node, float("-inf")) < ASK_EVERY
+                    or (len(asks) == ASKS and now - asks[0] < ASK_EVERY)):
+                return False
+            if len(self._asked) >= 16 * ASKS:
+                self._asked = {n: t for n, t in self._asked.items() if now - t < ASK_EVERY}
+            self._asked[node] = now
+            asks.append(now)
+            held = self._held[node] = []
+            look_up = self.look_up
+            assert look_up is not None
+            look_up(node)  # (only schedules it: never calls back into this lock)
+        if len(held) >= HELD:
+            return False
+        held.append((bytes(view[:size]), source))
+        return None
 
     def refuse(self, source: object) -> None:
         """Count a refused forwarded datagram from ``source``; a warning at most every

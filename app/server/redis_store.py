@@ -16,8 +16,11 @@ under a prefix (default ``interphone:``):
   (:mod:`app.server.node_auth`; with the operator's ``cluster_key`` mixed in if set).
 - ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id,
   "sent": n}`` (its relay, how far it has read the log, and the counter of the audio
-  it forwarded to other nodes last: a node that learns it refuses what it sent up to
-  there, :mod:`app.server.node_auth`).
+  it forwarded to other nodes last). Every node reads it at start and at every
+  heartbeat: what another node forwarded up to the counter read there (at start) or
+  read at the heartbeat before (then) is refused as a replay, and a node that forwards
+  audio before this node knows it (its entry was not there yet at this node's start) is
+  looked up in it at once (:mod:`app.server.node_auth`).
 - ``snapshot`` - the replicated state after log entry ``at``
   (:meth:`~app.server.replica.Replica.snapshot`), written every ``snapshot_every``
   entries by the node with the lowest number, which also trims ``log`` below both the
@@ -42,7 +45,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -135,6 +138,14 @@ class RedisStore:
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
         self.send_datagram: Callable[[bytes, Address], None] | None = None
+        self.redeliver: Callable[[bytes, Address], None] | None = None
+        """The relay's ``datagram_received``: forwarded audio held while its node was
+        looked up is judged again through it (set by the server)."""
+        self._readings: dict[int, int] = {}
+        """Node -> the counter it had published at this node's last heartbeat's reading of
+        ``nodes`` (those up to it are refused at the next: :meth:`NodeAuth.learn`)."""
+        self._look_ups: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.media_secret = b""
         self.cluster_key = cluster_key
         """The operator's key for audio forwarded between nodes (empty: the cluster
@@ -174,15 +185,19 @@ class RedisStore:
         self.replica, self.hub = replica, hub
         replica.use_media_secret(self.media_secret)
         replica.wake = self._wake.set
+        self._loop = asyncio.get_running_loop()
+        if replica.state.node_auth is not None:
+            replica.state.node_auth.look_up = self._look_up
         self._tasks = [asyncio.create_task(coro) for coro in
                        (self._writer(), self._reader(), self._heartbeat())]
 
     async def stop(self) -> None:
         """Tell the others this node is gone (its sessions end at once), then disconnect."""
         self._stopping = True  # redis-py may turn a cancellation into a connection error
-        for task in self._tasks:
+        tasks = self._tasks + list(self._look_ups)
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
@@ -322,16 +337,73 @@ class RedisStore:
             self._last_id = str(snapshot["at"])
             log.info("started from the snapshot at %s", self._last_id)
 
-    def _learn_node(self, node: int, info: str) -> None:
+    def _learn_node(self, node: int, info: str, *, beat: bool = False) -> None:
         """``node``'s entry in ``nodes``: its relay, and the counter of the audio it had
-        forwarded (what of it was sent before is refused here as a replay)."""
+        forwarded (what of it was sent before is refused here as a replay, if none of it
+        was heard here yet). ``beat``: read at a heartbeat, so the counter read at the one
+        before (a heartbeat period ago or more) is refused whatever was heard."""
         replica = self.replica
         assert replica is not None
         with contextlib.suppress(ValueError, KeyError, TypeError):
             entry = json.loads(info)
             replica.learn_relay(node, tuple(entry["media"]))
+            sent = int(entry.get("sent", 0))
+            floor = 0
+            if beat:
+                floor = self._readings.get(node, 0)
+                self._readings[node] = sent
             if replica.state.node_auth is not None:
-                replica.state.node_auth.learn(node, int(entry.get("sent", 0)))
+                replica.state.node_auth.learn(node, sent, floor)
+
+    def _learn_nodes(self, known: dict[str, str]) -> None:
+        """The node list as read at a heartbeat (:meth:`_learn_node`)."""
+        for node in [n for n in self._readings if str(n) not in known]:
+            del self._readings[node]
+        for number, info in known.items():
+            node = int(number)
+            if node != self.node:
+                self._learn_node(node, info, beat=True)
+
+    def _look_up(self, node: int) -> None:
+        """:attr:`NodeAuth.look_up` (any thread): authenticated audio came from ``node``,
+        which this node does not know; read its entry in ``nodes`` on the loop."""
+        loop = self._loop
+        if loop is None or self._stopping:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to judge
+            loop.call_soon_threadsafe(self._start_look_up, node)
+
+    def _start_look_up(self, node: int) -> None:
+        task = asyncio.create_task(self._look_up_node(node))
+        self._look_ups.add(task)
+        task.add_done_callback(self._look_ups.discard)
+
+    async def _look_up_node(self, node: int) -> None:
+        """Learn ``node`` from its entry in ``nodes`` if it has one and its heartbeat key
+        (a live node: one that died, even not yet swept, stays refused), then judge again
+        what it forwarded meanwhile (held by :class:`NodeAuth`)."""
+        replica, redis = self.replica, self._writer_redis
+        assert replica is not None and redis is not None
+        auth = replica.state.node_auth
+        assert auth is not None
+        info: str | None = None
+        try:
+            pipe = redis.pipeline(transaction=False)
+            pipe.hget(self.key("nodes"), str(node))
+            pipe.exists(self.key(f"alive:{node}"))
+            entry, beating = await pipe.execute()
+            info = entry if beating else None
+        except (RedisError, OSError) as exc:
+            log.debug("look-up of node %d failed: %s", node, exc)
+        finally:
+            if info is not None and node not in auth.alive:
+                self._learn_node(node, info)
+                log.info("node %d (%s) forwarded audio before this node knew it: learned "
+                         "from the node list", node, _describe_node(info))
+            redeliver = self.redeliver
+            for data, source in auth.take_held(node):
+                if redeliver is not None and not self._stopping:
+                    redeliver(data, cast(Address, source))
 
     async def _trimmed_past(self, redis: Redis, at: str) -> bool:
         """Whether the log lost entries after ``at`` (trimmed by a leader that had not yet
@@ -380,12 +452,14 @@ class RedisStore:
                 self.latency = loop.time() - sent
                 await _result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
                 await self._check_not_lost(redis)
+                known = await _result(redis.hgetall(nodes))
+                self._learn_nodes(known)
                 now = loop.time()
                 if self._healthy_since is None:
                     self._healthy_since = now
                 self._set_available(True)
                 if now - self._healthy_since >= self.ttl:
-                    await self._sweep(redis)
+                    await self._sweep(redis, known)
             except (RedisError, OSError) as exc:
                 self._set_available(False)
                 self.latency = None
@@ -404,19 +478,18 @@ class RedisStore:
                       "each other", self.safe_url, seq or "absent", self.node)
         self._data_lost = lost
 
-    async def _sweep(self, redis: Redis) -> None:
+    async def _sweep(self, redis: Redis, known: dict[str, str]) -> None:
         """Give up every node whose heartbeat is gone at two sweeps in a row (so that this
         node's own pause, e.g. a busy host, cannot pass for another's death); exactly one
-        sweeper (the one whose ``HDEL`` removes it) appends its end."""
+        sweeper (the one whose ``HDEL`` removes it) appends its end. ``known``: the node
+        list just read."""
         replica = self.replica
         assert replica is not None
         nodes = self.key("nodes")
-        known = await _result(redis.hgetall(nodes))
         for node in [n for n in self._missing if str(n) not in known]:
             del self._missing[node]
         for number, info in list(known.items()):
             node = int(number)
-            self._learn_node(node, info)
             if node == self.node or await redis.exists(self.key(f"alive:{node}")):
                 self._missing.pop(node, None)
                 continue

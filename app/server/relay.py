@@ -359,18 +359,6 @@ class MediaRelay(asyncio.DatagramProtocol):
         if self.auth is not None:
             self.auth.refuse(addr)
 
-    def _opened(self, data: bytes) -> bytes | None:
-        """The datagram another node forwarded, if ``data`` has that shape (None: it has not,
-        it is judged as a client's); b"" if it has but does not authenticate."""
-        auth = self.auth
-        if auth is None:
-            return None
-        size = len(data)
-        inner = inner_length(data, size)
-        if not inner:
-            return None
-        return data[:inner] if auth.open(data, size) else b""
-
     def datagram_received(self, data: bytes, addr: Address,
                           received_at: float | None = None,
                           released_after: int | None = None, *,
@@ -381,13 +369,17 @@ class MediaRelay(asyncio.DatagramProtocol):
         since (a :class:`RetiredGrant`). ``forwarded``: ``data`` is what another node
         forwarded, its trailer already checked and removed (by the media thread); else a
         datagram of a forwarded one's shape is checked here."""
-        if not forwarded and len(data) <= MAX_DATAGRAM + TRAILER:
-            opened = self._opened(data)
-            if opened is not None:
-                if not opened:
-                    self.refused_forwarded(addr)
-                    return
-                data, forwarded = opened, True
+        auth = self.auth
+        if not forwarded and auth is not None and len(data) <= MAX_DATAGRAM + TRAILER:
+            size = len(data)
+            inner = inner_length(data, size)
+            if inner:  # another node's, if it authenticates (else judged as a client's)
+                verdict = auth.open(data, size, addr)
+                if not verdict:
+                    if verdict is False:
+                        self.refused_forwarded(addr)
+                    return  # (None: held while its node is looked up, judged again then)
+                data, forwarded = data[:inner], True
         if len(data) > MAX_DATAGRAM:
             self._drop(OVERSIZE)
             return
