@@ -182,6 +182,28 @@ def test_over_the_wire_of_the_state_a_base_session_sees_400() -> None:
     (sid, reply), = out.messages
     assert sid == plain and reply.seq == "2" and not reply.ok
     assert reply.body.errcode == ErrCode.BAD_REQUEST  # type: ignore[union-attr]
+    # in the request's own element, as the base contract answers any element it does
+    # not know (never the bare <error> meant for a frame without a usable seq)
+    assert encode_message(reply) == (
+        b'<message type="response" seq="2" module="MID_INTERPHONE">'
+        b'<quality id="group_58" errcode="400" errmsg="unknown request &lt;quality&gt;"/>'
+        b'</message>')
+
+
+def test_over_the_wire_a_non_member_is_refused_in_the_quality_element() -> None:
+    state, _sids = room()
+    from app.protocol import encode_frame
+    from app.protocol.messages import Login
+    state.connect(998, "127.0.0.1", 0.0)
+    state.receive_data(998, encode_frame(encode_message(
+        Message.request("1", Login("eve", "pw-eve", features=("feedback",))))), 0.0)
+    out = state.receive_data(998, encode_frame(encode_message(
+        Message.request("2", QualityReport(G58, "alice", 5.0)))), 0.0)
+    (_sid, reply), = out.messages
+    assert encode_message(reply) == (
+        b'<message type="response" seq="2" module="MID_INTERPHONE">'
+        b'<quality id="group_58" errcode="403" errmsg="eve is not a member of group_58"/>'
+        b'</message>')
 
 
 def test_interphone_end_forgets_its_reports() -> None:
