@@ -39,6 +39,18 @@ def test_feedback_notice_and_ack_round_trip() -> None:
     assert decode_message(ack).body == QualityAck(G58)
 
 
+@pytest.mark.parametrize("jitter", [100000.0, 100000.01, 250000.0, 2e9])
+def test_a_huge_jitter_measure_is_sent_as_the_greatest_accepted(jitter: float) -> None:
+    # a stream stalled for minutes (a laptop that slept) must not make the report
+    # malformed: refused with 400 and counted towards closing the session
+    report = QualityReport(G58, "alice", 5.0, jitter)
+    wire = encode_message(Message.request("31", report))
+    assert b'jitter="100000"' in wire
+    assert decode_message(wire).body == QualityReport(G58, "alice", 5.0, 100000.0)
+    notice = encode_message(Message.notification(FeedbackNotice(G58, 1, 5.0, 5.0, jitter)))
+    assert decode_message(notice).body == FeedbackNotice(G58, 1, 5.0, 5.0, 100000.0)
+
+
 def test_only_loss_is_required_and_counts_default_to_zero() -> None:
     xml = (b"<message type='request' seq='1' module='MID_INTERPHONE'>"
            b"<quality id='group_58' speaker='alice' loss=' 0.5 '/></message>")
