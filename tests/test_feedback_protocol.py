@@ -39,6 +39,18 @@ def test_feedback_notice_and_ack_round_trip() -> None:
     assert decode_message(ack).body == QualityAck(G58)
 
 
+@pytest.mark.parametrize("jitter", [100000.0, 100000.01, 250000.0, 2e9])
+def test_a_huge_jitter_measure_is_sent_as_the_greatest_accepted(jitter: float) -> None:
+    # a stream stalled for minutes (a laptop that slept) must not make the report
+    # malformed: refused with 400 and counted towards closing the session
+    report = QualityReport(G58, "alice", 5.0, jitter)
+    wire = encode_message(Message.request("31", report))
+    assert b'jitter="100000"' in wire
+    assert decode_message(wire).body == QualityReport(G58, "alice", 5.0, 100000.0)
+    notice = encode_message(Message.notification(FeedbackNotice(G58, 1, 5.0, 5.0, jitter)))
+    assert decode_message(notice).body == FeedbackNotice(G58, 1, 5.0, 5.0, 100000.0)
+
+
 def test_only_loss_is_required_and_counts_default_to_zero() -> None:
     xml = (b"<message type='request' seq='1' module='MID_INTERPHONE'>"
            b"<quality id='group_58' speaker='alice' loss=' 0.5 '/></message>")
@@ -182,6 +194,28 @@ def test_over_the_wire_of_the_state_a_base_session_sees_400() -> None:
     (sid, reply), = out.messages
     assert sid == plain and reply.seq == "2" and not reply.ok
     assert reply.body.errcode == ErrCode.BAD_REQUEST  # type: ignore[union-attr]
+    # in the request's own element, as the base contract answers any element it does
+    # not know (never the bare <error> meant for a frame without a usable seq)
+    assert encode_message(reply) == (
+        b'<message type="response" seq="2" module="MID_INTERPHONE">'
+        b'<quality id="group_58" errcode="400" errmsg="unknown request &lt;quality&gt;"/>'
+        b'</message>')
+
+
+def test_over_the_wire_a_non_member_is_refused_in_the_quality_element() -> None:
+    state, _sids = room()
+    from app.protocol import encode_frame
+    from app.protocol.messages import Login
+    state.connect(998, "127.0.0.1", 0.0)
+    state.receive_data(998, encode_frame(encode_message(
+        Message.request("1", Login("eve", "pw-eve", features=("feedback",))))), 0.0)
+    out = state.receive_data(998, encode_frame(encode_message(
+        Message.request("2", QualityReport(G58, "alice", 5.0)))), 0.0)
+    (_sid, reply), = out.messages
+    assert encode_message(reply) == (
+        b'<message type="response" seq="2" module="MID_INTERPHONE">'
+        b'<quality id="group_58" errcode="403" errmsg="eve is not a member of group_58"/>'
+        b'</message>')
 
 
 def test_interphone_end_forgets_its_reports() -> None:

@@ -112,8 +112,6 @@ def test_base_forms_are_unchanged() -> None:
 
 
 @pytest.mark.parametrize("child", [
-    "<speak type='on' id='group_58' queue='2'/>",
-    "<speak type='on' id='group_58' emergency='yes'/>",
     "<emergency type='sound' id='group_58'/>",
     "<emergency type='raise'/>",
 ])
@@ -121,6 +119,22 @@ def test_bad_extension_values_are_400(child: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         decode_message(xml(f"<message type='request' seq='3' {IT}>{child}</message>"))
     assert caught.value.errcode == 400 and caught.value.seq == "3"
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ("queue='2'", (False, False, (("queue", "queue='2' is not '0' or '1'"),))),
+    ("emergency='yes'", (False, False, (("emergency", "emergency='yes' is not '0' or '1'"),))),
+    ("queue='1' emergency='x'", (True, False, (("emergency",
+                                                 "emergency='x' is not '0' or '1'"),))),
+    ("queue='0' emergency='1'", (False, True, ())),
+])
+def test_bad_speak_flags_decode_and_are_left_to_the_server(flags: str, expected: tuple) -> None:
+    # Whether they are an error depends on the session: only one granted the flag's
+    # extension is refused (400); for any other they are unknown attributes, ignored.
+    body = decode_message(xml(f"<message type='request' seq='3' {IT}>"
+                              f"<speak type='on' id='group_58' {flags}/></message>")).body
+    assert isinstance(body, SpeakRequest)
+    assert (body.queue, body.emergency, body.bad_flags) == expected
 
 
 def test_the_three_floor_features_are_known() -> None:

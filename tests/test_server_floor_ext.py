@@ -308,6 +308,33 @@ async def test_emergency_raise_pre_empts_alerts_and_is_cancelled_by_a_dispatcher
         await close_all(alice, bob, carol, disp, late)
 
 
+async def test_a_bad_flag_value_is_400_only_for_a_session_granted_its_extension() -> None:
+    async with running_server(directory()) as server:
+        alice, bob, carol = await joined(server.port, G58, ("alice", ""), ("bob", "floor-queue"),
+                                         ("carol", "emergency"))
+        speak = ("<message type='request' seq='{seq}' module='MID_INTERPHONE'>"
+                 "<speak type='on' id='group_58' {flags}/></message>")
+
+        async def ask_xml(raw: RawClient, seq: str, flags: str) -> Message:
+            return await raw.request_xml(speak.format(seq=seq, flags=flags), seq)
+
+        # a base session: unknown attributes, ignored (PROTOCOL.md section 6)
+        granted = await ask_xml(alice, "b1", "queue='yes' emergency='2'")
+        assert granted.ok and granted.body == SpeakResult(True, G58)
+        busy = (await ask_xml(bob, "q0", "emergency='2'")).body  # not bob's extension
+        assert isinstance(busy, ErrorReply) and (busy.errcode, busy.holder) == (409, "alice")
+        # a session granted the flag's extension: malformed, 400
+        for raw, seq, flags in ((bob, "q1", "queue='yes'"), (carol, "e1", "emergency='2'")):
+            refused = (await ask_xml(raw, seq, flags)).body
+            assert isinstance(refused, ErrorReply) and refused.errcode == 400, refused
+            assert refused.errmsg.endswith("is not '0' or '1'")
+        busy = (await ask_xml(carol, "e2", "queue='yes'")).body  # not carol's extension
+        assert isinstance(busy, ErrorReply) and busy.errcode == 409
+        assert server.state.interphones[G58].floor.queue == ()
+        assert not server.state.interphones[G58].floor.emergency_by
+        await close_all(alice, bob, carol)
+
+
 async def test_base_session_cannot_use_emergency() -> None:
     async with running_server(directory()) as server:
         alice, bob = await joined(server.port, G58, ("alice", ALL), ("bob", ""))

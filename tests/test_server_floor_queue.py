@@ -311,6 +311,20 @@ def test_cancel_makes_the_emergency_grant_ordinary_again() -> None:
     assert floor.request("b", 3.0, priority=5).ended == "a"
 
 
+def test_raising_or_cancelling_an_emergency_moves_nobody_in_line() -> None:
+    # "queued" goes only to a waiting session whose position changed
+    # (docs/protocol-extensions.md, floor-queue): a raise or cancel changes no place
+    floor = floor_with(("req", "a", {"emergency": True}), ("req", "b", Q), ("req", "c", Q),
+                       dispatcher_level=8)
+    assert floor.queue == ("b", "c")
+    cancelled = floor.cancel_emergency("z", 9, 3.0)
+    assert cancelled.emergency is not None and cancelled.positions == ()
+    raised = floor.raise_emergency("c", 4.0)
+    assert raised.emergency is not None and raised.positions == ()
+    assert floor.raise_emergency("b", 5.0).positions == ()  # one up already: nothing
+    assert floor.queue == ("b", "c")
+
+
 def test_holder_raising_an_emergency_becomes_unpreemptible() -> None:
     floor = floor_with(HOLD_A, preemptible=True)
     outcome = floor.request("a", 1.0, emergency=True)

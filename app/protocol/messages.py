@@ -217,12 +217,18 @@ class InterphoneChanged:
 @dataclass(frozen=True, slots=True)
 class SpeakRequest:
     """``queue`` (extension ``floor-queue``) and ``emergency`` (extension ``emergency``)
-    are sent as ``'1'`` only when true."""
+    are sent as ``'1'`` only when true.
+
+    ``bad_flags``: ``(name, errmsg)`` of each of the two received with a value other
+    than ``'0'``/``'1'`` (read as false). Only a session granted that name's extension
+    is refused for it (400); for any other session the attribute is one it does not
+    know, which the base contract ignores. Never sent."""
 
     on: bool
     id: InterphoneId
     queue: bool = False
     emergency: bool = False
+    bad_flags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

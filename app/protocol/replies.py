@@ -15,6 +15,7 @@ from app.protocol.messages import (
     Message,
     Module,
     Ping,
+    QualityReport,
     QuitRequest,
     SpeakRequest,
     SyncRequest,
@@ -45,6 +46,8 @@ def echo_error(body: Body, errcode: int, errmsg: str) -> ErrorReply:
             return ErrorReply("call", errcode, errmsg, action.value, str(interphone))
         case EmergencyRequest(action, interphone):
             return ErrorReply("emergency", errcode, errmsg, action.value, str(interphone))
+        case QualityReport(interphone):
+            return ErrorReply("quality", errcode, errmsg, None, str(interphone))
     return ErrorReply("error", errcode, errmsg)
 
 

@@ -378,9 +378,10 @@ class Floor:
         """Raise an emergency without asking for the floor. Raising while one is up
         changes nothing (see :attr:`emergency_by`)."""
         change = _Change()
+        before = self._positions()
         if not self.emergency_by:
             change.emergency = self._raise(uid, now)
-        return self._outcome(change, {})
+        return self._outcome(change, before)
 
     def _raise(self, uid: str, now: float) -> EmergencyRecord:
         self.emergency_by, self.emergency_id, self.emergency_since = uid, self.new_id(), now
@@ -398,10 +399,11 @@ class Floor:
         if uid != raised_by and clamp_priority(priority) < self.policy.dispatcher_level:
             raise NotAllowed(f"only {raised_by} or a dispatcher may cancel the emergency")
         change = _Change()
+        before = self._positions()
         change.emergency = self._record(EmergencyAction.CANCEL, raised_by, uid, now)
         self.emergency_by = self.emergency_id = ""
         self.holder_emergency = False
-        return self._outcome(change, {})
+        return self._outcome(change, before)
 
     def close(self, now: float) -> FloorOutcome:
         """The interphone ended: a raised emergency is recorded as cancelled by ''."""

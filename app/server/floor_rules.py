@@ -28,6 +28,20 @@ from app.server.outbox import Outbox, Refused, Result
 from app.server.records import Interphone
 from app.server.state_base import StateBase
 
+FLAG_FEATURES = {"queue": FLOOR_QUEUE, "emergency": EMERGENCY}
+"""The extension that gives each ``speak`` flag its meaning."""
+
+
+def check_speak_flags(features: frozenset[str],
+                      bad_flags: tuple[tuple[str, str], ...]) -> None:
+    """400 for a ``speak`` flag with a value other than '0'/'1', but only from a session
+    granted the flag's extension: for any other the attribute is unknown, and the base
+    contract ignores what it does not know (PROTOCOL.md section 6)."""
+    for name, errmsg in bad_flags:
+        if FLAG_FEATURES[name] in features:
+            raise Refused(ErrCode.BAD_REQUEST, errmsg)
+
+
 EMERGENCY_LOG_LIMIT = 256
 """Emergency records kept per interphone (docs/protocol-extensions.md, emergency)."""
 

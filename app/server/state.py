@@ -49,7 +49,7 @@ from app.server.directory import Directory
 from app.server.feedback import FeedbackBoard
 from app.server.floor import NEW_EMERGENCY_ID, EmergencyRecord
 from app.server.floor_grants import FloorGrants
-from app.server.floor_rules import FloorRules
+from app.server.floor_rules import FloorRules, check_speak_flags
 from app.server.media_admission import MediaAdmission
 from app.server.media_auth_rules import MediaAuthRules
 from app.server.media_gate import MediaEncryption, SealedMediaGate
@@ -226,6 +226,8 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
                     and self.settings.auth == "token" and sid not in self.sessions):
                 self._check_login_first(peer, request, body, outbox, now)
                 return
+            if isinstance(body, SpeakRequest) and body.bad_flags and sid in self.sessions:
+                check_speak_flags(self.sessions[sid].features, body.bad_flags)
             if self.shared is not None and self.shared.defer(peer, request, now):
                 return  # answered when the shared log hands the change back (apply_shared)
             result = self._apply(peer, body, now, verified)

@@ -91,12 +91,22 @@ def port_attr(element: etree._Element, name: str) -> int:
 
 def bool_attr(element: etree._Element, name: str) -> bool:
     """An extension's boolean: '1' true, '0' or absent false, anything else 400."""
+    value, error = flag_attr(element, name)
+    if error:
+        raise ProtocolError(error)
+    return value
+
+
+def flag_attr(element: etree._Element, name: str) -> tuple[bool, str]:
+    """An extension's boolean read leniently: the value as :func:`bool_attr` reads it
+    (false when it is neither '0' nor '1') and the error message when it is neither
+    ('' otherwise), for a receiver that decides later whether the attribute counts."""
     value = attr(element, name)
     if value in (None, "", "0"):
-        return False
+        return False, ""
     if value == "1":
-        return True
-    raise ProtocolError(f"{name}={value!r} is not '0' or '1'")
+        return True, ""
+    return False, f"{name}={value!r} is not '0' or '1'"
 
 
 def decimal_attr(element: etree._Element, name: str, *, limit: float = _DECIMAL_MAX,

@@ -41,6 +41,7 @@ from app.protocol.xmlcodec.attributes import (
     attr,
     bool_attr,
     children,
+    flag_attr,
     int_attr,
     interphone_id,
     is_decimal,
@@ -223,9 +224,12 @@ def _speak_type(element: etree._Element, *, required: bool) -> bool | None:
 
 
 def _decode_speak_request(element: etree._Element) -> SpeakRequest:
+    queue, bad_queue = flag_attr(element, "queue")
+    emergency, bad_emergency = flag_attr(element, "emergency")
+    bad = tuple((name, error) for name, error in (("queue", bad_queue),
+                                                  ("emergency", bad_emergency)) if error)
     return SpeakRequest(_speak_type(element, required=True) or False, interphone_id(element),
-                        queue=bool_attr(element, "queue"),
-                        emergency=bool_attr(element, "emergency"))
+                        queue=queue, emergency=emergency, bad_flags=bad)
 
 
 def _decode_speak_result(element: etree._Element) -> SpeakResult:

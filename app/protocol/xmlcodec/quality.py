@@ -23,13 +23,18 @@ from app.protocol.xmlcodec.document import (
     Kinds,
 )
 
+MAX_JITTER_MS = 100000.0
+"""The greatest ``jitter`` a receiver accepts (docs/protocol-extensions.md, feedback); a
+sender writes a greater measure as this (a stream stalled for minutes, a laptop that
+slept) rather than have its report refused as malformed."""
+
 
 def _decode_quality_report(element: etree._Element) -> QualityReport:
     return QualityReport(
         id=interphone_id(element),
         speaker=name_attr(element, "speaker"),
         loss_pct=decimal_attr(element, "loss", limit=100.0),
-        jitter_ms=decimal_attr(element, "jitter", default=0.0),
+        jitter_ms=decimal_attr(element, "jitter", limit=MAX_JITTER_MS, default=0.0),
         late=int_attr(element, "late", default=0),
         concealed=int_attr(element, "concealed", default=0),
         recovered=int_attr(element, "recovered", default=0),
@@ -47,7 +52,7 @@ def _decode_feedback(element: etree._Element) -> FeedbackNotice:
         listeners=int_attr(element, "listeners", default=0),
         worst_pct=decimal_attr(element, "worst", limit=100.0),
         p90_pct=decimal_attr(element, "p90", limit=100.0),
-        jitter_ms=decimal_attr(element, "jitter", default=0.0),
+        jitter_ms=decimal_attr(element, "jitter", limit=MAX_JITTER_MS, default=0.0),
     )
 
 
@@ -58,7 +63,8 @@ def encode(body: Body) -> etree._Element | None:
                            packets):
             return new_element("quality", id=str(interphone), speaker=speaker,
                                loss=format_decimal(min(loss, 100.0)),
-                               jitter=format_decimal(jitter), late=str(late),
+                               jitter=format_decimal(min(jitter, MAX_JITTER_MS)),
+                               late=str(late),
                                concealed=str(concealed), recovered=str(recovered),
                                packets=str(packets))
         case QualityAck(interphone):
@@ -67,7 +73,7 @@ def encode(body: Body) -> etree._Element | None:
             return new_element("feedback", id=str(interphone), listeners=str(listeners),
                                worst=format_decimal(min(worst, 100.0)),
                                p90=format_decimal(min(p90, 100.0)),
-                               jitter=format_decimal(jitter))
+                               jitter=format_decimal(min(jitter, MAX_JITTER_MS)))
     return None
 
 
