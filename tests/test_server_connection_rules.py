@@ -193,6 +193,29 @@ def test_malformed_frames_are_answered_and_the_tenth_closes_after_its_answer() -
     assert any("10 malformed frames" in line for line in outbox.log_lines)
 
 
+def test_well_formed_requests_that_do_not_decode_are_answered_and_not_counted() -> None:
+    # PROTOCOL.md 1.1 closes a session after 10 frames that are not well-formed XML or
+    # whose root is not <message>; a bad id or an unknown element is a 400, nothing more.
+    state = make_state(SETTINGS.with_overrides(rate_burst=100))
+    state.receive_data(SID, LOGIN, T0)
+    bad_requests = [
+        b"<message type='request' seq='%d' module='MID_INTERPHONE'>"
+        b"<speak type='on' id='nogroup_%d'/></message>",
+        b"<message type='request' seq='%d' module='MID_INTERPHONE'><dance n='%d'/></message>",
+        b"<message type='request' seq='%d' module='MID_INTERPHONE'>"
+        b"<speak type='up%d' id='group_58'/></message>",
+    ]
+    for n in range(30):
+        outbox = state.receive_data(SID, encode_frame(bad_requests[n % 3] % (n, n)), T0)
+        assert errcodes(outbox) == [400] and not outbox.closes, n
+    outbox = state.receive_data(SID, request("99", Ping()), T0)
+    assert errcodes(outbox) == [None] and not outbox.closes
+    # and the count of frames that are not XML starts from zero
+    for n in range(9):
+        assert not state.receive_data(SID, encode_frame(b"<not xml"), T0).closes, n
+    assert state.receive_data(SID, encode_frame(b"<not xml"), T0).closes == [SID]
+
+
 def test_a_malformed_frame_with_a_readable_seq_is_answered_in_its_envelope() -> None:
     state = make_state()
     state.receive_data(SID, LOGIN, T0)

@@ -12,7 +12,7 @@
 Nothing here touches sockets, asyncio, clocks or Qt.
 """
 
-from app.protocol.errors import ErrCode, FrameTooLarge, PacketError, ProtocolError
+from app.protocol.errors import ErrCode, FrameTooLarge, MalformedFrame, PacketError, ProtocolError
 from app.protocol.features import KNOWN_FEATURES
 from app.protocol.framing import FrameDecoder, encode_frame
 from app.protocol.ids import (
@@ -66,6 +66,7 @@ __all__ = [
     "Kicked",
     "Login",
     "LoginResult",
+    "MalformedFrame",
     "MembersRequest",
     "MembersResult",
     "Message",

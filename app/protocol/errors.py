@@ -48,6 +48,13 @@ class ProtocolError(ValueError):
         return str(self)
 
 
+class MalformedFrame(ProtocolError):
+    """The frame is not a well-formed UTF-8 XML document with a ``<message>`` root
+    (PROTOCOL.md section 1.1): answered with an error, and the tenth in a session closes
+    it. A well-formed ``<message>`` that does not decode is a plain :class:`ProtocolError`
+    (400), which is answered and does not count."""
+
+
 class FrameTooLarge(ProtocolError):
     """A frame header announced more than the contract allows: close the connection."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import logging
 
-from app.protocol.errors import ErrCode, FrameTooLarge, ProtocolError
+from app.protocol.errors import ErrCode, FrameTooLarge, MalformedFrame, ProtocolError
 from app.protocol.messages import Message, MessageKind
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message
@@ -71,8 +71,9 @@ class ConnectionRules(StateBase):
         """Bytes from connection ``sid``: answer every whole frame they complete.
 
         Per-peer rules, in order for each frame: the rate bucket is charged; a
-        frame that does not decode is answered with an error and counted (the
-        ``max_malformed``-th closes the session); only requests are answered; a
+        frame that does not decode is answered with an error, and one that is not
+        a well-formed ``<message>`` document is counted (the ``max_malformed``-th
+        closes the session, PROTOCOL.md section 1.1); only requests are answered; a
         request over the rate limit gets 429; anything but login before a
         login gets 401. A frame header over the size limit aborts the
         connection (the stream cannot be resynchronised).
@@ -116,8 +117,10 @@ class ConnectionRules(StateBase):
         try:
             message = decode_message(frame)
         except ProtocolError as exc:
-            peer.malformed += 1
             outbox.send(sid, protocol_error_reply(exc))
+            if not isinstance(exc, MalformedFrame):
+                return  # a well-formed <message> that does not decode: answered, not counted
+            peer.malformed += 1
             if peer.malformed >= self.settings.max_malformed:
                 outbox.log(f"closing session {sid}: {peer.malformed} malformed frames")
                 self._close_peer(sid, outbox)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from app.protocol.errors import ErrCode, ProtocolError
+from app.protocol.errors import ErrCode, MalformedFrame, ProtocolError
 from app.protocol.limits import MAX_FRAME, MAX_SEQ_LEN
 from app.protocol.messages import Body, MessageKind, Module
 from app.protocol.xmlcodec.attributes import attr, peek, tag
@@ -46,19 +46,20 @@ Kinds = dict[type, tuple[MessageKind, ...]]
 def parse_document(data: bytes) -> etree._Element:
     """The ``<message>`` root of ``data``, parsed with every dangerous feature off."""
     if len(data) > MAX_FRAME:
-        raise ProtocolError(f"document of {len(data)} bytes exceeds {MAX_FRAME}", ErrCode.TOO_LARGE)
+        raise MalformedFrame(f"document of {len(data)} bytes exceeds {MAX_FRAME}",
+                             ErrCode.TOO_LARGE)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolError(f"document is not UTF-8 (byte {exc.start})") from None
+        raise MalformedFrame(f"document is not UTF-8 (byte {exc.start})") from None
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise ProtocolError("DTDs and entity declarations are not allowed")
+        raise MalformedFrame("DTDs and entity declarations are not allowed")
     try:
         root = etree.fromstring(data, PARSER)
     except (etree.XMLSyntaxError, ValueError) as exc:
-        raise ProtocolError(f"malformed XML: {_first_line(exc)}") from None
+        raise MalformedFrame(f"malformed XML: {_first_line(exc)}") from None
     if root.tag != "message":
-        raise ProtocolError(f"root element is <{tag(root)}>, not <message>")
+        raise MalformedFrame(f"root element is <{tag(root)}>, not <message>")
     return root
 
 
