@@ -180,6 +180,78 @@ def test_global_key_grab_reaches_the_server(qloop, ui: UiSession, server, xvfb_d
         synthetic.close()
 
 
+def test_the_global_key_pressed_while_a_settings_field_records_is_recorded_not_said(
+        qloop, server, settings, qapp: QApplication, xvfb_display: str, monkeypatch) -> None:
+    """Under Xvfb, with Right Ctrl as the global key: clicked into Settings › Talking ›
+    Talk key, Right Ctrl talked on air in the talk target (the grab keeps the key from the
+    focused window) and the field went on waiting for a key."""
+    from tests.xvfb_fixtures import SyntheticInput
+
+    in_x11_session(monkeypatch, xvfb_display)
+    settings.global_talk_key = "RightCtrl"
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+    synthetic = SyntheticInput(xvfb_display)
+    talks: list[bool] = []
+
+    async def scenario() -> int:
+        main, client = await started(runtime)
+        await until(lambda: str(client.model.joined) == OPS and runtime.global_key.active,
+                    what="joined, with the global key")
+        window, preferences = runtime.window, runtime.preferences
+        assert window is not None and preferences is not None
+        window.talk_pressed.connect(lambda: talks.append(True))
+        window.settings_requested.emit()
+        dialog = preferences.dialog
+        assert dialog is not None
+        dialog.tabs.setCurrentIndex(1)
+        dialog.activateWindow()
+        for field, recorded in ((dialog.talk_key, dialog.talk_key.key_text),
+                                (dialog.global_key.field, dialog.global_key.key_name)):
+            field.setFocus()
+            await until(lambda f=field: QApplication.focusWidget() is f, what="focused")
+            field.start_recording()
+            synthetic.key("Control_R", down=True)
+            await until(lambda r=recorded, f=field: r() == "RightCtrl" and not f.recording,
+                        what="Right Ctrl recorded")
+            synthetic.key("Control_R", down=False)
+            await asyncio.sleep(0.3)
+            assert talks == [] and holder(server) == ""
+        window.activateWindow()  # not recording any more: the key talks again
+        synthetic.key("Control_R", down=True)
+        await until(lambda: holder(server) == "me", what="talking with the key")
+        synthetic.key("Control_R", down=False)
+        await until(lambda: holder(server) == "", what="released")
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    try:
+        assert run(qloop, scenario(), timeout=30) == 0
+    finally:
+        synthetic.close()
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("RightCtrl", "RightCtrl"), ("F9", "F9"), ("Pause", "Pause"), ("Mouse4", "Mouse:Back"),
+    ("Mouse5", "Mouse:Forward"), ("MiddleButton", "Mouse:Middle"),
+    ("LeftCtrl", ""), ("LeftAlt", ""), ("RightShift", ""), ("Button10", "")])
+def test_the_talk_key_field_takes_a_global_key_by_name(qapp, name: str, text: str) -> None:
+    """What the talk key field makes of the global key pressed while it records ("" =
+    refused, with the reason, and still recording)."""
+    from app.ui.talk_key_edit import TalkKeyEdit
+
+    field = TalkKeyEdit()
+    taken: list[str] = []
+    refused: list[str] = []
+    field.key_changed.connect(taken.append)
+    field.refused.connect(refused.append)
+    field.start_recording()
+    field.record_name(name)
+    if text:
+        assert taken == [text] and field.key_text() == text and not field.recording
+    else:
+        assert taken == [] and len(refused) == 1 and field.recording
+
+
 # --- the tray ------------------------------------------------------------------------------------
 def test_closing_the_window_hides_it_to_the_tray_and_says_so_once(qloop, ui: UiSession,
                                                                   settings) -> None:

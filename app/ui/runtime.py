@@ -34,6 +34,7 @@ from app.ui.autostart import set_start_at_login
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
+from app.ui.key_field import recording_field
 from app.ui.main_window import MainWindow
 from app.ui.preferences import PreferencesController
 from app.ui.presenter import Presenter
@@ -98,6 +99,7 @@ class Runtime:
         self._auto_sign_in_tried = False
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
+        self._global_key_recorded = False  # its press went to a settings field, not a talk
         # the key outlives the sessions: it holds the current session's window (a slot per
         # session kept pressing the ended sessions' deleted windows: a RuntimeError at each
         # press after a reconnect, and at the release that closing a held key sends at quit)
@@ -285,6 +287,16 @@ class Runtime:
                                    refresh_status=self._refresh_link)
 
     def _hold_global_key(self, down: bool) -> None:
+        field = recording_field() if down else None
+        if field is not None and self.global_key.key_name:
+            # a settings field records a key: it takes this one (the grab keeps it from
+            # the field) instead of a talk on air, and its release is no talk either
+            self._global_key_recorded = True
+            field.record_name(self.global_key.key_name)
+            return
+        if not down and self._global_key_recorded:
+            self._global_key_recorded = False
+            return
         if self.window is not None:
             self.window.hold_global_key(down)
 
