@@ -533,7 +533,7 @@
         <translation>全局通话键被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="131"/>
+        <location filename="../../app/ui/global_key.py" line="136"/>
         <source>Global talk key unavailable: %1</source>
         <translation>全局通话键不可用：%1</translation>
     </message>
@@ -1398,12 +1398,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="298"/>
+        <location filename="../../app/ui/runtime.py" line="310"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="351"/>
+        <location filename="../../app/ui/runtime.py" line="363"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1549,147 +1549,152 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="208"/>
+        <location filename="../../app/ui/sign_in.py" line="213"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="211"/>
+        <location filename="../../app/ui/sign_in.py" line="216"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="216"/>
+        <location filename="../../app/ui/sign_in.py" line="221"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="220"/>
+        <location filename="../../app/ui/sign_in.py" line="225"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="222"/>
+        <location filename="../../app/ui/sign_in.py" line="227"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="232"/>
+        <location filename="../../app/ui/sign_in.py" line="237"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="235"/>
+        <location filename="../../app/ui/sign_in.py" line="240"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="237"/>
+        <location filename="../../app/ui/sign_in.py" line="242"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="238"/>
+        <location filename="../../app/ui/sign_in.py" line="243"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="240"/>
+        <location filename="../../app/ui/sign_in.py" line="245"/>
+        <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
+        <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="248"/>
         <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
         <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="243"/>
+        <location filename="../../app/ui/sign_in.py" line="251"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="246"/>
+        <location filename="../../app/ui/sign_in.py" line="254"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="247"/>
+        <location filename="../../app/ui/sign_in.py" line="255"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="254"/>
+        <location filename="../../app/ui/sign_in.py" line="262"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="262"/>
+        <location filename="../../app/ui/sign_in.py" line="270"/>
         <source>First connection to %1. Its certificate fingerprint is %2. Check it with the server&apos;s operator before accepting it.</source>
         <translation>首次连接 %1。其证书指纹为 %2。接受之前，请向服务器管理员核对。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="266"/>
+        <location filename="../../app/ui/sign_in.py" line="274"/>
         <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
         <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="298"/>
+        <location filename="../../app/ui/sign_in.py" line="306"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="299"/>
+        <location filename="../../app/ui/sign_in.py" line="307"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="300"/>
+        <location filename="../../app/ui/sign_in.py" line="308"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="300"/>
+        <location filename="../../app/ui/sign_in.py" line="308"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="300"/>
+        <location filename="../../app/ui/sign_in.py" line="308"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="304"/>
+        <location filename="../../app/ui/sign_in.py" line="312"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="305"/>
+        <location filename="../../app/ui/sign_in.py" line="313"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="306"/>
+        <location filename="../../app/ui/sign_in.py" line="314"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="307"/>
+        <location filename="../../app/ui/sign_in.py" line="315"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="308"/>
+        <location filename="../../app/ui/sign_in.py" line="316"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="309"/>
+        <location filename="../../app/ui/sign_in.py" line="317"/>
         <source>I checked the fingerprint: &amp;trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;T)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="311"/>
+        <location filename="../../app/ui/sign_in.py" line="319"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="312"/>
+        <location filename="../../app/ui/sign_in.py" line="320"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -1824,22 +1829,24 @@
 <context>
     <name>TalkKeyEdit</name>
     <message>
-        <location filename="../../app/ui/talk_key_edit.py" line="54"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="58"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="90"/>
         <source>This mouse button cannot be the talk key; use the middle, back or forward button.</source>
         <translation>此鼠标按键不能用作讲话键；请使用中键、后退键或前进键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key_edit.py" line="72"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="76"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="86"/>
         <source>Left Ctrl is used for shortcuts; use Right Ctrl.</source>
         <translation>左 Ctrl 用于快捷键；请使用右 Ctrl。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key_edit.py" line="89"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="112"/>
         <source>Press a key or mouse button…</source>
         <translation>请按下一个键或鼠标按键…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key_edit.py" line="92"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="115"/>
         <source>Click, then press the key or mouse button to hold for talking (Escape cancels)</source>
         <translation>点击此处，然后按下讲话时要按住的键或鼠标按键（Esc 取消）</translation>
     </message>
@@ -1910,17 +1917,17 @@
 <context>
     <name>_Recorder</name>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="151"/>
+        <location filename="../../app/ui/global_key_edit.py" line="154"/>
         <source>Press a key or mouse side button…</source>
         <translation>请按一个键或鼠标侧键…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="153"/>
+        <location filename="../../app/ui/global_key_edit.py" line="156"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="155"/>
+        <location filename="../../app/ui/global_key_edit.py" line="158"/>
         <source>Talks while another program has the focus. Click, then press Right Ctrl, a function key or a mouse side button (Escape cancels)</source>
         <translation>在其他程序处于焦点时也能通话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
     </message>
