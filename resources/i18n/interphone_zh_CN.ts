@@ -1266,113 +1266,118 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="253"/>
+        <location filename="../../app/ui/presenter.py" line="259"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="268"/>
+        <location filename="../../app/ui/presenter.py" line="274"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="279"/>
+        <location filename="../../app/ui/presenter.py" line="285"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="280"/>
+        <location filename="../../app/ui/presenter.py" line="286"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="281"/>
+        <location filename="../../app/ui/presenter.py" line="287"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="282"/>
+        <location filename="../../app/ui/presenter.py" line="288"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="283"/>
-        <location filename="../../app/ui/presenter.py" line="355"/>
+        <location filename="../../app/ui/presenter.py" line="289"/>
+        <location filename="../../app/ui/presenter.py" line="388"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="284"/>
+        <location filename="../../app/ui/presenter.py" line="290"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="315"/>
+        <location filename="../../app/ui/presenter.py" line="323"/>
+        <source>%1 left the call</source>
+        <translation>%1 已挂断</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="348"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="318"/>
+        <location filename="../../app/ui/presenter.py" line="351"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="371"/>
+        <location filename="../../app/ui/presenter.py" line="405"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="414"/>
+        <location filename="../../app/ui/presenter.py" line="448"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="419"/>
+        <location filename="../../app/ui/presenter.py" line="453"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="422"/>
+        <location filename="../../app/ui/presenter.py" line="456"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="423"/>
+        <location filename="../../app/ui/presenter.py" line="457"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="430"/>
+        <location filename="../../app/ui/presenter.py" line="464"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="432"/>
+        <location filename="../../app/ui/presenter.py" line="466"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="436"/>
+        <location filename="../../app/ui/presenter.py" line="470"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="438"/>
+        <location filename="../../app/ui/presenter.py" line="472"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="462"/>
+        <location filename="../../app/ui/presenter.py" line="496"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="507"/>
+        <location filename="../../app/ui/presenter.py" line="541"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="509"/>
+        <location filename="../../app/ui/presenter.py" line="543"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
