@@ -16,6 +16,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from test_ui_support import OPS, UiSession, holder, run, until
 
+from app.client import InterphoneClient
 from app.ui.assets import icon
 from app.ui.audio_link import Tone
 from app.ui.autostart import desktop_entry, set_start_at_login
@@ -27,7 +28,6 @@ from app.ui.tray import TrayController
 from app.ui.view_types import TalkState
 
 if TYPE_CHECKING:
-    from app.client import InterphoneClient
     from app.server import InterphoneServer
     from app.ui.main_window import MainWindow
     from app.ui.runtime import Runtime
@@ -413,6 +413,36 @@ def test_remember_me_rejoins_every_interphone_that_was_joined(qloop, server, set
         code = await asyncio.wait_for(main, 5)
         assert settings.rejoin == f"{OPS} {everyone}"  # quitting is not leaving
         return code
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+@pytest.mark.parametrize("bob_in_it", [False, True])
+def test_remember_me_does_not_ring_a_call_that_ended_with_the_last_run(
+        qloop, server, settings, qapp, bob_in_it: bool) -> None:
+    """The app quit (or was killed) during a call: at the next start it rejoined the chat
+    with everything else, and joining a chat the other party is not in rings them: Bob
+    got "Me is calling you" for a call nobody made. A chat Bob is still in is the call
+    going on: it is rejoined."""
+    chat = "chat_bob:me"
+    runtime = remembered_runtime(server, settings, qapp, f"{OPS} {chat}")
+
+    async def scenario() -> int:
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        await bob.connect()
+        try:
+            if bob_in_it:
+                await bob.join(chat)
+            main, client = await started(runtime)
+            await until(lambda: client.model.is_joined(OPS), what="ops rejoined")
+            await asyncio.sleep(0.5)
+            assert client.model.is_joined(chat) is bob_in_it
+            assert str(client.model.talk_target) == (chat if bob_in_it else OPS)
+            assert not bob.model.incoming_calls
+            runtime.quit()
+            return await asyncio.wait_for(main, 5)
+        finally:
+            await bob.close()
 
     assert run(qloop, scenario(), timeout=20) == 0
 

@@ -28,6 +28,7 @@ from app.client import (
 )
 from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
+from app.protocol import AttachType, InterphoneId, other_party
 from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.autostart import set_start_at_login
@@ -196,7 +197,7 @@ class Runtime:
     async def _rejoin(self, client: InterphoneClient) -> None:
         """Join again every interphone that was joined when the app last ran, in the order
         they were joined; the last one (the talk target then) is the talk target again."""
-        wanted = self.settings.rejoin.split()
+        wanted = [i for i in self.settings.rejoin.split() if not self._call_to_ring(client, i)]
         self._rejoining = True  # the partial sets on the way are not worth remembering
         try:
             for number, interphone in enumerate(wanted, 1):
@@ -208,6 +209,23 @@ class Runtime:
             self._rejoining = False
         if client.model.connection is ConnectionState.CONNECTED:
             self._remember_joined(client)
+
+    @staticmethod
+    def _call_to_ring(client: InterphoneClient, interphone: str) -> bool:
+        """A one-to-one chat of ours the other party is not in: joining it would ring them
+        (a call they did not ask for, from a call that ended with the last run)."""
+        try:
+            chat = InterphoneId.parse(interphone)
+        except ValueError:
+            return False
+        if chat.kind is not AttachType.CHAT or not chat.involves(client.uid):
+            return False
+        info = client.model.interphone(chat)
+        if info is None or info.member_count == 0:
+            logger.info("not rejoining %s: nobody is in it, joining would ring %s", chat,
+                        other_party(chat, client.uid))
+            return True
+        return False
 
     def _track_joined(self, client: InterphoneClient) -> None:
         def on_event(event: ModelEvent) -> None:
