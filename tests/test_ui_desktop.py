@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
-from test_ui_support import OPS, UiSession, holder, run, until
+from test_ui_support import OPS, UiSession, holder, run, start_server, until
 
 from app.client import InterphoneClient
 from app.ui.assets import icon
@@ -415,6 +415,42 @@ def test_remember_me_rejoins_every_interphone_that_was_joined(qloop, server, set
         return code
 
     assert run(qloop, scenario(), timeout=20) == 0
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_remember_me_that_cannot_sign_in_says_why_in_the_dialog(
+        qloop, settings, qapp, refused: bool) -> None:
+    """The server down at start (or the remembered token no longer valid): the sign-in
+    dialog came up filled in and said nothing, as if "remember me" had been forgotten."""
+    server = start_server(qloop, auth="token" if refused else "open")
+    if not refused:
+        run(qloop, server.stop())  # its port: nobody listens there any more
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="the sign-in dialog")
+        dialog = runtime.sign_in_dialog
+        assert dialog is not None
+        await until(dialog.error.isVisible, what="a problem said")
+        if refused:
+            assert dialog.error.text() == ("The server refused the sign-in: wrong user name "
+                                           "or token.")
+            assert dialog.token.hasFocus()
+        else:
+            assert dialog.error.text().startswith(
+                f"Cannot reach the server at 127.0.0.1:{server.port}.")
+            assert "refused" in dialog.error.text()  # the details: connection refused
+            assert dialog.address.hasFocus()
+        dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    try:
+        assert run(qloop, scenario(), timeout=20) == 0
+    finally:
+        if refused:
+            run(qloop, server.stop())
 
 
 @pytest.mark.parametrize("bob_in_it", [False, True])

@@ -98,6 +98,7 @@ class Runtime:
         self._rejoin_next = False  # the next session joins settings.rejoin again
         self._rejoining = False  # _rejoin runs: joins on the way are not remembered
         self._auto_sign_in_tried = False
+        self._connect_failure: ClientError | None = None  # why signing in by itself failed
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
         self._global_key_recorded = False  # its press went to a settings field, not a talk
@@ -164,10 +165,11 @@ class Runtime:
             client = await self._remembered_sign_in()
             if client is not None:
                 return client
+        failed, self._connect_failure = self._connect_failure, None
         self.sign_in_dialog = SignInDialog()
         try:
             flow = SignInFlow(self.sign_in_dialog, self.settings)
-            client = await flow.run()
+            client = await flow.run(failed)
             self.credentials = flow.credentials
             return client
         finally:
@@ -253,6 +255,7 @@ class Runtime:
             await client.connect()
         except ClientError as exc:
             logger.warning("reconnecting failed: %s", exc)
+            self._connect_failure = exc  # the sign-in dialog that follows says why
             await client.close()
             return None
         return client
