@@ -353,7 +353,8 @@ def test_a_call_the_other_party_hangs_up_is_left_and_the_talk_target_comes_back(
 def test_a_call_whose_other_party_goes_offline_stays_for_their_return(
         qloop, server, settings) -> None:
     """The other party's session ended (quit, or a lost network): they may come back and
-    rejoin the chat, so this side stays in it."""
+    rejoin the chat, so this side stays in it; but the status bar went on saying "Bob
+    answered" with nobody left to hear."""
     session = run(qloop, presence_session(server, settings))
 
     async def scenario() -> None:
@@ -367,7 +368,9 @@ def test_a_call_whose_other_party_goes_offline_stays_for_their_return(
         await until(lambda: member_count(client, "chat_bob:me") == 2, what="in the call")
         await bob.close()
         await until(lambda: rows.row("chat_bob:me").online is False, what="bob offline")
-        await asyncio.sleep(HANG_UP_GRACE_S + 0.5)
+        status = session.window.statusBar()
+        await until(lambda: "Bob is offline" in status.currentMessage(), what="said",
+                    timeout=HANG_UP_GRACE_S + 5)
         assert client.model.is_joined("chat_bob:me")
         assert str(client.talk_target) == "chat_bob:me"
 

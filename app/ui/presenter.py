@@ -313,12 +313,17 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     async def _hung_up(self, chat: InterphoneId) -> None:
         """The other party left our call: unless they went offline (they may come back to
-        it) or are back already, leave the chat, as a failed call does, and talk into the
-        interphone we talked into before the call again (nobody would hear us there)."""
+        it: we stay, saying they are offline) or are back already, leave the chat, as a
+        failed call does, and talk into the interphone we talked into before the call
+        again (nobody would hear us there)."""
         await asyncio.sleep(HANG_UP_GRACE_S)
         peer = other_party(chat, self.model.uid)
         info = self.model.interphone(chat)
-        if self.model.is_online(peer) is False or (info is not None and info.member_count > 1):
+        if info is not None and info.member_count > 1:
+            return
+        if self.model.is_online(peer) is False:  # the call stays, but say nobody hears it
+            self.window.show_message(self.tr("%1 is offline").replace(
+                "%1", self.window.display_name(peer)), 8000)
             return
         await self._end_failed_call(chat, self.tr("%1 left the call").replace(
             "%1", self.window.display_name(peer)))
