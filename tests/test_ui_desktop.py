@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QVBoxLayout, QWidget
 from test_ui_support import OPS, UiSession, holder, run, start_server, until
 
 from app.client import InterphoneClient
@@ -337,6 +338,37 @@ def test_start_at_login_writes_and_removes_the_xdg_autostart_entry(tmp_path: Pat
     set_start_at_login(False, command, platform="linux",
                        environ={"XDG_CONFIG_HOME": str(tmp_path)})
     assert not Path(path).exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG autostart entry")
+def test_start_at_login_keeps_the_settings_file_the_app_was_given(
+        qloop, server, settings, qapp, tmp_path: Path, monkeypatch) -> None:
+    """Run with ``--settings INI``, "Start Interphone when I log in" wrote an entry without
+    it: at login the app read the user's other settings, was not signed in, and showed
+    the sign-in dialog instead of going to the tray."""
+    from app.ui.runtime import Options
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    ini = tmp_path / "work.ini"
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+    runtime.options = Options(simulate_audio=True, settings_file=ini)
+
+    async def scenario() -> int:
+        main, _client = await started(runtime)
+        window, preferences = runtime.window, runtime.preferences
+        assert window is not None and preferences is not None
+        window.settings_requested.emit()
+        dialog = preferences.dialog
+        assert dialog is not None
+        dialog.start_at_login.setChecked(True)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Apply).click()
+        entry = tmp_path / "autostart" / "interphone.desktop"
+        await until(entry.exists, what="the login entry")
+        assert f"--background --settings {ini}\n" in entry.read_text(encoding="utf-8")
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
 
 
 # --- remember me -----------------------------------------------------------------------------

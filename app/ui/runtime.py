@@ -31,7 +31,7 @@ from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWor
 from app.protocol import AttachType, InterphoneId, other_party
 from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
-from app.ui.autostart import set_start_at_login
+from app.ui.autostart import launch_command, set_start_at_login
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
@@ -63,6 +63,7 @@ class Options:
     demo_timings: DemoTimings | None = None
     global_talk_key: str | None = None  # for this run, instead of the setting
     background: bool = False  # start in the tray, no window (start at login)
+    settings_file: Path | None = None  # --settings: the login start is given it too
 
 
 class Outcome(StrEnum):
@@ -377,7 +378,8 @@ class Runtime:
                              "global talk key")
         if "start_at_login" in changed:
             try:
-                set_start_at_login(self.settings.start_at_login)
+                set_start_at_login(self.settings.start_at_login,
+                                   launch_command(self.options.settings_file))
             except OSError as exc:
                 logger.warning("start at login: %s", exc)
                 if self.window is not None:
