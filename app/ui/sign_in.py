@@ -314,7 +314,8 @@ class SignInDialog(QDialog):
         self.token.setPlaceholderText(self.tr("your password or token"))
         self.remember.setText(self.tr("&Remember me on this computer"))
         self.tls.setText(self.tr("&Encrypted connection (TLS)"))
-        self.trust_certificate.setText(self.tr("I checked the fingerprint: &trust this "
+        # (Alt+F: "&Token" has T, and a shared letter only moves the focus between the two)
+        self.trust_certificate.setText(self.tr("I checked the &fingerprint: trust this "
                                                "certificate for this server"))
         self.ok.setText(self.tr("Sign &in"))
         self.cancel.setText(self.tr("Cancel"))

@@ -772,75 +772,75 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="393"/>
-        <location filename="../../app/ui/interphone_list.py" line="401"/>
-        <location filename="../../app/ui/interphone_list.py" line="407"/>
+        <location filename="../../app/ui/interphone_list.py" line="400"/>
+        <location filename="../../app/ui/interphone_list.py" line="408"/>
+        <location filename="../../app/ui/interphone_list.py" line="414"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="401"/>
-        <location filename="../../app/ui/interphone_list.py" line="409"/>
+        <location filename="../../app/ui/interphone_list.py" line="408"/>
+        <location filename="../../app/ui/interphone_list.py" line="416"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="403"/>
+        <location filename="../../app/ui/interphone_list.py" line="410"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="405"/>
+        <location filename="../../app/ui/interphone_list.py" line="412"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="409"/>
+        <location filename="../../app/ui/interphone_list.py" line="416"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="411"/>
+        <location filename="../../app/ui/interphone_list.py" line="418"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="414"/>
+        <location filename="../../app/ui/interphone_list.py" line="421"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="418"/>
+        <location filename="../../app/ui/interphone_list.py" line="425"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="436"/>
+        <location filename="../../app/ui/interphone_list.py" line="443"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="436"/>
+        <location filename="../../app/ui/interphone_list.py" line="443"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="437"/>
+        <location filename="../../app/ui/interphone_list.py" line="444"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="454"/>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="455"/>
+        <location filename="../../app/ui/interphone_list.py" line="462"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="456"/>
+        <location filename="../../app/ui/interphone_list.py" line="463"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1297,7 +1297,8 @@
     </message>
     <message>
         <location filename="../../app/ui/presenter.py" line="289"/>
-        <location filename="../../app/ui/presenter.py" line="388"/>
+        <location filename="../../app/ui/presenter.py" line="325"/>
+        <location filename="../../app/ui/presenter.py" line="393"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
@@ -1307,77 +1308,77 @@
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="323"/>
+        <location filename="../../app/ui/presenter.py" line="328"/>
         <source>%1 left the call</source>
         <translation>%1 已挂断</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="348"/>
+        <location filename="../../app/ui/presenter.py" line="353"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="351"/>
+        <location filename="../../app/ui/presenter.py" line="356"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="405"/>
+        <location filename="../../app/ui/presenter.py" line="410"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="448"/>
+        <location filename="../../app/ui/presenter.py" line="453"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="453"/>
+        <location filename="../../app/ui/presenter.py" line="458"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="456"/>
+        <location filename="../../app/ui/presenter.py" line="461"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="457"/>
+        <location filename="../../app/ui/presenter.py" line="462"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="464"/>
+        <location filename="../../app/ui/presenter.py" line="469"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="466"/>
+        <location filename="../../app/ui/presenter.py" line="471"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="470"/>
+        <location filename="../../app/ui/presenter.py" line="475"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="472"/>
+        <location filename="../../app/ui/presenter.py" line="477"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="496"/>
+        <location filename="../../app/ui/presenter.py" line="501"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="541"/>
+        <location filename="../../app/ui/presenter.py" line="546"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="543"/>
+        <location filename="../../app/ui/presenter.py" line="548"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
@@ -1403,12 +1404,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="310"/>
+        <location filename="../../app/ui/runtime.py" line="332"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="363"/>
+        <location filename="../../app/ui/runtime.py" line="386"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1689,17 +1690,17 @@
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="317"/>
-        <source>I checked the fingerprint: &amp;trust this certificate for this server</source>
-        <translation>我已核对指纹：信任此服务器的这个证书(&amp;T)</translation>
+        <location filename="../../app/ui/sign_in.py" line="318"/>
+        <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
+        <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="319"/>
+        <location filename="../../app/ui/sign_in.py" line="320"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="320"/>
+        <location filename="../../app/ui/sign_in.py" line="321"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
