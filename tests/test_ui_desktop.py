@@ -31,7 +31,7 @@ from app.ui.view_types import TalkState
 if TYPE_CHECKING:
     from app.server import InterphoneServer
     from app.ui.main_window import MainWindow
-    from app.ui.runtime import Runtime
+    from app.ui.runtime import Options, Runtime
     from app.ui.settings import Settings
 
 pytest_plugins = ["test_ui_support"]
@@ -350,8 +350,8 @@ def test_start_at_login_keeps_the_settings_file_the_app_was_given(
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     ini = tmp_path / "work.ini"
-    runtime = remembered_runtime(server, settings, qapp, OPS)
-    runtime.options = Options(simulate_audio=True, settings_file=ini)
+    runtime = remembered_runtime(server, settings, qapp, OPS,
+                                 Options(simulate_audio=True, settings_file=ini))
 
     async def scenario() -> int:
         main, _client = await started(runtime)
@@ -373,7 +373,7 @@ def test_start_at_login_keeps_the_settings_file_the_app_was_given(
 
 # --- remember me -----------------------------------------------------------------------------
 def remembered_runtime(server: InterphoneServer, settings: Settings, qapp: QApplication,
-                       rejoin: str) -> Runtime:
+                       rejoin: str, options: Options | None = None) -> Runtime:
     """The app as started with "remember me" on: "me" signs in to ``server`` at start,
     without the dialog, and rejoins ``rejoin`` (interphones, space-separated)."""
     from app.ui.i18n import LanguageSwitcher
@@ -382,7 +382,8 @@ def remembered_runtime(server: InterphoneServer, settings: Settings, qapp: QAppl
     settings.server_address = f"127.0.0.1:{server.port}"
     settings.uid, settings.token, settings.remember = "me", "secret", True
     settings.rejoin = rejoin
-    return Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+    return Runtime(qapp, options or Options(simulate_audio=True), settings,
+                   LanguageSwitcher(qapp))
 
 
 async def started(runtime: Runtime) -> tuple[asyncio.Future[int], InterphoneClient]:

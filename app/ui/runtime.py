@@ -103,6 +103,10 @@ class Runtime:
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
         self._global_key_recorded = False  # its press went to a settings field, not a talk
+        # the next session's window starts in the tray: --background at start; after
+        # Reconnect, where the window was (hidden in the tray, or shown)
+        self._start_hidden = options.background
+        self._window_hidden = False  # the ended session's window was hidden in the tray
         # the key outlives the sessions: it holds the current session's window (a slot per
         # session kept pressing the ended sessions' deleted windows: a RuntimeError at each
         # press after a reconnect, and at the release that closing a held key sends at quit)
@@ -129,6 +133,9 @@ class Runtime:
                         return 0
                 outcome = await self._session(self.client)
                 self.client = None
+                # --background is for the start: a window the user opened stays open
+                # across Reconnect, and a sign-in made in the dialog shows the window
+                self._start_hidden = outcome is Outcome.RECONNECT and self._window_hidden
                 if outcome is Outcome.RECONNECT and self.credentials is not None:
                     self._rejoin_next = True  # back where we were
                     self.client = await self._reconnect(self.credentials)
@@ -171,6 +178,7 @@ class Runtime:
         try:
             flow = SignInFlow(self.sign_in_dialog, self.settings)
             client = await flow.run(failed)
+            self._start_hidden = False  # signed in at the dialog: the user is at the screen
             self.credentials = flow.credentials
             return client
         finally:
@@ -282,7 +290,7 @@ class Runtime:
         window.reconnect_requested.connect(self.reconnect)
         window.sign_out_action.setEnabled(not self.options.demo)
         self._place(window)
-        if not (self.options.background and self.tray is not None and self.tray.available):
+        if not (self._start_hidden and self.tray is not None and self.tray.available):
             window.show()
         self._announce_audio()
         if self.switcher.note:
@@ -479,6 +487,7 @@ class Runtime:
             self.audio.close()
             self.audio = None
         if window is not None:
+            self._window_hidden = not window.isVisible()
             window.talk_key.detach()
             window.hide()
             window.deleteLater()
