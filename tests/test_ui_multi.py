@@ -13,7 +13,17 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
-from test_ui_support import OPS, UiSession, close_session, holder, open_session, run, until
+from test_ui_presenter import start_again
+from test_ui_support import (
+    OPS,
+    UiSession,
+    close_session,
+    holder,
+    open_session,
+    run,
+    start_server,
+    until,
+)
 
 from app.client import InterphoneClient, RequestTimeout
 from app.protocol import InterphoneId
@@ -378,6 +388,55 @@ def test_a_call_whose_other_party_goes_offline_stays_for_their_return(
         run(qloop, scenario())
     finally:
         run(qloop, close_session(session))
+
+
+def test_a_call_survives_a_server_restart_when_the_other_party_rejoins_late(
+        qloop, settings) -> None:
+    """Both sides of a call come back after a server restart, in any order: back first
+    and alone in the chat, this side must not take the other party's late return
+    (online, not in the chat yet) for a hang-up."""
+    first = start_server(qloop)
+    port = first.port
+
+    async def scenario() -> None:
+        client = InterphoneClient("127.0.0.1", port, "me", "x", features=("presence",),
+                                  reconnect=True)
+        await client.connect()
+        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+        window = MainWindow()
+        presenter = Presenter(window, client, audio, settings)
+        window.show()
+        session = UiSession(window, presenter, client, audio, [])
+        second = None
+        try:
+            bob = InterphoneClient("127.0.0.1", port, "bob", "x", features=("presence",))
+            await bob.connect()
+            await bob.call("me")
+            await until(lambda: window.banner.isVisible(), what="ringing banner")
+            window.banner.answer.click()
+            await until(lambda: member_count(client, "chat_bob:me") == 2, what="in the call")
+            await first.stop()  # both lose the link; bob's client does not reconnect
+            await bob.close()
+            await until(lambda: "reconnecting" in window.link_text(), what="reconnecting")
+            second = start_again(port)
+            await second.start()
+            await until(lambda: window.link_text() == "Connected as me", timeout=10,
+                        what="reconnected")
+            await until(lambda: member_count(client, "chat_bob:me") == 1, what="back, alone")
+            bob = InterphoneClient("127.0.0.1", port, "bob", "x", features=("presence",))
+            session.others.append(bob)
+            await bob.connect()  # online again, rejoining a moment later
+            await asyncio.sleep(HANG_UP_GRACE_S + 0.5)
+            await bob.join("chat_bob:me")
+            await until(lambda: member_count(client, "chat_bob:me") == 2, what="together")
+            assert client.model.is_joined("chat_bob:me")
+            assert "left the call" not in window.statusBar().currentMessage()
+        finally:
+            await close_session(session)
+            if second is not None:
+                await second.stop()
+
+    run(qloop, scenario(), timeout=30)
 
 
 def test_a_call_to_someone_who_goes_offline_while_it_rings_is_left(qloop, server,
