@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,9 +14,10 @@ from typing import TYPE_CHECKING
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
-from test_ui_support import OPS, UiSession, holder, run, until
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QVBoxLayout, QWidget
+from test_ui_support import OPS, UiSession, holder, run, start_server, until
 
+from app.client import InterphoneClient
 from app.ui.assets import icon
 from app.ui.audio_link import Tone
 from app.ui.autostart import desktop_entry, set_start_at_login
@@ -27,10 +29,9 @@ from app.ui.tray import TrayController
 from app.ui.view_types import TalkState
 
 if TYPE_CHECKING:
-    from app.client import InterphoneClient
     from app.server import InterphoneServer
     from app.ui.main_window import MainWindow
-    from app.ui.runtime import Runtime
+    from app.ui.runtime import Options, Runtime
     from app.ui.settings import Settings
 
 pytest_plugins = ["test_ui_support"]
@@ -180,6 +181,78 @@ def test_global_key_grab_reaches_the_server(qloop, ui: UiSession, server, xvfb_d
         synthetic.close()
 
 
+def test_the_global_key_pressed_while_a_settings_field_records_is_recorded_not_said(
+        qloop, server, settings, qapp: QApplication, xvfb_display: str, monkeypatch) -> None:
+    """Under Xvfb, with Right Ctrl as the global key: clicked into Settings › Talking ›
+    Talk key, Right Ctrl talked on air in the talk target (the grab keeps the key from the
+    focused window) and the field went on waiting for a key."""
+    from tests.xvfb_fixtures import SyntheticInput
+
+    in_x11_session(monkeypatch, xvfb_display)
+    settings.global_talk_key = "RightCtrl"
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+    synthetic = SyntheticInput(xvfb_display)
+    talks: list[bool] = []
+
+    async def scenario() -> int:
+        main, client = await started(runtime)
+        await until(lambda: str(client.model.joined) == OPS and runtime.global_key.active,
+                    what="joined, with the global key")
+        window, preferences = runtime.window, runtime.preferences
+        assert window is not None and preferences is not None
+        window.talk_pressed.connect(lambda: talks.append(True))
+        window.settings_requested.emit()
+        dialog = preferences.dialog
+        assert dialog is not None
+        dialog.tabs.setCurrentIndex(1)
+        dialog.activateWindow()
+        for field, recorded in ((dialog.talk_key, dialog.talk_key.key_text),
+                                (dialog.global_key.field, dialog.global_key.key_name)):
+            field.setFocus()
+            await until(lambda f=field: QApplication.focusWidget() is f, what="focused")
+            field.start_recording()
+            synthetic.key("Control_R", down=True)
+            await until(lambda r=recorded, f=field: r() == "RightCtrl" and not f.recording,
+                        what="Right Ctrl recorded")
+            synthetic.key("Control_R", down=False)
+            await asyncio.sleep(0.3)
+            assert talks == [] and holder(server) == ""
+        window.activateWindow()  # not recording any more: the key talks again
+        synthetic.key("Control_R", down=True)
+        await until(lambda: holder(server) == "me", what="talking with the key")
+        synthetic.key("Control_R", down=False)
+        await until(lambda: holder(server) == "", what="released")
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    try:
+        assert run(qloop, scenario(), timeout=30) == 0
+    finally:
+        synthetic.close()
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("RightCtrl", "RightCtrl"), ("F9", "F9"), ("Pause", "Pause"), ("Mouse4", "Mouse:Back"),
+    ("Mouse5", "Mouse:Forward"), ("MiddleButton", "Mouse:Middle"),
+    ("LeftCtrl", ""), ("LeftAlt", ""), ("RightShift", ""), ("Button10", "")])
+def test_the_talk_key_field_takes_a_global_key_by_name(qapp, name: str, text: str) -> None:
+    """What the talk key field makes of the global key pressed while it records ("" =
+    refused, with the reason, and still recording)."""
+    from app.ui.talk_key_edit import TalkKeyEdit
+
+    field = TalkKeyEdit()
+    taken: list[str] = []
+    refused: list[str] = []
+    field.key_changed.connect(taken.append)
+    field.refused.connect(refused.append)
+    field.start_recording()
+    field.record_name(name)
+    if text:
+        assert taken == [text] and field.key_text() == text and not field.recording
+    else:
+        assert taken == [] and len(refused) == 1 and field.recording
+
+
 # --- the tray ------------------------------------------------------------------------------------
 def test_closing_the_window_hides_it_to_the_tray_and_says_so_once(qloop, ui: UiSession,
                                                                   settings) -> None:
@@ -267,9 +340,40 @@ def test_start_at_login_writes_and_removes_the_xdg_autostart_entry(tmp_path: Pat
     assert not Path(path).exists()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG autostart entry")
+def test_start_at_login_keeps_the_settings_file_the_app_was_given(
+        qloop, server, settings, qapp, tmp_path: Path, monkeypatch) -> None:
+    """Run with ``--settings INI``, "Start Interphone when I log in" wrote an entry without
+    it: at login the app read the user's other settings, was not signed in, and showed
+    the sign-in dialog instead of going to the tray."""
+    from app.ui.runtime import Options
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    ini = tmp_path / "work.ini"
+    runtime = remembered_runtime(server, settings, qapp, OPS,
+                                 Options(simulate_audio=True, settings_file=ini))
+
+    async def scenario() -> int:
+        main, _client = await started(runtime)
+        window, preferences = runtime.window, runtime.preferences
+        assert window is not None and preferences is not None
+        window.settings_requested.emit()
+        dialog = preferences.dialog
+        assert dialog is not None
+        dialog.start_at_login.setChecked(True)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Apply).click()
+        entry = tmp_path / "autostart" / "interphone.desktop"
+        await until(entry.exists, what="the login entry")
+        assert f"--background --settings {ini}\n" in entry.read_text(encoding="utf-8")
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
 # --- remember me -----------------------------------------------------------------------------
 def remembered_runtime(server: InterphoneServer, settings: Settings, qapp: QApplication,
-                       rejoin: str) -> Runtime:
+                       rejoin: str, options: Options | None = None) -> Runtime:
     """The app as started with "remember me" on: "me" signs in to ``server`` at start,
     without the dialog, and rejoins ``rejoin`` (interphones, space-separated)."""
     from app.ui.i18n import LanguageSwitcher
@@ -278,7 +382,8 @@ def remembered_runtime(server: InterphoneServer, settings: Settings, qapp: QAppl
     settings.server_address = f"127.0.0.1:{server.port}"
     settings.uid, settings.token, settings.remember = "me", "secret", True
     settings.rejoin = rejoin
-    return Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+    return Runtime(qapp, options or Options(simulate_audio=True), settings,
+                   LanguageSwitcher(qapp))
 
 
 async def started(runtime: Runtime) -> tuple[asyncio.Future[int], InterphoneClient]:
@@ -341,6 +446,72 @@ def test_remember_me_rejoins_every_interphone_that_was_joined(qloop, server, set
         code = await asyncio.wait_for(main, 5)
         assert settings.rejoin == f"{OPS} {everyone}"  # quitting is not leaving
         return code
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_remember_me_that_cannot_sign_in_says_why_in_the_dialog(
+        qloop, settings, qapp, refused: bool) -> None:
+    """The server down at start (or the remembered token no longer valid): the sign-in
+    dialog came up filled in and said nothing, as if "remember me" had been forgotten."""
+    server = start_server(qloop, auth="token" if refused else "open")
+    if not refused:
+        run(qloop, server.stop())  # its port: nobody listens there any more
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="the sign-in dialog")
+        dialog = runtime.sign_in_dialog
+        assert dialog is not None
+        await until(dialog.error.isVisible, what="a problem said")
+        if refused:
+            assert dialog.error.text() == ("The server refused the sign-in: wrong user name "
+                                           "or token.")
+            assert dialog.token.hasFocus()
+        else:
+            assert dialog.error.text().startswith(
+                f"Cannot reach the server at 127.0.0.1:{server.port}.")
+            assert "refused" in dialog.error.text()  # the details: connection refused
+            assert dialog.address.hasFocus()
+        dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    try:
+        assert run(qloop, scenario(), timeout=20) == 0
+    finally:
+        if refused:
+            run(qloop, server.stop())
+
+
+@pytest.mark.parametrize("bob_in_it", [False, True])
+def test_remember_me_does_not_ring_a_call_that_ended_with_the_last_run(
+        qloop, server, settings, qapp, bob_in_it: bool) -> None:
+    """The app quit (or was killed) during a call: at the next start it rejoined the chat
+    with everything else, and joining a chat the other party is not in rings them: Bob
+    got "Me is calling you" for a call nobody made. A chat Bob is still in is the call
+    going on: it is rejoined."""
+    chat = "chat_bob:me"
+    runtime = remembered_runtime(server, settings, qapp, f"{OPS} {chat}")
+
+    async def scenario() -> int:
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        await bob.connect()
+        try:
+            if bob_in_it:
+                await bob.join(chat)
+            main, client = await started(runtime)
+            await until(lambda: client.model.is_joined(OPS), what="ops rejoined")
+            await asyncio.sleep(0.5)
+            assert client.model.is_joined(chat) is bob_in_it
+            assert str(client.model.talk_target) == (chat if bob_in_it else OPS)
+            assert not bob.model.incoming_calls
+            runtime.quit()
+            return await asyncio.wait_for(main, 5)
+        finally:
+            await bob.close()
 
     assert run(qloop, scenario(), timeout=20) == 0
 

@@ -195,6 +195,24 @@ def test_filter_box_down_and_enter_reach_the_results_and_escape_clears(qtbot) ->
     assert selected.args == ["group_59"]
 
 
+def test_escape_in_the_filtered_list_brings_every_row_back(qtbot) -> None:
+    """Down from the filter box led into the results, and there Escape did nothing: the
+    other rows stayed hidden until the user went back up to the box."""
+    view = InterphoneList()
+    qtbot.addWidget(view)
+    view.set_rows(ROWS)
+    view.show()
+    view.activateWindow()
+    qtbot.waitExposed(view)
+    view.filter.setFocus()
+    qtbot.keyClicks(view.filter, "night")
+    qtbot.keyClick(view.filter, Qt.Key.Key_Down)
+    assert view.focusWidget() is view.tree and view.visible_ids() == ["discuss_12"]
+    qtbot.keyClick(view.tree, Qt.Key.Key_Escape)
+    assert view.filter.text() == "" and set(view.visible_ids()) == {row.id for row in ROWS}
+    assert view.selected_id() == "discuss_12" and view.focusWidget() is view.tree
+
+
 # --- the list keeps still under the mouse -------------------------------------------------------
 def test_list_order_is_stable_while_the_pointer_is_over_it(qtbot) -> None:
     view = InterphoneList()

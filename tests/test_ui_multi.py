@@ -13,7 +13,17 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
-from test_ui_support import OPS, UiSession, close_session, holder, open_session, run, until
+from test_ui_presenter import start_again
+from test_ui_support import (
+    OPS,
+    UiSession,
+    close_session,
+    holder,
+    open_session,
+    run,
+    start_server,
+    until,
+)
 
 from app.client import InterphoneClient, RequestTimeout
 from app.protocol import InterphoneId
@@ -21,12 +31,17 @@ from app.ui.audio_link import Tone, open_audio
 from app.ui.interphone_list import SUBTITLE_ROLE
 from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
-from app.ui.presenter import Presenter
+from app.ui.presenter import HANG_UP_GRACE_S, Presenter
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
 
 NIGHT = "discuss_12"
+
+
+def member_count(client: InterphoneClient, interphone: str) -> int:
+    info = client.model.interphone(interphone)
+    return 0 if info is None else info.member_count
 
 
 def tones_of(session: UiSession) -> list[Tone]:
@@ -306,6 +321,122 @@ def test_a_declined_call_leaves_the_empty_chat_and_talks_where_it_did_before(
         run(qloop, scenario())
     finally:
         run(qloop, close_session(session))
+
+
+@pytest.mark.parametrize("answered_by_me", [True, False])
+def test_a_call_the_other_party_hangs_up_is_left_and_the_talk_target_comes_back(
+        qloop, server, settings, answered_by_me: bool) -> None:
+    """After an answered call the other party pressed Leave: this side stayed alone in
+    the chat, still its talk target (the talk key talked to nobody), and nothing said so."""
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        client, rows = session.client, session.window.interphones
+        await client.join(OPS)
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        session.others.append(bob)
+        await bob.connect()
+        await until(lambda: rows.row("chat_bob:me").online, what="bob online")
+        if answered_by_me:
+            await bob.call("me")
+            await until(lambda: session.window.banner.isVisible(), what="ringing banner")
+            session.window.banner.answer.click()
+        else:
+            session.presenter.join("chat_bob:me")  # "Call" on the contact's row
+            await until(lambda: bob.model.incoming_calls, what="bob rings")
+            await bob.join("chat_bob:me")
+        await until(lambda: str(client.talk_target) == "chat_bob:me"
+                    and member_count(client, "chat_bob:me") == 2, what="in the call")
+        await bob.leave("chat_bob:me")  # bob hangs up, and stays online
+        await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left")
+        await until(lambda: str(client.talk_target) == OPS, what="back to Ops")
+        status = session.window.statusBar()
+        await until(lambda: "Bob left the call" in status.currentMessage(), what="said")
+        assert "Ops" in status.currentMessage()
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+def test_a_call_whose_other_party_goes_offline_stays_for_their_return(
+        qloop, server, settings) -> None:
+    """The other party's session ended (quit, or a lost network): they may come back and
+    rejoin the chat, so this side stays in it; but the status bar went on saying "Bob
+    answered" with nobody left to hear."""
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        client, rows = session.client, session.window.interphones
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        await bob.connect()
+        await until(lambda: rows.row("chat_bob:me").online, what="bob online")
+        await bob.call("me")
+        await until(lambda: session.window.banner.isVisible(), what="ringing banner")
+        session.window.banner.answer.click()
+        await until(lambda: member_count(client, "chat_bob:me") == 2, what="in the call")
+        await bob.close()
+        await until(lambda: rows.row("chat_bob:me").online is False, what="bob offline")
+        status = session.window.statusBar()
+        await until(lambda: "Bob is offline" in status.currentMessage(), what="said",
+                    timeout=HANG_UP_GRACE_S + 5)
+        assert client.model.is_joined("chat_bob:me")
+        assert str(client.talk_target) == "chat_bob:me"
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+def test_a_call_survives_a_server_restart_when_the_other_party_rejoins_late(
+        qloop, settings) -> None:
+    """Both sides of a call come back after a server restart, in any order: back first
+    and alone in the chat, this side must not take the other party's late return
+    (online, not in the chat yet) for a hang-up."""
+    first = start_server(qloop)
+    port = first.port
+
+    async def scenario() -> None:
+        client = InterphoneClient("127.0.0.1", port, "me", "x", features=("presence",),
+                                  reconnect=True)
+        await client.connect()
+        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+        window = MainWindow()
+        presenter = Presenter(window, client, audio, settings)
+        window.show()
+        session = UiSession(window, presenter, client, audio, [])
+        second = None
+        try:
+            bob = InterphoneClient("127.0.0.1", port, "bob", "x", features=("presence",))
+            await bob.connect()
+            await bob.call("me")
+            await until(lambda: window.banner.isVisible(), what="ringing banner")
+            window.banner.answer.click()
+            await until(lambda: member_count(client, "chat_bob:me") == 2, what="in the call")
+            await first.stop()  # both lose the link; bob's client does not reconnect
+            await bob.close()
+            await until(lambda: "reconnecting" in window.link_text(), what="reconnecting")
+            second = start_again(port)
+            await second.start()
+            await until(lambda: window.link_text() == "Connected as me", timeout=10,
+                        what="reconnected")
+            await until(lambda: member_count(client, "chat_bob:me") == 1, what="back, alone")
+            bob = InterphoneClient("127.0.0.1", port, "bob", "x", features=("presence",))
+            session.others.append(bob)
+            await bob.connect()  # online again, rejoining a moment later
+            await asyncio.sleep(HANG_UP_GRACE_S + 0.5)
+            await bob.join("chat_bob:me")
+            await until(lambda: member_count(client, "chat_bob:me") == 2, what="together")
+            assert client.model.is_joined("chat_bob:me")
+            assert "left the call" not in window.statusBar().currentMessage()
+        finally:
+            await close_session(session)
+            if second is not None:
+                await second.stop()
+
+    run(qloop, scenario(), timeout=30)
 
 
 def test_a_call_to_someone_who_goes_offline_while_it_rings_is_left(qloop, server,

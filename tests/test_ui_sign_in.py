@@ -92,6 +92,33 @@ def test_malformed_address_and_missing_token_are_caught_before_connecting(qloop,
     run(qloop, scenario())
 
 
+@pytest.mark.parametrize("uid", ["alice smith", "127.0.0.1:9400", "ali/ce", "a" * 65])
+def test_a_user_name_the_protocol_refuses_is_explained_before_connecting(
+        qloop, settings, qtbot, uid: str) -> None:
+    """A user name with a space, or the server's address typed into it: the server
+    refused it and the dialog showed its words in English ("Details: bad uid
+    '127.0.0.1:9400' in <login>") under "wrong user name or token"."""
+    server = start_server(qloop, auth="token")
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    flow = SignInFlow(dialog, settings)
+
+    async def scenario() -> None:
+        task = await attempt(dialog, flow, f"127.0.0.1:{server.port}", uid, "pw")
+        await until(dialog.error.isVisible, what="error shown")
+        assert dialog.error.text() == ("A user name is 1 to 64 letters, digits, dots, "
+                                       "underscores, hyphens or @, without spaces.")
+        assert dialog.uid.hasFocus() and dialog.uid.selectedText() == uid
+        assert not dialog.progress.isVisible()
+        dialog.reject()
+        assert await task is None
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
+
+
 @pytest.mark.parametrize("remember", [True, False])
 def test_success_returns_a_connected_client_and_remembers(qloop, server, settings,
                                                           remember: bool) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
+import pytest
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel
 from test_ui_support import run, until
 
 from app.client.trust import server_key
 from app.server import Directory, InterphoneServer, ServerSettings
 from app.server.tls import TlsOptions, load_server_context
+from app.ui.i18n import LanguageSwitcher
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import SignInFlow
 from app.ui.view_types import SignInProblem
@@ -127,3 +132,32 @@ def test_tls_to_a_plain_server_is_named_and_sends_no_credentials(qloop, settings
         run(qloop, scenario())
     finally:
         run(qloop, server.stop())
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_the_certificate_question_has_a_letter_of_its_own(qapp, qtbot, language: str) -> None:
+    """"&Token" and "&trust this certificate" shared T: Alt+T only moved the focus between
+    the two, so the certificate could not be accepted from the keyboard with its letter.
+    Every control shown with the question has a letter no other one uses."""
+    switcher = LanguageSwitcher(QCoreApplication.instance(), has_font=lambda language: True)
+    switcher.apply(language)
+    try:
+        dialog = SignInDialog()
+        qtbot.addWidget(dialog)
+        dialog.set_problem(SignInProblem.CERT_NEW, "")
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        widgets = [*dialog.findChildren(QLabel), *dialog.findChildren(QAbstractButton)]
+        texts = [widget.text() for widget in widgets if widget.isVisible()]
+        letters = [match.group(1).casefold() for text in texts
+                   if (match := re.search(r"&([^&\s])", text))]
+        assert "t" in letters and len(letters) == len(set(letters)), texts
+        mnemonic = re.search(r"&(\w)", dialog.trust_certificate.text())
+        assert mnemonic is not None
+        dialog.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
+        qtbot.keyClick(dialog.windowHandle(), mnemonic.group(1).lower(),
+                       Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(dialog.trust_certificate.isChecked, timeout=2000)  # (animated click)
+    finally:
+        switcher.apply("en")

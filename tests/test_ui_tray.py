@@ -289,6 +289,46 @@ def test_the_global_key_holds_the_window_of_the_current_session_only(
     assert run(qloop, scenario(), timeout=20) == 0
 
 
+def test_a_window_opened_after_a_background_start_stays_open_across_reconnect(
+        qloop, server, settings, qapp: QApplication, monkeypatch) -> None:
+    """Started at login (--background), the user opened the window from the tray; after
+    "signed in elsewhere" a click on Reconnect made the window vanish into the tray
+    (each new session's window followed --background). A window hidden in the tray
+    stays there across Reconnect (from the tray menu)."""
+    from app.ui.runtime import Options
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    runtime = remembered_runtime(server, settings, qapp, OPS,
+                                 Options(simulate_audio=True, background=True))
+
+    async def new_session(old: MainWindow) -> MainWindow:
+        runtime.reconnect()
+        await until(lambda: runtime.window is not None and runtime.window is not old
+                    and runtime.client is not None and runtime.client.connected,
+                    what="a new session")
+        window = runtime.window
+        assert window is not None
+        return window
+
+    async def scenario() -> int:
+        main, _client = await started(runtime)
+        window = runtime.window
+        assert window is not None and runtime.tray is not None
+        assert not window.isVisible()  # the background start
+        runtime.tray.toggle_window()  # a click on the icon
+        assert window.isVisible()
+        window = await new_session(window)
+        assert window.isVisible()
+        window.close()  # to the tray
+        assert not window.isVisible()
+        window = await new_session(window)
+        assert not window.isVisible()
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
 def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, settings,
                                                           monkeypatch) -> None:
     """Started at login before the panel: the icon was shown only if a tray existed at

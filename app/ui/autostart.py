@@ -28,11 +28,16 @@ RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 BACKGROUND_FLAG = "--background"
 
 
-def launch_command() -> list[str]:
-    """How to start this installation: the frozen executable, or ``python -m app``."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, BACKGROUND_FLAG]
-    return [sys.executable, "-m", "app", BACKGROUND_FLAG]
+def launch_command(settings_file: Path | None = None) -> list[str]:
+    """How to start this installation: the frozen executable, or ``python -m app``; with
+    the settings file this run was given (``--settings``), else the login start would
+    read other settings (not signed in: the sign-in dialog instead of the tray)."""
+    command = [sys.executable] if getattr(sys, "frozen", False) else [
+        sys.executable, "-m", "app"]
+    command.append(BACKGROUND_FLAG)
+    if settings_file is not None:
+        command += ["--settings", str(settings_file.resolve())]
+    return command
 
 
 def desktop_entry(command: list[str]) -> str:

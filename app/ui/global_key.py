@@ -98,6 +98,11 @@ class GlobalTalkKeyService(QObject):
         return self._status()
 
     @property
+    def key_name(self) -> str:
+        """The canonical name of the key taken (``RightCtrl``), ``""`` when none works."""
+        return self._key.key.name if self._key is not None else ""
+
+    @property
     def held(self) -> bool:
         return self._key is not None and self._key.held
 

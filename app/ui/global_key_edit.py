@@ -145,6 +145,9 @@ class _Recorder(KeyRecorderField):
     def _record_key(self, event: QKeyEvent) -> None:
         self.offer(key_event_name(event))
 
+    def record_name(self, name: str) -> None:
+        self.offer(name)
+
     def _show(self) -> None:
         if self.recording:
             self.setText("")

@@ -15,7 +15,8 @@ keys step over them and a click on one changes nothing. With nothing selected, D
 selects the first row and Up the last.
 
 The filter box leads to the results: Down or Enter select the first match and
-move the focus to the list, Escape clears the filter.
+move the focus to the list, Escape clears the filter (in the list too: every row
+comes back, the selection stays).
 """
 
 from __future__ import annotations
@@ -353,6 +354,12 @@ class InterphoneList(QWidget):
             self._held = False
             if self._sort_pending and not self._pointer_inside:
                 self._sort()
+        elif (watched is self.tree and kind == QEvent.Type.KeyPress and self.filter.text()
+              and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape):
+            self.filter.clear()  # every row back, the one selected still selected, in view
+            if (current := self.tree.currentItem()) is not None:
+                self.tree.scrollToItem(current)
+            return True
         elif watched is self.filter and kind == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
             return self._on_filter_key(event.key())

@@ -4,13 +4,17 @@ A read-only field that records a key: a click, or Return, Enter or Space, starts
 recording; Escape cancels; a focus change ends it. Right after a key was recorded
 here, Return or Enter confirms the dialog (OK) instead of recording again (otherwise
 the next Return became the key); focusing in or out, or recording again, forgets that.
+
+The global talk key never reaches a field as a key event where it is grabbed (X11: the
+grab takes it from the focused window); :func:`recording_field` finds the field that
+records now, and ``record_name`` hands it the key by name instead of talking with it.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFocusEvent, QKeyEvent
-from PySide6.QtWidgets import QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
 _CONFIRM_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 _START_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
@@ -41,6 +45,11 @@ class KeyRecorderField(QLineEdit):
         raise NotImplementedError
 
     def _record_key(self, event: QKeyEvent) -> None:
+        raise NotImplementedError
+
+    def record_name(self, name: str) -> None:
+        """Record the key called ``name`` (a canonical global talk key name: ``RightCtrl``,
+        ``F9``, ``Mouse4``), pressed while this field records but grabbed elsewhere."""
         raise NotImplementedError
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
@@ -76,3 +85,11 @@ class KeyRecorderField(QLineEdit):
         if event.type() == QEvent.Type.LanguageChange:
             self._show()
         super().changeEvent(event)
+
+
+def recording_field() -> KeyRecorderField | None:
+    """The key field of this application that has the focus and records a key, if any."""
+    widget = QApplication.focusWidget()
+    if isinstance(widget, KeyRecorderField) and widget.recording:
+        return widget
+    return None

@@ -114,7 +114,8 @@ def run(argv: list[str]) -> int:
         quit_after = 4.0
     options = Options(demo=args.demo, quit_after=quit_after, screenshot=args.screenshot,
                       size=QSize(*size) if size else None, simulate_audio=args.simulated_audio,
-                      global_talk_key=args.global_talk_key, background=args.background)
+                      global_talk_key=args.global_talk_key, background=args.background,
+                      settings_file=args.settings)
 
     collector = GuiThreadCollector(app)
     collector.start()

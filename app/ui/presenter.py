@@ -15,6 +15,7 @@ emergencies (:mod:`app.ui.presenter_emergency`); the rows are built by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -76,6 +77,9 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
 RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
+# after the other party left a call, how long presence may take to say they went offline
+# (their session ended: they may come back and rejoin) rather than hung up
+HANG_UP_GRACE_S = 1.0
 _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: TalkState.REQUESTING,
                 TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
                 TurnViewKind.BUSY: TalkState.BUSY, TurnViewKind.DENIED: TalkState.DENIED,
@@ -125,8 +129,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._emergency = NO_EMERGENCY  # the emergency the banner shows
         self._emergency_where = ""  # the interphone named by the banner ("" for the one shown)
         self._silenced = NO_EMERGENCY  # the emergency this user silenced
-        # our calls ringing -> the talk target before the call (back to it if it fails)
+        # our calls, made or answered -> the talk target before the call (back to it after)
         self._call_return: dict[InterphoneId, InterphoneId | None] = {}
+        self._peer_in: set[InterphoneId] = set()  # joined chats the other party is in
+        self._link_drops = 0  # connections lost so far (a hang-up is judged within one)
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -198,8 +204,13 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if isinstance(event, ConnectionChanged):
             if event.state is ConnectionState.CONNECTED:
                 self._link_lost_at = ""
-            elif not self._link_lost_at:
-                self._link_lost_at = time.strftime("%H:%M:%S")
+            else:
+                # back online, a call's other party is seen in it again before their
+                # absence means a hang-up (they may come back after us)
+                self._peer_in.clear()
+                self._link_drops += 1
+                if not self._link_lost_at:
+                    self._link_lost_at = time.strftime("%H:%M:%S")
             # each failed reconnect attempt is an event: "reconnecting (attempt n)" follows
             # it, in the window and in the tray's tooltip while the window is hidden (no clock)
             self._show_link()
@@ -219,6 +230,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self._note_speaker(str(event.id))
                 if isinstance(event, InterphoneEnded):
                     self.window.clear_incoming_call(str(event.id))
+                self._follow_calls(event.id)
             self._show_rows()
             self._show_selected()
         elif isinstance(event, JoinedChanged):
@@ -286,9 +298,43 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if event.state in (CallState.DECLINED, CallState.NO_ANSWER, CallState.OFFLINE):
             # nobody will come: leave the empty chat rather than sit in it alone
             self.tasks.spawn(self._end_failed_call(event.id, text), "call failed")
-        elif event.state is not CallState.RINGING:
+        elif event.state is CallState.CANCELLED:
             self._call_return.pop(event.id, None)
         self.window.show_message(text, 30000 if event.state is CallState.RINGING else 8000)
+
+    def _follow_calls(self, chat: InterphoneId) -> None:
+        """``chat`` changed: if it is a joined one-to-one chat of ours the other party was
+        in and left, see :meth:`_hung_up`. (Only the chat's own news counts: the model
+        keeps what it knew while offline, and a reconnect clears what was seen.)"""
+        if (self.model.connection is not ConnectionState.CONNECTED
+                or chat.kind is not AttachType.CHAT or not chat.involves(self.model.uid)):
+            return
+        info = self.model.interphone(chat)
+        if not self.model.is_joined(chat):
+            self._peer_in.discard(chat)
+        elif info is not None and info.member_count > 1:
+            self._peer_in.add(chat)
+        elif chat in self._peer_in:
+            self._peer_in.discard(chat)
+            self.tasks.spawn(self._hung_up(chat), "call ended")
+
+    async def _hung_up(self, chat: InterphoneId) -> None:
+        """The other party left our call: unless they went offline (they may come back to
+        it: we stay, saying they are offline) or are back already, leave the chat, as a
+        failed call does, and talk into the interphone we talked into before the call
+        again (nobody would hear us there)."""
+        drops = self._link_drops
+        await asyncio.sleep(HANG_UP_GRACE_S)
+        peer = other_party(chat, self.model.uid)
+        info = self.model.interphone(chat)
+        if self._link_drops != drops or (info is not None and info.member_count > 1):
+            return  # (the link went meanwhile: what presence says now is no answer)
+        if self.model.is_online(peer) is False:  # the call stays, but say nobody hears it
+            self.window.show_message(self.tr("%1 is offline").replace(
+                "%1", self.window.display_name(peer)), 8000)
+            return
+        await self._end_failed_call(chat, self.tr("%1 left the call").replace(
+            "%1", self.window.display_name(peer)))
 
     async def _end_failed_call(self, chat: InterphoneId, outcome: str) -> None:
         """Our call in ``chat`` failed: unless the other party is there after all, leave
@@ -359,9 +405,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     async def _join(self, interphone_id: str) -> None:
         self._reset_turn()
         interphone = InterphoneId.parse(interphone_id)
-        if interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid) \
-                and interphone not in self.model.incoming_calls:
+        ours = interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid)
+        if ours:  # a call made or answered: when it ends, the talk target comes back
             self._call_return[interphone] = self.model.talk_target
+        if ours and interphone not in self.model.incoming_calls:
             try:
                 await self.client.call(other_party(interphone, self.model.uid))
             except NotConnected:

@@ -28,12 +28,14 @@ from app.client import (
 )
 from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
+from app.protocol import AttachType, InterphoneId, other_party
 from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
-from app.ui.autostart import set_start_at_login
+from app.ui.autostart import launch_command, set_start_at_login
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
+from app.ui.key_field import recording_field
 from app.ui.main_window import MainWindow
 from app.ui.preferences import PreferencesController
 from app.ui.presenter import Presenter
@@ -61,6 +63,7 @@ class Options:
     demo_timings: DemoTimings | None = None
     global_talk_key: str | None = None  # for this run, instead of the setting
     background: bool = False  # start in the tray, no window (start at login)
+    settings_file: Path | None = None  # --settings: the login start is given it too
 
 
 class Outcome(StrEnum):
@@ -96,8 +99,14 @@ class Runtime:
         self._rejoin_next = False  # the next session joins settings.rejoin again
         self._rejoining = False  # _rejoin runs: joins on the way are not remembered
         self._auto_sign_in_tried = False
+        self._connect_failure: ClientError | None = None  # why signing in by itself failed
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
+        self._global_key_recorded = False  # its press went to a settings field, not a talk
+        # the next session's window starts in the tray: --background at start; after
+        # Reconnect, where the window was (hidden in the tray, or shown)
+        self._start_hidden = options.background
+        self._window_hidden = False  # the ended session's window was hidden in the tray
         # the key outlives the sessions: it holds the current session's window (a slot per
         # session kept pressing the ended sessions' deleted windows: a RuntimeError at each
         # press after a reconnect, and at the release that closing a held key sends at quit)
@@ -124,6 +133,9 @@ class Runtime:
                         return 0
                 outcome = await self._session(self.client)
                 self.client = None
+                # --background is for the start: a window the user opened stays open
+                # across Reconnect, and a sign-in made in the dialog shows the window
+                self._start_hidden = outcome is Outcome.RECONNECT and self._window_hidden
                 if outcome is Outcome.RECONNECT and self.credentials is not None:
                     self._rejoin_next = True  # back where we were
                     self.client = await self._reconnect(self.credentials)
@@ -161,10 +173,12 @@ class Runtime:
             client = await self._remembered_sign_in()
             if client is not None:
                 return client
+        failed, self._connect_failure = self._connect_failure, None
         self.sign_in_dialog = SignInDialog()
         try:
             flow = SignInFlow(self.sign_in_dialog, self.settings)
-            client = await flow.run()
+            client = await flow.run(failed)
+            self._start_hidden = False  # signed in at the dialog: the user is at the screen
             self.credentials = flow.credentials
             return client
         finally:
@@ -194,7 +208,7 @@ class Runtime:
     async def _rejoin(self, client: InterphoneClient) -> None:
         """Join again every interphone that was joined when the app last ran, in the order
         they were joined; the last one (the talk target then) is the talk target again."""
-        wanted = self.settings.rejoin.split()
+        wanted = [i for i in self.settings.rejoin.split() if not self._call_to_ring(client, i)]
         self._rejoining = True  # the partial sets on the way are not worth remembering
         try:
             for number, interphone in enumerate(wanted, 1):
@@ -206,6 +220,23 @@ class Runtime:
             self._rejoining = False
         if client.model.connection is ConnectionState.CONNECTED:
             self._remember_joined(client)
+
+    @staticmethod
+    def _call_to_ring(client: InterphoneClient, interphone: str) -> bool:
+        """A one-to-one chat of ours the other party is not in: joining it would ring them
+        (a call they did not ask for, from a call that ended with the last run)."""
+        try:
+            chat = InterphoneId.parse(interphone)
+        except ValueError:
+            return False
+        if chat.kind is not AttachType.CHAT or not chat.involves(client.uid):
+            return False
+        info = client.model.interphone(chat)
+        if info is None or info.member_count == 0:
+            logger.info("not rejoining %s: nobody is in it, joining would ring %s", chat,
+                        other_party(chat, client.uid))
+            return True
+        return False
 
     def _track_joined(self, client: InterphoneClient) -> None:
         def on_event(event: ModelEvent) -> None:
@@ -233,6 +264,7 @@ class Runtime:
             await client.connect()
         except ClientError as exc:
             logger.warning("reconnecting failed: %s", exc)
+            self._connect_failure = exc  # the sign-in dialog that follows says why
             await client.close()
             return None
         return client
@@ -258,7 +290,7 @@ class Runtime:
         window.reconnect_requested.connect(self.reconnect)
         window.sign_out_action.setEnabled(not self.options.demo)
         self._place(window)
-        if not (self.options.background and self.tray is not None and self.tray.available):
+        if not (self._start_hidden and self.tray is not None and self.tray.available):
             window.show()
         self._announce_audio()
         if self.switcher.note:
@@ -285,6 +317,16 @@ class Runtime:
                                    refresh_status=self._refresh_link)
 
     def _hold_global_key(self, down: bool) -> None:
+        field = recording_field() if down else None
+        if field is not None and self.global_key.key_name:
+            # a settings field records a key: it takes this one (the grab keeps it from
+            # the field) instead of a talk on air, and its release is no talk either
+            self._global_key_recorded = True
+            field.record_name(self.global_key.key_name)
+            return
+        if not down and self._global_key_recorded:
+            self._global_key_recorded = False
+            return
         if self.window is not None:
             self.window.hold_global_key(down)
 
@@ -344,7 +386,8 @@ class Runtime:
                              "global talk key")
         if "start_at_login" in changed:
             try:
-                set_start_at_login(self.settings.start_at_login)
+                set_start_at_login(self.settings.start_at_login,
+                                   launch_command(self.options.settings_file))
             except OSError as exc:
                 logger.warning("start at login: %s", exc)
                 if self.window is not None:
@@ -444,6 +487,7 @@ class Runtime:
             self.audio.close()
             self.audio = None
         if window is not None:
+            self._window_hidden = not window.isVisible()
             window.talk_key.detach()
             window.hide()
             window.deleteLater()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.client.address import parse_server_address, parse_server_list
 from app.client.failures import Failure
+from app.protocol.ids import is_valid_name
 from app.ui.assets import icon
 from app.ui.failure_text import failure_text, fill
 from app.ui.view_types import CertificateDetails, SignInProblem
@@ -175,6 +176,7 @@ class SignInDialog(QDialog):
         if problem is not None:
             field = {SignInProblem.UNREACHABLE: self.address,
                      SignInProblem.BAD_ADDRESS: self.address,
+                     SignInProblem.BAD_UID: self.uid,
                      SignInProblem.REFUSED: self.token}.get(problem)
             if field is None:
                 field = self.uid if not self.uid.text().strip() else self.token
@@ -196,6 +198,9 @@ class SignInDialog(QDialog):
         if not uid or not token:
             self.set_problem(SignInProblem.MISSING)
             (self.uid if not uid else self.token).setFocus()
+            return
+        if not is_valid_name(uid):  # the server would refuse it in its own words
+            self.set_problem(SignInProblem.BAD_UID)
             return
         self.set_problem(None)
         self.servers = servers
@@ -236,6 +241,9 @@ class SignInDialog(QDialog):
             SignInProblem.BAD_ADDRESS: self.tr(
                 "The server address must look like host:port, e.g. 127.0.0.1:9400."),
             SignInProblem.MISSING: self.tr("Enter your user name and token."),
+            SignInProblem.BAD_UID: self.tr(
+                "A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, "
+                "without spaces."),
             SignInProblem.CERT_NEW: self.tr(
                 "First connection to this server. Compare the fingerprint below with the one "
                 "the server's operator gave you, then accept it and sign in again."),
@@ -306,7 +314,8 @@ class SignInDialog(QDialog):
         self.token.setPlaceholderText(self.tr("your password or token"))
         self.remember.setText(self.tr("&Remember me on this computer"))
         self.tls.setText(self.tr("&Encrypted connection (TLS)"))
-        self.trust_certificate.setText(self.tr("I checked the fingerprint: &trust this "
+        # (Alt+F: "&Token" has T, and a shared letter only moves the focus between the two)
+        self.trust_certificate.setText(self.tr("I checked the &fingerprint: trust this "
                                                "certificate for this server"))
         self.ok.setText(self.tr("Sign &in"))
         self.cancel.setText(self.tr("Cancel"))

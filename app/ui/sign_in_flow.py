@@ -86,6 +86,16 @@ async def probe_fingerprint(host: str, port: int, timeout: float) -> str:
         writer.close()
 
 
+def sign_in_problem(error: ClientError | OSError) -> tuple[SignInProblem, str | Failure]:
+    """What the dialog says about a failed connect (and the details it words)."""
+    if isinstance(error, LoginRefused):
+        return SignInProblem.REFUSED, error.reason  # the server's words
+    failure = failure_of(error)
+    if isinstance(error, ServerUnreachable):
+        return (SignInProblem.TLS if failure.kind.tls else SignInProblem.UNREACHABLE, failure)
+    return SignInProblem.OTHER, failure
+
+
 class SignInFlow:
     """Shows ``dialog`` until a login succeeds (the client) or the user cancels (None)."""
 
@@ -100,12 +110,16 @@ class SignInFlow:
         self.credentials: Credentials | None = None  # of the successful sign-in
         self._offered: tuple[str, str] | None = None  # (server, fingerprint) shown to accept
 
-    async def run(self) -> InterphoneClient | None:
+    async def run(self, failed: ClientError | OSError | None = None) -> InterphoneClient | None:
+        """``failed``: why signing in without the dialog failed ("remember me" at start, or
+        Reconnect), said in it as after a failed attempt in it (Enter tries again)."""
         self._result = asyncio.get_running_loop().create_future()
         settings = self.settings
         self.dialog.set_values(settings.server_address, settings.uid,
                                settings.token if settings.remember else "", settings.remember)
         self.dialog.set_tls(settings.tls)
+        if failed is not None:
+            self.dialog.set_problem(*sign_in_problem(failed))
         if not settings.tokens.secure:
             self.dialog.set_storage_note(str(settings.tokens.fallback_file))
         self.dialog.sign_in_requested.connect(self._on_request)
@@ -148,14 +162,8 @@ class SignInFlow:
         error: BaseException | None = None
         try:
             await client.connect()
-        except LoginRefused as exc:
-            error, problem = exc, (SignInProblem.REFUSED, exc.reason)  # the server's words
-        except ServerUnreachable as exc:
-            error, failure = exc, failure_of(exc)
-            problem = (SignInProblem.TLS if failure.kind.tls else SignInProblem.UNREACHABLE,
-                       failure)
         except (ClientError, OSError) as exc:
-            error, problem = exc, (SignInProblem.OTHER, failure_of(exc))
+            error, problem = exc, sign_in_problem(exc)
         except BaseException:
             await client.close()
             raise

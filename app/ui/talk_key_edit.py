@@ -22,6 +22,10 @@ from app.ui.talk_key import (
     talk_key_label,
 )
 
+# global talk key names (app.hotkey) that are talk keys under another name
+_GLOBAL_NAMES = {"RightCtrl": RIGHT_CTRL, "MiddleButton": "Mouse:Middle", "Mouse4": "Mouse:Back",
+                 "Mouse5": "Mouse:Forward"}
+
 
 class TalkKeyEdit(KeyRecorderField):
     """Emits ``key_changed(text)`` for an accepted key and ``refused(reason)`` otherwise."""
@@ -76,6 +80,25 @@ class TalkKeyEdit(KeyRecorderField):
             self.refused.emit(reason)
         else:
             self._accept(QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText))
+
+    def record_name(self, name: str) -> None:
+        if name == "LeftCtrl":
+            self.refused.emit(self.tr("Left Ctrl is used for shortcuts; use Right Ctrl."))
+            return
+        text = _GLOBAL_NAMES.get(name)
+        if text is None and name.startswith(("Mouse", "Button")):
+            self.refused.emit(self.tr("This mouse button cannot be the talk key; use the "
+                                      "middle, back or forward button."))
+            return
+        if text is None:  # F1-F24, Pause, ScrollLock, Insert, Menu, Print: Qt's names too
+            sequence = QKeySequence.fromString(name, QKeySequence.SequenceFormat.PortableText)
+            key = sequence[0].key() if sequence.count() else Qt.Key.Key_unknown  # type: ignore[index]
+            reason = refusal(key)
+            if reason:  # Alt, Shift or Super alone: not a talk key here
+                self.refused.emit(reason)
+                return
+            text = QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)
+        self._accept(text)
 
     def _accept(self, text: str) -> None:
         self._text = text

@@ -78,6 +78,7 @@ class SignInProblem(StrEnum):
     REFUSED = "refused"  # 401
     BAD_ADDRESS = "bad_address"  # not host:port
     MISSING = "missing"  # uid or token empty
+    BAD_UID = "bad_uid"  # not a user name the protocol allows
     CERT_NEW = "cert_new"  # TLS: first connection, the fingerprint must be accepted
     CERT_CHANGED = "cert_changed"  # TLS: not the certificate accepted before
     TLS = "tls"  # TLS: the handshake failed

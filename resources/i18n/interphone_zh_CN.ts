@@ -533,7 +533,7 @@
         <translation>全局通话键被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="131"/>
+        <location filename="../../app/ui/global_key.py" line="136"/>
         <source>Global talk key unavailable: %1</source>
         <translation>全局通话键不可用：%1</translation>
     </message>
@@ -772,75 +772,75 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="393"/>
-        <location filename="../../app/ui/interphone_list.py" line="401"/>
-        <location filename="../../app/ui/interphone_list.py" line="407"/>
+        <location filename="../../app/ui/interphone_list.py" line="400"/>
+        <location filename="../../app/ui/interphone_list.py" line="408"/>
+        <location filename="../../app/ui/interphone_list.py" line="414"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="401"/>
-        <location filename="../../app/ui/interphone_list.py" line="409"/>
+        <location filename="../../app/ui/interphone_list.py" line="408"/>
+        <location filename="../../app/ui/interphone_list.py" line="416"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="403"/>
+        <location filename="../../app/ui/interphone_list.py" line="410"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="405"/>
+        <location filename="../../app/ui/interphone_list.py" line="412"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="409"/>
+        <location filename="../../app/ui/interphone_list.py" line="416"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="411"/>
+        <location filename="../../app/ui/interphone_list.py" line="418"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="414"/>
+        <location filename="../../app/ui/interphone_list.py" line="421"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="418"/>
+        <location filename="../../app/ui/interphone_list.py" line="425"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="436"/>
+        <location filename="../../app/ui/interphone_list.py" line="443"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="436"/>
+        <location filename="../../app/ui/interphone_list.py" line="443"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="437"/>
+        <location filename="../../app/ui/interphone_list.py" line="444"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="454"/>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="455"/>
+        <location filename="../../app/ui/interphone_list.py" line="462"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="456"/>
+        <location filename="../../app/ui/interphone_list.py" line="463"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1266,113 +1266,119 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="253"/>
+        <location filename="../../app/ui/presenter.py" line="259"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="268"/>
+        <location filename="../../app/ui/presenter.py" line="274"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="279"/>
+        <location filename="../../app/ui/presenter.py" line="285"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="280"/>
+        <location filename="../../app/ui/presenter.py" line="286"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="281"/>
+        <location filename="../../app/ui/presenter.py" line="287"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="282"/>
+        <location filename="../../app/ui/presenter.py" line="288"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="283"/>
-        <location filename="../../app/ui/presenter.py" line="355"/>
+        <location filename="../../app/ui/presenter.py" line="289"/>
+        <location filename="../../app/ui/presenter.py" line="325"/>
+        <location filename="../../app/ui/presenter.py" line="393"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="284"/>
+        <location filename="../../app/ui/presenter.py" line="290"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="315"/>
+        <location filename="../../app/ui/presenter.py" line="328"/>
+        <source>%1 left the call</source>
+        <translation>%1 已挂断</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="353"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="318"/>
+        <location filename="../../app/ui/presenter.py" line="356"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="371"/>
+        <location filename="../../app/ui/presenter.py" line="410"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="414"/>
+        <location filename="../../app/ui/presenter.py" line="453"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="419"/>
+        <location filename="../../app/ui/presenter.py" line="458"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="422"/>
+        <location filename="../../app/ui/presenter.py" line="461"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="423"/>
+        <location filename="../../app/ui/presenter.py" line="462"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="430"/>
+        <location filename="../../app/ui/presenter.py" line="469"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="432"/>
+        <location filename="../../app/ui/presenter.py" line="471"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="436"/>
+        <location filename="../../app/ui/presenter.py" line="475"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="438"/>
+        <location filename="../../app/ui/presenter.py" line="477"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="462"/>
+        <location filename="../../app/ui/presenter.py" line="501"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="507"/>
+        <location filename="../../app/ui/presenter.py" line="546"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="509"/>
+        <location filename="../../app/ui/presenter.py" line="548"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
@@ -1398,12 +1404,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="298"/>
+        <location filename="../../app/ui/runtime.py" line="332"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="351"/>
+        <location filename="../../app/ui/runtime.py" line="386"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1549,147 +1555,152 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="208"/>
+        <location filename="../../app/ui/sign_in.py" line="213"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="211"/>
+        <location filename="../../app/ui/sign_in.py" line="216"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="216"/>
+        <location filename="../../app/ui/sign_in.py" line="221"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="220"/>
+        <location filename="../../app/ui/sign_in.py" line="225"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="222"/>
+        <location filename="../../app/ui/sign_in.py" line="227"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="232"/>
+        <location filename="../../app/ui/sign_in.py" line="237"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="235"/>
+        <location filename="../../app/ui/sign_in.py" line="240"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="237"/>
+        <location filename="../../app/ui/sign_in.py" line="242"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="238"/>
+        <location filename="../../app/ui/sign_in.py" line="243"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="240"/>
+        <location filename="../../app/ui/sign_in.py" line="245"/>
+        <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
+        <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="248"/>
         <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
         <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="243"/>
+        <location filename="../../app/ui/sign_in.py" line="251"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="246"/>
+        <location filename="../../app/ui/sign_in.py" line="254"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="247"/>
+        <location filename="../../app/ui/sign_in.py" line="255"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="254"/>
+        <location filename="../../app/ui/sign_in.py" line="262"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="262"/>
+        <location filename="../../app/ui/sign_in.py" line="270"/>
         <source>First connection to %1. Its certificate fingerprint is %2. Check it with the server&apos;s operator before accepting it.</source>
         <translation>首次连接 %1。其证书指纹为 %2。接受之前，请向服务器管理员核对。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="266"/>
+        <location filename="../../app/ui/sign_in.py" line="274"/>
         <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
         <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="298"/>
+        <location filename="../../app/ui/sign_in.py" line="306"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="299"/>
+        <location filename="../../app/ui/sign_in.py" line="307"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="300"/>
+        <location filename="../../app/ui/sign_in.py" line="308"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="300"/>
+        <location filename="../../app/ui/sign_in.py" line="308"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="300"/>
+        <location filename="../../app/ui/sign_in.py" line="308"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="304"/>
+        <location filename="../../app/ui/sign_in.py" line="312"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="305"/>
+        <location filename="../../app/ui/sign_in.py" line="313"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="306"/>
+        <location filename="../../app/ui/sign_in.py" line="314"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="307"/>
+        <location filename="../../app/ui/sign_in.py" line="315"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="308"/>
+        <location filename="../../app/ui/sign_in.py" line="316"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="309"/>
-        <source>I checked the fingerprint: &amp;trust this certificate for this server</source>
-        <translation>我已核对指纹：信任此服务器的这个证书(&amp;T)</translation>
+        <location filename="../../app/ui/sign_in.py" line="318"/>
+        <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
+        <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="311"/>
+        <location filename="../../app/ui/sign_in.py" line="320"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="312"/>
+        <location filename="../../app/ui/sign_in.py" line="321"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -1824,22 +1835,24 @@
 <context>
     <name>TalkKeyEdit</name>
     <message>
-        <location filename="../../app/ui/talk_key_edit.py" line="54"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="58"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="90"/>
         <source>This mouse button cannot be the talk key; use the middle, back or forward button.</source>
         <translation>此鼠标按键不能用作讲话键；请使用中键、后退键或前进键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key_edit.py" line="72"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="76"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="86"/>
         <source>Left Ctrl is used for shortcuts; use Right Ctrl.</source>
         <translation>左 Ctrl 用于快捷键；请使用右 Ctrl。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key_edit.py" line="89"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="112"/>
         <source>Press a key or mouse button…</source>
         <translation>请按下一个键或鼠标按键…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key_edit.py" line="92"/>
+        <location filename="../../app/ui/talk_key_edit.py" line="115"/>
         <source>Click, then press the key or mouse button to hold for talking (Escape cancels)</source>
         <translation>点击此处，然后按下讲话时要按住的键或鼠标按键（Esc 取消）</translation>
     </message>
@@ -1910,17 +1923,17 @@
 <context>
     <name>_Recorder</name>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="151"/>
+        <location filename="../../app/ui/global_key_edit.py" line="154"/>
         <source>Press a key or mouse side button…</source>
         <translation>请按一个键或鼠标侧键…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="153"/>
+        <location filename="../../app/ui/global_key_edit.py" line="156"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="155"/>
+        <location filename="../../app/ui/global_key_edit.py" line="158"/>
         <source>Talks while another program has the focus. Click, then press Right Ctrl, a function key or a mouse side button (Escape cancels)</source>
         <translation>在其他程序处于焦点时也能通话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
     </message>
