@@ -37,3 +37,23 @@ def test_floors_lines_and_rings_survive_a_snapshot() -> None:
     assert (ring.caller, ring.callee) == ("carol", "alice")
     assert ring.deadline == 500.0 + (102.0 + late.presence.ring_timeout - 110.0)
     assert late.next_deadline() is not None
+
+
+def test_an_emergency_in_a_snapshot_written_before_emergency_ids_gets_one_every_node_shares(
+        ) -> None:
+    state = ServerState(sample_directory(), SETTINGS, udp_port=9400)
+    replica = Replica(state, 1, ("127.0.0.1", 9400))
+    state.login(1, "alice", "pw-alice", "127.0.0.1", ("emergency",))
+    state.join(1, G58, now=100.0)
+    state.interphones[G58].floor.raise_emergency("alice", 100.0)
+    snapshot = replica.snapshot("7-0", 110.0)
+    assert snapshot["interphones"][0]["floor"]["emergency_by"] == "alice"
+    del snapshot["interphones"][0]["floor"]["emergency_id"]  # as an older server wrote it
+    ids = set()
+    for node in (2, 3):
+        late = ServerState(sample_directory(), SETTINGS, udp_port=9400)
+        Replica(late, node, ("127.0.0.1", 9400 + node)).restore(snapshot, 500.0)
+        floor = late.interphones[G58].floor
+        assert floor.emergency_by == "alice"
+        ids.add(floor.emergency_id)
+    assert ids == {"7-0"}

@@ -294,6 +294,11 @@ class Replica:
                                                                    self.state.settings),
                                  self.state.new_emergency_id)
             record.floor.restore(item.get("floor", {"holder": item["holder"]}), now)
+            if record.floor.emergency_by and not record.floor.emergency_id:
+                # written before emergencies had ids: the snapshot's own log entry id names
+                # it, the same on every node that starts from this snapshot, and below the
+                # id of any emergency raised after it
+                record.floor.emergency_id = str(snapshot["at"])
             record.members = {uid: int(sid) for uid, sid in item["members"]}
             record.holder = record.floor.holder
             record.granted_at = record.last_audio_at = now
