@@ -166,6 +166,7 @@ class TalkButton(QWidget):
     def set_key_name(self, name: str) -> None:
         """The talk key shown in the hint (e.g. ``Space``)."""
         self._key_name = name
+        self._update_accessibility()  # (the tooltip names it too)
         self.update()
 
     @property

