@@ -546,207 +546,217 @@
 <context>
     <name>HotkeyText</name>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="22"/>
+        <location filename="../../app/ui/hotkey_text.py" line="23"/>
         <source>Left Ctrl</source>
         <translation>左 Ctrl</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="23"/>
+        <location filename="../../app/ui/hotkey_text.py" line="24"/>
         <source>Right Ctrl</source>
         <translation>右 Ctrl</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="24"/>
+        <location filename="../../app/ui/hotkey_text.py" line="25"/>
         <source>Left Alt</source>
         <translation>左 Alt</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="25"/>
+        <location filename="../../app/ui/hotkey_text.py" line="26"/>
         <source>Right Alt</source>
         <translation>右 Alt</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="26"/>
+        <location filename="../../app/ui/hotkey_text.py" line="27"/>
         <source>Left Shift</source>
         <translation>左 Shift</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="27"/>
+        <location filename="../../app/ui/hotkey_text.py" line="28"/>
         <source>Right Shift</source>
         <translation>右 Shift</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="28"/>
+        <location filename="../../app/ui/hotkey_text.py" line="29"/>
         <source>Left Super</source>
         <translation>左 Super</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="29"/>
+        <location filename="../../app/ui/hotkey_text.py" line="30"/>
         <source>Right Super</source>
         <translation>右 Super</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="31"/>
+        <location filename="../../app/ui/hotkey_text.py" line="32"/>
         <source>Mouse back button</source>
         <translation>鼠标后退键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="32"/>
+        <location filename="../../app/ui/hotkey_text.py" line="33"/>
         <source>Mouse forward button</source>
         <translation>鼠标前进键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="43"/>
+        <location filename="../../app/ui/hotkey_text.py" line="44"/>
         <source>“%1” cannot be the global talk key: %2</source>
         <translation>“%1”不能用作全局通话键：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="47"/>
+        <location filename="../../app/ui/hotkey_text.py" line="48"/>
         <source>this desktop does not offer global shortcuts (%1): the talk key works only while Interphone has focus</source>
         <translation>此桌面不提供全局快捷键（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="52"/>
+        <location filename="../../app/ui/hotkey_text.py" line="53"/>
         <source>“%1” is a combination: the global talk key is one key held alone (for example Right Ctrl or F9)</source>
         <translation>“%1”是组合键：全局通话键只能是单独按住的一个键（例如右 Ctrl 或 F9）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="55"/>
+        <location filename="../../app/ui/hotkey_text.py" line="56"/>
         <source>“%1” is not a key name Interphone knows; use one of: %2</source>
         <translation>实时对讲不认识按键名称“%1”；请使用以下名称之一：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="58"/>
+        <location filename="../../app/ui/hotkey_text.py" line="59"/>
         <source>no X display to take the global talk key from (%1)</source>
         <translation>没有可用来获取全局通话键的 X 显示服务器（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="61"/>
+        <location filename="../../app/ui/hotkey_text.py" line="62"/>
         <source>this keyboard layout has no %1 key</source>
         <translation>此键盘布局中没有 %1 键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="63"/>
+        <location filename="../../app/ui/hotkey_text.py" line="64"/>
         <source>global keys need pynput, which cannot load here (%1): the talk key works only while Interphone has focus</source>
         <translation>全局按键需要 pynput，但这里无法加载它（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="66"/>
+        <location filename="../../app/ui/hotkey_text.py" line="67"/>
         <source>this system has no %1 key</source>
         <translation>此系统没有 %1 键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="68"/>
+        <location filename="../../app/ui/hotkey_text.py" line="69"/>
         <source>this system has no %1</source>
         <translation>此系统没有 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="70"/>
+        <location filename="../../app/ui/hotkey_text.py" line="71"/>
         <source>another program already uses the %1 key as a global shortcut: choose another talk key, or free it in that program</source>
         <translation>另一个程序已将 %1 键用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="73"/>
+        <location filename="../../app/ui/hotkey_text.py" line="74"/>
         <source>another program already uses the %1 as a global shortcut: choose another talk key, or free it in that program</source>
         <translation>另一个程序已将 %1 用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="81"/>
+        <location filename="../../app/ui/hotkey_text.py" line="82"/>
         <source>no key given</source>
         <translation>未指定按键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="82"/>
+        <location filename="../../app/ui/hotkey_text.py" line="83"/>
         <source>no graphical session found (neither DISPLAY nor WAYLAND_DISPLAY is set): the talk key works only while Interphone has focus</source>
         <translation>未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="85"/>
+        <location filename="../../app/ui/hotkey_text.py" line="86"/>
         <source>on Wayland the desktop lends keyboard shortcuts only: choose a key (Right Ctrl, F9…) as the global talk key</source>
         <translation>在 Wayland 下，桌面只提供键盘快捷键：请选择一个键（右 Ctrl、F9…）作为全局通话键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="88"/>
+        <location filename="../../app/ui/hotkey_text.py" line="89"/>
         <source>the desktop did not bind the global talk key: the talk key works only while Interphone has focus</source>
         <translation>桌面没有绑定全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="91"/>
+        <location filename="../../app/ui/hotkey_text.py" line="92"/>
         <source>the desktop did not bind the global talk key (cancelled): the talk key works only while Interphone has focus</source>
         <translation>桌面没有绑定全局通话键（已取消）：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="99"/>
+        <location filename="../../app/ui/hotkey_text.py" line="102"/>
+        <source>Caps Lock</source>
+        <translation>大写锁定键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="104"/>
+        <source>Num Lock</source>
+        <translation>数字锁定键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="110"/>
         <source>it types in every other program: while Interphone runs, no other program would receive it; choose a modifier alone (Right Ctrl), a function key (F1–F24), Pause, Scroll Lock, Insert, Menu or a mouse side button</source>
         <translation>它在所有其他程序中用于输入：实时对讲运行期间，其他程序都将收不到这个键；请选择单独的修饰键（右 Ctrl）、功能键（F1–F24）、Pause、Scroll Lock、Insert、Menu 或鼠标侧键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="104"/>
+        <location filename="../../app/ui/hotkey_text.py" line="115"/>
         <source>it switches Caps Lock on and off in every program, so each press would also change Caps Lock</source>
         <translation>它在所有程序中开关大写锁定（Caps Lock），每按一次都会同时切换大小写</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="107"/>
+        <location filename="../../app/ui/hotkey_text.py" line="118"/>
         <source>it switches Num Lock on and off in every program, so each press would also change Num Lock</source>
         <translation>它在所有程序中开关数字锁定（Num Lock），每按一次都会同时切换小键盘的数字锁定</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="111"/>
+        <location filename="../../app/ui/hotkey_text.py" line="122"/>
         <source>%1 (Space stays the talk key inside the Interphone window)</source>
         <translation>%1（在实时对讲窗口内，空格键仍是通话键）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="114"/>
+        <location filename="../../app/ui/hotkey_text.py" line="125"/>
         <source>Escape closes dialogs and cancels actions in every other program</source>
         <translation>Esc 键在所有其他程序中用于关闭对话框和取消操作</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="116"/>
+        <location filename="../../app/ui/hotkey_text.py" line="127"/>
         <source>it edits text or moves through it in every other program, which would stop working</source>
         <translation>它在所有其他程序中用于编辑文字或移动光标，这些操作将无法使用</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="119"/>
+        <location filename="../../app/ui/hotkey_text.py" line="130"/>
         <source>it is the left button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
         <translation>它是鼠标左键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="122"/>
+        <location filename="../../app/ui/hotkey_text.py" line="133"/>
         <source>it is the middle button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
         <translation>它是鼠标中键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="125"/>
+        <location filename="../../app/ui/hotkey_text.py" line="136"/>
         <source>it is the right button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
         <translation>它是鼠标右键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="128"/>
+        <location filename="../../app/ui/hotkey_text.py" line="139"/>
         <source>it is the wheel of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
         <translation>它是鼠标滚轮，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="137"/>
+        <location filename="../../app/ui/hotkey_text.py" line="148"/>
         <source>python-xlib cannot be loaded: %1</source>
         <translation>无法加载 python-xlib：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="139"/>
+        <location filename="../../app/ui/hotkey_text.py" line="150"/>
         <source>no D-Bus session: %1</source>
         <translation>没有 D-Bus 会话：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="141"/>
+        <location filename="../../app/ui/hotkey_text.py" line="152"/>
         <source>no desktop portal for global shortcuts: %1</source>
         <translation>没有提供全局快捷键的桌面门户：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="145"/>
+        <location filename="../../app/ui/hotkey_text.py" line="156"/>
         <source>the desktop portal did not answer %1</source>
         <translation>桌面门户没有应答 %1 请求</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="147"/>
+        <location filename="../../app/ui/hotkey_text.py" line="158"/>
         <source>the desktop portal did not answer</source>
         <translation>桌面门户没有应答</translation>
     </message>
@@ -1266,119 +1276,119 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="259"/>
+        <location filename="../../app/ui/presenter.py" line="265"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="274"/>
+        <location filename="../../app/ui/presenter.py" line="280"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="285"/>
+        <location filename="../../app/ui/presenter.py" line="291"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="286"/>
+        <location filename="../../app/ui/presenter.py" line="292"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="287"/>
+        <location filename="../../app/ui/presenter.py" line="293"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="288"/>
+        <location filename="../../app/ui/presenter.py" line="294"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="289"/>
-        <location filename="../../app/ui/presenter.py" line="325"/>
-        <location filename="../../app/ui/presenter.py" line="393"/>
+        <location filename="../../app/ui/presenter.py" line="295"/>
+        <location filename="../../app/ui/presenter.py" line="333"/>
+        <location filename="../../app/ui/presenter.py" line="401"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="290"/>
+        <location filename="../../app/ui/presenter.py" line="296"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="328"/>
+        <location filename="../../app/ui/presenter.py" line="336"/>
         <source>%1 left the call</source>
         <translation>%1 已挂断</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="353"/>
+        <location filename="../../app/ui/presenter.py" line="361"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="356"/>
+        <location filename="../../app/ui/presenter.py" line="364"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="410"/>
+        <location filename="../../app/ui/presenter.py" line="418"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="453"/>
+        <location filename="../../app/ui/presenter.py" line="461"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="458"/>
+        <location filename="../../app/ui/presenter.py" line="466"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="461"/>
+        <location filename="../../app/ui/presenter.py" line="469"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="462"/>
+        <location filename="../../app/ui/presenter.py" line="470"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="469"/>
+        <location filename="../../app/ui/presenter.py" line="477"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="471"/>
+        <location filename="../../app/ui/presenter.py" line="479"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="475"/>
+        <location filename="../../app/ui/presenter.py" line="483"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="477"/>
+        <location filename="../../app/ui/presenter.py" line="485"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="501"/>
+        <location filename="../../app/ui/presenter.py" line="509"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="546"/>
+        <location filename="../../app/ui/presenter.py" line="554"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="548"/>
+        <location filename="../../app/ui/presenter.py" line="556"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
@@ -1404,12 +1414,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="332"/>
+        <location filename="../../app/ui/runtime.py" line="340"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="386"/>
+        <location filename="../../app/ui/runtime.py" line="394"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1708,88 +1718,88 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="197"/>
+        <location filename="../../app/ui/talk_button.py" line="198"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="197"/>
+        <location filename="../../app/ui/talk_button.py" line="198"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="200"/>
+        <location filename="../../app/ui/talk_button.py" line="201"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="203"/>
+        <location filename="../../app/ui/talk_button.py" line="204"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="206"/>
-        <location filename="../../app/ui/talk_button.py" line="210"/>
+        <location filename="../../app/ui/talk_button.py" line="207"/>
+        <location filename="../../app/ui/talk_button.py" line="211"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="210"/>
+        <location filename="../../app/ui/talk_button.py" line="211"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="212"/>
+        <location filename="../../app/ui/talk_button.py" line="213"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="212"/>
+        <location filename="../../app/ui/talk_button.py" line="213"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="213"/>
+        <location filename="../../app/ui/talk_button.py" line="214"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="216"/>
+        <location filename="../../app/ui/talk_button.py" line="217"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="219"/>
+        <location filename="../../app/ui/talk_button.py" line="220"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="221"/>
+        <location filename="../../app/ui/talk_button.py" line="222"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="221"/>
+        <location filename="../../app/ui/talk_button.py" line="222"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="222"/>
+        <location filename="../../app/ui/talk_button.py" line="223"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="223"/>
+        <location filename="../../app/ui/talk_button.py" line="224"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="402"/>
+        <location filename="../../app/ui/talk_button.py" line="403"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="404"/>
+        <location filename="../../app/ui/talk_button.py" line="405"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
