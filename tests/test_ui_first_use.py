@@ -8,13 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QApplication
 
 from app.ui.i18n import LanguageSwitcher
+from app.ui.main_window import MainWindow
 from app.ui.talk_button import TalkButton
-from app.ui.view_types import TalkState
+from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
 pytest_plugins = ["test_ui_support"]
+
+OPS_ROW = InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "", True)
+ROWS = [OPS_ROW, InterphoneRow("group_59", RowKind.GROUP, "Maintenance"),
+        InterphoneRow("chat_bob:sung", RowKind.CHAT, "Bob")]
 
 
 @pytest.fixture
@@ -35,3 +41,25 @@ def test_the_chinese_talk_button_has_no_space_before_the_key(qtbot, switcher) ->
     button.set_key_name("空格")
     assert button.texts()[1] == "或按住空格"
     assert button.toolTip() == "按住即可讲话（或按住空格）"
+
+
+# --- keyboard ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_ctrl_f_goes_to_the_filter_box_with_its_text_selected(qtbot, switcher,
+                                                             language: str) -> None:
+    """Ctrl+F did nothing: the filter box was reached only with the mouse or Tab."""
+    switcher.apply(language)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_rows(ROWS)
+    window.interphones.filter.setText("op")
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    window.interphones.tree.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.interphones.tree)
+    qtbot.keyClick(window.interphones.tree, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.focusWidget() is window.interphones.filter
+    assert window.interphones.filter.selectedText() == "op"
+    assert "Ctrl+F" in window.interphones.filter.toolTip()

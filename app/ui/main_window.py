@@ -137,6 +137,8 @@ class MainWindow(QMainWindow):
         self.audio_bar = AudioBar(self)
         self.replay_shortcut = QShortcut(QKeySequence(REPLAY_LAST_KEY), self)
         self.replay_shortcut.activated.connect(self.replay_last_requested)
+        self.find_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        self.find_shortcut.activated.connect(self.interphones.focus_filter)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 6, 6, 0)
