@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+from test_ui_support import UiSession, close_session, open_session, run, until
 
+from app.client import InterphoneClient
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.talk_button import TalkButton
@@ -63,3 +66,44 @@ def test_ctrl_f_goes_to_the_filter_box_with_its_text_selected(qtbot, switcher,
     assert QApplication.focusWidget() is window.interphones.filter
     assert window.interphones.filter.selectedText() == "op"
     assert "Ctrl+F" in window.interphones.filter.toolTip()
+
+
+# --- offline -----------------------------------------------------------------------------------
+
+async def signed_in_elsewhere(session: UiSession) -> None:
+    """``me`` signs in from another place: this session is kicked (offline, Reconnect)."""
+    second = InterphoneClient("127.0.0.1", session.client.port, "me", "x", reconnect=False)
+    session.others.append(second)
+    await second.connect()
+    window = session.window
+    await until(lambda: window.panel.talk_button.state is TalkState.OFFLINE, what="offline")
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_a_talk_press_while_offline_says_why_nothing_happens(qloop, server, settings,
+                                                             switcher, language: str) -> None:
+    """Space or a click on the grey "Offline" button did nothing visible: no message, no
+    refusal, as if the press was lost."""
+    switcher.apply(language)
+    expected = {"en": "Not connected — can't talk now", "zh_CN": "未连接，现在无法讲话"}[language]
+
+    async def scenario() -> None:
+        session = await open_session(server, settings)
+        window, button = session.window, session.window.panel.talk_button
+        try:
+            await signed_in_elsewhere(session)
+            window.statusBar().clearMessage()
+            window.hold_global_key(True)  # the talk key (the same path as Space)
+            window.hold_global_key(False)
+            assert window.statusBar().currentMessage() == expected
+            assert button.refused
+            window.statusBar().clearMessage()
+            await until(lambda: not button.refused, what="refusal shown a moment")
+            centre = QPoint(button.width() // 2, button.height() // 2)
+            QTest.mouseClick(button, Qt.MouseButton.LeftButton, pos=centre)
+            assert window.statusBar().currentMessage() == expected
+            assert button.refused
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario())

@@ -143,6 +143,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # has one (no layer per packet).
         client.set_audio_sink(self._play_audio, getattr(audio, "audio_sink", None))
         window.talk_pressed.connect(self.press_talk)
+        window.panel.talk_button.offline_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
         window.join_requested.connect(self.join)

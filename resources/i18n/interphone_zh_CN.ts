@@ -1281,121 +1281,126 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="265"/>
+        <location filename="../../app/ui/presenter.py" line="266"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="280"/>
+        <location filename="../../app/ui/presenter.py" line="281"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="291"/>
+        <location filename="../../app/ui/presenter.py" line="292"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="292"/>
+        <location filename="../../app/ui/presenter.py" line="293"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="293"/>
+        <location filename="../../app/ui/presenter.py" line="294"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="294"/>
+        <location filename="../../app/ui/presenter.py" line="295"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="295"/>
-        <location filename="../../app/ui/presenter.py" line="333"/>
-        <location filename="../../app/ui/presenter.py" line="401"/>
+        <location filename="../../app/ui/presenter.py" line="296"/>
+        <location filename="../../app/ui/presenter.py" line="334"/>
+        <location filename="../../app/ui/presenter.py" line="402"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="296"/>
+        <location filename="../../app/ui/presenter.py" line="297"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="336"/>
+        <location filename="../../app/ui/presenter.py" line="337"/>
         <source>%1 left the call</source>
         <translation>%1 已挂断</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="361"/>
+        <location filename="../../app/ui/presenter.py" line="362"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="364"/>
+        <location filename="../../app/ui/presenter.py" line="365"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="418"/>
+        <location filename="../../app/ui/presenter.py" line="419"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="461"/>
+        <location filename="../../app/ui/presenter.py" line="462"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="466"/>
+        <location filename="../../app/ui/presenter.py" line="467"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="469"/>
+        <location filename="../../app/ui/presenter.py" line="470"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="470"/>
+        <location filename="../../app/ui/presenter.py" line="471"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="477"/>
+        <location filename="../../app/ui/presenter.py" line="478"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="479"/>
+        <location filename="../../app/ui/presenter.py" line="480"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="483"/>
+        <location filename="../../app/ui/presenter.py" line="484"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="485"/>
+        <location filename="../../app/ui/presenter.py" line="486"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="509"/>
+        <location filename="../../app/ui/presenter.py" line="510"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="554"/>
+        <location filename="../../app/ui/presenter.py" line="555"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="556"/>
+        <location filename="../../app/ui/presenter.py" line="557"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter_turn.py" line="33"/>
+        <source>Not connected — can&apos;t talk now</source>
+        <translation>未连接，现在无法讲话</translation>
     </message>
 </context>
 <context>
@@ -1723,88 +1728,88 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="198"/>
+        <location filename="../../app/ui/talk_button.py" line="200"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="198"/>
+        <location filename="../../app/ui/talk_button.py" line="200"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="201"/>
+        <location filename="../../app/ui/talk_button.py" line="203"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="204"/>
+        <location filename="../../app/ui/talk_button.py" line="206"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="207"/>
-        <location filename="../../app/ui/talk_button.py" line="211"/>
+        <location filename="../../app/ui/talk_button.py" line="209"/>
+        <location filename="../../app/ui/talk_button.py" line="213"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="211"/>
+        <location filename="../../app/ui/talk_button.py" line="213"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="213"/>
+        <location filename="../../app/ui/talk_button.py" line="215"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="213"/>
+        <location filename="../../app/ui/talk_button.py" line="215"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="214"/>
+        <location filename="../../app/ui/talk_button.py" line="216"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="217"/>
+        <location filename="../../app/ui/talk_button.py" line="219"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="220"/>
+        <location filename="../../app/ui/talk_button.py" line="222"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="222"/>
+        <location filename="../../app/ui/talk_button.py" line="224"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="222"/>
+        <location filename="../../app/ui/talk_button.py" line="224"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="223"/>
+        <location filename="../../app/ui/talk_button.py" line="225"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="224"/>
+        <location filename="../../app/ui/talk_button.py" line="226"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="403"/>
+        <location filename="../../app/ui/talk_button.py" line="410"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="405"/>
+        <location filename="../../app/ui/talk_button.py" line="412"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
