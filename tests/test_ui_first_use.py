@@ -107,3 +107,33 @@ def test_a_talk_press_while_offline_says_why_nothing_happens(qloop, server, sett
             await close_session(session)
 
     run(qloop, scenario())
+
+
+def test_join_and_leave_are_greyed_out_while_offline_and_say_why(qloop, server,
+                                                                 settings) -> None:
+    """After "signed in elsewhere" Join and Leave stayed clickable (a click only led to a
+    status-bar message), while the talk button beside them was already grey."""
+    async def scenario() -> None:
+        session = await open_session(server, settings)
+        window = session.window
+        panel = window.panel
+        try:
+            window.interphones.select("discuss_12")
+            await until(lambda: panel.join_button.isVisibleTo(window), what="Join shown")
+            assert panel.join_button.isEnabled()
+            window.interphones.select(OPS_ROW.id)
+            await until(lambda: panel.leave_button.isVisibleTo(window), what="Leave shown")
+            assert panel.leave_button.isEnabled()
+            await signed_in_elsewhere(session)
+            for row in (OPS_ROW.id, "discuss_12"):
+                window.interphones.select(row)
+                await until(lambda row=row: panel.interphone_id == row, what=f"{row} shown")
+                shown = [button for button in (panel.join_button, panel.leave_button)
+                         if button.isVisibleTo(window)]
+                assert len(shown) == 1
+                assert not shown[0].isEnabled()
+                assert shown[0].toolTip().startswith("Not connected")
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario())

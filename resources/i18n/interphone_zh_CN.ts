@@ -972,95 +972,105 @@
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="300"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
+        <source>Not connected: you can join once connected again</source>
+        <translation>未连接：重新连接后才能加入</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="301"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <source>Not connected: you can leave once connected again</source>
+        <translation>未连接：重新连接后才能离开</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
-        <location filename="../../app/ui/interphone_panel.py" line="315"/>
+        <location filename="../../app/ui/interphone_panel.py" line="318"/>
         <location filename="../../app/ui/interphone_panel.py" line="321"/>
-        <location filename="../../app/ui/interphone_panel.py" line="445"/>
+        <location filename="../../app/ui/interphone_panel.py" line="327"/>
+        <location filename="../../app/ui/interphone_panel.py" line="450"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="316"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="322"/>
+        <location filename="../../app/ui/interphone_panel.py" line="328"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="326"/>
+        <location filename="../../app/ui/interphone_panel.py" line="332"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="329"/>
+        <location filename="../../app/ui/interphone_panel.py" line="335"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="339"/>
+        <location filename="../../app/ui/interphone_panel.py" line="345"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="364"/>
+        <location filename="../../app/ui/interphone_panel.py" line="370"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="371"/>
+        <location filename="../../app/ui/interphone_panel.py" line="377"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="373"/>
+        <location filename="../../app/ui/interphone_panel.py" line="379"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="378"/>
+        <location filename="../../app/ui/interphone_panel.py" line="384"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="381"/>
+        <location filename="../../app/ui/interphone_panel.py" line="387"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="386"/>
+        <location filename="../../app/ui/interphone_panel.py" line="392"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="388"/>
+        <location filename="../../app/ui/interphone_panel.py" line="394"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="392"/>
+        <location filename="../../app/ui/interphone_panel.py" line="398"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="397"/>
+        <location filename="../../app/ui/interphone_panel.py" line="403"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1075,17 +1085,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="443"/>
+        <location filename="../../app/ui/interphone_panel.py" line="449"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="302"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="444"/>
+        <location filename="../../app/ui/interphone_panel.py" line="308"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
