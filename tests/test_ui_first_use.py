@@ -5,6 +5,7 @@ the keyboard and the Chinese wording. Each test failed before its fix. Real Qt
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -133,6 +134,83 @@ def test_join_and_leave_are_greyed_out_while_offline_and_say_why(qloop, server,
                 assert len(shown) == 1
                 assert not shown[0].isEnabled()
                 assert shown[0].toolTip().startswith("Not connected")
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario())
+
+
+# --- status messages ---------------------------------------------------------------------------
+
+def test_bob_answered_goes_from_the_status_bar_when_we_leave_the_call(qloop, server,
+                                                                    settings) -> None:
+    """"Bob answered" stayed up to 8 s after we had left the call ourselves."""
+    async def scenario() -> None:
+        session = await open_session(server, settings, join=None, features=("presence",))
+        window, status = session.window, session.window.statusBar()
+        try:
+            bob = await session.other("bob", join=None, features=("presence",))
+            await until(lambda: window.interphones.row("chat_bob:me").online, what="bob on")
+            session.presenter.join("chat_bob:me")  # "Call" on the contact's row
+            await until(lambda: bob.model.incoming_calls, what="bob rings")
+            await bob.join("chat_bob:me")
+            await until(lambda: status.currentMessage() == "Bob answered", what="answered")
+            session.presenter.leave("chat_bob:me")
+            await until(lambda: not session.client.model.is_joined("chat_bob:me"),
+                        what="left")
+            await until(lambda: status.currentMessage() == "", what="answered taken back")
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario())
+
+
+def test_a_newer_message_stays_when_we_leave_the_call(qloop, server, settings) -> None:
+    async def scenario() -> None:
+        session = await open_session(server, settings, join=None, features=("presence",))
+        window, status = session.window, session.window.statusBar()
+        try:
+            bob = await session.other("bob", join=None, features=("presence",))
+            await until(lambda: window.interphones.row("chat_bob:me").online, what="bob on")
+            session.presenter.join("chat_bob:me")
+            await until(lambda: bob.model.incoming_calls, what="bob rings")
+            await bob.join("chat_bob:me")
+            await until(lambda: status.currentMessage() == "Bob answered", what="answered")
+            window.show_message("something else", 8000)
+            session.presenter.leave("chat_bob:me")
+            await until(lambda: not session.client.model.is_joined("chat_bob:me"),
+                        what="left")
+            await asyncio.sleep(0.1)
+            assert status.currentMessage() == "something else"
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario())
+
+
+EMERGENCY_FEATURES = ("emergency", "floor-queue", "priority")
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_the_members_are_told_who_cancelled_the_emergency(qloop, server, settings, switcher,
+                                                          language: str) -> None:
+    """When an emergency was cancelled the others' banner just disappeared, silently."""
+    switcher.apply(language)
+    expected = {"en": "Emergency on Ops cancelled by Alice",
+                "zh_CN": "Ops 的紧急呼叫已被 Alice 取消"}[language]
+
+    async def scenario() -> None:
+        session = await open_session(server, settings, features=EMERGENCY_FEATURES)
+        window = session.window
+        try:
+            alice = await session.other("alice", features=EMERGENCY_FEATURES)
+            await alice.raise_emergency(OPS_ROW.id)
+            await until(lambda: window.emergency.interphone_id == OPS_ROW.id, what="banner")
+            window.statusBar().clearMessage()
+            await alice.cancel_emergency(OPS_ROW.id)
+            await until(lambda: window.emergency.interphone_id == "", what="banner gone")
+            await until(lambda: window.statusBar().currentMessage() == expected,
+                        what="who cancelled it")
         finally:
             await close_session(session)
 

@@ -457,6 +457,12 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 
+    def withdraw_message(self, text: str) -> None:
+        """``text`` is no longer true: off the status bar if it still shows (a newer
+        message stays)."""
+        if text and self.statusBar().currentMessage() == text:
+            self.statusBar().clearMessage()
+
     # --- talk intents --------------------------------------------------------------------------
     def hold_global_key(self, down: bool) -> None:
         """The global talk key (app.ui.global_key) went down or up: same path as Space."""

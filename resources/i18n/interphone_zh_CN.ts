@@ -492,22 +492,27 @@
         <translation>排队第 %1 位</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="43"/>
+        <location filename="../../app/ui/floor_text.py" line="42"/>
+        <source>Emergency on %1 cancelled by %2</source>
+        <translation>%1 的紧急呼叫已被 %2 取消</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="50"/>
         <source>EMERGENCY in %1 raised by you</source>
         <translation>你在 %1 发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="45"/>
+        <location filename="../../app/ui/floor_text.py" line="52"/>
         <source>EMERGENCY in %1 raised by %2</source>
         <translation>%2 在 %1 发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="48"/>
+        <location filename="../../app/ui/floor_text.py" line="55"/>
         <source>EMERGENCY raised by you</source>
         <translation>你发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="49"/>
+        <location filename="../../app/ui/floor_text.py" line="56"/>
         <source>EMERGENCY raised by %1</source>
         <translation>%1 发起了紧急呼叫</translation>
     </message>
@@ -1170,20 +1175,20 @@
     <message>
         <location filename="../../app/ui/main_window.py" line="404"/>
         <location filename="../../app/ui/main_window.py" line="405"/>
-        <location filename="../../app/ui/main_window.py" line="558"/>
+        <location filename="../../app/ui/main_window.py" line="564"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="414"/>
-        <location filename="../../app/ui/main_window.py" line="559"/>
+        <location filename="../../app/ui/main_window.py" line="565"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="380"/>
         <location filename="../../app/ui/main_window.py" line="418"/>
-        <location filename="../../app/ui/main_window.py" line="490"/>
+        <location filename="../../app/ui/main_window.py" line="496"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
@@ -1198,87 +1203,87 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="492"/>
+        <location filename="../../app/ui/main_window.py" line="498"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="493"/>
+        <location filename="../../app/ui/main_window.py" line="499"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="507"/>
+        <location filename="../../app/ui/main_window.py" line="513"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="508"/>
+        <location filename="../../app/ui/main_window.py" line="514"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="510"/>
+        <location filename="../../app/ui/main_window.py" line="516"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="511"/>
+        <location filename="../../app/ui/main_window.py" line="517"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="530"/>
+        <location filename="../../app/ui/main_window.py" line="536"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="532"/>
+        <location filename="../../app/ui/main_window.py" line="538"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="534"/>
+        <location filename="../../app/ui/main_window.py" line="540"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="562"/>
+        <location filename="../../app/ui/main_window.py" line="568"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="647"/>
+        <location filename="../../app/ui/main_window.py" line="653"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="648"/>
+        <location filename="../../app/ui/main_window.py" line="654"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="649"/>
+        <location filename="../../app/ui/main_window.py" line="655"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="650"/>
+        <location filename="../../app/ui/main_window.py" line="656"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="651"/>
+        <location filename="../../app/ui/main_window.py" line="657"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="652"/>
+        <location filename="../../app/ui/main_window.py" line="658"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="653"/>
+        <location filename="../../app/ui/main_window.py" line="659"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1291,119 +1296,119 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="266"/>
+        <location filename="../../app/ui/presenter.py" line="271"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="281"/>
+        <location filename="../../app/ui/presenter.py" line="288"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="292"/>
+        <location filename="../../app/ui/presenter.py" line="299"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="293"/>
+        <location filename="../../app/ui/presenter.py" line="300"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="294"/>
+        <location filename="../../app/ui/presenter.py" line="301"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="295"/>
+        <location filename="../../app/ui/presenter.py" line="302"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="296"/>
-        <location filename="../../app/ui/presenter.py" line="334"/>
-        <location filename="../../app/ui/presenter.py" line="402"/>
+        <location filename="../../app/ui/presenter.py" line="303"/>
+        <location filename="../../app/ui/presenter.py" line="350"/>
+        <location filename="../../app/ui/presenter.py" line="418"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="297"/>
+        <location filename="../../app/ui/presenter.py" line="304"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="337"/>
+        <location filename="../../app/ui/presenter.py" line="353"/>
         <source>%1 left the call</source>
         <translation>%1 已挂断</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="362"/>
+        <location filename="../../app/ui/presenter.py" line="378"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="365"/>
+        <location filename="../../app/ui/presenter.py" line="381"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="419"/>
+        <location filename="../../app/ui/presenter.py" line="435"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="462"/>
+        <location filename="../../app/ui/presenter.py" line="478"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="467"/>
+        <location filename="../../app/ui/presenter.py" line="483"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="470"/>
+        <location filename="../../app/ui/presenter.py" line="486"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="471"/>
+        <location filename="../../app/ui/presenter.py" line="487"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="478"/>
+        <location filename="../../app/ui/presenter.py" line="494"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="480"/>
+        <location filename="../../app/ui/presenter.py" line="496"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="484"/>
+        <location filename="../../app/ui/presenter.py" line="500"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="486"/>
+        <location filename="../../app/ui/presenter.py" line="502"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="510"/>
+        <location filename="../../app/ui/presenter.py" line="526"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="555"/>
+        <location filename="../../app/ui/presenter.py" line="571"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="557"/>
+        <location filename="../../app/ui/presenter.py" line="573"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
