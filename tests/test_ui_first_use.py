@@ -6,17 +6,21 @@ the keyboard and the Chinese wording. Each test failed before its fix. Real Qt
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from test_ui_support import UiSession, close_session, open_session, run, until
 
 from app.client import InterphoneClient
+from app.server import Directory, InterphoneServer, ServerSettings
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
+from app.ui.runtime import Options, Runtime
+from app.ui.settings import Settings
 from app.ui.talk_button import TalkButton
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
@@ -215,3 +219,156 @@ def test_the_members_are_told_who_cancelled_the_emergency(qloop, server, setting
             await close_session(session)
 
     run(qloop, scenario())
+
+
+# --- a start at login before the network is up -------------------------------------------------
+
+def free_port() -> int:
+    """A port nothing listens on (a connection to it is refused) until a server takes it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def remembered(settings: Settings, port: int) -> None:
+    settings.server_address = f"127.0.0.1:{port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+
+
+def with_a_tray(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+
+
+def test_a_background_start_waits_in_the_tray_until_the_server_answers(
+        qloop, qapp, settings, switcher, monkeypatch) -> None:
+    """Started at login before the network was up, "remember me" could not reach the
+    server and the sign-in dialog popped up on the desktop. It now stays in the tray,
+    retrying, and signs in (still in the tray) once the server answers."""
+    with_a_tray(monkeypatch)
+    port = free_port()
+    remembered(settings, port)
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.offline_tray is not None
+                    and runtime.offline_tray.status == "Offline — retrying (attempt 3)",
+                    what="retrying in the tray", timeout=10)
+        tray = runtime.offline_tray
+        assert tray is not None and tray.icon.isVisible()
+        assert tray.icon.toolTip().startswith("Interphone\nOffline — retrying (attempt 3)\n")
+        assert runtime.sign_in_dialog is None
+        server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,
+                                  settings=ServerSettings(auth="open"))
+        await server.start()
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            assert runtime.offline_tray is None
+            window = runtime.window
+            assert window is not None and not window.isVisible()  # still in the tray
+            assert runtime.client is not None and runtime.client.connected
+            assert runtime.sign_in_dialog is None
+            runtime.quit()
+            return await asyncio.wait_for(main, 5)
+        finally:
+            await server.stop()
+
+    assert run(qloop, scenario(), timeout=30) == 0
+
+
+def test_a_refused_token_during_the_retries_opens_the_sign_in_dialog(
+        qloop, qapp, settings, switcher, monkeypatch) -> None:
+    with_a_tray(monkeypatch)
+    port = free_port()
+    remembered(settings, port)
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.offline_tray is not None, what="retrying", timeout=10)
+        server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,
+                                  settings=ServerSettings(auth="token"))
+        await server.start()
+        try:
+            await until(lambda: runtime.sign_in_dialog is not None
+                        and runtime.sign_in_dialog.isVisible(), what="dialog", timeout=10)
+            assert runtime.offline_tray is None
+            dialog = runtime.sign_in_dialog
+            assert dialog is not None and dialog.error.isVisible() and dialog.error.text()
+            dialog.reject()
+            return await asyncio.wait_for(main, 5)
+        finally:
+            await server.stop()
+
+    assert run(qloop, scenario(), timeout=30) == 0
+
+
+@pytest.mark.parametrize("choice", ["sign_in", "quit"])
+def test_the_offline_tray_offers_to_sign_in_now_or_to_quit(qloop, qapp, settings, switcher,
+                                                           monkeypatch, choice: str) -> None:
+    with_a_tray(monkeypatch)
+    remembered(settings, free_port())
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.offline_tray is not None, what="retrying", timeout=10)
+        tray = runtime.offline_tray
+        assert tray is not None
+        if choice == "quit":
+            tray.quit_action.trigger()
+            return await asyncio.wait_for(main, 5)
+        tray.sign_in_action.trigger()
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="dialog", timeout=5)
+        assert runtime.offline_tray is None
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=30) == 0
+
+
+def test_a_foreground_start_still_asks_at_once(qloop, qapp, settings, switcher,
+                                               monkeypatch) -> None:
+    with_a_tray(monkeypatch)
+    remembered(settings, free_port())
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, switcher)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="dialog", timeout=10)
+        assert runtime.offline_tray is None
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=30) == 0
+
+
+def test_the_offline_tray_speaks_chinese(switcher) -> None:
+    from app.ui.offline_start import retrying_text
+
+    switcher.apply("zh_CN")
+    assert (retrying_text(1), retrying_text(4)) == ("离线，正在重试", "离线，正在重试（第 4 次）")
+
+
+def test_without_a_tray_the_background_start_asks_once_the_grace_is_over(
+        qloop, qapp, settings, switcher, monkeypatch) -> None:
+    """With no tray to wait in (none came up after the login), the retries do not go on
+    unseen: the sign-in dialog says why."""
+    import app.ui.runtime as runtime_module
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
+    monkeypatch.setattr(runtime_module, "TRAY_GRACE_S", 0.5)
+    remembered(settings, free_port())
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.offline_tray is not None, what="retrying", timeout=5)
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="dialog", timeout=10)
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=30) == 0

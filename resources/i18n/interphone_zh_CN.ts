@@ -1294,6 +1294,34 @@
     </message>
 </context>
 <context>
+    <name>OfflineTray</name>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="29"/>
+        <source>Offline — retrying (attempt %1)</source>
+        <translation>离线，正在重试（第 %1 次）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="31"/>
+        <source>Offline — retrying</source>
+        <translation>离线，正在重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="75"/>
+        <source>&amp;Sign in…</source>
+        <translation>登录(&amp;S)…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="76"/>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="77"/>
+        <source>Interphone</source>
+        <translation>实时对讲</translation>
+    </message>
+</context>
+<context>
     <name>Presenter</name>
     <message>
         <location filename="../../app/ui/presenter.py" line="271"/>
@@ -1439,12 +1467,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="340"/>
+        <location filename="../../app/ui/runtime.py" line="410"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="394"/>
+        <location filename="../../app/ui/runtime.py" line="464"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
