@@ -41,6 +41,7 @@ REFUSED = {HotkeyProblem.NO_KEY, HotkeyProblem.COMBINATION, HotkeyProblem.UNKNOW
            HotkeyProblem.SPACE, HotkeyProblem.ESCAPE, HotkeyProblem.EDITING_KEY,
            HotkeyProblem.LEFT_MOUSE_BUTTON, HotkeyProblem.MIDDLE_MOUSE_BUTTON,
            HotkeyProblem.RIGHT_MOUSE_BUTTON, HotkeyProblem.MOUSE_WHEEL}
+LOCKS = {HotkeyProblem.CAPS_LOCK, HotkeyProblem.NUM_LOCK}
 TAKEN = {HotkeyProblem.KEY_TAKEN, HotkeyProblem.MOUSE_BUTTON_TAKEN}
 ON_A_MOUSE_BUTTON = {HotkeyProblem.MOUSE_BUTTON_TAKEN, HotkeyProblem.NO_SUCH_MOUSE_BUTTON,
                      HotkeyProblem.PORTAL_KEYS_ONLY}
@@ -94,20 +95,33 @@ def test_each_problem_is_worded_in_chinese_and_in_english(switcher, kind: Hotkey
     assert CJK.search(chinese), chinese
     rest = without(without(chinese, shown_values(error)), TECHNICAL)
     assert not re.search("[A-Za-z]", rest), chinese
-    for value in (error.detail, error.key if kind in REFUSED else ""):
+    typed_shown = kind in REFUSED - LOCKS  # a lock key is named as on the keyboard
+    for value in (error.detail, error.key if typed_shown else ""):
         if value:  # the same values are shown in both languages
             assert value in english and value in chinese, (value, english, chinese)
     switcher.apply("en")
     assert hotkey_text(error) == english
 
 
-@pytest.mark.parametrize("name", ["CapsLock", "NumLock", "a", "7", "comma", "KP_5", "Space",
+@pytest.mark.parametrize("name", ["a", "7", "comma", "KP_5", "Space",
                                   "Escape", "Tab", "Page Up", "Button1", "Mouse2", "Button2",
                                   "RightButton", "MiddleButton", "WheelUp", "Hyper", ""])
 def test_the_english_interface_shows_the_refusal_reason_unchanged(name: str) -> None:
     with pytest.raises(HotkeyRefused) as refused:
         parse_talk_key(name)
     assert hotkey_text(refused.value) == refused.value.reason
+
+
+@pytest.mark.parametrize(("name", "shown"), [("CapsLock", "Caps Lock"), ("Caps_Lock", "Caps Lock"),
+                                             ("caps", "Caps Lock"), ("NumLock", "Num Lock")])
+def test_a_refused_lock_key_is_named_as_on_the_keyboard(switcher, name: str, shown: str) -> None:
+    """The refusal quoted the internal name ("“CapsLock” cannot be…")."""
+    with pytest.raises(HotkeyRefused) as refused:
+        parse_talk_key(name)
+    assert hotkey_text(refused.value).startswith(f"“{shown}” cannot be the global talk key: ")
+    switcher.apply("zh_CN")
+    chinese = {"Caps Lock": "大写锁定键", "Num Lock": "数字锁定键"}[shown]
+    assert hotkey_text(refused.value).startswith(f"“{chinese}”不能用作全局通话键：")
 
 
 def test_the_mouse_buttons_are_named_for_what_they_are(switcher) -> None:
@@ -130,7 +144,7 @@ def test_a_refused_key_in_chinese(switcher) -> None:
     with pytest.raises(HotkeyRefused) as refused:
         parse_talk_key("CapsLock")
     assert hotkey_text(refused.value) == (
-        "“CapsLock”不能用作全局通话键：它在所有程序中开关大写锁定（Caps Lock），"
+        "“大写锁定键”不能用作全局通话键：它在所有程序中开关大写锁定（Caps Lock），"
         "每按一次都会同时切换大小写")
     with pytest.raises(HotkeyRefused) as refused:
         parse_talk_key("Ctrl+F9")
@@ -162,10 +176,10 @@ def test_the_status_is_chinese_and_follows_a_language_switch(
     switcher.apply("zh_CN")
     status = run(qloop, service.apply("CapsLock"))
     assert status == shown[-1] == (
-        "全局通话键被拒绝：“CapsLock”不能用作全局通话键：它在所有程序中开关大写锁定"
+        "全局通话键被拒绝：“大写锁定键”不能用作全局通话键：它在所有程序中开关大写锁定"
         "（Caps Lock），每按一次都会同时切换大小写")
     switcher.apply("en")  # worded again when read (the tray, the settings dialog)
-    assert service.status == ("Global talk key refused: “CapsLock” cannot be the global "
+    assert service.status == ("Global talk key refused: “Caps Lock” cannot be the global "
                               "talk key: it switches Caps Lock on and off in every program, "
                               "so each press would also change Caps Lock")
     without_a_graphical_session(monkeypatch)

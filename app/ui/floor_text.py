@@ -36,6 +36,13 @@ def queue_text(position: int) -> str:
     return translate("FloorText", "Position %1 in line").replace("%1", str(position))
 
 
+def emergency_cancelled_text(where: str, cancelled_by: str) -> str:
+    """The status bar's line when someone else cancels an emergency we saw: ``where`` is
+    the interphone's name, ``cancelled_by`` who cancelled it."""
+    return translate("FloorText", "Emergency on %1 cancelled by %2").replace(
+        "%1", where).replace("%2", cancelled_by)
+
+
 def emergency_text(raised_by: str, *, by_you: bool = False, where: str = "") -> str:
     """The emergency banner's line; ``by_you``: we raised it (not our uid, as it read);
     ``where``: the interphone's name, when the banner is over another one's panel."""

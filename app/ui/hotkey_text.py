@@ -3,7 +3,8 @@
 :mod:`app.hotkey` gives a refused or unavailable key as data (``HotkeyError.kind``,
 ``key``, ``detail``) with one English ``reason`` for logs; the desktop words it here.
 Words from elsewhere (a D-Bus error name, an import error, the X library's message) and
-the name the user typed are shown as they are. Call these when the text is shown, and
+the name the user typed are shown as they are, but for the lock keys, named as on the
+keyboard ("Caps Lock", not the internal "CapsLock"). Call these when the text is shown, and
 again on a language change: nothing is cached.
 """
 
@@ -41,7 +42,7 @@ def hotkey_text(error: HotkeyError) -> str:
     refusal = _refusal(kind)
     if refusal:
         return fill(translate("HotkeyText", "“%1” cannot be the global talk key: %2"),
-                    typed, refusal)
+                    _refused_key(kind, typed), refusal)
     missing = _no_shortcuts(kind, detail)
     if missing:
         return fill(translate(
@@ -92,6 +93,16 @@ def hotkey_text(error: HotkeyError) -> str:
             "HotkeyText", "the desktop did not bind the global talk key (cancelled): the "
             "talk key works only while Interphone has focus"),
     }.get(kind, error.reason)
+
+
+def _refused_key(kind: HotkeyProblem, typed: str) -> str:
+    """The refused key as the user knows it: a lock key by the name on the keyboard
+    (whatever spelling reached us: ``CapsLock``, ``Caps_Lock``, ``caps``), others as typed."""
+    if kind is HotkeyProblem.CAPS_LOCK:
+        return translate("HotkeyText", "Caps Lock")
+    if kind is HotkeyProblem.NUM_LOCK:
+        return translate("HotkeyText", "Num Lock")
+    return typed
 
 
 def _refusal(kind: HotkeyProblem) -> str:

@@ -14,6 +14,7 @@ The section headers (Groups, Discussions, Contacts) are titles only: the arrow
 keys step over them and a click on one changes nothing. With nothing selected, Down
 selects the first row and Up the last.
 
+Ctrl+F (the platform's Find key) goes to the filter box, its text selected.
 The filter box leads to the results: Down or Enter select the first match and
 move the focus to the list, Escape clears the filter (in the list too: every row
 comes back, the selection stays).
@@ -31,7 +32,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QMouseEvent, QPainter
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QKeySequence, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -457,8 +458,16 @@ class InterphoneList(QWidget):
             self.retranslate()
         super().changeEvent(event)
 
+    def focus_filter(self) -> None:
+        """Ctrl+F (the platform's Find key): the filter box, its text selected to retype."""
+        self.filter.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter.selectAll()
+
     def retranslate(self) -> None:
         self.filter.setPlaceholderText(self.tr("Filter by name…"))
+        self.filter.setToolTip(self.tr("Filter the list by name (%1)").replace(
+            "%1", QKeySequence(QKeySequence.StandardKey.Find).toString(
+                QKeySequence.SequenceFormat.NativeText)))
         self.filter.setAccessibleName(self.tr("Filter"))
         self.tree.setAccessibleName(self.tr("Interphones"))
         for item in self._items.values():

@@ -295,11 +295,17 @@ class InterphonePanel(QWidget):
         self.join_button.setText(self.tr("Call") if calling else self.tr("Join"))
         # a contact shown offline (extension presence; not known while we are offline)
         unreachable = calling and row.online is False and not self._offline
-        self.join_button.setEnabled(not unreachable)
+        # we are offline: nothing can be asked of the server (as the talk button says)
+        self.join_button.setEnabled(not unreachable and not self._offline)
         self.join_button.setToolTip(
-            self.tr("%1 is offline: you can call when they are online").replace("%1", row.name)
-            if unreachable else self.tr("Call this contact") if calling
-            else self.tr("Join this interphone"))
+            self.tr("Not connected: you can join once connected again") if self._offline
+            else self.tr("%1 is offline: you can call when they are online").replace(
+                "%1", row.name) if unreachable
+            else self.tr("Call this contact") if calling else self.tr("Join this interphone"))
+        self.leave_button.setEnabled(not self._offline)
+        self.leave_button.setToolTip(
+            self.tr("Not connected: you can leave once connected again") if self._offline
+            else self.tr("Leave this interphone"))
         # the big button offers the same ("Call" a contact, disabled while it is offline)
         self.talk_button.set_join_offer(
             CALL if calling else JOIN, not unreachable,
@@ -441,7 +447,6 @@ class InterphonePanel(QWidget):
 
     def retranslate(self) -> None:
         self.leave_button.setText(self.tr("Leave"))
-        self.leave_button.setToolTip(self.tr("Leave this interphone"))
         self.members.setAccessibleName(self.tr("Members"))
         self._show_header()
         self._show_members()

@@ -137,6 +137,8 @@ class MainWindow(QMainWindow):
         self.audio_bar = AudioBar(self)
         self.replay_shortcut = QShortcut(QKeySequence(REPLAY_LAST_KEY), self)
         self.replay_shortcut.activated.connect(self.replay_last_requested)
+        self.find_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        self.find_shortcut.activated.connect(self.interphones.focus_filter)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 6, 6, 0)
@@ -454,6 +456,12 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
+
+    def withdraw_message(self, text: str) -> None:
+        """``text`` is no longer true: off the status bar if it still shows (a newer
+        message stays)."""
+        if text and self.statusBar().currentMessage() == text:
+            self.statusBar().clearMessage()
 
     # --- talk intents --------------------------------------------------------------------------
     def hold_global_key(self, down: bool) -> None:

@@ -29,6 +29,7 @@ from app.client import (
     ConnectionChanged,
     ConnectionState,
     ContactPresenceChanged,
+    EmergencyChanged,
     FloorChanged,
     IncomingCall,
     IncomingCallEnded,
@@ -132,6 +133,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # our calls, made or answered -> the talk target before the call (back to it after)
         self._call_return: dict[InterphoneId, InterphoneId | None] = {}
         self._peer_in: set[InterphoneId] = set()  # joined chats the other party is in
+        # our outgoing calls' last status-bar line ("Calling Bob…", "Bob answered"): taken
+        # back once we are no longer in the chat (it stayed up to 8 s after we left the call)
+        self._call_notices: dict[InterphoneId, str] = {}
         self._link_drops = 0  # connections lost so far (a hang-up is judged within one)
 
         self._unsubscribe = self.model.subscribe(self._on_event)
@@ -143,6 +147,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # has one (no layer per packet).
         client.set_audio_sink(self._play_audio, getattr(audio, "audio_sink", None))
         window.talk_pressed.connect(self.press_talk)
+        window.panel.talk_button.offline_pressed.connect(self.press_talk)
         window.talk_released.connect(self.release_talk)
         window.selection_changed.connect(self.select)
         window.join_requested.connect(self.join)
@@ -257,6 +262,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, JoinedSetChanged):
             self._active = {k: v for k, v in self._active.items()
                             if self.model.is_joined(k) and k != str(self.model.talk_target)}
+            self._withdraw_call_notices()
             self._show_rows()
             self._show_selected()
             self._ask_members_of_selected()  # left while shown: who is still in
@@ -271,6 +277,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_selected()
         elif isinstance(event, OutgoingCallChanged):
             self._on_outgoing_call(event)
+        elif isinstance(event, EmergencyChanged):
+            self._on_emergency_changed(event)
         elif isinstance(event, IncomingCallEnded):
             if not self.model.incoming_calls:
                 self._ringing.stop()
@@ -301,6 +309,15 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif event.state is CallState.CANCELLED:
             self._call_return.pop(event.id, None)
         self.window.show_message(text, 30000 if event.state is CallState.RINGING else 8000)
+        if event.state in (CallState.RINGING, CallState.ANSWERED):
+            self._call_notices[event.id] = text
+        else:
+            self._call_notices.pop(event.id, None)
+
+    def _withdraw_call_notices(self) -> None:
+        """The status bar no longer says a call rings or was answered once we left it."""
+        for chat in [chat for chat in self._call_notices if not self.model.is_joined(chat)]:
+            self.window.withdraw_message(self._call_notices.pop(chat))
 
     def _follow_calls(self, chat: InterphoneId) -> None:
         """``chat`` changed: if it is a joined one-to-one chat of ours the other party was

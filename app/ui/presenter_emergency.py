@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QTimer
 
+from app.client import EmergencyChanged
 from app.protocol.features import EMERGENCY
 from app.ui.audio_link import Tone
-from app.ui.floor_text import emergency_text
+from app.ui.floor_text import emergency_cancelled_text, emergency_text
 from app.ui.presenter_core import PresenterCore
 
 EMERGENCY_REPEAT_MS = 2500
@@ -69,6 +70,17 @@ class PresenterEmergency(PresenterCore):
             self.window.notify_emergency(raised[0], emergency_text(
                 self.window.display_name(raised[1]),
                 where=self._names.get(raised[0], raised[0])))
+
+    def _on_emergency_changed(self, event: EmergencyChanged) -> None:
+        """Someone else cancelled an emergency in an interphone we are in or look at: the
+        banner goes (``_show_emergency``), and the status bar says who ended it."""
+        key = str(event.id)
+        if event.raised_by or not event.cancelled_by or event.cancelled_by == self.model.uid:
+            return
+        if not (self.model.is_joined(event.id) or key == self._selected):
+            return
+        self.window.show_message(emergency_cancelled_text(
+            self._names.get(key, key), self.window.display_name(event.cancelled_by)), 15000)
 
     def _sound_alarm(self, *, fresh: bool) -> None:
         """The repeating alert while the banner's emergency is up, we are online and this

@@ -8,6 +8,8 @@ A mixin of :class:`~app.ui.presenter.Presenter` over
 
 from __future__ import annotations
 
+from PySide6.QtCore import QCoreApplication
+
 from app.client.turn import EndReason, TurnConfig, TurnMachine, TurnTone
 from app.protocol.features import FLOOR_QUEUE
 from app.ui.audio_link import TURN_TONES
@@ -24,7 +26,13 @@ class PresenterTurn(PresenterCore):
         selected (looking at another row never drops the talk target).
 
         Every press and release goes to the turn machine (:attr:`talk`); it debounces
-        auto-repeat (one physical press, at most one request) and runs the release delay."""
+        auto-repeat (one physical press, at most one request) and runs the release delay.
+        Offline, the press is refused as while someone speaks, and the status bar says why."""
+        if not self._online():
+            self.window.panel.talk_button.show_refused()
+            self.window.show_message(QCoreApplication.translate(
+                "Presenter", "Not connected — can't talk now"), 5000)
+            return
         if not self._can_talk():
             return
         if self.window.panel.talk_button.state is TalkState.BUSY:

@@ -1,5 +1,9 @@
 """The running application: sign-in (or demo), the main window session, clean shutdown.
 
+Started in the background (at login) with "remember me" and the server out of reach
+(the network not up yet), it waits in the tray and retries (:mod:`app.ui.offline_start`)
+instead of showing the sign-in dialog; a refused token still shows it.
+
 Everything here runs on the one asyncio loop (qasync's, on the Qt thread).
 Shutdown order: presenter (stops its tasks), client (quits, closes sockets),
 audio (closes the device), demo bots and server.
@@ -15,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QSize, QTimer
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
 
 from app.audio.backend import AudioDeviceError
 from app.client import (
@@ -25,7 +29,10 @@ from app.client import (
     JoinedChanged,
     JoinedSetChanged,
     ModelEvent,
+    ServerUnreachable,
 )
+from app.client.client_reconnect import backoff_delays
+from app.client.errors import failure_of
 from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
 from app.protocol import AttachType, InterphoneId, other_party
@@ -37,6 +44,7 @@ from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
 from app.ui.key_field import recording_field
 from app.ui.main_window import MainWindow
+from app.ui.offline_start import OfflineTray
 from app.ui.preferences import PreferencesController
 from app.ui.presenter import Presenter
 from app.ui.settings import Settings
@@ -45,6 +53,13 @@ from app.ui.sign_in_flow import Credentials, SignInFlow
 from app.ui.tray import TrayController
 
 logger = logging.getLogger(__name__)
+
+RETRY_BACKOFF = (0.2, 5.0)
+"""The remembered sign-in's retries at a background start, seconds: the client's own
+reconnect back-off (first delay, cap)."""
+TRAY_GRACE_S = 60.0
+"""At a background start without a tray yet, how long the retries wait for one (a panel
+comes up after the apps of the login) before the sign-in dialog says why instead."""
 
 SETTLE_DELAY_MS = 1000
 """After the window is up: the rejoins and the first sync are done by then, and the
@@ -100,6 +115,9 @@ class Runtime:
         self._rejoining = False  # _rejoin runs: joins on the way are not remembered
         self._auto_sign_in_tried = False
         self._connect_failure: ClientError | None = None  # why signing in by itself failed
+        self.offline_tray: OfflineTray | None = None  # the background start retries
+        self._waiting: asyncio.Future[str] | None = None  # "sign_in" / "quit" while it does
+        self._quitting = False  # quit while no session runs: no sign-in dialog either
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
         self._global_key_recorded = False  # its press went to a settings field, not a talk
@@ -156,6 +174,11 @@ class Runtime:
         """End the session (window closed, Quit, --quit-after)."""
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(Outcome.QUIT)
+        self._stop_waiting("quit")
+
+    def _stop_waiting(self, why: str) -> None:
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.set_result(why)
 
     def sign_out(self) -> None:
         if self._outcome is not None and not self._outcome.done():
@@ -171,7 +194,7 @@ class Runtime:
         if not self._auto_sign_in_tried:
             self._auto_sign_in_tried = True
             client = await self._remembered_sign_in()
-            if client is not None:
+            if client is not None or self._quitting:
                 return client
         failed, self._connect_failure = self._connect_failure, None
         self.sign_in_dialog = SignInDialog()
@@ -198,12 +221,59 @@ class Runtime:
         except ValueError:
             return None
         client = await self._reconnect(credentials)
+        if client is None and self._start_hidden and self._worth_retrying():
+            client = await self._retry_in_tray(credentials)
         if client is not None:
             logger.info("signed in as %s with the remembered token", settings.uid)
             self.credentials = credentials
             self.auto_signed_in = True
             self._rejoin_next = True
         return client
+
+    def _worth_retrying(self) -> bool:
+        """The server could not be reached (no network yet, the server down), which the
+        next attempt may not meet; a refused token or a certificate problem it would."""
+        failure = self._connect_failure
+        return isinstance(failure, ServerUnreachable) and not failure_of(failure).kind.tls
+
+    async def _retry_in_tray(self, credentials: Credentials) -> InterphoneClient | None:
+        """Started in the background (at login) and the server cannot be reached yet: stay
+        in the tray ("Offline — retrying") and try again with the client's reconnect
+        back-off until it can. None, with ``_connect_failure`` set, sends to the sign-in
+        dialog: the token was refused, the certificate failed, "Sign in…" was chosen,
+        or no tray came up within ``TRAY_GRACE_S``; None after Quit ends the app."""
+        loop = asyncio.get_running_loop()
+        self._waiting = loop.create_future()
+        tray = self.offline_tray = OfflineTray()
+        tray.sign_in_requested.connect(lambda: self._stop_waiting("sign_in"))
+        tray.quit_requested.connect(self.quit)
+        started = loop.time()
+        attempt = 1
+        try:
+            for delay in backoff_delays(*RETRY_BACKOFF):
+                attempt += 1
+                tray.set_attempt(attempt, self._connect_failure)
+                if not QSystemTrayIcon.isSystemTrayAvailable() \
+                        and loop.time() - started > TRAY_GRACE_S:
+                    logger.info("no system tray to wait in: asking to sign in")
+                    return None
+                done, _ = await asyncio.wait({self._waiting}, timeout=delay)
+                if done:
+                    self._quitting = self._waiting.result() == "quit"
+                    return None
+                client = await self._reconnect(credentials)
+                if self._waiting.done():  # Quit (or Sign in…) while that attempt ran
+                    self._quitting = self._waiting.result() == "quit"
+                    if client is not None and self._quitting:
+                        await client.close()
+                        return None
+                if client is not None or not self._worth_retrying():
+                    return client
+        finally:
+            self._waiting = None
+            self.offline_tray = None
+            tray.close()
+        return None  # (the back-off never ends)
 
     async def _rejoin(self, client: InterphoneClient) -> None:
         """Join again every interphone that was joined when the app last ran, in the order
@@ -263,7 +333,7 @@ class Runtime:
         try:
             await client.connect()
         except ClientError as exc:
-            logger.warning("reconnecting failed: %s", exc)
+            logger.warning("connecting failed: %s", exc)
             self._connect_failure = exc  # the sign-in dialog that follows says why
             await client.close()
             return None

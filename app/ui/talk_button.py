@@ -84,6 +84,8 @@ class TalkButton(QWidget):
     join_clicked = Signal()
     """A click while it says "Join to talk" (or "Call"): the panel joins the interphone
     shown (calls the contact)."""
+    offline_pressed = Signal()
+    """A press while it says "Offline": nothing to talk to (the presenter says why)."""
 
     def __init__(self, parent: QWidget | None = None, ticker: ViewTicker | None = None) -> None:
         super().__init__(parent)
@@ -166,6 +168,7 @@ class TalkButton(QWidget):
     def set_key_name(self, name: str) -> None:
         """The talk key shown in the hint (e.g. ``Space``)."""
         self._key_name = name
+        self._update_accessibility()  # (the tooltip names it too)
         self.update()
 
     @property
@@ -234,6 +237,11 @@ class TalkButton(QWidget):
             self._held = True
             self.update()
             self.talk_pressed.emit()
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self._state is TalkState.OFFLINE \
+                and self._inside(event.position().x(), event.position().y()):
+            self.offline_pressed.emit()
             event.accept()
             return
         if event.button() == Qt.MouseButton.LeftButton and self._joins() \

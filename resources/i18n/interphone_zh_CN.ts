@@ -492,22 +492,27 @@
         <translation>排队第 %1 位</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="43"/>
+        <location filename="../../app/ui/floor_text.py" line="42"/>
+        <source>Emergency on %1 cancelled by %2</source>
+        <translation>%1 的紧急呼叫已被 %2 取消</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="50"/>
         <source>EMERGENCY in %1 raised by you</source>
         <translation>你在 %1 发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="45"/>
+        <location filename="../../app/ui/floor_text.py" line="52"/>
         <source>EMERGENCY in %1 raised by %2</source>
         <translation>%2 在 %1 发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="48"/>
+        <location filename="../../app/ui/floor_text.py" line="55"/>
         <source>EMERGENCY raised by you</source>
         <translation>你发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="49"/>
+        <location filename="../../app/ui/floor_text.py" line="56"/>
         <source>EMERGENCY raised by %1</source>
         <translation>%1 发起了紧急呼叫</translation>
     </message>
@@ -546,207 +551,217 @@
 <context>
     <name>HotkeyText</name>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="22"/>
+        <location filename="../../app/ui/hotkey_text.py" line="23"/>
         <source>Left Ctrl</source>
         <translation>左 Ctrl</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="23"/>
+        <location filename="../../app/ui/hotkey_text.py" line="24"/>
         <source>Right Ctrl</source>
         <translation>右 Ctrl</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="24"/>
+        <location filename="../../app/ui/hotkey_text.py" line="25"/>
         <source>Left Alt</source>
         <translation>左 Alt</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="25"/>
+        <location filename="../../app/ui/hotkey_text.py" line="26"/>
         <source>Right Alt</source>
         <translation>右 Alt</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="26"/>
+        <location filename="../../app/ui/hotkey_text.py" line="27"/>
         <source>Left Shift</source>
         <translation>左 Shift</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="27"/>
+        <location filename="../../app/ui/hotkey_text.py" line="28"/>
         <source>Right Shift</source>
         <translation>右 Shift</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="28"/>
+        <location filename="../../app/ui/hotkey_text.py" line="29"/>
         <source>Left Super</source>
         <translation>左 Super</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="29"/>
+        <location filename="../../app/ui/hotkey_text.py" line="30"/>
         <source>Right Super</source>
         <translation>右 Super</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="31"/>
+        <location filename="../../app/ui/hotkey_text.py" line="32"/>
         <source>Mouse back button</source>
         <translation>鼠标后退键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="32"/>
+        <location filename="../../app/ui/hotkey_text.py" line="33"/>
         <source>Mouse forward button</source>
         <translation>鼠标前进键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="43"/>
+        <location filename="../../app/ui/hotkey_text.py" line="44"/>
         <source>“%1” cannot be the global talk key: %2</source>
         <translation>“%1”不能用作全局通话键：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="47"/>
+        <location filename="../../app/ui/hotkey_text.py" line="48"/>
         <source>this desktop does not offer global shortcuts (%1): the talk key works only while Interphone has focus</source>
         <translation>此桌面不提供全局快捷键（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="52"/>
+        <location filename="../../app/ui/hotkey_text.py" line="53"/>
         <source>“%1” is a combination: the global talk key is one key held alone (for example Right Ctrl or F9)</source>
         <translation>“%1”是组合键：全局通话键只能是单独按住的一个键（例如右 Ctrl 或 F9）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="55"/>
+        <location filename="../../app/ui/hotkey_text.py" line="56"/>
         <source>“%1” is not a key name Interphone knows; use one of: %2</source>
         <translation>实时对讲不认识按键名称“%1”；请使用以下名称之一：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="58"/>
+        <location filename="../../app/ui/hotkey_text.py" line="59"/>
         <source>no X display to take the global talk key from (%1)</source>
         <translation>没有可用来获取全局通话键的 X 显示服务器（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="61"/>
+        <location filename="../../app/ui/hotkey_text.py" line="62"/>
         <source>this keyboard layout has no %1 key</source>
         <translation>此键盘布局中没有 %1 键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="63"/>
+        <location filename="../../app/ui/hotkey_text.py" line="64"/>
         <source>global keys need pynput, which cannot load here (%1): the talk key works only while Interphone has focus</source>
         <translation>全局按键需要 pynput，但这里无法加载它（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="66"/>
+        <location filename="../../app/ui/hotkey_text.py" line="67"/>
         <source>this system has no %1 key</source>
         <translation>此系统没有 %1 键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="68"/>
+        <location filename="../../app/ui/hotkey_text.py" line="69"/>
         <source>this system has no %1</source>
         <translation>此系统没有 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="70"/>
+        <location filename="../../app/ui/hotkey_text.py" line="71"/>
         <source>another program already uses the %1 key as a global shortcut: choose another talk key, or free it in that program</source>
         <translation>另一个程序已将 %1 键用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="73"/>
+        <location filename="../../app/ui/hotkey_text.py" line="74"/>
         <source>another program already uses the %1 as a global shortcut: choose another talk key, or free it in that program</source>
         <translation>另一个程序已将 %1 用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="81"/>
+        <location filename="../../app/ui/hotkey_text.py" line="82"/>
         <source>no key given</source>
         <translation>未指定按键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="82"/>
+        <location filename="../../app/ui/hotkey_text.py" line="83"/>
         <source>no graphical session found (neither DISPLAY nor WAYLAND_DISPLAY is set): the talk key works only while Interphone has focus</source>
         <translation>未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="85"/>
+        <location filename="../../app/ui/hotkey_text.py" line="86"/>
         <source>on Wayland the desktop lends keyboard shortcuts only: choose a key (Right Ctrl, F9…) as the global talk key</source>
         <translation>在 Wayland 下，桌面只提供键盘快捷键：请选择一个键（右 Ctrl、F9…）作为全局通话键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="88"/>
+        <location filename="../../app/ui/hotkey_text.py" line="89"/>
         <source>the desktop did not bind the global talk key: the talk key works only while Interphone has focus</source>
         <translation>桌面没有绑定全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="91"/>
+        <location filename="../../app/ui/hotkey_text.py" line="92"/>
         <source>the desktop did not bind the global talk key (cancelled): the talk key works only while Interphone has focus</source>
         <translation>桌面没有绑定全局通话键（已取消）：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="99"/>
+        <location filename="../../app/ui/hotkey_text.py" line="102"/>
+        <source>Caps Lock</source>
+        <translation>大写锁定键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="104"/>
+        <source>Num Lock</source>
+        <translation>数字锁定键</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/hotkey_text.py" line="110"/>
         <source>it types in every other program: while Interphone runs, no other program would receive it; choose a modifier alone (Right Ctrl), a function key (F1–F24), Pause, Scroll Lock, Insert, Menu or a mouse side button</source>
         <translation>它在所有其他程序中用于输入：实时对讲运行期间，其他程序都将收不到这个键；请选择单独的修饰键（右 Ctrl）、功能键（F1–F24）、Pause、Scroll Lock、Insert、Menu 或鼠标侧键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="104"/>
+        <location filename="../../app/ui/hotkey_text.py" line="115"/>
         <source>it switches Caps Lock on and off in every program, so each press would also change Caps Lock</source>
         <translation>它在所有程序中开关大写锁定（Caps Lock），每按一次都会同时切换大小写</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="107"/>
+        <location filename="../../app/ui/hotkey_text.py" line="118"/>
         <source>it switches Num Lock on and off in every program, so each press would also change Num Lock</source>
         <translation>它在所有程序中开关数字锁定（Num Lock），每按一次都会同时切换小键盘的数字锁定</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="111"/>
+        <location filename="../../app/ui/hotkey_text.py" line="122"/>
         <source>%1 (Space stays the talk key inside the Interphone window)</source>
         <translation>%1（在实时对讲窗口内，空格键仍是通话键）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="114"/>
+        <location filename="../../app/ui/hotkey_text.py" line="125"/>
         <source>Escape closes dialogs and cancels actions in every other program</source>
         <translation>Esc 键在所有其他程序中用于关闭对话框和取消操作</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="116"/>
+        <location filename="../../app/ui/hotkey_text.py" line="127"/>
         <source>it edits text or moves through it in every other program, which would stop working</source>
         <translation>它在所有其他程序中用于编辑文字或移动光标，这些操作将无法使用</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="119"/>
+        <location filename="../../app/ui/hotkey_text.py" line="130"/>
         <source>it is the left button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
         <translation>它是鼠标左键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="122"/>
+        <location filename="../../app/ui/hotkey_text.py" line="133"/>
         <source>it is the middle button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
         <translation>它是鼠标中键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="125"/>
+        <location filename="../../app/ui/hotkey_text.py" line="136"/>
         <source>it is the right button of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
         <translation>它是鼠标右键，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="128"/>
+        <location filename="../../app/ui/hotkey_text.py" line="139"/>
         <source>it is the wheel of the mouse, which every program needs; choose a side button (Mouse4, Mouse5)</source>
         <translation>它是鼠标滚轮，每个程序都需要它；请选择鼠标侧键（Mouse4、Mouse5）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="137"/>
+        <location filename="../../app/ui/hotkey_text.py" line="148"/>
         <source>python-xlib cannot be loaded: %1</source>
         <translation>无法加载 python-xlib：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="139"/>
+        <location filename="../../app/ui/hotkey_text.py" line="150"/>
         <source>no D-Bus session: %1</source>
         <translation>没有 D-Bus 会话：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="141"/>
+        <location filename="../../app/ui/hotkey_text.py" line="152"/>
         <source>no desktop portal for global shortcuts: %1</source>
         <translation>没有提供全局快捷键的桌面门户：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="145"/>
+        <location filename="../../app/ui/hotkey_text.py" line="156"/>
         <source>the desktop portal did not answer %1</source>
         <translation>桌面门户没有应答 %1 请求</translation>
     </message>
     <message>
-        <location filename="../../app/ui/hotkey_text.py" line="147"/>
+        <location filename="../../app/ui/hotkey_text.py" line="158"/>
         <source>the desktop portal did not answer</source>
         <translation>桌面门户没有应答</translation>
     </message>
@@ -772,75 +787,80 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="400"/>
-        <location filename="../../app/ui/interphone_list.py" line="408"/>
-        <location filename="../../app/ui/interphone_list.py" line="414"/>
+        <location filename="../../app/ui/interphone_list.py" line="401"/>
+        <location filename="../../app/ui/interphone_list.py" line="409"/>
+        <location filename="../../app/ui/interphone_list.py" line="415"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="408"/>
-        <location filename="../../app/ui/interphone_list.py" line="416"/>
+        <location filename="../../app/ui/interphone_list.py" line="409"/>
+        <location filename="../../app/ui/interphone_list.py" line="417"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="410"/>
+        <location filename="../../app/ui/interphone_list.py" line="411"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="412"/>
+        <location filename="../../app/ui/interphone_list.py" line="413"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="416"/>
+        <location filename="../../app/ui/interphone_list.py" line="417"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="418"/>
+        <location filename="../../app/ui/interphone_list.py" line="419"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="421"/>
+        <location filename="../../app/ui/interphone_list.py" line="422"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="425"/>
+        <location filename="../../app/ui/interphone_list.py" line="426"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="443"/>
+        <location filename="../../app/ui/interphone_list.py" line="444"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="443"/>
+        <location filename="../../app/ui/interphone_list.py" line="444"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="444"/>
+        <location filename="../../app/ui/interphone_list.py" line="445"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <location filename="../../app/ui/interphone_list.py" line="467"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="462"/>
+        <location filename="../../app/ui/interphone_list.py" line="468"/>
+        <source>Filter the list by name (%1)</source>
+        <translation>按名称筛选列表（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="471"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="463"/>
+        <location filename="../../app/ui/interphone_list.py" line="472"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -957,95 +977,105 @@
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="300"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
+        <source>Not connected: you can join once connected again</source>
+        <translation>未连接：重新连接后才能加入</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="301"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <source>Not connected: you can leave once connected again</source>
+        <translation>未连接：重新连接后才能离开</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
-        <location filename="../../app/ui/interphone_panel.py" line="315"/>
+        <location filename="../../app/ui/interphone_panel.py" line="318"/>
         <location filename="../../app/ui/interphone_panel.py" line="321"/>
-        <location filename="../../app/ui/interphone_panel.py" line="445"/>
+        <location filename="../../app/ui/interphone_panel.py" line="327"/>
+        <location filename="../../app/ui/interphone_panel.py" line="450"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="316"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="322"/>
+        <location filename="../../app/ui/interphone_panel.py" line="328"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="326"/>
+        <location filename="../../app/ui/interphone_panel.py" line="332"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="329"/>
+        <location filename="../../app/ui/interphone_panel.py" line="335"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="339"/>
+        <location filename="../../app/ui/interphone_panel.py" line="345"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="364"/>
+        <location filename="../../app/ui/interphone_panel.py" line="370"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="371"/>
+        <location filename="../../app/ui/interphone_panel.py" line="377"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="373"/>
+        <location filename="../../app/ui/interphone_panel.py" line="379"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="378"/>
+        <location filename="../../app/ui/interphone_panel.py" line="384"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="381"/>
+        <location filename="../../app/ui/interphone_panel.py" line="387"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="386"/>
+        <location filename="../../app/ui/interphone_panel.py" line="392"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="388"/>
+        <location filename="../../app/ui/interphone_panel.py" line="394"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="392"/>
+        <location filename="../../app/ui/interphone_panel.py" line="398"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="397"/>
+        <location filename="../../app/ui/interphone_panel.py" line="403"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1060,17 +1090,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="443"/>
+        <location filename="../../app/ui/interphone_panel.py" line="449"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="302"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="444"/>
+        <location filename="../../app/ui/interphone_panel.py" line="308"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1078,309 +1108,342 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/main_window.py" line="296"/>
+        <location filename="../../app/ui/main_window.py" line="298"/>
         <source>Cancel the &amp;emergency in %1</source>
         <translation>取消 %1 中的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="297"/>
+        <location filename="../../app/ui/main_window.py" line="299"/>
         <source>Raise an &amp;emergency in %1</source>
         <translation>在 %1 发起紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="299"/>
+        <location filename="../../app/ui/main_window.py" line="301"/>
         <source>Cancel the &amp;emergency here</source>
         <translation>取消此处的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="304"/>
+        <location filename="../../app/ui/main_window.py" line="306"/>
         <source>An emergency is already raised in %1 by %2</source>
         <translation>%2 已在 %1 发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="306"/>
+        <location filename="../../app/ui/main_window.py" line="308"/>
         <source>An emergency is already raised here by %1</source>
         <translation>%1 已在此发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="325"/>
+        <location filename="../../app/ui/main_window.py" line="327"/>
         <source>Raise an emergency</source>
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="326"/>
+        <location filename="../../app/ui/main_window.py" line="328"/>
         <source>Raise the emergency in %1?</source>
         <translation>在 %1 发起紧急呼叫？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="327"/>
+        <location filename="../../app/ui/main_window.py" line="329"/>
         <source>Raise the emergency here?</source>
         <translation>在此发起紧急呼叫？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="329"/>
+        <location filename="../../app/ui/main_window.py" line="331"/>
         <source>Everyone in it is alerted until it is cancelled.</source>
         <translation>其中的每个人都会收到警报，直到紧急呼叫被取消。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="330"/>
+        <location filename="../../app/ui/main_window.py" line="332"/>
         <source>Raise emergency</source>
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="389"/>
+        <location filename="../../app/ui/main_window.py" line="391"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="390"/>
+        <location filename="../../app/ui/main_window.py" line="392"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="401"/>
+        <location filename="../../app/ui/main_window.py" line="403"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="402"/>
-        <location filename="../../app/ui/main_window.py" line="403"/>
-        <location filename="../../app/ui/main_window.py" line="556"/>
+        <location filename="../../app/ui/main_window.py" line="404"/>
+        <location filename="../../app/ui/main_window.py" line="405"/>
+        <location filename="../../app/ui/main_window.py" line="564"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="412"/>
-        <location filename="../../app/ui/main_window.py" line="557"/>
+        <location filename="../../app/ui/main_window.py" line="414"/>
+        <location filename="../../app/ui/main_window.py" line="565"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="378"/>
-        <location filename="../../app/ui/main_window.py" line="416"/>
-        <location filename="../../app/ui/main_window.py" line="488"/>
+        <location filename="../../app/ui/main_window.py" line="380"/>
+        <location filename="../../app/ui/main_window.py" line="418"/>
+        <location filename="../../app/ui/main_window.py" line="496"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="426"/>
+        <location filename="../../app/ui/main_window.py" line="428"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="433"/>
+        <location filename="../../app/ui/main_window.py" line="435"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="490"/>
+        <location filename="../../app/ui/main_window.py" line="498"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="491"/>
+        <location filename="../../app/ui/main_window.py" line="499"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="505"/>
+        <location filename="../../app/ui/main_window.py" line="513"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="506"/>
+        <location filename="../../app/ui/main_window.py" line="514"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="508"/>
+        <location filename="../../app/ui/main_window.py" line="516"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="509"/>
+        <location filename="../../app/ui/main_window.py" line="517"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="528"/>
+        <location filename="../../app/ui/main_window.py" line="536"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="530"/>
+        <location filename="../../app/ui/main_window.py" line="538"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="532"/>
+        <location filename="../../app/ui/main_window.py" line="540"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="560"/>
+        <location filename="../../app/ui/main_window.py" line="568"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="645"/>
+        <location filename="../../app/ui/main_window.py" line="653"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="646"/>
+        <location filename="../../app/ui/main_window.py" line="654"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="647"/>
+        <location filename="../../app/ui/main_window.py" line="655"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="648"/>
+        <location filename="../../app/ui/main_window.py" line="656"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="649"/>
+        <location filename="../../app/ui/main_window.py" line="657"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="650"/>
+        <location filename="../../app/ui/main_window.py" line="658"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="651"/>
+        <location filename="../../app/ui/main_window.py" line="659"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="300"/>
+        <location filename="../../app/ui/main_window.py" line="302"/>
         <source>Raise an &amp;emergency here</source>
         <translation>在此发起紧急呼叫(&amp;E)</translation>
     </message>
 </context>
 <context>
+    <name>OfflineTray</name>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="29"/>
+        <source>Offline — retrying (attempt %1)</source>
+        <translation>离线，正在重试（第 %1 次）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="31"/>
+        <source>Offline — retrying</source>
+        <translation>离线，正在重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="75"/>
+        <source>&amp;Sign in…</source>
+        <translation>登录(&amp;S)…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="76"/>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/offline_start.py" line="77"/>
+        <source>Interphone</source>
+        <translation>实时对讲</translation>
+    </message>
+</context>
+<context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="259"/>
+        <location filename="../../app/ui/presenter.py" line="271"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="274"/>
+        <location filename="../../app/ui/presenter.py" line="288"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="285"/>
+        <location filename="../../app/ui/presenter.py" line="299"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="286"/>
+        <location filename="../../app/ui/presenter.py" line="300"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="287"/>
+        <location filename="../../app/ui/presenter.py" line="301"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="288"/>
+        <location filename="../../app/ui/presenter.py" line="302"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="289"/>
-        <location filename="../../app/ui/presenter.py" line="325"/>
-        <location filename="../../app/ui/presenter.py" line="393"/>
+        <location filename="../../app/ui/presenter.py" line="303"/>
+        <location filename="../../app/ui/presenter.py" line="350"/>
+        <location filename="../../app/ui/presenter.py" line="418"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="290"/>
+        <location filename="../../app/ui/presenter.py" line="304"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="328"/>
+        <location filename="../../app/ui/presenter.py" line="353"/>
         <source>%1 left the call</source>
         <translation>%1 已挂断</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="353"/>
+        <location filename="../../app/ui/presenter.py" line="378"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="356"/>
+        <location filename="../../app/ui/presenter.py" line="381"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="410"/>
+        <location filename="../../app/ui/presenter.py" line="435"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="453"/>
+        <location filename="../../app/ui/presenter.py" line="478"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="458"/>
+        <location filename="../../app/ui/presenter.py" line="483"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="461"/>
+        <location filename="../../app/ui/presenter.py" line="486"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="462"/>
+        <location filename="../../app/ui/presenter.py" line="487"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="469"/>
+        <location filename="../../app/ui/presenter.py" line="494"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="471"/>
+        <location filename="../../app/ui/presenter.py" line="496"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="475"/>
+        <location filename="../../app/ui/presenter.py" line="500"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="477"/>
+        <location filename="../../app/ui/presenter.py" line="502"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="501"/>
+        <location filename="../../app/ui/presenter.py" line="526"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="546"/>
+        <location filename="../../app/ui/presenter.py" line="571"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="548"/>
+        <location filename="../../app/ui/presenter.py" line="573"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter_turn.py" line="33"/>
+        <source>Not connected — can&apos;t talk now</source>
+        <translation>未连接，现在无法讲话</translation>
     </message>
 </context>
 <context>
@@ -1404,12 +1467,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="332"/>
+        <location filename="../../app/ui/runtime.py" line="410"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="386"/>
+        <location filename="../../app/ui/runtime.py" line="464"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1708,90 +1771,90 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="197"/>
+        <location filename="../../app/ui/talk_button.py" line="200"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="197"/>
+        <location filename="../../app/ui/talk_button.py" line="200"/>
         <source>or hold %1</source>
-        <translation>或按住 %1</translation>
+        <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="200"/>
+        <location filename="../../app/ui/talk_button.py" line="203"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="203"/>
+        <location filename="../../app/ui/talk_button.py" line="206"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="206"/>
-        <location filename="../../app/ui/talk_button.py" line="210"/>
+        <location filename="../../app/ui/talk_button.py" line="209"/>
+        <location filename="../../app/ui/talk_button.py" line="213"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="210"/>
+        <location filename="../../app/ui/talk_button.py" line="213"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="212"/>
+        <location filename="../../app/ui/talk_button.py" line="215"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="212"/>
+        <location filename="../../app/ui/talk_button.py" line="215"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="213"/>
+        <location filename="../../app/ui/talk_button.py" line="216"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="216"/>
+        <location filename="../../app/ui/talk_button.py" line="219"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="219"/>
+        <location filename="../../app/ui/talk_button.py" line="222"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="221"/>
+        <location filename="../../app/ui/talk_button.py" line="224"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="221"/>
+        <location filename="../../app/ui/talk_button.py" line="224"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="222"/>
+        <location filename="../../app/ui/talk_button.py" line="225"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="223"/>
+        <location filename="../../app/ui/talk_button.py" line="226"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="402"/>
+        <location filename="../../app/ui/talk_button.py" line="410"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="404"/>
+        <location filename="../../app/ui/talk_button.py" line="412"/>
         <source>Press and hold to talk (or hold %1)</source>
-        <translation>按住即可讲话（或按住 %1）</translation>
+        <translation>按住即可讲话（或按住%1）</translation>
     </message>
 </context>
 <context>
