@@ -372,3 +372,41 @@ def test_without_a_tray_the_background_start_asks_once_the_grace_is_over(
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario(), timeout=30) == 0
+
+
+def test_a_talk_press_opens_the_microphone_only_while_connected(qloop, qapp, settings, switcher,
+                                                                 monkeypatch) -> None:
+    """Offline, a press is refused at once; it used to open the microphone until the key
+    came up all the same."""
+    with_a_tray(monkeypatch)
+    port = free_port()
+    remembered(settings, port)
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> int:
+        server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,
+                                  settings=ServerSettings(auth="open"))
+        await server.start()
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window, audio, client = runtime.window, runtime.audio, runtime.client
+            assert window is not None and audio is not None and client is not None
+            engine = audio.engine
+            window.talk_pressed.emit()
+            await until(lambda: engine.input_active, what="microphone opened by the press")
+            window.talk_released.emit()
+            await until(lambda: not engine.input_active, what="microphone closed")
+            starts = engine.input_starts
+            await server.stop()
+            await until(lambda: not client.connected, what="offline")
+            window.talk_pressed.emit()
+            await asyncio.sleep(0.3)
+            assert engine.input_starts == starts and not engine.input_active
+            window.talk_released.emit()
+            runtime.quit()
+            return await asyncio.wait_for(main, 5)
+        finally:
+            await server.stop()
+
+    assert run(qloop, scenario(), timeout=30) == 0

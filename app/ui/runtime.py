@@ -423,7 +423,8 @@ class Runtime:
             self.presenter.set_level_polling(self.audio.streaming)
 
     def _prepare_transmit(self) -> None:
-        if self.audio is not None:
+        # offline the press is refused at once (the window says why): no microphone for it
+        if self.audio is not None and self.client is not None and self.client.connected:
             self.audio.prepare_transmit()
 
     def _cancel_transmit(self) -> None:
