@@ -23,12 +23,13 @@ from app.ui.audio_link import open_audio
 from app.ui.floor_widgets import ReplayItem, ReplayList
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main import run as main_run
-from app.ui.main_window import MainWindow, initial_geometry
+from app.ui.main_window import MainWindow
 from app.ui.preferences import PreferencesController
 from app.ui.runtime import Options, Runtime
 from app.ui.settings import Settings, TokenStore
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.view_types import InterphoneRow, LinkState, Preferences, RowKind, TalkState
+from app.ui.window_geometry import initial_geometry
 
 pytest_plugins = ["test_ui_support"]
 

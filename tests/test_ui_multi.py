@@ -31,7 +31,8 @@ from app.ui.audio_link import Tone, open_audio
 from app.ui.interphone_list import SUBTITLE_ROLE
 from app.ui.interphone_mix import format_mix, parse_mix
 from app.ui.main_window import MainWindow
-from app.ui.presenter import HANG_UP_GRACE_S, Presenter
+from app.ui.presenter import Presenter
+from app.ui.presenter_calls import HANG_UP_GRACE_S
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QHideEvent,
-    QKeyEvent,
     QKeySequence,
     QResizeEvent,
     QShortcut,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QApplication,
     QFrame,
     QLabel,
@@ -39,16 +37,18 @@ from app import __version__
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
 from app.ui.call_banner import IncomingCallBanner
+from app.ui.emergency_action import EmergencyAction
 from app.ui.floor_widgets import EmergencyBanner
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
+from app.ui.return_clicks import ReturnClicksButtons
 from app.ui.talk_key import TalkKey, talk_key_label
 from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
+from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry
 
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
-DEFAULT_SIZE = QSize(1280, 800)
 REPLAY_LAST_KEY = "Ctrl+R"
 LIST_SHARE = 0.34
 """The interphone list's share of the window's width until the user drags the splitter
@@ -56,39 +56,6 @@ LIST_SHARE = 0.34
 keeps room for its members and replay."""
 LIST_MAX_PX = 300
 """Plays the newest received transmission of the selected interphone again."""
-# room for a title bar and frame when the window system has not told us yet
-_FRAME_ALLOWANCE = QSize(16, 48)
-
-
-def initial_geometry(available: QRect, wanted: QSize = DEFAULT_SIZE,
-                     frame: QSize = _FRAME_ALLOWANCE) -> QRect:
-    """The client area for a first window: ``wanted`` or less, frame included, centred in
-    ``available`` (the screen minus panels), so the title and status bars stay visible."""
-    width = min(wanted.width(), available.width() - frame.width())
-    height = min(wanted.height(), available.height() - frame.height())
-    left = available.left() + (available.width() - width - frame.width()) // 2 \
-        + frame.width() // 2
-    top = available.top() + (available.height() - height - frame.height()) // 2 \
-        + frame.height() - frame.width() // 2
-    return QRect(left, max(available.top(), top), max(1, width), max(1, height))
-
-
-class ReturnClicksButtons(QObject):
-    """Return / Enter press the focused button (as Space does), outside dialogs too."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.KeyPress and isinstance(watched, QAbstractButton):
-            assert isinstance(event, QKeyEvent)
-            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and watched.isEnabled() \
-                    and not event.isAutoRepeat():
-                watched.animateClick()
-                return True
-        return False
-
-    def watch(self, root: QWidget) -> None:
-        for button in root.findChildren(QAbstractButton):
-            button.removeEventFilter(self)
-            button.installEventFilter(self)
 
 
 class MainWindow(QMainWindow):
@@ -189,11 +156,6 @@ class MainWindow(QMainWindow):
         # who speaks in the joined interphones other than the talk target: (interphone
         # name, speaker name), for the tray
         self._activity: list[tuple[str, str]] = []
-        # the emergency action: (offered, who raised the one up here, may we cancel it)
-        self._emergency_here: tuple[bool, str, bool] = (False, "", False)
-        self._emergency_where = ""  # the talk target's name while another row is shown
-        self._emergency_target = ""  # the talk target's name (the confirmation names it)
-        self.emergency_confirm: QMessageBox | None = None  # "Raise the emergency in X?"
 
         self._build_menu()
         self.tray: QSystemTrayIcon | None = None  # set by app.ui.tray.TrayController
@@ -284,67 +246,16 @@ class MainWindow(QMainWindow):
         ``where``: the talk target's name when another interphone is shown ("here" would
         be the one on screen), else ``""``; ``target``: the talk target's name, which the
         confirmation of a raise names."""
-        self._emergency_here = (offered, raised_by, can_cancel)
-        self._emergency_where = where
-        self._emergency_target = target
-        self._show_emergency_action()
-
-    def _show_emergency_action(self) -> None:
-        offered, raised_by, can_cancel = self._emergency_here
-        where = self._emergency_where
-        cancels = offered and bool(raised_by) and can_cancel
-        self.emergency_action.setEnabled(offered and (not raised_by or can_cancel))
-        if where:
-            text = (self.tr("Cancel the &emergency in %1") if cancels
-                    else self.tr("Raise an &emergency in %1")).replace("%1", where)
-        else:
-            text = (self.tr("Cancel the &emergency here") if cancels
-                    else self.tr("Raise an &emergency here"))
-        self.emergency_action.setText(text)
-        tip = ""
-        if offered and raised_by and not cancels:
-            tip = (self.tr("An emergency is already raised in %1 by %2").replace(
-                "%1", where).replace("%2", raised_by) if where
-                else self.tr("An emergency is already raised here by %1").replace(
-                    "%1", raised_by))
-        self.emergency_action.setToolTip(tip or self.emergency_action.text().replace("&", ""))
-        self.emergency_action.setStatusTip(tip)
-
-    def _on_emergency_action(self) -> None:
-        _offered, raised_by, can_cancel = self._emergency_here
-        if raised_by:
-            if can_cancel:
-                self.emergency_cancel_requested.emit()
-        else:
-            self.confirm_emergency()
+        self.emergency_menu.set_state(offered, raised_by, can_cancel, where, target)
 
     def confirm_emergency(self) -> QMessageBox:
-        """Ask before raising an emergency (it alarms the whole group): "Raise the
-        emergency in Ops?", Cancel the default so that Enter does not raise it."""
-        if self.emergency_confirm is not None:
-            self.emergency_confirm.close()
-        target = self._emergency_target or self._emergency_where
-        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Raise an emergency"),
-                          self.tr("Raise the emergency in %1?").replace("%1", target)
-                          if target else self.tr("Raise the emergency here?"),
-                          QMessageBox.StandardButton.Cancel, self)
-        box.setInformativeText(self.tr("Everyone in it is alerted until it is cancelled."))
-        raise_button = box.addButton(self.tr("Raise emergency"),
-                                     QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        """Ask before raising an emergency (see :meth:`EmergencyAction.confirm`)."""
+        return self.emergency_menu.confirm()
 
-        def answered() -> None:
-            if self.emergency_confirm is box:
-                self.emergency_confirm = None
-            if box.clickedButton() is raise_button:
-                self.emergency_requested.emit()
-
-        box.finished.connect(answered)
-        self.emergency_confirm = box
-        box.open()  # window-modal, without a nested event loop
-        return box
+    @property
+    def emergency_confirm(self) -> QMessageBox | None:
+        """The open "Raise the emergency in X?" question, if any."""
+        return self.emergency_menu.confirm_box
 
     def set_speaking(self, interphone_name: str, speaker: str) -> None:
         """For the window title: who speaks (``""`` nobody) in the joined interphone."""
@@ -580,9 +491,10 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.quit_requested)
         self.about_action = QAction(icon("app"), "", self)
         self.about_action.triggered.connect(self.show_about)
-        self.emergency_action = QAction("", self)
-        self.emergency_action.triggered.connect(self._on_emergency_action)
-        self.emergency_action.setEnabled(False)
+        self.emergency_menu = EmergencyAction(self)
+        self.emergency_menu.requested.connect(self.emergency_requested)
+        self.emergency_menu.cancel_requested.connect(self.emergency_cancel_requested)
+        self.emergency_action = self.emergency_menu.action
         self.app_menu.setToolTipsVisible(True)  # why the emergency action is disabled
         self.app_menu.addAction(self.emergency_action)
         self.app_menu.addSeparator()
@@ -657,7 +569,7 @@ class MainWindow(QMainWindow):
         self.settings_action.setText(self.tr("&Settings…"))
         self.sign_out_action.setText(self.tr("Sign &out"))
         self.quit_action.setText(self.tr("&Quit"))
-        self._show_emergency_action()
+        self.emergency_menu.show()
         self._show_title()
         self._show_link()
         self._show_audio_note()

@@ -5,17 +5,16 @@ on the asyncio loop's thread, which with qasync is the Qt thread, so views are
 updated directly. Coroutines started from slots go through a :class:`TaskSet`.
 
 :class:`Presenter` keeps the wiring, the dispatch of model events, the view intents
-about interphones and calls, and the view updates (every translated string); its other
-parts are mixins over :class:`~app.ui.presenter_core.PresenterCore`: audio
-(:mod:`app.ui.presenter_audio`), the turn (:mod:`app.ui.presenter_turn`), speakers
-(:mod:`app.ui.presenter_speakers`), instant replay (:mod:`app.ui.presenter_replay`) and
-emergencies (:mod:`app.ui.presenter_emergency`); the rows are built by
+about interphones, and the view updates; its other parts are mixins over
+:class:`~app.ui.presenter_core.PresenterCore`: audio (:mod:`app.ui.presenter_audio`), the
+turn (:mod:`app.ui.presenter_turn`), speakers (:mod:`app.ui.presenter_speakers`), instant
+replay (:mod:`app.ui.presenter_replay`), emergencies (:mod:`app.ui.presenter_emergency`)
+and calls (:mod:`app.ui.presenter_calls`); the rows are built by
 :mod:`app.ui.presenter_rows`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -24,7 +23,6 @@ from PySide6.QtCore import QObject, QTimer
 
 from app.audio.mixer import stream_key
 from app.client import (
-    CallState,
     ClientError,
     ConnectionChanged,
     ConnectionState,
@@ -59,6 +57,7 @@ from app.ui.failure_text import error_text
 from app.ui.interphone_mix import parse_mix
 from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
+from app.ui.presenter_calls import PresenterCalls
 from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, NO_EMERGENCY, PresenterEmergency
 from app.ui.presenter_replay import PresenterReplay
 from app.ui.presenter_rows import display_names, interphone_rows
@@ -78,9 +77,6 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
 RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
-# after the other party left a call, how long presence may take to say they went offline
-# (their session ended: they may come back and rejoin) rather than hung up
-HANG_UP_GRACE_S = 1.0
 _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: TalkState.REQUESTING,
                 TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
                 TurnViewKind.BUSY: TalkState.BUSY, TurnViewKind.DENIED: TalkState.DENIED,
@@ -88,7 +84,7 @@ _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: Talk
 
 
 class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterReplay,
-                PresenterEmergency, QObject):
+                PresenterEmergency, PresenterCalls, QObject):
     """Binds one signed-in :class:`InterphoneClient` (and its audio) to the main window."""
 
     def __init__(self, window: MainWindow, client: InterphoneClient, audio: AudioPort | None,
@@ -288,99 +284,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                     "Missed call from %1").replace("%1",
                                                    self.window.display_name(event.from_uid)))
 
-    def _ring_again(self) -> None:
-        if self.model.incoming_calls:
-            self._tone(Tone.INCOMING_CALL)
-        else:
-            self._ringing.stop()
-
-    def _on_outgoing_call(self, event: OutgoingCallChanged) -> None:
-        who = self.window.display_name(event.to_uid)
-        text = {CallState.RINGING: self.tr("Calling %1…"),
-                CallState.ANSWERED: self.tr("%1 answered"),
-                CallState.DECLINED: self.tr("%1 declined the call"),
-                CallState.NO_ANSWER: self.tr("No answer from %1"),
-                CallState.OFFLINE: self.tr("%1 is offline"),
-                CallState.CANCELLED: self.tr("Call to %1 cancelled")}[event.state]
-        text = text.replace("%1", who)
-        if event.state in (CallState.DECLINED, CallState.NO_ANSWER, CallState.OFFLINE):
-            # nobody will come: leave the empty chat rather than sit in it alone
-            self.tasks.spawn(self._end_failed_call(event.id, text), "call failed")
-        elif event.state is CallState.CANCELLED:
-            self._call_return.pop(event.id, None)
-        self.window.show_message(text, 30000 if event.state is CallState.RINGING else 8000)
-        if event.state in (CallState.RINGING, CallState.ANSWERED):
-            self._call_notices[event.id] = text
-        else:
-            self._call_notices.pop(event.id, None)
-
-    def _withdraw_call_notices(self) -> None:
-        """The status bar no longer says a call rings or was answered once we left it."""
-        for chat in [chat for chat in self._call_notices if not self.model.is_joined(chat)]:
-            self.window.withdraw_message(self._call_notices.pop(chat))
-
-    def _follow_calls(self, chat: InterphoneId) -> None:
-        """``chat`` changed: if it is a joined one-to-one chat of ours the other party was
-        in and left, see :meth:`_hung_up`. (Only the chat's own news counts: the model
-        keeps what it knew while offline, and a reconnect clears what was seen.)"""
-        if (self.model.connection is not ConnectionState.CONNECTED
-                or chat.kind is not AttachType.CHAT or not chat.involves(self.model.uid)):
-            return
-        info = self.model.interphone(chat)
-        if not self.model.is_joined(chat):
-            self._peer_in.discard(chat)
-        elif info is not None and info.member_count > 1:
-            self._peer_in.add(chat)
-        elif chat in self._peer_in:
-            self._peer_in.discard(chat)
-            self.tasks.spawn(self._hung_up(chat), "call ended")
-
-    async def _hung_up(self, chat: InterphoneId) -> None:
-        """The other party left our call: unless they went offline (they may come back to
-        it: we stay, saying they are offline) or are back already, leave the chat, as a
-        failed call does, and talk into the interphone we talked into before the call
-        again (nobody would hear us there)."""
-        drops = self._link_drops
-        await asyncio.sleep(HANG_UP_GRACE_S)
-        peer = other_party(chat, self.model.uid)
-        info = self.model.interphone(chat)
-        if self._link_drops != drops or (info is not None and info.member_count > 1):
-            return  # (the link went meanwhile: what presence says now is no answer)
-        if self.model.is_online(peer) is False:  # the call stays, but say nobody hears it
-            self.window.show_message(self.tr("%1 is offline").replace(
-                "%1", self.window.display_name(peer)), 8000)
-            return
-        await self._end_failed_call(chat, self.tr("%1 left the call").replace(
-            "%1", self.window.display_name(peer)))
-
-    async def _end_failed_call(self, chat: InterphoneId, outcome: str) -> None:
-        """Our call in ``chat`` failed: unless the other party is there after all, leave
-        the chat and talk into the interphone we talked into before the call again."""
-        previous = self._call_return.pop(chat, None)
-        info = self.model.interphone(chat)
-        if not self.model.is_joined(chat) or (info is not None and info.member_count > 1):
-            self.window.show_message(outcome, 8000)
-            return
-        was_target = self.model.talk_target == chat
-        if was_target:
-            self._reset_turn()
-        try:
-            await self.client.leave(chat)
-            if (was_target and previous is not None and previous != chat
-                    and self.model.is_joined(previous) and self.model.talk_target != previous):
-                await self.client.set_talk_target(previous)
-        except ClientError as exc:  # (offline meanwhile: the chat is left with the session)
-            logger.info("leaving the failed call in %s: %r", chat, exc)
-        target = self.model.talk_target
-        if self.model.is_joined(chat):
-            text = outcome
-        elif target is not None:
-            text = self.tr("%1 · you left the empty chat and talk into %2 again").replace(
-                "%1", outcome).replace("%2", self._names.get(str(target), str(target)))
-        else:
-            text = self.tr("%1 · you left the empty chat").replace("%1", outcome)
-        self.window.show_message(text, 8000)
-
     # --- view intents --------------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
         self._selected = interphone_id
@@ -459,11 +362,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
             self._reset_turn()
         self.tasks.spawn(self.client.leave(interphone_id or None), "leave")
-
-    def decline(self, interphone_id: str) -> None:
-        """The incoming-call banner was dismissed: tell the caller (extension presence)."""
-        if interphone_id and self._online():
-            self.tasks.spawn(self.client.decline(interphone_id), "decline")
 
     def _can_talk(self) -> bool:
         return self._online() and self.model.talk_target is not None

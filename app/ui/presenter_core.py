@@ -5,9 +5,11 @@ part calls in another.
 
 The parts are mixins over :class:`PresenterCore`: audio (:mod:`app.ui.presenter_audio`),
 the turn (:mod:`app.ui.presenter_turn`), speakers (:mod:`app.ui.presenter_speakers`),
-instant replay (:mod:`app.ui.presenter_replay`) and emergencies
-(:mod:`app.ui.presenter_emergency`). They call no ``tr``: every translated string stays
-in :class:`~app.ui.presenter.Presenter` (the translation context ``Presenter``).
+instant replay (:mod:`app.ui.presenter_replay`), emergencies
+(:mod:`app.ui.presenter_emergency`) and calls (:mod:`app.ui.presenter_calls`). They call no
+``tr`` (it would take the mixin's class as the context): their translated strings use
+``QCoreApplication.translate("Presenter", …)``, the context of
+:class:`~app.ui.presenter.Presenter`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class PresenterCore:
         # ---- the parts ----------------------------------------------------------------------
 
         def _tone(self, tone: Tone) -> None: ...
+        def _reset_turn(self) -> None: ...
         def _stop_transmitting(self) -> None: ...
         @property
         def turn(self) -> TurnMachine: ...
