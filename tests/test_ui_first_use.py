@@ -239,15 +239,24 @@ def with_a_tray(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
 
 
+def remembered_start(qapp, settings: Settings, switcher: LanguageSwitcher,
+                     monkeypatch: pytest.MonkeyPatch, *,
+                     background: bool = True) -> tuple[Runtime, int]:
+    """A runtime with a tray that signs in with "remember me" to a port nothing listens
+    on yet (the port: a test may start a server there)."""
+    with_a_tray(monkeypatch)
+    port = free_port()
+    remembered(settings, port)
+    return Runtime(qapp, Options(simulate_audio=True, background=background), settings,
+                   switcher), port
+
+
 def test_a_background_start_waits_in_the_tray_until_the_server_answers(
         qloop, qapp, settings, switcher, monkeypatch) -> None:
     """Started at login before the network was up, "remember me" could not reach the
     server and the sign-in dialog popped up on the desktop. It now stays in the tray,
     retrying, and signs in (still in the tray) once the server answers."""
-    with_a_tray(monkeypatch)
-    port = free_port()
-    remembered(settings, port)
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, port = remembered_start(qapp, settings, switcher, monkeypatch)
 
     async def scenario() -> int:
         main = asyncio.ensure_future(runtime.run())
@@ -278,10 +287,7 @@ def test_a_background_start_waits_in_the_tray_until_the_server_answers(
 
 def test_a_refused_token_during_the_retries_opens_the_sign_in_dialog(
         qloop, qapp, settings, switcher, monkeypatch) -> None:
-    with_a_tray(monkeypatch)
-    port = free_port()
-    remembered(settings, port)
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, port = remembered_start(qapp, settings, switcher, monkeypatch)
 
     async def scenario() -> int:
         main = asyncio.ensure_future(runtime.run())
@@ -306,9 +312,7 @@ def test_a_refused_token_during_the_retries_opens_the_sign_in_dialog(
 @pytest.mark.parametrize("choice", ["sign_in", "quit"])
 def test_the_offline_tray_offers_to_sign_in_now_or_to_quit(qloop, qapp, settings, switcher,
                                                            monkeypatch, choice: str) -> None:
-    with_a_tray(monkeypatch)
-    remembered(settings, free_port())
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, _ = remembered_start(qapp, settings, switcher, monkeypatch)
 
     async def scenario() -> int:
         main = asyncio.ensure_future(runtime.run())
@@ -330,9 +334,7 @@ def test_the_offline_tray_offers_to_sign_in_now_or_to_quit(qloop, qapp, settings
 
 def test_a_foreground_start_still_asks_at_once(qloop, qapp, settings, switcher,
                                                monkeypatch) -> None:
-    with_a_tray(monkeypatch)
-    remembered(settings, free_port())
-    runtime = Runtime(qapp, Options(simulate_audio=True), settings, switcher)
+    runtime, _ = remembered_start(qapp, settings, switcher, monkeypatch, background=False)
 
     async def scenario() -> int:
         main = asyncio.ensure_future(runtime.run())
@@ -378,10 +380,7 @@ def test_a_talk_press_opens_the_microphone_only_while_connected(qloop, qapp, set
                                                                  monkeypatch) -> None:
     """Offline, a press is refused at once; it used to open the microphone until the key
     came up all the same."""
-    with_a_tray(monkeypatch)
-    port = free_port()
-    remembered(settings, port)
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, port = remembered_start(qapp, settings, switcher, monkeypatch)
 
     async def scenario() -> int:
         server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,

@@ -20,7 +20,7 @@ from app.client.events import (
     ModelEvent,
     OutgoingCallChanged,
 )
-from app.protocol import AttachType, InterphoneId, InterphoneInfo
+from app.protocol import InterphoneId, InterphoneInfo
 from app.protocol.ids import other_party
 from app.protocol.messages import Body
 from app.protocol.presence import (
@@ -130,7 +130,7 @@ class CallsModel:
         """Without extension presence: a chat with us that someone else joined rings
         (``ours``: we are in it or joining it)."""
         chat = info.id
-        if chat.kind is not AttachType.CHAT or not chat.involves(self._uid):
+        if not chat.involves(self._uid):  # (a chat of ours)
             return
         if ours or self.presence_granted:
             return  # with presence, <call type='ringing'> rings instead

@@ -325,7 +325,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     async def _join(self, interphone_id: str) -> None:
         self._reset_turn()
         interphone = InterphoneId.parse(interphone_id)
-        ours = interphone.kind is AttachType.CHAT and interphone.involves(self.model.uid)
+        ours = interphone.involves(self.model.uid)  # a chat of ours
         if ours:  # a call made or answered: when it ends, the talk target comes back
             self._call_return[interphone] = self.model.talk_target
         if ours and interphone not in self.model.incoming_calls:

@@ -15,7 +15,7 @@ import logging
 from PySide6.QtCore import QCoreApplication, QTimer
 
 from app.client import CallState, ClientError, ConnectionState, OutgoingCallChanged
-from app.protocol import AttachType, InterphoneId, other_party
+from app.protocol import InterphoneId, other_party
 from app.ui.audio_link import Tone
 from app.ui.presenter_core import PresenterCore
 
@@ -76,7 +76,7 @@ class PresenterCalls(PresenterCore):
         in and left, see :meth:`_hung_up`. (Only the chat's own news counts: the model
         keeps what it knew while offline, and a reconnect clears what was seen.)"""
         if (self.model.connection is not ConnectionState.CONNECTED
-                or chat.kind is not AttachType.CHAT or not chat.involves(self.model.uid)):
+                or not chat.involves(self.model.uid)):
             return
         info = self.model.interphone(chat)
         if not self.model.is_joined(chat):

@@ -54,7 +54,7 @@ def _row(model: ClientModel, interphone: InterphoneId, name: str, joined: str,
     key = str(interphone)
     speaker = model.speaker if key == joined else (info.speaker if info else "")
     online = None
-    if interphone.kind is AttachType.CHAT and interphone.involves(model.uid):
+    if interphone.involves(model.uid):  # (a chat of ours)
         online = model.is_online(other_party(interphone, model.uid))
     return InterphoneRow(id=key, kind=_KINDS[interphone.kind], name=name,
                          member_count=info.member_count if info else 0,

@@ -35,7 +35,7 @@ from app.client.client_reconnect import backoff_delays
 from app.client.errors import failure_of
 from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
-from app.protocol import AttachType, InterphoneId, other_party
+from app.protocol import InterphoneId, other_party
 from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.autostart import launch_command, set_start_at_login
@@ -299,7 +299,7 @@ class Runtime:
             chat = InterphoneId.parse(interphone)
         except ValueError:
             return False
-        if chat.kind is not AttachType.CHAT or not chat.involves(client.uid):
+        if not chat.involves(client.uid):  # (a chat of ours)
             return False
         info = client.model.interphone(chat)
         if info is None or info.member_count == 0:
