@@ -376,6 +376,61 @@ def test_without_a_tray_the_background_start_asks_once_the_grace_is_over(
     assert run(qloop, scenario(), timeout=30) == 0
 
 
+def test_without_a_tray_the_background_start_shows_the_dialog_within_seconds(
+        qloop, qapp, settings, switcher, monkeypatch) -> None:
+    """A desktop without a tray (or none after the login): the remembered sign-in that
+    cannot reach the server retried unseen for a whole minute before anything showed up.
+    It now waits a few seconds for a tray (a panel starting a moment after the app), then
+    the sign-in dialog says why."""
+    from app.ui.runtime import TRAY_GRACE_S
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
+    remembered(settings, free_port())
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="dialog", timeout=15)
+        waited = loop.time() - started
+        dialog = runtime.sign_in_dialog
+        assert dialog is not None and dialog.error.isVisible() and dialog.error.text()
+        dialog.reject()
+        assert await asyncio.wait_for(main, 5) == 0
+        return waited
+
+    waited = run(qloop, scenario(), timeout=30)
+    assert TRAY_GRACE_S - 0.5 <= waited <= TRAY_GRACE_S + 3
+
+
+def test_a_tray_that_comes_up_within_the_grace_keeps_the_retries_in_it(
+        qloop, qapp, settings, switcher, monkeypatch) -> None:
+    """The panel starts a moment after the app: the retries stay in the tray."""
+    import app.ui.runtime as runtime_module
+
+    tray_up = False
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
+                        staticmethod(lambda: tray_up))
+    monkeypatch.setattr(runtime_module, "TRAY_GRACE_S", 1.0)
+    remembered(settings, free_port())
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> int:
+        nonlocal tray_up
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.offline_tray is not None, what="retrying", timeout=5)
+        await asyncio.sleep(0.5)
+        tray_up = True
+        await asyncio.sleep(2.0)  # past the grace: a tray is there now
+        assert runtime.offline_tray is not None and runtime.sign_in_dialog is None
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=30) == 0
+
+
 def test_a_talk_press_opens_the_microphone_only_while_connected(qloop, qapp, settings, switcher,
                                                                  monkeypatch) -> None:
     """Offline, a press is refused at once; it used to open the microphone until the key

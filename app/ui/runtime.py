@@ -57,9 +57,13 @@ logger = logging.getLogger(__name__)
 RETRY_BACKOFF = (0.2, 5.0)
 """The remembered sign-in's retries at a background start, seconds: the client's own
 reconnect back-off (first delay, cap)."""
-TRAY_GRACE_S = 60.0
-"""At a background start without a tray yet, how long the retries wait for one (a panel
-comes up after the apps of the login) before the sign-in dialog says why instead."""
+TRAY_GRACE_S = 5.0
+"""At a background start without a tray, how long the retries wait for one (a panel that
+comes up a moment after the apps of the login) before the sign-in dialog says why instead:
+with no tray (a desktop without one, or none after the login), retries nobody can see
+are no use, and the user expects the app they started at login to show up."""
+TRAY_POLL_S = 0.25
+"""While the retries wait for a tray: how often they look for one."""
 
 SETTLE_DELAY_MS = 1000
 """After the window is up: the rejoins and the first sync are done by then, and the
@@ -117,6 +121,7 @@ class Runtime:
         self._connect_failure: ClientError | None = None  # why signing in by itself failed
         self.offline_tray: OfflineTray | None = None  # the background start retries
         self._waiting: asyncio.Future[str] | None = None  # "sign_in" / "quit" while it does
+        self._tray_missing_since: float | None = None  # (loop time) while it does, no tray
         self._quitting = False  # quit while no session runs: no sign-in dialog either
         self._unsubscribe_joined: Callable[[], None] | None = None
         self._key_from_command_line = options.global_talk_key is not None
@@ -241,24 +246,22 @@ class Runtime:
         in the tray ("Offline — retrying") and try again with the client's reconnect
         back-off until it can. None, with ``_connect_failure`` set, sends to the sign-in
         dialog: the token was refused, the certificate failed, "Sign in…" was chosen,
-        or no tray came up within ``TRAY_GRACE_S``; None after Quit ends the app."""
+        or no tray has been there for ``TRAY_GRACE_S``; None after Quit ends the app."""
         loop = asyncio.get_running_loop()
         self._waiting = loop.create_future()
         tray = self.offline_tray = OfflineTray()
         tray.sign_in_requested.connect(lambda: self._stop_waiting("sign_in"))
         tray.quit_requested.connect(self.quit)
-        started = loop.time()
+        self._tray_missing_since = None
         attempt = 1
         try:
             for delay in backoff_delays(*RETRY_BACKOFF):
                 attempt += 1
                 tray.set_attempt(attempt, self._connect_failure)
-                if not QSystemTrayIcon.isSystemTrayAvailable() \
-                        and loop.time() - started > TRAY_GRACE_S:
+                if not await self._wait_in_tray(delay):
                     logger.info("no system tray to wait in: asking to sign in")
                     return None
-                done, _ = await asyncio.wait({self._waiting}, timeout=delay)
-                if done:
+                if self._waiting.done():
                     self._quitting = self._waiting.result() == "quit"
                     return None
                 client = await self._reconnect(credentials)
@@ -274,6 +277,29 @@ class Runtime:
             self.offline_tray = None
             tray.close()
         return None  # (the back-off never ends)
+
+    async def _wait_in_tray(self, delay: float) -> bool:
+        """The retries' pause of ``delay`` s (ended early by Quit or "Sign in…"); False as
+        soon as no tray has been there for ``TRAY_GRACE_S`` (the retries would go on
+        unseen)."""
+        assert self._waiting is not None
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while not self._waiting.done():
+            now = loop.time()
+            if QSystemTrayIcon.isSystemTrayAvailable():
+                self._tray_missing_since = None
+                step = end - now
+            else:
+                if self._tray_missing_since is None:
+                    self._tray_missing_since = now
+                if now - self._tray_missing_since >= TRAY_GRACE_S:
+                    return False
+                step = min(end - now, TRAY_POLL_S)
+            if step <= 0:
+                break
+            await asyncio.wait({self._waiting}, timeout=step)
+        return True
 
     async def _rejoin(self, client: InterphoneClient) -> None:
         """Join again every interphone that was joined when the app last ran, in the order
