@@ -355,6 +355,71 @@ def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, s
         tray.close()
 
 
+@pytest.mark.parametrize("hidden_by", ["close", "menu"])
+def test_the_window_shows_again_when_the_tray_goes_away_while_it_is_hidden(
+        qloop, ui: UiSession, settings, monkeypatch, hidden_by: str) -> None:
+    """The panel quit (or crashed and did not come back) while the window was hidden in
+    the tray: with no icon to click, the window stayed out of reach until the app was
+    killed. It shows again; a panel back within a check keeps it hidden."""
+    import app.ui.tray as tray_module
+
+    monkeypatch.setattr(tray_module, "TRAY_CHECK_MS", 50)
+    tray_host = [True]
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
+                        staticmethod(lambda: tray_host[0]))
+    window = ui.window
+    tray = TrayController(window, settings)
+    quits: list[bool] = []
+    window.quit_requested.connect(lambda: quits.append(True))
+
+    async def scenario() -> None:
+        if hidden_by == "close":
+            window.close()
+        else:
+            tray.toggle_window()  # "Hide Interphone" in the menu, a click on the icon
+        assert not window.isVisible()
+        tray_host[0] = False  # the panel restarts...
+        await asyncio.sleep(0.06)
+        tray_host[0] = True  # ... and is back
+        await asyncio.sleep(0.3)
+        assert not window.isVisible()
+        tray_host[0] = False  # the panel goes away for good
+        await until(window.isVisible, what="the window shown", timeout=2)
+        assert quits == []
+
+    try:
+        run(qloop, scenario())
+    finally:
+        tray.close()
+
+
+def test_a_background_start_shows_the_window_when_the_tray_goes_away(
+        qloop, server, settings, qapp: QApplication, monkeypatch) -> None:
+    """Started at login into the tray; the panel went away before the user opened it."""
+    import app.ui.tray as tray_module
+    from app.ui.runtime import Options
+
+    monkeypatch.setattr(tray_module, "TRAY_CHECK_MS", 50)
+    tray_host = [True]
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
+                        staticmethod(lambda: tray_host[0]))
+    runtime = remembered_runtime(server, settings, qapp, OPS,
+                                 Options(simulate_audio=True, background=True))
+
+    async def scenario() -> int:
+        main, _client = await started(runtime)
+        window = runtime.window
+        assert window is not None and not window.isVisible()
+        await asyncio.sleep(0.3)
+        assert not window.isVisible()
+        tray_host[0] = False
+        await until(window.isVisible, what="the window shown", timeout=2)
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
 def test_the_tray_icon_starts_with_the_state_the_window_had(qloop, ui: UiSession,
                                                             tray: RecordingTray) -> None:
     """The tray is made after the presenter showed the talk state: the icon stayed the grey

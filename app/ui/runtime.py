@@ -386,7 +386,9 @@ class Runtime:
         window.reconnect_requested.connect(self.reconnect)
         window.sign_out_action.setEnabled(not self.options.demo)
         self._place(window)
-        if not (self._start_hidden and self.tray is not None and self.tray.available):
+        if self._start_hidden and self.tray is not None and self.tray.available:
+            self.tray.watch_hidden()  # (the window shows if the tray goes away)
+        else:
             window.show()
         self._announce_audio()
         if self.switcher.note:

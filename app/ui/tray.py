@@ -8,7 +8,9 @@ by the window's events, not by a clock) and its menu: show/hide, the connection
 status, Reconnect (when the window offers it), the talk target, the global talk
 key's status, mute, quit. Closing the window hides it to the tray while the
 ``close_to_tray`` setting is on and a tray exists; the first time, a tray message
-says so. A click on the icon shows or hides the window, a double click shows it; a
+says so. While the window is hidden, the tray is looked for every ``TRAY_CHECK_MS``:
+gone (the panel quit, or crashed and did not come back), the window shows again rather
+than stay out of reach. A click on the icon shows or hides the window, a double click shows it; a
 click on a message about a call or about someone speaking shows the window (on that
 interphone). Menu texts are refreshed when the menu opens (no timer;
 ``refresh_status`` brings the connection status up to date first).
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.ui.assets import icon
@@ -28,6 +30,12 @@ from app.ui.settings import Settings
 from app.ui.view_types import LinkState
 
 logger = logging.getLogger(__name__)
+
+TRAY_CHECK_MS = 2000
+"""While the window is hidden in the tray: how often the tray is looked for."""
+TRAY_MISSES = 2
+"""Checks in a row without a tray before the window shows (a panel that restarts is
+back within a check)."""
 
 
 class TrayController(QObject):
@@ -49,6 +57,9 @@ class TrayController(QObject):
         self._talk_target = talk_target
         self._key_status = key_status
         self._refresh_status = refresh_status
+        self._misses = 0
+        self._watch = QTimer(self)  # runs only while the window is hidden
+        self._watch.timeout.connect(self._look_for_tray)
         self.icon = QSystemTrayIcon(icon("tray-offline"), window)
         self.menu = QMenu(window)
         self.show_action = self.menu.addAction("")
@@ -119,12 +130,33 @@ class TrayController(QObject):
                         "Settings › Interface."),
                 icon("app"), 10000)
             self.hint_shown.emit()
+        self.watch_hidden()
         return True
+
+    def watch_hidden(self) -> None:
+        """The window is (or is about to be) hidden in the tray: look for the tray until it
+        shows again, and show it if the tray goes away."""
+        self._misses = 0
+        self._watch.start(TRAY_CHECK_MS)
+
+    def _look_for_tray(self) -> None:
+        if self.window.isVisible():
+            self._watch.stop()  # shown again (the icon, the taskbar, a new start)
+            return
+        if self.available:
+            self._misses = 0
+            return
+        self._misses += 1
+        if self._misses >= TRAY_MISSES:
+            self._watch.stop()
+            logger.info("the system tray went away: showing the window")
+            self.show_window()
 
     def toggle_window(self) -> None:
         window = self.window
         if window.isVisible() and not window.isMinimized():
             window.hide()
+            self.watch_hidden()
         else:
             self.show_window()
 
@@ -192,6 +224,7 @@ class TrayController(QObject):
         self.refresh()
 
     def close(self) -> None:
+        self._watch.stop()
         self.icon.hide()
         if self.window.tray is self.icon:
             self.window.tray = None
