@@ -84,6 +84,51 @@ def test_a_click_on_the_activity_message_shows_the_window_on_that_interphone(
     run(qloop, until(lambda: window.panel.interphone_id == EVERYONE, what="Everyone shown"))
 
 
+def test_a_conversation_in_another_interphone_is_one_message(
+        qloop, ui: UiSession, tray: RecordingTray, monkeypatch) -> None:
+    """Each turn in a non-target interphone was a tray message of its own: a back and forth
+    there while the window was hidden made a flood of notifications. One for a
+    conversation; the next after a quiet spell, and each interphone has its own."""
+    import app.ui.main_window as main_window_module
+
+    window = ui.window
+    joined_everyone_too(qloop, ui)
+    window.hide()
+    window.notify_activity(EVERYONE, "Everyone", "Bob")
+    window.notify_activity(EVERYONE, "Everyone", "Carol")
+    window.notify_activity(EVERYONE, "Everyone", "Bob")
+    assert tray.messages == [("Interphone", "Bob is speaking in Everyone")]
+    window.notify_activity("group_9", "Night", "Dan")
+    assert tray.messages[1:] == [("Interphone", "Dan is speaking in Night")]
+    monkeypatch.setattr(main_window_module, "ACTIVITY_QUIET_S", 0.0)  # a quiet spell
+    window.notify_activity(EVERYONE, "Everyone", "Carol")
+    assert tray.messages[2:] == [("Interphone", "Carol is speaking in Everyone")]
+
+
+def test_without_a_session_bus_the_tray_says_the_messages(
+        qloop, ui: UiSession, tray: RecordingTray, tmp_path) -> None:
+    """No desktop notification daemon to be reached: no hang, no error, the tray's own
+    messages."""
+    from app.ui.desktop_notifications import CALL_TIMEOUT_S, DesktopNotifications
+
+    notifications = DesktopNotifications(bus=f"unix:path={tmp_path / 'no-bus'}")
+
+    async def start() -> tuple[bool, float]:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        started = await notifications.start()
+        return started, loop.time() - began
+
+    started, took = run(qloop, start())
+    assert not started and not notifications.available and took < CALL_TIMEOUT_S
+    window = ui.window
+    window.notifications = notifications
+    window.hide()
+    window.notify_incoming_call("chat_bob:me", "Bob")
+    assert tray.messages == [("Incoming call", "Bob is calling you")]
+    run(qloop, notifications.close())
+
+
 def test_a_click_on_the_call_message_shows_the_window_with_the_call(
         qloop, ui: UiSession, tray: RecordingTray) -> None:
     window = ui.window

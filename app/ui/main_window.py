@@ -7,6 +7,7 @@ Talk intents from the round button and from the talk key are merged, so
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -37,6 +38,7 @@ from app import __version__
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
 from app.ui.call_banner import IncomingCallBanner
+from app.ui.desktop_notifications import DesktopNotifications
 from app.ui.emergency_action import EmergencyAction
 from app.ui.floor_widgets import EmergencyBanner
 from app.ui.interphone_list import InterphoneList
@@ -50,6 +52,9 @@ from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
 REPLAY_LAST_KEY = "Ctrl+R"
+ACTIVITY_QUIET_S = 30.0
+"""Someone speaking in another joined interphone is said once for a conversation there:
+again only after this long without anyone speaking in it."""
 LIST_SHARE = 0.34
 """The interphone list's share of the window's width until the user drags the splitter
 (at most ``LIST_MAX_PX``, at least the list's minimum): at 640 px the pane beside it
@@ -162,6 +167,13 @@ class MainWindow(QMainWindow):
         # what a click on the tray's last message opens: the window (``""``), the window on
         # that interphone (its id), or nothing (``None``: a message about the tray itself)
         self.tray_message_opens: str | None = None
+        # the desktop's notification daemon, when there is one (set by the runtime): says
+        # the tray's messages instead of the tray icon, each with what a click on it opens
+        self.notifications: DesktopNotifications | None = None
+        self.notification_opens: dict[str, str | None] = {}
+        # someone speaking in another interphone: when its last message was said
+        # (monotonic), so that a conversation there is one message, not one per turn
+        self._activity_said: dict[str, float] = {}
         # asked on close: True hides the window (to the tray) instead of quitting
         self.close_to_tray: Callable[[], bool] | None = None
 
@@ -288,7 +300,8 @@ class MainWindow(QMainWindow):
         newly = offered and self.reconnect_button.isHidden()
         self.reconnect_button.setVisible(offered)
         if newly and (not self.isVisible() or self.isMinimized()):
-            self._tray_message(self.tr("Interphone"), self.link_text(), "tray-offline", 0)
+            self.tray_message(self.tr("Interphone"), self.link_text(), "tray-offline", 0,
+                               key="link")
 
     def set_audio_problem(self, text: str) -> None:
         """A lost or failing audio device, shown until cleared with ``""``."""
@@ -311,8 +324,9 @@ class MainWindow(QMainWindow):
     def notify_incoming_call(self, interphone_id: str, caller: str) -> None:
         self.banner.show_call(interphone_id, caller)
         self.show_tray_state()  # (its message goes after 8 s; the call rings on)
-        self._tray_message(self.tr("Incoming call"),
-                           self.tr("%1 is calling you").replace("%1", caller), "call", 8000)
+        self.tray_message(self.tr("Incoming call"),
+                           self.tr("%1 is calling you").replace("%1", caller), "call", 8000,
+                           key=f"call {interphone_id}", urgent=True)
         self._call_notice = self.tr("%1 is calling you").replace("%1", caller)
         self.statusBar().showMessage(self._call_notice, 8000)
         if not self.isActiveWindow():
@@ -321,13 +335,21 @@ class MainWindow(QMainWindow):
     def notify_activity(self, interphone_id: str, name: str, speaker: str) -> None:
         """Someone speaks in a joined interphone other than the talk target: said in the
         status bar, and by the tray when the window is hidden or minimized (a click on
-        that message shows the window on that interphone)."""
+        that message shows the window on that interphone). One message for a conversation
+        there: none while the last activity in that interphone, with the window out of
+        sight, is less than ``ACTIVITY_QUIET_S`` old."""
         text = self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)
         self.statusBar().showMessage(text, 4000)
         self.activity_noticed.emit(interphone_id, name, speaker)
-        if not self.isVisible() or self.isMinimized():
-            self._tray_message(self.tr("Interphone"), text, "tray-idle", 4000,
-                               opens=interphone_id)
+        if self.isVisible() and not self.isMinimized():
+            self._activity_said.pop(interphone_id, None)  # seen: the next hidden one is news
+            return
+        now = time.monotonic()
+        last = self._activity_said.get(interphone_id)
+        self._activity_said[interphone_id] = now
+        if last is None or now - last >= ACTIVITY_QUIET_S:
+            self.tray_message(self.tr("Interphone"), text, "tray-idle", 4000,
+                               opens=interphone_id, key=f"activity {interphone_id}")
 
     def notify_missed_call(self, interphone_id: str, text: str) -> None:
         """A call rang unanswered and ended (``text`` says from whom): said in the status
@@ -336,25 +358,37 @@ class MainWindow(QMainWindow):
         on that one-to-one interphone."""
         self.show_message(text, 8000)
         if not self.isVisible() or self.isMinimized():
-            self._tray_message(self.tr("Missed call"), text, "call", 0, opens=interphone_id)
+            self.tray_message(self.tr("Missed call"), text, "call", 0, opens=interphone_id,
+                               key=f"missed {interphone_id}")
 
     def notify_emergency(self, interphone_id: str, text: str) -> None:
         """Someone else raised an emergency where the banner looks (``text`` says where
         and who): said by the tray when the window is hidden or minimized, where the alert
         sounded with nothing to see; a click shows the window on that interphone."""
         if not self.isVisible() or self.isMinimized():
-            self._tray_message(self.tr("Emergency"), text, "app", 10000, opens=interphone_id)
+            self.tray_message(self.tr("Emergency"), text, "app", 10000, opens=interphone_id,
+                               key=f"emergency {interphone_id}", urgent=True)
 
-    def _tray_message(self, title: str, text: str, icon_name: str, timeout_ms: int,
-                      opens: str = "") -> None:
-        """A message from the tray icon (when there is one); a click on it shows the
-        window, on the interphone ``opens`` when given."""
+    def tray_message(self, title: str, text: str, icon_name: str, timeout_ms: int, *,
+                     key: str, opens: str | None = "", urgent: bool = False) -> None:
+        """A message through the desktop's notification daemon, else from the tray icon
+        (when there is one); a click on it shows the window, on the interphone ``opens``
+        when given (``None``: the click does nothing). The daemon's message with the same
+        ``key`` is replaced."""
+        notifications = self.notifications
+        if notifications is not None and notifications.notify(
+                key, title, text, icon(icon_name), timeout_ms, urgent=urgent,
+                clickable=opens is not None):
+            self.notification_opens[key] = opens
+            return
         if self.tray is not None and self.tray.isVisible():
             self.tray_message_opens = opens
             self.tray.showMessage(title, text, icon(icon_name), timeout_ms)
 
     def clear_incoming_call(self, interphone_id: str = "") -> None:
         if not interphone_id or self.banner.interphone_id == interphone_id:
+            if self.notifications is not None:
+                self.notifications.withdraw(f"call {self.banner.interphone_id}")
             self.banner.hide()
             self._forget_call_notice()
             self.show_tray_state()

@@ -39,6 +39,7 @@ from app.protocol import InterphoneId, other_party
 from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.autostart import launch_command, set_start_at_login
+from app.ui.desktop_notifications import DesktopNotifications
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
@@ -114,6 +115,10 @@ class Runtime:
         self.global_key = GlobalTalkKeyService(app)
         self.global_key_label: QLabel | None = None
         self.tray: TrayController | None = None
+        # the desktop's notification daemon says the tray's messages (none offscreen: no
+        # desktop there)
+        self.notifications = DesktopNotifications(app)
+        self.notifications.clicked.connect(self._on_notification_clicked)
         self.auto_signed_in = False  # "remember me" signed in without the dialog
         self._rejoin_next = False  # the next session joins settings.rejoin again
         self._rejoining = False  # _rejoin runs: joins on the way are not remembered
@@ -142,6 +147,8 @@ class Runtime:
         key = self.options.global_talk_key
         self.tasks.spawn(self.global_key.apply(
             self.settings.global_talk_key if key is None else key), "global talk key")
+        if QApplication.platformName() != "offscreen":
+            self.tasks.spawn(self.notifications.start(), "notifications")
         try:
             if self.options.demo:
                 self.world = await DemoWorld.start(self.options.demo_timings)
@@ -173,6 +180,7 @@ class Runtime:
         finally:
             await self._shutdown()
             self.global_key.close()
+            await self.notifications.close()
             await self.tasks.close()
 
     def quit(self) -> None:
@@ -413,6 +421,11 @@ class Runtime:
         self.tray = TrayController(window, self.settings, talk_target=self._talk_target,
                                    key_status=lambda: self.global_key.status,
                                    refresh_status=self._refresh_link)
+        window.notifications = self.notifications
+
+    def _on_notification_clicked(self, key: str) -> None:
+        if self.tray is not None:
+            self.tray.on_notification_clicked(key)
 
     def _hold_global_key(self, down: bool) -> None:
         field = recording_field() if down else None

@@ -12,8 +12,10 @@ says so. While the window is hidden, the tray is looked for every ``TRAY_CHECK_M
 gone (the panel quit, or crashed and did not come back), the window shows again rather
 than stay out of reach. A click on the icon shows or hides the window, a double click shows it; a
 click on a message about a call or about someone speaking shows the window (on that
-interphone). Menu texts are refreshed when the menu opens (no timer;
-``refresh_status`` brings the connection status up to date first).
+interphone); so does one on the desktop's notification (its daemon says the messages
+where there is one, see :mod:`app.ui.desktop_notifications`). Menu texts are refreshed
+when the menu opens (no timer; ``refresh_status`` brings the connection status up to
+date first).
 """
 
 from __future__ import annotations
@@ -122,13 +124,12 @@ class TrayController(QObject):
         if not self.settings.tray_hint_shown:
             self.settings.tray_hint_shown = True
             self.settings.sync()
-            self.window.tray_message_opens = None  # a click on it does not undo the close
-            self.icon.showMessage(
+            self.window.tray_message(  # (a click on it does not undo the close)
                 self.tr("Interphone is still running"),
                 self.tr("Closing the window keeps Interphone in the system tray, so you still "
                         "hear your interphones. Quit from the tray menu; change this in "
                         "Settings › Interface."),
-                icon("app"), 10000)
+                "app", 10000, key="hint", opens=None)
             self.hint_shown.emit()
         self.watch_hidden()
         return True
@@ -211,6 +212,13 @@ class TrayController(QObject):
 
     def _on_message_clicked(self) -> None:
         opens, self.window.tray_message_opens = self.window.tray_message_opens, None
+        self._open(opens)
+
+    def on_notification_clicked(self, key: str) -> None:
+        """A click on a message the desktop's notification daemon showed."""
+        self._open(self.window.notification_opens.get(key))
+
+    def _open(self, opens: str | None) -> None:
         if opens is None:
             return
         self.show_window()

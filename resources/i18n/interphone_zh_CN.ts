@@ -33,6 +33,14 @@
     </message>
 </context>
 <context>
+    <name>DesktopNotifications</name>
+    <message>
+        <location filename="../../app/ui/desktop_notifications.py" line="141"/>
+        <source>Show</source>
+        <translation>显示</translation>
+    </message>
+</context>
+<context>
     <name>DeviceErrorText</name>
     <message>
         <location filename="../../app/ui/failure_text.py" line="201"/>
@@ -1158,132 +1166,132 @@
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="302"/>
+        <location filename="../../app/ui/main_window.py" line="315"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="303"/>
+        <location filename="../../app/ui/main_window.py" line="316"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="314"/>
+        <location filename="../../app/ui/main_window.py" line="327"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="315"/>
-        <location filename="../../app/ui/main_window.py" line="316"/>
-        <location filename="../../app/ui/main_window.py" line="475"/>
+        <location filename="../../app/ui/main_window.py" line="328"/>
+        <location filename="../../app/ui/main_window.py" line="330"/>
+        <location filename="../../app/ui/main_window.py" line="509"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="325"/>
-        <location filename="../../app/ui/main_window.py" line="476"/>
+        <location filename="../../app/ui/main_window.py" line="341"/>
+        <location filename="../../app/ui/main_window.py" line="510"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="291"/>
-        <location filename="../../app/ui/main_window.py" line="329"/>
-        <location filename="../../app/ui/main_window.py" line="407"/>
+        <location filename="../../app/ui/main_window.py" line="303"/>
+        <location filename="../../app/ui/main_window.py" line="351"/>
+        <location filename="../../app/ui/main_window.py" line="441"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="339"/>
+        <location filename="../../app/ui/main_window.py" line="361"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="346"/>
+        <location filename="../../app/ui/main_window.py" line="369"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="409"/>
+        <location filename="../../app/ui/main_window.py" line="443"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="410"/>
+        <location filename="../../app/ui/main_window.py" line="444"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="424"/>
+        <location filename="../../app/ui/main_window.py" line="458"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="425"/>
+        <location filename="../../app/ui/main_window.py" line="459"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="427"/>
+        <location filename="../../app/ui/main_window.py" line="461"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="428"/>
+        <location filename="../../app/ui/main_window.py" line="462"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="447"/>
+        <location filename="../../app/ui/main_window.py" line="481"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="449"/>
+        <location filename="../../app/ui/main_window.py" line="483"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="451"/>
+        <location filename="../../app/ui/main_window.py" line="485"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="479"/>
+        <location filename="../../app/ui/main_window.py" line="513"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="565"/>
+        <location filename="../../app/ui/main_window.py" line="599"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="566"/>
+        <location filename="../../app/ui/main_window.py" line="600"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="567"/>
+        <location filename="../../app/ui/main_window.py" line="601"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="568"/>
+        <location filename="../../app/ui/main_window.py" line="602"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="569"/>
+        <location filename="../../app/ui/main_window.py" line="603"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="570"/>
+        <location filename="../../app/ui/main_window.py" line="604"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="571"/>
+        <location filename="../../app/ui/main_window.py" line="605"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1467,12 +1475,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="410"/>
+        <location filename="../../app/ui/runtime.py" line="451"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="465"/>
+        <location filename="../../app/ui/runtime.py" line="506"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1923,62 +1931,62 @@
 <context>
     <name>TrayController</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="116"/>
+        <location filename="../../app/ui/tray.py" line="128"/>
         <source>Interphone is still running</source>
         <translation>实时对讲仍在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="117"/>
+        <location filename="../../app/ui/tray.py" line="129"/>
         <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
         <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="143"/>
+        <location filename="../../app/ui/tray.py" line="176"/>
         <source>Hide Interphone</source>
         <translation>隐藏实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="144"/>
+        <location filename="../../app/ui/tray.py" line="177"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="145"/>
+        <location filename="../../app/ui/tray.py" line="178"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="150"/>
+        <location filename="../../app/ui/tray.py" line="183"/>
         <source>Talk target: %1 (offline)</source>
         <translation>通话对象：%1（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="151"/>
+        <location filename="../../app/ui/tray.py" line="184"/>
         <source>Talk target: none (offline)</source>
         <translation>通话对象：无（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="153"/>
+        <location filename="../../app/ui/tray.py" line="186"/>
         <source>Talk target: %1</source>
         <translation>通话对象：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="155"/>
+        <location filename="../../app/ui/tray.py" line="188"/>
         <source>Talk target: none (join an interphone)</source>
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="189"/>
+        <location filename="../../app/ui/tray.py" line="229"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="190"/>
+        <location filename="../../app/ui/tray.py" line="230"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="191"/>
+        <location filename="../../app/ui/tray.py" line="231"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
