@@ -465,6 +465,45 @@ def test_a_background_start_shows_the_window_when_the_tray_goes_away(
     assert run(qloop, scenario(), timeout=20) == 0
 
 
+class CountingTrayIcon(QSystemTrayIcon):
+    """Counts what the window sends to the tray (a StatusNotifierItem host gets each
+    over D-Bus)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.icons = 0
+        self.tooltips = 0
+
+    def setIcon(self, picture: QIcon) -> None:
+        self.icons += 1
+        super().setIcon(picture)
+
+    def setToolTip(self, tip: str) -> None:
+        self.tooltips += 1
+        super().setToolTip(tip)
+
+
+def test_only_a_change_of_the_tray_state_goes_to_the_tray(qloop, ui: UiSession) -> None:
+    """Every talk, floor and link event sent the tray the same icon and tooltip again:
+    a StatusNotifierItem host got six NewIcon and NewToolTip signals (and fetched every
+    size of the icon each time) for one turn in another interphone."""
+    window = ui.window
+    counting = CountingTrayIcon()
+    window.tray = counting
+    try:
+        window.show_tray_state()
+        window.show_tray_state()
+        window.show_tray_state()
+        assert (counting.icons, counting.tooltips) == (1, 1)
+        window.audio_bar.mute.click()  # the muted badge and "Speaker muted"
+        assert (counting.icons, counting.tooltips) == (2, 2)
+        window.show_tray_state()
+        assert (counting.icons, counting.tooltips) == (2, 2)
+    finally:
+        window.tray = None
+        counting.deleteLater()
+
+
 def test_the_tray_icon_starts_with_the_state_the_window_had(qloop, ui: UiSession,
                                                             tray: RecordingTray) -> None:
     """The tray is made after the presenter showed the talk state: the icon stayed the grey

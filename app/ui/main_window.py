@@ -164,6 +164,8 @@ class MainWindow(QMainWindow):
 
         self._build_menu()
         self.tray: QSystemTrayIcon | None = None  # set by app.ui.tray.TrayController
+        # what it shows: (the tray, its icon's cacheKey, its tooltip)
+        self._tray_shown: tuple[QSystemTrayIcon, int, str] | None = None
         # what a click on the tray's last message opens: the window (``""``), the window on
         # that interphone (its id), or nothing (``None``: a message about the tray itself)
         self.tray_message_opens: str | None = None
@@ -495,15 +497,18 @@ class MainWindow(QMainWindow):
     def show_tray_state(self) -> None:
         """The tray icon and its tooltip from the talk state, the speaker's mute, who
         speaks elsewhere and a call ringing (the icon shows the states apart, the tooltip
-        says them)."""
-        if self.tray is None:
+        says them). Only a change goes to the tray: a StatusNotifierItem tray host is
+        sent each new icon (all its sizes) and tooltip over D-Bus, and the window asks
+        again at each talk, floor and link event."""
+        tray = self.tray
+        if tray is None:
             return
         muted = self.audio_bar.mute.isChecked()
         state = self._talk_state
         activity = self._activity if state is not TalkState.OFFLINE else []
         caller = self.banner.caller
-        self.tray.setIcon(tray_icon(_TRAY_ICONS.get(state, "tray-idle"), muted=muted,
-                                    activity=bool(activity), ringing=bool(caller)))
+        picture = tray_icon(_TRAY_ICONS.get(state, "tray-idle"), muted=muted,
+                            activity=bool(activity), ringing=bool(caller))
         lines = [self.windowTitle(), self.link_text()]
         if caller:
             lines.append(self.tr("%1 is calling you").replace("%1", caller))
@@ -511,7 +516,13 @@ class MainWindow(QMainWindow):
                   for name, speaker in activity]
         if muted:
             lines.append(self.tr("Speaker muted"))
-        self.tray.setToolTip("\n".join(lines))
+        tooltip = "\n".join(lines)
+        shown = self._tray_shown
+        if shown is None or shown[0] is not tray or shown[1] != picture.cacheKey():
+            tray.setIcon(picture)
+        if shown is None or shown[0] is not tray or shown[2] != tooltip:
+            tray.setToolTip(tooltip)
+        self._tray_shown = (tray, picture.cacheKey(), tooltip)
 
     def _build_menu(self) -> None:
         self.app_menu = QMenu(self)
