@@ -51,6 +51,7 @@ class DesktopNotifications(QObject):
     def __init__(self, parent: QObject | None = None, *, bus: str = "SESSION") -> None:
         super().__init__(parent)
         self._bus = bus
+        self._closed = False
         self.available = False
         self.actions = False  # the daemon offers actions (a click is reported)
         self._connection: Any = None
@@ -87,6 +88,9 @@ class DesktopNotifications(QObject):
                         exc or type(exc).__name__)
             await self.close()
             return False
+        if self._closed:  # (quit while it started)
+            await self.close()
+            return False
         self.actions = "actions" in reply[0]
         rule = MatchRule(type="signal", interface=_NAME, path=_PATH)
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -100,13 +104,18 @@ class DesktopNotifications(QObject):
         return True
 
     async def _call(self, message: Any) -> tuple[Any, ...]:
-        """A method call's reply body; a D-Bus error raises RuntimeError."""
-        from jeepney import MessageType
+        """A method call's reply body; a D-Bus error, or the bus gone, raises RuntimeError."""
+        from jeepney import HeaderFields, MessageType
+        from jeepney.io.common import RouterClosed
 
-        reply = await asyncio.wait_for(self._router.send_and_get_reply(message),
-                                       CALL_TIMEOUT_S)
+        try:
+            reply = await asyncio.wait_for(self._router.send_and_get_reply(message),
+                                           CALL_TIMEOUT_S)
+        except RouterClosed as exc:
+            raise RuntimeError("the session bus went away") from exc
         if reply.header.message_type is MessageType.error:
-            raise RuntimeError(f"{reply.header.fields.get(4, 'error')}: {reply.body}")
+            detail = reply.body[0] if reply.body else ""
+            raise RuntimeError(f"{reply.header.fields.get(HeaderFields.error_name)}: {detail}")
         return tuple(reply.body)
 
     def notify(self, key: str, title: str, text: str, picture: QIcon, timeout_ms: int, *,
@@ -182,6 +191,7 @@ class DesktopNotifications(QObject):
                     del self._ids[key]
 
     async def close(self) -> None:
+        self._closed = True
         self.available = False
         if self._listener is not None:
             self._listener.cancel()
