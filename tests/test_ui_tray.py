@@ -504,6 +504,39 @@ def test_only_a_change_of_the_tray_state_goes_to_the_tray(qloop, ui: UiSession) 
         counting.deleteLater()
 
 
+@pytest.mark.parametrize("tray_comes_up", [False, True])
+def test_a_background_start_before_the_panel_waits_a_moment_for_the_tray(
+        qloop, server, settings, qapp: QApplication, monkeypatch, tray_comes_up: bool) -> None:
+    """Started at login, signed in before the panel was up: the window showed at once on
+    each login, the panel coming up a moment later. It now stays in the tray if one comes
+    up within a few seconds, and shows if none does."""
+    import app.ui.tray as tray_module
+    from app.ui.runtime import Options
+
+    monkeypatch.setattr(tray_module, "TRAY_CHECK_MS", 200)
+    tray_host = [False]
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
+                        staticmethod(lambda: tray_host[0]))
+    runtime = remembered_runtime(server, settings, qapp, OPS,
+                                 Options(simulate_audio=True, background=True))
+
+    async def scenario() -> int:
+        main, _client = await started(runtime)
+        window = runtime.window
+        assert window is not None and not window.isVisible()
+        if tray_comes_up:
+            await asyncio.sleep(0.1)
+            tray_host[0] = True  # the panel is up
+            await asyncio.sleep(1.0)
+            assert not window.isVisible()
+        else:
+            await until(window.isVisible, what="the window shown", timeout=2)
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
 def test_the_tray_icon_starts_with_the_state_the_window_had(qloop, ui: UiSession,
                                                             tray: RecordingTray) -> None:
     """The tray is made after the presenter showed the talk state: the icon stayed the grey

@@ -394,8 +394,10 @@ class Runtime:
         window.reconnect_requested.connect(self.reconnect)
         window.sign_out_action.setEnabled(not self.options.demo)
         self._place(window)
-        if self._start_hidden and self.tray is not None and self.tray.available:
-            self.tray.watch_hidden()  # (the window shows if the tray goes away)
+        if self._start_hidden and self.tray is not None:
+            # in the tray; shown if there is none a few seconds on (a panel that starts a
+            # moment after the apps of the login keeps it there)
+            self.tray.watch_hidden()
         else:
             window.show()
         self._announce_audio()

@@ -150,7 +150,7 @@ class TrayController(QObject):
         self._misses += 1
         if self._misses >= TRAY_MISSES:
             self._watch.stop()
-            logger.info("the system tray went away: showing the window")
+            logger.info("no system tray (gone, or none came up): showing the window")
             self.show_window()
 
     def toggle_window(self) -> None:
