@@ -200,3 +200,36 @@ def test_a_daemon_that_goes_away_leaves_the_messages_to_the_tray(
 
     run(qloop, scenario())
     assert tray.messages == [("Incoming call", "Bob is calling you")]
+
+
+def test_a_daemon_that_starts_after_the_app_is_used(
+        qloop, ui: UiSession, tray: RecordingTray, session_bus: str, x_display: str) -> None:
+    """The desktop's shell (and its notification daemon) comes up after the apps of the
+    login, or the daemon is restarted: the tray's messages until it is there, the daemon's
+    from then on."""
+    if shutil.which("dunst") is None or shutil.which("dunstctl") is None:
+        pytest.skip("dunst is not installed (Debian package dunst)")
+    notifier = DesktopNotifications(bus=session_bus)
+    assert not run(qloop, notifier.start())
+    window = ui.window
+    window.notifications = notifier
+    window.hide()
+    window.notify_incoming_call("chat_bob:me", "Bob")
+    assert tray.messages == [("Incoming call", "Bob is calling you")]
+    window.clear_incoming_call("chat_bob:me")
+    daemon = Dunst(session_bus, x_display)
+    try:
+        run(qloop, until(lambda: notifier.available, what="the daemon noticed", timeout=5))
+
+        async def scenario() -> None:
+            window.notify_incoming_call("chat_bob:me", "Bob")
+            await displayed(daemon, 1)
+
+        run(qloop, scenario())
+        assert len(tray.messages) == 1
+        daemon.close()
+        run(qloop, until(lambda: not notifier.available, what="the daemon gone", timeout=5))
+    finally:
+        if daemon.process.poll() is None:
+            daemon.close()
+        run(qloop, notifier.close())

@@ -7,8 +7,10 @@ own next to the icon; with no tray, nothing. :class:`DesktopNotifications` talks
 daemon itself, whatever the tray: each message with a default action (a click on it,
 ``clicked`` with its key), one notification per key, replaced in place by the next
 one with that key (no pile of "Bob is speaking"). Without a session bus or a daemon
-(``available`` False), the tray's own messages are used instead; a daemon that goes
-away is noticed at the next message (logged once), which falls back too.
+(``available`` False), the tray's own messages are used instead. The daemon is followed
+on the bus: one that starts after the app (a desktop's shell that comes up after the
+apps of the login, a daemon restarted) is used from then on, one that goes away leaves
+the messages to the tray again.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class DesktopNotifications(QObject):
         self.actions = False  # the daemon offers actions (a click is reported)
         self._connection: Any = None
         self._router: Any = None
-        self._filter: Any = None
+        self._filters: list[Any] = []
         self._listener: asyncio.Task[None] | None = None
         self._ids: dict[str, int] = {}  # key -> the daemon's id of its message on screen
         self._keys: dict[int, str] = {}
@@ -67,7 +69,7 @@ class DesktopNotifications(QObject):
         tray's messages instead) without either."""
         if not sys.platform.startswith("linux"):
             return False
-        from jeepney import DBusAddress, MatchRule, new_method_call
+        from jeepney import DBusAddress, MatchRule
         from jeepney.bus_messages import message_bus
         from jeepney.io.asyncio import DBusRouter, open_dbus_connection
 
@@ -81,27 +83,39 @@ class DesktopNotifications(QObject):
         self._connection = connection
         self._router = DBusRouter(connection)
         self._address = DBusAddress(_PATH, bus_name=_NAME, interface=_NAME)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        owner = MatchRule(type="signal", sender="org.freedesktop.DBus",
+                          interface="org.freedesktop.DBus", member="NameOwnerChanged",
+                          path="/org/freedesktop/DBus")
+        owner.add_arg_condition(0, _NAME)
+        rules = (MatchRule(type="signal", interface=_NAME, path=_PATH), owner)
+        self._filters = [self._router.filter(rule, queue=queue) for rule in rules]
+        for rule in rules:
+            with contextlib.suppress(OSError, TimeoutError, RuntimeError):
+                await self._call(message_bus.AddMatch(rule))
+        self._listener = asyncio.ensure_future(self._listen(queue))
+        await self._probe()
+        if self._closed:  # (quit while it started)
+            await self.close()
+            return False
+        return self.available
+
+    async def _probe(self) -> None:
+        """Ask the daemon what it can do (which starts it where the bus can): available
+        if it answers."""
+        from jeepney import new_method_call
+
         try:
             reply = await self._call(new_method_call(self._address, "GetCapabilities"))
         except (OSError, TimeoutError, RuntimeError) as exc:
             logger.info("no notification daemon (%s): tray messages instead",
                         exc or type(exc).__name__)
-            await self.close()
-            return False
-        if self._closed:  # (quit while it started)
-            await self.close()
-            return False
+            self.available = False
+            return
         self.actions = "actions" in reply[0]
-        rule = MatchRule(type="signal", interface=_NAME, path=_PATH)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._filter = self._router.filter(rule, queue=queue)
-        with contextlib.suppress(OSError, TimeoutError, RuntimeError):
-            await self._call(message_bus.AddMatch(rule))  # (most daemons send to us only)
-        self._listener = asyncio.ensure_future(self._listen(queue))
-        self.available = True
+        self.available = not self._closed
         logger.info("notifications through the desktop's daemon (actions: %s)",
                     "yes" if self.actions else "no")
-        return True
 
     async def _call(self, message: Any) -> tuple[Any, ...]:
         """A method call's reply body; a D-Bus error, or the bus gone, raises RuntimeError."""
@@ -179,7 +193,15 @@ class DesktopNotifications(QObject):
         while True:
             message = await queue.get()
             member = message.header.fields.get(HeaderFields.member)
-            if member == "ActionInvoked":
+            if member == "NameOwnerChanged":
+                self._ids.clear()
+                self._keys.clear()
+                if message.body[2]:  # a daemon took the name
+                    self._tasks.spawn(self._probe(), "notification daemon")
+                elif self.available:
+                    logger.info("the notification daemon went away: tray messages instead")
+                    self.available = False
+            elif member == "ActionInvoked":
                 number, action = message.body
                 key = self._keys.get(number)
                 if key is not None and action == "default":
@@ -199,9 +221,9 @@ class DesktopNotifications(QObject):
                 await self._listener
             self._listener = None
         await self._tasks.close()
-        if self._filter is not None:
-            self._filter.close()
-            self._filter = None
+        for handle in self._filters:
+            handle.close()
+        self._filters = []
         if self._router is not None:
             await self._router.__aexit__(None, None, None)
             self._router = None
