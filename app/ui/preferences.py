@@ -75,6 +75,8 @@ class PreferencesController(QObject):
             self.dialog.refresh_requested.connect(self.refresh_devices)
         self._list_devices()  # devices plugged in since the last time appear
         self.dialog.set_preferences(preferences_of(self.settings))
+        # why the interface is not in the language asked for (a setting or --language)
+        self.dialog.set_language_note(self.switcher.note)
         self.dialog.show()
         self.dialog.raise_()
         return self.dialog
