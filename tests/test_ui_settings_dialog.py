@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +17,8 @@ from app.ui.preferences import PreferencesController
 from app.ui.settings import Settings
 
 pytest_plugins = ["test_ui_support"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -57,3 +64,41 @@ def test_the_language_note_goes_once_the_language_asked_for_is_shown(
         dialog.reject()
     finally:
         LanguageSwitcher(qapp).apply("en")
+
+
+SMALL_SCREEN_SCRIPT = """
+import json, sys
+from PySide6.QtWidgets import QApplication, QLabel
+from app.ui.settings_dialog import SettingsDialog
+app = QApplication(sys.argv)
+dialog = SettingsDialog()
+dialog.set_devices([], [])
+dialog.show()
+app.processEvents()
+cut = []
+for index in range(dialog.tabs.count()):
+    dialog.tabs.setCurrentIndex(index)
+    app.processEvents()
+    for label in dialog.tabs.widget(index).findChildren(QLabel):
+        if label.isVisible() and label.wordWrap() and label.text():
+            if label.height() < label.heightForWidth(label.width()):
+                cut.append(label.text())
+print(json.dumps({"screen": app.primaryScreen().availableGeometry().height(),
+                  "height": dialog.height(), "cut": cut}))
+"""
+
+
+def test_at_640x480_no_wrapped_text_of_the_dialog_is_cut(tmp_path) -> None:
+    """Qt opens a window at most 2/3 of the screen high: on a 640×480 screen the dialog
+    opened at its minimum height, and the microphone test's two-line hint ran over the
+    button above it (a screen of its own: a process of its own)."""
+    config = tmp_path / "screen.json"
+    config.write_text(json.dumps({"screens": [{
+        "name": "small", "x": 0, "y": 0, "width": 640, "height": 480,
+        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
+    done = subprocess.run([sys.executable, "-c", SMALL_SCREEN_SCRIPT], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    assert shown["screen"] == 480
+    assert shown["cut"] == [], shown

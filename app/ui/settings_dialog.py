@@ -4,6 +4,7 @@ language, the microphone test and a speaker test sound."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -276,6 +277,25 @@ class SettingsDialog(QDialog):
     def _on_key_refused(self, reason: str) -> None:
         self.talk_key_problem.setText(reason)
         self.talk_key_problem.show()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit_wrapped_texts()
+
+    def _fit_wrapped_texts(self) -> None:
+        """Tall enough for every wrapped line at the width shown. Qt opens a window at
+        most 2/3 of the screen high, then at least its minimum, which counts a wrapped
+        label as one line: on a 640×480 screen the microphone test's hint ran over the
+        button above it."""
+        layout = self.layout()
+        if layout is None or not layout.hasHeightForWidth():
+            return
+        needed = layout.totalHeightForWidth(self.width())
+        screen = self.screen()
+        if screen is not None:
+            needed = min(needed, screen.availableGeometry().height())
+        if self.height() < needed:
+            self.resize(self.width(), needed)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
