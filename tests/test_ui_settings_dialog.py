@@ -102,3 +102,25 @@ def test_at_640x480_no_wrapped_text_of_the_dialog_is_cut(tmp_path) -> None:
     shown = json.loads(done.stdout.strip().splitlines()[-1])
     assert shown["screen"] == 480
     assert shown["cut"] == [], shown
+
+
+def test_the_speaker_and_microphone_tests_say_when_the_main_speaker_silences_them(
+        qapp, window, settings) -> None:
+    """The main window's speaker mute (or volume at 0) silences the test sound and the
+    microphone test: pressed, they said nothing of it, and a new user heard nothing."""
+    settings.muted = True
+    controller = controller_for(window, settings, LanguageSwitcher(qapp))
+    dialog = controller.open()
+    try:
+        assert not dialog.speaker_note.isHidden()
+        assert "muted" in dialog.speaker_note.text()
+        settings.muted = False  # unmuted in the window while the dialog stays open
+        dialog.speaker_test.click()
+        assert dialog.speaker_note.isHidden()
+        settings.volume = 0
+        dialog.mic_test.setChecked(True)
+        assert not dialog.speaker_note.isHidden()
+        assert "volume" in dialog.speaker_note.text()
+        dialog.mic_test.setChecked(False)
+    finally:
+        dialog.reject()

@@ -58,6 +58,11 @@ class SettingsDialog(QDialog):
         self.speaker_test.clicked.connect(self.speaker_test_requested)
         self.refresh = QPushButton(self)
         self.refresh.clicked.connect(self.refresh_requested)
+        self.speaker_note = QLabel(self)  # why the tests are silent (speaker muted or at 0)
+        self.speaker_note.setWordWrap(True)
+        self.speaker_note.setStyleSheet("color: #c62828;")
+        self.speaker_note.hide()
+        self._speaker_silent = ""
         self.device_problem = QLabel(self)
         self.device_problem.setWordWrap(True)
         self.device_problem.setStyleSheet("color: #c62828;")
@@ -95,6 +100,7 @@ class SettingsDialog(QDialog):
         output_row.setContentsMargins(0, 0, 0, 0)
         self._row(self.audio_form, "output", output_field)
         self.labels["output"].setBuddy(self.output_device)
+        self.audio_form.addRow(self.speaker_note)
         self.audio_form.addRow(self.refresh)
         self.audio_form.addRow(self.device_problem)
         self._row(self.audio_form, "bitrate", self.bitrate)
@@ -232,6 +238,20 @@ class SettingsDialog(QDialog):
         self.device_problem.setText(text)
         self.device_problem.setVisible(bool(text))
 
+    def set_speaker_silent(self, why: str) -> None:
+        """The main window's speaker is off, so the test sound and the microphone test are
+        silent: ``"muted"``, ``"volume"`` (at 0) or ``""`` (it plays)."""
+        self._speaker_silent = why
+        self._show_speaker_note()
+
+    def _show_speaker_note(self) -> None:
+        texts = {"muted": self.tr("The speaker is muted in the main window: unmute it to hear "
+                                  "the test sound and the microphone test."),
+                 "volume": self.tr("The speaker volume in the main window is at 0: turn it up "
+                                   "to hear the test sound and the microphone test.")}
+        self.speaker_note.setText(texts.get(self._speaker_silent, ""))
+        self.speaker_note.setVisible(self._speaker_silent in texts)
+
     def set_language_note(self, text: str) -> None:
         """Why the chosen language is not shown (no font for it); "" clears."""
         self.language_note.setText(text)
@@ -331,6 +351,7 @@ class SettingsDialog(QDialog):
                                            "the system tray"))
         self.start_at_login.setText(self.tr("&Start Interphone when I log in"))
         self._show_tray_note()
+        self._show_speaker_note()
         self.talk_hint.setText(self.tr(
             "Hold the talk key while the Interphone window has focus. The release delay keeps "
             "sending a moment after you let go, so the last syllable is not cut."))

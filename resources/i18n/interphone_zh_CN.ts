@@ -1480,137 +1480,147 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="191"/>
-        <location filename="../../app/ui/settings_dialog.py" line="298"/>
-        <location filename="../../app/ui/settings_dialog.py" line="299"/>
-        <location filename="../../app/ui/settings_dialog.py" line="317"/>
+        <location filename="../../app/ui/settings_dialog.py" line="198"/>
+        <location filename="../../app/ui/settings_dialog.py" line="338"/>
+        <location filename="../../app/ui/settings_dialog.py" line="339"/>
+        <location filename="../../app/ui/settings_dialog.py" line="358"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="225"/>
+        <location filename="../../app/ui/settings_dialog.py" line="232"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="267"/>
-        <location filename="../../app/ui/settings_dialog.py" line="322"/>
+        <location filename="../../app/ui/settings_dialog.py" line="248"/>
+        <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
+        <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="250"/>
+        <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
+        <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="288"/>
+        <location filename="../../app/ui/settings_dialog.py" line="363"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="267"/>
-        <location filename="../../app/ui/settings_dialog.py" line="323"/>
+        <location filename="../../app/ui/settings_dialog.py" line="288"/>
+        <location filename="../../app/ui/settings_dialog.py" line="364"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="286"/>
+        <location filename="../../app/ui/settings_dialog.py" line="326"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="287"/>
+        <location filename="../../app/ui/settings_dialog.py" line="327"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="288"/>
+        <location filename="../../app/ui/settings_dialog.py" line="328"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="289"/>
+        <location filename="../../app/ui/settings_dialog.py" line="329"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="290"/>
+        <location filename="../../app/ui/settings_dialog.py" line="330"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="290"/>
+        <location filename="../../app/ui/settings_dialog.py" line="330"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="291"/>
+        <location filename="../../app/ui/settings_dialog.py" line="331"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="291"/>
+        <location filename="../../app/ui/settings_dialog.py" line="331"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="292"/>
+        <location filename="../../app/ui/settings_dialog.py" line="332"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="292"/>
+        <location filename="../../app/ui/settings_dialog.py" line="332"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="293"/>
+        <location filename="../../app/ui/settings_dialog.py" line="333"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="294"/>
+        <location filename="../../app/ui/settings_dialog.py" line="334"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="300"/>
+        <location filename="../../app/ui/settings_dialog.py" line="340"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="301"/>
+        <location filename="../../app/ui/settings_dialog.py" line="341"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="303"/>
+        <location filename="../../app/ui/settings_dialog.py" line="343"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="304"/>
+        <location filename="../../app/ui/settings_dialog.py" line="344"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="305"/>
+        <location filename="../../app/ui/settings_dialog.py" line="345"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="307"/>
+        <location filename="../../app/ui/settings_dialog.py" line="347"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="309"/>
+        <location filename="../../app/ui/settings_dialog.py" line="349"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="310"/>
+        <location filename="../../app/ui/settings_dialog.py" line="350"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="312"/>
+        <location filename="../../app/ui/settings_dialog.py" line="352"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="315"/>
+        <location filename="../../app/ui/settings_dialog.py" line="356"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
