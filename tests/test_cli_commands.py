@@ -98,7 +98,8 @@ async def test_connection_refused_is_one_clear_line():
 
 async def test_a_port_that_is_not_an_interphone_server_is_said_so():
     """A web server's port answered "HTTP/1.1 400": the CLI said "server sent an oversized
-    frame: frame length 1213486160 ...", with no hint of the wrong address."""
+    frame: frame length 1213486160 ...", with no hint of the wrong address (and after a
+    warning of the session saying the same)."""
 
     async def web_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
@@ -114,9 +115,11 @@ async def test_a_port_that_is_not_an_interphone_server_is_said_so():
         server.close()
         await server.wait_closed()
     assert code == 1 and out == "" and "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith(
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith(
         f"interphone-cli: error: 127.0.0.1:{port} does not answer as an Interphone server ("
     ), err
+    assert len(lines) == 1, err  # not also the session's warning of the same frame
 
 
 async def test_login_refused(clients):
