@@ -28,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
                         help="quit after this many seconds (tests, screenshots)")
     parser.add_argument("--screenshot", type=Path, metavar="PATH",
-                        help="save a PNG of the main window just before quitting "
-                             "(quits after 4 s unless --quit-after is given)")
+                        help="save a PNG of the window shown (the main window, or the "
+                             "sign-in) just before quitting (quits after 4 s unless "
+                             "--quit-after is given)")
     parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800")
     parser.add_argument("--language", choices=("system", "en", "zh_CN"),
                         help="interface language for this run (default: the setting)")
