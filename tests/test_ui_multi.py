@@ -590,3 +590,28 @@ def test_the_big_button_offers_no_join_without_a_selection_and_calls_a_contact(
         run(qloop, scenario())
     finally:
         run(qloop, close_session(session))
+
+
+def test_the_talk_button_says_when_the_talk_target_is_muted(qloop, ui) -> None:
+    """A muted interphone (the mute is remembered across restarts) made the talk target:
+    the button read "Hold to talk" as ever, and nobody's reply was heard."""
+    async def scenario() -> None:
+        button = ui.window.panel.talk_button
+        ui.window.interphones.select(OPS)
+        ui.window.panel.mix.mute.click()  # the panel's Mute of Ops, the talk target
+        assert OPS in ui.presenter.interphone_muted
+        assert button.state is TalkState.IDLE
+        assert "not hear" in button.texts()[1]
+        ui.presenter.join(NIGHT)
+        await until(lambda: str(ui.client.talk_target) == NIGHT, what="Night the target")
+        ui.window.interphones.select(OPS)  # looking at Ops; the key talks into Night
+        assert button.texts()[1] == "Talks into Night shift"
+        ui.presenter.talk_here(OPS)
+        await until(lambda: str(ui.client.talk_target) == OPS, what="Ops the target again")
+        ui.window.interphones.select(NIGHT)
+        assert button.texts()[1] == "Talks into Ops (muted)"
+        ui.window.interphones.select(OPS)
+        ui.window.panel.mix.mute.click()  # unmuted: the usual words again
+        assert "not hear" not in button.texts()[1]
+
+    run(qloop, scenario())

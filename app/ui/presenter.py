@@ -465,11 +465,16 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             if (state in (TalkState.IDLE, TalkState.REQUESTING) and model.speaker
                     and model.speaker != model.uid):
                 state = TalkState.BUSY
+            target = str(model.talk_target)
+            muted = target in self.interphone_muted  # its replies would not be heard
             if state is TalkState.DENIED:
                 detail = self.tr("You may not talk here")
-            elif str(model.talk_target) != self._selected:  # looking at another row
-                detail = self.tr("Talks into %1").replace(
-                    "%1", self._names.get(str(model.talk_target), str(model.talk_target)))
+            elif target != self._selected:  # looking at another row
+                name = self._names.get(target, target)
+                detail = (self.tr("Talks into %1 (muted)") if muted
+                          else self.tr("Talks into %1")).replace("%1", name)
+            elif muted:
+                detail = self.tr("Muted here: you will not hear replies")
         self.window.set_talk_state(state, holder, detail, self._deadline,
                                    float(model.max_talk))
         self._show_emergency_action()

@@ -1431,14 +1431,24 @@
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="469"/>
+        <location filename="../../app/ui/presenter.py" line="471"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="471"/>
+        <location filename="../../app/ui/presenter.py" line="474"/>
+        <source>Talks into %1 (muted)</source>
+        <translation>发言至 %1（已静音）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="475"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="477"/>
+        <source>Muted here: you will not hear replies</source>
+        <translation>此处已静音：你听不到回复</translation>
     </message>
     <message>
         <location filename="../../app/ui/presenter_turn.py" line="33"/>
@@ -1467,12 +1477,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="410"/>
+        <location filename="../../app/ui/runtime.py" line="417"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="465"/>
+        <location filename="../../app/ui/runtime.py" line="472"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
