@@ -391,3 +391,21 @@ async def test_a_refused_request_is_worded_for_a_user(clients):
     assert code == 1
     assert err.strip().splitlines()[-1].startswith("interphone-cli: error: the server refused ")
     assert "Request" not in err and "(error 403)" in err
+
+
+async def test_ctrl_c_during_talk_says_so_in_one_line(clients, tmp_path):
+    """Ctrl-C while `talk` sent its file ended with exit code 130 and not a word: the
+    user could not tell an interruption from a crash or a finished send."""
+    wav = tmp_path / "long.wav"
+    write_wav(wav, noise_bursts(8.0))
+    async with running_server() as server:
+        proc = await start_cli("talk", "group_58", "--wav", str(wav), port=server.port)
+        await wait_until(lambda: server.state.interphones.get(G58) is not None
+                         and server.state.interphones[G58].holder == "alice",
+                         timeout=10, what="the floor granted")
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+        await wait_until(lambda: G58 not in server.state.interphones, what="left")
+    assert proc.returncode == 130
+    assert out.decode() == ""
+    assert err.decode().splitlines() == ["interphone-cli: interrupted"]

@@ -1,8 +1,9 @@
 """Entry point of ``interphone-cli`` and ``python -m app.cli``.
 
 Exit codes: 0 success, 1 runtime error (one line on stderr, no traceback),
-2 usage error, 130 interrupted (``listen`` and ``bot`` end normally on Ctrl-C, as does
-``emergency`` while it stays in its interphone to keep the emergency raised).
+2 usage error, 130 interrupted (the line "interrupted"; ``listen`` and ``bot`` end
+normally on Ctrl-C, as does ``emergency`` while it stays in its interphone to keep the
+emergency raised).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
+        # (listen, bot and a lone emergency end normally instead: not here)
+        print(f"{_PROG}: interrupted", file=sys.stderr)
         return 130
     except LoginRefused as exc:
         hint = "" if args.token else f" (no token was given: --token or ${ENV_TOKEN})"
