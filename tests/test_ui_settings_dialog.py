@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.preferences import PreferencesController
-from app.ui.settings import Settings
+from app.ui.settings import Settings, TokenStore
 
 pytest_plugins = ["test_ui_support"]
 
@@ -124,3 +125,23 @@ def test_the_speaker_and_microphone_tests_say_when_the_main_speaker_silences_the
         dialog.mic_test.setChecked(False)
     finally:
         dialog.reject()
+
+
+def test_hand_edited_values_out_of_range_read_as_the_default(tmp_path) -> None:
+    """The dialog offers a release delay of 0..1000 ms and the window a volume of
+    0..100 %, but the file was taken as it was: ``release_delay_ms=99999`` kept the
+    microphone sending 100 s after the talk key was let go, ``volume=500`` played at
+    150 % with the slider at its end."""
+    ini = tmp_path / "edited.ini"
+    ini.write_text("[talk]\nrelease_delay_ms=99999\n[audio]\nvolume=500\n"
+                   "[meta]\nschema_version=2\n")
+    settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "edited.token", None))
+    assert settings.release_delay_ms == 150 and settings.volume == 80
+    ini.write_text("[talk]\nrelease_delay_ms=-20\n[audio]\nvolume=-1\n"
+                   "[meta]\nschema_version=2\n")
+    settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "edited.token", None))
+    assert settings.release_delay_ms == 150 and settings.volume == 80
+    settings.release_delay_ms, settings.volume = 1000, 0  # the ends are allowed
+    assert (settings.release_delay_ms, settings.volume) == (1000, 0)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from app.ui.assets import icon
 from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.level_meter import LevelMeter
-from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES
+from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES, RELEASE_DELAY_RANGE_MS
 from app.ui.talk_key_edit import TalkKeyEdit
 from app.ui.view_types import DeviceChoice, Preferences
 
@@ -124,7 +124,7 @@ class SettingsDialog(QDialog):
         self.global_key.refused.connect(self._on_global_key_refused)
         self.global_key.key_changed.connect(lambda _name: self.global_key_problem.hide())
         self.release_delay = QSpinBox(self)
-        self.release_delay.setRange(0, 1000)
+        self.release_delay.setRange(*RELEASE_DELAY_RANGE_MS)
         self.release_delay.setSingleStep(50)
         self.global_key_status = QLabel(self)
         self.global_key_status.setWordWrap(True)
