@@ -16,6 +16,7 @@ from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.preferences import PreferencesController
 from app.ui.settings import Settings, TokenStore
+from app.ui.settings_dialog import SettingsDialog
 
 pytest_plugins = ["test_ui_support"]
 
@@ -145,3 +146,23 @@ def test_hand_edited_values_out_of_range_read_as_the_default(tmp_path) -> None:
     assert settings.release_delay_ms == 150 and settings.volume == 80
     settings.release_delay_ms, settings.volume = 1000, 0  # the ends are allowed
     assert (settings.release_delay_ms, settings.volume) == (1000, 0)
+
+
+@pytest.mark.parametrize("has_font, shown", [(False, "Simplified Chinese"), (True, "简体中文")])
+def test_the_chinese_choice_is_named_in_english_where_no_font_can_show_it(
+        qtbot, has_font: bool, shown: str) -> None:
+    """Without a font for Chinese the language list offered "简体中文" as four empty
+    boxes, and the note that said why named it the same way."""
+    dialog = SettingsDialog(has_font=lambda language: has_font)
+    qtbot.addWidget(dialog)
+    index = dialog.language.findData("zh_CN")
+    assert dialog.language.itemText(index) == shown
+
+
+def test_the_no_font_note_names_the_language_in_english(qapp) -> None:
+    switcher = LanguageSwitcher(qapp, has_font=lambda language: False)
+    try:
+        switcher.apply("zh_CN")
+        assert "Simplified Chinese" in switcher.note and "简体" not in switcher.note
+    finally:
+        LanguageSwitcher(qapp).apply("en")

@@ -3,6 +3,8 @@ language, the microphone test and a speaker test sound."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.ui.assets import icon
 from app.ui.global_key_edit import GlobalTalkKeyEdit
+from app.ui.i18n import font_covers, language_name
 from app.ui.level_meter import LevelMeter
 from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES, RELEASE_DELAY_RANGE_MS
 from app.ui.talk_key_edit import TalkKeyEdit
@@ -45,8 +48,10 @@ class SettingsDialog(QDialog):
     speaker_test_requested = Signal()
     refresh_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 has_font: Callable[[str], bool] = font_covers) -> None:
         super().__init__(parent)
+        self._has_font = has_font  # whether a language's own name can be shown
         self.setWindowIcon(icon("settings"))
         self.tabs = QTabWidget(self)
 
@@ -355,9 +360,11 @@ class SettingsDialog(QDialog):
         self.talk_hint.setText(self.tr(
             "Hold the talk key while the Interphone window has focus. The release delay keeps "
             "sending a moment after you let go, so the last syllable is not cut."))
-        names = {"system": self.tr("System default"), "en": "English", "zh_CN": "简体中文"}
+        names = {"system": self.tr("System default"), "en": "English"}
         for index in range(self.language.count()):
-            self.language.setItemText(index, names[str(self.language.itemData(index))])
+            language = str(self.language.itemData(index))
+            self.language.setItemText(index, names.get(language)
+                                      or language_name(language, self._has_font))
 
     def _on_mic_test_text(self) -> None:
         self.mic_test.setText(self.tr("Stop the test") if self.mic_test.isChecked()
