@@ -409,3 +409,14 @@ async def test_ctrl_c_during_talk_says_so_in_one_line(clients, tmp_path):
     assert proc.returncode == 130
     assert out.decode() == ""
     assert err.decode().splitlines() == ["interphone-cli: interrupted"]
+
+
+async def test_an_ipv6_address_in_an_error_is_in_brackets():
+    """``--server ::1:9471`` is the IPv6 address ::1:9471 on the default port (a port
+    needs brackets: ``[::1]:9471``), and the error said "cannot reach ::1:9471:9400",
+    where nobody could tell the address from the port."""
+    code, out, err = await cli("--server", "::1:9471", "sync", timeout=30)
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "interphone-cli: error: cannot reach [::1:9471]:9400: "), err

@@ -19,6 +19,7 @@ from app.audio.codec import CodecError
 from app.cli.args import ENV_TOKEN, parse_args
 from app.cli.commands import COMMANDS, CliError
 from app.client import ClientError, LoginRefused, ServerError
+from app.client.address import format_server_address
 from app.client.connection import TlsExpected
 from app.client.errors import RemoteProtocolError
 
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail(refusal_text(exc))
     except RemoteProtocolError as exc:  # e.g. a web server's port: "HTTP/1.1 400" is no frame
         host, port = args.server[0]
-        _fail(f"{host}:{port} does not answer as an Interphone server ({exc})")
+        _fail(f"{format_server_address(host, port)} does not answer as an Interphone server "
+              f"({exc})")
     except (CliError, ClientError) as exc:
         _fail(str(exc))
     except CodecError as exc:  # libopus missing or unusable
