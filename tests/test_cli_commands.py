@@ -420,3 +420,26 @@ async def test_an_ipv6_address_in_an_error_is_in_brackets():
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
         "interphone-cli: error: cannot reach [::1:9471]:9400: "), err
+
+
+async def test_listen_says_when_the_connection_is_lost_and_when_it_is_back(tmp_path):
+    """The server went away during `listen`: it reconnected and joined again on its own,
+    recording silence meanwhile, with not a word on stderr either way."""
+    out_wav = tmp_path / "heard.wav"
+    async with running_server() as server:
+        port = server.port
+        proc = await start_cli("listen", "group_58", "--wav", str(out_wav), port=port,
+                               uid="bob")
+        await wait_until(lambda: G58 in server.state.interphones, timeout=10,
+                         what="listener in")
+    async with running_server(port=port) as server:  # the same address, a moment later
+        await wait_until(lambda: G58 in server.state.interphones, timeout=20,
+                         what="listener back")
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    lines = err.decode().splitlines()
+    assert lines[0] == f"listening to group_58, recording to {out_wav}"
+    assert lines[1].startswith("connection lost") and lines[1].endswith(": reconnecting")
+    assert lines[2] == "reconnected: back in group_58"
+    assert out.decode().startswith("wrote ")
