@@ -200,6 +200,28 @@ def test_activity_outside_the_talk_target_cues_highlights_and_notifies(qloop, ui
     run(qloop, scenario())
 
 
+def test_activity_clears_when_its_interphone_is_made_the_talk_target_mid_speech(
+        qloop, ui) -> None:
+    """Talk here while someone spoke in another joined interphone: the end of that speech
+    came as the talk target's, and the row (and the tray's badge) kept the activity
+    highlight for good."""
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        carol = await ui.other("carol", NIGHT)
+        assert await carol.talk_start()
+        rows = ui.window.interphones
+        await until(lambda: rows.row(NIGHT).active, what="highlight")
+        ui.presenter.talk_here(NIGHT)
+        await until(lambda: rows.row(NIGHT).talk_target, what="Night the talk target")
+        assert not rows.row(NIGHT).active  # its speaker is the talk target's now
+        await carol.talk_stop()
+        await until(lambda: not ui.client.model.speaker, what="carol stopped")
+        assert not rows.row(NIGHT).active
+        assert ui.window._activity == []  # the tray: nobody speaks elsewhere
+
+    run(qloop, scenario())
+
+
 async def presence_session(server, settings) -> UiSession:
     client = InterphoneClient("127.0.0.1", server.port, "me", "x", features=("presence",))
     await client.connect()

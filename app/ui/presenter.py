@@ -238,6 +238,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             if event.id is not None:
                 self._selected = str(event.id)
                 self.window.clear_incoming_call(str(event.id))
+                # made the talk target while someone spoke there: the end of that is the
+                # target's (SpeakerChanged), so its "elsewhere" activity would never clear
+                self._active.pop(str(event.id), None)
             self._show_rows()
             self._show_selected()
             self._show_talk()
