@@ -1324,12 +1324,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="267"/>
+        <location filename="../../app/ui/presenter.py" line="270"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="284"/>
+        <location filename="../../app/ui/presenter.py" line="287"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1354,7 +1354,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="321"/>
+        <location filename="../../app/ui/presenter.py" line="324"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1381,72 +1381,72 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="338"/>
+        <location filename="../../app/ui/presenter.py" line="341"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="376"/>
+        <location filename="../../app/ui/presenter.py" line="379"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="381"/>
+        <location filename="../../app/ui/presenter.py" line="384"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="384"/>
+        <location filename="../../app/ui/presenter.py" line="387"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="385"/>
+        <location filename="../../app/ui/presenter.py" line="388"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="392"/>
+        <location filename="../../app/ui/presenter.py" line="395"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="394"/>
+        <location filename="../../app/ui/presenter.py" line="397"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="398"/>
+        <location filename="../../app/ui/presenter.py" line="401"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="400"/>
+        <location filename="../../app/ui/presenter.py" line="403"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="424"/>
+        <location filename="../../app/ui/presenter.py" line="427"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="471"/>
+        <location filename="../../app/ui/presenter.py" line="474"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="474"/>
+        <location filename="../../app/ui/presenter.py" line="477"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="475"/>
+        <location filename="../../app/ui/presenter.py" line="478"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="477"/>
+        <location filename="../../app/ui/presenter.py" line="480"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -1490,147 +1490,147 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="198"/>
-        <location filename="../../app/ui/settings_dialog.py" line="338"/>
-        <location filename="../../app/ui/settings_dialog.py" line="339"/>
-        <location filename="../../app/ui/settings_dialog.py" line="358"/>
+        <location filename="../../app/ui/settings_dialog.py" line="203"/>
+        <location filename="../../app/ui/settings_dialog.py" line="343"/>
+        <location filename="../../app/ui/settings_dialog.py" line="344"/>
+        <location filename="../../app/ui/settings_dialog.py" line="363"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="232"/>
+        <location filename="../../app/ui/settings_dialog.py" line="237"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="248"/>
+        <location filename="../../app/ui/settings_dialog.py" line="253"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="250"/>
+        <location filename="../../app/ui/settings_dialog.py" line="255"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="288"/>
-        <location filename="../../app/ui/settings_dialog.py" line="363"/>
+        <location filename="../../app/ui/settings_dialog.py" line="293"/>
+        <location filename="../../app/ui/settings_dialog.py" line="370"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="288"/>
-        <location filename="../../app/ui/settings_dialog.py" line="364"/>
+        <location filename="../../app/ui/settings_dialog.py" line="293"/>
+        <location filename="../../app/ui/settings_dialog.py" line="371"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="326"/>
+        <location filename="../../app/ui/settings_dialog.py" line="331"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="327"/>
+        <location filename="../../app/ui/settings_dialog.py" line="332"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="328"/>
+        <location filename="../../app/ui/settings_dialog.py" line="333"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="329"/>
+        <location filename="../../app/ui/settings_dialog.py" line="334"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="330"/>
+        <location filename="../../app/ui/settings_dialog.py" line="335"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="330"/>
+        <location filename="../../app/ui/settings_dialog.py" line="335"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="331"/>
+        <location filename="../../app/ui/settings_dialog.py" line="336"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="331"/>
+        <location filename="../../app/ui/settings_dialog.py" line="336"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="332"/>
+        <location filename="../../app/ui/settings_dialog.py" line="337"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="332"/>
+        <location filename="../../app/ui/settings_dialog.py" line="337"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="333"/>
+        <location filename="../../app/ui/settings_dialog.py" line="338"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="334"/>
+        <location filename="../../app/ui/settings_dialog.py" line="339"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="340"/>
+        <location filename="../../app/ui/settings_dialog.py" line="345"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="341"/>
+        <location filename="../../app/ui/settings_dialog.py" line="346"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="343"/>
+        <location filename="../../app/ui/settings_dialog.py" line="348"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="344"/>
+        <location filename="../../app/ui/settings_dialog.py" line="349"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="345"/>
+        <location filename="../../app/ui/settings_dialog.py" line="350"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="347"/>
+        <location filename="../../app/ui/settings_dialog.py" line="352"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="349"/>
+        <location filename="../../app/ui/settings_dialog.py" line="354"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="350"/>
+        <location filename="../../app/ui/settings_dialog.py" line="355"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="352"/>
+        <location filename="../../app/ui/settings_dialog.py" line="357"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="356"/>
+        <location filename="../../app/ui/settings_dialog.py" line="361"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
