@@ -222,6 +222,28 @@ def test_activity_clears_when_its_interphone_is_made_the_talk_target_mid_speech(
     run(qloop, scenario())
 
 
+def test_speech_left_behind_in_the_old_talk_target_is_activity_until_it_ends(
+        qloop, ui) -> None:
+    """Talk here elsewhere while someone spoke in the talk target: that interphone, now
+    only listened to, showed no activity (no highlight, nothing in the tray) although
+    the speech went on in it."""
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        alice = await ui.other("alice", OPS)
+        assert await alice.talk_start()
+        rows = ui.window.interphones
+        await until(lambda: ui.client.model.speaker == "alice", what="alice speaks in Ops")
+        ui.presenter.talk_here(NIGHT)
+        await until(lambda: rows.row(NIGHT).talk_target, what="Night the talk target")
+        await until(lambda: rows.row(OPS).active, what="Ops: activity elsewhere")
+        assert ui.window._activity == [("Ops", "Alice")]
+        await alice.talk_stop()
+        await until(lambda: not rows.row(OPS).active, what="cleared when alice stops")
+        assert ui.window._activity == []
+
+    run(qloop, scenario())
+
+
 async def presence_session(server, settings) -> UiSession:
     client = InterphoneClient("127.0.0.1", server.port, "me", "x", features=("presence",))
     await client.connect()
