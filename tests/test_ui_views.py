@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.ui.floor_widgets import ReplayItem, ReplayList
 from app.ui.interphone_list import InterphoneList
+from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.level_meter import level_to_fraction
 from app.ui.main import build_parser, choose_platform, parse_size
 from app.ui.main_window import MainWindow
@@ -335,3 +336,15 @@ def test_settings_dialog_edits_preferences(qtbot) -> None:
     assert toggled.args == [True]
     dialog.reject()
     assert not dialog.mic_test.isChecked()  # closing the dialog stops the test
+
+
+def test_an_interphones_volume_says_its_level(qtbot) -> None:
+    """The per-interphone slider (0..150 %) showed no number: at 100 % it sat two thirds
+    along, and a level set long ago could not be read back."""
+    controls = InterphoneMixControls()
+    qtbot.addWidget(controls)
+    row = InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "", True, talk_target=True)
+    controls.set_row(row, percent=40)
+    assert controls.volume.toolTip() == "Volume of this interphone: 40 %"
+    controls.volume.setValue(120)
+    assert controls.volume.toolTip() == "Volume of this interphone: 120 %"

@@ -868,33 +868,37 @@
 <context>
     <name>InterphoneMixControls</name>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="109"/>
+        <location filename="../../app/ui/interphone_mix.py" line="97"/>
+        <source>Volume of this interphone: %1 %</source>
+        <translation>此对讲的音量：%1 %</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="116"/>
         <source>Unmute</source>
         <translation>取消静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="109"/>
+        <location filename="../../app/ui/interphone_mix.py" line="116"/>
         <source>Mute</source>
         <translation>静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="133"/>
+        <location filename="../../app/ui/interphone_mix.py" line="140"/>
         <source>Talk here</source>
         <translation>在此发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="134"/>
+        <location filename="../../app/ui/interphone_mix.py" line="141"/>
         <source>Make this the interphone the talk key talks into</source>
         <translation>按讲话键时在此对讲中发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="135"/>
-        <location filename="../../app/ui/interphone_mix.py" line="136"/>
+        <location filename="../../app/ui/interphone_mix.py" line="142"/>
         <source>Volume of this interphone</source>
         <translation>此对讲的音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="137"/>
+        <location filename="../../app/ui/interphone_mix.py" line="144"/>
         <source>Silence this interphone (stay joined)</source>
         <translation>静音此对讲（不退出）</translation>
     </message>
@@ -1324,12 +1328,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="270"/>
+        <location filename="../../app/ui/presenter.py" line="272"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="287"/>
+        <location filename="../../app/ui/presenter.py" line="289"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1354,7 +1358,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="324"/>
+        <location filename="../../app/ui/presenter.py" line="337"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1381,72 +1385,72 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="341"/>
+        <location filename="../../app/ui/presenter.py" line="354"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="379"/>
+        <location filename="../../app/ui/presenter.py" line="392"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="384"/>
+        <location filename="../../app/ui/presenter.py" line="397"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="387"/>
+        <location filename="../../app/ui/presenter.py" line="400"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="388"/>
+        <location filename="../../app/ui/presenter.py" line="401"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="395"/>
+        <location filename="../../app/ui/presenter.py" line="408"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="397"/>
+        <location filename="../../app/ui/presenter.py" line="410"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="401"/>
+        <location filename="../../app/ui/presenter.py" line="414"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="403"/>
+        <location filename="../../app/ui/presenter.py" line="416"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="427"/>
+        <location filename="../../app/ui/presenter.py" line="440"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="474"/>
+        <location filename="../../app/ui/presenter.py" line="487"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="477"/>
+        <location filename="../../app/ui/presenter.py" line="490"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="478"/>
+        <location filename="../../app/ui/presenter.py" line="491"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="480"/>
+        <location filename="../../app/ui/presenter.py" line="493"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
