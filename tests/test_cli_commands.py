@@ -98,7 +98,8 @@ async def test_connection_refused_is_one_clear_line():
 
 async def test_a_port_that_is_not_an_interphone_server_is_said_so():
     """A web server's port answered "HTTP/1.1 400": the CLI said "server sent an oversized
-    frame: frame length 1213486160 ...", with no hint of the wrong address."""
+    frame: frame length 1213486160 ...", with no hint of the wrong address (and after a
+    warning of the session saying the same)."""
 
     async def web_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
@@ -114,9 +115,11 @@ async def test_a_port_that_is_not_an_interphone_server_is_said_so():
         server.close()
         await server.wait_closed()
     assert code == 1 and out == "" and "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith(
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith(
         f"interphone-cli: error: 127.0.0.1:{port} does not answer as an Interphone server ("
     ), err
+    assert len(lines) == 1, err  # not also the session's warning of the same frame
 
 
 async def test_login_refused(clients):
@@ -388,3 +391,55 @@ async def test_a_refused_request_is_worded_for_a_user(clients):
     assert code == 1
     assert err.strip().splitlines()[-1].startswith("interphone-cli: error: the server refused ")
     assert "Request" not in err and "(error 403)" in err
+
+
+async def test_ctrl_c_during_talk_says_so_in_one_line(clients, tmp_path):
+    """Ctrl-C while `talk` sent its file ended with exit code 130 and not a word: the
+    user could not tell an interruption from a crash or a finished send."""
+    wav = tmp_path / "long.wav"
+    write_wav(wav, noise_bursts(8.0))
+    async with running_server() as server:
+        proc = await start_cli("talk", "group_58", "--wav", str(wav), port=server.port)
+        await wait_until(lambda: server.state.interphones.get(G58) is not None
+                         and server.state.interphones[G58].holder == "alice",
+                         timeout=10, what="the floor granted")
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+        await wait_until(lambda: G58 not in server.state.interphones, what="left")
+    assert proc.returncode == 130
+    assert out.decode() == ""
+    assert err.decode().splitlines() == ["interphone-cli: interrupted"]
+
+
+async def test_an_ipv6_address_in_an_error_is_in_brackets():
+    """``--server ::1:9471`` is the IPv6 address ::1:9471 on the default port (a port
+    needs brackets: ``[::1]:9471``), and the error said "cannot reach ::1:9471:9400",
+    where nobody could tell the address from the port."""
+    code, out, err = await cli("--server", "::1:9471", "sync", timeout=30)
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "interphone-cli: error: cannot reach [::1:9471]:9400: "), err
+
+
+async def test_listen_says_when_the_connection_is_lost_and_when_it_is_back(tmp_path):
+    """The server went away during `listen`: it reconnected and joined again on its own,
+    recording silence meanwhile, with not a word on stderr either way."""
+    out_wav = tmp_path / "heard.wav"
+    async with running_server() as server:
+        port = server.port
+        proc = await start_cli("listen", "group_58", "--wav", str(out_wav), port=port,
+                               uid="bob")
+        await wait_until(lambda: G58 in server.state.interphones, timeout=10,
+                         what="listener in")
+    async with running_server(port=port) as server:  # the same address, a moment later
+        await wait_until(lambda: G58 in server.state.interphones, timeout=20,
+                         what="listener back")
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    lines = err.decode().splitlines()
+    assert lines[0] == f"listening to group_58, recording to {out_wav}"
+    assert lines[1].startswith("connection lost") and lines[1].endswith(": reconnecting")
+    assert lines[2] == "reconnected: back in group_58"
+    assert out.decode().startswith("wrote ")

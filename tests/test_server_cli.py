@@ -37,6 +37,19 @@ def test_syntax_error_names_the_line(tmp_path: Path) -> None:
     assert result.returncode == 2 and "line 3" in result.stderr
 
 
+def test_a_self_signed_certificate_that_cannot_be_made_is_said_in_words(tmp_path: Path) -> None:
+    """--tls-self-signed into a place no directory can be made said only "TLS: [Errno 20]
+    Not a directory: '...'", neither what was being done nor where."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli("--tls-self-signed", str(blocker / "certs"), "--port", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"interphone-server: TLS: cannot make a self-signed certificate in "
+        f"{blocker / 'certs'}: Not a directory")
+    assert "Traceback" not in result.stderr
+
+
 def test_hash_token_prints_a_usable_hash() -> None:
     result = run_cli("--hash-token", stdin="s3cret\n")
     assert result.returncode == 0

@@ -132,3 +132,21 @@ def test_the_shipped_example_loads() -> None:
     assert directory.settings.auth == "token"
     assert directory.may_log_in("bob", "secret", "token")
     assert directory.may_log_in("alice", "pw-alice", "token")
+
+
+def test_an_unknown_top_level_table_and_no_users_are_said_at_load(caplog) -> None:
+    """``[[user]]`` for ``[[users]]`` was ignored without a word: the server started with
+    nobody in its directory and, under auth = "token", nobody could log in."""
+    text = "[server]\nauth = \"token\"\n\n[[user]]\nuid = \"alice\"\ntoken = \"pw\"\n"
+    with caplog.at_level("WARNING", logger="app.server.directory"):
+        directory = Directory.from_toml_text(text, source="dir.toml")
+    assert directory.users == {}
+    assert [record.getMessage() for record in caplog.records] == [
+        "dir.toml, line 4: unknown 'user' is ignored (did you mean 'users'?)",
+        "dir.toml: no [[users]], so nobody can log in (auth = \"token\")"]
+
+
+def test_an_open_directory_without_users_is_not_warned_about(caplog) -> None:
+    with caplog.at_level("WARNING", logger="app.server.directory"):
+        Directory.from_toml_text("[server]\nauth = \"open\"\n", source="dir.toml")
+    assert caplog.records == []

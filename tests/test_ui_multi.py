@@ -200,6 +200,50 @@ def test_activity_outside_the_talk_target_cues_highlights_and_notifies(qloop, ui
     run(qloop, scenario())
 
 
+def test_activity_clears_when_its_interphone_is_made_the_talk_target_mid_speech(
+        qloop, ui) -> None:
+    """Talk here while someone spoke in another joined interphone: the end of that speech
+    came as the talk target's, and the row (and the tray's badge) kept the activity
+    highlight for good."""
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        carol = await ui.other("carol", NIGHT)
+        assert await carol.talk_start()
+        rows = ui.window.interphones
+        await until(lambda: rows.row(NIGHT).active, what="highlight")
+        ui.presenter.talk_here(NIGHT)
+        await until(lambda: rows.row(NIGHT).talk_target, what="Night the talk target")
+        assert not rows.row(NIGHT).active  # its speaker is the talk target's now
+        await carol.talk_stop()
+        await until(lambda: not ui.client.model.speaker, what="carol stopped")
+        assert not rows.row(NIGHT).active
+        assert ui.window._activity == []  # the tray: nobody speaks elsewhere
+
+    run(qloop, scenario())
+
+
+def test_speech_left_behind_in_the_old_talk_target_is_activity_until_it_ends(
+        qloop, ui) -> None:
+    """Talk here elsewhere while someone spoke in the talk target: that interphone, now
+    only listened to, showed no activity (no highlight, nothing in the tray) although
+    the speech went on in it."""
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        alice = await ui.other("alice", OPS)
+        assert await alice.talk_start()
+        rows = ui.window.interphones
+        await until(lambda: ui.client.model.speaker == "alice", what="alice speaks in Ops")
+        ui.presenter.talk_here(NIGHT)
+        await until(lambda: rows.row(NIGHT).talk_target, what="Night the talk target")
+        await until(lambda: rows.row(OPS).active, what="Ops: activity elsewhere")
+        assert ui.window._activity == [("Ops", "Alice")]
+        await alice.talk_stop()
+        await until(lambda: not rows.row(OPS).active, what="cleared when alice stops")
+        assert ui.window._activity == []
+
+    run(qloop, scenario())
+
+
 async def presence_session(server, settings) -> UiSession:
     client = InterphoneClient("127.0.0.1", server.port, "me", "x", features=("presence",))
     await client.connect()
@@ -590,3 +634,28 @@ def test_the_big_button_offers_no_join_without_a_selection_and_calls_a_contact(
         run(qloop, scenario())
     finally:
         run(qloop, close_session(session))
+
+
+def test_the_talk_button_says_when_the_talk_target_is_muted(qloop, ui) -> None:
+    """A muted interphone (the mute is remembered across restarts) made the talk target:
+    the button read "Hold to talk" as ever, and nobody's reply was heard."""
+    async def scenario() -> None:
+        button = ui.window.panel.talk_button
+        ui.window.interphones.select(OPS)
+        ui.window.panel.mix.mute.click()  # the panel's Mute of Ops, the talk target
+        assert OPS in ui.presenter.interphone_muted
+        assert button.state is TalkState.IDLE
+        assert "not hear" in button.texts()[1]
+        ui.presenter.join(NIGHT)
+        await until(lambda: str(ui.client.talk_target) == NIGHT, what="Night the target")
+        ui.window.interphones.select(OPS)  # looking at Ops; the key talks into Night
+        assert button.texts()[1] == "Talks into Night shift"
+        ui.presenter.talk_here(OPS)
+        await until(lambda: str(ui.client.talk_target) == OPS, what="Ops the target again")
+        ui.window.interphones.select(NIGHT)
+        assert button.texts()[1] == "Talks into Ops (muted)"
+        ui.window.interphones.select(OPS)
+        ui.window.panel.mix.mute.click()  # unmuted: the usual words again
+        assert "not hear" not in button.texts()[1]
+
+    run(qloop, scenario())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import pytest
@@ -11,8 +12,9 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.ui.floor_widgets import ReplayItem, ReplayList
 from app.ui.interphone_list import InterphoneList
+from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.level_meter import level_to_fraction
-from app.ui.main import choose_platform, parse_size
+from app.ui.main import build_parser, choose_platform, parse_size
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
 from app.ui.settings_dialog import SettingsDialog
@@ -123,6 +125,18 @@ def test_meter_scale_is_logarithmic(level: float, fraction: float) -> None:
 def test_parse_size() -> None:
     assert parse_size("800x600") == (800, 600)
     assert parse_size(None) is None
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_size("0x0")  # no window to see
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "soon"])
+def test_quit_after_refuses_what_is_not_a_time_to_wait(capsys, value: str) -> None:
+    """``--quit-after -1`` was taken (Qt warned of a negative interval and quit at once)."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--quit-after", value])
+    assert exited.value.code == 2
+    assert "--quit-after" in capsys.readouterr().err
+    assert build_parser().parse_args(["--quit-after", "0"]).quit_after == 0
 
 
 @pytest.mark.parametrize(("text", "key"), [("Space", Qt.Key.Key_Space), ("F12", Qt.Key.Key_F12),
@@ -322,3 +336,15 @@ def test_settings_dialog_edits_preferences(qtbot) -> None:
     assert toggled.args == [True]
     dialog.reject()
     assert not dialog.mic_test.isChecked()  # closing the dialog stops the test
+
+
+def test_an_interphones_volume_says_its_level(qtbot) -> None:
+    """The per-interphone slider (0..150 %) showed no number: at 100 % it sat two thirds
+    along, and a level set long ago could not be read back."""
+    controls = InterphoneMixControls()
+    qtbot.addWidget(controls)
+    row = InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "", True, talk_target=True)
+    controls.set_row(row, percent=40)
+    assert controls.volume.toolTip() == "Volume of this interphone: 40 %"
+    controls.volume.setValue(120)
+    assert controls.volume.toolTip() == "Volume of this interphone: 120 %"

@@ -1,8 +1,9 @@
 """Entry point of ``interphone-cli`` and ``python -m app.cli``.
 
 Exit codes: 0 success, 1 runtime error (one line on stderr, no traceback),
-2 usage error, 130 interrupted (``listen`` and ``bot`` end normally on Ctrl-C, as does
-``emergency`` while it stays in its interphone to keep the emergency raised).
+2 usage error, 130 interrupted (the line "interrupted"; ``listen`` and ``bot`` end
+normally on Ctrl-C, as does ``emergency`` while it stays in its interphone to keep the
+emergency raised).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.audio.codec import CodecError
 from app.cli.args import ENV_TOKEN, parse_args
 from app.cli.commands import COMMANDS, CliError
 from app.client import ClientError, LoginRefused, ServerError
+from app.client.address import format_server_address
 from app.client.connection import TlsExpected
 from app.client.errors import RemoteProtocolError
 
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
+        # (listen, bot and a lone emergency end normally instead: not here)
+        print(f"{_PROG}: interrupted", file=sys.stderr)
         return 130
     except LoginRefused as exc:
         hint = "" if args.token else f" (no token was given: --token or ${ENV_TOKEN})"
@@ -63,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail(refusal_text(exc))
     except RemoteProtocolError as exc:  # e.g. a web server's port: "HTTP/1.1 400" is no frame
         host, port = args.server[0]
-        _fail(f"{host}:{port} does not answer as an Interphone server ({exc})")
+        _fail(f"{format_server_address(host, port)} does not answer as an Interphone server "
+              f"({exc})")
     except (CliError, ClientError) as exc:
         _fail(str(exc))
     except CodecError as exc:  # libopus missing or unusable

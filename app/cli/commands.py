@@ -24,6 +24,7 @@ from app.audio.constants import SAMPLE_RATE
 from app.audio.wavio import AudioFileError, read_wav
 from app.client import (
     ConnectionChanged,
+    ConnectionState,
     EmergencyChanged,
     FloorBusy,
     FloorChanged,
@@ -377,6 +378,24 @@ async def keep_raised_while_alone(client: InterphoneClient, args: argparse.Names
               file=sys.stderr)
 
 
+def report_connection(interphone: str) -> Callable[[ModelEvent], None]:
+    """``listen`` and ``bot``: a line on stderr when the connection is lost (they keep
+    reconnecting, and ``listen`` records silence meanwhile) and one when it is back."""
+    lost = False
+
+    def report(event: ModelEvent) -> None:
+        nonlocal lost
+        if not isinstance(event, ConnectionChanged):
+            return
+        if event.state is ConnectionState.RECONNECTING and not lost:
+            lost = True
+            print(f"{event.detail or 'connection lost'}: reconnecting", file=sys.stderr)
+        elif event.state is ConnectionState.CONNECTED and lost:
+            lost = False
+            print(f"reconnected: back in {interphone}", file=sys.stderr)
+    return report
+
+
 def report_speakers(started: float) -> Callable[[ModelEvent], None]:
     """``listen``: one stderr line per transmission heard, in order."""
     def report(event: ModelEvent) -> None:
@@ -394,6 +413,7 @@ async def cmd_listen(args: argparse.Namespace) -> int:
         async with connected(args, reconnect=True) as client:
             # before the join: a speaker already talking, or starting meanwhile, is reported
             client.model.subscribe(report_speakers(asyncio.get_running_loop().time()))
+            client.model.subscribe(report_connection(args.id))
             removed = RemovalWatch(client, args.id)
             await client.join(args.id)
             clock = MixClock(writer.write, args.frame_ms)
@@ -421,6 +441,7 @@ async def cmd_listen(args: argparse.Namespace) -> int:
 async def cmd_bot(args: argparse.Namespace) -> int:
     pcm = load_audio(args.play) if args.play else None
     async with connected(args, reconnect=True) as client:
+        client.model.subscribe(report_connection(args.id))
         removed = RemovalWatch(client, args.id)
         await client.join(args.id)
         if pcm is not None:

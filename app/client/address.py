@@ -35,6 +35,12 @@ def parse_server_address(text: str, default_host: str | None = None) -> tuple[st
     return host, int(port_text)
 
 
+def format_server_address(host: str, port: int) -> str:
+    """``host:port``, an IPv6 host in brackets (``[::1]:9400``): as it reads back, and
+    with the port told apart from the address."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def parse_server_list(text: str, default_host: str | None = None) -> list[tuple[str, int]]:
     """Comma-separated addresses (``h1:9400,h2:9400``), in order, without repeats."""
     servers: list[tuple[str, int]] = []

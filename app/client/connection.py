@@ -19,6 +19,7 @@ import ssl as ssl_module
 from collections.abc import Callable
 from typing import cast
 
+from app.client.address import format_server_address
 from app.client.errors import (
     ConnectionLost,
     RemoteProtocolError,
@@ -83,13 +84,14 @@ class SignalingConnection(asyncio.Protocol):
                     lambda: cls(session, on_event, on_closed), host, port, ssl=ssl)
         except TimeoutError:
             raise ServerUnreachable.because(Failure(
-                FailureKind.NO_ANSWER, f"{host}:{port}", seconds=connect_timeout)) from None
+                FailureKind.NO_ANSWER, format_server_address(host, port),
+                seconds=connect_timeout)) from None
         except OSError as exc:
             if ssl is not None:  # TLS: name the problem (issuer, name, pin, not TLS at all)
                 raise ServerUnreachable.because(
                     await tls_failure_probed(exc, host, port)) from None
             raise ServerUnreachable.because(Failure(
-                FailureKind.CANNOT_REACH, f"{host}:{port}", os_words(exc),
+                FailureKind.CANNOT_REACH, format_server_address(host, port), os_words(exc),
                 os_reason=os_reason_of(exc))) from None
         return protocol
 
@@ -272,8 +274,8 @@ async def tls_failure_probed(exc: BaseException, host: str, port: int) -> Failur
     """:func:`~app.client.trust.tls_failure`, told apart once more when the server closed
     without a word: a port that answers a plain-text ping is a plain-text server."""
     if closed_silently(exc) and await answers_plain_text(host, port):
-        return Failure(FailureKind.TLS_PLAIN_TEXT, f"{host}:{port}")
-    return tls_failure(exc, f"{host}:{port}")
+        return Failure(FailureKind.TLS_PLAIN_TEXT, format_server_address(host, port))
+    return tls_failure(exc, format_server_address(host, port))
 
 
 async def answers_plain_text(host: str, port: int, timeout: float = 2.0) -> bool:

@@ -481,6 +481,7 @@ class ClientSession:
     def _close(self, reason: str, error: RemoteProtocolError | None) -> None:
         if self.closed:
             return
+        logged_in = self._state is SessionState.LOGGED_IN
         self._state = SessionState.CLOSED
         self.close_reason = reason
         abandoned = tuple(seq for seq, entry in self._pending.items() if not entry.internal)
@@ -488,5 +489,8 @@ class ClientSession:
         self._ping_seq = None
         self._outgoing.clear()
         if error is not None:
-            logger.warning("closing the signaling session: %s", reason)
+            # before login the error is the login's own failure, which its caller reports
+            # (the CLI's one line, the sign-in dialog): a warning would only say it twice
+            logger.log(logging.WARNING if logged_in else logging.INFO,
+                       "closing the signaling session: %s", reason)
         self._events.append(ConnectionClosed(reason, abandoned, error))

@@ -263,6 +263,9 @@ class Directory:
         return circle is not None and circle.includes(uid)
 
 
+_TABLES = ("server", "users", "groups", "discussions")  # the directory's top level
+
+
 class _Loader:
     """Validates parsed TOML and finds the line of each problem in the raw text."""
 
@@ -320,6 +323,7 @@ class _Loader:
     # ---- sections --------------------------------------------------------------------------
 
     def load(self) -> Directory:
+        self._warn_unknown_tables()
         settings = self.load_settings()
         users = self.load_users()
         self._warn_tokenless_users(users, settings)
@@ -342,6 +346,19 @@ class _Loader:
             values[key] = value
         values.setdefault("auth", "token")
         return ServerSettings(**values)
+
+    def _warn_unknown_tables(self) -> None:
+        """A top-level name the directory does not know: ``[[user]]`` for ``[[users]]``
+        left every user out, and with auth = "token" nobody could log in, unsaid."""
+        for key in self.data:
+            if key in _TABLES:
+                continue
+            close = difflib.get_close_matches(key, _TABLES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            line = self.line_of(key, None, None, None)
+            where = f"{self.source or 'directory'}, line {line}" if line else \
+                (self.source or "directory")
+            logger.warning("%s: unknown %r is ignored%s", where, key, hint)
 
     def _warn_unknown_setting(self, key: str) -> None:
         close = difflib.get_close_matches(key, sorted(SETTING_NAMES), n=1)
@@ -403,6 +420,9 @@ class _Loader:
         """With auth = "token" a user without token or token_hash can never log in."""
         if settings.auth != "token":
             return
+        if not users:
+            logger.warning("%s: no [[users]], so nobody can log in (auth = \"token\")",
+                           self.source or "directory")
         for uid, user in users.items():
             if user.token is None and user.token_hash is None:
                 logger.warning("%s: user %r has no token or token_hash, so cannot log in "

@@ -159,12 +159,16 @@ def ensure_self_signed(directory: str | os.PathLike[str], hostname: str | None =
     if cert_file.exists() or key_file.exists():
         present = cert_file if cert_file.exists() else key_file
         raise TlsSetupError(f"{present} exists without its pair; remove it or supply the other")
-    folder.mkdir(parents=True, exist_ok=True)
     cert_pem, key_pem = make_self_signed(hostname or socket.gethostname())
-    _write_private(key_file, key_pem)
-    tmp = cert_file.with_suffix(".crt.tmp")
-    tmp.write_bytes(cert_pem)
-    os.replace(tmp, cert_file)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_private(key_file, key_pem)
+        tmp = cert_file.with_suffix(".crt.tmp")
+        tmp.write_bytes(cert_pem)
+        os.replace(tmp, cert_file)
+    except OSError as exc:  # not "[Errno 2] No such file or directory: '/proc/x'" alone
+        raise TlsSetupError(f"cannot make a self-signed certificate in {folder}: "
+                            f"{exc.strerror or exc}") from None
     logger.info("created a self-signed certificate in %s", folder)
     return cert_file, key_file
 

@@ -21,7 +21,8 @@ from app.ui.assets import translation_path
 logger = logging.getLogger(__name__)
 
 _SCRIPTS = {"zh_CN": QFontDatabase.WritingSystem.SimplifiedChinese}
-_NAMES = {"zh_CN": "简体中文"}
+_NATIVE_NAMES = {"zh_CN": "简体中文"}
+_ENGLISH_NAMES = {"zh_CN": "Simplified Chinese"}
 FONT_PACKAGE_HINT = "fonts-noto-cjk"
 
 
@@ -29,6 +30,14 @@ def font_covers(language: str) -> bool:
     """Whether an installed font can show ``language``'s script."""
     script = _SCRIPTS.get(language)
     return script is None or bool(QFontDatabase.families(script))
+
+
+def language_name(language: str, has_font: Callable[[str], bool] = font_covers) -> str:
+    """How a language is named in the choice of languages: in itself ("简体中文") where a
+    font can show it, else in English (not four empty boxes)."""
+    if language in _NATIVE_NAMES and has_font(language):
+        return _NATIVE_NAMES[language]
+    return _ENGLISH_NAMES.get(language, language)
 
 
 def resolve_language(choice: str) -> str:
@@ -54,9 +63,10 @@ class LanguageSwitcher:
         language = resolve_language(choice)
         self.note = ""
         if language != "en" and not self._has_font(language):
-            self.note = (f"No installed font can show {_NAMES.get(language, language)}, so the "
-                         f"interface stays in English. Install a CJK font (e.g. the "
-                         f"{FONT_PACKAGE_HINT} package) and restart.")
+            name = _ENGLISH_NAMES.get(language, language)  # (its own script: empty boxes)
+            self.note = (f"No installed font can show {name}, so the interface stays in "
+                         f"English. Install a CJK font (e.g. the {FONT_PACKAGE_HINT} package) "
+                         f"and restart.")
             logger.warning("no font covers %s: using English", language)
             language = "en"
         for translator in self._installed:

@@ -90,12 +90,19 @@ class InterphoneMixControls(QWidget):
                 widget.setChecked(bool(value))
             widget.blockSignals(False)
         self._show_mute()
+        self._show_volume()
+
+    def _show_volume(self) -> None:
+        """The slider shows no number: its tooltip says the level (100 % is as sent)."""
+        self.volume.setToolTip(self.tr("Volume of this interphone: %1 %").replace(
+            "%1", str(self.volume.value())))
 
     def _on_talk_here(self) -> None:
         if self._row is not None:
             self.talk_here_requested.emit(self._row.id)
 
     def _on_volume(self, percent: int) -> None:
+        self._show_volume()
         if self._row is not None:
             self.volume_changed.emit(self._row.id, percent)
 
@@ -133,6 +140,6 @@ class InterphoneMixControls(QWidget):
         self.talk_here.setText(self.tr("Talk here"))
         self.talk_here.setToolTip(self.tr("Make this the interphone the talk key talks into"))
         self.volume.setAccessibleName(self.tr("Volume of this interphone"))
-        self.volume.setToolTip(self.tr("Volume of this interphone"))
+        self._show_volume()
         self.mute.setToolTip(self.tr("Silence this interphone (stay joined)"))
         self._show_mute()

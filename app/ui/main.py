@@ -25,11 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Interphone push-to-talk desktop app.")
     parser.add_argument("--demo", action="store_true",
                         help="run the loopback demo: embedded server and bot members")
-    parser.add_argument("--quit-after", type=float, metavar="SECONDS",
+    parser.add_argument("--quit-after", type=_seconds, metavar="SECONDS",
                         help="quit after this many seconds (tests, screenshots)")
     parser.add_argument("--screenshot", type=Path, metavar="PATH",
-                        help="save a PNG of the main window just before quitting "
-                             "(quits after 4 s unless --quit-after is given)")
+                        help="save a PNG of the window shown (the main window, or the "
+                             "sign-in) just before quitting (quits after 4 s unless "
+                             "--quit-after is given)")
     parser.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x800")
     parser.add_argument("--language", choices=("system", "en", "zh_CN"),
                         help="interface language for this run (default: the setting)")
@@ -48,11 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _seconds(text: str) -> float:
+    """``--quit-after``: a number of seconds, 0 or more (Qt took -1 as "at once")."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not seconds >= 0:  # (NaN too)
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, not {text}")
+    return seconds
+
+
 def parse_size(text: str | None) -> tuple[int, int] | None:
     if not text:
         return None
     width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()):
+    if not (width.isdigit() and height.isdigit()) or not (int(width) and int(height)):
         raise argparse.ArgumentTypeError(f"bad size {text!r}, expected WxH")
     return int(width), int(height)
 

@@ -75,6 +75,9 @@ class PreferencesController(QObject):
             self.dialog.refresh_requested.connect(self.refresh_devices)
         self._list_devices()  # devices plugged in since the last time appear
         self.dialog.set_preferences(preferences_of(self.settings))
+        # why the interface is not in the language asked for (a setting or --language)
+        self.dialog.set_language_note(self.switcher.note)
+        self._show_speaker_silent()
         self.dialog.show()
         self.dialog.raise_()
         return self.dialog
@@ -90,7 +93,15 @@ class PreferencesController(QObject):
         if self.dialog is not None:
             self.dialog.set_device_problem(text)
 
+    def _show_speaker_silent(self) -> None:
+        """Whether the main window's speaker mute or volume silences the tests (the dialog
+        is not modal: they may change while it is open, so each test looks again)."""
+        if self.dialog is not None:
+            self.dialog.set_speaker_silent("muted" if self.settings.muted
+                                           else "volume" if self.settings.volume <= 0 else "")
+
     def play_test_sound(self) -> None:
+        self._show_speaker_silent()
         audio = self._audio()
         if audio is not None:
             audio.play_tone(Tone.INCOMING_CALL)
@@ -127,6 +138,7 @@ class PreferencesController(QObject):
             self._on_changed(changed)
 
     def _mic_test(self, on: bool) -> None:
+        self._show_speaker_silent()
         audio = self._audio()
         if audio is not None:
             audio.set_monitor(on)

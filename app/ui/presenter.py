@@ -113,6 +113,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # joined interphone -> percent, and the muted ones (kept in the settings)
         self.interphone_volume, self.interphone_muted = parse_mix(settings.interphone_mix)
         self._active: dict[str, str] = {}  # joined, non-target interphone -> who speaks
+        self._shown_target = ""  # the talk target the last JoinedChanged left
         self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
         self._ringing.setInterval(RING_REPEAT_MS)
         self._ringing.timeout.connect(self._ring_again)
@@ -235,9 +236,13 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_rows()
             self._show_selected()
         elif isinstance(event, JoinedChanged):
+            self._note_left_target_speaking()
             if event.id is not None:
                 self._selected = str(event.id)
                 self.window.clear_incoming_call(str(event.id))
+                # made the talk target while someone spoke there: the end of that is the
+                # target's (SpeakerChanged), so its "elsewhere" activity would never clear
+                self._active.pop(str(event.id), None)
             self._show_rows()
             self._show_selected()
             self._show_talk()
@@ -283,6 +288,17 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self.window.notify_missed_call(str(event.id), self.tr(
                     "Missed call from %1").replace("%1",
                                                    self.window.display_name(event.from_uid)))
+
+    def _note_left_target_speaking(self) -> None:
+        """Someone still speaks in the interphone that was the talk target: it is activity
+        elsewhere now (highlighted, in the tray), until that speaker stops."""
+        previous = self._shown_target
+        self._shown_target = str(self.model.talk_target or "")
+        if not previous or previous == self._shown_target or not self.model.is_joined(previous):
+            return
+        info = self.model.interphone(previous)
+        if info is not None and info.speaker and info.speaker != self.model.uid:
+            self._active[previous] = info.speaker
 
     # --- view intents --------------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
@@ -465,11 +481,16 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             if (state in (TalkState.IDLE, TalkState.REQUESTING) and model.speaker
                     and model.speaker != model.uid):
                 state = TalkState.BUSY
+            target = str(model.talk_target)
+            muted = target in self.interphone_muted  # its replies would not be heard
             if state is TalkState.DENIED:
                 detail = self.tr("You may not talk here")
-            elif str(model.talk_target) != self._selected:  # looking at another row
-                detail = self.tr("Talks into %1").replace(
-                    "%1", self._names.get(str(model.talk_target), str(model.talk_target)))
+            elif target != self._selected:  # looking at another row
+                name = self._names.get(target, target)
+                detail = (self.tr("Talks into %1 (muted)") if muted
+                          else self.tr("Talks into %1")).replace("%1", name)
+            elif muted:
+                detail = self.tr("Muted here: you will not hear replies")
         self.window.set_talk_state(state, holder, detail, self._deadline,
                                    float(model.max_talk))
         self._show_emergency_action()

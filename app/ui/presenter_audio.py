@@ -82,6 +82,7 @@ class PresenterAudio(PresenterCore):
             self.interphone_muted.discard(interphone_id)
         self._apply_interphone_gain(interphone_id)
         self._show_rows()  # the row shows that it is muted
+        self._show_talk()  # the talk button too, for the talk target
 
     def _apply_interphone_gain(self, interphone_id: str) -> None:
         self.settings.interphone_mix = format_mix(self.interphone_volume, self.interphone_muted)

@@ -156,6 +156,8 @@ class Runtime:
                 self.client = self.credentials.client()
                 await self.client.connect()
                 await self.client.join(DEMO_INTERPHONE)
+            if self.options.quit_after is not None:  # signing in or not: --quit-after ends
+                QTimer.singleShot(int(self.options.quit_after * 1000), self._timed_quit)
             while True:
                 if self.client is None:
                     self.client = await self._sign_in()
@@ -184,10 +186,13 @@ class Runtime:
             await self.tasks.close()
 
     def quit(self) -> None:
-        """End the session (window closed, Quit, --quit-after)."""
+        """End the session (window closed, Quit, --quit-after), or the sign-in before it."""
+        self._quitting = True
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(Outcome.QUIT)
         self._stop_waiting("quit")
+        if self.sign_in_dialog is not None:
+            self.sign_in_dialog.reject()
 
     def _stop_waiting(self, why: str) -> None:
         if self._waiting is not None and not self._waiting.done():
@@ -204,6 +209,8 @@ class Runtime:
 
     # --- phases ------------------------------------------------------------------------------
     async def _sign_in(self) -> InterphoneClient | None:
+        if self._quitting:
+            return None
         if not self._auto_sign_in_tried:
             self._auto_sign_in_tried = True
             client = await self._remembered_sign_in()
@@ -270,11 +277,11 @@ class Runtime:
                     logger.info("no system tray to wait in: asking to sign in")
                     return None
                 if self._waiting.done():
-                    self._quitting = self._waiting.result() == "quit"
+                    self._quitting |= self._waiting.result() == "quit"
                     return None
                 client = await self._reconnect(credentials)
                 if self._waiting.done():  # Quit (or Sign in…) while that attempt ran
-                    self._quitting = self._waiting.result() == "quit"
+                    self._quitting |= self._waiting.result() == "quit"
                     if client is not None and self._quitting:
                         await client.close()
                         return None
@@ -405,8 +412,8 @@ class Runtime:
             window.show_message(self.switcher.note, 15000)
         self.ready.set()
         QTimer.singleShot(SETTLE_DELAY_MS, window, self._settle)
-        if self.options.quit_after is not None:
-            QTimer.singleShot(int(self.options.quit_after * 1000), self._timed_quit)
+        if self._quitting:  # quit (--quit-after) while signing in: not a session to wait in
+            self.quit()
         outcome = await self._outcome
         await self._end_session()
         return outcome
@@ -515,10 +522,12 @@ class Runtime:
         self.quit()
 
     def screenshot(self, path: Path) -> bool:
-        if self.window is None:
+        """The main window, or the sign-in dialog while it is the one shown."""
+        shown = self.window if self.window is not None else self.sign_in_dialog
+        if shown is None:
             return False
         path.parent.mkdir(parents=True, exist_ok=True)
-        ok = self.window.grab().save(str(path))
+        ok = shown.grab().save(str(path))
         logger.info("screenshot %s: %s", path, "written" if ok else "FAILED")
         return ok
 

@@ -1,8 +1,9 @@
 """Every user setting, declared once with its type and default, stored in QSettings.
 
 Read and write them as attributes: ``settings.release_delay_ms = 200``. A value
-that cannot be converted back to its type (hand-edited file, older version)
-reads as the default. ``SCHEMA_VERSION`` and :meth:`Settings.upgrade` carry
+that cannot be converted back to its type (hand-edited file, older version), or
+that is not among its choices or within its bounds, reads as the default.
+``SCHEMA_VERSION`` and :meth:`Settings.upgrade` carry
 stored values across releases.
 
 The remembered token is not among them: :class:`TokenStore` keeps it in the
@@ -33,6 +34,8 @@ T = TypeVar("T", str, int, bool)
 LANGUAGES: tuple[str, ...] = ("system", "en", "zh_CN")
 FRAME_MS_CHOICES: tuple[int, ...] = ALLOWED_FRAME_MS
 BITRATE_CHOICES: tuple[int, ...] = (12000, 16000, 24000, 32000, 48000, 64000)
+RELEASE_DELAY_RANGE_MS = (0, 1000)  # what the settings dialog offers
+VOLUME_RANGE = (0, 100)  # percent, as the window's volume slider
 SCHEMA_VERSION = 2
 KEYRING_SERVICE = "Interphone"
 _PRIVATE = 0o600
@@ -128,11 +131,13 @@ class TokenStore:
 class Setting(Generic[T]):
     """A typed QSettings entry; a descriptor on :class:`Settings`."""
 
-    def __init__(self, key: str, default: T, choices: tuple[T, ...] = ()) -> None:
+    def __init__(self, key: str, default: T, choices: tuple[T, ...] = (),
+                 bounds: tuple[int, int] | None = None) -> None:
         self.key = key
         self.default: T = default
         self.kind: type = type(default)
         self.choices: tuple[T, ...] = choices
+        self.bounds = bounds  # an int's least and greatest value, both allowed
 
     def convert(self, raw: Any) -> T:
         """The stored ``raw`` value as this setting's type, or the default."""
@@ -148,6 +153,11 @@ class Setting(Generic[T]):
             logger.warning("setting %s: bad stored value %r, using default", self.key, raw)
             return self.default
         if self.choices and value not in self.choices:
+            return self.default
+        if self.bounds is not None and not self.bounds[0] <= value <= self.bounds[1]:
+            # (a hand-edited release delay of 99999 ms held the microphone open 100 s)
+            logger.warning("setting %s: stored value %r is outside %d..%d, using default",
+                           self.key, raw, *self.bounds)
             return self.default
         return value
 
@@ -179,13 +189,13 @@ class Settings:
     output_device = Setting("audio/output_device", "")
     bitrate = Setting("audio/bitrate", 24000, BITRATE_CHOICES)
     frame_ms = Setting("audio/frame_ms", 20, FRAME_MS_CHOICES)
-    volume = Setting("audio/volume", 80)  # percent
+    volume = Setting("audio/volume", 80, bounds=VOLUME_RANGE)  # percent
     muted = Setting("audio/muted", False)
     tones = Setting("audio/tones", True)
     interphone_mix = Setting("audio/interphone_mix", "")  # see app.ui.interphone_mix
     # talking
     talk_key = Setting("talk/key", "Space")  # QKeySequence portable text
-    release_delay_ms = Setting("talk/release_delay_ms", 150)
+    release_delay_ms = Setting("talk/release_delay_ms", 150, bounds=RELEASE_DELAY_RANGE_MS)
     global_talk_key = Setting("talk/global_key", "")  # app.hotkey name; "" = none
     # background
     close_to_tray = Setting("ui/close_to_tray", True)  # used only where a tray exists

@@ -3,7 +3,10 @@ language, the microphone test and a speaker test sound."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,8 +25,9 @@ from PySide6.QtWidgets import (
 
 from app.ui.assets import icon
 from app.ui.global_key_edit import GlobalTalkKeyEdit
+from app.ui.i18n import font_covers, language_name
 from app.ui.level_meter import LevelMeter
-from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES
+from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES, RELEASE_DELAY_RANGE_MS
 from app.ui.talk_key_edit import TalkKeyEdit
 from app.ui.view_types import DeviceChoice, Preferences
 
@@ -44,8 +48,10 @@ class SettingsDialog(QDialog):
     speaker_test_requested = Signal()
     refresh_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 has_font: Callable[[str], bool] = font_covers) -> None:
         super().__init__(parent)
+        self._has_font = has_font  # whether a language's own name can be shown
         self.setWindowIcon(icon("settings"))
         self.tabs = QTabWidget(self)
 
@@ -57,6 +63,11 @@ class SettingsDialog(QDialog):
         self.speaker_test.clicked.connect(self.speaker_test_requested)
         self.refresh = QPushButton(self)
         self.refresh.clicked.connect(self.refresh_requested)
+        self.speaker_note = QLabel(self)  # why the tests are silent (speaker muted or at 0)
+        self.speaker_note.setWordWrap(True)
+        self.speaker_note.setStyleSheet("color: #c62828;")
+        self.speaker_note.hide()
+        self._speaker_silent = ""
         self.device_problem = QLabel(self)
         self.device_problem.setWordWrap(True)
         self.device_problem.setStyleSheet("color: #c62828;")
@@ -94,6 +105,7 @@ class SettingsDialog(QDialog):
         output_row.setContentsMargins(0, 0, 0, 0)
         self._row(self.audio_form, "output", output_field)
         self.labels["output"].setBuddy(self.output_device)
+        self.audio_form.addRow(self.speaker_note)
         self.audio_form.addRow(self.refresh)
         self.audio_form.addRow(self.device_problem)
         self._row(self.audio_form, "bitrate", self.bitrate)
@@ -117,7 +129,7 @@ class SettingsDialog(QDialog):
         self.global_key.refused.connect(self._on_global_key_refused)
         self.global_key.key_changed.connect(lambda _name: self.global_key_problem.hide())
         self.release_delay = QSpinBox(self)
-        self.release_delay.setRange(0, 1000)
+        self.release_delay.setRange(*RELEASE_DELAY_RANGE_MS)
         self.release_delay.setSingleStep(50)
         self.global_key_status = QLabel(self)
         self.global_key_status.setWordWrap(True)
@@ -231,6 +243,20 @@ class SettingsDialog(QDialog):
         self.device_problem.setText(text)
         self.device_problem.setVisible(bool(text))
 
+    def set_speaker_silent(self, why: str) -> None:
+        """The main window's speaker is off, so the test sound and the microphone test are
+        silent: ``"muted"``, ``"volume"`` (at 0) or ``""`` (it plays)."""
+        self._speaker_silent = why
+        self._show_speaker_note()
+
+    def _show_speaker_note(self) -> None:
+        texts = {"muted": self.tr("The speaker is muted in the main window: unmute it to hear "
+                                  "the test sound and the microphone test."),
+                 "volume": self.tr("The speaker volume in the main window is at 0: turn it up "
+                                   "to hear the test sound and the microphone test.")}
+        self.speaker_note.setText(texts.get(self._speaker_silent, ""))
+        self.speaker_note.setVisible(self._speaker_silent in texts)
+
     def set_language_note(self, text: str) -> None:
         """Why the chosen language is not shown (no font for it); "" clears."""
         self.language_note.setText(text)
@@ -277,6 +303,25 @@ class SettingsDialog(QDialog):
         self.talk_key_problem.setText(reason)
         self.talk_key_problem.show()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit_wrapped_texts()
+
+    def _fit_wrapped_texts(self) -> None:
+        """Tall enough for every wrapped line at the width shown. Qt opens a window at
+        most 2/3 of the screen high, then at least its minimum, which counts a wrapped
+        label as one line: on a 640×480 screen the microphone test's hint ran over the
+        button above it."""
+        layout = self.layout()
+        if layout is None or not layout.hasHeightForWidth():
+            return
+        needed = layout.totalHeightForWidth(self.width())
+        screen = self.screen()
+        if screen is not None:
+            needed = min(needed, screen.availableGeometry().height())
+        if self.height() < needed:
+            self.resize(self.width(), needed)
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
@@ -311,12 +356,15 @@ class SettingsDialog(QDialog):
                                            "the system tray"))
         self.start_at_login.setText(self.tr("&Start Interphone when I log in"))
         self._show_tray_note()
+        self._show_speaker_note()
         self.talk_hint.setText(self.tr(
             "Hold the talk key while the Interphone window has focus. The release delay keeps "
             "sending a moment after you let go, so the last syllable is not cut."))
-        names = {"system": self.tr("System default"), "en": "English", "zh_CN": "简体中文"}
+        names = {"system": self.tr("System default"), "en": "English"}
         for index in range(self.language.count()):
-            self.language.setItemText(index, names[str(self.language.itemData(index))])
+            language = str(self.language.itemData(index))
+            self.language.setItemText(index, names.get(language)
+                                      or language_name(language, self._has_font))
 
     def _on_mic_test_text(self) -> None:
         self.mic_test.setText(self.tr("Stop the test") if self.mic_test.isChecked()

@@ -35,7 +35,7 @@
 <context>
     <name>DesktopNotifications</name>
     <message>
-        <location filename="../../app/ui/desktop_notifications.py" line="141"/>
+        <location filename="../../app/ui/desktop_notifications.py" line="164"/>
         <source>Show</source>
         <translation>显示</translation>
     </message>
@@ -876,33 +876,37 @@
 <context>
     <name>InterphoneMixControls</name>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="109"/>
+        <location filename="../../app/ui/interphone_mix.py" line="97"/>
+        <source>Volume of this interphone: %1 %</source>
+        <translation>此对讲的音量：%1 %</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="116"/>
         <source>Unmute</source>
         <translation>取消静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="109"/>
+        <location filename="../../app/ui/interphone_mix.py" line="116"/>
         <source>Mute</source>
         <translation>静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="133"/>
+        <location filename="../../app/ui/interphone_mix.py" line="140"/>
         <source>Talk here</source>
         <translation>在此发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="134"/>
+        <location filename="../../app/ui/interphone_mix.py" line="141"/>
         <source>Make this the interphone the talk key talks into</source>
         <translation>按讲话键时在此对讲中发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="135"/>
-        <location filename="../../app/ui/interphone_mix.py" line="136"/>
+        <location filename="../../app/ui/interphone_mix.py" line="142"/>
         <source>Volume of this interphone</source>
         <translation>此对讲的音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="137"/>
+        <location filename="../../app/ui/interphone_mix.py" line="144"/>
         <source>Silence this interphone (stay joined)</source>
         <translation>静音此对讲（不退出）</translation>
     </message>
@@ -1166,132 +1170,132 @@
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="315"/>
+        <location filename="../../app/ui/main_window.py" line="317"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="316"/>
+        <location filename="../../app/ui/main_window.py" line="318"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="327"/>
+        <location filename="../../app/ui/main_window.py" line="329"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="328"/>
         <location filename="../../app/ui/main_window.py" line="330"/>
-        <location filename="../../app/ui/main_window.py" line="509"/>
+        <location filename="../../app/ui/main_window.py" line="332"/>
+        <location filename="../../app/ui/main_window.py" line="514"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="341"/>
-        <location filename="../../app/ui/main_window.py" line="510"/>
+        <location filename="../../app/ui/main_window.py" line="343"/>
+        <location filename="../../app/ui/main_window.py" line="515"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="303"/>
-        <location filename="../../app/ui/main_window.py" line="351"/>
-        <location filename="../../app/ui/main_window.py" line="441"/>
+        <location filename="../../app/ui/main_window.py" line="305"/>
+        <location filename="../../app/ui/main_window.py" line="353"/>
+        <location filename="../../app/ui/main_window.py" line="443"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="361"/>
+        <location filename="../../app/ui/main_window.py" line="363"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="369"/>
+        <location filename="../../app/ui/main_window.py" line="371"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="443"/>
+        <location filename="../../app/ui/main_window.py" line="445"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="444"/>
+        <location filename="../../app/ui/main_window.py" line="446"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="458"/>
+        <location filename="../../app/ui/main_window.py" line="460"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="459"/>
+        <location filename="../../app/ui/main_window.py" line="461"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="461"/>
+        <location filename="../../app/ui/main_window.py" line="463"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="462"/>
+        <location filename="../../app/ui/main_window.py" line="464"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="481"/>
+        <location filename="../../app/ui/main_window.py" line="483"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="483"/>
+        <location filename="../../app/ui/main_window.py" line="485"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="485"/>
+        <location filename="../../app/ui/main_window.py" line="487"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="513"/>
+        <location filename="../../app/ui/main_window.py" line="518"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="599"/>
+        <location filename="../../app/ui/main_window.py" line="610"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="600"/>
+        <location filename="../../app/ui/main_window.py" line="611"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="601"/>
+        <location filename="../../app/ui/main_window.py" line="612"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="602"/>
+        <location filename="../../app/ui/main_window.py" line="613"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="603"/>
+        <location filename="../../app/ui/main_window.py" line="614"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="604"/>
+        <location filename="../../app/ui/main_window.py" line="615"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="605"/>
+        <location filename="../../app/ui/main_window.py" line="616"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1332,12 +1336,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="267"/>
+        <location filename="../../app/ui/presenter.py" line="272"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="284"/>
+        <location filename="../../app/ui/presenter.py" line="289"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1362,7 +1366,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="321"/>
+        <location filename="../../app/ui/presenter.py" line="337"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1389,64 +1393,74 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="338"/>
+        <location filename="../../app/ui/presenter.py" line="354"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="376"/>
+        <location filename="../../app/ui/presenter.py" line="392"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="381"/>
+        <location filename="../../app/ui/presenter.py" line="397"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="384"/>
+        <location filename="../../app/ui/presenter.py" line="400"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="385"/>
+        <location filename="../../app/ui/presenter.py" line="401"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="392"/>
+        <location filename="../../app/ui/presenter.py" line="408"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="394"/>
+        <location filename="../../app/ui/presenter.py" line="410"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="398"/>
+        <location filename="../../app/ui/presenter.py" line="414"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="400"/>
+        <location filename="../../app/ui/presenter.py" line="416"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="424"/>
+        <location filename="../../app/ui/presenter.py" line="440"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="469"/>
+        <location filename="../../app/ui/presenter.py" line="487"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="471"/>
+        <location filename="../../app/ui/presenter.py" line="490"/>
+        <source>Talks into %1 (muted)</source>
+        <translation>发言至 %1（已静音）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="491"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="493"/>
+        <source>Muted here: you will not hear replies</source>
+        <translation>此处已静音：你听不到回复</translation>
     </message>
     <message>
         <location filename="../../app/ui/presenter_turn.py" line="33"/>
@@ -1475,12 +1489,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="451"/>
+        <location filename="../../app/ui/runtime.py" line="460"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="506"/>
+        <location filename="../../app/ui/runtime.py" line="515"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1488,137 +1502,147 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="191"/>
-        <location filename="../../app/ui/settings_dialog.py" line="298"/>
-        <location filename="../../app/ui/settings_dialog.py" line="299"/>
-        <location filename="../../app/ui/settings_dialog.py" line="317"/>
+        <location filename="../../app/ui/settings_dialog.py" line="203"/>
+        <location filename="../../app/ui/settings_dialog.py" line="343"/>
+        <location filename="../../app/ui/settings_dialog.py" line="344"/>
+        <location filename="../../app/ui/settings_dialog.py" line="363"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="225"/>
+        <location filename="../../app/ui/settings_dialog.py" line="237"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="267"/>
-        <location filename="../../app/ui/settings_dialog.py" line="322"/>
+        <location filename="../../app/ui/settings_dialog.py" line="253"/>
+        <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
+        <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="255"/>
+        <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
+        <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="293"/>
+        <location filename="../../app/ui/settings_dialog.py" line="370"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="267"/>
-        <location filename="../../app/ui/settings_dialog.py" line="323"/>
+        <location filename="../../app/ui/settings_dialog.py" line="293"/>
+        <location filename="../../app/ui/settings_dialog.py" line="371"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="286"/>
+        <location filename="../../app/ui/settings_dialog.py" line="331"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="287"/>
+        <location filename="../../app/ui/settings_dialog.py" line="332"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="288"/>
+        <location filename="../../app/ui/settings_dialog.py" line="333"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="289"/>
+        <location filename="../../app/ui/settings_dialog.py" line="334"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="290"/>
+        <location filename="../../app/ui/settings_dialog.py" line="335"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="290"/>
+        <location filename="../../app/ui/settings_dialog.py" line="335"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="291"/>
+        <location filename="../../app/ui/settings_dialog.py" line="336"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="291"/>
+        <location filename="../../app/ui/settings_dialog.py" line="336"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="292"/>
+        <location filename="../../app/ui/settings_dialog.py" line="337"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="292"/>
+        <location filename="../../app/ui/settings_dialog.py" line="337"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="293"/>
+        <location filename="../../app/ui/settings_dialog.py" line="338"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="294"/>
+        <location filename="../../app/ui/settings_dialog.py" line="339"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="300"/>
+        <location filename="../../app/ui/settings_dialog.py" line="345"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="301"/>
+        <location filename="../../app/ui/settings_dialog.py" line="346"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="303"/>
+        <location filename="../../app/ui/settings_dialog.py" line="348"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="304"/>
+        <location filename="../../app/ui/settings_dialog.py" line="349"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="305"/>
+        <location filename="../../app/ui/settings_dialog.py" line="350"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="307"/>
+        <location filename="../../app/ui/settings_dialog.py" line="352"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="309"/>
+        <location filename="../../app/ui/settings_dialog.py" line="354"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="310"/>
+        <location filename="../../app/ui/settings_dialog.py" line="355"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="312"/>
+        <location filename="../../app/ui/settings_dialog.py" line="357"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="315"/>
+        <location filename="../../app/ui/settings_dialog.py" line="361"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>

@@ -1,0 +1,168 @@
+"""The settings dialog as a new user meets it: notes it owes them, small screens."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from app.ui.i18n import LanguageSwitcher
+from app.ui.main_window import MainWindow
+from app.ui.preferences import PreferencesController
+from app.ui.settings import Settings, TokenStore
+from app.ui.settings_dialog import SettingsDialog
+
+pytest_plugins = ["test_ui_support"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def window(qtbot) -> Iterator[MainWindow]:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    yield window
+    window.talk_key.detach()
+
+
+def controller_for(window: MainWindow, settings: Settings,
+                   switcher: LanguageSwitcher) -> PreferencesController:
+    return PreferencesController(window, settings, switcher, lambda: None, lambda: None,
+                                 window.set_talk_key)
+
+
+def test_the_dialog_says_why_the_language_asked_for_at_start_is_not_shown(
+        qapp, window, settings) -> None:
+    """``--language zh_CN`` (or the setting) without a CJK font: English, and the
+    Interface tab says why from the first time the dialog opens, not only after a
+    language is applied in it."""
+    switcher = LanguageSwitcher(qapp, has_font=lambda language: False)
+    try:
+        switcher.apply("zh_CN")  # at start, before any dialog
+        dialog = controller_for(window, settings, switcher).open()
+        assert not dialog.language_note.isHidden()  # (on the Interface tab)
+        assert "font" in dialog.language_note.text()
+        dialog.reject()
+    finally:
+        LanguageSwitcher(qapp).apply("en")
+
+
+def test_the_language_note_goes_once_the_language_asked_for_is_shown(
+        qapp, window, settings) -> None:
+    switcher = LanguageSwitcher(qapp, has_font=lambda language: False)
+    try:
+        switcher.apply("zh_CN")
+        controller = controller_for(window, settings, switcher)
+        controller.open().reject()
+        switcher.apply("en")
+        dialog = controller.open()
+        assert dialog.language_note.isHidden()
+        dialog.reject()
+    finally:
+        LanguageSwitcher(qapp).apply("en")
+
+
+SMALL_SCREEN_SCRIPT = """
+import json, sys
+from PySide6.QtWidgets import QApplication, QLabel
+from app.ui.settings_dialog import SettingsDialog
+app = QApplication(sys.argv)
+dialog = SettingsDialog()
+dialog.set_devices([], [])
+dialog.show()
+app.processEvents()
+cut = []
+for index in range(dialog.tabs.count()):
+    dialog.tabs.setCurrentIndex(index)
+    app.processEvents()
+    for label in dialog.tabs.widget(index).findChildren(QLabel):
+        if label.isVisible() and label.wordWrap() and label.text():
+            if label.height() < label.heightForWidth(label.width()):
+                cut.append(label.text())
+print(json.dumps({"screen": app.primaryScreen().availableGeometry().height(),
+                  "height": dialog.height(), "cut": cut}))
+"""
+
+
+def test_at_640x480_no_wrapped_text_of_the_dialog_is_cut(tmp_path) -> None:
+    """Qt opens a window at most 2/3 of the screen high: on a 640×480 screen the dialog
+    opened at its minimum height, and the microphone test's two-line hint ran over the
+    button above it (a screen of its own: a process of its own)."""
+    config = tmp_path / "screen.json"
+    config.write_text(json.dumps({"screens": [{
+        "name": "small", "x": 0, "y": 0, "width": 640, "height": 480,
+        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
+    done = subprocess.run([sys.executable, "-c", SMALL_SCREEN_SCRIPT], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    assert shown["screen"] == 480
+    assert shown["cut"] == [], shown
+
+
+def test_the_speaker_and_microphone_tests_say_when_the_main_speaker_silences_them(
+        qapp, window, settings) -> None:
+    """The main window's speaker mute (or volume at 0) silences the test sound and the
+    microphone test: pressed, they said nothing of it, and a new user heard nothing."""
+    settings.muted = True
+    controller = controller_for(window, settings, LanguageSwitcher(qapp))
+    dialog = controller.open()
+    try:
+        assert not dialog.speaker_note.isHidden()
+        assert "muted" in dialog.speaker_note.text()
+        settings.muted = False  # unmuted in the window while the dialog stays open
+        dialog.speaker_test.click()
+        assert dialog.speaker_note.isHidden()
+        settings.volume = 0
+        dialog.mic_test.setChecked(True)
+        assert not dialog.speaker_note.isHidden()
+        assert "volume" in dialog.speaker_note.text()
+        dialog.mic_test.setChecked(False)
+    finally:
+        dialog.reject()
+
+
+def test_hand_edited_values_out_of_range_read_as_the_default(tmp_path) -> None:
+    """The dialog offers a release delay of 0..1000 ms and the window a volume of
+    0..100 %, but the file was taken as it was: ``release_delay_ms=99999`` kept the
+    microphone sending 100 s after the talk key was let go, ``volume=500`` played at
+    150 % with the slider at its end."""
+    ini = tmp_path / "edited.ini"
+    ini.write_text("[talk]\nrelease_delay_ms=99999\n[audio]\nvolume=500\n"
+                   "[meta]\nschema_version=2\n")
+    settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "edited.token", None))
+    assert settings.release_delay_ms == 150 and settings.volume == 80
+    ini.write_text("[talk]\nrelease_delay_ms=-20\n[audio]\nvolume=-1\n"
+                   "[meta]\nschema_version=2\n")
+    settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "edited.token", None))
+    assert settings.release_delay_ms == 150 and settings.volume == 80
+    settings.release_delay_ms, settings.volume = 1000, 0  # the ends are allowed
+    assert (settings.release_delay_ms, settings.volume) == (1000, 0)
+
+
+@pytest.mark.parametrize("has_font, shown", [(False, "Simplified Chinese"), (True, "简体中文")])
+def test_the_chinese_choice_is_named_in_english_where_no_font_can_show_it(
+        qtbot, has_font: bool, shown: str) -> None:
+    """Without a font for Chinese the language list offered "简体中文" as four empty
+    boxes, and the note that said why named it the same way."""
+    dialog = SettingsDialog(has_font=lambda language: has_font)
+    qtbot.addWidget(dialog)
+    index = dialog.language.findData("zh_CN")
+    assert dialog.language.itemText(index) == shown
+
+
+def test_the_no_font_note_names_the_language_in_english(qapp) -> None:
+    switcher = LanguageSwitcher(qapp, has_font=lambda language: False)
+    try:
+        switcher.apply("zh_CN")
+        assert "Simplified Chinese" in switcher.note and "简体" not in switcher.note
+    finally:
+        LanguageSwitcher(qapp).apply("en")
