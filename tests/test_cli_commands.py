@@ -70,6 +70,8 @@ async def start_cli(*args: str, port: int | None = None,
         ["--frame-ms", "30", "sync"],
         ["--bitrate", "lots", "sync"],
         ["--server", "localhost:99999", "sync"],
+        ["--server", "", "sync"],  # an unset variable: not quietly this machine
+        ["--server", " ", "sync"],
         ["members"],
         ["members", "not-an-id"],
         ["talk", "group_58"],

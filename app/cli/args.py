@@ -28,7 +28,14 @@ def server_address(text: str) -> tuple[str, int]:
 
 
 def server_list(text: str) -> list[tuple[str, int]]:
-    """One address or several, comma-separated: the first, then the others on failure."""
+    """One address or several, comma-separated: the first, then the others on failure.
+
+    Blank is refused, not read as the default address: it is most often an unset
+    variable (``--server "$SERVER"``), and a quiet connection to this machine would hide it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"empty server address (the default is {DEFAULT_HOST}:{DEFAULT_PORT}: "
+            "leave --server out for it)")
     try:
         return parse_server_list(text, default_host=DEFAULT_HOST)
     except ValueError as exc:
