@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from test_ui_support import UiSession, close_session, open_session, run, until
@@ -71,6 +72,27 @@ def test_ctrl_f_goes_to_the_filter_box_with_its_text_selected(qtbot, switcher,
     assert QApplication.focusWidget() is window.interphones.filter
     assert window.interphones.filter.selectedText() == "op"
     assert "Ctrl+F" in window.interphones.filter.toolTip()
+
+
+def test_settings_has_a_key_where_the_platform_names_none(qtbot) -> None:
+    """Qt's Preferences key is empty on X11 outside KDE and on Windows (and offscreen), so
+    Settings could only be reached through the menu: Ctrl+, (GNOME's key) stands in."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    opened: list[bool] = []
+    window.settings_requested.connect(lambda: opened.append(True))
+    platform_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+    expected = platform_keys or [QKeySequence("Ctrl+,")]
+    assert window.settings_action.shortcuts() == expected
+    if not platform_keys:  # (as here, offscreen) the key opens Settings
+        window.interphones.tree.setFocus()
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is window.interphones.tree)
+        qtbot.keyClick(window.interphones.tree, Qt.Key.Key_Comma,
+                       Qt.KeyboardModifier.ControlModifier)
+        assert opened == [True]
 
 
 # --- offline -----------------------------------------------------------------------------------

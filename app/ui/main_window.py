@@ -52,6 +52,10 @@ from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
 REPLAY_LAST_KEY = "Ctrl+R"
+"""Plays the newest received transmission of the selected interphone again."""
+PREFERENCES_FALLBACK_KEY = "Ctrl+,"
+"""Settings where the platform names no Preferences key (X11 outside KDE, Windows): the
+key GNOME's guidelines and most editors use."""
 ACTIVITY_QUIET_S = 30.0
 """Someone speaking in another joined interphone is said once for a conversation there:
 again only after this long without anyone speaking in it."""
@@ -60,7 +64,13 @@ LIST_SHARE = 0.34
 (at most ``LIST_MAX_PX``, at least the list's minimum): at 640 px the pane beside it
 keeps room for its members and replay."""
 LIST_MAX_PX = 300
-"""Plays the newest received transmission of the selected interphone again."""
+
+
+def preferences_keys() -> list[QKeySequence]:
+    """The platform's Preferences key(s), or :data:`PREFERENCES_FALLBACK_KEY` where it has
+    none (Qt's ``StandardKey.Preferences`` is empty there, so Settings had no key)."""
+    keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+    return keys or [QKeySequence(PREFERENCES_FALLBACK_KEY)]
 
 
 class MainWindow(QMainWindow):
@@ -527,7 +537,7 @@ class MainWindow(QMainWindow):
     def _build_menu(self) -> None:
         self.app_menu = QMenu(self)
         self.settings_action = QAction(icon("settings"), "", self)
-        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setShortcuts(preferences_keys())
         self.settings_action.triggered.connect(self.settings_requested)
         self.sign_out_action = QAction("", self)
         self.sign_out_action.triggered.connect(self.sign_out_requested)
