@@ -80,7 +80,7 @@ def test_join_then_notifications_drive_members_and_speaker(model):
     model.apply_joined(info(G58, ("me", "bob"), "bob"))
     assert model.joined == G58 and model.members == ("me", "bob")
     assert model.floor is FloorState.BUSY and model.floor_holder == "bob"
-    assert model.speaker_since == 100.0
+    assert model.speaker_since is None  # bob spoke before the join: since when is unknown
     kinds = [type(e) for e in model.events]
     assert kinds[:2] == [JoinedChanged, InterphoneUpdated]
     assert SpeakerChanged in kinds and MembersChanged in kinds
@@ -88,7 +88,9 @@ def test_join_then_notifications_drive_members_and_speaker(model):
     assert model.apply_info(info(G58, ("me",), "")) is False
     assert model.members == ("me",) and model.speaker == "" and model.floor is FloorState.IDLE
     assert model.events == [InterphoneUpdated(G58), MembersChanged(G58, ("me",)),
-                            SpeakerChanged(G58, "", 0.0), FloorChanged(FloorState.IDLE)]
+                            SpeakerChanged(G58, "", None), FloorChanged(FloorState.IDLE)]
+    model.apply_info(info(G58, ("me", "bob"), "bob"))  # a speech seen from its start
+    assert model.speaker == "bob" and model.speaker_since == 100.0
 
 
 @pytest.mark.parametrize(

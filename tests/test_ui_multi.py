@@ -659,3 +659,26 @@ def test_the_talk_button_says_when_the_talk_target_is_muted(qloop, ui) -> None:
         assert "not hear" not in button.texts()[1]
 
     run(qloop, scenario())
+
+
+def test_a_speech_going_on_at_the_join_shows_no_time_it_does_not_know(qloop, ui) -> None:
+    """Joined while carol spoke: "Carol is speaking · 0:00" counted from the join, a
+    time the client does not know (the server does not say when a speech began). The
+    next speech, seen from its start, has its time again."""
+    async def scenario() -> None:
+        carol = await ui.other("carol", NIGHT)
+        assert await carol.talk_start()
+        await asyncio.sleep(1.2)
+        await ui.client.join(NIGHT)
+        ui.window.interphones.select(NIGHT)
+        await until(lambda: ui.client.model.speaker == "carol", what="carol speaks")
+        panel = ui.window.panel
+        await until(lambda: "is speaking" in panel.speaking.text(), what="the line")
+        assert panel.speaking.text() == "Carol is speaking"
+        assert ui.client.model.speaker_since is None
+        await carol.talk_stop()
+        await until(lambda: not ui.client.model.speaker, what="carol stopped")
+        assert await carol.talk_start()
+        await until(lambda: "is speaking · 0:0" in panel.speaking.text(), what="timed")
+
+    run(qloop, scenario())

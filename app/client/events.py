@@ -139,12 +139,14 @@ class SpeakerChanged:
     """Who speaks in the joined interphone; ``uid`` empty means nobody.
 
     ``since`` is the model clock's time (``time.monotonic`` by default) at which
-    this speaker started, as seen by the client.
+    this speaker started, as seen by the client; None when nobody speaks, or when the
+    speech was already going on when this interphone became the talk target (the
+    server does not say when a speech began).
     """
 
     id: InterphoneId
     uid: str
-    since: float
+    since: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,7 +187,9 @@ class ClientModel(RosterModel):
 
     @property
     def speaker_since(self) -> float | None:
-        """Model-clock time the current speaker started, None when nobody speaks."""
+        """Model-clock time the current speaker started; None when nobody speaks, or when
+        the speech went on before the interphone became the talk target (see
+        :class:`SpeakerChanged`)."""
         return self._speaker_since
 
     @property
@@ -318,7 +320,7 @@ class ClientModel(RosterModel):
             self._joined_set[info.id] = None
             if self._joined is None or (make_target and self._joined != info.id):
                 self._retarget(info.id, "retarget", adopt=False)  # _apply brings the state
-            self._apply(info)
+            self._apply(info, joined_now=True)
             if added:
                 self._emit(JoinedSetChanged(self.joined_ids))
             self._calls.end_incoming(info.id, "answered")
@@ -431,7 +433,8 @@ class ClientModel(RosterModel):
                            "notifications about more", MAX_UNSOLICITED_INTERPHONES)
         return True
 
-    def _apply(self, info: InterphoneInfo) -> bool:
+    def _apply(self, info: InterphoneInfo, *, joined_now: bool = False) -> bool:
+        """``joined_now``: ``info`` is our join's answer (a speech in it began before)."""
         previous = self._interphones.get(info.id)
         if previous is None and info.member_count > 0 and self._over_cap(info.id):
             return False
@@ -466,7 +469,7 @@ class ClientModel(RosterModel):
         if info.members is not None and info.members != self._members:
             self._members = info.members
             self._emit(MembersChanged(info.id, info.members))
-        self._set_speaker(info.speaker)
+        self._set_speaker(info.speaker, started_now=not joined_now)
         if self._floor is FloorState.TALKING and info.speaker != self._uid:
             self._set_floor(*self._idle_floor(), "revoked", outcome=FloorOutcome.REVOKED)
         elif self._floor in (FloorState.IDLE, FloorState.BUSY) or (
@@ -519,12 +522,14 @@ class ClientModel(RosterModel):
         self._position = position
         self._emit(FloorChanged(state, holder, reason, position, cause, by, outcome))
 
-    def _set_speaker(self, uid: str) -> None:
+    def _set_speaker(self, uid: str, *, started_now: bool = True) -> None:
+        """``started_now`` False: the speech was going on before (the interphone just
+        became the talk target), so when it began is unknown."""
         if uid == self._speaker or self._joined is None:
             return
         self._speaker = uid
-        self._speaker_since = self._clock() if uid else None
-        self._emit(SpeakerChanged(self._joined, uid, self._speaker_since or 0.0))
+        self._speaker_since = self._clock() if uid and started_now else None
+        self._emit(SpeakerChanged(self._joined, uid, self._speaker_since))
 
     def _retarget(self, interphone: InterphoneId | None, reason: str, *,
                   adopt: bool = True) -> None:
@@ -547,7 +552,7 @@ class ClientModel(RosterModel):
             if info.members is not None:
                 self._members = info.members
                 self._emit(MembersChanged(interphone, info.members))
-            self._set_speaker(info.speaker)
+            self._set_speaker(info.speaker, started_now=False)
         self._set_floor(*self._idle_floor(), reason if interphone is None else "")
 
     def _drop_joined(self, interphone: InterphoneId, reason: str) -> None:

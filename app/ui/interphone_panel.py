@@ -207,12 +207,13 @@ class InterphonePanel(QWidget):
             self._show_members()
 
     def set_speaker(self, uid: str, since: float | None = None) -> None:
-        """Who speaks now (``""``: nobody) and since when (``time.monotonic``)."""
+        """Who speaks now (``""``: nobody) and since when (``time.monotonic``; None: not
+        known, the speech went on before it was seen, so no time is shown)."""
         if self._speaker and uid != self._speaker:
             self._last_speaker = self._speaker
             self._last_at = time.strftime("%H:%M:%S")
         self._speaker = uid
-        self._speaker_since = (since if since is not None else time.monotonic()) if uid else None
+        self._speaker_since = since if uid else None
         self._follow_clock()
         self._show_members()
         self._show_speaking()
@@ -347,7 +348,7 @@ class InterphonePanel(QWidget):
 
     def _follow_clock(self) -> None:
         """The elapsed time counts while someone speaks and we are online (stale offline)."""
-        if self._speaker and not self._offline:
+        if self._speaker and self._speaker_since is not None and not self._offline:
             self.ticker.subscribe(self._on_clock, CLOCK_PERIOD_MS)
         else:
             self.ticker.unsubscribe(self._on_clock)
@@ -379,6 +380,10 @@ class InterphonePanel(QWidget):
                 text = self.tr("%1 is speaking · %2").replace("%1", self.name_of(self._speaker))\
                     .replace("%2", elapsed)
             _set_text(self.speaking, text)
+            _set_style(self.speaking, "color: #c62828; font-weight: bold;")
+        elif self._speaker:  # since when is not known: no time
+            _set_text(self.speaking, self.tr("%1 is speaking").replace(
+                "%1", self.name_of(self._speaker)))
             _set_style(self.speaking, "color: #c62828; font-weight: bold;")
         elif self._row.live:
             _set_text(self.speaking, self.tr("Nobody is speaking"))

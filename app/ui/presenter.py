@@ -98,7 +98,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self.tasks = TaskSet(self._on_task_error)
         self._selected = ""
         self._names: dict[str, str] = {}
-        self._speaker_seen: dict[str, tuple[str, float]] = {}  # id -> (uid, since)
+        self._speaker_seen: dict[str, tuple[str, float | None]] = {}  # id -> (uid, since)
         self._last_spoke: dict[str, tuple[str, str]] = {}  # id -> (uid, "HH:MM:SS")
         self._link_lost_at = ""  # "HH:MM:SS" the connection was lost ("" while connected)
         self._transmitting = False

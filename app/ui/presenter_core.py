@@ -47,7 +47,7 @@ class PresenterCore:
     _selected: str
     _names: dict[str, str]
     _active: dict[str, str]  # joined, non-target interphone -> who speaks
-    _speaker_seen: dict[str, tuple[str, float]]  # id -> (uid, since)
+    _speaker_seen: dict[str, tuple[str, float | None]]  # id -> (uid, since)
     _last_spoke: dict[str, tuple[str, str]]  # id -> (uid, "HH:MM:SS")
     _link_lost_at: str  # "HH:MM:SS" the connection was lost ("" while connected)
     _transmitting: bool
