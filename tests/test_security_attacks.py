@@ -8,12 +8,17 @@ import contextlib
 import re
 import socket
 import ssl
+import statistics
+import struct
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from server_fixtures import TEST_TOML, RawClient, start_server_process
 
 from app.client.trust import TrustPolicy, client_context
+from app.protocol.limits import MAX_FRAME
 
 
 def _fingerprint(lines: list[str]) -> str:
@@ -73,4 +78,82 @@ async def test_unfinished_tls_handshakes_are_limited_per_address(tmp_path: Path)
         context: ssl.SSLContext = client_context(TrustPolicy(pin=_fingerprint(lines)))
         alice = await RawClient.connect(port, tls=context)  # the slots were given back
         await alice.login("alice", "pw-alice")
+        await alice.close()
+
+
+def _frame(xml: bytes) -> bytes:
+    return struct.pack(">I", len(xml)) + xml
+
+
+FULL_FRAME = _frame((b"<message type='request' seq='f' module='MID_SESSION'><ping>"
+                     + b"<a/>" * 16300 + b"</ping></message>")[:MAX_FRAME])
+"""A well-formed frame of 65,536 bytes that costs the parser the most (16,300 elements)."""
+
+
+def _stream_frames(port: int, uid: str, stop: threading.Event) -> None:
+    """Log in, then send full frames as fast as the socket takes them (replies drained)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(_frame(f"<message type='request' seq='l' module='MID_SESSION'><login "
+                            f"uid='{uid}' token='pw-{uid}' version='1'/></message>".encode()))
+        threading.Thread(target=_drain_socket, args=(sock,), daemon=True).start()
+        sock.settimeout(0.5)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                try:
+                    sock.sendall(FULL_FRAME)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+
+
+def _drain_socket(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while sock.recv(1 << 20):
+            pass
+
+
+async def test_a_stream_of_full_frames_cannot_take_the_loop_from_the_others(
+        tmp_path: Path) -> None:
+    """A logged-in peer streaming well-formed 64 KB frames: each was parsed (the rate limit
+    answers 429 only after parsing, for the seq), about 5 ms of the loop per frame, so one
+    connection kept the loop busy and another user's ping took over a second. Now what a
+    peer sends beyond its byte budget waits in its socket."""
+    async with server_process(tmp_path) as (port, _lines, _process):
+        alice = await RawClient.connect(port)
+        await alice.login("alice", "pw-alice")
+        stop = threading.Event()
+        flood = threading.Thread(target=_stream_frames, args=(port, "eve", stop), daemon=True)
+        flood.start()
+        try:
+            await asyncio.sleep(1.0)
+            took = []
+            for index in range(15):
+                started = time.perf_counter()
+                await alice.request_xml(f"<message type='request' seq='p{index}' "
+                                        f"module='MID_SESSION'><ping/></message>", f"p{index}",
+                                        timeout=20)
+                took.append(time.perf_counter() - started)
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            flood.join(5)
+        assert statistics.median(took) < 0.1, took
+        await alice.close()
+
+
+async def test_a_full_sync_still_fits_the_byte_budget(tmp_path: Path) -> None:
+    """The largest request a client makes (a sync of 500 ids) and a burst of them pass
+    unhindered: the budget allows what no client sends."""
+    async with server_process(tmp_path) as (port, _lines, _process):
+        alice = await RawClient.connect(port)
+        await alice.login("alice", "pw-alice")
+        ids = "".join(f"<interphone id='group_{index:062d}'/>" for index in range(500))
+        started = time.perf_counter()
+        for index in range(5):
+            reply = await alice.request_xml(
+                f"<message type='request' seq='s{index}' module='MID_INTERPHONE'>"
+                f"<interphones type='sync'>{ids}</interphones></message>", f"s{index}")
+            assert reply.body.__class__.__name__ == "SyncResult"
+        assert time.perf_counter() - started < 2.0
         await alice.close()

@@ -247,8 +247,19 @@ class ServerConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
-        self.server.deliver(self.state.receive_data(self.sid, data, self.loop.time()))
+        now = self.loop.time()
+        self.server.deliver(self.state.receive_data(self.sid, data, now))
         self.server.reschedule()
+        wait = self.state.read_pause(self.sid, len(data), now)
+        transport = self.transport
+        if wait > 0 and transport is not None and not self.closing:
+            transport.pause_reading()  # (the peer's bytes wait in its socket meanwhile)
+            self.loop.call_later(wait, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not self.closing and not _failed(transport):
+            transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
