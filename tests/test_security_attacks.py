@@ -18,7 +18,9 @@ from pathlib import Path
 from server_fixtures import TEST_TOML, RawClient, start_server_process
 
 from app.client.trust import TrustPolicy, client_context
-from app.protocol.limits import MAX_FRAME
+from app.protocol.ids import InterphoneId
+from app.protocol.limits import MAX_CHATS, MAX_FRAME
+from app.protocol.messages import ErrorReply, JoinRequest, JoinResult, SyncResult
 
 
 def _fingerprint(lines: list[str]) -> str:
@@ -36,7 +38,8 @@ Served = tuple[int, list[str], asyncio.subprocess.Process]
 @contextlib.asynccontextmanager
 async def server_process(tmp_path: Path, settings: str = "", *args: str) -> AsyncIterator[Served]:
     config = tmp_path / "dir.toml"
-    config.write_text(TEST_TOML.replace("[server]\n", "[server]\n" + settings, 1))
+    text = TEST_TOML.replace('auth = "token"\n', "", 1) if "auth = " in settings else TEST_TOML
+    config.write_text(text.replace("[server]\n", "[server]\n" + settings, 1))
     process, port, lines = await start_server_process("--config", str(config), *args)
     try:
         yield port, lines, process
@@ -157,3 +160,65 @@ async def test_a_full_sync_still_fits_the_byte_budget(tmp_path: Path) -> None:
             assert reply.body.__class__.__name__ == "SyncResult"
         assert time.perf_counter() - started < 2.0
         await alice.close()
+
+
+CALLERS = 700
+"""Enough chats with one user to make her sync answer outgrow a frame."""
+OPEN_AND_CROWDED = ('auth = "open"\nmax_sessions_per_address = 5000\n'
+                    "max_unauthenticated_per_address = 5000\nrate_burst = 1000\n")
+
+
+async def test_many_callers_cannot_break_a_users_sync(tmp_path: Path) -> None:
+    """Every active chat of a user is in that user's sync answer: 700 uids each opening a
+    chat with alice made her answer outgrow a frame, and every sync of hers got a 500
+    without seq (her client waited for its timeout). A user is now a party of at most
+    MAX_CHATS active chats; a join that would start one more is answered 413."""
+    async with server_process(tmp_path, OPEN_AND_CROWDED) as (port, _lines, _process):
+        alice = await RawClient.connect(port)
+        await alice.login("alice", "x")
+        callers = []
+        for index in range(CALLERS):
+            caller = await RawClient.connect(port)
+            caller.send_xml(f"<message type='request' seq='l' module='MID_SESSION'><login "
+                            f"uid='caller{index:04d}' token='x' version='1'/></message>")
+            caller.send_xml(f"<message type='request' seq='j' module='MID_INTERPHONE'>"
+                            f"<interphone type='add' id='chat_alice:caller{index:04d}'/></message>")
+            callers.append(caller)
+        refused = 0
+        codes: list[str] = []
+        for caller in callers:
+            answers = [await caller.next_unmatched(timeout=5) for _ in range(2)]
+            join = next(m for m in answers if m.seq == "j")
+            refused += isinstance(join.body, ErrorReply) and join.body.errcode == 413
+            codes.append(getattr(join.body, "errmsg", "ok"))
+        alice.send_xml("<message type='request' seq='s' module='MID_INTERPHONE'>"
+                       "<interphones type='sync'><interphone id='group_58'/></interphones>"
+                       "</message>")
+        reply = await alice.next_unmatched(timeout=5)
+        assert reply.seq == "s" and isinstance(reply.body, SyncResult), reply
+        assert len(reply.body.interphones) == MAX_CHATS
+        assert refused == CALLERS - MAX_CHATS, sorted(set(codes))
+        for caller in callers:
+            await caller.close()
+        await alice.close()
+
+
+async def test_one_uid_cannot_open_chats_without_end(tmp_path: Path) -> None:
+    """In open mode any uid exists: one session could start ever new chats (about 0.7 KB
+    of the server each, kept until it leaves). At most MAX_CHATS; then 413, and a chat
+    that ends makes room again."""
+    async with server_process(tmp_path, OPEN_AND_CROWDED) as (port, _lines, _process):
+        mallory = await RawClient.connect(port)
+        await mallory.login("mallory", "x")
+        for index in range(MAX_CHATS):
+            reply = await mallory.join(InterphoneId.parse(f"chat_mallory:v{index}"))
+            assert isinstance(reply.body, JoinResult)
+        reply = await mallory.request(JoinRequest(InterphoneId.parse("chat_mallory:one_more")))
+        assert isinstance(reply.body, ErrorReply) and reply.body.errcode == 413
+        quit_reply = await mallory.request_xml(
+            "<message type='request' seq='q' module='MID_INTERPHONE'>"
+            "<interphone type='quit' id='chat_mallory:v0'/></message>", "q")
+        assert not isinstance(quit_reply.body, ErrorReply)
+        reply = await mallory.join(InterphoneId.parse("chat_mallory:one_more"))
+        assert isinstance(reply.body, JoinResult)
+        await mallory.close()
