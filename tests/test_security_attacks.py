@@ -222,3 +222,29 @@ async def test_one_uid_cannot_open_chats_without_end(tmp_path: Path) -> None:
         reply = await mallory.join(InterphoneId.parse("chat_mallory:one_more"))
         assert isinstance(reply.body, JoinResult)
         await mallory.close()
+
+
+async def test_an_answer_too_large_for_a_frame_fails_in_its_own_envelope(
+        tmp_path: Path) -> None:
+    """A login answer whose roster outgrows a frame (a user in 1,200 groups) was replaced by
+    the bare <error> without seq: the client waited for its login's timeout. It is now
+    answered 500 in the request's envelope, at once."""
+    groups = "".join(f'[[groups]]\nid = "g{index:04d}"\nname = "{"Group " * 6}{index}"\n'
+                     f'members = ["alice"]\n\n' for index in range(1200))
+    config = tmp_path / "dir.toml"
+    config.write_text(TEST_TOML + "\n" + groups)
+    process, port, _lines = await start_server_process("--config", str(config))
+    try:
+        alice = await RawClient.connect(port)
+        alice.send_xml("<message type='request' seq='l' module='MID_SESSION'>"
+                       "<login uid='alice' token='pw-alice' version='1'/></message>")
+        reply = await alice.next_unmatched(timeout=5)
+        assert reply.seq == "l" and isinstance(reply.body, ErrorReply), reply
+        assert reply.body.tag == "login" and reply.body.errcode == 500
+        await alice.close()
+        bob = await RawClient.connect(port)
+        await bob.login("bob", "pw-bob")  # the others are served as before
+        await bob.close()
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.communicate(), 10)

@@ -21,6 +21,7 @@ from typing import cast
 from app.protocol.errors import ErrCode
 from app.protocol.framing import encode_frame
 from app.protocol.messages import InterphoneChanged, Message
+from app.protocol.replies import failed_answer
 from app.protocol.xmlcodec import encode_message
 from app.server.addr_limits import ConnectionLimits, address_key
 from app.server.login_guard import LoginGuard, LoginOutcome
@@ -130,8 +131,8 @@ class SignalingServer:
                 except ValueError:
                     log.exception("cannot encode %s for session %d", type(message.body).__name__,
                                   sid)
-                    conn.enqueue(encode(Message.frame_error("server fault",
-                                                            ErrCode.SERVER_FAULT)), None)
+                    conn.enqueue(encode(failed_answer(message, ErrCode.SERVER_FAULT,
+                                                      "server fault")), None)
                     continue
             body = message.body
             key = str(body.info.id) if isinstance(body, InterphoneChanged) else None
