@@ -1,5 +1,5 @@
 """Per-address limits (app/server/addr_limits.py): connections and sessions per address,
-rate-limited refusal logging, the recvbegin token bucket."""
+rate-limited refusal logging, the recvbegin token bucket, the byte budget of a connection."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from app.protocol.framing import encode_frame
 from app.server.addr_limits import (
     AddressLimitSettings,
     ConnectionLimits,
@@ -14,6 +15,10 @@ from app.server.addr_limits import (
     RefusalLog,
     address_key,
 )
+from app.server.directory import Directory
+from app.server.ratelimit import ByteBudget
+from app.server.settings import ServerSettings
+from app.server.state import ServerState
 
 A, B = "198.51.100.7", "203.0.113.9"
 
@@ -141,3 +146,33 @@ def test_buckets_from_settings() -> None:
     buckets = RecvBeginBuckets.from_settings(AddressLimitSettings(recvbegin_rate=1.0,
                                                                   recvbegin_burst=2))
     assert [buckets.allow(A, 0.0) for _ in range(3)] == [True, True, False]
+
+
+def test_the_byte_budget_pauses_reading_until_it_is_paid_back() -> None:
+    budget = ByteBudget(rate=1000.0, burst=4000, now=0.0)
+    assert budget.spend(4000, 0.0) == 0.0  # the burst
+    assert budget.spend(500, 0.0) == pytest.approx(0.5)  # 500 bytes over at 1000/s
+    assert budget.spend(0, 0.5) == 0.0  # paid back
+    assert budget.spend(1000, 10.0) == 0.0  # refilled, never above the burst
+    assert budget.spend(3500, 10.0) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("bad", [{"read_burst": 0}, {"login_read_rate": 0},
+                                 {"read_rate": -1.0}, {"login_read_burst": 1.5}])
+def test_byte_budget_settings_are_validated(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        ServerSettings(**bad)  # type: ignore[arg-type]
+
+
+def test_the_login_budget_is_replaced_by_the_sessions_at_login() -> None:
+    settings = ServerSettings(auth="open", login_read_rate=10.0, login_read_burst=70000,
+                              read_rate=1e6, read_burst=10**6)
+    state = ServerState(Directory.demo(), settings)
+    assert state.connect(1, "127.0.0.1", 0.0)
+    login = b"<message type='request' seq='1' module='MID_SESSION'>" \
+            b"<login uid='alice' token='x' version='1'/></message>"
+    state.receive_data(1, encode_frame(login), 0.0)
+    assert 1 in state.sessions
+    assert state.read_pause(1, 500000, 0.0) == 0.0  # the session's budget now
+    assert state.connect(2, "127.0.0.1", 0.0)
+    assert state.read_pause(2, 70010, 0.0) == pytest.approx(1.0)  # 10 bytes over at 10/s

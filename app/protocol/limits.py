@@ -19,3 +19,7 @@ MAX_SEQ_LEN = 64
 MAX_SYNC_IDS = 500
 MAX_MEMBERS = 500
 MAX_TEXT_ATTR = 1024
+MAX_CHATS = 100
+"""Active chat interphones one user may be a party of (a join that would start one more
+for either party is answered 413): each is in the user's sync answer, which must fit one
+frame, and each costs the server memory until its members leave."""

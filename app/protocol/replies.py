@@ -10,17 +10,22 @@ from app.protocol.messages import (
     EmergencyRequest,
     ErrorReply,
     JoinRequest,
+    JoinResult,
     Login,
+    LoginResult,
     MembersRequest,
+    MembersResult,
     Message,
+    MessageKind,
     Module,
     Ping,
     QualityReport,
     QuitRequest,
     SpeakRequest,
     SyncRequest,
+    SyncResult,
 )
-from app.protocol.presence import CallRequest, PresenceSyncRequest
+from app.protocol.presence import CallRequest, PresenceSyncRequest, PresenceSyncResult
 
 
 def echo_error(body: Body, errcode: int, errmsg: str) -> ErrorReply:
@@ -49,6 +54,27 @@ def echo_error(body: Body, errcode: int, errmsg: str) -> ErrorReply:
         case QualityReport(interphone):
             return ErrorReply("quality", errcode, errmsg, None, str(interphone))
     return ErrorReply("error", errcode, errmsg)
+
+
+def failed_answer(answer: Message, errcode: int, errmsg: str) -> Message:
+    """A response that cannot be sent (e.g. it would not fit one frame), failed in its
+    own envelope and element, so that its requester hears of it at once instead of
+    waiting for its timeout; the bare ``<error>`` (no ``seq``) for anything else."""
+    body: ErrorReply | None = None
+    match answer.body:
+        case LoginResult():
+            body = ErrorReply("login", errcode, errmsg)
+        case SyncResult():
+            body = ErrorReply("interphones", errcode, errmsg, "sync")
+        case MembersResult(info):
+            body = ErrorReply("interphone", errcode, errmsg, "sync", str(info.id))
+        case JoinResult(info):
+            body = ErrorReply("interphone", errcode, errmsg, "add", str(info.id))
+        case PresenceSyncResult():
+            body = ErrorReply("presence", errcode, errmsg, "sync")
+    if body is None or answer.kind is not MessageKind.RESPONSE or not answer.seq:
+        return Message.frame_error(errmsg, errcode)
+    return Message.response(answer.seq, body, answer.module)
 
 
 def refusal(request: Message, errcode: int, errmsg: str, *, holder: str = "",

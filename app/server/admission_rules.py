@@ -21,6 +21,7 @@ from app.server.media_gate import (
 )
 from app.server.outbox import LoginCheck, Outbox, Refused, RefusedAndClosed
 from app.server.peers import Peer
+from app.server.ratelimit import ByteBudget
 from app.server.state_base import StateBase
 
 
@@ -72,6 +73,7 @@ class AdmissionRules(StateBase):
             self.refusals.refused(address, "too many sessions", now)
             raise RefusedAndClosed(ErrCode.TOO_MANY_REQUESTS, "too many sessions from this address")
         peer.counted = "session"
+        peer.reads = ByteBudget(self.settings.read_rate, self.settings.read_burst, now)
 
     def _uncount(self, peer: Peer) -> None:
         if peer.counted:

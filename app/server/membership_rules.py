@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from app.protocol.errors import ErrCode
 from app.protocol.ids import AttachType, InterphoneId
-from app.protocol.limits import MAX_MEMBERS
+from app.protocol.limits import MAX_CHATS, MAX_MEMBERS
 from app.protocol.messages import JoinResult, MembersResult, QuitResult, SyncResult
 from app.server.floor import Floor
 from app.server.outbox import Outbox, Refused, Result
@@ -45,6 +45,7 @@ class MembershipRules(StateBase):
             if record is not None and len(record.members) >= MAX_MEMBERS:
                 raise Refused(ErrCode.TOO_LARGE, f"{interphone} has {MAX_MEMBERS} members")
             if record is None:
+                self._require_chat_room(interphone)
                 record = self._start(interphone)
             record.members[session.uid] = sid
             session.joined[interphone] = None
@@ -113,6 +114,17 @@ class MembershipRules(StateBase):
                 self._notify_members(record.id, outbox)  # (may be coalesced)
             self._floor_changed(record, outcome, outbox, notify=told_by_floor, removed=removed)
         self.presence.member_left(uid, record.id, outbox)
+
+    def _require_chat_room(self, interphone: InterphoneId) -> None:
+        """A chat that would start may not give either party more than ``MAX_CHATS``
+        (one caller cannot, but many uids calling one user would make that user's sync
+        answer outgrow a frame, and one uid calling ever new ones (open mode) would grow
+        the server without end)."""
+        if interphone.kind is not AttachType.CHAT:
+            return
+        for party in interphone.parties:
+            if len(self.chats_of.get(party, ())) >= MAX_CHATS:
+                raise Refused(ErrCode.TOO_LARGE, f"{party} is in {MAX_CHATS} chats already")
 
     def _start(self, interphone: InterphoneId) -> Interphone:
         record = Interphone(interphone, floor=Floor(

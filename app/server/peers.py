@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from app.protocol.framing import FrameDecoder
 from app.protocol.messages import Message
-from app.server.ratelimit import TokenBucket
+from app.server.ratelimit import ByteBudget, TokenBucket
 from app.server.settings import ServerSettings
 
 
@@ -38,6 +38,8 @@ class Peer:
     ip: str
     opened_at: float
     bucket: TokenBucket
+    reads: ByteBudget
+    """What its bytes may cost: ``login_read_*`` until its login, then ``read_*``."""
     last_rx: float = 0.0
     decoder: FrameDecoder = field(default_factory=FrameDecoder)
     malformed: int = 0
@@ -57,6 +59,7 @@ class Peer:
     @classmethod
     def open(cls, sid: int, ip: str, now: float, settings: ServerSettings) -> Peer:
         return cls(sid, ip, now, TokenBucket(settings.rate_limit, settings.rate_burst, now),
+                   ByteBudget(settings.login_read_rate, settings.login_read_burst, now),
                    last_rx=now)
 
     def deadline(self, settings: ServerSettings, *, logged_in: bool) -> float:

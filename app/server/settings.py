@@ -31,6 +31,15 @@ class ServerSettings:
     """Signaling requests per second per session (token bucket refill rate)."""
     rate_burst: int = 100
     """Token bucket capacity: requests a session may send in a burst."""
+    read_rate: float = 64 * 1024
+    """Bytes per second a logged-in session's signaling may send (what it sends beyond,
+    the server reads later: each frame costs a parse, answered or refused)."""
+    read_burst: int = 256 * 1024
+    """Bytes a logged-in session may send at once before ``read_rate`` applies."""
+    login_read_rate: float = 4 * 1024
+    """Bytes per second a connection may send before its login (``read_rate`` after)."""
+    login_read_burst: int = 68 * 1024
+    """Bytes a connection may send at once before its login (a whole frame fits)."""
     max_sessions: int = 10000
     """Open TCP connections at most (authenticated or not)."""
     login_timeout: float = 10.0
@@ -95,7 +104,8 @@ class ServerSettings:
 
 
 SETTING_NAMES = frozenset(f.name for f in fields(ServerSettings))
-_INTEGER_SETTINGS = frozenset({"rate_burst", "max_sessions", "max_malformed",
+_INTEGER_SETTINGS = frozenset({"rate_burst", "read_burst", "login_read_burst",
+                               "max_sessions", "max_malformed",
                                "write_high_water", "write_hard_limit",
                                "max_sessions_per_address", "max_unauthenticated_per_address",
                                "recvbegin_burst"})

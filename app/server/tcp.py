@@ -21,10 +21,12 @@ from typing import cast
 from app.protocol.errors import ErrCode
 from app.protocol.framing import encode_frame
 from app.protocol.messages import InterphoneChanged, Message
+from app.protocol.replies import failed_answer
 from app.protocol.xmlcodec import encode_message
-from app.server.addr_limits import address_key
+from app.server.addr_limits import ConnectionLimits, address_key
 from app.server.login_guard import LoginGuard, LoginOutcome
 from app.server.outbox import LoginCheck, Outbox
+from app.server.settings import address_limit_settings
 from app.server.state import ServerState
 
 log = logging.getLogger("app.server")
@@ -66,6 +68,8 @@ class SignalingServer:
         self.guard: LoginGuard | None = None
         """Checks tokens off the loop; set it before serving (the state is told so)."""
         self._checks: set[asyncio.Task[None]] = set()
+        self._handshakes = ConnectionLimits(address_limit_settings(self.settings))
+        self._handshaking = 0
 
     def use_login_guard(self, guard: LoginGuard) -> None:
         """Token logins are checked by ``guard`` in its worker threads, never on the loop."""
@@ -82,6 +86,29 @@ class SignalingServer:
         (then a count), so that a flood of them cannot fill the log."""
         self.state.refusals.refused(address_key(peer), PLAIN_TEXT_ON_TLS, self.loop.time())
         self.reschedule()  # (the count of the ones held back is logged by the timer)
+
+    def handshake_admitted(self, peer: str | tuple[object, ...] | None) -> bool:
+        """A connection to the TLS port was accepted: may it start its handshake? Not
+        when its address already has ``max_unauthenticated_per_address`` handshakes under
+        way, nor when the server holds ``max_sessions`` connections and handshakes (the
+        refusal is logged once per address per interval, as the state's)."""
+        address = address_key(peer)
+        now = self.loop.time()
+        open_now = len(self.state.peers) + self._handshaking
+        if open_now >= self.settings.max_sessions:
+            self.state.refusals.refused(address, f"{open_now} connections open", now)
+        elif not self._handshakes.open(address):
+            self.state.refusals.refused(address, "too many TLS handshakes under way", now)
+        else:
+            self._handshaking += 1
+            return True
+        self.reschedule()
+        return False
+
+    def handshake_over(self, peer: str | tuple[object, ...] | None) -> None:
+        """An admitted connection left the TLS listener (a session now, or closed)."""
+        self._handshakes.close(address_key(peer), authenticated=False)
+        self._handshaking = max(0, self._handshaking - 1)
 
     def session_ended(self, conn: ServerConnection) -> None:
         self.connections.pop(conn.sid, None)
@@ -104,8 +131,8 @@ class SignalingServer:
                 except ValueError:
                     log.exception("cannot encode %s for session %d", type(message.body).__name__,
                                   sid)
-                    conn.enqueue(encode(Message.frame_error("server fault",
-                                                            ErrCode.SERVER_FAULT)), None)
+                    conn.enqueue(encode(failed_answer(message, ErrCode.SERVER_FAULT,
+                                                      "server fault")), None)
                     continue
             body = message.body
             key = str(body.info.id) if isinstance(body, InterphoneChanged) else None
@@ -221,8 +248,19 @@ class ServerConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
-        self.server.deliver(self.state.receive_data(self.sid, data, self.loop.time()))
+        now = self.loop.time()
+        self.server.deliver(self.state.receive_data(self.sid, data, now))
         self.server.reschedule()
+        wait = self.state.read_pause(self.sid, len(data), now)
+        transport = self.transport
+        if wait > 0 and transport is not None and not self.closing:
+            transport.pause_reading()  # (the peer's bytes wait in its socket meanwhile)
+            self.loop.call_later(wait, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not self.closing and not _failed(transport):
+            transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True

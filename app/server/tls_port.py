@@ -10,6 +10,12 @@ handshake record goes on to ``loop.connect_accepted_socket`` with the TLS contex
 failed handshake closed it (the client's hint, "the server may require TLS", is
 unchanged). A loop that cannot watch a socket (Windows' proactor loop) skips the peek:
 every connection goes to the TLS layer, as before.
+
+A connection is not a session before its handshake is over, so the state's per-address
+limits cannot see it yet: ``admit`` is asked at the accept (False: closed at once, before
+a byte is read) and ``release`` told when the connection leaves this listener (handed to
+the session, failed or timed out), so that connections that never finish a handshake are
+limited per address like connections that never log in.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -40,13 +47,17 @@ class TlsListener:
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
                  factory: Callable[[], asyncio.BaseProtocol], context: ssl.SSLContext,
                  on_plain: Callable[[Any], None], *, backlog: int,
-                 handshake_timeout: float) -> None:
+                 handshake_timeout: float,
+                 admit: Callable[[Any], bool] | None = None,
+                 release: Callable[[Any], None] | None = None) -> None:
         self._loop = loop
         self._sock = sock
         self._factory = factory
         self._context = context
         self._on_plain = on_plain
         self._timeout = handshake_timeout
+        self._admit_address = admit
+        self._release_address = release
         self._admitting: set[asyncio.Task[None]] = set()
         sock.setblocking(False)
         sock.listen(backlog)
@@ -75,6 +86,9 @@ class TlsListener:
                 except OSError as exc:
                     log.warning("cannot accept a connection: %s", exc)
                     await asyncio.sleep(ACCEPT_RETRY)
+                    continue
+                if self._admit_address is not None and not self._admit_address(address):
+                    _reset(conn)  # (refused and logged by ``admit``)
                     continue
                 task = loop.create_task(self._admit(conn, address))
                 self._admitting.add(task)
@@ -109,6 +123,8 @@ class TlsListener:
         finally:
             if not handed:
                 conn.close()
+            if self._release_address is not None:
+                self._release_address(address)
 
     async def _peek(self, conn: socket.socket) -> bytes | None:
         """The connection's first byte, left unread (b"": closed); None when this loop
@@ -129,6 +145,13 @@ class TlsListener:
         finally:
             loop.remove_reader(conn.fileno())
         return conn.recv(1, socket.MSG_PEEK)
+
+
+def _reset(conn: socket.socket) -> None:
+    """Close at once, unread (as the state's refusal aborts a plain connection)."""
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
 
 
 def _drain(conn: socket.socket) -> None:
