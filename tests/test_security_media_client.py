@@ -25,8 +25,8 @@ class Table:
     members: set[str] = field(default_factory=set)
     holder: str | None = None
 
-    def recvbegin_verifier(self, uid: str) -> RecvBeginVerifier | None:
-        return self.verifiers.get(uid)
+    def recvbegin_verifier(self, uid: str, source_ip: str) -> RecvBeginVerifier | None:
+        return self.verifiers.get(uid)  # (the state also checks the IP: see its tests)
 
     def is_member(self, interphone_id: str, uid: str) -> bool:
         return interphone_id == ID and uid in self.members

@@ -43,8 +43,8 @@ class SessionTable:
     members: dict[str, set[str]] = field(default_factory=dict)
     holders: dict[str, str] = field(default_factory=dict)
 
-    def recvbegin_verifier(self, uid: str) -> RecvBeginVerifier | None:
-        return self.verifiers.get(uid)
+    def recvbegin_verifier(self, uid: str, source_ip: str) -> RecvBeginVerifier | None:
+        return self.verifiers.get(uid)  # (the state also checks the IP: see its tests)
 
     def is_member(self, interphone_id: str, uid: str) -> bool:
         return uid in self.members.get(interphone_id, set())

@@ -150,6 +150,72 @@ async def test_hijack_attempts_from_the_same_ip_are_refused(server) -> None:
         await who.signaling.close()
 
 
+def _loopback_alias_works() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.2", 0))
+    except OSError:
+        return False
+    return True
+
+
+async def _gets(peer: UdpPeer, within: float = 0.3) -> bool:
+    """Whether a datagram reaches ``peer`` within ``within`` seconds."""
+    import asyncio
+
+    try:
+        await asyncio.wait_for(peer.received.get(), within)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _voice_to_another_host(server: tuple[InterphoneServer, str]) -> bool:
+    """bob sends his genuine recvbegin from another host (127.0.0.2, as a member who
+    spoofs his source would): whether it was acked there and alice's voice followed."""
+    alice, bob = await member(server, "alice"), await member(server, "bob")
+    await join(alice)
+    await join(bob)
+    alice.install((await alice.signaling.next_notification()).body)
+    await alice.register()
+    elsewhere = await UdpPeer.open(server[0].port, local_host="127.0.0.2")
+    elsewhere.send(bob.media.recvbegin(str(G58)))  # a good mac, another host's address
+    acked = await _gets(elsewhere)
+    granted = await alice.signaling.request(SpeakRequest(True, G58))
+    alice.media.floor_granted(str(G58), granted.body.grant)
+    alice.udp.send(alice.media.seal(str(G58), 0, b"voice"))
+    voice = await _gets(elsewhere)
+    await bob.register()  # from his own IP, with a newer counter: as ever
+    alice.udp.send(alice.media.seal(str(G58), 1, b"more"))
+    assert await bob.heard() == HeardAudio(str(G58), "alice", granted.body.grant, 1, b"more")
+    elsewhere.close()
+    for who in (alice, bob):
+        who.udp.close()
+        await who.signaling.close()
+    return acked or voice
+
+
+@pytest.mark.skipif(not _loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
+async def test_a_registration_from_another_ip_is_refused_though_its_mac_is_good(
+        server) -> None:
+    """The mac proves who sent a recvbegin, not from where: a member who could spoof his
+    source registered at another host's address and had the interphone's voice sent
+    there (a reflection of every packet). It counts only from the session's IP."""
+    assert not await _voice_to_another_host(server)
+
+
+@pytest.mark.skipif(not _loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
+async def test_media_auth_any_source_ip_registers_from_anywhere(tmp_path: Path) -> None:
+    """For signaling through a proxy (its TCP peer is the proxy, not the client)."""
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    async with InterphoneServer(sample_directory(), settings=FAST.with_overrides(
+            media_encryption="optional", media_auth_any_source_ip=True),
+            tls=context) as running:
+        assert await _voice_to_another_host((running, fingerprint))
+
+
 async def test_a_base_client_gets_plain_media_under_optional(server) -> None:
     running, fingerprint = server
     carol = await RawClient.connect(running.port, tls=client_context(TrustPolicy(pin=fingerprint)))

@@ -35,9 +35,18 @@ class MediaAuthRules(StateBase):
 
     # ---- the gate's MembershipView ----------------------------------------------------------
 
-    def recvbegin_verifier(self, uid: str) -> RecvBeginVerifier | None:
+    def recvbegin_verifier(self, uid: str, source_ip: str) -> RecvBeginVerifier | None:
         session = self._live_session(uid)
-        return session.media if session is not None else None
+        if session is None or not self._media_source_allowed(session, source_ip):
+            return None
+        return session.media
+
+    def _media_source_allowed(self, session: Session, source_ip: str) -> bool:
+        """A media-auth registration comes from the session's IP (as a base one must),
+        unless ``media_auth_any_source_ip``: the mac proves who sent it, not from where,
+        so without this a member who spoofs its source could send voice to any host."""
+        return self.settings.media_auth_any_source_ip \
+            or session.peer_ip == normalize_ip(source_ip)
 
     def is_member(self, interphone_id: str, uid: str) -> bool:
         record = self.routes.get(interphone_id)
@@ -83,7 +92,7 @@ class MediaAuthRules(StateBase):
         if session is None:
             return False
         if kind == AUTH_RECVBEGIN:
-            return session.media is not None
+            return session.media is not None and self._media_source_allowed(session, source_ip)
         return session.media is None and session.peer_ip == normalize_ip(source_ip)
 
     def _live_session(self, uid: str) -> Session | None:

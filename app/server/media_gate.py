@@ -72,8 +72,9 @@ class MediaEncryption(enum.StrEnum):
 class MembershipView(Protocol):
     """What the gate needs to know about sessions; the server's state provides it."""
 
-    def recvbegin_verifier(self, uid: str) -> RecvBeginVerifier | None:
-        """The verifier of ``uid``'s live session if it was granted media-auth, else None."""
+    def recvbegin_verifier(self, uid: str, source_ip: str) -> RecvBeginVerifier | None:
+        """The verifier of ``uid``'s live session if it was granted media-auth and may
+        register from ``source_ip``, else None."""
 
     def is_member(self, interphone_id: str, uid: str) -> bool: ...
 
@@ -196,7 +197,7 @@ class SealedMediaGate:
         except PacketError:
             return _NOTHING
         assert isinstance(packet, AuthRecvBegin)
-        verifier = self.view.recvbegin_verifier(packet.uid)
+        verifier = self.view.recvbegin_verifier(packet.uid, str(source[0]))
         if (verifier is None or not self.view.is_member(packet.id, packet.uid)
                 or not verifier.accept(packet)):
             return _NOTHING

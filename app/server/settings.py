@@ -67,6 +67,11 @@ class ServerSettings:
     reconnects at once after a restart)."""
     refusal_log_interval: float = 60.0
     """Seconds between two log lines about refusals of one address."""
+    media_auth_any_source_ip: bool = False
+    """Register an authenticated recvbegin (media-auth) from any source IP, not only from
+    the IP the session logged in from: for signaling that reaches the server through a
+    proxy (its TCP peer is the proxy). Off, a member who can spoof source addresses
+    cannot point voice at an address of another host."""
     recvbegin_rate: float = 20.0
     """Authenticated recvbegin datagrams per second per source IP."""
     recvbegin_burst: int = 40
@@ -116,7 +121,8 @@ def setting_problem(name: str, value: object) -> str | None:
 
     The one check behind both :class:`ServerSettings` and the directory file's
     ``[server]`` table: ``auth`` is a mode, counts are positive integers, the
-    rest positive finite numbers (booleans are neither).
+    ``media_auth_any_source_ip`` a boolean, the rest positive finite numbers (booleans
+    are neither).
     """
     if name == "auth":
         return None if value in AUTH_MODES else (
@@ -126,6 +132,9 @@ def setting_problem(name: str, value: object) -> str | None:
     if name == "media_encryption":
         return None if value in MEDIA_ENCRYPTION_MODES else (
             f"media_encryption must be \"required\", \"optional\" or \"off\", not {value!r}")
+    if name == "media_auth_any_source_ip":
+        return None if isinstance(value, bool) else (
+            f"media_auth_any_source_ip must be true or false, not {value!r}")
     if name == "queue_limit":
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000:
             return None
