@@ -20,7 +20,7 @@ from server_fixtures import TEST_TOML, RawClient, start_server_process
 from app.client.trust import TrustPolicy, client_context
 from app.protocol.ids import InterphoneId
 from app.protocol.limits import MAX_CHATS, MAX_FRAME
-from app.protocol.messages import ErrorReply, JoinRequest, JoinResult, SyncResult
+from app.protocol.messages import ErrorReply, JoinRequest, JoinResult, QuitRequest, SyncResult
 
 
 def _fingerprint(lines: list[str]) -> str:
@@ -207,7 +207,10 @@ async def test_one_uid_cannot_open_chats_without_end(tmp_path: Path) -> None:
     """In open mode any uid exists: one session could start ever new chats (about 0.7 KB
     of the server each, kept until it leaves). At most MAX_CHATS; then 413, and a chat
     that ends makes room again."""
-    async with server_process(tmp_path, OPEN_AND_CROWDED) as (port, _lines, _process):
+    # (the membership budget would refuse these joins first: MAX_CHATS is what bounds a
+    # session that opens them slowly, over minutes)
+    crowded = OPEN_AND_CROWDED + f"membership_burst = {MAX_CHATS + 10}\n"
+    async with server_process(tmp_path, crowded) as (port, _lines, _process):
         mallory = await RawClient.connect(port)
         await mallory.login("mallory", "x")
         for index in range(MAX_CHATS):
@@ -248,3 +251,35 @@ async def test_an_answer_too_large_for_a_frame_fails_in_its_own_envelope(
     finally:
         process.terminate()
         await asyncio.wait_for(process.communicate(), 10)
+
+
+async def test_joins_and_leaves_of_one_session_are_budgeted(tmp_path: Path) -> None:
+    """One session toggling join and leave on a group made the server tell every other
+    member (and watcher) each time: 300 members at 44 changes a second took 21 % of a
+    core, from one client. Joins and leaves have a budget of their own per session
+    (``membership_rate`` 2/s after ``membership_burst`` 50): beyond, 429 and nobody is
+    told anything; a client that rejoins its interphones after a restart stays within."""
+    async with server_process(tmp_path) as (port, _lines, _process):
+        bob = await RawClient.connect(port)
+        await bob.login("bob")
+        await bob.join(InterphoneId.parse("group_58"))
+        await asyncio.sleep(0.2)
+        bob.drain()  # (the change his own join made)
+        mallory = await RawClient.connect(port)
+        await mallory.login("alice")
+        group = InterphoneId.parse("group_58")
+        started = time.monotonic()
+        answers = []
+        for index in range(100):
+            body = JoinRequest(group) if index % 2 == 0 else QuitRequest(group)
+            answers.append((await mallory.request(body)).body)
+        elapsed = time.monotonic() - started
+        refused = [a for a in answers if isinstance(a, ErrorReply)]
+        assert {a.errcode for a in refused} == {429}
+        allowed = len(answers) - len(refused)
+        assert 50 <= allowed <= 50 + 2 * elapsed + 1, (allowed, elapsed)
+        await asyncio.sleep(0.3)
+        told = sum(1 for m in bob.drain() if m.body.__class__.__name__ == "InterphoneChanged")
+        assert told == allowed  # one notification per change made, none per refusal
+        await mallory.close()
+        await bob.close()

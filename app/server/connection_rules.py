@@ -12,7 +12,7 @@ import heapq
 import logging
 
 from app.protocol.errors import ErrCode, FrameTooLarge, MalformedFrame, ProtocolError
-from app.protocol.messages import Message, MessageKind
+from app.protocol.messages import JoinRequest, Message, MessageKind, QuitRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message
 from app.server.addr_limits import address_key
@@ -140,6 +140,11 @@ class ConnectionRules(StateBase):
             return  # nothing a client sends besides requests needs an answer
         if not allowed:
             outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, "too many requests"))
+            return
+        if isinstance(message.body, JoinRequest | QuitRequest) \
+                and not peer.memberships.take(now):
+            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS,
+                                     "too many joins and leaves"))
             return
         self._answer(peer, message, now, outbox)
 

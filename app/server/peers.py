@@ -40,6 +40,9 @@ class Peer:
     bucket: TokenBucket
     reads: ByteBudget
     """What its bytes may cost: ``login_read_*`` until its login, then ``read_*``."""
+    memberships: TokenBucket
+    """Its joins and leaves (``membership_rate``/``membership_burst``): each one makes a
+    notification to every member and watcher of the interphone."""
     last_rx: float = 0.0
     decoder: FrameDecoder = field(default_factory=FrameDecoder)
     malformed: int = 0
@@ -60,6 +63,7 @@ class Peer:
     def open(cls, sid: int, ip: str, now: float, settings: ServerSettings) -> Peer:
         return cls(sid, ip, now, TokenBucket(settings.rate_limit, settings.rate_burst, now),
                    ByteBudget(settings.login_read_rate, settings.login_read_burst, now),
+                   TokenBucket(settings.membership_rate, settings.membership_burst, now),
                    last_rx=now)
 
     def deadline(self, settings: ServerSettings, *, logged_in: bool) -> float:

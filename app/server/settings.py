@@ -40,6 +40,12 @@ class ServerSettings:
     """Bytes per second a connection may send before its login (``read_rate`` after)."""
     login_read_burst: int = 68 * 1024
     """Bytes a connection may send at once before its login (a whole frame fits)."""
+    membership_rate: float = 2.0
+    """Joins and leaves per second a session may make (each is a notification to every
+    member and watcher of the interphone) ..."""
+    membership_burst: int = 50
+    """... after bursts of up to this many (a client that rejoins its interphones at once
+    after a restart); beyond, 429."""
     max_sessions: int = 10000
     """Open TCP connections at most (authenticated or not)."""
     login_timeout: float = 10.0
@@ -110,6 +116,7 @@ class ServerSettings:
 
 SETTING_NAMES = frozenset(f.name for f in fields(ServerSettings))
 _INTEGER_SETTINGS = frozenset({"rate_burst", "read_burst", "login_read_burst",
+                               "membership_burst",
                                "max_sessions", "max_malformed",
                                "write_high_water", "write_hard_limit",
                                "max_sessions_per_address", "max_unauthenticated_per_address",
