@@ -144,7 +144,8 @@ class InterphoneServer:
         tcp: list[asyncio.Server | TlsListener]
         if self.tls is not None:  # (a plain-text client is logged: tls_port)
             tcp = [TlsListener(loop, sock, hub.new_connection, self.tls, hub.plain_text_on_tls,
-                               backlog=LISTEN_BACKLOG, handshake_timeout=HANDSHAKE_TIMEOUT)
+                               backlog=LISTEN_BACKLOG, handshake_timeout=HANDSHAKE_TIMEOUT,
+                               on_failed=hub.tls_handshake_failed)
                    for sock in tcp_sockets]
         else:
             tcp = [await loop.create_server(hub.new_connection, sock=sock,

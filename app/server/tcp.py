@@ -83,6 +83,12 @@ class SignalingServer:
         self.state.refusals.refused(address_key(peer), PLAIN_TEXT_ON_TLS, self.loop.time())
         self.reschedule()  # (the count of the ones held back is logged by the timer)
 
+    def tls_handshake_failed(self, peer: str | tuple[object, ...] | None, reason: str) -> None:
+        """A TLS handshake on this port failed (e.g. the client refused the certificate):
+        logged as :meth:`plain_text_on_tls`, once per address per interval, then a count."""
+        self.state.refusals.refused(address_key(peer), reason, self.loop.time())
+        self.reschedule()
+
     def session_ended(self, conn: ServerConnection) -> None:
         self.connections.pop(conn.sid, None)
         self.deliver(self.state.disconnect(conn.sid))
