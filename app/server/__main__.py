@@ -193,6 +193,16 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+def _refuse(log_format: str, problem: str) -> None:
+    """Why the server does not start, once logging is set up: one line on standard error,
+    ``interphone-server: PROBLEM``, or with ``--log-format json`` a JSON object like every
+    other line (a log collector parses them all, the one that matters most included)."""
+    if log_format == "json":
+        log.error("%s", problem)
+    else:
+        print(f"interphone-server: {problem}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.hash_token:
@@ -208,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             directory = Directory.from_toml_file(args.config)
         except DirectoryError as exc:
-            print(f"interphone-server: bad configuration: {exc}", file=sys.stderr)
+            _refuse(args.log_format, f"bad configuration: {exc}")
             return 2
     else:
         directory = Directory.demo()
@@ -220,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             context, fingerprint = load_server_context(options)
         except (TlsSetupError, OSError, ssl.SSLError) as exc:
-            print(f"interphone-server: TLS: {exc}", file=sys.stderr)
+            _refuse(args.log_format, f"TLS: {exc}")
             return 2
         log.info("TLS on; certificate SHA-256 fingerprint %s", fingerprint)
     factory = _loop_factory()
