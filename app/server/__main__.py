@@ -29,6 +29,7 @@ from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer, MetricsUnavailable
 from app.server.binding import BindError
 from app.server.directory import Directory, DirectoryError, hash_token
+from app.server.fd_limit import ensure_open_files
 from app.server.logs import LOG_FORMATS, configure_logging
 from app.server.metrics import parse_listen_address
 from app.server.redis_store import RedisStore
@@ -224,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         directory = Directory.demo()
         log.warning("no --config: serving the built-in demo directory in open mode "
                     "(any uid may log in with any token)")
+    short = ensure_open_files(directory.settings.max_sessions)
+    if short is not None:
+        log.warning("%s", short)
     options = tls_options(args, directory, Path(args.config).parent if args.config else None)
     context: ssl.SSLContext | None = None
     if options.enabled:
