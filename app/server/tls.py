@@ -127,7 +127,30 @@ def _what_is_wrong(cert_file: str | os.PathLike[str], key_file: str | os.PathLik
         return f"{key_file}: not a PEM private key (-----BEGIN PRIVATE KEY-----)"
     if exc.reason == "KEY_VALUES_MISMATCH":
         return f"{key_file} is not the private key of {cert_file}"
-    return f"{cert_file} / {key_file}: not a usable PEM certificate and key ({exc.reason})"
+    broken = _undecodable(cert_file, key_file)
+    if broken is not None:
+        return broken
+    return (f"{cert_file} / {key_file}: not a usable PEM certificate and key "
+            f"({exc.reason or exc})")
+
+
+def _undecodable(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str],
+                 ) -> str | None:
+    """Which file's PEM block does not decode (OpenSSL says only "PEM lib"), if one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+    except (OSError, ValueError):
+        return f"{cert_file}: its PEM certificate cannot be decoded (a damaged or cut copy?)"
+    try:
+        serialization.load_pem_private_key(Path(key_file).read_bytes(), None)
+    except TypeError:
+        return None  # (encrypted: said by the pass phrase callback)
+    except (OSError, ValueError):
+        return f"{key_file}: its PEM private key cannot be decoded (a damaged or cut copy?)"
+    return None
 
 
 def server_context(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]
