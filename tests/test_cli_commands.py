@@ -132,6 +132,19 @@ async def test_login_refused(clients):
         "interphone-cli: error: login refused for 'alice': wrong uid or token"]
 
 
+async def test_a_login_refused_for_want_of_encrypted_voice_says_try_tls(clients):
+    """A server whose media_encryption = "required" refused the plain-text CLI (which asks
+    for encrypted voice over TLS only) with "login refused for 'alice': media-auth
+    required", which did not tell the user what to do."""
+    async with running_server(media_encryption="required") as server:
+        code, _, err = await cli("sync", port=server.port)
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "interphone-cli: error: login refused for 'alice': media-auth required: the server "
+        "demands encrypted voice (media_encryption = \"required\"), which this client asks "
+        "for over TLS only: try --tls"]
+
+
 async def test_login_refused_without_a_token_says_none_was_given(clients):
     """``--uid bob`` alone (no --token, $INTERPHONE_TOKEN unset) was refused as "wrong uid
     or token", with nothing saying that no token had been given at all."""

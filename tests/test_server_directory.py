@@ -46,6 +46,26 @@ def test_an_unknown_setting_and_a_user_without_token_are_said_at_load(caplog) ->
     assert caplog.records == []  # open mode: any token; every setting known
 
 
+def test_unknown_keys_and_tables_outside_server_are_said_with_the_line(caplog) -> None:
+    """``member = [...]`` left a group without members, ``[[group]]`` left no group and
+    ``tokn`` a user without a token (only that was said), each in silence: the operator
+    found out from users who could not see Ops."""
+    text = ("[server]\nauth = \"token\"\n"
+            "[[users]]\nuid = \"a\"\ntoken = \"pw\"\n"
+            "[[users]]\nuid = \"b\"\ntoken = \"pw\"\nprio = 3\n"
+            "[[groups]]\nid = \"58\"\nmember = [\"a\", \"b\"]\n"
+            "[[group]]\nid = \"59\"\nmembers = [\"a\"]\n")
+    with caplog.at_level("WARNING", logger="app.server.directory"):
+        directory = Directory.from_toml_text(text, source="dir.toml")
+    assert directory.groups["58"].members == frozenset() and "59" not in directory.groups
+    assert [record.getMessage() for record in caplog.records] == [
+        "dir.toml, line 13: unknown table [[group]] is ignored (did you mean 'groups'?)",
+        "dir.toml, line 9: unknown key 'prio' in [[users]] is ignored "
+        "(did you mean 'priority'?)",
+        "dir.toml, line 12: unknown key 'member' in [[groups]] is ignored "
+        "(did you mean 'members'?)"]
+
+
 def test_demo_directory_is_open() -> None:
     directory = Directory.demo()
     assert directory.settings.auth == "open"
@@ -142,7 +162,7 @@ def test_an_unknown_top_level_table_and_no_users_are_said_at_load(caplog) -> Non
         directory = Directory.from_toml_text(text, source="dir.toml")
     assert directory.users == {}
     assert [record.getMessage() for record in caplog.records] == [
-        "dir.toml, line 4: unknown 'user' is ignored (did you mean 'users'?)",
+        "dir.toml, line 4: unknown table [[user]] is ignored (did you mean 'users'?)",
         "dir.toml: no [[users]], so nobody can log in (auth = \"token\")"]
 
 

@@ -9,9 +9,11 @@ import json
 import logging
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from server_fixtures import TEST_TOML, RawClient
 
 from app.server.logs import REDACTED, JsonLogFormatter, configure_logging
@@ -110,3 +112,26 @@ async def test_server_process_logs_json_and_serves_metrics(tmp_path: Path) -> No
     assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
     assert any("login uid=alice" in entry["message"] for entry in entries)
     assert "pw-" not in json.dumps(entries)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--config", "{dir}/bad.toml"], "bad configuration: {dir}/bad.toml, line 2: max_talk "
+                                     "must be a positive number, not 'thirty'"),
+    (["--config", "{dir}/good.toml", "--tls-cert", "{dir}/none.crt", "--tls-key",
+      "{dir}/none.key"],
+     "TLS: cannot read {dir}/none.crt: no such file"),
+])
+def test_a_refused_start_is_a_json_line_too(tmp_path: Path, args: list[str],
+                                            expected: str) -> None:
+    """With ``--log-format json`` the line saying why the server did not start was the
+    only one in plain text, so a log collector parsing JSON dropped the one that mattered."""
+    (tmp_path / "bad.toml").write_text("[server]\nmax_talk = 'thirty'\n")
+    (tmp_path / "good.toml").write_text(TEST_TOML)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.server", "--port", "0", "--log-format", "json",
+         *[arg.format(dir=tmp_path) for arg in args]],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    entries = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(e["level"], e["message"]) for e in entries] == [
+        ("ERROR", expected.format(dir=tmp_path))]

@@ -50,3 +50,28 @@ def test_a_file_that_is_not_a_key_is_named(tmp_path: Path) -> None:
     result = serve_tls(cert, junk)
     assert result.returncode == 2
     assert f"{junk}: not a PEM private key" in result.stderr, result.stderr
+
+
+def _damaged(path: Path, out: Path) -> Path:
+    """``path``'s PEM block with its base64 cut short, headers intact (a bad copy)."""
+    lines = path.read_text().splitlines()
+    out.write_text("\n".join([lines[0], lines[1][:20], lines[-1]]) + "\n")
+    return out
+
+
+def test_a_damaged_certificate_or_key_is_named_not_none(tmp_path: Path) -> None:
+    """OpenSSL says only "PEM lib" (reason None): the line read "...: not a usable PEM
+    certificate and key (None)", naming neither file nor the problem."""
+    cert, key = ensure_self_signed(tmp_path)
+    bad_cert = _damaged(cert, tmp_path / "cut.crt")
+    result = serve_tls(bad_cert, key)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"interphone-server: TLS: {bad_cert}: its PEM certificate cannot be decoded "
+        f"(a damaged or cut copy?)")
+    bad_key = _damaged(key, tmp_path / "cut.key")
+    result = serve_tls(cert, bad_key)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"interphone-server: TLS: {bad_key}: its PEM private key cannot be decoded "
+        f"(a damaged or cut copy?)")

@@ -161,3 +161,43 @@ def test_the_certificate_question_has_a_letter_of_its_own(qapp, qtbot, language:
         qtbot.waitUntil(dialog.trust_certificate.isChecked, timeout=2000)  # (animated click)
     finally:
         switcher.apply("en")
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_remember_me_at_start_keeps_tls_and_the_accepted_certificate(
+        qloop, qapp, settings, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        accepted: bool) -> None:
+    """"Remember me" signed in at start in plain text whatever the TLS box said: against a
+    TLS server it failed ("the server may require TLS"), against a plain one it sent the
+    token in clear. Now it signs in over TLS pinned to the accepted certificate, or, with
+    none accepted yet, leaves it to the dialog (which asks) without connecting in clear."""
+    from app.server.tcp import PLAIN_TEXT_ON_TLS
+    from app.ui.runtime import Options, Runtime
+
+    server, fingerprint = tls_server(qloop, tmp_path)
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid, settings.token, settings.remember, settings.tls = "me", "secret", True, True
+    if accepted:
+        settings.remember_fingerprint(server_key("127.0.0.1", server.port), fingerprint)
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        if accepted:
+            await asyncio.wait_for(runtime.ready.wait(), 5)
+            assert runtime.sign_in_dialog is None and runtime.auto_signed_in
+            assert runtime.client is not None and "media-auth" in runtime.client.features
+            runtime.quit()
+        else:
+            await until(lambda: runtime.sign_in_dialog is not None
+                        and runtime.sign_in_dialog.isVisible(), what="the sign-in dialog")
+            assert runtime.sign_in_dialog.tls.isChecked() and not runtime.auto_signed_in
+            await asyncio.sleep(0.3)
+            runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    try:
+        assert run(qloop, scenario()) == 0
+    finally:
+        run(qloop, server.stop())
+    assert not [r for r in caplog.records if PLAIN_TEXT_ON_TLS in r.getMessage()]

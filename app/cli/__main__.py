@@ -23,6 +23,10 @@ from app.client.address import format_server_address
 from app.client.connection import TlsExpected
 from app.client.errors import RemoteProtocolError
 
+MEDIA_AUTH_REQUIRED = 426
+"""The login's errcode when the server demands encrypted voice the client did not ask for
+(docs/protocol-extensions.md, media-auth)."""
+
 _PROG = "interphone-cli"
 _ENDS_ON_INTERRUPT = ("listen", "bot")
 
@@ -60,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except LoginRefused as exc:
         hint = "" if args.token else f" (no token was given: --token or ${ENV_TOKEN})"
+        if exc.errcode == MEDIA_AUTH_REQUIRED and not args.tls:
+            hint = (": the server demands encrypted voice (media_encryption = \"required\"), "
+                    "which this client asks for over TLS only: try --tls")
         _fail(f"login refused for {args.uid!r}: {exc.reason or 'wrong uid or token'}{hint}")
     except TlsExpected as exc:
         _fail(f"{exc}: try --tls" if not args.tls else str(exc))

@@ -29,6 +29,7 @@ from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer, MetricsUnavailable
 from app.server.binding import BindError
 from app.server.directory import Directory, DirectoryError, hash_token
+from app.server.fd_limit import ensure_open_files
 from app.server.logs import LOG_FORMATS, configure_logging
 from app.server.metrics import parse_listen_address
 from app.server.redis_store import RedisStore
@@ -193,6 +194,16 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+def _refuse(log_format: str, problem: str) -> None:
+    """Why the server does not start, once logging is set up: one line on standard error,
+    ``interphone-server: PROBLEM``, or with ``--log-format json`` a JSON object like every
+    other line (a log collector parses them all, the one that matters most included)."""
+    if log_format == "json":
+        log.error("%s", problem)
+    else:
+        print(f"interphone-server: {problem}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.hash_token:
@@ -208,19 +219,22 @@ def main(argv: list[str] | None = None) -> int:
         try:
             directory = Directory.from_toml_file(args.config)
         except DirectoryError as exc:
-            print(f"interphone-server: bad configuration: {exc}", file=sys.stderr)
+            _refuse(args.log_format, f"bad configuration: {exc}")
             return 2
     else:
         directory = Directory.demo()
         log.warning("no --config: serving the built-in demo directory in open mode "
                     "(any uid may log in with any token)")
+    short = ensure_open_files(directory.settings.max_sessions)
+    if short is not None:
+        log.warning("%s", short)
     options = tls_options(args, directory, Path(args.config).parent if args.config else None)
     context: ssl.SSLContext | None = None
     if options.enabled:
         try:
             context, fingerprint = load_server_context(options)
         except (TlsSetupError, OSError, ssl.SSLError) as exc:
-            print(f"interphone-server: TLS: {exc}", file=sys.stderr)
+            _refuse(args.log_format, f"TLS: {exc}")
             return 2
         log.info("TLS on; certificate SHA-256 fingerprint %s", fingerprint)
     factory = _loop_factory()

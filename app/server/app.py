@@ -145,7 +145,8 @@ class InterphoneServer:
         if self.tls is not None:  # (a plain-text client is logged: tls_port)
             tcp = [TlsListener(loop, sock, hub.new_connection, self.tls, hub.plain_text_on_tls,
                                backlog=LISTEN_BACKLOG, handshake_timeout=HANDSHAKE_TIMEOUT,
-                               admit=hub.handshake_admitted, release=hub.handshake_over)
+                               admit=hub.handshake_admitted, release=hub.handshake_over,
+                               on_failed=hub.tls_handshake_failed)
                    for sock in tcp_sockets]
         else:
             tcp = [await loop.create_server(hub.new_connection, sock=sock,

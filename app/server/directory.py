@@ -50,6 +50,7 @@ import logging
 import re
 import secrets
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,14 @@ EVERYONE = "*"
 HASH_SCHEME = "pbkdf2_sha256"
 DEFAULT_HASH_ITERATIONS = 100_000
 _MAX_HASH_ITERATIONS = 10_000_000
+_CIRCLE_KEYS = ("id", "name", "members", "preemptible", "queue_limit", "queue_timeout")
+_TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "users": ("uid", "name", "token", "token_hash", "priority"),
+    "groups": _CIRCLE_KEYS,
+    "discussions": _CIRCLE_KEYS,
+}
+"""The arrays of tables of a directory file and the keys of their entries ([server]'s
+are the settings)."""
 
 
 class DirectoryError(ValueError):
@@ -263,7 +272,6 @@ class Directory:
         return circle is not None and circle.includes(uid)
 
 
-_TABLES = ("server", "users", "groups", "discussions")  # the directory's top level
 
 
 class _Loader:
@@ -323,7 +331,16 @@ class _Loader:
     # ---- sections --------------------------------------------------------------------------
 
     def load(self) -> Directory:
-        self._warn_unknown_tables()
+        for table in self.data:
+            if table not in _TABLE_KEYS and table != "server":
+                self._warn_unknown(table, None, None, [*_TABLE_KEYS, "server"])
+        for table, known in _TABLE_KEYS.items():
+            entries = self.data.get(table)
+            if isinstance(entries, list):
+                for index, entry in enumerate(entries):
+                    for key in entry if isinstance(entry, dict) else ():
+                        if key not in known:
+                            self._warn_unknown(table, index, key, known)
         settings = self.load_settings()
         users = self.load_users()
         self._warn_tokenless_users(users, settings)
@@ -347,19 +364,6 @@ class _Loader:
         values.setdefault("auth", "token")
         return ServerSettings(**values)
 
-    def _warn_unknown_tables(self) -> None:
-        """A top-level name the directory does not know: ``[[user]]`` for ``[[users]]``
-        left every user out, and with auth = "token" nobody could log in, unsaid."""
-        for key in self.data:
-            if key in _TABLES:
-                continue
-            close = difflib.get_close_matches(key, _TABLES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            line = self.line_of(key, None, None, None)
-            where = f"{self.source or 'directory'}, line {line}" if line else \
-                (self.source or "directory")
-            logger.warning("%s: unknown %r is ignored%s", where, key, hint)
-
     def _warn_unknown_setting(self, key: str) -> None:
         close = difflib.get_close_matches(key, sorted(SETTING_NAMES), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -367,6 +371,24 @@ class _Loader:
         where = f"{self.source or 'directory'}, line {line}" if line else \
             (self.source or "directory")
         logger.warning("%s: unknown setting %r in [server] is ignored%s", where, key, hint)
+
+    def _warn_unknown(self, table: str, index: int | None, key: str | None,
+                      known: Iterable[str]) -> None:
+        """A table (``key`` None) or a key of a ``[[table]]`` entry this version does not
+        know: ignored, but said, with the line and the name it was likely meant to be (a
+        group's ``member = [...]`` would otherwise leave it without members, silently)."""
+        name = table if key is None else key
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        line = self.line_of(table, index, key, None)
+        where = f"{self.source or 'directory'}, line {line}" if line else \
+            (self.source or "directory")
+        if key is None:
+            what = f"table [[{table}]]" if isinstance(self.data[table], list) else \
+                f"table [{table}]"
+        else:
+            what = f"key {key!r} in [[{table}]]"
+        logger.warning("%s: unknown %s is ignored%s", where, what, hint)
 
     def _entries(self, table: str) -> list[dict[str, Any]]:
         entries = self.data.get(table, [])

@@ -166,6 +166,9 @@ class NodeAuth:
         self._asked: dict[int, float] = {}
         """Node -> when it was last looked up (:func:`time.monotonic`)."""
         self._asks: deque[float] = deque(maxlen=ASKS)
+        self.relay_names: dict[object, str] = {}
+        """Another node's relay address -> how the log names it (``node 3 (nodeB)``), so a
+        refusal from there says which node it came from."""
 
     # ---- the nodes this node may hear from ----------------------------------------------------
 
@@ -297,7 +300,16 @@ class NodeAuth:
         self._unlogged += 1
         now = time.monotonic()
         if now - self._logged_at >= LOG_EVERY:
-            log.warning("dropped %d forwarded datagram(s) that failed node authentication "
-                        "(bad tag, unknown or departed node, or replayed), the last from %s",
-                        self._unlogged, source)
+            name = self.relay_names.get(source[:2] if isinstance(source, tuple) else source)
+            if name is not None:  # most likely a node keyed otherwise: the operator's to fix
+                log.warning("dropped %d forwarded datagram(s) that failed node authentication, "
+                            "the last from %s, the relay of %s: that node was most likely "
+                            "started with another INTERPHONE_CLUSTER_KEY than this one (or "
+                            "none); give every node the same (else spoofed, or replayed)",
+                            self._unlogged, source, name)
+            else:
+                log.warning("dropped %d forwarded datagram(s) that failed node authentication "
+                            "(bad tag: a node with another INTERPHONE_CLUSTER_KEY, or spoofed; "
+                            "unknown or departed node; or replayed), the last from %s",
+                            self._unlogged, source)
             self._logged_at, self._unlogged = now, 0

@@ -346,7 +346,7 @@ class RedisStore:
         assert replica is not None
         with contextlib.suppress(ValueError, KeyError, TypeError):
             entry = json.loads(info)
-            replica.learn_relay(node, tuple(entry["media"]))
+            replica.learn_relay(node, tuple(entry["media"]), str(entry.get("name", "")))
             sent = int(entry.get("sent", 0))
             floor = 0
             if beat:

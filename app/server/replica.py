@@ -248,14 +248,20 @@ class Replica:
 
     # ---- the driver's side ---------------------------------------------------------------------
 
-    def learn_relay(self, node: int, address: Address) -> None:
-        """``node``'s relay is at ``address`` (its media events, the store's node list); its
-        forwarded audio is heard (:meth:`app.server.node_auth.NodeAuth.learn`)."""
+    def learn_relay(self, node: int, address: Address, name: str = "") -> None:
+        """``node``'s relay is at ``address`` (its media events, the store's node list, which
+        also gives its ``name``); its forwarded audio is heard
+        (:meth:`app.server.node_auth.NodeAuth.learn`)."""
         if node != self.node:
             self.relays[node] = address
             self.state.media_gate.relays.add(address)
-            if self.state.node_auth is not None:
-                self.state.node_auth.learn(node)
+            auth = self.state.node_auth
+            if auth is not None:
+                label = auth.relay_names.get(address[:2], "")
+                if name or not label.startswith(f"node {node} "):
+                    label = f"node {node} ({name})" if name else f"node {node}"
+                auth.relay_names[address[:2]] = label
+                auth.learn(node)
 
     def snapshot(self, log_id: str, now: float = 0.0) -> Event:
         """The shared state after entry ``log_id``, for a node that starts later (JSON;

@@ -110,6 +110,12 @@ class SignalingServer:
         self._handshakes.close(address_key(peer), authenticated=False)
         self._handshaking = max(0, self._handshaking - 1)
 
+    def tls_handshake_failed(self, peer: str | tuple[object, ...] | None, reason: str) -> None:
+        """A TLS handshake on this port failed (e.g. the client refused the certificate):
+        logged as :meth:`plain_text_on_tls`, once per address per interval, then a count."""
+        self.state.refusals.refused(address_key(peer), reason, self.loop.time())
+        self.reschedule()
+
     def session_ended(self, conn: ServerConnection) -> None:
         self.connections.pop(conn.sid, None)
         self.deliver(self.state.disconnect(conn.sid))

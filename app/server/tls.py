@@ -35,6 +35,8 @@ HANDSHAKE_TIMEOUT = 10.0
 CERT_NAME = "server.crt"
 KEY_NAME = "server.key"
 SELF_SIGNED_DAYS = 3650
+EXPIRY_WARNING_DAYS = 14
+"""A certificate that expires within this many days is warned about at start."""
 _LOCAL_NAMES = ("localhost",)
 _LOCAL_ADDRESSES = ("127.0.0.1", "::1")
 
@@ -76,7 +78,39 @@ def load_server_context(options: TlsOptions) -> tuple[ssl.SSLContext, str]:
         cert_file, key_file = options.cert_file, options.key_file
     else:
         raise TlsSetupError("TLS is not configured")
-    return server_context(cert_file, key_file), fingerprint_of_file(cert_file)
+    context = server_context(cert_file, key_file)
+    for problem in date_problems(cert_file):
+        logger.warning("%s", problem)
+    return context, fingerprint_of_file(cert_file)
+
+
+def date_problems(cert_file: str | os.PathLike[str],
+                  now: datetime.datetime | None = None) -> list[str]:
+    """What is wrong with the dates of the server's certificate (the first of the file):
+    expired, not valid yet, or expiring within :data:`EXPIRY_WARNING_DAYS`. The server
+    still starts (a client pinning the fingerprint accepts it), but a client that checks
+    it against a CA refuses it with "certificate expired"."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+    except (OSError, ValueError):
+        return []  # (what cannot be read was refused before)
+    now = now or datetime.datetime.now(datetime.UTC)
+    begins, ends = cert.not_valid_before_utc, cert.not_valid_after_utc
+    stamp = "%Y-%m-%d %H:%M UTC"
+    if ends <= now:
+        return [f"TLS: the certificate {cert_file} expired on {ends.strftime(stamp)}: clients "
+                f"that check it refuse it (certificate expired); renew it and restart"]
+    if begins > now:
+        return [f"TLS: the certificate {cert_file} is not valid before "
+                f"{begins.strftime(stamp)}: clients that check it refuse it until then "
+                f"(check this machine's clock)"]
+    if ends - now <= datetime.timedelta(days=EXPIRY_WARNING_DAYS):
+        days = (ends - now).days
+        return [f"TLS: the certificate {cert_file} expires on {ends.strftime(stamp)} "
+                f"(in {days} day(s)): renew it and restart before then"]
+    return []
 
 
 def _what_is_wrong(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str],
@@ -93,7 +127,30 @@ def _what_is_wrong(cert_file: str | os.PathLike[str], key_file: str | os.PathLik
         return f"{key_file}: not a PEM private key (-----BEGIN PRIVATE KEY-----)"
     if exc.reason == "KEY_VALUES_MISMATCH":
         return f"{key_file} is not the private key of {cert_file}"
-    return f"{cert_file} / {key_file}: not a usable PEM certificate and key ({exc.reason})"
+    broken = _undecodable(cert_file, key_file)
+    if broken is not None:
+        return broken
+    return (f"{cert_file} / {key_file}: not a usable PEM certificate and key "
+            f"({exc.reason or exc})")
+
+
+def _undecodable(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str],
+                 ) -> str | None:
+    """Which file's PEM block does not decode (OpenSSL says only "PEM lib"), if one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+    except (OSError, ValueError):
+        return f"{cert_file}: its PEM certificate cannot be decoded (a damaged or cut copy?)"
+    try:
+        serialization.load_pem_private_key(Path(key_file).read_bytes(), None)
+    except TypeError:
+        return None  # (encrypted: said by the pass phrase callback)
+    except (OSError, ValueError):
+        return f"{key_file}: its PEM private key cannot be decoded (a damaged or cut copy?)"
+    return None
 
 
 def server_context(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]

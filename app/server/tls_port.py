@@ -16,6 +16,12 @@ limits cannot see it yet: ``admit`` is asked at the accept (False: closed at onc
 a byte is read) and ``release`` told when the connection leaves this listener (handed to
 the session, failed or timed out), so that connections that never finish a handshake are
 limited per address like connections that never log in.
+
+A handshake that fails (most often a client that does not trust the certificate: an
+unknown issuer, a name it does not hold, its dates) was also silent; it goes to
+``on_failed`` with the address and :func:`handshake_failure`'s words for it (the server
+logs it, rate-limited as the plain-text clients). A handshake that runs out of time is
+only logged at debug level (a port scanner's half-open connection looks the same).
 """
 
 from __future__ import annotations
@@ -49,12 +55,14 @@ class TlsListener:
                  on_plain: Callable[[Any], None], *, backlog: int,
                  handshake_timeout: float,
                  admit: Callable[[Any], bool] | None = None,
-                 release: Callable[[Any], None] | None = None) -> None:
+                 release: Callable[[Any], None] | None = None,
+                 on_failed: Callable[[Any, str], None] | None = None) -> None:
         self._loop = loop
         self._sock = sock
         self._factory = factory
         self._context = context
         self._on_plain = on_plain
+        self._on_failed = on_failed
         self._timeout = handshake_timeout
         self._admit_address = admit
         self._release_address = release
@@ -119,7 +127,10 @@ class TlsListener:
                     # one limit for the first byte and the handshake together
                     ssl_handshake_timeout=max(0.001, self._timeout - (self._loop.time() - started)))
             except OSError as exc:  # (ssl.SSLError and TimeoutError are ones)
-                log.debug("TLS handshake with %s failed: %s", address, exc)
+                log.debug("TLS handshake with %s failed: %r", address, exc)
+                reason = handshake_failure(exc)
+                if reason is not None and self._on_failed is not None:
+                    self._on_failed(address, reason)
         finally:
             if not handed:
                 conn.close()
@@ -152,6 +163,28 @@ def _reset(conn: socket.socket) -> None:
     with contextlib.suppress(OSError):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
+
+
+HANDSHAKE_ENDED = ("TLS handshake failed: the client ended it (a client that does not trust "
+                   "this server's certificate does so: check that the clients trust its issuer "
+                   "or its fingerprint, that it names the host they connect to, and its dates)")
+
+
+def handshake_failure(exc: OSError) -> str | None:
+    """What to log of a failed TLS handshake (None: not worth a warning, a timeout).
+
+    A client refusing the certificate sends an alert and closes: the standard loop
+    reports the alert (``TLSV1_ALERT_UNKNOWN_CA``), uvloop only a reset, so both say
+    what the operator should check."""
+    if isinstance(exc, TimeoutError):
+        return None
+    if isinstance(exc, ssl.SSLError):
+        reason = str(exc.reason or "")
+        if "ALERT" in reason:
+            alert = reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+            return f"{HANDSHAKE_ENDED}; its alert: {alert}"
+        return f"TLS handshake failed: {reason.lower().replace('_', ' ') or exc}"
+    return HANDSHAKE_ENDED
 
 
 def _drain(conn: socket.socket) -> None:

@@ -50,7 +50,7 @@ from app.ui.preferences import PreferencesController
 from app.ui.presenter import Presenter
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
-from app.ui.sign_in_flow import Credentials, SignInFlow
+from app.ui.sign_in_flow import Credentials, SignInFlow, remembered_credentials
 from app.ui.tray import TrayController
 
 logger = logging.getLogger(__name__)
@@ -236,9 +236,8 @@ class Runtime:
         token = settings.token
         if not token:
             return None
-        try:
-            credentials = Credentials.from_servers(settings.server_address, settings.uid, token)
-        except ValueError:
+        credentials = remembered_credentials(settings, token)  # (TLS as it last signed in)
+        if credentials is None:
             return None
         client = await self._reconnect(credentials)
         if client is None and self._start_hidden and self._worth_retrying():

@@ -67,6 +67,25 @@ class Credentials:
                                                         presence=True))
 
 
+def remembered_credentials(settings: Settings, token: str) -> Credentials | None:
+    """"Remember me" at start: the credentials to sign in with, without the dialog, as
+    it last signed in; over TLS pinned to the certificate the user accepted for the
+    first server. None when the dialog must ask: the address is malformed, or TLS is on
+    and no certificate of that server was accepted (the dialog shows its fingerprint)."""
+    try:
+        credentials = Credentials.from_servers(settings.server_address, settings.uid, token)
+    except ValueError:
+        return None
+    if not settings.tls:
+        return credentials
+    pin = settings.known_fingerprints().get(server_key(credentials.host, credentials.port))
+    if not pin:
+        logger.info("TLS to %s, whose certificate was never accepted: asking",
+                    settings.server_address)
+        return None
+    return replace(credentials, tls_pin=pin)
+
+
 def format_servers(servers: list[tuple[str, int]]) -> str:
     """``host:port`` (``[v6]:port``) of each server, joined by ``, `` (read back by
     :func:`~app.client.address.parse_server_list`)."""
