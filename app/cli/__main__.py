@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_run(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
         # (listen, bot and a lone emergency end normally instead: not here)
-        print(f"{_PROG}: interrupted", file=sys.stderr)
+        detail = getattr(args, "interrupted_detail", "")  # what a cut-short talk sent
+        print(f"{_PROG}: interrupted" + (f" {detail}" if detail else ""), file=sys.stderr)
         return 130
     except LoginRefused as exc:
         hint = "" if args.token else f" (no token was given: --token or ${ENV_TOKEN})"

@@ -42,7 +42,7 @@ from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
 from app.headless.feedback import follow_feedback, start_reporting
 from app.headless.mix_clock import MixClock
-from app.headless.talker import split_frames, transmit_pcm
+from app.headless.talker import Progress, split_frames, transmit_pcm
 from app.protocol import InterphoneId, InterphoneInfo
 from app.protocol.features import EMERGENCY, FLOOR_QUEUE
 
@@ -255,6 +255,7 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             lambda event: lost.append(event) if isinstance(event, FloorChanged)
             and event.reason in ("revoked", "disconnected") else None)
         policy = follow_feedback(client, args.bitrate)
+        progress = Progress()
         try:
             try:
                 if not await client.talk_start(queue=queue, emergency=emergency):
@@ -270,9 +271,14 @@ async def cmd_talk(args: argparse.Namespace) -> int:
                 unsubscribe()
             try:
                 sent = await transmit_pcm(client, pcm, frame_ms=args.frame_ms,
-                                          bitrate=args.bitrate, fec_policy=policy)
+                                          bitrate=args.bitrate, fec_policy=policy,
+                                          progress=progress)
             finally:
                 await client.talk_stop()
+        except asyncio.CancelledError:  # Ctrl-C: main says "interrupted", and this
+            args.interrupted_detail = (f"after {progress.sent * args.frame_ms / 1000:.2f} s of "
+                                       f"{total * args.frame_ms / 1000:.2f} s sent to {args.id}")
+            raise
         finally:
             unsubscribe_lost()
         seconds = sent * args.frame_ms / 1000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,14 +30,23 @@ def split_frames(pcm: np.ndarray, frame_ms: int) -> list[np.ndarray]:
     return [padded[i : i + size] for i in range(0, len(padded), size)]
 
 
+@dataclass(slots=True)
+class Progress:
+    """Frames a transmission has sent so far (readable when it was cancelled midway)."""
+
+    sent: int = 0
+
+
 async def transmit_pcm(client: InterphoneClient, pcm: np.ndarray, *,
                        frame_ms: int = DEFAULT_FRAME_MS, bitrate: int = DEFAULT_BITRATE,
                        encoder: OpusEncoder | None = None,
-                       fec_policy: FecPolicy | None = None) -> int:
+                       fec_policy: FecPolicy | None = None,
+                       progress: Progress | None = None) -> int:
     """Send ``pcm`` in real time while the floor is ours; returns the frames sent.
 
     With ``fec_policy`` (fed elsewhere with the listeners' loss reports) the
-    encoder's FEC follows it, checked every frame.
+    encoder's FEC follows it, checked every frame. ``progress`` counts the frames as
+    they go (what was sent when the task is cancelled, e.g. by Ctrl-C).
 
     The caller takes the floor first (``talk_start``) and releases it after.
     Stops early, returning fewer frames, when the grant ends (revoked by the
@@ -60,6 +70,8 @@ async def transmit_pcm(client: InterphoneClient, pcm: np.ndarray, *,
                 fec_policy.apply(codec, loop.time())
             if client.send_audio(codec.encode(frame)):
                 sent += 1
+                if progress is not None:
+                    progress.sent = sent
     finally:
         if own_encoder:
             codec.close()
