@@ -306,3 +306,24 @@ async def start_server_process(
         lines.append(raw.decode())
         if match := _SERVING.search(lines[-1]):
             return process, int(match.group(1)), lines
+
+
+def loopback_alias_works() -> bool:
+    """Whether 127.0.0.2 can be bound (it fakes another host on Linux's loopback)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.2", 0))
+    except OSError:
+        return False
+    return True
+
+
+def logged_fingerprint(lines: list[str]) -> str:
+    """The certificate fingerprint a TLS server logged at start."""
+    for line in lines:
+        match = re.search(r"fingerprint ([0-9A-F:]{95})", line)
+        if match:
+            return match.group(1)
+    raise AssertionError("no fingerprint logged: " + "".join(lines))

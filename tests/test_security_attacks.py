@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import socket
 import ssl
 import statistics
@@ -15,21 +14,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from server_fixtures import TEST_TOML, RawClient, start_server_process
+from server_fixtures import TEST_TOML, RawClient, logged_fingerprint, start_server_process
 
 from app.client.trust import TrustPolicy, client_context
 from app.protocol.ids import InterphoneId
 from app.protocol.limits import MAX_CHATS, MAX_FRAME
 from app.protocol.messages import ErrorReply, JoinRequest, JoinResult, QuitRequest, SyncResult
-
-
-def _fingerprint(lines: list[str]) -> str:
-    for line in lines:
-        match = re.search(r"fingerprint ([0-9A-F:]{95})", line)
-        if match:
-            return match.group(1)
-    raise AssertionError("no fingerprint logged: " + "".join(lines))
-
 
 Served = tuple[int, list[str], asyncio.subprocess.Process]
 """The port, the log lines until it served, the process."""
@@ -78,7 +68,7 @@ async def test_unfinished_tls_handshakes_are_limited_per_address(tmp_path: Path)
         for sock in stalled:
             sock.close()
         await asyncio.sleep(0.3)
-        context: ssl.SSLContext = client_context(TrustPolicy(pin=_fingerprint(lines)))
+        context: ssl.SSLContext = client_context(TrustPolicy(pin=logged_fingerprint(lines)))
         alice = await RawClient.connect(port, tls=context)  # the slots were given back
         await alice.login("alice", "pw-alice")
         await alice.close()

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from server_fixtures import FAST, G58, RawClient, UdpPeer, sample_directory
+from server_fixtures import (
+    FAST,
+    G58,
+    RawClient,
+    UdpPeer,
+    loopback_alias_works,
+    sample_directory,
+)
 
 from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
 from app.client.trust import TrustPolicy, client_context
@@ -150,17 +157,6 @@ async def test_hijack_attempts_from_the_same_ip_are_refused(server) -> None:
         await who.signaling.close()
 
 
-def _loopback_alias_works() -> bool:
-    import socket
-
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.2", 0))
-    except OSError:
-        return False
-    return True
-
-
 async def _gets(peer: UdpPeer, within: float = 0.3) -> bool:
     """Whether a datagram reaches ``peer`` within ``within`` seconds."""
     import asyncio
@@ -197,7 +193,7 @@ async def _voice_to_another_host(server: tuple[InterphoneServer, str]) -> bool:
     return acked or voice
 
 
-@pytest.mark.skipif(not _loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
+@pytest.mark.skipif(not loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
 async def test_a_registration_from_another_ip_is_refused_though_its_mac_is_good(
         server) -> None:
     """The mac proves who sent a recvbegin, not from where: a member who could spoof his
@@ -206,7 +202,7 @@ async def test_a_registration_from_another_ip_is_refused_though_its_mac_is_good(
     assert not await _voice_to_another_host(server)
 
 
-@pytest.mark.skipif(not _loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
+@pytest.mark.skipif(not loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
 async def test_media_auth_any_source_ip_registers_from_anywhere(tmp_path: Path) -> None:
     """For signaling through a proxy (its TCP peer is the proxy, not the client)."""
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))

@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from server_fixtures import FAST, TEST_TOML, RawClient, sample_directory, start_server_process
+from server_fixtures import (
+    FAST,
+    TEST_TOML,
+    RawClient,
+    logged_fingerprint,
+    sample_directory,
+    start_server_process,
+)
 
 from app.client.trust import TrustPolicy, after_handshake, client_context
 from app.protocol.messages import Login
@@ -104,21 +111,13 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
     await asyncio.wait_for(process.communicate(), 10)
 
 
-def _fingerprint(lines: list[str]) -> str:
-    for line in lines:
-        match = re.search(r"fingerprint ([0-9A-F:]{95})", line)
-        if match:
-            return match.group(1)
-    raise AssertionError("no fingerprint logged: " + "".join(lines))
-
-
 async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path: Path) -> None:
     config = tmp_path / "dir.toml"
     config.write_text(OPTIONAL_TOML)
     process, port, lines = await start_server_process("--config", str(config),
                                                "--tls-self-signed", str(tmp_path / "tls"))
     try:
-        first = _fingerprint(lines)
+        first = logged_fingerprint(lines)
         client = await RawClient.connect(port, tls=pinned(first))
         await client.login("alice")
         await client.close()
@@ -128,7 +127,7 @@ async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path:
     process, port, lines = await start_server_process("--config", str(config),
                                                "--tls-self-signed", str(tmp_path / "tls"))
     await _stop(process)
-    assert _fingerprint(lines) == first
+    assert logged_fingerprint(lines) == first
 
 
 async def test_toml_server_table_turns_tls_on_relative_to_the_file(tmp_path: Path) -> None:
@@ -138,7 +137,7 @@ async def test_toml_server_table_turns_tls_on_relative_to_the_file(tmp_path: Pat
     assert "tls_self_signed" in config.read_text()
     process, port, lines = await start_server_process("--config", str(config))
     try:
-        fingerprint = _fingerprint(lines)
+        fingerprint = logged_fingerprint(lines)
         client = await RawClient.connect(port, tls=pinned(fingerprint))
         await client.login("alice")
         await client.close()

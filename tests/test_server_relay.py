@@ -8,20 +8,17 @@ import struct
 import zlib
 
 import pytest
-from server_fixtures import D12, G58, RawClient, UdpPeer, logged_in, running_server
+from server_fixtures import (
+    D12,
+    G58,
+    RawClient,
+    UdpPeer,
+    logged_in,
+    loopback_alias_works,
+    running_server,
+)
 
 from app.protocol import AudioPacket, QuitRequest, RecvBeginPacket, parse_packet
-
-
-def _loopback_alias_works() -> bool:
-    import socket
-
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.2", 0))
-    except OSError:
-        return False
-    return True
 
 
 class Room:
@@ -85,7 +82,7 @@ async def test_recvbegin_refused_without_session_membership_or_right_ip() -> Non
         await bob.close()
 
 
-@pytest.mark.skipif(not _loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
+@pytest.mark.skipif(not loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
 async def test_recvbegin_from_another_ip_is_refused() -> None:
     async with running_server() as server:
         room = await Room(server.port).enter()
