@@ -107,6 +107,32 @@ async def test_echo_bot_plays_each_utterance_back(clients):
     assert corr > 0.4, corr
 
 
+async def test_echo_bot_echoes_audio_that_came_before_the_news_of_its_speaker(clients):
+    """Under load the bot's loop read a talk's whole audio before the notification that
+    its speaker speaks: that notification ended the recording as if it were a new
+    speaker's, and the release then found nothing to echo (nothing was played back)."""
+    signal = noise_bursts(0.3, seed=4)
+    async with running_server() as server:
+        alice, echo_client = await alice_and_bob_in_g58(clients, server)
+        bot = EchoBot(echo_client)
+        bot.start()
+        await wait_until(lambda: echo_client.on_audio is not None, what="the bot listens")
+        heard: list[int] = []
+        alice.on_audio = lambda uid, seq, payload: heard.append(seq)
+        encoder = OpusEncoder(20, 24000)
+        try:  # the audio first, as the bot's loop read it...
+            for seq, frame in enumerate(split_frames(signal, 20)):
+                echo_client.on_audio("alice", seq, encoder.encode(frame))
+        finally:
+            encoder.close()
+        await alice.talk_start()  # ...then the news that alice speaks, and that she stopped
+        await wait_until(lambda: echo_client.model.speaker == "alice", what="alice speaks")
+        await alice.talk_stop()
+        await wait_until(lambda: bot.utterances_sent == 1, timeout=6, what="the echo")
+        await wait_until(lambda: len(heard) >= 10, timeout=5, what="alice hears it")
+        await bot.stop()
+
+
 async def test_player_bot_speaks_periodically(clients):
     clip = noise_bursts(0.2, seed=5)
     async with running_server() as server:

@@ -210,10 +210,16 @@ class EchoBot(_Bot):
         self._recording = uid
 
     def _on_event(self, event: ModelEvent) -> None:
+        """The speaker changed: the one being recorded is done, unless it is the new
+        speaker (its audio can come before the news that it speaks: UDP is not held
+        behind TCP, and a busy loop may read either first)."""
         if not isinstance(event, SpeakerChanged):
             return
-        previous, self._recording = self._recording, ""
-        if previous and previous != event.uid and previous != self.client.uid:
+        previous = self._recording
+        if previous == event.uid:
+            return
+        self._recording = ""
+        if previous and previous != self.client.uid:
             self._finished.put_nowait(previous)
 
 
