@@ -8,9 +8,13 @@ Real server on 127.0.0.1, real clients, the clocked (virtual) audio device.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication
-from test_ui_support import OPS, close_session, open_session, run, until
+import asyncio
 
+import pytest
+from PySide6.QtWidgets import QApplication
+from test_ui_support import OPS, UiSession, close_session, open_session, run, until
+
+from app.client.asked_features import asked_features
 from app.server import Directory, InterphoneServer
 from app.server.directory import Circle
 from app.ui.i18n import LanguageSwitcher
@@ -93,5 +97,31 @@ def test_removed_while_talking_the_transmission_stops(qloop, ui, server: Interph
         assert window.statusBar().currentMessage() == "You were removed from Ops"
         ui.presenter.release_talk()
         assert window.panel.talk_button.state is TalkState.NOT_JOINED
+
+    run(qloop, scenario())
+
+
+@pytest.mark.parametrize("features", [(), asked_features(tls=False, presence=True)],
+                         ids=["base", "as-the-app"])
+def test_removed_from_a_group_we_were_alone_in_and_had_on_screen_says_so(
+        qloop, server: InterphoneServer, settings, features: tuple[str, ...]) -> None:
+    async def scenario() -> None:
+        ui = await open_session(server, settings, features=features)
+        try:
+            await alone_and_removed(ui, server)
+        finally:
+            await close_session(ui)
+
+    async def alone_and_removed(ui: UiSession, server: InterphoneServer) -> None:
+        window = ui.window
+        assert window.interphones.selected_id() == OPS
+        assert window.interphones.row(OPS).member_count == 1  # alone in it
+        server.replace_directory(without_me_in_ops())
+        await until(lambda: window.interphones.row(OPS) is None, what="Ops leaves the list")
+        await until(lambda: window.statusBar().currentMessage(), what="something said")
+        assert window.statusBar().currentMessage() == "You were removed from Ops"
+        assert window.panel.interphone_id == "" and ui.client.talk_target is None
+        await asyncio.sleep(0.3)  # nothing that follows says otherwise
+        assert window.statusBar().currentMessage() == "You were removed from Ops"
 
     run(qloop, scenario())

@@ -134,6 +134,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # back once we are no longer in the chat (it stayed up to 8 s after we left the call)
         self._call_notices: dict[InterphoneId, str] = {}
         self._link_drops = 0  # connections lost so far (a hang-up is judged within one)
+        # interphones whose removal the status bar said: their row leaving the list after
+        # (the roster notice may follow the removal) does not say it again, less precisely
+        self._removal_said: set[str] = set()
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -239,6 +242,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._note_left_target_speaking()
             if event.id is not None:
                 self._selected = str(event.id)
+                self._removal_said.discard(self._selected)  # in it again
                 self.window.clear_incoming_call(str(event.id))
                 # made the talk target while someone spoke there: the end of that is the
                 # target's (SpeakerChanged), so its "elsewhere" activity would never clear
@@ -269,6 +273,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._ask_members_of_selected()  # left while shown: who is still in
         elif isinstance(event, RemovedFromInterphone):  # (the rows follow JoinedSetChanged)
             name = self._names.get(str(event.id), str(event.id))
+            self._removal_said.add(str(event.id))
             self.window.show_message(self.tr("You were removed from %1").replace("%1", name),
                                      8000)
         elif isinstance(event, JoinedSpeakerChanged):
@@ -432,11 +437,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # who speaks elsewhere (the rows show it; the tray's icon and tooltip too)
         self.window.set_activity([(self._names.get(key, key), self.window.display_name(uid))
                                   for key, uid in self._active.items()])
+        said, self._removal_said = self._removal_said, {
+            key for key in self._removal_said if self.window.interphones.row(key) is not None}
         if selected and self.window.interphones.row(selected) is None:
             if self._selected == selected:  # the list selected nothing else instead
                 self.select("")
-            if InterphoneId.parse(selected).kind is not AttachType.CHAT:
-                # no longer in the roster: the server's directory changed
+            # no longer in the roster: the server's directory changed (a removal from it
+            # said so already: "You were removed from Ops" stays)
+            if selected not in said and InterphoneId.parse(selected).kind is not AttachType.CHAT:
                 self.window.show_message(self.tr("%1 is no longer available to you").replace(
                     "%1", self._names.get(selected, selected)), 8000)
 
