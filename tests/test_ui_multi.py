@@ -95,6 +95,31 @@ def test_after_leave_the_members_shown_are_the_ones_still_in(qloop, ui) -> None:
     run(qloop, scenario())
 
 
+def test_leaving_the_talk_target_says_which_one_takes_over(qloop, ui) -> None:
+    """Leave on the talk target: the most recently joined other one became the talk
+    target and the window showed it, but nothing said the talk key now talks there."""
+    async def scenario() -> None:
+        window = ui.window
+        ui.presenter.join(NIGHT)
+        await until(lambda: str(ui.client.talk_target) == NIGHT, what="night the target")
+        ui.presenter.talk_here(OPS)
+        await until(lambda: window.interphones.row(OPS).talk_target, what="ops the target")
+        window.statusBar().clearMessage()
+        ui.presenter.leave(OPS)
+        await until(lambda: str(ui.client.talk_target) == NIGHT, what="night takes over")
+        await until(lambda: window.statusBar().currentMessage(), what="something said")
+        assert window.statusBar().currentMessage() == "Left Ops: now talking into Night shift"
+        assert window.panel.interphone_id == NIGHT
+        # the last one left: no talk target, nothing takes over
+        window.statusBar().clearMessage()
+        ui.presenter.leave(NIGHT)
+        await until(lambda: ui.client.talk_target is None, what="night left")
+        await asyncio.sleep(0.1)
+        assert "talking into" not in window.statusBar().currentMessage()
+
+    run(qloop, scenario())
+
+
 def test_join_adds_and_marks_the_talk_target(qloop, ui) -> None:
     async def scenario() -> None:
         ui.presenter.join(NIGHT)

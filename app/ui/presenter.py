@@ -137,6 +137,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # interphones whose removal the status bar said: their row leaving the list after
         # (the roster notice may follow the removal) does not say it again, less precisely
         self._removal_said: set[str] = set()
+        self._leaving_target = ""  # the talk target the user asked to leave (until it moves)
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -240,6 +241,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_selected()
         elif isinstance(event, JoinedChanged):
             self._note_left_target_speaking()
+            self._say_target_moved(event)
             if event.id is not None:
                 self._selected = str(event.id)
                 self._removal_said.discard(self._selected)  # in it again
@@ -293,6 +295,17 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self.window.notify_missed_call(str(event.id), self.tr(
                     "Missed call from %1").replace("%1",
                                                    self.window.display_name(event.from_uid)))
+
+    def _say_target_moved(self, event: JoinedChanged) -> None:
+        """The user left the talk target and another joined interphone took over (the
+        most recently joined one; the selection follows it): the status bar says so."""
+        left, self._leaving_target = self._leaving_target, ""
+        if not left or event.id is None or self.model.is_joined(left):
+            return
+        target = str(event.id)
+        self.window.show_message(self.tr("Left %1: now talking into %2")
+                                 .replace("%1", self._names.get(left, left))
+                                 .replace("%2", self._names.get(target, target)), 8000)
 
     def _note_left_target_speaking(self) -> None:
         """Someone still speaks in the interphone that was the talk target: it is activity
@@ -380,7 +393,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if not self._online():  # nothing to ask the server: say why (as join does)
             self.window.show_message(self._offline_text(), 8000)
             return
-        if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
+        target = str(self.model.talk_target or "")
+        if target and interphone_id in (target, ""):  # ("": the talk target)
+            self._leaving_target = target
+        if target and target == interphone_id:
             self._reset_turn()
         self.tasks.spawn(self.client.leave(interphone_id or None), "leave")
 
