@@ -347,6 +347,57 @@ def test_a_plain_text_token_of_an_older_version_is_moved_out(tmp_path: Path) -> 
     assert mode(ini) == 0o600
 
 
+def unwritable_settings_path(tmp_path: Path, which: str) -> Path:
+    """A settings file that cannot be written, even by root: one in a "directory" that is
+    a file, or one that is a directory."""
+    if which == "directory":
+        (tmp_path / "not-a-directory").write_text("")
+        return tmp_path / "not-a-directory" / "s.ini"
+    (tmp_path / "s.ini").mkdir()
+    return tmp_path / "s.ini"
+
+
+@pytest.mark.parametrize("which", ["directory", "file"])
+def test_settings_that_cannot_be_saved_are_said_once_at_start_and_logged(
+        qloop, qapp, tmp_path, caplog, which: str) -> None:
+    """``--settings`` in a directory that cannot be written (or a file that cannot): every
+    change was lost at exit and nothing said so."""
+    ini = unwritable_settings_path(tmp_path, which)
+    with caplog.at_level("WARNING", logger="app.ui.settings"):
+        settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                            TokenStore(tmp_path / "s.token", MemoryKeyring()))
+        settings.volume = 30
+        settings.sync()
+    assert not settings.writable
+    logged = [r.getMessage() for r in caplog.records if "cannot be written" in r.getMessage()]
+    assert logged == [f"settings file {ini} cannot be written: changes will be lost at exit"]
+    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True), settings,
+                      LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window = runtime.window
+            assert window is not None
+            assert window.statusBar().currentMessage() == (
+                f"Settings cannot be saved: {ini} cannot be written. Changes will be lost "
+                "at exit.")
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
+
+
+def test_settings_that_can_be_saved_say_nothing_of_it(tmp_path) -> None:
+    settings = Settings(QSettings(str(tmp_path / "new" / "s.ini"), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "s.token", MemoryKeyring()))
+    settings.volume = 30
+    settings.sync()
+    assert settings.writable and (tmp_path / "new" / "s.ini").exists()
+
+
 # --- fonts and languages ------------------------------------------------------------------------
 def test_without_a_cjk_font_the_app_stays_in_english_and_says_why(qapp) -> None:
     switcher = LanguageSwitcher(qapp, has_font=lambda language: False)

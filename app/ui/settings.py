@@ -211,8 +211,13 @@ class Settings:
         self.store = store if store is not None else QSettings("Interphone", "Interphone")
         self.tokens = tokens if tokens is not None else TokenStore(
             Path(self.store.fileName()).with_suffix(".token"), system_keyring())
+        self.writable = True
+        """False when the settings file (or its directory) cannot be written: what changes
+        is lost at exit (logged once; the window says so once)."""
         self.upgrade()
         _make_private(Path(self.store.fileName()))
+        if not self.store.isWritable():
+            self._unwritable()
 
     @property
     def account(self) -> str:
@@ -272,3 +277,11 @@ class Settings:
     def sync(self) -> None:
         self.store.sync()
         _make_private(Path(self.store.fileName()))
+        if self.store.status() is QSettings.Status.AccessError:
+            self._unwritable()
+
+    def _unwritable(self) -> None:
+        if self.writable:
+            self.writable = False
+            logger.warning("settings file %s cannot be written: changes will be lost at exit",
+                           self.store.fileName())
