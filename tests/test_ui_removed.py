@@ -71,7 +71,7 @@ def test_removed_from_the_talk_target_the_next_joined_one_takes_over_in_chinese(
             await until(lambda: session.client.talk_target is not None
                         and str(session.client.talk_target) == NIGHT, what="night takes over")
             await until(lambda: window.statusBar().currentMessage(), what="the removal said")
-            assert window.statusBar().currentMessage() == "你已被移出 Ops"
+            assert window.statusBar().currentMessage() == "你已被移出 Ops：现在发言至 Night shift"
             await until(lambda: window.interphones.row(OPS) is None,
                         what="no longer in the roster")
             night = window.interphones.row(NIGHT)

@@ -276,8 +276,13 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, RemovedFromInterphone):  # (the rows follow JoinedSetChanged)
             name = self._names.get(str(event.id), str(event.id))
             self._removal_said.add(str(event.id))
-            self.window.show_message(self.tr("You were removed from %1").replace("%1", name),
-                                     8000)
+            target = str(self.model.talk_target or "")
+            if event.talk_target and target:  # another joined one took over (as at a leave)
+                text = (self.tr("You were removed from %1: now talking into %2")
+                        .replace("%1", name).replace("%2", self._names.get(target, target)))
+            else:
+                text = self.tr("You were removed from %1").replace("%1", name)
+            self.window.show_message(text, 8000)
         elif isinstance(event, JoinedSpeakerChanged):
             self._on_activity(event)
         elif isinstance(event, ContactPresenceChanged):
