@@ -101,21 +101,28 @@ def test_removed_while_talking_the_transmission_stops(qloop, ui, server: Interph
     run(qloop, scenario())
 
 
+@pytest.mark.parametrize("others", [False, True], ids=["alone", "with-alice"])
 @pytest.mark.parametrize("features", [(), asked_features(tls=False, presence=True)],
                          ids=["base", "as-the-app"])
-def test_removed_from_a_group_we_were_alone_in_and_had_on_screen_says_so(
-        qloop, server: InterphoneServer, settings, features: tuple[str, ...]) -> None:
+def test_removed_from_the_group_on_screen_says_so_whether_alone_in_it_or_not(
+        qloop, server: InterphoneServer, settings, features: tuple[str, ...],
+        others: bool) -> None:
+    """Alone in Ops, shown, with the app's extensions (roster): the removal was said, then
+    replaced by "Ops is no longer available to you" when the roster notice followed."""
     async def scenario() -> None:
         ui = await open_session(server, settings, features=features)
         try:
-            await alone_and_removed(ui, server)
+            await removed(ui, server)
         finally:
             await close_session(ui)
 
-    async def alone_and_removed(ui: UiSession, server: InterphoneServer) -> None:
+    async def removed(ui: UiSession, server: InterphoneServer) -> None:
         window = ui.window
         assert window.interphones.selected_id() == OPS
-        assert window.interphones.row(OPS).member_count == 1  # alone in it
+        if others:
+            await ui.other("alice")
+        await until(lambda: window.interphones.row(OPS).member_count == 1 + others,
+                    what="who is in Ops")
         server.replace_directory(without_me_in_ops())
         await until(lambda: window.interphones.row(OPS) is None, what="Ops leaves the list")
         await until(lambda: window.statusBar().currentMessage(), what="something said")
