@@ -430,6 +430,42 @@ def test_a_call_the_other_party_hangs_up_is_left_and_the_talk_target_comes_back(
         run(qloop, close_session(session))
 
 
+def test_hanging_up_our_call_talks_into_the_interphone_of_before_the_call_again(
+        qloop, server, settings) -> None:
+    """Leave on an answered call (the talk target): the talk target went to the most
+    recently joined interphone, not back to the one talked into before the call, as it
+    does when the other party hangs up, and nothing said where the talk key talked now."""
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        client, window = session.client, session.window
+        await client.join(OPS)
+        await client.join(NIGHT)  # the most recently joined
+        session.presenter.talk_here(OPS)  # talked into before the call
+        await until(lambda: str(client.talk_target) == OPS, what="ops the target")
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        session.others.append(bob)
+        await bob.connect()
+        await until(lambda: window.interphones.row("chat_bob:me").online, what="bob online")
+        session.presenter.join("chat_bob:me")  # "Call" on the contact's row
+        await until(lambda: bob.model.incoming_calls, what="bob rings")
+        await bob.join("chat_bob:me")
+        await until(lambda: str(client.talk_target) == "chat_bob:me"
+                    and member_count(client, "chat_bob:me") == 2, what="in the call")
+        window.statusBar().clearMessage()
+        session.presenter.leave("chat_bob:me")  # we hang up
+        await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left")
+        await until(lambda: window.statusBar().currentMessage(), what="something said")
+        assert str(client.talk_target) == OPS
+        assert window.statusBar().currentMessage() == "Left Bob: now talking into Ops"
+        assert window.panel.interphone_id == OPS
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
 def test_a_call_whose_other_party_goes_offline_stays_for_their_return(
         qloop, server, settings) -> None:
     """The other party's session ended (quit, or a lost network): they may come back and

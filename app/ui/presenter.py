@@ -137,7 +137,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # interphones whose removal the status bar said: their row leaving the list after
         # (the roster notice may follow the removal) does not say it again, less precisely
         self._removal_said: set[str] = set()
-        self._leaving_target = ""  # the talk target the user asked to leave (until it moves)
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -241,7 +240,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_selected()
         elif isinstance(event, JoinedChanged):
             self._note_left_target_speaking()
-            self._say_target_moved(event)
             if event.id is not None:
                 self._selected = str(event.id)
                 self._removal_said.discard(self._selected)  # in it again
@@ -300,17 +298,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self.window.notify_missed_call(str(event.id), self.tr(
                     "Missed call from %1").replace("%1",
                                                    self.window.display_name(event.from_uid)))
-
-    def _say_target_moved(self, event: JoinedChanged) -> None:
-        """The user left the talk target and another joined interphone took over (the
-        most recently joined one; the selection follows it): the status bar says so."""
-        left, self._leaving_target = self._leaving_target, ""
-        if not left or event.id is None or self.model.is_joined(left):
-            return
-        target = str(event.id)
-        self.window.show_message(self.tr("Left %1: now talking into %2")
-                                 .replace("%1", self._names.get(left, left))
-                                 .replace("%2", self._names.get(target, target)), 8000)
 
     def _note_left_target_speaking(self) -> None:
         """Someone still speaks in the interphone that was the talk target: it is activity
@@ -398,12 +385,31 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if not self._online():  # nothing to ask the server: say why (as join does)
             self.window.show_message(self._offline_text(), 8000)
             return
-        target = str(self.model.talk_target or "")
-        if target and interphone_id in (target, ""):  # ("": the talk target)
-            self._leaving_target = target
-        if target and target == interphone_id:
+        if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
             self._reset_turn()
-        self.tasks.spawn(self.client.leave(interphone_id or None), "leave")
+        self.tasks.spawn(self._leave(interphone_id), "leave")
+
+    async def _leave(self, interphone_id: str) -> None:
+        """Leave ``interphone_id`` ("": the talk target). Left, the talk target moves to the
+        most recently joined other one (a call of ours: back to the one talked into before
+        it), and the status bar says where the talk key talks now (the selection follows)."""
+        left = InterphoneId.parse(interphone_id) if interphone_id else self.model.talk_target
+        if left is None:
+            return
+        was_target = left == self.model.talk_target
+        before_call = self._call_return.pop(left, None)
+        await self.client.leave(left)
+        if (was_target and before_call is not None and before_call != left
+                and self.model.is_joined(before_call)
+                and self.model.talk_target != before_call):
+            await self.client.set_talk_target(before_call)
+        target = self.model.talk_target
+        if was_target and target is not None and not self.model.is_joined(left):
+            name = str(left)
+            self.window.show_message(self.tr("Left %1: now talking into %2")
+                                     .replace("%1", self._names.get(name, name))
+                                     .replace("%2", self._names.get(str(target), str(target))),
+                                     8000)
 
     def _can_talk(self) -> bool:
         return self._online() and self.model.talk_target is not None

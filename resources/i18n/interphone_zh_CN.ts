@@ -1341,12 +1341,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="284"/>
+        <location filename="../../app/ui/presenter.py" line="282"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="301"/>
+        <location filename="../../app/ui/presenter.py" line="299"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1371,7 +1371,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="360"/>
+        <location filename="../../app/ui/presenter.py" line="347"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1398,82 +1398,82 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="281"/>
+        <location filename="../../app/ui/presenter.py" line="279"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="311"/>
+        <location filename="../../app/ui/presenter.py" line="409"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="377"/>
+        <location filename="../../app/ui/presenter.py" line="364"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="418"/>
+        <location filename="../../app/ui/presenter.py" line="424"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="423"/>
+        <location filename="../../app/ui/presenter.py" line="429"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="426"/>
+        <location filename="../../app/ui/presenter.py" line="432"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="427"/>
+        <location filename="../../app/ui/presenter.py" line="433"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="434"/>
+        <location filename="../../app/ui/presenter.py" line="440"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="436"/>
+        <location filename="../../app/ui/presenter.py" line="442"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="440"/>
+        <location filename="../../app/ui/presenter.py" line="446"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="442"/>
+        <location filename="../../app/ui/presenter.py" line="448"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="469"/>
+        <location filename="../../app/ui/presenter.py" line="475"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="516"/>
+        <location filename="../../app/ui/presenter.py" line="522"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="519"/>
+        <location filename="../../app/ui/presenter.py" line="525"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="520"/>
+        <location filename="../../app/ui/presenter.py" line="526"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="522"/>
+        <location filename="../../app/ui/presenter.py" line="528"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
