@@ -430,8 +430,9 @@ def test_a_call_the_other_party_hangs_up_is_left_and_the_talk_target_comes_back(
         run(qloop, close_session(session))
 
 
+@pytest.mark.parametrize("answered", [True, False], ids=["answered", "ringing"])
 def test_hanging_up_our_call_talks_into_the_interphone_of_before_the_call_again(
-        qloop, server, settings) -> None:
+        qloop, server, settings, answered: bool) -> None:
     """Leave on an answered call (the talk target): the talk target went to the most
     recently joined interphone, not back to the one talked into before the call, as it
     does when the other party hangs up, and nothing said where the talk key talked now."""
@@ -449,9 +450,10 @@ def test_hanging_up_our_call_talks_into_the_interphone_of_before_the_call_again(
         await until(lambda: window.interphones.row("chat_bob:me").online, what="bob online")
         session.presenter.join("chat_bob:me")  # "Call" on the contact's row
         await until(lambda: bob.model.incoming_calls, what="bob rings")
-        await bob.join("chat_bob:me")
+        if answered:
+            await bob.join("chat_bob:me")
         await until(lambda: str(client.talk_target) == "chat_bob:me"
-                    and member_count(client, "chat_bob:me") == 2, what="in the call")
+                    and member_count(client, "chat_bob:me") == 1 + answered, what="in the call")
         window.statusBar().clearMessage()
         session.presenter.leave("chat_bob:me")  # we hang up
         await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left")
