@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +32,7 @@ from app.ui.runtime import Options, Runtime
 from app.ui.settings import Settings, TokenStore
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.view_types import InterphoneRow, LinkState, Preferences, RowKind, TalkState
-from app.ui.window_geometry import initial_geometry
+from app.ui.window_geometry import initial_geometry, minimum_size
 
 pytest_plugins = ["test_ui_support"]
 
@@ -89,6 +92,53 @@ def test_window_fit_to_screen_keeps_the_status_bar_on_screen(window) -> None:
     available = window.screen().availableGeometry()
     assert window.geometry().bottom() <= available.bottom()
     assert window.geometry().size() != QSize(1280, 800) or available.height() > 848
+
+
+SMALL_SCREEN_WINDOW = """
+import json, sys
+from PySide6.QtWidgets import QApplication
+from app.ui.main_window import MainWindow
+app = QApplication(sys.argv)
+window = MainWindow()
+window.fit_to_screen()  # (as the app's start does)
+window.show()
+app.processEvents()
+window.resize(1, 1)  # as small as it gets
+app.processEvents()
+panel, bar = window.panel, window.statusBar()
+print(json.dumps({"available": app.primaryScreen().availableGeometry().getRect(),
+                  "minimum": [window.minimumWidth(), window.minimumHeight()],
+                  "size": [window.width(), window.height()],
+                  "button_whole": panel.contentsRect().contains(panel.talk_button.geometry()),
+                  "bar_bottom": bar.geometry().bottom()}))
+"""
+
+
+def test_on_a_640x480_screen_the_smallest_window_fits_with_its_frame(tmp_path) -> None:
+    """The minimum of 640x480 could not fit a 640x480 screen once a frame was added: the
+    status bar ended off the screen (a screen of its own: a process of its own)."""
+    config = tmp_path / "screen.json"
+    config.write_text(json.dumps({"screens": [{
+        "name": "small", "x": 0, "y": 0, "width": 640, "height": 480,
+        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
+    done = subprocess.run([sys.executable, "-c", SMALL_SCREEN_WINDOW], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    assert shown["available"] == [0, 0, 640, 480]
+    frame = QSize(16, 48)  # what initial_geometry allows for a title bar and frame
+    width, height = shown["minimum"]
+    assert width + frame.width() <= 640 and height + frame.height() <= 480, shown
+    assert shown["size"] == shown["minimum"]
+    assert shown["button_whole"] and shown["bar_bottom"] < height, shown
+
+
+@pytest.mark.parametrize(("available", "minimum"), [
+    (QRect(0, 0, 1280, 800), QSize(640, 480)), (QRect(0, 0, 640, 480), QSize(624, 432)),
+    (QRect(0, 27, 800, 573), QSize(640, 480)), (QRect(0, 0, 100, 40), QSize(84, 1))])
+def test_the_minimum_size_is_640x480_or_what_the_screen_holds(available: QRect,
+                                                              minimum: QSize) -> None:
+    assert minimum_size(available) == minimum
 
 
 # --- names and "you" ---------------------------------------------------------------------------
@@ -295,6 +345,57 @@ def test_a_plain_text_token_of_an_older_version_is_moved_out(tmp_path: Path) -> 
     assert settings.token == "pw"
     assert "pw" not in ini.read_text().replace("schema", "")
     assert mode(ini) == 0o600
+
+
+def unwritable_settings_path(tmp_path: Path, which: str) -> Path:
+    """A settings file that cannot be written, even by root: one in a "directory" that is
+    a file, or one that is a directory."""
+    if which == "directory":
+        (tmp_path / "not-a-directory").write_text("")
+        return tmp_path / "not-a-directory" / "s.ini"
+    (tmp_path / "s.ini").mkdir()
+    return tmp_path / "s.ini"
+
+
+@pytest.mark.parametrize("which", ["directory", "file"])
+def test_settings_that_cannot_be_saved_are_said_once_at_start_and_logged(
+        qloop, qapp, tmp_path, caplog, which: str) -> None:
+    """``--settings`` in a directory that cannot be written (or a file that cannot): every
+    change was lost at exit and nothing said so."""
+    ini = unwritable_settings_path(tmp_path, which)
+    with caplog.at_level("WARNING", logger="app.ui.settings"):
+        settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                            TokenStore(tmp_path / "s.token", MemoryKeyring()))
+        settings.volume = 30
+        settings.sync()
+    assert not settings.writable
+    logged = [r.getMessage() for r in caplog.records if "cannot be written" in r.getMessage()]
+    assert logged == [f"settings file {ini} cannot be written: changes will be lost at exit"]
+    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True), settings,
+                      LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window = runtime.window
+            assert window is not None
+            assert window.statusBar().currentMessage() == (
+                f"Settings cannot be saved: {ini} cannot be written. Changes will be lost "
+                "at exit.")
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
+
+
+def test_settings_that_can_be_saved_say_nothing_of_it(tmp_path) -> None:
+    settings = Settings(QSettings(str(tmp_path / "new" / "s.ini"), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "s.token", MemoryKeyring()))
+    settings.volume = 30
+    settings.sync()
+    assert settings.writable and (tmp_path / "new" / "s.ini").exists()
 
 
 # --- fonts and languages ------------------------------------------------------------------------

@@ -95,6 +95,31 @@ def test_after_leave_the_members_shown_are_the_ones_still_in(qloop, ui) -> None:
     run(qloop, scenario())
 
 
+def test_leaving_the_talk_target_says_which_one_takes_over(qloop, ui) -> None:
+    """Leave on the talk target: the most recently joined other one became the talk
+    target and the window showed it, but nothing said the talk key now talks there."""
+    async def scenario() -> None:
+        window = ui.window
+        ui.presenter.join(NIGHT)
+        await until(lambda: str(ui.client.talk_target) == NIGHT, what="night the target")
+        ui.presenter.talk_here(OPS)
+        await until(lambda: window.interphones.row(OPS).talk_target, what="ops the target")
+        window.statusBar().clearMessage()
+        ui.presenter.leave(OPS)
+        await until(lambda: str(ui.client.talk_target) == NIGHT, what="night takes over")
+        await until(lambda: window.statusBar().currentMessage(), what="something said")
+        assert window.statusBar().currentMessage() == "Left Ops: now talking into Night shift"
+        assert window.panel.interphone_id == NIGHT
+        # the last one left: no talk target, nothing takes over
+        window.statusBar().clearMessage()
+        ui.presenter.leave(NIGHT)
+        await until(lambda: ui.client.talk_target is None, what="night left")
+        await asyncio.sleep(0.1)
+        assert "talking into" not in window.statusBar().currentMessage()
+
+    run(qloop, scenario())
+
+
 def test_join_adds_and_marks_the_talk_target(qloop, ui) -> None:
     async def scenario() -> None:
         ui.presenter.join(NIGHT)
@@ -398,6 +423,44 @@ def test_a_call_the_other_party_hangs_up_is_left_and_the_talk_target_comes_back(
         status = session.window.statusBar()
         await until(lambda: "Bob left the call" in status.currentMessage(), what="said")
         assert "Ops" in status.currentMessage()
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+@pytest.mark.parametrize("answered", [True, False], ids=["answered", "ringing"])
+def test_hanging_up_our_call_talks_into_the_interphone_of_before_the_call_again(
+        qloop, server, settings, answered: bool) -> None:
+    """Leave on an answered call (the talk target): the talk target went to the most
+    recently joined interphone, not back to the one talked into before the call, as it
+    does when the other party hangs up, and nothing said where the talk key talked now."""
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        client, window = session.client, session.window
+        await client.join(OPS)
+        await client.join(NIGHT)  # the most recently joined
+        session.presenter.talk_here(OPS)  # talked into before the call
+        await until(lambda: str(client.talk_target) == OPS, what="ops the target")
+        bob = InterphoneClient("127.0.0.1", server.port, "bob", "x", features=("presence",))
+        session.others.append(bob)
+        await bob.connect()
+        await until(lambda: window.interphones.row("chat_bob:me").online, what="bob online")
+        session.presenter.join("chat_bob:me")  # "Call" on the contact's row
+        await until(lambda: bob.model.incoming_calls, what="bob rings")
+        if answered:
+            await bob.join("chat_bob:me")
+        await until(lambda: str(client.talk_target) == "chat_bob:me"
+                    and member_count(client, "chat_bob:me") == 1 + answered, what="in the call")
+        window.statusBar().clearMessage()
+        session.presenter.leave("chat_bob:me")  # we hang up
+        await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left")
+        await until(lambda: window.statusBar().currentMessage(), what="something said")
+        assert str(client.talk_target) == OPS
+        assert window.statusBar().currentMessage() == "Left Bob: now talking into Ops"
+        assert window.panel.interphone_id == OPS
 
     try:
         run(qloop, scenario())

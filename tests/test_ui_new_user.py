@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.i18n import LanguageSwitcher
@@ -186,6 +186,36 @@ def test_the_talk_button_is_whole_in_a_640x480_window_with_both_banners(qtbot) -
         qtbot.waitUntil(lambda: window.banner.isVisible() and window.emergency.isVisible())
         qtbot.waitUntil(whole, timeout=2000)
         assert window.size().height() == 480
+    finally:
+        window.talk_key.detach()
+
+
+def shows_all_of(label: QLabel) -> bool:
+    if label.wordWrap():
+        return label.height() >= label.heightForWidth(label.width())
+    return label.width() >= label.sizeHint().width()
+
+
+@pytest.mark.parametrize("width", [640, 624])  # (624: the least on a 640x480 screen)
+def test_the_banners_say_who_called_and_who_raised_the_emergency_in_a_narrow_window(
+        qtbot, width: int) -> None:
+    """In a 640 px window the emergency banner read "EMERGENCY raised b", cut off before
+    the raiser's name (the call banner the same with a longer name)."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.setMinimumSize(width, 432)
+    window.set_me("sung")
+    window.set_rows(ROWS)
+    window.resize(width, 480)
+    window.show_interphone(OPS_ROW)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.notify_incoming_call("chat_bob:sung", "Bob Alexander Whitfield")
+        window.emergency.show_emergency("group_58", "Alice Liddell", True, by_you=False)
+        qtbot.waitUntil(lambda: window.banner.isVisible() and window.emergency.isVisible())
+        qtbot.waitUntil(lambda: shows_all_of(window.emergency.text)
+                        and shows_all_of(window.banner.text), timeout=2000)
     finally:
         window.talk_key.detach()
 

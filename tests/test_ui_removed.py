@@ -8,9 +8,13 @@ Real server on 127.0.0.1, real clients, the clocked (virtual) audio device.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication
-from test_ui_support import OPS, close_session, open_session, run, until
+import asyncio
 
+import pytest
+from PySide6.QtWidgets import QApplication
+from test_ui_support import OPS, UiSession, close_session, open_session, run, until
+
+from app.client.asked_features import asked_features
 from app.server import Directory, InterphoneServer
 from app.server.directory import Circle
 from app.ui.i18n import LanguageSwitcher
@@ -67,7 +71,7 @@ def test_removed_from_the_talk_target_the_next_joined_one_takes_over_in_chinese(
             await until(lambda: session.client.talk_target is not None
                         and str(session.client.talk_target) == NIGHT, what="night takes over")
             await until(lambda: window.statusBar().currentMessage(), what="the removal said")
-            assert window.statusBar().currentMessage() == "你已被移出 Ops"
+            assert window.statusBar().currentMessage() == "你已被移出 Ops：现在发言至 Night shift"
             await until(lambda: window.interphones.row(OPS) is None,
                         what="no longer in the roster")
             night = window.interphones.row(NIGHT)
@@ -93,5 +97,38 @@ def test_removed_while_talking_the_transmission_stops(qloop, ui, server: Interph
         assert window.statusBar().currentMessage() == "You were removed from Ops"
         ui.presenter.release_talk()
         assert window.panel.talk_button.state is TalkState.NOT_JOINED
+
+    run(qloop, scenario())
+
+
+@pytest.mark.parametrize("others", [False, True], ids=["alone", "with-alice"])
+@pytest.mark.parametrize("features", [(), asked_features(tls=False, presence=True)],
+                         ids=["base", "as-the-app"])
+def test_removed_from_the_group_on_screen_says_so_whether_alone_in_it_or_not(
+        qloop, server: InterphoneServer, settings, features: tuple[str, ...],
+        others: bool) -> None:
+    """Alone in Ops, shown, with the app's extensions (roster): the removal was said, then
+    replaced by "Ops is no longer available to you" when the roster notice followed."""
+    async def scenario() -> None:
+        ui = await open_session(server, settings, features=features)
+        try:
+            await removed(ui, server)
+        finally:
+            await close_session(ui)
+
+    async def removed(ui: UiSession, server: InterphoneServer) -> None:
+        window = ui.window
+        assert window.interphones.selected_id() == OPS
+        if others:
+            await ui.other("alice")
+        await until(lambda: window.interphones.row(OPS).member_count == 1 + others,
+                    what="who is in Ops")
+        server.replace_directory(without_me_in_ops())
+        await until(lambda: window.interphones.row(OPS) is None, what="Ops leaves the list")
+        await until(lambda: window.statusBar().currentMessage(), what="something said")
+        assert window.statusBar().currentMessage() == "You were removed from Ops"
+        assert window.panel.interphone_id == "" and ui.client.talk_target is None
+        await asyncio.sleep(0.3)  # nothing that follows says otherwise
+        assert window.statusBar().currentMessage() == "You were removed from Ops"
 
     run(qloop, scenario())

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from test_ui_support import run, start_server, until
 from waiting import free_port
 
 from app.protocol.limits import DEFAULT_PORT
+from app.ui.settings import Settings, TokenStore
 from app.ui.sign_in import SignInDialog, parse_address
 from app.ui.sign_in_flow import SignInFlow
 from app.ui.view_types import TalkState
@@ -237,3 +238,34 @@ def test_reconnect_after_signing_in_elsewhere_starts_a_new_session(qloop, server
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_remember_me_without_a_keyring_where_the_token_file_cannot_be_written(
+        qloop, server, tmp_path, caplog) -> None:
+    """No keyring, and the token file beside settings in a directory that cannot be written
+    (``--settings`` there): the sign-in succeeded at the server, then writing the token
+    raised and the dialog stayed open, busy for ever."""
+    (tmp_path / "not-a-directory").write_text("")
+    ini = tmp_path / "not-a-directory" / "s.ini"
+    settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                        TokenStore(ini.with_suffix(".token"), None))
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", True)
+        dialog.ok.click()
+        client = await asyncio.wait_for(task, 5)
+        try:
+            assert client is not None and client.connected
+            assert not dialog.isVisible()
+        finally:
+            await client.close()
+
+    with caplog.at_level("WARNING", logger="app.ui.settings"):
+        run(qloop, scenario())
+    assert settings.token == "secret"  # for this run
+    assert any("remembered token" in r.getMessage() and "cannot be written" in r.getMessage()
+               for r in caplog.records), caplog.text

@@ -24,6 +24,7 @@ class IncomingCallBanner(QFrame):
         self.icon = QLabel(self)
         self.icon.setPixmap(icon("call").pixmap(28, 28))
         self.text = QLabel(self)
+        self.text.setWordWrap(True)  # a narrow window: two lines, the caller still named
         self.answer = QPushButton(icon("join"), "", self)
         self.dismiss = QPushButton(self)
         self.answer.clicked.connect(lambda: self.answered.emit(self._id))

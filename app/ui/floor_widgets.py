@@ -44,6 +44,7 @@ class EmergencyBanner(QFrame):
         self._by_you = False
         self._where = ""
         self.text = QLabel(self)
+        self.text.setWordWrap(True)  # a narrow window: two lines, the raiser still named
         self.silence = QPushButton(self)  # (created first: Tab reaches it first)
         self.silence.clicked.connect(lambda: self.silence_requested.emit(self._id))
         self.cancel = QPushButton(self)

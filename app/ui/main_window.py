@@ -47,7 +47,7 @@ from app.ui.return_clicks import ReturnClicksButtons
 from app.ui.talk_key import TalkKey, talk_key_label
 from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
-from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry
+from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry, minimum_size
 
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
@@ -101,7 +101,8 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowIcon(icon("app"))
-        self.setMinimumSize(640, 480)
+        self._follows_screens = False  # its window's screen changes set the minimum again
+        self._fit_minimum()
         self._me = ""
         self._names: dict[str, str] = {}
         self._key_text = "Space"
@@ -234,7 +235,14 @@ class MainWindow(QMainWindow):
         if screen is None:
             self.resize(DEFAULT_SIZE)
             return
+        self._fit_minimum()
         self.setGeometry(initial_geometry(screen.availableGeometry()))
+
+    def _fit_minimum(self) -> None:
+        """640×480 at least, or what the screen's available area holds with a frame."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            self.setMinimumSize(minimum_size(screen.availableGeometry()))
 
     def set_rows(self, rows: list[InterphoneRow]) -> None:
         self.interphones.set_rows(rows)
@@ -593,6 +601,11 @@ class MainWindow(QMainWindow):
         self._list_width_chosen = True
 
     def showEvent(self, event: QShowEvent) -> None:
+        handle = self.windowHandle()
+        if handle is not None and not self._follows_screens:  # moved to a smaller screen
+            self._follows_screens = True
+            handle.screenChanged.connect(lambda _screen: self._fit_minimum())
+        self._fit_minimum()  # (the screen it shows on)
         super().showEvent(event)
         self._follow_screen()
 

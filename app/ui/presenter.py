@@ -134,6 +134,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # back once we are no longer in the chat (it stayed up to 8 s after we left the call)
         self._call_notices: dict[InterphoneId, str] = {}
         self._link_drops = 0  # connections lost so far (a hang-up is judged within one)
+        # interphones whose removal the status bar said: their row leaving the list after
+        # (the roster notice may follow the removal) does not say it again, less precisely
+        self._removal_said: set[str] = set()
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -239,6 +242,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._note_left_target_speaking()
             if event.id is not None:
                 self._selected = str(event.id)
+                self._removal_said.discard(self._selected)  # in it again
                 self.window.clear_incoming_call(str(event.id))
                 # made the talk target while someone spoke there: the end of that is the
                 # target's (SpeakerChanged), so its "elsewhere" activity would never clear
@@ -269,8 +273,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._ask_members_of_selected()  # left while shown: who is still in
         elif isinstance(event, RemovedFromInterphone):  # (the rows follow JoinedSetChanged)
             name = self._names.get(str(event.id), str(event.id))
-            self.window.show_message(self.tr("You were removed from %1").replace("%1", name),
-                                     8000)
+            self._removal_said.add(str(event.id))
+            target = str(self.model.talk_target or "")
+            if event.talk_target and target:  # another joined one took over (as at a leave)
+                text = (self.tr("You were removed from %1: now talking into %2")
+                        .replace("%1", name).replace("%2", self._names.get(target, target)))
+            else:
+                text = self.tr("You were removed from %1").replace("%1", name)
+            self.window.show_message(text, 8000)
         elif isinstance(event, JoinedSpeakerChanged):
             self._on_activity(event)
         elif isinstance(event, ContactPresenceChanged):
@@ -377,7 +387,29 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             return
         if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
             self._reset_turn()
-        self.tasks.spawn(self.client.leave(interphone_id or None), "leave")
+        self.tasks.spawn(self._leave(interphone_id), "leave")
+
+    async def _leave(self, interphone_id: str) -> None:
+        """Leave ``interphone_id`` ("": the talk target). Left, the talk target moves to the
+        most recently joined other one (a call of ours: back to the one talked into before
+        it), and the status bar says where the talk key talks now (the selection follows)."""
+        left = InterphoneId.parse(interphone_id) if interphone_id else self.model.talk_target
+        if left is None:
+            return
+        was_target = left == self.model.talk_target
+        before_call = self._call_return.pop(left, None)
+        await self.client.leave(left)
+        if (was_target and before_call is not None and before_call != left
+                and self.model.is_joined(before_call)
+                and self.model.talk_target != before_call):
+            await self.client.set_talk_target(before_call)
+        target = self.model.talk_target
+        if was_target and target is not None and not self.model.is_joined(left):
+            name = str(left)
+            self.window.show_message(self.tr("Left %1: now talking into %2")
+                                     .replace("%1", self._names.get(name, name))
+                                     .replace("%2", self._names.get(str(target), str(target))),
+                                     8000)
 
     def _can_talk(self) -> bool:
         return self._online() and self.model.talk_target is not None
@@ -432,11 +464,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # who speaks elsewhere (the rows show it; the tray's icon and tooltip too)
         self.window.set_activity([(self._names.get(key, key), self.window.display_name(uid))
                                   for key, uid in self._active.items()])
+        said, self._removal_said = self._removal_said, {
+            key for key in self._removal_said if self.window.interphones.row(key) is not None}
         if selected and self.window.interphones.row(selected) is None:
             if self._selected == selected:  # the list selected nothing else instead
                 self.select("")
-            if InterphoneId.parse(selected).kind is not AttachType.CHAT:
-                # no longer in the roster: the server's directory changed
+            # no longer in the roster: the server's directory changed (a removal from it
+            # said so already: "You were removed from Ops" stays)
+            if selected not in said and InterphoneId.parse(selected).kind is not AttachType.CHAT:
                 self.window.show_message(self.tr("%1 is no longer available to you").replace(
                     "%1", self._names.get(selected, selected)), 8000)
 

@@ -121,6 +121,7 @@ class Runtime:
         self.notifications.clicked.connect(self._on_notification_clicked)
         self.auto_signed_in = False  # "remember me" signed in without the dialog
         self._rejoin_next = False  # the next session joins settings.rejoin again
+        self._settings_problem_said = False  # "Settings cannot be saved" (once a run)
         self._rejoining = False  # _rejoin runs: joins on the way are not remembered
         self._auto_sign_in_tried = False
         self._connect_failure: ClientError | None = None  # why signing in by itself failed
@@ -407,8 +408,14 @@ class Runtime:
         else:
             window.show()
         self._announce_audio()
-        if self.switcher.note:
-            window.show_message(self.switcher.note, 15000)
+        notes = [self.switcher.note] if self.switcher.note else []
+        if not self.settings.writable and not self._settings_problem_said:
+            self._settings_problem_said = True  # once, not at each sign-in
+            notes.append(fill(QCoreApplication.translate(
+                "Runtime", "Settings cannot be saved: %1 cannot be written. Changes will be "
+                "lost at exit."), self.settings.store.fileName()))
+        if notes:
+            window.show_message(" ".join(notes), 15000)
         self.ready.set()
         QTimer.singleShot(SETTLE_DELAY_MS, window, self._settle)
         if self._quitting:  # quit (--quit-after) while signing in: not a session to wait in

@@ -69,6 +69,7 @@ class TokenStore:
     def __init__(self, fallback_file: Path, backend: KeyringBackend | None) -> None:
         self.fallback_file = fallback_file
         self.backend = backend
+        self._kept: dict[str, str] | None = None  # the tokens, once the file could not be written
         if backend is None:
             logger.warning("no usable system keyring: remembered tokens go to %s (mode 0600)",
                            fallback_file)
@@ -110,6 +111,8 @@ class TokenStore:
             self._write_file(tokens)
 
     def _read_file(self) -> dict[str, str]:
+        if self._kept is not None:
+            return dict(self._kept)
         try:
             lines = self.fallback_file.read_text(encoding="utf-8").splitlines()
         except OSError:
@@ -117,14 +120,25 @@ class TokenStore:
         return dict(line.split("\t", 1) for line in lines if "\t" in line)
 
     def _write_file(self, tokens: dict[str, str]) -> None:
+        """Write ``tokens`` to the file; where it cannot be written (its directory cannot:
+        ``--settings`` there) they are kept for this run only, and that is logged once."""
+        if self._kept is not None:
+            self._kept = dict(tokens)
         if not tokens:
             with contextlib.suppress(OSError):
                 self.fallback_file.unlink()
             return
-        self.fallback_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.fallback_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.writelines(f"{account}\t{token}\n" for account, token in tokens.items())
+        try:
+            self.fallback_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.fallback_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE)
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.writelines(f"{account}\t{token}\n" for account, token in tokens.items())
+        except OSError as exc:
+            if self._kept is None:
+                logger.warning("remembered token file %s cannot be written (%s): the token "
+                               "is kept for this run only", self.fallback_file, exc)
+                self._kept = dict(tokens)
+            return
         _make_private(self.fallback_file)
 
 
@@ -211,8 +225,13 @@ class Settings:
         self.store = store if store is not None else QSettings("Interphone", "Interphone")
         self.tokens = tokens if tokens is not None else TokenStore(
             Path(self.store.fileName()).with_suffix(".token"), system_keyring())
+        self.writable = True
+        """False when the settings file (or its directory) cannot be written: what changes
+        is lost at exit (logged once; the window says so once)."""
         self.upgrade()
         _make_private(Path(self.store.fileName()))
+        if not self.store.isWritable():
+            self._unwritable()
 
     @property
     def account(self) -> str:
@@ -272,3 +291,11 @@ class Settings:
     def sync(self) -> None:
         self.store.sync()
         _make_private(Path(self.store.fileName()))
+        if self.store.status() is QSettings.Status.AccessError:
+            self._unwritable()
+
+    def _unwritable(self) -> None:
+        if self.writable:
+            self.writable = False
+            logger.warning("settings file %s cannot be written: changes will be lost at exit",
+                           self.store.fileName())

@@ -1,10 +1,12 @@
-"""Where a first window goes: within the screen's available area, frame included."""
+"""Where a first window goes, and how small it may get: within the screen's available
+area, frame included."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize
 
 DEFAULT_SIZE = QSize(1280, 800)
+MINIMUM_SIZE = QSize(640, 480)
 # room for a title bar and frame when the window system has not told us yet
 _FRAME_ALLOWANCE = QSize(16, 48)
 
@@ -20,3 +22,11 @@ def initial_geometry(available: QRect, wanted: QSize = DEFAULT_SIZE,
     top = available.top() + (available.height() - height - frame.height()) // 2 \
         + frame.height() - frame.width() // 2
     return QRect(left, max(available.top(), top), max(1, width), max(1, height))
+
+
+def minimum_size(available: QRect, wanted: QSize = MINIMUM_SIZE,
+                 frame: QSize = _FRAME_ALLOWANCE) -> QSize:
+    """The window's minimum client size: ``wanted``, or less where the screen's available
+    area cannot hold that and a frame (a 640×480 screen: the status bar ended off it)."""
+    return QSize(max(1, min(wanted.width(), available.width() - frame.width())),
+                 max(1, min(wanted.height(), available.height() - frame.height())))
