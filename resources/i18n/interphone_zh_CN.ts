@@ -161,17 +161,17 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="87"/>
+        <location filename="../../app/ui/floor_widgets.py" line="88"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="88"/>
+        <location filename="../../app/ui/floor_widgets.py" line="89"/>
         <source>Silence</source>
         <translation>停止警报音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="89"/>
+        <location filename="../../app/ui/floor_widgets.py" line="90"/>
         <source>Stop the alarm for you only: the emergency stays raised</source>
         <translation>仅为您停止警报：紧急呼叫仍然有效</translation>
     </message>
@@ -777,17 +777,17 @@
 <context>
     <name>IncomingCallBanner</name>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="63"/>
+        <location filename="../../app/ui/call_banner.py" line="64"/>
         <source>&lt;b&gt;%1&lt;/b&gt; is calling you</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="64"/>
+        <location filename="../../app/ui/call_banner.py" line="65"/>
         <source>Answer</source>
         <translation>接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="65"/>
+        <location filename="../../app/ui/call_banner.py" line="66"/>
         <source>Dismiss</source>
         <translation>忽略</translation>
     </message>
@@ -1486,17 +1486,17 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="177"/>
+        <location filename="../../app/ui/floor_widgets.py" line="178"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="221"/>
+        <location filename="../../app/ui/floor_widgets.py" line="222"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="223"/>
+        <location filename="../../app/ui/floor_widgets.py" line="224"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
