@@ -24,9 +24,10 @@ from server_fixtures import (
     RawClient,
     UdpPeer,
     logged_in,
+    loopback_alias_works,
     sample_directory,
 )
-from test_server_relay import Room, _loopback_alias_works, register
+from test_server_relay import Room, register
 
 from app.protocol import AudioPacket, InterphoneChanged, InterphoneId, Ping
 from app.server import Directory, InterphoneServer
@@ -163,7 +164,7 @@ async def test_holder_uid_from_another_port_is_dropped() -> None:
         await room.leave()
 
 
-@pytest.mark.skipif(not _loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
+@pytest.mark.skipif(not loopback_alias_works(), reason="needs 127.0.0.2 on loopback")
 async def test_holder_uid_from_another_ip_same_port_number_is_dropped() -> None:
     async with running_server() as server:
         room = await _streaming(server)
