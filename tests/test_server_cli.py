@@ -50,6 +50,32 @@ def test_a_self_signed_certificate_that_cannot_be_made_is_said_in_words(tmp_path
     assert "Traceback" not in result.stderr
 
 
+def test_a_self_signed_folder_that_cannot_even_be_looked_at_is_said_in_words(
+        tmp_path: Path) -> None:
+    """Looking for an existing pair failed before any folder was made (a folder the service
+    user may not search, a name too long) and said only "TLS: [Errno 36] File name too long:
+    '...'"."""
+    folder = tmp_path / ("x" * 300) / "tls"
+    result = run_cli("--tls-self-signed", str(folder), "--port", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"interphone-server: TLS: cannot make a self-signed certificate in {folder}: "
+        f"File name too long")
+    assert "Traceback" not in result.stderr and "Errno" not in result.stderr
+
+
+def test_a_key_is_not_left_alone_when_its_certificate_cannot_be_written(
+        tmp_path: Path) -> None:
+    """The key was written, the certificate not (here a folder in its place): the lone key
+    made every later start refuse with "server.key exists without its pair"."""
+    folder = tmp_path / "tls"
+    (folder / "server.crt.tmp").mkdir(parents=True)
+    result = run_cli("--tls-self-signed", str(folder), "--port", "0")
+    assert result.returncode == 2
+    assert "cannot make a self-signed certificate in" in result.stderr
+    assert not (folder / "server.key").exists()
+
+
 def test_hash_token_prints_a_usable_hash() -> None:
     result = run_cli("--hash-token", stdin="s3cret\n")
     assert result.returncode == 0
