@@ -79,6 +79,7 @@ def test_a_slow_redis_at_boot_does_not_make_the_unit_give_up() -> None:
     assert interval in ("0", "infinity") or burst * restart > 60, (interval, burst, restart)
     assert service["Restart"] == "on-failure"
     assert service["RestartPreventExitStatus"].split() == ["2"]
+    assert "redis-server.service" in unit["After"].split()  # (a Redis on this machine)
 
 
 HARDENING = {
