@@ -167,7 +167,8 @@ async def test_the_server_runs_in_the_units_memory_and_system_call_sandbox(
     every other system call. Under the kernel's PR_SET_MDWE (the same rule) and, where
     systemd-analyze and libseccomp are installed, the unit's system call allow list, the
     server makes its self-signed certificate, talks to Redis, logs in TLS sessions, relays
-    voice to enough listeners for sendmmsg, serves its metrics and stops cleanly."""
+    voice to enough listeners for sendmmsg, serves its metrics, reloads its directory
+    and stops cleanly."""
     if sys.platform != "linux":
         pytest.skip("Linux only")
     allowed = ""
@@ -223,6 +224,11 @@ async def test_the_server_runs_in_the_units_memory_and_system_call_sandbox(
         body = await asyncio.wait_for(reader.read(), 10)
         writer.close()
         assert b"200 OK" in body and b"interphone_sessions" in body
+        process.send_signal(signal.SIGHUP)  # systemctl reload
+        while "directory reloaded" not in log[-1]:
+            raw = await asyncio.wait_for(process.stderr.readline(), 10)
+            assert raw, "".join(log)
+            log.append(raw.decode())
         for client, peer in members:
             peer.close()
             await client.close()
