@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -74,6 +75,29 @@ def test_a_key_is_not_left_alone_when_its_certificate_cannot_be_written(
     assert result.returncode == 2
     assert "cannot make a self-signed certificate in" in result.stderr
     assert not (folder / "server.key").exists()
+
+
+def test_a_store_url_the_redis_client_cannot_read_is_a_usage_error() -> None:
+    """``redis://[::1`` or a port out of range passed the prefix check and ended in a
+    traceback (ValueError from the Redis client) and exit 1, retried by the unit."""
+    for url, problem in (("redis://[::1", "Invalid IPv6 URL"),
+                         ("redis://redis.example:99999", "Port out of range 0-65535")):
+        result = run_cli("--store", url, "--port", "0")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"interphone-server: error: --store {url}: {problem}")
+        assert "Traceback" not in result.stderr
+
+
+def test_a_heartbeat_that_is_not_a_number_is_a_bad_configuration() -> None:
+    result = subprocess.run([sys.executable, "-m", "app.server", "--port", "0", "--store",
+                             "redis://127.0.0.1:1"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=30, env={**os.environ, "INTERPHONE_NODE_TTL": "3s"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "interphone-server: bad configuration: INTERPHONE_NODE_TTL='3s' is not a number of "
+        "seconds")
+    assert "Traceback" not in result.stderr
 
 
 def test_hash_token_prints_a_usable_hash() -> None:
