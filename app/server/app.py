@@ -49,6 +49,15 @@ when the process is descheduled for a few tens of ms on a busy host; capped by t
 ``net.core.rmem_max``."""
 
 
+def _reason(exc: OSError) -> str:
+    """``Address already in use``, as for the signaling port, not the event loop's
+    "error while attempting to bind on address ('127.0.0.1', 9401): address already in use"
+    (a name that cannot be resolved keeps its resolver's words)."""
+    if exc.errno and exc.errno > 0 and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
+
+
 class MetricsUnavailable(OSError):
     """The ``--metrics`` address could not be bound (nothing else was started)."""
 
@@ -133,7 +142,7 @@ class InterphoneServer:
         except OSError as exc:
             host, port = address
             raise MetricsUnavailable(f"cannot serve metrics on {describe([host])}:{port}: "
-                                     f"{exc.strerror or exc}") from exc
+                                     f"{_reason(exc)}") from exc
         self.metrics = endpoint
 
     async def _serve(self) -> None:
