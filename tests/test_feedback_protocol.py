@@ -298,3 +298,18 @@ def test_a_held_change_is_not_sent_once_the_floor_changed_hands() -> None:
     state.speak(sids["alice"], G58, False, 1.15)
     assert notices(state.handle_timer(1.05 + MIN_GAP_SECONDS)) == []
     assert state.feedback.next_deadline() is None
+
+
+def test_a_holder_back_on_a_new_session_is_told_at_once() -> None:
+    """Notices were remembered by uid: alice, back on a new connection and holding the
+    floor again within the second, was told nothing until the figures changed or a second
+    had passed, her new encoder knowing nothing of the loss meanwhile."""
+    state, sids = room()
+    state.quality_report(sids["bob"], QualityReport(G58, "alice", 5.0), 1.0)
+    state.logout(sids["alice"])
+    state.login(500, "alice", "pw-alice", "127.0.0.1", ("feedback",))
+    state.join(500, G58)
+    state.speak(500, G58, True, 1.2)
+    result = state.quality_report(sids["bob"], QualityReport(G58, "alice", 5.0), 1.3)
+    assert [(s, m.body.worst_pct) for s, m in result.outbox.messages
+            if isinstance(m.body, FeedbackNotice)] == [(500, 5.0)]

@@ -58,7 +58,7 @@ class _Board:
     """Per interphone: each listener's latest report, and the last notice sent."""
 
     heard: dict[str, _Heard] = field(default_factory=dict)  # listener uid -> report
-    sent_to: str = ""  # the holder the last notice went to
+    sent_to: int = 0  # the session of the holder the last notice went to
     sent_at: float = -math.inf
     sent_worst: float = -1.0
     sent_p90: float = -1.0
@@ -118,7 +118,7 @@ class FeedbackBoard:
         or if the floor went to someone else meanwhile)."""
         self._held.pop(record.id, None)
         board = self._boards.get(record.id)
-        if board is not None and holder is not None and holder.uid == board.sent_to:
+        if board is not None and holder is not None and holder.sid == board.sent_to:
             self._tell(board, record, holder, now, outbox, gap_over=True)
 
     def _tell(self, board: _Board, record: Interphone, holder: Session | None, now: float,
@@ -126,7 +126,7 @@ class FeedbackBoard:
         if holder is None or FEATURE not in holder.features:
             return
         notice = self._aggregate(board, record, now)
-        first = board.sent_to != holder.uid
+        first = board.sent_to != holder.sid
         again = now - board.sent_at >= RESEND_SECONDS
         changed = (abs(notice.worst_pct - board.sent_worst) >= CHANGE_PCT
                    or abs(notice.p90_pct - board.sent_p90) >= CHANGE_PCT)
@@ -140,7 +140,7 @@ class FeedbackBoard:
             board.changed_at = -math.inf
         elif changed:
             board.changed_at = now
-        board.sent_to, board.sent_at = holder.uid, now
+        board.sent_to, board.sent_at = holder.sid, now
         board.sent_worst, board.sent_p90 = notice.worst_pct, notice.p90_pct
         outbox.send(holder.sid, Message.notification(notice))
 
