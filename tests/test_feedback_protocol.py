@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from server_fixtures import G58, sample_directory
 
@@ -10,7 +12,7 @@ from app.protocol.features import KNOWN_FEATURES
 from app.protocol.messages import FeedbackNotice, QualityAck, QualityReport
 from app.protocol.xmlcodec import decode_message, encode_message
 from app.server import ServerSettings, ServerState
-from app.server.feedback import RESEND_SECONDS, WINDOW_SECONDS, percentile_90
+from app.server.feedback import MIN_GAP_SECONDS, RESEND_SECONDS, WINDOW_SECONDS, percentile_90
 from app.server.outbox import Outbox, Refused
 
 SETTINGS = ServerSettings(auth="token", max_talk=60, keepalive=15, silence_timeout=5)
@@ -224,3 +226,90 @@ def test_interphone_end_forgets_its_reports() -> None:
     for sid in sids.values():
         state.quit(sid, G58)
     assert state.feedback._boards == {}
+
+
+# ---- the gap between notices sent for a change ------------------------------------------------
+
+
+def flap(state: ServerState, sids: dict[str, int], start: float, seconds: float,
+         rate: float = 20.0) -> list[tuple[float, FeedbackNotice]]:
+    """bob alternates 0 % and 100 % loss at ``rate`` reports a second, the server's timer
+    run whenever it is due: every notice alice gets, with its time."""
+    told: list[tuple[float, FeedbackNotice]] = []
+    for n in range(round(seconds * rate)):
+        now = start + n / rate
+        due = state.next_deadline()
+        while due is not None and due <= now:
+            told += [(due, x) for x in notices(state.handle_timer(due), sids["alice"])]
+            due = state.next_deadline()
+        result = state.quality_report(sids["bob"], QualityReport(G58, "alice",
+                                                                 100.0 * (n % 2)), now)
+        told += [(now, x) for x in notices(result.outbox, sids["alice"])]
+    return told
+
+
+def test_a_flapping_listener_gets_the_holder_one_notice_per_gap() -> None:
+    """A listener alternating 0 % and 100 % got the talker a notice at every report (20 a
+    second here), and the talker's encoder followed each."""
+    state, sids = room()
+    told = flap(state, sids, 1.0, 2.0)
+    times = [at for at, _ in told]
+    assert len(told) <= 1 + 1 + round(2.0 / MIN_GAP_SECONDS), times
+    changes = times[1:]  # (the first notice to a holder goes at once, as the first change)
+    assert all(b - a >= MIN_GAP_SECONDS - 1e-9 for a, b in pairwise(changes)), times
+
+
+def test_a_change_held_back_is_sent_when_due_with_the_figures_of_then() -> None:
+    state, sids = room()
+    bob = sids["bob"]
+    state.quality_report(bob, QualityReport(G58, "alice", 0.0), 1.0)  # first: at once
+    result = state.quality_report(bob, QualityReport(G58, "alice", 40.0), 1.05)
+    assert [n.worst_pct for n in notices(result.outbox)] == [40.0]  # first change: at once
+    result = state.quality_report(bob, QualityReport(G58, "alice", 10.0), 1.1)
+    assert notices(result.outbox) == []  # held back
+    assert state.next_deadline() == pytest.approx(1.05 + MIN_GAP_SECONDS)
+    result = state.quality_report(bob, QualityReport(G58, "alice", 20.0), 1.2)
+    assert notices(result.outbox) == []
+    out = state.handle_timer(1.05 + MIN_GAP_SECONDS)
+    assert [(n.worst_pct, s) for s, n in ((s, m.body) for s, m in out.messages)
+            if isinstance(n, FeedbackNotice)] == [(20.0, sids["alice"])]
+    # a change held back that came back to the figures last told is not sent
+    state.quality_report(bob, QualityReport(G58, "alice", 90.0), 1.35)
+    state.quality_report(bob, QualityReport(G58, "alice", 20.0), 1.4)
+    assert notices(state.handle_timer(1.3 + MIN_GAP_SECONDS)) == []
+    assert state.feedback.next_deadline() is None
+
+
+def test_a_single_change_after_a_quiet_spell_goes_at_once() -> None:
+    state, sids = room()
+    bob = sids["bob"]
+    for n in range(4):  # clean reports once a second: a notice each (resent)
+        state.quality_report(bob, QualityReport(G58, "alice", 0.0), 1.0 + n)
+    result = state.quality_report(bob, QualityReport(G58, "alice", 8.0), 4.1)
+    assert [n.worst_pct for n in notices(result.outbox)] == [8.0]
+
+
+def test_a_held_change_is_not_sent_once_the_floor_changed_hands() -> None:
+    state, sids = room()
+    bob = sids["bob"]
+    state.quality_report(bob, QualityReport(G58, "alice", 0.0), 1.0)
+    state.quality_report(bob, QualityReport(G58, "alice", 40.0), 1.05)
+    state.quality_report(bob, QualityReport(G58, "alice", 0.0), 1.1)  # held back
+    state.speak(sids["alice"], G58, False, 1.15)
+    assert notices(state.handle_timer(1.05 + MIN_GAP_SECONDS)) == []
+    assert state.feedback.next_deadline() is None
+
+
+def test_a_holder_back_on_a_new_session_is_told_at_once() -> None:
+    """Notices were remembered by uid: alice, back on a new connection and holding the
+    floor again within the second, was told nothing until the figures changed or a second
+    had passed, her new encoder knowing nothing of the loss meanwhile."""
+    state, sids = room()
+    state.quality_report(sids["bob"], QualityReport(G58, "alice", 5.0), 1.0)
+    state.logout(sids["alice"])
+    state.login(500, "alice", "pw-alice", "127.0.0.1", ("feedback",))
+    state.join(500, G58)
+    state.speak(500, G58, True, 1.2)
+    result = state.quality_report(sids["bob"], QualityReport(G58, "alice", 5.0), 1.3)
+    assert [(s, m.body.worst_pct) for s, m in result.outbox.messages
+            if isinstance(m.body, FeedbackNotice)] == [(500, 5.0)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -47,6 +48,55 @@ def test_a_self_signed_certificate_that_cannot_be_made_is_said_in_words(tmp_path
     assert result.stderr.strip().splitlines()[-1] == (
         f"interphone-server: TLS: cannot make a self-signed certificate in "
         f"{blocker / 'certs'}: Not a directory")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_self_signed_folder_that_cannot_even_be_looked_at_is_said_in_words(
+        tmp_path: Path) -> None:
+    """Looking for an existing pair failed before any folder was made (a folder the service
+    user may not search, a name too long) and said only "TLS: [Errno 36] File name too long:
+    '...'"."""
+    folder = tmp_path / ("x" * 300) / "tls"
+    result = run_cli("--tls-self-signed", str(folder), "--port", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"interphone-server: TLS: cannot make a self-signed certificate in {folder}: "
+        f"File name too long")
+    assert "Traceback" not in result.stderr and "Errno" not in result.stderr
+
+
+def test_a_key_is_not_left_alone_when_its_certificate_cannot_be_written(
+        tmp_path: Path) -> None:
+    """The key was written, the certificate not (here a folder in its place): the lone key
+    made every later start refuse with "server.key exists without its pair"."""
+    folder = tmp_path / "tls"
+    (folder / "server.crt.tmp").mkdir(parents=True)
+    result = run_cli("--tls-self-signed", str(folder), "--port", "0")
+    assert result.returncode == 2
+    assert "cannot make a self-signed certificate in" in result.stderr
+    assert not (folder / "server.key").exists()
+
+
+def test_a_store_url_the_redis_client_cannot_read_is_a_usage_error() -> None:
+    """``redis://[::1`` or a port out of range passed the prefix check and ended in a
+    traceback (ValueError from the Redis client) and exit 1, retried by the unit."""
+    for url, problem in (("redis://[::1", "Invalid IPv6 URL"),
+                         ("redis://redis.example:99999", "Port out of range 0-65535")):
+        result = run_cli("--store", url, "--port", "0")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"interphone-server: error: --store {url}: {problem}")
+        assert "Traceback" not in result.stderr
+
+
+def test_a_heartbeat_that_is_not_a_number_is_a_bad_configuration() -> None:
+    result = subprocess.run([sys.executable, "-m", "app.server", "--port", "0", "--store",
+                             "redis://127.0.0.1:1"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=30, env={**os.environ, "INTERPHONE_NODE_TTL": "3s"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "interphone-server: bad configuration: INTERPHONE_NODE_TTL='3s' is not a number of "
+        "seconds")
     assert "Traceback" not in result.stderr
 
 

@@ -16,6 +16,7 @@ import contextlib
 import getpass
 import importlib
 import logging
+import math
 import os
 import signal
 import ssl
@@ -23,6 +24,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from redis.asyncio.connection import parse_url
 from redis.exceptions import RedisError
 
 from app.protocol.limits import DEFAULT_PORT
@@ -78,6 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--port {args.port} is not a port number")
     if args.store and not args.store.startswith(("redis://", "rediss://", "unix://")):
         parser.error(f"--store {args.store}: expected redis://HOST:PORT/DB")
+    if args.store:
+        try:  # (what the Redis client would raise at the first connection, as a traceback)
+            parse_url(args.store)
+        except ValueError as exc:
+            parser.error(f"--store {args.store}: {exc}")
     args.host = args.host if args.host is not None else ["127.0.0.1"]
     if args.metrics is not None:
         try:
@@ -93,9 +100,23 @@ def make_store(url: str | None, name: str) -> RedisStore | None:
     operator's key for the audio the nodes forward to each other, the same on every node)."""
     if not url:
         return None
-    return RedisStore(url, name, beat=float(os.environ.get("INTERPHONE_NODE_BEAT", "1")),
-                      ttl=float(os.environ.get("INTERPHONE_NODE_TTL", "3")),
+    return RedisStore(url, name, beat=_seconds("INTERPHONE_NODE_BEAT", 1.0),
+                      ttl=_seconds("INTERPHONE_NODE_TTL", 3.0),
                       cluster_key=os.environ.get("INTERPHONE_CLUSTER_KEY", "").encode())
+
+
+def _seconds(variable: str, default: float) -> float:
+    """A positive number of seconds from the environment (ValueError naming it if not)."""
+    text = os.environ.get(variable, "")
+    if not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{variable}={text!r} is not a number of seconds")
+    return value
 
 
 def reload_directory(server: InterphoneServer, config: str | None) -> None:
@@ -237,13 +258,18 @@ def main(argv: list[str] | None = None) -> int:
             _refuse(args.log_format, f"TLS: {exc}")
             return 2
         log.info("TLS on; certificate SHA-256 fingerprint %s", fingerprint)
+    try:
+        store = make_store(args.store, args.node_id)
+    except ValueError as exc:
+        _refuse(args.log_format, f"bad configuration: {exc}")
+        return 2
     factory = _loop_factory()
     log.info("event loop: %s", "uvloop" if factory else "asyncio default")
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             return runner.run(serve(directory, args.host, args.port, config=args.config,
                                     metrics=args.metrics,
-                                    store=make_store(args.store, args.node_id),
+                                    store=store,
                                     tls=context, node_address=args.node_address))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown, or no signal handlers
         return 0

@@ -49,8 +49,17 @@ when the process is descheduled for a few tens of ms on a busy host; capped by t
 ``net.core.rmem_max``."""
 
 
+def _reason(exc: OSError) -> str:
+    """``Address already in use``, as for the signaling port, not the event loop's
+    "error while attempting to bind on address ('127.0.0.1', 9401): address already in use"
+    (a name that cannot be resolved keeps its resolver's words)."""
+    if exc.errno and exc.errno > 0 and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
+
+
 class MetricsUnavailable(OSError):
-    """The ``--metrics`` address could not be bound (the server was stopped again)."""
+    """The ``--metrics`` address could not be bound (nothing else was started)."""
 
 
 class InterphoneServer:
@@ -106,10 +115,38 @@ class InterphoneServer:
         return self._tcp is not None
 
     async def start(self) -> None:
-        """Bind TCP on every address and UDP, on the same port number (``port=0``: a free
-        one for all), then the metrics endpoint if asked for."""
+        """Bind the metrics endpoint if asked for, then TCP on every address and UDP, on the
+        same port number (``port=0``: a free one for all). What cannot be bound raises
+        before anything is announced, and what was bound is closed again."""
         if self._tcp is not None:
             raise RuntimeError("server already started")
+        if self.metrics_address is not None:  # first: a busy port is the only thing said
+            await self._start_metrics(self.metrics_address)
+        try:
+            await self._serve()
+        except BaseException:
+            if self.metrics is not None:
+                await self.metrics.stop()
+                self.metrics = None
+            raise
+        log.info("serving on %s port %d (tcp%s+udp), auth=%s", describe(self.hosts),
+                 self.port, "+tls" if self.tls is not None else "", self.settings.auth)
+        if self.metrics is not None and self.metrics_address is not None:
+            log.info("metrics on http://%s:%d/metrics",
+                     describe([self.metrics_address[0]]), self.metrics.port)
+
+    async def _start_metrics(self, address: tuple[str, int]) -> None:
+        endpoint = MetricsEndpoint(make_registry(self.collector))
+        try:
+            await endpoint.start(*address)
+        except OSError as exc:
+            host, port = address
+            raise MetricsUnavailable(f"cannot serve metrics on {describe([host])}:{port}: "
+                                     f"{_reason(exc)}") from exc
+        self.metrics = endpoint
+
+    async def _serve(self) -> None:
+        """The store, the signaling and media sockets, the relay."""
         loop = asyncio.get_running_loop()
         node = await self.store.connect() if self.store is not None else 0
         if self.store is not None:
@@ -173,20 +210,6 @@ class InterphoneServer:
         if self.tls is None and self.state.media_encryption.offers():
             log.warning("media_encryption = %s without TLS: media secrets and voice keys "
                         "cross the network in clear text", self.state.media_encryption.value)
-        log.info("serving on %s port %d (tcp%s+udp), auth=%s", describe(self.hosts), port,
-                 "+tls" if self.tls is not None else "", self.settings.auth)
-        if self.metrics_address is not None:
-            endpoint = MetricsEndpoint(make_registry(self.collector))
-            try:
-                await endpoint.start(*self.metrics_address)
-            except OSError as exc:
-                await self.stop()
-                host, port = self.metrics_address
-                raise MetricsUnavailable(f"cannot serve metrics on {describe([host])}:{port}: "
-                                         f"{exc.strerror or exc}") from exc
-            self.metrics = endpoint
-            log.info("metrics on http://%s:%d/metrics",
-                     describe([self.metrics_address[0]]), endpoint.port)
 
     def replace_directory(self, directory: Directory) -> None:
         """Serve ``directory`` from now on (a reload): see

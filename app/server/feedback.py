@@ -11,7 +11,8 @@ section "Extension: feedback".
 
 :class:`~app.server.state.ServerState` calls :meth:`FeedbackBoard.report` for
 each ``<quality>`` request and :meth:`FeedbackBoard.forget` when an interphone
-ends; nothing else of the state depends on it.
+ends, and :meth:`FeedbackBoard.take_due` / :meth:`FeedbackBoard.release` from its timer
+for a change held back by ``MIN_GAP_SECONDS``; nothing else of the state depends on it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ WINDOW_SECONDS = 3.0
 RESEND_SECONDS = 1.0
 """A notice with unchanged figures is sent to the holder at most this often."""
 CHANGE_PCT = 0.5
-"""A change of the worst or p90 loss by at least this much is sent at once."""
+"""A change of the worst or p90 loss by at least this much is sent at once (but see
+``MIN_GAP_SECONDS``)."""
+MIN_GAP_SECONDS = 0.25
+"""Notices sent for a change are at least this far apart: a change that comes sooner after
+the previous one is sent when the gap has passed, with the figures of that time (a listener
+alternating 0 % and 100 % cannot make the talker's encoder follow every report). The first
+notice to a holder, and the first change after it, go at once."""
 MAX_LISTENERS = 500
 
 
@@ -51,10 +58,11 @@ class _Board:
     """Per interphone: each listener's latest report, and the last notice sent."""
 
     heard: dict[str, _Heard] = field(default_factory=dict)  # listener uid -> report
-    sent_to: str = ""  # the holder the last notice went to
+    sent_to: int = 0  # the session of the holder the last notice went to
     sent_at: float = -math.inf
     sent_worst: float = -1.0
     sent_p90: float = -1.0
+    changed_at: float = -math.inf  # the last notice sent for a change (to sent_to)
 
 
 def percentile_90(values: list[float]) -> float:
@@ -70,6 +78,7 @@ class FeedbackBoard:
 
     def __init__(self) -> None:
         self._boards: dict[InterphoneId, _Board] = {}
+        self._held: dict[InterphoneId, float] = {}  # a change came within the gap: look then
 
     def report(self, reporter: Session, record: Interphone | None,
                holder: Session | None, body: QualityReport, now: float) -> Result:
@@ -91,13 +100,49 @@ class FeedbackBoard:
             return Result(ack, outbox)
         board = self._boards.setdefault(record.id, _Board())
         board.heard[reporter.uid] = _Heard(body.speaker, body.loss_pct, body.jitter_ms, now)
-        notice = self._aggregate(board, record, now)
-        if holder is not None and FEATURE in holder.features and self._due(board, holder,
-                                                                           notice, now):
-            board.sent_to, board.sent_at = holder.uid, now
-            board.sent_worst, board.sent_p90 = notice.worst_pct, notice.p90_pct
-            outbox.send(holder.sid, Message.notification(notice))
+        self._tell(board, record, holder, now, outbox)
         return Result(ack, outbox)
+
+    def next_deadline(self) -> float | None:
+        """When a change held back by ``MIN_GAP_SECONDS`` is due (None: none is)."""
+        return min(self._held.values(), default=None)
+
+    def take_due(self, now: float) -> list[InterphoneId]:
+        """The interphones whose held-back change is due at ``now`` (then :meth:`release`)."""
+        return [interphone for interphone, due in self._held.items() if due <= now]
+
+    def release(self, record: Interphone, holder: Session | None, now: float,
+                outbox: Outbox) -> None:
+        """The gap after the last notice of ``record`` passed: tell its holder the figures
+        of now if they still differ from that notice's (nothing if they came back to them,
+        or if the floor went to someone else meanwhile)."""
+        self._held.pop(record.id, None)
+        board = self._boards.get(record.id)
+        if board is not None and holder is not None and holder.sid == board.sent_to:
+            self._tell(board, record, holder, now, outbox, gap_over=True)
+
+    def _tell(self, board: _Board, record: Interphone, holder: Session | None, now: float,
+              outbox: Outbox, *, gap_over: bool = False) -> None:
+        if holder is None or FEATURE not in holder.features:
+            return
+        notice = self._aggregate(board, record, now)
+        first = board.sent_to != holder.sid
+        again = now - board.sent_at >= RESEND_SECONDS
+        changed = (abs(notice.worst_pct - board.sent_worst) >= CHANGE_PCT
+                   or abs(notice.p90_pct - board.sent_p90) >= CHANGE_PCT)
+        if not (first or again or changed):
+            return
+        if not (first or again or gap_over) and now - board.changed_at < MIN_GAP_SECONDS:
+            self._held.setdefault(record.id, board.changed_at + MIN_GAP_SECONDS)
+            return
+        self._held.pop(record.id, None)
+        if first:
+            board.changed_at = -math.inf
+        elif changed:
+            board.changed_at = now
+        board.sent_to, board.sent_at = holder.sid, now
+        board.sent_worst, board.sent_p90 = notice.worst_pct, notice.p90_pct
+        outbox.send(holder.sid, Message.notification(notice))
 
     def aggregate(self, record: Interphone, now: float) -> FeedbackNotice:
         """What the holder of ``record`` would be told now (listeners 0: no recent report)."""
@@ -109,6 +154,7 @@ class FeedbackBoard:
     def forget(self, interphone: InterphoneId) -> None:
         """The interphone ended."""
         self._boards.pop(interphone, None)
+        self._held.pop(interphone, None)
 
     @staticmethod
     def _aggregate(board: _Board, record: Interphone, now: float) -> FeedbackNotice:
@@ -127,10 +173,3 @@ class FeedbackBoard:
             p90_pct=percentile_90(losses),
             jitter_ms=max((heard.jitter_ms for heard in board.heard.values()), default=0.0),
         )
-
-    @staticmethod
-    def _due(board: _Board, holder: Session, notice: FeedbackNotice, now: float) -> bool:
-        return (board.sent_to != holder.uid
-                or now - board.sent_at >= RESEND_SECONDS
-                or abs(notice.worst_pct - board.sent_worst) >= CHANGE_PCT
-                or abs(notice.p90_pct - board.sent_p90) >= CHANGE_PCT)

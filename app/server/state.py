@@ -324,10 +324,19 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
     def quality_report(self, sid: int, report: QualityReport, now: float) -> Result:
         """Extension ``feedback``: a listener's report, passed on to the floor holder."""
         record = self.interphones.get(report.id)
-        holder_sid = self.by_uid.get(record.holder) if record is not None and record.holder \
-            else None
-        holder = self.sessions.get(holder_sid) if holder_sid is not None else None
+        holder = self._holder_session(record) if record is not None else None
         return self.feedback.report(self.session(sid), record, holder, report, now)
+
+    def _holder_session(self, record: Interphone) -> Session | None:
+        holder_sid = self.by_uid.get(record.holder) if record.holder else None
+        return self.sessions.get(holder_sid) if holder_sid is not None else None
+
+    def _release_feedback(self, interphone: InterphoneId, now: float, outbox: Outbox) -> None:
+        record = self.interphones.get(interphone)
+        if record is None:
+            self.feedback.forget(interphone)
+            return
+        self.feedback.release(record, self._holder_session(record), now, outbox)
 
     # ---- timers ------------------------------------------------------------------------------
 
@@ -336,13 +345,14 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         deadlines = [t[0][0] for t in (self._floor_timers, self._queue_timers,
                                        self._peer_timers) if t]
         deadlines += [t for t in (self.presence.next_deadline(), self.coalescer.next_deadline(),
-                                  self.refusals.next_deadline()) if t is not None]
+                                  self.refusals.next_deadline(), self.feedback.next_deadline())
+                      if t is not None]
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> Outbox:
         """Revoke every grant past ``max_talk`` or ``silence_timeout``, then close every
         peer past its login, idle or write-stall deadline, then tell the member changes
-        held back by the coalescer."""
+        held back by the coalescer and the feedback changes held back by its gap."""
         outbox = Outbox()
         self.now = now
         self._expire_grants(now, outbox)
@@ -352,4 +362,6 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         self.refusals.handle_timer(now)  # logs the refusals it held back
         for interphone in self.coalescer.take_due(now):
             self._notify(interphone, outbox, coalescing=True)
+        for interphone in self.feedback.take_due(now):
+            self._release_feedback(interphone, now, outbox)
         return outbox

@@ -18,6 +18,7 @@ Usage by the server's start-up code::
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import ipaddress
@@ -211,23 +212,36 @@ def ensure_self_signed(directory: str | os.PathLike[str], hostname: str | None =
     """
     folder = Path(directory)
     cert_file, key_file = folder / CERT_NAME, folder / KEY_NAME
-    if cert_file.exists() and key_file.exists():
+    try:  # (a folder this user may not search, or a name too long, fails here already)
+        has_cert, has_key = cert_file.exists(), key_file.exists()
+    except OSError as exc:
+        raise _cannot_make(folder, exc) from None
+    if has_cert and has_key:
         return cert_file, key_file
-    if cert_file.exists() or key_file.exists():
-        present = cert_file if cert_file.exists() else key_file
+    if has_cert or has_key:
+        present = cert_file if has_cert else key_file
         raise TlsSetupError(f"{present} exists without its pair; remove it or supply the other")
     cert_pem, key_pem = make_self_signed(hostname or socket.gethostname())
+    wrote_key = False
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _write_private(key_file, key_pem)
+        wrote_key = True
         tmp = cert_file.with_suffix(".crt.tmp")
         tmp.write_bytes(cert_pem)
         os.replace(tmp, cert_file)
     except OSError as exc:  # not "[Errno 2] No such file or directory: '/proc/x'" alone
-        raise TlsSetupError(f"cannot make a self-signed certificate in {folder}: "
-                            f"{exc.strerror or exc}") from None
+        if wrote_key:  # a key alone would be refused at the next start ("without its pair")
+            with contextlib.suppress(OSError):
+                key_file.unlink()
+        raise _cannot_make(folder, exc) from None
     logger.info("created a self-signed certificate in %s", folder)
     return cert_file, key_file
+
+
+def _cannot_make(folder: Path, exc: OSError) -> TlsSetupError:
+    return TlsSetupError(f"cannot make a self-signed certificate in {folder}: "
+                         f"{exc.strerror or exc}")
 
 
 def make_self_signed(hostname: str, days: int = SELF_SIGNED_DAYS) -> tuple[bytes, bytes]:
