@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -24,18 +23,13 @@ from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
 from app.audio.backend import AudioDeviceError
 from app.client import (
     ClientError,
-    ConnectionState,
     InterphoneClient,
-    JoinedChanged,
-    JoinedSetChanged,
-    ModelEvent,
     ServerUnreachable,
 )
 from app.client.client_reconnect import backoff_delays
 from app.client.errors import failure_of
 from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
-from app.protocol import InterphoneId, other_party
 from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.autostart import launch_command, set_start_at_login
@@ -43,6 +37,7 @@ from app.ui.desktop_notifications import DesktopNotifications
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
+from app.ui.joined_memory import JoinedMemory
 from app.ui.key_field import recording_field
 from app.ui.main_window import MainWindow
 from app.ui.offline_start import OfflineTray
@@ -122,14 +117,13 @@ class Runtime:
         self.auto_signed_in = False  # "remember me" signed in without the dialog
         self._rejoin_next = False  # the next session joins settings.rejoin again
         self._settings_problem_said = False  # "Settings cannot be saved" (once a run)
-        self._rejoining = False  # _rejoin runs: joins on the way are not remembered
         self._auto_sign_in_tried = False
         self._connect_failure: ClientError | None = None  # why signing in by itself failed
         self.offline_tray: OfflineTray | None = None  # the background start retries
         self._waiting: asyncio.Future[str] | None = None  # "sign_in" / "quit" while it does
         self._tray_missing_since: float | None = None  # (loop time) while it does, no tray
         self._quitting = False  # quit while no session runs: no sign-in dialog either
-        self._unsubscribe_joined: Callable[[], None] | None = None
+        self.joined_memory = JoinedMemory(settings)
         self._key_from_command_line = options.global_talk_key is not None
         self._global_key_recorded = False  # its press went to a settings field, not a talk
         # the next session's window starts in the tray: --background at start; after
@@ -316,58 +310,6 @@ class Runtime:
             await asyncio.wait({self._waiting}, timeout=step)
         return True
 
-    async def _rejoin(self, client: InterphoneClient) -> None:
-        """Join again every interphone that was joined when the app last ran, in the order
-        they were joined; the last one (the talk target then) is the talk target again."""
-        wanted = [i for i in self.settings.rejoin.split() if not self._call_to_ring(client, i)]
-        self._rejoining = True  # the partial sets on the way are not worth remembering
-        try:
-            for number, interphone in enumerate(wanted, 1):
-                try:
-                    await client.join(interphone, target=number == len(wanted))
-                except ClientError as exc:
-                    logger.info("rejoining %s failed: %s", interphone, exc)
-        finally:
-            self._rejoining = False
-        if client.model.connection is ConnectionState.CONNECTED:
-            self._remember_joined(client)
-
-    @staticmethod
-    def _call_to_ring(client: InterphoneClient, interphone: str) -> bool:
-        """A one-to-one chat of ours the other party is not in: joining it would ring them
-        (a call they did not ask for, from a call that ended with the last run)."""
-        try:
-            chat = InterphoneId.parse(interphone)
-        except ValueError:
-            return False
-        if not chat.involves(client.uid):  # (a chat of ours)
-            return False
-        info = client.model.interphone(chat)
-        if info is None or info.member_count == 0:
-            logger.info("not rejoining %s: nobody is in it, joining would ring %s", chat,
-                        other_party(chat, client.uid))
-            return True
-        return False
-
-    def _track_joined(self, client: InterphoneClient) -> None:
-        def on_event(event: ModelEvent) -> None:
-            if not isinstance(event, JoinedChanged | JoinedSetChanged) or self._rejoining:
-                return
-            if client.model.connection is not ConnectionState.CONNECTED:
-                return  # dropped with the connection (kicked, server gone): not "left"
-            self._remember_joined(client)
-        self._unsubscribe_joined = client.model.subscribe(on_event)
-
-    def _remember_joined(self, client: InterphoneClient) -> None:
-        """``settings.rejoin``: every joined interphone in join order, the talk target last."""
-        model = client.model
-        target = model.talk_target
-        ids = [str(i) for i in model.joined_ids if i != target]
-        if target is not None:
-            ids.append(str(target))
-        self.settings.rejoin = " ".join(ids)
-        self.settings.sync()
-
     async def _reconnect(self, credentials: Credentials) -> InterphoneClient | None:
         """A new client for the same account; None (back to the sign-in) if that fails."""
         client = credentials.client()
@@ -393,9 +335,9 @@ class Runtime:
         self._follow_streams()
         if not self.options.demo:
             if self._rejoin_next and client.model.joined is None:
-                self.tasks.spawn(self._rejoin(client), "rejoin")
+                self.tasks.spawn(self.joined_memory.rejoin(client), "rejoin")
             self._rejoin_next = False
-            self._track_joined(client)
+            self.joined_memory.follow(client)
         window.quit_requested.connect(self.quit)
         window.sign_out_requested.connect(self.sign_out)
         window.reconnect_requested.connect(self.reconnect)
@@ -600,9 +542,7 @@ class Runtime:
         window = self.window
         if window is not None and self.options.size is None:
             self.settings.geometry = bytes(window.saveGeometry().toHex().data()).decode()
-        if self._unsubscribe_joined is not None:
-            self._unsubscribe_joined()  # leaving at shutdown is not "left the interphone"
-            self._unsubscribe_joined = None
+        self.joined_memory.stop()  # leaving at shutdown is not "left the interphone"
         if self.tray is not None:
             self.tray.close()
             self.tray = None
