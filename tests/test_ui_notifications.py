@@ -143,9 +143,9 @@ def test_a_click_on_the_daemons_message_shows_the_window_on_that_interphone(
 def test_the_daemon_shows_one_message_per_interphone_and_call(
         qloop, ui: UiSession, tray: RecordingTray, dunst: Dunst,
         notifications: DesktopNotifications, monkeypatch) -> None:
-    import app.ui.main_window as main_window_module
+    import app.ui.window_notices as notices_module
 
-    monkeypatch.setattr(main_window_module, "ACTIVITY_QUIET_S", 0.0)  # each turn is news
+    monkeypatch.setattr(notices_module, "ACTIVITY_QUIET_S", 0.0)  # each turn is news
     window = ui.window
     window.notifications = notifications
     joined_everyone_too(qloop, ui)

@@ -89,7 +89,7 @@ def test_a_conversation_in_another_interphone_is_one_message(
     """Each turn in a non-target interphone was a tray message of its own: a back and forth
     there while the window was hidden made a flood of notifications. One for a
     conversation; the next after a quiet spell, and each interphone has its own."""
-    import app.ui.main_window as main_window_module
+    import app.ui.window_notices as notices_module
 
     window = ui.window
     joined_everyone_too(qloop, ui)
@@ -100,7 +100,7 @@ def test_a_conversation_in_another_interphone_is_one_message(
     assert tray.messages == [("Interphone", "Bob is speaking in Everyone")]
     window.notify_activity("group_9", "Night", "Dan")
     assert tray.messages[1:] == [("Interphone", "Dan is speaking in Night")]
-    monkeypatch.setattr(main_window_module, "ACTIVITY_QUIET_S", 0.0)  # a quiet spell
+    monkeypatch.setattr(notices_module, "ACTIVITY_QUIET_S", 0.0)  # a quiet spell
     window.notify_activity(EVERYONE, "Everyone", "Carol")
     assert tray.messages[2:] == [("Interphone", "Carol is speaking in Everyone")]
 

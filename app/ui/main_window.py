@@ -7,7 +7,6 @@ Talk intents from the round button and from the talk key are merged, so
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QLabel,
-    QMainWindow,
     QMenu,
     QMessageBox,
     QPushButton,
@@ -48,6 +46,7 @@ from app.ui.talk_key import TalkKey, talk_key_label
 from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
 from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry, minimum_size
+from app.ui.window_notices import WindowNotices
 
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
@@ -56,9 +55,6 @@ REPLAY_LAST_KEY = "Ctrl+R"
 PREFERENCES_FALLBACK_KEY = "Ctrl+,"
 """Settings where the platform names no Preferences key (X11 outside KDE, Windows): the
 key GNOME's guidelines and most editors use."""
-ACTIVITY_QUIET_S = 30.0
-"""Someone speaking in another joined interphone is said once for a conversation there:
-again only after this long without anyone speaking in it."""
 LIST_SHARE = 0.34
 """The interphone list's share of the window's width until the user drags the splitter
 (at most ``LIST_MAX_PX``, at least the list's minimum): at 640 px the pane beside it
@@ -73,7 +69,7 @@ def preferences_keys() -> list[QKeySequence]:
     return keys or [QKeySequence(PREFERENCES_FALLBACK_KEY)]
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowNotices):
     """The app's window. Intent signals below; setters further down."""
 
     talk_pressed = Signal()
@@ -340,84 +336,6 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.show()
         return box
-
-    def notify_incoming_call(self, interphone_id: str, caller: str) -> None:
-        self.banner.show_call(interphone_id, caller)
-        self.show_tray_state()  # (its message goes after 8 s; the call rings on)
-        self.tray_message(self.tr("Incoming call"),
-                           self.tr("%1 is calling you").replace("%1", caller), "call", 8000,
-                           key=f"call {interphone_id}", urgent=True)
-        self._call_notice = self.tr("%1 is calling you").replace("%1", caller)
-        self.statusBar().showMessage(self._call_notice, 8000)
-        if not self.isActiveWindow():
-            QApplication.alert(self, 0)
-
-    def notify_activity(self, interphone_id: str, name: str, speaker: str) -> None:
-        """Someone speaks in a joined interphone other than the talk target: said in the
-        status bar, and by the tray when the window is hidden or minimized (a click on
-        that message shows the window on that interphone). One message for a conversation
-        there: none while the last activity in that interphone, with the window out of
-        sight, is less than ``ACTIVITY_QUIET_S`` old."""
-        text = self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)
-        self.statusBar().showMessage(text, 4000)
-        self.activity_noticed.emit(interphone_id, name, speaker)
-        if self.isVisible() and not self.isMinimized():
-            self._activity_said.pop(interphone_id, None)  # seen: the next hidden one is news
-            return
-        now = time.monotonic()
-        last = self._activity_said.get(interphone_id)
-        self._activity_said[interphone_id] = now
-        if last is None or now - last >= ACTIVITY_QUIET_S:
-            self.tray_message(self.tr("Interphone"), text, "tray-idle", 4000,
-                               opens=interphone_id, key=f"activity {interphone_id}")
-
-    def notify_missed_call(self, interphone_id: str, text: str) -> None:
-        """A call rang unanswered and ended (``text`` says from whom): said in the status
-        bar, and by the tray when the window is hidden or minimized, until clicked (the
-        user was away: the call's own message is long gone); the click shows the window
-        on that one-to-one interphone."""
-        self.show_message(text, 8000)
-        if not self.isVisible() or self.isMinimized():
-            self.tray_message(self.tr("Missed call"), text, "call", 0, opens=interphone_id,
-                               key=f"missed {interphone_id}")
-
-    def notify_emergency(self, interphone_id: str, text: str) -> None:
-        """Someone else raised an emergency where the banner looks (``text`` says where
-        and who): said by the tray when the window is hidden or minimized, where the alert
-        sounded with nothing to see; a click shows the window on that interphone."""
-        if not self.isVisible() or self.isMinimized():
-            self.tray_message(self.tr("Emergency"), text, "app", 10000, opens=interphone_id,
-                               key=f"emergency {interphone_id}", urgent=True)
-
-    def tray_message(self, title: str, text: str, icon_name: str, timeout_ms: int, *,
-                     key: str, opens: str | None = "", urgent: bool = False) -> None:
-        """A message through the desktop's notification daemon, else from the tray icon
-        (when there is one); a click on it shows the window, on the interphone ``opens``
-        when given (``None``: the click does nothing). The daemon's message with the same
-        ``key`` is replaced."""
-        notifications = self.notifications
-        if notifications is not None and notifications.notify(
-                key, title, text, icon(icon_name), timeout_ms, urgent=urgent,
-                clickable=opens is not None):
-            self.notification_opens[key] = opens
-            return
-        if self.tray is not None and self.tray.isVisible():
-            self.tray_message_opens = opens
-            self.tray.showMessage(title, text, icon(icon_name), timeout_ms)
-
-    def clear_incoming_call(self, interphone_id: str = "") -> None:
-        if not interphone_id or self.banner.interphone_id == interphone_id:
-            if self.notifications is not None:
-                self.notifications.withdraw(f"call {self.banner.interphone_id}")
-            self.banner.hide()
-            self._forget_call_notice()
-            self.show_tray_state()
-
-    def _forget_call_notice(self) -> None:
-        """The call was answered, dismissed or ended: the status bar stops saying it rings."""
-        if self._call_notice and self.statusBar().currentMessage() == self._call_notice:
-            self.statusBar().clearMessage()
-        self._call_notice = ""
 
     def show_message(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)

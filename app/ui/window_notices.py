@@ -1,0 +1,121 @@
+"""The window's notices: an incoming or missed call, someone speaking in another joined
+interphone, an emergency raised while the window is out of sight. Each is said in the
+status bar and, where the user may not be looking, through the desktop's notification
+daemon, else the tray icon (a click on it shows the window on that interphone)."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QCoreApplication, SignalInstance
+from PySide6.QtWidgets import QApplication, QMainWindow, QSystemTrayIcon
+
+from app.ui.assets import icon
+from app.ui.call_banner import IncomingCallBanner
+from app.ui.desktop_notifications import DesktopNotifications
+
+ACTIVITY_QUIET_S = 30.0
+"""Someone speaking in another joined interphone is said once for a conversation there:
+again only after this long without anyone speaking in it."""
+
+
+class WindowNotices(QMainWindow):
+    """The notices of :class:`~app.ui.main_window.MainWindow` (its base: the state below
+    is the window's)."""
+
+    banner: IncomingCallBanner
+    tray: QSystemTrayIcon | None
+    tray_message_opens: str | None
+    notifications: DesktopNotifications | None
+    notification_opens: dict[str, str | None]
+    activity_noticed: SignalInstance
+    _call_notice: str
+    _activity_said: dict[str, float]
+
+    def show_tray_state(self) -> None:
+        raise NotImplementedError
+
+    def show_message(self, text: str, timeout_ms: int = 5000) -> None:
+        raise NotImplementedError
+
+    def notify_incoming_call(self, interphone_id: str, caller: str) -> None:
+        self.banner.show_call(interphone_id, caller)
+        self.show_tray_state()  # (its message goes after 8 s; the call rings on)
+        calling = QCoreApplication.translate("MainWindow", "%1 is calling you") \
+            .replace("%1", caller)
+        self.tray_message(QCoreApplication.translate("MainWindow", "Incoming call"), calling,
+                          "call", 8000, key=f"call {interphone_id}", urgent=True)
+        self._call_notice = calling
+        self.statusBar().showMessage(self._call_notice, 8000)
+        if not self.isActiveWindow():
+            QApplication.alert(self, 0)
+
+    def notify_activity(self, interphone_id: str, name: str, speaker: str) -> None:
+        """Someone speaks in a joined interphone other than the talk target: said in the
+        status bar, and by the tray when the window is hidden or minimized (a click on
+        that message shows the window on that interphone). One message for a conversation
+        there: none while the last activity in that interphone, with the window out of
+        sight, is less than ``ACTIVITY_QUIET_S`` old."""
+        text = QCoreApplication.translate("MainWindow", "%1 is speaking in %2") \
+            .replace("%1", speaker).replace("%2", name)
+        self.statusBar().showMessage(text, 4000)
+        self.activity_noticed.emit(interphone_id, name, speaker)
+        if self.isVisible() and not self.isMinimized():
+            self._activity_said.pop(interphone_id, None)  # seen: the next hidden one is news
+            return
+        now = time.monotonic()
+        last = self._activity_said.get(interphone_id)
+        self._activity_said[interphone_id] = now
+        if last is None or now - last >= ACTIVITY_QUIET_S:
+            self.tray_message(QCoreApplication.translate("MainWindow", "Interphone"), text,
+                              "tray-idle", 4000, opens=interphone_id,
+                              key=f"activity {interphone_id}")
+
+    def notify_missed_call(self, interphone_id: str, text: str) -> None:
+        """A call rang unanswered and ended (``text`` says from whom): said in the status
+        bar, and by the tray when the window is hidden or minimized, until clicked (the
+        user was away: the call's own message is long gone); the click shows the window
+        on that one-to-one interphone."""
+        self.show_message(text, 8000)
+        if not self.isVisible() or self.isMinimized():
+            self.tray_message(QCoreApplication.translate("MainWindow", "Missed call"), text,
+                              "call", 0, opens=interphone_id, key=f"missed {interphone_id}")
+
+    def notify_emergency(self, interphone_id: str, text: str) -> None:
+        """Someone else raised an emergency where the banner looks (``text`` says where
+        and who): said by the tray when the window is hidden or minimized, where the alert
+        sounded with nothing to see; a click shows the window on that interphone."""
+        if not self.isVisible() or self.isMinimized():
+            self.tray_message(QCoreApplication.translate("MainWindow", "Emergency"), text,
+                              "app", 10000, opens=interphone_id,
+                              key=f"emergency {interphone_id}", urgent=True)
+
+    def tray_message(self, title: str, text: str, icon_name: str, timeout_ms: int, *,
+                     key: str, opens: str | None = "", urgent: bool = False) -> None:
+        """A message through the desktop's notification daemon, else from the tray icon
+        (when there is one); a click on it shows the window, on the interphone ``opens``
+        when given (``None``: the click does nothing). The daemon's message with the same
+        ``key`` is replaced."""
+        notifications = self.notifications
+        if notifications is not None and notifications.notify(
+                key, title, text, icon(icon_name), timeout_ms, urgent=urgent,
+                clickable=opens is not None):
+            self.notification_opens[key] = opens
+            return
+        if self.tray is not None and self.tray.isVisible():
+            self.tray_message_opens = opens
+            self.tray.showMessage(title, text, icon(icon_name), timeout_ms)
+
+    def clear_incoming_call(self, interphone_id: str = "") -> None:
+        if not interphone_id or self.banner.interphone_id == interphone_id:
+            if self.notifications is not None:
+                self.notifications.withdraw(f"call {self.banner.interphone_id}")
+            self.banner.hide()
+            self._forget_call_notice()
+            self.show_tray_state()
+
+    def _forget_call_notice(self) -> None:
+        """The call was answered, dismissed or ended: the status bar stops saying it rings."""
+        if self._call_notice and self.statusBar().currentMessage() == self._call_notice:
+            self.statusBar().clearMessage()
+        self._call_notice = ""
