@@ -13,6 +13,10 @@ section "Extension: feedback".
 each ``<quality>`` request and :meth:`FeedbackBoard.forget` when an interphone
 ends, and :meth:`FeedbackBoard.take_due` / :meth:`FeedbackBoard.release` from its timer
 for a change held back by ``MIN_GAP_SECONDS``; nothing else of the state depends on it.
+On several nodes the board of the holder's node takes every listener's report: a report
+for a holder on another node is checked by :meth:`FeedbackBoard.counts` where it was
+received and kept by :meth:`FeedbackBoard.heard` on the holder's node
+(:mod:`app.server.feedback_carrier`).
 """
 
 from __future__ import annotations
@@ -90,18 +94,34 @@ class FeedbackBoard:
         member. A report about anyone but the current holder, or by the holder
         itself, is acknowledged and ignored.
         """
+        outbox = Outbox()
+        if self.counts(reporter, record, body):
+            assert record is not None
+            self.heard(record, holder, reporter.uid, body.speaker, body.loss_pct,
+                       body.jitter_ms, now, outbox)
+        return Result(QualityAck(body.id), outbox)
+
+    @staticmethod
+    def counts(reporter: Session, record: Interphone | None, body: QualityReport) -> bool:
+        """Whether ``reporter``'s report about ``record`` enters its holder's aggregate:
+        raises :class:`Refused` as :meth:`report` answers; False for a report that is
+        acknowledged and ignored (nobody holds the floor, about someone else, by the
+        holder)."""
         if FEATURE not in reporter.features:
             raise Refused(ErrCode.BAD_REQUEST, "unknown request <quality>")
         if record is None or record.members.get(reporter.uid) != reporter.sid:
             raise Refused(ErrCode.FORBIDDEN, f"{reporter.uid} is not a member of {body.id}")
-        outbox = Outbox()
-        ack = QualityAck(body.id)
-        if not record.holder or body.speaker != record.holder or reporter.uid == record.holder:
-            return Result(ack, outbox)
+        return bool(record.holder) and body.speaker == record.holder \
+            and reporter.uid != record.holder
+
+    def heard(self, record: Interphone, holder: Session | None, uid: str, speaker: str,
+              loss_pct: float, jitter_ms: float, now: float, outbox: Outbox) -> None:
+        """Listener ``uid``'s latest report about ``speaker`` (the holder of ``record``,
+        checked by :meth:`counts` on the node that received it), received at ``now``:
+        kept, and the holder told if the rules say so (into ``outbox``)."""
         board = self._boards.setdefault(record.id, _Board())
-        board.heard[reporter.uid] = _Heard(body.speaker, body.loss_pct, body.jitter_ms, now)
+        board.heard[uid] = _Heard(speaker, loss_pct, jitter_ms, now)
         self._tell(board, record, holder, now, outbox)
-        return Result(ack, outbox)
 
     def next_deadline(self) -> float | None:
         """When a change held back by ``MIN_GAP_SECONDS`` is due (None: none is)."""

@@ -26,6 +26,9 @@ under a prefix (default ``interphone:``):
   entries by the node with the lowest number, which also trims ``log`` below both the
   snapshot and every node's position. A starting node says it is at ``0-0`` (so nothing
   is trimmed under it), restores the snapshot, and reads the log after it.
+- ``feedback:<number>`` - not a key: the pub/sub channel on which the other nodes publish
+  their listeners' quality reports about a floor holder on node ``number`` (extension
+  ``feedback``, :mod:`app.server.feedback_link`).
 - ``alive:<number>`` - a heartbeat key set every ``beat`` seconds with a TTL of
   ``ttl`` seconds. Every node sweeps ``nodes`` every ``beat``: a node without its key at
   two sweeps in a row is removed from the hash (``HDEL``, so exactly one sweeper wins)
@@ -52,6 +55,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_secret
+from app.server.feedback_link import FeedbackLink
 from app.server.node_auth import forward_key
 from app.server.records import Address
 from app.server.replica import Replica
@@ -122,6 +126,9 @@ class RedisStore:
         self.node = 0
         self.replica: Replica | None = None
         self.hub: SignalingServer | None = None
+        self.feedback: FeedbackLink | None = None
+        """Extension ``feedback``: the reports carried between nodes (channels
+        ``feedback:<number>``, :mod:`app.server.feedback_link`)."""
         self._writer_redis: Redis | None = None
         self._reader_redis: Redis | None = None
         self._wake = asyncio.Event()
@@ -188,8 +195,10 @@ class RedisStore:
         self._loop = asyncio.get_running_loop()
         if replica.state.node_auth is not None:
             replica.state.node_auth.look_up = self._look_up
+        self.feedback = FeedbackLink(self._client, lambda node: self.key(f"feedback:{node}"),
+                                     self.node, replica, hub)
         self._tasks = [asyncio.create_task(coro) for coro in
-                       (self._writer(), self._reader(), self._heartbeat())]
+                       (self._writer(), self._reader(), self._heartbeat(), self.feedback.run())]
 
     async def stop(self) -> None:
         """Tell the others this node is gone (its sessions end at once), then disconnect."""

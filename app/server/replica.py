@@ -29,6 +29,10 @@ each queued session), ``ringend`` (id, caller, callee: an unanswered call, judge
 the caller's node). ``reload`` (kick: uids, leave: [sid, id] pairs) is what a node's
 directory reload ends on every node: the sessions of removed users, and memberships
 the new directory hides.
+
+Not in the log: the extension ``feedback``'s quality reports. A node passes those of its
+listeners about a floor holder on another node to that node alone
+(:attr:`Replica.feedback`, :mod:`app.server.feedback_carrier`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from app.protocol.udp import RecvBeginPacket
 from app.server.cluster_keys import ClusterKeySource
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
+from app.server.feedback_carrier import CarriedReport, FeedbackCarrier
 from app.server.floor import Floor
 from app.server.outbox import Outbox, Refused
 from app.server.peers import Peer
@@ -121,6 +126,9 @@ class Replica:
         self.wake: Callable[[], None] = _nothing
         """Called whenever an event is added to :attr:`outgoing` (the driver's writer)."""
         self.key_source: ClusterKeySource | None = None
+        self.feedback = FeedbackCarrier()
+        """Extension ``feedback``: this node's listeners' reports for holders on other nodes
+        (not through the log: the driver publishes them to the holder's node)."""
         state.shared = self
 
     def use_media_secret(self, secret: bytes) -> None:
@@ -207,6 +215,9 @@ class Replica:
             return False
         self._emit({"t": "ringend", "id": str(chat), "caller": caller, "callee": callee})
         return True
+
+    def carry_report(self, holder_sid: int, report: CarriedReport) -> None:
+        self.feedback.add(node_of(holder_sid), report)
 
     def new_emergency_id(self) -> str:
         """The log id of the entry that raises it (``'1764670000123-0'``; a second raise by

@@ -34,6 +34,7 @@ from app.protocol.messages import (
     MembersRequest,
     Message,
     Ping,
+    QualityAck,
     QualityReport,
     QuitRequest,
     SpeakRequest,
@@ -46,7 +47,9 @@ from app.server.admission_rules import AdmissionRules
 from app.server.coalesce import Coalescer
 from app.server.connection_rules import HELD_FRAMES_LIMIT, ConnectionRules
 from app.server.directory import Directory
+from app.server.feedback import FEATURE as FEEDBACK
 from app.server.feedback import FeedbackBoard
+from app.server.feedback_carrier import CarriedReport
 from app.server.floor import NEW_EMERGENCY_ID, EmergencyRecord
 from app.server.floor_grants import FloorGrants
 from app.server.floor_rules import FloorRules, check_speak_flags
@@ -322,10 +325,41 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         raise Refused(ErrCode.BAD_REQUEST, f"unexpected request {type(body).__name__}")
 
     def quality_report(self, sid: int, report: QualityReport, now: float) -> Result:
-        """Extension ``feedback``: a listener's report, passed on to the floor holder."""
+        """Extension ``feedback``: a listener's report, passed on to the floor holder (on
+        several nodes, to the holder's node if that is another:
+        :mod:`app.server.feedback_carrier`)."""
+        reporter = self.session(sid)
         record = self.interphones.get(report.id)
         holder = self._holder_session(record) if record is not None else None
-        return self.feedback.report(self.session(sid), record, holder, report, now)
+        if self.shared is None or holder is None or holder.sid in self.peers:
+            return self.feedback.report(reporter, record, holder, report, now)
+        if (self.feedback.counts(reporter, record, report)
+                and FEEDBACK in holder.features):  # (a base holder is told nothing)
+            assert record is not None
+            self.shared.carry_report(holder.sid, CarriedReport(
+                sid, reporter.uid, record.id, report.speaker, report.loss_pct,
+                report.jitter_ms))
+        return Result(QualityAck(report.id))
+
+    def quality_carried(self, report: CarriedReport, now: float) -> Outbox:
+        """Extension ``feedback``, several nodes: ``report`` of a listener on another node,
+        which checked it, for a holder whose session is on this one. Kept as if received
+        here if, on this node's replica too, its session is still the member's and the
+        floor holder of its interphone is the speaker it is about, with its session here."""
+        outbox = Outbox()
+        record = self.interphones.get(report.interphone)
+        reporter = self.sessions.get(report.sid)
+        if (record is None or reporter is None or reporter.uid != report.uid
+                or FEEDBACK not in reporter.features
+                or record.members.get(report.uid) != report.sid
+                or not record.holder or report.speaker != record.holder
+                or report.uid == record.holder):
+            return outbox
+        holder = self._holder_session(record)
+        if holder is not None and holder.sid in self.peers:
+            self.feedback.heard(record, holder, report.uid, report.speaker, report.loss_pct,
+                                report.jitter_ms, now, outbox)
+        return outbox
 
     def _holder_session(self, record: Interphone) -> Session | None:
         holder_sid = self.by_uid.get(record.holder) if record.holder else None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from app.protocol.ids import InterphoneId
     from app.protocol.messages import Message
+    from app.server.feedback_carrier import CarriedReport
     from app.server.peers import Peer
     from app.server.records import Address, Interphone
 
@@ -62,3 +63,8 @@ class SharedLog(Protocol):
     def new_emergency_id(self) -> str:
         """The id of an emergency raised by the entry being applied: the same on every
         node, and never given before (extension ``emergency``)."""
+
+    def carry_report(self, holder_sid: int, report: CarriedReport) -> None:
+        """Extension ``feedback``: ``report``, checked here, is for the floor holder whose
+        session ``holder_sid`` is on another node: carried to that node
+        (:mod:`app.server.feedback_carrier`), which keeps it as its own clients' reports."""
