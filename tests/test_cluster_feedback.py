@@ -234,6 +234,49 @@ async def test_a_holder_without_feedback_is_told_nothing_and_nothing_is_carried(
         await close_all(alice, carol, bob)
 
 
+async def test_the_floor_changing_hands_between_nodes(tmp_path: Path) -> None:
+    """Reports go to whichever node the holder's session is on, and a new holder starts
+    with none about itself (the former holder's listeners' figures are not told to it)."""
+    async with two_nodes(tmp_path) as nodes:
+        a, b = nodes[0].port, nodes[1].port
+        alice = await member(a, "alice", FEEDBACK)
+        bob = await member(b, "bob", FEEDBACK)
+        carol = await member(b, "carol", FEEDBACK)
+        await holds_the_floor(alice, bob, carol)
+        await told_until(alice, [(bob, 30.0, 0.0), (carol, 20.0, 0.0)],
+                         lambda n: n.listeners == 2 and n.worst_pct == 30.0)
+        assert (await alice.speak(G58, on=False)).ok
+        await holds_the_floor(carol, alice, bob)  # to B: alice's reports go from A to B
+        told = await told_until(carol, [(alice, 4.0, 0.0)], lambda n: True)
+        assert told == FeedbackNotice(G58, 1, 4.0, 4.0, 0.0)
+        assert (await carol.speak(G58, on=False)).ok
+        await holds_the_floor(bob, alice, carol)  # B again, another session
+        told = await told_until(bob, [(carol, 6.0, 0.0)], lambda n: True)
+        assert told == FeedbackNotice(G58, 1, 6.0, 6.0, 0.0)  # not alice's 4 about carol
+        await close_all(alice, bob, carol)
+
+
+async def test_reports_flow_again_after_redis_restarts(tmp_path: Path) -> None:
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        async with running_nodes(2, redis.url) as nodes:
+            alice = await member(nodes[0].port, "alice", FEEDBACK)
+            bob = await member(nodes[1].port, "bob", FEEDBACK)
+            await holds_the_floor(alice, bob)
+            await told_until(alice, [(bob, 3.0, 0.0)], lambda n: n.worst_pct == 3.0)
+            redis.stop()
+            await asyncio.sleep(0.5)
+            redis.start()
+            # the holder's node subscribes again: a listener's report reaches it
+            told = await told_until(alice, [(bob, 12.0, 0.0)], lambda n: n.worst_pct == 12.0,
+                                    timeout=15.0)
+            assert told == FeedbackNotice(G58, 1, 12.0, 12.0, 0.0)
+            await close_all(alice, bob)
+    finally:
+        redis.stop()
+
+
 async def test_reports_cost_one_message_per_flush_however_many_listeners_send(
         tmp_path: Path) -> None:
     """The cost in Redis (docs/deploy.md): a node publishes what it holds for another node
