@@ -19,7 +19,7 @@ import pytest
 
 from app.protocol.errors import ErrCode
 from app.protocol.messages import FeedbackNotice, Login, QualityReport, QuitRequest
-from app.server import InterphoneServer
+from app.server import InterphoneServer, ServerState
 from app.server.feedback import WINDOW_SECONDS
 from app.server.feedback_carrier import (
     FLUSH_SECONDS,
@@ -30,7 +30,7 @@ from app.server.feedback_carrier import (
     encode,
 )
 from tests.redis_fixtures import RedisProcess, running_nodes
-from tests.server_fixtures import G58, RawClient
+from tests.server_fixtures import FAST, G58, GALL, RawClient, sample_directory
 from tests.test_cluster import doomed_node_beside_one, info_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -351,3 +351,58 @@ def test_decode_keeps_the_well_formed_reports_of_a_message() -> None:
     good = carried(5, 2.0)
     text = encode([good])[:-1] + ',["bad"]]'
     assert decode(text) == [good]
+
+
+# ---- the holder's node checks a carried report again, sans-IO -----------------------------------
+
+
+OTHER = 2 << 32  # the sessions of node 2, as the holder's node's replica holds them
+
+
+def holder_node() -> ServerState:
+    """alice, a client of this node, holds G58's floor; bob (feedback), carol (without)
+    and dave (not a member) are sessions of another node."""
+    state = ServerState(sample_directory(), FAST, udp_port=9400)
+    assert state.connect(1, "127.0.0.1", 0.0)
+    for sid, uid, features in ((1, "alice", (FEEDBACK,)), (OTHER | 1, "bob", (FEEDBACK,)),
+                               (OTHER | 2, "carol", ()), (OTHER | 3, "dave", (FEEDBACK,))):
+        state.login(sid, uid, f"pw-{uid}", "127.0.0.1", features)
+        if uid != "dave":
+            state.join(sid, G58)
+    state.speak(1, G58, True, 0.0)
+    assert state.interphones[G58].holder == "alice"
+    return state
+
+
+def carried_notices(state: ServerState, report: CarriedReport) -> list[FeedbackNotice]:
+    return [m.body for _, m in state.quality_carried(report, 1.0).messages
+            if isinstance(m.body, FeedbackNotice)]
+
+
+def test_the_holders_node_keeps_a_carried_report_of_a_member_about_its_holder() -> None:
+    state = holder_node()
+    report = CarriedReport(OTHER | 1, "bob", G58, "alice", 8.0, 3.0)
+    assert carried_notices(state, report) == [FeedbackNotice(G58, 1, 8.0, 8.0, 3.0)]
+
+
+@pytest.mark.parametrize("report", [
+    CarriedReport(OTHER | 9, "bob", G58, "alice", 8.0, 0.0),  # no such session
+    CarriedReport(OTHER | 1, "carol", G58, "alice", 8.0, 0.0),  # not that session's uid
+    CarriedReport(OTHER | 2, "carol", G58, "alice", 8.0, 0.0),  # not granted feedback
+    CarriedReport(OTHER | 3, "dave", G58, "alice", 8.0, 0.0),  # not a member
+    CarriedReport(OTHER | 1, "bob", G58, "carol", 8.0, 0.0),  # not about the holder
+    CarriedReport(1, "alice", G58, "alice", 8.0, 0.0),  # by the holder
+    CarriedReport(OTHER | 1, "bob", GALL, "alice", 8.0, 0.0),  # not an active interphone
+], ids=["session", "uid", "feature", "member", "speaker", "holder", "interphone"])
+def test_the_holders_node_drops_a_carried_report_its_replica_does_not_bear_out(
+        report: CarriedReport) -> None:
+    assert carried_notices(holder_node(), report) == []
+
+
+def test_a_carried_report_for_a_holder_no_longer_on_this_node_is_dropped() -> None:
+    state = holder_node()
+    state.speak(1, G58, False, 0.5)
+    state.speak(OTHER | 1, G58, True, 0.6)
+    assert state.interphones[G58].holder == "bob"
+    report = CarriedReport(1 << 32, "alice", G58, "bob", 8.0, 0.0)
+    assert carried_notices(state, report) == []
