@@ -217,7 +217,9 @@ class Replica:
         return True
 
     def carry_report(self, holder_sid: int, report: CarriedReport) -> None:
-        self.feedback.add(node_of(holder_sid), report)
+        node = node_of(holder_sid)
+        if node != self.node:  # (this node's: a holder whose connection just closed)
+            self.feedback.add(node, report)
 
     def new_emergency_id(self) -> str:
         """The log id of the entry that raises it (``'1764670000123-0'``; a second raise by
