@@ -14,6 +14,7 @@ import resource
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,6 +166,30 @@ def write_config(path: Path, groups: list[str], **server: Any) -> Path:
         lines += ["", "[[groups]]", f'id = "{gid}"', f'name = "{gid}"', 'members = ["*"]']
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def thread_cpu() -> dict[str, tuple[float, int]]:
+    """CPU seconds and times scheduled in (``schedstat``'s third field: about one per
+    wake-up) of each of this process's threads, by name: the Python thread's name where
+    there is one (the main thread is the GUI/asyncio thread), else the kernel's ``comm``
+    (Qt's and the libraries' own threads)."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    names[threading.main_thread().native_id] = "gui"
+    seen: dict[str, tuple[float, int]] = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/schedstat") as handle:
+                fields = handle.read().split()
+            used, slices = int(fields[0]) / 1e9, int(fields[2])
+            name = names.get(int(task))
+            if name is None:
+                with open(f"/proc/self/task/{task}/comm") as handle:
+                    name = handle.read().strip()
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+        before = seen.get(name, (0.0, 0))
+        seen[name] = (before[0] + used, before[1] + slices)
+    return seen
 
 
 # ---- the server process --------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from _common import (
     machine,
     percentile,
     proc_cpu_seconds,
+    thread_cpu,
     write_config,
 )
 
@@ -150,42 +151,16 @@ async def _until(predicate: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def _thread_cpu() -> dict[str, tuple[float, int]]:
-    """CPU seconds and times scheduled in (``schedstat``'s third field: about one per
-    wake-up) of each of this process's threads, by name: the Python thread's name where
-    there is one (the main thread is the GUI/asyncio thread), else the kernel's ``comm``
-    (Qt's and the libraries' own threads)."""
-    import threading
-
-    names = {thread.native_id: thread.name for thread in threading.enumerate()}
-    names[threading.main_thread().native_id] = "gui"
-    seen: dict[str, tuple[float, int]] = {}
-    for task in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{task}/schedstat") as handle:
-                fields = handle.read().split()
-            used, slices = int(fields[0]) / 1e9, int(fields[2])
-            name = names.get(int(task))
-            if name is None:
-                with open(f"/proc/self/task/{task}/comm") as handle:
-                    name = handle.read().strip()
-        except (OSError, ValueError, IndexError):
-            continue  # the thread ended meanwhile
-        before = seen.get(name, (0.0, 0))
-        seen[name] = (before[0] + used, before[1] + slices)
-    return seen
-
-
 async def _cpu_pct(seconds: float, threads: dict[str, float] | None = None,
                    wakes: dict[str, list[float]] | None = None) -> float:
     """The process's CPU over ``seconds`` in % of a core; ``threads`` gets each thread's
     share (threads under 0.05 % left out), ``wakes`` their times scheduled in a second and
     the CPU each cost in µs (``[per_s, us_each]``)."""
-    cpu0, wall0, per0 = time.process_time(), time.perf_counter(), _thread_cpu()
+    cpu0, wall0, per0 = time.process_time(), time.perf_counter(), thread_cpu()
     await asyncio.sleep(seconds)
     wall = time.perf_counter() - wall0
     if threads is not None:
-        for name, (used, slices) in _thread_cpu().items():
+        for name, (used, slices) in thread_cpu().items():
             used0, slices0 = per0.get(name, (0.0, 0))
             pct = round(100 * (used - used0) / wall, 2)
             if pct >= 0.05:
