@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ from server_fixtures import (
     TEST_TOML,
     RawClient,
     logged_fingerprint,
+    loopback_alias_works,
     sample_directory,
     start_server_process,
 )
@@ -22,6 +25,7 @@ from server_fixtures import (
 from app.client.trust import TrustPolicy, after_handshake, client_context
 from app.protocol.messages import Login
 from app.server import InterphoneServer
+from app.server import app as server_app
 from app.server.tcp import PLAIN_TEXT_ON_TLS
 from app.server.tls import TlsOptions, load_server_context
 
@@ -190,3 +194,59 @@ async def test_a_tls_listener_closed_at_once_releases_its_socket(tmp_path: Path)
     await listener.wait_closed()
     await asyncio.sleep(0)
     assert sock.fileno() == -1
+
+
+def _stalled(host: str, port: int) -> socket.socket:
+    """A connection to the TLS port from ``host`` that never starts its handshake."""
+    sock = socket.create_connection(("127.0.0.1", port), source_address=(host, 0))
+    sock.setblocking(False)
+    return sock
+
+
+def _still_open(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:  # reset: refused at the accept
+        return False
+
+
+@pytest.mark.skipif(not loopback_alias_works(), reason="needs 127.0.0.2 on the loopback")
+async def test_a_handshake_under_way_holds_its_slots_until_it_ends_or_times_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection to the TLS port counts from its accept against its address's
+    ``max_unauthenticated_per_address`` and, with the sessions, against ``max_sessions``;
+    both slots are given back when it closes, or when its handshake times out."""
+    monkeypatch.setattr(server_app, "HANDSHAKE_TIMEOUT", 1.5)
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    settings = FAST.with_overrides(max_unauthenticated_per_address=2, max_sessions=3,
+                                   media_encryption="optional")
+    async with InterphoneServer(sample_directory(), settings=settings, tls=context) as server:
+        sockets: list[socket.socket] = []
+
+        async def connect(host: str) -> socket.socket:
+            sock = _stalled(host, server.port)
+            sockets.append(sock)
+            await asyncio.sleep(0.2)  # accepted, admitted or refused meanwhile
+            return sock
+
+        try:
+            first, second = await connect("127.0.0.1"), await connect("127.0.0.1")
+            assert not _still_open(await connect("127.0.0.1"))  # its address's two are taken
+            other = await connect("127.0.0.2")
+            assert not _still_open(await connect("127.0.0.3"))  # three open: max_sessions
+            assert all(_still_open(sock) for sock in (first, second, other))
+            first.close()
+            await asyncio.sleep(0.2)
+            again = await connect("127.0.0.1")  # the one that ended gave both slots back
+            assert _still_open(again)
+            await asyncio.sleep(1.5)  # the handshake timeout: the server closed the rest
+            assert not any(_still_open(sock) for sock in (second, other, again))
+            client = await RawClient.connect(server.port, tls=pinned(fingerprint))
+            assert (await client.login("alice", "pw-alice")).uid == "alice"
+            await client.close()
+        finally:
+            for sock in sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()
