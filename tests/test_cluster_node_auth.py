@@ -30,7 +30,7 @@ from app.server.node_auth import (
     inner_length,
 )
 from app.server.redis_store import RedisStore
-from app.server.relay import UNAUTHENTICATED
+from app.server.relay import DROP_REASONS, UNAUTHENTICATED, forwarded_inner, forwarded_served
 from tests.redis_fixtures import BEAT, TTL, RedisProcess, node_store, settle, start_node
 from tests.server_fixtures import FAST, G58, RawClient, UdpPeer, logged_in, sample_directory
 
@@ -210,6 +210,35 @@ def test_a_client_datagram_is_never_taken_for_a_forwarded_one() -> None:
     data = _audio(0, frame)
     assert inner_length(data, len(data)) == 0
     assert inner_length(data[:-1], len(data) - 1) == 0
+
+
+def test_the_verdict_on_a_forwarded_datagram_served_held_or_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one verdict the media thread (on a route or before a hand-over) and the relay
+    on the loop take: served (the client's datagram's length), held while its node is
+    looked up (not served, not counted), refused (not served, counted and told to the
+    node auth); a client's datagram is not judged at all (0)."""
+    monkeypatch.setattr(node_auth.time, "monotonic", lambda: 100.0)
+    receiver = NodeAuth(KEY, 3)
+    receiver.look_up = lambda node: None
+    drops = dict.fromkeys(DROP_REASONS, 0)
+    source = ("10.0.0.2", 9400)
+    client = _audio(0)
+    assert forwarded_inner(receiver, client, len(client), source, drops) == 0
+    sender = NodeAuth(KEY, 4)
+    served = sender.seal(client)  # a node started since: heard
+    assert forwarded_inner(receiver, served, len(served), source, drops) == len(client)
+    held = NodeAuth(KEY, 2).seal(client)  # an older node not known yet: looked up
+    assert forwarded_inner(receiver, held, len(held), source, drops) is None
+    assert (drops[UNAUTHENTICATED], receiver.refused) == (0, 0)
+    assert len(receiver.take_held(2)) == 1
+    assert forwarded_inner(receiver, served, len(served), source, drops) is None  # replayed
+    assert not forwarded_served(receiver, served, len(served), source, drops)
+    assert (drops[UNAUTHENTICATED], receiver.refused, sum(drops.values())) == (2, 2, 2)
+    fresh = sender.seal(_audio(1))
+    fresh = fresh[:-1] + bytes([fresh[-1] ^ 1])  # a tag that does not verify
+    assert not forwarded_served(receiver, fresh, len(fresh), source, drops)
+    assert drops[UNAUTHENTICATED] == 3
 
 
 # ---- two nodes on Redis --------------------------------------------------------------------------
