@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 from test_ui_support import run, start_server, until
 from waiting import free_port
 
+from app.client import InterphoneClient
 from app.protocol.limits import DEFAULT_PORT
 from app.ui.settings import Settings, TokenStore
 from app.ui.sign_in import SignInDialog, parse_address
@@ -27,6 +28,16 @@ async def attempt(dialog: SignInDialog, flow: SignInFlow, address: str, uid: str
     dialog.token.setText(token)
     dialog.ok.click()
     return task
+
+
+async def signed_in(dialog: SignInDialog, flow: SignInFlow, address: str,
+                    remember: bool) -> InterphoneClient | None:
+    """The flow run, its dialog filled in ("me", "secret") and OK clicked: what it returns."""
+    task = asyncio.ensure_future(flow.run())
+    await until(dialog.isVisible)
+    dialog.set_values(address, "me", "secret", remember)
+    dialog.ok.click()
+    return await asyncio.wait_for(task, 5)
 
 
 def test_the_dialog_reads_addresses_as_the_cli_does() -> None:
@@ -127,11 +138,7 @@ def test_success_returns_a_connected_client_and_remembers(qloop, server, setting
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(flow.run())
-        await until(dialog.isVisible)
-        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", remember)
-        dialog.ok.click()
-        client = await asyncio.wait_for(task, 5)
+        client = await signed_in(dialog, flow, f"127.0.0.1:{server.port}", remember)
         try:
             assert client is not None and client.connected
             assert client.model.uid == "me" and client.model.roster
@@ -253,11 +260,7 @@ def test_remember_me_without_a_keyring_where_the_token_file_cannot_be_written(
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(flow.run())
-        await until(dialog.isVisible)
-        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", True)
-        dialog.ok.click()
-        client = await asyncio.wait_for(task, 5)
+        client = await signed_in(dialog, flow, f"127.0.0.1:{server.port}", remember=True)
         try:
             assert client is not None and client.connected
             assert not dialog.isVisible()
