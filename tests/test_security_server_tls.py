@@ -108,28 +108,33 @@ async def test_plain_server_stays_plain() -> None:
             await client.close()
 
 
-
-
 async def _stop(process: asyncio.subprocess.Process) -> None:
     process.terminate()
     await asyncio.wait_for(process.communicate(), 10)
 
 
-async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path: Path) -> None:
-    config = tmp_path / "dir.toml"
-    config.write_text(OPTIONAL_TOML)
-    process, port, lines = await start_server_process("--config", str(config),
-                                               "--tls-self-signed", str(tmp_path / "tls"))
+async def alice_signs_in_over_tls(*args: str) -> str:
+    """``interphone-server *args`` started, alice signed in over TLS pinning the
+    fingerprint it logged, then stopped: that fingerprint."""
+    process, port, lines = await start_server_process(*args)
     try:
-        first = logged_fingerprint(lines)
-        client = await RawClient.connect(port, tls=pinned(first))
+        fingerprint = logged_fingerprint(lines)
+        client = await RawClient.connect(port, tls=pinned(fingerprint))
         await client.login("alice")
         await client.close()
     finally:
         await _stop(process)
+    return fingerprint
+
+
+async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path: Path) -> None:
+    config = tmp_path / "dir.toml"
+    config.write_text(OPTIONAL_TOML)
+    first = await alice_signs_in_over_tls("--config", str(config),
+                                          "--tls-self-signed", str(tmp_path / "tls"))
     assert (tmp_path / "tls" / "server.crt").is_file()
-    process, port, lines = await start_server_process("--config", str(config),
-                                               "--tls-self-signed", str(tmp_path / "tls"))
+    process, _port, lines = await start_server_process("--config", str(config),
+                                                "--tls-self-signed", str(tmp_path / "tls"))
     await _stop(process)
     assert logged_fingerprint(lines) == first
 
@@ -139,14 +144,7 @@ async def test_toml_server_table_turns_tls_on_relative_to_the_file(tmp_path: Pat
     config.write_text(OPTIONAL_TOML.replace("[server]\n", "[server]\ntls_self_signed = 'certs'\n",
                                             1))
     assert "tls_self_signed" in config.read_text()
-    process, port, lines = await start_server_process("--config", str(config))
-    try:
-        fingerprint = logged_fingerprint(lines)
-        client = await RawClient.connect(port, tls=pinned(fingerprint))
-        await client.login("alice")
-        await client.close()
-    finally:
-        await _stop(process)
+    await alice_signs_in_over_tls("--config", str(config))
     assert (tmp_path / "certs" / "server.key").is_file()
 
 
