@@ -21,6 +21,7 @@ from server_fixtures import (
     sample_directory,
     start_server_process,
 )
+from waiting import wait_until
 
 from app.client.trust import TrustPolicy, after_handshake, client_context
 from app.protocol.messages import Login
@@ -239,8 +240,8 @@ async def test_a_handshake_under_way_holds_its_slots_until_it_ends_or_times_out(
             await asyncio.sleep(0.2)
             again = await connect("127.0.0.1")  # the one that ended gave both slots back
             assert _still_open(again)
-            await asyncio.sleep(1.5)  # the handshake timeout: the server closed the rest
-            assert not any(_still_open(sock) for sock in (second, other, again))
+            await wait_until(lambda: not any(_still_open(sock) for sock in (second, other, again)),
+                             timeout=5, what="the rest closed at their handshake timeout")
             client = await RawClient.connect(server.port, tls=pinned(fingerprint))
             assert (await client.login("alice", "pw-alice")).uid == "alice"
             await client.close()
