@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from client_fixtures import CLIENT_TOML, best_lag, noise_bursts
-from server_fixtures import logged_fingerprint, start_server_process
+from server_fixtures import logged_fingerprint, start_server_process, stop_server_process
 from test_cli_commands import cli
 from test_cli_commands import start_cli as cli_process
 
@@ -34,8 +34,7 @@ async def start_server(tmp_path: Path, mode: str) -> TlsServer:
 async def optional_server(tmp_path: Path) -> AsyncIterator[TlsServer]:
     server = await start_server(tmp_path, "optional")
     yield server
-    server.process.terminate()
-    await asyncio.wait_for(server.process.communicate(), 10)
+    await stop_server_process(server.process)
 
 
 async def start_cli(port: int, uid: str, *args: str) -> asyncio.subprocess.Process:
@@ -85,8 +84,7 @@ async def test_tls_options_need_tls_and_a_valid_fingerprint() -> None:
 async def required_server(tmp_path: Path) -> AsyncIterator[TlsServer]:
     server = await start_server(tmp_path, "required")
     yield server
-    server.process.terminate()
-    await asyncio.wait_for(server.process.communicate(), 10)
+    await stop_server_process(server.process)
 
 
 async def test_talk_to_listen_over_tls_with_encrypted_voice(required_server: TlsServer,

@@ -20,6 +20,7 @@ from server_fixtures import (
     loopback_alias_works,
     sample_directory,
     start_server_process,
+    stop_server_process,
 )
 from waiting import wait_until
 
@@ -109,11 +110,6 @@ async def test_plain_server_stays_plain() -> None:
             await client.close()
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    process.terminate()
-    await asyncio.wait_for(process.communicate(), 10)
-
-
 async def alice_signs_in_over_tls(*args: str) -> str:
     """``interphone-server *args`` started, alice signed in over TLS pinning the
     fingerprint it logged, then stopped: that fingerprint."""
@@ -124,7 +120,7 @@ async def alice_signs_in_over_tls(*args: str) -> str:
         await client.login("alice")
         await client.close()
     finally:
-        await _stop(process)
+        await stop_server_process(process)
     return fingerprint
 
 
@@ -136,7 +132,7 @@ async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path:
     assert (tmp_path / "tls" / "server.crt").is_file()
     process, _port, lines = await start_server_process("--config", str(config),
                                                 "--tls-self-signed", str(tmp_path / "tls"))
-    await _stop(process)
+    await stop_server_process(process)
     assert logged_fingerprint(lines) == first
 
 
