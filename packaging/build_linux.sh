@@ -21,25 +21,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/find_python.sh
 source "$root/scripts/find_python.sh"
 cd "$root"
-venv="$root/build/venv-pack"
-dist="$root/dist"
-work="$root/build/pyinstaller"
-bundle_only=0
-self_test=0
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --venv) venv="$(realpath -m "$2")"; shift 2 ;;
-    --dist) dist="$(realpath -m "$2")"; shift 2 ;;
-    --work) work="$(realpath -m "$2")"; shift 2 ;;
-    --bundle-only) bundle_only=1; shift ;;
-    --self-test) self_test=1; shift ;;
-    *) echo "usage: $0 [--venv DIR] [--dist DIR] [--work DIR] [--bundle-only] [--self-test]" >&2; exit 2 ;;
-    esac
-done
-say() { printf '[package] %s\n' "$*" >&2; }
-
-version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' app/__init__.py)"
-arch="$(uname -m)"
+# shellcheck source=packaging/build_options.sh
+source "$root/packaging/build_options.sh" "$@"
 deb_arch="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 start=$SECONDS
 

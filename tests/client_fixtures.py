@@ -21,7 +21,7 @@ from waiting import free_port as free_port  # re-exported: the suite's one free_
 from waiting import wait_until as wait_until  # and its one polling helper
 
 from app.audio.constants import SAMPLE_RATE
-from app.client import InterphoneClient, ModelEvent
+from app.client import ClientError, InterphoneClient, ModelEvent
 from app.client.session import ClientSession, ResponseReceived, SessionEvent
 from app.protocol import (
     FrameDecoder,
@@ -82,6 +82,19 @@ async def running_server(port: int = 0, **overrides: Any) -> AsyncIterator[Inter
     async with InterphoneServer(directory(), host="127.0.0.1", port=port,
                                 settings=SETTINGS.with_overrides(**overrides)) as server:
         yield server
+
+
+async def connect_error(port: int, **options: object) -> ClientError:
+    """The error a client (alice, token "x"; ``options`` as :class:`InterphoneClient`'s)
+    fails with when it connects to ``port`` (within 10 s)."""
+    client = InterphoneClient("127.0.0.1", port, "alice", "x", reconnect=False,
+                              **options)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ClientError) as caught:
+            await asyncio.wait_for(client.connect(), 10)
+    finally:
+        await client.close()
+    return caught.value
 
 
 class Clients:

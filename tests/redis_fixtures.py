@@ -96,13 +96,15 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
         redis.stop()
 
 
-def node_store(url: str, name: str, snapshot_every: int = 10_000) -> RedisStore:
-    return RedisStore(url, name, beat=BEAT, ttl=TTL, snapshot_every=snapshot_every)
+def node_store(url: str, name: str, snapshot_every: int = 10_000,
+               cluster_key: bytes = b"") -> RedisStore:
+    return RedisStore(url, name, beat=BEAT, ttl=TTL, snapshot_every=snapshot_every,
+                      cluster_key=cluster_key)
 
 
 async def start_node(redis_url: str | None, name: str, snapshot_every: int = 10_000,
-                     **settings: Any) -> InterphoneServer:
-    store = node_store(redis_url, name, snapshot_every) if redis_url else None
+                     cluster_key: bytes = b"", **settings: Any) -> InterphoneServer:
+    store = node_store(redis_url, name, snapshot_every, cluster_key) if redis_url else None
     node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
                             settings=FAST.with_overrides(**settings), store=store)
     await node.start()

@@ -308,6 +308,13 @@ async def start_server_process(
             return process, int(match.group(1)), lines
 
 
+async def stop_server_process(process: asyncio.subprocess.Process) -> None:
+    """A process of :func:`start_server_process` stopped as an operator would (SIGTERM),
+    its output drained until it exits (10 s at most)."""
+    process.terminate()
+    await asyncio.wait_for(process.communicate(), 10)
+
+
 def loopback_alias_works() -> bool:
     """Whether 127.0.0.2 can be bound (it fakes another host on Linux's loopback)."""
     import socket

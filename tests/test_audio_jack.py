@@ -151,6 +151,25 @@ class ToneSource:
         self.position += len(out)
 
 
+@contextlib.contextmanager
+def tone_into(engine: AudioEngine, backend: SoundDeviceBackend) -> Iterator[None]:
+    """``engine`` started on the device ``system``, a player of a tone on it wired into
+    the engine's input; both closed at the end."""
+    before = jack_ports()
+    engine.start()
+    engine_in = new_port(before, "in")
+    before = jack_ports()
+    player = backend.open_output(ToneSource(), PERIOD, device="system")
+    player_out = new_port(before, "out")
+    try:
+        player.start()
+        jack_connect(player_out, engine_in)
+        yield
+    finally:
+        player.close()
+        engine.close()
+
+
 class Recorder:
     """An input callback keeping every block with its arrival time."""
 
@@ -233,23 +252,12 @@ async def test_audio_engine_transmits_frames_captured_from_jack(jack_server: str
     packets: list[bytes] = []
     engine = AudioEngine(backend, send_frame=packets.append, loop=asyncio.get_running_loop(),
                          input_device="system", output_device="system")
-    before = jack_ports()
-    engine.start()
-    engine_in = new_port(before, "in")
-    before = jack_ports()
-    player = backend.open_output(ToneSource(), PERIOD, device="system")
-    player_out = new_port(before, "out")
-    try:
-        player.start()
-        jack_connect(player_out, engine_in)
+    with tone_into(engine, backend):
         await asyncio.sleep(0.2)
         engine.start_transmit()
         await wait_until(lambda: len(packets) >= 25, 5.0, "25 packets from the JACK input")
         engine.stop_transmit(0)
         counters = engine.counters
-    finally:
-        player.close()
-        engine.close()
     assert len(packets) >= 25 and counters.frames_sent == len(packets)
     with OpusDecoder(20) as decoder:
         pcm = np.concatenate([decoder.decode(p) for p in packets])

@@ -157,13 +157,9 @@ async def test_the_microphone_test_runs_both_streams_until_it_stops(engine_and_s
 
 # --- the same over a real PortAudio device (JACK's dummy driver), where it is installed -----
 from test_audio_jack import (  # noqa: E402
-    PERIOD,
-    ToneSource,
-    jack_connect,
-    jack_ports,
     jack_server,  # noqa: F401 - the fixture
     jackd_installed,  # noqa: F401 - the fixture
-    new_port,
+    tone_into,
 )
 
 
@@ -174,15 +170,7 @@ async def test_on_demand_streams_restart_on_a_real_device(jack_server: str) -> N
     sent: list[bytes] = []
     engine = AudioEngine(backend, send_frame=sent.append, loop=asyncio.get_running_loop(),
                          input_device="system", output_device="system", on_demand=True)
-    before = jack_ports()
-    engine.start()
-    engine_in = new_port(before, "in")
-    before = jack_ports()
-    player = backend.open_output(ToneSource(), PERIOD, device="system")
-    player_out = new_port(before, "out")
-    try:
-        player.start()
-        jack_connect(player_out, engine_in)
+    with tone_into(engine, backend):
         assert not engine.input_active and not engine.output_active
         for turn in range(3):  # press, talk, release: the input opens and closes each time
             count = len(sent)
@@ -195,9 +183,6 @@ async def test_on_demand_streams_restart_on_a_real_device(jack_server: str) -> N
         engine.play_tone(tones.talk_permit())
         assert engine.output_active
         await wait_until(lambda: not engine.output_active, OUTPUT_IDLE_STOP_S + 3.0)
-    finally:
-        player.close()
-        engine.close()
 
 
 async def test_packets_from_another_thread_start_the_output_on_the_loop(engine_and_sent) -> None:

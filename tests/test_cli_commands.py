@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from client_fixtures import (
+    Clients,
     best_lag,
     free_port,
     noise_bursts,
@@ -23,6 +24,7 @@ from client_fixtures import (
 
 from app.audio.resample import resample
 from app.audio.wavio import read_wav, write_wav
+from app.client import InterphoneClient
 from app.headless.mix_clock import MixClock
 from app.headless.talker import split_frames, transmit_pcm
 from app.protocol import InterphoneId
@@ -61,6 +63,17 @@ async def start_cli(*args: str, port: int | None = None,
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app.cli", *common, *args, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def bob_listening(clients: Clients, port: int, wav: Path, *args: str
+                        ) -> tuple[InterphoneClient, asyncio.subprocess.Process]:
+    """alice in Ops, and ``interphone-cli listen`` as bob there recording to ``wav``, once
+    alice sees him in: (alice, the CLI's process)."""
+    alice = await clients.connect(port, "alice")
+    await alice.join(G58)
+    proc = await start_cli("listen", "group_58", "--wav", str(wav), *args, port=port, uid="bob")
+    await wait_until(lambda: "bob" in alice.model.members, timeout=5, what="listener in")
+    return alice, proc
 
 
 @pytest.mark.parametrize(
@@ -257,11 +270,7 @@ async def test_listen_records_what_is_said_with_the_silence(clients, tmp_path):
     signal_in = noise_bursts(0.8, seed=9)
     out_wav = tmp_path / "heard.wav"
     async with running_server() as server:
-        alice = await clients.connect(server.port, "alice")
-        await alice.join(G58)
-        proc = await start_cli("listen", "group_58", "--wav", str(out_wav), "--seconds", "2.5",
-                               port=server.port, uid="bob")
-        await wait_until(lambda: "bob" in alice.model.members, timeout=5, what="listener in")
+        alice, proc = await bob_listening(clients, server.port, out_wav, "--seconds", "2.5")
         await asyncio.sleep(0.5)
         await alice.talk_start()
         await transmit_pcm(alice, signal_in)
@@ -289,11 +298,7 @@ async def test_listen_records_what_is_said_with_the_silence(clients, tmp_path):
 async def test_listen_finalizes_the_wav_on_ctrl_c(clients, tmp_path):
     out_wav = tmp_path / "heard.wav"
     async with running_server() as server:
-        alice = await clients.connect(server.port, "alice")
-        await alice.join(G58)
-        proc = await start_cli("listen", "group_58", "--wav", str(out_wav),
-                               port=server.port, uid="bob")
-        await wait_until(lambda: "bob" in alice.model.members, timeout=5, what="listener in")
+        alice, proc = await bob_listening(clients, server.port, out_wav)
         await asyncio.sleep(0.4)
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 10)
@@ -343,11 +348,7 @@ async def test_talk_reports_a_revoked_floor(tmp_path):
 async def test_listen_stops_when_kicked(clients, tmp_path):
     out_wav = tmp_path / "heard.wav"
     async with running_server() as server:
-        watcher = await clients.connect(server.port, "alice")
-        await watcher.join(G58)
-        proc = await start_cli("listen", "group_58", "--wav", str(out_wav),
-                               port=server.port, uid="bob")
-        await wait_until(lambda: "bob" in watcher.model.members, timeout=5, what="listener in")
+        _watcher, proc = await bob_listening(clients, server.port, out_wav)
         await clients.connect(server.port, "bob")  # same uid elsewhere: the CLI is kicked
         _, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 1

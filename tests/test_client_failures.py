@@ -4,18 +4,16 @@ unchanged, and the same failure is there as a kind and its values for another la
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from pathlib import Path
 
 import pytest
+from client_fixtures import connect_error
 from server_fixtures import FAST, sample_directory
 from waiting import free_port
 
 from app.client import (
-    ClientError,
     ConnectionLost,
-    InterphoneClient,
     LoginRefused,
     NotConnected,
     NotJoined,
@@ -39,17 +37,6 @@ from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
 
 SERVER = "127.0.0.1:9400"
-
-
-async def connect_error(port: int, **options: object) -> ClientError:
-    client = InterphoneClient("127.0.0.1", port, "alice", "x", reconnect=False,
-                              **options)  # type: ignore[arg-type]
-    try:
-        with pytest.raises(ClientError) as caught:
-            await asyncio.wait_for(client.connect(), 10)
-    finally:
-        await client.close()
-    return caught.value
 
 
 async def test_a_closed_port_is_unreachable_refused_in_english_and_as_data() -> None:

@@ -76,6 +76,15 @@ async def info_until(client: RawClient, predicate, timeout: float = 5.0):  # typ
             return message.body.info
 
 
+async def alice_and_bob_in_58(spread: Spread) -> tuple[RawClient, RawClient]:
+    """alice logged in on the first node, bob on the second, both joined to G58."""
+    alice = await logged_in(spread.port(0), "alice")
+    bob = await logged_in(spread.port(1), "bob")
+    await alice.join(G58)
+    await bob.join(G58)
+    return alice, bob
+
+
 async def test_members_on_every_node_see_joins_and_the_floor(spread: Spread) -> None:
     alice = await logged_in(spread.port(0), "alice")
     bob = await logged_in(spread.port(1), "bob")
@@ -104,10 +113,7 @@ async def test_members_on_every_node_see_joins_and_the_floor(spread: Spread) -> 
 
 
 async def test_simultaneous_speak_on_two_nodes_has_exactly_one_winner(spread: Spread) -> None:
-    alice = await logged_in(spread.port(0), "alice")
-    bob = await logged_in(spread.port(1), "bob")
-    await alice.join(G58)
-    await bob.join(G58)
+    alice, bob = await alice_and_bob_in_58(spread)
     for _ in range(10):
         a, b = await asyncio.gather(alice.speak(G58), bob.speak(G58))
         assert [a.ok, b.ok].count(True) == 1, (a, b)
@@ -121,10 +127,7 @@ async def test_simultaneous_speak_on_two_nodes_has_exactly_one_winner(spread: Sp
 
 
 async def test_a_login_elsewhere_kicks_the_session_on_its_node(spread: Spread) -> None:
-    old = await logged_in(spread.port(0), "alice")
-    bob = await logged_in(spread.port(1), "bob")
-    await old.join(G58)
-    await bob.join(G58)
+    old, bob = await alice_and_bob_in_58(spread)
     await info_until(bob, lambda i: i.member_count == 2)
     new = await logged_in(spread.port(1), "alice")
     kicked = await old.next_notification(5.0)
@@ -344,10 +347,7 @@ async def test_audio_claiming_to_be_forwarded_from_elsewhere_than_a_node_s_relay
 
 
 async def test_a_session_closing_frees_its_floor_everywhere(spread: Spread) -> None:
-    alice = await logged_in(spread.port(0), "alice")
-    bob = await logged_in(spread.port(1), "bob")
-    await alice.join(G58)
-    await bob.join(G58)
+    alice, bob = await alice_and_bob_in_58(spread)
     assert (await alice.speak(G58)).ok
     await info_until(bob, lambda i: i.speaker == "alice")
     await alice.close()

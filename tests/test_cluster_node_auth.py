@@ -30,8 +30,8 @@ from app.server.node_auth import (
     inner_length,
 )
 from app.server.redis_store import RedisStore
-from app.server.relay import UNAUTHENTICATED
-from tests.redis_fixtures import BEAT, TTL, RedisProcess, node_store, settle, start_node
+from app.server.relay import DROP_REASONS, UNAUTHENTICATED, forwarded_inner, forwarded_served
+from tests.redis_fixtures import RedisProcess, node_store, settle, start_node
 from tests.server_fixtures import FAST, G58, RawClient, UdpPeer, logged_in, sample_directory
 
 pytestmark = pytest.mark.timeout(60)
@@ -212,6 +212,35 @@ def test_a_client_datagram_is_never_taken_for_a_forwarded_one() -> None:
     assert inner_length(data[:-1], len(data) - 1) == 0
 
 
+def test_the_verdict_on_a_forwarded_datagram_served_held_or_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one verdict the media thread (on a route or before a hand-over) and the relay
+    on the loop take: served (the client's datagram's length), held while its node is
+    looked up (not served, not counted), refused (not served, counted and told to the
+    node auth); a client's datagram is not judged at all (0)."""
+    monkeypatch.setattr(node_auth.time, "monotonic", lambda: 100.0)
+    receiver = NodeAuth(KEY, 3)
+    receiver.look_up = lambda node: None
+    drops = dict.fromkeys(DROP_REASONS, 0)
+    source = ("10.0.0.2", 9400)
+    client = _audio(0)
+    assert forwarded_inner(receiver, client, len(client), source, drops) == 0
+    sender = NodeAuth(KEY, 4)
+    served = sender.seal(client)  # a node started since: heard
+    assert forwarded_inner(receiver, served, len(served), source, drops) == len(client)
+    held = NodeAuth(KEY, 2).seal(client)  # an older node not known yet: looked up
+    assert forwarded_inner(receiver, held, len(held), source, drops) is None
+    assert (drops[UNAUTHENTICATED], receiver.refused) == (0, 0)
+    assert len(receiver.take_held(2)) == 1
+    assert forwarded_inner(receiver, served, len(served), source, drops) is None  # replayed
+    assert not forwarded_served(receiver, served, len(served), source, drops)
+    assert (drops[UNAUTHENTICATED], receiver.refused, sum(drops.values())) == (2, 2, 2)
+    fresh = sender.seal(_audio(1))
+    fresh = fresh[:-1] + bytes([fresh[-1] ^ 1])  # a tag that does not verify
+    assert not forwarded_served(receiver, fresh, len(fresh), source, drops)
+    assert drops[UNAUTHENTICATED] == 3
+
+
 # ---- two nodes on Redis --------------------------------------------------------------------------
 
 
@@ -243,18 +272,20 @@ def refused(node: InterphoneServer) -> int:
 
 
 @contextlib.asynccontextmanager
-async def bob_speaking_to_alice(tmp_path: Path) -> AsyncIterator[
+async def bob_speaking_to_alice(tmp_path: Path, keys: tuple[bytes, bytes] = (b"", b"")
+                                ) -> AsyncIterator[
         tuple[InterphoneServer, InterphoneServer, UdpPeer, UdpPeer]]:
     """alice on the first node, bob on the second, both registered for G58's audio, bob
     holding its floor, both nodes caught up. Yields (first, second, alice's and bob's
-    UDP peers)."""
+    UDP peers). ``keys``: the nodes' operator keys (INTERPHONE_CLUSTER_KEY; none)."""
     redis = RedisProcess(tmp_path)
     redis.start()
     nodes: list[InterphoneServer] = []
     clients: list[RawClient] = []
     peers: list[UdpPeer] = []
     try:
-        nodes += [await start_node(redis.url, "n0"), await start_node(redis.url, "n1")]
+        for name, key in zip(("n0", "n1"), keys, strict=True):
+            nodes.append(await start_node(redis.url, name, cluster_key=key))
         first, second = nodes
         clients += [await logged_in(first.port, "alice"), await logged_in(second.port, "bob")]
         for client in clients:
@@ -552,41 +583,15 @@ async def test_a_node_with_another_operator_key_is_named_in_the_warning(
     """Two nodes given different INTERPHONE_CLUSTER_KEYs hear nothing of each other's
     audio; the warning said "bad tag, unknown or departed node, or replayed", which did
     not lead the operator to the key: it names the node whose relay sent it and the key."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    nodes = [InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                              store=RedisStore(redis.url, name, beat=BEAT, ttl=TTL,
-                                               cluster_key=key))
-             for name, key in (("nodeA", b"site key"), ("nodeB", b"another key"))]
-    clients: list[RawClient] = []
-    peers: list[UdpPeer] = []
-    try:
-        for node in nodes:
-            await node.start()
-        first, second = nodes
-        clients += [await logged_in(first.port, "alice"), await logged_in(second.port, "bob")]
-        for client in clients:
-            await client.join(G58)
-        peers += [await UdpPeer.open(first.port), await UdpPeer.open(second.port)]
-        await register(peers[0], "alice")
-        await register(peers[1], "bob")
-        assert (await clients[1].speak(G58)).ok
-        await settle(nodes)
+    async with bob_speaking_to_alice(tmp_path, keys=(b"site key", b"another key")) as (
+            first, second, alice_peer, bob_peer):
         assert second.store is not None
         with caplog.at_level(logging.WARNING, logger="app.server.node_auth"):
             for seq in range(3):
-                peers[1].send(_audio(seq))
-            assert await peers[0].nothing(0.5)
+                bob_peer.send(_audio(seq))
+            assert await alice_peer.nothing(0.5)
         assert refused(first) >= 1
         lines = [r.getMessage() for r in caplog.records if "node authentication" in r.getMessage()]
         assert len(lines) == 1
         assert f"the relay of node {second.store.node}" in lines[0]
         assert "INTERPHONE_CLUSTER_KEY" in lines[0]
-    finally:
-        for peer in peers:
-            peer.close()
-        for client in clients:
-            await client.close()
-        for node in nodes:
-            await node.stop()
-        redis.stop()

@@ -6,7 +6,6 @@ A real redis-server, real certificates, real sockets."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,20 +17,18 @@ from app.audio.codec import OpusDecoder, OpusEncoder
 from app.audio.constants import DEFAULT_FRAME_MS, SAMPLE_RATE
 from app.client import InterphoneClient
 from app.client.asked_features import asked_features
-from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
+from app.client.media_auth import HeardAudio
 from app.client.trust import TrustPolicy, client_context
-from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import (
-    JoinRequest,
-    Login,
     MediaKeyNotice,
     QuitRequest,
     SpeakRequest,
 )
 from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
+from tests.media_members import MediaMember
 from tests.redis_fixtures import RedisProcess, node_store, redis_server  # noqa: F401
-from tests.server_fixtures import FAST, G58, RawClient, UdpPeer, sample_directory
+from tests.server_fixtures import FAST, G58, sample_directory
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -62,58 +59,12 @@ async def test_a_media_auth_client_logs_in_on_a_tls_cluster_node(
 
 
 @dataclass
-class Member:
-    uid: str
-    node: InterphoneServer
-    signaling: RawClient
-    udp: UdpPeer
-    media: ClientMediaAuth
-
-    async def heard(self) -> HeardAudio | RecvBeginAcked | None:
-        data, source = await asyncio.wait_for(self.udp.received.get(), 3)
-        return self.media.datagram(data, source, 0.0)
-
-    async def register(self) -> None:
-        self.udp.send(self.media.recvbegin(str(G58)))
-        assert await self.heard() == RecvBeginAcked(str(G58))
-
-    def install(self, notice: MediaKeyNotice) -> None:
-        self.media.install_key(str(notice.id), notice.epoch, notice.key, 0.0)
-
-    async def join(self) -> MediaKeyNotice:
-        reply = await self.signaling.request(JoinRequest(G58))
-        assert reply.ok and reply.body.media_key is not None
-        self.install(reply.body.media_key)
-        return reply.body.media_key
-
-    async def next_key(self) -> MediaKeyNotice:
-        """The next key notification (change notifications before it are skipped)."""
-        while True:
-            notice = await self.signaling.next_notification(timeout=3.0)
-            if isinstance(notice.body, MediaKeyNotice):
-                self.install(notice.body)
-                return notice.body
-
-    async def close(self) -> None:
-        self.udp.close()
-        await self.signaling.close()
-
-
-@dataclass
 class Cluster:
     nodes: list[InterphoneServer]
     fingerprint: str
 
-    async def member(self, uid: str, node: int) -> Member:
-        server = self.nodes[node]
-        client = await RawClient.connect(server.port,
-                                         tls=client_context(TrustPolicy(pin=self.fingerprint)))
-        reply = await client.request(Login(uid, f"pw-{uid}", features=("media-auth",)))
-        assert reply.ok and "media-auth" in reply.body.features
-        secret = decode_b64(reply.body.media_secret, SECRET_BYTES)
-        udp = await UdpPeer.open(server.port)
-        return Member(uid, server, client, udp,
-                      ClientMediaAuth(uid, secret, ("127.0.0.1", server.port)))
+    async def member(self, uid: str, node: int) -> MediaMember:
+        return await MediaMember.signed_in(self.nodes[node].port, self.fingerprint, uid)
 
 
 @pytest.fixture(params=[False, True], ids=["asyncio", "media_thread"])
@@ -156,11 +107,11 @@ async def test_a_talker_on_node_a_is_heard_on_node_b_and_keys_rotate_across_node
     carol = await cluster.member("carol", 1)
     await alice.join()
     bob_key = await bob.join()  # node B hands bob the key node A hands alice
-    alice_key = await alice.next_key()
+    alice_key = await alice.until(MediaKeyNotice)
     assert (alice_key.epoch, alice_key.key) == (bob_key.epoch, bob_key.key)
     carol_key = await carol.join()
     for who in (alice, bob):
-        notice = await who.next_key()
+        notice = await who.until(MediaKeyNotice)
         assert (notice.epoch, notice.key) == (carol_key.epoch, carol_key.key)
     assert carol_key.epoch > bob_key.epoch  # a new member: a new epoch
     for who in (alice, bob, carol):
@@ -188,9 +139,9 @@ async def test_a_talker_on_node_a_is_heard_on_node_b_and_keys_rotate_across_node
 
     # carol leaves on node B: node A hands alice a new epoch, node B the same to bob
     assert (await carol.signaling.request(QuitRequest(G58))).ok
-    rotated = await alice.next_key()
+    rotated = await alice.until(MediaKeyNotice)
     assert rotated.epoch > carol_key.epoch
-    assert (await bob.next_key()) == rotated
+    assert (await bob.until(MediaKeyNotice)) == rotated
     frame = tone_frames(1)[0]
     alice.udp.send(alice.media.seal(str(G58), 10, frame))
     heard = await bob.heard()
@@ -210,7 +161,7 @@ async def test_sealed_audio_forwarded_before_this_node_learns_the_registration_i
     bob = await cluster.member("bob", 1)
     await alice.join()
     await bob.join()
-    await alice.next_key()
+    await alice.until(MediaKeyNotice)
     await bob.register()
     a, b = cluster.nodes
     assert a.store is not None and a.store.replica is not None

@@ -246,6 +246,28 @@ def udp(srv, connect):
         u.close()
 
 
+@pytest.fixture
+def pair(connect) -> tuple[Conn, Conn, str]:
+    """alice and bob, both joined to a fresh group: (alice, bob, the group's interphone)."""
+    a, b = connect("alice"), connect("bob")
+    gid = fresh()
+    ok(a.join(gid))
+    ok(b.join(gid))
+    return a, b, gid
+
+
+@pytest.fixture
+def watched_pair(connect) -> tuple[Conn, Conn, Conn, str]:
+    """As :func:`pair`, and sam, subscribed to the interphone (sync) before they joined:
+    (alice, bob, sam, the interphone)."""
+    a, b, s = connect("alice"), connect("bob"), connect("sam")
+    gid = fresh()
+    ok(s.sync([gid]))
+    ok(a.join(gid))
+    ok(b.join(gid))
+    return a, b, s, gid
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -850,12 +872,8 @@ def test_quit_when_not_in_is_404(connect):
     ok(b.quit(gid))
 
 
-def test_quit_response_and_last_member_ends_interphone(connect):
-    a, b, s = connect("alice"), connect("bob"), connect("sam")
-    gid = fresh()
-    ok(s.sync([gid]))
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_quit_response_and_last_member_ends_interphone(watched_pair):
+    a, b, s, gid = watched_pair
     m = a.quit(gid)
     el = ok(m)
     assert el.tag == "interphone"
@@ -867,11 +885,8 @@ def test_quit_response_and_last_member_ends_interphone(connect):
     check(ok(s.members(gid)), member_count="0")
 
 
-def test_quit_by_holder_releases_the_floor(connect):
-    a, b = connect("alice"), connect("bob")
-    gid = fresh()
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_quit_by_holder_releases_the_floor(pair):
+    a, b, gid = pair
     ok(a.speak(True, gid))
     assert note(b, gid, speaker="alice")
     ok(a.quit(gid))
@@ -881,13 +896,10 @@ def test_quit_by_holder_releases_the_floor(connect):
     ok(b.quit(gid))
 
 
-def test_quit_for_another_uid_is_403(connect):
+def test_quit_for_another_uid_is_403(pair):
     # AMBIGUITY: (4) does not restate the <member> rule of (3); the 403 row ("acting for
     # another uid") is read as applying to quit too.
-    a, b = connect("alice"), connect("bob")
-    gid = fresh()
-    ok(a.join(gid))
-    ok(b.join(gid))
+    a, b, gid = pair
     assert err(a.quit(gid, member="bob")) == "403"
     check(ok(a.members(gid)), member_count="2")
     for x in (a, b):
@@ -897,12 +909,8 @@ def test_quit_for_another_uid_is_403(connect):
 # =========================================================================== (5) order
 
 
-def test_notifications_arrive_in_the_order_of_changes(connect):
-    a, b, s = connect("alice"), connect("bob"), connect("sam")
-    gid = fresh()
-    ok(s.sync([gid]))
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_notifications_arrive_in_the_order_of_changes(watched_pair):
+    a, b, s, gid = watched_pair
     ok(a.speak(True, gid))
     ok(a.speak(False, gid))
     ok(b.speak(True, gid))
@@ -1008,11 +1016,8 @@ def test_speak_only_members_may_ask(connect):
     ok(a.quit(gid))
 
 
-def test_speak_on_granted_when_free_and_again_by_holder(connect):
-    a, b = connect("alice"), connect("bob")
-    gid = fresh()
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_speak_on_granted_when_free_and_again_by_holder(pair):
+    a, b, gid = pair
     m = a.speak(True, gid)
     el = ok(m)
     assert el.tag == "speak" and m.module == "MID_INTERPHONE"
@@ -1028,11 +1033,8 @@ def test_speak_on_granted_when_free_and_again_by_holder(connect):
         ok(x.quit(gid))
 
 
-def test_speak_on_when_busy_is_409_with_holder_in_errmsg(connect):
-    a, b = connect("alice"), connect("bob")
-    gid = fresh()
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_speak_on_when_busy_is_409_with_holder_in_errmsg(pair):
+    a, b, gid = pair
     ok(a.speak(True, gid))
     m = b.speak(True, gid)
     assert err(m) == "409", m
@@ -1042,11 +1044,8 @@ def test_speak_on_when_busy_is_409_with_holder_in_errmsg(connect):
         ok(x.quit(gid))
 
 
-def test_speak_off_when_not_holder_is_harmless(connect):
-    a, b = connect("alice"), connect("bob")
-    gid = fresh()
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_speak_off_when_not_holder_is_harmless(pair):
+    a, b, gid = pair
     check(ok(b.speak(False, gid)), type="off", id=gid)     # nobody holds
     ok(a.speak(True, gid))
     check(ok(b.speak(False, gid)), type="off", id=gid)     # someone else holds
@@ -1087,12 +1086,8 @@ def test_exactly_one_of_many_simultaneous_on_requests_wins(connect):
         ok(c.quit(gid))
 
 
-def test_grant_revoked_after_max_talk(connect):
-    a, b, s = connect("alice"), connect("bob"), connect("sam")
-    gid = fresh()
-    ok(s.sync([gid]))
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_grant_revoked_after_max_talk(watched_pair):
+    a, b, s, gid = watched_pair
     t0 = time.monotonic()  # before asking: the grant, and so its end, cannot come earlier
     ok(a.speak(True, gid))
     assert note(b, gid, speaker="alice")
@@ -1107,11 +1102,8 @@ def test_grant_revoked_after_max_talk(connect):
         ok(x.quit(gid))
 
 
-def test_grant_revoked_when_holder_session_ends(connect):
-    a, b = connect("alice"), connect("bob")
-    gid = fresh()
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_grant_revoked_when_holder_session_ends(pair):
+    a, b, gid = pair
     ok(a.speak(True, gid))
     assert note(b, gid, speaker="alice")
     a.close()
@@ -1121,11 +1113,8 @@ def test_grant_revoked_when_holder_session_ends(connect):
     ok(b.quit(gid))
 
 
-def test_grant_revoked_when_holder_is_kicked_by_a_new_login(connect):
-    a, b = connect("alice"), connect("bob")
-    gid = fresh()
-    ok(a.join(gid))
-    ok(b.join(gid))
+def test_grant_revoked_when_holder_is_kicked_by_a_new_login(pair, connect):
+    a, b, gid = pair
     ok(a.speak(True, gid))
     assert note(b, gid, speaker="alice")
     a2 = connect("alice")              # the older session ends

@@ -14,7 +14,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from server_fixtures import TEST_TOML, RawClient, logged_fingerprint, start_server_process
+from server_fixtures import (
+    TEST_TOML,
+    RawClient,
+    logged_fingerprint,
+    start_server_process,
+    stop_server_process,
+)
 
 from app.client.trust import TrustPolicy, client_context
 from app.protocol.ids import InterphoneId
@@ -34,8 +40,7 @@ async def server_process(tmp_path: Path, settings: str = "", *args: str) -> Asyn
     try:
         yield port, lines, process
     finally:
-        process.terminate()
-        await asyncio.wait_for(process.communicate(), 10)
+        await stop_server_process(process)
 
 
 def _still_open(sock: socket.socket) -> bool:
@@ -239,8 +244,7 @@ async def test_an_answer_too_large_for_a_frame_fails_in_its_own_envelope(
         await bob.login("bob", "pw-bob")  # the others are served as before
         await bob.close()
     finally:
-        process.terminate()
-        await asyncio.wait_for(process.communicate(), 10)
+        await stop_server_process(process)
 
 
 async def test_joins_and_leaves_of_one_session_are_budgeted(tmp_path: Path) -> None:

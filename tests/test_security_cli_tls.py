@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from client_fixtures import CLIENT_TOML, best_lag, noise_bursts
-from server_fixtures import start_server_process
+from server_fixtures import logged_fingerprint, start_server_process, stop_server_process
+from test_cli_commands import cli
+from test_cli_commands import start_cli as cli_process
 
 from app.audio.wavio import read_wav, write_wav
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class TlsServer:
@@ -30,31 +27,24 @@ async def start_server(tmp_path: Path, mode: str) -> TlsServer:
                                           f"[server]\nmedia_encryption = '{mode}'\n", 1))
     process, port, lines = await start_server_process(
         "--config", str(config), "--tls-self-signed", str(tmp_path / "tls"))
-    fingerprints = [found.group(1) for line in lines
-                    if (found := re.search(r"fingerprint ([0-9A-F:]{95})", line))]
-    return TlsServer(process, port, fingerprints[-1] if fingerprints else "", lines)
+    return TlsServer(process, port, logged_fingerprint(lines), lines)
 
 
 @pytest.fixture
 async def optional_server(tmp_path: Path) -> AsyncIterator[TlsServer]:
     server = await start_server(tmp_path, "optional")
     yield server
-    server.process.terminate()
-    await asyncio.wait_for(server.process.communicate(), 10)
+    await stop_server_process(server.process)
 
 
 async def start_cli(port: int, uid: str, *args: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERPHONE_")}
-    env["INTERPHONE_UID"], env["INTERPHONE_TOKEN"] = uid, f"pw-{uid}"
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", "--server", f"127.0.0.1:{port}", *args, cwd=ROOT,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    """``interphone-cli --server 127.0.0.1:PORT ARGS`` as ``uid``, started."""
+    return await cli_process(*args, port=port, uid=uid)
 
 
 async def run_cli(port: int, uid: str, *args: str) -> tuple[int, str, str]:
-    process = await start_cli(port, uid, *args)
-    out, err = await asyncio.wait_for(process.communicate(), 30)
-    return process.returncode or 0, out.decode(), err.decode()
+    """The same, run to its end: its exit code, standard output and error."""
+    return await cli(*args, port=port, uid=uid, timeout=30)
 
 
 async def test_sync_with_the_pinned_fingerprint(optional_server: TlsServer) -> None:
@@ -94,8 +84,7 @@ async def test_tls_options_need_tls_and_a_valid_fingerprint() -> None:
 async def required_server(tmp_path: Path) -> AsyncIterator[TlsServer]:
     server = await start_server(tmp_path, "required")
     yield server
-    server.process.terminate()
-    await asyncio.wait_for(server.process.communicate(), 10)
+    await stop_server_process(server.process)
 
 
 async def test_talk_to_listen_over_tls_with_encrypted_voice(required_server: TlsServer,

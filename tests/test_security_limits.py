@@ -66,6 +66,22 @@ def test_closing_more_than_opened_does_not_go_negative() -> None:
     limits.close(A, authenticated=True)
     limits.close(A, authenticated=False)
     assert (limits.sessions(A), limits.unauthenticated(A), len(limits)) == (0, 0, 0)
+    assert limits.unauthenticated_total == 0
+
+
+def test_the_unauthenticated_total_is_the_sum_over_addresses() -> None:
+    """What the TLS port counts its handshakes under way by, per address and in all."""
+    limits = ConnectionLimits(AddressLimitSettings(max_unauthenticated_per_address=2))
+    assert [limits.open(address) for address in (A, A, A, B)] == [True, True, False, True]
+    assert limits.unauthenticated_total == 3  # the refused one is not counted
+    assert limits.authenticate(A)
+    assert limits.unauthenticated_total == 2
+    limits.close(B, authenticated=False)
+    limits.close(B, authenticated=False)  # once too often: nothing more released
+    limits.close(A, authenticated=True)
+    assert limits.unauthenticated_total == 1
+    limits.close(A, authenticated=False)
+    assert (limits.unauthenticated_total, len(limits)) == (0, 0)
 
 
 @pytest.mark.parametrize("bad", [

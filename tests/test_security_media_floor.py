@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from client_fixtures import Clients, wait_until
-from server_fixtures import FAST, G58, RawClient, UdpPeer, sample_directory
+from media_members import MediaMember
+from server_fixtures import FAST, G58, sample_directory
 
-from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
+from app.client.media_auth import HeardAudio
 from app.client.trust import TrustPolicy, client_context
-from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import (
     FloorNotice,
     FloorNoticeType,
-    JoinRequest,
-    Login,
     MediaKeyNotice,
     SpeakRequest,
     SpeakResult,
@@ -35,27 +31,6 @@ pytest_plugins = ["client_fixtures"]
 FEATURES = ("emergency", "floor-queue", "media-auth")
 
 
-@dataclass
-class Member:
-    uid: str
-    signaling: RawClient
-    udp: UdpPeer
-    media: ClientMediaAuth
-
-    async def heard(self) -> HeardAudio | RecvBeginAcked | None:
-        data, source = await asyncio.wait_for(self.udp.received.get(), 2)
-        return self.media.datagram(data, source, 0.0)
-
-    async def until(self, kind: type) -> Any:
-        """The next notification body of ``kind``; voice keys on the way are installed."""
-        while True:
-            body = (await self.signaling.next_notification()).body
-            if isinstance(body, MediaKeyNotice):
-                self.media.install_key(str(body.id), body.epoch, body.key, 0.0)
-            if isinstance(body, kind):
-                return body
-
-
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[tuple[InterphoneServer, str]]:
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
@@ -64,32 +39,21 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[InterphoneServer, str]]:
         yield running, fingerprint
 
 
-async def joined_member(server: tuple[InterphoneServer, str], uid: str) -> Member:
+async def joined_member(server: tuple[InterphoneServer, str], uid: str) -> MediaMember:
     running, fingerprint = server
-    client = await RawClient.connect(running.port,
-                                     tls=client_context(TrustPolicy(pin=fingerprint)))
-    reply = await client.request(Login(uid, f"pw-{uid}", features=FEATURES))
-    assert reply.ok and set(FEATURES) <= set(reply.body.features)
-    secret = decode_b64(reply.body.media_secret, SECRET_BYTES)
-    udp = await UdpPeer.open(running.port)
-    who = Member(uid, client, udp, ClientMediaAuth(uid, secret, ("127.0.0.1", running.port)))
-    join = await client.request(JoinRequest(G58))
-    assert join.ok and join.body.media_key is not None
-    key = join.body.media_key
-    who.media.install_key(str(key.id), key.epoch, key.key, 0.0)
+    who = await MediaMember.signed_in(running.port, fingerprint, uid, FEATURES)
+    await who.join()
     return who
 
 
-async def registered(*members: Member) -> None:
+async def registered(*members: MediaMember) -> None:
     for who in members:
-        who.udp.send(who.media.recvbegin(str(G58)))
-        assert await who.heard() == RecvBeginAcked(str(G58))
+        await who.register()
 
 
-async def close(*members: Member) -> None:
+async def close(*members: MediaMember) -> None:
     for who in members:
-        who.udp.close()
-        await who.signaling.close()
+        await who.close()
 
 
 async def test_a_grant_from_the_line_carries_grant_and_its_audio_is_relayed(server) -> None:

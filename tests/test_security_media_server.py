@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from media_members import MediaMember
 from server_fixtures import (
     FAST,
     G58,
@@ -18,7 +18,6 @@ from server_fixtures import (
 
 from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
 from app.client.trust import TrustPolicy, client_context
-from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import (
     JoinRequest,
     Login,
@@ -33,25 +32,6 @@ from app.server.tls import TlsOptions, load_server_context
 FEATURES = ("media-auth",)
 
 
-@dataclass
-class Member:
-    uid: str
-    signaling: RawClient
-    udp: UdpPeer
-    media: ClientMediaAuth
-
-    async def heard(self) -> HeardAudio | RecvBeginAcked | None:
-        data, source = await __import__("asyncio").wait_for(self.udp.received.get(), 2)
-        return self.media.datagram(data, source, 0.0)
-
-    async def register(self) -> None:
-        self.udp.send(self.media.recvbegin(str(G58)))
-        assert await self.heard() == RecvBeginAcked(str(G58))
-
-    def install(self, notice: MediaKeyNotice) -> None:
-        self.media.install_key(str(notice.id), notice.epoch, notice.key, 0.0)
-
-
 @pytest.fixture(params=[False, True], ids=["asyncio", "media_thread"])
 async def server(tmp_path: Path, request: pytest.FixtureRequest
                  ) -> AsyncIterator[tuple[InterphoneServer, str]]:
@@ -62,21 +42,13 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest
         yield running, fingerprint
 
 
-async def member(server: tuple[InterphoneServer, str], uid: str) -> Member:
+async def member(server: tuple[InterphoneServer, str], uid: str) -> MediaMember:
     running, fingerprint = server
-    client = await RawClient.connect(running.port,
-                                     tls=client_context(TrustPolicy(pin=fingerprint)))
-    reply = await client.request(Login(uid, f"pw-{uid}", features=FEATURES))
-    assert reply.ok and "media-auth" in reply.body.features
-    secret = decode_b64(reply.body.media_secret, SECRET_BYTES)
-    udp = await UdpPeer.open(running.port)
-    return Member(uid, client, udp, ClientMediaAuth(uid, secret, ("127.0.0.1", running.port)))
+    return await MediaMember.signed_in(running.port, fingerprint, uid, FEATURES)
 
 
-async def join(who: Member) -> None:
-    reply = await who.signaling.request(JoinRequest(G58))
-    assert reply.ok and reply.body.media_key is not None
-    who.install(reply.body.media_key)
+async def join(who: MediaMember) -> None:
+    await who.join()
     own = await who.signaling.next_notification()  # the change its own join made
     assert own.body.__class__.__name__ == "InterphoneChanged"
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -15,13 +17,17 @@ from server_fixtures import (
     TEST_TOML,
     RawClient,
     logged_fingerprint,
+    loopback_alias_works,
     sample_directory,
     start_server_process,
+    stop_server_process,
 )
+from waiting import wait_until
 
 from app.client.trust import TrustPolicy, after_handshake, client_context
 from app.protocol.messages import Login
 from app.server import InterphoneServer
+from app.server import app as server_app
 from app.server.tcp import PLAIN_TEXT_ON_TLS
 from app.server.tls import TlsOptions, load_server_context
 
@@ -104,29 +110,29 @@ async def test_plain_server_stays_plain() -> None:
             await client.close()
 
 
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    process.terminate()
-    await asyncio.wait_for(process.communicate(), 10)
+async def alice_signs_in_over_tls(*args: str) -> str:
+    """``interphone-server *args`` started, alice signed in over TLS pinning the
+    fingerprint it logged, then stopped: that fingerprint."""
+    process, port, lines = await start_server_process(*args)
+    try:
+        fingerprint = logged_fingerprint(lines)
+        client = await RawClient.connect(port, tls=pinned(fingerprint))
+        await client.login("alice")
+        await client.close()
+    finally:
+        await stop_server_process(process)
+    return fingerprint
 
 
 async def test_cli_self_signed_is_made_once_and_its_fingerprint_logged(tmp_path: Path) -> None:
     config = tmp_path / "dir.toml"
     config.write_text(OPTIONAL_TOML)
-    process, port, lines = await start_server_process("--config", str(config),
-                                               "--tls-self-signed", str(tmp_path / "tls"))
-    try:
-        first = logged_fingerprint(lines)
-        client = await RawClient.connect(port, tls=pinned(first))
-        await client.login("alice")
-        await client.close()
-    finally:
-        await _stop(process)
+    first = await alice_signs_in_over_tls("--config", str(config),
+                                          "--tls-self-signed", str(tmp_path / "tls"))
     assert (tmp_path / "tls" / "server.crt").is_file()
-    process, port, lines = await start_server_process("--config", str(config),
-                                               "--tls-self-signed", str(tmp_path / "tls"))
-    await _stop(process)
+    process, _port, lines = await start_server_process("--config", str(config),
+                                                "--tls-self-signed", str(tmp_path / "tls"))
+    await stop_server_process(process)
     assert logged_fingerprint(lines) == first
 
 
@@ -135,14 +141,7 @@ async def test_toml_server_table_turns_tls_on_relative_to_the_file(tmp_path: Pat
     config.write_text(OPTIONAL_TOML.replace("[server]\n", "[server]\ntls_self_signed = 'certs'\n",
                                             1))
     assert "tls_self_signed" in config.read_text()
-    process, port, lines = await start_server_process("--config", str(config))
-    try:
-        fingerprint = logged_fingerprint(lines)
-        client = await RawClient.connect(port, tls=pinned(fingerprint))
-        await client.login("alice")
-        await client.close()
-    finally:
-        await _stop(process)
+    await alice_signs_in_over_tls("--config", str(config))
     assert (tmp_path / "certs" / "server.key").is_file()
 
 
@@ -190,3 +189,59 @@ async def test_a_tls_listener_closed_at_once_releases_its_socket(tmp_path: Path)
     await listener.wait_closed()
     await asyncio.sleep(0)
     assert sock.fileno() == -1
+
+
+def _stalled(host: str, port: int) -> socket.socket:
+    """A connection to the TLS port from ``host`` that never starts its handshake."""
+    sock = socket.create_connection(("127.0.0.1", port), source_address=(host, 0))
+    sock.setblocking(False)
+    return sock
+
+
+def _still_open(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:  # reset: refused at the accept
+        return False
+
+
+@pytest.mark.skipif(not loopback_alias_works(), reason="needs 127.0.0.2 on the loopback")
+async def test_a_handshake_under_way_holds_its_slots_until_it_ends_or_times_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection to the TLS port counts from its accept against its address's
+    ``max_unauthenticated_per_address`` and, with the sessions, against ``max_sessions``;
+    both slots are given back when it closes, or when its handshake times out."""
+    monkeypatch.setattr(server_app, "HANDSHAKE_TIMEOUT", 1.5)
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    settings = FAST.with_overrides(max_unauthenticated_per_address=2, max_sessions=3,
+                                   media_encryption="optional")
+    async with InterphoneServer(sample_directory(), settings=settings, tls=context) as server:
+        sockets: list[socket.socket] = []
+
+        async def connect(host: str) -> socket.socket:
+            sock = _stalled(host, server.port)
+            sockets.append(sock)
+            await asyncio.sleep(0.2)  # accepted, admitted or refused meanwhile
+            return sock
+
+        try:
+            first, second = await connect("127.0.0.1"), await connect("127.0.0.1")
+            assert not _still_open(await connect("127.0.0.1"))  # its address's two are taken
+            other = await connect("127.0.0.2")
+            assert not _still_open(await connect("127.0.0.3"))  # three open: max_sessions
+            assert all(_still_open(sock) for sock in (first, second, other))
+            first.close()
+            await asyncio.sleep(0.2)
+            again = await connect("127.0.0.1")  # the one that ended gave both slots back
+            assert _still_open(again)
+            await wait_until(lambda: not any(_still_open(sock) for sock in (second, other, again)),
+                             timeout=5, what="the rest closed at their handshake timeout")
+            client = await RawClient.connect(server.port, tls=pinned(fingerprint))
+            assert (await client.login("alice", "pw-alice")).uid == "alice"
+            await client.close()
+        finally:
+            for sock in sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()

@@ -8,9 +8,10 @@ import ssl
 from pathlib import Path
 
 import pytest
+from client_fixtures import connect_error
 from server_fixtures import FAST, sample_directory
 
-from app.client import ClientError, InterphoneClient, ServerUnreachable
+from app.client import ClientError, ServerUnreachable
 from app.client.connection import TlsExpected, answers_plain_text, looks_like_tls
 from app.client.trust import (
     CLOSED_DURING_HANDSHAKE,
@@ -27,24 +28,11 @@ TLS_ALERT = bytes.fromhex("15030300020246")  # alert record: fatal, protocol_ver
 
 
 async def plain_login(port: int) -> ClientError:
-    client = InterphoneClient("127.0.0.1", port, "alice", "x", reconnect=False)
-    try:
-        with pytest.raises(ClientError) as caught:
-            await asyncio.wait_for(client.connect(), 10)
-    finally:
-        await client.close()
-    return caught.value
+    return await connect_error(port)
 
 
 async def tls_login(port: int) -> ClientError:
-    client = InterphoneClient("127.0.0.1", port, "alice", "x", reconnect=False,
-                              ssl=client_context(TrustPolicy(trust_on_first_use=True)))
-    try:
-        with pytest.raises(ClientError) as caught:
-            await asyncio.wait_for(client.connect(), 10)
-    finally:
-        await client.close()
-    return caught.value
+    return await connect_error(port, ssl=client_context(TrustPolicy(trust_on_first_use=True)))
 
 
 async def test_plain_client_on_a_tls_port_is_told_the_server_may_require_tls(

@@ -1,4 +1,4 @@
-"""The ``python -m app.server`` command line, run as a subprocess."""
+"""The ``python -m app.server`` command line, run as a subprocess (and its ``serve()``)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from server_fixtures import TEST_TOML, RawClient, start_server_process
+import pytest
+from server_fixtures import TEST_TOML, RawClient, sample_directory, start_server_process
+from waiting import free_port
+
+from app.server.__main__ import serve
+from app.server.redis_store import RedisStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,3 +153,22 @@ async def test_demo_mode_says_so_and_stops_on_sigint() -> None:
     assert code == 0, log
     assert "demo directory in open mode" in log
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("cause", ["store unreachable", "port taken"])
+async def test_a_server_that_cannot_start_takes_its_signal_handlers_back(cause: str) -> None:
+    """``serve()`` installs its SIGINT, SIGTERM and SIGHUP handlers first; one whose store
+    could not be reached left them on the loop, where Ctrl-C then only set an event that
+    nobody waited for."""
+    loop = asyncio.get_running_loop()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        if cause == "store unreachable":
+            code = await serve(sample_directory(), ["127.0.0.1"], 0,
+                               store=RedisStore(f"redis://127.0.0.1:{free_port()}/0", "n0"))
+        else:
+            code = await serve(sample_directory(), ["127.0.0.1"], taken.getsockname()[1])
+    assert code == 1
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        assert not loop.remove_signal_handler(sig), sig.name

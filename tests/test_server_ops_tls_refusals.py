@@ -10,7 +10,7 @@ import ssl
 from pathlib import Path
 
 import pytest
-from server_fixtures import TEST_TOML, RawClient, start_server_process
+from server_fixtures import TEST_TOML, RawClient, start_server_process, stop_server_process
 
 from app.protocol.messages import Login
 from app.server.tls import date_problems
@@ -93,11 +93,6 @@ async def _line_with(process: asyncio.subprocess.Process, text: str,
                 return raw.decode()
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    process.terminate()
-    await asyncio.wait_for(process.communicate(), 10)
-
-
 async def test_a_client_that_refuses_the_certificate_is_logged_and_others_are_served(
         tmp_path: Path) -> None:
     """The client said "unknown issuer"; the server's log said nothing at all (debug only),
@@ -118,7 +113,7 @@ async def test_a_client_that_refuses_the_certificate_is_logged_and_others_are_se
         assert reply.ok
         await good.close()
     finally:
-        await _stop(process)
+        await stop_server_process(process)
 
 
 async def test_an_expired_certificate_is_warned_about_at_start(tmp_path: Path) -> None:
@@ -126,7 +121,7 @@ async def test_an_expired_certificate_is_warned_about_at_start(tmp_path: Path) -
     checks it was refused with "certificate expired"."""
     cert_file, key_file = Authority("Team CA").issue(tmp_path, NOW - 30 * DAY, NOW - DAY)
     process, _port, lines = await _tls_server(tmp_path, cert_file, key_file)
-    await _stop(process)
+    await stop_server_process(process)
     warned = [line for line in lines if "expired on" in line]
     assert len(warned) == 1 and "WARNING" in warned[0] and str(cert_file) in warned[0]
     assert "renew it and restart" in warned[0]

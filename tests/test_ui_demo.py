@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,17 @@ def space(window, kind: QEvent.Type) -> None:
                                              Qt.KeyboardModifier.NoModifier, " "))
 
 
+async def ran(runtime: Runtime, exercise: Callable[[], Awaitable[None]]) -> int:
+    """``runtime`` run, ``exercise()`` once it is ready, then quit: its exit code."""
+    main = asyncio.ensure_future(runtime.run())
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), 10)
+        await exercise()
+    finally:
+        runtime.quit()
+    return await asyncio.wait_for(main, 10)
+
+
 def screenshot_path(tmp_path: Path) -> Path:
     wanted = os.environ.get("INTERPHONE_SCREENSHOT")
     return Path(wanted) if wanted else tmp_path / "demo.png"
@@ -47,15 +59,6 @@ def test_demo_echo_bot_answers_and_screenshot(qloop, settings, switcher, tmp_pat
                       demo_timings=QUIET)
     runtime = Runtime(QCoreApplication.instance(), options, settings, switcher)
     shot = screenshot_path(tmp_path)
-
-    async def scenario() -> int:
-        main = asyncio.ensure_future(runtime.run())
-        try:
-            await asyncio.wait_for(runtime.ready.wait(), 10)
-            await exercise()
-        finally:
-            runtime.quit()
-        return await asyncio.wait_for(main, 10)
 
     async def exercise() -> None:
         window, presenter = runtime.window, runtime.presenter
@@ -76,7 +79,7 @@ def test_demo_echo_bot_answers_and_screenshot(qloop, settings, switcher, tmp_pat
         assert runtime.screenshot(shot)
         await until(lambda: runtime.world.echo.utterances_sent >= 1, timeout=8)
 
-    assert run(qloop, scenario(), timeout=30) == 0
+    assert run(qloop, ran(runtime, exercise), timeout=30) == 0
     assert shot.stat().st_size > 10_000
     assert runtime.world is None and runtime.client is None  # all shut down
 
@@ -85,15 +88,6 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
     settings.global_talk_key = "F9"  # the status bar says whether it works here, and why
     options = Options(demo=True, simulate_audio=True, demo_timings=QUIET)
     runtime = Runtime(QCoreApplication.instance(), options, settings, switcher)
-
-    async def scenario() -> None:
-        main = asyncio.ensure_future(runtime.run())
-        try:
-            await asyncio.wait_for(runtime.ready.wait(), 10)
-            await exercise()
-        finally:
-            runtime.quit()
-        assert await asyncio.wait_for(main, 10) == 0
 
     async def exercise() -> None:
         window = runtime.window
@@ -137,7 +131,7 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
                     and window.app_menu.title() == "&Interphone", what="back in English")
         assert window.app_menu.title() == "&Interphone"
 
-    run(qloop, scenario(), timeout=30)
+    assert run(qloop, ran(runtime, exercise), timeout=30) == 0
 
 
 def test_command_line_demo_quits_after_and_writes_a_screenshot(qapp, tmp_path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication
-from test_ui_support import run, until
+from test_ui_support import run, sign_in_submitted, until
 from waiting import free_port
 
 from app.client.failures import Failure, FailureKind, OsReason
@@ -143,11 +143,7 @@ def details(dialog: SignInDialog) -> str:
 
 async def attempt(dialog: SignInDialog, flow: SignInFlow, address: str,
                   tls: bool = False) -> asyncio.Future:
-    task = asyncio.ensure_future(flow.run())
-    await until(dialog.isVisible, what="dialog shown")
-    dialog.set_values(address, "me", "secret", False)
-    dialog.tls.setChecked(tls)
-    dialog.ok.click()
+    task = await sign_in_submitted(dialog, flow, address, tls=tls)
     await until(dialog.error.isVisible, what="the problem")
     return task
 

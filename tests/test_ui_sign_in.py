@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from test_ui_support import run, start_server, until
+from test_ui_support import run, sign_in_submitted, start_server, until
 from waiting import free_port
 
+from app.client import InterphoneClient
 from app.protocol.limits import DEFAULT_PORT
 from app.ui.settings import Settings, TokenStore
 from app.ui.sign_in import SignInDialog, parse_address
@@ -18,15 +19,11 @@ from app.ui.view_types import TalkState
 pytest_plugins = ["test_ui_support"]
 
 
-async def attempt(dialog: SignInDialog, flow: SignInFlow, address: str, uid: str = "me",
-                  token: str = "secret") -> asyncio.Task:
-    task = asyncio.ensure_future(flow.run())
-    await until(dialog.isVisible, what="dialog shown")
-    dialog.address.setText(address)
-    dialog.uid.setText(uid)
-    dialog.token.setText(token)
-    dialog.ok.click()
-    return task
+async def signed_in(dialog: SignInDialog, flow: SignInFlow, address: str,
+                    remember: bool) -> InterphoneClient | None:
+    """The flow run, its dialog filled in ("me", "secret") and OK clicked: what it returns."""
+    task = await sign_in_submitted(dialog, flow, address, remember=remember)
+    return await asyncio.wait_for(task, 5)
 
 
 def test_the_dialog_reads_addresses_as_the_cli_does() -> None:
@@ -41,7 +38,7 @@ def test_wrong_port_shows_unreachable(qloop, settings) -> None:
     port = free_port()
 
     async def scenario() -> None:
-        task = await attempt(dialog, flow, f"127.0.0.1:{port}")
+        task = await sign_in_submitted(dialog, flow, f"127.0.0.1:{port}")
         await until(dialog.error.isVisible, what="error shown")
         assert "Cannot reach the server" in dialog.error.text()
         assert f"127.0.0.1:{port}" in dialog.error.text()
@@ -60,7 +57,7 @@ def test_token_mode_refusal_is_explained(qloop, settings) -> None:
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = await attempt(dialog, flow, f"127.0.0.1:{server.port}", "alice", "wrong")
+        task = await sign_in_submitted(dialog, flow, f"127.0.0.1:{server.port}", "alice", "wrong")
         await until(dialog.error.isVisible, what="error shown")
         # the sentence alone: the server's own words ("login refused") added nothing but an
         # English "Details" line under a Chinese sentence
@@ -80,7 +77,7 @@ def test_malformed_address_and_missing_token_are_caught_before_connecting(qloop,
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = await attempt(dialog, flow, "host:port")
+        task = await sign_in_submitted(dialog, flow, "host:port")
         assert "host:port" in dialog.error.text() and dialog.error.isVisible()
         dialog.address.setText("127.0.0.1:9")
         dialog.token.clear()
@@ -105,7 +102,7 @@ def test_a_user_name_the_protocol_refuses_is_explained_before_connecting(
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = await attempt(dialog, flow, f"127.0.0.1:{server.port}", uid, "pw")
+        task = await sign_in_submitted(dialog, flow, f"127.0.0.1:{server.port}", uid, "pw")
         await until(dialog.error.isVisible, what="error shown")
         assert dialog.error.text() == ("A user name is 1 to 64 letters, digits, dots, "
                                        "underscores, hyphens or @, without spaces.")
@@ -127,11 +124,7 @@ def test_success_returns_a_connected_client_and_remembers(qloop, server, setting
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(flow.run())
-        await until(dialog.isVisible)
-        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", remember)
-        dialog.ok.click()
-        client = await asyncio.wait_for(task, 5)
+        client = await signed_in(dialog, flow, f"127.0.0.1:{server.port}", remember)
         try:
             assert client is not None and client.connected
             assert client.model.uid == "me" and client.model.roster
@@ -253,11 +246,7 @@ def test_remember_me_without_a_keyring_where_the_token_file_cannot_be_written(
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(flow.run())
-        await until(dialog.isVisible)
-        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", True)
-        dialog.ok.click()
-        client = await asyncio.wait_for(task, 5)
+        client = await signed_in(dialog, flow, f"127.0.0.1:{server.port}", remember=True)
         try:
             assert client is not None and client.connected
             assert not dialog.isVisible()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtCore import Qt
-from test_ui_support import run, until
+from test_ui_support import run, sign_in_submitted, until
 from waiting import free_port
 
 from app.ui.sign_in import SignInDialog
@@ -74,10 +74,7 @@ def test_a_malformed_entry_of_the_list_is_caught_before_connecting(qloop, qtbot,
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(flow.run())
-        await until(dialog.isVisible, what="dialog shown")
-        dialog.set_values("127.0.0.1:9400, other:port", "me", "secret", False)
-        dialog.ok.click()
+        task = await sign_in_submitted(dialog, flow, "127.0.0.1:9400, other:port")
         assert dialog.error.isVisible() and "host:port" in dialog.error.text()
         assert not dialog.progress.isVisible()
         dialog.reject()

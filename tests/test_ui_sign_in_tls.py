@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel
-from test_ui_support import run, until
+from test_ui_support import run, sign_in_submitted, until
 
 from app.client.trust import server_key
 from app.server import Directory, InterphoneServer, ServerSettings
@@ -78,11 +78,7 @@ def test_a_changed_certificate_is_refused_with_a_warning_until_accepted(
     flow = SignInFlow(dialog, settings)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(flow.run())
-        await until(dialog.isVisible)
-        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", False)
-        dialog.tls.setChecked(True)
-        dialog.ok.click()
+        task = await sign_in_submitted(dialog, flow, f"127.0.0.1:{server.port}", tls=True)
         await until(dialog.error.isVisible, what="the warning")
         text = dialog.error.text().replace(" ", "")
         assert "WARNING" in dialog.error.text() and remembered in text and fingerprint in text
@@ -117,11 +113,7 @@ def test_tls_to_a_plain_server_is_named_and_sends_no_credentials(qloop, settings
     flow = SignInFlow(dialog, settings, connect_timeout=3.0)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(flow.run())
-        await until(dialog.isVisible)
-        dialog.set_values(f"127.0.0.1:{server.port}", "me", "secret", False)
-        dialog.tls.setChecked(True)
-        dialog.ok.click()
+        task = await sign_in_submitted(dialog, flow, f"127.0.0.1:{server.port}", tls=True)
         await until(dialog.error.isVisible, what="the TLS problem")
         assert "encrypted connection failed" in dialog.error.text()
         assert not server.state.sessions  # nobody logged in: the token never left

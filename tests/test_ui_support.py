@@ -28,11 +28,28 @@ from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
 from app.ui.settings import Settings, TokenStore
+from app.ui.sign_in import SignInDialog
+from app.ui.sign_in_flow import SignInFlow
 
 T = TypeVar("T")
 
 until = wait_until  # the UI tests' name for the suite's one polling helper
 OPS = "group_58"
+
+
+async def sign_in_submitted(dialog: SignInDialog, flow: SignInFlow, address: str,
+                            uid: str = "me", token: str = "secret", *, remember: bool = False,
+                            tls: bool | None = None) -> asyncio.Future[Any]:
+    """``flow`` running, its dialog filled in as a user would (``tls``: the box ticked or
+    not; None: left as it is) and OK clicked: the flow's task, whose result is the
+    signed-in client, or None once the dialog is cancelled."""
+    task = asyncio.ensure_future(flow.run())
+    await until(dialog.isVisible, what="dialog shown")
+    dialog.set_values(address, uid, token, remember)
+    if tls is not None:
+        dialog.tls.setChecked(tls)
+    dialog.ok.click()
+    return task
 
 
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:

@@ -26,6 +26,7 @@ from app.ui.tray import TrayController
 if TYPE_CHECKING:
     from app.server import InterphoneServer
     from app.ui.main_window import MainWindow
+    from app.ui.runtime import Runtime
     from app.ui.settings import Settings
 
 pytest_plugins = ["test_ui_support"]
@@ -55,6 +56,38 @@ def tray(ui: UiSession, settings: Settings) -> Iterator[RecordingTray]:
     controller = RecordingTray(ui.window, settings)
     yield controller
     controller.close()
+
+
+class TrayHost:
+    """The panel that hosts tray icons, up or not as a test says (``up``): what Qt's
+    ``isSystemTrayAvailable`` answers; ``check_ms``, how often the tray checks it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, up: bool,
+                 check_ms: int | None = None) -> None:
+        import app.ui.tray as tray_module
+
+        self.up = up
+        monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
+                            staticmethod(lambda: self.up))
+        if check_ms is not None:
+            monkeypatch.setattr(tray_module, "TRAY_CHECK_MS", check_ms)
+
+
+async def hidden_and_reconnecting(runtime: Runtime, server: InterphoneServer, attempts: int
+                                  ) -> tuple[asyncio.Future[int], InterphoneClient,
+                                             MainWindow, TrayController]:
+    """``runtime`` started and connected, its window hidden in the tray, then its server
+    stopped: returns once the client has tried ``attempts`` reconnects (the runtime's
+    ``run()``, the client, the window, the tray)."""
+    main, client = await started(runtime)
+    window, tray = runtime.window, runtime.tray
+    assert window is not None and tray is not None
+    await until(lambda: window.link_text().startswith("Connected as"), what="connected")
+    window.hide()
+    await server.stop()
+    await until(lambda: client.stats.reconnect_attempts >= attempts, timeout=10,
+                what="reconnecting")
+    return main, client, window, tray
 
 
 def picture(of: QIcon) -> QImage:
@@ -280,14 +313,7 @@ def test_the_tray_menu_says_the_current_reconnect_attempt_while_the_window_is_hi
     runtime = remembered_runtime(server, settings, qapp, OPS)
 
     async def scenario() -> int:
-        main, client = await started(runtime)
-        window, tray = runtime.window, runtime.tray
-        assert window is not None and tray is not None
-        await until(lambda: window.link_text().startswith("Connected as"), what="connected")
-        window.hide()
-        await server.stop()
-        await until(lambda: client.stats.reconnect_attempts >= 2, timeout=10,
-                    what="reconnecting")
+        main, client, _window, tray = await hidden_and_reconnecting(runtime, server, 2)
 
         def menu_says_the_attempt() -> bool:
             tray.refresh()
@@ -378,9 +404,7 @@ def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, s
                                                           monkeypatch) -> None:
     """Started at login before the panel: the icon was shown only if a tray existed at
     start, and closing the window quit for the rest of the session."""
-    tray_host = [False]
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
-                        staticmethod(lambda: tray_host[0]))
+    host = TrayHost(monkeypatch, up=False)
     window = ui.window
     tray = TrayController(window, settings)
     quits: list[bool] = []
@@ -388,12 +412,12 @@ def test_a_tray_host_that_comes_up_after_the_app_is_used(qloop, ui: UiSession, s
     try:
         assert tray.icon.isVisible()  # Qt docks it when a tray host comes up
         assert not tray.available
-        tray_host[0] = True  # the panel starts
+        host.up = True  # the panel starts
         assert tray.available
         window.close()
         assert not window.isVisible() and quits == []  # hidden to the tray
         tray.toggle_window()
-        tray_host[0] = False  # the panel went away: closing quits (else no way back)
+        host.up = False  # the panel went away: closing quits (else no way back)
         window.close()
         assert quits == [True]
     finally:
@@ -406,12 +430,7 @@ def test_the_window_shows_again_when_the_tray_goes_away_while_it_is_hidden(
     """The panel quit (or crashed and did not come back) while the window was hidden in
     the tray: with no icon to click, the window stayed out of reach until the app was
     killed. It shows again; a panel back within a check keeps it hidden."""
-    import app.ui.tray as tray_module
-
-    monkeypatch.setattr(tray_module, "TRAY_CHECK_MS", 50)
-    tray_host = [True]
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
-                        staticmethod(lambda: tray_host[0]))
+    host = TrayHost(monkeypatch, up=True, check_ms=50)
     window = ui.window
     tray = TrayController(window, settings)
     quits: list[bool] = []
@@ -423,12 +442,12 @@ def test_the_window_shows_again_when_the_tray_goes_away_while_it_is_hidden(
         else:
             tray.toggle_window()  # "Hide Interphone" in the menu, a click on the icon
         assert not window.isVisible()
-        tray_host[0] = False  # the panel restarts...
+        host.up = False  # the panel restarts...
         await asyncio.sleep(0.06)
-        tray_host[0] = True  # ... and is back
+        host.up = True  # ... and is back
         await asyncio.sleep(0.3)
         assert not window.isVisible()
-        tray_host[0] = False  # the panel goes away for good
+        host.up = False  # the panel goes away for good
         await until(window.isVisible, what="the window shown", timeout=2)
         assert quits == []
 
@@ -441,13 +460,9 @@ def test_the_window_shows_again_when_the_tray_goes_away_while_it_is_hidden(
 def test_a_background_start_shows_the_window_when_the_tray_goes_away(
         qloop, server, settings, qapp: QApplication, monkeypatch) -> None:
     """Started at login into the tray; the panel went away before the user opened it."""
-    import app.ui.tray as tray_module
     from app.ui.runtime import Options
 
-    monkeypatch.setattr(tray_module, "TRAY_CHECK_MS", 50)
-    tray_host = [True]
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
-                        staticmethod(lambda: tray_host[0]))
+    host = TrayHost(monkeypatch, up=True, check_ms=50)
     runtime = remembered_runtime(server, settings, qapp, OPS,
                                  Options(simulate_audio=True, background=True))
 
@@ -457,7 +472,7 @@ def test_a_background_start_shows_the_window_when_the_tray_goes_away(
         assert window is not None and not window.isVisible()
         await asyncio.sleep(0.3)
         assert not window.isVisible()
-        tray_host[0] = False
+        host.up = False
         await until(window.isVisible, what="the window shown", timeout=2)
         runtime.quit()
         return await asyncio.wait_for(main, 5)
@@ -510,13 +525,9 @@ def test_a_background_start_before_the_panel_waits_a_moment_for_the_tray(
     """Started at login, signed in before the panel was up: the window showed at once on
     each login, the panel coming up a moment later. It now stays in the tray if one comes
     up within a few seconds, and shows if none does."""
-    import app.ui.tray as tray_module
     from app.ui.runtime import Options
 
-    monkeypatch.setattr(tray_module, "TRAY_CHECK_MS", 200)
-    tray_host = [False]
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
-                        staticmethod(lambda: tray_host[0]))
+    host = TrayHost(monkeypatch, up=False, check_ms=200)
     runtime = remembered_runtime(server, settings, qapp, OPS,
                                  Options(simulate_audio=True, background=True))
 
@@ -526,7 +537,7 @@ def test_a_background_start_before_the_panel_waits_a_moment_for_the_tray(
         assert window is not None and not window.isVisible()
         if tray_comes_up:
             await asyncio.sleep(0.1)
-            tray_host[0] = True  # the panel is up
+            host.up = True  # the panel is up
             await asyncio.sleep(1.0)
             assert not window.isVisible()
         else:
@@ -618,14 +629,7 @@ def test_the_tooltip_follows_the_reconnect_attempts_while_the_window_is_hidden(
     runtime = remembered_runtime(server, settings, qapp, OPS)
 
     async def scenario() -> int:
-        main, client = await started(runtime)
-        window, tray = runtime.window, runtime.tray
-        assert window is not None and tray is not None
-        await until(lambda: window.link_text().startswith("Connected as"), what="connected")
-        window.hide()
-        await server.stop()
-        await until(lambda: client.stats.reconnect_attempts >= 3, timeout=10,
-                    what="reconnecting")
+        main, client, window, tray = await hidden_and_reconnecting(runtime, server, 3)
         await until(lambda: f"(attempt {client.stats.reconnect_attempts + 1})"
                     in tray.icon.toolTip(), what="the tooltip says the current attempt")
         assert not window.panel.ticker.running  # no clock while hidden

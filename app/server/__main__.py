@@ -174,32 +174,25 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, handler)
             installed.append(sig)
-    try:
-        await server.start()
-    except MetricsUnavailable as exc:
-        log.error("%s", exc)
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        return 1
-    except BindError as exc:
-        log.error("%s", exc)
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        return 1
-    except OSError as exc:
-        log.error("cannot listen on %s port %d: %s", ", ".join(hosts), port,
-                  exc.strerror or exc)
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        return 1
-    except RedisError as exc:
-        log.error("cannot reach the store %s: %s", store.safe_url if store else "", exc)
-        return 1
-    try:
-        await stop.wait()
-        log.info("shutting down")
+    try:  # the signal handlers go with serve(), however it ends
+        try:
+            await server.start()
+        except (MetricsUnavailable, BindError) as exc:
+            log.error("%s", exc)
+            return 1
+        except OSError as exc:
+            log.error("cannot listen on %s port %d: %s", ", ".join(hosts), port,
+                      exc.strerror or exc)
+            return 1
+        except RedisError as exc:
+            log.error("cannot reach the store %s: %s", store.safe_url if store else "", exc)
+            return 1
+        try:
+            await stop.wait()
+            log.info("shutting down")
+        finally:
+            await server.stop()
     finally:
-        await server.stop()
         for sig in installed:
             loop.remove_signal_handler(sig)
     return 0

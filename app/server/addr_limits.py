@@ -73,24 +73,30 @@ class ConnectionLimits:
         self.settings = settings or AddressLimitSettings()
         self._unauthenticated: dict[str, int] = {}
         self._sessions: dict[str, int] = {}
+        self.unauthenticated_total = 0
+        """Unauthenticated connections of all addresses together (the sum of their counts)."""
 
     def open(self, address: str) -> bool:
         count = self._unauthenticated.get(address, 0)
         if count >= self.settings.max_unauthenticated_per_address:
             return False
         self._unauthenticated[address] = count + 1
+        self.unauthenticated_total += 1
         return True
 
     def authenticate(self, address: str) -> bool:
         sessions = self._sessions.get(address, 0)
         if sessions >= self.settings.max_sessions_per_address:
             return False
-        self._release(self._unauthenticated, address)
+        self.unauthenticated_total -= self._release(self._unauthenticated, address)
         self._sessions[address] = sessions + 1
         return True
 
     def close(self, address: str, authenticated: bool) -> None:
-        self._release(self._sessions if authenticated else self._unauthenticated, address)
+        if authenticated:
+            self._release(self._sessions, address)
+        else:
+            self.unauthenticated_total -= self._release(self._unauthenticated, address)
 
     def unauthenticated(self, address: str) -> int:
         return self._unauthenticated.get(address, 0)
@@ -103,12 +109,13 @@ class ConnectionLimits:
         return len(self._unauthenticated.keys() | self._sessions.keys())
 
     @staticmethod
-    def _release(table: dict[str, int], address: str) -> None:
+    def _release(table: dict[str, int], address: str) -> int:
+        """One connection of ``address`` less in ``table``; how many were released (0 or 1)."""
         count = table.get(address, 0)
         if count <= 1:
-            table.pop(address, None)
-        else:
-            table[address] = count - 1
+            return 0 if table.pop(address, None) is None else 1
+        table[address] = count - 1
+        return 1
 
 
 @dataclass(slots=True)

@@ -68,7 +68,7 @@ from typing import Any
 from app.protocol.limits import MAX_DATAGRAM
 from app.protocol.udp import PacketType, audio_well_formed, crc_ok, peek_route
 from app.server.fanout import Batch, BatchSender
-from app.server.node_auth import TRAILER, inner_length
+from app.server.node_auth import TRAILER
 from app.server.records import Address
 from app.server.relay import (
     DROP_REASONS,
@@ -77,10 +77,11 @@ from app.server.relay import (
     NOT_ADMITTED,
     OVERLOAD,
     OVERSIZE,
-    UNAUTHENTICATED,
     UNKNOWN_TYPE,
     FastRoute,
     MediaRelay,
+    forwarded_inner,
+    forwarded_served,
 )
 from app.server.tcp import SignalingServer
 
@@ -285,7 +286,6 @@ class MediaThread(asyncio.DatagramTransport):
         batches = self._batches
         audio_waiting = self._audio_waiting
         auth = self._relay.auth
-        open_forwarded = auth.open if auth is not None else None
         seal_into = auth.seal_into if auth is not None else None
         # Interphone.floor_deadline, inline (the settings of a server never change)
         max_talk, silence = settings.max_talk, settings.silence_timeout
@@ -332,11 +332,8 @@ class MediaThread(asyncio.DatagramTransport):
             if length > route.max_frame or frame_at + 4 + length + trailer != size:
                 drops[MALFORMED] += 1
                 continue
-            if trailer:
-                verdict = open_forwarded(view, size, addr) if open_forwarded else False
-                if not verdict:
-                    if verdict is False:
-                        self._refused(addr)
+            if trailer:  # (a route has one only where there are several nodes: auth)
+                if auth is None or not forwarded_served(auth, view, size, addr, drops):
                     continue
                 size -= trailer
             (crc,) = unpack(buffer, 0)  # udp.crc_ok, inline: 0 is "not computed"
@@ -409,14 +406,11 @@ class MediaThread(asyncio.DatagramTransport):
         relay = self._relay
         auth = relay.auth
         forwarded = False
-        if auth is not None and size <= MAX_DATAGRAM + TRAILER:
-            inner = inner_length(view, size)
+        if auth is not None:
+            inner = forwarded_inner(auth, view, size, addr, self.drops)
+            if inner is None:
+                return  # another node's, refused or held
             if inner:
-                verdict = auth.open(view, size, addr)
-                if not verdict:
-                    if verdict is False:
-                        self._refused(addr)
-                    return  # (None: held while its node is looked up, judged again then)
                 size, forwarded = inner, True
         if size > MAX_DATAGRAM:
             self.drops[OVERSIZE] += 1
@@ -489,14 +483,6 @@ class MediaThread(asyncio.DatagramTransport):
         self.relayed_bytes += len(data)
         self._relay.send_fanout(data, grant.record, grant.targets)  # (this transport's sendto)
         return True
-
-    def _refused(self, addr: Address) -> None:
-        """A datagram of a forwarded one's shape that does not authenticate (any thread's
-        count is the thread's own: only this thread calls it)."""
-        self.drops[UNAUTHENTICATED] += 1
-        auth = self._relay.auth
-        if auth is not None:
-            auth.refuse(addr)
 
     def _queue(self, data: bytes | None, addr: Address, received_at: float,
                released_after: int, *, forwarded: bool = False) -> None:

@@ -86,6 +86,33 @@ def _full() -> int:
     return MAX_UDP_BACKLOG + 1
 
 
+def forwarded_served(auth: NodeAuth, data: bytes | bytearray | memoryview, size: int,
+                     addr: Address, drops: dict[str, int]) -> bool:
+    """The verdict on ``data[:size]``, which has a forwarded datagram's shape
+    (:func:`~app.server.node_auth.inner_length`): True, serve it (without its trailer);
+    False, not: refused (counted in ``drops`` as :data:`UNAUTHENTICATED` and told to
+    ``auth``, which logs it, rate-limited) or held while its node is looked up (judged
+    again then, :meth:`~app.server.node_auth.NodeAuth.take_held`)."""
+    verdict = auth.open(data, size, addr)
+    if verdict is False:
+        drops[UNAUTHENTICATED] += 1
+        auth.refuse(addr)
+    return verdict is True
+
+
+def forwarded_inner(auth: NodeAuth, data: bytes | bytearray | memoryview, size: int,
+                    addr: Address, drops: dict[str, int]) -> int | None:
+    """Whether ``data[:size]`` is another node's: 0 when it does not have a forwarded
+    datagram's shape (it is judged as a client's), else the length of the datagram it
+    carries if :func:`forwarded_served` serves it, None if not (refused, or held)."""
+    if size > MAX_DATAGRAM + TRAILER:
+        return 0
+    inner = inner_length(data, size)
+    if inner and not forwarded_served(auth, data, size, addr, drops):
+        return None
+    return inner
+
+
 def audio_frame_at(key: str, uid: str) -> int:
     """Offset of an audiopacket's frame length (after crc, type, id, uid and seq), the one
     number the fast path keeps per stream instead of calling
@@ -217,7 +244,6 @@ class MediaRelay(asyncio.DatagramProtocol):
         and one per floor granted (:attr:`Interphone.grant_mark`)."""
         self._relayed = 0
         self._relayed_bytes = 0
-        self._dropped = 0
         self._drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.base_media = self.state.media_encryption.accepts_base_media()
         self.gate = self.state.media_gate
@@ -257,8 +283,12 @@ class MediaRelay(asyncio.DatagramProtocol):
             drops[reason] = drops.get(reason, 0) + count
         return drops
 
+    @property
+    def _dropped(self) -> int:
+        """Datagrams dropped here (on the loop), all reasons."""
+        return sum(self._drops.values())
+
     def _drop(self, reason: str) -> None:
-        self._dropped += 1
         self._drops[reason] += 1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -353,12 +383,6 @@ class MediaRelay(asyncio.DatagramProtocol):
             for target in peers:
                 sendto(sealed, target)
 
-    def refused_forwarded(self, addr: Address) -> None:
-        """A datagram of a forwarded one's shape whose node authentication failed."""
-        self._drop(UNAUTHENTICATED)
-        if self.auth is not None:
-            self.auth.refuse(addr)
-
     def datagram_received(self, data: bytes, addr: Address,
                           received_at: float | None = None,
                           released_after: int | None = None, *,
@@ -370,15 +394,11 @@ class MediaRelay(asyncio.DatagramProtocol):
         forwarded, its trailer already checked and removed (by the media thread); else a
         datagram of a forwarded one's shape is checked here."""
         auth = self.auth
-        if not forwarded and auth is not None and len(data) <= MAX_DATAGRAM + TRAILER:
-            size = len(data)
-            inner = inner_length(data, size)
-            if inner:  # another node's, if it authenticates (else judged as a client's)
-                verdict = auth.open(data, size, addr)
-                if not verdict:
-                    if verdict is False:
-                        self.refused_forwarded(addr)
-                    return  # (None: held while its node is looked up, judged again then)
+        if not forwarded and auth is not None:
+            inner = forwarded_inner(auth, data, len(data), addr, self._drops)
+            if inner is None:
+                return  # another node's, refused or held
+            if inner:
                 data, forwarded = data[:inner], True
         if len(data) > MAX_DATAGRAM:
             self._drop(OVERSIZE)

@@ -69,7 +69,7 @@ class SignalingServer:
         """Checks tokens off the loop; set it before serving (the state is told so)."""
         self._checks: set[asyncio.Task[None]] = set()
         self._handshakes = ConnectionLimits(address_limit_settings(self.settings))
-        self._handshaking = 0
+        """TLS handshakes under way, per address and in all (``unauthenticated_total``)."""
 
     def use_login_guard(self, guard: LoginGuard) -> None:
         """Token logins are checked by ``guard`` in its worker threads, never on the loop."""
@@ -94,13 +94,12 @@ class SignalingServer:
         refusal is logged once per address per interval, as the state's)."""
         address = address_key(peer)
         now = self.loop.time()
-        open_now = len(self.state.peers) + self._handshaking
+        open_now = len(self.state.peers) + self._handshakes.unauthenticated_total
         if open_now >= self.settings.max_sessions:
             self.state.refusals.refused(address, f"{open_now} connections open", now)
         elif not self._handshakes.open(address):
             self.state.refusals.refused(address, "too many TLS handshakes under way", now)
         else:
-            self._handshaking += 1
             return True
         self.reschedule()
         return False
@@ -108,7 +107,6 @@ class SignalingServer:
     def handshake_over(self, peer: str | tuple[object, ...] | None) -> None:
         """An admitted connection left the TLS listener (a session now, or closed)."""
         self._handshakes.close(address_key(peer), authenticated=False)
-        self._handshaking = max(0, self._handshaking - 1)
 
     def tls_handshake_failed(self, peer: str | tuple[object, ...] | None, reason: str) -> None:
         """A TLS handshake on this port failed (e.g. the client refused the certificate):

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 from pathlib import Path
 
-import qasync
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
@@ -24,11 +22,17 @@ from PySide6.QtWidgets import QApplication, QWidget
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from shots import save, scratch_settings, until  # noqa: E402
+from shots import (  # noqa: E402
+    in_each_language,
+    qt_session,
+    running,
+    save,
+    scratch_settings,
+    until,
+)
 
 from app.demo import DemoTimings  # noqa: E402
-from app.ui.i18n import LanguageSwitcher  # noqa: E402
-from app.ui.runtime import Options, Runtime  # noqa: E402
+from app.ui.runtime import Options  # noqa: E402
 from app.ui.view_types import TalkState  # noqa: E402
 
 STATES = ((TalkState.IDLE, "tray-idle", "idle"), (TalkState.TALKING, "tray-talking", "talking"),
@@ -66,15 +70,12 @@ def tray_states(current_icon) -> QPixmap:  # type: ignore[no-untyped-def]
 
 
 async def capture(app: QApplication, language: str, folder: Path) -> None:
-    switcher = LanguageSwitcher(app)
-    switcher.apply(language)
     settings = scratch_settings(folder, language)
-    timings = DemoTimings(alice_every=30.0, carol_every=30.0, bob_calls_after=None)
-    runtime = Runtime(app, Options(demo=True, simulate_audio=True, size=QSize(1000, 640),
-                                   demo_timings=timings), settings, switcher)
     settings.global_talk_key = "RightCtrl"
-    main = asyncio.ensure_future(runtime.run())
-    try:
+    timings = DemoTimings(alice_every=30.0, carol_every=30.0, bob_calls_after=None)
+    options = Options(demo=True, simulate_audio=True, size=QSize(1000, 640),
+                      demo_timings=timings)
+    async with running(app, language, options, settings) as runtime:
         await asyncio.wait_for(runtime.ready.wait(), 15)
         window, tray = runtime.window, runtime.tray
         await until(lambda: runtime.global_key.status != "")
@@ -106,19 +107,11 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         await asyncio.sleep(0.2)
         grab(dialog, f"settings-background-{suffix}.png")
         dialog.reject()
-    finally:
-        runtime.quit()
-        await asyncio.wait_for(main, 15)
 
 
 def main() -> int:
-    app = QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    with tempfile.TemporaryDirectory() as tmp, loop:
-        for language in ("en", "zh_CN"):
-            loop.run_until_complete(capture(app, language, Path(tmp)))
+    with qt_session() as (app, loop, folder):
+        in_each_language(loop, lambda language: capture(app, language, folder))
     return 0
 
 

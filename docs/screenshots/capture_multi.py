@@ -22,18 +22,23 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import qasync
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from shots import save, scratch_settings, until  # noqa: E402
+from shots import (  # noqa: E402
+    in_each_language,
+    qt_session,
+    running,
+    save,
+    scratch_settings,
+    until,
+)
 
 from app.client import InterphoneClient  # noqa: E402
 from app.client.asked_features import asked_features  # noqa: E402
@@ -43,8 +48,7 @@ from app.server import InterphoneServer  # noqa: E402
 from app.server.directory import Directory  # noqa: E402
 from app.server.redis_store import RedisStore  # noqa: E402
 from app.server.tls import TlsOptions, load_server_context  # noqa: E402
-from app.ui.i18n import LanguageSwitcher  # noqa: E402
-from app.ui.runtime import Options, Runtime  # noqa: E402
+from app.ui.runtime import Options  # noqa: E402
 
 NIGHT = "discuss_12"
 EVERYONE = "group_1"
@@ -54,14 +58,10 @@ OPS = "group_58"
 
 
 async def capture(app: QApplication, language: str, folder: Path) -> None:
-    switcher = LanguageSwitcher(app)
-    switcher.apply(language)
-    settings = scratch_settings(folder, language)
     timings = DemoTimings(alice_every=4.0, carol_every=2.0, bob_calls_after=None, bob_calls_at=6.0)
-    runtime = Runtime(app, Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
-                                   demo_timings=timings), settings, switcher)
-    main = asyncio.ensure_future(runtime.run())
-    try:
+    options = Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
+                      demo_timings=timings)
+    async with running(app, language, options, scratch_settings(folder, language)) as runtime:
         await asyncio.wait_for(runtime.ready.wait(), 15)
         window, client = runtime.window, runtime.client
         assert window is not None and client is not None
@@ -89,10 +89,6 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         await asyncio.sleep(0.3)
         save(window, f"main-emergency-1280x800-{language}.png")
         await bob.close()
-    finally:
-        runtime.quit()
-        await asyncio.wait_for(main, 15)
-        switcher.apply("en")
 
 
 def free_port() -> int:
@@ -132,68 +128,55 @@ async def capture_cluster(app: QApplication, language: str, folder: Path,
              for name in ("node-a", "node-b")]
     for node in nodes:
         await node.start()
-    switcher = LanguageSwitcher(app)
-    switcher.apply(language)
-    settings = scratch_settings(folder, language)
-    runtime = Runtime(app, Options(simulate_audio=True, size=QSize(1280, 800)), settings,
-                      switcher)
-    main = asyncio.ensure_future(runtime.run())
     try:
-        await until(lambda: runtime.sign_in_dialog is not None
-                    and runtime.sign_in_dialog.isVisible())
-        dialog = runtime.sign_in_dialog
-        assert dialog is not None
-        servers = ", ".join(f"127.0.0.1:{node.port}" for node in nodes)
-        dialog.set_values(servers, "alice", "pw-alice", False)
-        dialog.tls.setChecked(True)
-        await asyncio.sleep(0.3)
-        save(dialog, f"sign-in-servers-tls-{language}.png")
-        dialog.ok.click()
-        await until(lambda: fingerprint in dialog.error.text().replace(" ", ""))
-        await asyncio.sleep(0.3)
-        save(dialog, f"sign-in-fingerprint-{language}.png")
-        dialog.trust_certificate.setChecked(True)
-        dialog.ok.click()
-        await until(lambda: runtime.window is not None and runtime.client is not None,
-                    15.0)
-        window, client = runtime.window, runtime.client
-        assert window is not None and client is not None
-        for interphone in ("group_58", "discuss_12"):
-            await client.join(interphone, target=interphone == "group_58")
-        # bob on the other node, in Ops and Night shift with alice
-        bob = InterphoneClient("127.0.0.1", nodes[1].port, "bob", "secret", reconnect=False,
-                               ssl=client_context(TrustPolicy(pin=fingerprint)),
-                               features=asked_features(tls=True))
-        await bob.connect()
-        for interphone in ("group_58", "discuss_12"):
-            await bob.join(interphone, target=interphone == "group_58")
-        window.interphones.select("group_58")
-        await until(lambda: (row := window.interphones.row("group_58")) is not None
-                    and row.member_count == 2)
-        await asyncio.sleep(0.5)
-        save(window, f"main-cluster-tls-1280x800-{language}.png")
-        await bob.close()
+        options = Options(simulate_audio=True, size=QSize(1280, 800))
+        async with running(app, language, options, scratch_settings(folder, language)) as runtime:
+            await until(lambda: runtime.sign_in_dialog is not None
+                        and runtime.sign_in_dialog.isVisible())
+            dialog = runtime.sign_in_dialog
+            assert dialog is not None
+            servers = ", ".join(f"127.0.0.1:{node.port}" for node in nodes)
+            dialog.set_values(servers, "alice", "pw-alice", False)
+            dialog.tls.setChecked(True)
+            await asyncio.sleep(0.3)
+            save(dialog, f"sign-in-servers-tls-{language}.png")
+            dialog.ok.click()
+            await until(lambda: fingerprint in dialog.error.text().replace(" ", ""))
+            await asyncio.sleep(0.3)
+            save(dialog, f"sign-in-fingerprint-{language}.png")
+            dialog.trust_certificate.setChecked(True)
+            dialog.ok.click()
+            await until(lambda: runtime.window is not None and runtime.client is not None,
+                        15.0)
+            window, client = runtime.window, runtime.client
+            assert window is not None and client is not None
+            for interphone in ("group_58", "discuss_12"):
+                await client.join(interphone, target=interphone == "group_58")
+            # bob on the other node, in Ops and Night shift with alice
+            bob = InterphoneClient("127.0.0.1", nodes[1].port, "bob", "secret", reconnect=False,
+                                   ssl=client_context(TrustPolicy(pin=fingerprint)),
+                                   features=asked_features(tls=True))
+            await bob.connect()
+            for interphone in ("group_58", "discuss_12"):
+                await bob.join(interphone, target=interphone == "group_58")
+            window.interphones.select("group_58")
+            await until(lambda: (row := window.interphones.row("group_58")) is not None
+                        and row.member_count == 2)
+            await asyncio.sleep(0.5)
+            save(window, f"main-cluster-tls-1280x800-{language}.png")
+            await bob.close()
     finally:
-        runtime.quit()
-        await asyncio.wait_for(main, 15)
-        switcher.apply("en")
         for node in nodes:
             await node.stop()
 
 
 def main() -> int:
-    app = QApplication([sys.argv[0]])
-    app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    with tempfile.TemporaryDirectory() as folder, loop:
-        for language in ("en", "zh_CN"):
-            loop.run_until_complete(capture(app, language, Path(folder)))
-        redis, redis_url = start_redis(Path(folder))
+    with qt_session() as (app, loop, folder):
+        in_each_language(loop, lambda language: capture(app, language, folder))
+        redis, redis_url = start_redis(folder)
         try:
-            for language in ("en", "zh_CN"):
-                loop.run_until_complete(
-                    capture_cluster(app, language, Path(folder), redis_url))
+            in_each_language(
+                loop, lambda language: capture_cluster(app, language, folder, redis_url))
         finally:
             redis.terminate()
             redis.wait(10)

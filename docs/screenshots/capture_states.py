@@ -12,34 +12,34 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 from pathlib import Path
 
-import qasync
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from shots import save, scratch_settings, until  # noqa: E402
+from shots import (  # noqa: E402
+    in_each_language,
+    qt_session,
+    running,
+    save,
+    scratch_settings,
+    until,
+)
 
 from app.client import InterphoneClient  # noqa: E402
 from app.demo import DEMO_TOKEN, DemoTimings  # noqa: E402
-from app.ui.i18n import LanguageSwitcher  # noqa: E402
-from app.ui.runtime import Options, Runtime  # noqa: E402
+from app.ui.runtime import Options  # noqa: E402
 from app.ui.view_types import TalkState  # noqa: E402
 
 
 async def capture(app: QApplication, language: str, folder: Path) -> None:
-    switcher = LanguageSwitcher(app)
-    switcher.apply(language)
-    settings = scratch_settings(folder, language)
     timings = DemoTimings(alice_every=2.5, carol_every=3.0, bob_calls_after=None)
-    runtime = Runtime(app, Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
-                                   demo_timings=timings), settings, switcher)
-    main = asyncio.ensure_future(runtime.run())
-    try:
+    options = Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
+                      demo_timings=timings)
+    async with running(app, language, options, scratch_settings(folder, language)) as runtime:
         await asyncio.wait_for(runtime.ready.wait(), 15)
         window = runtime.window
         assert window is not None
@@ -74,20 +74,11 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         await asyncio.sleep(0.3)
         save(window, f"main-signed-in-elsewhere-1280x800-{language}.png")
         await elsewhere.close()
-    finally:
-        runtime.quit()
-        await asyncio.wait_for(main, 15)
-        switcher.apply("en")
 
 
 def main() -> int:
-    app = QApplication([sys.argv[0]])
-    app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    with tempfile.TemporaryDirectory() as folder, loop:
-        for language in ("en", "zh_CN"):
-            loop.run_until_complete(capture(app, language, Path(folder)))
+    with qt_session() as (app, loop, folder):
+        in_each_language(loop, lambda language: capture(app, language, folder))
     return 0
 
 

@@ -1,18 +1,26 @@
-"""What the capture_*.py scripts share: where shots go, waiting, saving, settings."""
+"""What the capture_*.py scripts share: where shots go, waiting, saving, settings, the
+application and its loop, and the app running in one language."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
+from app.ui.i18n import LanguageSwitcher
+from app.ui.runtime import Options, Runtime
 from app.ui.settings import Settings, TokenStore
 
 OUT = Path(__file__).resolve().parent
+LANGUAGES = ("en", "zh_CN")
 
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
@@ -35,3 +43,39 @@ def scratch_settings(folder: Path, language: str) -> Settings:
     """Settings and a token store of their own in ``folder`` (never the user's)."""
     return Settings(QSettings(str(folder / f"{language}.ini"), QSettings.Format.IniFormat),
                     TokenStore(folder / f"{language}.token", None))
+
+
+@contextlib.contextmanager
+def qt_session() -> Iterator[tuple[QApplication, qasync.QEventLoop, Path]]:
+    """The application (which runs on with no window open), its asyncio loop and a
+    scratch folder, for the time of the ``with``."""
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory() as folder, loop:
+        yield app, loop, Path(folder)
+
+
+def in_each_language(loop: qasync.QEventLoop,
+                     capture: Callable[[str], Awaitable[None]]) -> None:
+    """``capture(language)`` run to its end in English, then in Simplified Chinese."""
+    for language in LANGUAGES:
+        loop.run_until_complete(capture(language))
+
+
+@contextlib.asynccontextmanager
+async def running(app: QApplication, language: str, options: Options,
+                  settings: Settings) -> AsyncIterator[Runtime]:
+    """The app in ``language`` running (its ``run()``) for the time of the ``async with``;
+    then it quits and English is applied again."""
+    switcher = LanguageSwitcher(app)
+    switcher.apply(language)
+    runtime = Runtime(app, options, settings, switcher)
+    main = asyncio.ensure_future(runtime.run())
+    try:
+        yield runtime
+    finally:
+        runtime.quit()
+        await asyncio.wait_for(main, 15)
+        switcher.apply("en")
