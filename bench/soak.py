@@ -1,6 +1,6 @@
 """The desktop app left running: memory, descriptors, threads and CPU over a long session.
 
-    python bench/soak.py [--quick] [--minutes M] [--restart-every S]
+    python bench/soak.py [--quick] [--minutes M] [--restart-every S] [--profile-gui FILE]
 
 A walkie-talkie runs all day in the background. This runs the real app process as
 ``bench/idle.py`` does (``app.ui.runtime.Runtime``, offscreen Qt, qasync, the simulated
@@ -25,7 +25,9 @@ for ``gc_objects_growth_per_hour``; ``fds_start``/``fds_end`` and ``threads_star
 restart); ``cpu_pct_second_third``/``cpu_pct_last_third`` (CPU creep);
 ``server_restarts`` and ``rejoined_after_restarts`` (the app joined to all three again
 after each), ``utterances`` the team spoke and ``heard_after_last_restart`` (audio
-reached the app after the last restart); ``samples`` has every sample.
+reached the app after the last restart); ``samples`` has every sample, with each
+thread's share of the CPU (``threads_cpu_pct``). ``--profile-gui FILE``: a cProfile of
+the GUI thread over the run's last minute (``python -m pstats FILE``), to find what grows.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ SAMPLE_S = 10.0
 TURN_S = 2.0  # one bot's utterance
 GAP_S = 1.0  # between utterances
 TALK_EVERY_S = 30.0  # the app's own utterance, 1.5 s
+PROFILE_S = 60.0  # --profile-gui: the run's last minute
 
 
 # --- the team (its own process) ----------------------------------------------------------------
@@ -106,7 +109,7 @@ async def team_role(port: int, seconds: float) -> None:
 
 
 # --- the app (its own process) -----------------------------------------------------------------
-def app_role(port: int, seconds: float) -> dict[str, Any]:
+def app_role(port: int, seconds: float, profile: str | None = None) -> dict[str, Any]:
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     import qasync
     from PySide6.QtCore import QSettings
@@ -133,7 +136,7 @@ def app_role(port: int, seconds: float) -> dict[str, Any]:
     asyncio.set_event_loop(loop)
     runtime = Runtime(app, Options(simulate_audio=True), settings, LanguageSwitcher(app))
     try:
-        return loop.run_until_complete(_drive(runtime, seconds))
+        return loop.run_until_complete(_drive(runtime, seconds, profile))
     finally:
         _drain(loop)
         loop.close()
@@ -167,7 +170,7 @@ def _sample(runtime: Any, cpu0: float, wall0: float,
             "threads_cpu_pct": {name: pct for name, pct in threads.items() if pct >= 0.05}}
 
 
-async def _drive(runtime: Any, seconds: float) -> dict[str, Any]:
+async def _drive(runtime: Any, seconds: float, profile: str | None) -> dict[str, Any]:
     main = asyncio.ensure_future(runtime.run())
     await asyncio.wait_for(runtime.ready.wait(), 15)
     window = runtime.window
@@ -177,7 +180,13 @@ async def _drive(runtime: Any, seconds: float) -> dict[str, Any]:
     cpu0, wall0, threads0 = time.process_time(), time.perf_counter(), thread_cpu()
     next_sample = start + SAMPLE_S
     talks = 0
+    profiler = None
     while time.monotonic() - start < seconds:
+        if profile and profiler is None and time.monotonic() - start >= seconds - PROFILE_S:
+            import cProfile
+
+            profiler = cProfile.Profile()  # the GUI thread's last minute
+            profiler.enable()
         await asyncio.sleep(0.2)
         now = time.monotonic()
         if now >= next_talk:
@@ -191,6 +200,9 @@ async def _drive(runtime: Any, seconds: float) -> dict[str, Any]:
             samples.append(_sample(runtime, cpu0, wall0, threads0))
             cpu0, wall0, threads0 = time.process_time(), time.perf_counter(), thread_cpu()
             print(json.dumps({"sample": samples[-1]}), flush=True)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     runtime.quit()
     await asyncio.wait_for(main, 10)
     return {"app_talks": talks, "samples": samples}
@@ -277,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, help="how long the app runs")
     parser.add_argument("--restart-every", type=float,
                         help="seconds between server restarts (300; quick: 60; 0: never)")
+    parser.add_argument("--profile-gui", metavar="FILE",
+                        help="write a cProfile of the GUI thread's last minute to FILE")
     parser.add_argument("--role", choices=["app", "team"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
@@ -285,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(team_role(args.port, args.seconds))
         return 0
     if args.role == "app":
-        print(json.dumps(app_role(args.port, args.seconds)), flush=True)
+        print(json.dumps(app_role(args.port, args.seconds, args.profile_gui)), flush=True)
         return 0
     seconds = 60 * (args.minutes or (3.0 if args.quick else 30.0))
     every = args.restart_every if args.restart_every is not None else (
@@ -297,9 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         config = write_config(Path(tmp) / "soak.toml", GROUPS)
         port = _free_port()
         server = _start_server(config, port)
+        profile = ["--profile-gui", str(Path(args.profile_gui).resolve())] \
+            if args.profile_gui else []
         app = subprocess.Popen([sys.executable, __file__, "--role", "app", "--port", str(port),
-                                "--seconds", str(seconds)], cwd=ROOT, stdout=subprocess.PIPE,
-                               text=True)
+                                "--seconds", str(seconds), *profile], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True)
         team = subprocess.Popen([sys.executable, __file__, "--role", "team", "--port",
                                  str(port), "--seconds", str(seconds - 5)], cwd=ROOT,
                                 stdout=subprocess.PIPE, text=True)
