@@ -20,7 +20,8 @@ rejoins by itself). Every ``SAMPLE_S`` the app samples itself:
 
 Keys: ``rss_growth_mb_per_hour`` (least-squares slope of ``rss_mb`` minus ``replay_mb``
 after the first third of the run: the warm-up, the first caches and pools), the same
-for ``gc_objects_growth_per_hour``; ``fds_start``/``fds_end`` and ``threads_start``/
+for ``gc_objects_growth_per_hour`` (``gc_types_grown``: the types that grew most from
+the end of the first third to the end); ``fds_start``/``fds_end`` and ``threads_start``/
 ``threads_end`` (after the first third and at the end: a leak of either grows at each
 restart); ``cpu_pct_second_third``/``cpu_pct_last_third`` (CPU creep);
 ``server_restarts`` and ``rejoined_after_restarts`` (the app joined to all three again
@@ -43,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,11 @@ def _status_kb(field: str) -> int:
     return 0
 
 
+def _census() -> Counter[str]:
+    """The collector's objects by type (what grows, when ``gc_objects`` grows)."""
+    return Counter(type(obj).__qualname__ for obj in gc.get_objects())
+
+
 def _sample(runtime: Any, cpu0: float, wall0: float,
             threads0: dict[str, tuple[float, int]]) -> dict[str, Any]:
     wall = max(time.perf_counter() - wall0, 1e-6)
@@ -181,6 +188,7 @@ async def _drive(runtime: Any, seconds: float, profile: str | None) -> dict[str,
     next_sample = start + SAMPLE_S
     talks = 0
     profiler = None
+    census: Counter[str] | None = None
     while time.monotonic() - start < seconds:
         if profile and profiler is None and time.monotonic() - start >= seconds - PROFILE_S:
             import cProfile
@@ -198,14 +206,17 @@ async def _drive(runtime: Any, seconds: float, profile: str | None) -> dict[str,
         if now >= next_sample:
             next_sample = now + SAMPLE_S
             samples.append(_sample(runtime, cpu0, wall0, threads0))
+            if census is None and now - start >= seconds / 3:
+                census = _census()
             cpu0, wall0, threads0 = time.process_time(), time.perf_counter(), thread_cpu()
             print(json.dumps({"sample": samples[-1]}), flush=True)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
+    grown = (_census() - census).most_common(12) if census is not None else []
     runtime.quit()
     await asyncio.wait_for(main, 10)
-    return {"app_talks": talks, "samples": samples}
+    return {"app_talks": talks, "samples": samples, "gc_types_grown": dict(grown)}
 
 
 # --- the server, restarted on its port -----------------------------------------------------------
@@ -342,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = final["samples"]
     result.update(summarize(samples, restarts))
     result["app_talks"] = final["app_talks"]
+    result["gc_types_grown"] = final["gc_types_grown"]
     team_lines = [line for line in team_out.splitlines() if line.startswith("{")]
     result["utterances"] = json.loads(team_lines[-1])["utterances"] if team_lines else None
     result["samples"] = samples
