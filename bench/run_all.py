@@ -29,7 +29,7 @@ ROOT = BENCH.parent
 DOC = ROOT / "docs" / "performance.md"
 ORDER = ["access", "relay", "join_storm", "cpu", "latency", "latency_encryption", "flood",
          "login_flood", "floor", "idle", "wake_floor", "listen_work",
-         "cluster"]
+         "cluster", "soak"]
 MODULES = {"latency": ["-m", "bench.latency"],  # written as modules of the bench package
            "latency_encryption": ["-m", "bench.latency", "--compare-encryption", "--runs", "5"]}
 NO_QUICK = {"flood", "login_flood"}
@@ -135,6 +135,7 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str,
     rows += security_rows(results)
     rows += desktop_rows(results)
     rows += cluster_rows(results)
+    rows += soak_rows(results)
     return rows
 
 
@@ -273,6 +274,28 @@ def cluster_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str
     return rows
 
 
+def soak_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """Issue 14: the desktop app left running."""
+    s = results.get("soak", {})
+    if s.get("rss_growth_mb_per_hour") is None:
+        return []
+    what = (f"desktop app left running {s['minutes']} min (a team talking in turns, the "
+            f"server restarted {s['server_restarts']} times)")
+    return [
+        _row(f"{what}: memory growth net of the replay store",
+             f"{s['rss_growth_mb_per_hour']} MB an hour ({s['rss_start_mb']} → "
+             f"{s['rss_end_mb']} MB; descriptors {s['fds_start']} → {s['fds_end']}, "
+             f"threads {s['threads_start']} → {s['threads_end']})", "(no target)", None),
+        _row(f"{what}: CPU, second third / last third",
+             f"{s['cpu_pct_second_third']} % / {s['cpu_pct_last_third']} % of one core",
+             "(no target)", None),
+        _row(f"{what}: interphones all rejoined after each restart",
+             f"{s['rejoined_after_restarts']} of {s['server_restarts']}",
+             f"{s['server_restarts']} of {s['server_restarts']}",
+             s["rejoined_after_restarts"] == s["server_restarts"]),
+    ]
+
+
 METHOD = """\
 ## Method
 
@@ -359,6 +382,11 @@ each run.
 - **cluster** (issue 15): two nodes on one real `redis-server`: a join storm of 2,000
   product clients spread over both, floor access across nodes, a killed node, relay
   capacity with listeners spread over both nodes against one node.
+
+- **soak** (issue 14): the desktop app (as in idle) left running for 30 minutes while a
+  team of two bots talks in turns into its three interphones, the app talks every 30 s
+  and the server is restarted every 5 minutes: memory net of the replay store's audio,
+  descriptors, threads, the CPU of each thread over time.
 
 Timing thresholds are never asserted in unit tests; these figures are benchmarks.
 """
