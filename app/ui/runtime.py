@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QSize, QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QLabel
 
 from app.audio.backend import AudioDeviceError
 from app.client import (
@@ -47,6 +47,7 @@ from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import Credentials, SignInFlow, remembered_credentials
 from app.ui.tray import TrayController
+from app.ui.tray_watch import TrayWatch
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,9 @@ class Runtime:
         self.global_key = GlobalTalkKeyService(app)
         self.global_key_label: QLabel | None = None
         self.tray: TrayController | None = None
+        # whether a system tray is there: for the retries of a background start and for
+        # the window hidden in the tray (one clock, running only while one of them asks)
+        self.tray_watch = TrayWatch(app)
         # the desktop's notification daemon says the tray's messages (none offscreen: no
         # desktop there)
         self.notifications = DesktopNotifications(app)
@@ -121,7 +125,6 @@ class Runtime:
         self._connect_failure: ClientError | None = None  # why signing in by itself failed
         self.offline_tray: OfflineTray | None = None  # the background start retries
         self._waiting: asyncio.Future[str] | None = None  # "sign_in" / "quit" while it does
-        self._tray_missing_since: float | None = None  # (loop time) while it does, no tray
         self._quitting = False  # quit while no session runs: no sign-in dialog either
         self.joined_memory = JoinedMemory(settings)
         self._key_from_command_line = options.global_talk_key is not None
@@ -261,7 +264,7 @@ class Runtime:
         tray = self.offline_tray = OfflineTray()
         tray.sign_in_requested.connect(lambda: self._stop_waiting("sign_in"))
         tray.quit_requested.connect(self.quit)
-        self._tray_missing_since = None
+        self.tray_watch.watch(self, int(TRAY_POLL_S * 1000))
         attempt = 1
         try:
             for delay in backoff_delays(*RETRY_BACKOFF):
@@ -282,6 +285,7 @@ class Runtime:
                 if client is not None or not self._worth_retrying():
                     return client
         finally:
+            self.tray_watch.unwatch(self)
             self._waiting = None
             self.offline_tray = None
             tray.close()
@@ -294,20 +298,27 @@ class Runtime:
         assert self._waiting is not None
         loop = asyncio.get_running_loop()
         end = loop.time() + delay
+        watch = self.tray_watch
         while not self._waiting.done():
-            now = loop.time()
-            if QSystemTrayIcon.isSystemTrayAvailable():
-                self._tray_missing_since = None
-                step = end - now
-            else:
-                if self._tray_missing_since is None:
-                    self._tray_missing_since = now
-                if now - self._tray_missing_since >= TRAY_GRACE_S:
+            step = end - loop.time()
+            if watch.present is False:
+                missing = watch.missing_for()
+                if missing >= TRAY_GRACE_S:
                     return False
-                step = min(end - now, TRAY_POLL_S)
+                step = min(step, TRAY_GRACE_S - missing)
             if step <= 0:
                 break
-            await asyncio.wait({self._waiting}, timeout=step)
+            changed: asyncio.Future[str] = loop.create_future()
+
+            def on_changed(_present: bool, changed: asyncio.Future[str] = changed) -> None:
+                if not changed.done():
+                    changed.set_result("tray")
+
+            watch.changed.connect(on_changed)
+            try:
+                await asyncio.wait({self._waiting, changed}, timeout=step)
+            finally:
+                watch.changed.disconnect(on_changed)
         return True
 
     async def _reconnect(self, credentials: Credentials) -> InterphoneClient | None:
@@ -377,7 +388,7 @@ class Runtime:
         window.talk_released.connect(self._cancel_transmit)
         self.tray = TrayController(window, self.settings, talk_target=self._talk_target,
                                    key_status=lambda: self.global_key.status,
-                                   refresh_status=self._refresh_link)
+                                   refresh_status=self._refresh_link, watch=self.tray_watch)
         window.notifications = self.notifications
 
     def _on_notification_clicked(self, key: str) -> None:
