@@ -1503,17 +1503,17 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="356"/>
+        <location filename="../../app/ui/runtime.py" line="367"/>
         <source>Settings cannot be saved: %1 cannot be written. Changes will be lost at exit.</source>
         <translation>无法保存设置：无法写入 %1。退出时所做的更改将丢失。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="408"/>
+        <location filename="../../app/ui/runtime.py" line="419"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="463"/>
+        <location filename="../../app/ui/runtime.py" line="474"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1669,152 +1669,157 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="213"/>
+        <location filename="../../app/ui/sign_in.py" line="217"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="216"/>
+        <location filename="../../app/ui/sign_in.py" line="220"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="221"/>
+        <location filename="../../app/ui/sign_in.py" line="225"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="225"/>
+        <location filename="../../app/ui/sign_in.py" line="229"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="227"/>
+        <location filename="../../app/ui/sign_in.py" line="232"/>
+        <source>%1 cannot be written: “Remember me on this computer” lasts only until Interphone quits; the next start asks you to sign in again.</source>
+        <translation>无法写入 %1：“在此电脑上记住我”仅在 Interphone 退出前有效，下次启动时需要重新登录。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="235"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="237"/>
+        <location filename="../../app/ui/sign_in.py" line="245"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="240"/>
+        <location filename="../../app/ui/sign_in.py" line="248"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="242"/>
+        <location filename="../../app/ui/sign_in.py" line="250"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="243"/>
+        <location filename="../../app/ui/sign_in.py" line="251"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="245"/>
+        <location filename="../../app/ui/sign_in.py" line="253"/>
         <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
         <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="248"/>
+        <location filename="../../app/ui/sign_in.py" line="256"/>
         <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
         <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="251"/>
+        <location filename="../../app/ui/sign_in.py" line="259"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="254"/>
+        <location filename="../../app/ui/sign_in.py" line="262"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="255"/>
+        <location filename="../../app/ui/sign_in.py" line="263"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="262"/>
+        <location filename="../../app/ui/sign_in.py" line="270"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="270"/>
+        <location filename="../../app/ui/sign_in.py" line="278"/>
         <source>First connection to %1. Its certificate fingerprint is %2. Check it with the server&apos;s operator before accepting it.</source>
         <translation>首次连接 %1。其证书指纹为 %2。接受之前，请向服务器管理员核对。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="274"/>
+        <location filename="../../app/ui/sign_in.py" line="282"/>
         <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
         <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="306"/>
+        <location filename="../../app/ui/sign_in.py" line="314"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="307"/>
+        <location filename="../../app/ui/sign_in.py" line="315"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="308"/>
+        <location filename="../../app/ui/sign_in.py" line="316"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="308"/>
+        <location filename="../../app/ui/sign_in.py" line="316"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="308"/>
+        <location filename="../../app/ui/sign_in.py" line="316"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="312"/>
+        <location filename="../../app/ui/sign_in.py" line="320"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="313"/>
+        <location filename="../../app/ui/sign_in.py" line="321"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="314"/>
+        <location filename="../../app/ui/sign_in.py" line="322"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="315"/>
+        <location filename="../../app/ui/sign_in.py" line="323"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="316"/>
+        <location filename="../../app/ui/sign_in.py" line="324"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="318"/>
+        <location filename="../../app/ui/sign_in.py" line="326"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="320"/>
+        <location filename="../../app/ui/sign_in.py" line="328"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="321"/>
+        <location filename="../../app/ui/sign_in.py" line="329"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -1974,62 +1979,62 @@
 <context>
     <name>TrayController</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="128"/>
+        <location filename="../../app/ui/tray.py" line="136"/>
         <source>Interphone is still running</source>
         <translation>实时对讲仍在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="129"/>
+        <location filename="../../app/ui/tray.py" line="137"/>
         <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
         <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="176"/>
+        <location filename="../../app/ui/tray.py" line="206"/>
         <source>Hide Interphone</source>
         <translation>隐藏实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="177"/>
+        <location filename="../../app/ui/tray.py" line="207"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="178"/>
+        <location filename="../../app/ui/tray.py" line="208"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="183"/>
+        <location filename="../../app/ui/tray.py" line="213"/>
         <source>Talk target: %1 (offline)</source>
         <translation>通话对象：%1（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="184"/>
+        <location filename="../../app/ui/tray.py" line="214"/>
         <source>Talk target: none (offline)</source>
         <translation>通话对象：无（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="186"/>
+        <location filename="../../app/ui/tray.py" line="216"/>
         <source>Talk target: %1</source>
         <translation>通话对象：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="188"/>
+        <location filename="../../app/ui/tray.py" line="218"/>
         <source>Talk target: none (join an interphone)</source>
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="229"/>
+        <location filename="../../app/ui/tray.py" line="259"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="230"/>
+        <location filename="../../app/ui/tray.py" line="260"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="231"/>
+        <location filename="../../app/ui/tray.py" line="261"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
