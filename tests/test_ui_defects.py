@@ -16,7 +16,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app import __version__
@@ -620,6 +620,45 @@ def test_a_status_message_is_not_cut_off_in_a_640_px_window(window, qtbot) -> No
     assert bar.fontMetrics().horizontalAdvance(text) + 8 <= room
     bar.clearMessage()
     assert window.audio_label.isVisible()
+
+
+def test_a_status_message_has_the_global_key_status_s_room_too(qloop, qapp,
+                                                                tmp_path) -> None:
+    """With a global talk key, in a 640 px window: "Bob Alexander is calling you" read
+    "Bob is callin": the key's status ("Global talk key: Right Ctrl (for this run, from
+    --global-talk-key)") kept its room beside the link while a message showed. It makes
+    room as the audio note does, and comes back after the message."""
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "s.token", MemoryKeyring()))
+    options = Options(demo=True, simulate_audio=True, global_talk_key="F9",
+                      size=QSize(640, 480))
+    runtime = Runtime(qapp, options, settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window, label = runtime.window, runtime.global_key_label
+            assert window is not None and label is not None
+            await until(lambda: label.text().startswith("Global talk key"),
+                        what="the key's status")
+            assert label.isVisible()
+            text = "Bob Alexander Whitfield is calling you"
+            window.show_message(text, 60000)
+            QApplication.processEvents()
+            bar = window.statusBar()
+            shown = [w for w in bar.findChildren(QWidget) if w.isVisible()
+                     and w.parentWidget() is bar and w.x() > 0]
+            room = min(w.x() for w in shown)
+            assert bar.fontMetrics().horizontalAdvance(text) + 8 <= room
+            assert not label.isVisible()
+            bar.clearMessage()
+            assert label.isVisible() and window.audio_label.isVisible()
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
 
 
 @pytest.mark.parametrize("width", [138, 187])  # in 640 px windows, list wide or not

@@ -381,7 +381,7 @@ class Runtime:
     def _wire_background(self, window: MainWindow) -> None:
         self.global_key_label = QLabel(window)
         self.global_key_label.setStyleSheet("color: #607d8b;")
-        window.statusBar().addPermanentWidget(self.global_key_label)
+        window.add_status_note(self.global_key_label)
         self._show_global_key(self.global_key.status)
         # the microphone opens at the press, while the floor is being asked for
         window.talk_pressed.connect(self._prepare_transmit)
@@ -419,10 +419,10 @@ class Runtime:
             text += " " + QCoreApplication.translate(
                 "Runtime", "(for this run, from --global-talk-key)")
         label = self.global_key_label
-        if label is not None:
+        if label is not None and self.window is not None:
             label.setText(text)
             label.setToolTip(text)
-            label.setVisible(bool(text))
+            self.window.show_status_note(label)
         if self.preferences is not None and self.preferences.dialog is not None:
             self.preferences.dialog.set_global_key_status(text)
 
