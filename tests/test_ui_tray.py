@@ -218,6 +218,37 @@ def test_an_emergency_raised_while_hidden_is_a_tray_message(
         run(qloop, close_session(ui))
 
 
+def test_an_emergency_in_an_interphone_listened_to_alerts_too(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """Joined to Ops (the talk target) and listening to Everyone, hidden in the tray: an
+    emergency raised in Everyone gave no banner, no alert and no message (only the
+    selected interphone and the talk target were looked at), and neither did one in Ops
+    once the user made another interphone the talk target."""
+    floor = ("emergency", "floor-queue", "priority")
+    ui = run(qloop, open_session(server, settings, features=floor))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        async def scenario() -> None:
+            await ui.client.join(EVERYONE, target=False)
+            await until(lambda: ui.client.model.is_joined(EVERYONE), what="listening")
+            bob = await ui.other("bob", join=EVERYONE, features=floor)
+            window.hide()
+            await bob.raise_emergency(EVERYONE)
+            await until(lambda: window.emergency.interphone_id == EVERYONE, what="raised",
+                        timeout=3)
+            assert window.emergency.text.text() == "EMERGENCY in Everyone raised by Bob"
+            await until(lambda: tray.messages != [], what="a message")
+            await bob.cancel_emergency(EVERYONE)
+            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+
+        run(qloop, scenario())
+        assert tray.messages == [("Emergency", "EMERGENCY in Everyone raised by Bob")]
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
+
+
 def test_signed_in_elsewhere_while_hidden_is_a_tray_message(
         qloop, ui: UiSession, tray: RecordingTray) -> None:
     """The session ended for good (Reconnect offered) with only the icon turning grey: a
