@@ -42,7 +42,7 @@ from app.ui.key_field import recording_field
 from app.ui.main_window import MainWindow
 from app.ui.offline_start import OfflineTray
 from app.ui.preferences import PreferencesController
-from app.ui.presenter import Presenter
+from app.ui.presenter import Heard, Presenter
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import Credentials, SignInFlow, remembered_credentials
@@ -127,6 +127,9 @@ class Runtime:
         self._waiting: asyncio.Future[str] | None = None  # "sign_in" / "quit" while it does
         self._quitting = False  # quit while no session runs: no sign-in dialog either
         self.joined_memory = JoinedMemory(settings)
+        # what the sessions of one account heard (replays, who last spoke): a Reconnect's
+        # new session goes on with it
+        self._heard: tuple[str, Heard] | None = None
         self._key_from_command_line = options.global_talk_key is not None
         self._global_key_recorded = False  # its press went to a settings field, not a talk
         # the next session's window starts in the tray: --background at start; after
@@ -173,6 +176,7 @@ class Runtime:
                 if outcome is Outcome.QUIT or self.options.demo:
                     return 0
                 self.settings.forget_credentials()  # signed out: no remembered token
+                self._heard = None  # ... nor what the account heard
                 self.settings.rejoin = ""  # ... nor interphones to rejoin
         except ClientError as exc:
             logger.error("cannot start: %s", exc)
@@ -337,7 +341,8 @@ class Runtime:
         self._outcome = asyncio.get_running_loop().create_future()
         window = self.window = MainWindow()
         self._open_audio(client)
-        self.presenter = Presenter(window, client, self.audio, self.settings)
+        self.presenter = Presenter(window, client, self.audio, self.settings,
+                                   self._heard_by(client))
         self.preferences = PreferencesController(
             window, self.settings, self.switcher, lambda: self.audio, self._restart_audio,
             window.set_talk_key, self._on_settings_changed)
@@ -376,6 +381,15 @@ class Runtime:
         outcome = await self._outcome
         await self._end_session()
         return outcome
+
+    def _heard_by(self, client: InterphoneClient) -> Heard:
+        """What the earlier sessions of ``client``'s account heard (a new one for another
+        account, or after signing out)."""
+        where = self.credentials if self.credentials is not None else client
+        account = f"{client.uid}@{where.host}:{where.port}"  # (the first server of a list)
+        if self._heard is None or self._heard[0] != account:
+            self._heard = (account, Heard())
+        return self._heard[1]
 
     # --- background: global key, tray, microphone on demand ------------------------------------
     def _wire_background(self, window: MainWindow) -> None:
