@@ -249,6 +249,32 @@ def test_an_emergency_in_an_interphone_listened_to_alerts_too(
         run(qloop, close_session(ui))
 
 
+def test_signed_in_elsewhere_leaves_the_window_on_the_interphone_it_showed(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """In Ops, Everyone and Night (the talk target, on screen), hidden in the tray, signed
+    in elsewhere: the window came back on Ops. Dropping every interphone made each of the
+    others the talk target for a moment, and the selection followed each in turn."""
+    window, presenter = ui.window, ui.presenter
+
+    async def scenario() -> None:
+        await ui.client.join(EVERYONE, target=False)
+        await ui.client.join("discuss_12")
+        await until(lambda: str(ui.client.model.talk_target) == "discuss_12", what="target")
+        assert window.panel.interphone_id == "discuss_12"
+        window.hide()
+        elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
+        ui.others.append(elsewhere)
+        await elsewhere.connect()
+        await until(lambda: window.reconnect_button.isVisibleTo(window), what="kicked")
+
+    run(qloop, scenario())
+    tray.toggle_window()  # a click on the icon
+    assert window.isVisible()
+    assert window.panel.interphone_id == "discuss_12"
+    assert window.interphones.selected_id() == "discuss_12"
+    assert presenter._selected == "discuss_12"
+
+
 def test_signed_in_elsewhere_while_hidden_is_a_tray_message(
         qloop, ui: UiSession, tray: RecordingTray) -> None:
     """The session ended for good (Reconnect offered) with only the icon turning grey: a

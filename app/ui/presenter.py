@@ -253,7 +253,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_selected()
         elif isinstance(event, JoinedChanged):
             self._note_left_target_speaking()
-            if event.id is not None:
+            # (told after the model's batch: an interim target of a batch that dropped
+            # every interphone, a kick or a lost connection, is not followed; the list
+            # stays where the user looked)
+            if event.id is not None and self.model.is_joined(event.id):
                 self._selected = str(event.id)
                 self._removal_said.discard(self._selected)  # in it again
                 self.window.clear_incoming_call(str(event.id))
