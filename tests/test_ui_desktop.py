@@ -737,3 +737,45 @@ def test_the_replays_and_last_speakers_outlive_a_reconnect(qloop, server, settin
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario(), timeout=30) == 0
+
+
+def test_a_global_key_another_program_holds_is_taken_once_it_is_let_go(
+        qloop, xvfb_display: str, monkeypatch) -> None:
+    """Under Xvfb: F9 held by another program at start was "unavailable" for the rest of
+    the run, also after that program let it go (it quit, or took another key). It is
+    tried again and taken once free; a key chosen meanwhile is not overridden."""
+    import app.ui.global_key as global_key_module
+    from app.hotkey import parse_talk_key
+    from app.hotkey.x11 import X11TalkKey
+
+    in_x11_session(monkeypatch, xvfb_display)
+    monkeypatch.setattr(global_key_module, "TAKEN_RETRY_MS", 100, raising=False)
+    other = X11TalkKey(parse_talk_key("F9"), lambda: None, lambda: None,
+                       display_name=xvfb_display)
+    service = GlobalTalkKeyService()
+    statuses: list[str] = []
+    service.status_changed.connect(statuses.append)
+    try:
+        async def scenario() -> None:
+            status = await service.apply("F9")
+            assert status.startswith("Global talk key unavailable: another program")
+            await asyncio.sleep(0.5)  # tried again meanwhile: said once
+            assert not service.active and len(statuses) == 1
+            other.close()  # the other program lets it go
+            await until(lambda: service.active, what="taken once free", timeout=3)
+            assert service.status == "Global talk key: F9"
+            service.close()
+            again = X11TalkKey(parse_talk_key("F10"), lambda: None, lambda: None,
+                               display_name=xvfb_display)
+            try:
+                assert (await service.apply("F10")).startswith("Global talk key unavailable")
+                assert await service.apply("") == ""  # turned off meanwhile
+                await asyncio.sleep(0.4)
+                assert service.status == "" and not service.active
+            finally:
+                again.close()
+
+        run(qloop, scenario(), timeout=20)
+    finally:
+        service.close()
+        other.close()
