@@ -213,11 +213,14 @@ class Runtime:
     async def _sign_in(self) -> InterphoneClient | None:
         if self._quitting:
             return None
+        remembered = ""  # the account "remember me" failed to sign in at start
         if not self._auto_sign_in_tried:
             self._auto_sign_in_tried = True
             client = await self._remembered_sign_in()
             if client is not None or self._quitting:
                 return client
+            if self.settings.remember and self.settings.uid:
+                remembered = self.settings.account
         failed, self._connect_failure = self._connect_failure, None
         self.sign_in_dialog = SignInDialog()
         try:
@@ -225,6 +228,10 @@ class Runtime:
             client = await flow.run(failed)
             self._start_hidden = False  # signed in at the dialog: the user is at the screen
             self.credentials = flow.credentials
+            if client is not None and remembered and self.settings.account == remembered:
+                # the dialog stood in for "remember me" (no network yet, no tray to wait
+                # in, the token refused): back in what was joined, as it would have been
+                self._rejoin_next = True
             return client
         finally:
             self.sign_in_dialog.deleteLater()
