@@ -84,6 +84,34 @@ def test_a_click_on_the_activity_message_shows_the_window_on_that_interphone(
     run(qloop, until(lambda: window.panel.interphone_id == EVERYONE, what="Everyone shown"))
 
 
+@pytest.mark.parametrize("opens", ["activity", "hint"])
+def test_a_click_on_the_icon_while_a_message_shows_opens_the_window(
+        qloop, ui: UiSession, tray: RecordingTray, opens: str) -> None:
+    """With the tray's own message up (no notification daemon), a click on the icon did
+    nothing visible: the XEmbed tray tells that click as the message's click and then as
+    the icon's, so the window shown on the message's interphone was hidden again at once
+    (and came back later on that interphone instead of the one it showed)."""
+    window = ui.window
+    joined_everyone_too(qloop, ui)
+    window.hide()
+    if opens == "activity":
+        window.notify_activity(EVERYONE, "Everyone", "Bob")
+    else:
+        window.tray_message("Interphone is still running", "…", "app", 10000, key="hint",
+                            opens=None)
+    assert tray.messages
+    # what Qt's XEmbed tray icon does on a left click while its message is shown
+    tray.icon.messageClicked.emit()
+    tray.icon.activated.emit(Reason.Trigger)
+    assert window.isVisible()
+    if opens == "activity":
+        run(qloop, until(lambda: window.panel.interphone_id == EVERYONE,
+                         what="Everyone shown"))
+    run(qloop, asyncio.sleep(0.05))
+    tray.icon.activated.emit(Reason.Trigger)  # the next click hides it, as always
+    assert not window.isVisible()
+
+
 def test_a_conversation_in_another_interphone_is_one_message(
         qloop, ui: UiSession, tray: RecordingTray, monkeypatch) -> None:
     """Each turn in a non-target interphone was a tray message of its own: a back and forth

@@ -70,6 +70,7 @@ class TrayController(QObject):
         self._gone = QTimer(self)  # no tray since a check: the window shows at its end
         self._gone.setSingleShot(True)
         self._gone.timeout.connect(self._tray_gone)
+        self._opened_by_message = False  # a message's click showed the window just now
         self.icon = QSystemTrayIcon(icon("tray-offline"), window)
         self.menu = QMenu(window)
         self.show_action = self.menu.addAction("")
@@ -234,6 +235,12 @@ class TrayController(QObject):
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason is QSystemTrayIcon.ActivationReason.Trigger:
+            if self._opened_by_message:
+                # the same click, told again as the icon's (XEmbed trays tell a click on
+                # the icon while a message shows as both): toggling would hide the window
+                # the message's click just showed
+                self._opened_by_message = False
+                return
             self.toggle_window()
         elif reason is QSystemTrayIcon.ActivationReason.DoubleClick:
             # its first click already came as a Trigger: toggling again hid the window
@@ -242,7 +249,13 @@ class TrayController(QObject):
 
     def _on_message_clicked(self) -> None:
         opens, self.window.tray_message_opens = self.window.tray_message_opens, None
+        if opens is not None:
+            self._opened_by_message = True
+            QTimer.singleShot(0, self, self._forget_message_click)  # (after that click)
         self._open(opens)
+
+    def _forget_message_click(self) -> None:
+        self._opened_by_message = False
 
     def on_notification_clicked(self, key: str) -> None:
         """A click on a message the desktop's notification daemon showed."""
