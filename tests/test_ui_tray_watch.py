@@ -120,3 +120,37 @@ def test_one_watch_serves_the_retries_and_the_window_hidden_in_the_tray(
             await server.stop()
 
     assert run(qloop, scenario(), timeout=30) == 0
+
+
+def test_retrying_in_a_tray_that_is_there_asks_the_desktop_seldom(
+        qloop, qapp: QApplication, settings: Settings, switcher: LanguageSwitcher,
+        monkeypatch) -> None:
+    """Started at login with no network for hours: while the tray is there, the retries
+    look whether it still is about as often as they try (every few seconds), not four
+    times a second; a tray that goes away is still noticed, and the dialog comes after
+    the grace."""
+    import app.ui.runtime as runtime_module
+
+    monkeypatch.setattr(runtime_module, "TRAY_GRACE_S", 0.5)
+    desktop = Desktop(True)
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(desktop))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    settings.server_address = f"127.0.0.1:{port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.tray_watch.present is True, what="a tray seen", timeout=5)
+        asked = desktop.asked
+        await asyncio.sleep(2.0)
+        assert desktop.asked - asked <= 2
+        desktop.tray = False  # the panel goes away: within a retry's pause, then the grace
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="dialog", timeout=10)
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=30) == 0

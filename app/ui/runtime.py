@@ -61,6 +61,9 @@ with no tray (a desktop without one, or none after the login), retries nobody ca
 are no use, and the user expects the app they started at login to show up."""
 TRAY_POLL_S = 0.25
 """While the retries wait for a tray: how often they look for one."""
+TRAY_PRESENT_POLL_S = RETRY_BACKOFF[1]
+"""While the retries wait in a tray: how often they look whether it is still there (as
+often as they try at most; the retries may go on for hours without a network)."""
 
 SETTLE_DELAY_MS = 1000
 """After the window is up: the rejoins and the first sync are done by then, and the
@@ -275,7 +278,6 @@ class Runtime:
         tray = self.offline_tray = OfflineTray()
         tray.sign_in_requested.connect(lambda: self._stop_waiting("sign_in"))
         tray.quit_requested.connect(self.quit)
-        self.tray_watch.watch(self, int(TRAY_POLL_S * 1000))
         attempt = 1
         try:
             for delay in backoff_delays(*RETRY_BACKOFF):
@@ -311,6 +313,8 @@ class Runtime:
         end = loop.time() + delay
         watch = self.tray_watch
         while not self._waiting.done():
+            watch.watch(self, int(1000 * (TRAY_PRESENT_POLL_S if watch.present
+                                          else TRAY_POLL_S)))
             step = end - loop.time()
             if watch.present is False:
                 missing = watch.missing_for()
