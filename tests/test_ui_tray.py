@@ -269,9 +269,37 @@ def test_an_emergency_in_an_interphone_listened_to_alerts_too(
             await until(lambda: tray.messages != [], what="a message")
             await bob.cancel_emergency(EVERYONE)
             await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+            assert "EMERGENCY" not in tray.icon.toolTip()
 
         run(qloop, scenario())
         assert tray.messages == [("Emergency", "EMERGENCY in Everyone raised by Bob")]
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
+
+
+def test_the_tray_tooltip_says_an_emergency_is_raised(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """Hours in the tray with an emergency raised: its alert sounded every 2.5 s and the
+    message had gone, but the icon's tooltip said nothing of it."""
+    floor = ("emergency", "floor-queue", "priority")
+    ui = run(qloop, open_session(server, settings, features=floor))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        async def scenario() -> None:
+            bob = await ui.other("bob", features=floor)
+            window.hide()
+            await bob.raise_emergency(OPS)
+            await until(lambda: "EMERGENCY raised by Bob" in tray.icon.toolTip(),
+                        what="said in the tooltip", timeout=3)
+            assert tray.icon.toolTip().splitlines()[:3] == [
+                "Ops — Interphone", "Connected as me", "EMERGENCY raised by Bob"]
+            await bob.cancel_emergency(OPS)
+            await until(lambda: "EMERGENCY" not in tray.icon.toolTip(), what="gone",
+                        timeout=3)
+
+        run(qloop, scenario())
     finally:
         tray.close()
         run(qloop, close_session(ui))

@@ -448,10 +448,10 @@ class MainWindow(WindowNotices):
 
     def show_tray_state(self) -> None:
         """The tray icon and its tooltip from the talk state, the speaker's mute, who
-        speaks elsewhere and a call ringing (the icon shows the states apart, the tooltip
-        says them). Only a change goes to the tray: a StatusNotifierItem tray host is
-        sent each new icon (all its sizes) and tooltip over D-Bus, and the window asks
-        again at each talk, floor and link event."""
+        speaks elsewhere, a call ringing and an emergency raised (the icon shows the states
+        apart, the tooltip says them). Only a change goes to the tray: a StatusNotifierItem
+        tray host is sent each new icon (all its sizes) and tooltip over D-Bus, and the
+        window asks again at each talk, floor and link event."""
         tray = self.tray
         if tray is None:
             return
@@ -462,6 +462,8 @@ class MainWindow(WindowNotices):
         picture = tray_icon(_TRAY_ICONS.get(state, "tray-idle"), muted=muted,
                             activity=bool(activity), ringing=bool(caller))
         lines = [self.windowTitle(), self.link_text()]
+        if not self.emergency.isHidden():  # (its alert sounds: the tray says why)
+            lines.append(self.emergency.text.text())
         if caller:
             lines.append(self.tr("%1 is calling you").replace("%1", caller))
         lines += [self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)

@@ -64,6 +64,7 @@ class PresenterEmergency(PresenterCore):
         self._emergency, self._emergency_where = raised, where
         if not raised[1]:
             self.window.emergency.clear()
+            self.window.show_tray_state()
             self._alarm.stop()
             return
         self._show_banner(raised)
@@ -100,6 +101,7 @@ class PresenterEmergency(PresenterCore):
             raised[0], self.window.display_name(raised[1]), can_cancel,
             by_you=raised[1] == self.model.uid, where=self._emergency_where,
             silenced=raised == self._silenced)
+        self.window.show_tray_state()  # (the tooltip says it)
 
     def silence_emergency(self, interphone_id: str) -> None:
         """Stop the repeating alert of the emergency on the banner, for this user only: the
