@@ -34,6 +34,7 @@ from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.autostart import launch_command, set_start_at_login
 from app.ui.desktop_notifications import DesktopNotifications
+from app.ui.elided_note import ElidedNote
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
@@ -404,8 +405,8 @@ class Runtime:
 
     # --- background: global key, tray, microphone on demand ------------------------------------
     def _wire_background(self, window: MainWindow) -> None:
-        self.global_key_label = QLabel(window)
-        self.global_key_label.setStyleSheet("color: #607d8b;")
+        # (cut with "…" in a narrow window)
+        self.global_key_label = ElidedNote(window, colour="#607d8b")
         window.add_status_note(self.global_key_label)
         self._show_global_key(self.global_key.status)
         # the microphone opens at the press, while the floor is being asked for
