@@ -1503,17 +1503,17 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="383"/>
+        <location filename="../../app/ui/runtime.py" line="384"/>
         <source>Settings cannot be saved: %1 cannot be written. Changes will be lost at exit.</source>
         <translation>无法保存设置：无法写入 %1。退出时所做的更改将丢失。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="444"/>
+        <location filename="../../app/ui/runtime.py" line="445"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="499"/>
+        <location filename="../../app/ui/runtime.py" line="500"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
