@@ -164,6 +164,61 @@ def test_the_key_works_whatever_locks_are_on(
         synthetic.tap("Caps_Lock")
 
 
+@pytest.mark.parametrize(("name", "held", "press"), [
+    ("F9", "Shift_L", "F9"),
+    ("RightCtrl", "Control_L", "Control_R"),  # as xdotool presses Right Ctrl
+    ("Mouse4", "Alt_L", ""),
+    ("F9", "Super_L", "F9"),
+])
+def test_the_key_talks_with_another_modifier_held(
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput,
+        name: str, held: str, press: str) -> None:
+    """A talk key pressed while Shift (a game's run), Ctrl, Alt or Super was down in the
+    focused program did nothing: the grab was for the key with the lock modifiers only.
+    (xdotool's "keydown Control_R" holds Control_L first: it never talked either.)"""
+    recorder = Recorder()
+    with _open(name, xvfb_display, recorder):
+        synthetic.key(held, down=True)
+        if press:
+            synthetic.key(press, down=True)
+            synthetic.key(press, down=False)
+        else:
+            synthetic.button(8, down=True)
+            synthetic.button(8, down=False)
+        synthetic.key(held, down=False)
+        assert recorder.until_release() == ["press", "release"]
+    assert focused_window.has_focus()
+
+
+def test_a_shortcut_another_client_holds_with_a_modifier_stays_its_own(
+        xvfb_display: str, focused_window: FocusedWindow, synthetic: SyntheticInput) -> None:
+    """Another program's Ctrl+F9 shortcut: F9 is still taken as the talk key (with the
+    other modifiers), and Ctrl+F9 still reaches that program."""
+    other = Display(xvfb_display)
+    try:
+        f9 = keycode(other, "F9")
+        other.screen().root.grab_key(f9, X.ControlMask, False, X.GrabModeAsync,
+                                     X.GrabModeAsync)
+        other.sync()
+        recorder = Recorder()
+        with _open("F9", xvfb_display, recorder):
+            synthetic.tap("F9")
+            assert recorder.until_release() == ["press", "release"]
+            synthetic.key("Control_L", down=True)
+            synthetic.tap("F9")
+            synthetic.key("Control_L", down=False)
+            deadline = time.monotonic() + 5
+            seen: list[int] = []
+            while X.KeyPress not in seen and time.monotonic() < deadline:
+                while other.pending_events():
+                    seen.append(other.next_event().type)
+                time.sleep(0.02)
+            assert X.KeyPress in seen  # the shortcut's owner had it
+            assert recorder.events.empty()
+    finally:
+        other.close()
+
+
 def test_a_key_another_client_grabbed_gives_a_clear_error(
         xvfb_display: str, synthetic: SyntheticInput) -> None:
     other = Display(xvfb_display)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from keyring.backend import KeyringBackend
 from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, Qt
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+from PySide6.QtGui import QImage, QKeyEvent, QRegion
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app import __version__
@@ -620,6 +620,96 @@ def test_a_status_message_is_not_cut_off_in_a_640_px_window(window, qtbot) -> No
     assert bar.fontMetrics().horizontalAdvance(text) + 8 <= room
     bar.clearMessage()
     assert window.audio_label.isVisible()
+
+
+def test_a_status_message_has_the_global_key_status_s_room_too(qloop, qapp,
+                                                                tmp_path) -> None:
+    """With a global talk key, in a 640 px window: "Bob Alexander is calling you" read
+    "Bob is callin": the key's status ("Global talk key: Right Ctrl (for this run, from
+    --global-talk-key)") kept its room beside the link while a message showed. It makes
+    room as the audio note does, and comes back after the message."""
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "s.token", MemoryKeyring()))
+    options = Options(demo=True, simulate_audio=True, global_talk_key="F9",
+                      size=QSize(640, 480))
+    runtime = Runtime(qapp, options, settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window, label = runtime.window, runtime.global_key_label
+            assert window is not None and label is not None
+            await until(lambda: label.text().startswith("Global talk key"),
+                        what="the key's status")
+            assert label.isVisible()
+            text = "Bob Alexander Whitfield is calling you"
+            window.show_message(text, 60000)
+            QApplication.processEvents()
+            bar = window.statusBar()
+            shown = [w for w in bar.findChildren(QWidget) if w.isVisible()
+                     and w.parentWidget() is bar and w.x() > 0]
+            room = min(w.x() for w in shown)
+            assert bar.fontMetrics().horizontalAdvance(text) + 8 <= room
+            assert not label.isVisible()
+            bar.clearMessage()
+            assert label.isVisible() and window.audio_label.isVisible()
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
+
+
+def test_a_long_global_key_status_is_cut_with_an_ellipsis_in_a_narrow_window(
+        qloop, qapp, tmp_path) -> None:
+    """In a 640 px window the global talk key's status was cut off anywhere ("Global
+    talk key: Right Ctrl (for this run, fro"); it now ends with "…" where it is cut (the
+    whole text in its tooltip)."""
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "s.token", MemoryKeyring()))
+    options = Options(demo=True, simulate_audio=True, global_talk_key="F9",
+                      size=QSize(640, 480))
+    runtime = Runtime(qapp, options, settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window, label = runtime.window, runtime.global_key_label
+            assert window is not None and label is not None
+            await until(lambda: label.text().startswith("Global talk key"),
+                        what="the key's status")
+            window.statusBar().clearMessage()
+            QApplication.processEvents()
+            metrics = label.fontMetrics()
+            text = label.text()
+            assert metrics.horizontalAdvance(text) > label.contentsRect().width()  # cut
+            assert label.toolTip() == text
+            assert label.geometry().right() < window.statusBar().width()
+            # what it shows: the text as far as it fits, then "…"
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                       label.contentsRect().width())
+            assert shown.endswith("…")
+            reference = QLabel(shown)
+            reference.setPalette(label.palette())
+            reference.setFont(label.font())
+            reference.setAlignment(label.alignment())
+            reference.resize(label.size())
+
+            def drawn(widget: QWidget) -> QImage:
+                image = QImage(widget.size(), QImage.Format.Format_RGB32)
+                image.fill(Qt.GlobalColor.white)
+                widget.render(image, QPoint(), QRegion(),
+                              QWidget.RenderFlag.DrawChildren)
+                return image
+
+            assert drawn(label) == drawn(reference)
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
 
 
 @pytest.mark.parametrize("width", [138, 187])  # in 640 px windows, list wide or not

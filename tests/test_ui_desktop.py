@@ -678,3 +678,104 @@ def test_reconnect_after_signed_in_elsewhere_rejoins(qloop, server, settings, qa
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_the_replays_and_last_speakers_outlive_a_reconnect(qloop, server, settings,
+                                                           qapp) -> None:
+    """Signed in elsewhere, then Reconnect: what was heard before (the replay list, with
+    its unheard transmissions, and "Last spoke: Alice at …") was gone from the new
+    session's window, although it is the same account and it was not listened to yet."""
+    import numpy as np
+
+    from app.audio.codec import OpusEncoder
+
+    t = np.arange(960 * 15) / 48000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    with OpusEncoder(20) as encoder:
+        frames = [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(15)]
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+
+    async def scenario() -> int:
+        main, client = await started(runtime)
+        await until(lambda: str(client.model.joined) == OPS, what="rejoined")
+        alice = InterphoneClient("127.0.0.1", server.port, "alice", "x", reconnect=False)
+        await alice.connect()
+        await alice.join(OPS)
+        presenter = runtime.presenter
+        assert presenter is not None
+        presenter.select("discuss_12")  # looking elsewhere while alice talks in Ops
+        assert await alice.talk_start()
+        for frame in frames:
+            alice.send_audio(frame)
+            await asyncio.sleep(0.02)
+        await alice.talk_stop()
+        await until(lambda: len(presenter.replay_items(OPS)) == 1, what="stored")
+        presenter.select(OPS)
+        window = runtime.window
+        assert window is not None
+        await until(lambda: window.panel.last_spoke.text().startswith("Last spoke: Alice"),
+                    what="last spoke")
+        last_spoke = window.panel.last_spoke.text()
+        elsewhere = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=False)
+        await elsewhere.connect()  # "me" signs in elsewhere: this session is kicked
+        await until(lambda: window.reconnect_button.isVisibleTo(window), what="kicked")
+        await elsewhere.close()
+        window.reconnect_button.click()
+        await until(lambda: runtime.client is not None and runtime.client is not client
+                    and str(runtime.client.model.joined) == OPS
+                    and runtime.window is not None and runtime.window is not window,
+                    what="back in Ops")
+        again = runtime.window
+        assert again is not None and runtime.presenter is not None
+        items = runtime.presenter.replay_items(OPS)
+        assert len(items) == 1 and not items[0].heard
+        await until(lambda: again.panel.replay.item_texts() != [], what="listed")
+        assert again.panel.replay.item_texts()[0].startswith("● Alice")
+        assert again.panel.last_spoke.text() == last_spoke
+        await alice.close()
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=30) == 0
+
+
+def test_a_global_key_another_program_holds_is_taken_once_it_is_let_go(
+        qloop, xvfb_display: str, monkeypatch) -> None:
+    """Under Xvfb: F9 held by another program at start was "unavailable" for the rest of
+    the run, also after that program let it go (it quit, or took another key). It is
+    tried again and taken once free; a key chosen meanwhile is not overridden."""
+    import app.ui.global_key as global_key_module
+    from app.hotkey import parse_talk_key
+    from app.hotkey.x11 import X11TalkKey
+
+    in_x11_session(monkeypatch, xvfb_display)
+    monkeypatch.setattr(global_key_module, "TAKEN_RETRY_MS", 100, raising=False)
+    other = X11TalkKey(parse_talk_key("F9"), lambda: None, lambda: None,
+                       display_name=xvfb_display)
+    service = GlobalTalkKeyService()
+    statuses: list[str] = []
+    service.status_changed.connect(statuses.append)
+    try:
+        async def scenario() -> None:
+            status = await service.apply("F9")
+            assert status.startswith("Global talk key unavailable: another program")
+            await asyncio.sleep(0.5)  # tried again meanwhile: said once
+            assert not service.active and len(statuses) == 1
+            other.close()  # the other program lets it go
+            await until(lambda: service.active, what="taken once free", timeout=3)
+            assert service.status == "Global talk key: F9"
+            service.close()
+            again = X11TalkKey(parse_talk_key("F10"), lambda: None, lambda: None,
+                               display_name=xvfb_display)
+            try:
+                assert (await service.apply("F10")).startswith("Global talk key unavailable")
+                assert await service.apply("") == ""  # turned off meanwhile
+                await asyncio.sleep(0.4)
+                assert service.status == "" and not service.active
+            finally:
+                again.close()
+
+        run(qloop, scenario(), timeout=20)
+    finally:
+        service.close()
+        other.close()

@@ -486,3 +486,50 @@ def test_a_talk_press_opens_the_microphone_only_while_connected(qloop, qapp, set
             await server.stop()
 
     assert run(qloop, scenario(), timeout=30) == 0
+
+
+@pytest.mark.parametrize("same_account", [True, False])
+def test_signing_in_at_the_dialog_after_remember_me_failed_rejoins(
+        qloop, qapp, settings, switcher, monkeypatch, same_account: bool) -> None:
+    """Started at login before the network was up, with no tray to wait in: the sign-in
+    dialog came up (as it should), the user pressed Enter once the network was there,
+    and the window opened in no interphone: the ones joined last time, which "remember
+    me" rejoins, were not (and the next join overwrote their memory). Signing in there as
+    the same account rejoins them; as another account it does not."""
+    import app.ui.runtime as runtime_module
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
+    monkeypatch.setattr(runtime_module, "TRAY_GRACE_S", 0.5)
+    port = free_port()
+    remembered(settings, port)
+    settings.rejoin = "group_58"
+    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="dialog", timeout=10)
+        server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,
+                                  settings=ServerSettings(auth="open"))
+        await server.start()
+        try:
+            dialog = runtime.sign_in_dialog
+            assert dialog is not None
+            if not same_account:
+                dialog.uid.setText("someone")
+            dialog.ok.click()
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            client = runtime.client
+            assert client is not None
+            if same_account:
+                await until(lambda: str(client.model.talk_target) == "group_58",
+                            what="rejoined", timeout=5)
+            else:
+                await asyncio.sleep(0.5)
+                assert client.model.talk_target is None
+            runtime.quit()
+            return await asyncio.wait_for(main, 5)
+        finally:
+            await server.stop()
+
+    assert run(qloop, scenario(), timeout=30) == 0

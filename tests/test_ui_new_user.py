@@ -220,6 +220,55 @@ def test_the_banners_say_who_called_and_who_raised_the_emergency_in_a_narrow_win
         window.talk_key.detach()
 
 
+def least_height(widget: QWidget) -> int:
+    """The height a layout gives ``widget`` at the least (its minimum, else its hint)."""
+    return widget.minimumHeight() or widget.minimumSizeHint().height()
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+@pytest.mark.parametrize("names", [("Bob", "Alice"),
+                                   ("Bob Alexander Whitfield", "Alice Liddell Pleasance")])
+def test_a_640x480_window_with_both_banners_squeezes_nothing(
+        qtbot, qapp, language: str, names: tuple[str, str]) -> None:
+    """An incoming call and an emergency at once in a 640x480 window: the pane needed
+    some 50 px more than the window had (each list wants Qt's least height of 70 px), so
+    the members and replay lists were squeezed under their least height, the replay
+    list's title ran into the members list, and the window's least size was taller than
+    a 640x480 screen."""
+    switcher = LanguageSwitcher(qapp, has_font=lambda language: True)
+    switcher.apply(language)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("sung")
+    window.set_rows(ROWS)
+    window.resize(640, 480)
+    window.show_interphone(OPS_ROW)
+    window.panel.mix.set_row(OPS_ROW)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        caller, raiser = names
+        window.notify_incoming_call("chat_bob:sung", caller)
+        window.emergency.show_emergency("group_58", raiser, True, by_you=True)
+        qtbot.waitUntil(lambda: window.banner.isVisible() and window.emergency.isVisible())
+        panel = window.panel
+        lists = [panel.members, panel.replay, panel.replay.list]
+
+        def fits() -> bool:
+            return all(view.height() >= least_height(view) for view in lists)
+
+        qtbot.waitUntil(fits, timeout=2000)
+        assert window.minimumSizeHint().height() <= 480
+        assert window.size().height() == 480
+        assert panel.contentsRect().contains(panel.talk_button.geometry())
+        assert panel.replay.geometry().top() > panel.members.geometry().bottom()
+        status = window.statusBar()
+        assert status.isVisible() and status.geometry().bottom() == window.height() - 1
+    finally:
+        window.talk_key.detach()
+        switcher.apply("en")
+
+
 def test_settings_tab_through_the_fields_in_the_order_they_read(qtbot) -> None:
     """Tab went from the speaker to Refresh before "Play a test sound" beside it, and from
     the talk key to the release delay before the global talk key between them."""

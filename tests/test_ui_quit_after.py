@@ -59,3 +59,32 @@ def test_quit_while_a_remembered_sign_in_connects_quits_once_it_has(qloop, qapp,
         assert run(qloop, scenario(), timeout=20) == 0
     finally:
         run(qloop, server.stop())
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_termination_signal_ends_the_app_as_quit_does(tmp_path, signal_name: str) -> None:
+    """Logging out (the session manager sends SIGTERM) killed the app on the spot: the
+    window's size and place and the session's last settings were never written, so each
+    login started with the first-run window again. SIGTERM now quits as Quit (and Ctrl-C)
+    do."""
+    import signal
+
+    ini = tmp_path / "s.ini"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    app = subprocess.Popen(
+        [sys.executable, "-m", "app", "--demo", "--simulated-audio", "--language", "en",
+         "--settings", str(ini), "-v"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert app.stderr is not None
+        for line in app.stderr:  # until the window is up and settled
+            if "objects frozen out of later full collections" in line:
+                break
+        app.send_signal(getattr(signal, signal_name))
+        _rest, _ = app.communicate(timeout=20)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    assert app.returncode == 0
+    assert "geometry=" in ini.read_text()

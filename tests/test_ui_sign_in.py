@@ -258,3 +258,49 @@ def test_remember_me_without_a_keyring_where_the_token_file_cannot_be_written(
     assert settings.token == "secret"  # for this run
     assert any("remembered token" in r.getMessage() and "cannot be written" in r.getMessage()
                for r in caplog.records), caplog.text
+
+
+@pytest.mark.parametrize(("unwritable", "keyring_there"),
+                         [("settings", False), ("settings", True), ("token file", False)])
+def test_the_dialog_says_remember_me_lasts_this_run_only_where_nothing_can_be_kept(
+        qloop, tmp_path, qtbot, keyring_there: bool, unwritable: str) -> None:
+    """``--settings`` in a directory that cannot be written: the dialog said "a remembered
+    token is kept in <the token file>, readable by you only", a file that could not be
+    made, and with a keyring the settings that would name the account were lost at exit
+    all the same. It now says that "remember me" lasts until Interphone quits."""
+    from test_ui_defects import MemoryKeyring
+
+    if unwritable == "settings":
+        (tmp_path / "not-a-directory").write_text("")
+        ini = tmp_path / "not-a-directory" / "s.ini"
+        token_file = ini.with_suffix(".token")
+        unwritable_file = ini
+    else:  # (with a keyring no token file is used)
+        ini = tmp_path / "s.ini"
+        token_file = tmp_path / "s.token"
+        token_file.mkdir()  # (not a file: cannot be written, even by root)
+        unwritable_file = token_file
+    settings = Settings(QSettings(str(ini), QSettings.Format.IniFormat),
+                        TokenStore(token_file, MemoryKeyring() if keyring_there else None))
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    flow = SignInFlow(dialog, settings)
+
+    async def opened() -> str:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        shown = dialog.storage_note.text() if dialog.storage_note.isVisibleTo(dialog) else ""
+        dialog.reject()
+        await task
+        return shown
+
+    note = run(qloop, opened())
+    assert note == (f"{unwritable_file} cannot be written: “Remember me on this computer” "
+                    "lasts only until Interphone quits; the next start asks you to sign in "
+                    "again.")
+
+
+def test_a_token_file_that_can_be_made_is_said_to_keep_the_token(tmp_path) -> None:
+    assert TokenStore(tmp_path / "new" / "deeper" / "s.token", None).file_writable
+    (tmp_path / "s.token").write_text("")
+    assert TokenStore(tmp_path / "s.token", None).file_writable

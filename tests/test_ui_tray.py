@@ -117,6 +117,34 @@ def test_a_click_on_the_activity_message_shows_the_window_on_that_interphone(
     run(qloop, until(lambda: window.panel.interphone_id == EVERYONE, what="Everyone shown"))
 
 
+@pytest.mark.parametrize("opens", ["activity", "hint"])
+def test_a_click_on_the_icon_while_a_message_shows_opens_the_window(
+        qloop, ui: UiSession, tray: RecordingTray, opens: str) -> None:
+    """With the tray's own message up (no notification daemon), a click on the icon did
+    nothing visible: the XEmbed tray tells that click as the message's click and then as
+    the icon's, so the window shown on the message's interphone was hidden again at once
+    (and came back later on that interphone instead of the one it showed)."""
+    window = ui.window
+    joined_everyone_too(qloop, ui)
+    window.hide()
+    if opens == "activity":
+        window.notify_activity(EVERYONE, "Everyone", "Bob")
+    else:
+        window.tray_message("Interphone is still running", "…", "app", 10000, key="hint",
+                            opens=None)
+    assert tray.messages
+    # what Qt's XEmbed tray icon does on a left click while its message is shown
+    tray.icon.messageClicked.emit()
+    tray.icon.activated.emit(Reason.Trigger)
+    assert window.isVisible()
+    if opens == "activity":
+        run(qloop, until(lambda: window.panel.interphone_id == EVERYONE,
+                         what="Everyone shown"))
+    run(qloop, asyncio.sleep(0.05))
+    tray.icon.activated.emit(Reason.Trigger)  # the next click hides it, as always
+    assert not window.isVisible()
+
+
 def test_a_conversation_in_another_interphone_is_one_message(
         qloop, ui: UiSession, tray: RecordingTray, monkeypatch) -> None:
     """Each turn in a non-target interphone was a tray message of its own: a back and forth
@@ -249,6 +277,91 @@ def test_an_emergency_raised_while_hidden_is_a_tray_message(
     finally:
         tray.close()
         run(qloop, close_session(ui))
+
+
+def test_an_emergency_in_an_interphone_listened_to_alerts_too(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """Joined to Ops (the talk target) and listening to Everyone, hidden in the tray: an
+    emergency raised in Everyone gave no banner, no alert and no message (only the
+    selected interphone and the talk target were looked at), and neither did one in Ops
+    once the user made another interphone the talk target."""
+    floor = ("emergency", "floor-queue", "priority")
+    ui = run(qloop, open_session(server, settings, features=floor))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        async def scenario() -> None:
+            await ui.client.join(EVERYONE, target=False)
+            await until(lambda: ui.client.model.is_joined(EVERYONE), what="listening")
+            bob = await ui.other("bob", join=EVERYONE, features=floor)
+            window.hide()
+            await bob.raise_emergency(EVERYONE)
+            await until(lambda: window.emergency.interphone_id == EVERYONE, what="raised",
+                        timeout=3)
+            assert window.emergency.text.text() == "EMERGENCY in Everyone raised by Bob"
+            await until(lambda: tray.messages != [], what="a message")
+            await bob.cancel_emergency(EVERYONE)
+            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+            assert "EMERGENCY" not in tray.icon.toolTip()
+
+        run(qloop, scenario())
+        assert tray.messages == [("Emergency", "EMERGENCY in Everyone raised by Bob")]
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
+
+
+def test_the_tray_tooltip_says_an_emergency_is_raised(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """Hours in the tray with an emergency raised: its alert sounded every 2.5 s and the
+    message had gone, but the icon's tooltip said nothing of it."""
+    floor = ("emergency", "floor-queue", "priority")
+    ui = run(qloop, open_session(server, settings, features=floor))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        async def scenario() -> None:
+            bob = await ui.other("bob", features=floor)
+            window.hide()
+            await bob.raise_emergency(OPS)
+            await until(lambda: "EMERGENCY raised by Bob" in tray.icon.toolTip(),
+                        what="said in the tooltip", timeout=3)
+            assert tray.icon.toolTip().splitlines()[:3] == [
+                "Ops — Interphone", "Connected as me", "EMERGENCY raised by Bob"]
+            await bob.cancel_emergency(OPS)
+            await until(lambda: "EMERGENCY" not in tray.icon.toolTip(), what="gone",
+                        timeout=3)
+
+        run(qloop, scenario())
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
+
+
+def test_signed_in_elsewhere_leaves_the_window_on_the_interphone_it_showed(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """In Ops, Everyone and Night (the talk target, on screen), hidden in the tray, signed
+    in elsewhere: the window came back on Ops. Dropping every interphone made each of the
+    others the talk target for a moment, and the selection followed each in turn."""
+    window, presenter = ui.window, ui.presenter
+
+    async def scenario() -> None:
+        await ui.client.join(EVERYONE, target=False)
+        await ui.client.join("discuss_12")
+        await until(lambda: str(ui.client.model.talk_target) == "discuss_12", what="target")
+        assert window.panel.interphone_id == "discuss_12"
+        window.hide()
+        elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
+        ui.others.append(elsewhere)
+        await elsewhere.connect()
+        await until(lambda: window.reconnect_button.isVisibleTo(window), what="kicked")
+
+    run(qloop, scenario())
+    tray.toggle_window()  # a click on the icon
+    assert window.isVisible()
+    assert window.panel.interphone_id == "discuss_12"
+    assert window.interphones.selected_id() == "discuss_12"
+    assert presenter._selected == "discuss_12"
 
 
 def test_signed_in_elsewhere_while_hidden_is_a_tray_message(

@@ -3,7 +3,9 @@
 ``X11TalkKey`` opens its own X connection, grabs the key (``XGrabKey``) or the mouse button
 (``XGrabButton``) on the root window once for every combination of the lock modifiers
 (Caps Lock, Num Lock, Scroll Lock), so the key works whatever locks are on and whichever
-window has the focus. A daemon thread waits on the connection and calls ``on_press()`` and
+window has the focus; and, where no other program holds that combination as a shortcut,
+with Shift, Ctrl, Alt or Super held as well (a talk while a game's Shift is down, Right
+Ctrl while Left Ctrl is). A daemon thread waits on the connection and calls ``on_press()`` and
 ``on_release()``; both run on that thread, never on the caller's.
 
 A held key gives exactly one press and one release: the connection asks XKB for detectable
@@ -43,6 +45,9 @@ XK.load_keysym_group("xkb")  # ISO_Level3_Shift (Right Alt on layouts with AltGr
 _XKB_EXTENSION = "XKEYBOARD"
 _XKB_USE_CORE_KEYBOARD = 0x0100
 _XKB_DETECTABLE_AUTO_REPEAT = 1 << 0
+# Modifiers the user may hold in another program while pressing the talk key: Shift,
+# Control, Mod1 (Alt) and Mod4 (Super).
+_HELD_MODIFIERS = (X.ShiftMask, X.ControlMask, X.Mod1Mask, X.Mod4Mask)
 # Without XKB, how long a release waits for the press that would make it an auto-repeat
 # (the release is reported this much later; XKB servers never need it).
 _AUTO_REPEAT_PAIR_SECONDS = 0.1
@@ -148,6 +153,7 @@ class X11TalkKey:
                 detectable_auto_repeat and _set_detectable_auto_repeat(self._display))
             self._root = self._display.screen().root
             self._lock_masks = _lock_masks(self._display)
+            self._held_masks: list[int] = [0]  # the held modifiers grabbed (0: none)
             self._keycodes = () if key.kind is KeyKind.MOUSE_BUTTON else _keycodes_of(
                 self._display, key)
             self._grab()
@@ -167,8 +173,30 @@ class X11TalkKey:
     # -- grab ------------------------------------------------------------------------------
 
     def _grab(self) -> None:
+        """The key alone (with any locks), else ``HotkeyTaken``; then with each combination
+        of held modifiers that no other program holds (one taken is left out)."""
+        if not self._grab_with(0):
+            self._ungrab()
+            raise HotkeyTaken(HotkeyProblem.MOUSE_BUTTON_TAKEN
+                              if self.key.kind is KeyKind.MOUSE_BUTTON
+                              else HotkeyProblem.KEY_TAKEN, self.key.name)
+        self._held_masks = [0]
+        held = _HELD_MODIFIERS
+        for size in range(1, len(held) + 1):
+            for combo in itertools.combinations(held, size):
+                if self._grab_with(sum(combo)):
+                    self._held_masks.append(sum(combo))
+                else:
+                    self._ungrab_with(sum(combo))
+                    logger.debug("global talk key %s: modifiers %#x are another "
+                                 "program's shortcut", self.key.name, sum(combo))
+
+    def _grab_with(self, held: int) -> bool:
+        """Grab with ``held`` modifiers and every lock combination; False if another
+        program holds one of them."""
         catch = xerror.CatchError(xerror.BadAccess)
-        for modifiers in self._lock_masks:
+        for locks in self._lock_masks:
+            modifiers = held | locks
             if self.key.kind is KeyKind.MOUSE_BUTTON:
                 self._root.grab_button(
                     self.key.button, modifiers, False,
@@ -179,14 +207,15 @@ class X11TalkKey:
                     self._root.grab_key(keycode, modifiers, False,
                                         X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
         self._display.sync()
-        if catch.get_error() is not None:
-            self._ungrab()
-            raise HotkeyTaken(HotkeyProblem.MOUSE_BUTTON_TAKEN
-                              if self.key.kind is KeyKind.MOUSE_BUTTON
-                              else HotkeyProblem.KEY_TAKEN, self.key.name)
+        return catch.get_error() is None
 
     def _ungrab(self) -> None:
-        for modifiers in self._lock_masks:
+        for held in self._held_masks:
+            self._ungrab_with(held)
+
+    def _ungrab_with(self, held: int) -> None:
+        for locks in self._lock_masks:
+            modifiers = held | locks
             if self.key.kind is KeyKind.MOUSE_BUTTON:
                 self._root.ungrab_button(self.key.button, modifiers)
             else:

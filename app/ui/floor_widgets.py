@@ -23,6 +23,17 @@ from PySide6.QtWidgets import (
 from app.ui.floor_text import emergency_text
 from app.ui.talk_button import format_length
 
+LEAST_LIST_ROWS = 2
+"""Lines of text the members and replay lists keep at the least (Qt's own least height of a
+list is some 70 px: with a call banner and an emergency banner both shown, a 640×480
+window could not give both lists that much, and squeezed them under it)."""
+
+
+def keep_least_rows(view: QListWidget, rows: int = LEAST_LIST_ROWS) -> None:
+    """``view`` may shrink to ``rows`` lines of its text (it scrolls below that)."""
+    view.setMinimumHeight(rows * view.fontMetrics().lineSpacing() + 2 * view.frameWidth() + 4)
+
+
 EMERGENCY_STYLE = ("#emergency { background: #b71c1c; border: 2px solid #ffeb3b;"
                    " border-radius: 6px; } #emergency QLabel { color: white;"
                    " font-weight: bold; }")
@@ -208,6 +219,7 @@ class ReplayList(QWidget):
         self.list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setMaximumHeight(150)
+        keep_least_rows(self.list)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)

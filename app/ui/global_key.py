@@ -7,6 +7,8 @@ presenter sees the same press/release intents as from Space or the talk button.
 :attr:`status` is a sentence for the status bar: which key works everywhere, or
 why it does not (then the in-window key still works while the window has focus), worded
 in the interface's language when it is read (so it follows a language switch).
+A key another program holds is tried again every ``TAKEN_RETRY_MS`` and taken once it is
+free (the other program quit, or let it go), without a restart or a settings change.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
 
 from app.hotkey import (
     GlobalTalkKey,
     HotkeyError,
     HotkeyRefused,
+    HotkeyTaken,
     open_global_talk_key,
     parse_talk_key,
 )
@@ -30,6 +33,9 @@ from app.ui.hotkey_text import global_key_label, hotkey_text
 __all__ = ["GlobalTalkKeyService", "check_global_key", "global_key_label"]
 
 logger = logging.getLogger(__name__)
+
+TAKEN_RETRY_MS = 10_000
+"""While another program holds the key: how often it is tried again."""
 
 
 def check_global_key(name: str) -> str:
@@ -53,13 +59,23 @@ class GlobalTalkKeyService(QObject):
         self.active = False  # the key works everywhere now
         self._status: Callable[[], str] = str  # words the status when it is read
         self._lock = asyncio.Lock()
+        self._retry = QTimer(self)  # runs only while another program holds the key
+        self._retry.setSingleShot(True)
+        self._retry.timeout.connect(self._try_again)
+        self._retrying: asyncio.Task[str] | None = None
         queued = Qt.ConnectionType.QueuedConnection
         self._backend_pressed.connect(self._on_pressed, queued)
         self._backend_released.connect(self._on_released, queued)
 
     async def apply(self, name: str) -> str:
         """Take ``name`` globally (releasing the previous key); returns the status."""
+        return await self._apply(name, again=False)
+
+    async def _apply(self, name: str, *, again: bool) -> str:
         async with self._lock:
+            if again and (name != self.name or self._key is not None):
+                return self.status  # another key was asked for meanwhile
+            self._retry.stop()
             self._close_key()
             self.name = name.strip()
             if not self.name:
@@ -76,6 +92,10 @@ class GlobalTalkKeyService(QObject):
                     hotkey_text(refused)))
                 return self.status
             except HotkeyError as exc:
+                if isinstance(exc, HotkeyTaken):
+                    self._retry.start(TAKEN_RETRY_MS)  # it may be let go
+                    if again:  # (said when it was first found taken)
+                        return self.status
                 logger.info("global talk key %s unavailable: %s", self.name, exc.reason)
                 unavailable = exc
                 self._set_status(lambda: _unavailable(hotkey_text(unavailable)))
@@ -108,7 +128,15 @@ class GlobalTalkKeyService(QObject):
 
     def close(self) -> None:
         """Let the key go (a held key is released first, so a talk never sticks)."""
+        self._retry.stop()
+        if self._retrying is not None:
+            self._retrying.cancel()
         self._close_key()
+
+    def _try_again(self) -> None:
+        """The key another program held: try it again (taken if it was let go)."""
+        if self.name and self._key is None:
+            self._retrying = asyncio.ensure_future(self._apply(self.name, again=True))
 
     def _close_key(self) -> None:
         key, self._key = self._key, None

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
-from app.ui.floor_widgets import ReplayList
+from app.ui.floor_widgets import ReplayList, keep_least_rows
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.quiet_line import QuietLine
 from app.ui.talk_button import CALL, JOIN, TalkButton, format_seconds
@@ -108,6 +108,7 @@ class InterphonePanel(QWidget):
         self.members.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.members.setWordWrap(False)
         self.members.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        keep_least_rows(self.members)
         self.ticker = ViewTicker(self)
         """The one timer of this pane's clocks (the speaking time, the talk countdown) and
         of the presenter's audio tick: they share its wake-ups."""

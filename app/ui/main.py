@@ -134,11 +134,16 @@ def run(argv: list[str]) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     runtime = Runtime(app, options, settings, switcher)
-    signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(runtime.quit))
+    # Ctrl-C, and SIGTERM (the session manager at logout, `kill`), quit as Quit does: the
+    # window's geometry and the settings are written, the interphones left
+    ending = (signal.SIGINT, signal.SIGTERM)
+    for number in ending:
+        signal.signal(number, lambda *_: loop.call_soon_threadsafe(runtime.quit))
     try:
         return loop.run_until_complete(runtime.run())
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for number in ending:
+            signal.signal(number, signal.SIG_DFL)
         _drain(loop)
         loop.close()
         asyncio.set_event_loop(None)

@@ -160,7 +160,9 @@ class MainWindow(WindowNotices):
         self.statusBar().addPermanentWidget(self.link_label)
         self.statusBar().addPermanentWidget(self.audio_problem)
         self.statusBar().addPermanentWidget(self.audio_label)
-        # a passing message gets the audio note's room (in a narrow window it was cut off)
+        # a passing message gets the audio note's room (in a narrow window it was cut off),
+        # and the other notes' (add_status_note)
+        self._status_notes: list[QLabel] = []
         self.statusBar().messageChanged.connect(self._on_status_message)
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
         self._audio_note: tuple[bool, str] | None = None
@@ -407,8 +409,22 @@ class MainWindow(WindowNotices):
         self.link_label.setAccessibleName(text)
         self.show_tray_state()
 
+    def add_status_note(self, label: QLabel) -> None:
+        """A note at the right of the status bar (after the audio note) that, like it,
+        makes room for a passing message; shown while it has a text."""
+        self._status_notes.append(label)
+        self.statusBar().addPermanentWidget(label)
+        self.show_status_note(label)
+
+    def show_status_note(self, label: QLabel) -> None:
+        """``label`` (a status note) took a new text: shown if it has one and no passing
+        message needs its room."""
+        label.setVisible(bool(label.text()) and not self.statusBar().currentMessage())
+
     def _on_status_message(self, text: str) -> None:
         self.audio_label.setVisible(not text)
+        for label in self._status_notes:
+            self.show_status_note(label)
 
     def _show_audio_note(self) -> None:
         if self._audio_note is None:
@@ -432,10 +448,10 @@ class MainWindow(WindowNotices):
 
     def show_tray_state(self) -> None:
         """The tray icon and its tooltip from the talk state, the speaker's mute, who
-        speaks elsewhere and a call ringing (the icon shows the states apart, the tooltip
-        says them). Only a change goes to the tray: a StatusNotifierItem tray host is
-        sent each new icon (all its sizes) and tooltip over D-Bus, and the window asks
-        again at each talk, floor and link event."""
+        speaks elsewhere, a call ringing and an emergency raised (the icon shows the states
+        apart, the tooltip says them). Only a change goes to the tray: a StatusNotifierItem
+        tray host is sent each new icon (all its sizes) and tooltip over D-Bus, and the
+        window asks again at each talk, floor and link event."""
         tray = self.tray
         if tray is None:
             return
@@ -446,6 +462,8 @@ class MainWindow(WindowNotices):
         picture = tray_icon(_TRAY_ICONS.get(state, "tray-idle"), muted=muted,
                             activity=bool(activity), ringing=bool(caller))
         lines = [self.windowTitle(), self.link_text()]
+        if not self.emergency.isHidden():  # (its alert sounds: the tray says why)
+            lines.append(self.emergency.text.text())
         if caller:
             lines.append(self.tr("%1 is calling you").replace("%1", caller))
         lines += [self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)

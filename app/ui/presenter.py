@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -83,13 +84,25 @@ _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: Talk
                 TurnViewKind.PREEMPTED: TalkState.IDLE, TurnViewKind.REVOKED: TalkState.IDLE}
 
 
+@dataclass
+class Heard:
+    """What a session heard, handed to the next session of the same account (Reconnect
+    after "signed in elsewhere"): the replays, with what is still unheard, and who last
+    spoke in each interphone."""
+
+    replay: ReplayStore = field(default_factory=ReplayStore)
+    last_spoke: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """interphone id -> (uid, "HH:MM:SS")"""
+
+
 class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterReplay,
                 PresenterEmergency, PresenterCalls, QObject):
     """Binds one signed-in :class:`InterphoneClient` (and its audio) to the main window."""
 
     def __init__(self, window: MainWindow, client: InterphoneClient, audio: AudioPort | None,
-                 settings: Settings) -> None:
+                 settings: Settings, heard: Heard | None = None) -> None:
         super().__init__(window)
+        heard = heard if heard is not None else Heard()
         self.window = window
         self.client = client
         self.model = client.model
@@ -99,7 +112,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._selected = ""
         self._names: dict[str, str] = {}
         self._speaker_seen: dict[str, tuple[str, float | None]] = {}  # id -> (uid, since)
-        self._last_spoke: dict[str, tuple[str, str]] = {}  # id -> (uid, "HH:MM:SS")
+        self._last_spoke = heard.last_spoke  # id -> (uid, "HH:MM:SS")
         self._link_lost_at = ""  # "HH:MM:SS" the connection was lost ("" while connected)
         self._transmitting = False
         self.talk = TurnDriver(client, config=self._turn_config,
@@ -117,7 +130,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
         self._ringing.setInterval(RING_REPEAT_MS)
         self._ringing.timeout.connect(self._ring_again)
-        self.replay = ReplayStore()
+        self.replay = heard.replay
         """The last 10 minutes of received transmissions (8 MiB at most), for replay."""
         self._replay_shown = -1  # the transmission number last listed
         self._player = ReplayPlayer(self)
@@ -240,7 +253,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_selected()
         elif isinstance(event, JoinedChanged):
             self._note_left_target_speaking()
-            if event.id is not None:
+            # (told after the model's batch: an interim target of a batch that dropped
+            # every interphone, a kick or a lost connection, is not followed; the list
+            # stays where the user looked)
+            if event.id is not None and self.model.is_joined(event.id):
                 self._selected = str(event.id)
                 self._removal_said.discard(self._selected)  # in it again
                 self.window.clear_incoming_call(str(event.id))

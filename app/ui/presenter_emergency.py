@@ -1,9 +1,9 @@
 """The presenter's emergency (extension emergency): the banner and the repeating alert
-that follow the selected or joined interphone, raising and cancelling, and the local
-Silence (the alert stops for this user only; a new emergency alerts again, told apart by
-the id the server gives each raise, also when it was cancelled and raised again by the
-same user while we were offline). The alert is quiet while offline and resumes on
-reconnecting if the emergency is still raised.
+that follow the selected interphone, the talk target and the other joined ones, raising
+and cancelling, and the local Silence (the alert stops for this user only; a new
+emergency alerts again, told apart by the id the server gives each raise, also when it
+was cancelled and raised again by the same user while we were offline). The alert is
+quiet while offline and resumes on reconnecting if the emergency is still raised.
 
 A mixin of :class:`~app.ui.presenter.Presenter` over
 :class:`~app.ui.presenter_core.PresenterCore`.
@@ -36,8 +36,9 @@ class PresenterEmergency(PresenterCore):
     _silenced: Emergency  # the emergency this user silenced
 
     def _show_emergency(self) -> None:
-        """The banner and the repeating alert follow the selected or joined interphone's
-        ``emergency`` (who raised it; extension ``emergency``)."""
+        """The banner and the repeating alert follow the ``emergency`` (who raised it;
+        extension ``emergency``) of the selected interphone, else of the talk target, else
+        of another joined interphone (one listened to: its emergency is heard too)."""
         self._show_emergency_action()
         silenced_id = self._silenced[0]
         if silenced_id and self._online():  # (offline, the model may be out of date)
@@ -45,7 +46,8 @@ class PresenterEmergency(PresenterCore):
             if info is None or (info.emergency, info.emergency_id) != self._silenced[1:]:
                 self._silenced = NO_EMERGENCY  # that emergency ended: the next one alerts
         raised = NO_EMERGENCY
-        for key in (self._selected, str(self.model.joined or "")):
+        joined = [str(interphone) for interphone in self.model.joined_ids]
+        for key in (self._selected, str(self.model.joined or ""), *joined):
             info = self.model.interphone(key) if key else None
             if info is not None and info.emergency:
                 raised = (key, info.emergency, info.emergency_id)
@@ -62,6 +64,7 @@ class PresenterEmergency(PresenterCore):
         self._emergency, self._emergency_where = raised, where
         if not raised[1]:
             self.window.emergency.clear()
+            self.window.show_tray_state()
             self._alarm.stop()
             return
         self._show_banner(raised)
@@ -98,6 +101,7 @@ class PresenterEmergency(PresenterCore):
             raised[0], self.window.display_name(raised[1]), can_cancel,
             by_you=raised[1] == self.model.uid, where=self._emergency_where,
             silenced=raised == self._silenced)
+        self.window.show_tray_state()  # (the tooltip says it)
 
     def silence_emergency(self, interphone_id: str) -> None:
         """Stop the repeating alert of the emergency on the banner, for this user only: the

@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QSize, QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QLabel
 
 from app.audio.backend import AudioDeviceError
 from app.client import (
@@ -34,6 +34,7 @@ from app.ui import gui_thread_gc
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.autostart import launch_command, set_start_at_login
 from app.ui.desktop_notifications import DesktopNotifications
+from app.ui.elided_note import ElidedNote
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
 from app.ui.global_key import GlobalTalkKeyService
 from app.ui.i18n import LanguageSwitcher
@@ -42,11 +43,12 @@ from app.ui.key_field import recording_field
 from app.ui.main_window import MainWindow
 from app.ui.offline_start import OfflineTray
 from app.ui.preferences import PreferencesController
-from app.ui.presenter import Presenter
+from app.ui.presenter import Heard, Presenter
 from app.ui.settings import Settings
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import Credentials, SignInFlow, remembered_credentials
 from app.ui.tray import TrayController
+from app.ui.tray_watch import TrayWatch
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ with no tray (a desktop without one, or none after the login), retries nobody ca
 are no use, and the user expects the app they started at login to show up."""
 TRAY_POLL_S = 0.25
 """While the retries wait for a tray: how often they look for one."""
+TRAY_PRESENT_POLL_S = RETRY_BACKOFF[1]
+"""While the retries wait in a tray: how often they look whether it is still there (as
+often as they try at most; the retries may go on for hours without a network)."""
 
 SETTLE_DELAY_MS = 1000
 """After the window is up: the rejoins and the first sync are done by then, and the
@@ -110,6 +115,9 @@ class Runtime:
         self.global_key = GlobalTalkKeyService(app)
         self.global_key_label: QLabel | None = None
         self.tray: TrayController | None = None
+        # whether a system tray is there: for the retries of a background start and for
+        # the window hidden in the tray (one clock, running only while one of them asks)
+        self.tray_watch = TrayWatch(app)
         # the desktop's notification daemon says the tray's messages (none offscreen: no
         # desktop there)
         self.notifications = DesktopNotifications(app)
@@ -121,9 +129,11 @@ class Runtime:
         self._connect_failure: ClientError | None = None  # why signing in by itself failed
         self.offline_tray: OfflineTray | None = None  # the background start retries
         self._waiting: asyncio.Future[str] | None = None  # "sign_in" / "quit" while it does
-        self._tray_missing_since: float | None = None  # (loop time) while it does, no tray
         self._quitting = False  # quit while no session runs: no sign-in dialog either
         self.joined_memory = JoinedMemory(settings)
+        # what the sessions of one account heard (replays, who last spoke): a Reconnect's
+        # new session goes on with it
+        self._heard: tuple[str, Heard] | None = None
         self._key_from_command_line = options.global_talk_key is not None
         self._global_key_recorded = False  # its press went to a settings field, not a talk
         # the next session's window starts in the tray: --background at start; after
@@ -170,6 +180,7 @@ class Runtime:
                 if outcome is Outcome.QUIT or self.options.demo:
                     return 0
                 self.settings.forget_credentials()  # signed out: no remembered token
+                self._heard = None  # ... nor what the account heard
                 self.settings.rejoin = ""  # ... nor interphones to rejoin
         except ClientError as exc:
             logger.error("cannot start: %s", exc)
@@ -206,11 +217,14 @@ class Runtime:
     async def _sign_in(self) -> InterphoneClient | None:
         if self._quitting:
             return None
+        remembered = ""  # the account "remember me" failed to sign in at start
         if not self._auto_sign_in_tried:
             self._auto_sign_in_tried = True
             client = await self._remembered_sign_in()
             if client is not None or self._quitting:
                 return client
+            if self.settings.remember and self.settings.uid:
+                remembered = self.settings.account
         failed, self._connect_failure = self._connect_failure, None
         self.sign_in_dialog = SignInDialog()
         try:
@@ -218,6 +232,10 @@ class Runtime:
             client = await flow.run(failed)
             self._start_hidden = False  # signed in at the dialog: the user is at the screen
             self.credentials = flow.credentials
+            if client is not None and remembered and self.settings.account == remembered:
+                # the dialog stood in for "remember me" (no network yet, no tray to wait
+                # in, the token refused): back in what was joined, as it would have been
+                self._rejoin_next = True
             return client
         finally:
             self.sign_in_dialog.deleteLater()
@@ -261,7 +279,6 @@ class Runtime:
         tray = self.offline_tray = OfflineTray()
         tray.sign_in_requested.connect(lambda: self._stop_waiting("sign_in"))
         tray.quit_requested.connect(self.quit)
-        self._tray_missing_since = None
         attempt = 1
         try:
             for delay in backoff_delays(*RETRY_BACKOFF):
@@ -282,6 +299,7 @@ class Runtime:
                 if client is not None or not self._worth_retrying():
                     return client
         finally:
+            self.tray_watch.unwatch(self)
             self._waiting = None
             self.offline_tray = None
             tray.close()
@@ -294,20 +312,29 @@ class Runtime:
         assert self._waiting is not None
         loop = asyncio.get_running_loop()
         end = loop.time() + delay
+        watch = self.tray_watch
         while not self._waiting.done():
-            now = loop.time()
-            if QSystemTrayIcon.isSystemTrayAvailable():
-                self._tray_missing_since = None
-                step = end - now
-            else:
-                if self._tray_missing_since is None:
-                    self._tray_missing_since = now
-                if now - self._tray_missing_since >= TRAY_GRACE_S:
+            watch.watch(self, int(1000 * (TRAY_PRESENT_POLL_S if watch.present
+                                          else TRAY_POLL_S)))
+            step = end - loop.time()
+            if watch.present is False:
+                missing = watch.missing_for()
+                if missing >= TRAY_GRACE_S:
                     return False
-                step = min(end - now, TRAY_POLL_S)
+                step = min(step, TRAY_GRACE_S - missing)
             if step <= 0:
                 break
-            await asyncio.wait({self._waiting}, timeout=step)
+            changed: asyncio.Future[str] = loop.create_future()
+
+            def on_changed(_present: bool, changed: asyncio.Future[str] = changed) -> None:
+                if not changed.done():
+                    changed.set_result("tray")
+
+            watch.changed.connect(on_changed)
+            try:
+                await asyncio.wait({self._waiting, changed}, timeout=step)
+            finally:
+                watch.changed.disconnect(on_changed)
         return True
 
     async def _reconnect(self, credentials: Credentials) -> InterphoneClient | None:
@@ -326,7 +353,8 @@ class Runtime:
         self._outcome = asyncio.get_running_loop().create_future()
         window = self.window = MainWindow()
         self._open_audio(client)
-        self.presenter = Presenter(window, client, self.audio, self.settings)
+        self.presenter = Presenter(window, client, self.audio, self.settings,
+                                   self._heard_by(client))
         self.preferences = PreferencesController(
             window, self.settings, self.switcher, lambda: self.audio, self._restart_audio,
             window.set_talk_key, self._on_settings_changed)
@@ -366,18 +394,27 @@ class Runtime:
         await self._end_session()
         return outcome
 
+    def _heard_by(self, client: InterphoneClient) -> Heard:
+        """What the earlier sessions of ``client``'s account heard (a new one for another
+        account, or after signing out)."""
+        where = self.credentials if self.credentials is not None else client
+        account = f"{client.uid}@{where.host}:{where.port}"  # (the first server of a list)
+        if self._heard is None or self._heard[0] != account:
+            self._heard = (account, Heard())
+        return self._heard[1]
+
     # --- background: global key, tray, microphone on demand ------------------------------------
     def _wire_background(self, window: MainWindow) -> None:
-        self.global_key_label = QLabel(window)
-        self.global_key_label.setStyleSheet("color: #607d8b;")
-        window.statusBar().addPermanentWidget(self.global_key_label)
+        # (cut with "…" in a narrow window)
+        self.global_key_label = ElidedNote(window, colour="#607d8b")
+        window.add_status_note(self.global_key_label)
         self._show_global_key(self.global_key.status)
         # the microphone opens at the press, while the floor is being asked for
         window.talk_pressed.connect(self._prepare_transmit)
         window.talk_released.connect(self._cancel_transmit)
         self.tray = TrayController(window, self.settings, talk_target=self._talk_target,
                                    key_status=lambda: self.global_key.status,
-                                   refresh_status=self._refresh_link)
+                                   refresh_status=self._refresh_link, watch=self.tray_watch)
         window.notifications = self.notifications
 
     def _on_notification_clicked(self, key: str) -> None:
@@ -408,10 +445,10 @@ class Runtime:
             text += " " + QCoreApplication.translate(
                 "Runtime", "(for this run, from --global-talk-key)")
         label = self.global_key_label
-        if label is not None:
+        if label is not None and self.window is not None:
             label.setText(text)
             label.setToolTip(text)
-            label.setVisible(bool(text))
+            self.window.show_status_note(label)
         if self.preferences is not None and self.preferences.dialog is not None:
             self.preferences.dialog.set_global_key_status(text)
 

@@ -78,6 +78,19 @@ class TokenStore:
     def secure(self) -> bool:
         return self.backend is not None
 
+    @property
+    def file_writable(self) -> bool:
+        """The token file can be written (or made): what it keeps lasts beyond this run."""
+        if self._kept is not None:
+            return False  # a write failed already
+        path = self.fallback_file
+        if path.exists():
+            return path.is_file() and os.access(path, os.W_OK)
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
     def get(self, account: str) -> str:
         if self.backend is not None:
             try:

@@ -82,6 +82,7 @@ class SignInDialog(QDialog):
         self.storage_note.setStyleSheet("color: #607d8b;")
         self.storage_note.hide()
         self._storage_file = ""
+        self._storage_lasts = True  # False: the file cannot be written (this run only)
         self.error = QLabel(self)
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828;")
@@ -145,9 +146,12 @@ class SignInDialog(QDialog):
         self._fingerprint = fingerprint
         self._show_texts()
 
-    def set_storage_note(self, path: str) -> None:
-        """No system keyring: say where "remember me" keeps the token."""
+    def set_storage_note(self, path: str, *, lasting: bool = True) -> None:
+        """Say where "remember me" keeps the token: ``path``, the token file (no system
+        keyring); with ``lasting`` False, ``path`` is a file that cannot be written (the
+        settings, or that token file), so it is remembered for this run only."""
         self._storage_file = path
+        self._storage_lasts = lasting
         self._show_texts()
 
     def set_busy(self, busy: bool, address: str = "") -> None:
@@ -221,9 +225,13 @@ class SignInDialog(QDialog):
                 "Encrypted (TLS); the server's certificate is checked when you sign in."))
             self.encryption.setStyleSheet("color: #2e7d32;")
         self.storage_note.setVisible(bool(self._storage_file))
-        self.storage_note.setText(self.tr(
-            "No system keyring was found: a remembered token is kept in %1, readable by "
-            "you only.").replace("%1", self._storage_file))
+        if self._storage_lasts:
+            note = self.tr("No system keyring was found: a remembered token is kept in %1, "
+                           "readable by you only.")
+        else:
+            note = self.tr("%1 cannot be written: “Remember me on this computer” lasts only "
+                           "until Interphone quits; the next start asks you to sign in again.")
+        self.storage_note.setText(note.replace("%1", self._storage_file))
         self.progress.setText(self.tr("Connecting to %1…").replace("%1", self._busy_address))
         if self._problem is None:
             self.error.clear()

@@ -139,8 +139,11 @@ class SignInFlow:
         self.dialog.set_tls(settings.tls)
         if failed is not None:
             self.dialog.set_problem(*sign_in_problem(failed))
-        if not settings.tokens.secure:
-            self.dialog.set_storage_note(str(settings.tokens.fallback_file))
+        if not settings.writable:  # (the token file beside it cannot be written either)
+            self.dialog.set_storage_note(settings.store.fileName(), lasting=False)
+        elif not settings.tokens.secure:
+            self.dialog.set_storage_note(str(settings.tokens.fallback_file),
+                                         lasting=settings.tokens.file_writable)
         self.dialog.sign_in_requested.connect(self._on_request)
         self.dialog.rejected.connect(self._on_cancel)
         self.dialog.show()

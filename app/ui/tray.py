@@ -8,11 +8,12 @@ by the window's events, not by a clock) and its menu: show/hide, the connection
 status, Reconnect (when the window offers it), the talk target, the global talk
 key's status, mute, quit. Closing the window hides it to the tray while the
 ``close_to_tray`` setting is on and a tray exists; the first time, a tray message
-says so. While the window is hidden, the tray is looked for every ``TRAY_CHECK_MS``:
-gone (the panel quit, or crashed and did not come back), the window shows again rather
-than stay out of reach. A click on the icon shows or hides the window, a double click shows it; a
-click on a message about a call or about someone speaking shows the window (on that
-interphone); so does one on the desktop's notification (its daemon says the messages
+says so. While the window is hidden, the tray is looked for every ``TRAY_CHECK_MS``
+(through the app's one :class:`~app.ui.tray_watch.TrayWatch`): gone (the panel quit, or
+crashed and did not come back), the window shows again rather than stay out of reach. A
+click on the icon shows or hides the window, a double click shows it; a click on a
+message about a call or about someone speaking shows the window (on that interphone);
+so does one on the desktop's notification (its daemon says the messages
 where there is one, see :mod:`app.ui.desktop_notifications`). Menu texts are refreshed
 when the menu opens (no timer; ``refresh_status`` brings the connection status up to
 date first).
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from app.ui.assets import icon
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
+from app.ui.tray_watch import TrayWatch
 from app.ui.view_types import LinkState
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ class TrayController(QObject):
                  talk_target: Callable[[], str] = lambda: "",
                  key_status: Callable[[], str] = lambda: "",
                  refresh_status: Callable[[], None] = lambda: None,
-                 available: bool | None = None) -> None:
+                 available: bool | None = None, watch: TrayWatch | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.settings = settings
@@ -59,9 +61,16 @@ class TrayController(QObject):
         self._talk_target = talk_target
         self._key_status = key_status
         self._refresh_status = refresh_status
-        self._misses = 0
-        self._watch = QTimer(self)  # runs only while the window is hidden
-        self._watch.timeout.connect(self._look_for_tray)
+        # the tray looked for while the window is hidden (the app's one watcher, shared
+        # with the background start's retries)
+        self._watch = watch if watch is not None else TrayWatch(
+            self, probe=lambda: self.available)
+        self._watching = False
+        self._watch.changed.connect(self._on_tray_changed)
+        self._gone = QTimer(self)  # no tray since a check: the window shows at its end
+        self._gone.setSingleShot(True)
+        self._gone.timeout.connect(self._tray_gone)
+        self._opened_by_message = False  # a message's click showed the window just now
         self.icon = QSystemTrayIcon(icon("tray-offline"), window)
         self.menu = QMenu(window)
         self.show_action = self.menu.addAction("")
@@ -137,19 +146,40 @@ class TrayController(QObject):
     def watch_hidden(self) -> None:
         """The window is (or is about to be) hidden in the tray: look for the tray until it
         shows again, and show it if the tray goes away."""
-        self._misses = 0
-        self._watch.start(TRAY_CHECK_MS)
+        self._watching = True
+        self._watch.watch(self, TRAY_CHECK_MS)
+        if self._watch.present is False:  # (already known: the watcher was running)
+            self._on_tray_changed(False)
+        else:
+            self._gone.stop()
 
-    def _look_for_tray(self) -> None:
+    def _stop_watching(self) -> None:
+        self._watching = False
+        self._gone.stop()
+        self._watch.unwatch(self)
+
+    def _grace_ms(self) -> int:
+        """How long no tray is borne from the check that found none: until
+        ``TRAY_MISSES`` checks in a row found none."""
+        return (TRAY_MISSES - 1) * TRAY_CHECK_MS
+
+    def _on_tray_changed(self, present: bool) -> None:
+        if not self._watching:
+            return
         if self.window.isVisible():
-            self._watch.stop()  # shown again (the icon, the taskbar, a new start)
+            self._stop_watching()  # shown again (the icon, a notification, a new start)
+        elif present:
+            self._gone.stop()
+        elif not self._gone.isActive():
+            missed_ms = int(self._watch.missing_for() * 1000)
+            self._gone.start(max(0, self._grace_ms() - missed_ms))
+
+    def _tray_gone(self) -> None:
+        if not self._watching:
             return
-        if self.available:
-            self._misses = 0
-            return
-        self._misses += 1
-        if self._misses >= TRAY_MISSES:
-            self._watch.stop()
+        if self.window.isVisible():
+            self._stop_watching()
+        elif self._watch.present is False:
             logger.info("no system tray (gone, or none came up): showing the window")
             self.show_window()
 
@@ -162,6 +192,7 @@ class TrayController(QObject):
             self.show_window()
 
     def show_window(self) -> None:
+        self._stop_watching()
         window = self.window
         window.showNormal()
         window.raise_()
@@ -204,6 +235,12 @@ class TrayController(QObject):
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason is QSystemTrayIcon.ActivationReason.Trigger:
+            if self._opened_by_message:
+                # the same click, told again as the icon's (XEmbed trays tell a click on
+                # the icon while a message shows as both): toggling would hide the window
+                # the message's click just showed
+                self._opened_by_message = False
+                return
             self.toggle_window()
         elif reason is QSystemTrayIcon.ActivationReason.DoubleClick:
             # its first click already came as a Trigger: toggling again hid the window
@@ -212,7 +249,13 @@ class TrayController(QObject):
 
     def _on_message_clicked(self) -> None:
         opens, self.window.tray_message_opens = self.window.tray_message_opens, None
+        if opens is not None:
+            self._opened_by_message = True
+            QTimer.singleShot(0, self, self._forget_message_click)  # (after that click)
         self._open(opens)
+
+    def _forget_message_click(self) -> None:
+        self._opened_by_message = False
 
     def on_notification_clicked(self, key: str) -> None:
         """A click on a message the desktop's notification daemon showed."""
@@ -232,7 +275,8 @@ class TrayController(QObject):
         self.refresh()
 
     def close(self) -> None:
-        self._watch.stop()
+        self._stop_watching()
+        self._watch.changed.disconnect(self._on_tray_changed)
         self.icon.hide()
         if self.window.tray is self.icon:
             self.window.tray = None
