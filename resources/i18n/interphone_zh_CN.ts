@@ -161,17 +161,17 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="99"/>
+        <location filename="../../app/ui/floor_widgets.py" line="100"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="100"/>
+        <location filename="../../app/ui/floor_widgets.py" line="101"/>
         <source>Silence</source>
         <translation>停止警报音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="101"/>
+        <location filename="../../app/ui/floor_widgets.py" line="102"/>
         <source>Stop the alarm for you only: the emergency stays raised</source>
         <translation>仅为您停止警报：紧急呼叫仍然有效</translation>
     </message>
@@ -1485,17 +1485,18 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="190"/>
+        <location filename="../../app/ui/floor_widgets.py" line="263"/>
+        <location filename="../../app/ui/floor_widgets.py" line="294"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="234"/>
+        <location filename="../../app/ui/floor_widgets.py" line="299"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="236"/>
+        <location filename="../../app/ui/floor_widgets.py" line="301"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
