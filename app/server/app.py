@@ -114,6 +114,24 @@ class InterphoneServer:
     def running(self) -> bool:
         return self._tcp is not None
 
+    def not_ready(self) -> str:
+        """Why this server does not serve its clients as it should right now (empty when it
+        does): not listening yet (a node still connecting to its store) or any more, a node
+        still catching up with the shared log, or one whose store is unreachable (changes
+        refused). ``interphone_ready`` and ``GET /ready`` of the metrics endpoint."""
+        if self._tcp is None:
+            if self.hub is not None:
+                return "stopped"
+            return "connecting to the store" if self.store is not None else "starting"
+        return self.store.not_ready() if self.store is not None else ""
+
+    @property
+    def state_complete(self) -> bool:
+        """Whether the state holds every session and interphone it serves: listening, and
+        on a node of several, caught up with the shared log (before that, its figures are
+        a part of the cluster's: the metrics leave them out)."""
+        return self._tcp is not None and (self.store is None or self.store.caught_up)
+
     async def start(self) -> None:
         """Bind the metrics endpoint if asked for, then TCP on every address and UDP, on the
         same port number (``port=0``: a free one for all). What cannot be bound raises
@@ -136,7 +154,7 @@ class InterphoneServer:
                      describe([self.metrics_address[0]]), self.metrics.port)
 
     async def _start_metrics(self, address: tuple[str, int]) -> None:
-        endpoint = MetricsEndpoint(make_registry(self.collector))
+        endpoint = MetricsEndpoint(make_registry(self.collector), self.not_ready)
         try:
             await endpoint.start(*address)
         except OSError as exc:

@@ -132,6 +132,7 @@ class RedisStore:
         self._missing: dict[int, int] = {}  # node -> sweeps in a row without its heartbeat
         self.applied = 0
         self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
+        self._loaded = False  # the snapshot (if any) restored, the log's end at start read
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
         self._data_lost = False  # the store's node-seq fell below this node's number
         self.latency: float | None = None
@@ -163,6 +164,25 @@ class RedisStore:
 
     def key(self, name: str) -> str:
         return self.prefix + name
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether this node's replica holds the whole shared state: the snapshot restored
+        and the log applied up to where it ended when this node started."""
+        return self._loaded and (self._start_end is None
+                                 or _stream_id(self._last_id) >= self._start_end)
+
+    def not_ready(self) -> str:
+        """Why this node does not serve as the others do (empty when it does): still
+        connecting, still catching up with the log, or the store unreachable (every change
+        refused)."""
+        if self.replica is None:
+            return "connecting to the store"
+        if not self.caught_up:
+            return "catching up with the shared log"
+        if not self.replica.available:
+            return "store unreachable: changes refused"
+        return ""
 
     def _client(self) -> Redis:
         return Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=2.0,
@@ -336,6 +356,7 @@ class RedisStore:
             replica.restore(snapshot, asyncio.get_running_loop().time())
             self._last_id = str(snapshot["at"])
             log.info("started from the snapshot at %s", self._last_id)
+        self._loaded = True
 
     def _learn_node(self, node: int, info: str, *, beat: bool = False) -> None:
         """``node``'s entry in ``nodes``: its relay, and the counter of the audio it had

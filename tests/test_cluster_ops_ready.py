@@ -1,0 +1,182 @@
+"""What a scraper or a load balancer's health check learns from a node of a cluster that
+does not serve yet, or no longer as it should: ``interphone_ready`` and ``GET /ready``
+(docs/deploy.md, "Metrics"), with real ``interphone-server`` processes and redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from test_server_ops_metrics import samples, scrape
+
+from app.server import InterphoneServer
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    BEAT,
+    TTL,
+    RedisProcess,
+    free_port,
+    node_store,
+    redis_server,
+)
+from tests.server_fixtures import FAST, ROOT, TEST_TOML, logged_in, sample_directory
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class HeldRedis:
+    """A TCP proxy in front of a redis-server that holds every connection, unanswered, until
+    :meth:`release` (a Redis that is slow to answer: another machine, a busy one)."""
+
+    def __init__(self, redis_port: int) -> None:
+        self.redis_port = redis_port
+        self.released = asyncio.Event()
+        self.accepted = asyncio.Event()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def release(self) -> None:
+        self.released.set()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted.set()
+        await self.released.wait()
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(_pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+    sink.close()
+
+
+@contextlib.asynccontextmanager
+async def node_process(tmp_path: Path, store: str, metrics_port: int
+                       ) -> AsyncIterator[subprocess.Popen[bytes]]:
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    env = dict(os.environ, INTERPHONE_NODE_BEAT=str(BEAT), INTERPHONE_NODE_TTL=str(TTL))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.server", "--config", str(config), "--port", "0",
+         "--store", store, "--node-id", "slow", "--metrics", f"127.0.0.1:{metrics_port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def scrape_when_up(port: int, path: str = "/metrics") -> tuple[str, str]:
+    for _ in range(400):
+        with contextlib.suppress(OSError):
+            return await scrape(port, path)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing answers on metrics port {port}")
+
+
+async def ready_until(port: int, expected: float, timeout: float = 10.0) -> dict:
+    found: dict = {}
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        found = samples((await scrape(port))[1])
+        if found.get(("interphone_ready", ())) == expected:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"interphone_ready never {expected}: {found}")
+
+
+async def test_a_node_still_connecting_to_redis_says_it_is_not_ready(
+        tmp_path: Path, redis_server: RedisProcess) -> None:  # noqa: F811
+    """It answered the scrape with interphone_sessions 0 and nothing else to tell it from an
+    empty, healthy node: a load balancer sent clients there, a dashboard showed a drop."""
+    held = HeldRedis(redis_server.port)
+    await held.start()
+    metrics_port = free_port()
+    try:
+        async with node_process(tmp_path, held.url, metrics_port) as process:
+            head, body = await scrape_when_up(metrics_port)
+            await asyncio.wait_for(held.accepted.wait(), 10)  # connecting, unanswered
+            found = samples(body)
+            assert head.startswith("HTTP/1.0 200")  # the process metrics are served
+            assert found[("interphone_ready", ())] == 0
+            assert ("interphone_sessions", ()) not in found  # not a wrong 0
+            head, body = await scrape(metrics_port, "/ready")
+            assert head.startswith("HTTP/1.0 503"), head
+            assert body == "not ready: connecting to the store\n"
+            held.release()
+            found = await ready_until(metrics_port, 1)
+            assert found[("interphone_sessions", ())] == 0
+            head, body = await scrape(metrics_port, "/ready")
+            assert head.startswith("HTTP/1.0 200") and body == "ready\n"
+            assert process.poll() is None
+    finally:
+        await held.close()
+
+
+async def test_a_node_whose_redis_is_gone_is_not_ready_until_it_is_back(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                            store=node_store(redis_server.url, "node-a"),
+                            metrics=("127.0.0.1", 0))
+    await node.start()
+    try:
+        assert node.metrics is not None
+        port = node.metrics.port
+        await ready_until(port, 1)
+        alice = await logged_in(node.port, "alice")
+        redis_server.stop()
+        found = await ready_until(port, 0)
+        assert found[("interphone_sessions", ())] == 1  # its sessions stay
+        head, body = await scrape(port, "/ready")
+        assert head.startswith("HTTP/1.0 503")
+        assert body == "not ready: store unreachable: changes refused\n"
+        redis_server.start()
+        await ready_until(port, 1)
+        await alice.close()
+    finally:
+        await node.stop()
+
+
+async def test_one_server_is_ready_while_it_serves() -> None:
+    server = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                              metrics=("127.0.0.1", 0))
+    assert server.not_ready() == "starting"
+    async with server:
+        assert server.metrics is not None
+        head, body = await scrape(server.metrics.port, "/ready")
+        assert head.startswith("HTTP/1.0 200") and body == "ready\n"
+        head, _ = await scrape(server.metrics.port, "/ready", "HEAD")
+        assert head.startswith("HTTP/1.0 200")
+        assert samples((await scrape(server.metrics.port))[1])[("interphone_ready", ())] == 1
+    assert server.not_ready() == "stopped"
