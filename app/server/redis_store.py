@@ -212,7 +212,14 @@ class RedisStore:
                        (self._writer(), self._reader(), self._heartbeat())]
 
     async def stop(self) -> None:
-        """Tell the others this node is gone (its sessions end at once), then disconnect."""
+        """Tell the others this node is gone (its sessions end at once), then disconnect.
+
+        What the writer had not appended yet and does not wait for an answer (logouts, a
+        node this node gave up: removed from ``nodes`` already, so no other node would
+        append its death) goes first; then, in one transaction, this node leaves ``nodes``,
+        its ``down`` is appended and its heartbeat key deleted: no other node reads this
+        node in ``nodes`` once its ``down`` is in the log (it would learn it again), nor
+        finds it gone from ``nodes`` without its ``down`` (its sessions would stay)."""
         self._stopping = True  # redis-py may turn a cancellation into a connection error
         tasks = self._tasks + list(self._look_ups)
         for task in tasks:
@@ -223,11 +230,16 @@ class RedisStore:
         self._tasks = []
         redis = self._writer_redis
         if redis is not None and self.replica is not None:
+            left = [event for event in self.replica.take_outgoing() if "ref" not in event]
+            stream = self.key("log")
             with contextlib.suppress(RedisError, OSError):
-                await redis.xadd(self.key("log"), {"e": json.dumps({"t": "down",
-                                                                    "node": self.node})})
-                await _result(redis.hdel(self.key("nodes"), str(self.node)))
-                await redis.delete(self.key(f"alive:{self.node}"))
+                pipe = redis.pipeline(transaction=True)
+                for event in left:
+                    pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
+                pipe.hdel(self.key("nodes"), str(self.node))
+                pipe.xadd(stream, {"e": json.dumps({"t": "down", "node": self.node})})
+                pipe.delete(self.key(f"alive:{self.node}"))
+                await pipe.execute()
         for client in (self._writer_redis, self._reader_redis):
             if client is not None:
                 with contextlib.suppress(RedisError, OSError):

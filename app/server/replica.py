@@ -112,6 +112,9 @@ class Replica:
         """recvbegin acknowledgements to send from this node's relay (the driver sends
         them): a registration is acknowledged once the log handed it back."""
         self.relays: dict[int, Address] = {}  # node -> its relay's address (media events)
+        self.gone: set[int] = set()
+        """Nodes whose ``down`` this node applied: never learned again (numbers are not
+        reused), even from a node list read before their ``down`` was."""
         self.expiring: set[tuple[str, str]] = set()
         """(interphone, uid) of queued requests whose expiry this node appended (not yet
         back from the log: not asked again)."""
@@ -252,7 +255,7 @@ class Replica:
         """``node``'s relay is at ``address`` (its media events, the store's node list, which
         also gives its ``name``); its forwarded audio is heard
         (:meth:`app.server.node_auth.NodeAuth.learn`)."""
-        if node != self.node:
+        if node != self.node and node not in self.gone:
             self.relays[node] = address
             self.state.media_gate.relays.add(address)
             auth = self.state.node_auth
@@ -423,6 +426,7 @@ class Replica:
 
     def _down(self, node: int) -> Outbox:
         outbox = Outbox()
+        self.gone.add(node)
         if self.state.node_auth is not None and node != self.node:
             self.state.node_auth.forget(node)  # its audio, forwarded or replayed, is refused
         for sid in [s for s in self.state.sessions if node_of(s) == node]:
