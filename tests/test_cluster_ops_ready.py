@@ -19,6 +19,7 @@ from app.server import InterphoneServer
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
+    RedisLink,
     RedisProcess,
     free_port,
     node_store,
@@ -27,53 +28,6 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
 from tests.server_fixtures import FAST, ROOT, TEST_TOML, logged_in, sample_directory
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class HeldRedis:
-    """A TCP proxy in front of a redis-server that holds every connection, unanswered, until
-    :meth:`release` (a Redis that is slow to answer: another machine, a busy one)."""
-
-    def __init__(self, redis_port: int) -> None:
-        self.redis_port = redis_port
-        self.released = asyncio.Event()
-        self.accepted = asyncio.Event()
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def release(self) -> None:
-        self.released.set()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted.set()
-        await self.released.wait()
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(_pipe(source, sink))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError, OSError):
-        while data := await source.read(65536):
-            sink.write(data)
-            await sink.drain()
-    sink.close()
 
 
 @contextlib.asynccontextmanager
@@ -120,7 +74,7 @@ async def test_a_node_still_connecting_to_redis_says_it_is_not_ready(
         tmp_path: Path, redis_server: RedisProcess) -> None:  # noqa: F811
     """It answered the scrape with interphone_sessions 0 and nothing else to tell it from an
     empty, healthy node: a load balancer sent clients there, a dashboard showed a drop."""
-    held = HeldRedis(redis_server.port)
+    held = RedisLink(redis_server.port, hold=True)
     await held.start()
     metrics_port = free_port()
     try:

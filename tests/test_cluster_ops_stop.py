@@ -6,7 +6,6 @@ again (real redis-server)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 import pytest
@@ -14,6 +13,7 @@ from redis.asyncio import Redis
 
 from app.server import InterphoneServer
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    RedisLink,
     RedisProcess,
     node_store,
     redis_server,
@@ -25,74 +25,7 @@ from tests.server_fixtures import FAST, G58, logged_in, sample_directory
 pytestmark = pytest.mark.timeout(60)
 
 DELAY = 0.1
-
-
-class SlowLink:
-    """A TCP proxy to a redis-server that delivers what its clients send ``DELAY`` seconds
-    late, in order (Redis on another machine, a slow network)."""
-
-    def __init__(self, redis_port: int) -> None:
-        self.redis_port = redis_port
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-        self._spawn(self._read_into(reader, queue))
-        self._spawn(self._deliver(queue, up_writer))
-        self._spawn(_pipe(up_reader, writer))
-
-    @staticmethod
-    async def _read_into(reader: asyncio.StreamReader,
-                         queue: asyncio.Queue[tuple[float, bytes]]) -> None:
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await reader.read(65536):
-                queue.put_nowait((loop.time() + DELAY, data))
-        queue.put_nowait((loop.time() + DELAY, b""))
-
-    @staticmethod
-    async def _deliver(queue: asyncio.Queue[tuple[float, bytes]],
-                       writer: asyncio.StreamWriter) -> None:
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(ConnectionError, OSError):
-            while True:
-                due, data = await queue.get()
-                await asyncio.sleep(max(0.0, due - loop.time()))
-                if not data:
-                    break
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError, OSError):
-        while data := await source.read(65536):
-            sink.write(data)
-            await sink.drain()
-    sink.close()
+"""Seconds late that what the stopping node sends reaches Redis."""
 
 
 async def test_a_stopping_node_is_never_seen_down_and_listed_at_once(
@@ -100,7 +33,7 @@ async def test_a_stopping_node_is_never_seen_down_and_listed_at_once(
     """It appended its ``down``, then left ``nodes`` one round trip to Redis later: a node
     reading the list in between learned it again after it had applied its death (its relay
     came back in that node's snapshots, so a node started from one took it for alive)."""
-    link = SlowLink(redis_server.port)
+    link = RedisLink(redis_server.port, delay=DELAY)
     await link.start()
     leaving = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
                                store=node_store(link.url, "leaving"))
