@@ -4,8 +4,9 @@ SIGHUP re-reads the ``--config`` file and serves it (see
 :meth:`app.server.state.ServerState.replace_directory`); a file that is not valid
 is refused with its line named and the directory in use stays.
 
-Exit codes: 0 after a clean shutdown, 1 if the port cannot be bound, 2 for a
-bad command line or configuration file (the message names the line).
+Exit codes: 0 after a clean shutdown, 1 if the port cannot be bound (or the store
+reached, or, a node of several, the others gave it up: it must start again as a new
+node), 2 for a bad command line or configuration file (the message names the line).
 """
 
 from __future__ import annotations
@@ -195,13 +196,22 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
     except RedisError as exc:
         log.error("cannot reach the store %s: %s", store.safe_url if store else "", exc)
         return 1
+    waits = [asyncio.ensure_future(stop.wait())]
+    if store is not None:  # the other nodes gave this one up: it starts again as a new one
+        waits.append(asyncio.ensure_future(store.given_up.wait()))
     try:
-        await stop.wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         log.info("shutting down")
     finally:
+        for waiting in waits:
+            waiting.cancel()
         await server.stop()
         for sig in installed:
             loop.remove_signal_handler(sig)
+    if store is not None and store.given_up.is_set() and not stop.is_set():
+        log.error("exiting with code 1 to start again as a new node (a supervisor such as "
+                  "the .deb's unit restarts it)")
+        return 1
     return 0
 
 

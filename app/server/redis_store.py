@@ -35,7 +35,10 @@ under a prefix (default ``interphone:``):
 While Redis cannot be reached a node keeps its sessions (pings, syncs and member lists
 are answered from its replica) but refuses every change, logins included, with errcode
 500 and errmsg "store unavailable: ..."; what it must tell the others (logouts, media
-registrations, revocations) waits and is appended, in order, when Redis is back.
+registrations, revocations) waits and is appended, in order, when Redis is back. A node
+cut off for so long that the others gave it up reads its own death when Redis is back:
+it closes its clients and sets :attr:`RedisStore.given_up` (``interphone-server`` exits
+with code 1, to start again as a new node: the others never hear its number again).
 """
 
 from __future__ import annotations
@@ -135,6 +138,10 @@ class RedisStore:
         self._loaded = False  # the snapshot (if any) restored, the log's end at start read
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
         self._data_lost = False  # the store's node-seq fell below this node's number
+        self.given_up = asyncio.Event()
+        """Set when this node read its own death in the log: the other nodes gave it up
+        (it could not reach Redis for longer than ``ttl``) and no longer hear its relay;
+        ``interphone-server`` then stops with exit code 1, to start again as a new node."""
         self.latency: float | None = None
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
@@ -205,6 +212,7 @@ class RedisStore:
         self.replica, self.hub = replica, hub
         replica.use_media_secret(self.media_secret)
         replica.wake = self._wake.set
+        replica.given_up = self._given_up
         self._loop = asyncio.get_running_loop()
         if replica.state.node_auth is not None:
             replica.state.node_auth.look_up = self._look_up
@@ -244,6 +252,14 @@ class RedisStore:
             if client is not None:
                 with contextlib.suppress(RedisError, OSError):
                     await client.aclose()
+
+    def _given_up(self) -> None:
+        if not self.given_up.is_set():
+            log.error("the other nodes gave this node up (node %d, %s: the store %s could not "
+                      "be reached for longer than the %g s of its heartbeat's TTL) and no "
+                      "longer hear its relay: its clients were closed, and it must start again "
+                      "as a new node", self.node, self.name, self.safe_url, self.ttl)
+        self.given_up.set()
 
     # ---- tasks ---------------------------------------------------------------------------------
 

@@ -123,6 +123,10 @@ class Replica:
         self._entry_ids = 0  # emergency ids given while applying it
         self.wake: Callable[[], None] = _nothing
         """Called whenever an event is added to :attr:`outgoing` (the driver's writer)."""
+        self.given_up: Callable[[], None] = _nothing
+        """Called when this node applies its own ``down``: the others gave it up (cut off
+        from the log for longer than its heartbeat's TTL) and refuse what it forwards; it
+        must start again as a new node (the driver stops it)."""
         self.key_source: ClusterKeySource | None = None
         state.shared = self
 
@@ -441,6 +445,7 @@ class Replica:
         if node == self.node:  # the others gave this node up: its clients start again
             for sid in list(self.state.peers):
                 outbox.close(sid)
+            self.given_up()
         outbox.log(f"node {node} is down: its sessions ended")
         return outbox
 
