@@ -245,7 +245,8 @@ class RedisStore:
                 for event in left:
                     pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
                 pipe.hdel(self.key("nodes"), str(self.node))
-                pipe.xadd(stream, {"e": json.dumps({"t": "down", "node": self.node})})
+                pipe.xadd(stream, {"e": json.dumps({"t": "down", "node": self.node,
+                                                    "left": True})})
                 pipe.delete(self.key(f"alive:{self.node}"))
                 await pipe.execute()
         for client in (self._writer_redis, self._reader_redis):

@@ -408,7 +408,7 @@ class Replica:
                     and self.grants.get(event["id"]) == event["grant"]):
                 state.revoke(record, str(event["reason"]), outbox)
         elif kind == "down":
-            outbox = self._down(int(event["node"]))
+            outbox = self._down(int(event["node"]), left=bool(event.get("left")))
         elif kind == "qexpire":
             key = str(event["id"])
             uids = [str(uid) for uid in event["uids"]]
@@ -428,8 +428,11 @@ class Replica:
             self._release(sid, now, outbox)
         return outbox
 
-    def _down(self, node: int) -> Outbox:
+    def _down(self, node: int, *, left: bool = False) -> Outbox:
+        """``node`` is gone: given up by the others (its heartbeat stopped), or ``left``
+        (it stopped and said so itself)."""
         outbox = Outbox()
+        label = self._describe(node)
         self.gone.add(node)
         if self.state.node_auth is not None and node != self.node:
             self.state.node_auth.forget(node)  # its audio, forwarded or replayed, is refused
@@ -446,8 +449,20 @@ class Replica:
             for sid in list(self.state.peers):
                 outbox.close(sid)
             self.given_up()
-        outbox.log(f"node {node} is down: its sessions ended")
+        outbox.log(f"{label} {'left (stopped)' if left else 'is down'}: its sessions ended")
         return outbox
+
+    def _describe(self, node: int) -> str:
+        """``node 3 (nodeB, relay 10.0.0.12:9400)`` as far as this node knows it."""
+        relay = self.relays.get(node)
+        if relay is None:
+            return f"node {node}"
+        auth = self.state.node_auth
+        label = auth.relay_names.get(relay[:2], "") if auth is not None else ""
+        where = f"relay {relay[0]}:{relay[1]}"
+        if label.startswith(f"node {node} (") and label.endswith(")"):
+            return f"{label[:-1]}, {where})"
+        return f"node {node} ({where})"
 
     def _reload(self, event: Event, now: float) -> Outbox:
         """A node's reload: removed users' sessions end (kicked by their own node), and the
