@@ -190,3 +190,20 @@ async def test_a_node_given_up_while_cut_off_from_redis_exits_to_start_again_as_
             process.kill()
             await process.wait()
         await link.close()
+
+
+async def test_a_node_that_stops_while_redis_is_gone_says_the_others_were_not_told(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """It logged `stopped` alone: its sessions stayed in the other nodes' state until they
+    gave it up, with nothing in its log to say why."""
+    caplog.set_level(logging.INFO)
+    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                            store=node_store(redis_server.url, "n0"))
+    await node.start()
+    alice = await logged_in(node.port, "alice")
+    redis_server.stop()
+    await node.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                and "could not tell the other nodes" in r.getMessage()]
+    assert warnings and "they end its sessions when they give it up" in warnings[0], warnings
+    await alice.close()

@@ -240,7 +240,7 @@ class RedisStore:
         if redis is not None and self.replica is not None:
             left = [event for event in self.replica.take_outgoing() if "ref" not in event]
             stream = self.key("log")
-            with contextlib.suppress(RedisError, OSError):
+            try:
                 pipe = redis.pipeline(transaction=True)
                 for event in left:
                     pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
@@ -249,6 +249,11 @@ class RedisStore:
                                                     "left": True})})
                 pipe.delete(self.key(f"alive:{self.node}"))
                 await pipe.execute()
+            except (RedisError, OSError) as exc:
+                log.warning("could not tell the other nodes that this one stops, the store %s "
+                            "cannot be reached (%s): they end its sessions when they give it "
+                            "up, about %g s after they reach the store again", self.safe_url,
+                            exc, self.ttl + 2 * self.beat)
         for client in (self._writer_redis, self._reader_redis):
             if client is not None:
                 with contextlib.suppress(RedisError, OSError):
