@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from test_server_ops_metrics import samples, scrape
 
+from app.protocol import ErrCode, MembersRequest, Ping
 from app.server import InterphoneServer
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
@@ -25,7 +26,7 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     node_store,
     redis_server,
 )
-from tests.server_fixtures import FAST, ROOT, TEST_TOML, logged_in, sample_directory
+from tests.server_fixtures import FAST, G58, ROOT, TEST_TOML, logged_in, sample_directory
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -115,6 +116,10 @@ async def test_a_node_whose_redis_is_gone_is_not_ready_until_it_is_back(
         head, body = await scrape(port, "/ready")
         assert head.startswith("HTTP/1.0 503")
         assert body == "not ready: store unreachable: changes refused\n"
+        assert (await alice.request(Ping())).ok  # as docs/deploy.md says: pings only
+        reply = await alice.request(MembersRequest(G58))
+        assert reply.body.code == ErrCode.SERVER_FAULT
+        assert "store unavailable" in reply.body.errmsg
         redis_server.start()
         await ready_until(port, 1)
         await alice.close()

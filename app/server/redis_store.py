@@ -32,10 +32,12 @@ under a prefix (default ``interphone:``):
   and its ``down`` event appended: every node then ends that node's sessions (members
   leave, floors free). A death is noticed within about ``ttl + 2 * beat``.
 
-While Redis cannot be reached a node keeps its sessions (pings, syncs and member lists
-are answered from its replica) but refuses every change, logins included, with errcode
-500 and errmsg "store unavailable: ..."; what it must tell the others (logouts, media
-registrations, revocations) waits and is appended, in order, when Redis is back. A node
+While Redis cannot be reached a node keeps its sessions (pings are answered) but refuses
+every request that goes through the log, logins and reads (sync, members, presence)
+included, with errcode 500 and errmsg "store unavailable: ..." (a read answered from its
+replica could miss what other nodes that still reach Redis acknowledged); what it must
+tell the others (logouts, media registrations, revocations) waits and is appended, in
+order, when Redis is back. A node
 cut off for so long that the others gave it up reads its own death when Redis is back:
 it closes its clients and sets :attr:`RedisStore.given_up` (``interphone-server`` exits
 with code 1, to start again as a new node: the others never hear its number again).
