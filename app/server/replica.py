@@ -439,7 +439,9 @@ class Replica:
         for sid in [s for s in self.state.sessions if node_of(s) == node]:
             outbox.extend(self.state.logout(sid))
         relay = self.relays.pop(node, None)
-        if relay is not None:  # members of other nodes who listened through that relay
+        if relay is not None and relay not in self.relays.values():
+            # members of other nodes who listened through that relay (unless a node started
+            # since on the same address, a restart, has it now: its listeners are there)
             self.state.media_gate.relays.discard(relay)
             self.state.media_gate.changed()
             for record in self.state.interphones.values():
