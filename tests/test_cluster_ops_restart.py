@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.protocol import AudioPacket
-from tests.redis_fixtures import RedisProcess, free_port, running_nodes
-from tests.server_fixtures import G58, TEST_TOML, UdpPeer, logged_in
+from tests.redis_fixtures import BEAT, RedisProcess, free_port, running_nodes
+from tests.server_fixtures import G58, TEST_TOML, UdpPeer, logged_in, start_server_process
 from tests.test_cluster import connect_when_up, register, start_node_process
 
 pytestmark = pytest.mark.timeout(60)
@@ -73,4 +73,56 @@ async def test_a_crashed_node_started_again_on_its_address_before_it_was_given_u
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()
+        redis.stop()
+
+
+async def test_a_node_started_on_the_address_of_a_crashed_one_does_not_send_itself_audio(
+        tmp_path: Path) -> None:
+    """The log still had the crashed node's listeners registered at its relay address, now
+    the new node's own: the new node forwarded its speakers' audio to itself, refused it as
+    its own number, and warned that a node "was most likely started with another
+    INTERPHONE_CLUSTER_KEY" (until the crashed node was given up)."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    port = free_port()
+    slow_to_give_up = {"INTERPHONE_NODE_BEAT": str(BEAT),  # (the window stays open)
+                       "INTERPHONE_NODE_TTL": "8"}
+    crashed = start_node_process(config, port, redis.url, "a", env=slow_to_give_up)
+    again: asyncio.subprocess.Process | None = None
+    try:
+        carol = await connect_when_up(port, "carol")
+        await carol.join(G58)
+        carol_udp = await UdpPeer.open(port)
+        await register(carol_udp, "carol")  # a listener of the node that crashes
+        crashed.send_signal(signal.SIGKILL)
+        crashed.wait()
+        again, _, _ = await start_server_process(
+            "--config", str(config), "--store", redis.url, "--node-id", "a",
+            "--port", str(port), env=slow_to_give_up)
+        alice = await logged_in(port, "alice")
+        await alice.join(G58)
+        alice_udp = await UdpPeer.open(port)
+        await register(alice_udp, "alice")
+        assert (await alice.speak(G58)).ok
+        for seq in range(10):
+            alice_udp.send(AudioPacket(str(G58), "alice", seq, b"voice").serialize())
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)
+        again.send_signal(signal.SIGTERM)
+        assert again.stderr is not None
+        log = (await asyncio.wait_for(again.stderr.read(), 15)).decode()
+        assert "failed node authentication" not in log, log
+        for peer in (carol_udp, alice_udp):
+            peer.close()
+        for client in (carol, alice):
+            await client.close()
+    finally:
+        if crashed.poll() is None:
+            crashed.kill()
+            crashed.wait()
+        if again is not None and again.returncode is None:
+            again.kill()
+            await again.wait()
         redis.stop()

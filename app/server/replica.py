@@ -259,7 +259,7 @@ class Replica:
         """``node``'s relay is at ``address`` (its media events, the store's node list, which
         also gives its ``name``); its forwarded audio is heard
         (:meth:`app.server.node_auth.NodeAuth.learn`)."""
-        if node != self.node and node not in self.gone:
+        if node != self.node and node not in self.gone and not self._former_self(address):
             self.relays[node] = address
             self.state.media_gate.relays.add(address)
             auth = self.state.node_auth
@@ -269,6 +269,12 @@ class Replica:
                     label = f"node {node} ({name})" if name else f"node {node}"
                 auth.relay_names[address[:2]] = label
                 auth.learn(node)
+
+    def _former_self(self, relay: Address) -> bool:
+        """Whether ``relay`` is this node's own address: another node's there is a former
+        node at this address (a restart in place) not given up yet, whose listeners' audio
+        must not come back here (their sessions end with it)."""
+        return tuple(relay[:2]) == tuple(self.media_address[:2])
 
     def snapshot(self, log_id: str, now: float = 0.0) -> Event:
         """The shared state after entry ``log_id``, for a node that starts later (JSON;
@@ -318,7 +324,7 @@ class Replica:
             if item["grant"]:
                 self.grants[item["id"]] = item["grant"]
             for uid, relay in item["media"]:
-                if tuple(relay) != tuple(self.media_address[:2]):  # not a former self's
+                if not self._former_self(tuple(relay)):
                     record.set_addr(uid, tuple(relay), remote=True)
             records.append(record)
         self.state.restore(sessions, records)
@@ -393,8 +399,10 @@ class Replica:
             self.learn_relay(source, tuple(event["addr"]))
             interphone, uid = InterphoneId.parse(event["id"]), str(event["uid"])
             if source != self.node:
-                if state.register_shared_media(interphone, uid, sid, tuple(event["addr"]),
-                                               remote=True) and event.get("sealed"):
+                if self._former_self(tuple(event["addr"])):
+                    pass  # registered at a former node at this address: gone with it
+                elif state.register_shared_media(interphone, uid, sid, tuple(event["addr"]),
+                                                 remote=True) and event.get("sealed"):
                     state.media_gate.changed()  # its sealed audio now goes there too
             elif event.get("sealed"):
                 pass  # registered and acknowledged by this node's gate already
