@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from test_server_ops_metrics import samples, scrape
 
 from app.protocol import ErrCode, MembersRequest, Ping
@@ -139,3 +140,31 @@ async def test_one_server_is_ready_while_it_serves() -> None:
         assert head.startswith("HTTP/1.0 200")
         assert samples((await scrape(server.metrics.port))[1])[("interphone_ready", ())] == 1
     assert server.not_ready() == "stopped"
+
+
+async def test_a_node_catching_up_with_a_long_log_is_not_ready_until_it_has(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """Meanwhile its state is a part of the cluster's: its sessions gauge is left out."""
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        for _ in range(20_000):  # (entries a node applies and nothing comes of)
+            pipe.xadd("interphone:log", {"e": '{"t":"read","sid":0}'})
+        await pipe.execute()
+    finally:
+        await redis.aclose()
+    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                            store=node_store(redis_server.url, "late"),
+                            metrics=("127.0.0.1", 0))
+    await node.start()
+    try:
+        assert node.metrics is not None
+        assert node.not_ready() == "catching up with the shared log"
+        found = samples((await scrape(node.metrics.port))[1])
+        assert found[("interphone_ready", ())] == 0
+        assert ("interphone_sessions", ()) not in found
+        found = await ready_until(node.metrics.port, 1, timeout=30)
+        assert found[("interphone_sessions", ())] == 0
+        assert node.store is not None and node.store.applied >= 20_000
+    finally:
+        await node.stop()
