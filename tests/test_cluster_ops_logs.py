@@ -104,6 +104,9 @@ async def test_a_node_that_stops_is_named_as_having_left(
             await asyncio.sleep(0.02)
         assert ended == [f"node {number} (n1, relay 127.0.0.1:{port}) left (stopped): its "
                          f"sessions ended"], ended
+        # and the node itself said it told the others
+        assert any(r.getMessage().startswith(f"node {number} (n1) left the store redis://")
+                   for r in caplog.records), [r.getMessage() for r in caplog.records]
 
 
 async def test_a_store_that_lost_its_data_is_an_error_saying_to_restart_the_nodes(

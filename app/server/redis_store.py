@@ -251,6 +251,8 @@ class RedisStore:
                                                     "left": True})})
                 pipe.delete(self.key(f"alive:{self.node}"))
                 await pipe.execute()
+                log.info("node %d (%s) left the store %s: the other nodes end its sessions",
+                         self.node, self.name, self.safe_url)
             except (RedisError, OSError) as exc:
                 log.warning("could not tell the other nodes that this one stops, the store %s "
                             "cannot be reached (%s): they end its sessions when they give it "
