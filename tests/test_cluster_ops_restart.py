@@ -4,15 +4,29 @@ node number, with clients on it and on the other node (real processes, real redi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
+from test_server_ops_metrics import samples, scrape
 
-from app.protocol import AudioPacket
-from tests.redis_fixtures import BEAT, RedisProcess, free_port, running_nodes
-from tests.server_fixtures import G58, TEST_TOML, UdpPeer, logged_in, start_server_process
+from app.protocol import AudioPacket, MembersRequest, MembersResult
+from tests.redis_fixtures import BEAT, TTL, RedisProcess, free_port, running_nodes
+from tests.server_fixtures import (
+    G58,
+    ROOT,
+    TEST_TOML,
+    UdpPeer,
+    logged_in,
+    start_server_process,
+)
 from tests.test_cluster import connect_when_up, register, start_node_process
 
 pytestmark = pytest.mark.timeout(60)
@@ -125,4 +139,139 @@ async def test_a_node_started_on_the_address_of_a_crashed_one_does_not_send_itse
         if again is not None and again.returncode is None:
             again.kill()
             await again.wait()
+        redis.stop()
+
+
+class Node:
+    """``interphone-server`` on a fixed port with metrics, as a unit runs it (BEAT/TTL of
+    the tests), started again on the same ports by :meth:`start`."""
+
+    def __init__(self, config: Path, url: str, name: str) -> None:
+        self.config, self.url, self.name = config, url, name
+        self.port, self.metrics = free_port(), free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "INTERPHONE_NODE_BEAT": str(BEAT), "INTERPHONE_NODE_TTL": str(TTL)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.server", "--config", str(self.config), "--port",
+             str(self.port), "--store", self.url, "--node-id", self.name,
+             "--metrics", f"127.0.0.1:{self.metrics}"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> int:
+        """SIGTERM, as ``systemctl stop``; the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(15)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    async def ready(self, timeout: float = 20.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            with contextlib.suppress(OSError):
+                head, _ = await scrape(self.metrics, "/ready")
+                if head.startswith("HTTP/1.0 200"):
+                    return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"node {self.name} not ready")
+
+    async def figures(self) -> dict:
+        return samples((await scrape(self.metrics))[1])
+
+
+async def listener(uid: str, nodes: list[Node], tmp_path: Path) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERPHONE_")}
+    servers = ",".join(f"127.0.0.1:{node.port}" for node in nodes)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "--server", servers, "--uid", uid, "--token",
+        f"pw-{uid}", "listen", "group_58", "--wav", str(tmp_path / f"{uid}.wav"),
+        "--seconds", "50", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def members_everywhere(nodes: list[Node]) -> list[tuple[list[str], str]]:
+    """What ``members group_58`` answers on each node (a session of its own, closed)."""
+    seen = []
+    for node in nodes:
+        carol = await logged_in(node.port, "carol")  # (who may see group_58)
+        reply = await carol.request(MembersRequest(G58))
+        await carol.close()
+        assert isinstance(reply.body, MembersResult), reply
+        seen.append((sorted(reply.body.info.members), reply.body.info.speaker))
+    return seen
+
+
+async def test_a_rolling_restart_then_a_redis_restart_leave_everyone_in_place_once(
+        tmp_path: Path) -> None:
+    """Two nodes, a listener on each (each lists both nodes); each node restarted in turn
+    (SIGTERM, start), then Redis: the listeners are back in group_58, listed once on every
+    node, no floor held, only the two running nodes listed, and the metrics say so."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    nodes = [Node(config, redis.url, "a"), Node(config, redis.url, "b")]
+    listeners: list[asyncio.subprocess.Process] = []
+    try:
+        for node in nodes:
+            node.start()
+        for node in nodes:
+            await node.ready()
+        listeners = [await listener("alice", nodes, tmp_path),
+                     await listener("bob", nodes[::-1], tmp_path)]
+
+        async def settled() -> None:
+            expected = [(["alice", "bob"], "")] * 2
+            seen: list = []
+            for _ in range(100):
+                with contextlib.suppress(AssertionError, OSError):
+                    seen = await members_everywhere(nodes)
+                    if seen == expected:
+                        return
+                await asyncio.sleep(0.2)
+            raise AssertionError(f"members {seen}")
+
+        await settled()
+        for node in nodes:  # a rolling restart
+            assert node.stop() == 0
+            node.start()
+            await node.ready()
+            await settled()
+        redis.stop()
+        redis.start()
+        for node in nodes:
+            await node.ready()
+        await settled()
+        redis_client = Redis.from_url(redis.url, decode_responses=True)
+        try:
+            listed = await redis_client.hgetall("interphone:nodes")
+            alive = await redis_client.keys("interphone:alive:*")
+        finally:
+            await redis_client.aclose()
+        assert sorted(json.loads(info)["name"] for info in listed.values()) == ["a", "b"]
+        assert len(alive) == 2
+        for node in nodes:
+            found = await node.figures()
+            assert found[("interphone_ready", ())] == 1
+            assert found[("interphone_interphone_members", ())] == 2
+            assert found[("interphone_floors_held", ())] == 0
+        for process in listeners:
+            process.send_signal(signal.SIGINT)
+        for process in listeners:
+            _, err = await asyncio.wait_for(process.communicate(), 15)
+            said = err.decode()
+            assert "reconnected: back in group_58" in said, said
+            assert process.returncode in (0, 130), said
+    finally:
+        for process in listeners:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        for node in nodes:
+            node.kill()
         redis.stop()
