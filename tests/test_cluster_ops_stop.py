@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from app.server import InterphoneServer
+from app.server import InterphoneServer, redis_store
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
@@ -207,3 +207,29 @@ async def test_a_node_that_stops_while_redis_is_gone_says_the_others_were_not_to
                 and "could not tell the other nodes" in r.getMessage()]
     assert warnings and "they end its sessions when they give it up" in warnings[0], warnings
     await alice.close()
+
+
+async def test_what_a_stopping_node_failed_to_append_goes_before_its_down(
+        redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A death it appended while Redis was gone waited in its writer for Redis to come back;
+    stopped before the writer tried again, the node lost it."""
+    monkeypatch.setattr(redis_store, "RETRY", 30.0)  # (the writer does not try again here)
+    async with running_nodes(1, redis_server.url) as nodes:
+        store = nodes[0].store
+        assert store is not None and store.replica is not None
+        redis_server.stop()
+        store.replica.node_down(77)  # (as its sweep does once it won the HDEL)
+        for _ in range(100):  # the writer took it, and failed
+            if not store.replica.outgoing and not store.replica.available:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        redis_server.start()
+        await store.stop()
+        redis = Redis.from_url(redis_server.url, decode_responses=True)
+        try:
+            events = [json.loads(fields["e"])
+                      for _, fields in await redis.xrange("interphone:log")]
+        finally:
+            await redis.aclose()
+        assert [e["node"] for e in events if e.get("t") == "down"] == [77, store.node]

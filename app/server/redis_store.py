@@ -130,6 +130,9 @@ class RedisStore:
         self._writer_redis: Redis | None = None
         self._reader_redis: Redis | None = None
         self._wake = asyncio.Event()
+        self._retry: list[dict[str, Any]] = []
+        """Events whose append failed, appended again when the store answers (or at the
+        stop, before this node's ``down``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._last_id = "0"
         self._healthy_since: float | None = None
@@ -224,12 +227,13 @@ class RedisStore:
     async def stop(self) -> None:
         """Tell the others this node is gone (its sessions end at once), then disconnect.
 
-        What the writer had not appended yet and does not wait for an answer (logouts, a
-        node this node gave up: removed from ``nodes`` already, so no other node would
-        append its death) goes first; then, in one transaction, this node leaves ``nodes``,
-        its ``down`` is appended and its heartbeat key deleted: no other node reads this
-        node in ``nodes`` once its ``down`` is in the log (it would learn it again), nor
-        finds it gone from ``nodes`` without its ``down`` (its sessions would stay)."""
+        What the writer had not appended yet, or failed to append, and does not wait for
+        an answer (logouts, a node this node gave up: removed from ``nodes`` already, so no
+        other node would append its death) goes first; then, in one transaction, this node
+        leaves ``nodes``, its ``down`` is appended and its heartbeat key deleted: no other
+        node reads this node in ``nodes`` once its ``down`` is in the log (it would learn it
+        again), nor finds it gone from ``nodes`` without its ``down`` (its sessions would
+        stay)."""
         self._stopping = True  # redis-py may turn a cancellation into a connection error
         tasks = self._tasks + list(self._look_ups)
         for task in tasks:
@@ -240,7 +244,8 @@ class RedisStore:
         self._tasks = []
         redis = self._writer_redis
         if redis is not None and self.replica is not None:
-            left = [event for event in self.replica.take_outgoing() if "ref" not in event]
+            left = [event for event in self._retry + self.replica.take_outgoing()
+                    if "ref" not in event]
             stream = self.key("log")
             try:
                 pipe = redis.pipeline(transaction=True)
@@ -289,14 +294,13 @@ class RedisStore:
         replica, hub, redis = self.replica, self.hub, self._writer_redis
         assert replica is not None and hub is not None and redis is not None
         loop = asyncio.get_running_loop()
-        retry: list[dict[str, Any]] = []
         stream = self.key("log")
         while not self._stopping:
-            if not retry:
+            if not self._retry:
                 await self._wake.wait()
             self._wake.clear()
-            events = retry + replica.take_outgoing()
-            retry = []
+            events = self._retry + replica.take_outgoing()
+            self._retry = []
             if not events:
                 continue
             try:
@@ -307,7 +311,7 @@ class RedisStore:
             except (RedisError, OSError) as exc:
                 self._set_available(False)
                 log.debug("append failed: %s", exc)
-                outbox, retry = replica.append_failed(events, loop.time())
+                outbox, self._retry = replica.append_failed(events, loop.time())
                 hub.deliver(outbox)
                 hub.reschedule()
                 await asyncio.sleep(RETRY)
