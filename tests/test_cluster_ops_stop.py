@@ -233,3 +233,36 @@ async def test_what_a_stopping_node_failed_to_append_goes_before_its_down(
         finally:
             await redis.aclose()
         assert [e["node"] for e in events if e.get("t") == "down"] == [77, store.node]
+
+
+async def test_a_node_given_up_leaves_the_node_list_and_its_down_is_appended_at_once(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """The sweeper removed it from ``nodes``, then appended its death through its writer a
+    round trip later: a sweeper that died in between left it out of the list (no other
+    sweeper would find it) with its sessions, and a floor one held, in every node's state
+    for good."""
+    link = RedisLink(redis_server.port, delay=DELAY)
+    await link.start()
+    sweeper = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                               store=node_store(link.url, "sweeper"))
+    observer = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        await sweeper.start()
+        # a node that crashed: listed, its heartbeat key gone
+        await observer.hset("interphone:nodes", "99", json.dumps(
+            {"name": "crashed", "media": ["127.0.0.1", 9], "at": "0-0", "sent": 0}))
+        gap = False
+        for _ in range(1500):
+            if not await observer.hexists("interphone:nodes", "99"):
+                events = [json.loads(fields["e"])
+                          for _, fields in await observer.xrange("interphone:log")]
+                gap = not [e for e in events if e.get("t") == "down" and e["node"] == 99]
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the crashed node was not given up")
+        assert not gap, "out of the node list, and no down in the log"
+    finally:
+        await sweeper.stop()
+        await observer.aclose()
+        await link.close()

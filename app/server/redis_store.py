@@ -79,6 +79,18 @@ YIELD_EVERY = 20
 """Log entries applied between two returns to the event loop (heartbeats, clients)."""
 
 
+_GIVE_UP = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+    redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
+    return 1
+end
+return 0
+"""
+"""A node given up (KEYS: ``nodes``, ``log``; ARGV: its number, its ``down`` event): out
+of ``nodes`` and its ``down`` appended at once, by the one sweeper whose ``HDEL`` removes
+it (a script runs whole: no other command in between)."""
+
+
 async def _result(value: Awaitable[T] | T) -> T:
     """redis-py types its hash commands for both of its APIs; this is the asyncio one."""
     return await value if isinstance(value, Awaitable) else value
@@ -544,8 +556,10 @@ class RedisStore:
     async def _sweep(self, redis: Redis, known: dict[str, str]) -> None:
         """Give up every node whose heartbeat is gone at two sweeps in a row (so that this
         node's own pause, e.g. a busy host, cannot pass for another's death); exactly one
-        sweeper (the one whose ``HDEL`` removes it) appends its end. ``known``: the node
-        list just read."""
+        sweeper (the one whose ``HDEL`` removes it) appends its end, in the same step
+        (:data:`_GIVE_UP`: a sweeper that died between the two would have left it out of
+        ``nodes`` with its sessions in everyone's state for good). ``known``: the node list
+        just read."""
         replica = self.replica
         assert replica is not None
         nodes = self.key("nodes")
@@ -560,11 +574,10 @@ class RedisStore:
             if self._missing[node] < 2:
                 continue
             del self._missing[node]
-            if await _result(redis.hdel(nodes, number)):
+            down = json.dumps({"t": "down", "node": node}, separators=(",", ":"))
+            if await _result(redis.eval(_GIVE_UP, 2, nodes, self.key("log"), number, down)):
                 known.pop(number, None)
                 log.warning("node %s (%s) stopped beating: ending its sessions", node,
                             _describe_node(info))
-                replica.node_down(node)
-                self._wake.set()
         if known and min(int(n) for n in known) == self.node:
             await self._trim(redis, known)

@@ -347,7 +347,8 @@ class Replica:
         return events
 
     def node_down(self, node: int) -> None:
-        """Another node stopped beating: its sessions end (appended, applied in order)."""
+        """Another node stopped beating: its sessions end (appended, applied in order; the
+        Redis store appends it itself, in one step with removing it from its node list)."""
         self._emit({"t": "down", "node": node})
 
     def append_failed(self, events: Iterable[Event], now: float) -> tuple[Outbox, list[Event]]:
