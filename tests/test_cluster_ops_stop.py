@@ -266,3 +266,33 @@ async def test_a_node_given_up_leaves_the_node_list_and_its_down_is_appended_at_
         await sweeper.stop()
         await observer.aclose()
         await link.close()
+
+
+async def test_a_node_works_with_the_redis_acl_user_docs_deploy_md_gives(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """`~interphone:* +@all -@dangerous`: the start, a sweep (a Lua script), a stop (a
+    transaction)."""
+    admin = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        await admin.execute_command("ACL", "SETUSER", "interphone", "on", ">s3cret",
+                                    "~interphone:*", "+@all", "-@dangerous")
+        url = f"redis://interphone:s3cret@127.0.0.1:{redis_server.port}/0"
+        async with running_nodes(1, url) as nodes:
+            await admin.hset("interphone:nodes", "99", json.dumps(
+                {"name": "crashed", "media": ["127.0.0.1", 9], "at": "0-0", "sent": 0}))
+            for _ in range(200):
+                if not await admin.hexists("interphone:nodes", "99"):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the crashed node was not given up")
+            store = nodes[0].store
+            assert store is not None and store.replica is not None
+            assert store.replica.available
+            await nodes[0].stop()
+            nodes.clear()
+        events = [json.loads(fields["e"]) for _, fields in await admin.xrange("interphone:log")]
+        assert [(e["node"], e.get("left", False)) for e in events if e.get("t") == "down"] == [
+            (99, False), (store.node, True)]
+    finally:
+        await admin.aclose()
