@@ -29,18 +29,22 @@ under a prefix (default ``interphone:``):
 - ``alive:<number>`` - a heartbeat key set every ``beat`` seconds with a TTL of
   ``ttl`` seconds. Every node sweeps ``nodes`` every ``beat``: a node without its key at
   two sweeps in a row is removed from the hash (``HDEL``, so exactly one sweeper wins)
-  and its ``down`` event appended: every node then ends that node's sessions (members
-  leave, floors free). A death is noticed within about ``ttl + 2 * beat``.
+  and its ``down`` event appended, in one Lua script (:data:`_GIVE_UP`): every node
+  then ends that node's sessions (members leave, floors free). A death is noticed within
+  about ``ttl + 2 * beat``.
 
 While Redis cannot be reached a node keeps its sessions (pings are answered) but refuses
 every request that goes through the log, logins and reads (sync, members, presence)
 included, with errcode 500 and errmsg "store unavailable: ..." (a read answered from its
 replica could miss what other nodes that still reach Redis acknowledged); what it must
 tell the others (logouts, media registrations, revocations) waits and is appended, in
-order, when Redis is back. A node
-cut off for so long that the others gave it up reads its own death when Redis is back:
-it closes its clients and sets :attr:`RedisStore.given_up` (``interphone-server`` exits
-with code 1, to start again as a new node: the others never hear its number again).
+order, when Redis is back. A node cut off for so long that the others gave it up reads
+its own death when Redis is back: it closes its clients and sets
+:attr:`RedisStore.given_up` (``interphone-server`` exits with code 1, to start again as
+a new node: the others never hear its number again).
+
+A node that stops leaves ``nodes``, appends its ``down`` (``left``) and deletes its
+heartbeat key in one transaction (:meth:`RedisStore.stop`).
 """
 
 from __future__ import annotations
@@ -560,8 +564,6 @@ class RedisStore:
         (:data:`_GIVE_UP`: a sweeper that died between the two would have left it out of
         ``nodes`` with its sessions in everyone's state for good). ``known``: the node list
         just read."""
-        replica = self.replica
-        assert replica is not None
         nodes = self.key("nodes")
         for node in [n for n in self._missing if str(n) not in known]:
             del self._missing[node]
