@@ -16,8 +16,9 @@ Events (JSON objects, key ``t``): ``login`` (sid, uid, ip, features), ``join`` /
 request, answered by its node only, in the log's order), ``logout`` (sid), ``media``
 (sid, uid, id, from: the node whose relay uid registered at, addr: that relay, key
 and client: the recvbegin's id text and source, which that node acknowledges),
-``revoke`` (id, uid, grant: the log id of the grant, reason), ``down`` (node: every
-session of that node ends). A request's event also carries ``node`` and ``ref`` so
+``revoke`` (id, uid, grant: the log id of the grant, reason), ``down`` (node, and
+``left`` when it stopped and said so itself: every session of that node ends; a node that
+applies its own was given up by the others). A request's event also carries ``node`` and ``ref`` so
 that its node answers it.
 
 The extensions' requests go through the log too, so that every node applies them in one
