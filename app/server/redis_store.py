@@ -147,6 +147,7 @@ class RedisStore:
         self._reader_redis: Redis | None = None
         self._wake = asyncio.Event()
         self._retry: list[dict[str, Any]] = []
+        self._outage: set[str] = set()  # kinds of errors warned of while the store is away
         """Events whose append failed, appended again when the store answers (or at the
         stop, before this node's ``down``)."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -294,17 +295,31 @@ class RedisStore:
 
     # ---- tasks ---------------------------------------------------------------------------------
 
-    def _set_available(self, available: bool) -> None:
+    def _set_available(self, available: bool, why: BaseException | None = None) -> None:
+        """The store answers again, or not (``why``: the error, said in the warning, and
+        said again once per other kind of error until the store answers: a refused
+        password or command is not a network fault)."""
         replica = self.replica
-        if replica is None or replica.available == available:
+        if replica is None:
             return
-        replica.available = available
         if available:
-            log.info("store reachable again: accepting changes")
-        else:
+            if not replica.available:
+                replica.available = True
+                self._outage = set()
+                log.info("store reachable again: accepting changes")
+            return
+        kind = type(why).__name__ if why is not None else ""
+        if not replica.available and kind in self._outage:
+            return
+        reason = f": {why}" if why is not None else ""
+        if replica.available:
+            replica.available = False
             self._healthy_since = None
-            log.warning("store unreachable (%s): refusing changes until it is back",
-                        self.safe_url)
+            log.warning("store unreachable (%s%s): refusing changes until it is back",
+                        self.safe_url, reason)
+        else:
+            log.warning("store still unreachable (%s%s)", self.safe_url, reason)
+        self._outage.add(kind)
 
     async def _writer(self) -> None:
         replica, hub, redis = self.replica, self.hub, self._writer_redis
@@ -325,7 +340,7 @@ class RedisStore:
                     pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
                 await pipe.execute()
             except (RedisError, OSError) as exc:
-                self._set_available(False)
+                self._set_available(False, exc)
                 log.debug("append failed: %s", exc)
                 outbox, self._retry = replica.append_failed(events, loop.time())
                 hub.deliver(outbox)
@@ -343,7 +358,7 @@ class RedisStore:
                 response = await redis.xread({stream: self._last_id}, count=READ_BATCH,
                                              block=1000)
             except (RedisError, OSError) as exc:
-                self._set_available(False)
+                self._set_available(False, exc)
                 log.debug("read failed: %s", exc)
                 await asyncio.sleep(RETRY)
                 continue
@@ -402,8 +417,8 @@ class RedisStore:
                 self._start_end = _stream_id(str(last[0][0])) if last else None
                 known = await _result(redis.hgetall(self.key("nodes")))
                 break
-            except (RedisError, OSError):
-                self._set_available(False)
+            except (RedisError, OSError) as exc:
+                self._set_available(False, exc)
                 await asyncio.sleep(RETRY)
         else:
             return
@@ -540,7 +555,7 @@ class RedisStore:
                 if now - self._healthy_since >= self.ttl:
                     await self._sweep(redis, known)
             except (RedisError, OSError) as exc:
-                self._set_available(False)
+                self._set_available(False, exc)
                 self.latency = None
                 log.debug("heartbeat failed: %s", exc)
             await asyncio.sleep(self.beat)
