@@ -12,19 +12,33 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from test_server_ops_metrics import samples, scrape
 
-from app.protocol import AudioPacket, MembersRequest, MembersResult
-from tests.redis_fixtures import BEAT, TTL, RedisProcess, free_port, running_nodes
+from app.protocol import AudioPacket, Login, MembersRequest, MembersResult
+from app.server import InterphoneServer
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    BEAT,
+    TTL,
+    RedisProcess,
+    free_port,
+    node_store,
+    redis_server,
+    running_nodes,
+    settle,
+)
 from tests.server_fixtures import (
+    FAST,
     G58,
     ROOT,
     TEST_TOML,
+    RawClient,
     UdpPeer,
     logged_in,
+    sample_directory,
     start_server_process,
 )
 from tests.test_cluster import connect_when_up, register, start_node_process
@@ -275,3 +289,48 @@ async def test_a_rolling_restart_then_a_redis_restart_leave_everyone_in_place_on
         for node in nodes:
             node.kill()
         redis.stop()
+
+
+async def test_a_client_accepted_while_a_node_starts_logs_in_through_the_shared_log(
+        redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A node listened before it was wired to the shared log: a client accepted in between
+    (a crowd reconnects at once after a restart) got a session on that node alone, which
+    no other node knew of, and no answer: it waited for its login's timeout."""
+    loop = asyncio.get_running_loop()
+    create = loop.create_datagram_endpoint
+
+    async def slow_step(*args: Any, **kwargs: Any) -> Any:  # a busy host, between the steps
+        await asyncio.sleep(0.5)
+        return await create(*args, **kwargs)
+
+    async with running_nodes(1, redis_server.url) as nodes:
+        port = free_port()
+        starting = InterphoneServer(sample_directory(), host="127.0.0.1", port=port,
+                                    settings=FAST, media_thread=False,
+                                    store=node_store(redis_server.url, "starting"))
+
+        async def crowd() -> RawClient:
+            for _ in range(400):
+                try:
+                    client = await RawClient.connect(port)
+                except ConnectionRefusedError:  # (not listening yet)
+                    await asyncio.sleep(0.005)
+                    continue
+                # accepted: its login is answered, through the shared log
+                reply = await client.request(Login("alice", "pw-alice"), timeout=10)
+                assert reply.ok, reply
+                return client
+            raise AssertionError("never accepted")
+
+        alice_task = asyncio.create_task(crowd())
+        monkeypatch.setattr(loop, "create_datagram_endpoint", slow_step)
+        await starting.start()
+        monkeypatch.undo()
+        nodes.append(starting)
+        alice = await alice_task
+        await alice.join(G58)
+        await settle(nodes)
+        assert "alice" in nodes[0].state.by_uid  # the other node knows her session
+        members = nodes[0].state.interphones.get(G58)
+        assert members is not None and "alice" in members.members
+        await alice.close()

@@ -196,6 +196,10 @@ class InterphoneServer:
         *tcp_sockets, udp_socket = sockets
         with contextlib.suppress(OSError):
             udp_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        replica: Replica | None = None
+        if self.store is not None:  # before the first connection is accepted: its requests
+            # go through the shared log (answered once the store is attached, below)
+            replica = Replica(self.state, node, (self._advertised_host(), port))
         tcp: list[asyncio.Server | TlsListener]
         if self.tls is not None:  # (a plain-text client is logged: tls_port)
             tcp = [TlsListener(loop, sock, hub.new_connection, self.tls, hub.plain_text_on_tls,
@@ -217,11 +221,11 @@ class InterphoneServer:
         self._tcp, self._udp = tcp, udp
         self.port = port
         self.state.udp_port = port
-        if self.store is not None:
+        if self.store is not None and replica is not None:
             self.store.send_datagram = udp.sendto
             self.store.redeliver = relay.datagram_received
-            advertised = self._advertised_host()
-            self.store.attach(Replica(self.state, node, (advertised, port)), hub)
+            advertised = replica.media_address[0]
+            self.store.attach(replica, hub)
             log.info("node %d (%s, relay %s:%d) of the store %s", node, self.store.name,
                      advertised, port, self.store.safe_url)
             self._warn_if_unreachable(advertised)

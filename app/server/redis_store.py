@@ -235,6 +235,8 @@ class RedisStore:
         replica.use_media_secret(self.media_secret)
         replica.wake = self._wake.set
         replica.given_up = self._given_up
+        if replica.outgoing:  # requests of clients accepted while the node was starting
+            self._wake.set()
         self._loop = asyncio.get_running_loop()
         if replica.state.node_auth is not None:
             replica.state.node_auth.look_up = self._look_up
