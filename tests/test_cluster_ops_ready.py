@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     free_port,
     node_store,
     redis_server,
+    running_nodes,
 )
 from tests.server_fixtures import FAST, G58, ROOT, TEST_TOML, logged_in, sample_directory
 
@@ -168,3 +170,34 @@ async def test_a_node_catching_up_with_a_long_log_is_not_ready_until_it_has(
         assert node.store is not None and node.store.applied >= 20_000
     finally:
         await node.stop()
+
+
+async def test_a_node_the_others_gave_up_is_not_ready(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """(interphone-server exits then; a program that embeds the server learns it here.)"""
+    caplog.set_level(logging.INFO)
+    link = RedisLink(redis_server.port)
+    await link.start()
+    cut = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                           store=node_store(link.url, "cut"), metrics=("127.0.0.1", 0))
+    try:
+        async with running_nodes(1, redis_server.url):
+            await cut.start()
+            assert cut.store is not None and cut.metrics is not None
+            await ready_until(cut.metrics.port, 1)
+            link.sever()
+            for _ in range(200):
+                if any("(cut, relay" in r.getMessage() and "stopped beating" in r.getMessage()
+                       for r in caplog.records):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the cut node was not given up")
+            link.mend()
+            await asyncio.wait_for(cut.store.given_up.wait(), 10)
+            head, body = await scrape(cut.metrics.port, "/ready")
+            assert head.startswith("HTTP/1.0 503")
+            assert body == "not ready: given up by the other nodes: start it again\n"
+    finally:
+        await cut.stop()
+        await link.close()

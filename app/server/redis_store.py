@@ -203,10 +203,12 @@ class RedisStore:
 
     def not_ready(self) -> str:
         """Why this node does not serve as the others do (empty when it does): still
-        connecting, still catching up with the log, or the store unreachable (every change
-        refused)."""
+        connecting, given up by the others (it must start again as a new node), still
+        catching up with the log, or the store unreachable (every change refused)."""
         if self.replica is None:
             return "connecting to the store"
+        if self.given_up.is_set():
+            return "given up by the other nodes: start it again"
         if not self.caught_up:
             return "catching up with the shared log"
         if not self.replica.available:
