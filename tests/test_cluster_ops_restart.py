@@ -1,5 +1,6 @@
 """A node restarted as an operator (or systemd) does it: on the same address, as a new
-node number, with clients on it and on the other node (real processes, real redis-server)."""
+node number, with clients on it and on the other node (real processes, real redis-server);
+and a server that starts under a crowd of clients reconnecting at once."""
 
 from __future__ import annotations
 
@@ -300,6 +301,25 @@ async def test_a_rolling_restart_then_a_redis_restart_leave_everyone_in_place_on
         redis.stop()
 
 
+def crowd_login(port: int, connected: list[socket.socket]) -> bytes:
+    """A client in a thread of its own (one of a crowd that reconnects at once after a
+    restart): connects as soon as ``port`` listens, logs in as alice, returns what it read
+    first (its socket, left open, in ``connected``)."""
+    login = encode_frame(encode_message(Message.request("1", Login("alice", "pw-alice"))))
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.002)
+    connected.append(sock)
+    sock.sendall(login)
+    return sock.recv(65536)
+
+
 async def test_a_client_accepted_while_a_node_starts_logs_in_through_the_shared_log(
         redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     """A node listened before it was wired to the shared log: a client accepted in between
@@ -313,23 +333,10 @@ async def test_a_client_accepted_while_a_node_starts_logs_in_through_the_shared_
         return await create(*args, **kwargs)
 
     port = free_port()
-    login = encode_frame(encode_message(Message.request("1", Login("alice", "pw-alice"))))
     connected: list[socket.socket] = []
 
     def crowd() -> bytes:
-        """A client in a thread of its own: connects as soon as the port listens, logs in."""
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-                break
-            except ConnectionRefusedError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.002)
-        connected.append(sock)
-        sock.sendall(login)
-        return sock.recv(65536)
+        return crowd_login(port, connected)
 
     async with running_nodes(1, redis_server.url) as nodes:
         starting = InterphoneServer(sample_directory(), host="127.0.0.1", port=port,
@@ -350,3 +357,34 @@ async def test_a_client_accepted_while_a_node_starts_logs_in_through_the_shared_
         finally:
             for sock in connected:
                 sock.close()
+
+
+async def test_a_login_answered_while_a_server_starts_names_its_udp_port(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A login read before the server's last start step was answered with udp_port="0"
+    (the port was recorded only after the relay's socket was served): a client sent its
+    media nowhere."""
+    loop = asyncio.get_running_loop()
+    create = loop.create_datagram_endpoint
+
+    async def slow_step(*args: Any, **kwargs: Any) -> Any:  # a busy host, between the steps
+        await asyncio.sleep(0.5)
+        return await create(*args, **kwargs)
+
+    port = free_port()
+    connected: list[socket.socket] = []
+    server = InterphoneServer(sample_directory(), host="127.0.0.1", port=port, settings=FAST,
+                              media_thread=False)
+    answer = loop.run_in_executor(None, crowd_login, port, connected)
+    monkeypatch.setattr(loop, "create_datagram_endpoint", slow_step)
+    try:
+        await server.start()
+    finally:
+        monkeypatch.undo()
+    try:
+        reply = await asyncio.wait_for(answer, 15)
+        assert f'udp_port="{port}"'.encode() in reply, reply
+    finally:
+        for sock in connected:
+            sock.close()
+        await server.stop()

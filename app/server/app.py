@@ -196,6 +196,7 @@ class InterphoneServer:
         *tcp_sockets, udp_socket = sockets
         with contextlib.suppress(OSError):
             udp_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        self.state.udp_port = port  # (a login answered from the first connection names it)
         replica: Replica | None = None
         if self.store is not None:  # before the first connection is accepted: its requests
             # go through the shared log (answered once the store is attached, below)
@@ -220,7 +221,6 @@ class InterphoneServer:
         self.hub, self.relay = hub, relay
         self._tcp, self._udp = tcp, udp
         self.port = port
-        self.state.udp_port = port
         if self.store is not None and replica is not None:
             self.store.send_datagram = udp.sendto
             self.store.redeliver = relay.datagram_received
