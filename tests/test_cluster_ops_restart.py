@@ -57,20 +57,20 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_a_crashed_node_started_again_on_its_address_before_it_was_given_up_is_heard(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, redis_server: RedisProcess,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
     """systemd starts a crashed node again 2 s later, on the same address, before the others
     give the old one up (about 5 s): when they did, they dropped every registration at that
     relay address, the new node's listeners' too, and stopped sending it the audio of their
     speakers (its listeners heard nothing from the other nodes until they joined again)."""
     caplog.set_level(logging.INFO)
-    redis = RedisProcess(tmp_path)
-    redis.start()
+    redis = redis_server
     config = tmp_path / "directory.toml"
     config.write_text(TEST_TOML)
     port = free_port()
-    crashed = start_node_process(config, port, redis.url, "a")
-    again = None
+    crashed = again = None
     try:
+        crashed = start_node_process(config, port, redis.url, "a")
         async with running_nodes(1, redis.url) as nodes:
             await (await connect_when_up(port, "carol")).close()  # (the first node is up)
             crashed.send_signal(signal.SIGKILL)
@@ -111,25 +111,24 @@ async def test_a_crashed_node_started_again_on_its_address_before_it_was_given_u
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()
-        redis.stop()
 
 
 async def test_a_node_started_on_the_address_of_a_crashed_one_does_not_send_itself_audio(
-        tmp_path: Path) -> None:
+        tmp_path: Path, redis_server: RedisProcess) -> None:  # noqa: F811
     """The log still had the crashed node's listeners registered at its relay address, now
     the new node's own: the new node forwarded its speakers' audio to itself, refused it as
     its own number, and warned that a node "was most likely started with another
     INTERPHONE_CLUSTER_KEY" (until the crashed node was given up)."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
+    redis = redis_server
     config = tmp_path / "directory.toml"
     config.write_text(TEST_TOML)
     port = free_port()
     slow_to_give_up = {"INTERPHONE_NODE_BEAT": str(BEAT),  # (the window stays open)
                        "INTERPHONE_NODE_TTL": "8"}
-    crashed = start_node_process(config, port, redis.url, "a", env=slow_to_give_up)
+    crashed: subprocess.Popen[bytes] | None = None
     again: asyncio.subprocess.Process | None = None
     try:
+        crashed = start_node_process(config, port, redis.url, "a", env=slow_to_give_up)
         carol = await connect_when_up(port, "carol")
         await carol.join(G58)
         carol_udp = await UdpPeer.open(port)
@@ -157,13 +156,12 @@ async def test_a_node_started_on_the_address_of_a_crashed_one_does_not_send_itse
         for client in (carol, alice):
             await client.close()
     finally:
-        if crashed.poll() is None:
+        if crashed is not None and crashed.poll() is None:
             crashed.kill()
             crashed.wait()
         if again is not None and again.returncode is None:
             again.kill()
             await again.wait()
-        redis.stop()
 
 
 class Node:
