@@ -140,3 +140,99 @@ async def settle(nodes: list[InterphoneServer], timeout: float = 3.0) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the nodes did not catch up with the log")
+
+
+class RedisLink:
+    """A TCP proxy to a redis-server, the network between a node and its Redis: it may be
+    slow (``delay``: what clients send arrives that many seconds late, in order), hold new
+    connections unanswered (``hold=True`` until :meth:`release`: a Redis slow to answer)
+    or be cut (:meth:`sever`: connections closed and new ones refused until
+    :meth:`mend`)."""
+
+    def __init__(self, redis_port: int, *, delay: float = 0.0, hold: bool = False) -> None:
+        self.redis_port = redis_port
+        self.delay = delay
+        self.released = asyncio.Event()
+        if not hold:
+            self.released.set()
+        self.accepted = asyncio.Event()
+        self.severed = False
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def release(self) -> None:
+        self.released.set()
+
+    def sever(self) -> None:
+        self.severed = True
+        for writer in self._writers:
+            writer.close()
+        self._writers = []
+
+    def mend(self) -> None:
+        self.severed = False
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.sever()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted.set()
+        await self.released.wait()
+        if self.severed:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
+        self._writers += [writer, up_writer]
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        self._spawn(self._read_into(reader, queue))
+        self._spawn(self._deliver(queue, up_writer))
+        self._spawn(self._deliver_now(up_reader, writer))
+
+    async def _read_into(self, reader: asyncio.StreamReader,
+                         queue: asyncio.Queue[tuple[float, bytes]]) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                queue.put_nowait((loop.time() + self.delay, data))
+        queue.put_nowait((loop.time() + self.delay, b""))
+
+    @staticmethod
+    async def _deliver(queue: asyncio.Queue[tuple[float, bytes]],
+                       writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionError, OSError):
+            while True:
+                due, data = await queue.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    @staticmethod
+    async def _deliver_now(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()

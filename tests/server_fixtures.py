@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import re
 import ssl
 import sys
@@ -291,13 +292,16 @@ _SERVING = re.compile(r"serving on \S+ port (\d+)")
 
 
 async def start_server_process(
-    *args: str, timeout: float = 20.0, stdout: int = asyncio.subprocess.PIPE
+    *args: str, timeout: float = 20.0, stdout: int = asyncio.subprocess.PIPE,
+    env: dict[str, str] | None = None,
 ) -> tuple[asyncio.subprocess.Process, int, list[str]]:
-    """``python -m app.server --port 0 ARGS`` in its own process: the process, the port it
-    serves on, and the log lines it wrote until then."""
+    """``python -m app.server --port 0 ARGS`` in its own process (``env``: variables added to
+    this process's environment): the process, the port it serves on, and the log lines it
+    wrote until then."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app.server", "--port", "0", *args, cwd=ROOT,
-        stdout=stdout, stderr=asyncio.subprocess.PIPE)
+        stdout=stdout, stderr=asyncio.subprocess.PIPE,
+        env=None if env is None else {**os.environ, **env})
     lines: list[str] = []
     assert process.stderr is not None
     while True:

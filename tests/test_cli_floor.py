@@ -166,3 +166,24 @@ async def test_emergency_alone_with_seconds_leaves_after_them():
         assert err.splitlines()[0].startswith("nobody else is in group_58 to hear it")
         assert err.splitlines()[-1] == \
             "leaving group_58: nobody else came, so the emergency ends with it"
+
+
+async def test_talk_queue_cut_off_by_a_server_stop_says_the_connection_was_lost(
+        clients: Clients, tmp_path):
+    """A talk waiting in line when its server stopped (a restart) said "the request for the
+    floor was cancelled", as if someone had cancelled it."""
+    wav = tmp_path / "in.wav"
+    write_wav(wav, noise_bursts(0.4))
+    async with running_server() as server:
+        bob = await clients.connect(server.port, "bob", features=FLOOR)
+        await bob.join(G58)
+        assert await bob.talk_start()
+        proc = await start_cli("talk", "group_58", "--wav", str(wav), "--queue",
+                               port=server.port, uid="alice")
+        await wait_until(lambda: server.state.interphones[G58].floor.queue == ("alice",),
+                         timeout=10, what="alice in line")
+    _, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 1
+    assert err.decode().strip().endswith(
+        "interphone-cli: error: the connection was lost while waiting for the floor of "
+        "group_58"), err.decode()

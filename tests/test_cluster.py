@@ -425,8 +425,10 @@ async def test_a_node_started_later_begins_from_a_snapshot_of_a_trimmed_log(
 # ---- faults --------------------------------------------------------------------------------------
 
 
-def start_node_process(config: Path, port: int, url: str, name: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, INTERPHONE_NODE_BEAT=str(BEAT), INTERPHONE_NODE_TTL=str(TTL))
+def start_node_process(config: Path, port: int, url: str, name: str,
+                       env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "INTERPHONE_NODE_BEAT": str(BEAT), "INTERPHONE_NODE_TTL": str(TTL),
+           **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "app.server", "--config", str(config), "--port", str(port),
          "--store", url, "--node-id", name, "--log-level", "WARNING"],

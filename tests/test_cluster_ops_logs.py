@@ -69,6 +69,44 @@ async def test_a_node_that_stops_beating_is_named_plainly(
         # its name and relay address, not the store's raw record
         assert f"(doomed, relay 127.0.0.1:{port})" in lines[0], lines[0]
         assert "{" not in lines[0], lines[0]
+        for _ in range(100):  # every node applies its death, naming it alike
+            ended = [r.getMessage() for r in caplog.records
+                     if "its sessions ended" in r.getMessage()]
+            if ended:
+                break
+            await asyncio.sleep(0.05)
+        assert ended and ended[0].endswith(
+            f"(doomed, relay 127.0.0.1:{port}) is down: its sessions ended"), ended
+
+
+async def test_a_node_that_stops_is_named_as_having_left(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """The others logged `node 2 is down`, the words of a death, with nothing to tell which
+    machine went, when an operator stopped it for a restart."""
+    caplog.set_level(logging.INFO)
+    async with running_nodes(2, redis_server.url) as nodes:
+        staying, leaving = nodes
+        assert leaving.store is not None and staying.store is not None
+        number, port = leaving.store.node, leaving.port
+        await settle(nodes)
+        for _ in range(100):  # (its heartbeat's reading of the node list)
+            if number in staying.store.replica.relays:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.02)
+        caplog.clear()
+        await leaving.stop()
+        nodes.remove(leaving)
+        for _ in range(100):
+            ended = [r.getMessage() for r in caplog.records
+                     if "its sessions ended" in r.getMessage()]
+            if ended:
+                break
+            await asyncio.sleep(0.02)
+        assert ended == [f"node {number} (n1, relay 127.0.0.1:{port}) left (stopped): its "
+                         f"sessions ended"], ended
+        # and the node itself said it told the others
+        assert any(r.getMessage().startswith(f"node {number} (n1) left the store redis://")
+                   for r in caplog.records), [r.getMessage() for r in caplog.records]
 
 
 async def test_a_store_that_lost_its_data_is_an_error_saying_to_restart_the_nodes(

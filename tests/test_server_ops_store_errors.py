@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -34,3 +35,52 @@ async def test_a_node_names_its_store_without_the_password(
         assert not [line for line in lines if SECRET in line]
     finally:
         await node.stop()
+
+
+@pytest.mark.parametrize("password", ["", "wrong-pw"], ids=["none", "wrong"])
+async def test_a_store_that_refuses_the_node_is_a_configuration_error(
+        redis_server: RedisProcess, password: str) -> None:  # noqa: F811
+    """It said "cannot reach the store" and exited 1, which the unit restarts every 2 s
+    for good: a wrong password does not mend itself. Exit 2, saying what was refused."""
+    admin = Redis(host="127.0.0.1", port=redis_server.port)
+    await admin.config_set("requirepass", SECRET)
+    await admin.aclose()
+    url = f"redis://:{password}@127.0.0.1:{redis_server.port}/0" if password else \
+        f"redis://127.0.0.1:{redis_server.port}/0"
+    result = run_cli("--port", "0", "--store", url)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"the store {url.replace(password, '***') if password else url} refused this " \
+           f"node: " in last, last
+    assert "check the user and password in --store" in last
+    assert "cannot reach" not in result.stderr
+
+
+async def test_a_store_that_starts_refusing_a_running_node_is_named_with_why(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """"store unreachable (URL)" alone, the words of a network fault, when Redis had begun
+    refusing the node's password (changed in Redis, not yet on the nodes)."""
+    caplog.set_level(logging.INFO)
+    first = Redis(host="127.0.0.1", port=redis_server.port)
+    await first.config_set("requirepass", SECRET)
+    await first.aclose()
+    admin = Redis(host="127.0.0.1", port=redis_server.port, password=SECRET)
+    node = await start_node(f"redis://:{SECRET}@127.0.0.1:{redis_server.port}/0", "n0")
+    try:
+        await admin.config_set("requirepass", "another-pw")
+        await admin.execute_command("CLIENT", "KILL", "TYPE", "normal")  # the node reconnects
+        refused: list[str] = []
+        for _ in range(100):
+            refused = [r.getMessage() for r in caplog.records
+                       if r.levelno == logging.WARNING and "unreachable" in r.getMessage()
+                       and "username-password" in r.getMessage()]
+            if refused:
+                break
+            await asyncio.sleep(0.05)
+        assert refused, [r.getMessage() for r in caplog.records]
+        assert SECRET not in refused[0]
+        unreachable = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+        assert len(unreachable) <= 3, unreachable  # once per kind of error, not per try
+    finally:
+        await node.stop()
+        await admin.aclose()

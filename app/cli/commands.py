@@ -259,6 +259,9 @@ async def cmd_talk(args: argparse.Namespace) -> int:
         try:
             try:
                 if not await client.talk_start(queue=queue, emergency=emergency):
+                    if lost and lost[0].reason == "disconnected":  # (a server that stops)
+                        raise CliError("the connection was lost while waiting for the floor "
+                                       f"of {args.id}")
                     raise CliError("the request for the floor was cancelled")
             except FloorBusy as exc:
                 who = exc.holder or "someone else"

@@ -4,8 +4,10 @@ SIGHUP re-reads the ``--config`` file and serves it (see
 :meth:`app.server.state.ServerState.replace_directory`); a file that is not valid
 is refused with its line named and the directory in use stays.
 
-Exit codes: 0 after a clean shutdown, 1 if the port cannot be bound, 2 for a
-bad command line or configuration file (the message names the line).
+Exit codes: 0 after a clean shutdown, 1 if the port cannot be bound (or the store
+reached, or, a node of several, the others gave it up: it must start again as a new
+node), 2 for a bad command line or configuration file (the message names the line), or
+a store that refuses the node's password or commands.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from redis.asyncio.connection import parse_url
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthenticationWrongNumberOfArgsError,
+    NoPermissionError,
+    RedisError,
+)
 
 from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer, MetricsUnavailable
@@ -38,6 +45,9 @@ from app.server.redis_store import RedisStore
 from app.server.tls import TlsOptions, TlsSetupError, load_server_context
 
 log = logging.getLogger("app.server")
+
+STORE_REFUSALS = (AuthenticationError, AuthenticationWrongNumberOfArgsError, NoPermissionError)
+"""What the store answers a node whose ``--store`` user, password or ACL is wrong."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -184,17 +194,31 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
             log.error("cannot listen on %s port %d: %s", ", ".join(hosts), port,
                       exc.strerror or exc)
             return 1
+        except STORE_REFUSALS as exc:  # a wrong password or ACL: trying again cannot mend it
+            log.error("the store %s refused this node: %s (check the user and password in "
+                      "--store, and the ACL its user has: docs/deploy.md)",
+                      store.safe_url if store else "", exc)
+            return 2
         except RedisError as exc:
             log.error("cannot reach the store %s: %s", store.safe_url if store else "", exc)
             return 1
+        waits = [asyncio.ensure_future(stop.wait())]
+        if store is not None:  # the other nodes gave this one up: it starts again as a new one
+            waits.append(asyncio.ensure_future(store.given_up.wait()))
         try:
-            await stop.wait()
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             log.info("shutting down")
         finally:
+            for waiting in waits:
+                waiting.cancel()
             await server.stop()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+    if store is not None and store.given_up.is_set() and not stop.is_set():
+        log.error("exiting with code 1 to start again as a new node (a supervisor such as "
+                  "the .deb's unit restarts it)")
+        return 1
     return 0
 
 

@@ -114,6 +114,24 @@ class InterphoneServer:
     def running(self) -> bool:
         return self._tcp is not None
 
+    def not_ready(self) -> str:
+        """Why this server does not serve its clients as it should right now (empty when it
+        does): not listening yet (a node still connecting to its store) or any more, a node
+        still catching up with the shared log, or one whose store is unreachable (changes
+        refused). ``interphone_ready`` and ``GET /ready`` of the metrics endpoint."""
+        if self._tcp is None:
+            if self.hub is not None:
+                return "stopped"
+            return "connecting to the store" if self.store is not None else "starting"
+        return self.store.not_ready() if self.store is not None else ""
+
+    @property
+    def state_complete(self) -> bool:
+        """Whether the state holds every session and interphone it serves: listening, and
+        on a node of several, caught up with the shared log (before that, its figures are
+        a part of the cluster's: the metrics leave them out)."""
+        return self._tcp is not None and (self.store is None or self.store.caught_up)
+
     async def start(self) -> None:
         """Bind the metrics endpoint if asked for, then TCP on every address and UDP, on the
         same port number (``port=0``: a free one for all). What cannot be bound raises
@@ -136,7 +154,7 @@ class InterphoneServer:
                      describe([self.metrics_address[0]]), self.metrics.port)
 
     async def _start_metrics(self, address: tuple[str, int]) -> None:
-        endpoint = MetricsEndpoint(make_registry(self.collector))
+        endpoint = MetricsEndpoint(make_registry(self.collector), self.not_ready)
         try:
             await endpoint.start(*address)
         except OSError as exc:
@@ -178,6 +196,11 @@ class InterphoneServer:
         *tcp_sockets, udp_socket = sockets
         with contextlib.suppress(OSError):
             udp_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        self.state.udp_port = port  # (a login answered from the first connection names it)
+        replica: Replica | None = None
+        if self.store is not None:  # before the first connection is accepted: its requests
+            # go through the shared log (answered once the store is attached, below)
+            replica = Replica(self.state, node, (self._advertised_host(), port))
         tcp: list[asyncio.Server | TlsListener]
         if self.tls is not None:  # (a plain-text client is logged: tls_port)
             tcp = [TlsListener(loop, sock, hub.new_connection, self.tls, hub.plain_text_on_tls,
@@ -198,12 +221,11 @@ class InterphoneServer:
         self.hub, self.relay = hub, relay
         self._tcp, self._udp = tcp, udp
         self.port = port
-        self.state.udp_port = port
-        if self.store is not None:
+        if self.store is not None and replica is not None:
             self.store.send_datagram = udp.sendto
             self.store.redeliver = relay.datagram_received
-            advertised = self._advertised_host()
-            self.store.attach(Replica(self.state, node, (advertised, port)), hub)
+            advertised = replica.media_address[0]
+            self.store.attach(replica, hub)
             log.info("node %d (%s, relay %s:%d) of the store %s", node, self.store.name,
                      advertised, port, self.store.safe_url)
             self._warn_if_unreachable(advertised)

@@ -7,13 +7,19 @@ The scrape is answered on the event loop's thread (:class:`MetricsEndpoint`,
 a small asyncio HTTP responder), so it reads the state between two events,
 never while a handler is changing it.
 
-Metrics (all prefixed ``interphone_``): ``connections``, ``sessions``,
-``interphones``, ``interphone_members``, ``floors_held`` (gauges);
+Metrics (all prefixed ``interphone_``): ``ready`` (1 while the server serves as it
+should, 0 while it does not: a node still connecting to its store or catching up with
+the shared log, or one whose store is unreachable), ``connections``, ``sessions``,
+``interphones``, ``interphone_members``, ``floors_held`` (gauges; the last four are
+left out until the state is complete, rather than reported as a part of it);
 ``floor_grants_total``, ``floor_revocations_total{reason}``,
 ``relayed_packets_total``, ``relayed_bytes_total``,
 ``dropped_datagrams_total{reason}`` (counters); ``notification_queue_depth``
 and ``notification_queue_bytes`` (gauges: what waits behind full TCP buffers);
 plus the process and Python collectors of ``prometheus_client``.
+
+``GET /ready`` answers ``200 ready`` or ``503 not ready: REASON`` (the same judgement as
+``interphone_ready``), for a load balancer's or an orchestrator's health check.
 
 Other parts add their own families with :meth:`ServerCollector.add_source`: a
 callable returning metric families, called at each scrape on the loop's thread.
@@ -100,15 +106,19 @@ class ServerCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         server = self.server
         state = server.state
+        yield _gauge("interphone_ready", "1 while the server serves as it should (listening; "
+                     "a node of several: caught up with the shared log, its store reachable)",
+                     0 if server.not_ready() else 1)
         yield _gauge("interphone_connections", "Open TCP connections, logged in or not",
                      len(state.peers))
-        yield _gauge("interphone_sessions", "Logged-in sessions", len(state.sessions))
-        yield _gauge("interphone_interphones", "Active interphones (one member or more)",
-                     len(state.interphones))
-        yield _gauge("interphone_interphone_members", "Members of all active interphones",
-                     sum(len(record.members) for record in state.interphones.values()))
-        yield _gauge("interphone_floors_held", "Interphones whose floor is granted",
-                     sum(1 for record in state.interphones.values() if record.holder))
+        if server.state_complete:  # (else a part of the cluster's: left out, not a wrong 0)
+            yield _gauge("interphone_sessions", "Logged-in sessions", len(state.sessions))
+            yield _gauge("interphone_interphones", "Active interphones (one member or more)",
+                         len(state.interphones))
+            yield _gauge("interphone_interphone_members", "Members of all active interphones",
+                         sum(len(record.members) for record in state.interphones.values()))
+            yield _gauge("interphone_floors_held", "Interphones whose floor is granted",
+                         sum(1 for record in state.interphones.values() if record.holder))
         yield _counter("interphone_floor_grants", "Floor grants since the start",
                        state.grants_total)
         yield _by_reason("interphone_floor_revocations",
@@ -163,11 +173,18 @@ def make_registry(collector: ServerCollector) -> CollectorRegistry:
     return registry
 
 
-class MetricsEndpoint:
-    """``GET /metrics`` over HTTP/1.0 on the event loop (one response per connection)."""
+def _always_ready() -> str:
+    return ""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+
+class MetricsEndpoint:
+    """``GET /metrics`` and ``GET /ready`` over HTTP/1.0 on the event loop (one response
+    per connection). ``not_ready``: why the server is not ready, empty when it is."""
+
+    def __init__(self, registry: CollectorRegistry,
+                 not_ready: Callable[[], str] = _always_ready) -> None:
         self.registry = registry
+        self.not_ready = not_ready
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -191,10 +208,15 @@ class MetricsEndpoint:
             return
         request = head[:_MAX_REQUEST].split(b"\r\n", 1)[0].split()
         method, path = [*request, b"", b""][:2]
+        path = path.split(b"?", 1)[0]
         if method not in (b"GET", b"HEAD"):
             status, body, kind = "405 Method Not Allowed", b"GET only\n", "text/plain"
-        elif path.split(b"?", 1)[0] not in (b"/metrics", b"/"):
-            status, body, kind = "404 Not Found", b"try /metrics\n", "text/plain"
+        elif path == b"/ready":
+            why = self.not_ready()
+            status = "503 Service Unavailable" if why else "200 OK"
+            body, kind = (f"not ready: {why}\n" if why else "ready\n").encode(), "text/plain"
+        elif path not in (b"/metrics", b"/"):
+            status, body, kind = "404 Not Found", b"try /metrics or /ready\n", "text/plain"
         else:
             status, kind = "200 OK", CONTENT_TYPE_LATEST
             body = generate_latest(self.registry)

@@ -32,13 +32,22 @@ under a prefix (default ``interphone:``):
 - ``alive:<number>`` - a heartbeat key set every ``beat`` seconds with a TTL of
   ``ttl`` seconds. Every node sweeps ``nodes`` every ``beat``: a node without its key at
   two sweeps in a row is removed from the hash (``HDEL``, so exactly one sweeper wins)
-  and its ``down`` event appended: every node then ends that node's sessions (members
-  leave, floors free). A death is noticed within about ``ttl + 2 * beat``.
+  and its ``down`` event appended, in one Lua script (:data:`_GIVE_UP`): every node
+  then ends that node's sessions (members leave, floors free). A death is noticed within
+  about ``ttl + 2 * beat``.
 
-While Redis cannot be reached a node keeps its sessions (pings, syncs and member lists
-are answered from its replica) but refuses every change, logins included, with errcode
-500 and errmsg "store unavailable: ..."; what it must tell the others (logouts, media
-registrations, revocations) waits and is appended, in order, when Redis is back.
+While Redis cannot be reached a node keeps its sessions (pings are answered) but refuses
+every request that goes through the log, logins and reads (sync, members, presence)
+included, with errcode 500 and errmsg "store unavailable: ..." (a read answered from its
+replica could miss what other nodes that still reach Redis acknowledged); what it must
+tell the others (logouts, media registrations, revocations) waits and is appended, in
+order, when Redis is back. A node cut off for so long that the others gave it up reads
+its own death when Redis is back: it closes its clients and sets
+:attr:`RedisStore.given_up` (``interphone-server`` exits with code 1, to start again as
+a new node: the others never hear its number again).
+
+A node that stops leaves ``nodes``, appends its ``down`` (``left``) and deletes its
+heartbeat key in one transaction (:meth:`RedisStore.stop`).
 """
 
 from __future__ import annotations
@@ -76,6 +85,18 @@ SNAPSHOT_EVERY = 10_000
 then trims the log below the position of the node furthest behind)."""
 YIELD_EVERY = 20
 """Log entries applied between two returns to the event loop (heartbeats, clients)."""
+
+
+_GIVE_UP = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+    redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
+    return 1
+end
+return 0
+"""
+"""A node given up (KEYS: ``nodes``, ``log``; ARGV: its number, its ``down`` event): out
+of ``nodes`` and its ``down`` appended at once, by the one sweeper whose ``HDEL`` removes
+it (a script runs whole: no other command in between)."""
 
 
 async def _result(value: Awaitable[T] | T) -> T:
@@ -132,6 +153,10 @@ class RedisStore:
         self._writer_redis: Redis | None = None
         self._reader_redis: Redis | None = None
         self._wake = asyncio.Event()
+        self._retry: list[dict[str, Any]] = []
+        self._outage: set[str] = set()  # kinds of errors warned of while the store is away
+        """Events whose append failed, appended again when the store answers (or at the
+        stop, before this node's ``down``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._last_id = "0"
         self._healthy_since: float | None = None
@@ -139,8 +164,13 @@ class RedisStore:
         self._missing: dict[int, int] = {}  # node -> sweeps in a row without its heartbeat
         self.applied = 0
         self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
+        self._loaded = False  # the snapshot (if any) restored, the log's end at start read
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
         self._data_lost = False  # the store's node-seq fell below this node's number
+        self.given_up = asyncio.Event()
+        """Set when this node read its own death in the log: the other nodes gave it up
+        (it could not reach Redis for longer than ``ttl``) and no longer hear its relay;
+        ``interphone-server`` then stops with exit code 1, to start again as a new node."""
         self.latency: float | None = None
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
@@ -171,6 +201,27 @@ class RedisStore:
     def key(self, name: str) -> str:
         return self.prefix + name
 
+    @property
+    def caught_up(self) -> bool:
+        """Whether this node's replica holds the whole shared state: the snapshot restored
+        and the log applied up to where it ended when this node started."""
+        return self._loaded and (self._start_end is None
+                                 or _stream_id(self._last_id) >= self._start_end)
+
+    def not_ready(self) -> str:
+        """Why this node does not serve as the others do (empty when it does): still
+        connecting, given up by the others (it must start again as a new node), still
+        catching up with the log, or the store unreachable (every change refused)."""
+        if self.replica is None:
+            return "connecting to the store"
+        if self.given_up.is_set():
+            return "given up by the other nodes: start it again"
+        if not self.caught_up:
+            return "catching up with the shared log"
+        if not self.replica.available:
+            return "store unreachable: changes refused"
+        return ""
+
     def _client(self) -> Redis:
         return Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=2.0,
                               socket_timeout=5.0, health_check_interval=0)
@@ -192,6 +243,9 @@ class RedisStore:
         self.replica, self.hub = replica, hub
         replica.use_media_secret(self.media_secret)
         replica.wake = self._wake.set
+        replica.given_up = self._given_up
+        if replica.outgoing:  # requests of clients accepted while the node was starting
+            self._wake.set()
         self._loop = asyncio.get_running_loop()
         if replica.state.node_auth is not None:
             replica.state.node_auth.look_up = self._look_up
@@ -201,7 +255,15 @@ class RedisStore:
                        (self._writer(), self._reader(), self._heartbeat(), self.feedback.run())]
 
     async def stop(self) -> None:
-        """Tell the others this node is gone (its sessions end at once), then disconnect."""
+        """Tell the others this node is gone (its sessions end at once), then disconnect.
+
+        What the writer had not appended yet, or failed to append, and does not wait for
+        an answer (logouts, a node this node gave up: removed from ``nodes`` already, so no
+        other node would append its death) goes first; then, in one transaction, this node
+        leaves ``nodes``, its ``down`` is appended and its heartbeat key deleted: no other
+        node reads this node in ``nodes`` once its ``down`` is in the log (it would learn it
+        again), nor finds it gone from ``nodes`` without its ``down`` (its sessions would
+        stay)."""
         self._stopping = True  # redis-py may turn a cancellation into a connection error
         tasks = self._tasks + list(self._look_ups)
         for task in tasks:
@@ -212,42 +274,77 @@ class RedisStore:
         self._tasks = []
         redis = self._writer_redis
         if redis is not None and self.replica is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await redis.xadd(self.key("log"), {"e": json.dumps({"t": "down",
-                                                                    "node": self.node})})
-                await _result(redis.hdel(self.key("nodes"), str(self.node)))
-                await redis.delete(self.key(f"alive:{self.node}"))
+            left = [event for event in self._retry + self.replica.take_outgoing()
+                    if "ref" not in event]
+            stream = self.key("log")
+            try:
+                pipe = redis.pipeline(transaction=True)
+                for event in left:
+                    pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
+                pipe.hdel(self.key("nodes"), str(self.node))
+                pipe.xadd(stream, {"e": json.dumps({"t": "down", "node": self.node,
+                                                    "left": True})})
+                pipe.delete(self.key(f"alive:{self.node}"))
+                await pipe.execute()
+                log.info("node %d (%s) left the store %s: the other nodes end its sessions",
+                         self.node, self.name, self.safe_url)
+            except (RedisError, OSError) as exc:
+                log.warning("could not tell the other nodes that this one stops, the store %s "
+                            "cannot be reached (%s): they end its sessions when they give it "
+                            "up, about %g s after they reach the store again", self.safe_url,
+                            exc, self.ttl + 2 * self.beat)
         for client in (self._writer_redis, self._reader_redis):
             if client is not None:
                 with contextlib.suppress(RedisError, OSError):
                     await client.aclose()
 
+    def _given_up(self) -> None:
+        if not self.given_up.is_set():
+            log.error("the other nodes gave this node up (node %d, %s: the store %s could not "
+                      "be reached for longer than the %g s of its heartbeat's TTL) and no "
+                      "longer hear its relay: its clients were closed, and it must start again "
+                      "as a new node", self.node, self.name, self.safe_url, self.ttl)
+        self.given_up.set()
+
     # ---- tasks ---------------------------------------------------------------------------------
 
-    def _set_available(self, available: bool) -> None:
+    def _set_available(self, available: bool, why: BaseException | None = None) -> None:
+        """The store answers again, or not (``why``: the error, said in the warning, and
+        said again once per other kind of error until the store answers: a refused
+        password or command is not a network fault)."""
         replica = self.replica
-        if replica is None or replica.available == available:
+        if replica is None:
             return
-        replica.available = available
         if available:
-            log.info("store reachable again: accepting changes")
-        else:
+            if not replica.available:
+                replica.available = True
+                self._outage = set()
+                log.info("store reachable again: accepting changes")
+            return
+        kind = type(why).__name__ if why is not None else ""
+        if not replica.available and kind in self._outage:
+            return
+        reason = f": {why}" if why is not None else ""
+        if replica.available:
+            replica.available = False
             self._healthy_since = None
-            log.warning("store unreachable (%s): refusing changes until it is back",
-                        self.safe_url)
+            log.warning("store unreachable (%s%s): refusing changes until it is back",
+                        self.safe_url, reason)
+        else:
+            log.warning("store still unreachable (%s%s)", self.safe_url, reason)
+        self._outage.add(kind)
 
     async def _writer(self) -> None:
         replica, hub, redis = self.replica, self.hub, self._writer_redis
         assert replica is not None and hub is not None and redis is not None
         loop = asyncio.get_running_loop()
-        retry: list[dict[str, Any]] = []
         stream = self.key("log")
         while not self._stopping:
-            if not retry:
+            if not self._retry:
                 await self._wake.wait()
             self._wake.clear()
-            events = retry + replica.take_outgoing()
-            retry = []
+            events = self._retry + replica.take_outgoing()
+            self._retry = []
             if not events:
                 continue
             try:
@@ -256,9 +353,9 @@ class RedisStore:
                     pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
                 await pipe.execute()
             except (RedisError, OSError) as exc:
-                self._set_available(False)
+                self._set_available(False, exc)
                 log.debug("append failed: %s", exc)
-                outbox, retry = replica.append_failed(events, loop.time())
+                outbox, self._retry = replica.append_failed(events, loop.time())
                 hub.deliver(outbox)
                 hub.reschedule()
                 await asyncio.sleep(RETRY)
@@ -274,7 +371,7 @@ class RedisStore:
                 response = await redis.xread({stream: self._last_id}, count=READ_BATCH,
                                              block=1000)
             except (RedisError, OSError) as exc:
-                self._set_available(False)
+                self._set_available(False, exc)
                 log.debug("read failed: %s", exc)
                 await asyncio.sleep(RETRY)
                 continue
@@ -333,8 +430,8 @@ class RedisStore:
                 self._start_end = _stream_id(str(last[0][0])) if last else None
                 known = await _result(redis.hgetall(self.key("nodes")))
                 break
-            except (RedisError, OSError):
-                self._set_available(False)
+            except (RedisError, OSError) as exc:
+                self._set_available(False, exc)
                 await asyncio.sleep(RETRY)
         else:
             return
@@ -345,6 +442,7 @@ class RedisStore:
             replica.restore(snapshot, asyncio.get_running_loop().time())
             self._last_id = str(snapshot["at"])
             log.info("started from the snapshot at %s", self._last_id)
+        self._loaded = True
 
     def _learn_node(self, node: int, info: str, *, beat: bool = False) -> None:
         """``node``'s entry in ``nodes``: its relay, and the counter of the audio it had
@@ -470,7 +568,7 @@ class RedisStore:
                 if now - self._healthy_since >= self.ttl:
                     await self._sweep(redis, known)
             except (RedisError, OSError) as exc:
-                self._set_available(False)
+                self._set_available(False, exc)
                 self.latency = None
                 log.debug("heartbeat failed: %s", exc)
             await asyncio.sleep(self.beat)
@@ -490,10 +588,10 @@ class RedisStore:
     async def _sweep(self, redis: Redis, known: dict[str, str]) -> None:
         """Give up every node whose heartbeat is gone at two sweeps in a row (so that this
         node's own pause, e.g. a busy host, cannot pass for another's death); exactly one
-        sweeper (the one whose ``HDEL`` removes it) appends its end. ``known``: the node
-        list just read."""
-        replica = self.replica
-        assert replica is not None
+        sweeper (the one whose ``HDEL`` removes it) appends its end, in the same step
+        (:data:`_GIVE_UP`: a sweeper that died between the two would have left it out of
+        ``nodes`` with its sessions in everyone's state for good). ``known``: the node list
+        just read."""
         nodes = self.key("nodes")
         for node in [n for n in self._missing if str(n) not in known]:
             del self._missing[node]
@@ -506,11 +604,10 @@ class RedisStore:
             if self._missing[node] < 2:
                 continue
             del self._missing[node]
-            if await _result(redis.hdel(nodes, number)):
+            down = json.dumps({"t": "down", "node": node}, separators=(",", ":"))
+            if await _result(redis.eval(_GIVE_UP, 2, nodes, self.key("log"), number, down)):
                 known.pop(number, None)
                 log.warning("node %s (%s) stopped beating: ending its sessions", node,
                             _describe_node(info))
-                replica.node_down(node)
-                self._wake.set()
         if known and min(int(n) for n in known) == self.node:
             await self._trim(redis, known)

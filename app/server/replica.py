@@ -16,8 +16,9 @@ Events (JSON objects, key ``t``): ``login`` (sid, uid, ip, features), ``join`` /
 request, answered by its node only, in the log's order), ``logout`` (sid), ``media``
 (sid, uid, id, from: the node whose relay uid registered at, addr: that relay, key
 and client: the recvbegin's id text and source, which that node acknowledges),
-``revoke`` (id, uid, grant: the log id of the grant, reason), ``down`` (node: every
-session of that node ends). A request's event also carries ``node`` and ``ref`` so
+``revoke`` (id, uid, grant: the log id of the grant, reason), ``down`` (node, and
+``left`` when it stopped and said so itself: every session of that node ends; a node that
+applies its own was given up by the others). A request's event also carries ``node`` and ``ref`` so
 that its node answers it.
 
 The extensions' requests go through the log too, so that every node applies them in one
@@ -117,6 +118,9 @@ class Replica:
         """recvbegin acknowledgements to send from this node's relay (the driver sends
         them): a registration is acknowledged once the log handed it back."""
         self.relays: dict[int, Address] = {}  # node -> its relay's address (media events)
+        self.gone: set[int] = set()
+        """Nodes whose ``down`` this node applied: never learned again (numbers are not
+        reused), even from a node list read before their ``down`` was."""
         self.expiring: set[tuple[str, str]] = set()
         """(interphone, uid) of queued requests whose expiry this node appended (not yet
         back from the log: not asked again)."""
@@ -125,6 +129,10 @@ class Replica:
         self._entry_ids = 0  # emergency ids given while applying it
         self.wake: Callable[[], None] = _nothing
         """Called whenever an event is added to :attr:`outgoing` (the driver's writer)."""
+        self.given_up: Callable[[], None] = _nothing
+        """Called when this node applies its own ``down``: the others gave it up (cut off
+        from the log for longer than its heartbeat's TTL) and refuse what it forwards; it
+        must start again as a new node (the driver stops it)."""
         self.key_source: ClusterKeySource | None = None
         self.feedback = FeedbackCarrier()
         """Extension ``feedback``: this node's listeners' reports for holders on other nodes
@@ -265,7 +273,7 @@ class Replica:
         """``node``'s relay is at ``address`` (its media events, the store's node list, which
         also gives its ``name``); its forwarded audio is heard
         (:meth:`app.server.node_auth.NodeAuth.learn`)."""
-        if node != self.node:
+        if node != self.node and node not in self.gone and not self._former_self(address):
             self.relays[node] = address
             self.state.media_gate.relays.add(address)
             auth = self.state.node_auth
@@ -275,6 +283,12 @@ class Replica:
                     label = f"node {node} ({name})" if name else f"node {node}"
                 auth.relay_names[address[:2]] = label
                 auth.learn(node)
+
+    def _former_self(self, relay: Address) -> bool:
+        """Whether ``relay`` is this node's own address: another node's there is a former
+        node at this address (a restart in place) not given up yet, whose listeners' audio
+        must not come back here (their sessions end with it)."""
+        return tuple(relay[:2]) == tuple(self.media_address[:2])
 
     def snapshot(self, log_id: str, now: float = 0.0) -> Event:
         """The shared state after entry ``log_id``, for a node that starts later (JSON;
@@ -324,7 +338,7 @@ class Replica:
             if item["grant"]:
                 self.grants[item["id"]] = item["grant"]
             for uid, relay in item["media"]:
-                if tuple(relay) != tuple(self.media_address[:2]):  # not a former self's
+                if not self._former_self(tuple(relay)):
                     record.set_addr(uid, tuple(relay), remote=True)
             records.append(record)
         self.state.restore(sessions, records)
@@ -347,7 +361,8 @@ class Replica:
         return events
 
     def node_down(self, node: int) -> None:
-        """Another node stopped beating: its sessions end (appended, applied in order)."""
+        """Another node stopped beating: its sessions end (appended, applied in order; the
+        Redis store appends it itself, in one step with removing it from its node list)."""
         self._emit({"t": "down", "node": node})
 
     def append_failed(self, events: Iterable[Event], now: float) -> tuple[Outbox, list[Event]]:
@@ -399,8 +414,10 @@ class Replica:
             self.learn_relay(source, tuple(event["addr"]))
             interphone, uid = InterphoneId.parse(event["id"]), str(event["uid"])
             if source != self.node:
-                if state.register_shared_media(interphone, uid, sid, tuple(event["addr"]),
-                                               remote=True) and event.get("sealed"):
+                if self._former_self(tuple(event["addr"])):
+                    pass  # registered at a former node at this address: gone with it
+                elif state.register_shared_media(interphone, uid, sid, tuple(event["addr"]),
+                                                 remote=True) and event.get("sealed"):
                     state.media_gate.changed()  # its sealed audio now goes there too
             elif event.get("sealed"):
                 pass  # registered and acknowledged by this node's gate already
@@ -414,7 +431,7 @@ class Replica:
                     and self.grants.get(event["id"]) == event["grant"]):
                 state.revoke(record, str(event["reason"]), outbox)
         elif kind == "down":
-            outbox = self._down(int(event["node"]))
+            outbox = self._down(int(event["node"]), left=bool(event.get("left")))
         elif kind == "qexpire":
             key = str(event["id"])
             uids = [str(uid) for uid in event["uids"]]
@@ -434,14 +451,20 @@ class Replica:
             self._release(sid, now, outbox)
         return outbox
 
-    def _down(self, node: int) -> Outbox:
+    def _down(self, node: int, *, left: bool = False) -> Outbox:
+        """``node`` is gone: given up by the others (its heartbeat stopped), or ``left``
+        (it stopped and said so itself)."""
         outbox = Outbox()
+        label = self._describe(node)
+        self.gone.add(node)
         if self.state.node_auth is not None and node != self.node:
             self.state.node_auth.forget(node)  # its audio, forwarded or replayed, is refused
         for sid in [s for s in self.state.sessions if node_of(s) == node]:
             outbox.extend(self.state.logout(sid))
         relay = self.relays.pop(node, None)
-        if relay is not None:  # members of other nodes who listened through that relay
+        if relay is not None and relay not in self.relays.values():
+            # members of other nodes who listened through that relay (unless a node started
+            # since on the same address, a restart, has it now: its listeners are there)
             self.state.media_gate.relays.discard(relay)
             self.state.media_gate.changed()
             for record in self.state.interphones.values():
@@ -450,8 +473,21 @@ class Replica:
         if node == self.node:  # the others gave this node up: its clients start again
             for sid in list(self.state.peers):
                 outbox.close(sid)
-        outbox.log(f"node {node} is down: its sessions ended")
+            self.given_up()
+        outbox.log(f"{label} {'left (stopped)' if left else 'is down'}: its sessions ended")
         return outbox
+
+    def _describe(self, node: int) -> str:
+        """``node 3 (nodeB, relay 10.0.0.12:9400)`` as far as this node knows it."""
+        relay = self.relays.get(node)
+        if relay is None:
+            return f"node {node}"
+        auth = self.state.node_auth
+        label = auth.relay_names.get(relay[:2], "") if auth is not None else ""
+        where = f"relay {relay[0]}:{relay[1]}"
+        if label.startswith(f"node {node} (") and label.endswith(")"):
+            return f"{label[:-1]}, {where})"
+        return f"node {node} ({where})"
 
     def _reload(self, event: Event, now: float) -> Outbox:
         """A node's reload: removed users' sessions end (kicked by their own node), and the

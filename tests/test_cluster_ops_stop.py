@@ -1,0 +1,298 @@
+"""A node that stops (SIGTERM, ``systemctl stop``/``restart``) leaves the cluster in one
+step: what the other nodes read in Redis meanwhile never shows it both gone (its
+``down`` in the log) and still there (in ``nodes``), and a node given up is never learned
+again (real redis-server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from app.server import InterphoneServer, redis_store
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    BEAT,
+    TTL,
+    RedisLink,
+    RedisProcess,
+    node_store,
+    redis_server,
+    running_nodes,
+    settle,
+)
+from tests.server_fixtures import (
+    FAST,
+    G58,
+    TEST_TOML,
+    logged_in,
+    sample_directory,
+    start_server_process,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+DELAY = 0.1
+"""Seconds late that what the stopping node sends reaches Redis."""
+
+
+async def test_a_stopping_node_is_never_seen_down_and_listed_at_once(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """It appended its ``down``, then left ``nodes`` one round trip to Redis later: a node
+    reading the list in between learned it again after it had applied its death (its relay
+    came back in that node's snapshots, so a node started from one took it for alive)."""
+    link = RedisLink(redis_server.port, delay=DELAY)
+    await link.start()
+    leaving = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                               store=node_store(link.url, "leaving"))
+    observer = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        async with running_nodes(1, redis_server.url) as nodes:
+            await leaving.start()
+            store = leaving.store
+            assert store is not None
+            number = str(store.node)
+            alice = await logged_in(leaving.port, "alice")
+            await alice.join(G58)
+            await settle([*nodes, leaving], timeout=10)
+            assert await observer.hexists("interphone:nodes", number)
+            last = (await observer.xrevrange("interphone:log", count=1))[0][0]
+
+            async def watch() -> tuple[bool, bool]:
+                """What another node reads right when the down entry comes."""
+                at = last
+                while True:
+                    for _, entries in await observer.xread({"interphone:log": at}, block=5000):
+                        for entry_id, fields in entries:
+                            at = entry_id
+                            event = json.loads(fields["e"])
+                            if event.get("t") == "down" and str(event["node"]) == number:
+                                listed = await observer.hexists("interphone:nodes", number)
+                                beating = await observer.exists(f"interphone:alive:{number}")
+                                return bool(listed), bool(beating)
+
+            watcher = asyncio.create_task(watch())
+            await asyncio.sleep(0.05)  # (its XREAD is blocked)
+            await leaving.stop()
+            listed, beating = await asyncio.wait_for(watcher, 10)
+            assert not listed, "the down entry was in the log while the node was still listed"
+            assert not beating
+            await alice.close()
+    finally:
+        await leaving.stop()
+        await observer.aclose()
+        await link.close()
+
+
+async def test_a_node_given_up_is_not_learned_again_from_a_node_list_read_before(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """A heartbeat reads ``nodes`` while the reader applies the log: a list read just before
+    a node's ``down`` was applied still names it, and learning it from there brought its
+    relay back into this node's list, its snapshots and the nodes started from them."""
+    async with running_nodes(2, redis_server.url) as nodes:
+        staying, leaving = nodes
+        assert staying.store is not None and leaving.store is not None
+        gone = leaving.store.node
+        redis = staying.store._writer_redis
+        assert redis is not None
+        for _ in range(100):  # (a node lists itself once its tasks run)
+            known = await redis.hgetall("interphone:nodes")
+            if str(gone) in known and gone in staying.store.replica.relays:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.02)
+        relay = staying.store.replica.relays[gone]  # type: ignore[union-attr]
+        await leaving.stop()
+        nodes.remove(leaving)
+        for _ in range(100):
+            if gone not in staying.store.replica.relays:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.02)
+        staying.store._learn_nodes(known)  # the list as a heartbeat read it, before the down
+        replica = staying.store.replica
+        assert replica is not None
+        assert gone not in replica.relays
+        assert relay not in staying.state.media_gate.relays
+        assert str(gone) not in replica.snapshot("0-0")["relays"]
+        assert staying.state.node_auth is not None
+        assert gone not in staying.state.node_auth.alive
+
+
+async def test_what_a_stopping_node_had_not_appended_yet_goes_before_its_down(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """A node that had just given another up (removed from ``nodes``: no other node would)
+    and stopped before its writer appended that death left the other's sessions in every
+    node's state for good."""
+    async with running_nodes(1, redis_server.url) as nodes:
+        node = nodes[0]
+        store, replica = node.store, node.store.replica if node.store else None
+        assert store is not None and replica is not None and store._writer_redis is not None
+        replica.node_down(77)  # (as its sweep does once it won the HDEL)
+        replica.session_gone(store.node << 32 | 5)  # not a session: nothing to append
+        await store.stop()
+        redis = Redis.from_url(redis_server.url, decode_responses=True)
+        try:
+            events = [json.loads(fields["e"])
+                      for _, fields in await redis.xrange("interphone:log")]
+        finally:
+            await redis.aclose()
+        downs = [e["node"] for e in events if e.get("t") == "down"]
+        assert downs == [77, store.node]
+
+
+async def test_a_node_given_up_while_cut_off_from_redis_exits_to_start_again_as_a_new_one(
+        tmp_path: Path, redis_server: RedisProcess,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    """It read its own death when Redis came back, closed its clients and went on serving
+    under the number the others had given up: they refused every datagram its relay
+    forwarded (a speaker there was not heard on the other nodes, and the warning blamed
+    INTERPHONE_CLUSTER_KEY), and its clients logged in there again."""
+    caplog.set_level(logging.INFO)
+    link = RedisLink(redis_server.port)
+    await link.start()
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    process: asyncio.subprocess.Process | None = None
+    try:
+        async with running_nodes(1, redis_server.url) as nodes:
+            process, port, _ = await start_server_process(
+                "--config", str(config), "--store", link.url, "--node-id", "cut",
+                env={"INTERPHONE_NODE_BEAT": str(BEAT), "INTERPHONE_NODE_TTL": str(TTL)})
+            alice = await logged_in(port, "alice")
+            await alice.join(G58)
+            await settle(nodes)
+            link.sever()
+            for _ in range(200):  # the others give it up
+                if any("(cut, relay" in r.getMessage() and "stopped beating" in r.getMessage()
+                       for r in caplog.records):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the cut node was not given up")
+            link.mend()
+            assert await alice.closed_by_server(10.0)
+            code = await asyncio.wait_for(process.wait(), 15)
+            assert process.stderr is not None
+            errors = [line for line in (await process.stderr.read()).decode().splitlines()
+                      if " ERROR " in line]
+            assert code == 1, errors
+            assert "the other nodes gave this node up" in errors[0], errors
+            assert "start again as a new node" in errors[-1], errors
+            store = nodes[0].store
+            assert store is not None and store._writer_redis is not None
+            listed = await store._writer_redis.hgetall("interphone:nodes")
+            assert list(listed) == [str(store.node)]  # it left the list it had come back to
+            await alice.close()
+    finally:
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+        await link.close()
+
+
+async def test_a_node_that_stops_while_redis_is_gone_says_the_others_were_not_told(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """It logged `stopped` alone: its sessions stayed in the other nodes' state until they
+    gave it up, with nothing in its log to say why."""
+    caplog.set_level(logging.INFO)
+    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                            store=node_store(redis_server.url, "n0"))
+    await node.start()
+    alice = await logged_in(node.port, "alice")
+    redis_server.stop()
+    await node.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                and "could not tell the other nodes" in r.getMessage()]
+    assert warnings and "they end its sessions when they give it up" in warnings[0], warnings
+    await alice.close()
+
+
+async def test_what_a_stopping_node_failed_to_append_goes_before_its_down(
+        redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A death it appended while Redis was gone waited in its writer for Redis to come back;
+    stopped before the writer tried again, the node lost it."""
+    monkeypatch.setattr(redis_store, "RETRY", 30.0)  # (the writer does not try again here)
+    async with running_nodes(1, redis_server.url) as nodes:
+        store = nodes[0].store
+        assert store is not None and store.replica is not None
+        redis_server.stop()
+        store.replica.node_down(77)  # (as its sweep does once it won the HDEL)
+        for _ in range(100):  # the writer took it, and failed
+            if not store.replica.outgoing and not store.replica.available:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        redis_server.start()
+        await store.stop()
+        redis = Redis.from_url(redis_server.url, decode_responses=True)
+        try:
+            events = [json.loads(fields["e"])
+                      for _, fields in await redis.xrange("interphone:log")]
+        finally:
+            await redis.aclose()
+        assert [e["node"] for e in events if e.get("t") == "down"] == [77, store.node]
+
+
+async def test_a_node_given_up_leaves_the_node_list_and_its_down_is_appended_at_once(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """The sweeper removed it from ``nodes``, then appended its death through its writer a
+    round trip later: a sweeper that died in between left it out of the list (no other
+    sweeper would find it) with its sessions, and a floor one held, in every node's state
+    for good."""
+    link = RedisLink(redis_server.port, delay=DELAY)
+    await link.start()
+    sweeper = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                               store=node_store(link.url, "sweeper"))
+    observer = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        await sweeper.start()
+        # a node that crashed: listed, its heartbeat key gone
+        await observer.hset("interphone:nodes", "99", json.dumps(
+            {"name": "crashed", "media": ["127.0.0.1", 9], "at": "0-0", "sent": 0}))
+        gap = False
+        for _ in range(1500):
+            if not await observer.hexists("interphone:nodes", "99"):
+                events = [json.loads(fields["e"])
+                          for _, fields in await observer.xrange("interphone:log")]
+                gap = not [e for e in events if e.get("t") == "down" and e["node"] == 99]
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the crashed node was not given up")
+        assert not gap, "out of the node list, and no down in the log"
+    finally:
+        await sweeper.stop()
+        await observer.aclose()
+        await link.close()
+
+
+async def test_a_node_works_with_the_redis_acl_user_docs_deploy_md_gives(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """`~interphone:* +@all -@dangerous`: the start, a sweep (a Lua script), a stop (a
+    transaction)."""
+    admin = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        await admin.execute_command("ACL", "SETUSER", "interphone", "on", ">s3cret",
+                                    "~interphone:*", "+@all", "-@dangerous")
+        url = f"redis://interphone:s3cret@127.0.0.1:{redis_server.port}/0"
+        async with running_nodes(1, url) as nodes:
+            await admin.hset("interphone:nodes", "99", json.dumps(
+                {"name": "crashed", "media": ["127.0.0.1", 9], "at": "0-0", "sent": 0}))
+            for _ in range(200):
+                if not await admin.hexists("interphone:nodes", "99"):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the crashed node was not given up")
+            store = nodes[0].store
+            assert store is not None and store.replica is not None
+            assert store.replica.available
+            await nodes[0].stop()
+            nodes.clear()
+        events = [json.loads(fields["e"]) for _, fields in await admin.xrange("interphone:log")]
+        assert [(e["node"], e.get("left", False)) for e in events if e.get("t") == "down"] == [
+            (99, False), (store.node, True)]
+    finally:
+        await admin.aclose()
