@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import cast
 
 from app.client.address import format_server_address
+from app.client.deadline_timer import DeadlineTimer
 from app.client.errors import (
     ConnectionLost,
     RemoteProtocolError,
@@ -63,8 +64,7 @@ class SignalingConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._futures: dict[str, asyncio.Future[Body]] = {}
         self._closed = self._loop.create_future()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = DeadlineTimer(self._on_timer, self._loop.time)
         self.peer_host = ""
         self._plain = True
         self._received = 0
@@ -126,9 +126,7 @@ class SignalingConnection(asyncio.Protocol):
             self.session.connection_lost(f"connection closed{': ' + str(exc) if exc else ''}")
         self._pump()
         self._fail_all(ConnectionLost(self.session.close_reason or "connection closed"))
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         if not self._closed.done():
             self._closed.set_result(None)
         try:
@@ -242,22 +240,12 @@ class SignalingConnection(asyncio.Protocol):
                 future.set_exception(error)
 
     def _arm_timer(self) -> None:
-        deadline = self.session.next_deadline()
-        if deadline == self._timer_at and (self._timer is not None or deadline is None):
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None and self._transport is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer.arm(self.session.next_deadline() if self._transport is not None
+                        else None)
 
-    def _on_timer(self) -> None:
+    def _on_timer(self, due: float) -> None:
         # asyncio may run a timer up to one clock resolution early: never hand the
-        # session a time before the deadline it asked for.
-        due = self._timer_at or 0.0
-        self._timer = None
-        self._timer_at = None
+        # session a time before the deadline it was armed for.
         self.session.handle_timer(max(self._loop.time(), due))
         self._pump()
 

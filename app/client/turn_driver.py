@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from app.client.client import InterphoneClient
+from app.client.deadline_timer import DeadlineTimer
 from app.client.errors import ClientError
 from app.client.events import (
     ConnectionChanged,
@@ -110,7 +111,7 @@ class TurnDriver:
         # releases, still being carried out
         self._talk_starts = 0
         self._talk_stops = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = DeadlineTimer(self._on_timer)
         self._tasks = TaskSet(lambda exc: logger.warning("turn task failed: %s", exc))
         self._unsubscribe = client.model.subscribe(self._on_model)
 
@@ -158,8 +159,7 @@ class TurnDriver:
         """Times are ``time.monotonic()`` (the clock :meth:`TurnMachine.view` is read with)."""
         self._carry_out(self.machine.handle(event, time.monotonic()))
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def _on_timer(self, due: float) -> None:
         self._carry_out(self.machine.handle_timer(time.monotonic()))
 
     def _carry_out(self, actions: list[Action]) -> None:
@@ -182,16 +182,10 @@ class TurnDriver:
         self.on_change()
 
     def _arm(self) -> None:
-        self._cancel_timer()
-        deadline = self.machine.next_deadline()
-        if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_later(
-                max(0.0, deadline - time.monotonic()), self._on_timer)
+        self._timer.arm(self.machine.next_deadline())
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
 
     async def _request(self, action: SendRequest) -> None:
         """Carry out a request. What becomes of it reaches the machine from the model
