@@ -16,6 +16,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from test_ui_desktop import remembered_runtime, started
+from test_ui_multi import member_count
 from test_ui_support import OPS, UiSession, close_session, open_session, run, until
 
 from app.client import InterphoneClient
@@ -775,6 +776,46 @@ def test_the_tray_icon_shows_a_call_ringing_until_it_ends(
 
         assert run(qloop, scenario()) != before
         assert picture(tray.icon.icon()) == before
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
+
+
+@pytest.mark.parametrize("answer", [True, False], ids=["answer", "dismiss"])
+def test_a_call_ringing_while_hidden_is_answered_or_dismissed_from_the_tray_menu(
+        qloop, server: InterphoneServer, settings: Settings, answer: bool) -> None:
+    """Hours in the tray: a call rang with nothing in the tray's menu to take it, only
+    Show, and then the banner in the window."""
+    ui = run(qloop, open_session(server, settings, join=None, features=(PRESENCE,)))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    chat = "chat_bob:me"
+    try:
+        tray.refresh()
+        assert not tray.answer_action.isVisible() and not tray.dismiss_action.isVisible()
+        window.hide()
+
+        async def ring() -> InterphoneClient:
+            bob = await ui.other("bob", join=None, features=(PRESENCE,))
+            await bob.call("me")
+            await until(lambda: window.banner.caller, what="ringing")
+            return bob
+
+        bob = run(qloop, ring())
+        tray.refresh()  # as when the menu opens
+        assert tray.answer_action.isVisible() and tray.answer_action.text() == "Answer Bob"
+        assert tray.dismiss_action.isVisible()
+        (tray.answer_action if answer else tray.dismiss_action).trigger()
+        if answer:
+            run(qloop, until(lambda: ui.client.model.is_joined(chat)
+                             and str(ui.client.talk_target) == chat, what="in the call"))
+            run(qloop, until(lambda: member_count(bob, chat) == 2, what="bob hears us"))
+        else:
+            run(qloop, until(lambda: not window.banner.caller, what="dismissed"))
+            assert not ui.client.model.is_joined(chat)
+        assert not window.isVisible()  # taken or dismissed without the window
+        tray.refresh()
+        assert not tray.answer_action.isVisible()
     finally:
         tray.close()
         run(qloop, close_session(ui))

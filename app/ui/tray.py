@@ -75,6 +75,12 @@ class TrayController(QObject):
         self.menu = QMenu(window)
         self.show_action = self.menu.addAction("")
         self.show_action.triggered.connect(self.toggle_window)
+        # a call ringing while the window is hidden: answered (or dismissed) from here, as
+        # from the window's banner
+        self.answer_action = self.menu.addAction(icon("join"), "")
+        self.answer_action.triggered.connect(lambda: window.banner.answer.click())
+        self.dismiss_action = self.menu.addAction("")
+        self.dismiss_action.triggered.connect(lambda: window.banner.dismiss.click())
         self.menu.addSeparator()
         self.status_action = self.menu.addAction("")
         self.status_action.setEnabled(False)
@@ -207,6 +213,11 @@ class TrayController(QObject):
         self.show_action.setText(self.tr("Hide Interphone") if shown
                                  else self.tr("Show Interphone"))
         self.status_action.setText(window.link_text() or self.tr("Not connected"))
+        caller = window.banner.caller
+        self.answer_action.setText(self.tr("Answer %1").replace("%1", caller))
+        self.answer_action.setVisible(bool(caller))
+        self.dismiss_action.setText(self.tr("Dismiss the call"))
+        self.dismiss_action.setVisible(bool(caller))
         self.reconnect_action.setVisible(not window.reconnect_button.isHidden())
         target = self._talk_target()
         if window.link_state is not LinkState.CONNECTED:

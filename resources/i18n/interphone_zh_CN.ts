@@ -1980,62 +1980,72 @@
 <context>
     <name>TrayController</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="137"/>
+        <location filename="../../app/ui/tray.py" line="143"/>
         <source>Interphone is still running</source>
         <translation>实时对讲仍在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="138"/>
+        <location filename="../../app/ui/tray.py" line="144"/>
         <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
         <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="207"/>
+        <location filename="../../app/ui/tray.py" line="213"/>
         <source>Hide Interphone</source>
         <translation>隐藏实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="208"/>
+        <location filename="../../app/ui/tray.py" line="214"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="209"/>
+        <location filename="../../app/ui/tray.py" line="215"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="214"/>
+        <location filename="../../app/ui/tray.py" line="217"/>
+        <source>Answer %1</source>
+        <translation>接听 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="219"/>
+        <source>Dismiss the call</source>
+        <translation>忽略来电</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="225"/>
         <source>Talk target: %1 (offline)</source>
         <translation>通话对象：%1（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="215"/>
+        <location filename="../../app/ui/tray.py" line="226"/>
         <source>Talk target: none (offline)</source>
         <translation>通话对象：无（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="217"/>
+        <location filename="../../app/ui/tray.py" line="228"/>
         <source>Talk target: %1</source>
         <translation>通话对象：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="219"/>
+        <location filename="../../app/ui/tray.py" line="230"/>
         <source>Talk target: none (join an interphone)</source>
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="272"/>
+        <location filename="../../app/ui/tray.py" line="283"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="273"/>
+        <location filename="../../app/ui/tray.py" line="284"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="274"/>
+        <location filename="../../app/ui/tray.py" line="285"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
