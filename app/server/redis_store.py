@@ -56,9 +56,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -67,6 +66,7 @@ from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_
 from app.server.feedback_link import FeedbackLink
 from app.server.node_auth import forward_key
 from app.server.records import Address
+from app.server.redis_support import describe_node, redacted_url, redis_result, stream_id
 from app.server.replica import Replica
 
 if TYPE_CHECKING:
@@ -74,7 +74,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 RETRY = 0.2
 """Seconds between attempts while Redis cannot be reached."""
@@ -97,37 +96,6 @@ return 0
 """A node given up (KEYS: ``nodes``, ``log``; ARGV: its number, its ``down`` event): out
 of ``nodes`` and its ``down`` appended at once, by the one sweeper whose ``HDEL`` removes
 it (a script runs whole: no other command in between)."""
-
-
-async def _result(value: Awaitable[T] | T) -> T:
-    """redis-py types its hash commands for both of its APIs; this is the asyncio one."""
-    return await value if isinstance(value, Awaitable) else value
-
-
-def _stream_id(text: str) -> tuple[int, int]:
-    milliseconds, _, sequence = text.partition("-")
-    return int(milliseconds), int(sequence or 0)
-
-
-def redacted_url(url: str) -> str:
-    """``url`` with the password of its user part (``redis://user:PASSWORD@host``) as
-    ``***``, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = f"{parts.username}:***" if parts.username else ":***"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
-
-
-def _describe_node(info: str) -> str:
-    """A node's entry in ``nodes`` for a log line: ``name, relay host:port``."""
-    try:
-        record = json.loads(info)
-        host, port = record["media"][:2]
-        return f"{record['name']}, relay {host}:{port}"
-    except (ValueError, KeyError, TypeError):
-        return info
 
 
 class RedisStore:
@@ -206,7 +174,7 @@ class RedisStore:
         """Whether this node's replica holds the whole shared state: the snapshot restored
         and the log applied up to where it ended when this node started."""
         return self._loaded and (self._start_end is None
-                                 or _stream_id(self._last_id) >= self._start_end)
+                                 or stream_id(self._last_id) >= self._start_end)
 
     def not_ready(self) -> str:
         """Why this node does not serve as the others do (empty when it does): still
@@ -385,14 +353,14 @@ class RedisStore:
                     except Exception:
                         log.exception("cannot apply log entry %s %r", log_id, fields)
                         continue
-                    if self._start_end is not None and _stream_id(log_id) <= self._start_end:
+                    if self._start_end is not None and stream_id(log_id) <= self._start_end:
                         outbox.log_lines.clear()  # the past: logged when it happened
                         self._replayed += 1
                     hub.deliver(outbox)
                     if self.applied % YIELD_EVERY == 0:
                         await asyncio.sleep(0)  # a long backlog must not starve the rest
             if self._start_end is not None and (
-                    not response or _stream_id(self._last_id) >= self._start_end):
+                    not response or stream_id(self._last_id) >= self._start_end):
                 self._start_end = None
                 log.info("caught up with the shared log: %d entries from before this start "
                          "applied (their events are not logged again)", self._replayed)
@@ -422,13 +390,13 @@ class RedisStore:
         assert replica is not None
         while not self._stopping:
             try:
-                await _result(redis.hset(self.key("nodes"), str(self.node), self._me("0-0")))
+                await redis_result(redis.hset(self.key("nodes"), str(self.node), self._me("0-0")))
                 text = await redis.get(self.key("snapshot"))
                 if text and await self._trimmed_past(redis, json.loads(text)["at"]):
                     continue  # a newer snapshot was written meanwhile: take that one
                 last = await redis.xrevrange(self.key("log"), count=1)
-                self._start_end = _stream_id(str(last[0][0])) if last else None
-                known = await _result(redis.hgetall(self.key("nodes")))
+                self._start_end = stream_id(str(last[0][0])) if last else None
+                known = await redis_result(redis.hgetall(self.key("nodes")))
                 break
             except (RedisError, OSError) as exc:
                 self._set_available(False, exc)
@@ -506,7 +474,7 @@ class RedisStore:
             if info is not None and node not in auth.alive:
                 self._learn_node(node, info)
                 log.info("node %d (%s) forwarded audio before this node knew it: learned "
-                         "from the node list", node, _describe_node(info))
+                         "from the node list", node, describe_node(info))
             redeliver = self.redeliver
             for data, source in auth.take_held(node):
                 if redeliver is not None and not self._stopping:
@@ -520,18 +488,18 @@ class RedisStore:
         except RedisError:  # no log yet
             return False
         deleted = info.get("max-deleted-entry-id")
-        return bool(deleted) and _stream_id(str(deleted)) > _stream_id(str(at))
+        return bool(deleted) and stream_id(str(deleted)) > stream_id(str(at))
 
     async def _snapshot_and_trim(self, redis: Redis) -> None:
         """If this is the node with the lowest number: write a snapshot, then trim."""
         replica = self.replica
         assert replica is not None
-        known = await _result(redis.hgetall(self.key("nodes")))
+        known = await redis_result(redis.hgetall(self.key("nodes")))
         if not known or min(int(n) for n in known) != self.node:
             return
         snapshot = replica.snapshot(self._last_id, asyncio.get_running_loop().time())
         await redis.set(self.key("snapshot"), json.dumps(snapshot))
-        self._snapshot_id = _stream_id(self._last_id)
+        self._snapshot_id = stream_id(self._last_id)
         await self._trim(redis, known)
 
     async def _trim(self, redis: Redis, known: dict[str, str]) -> None:
@@ -542,7 +510,7 @@ class RedisStore:
         positions = [self._snapshot_id]
         for info in known.values():
             with contextlib.suppress(ValueError, KeyError, TypeError):
-                positions.append(_stream_id(str(json.loads(info).get("at", "0-0"))))
+                positions.append(stream_id(str(json.loads(info).get("at", "0-0"))))
         low = min(positions)
         if low > (0, 0):
             await redis.xtrim(self.key("log"), minid=f"{low[0]}-{low[1]}", approximate=False)
@@ -557,9 +525,9 @@ class RedisStore:
                 sent = loop.time()
                 await redis.set(alive, self.name, px=int(self.ttl * 1000))
                 self.latency = loop.time() - sent
-                await _result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
+                await redis_result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
                 await self._check_not_lost(redis)
-                known = await _result(redis.hgetall(nodes))
+                known = await redis_result(redis.hgetall(nodes))
                 self._learn_nodes(known)
                 now = loop.time()
                 if self._healthy_since is None:
@@ -605,9 +573,9 @@ class RedisStore:
                 continue
             del self._missing[node]
             down = json.dumps({"t": "down", "node": node}, separators=(",", ":"))
-            if await _result(redis.eval(_GIVE_UP, 2, nodes, self.key("log"), number, down)):
+            if await redis_result(redis.eval(_GIVE_UP, 2, nodes, self.key("log"), number, down)):
                 known.pop(number, None)
                 log.warning("node %s (%s) stopped beating: ending its sessions", node,
-                            _describe_node(info))
+                            describe_node(info))
         if known and min(int(n) for n in known) == self.node:
             await self._trim(redis, known)

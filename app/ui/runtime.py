@@ -310,32 +310,9 @@ class Runtime:
         soon as no tray has been there for ``TRAY_GRACE_S`` (the retries would go on
         unseen)."""
         assert self._waiting is not None
-        loop = asyncio.get_running_loop()
-        end = loop.time() + delay
-        watch = self.tray_watch
-        while not self._waiting.done():
-            watch.watch(self, int(1000 * (TRAY_PRESENT_POLL_S if watch.present
-                                          else TRAY_POLL_S)))
-            step = end - loop.time()
-            if watch.present is False:
-                missing = watch.missing_for()
-                if missing >= TRAY_GRACE_S:
-                    return False
-                step = min(step, TRAY_GRACE_S - missing)
-            if step <= 0:
-                break
-            changed: asyncio.Future[str] = loop.create_future()
-
-            def on_changed(_present: bool, changed: asyncio.Future[str] = changed) -> None:
-                if not changed.done():
-                    changed.set_result("tray")
-
-            watch.changed.connect(on_changed)
-            try:
-                await asyncio.wait({self._waiting, changed}, timeout=step)
-            finally:
-                watch.changed.disconnect(on_changed)
-        return True
+        return await self.tray_watch.pause(self, self._waiting, delay, grace=TRAY_GRACE_S,
+                                           poll_s=TRAY_POLL_S,
+                                           present_poll_s=TRAY_PRESENT_POLL_S)
 
     async def _reconnect(self, credentials: Credentials) -> InterphoneClient | None:
         """A new client for the same account; None (back to the sign-in) if that fails."""

@@ -13,6 +13,7 @@ a change).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -83,3 +84,33 @@ class TrayWatch(QObject):
         interval = min(self._watchers.values())
         if not self._timer.isActive() or self._timer.interval() != interval:
             self._timer.start(interval)
+
+    async def pause(self, watcher: object, ended: asyncio.Future[str], delay: float, *,
+                    grace: float, poll_s: float, present_poll_s: float) -> bool:
+        """Wait ``delay`` s, or until ``ended`` is done, watching the tray (every
+        ``present_poll_s`` while it is there, ``poll_s`` while it is missing); False as
+        soon as no tray has been there for ``grace`` s."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while not ended.done():
+            self.watch(watcher, int(1000 * (present_poll_s if self.present else poll_s)))
+            step = end - loop.time()
+            if self.present is False:
+                missing = self.missing_for()
+                if missing >= grace:
+                    return False
+                step = min(step, grace - missing)
+            if step <= 0:
+                break
+            changed: asyncio.Future[str] = loop.create_future()
+
+            def on_changed(_present: bool, changed: asyncio.Future[str] = changed) -> None:
+                if not changed.done():
+                    changed.set_result("tray")
+
+            self.changed.connect(on_changed)
+            try:
+                await asyncio.wait({ended, changed}, timeout=step)
+            finally:
+                self.changed.disconnect(on_changed)
+        return True

@@ -1,0 +1,42 @@
+"""Small helpers of the Redis store: redis-py's typed results, stream ids, a URL without
+its password and a node's entry for logs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+T = TypeVar("T")
+
+
+async def redis_result(value: Awaitable[T] | T) -> T:
+    """redis-py types its hash commands for both of its APIs; this is the asyncio one."""
+    return await value if isinstance(value, Awaitable) else value
+
+
+def stream_id(text: str) -> tuple[int, int]:
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with the password of its user part (``redis://user:PASSWORD@host``) as
+    ``***``, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***" if parts.username else ":***"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def describe_node(info: str) -> str:
+    """A node's entry in ``nodes`` for a log line: ``name, relay host:port``."""
+    try:
+        record = json.loads(info)
+        host, port = record["media"][:2]
+        return f"{record['name']}, relay {host}:{port}"
+    except (ValueError, KeyError, TypeError):
+        return info
