@@ -53,6 +53,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _app import run_app
 from _common import (
     HOST,
     ROOT,
@@ -105,42 +106,13 @@ async def talker_role(port: int, interphone: str, seconds: float) -> None:
 
 # --- the app (its own process) --------------------------------------------------------------
 def app_role(port: int, seconds: float, warmup: float, presses: int) -> dict[str, Any]:
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    import qasync
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    from app.ui.gui_thread_gc import GuiThreadCollector
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.main import _drain
-    from app.ui.runtime import Options, Runtime
-    from app.ui.settings import Settings, TokenStore
-
-    app = QApplication([sys.argv[0]])
-    app.setQuitOnLastWindowClosed(False)
-    tmp = Path(tempfile.mkdtemp(prefix="idle-bench-"))
-    settings = Settings(QSettings(str(tmp / "app.ini"), QSettings.Format.IniFormat),
-                        TokenStore(tmp / "app.token", None))
-    settings.server_address = f"{HOST}:{port}"
-    settings.uid, settings.token, settings.remember = "me", "x", True
-    settings.rejoin = " ".join(f"group_{g}" for g in GROUPS)
-    settings.tones = True
-    collector = GuiThreadCollector(app)
-    collector.start()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    runtime = Runtime(app, Options(simulate_audio=True), settings, LanguageSwitcher(app))
     try:
-        return loop.run_until_complete(_drive(runtime, port, seconds, warmup, presses))
+        return run_app(port, GROUPS,
+                       lambda runtime: _drive(runtime, port, seconds, warmup, presses),
+                       "idle-bench-")
     except BaseException as exc:
         log(f"idle: the app role failed: {exc!r}")
         raise
-    finally:
-        _drain(loop)
-        loop.close()
-        asyncio.set_event_loop(None)
-        collector.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def _until(predicate: Any, timeout: float = 10.0) -> None:

@@ -38,7 +38,6 @@ import asyncio
 import gc
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -50,6 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _app import run_app
 from _common import HOST, ROOT, emit, log, machine, thread_cpu, write_config
 
 GROUPS = ["soak1", "soak2", "soak3"]
@@ -112,39 +112,7 @@ async def team_role(port: int, seconds: float) -> None:
 
 # --- the app (its own process) -----------------------------------------------------------------
 def app_role(port: int, seconds: float, profile: str | None = None) -> dict[str, Any]:
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    import qasync
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    from app.ui.gui_thread_gc import GuiThreadCollector
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.main import _drain
-    from app.ui.runtime import Options, Runtime
-    from app.ui.settings import Settings, TokenStore
-
-    app = QApplication([sys.argv[0]])
-    app.setQuitOnLastWindowClosed(False)
-    tmp = Path(tempfile.mkdtemp(prefix="soak-bench-"))
-    settings = Settings(QSettings(str(tmp / "app.ini"), QSettings.Format.IniFormat),
-                        TokenStore(tmp / "app.token", None))
-    settings.server_address = f"{HOST}:{port}"
-    settings.uid, settings.token, settings.remember = "me", "x", True
-    settings.rejoin = " ".join(f"group_{g}" for g in GROUPS)
-    settings.tones = True
-    collector = GuiThreadCollector(app)
-    collector.start()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    runtime = Runtime(app, Options(simulate_audio=True), settings, LanguageSwitcher(app))
-    try:
-        return loop.run_until_complete(_drive(runtime, seconds, profile))
-    finally:
-        _drain(loop)
-        loop.close()
-        asyncio.set_event_loop(None)
-        collector.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_app(port, GROUPS, lambda runtime: _drive(runtime, seconds, profile), "soak-bench-")
 
 
 def _status_kb(field: str) -> int:
