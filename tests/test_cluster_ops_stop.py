@@ -172,7 +172,10 @@ async def test_a_node_given_up_while_cut_off_from_redis_exits_to_start_again_as_
             else:
                 raise AssertionError("the cut node was not given up")
             link.mend()
-            assert await alice.closed_by_server(10.0)
+            if not await alice.closed_by_server(10.0):
+                process.kill()
+                assert process.stderr is not None
+                raise AssertionError((await process.stderr.read()).decode()[-6000:])
             code = await asyncio.wait_for(process.wait(), 15)
             assert process.stderr is not None
             errors = [line for line in (await process.stderr.read()).decode().splitlines()

@@ -203,8 +203,9 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
             log.error("cannot reach the store %s: %s", store.safe_url if store else "", exc)
             return 1
         waits = [asyncio.ensure_future(stop.wait())]
-        if store is not None:  # the other nodes gave this one up: it starts again as a new one
+        if store is not None:  # given up by the others, or its store link broken: it starts again
             waits.append(asyncio.ensure_future(store.given_up.wait()))
+            waits.append(asyncio.ensure_future(store.failed.wait()))
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             log.info("shutting down")
@@ -215,7 +216,8 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-    if store is not None and store.given_up.is_set() and not stop.is_set():
+    if store is not None and (store.given_up.is_set() or store.failed.is_set()) \
+            and not stop.is_set():
         log.error("exiting with code 1 to start again as a new node (a supervisor such as "
                   "the .deb's unit restarts it)")
         return 1

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.server.feedback_carrier import FLUSH_SECONDS, decode
+from app.server.redis_support import STORE_FAULTS
 from app.server.replica import Replica
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class FeedbackLink:
         try:
             await asyncio.gather(self._publish(redis), self._subscribe(redis))
         finally:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*STORE_FAULTS):
                 await redis.aclose()
 
     async def _publish(self, redis: Redis) -> None:
@@ -78,7 +78,7 @@ class FeedbackLink:
                     pipe.publish(self._channel(node), text)
                 await pipe.execute()
                 self.published += len(messages)
-            except (RedisError, OSError) as exc:
+            except STORE_FAULTS as exc:
                 log.debug("feedback reports for node(s) %s lost: %s",
                           ", ".join(map(str, messages)), exc)
             await asyncio.sleep(FLUSH_SECONDS)  # what comes meanwhile goes in one message
@@ -94,10 +94,10 @@ class FeedbackLink:
                     message = await pubsub.get_message(timeout=LISTEN_TIMEOUT)
                     if message is not None and message.get("type") == "message":
                         self._apply(message["data"], loop.time())
-            except (RedisError, OSError) as exc:
+            except STORE_FAULTS as exc:
                 log.debug("feedback channel %s: %s (subscribing again)", channel, exc)
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*STORE_FAULTS):
                     await pubsub.aclose()
             await asyncio.sleep(RETRY)
 

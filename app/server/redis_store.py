@@ -44,7 +44,9 @@ tell the others (logouts, media registrations, revocations) waits and is appende
 order, when Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
 :attr:`RedisStore.given_up` (``interphone-server`` exits with code 1, to start again as
-a new node: the others never hear its number again).
+a new node: the others never hear its number again). So does a node one of whose tasks
+(writer, reader, heartbeat, feedback) ended on an error no retry covers
+(:attr:`RedisStore.failed`): it no longer follows the shared state.
 
 A node that stops leaves ``nodes``, appends its ``down`` (``left``) and deletes its
 heartbeat key in one transaction (:meth:`RedisStore.stop`).
@@ -66,7 +68,13 @@ from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_
 from app.server.feedback_link import FeedbackLink
 from app.server.node_auth import forward_key
 from app.server.records import Address
-from app.server.redis_support import describe_node, redacted_url, redis_result, stream_id
+from app.server.redis_support import (
+    STORE_FAULTS,
+    describe_node,
+    redacted_url,
+    redis_result,
+    stream_id,
+)
 from app.server.replica import Replica
 
 if TYPE_CHECKING:
@@ -139,6 +147,10 @@ class RedisStore:
         """Set when this node read its own death in the log: the other nodes gave it up
         (it could not reach Redis for longer than ``ttl``) and no longer hear its relay;
         ``interphone-server`` then stops with exit code 1, to start again as a new node."""
+        self.failed = asyncio.Event()
+        """Set when one of this node's tasks (writer, reader, heartbeat, feedback) ended on
+        an error its retries do not cover: the node no longer follows the shared state, and
+        ``interphone-server`` stops with exit code 1, to start again as a new node."""
         self.latency: float | None = None
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
@@ -184,6 +196,8 @@ class RedisStore:
             return "connecting to the store"
         if self.given_up.is_set():
             return "given up by the other nodes: start it again"
+        if self.failed.is_set():
+            return "a task of its store link failed: start it again"
         if not self.caught_up:
             return "catching up with the shared log"
         if not self.replica.available:
@@ -219,8 +233,21 @@ class RedisStore:
             replica.state.node_auth.look_up = self._look_up
         self.feedback = FeedbackLink(self._client, lambda node: self.key(f"feedback:{node}"),
                                      self.node, replica, hub)
-        self._tasks = [asyncio.create_task(coro) for coro in
-                       (self._writer(), self._reader(), self._heartbeat(), self.feedback.run())]
+        self._tasks = [asyncio.create_task(coro, name=f"store {name}") for name, coro in
+                       (("writer", self._writer()), ("reader", self._reader()),
+                        ("heartbeat", self._heartbeat()), ("feedback", self.feedback.run()))]
+        for task in self._tasks:
+            task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        if self._stopping or task.cancelled():
+            return
+        exc = task.exception()
+        log.error("the %s task ended (%s): this node no longer follows the shared state and "
+                  "must start again as a new node", task.get_name(),
+                  f"{type(exc).__name__}: {exc}" if exc else "returned",
+                  exc_info=exc)
+        self.failed.set()
 
     async def stop(self) -> None:
         """Tell the others this node is gone (its sessions end at once), then disconnect.
@@ -256,14 +283,14 @@ class RedisStore:
                 await pipe.execute()
                 log.info("node %d (%s) left the store %s: the other nodes end its sessions",
                          self.node, self.name, self.safe_url)
-            except (RedisError, OSError) as exc:
+            except STORE_FAULTS as exc:
                 log.warning("could not tell the other nodes that this one stops, the store %s "
                             "cannot be reached (%s): they end its sessions when they give it "
                             "up, about %g s after they reach the store again", self.safe_url,
                             exc, self.ttl + 2 * self.beat)
         for client in (self._writer_redis, self._reader_redis):
             if client is not None:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*STORE_FAULTS):
                     await client.aclose()
 
     def _given_up(self) -> None:
@@ -320,7 +347,7 @@ class RedisStore:
                 for event in events:
                     pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
                 await pipe.execute()
-            except (RedisError, OSError) as exc:
+            except STORE_FAULTS as exc:
                 self._set_available(False, exc)
                 log.debug("append failed: %s", exc)
                 outbox, self._retry = replica.append_failed(events, loop.time())
@@ -338,7 +365,7 @@ class RedisStore:
             try:
                 response = await redis.xread({stream: self._last_id}, count=READ_BATCH,
                                              block=1000)
-            except (RedisError, OSError) as exc:
+            except STORE_FAULTS as exc:
                 self._set_available(False, exc)
                 log.debug("read failed: %s", exc)
                 await asyncio.sleep(RETRY)
@@ -372,7 +399,7 @@ class RedisStore:
                 self._wake.set()
             if self.applied - self._snapshot_at >= self.snapshot_every:
                 self._snapshot_at = self.applied
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*STORE_FAULTS):
                     await self._snapshot_and_trim(redis)
 
     def _me(self, at: str) -> str:
@@ -398,7 +425,7 @@ class RedisStore:
                 self._start_end = stream_id(str(last[0][0])) if last else None
                 known = await redis_result(redis.hgetall(self.key("nodes")))
                 break
-            except (RedisError, OSError) as exc:
+            except STORE_FAULTS as exc:
                 self._set_available(False, exc)
                 await asyncio.sleep(RETRY)
         else:
@@ -468,7 +495,7 @@ class RedisStore:
             pipe.exists(self.key(f"alive:{node}"))
             entry, beating = await pipe.execute()
             info = entry if beating else None
-        except (RedisError, OSError) as exc:
+        except STORE_FAULTS as exc:
             log.debug("look-up of node %d failed: %s", node, exc)
         finally:
             if info is not None and node not in auth.alive:
@@ -535,7 +562,7 @@ class RedisStore:
                 self._set_available(True)
                 if now - self._healthy_since >= self.ttl:
                     await self._sweep(redis, known)
-            except (RedisError, OSError) as exc:
+            except STORE_FAULTS as exc:
                 self._set_available(False, exc)
                 self.latency = None
                 log.debug("heartbeat failed: %s", exc)

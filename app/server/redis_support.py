@@ -1,5 +1,6 @@
-"""Small helpers of the Redis store: redis-py's typed results, stream ids, a URL without
-its password and a node's entry for logs."""
+"""Small helpers of the Redis store: what a command raises when the store cannot be reached,
+redis-py's typed results, stream ids, a URL without its password and a node's entry for
+logs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from collections.abc import Awaitable
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from redis.exceptions import RedisError
+
 T = TypeVar("T")
+
+STORE_FAULTS: tuple[type[Exception], ...] = (RedisError, OSError, RuntimeError)
+"""What a command raises when the store cannot be reached: redis-py's errors, the socket's,
+and asyncio's ``RuntimeError`` "unable to perform operation on <TCPTransport closed=True>;
+the handler is closed", which redis-py lets through when it writes on a connection the
+network had just closed (a node's log reader died of it when its link to Redis was cut)."""
 
 
 async def redis_result(value: Awaitable[T] | T) -> T:
