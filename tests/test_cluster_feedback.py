@@ -150,21 +150,34 @@ async def test_listeners_on_both_nodes_count_together(tmp_path: Path) -> None:
         await close_all(alice, carol, bob)
 
 
+async def holder_beside_one_listener_and_across_from_one(
+        a: int, b: int) -> tuple[RawClient, RawClient, RawClient]:
+    """alice holding the floor on the node at ``a``, carol listening beside her, bob on the
+    node at ``b``; returned once alice was told of both (carol 1 %, bob 9 %)."""
+    alice = await member(a, "alice", FEEDBACK)
+    carol = await member(a, "carol", FEEDBACK)
+    bob = await member(b, "bob", FEEDBACK)
+    await holds_the_floor(alice, carol, bob)
+    await told_until(alice, [(carol, 1.0, 0.0), (bob, 9.0, 0.0)],
+                     lambda n: n.listeners == 2 and n.worst_pct == 9.0)
+    return alice, carol, bob
+
+
+async def carol_alone_within_the_window(alice: RawClient, carol: RawClient,
+                                        since: float) -> None:
+    """alice is told of carol alone, within the window (plus a heartbeat's slack) of
+    ``since``."""
+    told = await told_until(alice, [(carol, 1.0, 0.0)], lambda n: n.listeners == 1)
+    assert told == FeedbackNotice(G58, 1, 1.0, 1.0, 0.0)
+    assert asyncio.get_running_loop().time() - since < WINDOW_SECONDS + 1.5
+
+
 async def test_a_listener_on_another_node_that_leaves_drops_out(tmp_path: Path) -> None:
     async with two_nodes(tmp_path) as nodes:
-        a, b = nodes[0].port, nodes[1].port
-        alice = await member(a, "alice", FEEDBACK)
-        carol = await member(a, "carol", FEEDBACK)
-        bob = await member(b, "bob", FEEDBACK)
-        await holds_the_floor(alice, carol, bob)
-        await told_until(alice, [(carol, 1.0, 0.0), (bob, 9.0, 0.0)],
-                         lambda n: n.listeners == 2 and n.worst_pct == 9.0)
+        alice, carol, bob = await holder_beside_one_listener_and_across_from_one(
+            nodes[0].port, nodes[1].port)
         assert (await bob.request(QuitRequest(G58))).ok
-        loop = asyncio.get_running_loop()
-        left = loop.time()
-        told = await told_until(alice, [(carol, 1.0, 0.0)], lambda n: n.listeners == 1)
-        assert told == FeedbackNotice(G58, 1, 1.0, 1.0, 0.0)
-        assert loop.time() - left < WINDOW_SECONDS + 1.5
+        await carol_alone_within_the_window(alice, carol, asyncio.get_running_loop().time())
         # a report of an ex-member is refused on its own node: nothing reaches the holder
         refused = await bob.request(QualityReport(G58, "alice", 80.0))
         assert refused.body.errcode == ErrCode.FORBIDDEN  # type: ignore[union-attr]
@@ -175,38 +188,23 @@ async def test_a_listener_on_another_node_that_leaves_drops_out(tmp_path: Path) 
 
 async def test_the_listeners_of_a_stopped_node_drop_out(tmp_path: Path) -> None:
     async with two_nodes(tmp_path) as nodes:
-        a, b = nodes[0].port, nodes[1].port
-        alice = await member(a, "alice", FEEDBACK)
-        carol = await member(a, "carol", FEEDBACK)
-        bob = await member(b, "bob", FEEDBACK)
-        await holds_the_floor(alice, carol, bob)
-        await told_until(alice, [(carol, 1.0, 0.0), (bob, 9.0, 0.0)],
-                         lambda n: n.listeners == 2)
-        loop = asyncio.get_running_loop()
-        stopped = loop.time()
+        alice, carol, bob = await holder_beside_one_listener_and_across_from_one(
+            nodes[0].port, nodes[1].port)
+        stopped = asyncio.get_running_loop().time()
         await nodes[1].stop()
-        told = await told_until(alice, [(carol, 1.0, 0.0)], lambda n: n.listeners == 1)
-        assert told == FeedbackNotice(G58, 1, 1.0, 1.0, 0.0)
-        assert loop.time() - stopped < WINDOW_SECONDS + 1.5
+        await carol_alone_within_the_window(alice, carol, stopped)
         await close_all(alice, carol, bob)
 
 
 async def test_the_listeners_of_a_killed_node_drop_out_within_the_window(
         tmp_path: Path) -> None:
     async with doomed_node_beside_one(tmp_path) as (port, process, nodes):
-        alice = await member(nodes[0].port, "alice", FEEDBACK)
-        carol = await member(nodes[0].port, "carol", FEEDBACK)
-        bob = await member(port, "bob", FEEDBACK)  # on the node in a process of its own
-        await holds_the_floor(alice, carol, bob)
-        await told_until(alice, [(carol, 1.0, 0.0), (bob, 9.0, 0.0)],
-                         lambda n: n.listeners == 2)
-        loop = asyncio.get_running_loop()
+        # bob is on the node in a process of its own
+        alice, carol, bob = await holder_beside_one_listener_and_across_from_one(
+            nodes[0].port, port)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        killed = loop.time()
-        told = await told_until(alice, [(carol, 1.0, 0.0)], lambda n: n.listeners == 1)
-        assert told == FeedbackNotice(G58, 1, 1.0, 1.0, 0.0)
-        assert loop.time() - killed < WINDOW_SECONDS + 1.5
+        await carol_alone_within_the_window(alice, carol, asyncio.get_running_loop().time())
         await close_all(alice, carol, bob)
 
 
