@@ -19,7 +19,7 @@ from typing import Any
 import qasync
 from PySide6.QtCore import QAbstractEventDispatcher, QObject
 from PySide6.QtWidgets import QApplication
-from test_ui_support import run
+from test_ui_support import holder, run, until
 
 from app.ui import qt_loop
 from app.ui.qt_loop import QtLoop
@@ -231,3 +231,27 @@ def test_without_the_qasync_internals_it_relies_on_it_is_plain_qasync(
     monkeypatch.undo()  # qasync's own close needs what was taken away
     for loop in loops:
         loop.close()
+
+
+def test_turns_taken_one_after_another_leave_no_talk_limit_timers_behind(
+        qloop, server, ui) -> None:
+    """The app's case: each turn arms the talk limit (a minute) and its warnings and
+    cancels them at the release."""
+    async def turn() -> None:
+        ui.presenter.press_talk()
+        await until(lambda: holder(server) == "me", what="granted")
+        ui.presenter.release_talk()
+        await until(lambda: ui.presenter.turn.phase.value == "idle" and not holder(server),
+                    what="released")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        await turn()
+        await asyncio.sleep(0.1)
+        after_one = qt_timers(loop)
+        for _ in range(10):
+            await turn()
+        await asyncio.sleep(0.1)
+        assert qt_timers(loop) <= after_one
+
+    run(qloop, scenario())
