@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import qasync
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from test_ui_support import OPS, close_session, open_session, run, until
 
@@ -20,6 +19,7 @@ from app.protocol.features import ROSTER
 from app.server import Directory, InterphoneServer, ServerSettings
 from app.server.directory import Circle, User
 from app.ui.i18n import LanguageSwitcher
+from app.ui.qt_loop import QtLoop
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -37,7 +37,7 @@ def named_demo(*, me_in_ops: bool = True) -> Directory:
 
 
 @pytest.fixture
-def named_server(qloop: qasync.QEventLoop) -> Iterator[InterphoneServer]:
+def named_server(qloop: QtLoop) -> Iterator[InterphoneServer]:
     server = InterphoneServer(named_demo(), host="127.0.0.1", port=0,
                               settings=ServerSettings(auth="open"))
     run(qloop, server.start())

@@ -1,9 +1,9 @@
 """Shared fixtures of the UI tests (``pytest_plugins = ["test_ui_support"]``; no tests here).
 
-The tests are plain (synchronous) functions: each gets a fresh ``qasync``
-loop over the one QApplication of pytest-qt and runs coroutines on it with
-:func:`run`, so Qt events and asyncio callbacks are processed together, as
-in the app.
+The tests are plain (synchronous) functions: each gets a fresh loop of the kind
+the app runs (:class:`app.ui.qt_loop.QtLoop`, qasync's) over the one QApplication of
+pytest-qt and runs coroutines on it with :func:`run`, so Qt events and asyncio callbacks
+are processed together, as in the app.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from waiting import wait_until
@@ -27,6 +26,7 @@ from app.server import Directory, InterphoneServer, ServerSettings
 from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
+from app.ui.qt_loop import QtLoop
 from app.ui.settings import Settings, TokenStore
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import SignInFlow
@@ -53,14 +53,14 @@ async def sign_in_submitted(dialog: SignInDialog, flow: SignInFlow, address: str
 
 
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-    """Run ``coro`` on the qasync loop (Qt events included) with a timeout."""
+    """Run ``coro`` on the app's loop (Qt events included) with a timeout."""
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 @pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+def qloop(qapp: QApplication) -> Iterator[QtLoop]:
     qapp.setQuitOnLastWindowClosed(False)  # as in the app: closing a window must not stop the loop
-    loop = qasync.QEventLoop(qapp)
+    loop = QtLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
     pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
@@ -93,7 +93,7 @@ def start_server(loop: asyncio.AbstractEventLoop, **overrides: Any) -> Interphon
 
 
 @pytest.fixture
-def server(qloop: qasync.QEventLoop) -> Iterator[InterphoneServer]:
+def server(qloop: QtLoop) -> Iterator[InterphoneServer]:
     server = start_server(qloop)
     yield server
     run(qloop, server.stop())
@@ -153,7 +153,7 @@ async def close_session(session: UiSession) -> None:
 
 
 @pytest.fixture
-def ui(qloop: qasync.QEventLoop, server: InterphoneServer,
+def ui(qloop: QtLoop, server: InterphoneServer,
        settings: Settings) -> Iterator[UiSession]:
     session = run(qloop, open_session(server, settings))
     yield session

@@ -9,7 +9,8 @@ an hour) thousands of stale Qt timers piled up during a day of talk, each visite
 Qt's event dispatch. :class:`DeadlineTimer` keeps the armed timer when the deadline
 moves *later* (it fires early, the machine finds nothing due, and the driver arms it
 again for the later deadline) and replaces it only when the deadline moves earlier or
-goes away.
+goes away. (The desktop app's loop, ``app/ui/qt_loop.py``, now stops a cancelled timer at
+once; keeping the armed timer still spares a Qt timer started and killed per message.)
 """
 
 from __future__ import annotations

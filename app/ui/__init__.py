@@ -14,5 +14,6 @@
   ``gui_thread_gc`` runs garbage collection on the GUI thread only;
 - ``runtime`` owns the running pieces (client, audio engine, the demo of :mod:`app.demo`)
   and shuts them down cleanly;
-- ``main`` parses the command line, picks the Qt platform and runs the qasync loop.
+- ``main`` parses the command line, picks the Qt platform and runs the loop of ``qt_loop``
+  (qasync's, whose cancelled timers stop at once).
 """

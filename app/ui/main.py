@@ -1,4 +1,4 @@
-"""Command line, Qt platform choice, the QApplication and the qasync loop.
+"""Command line, Qt platform choice, the QApplication and the asyncio loop (``qt_loop``).
 
 ``interphone``            sign in to a server
 ``interphone --demo``     loopback demo: embedded server, bots, no sign-in
@@ -100,13 +100,13 @@ def run(argv: list[str]) -> int:
               file=sys.stderr)
         os.environ["QT_QPA_PLATFORM"] = platform
 
-    import qasync
     from PySide6.QtCore import QSettings, QSize
     from PySide6.QtWidgets import QApplication
 
     from app.ui.assets import icon
     from app.ui.gui_thread_gc import GuiThreadCollector
     from app.ui.i18n import LanguageSwitcher
+    from app.ui.qt_loop import QtLoop
     from app.ui.runtime import Options, Runtime
     from app.ui.settings import Settings
 
@@ -131,7 +131,7 @@ def run(argv: list[str]) -> int:
 
     collector = GuiThreadCollector(app)
     collector.start()
-    loop = qasync.QEventLoop(app)
+    loop = QtLoop(app)
     asyncio.set_event_loop(loop)
     runtime = Runtime(app, options, settings, switcher)
     # Ctrl-C, and SIGTERM (the session manager at logout, `kill`), quit as Quit does: the

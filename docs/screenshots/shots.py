@@ -10,12 +10,12 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
-import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.ui.i18n import LanguageSwitcher
+from app.ui.qt_loop import QtLoop
 from app.ui.runtime import Options, Runtime
 from app.ui.settings import Settings, TokenStore
 
@@ -46,18 +46,18 @@ def scratch_settings(folder: Path, language: str) -> Settings:
 
 
 @contextlib.contextmanager
-def qt_session() -> Iterator[tuple[QApplication, qasync.QEventLoop, Path]]:
+def qt_session() -> Iterator[tuple[QApplication, QtLoop, Path]]:
     """The application (which runs on with no window open), its asyncio loop and a
     scratch folder, for the time of the ``with``."""
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = QtLoop(app)
     asyncio.set_event_loop(loop)
     with tempfile.TemporaryDirectory() as folder, loop:
         yield app, loop, Path(folder)
 
 
-def in_each_language(loop: qasync.QEventLoop,
+def in_each_language(loop: QtLoop,
                      capture: Callable[[str], Awaitable[None]]) -> None:
     """``capture(language)`` run to its end in English, then in Simplified Chinese."""
     for language in LANGUAGES:
