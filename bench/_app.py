@@ -1,6 +1,7 @@
 """The desktop app's process as the benchmarks run it: ``app.ui.runtime.Runtime`` under
-offscreen Qt and qasync, the simulated sound card, signed in with "remember me" to a
-server on 127.0.0.1 and rejoined to ``groups`` (the last one the talk target)."""
+offscreen Qt and the app's loop (``app.ui.qt_loop.QtLoop``), the simulated sound card,
+signed in with "remember me" to a server on 127.0.0.1 and rejoined to ``groups`` (the
+last one the talk target)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,13 @@ def run_app(port: int, groups: list[str], drive: Callable[[Any], Awaitable[T]],
             prefix: str) -> T:
     """Start the app and run ``drive(runtime)`` on its loop; everything is closed after."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    import qasync
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from app.ui.gui_thread_gc import GuiThreadCollector
     from app.ui.i18n import LanguageSwitcher
     from app.ui.main import _drain
+    from app.ui.qt_loop import QtLoop
     from app.ui.runtime import Options, Runtime
     from app.ui.settings import Settings, TokenStore
 
@@ -43,7 +44,7 @@ def run_app(port: int, groups: list[str], drive: Callable[[Any], Awaitable[T]],
     settings.tones = True
     collector = GuiThreadCollector(app)
     collector.start()
-    loop = qasync.QEventLoop(app)
+    loop = QtLoop(app)
     asyncio.set_event_loop(loop)
     runtime = Runtime(app, Options(simulate_audio=True), settings, LanguageSwitcher(app))
     try:
