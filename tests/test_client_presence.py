@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from client_fixtures import EventLog, running_server, wait_until
 
 from app.client import (
@@ -9,6 +11,7 @@ from app.client import (
     ContactPresenceChanged,
     IncomingCall,
     IncomingCallEnded,
+    JoinedSetChanged,
     OutgoingCallChanged,
 )
 from app.protocol import InterphoneId
@@ -117,3 +120,26 @@ async def test_a_lost_connection_stops_the_rings_of_both_sides(clients):
         assert callee.of(IncomingCallEnded) == [IncomingCallEnded(CHAT, "alice", "cancelled")]
         await wait_until(lambda: alice.model.outgoing_call(CHAT) is CallState.OFFLINE,
                          what="alice told bob is gone")
+
+
+async def test_hanging_up_before_the_call_rang_is_no_error(clients):
+    """Leaving the chat while the call's join still waited for its audio registration sent
+    the ring after the quit: the server refused it ("join chat_alice:bob before ringing"),
+    and the window said "Call to Bob failed: Not allowed (error 403)" over "Left Bob"."""
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice", features=P)
+        bob = await clients.connect(server.port, "bob", features=P)
+        hanging_up: list[asyncio.Task[None]] = []
+
+        def hang_up_once_joined(event: object) -> None:
+            if (isinstance(event, JoinedSetChanged) and CHAT in event.ids
+                    and not hanging_up):  # the quit goes out before the join returns
+                hanging_up.append(asyncio.ensure_future(alice.leave(CHAT)))
+
+        alice.model.subscribe(hang_up_once_joined)
+        await alice.call("bob")  # raised NotAllowed
+        await hanging_up[0]
+        assert not alice.model.is_joined(CHAT)
+        assert alice.model.outgoing_call(CHAT) in (None, CallState.CANCELLED)
+        await asyncio.sleep(0.2)  # a ring the server took would have reached bob by now
+        assert CHAT not in bob.model.incoming_calls  # it stopped ringing, if it rang

@@ -139,6 +139,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             on_refused=self._on_members_refused)
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
+        self._leaving: set[InterphoneId] = set()  # interphones whose quit is under way
         self.model.subscribe(self._on_model_event)
         self._asking: FloorAsk | None = None  # our speak-on request, until its outcome
 
@@ -269,7 +270,10 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         and later declined / no_answer (:class:`OutgoingCallChanged` events)."""
         chat = InterphoneId.chat(self.uid, uid)
         info = await self.join(chat)
-        if PRESENCE in self.features:
+        # left again while the join waited for its audio registration: hung up before it
+        # rang (a ring sent after the quit would be refused, "join ... before ringing")
+        if (PRESENCE in self.features and self.model.is_joined(chat)
+                and chat not in self._leaving):
             await self._require_conn().request(CallRequest(CallAction.RING, chat))
         return info
 
@@ -299,6 +303,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             self._end_turn("left")
         if self._media is not None:
             self._media.unregister(str(current))
+        self._leaving.add(current)
         try:
             await conn.request(QuitRequest(current, self.uid))
         except NotFound:
@@ -306,6 +311,8 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         except ClientError:
             self.model.apply_left_one(current)
             raise
+        finally:
+            self._leaving.discard(current)
 
     async def _close(self) -> None:
         self._closing = True
