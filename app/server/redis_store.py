@@ -39,7 +39,11 @@ under a prefix (default ``interphone:``):
 While Redis cannot be reached a node keeps its sessions (pings are answered) but refuses
 every request that goes through the log, logins and reads (sync, members, presence)
 included, with errcode 500 and errmsg "store unavailable: ..." (a read answered from its
-replica could miss what other nodes that still reach Redis acknowledged); what it must
+replica could miss what other nodes that still reach Redis acknowledged). A request whose
+append failed after it was sent (Redis may have run it) waits until Redis answers and the
+log is read up to its end: answered as applied if its entry is there, refused if not, and
+refused at the latest :attr:`RedisStore.answer_limit` after it was made (undone if it
+turns up later: :class:`~app.server.replica.Replica`). What it must
 tell the others (logouts, media registrations, revocations) waits and is appended, in
 order, when Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
