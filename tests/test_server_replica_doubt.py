@@ -164,3 +164,36 @@ def test_a_late_request_that_changed_nothing_is_not_undone() -> None:
     appended_late(cluster, events)
     assert cluster.nodes[1].outgoing == []
     assert members(cluster, 1) == members(cluster, 2) == {"alice"}
+
+
+def test_a_request_refused_as_not_in_the_log_that_the_network_delivers_later_is_undone() -> None:
+    """Redis ran the join after the node had read the log's end (its bytes were still on
+    their way when the node connected again)."""
+    cluster = Cluster(2)
+    alice = cluster.logged_in(1, "alice")
+    cluster.send(alice, "2", JoinRequest(G58))
+    events = in_doubt(cluster, 1)
+    replica = cluster.nodes[1]
+    cluster.outboxes[1].extend(replica.settle(replica.unsure(), T0))
+    assert refused(cluster.replies(alice)[-1])
+    appended_late(cluster, events)
+    cluster.settle()
+    assert members(cluster, 1) == members(cluster, 2) == set()
+    assert not replica.late
+
+
+def test_a_session_whose_login_is_in_doubt_past_the_limit_cannot_log_in_meanwhile() -> None:
+    cluster = Cluster(2)
+    carol = cluster.connect(1)
+    cluster.send(carol, "1", Login("carol", "pw-carol"))
+    events = in_doubt(cluster, 1)
+    cluster.outboxes[1].extend(cluster.nodes[1].expire(T0 + LIMIT, LIMIT))
+    appended_late(cluster, events)  # the session exists until its undo is applied
+    assert "carol" in cluster.state(1).by_uid
+    cluster.send(carol, "2", Login("carol", "pw-carol"))
+    assert refused(cluster.replies(carol)[-1])
+    cluster.settle()
+    cluster.send(carol, "3", Login("carol", "pw-carol"))
+    cluster.settle()
+    assert cluster.replies(carol)[-1].ok and cluster.replies(carol)[-1].seq == "3"
+    assert cluster.state(2).by_uid["carol"] == carol

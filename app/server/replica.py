@@ -29,8 +29,11 @@ not found, it is refused then. One not known to be in the log a limit after it w
 (the driver's, :meth:`Replica.expire`) is refused at once, and should
 it turn up in the log afterwards its node appends what undoes it (:data:`UNDO`): a
 ``quit`` for a ``join``, a ``join`` for a ``quit``, a ``speak`` off for a granted or queued
-``speak`` on, a ``logout`` for a ``login``. Until that is settled the session's further
-requests are refused too, so that nothing it asks lands between the change and its undo.
+``speak`` on, a ``logout`` for a ``login`` (with ``undo``: the node's number). Until that
+undo is applied (or the log, read to its end, shows the request is not in it) the
+session's further requests are refused too, so that nothing it asks lands between the
+change and its undo. One refused as not in the log is undone too should the network still
+deliver it to Redis later (:attr:`Replica.late`).
 
 The extensions' requests go through the log too, so that every node applies them in one
 order: ``speak`` carries ``queue`` and ``emergency`` (floor-queue, emergency),
@@ -99,6 +102,9 @@ APPLIED_REQUESTS = ("login", "join", "quit", "speak", "emergency", "call")
 
 UNAVAILABLE = "store unavailable: try again later or another server"
 
+LATE_KEPT = 1024
+"""Requests refused as not in the log kept in case they turn up in it after all."""
+
 UNDO = ("login", "join", "quit", "speak")
 """The requests a node undoes when one it refused in doubt turns up in the log after all
 and changed something (a ``speak`` only when it asked for the floor). The others (a
@@ -138,9 +144,14 @@ class Replica:
         self.refused: dict[int, Event] = {}
         """ref -> event of requests refused while in doubt: if one turns up in the log, its
         change is undone (:data:`UNDO`)."""
+        self.late: dict[int, Event] = {}
+        """ref -> event of requests refused as not in the log when it was read to its end:
+        should the network still deliver one to Redis, it is undone too (not waited for:
+        their sessions are not blocked)."""
         self.blocked: dict[int, int] = {}
-        """sid -> how many of its requests were refused in doubt and are not settled: its
-        further requests are refused (nothing lands between a late change and its undo)."""
+        """sid -> how many of its requests were refused in doubt and are not settled (not
+        found in the log read to its end, or their undo applied): its further requests are
+        refused (nothing lands between a late change and its undo)."""
         self.held: dict[int, deque[Message]] = {}  # sid -> requests behind its one in flight
         self.grants: dict[str, str] = {}  # interphone id -> log id of its current grant
         self.datagrams: list[tuple[bytes, Address]] = []
@@ -189,6 +200,8 @@ class Replica:
             return False
         if isinstance(body, Login):
             self.state.check_login(sid, body.uid, body.token, body.features)
+            if sid in self.blocked:  # (a late login of this sid may be about to be undone)
+                raise Refused(ErrCode.SERVER_FAULT, UNAVAILABLE)
             if sid in self.state.sessions:
                 return False  # the same uid again: nothing changes
         elif sid not in self.state.sessions:
@@ -443,13 +456,23 @@ class Replica:
             event = self.refused.pop(ref, None)
             if event is not None:
                 self._unblock(int(event.get("sid", 0)))
-            if ref in self.pending and ref not in self.doubtful:
-                self.unconfirmed.pop(ref, None)
+                self._keep_late(ref, event)
+            if ref in self.pending:
+                asked = self.unconfirmed.pop(ref, None)
+                if asked is not None:
+                    self._keep_late(ref, asked[1])
                 sid, request = self.pending.pop(ref)
                 outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
                 outbox.log(f"session={sid} request refused: its change is not in the shared log")
                 self._release(sid, now, outbox)
         return outbox
+
+    def _keep_late(self, ref: int, event: Event) -> None:
+        """``event`` was refused and not found in the log: kept (the last
+        :data:`LATE_KEPT`) in case the network still delivers it to Redis."""
+        self.late[ref] = event
+        while len(self.late) > LATE_KEPT:
+            del self.late[next(iter(self.late))]
 
     def next_deadline(self, limit: float) -> float | None:
         """When the oldest request not yet known to be in the log reaches ``limit``."""
@@ -487,13 +510,14 @@ class Replica:
         if left > 0:
             self.blocked[sid] = left
 
-    def _undo(self, event: Event, before: bool, outbox: Outbox) -> None:
+    def _undo(self, event: Event, before: bool, outbox: Outbox, blocking: bool) -> bool:
         """``event``, refused in doubt, was applied after all: append what undoes it if it
-        changed something (``before``: whether what it asks for was already so)."""
+        changed something (``before``: whether what it asks for was already so); True if
+        so. ``blocking``: its session's requests are refused until the undo is applied (it
+        says so: ``undo``, this node's number)."""
         kind, sid = event.get("t"), int(event.get("sid", 0))
-        self._unblock(sid)
         if kind not in UNDO or before or not self._holds(event):
-            return
+            return False
         undo: Event
         if kind == "login":
             undo = {"t": "logout", "sid": sid}
@@ -504,10 +528,13 @@ class Replica:
         elif event.get("on"):
             undo = {"t": "speak", "sid": sid, "id": event["id"], "on": False}
         else:
-            return  # a release stands (the interphone's notification tells the floor is free)
+            return False  # a release stands (the interphone's notification tells it)
+        if blocking:
+            undo["undo"] = self.node
         outbox.log(f"session={sid} {kind} refused earlier turned up in the shared log: "
                    f"undoing it ({undo['t']})")
         self._emit(undo)
+        return True
 
     def _holds(self, event: Event) -> bool:
         """Whether what ``event`` (a request) asks for is so now: its session logged in, a
@@ -541,7 +568,8 @@ class Replica:
             self.unconfirmed.pop(ref, None)
             self.doubtful.discard(ref)
             sid, request = self.pending.pop(ref, (sid, None))
-            late = self.refused.pop(ref, None)
+            blocking = ref in self.refused
+            late = self.refused.pop(ref, None) or self.late.pop(ref, None)
             if late is not None:
                 was = self._holds(late)
         outbox = Outbox()
@@ -604,8 +632,10 @@ class Replica:
             log.warning("unknown event in the shared log: %r", event)
         if mine:
             self._release(sid, now, outbox)
-        if late is not None:
-            self._undo(late, was, outbox)
+        if late is not None and not self._undo(late, was, outbox, blocking) and blocking:
+            self._unblock(int(late.get("sid", 0)))  # nothing to undo: the session goes on
+        if event.get("undo") == self.node:  # this node's undo: its session goes on
+            self._unblock(sid)
         return outbox
 
     def _down(self, node: int, *, left: bool = False) -> Outbox:
