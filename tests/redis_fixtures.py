@@ -148,7 +148,9 @@ class RedisLink:
     connections unanswered (``hold=True`` until :meth:`release`: a Redis slow to answer)
     or be cut (:meth:`sever`: connections closed and new ones refused, as by a Redis that is
     down, until :meth:`mend`), also just after a command reaches Redis and before its reply
-    comes back (:meth:`sever_after`)."""
+    comes back (:meth:`sever_after`); or go silent on the connections of the moment
+    (:meth:`stall_after`: Redis runs the command, its replies never come back, the
+    connections stay open, as on a network that drops everything)."""
 
     def __init__(self, redis_port: int, *, delay: float = 0.0, hold: bool = False) -> None:
         self.redis_port = redis_port
@@ -163,8 +165,11 @@ class RedisLink:
         self._writers: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._cut_after = b""
+        self._stall_after = b""
         self._muted = False
+        self._mutes: list[list[bool]] = []  # per connection: its replies dropped
         self.cut = asyncio.Event()
+        """Set when the command of :meth:`sever_after` or :meth:`stall_after` went by."""
 
     @property
     def url(self) -> str:
@@ -200,6 +205,12 @@ class RedisLink:
         the command, the client never hears its reply): as :meth:`sever` then."""
         self._cut_after = marker
 
+    def stall_after(self, marker: bytes) -> None:
+        """The next data a client sends that contains ``marker`` reaches Redis; from then
+        on nothing Redis sends on the connections open then comes back (they stay open).
+        New connections work."""
+        self._stall_after = marker
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -220,10 +231,12 @@ class RedisLink:
             return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
         self._writers += [writer, up_writer]
+        mute = [False]
+        self._mutes.append(mute)
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         self._spawn(self._read_into(reader, queue))
         self._spawn(self._deliver(queue, up_writer))
-        self._spawn(self._deliver_back(up_reader, writer))
+        self._spawn(self._deliver_back(up_reader, writer, mute))
 
     async def _read_into(self, reader: asyncio.StreamReader,
                          queue: asyncio.Queue[tuple[float, bytes]]) -> None:
@@ -245,6 +258,11 @@ class RedisLink:
                 cutting = bool(self._cut_after) and self._cut_after in data
                 if cutting:
                     self._cut_after, self._muted = b"", True
+                if self._stall_after and self._stall_after in data:
+                    self._stall_after = b""
+                    for mute in self._mutes:
+                        mute[0] = True
+                    self.cut.set()
                 writer.write(data)
                 await writer.drain()
                 if cutting:
@@ -254,10 +272,10 @@ class RedisLink:
         writer.close()
 
     async def _deliver_back(self, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> None:
+                            writer: asyncio.StreamWriter, mute: list[bool]) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
-                if self._muted:
+                if self._muted or mute[0]:
                     continue
                 writer.write(data)
                 await writer.drain()

@@ -173,3 +173,32 @@ async def test_redis_away_past_the_limit_the_client_is_answered_and_a_late_chang
         assert "alice" in (await info_on(bob)).members
         for client in (alice, bob):
             await client.close()
+
+
+async def test_a_link_that_goes_silent_leaves_no_client_unanswered_nor_wrong(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """Redis ran the join, then nothing it sends on the node's connections comes back (they
+    stay open: the node learns it only from its socket timeout). The client is answered
+    within the limit, and what it is told is what every node ends with."""
+    async with cut_and_whole(redis_server, ttl=6.0, socket_timeout=1.0) as (link, cut, whole):
+        assert cut.store is not None
+        limit = cut.store.answer_limit
+        alice = await logged_in(cut.port, "alice")
+        bob = await logged_in(whole.port, "bob")
+        await bob.join(G58)
+        link.stall_after(b'"t":"join"')
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        reply = await alice.request(JoinRequest(G58), timeout=10.0)
+        assert loop.time() - asked < limit + 0.5
+        for _ in range(50):  # until the nodes agree with the answer (an undo, maybe)
+            await settle([whole, cut], timeout=10)
+            if reply.ok == ("alice" in whole.state.interphones[G58].members) and \
+                    cut.store.replica is not None and not cut.store.replica.unsure():
+                break
+            await asyncio.sleep(0.1)
+        members = (await info_on(bob)).members
+        assert reply.ok == ("alice" in members), (reply, members)
+        assert reply.ok == ("alice" in (await info_on(alice)).members)
+        for client in (alice, bob):
+            await client.close()

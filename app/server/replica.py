@@ -494,14 +494,15 @@ class Replica:
             if request is None:
                 continue
             waiting = [i for i, e in enumerate(self.outgoing) if e is event]
+            undoable = not waiting and event.get("t") in UNDO
             if waiting:
                 del self.outgoing[waiting[0]]
-            else:
+            elif undoable:  # (a read, an emergency, a call: nothing to undo, nor to wait for)
                 self.refused[ref] = event
                 self.blocked[sid] = self.blocked.get(sid, 0) + 1
             outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
             outbox.log(f"session={sid} request refused: the shared log did not answer within "
-                       f"{limit:g} s" + ("" if waiting else " (undone if it turns up in it)"))
+                       f"{limit:g} s" + (" (undone if it turns up in it)" if undoable else ""))
             self._release(sid, now, outbox)
         return outbox
 
@@ -562,7 +563,7 @@ class Replica:
         sid = int(event.get("sid", 0))
         mine = event.get("node") == self.node and "ref" in event
         late: Event | None = None
-        was = False  # (a late one's) what it asks for was so before it
+        was = blocking = False  # (a late one's) what it asks for was so before it
         if mine:
             ref = int(event["ref"])
             self.unconfirmed.pop(ref, None)
