@@ -76,6 +76,7 @@ from app.server.node_auth import forward_key
 from app.server.records import Address
 from app.server.redis_support import (
     STORE_FAULTS,
+    connection_of,
     describe_node,
     redacted_url,
     redis_result,
@@ -400,7 +401,7 @@ class RedisStore:
                 pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
             sent = False
             try:
-                pipe.connection = await redis.connection_pool.get_connection()
+                pipe.connection = await connection_of(redis)
                 sent = True  # from here on Redis may run them whatever becomes of the reply
                 await pipe.execute()
             except STORE_FAULTS as exc:
