@@ -146,8 +146,11 @@ class RedisLink:
     """A TCP proxy to a redis-server, the network between a node and its Redis: it may be
     slow (``delay``: what clients send arrives that many seconds late, in order), hold new
     connections unanswered (``hold=True`` until :meth:`release`: a Redis slow to answer)
-    or be cut (:meth:`sever`: connections closed and new ones refused until
-    :meth:`mend`)."""
+    or be cut (:meth:`sever`: connections closed and new ones refused, as by a Redis that is
+    down, until :meth:`mend`), also just after a command reaches Redis and before its reply
+    comes back (:meth:`sever_after`); or go silent on the connections of the moment
+    (:meth:`stall_after`: Redis runs the command, its replies never come back, the
+    connections stay open, as on a network that drops everything)."""
 
     def __init__(self, redis_port: int, *, delay: float = 0.0, hold: bool = False) -> None:
         self.redis_port = redis_port
@@ -161,13 +164,19 @@ class RedisLink:
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._cut_after = b""
+        self._stall_after = b""
+        self._muted = False
+        self._mutes: list[list[bool]] = []  # per connection: its replies dropped
+        self.cut = asyncio.Event()
+        """Set when the command of :meth:`sever_after` or :meth:`stall_after` went by."""
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def release(self) -> None:
@@ -175,12 +184,32 @@ class RedisLink:
 
     def sever(self) -> None:
         self.severed = True
+        if self._server is not None:  # new connections refused
+            self._server.close()
+            self._server = None
         for writer in self._writers:
             writer.close()
         self._writers = []
 
     def mend(self) -> None:
+        """Connections are accepted again (listening again on the same port, at once)."""
         self.severed = False
+        if self._server is None:
+            self._spawn(self.start())
+        self._muted = False
+        self.cut.clear()
+
+    def sever_after(self, marker: bytes) -> None:
+        """The next data a client sends that contains ``marker`` reaches Redis; from then
+        on nothing Redis sends comes back, and the link is cut a moment later (Redis has run
+        the command, the client never hears its reply): as :meth:`sever` then."""
+        self._cut_after = marker
+
+    def stall_after(self, marker: bytes) -> None:
+        """The next data a client sends that contains ``marker`` reaches Redis; from then
+        on nothing Redis sends on the connections open then comes back (they stay open).
+        New connections work."""
+        self._stall_after = marker
 
     async def close(self) -> None:
         if self._server is not None:
@@ -202,10 +231,12 @@ class RedisLink:
             return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
         self._writers += [writer, up_writer]
+        mute = [False]
+        self._mutes.append(mute)
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         self._spawn(self._read_into(reader, queue))
         self._spawn(self._deliver(queue, up_writer))
-        self._spawn(self._deliver_now(up_reader, writer))
+        self._spawn(self._deliver_back(up_reader, writer, mute))
 
     async def _read_into(self, reader: asyncio.StreamReader,
                          queue: asyncio.Queue[tuple[float, bytes]]) -> None:
@@ -215,8 +246,7 @@ class RedisLink:
                 queue.put_nowait((loop.time() + self.delay, data))
         queue.put_nowait((loop.time() + self.delay, b""))
 
-    @staticmethod
-    async def _deliver(queue: asyncio.Queue[tuple[float, bytes]],
+    async def _deliver(self, queue: asyncio.Queue[tuple[float, bytes]],
                        writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(ConnectionError, OSError):
@@ -225,14 +255,28 @@ class RedisLink:
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 if not data:
                     break
+                cutting = bool(self._cut_after) and self._cut_after in data
+                if cutting:
+                    self._cut_after, self._muted = b"", True
+                if self._stall_after and self._stall_after in data:
+                    self._stall_after = b""
+                    for mute in self._mutes:
+                        mute[0] = True
+                    self.cut.set()
                 writer.write(data)
                 await writer.drain()
+                if cutting:
+                    await asyncio.sleep(0.1)  # Redis runs it; its reply goes nowhere
+                    self.sever()
+                    self.cut.set()
         writer.close()
 
-    @staticmethod
-    async def _deliver_now(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _deliver_back(self, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter, mute: list[bool]) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
+                if self._muted or mute[0]:
+                    continue
                 writer.write(data)
                 await writer.drain()
         writer.close()

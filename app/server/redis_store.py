@@ -39,7 +39,11 @@ under a prefix (default ``interphone:``):
 While Redis cannot be reached a node keeps its sessions (pings are answered) but refuses
 every request that goes through the log, logins and reads (sync, members, presence)
 included, with errcode 500 and errmsg "store unavailable: ..." (a read answered from its
-replica could miss what other nodes that still reach Redis acknowledged); what it must
+replica could miss what other nodes that still reach Redis acknowledged). A request whose
+append failed after it was sent (Redis may have run it) waits until Redis answers and the
+log is read up to its end: answered as applied if its entry is there, refused if not, and
+refused at the latest :attr:`RedisStore.answer_limit` after it was made (undone if it
+turns up later: :class:`~app.server.replica.Replica`). What it must
 tell the others (logouts, media registrations, revocations) waits and is appended, in
 order, when Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
@@ -62,6 +66,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_secret
@@ -70,6 +76,7 @@ from app.server.node_auth import forward_key
 from app.server.records import Address
 from app.server.redis_support import (
     STORE_FAULTS,
+    connection_of,
     describe_node,
     redacted_url,
     redis_result,
@@ -87,11 +94,15 @@ RETRY = 0.2
 """Seconds between attempts while Redis cannot be reached."""
 READ_BATCH = 500
 """Log entries read at once."""
+READ_BLOCK = 1.0
+"""Seconds the reader's ``XREAD`` waits for new entries (its socket timeout is longer)."""
 SNAPSHOT_EVERY = 10_000
 """Log entries between two snapshots (written by the node with the lowest number, which
 then trims the log below the position of the node furthest behind)."""
 YIELD_EVERY = 20
 """Log entries applied between two returns to the event loop (heartbeats, clients)."""
+SOCKET_TIMEOUT = 5.0
+"""Seconds a command waits for Redis' answer before its connection counts as failed."""
 
 
 _GIVE_UP = """
@@ -111,8 +122,10 @@ class RedisStore:
 
     def __init__(self, url: str, name: str = "", *, prefix: str = "interphone:",
                  beat: float = 1.0, ttl: float = 3.0,
-                 snapshot_every: int = SNAPSHOT_EVERY, cluster_key: bytes = b"") -> None:
+                 snapshot_every: int = SNAPSHOT_EVERY, cluster_key: bytes = b"",
+                 socket_timeout: float = SOCKET_TIMEOUT) -> None:
         self.url = url
+        self.socket_timeout = socket_timeout
         self.name = name
         self.prefix = prefix
         self.beat = beat
@@ -128,7 +141,15 @@ class RedisStore:
         ``feedback:<number>``, :mod:`app.server.feedback_link`)."""
         self._writer_redis: Redis | None = None
         self._reader_redis: Redis | None = None
+        self._append_redis: Redis | None = None
+        """The appends' own client: one attempt per append (redis-py's retries would send
+        an append whose answer was lost a second time), on a connection taken before
+        sending (a failure to connect is an append not sent)."""
         self._wake = asyncio.Event()
+        self._watch = asyncio.Event()  # a request was handed to the log: its deadline
+        self._check: tuple[tuple[int, int], set[int]] | None = None
+        """(the log's end read once Redis answered again, the refs then in doubt): they
+        are settled when the reader has applied the log up to there."""
         self._retry: list[dict[str, Any]] = []
         self._outage: set[str] = set()  # kinds of errors warned of while the store is away
         """Events whose append failed, appended again when the store answers (or at the
@@ -204,14 +225,24 @@ class RedisStore:
             return "store unreachable: changes refused"
         return ""
 
-    def _client(self) -> Redis:
+    @property
+    def answer_limit(self) -> float:
+        """Seconds within which a request whose append went wrong is answered: the socket
+        timeout (an append that hangs fails within it) plus one heartbeat (Redis answers
+        again, the log is read up to its end)."""
+        return self.socket_timeout + self.beat
+
+    def _client(self, **options: Any) -> Redis:
+        options.setdefault("socket_timeout", self.socket_timeout)
         return Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=2.0,
-                              socket_timeout=5.0, health_check_interval=0)
+                              health_check_interval=0, **options)
 
     async def connect(self) -> int:
         """Take a node number (raises :class:`RedisError`/:class:`OSError` if unreachable)."""
         self._writer_redis = self._client()
-        self._reader_redis = self._client()
+        self._reader_redis = self._client(
+            socket_timeout=max(self.socket_timeout, READ_BLOCK + 1.0))
+        self._append_redis = self._client(retry=Retry(NoBackoff(), 0))
         self.node = int(await self._writer_redis.incr(self.key("node-seq")))
         secret = self.key("media-secret")  # media-auth: the cluster's (app.server.cluster_keys)
         await self._writer_redis.set(secret, encode_b64(new_secret()), nx=True)
@@ -224,7 +255,7 @@ class RedisStore:
         """Start the writer, reader and heartbeat tasks for ``replica`` behind ``hub``."""
         self.replica, self.hub = replica, hub
         replica.use_media_secret(self.media_secret)
-        replica.wake = self._wake.set
+        replica.wake = self._woken
         replica.given_up = self._given_up
         if replica.outgoing:  # requests of clients accepted while the node was starting
             self._wake.set()
@@ -235,7 +266,8 @@ class RedisStore:
                                      self.node, replica, hub)
         self._tasks = [asyncio.create_task(coro, name=f"store {name}") for name, coro in
                        (("writer", self._writer()), ("reader", self._reader()),
-                        ("heartbeat", self._heartbeat()), ("feedback", self.feedback.run()))]
+                        ("heartbeat", self._heartbeat()), ("feedback", self.feedback.run()),
+                        ("deadlines", self._deadlines()))]
         for task in self._tasks:
             task.add_done_callback(self._task_ended)
 
@@ -288,7 +320,7 @@ class RedisStore:
                             "cannot be reached (%s): they end its sessions when they give it "
                             "up, about %g s after they reach the store again", self.safe_url,
                             exc, self.ttl + 2 * self.beat)
-        for client in (self._writer_redis, self._reader_redis):
+        for client in (self._writer_redis, self._reader_redis, self._append_redis):
             if client is not None:
                 with contextlib.suppress(*STORE_FAULTS):
                     await client.aclose()
@@ -329,31 +361,95 @@ class RedisStore:
             log.warning("store still unreachable (%s%s)", self.safe_url, reason)
         self._outage.add(kind)
 
+    def _woken(self) -> None:
+        """:attr:`Replica.wake`: an event to append (the writer), maybe a request's
+        deadline to keep (:meth:`_deadlines`)."""
+        self._wake.set()
+        self._watch.set()
+
     async def _writer(self) -> None:
-        replica, hub, redis = self.replica, self.hub, self._writer_redis
+        """Appends what the replica hands it, in order, one pipeline at a time. An append
+        that fails before anything was sent refuses its requests at once; one that fails
+        after sending leaves them in doubt: once Redis answers again, the log's end is read
+        and the reader settles them when it has applied the log up to there."""
+        replica, hub, redis = self.replica, self.hub, self._append_redis
         assert replica is not None and hub is not None and redis is not None
         loop = asyncio.get_running_loop()
         stream = self.key("log")
         while not self._stopping:
-            if not self._retry:
+            if not self._retry and not self._unchecked():
                 await self._wake.wait()
             self._wake.clear()
+            if self._unchecked():
+                try:
+                    last = await redis.xrevrange(stream, count=1)
+                except STORE_FAULTS as exc:
+                    self._set_available(False, exc)
+                    log.debug("reading the log's end failed: %s", exc)
+                else:
+                    end = stream_id(str(last[0][0])) if last else (0, 0)
+                    self._check = (end, replica.unsure())
+                    self._settle_if_read(loop.time())
             events = self._retry + replica.take_outgoing()
             self._retry = []
             if not events:
+                if self._unchecked():
+                    await asyncio.sleep(RETRY)
                 continue
+            pipe = redis.pipeline(transaction=False)
+            for event in events:
+                pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
+            sent = False
             try:
-                pipe = redis.pipeline(transaction=False)
-                for event in events:
-                    pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
+                pipe.connection = await connection_of(redis)
+                sent = True  # from here on Redis may run them whatever becomes of the reply
                 await pipe.execute()
             except STORE_FAULTS as exc:
                 self._set_available(False, exc)
-                log.debug("append failed: %s", exc)
-                outbox, self._retry = replica.append_failed(events, loop.time())
+                log.debug("append failed (%s): %s", "sent, outcome unknown" if sent
+                          else "not sent", exc)
+                outbox, self._retry = replica.append_failed(events, loop.time(), sent=sent)
+                if sent:
+                    self._check = None  # the log's end is read again, after this failure
                 hub.deliver(outbox)
                 hub.reschedule()
                 await asyncio.sleep(RETRY)
+            else:
+                replica.appended(events)
+
+    def _unchecked(self) -> bool:
+        """Whether requests are in doubt and the log's end was not read since."""
+        return self._check is None and self.replica is not None and bool(self.replica.unsure())
+
+    def _settle_if_read(self, now: float) -> None:
+        """Once the reader has applied the log up to the end read after appends failed,
+        the requests then in doubt are settled: applied (answered) or refused."""
+        check, replica, hub = self._check, self.replica, self.hub
+        if check is None or replica is None or hub is None:
+            return
+        if stream_id(self._last_id) < check[0]:
+            return
+        self._check = None
+        hub.deliver(replica.settle(check[1], now))
+        hub.reschedule()
+
+    async def _deadlines(self) -> None:
+        """A request not known to be in the log :attr:`answer_limit` seconds after it was
+        made is refused (:meth:`Replica.expire`)."""
+        replica, hub = self.replica, self.hub
+        assert replica is not None and hub is not None
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            deadline = replica.next_deadline(self.answer_limit)
+            if deadline is None:
+                await self._watch.wait()
+                self._watch.clear()
+                continue
+            if deadline > loop.time():  # (later requests have later deadlines)
+                await asyncio.sleep(deadline - loop.time())
+                continue
+            hub.deliver(replica.expire(loop.time(), self.answer_limit))
+            hub.reschedule()
 
     async def _reader(self) -> None:
         replica, hub, redis = self.replica, self.hub, self._reader_redis
@@ -364,7 +460,7 @@ class RedisStore:
         while not self._stopping:
             try:
                 response = await redis.xread({stream: self._last_id}, count=READ_BATCH,
-                                             block=1000)
+                                             block=int(READ_BLOCK * 1000))
             except STORE_FAULTS as exc:
                 self._set_available(False, exc)
                 log.debug("read failed: %s", exc)
@@ -386,6 +482,7 @@ class RedisStore:
                     hub.deliver(outbox)
                     if self.applied % YIELD_EVERY == 0:
                         await asyncio.sleep(0)  # a long backlog must not starve the rest
+            self._settle_if_read(loop.time())
             if self._start_end is not None and (
                     not response or stream_id(self._last_id) >= self._start_end):
                 self._start_end = None

@@ -1,14 +1,15 @@
 """Small helpers of the Redis store: what a command raises when the store cannot be reached,
-redis-py's typed results, stream ids, a URL without its password and a node's entry for
-logs."""
+redis-py's typed results, a pool's connection, stream ids, a URL without its password and a
+node's entry for logs."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 T = TypeVar("T")
@@ -23,6 +24,17 @@ network had just closed (a node's log reader died of it when its link to Redis w
 async def redis_result(value: Awaitable[T] | T) -> T:
     """redis-py types its hash commands for both of its APIs; this is the asyncio one."""
     return await value if isinstance(value, Awaitable) else value
+
+
+async def connection_of(redis: Redis) -> Any:
+    """A connection of ``redis``'s pool, connected (raises what connecting raises): a
+    command sent on it was at least written (redis-py before 5.3 wants a command name)."""
+    pool = redis.connection_pool
+    try:
+        pending = pool.get_connection()
+    except TypeError:
+        pending = pool.get_connection("PIPELINE")
+    return await pending
 
 
 def stream_id(text: str) -> tuple[int, int]:
