@@ -104,6 +104,58 @@ def test_service_reports_a_refused_key_and_a_session_without_global_keys(
     assert run(qloop, service.apply("")) == "" and not service.active
 
 
+def test_settings_show_the_command_line_s_global_key_and_a_change_there_replaces_it(
+        qloop, qapp, settings) -> None:
+    """Started with --global-talk-key F9 and F8 saved: Settings › Talking showed F8 (the
+    setting) while F9 talked; choosing F8 there (the setting's already) or turning the
+    key off changed nothing for the run, F9 went on talking until a restart."""
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.global_talk_key = "F8"
+    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key="f9"),
+                      settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window, preferences = runtime.window, runtime.preferences
+            assert window is not None and preferences is not None
+            await until(lambda: runtime.global_key.name == "f9" and runtime.global_key.status,
+                        what="the command line's key")
+            window.settings_requested.emit()
+            dialog = preferences.dialog
+            assert dialog is not None
+            assert dialog.global_key.key_name() == "F9"  # the key in effect
+            note = dialog.global_key_status.text()
+            assert "--global-talk-key" in note and "takes effect at once" in note
+            apply = dialog.buttons.button(QDialogButtonBox.StandardButton.Apply)
+            apply.click()  # nothing changed: the setting stays, F9 goes on
+            await asyncio.sleep(0.2)
+            assert settings.global_talk_key == "F8" and runtime.global_key.name == "f9"
+            assert dialog.global_key.offer("F8") and dialog.global_key.key_name() == "F8"
+            apply.click()
+            await until(lambda: runtime.global_key.name == "F8", what="F8 in effect")
+            assert settings.global_talk_key == "F8"
+            await until(lambda: "--global-talk-key" not in dialog.global_key_status.text()
+                        and "--global-talk-key" not in (runtime.global_key_label.text()
+                                                        if runtime.global_key_label else ""),
+                        what="no longer from the command line")
+            dialog.global_key.off.click()
+            apply.click()
+            await until(lambda: runtime.global_key.name == "", what="turned off")
+            assert settings.global_talk_key == ""
+            dialog.reject()
+            window.settings_requested.emit()  # opened again: the setting, in effect
+            assert dialog.global_key.key_name() == ""
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
+
+
 @pytest.fixture(scope="module")
 def xvfb_display() -> Iterator[str]:
     from tests.xvfb_fixtures import run_xvfb
