@@ -25,6 +25,7 @@ from app.ui.global_key import GlobalTalkKeyService
 from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.preferences import preferences_of, store_preferences
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.talk_button import format_length
 from app.ui.tray import TrayController
 from app.ui.view_types import TalkState
 
@@ -765,9 +766,11 @@ def test_the_replays_and_last_speakers_outlive_a_reconnect(qloop, server, settin
         presenter.select(OPS)
         window = runtime.window
         assert window is not None
-        await until(lambda: window.panel.last_spoke.text().startswith("Last spoke: Alice"),
-                    what="last spoke")
-        last_spoke = window.panel.last_spoke.text()
+        await asyncio.sleep(1.2)  # its last packets are in
+        item = presenter.replay_items(OPS)[0]
+        # as the replay list tells it: when it started, and its length
+        last_spoke = f"Last spoke: Alice at {item.at} ({format_length(item.duration)})"
+        await until(lambda: window.panel.last_spoke.text() == last_spoke, what="last spoke")
         elsewhere = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=False)
         await elsewhere.connect()  # "me" signs in elsewhere: this session is kicked
         await until(lambda: window.reconnect_button.isVisibleTo(window), what="kicked")
@@ -783,6 +786,7 @@ def test_the_replays_and_last_speakers_outlive_a_reconnect(qloop, server, settin
         assert len(items) == 1 and not items[0].heard
         await until(lambda: again.panel.replay.item_texts() != [], what="listed")
         assert again.panel.replay.item_texts()[0].startswith("● Alice")
+        assert again.panel.replay.items()[0].at == item.at
         assert again.panel.last_spoke.text() == last_spoke
         await alice.close()
         runtime.quit()

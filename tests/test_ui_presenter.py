@@ -15,6 +15,8 @@ from test_ui_support import OPS, close_session, holder, open_session, run, start
 
 from app.client import FloorBusy
 from app.server import Directory, InterphoneServer
+from app.ui.floor_widgets import ReplayItem
+from app.ui.talk_button import format_length
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -271,11 +273,14 @@ def test_a_speaker_who_stopped_while_we_were_offline_ends_when_we_lost_the_link(
                         what="reconnected")
             await until(lambda: "Last spoke: Alice at " in panel.last_spoke.text(),
                         what="alice's end shown")
-            at = panel.last_spoke.text().rsplit(" ", 1)[-1]
+            # "at <start> (<length>)": the start and length of her turn, which ended then
+            at, length = panel.last_spoke.text().rsplit(" ", 2)[-2:]
+            minutes, seconds = length.strip("()").split(":")
             shown = time.mktime(time.strptime(time.strftime("%Y-%m-%d ", time.localtime(lost))
                                               + at, "%Y-%m-%d %H:%M:%S"))
-            assert abs(shown - lost) <= 1.5, (at, time.strftime("%H:%M:%S",
-                                                                time.localtime(lost)))
+            ended = shown + int(minutes) * 60 + int(seconds)
+            assert abs(ended - lost) <= 1.5, (at, length, time.strftime(
+                "%H:%M:%S", time.localtime(lost)))
         finally:
             await close_session(session)
             if second is not None:
@@ -286,3 +291,69 @@ def test_a_speaker_who_stopped_while_we_were_offline_ends_when_we_lost_the_link(
 
 def start_again(port: int) -> InterphoneServer:
     return InterphoneServer(Directory.demo(), host="127.0.0.1", port=port)
+
+
+def as_in_the_replay_list(who: str, item: ReplayItem) -> str:
+    """The "Last spoke" line of the transmission the replay list shows as ``item``."""
+    return f"Last spoke: {who} at {item.at} ({format_length(item.duration)})"
+
+
+def tone_frames(count: int) -> list[bytes]:
+    """``count`` 20 ms Opus frames of a tone."""
+    import numpy as np
+
+    from app.audio.codec import OpusEncoder
+
+    t = np.arange(960 * count) / 48000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    with OpusEncoder(20) as encoder:
+        return [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(count)]
+
+
+def test_last_spoke_and_the_replay_list_tell_a_transmission_alike(qloop, ui) -> None:
+    """"Last spoke: Alice at 14:02:31" (when she stopped) beside the replay row "Alice
+    14:02:29 (0:02)" (when she started, and how long) read as two transmissions."""
+    frames = tone_frames(110)  # 2.2 s: its start and its end are different seconds
+
+    async def scenario() -> None:
+        alice = await ui.other("alice")
+        panel, presenter = ui.window.panel, ui.presenter
+        assert await alice.talk_start()
+        for frame in frames:
+            alice.send_audio(frame)
+            await asyncio.sleep(0.02)
+        await alice.talk_stop()
+        await until(lambda: panel.talk_button.state is TalkState.IDLE, what="idle again")
+        await until(lambda: len(presenter.replay_items(OPS)) == 1
+                    and not presenter.replay_items(OPS)[0].receiving, what="stored")
+        await asyncio.sleep(1.2)  # its last packets are in (the list shows it again)
+        item = presenter.replay_items(OPS)[0]
+        assert panel.replay.items()[0] == item
+        assert panel.last_spoke.text() == as_in_the_replay_list("Alice", item)
+        await alice.leave()
+
+    run(qloop, scenario())
+
+
+def test_last_spoke_gives_your_own_transmission_s_start_and_length(qloop, ui, server) -> None:
+    """Your own transmissions (none in the replay list) are told the same way: when you
+    started, and for how long."""
+    async def scenario() -> None:
+        window, panel = ui.window, ui.window.panel
+        window.activateWindow()
+        started = time.time()
+        press(window)
+        await until(lambda: holder(server) == "me", what="talking")
+        await asyncio.sleep(2.2)
+        release(window)
+        await until(lambda: holder(server) == "" and panel.last_spoke.text() != "",
+                    what="released")
+        text = panel.last_spoke.text()
+        assert text.startswith("Last spoke: you at "), text
+        at, length = text.rsplit(" ", 2)[-2:]
+        shown = time.mktime(time.strptime(time.strftime("%Y-%m-%d ", time.localtime(started))
+                                          + at, "%Y-%m-%d %H:%M:%S"))
+        assert abs(shown - started) <= 1.5, (at, started)
+        assert length in ("(0:02)", "(0:03)"), text
+
+    run(qloop, scenario())

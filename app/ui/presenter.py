@@ -56,6 +56,7 @@ from app.protocol import AttachType, InterphoneId, other_party
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.failure_text import error_text
 from app.ui.interphone_mix import parse_mix
+from app.ui.last_spoke import Turn
 from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
 from app.ui.presenter_calls import PresenterCalls
@@ -91,8 +92,10 @@ class Heard:
     spoke in each interphone."""
 
     replay: ReplayStore = field(default_factory=ReplayStore)
-    last_spoke: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """interphone id -> (uid, "HH:MM:SS")"""
+    replay_started: dict[int, float] = field(default_factory=dict)
+    """replay transmission number -> ``time.time()`` of its first packet"""
+    last_spoke: dict[str, Turn] = field(default_factory=dict)
+    """interphone id -> the last turn that ended there"""
 
 
 class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterReplay,
@@ -112,8 +115,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._selected = ""
         self._names: dict[str, str] = {}
         self._speaker_seen: dict[str, tuple[str, float | None]] = {}  # id -> (uid, since)
-        self._last_spoke = heard.last_spoke  # id -> (uid, "HH:MM:SS")
-        self._link_lost_at = ""  # "HH:MM:SS" the connection was lost ("" while connected)
+        self._last_spoke = heard.last_spoke  # id -> the last turn that ended there
+        self._replay_started = heard.replay_started  # transmission -> wall clock it started
+        self._link_lost_at: float | None = None  # (monotonic) the connection was lost
         self._transmitting = False
         self.talk = TurnDriver(client, config=self._turn_config,
                                on_transmit=self._set_transmitting, on_tone=self._turn_tone,
@@ -221,14 +225,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     def _on_event(self, event: ModelEvent) -> None:
         if isinstance(event, ConnectionChanged):
             if event.state is ConnectionState.CONNECTED:
-                self._link_lost_at = ""
+                self._link_lost_at = None
             else:
                 # back online, a call's other party is seen in it again before their
                 # absence means a hang-up (they may come back after us)
                 self._peer_in.clear()
                 self._link_drops += 1
-                if not self._link_lost_at:
-                    self._link_lost_at = time.strftime("%H:%M:%S")
+                if self._link_lost_at is None:
+                    self._link_lost_at = time.monotonic()
             # each failed reconnect attempt is an event: "reconnecting (attempt n)" follows
             # it, in the window and in the tray's tooltip while the window is hidden (no clock)
             self._show_link()
@@ -512,8 +516,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 panel.forget_members()
             seen = self._speaker_seen.get(row.id)
             panel.set_speaker(row.speaker, seen[1] if seen and seen[0] == row.speaker else None)
-        last = self._last_spoke.get(row.id)
-        panel.set_last_speaker(*(last or ("", "")))
+        panel.set_last_speaker(self._last_spoken(row.id))
         self._show_emergency()
 
     def _show_talk(self) -> None:
