@@ -13,7 +13,7 @@ from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS, close_session, holder, open_session, run, start_server, until
 
-from app.client import FloorBusy
+from app.client import FloorBusy, InterphoneClient
 from app.server import Directory, InterphoneServer
 from app.ui.floor_widgets import ReplayItem
 from app.ui.talk_button import format_length
@@ -357,3 +357,47 @@ def test_last_spoke_gives_your_own_transmission_s_start_and_length(qloop, ui, se
         assert length in ("(0:02)", "(0:03)"), text
 
     run(qloop, scenario())
+
+
+def test_a_speaker_already_speaking_when_first_seen_gets_no_start_time(
+        qloop, server, settings) -> None:
+    """Carol had been speaking in Night shift for a while when we signed in; Alice joining
+    there then made her speaking line count from that join ("Carol is speaking · 0:00")
+    and, once she stopped, "Last spoke: Carol at" gave that moment as her start."""
+    night = "discuss_12"
+
+    async def scenario() -> None:
+        carol = InterphoneClient("127.0.0.1", server.port, "carol", "x", reconnect=False)
+        await carol.connect()
+        session = None
+        try:
+            await carol.join(night)
+            assert await carol.talk_start()
+            await asyncio.sleep(2.2)
+            session = await open_session(server, settings)
+            panel = session.window.panel
+            session.presenter.select(night)
+            await until(lambda: panel.speaking.text().startswith("Carol is speaking"),
+                        what="carol speaking")
+            alice = await session.other("alice", night)
+            await until(lambda: session.window.interphones.row(night).member_count == 2,
+                        what="alice in")
+            await asyncio.sleep(0.6)
+            assert panel.speaking.text() == "Carol is speaking"  # since when: not known
+            await carol.talk_stop()
+            await until(lambda: panel.last_spoke.text().startswith("Last spoke: Carol"),
+                        what="carol's end")
+            ended = time.time()
+            text = panel.last_spoke.text()
+            assert text.startswith("Last spoke: Carol, until "), text
+            at = text.rsplit(" ", 1)[-1]
+            shown = time.mktime(time.strptime(time.strftime("%Y-%m-%d ", time.localtime(ended))
+                                              + at, "%Y-%m-%d %H:%M:%S"))
+            assert abs(shown - ended) <= 1.5, (at, ended)
+            await alice.leave()
+        finally:
+            if session is not None:
+                await close_session(session)
+            await carol.close()
+
+    run(qloop, scenario(), timeout=25)

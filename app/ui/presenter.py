@@ -115,6 +115,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._selected = ""
         self._names: dict[str, str] = {}
         self._speaker_seen: dict[str, tuple[str, float | None]] = {}  # id -> (uid, since)
+        # the interphones whose speaker changes were followed since the link came up: a
+        # speaker first seen elsewhere went on before (since when: not known)
+        self._speakers_known: set[str] = set()
+        self._seed_speakers()
         self._last_spoke = heard.last_spoke  # id -> the last turn that ended there
         self._replay_started = heard.replay_started  # transmission -> wall clock it started
         self._link_lost_at: float | None = None  # (monotonic) the connection was lost
@@ -230,6 +234,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 # back online, a call's other party is seen in it again before their
                 # absence means a hang-up (they may come back after us)
                 self._peer_in.clear()
+                self._speakers_known.clear()  # the re-sync may show speakers gone on since
                 self._link_drops += 1
                 if self._link_lost_at is None:
                     self._link_lost_at = time.monotonic()

@@ -49,6 +49,7 @@ class PresenterCore:
     _names: dict[str, str]
     _active: dict[str, str]  # joined, non-target interphone -> who speaks
     _speaker_seen: dict[str, tuple[str, float | None]]  # id -> (uid, since)
+    _speakers_known: set[str]  # interphones whose speaker changes were followed since online
     _last_spoke: dict[str, Turn]  # id -> the last turn that ended there
     _replay_started: dict[int, float]  # replay transmission number -> time.time() it started
     _link_lost_at: float | None  # time.monotonic() the connection was lost (None: connected)

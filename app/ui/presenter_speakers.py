@@ -64,8 +64,24 @@ class PresenterSpeakers(PresenterCore):
             # the window as context: nothing runs once it is gone
             QTimer.singleShot(REPLAY_SETTLE_MS, self.window, self._show_replay)
 
+    def _seed_speakers(self) -> None:
+        """The speakers of the interphones the model knows as this presenter starts: their
+        changes are followed from now on, and who speaks now went on before (since when
+        is known only for the talk target, whose start the model saw)."""
+        model = self.model
+        target = str(model.joined) if model.joined is not None else ""
+        for interphone in model.interphones:
+            key = str(interphone)
+            self._speakers_known.add(key)
+            speaker = model.speaker if key == target else model.speaker_of(key)
+            if speaker:
+                self._speaker_seen[key] = (speaker, model.speaker_since if key == target
+                                           else None)
+
     def _note_speaker(self, key: str) -> None:
-        """Remember when a speaker was first seen in an interphone we only watch."""
+        """Remember when a speaker was first seen in an interphone we only watch: when
+        they started if the interphone's changes were followed, else (the first news of it
+        since the link came up) not known."""
         if self.model.joined is not None and str(self.model.joined) == key:
             return
         info = self.model.interphone(key)
@@ -74,9 +90,11 @@ class PresenterSpeakers(PresenterCore):
         if previous and previous != speaker:
             self._last_spoke[key] = self._speaker_turn(key)
         if speaker and speaker != previous:
-            self._speaker_seen[key] = (speaker, time.monotonic())
+            followed = key in self._speakers_known
+            self._speaker_seen[key] = (speaker, time.monotonic() if followed else None)
         elif not speaker:
             self._speaker_seen.pop(key, None)
+        self._speakers_known.add(key)
 
     def _on_activity(self, event: JoinedSpeakerChanged) -> None:
         """Someone speaks (or stops) in a joined interphone other than the talk target:
