@@ -157,6 +157,29 @@ def test_settings_show_the_command_line_s_global_key_and_a_change_there_replaces
     run(qloop, scenario(), timeout=30)
 
 
+def test_a_refused_command_line_key_does_not_turn_off_the_saved_one(qtbot, settings) -> None:
+    """--global-talk-key CapsLock (refused: no key works) and F8 saved: the field shows
+    "Off", what is in effect; OK for another change must not store "Off" over F8."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.preferences import PreferencesController
+
+    settings.global_talk_key = "F8"
+    parent = QMainWindow()
+    qtbot.addWidget(parent)
+    changes: list[list[str]] = []
+    controller = PreferencesController(
+        parent, settings, LanguageSwitcher(QApplication.instance()), lambda: None,
+        lambda: None, lambda _key: None, changes.append, global_key_for_run=lambda: "CapsLock")
+    dialog = controller.open()
+    assert dialog.global_key.key_name() == ""
+    dialog.tones.setChecked(not settings.tones)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert changes == [["tones"]] and settings.global_talk_key == "F8"
+    dialog.close()
+
+
 @pytest.fixture(scope="module")
 def xvfb_display() -> Iterator[str]:
     from tests.xvfb_fixtures import run_xvfb

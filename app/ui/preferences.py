@@ -45,12 +45,12 @@ def store_preferences(settings: Settings, prefs: Preferences) -> list[str]:
 
 
 def canonical_global_key(name: str) -> str:
-    """``name`` as the global key field names it (``rctrl`` is ``RightCtrl``); a refused
-    name as given."""
+    """``name`` as the global key field shows it: ``rctrl`` is ``RightCtrl``, a refused
+    name (``CapsLock``) is none, as in the field."""
     try:
         return check_global_key(name) if name.strip() else ""
     except HotkeyRefused:
-        return name.strip()
+        return ""
 
 
 class PreferencesController(QObject):
