@@ -401,3 +401,27 @@ def test_a_speaker_already_speaking_when_first_seen_gets_no_start_time(
             await carol.close()
 
     run(qloop, scenario(), timeout=25)
+
+
+def test_offline_the_window_title_no_longer_says_who_speaks(qloop, settings) -> None:
+    """Alice spoke when the server went away: the window title (and the tray's tooltip,
+    which begins with it) went on saying "Alice is speaking — Ops" while the panel said
+    who speaks is unknown offline."""
+    first = start_server(qloop)
+
+    async def scenario() -> None:
+        session = await open_session(first, settings)
+        window = session.window
+        try:
+            alice = await session.other("alice")
+            assert await alice.talk_start()
+            await until(lambda: window.windowTitle().startswith("Alice is speaking — Ops"),
+                        what="alice in the title")
+            await first.stop()
+            await until(lambda: "reconnecting" in window.link_text(), what="reconnecting")
+            assert window.windowTitle() == "Ops — Interphone"
+            assert window.panel.speaking.text() == "Offline: who is speaking is unknown"
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=25)

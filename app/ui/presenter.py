@@ -246,6 +246,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_talk()
             self._show_rows()
             self._show_selected()
+            self._show_title()
             self._show_emergency()  # (no alert while offline; resumed on reconnecting)
             self._show_reception()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
@@ -557,7 +558,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     def _show_title(self) -> None:
         joined = self.model.joined
         name = self._names.get(str(joined), str(joined)) if joined is not None else ""
-        self.window.set_speaking(name, self.model.speaker if joined is not None else "")
+        # offline, who speaks is not known (the panel says so): the title names nobody
+        speaker = self.model.speaker if joined is not None and self._online() else ""
+        self.window.set_speaking(name, speaker)
 
     # --- shutdown ------------------------------------------------------------------------------
     async def close(self) -> None:
