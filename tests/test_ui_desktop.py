@@ -157,6 +157,41 @@ def test_settings_show_the_command_line_s_global_key_and_a_change_there_replaces
     run(qloop, scenario(), timeout=30)
 
 
+def test_settings_say_the_command_line_turned_the_global_key_off(qloop, qapp,
+                                                                settings) -> None:
+    """--global-talk-key "" with F8 saved: the field shows Off, the key in effect, and says
+    why; a key chosen there talks at once."""
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.global_talk_key = "F8"
+    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key=""),
+                      settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window, preferences = runtime.window, runtime.preferences
+            assert window is not None and preferences is not None
+            window.settings_requested.emit()
+            dialog = preferences.dialog
+            assert dialog is not None
+            assert dialog.global_key.key_name() == "" and runtime.global_key.name == ""
+            assert dialog.global_key_status.text() == (
+                'The command line (--global-talk-key "") turned the global talk key off for '
+                "this run. A key chosen here takes effect at once and is saved.")
+            assert dialog.global_key.offer("F8")
+            dialog.buttons.button(QDialogButtonBox.StandardButton.Apply).click()
+            await until(lambda: runtime.global_key.name == "F8", what="F8 in effect")
+            assert settings.global_talk_key == "F8"
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
+
+
 def test_a_refused_command_line_key_does_not_turn_off_the_saved_one(qtbot, settings) -> None:
     """--global-talk-key CapsLock (refused: no key works) and F8 saved: the field shows
     "Off", what is in effect; OK for another change must not store "Off" over F8."""

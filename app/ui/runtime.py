@@ -440,9 +440,15 @@ class Runtime:
             self.window.show_status_note(label)
         if self.preferences is not None and self.preferences.dialog is not None:
             if self._key_from_command_line:  # what the field shows, and what a change does
-                shown = "\n".join(part for part in (text, QCoreApplication.translate(
+                note = QCoreApplication.translate(
                     "Runtime", "This key was given on the command line (--global-talk-key) "
-                    "for this run. A change here takes effect at once and is saved.")) if part)
+                    "for this run. A change here takes effect at once and is saved.") \
+                    if (self.options.global_talk_key or "").strip() else \
+                    QCoreApplication.translate(
+                        "Runtime", "The command line (--global-talk-key \"\") turned the "
+                        "global talk key off for this run. A key chosen here takes effect at "
+                        "once and is saved.")
+                shown = "\n".join(part for part in (text, note) if part)
             self.preferences.dialog.set_global_key_status(shown)
 
     def _follow_streams(self) -> None:

@@ -1345,12 +1345,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="302"/>
+        <location filename="../../app/ui/presenter.py" line="308"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="319"/>
+        <location filename="../../app/ui/presenter.py" line="325"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1375,7 +1375,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="367"/>
+        <location filename="../../app/ui/presenter.py" line="373"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1402,82 +1402,82 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="299"/>
+        <location filename="../../app/ui/presenter.py" line="305"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="429"/>
+        <location filename="../../app/ui/presenter.py" line="435"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="384"/>
+        <location filename="../../app/ui/presenter.py" line="390"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="444"/>
+        <location filename="../../app/ui/presenter.py" line="450"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="449"/>
+        <location filename="../../app/ui/presenter.py" line="455"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="452"/>
+        <location filename="../../app/ui/presenter.py" line="458"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="453"/>
+        <location filename="../../app/ui/presenter.py" line="459"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="460"/>
+        <location filename="../../app/ui/presenter.py" line="466"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="462"/>
+        <location filename="../../app/ui/presenter.py" line="468"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="466"/>
+        <location filename="../../app/ui/presenter.py" line="472"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="468"/>
+        <location filename="../../app/ui/presenter.py" line="474"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="495"/>
+        <location filename="../../app/ui/presenter.py" line="501"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="541"/>
+        <location filename="../../app/ui/presenter.py" line="547"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="544"/>
+        <location filename="../../app/ui/presenter.py" line="550"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="545"/>
+        <location filename="../../app/ui/presenter.py" line="551"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="547"/>
+        <location filename="../../app/ui/presenter.py" line="553"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -1524,7 +1524,12 @@
         <translation>此键来自命令行（--global-talk-key），仅用于本次运行。在此处更改会立即生效并保存。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="493"/>
+        <location filename="../../app/ui/runtime.py" line="447"/>
+        <source>The command line (--global-talk-key &quot;&quot;) turned the global talk key off for this run. A key chosen here takes effect at once and is saved.</source>
+        <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局通话键。在此处选择的键会立即生效并保存。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/runtime.py" line="499"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
