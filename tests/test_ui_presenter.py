@@ -425,3 +425,31 @@ def test_offline_the_window_title_no_longer_says_who_speaks(qloop, settings) -> 
             await close_session(session)
 
     run(qloop, scenario(), timeout=25)
+
+
+def test_a_transmission_cut_by_a_lost_link_can_be_replayed_offline(qloop, settings) -> None:
+    """Alice was speaking when the server went away: her transmission stayed "receiving"
+    in the replay list, its play button disabled, for as long as we were offline."""
+    first = start_server(qloop)
+    frames = tone_frames(60)
+
+    async def scenario() -> None:
+        session = await open_session(first, settings)
+        replay = session.window.panel.replay
+        try:
+            alice = await session.other("alice")
+            assert await alice.talk_start()
+            for frame in frames:
+                alice.send_audio(frame)
+                await asyncio.sleep(0.02)
+            await until(lambda: replay.items() != [] and replay.items()[0].receiving,
+                        what="receiving")
+            await first.stop()
+            await until(lambda: "reconnecting" in session.window.link_text(),
+                        what="reconnecting")
+            await until(lambda: not replay.items()[0].receiving, what="complete")
+            assert replay.play_button(0).isEnabled()
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=25)

@@ -235,6 +235,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 # absence means a hang-up (they may come back after us)
                 self._peer_in.clear()
                 self._speakers_known.clear()  # the re-sync may show speakers gone on since
+                self._end_receiving()
                 self._link_drops += 1
                 if self._link_lost_at is None:
                     self._link_lost_at = time.monotonic()

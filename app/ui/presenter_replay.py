@@ -49,6 +49,17 @@ class PresenterReplay(PresenterCore):
                           self.replay.transmissions(interphone_id, time.monotonic()),
                           float(self.model.max_talk), self._replay_started_text)
 
+    def _end_receiving(self) -> None:
+        """The link is lost: nothing is received any more, so the transmissions under way
+        are complete as they stand (listed, their play buttons enabled; a late packet of
+        one still joins it)."""
+        now = time.monotonic()
+        cut = {t.interphone for t in self.replay.transmissions(None, now) if t.receiving}
+        for interphone in cut:
+            self.replay.close(interphone)
+        if cut:
+            self._show_replay()
+
     def _show_replay(self) -> None:
         self.window.panel.replay.set_items(self.replay_items(self._selected)
                                            if self._selected else [])
