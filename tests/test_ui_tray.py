@@ -40,16 +40,20 @@ Reason = QSystemTrayIcon.ActivationReason
 
 class RecordingTray(TrayController):
     """A tray as where a tray host runs; its messages are recorded (title, text) with
-    their timeouts."""
+    their timeouts, and how many times the one shown was taken away (an empty message)."""
 
     def __init__(self, window: MainWindow, settings: Settings) -> None:
         super().__init__(window, settings, available=True)
         self.messages: list[tuple[str, str]] = []
         self.timeouts: list[int] = []
+        self.taken_away = 0
         self.icon.show()  # (offscreen has no tray host: shown regardless)
         self.icon.showMessage = self._record  # type: ignore[method-assign,assignment]
 
     def _record(self, title: str, text: str, _icon: object, timeout_ms: int) -> None:
+        if not title and not text:
+            self.taken_away += 1
+            return
         self.messages.append((title, text))
         self.timeouts.append(timeout_ms)
 
@@ -479,6 +483,36 @@ def test_signed_in_elsewhere_twice_is_one_message_and_goes_when_signed_in_again(
 
     assert run(qloop, scenario(), timeout=30) == 0
     assert balloon.shown is None  # quit: the app's messages went with it
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_a_call_taken_from_the_tray_menu_takes_its_message_away(
+        qloop, server: InterphoneServer, settings: Settings, monkeypatch,
+        answer: bool) -> None:
+    """Without a notification daemon, "Bob is calling you" stayed on screen for its 8 s
+    after the call was answered or dismissed from the tray's menu."""
+    balloon = Balloon(monkeypatch)
+    ui = run(qloop, open_session(server, settings, join=None, features=(PRESENCE,)))
+    window = ui.window
+    tray = TrayController(window, settings, available=True)
+    try:
+        tray.icon.show()
+        window.hide()
+
+        async def ring() -> None:
+            bob = await ui.other("bob", join=None, features=(PRESENCE,))
+            await bob.call("me")
+            await until(lambda: balloon.shown == ("Incoming call", "Bob is calling you"),
+                        what="ringing")
+
+        run(qloop, ring())
+        tray.refresh()
+        (tray.answer_action if answer else tray.dismiss_action).trigger()
+        run(qloop, until(lambda: balloon.shown is None, what="the message gone"))
+        assert not window.isVisible()
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
 
 
 def test_activity_in_another_interphone_is_a_tray_message_while_minimized(

@@ -370,15 +370,11 @@ class MainWindow(WindowNotices):
             self.talk_released.emit()
 
     def _answer_call(self, interphone_id: str) -> None:
-        self.banner.hide()
-        self._forget_call_notice()
-        self.show_tray_state()
+        self.clear_incoming_call()  # (its message too: it no longer rings)
         self.join_requested.emit(interphone_id)
 
     def _dismiss_call(self, interphone_id: str) -> None:
-        self.banner.hide()
-        self._forget_call_notice()
-        self.show_tray_state()
+        self.clear_incoming_call()
         self.call_dismissed.emit(interphone_id)
 
     # --- display -------------------------------------------------------------------------------

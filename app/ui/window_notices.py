@@ -154,8 +154,7 @@ class WindowNotices(QMainWindow):
 
     def clear_incoming_call(self, interphone_id: str = "") -> None:
         if not interphone_id or self.banner.interphone_id == interphone_id:
-            if self.notifications is not None:
-                self.notifications.withdraw(f"call {self.banner.interphone_id}")
+            self.withdraw_notice(f"call {self.banner.interphone_id}")
             self.banner.hide()
             self._forget_call_notice()
             self.show_tray_state()
