@@ -36,7 +36,7 @@ from app.ui.autostart import launch_command, set_start_at_login
 from app.ui.desktop_notifications import DesktopNotifications
 from app.ui.elided_note import ElidedNote
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
-from app.ui.global_key import GlobalTalkKeyService
+from app.ui.global_key import GlobalTalkKeyService, command_line_note, from_command_line
 from app.ui.i18n import LanguageSwitcher
 from app.ui.joined_memory import JoinedMemory
 from app.ui.key_field import recording_field
@@ -426,10 +426,7 @@ class Runtime:
         """The global key's status (``text``, else the service's), saying so when it
         comes from the command line: for the status bar and the tray's menu."""
         text = self.global_key.status if text is None else text
-        if text and self._key_from_command_line:
-            text += " " + QCoreApplication.translate(
-                "Runtime", "(for this run, from --global-talk-key)")
-        return text
+        return f"{text} {from_command_line()}" if text and self._key_from_command_line else text
 
     def _show_global_key(self, text: str) -> None:
         shown = self._global_key_text(text)
@@ -440,14 +437,7 @@ class Runtime:
             self.window.show_status_note(label)
         if self.preferences is not None and self.preferences.dialog is not None:
             if self._key_from_command_line:  # what the field shows, and what a change does
-                note = QCoreApplication.translate(
-                    "Runtime", "This key was given on the command line (--global-talk-key) "
-                    "for this run. A change here takes effect at once and is saved.") \
-                    if (self.options.global_talk_key or "").strip() else \
-                    QCoreApplication.translate(
-                        "Runtime", "The command line (--global-talk-key \"\") turned the "
-                        "global talk key off for this run. A key chosen here takes effect at "
-                        "once and is saved.")
+                note = command_line_note(self.options.global_talk_key or "")
                 shown = "\n".join(part for part in (text, note) if part)
             self.preferences.dialog.set_global_key_status(shown)
 

@@ -541,17 +541,32 @@
 <context>
     <name>GlobalTalkKeyService</name>
     <message>
-        <location filename="../../app/ui/global_key.py" line="90"/>
+        <location filename="../../app/ui/global_key.py" line="91"/>
         <source>Global talk key refused: %1</source>
         <translation>全局通话键被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="164"/>
+        <location filename="../../app/ui/global_key.py" line="166"/>
+        <source>(for this run, from --global-talk-key)</source>
+        <translation>（仅本次运行，来自 --global-talk-key）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="174"/>
+        <source>This key was given on the command line (--global-talk-key) for this run. A change here takes effect at once and is saved.</source>
+        <translation>此键来自命令行（--global-talk-key），仅用于本次运行。在此处更改会立即生效并保存。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="177"/>
+        <source>The command line (--global-talk-key &quot;&quot;) turned the global talk key off for this run. A key chosen here takes effect at once and is saved.</source>
+        <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局通话键。在此处选择的键会立即生效并保存。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="183"/>
         <source>Global talk key unavailable: %1</source>
         <translation>全局通话键不可用：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="111"/>
+        <location filename="../../app/ui/global_key.py" line="112"/>
         <source>Global talk key: %1</source>
         <translation>全局通话键：%1</translation>
     </message>
@@ -1195,20 +1210,20 @@
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="473"/>
+        <location filename="../../app/ui/main_window.py" line="469"/>
         <location filename="../../app/ui/window_notices.py" line="53"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="474"/>
+        <location filename="../../app/ui/main_window.py" line="470"/>
         <location filename="../../app/ui/window_notices.py" line="68"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="324"/>
-        <location filename="../../app/ui/main_window.py" line="386"/>
+        <location filename="../../app/ui/main_window.py" line="382"/>
         <location filename="../../app/ui/window_notices.py" line="79"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1224,87 +1239,87 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="388"/>
+        <location filename="../../app/ui/main_window.py" line="384"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="389"/>
+        <location filename="../../app/ui/main_window.py" line="385"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="403"/>
+        <location filename="../../app/ui/main_window.py" line="399"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="404"/>
+        <location filename="../../app/ui/main_window.py" line="400"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="406"/>
+        <location filename="../../app/ui/main_window.py" line="402"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="407"/>
+        <location filename="../../app/ui/main_window.py" line="403"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="440"/>
+        <location filename="../../app/ui/main_window.py" line="436"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="442"/>
+        <location filename="../../app/ui/main_window.py" line="438"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="444"/>
+        <location filename="../../app/ui/main_window.py" line="440"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="477"/>
+        <location filename="../../app/ui/main_window.py" line="473"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="577"/>
+        <location filename="../../app/ui/main_window.py" line="573"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="578"/>
+        <location filename="../../app/ui/main_window.py" line="574"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="579"/>
+        <location filename="../../app/ui/main_window.py" line="575"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="580"/>
+        <location filename="../../app/ui/main_window.py" line="576"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="581"/>
+        <location filename="../../app/ui/main_window.py" line="577"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="582"/>
+        <location filename="../../app/ui/main_window.py" line="578"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="583"/>
+        <location filename="../../app/ui/main_window.py" line="579"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1345,12 +1360,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="308"/>
+        <location filename="../../app/ui/presenter.py" line="309"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="325"/>
+        <location filename="../../app/ui/presenter.py" line="326"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1375,7 +1390,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="373"/>
+        <location filename="../../app/ui/presenter.py" line="374"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1402,82 +1417,82 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="305"/>
+        <location filename="../../app/ui/presenter.py" line="306"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="435"/>
+        <location filename="../../app/ui/presenter.py" line="436"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="390"/>
+        <location filename="../../app/ui/presenter.py" line="391"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="450"/>
+        <location filename="../../app/ui/presenter.py" line="451"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="455"/>
+        <location filename="../../app/ui/presenter.py" line="456"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="458"/>
+        <location filename="../../app/ui/presenter.py" line="459"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="459"/>
+        <location filename="../../app/ui/presenter.py" line="460"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="466"/>
+        <location filename="../../app/ui/presenter.py" line="467"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="468"/>
+        <location filename="../../app/ui/presenter.py" line="469"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="472"/>
+        <location filename="../../app/ui/presenter.py" line="473"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="474"/>
+        <location filename="../../app/ui/presenter.py" line="475"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="501"/>
+        <location filename="../../app/ui/presenter.py" line="502"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="547"/>
+        <location filename="../../app/ui/presenter.py" line="548"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="550"/>
+        <location filename="../../app/ui/presenter.py" line="551"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="551"/>
+        <location filename="../../app/ui/presenter.py" line="552"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="553"/>
+        <location filename="../../app/ui/presenter.py" line="554"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -1514,22 +1529,7 @@
         <translation>无法保存设置：无法写入 %1。退出时所做的更改将丢失。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="430"/>
-        <source>(for this run, from --global-talk-key)</source>
-        <translation>（仅本次运行，来自 --global-talk-key）</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/runtime.py" line="443"/>
-        <source>This key was given on the command line (--global-talk-key) for this run. A change here takes effect at once and is saved.</source>
-        <translation>此键来自命令行（--global-talk-key），仅用于本次运行。在此处更改会立即生效并保存。</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/runtime.py" line="447"/>
-        <source>The command line (--global-talk-key &quot;&quot;) turned the global talk key off for this run. A key chosen here takes effect at once and is saved.</source>
-        <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局通话键。在此处选择的键会立即生效并保存。</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/runtime.py" line="499"/>
+        <location filename="../../app/ui/runtime.py" line="489"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
