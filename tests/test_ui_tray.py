@@ -418,25 +418,34 @@ class Balloon:
         tray.icon.messageClicked.emit()
 
 
+@pytest.mark.parametrize("minimized", [False, True])
 def test_signed_in_elsewhere_while_hidden_goes_when_the_window_is_shown(
-        qloop, ui: UiSession, settings: Settings, monkeypatch) -> None:
+        qloop, ui: UiSession, settings: Settings, monkeypatch, minimized: bool) -> None:
     """Without a notification daemon, the tray's "Offline (signed in elsewhere)" stayed
     on top of everything until clicked, also after the user had opened the window from
-    the icon."""
+    the icon (or the task bar, minimized)."""
     balloon = Balloon(monkeypatch)
     tray = TrayController(ui.window, settings, available=True)
     try:
         tray.icon.show()
         window = ui.window
-        window.hide()
+        if minimized:
+            window.showMinimized()
+            run(qloop, until(window.isMinimized, what="minimized"))
+        else:
+            window.hide()
         elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
         ui.others.append(elsewhere)
         run(qloop, elsewhere.connect())
         run(qloop, until(lambda: balloon.shown is not None, what="a message"))
         assert balloon.said == [("Interphone", "Offline (signed in elsewhere)",
                                  UNTIL_SEEN_TRAY_MS)]  # not 0: until clicked
-        tray.toggle_window()  # a click on the icon, not on the message
-        assert window.isVisible()
+        if minimized:
+            window.showNormal()
+        else:
+            tray.toggle_window()  # a click on the icon, not on the message
+        run(qloop, until(lambda: window.isVisible() and not window.isMinimized(),
+                         what="shown"))
         run(qloop, until(lambda: balloon.shown is None, what="the message gone"))
         assert len(balloon.said) == 2  # one message taken away, nothing else said
     finally:
