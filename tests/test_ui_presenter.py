@@ -330,6 +330,10 @@ def test_last_spoke_and_the_replay_list_tell_a_transmission_alike(qloop, ui) -> 
         item = presenter.replay_items(OPS)[0]
         assert panel.replay.items()[0] == item
         assert panel.last_spoke.text() == as_in_the_replay_list("Alice", item)
+        said = panel.last_spoke.text()
+        presenter.replay.forget(OPS)  # as 10 minutes on: the list no longer holds it
+        presenter.select(OPS)
+        assert panel.replay.items() == [] and panel.last_spoke.text() == said
         await alice.leave()
 
     run(qloop, scenario())

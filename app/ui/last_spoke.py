@@ -10,7 +10,8 @@ start was not seen (the speech went on before: joined or reconnected while it ra
 the line says only when it ended ("Alice, until 14:02:31").
 
 No Qt: :class:`Turn` is what the presenter records, :func:`last_spoke` makes the line's
-:class:`LastSpoke` from it and the replay store's listing.
+:class:`LastSpoke` from it and the replay store's listing (the presenter keeps that in
+the turn, ``told``, for when the listing has dropped the transmission).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class Turn:
     ended: float  # time.monotonic()
     started_wall: float | None  # the same moments as time.time()
     ended_wall: float
+    told: LastSpoke | None = None
+    """how the replay list told it (its transmission's start and length), kept for when
+    the list no longer holds it (10 minutes on): the line does not change then"""
 
     @classmethod
     def ending(cls, uid: str, started: float | None, ended: float | None = None,
@@ -88,6 +92,8 @@ def last_spoke(turn: Turn | None, transmissions: Iterable[TransmissionInfo], lon
     received = received_in(turn, transmissions, longest)
     if received is not None:
         return LastSpoke(turn.uid, started_text(received), received.duration)
+    if turn.told is not None:
+        return turn.told
     if turn.started is not None and turn.started_wall is not None:
         return LastSpoke(turn.uid, clock_text(turn.started_wall), turn.ended - turn.started)
     return LastSpoke(turn.uid, clock_text(turn.ended_wall), None)

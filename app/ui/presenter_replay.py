@@ -8,6 +8,7 @@ A mixin of :class:`~app.ui.presenter.Presenter` over
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from app.client.replay import TransmissionInfo
 from app.ui.floor_widgets import ReplayItem
@@ -45,9 +46,13 @@ class PresenterReplay(PresenterCore):
     def _last_spoken(self, interphone_id: str) -> LastSpoke | None:
         """The "Last spoke" line of ``interphone_id``: its last turn, as the replay list
         tells it when it holds the turn's transmission."""
-        return last_spoke(self._last_spoke.get(interphone_id),
-                          self.replay.transmissions(interphone_id, time.monotonic()),
-                          float(self.model.max_talk), self._replay_started_text)
+        turn = self._last_spoke.get(interphone_id)
+        spoke = last_spoke(turn, self.replay.transmissions(interphone_id, time.monotonic()),
+                           float(self.model.max_talk), self._replay_started_text)
+        if turn is not None and spoke is not None and spoke != turn.told:
+            # (the line says the same once the list has dropped the transmission)
+            self._last_spoke[interphone_id] = replace(turn, told=spoke)
+        return spoke
 
     def _end_receiving(self) -> None:
         """The link is lost: nothing is received any more, so the transmissions under way
