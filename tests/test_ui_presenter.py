@@ -357,8 +357,9 @@ def test_last_spoke_gives_your_own_transmission_s_start_and_length(qloop, ui, se
         at, length = text.rsplit(" ", 2)[-2:]
         shown = time.mktime(time.strptime(time.strftime("%Y-%m-%d ", time.localtime(started))
                                           + at, "%Y-%m-%d %H:%M:%S"))
-        assert abs(shown - started) <= 1.5, (at, started)
-        assert length in ("(0:02)", "(0:03)"), text
+        assert abs(shown - started) <= 2.0, (at, started)
+        # held 2.2 s after the grant, then the release delay and the server's answer
+        assert length in ("(0:02)", "(0:03)", "(0:04)"), text
 
     run(qloop, scenario())
 
