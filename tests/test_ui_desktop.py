@@ -25,6 +25,7 @@ from app.ui.global_key import GlobalTalkKeyService
 from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.preferences import preferences_of, store_preferences
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.talk_button import format_length
 from app.ui.tray import TrayController
 from app.ui.view_types import TalkState
 
@@ -102,6 +103,116 @@ def test_service_reports_a_refused_key_and_a_session_without_global_keys(
     assert status.startswith("Global talk key unavailable:")
     assert "only while Interphone has focus" in status
     assert run(qloop, service.apply("")) == "" and not service.active
+
+
+def test_settings_show_the_command_line_s_global_key_and_a_change_there_replaces_it(
+        qloop, qapp, settings) -> None:
+    """Started with --global-talk-key F9 and F8 saved: Settings › Talking showed F8 (the
+    setting) while F9 talked; choosing F8 there (the setting's already) or turning the
+    key off changed nothing for the run, F9 went on talking until a restart."""
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.global_talk_key = "F8"
+    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key="f9"),
+                      settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window, preferences = runtime.window, runtime.preferences
+            assert window is not None and preferences is not None
+            await until(lambda: runtime.global_key.name == "f9" and runtime.global_key.status,
+                        what="the command line's key")
+            window.settings_requested.emit()
+            dialog = preferences.dialog
+            assert dialog is not None
+            assert dialog.global_key.key_name() == "F9"  # the key in effect
+            note = dialog.global_key_status.text()
+            assert "--global-talk-key" in note and "takes effect at once" in note
+            apply = dialog.buttons.button(QDialogButtonBox.StandardButton.Apply)
+            apply.click()  # nothing changed: the setting stays, F9 goes on
+            await asyncio.sleep(0.2)
+            assert settings.global_talk_key == "F8" and runtime.global_key.name == "f9"
+            assert dialog.global_key.offer("F8") and dialog.global_key.key_name() == "F8"
+            apply.click()
+            await until(lambda: runtime.global_key.name == "F8", what="F8 in effect")
+            assert settings.global_talk_key == "F8"
+            await until(lambda: "--global-talk-key" not in dialog.global_key_status.text()
+                        and "--global-talk-key" not in (runtime.global_key_label.text()
+                                                        if runtime.global_key_label else ""),
+                        what="no longer from the command line")
+            dialog.global_key.off.click()
+            apply.click()
+            await until(lambda: runtime.global_key.name == "", what="turned off")
+            assert settings.global_talk_key == ""
+            dialog.reject()
+            window.settings_requested.emit()  # opened again: the setting, in effect
+            assert dialog.global_key.key_name() == ""
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
+
+
+def test_settings_say_the_command_line_turned_the_global_key_off(qloop, qapp,
+                                                                settings) -> None:
+    """--global-talk-key "" with F8 saved: the field shows Off, the key in effect, and says
+    why; a key chosen there talks at once."""
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.global_talk_key = "F8"
+    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key=""),
+                      settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> None:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            window, preferences = runtime.window, runtime.preferences
+            assert window is not None and preferences is not None
+            window.settings_requested.emit()
+            dialog = preferences.dialog
+            assert dialog is not None
+            assert dialog.global_key.key_name() == "" and runtime.global_key.name == ""
+            assert dialog.global_key_status.text() == (
+                'The command line (--global-talk-key "") turned the global talk key off for '
+                "this run. A key chosen here takes effect at once and is saved.")
+            assert dialog.global_key.offer("F8")
+            dialog.buttons.button(QDialogButtonBox.StandardButton.Apply).click()
+            await until(lambda: runtime.global_key.name == "F8", what="F8 in effect")
+            assert settings.global_talk_key == "F8"
+        finally:
+            runtime.quit()
+        assert await asyncio.wait_for(main, 10) == 0
+
+    run(qloop, scenario(), timeout=30)
+
+
+def test_a_refused_command_line_key_does_not_turn_off_the_saved_one(qtbot, settings) -> None:
+    """--global-talk-key CapsLock (refused: no key works) and F8 saved: the field shows
+    "Off", what is in effect; OK for another change must not store "Off" over F8."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.preferences import PreferencesController
+
+    settings.global_talk_key = "F8"
+    parent = QMainWindow()
+    qtbot.addWidget(parent)
+    changes: list[list[str]] = []
+    controller = PreferencesController(
+        parent, settings, LanguageSwitcher(QApplication.instance()), lambda: None,
+        lambda: None, lambda _key: None, changes.append, global_key_for_run=lambda: "CapsLock")
+    dialog = controller.open()
+    assert dialog.global_key.key_name() == ""
+    dialog.tones.setChecked(not settings.tones)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert changes == [["tones"]] and settings.global_talk_key == "F8"
+    dialog.close()
 
 
 @pytest.fixture(scope="module")
@@ -713,9 +824,11 @@ def test_the_replays_and_last_speakers_outlive_a_reconnect(qloop, server, settin
         presenter.select(OPS)
         window = runtime.window
         assert window is not None
-        await until(lambda: window.panel.last_spoke.text().startswith("Last spoke: Alice"),
-                    what="last spoke")
-        last_spoke = window.panel.last_spoke.text()
+        await asyncio.sleep(1.2)  # its last packets are in
+        item = presenter.replay_items(OPS)[0]
+        # as the replay list tells it: when it started, and its length
+        last_spoke = f"Last spoke: Alice at {item.at} ({format_length(item.duration)})"
+        await until(lambda: window.panel.last_spoke.text() == last_spoke, what="last spoke")
         elsewhere = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=False)
         await elsewhere.connect()  # "me" signs in elsewhere: this session is kicked
         await until(lambda: window.reconnect_button.isVisibleTo(window), what="kicked")
@@ -731,6 +844,7 @@ def test_the_replays_and_last_speakers_outlive_a_reconnect(qloop, server, settin
         assert len(items) == 1 and not items[0].heard
         await until(lambda: again.panel.replay.item_texts() != [], what="listed")
         assert again.panel.replay.item_texts()[0].startswith("● Alice")
+        assert again.panel.replay.items()[0].at == item.at
         assert again.panel.last_spoke.text() == last_spoke
         await alice.close()
         runtime.quit()

@@ -233,3 +233,27 @@ def test_a_daemon_that_starts_after_the_app_is_used(
         if daemon.process.poll() is None:
             daemon.close()
         run(qloop, notifier.close())
+
+
+def test_the_daemon_s_signed_in_elsewhere_goes_when_the_window_is_shown(
+        qloop, ui: UiSession, tray: RecordingTray, dunst: Dunst,
+        notifications: DesktopNotifications) -> None:
+    """"Offline (signed in elsewhere)" stayed on screen (no timeout) after the user had
+    opened the window from the tray icon, where the Reconnect button says it."""
+    from app.client import InterphoneClient
+
+    window = ui.window
+    window.notifications = notifications
+    window.hide()
+
+    async def scenario() -> None:
+        elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
+        ui.others.append(elsewhere)
+        await elsewhere.connect()
+        await until(lambda: window.reconnect_button.isVisibleTo(window), what="kicked")
+        await displayed(dunst, 1)
+        tray.toggle_window()  # a click on the icon
+        await displayed(dunst, 0)
+
+    run(qloop, scenario())
+    assert tray.messages == []

@@ -13,8 +13,10 @@ from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS, close_session, holder, open_session, run, start_server, until
 
-from app.client import FloorBusy
+from app.client import FloorBusy, InterphoneClient
 from app.server import Directory, InterphoneServer
+from app.ui.floor_widgets import ReplayItem
+from app.ui.talk_button import format_length
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -271,11 +273,14 @@ def test_a_speaker_who_stopped_while_we_were_offline_ends_when_we_lost_the_link(
                         what="reconnected")
             await until(lambda: "Last spoke: Alice at " in panel.last_spoke.text(),
                         what="alice's end shown")
-            at = panel.last_spoke.text().rsplit(" ", 1)[-1]
+            # "at <start> (<length>)": the start and length of her turn, which ended then
+            at, length = panel.last_spoke.text().rsplit(" ", 2)[-2:]
+            minutes, seconds = length.strip("()").split(":")
             shown = time.mktime(time.strptime(time.strftime("%Y-%m-%d ", time.localtime(lost))
                                               + at, "%Y-%m-%d %H:%M:%S"))
-            assert abs(shown - lost) <= 1.5, (at, time.strftime("%H:%M:%S",
-                                                                time.localtime(lost)))
+            ended = shown + int(minutes) * 60 + int(seconds)
+            assert abs(ended - lost) <= 1.5, (at, length, time.strftime(
+                "%H:%M:%S", time.localtime(lost)))
         finally:
             await close_session(session)
             if second is not None:
@@ -286,3 +291,170 @@ def test_a_speaker_who_stopped_while_we_were_offline_ends_when_we_lost_the_link(
 
 def start_again(port: int) -> InterphoneServer:
     return InterphoneServer(Directory.demo(), host="127.0.0.1", port=port)
+
+
+def as_in_the_replay_list(who: str, item: ReplayItem) -> str:
+    """The "Last spoke" line of the transmission the replay list shows as ``item``."""
+    return f"Last spoke: {who} at {item.at} ({format_length(item.duration)})"
+
+
+def tone_frames(count: int) -> list[bytes]:
+    """``count`` 20 ms Opus frames of a tone."""
+    import numpy as np
+
+    from app.audio.codec import OpusEncoder
+
+    t = np.arange(960 * count) / 48000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    with OpusEncoder(20) as encoder:
+        return [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(count)]
+
+
+def test_last_spoke_and_the_replay_list_tell_a_transmission_alike(qloop, ui) -> None:
+    """"Last spoke: Alice at 14:02:31" (when she stopped) beside the replay row "Alice
+    14:02:29 (0:02)" (when she started, and how long) read as two transmissions."""
+    frames = tone_frames(110)  # 2.2 s: its start and its end are different seconds
+
+    async def scenario() -> None:
+        alice = await ui.other("alice")
+        panel, presenter = ui.window.panel, ui.presenter
+        assert await alice.talk_start()
+        for frame in frames:
+            alice.send_audio(frame)
+            await asyncio.sleep(0.02)
+        await alice.talk_stop()
+        await until(lambda: panel.talk_button.state is TalkState.IDLE, what="idle again")
+        await until(lambda: len(presenter.replay_items(OPS)) == 1
+                    and not presenter.replay_items(OPS)[0].receiving, what="stored")
+        await asyncio.sleep(1.2)  # its last packets are in (the list shows it again)
+        item = presenter.replay_items(OPS)[0]
+        assert panel.replay.items()[0] == item
+        assert panel.last_spoke.text() == as_in_the_replay_list("Alice", item)
+        said = panel.last_spoke.text()
+        presenter.replay.forget(OPS)  # as 10 minutes on: the list no longer holds it
+        presenter.select(OPS)
+        assert panel.replay.items() == [] and panel.last_spoke.text() == said
+        await alice.leave()
+
+    run(qloop, scenario())
+
+
+def test_last_spoke_gives_your_own_transmission_s_start_and_length(qloop, ui, server) -> None:
+    """Your own transmissions (none in the replay list) are told the same way: when you
+    started, and for how long."""
+    async def scenario() -> None:
+        window, panel = ui.window, ui.window.panel
+        window.activateWindow()
+        started = time.time()
+        press(window)
+        await until(lambda: holder(server) == "me", what="talking")
+        await asyncio.sleep(2.2)
+        release(window)
+        await until(lambda: holder(server) == "" and panel.last_spoke.text() != "",
+                    what="released")
+        text = panel.last_spoke.text()
+        assert text.startswith("Last spoke: you at "), text
+        at, length = text.rsplit(" ", 2)[-2:]
+        shown = time.mktime(time.strptime(time.strftime("%Y-%m-%d ", time.localtime(started))
+                                          + at, "%Y-%m-%d %H:%M:%S"))
+        assert abs(shown - started) <= 2.0, (at, started)
+        # held 2.2 s after the grant, then the release delay and the server's answer
+        assert length in ("(0:02)", "(0:03)", "(0:04)"), text
+
+    run(qloop, scenario())
+
+
+def test_a_speaker_already_speaking_when_first_seen_gets_no_start_time(
+        qloop, server, settings) -> None:
+    """Carol had been speaking in Night shift for a while when we signed in; Alice joining
+    there then made her speaking line count from that join ("Carol is speaking · 0:00")
+    and, once she stopped, "Last spoke: Carol at" gave that moment as her start."""
+    night = "discuss_12"
+
+    async def scenario() -> None:
+        carol = InterphoneClient("127.0.0.1", server.port, "carol", "x", reconnect=False)
+        await carol.connect()
+        session = None
+        try:
+            await carol.join(night)
+            assert await carol.talk_start()
+            await asyncio.sleep(2.2)
+            session = await open_session(server, settings)
+            panel = session.window.panel
+            session.presenter.select(night)
+            await until(lambda: panel.speaking.text().startswith("Carol is speaking"),
+                        what="carol speaking")
+            alice = await session.other("alice", night)
+            await until(lambda: session.window.interphones.row(night).member_count == 2,
+                        what="alice in")
+            await asyncio.sleep(0.6)
+            assert panel.speaking.text() == "Carol is speaking"  # since when: not known
+            await carol.talk_stop()
+            await until(lambda: panel.last_spoke.text().startswith("Last spoke: Carol"),
+                        what="carol's end")
+            ended = time.time()
+            text = panel.last_spoke.text()
+            assert text.startswith("Last spoke: Carol, until "), text
+            at = text.rsplit(" ", 1)[-1]
+            shown = time.mktime(time.strptime(time.strftime("%Y-%m-%d ", time.localtime(ended))
+                                              + at, "%Y-%m-%d %H:%M:%S"))
+            assert abs(shown - ended) <= 1.5, (at, ended)
+            await alice.leave()
+        finally:
+            if session is not None:
+                await close_session(session)
+            await carol.close()
+
+    run(qloop, scenario(), timeout=25)
+
+
+def test_offline_the_window_title_no_longer_says_who_speaks(qloop, settings) -> None:
+    """Alice spoke when the server went away: the window title (and the tray's tooltip,
+    which begins with it) went on saying "Alice is speaking — Ops" while the panel said
+    who speaks is unknown offline."""
+    first = start_server(qloop)
+
+    async def scenario() -> None:
+        session = await open_session(first, settings)
+        window = session.window
+        try:
+            alice = await session.other("alice")
+            assert await alice.talk_start()
+            await until(lambda: window.windowTitle().startswith("Alice is speaking — Ops"),
+                        what="alice in the title")
+            await first.stop()
+            await until(lambda: "reconnecting" in window.link_text(), what="reconnecting")
+            assert window.windowTitle() == "Ops — Interphone"
+            assert window.panel.speaking.text() == "Offline: who is speaking is unknown"
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=25)
+
+
+def test_a_transmission_cut_by_a_lost_link_can_be_replayed_offline(qloop, settings) -> None:
+    """Alice was speaking when the server went away: her transmission stayed "receiving"
+    in the replay list, its play button disabled, for as long as we were offline."""
+    first = start_server(qloop)
+    frames = tone_frames(60)
+
+    async def scenario() -> None:
+        session = await open_session(first, settings)
+        replay = session.window.panel.replay
+        try:
+            alice = await session.other("alice")
+            assert await alice.talk_start()
+            for frame in frames:
+                alice.send_audio(frame)
+                await asyncio.sleep(0.02)
+            await until(lambda: replay.items() != [] and replay.items()[0].receiving,
+                        what="receiving")
+            await first.stop()
+            await until(lambda: "reconnecting" in session.window.link_text(),
+                        what="reconnecting")
+            await until(lambda: not replay.items()[0].receiving, what="complete")
+            assert replay.play_button(0).isEnabled()
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=25)

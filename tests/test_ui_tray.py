@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from app.client import InterphoneClient
 from app.protocol.presence import PRESENCE
 from app.ui.assets import icon
 from app.ui.tray import TrayController
+from app.ui.window_notices import UNTIL_SEEN_TRAY_MS
 
 if TYPE_CHECKING:
     from app.server import InterphoneServer
@@ -38,16 +40,20 @@ Reason = QSystemTrayIcon.ActivationReason
 
 class RecordingTray(TrayController):
     """A tray as where a tray host runs; its messages are recorded (title, text) with
-    their timeouts."""
+    their timeouts, and how many times the one shown was taken away (an empty message)."""
 
     def __init__(self, window: MainWindow, settings: Settings) -> None:
         super().__init__(window, settings, available=True)
         self.messages: list[tuple[str, str]] = []
         self.timeouts: list[int] = []
+        self.taken_away = 0
         self.icon.show()  # (offscreen has no tray host: shown regardless)
         self.icon.showMessage = self._record  # type: ignore[method-assign,assignment]
 
     def _record(self, title: str, text: str, _icon: object, timeout_ms: int) -> None:
+        if not title and not text:
+            self.taken_away += 1
+            return
         self.messages.append((title, text))
         self.timeouts.append(timeout_ms)
 
@@ -376,9 +382,146 @@ def test_signed_in_elsewhere_while_hidden_is_a_tray_message(
     run(qloop, elsewhere.connect())
     run(qloop, until(lambda: tray.messages != [], what="a message"))
     assert tray.messages == [("Interphone", "Offline (signed in elsewhere)")]
-    assert tray.timeouts == [0]  # until clicked
+    assert tray.timeouts == [UNTIL_SEEN_TRAY_MS]  # (or until the window is seen)
     tray.icon.messageClicked.emit()
     assert window.isVisible() and window.reconnect_button.isVisible()
+
+
+class Balloon:
+    """The tray icon's own message as Qt draws it without a notification daemon: one at a
+    time (a new one replaces it), gone after its timeout, when clicked, or when an empty
+    message is shown. Every ``showMessage`` of every tray icon comes here."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.said: list[tuple[str, str, int]] = []  # every message shown (title, text, ms)
+        self._shown: tuple[str, str] | None = None
+        self._until = 0.0
+        balloon = self
+
+        def show(_icon: QSystemTrayIcon, title: str, text: str, _picture: object,
+                 timeout_ms: int = 10000) -> None:
+            balloon.said.append((title, text, timeout_ms))
+            empty = not title and not text
+            balloon._shown = None if empty else (title, text)
+            balloon._until = (time.monotonic() + timeout_ms / 1000 if timeout_ms > 0
+                              else float("inf"))
+
+        monkeypatch.setattr(QSystemTrayIcon, "showMessage", show)
+
+    @property
+    def shown(self) -> tuple[str, str] | None:
+        """What is on screen now."""
+        return self._shown if time.monotonic() < self._until else None
+
+    def click(self, tray: TrayController) -> None:
+        self._shown = None
+        tray.icon.messageClicked.emit()
+
+
+@pytest.mark.parametrize("minimized", [False, True])
+def test_signed_in_elsewhere_while_hidden_goes_when_the_window_is_shown(
+        qloop, ui: UiSession, settings: Settings, monkeypatch, minimized: bool) -> None:
+    """Without a notification daemon, the tray's "Offline (signed in elsewhere)" stayed
+    on top of everything until clicked, also after the user had opened the window from
+    the icon (or the task bar, minimized)."""
+    balloon = Balloon(monkeypatch)
+    tray = TrayController(ui.window, settings, available=True)
+    try:
+        tray.icon.show()
+        window = ui.window
+        if minimized:
+            window.showMinimized()
+            run(qloop, until(window.isMinimized, what="minimized"))
+        else:
+            window.hide()
+        elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x", reconnect=False)
+        ui.others.append(elsewhere)
+        run(qloop, elsewhere.connect())
+        run(qloop, until(lambda: balloon.shown is not None, what="a message"))
+        assert balloon.said == [("Interphone", "Offline (signed in elsewhere)",
+                                 UNTIL_SEEN_TRAY_MS)]  # not 0: until clicked
+        if minimized:
+            window.showNormal()
+        else:
+            tray.toggle_window()  # a click on the icon, not on the message
+        run(qloop, until(lambda: window.isVisible() and not window.isMinimized(),
+                         what="shown"))
+        run(qloop, until(lambda: balloon.shown is None, what="the message gone"))
+        assert len(balloon.said) == 2  # one message taken away, nothing else said
+    finally:
+        tray.close()
+
+
+def test_signed_in_elsewhere_twice_is_one_message_and_goes_when_signed_in_again(
+        qloop, server, settings, qapp: QApplication, monkeypatch) -> None:
+    """Hidden in the tray, without a notification daemon: "Offline (signed in elsewhere)"
+    stayed on screen after Reconnect from the tray menu had signed in again, until
+    clicked; signed in elsewhere again, the new one came on top of a stale one."""
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    balloon = Balloon(monkeypatch)
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+    offline = ("Interphone", "Offline (signed in elsewhere)")
+
+    async def kicked() -> None:
+        elsewhere = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=False)
+        await elsewhere.connect()
+        await until(lambda: balloon.shown == offline, what="said offline")
+        await elsewhere.close()
+
+    async def scenario() -> int:
+        main, _client = await started(runtime)
+        window, tray = runtime.window, runtime.tray
+        assert window is not None and tray is not None
+        await until(lambda: window.link_text().startswith("Connected as"), what="connected")
+        window.close()  # to the tray
+        assert not window.isVisible()
+        balloon.said.clear()  # (the "still running" hint)
+        await kicked()
+        tray.refresh()
+        tray.reconnect_action.trigger()  # from the tray menu: the window stays hidden
+        await until(lambda: runtime.window is not window and runtime.window is not None
+                    and runtime.window.link_text().startswith("Connected as"),
+                    what="signed in again")
+        assert balloon.shown is None  # no longer true
+        again = runtime.window
+        assert again is not None and not again.isVisible()
+        await kicked()  # signed in elsewhere again: one message
+        assert [said[:2] for said in balloon.said if said[0]] == [offline, offline]
+        runtime.quit()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=30) == 0
+    assert balloon.shown is None  # quit: the app's messages went with it
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_a_call_taken_from_the_tray_menu_takes_its_message_away(
+        qloop, server: InterphoneServer, settings: Settings, monkeypatch,
+        answer: bool) -> None:
+    """Without a notification daemon, "Bob is calling you" stayed on screen for its 8 s
+    after the call was answered or dismissed from the tray's menu."""
+    balloon = Balloon(monkeypatch)
+    ui = run(qloop, open_session(server, settings, join=None, features=(PRESENCE,)))
+    window = ui.window
+    tray = TrayController(window, settings, available=True)
+    try:
+        tray.icon.show()
+        window.hide()
+
+        async def ring() -> None:
+            bob = await ui.other("bob", join=None, features=(PRESENCE,))
+            await bob.call("me")
+            await until(lambda: balloon.shown == ("Incoming call", "Bob is calling you"),
+                        what="ringing")
+
+        run(qloop, ring())
+        tray.refresh()
+        (tray.answer_action if answer else tray.dismiss_action).trigger()
+        run(qloop, until(lambda: balloon.shown is None, what="the message gone"))
+        assert not window.isVisible()
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))
 
 
 def test_activity_in_another_interphone_is_a_tray_message_while_minimized(

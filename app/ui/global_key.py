@@ -30,7 +30,8 @@ from app.hotkey import (
 from app.ui.failure_text import fill
 from app.ui.hotkey_text import global_key_label, hotkey_text
 
-__all__ = ["GlobalTalkKeyService", "check_global_key", "global_key_label"]
+__all__ = ["GlobalTalkKeyService", "check_global_key", "command_line_note", "from_command_line",
+           "global_key_label"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,24 @@ class GlobalTalkKeyService(QObject):
     @Slot()
     def _on_released(self) -> None:
         self.released.emit()
+
+
+def from_command_line() -> str:
+    """Said after the status of a key that ``--global-talk-key`` set."""
+    return QCoreApplication.translate("GlobalTalkKeyService",
+                                      "(for this run, from --global-talk-key)")
+
+
+def command_line_note(name: str) -> str:
+    """The settings' note while ``--global-talk-key name`` is in effect: the field shows
+    that key (or none), and a change there replaces it."""
+    if name.strip():
+        return QCoreApplication.translate(
+            "GlobalTalkKeyService", "This key was given on the command line "
+            "(--global-talk-key) for this run. A change here takes effect at once and is saved.")
+    return QCoreApplication.translate(
+        "GlobalTalkKeyService", "The command line (--global-talk-key \"\") turned the global "
+        "talk key off for this run. A key chosen here takes effect at once and is saved.")
 
 
 def _unavailable(reason: str) -> str:

@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
 from app.ui.assets import icon
 from app.ui.floor_widgets import ReplayList, keep_least_rows
 from app.ui.interphone_mix import InterphoneMixControls
+from app.ui.last_spoke import LastSpoke, clock_text
 from app.ui.quiet_line import QuietLine
-from app.ui.talk_button import CALL, JOIN, TalkButton, format_seconds
+from app.ui.talk_button import CALL, JOIN, TalkButton, format_length, format_seconds
 from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import InterphoneRow, Reception, RowKind
 
@@ -54,8 +55,7 @@ class InterphonePanel(QWidget):
         self._members_known = False
         self._speaker = ""
         self._speaker_since: float | None = None
-        self._last_speaker = ""
-        self._last_at = ""
+        self._last: LastSpoke | None = None  # who spoke last: the "Last spoke" line
         self._me = ""
         self._names: dict[str, str] = {}
         self._offline = False
@@ -187,7 +187,9 @@ class InterphonePanel(QWidget):
         """Show ``row`` (None: nothing selected)."""
         if row is None or self._row is None or row.id != self._row.id:
             self._members, self._members_known = [], False
-            self._last_speaker, self._last_at = "", ""
+            # (another interphone's speaker did not speak last here)
+            self._last, self._speaker, self._speaker_since = None, "", None
+            self._follow_clock()
         self._row = row
         if row is None:  # the controls of the interphone shown before go with it
             self.mix.set_row(None)
@@ -211,8 +213,13 @@ class InterphonePanel(QWidget):
         """Who speaks now (``""``: nobody) and since when (``time.monotonic``; None: not
         known, the speech went on before it was seen, so no time is shown)."""
         if self._speaker and uid != self._speaker:
-            self._last_speaker = self._speaker
-            self._last_at = time.strftime("%H:%M:%S")
+            # as the replay list tells a transmission: its start and length (the presenter
+            # replaces this with what it knows, the received transmission's)
+            now, wall = time.monotonic(), time.time()
+            since = self._speaker_since
+            self._last = (LastSpoke(self._speaker, clock_text(wall), None) if since is None
+                          else LastSpoke(self._speaker, clock_text(wall - (now - since)),
+                                         now - since))
         self._speaker = uid
         self._speaker_since = since if uid else None
         self._follow_clock()
@@ -248,8 +255,9 @@ class InterphonePanel(QWidget):
         if self.reception.toolTip() != tip:
             self.reception.setToolTip(tip)
 
-    def set_last_speaker(self, uid: str, at: str) -> None:
-        self._last_speaker, self._last_at = uid, at
+    def set_last_speaker(self, last: LastSpoke | None) -> None:
+        """Who spoke last, when it started and how long (None: nobody yet)."""
+        self._last = last
         self._show_speaking()
 
     @property
@@ -394,12 +402,16 @@ class InterphonePanel(QWidget):
             _set_style(self.speaking, "color: #607d8b;")
         self._speaking_line.follow()
         _set_style(self.last_spoke, "color: #9e9e9e;" if self._offline else "color: #607d8b;")
-        if self._last_speaker and not (self._offline and self._speaker):
-            who = self.tr("you") if self._last_speaker == self._me \
-                else self.name_of(self._last_speaker)
-            _set_text(self.last_spoke, self.tr("Last spoke: %1 at %2")
-                                    .replace("%1", who)
-                                    .replace("%2", self._last_at))
+        last = self._last
+        if last is not None and not (self._offline and self._speaker):
+            who = self.tr("you") if last.uid == self._me else self.name_of(last.uid)
+            if last.length is None:  # its start was not seen: when it ended
+                text = self.tr("Last spoke: %1, until %2").replace("%1", who)\
+                    .replace("%2", last.at)
+            else:  # as its row in the replay list: the start, then the length
+                text = self.tr("Last spoke: %1 at %2 (%3)").replace("%1", who)\
+                    .replace("%2", last.at).replace("%3", format_length(last.length))
+            _set_text(self.last_spoke, text)
         elif self._speaker and self._offline:
             _set_text(self.last_spoke, self.tr("Last heard before going offline: %1")
                                     .replace("%1", self.name_of(self._speaker)))

@@ -46,7 +46,7 @@ from app.ui.talk_key import TalkKey, talk_key_label
 from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
 from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry, minimum_size
-from app.ui.window_notices import WindowNotices
+from app.ui.window_notices import UNTIL_SEEN_TRAY_MS, WindowNotices
 
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
                TalkState.OFFLINE: "tray-offline"}
@@ -178,6 +178,7 @@ class MainWindow(WindowNotices):
         # what a click on the tray's last message opens: the window (``""``), the window on
         # that interphone (its id), or nothing (``None``: a message about the tray itself)
         self.tray_message_opens: str | None = None
+        self._tray_balloon: tuple[str, float] = ("", 0.0)  # the tray's message: key, until
         # the desktop's notification daemon, when there is one (set by the runtime): says
         # the tray's messages instead of the tray icon, each with what a click on it opens
         self.notifications: DesktopNotifications | None = None
@@ -313,13 +314,17 @@ class MainWindow(WindowNotices):
 
     def offer_reconnect(self, offered: bool) -> None:
         """Show (or hide) the Reconnect button, e.g. after "signed in elsewhere". Offered
-        while the window is hidden or minimized, the tray says why the app went offline,
-        until clicked (a click shows the window, with the button)."""
+        while the window is hidden or minimized, the tray says why the app went offline (a
+        click shows the window, with the button), until the window is seen or the app is
+        online again (the tray icon's own message, without a notification daemon, after
+        ``UNTIL_SEEN_TRAY_MS`` at most)."""
         newly = offered and self.reconnect_button.isHidden()
         self.reconnect_button.setVisible(offered)
         if newly and (not self.isVisible() or self.isMinimized()):
             self.tray_message(self.tr("Interphone"), self.link_text(), "tray-offline", 0,
-                               key="link")
+                              key="link", tray_timeout_ms=UNTIL_SEEN_TRAY_MS)
+        elif not offered:  # back online (or signed in again): no longer true
+            self.withdraw_notice("link")
 
     def set_audio_problem(self, text: str) -> None:
         """A lost or failing audio device, shown until cleared with ``""``."""
@@ -365,15 +370,11 @@ class MainWindow(WindowNotices):
             self.talk_released.emit()
 
     def _answer_call(self, interphone_id: str) -> None:
-        self.banner.hide()
-        self._forget_call_notice()
-        self.show_tray_state()
+        self.clear_incoming_call()  # (its message too: it no longer rings)
         self.join_requested.emit(interphone_id)
 
     def _dismiss_call(self, interphone_id: str) -> None:
-        self.banner.hide()
-        self._forget_call_notice()
-        self.show_tray_state()
+        self.clear_incoming_call()
         self.call_dismissed.emit(interphone_id)
 
     # --- display -------------------------------------------------------------------------------
@@ -563,7 +564,10 @@ class MainWindow(WindowNotices):
     def _follow_screen(self) -> None:
         """Hidden to the tray or minimized, the window's clocks and meters wait (the
         view ticker); the audio's work goes on."""
-        self.panel.ticker.set_shown(self.isVisible() and not self.isMinimized())
+        seen = self.isVisible() and not self.isMinimized()
+        self.panel.ticker.set_shown(seen)
+        if seen:
+            self.window_seen()
 
     def retranslate(self) -> None:
         self.app_menu.setTitle(self.tr("&Interphone"))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
+from app.hotkey import HotkeyRefused
 from app.ui.audio_link import EngineAudio, Tone
 from app.ui.failure_text import device_problem_text
+from app.ui.global_key import check_global_key
 from app.ui.i18n import LanguageSwitcher
 from app.ui.settings import Settings
 from app.ui.settings_dialog import SettingsDialog
@@ -41,19 +44,37 @@ def store_preferences(settings: Settings, prefs: Preferences) -> list[str]:
     return changed
 
 
+def canonical_global_key(name: str) -> str:
+    """``name`` as the global key field shows it: ``rctrl`` is ``RightCtrl``, a refused
+    name (``CapsLock``) is none, as in the field."""
+    try:
+        return check_global_key(name) if name.strip() else ""
+    except HotkeyRefused:
+        return ""
+
+
 class PreferencesController(QObject):
     """Opens the settings dialog and applies what the user chose.
 
     ``audio`` returns the current audio (it is replaced when devices or codec
     settings change); ``restart_audio`` is called with no argument then;
     ``set_talk_key`` receives a new talk key.
+
+    ``global_key_for_run`` returns the global talk key the command line set for this run
+    while it is in effect (None: the setting's is). The dialog then shows that key, the
+    one in effect; a change of it there (another key, or none) is stored as the setting
+    and reported as a change of ``global_talk_key`` (so it replaces the command line's at
+    once), even when the new key is the setting's already; left as it is, the setting is
+    not touched.
     """
 
     def __init__(self, parent: QWidget, settings: Settings, switcher: LanguageSwitcher,
                  audio: Callable[[], EngineAudio | None], restart_audio: Callable[[], None],
                  set_talk_key: Callable[[str], None],
-                 on_changed: Callable[[list[str]], None] | None = None) -> None:
+                 on_changed: Callable[[list[str]], None] | None = None,
+                 global_key_for_run: Callable[[], str | None] = lambda: None) -> None:
         super().__init__(parent)
+        self._global_key_for_run = global_key_for_run
         self._parent = parent
         self.settings = settings
         self.switcher = switcher
@@ -74,7 +95,11 @@ class PreferencesController(QObject):
             self.dialog.speaker_test_requested.connect(self.play_test_sound)
             self.dialog.refresh_requested.connect(self.refresh_devices)
         self._list_devices()  # devices plugged in since the last time appear
-        self.dialog.set_preferences(preferences_of(self.settings))
+        prefs = preferences_of(self.settings)
+        for_run = self._global_key_for_run()
+        if for_run is not None:  # the key in effect, not the setting's
+            prefs = replace(prefs, global_talk_key=canonical_global_key(for_run))
+        self.dialog.set_preferences(prefs)
         # why the interface is not in the language asked for (a setting or --language)
         self.dialog.set_language_note(self.switcher.note)
         self._show_speaker_silent()
@@ -123,7 +148,17 @@ class PreferencesController(QObject):
                 if audio is not None and audio.device_error is not None else "")
 
     def apply(self, prefs: Preferences) -> None:
+        for_run = self._global_key_for_run()
+        replaces_run_key = False
+        if for_run is not None:
+            if prefs.global_talk_key == canonical_global_key(for_run):
+                # left as the command line set it: the setting stays as it was
+                prefs = replace(prefs, global_talk_key=self.settings.global_talk_key)
+            else:
+                replaces_run_key = True
         changed = store_preferences(self.settings, prefs)
+        if replaces_run_key and "global_talk_key" not in changed:
+            changed.append("global_talk_key")
         logger.info("settings changed: %s", ", ".join(changed) or "nothing")
         if "language" in changed:
             self.switcher.apply(prefs.language)

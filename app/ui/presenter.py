@@ -56,6 +56,7 @@ from app.protocol import AttachType, InterphoneId, other_party
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.failure_text import error_text
 from app.ui.interphone_mix import parse_mix
+from app.ui.last_spoke import Turn
 from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
 from app.ui.presenter_calls import PresenterCalls
@@ -91,8 +92,10 @@ class Heard:
     spoke in each interphone."""
 
     replay: ReplayStore = field(default_factory=ReplayStore)
-    last_spoke: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """interphone id -> (uid, "HH:MM:SS")"""
+    replay_started: dict[int, float] = field(default_factory=dict)
+    """replay transmission number -> ``time.time()`` of its first packet"""
+    last_spoke: dict[str, Turn] = field(default_factory=dict)
+    """interphone id -> the last turn that ended there"""
 
 
 class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterReplay,
@@ -112,8 +115,13 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._selected = ""
         self._names: dict[str, str] = {}
         self._speaker_seen: dict[str, tuple[str, float | None]] = {}  # id -> (uid, since)
-        self._last_spoke = heard.last_spoke  # id -> (uid, "HH:MM:SS")
-        self._link_lost_at = ""  # "HH:MM:SS" the connection was lost ("" while connected)
+        # the interphones whose speaker changes were followed since the link came up: a
+        # speaker first seen elsewhere went on before (since when: not known)
+        self._speakers_known: set[str] = set()
+        self._seed_speakers()
+        self._last_spoke = heard.last_spoke  # id -> the last turn that ended there
+        self._replay_started = heard.replay_started  # transmission -> wall clock it started
+        self._link_lost_at: float | None = None  # (monotonic) the connection was lost
         self._transmitting = False
         self.talk = TurnDriver(client, config=self._turn_config,
                                on_transmit=self._set_transmitting, on_tone=self._turn_tone,
@@ -221,14 +229,16 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     def _on_event(self, event: ModelEvent) -> None:
         if isinstance(event, ConnectionChanged):
             if event.state is ConnectionState.CONNECTED:
-                self._link_lost_at = ""
+                self._link_lost_at = None
             else:
                 # back online, a call's other party is seen in it again before their
                 # absence means a hang-up (they may come back after us)
                 self._peer_in.clear()
+                self._speakers_known.clear()  # the re-sync may show speakers gone on since
+                self._end_receiving()
                 self._link_drops += 1
-                if not self._link_lost_at:
-                    self._link_lost_at = time.strftime("%H:%M:%S")
+                if self._link_lost_at is None:
+                    self._link_lost_at = time.monotonic()
             # each failed reconnect attempt is an event: "reconnecting (attempt n)" follows
             # it, in the window and in the tray's tooltip while the window is hidden (no clock)
             self._show_link()
@@ -237,6 +247,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_talk()
             self._show_rows()
             self._show_selected()
+            self._show_title()
             self._show_emergency()  # (no alert while offline; resumed on reconnecting)
             self._show_reception()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
@@ -512,8 +523,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 panel.forget_members()
             seen = self._speaker_seen.get(row.id)
             panel.set_speaker(row.speaker, seen[1] if seen and seen[0] == row.speaker else None)
-        last = self._last_spoke.get(row.id)
-        panel.set_last_speaker(*(last or ("", "")))
+        panel.set_last_speaker(self._last_spoken(row.id))
         self._show_emergency()
 
     def _show_talk(self) -> None:
@@ -549,7 +559,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     def _show_title(self) -> None:
         joined = self.model.joined
         name = self._names.get(str(joined), str(joined)) if joined is not None else ""
-        self.window.set_speaking(name, self.model.speaker if joined is not None else "")
+        # offline, who speaks is not known (the panel says so): the title names nobody
+        speaker = self.model.speaker if joined is not None and self._online() else ""
+        self.window.set_speaking(name, speaker)
 
     # --- shutdown ------------------------------------------------------------------------------
     async def close(self) -> None:

@@ -62,6 +62,7 @@ class PresenterAudio(PresenterCore):
             self.audio.receive(uid, seq, payload, str(interphone))
         number = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
         if number and number != self._replay_shown:
+            self._note_replay_start(number)
             self._replay_shown = number
             self._show_replay()
 

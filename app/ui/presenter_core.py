@@ -22,6 +22,7 @@ from app.client.replay import ReplayStore
 from app.client.tasks import TaskSet
 from app.client.turn_driver import TurnDriver
 from app.ui.audio_link import AudioPort
+from app.ui.last_spoke import Turn
 from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
 
@@ -48,8 +49,10 @@ class PresenterCore:
     _names: dict[str, str]
     _active: dict[str, str]  # joined, non-target interphone -> who speaks
     _speaker_seen: dict[str, tuple[str, float | None]]  # id -> (uid, since)
-    _last_spoke: dict[str, tuple[str, str]]  # id -> (uid, "HH:MM:SS")
-    _link_lost_at: str  # "HH:MM:SS" the connection was lost ("" while connected)
+    _speakers_known: set[str]  # interphones whose speaker changes were followed since online
+    _last_spoke: dict[str, Turn]  # id -> the last turn that ended there
+    _replay_started: dict[int, float]  # replay transmission number -> time.time() it started
+    _link_lost_at: float | None  # time.monotonic() the connection was lost (None: connected)
     _transmitting: bool
     _deadline: float | None
 
@@ -71,3 +74,4 @@ class PresenterCore:
         @property
         def turn(self) -> TurnMachine: ...
         def _show_replay(self) -> None: ...
+        def _note_replay_start(self, number: int) -> None: ...

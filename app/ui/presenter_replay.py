@@ -8,8 +8,11 @@ A mixin of :class:`~app.ui.presenter.Presenter` over
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+from app.client.replay import TransmissionInfo
 from app.ui.floor_widgets import ReplayItem
+from app.ui.last_spoke import LastSpoke, clock_text, last_spoke
 from app.ui.presenter_core import PresenterCore
 from app.ui.replay_player import ReplayPlayer
 
@@ -20,15 +23,54 @@ class PresenterReplay(PresenterCore):
     _player: ReplayPlayer
 
     def replay_items(self, interphone_id: str) -> list[ReplayItem]:
-        now, wall = time.monotonic(), time.time()
         return [ReplayItem(t.number, self.window.display_name(t.speaker),
-                           time.strftime("%H:%M:%S", time.localtime(wall - (now - t.started_at))),
-                           t.duration, t.heard, t.receiving)
-                for t in self.replay.transmissions(interphone_id, now)]
+                           self._replay_started_text(t), t.duration, t.heard, t.receiving)
+                for t in self.replay.transmissions(interphone_id, time.monotonic())]
+
+    def _note_replay_start(self, number: int) -> None:
+        """A packet of transmission ``number`` was stored: the first one's wall-clock time
+        is its start, in the list and in "Last spoke" alike (the ones gone are forgotten)."""
+        if number in self._replay_started:
+            return
+        self._replay_started[number] = time.time()
+        kept = {t.number for t in self.replay.transmissions(None, time.monotonic())}
+        for gone in [n for n in self._replay_started if n not in kept]:
+            del self._replay_started[gone]
+
+    def _replay_started_text(self, transmission: TransmissionInfo) -> str:
+        wall = self._replay_started.get(transmission.number)
+        if wall is None:  # (stored before its start was noted)
+            wall = time.time() - (time.monotonic() - transmission.started_at)
+        return clock_text(wall)
+
+    def _last_spoken(self, interphone_id: str) -> LastSpoke | None:
+        """The "Last spoke" line of ``interphone_id``: its last turn, as the replay list
+        tells it when it holds the turn's transmission."""
+        turn = self._last_spoke.get(interphone_id)
+        spoke = last_spoke(turn, self.replay.transmissions(interphone_id, time.monotonic()),
+                           float(self.model.max_talk), self._replay_started_text)
+        if turn is not None and spoke is not None and spoke != turn.told:
+            # (the line says the same once the list has dropped the transmission)
+            self._last_spoke[interphone_id] = replace(turn, told=spoke)
+        return spoke
+
+    def _end_receiving(self) -> None:
+        """The link is lost: nothing is received any more, so the transmissions under way
+        are complete as they stand (listed, their play buttons enabled; a late packet of
+        one still joins it)."""
+        now = time.monotonic()
+        cut = {t.interphone for t in self.replay.transmissions(None, now) if t.receiving}
+        for interphone in cut:
+            self.replay.close(interphone)
+        if cut:
+            self._show_replay()
 
     def _show_replay(self) -> None:
         self.window.panel.replay.set_items(self.replay_items(self._selected)
                                            if self._selected else [])
+        if self._selected and self.window.panel.interphone_id == self._selected:
+            # the transmission's last packets (after the notice of its end) lengthen it
+            self.window.panel.set_last_speaker(self._last_spoken(self._selected))
 
     def play_replay(self, number: int) -> None:
         """Play a stored transmission again (lost packets concealed)."""

@@ -14,6 +14,7 @@ from PySide6.QtCore import QTimer
 
 from app.client import FloorChanged, FloorState, JoinedSpeakerChanged, SpeakerChanged
 from app.ui.audio_link import Tone
+from app.ui.last_spoke import Turn
 from app.ui.presenter_core import PresenterCore
 
 REPLAY_SETTLE_MS = 1000
@@ -31,7 +32,7 @@ class PresenterSpeakers(PresenterCore):
         self._end_replay_transmission(key, event.uid)
         previous = self._speaker_seen.get(key, ("", 0.0))[0]
         if previous and previous != event.uid:
-            self._last_spoke[key] = (previous, self._speaker_end_time())
+            self._last_spoke[key] = self._speaker_turn(key)
             if self.audio is not None and previous != self.model.uid:
                 self.audio.end_utterance(previous, key)
                 if not event.uid:
@@ -45,13 +46,13 @@ class PresenterSpeakers(PresenterCore):
         self._show_talk()
         self._show_title()
 
-    def _speaker_end_time(self) -> str:
-        """When a speaker whose end we learn now was last heard: now, or while we are not
-        connected (the re-sync after a reconnect says who stopped meanwhile) the time the
-        link was lost."""
-        if self._link_lost_at and not self._online():
-            return self._link_lost_at
-        return time.strftime("%H:%M:%S")
+    def _speaker_turn(self, key: str) -> Turn:
+        """The turn of the speaker seen in ``key``, whose end we learn now. It ended now,
+        or while we are not connected (the re-sync after a reconnect says who stopped
+        meanwhile) when the link was lost."""
+        uid, since = self._speaker_seen.get(key, ("", None))
+        lost = self._link_lost_at
+        return Turn.ending(uid, since, lost if lost is not None and not self._online() else None)
 
     def _end_replay_transmission(self, key: str, speaker: str) -> None:
         """The speaker of ``key`` changed: the previous one's replay entry is complete (its
@@ -63,19 +64,37 @@ class PresenterSpeakers(PresenterCore):
             # the window as context: nothing runs once it is gone
             QTimer.singleShot(REPLAY_SETTLE_MS, self.window, self._show_replay)
 
+    def _seed_speakers(self) -> None:
+        """The speakers of the interphones the model knows as this presenter starts: their
+        changes are followed from now on, and who speaks now went on before (since when
+        is known only for the talk target, whose start the model saw)."""
+        model = self.model
+        target = str(model.joined) if model.joined is not None else ""
+        for interphone in model.interphones:
+            key = str(interphone)
+            self._speakers_known.add(key)
+            speaker = model.speaker if key == target else model.speaker_of(key)
+            if speaker:
+                self._speaker_seen[key] = (speaker, model.speaker_since if key == target
+                                           else None)
+
     def _note_speaker(self, key: str) -> None:
-        """Remember when a speaker was first seen in an interphone we only watch."""
+        """Remember when a speaker was first seen in an interphone we only watch: when
+        they started if the interphone's changes were followed, else (the first news of it
+        since the link came up) not known."""
         if self.model.joined is not None and str(self.model.joined) == key:
             return
         info = self.model.interphone(key)
         speaker = info.speaker if info is not None else ""
         previous = self._speaker_seen.get(key, ("", 0.0))[0]
         if previous and previous != speaker:
-            self._last_spoke[key] = (previous, self._speaker_end_time())
+            self._last_spoke[key] = self._speaker_turn(key)
         if speaker and speaker != previous:
-            self._speaker_seen[key] = (speaker, time.monotonic())
+            followed = key in self._speakers_known
+            self._speaker_seen[key] = (speaker, time.monotonic() if followed else None)
         elif not speaker:
             self._speaker_seen.pop(key, None)
+        self._speakers_known.add(key)
 
     def _on_activity(self, event: JoinedSpeakerChanged) -> None:
         """Someone speaks (or stops) in a joined interphone other than the talk target:

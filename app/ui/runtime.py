@@ -36,7 +36,7 @@ from app.ui.autostart import launch_command, set_start_at_login
 from app.ui.desktop_notifications import DesktopNotifications
 from app.ui.elided_note import ElidedNote
 from app.ui.failure_text import device_error_text, device_problem_text, error_text, fill
-from app.ui.global_key import GlobalTalkKeyService
+from app.ui.global_key import GlobalTalkKeyService, command_line_note, from_command_line
 from app.ui.i18n import LanguageSwitcher
 from app.ui.joined_memory import JoinedMemory
 from app.ui.key_field import recording_field
@@ -334,7 +334,8 @@ class Runtime:
                                    self._heard_by(client))
         self.preferences = PreferencesController(
             window, self.settings, self.switcher, lambda: self.audio, self._restart_audio,
-            window.set_talk_key, self._on_settings_changed)
+            window.set_talk_key, self._on_settings_changed,
+            global_key_for_run=self._global_key_for_run)
         window.settings_requested.connect(self._open_settings)
         self._wire_background(window)
         self._follow_streams()
@@ -390,7 +391,7 @@ class Runtime:
         window.talk_pressed.connect(self._prepare_transmit)
         window.talk_released.connect(self._cancel_transmit)
         self.tray = TrayController(window, self.settings, talk_target=self._talk_target,
-                                   key_status=lambda: self.global_key.status,
+                                   key_status=self._global_key_text,
                                    refresh_status=self._refresh_link, watch=self.tray_watch)
         window.notifications = self.notifications
 
@@ -417,17 +418,28 @@ class Runtime:
         if self.presenter is not None:
             self.presenter.refresh_link()
 
+    def _global_key_for_run(self) -> str | None:
+        """The global talk key the command line set, while it is the one in effect."""
+        return self.options.global_talk_key if self._key_from_command_line else None
+
+    def _global_key_text(self, text: str | None = None) -> str:
+        """The global key's status (``text``, else the service's), saying so when it
+        comes from the command line: for the status bar and the tray's menu."""
+        text = self.global_key.status if text is None else text
+        return f"{text} {from_command_line()}" if text and self._key_from_command_line else text
+
     def _show_global_key(self, text: str) -> None:
-        if text and self._key_from_command_line:
-            text += " " + QCoreApplication.translate(
-                "Runtime", "(for this run, from --global-talk-key)")
+        shown = self._global_key_text(text)
         label = self.global_key_label
         if label is not None and self.window is not None:
-            label.setText(text)
-            label.setToolTip(text)
+            label.setText(shown)
+            label.setToolTip(shown)
             self.window.show_status_note(label)
         if self.preferences is not None and self.preferences.dialog is not None:
-            self.preferences.dialog.set_global_key_status(text)
+            if self._key_from_command_line:  # what the field shows, and what a change does
+                note = command_line_note(self.options.global_talk_key or "")
+                shown = "\n".join(part for part in (text, note) if part)
+            self.preferences.dialog.set_global_key_status(shown)
 
     def _follow_streams(self) -> None:
         """Level meters are polled only while a stream runs (idle: no timer at all)."""

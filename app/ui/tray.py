@@ -259,7 +259,8 @@ class TrayController(QObject):
             self.show_window()
 
     def _on_message_clicked(self) -> None:
-        opens, self.window.tray_message_opens = self.window.tray_message_opens, None
+        opens = self.window.tray_message_opens
+        self.window.tray_balloon_gone()
         if opens is not None:
             self._opened_by_message = True
             QTimer.singleShot(0, self, self._forget_message_click)  # (after that click)
@@ -286,6 +287,8 @@ class TrayController(QObject):
         self.refresh()
 
     def close(self) -> None:
+        # the session ends (signed in again, out, or quit): its "offline" goes with it
+        self.window.withdraw_notice("link", at_once=True)
         self._stop_watching()
         self._watch.changed.disconnect(self._on_tray_changed)
         self.icon.hide()

@@ -5,9 +5,12 @@ daemon, else the tray icon (a click on it shows the window on that interphone)."
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 
-from PySide6.QtCore import QCoreApplication, SignalInstance
+from PySide6.QtCore import QCoreApplication, QTimer, SignalInstance
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMainWindow, QSystemTrayIcon
 
 from app.ui.assets import icon
@@ -17,6 +20,11 @@ from app.ui.desktop_notifications import DesktopNotifications
 ACTIVITY_QUIET_S = 30.0
 """Someone speaking in another joined interphone is said once for a conversation there:
 again only after this long without anyone speaking in it."""
+UNTIL_SEEN_TRAY_MS = 10_000
+"""A notice that stays until the window is seen (the app offline for good: signed in
+elsewhere) lasts this long as the tray icon's own message, where no notification daemon
+says it: that message stays on top of everything until clicked otherwise. The daemon's
+stays (the desktop keeps it with its others); both go when they no longer apply."""
 
 
 class WindowNotices(QMainWindow):
@@ -31,6 +39,7 @@ class WindowNotices(QMainWindow):
     activity_noticed: SignalInstance
     _call_notice: str
     _activity_said: dict[str, float]
+    _tray_balloon: tuple[str, float]  # the tray's own message on screen: key, until (monotonic)
 
     def show_tray_state(self) -> None:
         raise NotImplementedError
@@ -91,11 +100,13 @@ class WindowNotices(QMainWindow):
                               key=f"emergency {interphone_id}", urgent=True)
 
     def tray_message(self, title: str, text: str, icon_name: str, timeout_ms: int, *,
-                     key: str, opens: str | None = "", urgent: bool = False) -> None:
+                     key: str, opens: str | None = "", urgent: bool = False,
+                     tray_timeout_ms: int | None = None) -> None:
         """A message through the desktop's notification daemon, else from the tray icon
-        (when there is one); a click on it shows the window, on the interphone ``opens``
-        when given (``None``: the click does nothing). The daemon's message with the same
-        ``key`` is replaced."""
+        (when there is one; ``tray_timeout_ms`` instead of ``timeout_ms`` there when
+        given); a click on it shows the window, on the interphone ``opens`` when given
+        (``None``: the click does nothing). The daemon's message with the same ``key`` is
+        replaced; the tray shows one message at a time."""
         notifications = self.notifications
         if notifications is not None and notifications.notify(
                 key, title, text, icon(icon_name), timeout_ms, urgent=urgent,
@@ -103,13 +114,47 @@ class WindowNotices(QMainWindow):
             self.notification_opens[key] = opens
             return
         if self.tray is not None and self.tray.isVisible():
+            timeout = timeout_ms if tray_timeout_ms is None else tray_timeout_ms
             self.tray_message_opens = opens
-            self.tray.showMessage(title, text, icon(icon_name), timeout_ms)
+            self.tray.showMessage(title, text, icon(icon_name), timeout)
+            self._tray_balloon = (key, time.monotonic() + timeout / 1000 if timeout > 0
+                                  else math.inf)
+
+    def withdraw_notice(self, key: str, *, at_once: bool = False) -> None:
+        """The message with ``key`` is no longer true: off the screen, the daemon's or the
+        tray icon's own. The tray's goes after the current event (``at_once``: now, the
+        tray icon is about to go): a click on it may be what shows the window."""
+        if self.notifications is not None:
+            self.notifications.withdraw(key)
+        shown, until = self._tray_balloon
+        if shown != key or time.monotonic() >= until:
+            return
+        self.tray_balloon_gone()
+        if at_once:
+            self._hide_tray_balloon()
+        else:
+            QTimer.singleShot(0, self, self._hide_tray_balloon)
+
+    def tray_balloon_gone(self) -> None:
+        """The tray icon's own message went (clicked, or taken away)."""
+        self._tray_balloon = ("", 0.0)
+        self.tray_message_opens = None
+
+    def _hide_tray_balloon(self) -> None:
+        tray = self.tray
+        if self._tray_balloon[0] or tray is None or not tray.isVisible():
+            return  # another message shows since
+        if sys.platform != "darwin":  # (macOS: messages go to its notification centre)
+            tray.showMessage("", "", QIcon(), 0)  # an empty message takes the shown one away
+
+    def window_seen(self) -> None:
+        """The window is on screen (shown, not minimized): what was said until it is seen
+        goes."""
+        self.withdraw_notice("link")
 
     def clear_incoming_call(self, interphone_id: str = "") -> None:
         if not interphone_id or self.banner.interphone_id == interphone_id:
-            if self.notifications is not None:
-                self.notifications.withdraw(f"call {self.banner.interphone_id}")
+            self.withdraw_notice(f"call {self.banner.interphone_id}")
             self.banner.hide()
             self._forget_call_notice()
             self.show_tray_state()

@@ -541,17 +541,32 @@
 <context>
     <name>GlobalTalkKeyService</name>
     <message>
-        <location filename="../../app/ui/global_key.py" line="90"/>
+        <location filename="../../app/ui/global_key.py" line="91"/>
         <source>Global talk key refused: %1</source>
         <translation>全局通话键被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="164"/>
+        <location filename="../../app/ui/global_key.py" line="166"/>
+        <source>(for this run, from --global-talk-key)</source>
+        <translation>（仅本次运行，来自 --global-talk-key）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="174"/>
+        <source>This key was given on the command line (--global-talk-key) for this run. A change here takes effect at once and is saved.</source>
+        <translation>此键来自命令行（--global-talk-key），仅用于本次运行。在此处更改会立即生效并保存。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="177"/>
+        <source>The command line (--global-talk-key &quot;&quot;) turned the global talk key off for this run. A key chosen here takes effect at once and is saved.</source>
+        <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局通话键。在此处选择的键会立即生效并保存。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/global_key.py" line="183"/>
         <source>Global talk key unavailable: %1</source>
         <translation>全局通话键不可用：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="111"/>
+        <location filename="../../app/ui/global_key.py" line="112"/>
         <source>Global talk key: %1</source>
         <translation>全局通话键：%1</translation>
     </message>
@@ -914,210 +929,215 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="234"/>
+        <location filename="../../app/ui/interphone_panel.py" line="241"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="235"/>
+        <location filename="../../app/ui/interphone_panel.py" line="242"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="237"/>
+        <location filename="../../app/ui/interphone_panel.py" line="244"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="239"/>
+        <location filename="../../app/ui/interphone_panel.py" line="246"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="240"/>
+        <location filename="../../app/ui/interphone_panel.py" line="247"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="246"/>
+        <location filename="../../app/ui/interphone_panel.py" line="253"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="285"/>
+        <location filename="../../app/ui/interphone_panel.py" line="293"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="286"/>
+        <location filename="../../app/ui/interphone_panel.py" line="294"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="290"/>
+        <location filename="../../app/ui/interphone_panel.py" line="298"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="290"/>
+        <location filename="../../app/ui/interphone_panel.py" line="298"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="291"/>
+        <location filename="../../app/ui/interphone_panel.py" line="299"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="293"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="294"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="297"/>
+        <location filename="../../app/ui/interphone_panel.py" line="305"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="297"/>
+        <location filename="../../app/ui/interphone_panel.py" line="305"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="303"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="304"/>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="314"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="317"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="314"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="320"/>
-        <location filename="../../app/ui/interphone_panel.py" line="323"/>
-        <location filename="../../app/ui/interphone_panel.py" line="329"/>
-        <location filename="../../app/ui/interphone_panel.py" line="456"/>
+        <location filename="../../app/ui/interphone_panel.py" line="328"/>
+        <location filename="../../app/ui/interphone_panel.py" line="331"/>
+        <location filename="../../app/ui/interphone_panel.py" line="337"/>
+        <location filename="../../app/ui/interphone_panel.py" line="468"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="324"/>
+        <location filename="../../app/ui/interphone_panel.py" line="332"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="330"/>
+        <location filename="../../app/ui/interphone_panel.py" line="338"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="334"/>
+        <location filename="../../app/ui/interphone_panel.py" line="342"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="337"/>
+        <location filename="../../app/ui/interphone_panel.py" line="345"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="347"/>
+        <location filename="../../app/ui/interphone_panel.py" line="355"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="372"/>
+        <location filename="../../app/ui/interphone_panel.py" line="380"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="379"/>
+        <location filename="../../app/ui/interphone_panel.py" line="387"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="381"/>
+        <location filename="../../app/ui/interphone_panel.py" line="389"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="386"/>
+        <location filename="../../app/ui/interphone_panel.py" line="394"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="390"/>
+        <location filename="../../app/ui/interphone_panel.py" line="398"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="393"/>
+        <location filename="../../app/ui/interphone_panel.py" line="401"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="398"/>
+        <location filename="../../app/ui/interphone_panel.py" line="407"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="400"/>
-        <source>Last spoke: %1 at %2</source>
-        <translation>上一位讲话者：%1（%2）</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/interphone_panel.py" line="404"/>
+        <location filename="../../app/ui/interphone_panel.py" line="416"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="409"/>
+        <location filename="../../app/ui/interphone_panel.py" line="421"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="37"/>
+        <location filename="../../app/ui/interphone_panel.py" line="38"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="38"/>
+        <location filename="../../app/ui/interphone_panel.py" line="39"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="455"/>
+        <location filename="../../app/ui/interphone_panel.py" line="409"/>
+        <source>Last spoke: %1, until %2</source>
+        <translation>上一位讲话者：%1，讲到 %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="412"/>
+        <source>Last spoke: %1 at %2 (%3)</source>
+        <translation>上一位讲话者：%1，%2 开始（%3）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="467"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="314"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
+        <location filename="../../app/ui/interphone_panel.py" line="318"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1175,131 +1195,131 @@
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333"/>
+        <location filename="../../app/ui/main_window.py" line="338"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="334"/>
+        <location filename="../../app/ui/main_window.py" line="339"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="46"/>
+        <location filename="../../app/ui/window_notices.py" line="55"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="468"/>
-        <location filename="../../app/ui/window_notices.py" line="44"/>
+        <location filename="../../app/ui/main_window.py" line="469"/>
+        <location filename="../../app/ui/window_notices.py" line="53"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="469"/>
-        <location filename="../../app/ui/window_notices.py" line="59"/>
+        <location filename="../../app/ui/main_window.py" line="470"/>
+        <location filename="../../app/ui/window_notices.py" line="68"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="321"/>
-        <location filename="../../app/ui/main_window.py" line="381"/>
-        <location filename="../../app/ui/window_notices.py" line="70"/>
+        <location filename="../../app/ui/main_window.py" line="324"/>
+        <location filename="../../app/ui/main_window.py" line="382"/>
+        <location filename="../../app/ui/window_notices.py" line="79"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="81"/>
+        <location filename="../../app/ui/window_notices.py" line="90"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="89"/>
+        <location filename="../../app/ui/window_notices.py" line="98"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="383"/>
+        <location filename="../../app/ui/main_window.py" line="384"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="384"/>
+        <location filename="../../app/ui/main_window.py" line="385"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="398"/>
+        <location filename="../../app/ui/main_window.py" line="399"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399"/>
+        <location filename="../../app/ui/main_window.py" line="400"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="401"/>
+        <location filename="../../app/ui/main_window.py" line="402"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="402"/>
+        <location filename="../../app/ui/main_window.py" line="403"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="435"/>
+        <location filename="../../app/ui/main_window.py" line="436"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="437"/>
+        <location filename="../../app/ui/main_window.py" line="438"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="439"/>
+        <location filename="../../app/ui/main_window.py" line="440"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="472"/>
+        <location filename="../../app/ui/main_window.py" line="473"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="569"/>
+        <location filename="../../app/ui/main_window.py" line="573"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="570"/>
+        <location filename="../../app/ui/main_window.py" line="574"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="571"/>
+        <location filename="../../app/ui/main_window.py" line="575"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="572"/>
+        <location filename="../../app/ui/main_window.py" line="576"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="573"/>
+        <location filename="../../app/ui/main_window.py" line="577"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="574"/>
+        <location filename="../../app/ui/main_window.py" line="578"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="575"/>
+        <location filename="../../app/ui/main_window.py" line="579"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1340,12 +1360,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="298"/>
+        <location filename="../../app/ui/presenter.py" line="309"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="315"/>
+        <location filename="../../app/ui/presenter.py" line="326"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1370,7 +1390,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="363"/>
+        <location filename="../../app/ui/presenter.py" line="374"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1397,82 +1417,82 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="295"/>
+        <location filename="../../app/ui/presenter.py" line="306"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="425"/>
+        <location filename="../../app/ui/presenter.py" line="436"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="380"/>
+        <location filename="../../app/ui/presenter.py" line="391"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="440"/>
+        <location filename="../../app/ui/presenter.py" line="451"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="445"/>
+        <location filename="../../app/ui/presenter.py" line="456"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="448"/>
+        <location filename="../../app/ui/presenter.py" line="459"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="449"/>
+        <location filename="../../app/ui/presenter.py" line="460"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="456"/>
+        <location filename="../../app/ui/presenter.py" line="467"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="458"/>
+        <location filename="../../app/ui/presenter.py" line="469"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="462"/>
+        <location filename="../../app/ui/presenter.py" line="473"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="464"/>
+        <location filename="../../app/ui/presenter.py" line="475"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="491"/>
+        <location filename="../../app/ui/presenter.py" line="502"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="538"/>
+        <location filename="../../app/ui/presenter.py" line="548"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="541"/>
+        <location filename="../../app/ui/presenter.py" line="551"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="542"/>
+        <location filename="../../app/ui/presenter.py" line="552"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="544"/>
+        <location filename="../../app/ui/presenter.py" line="554"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -1504,17 +1524,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="384"/>
+        <location filename="../../app/ui/runtime.py" line="362"/>
         <source>Settings cannot be saved: %1 cannot be written. Changes will be lost at exit.</source>
         <translation>无法保存设置：无法写入 %1。退出时所做的更改将丢失。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="445"/>
-        <source>(for this run, from --global-talk-key)</source>
-        <translation>（仅本次运行，来自 --global-talk-key）</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/runtime.py" line="500"/>
+        <location filename="../../app/ui/runtime.py" line="489"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -2035,17 +2050,17 @@
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="283"/>
+        <location filename="../../app/ui/tray.py" line="284"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="284"/>
+        <location filename="../../app/ui/tray.py" line="285"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="285"/>
+        <location filename="../../app/ui/tray.py" line="286"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
