@@ -43,7 +43,7 @@ replica could miss what other nodes that still reach Redis acknowledged). A requ
 append failed after it was sent (Redis may have run it) waits until Redis answers and the
 log is read up to its end: answered as applied if its entry is there, refused if not, and
 refused at the latest :attr:`RedisStore.answer_limit` after it was made (undone if it
-turns up later: :class:`~app.server.replica.Replica`). What it must
+turns up later: :mod:`app.server.append_doubt`). What it must
 tell the others (logouts, media registrations, revocations) waits and is appended, in
 order, when Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
@@ -388,7 +388,7 @@ class RedisStore:
                     log.debug("reading the log's end failed: %s", exc)
                 else:
                     end = stream_id(str(last[0][0])) if last else (0, 0)
-                    self._check = (end, replica.unsure())
+                    self._check = (end, replica.doubt.unsure())
                     self._settle_if_read(loop.time())
             events = self._retry + replica.take_outgoing()
             self._retry = []
@@ -408,18 +408,20 @@ class RedisStore:
                 self._set_available(False, exc)
                 log.debug("append failed (%s): %s", "sent, outcome unknown" if sent
                           else "not sent", exc)
-                outbox, self._retry = replica.append_failed(events, loop.time(), sent=sent)
+                outbox, self._retry = replica.doubt.append_failed(events, loop.time(),
+                                                                  sent=sent)
                 if sent:
                     self._check = None  # the log's end is read again, after this failure
                 hub.deliver(outbox)
                 hub.reschedule()
                 await asyncio.sleep(RETRY)
             else:
-                replica.appended(events)
+                replica.doubt.appended(events)
 
     def _unchecked(self) -> bool:
         """Whether requests are in doubt and the log's end was not read since."""
-        return self._check is None and self.replica is not None and bool(self.replica.unsure())
+        return (self._check is None and self.replica is not None
+                and bool(self.replica.doubt.unsure()))
 
     def _settle_if_read(self, now: float) -> None:
         """Once the reader has applied the log up to the end read after appends failed,
@@ -430,17 +432,17 @@ class RedisStore:
         if stream_id(self._last_id) < check[0]:
             return
         self._check = None
-        hub.deliver(replica.settle(check[1], now))
+        hub.deliver(replica.doubt.settle(check[1], now))
         hub.reschedule()
 
     async def _deadlines(self) -> None:
         """A request not known to be in the log :attr:`answer_limit` seconds after it was
-        made is refused (:meth:`Replica.expire`)."""
+        made is refused (:meth:`~app.server.append_doubt.AppendDoubt.expire`)."""
         replica, hub = self.replica, self.hub
         assert replica is not None and hub is not None
         loop = asyncio.get_running_loop()
         while not self._stopping:
-            deadline = replica.next_deadline(self.answer_limit)
+            deadline = replica.doubt.next_deadline(self.answer_limit)
             if deadline is None:
                 await self._watch.wait()
                 self._watch.clear()
@@ -448,7 +450,7 @@ class RedisStore:
             if deadline > loop.time():  # (later requests have later deadlines)
                 await asyncio.sleep(deadline - loop.time())
                 continue
-            hub.deliver(replica.expire(loop.time(), self.answer_limit))
+            hub.deliver(replica.doubt.expire(loop.time(), self.answer_limit))
             hub.reschedule()
 
     async def _reader(self) -> None:
