@@ -194,7 +194,7 @@ async def test_a_link_that_goes_silent_leaves_no_client_unanswered_nor_wrong(
         for _ in range(50):  # until the nodes agree with the answer (an undo, maybe)
             await settle([whole, cut], timeout=10)
             if reply.ok == ("alice" in whole.state.interphones[G58].members) and \
-                    cut.store.replica is not None and not cut.store.replica.unsure():
+                    cut.store.replica is not None and not cut.store.replica.doubt.unsure():
                 break
             await asyncio.sleep(0.1)
         members = (await info_on(bob)).members

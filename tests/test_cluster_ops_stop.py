@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from app.server import InterphoneServer, redis_store
+from app.server import InterphoneServer, log_writer, redis_store
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
@@ -216,7 +216,8 @@ async def test_what_a_stopping_node_failed_to_append_goes_before_its_down(
         redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     """A death it appended while Redis was gone waited in its writer for Redis to come back;
     stopped before the writer tried again, the node lost it."""
-    monkeypatch.setattr(redis_store, "RETRY", 30.0)  # (the writer does not try again here)
+    monkeypatch.setattr(log_writer, "RETRY", 30.0)  # (the writer does not try again here)
+    monkeypatch.setattr(redis_store, "RETRY", 30.0)  # (nor does the reader)
     async with running_nodes(1, redis_server.url) as nodes:
         store = nodes[0].store
         assert store is not None and store.replica is not None

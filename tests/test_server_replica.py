@@ -251,7 +251,7 @@ def test_while_the_log_is_away_changes_are_refused_and_logouts_wait() -> None:
     cluster.send(alice, "2", Ping())
     assert cluster.replies(alice)[-1].ok  # the session goes on
     cluster.state(1).disconnect(alice)
-    outbox, retry = cluster.nodes[1].append_failed(cluster.nodes[1].take_outgoing(), T0)
+    outbox, retry = cluster.nodes[1].doubt.append_failed(cluster.nodes[1].take_outgoing(), T0)
     assert not outbox.messages and [e["t"] for e in retry] == ["logout"]
 
 

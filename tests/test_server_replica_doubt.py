@@ -18,7 +18,7 @@ def in_doubt(cluster: Cluster, node: int) -> list[Event]:
     """The node's waiting events were sent, and the connection failed before the reply."""
     replica = cluster.nodes[node]
     events = replica.take_outgoing()
-    outbox, retry = replica.append_failed(events, T0, sent=True)
+    outbox, retry = replica.doubt.append_failed(events, T0, sent=True)
     assert not outbox.messages and retry == []
     return events
 
@@ -46,7 +46,7 @@ def test_a_request_in_doubt_found_in_the_log_is_answered_as_applied() -> None:
     cluster.send(alice, "3", SyncRequest())  # held behind the join
     appended_late(cluster, in_doubt(cluster, 1))
     assert cluster.replies(alice)[-1].ok and cluster.replies(alice)[-1].seq == "2"
-    outbox = cluster.nodes[1].settle(cluster.nodes[1].unsure(), T0)
+    outbox = cluster.nodes[1].doubt.settle(cluster.nodes[1].doubt.unsure(), T0)
     assert not outbox.messages
     cluster.settle()
     assert [r.seq for r in cluster.replies(alice)] == ["1", "2", "3"]
@@ -60,14 +60,14 @@ def test_a_request_in_doubt_not_in_the_log_is_refused_once_it_is_read() -> None:
     cluster.send(alice, "3", SyncRequest())
     in_doubt(cluster, 1)
     replica = cluster.nodes[1]
-    assert replica.unsure() and cluster.replies(alice)[-1].seq == "1"  # no answer yet
-    cluster.outboxes[1].extend(replica.settle(replica.unsure(), T0))
+    assert replica.doubt.unsure() and cluster.replies(alice)[-1].seq == "1"  # no answer yet
+    cluster.outboxes[1].extend(replica.doubt.settle(replica.doubt.unsure(), T0))
     reply = cluster.replies(alice)[-1]
     assert reply.seq == "2" and refused(reply)
     cluster.settle()  # the sync behind it goes on
     assert cluster.replies(alice)[-1].seq == "3" and cluster.replies(alice)[-1].ok
     assert members(cluster, 1) == members(cluster, 2) == set()
-    assert not replica.unsure() and not replica.blocked
+    assert not replica.doubt.unsure() and not replica.doubt.blocked
 
 
 def test_a_request_still_waiting_at_the_limit_is_taken_back_and_refused() -> None:
@@ -75,13 +75,13 @@ def test_a_request_still_waiting_at_the_limit_is_taken_back_and_refused() -> Non
     alice = cluster.logged_in(1, "alice")
     cluster.send(alice, "2", JoinRequest(G58))
     replica = cluster.nodes[1]
-    assert replica.next_deadline(LIMIT) == T0 + LIMIT
-    cluster.outboxes[1].extend(replica.expire(T0 + LIMIT - 0.1, LIMIT))
+    assert replica.doubt.next_deadline(LIMIT) == T0 + LIMIT
+    cluster.outboxes[1].extend(replica.doubt.expire(T0 + LIMIT - 0.1, LIMIT))
     assert cluster.replies(alice)[-1].seq == "1"
-    cluster.outboxes[1].extend(replica.expire(T0 + LIMIT, LIMIT))
+    cluster.outboxes[1].extend(replica.doubt.expire(T0 + LIMIT, LIMIT))
     assert refused(cluster.replies(alice)[-1])
-    assert replica.outgoing == [] and not replica.blocked  # never sent: nothing to undo
-    assert replica.next_deadline(LIMIT) is None
+    assert replica.outgoing == [] and not replica.doubt.blocked  # never sent: nothing to undo
+    assert replica.doubt.next_deadline(LIMIT) is None
 
 
 def test_a_join_refused_at_the_limit_that_turns_up_later_is_undone() -> None:
@@ -90,7 +90,7 @@ def test_a_join_refused_at_the_limit_that_turns_up_later_is_undone() -> None:
     cluster.send(alice, "2", JoinRequest(G58))
     events = in_doubt(cluster, 1)
     replica = cluster.nodes[1]
-    cluster.outboxes[1].extend(replica.expire(T0 + LIMIT, LIMIT))
+    cluster.outboxes[1].extend(replica.doubt.expire(T0 + LIMIT, LIMIT))
     assert refused(cluster.replies(alice)[-1])
     cluster.send(alice, "3", JoinRequest(G58))  # not settled: refused at once
     assert cluster.replies(alice)[-1].seq == "3" and refused(cluster.replies(alice)[-1])
@@ -100,7 +100,7 @@ def test_a_join_refused_at_the_limit_that_turns_up_later_is_undone() -> None:
     assert [e["t"] for e in replica.outgoing] == ["quit"]
     cluster.settle()
     assert members(cluster, 1) == members(cluster, 2) == set()
-    assert not replica.blocked and not replica.unsure()
+    assert not replica.doubt.blocked and not replica.doubt.unsure()
     cluster.send(alice, "4", JoinRequest(G58))
     cluster.settle()
     assert cluster.replies(alice)[-1].ok
@@ -115,7 +115,7 @@ def test_a_floor_request_refused_at_the_limit_that_turns_up_later_is_released() 
     cluster.settle()
     cluster.send(alice, "3", SpeakRequest(True, G58))
     events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].expire(T0 + LIMIT, LIMIT))
+    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + LIMIT, LIMIT))
     assert refused(cluster.replies(alice)[-1])
     appended_late(cluster, events)
     assert cluster.state(2).interphones[G58].holder == "alice"
@@ -134,7 +134,7 @@ def test_a_quit_and_a_login_refused_at_the_limit_that_turn_up_later_are_undone()
     cluster.settle()
     cluster.send(alice, "3", QuitRequest(G58))
     events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].expire(T0 + LIMIT, LIMIT))
+    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + LIMIT, LIMIT))
     assert refused(cluster.replies(alice)[-1])
     appended_late(cluster, events)
     cluster.settle()
@@ -143,7 +143,7 @@ def test_a_quit_and_a_login_refused_at_the_limit_that_turn_up_later_are_undone()
     carol = cluster.connect(1)
     cluster.send(carol, "1", Login("carol", "pw-carol"))
     events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].expire(T0 + 2 * LIMIT, LIMIT))
+    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + 2 * LIMIT, LIMIT))
     assert refused(cluster.replies(carol)[-1])
     appended_late(cluster, events)
     cluster.settle()
@@ -160,7 +160,7 @@ def test_a_late_request_that_changed_nothing_is_not_undone() -> None:
     cluster.settle()
     cluster.send(alice, "3", JoinRequest(G58))
     events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].expire(T0 + LIMIT, LIMIT))
+    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + LIMIT, LIMIT))
     appended_late(cluster, events)
     assert cluster.nodes[1].outgoing == []
     assert members(cluster, 1) == members(cluster, 2) == {"alice"}
@@ -174,12 +174,12 @@ def test_a_request_refused_as_not_in_the_log_that_the_network_delivers_later_is_
     cluster.send(alice, "2", JoinRequest(G58))
     events = in_doubt(cluster, 1)
     replica = cluster.nodes[1]
-    cluster.outboxes[1].extend(replica.settle(replica.unsure(), T0))
+    cluster.outboxes[1].extend(replica.doubt.settle(replica.doubt.unsure(), T0))
     assert refused(cluster.replies(alice)[-1])
     appended_late(cluster, events)
     cluster.settle()
     assert members(cluster, 1) == members(cluster, 2) == set()
-    assert not replica.late
+    assert not replica.doubt.late
 
 
 def test_a_session_whose_login_is_in_doubt_past_the_limit_cannot_log_in_meanwhile() -> None:
@@ -187,7 +187,7 @@ def test_a_session_whose_login_is_in_doubt_past_the_limit_cannot_log_in_meanwhil
     carol = cluster.connect(1)
     cluster.send(carol, "1", Login("carol", "pw-carol"))
     events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].expire(T0 + LIMIT, LIMIT))
+    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + LIMIT, LIMIT))
     appended_late(cluster, events)  # the session exists until its undo is applied
     assert "carol" in cluster.state(1).by_uid
     cluster.send(carol, "2", Login("carol", "pw-carol"))

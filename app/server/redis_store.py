@@ -5,8 +5,9 @@ under a prefix (default ``interphone:``):
 
 - ``log`` - a Redis Stream, the one order of every change (sessions, memberships,
   floors, media registrations, node deaths). Each node appends its events (one writer
-  task, in order, pipelined) and reads the whole stream from its start (one reader
-  task, ``XREAD BLOCK``), applying every entry to its replica as it comes.
+  task, in order, pipelined: :mod:`app.server.log_writer`) and reads the whole stream
+  from its start (one reader task, ``XREAD BLOCK``), applying every entry to its replica
+  as it comes.
 - ``node-seq`` - ``INCR``-ed once per node start: the node's number (session ids are
   ``number << 32 + n``).
 - ``media-secret`` - the cluster secret (base64, ``SET NX`` by the first node that
@@ -24,17 +25,18 @@ under a prefix (default ``interphone:``):
 - ``snapshot`` - the replicated state after log entry ``at``
   (:meth:`~app.server.replica.Replica.snapshot`), written every ``snapshot_every``
   entries by the node with the lowest number, which also trims ``log`` below both the
-  snapshot and every node's position. A starting node says it is at ``0-0`` (so nothing
-  is trimmed under it), restores the snapshot, and reads the log after it.
+  snapshot and every node's position (:mod:`app.server.store_upkeep`). A starting node
+  says it is at ``0-0`` (so nothing is trimmed under it), restores the snapshot, and
+  reads the log after it.
 - ``feedback:<number>`` - not a key: the pub/sub channel on which the other nodes publish
   their listeners' quality reports about a floor holder on node ``number`` (extension
   ``feedback``, :mod:`app.server.feedback_link`).
 - ``alive:<number>`` - a heartbeat key set every ``beat`` seconds with a TTL of
   ``ttl`` seconds. Every node sweeps ``nodes`` every ``beat``: a node without its key at
   two sweeps in a row is removed from the hash (``HDEL``, so exactly one sweeper wins)
-  and its ``down`` event appended, in one Lua script (:data:`_GIVE_UP`): every node
-  then ends that node's sessions (members leave, floors free). A death is noticed within
-  about ``ttl + 2 * beat``.
+  and its ``down`` event appended, in one Lua script
+  (:data:`~app.server.store_upkeep.GIVE_UP`): every node then ends that node's sessions
+  (members leave, floors free). A death is noticed within about ``ttl + 2 * beat``.
 
 While Redis cannot be reached a node keeps its sessions (pings are answered) but refuses
 every request that goes through the log, logins and reads (sync, members, presence)
@@ -43,7 +45,7 @@ replica could miss what other nodes that still reach Redis acknowledged). A requ
 append failed after it was sent (Redis may have run it) waits until Redis answers and the
 log is read up to its end: answered as applied if its entry is there, refused if not, and
 refused at the latest :attr:`RedisStore.answer_limit` after it was made (undone if it
-turns up later: :class:`~app.server.replica.Replica`). What it must
+turns up later: :mod:`app.server.append_doubt`). What it must
 tell the others (logouts, media registrations, revocations) waits and is appended, in
 order, when Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
@@ -68,21 +70,22 @@ from typing import TYPE_CHECKING, Any, cast
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_secret
 from app.server.feedback_link import FeedbackLink
+from app.server.log_writer import LogWriter
 from app.server.node_auth import forward_key
 from app.server.records import Address
 from app.server.redis_support import (
+    RETRY,
     STORE_FAULTS,
-    connection_of,
     describe_node,
     redacted_url,
     redis_result,
     stream_id,
 )
 from app.server.replica import Replica
+from app.server.store_upkeep import StoreUpkeep, trimmed_past
 
 if TYPE_CHECKING:
     from app.server.tcp import SignalingServer
@@ -90,8 +93,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-RETRY = 0.2
-"""Seconds between attempts while Redis cannot be reached."""
 READ_BATCH = 500
 """Log entries read at once."""
 READ_BLOCK = 1.0
@@ -103,18 +104,6 @@ YIELD_EVERY = 20
 """Log entries applied between two returns to the event loop (heartbeats, clients)."""
 SOCKET_TIMEOUT = 5.0
 """Seconds a command waits for Redis' answer before its connection counts as failed."""
-
-
-_GIVE_UP = """
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
-    redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
-    return 1
-end
-return 0
-"""
-"""A node given up (KEYS: ``nodes``, ``log``; ARGV: its number, its ``down`` event): out
-of ``nodes`` and its ``down`` appended at once, by the one sweeper whose ``HDEL`` removes
-it (a script runs whole: no other command in between)."""
 
 
 class RedisStore:
@@ -132,7 +121,6 @@ class RedisStore:
         self.ttl = ttl
         self.snapshot_every = snapshot_every
         self._snapshot_at = 0  # self.applied when this node last wrote a snapshot
-        self._snapshot_id: tuple[int, int] | None = None  # the log entry it covers
         self.node = 0
         self.replica: Replica | None = None
         self.hub: SignalingServer | None = None
@@ -142,23 +130,17 @@ class RedisStore:
         self._writer_redis: Redis | None = None
         self._reader_redis: Redis | None = None
         self._append_redis: Redis | None = None
-        """The appends' own client: one attempt per append (redis-py's retries would send
-        an append whose answer was lost a second time), on a connection taken before
-        sending (a failure to connect is an append not sent)."""
-        self._wake = asyncio.Event()
-        self._watch = asyncio.Event()  # a request was handed to the log: its deadline
-        self._check: tuple[tuple[int, int], set[int]] | None = None
-        """(the log's end read once Redis answered again, the refs then in doubt): they
-        are settled when the reader has applied the log up to there."""
-        self._retry: list[dict[str, Any]] = []
+        """The appends' own client: one attempt per append (:mod:`app.server.log_writer`)."""
+        self.writer: LogWriter | None = None
+        """Appends the replica's events, and refuses requests past their deadline (set by
+        :meth:`attach`)."""
+        self.upkeep = StoreUpkeep(self.key, swept=self._swept)
+        """Nodes that stopped beating given up, the log snapshotted and trimmed."""
         self._outage: set[str] = set()  # kinds of errors warned of while the store is away
-        """Events whose append failed, appended again when the store answers (or at the
-        stop, before this node's ``down``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._last_id = "0"
         self._healthy_since: float | None = None
         self._stopping = False
-        self._missing: dict[int, int] = {}  # node -> sweeps in a row without its heartbeat
         self.applied = 0
         self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
         self._loaded = False  # the snapshot (if any) restored, the log's end at start read
@@ -255,19 +237,25 @@ class RedisStore:
         """Start the writer, reader and heartbeat tasks for ``replica`` behind ``hub``."""
         self.replica, self.hub = replica, hub
         replica.use_media_secret(self.media_secret)
-        replica.wake = self._woken
+        assert self._append_redis is not None
+        self.writer = writer = LogWriter(self._append_redis, self.key("log"), replica, hub,
+                                         answer_limit=self.answer_limit,
+                                         read_to=lambda: self._last_id,
+                                         set_available=self._set_available,
+                                         stopping=lambda: self._stopping)
+        replica.wake = writer.handed
         replica.given_up = self._given_up
         if replica.outgoing:  # requests of clients accepted while the node was starting
-            self._wake.set()
+            writer.wake()
         self._loop = asyncio.get_running_loop()
         if replica.state.node_auth is not None:
             replica.state.node_auth.look_up = self._look_up
         self.feedback = FeedbackLink(self._client, lambda node: self.key(f"feedback:{node}"),
                                      self.node, replica, hub)
         self._tasks = [asyncio.create_task(coro, name=f"store {name}") for name, coro in
-                       (("writer", self._writer()), ("reader", self._reader()),
+                       (("writer", writer.run()), ("reader", self._reader()),
                         ("heartbeat", self._heartbeat()), ("feedback", self.feedback.run()),
-                        ("deadlines", self._deadlines()))]
+                        ("deadlines", writer.deadlines()))]
         for task in self._tasks:
             task.add_done_callback(self._task_ended)
 
@@ -300,8 +288,8 @@ class RedisStore:
                 await task
         self._tasks = []
         redis = self._writer_redis
-        if redis is not None and self.replica is not None:
-            left = [event for event in self._retry + self.replica.take_outgoing()
+        if redis is not None and self.replica is not None and self.writer is not None:
+            left = [event for event in self.writer.retry + self.replica.take_outgoing()
                     if "ref" not in event]
             stream = self.key("log")
             try:
@@ -361,99 +349,10 @@ class RedisStore:
             log.warning("store still unreachable (%s%s)", self.safe_url, reason)
         self._outage.add(kind)
 
-    def _woken(self) -> None:
-        """:attr:`Replica.wake`: an event to append (the writer), maybe a request's
-        deadline to keep (:meth:`_deadlines`)."""
-        self._wake.set()
-        self._watch.set()
-
-    async def _writer(self) -> None:
-        """Appends what the replica hands it, in order, one pipeline at a time. An append
-        that fails before anything was sent refuses its requests at once; one that fails
-        after sending leaves them in doubt: once Redis answers again, the log's end is read
-        and the reader settles them when it has applied the log up to there."""
-        replica, hub, redis = self.replica, self.hub, self._append_redis
-        assert replica is not None and hub is not None and redis is not None
-        loop = asyncio.get_running_loop()
-        stream = self.key("log")
-        while not self._stopping:
-            if not self._retry and not self._unchecked():
-                await self._wake.wait()
-            self._wake.clear()
-            if self._unchecked():
-                try:
-                    last = await redis.xrevrange(stream, count=1)
-                except STORE_FAULTS as exc:
-                    self._set_available(False, exc)
-                    log.debug("reading the log's end failed: %s", exc)
-                else:
-                    end = stream_id(str(last[0][0])) if last else (0, 0)
-                    self._check = (end, replica.unsure())
-                    self._settle_if_read(loop.time())
-            events = self._retry + replica.take_outgoing()
-            self._retry = []
-            if not events:
-                if self._unchecked():
-                    await asyncio.sleep(RETRY)
-                continue
-            pipe = redis.pipeline(transaction=False)
-            for event in events:
-                pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
-            sent = False
-            try:
-                pipe.connection = await connection_of(redis)
-                sent = True  # from here on Redis may run them whatever becomes of the reply
-                await pipe.execute()
-            except STORE_FAULTS as exc:
-                self._set_available(False, exc)
-                log.debug("append failed (%s): %s", "sent, outcome unknown" if sent
-                          else "not sent", exc)
-                outbox, self._retry = replica.append_failed(events, loop.time(), sent=sent)
-                if sent:
-                    self._check = None  # the log's end is read again, after this failure
-                hub.deliver(outbox)
-                hub.reschedule()
-                await asyncio.sleep(RETRY)
-            else:
-                replica.appended(events)
-
-    def _unchecked(self) -> bool:
-        """Whether requests are in doubt and the log's end was not read since."""
-        return self._check is None and self.replica is not None and bool(self.replica.unsure())
-
-    def _settle_if_read(self, now: float) -> None:
-        """Once the reader has applied the log up to the end read after appends failed,
-        the requests then in doubt are settled: applied (answered) or refused."""
-        check, replica, hub = self._check, self.replica, self.hub
-        if check is None or replica is None or hub is None:
-            return
-        if stream_id(self._last_id) < check[0]:
-            return
-        self._check = None
-        hub.deliver(replica.settle(check[1], now))
-        hub.reschedule()
-
-    async def _deadlines(self) -> None:
-        """A request not known to be in the log :attr:`answer_limit` seconds after it was
-        made is refused (:meth:`Replica.expire`)."""
-        replica, hub = self.replica, self.hub
-        assert replica is not None and hub is not None
-        loop = asyncio.get_running_loop()
-        while not self._stopping:
-            deadline = replica.next_deadline(self.answer_limit)
-            if deadline is None:
-                await self._watch.wait()
-                self._watch.clear()
-                continue
-            if deadline > loop.time():  # (later requests have later deadlines)
-                await asyncio.sleep(deadline - loop.time())
-                continue
-            hub.deliver(replica.expire(loop.time(), self.answer_limit))
-            hub.reschedule()
-
     async def _reader(self) -> None:
-        replica, hub, redis = self.replica, self.hub, self._reader_redis
+        replica, hub, redis, writer = self.replica, self.hub, self._reader_redis, self.writer
         assert replica is not None and hub is not None and redis is not None
+        assert writer is not None
         loop = asyncio.get_running_loop()
         stream = self.key("log")
         await self._load_snapshot(redis)
@@ -482,7 +381,7 @@ class RedisStore:
                     hub.deliver(outbox)
                     if self.applied % YIELD_EVERY == 0:
                         await asyncio.sleep(0)  # a long backlog must not starve the rest
-            self._settle_if_read(loop.time())
+            writer.settle_if_read(loop.time())
             if self._start_end is not None and (
                     not response or stream_id(self._last_id) >= self._start_end):
                 self._start_end = None
@@ -493,11 +392,12 @@ class RedisStore:
                     self.send_datagram(data, address)
             hub.reschedule()
             if replica.outgoing:
-                self._wake.set()
+                writer.wake()
             if self.applied - self._snapshot_at >= self.snapshot_every:
                 self._snapshot_at = self.applied
                 with contextlib.suppress(*STORE_FAULTS):
-                    await self._snapshot_and_trim(redis)
+                    await self.upkeep.snapshot_and_trim(redis, replica, self.node,
+                                                        self._last_id)
 
     def _me(self, at: str) -> str:
         """This node's entry in ``nodes``: its name, relay, position in the log and the
@@ -516,7 +416,7 @@ class RedisStore:
             try:
                 await redis_result(redis.hset(self.key("nodes"), str(self.node), self._me("0-0")))
                 text = await redis.get(self.key("snapshot"))
-                if text and await self._trimmed_past(redis, json.loads(text)["at"]):
+                if text and await trimmed_past(redis, self.key("log"), json.loads(text)["at"]):
                     continue  # a newer snapshot was written meanwhile: take that one
                 last = await redis.xrevrange(self.key("log"), count=1)
                 self._start_end = stream_id(str(last[0][0])) if last else None
@@ -604,41 +504,6 @@ class RedisStore:
                 if redeliver is not None and not self._stopping:
                     redeliver(data, cast(Address, source))
 
-    async def _trimmed_past(self, redis: Redis, at: str) -> bool:
-        """Whether the log lost entries after ``at`` (trimmed by a leader that had not yet
-        seen this node; Redis 7 reports the highest deleted id, older ones cannot)."""
-        try:
-            info = await redis.xinfo_stream(self.key("log"))
-        except RedisError:  # no log yet
-            return False
-        deleted = info.get("max-deleted-entry-id")
-        return bool(deleted) and stream_id(str(deleted)) > stream_id(str(at))
-
-    async def _snapshot_and_trim(self, redis: Redis) -> None:
-        """If this is the node with the lowest number: write a snapshot, then trim."""
-        replica = self.replica
-        assert replica is not None
-        known = await redis_result(redis.hgetall(self.key("nodes")))
-        if not known or min(int(n) for n in known) != self.node:
-            return
-        snapshot = replica.snapshot(self._last_id, asyncio.get_running_loop().time())
-        await redis.set(self.key("snapshot"), json.dumps(snapshot))
-        self._snapshot_id = stream_id(self._last_id)
-        await self._trim(redis, known)
-
-    async def _trim(self, redis: Redis, known: dict[str, str]) -> None:
-        """Drop the log entries that this node's last snapshot covers and every node in
-        ``known`` (the ``nodes`` hash, with each one's position) has read."""
-        if self._snapshot_id is None:
-            return
-        positions = [self._snapshot_id]
-        for info in known.values():
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                positions.append(stream_id(str(json.loads(info).get("at", "0-0"))))
-        low = min(positions)
-        if low > (0, 0):
-            await redis.xtrim(self.key("log"), minid=f"{low[0]}-{low[1]}", approximate=False)
-
     async def _heartbeat(self) -> None:
         replica, redis = self.replica, self._writer_redis
         assert replica is not None and redis is not None and self.hub is not None
@@ -658,7 +523,7 @@ class RedisStore:
                     self._healthy_since = now
                 self._set_available(True)
                 if now - self._healthy_since >= self.ttl:
-                    await self._sweep(redis, known)
+                    await self.upkeep.sweep(redis, known, self.node)
             except STORE_FAULTS as exc:
                 self._set_available(False, exc)
                 self.latency = None
@@ -677,29 +542,7 @@ class RedisStore:
                       "each other", self.safe_url, seq or "absent", self.node)
         self._data_lost = lost
 
-    async def _sweep(self, redis: Redis, known: dict[str, str]) -> None:
-        """Give up every node whose heartbeat is gone at two sweeps in a row (so that this
-        node's own pause, e.g. a busy host, cannot pass for another's death); exactly one
-        sweeper (the one whose ``HDEL`` removes it) appends its end, in the same step
-        (:data:`_GIVE_UP`: a sweeper that died between the two would have left it out of
-        ``nodes`` with its sessions in everyone's state for good). ``known``: the node list
-        just read."""
-        nodes = self.key("nodes")
-        for node in [n for n in self._missing if str(n) not in known]:
-            del self._missing[node]
-        for number, info in list(known.items()):
-            node = int(number)
-            if node == self.node or await redis.exists(self.key(f"alive:{node}")):
-                self._missing.pop(node, None)
-                continue
-            self._missing[node] = self._missing.get(node, 0) + 1
-            if self._missing[node] < 2:
-                continue
-            del self._missing[node]
-            down = json.dumps({"t": "down", "node": node}, separators=(",", ":"))
-            if await redis_result(redis.eval(_GIVE_UP, 2, nodes, self.key("log"), number, down)):
-                known.pop(number, None)
-                log.warning("node %s (%s) stopped beating: ending its sessions", node,
-                            describe_node(info))
-        if known and min(int(n) for n in known) == self.node:
-            await self._trim(redis, known)
+    def _swept(self, node: int, info: str) -> None:
+        """This node's sweep gave ``node`` up (``info``: its entry in ``nodes``)."""
+        log.warning("node %s (%s) stopped beating: ending its sessions", node,
+                    describe_node(info))

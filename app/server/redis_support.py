@@ -1,6 +1,6 @@
-"""Small helpers of the Redis store: what a command raises when the store cannot be reached,
-redis-py's typed results, a pool's connection, stream ids, a URL without its password and a
-node's entry for logs."""
+"""Small helpers of the Redis store: what a command raises when the store cannot be reached
+and how long to wait before trying again, redis-py's typed results, a pool's connection,
+stream ids, a URL without its password and a node's entry for logs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 T = TypeVar("T")
+
+RETRY = 0.2
+"""Seconds between attempts while Redis cannot be reached."""
 
 STORE_FAULTS: tuple[type[Exception], ...] = (RedisError, OSError, RuntimeError)
 """What a command raises when the store cannot be reached: redis-py's errors, the socket's,

@@ -21,19 +21,9 @@ and client: the recvbegin's id text and source, which that node acknowledges),
 applies its own was given up by the others). A request's event also carries ``node`` and ``ref`` so
 that its node answers it.
 
-A request whose append went wrong after it was sent (the connection to the log failed
-before its answer came back) may or may not be in the log: it stays unanswered, "in
-doubt", until the driver has read the log up to its end as Redis gives it once it answers
-again (:meth:`Replica.settle`): found there, it was answered as any other when applied;
-not found, it is refused then. One not known to be in the log a limit after it was made
-(the driver's, :meth:`Replica.expire`) is refused at once, and should
-it turn up in the log afterwards its node appends what undoes it (:data:`UNDO`): a
-``quit`` for a ``join``, a ``join`` for a ``quit``, a ``speak`` off for a granted or queued
-``speak`` on, a ``logout`` for a ``login`` (with ``undo``: the node's number). Until that
-undo is applied (or the log, read to its end, shows the request is not in it) the
-session's further requests are refused too, so that nothing it asks lands between the
-change and its undo. One refused as not in the log is undone too should the network still
-deliver it to Redis later (:attr:`Replica.late`).
+A request whose append went wrong after it was sent may or may not be in the log: it is
+answered, refused or undone as the log turns out (:mod:`app.server.append_doubt`, the
+replica's :attr:`Replica.doubt`).
 
 The extensions' requests go through the log too, so that every node applies them in one
 order: ``speak`` carries ``queue`` and ``emergency`` (floor-queue, emergency),
@@ -56,7 +46,7 @@ import heapq
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from app.protocol.errors import ErrCode
@@ -76,6 +66,7 @@ from app.protocol.messages import (
 from app.protocol.presence import CallAction, CallRequest, PresenceSyncRequest
 from app.protocol.replies import refusal
 from app.protocol.udp import RecvBeginPacket
+from app.server.append_doubt import AppendDoubt, TurnedUp
 from app.server.cluster_keys import ClusterKeySource
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
@@ -102,15 +93,6 @@ APPLIED_REQUESTS = ("login", "join", "quit", "speak", "emergency", "call")
 
 UNAVAILABLE = "store unavailable: try again later or another server"
 
-LATE_KEPT = 1024
-"""Requests refused as not in the log kept in case they turn up in it after all."""
-
-UNDO = ("login", "join", "quit", "speak")
-"""The requests a node undoes when one it refused in doubt turns up in the log after all
-and changed something (a ``speak`` only when it asked for the floor). The others (a
-release, an emergency, a call) stand: their notifications tell the client what they
-changed."""
-
 
 def _nothing() -> None:
     pass
@@ -135,23 +117,8 @@ class Replica:
         """False while the log cannot be reached: changes are refused, not queued."""
         self.outgoing: list[Event] = []
         self.pending: dict[int, tuple[int, Message]] = {}  # ref -> (sid, request)
-        self.unconfirmed: dict[int, tuple[float, Event]] = {}
-        """ref -> (when it was asked, event): requests not yet known to be in the log (the
-        driver's append did not answer yet, or failed after sending them)."""
-        self.doubtful: set[int] = set()
-        """refs of requests whose append failed after they were sent: in the log or not,
-        known once the driver has read the log to its end (:meth:`settle`)."""
-        self.refused: dict[int, Event] = {}
-        """ref -> event of requests refused while in doubt: if one turns up in the log, its
-        change is undone (:data:`UNDO`)."""
-        self.late: dict[int, Event] = {}
-        """ref -> event of requests refused as not in the log when it was read to its end:
-        should the network still deliver one to Redis, it is undone too (not waited for:
-        their sessions are not blocked)."""
-        self.blocked: dict[int, int] = {}
-        """sid -> how many of its requests were refused in doubt and are not settled (not
-        found in the log read to its end, or their undo applied): its further requests are
-        refused (nothing lands between a late change and its undo)."""
+        self.doubt = AppendDoubt(self)
+        """This node's requests whose place in the log is not known yet."""
         self.held: dict[int, deque[Message]] = {}  # sid -> requests behind its one in flight
         self.grants: dict[str, str] = {}  # interphone id -> log id of its current grant
         self.datagrams: list[tuple[bytes, Address]] = []
@@ -184,7 +151,8 @@ class Replica:
         self.key_source = ClusterKeySource(secret)
         self.state.media_keys.derive = self.key_source
 
-    def _emit(self, event: Event) -> None:
+    def emit(self, event: Event) -> None:
+        """Hands ``event`` to the log (:attr:`outgoing`, appended by the driver)."""
         self.outgoing.append(event)
         self.wake()
 
@@ -200,38 +168,38 @@ class Replica:
             return False
         if isinstance(body, Login):
             self.state.check_login(sid, body.uid, body.token, body.features)
-            if sid in self.blocked:  # (a late login of this sid may be about to be undone)
+            if sid in self.doubt.blocked:  # (a late login of this sid may be about to be undone)
                 raise Refused(ErrCode.SERVER_FAULT, UNAVAILABLE)
             if sid in self.state.sessions:
                 return False  # the same uid again: nothing changes
         elif sid not in self.state.sessions:
             return False  # 401, answered here
-        if not self.available or sid in self.blocked:
+        if not self.available or sid in self.doubt.blocked:
             raise Refused(ErrCode.SERVER_FAULT, UNAVAILABLE)
         event = request_event(sid, body, peer.ip)
         ref = next(self._refs)
         event["node"], event["ref"] = self.node, ref
         self.pending[ref] = (sid, request)
-        self.unconfirmed[ref] = (now, event)
+        self.doubt.asked(ref, event, now)
         self.held[sid] = deque()
-        self._emit(event)
+        self.emit(event)
         return True
 
     def session_gone(self, sid: int) -> None:
         in_flight = self.held.pop(sid, None) is not None
         if in_flight or sid in self.state.sessions:
-            self._emit({"t": "logout", "sid": sid})
+            self.emit({"t": "logout", "sid": sid})
 
     def media_registered(self, record: Interphone, uid: str, sid: int, key: str,
                          address: Address) -> None:
-        self._emit({"t": "media", "sid": sid, "uid": uid, "id": str(record.id),
+        self.emit({"t": "media", "sid": sid, "uid": uid, "id": str(record.id),
                     "from": self.node, "addr": list(self.media_address[:2]),
                     "key": key, "client": list(address)})
 
     def sealed_registered(self, record: Interphone, uid: str, sid: int) -> None:
         """media-auth: ``uid`` registered (authenticated recvbegin, acknowledged already) at
         this node's relay: the other nodes send it ``record``'s sealed audio there."""
-        self._emit({"t": "media", "sid": sid, "uid": uid, "id": str(record.id),
+        self.emit({"t": "media", "sid": sid, "uid": uid, "id": str(record.id),
                     "from": self.node, "addr": list(self.media_address[:2]), "sealed": True})
 
     def floor_expired(self, record: Interphone, reason: str) -> None:
@@ -244,7 +212,7 @@ class Replica:
         else:
             judge = record.members.get(holder) in self.state.peers
         if judge and grant is not None:
-            self._emit({"t": "revoke", "id": str(record.id), "uid": record.holder,
+            self.emit({"t": "revoke", "id": str(record.id), "uid": record.holder,
                                   "grant": grant, "reason": reason})
 
     def queue_expired(self, record: Interphone, now: float) -> bool:
@@ -256,7 +224,7 @@ class Replica:
                 if record.members.get(uid) in self.state.peers and (key, uid) not in self.expiring]
         if uids:
             self.expiring.update((key, uid) for uid in uids)
-            self._emit({"t": "qexpire", "id": key, "uids": uids})
+            self.emit({"t": "qexpire", "id": key, "uids": uids})
         return any(k == key for k, _ in self.expiring)
 
     def ring_expired(self, chat: InterphoneId, caller: str, callee: str) -> bool:
@@ -264,7 +232,7 @@ class Replica:
         caller's session is here) and appended its end; the others wait for the log."""
         if self.state.by_uid.get(caller) not in self.state.peers:
             return False
-        self._emit({"t": "ringend", "id": str(chat), "caller": caller, "callee": callee})
+        self.emit({"t": "ringend", "id": str(chat), "caller": caller, "callee": callee})
         return True
 
     def carry_report(self, holder_sid: int, report: CarriedReport) -> None:
@@ -300,7 +268,7 @@ class Replica:
                                    if not directory.may_see(session.uid, i, auth)]:
                     state.stop_watching(session.sid, interphone)
         if kick or leave:
-            self._emit({"t": "reload", "kick": kick, "leave": leave})
+            self.emit({"t": "reload", "kick": kick, "leave": leave})
         outbox = Outbox()
         for session in list(state.sessions.values()):  # extension roster, told at once
             if session.uid not in kick and session.sid in state.peers:
@@ -406,154 +374,7 @@ class Replica:
     def node_down(self, node: int) -> None:
         """Another node stopped beating: its sessions end (appended, applied in order; the
         Redis store appends it itself, in one step with removing it from its node list)."""
-        self._emit({"t": "down", "node": node})
-
-    def append_failed(self, events: Iterable[Event], now: float, *,
-                      sent: bool = False) -> tuple[Outbox, list[Event]]:
-        """The log did not take ``events``. Not ``sent`` (the store could not be reached):
-        requests are refused (their clients may retry). ``sent`` (the connection failed
-        after they were written): requests stay unanswered, in doubt, until :meth:`settle`
-        (or :meth:`expire`). The rest (logouts, media, revocations, node deaths) come back
-        to be retried."""
-        outbox, retry = Outbox(), []
-        for event in events:
-            ref = event.get("ref")
-            if ref is None or event.get("node") != self.node:
-                retry.append(event)
-                continue
-            if sent:
-                if ref in self.pending:
-                    self.doubtful.add(ref)
-                continue
-            self.unconfirmed.pop(ref, None)
-            if self.refused.pop(ref, None) is not None:  # refused meanwhile, and not sent
-                self._unblock(int(event.get("sid", 0)))
-            sid, request = self.pending.pop(ref, (0, None))
-            if request is not None:
-                outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
-                self._release(sid, now, outbox)
-        return outbox, retry
-
-    def appended(self, events: Iterable[Event]) -> None:
-        """The log took ``events``: their requests are answered when applied."""
-        for event in events:
-            ref = event.get("ref")
-            if ref is not None and event.get("node") == self.node:
-                self.unconfirmed.pop(ref, None)
-                self.doubtful.discard(ref)
-
-    def unsure(self) -> set[int]:
-        """The refs whose place in the log is unknown: in doubt, or refused in doubt."""
-        return self.doubtful | set(self.refused)
-
-    def settle(self, refs: Iterable[int], now: float) -> Outbox:
-        """The log was read up to its end as read after the appends of ``refs`` failed:
-        what was appended has been applied (and answered, or undone); those still in doubt
-        were not appended: refused now."""
-        outbox = Outbox()
-        for ref in refs:
-            self.doubtful.discard(ref)
-            event = self.refused.pop(ref, None)
-            if event is not None:
-                self._unblock(int(event.get("sid", 0)))
-                self._keep_late(ref, event)
-            if ref in self.pending:
-                asked = self.unconfirmed.pop(ref, None)
-                if asked is not None:
-                    self._keep_late(ref, asked[1])
-                sid, request = self.pending.pop(ref)
-                outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
-                outbox.log(f"session={sid} request refused: its change is not in the shared log")
-                self._release(sid, now, outbox)
-        return outbox
-
-    def _keep_late(self, ref: int, event: Event) -> None:
-        """``event`` was refused and not found in the log: kept (the last
-        :data:`LATE_KEPT`) in case the network still delivers it to Redis."""
-        self.late[ref] = event
-        while len(self.late) > LATE_KEPT:
-            del self.late[next(iter(self.late))]
-
-    def next_deadline(self, limit: float) -> float | None:
-        """When the oldest request not yet known to be in the log reaches ``limit``."""
-        if not self.unconfirmed:
-            return None
-        return next(iter(self.unconfirmed.values()))[0] + limit
-
-    def expire(self, now: float, limit: float) -> Outbox:
-        """Requests not known to be in the log ``limit`` seconds after they were asked are
-        refused: one still waiting to be sent is taken back; one sent (in doubt, or its
-        append not answered yet) is undone if it turns up in the log later."""
-        outbox = Outbox()
-        for ref, (asked, event) in list(self.unconfirmed.items()):
-            if asked + limit > now:
-                break  # (asked in order)
-            del self.unconfirmed[ref]
-            self.doubtful.discard(ref)
-            sid, request = self.pending.pop(ref, (0, None))
-            if request is None:
-                continue
-            waiting = [i for i, e in enumerate(self.outgoing) if e is event]
-            undoable = not waiting and event.get("t") in UNDO
-            if waiting:
-                del self.outgoing[waiting[0]]
-            elif undoable:  # (a read, an emergency, a call: nothing to undo, nor to wait for)
-                self.refused[ref] = event
-                self.blocked[sid] = self.blocked.get(sid, 0) + 1
-            outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
-            outbox.log(f"session={sid} request refused: the shared log did not answer within "
-                       f"{limit:g} s" + (" (undone if it turns up in it)" if undoable else ""))
-            self._release(sid, now, outbox)
-        return outbox
-
-    def _unblock(self, sid: int) -> None:
-        left = self.blocked.pop(sid, 0) - 1
-        if left > 0:
-            self.blocked[sid] = left
-
-    def _undo(self, event: Event, before: bool, outbox: Outbox, blocking: bool) -> bool:
-        """``event``, refused in doubt, was applied after all: append what undoes it if it
-        changed something (``before``: whether what it asks for was already so); True if
-        so. ``blocking``: its session's requests are refused until the undo is applied (it
-        says so: ``undo``, this node's number)."""
-        kind, sid = event.get("t"), int(event.get("sid", 0))
-        if kind not in UNDO or before or not self._holds(event):
-            return False
-        undo: Event
-        if kind == "login":
-            undo = {"t": "logout", "sid": sid}
-        elif kind == "join":
-            undo = {"t": "quit", "sid": sid, "id": event["id"], "member": event.get("member")}
-        elif kind == "quit":
-            undo = {"t": "join", "sid": sid, "id": event["id"], "member": event.get("member")}
-        elif event.get("on"):
-            undo = {"t": "speak", "sid": sid, "id": event["id"], "on": False}
-        else:
-            return False  # a release stands (the interphone's notification tells it)
-        if blocking:
-            undo["undo"] = self.node
-        outbox.log(f"session={sid} {kind} refused earlier turned up in the shared log: "
-                   f"undoing it ({undo['t']})")
-        self._emit(undo)
-        return True
-
-    def _holds(self, event: Event) -> bool:
-        """Whether what ``event`` (a request) asks for is so now: its session logged in, a
-        member, out of the interphone, holding or queued for the floor."""
-        state, kind, sid = self.state, event.get("t"), int(event.get("sid", 0))
-        session = state.sessions.get(sid)
-        if kind == "login":
-            return session is not None
-        if session is None or kind not in ("join", "quit", "speak"):
-            return False
-        record = state.interphones.get(InterphoneId.parse(str(event["id"])))
-        member = record is not None and record.members.get(session.uid) == sid
-        if kind == "join":
-            return member
-        if kind == "quit":
-            return not member
-        return (bool(event.get("on")) and member and record is not None
-                and (record.holder == session.uid or session.uid in record.floor.queue))
+        self.emit({"t": "down", "node": node})
 
     def apply(self, log_id: str, event: Event, now: float) -> Outbox:
         """Apply one event of the log (this node's or another's), in the log's order."""
@@ -562,17 +383,11 @@ class Replica:
         request: Message | None = None
         sid = int(event.get("sid", 0))
         mine = event.get("node") == self.node and "ref" in event
-        late: Event | None = None
-        was = blocking = False  # (a late one's) what it asks for was so before it
+        turned_up: TurnedUp | None = None  # this node's request refused, in the log after all
         if mine:
             ref = int(event["ref"])
-            self.unconfirmed.pop(ref, None)
-            self.doubtful.discard(ref)
+            turned_up = self.doubt.in_log(ref)
             sid, request = self.pending.pop(ref, (sid, None))
-            blocking = ref in self.refused
-            late = self.refused.pop(ref, None) or self.late.pop(ref, None)
-            if late is not None:
-                was = self._holds(late)
         outbox = Outbox()
         self._entry, self._entry_ids = log_id, 0
         if self.key_source is not None:
@@ -633,10 +448,7 @@ class Replica:
             log.warning("unknown event in the shared log: %r", event)
         if mine:
             self._release(sid, now, outbox)
-        if late is not None and not self._undo(late, was, outbox, blocking) and blocking:
-            self._unblock(int(late.get("sid", 0)))  # nothing to undo: the session goes on
-        if event.get("undo") == self.node:  # this node's undo: its session goes on
-            self._unblock(sid)
+        self.doubt.applied(turned_up, event, sid, outbox)
         return outbox
 
     def _down(self, node: int, *, left: bool = False) -> Outbox:
@@ -695,6 +507,15 @@ class Replica:
             outbox.extend(state.remove(int(sid), InterphoneId.parse(str(text)),
                                        "directory reload"))
         return outbox
+
+    def refuse(self, sid: int, request: Message, now: float, outbox: Outbox,
+               line: str = "") -> None:
+        """Refuses the request of ``sid`` in flight (the log did not take it, or not in
+        time), logging ``line`` if any, and answers what waited behind it."""
+        outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
+        if line:
+            outbox.log(line)
+        self._release(sid, now, outbox)
 
     def _release(self, sid: int, now: float, outbox: Outbox) -> None:
         """The request of ``sid`` in flight is answered: answer what waited behind it."""
