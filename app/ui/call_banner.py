@@ -64,3 +64,8 @@ class IncomingCallBanner(QFrame):
         self.text.setText(self.tr("<b>%1</b> is calling you").replace("%1", self._caller))
         self.answer.setText(self.tr("Answer"))
         self.dismiss.setText(self.tr("Dismiss"))
+        # a screen reader reaching a button by Tab hears whose call it takes
+        self.answer.setAccessibleDescription(
+            self.tr("Answer the call from %1").replace("%1", self._caller))
+        self.dismiss.setAccessibleDescription(
+            self.tr("Dismiss the call from %1").replace("%1", self._caller))

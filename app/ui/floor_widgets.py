@@ -253,6 +253,7 @@ class ReplayList(QWidget):
             if widget.item != item:
                 widget.show_item(item)
                 widget.setToolTip(self.item_text(item))
+                self._name_play(widget)
                 row.setSizeHint(widget.size_for_list())
         self.retranslate()
 
@@ -262,9 +263,21 @@ class ReplayList(QWidget):
         widget = _ReplayRow(item, self.play_requested.emit)
         widget.play.setToolTip(self.tr("Play again"))
         widget.setToolTip(self.item_text(item))
+        self._name_play(widget)
         row.setSizeHint(widget.size_for_list())
         self.list.setItemWidget(row, widget)
         self._rows[item.number] = (row, widget)
+
+    def _name_play(self, widget: _ReplayRow) -> None:
+        """What a screen reader says of a row's play button (its face is only "▶")."""
+        item = widget.item
+        if item is None:
+            return
+        name = self.tr("Play again: %1 at %2 (%3)").replace("%1", item.speaker).replace(
+            "%2", item.at).replace("%3", format_length(item.duration))
+        if not item.heard:
+            name += ", " + self.tr("not heard yet")
+        widget.play.setAccessibleName(name)
 
     def _clear(self) -> None:
         self.list.clear()
@@ -292,6 +305,7 @@ class ReplayList(QWidget):
             self.retranslate()
             for _, widget in self._rows.values():
                 widget.play.setToolTip(self.tr("Play again"))
+                self._name_play(widget)
         super().changeEvent(event)
 
     def retranslate(self) -> None:

@@ -99,7 +99,9 @@ class InterphonePanel(QWidget):
         self.members_title = QLabel(self)
         self.members_title.setStyleSheet("font-weight: bold;")
         self.members = QListWidget(self)
-        self.members.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # reached by Tab (the arrows go through it): a keyboard or screen-reader user
+        # learns who is in, and reads a name the narrow list shortens
+        self.members.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.members.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.members.setMinimumWidth(120)
         self.members.setMaximumWidth(280)

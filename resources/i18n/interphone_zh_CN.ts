@@ -791,6 +791,16 @@
         <source>Dismiss</source>
         <translation>忽略</translation>
     </message>
+    <message>
+        <location filename="../../app/ui/call_banner.py" line="69"/>
+        <source>Answer the call from %1</source>
+        <translation>接听 %1 的来电</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/call_banner.py" line="71"/>
+        <source>Dismiss the call from %1</source>
+        <translation>忽略 %1 的来电</translation>
+    </message>
 </context>
 <context>
     <name>InterphoneList</name>
@@ -914,185 +924,185 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="234"/>
+        <location filename="../../app/ui/interphone_panel.py" line="236"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="235"/>
+        <location filename="../../app/ui/interphone_panel.py" line="237"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="237"/>
+        <location filename="../../app/ui/interphone_panel.py" line="239"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="239"/>
+        <location filename="../../app/ui/interphone_panel.py" line="241"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="240"/>
+        <location filename="../../app/ui/interphone_panel.py" line="242"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="246"/>
+        <location filename="../../app/ui/interphone_panel.py" line="248"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="285"/>
+        <location filename="../../app/ui/interphone_panel.py" line="287"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="286"/>
+        <location filename="../../app/ui/interphone_panel.py" line="288"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="290"/>
+        <location filename="../../app/ui/interphone_panel.py" line="292"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="290"/>
+        <location filename="../../app/ui/interphone_panel.py" line="292"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="291"/>
+        <location filename="../../app/ui/interphone_panel.py" line="293"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="293"/>
+        <location filename="../../app/ui/interphone_panel.py" line="295"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="294"/>
+        <location filename="../../app/ui/interphone_panel.py" line="296"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="297"/>
+        <location filename="../../app/ui/interphone_panel.py" line="299"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="297"/>
+        <location filename="../../app/ui/interphone_panel.py" line="299"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="303"/>
+        <location filename="../../app/ui/interphone_panel.py" line="305"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="304"/>
+        <location filename="../../app/ui/interphone_panel.py" line="306"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="308"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="314"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="320"/>
-        <location filename="../../app/ui/interphone_panel.py" line="323"/>
-        <location filename="../../app/ui/interphone_panel.py" line="329"/>
-        <location filename="../../app/ui/interphone_panel.py" line="456"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
+        <location filename="../../app/ui/interphone_panel.py" line="331"/>
+        <location filename="../../app/ui/interphone_panel.py" line="458"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="324"/>
+        <location filename="../../app/ui/interphone_panel.py" line="326"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="330"/>
+        <location filename="../../app/ui/interphone_panel.py" line="332"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="334"/>
+        <location filename="../../app/ui/interphone_panel.py" line="336"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="337"/>
+        <location filename="../../app/ui/interphone_panel.py" line="339"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="347"/>
+        <location filename="../../app/ui/interphone_panel.py" line="349"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="372"/>
+        <location filename="../../app/ui/interphone_panel.py" line="374"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="379"/>
+        <location filename="../../app/ui/interphone_panel.py" line="381"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="381"/>
+        <location filename="../../app/ui/interphone_panel.py" line="383"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="386"/>
+        <location filename="../../app/ui/interphone_panel.py" line="388"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="390"/>
+        <location filename="../../app/ui/interphone_panel.py" line="392"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="393"/>
+        <location filename="../../app/ui/interphone_panel.py" line="395"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="398"/>
+        <location filename="../../app/ui/interphone_panel.py" line="400"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="400"/>
+        <location filename="../../app/ui/interphone_panel.py" line="402"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="404"/>
+        <location filename="../../app/ui/interphone_panel.py" line="406"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="409"/>
+        <location filename="../../app/ui/interphone_panel.py" line="411"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1107,17 +1117,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="455"/>
+        <location filename="../../app/ui/interphone_panel.py" line="457"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="308"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1485,18 +1495,28 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="263"/>
-        <location filename="../../app/ui/floor_widgets.py" line="294"/>
+        <location filename="../../app/ui/floor_widgets.py" line="264"/>
+        <location filename="../../app/ui/floor_widgets.py" line="307"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="299"/>
+        <location filename="../../app/ui/floor_widgets.py" line="276"/>
+        <source>Play again: %1 at %2 (%3)</source>
+        <translation>重新播放：%1，%2（%3）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="279"/>
+        <source>not heard yet</source>
+        <translation>尚未收听</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="313"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="301"/>
+        <location filename="../../app/ui/floor_widgets.py" line="315"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
@@ -1504,17 +1524,17 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="384"/>
+        <location filename="../../app/ui/runtime.py" line="361"/>
         <source>Settings cannot be saved: %1 cannot be written. Changes will be lost at exit.</source>
         <translation>无法保存设置：无法写入 %1。退出时所做的更改将丢失。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="445"/>
+        <location filename="../../app/ui/runtime.py" line="422"/>
         <source>(for this run, from --global-talk-key)</source>
         <translation>（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="500"/>
+        <location filename="../../app/ui/runtime.py" line="477"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>

@@ -1,0 +1,87 @@
+"""The window for a screen-reader or keyboard-only user: every control says what it does,
+the member list is reached by Tab."""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAccessible
+from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QApplication, QWidget
+from test_ui_floor import opus_frames
+from test_ui_support import OPS, run, until
+
+from app.ui.main_window import MainWindow
+
+pytest_plugins = ["test_ui_support"]
+
+
+def accessible(widget: QWidget, text: QAccessible.Text = QAccessible.Text.Name) -> str:
+    interface = QAccessible.queryAccessibleInterface(widget)
+    assert interface is not None
+    return interface.text(text)
+
+
+def controls(window: QWidget) -> list[QWidget]:
+    """The visible widgets a user operates (buttons, sliders, anything Tab reaches)."""
+    return [widget for widget in window.findChildren(QWidget)
+            if widget.isVisibleTo(window) and widget.isEnabled()
+            and (isinstance(widget, QAbstractButton | QAbstractSlider)
+                 or widget.focusPolicy() & Qt.FocusPolicy.TabFocus)]
+
+
+def says_something(text: str) -> bool:
+    """A name a screen reader can read out: at least one letter (not "▶" or "")."""
+    return any(unicodedata.category(char).startswith("L") for char in text)
+
+
+async def alice_talks(ui, frames: int = 15) -> None:
+    alice = ui.others[0]
+    assert await alice.talk_start()
+    for frame in opus_frames(frames):
+        alice.send_audio(frame)
+        await asyncio.sleep(0.02)
+    await alice.talk_stop()
+
+
+def test_every_control_of_the_window_has_a_name_that_says_what_it_does(qloop, ui) -> None:
+    """The replay rows' play buttons were read out as "▶" (their face), all alike."""
+    async def scenario() -> None:
+        await ui.other("alice")
+        await alice_talks(ui)
+        await until(lambda: len(ui.presenter.replay_items(OPS)) == 1, what="stored")
+        ui.window.notify_incoming_call("chat_bob:me", "Bob")
+        QApplication.processEvents()
+        found = controls(ui.window)
+        replay = ui.window.panel.replay
+        play = replay.play_button(0)
+        assert play in found and ui.window.banner.answer in found
+        unnamed = [(type(widget).__name__, accessible(widget)) for widget in found
+                   if not says_something(accessible(widget))]
+        assert unnamed == []
+        assert "Alice" in accessible(play) and "Play again" in accessible(play)
+        assert "Bob" in accessible(ui.window.banner.answer, QAccessible.Text.Description)
+        assert "Bob" in accessible(ui.window.banner.dismiss, QAccessible.Text.Description)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_tab_reaches_the_member_list(qtbot) -> None:
+    """The member list took no focus: a keyboard or screen-reader user could not go
+    through who is in the interphone, nor read a name the narrow list shortens."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        members = window.panel.members
+        chain, widget = [], window.interphones.filter.nextInFocusChain()
+        while widget is not window.interphones.filter and len(chain) < 2000:
+            chain.append(widget)
+            widget = widget.nextInFocusChain()
+        assert members in chain
+        assert members.focusPolicy() & Qt.FocusPolicy.TabFocus
+        assert accessible(members) == "Members"
+    finally:
+        window.talk_key.detach()
