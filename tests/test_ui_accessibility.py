@@ -1,5 +1,5 @@
 """The window for a screen-reader or keyboard-only user: every control says what it does,
-the member list is reached by Tab."""
+the member list is reached by Tab, the status changes that matter are announced."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QApplication, QWidget
 from test_ui_floor import opus_frames
-from test_ui_support import OPS, run, until
+from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
+from app.client.model import ConnectionState
 from app.ui.main_window import MainWindow
+from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
 
@@ -83,5 +85,63 @@ def test_tab_reaches_the_member_list(qtbot) -> None:
         assert members in chain
         assert members.focusPolicy() & Qt.FocusPolicy.TabFocus
         assert accessible(members) == "Members"
+    finally:
+        window.talk_key.detach()
+
+
+def announcements(window: MainWindow) -> list[tuple[str, bool]]:
+    said: list[tuple[str, bool]] = []
+    window.announcer.announced.connect(lambda text, urgent: said.append((text, urgent)))
+    return said
+
+
+def test_speaking_the_floor_and_the_connection_are_announced(qloop, settings) -> None:
+    """Nothing was said to a screen reader: a blind user did not know that alice spoke,
+    that the floor was theirs, or that the connection was gone, without moving the focus
+    to the talk button or the status bar."""
+    server = start_server(qloop)
+
+    async def scenario() -> None:
+        ui = await open_session(server, settings)
+        window, button = ui.window, ui.window.panel.talk_button
+        said = announcements(window)
+        try:
+            await ui.other("alice")
+            assert await ui.others[0].talk_start()
+            await until(lambda: button.state is TalkState.BUSY, what="busy")
+            assert ("Alice is speaking", False) in said
+            await ui.others[0].talk_stop()
+            await until(lambda: button.state is TalkState.IDLE, what="free")
+            assert said[-1] == ("Nobody is speaking: you may talk", False)
+            window.talk_pressed.emit()
+            await until(lambda: button.state is TalkState.TALKING, what="talking")
+            assert said[-1] == ("You have the floor: talk now", False)
+            window.talk_released.emit()
+            await until(lambda: button.state is TalkState.IDLE, what="released")
+            await server.stop()
+            await until(lambda: ui.client.model.connection is ConnectionState.RECONNECTING,
+                        what="reconnecting")
+            await until(lambda: any(text.startswith("Connection lost") for text, _ in said),
+                        what="lost said")
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_a_call_and_an_emergency_are_announced_at_once(qtbot) -> None:
+    """An incoming call and an emergency are urgent (they interrupt what is being read);
+    an emergency already on show is not said again when it is shown again."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    said = announcements(window)
+    try:
+        window.notify_incoming_call("chat_bob:sung", "Bob")
+        assert said == [("Bob is calling you", True)]  # (its status-bar line: not twice)
+        window.emergency.show_emergency(OPS, "Bob", can_cancel=False)
+        window.emergency.show_emergency(OPS, "Bob", can_cancel=False, silenced=True)
+        assert said[1:] == [("EMERGENCY raised by Bob", True)]
+        window.show_message("Alice is speaking in Night shift")
+        assert said[-1] == ("Alice is speaking in Night shift", False)
     finally:
         window.talk_key.detach()

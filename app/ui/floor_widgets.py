@@ -42,10 +42,12 @@ EMERGENCY_STYLE = ("#emergency { background: #b71c1c; border: 2px solid #ffeb3b;
 class EmergencyBanner(QFrame):
     """"EMERGENCY raised by X" with a Cancel button (shown to the raiser and dispatchers)
     and a Silence button (everyone: stops the repeating alert for this user only); emits
-    ``cancel_requested(id)`` and ``silence_requested(id)``."""
+    ``cancel_requested(id)`` and ``silence_requested(id)``, and ``raised(text)`` when it
+    shows an emergency it did not show (for a screen reader to say)."""
 
     cancel_requested = Signal(str)
     silence_requested = Signal(str)
+    raised = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,12 +76,15 @@ class EmergencyBanner(QFrame):
         """``raised_by``: the raiser's display name; ``by_you``: we raised it; ``where``:
         the interphone's name, said when the panel under the banner is another one's;
         ``silenced``: this user silenced its alert (no Silence button)."""
+        news = self.isHidden() or (interphone_id, raised_by) != (self._id, self._raised_by)
         self._id, self._raised_by, self._by_you = interphone_id, raised_by, by_you
         self._where = where
         self.cancel.setVisible(can_cancel)
         self.silence.setVisible(not silenced)
         self.retranslate()
         self.show()
+        if news:
+            self.raised.emit(self.text.text())
 
     def clear(self) -> None:
         self._id = self._raised_by = ""

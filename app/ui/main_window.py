@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.ui.announcer import Announcer
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
 from app.ui.call_banner import IncomingCallBanner
@@ -164,6 +165,10 @@ class MainWindow(WindowNotices):
         # and the other notes' (add_status_note)
         self._status_notes: list[QLabel] = []
         self.statusBar().messageChanged.connect(self._on_status_message)
+        # status changes a screen reader says as they happen (the passing messages too)
+        self.announcer = Announcer(self)
+        self.statusBar().messageChanged.connect(self.announcer.say)
+        self.emergency.raised.connect(lambda text: self.announcer.say(text, urgent=True))
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
         self._audio_note: tuple[bool, str] | None = None
         self._talk_state = TalkState.NOT_JOINED
@@ -257,6 +262,7 @@ class MainWindow(WindowNotices):
                        deadline: float | None = None, max_talk: float = 0.0) -> None:
         self._talk_state = state
         self.panel.talk_button.set_state(state, holder, detail, deadline, max_talk)
+        self.announcer.talk_state(state, holder, detail)
         self.show_tray_state()
 
     def set_activity(self, speaking: list[tuple[str, str]]) -> None:
@@ -407,6 +413,7 @@ class MainWindow(WindowNotices):
                   LinkState.CONNECTING: "#607d8b", LinkState.OFFLINE: "#c62828"}[state]
         self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")
         self.link_label.setAccessibleName(text)
+        self.announcer.link(state, text)
         self.show_tray_state()
 
     def add_status_note(self, label: QLabel) -> None:

@@ -2,6 +2,39 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
 <context>
+    <name>Announcer</name>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="61"/>
+        <source>You have the floor: talk now</source>
+        <translation>轮到你了：请讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="63"/>
+        <source>%1 is speaking</source>
+        <translation>%1 正在讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="64"/>
+        <source>Busy: someone else is speaking</source>
+        <translation>占线：他人正在讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="69"/>
+        <source>Denied: %1</source>
+        <translation>被拒绝：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="70"/>
+        <source>Denied</source>
+        <translation>被拒绝</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="72"/>
+        <source>Nobody is speaking: you may talk</source>
+        <translation>无人讲话：你可以讲话了</translation>
+    </message>
+</context>
+<context>
     <name>AudioBar</name>
     <message>
         <location filename="../../app/ui/audio_bar.py" line="87"/>
@@ -161,17 +194,17 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="100"/>
+        <location filename="../../app/ui/floor_widgets.py" line="105"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="101"/>
+        <location filename="../../app/ui/floor_widgets.py" line="106"/>
         <source>Silence</source>
         <translation>停止警报音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="102"/>
+        <location filename="../../app/ui/floor_widgets.py" line="107"/>
         <source>Stop the alarm for you only: the emergency stays raised</source>
         <translation>仅为您停止警报：紧急呼叫仍然有效</translation>
     </message>
@@ -1185,131 +1218,131 @@
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333"/>
+        <location filename="../../app/ui/main_window.py" line="339"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="334"/>
+        <location filename="../../app/ui/main_window.py" line="340"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="46"/>
+        <location filename="../../app/ui/window_notices.py" line="48"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="468"/>
-        <location filename="../../app/ui/window_notices.py" line="44"/>
+        <location filename="../../app/ui/main_window.py" line="475"/>
+        <location filename="../../app/ui/window_notices.py" line="46"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="469"/>
-        <location filename="../../app/ui/window_notices.py" line="59"/>
+        <location filename="../../app/ui/main_window.py" line="476"/>
+        <location filename="../../app/ui/window_notices.py" line="62"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="321"/>
-        <location filename="../../app/ui/main_window.py" line="381"/>
-        <location filename="../../app/ui/window_notices.py" line="70"/>
+        <location filename="../../app/ui/main_window.py" line="327"/>
+        <location filename="../../app/ui/main_window.py" line="387"/>
+        <location filename="../../app/ui/window_notices.py" line="73"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="81"/>
+        <location filename="../../app/ui/window_notices.py" line="84"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="89"/>
+        <location filename="../../app/ui/window_notices.py" line="92"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="383"/>
+        <location filename="../../app/ui/main_window.py" line="389"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="384"/>
+        <location filename="../../app/ui/main_window.py" line="390"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="398"/>
+        <location filename="../../app/ui/main_window.py" line="404"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399"/>
+        <location filename="../../app/ui/main_window.py" line="405"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="401"/>
+        <location filename="../../app/ui/main_window.py" line="407"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="402"/>
+        <location filename="../../app/ui/main_window.py" line="408"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="435"/>
+        <location filename="../../app/ui/main_window.py" line="442"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="437"/>
+        <location filename="../../app/ui/main_window.py" line="444"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="439"/>
+        <location filename="../../app/ui/main_window.py" line="446"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="472"/>
+        <location filename="../../app/ui/main_window.py" line="479"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="569"/>
+        <location filename="../../app/ui/main_window.py" line="576"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="570"/>
+        <location filename="../../app/ui/main_window.py" line="577"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="571"/>
+        <location filename="../../app/ui/main_window.py" line="578"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="572"/>
+        <location filename="../../app/ui/main_window.py" line="579"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="573"/>
+        <location filename="../../app/ui/main_window.py" line="580"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="574"/>
+        <location filename="../../app/ui/main_window.py" line="581"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="575"/>
+        <location filename="../../app/ui/main_window.py" line="582"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1495,28 +1528,28 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="264"/>
-        <location filename="../../app/ui/floor_widgets.py" line="307"/>
+        <location filename="../../app/ui/floor_widgets.py" line="269"/>
+        <location filename="../../app/ui/floor_widgets.py" line="312"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="276"/>
+        <location filename="../../app/ui/floor_widgets.py" line="281"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="279"/>
+        <location filename="../../app/ui/floor_widgets.py" line="284"/>
         <source>not heard yet</source>
         <translation>尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="313"/>
+        <location filename="../../app/ui/floor_widgets.py" line="318"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="315"/>
+        <location filename="../../app/ui/floor_widgets.py" line="320"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
