@@ -1,20 +1,26 @@
 """The window for a screen-reader or keyboard-only user: every control says what it does,
-the member list is reached by Tab, the status changes that matter are announced."""
+the member list is reached by Tab, the status changes that matter are announced, a dark
+theme keeps the text readable."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import unicodedata
+from collections import Counter
+from collections.abc import Iterator
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAccessible
+import pytest
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QAccessible, QColor, QImage, QPalette
 from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QApplication, QWidget
 from test_ui_floor import opus_frames
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app.client.model import ConnectionState
+from app.ui.contrast import contrast_ratio
 from app.ui.main_window import MainWindow
-from app.ui.view_types import TalkState
+from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
 pytest_plugins = ["test_ui_support"]
 
@@ -143,5 +149,72 @@ def test_a_call_and_an_emergency_are_announced_at_once(qtbot) -> None:
         assert said[1:] == [("EMERGENCY raised by Bob", True)]
         window.show_message("Alice is speaking in Night shift")
         assert said[-1] == ("Alice is speaking in Night shift", False)
+    finally:
+        window.talk_key.detach()
+
+
+# --- a dark desktop theme ---------------------------------------------------------------------
+DARK = {QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e0e0e0",
+        QPalette.ColorRole.Base: "#1e1e1e", QPalette.ColorRole.AlternateBase: "#2b2b2b",
+        QPalette.ColorRole.Text: "#e0e0e0", QPalette.ColorRole.Button: "#353535",
+        QPalette.ColorRole.ButtonText: "#e0e0e0", QPalette.ColorRole.Highlight: "#2a82da",
+        QPalette.ColorRole.HighlightedText: "#ffffff"}
+
+
+@pytest.fixture
+def dark(qapp: QApplication) -> Iterator[None]:
+    """The application's palette is a dark theme's for the test."""
+    before = qapp.palette()
+    palette = QPalette(before)
+    for role, colour in DARK.items():
+        palette.setColor(role, QColor(colour))
+    qapp.setPalette(palette)
+    yield
+    qapp.setPalette(before)
+
+
+def text_contrast(image: QImage) -> float:
+    """The contrast of the text in ``image`` on its background (its commonest colour):
+    that of its most contrasting pixel (a stroke's core, not its antialiased edge)."""
+    colours = Counter(image.pixel(x, y) for x in range(image.width())
+                      for y in range(image.height()))
+    background = QColor.fromRgb(colours.most_common(1)[0][0])
+    return max(contrast_ratio(QColor.fromRgb(pixel), background) for pixel in colours)
+
+
+def test_on_a_dark_theme_the_call_banner_rows_and_speaking_line_are_readable(
+        qtbot, dark) -> None:
+    """The call banner drew the theme's light text on its own cream background (about
+    1.2:1, unreadable); the red of a speaker and the blue-grey of secondary lines were
+    below 3:1 on a dark background, the red one 1.5:1 under the amber of a row where
+    someone speaks."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    rows = [InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "alice", True, True),
+            InterphoneRow("group_59", RowKind.GROUP, "Maintenance", 2, "bob", True,
+                          active=True),
+            InterphoneRow("group_60", RowKind.GROUP, "Yard", 2, "", True)]
+    window.set_me("sung")
+    window.set_rows(rows)
+    window.show_interphone(rows[0])
+    window.panel.set_members(["alice", "sung"])
+    window.panel.set_speaker("alice", time.monotonic())
+    window.notify_incoming_call("chat_bob:sung", "Bob")
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        QApplication.processEvents()
+        banner = window.banner.text
+        assert text_contrast(window.banner.grab(banner.geometry()).toImage()) >= 4.5
+        panel = window.panel
+        assert text_contrast(panel.grab(panel.speaking.geometry()).toImage()) >= 4.5
+        assert text_contrast(panel.grab(panel.subtitle.geometry()).toImage()) >= 4.5
+        tree = window.interphones.tree
+        for row_id in ("group_59", "group_60"):  # someone speaks there; nobody does
+            item = window.interphones._items[row_id]
+            rect = tree.visualItemRect(item)
+            sub_line = QRect(rect.left() + 34, rect.center().y() + 2, 120, rect.height() // 2 - 4)
+            assert text_contrast(tree.viewport().grab(sub_line).toImage()) >= 4.5, row_id
     finally:
         window.talk_key.detach()

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.contrast import readable
 from app.ui.interphone_panel import member_count_text
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -137,6 +138,18 @@ class _Tree(QTreeWidget):
         super().mouseDoubleClickEvent(event)
 
 
+ACTIVITY_TINT = QColor(255, 193, 7, 70)
+"""The amber over a row where someone speaks in a joined interphone we only listen to."""
+
+
+def _over(tint: QColor, background: QColor) -> QColor:
+    """``tint`` (translucent) painted over ``background``."""
+    alpha = tint.alphaF()
+    return QColor.fromRgbF(*(tint_part * alpha + back * (1 - alpha) for tint_part, back in (
+        (tint.redF(), background.redF()), (tint.greenF(), background.greenF()),
+        (tint.blueF(), background.blueF()))))
+
+
 class _RowDelegate(QStyledItemDelegate):
     """Two lines per row: the name, then members/speaker; a live badge on the right."""
 
@@ -160,8 +173,10 @@ class _RowDelegate(QStyledItemDelegate):
                                 option.widget)
         rect: QRect = option.rect
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        background = option.palette.base().color()
         if row.active and not selected:  # activity in a joined interphone we only listen to
-            painter.fillRect(rect, QColor(255, 193, 7, 70))
+            painter.fillRect(rect, ACTIVITY_TINT)
+            background = _over(ACTIVITY_TINT, background)
         stale = bool(index.data(STALE_ROLE))
         text_colour = option.palette.highlightedText().color() if selected \
             else option.palette.text().color()
@@ -202,9 +217,9 @@ class _RowDelegate(QStyledItemDelegate):
                                                        text_width))
         painter.setFont(option.font)
         sub_colour = QColor(text_colour)
-        if not selected:
-            sub_colour = QColor("#9e9e9e") if stale else QColor("#c62828") if row.speaker \
-                else QColor("#607d8b")
+        if not selected:  # (on a dark theme's base too, and under the activity tint)
+            sub_colour = QColor("#9e9e9e") if stale else readable(
+                "#c62828" if row.speaker else "#607d8b", background)
         painter.setPen(sub_colour)
         sub_rect = QRect(text_left, rect.top() + 7 + line, text_width, line + 2)
         subtitle = str(index.data(SUBTITLE_ROLE) or "")

@@ -37,6 +37,7 @@ from app.ui.announcer import Announcer
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
 from app.ui.call_banner import IncomingCallBanner
+from app.ui.contrast import text_style
 from app.ui.desktop_notifications import DesktopNotifications
 from app.ui.emergency_action import EmergencyAction
 from app.ui.floor_widgets import EmergencyBanner
@@ -148,9 +149,9 @@ class MainWindow(WindowNotices):
 
         self.link_label = QLabel(self)
         self.audio_label = QLabel(self)
-        self.audio_label.setStyleSheet("color: #607d8b;")
+        self.audio_label.setStyleSheet(text_style("#607d8b", self))
         self.audio_problem = QLabel(self)
-        self.audio_problem.setStyleSheet("color: #c62828;")
+        self.audio_problem.setStyleSheet(text_style("#c62828", self))
         self.audio_problem.setWordWrap(False)
         self.audio_problem.hide()
         self.reconnect_button = QPushButton(icon("join"), "", self)

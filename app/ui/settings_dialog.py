@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.contrast import text_style
 from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.i18n import font_covers, language_name
 from app.ui.level_meter import LevelMeter
@@ -65,12 +66,12 @@ class SettingsDialog(QDialog):
         self.refresh.clicked.connect(self.refresh_requested)
         self.speaker_note = QLabel(self)  # why the tests are silent (speaker muted or at 0)
         self.speaker_note.setWordWrap(True)
-        self.speaker_note.setStyleSheet("color: #c62828;")
+        self.speaker_note.setStyleSheet(text_style("#c62828", self))
         self.speaker_note.hide()
         self._speaker_silent = ""
         self.device_problem = QLabel(self)
         self.device_problem.setWordWrap(True)
-        self.device_problem.setStyleSheet("color: #c62828;")
+        self.device_problem.setStyleSheet(text_style("#c62828", self))
         self.device_problem.hide()
         self.bitrate = QComboBox(self)
         for bitrate in BITRATE_CHOICES:
@@ -86,7 +87,7 @@ class SettingsDialog(QDialog):
         self.mic_meter = LevelMeter(self)
         self.mic_hint = QLabel(self)
         self.mic_hint.setWordWrap(True)
-        self.mic_hint.setStyleSheet("color: #607d8b;")
+        self.mic_hint.setStyleSheet(text_style("#607d8b", self))
         mic_row = QHBoxLayout()
         mic_row.addWidget(self.mic_test)
         mic_row.addWidget(self.mic_meter, 1)
@@ -116,14 +117,14 @@ class SettingsDialog(QDialog):
         # talking tab
         self.talk_key_problem = QLabel(self)
         self.talk_key_problem.setWordWrap(True)
-        self.talk_key_problem.setStyleSheet("color: #c62828;")
+        self.talk_key_problem.setStyleSheet(text_style("#c62828", self))
         self.talk_key_problem.hide()
         self.talk_key = TalkKeyEdit(self)
         self.talk_key.refused.connect(self._on_key_refused)
         self.talk_key.key_changed.connect(lambda _text: self.talk_key_problem.hide())
         self.global_key_problem = QLabel(self)
         self.global_key_problem.setWordWrap(True)
-        self.global_key_problem.setStyleSheet("color: #c62828;")
+        self.global_key_problem.setStyleSheet(text_style("#c62828", self))
         self.global_key_problem.hide()
         self.global_key = GlobalTalkKeyEdit(self)
         self.global_key.refused.connect(self._on_global_key_refused)
@@ -133,10 +134,10 @@ class SettingsDialog(QDialog):
         self.release_delay.setSingleStep(50)
         self.global_key_status = QLabel(self)
         self.global_key_status.setWordWrap(True)
-        self.global_key_status.setStyleSheet("color: #607d8b;")
+        self.global_key_status.setStyleSheet(text_style("#607d8b", self))
         self.talk_hint = QLabel(self)
         self.talk_hint.setWordWrap(True)
-        self.talk_hint.setStyleSheet("color: #607d8b;")
+        self.talk_hint.setStyleSheet(text_style("#607d8b", self))
         talking = QWidget(self)
         self.talk_form = QFormLayout(talking)
         self._row(self.talk_form, "key", self.talk_key)
@@ -156,7 +157,7 @@ class SettingsDialog(QDialog):
         self._row(self.interface_form, "language", self.language)
         self.language_note = QLabel(self)
         self.language_note.setWordWrap(True)
-        self.language_note.setStyleSheet("color: #c62828;")
+        self.language_note.setStyleSheet(text_style("#c62828", self))
         self.language_note.hide()
         self.interface_form.addRow(self.language_note)
         self.close_to_tray = QCheckBox(self)
@@ -164,7 +165,7 @@ class SettingsDialog(QDialog):
         self.interface_form.addRow(self.close_to_tray)
         self.tray_note = QLabel(self)
         self.tray_note.setWordWrap(True)
-        self.tray_note.setStyleSheet("color: #607d8b;")
+        self.tray_note.setStyleSheet(text_style("#607d8b", self))
         self.tray_note.hide()
         self.interface_form.addRow(self.tray_note)
         self.interface_form.addRow(self.start_at_login)
