@@ -8,11 +8,11 @@ import asyncio
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QAccessible, QColor, QImage, QPalette
+from PySide6.QtGui import QAccessible, QColor, QFont, QFontMetricsF, QImage, QPalette
 from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QApplication, QWidget
 from test_ui_floor import opus_frames
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
@@ -20,6 +20,7 @@ from test_ui_support import OPS, close_session, open_session, run, start_server,
 from app.client.model import ConnectionState
 from app.ui.contrast import contrast_ratio
 from app.ui.main_window import MainWindow
+from app.ui.talk_button import TalkButton, fit_lines
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -216,5 +217,72 @@ def test_on_a_dark_theme_the_call_banner_rows_and_speaking_line_are_readable(
             rect = tree.visualItemRect(item)
             sub_line = QRect(rect.left() + 34, rect.center().y() + 2, 120, rect.height() // 2 - 4)
             assert text_contrast(tree.viewport().grab(sub_line).toImage()) >= 4.5, row_id
+    finally:
+        window.talk_key.detach()
+
+
+# --- long names, large fonts --------------------------------------------------------------------
+LONG_NAME = "Alice Wolfeschlegelsteinhausenbergerdorff"
+
+
+def inked_columns(image: QImage, xs: list[int], top: int, bottom: int,
+                  ink: Callable[[QColor], bool]) -> list[int]:
+    """Which of the columns ``xs`` have an ``ink`` pixel between ``top`` and ``bottom``."""
+    return [x for x in xs if any(ink(image.pixelColor(x, y)) for y in range(top, bottom))]
+
+
+def test_the_talk_button_cuts_a_long_name_with_an_ellipsis(qtbot) -> None:
+    """ "Alice Wolfeschlegelsteinhausenbergerdorff is speaking" showed "chlegelsteinhausenberg",
+    the word cut mid-letter at both sides of the disc's text box."""
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.resize(300, 300)
+    button.set_state(TalkState.BUSY, LONG_NAME)
+    button.show()
+    qtbot.waitExposed(button)
+    box = button.detail_rect()
+    image = button.grab().toImage()
+    edges = [int(box.left()), int(box.left()) + 1, int(box.right()) - 2, int(box.right()) - 1]
+    white = inked_columns(image, edges, int(box.top()), int(box.bottom()),
+                          lambda colour: min(colour.red(), colour.green(), colour.blue()) > 200)
+    assert white == []  # no letter reaches the box's sides
+    font = QFont(button.font())
+    font.setPixelSize(max(10, int((min(300, 300, 340) - 8) * 0.065)))
+    lines = fit_lines(f"{LONG_NAME} is speaking", QFontMetricsF(font), box.width(), 3)
+    assert lines[0] == "Alice" and lines[1].startswith("Wolfe") and lines[1].endswith("…")
+    assert lines[2] == "is speaking"
+
+
+def test_a_long_name_in_the_list_is_cut_before_the_badge_and_the_title_gives_way(
+        qtbot) -> None:
+    """The list measured a joined row's bold name with the plain font: it ran to the
+    badge, cut mid-letter without "…"; the panel's title asked for its whole width, so a
+    long name (or a large font) pushed the window wider than the screen, cut anywhere."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    short = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)
+    window.set_rows([short])
+    window.show_interphone(short)
+    window.resize(900, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        QApplication.processEvents()
+        narrow = window.panel.minimumSizeHint().width()
+        row = InterphoneRow(OPS, RowKind.GROUP, "Ops " + "Maintenance " * 8, 3, "", True, True)
+        window.set_rows([row])
+        window.show_interphone(row)
+        QApplication.processEvents()
+        assert window.panel.minimumSizeHint().width() <= narrow + 10
+        tree = window.interphones.tree
+        rect = tree.visualItemRect(window.interphones._items[OPS])
+        image = tree.viewport().grab().toImage()
+        badge_left = next(x for x in range(rect.left(), rect.right())  # its green
+                          if image.pixelColor(x, rect.center().y()).name() == "#2e7d32")
+        background = image.pixelColor(rect.left() + 200, rect.top() + 2)
+        near_badge = list(range(badge_left - 6, badge_left - 1))
+        inked = inked_columns(image, near_badge, rect.top() + 4, rect.center().y() - 1,
+                              lambda colour: contrast_ratio(colour, background) > 2.5)
+        assert inked == []  # the name ends (in "…") short of the badge
     finally:
         window.talk_key.detach()

@@ -32,7 +32,15 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QKeySequence, QMouseEvent, QPainter
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -190,16 +198,20 @@ class _RowDelegate(QStyledItemDelegate):
             painter.fillRect(QRect(rect.left(), rect.top() + 4, 3, rect.height() - 8),
                              QColor("#1565c0"))
         badge_width = 0
-        if row.live:
-            badge_width = 40
-            badge = QRect(rect.right() - badge_width, rect.top() + 12, 34, 20)
+        if row.live:  # as large as the font asks (a large-font desktop: over the name)
+            count = str(row.member_count)
+            width = max(34, option.fontMetrics.horizontalAdvance(count) + 16)
+            height = max(20, option.fontMetrics.height() + 4)
+            badge_width = width + 6
+            badge = QRect(rect.right() - badge_width, rect.center().y() - height // 2,
+                          width, height)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#9e9e9e" if stale else "#c62828" if row.speaker
                                     else "#2e7d32"))
             painter.drawRoundedRect(badge, 10, 10)
             painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(row.member_count))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, count)
         if row.muted:  # a muted-speaker glyph before the badge
             icon("mute").paint(painter, QRect(rect.right() - badge_width - 22,
                                               rect.top() + 14, 16, 16))
@@ -213,8 +225,8 @@ class _RowDelegate(QStyledItemDelegate):
         line = option.fontMetrics.height()
         name_rect = QRect(text_left, rect.top() + 5, text_width, line + 2)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         option.fontMetrics.elidedText(row.name, Qt.TextElideMode.ElideRight,
-                                                       text_width))
+                         QFontMetrics(name_font).elidedText(  # bold: wider than plain
+                             row.name, Qt.TextElideMode.ElideRight, text_width))
         painter.setFont(option.font)
         sub_colour = QColor(text_colour)
         if not selected:  # (on a dark theme's base too, and under the activity tint)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.ui.assets import icon
 from app.ui.contrast import readable, text_style
+from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayList, keep_least_rows
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.quiet_line import QuietLine
@@ -63,7 +64,7 @@ class InterphonePanel(QWidget):
         self._clock_shown = -1  # the whole seconds the speaking line shows
 
         self.kind_icon = QLabel(self)
-        self.title = QLabel(self)
+        self.title = ElidedNote(self)  # a long name is cut with "…" (it was cut anywhere)
         title_font = QFont(self.title.font())
         title_font.setPointSizeF(title_font.pointSizeF() * 1.5)
         title_font.setBold(True)
@@ -286,10 +287,12 @@ class InterphonePanel(QWidget):
             self.talk_button.set_join_offer("")  # nothing to join: no action
             self.kind_icon.clear()
             self.title.setText(self.tr("No interphone selected"))
+            self.title.setToolTip("")
             self.subtitle.setText(self.tr("Pick a group, discussion or contact on the left."))
             return
         self.kind_icon.setPixmap(icon(row.kind.value).pixmap(40, 40))
         self.title.setText(row.name)
+        self.title.setToolTip(row.name)
         kind = {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
                 RowKind.CHAT: self.tr("One-to-one call")}[row.kind]
         # offline: how many are in (or whether it is active) is not known, as the list says

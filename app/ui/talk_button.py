@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetricsF,
     QHideEvent,
     QMouseEvent,
     QPainter,
@@ -55,6 +56,23 @@ def format_seconds(seconds: float) -> str:
     that counts up; negative counts as zero)."""
     whole = max(0, int(seconds))
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+def fit_lines(text: str, metrics: QFontMetricsF, width: float, most: int) -> list[str]:
+    """``text`` wrapped at its spaces into at most ``most`` lines no wider than
+    ``width``: a word too long for a line (a long name) is cut with "…", and so is the
+    last line when more would follow (the disc's text was cut at both sides of its box,
+    mid-letter, and words past its last line were lost without a sign)."""
+    lines: list[str] = []
+    for word in text.split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and metrics.horizontalAdvance(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    if len(lines) > most:
+        lines[most - 1:] = [" ".join(lines[most - 1:]) + " …"]
+    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
 def format_length(seconds: float) -> str:
@@ -302,10 +320,11 @@ class TalkButton(QWidget):
             font.setPixelSize(max(10, int(size * 0.065)))
             painter.setFont(font)
             painter.setPen(QColor("white"))
-            lower = QRectF(disc.left() + size * 0.12, disc.top() + size * 0.57,
-                           size * 0.76, size * 0.25)
-            painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-                             | Qt.TextFlag.TextWordWrap, detail)
+            lower = self.detail_rect()
+            lines = fit_lines(detail, QFontMetricsF(font), lower.width(),
+                              max(1, int(lower.height() // QFontMetricsF(font).lineSpacing())))
+            painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                             "\n".join(lines))
         painter.end()
 
     def _face(self, title: str) -> QPixmap:
@@ -338,8 +357,11 @@ class TalkButton(QWidget):
         font.setPixelSize(max(12, int(size * 0.10)))
         painter.setFont(font)
         upper = QRectF(disc.left() + size * 0.1, disc.top() + size * 0.25, size * 0.8, size * 0.3)
-        painter.drawText(upper, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
-                         | Qt.TextFlag.TextWordWrap, title)
+        metrics = QFontMetricsF(font)
+        lines = fit_lines(title, metrics, upper.width(),
+                          max(1, int(upper.height() // metrics.lineSpacing())))
+        painter.drawText(upper, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
+                         "\n".join(lines))
         painter.end()
         self._face_cache = (key, pixmap)
         return pixmap
@@ -385,6 +407,13 @@ class TalkButton(QWidget):
         moved = abs(fraction - self._ring_fraction(now)) * 2 * math.pi * radius
         if moved >= RING_STEP_PX or self.texts(now)[1] != text:
             self.update()
+
+    def detail_rect(self) -> QRectF:
+        """Where the disc's second line (who speaks, the time left…) is drawn."""
+        disc = self._disc()
+        size = disc.width()
+        return QRectF(disc.left() + size * 0.12, disc.top() + size * 0.57,
+                      size * 0.76, size * 0.25)
 
     def _disc(self) -> QRectF:
         side = min(self.width(), self.height(), 340) - 8
