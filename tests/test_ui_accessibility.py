@@ -15,6 +15,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QAccessible, QColor, QFont, QFontMetricsF, QImage, QPalette
 from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QApplication, QWidget
 from test_ui_floor import opus_frames
+from test_ui_new_user import tab_cycle
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app.client.model import ConnectionState
@@ -286,3 +287,28 @@ def test_a_long_name_in_the_list_is_cut_before_the_badge_and_the_title_gives_way
         assert inked == []  # the name ends (in "…") short of the badge
     finally:
         window.talk_key.detach()
+
+
+def test_tab_reaches_the_replay_rows_after_the_members_and_before_the_audio_bar(
+        qloop, ui, qtbot) -> None:
+    """The replay rows' play buttons, made as transmissions came, were last in the Tab
+    order: after the audio bar under the panel, just before Tab wrapped to the top."""
+    async def scenario() -> None:
+        await ui.other("alice")
+        for count in (1, 2):
+            await alice_talks(ui)
+            await until(lambda c=count: len(ui.presenter.replay_items(OPS)) == c,
+                        what="stored")
+        window = ui.window
+        window.activateWindow()
+        QApplication.processEvents()
+        replay, bar = window.panel.replay, window.audio_bar
+        cycle = tab_cycle(qtbot, window, window.interphones.filter)
+        order = [window.panel.members, replay.play_button(0), replay.play_button(1),
+                 bar.volume, bar.mute]
+        assert all(widget in cycle for widget in order), cycle
+        assert [cycle.index(widget) for widget in order] == \
+            sorted(cycle.index(widget) for widget in order)
+        assert cycle.index(replay.play_button(0)) == cycle.index(window.panel.members) + 1
+
+    run(qloop, scenario(), timeout=20)

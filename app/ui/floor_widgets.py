@@ -217,6 +217,10 @@ class ReplayList(QWidget):
         super().__init__(parent)
         self._items: list[ReplayItem] = []
         self._rows: dict[int, tuple[QListWidgetItem, _ReplayRow]] = {}
+        self._reordered = False
+        # the control Tab reaches just before the play buttons (one that takes the focus:
+        # Qt orders none after a widget that takes none)
+        self.tab_after: QWidget | None = None
         self.title = QLabel(self)
         self.title.setStyleSheet("font-weight: bold;")
         self.list = QListWidget(self)
@@ -240,6 +244,7 @@ class ReplayList(QWidget):
             return
         self._items = list(items)
         wanted = {item.number for item in items}
+        made, self._reordered = len(self._rows), False
         for number in [n for n in self._rows if n not in wanted]:
             row, widget = self._rows.pop(number)
             self.list.takeItem(self.list.row(row))
@@ -251,6 +256,7 @@ class ReplayList(QWidget):
                 continue
             row, widget = entry
             if self.list.row(row) != index:  # another order than newest first: start over
+                self._reordered = True
                 self._clear()
                 for again, each in enumerate(items):
                     self._insert(again, each)
@@ -260,7 +266,22 @@ class ReplayList(QWidget):
                 widget.setToolTip(self.item_text(item))
                 self._name_play(widget)
                 row.setSizeHint(widget.size_for_list())
+        if len(self._rows) != made or self._reordered:  # Tab goes through them in order
+            self._order_tab()
         self.retranslate()
+
+    def _order_tab(self) -> None:
+        """Tab reaches the play buttons here, top to bottom, right after ``tab_after``
+        (rows made later came last in the window's Tab order, after the audio bar under
+        the panel)."""
+        previous = self.tab_after
+        if previous is None:
+            return
+        for index in range(self.list.count()):
+            widget = self.list.itemWidget(self.list.item(index))
+            if isinstance(widget, _ReplayRow):
+                QWidget.setTabOrder(previous, widget.play)
+                previous = widget.play
 
     def _insert(self, index: int, item: ReplayItem) -> None:
         row = QListWidgetItem()

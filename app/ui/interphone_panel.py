@@ -119,6 +119,7 @@ class InterphonePanel(QWidget):
         self.talk_button = TalkButton(self, ticker=self.ticker)
         self.talk_button.join_clicked.connect(self._join_from_talk_button)
         self.replay = ReplayList(self)
+        self.replay.tab_after = self.members  # Tab: the members, then the replay rows
         self.replay.setMaximumWidth(280)
 
         header = QGridLayout()
