@@ -312,3 +312,43 @@ def test_tab_reaches_the_replay_rows_after_the_members_and_before_the_audio_bar(
         assert cycle.index(replay.play_button(0)) == cycle.index(window.panel.members) + 1
 
     run(qloop, scenario(), timeout=20)
+
+
+# --- large scaling on a small screen --------------------------------------------------------------
+def test_a_window_smaller_than_its_content_scrolls_instead_of_overlapping(qtbot) -> None:
+    """At 200 % on a 1366×768 or 1280×720 screen (683×384 or 640×360 logical pixels) the
+    window could not get its least size: the replay list was drawn over the member list,
+    the talk button ran under the audio bar."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    row = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)
+    window.set_rows([row])
+    window.show_interphone(row)
+    window.panel.set_members(["alice", "bob", "sung"])
+    # what minimum_size() gives a 640×360 screen (this platform's screen is larger)
+    window._fit_minimum = lambda: window.setMinimumSize(624, 312)  # type: ignore[method-assign]
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.resize(624, 312)
+        qtbot.waitUntil(lambda: window.height() == 312)
+        QApplication.processEvents()
+        panel = window.panel
+
+        def placed(widget: QWidget) -> QRect:
+            return QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
+
+        assert not placed(panel.members).intersects(placed(panel.replay.title))
+        assert not placed(panel.talk_button).intersects(placed(window.audio_bar))
+        assert not placed(panel.subtitle).intersects(placed(panel.speaking))
+        # what does not fit is reached by scrolling (Tab scrolls it into view)
+        window.interphones.filter.setFocus()
+        for _ in range(12):
+            qtbot.keyClick(window.windowHandle(), Qt.Key.Key_Tab)
+            if QApplication.focusWidget() is window.audio_bar.mute:
+                break
+        assert QApplication.focusWidget() is window.audio_bar.mute
+        QApplication.processEvents()
+        assert window.scroller.verticalScrollBar().value() > 0
+    finally:
+        window.talk_key.detach()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QSystemTrayIcon,
     QVBoxLayout,
@@ -145,7 +146,14 @@ class MainWindow(WindowNotices):
         line.setFrameShadow(QFrame.Shadow.Sunken)
         layout.addWidget(line)
         layout.addWidget(self.audio_bar)
-        self.setCentralWidget(central)
+        # a screen too small for the window's least size (200 % on a 1366×768 laptop:
+        # 683×384 logical pixels) scrolls it, where its parts were drawn over each other
+        self.scroller = QScrollArea(self)
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scroller.setWidget(central)
+        self.setCentralWidget(self.scroller)
 
         self.link_label = QLabel(self)
         self.audio_label = QLabel(self)
