@@ -20,6 +20,7 @@ from test_ui_support import OPS, close_session, open_session, run, start_server,
 
 from app.client.model import ConnectionState
 from app.ui.contrast import contrast_ratio
+from app.ui.elided_note import ElidedNote
 from app.ui.main_window import MainWindow
 from app.ui.talk_button import TalkButton, fit_lines
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
@@ -221,6 +222,26 @@ def test_on_a_dark_theme_the_call_banner_rows_and_speaking_line_are_readable(
     finally:
         window.talk_key.detach()
 
+
+
+def test_on_a_dark_theme_the_status_bar_note_of_the_global_key_is_readable(
+        qtbot, dark) -> None:
+    """The status bar's cut-to-fit note (the global talk key's) kept its blue-grey on a
+    dark window: 3.2:1."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    note = ElidedNote(window, colour="#607d8b")
+    window.add_status_note(note)
+    note.setText("Global talk key: Right Ctrl (for this run, from --global-talk-key)")
+    window.resize(1000, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        palette = note.palette()
+        assert contrast_ratio(palette.color(QPalette.ColorRole.WindowText),
+                              palette.color(QPalette.ColorRole.Window)) >= 4.5
+    finally:
+        window.talk_key.detach()
 
 # --- long names, large fonts --------------------------------------------------------------------
 LONG_NAME = "Alice Wolfeschlegelsteinhausenbergerdorff"
