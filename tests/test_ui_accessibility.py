@@ -21,11 +21,13 @@ from test_ui_support import OPS, close_session, open_session, run, start_server,
 from app.client.model import ConnectionState
 from app.ui.contrast import contrast_ratio
 from app.ui.elided_note import ElidedNote
+from app.ui.floor_widgets import ReplayItem
 from app.ui.main_window import MainWindow
 from app.ui.talk_button import TalkButton, fit_lines
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
 pytest_plugins = ["test_ui_support"]
+LONG_NAME = "Alice Wolfeschlegelsteinhausenbergerdorff"
 
 
 def accessible(widget: QWidget, text: QAccessible.Text = QAccessible.Text.Name) -> str:
@@ -77,6 +79,28 @@ def test_every_control_of_the_window_has_a_name_that_says_what_it_does(qloop, ui
 
     run(qloop, scenario(), timeout=20)
 
+
+def test_a_screen_reader_reads_whole_names_and_names_the_replay_list_and_meters(
+        qtbot) -> None:
+    """A replay row's name cut to fit ("Alice Wolfeschlegels…") was read out cut; the
+    replay list and the level meters had no name."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.panel.replay.set_items([ReplayItem(1, LONG_NAME, "12:01:02", 3.2, False)])
+    window.resize(800, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        QApplication.processEvents()
+        row = window.panel.replay.list.itemWidget(window.panel.replay.list.item(0))
+        shown = row.name.text()
+        assert shown.endswith("…")  # cut on screen
+        assert accessible(row.name) == LONG_NAME
+        assert accessible(window.panel.replay.list) == "Replay"
+        assert accessible(window.audio_bar.input_meter) == "Microphone level"
+        assert accessible(window.audio_bar.output_meter) == "Speaker level"
+    finally:
+        window.talk_key.detach()
 
 def test_tab_reaches_the_member_list(qtbot) -> None:
     """The member list took no focus: a keyboard or screen-reader user could not go
@@ -244,7 +268,6 @@ def test_on_a_dark_theme_the_status_bar_note_of_the_global_key_is_readable(
         window.talk_key.detach()
 
 # --- long names, large fonts --------------------------------------------------------------------
-LONG_NAME = "Alice Wolfeschlegelsteinhausenbergerdorff"
 
 
 def inked_columns(image: QImage, xs: list[int], top: int, bottom: int,

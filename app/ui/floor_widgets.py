@@ -153,6 +153,10 @@ class _ElidedLabel(QLabel):
         room = self.width() - 2 - metrics.horizontalAdvance(self.prefix + self.suffix)
         self.setText(self.prefix + metrics.elidedText(self.full_text, self.mode, max(room, 1))
                      + self.suffix)
+        # a screen reader reads the whole text, not what fits (the prefix is a mark)
+        whole = (self.full_text + self.suffix).strip()
+        if self.accessibleName() != whole:
+            self.setAccessibleName(whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,3 +344,4 @@ class ReplayList(QWidget):
         if unheard:
             title += " " + self.tr("(%1 unheard)").replace("%1", str(unheard))
         self.title.setText(title)
+        self.list.setAccessibleName(self.tr("Replay"))

@@ -39,28 +39,30 @@
     <message>
         <location filename="../../app/ui/audio_bar.py" line="87"/>
         <location filename="../../app/ui/audio_bar.py" line="88"/>
+        <location filename="../../app/ui/audio_bar.py" line="90"/>
         <source>Microphone level</source>
         <translation>麦克风电平</translation>
     </message>
     <message>
         <location filename="../../app/ui/audio_bar.py" line="89"/>
-        <location filename="../../app/ui/audio_bar.py" line="90"/>
+        <location filename="../../app/ui/audio_bar.py" line="91"/>
+        <location filename="../../app/ui/audio_bar.py" line="92"/>
         <source>Speaker level</source>
         <translation>扬声器电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="91"/>
-        <location filename="../../app/ui/audio_bar.py" line="92"/>
+        <location filename="../../app/ui/audio_bar.py" line="93"/>
+        <location filename="../../app/ui/audio_bar.py" line="94"/>
         <source>Output volume</source>
         <translation>输出音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="93"/>
+        <location filename="../../app/ui/audio_bar.py" line="95"/>
         <source>Mute the speaker</source>
         <translation>扬声器静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="94"/>
+        <location filename="../../app/ui/audio_bar.py" line="96"/>
         <source>Mute</source>
         <translation>静音</translation>
     </message>
@@ -957,185 +959,185 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="238"/>
+        <location filename="../../app/ui/interphone_panel.py" line="239"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="239"/>
+        <location filename="../../app/ui/interphone_panel.py" line="240"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="241"/>
+        <location filename="../../app/ui/interphone_panel.py" line="242"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="243"/>
+        <location filename="../../app/ui/interphone_panel.py" line="244"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="244"/>
+        <location filename="../../app/ui/interphone_panel.py" line="245"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="250"/>
+        <location filename="../../app/ui/interphone_panel.py" line="251"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="289"/>
+        <location filename="../../app/ui/interphone_panel.py" line="290"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="291"/>
+        <location filename="../../app/ui/interphone_panel.py" line="292"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="296"/>
+        <location filename="../../app/ui/interphone_panel.py" line="297"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="296"/>
+        <location filename="../../app/ui/interphone_panel.py" line="297"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="297"/>
+        <location filename="../../app/ui/interphone_panel.py" line="298"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="299"/>
+        <location filename="../../app/ui/interphone_panel.py" line="300"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="300"/>
+        <location filename="../../app/ui/interphone_panel.py" line="301"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="303"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="303"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="310"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="313"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="315"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="320"/>
+        <location filename="../../app/ui/interphone_panel.py" line="321"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="326"/>
-        <location filename="../../app/ui/interphone_panel.py" line="329"/>
-        <location filename="../../app/ui/interphone_panel.py" line="335"/>
-        <location filename="../../app/ui/interphone_panel.py" line="466"/>
+        <location filename="../../app/ui/interphone_panel.py" line="327"/>
+        <location filename="../../app/ui/interphone_panel.py" line="330"/>
+        <location filename="../../app/ui/interphone_panel.py" line="336"/>
+        <location filename="../../app/ui/interphone_panel.py" line="467"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="330"/>
+        <location filename="../../app/ui/interphone_panel.py" line="331"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="336"/>
+        <location filename="../../app/ui/interphone_panel.py" line="337"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="340"/>
+        <location filename="../../app/ui/interphone_panel.py" line="341"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="343"/>
+        <location filename="../../app/ui/interphone_panel.py" line="344"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="353"/>
+        <location filename="../../app/ui/interphone_panel.py" line="354"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="382"/>
+        <location filename="../../app/ui/interphone_panel.py" line="383"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="389"/>
+        <location filename="../../app/ui/interphone_panel.py" line="390"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="391"/>
+        <location filename="../../app/ui/interphone_panel.py" line="392"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="396"/>
+        <location filename="../../app/ui/interphone_panel.py" line="397"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="400"/>
+        <location filename="../../app/ui/interphone_panel.py" line="401"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="403"/>
+        <location filename="../../app/ui/interphone_panel.py" line="404"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="408"/>
+        <location filename="../../app/ui/interphone_panel.py" line="409"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="410"/>
+        <location filename="../../app/ui/interphone_panel.py" line="411"/>
         <source>Last spoke: %1 at %2</source>
         <translation>上一位讲话者：%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="414"/>
+        <location filename="../../app/ui/interphone_panel.py" line="415"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="419"/>
+        <location filename="../../app/ui/interphone_panel.py" line="420"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1150,17 +1152,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="465"/>
+        <location filename="../../app/ui/interphone_panel.py" line="466"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="313"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="316"/>
+        <location filename="../../app/ui/interphone_panel.py" line="317"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1218,12 +1220,12 @@
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="340"/>
+        <location filename="../../app/ui/main_window.py" line="348"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="341"/>
+        <location filename="../../app/ui/main_window.py" line="349"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
@@ -1233,20 +1235,20 @@
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="476"/>
+        <location filename="../../app/ui/main_window.py" line="484"/>
         <location filename="../../app/ui/window_notices.py" line="46"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="477"/>
+        <location filename="../../app/ui/main_window.py" line="485"/>
         <location filename="../../app/ui/window_notices.py" line="62"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="328"/>
-        <location filename="../../app/ui/main_window.py" line="388"/>
+        <location filename="../../app/ui/main_window.py" line="336"/>
+        <location filename="../../app/ui/main_window.py" line="396"/>
         <location filename="../../app/ui/window_notices.py" line="73"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1262,87 +1264,87 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="390"/>
+        <location filename="../../app/ui/main_window.py" line="398"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="391"/>
+        <location filename="../../app/ui/main_window.py" line="399"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="405"/>
+        <location filename="../../app/ui/main_window.py" line="413"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="406"/>
+        <location filename="../../app/ui/main_window.py" line="414"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="408"/>
+        <location filename="../../app/ui/main_window.py" line="416"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="409"/>
+        <location filename="../../app/ui/main_window.py" line="417"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="443"/>
+        <location filename="../../app/ui/main_window.py" line="451"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="445"/>
+        <location filename="../../app/ui/main_window.py" line="453"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="447"/>
+        <location filename="../../app/ui/main_window.py" line="455"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="480"/>
+        <location filename="../../app/ui/main_window.py" line="488"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="577"/>
+        <location filename="../../app/ui/main_window.py" line="585"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="578"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="579"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="580"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="581"/>
+        <location filename="../../app/ui/main_window.py" line="589"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="582"/>
+        <location filename="../../app/ui/main_window.py" line="590"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="583"/>
+        <location filename="../../app/ui/main_window.py" line="591"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1528,28 +1530,29 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="269"/>
-        <location filename="../../app/ui/floor_widgets.py" line="312"/>
+        <location filename="../../app/ui/floor_widgets.py" line="294"/>
+        <location filename="../../app/ui/floor_widgets.py" line="337"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="281"/>
+        <location filename="../../app/ui/floor_widgets.py" line="306"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="284"/>
+        <location filename="../../app/ui/floor_widgets.py" line="309"/>
         <source>not heard yet</source>
         <translation>尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="318"/>
+        <location filename="../../app/ui/floor_widgets.py" line="343"/>
+        <location filename="../../app/ui/floor_widgets.py" line="347"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="320"/>
+        <location filename="../../app/ui/floor_widgets.py" line="345"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
