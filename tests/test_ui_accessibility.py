@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QAccessible, QColor, QFont, QFontMetricsF, QImage, QPalette
-from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QApplication, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSlider,
+    QApplication,
+    QComboBox,
+    QTabWidget,
+    QWidget,
+)
 from test_ui_floor import opus_frames
 from test_ui_new_user import tab_cycle
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
@@ -22,7 +29,9 @@ from app.client.model import ConnectionState
 from app.ui.contrast import contrast_ratio
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayItem
+from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.main_window import MainWindow
+from app.ui.settings_dialog import SettingsDialog
 from app.ui.talk_button import TalkButton, fit_lines
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
@@ -37,11 +46,21 @@ def accessible(widget: QWidget, text: QAccessible.Text = QAccessible.Text.Name) 
 
 
 def controls(window: QWidget) -> list[QWidget]:
-    """The visible widgets a user operates (buttons, sliders, anything Tab reaches)."""
-    return [widget for widget in window.findChildren(QWidget)
-            if widget.isVisibleTo(window) and widget.isEnabled()
-            and (isinstance(widget, QAbstractButton | QAbstractSlider)
-                 or widget.focusPolicy() & Qt.FocusPolicy.TabFocus)]
+    """The visible widgets a user operates (buttons, sliders, anything Tab reaches; the
+    widget a screen reader speaks of, not the part inside that takes its focus)."""
+    found = []
+    for widget in window.findChildren(QWidget):
+        if not (widget.isVisibleTo(window) and widget.isEnabled()) \
+                or widget.focusProxy() is not None:
+            continue
+        parent = widget.parentWidget()
+        if parent is not None and parent.focusProxy() is widget \
+                and not isinstance(parent, GlobalTalkKeyEdit):  # (its field: the one named)
+            widget = parent
+        if isinstance(widget, QAbstractButton | QAbstractSlider) \
+                or widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            found.append(widget)
+    return found
 
 
 def says_something(text: str) -> bool:
@@ -101,6 +120,21 @@ def test_a_screen_reader_reads_whole_names_and_names_the_replay_list_and_meters(
         assert accessible(window.audio_bar.output_meter) == "Speaker level"
     finally:
         window.talk_key.detach()
+
+def test_every_field_of_the_settings_is_named_by_its_label(qtbot) -> None:
+    """The global talk key's field (inside the row's widget with its Turn off button)
+    was read out without a name: its label names the row's widget, not the field."""
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.tabs.setCurrentIndex(1)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert accessible(dialog.global_key.field) == "Global talk key"
+    unnamed = [(type(widget).__name__, widget.objectName()) for widget in controls(dialog)
+               if not isinstance(widget, QComboBox)  # (on Linux: named by its label's relation)
+               and not isinstance(widget, QTabWidget)  # (its tab bar: named by the tab)
+               and not says_something(accessible(widget))]
+    assert unnamed == []
 
 def test_tab_reaches_the_member_list(qtbot) -> None:
     """The member list took no focus: a keyboard or screen-reader user could not go

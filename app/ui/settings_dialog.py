@@ -95,6 +95,7 @@ class SettingsDialog(QDialog):
         mic_layout.addLayout(mic_row)
         mic_layout.addWidget(self.mic_hint)
         self.labels: dict[str, QLabel] = {}
+        self._fields: dict[str, QWidget] = {}
         audio = QWidget(self)
         self.audio_form = QFormLayout(audio)
         self._row(self.audio_form, "input", self.input_device)
@@ -106,6 +107,7 @@ class SettingsDialog(QDialog):
         output_row.setContentsMargins(0, 0, 0, 0)
         self._row(self.audio_form, "output", output_field)
         self.labels["output"].setBuddy(self.output_device)
+        self._fields["output"] = self.output_device
         self.audio_form.addRow(self.speaker_note)
         self.audio_form.addRow(self.refresh)
         self.audio_form.addRow(self.device_problem)
@@ -191,9 +193,12 @@ class SettingsDialog(QDialog):
         self.retranslate()
 
     def _row(self, form: QFormLayout, name: str, field: QWidget) -> None:
+        """A labelled row of ``form``, its field named by the label for a screen reader
+        too (see :meth:`retranslate`)."""
         label = QLabel(self)
         label.setBuddy(field)
         self.labels[name] = label
+        self._fields[name] = field
         form.addRow(label, field)
 
     # --- setters -----------------------------------------------------------------------------
@@ -340,6 +345,11 @@ class SettingsDialog(QDialog):
                  "language": self.tr("&Language:")}
         for name, label in self.labels.items():
             label.setText(texts[name])
+            # what takes the focus is named too: the global key's field sits inside its
+            # row's widget, where a screen reader did not find the label
+            field = self._fields[name]
+            (field.focusProxy() or field).setAccessibleName(
+                texts[name].replace("&", "").rstrip(":："))
         if self.input_device.count():
             self.input_device.setItemText(0, self.tr("System default"))
             self.output_device.setItemText(0, self.tr("System default"))
