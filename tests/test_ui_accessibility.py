@@ -282,6 +282,30 @@ def test_on_a_dark_theme_the_call_banner_rows_and_speaking_line_are_readable(
 
 
 
+@pytest.mark.parametrize(("state", "holder", "detail"), [
+    (TalkState.IDLE, "", ""), (TalkState.REQUESTING, "", ""), (TalkState.TALKING, "", ""),
+    (TalkState.QUEUED, "", "2"), (TalkState.BUSY, "Alice", ""),
+    (TalkState.DENIED, "", "Busy"), (TalkState.NOT_JOINED, "", ""),
+    (TalkState.OFFLINE, "", "")])
+def test_the_talk_buttons_text_reads_on_its_disc_in_every_state(
+        qtbot, state: TalkState, holder: str, detail: str) -> None:
+    """White text on the amber of "Requesting…" was 1.9:1, on the grey of "Offline"
+    2.7:1, on the orange of "Busy" 3.1:1."""
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.resize(300, 300)
+    button.set_state(state, holder, detail)
+    button.show()
+    qtbot.waitExposed(button)
+    disc = button.detail_rect()
+    size = disc.width() / 0.76
+    title = QRect(int(disc.left() - size * 0.02), int(disc.top() - size * 0.32),
+                  int(size * 0.8), int(size * 0.3))
+    image = button.grab().toImage()
+    assert text_contrast(image.copy(title)) >= 4.5
+    if button.texts()[1]:
+        assert text_contrast(image.copy(disc.toRect())) >= 4.5
+
 def test_on_a_dark_theme_the_status_bar_note_of_the_global_key_is_readable(
         qtbot, dark) -> None:
     """The status bar's cut-to-fit note (the global talk key's) kept its blue-grey on a

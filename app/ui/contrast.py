@@ -55,6 +55,19 @@ def _readable_rgba(colour: int, background: int, minimum: float) -> int:
     return mixed.rgba()
 
 
+DARK_TEXT = QColor("#212121")
+"""The text colour on a fill that white text does not read on (amber, orange, grey)."""
+
+
+def text_on(fill: QColor | str) -> QColor:
+    """White, or a near-black where that reads better on ``fill`` (white on the amber of
+    "Requesting…" was 1.9:1, on the grey of "Offline" 2.7:1)."""
+    under = QColor(fill)
+    white = QColor("white")
+    return white if contrast_ratio(white, under) >= contrast_ratio(DARK_TEXT, under) \
+        else QColor(DARK_TEXT)
+
+
 def window_colour(widget: QWidget | None = None) -> QColor:
     """The background a label of ``widget`` is drawn on (the application's window colour
     without a widget)."""

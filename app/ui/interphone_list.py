@@ -54,7 +54,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
-from app.ui.contrast import readable
+from app.ui.contrast import readable, text_on
 from app.ui.interphone_panel import member_count_text
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -207,10 +207,10 @@ class _RowDelegate(QStyledItemDelegate):
                           width, height)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("#9e9e9e" if stale else "#c62828" if row.speaker
-                                    else "#2e7d32"))
+            fill = QColor("#9e9e9e" if stale else "#c62828" if row.speaker else "#2e7d32")
+            painter.setBrush(fill)
             painter.drawRoundedRect(badge, 10, 10)
-            painter.setPen(QColor("white"))
+            painter.setPen(text_on(fill))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, count)
         if row.muted:  # a muted-speaker glyph before the badge
             icon("mute").paint(painter, QRect(rect.right() - badge_width - 22,

@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.ui.contrast import text_on
 from app.ui.floor_text import queue_text
 from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import TalkState
@@ -319,7 +320,7 @@ class TalkButton(QWidget):
             font = QFont(self.font())
             font.setPixelSize(max(10, int(size * 0.065)))
             painter.setFont(font)
-            painter.setPen(QColor("white"))
+            painter.setPen(text_on(self._fill()))
             lower = self.detail_rect()
             lines = fit_lines(detail, QFontMetricsF(font), lower.width(),
                               max(1, int(lower.height() // QFontMetricsF(font).lineSpacing())))
@@ -329,9 +330,7 @@ class TalkButton(QWidget):
 
     def _face(self, title: str) -> QPixmap:
         """Background, disc and title, drawn once for each look."""
-        colour = QColor(self.colour())
-        if self._held:
-            colour = colour.darker(125)
+        colour = self._fill()
         background = self.palette().color(self.backgroundRole())
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), ratio, colour.rgba(), background.rgba(),
@@ -350,7 +349,7 @@ class TalkButton(QWidget):
         painter.setPen(outline)
         painter.setBrush(colour)
         painter.drawEllipse(disc)
-        painter.setPen(QColor("white"))
+        painter.setPen(text_on(colour))  # white, or dark where white would not read
         size = disc.width()
         font = QFont(self.font())
         font.setBold(True)
@@ -407,6 +406,11 @@ class TalkButton(QWidget):
         moved = abs(fraction - self._ring_fraction(now)) * 2 * math.pi * radius
         if moved >= RING_STEP_PX or self.texts(now)[1] != text:
             self.update()
+
+    def _fill(self) -> QColor:
+        """The disc's colour as drawn (darker while held)."""
+        colour = QColor(self.colour())
+        return colour.darker(125) if self._held else colour
 
     def detail_rect(self) -> QRectF:
         """Where the disc's second line (who speaks, the time left…) is drawn."""
