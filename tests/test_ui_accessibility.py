@@ -121,6 +121,32 @@ def test_a_screen_reader_reads_whole_names_and_names_the_replay_list_and_meters(
     finally:
         window.talk_key.detach()
 
+def test_the_interphone_list_shows_when_it_has_the_keyboard_focus(qtbot) -> None:
+    """Tab reached the list and nothing on screen changed: its rows are painted by the
+    app, which drew no focus outline, and the selected row looked the same either way."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    rows = [InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True),
+            InterphoneRow("group_59", RowKind.GROUP, "Maintenance")]
+    window.set_rows(rows)
+    window.show_interphone(rows[0])
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    try:
+        tree = window.interphones.tree
+        rect = tree.visualItemRect(window.interphones._items[OPS])
+        window.interphones.filter.setFocus()
+        qtbot.keyClick(window.windowHandle(), Qt.Key.Key_Tab)
+        assert QApplication.focusWidget() is tree
+        focused = tree.viewport().grab(rect).toImage()
+        qtbot.keyClick(window.windowHandle(), Qt.Key.Key_Tab)
+        assert QApplication.focusWidget() is not tree
+        unfocused = tree.viewport().grab(rect).toImage()
+        assert focused != unfocused
+    finally:
+        window.talk_key.detach()
+
 def test_every_field_of_the_settings_is_named_by_its_label(qtbot) -> None:
     """The global talk key's field (inside the row's widget with its Turn off button)
     was read out without a name: its label names the row's widget, not the field."""

@@ -40,6 +40,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPen,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -238,6 +239,14 @@ class _RowDelegate(QStyledItemDelegate):
         painter.drawText(sub_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          option.fontMetrics.elidedText(subtitle, Qt.TextElideMode.ElideRight,
                                                        text_width))
+        if option.state & QStyle.StateFlag.State_HasFocus:  # the list has the keyboard focus:
+            # an outline round the current row (the style draws none for this delegate,
+            # and a selected row looked the same whether Tab had reached the list or not)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(QPen(text_colour if selected else option.palette.highlight().color(),
+                                2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(1, 1, -2, -2))
         painter.restore()
 
 
