@@ -382,6 +382,29 @@ def test_the_talk_button_cuts_a_long_name_with_an_ellipsis(qtbot) -> None:
     assert lines[2] == "is speaking"
 
 
+def test_the_talk_buttons_text_is_never_smaller_than_the_desktops(qtbot) -> None:
+    """A large-font desktop (24 px text) in a small window: the disc's second line was
+    12 px, half the size of every label around it."""
+    button = TalkButton()
+    qtbot.addWidget(button)
+    font = QFont(button.font())
+    font.setPixelSize(24)
+    button.setFont(font)
+    button.resize(200, 200)
+    button.set_state(TalkState.BUSY, "Alice")
+    button.show()
+    qtbot.waitExposed(button)
+    assert button.detail_font().pixelSize() >= 24
+    assert button.title_font().pixelSize() >= 24
+    box = button.detail_rect().toRect()
+    image = button.grab().toImage().copy(box)
+    disc = QColor.fromRgb(Counter(image.pixel(x, y) for x in range(image.width())
+                                  for y in range(image.height())).most_common(1)[0][0])
+    inked = [y for y in range(image.height())
+             if any(contrast_ratio(image.pixelColor(x, y), disc) > 3
+                    for x in range(image.width()))]
+    assert inked and inked[-1] - inked[0] >= 20  # one 24 px line at least (it was 12 px)
+
 def test_a_long_name_in_the_list_is_cut_before_the_badge_and_the_title_gives_way(
         qtbot) -> None:
     """The list measured a joined row's bold name with the plain font: it ran to the

@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontInfo,
     QFontMetricsF,
     QHideEvent,
     QMouseEvent,
@@ -316,9 +317,7 @@ class TalkButton(QWidget):
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawArc(disc.adjusted(6, 6, -6, -6), 90 * 16, int(360 * 16 * left))
         if detail:  # the line that changes (the countdown's seconds): drawn each time
-            size = disc.width()
-            font = QFont(self.font())
-            font.setPixelSize(max(10, int(size * 0.065)))
+            font = self.detail_font()
             painter.setFont(font)
             painter.setPen(text_on(self._fill()))
             lower = self.detail_rect()
@@ -351,9 +350,7 @@ class TalkButton(QWidget):
         painter.drawEllipse(disc)
         painter.setPen(text_on(colour))  # white, or dark where white would not read
         size = disc.width()
-        font = QFont(self.font())
-        font.setBold(True)
-        font.setPixelSize(max(12, int(size * 0.10)))
+        font = self.title_font()
         painter.setFont(font)
         upper = QRectF(disc.left() + size * 0.1, disc.top() + size * 0.25, size * 0.8, size * 0.3)
         metrics = QFontMetricsF(font)
@@ -406,6 +403,22 @@ class TalkButton(QWidget):
         moved = abs(fraction - self._ring_fraction(now)) * 2 * math.pi * radius
         if moved >= RING_STEP_PX or self.texts(now)[1] != text:
             self.update()
+
+    def title_font(self) -> QFont:
+        """The disc's title: a tenth of the disc, and never smaller than the desktop's
+        text (a large-font desktop got a small disc's 18 px title under 24 px labels)."""
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPixelSize(max(12, int(self._disc().width() * 0.10),
+                              round(QFontInfo(self.font()).pixelSize() * 1.3)))
+        return font
+
+    def detail_font(self) -> QFont:
+        """The disc's second line: 6.5 % of the disc, at least the desktop's text size."""
+        font = QFont(self.font())
+        font.setPixelSize(max(10, int(self._disc().width() * 0.065),
+                              QFontInfo(self.font()).pixelSize()))
+        return font
 
     def _fill(self) -> QColor:
         """The disc's colour as drawn (darker while held)."""
