@@ -178,6 +178,13 @@ def test_tab_reaches_the_member_list(qtbot) -> None:
         assert members in chain
         assert members.focusPolicy() & Qt.FocusPolicy.TabFocus
         assert accessible(members) == "Members"
+        # Space held there still talks (the list is no button)
+        talked: list[str] = []
+        window.talk_pressed.connect(lambda: talked.append("press"))
+        members.setFocus(Qt.FocusReason.TabFocusReason)
+        qtbot.keyPress(window.windowHandle(), Qt.Key.Key_Space)
+        qtbot.keyRelease(window.windowHandle(), Qt.Key.Key_Space)
+        assert talked == ["press"]
     finally:
         window.talk_key.detach()
 
