@@ -840,80 +840,80 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="428"/>
-        <location filename="../../app/ui/interphone_list.py" line="436"/>
-        <location filename="../../app/ui/interphone_list.py" line="442"/>
+        <location filename="../../app/ui/interphone_list.py" line="437"/>
+        <location filename="../../app/ui/interphone_list.py" line="445"/>
+        <location filename="../../app/ui/interphone_list.py" line="451"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="436"/>
-        <location filename="../../app/ui/interphone_list.py" line="444"/>
+        <location filename="../../app/ui/interphone_list.py" line="445"/>
+        <location filename="../../app/ui/interphone_list.py" line="453"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="438"/>
+        <location filename="../../app/ui/interphone_list.py" line="447"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="440"/>
+        <location filename="../../app/ui/interphone_list.py" line="449"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="444"/>
+        <location filename="../../app/ui/interphone_list.py" line="453"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="446"/>
+        <location filename="../../app/ui/interphone_list.py" line="455"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="449"/>
+        <location filename="../../app/ui/interphone_list.py" line="458"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="453"/>
+        <location filename="../../app/ui/interphone_list.py" line="462"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="471"/>
+        <location filename="../../app/ui/interphone_list.py" line="480"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="471"/>
+        <location filename="../../app/ui/interphone_list.py" line="480"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="472"/>
+        <location filename="../../app/ui/interphone_list.py" line="481"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="494"/>
+        <location filename="../../app/ui/interphone_list.py" line="503"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="495"/>
+        <location filename="../../app/ui/interphone_list.py" line="504"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="498"/>
+        <location filename="../../app/ui/interphone_list.py" line="507"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="499"/>
+        <location filename="../../app/ui/interphone_list.py" line="508"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1578,147 +1578,147 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="204"/>
-        <location filename="../../app/ui/settings_dialog.py" line="344"/>
-        <location filename="../../app/ui/settings_dialog.py" line="345"/>
-        <location filename="../../app/ui/settings_dialog.py" line="364"/>
+        <location filename="../../app/ui/settings_dialog.py" line="209"/>
+        <location filename="../../app/ui/settings_dialog.py" line="354"/>
+        <location filename="../../app/ui/settings_dialog.py" line="355"/>
+        <location filename="../../app/ui/settings_dialog.py" line="374"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="238"/>
+        <location filename="../../app/ui/settings_dialog.py" line="243"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="254"/>
+        <location filename="../../app/ui/settings_dialog.py" line="259"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="256"/>
+        <location filename="../../app/ui/settings_dialog.py" line="261"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="294"/>
-        <location filename="../../app/ui/settings_dialog.py" line="371"/>
+        <location filename="../../app/ui/settings_dialog.py" line="299"/>
+        <location filename="../../app/ui/settings_dialog.py" line="381"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="294"/>
-        <location filename="../../app/ui/settings_dialog.py" line="372"/>
+        <location filename="../../app/ui/settings_dialog.py" line="299"/>
+        <location filename="../../app/ui/settings_dialog.py" line="382"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="332"/>
+        <location filename="../../app/ui/settings_dialog.py" line="337"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="333"/>
+        <location filename="../../app/ui/settings_dialog.py" line="338"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="334"/>
+        <location filename="../../app/ui/settings_dialog.py" line="339"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="335"/>
+        <location filename="../../app/ui/settings_dialog.py" line="340"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="336"/>
+        <location filename="../../app/ui/settings_dialog.py" line="341"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="336"/>
+        <location filename="../../app/ui/settings_dialog.py" line="341"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="337"/>
+        <location filename="../../app/ui/settings_dialog.py" line="342"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="337"/>
+        <location filename="../../app/ui/settings_dialog.py" line="342"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="338"/>
+        <location filename="../../app/ui/settings_dialog.py" line="343"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="338"/>
+        <location filename="../../app/ui/settings_dialog.py" line="343"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="339"/>
+        <location filename="../../app/ui/settings_dialog.py" line="344"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="340"/>
+        <location filename="../../app/ui/settings_dialog.py" line="345"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="346"/>
+        <location filename="../../app/ui/settings_dialog.py" line="356"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="347"/>
+        <location filename="../../app/ui/settings_dialog.py" line="357"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="349"/>
+        <location filename="../../app/ui/settings_dialog.py" line="359"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="350"/>
+        <location filename="../../app/ui/settings_dialog.py" line="360"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="351"/>
+        <location filename="../../app/ui/settings_dialog.py" line="361"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="353"/>
+        <location filename="../../app/ui/settings_dialog.py" line="363"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="355"/>
+        <location filename="../../app/ui/settings_dialog.py" line="365"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="356"/>
+        <location filename="../../app/ui/settings_dialog.py" line="366"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="358"/>
+        <location filename="../../app/ui/settings_dialog.py" line="368"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="362"/>
+        <location filename="../../app/ui/settings_dialog.py" line="372"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
@@ -1884,88 +1884,88 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="218"/>
+        <location filename="../../app/ui/talk_button.py" line="220"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="218"/>
+        <location filename="../../app/ui/talk_button.py" line="220"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="221"/>
+        <location filename="../../app/ui/talk_button.py" line="223"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="224"/>
+        <location filename="../../app/ui/talk_button.py" line="226"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="227"/>
-        <location filename="../../app/ui/talk_button.py" line="231"/>
+        <location filename="../../app/ui/talk_button.py" line="229"/>
+        <location filename="../../app/ui/talk_button.py" line="233"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="231"/>
+        <location filename="../../app/ui/talk_button.py" line="233"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="235"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="235"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="234"/>
+        <location filename="../../app/ui/talk_button.py" line="236"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="237"/>
+        <location filename="../../app/ui/talk_button.py" line="239"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="240"/>
+        <location filename="../../app/ui/talk_button.py" line="242"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="242"/>
+        <location filename="../../app/ui/talk_button.py" line="244"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="242"/>
+        <location filename="../../app/ui/talk_button.py" line="244"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="243"/>
+        <location filename="../../app/ui/talk_button.py" line="245"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="244"/>
+        <location filename="../../app/ui/talk_button.py" line="246"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="439"/>
+        <location filename="../../app/ui/talk_button.py" line="456"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="441"/>
+        <location filename="../../app/ui/talk_button.py" line="458"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
