@@ -87,6 +87,8 @@ class AudioBar(QWidget):
         self.input_meter.setToolTip(self.tr("Microphone level"))
         self.input_label.setToolTip(self.tr("Microphone level"))
         self.output_meter.setToolTip(self.tr("Speaker level"))
+        self.input_meter.setAccessibleName(self.tr("Microphone level"))
+        self.output_meter.setAccessibleName(self.tr("Speaker level"))
         self.output_label.setToolTip(self.tr("Speaker level"))
         self.volume.setToolTip(self.tr("Output volume"))
         self.volume.setAccessibleName(self.tr("Output volume"))

@@ -17,8 +17,10 @@ class IncomingCallBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("incomingCall")
+        # its own text colour with its own light background: a dark theme's light text
+        # was unreadable on it
         self.setStyleSheet("#incomingCall { background: #fff3e0; border: 1px solid #ffb74d;"
-                           " border-radius: 6px; }")
+                           " border-radius: 6px; } #incomingCall QLabel { color: #3e2723; }")
         self._id = ""
         self._caller = ""
         self.icon = QLabel(self)
@@ -64,3 +66,8 @@ class IncomingCallBanner(QFrame):
         self.text.setText(self.tr("<b>%1</b> is calling you").replace("%1", self._caller))
         self.answer.setText(self.tr("Answer"))
         self.dismiss.setText(self.tr("Dismiss"))
+        # a screen reader reaching a button by Tab hears whose call it takes
+        self.answer.setAccessibleDescription(
+            self.tr("Answer the call from %1").replace("%1", self._caller))
+        self.dismiss.setAccessibleDescription(
+            self.tr("Dismiss the call from %1").replace("%1", self._caller))

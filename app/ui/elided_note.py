@@ -10,8 +10,10 @@ should say it too).
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QLabel, QWidget
+
+from app.ui.contrast import readable
 
 LEAST_CHARACTERS = 8
 """How narrow a note may get: about this many characters' width."""
@@ -24,9 +26,10 @@ class ElidedNote(QLabel):
 
     def __init__(self, parent: QWidget | None = None, *, colour: str = "") -> None:
         super().__init__(parent)
-        if colour:
+        if colour:  # (made readable on the window colour: a dark theme's too)
             palette = self.palette()
-            palette.setColor(QPalette.ColorRole.WindowText, QColor(colour))
+            palette.setColor(QPalette.ColorRole.WindowText,
+                             readable(colour, palette.color(QPalette.ColorRole.Window)))
             self.setPalette(palette)
 
     def minimumSizeHint(self) -> QSize:

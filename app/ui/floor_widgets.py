@@ -42,10 +42,12 @@ EMERGENCY_STYLE = ("#emergency { background: #b71c1c; border: 2px solid #ffeb3b;
 class EmergencyBanner(QFrame):
     """"EMERGENCY raised by X" with a Cancel button (shown to the raiser and dispatchers)
     and a Silence button (everyone: stops the repeating alert for this user only); emits
-    ``cancel_requested(id)`` and ``silence_requested(id)``."""
+    ``cancel_requested(id)`` and ``silence_requested(id)``, and ``raised(text)`` when it
+    shows an emergency it did not show (for a screen reader to say)."""
 
     cancel_requested = Signal(str)
     silence_requested = Signal(str)
+    raised = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,12 +76,15 @@ class EmergencyBanner(QFrame):
         """``raised_by``: the raiser's display name; ``by_you``: we raised it; ``where``:
         the interphone's name, said when the panel under the banner is another one's;
         ``silenced``: this user silenced its alert (no Silence button)."""
+        news = self.isHidden() or (interphone_id, raised_by) != (self._id, self._raised_by)
         self._id, self._raised_by, self._by_you = interphone_id, raised_by, by_you
         self._where = where
         self.cancel.setVisible(can_cancel)
         self.silence.setVisible(not silenced)
         self.retranslate()
         self.show()
+        if news:
+            self.raised.emit(self.text.text())
 
     def clear(self) -> None:
         self._id = self._raised_by = ""
@@ -148,6 +153,10 @@ class _ElidedLabel(QLabel):
         room = self.width() - 2 - metrics.horizontalAdvance(self.prefix + self.suffix)
         self.setText(self.prefix + metrics.elidedText(self.full_text, self.mode, max(room, 1))
                      + self.suffix)
+        # a screen reader reads the whole text, not what fits (the prefix is a mark)
+        whole = (self.full_text + self.suffix).strip()
+        if self.accessibleName() != whole:
+            self.setAccessibleName(whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +221,10 @@ class ReplayList(QWidget):
         super().__init__(parent)
         self._items: list[ReplayItem] = []
         self._rows: dict[int, tuple[QListWidgetItem, _ReplayRow]] = {}
+        self._reordered = False
+        # the control Tab reaches just before the play buttons (one that takes the focus:
+        # Qt orders none after a widget that takes none)
+        self.tab_after: QWidget | None = None
         self.title = QLabel(self)
         self.title.setStyleSheet("font-weight: bold;")
         self.list = QListWidget(self)
@@ -235,6 +248,7 @@ class ReplayList(QWidget):
             return
         self._items = list(items)
         wanted = {item.number for item in items}
+        made, self._reordered = len(self._rows), False
         for number in [n for n in self._rows if n not in wanted]:
             row, widget = self._rows.pop(number)
             self.list.takeItem(self.list.row(row))
@@ -246,6 +260,7 @@ class ReplayList(QWidget):
                 continue
             row, widget = entry
             if self.list.row(row) != index:  # another order than newest first: start over
+                self._reordered = True
                 self._clear()
                 for again, each in enumerate(items):
                     self._insert(again, each)
@@ -253,8 +268,24 @@ class ReplayList(QWidget):
             if widget.item != item:
                 widget.show_item(item)
                 widget.setToolTip(self.item_text(item))
+                self._name_play(widget)
                 row.setSizeHint(widget.size_for_list())
+        if len(self._rows) != made or self._reordered:  # Tab goes through them in order
+            self._order_tab()
         self.retranslate()
+
+    def _order_tab(self) -> None:
+        """Tab reaches the play buttons here, top to bottom, right after ``tab_after``
+        (rows made later came last in the window's Tab order, after the audio bar under
+        the panel)."""
+        previous = self.tab_after
+        if previous is None:
+            return
+        for index in range(self.list.count()):
+            widget = self.list.itemWidget(self.list.item(index))
+            if isinstance(widget, _ReplayRow):
+                QWidget.setTabOrder(previous, widget.play)
+                previous = widget.play
 
     def _insert(self, index: int, item: ReplayItem) -> None:
         row = QListWidgetItem()
@@ -262,9 +293,21 @@ class ReplayList(QWidget):
         widget = _ReplayRow(item, self.play_requested.emit)
         widget.play.setToolTip(self.tr("Play again"))
         widget.setToolTip(self.item_text(item))
+        self._name_play(widget)
         row.setSizeHint(widget.size_for_list())
         self.list.setItemWidget(row, widget)
         self._rows[item.number] = (row, widget)
+
+    def _name_play(self, widget: _ReplayRow) -> None:
+        """What a screen reader says of a row's play button (its face is only "▶")."""
+        item = widget.item
+        if item is None:
+            return
+        name = self.tr("Play again: %1 at %2 (%3)").replace("%1", item.speaker).replace(
+            "%2", item.at).replace("%3", format_length(item.duration))
+        if not item.heard:
+            name += ", " + self.tr("not heard yet")
+        widget.play.setAccessibleName(name)
 
     def _clear(self) -> None:
         self.list.clear()
@@ -292,6 +335,7 @@ class ReplayList(QWidget):
             self.retranslate()
             for _, widget in self._rows.values():
                 widget.play.setToolTip(self.tr("Play again"))
+                self._name_play(widget)
         super().changeEvent(event)
 
     def retranslate(self) -> None:
@@ -300,3 +344,4 @@ class ReplayList(QWidget):
         if unheard:
             title += " " + self.tr("(%1 unheard)").replace("%1", str(unheard))
         self.title.setText(title)
+        self.list.setAccessibleName(self.tr("Replay"))

@@ -32,7 +32,16 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QKeySequence, QMouseEvent, QPainter
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -46,6 +55,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.contrast import readable, text_on
 from app.ui.interphone_panel import member_count_text
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -137,6 +147,18 @@ class _Tree(QTreeWidget):
         super().mouseDoubleClickEvent(event)
 
 
+ACTIVITY_TINT = QColor(255, 193, 7, 70)
+"""The amber over a row where someone speaks in a joined interphone we only listen to."""
+
+
+def _over(tint: QColor, background: QColor) -> QColor:
+    """``tint`` (translucent) painted over ``background``."""
+    alpha = tint.alphaF()
+    return QColor.fromRgbF(*(tint_part * alpha + back * (1 - alpha) for tint_part, back in (
+        (tint.redF(), background.redF()), (tint.greenF(), background.greenF()),
+        (tint.blueF(), background.blueF()))))
+
+
 class _RowDelegate(QStyledItemDelegate):
     """Two lines per row: the name, then members/speaker; a live badge on the right."""
 
@@ -160,8 +182,10 @@ class _RowDelegate(QStyledItemDelegate):
                                 option.widget)
         rect: QRect = option.rect
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        background = option.palette.base().color()
         if row.active and not selected:  # activity in a joined interphone we only listen to
-            painter.fillRect(rect, QColor(255, 193, 7, 70))
+            painter.fillRect(rect, ACTIVITY_TINT)
+            background = _over(ACTIVITY_TINT, background)
         stale = bool(index.data(STALE_ROLE))
         text_colour = option.palette.highlightedText().color() if selected \
             else option.palette.text().color()
@@ -175,16 +199,20 @@ class _RowDelegate(QStyledItemDelegate):
             painter.fillRect(QRect(rect.left(), rect.top() + 4, 3, rect.height() - 8),
                              QColor("#1565c0"))
         badge_width = 0
-        if row.live:
-            badge_width = 40
-            badge = QRect(rect.right() - badge_width, rect.top() + 12, 34, 20)
+        if row.live:  # as large as the font asks (a large-font desktop: over the name)
+            count = str(row.member_count)
+            width = max(34, option.fontMetrics.horizontalAdvance(count) + 16)
+            height = max(20, option.fontMetrics.height() + 4)
+            badge_width = width + 6
+            badge = QRect(rect.right() - badge_width, rect.center().y() - height // 2,
+                          width, height)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("#9e9e9e" if stale else "#c62828" if row.speaker
-                                    else "#2e7d32"))
+            fill = QColor("#9e9e9e" if stale else "#c62828" if row.speaker else "#2e7d32")
+            painter.setBrush(fill)
             painter.drawRoundedRect(badge, 10, 10)
-            painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(row.member_count))
+            painter.setPen(text_on(fill))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, count)
         if row.muted:  # a muted-speaker glyph before the badge
             icon("mute").paint(painter, QRect(rect.right() - badge_width - 22,
                                               rect.top() + 14, 16, 16))
@@ -198,19 +226,27 @@ class _RowDelegate(QStyledItemDelegate):
         line = option.fontMetrics.height()
         name_rect = QRect(text_left, rect.top() + 5, text_width, line + 2)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         option.fontMetrics.elidedText(row.name, Qt.TextElideMode.ElideRight,
-                                                       text_width))
+                         QFontMetrics(name_font).elidedText(  # bold: wider than plain
+                             row.name, Qt.TextElideMode.ElideRight, text_width))
         painter.setFont(option.font)
         sub_colour = QColor(text_colour)
-        if not selected:
-            sub_colour = QColor("#9e9e9e") if stale else QColor("#c62828") if row.speaker \
-                else QColor("#607d8b")
+        if not selected:  # (on a dark theme's base too, and under the activity tint)
+            sub_colour = QColor("#9e9e9e") if stale else readable(
+                "#c62828" if row.speaker else "#607d8b", background)
         painter.setPen(sub_colour)
         sub_rect = QRect(text_left, rect.top() + 7 + line, text_width, line + 2)
         subtitle = str(index.data(SUBTITLE_ROLE) or "")
         painter.drawText(sub_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          option.fontMetrics.elidedText(subtitle, Qt.TextElideMode.ElideRight,
                                                        text_width))
+        if option.state & QStyle.StateFlag.State_HasFocus:  # the list has the keyboard focus:
+            # an outline round the current row (the style draws none for this delegate,
+            # and a selected row looked the same whether Tab had reached the list or not)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(QPen(text_colour if selected else option.palette.highlight().color(),
+                                2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(1, 1, -2, -2))
         painter.restore()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QResizeEvent
+from PySide6.QtGui import QColor, QFont, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.contrast import readable, text_style
+from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayList, keep_least_rows
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.last_spoke import LastSpoke, clock_text
@@ -62,14 +64,14 @@ class InterphonePanel(QWidget):
         self._clock_shown = -1  # the whole seconds the speaking line shows
 
         self.kind_icon = QLabel(self)
-        self.title = QLabel(self)
+        self.title = ElidedNote(self)  # a long name is cut with "…" (it was cut anywhere)
         title_font = QFont(self.title.font())
         title_font.setPointSizeF(title_font.pointSizeF() * 1.5)
         title_font.setBold(True)
         self.title.setFont(title_font)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.subtitle = QLabel(self)
-        self.subtitle.setStyleSheet("color: #607d8b;")
+        self.subtitle.setStyleSheet(text_style("#607d8b", self))
         # made before the join and leave buttons: Tab follows the order of creation, and
         # these come first on screen
         self.mix = InterphoneMixControls(self)  # talk here, volume, mute (joined rows)
@@ -90,7 +92,7 @@ class InterphonePanel(QWidget):
         # neither relays the window out for that
         self._speaking_line = QuietLine(self.speaking, self)
         self.last_spoke = QLabel(self)
-        self.last_spoke.setStyleSheet("color: #607d8b;")
+        self.last_spoke.setStyleSheet(text_style("#607d8b", self))
         self.reception = QLabel(self)  # how the speaker being heard comes through
         self._reception_line = QuietLine(self.reception, self)
         self._reception_line.setVisible(False)
@@ -99,7 +101,9 @@ class InterphonePanel(QWidget):
         self.members_title = QLabel(self)
         self.members_title.setStyleSheet("font-weight: bold;")
         self.members = QListWidget(self)
-        self.members.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # reached by Tab (the arrows go through it): a keyboard or screen-reader user
+        # learns who is in, and reads a name the narrow list shortens
+        self.members.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.members.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.members.setMinimumWidth(120)
         self.members.setMaximumWidth(280)
@@ -115,6 +119,7 @@ class InterphonePanel(QWidget):
         self.talk_button = TalkButton(self, ticker=self.ticker)
         self.talk_button.join_clicked.connect(self._join_from_talk_button)
         self.replay = ReplayList(self)
+        self.replay.tab_after = self.members  # Tab: the members, then the replay rows
         self.replay.setMaximumWidth(280)
 
         header = QGridLayout()
@@ -248,7 +253,7 @@ class InterphonePanel(QWidget):
         bad = reception.loss_pct >= 5.0 or reception.jitter_ms >= 60.0
         fair = reception.loss_pct >= 1.0 or reception.jitter_ms >= 30.0
         color = "#c62828" if bad else "#ef6c00" if fair else "#2e7d32"
-        _set_style(self.reception, f"color: {color};")  # each second: only when it changes
+        _set_style(self.reception, text_style(color, self))  # each second: only when it changes
         self._reception_line.follow()
         tip = self.tr("Packets lost and arrival jitter over the last seconds of what you "
                       "hear; FEC: the speaker sends redundancy that rebuilds lost packets.")
@@ -291,10 +296,12 @@ class InterphonePanel(QWidget):
             self.talk_button.set_join_offer("")  # nothing to join: no action
             self.kind_icon.clear()
             self.title.setText(self.tr("No interphone selected"))
+            self.title.setToolTip("")
             self.subtitle.setText(self.tr("Pick a group, discussion or contact on the left."))
             return
         self.kind_icon.setPixmap(icon(row.kind.value).pixmap(40, 40))
         self.title.setText(row.name)
+        self.title.setToolTip(row.name)
         kind = {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
                 RowKind.CHAT: self.tr("One-to-one call")}[row.kind]
         # offline: how many are in (or whether it is active) is not known, as the list says
@@ -330,13 +337,13 @@ class InterphonePanel(QWidget):
         if self._offline:
             self.members_title.setText(self.tr("Members"))
             hint = QListWidgetItem(self.tr("Offline: members unknown"))
-            hint.setForeground(QColor("#90a4ae"))
+            hint.setForeground(readable("#90a4ae", self._list_base()))
             self.members.addItem(hint)
             return
         if not self._members_known:
             self.members_title.setText(self.tr("Members"))
             hint = QListWidgetItem(self.tr("Join to see who is in"))
-            hint.setForeground(QColor("#90a4ae"))
+            hint.setForeground(readable("#90a4ae", self._list_base()))
             self.members.addItem(hint)
             return
         self.members_title.setText(self.tr("Members (%1)").replace("%1", str(len(self._members))))
@@ -354,6 +361,10 @@ class InterphonePanel(QWidget):
                 item.setForeground(QColor("#b71c1c"))
                 item.setText(text + " · " + self.tr("speaking"))
             self.members.addItem(item)
+
+    def _list_base(self) -> QColor:
+        """The member list's background (its hints' grey is made readable on it)."""
+        return self.members.palette().color(QPalette.ColorRole.Base)
 
     def _follow_clock(self) -> None:
         """The elapsed time counts while someone speaks and we are online (stale offline)."""
@@ -378,7 +389,7 @@ class InterphonePanel(QWidget):
             return
         if self._offline:
             _set_text(self.speaking, self.tr("Offline: who is speaking is unknown"))
-            _set_style(self.speaking, "color: #9e9e9e;")
+            _set_style(self.speaking, GREYED)
         elif self._speaker and self._speaker_since is not None:
             seconds = (time.monotonic() if now is None else now) - self._speaker_since
             self._clock_shown = int(seconds)
@@ -389,19 +400,19 @@ class InterphonePanel(QWidget):
                 text = self.tr("%1 is speaking · %2").replace("%1", self.name_of(self._speaker))\
                     .replace("%2", elapsed)
             _set_text(self.speaking, text)
-            _set_style(self.speaking, "color: #c62828; font-weight: bold;")
+            _set_style(self.speaking, text_style("#c62828", self, "font-weight: bold;"))
         elif self._speaker:  # since when is not known: no time
             _set_text(self.speaking, self.tr("%1 is speaking").replace(
                 "%1", self.name_of(self._speaker)))
-            _set_style(self.speaking, "color: #c62828; font-weight: bold;")
+            _set_style(self.speaking, text_style("#c62828", self, "font-weight: bold;"))
         elif self._row.live:
             _set_text(self.speaking, self.tr("Nobody is speaking"))
             _set_style(self.speaking, "")
         else:
             _set_text(self.speaking, self.tr("This interphone is not active"))
-            _set_style(self.speaking, "color: #607d8b;")
+            _set_style(self.speaking, text_style("#607d8b", self))
         self._speaking_line.follow()
-        _set_style(self.last_spoke, "color: #9e9e9e;" if self._offline else "color: #607d8b;")
+        _set_style(self.last_spoke, GREYED if self._offline else text_style("#607d8b", self))
         last = self._last
         if last is not None and not (self._offline and self._speaker):
             who = self.tr("you") if last.uid == self._me else self.name_of(last.uid)
@@ -476,6 +487,10 @@ def _set_text(label: QLabel, text: str) -> None:
     """Set a label's text only when it changes (the speaking clock redraws twice a second)."""
     if label.text() != text:
         label.setText(text)
+
+
+GREYED = "color: #9e9e9e;"
+"""Stale text (offline): a mid grey, greyed on a light or a dark background alike."""
 
 
 def _set_style(label: QLabel, style: str) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QSystemTrayIcon,
     QVBoxLayout,
@@ -33,9 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.ui.announcer import Announcer
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
 from app.ui.call_banner import IncomingCallBanner
+from app.ui.contrast import text_style
 from app.ui.desktop_notifications import DesktopNotifications
 from app.ui.emergency_action import EmergencyAction
 from app.ui.floor_widgets import EmergencyBanner
@@ -143,13 +146,20 @@ class MainWindow(WindowNotices):
         line.setFrameShadow(QFrame.Shadow.Sunken)
         layout.addWidget(line)
         layout.addWidget(self.audio_bar)
-        self.setCentralWidget(central)
+        # a screen too small for the window's least size (200 % on a 1366×768 laptop:
+        # 683×384 logical pixels) scrolls it, where its parts were drawn over each other
+        self.scroller = QScrollArea(self)
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scroller.setWidget(central)
+        self.setCentralWidget(self.scroller)
 
         self.link_label = QLabel(self)
         self.audio_label = QLabel(self)
-        self.audio_label.setStyleSheet("color: #607d8b;")
+        self.audio_label.setStyleSheet(text_style("#607d8b", self))
         self.audio_problem = QLabel(self)
-        self.audio_problem.setStyleSheet("color: #c62828;")
+        self.audio_problem.setStyleSheet(text_style("#c62828", self))
         self.audio_problem.setWordWrap(False)
         self.audio_problem.hide()
         self.reconnect_button = QPushButton(icon("join"), "", self)
@@ -164,6 +174,10 @@ class MainWindow(WindowNotices):
         # and the other notes' (add_status_note)
         self._status_notes: list[QLabel] = []
         self.statusBar().messageChanged.connect(self._on_status_message)
+        # status changes a screen reader says as they happen (the passing messages too)
+        self.announcer = Announcer(self)
+        self.statusBar().messageChanged.connect(self.announcer.say)
+        self.emergency.raised.connect(lambda text: self.announcer.say(text, urgent=True))
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
         self._audio_note: tuple[bool, str] | None = None
         self._talk_state = TalkState.NOT_JOINED
@@ -258,6 +272,7 @@ class MainWindow(WindowNotices):
                        deadline: float | None = None, max_talk: float = 0.0) -> None:
         self._talk_state = state
         self.panel.talk_button.set_state(state, holder, detail, deadline, max_talk)
+        self.announcer.talk_state(state, holder, detail)
         self.show_tray_state()
 
     def set_activity(self, speaking: list[tuple[str, str]]) -> None:
@@ -408,6 +423,7 @@ class MainWindow(WindowNotices):
                   LinkState.CONNECTING: "#607d8b", LinkState.OFFLINE: "#c62828"}[state]
         self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")
         self.link_label.setAccessibleName(text)
+        self.announcer.link(state, text)
         self.show_tray_state()
 
     def add_status_note(self, label: QLabel) -> None:

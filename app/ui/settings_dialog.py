@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
+from app.ui.contrast import text_style
 from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.i18n import font_covers, language_name
 from app.ui.level_meter import LevelMeter
@@ -65,12 +66,12 @@ class SettingsDialog(QDialog):
         self.refresh.clicked.connect(self.refresh_requested)
         self.speaker_note = QLabel(self)  # why the tests are silent (speaker muted or at 0)
         self.speaker_note.setWordWrap(True)
-        self.speaker_note.setStyleSheet("color: #c62828;")
+        self.speaker_note.setStyleSheet(text_style("#c62828", self))
         self.speaker_note.hide()
         self._speaker_silent = ""
         self.device_problem = QLabel(self)
         self.device_problem.setWordWrap(True)
-        self.device_problem.setStyleSheet("color: #c62828;")
+        self.device_problem.setStyleSheet(text_style("#c62828", self))
         self.device_problem.hide()
         self.bitrate = QComboBox(self)
         for bitrate in BITRATE_CHOICES:
@@ -86,7 +87,7 @@ class SettingsDialog(QDialog):
         self.mic_meter = LevelMeter(self)
         self.mic_hint = QLabel(self)
         self.mic_hint.setWordWrap(True)
-        self.mic_hint.setStyleSheet("color: #607d8b;")
+        self.mic_hint.setStyleSheet(text_style("#607d8b", self))
         mic_row = QHBoxLayout()
         mic_row.addWidget(self.mic_test)
         mic_row.addWidget(self.mic_meter, 1)
@@ -94,6 +95,7 @@ class SettingsDialog(QDialog):
         mic_layout.addLayout(mic_row)
         mic_layout.addWidget(self.mic_hint)
         self.labels: dict[str, QLabel] = {}
+        self._fields: dict[str, QWidget] = {}
         audio = QWidget(self)
         self.audio_form = QFormLayout(audio)
         self._row(self.audio_form, "input", self.input_device)
@@ -105,6 +107,7 @@ class SettingsDialog(QDialog):
         output_row.setContentsMargins(0, 0, 0, 0)
         self._row(self.audio_form, "output", output_field)
         self.labels["output"].setBuddy(self.output_device)
+        self._fields["output"] = self.output_device
         self.audio_form.addRow(self.speaker_note)
         self.audio_form.addRow(self.refresh)
         self.audio_form.addRow(self.device_problem)
@@ -116,14 +119,14 @@ class SettingsDialog(QDialog):
         # talking tab
         self.talk_key_problem = QLabel(self)
         self.talk_key_problem.setWordWrap(True)
-        self.talk_key_problem.setStyleSheet("color: #c62828;")
+        self.talk_key_problem.setStyleSheet(text_style("#c62828", self))
         self.talk_key_problem.hide()
         self.talk_key = TalkKeyEdit(self)
         self.talk_key.refused.connect(self._on_key_refused)
         self.talk_key.key_changed.connect(lambda _text: self.talk_key_problem.hide())
         self.global_key_problem = QLabel(self)
         self.global_key_problem.setWordWrap(True)
-        self.global_key_problem.setStyleSheet("color: #c62828;")
+        self.global_key_problem.setStyleSheet(text_style("#c62828", self))
         self.global_key_problem.hide()
         self.global_key = GlobalTalkKeyEdit(self)
         self.global_key.refused.connect(self._on_global_key_refused)
@@ -133,10 +136,10 @@ class SettingsDialog(QDialog):
         self.release_delay.setSingleStep(50)
         self.global_key_status = QLabel(self)
         self.global_key_status.setWordWrap(True)
-        self.global_key_status.setStyleSheet("color: #607d8b;")
+        self.global_key_status.setStyleSheet(text_style("#607d8b", self))
         self.talk_hint = QLabel(self)
         self.talk_hint.setWordWrap(True)
-        self.talk_hint.setStyleSheet("color: #607d8b;")
+        self.talk_hint.setStyleSheet(text_style("#607d8b", self))
         talking = QWidget(self)
         self.talk_form = QFormLayout(talking)
         self._row(self.talk_form, "key", self.talk_key)
@@ -156,7 +159,7 @@ class SettingsDialog(QDialog):
         self._row(self.interface_form, "language", self.language)
         self.language_note = QLabel(self)
         self.language_note.setWordWrap(True)
-        self.language_note.setStyleSheet("color: #c62828;")
+        self.language_note.setStyleSheet(text_style("#c62828", self))
         self.language_note.hide()
         self.interface_form.addRow(self.language_note)
         self.close_to_tray = QCheckBox(self)
@@ -164,7 +167,7 @@ class SettingsDialog(QDialog):
         self.interface_form.addRow(self.close_to_tray)
         self.tray_note = QLabel(self)
         self.tray_note.setWordWrap(True)
-        self.tray_note.setStyleSheet("color: #607d8b;")
+        self.tray_note.setStyleSheet(text_style("#607d8b", self))
         self.tray_note.hide()
         self.interface_form.addRow(self.tray_note)
         self.interface_form.addRow(self.start_at_login)
@@ -190,9 +193,12 @@ class SettingsDialog(QDialog):
         self.retranslate()
 
     def _row(self, form: QFormLayout, name: str, field: QWidget) -> None:
+        """A labelled row of ``form``, its field named by the label for a screen reader
+        too (see :meth:`retranslate`)."""
         label = QLabel(self)
         label.setBuddy(field)
         self.labels[name] = label
+        self._fields[name] = field
         form.addRow(label, field)
 
     # --- setters -----------------------------------------------------------------------------
@@ -339,6 +345,11 @@ class SettingsDialog(QDialog):
                  "language": self.tr("&Language:")}
         for name, label in self.labels.items():
             label.setText(texts[name])
+            # what takes the focus is named too: the global key's field sits inside its
+            # row's widget, where a screen reader did not find the label
+            field = self._fields[name]
+            (field.focusProxy() or field).setAccessibleName(
+                texts[name].replace("&", "").rstrip(":："))
         if self.input_device.count():
             self.input_device.setItemText(0, self.tr("System default"))
             self.output_device.setItemText(0, self.tr("System default"))

@@ -21,6 +21,7 @@ from app.client.address import parse_server_address, parse_server_list
 from app.client.failures import Failure
 from app.protocol.ids import is_valid_name
 from app.ui.assets import icon
+from app.ui.contrast import text_style
 from app.ui.failure_text import failure_text, fill
 from app.ui.view_types import CertificateDetails, SignInProblem
 
@@ -79,17 +80,17 @@ class SignInDialog(QDialog):
         self.trust_certificate.hide()
         self.storage_note = QLabel(self)
         self.storage_note.setWordWrap(True)
-        self.storage_note.setStyleSheet("color: #607d8b;")
+        self.storage_note.setStyleSheet(text_style("#607d8b", self))
         self.storage_note.hide()
         self._storage_file = ""
         self._storage_lasts = True  # False: the file cannot be written (this run only)
         self.error = QLabel(self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c62828;")
+        self.error.setStyleSheet(text_style("#c62828", self))
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()
         self.progress = QLabel(self)
-        self.progress.setStyleSheet("color: #607d8b;")
+        self.progress.setStyleSheet(text_style("#607d8b", self))
         self.progress.hide()
         self.buttons = QDialogButtonBox(self)
         self.ok: QPushButton = self.buttons.addButton(QDialogButtonBox.StandardButton.Ok)
@@ -215,15 +216,15 @@ class SignInDialog(QDialog):
         if not self.tls.isChecked():
             self.encryption.setText(self.tr(
                 "Not encrypted: your token and your voice cross the network in clear text."))
-            self.encryption.setStyleSheet("color: #c62828;")
+            self.encryption.setStyleSheet(text_style("#c62828", self))
         elif self._fingerprint:
             self.encryption.setText(self.tr("Encrypted (TLS). Server certificate: %1")
                                     .replace("%1", breakable_fingerprints(self._fingerprint)))
-            self.encryption.setStyleSheet("color: #2e7d32;")
+            self.encryption.setStyleSheet(text_style("#2e7d32", self))
         else:
             self.encryption.setText(self.tr(
                 "Encrypted (TLS); the server's certificate is checked when you sign in."))
-            self.encryption.setStyleSheet("color: #2e7d32;")
+            self.encryption.setStyleSheet(text_style("#2e7d32", self))
         self.storage_note.setVisible(bool(self._storage_file))
         if self._storage_lasts:
             note = self.tr("No system keyring was found: a remembered token is kept in %1, "

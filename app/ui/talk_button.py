@@ -15,6 +15,8 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontInfo,
+    QFontMetricsF,
     QHideEvent,
     QMouseEvent,
     QPainter,
@@ -24,6 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.ui.contrast import text_on
 from app.ui.floor_text import queue_text
 from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import TalkState
@@ -55,6 +58,23 @@ def format_seconds(seconds: float) -> str:
     that counts up; negative counts as zero)."""
     whole = max(0, int(seconds))
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+def fit_lines(text: str, metrics: QFontMetricsF, width: float, most: int) -> list[str]:
+    """``text`` wrapped at its spaces into at most ``most`` lines no wider than
+    ``width``: a word too long for a line (a long name) is cut with "…", and so is the
+    last line when more would follow (the disc's text was cut at both sides of its box,
+    mid-letter, and words past its last line were lost without a sign)."""
+    lines: list[str] = []
+    for word in text.split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and metrics.horizontalAdvance(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    if len(lines) > most:
+        lines[most - 1:] = [" ".join(lines[most - 1:]) + " …"]
+    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
 def format_length(seconds: float) -> str:
@@ -297,22 +317,19 @@ class TalkButton(QWidget):
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawArc(disc.adjusted(6, 6, -6, -6), 90 * 16, int(360 * 16 * left))
         if detail:  # the line that changes (the countdown's seconds): drawn each time
-            size = disc.width()
-            font = QFont(self.font())
-            font.setPixelSize(max(10, int(size * 0.065)))
+            font = self.detail_font()
             painter.setFont(font)
-            painter.setPen(QColor("white"))
-            lower = QRectF(disc.left() + size * 0.12, disc.top() + size * 0.57,
-                           size * 0.76, size * 0.25)
-            painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-                             | Qt.TextFlag.TextWordWrap, detail)
+            painter.setPen(text_on(self._fill()))
+            lower = self.detail_rect()
+            lines = fit_lines(detail, QFontMetricsF(font), lower.width(),
+                              max(1, int(lower.height() // QFontMetricsF(font).lineSpacing())))
+            painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                             "\n".join(lines))
         painter.end()
 
     def _face(self, title: str) -> QPixmap:
         """Background, disc and title, drawn once for each look."""
-        colour = QColor(self.colour())
-        if self._held:
-            colour = colour.darker(125)
+        colour = self._fill()
         background = self.palette().color(self.backgroundRole())
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), ratio, colour.rgba(), background.rgba(),
@@ -331,15 +348,16 @@ class TalkButton(QWidget):
         painter.setPen(outline)
         painter.setBrush(colour)
         painter.drawEllipse(disc)
-        painter.setPen(QColor("white"))
+        painter.setPen(text_on(colour))  # white, or dark where white would not read
         size = disc.width()
-        font = QFont(self.font())
-        font.setBold(True)
-        font.setPixelSize(max(12, int(size * 0.10)))
+        font = self.title_font()
         painter.setFont(font)
         upper = QRectF(disc.left() + size * 0.1, disc.top() + size * 0.25, size * 0.8, size * 0.3)
-        painter.drawText(upper, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
-                         | Qt.TextFlag.TextWordWrap, title)
+        metrics = QFontMetricsF(font)
+        lines = fit_lines(title, metrics, upper.width(),
+                          max(1, int(upper.height() // metrics.lineSpacing())))
+        painter.drawText(upper, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
+                         "\n".join(lines))
         painter.end()
         self._face_cache = (key, pixmap)
         return pixmap
@@ -385,6 +403,34 @@ class TalkButton(QWidget):
         moved = abs(fraction - self._ring_fraction(now)) * 2 * math.pi * radius
         if moved >= RING_STEP_PX or self.texts(now)[1] != text:
             self.update()
+
+    def title_font(self) -> QFont:
+        """The disc's title: a tenth of the disc, and never smaller than the desktop's
+        text (a large-font desktop got a small disc's 18 px title under 24 px labels)."""
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPixelSize(max(12, int(self._disc().width() * 0.10),
+                              round(QFontInfo(self.font()).pixelSize() * 1.3)))
+        return font
+
+    def detail_font(self) -> QFont:
+        """The disc's second line: 6.5 % of the disc, at least the desktop's text size."""
+        font = QFont(self.font())
+        font.setPixelSize(max(10, int(self._disc().width() * 0.065),
+                              QFontInfo(self.font()).pixelSize()))
+        return font
+
+    def _fill(self) -> QColor:
+        """The disc's colour as drawn (darker while held)."""
+        colour = QColor(self.colour())
+        return colour.darker(125) if self._held else colour
+
+    def detail_rect(self) -> QRectF:
+        """Where the disc's second line (who speaks, the time left…) is drawn."""
+        disc = self._disc()
+        size = disc.width()
+        return QRectF(disc.left() + size * 0.12, disc.top() + size * 0.57,
+                      size * 0.76, size * 0.25)
 
     def _disc(self) -> QRectF:
         side = min(self.width(), self.height(), 340) - 8

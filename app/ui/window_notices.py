@@ -13,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QTimer, SignalInstance
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMainWindow, QSystemTrayIcon
 
+from app.ui.announcer import Announcer
 from app.ui.assets import icon
 from app.ui.call_banner import IncomingCallBanner
 from app.ui.desktop_notifications import DesktopNotifications
@@ -32,6 +33,7 @@ class WindowNotices(QMainWindow):
     is the window's)."""
 
     banner: IncomingCallBanner
+    announcer: Announcer
     tray: QSystemTrayIcon | None
     tray_message_opens: str | None
     notifications: DesktopNotifications | None
@@ -55,6 +57,7 @@ class WindowNotices(QMainWindow):
         self.tray_message(QCoreApplication.translate("MainWindow", "Incoming call"), calling,
                           "call", 8000, key=f"call {interphone_id}", urgent=True)
         self._call_notice = calling
+        self.announcer.say(calling, urgent=True)  # (the status bar's message is not again)
         self.statusBar().showMessage(self._call_notice, 8000)
         if not self.isActiveWindow():
             QApplication.alert(self, 0)

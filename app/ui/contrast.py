@@ -1,0 +1,82 @@
+"""Text colours that stay readable on the palette they are drawn on (a dark desktop theme
+too): the app's accent colours (the red of a speaker, the blue-grey of a secondary line)
+are made lighter on a dark background, darker on a light one, until they reach the
+contrast WCAG asks of text (4.5:1)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QWidget
+
+TEXT_CONTRAST = 4.5
+"""WCAG 2's least contrast of normal text (level AA)."""
+
+
+def luminance(colour: QColor) -> float:
+    """The relative luminance (0 black … 1 white) of ``colour``."""
+
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+    return (0.2126 * linear(colour.redF()) + 0.7152 * linear(colour.greenF())
+            + 0.0722 * linear(colour.blueF()))
+
+
+def contrast_ratio(first: QColor, second: QColor) -> float:
+    """WCAG's contrast ratio of two colours (1 … 21)."""
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def readable(colour: QColor | str, background: QColor,
+             minimum: float = TEXT_CONTRAST) -> QColor:
+    """``colour``, or the nearest mix of it with white (on a dark ``background``) or
+    black (on a light one) that has ``minimum`` contrast on ``background`` (views ask
+    at each paint: the answers are kept)."""
+    return QColor.fromRgba(_readable_rgba(QColor(colour).rgba(), background.rgba(), minimum))
+
+
+@lru_cache(maxsize=128)
+def _readable_rgba(colour: int, background: int, minimum: float) -> int:
+    base, under = QColor.fromRgba(colour), QColor.fromRgba(background)
+    if contrast_ratio(base, under) >= minimum:
+        return colour
+    towards = QColor("white") if luminance(under) < 0.18 else QColor("black")
+    mixed = base
+    for step in range(1, 21):
+        share = step / 20
+        mixed = QColor.fromRgbF(base.redF() + (towards.redF() - base.redF()) * share,
+                                base.greenF() + (towards.greenF() - base.greenF()) * share,
+                                base.blueF() + (towards.blueF() - base.blueF()) * share)
+        if contrast_ratio(mixed, under) >= minimum:
+            break
+    return mixed.rgba()
+
+
+DARK_TEXT = QColor("#212121")
+"""The text colour on a fill that white text does not read on (amber, orange, grey)."""
+
+
+def text_on(fill: QColor | str) -> QColor:
+    """White, or a near-black where that reads better on ``fill`` (white on the amber of
+    "Requesting…" was 1.9:1, on the grey of "Offline" 2.7:1)."""
+    under = QColor(fill)
+    white = QColor("white")
+    return white if contrast_ratio(white, under) >= contrast_ratio(DARK_TEXT, under) \
+        else QColor(DARK_TEXT)
+
+
+def window_colour(widget: QWidget | None = None) -> QColor:
+    """The background a label of ``widget`` is drawn on (the application's window colour
+    without a widget)."""
+    palette = widget.palette() if widget is not None else QApplication.palette()
+    return palette.color(QPalette.ColorRole.Window)
+
+
+def text_style(colour: str, widget: QWidget | None = None, extra: str = "") -> str:
+    """A style sheet giving a label of ``widget`` the text colour ``colour``, made
+    readable on its window colour (``extra``: more declarations, e.g. bold)."""
+    shown = readable(colour, window_colour(widget)).name()
+    return f"color: {shown};{' ' + extra if extra else ''}"
