@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import __version__
+from app.ui.about_box import show_about
 from app.ui.announcer import Announcer
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
@@ -350,14 +350,7 @@ class MainWindow(WindowNotices):
             self.show_message(text, 10000)
 
     def show_about(self) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.NoIcon, self.tr("About Interphone"),
-                          self.tr("<b>Interphone</b> %1<br>Push-to-talk for groups, "
-                                  "discussions and one-to-one calls.").replace("%1", __version__),
-                          QMessageBox.StandardButton.Close, self)
-        box.setIconPixmap(icon("app").pixmap(64, 64))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.show()
-        return box
+        return show_about(self)
 
     def show_message(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)

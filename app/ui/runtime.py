@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QSize, QTimer
+from PySide6.QtCore import QCoreApplication, QSize, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 
 from app.audio.backend import AudioDeviceError
@@ -49,6 +49,7 @@ from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import Credentials, SignInFlow, remembered_credentials
 from app.ui.tray import TrayController
 from app.ui.tray_watch import TrayWatch
+from app.ui.window_place import place_window
 
 logger = logging.getLogger(__name__)
 
@@ -348,7 +349,7 @@ class Runtime:
         window.sign_out_requested.connect(self.sign_out)
         window.reconnect_requested.connect(self.reconnect)
         window.sign_out_action.setEnabled(not self.options.demo)
-        self._place(window)
+        place_window(window, self.options.size, self.settings.geometry)
         if self._start_hidden and self.tray is not None:
             # in the tray; shown if there is none a few seconds on (a panel that starts a
             # moment after the apps of the login keeps it there)
@@ -543,18 +544,6 @@ class Runtime:
         refusal = self.audio.refusal
         self.window.set_audio_note(self.audio.simulated, self.audio.note if refusal is None
                                    else device_error_text(refusal))
-
-    # --- window ------------------------------------------------------------------------------
-    def _place(self, window: MainWindow) -> None:
-        if self.options.size is not None:
-            window.resize(self.options.size)
-            return
-        saved = self.settings.geometry
-        if saved and window.restoreGeometry(QByteArray.fromHex(saved.encode())):
-            screen = window.screen()
-            if screen is None or screen.availableGeometry().contains(window.geometry()):
-                return
-        window.fit_to_screen()
 
     # --- shutdown ----------------------------------------------------------------------------
     def _settle(self) -> None:

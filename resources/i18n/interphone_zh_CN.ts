@@ -1240,12 +1240,12 @@
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="353"/>
+        <location filename="../../app/ui/about_box.py" line="15"/>
         <source>About Interphone</source>
         <translation>关于实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="354"/>
+        <location filename="../../app/ui/about_box.py" line="16"/>
         <source>&lt;b&gt;Interphone&lt;/b&gt; %1&lt;br&gt;Push-to-talk for groups, discussions and one-to-one calls.</source>
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
@@ -1255,20 +1255,20 @@
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="485"/>
+        <location filename="../../app/ui/main_window.py" line="478"/>
         <location filename="../../app/ui/window_notices.py" line="55"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="486"/>
+        <location filename="../../app/ui/main_window.py" line="479"/>
         <location filename="../../app/ui/window_notices.py" line="71"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="339"/>
-        <location filename="../../app/ui/main_window.py" line="397"/>
+        <location filename="../../app/ui/main_window.py" line="390"/>
         <location filename="../../app/ui/window_notices.py" line="82"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1284,87 +1284,87 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399"/>
+        <location filename="../../app/ui/main_window.py" line="392"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="400"/>
+        <location filename="../../app/ui/main_window.py" line="393"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="414"/>
+        <location filename="../../app/ui/main_window.py" line="407"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="415"/>
+        <location filename="../../app/ui/main_window.py" line="408"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="417"/>
+        <location filename="../../app/ui/main_window.py" line="410"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="418"/>
+        <location filename="../../app/ui/main_window.py" line="411"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="452"/>
+        <location filename="../../app/ui/main_window.py" line="445"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="454"/>
+        <location filename="../../app/ui/main_window.py" line="447"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="456"/>
+        <location filename="../../app/ui/main_window.py" line="449"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="489"/>
+        <location filename="../../app/ui/main_window.py" line="482"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="589"/>
+        <location filename="../../app/ui/main_window.py" line="582"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="590"/>
+        <location filename="../../app/ui/main_window.py" line="583"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="591"/>
+        <location filename="../../app/ui/main_window.py" line="584"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="592"/>
+        <location filename="../../app/ui/main_window.py" line="585"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="593"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="594"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="595"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1580,12 +1580,12 @@
 <context>
     <name>Runtime</name>
     <message>
-        <location filename="../../app/ui/runtime.py" line="362"/>
+        <location filename="../../app/ui/runtime.py" line="363"/>
         <source>Settings cannot be saved: %1 cannot be written. Changes will be lost at exit.</source>
         <translation>无法保存设置：无法写入 %1。退出时所做的更改将丢失。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="489"/>
+        <location filename="../../app/ui/runtime.py" line="490"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
