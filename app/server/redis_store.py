@@ -297,8 +297,8 @@ class RedisStore:
                 for event in left:
                     pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
                 pipe.hdel(self.key("nodes"), str(self.node))
-                pipe.xadd(stream, {"e": json.dumps({"t": "down", "node": self.node,
-                                                    "left": True})})
+                down = self.replica.stamp({"t": "down", "node": self.node, "left": True})
+                pipe.xadd(stream, {"e": json.dumps(down, separators=(",", ":"))})
                 pipe.delete(self.key(f"alive:{self.node}"))
                 await pipe.execute()
                 log.info("node %d (%s) left the store %s: the other nodes end its sessions",

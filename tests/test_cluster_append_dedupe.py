@@ -1,0 +1,174 @@
+"""An event appended again after an append whose reply was lost (it had reached Redis) is
+in the log twice and applied once, on every node, from a snapshot taken between the two
+copies too; entries without an ``eid`` are applied as they come (real redis-server, the
+cut node's link through :class:`RedisLink`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from app.protocol.messages import MembersRequest
+from app.server import InterphoneServer
+from app.server.directory import Directory
+from app.server.redis_store import RedisStore
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    RedisLink,
+    RedisProcess,
+    redis_server,
+    settle,
+    start_node,
+)
+from tests.server_fixtures import G58, RawClient, logged_in
+from tests.test_cluster_append_outcome import cut_and_whole
+from tests.test_cluster_extensions import WITHOUT_BOB_AND_CAROL_OUT_OF_58
+
+pytestmark = pytest.mark.timeout(60)
+
+WITHOUT_BOB = WITHOUT_BOB_AND_CAROL_OUT_OF_58
+
+
+def store_of(node: InterphoneServer) -> RedisStore:
+    assert node.store is not None
+    return node.store
+
+
+async def log_events(node: InterphoneServer) -> list[dict[str, Any]]:
+    """The shared log's events, read by ``node``'s store (which must reach Redis)."""
+    store = store_of(node)
+    redis = store._writer_redis
+    assert redis is not None
+    return [json.loads(fields["e"]) for _, fields in await redis.xrange(store.key("log"))]
+
+
+async def until_in_log(node: InterphoneServer, kind: str, copies: int) -> list[dict[str, Any]]:
+    """The events ``kind`` once the log holds ``copies`` of them."""
+    for _ in range(200):
+        events = [e for e in await log_events(node) if e.get("t") == kind]
+        if len(events) >= copies:
+            return events
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the log never held {copies} {kind} events")
+
+
+async def until(check: Any, what: str) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(what)
+
+
+async def read_to_end(node: InterphoneServer, other: InterphoneServer) -> None:
+    """Until ``node`` (started from a snapshot: it did not apply the log's start) has
+    applied the log up to where ``other`` read its end."""
+    store, end = store_of(node), store_of(other)
+    redis = end._writer_redis
+    assert redis is not None
+    last = (await redis.xrevrange(end.key("log"), count=1))[0][0]
+    await until(lambda: store._last_id == last, f"{node} never read the log to {last}")
+
+
+async def write_snapshot(node: InterphoneServer) -> str:
+    """``node``'s replica, as applied so far, written as the store's snapshot."""
+    store = store_of(node)
+    assert store.replica is not None and store._writer_redis is not None
+    at = store._last_id
+    snapshot = store.replica.snapshot(at, asyncio.get_running_loop().time())
+    await store._writer_redis.set(store.key("snapshot"), json.dumps(snapshot))
+    return at
+
+
+async def kick_repeated(redis: RedisProcess, *, snapshot_between: bool) -> None:
+    """The cut node's reload kicks bob; its append reaches Redis but its reply is lost.
+    Bob logs in again on the other node (which has not reloaded); then the cut node, back,
+    appends the kick again: that second copy must not end his new session."""
+    async with cut_and_whole(redis) as (link, cut, whole):
+        bob = await logged_in(whole.port, "bob")
+        await settle([cut, whole])
+        link.sever_after(b'"t":"reload"')
+        cut.replace_directory(Directory.from_toml_text(WITHOUT_BOB, source="new.toml"))
+        await asyncio.wait_for(link.cut.wait(), 10)
+        assert await bob.closed_by_server(5.0)  # the first copy, applied by whole
+        await until(lambda: "bob" not in whole.state.by_uid, "bob never logged out")
+        again = await logged_in(whole.port, "bob")  # whole still has the old directory
+        await settle([whole])
+        if snapshot_between:
+            await write_snapshot(whole)
+        link.mend()
+        kicks = await until_in_log(whole, "reload", 2)
+        assert kicks[0] == kicks[1]  # one event, twice in the log
+        await settle([cut, whole], timeout=10)
+        late = await start_node(redis.url, "late") if snapshot_between else None
+        try:
+            nodes = [cut, whole] + ([late] if late is not None else [])
+            await settle([cut, whole], timeout=10)
+            if late is not None:
+                await read_to_end(late, whole)
+                assert store_of(late).applied < len(await log_events(whole))  # (from it)
+            for node in nodes:
+                assert "bob" in node.state.by_uid, node.store
+            assert not await again.closed_by_server(0.5)
+            assert (await again.request(MembersRequest(G58))).ok
+        finally:
+            if late is not None:
+                await late.stop()
+        await again.close()
+
+
+async def test_a_reload_kick_appended_twice_does_not_end_a_session_logged_in_between(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    await kick_repeated(redis_server, snapshot_between=False)
+
+
+async def test_a_node_started_from_a_snapshot_between_the_copies_skips_the_second(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    await kick_repeated(redis_server, snapshot_between=True)
+
+
+async def test_a_logout_appended_twice_is_applied_once_on_every_node(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.DEBUG, logger="app.server.replica")
+    async with cut_and_whole(redis_server) as (link, cut, whole):
+        alice = await logged_in(cut.port, "alice")
+        sid = store_of(cut).node << 32
+        await settle([cut, whole])
+        link.sever_after(b'"t":"logout"')
+        await alice.close()
+        await asyncio.wait_for(link.cut.wait(), 10)
+        await until(lambda: "alice" not in whole.state.by_uid, "alice never logged out")
+        link.mend()
+        logouts = await until_in_log(whole, "logout", 2)
+        assert logouts[0] == logouts[1] and logouts[0]["sid"] > sid
+        await settle([cut, whole], timeout=10)
+        skipped = [r for r in caplog.records if "skipped" in r.getMessage()
+                   and f"event {logouts[0]['eid']} " in r.getMessage()]
+        assert len(skipped) == 2, [r.getMessage() for r in skipped]  # once on each node
+        for node in (cut, whole):
+            assert "alice" not in node.state.by_uid
+
+
+async def test_entries_without_eid_are_applied_as_they_come(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """Entries written before events carried ``eid``: each copy applies (here a kick
+    written twice ends the session logged in between)."""
+    async with cut_and_whole(redis_server) as (_, cut, whole):
+        store = store_of(whole)
+        redis = store._writer_redis
+        assert redis is not None
+        kick = json.dumps({"t": "reload", "kick": ["bob"], "leave": []})
+        bob = await logged_in(whole.port, "bob")
+        await settle([cut, whole])
+        await redis.xadd(store.key("log"), {"e": kick})
+        assert await bob.closed_by_server(5.0)
+        again: RawClient = await logged_in(whole.port, "bob")
+        await settle([cut, whole])
+        await redis.xadd(store.key("log"), {"e": kick})
+        assert await again.closed_by_server(5.0)
+        await settle([cut, whole])
+        for node in (cut, whole):
+            assert "bob" not in node.state.by_uid
