@@ -61,8 +61,8 @@ class LogWriter:
         """Events whose append failed, appended again when the store answers (or at the
         stop, before this node's ``down``), in their order and ahead of newer ones: a node
         applies an event only if its ``eid`` is above the highest of its node applied
-        (:meth:`~app.server.replica.Replica.stamp`), so one that had reached Redis after
-        all is applied once."""
+        (:mod:`app.server.event_ids`), so one that had reached Redis after all is applied
+        once."""
 
     def wake(self) -> None:
         """Events wait in the replica: append them."""

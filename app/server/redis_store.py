@@ -297,7 +297,7 @@ class RedisStore:
                 for event in left:
                     pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
                 pipe.hdel(self.key("nodes"), str(self.node))
-                down = self.replica.stamp({"t": "down", "node": self.node, "left": True})
+                down = self.replica.ids.stamp({"t": "down", "node": self.node, "left": True})
                 pipe.xadd(stream, {"e": json.dumps(down, separators=(",", ":"))})
                 pipe.delete(self.key(f"alive:{self.node}"))
                 await pipe.execute()

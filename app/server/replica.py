@@ -20,14 +20,9 @@ and client: the recvbegin's id text and source, which that node acknowledges),
 ``left`` when it stopped and said so itself: every session of that node ends; a node that
 applies its own was given up by the others). A request's event also carries ``node`` and ``ref`` so
 that its node answers it.
-
-Every event a node appends itself carries ``by`` (its number) and ``eid`` (its counter,
-in the order of the events' first append): an append whose reply was lost is appended
-again (what is not a request), and if the first had reached Redis the log holds the
-event twice; a node applies an event only if its ``eid`` is above the highest of ``by``
-it applied (:attr:`Replica.applied_eids`, carried by the snapshot). Entries without them
-(the sweep's ``down``, appended once by its Lua script; entries written before) are
-applied as they come.
+Every event a node appends carries ``by`` and ``eid`` (its number, its counter): one
+appended twice, after an append whose reply was lost, is applied once
+(:mod:`app.server.event_ids`, the replica's :attr:`Replica.ids`).
 
 A request whose append went wrong after it was sent may or may not be in the log: it is
 answered, refused or undone as the log turns out (:mod:`app.server.append_doubt`, the
@@ -78,6 +73,7 @@ from app.server.append_doubt import AppendDoubt, TurnedUp
 from app.server.cluster_keys import ClusterKeySource
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
+from app.server.event_ids import EventIds
 from app.server.feedback_carrier import CarriedReport, FeedbackCarrier
 from app.server.floor import Floor
 from app.server.outbox import Outbox, Refused
@@ -140,10 +136,8 @@ class Replica:
         """(interphone, uid) of queued requests whose expiry this node appended (not yet
         back from the log: not asked again)."""
         self._refs = itertools.count(1)
-        self._eids = itertools.count(1)
-        self.applied_eids: dict[int, int] = {}
-        """node -> the highest ``eid`` of its events applied here: an event whose ``eid`` is
-        not above it was appended again after an append whose reply was lost (skipped)."""
+        self.ids = EventIds(node)
+        """This node's events' ``eid``, and the highest applied of every node."""
         self._entry = ""  # the log id of the entry being applied
         self._entry_ids = 0  # emergency ids given while applying it
         self.wake: Callable[[], None] = _nothing
@@ -165,15 +159,8 @@ class Replica:
 
     def emit(self, event: Event) -> None:
         """Hands ``event`` to the log (:attr:`outgoing`, appended by the driver)."""
-        self.outgoing.append(self.stamp(event))
+        self.outgoing.append(self.ids.stamp(event))
         self.wake()
-
-    def stamp(self, event: Event) -> Event:
-        """``event`` marked as this node's next (``by``, ``eid``): appended again after an
-        append whose reply was lost, it is applied once. The driver appends what it stamps
-        in the order of the stamps (events appended again ahead of newer ones)."""
-        event["by"], event["eid"] = self.node, next(self._eids)
-        return event
 
     # ---- the state's side (SharedLog) ----------------------------------------------------------
 
@@ -340,13 +327,13 @@ class Replica:
         return {"at": log_id, "relays": relays, "interphones": interphones,
                 "media_keys": state.media_keys.snapshot(),
                 "rings": state.presence.snapshot_rings(now),
-                "eids": {str(n): eid for n, eid in self.applied_eids.items()},
+                "eids": self.ids.snapshot(),
                 "sessions": [[sid, x.uid, x.peer_ip, sorted(x.features),
                               [str(i) for i in x.joined]] for sid, x in state.sessions.items()]}
 
     def restore(self, snapshot: Event, now: float) -> None:
         """Start from ``snapshot`` (this node has applied nothing yet)."""
-        self.applied_eids = {int(n): int(eid) for n, eid in snapshot.get("eids", {}).items()}
+        self.ids.restore(snapshot.get("eids", {}))
         for node, relay in snapshot["relays"].items():
             self.learn_relay(int(node), tuple(relay))
         sessions = [Session(int(sid), uid, ip, features=frozenset(features),
@@ -399,7 +386,7 @@ class Replica:
 
     def apply(self, log_id: str, event: Event, now: float) -> Outbox:
         """Apply one event of the log (this node's or another's), in the log's order."""
-        if self._repeated(event):
+        if self.ids.repeated(event):
             log.debug("log entry %s skipped: node %s's event %s applied already (appended "
                       "again after an append whose reply was lost)", log_id, event["by"],
                       event["eid"])
@@ -476,18 +463,6 @@ class Replica:
             self._release(sid, now, outbox)
         self.doubt.applied(turned_up, event, sid, outbox)
         return outbox
-
-    def _repeated(self, event: Event) -> bool:
-        """Whether ``event`` was applied already (its ``eid`` not above the highest of its
-        node applied); if not, it is the highest now. One without ``eid``: False."""
-        by, eid = event.get("by"), event.get("eid")
-        if by is None or eid is None:
-            return False
-        node, number = int(by), int(eid)
-        if number <= self.applied_eids.get(node, 0):
-            return True
-        self.applied_eids[node] = number
-        return False
 
     def _down(self, node: int, *, left: bool = False) -> Outbox:
         """``node`` is gone: given up by the others (its heartbeat stopped), or ``left``
