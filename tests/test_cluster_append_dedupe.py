@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.protocol.messages import MembersRequest
+from app.protocol.messages import JoinRequest, MembersRequest
 from app.server import InterphoneServer
 from app.server.directory import Directory
 from app.server.redis_store import RedisStore
@@ -145,9 +145,7 @@ async def test_a_logout_appended_twice_is_applied_once_on_every_node(
         logouts = await until_in_log(whole, "logout", 2)
         assert logouts[0] == logouts[1] and logouts[0]["sid"] > sid
         await settle([cut, whole], timeout=10)
-        skipped = [r for r in caplog.records if "skipped" in r.getMessage()
-                   and f"event {logouts[0]['eid']} " in r.getMessage()]
-        assert len(skipped) == 2, [r.getMessage() for r in skipped]  # once on each node
+        assert skipped_copies(caplog, logouts[0]["eid"]) == 2  # once on each node
         for node in (cut, whole):
             assert "alice" not in node.state.by_uid
 
@@ -172,3 +170,50 @@ async def test_entries_without_eid_are_applied_as_they_come(
         await settle([cut, whole])
         for node in (cut, whole):
             assert "bob" not in node.state.by_uid
+
+
+def skipped_copies(caplog: pytest.LogCaptureFixture, eid: int) -> int:
+    """How many nodes said they skipped a copy of their event ``eid``."""
+    return len([r for r in caplog.records
+                if "skipped" in r.getMessage() and f"event {eid} " in r.getMessage()])
+
+
+async def test_an_undo_appended_twice_is_applied_once_on_every_node(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """alice's join turns up in the log after its refusal: her node appends its undo (a
+    quit), whose reply is lost too; appended again, it is applied once, and she joins."""
+    caplog.set_level(logging.DEBUG, logger="app.server.replica")
+    async with cut_and_whole(redis_server, ttl=6.0, socket_timeout=1.0) as (link, cut, whole):
+        limit = store_of(cut).answer_limit
+        alice = await logged_in(cut.port, "alice")
+        bob = await logged_in(whole.port, "bob")
+        await bob.join(G58)
+        link.sever_after(b'"t":"join"')
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        reply = await alice.request(JoinRequest(G58), timeout=10.0)
+        assert not reply.ok
+        await asyncio.sleep(max(0.0, asked + limit + 0.5 - loop.time()))
+        link.sever_after(b'"undo":')
+        link.mend()  # the join is read back, its undo appended: its reply lost
+        await asyncio.wait_for(link.cut.wait(), 10)
+        record = whole.state.interphones[G58]
+        await until(lambda: "alice" not in record.members, "the undo never applied")
+        link.mend()
+        undos = [e for e in await until_in_log(whole, "quit", 2) if "undo" in e]
+        assert len(undos) == 2 and undos[0] == undos[1]
+        await settle([cut, whole], timeout=10)
+        assert skipped_copies(caplog, undos[0]["eid"]) == 2  # once on each node
+        for node in (cut, whole):
+            assert "alice" not in node.state.interphones[G58].members
+        for _ in range(50):  # her session goes on once her node has settled it
+            rejoined = await alice.request(JoinRequest(G58), timeout=10.0)
+            if rejoined.ok:
+                break
+            await asyncio.sleep(0.1)
+        assert rejoined.ok, rejoined
+        await settle([cut, whole], timeout=10)
+        for node in (cut, whole):
+            assert "alice" in node.state.interphones[G58].members
+        for client in (alice, bob):
+            await client.close()
