@@ -1,0 +1,59 @@
+"""What a screen reader makes of the window: the talk button is a button whose pressed
+state is the floor, no two controls share a name, and what is announced is worth the
+interruption (not one line per turn elsewhere, nothing spoken into the microphone)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QAccessible
+from PySide6.QtWidgets import QWidget
+from test_ui_floor import space
+from test_ui_support import OPS, run, until
+
+from app.ui.view_types import TalkState
+
+pytest_plugins = ["test_ui_support"]
+
+
+def pressed(widget: QWidget) -> bool:
+    interface = QAccessible.queryAccessibleInterface(widget)
+    assert interface is not None
+    return bool(interface.state().pressed)
+
+
+def test_the_talk_button_is_a_push_button_pressed_while_talking(qloop, ui, qtbot) -> None:
+    """It had a name and a description but the role of a generic element: a screen
+    reader did not say "button", nor "pressed" while the floor was ours."""
+    async def scenario() -> None:
+        window, button = ui.window, ui.window.panel.talk_button
+        interface = QAccessible.queryAccessibleInterface(button)
+        assert interface is not None
+        assert interface.role() is QAccessible.Role.Button
+        assert interface.text(QAccessible.Text.Name) == "Push to talk"
+        await until(lambda: button.state is TalkState.IDLE, what="joined")
+        assert not pressed(button)
+        space(window, QEvent.Type.KeyPress)  # the talk key: pressed while talking
+        await until(lambda: button.state is TalkState.TALKING, what="talking")
+        assert pressed(button)
+        space(window, QEvent.Type.KeyRelease)
+        await until(lambda: button.state is TalkState.IDLE, what="released")
+        assert not pressed(button)
+        # the mouse: pressed and held on the disc, as before
+        centre = QPointF(button.rect().center())
+        qtbot.mousePress(button, Qt.MouseButton.LeftButton, pos=centre.toPoint())
+        await until(lambda: button.state is TalkState.TALKING, what="talking (mouse)")
+        assert button.held and pressed(button)
+        qtbot.mouseRelease(button, Qt.MouseButton.LeftButton, pos=centre.toPoint())
+        await until(lambda: button.state is TalkState.IDLE, what="released (mouse)")
+        assert not button.held and not pressed(button)
+        # the screen reader's "press" action while it offers to join: joins
+        await ui.client.leave()
+        await until(lambda: button.state is TalkState.NOT_JOINED, what="left")
+        actions = interface.actionInterface()
+        assert actions is not None and actions.pressAction() in actions.actionNames()
+        actions.doAction(actions.pressAction())
+        await until(lambda: str(ui.client.model.joined) == OPS, what="joined again")
+        await until(lambda: button.state is TalkState.IDLE, what="idle again")
+        assert not pressed(button)
+
+    run(qloop, scenario(), timeout=20)
