@@ -4,9 +4,12 @@ interruption (not one line per turn elsewhere, nothing spoken into the microphon
 
 from __future__ import annotations
 
+from collections import Counter
+
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QAccessible
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
+from test_ui_accessibility import accessible, controls
 from test_ui_floor import space
 from test_ui_support import OPS, run, until
 
@@ -55,5 +58,27 @@ def test_the_talk_button_is_a_push_button_pressed_while_talking(qloop, ui, qtbot
         await until(lambda: str(ui.client.model.joined) == OPS, what="joined again")
         await until(lambda: button.state is TalkState.IDLE, what="idle again")
         assert not pressed(button)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_no_two_controls_share_a_name_and_each_mute_says_what_it_silences(
+        qloop, ui) -> None:
+    """The interphone's own Mute and the speaker's Mute (the audio bar's) were both read
+    out as "Mute": a screen reader's list of buttons gave two alike."""
+    async def scenario() -> None:
+        window = ui.window
+        mix = window.panel.mix
+        await until(lambda: mix.isVisible(), what="the joined interphone's controls")
+        QApplication.processEvents()
+        names = Counter(accessible(widget) for widget in controls(window))
+        assert [name for name, count in names.items() if count > 1] == []
+        row_name = window.interphones.row(OPS).name
+        assert accessible(mix.mute) == f"Mute {row_name}"
+        assert accessible(window.audio_bar.mute) == "Mute the speaker"
+        mix.mute.click()  # as its face, its name says what a press does now
+        assert accessible(mix.mute) == f"Unmute {row_name}"
+        mix.mute.click()
+        assert accessible(mix.mute) == f"Mute {row_name}"
 
     run(qloop, scenario(), timeout=20)

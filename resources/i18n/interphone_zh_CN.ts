@@ -58,13 +58,9 @@
     </message>
     <message>
         <location filename="../../app/ui/audio_bar.py" line="95"/>
+        <location filename="../../app/ui/audio_bar.py" line="96"/>
         <source>Mute the speaker</source>
         <translation>扬声器静音</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/audio_bar.py" line="96"/>
-        <source>Mute</source>
-        <translation>静音</translation>
     </message>
 </context>
 <context>
@@ -951,22 +947,32 @@
         <translation>静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="140"/>
+        <location filename="../../app/ui/interphone_mix.py" line="129"/>
+        <source>Unmute %1</source>
+        <translation>取消静音 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="129"/>
+        <source>Mute %1</source>
+        <translation>静音 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="146"/>
         <source>Talk here</source>
         <translation>在此发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="141"/>
+        <location filename="../../app/ui/interphone_mix.py" line="147"/>
         <source>Make this the interphone the talk key talks into</source>
         <translation>按讲话键时在此对讲中发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="142"/>
+        <location filename="../../app/ui/interphone_mix.py" line="148"/>
         <source>Volume of this interphone</source>
         <translation>此对讲的音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="144"/>
+        <location filename="../../app/ui/interphone_mix.py" line="150"/>
         <source>Silence this interphone (stay joined)</source>
         <translation>静音此对讲（不退出）</translation>
     </message>
@@ -1899,88 +1905,88 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="220"/>
+        <location filename="../../app/ui/talk_button.py" line="229"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="220"/>
+        <location filename="../../app/ui/talk_button.py" line="229"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="223"/>
+        <location filename="../../app/ui/talk_button.py" line="232"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="226"/>
+        <location filename="../../app/ui/talk_button.py" line="235"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="229"/>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="238"/>
+        <location filename="../../app/ui/talk_button.py" line="242"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="242"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="235"/>
+        <location filename="../../app/ui/talk_button.py" line="244"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="235"/>
+        <location filename="../../app/ui/talk_button.py" line="244"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="236"/>
+        <location filename="../../app/ui/talk_button.py" line="245"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="239"/>
+        <location filename="../../app/ui/talk_button.py" line="248"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="242"/>
+        <location filename="../../app/ui/talk_button.py" line="251"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="244"/>
+        <location filename="../../app/ui/talk_button.py" line="253"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="244"/>
+        <location filename="../../app/ui/talk_button.py" line="253"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="245"/>
+        <location filename="../../app/ui/talk_button.py" line="254"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="246"/>
+        <location filename="../../app/ui/talk_button.py" line="255"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="456"/>
+        <location filename="../../app/ui/talk_button.py" line="480"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="458"/>
+        <location filename="../../app/ui/talk_button.py" line="482"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
