@@ -126,7 +126,7 @@ def test_someone_speaking_in_another_interphone_is_said_once_for_a_conversation(
     """Each turn in an interphone listened to on the side was said ("Bob is speaking in
     Everyone", "Carol is speaking in Everyone", …), over what was said in the one talked
     in. A conversation there is said once, as the desktop notifications say it; a quiet
-    spell ends it."""
+    spell ends it. One the user muted is not said."""
     import app.ui.announcer as announcer_module
     import app.ui.window_notices as notices_module
 
@@ -156,5 +156,13 @@ def test_someone_speaking_in_another_interphone_is_said_once_for_a_conversation(
         assert await carol.talk_start()
         await until(lambda: len(activity_said()) == 2, what="said again")
         await carol.talk_stop()
+        await until(lambda: not speaks(ui), what="carol stopped")
+        # an interphone the user muted is not said at all (shown, as its row shows it)
+        ui.presenter.set_interphone_muted(EVERYONE, True)
+        assert await bob.talk_start()
+        await until(lambda: "Bob is speaking in" in window.statusBar().currentMessage(),
+                    what="shown while muted")
+        await bob.talk_stop()
+        assert len(activity_said()) == 2
 
     run(qloop, scenario(), timeout=20)

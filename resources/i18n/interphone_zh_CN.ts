@@ -1268,24 +1268,24 @@
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="480"/>
-        <location filename="../../app/ui/window_notices.py" line="72"/>
+        <location filename="../../app/ui/window_notices.py" line="74"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="339"/>
         <location filename="../../app/ui/main_window.py" line="391"/>
-        <location filename="../../app/ui/window_notices.py" line="84"/>
+        <location filename="../../app/ui/window_notices.py" line="87"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="95"/>
+        <location filename="../../app/ui/window_notices.py" line="98"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="103"/>
+        <location filename="../../app/ui/window_notices.py" line="106"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
