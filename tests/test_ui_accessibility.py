@@ -197,8 +197,8 @@ def announcements(window: MainWindow) -> list[tuple[str, bool]]:
 
 def test_speaking_the_floor_and_the_connection_are_announced(qloop, settings) -> None:
     """Nothing was said to a screen reader: a blind user did not know that alice spoke,
-    that the floor was theirs, or that the connection was gone, without moving the focus
-    to the talk button or the status bar."""
+    that the floor was free, or that the connection was gone, without moving the focus
+    to the talk button or the status bar. (The floor granted is the permit tone's.)"""
     server = start_server(qloop)
 
     async def scenario() -> None:
@@ -215,7 +215,7 @@ def test_speaking_the_floor_and_the_connection_are_announced(qloop, settings) ->
             assert said[-1] == ("Nobody is speaking: you may talk", False)
             window.talk_pressed.emit()
             await until(lambda: button.state is TalkState.TALKING, what="talking")
-            assert said[-1] == ("You have the floor: talk now", False)
+            assert said[-1] == ("Nobody is speaking: you may talk", False)  # (the tone)
             window.talk_released.emit()
             await until(lambda: button.state is TalkState.IDLE, what="released")
             await server.stop()

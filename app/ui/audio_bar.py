@@ -93,4 +93,5 @@ class AudioBar(QWidget):
         self.volume.setToolTip(self.tr("Output volume"))
         self.volume.setAccessibleName(self.tr("Output volume"))
         self.mute.setToolTip(self.tr("Mute the speaker"))
-        self.mute.setAccessibleName(self.tr("Mute"))
+        self.mute.setAccessibleName(self.tr("Mute the speaker"))  # (not "Mute": the
+        # interphone's own mute, beside its title, is "Mute <its name>")

@@ -122,6 +122,12 @@ class InterphoneMixControls(QWidget):
             widths.append(self.mute.sizeHint().width())
         self.mute.setMinimumWidth(max(widths))
         self.mute.setText(texts[1] if muted else texts[0])
+        # its name says which interphone (the speaker's mute, in the audio bar, is "Mute"
+        # too on a screen reader's list of buttons), and, as its face does, what it does
+        name = self._row.name if self._row is not None else ""
+        self.mute.setAccessibleName(
+            (self.tr("Unmute %1") if muted else self.tr("Mute %1")).replace("%1", name)
+            if name else self.mute.text())
         self.volume.setEnabled(not muted)
 
     def widest_width(self) -> int:

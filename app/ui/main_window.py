@@ -174,9 +174,9 @@ class MainWindow(WindowNotices):
         # and the other notes' (add_status_note)
         self._status_notes: list[QLabel] = []
         self.statusBar().messageChanged.connect(self._on_status_message)
-        # status changes a screen reader says as they happen (the passing messages too)
+        # status changes a screen reader says as they happen (the window's passing
+        # messages too: show_message; not every line of the status bar, a menu's tips)
         self.announcer = Announcer(self)
-        self.statusBar().messageChanged.connect(self.announcer.say)
         self.emergency.raised.connect(lambda text: self.announcer.say(text, urgent=True))
         self._link: tuple[LinkState, str] = (LinkState.OFFLINE, "")
         self._audio_note: tuple[bool, str] | None = None
@@ -353,6 +353,7 @@ class MainWindow(WindowNotices):
         return show_about(self)
 
     def show_message(self, text: str, timeout_ms: int = 5000) -> None:
+        self.announcer.say(text)
         self.statusBar().showMessage(text, timeout_ms)
 
     def withdraw_message(self, text: str) -> None:

@@ -181,6 +181,12 @@ class PresenterAudio(PresenterCore):
         if self.audio is not None and self.settings.tones:
             self.audio.play_tone(tone)
 
+    def _tones_heard(self) -> bool:
+        """A cue played now is heard: tones on, an audio engine, the speaker not muted
+        nor at 0 (the mute silences the cues too)."""
+        return self.audio is not None and self.settings.tones and not self.settings.muted \
+            and self.settings.volume > 0
+
     def set_audio(self, audio: AudioPort | None) -> None:
         """Use another audio engine (settings changed); None while it restarts."""
         self._stop_transmitting()

@@ -106,10 +106,11 @@ class PresenterSpeakers(PresenterCore):
             self.audio.end_utterance(previous, key)
         if event.uid and event.uid != self.model.uid:
             self._active[key] = event.uid
-            if key not in self.interphone_muted:
+            muted = key in self.interphone_muted
+            if not muted:
                 self._tone(Tone.ACTIVITY)
             self.window.notify_activity(key, self._names.get(key, key),
-                                        self.window.display_name(event.uid))
+                                        self.window.display_name(event.uid), muted=muted)
         self._note_speaker(key)
         self._show_rows()
         if key == self._selected:

@@ -70,6 +70,8 @@ class PresenterTurn(PresenterCore):
             await self.audio.wait_transmit_stopped(timeout)
 
     def _turn_tone(self, tone: TurnTone) -> None:
+        if tone in (TurnTone.PERMIT, TurnTone.YOUR_TURN) and not self._tones_heard():
+            self.window.announcer.floor_granted()  # (else the tone says it, and only it)
         self._tone(TURN_TONES[tone])
 
     def _turn_ended(self, reason: EndReason, by: str) -> None:

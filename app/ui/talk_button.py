@@ -4,6 +4,12 @@ It only reports the user's intent (``talk_pressed`` / ``talk_released``) and
 shows the state it is given with :meth:`TalkButton.set_state`; the floor
 logic lives elsewhere. It takes no keyboard focus: the talk key is handled
 by the main window, so a focused button cannot steal or double the key.
+
+It is a :class:`QAbstractButton` for assistive technology only: Qt's accessible
+interface of a button gives it the push-button role (a plain widget was read out as
+a generic element), and its pressed state is the floor being ours (``setDown`` while
+talking). Its presses are its own (below): the base's click handling never runs (it
+is never hit), so a press, a hold and a release do what they did.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -24,7 +30,7 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from app.ui.contrast import text_on
 from app.ui.floor_text import queue_text
@@ -96,7 +102,7 @@ def turn_seconds(elapsed: float, limit: float) -> tuple[int, int]:
     return talked, total - talked
 
 
-class TalkButton(QWidget):
+class TalkButton(QAbstractButton):
     """Round press-and-hold button showing the talk state at a glance."""
 
     talk_pressed = Signal()
@@ -117,6 +123,7 @@ class TalkButton(QWidget):
         # it paints its whole rectangle (the background first), so the countdown repaints
         # the button alone, not the panel and window behind it
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setAutoRepeat(False)
         self._state = TalkState.NOT_JOINED
         self._holder = ""
         self._detail = ""
@@ -139,6 +146,7 @@ class TalkButton(QWidget):
         self._refused_timer.setSingleShot(True)
         self._refused_timer.setInterval(REFUSED_FEEDBACK_MS)
         self._refused_timer.timeout.connect(self._end_refused)
+        self.clicked.connect(self._on_press_action)
         self._update_accessibility()
 
     # --- setters -----------------------------------------------------------------------------
@@ -154,6 +162,7 @@ class TalkButton(QWidget):
             self._ticker.unsubscribe(self._on_countdown_tick)
         if state not in _PRESSABLE and self._held:
             self._release()
+        self.setDown(state is TalkState.TALKING)  # a screen reader's "pressed"
         self._update_accessibility()
         self.update()
 
@@ -249,6 +258,11 @@ class TalkButton(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(220, 220)
 
+    def hitButton(self, pos: QPoint) -> bool:
+        """Never: the base's own click handling (press, move, release, ``clicked``) does
+        not run; the handlers below decide what a press does."""
+        return False
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._state in _PRESSABLE \
                 and self._inside(event.position().x(), event.position().y()):
@@ -291,6 +305,8 @@ class TalkButton(QWidget):
         elif event.type() == QEvent.Type.EnabledChange and not self.isEnabled() and self._held:
             self._release()
         super().changeEvent(event)
+        if event.type() == QEvent.Type.EnabledChange:  # (the base lets go of "down")
+            self.setDown(self._state is TalkState.TALKING)
 
     def hideEvent(self, event: QHideEvent) -> None:
         if self._held:
@@ -440,6 +456,14 @@ class TalkButton(QWidget):
         disc = self._disc()
         dx, dy = x - disc.center().x(), y - disc.center().y()
         return dx * dx + dy * dy <= (disc.width() / 2) ** 2
+
+    def _on_press_action(self) -> None:
+        """A click from the base: only assistive technology's "press" action makes one
+        (the base's ``animateClick``). It joins (calls) as a click would; the pressed
+        state goes back to the floor's."""
+        self.setDown(self._state is TalkState.TALKING)
+        if self._joins():
+            self.join_clicked.emit()
 
     def _end_refused(self) -> None:
         self._refused = False

@@ -57,19 +57,24 @@ class WindowNotices(QMainWindow):
         self.tray_message(QCoreApplication.translate("MainWindow", "Incoming call"), calling,
                           "call", 8000, key=f"call {interphone_id}", urgent=True)
         self._call_notice = calling
-        self.announcer.say(calling, urgent=True)  # (the status bar's message is not again)
+        self.announcer.say(calling, urgent=True)
         self.statusBar().showMessage(self._call_notice, 8000)
         if not self.isActiveWindow():
             QApplication.alert(self, 0)
 
-    def notify_activity(self, interphone_id: str, name: str, speaker: str) -> None:
+    def notify_activity(self, interphone_id: str, name: str, speaker: str, *,
+                        muted: bool = False) -> None:
         """Someone speaks in a joined interphone other than the talk target: said in the
         status bar, and by the tray when the window is hidden or minimized (a click on
         that message shows the window on that interphone). One message for a conversation
         there: none while the last activity in that interphone, with the window out of
-        sight, is less than ``ACTIVITY_QUIET_S`` old."""
+        sight, is less than ``ACTIVITY_QUIET_S`` old. A screen reader says it by the same
+        rule, whether the window is seen or not, unless that interphone is ``muted`` (the
+        user silenced it: no cue sounds for it either)."""
         text = QCoreApplication.translate("MainWindow", "%1 is speaking in %2") \
             .replace("%1", speaker).replace("%2", name)
+        if not muted:
+            self.announcer.activity(interphone_id, text, ACTIVITY_QUIET_S)
         self.statusBar().showMessage(text, 4000)
         self.activity_noticed.emit(interphone_id, name, speaker)
         if self.isVisible() and not self.isMinimized():

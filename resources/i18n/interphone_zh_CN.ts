@@ -4,34 +4,34 @@
 <context>
     <name>Announcer</name>
     <message>
-        <location filename="../../app/ui/announcer.py" line="61"/>
-        <source>You have the floor: talk now</source>
-        <translation>轮到你了：请讲话</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/announcer.py" line="63"/>
+        <location filename="../../app/ui/announcer.py" line="75"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="64"/>
+        <location filename="../../app/ui/announcer.py" line="76"/>
         <source>Busy: someone else is speaking</source>
         <translation>占线：他人正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="69"/>
+        <location filename="../../app/ui/announcer.py" line="81"/>
         <source>Denied: %1</source>
         <translation>被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="70"/>
+        <location filename="../../app/ui/announcer.py" line="82"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="72"/>
+        <location filename="../../app/ui/announcer.py" line="84"/>
         <source>Nobody is speaking: you may talk</source>
         <translation>无人讲话：你可以讲话了</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="91"/>
+        <source>Talk</source>
+        <translation>讲话</translation>
     </message>
 </context>
 <context>
@@ -58,13 +58,9 @@
     </message>
     <message>
         <location filename="../../app/ui/audio_bar.py" line="95"/>
+        <location filename="../../app/ui/audio_bar.py" line="96"/>
         <source>Mute the speaker</source>
         <translation>扬声器静音</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/audio_bar.py" line="96"/>
-        <source>Mute</source>
-        <translation>静音</translation>
     </message>
 </context>
 <context>
@@ -951,22 +947,32 @@
         <translation>静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="140"/>
+        <location filename="../../app/ui/interphone_mix.py" line="129"/>
+        <source>Unmute %1</source>
+        <translation>取消静音 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="129"/>
+        <source>Mute %1</source>
+        <translation>静音 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_mix.py" line="146"/>
         <source>Talk here</source>
         <translation>在此发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="141"/>
+        <location filename="../../app/ui/interphone_mix.py" line="147"/>
         <source>Make this the interphone the talk key talks into</source>
         <translation>按讲话键时在此对讲中发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="142"/>
+        <location filename="../../app/ui/interphone_mix.py" line="148"/>
         <source>Volume of this interphone</source>
         <translation>此对讲的音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="144"/>
+        <location filename="../../app/ui/interphone_mix.py" line="150"/>
         <source>Silence this interphone (stay joined)</source>
         <translation>静音此对讲（不退出）</translation>
     </message>
@@ -1255,116 +1261,116 @@
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="478"/>
+        <location filename="../../app/ui/main_window.py" line="479"/>
         <location filename="../../app/ui/window_notices.py" line="55"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="479"/>
-        <location filename="../../app/ui/window_notices.py" line="71"/>
+        <location filename="../../app/ui/main_window.py" line="480"/>
+        <location filename="../../app/ui/window_notices.py" line="74"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="339"/>
-        <location filename="../../app/ui/main_window.py" line="390"/>
-        <location filename="../../app/ui/window_notices.py" line="82"/>
+        <location filename="../../app/ui/main_window.py" line="391"/>
+        <location filename="../../app/ui/window_notices.py" line="87"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="93"/>
+        <location filename="../../app/ui/window_notices.py" line="98"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="101"/>
+        <location filename="../../app/ui/window_notices.py" line="106"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="392"/>
+        <location filename="../../app/ui/main_window.py" line="393"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="393"/>
+        <location filename="../../app/ui/main_window.py" line="394"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="407"/>
+        <location filename="../../app/ui/main_window.py" line="408"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="408"/>
+        <location filename="../../app/ui/main_window.py" line="409"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="410"/>
+        <location filename="../../app/ui/main_window.py" line="411"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="411"/>
+        <location filename="../../app/ui/main_window.py" line="412"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="445"/>
+        <location filename="../../app/ui/main_window.py" line="446"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="447"/>
+        <location filename="../../app/ui/main_window.py" line="448"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="449"/>
+        <location filename="../../app/ui/main_window.py" line="450"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="482"/>
+        <location filename="../../app/ui/main_window.py" line="483"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="582"/>
+        <location filename="../../app/ui/main_window.py" line="583"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="583"/>
+        <location filename="../../app/ui/main_window.py" line="584"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="584"/>
+        <location filename="../../app/ui/main_window.py" line="585"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="585"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="586"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="587"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="588"/>
+        <location filename="../../app/ui/main_window.py" line="589"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1899,88 +1905,88 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="220"/>
+        <location filename="../../app/ui/talk_button.py" line="229"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="220"/>
+        <location filename="../../app/ui/talk_button.py" line="229"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="223"/>
+        <location filename="../../app/ui/talk_button.py" line="232"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="226"/>
+        <location filename="../../app/ui/talk_button.py" line="235"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="229"/>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="238"/>
+        <location filename="../../app/ui/talk_button.py" line="242"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="242"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="235"/>
+        <location filename="../../app/ui/talk_button.py" line="244"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="235"/>
+        <location filename="../../app/ui/talk_button.py" line="244"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="236"/>
+        <location filename="../../app/ui/talk_button.py" line="245"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="239"/>
+        <location filename="../../app/ui/talk_button.py" line="248"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="242"/>
+        <location filename="../../app/ui/talk_button.py" line="251"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="244"/>
+        <location filename="../../app/ui/talk_button.py" line="253"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="244"/>
+        <location filename="../../app/ui/talk_button.py" line="253"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="245"/>
+        <location filename="../../app/ui/talk_button.py" line="254"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="246"/>
+        <location filename="../../app/ui/talk_button.py" line="255"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="456"/>
+        <location filename="../../app/ui/talk_button.py" line="480"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="458"/>
+        <location filename="../../app/ui/talk_button.py" line="482"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
