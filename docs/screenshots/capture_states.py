@@ -44,7 +44,10 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         window = runtime.window
         assert window is not None
         button = window.panel.talk_button
-        await until(lambda: button.state is TalkState.BUSY, 20)
+        # (Alice's second turn: "Last spoke" tells her first)
+        await until(lambda: button.state is TalkState.BUSY
+                    and window.panel.last_spoke.text() != "", 30)
+        await asyncio.sleep(0.3)
         button.show_refused()
         save(window, f"main-busy-refused-1280x800-{language}.png")
         dialog = runtime.preferences.open() if runtime.preferences else None
