@@ -41,7 +41,7 @@ from app.ui.runtime import Options  # noqa: E402
 from app.ui.view_types import TalkState  # noqa: E402
 
 SIZES = (QSize(1280, 800), QSize(800, 600))
-DEFAULT_PORT = 9401  # the server's default
+DEFAULT_PORT = 9400  # the sign-in dialog's default (Settings.server_address)
 
 
 def unreachable() -> str:
