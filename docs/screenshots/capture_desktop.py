@@ -6,7 +6,8 @@ Xvfb has no system tray, so the tray is shown as this app draws it: the icon of 
 state (idle, talking, receiving, offline) on a panel-coloured strip at 22 and 48 px,
 and the tray menu itself (a real QMenu grab, texts as the app fills them). Also: the
 status bar with "Global talk key: Right Ctrl" (the X11 grab is real under Xvfb), and
-the settings' Talking and Interface tabs with the new fields, in English and Chinese.
+the settings' Talking and Interface tabs with the new fields, and both again with the key
+given by --global-talk-key (said to be for this run), in English and Chinese.
 """
 
 from __future__ import annotations
@@ -109,9 +110,33 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         dialog.reject()
 
 
+async def capture_command_line(app: QApplication, language: str, folder: Path) -> None:
+    """``--global-talk-key RightCtrl`` (no key saved): the status bar and the Talking tab
+    say the key is for this run, from the command line."""
+    timings = DemoTimings(alice_every=30.0, carol_every=30.0, bob_calls_after=None)
+    options = Options(demo=True, simulate_audio=True, size=QSize(1000, 640),
+                      demo_timings=timings, global_talk_key="RightCtrl")
+    settings = scratch_settings(folder, f"{language}-command-line")
+    async with running(app, language, options, settings) as runtime:
+        await asyncio.wait_for(runtime.ready.wait(), 15)
+        window = runtime.window
+        await until(lambda: runtime.global_key.status != "")
+        await until(lambda: window.panel.talk_button.state is TalkState.IDLE)
+        await asyncio.sleep(0.5)
+        grab(window, f"main-global-key-command-line-{language}.png")
+        dialog = runtime.preferences.open()
+        runtime._open_settings()
+        dialog.tabs.setCurrentIndex(1)
+        dialog.adjustSize()
+        await asyncio.sleep(0.3)
+        grab(dialog, f"settings-global-key-command-line-{language}.png")
+        dialog.reject()
+
+
 def main() -> int:
     with qt_session() as (app, loop, folder):
         in_each_language(loop, lambda language: capture(app, language, folder))
+        in_each_language(loop, lambda language: capture_command_line(app, language, folder))
     return 0
 
 

@@ -6,8 +6,9 @@ Writes into docs/screenshots/: the demo window joined to Ops (the talk target,
 blue bar), Night shift (listened to, highlighted while Carol speaks there) and
 Everyone (muted: the muted-speaker glyph, the greyed name), with the selected
 row's Talk here / volume / mute controls, the banner of an incoming call
-(extension presence) and an emergency raised in Ops by another user (its banner
-names the interphone and offers Silence), in English and Simplified Chinese.
+(extension presence), the tray menu meanwhile (Answer, Dismiss the call) and an
+emergency raised in Ops by another user (its banner names the interphone and offers
+Silence), in English and Simplified Chinese.
 
 Then, with a cluster of its own (a ``redis-server`` on a free port and two TLS
 nodes sharing one self-signed certificate): the sign-in dialog with a list of two
@@ -78,6 +79,11 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         await until(lambda: window.banner.isVisible(), 20)
         await asyncio.sleep(0.2)
         save(window, f"main-incoming-call-1280x800-{language}.png")
+        tray = runtime.tray
+        assert tray is not None
+        tray.refresh()  # (as when the menu opens)
+        tray.menu.adjustSize()
+        save(tray.menu, f"tray-menu-call-{language}.png")
         window.banner.hide()
         assert runtime.world is not None
         bob = InterphoneClient("127.0.0.1", runtime.world.port, "bob", "x",

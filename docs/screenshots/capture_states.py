@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QListWidget, QMessageBox
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -35,6 +35,13 @@ from app.ui.runtime import Options  # noqa: E402
 from app.ui.view_types import TalkState  # noqa: E402
 
 
+def rows_fit(rows: QListWidget) -> bool:
+    """Every row of ``rows`` (the replay list) within its width again after a resize."""
+    width = rows.viewport().width()
+    return all((row := rows.itemWidget(rows.item(index))) is None or row.width() <= width
+               for index in range(rows.count()))
+
+
 async def capture(app: QApplication, language: str, folder: Path) -> None:
     timings = DemoTimings(alice_every=2.5, carol_every=3.0, bob_calls_after=None)
     options = Options(demo=True, simulate_audio=True, size=QSize(1280, 800),
@@ -44,7 +51,10 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         window = runtime.window
         assert window is not None
         button = window.panel.talk_button
-        await until(lambda: button.state is TalkState.BUSY, 20)
+        # (Alice's second turn: "Last spoke" tells her first)
+        await until(lambda: button.state is TalkState.BUSY
+                    and window.panel.last_spoke.text() != "", 30)
+        await asyncio.sleep(0.3)
         button.show_refused()
         save(window, f"main-busy-refused-1280x800-{language}.png")
         dialog = runtime.preferences.open() if runtime.preferences else None
@@ -62,6 +72,7 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         save(box, f"about-{language}.png")
         box.done(QMessageBox.StandardButton.Close)
         window.resize(640, 480)
+        await until(lambda: rows_fit(window.panel.replay.list), 5)  # (they follow later)
         await asyncio.sleep(0.3)
         save(window, f"main-640x480-{language}.png")
         window.resize(1280, 800)
