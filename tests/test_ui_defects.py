@@ -742,6 +742,27 @@ def test_replay_rows_keep_their_length_in_a_narrow_pane(qtbot, width: int) -> No
     assert name.text().endswith("…") and long_name not in name.text()
 
 
+def test_replay_rows_follow_the_list_width_at_once_on_a_resize(qtbot) -> None:
+    """Shrinking the window (1280×800 to 640×480) left the replay rows as wide as before
+    until something else laid the list out again: the length was cut at the right edge."""
+    replay = ReplayList()
+    qtbot.addWidget(replay)
+    replay.resize(600, 200)
+    replay.set_items([ReplayItem(2, "Alice", "07:00:15", 1.4, False),
+                      ReplayItem(1, "Bob", "07:00:10", 12.0, True)])
+    replay.show()
+    qtbot.waitExposed(replay)
+    QApplication.processEvents()
+    viewport = replay.list.viewport()
+    for width in (200, 450, 160):
+        replay.resize(width, 200)
+        QApplication.processEvents()  # one pass: no waiting for a delayed relayout
+        for index in range(replay.list.count()):
+            row = replay.list.itemWidget(replay.list.item(index))
+            assert row.geometry().right() < viewport.width(), (width, index)
+            assert row.width() >= viewport.width() - 4, (width, index)  # and as wide
+
+
 def test_header_controls_stay_put_when_muting_or_talking_here(window, qtbot) -> None:
     """Mute becomes the wider "Unmute", and Talk here disappears once pressed: at some
     window widths either moved the controls under the title, away from the pointer."""
