@@ -26,7 +26,7 @@ from test_ui_new_user import tab_cycle
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app.client.model import ConnectionState
-from app.ui.contrast import contrast_ratio
+from app.ui.contrast import contrast_ratio, luminance
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayItem
 from app.ui.global_key_edit import GlobalTalkKeyEdit
@@ -313,6 +313,67 @@ def test_on_a_dark_theme_the_call_banner_rows_and_speaking_line_are_readable(
     finally:
         window.talk_key.detach()
 
+
+
+def _speaking_member(qtbot) -> tuple[MainWindow, QColor, QColor, QColor]:
+    """The panel's member list with Alice speaking: its base, her row's fill and text."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    row = InterphoneRow(OPS, RowKind.GROUP, "Ops", 2, "alice", True, True)
+    window.set_me("sung")
+    window.set_rows([row])
+    window.show_interphone(row)
+    window.panel.set_members(["alice", "sung"])
+    window.panel.set_speaker("alice", time.monotonic())
+    members = window.panel.members
+    item = next(members.item(i) for i in range(members.count())
+                if "speaking" in members.item(i).text())
+    base = members.palette().color(QPalette.ColorRole.Base)
+    return window, base, item.background().color(), item.foreground().color()
+
+
+def test_on_a_dark_theme_the_speaking_members_row_is_a_dark_tint(qtbot, dark) -> None:
+    """The row of the member speaking kept its light pink fill on a dark theme: a bright
+    band across the dark list. Its fill is the list's dark base tinted red, its text
+    readable on it."""
+    window, base, fill, text = _speaking_member(qtbot)
+    try:
+        assert luminance(fill) < 0.18 and contrast_ratio(fill, base) < 1.6, fill.name()
+        assert fill.red() > fill.green() and fill.red() > base.red(), fill.name()
+        assert contrast_ratio(text, fill) >= 4.5, (text.name(), fill.name())
+    finally:
+        window.talk_key.detach()
+
+
+def test_on_a_light_theme_the_speaking_members_row_is_as_before(qtbot) -> None:
+    window, base, fill, text = _speaking_member(qtbot)
+    try:
+        assert luminance(base) > 0.5
+        assert (fill.name(), text.name()) == ("#ffebee", "#b71c1c")
+        assert contrast_ratio(text, fill) >= 4.5
+    finally:
+        window.talk_key.detach()
+
+
+def test_the_speaking_members_row_follows_a_palette_change(qtbot, qapp) -> None:
+    """A desktop switching to its dark theme while the window is open."""
+    window, _, fill, _ = _speaking_member(qtbot)
+    before = qapp.palette()
+    try:
+        assert fill.name() == "#ffebee"
+        palette = QPalette(before)
+        for role, colour in DARK.items():
+            palette.setColor(role, QColor(colour))
+        qapp.setPalette(palette)
+        QApplication.processEvents()
+        members = window.panel.members
+        item = next(members.item(i) for i in range(members.count())
+                    if "speaking" in members.item(i).text())
+        assert luminance(item.background().color()) < 0.18
+        assert contrast_ratio(item.foreground().color(), item.background().color()) >= 4.5
+    finally:
+        qapp.setPalette(before)
+        window.talk_key.detach()
 
 
 @pytest.mark.parametrize(("state", "holder", "detail"), [

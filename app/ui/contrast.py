@@ -30,6 +30,19 @@ def contrast_ratio(first: QColor, second: QColor) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+def mix(first: QColor | str, second: QColor | str, share: float) -> QColor:
+    """``first`` with ``share`` (0 … 1) of ``second`` mixed in."""
+    one, two = QColor(first), QColor(second)
+    return QColor.fromRgbF(one.redF() + (two.redF() - one.redF()) * share,
+                           one.greenF() + (two.greenF() - one.greenF()) * share,
+                           one.blueF() + (two.blueF() - one.blueF()) * share)
+
+
+def is_dark(background: QColor) -> bool:
+    """Whether ``background`` takes light text (a dark theme's)."""
+    return luminance(background) < 0.18
+
+
 def readable(colour: QColor | str, background: QColor,
              minimum: float = TEXT_CONTRAST) -> QColor:
     """``colour``, or the nearest mix of it with white (on a dark ``background``) or
@@ -43,16 +56,30 @@ def _readable_rgba(colour: int, background: int, minimum: float) -> int:
     base, under = QColor.fromRgba(colour), QColor.fromRgba(background)
     if contrast_ratio(base, under) >= minimum:
         return colour
-    towards = QColor("white") if luminance(under) < 0.18 else QColor("black")
+    towards = QColor("white") if is_dark(under) else QColor("black")
     mixed = base
     for step in range(1, 21):
-        share = step / 20
-        mixed = QColor.fromRgbF(base.redF() + (towards.redF() - base.redF()) * share,
-                                base.greenF() + (towards.greenF() - base.greenF()) * share,
-                                base.blueF() + (towards.blueF() - base.blueF()) * share)
+        mixed = mix(base, towards, step / 20)
         if contrast_ratio(mixed, under) >= minimum:
             break
     return mixed.rgba()
+
+
+LIGHT_TINT = QColor("#ffebee")
+"""The pale red fill of a speaker's row on a light background."""
+
+DARK_TINT_SHARE = 0.3
+"""How much of the accent colour tints a dark background (a muted band, not a bright one)."""
+
+
+def accent_fill(accent: QColor | str, background: QColor,
+                light_fill: QColor | str = LIGHT_TINT) -> QColor:
+    """The fill that marks a row in ``accent`` colour on ``background``: ``light_fill``
+    on a light background, ``background`` tinted with ``accent`` on a dark one (the pale
+    fill was a bright band across a dark theme)."""
+    if not is_dark(background):
+        return QColor(light_fill)
+    return mix(background, accent, DARK_TINT_SHARE)
 
 
 DARK_TEXT = QColor("#212121")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.assets import icon
-from app.ui.contrast import readable, text_style
+from app.ui.contrast import accent_fill, readable, text_style
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayList, keep_least_rows
 from app.ui.interphone_mix import InterphoneMixControls
@@ -110,6 +110,8 @@ class InterphonePanel(QWidget):
         # long names are elided (full name in the tooltip), never scrolled sideways
         self.members.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.members.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # its colours follow its palette (the desktop turning dark while we run)
+        self.members.installEventFilter(self)
         self.members.setWordWrap(False)
         self.members.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         keep_least_rows(self.members)
@@ -357,8 +359,10 @@ class InterphonePanel(QWidget):
                 font = item.font()
                 font.setBold(True)
                 item.setFont(font)
-                item.setBackground(QColor("#ffebee"))
-                item.setForeground(QColor("#b71c1c"))
+                # a pale red on a light list, its dark base tinted red on a dark one
+                fill = accent_fill(SPEAKER_RED, self._list_base())
+                item.setBackground(fill)
+                item.setForeground(readable(SPEAKER_RED, fill))
                 item.setText(text + " · " + self.tr("speaking"))
             self.members.addItem(item)
 
@@ -469,6 +473,11 @@ class InterphonePanel(QWidget):
             self._place_controls()  # before the layout is done, so that it is done once
         return super().event(event)
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.members and event.type() == QEvent.Type.PaletteChange:
+            self._show_members()
+        return super().eventFilter(watched, event)
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
@@ -488,6 +497,9 @@ def _set_text(label: QLabel, text: str) -> None:
     if label.text() != text:
         label.setText(text)
 
+
+SPEAKER_RED = "#b71c1c"
+"""The text of the member speaking (made readable on the fill of their row)."""
 
 GREYED = "color: #9e9e9e;"
 """Stale text (offline): a mid grey, greyed on a light or a dark background alike."""
