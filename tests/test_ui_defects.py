@@ -331,6 +331,37 @@ def test_without_a_keyring_the_token_file_is_private_and_the_ui_says_so(qloop, t
     run(qloop, opened())
 
 
+def test_the_token_file_note_shows_only_while_remember_me_is_ticked(qloop, tmp_path,
+                                                                     qtbot) -> None:
+    """"No system keyring was found: a remembered token is kept in …" showed with
+    "Remember me" unticked, when no token is kept at all; it follows the box."""
+    from app.ui.sign_in import SignInDialog
+    from app.ui.sign_in_flow import SignInFlow
+
+    token_file = tmp_path / "s.token"
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        TokenStore(token_file, None))
+    settings.remember = False
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    flow = SignInFlow(dialog, settings)
+
+    async def opened() -> list[bool]:
+        task = asyncio.ensure_future(flow.run())
+        await until(dialog.isVisible)
+        seen = [dialog.storage_note.isVisibleTo(dialog)]
+        dialog.remember.click()
+        seen.append(dialog.storage_note.isVisibleTo(dialog))
+        assert str(token_file) in dialog.storage_note.text()
+        dialog.remember.click()
+        seen.append(dialog.storage_note.isVisibleTo(dialog))
+        dialog.reject()
+        await task
+        return seen
+
+    assert run(qloop, opened()) == [False, True, False]
+
+
 def test_a_plain_text_token_of_an_older_version_is_moved_out(tmp_path: Path) -> None:
     ini = tmp_path / "s.ini"
     old = QSettings(str(ini), QSettings.Format.IniFormat)

@@ -289,6 +289,7 @@ def test_the_dialog_says_remember_me_lasts_this_run_only_where_nothing_can_be_ke
     async def opened() -> str:
         task = asyncio.ensure_future(flow.run())
         await until(dialog.isVisible)
+        dialog.remember.setChecked(True)  # (the note is of "remember me": shown when ticked)
         shown = dialog.storage_note.text() if dialog.storage_note.isVisibleTo(dialog) else ""
         dialog.reject()
         await task

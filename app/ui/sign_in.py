@@ -76,6 +76,7 @@ class SignInDialog(QDialog):
         self.encryption = QLabel(self)
         self.encryption.setWordWrap(True)
         self.remember = QCheckBox(self)
+        self.remember.toggled.connect(lambda _: self._show_texts())  # (its storage note)
         self.trust_certificate = QCheckBox(self)
         self.trust_certificate.hide()
         self.storage_note = QLabel(self)
@@ -150,7 +151,8 @@ class SignInDialog(QDialog):
     def set_storage_note(self, path: str, *, lasting: bool = True) -> None:
         """Say where "remember me" keeps the token: ``path``, the token file (no system
         keyring); with ``lasting`` False, ``path`` is a file that cannot be written (the
-        settings, or that token file), so it is remembered for this run only."""
+        settings, or that token file), so it is remembered for this run only. Shown while
+        "remember me" is ticked."""
         self._storage_file = path
         self._storage_lasts = lasting
         self._show_texts()
@@ -225,7 +227,8 @@ class SignInDialog(QDialog):
             self.encryption.setText(self.tr(
                 "Encrypted (TLS); the server's certificate is checked when you sign in."))
             self.encryption.setStyleSheet(text_style("#2e7d32", self))
-        self.storage_note.setVisible(bool(self._storage_file))
+        # where a token is kept matters only when one is to be kept
+        self.storage_note.setVisible(bool(self._storage_file) and self.remember.isChecked())
         if self._storage_lasts:
             note = self.tr("No system keyring was found: a remembered token is kept in %1, "
                            "readable by you only.")
