@@ -158,20 +158,42 @@ def test_unreachable_details_are_chinese_and_follow_a_language_switch(
         task = await attempt(dialog, flow, address)
         assert dialog._problem is not None
         assert dialog._problem[0] is SignInProblem.UNREACHABLE
-        english = details(dialog)
-        assert english == (f"Details: Cannot reach {address}: the connection was refused "
-                           "(no server on this port?).")
+        # said once, with the reason ("Cannot reach the server at … Details: Cannot
+        # reach …: the connection was refused" said it twice)
+        english = dialog.error.text()
+        assert english == (f"Cannot reach the server at {address}: the connection was "
+                           "refused (no server on this port?). Check the address and that "
+                           "the server is running.")
         switcher.apply("zh_CN")  # live: the shown details are worded again
         QCoreApplication.processEvents()
-        chinese = details(dialog)
-        assert chinese == f"详情：无法连接 {address}：连接被拒绝（此端口上没有服务器？）。"
+        chinese = dialog.error.text()
+        assert chinese == (f"无法连接服务器 {address}：连接被拒绝（此端口上没有服务器？）。"
+                           "请检查地址，并确认服务器正在运行。")
         switcher.apply("en")
         QCoreApplication.processEvents()
-        assert details(dialog) == english
+        assert dialog.error.text() == english
         dialog.reject()
         assert await task is None
 
     run(qloop, scenario())
+
+
+@pytest.mark.parametrize(("failure", "reason"), [
+    (Failure(FailureKind.CANNOT_REACH, "h:9400", "Connection timed out",
+             os_reason=OsReason.TIMED_OUT), "no answer in time"),
+    (Failure(FailureKind.CANNOT_REACH, "h:9400", "Name or service not known",
+             os_reason=OsReason.UNKNOWN_HOST), "unknown host name"),
+    (Failure(FailureKind.CANNOT_CONNECT, "h:9400", "Address family not supported.",
+             os_reason=OsReason.OTHER), "Address family not supported"),
+    (Failure(FailureKind.NO_ANSWER, "h:9400", seconds=5.0), "no answer within 5 s")])
+def test_an_unreachable_server_is_said_once_with_its_reason(qapp, failure: Failure,
+                                                            reason: str) -> None:
+    dialog = SignInDialog()
+    dialog.set_values(SERVER, "alice", "pw", False)
+    dialog.set_problem(SignInProblem.UNREACHABLE, failure)
+    assert dialog.error.text() == (f"Cannot reach the server at {SERVER}: {reason}. Check "
+                                   "the address and that the server is running.")
+    dialog.close()
 
 
 def test_tls_to_a_plain_server_details_are_chinese(qloop, settings, switcher) -> None:
@@ -240,7 +262,8 @@ def test_tls_to_a_closed_port_is_unreachable_not_a_tls_problem(qloop, settings,
         task = await attempt(dialog, flow, address, tls=True)
         assert dialog._problem is not None
         assert dialog._problem[0] is SignInProblem.UNREACHABLE
-        assert details(dialog) == f"详情：无法连接 {address}：连接被拒绝（此端口上没有服务器？）。"
+        assert dialog.error.text() == (f"无法连接服务器 {address}：连接被拒绝（此端口上没有"
+                                       "服务器？）。请检查地址，并确认服务器正在运行。")
         assert dialog.address.hasFocus() or not dialog.isActiveWindow()
         dialog.reject()
         assert await task is None

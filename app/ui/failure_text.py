@@ -76,6 +76,18 @@ def os_reason_text(reason: OsReason | None, words: str) -> str:
     return known.get(reason, words) if reason is not None else words
 
 
+def reach_reason(failure: Failure) -> str:
+    """Why ``failure``'s server could not be reached, without naming it (the connection
+    was refused, no answer in time, an unknown host...), for a sentence that names the
+    server itself; "" when ``failure`` is not one of reaching a server."""
+    if failure.kind in (FailureKind.CANNOT_CONNECT, FailureKind.CANNOT_REACH):
+        return os_reason_text(failure.os_reason, failure.detail).rstrip(". ")
+    if failure.kind is FailureKind.NO_ANSWER:
+        return fill(QCoreApplication.translate("FailureText", "no answer within %1 s"),
+                    f"{failure.seconds:g}")
+    return ""
+
+
 def failure_text(failure: Failure) -> str:
     """One sentence naming ``failure``, in the interface's language."""
     kind, server, detail = failure.kind, failure.server, failure.detail

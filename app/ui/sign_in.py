@@ -22,7 +22,7 @@ from app.client.failures import Failure
 from app.protocol.ids import is_valid_name
 from app.ui.assets import icon
 from app.ui.contrast import text_style
-from app.ui.failure_text import failure_text, fill
+from app.ui.failure_text import failure_text, fill, reach_reason
 from app.ui.view_types import CertificateDetails, SignInProblem
 
 _FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){31}[0-9A-F]{2}")
@@ -266,7 +266,13 @@ class SignInDialog(QDialog):
             SignInProblem.TLS: self.tr("The encrypted connection failed."),
             SignInProblem.OTHER: self.tr("Signing in failed."),
         }[problem]
-        if isinstance(detail, CertificateDetails):
+        reason = reach_reason(detail) if isinstance(detail, Failure) else ""
+        if problem is SignInProblem.UNREACHABLE and reason:
+            # one sentence with the reason ("Details: Cannot reach …" said it all again)
+            text = fill(self.tr("Cannot reach the server at %1: %2. Check the address and "
+                                "that the server is running."), address, reason)
+            detail = ""
+        elif isinstance(detail, CertificateDetails):
             detail = self._certificate_text(detail)
         elif isinstance(detail, Failure):
             detail = failure_text(detail)

@@ -74,117 +74,117 @@
 <context>
     <name>DeviceErrorText</name>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="201"/>
+        <location filename="../../app/ui/failure_text.py" line="213"/>
         <source>%1 (%2).</source>
         <translation>%1（%2）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="202"/>
+        <location filename="../../app/ui/failure_text.py" line="214"/>
         <source>%1.</source>
         <translation>%1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="208"/>
+        <location filename="../../app/ui/failure_text.py" line="220"/>
         <source>%1 Check the device, then press Refresh in the settings.</source>
         <translation>%1请检查设备，然后在设置中按“刷新”。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="218"/>
+        <location filename="../../app/ui/failure_text.py" line="230"/>
         <source>No microphone was found</source>
         <translation>未找到麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="219"/>
+        <location filename="../../app/ui/failure_text.py" line="231"/>
         <source>No speakers or headphones were found</source>
         <translation>未找到扬声器或耳机</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="221"/>
+        <location filename="../../app/ui/failure_text.py" line="233"/>
         <source>No audio device was found</source>
         <translation>未找到音频设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="224"/>
+        <location filename="../../app/ui/failure_text.py" line="236"/>
         <source>The computer&apos;s audio system is not available</source>
         <translation>本机的音频系统不可用</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="228"/>
+        <location filename="../../app/ui/failure_text.py" line="240"/>
         <source>The audio device “%1” cannot record: it has no input</source>
         <translation>音频设备“%1”无法录音：它没有输入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="230"/>
+        <location filename="../../app/ui/failure_text.py" line="242"/>
         <source>The audio device “%1” cannot play sound: it has no output</source>
         <translation>音频设备“%1”无法播放声音：它没有输出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="243"/>
+        <location filename="../../app/ui/failure_text.py" line="255"/>
         <source>The audio device “%1” was not found</source>
         <translation>未找到音频设备“%1”</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="246"/>
+        <location filename="../../app/ui/failure_text.py" line="258"/>
         <source>The audio device “%1” has no usable channels</source>
         <translation>音频设备“%1”没有可用的声道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="251"/>
+        <location filename="../../app/ui/failure_text.py" line="263"/>
         <source>The audio device “%1” is busy or unavailable: another program may be using it</source>
         <translation>音频设备“%1”正忙或不可用：可能有其他程序正在使用它</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="256"/>
+        <location filename="../../app/ui/failure_text.py" line="268"/>
         <source>The audio device “%1” was unplugged or stopped working</source>
         <translation>音频设备“%1”已被拔出或停止工作</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="261"/>
+        <location filename="../../app/ui/failure_text.py" line="273"/>
         <source>The audio device “%1” does not accept the sound settings (sample rate, format or buffer size)</source>
         <translation>音频设备“%1”不接受当前的声音设置（采样率、格式或缓冲区大小）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="268"/>
+        <location filename="../../app/ui/failure_text.py" line="280"/>
         <source>The audio device “%1” was already closed</source>
         <translation>音频设备“%1”已关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="234"/>
+        <location filename="../../app/ui/failure_text.py" line="246"/>
         <source>The audio device “%1” failed</source>
         <translation>音频设备“%1”出错</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="244"/>
+        <location filename="../../app/ui/failure_text.py" line="256"/>
         <source>The audio device was not found</source>
         <translation>未找到该音频设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="248"/>
+        <location filename="../../app/ui/failure_text.py" line="260"/>
         <source>The audio device has no usable channels</source>
         <translation>该音频设备没有可用的声道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="253"/>
+        <location filename="../../app/ui/failure_text.py" line="265"/>
         <source>The audio device is busy or unavailable: another program may be using it</source>
         <translation>音频设备正忙或不可用：可能有其他程序正在使用它</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="258"/>
+        <location filename="../../app/ui/failure_text.py" line="270"/>
         <source>The audio device was unplugged or stopped working</source>
         <translation>音频设备已被拔出或停止工作</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="264"/>
+        <location filename="../../app/ui/failure_text.py" line="276"/>
         <source>The audio device does not accept the sound settings (sample rate, format or buffer size)</source>
         <translation>音频设备不接受当前的声音设置（采样率、格式或缓冲区大小）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="270"/>
+        <location filename="../../app/ui/failure_text.py" line="282"/>
         <source>The audio stream was already closed</source>
         <translation>音频流已关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="235"/>
+        <location filename="../../app/ui/failure_text.py" line="247"/>
         <source>The audio device failed</source>
         <translation>音频设备出错</translation>
     </message>
@@ -283,197 +283,202 @@
         <translation>未知的主机名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="87"/>
+        <location filename="../../app/ui/failure_text.py" line="99"/>
         <source>Cannot reach %1: %2.</source>
         <translation>无法连接 %1：%2。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="90"/>
+        <location filename="../../app/ui/failure_text.py" line="102"/>
         <source>Cannot reach %1: no answer within %2 s.</source>
         <translation>无法连接 %1：%2 秒内无应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="93"/>
+        <location filename="../../app/ui/failure_text.py" line="105"/>
         <source>Encrypted connection to %1: %2</source>
         <translation>与 %1 的加密连接：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="96"/>
+        <location filename="../../app/ui/failure_text.py" line="108"/>
         <source>The server did not answer within %1 s.</source>
         <translation>服务器在 %1 秒内没有应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="143"/>
+        <location filename="../../app/ui/failure_text.py" line="155"/>
         <source>The server answered with error %1.</source>
         <translation>服务器返回错误 %1。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="145"/>
+        <location filename="../../app/ui/failure_text.py" line="157"/>
         <source>The server answered with error %1: %2</source>
         <translation>服务器返回错误 %1：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="102"/>
+        <location filename="../../app/ui/failure_text.py" line="114"/>
         <source>You left the line: your turn did not come in time.</source>
         <translation>已退出排队：等待时间过长，仍未轮到你。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="104"/>
+        <location filename="../../app/ui/failure_text.py" line="86"/>
+        <source>no answer within %1 s</source>
+        <translation>%1 秒内无应答</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/failure_text.py" line="116"/>
         <source>You left the line: someone with priority took your place.</source>
         <translation>已退出排队：你的位置被优先级更高的用户占用。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="106"/>
+        <location filename="../../app/ui/failure_text.py" line="118"/>
         <source>You left the line.</source>
         <translation>已退出排队。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="108"/>
+        <location filename="../../app/ui/failure_text.py" line="120"/>
         <source>The server answered with TLS: this port requires an encrypted connection.</source>
         <translation>服务器以 TLS 应答：此端口需要加密连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="111"/>
+        <location filename="../../app/ui/failure_text.py" line="123"/>
         <source>The server closed the connection before any answer (it may require an encrypted connection).</source>
         <translation>服务器未作任何应答就关闭了连接（它可能需要加密连接）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="114"/>
+        <location filename="../../app/ui/failure_text.py" line="126"/>
         <source>The connection to the server was lost.</source>
         <translation>与服务器的连接已断开。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="116"/>
+        <location filename="../../app/ui/failure_text.py" line="128"/>
         <source>The server sent an answer this program cannot read.</source>
         <translation>服务器发送了本程序无法读取的应答。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="118"/>
+        <location filename="../../app/ui/failure_text.py" line="130"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="120"/>
+        <location filename="../../app/ui/failure_text.py" line="132"/>
         <source>Join an interphone first.</source>
         <translation>请先加入一个对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="131"/>
+        <location filename="../../app/ui/failure_text.py" line="143"/>
         <source>The server did not accept the request</source>
         <translation>服务器不接受该请求</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="132"/>
+        <location filename="../../app/ui/failure_text.py" line="144"/>
         <source>Not signed in, or the sign-in was refused</source>
         <translation>未登录，或登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="134"/>
+        <location filename="../../app/ui/failure_text.py" line="146"/>
         <source>Not allowed</source>
         <translation>不允许</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="135"/>
+        <location filename="../../app/ui/failure_text.py" line="147"/>
         <source>You are not in that interphone</source>
         <translation>你不在该对讲中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="136"/>
+        <location filename="../../app/ui/failure_text.py" line="148"/>
         <source>Someone else is speaking</source>
         <translation>其他人正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="137"/>
+        <location filename="../../app/ui/failure_text.py" line="149"/>
         <source>The request is too large</source>
         <translation>请求过大</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="138"/>
+        <location filename="../../app/ui/failure_text.py" line="150"/>
         <source>Too many requests: wait a moment</source>
         <translation>请求过于频繁：请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="139"/>
+        <location filename="../../app/ui/failure_text.py" line="151"/>
         <source>The server had a fault</source>
         <translation>服务器出现故障</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="148"/>
+        <location filename="../../app/ui/failure_text.py" line="160"/>
         <source>%1 (error %2).</source>
         <translation>%1（错误 %2）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="149"/>
+        <location filename="../../app/ui/failure_text.py" line="161"/>
         <source>%1 (error %2): %3</source>
         <translation>%1（错误 %2）：%3</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="156"/>
+        <location filename="../../app/ui/failure_text.py" line="168"/>
         <source>the certificate is not the one you accepted: the server presented %1</source>
         <translation>证书与你之前接受的不一致：服务器出示的是 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="159"/>
+        <location filename="../../app/ui/failure_text.py" line="171"/>
         <source>the certificate&apos;s issuer is unknown (%1)</source>
         <translation>证书的签发者未知（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="161"/>
+        <location filename="../../app/ui/failure_text.py" line="173"/>
         <source>the certificate is for another name (%1)</source>
         <translation>证书上的名称与服务器地址不符（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="163"/>
+        <location filename="../../app/ui/failure_text.py" line="175"/>
         <source>the certificate was refused (%1)</source>
         <translation>证书被拒绝（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="165"/>
+        <location filename="../../app/ui/failure_text.py" line="177"/>
         <source>no TLS version in common with the server (%1)</source>
         <translation>与服务器没有共同支持的 TLS 版本（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="167"/>
+        <location filename="../../app/ui/failure_text.py" line="179"/>
         <source>the handshake failed (%1)</source>
         <translation>握手失败（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="173"/>
+        <location filename="../../app/ui/failure_text.py" line="185"/>
         <source>the certificate is not the one you accepted</source>
         <translation>证书与你之前接受的不一致</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="175"/>
+        <location filename="../../app/ui/failure_text.py" line="187"/>
         <source>the server sent no certificate</source>
         <translation>服务器没有发送证书</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="177"/>
+        <location filename="../../app/ui/failure_text.py" line="189"/>
         <source>the certificate has expired</source>
         <translation>证书已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="179"/>
+        <location filename="../../app/ui/failure_text.py" line="191"/>
         <source>the certificate is not valid yet (check this computer&apos;s clock)</source>
         <translation>证书尚未生效（请检查本机时钟）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="181"/>
+        <location filename="../../app/ui/failure_text.py" line="193"/>
         <source>the server does not speak TLS on this port</source>
         <translation>服务器在此端口上不支持 TLS</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="183"/>
+        <location filename="../../app/ui/failure_text.py" line="195"/>
         <source>the server does not speak TLS on this port (it answers in plain text: sign in without encryption)</source>
         <translation>服务器在此端口上不支持 TLS（它以明文应答：请不加密登录）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="186"/>
+        <location filename="../../app/ui/failure_text.py" line="198"/>
         <source>the server closed the connection during the handshake (it may not speak TLS on this port: try without encryption)</source>
         <translation>服务器在握手期间关闭了连接（它可能在此端口上不支持 TLS：请尝试不加密连接）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/failure_text.py" line="189"/>
+        <location filename="../../app/ui/failure_text.py" line="201"/>
         <source>the handshake timed out</source>
         <translation>握手超时</translation>
     </message>
@@ -980,180 +985,180 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="246"/>
+        <location filename="../../app/ui/interphone_panel.py" line="248"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="247"/>
+        <location filename="../../app/ui/interphone_panel.py" line="249"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="249"/>
+        <location filename="../../app/ui/interphone_panel.py" line="251"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="251"/>
+        <location filename="../../app/ui/interphone_panel.py" line="253"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="252"/>
+        <location filename="../../app/ui/interphone_panel.py" line="254"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="258"/>
+        <location filename="../../app/ui/interphone_panel.py" line="260"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="298"/>
+        <location filename="../../app/ui/interphone_panel.py" line="300"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="300"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="305"/>
+        <location filename="../../app/ui/interphone_panel.py" line="307"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="305"/>
+        <location filename="../../app/ui/interphone_panel.py" line="307"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="306"/>
+        <location filename="../../app/ui/interphone_panel.py" line="308"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="308"/>
+        <location filename="../../app/ui/interphone_panel.py" line="310"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="314"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="314"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="318"/>
+        <location filename="../../app/ui/interphone_panel.py" line="320"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="319"/>
+        <location filename="../../app/ui/interphone_panel.py" line="321"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="323"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="324"/>
+        <location filename="../../app/ui/interphone_panel.py" line="326"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="329"/>
+        <location filename="../../app/ui/interphone_panel.py" line="331"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="335"/>
-        <location filename="../../app/ui/interphone_panel.py" line="338"/>
-        <location filename="../../app/ui/interphone_panel.py" line="344"/>
-        <location filename="../../app/ui/interphone_panel.py" line="479"/>
+        <location filename="../../app/ui/interphone_panel.py" line="337"/>
+        <location filename="../../app/ui/interphone_panel.py" line="340"/>
+        <location filename="../../app/ui/interphone_panel.py" line="346"/>
+        <location filename="../../app/ui/interphone_panel.py" line="488"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="339"/>
+        <location filename="../../app/ui/interphone_panel.py" line="341"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="345"/>
+        <location filename="../../app/ui/interphone_panel.py" line="347"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="349"/>
+        <location filename="../../app/ui/interphone_panel.py" line="351"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="352"/>
+        <location filename="../../app/ui/interphone_panel.py" line="354"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="362"/>
+        <location filename="../../app/ui/interphone_panel.py" line="366"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="391"/>
+        <location filename="../../app/ui/interphone_panel.py" line="395"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="398"/>
+        <location filename="../../app/ui/interphone_panel.py" line="402"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="400"/>
+        <location filename="../../app/ui/interphone_panel.py" line="404"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="405"/>
+        <location filename="../../app/ui/interphone_panel.py" line="409"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="409"/>
+        <location filename="../../app/ui/interphone_panel.py" line="413"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="412"/>
+        <location filename="../../app/ui/interphone_panel.py" line="416"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="418"/>
+        <location filename="../../app/ui/interphone_panel.py" line="422"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="427"/>
+        <location filename="../../app/ui/interphone_panel.py" line="431"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="432"/>
+        <location filename="../../app/ui/interphone_panel.py" line="436"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1168,27 +1173,27 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="420"/>
+        <location filename="../../app/ui/interphone_panel.py" line="424"/>
         <source>Last spoke: %1, until %2</source>
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="423"/>
+        <location filename="../../app/ui/interphone_panel.py" line="427"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="478"/>
+        <location filename="../../app/ui/interphone_panel.py" line="487"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="323"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="325"/>
+        <location filename="../../app/ui/interphone_panel.py" line="327"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1556,29 +1561,29 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="294"/>
-        <location filename="../../app/ui/floor_widgets.py" line="337"/>
+        <location filename="../../app/ui/floor_widgets.py" line="297"/>
+        <location filename="../../app/ui/floor_widgets.py" line="346"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="306"/>
+        <location filename="../../app/ui/floor_widgets.py" line="309"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="309"/>
+        <location filename="../../app/ui/floor_widgets.py" line="312"/>
         <source>not heard yet</source>
         <translation>尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="343"/>
-        <location filename="../../app/ui/floor_widgets.py" line="347"/>
+        <location filename="../../app/ui/floor_widgets.py" line="352"/>
+        <location filename="../../app/ui/floor_widgets.py" line="356"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="345"/>
+        <location filename="../../app/ui/floor_widgets.py" line="354"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
@@ -1747,157 +1752,162 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="218"/>
+        <location filename="../../app/ui/sign_in.py" line="220"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="221"/>
+        <location filename="../../app/ui/sign_in.py" line="223"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="226"/>
+        <location filename="../../app/ui/sign_in.py" line="228"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="230"/>
+        <location filename="../../app/ui/sign_in.py" line="233"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="233"/>
+        <location filename="../../app/ui/sign_in.py" line="236"/>
         <source>%1 cannot be written: “Remember me on this computer” lasts only until Interphone quits; the next start asks you to sign in again.</source>
         <translation>无法写入 %1：“在此电脑上记住我”仅在 Interphone 退出前有效，下次启动时需要重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="236"/>
+        <location filename="../../app/ui/sign_in.py" line="239"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="246"/>
+        <location filename="../../app/ui/sign_in.py" line="249"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="249"/>
+        <location filename="../../app/ui/sign_in.py" line="252"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="251"/>
+        <location filename="../../app/ui/sign_in.py" line="254"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="252"/>
+        <location filename="../../app/ui/sign_in.py" line="255"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="254"/>
+        <location filename="../../app/ui/sign_in.py" line="257"/>
         <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
         <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="257"/>
+        <location filename="../../app/ui/sign_in.py" line="260"/>
         <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
         <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="260"/>
+        <location filename="../../app/ui/sign_in.py" line="263"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="263"/>
+        <location filename="../../app/ui/sign_in.py" line="266"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="264"/>
+        <location filename="../../app/ui/sign_in.py" line="267"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="271"/>
+        <location filename="../../app/ui/sign_in.py" line="272"/>
+        <source>Cannot reach the server at %1: %2. Check the address and that the server is running.</source>
+        <translation>无法连接服务器 %1：%2。请检查地址，并确认服务器正在运行。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="280"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="279"/>
+        <location filename="../../app/ui/sign_in.py" line="288"/>
         <source>First connection to %1. Its certificate fingerprint is %2. Check it with the server&apos;s operator before accepting it.</source>
         <translation>首次连接 %1。其证书指纹为 %2。接受之前，请向服务器管理员核对。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="283"/>
+        <location filename="../../app/ui/sign_in.py" line="292"/>
         <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
         <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="315"/>
+        <location filename="../../app/ui/sign_in.py" line="324"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="316"/>
+        <location filename="../../app/ui/sign_in.py" line="325"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="317"/>
+        <location filename="../../app/ui/sign_in.py" line="326"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="317"/>
+        <location filename="../../app/ui/sign_in.py" line="326"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="317"/>
+        <location filename="../../app/ui/sign_in.py" line="326"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="321"/>
+        <location filename="../../app/ui/sign_in.py" line="330"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="322"/>
+        <location filename="../../app/ui/sign_in.py" line="331"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="323"/>
+        <location filename="../../app/ui/sign_in.py" line="332"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="324"/>
+        <location filename="../../app/ui/sign_in.py" line="333"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="325"/>
+        <location filename="../../app/ui/sign_in.py" line="334"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="327"/>
+        <location filename="../../app/ui/sign_in.py" line="336"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="329"/>
+        <location filename="../../app/ui/sign_in.py" line="338"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="330"/>
+        <location filename="../../app/ui/sign_in.py" line="339"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
