@@ -8,6 +8,9 @@ Ops (Busy, "Last spoke" giving her previous turn's start and length) and while t
 talks (the countdown ring), the settings dialog as it opens, the sign-in dialog that
 cannot reach its server, in English and Simplified Chinese; and the window on a dark
 desktop theme (the Fusion style on a dark palette) at 1280×800, in English.
+
+Parts of it can be taken alone, named after the command (all when none is):
+``window`` (busy, talking, the settings), ``sign-in``, ``dark``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from shots import (  # noqa: E402
+    chosen_parts,
     in_each_language,
     qt_session,
     running,
@@ -168,10 +172,14 @@ async def capture_dark(app: QApplication, language: str, folder: Path) -> None:
 
 
 def main() -> int:
+    parts = chosen_parts(__doc__, ("window", "sign-in", "dark"))
     with qt_session() as (app, loop, folder):
-        in_each_language(loop, lambda language: capture(app, language, folder))
-        in_each_language(loop, lambda language: capture_sign_in(app, language, folder))
-        loop.run_until_complete(capture_dark(app, "en", folder))
+        if "window" in parts:
+            in_each_language(loop, lambda language: capture(app, language, folder))
+        if "sign-in" in parts:
+            in_each_language(loop, lambda language: capture_sign_in(app, language, folder))
+        if "dark" in parts:
+            loop.run_until_complete(capture_dark(app, "en", folder))
     return 0
 
 

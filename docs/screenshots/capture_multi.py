@@ -14,6 +14,9 @@ Then, with a cluster of its own (a ``redis-server`` on a free port and two TLS
 nodes sharing one self-signed certificate): the sign-in dialog with a list of two
 servers and TLS ticked, the trust-on-first-use question with the fingerprint, and
 the window signed in to the first node, joined to several interphones.
+
+Parts of it can be taken alone, named after the command (all when none is):
+``interphones`` (several joined, the call, the emergency), ``cluster``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from shots import (  # noqa: E402
+    chosen_parts,
     in_each_language,
     qt_session,
     running,
@@ -177,8 +181,12 @@ async def capture_cluster(app: QApplication, language: str, folder: Path,
 
 
 def main() -> int:
+    parts = chosen_parts(__doc__, ("interphones", "cluster"))
     with qt_session() as (app, loop, folder):
-        in_each_language(loop, lambda language: capture(app, language, folder))
+        if "interphones" in parts:
+            in_each_language(loop, lambda language: capture(app, language, folder))
+        if "cluster" not in parts:
+            return 0
         redis, redis_url = start_redis(folder)
         try:
             in_each_language(

@@ -1,8 +1,10 @@
 """What the capture_*.py scripts share: where shots go, waiting, saving, settings, the
-application and its loop, and the app running in one language."""
+application and its loop, the app running in one language, and which of a script's
+parts to take."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import sys
@@ -21,6 +23,20 @@ from app.ui.settings import Settings, TokenStore
 
 OUT = Path(__file__).resolve().parent
 LANGUAGES = ("en", "zh_CN")
+
+
+def chosen_parts(doc: str | None, parts: tuple[str, ...]) -> frozenset[str]:
+    """The script's ``parts`` named on its command line (``capture_main.py sign-in``), or
+    all of them when none is named; an unknown name stops with the usage."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0],
+                                     epilog="parts: " + ", ".join(parts))
+    parser.add_argument("parts", nargs="*", metavar="PART",
+                        help="only these parts (all when none is given)")
+    named = parser.parse_args().parts
+    unknown = [name for name in named if name not in parts]
+    if unknown:
+        parser.error(f"unknown part {unknown[0]!r} (choose from {', '.join(parts)})")
+    return frozenset(named or parts)
 
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
