@@ -150,7 +150,8 @@ class RedisLink:
     down, until :meth:`mend`), also just after a command reaches Redis and before its reply
     comes back (:meth:`sever_after`); or go silent on the connections of the moment
     (:meth:`stall_after`: Redis runs the command, its replies never come back, the
-    connections stay open, as on a network that drops everything)."""
+    connections stay open, as on a network that drops everything), or on the one connection
+    that sends a command (:meth:`silence_after`: Redis runs it or never gets it)."""
 
     def __init__(self, redis_port: int, *, delay: float = 0.0, hold: bool = False) -> None:
         self.redis_port = redis_port
@@ -166,10 +167,13 @@ class RedisLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._cut_after = b""
         self._stall_after = b""
+        self._silence_after = b""
+        self._silence_delivers = False
         self._muted = False
         self._mutes: list[list[bool]] = []  # per connection: its replies dropped
         self.cut = asyncio.Event()
-        """Set when the command of :meth:`sever_after` or :meth:`stall_after` went by."""
+        """Set when the command of :meth:`sever_after`, :meth:`stall_after` or
+        :meth:`silence_after` went by."""
 
     @property
     def url(self) -> str:
@@ -211,6 +215,13 @@ class RedisLink:
         New connections work."""
         self._stall_after = marker
 
+    def silence_after(self, marker: bytes, *, delivered: bool) -> None:
+        """The next data a client sends that contains ``marker`` reaches Redis
+        (``delivered``: Redis runs the command) or is lost on the way; from then on nothing
+        goes either way on that connection, which stays open (its client waits for the
+        reply). The other connections go on."""
+        self._silence_after, self._silence_delivers = marker, delivered
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -235,7 +246,7 @@ class RedisLink:
         self._mutes.append(mute)
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         self._spawn(self._read_into(reader, queue))
-        self._spawn(self._deliver(queue, up_writer))
+        self._spawn(self._deliver(queue, up_writer, mute))
         self._spawn(self._deliver_back(up_reader, writer, mute))
 
     async def _read_into(self, reader: asyncio.StreamReader,
@@ -247,14 +258,25 @@ class RedisLink:
         queue.put_nowait((loop.time() + self.delay, b""))
 
     async def _deliver(self, queue: asyncio.Queue[tuple[float, bytes]],
-                       writer: asyncio.StreamWriter) -> None:
+                       writer: asyncio.StreamWriter, mute: list[bool]) -> None:
         loop = asyncio.get_running_loop()
+        silenced = False
         with contextlib.suppress(ConnectionError, OSError):
             while True:
                 due, data = await queue.get()
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 if not data:
                     break
+                if silenced:
+                    continue
+                if self._silence_after and self._silence_after in data:
+                    self._silence_after = b""
+                    mute[0] = silenced = True
+                    if self._silence_delivers:
+                        writer.write(data)
+                        await writer.drain()
+                    self.cut.set()
+                    continue
                 cutting = bool(self._cut_after) and self._cut_after in data
                 if cutting:
                     self._cut_after, self._muted = b"", True

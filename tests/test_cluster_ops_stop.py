@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.server import InterphoneServer, log_writer, redis_store
+from app.server.directory import Directory
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
@@ -32,6 +33,9 @@ from tests.server_fixtures import (
     sample_directory,
     start_server_process,
 )
+from tests.test_cluster_append_dedupe import log_events, skipped_copies, until, until_in_log
+from tests.test_cluster_append_outcome import cut_and_whole
+from tests.test_cluster_extensions import WITHOUT_BOB_AND_CAROL_OUT_OF_58 as WITHOUT_BOB
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -140,6 +144,53 @@ async def test_what_a_stopping_node_had_not_appended_yet_goes_before_its_down(
             await redis.aclose()
         downs = [e["node"] for e in events if e.get("t") == "down"]
         assert downs == [77, store.node]
+
+
+async def test_an_append_under_way_when_a_node_stops_goes_before_its_down(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """The reload's kick of bob (logged in on the other node) was in the writer's append,
+    which never reached Redis, when the node stopped: only its ``down`` was appended, and
+    bob stayed logged in on the other node although the new directory removes him."""
+    async with cut_and_whole(redis_server) as (link, cut, whole):
+        bob = await logged_in(whole.port, "bob")
+        await settle([cut, whole])
+        link.silence_after(b'"t":"reload"', delivered=False)
+        cut.replace_directory(Directory.from_toml_text(WITHOUT_BOB, source="new.toml"))
+        await asyncio.wait_for(link.cut.wait(), 10)  # lost on the way, its reply awaited
+        number = cut.store.node if cut.store else 0
+        await cut.stop()
+        assert await bob.closed_by_server(5.0)
+        await until(lambda: "bob" not in whole.state.by_uid, "bob never logged out")
+        mine = [e["t"] for e in await log_events(whole) if e.get("by") == number]
+        assert mine[-2:] == ["reload", "down"], mine
+
+
+async def test_an_append_under_way_at_a_stop_that_reached_redis_is_applied_once(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """The kick reached Redis, its reply did not come back before the node stopped: the
+    copy the stop appends is skipped, and does not end bob's session logged in between."""
+    caplog.set_level(logging.DEBUG, logger="app.server.replica")
+    async with cut_and_whole(redis_server) as (link, cut, whole):
+        bob = await logged_in(whole.port, "bob")
+        await settle([cut, whole])
+        link.silence_after(b'"t":"reload"', delivered=True)
+        cut.replace_directory(Directory.from_toml_text(WITHOUT_BOB, source="new.toml"))
+        await asyncio.wait_for(link.cut.wait(), 10)
+        assert await bob.closed_by_server(5.0)  # the first copy, applied by whole
+        await until(lambda: "bob" not in whole.state.by_uid, "bob never logged out")
+        again = await logged_in(whole.port, "bob")  # whole still has the old directory
+        await settle([whole])
+        number = cut.store.node if cut.store else 0
+        await cut.stop()
+        kicks = await until_in_log(whole, "reload", 2)
+        assert kicks[0] == kicks[1]
+        mine = [e["t"] for e in await log_events(whole) if e.get("by") == number]
+        assert mine[-3:] == ["reload", "reload", "down"], mine
+        await settle([whole])
+        assert skipped_copies(caplog, kicks[0]["eid"]) == 1  # (cut no longer reads)
+        assert not await again.closed_by_server(0.5)
+        assert "bob" in whole.state.by_uid
+        await again.close()
 
 
 async def test_a_node_given_up_while_cut_off_from_redis_exits_to_start_again_as_a_new_one(

@@ -63,6 +63,10 @@ class LogWriter:
         applies an event only if its ``eid`` is above the highest of its node applied
         (:mod:`app.server.event_ids`), so one that had reached Redis after all is applied
         once."""
+        self.sending: list[Event] = []
+        """The events of the append under way, until Redis answered it (or it failed: then
+        in :attr:`retry`). A node that stops meanwhile appends them again, first (they may
+        not have reached Redis; a copy of one that did is skipped by every node)."""
 
     def wake(self) -> None:
         """Events wait in the replica: append them."""
@@ -106,11 +110,13 @@ class LogWriter:
             for event in events:
                 pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
             sent = False
+            self.sending = events
             try:
                 pipe.connection = await connection_of(redis)
                 sent = True  # from here on Redis may run them whatever becomes of the reply
                 await pipe.execute()
             except STORE_FAULTS as exc:
+                self.sending = []
                 self._set_available(False, exc)
                 log.debug("append failed (%s): %s", "sent, outcome unknown" if sent
                           else "not sent", exc)
@@ -122,6 +128,7 @@ class LogWriter:
                 hub.reschedule()
                 await asyncio.sleep(RETRY)
             else:
+                self.sending = []
                 replica.doubt.appended(events)
 
     def _unchecked(self) -> bool:

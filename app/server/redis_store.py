@@ -272,13 +272,15 @@ class RedisStore:
     async def stop(self) -> None:
         """Tell the others this node is gone (its sessions end at once), then disconnect.
 
-        What the writer had not appended yet, or failed to append, and does not wait for
-        an answer (logouts, a node this node gave up: removed from ``nodes`` already, so no
-        other node would append its death) goes first; then, in one transaction, this node
-        leaves ``nodes``, its ``down`` is appended and its heartbeat key deleted: no other
-        node reads this node in ``nodes`` once its ``down`` is in the log (it would learn it
-        again), nor finds it gone from ``nodes`` without its ``down`` (its sessions would
-        stay)."""
+        What does not wait for an answer (logouts, revocations, a node this node gave up:
+        removed from ``nodes`` already, so no other node would append its death) and the
+        writer had not appended goes first, in order: its append under way when it was
+        stopped (which may not have reached Redis: a copy of what did is skipped by every
+        node, :mod:`app.server.event_ids`), what failed to append, what it had not taken
+        yet. Then, in one transaction, this node leaves ``nodes``, its ``down`` is
+        appended and its heartbeat key deleted: no other node reads this node in ``nodes``
+        once its ``down`` is in the log (it would learn it again), nor finds it gone from
+        ``nodes`` without its ``down`` (its sessions would stay)."""
         self._stopping = True  # redis-py may turn a cancellation into a connection error
         tasks = self._tasks + list(self._look_ups)
         for task in tasks:
@@ -289,8 +291,10 @@ class RedisStore:
         self._tasks = []
         redis = self._writer_redis
         if redis is not None and self.replica is not None and self.writer is not None:
-            left = [event for event in self.writer.retry + self.replica.take_outgoing()
-                    if "ref" not in event]
+            writer = self.writer
+            left = [event for event in writer.sending + writer.retry
+                    + self.replica.take_outgoing() if "ref" not in event]
+            writer.sending, writer.retry = [], []
             stream = self.key("log")
             try:
                 pipe = redis.pipeline(transaction=True)
