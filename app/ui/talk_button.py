@@ -298,6 +298,14 @@ class TalkButton(QAbstractButton):
             return
         super().mouseReleaseEvent(event)
 
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() in (QEvent.Type.Polish, QEvent.Type.StyleChange):
+            # a style's polish of a button clears it; the button still paints its whole
+            # rectangle, and the countdown's repaints must not reach the panel behind it
+            self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        return handled
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self._update_accessibility()

@@ -1991,12 +1991,12 @@
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="480"/>
+        <location filename="../../app/ui/talk_button.py" line="488"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="482"/>
+        <location filename="../../app/ui/talk_button.py" line="490"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
