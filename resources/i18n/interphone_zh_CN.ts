@@ -582,22 +582,22 @@
         <translation>全局通话键被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="166"/>
-        <source>(for this run, from --global-talk-key)</source>
-        <translation>（仅本次运行，来自 --global-talk-key）</translation>
+        <location filename="../../app/ui/global_key.py" line="167"/>
+        <source>%1 (for this run, from --global-talk-key)</source>
+        <translation>%1（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="174"/>
+        <location filename="../../app/ui/global_key.py" line="176"/>
         <source>This key was given on the command line (--global-talk-key) for this run. A change here takes effect at once and is saved.</source>
         <translation>此键来自命令行（--global-talk-key），仅用于本次运行。在此处更改会立即生效并保存。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="177"/>
+        <location filename="../../app/ui/global_key.py" line="179"/>
         <source>The command line (--global-talk-key &quot;&quot;) turned the global talk key off for this run. A key chosen here takes effect at once and is saved.</source>
         <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局通话键。在此处选择的键会立即生效并保存。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="183"/>
+        <location filename="../../app/ui/global_key.py" line="185"/>
         <source>Global talk key unavailable: %1</source>
         <translation>全局通话键不可用：%1</translation>
     </message>
