@@ -86,6 +86,7 @@ def test_the_first_connection_question_says_the_fingerprint_once(qloop, settings
         assert len(dialog.fingerprint.text().splitlines()) == 4  # 8 bytes a line
         assert dialog.fingerprint.textInteractionFlags() \
             & Qt.TextInteractionFlag.TextSelectableByMouse
+        assert dialog.encryption.text() == "Encrypted (TLS)."  # no fingerprint, no "checked later"
         assert dialog.error.text().count("First connection") == 1
         assert "tick the box" in dialog.advice.text() and dialog.advice.isVisible()
         dialog.reject()

@@ -242,7 +242,10 @@ class SignInDialog(QDialog):
             self.encryption.setText(self.tr(
                 "Not encrypted: your token and your voice cross the network in clear text."))
             self.encryption.setStyleSheet(text_style("#c62828", self))
-        elif self._fingerprint and not self._asking():  # (a question shows it itself)
+        elif self._asking():  # (the question shows the fingerprint itself)
+            self.encryption.setText(self.tr("Encrypted (TLS)."))
+            self.encryption.setStyleSheet(text_style("#2e7d32", self))
+        elif self._fingerprint:
             self.encryption.setText(self.tr("Encrypted (TLS). Server certificate: %1")
                                     .replace("%1", breakable_fingerprints(self._fingerprint)))
             self.encryption.setStyleSheet(text_style("#2e7d32", self))

@@ -1768,162 +1768,167 @@
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="246"/>
+        <location filename="../../app/ui/sign_in.py" line="249"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="251"/>
+        <location filename="../../app/ui/sign_in.py" line="254"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="256"/>
+        <location filename="../../app/ui/sign_in.py" line="259"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="259"/>
+        <location filename="../../app/ui/sign_in.py" line="262"/>
         <source>%1 cannot be written: “Remember me on this computer” lasts only until Interphone quits; the next start asks you to sign in again.</source>
         <translation>无法写入 %1：“在此电脑上记住我”仅在 Interphone 退出前有效，下次启动时需要重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="262"/>
+        <location filename="../../app/ui/sign_in.py" line="265"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="276"/>
+        <location filename="../../app/ui/sign_in.py" line="279"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="279"/>
+        <location filename="../../app/ui/sign_in.py" line="282"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="281"/>
+        <location filename="../../app/ui/sign_in.py" line="284"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="282"/>
+        <location filename="../../app/ui/sign_in.py" line="285"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="284"/>
+        <location filename="../../app/ui/sign_in.py" line="287"/>
         <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
         <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="290"/>
+        <location filename="../../app/ui/sign_in.py" line="293"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="293"/>
+        <location filename="../../app/ui/sign_in.py" line="296"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="294"/>
+        <location filename="../../app/ui/sign_in.py" line="297"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="299"/>
+        <location filename="../../app/ui/sign_in.py" line="302"/>
         <source>Cannot reach the server at %1: %2. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1：%2。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="316"/>
+        <location filename="../../app/ui/sign_in.py" line="319"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="287"/>
+        <location filename="../../app/ui/sign_in.py" line="290"/>
         <source>First connection to this server. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
         <translation>首次连接此服务器。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="303"/>
+        <location filename="../../app/ui/sign_in.py" line="246"/>
+        <source>Encrypted (TLS).</source>
+        <translation>已加密（TLS）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="306"/>
         <source>First connection to %1. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
         <translation>首次连接 %1。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="307"/>
+        <location filename="../../app/ui/sign_in.py" line="310"/>
         <source>If it is, tick the box below and sign in again. If it is not, do not sign in: someone may be intercepting the connection.</source>
         <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="328"/>
+        <location filename="../../app/ui/sign_in.py" line="331"/>
         <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
         <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="360"/>
+        <location filename="../../app/ui/sign_in.py" line="363"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="361"/>
+        <location filename="../../app/ui/sign_in.py" line="364"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="362"/>
+        <location filename="../../app/ui/sign_in.py" line="365"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="362"/>
+        <location filename="../../app/ui/sign_in.py" line="365"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="362"/>
+        <location filename="../../app/ui/sign_in.py" line="365"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="366"/>
+        <location filename="../../app/ui/sign_in.py" line="369"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="367"/>
+        <location filename="../../app/ui/sign_in.py" line="370"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="368"/>
+        <location filename="../../app/ui/sign_in.py" line="371"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="369"/>
+        <location filename="../../app/ui/sign_in.py" line="372"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="370"/>
+        <location filename="../../app/ui/sign_in.py" line="373"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="372"/>
+        <location filename="../../app/ui/sign_in.py" line="375"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="374"/>
+        <location filename="../../app/ui/sign_in.py" line="377"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="375"/>
+        <location filename="../../app/ui/sign_in.py" line="378"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
