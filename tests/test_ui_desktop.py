@@ -157,6 +157,36 @@ def test_settings_show_the_command_line_s_global_key_and_a_change_there_replaces
     run(qloop, scenario(), timeout=30)
 
 
+def test_the_command_line_s_key_is_said_in_chinese_punctuation(qloop, qapp, settings) -> None:
+    """The status bar and the tray said "全局通话键：F9 （仅本次运行，…）": the note in
+    brackets was added after a space. It is worded as one text, in full-width brackets."""
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    switcher = LanguageSwitcher(qapp, has_font=lambda language: True)
+    switcher.apply("zh_CN")
+    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key="f9"),
+                      settings, switcher)
+
+    async def scenario() -> tuple[str, str]:
+        main = asyncio.ensure_future(runtime.run())
+        try:
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            label = runtime.global_key_label
+            assert label is not None
+            await until(lambda: "--global-talk-key" in label.text(), what="the key's status")
+            return label.text(), runtime.global_key.status
+        finally:
+            runtime.quit()
+            assert await asyncio.wait_for(main, 10) == 0
+
+    try:
+        text, status = run(qloop, scenario(), timeout=30)
+    finally:
+        switcher.apply("en")
+    assert text == f"{status}（仅本次运行，来自 --global-talk-key）", text
+
+
 def test_settings_say_the_command_line_turned_the_global_key_off(qloop, qapp,
                                                                 settings) -> None:
     """--global-talk-key "" with F8 saved: the field shows Off, the key in effect, and says

@@ -3,6 +3,7 @@ which node answered."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from test_ui_sign_in_tls import tls_server
@@ -20,7 +21,9 @@ from app.ui.presenter import Presenter
 pytest_plugins = ["test_ui_support"]
 
 
-def _status_of(qloop, settings, client: InterphoneClient) -> str:
+def _status_of(qloop, settings, client: InterphoneClient,
+               then: Callable[[], object] | None = None) -> str:
+    """The status line once connected (and after ``then``, e.g. a language switch)."""
     async def scenario() -> str:
         await client.connect()
         audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
@@ -28,6 +31,8 @@ def _status_of(qloop, settings, client: InterphoneClient) -> str:
         presenter = Presenter(window, client, audio, settings)
         try:
             await until(lambda: "Connected" in window.link_label.text(), what="connected")
+            if then is not None:
+                then()
             return window.link_label.accessibleName()
         finally:
             await presenter.close()
@@ -61,4 +66,33 @@ def test_tls_is_said(qloop, settings, tmp_path: Path) -> None:
     try:
         assert "encrypted" in _status_of(qloop, settings, client)
     finally:
+        run(qloop, server.stop())
+
+
+def test_the_chinese_status_has_full_width_brackets_and_comma(qloop, settings,
+                                                              tmp_path: Path) -> None:
+    """"Connected as me (encrypted, node)" is worded as a whole, so Chinese gets its own
+    punctuation, and worded again on a language switch (the detail too)."""
+    from PySide6.QtCore import QCoreApplication
+
+    from app.ui.i18n import LanguageSwitcher
+
+    server, fingerprint = tls_server(qloop, tmp_path)
+    context = client_context(TrustPolicy(pin=fingerprint))
+    client = InterphoneClient("127.0.0.1", free_port(), "me", "x", reconnect=False,
+                              ssl=context, features=asked_features(tls=True),
+                              fallbacks=[("127.0.0.1", server.port)])
+    node = f"127.0.0.1:{server.port}"
+    switcher = LanguageSwitcher(QCoreApplication.instance(), has_font=lambda language: True)
+
+    def switched(language: str) -> str:
+        switcher.apply(language)
+        QCoreApplication.processEvents()  # (the LanguageChange event is posted)
+        return ""
+
+    try:
+        status = _status_of(qloop, settings, client, lambda: switched("zh_CN"))
+        assert status == f"已连接：Me（已加密，{node}）", status  # (the directory's name)
+    finally:
+        switcher.apply("en")
         run(qloop, server.stop())

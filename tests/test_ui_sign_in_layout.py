@@ -34,8 +34,8 @@ def test_the_certificate_question_fits_in_the_dialog(qapp: QApplication) -> None
     qapp.processEvents()
     try:
         assert dialog.height() > before
-        for widget in (dialog.encryption, dialog.error, dialog.trust_certificate,
-                       dialog.buttons):
+        for widget in (dialog.encryption, dialog.error, dialog.fingerprint, dialog.advice,
+                       dialog.trust_certificate, dialog.buttons):
             geometry = widget.geometry()
             assert geometry.bottom() < dialog.height(), widget  # not cut off at the bottom
             assert geometry.right() < dialog.width(), widget
@@ -43,6 +43,8 @@ def test_the_certificate_question_fits_in_the_dialog(qapp: QApplication) -> None
         assert error.height() >= dialog.error.heightForWidth(error.width())  # all lines
         assert dialog.trust_certificate.width() >= dialog.trust_certificate.sizeHint().width()
         assert error.bottom() < trust.top()  # not drawn over each other
+        assert error.bottom() < dialog.fingerprint.geometry().top()
+        assert dialog.advice.geometry().bottom() < trust.top()
         assert dialog.encryption.geometry().bottom() < dialog.remember.geometry().top()
         asking = dialog.minimumHeight()
         dialog.set_problem(None)

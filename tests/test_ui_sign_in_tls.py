@@ -45,10 +45,9 @@ def test_first_use_shows_the_fingerprint_and_signs_in_once_accepted(qloop, setti
         assert "Encrypted" in dialog.encryption.text()
         dialog.ok.click()
         await until(dialog.error.isVisible, what="the certificate question")
-        shown = dialog.error.text().replace(" ", "")  # the fingerprint may wrap
-        assert fingerprint in shown and "First connection" in dialog.error.text()
+        assert dialog.fingerprint.text().replace("\n", "") == fingerprint
+        assert "First connection" in dialog.error.text()
         assert dialog.trust_certificate.isVisible() and not task.done()
-        assert fingerprint in dialog.encryption.text().replace(" ", "")
         dialog.ok.click()  # not accepted yet: asked again, no sign-in
         await asyncio.sleep(0.3)
         assert not task.done() and dialog.trust_certificate.isVisible()
@@ -67,6 +66,36 @@ def test_first_use_shows_the_fingerprint_and_signs_in_once_accepted(qloop, setti
         run(qloop, server.stop())
     assert settings.known_fingerprints() == {server_key("127.0.0.1", server.port): fingerprint}
     assert settings.tls is True
+
+
+def test_the_first_connection_question_says_the_fingerprint_once(qloop, settings,
+                                                                 tmp_path: Path) -> None:
+    server, fingerprint = tls_server(qloop, tmp_path)
+    dialog = SignInDialog()
+    flow = SignInFlow(dialog, settings)
+
+    async def scenario() -> None:
+        task = await sign_in_submitted(dialog, flow, f"127.0.0.1:{server.port}", tls=True)
+        await until(dialog.error.isVisible, what="the certificate question")
+        shown = [label.text() for label in dialog.findChildren(QLabel) if label.isVisible()]
+        everything = "\n".join(shown).replace(" ", "").replace("\n", "")
+        assert everything.count(fingerprint) == 1, shown  # not in the TLS line and details
+        assert "Details" not in dialog.error.text() and fingerprint not in dialog.error.text()
+        assert dialog.fingerprint.isVisible()
+        assert dialog.fingerprint.text().replace("\n", "") == fingerprint
+        assert len(dialog.fingerprint.text().splitlines()) == 4  # 8 bytes a line
+        assert dialog.fingerprint.textInteractionFlags() \
+            & Qt.TextInteractionFlag.TextSelectableByMouse
+        assert dialog.encryption.text() == "Encrypted (TLS)."  # no fingerprint, no "checked later"
+        assert dialog.error.text().count("First connection") == 1
+        assert "tick the box" in dialog.advice.text() and dialog.advice.isVisible()
+        dialog.reject()
+        assert await asyncio.wait_for(task, 5) is None
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
 
 
 def test_a_changed_certificate_is_refused_with_a_warning_until_accepted(

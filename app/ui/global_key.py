@@ -161,10 +161,12 @@ class GlobalTalkKeyService(QObject):
         self.released.emit()
 
 
-def from_command_line() -> str:
-    """Said after the status of a key that ``--global-talk-key`` set."""
-    return QCoreApplication.translate("GlobalTalkKeyService",
-                                      "(for this run, from --global-talk-key)")
+def from_command_line(status: str) -> str:
+    """The ``status`` of a key that ``--global-talk-key`` set, saying so (one text: Chinese
+    has full-width brackets, without a space before them)."""
+    return QCoreApplication.translate(
+        "GlobalTalkKeyService", "%1 (for this run, from --global-talk-key)").replace(
+        "%1", status)
 
 
 def command_line_note(name: str) -> str:

@@ -41,6 +41,7 @@ from app.ui.call_banner import IncomingCallBanner
 from app.ui.contrast import text_style
 from app.ui.desktop_notifications import DesktopNotifications
 from app.ui.emergency_action import EmergencyAction
+from app.ui.failure_text import fill
 from app.ui.floor_widgets import EmergencyBanner
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
@@ -411,8 +412,8 @@ class MainWindow(WindowNotices):
             LinkState.RECONNECTING: self.tr("Connection lost, reconnecting…"),
             LinkState.OFFLINE: self.tr("Offline"),
         }[state]
-        if detail:
-            text = f"{text} ({detail})"
+        if detail:  # a whole text: Chinese has full-width brackets
+            text = fill(self.tr("%1 (%2)", "the connection's state (a detail)"), text, detail)
         colour = {LinkState.CONNECTED: "#2e7d32", LinkState.RECONNECTING: "#ef6c00",
                   LinkState.CONNECTING: "#607d8b", LinkState.OFFLINE: "#c62828"}[state]
         self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")

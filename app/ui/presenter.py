@@ -201,6 +201,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._poll_due = self._quality_due = self._reception_due = 0.0
         self._streaming = audio is not None  # until the runtime says otherwise
         self._follow_audio_tick()
+        window.retranslated.connect(self._show_link)  # its detail is worded here
         self.refresh()
 
     def display_names(self) -> dict[str, str]:
@@ -472,10 +473,16 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             if failed:
                 detail = self.tr("attempt %1").replace("%1", str(failed + 1))
         elif state is ConnectionState.CONNECTED:
-            notes = [self.tr("encrypted")] if self.client.encrypted else []
-            if len(self.client.servers) > 1:  # which node of the list answered
-                notes.append(f"{self.client.host}:{self.client.port}")
-            detail = ", ".join(notes)
+            # which node of the list answered; each detail a whole text (Chinese has
+            # full-width commas)
+            node = (f"{self.client.host}:{self.client.port}" if len(self.client.servers) > 1
+                    else "")
+            if not self.client.encrypted:
+                detail = node
+            elif node:
+                detail = self.tr("encrypted, %1").replace("%1", node)
+            else:
+                detail = self.tr("encrypted")
         self.window.set_link(_LINKS[state], detail)
         self.window.offer_reconnect(state in (ConnectionState.KICKED,
                                               ConnectionState.DISCONNECTED))

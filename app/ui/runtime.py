@@ -427,7 +427,7 @@ class Runtime:
         """The global key's status (``text``, else the service's), saying so when it
         comes from the command line: for the status bar and the tray's menu."""
         text = self.global_key.status if text is None else text
-        return f"{text} {from_command_line()}" if text and self._key_from_command_line else text
+        return from_command_line(text) if text and self._key_from_command_line else text
 
     def _show_global_key(self, text: str) -> None:
         shown = self._global_key_text(text)

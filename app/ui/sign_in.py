@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -43,6 +44,14 @@ def breakable_fingerprints(text: str) -> str:
                  for i in range(0, len(pairs), _BYTES_PER_LINE)]
         return ": ".join(lines)
     return _FINGERPRINT.sub(spaced, text)
+
+
+def fingerprint_lines(fingerprint: str) -> str:
+    """A SHA-256 fingerprint as 4 lines of 8 bytes, to compare line by line with the one
+    the operator gave (the colons stay: removing the line breaks gives it exactly)."""
+    pairs = fingerprint.split(":")
+    return ":\n".join(":".join(pairs[i:i + _BYTES_PER_LINE])
+                       for i in range(0, len(pairs), _BYTES_PER_LINE))
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -90,6 +99,18 @@ class SignInDialog(QDialog):
         self.error.setStyleSheet(text_style("#c62828", self))
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()
+        # the first connection's question: the fingerprint once, in a fixed-width font
+        # (bytes line up to compare), selectable; then what to do
+        self.fingerprint = QLabel(self)
+        self.fingerprint.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.fingerprint.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.fingerprint.setIndent(12)
+        self.fingerprint.hide()
+        self.advice = QLabel(self)
+        self.advice.setWordWrap(True)
+        self.advice.hide()
         self.progress = QLabel(self)
         self.progress.setStyleSheet(text_style("#607d8b", self))
         self.progress.hide()
@@ -119,6 +140,8 @@ class SignInDialog(QDialog):
         layout.addLayout(top)
         layout.addLayout(self.form)
         layout.addWidget(self.error)
+        layout.addWidget(self.fingerprint)
+        layout.addWidget(self.advice)
         layout.addWidget(self.trust_certificate)
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
@@ -219,6 +242,9 @@ class SignInDialog(QDialog):
             self.encryption.setText(self.tr(
                 "Not encrypted: your token and your voice cross the network in clear text."))
             self.encryption.setStyleSheet(text_style("#c62828", self))
+        elif self._asking():  # (the question shows the fingerprint itself)
+            self.encryption.setText(self.tr("Encrypted (TLS)."))
+            self.encryption.setStyleSheet(text_style("#2e7d32", self))
         elif self._fingerprint:
             self.encryption.setText(self.tr("Encrypted (TLS). Server certificate: %1")
                                     .replace("%1", breakable_fingerprints(self._fingerprint)))
@@ -237,6 +263,10 @@ class SignInDialog(QDialog):
                            "until Interphone quits; the next start asks you to sign in again.")
         self.storage_note.setText(note.replace("%1", self._storage_file))
         self.progress.setText(self.tr("Connecting to %1…").replace("%1", self._busy_address))
+        first = (self._problem is not None and self._problem[0] is SignInProblem.CERT_NEW
+                 and isinstance(self._problem[1], CertificateDetails))
+        self.fingerprint.setVisible(first)
+        self.advice.setVisible(first)
         if self._problem is None:
             self.error.clear()
             self.error.hide()
@@ -257,8 +287,8 @@ class SignInDialog(QDialog):
                 "A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, "
                 "without spaces."),
             SignInProblem.CERT_NEW: self.tr(
-                "First connection to this server. Compare the fingerprint below with the one "
-                "the server's operator gave you, then accept it and sign in again."),
+                "First connection to this server. Is this its certificate's fingerprint, as "
+                "the server's operator gave it to you?"),
             SignInProblem.CERT_CHANGED: self.tr(
                 "WARNING: this server's certificate has changed since you accepted it. "
                 "Someone may be intercepting the connection. Sign in only if the operator "
@@ -272,6 +302,15 @@ class SignInDialog(QDialog):
             text = fill(self.tr("Cannot reach the server at %1: %2. Check the address and "
                                 "that the server is running."), address, reason)
             detail = ""
+        elif isinstance(detail, CertificateDetails) and detail.remembered is None:
+            text = fill(self.tr("First connection to %1. Is this its certificate's "
+                                "fingerprint, as the server's operator gave it to you?"),
+                        detail.server)
+            self.fingerprint.setText(fingerprint_lines(detail.fingerprint))
+            self.advice.setText(self.tr("If it is, tick the box below and sign in again. If "
+                                        "it is not, do not sign in: someone may be "
+                                        "intercepting the connection."))
+            detail = ""
         elif isinstance(detail, CertificateDetails):
             detail = self._certificate_text(detail)
         elif isinstance(detail, Failure):
@@ -282,16 +321,16 @@ class SignInDialog(QDialog):
         self.error.show()
         self._fit_height()
 
+    def _asking(self) -> bool:
+        return self._problem is not None and self._problem[0] in (SignInProblem.CERT_NEW,
+                                                                  SignInProblem.CERT_CHANGED)
+
     def _certificate_text(self, details: CertificateDetails) -> str:
-        if details.remembered is None:
-            return fill(self.tr(
-                "First connection to %1. Its certificate fingerprint is %2. Check it with "
-                "the server's operator before accepting it."), details.server,
-                details.fingerprint)
+        """A changed certificate: the one accepted before and the one presented now."""
         return fill(self.tr(
             "The certificate of %1 has changed. You accepted %2; it now presents %3. "
             "Accept the new certificate only if the operator confirms the change."),
-            details.server, details.remembered, details.fingerprint)
+            details.server, details.remembered or "", details.fingerprint)
 
     def _fit_height(self) -> None:
         """Grow (or let shrink) to the height the wrapped texts need at this width: the

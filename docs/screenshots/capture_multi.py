@@ -151,7 +151,7 @@ async def capture_cluster(app: QApplication, language: str, folder: Path,
             await asyncio.sleep(0.3)
             save(dialog, f"sign-in-servers-tls-{language}.png")
             dialog.ok.click()
-            await until(lambda: fingerprint in dialog.error.text().replace(" ", ""))
+            await until(lambda: fingerprint == dialog.fingerprint.text().replace("\n", ""))
             await asyncio.sleep(0.3)
             save(dialog, f"sign-in-fingerprint-{language}.png")
             dialog.trust_certificate.setChecked(True)

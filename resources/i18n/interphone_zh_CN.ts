@@ -582,22 +582,22 @@
         <translation>全局通话键被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="166"/>
-        <source>(for this run, from --global-talk-key)</source>
-        <translation>（仅本次运行，来自 --global-talk-key）</translation>
+        <location filename="../../app/ui/global_key.py" line="167"/>
+        <source>%1 (for this run, from --global-talk-key)</source>
+        <translation>%1（仅本次运行，来自 --global-talk-key）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="174"/>
+        <location filename="../../app/ui/global_key.py" line="176"/>
         <source>This key was given on the command line (--global-talk-key) for this run. A change here takes effect at once and is saved.</source>
         <translation>此键来自命令行（--global-talk-key），仅用于本次运行。在此处更改会立即生效并保存。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="177"/>
+        <location filename="../../app/ui/global_key.py" line="179"/>
         <source>The command line (--global-talk-key &quot;&quot;) turned the global talk key off for this run. A key chosen here takes effect at once and is saved.</source>
         <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局通话键。在此处选择的键会立即生效并保存。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key.py" line="183"/>
+        <location filename="../../app/ui/global_key.py" line="185"/>
         <source>Global talk key unavailable: %1</source>
         <translation>全局通话键不可用：%1</translation>
     </message>
@@ -1266,20 +1266,20 @@
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="479"/>
+        <location filename="../../app/ui/main_window.py" line="480"/>
         <location filename="../../app/ui/window_notices.py" line="55"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="480"/>
+        <location filename="../../app/ui/main_window.py" line="481"/>
         <location filename="../../app/ui/window_notices.py" line="74"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="339"/>
-        <location filename="../../app/ui/main_window.py" line="391"/>
+        <location filename="../../app/ui/main_window.py" line="340"/>
+        <location filename="../../app/ui/main_window.py" line="392"/>
         <location filename="../../app/ui/window_notices.py" line="87"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1295,87 +1295,93 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="393"/>
+        <location filename="../../app/ui/main_window.py" line="394"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="394"/>
+        <location filename="../../app/ui/main_window.py" line="395"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="408"/>
+        <location filename="../../app/ui/main_window.py" line="409"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="409"/>
+        <location filename="../../app/ui/main_window.py" line="410"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="411"/>
+        <location filename="../../app/ui/main_window.py" line="412"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="412"/>
+        <location filename="../../app/ui/main_window.py" line="413"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="446"/>
+        <location filename="../../app/ui/main_window.py" line="416"/>
+        <source>%1 (%2)</source>
+        <comment>the connection&apos;s state (a detail)</comment>
+        <translation>%1（%2）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="447"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="448"/>
+        <location filename="../../app/ui/main_window.py" line="449"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="450"/>
+        <location filename="../../app/ui/main_window.py" line="451"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="483"/>
+        <location filename="../../app/ui/main_window.py" line="484"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="583"/>
+        <location filename="../../app/ui/main_window.py" line="584"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="584"/>
+        <location filename="../../app/ui/main_window.py" line="585"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="585"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="586"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="587"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="588"/>
+        <location filename="../../app/ui/main_window.py" line="589"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="589"/>
+        <location filename="../../app/ui/main_window.py" line="590"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1416,12 +1422,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="309"/>
+        <location filename="../../app/ui/presenter.py" line="310"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="326"/>
+        <location filename="../../app/ui/presenter.py" line="327"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1446,7 +1452,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="374"/>
+        <location filename="../../app/ui/presenter.py" line="375"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1473,82 +1479,87 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="306"/>
+        <location filename="../../app/ui/presenter.py" line="307"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="436"/>
+        <location filename="../../app/ui/presenter.py" line="437"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="391"/>
+        <location filename="../../app/ui/presenter.py" line="392"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="451"/>
+        <location filename="../../app/ui/presenter.py" line="452"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="456"/>
+        <location filename="../../app/ui/presenter.py" line="457"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="459"/>
+        <location filename="../../app/ui/presenter.py" line="460"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="460"/>
+        <location filename="../../app/ui/presenter.py" line="461"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="467"/>
+        <location filename="../../app/ui/presenter.py" line="468"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="469"/>
+        <location filename="../../app/ui/presenter.py" line="470"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="473"/>
+        <location filename="../../app/ui/presenter.py" line="474"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="475"/>
+        <location filename="../../app/ui/presenter.py" line="483"/>
+        <source>encrypted, %1</source>
+        <translation>已加密，%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="485"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="502"/>
+        <location filename="../../app/ui/presenter.py" line="509"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="548"/>
+        <location filename="../../app/ui/presenter.py" line="555"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="551"/>
+        <location filename="../../app/ui/presenter.py" line="558"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="552"/>
+        <location filename="../../app/ui/presenter.py" line="559"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="554"/>
+        <location filename="../../app/ui/presenter.py" line="561"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -1752,162 +1763,172 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="220"/>
+        <location filename="../../app/ui/sign_in.py" line="243"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="223"/>
+        <location filename="../../app/ui/sign_in.py" line="249"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="228"/>
+        <location filename="../../app/ui/sign_in.py" line="254"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="233"/>
+        <location filename="../../app/ui/sign_in.py" line="259"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="236"/>
+        <location filename="../../app/ui/sign_in.py" line="262"/>
         <source>%1 cannot be written: “Remember me on this computer” lasts only until Interphone quits; the next start asks you to sign in again.</source>
         <translation>无法写入 %1：“在此电脑上记住我”仅在 Interphone 退出前有效，下次启动时需要重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="239"/>
+        <location filename="../../app/ui/sign_in.py" line="265"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="249"/>
+        <location filename="../../app/ui/sign_in.py" line="279"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="252"/>
+        <location filename="../../app/ui/sign_in.py" line="282"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="254"/>
+        <location filename="../../app/ui/sign_in.py" line="284"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="255"/>
+        <location filename="../../app/ui/sign_in.py" line="285"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="257"/>
+        <location filename="../../app/ui/sign_in.py" line="287"/>
         <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
         <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="260"/>
-        <source>First connection to this server. Compare the fingerprint below with the one the server&apos;s operator gave you, then accept it and sign in again.</source>
-        <translation>首次连接此服务器。请将下面的指纹与服务器管理员提供的指纹核对，然后接受并重新登录。</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/sign_in.py" line="263"/>
+        <location filename="../../app/ui/sign_in.py" line="293"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="266"/>
+        <location filename="../../app/ui/sign_in.py" line="296"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="267"/>
+        <location filename="../../app/ui/sign_in.py" line="297"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="272"/>
+        <location filename="../../app/ui/sign_in.py" line="302"/>
         <source>Cannot reach the server at %1: %2. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1：%2。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="280"/>
+        <location filename="../../app/ui/sign_in.py" line="319"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="288"/>
-        <source>First connection to %1. Its certificate fingerprint is %2. Check it with the server&apos;s operator before accepting it.</source>
-        <translation>首次连接 %1。其证书指纹为 %2。接受之前，请向服务器管理员核对。</translation>
+        <location filename="../../app/ui/sign_in.py" line="290"/>
+        <source>First connection to this server. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
+        <translation>首次连接此服务器。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="292"/>
+        <location filename="../../app/ui/sign_in.py" line="246"/>
+        <source>Encrypted (TLS).</source>
+        <translation>已加密（TLS）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="306"/>
+        <source>First connection to %1. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
+        <translation>首次连接 %1。这是服务器管理员提供给您的证书指纹吗？</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="310"/>
+        <source>If it is, tick the box below and sign in again. If it is not, do not sign in: someone may be intercepting the connection.</source>
+        <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="331"/>
         <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
         <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="324"/>
+        <location filename="../../app/ui/sign_in.py" line="363"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="325"/>
+        <location filename="../../app/ui/sign_in.py" line="364"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="326"/>
+        <location filename="../../app/ui/sign_in.py" line="365"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="326"/>
+        <location filename="../../app/ui/sign_in.py" line="365"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="326"/>
+        <location filename="../../app/ui/sign_in.py" line="365"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="330"/>
+        <location filename="../../app/ui/sign_in.py" line="369"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="331"/>
+        <location filename="../../app/ui/sign_in.py" line="370"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="332"/>
+        <location filename="../../app/ui/sign_in.py" line="371"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="333"/>
+        <location filename="../../app/ui/sign_in.py" line="372"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="334"/>
+        <location filename="../../app/ui/sign_in.py" line="373"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="336"/>
+        <location filename="../../app/ui/sign_in.py" line="375"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="338"/>
+        <location filename="../../app/ui/sign_in.py" line="377"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="339"/>
+        <location filename="../../app/ui/sign_in.py" line="378"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
