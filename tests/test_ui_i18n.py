@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QTranslator
+from PySide6.QtWidgets import QToolButton
 
 from app.ui.assets import resources_dir, translation_path
 
@@ -129,5 +130,32 @@ def test_zh_cn_certificate_details_are_chinese_and_follow_a_language_switch(qtbo
         first = dialog.error.text().replace(server, "") + dialog.advice.text()
         assert "首次连接" in first and not re.search("[A-Za-z]", first), first
         assert dialog.fingerprint.text().replace("\n", "") == now and server in dialog.error.text()
+    finally:
+        switcher.apply("en")
+
+
+def test_zh_cn_list_headers_and_unheard_replays_use_chinese_punctuation(qtbot) -> None:
+    """The list's section headers ("Groups (2)") and an unheard transmission's play button
+    ("…, not heard yet") were put together with ASCII brackets and a comma around the
+    translated words: 群组 (2)."""
+    from app.ui.floor_widgets import ReplayItem, ReplayList
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.interphone_list import InterphoneList
+    from app.ui.view_types import InterphoneRow, RowKind
+
+    listing, replay = InterphoneList(), ReplayList()
+    qtbot.addWidget(listing)
+    qtbot.addWidget(replay)
+    listing.set_rows([InterphoneRow("group_58", RowKind.GROUP, "Ops", 3),
+                      InterphoneRow("group_59", RowKind.GROUP, "Maintenance")])
+    replay.set_items([ReplayItem(1, "Alice", "07:00:10", 12.0, False)])
+    switcher = LanguageSwitcher(QCoreApplication.instance(), has_font=lambda language: True)
+    try:
+        switcher.apply("zh_CN")
+        QCoreApplication.processEvents()  # (the LanguageChange event is posted)
+        header = listing.tree.topLevelItem(0)
+        assert header is not None and header.text(0) == "群组（2）"
+        names = [b.accessibleName() for b in replay.findChildren(QToolButton)]
+        assert names == ["重新播放：Alice，07:00:10（0:12），尚未收听"], names
     finally:
         switcher.apply("en")

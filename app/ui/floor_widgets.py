@@ -306,10 +306,10 @@ class ReplayList(QWidget):
         item = widget.item
         if item is None:
             return
-        name = self.tr("Play again: %1 at %2 (%3)").replace("%1", item.speaker).replace(
-            "%2", item.at).replace("%3", format_length(item.duration))
-        if not item.heard:
-            name += ", " + self.tr("not heard yet")
+        name = (self.tr("Play again: %1 at %2 (%3)") if item.heard
+                else self.tr("Play again: %1 at %2 (%3), not heard yet"))
+        name = name.replace("%1", item.speaker).replace("%2", item.at).replace(
+            "%3", format_length(item.duration))
         widget.play.setAccessibleName(name)
 
     def _clear(self) -> None:

@@ -432,7 +432,7 @@ class InterphoneList(QWidget):
         """The second line, the tooltip and the accessible description (they say
         "Muted" when it is)."""
         item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
-        tip = f"{row.name} ({row.id})"
+        tip = self._with_detail(row.name, row.id)
         if row.muted:
             tip += "\n" + self.tr("Muted")
         item.setToolTip(0, tip)
@@ -472,9 +472,14 @@ class InterphoneList(QWidget):
                 child.setHidden(not match)
                 shown += match
             section.setHidden(section.childCount() == 0 or (bool(needle) and shown == 0))
-            section.setText(0, f"{self._section_title(kind)} ({section.childCount()})")
+            section.setText(0, self._with_detail(self._section_title(kind),
+                                                 str(section.childCount())))
         if self.selected_id() != self._announced:  # a row selected while hidden shows again
             self._on_selection()
+
+    def _with_detail(self, text: str, detail: str) -> str:
+        """``text (detail)``, in the language's own brackets."""
+        return self.tr("%1 (%2)").replace("%1", text).replace("%2", detail)
 
     def _section_title(self, kind: RowKind) -> str:
         return {RowKind.GROUP: self.tr("Groups"), RowKind.DISCUSS: self.tr("Discussions"),

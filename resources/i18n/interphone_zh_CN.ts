@@ -899,37 +899,42 @@
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="480"/>
+        <location filename="../../app/ui/interphone_list.py" line="482"/>
+        <source>%1 (%2)</source>
+        <translation>%1（%2）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="485"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="480"/>
+        <location filename="../../app/ui/interphone_list.py" line="485"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="481"/>
+        <location filename="../../app/ui/interphone_list.py" line="486"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="503"/>
+        <location filename="../../app/ui/interphone_list.py" line="508"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="504"/>
+        <location filename="../../app/ui/interphone_list.py" line="509"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="507"/>
+        <location filename="../../app/ui/interphone_list.py" line="512"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="508"/>
+        <location filename="../../app/ui/interphone_list.py" line="513"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1583,9 +1588,9 @@
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="312"/>
-        <source>not heard yet</source>
-        <translation>尚未收听</translation>
+        <location filename="../../app/ui/floor_widgets.py" line="310"/>
+        <source>Play again: %1 at %2 (%3), not heard yet</source>
+        <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
         <location filename="../../app/ui/floor_widgets.py" line="352"/>
