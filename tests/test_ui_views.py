@@ -392,3 +392,21 @@ def test_an_interphones_volume_says_its_level(qtbot) -> None:
     assert controls.volume.toolTip() == "Volume of this interphone: 40 %"
     controls.volume.setValue(120)
     assert controls.volume.toolTip() == "Volume of this interphone: 120 %"
+
+
+def test_the_talk_button_s_background_is_the_window_s_on_a_dark_theme(qtbot) -> None:
+    """Once the talk button was a button to screen readers, its background took the
+    palette's Button colour: on a dark theme, where it differs from the window's, a box
+    showed round the disc."""
+    from PySide6.QtGui import QColor, QPalette
+
+    panel = QWidget()
+    palette = panel.palette()
+    palette.setColor(QPalette.ColorRole.Window, QColor("#202326"))
+    palette.setColor(QPalette.ColorRole.Button, QColor("#292c30"))
+    panel.setPalette(palette)
+    button = TalkButton(panel)
+    button.resize(300, 300)
+    qtbot.addWidget(panel)
+    image = button.grab().toImage()
+    assert image.pixelColor(2, 2).name() == "#202326"  # a corner, outside the disc

@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPalette,
     QPen,
     QPixmap,
 )
@@ -123,6 +124,9 @@ class TalkButton(QAbstractButton):
         # it paints its whole rectangle (the background first), so the countdown repaints
         # the button alone, not the panel and window behind it
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        # that background is the window's, as around it (a button's own role, Button, is
+        # another colour on dark themes: a box showed round the disc)
+        self.setBackgroundRole(QPalette.ColorRole.Window)
         self.setAutoRepeat(False)
         self._state = TalkState.NOT_JOINED
         self._holder = ""

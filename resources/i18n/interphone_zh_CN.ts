@@ -1941,88 +1941,88 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="229"/>
+        <location filename="../../app/ui/talk_button.py" line="233"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="229"/>
+        <location filename="../../app/ui/talk_button.py" line="233"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="232"/>
+        <location filename="../../app/ui/talk_button.py" line="236"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="235"/>
+        <location filename="../../app/ui/talk_button.py" line="239"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="238"/>
         <location filename="../../app/ui/talk_button.py" line="242"/>
+        <location filename="../../app/ui/talk_button.py" line="246"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="242"/>
+        <location filename="../../app/ui/talk_button.py" line="246"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="244"/>
+        <location filename="../../app/ui/talk_button.py" line="248"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="244"/>
+        <location filename="../../app/ui/talk_button.py" line="248"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="245"/>
+        <location filename="../../app/ui/talk_button.py" line="249"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="248"/>
+        <location filename="../../app/ui/talk_button.py" line="252"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="251"/>
+        <location filename="../../app/ui/talk_button.py" line="255"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="253"/>
+        <location filename="../../app/ui/talk_button.py" line="257"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="253"/>
+        <location filename="../../app/ui/talk_button.py" line="257"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="254"/>
+        <location filename="../../app/ui/talk_button.py" line="258"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="255"/>
+        <location filename="../../app/ui/talk_button.py" line="259"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="488"/>
+        <location filename="../../app/ui/talk_button.py" line="492"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="490"/>
+        <location filename="../../app/ui/talk_button.py" line="494"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
