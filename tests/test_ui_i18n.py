@@ -135,9 +135,9 @@ def test_zh_cn_certificate_details_are_chinese_and_follow_a_language_switch(qtbo
 
 
 def test_zh_cn_list_headers_and_unheard_replays_use_chinese_punctuation(qtbot) -> None:
-    """The list's section headers ("Groups (2)") and an unheard transmission's play button
-    ("…, not heard yet") were put together with ASCII brackets and a comma around the
-    translated words: 群组 (2)."""
+    """The list's section headers ("Groups (2)"), an unheard transmission's play button
+    ("…, not heard yet") and a replay row's length were put together with ASCII brackets
+    and a comma around the translated words: 群组 (2)."""
     from app.ui.floor_widgets import ReplayItem, ReplayList
     from app.ui.i18n import LanguageSwitcher
     from app.ui.interphone_list import InterphoneList
@@ -157,5 +157,6 @@ def test_zh_cn_list_headers_and_unheard_replays_use_chinese_punctuation(qtbot) -
         assert header is not None and header.text(0) == "群组（2）"
         names = [b.accessibleName() for b in replay.findChildren(QToolButton)]
         assert names == ["重新播放：Alice，07:00:10（0:12），尚未收听"], names
+        assert replay.item_texts() == ["● Alice  07:00:10  （0:12）"]  # (the row's details too)
     finally:
         switcher.apply("en")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -108,6 +108,12 @@ class EmergencyBanner(QFrame):
                                         "raised"))
 
 
+def bracketed_length(seconds: float) -> str:
+    """A transmission's length in the language's brackets: "(0:12)", "（0:12）"."""
+    return QCoreApplication.translate("ReplayList", "(%1)").replace(
+        "%1", format_length(seconds))
+
+
 class _ElidedLabel(QLabel):
     """A one-line label: ``prefix``, as much of ``text`` as fits (cut with "…" on the
     ``mode`` side), then ``suffix``; it never shrinks below prefix + "…" + suffix."""
@@ -198,7 +204,7 @@ class _ReplayRow(QWidget):
         self.play.setEnabled(not item.receiving)
         self.name.set_parts(item.speaker, prefix="● " if not item.heard else "",
                             bold=not item.heard)
-        self.details.set_parts(f"{item.at} ", suffix=f"({format_length(item.duration)})",
+        self.details.set_parts(f"{item.at} ", suffix=bracketed_length(item.duration),
                                bold=not item.heard)
 
     def size_for_list(self) -> QSize:
@@ -318,7 +324,7 @@ class ReplayList(QWidget):
 
     def item_text(self, item: ReplayItem) -> str:
         mark = "● " if not item.heard else ""
-        return f"{mark}{item.speaker}  {item.at}  ({format_length(item.duration)})"
+        return f"{mark}{item.speaker}  {item.at}  {bracketed_length(item.duration)}"
 
     def items(self) -> list[ReplayItem]:
         """What the list shows, newest first."""
@@ -345,6 +351,8 @@ class ReplayList(QWidget):
             for _, widget in self._rows.values():
                 widget.play.setToolTip(self.tr("Play again"))
                 self._name_play(widget)
+                if widget.item is not None:
+                    widget.show_item(widget.item)  # the length's brackets are the language's
         super().changeEvent(event)
 
     def retranslate(self) -> None:

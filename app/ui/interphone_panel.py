@@ -353,7 +353,8 @@ class InterphonePanel(QWidget):
             name = self.name_of(uid)
             text = name + (self.tr(" (you)") if uid == self._me else "")
             item = QListWidgetItem(icon("person"), text)
-            item.setToolTip(name if name == uid else f"{name} ({uid})")
+            item.setToolTip(name if name == uid
+                            else self.tr("%1 (%2)").replace("%1", name).replace("%2", uid))
             if uid == self._speaker:
                 item.setIcon(icon("mic-live"))
                 font = item.font()

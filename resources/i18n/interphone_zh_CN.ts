@@ -1093,7 +1093,7 @@
         <location filename="../../app/ui/interphone_panel.py" line="337"/>
         <location filename="../../app/ui/interphone_panel.py" line="340"/>
         <location filename="../../app/ui/interphone_panel.py" line="346"/>
-        <location filename="../../app/ui/interphone_panel.py" line="488"/>
+        <location filename="../../app/ui/interphone_panel.py" line="489"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
@@ -1118,52 +1118,57 @@
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="366"/>
+        <location filename="../../app/ui/interphone_panel.py" line="357"/>
+        <source>%1 (%2)</source>
+        <translation>%1（%2）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="367"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="395"/>
+        <location filename="../../app/ui/interphone_panel.py" line="396"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="402"/>
+        <location filename="../../app/ui/interphone_panel.py" line="403"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="404"/>
+        <location filename="../../app/ui/interphone_panel.py" line="405"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="409"/>
+        <location filename="../../app/ui/interphone_panel.py" line="410"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="413"/>
+        <location filename="../../app/ui/interphone_panel.py" line="414"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="416"/>
+        <location filename="../../app/ui/interphone_panel.py" line="417"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="422"/>
+        <location filename="../../app/ui/interphone_panel.py" line="423"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="431"/>
+        <location filename="../../app/ui/interphone_panel.py" line="432"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="436"/>
+        <location filename="../../app/ui/interphone_panel.py" line="437"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1178,17 +1183,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="424"/>
+        <location filename="../../app/ui/interphone_panel.py" line="425"/>
         <source>Last spoke: %1, until %2</source>
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="427"/>
+        <location filename="../../app/ui/interphone_panel.py" line="428"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="487"/>
+        <location filename="../../app/ui/interphone_panel.py" line="488"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
@@ -1577,29 +1582,34 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="297"/>
-        <location filename="../../app/ui/floor_widgets.py" line="346"/>
+        <location filename="../../app/ui/floor_widgets.py" line="113"/>
+        <source>(%1)</source>
+        <translation>（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="303"/>
+        <location filename="../../app/ui/floor_widgets.py" line="352"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="309"/>
+        <location filename="../../app/ui/floor_widgets.py" line="315"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="310"/>
+        <location filename="../../app/ui/floor_widgets.py" line="316"/>
         <source>Play again: %1 at %2 (%3), not heard yet</source>
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="352"/>
-        <location filename="../../app/ui/floor_widgets.py" line="356"/>
+        <location filename="../../app/ui/floor_widgets.py" line="360"/>
+        <location filename="../../app/ui/floor_widgets.py" line="364"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="354"/>
+        <location filename="../../app/ui/floor_widgets.py" line="362"/>
         <source>(%1 unheard)</source>
         <translation>（%1 条未听）</translation>
     </message>
