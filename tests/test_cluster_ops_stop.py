@@ -418,3 +418,34 @@ async def test_a_store_stopped_from_two_tasks_at_once_leaves_once(
         await node.stop()
         await link.close()
 
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["one-after-the-other", "at-once"])
+async def test_a_node_stopped_twice_stops_once(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture,  # noqa: F811
+        at_once: bool) -> None:
+    """The server stopped twice, one after the other or from two tasks at once, with a
+    client connected: no error, one ``down``, no warning that the others were not told,
+    and the second stop returns once the node is stopped."""
+    caplog.set_level(logging.INFO)
+    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                            store=node_store(redis_server.url, "n0"))
+    await node.start()
+    store = node.store
+    assert store is not None
+    alice = await logged_in(node.port, "alice")
+    await alice.join(G58)
+    if at_once:
+        first = asyncio.create_task(node.stop())
+        await asyncio.sleep(0)
+        await node.stop()
+        assert first.done()
+        await first
+    else:
+        await node.stop()
+        await node.stop()
+    assert await alice.closed_by_server(2.0)
+    assert len(await downs_of(redis_server.url, store.node)) == 1
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not problems, problems
+    assert sum(r.getMessage() == "stopped" for r in caplog.records) == 1
+    await alice.close()
