@@ -351,3 +351,101 @@ async def test_a_node_works_with_the_redis_acl_user_docs_deploy_md_gives(
             (99, False), (store.node, True)]
     finally:
         await admin.aclose()
+
+
+async def downs_of(redis_url: str, number: int) -> list[dict[str, object]]:
+    """The ``down`` entries of node ``number`` in the shared log."""
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        events = [json.loads(fields["e"]) for _, fields in await redis.xrange("interphone:log")]
+    finally:
+        await redis.aclose()
+    return [e for e in events if e.get("t") == "down" and e["node"] == number]
+
+
+async def test_a_store_stopped_twice_leaves_once(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """``store.stop()`` then the server's stop (which stops its store): the second ran the
+    leaving transaction again, a second ``down`` of the node with a new ``eid`` (applied by
+    every node as a new death)."""
+    caplog.set_level(logging.INFO, logger="app.server.redis_store")
+    async with running_nodes(1, redis_server.url) as nodes:
+        store = nodes[0].store
+        assert store is not None
+        number = store.node
+        await store.stop()
+        await store.stop()
+        await nodes[0].stop()
+    downs = await downs_of(redis_server.url, number)
+    assert len(downs) == 1, downs
+    left = [r for r in caplog.records if "left the store" in r.getMessage()]
+    assert len(left) == 1, [r.getMessage() for r in left]
+
+
+async def test_a_store_stopped_from_two_tasks_at_once_leaves_once(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """A second stop while the first one's transaction is on its way to Redis: it ran
+    the transaction again (a second ``down``), or failed on the clients the first had
+    closed meanwhile (an error, or the warning that the others were not told); it now
+    waits for the first and returns once the node has left."""
+    caplog.set_level(logging.INFO)
+    link = RedisLink(redis_server.port, delay=DELAY)
+    await link.start()
+    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                            store=node_store(link.url, "n0"))
+    try:
+        await node.start()
+        store = node.store
+        assert store is not None
+        number = store.node
+        await settle([node])
+        first = asyncio.create_task(store.stop())
+        await asyncio.sleep(DELAY / 2)  # the first's transaction under way
+        assert not first.done()
+        await store.stop()
+        assert first.done()  # the second returned once the first was over
+        await first
+        assert len(await downs_of(redis_server.url, number)) == 1
+        problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert not problems, problems
+        redis = Redis.from_url(redis_server.url, decode_responses=True)
+        try:
+            assert not await redis.hexists("interphone:nodes", str(number))
+            assert not await redis.exists(f"interphone:alive:{number}")
+        finally:
+            await redis.aclose()
+    finally:
+        await node.stop()
+        await link.close()
+
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["one-after-the-other", "at-once"])
+async def test_a_node_stopped_twice_stops_once(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture,  # noqa: F811
+        at_once: bool) -> None:
+    """The server stopped twice, one after the other or from two tasks at once, with a
+    client connected: no error, one ``down``, no warning that the others were not told,
+    and the second stop returns once the node is stopped."""
+    caplog.set_level(logging.INFO)
+    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                            store=node_store(redis_server.url, "n0"))
+    await node.start()
+    store = node.store
+    assert store is not None
+    alice = await logged_in(node.port, "alice")
+    await alice.join(G58)
+    if at_once:
+        first = asyncio.create_task(node.stop())
+        await asyncio.sleep(0)
+        await node.stop()
+        assert first.done()
+        await first
+    else:
+        await node.stop()
+        await node.stop()
+    assert await alice.closed_by_server(2.0)
+    assert len(await downs_of(redis_server.url, store.node)) == 1
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not problems, problems
+    assert sum(r.getMessage() == "stopped" for r in caplog.records) == 1
+    await alice.close()

@@ -109,6 +109,7 @@ class InterphoneServer:
         self.metrics: MetricsEndpoint | None = None
         self._tcp: list[asyncio.Server | TlsListener] | None = None
         self._udp: asyncio.DatagramTransport | None = None
+        self._stopping: asyncio.Event | None = None  # a stop under way: set when it is over
 
     @property
     def running(self) -> bool:
@@ -251,10 +252,25 @@ class InterphoneServer:
         self.hub.reschedule()
 
     async def stop(self) -> None:
-        """Stop accepting, close every session (flushing what was queued), close the relay."""
-        if self.metrics is not None:
-            await self.metrics.stop()
-            self.metrics = None
+        """Stop accepting, close every session (flushing what was queued), close the relay.
+
+        A call while another is under way (a stop from another task) waits until it is
+        over and does nothing more; one after it does nothing."""
+        stopping = self._stopping
+        if stopping is not None:
+            await stopping.wait()
+            return
+        self._stopping = stopping = asyncio.Event()
+        try:
+            await self._stop()
+        finally:
+            self._stopping = None
+            stopping.set()
+
+    async def _stop(self) -> None:
+        metrics, self.metrics = self.metrics, None
+        if metrics is not None:
+            await metrics.stop()
         tcp, udp, hub = self._tcp, self._udp, self.hub
         if tcp is None or hub is None:
             return

@@ -141,6 +141,7 @@ class RedisStore:
         self._last_id = "0"
         self._healthy_since: float | None = None
         self._stopping = False
+        self._stopped = asyncio.Event()  # set when the first stop() is over
         self.applied = 0
         self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
         self._loaded = False  # the snapshot (if any) restored, the log's end at start read
@@ -280,8 +281,23 @@ class RedisStore:
         yet. Then, in one transaction, this node leaves ``nodes``, its ``down`` is
         appended and its heartbeat key deleted: no other node reads this node in ``nodes``
         once its ``down`` is in the log (it would learn it again), nor finds it gone from
-        ``nodes`` without its ``down`` (its sessions would stay)."""
+        ``nodes`` without its ``down`` (its sessions would stay).
+
+        Once only: a later call (the server's stop after the store's, or a stop from
+        another task meanwhile) waits until the first is over and does nothing more (a
+        second ``down`` of this node, with a new ``eid``, in the log)."""
+        if self._stopping:
+            await self._stopped.wait()
+            return
         self._stopping = True  # redis-py may turn a cancellation into a connection error
+        try:
+            await self._leave()
+        finally:
+            self._stopped.set()
+
+    async def _leave(self) -> None:
+        """:meth:`stop`'s work: the tasks ended, what was left and this node's ``down``
+        appended, the clients closed."""
         tasks = self._tasks + list(self._look_ups)
         for task in tasks:
             task.cancel()
