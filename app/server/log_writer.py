@@ -15,14 +15,13 @@ request not known to be in the log the answer limit after it was made is refused
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
-from app.server.redis_support import RETRY, STORE_FAULTS, connection_of, stream_id
+from app.server.redis_support import RETRY, STORE_FAULTS, connection_of, log_entry, stream_id
 from app.server.replica import Event, Replica
 
 if TYPE_CHECKING:
@@ -108,7 +107,7 @@ class LogWriter:
                 continue
             pipe = redis.pipeline(transaction=False)
             for event in events:
-                pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
+                pipe.xadd(stream, log_entry(event))
             sent = False
             self.sending = events
             try:

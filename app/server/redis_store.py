@@ -80,6 +80,7 @@ from app.server.redis_support import (
     RETRY,
     STORE_FAULTS,
     describe_node,
+    log_entry,
     redacted_url,
     redis_result,
     stream_id,
@@ -315,10 +316,10 @@ class RedisStore:
             try:
                 pipe = redis.pipeline(transaction=True)
                 for event in left:
-                    pipe.xadd(stream, {"e": json.dumps(event, separators=(",", ":"))})
+                    pipe.xadd(stream, log_entry(event))
                 pipe.hdel(self.key("nodes"), str(self.node))
                 down = self.replica.ids.stamp({"t": "down", "node": self.node, "left": True})
-                pipe.xadd(stream, {"e": json.dumps(down, separators=(",", ":"))})
+                pipe.xadd(stream, log_entry(down))
                 pipe.delete(self.key(f"alive:{self.node}"))
                 await pipe.execute()
                 log.info("node %d (%s) left the store %s: the other nodes end its sessions",

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 T = TypeVar("T")
 
@@ -38,6 +39,16 @@ async def connection_of(redis: Redis) -> Any:
     except TypeError:
         pending = pool.get_connection("PIPELINE")
     return await pending
+
+
+def encoded_event(event: dict[str, Any]) -> str:
+    """An event as one entry of the shared log holds it (field ``e``), compact JSON."""
+    return json.dumps(event, separators=(",", ":"))
+
+
+def log_entry(event: dict[str, Any]) -> dict[FieldT, EncodableT]:
+    """The fields of the shared log's entry for ``event`` (``XADD log * e <json>``)."""
+    return {"e": encoded_event(event)}
 
 
 def stream_id(text: str) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.server.redis_support import redis_result, stream_id
+from app.server.redis_support import encoded_event, redis_result, stream_id
 from app.server.replica import Replica
 
 GIVE_UP = """
@@ -98,7 +98,7 @@ class StoreUpkeep:
             if self._missing[node] < 2:
                 continue
             del self._missing[node]
-            down = json.dumps({"t": "down", "node": node}, separators=(",", ":"))
+            down = encoded_event({"t": "down", "node": node})
             if await redis_result(redis.eval(GIVE_UP, 2, nodes, self.key("log"), number, down)):
                 known.pop(number, None)
                 self._swept(node, info)
