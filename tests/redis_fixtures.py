@@ -86,14 +86,22 @@ class RedisProcess:
                 process.wait()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    redis = RedisProcess(tmp_path)
+@contextlib.contextmanager
+def running_redis(directory: Path) -> Iterator[RedisProcess]:
+    """A redis-server with its files in ``directory``, stopped at the end of the block (also
+    when the block stopped it itself)."""
+    redis = RedisProcess(directory)
     redis.start()
     try:
         yield redis
     finally:
         redis.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    with running_redis(tmp_path) as redis:
+        yield redis
 
 
 def node_store(url: str, name: str, snapshot_every: int = 10_000,

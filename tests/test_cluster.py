@@ -23,12 +23,14 @@ from app.protocol import AudioPacket, InterphoneChanged, Kicked, Ping, RecvBegin
 from app.protocol.errors import ErrCode
 from app.protocol.messages import Login, MembersRequest, SpeakRequest
 from app.server import InterphoneServer
-from tests.redis_fixtures import (
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
     RedisProcess,
     free_port,
+    redis_server,
     running_nodes,
+    running_redis,
     settle,
     start_node,
 )
@@ -57,13 +59,9 @@ async def spread(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         async with running_nodes(1, None) as nodes:
             yield Spread(nodes)
         return
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
+    with running_redis(tmp_path) as redis:
         async with running_nodes(int(request.param[-1]), redis.url) as nodes:
             yield Spread(nodes)
-    finally:
-        redis.stop()
 
 
 async def info_until(client: RawClient, predicate, timeout: float = 5.0):  # type: ignore[no-untyped-def]
@@ -185,9 +183,7 @@ async def bob_granted_across_nodes(tmp_path: Path) -> AsyncIterator[
     """Two nodes on Redis: alice on the first (her audio registered there), bob on the
     second, both in G58, bob granted its floor and both nodes caught up with the log.
     Yields (first, second, alice, bob, alice's UDP peer); all are closed after."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
+    with running_redis(tmp_path) as redis:
         async with running_nodes(2, redis.url) as nodes:
             first, second = nodes
             alice = await logged_in(first.port, "alice")
@@ -204,8 +200,6 @@ async def bob_granted_across_nodes(tmp_path: Path) -> AsyncIterator[
                 alice_peer.close()
                 await alice.close()
                 await bob.close()
-    finally:
-        redis.stop()
 
 
 async def test_audio_forwarded_before_this_node_learns_the_grant_is_relayed(
@@ -274,49 +268,44 @@ async def test_audio_forwarded_before_this_node_learns_the_speakers_registration
 
 
 async def test_audio_another_node_forwards_goes_to_this_node_s_listeners_only(
-        tmp_path: Path) -> None:
+        redis_server: RedisProcess) -> None:  # noqa: F811
     """A forwarded packet is never sent on to another node, whether this node knows the
     speaker's registration or not yet: the speaker's node sends each node its copy
     (carol's node would relay a second copy to her, and nodes could pass it round)."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(3, redis.url) as nodes:
-            first, second, third = nodes
-            alice = await logged_in(first.port, "alice")
-            bob = await logged_in(second.port, "bob")
-            carol = await logged_in(third.port, "carol")
-            for client in (alice, bob, carol):
-                await client.join(G58)
-            alice_peer, carol_peer = await UdpPeer.open(first.port), await UdpPeer.open(third.port)
-            await register(alice_peer, "alice")
-            await register(carol_peer, "carol")
-            assert (await bob.speak(G58)).ok
-            await settle(nodes)
-            record = first.state.interphones[G58]
-            assert "carol" in record.remote and "bob" not in record.addrs
-            first_relay = await knows_relay_of(second, first)
-            await knows_relay_of(first, second)
-            data = AudioPacket(str(G58), "bob", 0, b"unknown-here").serialize()
-            send_from_relay(second, data, first_relay)  # bob's registration not known there
+    async with running_nodes(3, redis_server.url) as nodes:
+        first, second, third = nodes
+        alice = await logged_in(first.port, "alice")
+        bob = await logged_in(second.port, "bob")
+        carol = await logged_in(third.port, "carol")
+        for client in (alice, bob, carol):
+            await client.join(G58)
+        alice_peer, carol_peer = await UdpPeer.open(first.port), await UdpPeer.open(third.port)
+        await register(alice_peer, "alice")
+        await register(carol_peer, "carol")
+        assert (await bob.speak(G58)).ok
+        await settle(nodes)
+        record = first.state.interphones[G58]
+        assert "carol" in record.remote and "bob" not in record.addrs
+        first_relay = await knows_relay_of(second, first)
+        await knows_relay_of(first, second)
+        data = AudioPacket(str(G58), "bob", 0, b"unknown-here").serialize()
+        send_from_relay(second, data, first_relay)  # bob's registration not known there
+        assert await alice_peer.recv(3.0) == data
+        assert await carol_peer.nothing(0.5)
+        bob_peer = await UdpPeer.open(second.port)
+        await register(bob_peer, "bob")
+        await settle(nodes)
+        assert first.state.interphones[G58].addrs["bob"] == await knows_relay_of(first, second)
+        for seq in range(1, 4):  # bob's own packets: one copy to each other member
+            data = AudioPacket(str(G58), "bob", seq, b"registered").serialize()
+            bob_peer.send(data)
             assert await alice_peer.recv(3.0) == data
-            assert await carol_peer.nothing(0.5)
-            bob_peer = await UdpPeer.open(second.port)
-            await register(bob_peer, "bob")
-            await settle(nodes)
-            assert first.state.interphones[G58].addrs["bob"] == await knows_relay_of(first, second)
-            for seq in range(1, 4):  # bob's own packets: one copy to each other member
-                data = AudioPacket(str(G58), "bob", seq, b"registered").serialize()
-                bob_peer.send(data)
-                assert await alice_peer.recv(3.0) == data
-                assert await carol_peer.recv(3.0) == data
-            assert await alice_peer.nothing(0.3) and await carol_peer.nothing(0.3)
-            for peer in (alice_peer, bob_peer, carol_peer):
-                peer.close()
-            for client in (alice, bob, carol):
-                await client.close()
-    finally:
-        redis.stop()
+            assert await carol_peer.recv(3.0) == data
+        assert await alice_peer.nothing(0.3) and await carol_peer.nothing(0.3)
+        for peer in (alice_peer, bob_peer, carol_peer):
+            peer.close()
+        for client in (alice, bob, carol):
+            await client.close()
 
 
 async def test_audio_claiming_to_be_forwarded_from_elsewhere_than_a_node_s_relay_is_dropped(
@@ -357,69 +346,60 @@ async def test_a_session_closing_frees_its_floor_everywhere(spread: Spread) -> N
     await bob.close()
 
 
-async def test_silence_revokes_a_grant_on_every_node(tmp_path: Path) -> None:
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(2, redis.url, silence_timeout=0.5) as nodes:
-            alice = await logged_in(nodes[0].port, "alice")
-            bob = await logged_in(nodes[1].port, "bob")
-            await alice.join(G58)
-            await bob.join(G58)
-            assert (await alice.speak(G58)).ok
-            await info_until(bob, lambda i: i.speaker == "alice")
-            await info_until(bob, lambda i: i.speaker == "")  # no audio: revoked
-            assert (await bob.speak(G58)).ok
-            await alice.close()
-            await bob.close()
-    finally:
-        redis.stop()
+async def test_silence_revokes_a_grant_on_every_node(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    async with running_nodes(2, redis_server.url, silence_timeout=0.5) as nodes:
+        alice = await logged_in(nodes[0].port, "alice")
+        bob = await logged_in(nodes[1].port, "bob")
+        await alice.join(G58)
+        await bob.join(G58)
+        assert (await alice.speak(G58)).ok
+        await info_until(bob, lambda i: i.speaker == "alice")
+        await info_until(bob, lambda i: i.speaker == "")  # no audio: revoked
+        assert (await bob.speak(G58)).ok
+        await alice.close()
+        await bob.close()
 
 
 async def test_a_node_started_later_begins_from_a_snapshot_of_a_trimmed_log(
-        tmp_path: Path) -> None:
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(2, redis.url, snapshot_every=4) as nodes:
-            alice, bob = await logged_in(nodes[0].port, "alice"), await logged_in(
-                nodes[1].port, "bob")
-            carol = await logged_in(nodes[1].port, "carol")
-            for client in (alice, bob, carol):
-                await client.join(G58)
-            assert (await alice.speak(G58)).ok
-            for _ in range(4):  # enough entries for a snapshot after every node read them
-                assert (await bob.request(MembersRequest(G58))).ok
-            await settle(nodes)
-            store = nodes[0].store
-            assert store is not None and store._writer_redis is not None
-            redis_client = store._writer_redis
-            for _ in range(100):
-                if await redis_client.get(store.key("snapshot")) and int(
-                        await redis_client.xlen(store.key("log"))) < store.applied:
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("no snapshot, or the log was not trimmed")
-            nodes.append(await start_node(redis.url, "late", snapshot_every=4))
-            dave = await logged_in(nodes[2].port, "dave")
-            seen = (await dave.request(MembersRequest(GALL))).body.info
-            assert seen.member_count == 0
-            eve = await logged_in(nodes[2].port, "eve")
-            await eve.join(GALL)
-            await alice.join(GALL)
-            info = await info_until(eve, lambda i: i.member_count == 2)
-            assert info.members == ("eve", "alice")
-            # the late node knows what happened before it started
-            assert nodes[2].state.interphones[G58].holder == "alice"
-            assert list(nodes[2].state.interphones[G58].members) == ["alice", "bob", "carol"]
-            reply = await eve.request(SpeakRequest(True, GALL))
-            assert reply.ok
-            await info_until(alice, lambda i: i.speaker == "eve")
-            for client in (alice, bob, carol, dave, eve):
-                await client.close()
-    finally:
-        redis.stop()
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    async with running_nodes(2, redis_server.url, snapshot_every=4) as nodes:
+        alice, bob = await logged_in(nodes[0].port, "alice"), await logged_in(
+            nodes[1].port, "bob")
+        carol = await logged_in(nodes[1].port, "carol")
+        for client in (alice, bob, carol):
+            await client.join(G58)
+        assert (await alice.speak(G58)).ok
+        for _ in range(4):  # enough entries for a snapshot after every node read them
+            assert (await bob.request(MembersRequest(G58))).ok
+        await settle(nodes)
+        store = nodes[0].store
+        assert store is not None and store._writer_redis is not None
+        redis_client = store._writer_redis
+        for _ in range(100):
+            if await redis_client.get(store.key("snapshot")) and int(
+                    await redis_client.xlen(store.key("log"))) < store.applied:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("no snapshot, or the log was not trimmed")
+        nodes.append(await start_node(redis_server.url, "late", snapshot_every=4))
+        dave = await logged_in(nodes[2].port, "dave")
+        seen = (await dave.request(MembersRequest(GALL))).body.info
+        assert seen.member_count == 0
+        eve = await logged_in(nodes[2].port, "eve")
+        await eve.join(GALL)
+        await alice.join(GALL)
+        info = await info_until(eve, lambda i: i.member_count == 2)
+        assert info.members == ("eve", "alice")
+        # the late node knows what happened before it started
+        assert nodes[2].state.interphones[G58].holder == "alice"
+        assert list(nodes[2].state.interphones[G58].members) == ["alice", "bob", "carol"]
+        reply = await eve.request(SpeakRequest(True, GALL))
+        assert reply.ok
+        await info_until(alice, lambda i: i.speaker == "eve")
+        for client in (alice, bob, carol, dave, eve):
+            await client.close()
 
 
 # ---- faults --------------------------------------------------------------------------------------
@@ -451,20 +431,18 @@ DoomedAndOne = tuple[int, subprocess.Popen[bytes], list[InterphoneServer]]
 async def doomed_node_beside_one(tmp_path: Path) -> AsyncIterator[DoomedAndOne]:
     """Two nodes on a fresh Redis: one in a process of its own, to kill (its port and
     process), and one here (the nodes); the process and Redis end with the block."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    config = tmp_path / "directory.toml"
-    config.write_text(TEST_TOML)
-    port = free_port()
-    process = start_node_process(config, port, redis.url, "doomed")
-    try:
-        async with running_nodes(1, redis.url) as nodes:
-            yield port, process, nodes
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        redis.stop()
+    with running_redis(tmp_path) as redis:
+        config = tmp_path / "directory.toml"
+        config.write_text(TEST_TOML)
+        port = free_port()
+        process = start_node_process(config, port, redis.url, "doomed")
+        try:
+            async with running_nodes(1, redis.url) as nodes:
+                yield port, process, nodes
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 async def test_a_killed_node_frees_its_floor_and_its_sessions(tmp_path: Path) -> None:
@@ -491,73 +469,64 @@ async def test_a_killed_node_frees_its_floor_and_its_sessions(tmp_path: Path) ->
 
 
 async def test_without_redis_changes_are_refused_and_resume_when_it_returns(
-        tmp_path: Path) -> None:
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(2, redis.url) as nodes:
-            alice = await logged_in(nodes[0].port, "alice")
-            bob = await logged_in(nodes[1].port, "bob")
-            await alice.join(G58)
-            await bob.join(G58)
-            redis.stop()
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    async with running_nodes(2, redis_server.url) as nodes:
+        alice = await logged_in(nodes[0].port, "alice")
+        bob = await logged_in(nodes[1].port, "bob")
+        await alice.join(G58)
+        await bob.join(G58)
+        redis_server.stop()
+        carol = await RawClient.connect(nodes[0].port)
+        refused = None
+        for _ in range(50):
+            reply = await carol.request(Login("carol", "pw-carol"), timeout=10.0)
+            if not reply.ok:
+                refused = reply
+                break
+            await carol.close()  # logged in before the node noticed: try again
             carol = await RawClient.connect(nodes[0].port)
-            refused = None
-            for _ in range(50):
-                reply = await carol.request(Login("carol", "pw-carol"), timeout=10.0)
-                if not reply.ok:
-                    refused = reply
-                    break
-                await carol.close()  # logged in before the node noticed: try again
-                carol = await RawClient.connect(nodes[0].port)
-                await asyncio.sleep(0.1)
-            assert refused is not None
-            assert refused.body.code == ErrCode.SERVER_FAULT
-            assert "store unavailable" in refused.body.errmsg
-            assert (await alice.request(Ping())).ok  # sessions stay
-            redis.start()
-            for _ in range(100):
-                reply = await carol.request(Login("carol", "pw-carol"), timeout=10.0)
-                if reply.ok:
-                    break
-                await asyncio.sleep(0.1)
-            assert reply.ok
-            await carol.join(G58)
-            for client in (alice, bob):
-                info = await info_until(client, lambda i: i.member_count == 3, timeout=10.0)
-                assert info.members == ("alice", "bob", "carol")
-            for client in (alice, bob, carol):
-                await client.close()
-    finally:
-        redis.stop()
-
-
-async def test_a_client_with_a_server_list_moves_to_another_node(tmp_path: Path) -> None:
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(2, redis.url) as nodes:
-            bob = await logged_in(nodes[1].port, "bob")
-            await bob.join(G58)
-            client = InterphoneClient("127.0.0.1", nodes[0].port, "alice", "pw-alice",
-                                      backoff=(0.05, 0.2),
-                                      fallbacks=[("127.0.0.1", nodes[1].port)])
-            await client.connect()
-            await client.join(G58)
-            await info_until(bob, lambda i: i.member_count == 2)
-            await nodes[0].stop()  # alice's node goes away
-            info = await info_until(bob, lambda i: i.member_count == 1, timeout=10.0)
-            assert info.members == ("bob",)
-            # the client reconnects to the other node of its list and joins again
-            info = await info_until(bob, lambda i: i.member_count == 2, timeout=10.0)
-            assert info.members == ("bob", "alice")
-            assert (client.host, client.port) == ("127.0.0.1", nodes[1].port)
-            assert await client.talk_start()
-            await info_until(bob, lambda i: i.speaker == "alice")
+            await asyncio.sleep(0.1)
+        assert refused is not None
+        assert refused.body.code == ErrCode.SERVER_FAULT
+        assert "store unavailable" in refused.body.errmsg
+        assert (await alice.request(Ping())).ok  # sessions stay
+        redis_server.start()
+        for _ in range(100):
+            reply = await carol.request(Login("carol", "pw-carol"), timeout=10.0)
+            if reply.ok:
+                break
+            await asyncio.sleep(0.1)
+        assert reply.ok
+        await carol.join(G58)
+        for client in (alice, bob):
+            info = await info_until(client, lambda i: i.member_count == 3, timeout=10.0)
+            assert info.members == ("alice", "bob", "carol")
+        for client in (alice, bob, carol):
             await client.close()
-            await bob.close()
-    finally:
-        redis.stop()
+
+
+async def test_a_client_with_a_server_list_moves_to_another_node(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    async with running_nodes(2, redis_server.url) as nodes:
+        bob = await logged_in(nodes[1].port, "bob")
+        await bob.join(G58)
+        client = InterphoneClient("127.0.0.1", nodes[0].port, "alice", "pw-alice",
+                                  backoff=(0.05, 0.2),
+                                  fallbacks=[("127.0.0.1", nodes[1].port)])
+        await client.connect()
+        await client.join(G58)
+        await info_until(bob, lambda i: i.member_count == 2)
+        await nodes[0].stop()  # alice's node goes away
+        info = await info_until(bob, lambda i: i.member_count == 1, timeout=10.0)
+        assert info.members == ("bob",)
+        # the client reconnects to the other node of its list and joins again
+        info = await info_until(bob, lambda i: i.member_count == 2, timeout=10.0)
+        assert info.members == ("bob", "alice")
+        assert (client.host, client.port) == ("127.0.0.1", nodes[1].port)
+        assert await client.talk_start()
+        await info_until(bob, lambda i: i.speaker == "alice")
+        await client.close()
+        await bob.close()
 
 
 async def test_the_client_tries_the_next_server_when_the_first_is_down() -> None:

@@ -42,7 +42,14 @@ from app.protocol.presence import (
 )
 from app.server import InterphoneServer
 from app.server.directory import Directory
-from tests.redis_fixtures import RedisProcess, running_nodes, settle, start_node
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    RedisProcess,
+    redis_server,
+    running_nodes,
+    running_redis,
+    settle,
+    start_node,
+)
 from tests.server_fixtures import G58, TEST_TOML, RawClient
 from tests.test_cluster import connect_when_up, doomed_node_beside_one, info_until
 
@@ -66,13 +73,9 @@ async def spread_of(kind: str, tmp_path: Path, **settings: Any) -> AsyncIterator
         async with running_nodes(1, None, **settings) as nodes:
             yield Spread(nodes)
         return
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
+    with running_redis(tmp_path) as redis:
         async with running_nodes(2, redis.url, **settings) as nodes:
             yield Spread(nodes)
-    finally:
-        redis.stop()
 
 
 async def client_with(port: int, uid: str, *features: str) -> RawClient:
@@ -385,40 +388,35 @@ async def test_an_emergency_on_one_node_preempts_a_holder_on_another(
 
 
 async def test_a_node_started_from_a_snapshot_knows_the_floor_and_its_line(
-        tmp_path: Path) -> None:
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(2, redis.url, snapshot_every=4) as nodes:
-            alice, bob = await alice_and_bob(nodes[0].port, nodes[1].port, "floor-queue")
-            await alice_talks_in_58(alice, bob)
-            await queue_for_58(bob)
-            store = nodes[0].store
-            assert store is not None and store._writer_redis is not None
-            redis_client = store._writer_redis
-            for _ in range(200):  # entries until a snapshot taken after the queueing, and
-                await alice.request(PresenceSyncRequest())  # the log trimmed below it (the
-                await settle(nodes)  # nodes' positions come with their heartbeats)
-                await asyncio.sleep(0.05)
-                text = await redis_client.get(store.key("snapshot"))
-                held = text and any(i["holder"] == "alice" for i in json.loads(text)["interphones"])
-                if held and int(await redis_client.xlen(store.key("log"))) < store.applied - 4:
-                    break
-            else:
-                raise AssertionError("no snapshot, or the log was not trimmed")
-            nodes.append(await start_node(redis.url, "late", snapshot_every=4))
-            carol = await client_with(nodes[2].port, "carol", "floor-queue")
-            await carol.join(G58)
-            late = nodes[2].state.interphones[G58]
-            assert late.holder == "alice" and late.floor.holder == "alice"
-            assert late.floor.queue == ("bob",)
-            busy = await carol.speak(G58)  # refused on the late node as everywhere
-            assert not busy.ok
-            assert (await alice.speak(G58, on=False)).ok
-            await notice(bob, floor_notice(FloorNoticeType.GRANTED))
-            await settle(nodes)
-            for node in nodes:
-                assert node.state.interphones[G58].holder == "bob"
-            await close_all(alice, bob, carol)
-    finally:
-        redis.stop()
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    async with running_nodes(2, redis_server.url, snapshot_every=4) as nodes:
+        alice, bob = await alice_and_bob(nodes[0].port, nodes[1].port, "floor-queue")
+        await alice_talks_in_58(alice, bob)
+        await queue_for_58(bob)
+        store = nodes[0].store
+        assert store is not None and store._writer_redis is not None
+        redis_client = store._writer_redis
+        for _ in range(200):  # entries until a snapshot taken after the queueing, and
+            await alice.request(PresenceSyncRequest())  # the log trimmed below it (the
+            await settle(nodes)  # nodes' positions come with their heartbeats)
+            await asyncio.sleep(0.05)
+            text = await redis_client.get(store.key("snapshot"))
+            held = text and any(i["holder"] == "alice" for i in json.loads(text)["interphones"])
+            if held and int(await redis_client.xlen(store.key("log"))) < store.applied - 4:
+                break
+        else:
+            raise AssertionError("no snapshot, or the log was not trimmed")
+        nodes.append(await start_node(redis_server.url, "late", snapshot_every=4))
+        carol = await client_with(nodes[2].port, "carol", "floor-queue")
+        await carol.join(G58)
+        late = nodes[2].state.interphones[G58]
+        assert late.holder == "alice" and late.floor.holder == "alice"
+        assert late.floor.queue == ("bob",)
+        busy = await carol.speak(G58)  # refused on the late node as everywhere
+        assert not busy.ok
+        assert (await alice.speak(G58, on=False)).ok
+        await notice(bob, floor_notice(FloorNoticeType.GRANTED))
+        await settle(nodes)
+        for node in nodes:
+            assert node.state.interphones[G58].holder == "bob"
+        await close_all(alice, bob, carol)

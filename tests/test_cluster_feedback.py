@@ -29,7 +29,12 @@ from app.server.feedback_carrier import (
     decode,
     encode,
 )
-from tests.redis_fixtures import RedisProcess, running_nodes
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    RedisProcess,
+    redis_server,
+    running_nodes,
+    running_redis,
+)
 from tests.server_fixtures import FAST, G58, GALL, RawClient, sample_directory
 from tests.test_cluster import doomed_node_beside_one, info_until
 
@@ -42,13 +47,9 @@ Reporter = tuple[RawClient, float, float]  # a listener, the loss and jitter it 
 
 @contextlib.asynccontextmanager
 async def two_nodes(tmp_path: Path) -> AsyncIterator[list[InterphoneServer]]:
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
+    with running_redis(tmp_path) as redis:
         async with running_nodes(2, redis.url) as nodes:
             yield nodes
-    finally:
-        redis.stop()
 
 
 async def member(port: int, uid: str, *features: str) -> RawClient:
@@ -254,25 +255,21 @@ async def test_the_floor_changing_hands_between_nodes(tmp_path: Path) -> None:
         await close_all(alice, bob, carol)
 
 
-async def test_reports_flow_again_after_redis_restarts(tmp_path: Path) -> None:
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    try:
-        async with running_nodes(2, redis.url) as nodes:
-            alice = await member(nodes[0].port, "alice", FEEDBACK)
-            bob = await member(nodes[1].port, "bob", FEEDBACK)
-            await holds_the_floor(alice, bob)
-            await told_until(alice, [(bob, 3.0, 0.0)], lambda n: n.worst_pct == 3.0)
-            redis.stop()
-            await asyncio.sleep(0.5)
-            redis.start()
-            # the holder's node subscribes again: a listener's report reaches it
-            told = await told_until(alice, [(bob, 12.0, 0.0)], lambda n: n.worst_pct == 12.0,
-                                    timeout=15.0)
-            assert told == FeedbackNotice(G58, 1, 12.0, 12.0, 0.0)
-            await close_all(alice, bob)
-    finally:
-        redis.stop()
+async def test_reports_flow_again_after_redis_restarts(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    async with running_nodes(2, redis_server.url) as nodes:
+        alice = await member(nodes[0].port, "alice", FEEDBACK)
+        bob = await member(nodes[1].port, "bob", FEEDBACK)
+        await holds_the_floor(alice, bob)
+        await told_until(alice, [(bob, 3.0, 0.0)], lambda n: n.worst_pct == 3.0)
+        redis_server.stop()
+        await asyncio.sleep(0.5)
+        redis_server.start()
+        # the holder's node subscribes again: a listener's report reaches it
+        told = await told_until(alice, [(bob, 12.0, 0.0)], lambda n: n.worst_pct == 12.0,
+                                timeout=15.0)
+        assert told == FeedbackNotice(G58, 1, 12.0, 12.0, 0.0)
+        await close_all(alice, bob)
 
 
 async def test_reports_cost_one_message_per_flush_however_many_listeners_send(

@@ -31,7 +31,14 @@ from app.server.node_auth import (
 )
 from app.server.redis_store import RedisStore
 from app.server.relay import DROP_REASONS, UNAUTHENTICATED, forwarded_inner, forwarded_served
-from tests.redis_fixtures import RedisProcess, node_store, settle, start_node
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    RedisProcess,
+    node_store,
+    redis_server,
+    running_redis,
+    settle,
+    start_node,
+)
 from tests.server_fixtures import FAST, G58, RawClient, UdpPeer, logged_in, sample_directory
 
 pytestmark = pytest.mark.timeout(60)
@@ -278,34 +285,32 @@ async def bob_speaking_to_alice(tmp_path: Path, keys: tuple[bytes, bytes] = (b""
     """alice on the first node, bob on the second, both registered for G58's audio, bob
     holding its floor, both nodes caught up. Yields (first, second, alice's and bob's
     UDP peers). ``keys``: the nodes' operator keys (INTERPHONE_CLUSTER_KEY; none)."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    nodes: list[InterphoneServer] = []
-    clients: list[RawClient] = []
-    peers: list[UdpPeer] = []
-    try:
-        for name, key in zip(("n0", "n1"), keys, strict=True):
-            nodes.append(await start_node(redis.url, name, cluster_key=key))
-        first, second = nodes
-        clients += [await logged_in(first.port, "alice"), await logged_in(second.port, "bob")]
-        for client in clients:
-            await client.join(G58)
-        peers += [await UdpPeer.open(first.port), await UdpPeer.open(second.port)]
-        await register(peers[0], "alice")
-        await register(peers[1], "bob")
-        assert (await clients[1].speak(G58)).ok
-        await settle(nodes)
-        assert "bob" in first.state.interphones[G58].remote
-        assert "alice" in second.state.interphones[G58].remote
-        yield first, second, peers[0], peers[1]
-    finally:
-        for peer in peers:
-            peer.close()
-        for client in clients:
-            await client.close()
-        for node in nodes:
-            await node.stop()
-        redis.stop()
+    with running_redis(tmp_path) as redis:
+        nodes: list[InterphoneServer] = []
+        clients: list[RawClient] = []
+        peers: list[UdpPeer] = []
+        try:
+            for name, key in zip(("n0", "n1"), keys, strict=True):
+                nodes.append(await start_node(redis.url, name, cluster_key=key))
+            first, second = nodes
+            clients += [await logged_in(first.port, "alice"), await logged_in(second.port, "bob")]
+            for client in clients:
+                await client.join(G58)
+            peers += [await UdpPeer.open(first.port), await UdpPeer.open(second.port)]
+            await register(peers[0], "alice")
+            await register(peers[1], "bob")
+            assert (await clients[1].speak(G58)).ok
+            await settle(nodes)
+            assert "bob" in first.state.interphones[G58].remote
+            assert "alice" in second.state.interphones[G58].remote
+            yield first, second, peers[0], peers[1]
+        finally:
+            for peer in peers:
+                peer.close()
+            for client in clients:
+                await client.close()
+            for node in nodes:
+                await node.stop()
 
 
 async def test_audio_between_two_nodes_is_sealed_and_heard_as_the_client_sent_it(
@@ -420,21 +425,20 @@ async def test_audio_recorded_before_a_node_started_is_not_replayed_to_it(
             await third.stop()
 
 
-async def test_a_just_started_node_is_heard_before_its_relay_is_known(tmp_path: Path) -> None:
+async def test_a_just_started_node_is_heard_before_its_relay_is_known(
+        redis_server: RedisProcess) -> None:  # noqa: F811
     """The first node does not know the second's relay (it started later, it has no
     member registered there, and the first node's sweep of the node list has not run):
     what the second node forwards is heard all the same, the trailer proving where it
     comes from (it was dropped: the source address was the only proof)."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
     first = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                             store=RedisStore(redis.url, "n0", beat=30.0, ttl=60.0))
+                             store=RedisStore(redis_server.url, "n0", beat=30.0, ttl=60.0))
     second: InterphoneServer | None = None
     try:
         await first.start()
         alice = await logged_in(first.port, "alice")  # (answered once the first node reads
         # the log: it has read the node list before, without the second node)
-        second = await start_node(redis.url, "n1")
+        second = await start_node(redis_server.url, "n1")
         bob = await logged_in(second.port, "bob")
         await alice.join(G58)
         await bob.join(G58)
@@ -455,7 +459,6 @@ async def test_a_just_started_node_is_heard_before_its_relay_is_known(tmp_path: 
         if second is not None:
             await second.stop()
         await first.stop()
-        redis.stop()
 
 
 async def _entry_written(node: InterphoneServer) -> str:
@@ -475,18 +478,16 @@ async def _entry_written(node: InterphoneServer) -> str:
 
 @pytest.mark.parametrize("media_thread", [True, False], ids=["media-thread", "loop"])
 async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_it(
-        tmp_path: Path, media_thread: bool) -> None:
+        redis_server: RedisProcess, media_thread: bool) -> None:  # noqa: F811
     """Two nodes starting at once: the second read the node list before the first had
     written its entry there, so it knows neither its relay nor its counter, and its
     number is lower (not one started since). Audio the first node forwards is held
     while the second looks the first up in the node list, then heard (it was refused
     until a media event of the first node or the next sweep); what the first had
     forwarded before its published counter is still refused as a replay."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
     slow = {"beat": 30.0, "ttl": 60.0}  # no heartbeat reading the list during the test
     first = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                             store=RedisStore(redis.url, "n0", **slow))
+                             store=RedisStore(redis_server.url, "n0", **slow))
     second: InterphoneServer | None = None
     try:
         await first.start()
@@ -500,7 +501,7 @@ async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_
         nodes, number = first.store.key("nodes"), str(first.store.node)
         await redis_client.hdel(nodes, number)  # not written yet when the second reads it
         second = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
-                                  settings=FAST, store=RedisStore(redis.url, "n1", **slow),
+                                  settings=FAST, store=RedisStore(redis_server.url, "n1", **slow),
                                   media_thread=media_thread)
         await second.start()
         bob = await logged_in(second.port, "bob")  # (the second node has read the list)
@@ -527,7 +528,6 @@ async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_
         if second is not None:
             await second.stop()
         await first.stop()
-        redis.stop()
 
 
 async def test_a_datagram_forwarded_elsewhere_is_not_replayed_to_a_node_heard_before(
@@ -557,25 +557,23 @@ async def test_a_datagram_forwarded_elsewhere_is_not_replayed_to_a_node_heard_be
         assert await alice_peer.recv(3.0) == _audio(2)
 
 
-async def test_nodes_with_an_operator_key_hear_each_other(tmp_path: Path) -> None:
+async def test_nodes_with_an_operator_key_hear_each_other(
+        redis_server: RedisProcess) -> None:  # noqa: F811
     """Every node given the same operator key (INTERPHONE_CLUSTER_KEY) derives the same
     forwarding key, another than the store's secret alone gives."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
-    stores = [RedisStore(redis.url, f"n{i}", cluster_key=b"site key") for i in range(2)]
+    stores = [RedisStore(redis_server.url, f"n{i}", cluster_key=b"site key") for i in range(2)]
     try:
         for store in stores:
             await store.connect()
         assert stores[0].forward_key == stores[1].forward_key
         assert stores[0].forward_key != forward_key(stores[0].media_secret)
-        plain = node_store(redis.url, "n2")
+        plain = node_store(redis_server.url, "n2")
         await plain.connect()
         assert plain.forward_key == forward_key(stores[0].media_secret)
         stores.append(plain)
     finally:
         for store in stores:
             await store.stop()
-        redis.stop()
 
 
 async def test_a_node_with_another_operator_key_is_named_in_the_warning(

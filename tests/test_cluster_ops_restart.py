@@ -229,15 +229,13 @@ async def members_everywhere(nodes: list[Node]) -> list[tuple[list[str], str]]:
 
 
 async def test_a_rolling_restart_then_a_redis_restart_leave_everyone_in_place_once(
-        tmp_path: Path) -> None:
+        tmp_path: Path, redis_server: RedisProcess) -> None:  # noqa: F811
     """Two nodes, a listener on each (each lists both nodes); each node restarted in turn
     (SIGTERM, start), then Redis: the listeners are back in group_58, listed once on every
     node, no floor held, only the two running nodes listed, and the metrics say so."""
-    redis = RedisProcess(tmp_path)
-    redis.start()
     config = tmp_path / "directory.toml"
     config.write_text(TEST_TOML)
-    nodes = [Node(config, redis.url, "a"), Node(config, redis.url, "b")]
+    nodes = [Node(config, redis_server.url, "a"), Node(config, redis_server.url, "b")]
     listeners: list[asyncio.subprocess.Process] = []
     try:
         for node in nodes:
@@ -264,12 +262,12 @@ async def test_a_rolling_restart_then_a_redis_restart_leave_everyone_in_place_on
             node.start()
             await node.ready()
             await settled()
-        redis.stop()
-        redis.start()
+        redis_server.stop()
+        redis_server.start()
         for node in nodes:
             await node.ready()
         await settled()
-        redis_client = Redis.from_url(redis.url, decode_responses=True)
+        redis_client = Redis.from_url(redis_server.url, decode_responses=True)
         try:
             listed = await redis_client.hgetall("interphone:nodes")
             alive = await redis_client.keys("interphone:alive:*")
@@ -296,7 +294,6 @@ async def test_a_rolling_restart_then_a_redis_restart_leave_everyone_in_place_on
                 await process.wait()
         for node in nodes:
             node.kill()
-        redis.stop()
 
 
 def crowd_login(port: int, connected: list[socket.socket]) -> bytes:
