@@ -78,12 +78,17 @@ class RedisProcess:
         """SIGTERM (Redis flushes its append-only file) and wait."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            end_process(process)
+
+
+def end_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM and wait for ``process`` to exit; SIGKILL if it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextlib.contextmanager
@@ -108,6 +113,14 @@ def node_store(url: str, name: str, snapshot_every: int = 10_000,
                cluster_key: bytes = b"") -> RedisStore:
     return RedisStore(url, name, beat=BEAT, ttl=TTL, snapshot_every=snapshot_every,
                       cluster_key=cluster_key)
+
+
+def cluster_node(redis_url: str, name: str, **server: Any) -> InterphoneServer:
+    """A node (not started) named ``name`` on the Redis at ``redis_url``: the sample directory
+    on 127.0.0.1, a free port, FAST settings; ``server``: more arguments of the server's
+    (``metrics``, ``tls``, ``media_thread``)."""
+    return InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                            store=node_store(redis_url, name), **server)
 
 
 async def start_node(redis_url: str | None, name: str, snapshot_every: int = 10_000,

@@ -14,8 +14,12 @@ import pytest
 
 from app.protocol.messages import JoinRequest, MembersRequest
 from app.server import InterphoneServer
-from app.server.directory import Directory
 from app.server.redis_store import RedisStore
+from tests.cluster_fixtures import (
+    alice_joins_across_the_cut,
+    bob_kicked_across_the_cut_and_back,
+    cut_and_whole,
+)
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     RedisLink,
     RedisProcess,
@@ -24,12 +28,8 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     start_node,
 )
 from tests.server_fixtures import G58, RawClient, logged_in
-from tests.test_cluster_append_outcome import cut_and_whole
-from tests.test_cluster_extensions import WITHOUT_BOB_AND_CAROL_OUT_OF_58
 
 pytestmark = pytest.mark.timeout(60)
-
-WITHOUT_BOB = WITHOUT_BOB_AND_CAROL_OUT_OF_58
 
 
 def store_of(node: InterphoneServer) -> RedisStore:
@@ -88,15 +88,7 @@ async def kick_repeated(redis: RedisProcess, *, snapshot_between: bool) -> None:
     Bob logs in again on the other node (which has not reloaded); then the cut node, back,
     appends the kick again: that second copy must not end his new session."""
     async with cut_and_whole(redis) as (link, cut, whole):
-        bob = await logged_in(whole.port, "bob")
-        await settle([cut, whole])
-        link.sever_after(b'"t":"reload"')
-        cut.replace_directory(Directory.from_toml_text(WITHOUT_BOB, source="new.toml"))
-        await asyncio.wait_for(link.cut.wait(), 10)
-        assert await bob.closed_by_server(5.0)  # the first copy, applied by whole
-        await until(lambda: "bob" not in whole.state.by_uid, "bob never logged out")
-        again = await logged_in(whole.port, "bob")  # whole still has the old directory
-        await settle([whole])
+        again = await bob_kicked_across_the_cut_and_back(link, cut, whole, link.sever_after)
         if snapshot_between:
             await write_snapshot(whole)
         link.mend()
@@ -185,13 +177,8 @@ async def test_an_undo_appended_twice_is_applied_once_on_every_node(
     caplog.set_level(logging.DEBUG, logger="app.server.replica")
     async with cut_and_whole(redis_server, ttl=6.0, socket_timeout=1.0) as (link, cut, whole):
         limit = store_of(cut).answer_limit
-        alice = await logged_in(cut.port, "alice")
-        bob = await logged_in(whole.port, "bob")
-        await bob.join(G58)
-        link.sever_after(b'"t":"join"')
+        alice, bob, reply, asked = await alice_joins_across_the_cut(cut, whole, link.sever_after)
         loop = asyncio.get_running_loop()
-        asked = loop.time()
-        reply = await alice.request(JoinRequest(G58), timeout=10.0)
         assert not reply.ok
         await asyncio.sleep(max(0.0, asked + limit + 0.5 - loop.time()))
         link.sever_after(b'"undo":')

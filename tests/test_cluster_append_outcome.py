@@ -6,48 +6,21 @@ node's link through :class:`RedisLink`)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
 
 from app.protocol.errors import ErrCode
 from app.protocol.messages import InterphoneInfo, JoinRequest, MembersRequest, SpeakRequest
-from app.server import InterphoneServer
-from app.server.redis_store import RedisStore
+from tests.cluster_fixtures import alice_joins_across_the_cut, cut_and_whole
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
-    BEAT,
-    TTL,
     RedisLink,
     RedisProcess,
     redis_server,
     settle,
 )
-from tests.server_fixtures import FAST, G58, RawClient, logged_in, sample_directory
+from tests.server_fixtures import G58, RawClient, logged_in
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@contextlib.asynccontextmanager
-async def cut_and_whole(redis: RedisProcess, *, ttl: float = TTL, socket_timeout: float = 5.0,
-                        ) -> AsyncIterator[tuple[RedisLink, InterphoneServer, InterphoneServer]]:
-    """A node whose Redis is behind a link that can be cut, and one reaching it directly."""
-    link = RedisLink(redis.port)
-    await link.start()
-    nodes: list[InterphoneServer] = []
-    try:
-        for name, url, store_ttl in (("cut", link.url, ttl), ("whole", redis.url, TTL)):
-            store = RedisStore(url, name, beat=BEAT, ttl=store_ttl,
-                               socket_timeout=socket_timeout)
-            node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
-                                    settings=FAST, store=store)
-            await node.start()
-            nodes.append(node)
-        yield link, nodes[0], nodes[1]
-    finally:
-        for node in nodes:
-            await node.stop()
-        await link.close()
 
 
 async def info_on(client: RawClient) -> InterphoneInfo:
@@ -144,13 +117,8 @@ async def test_redis_away_past_the_limit_the_client_is_answered_and_a_late_chang
     async with cut_and_whole(redis_server, ttl=6.0, socket_timeout=1.0) as (link, cut, whole):
         assert cut.store is not None
         limit = cut.store.answer_limit
-        alice = await logged_in(cut.port, "alice")
-        bob = await logged_in(whole.port, "bob")
-        await bob.join(G58)
-        link.sever_after(b'"t":"join"')
+        alice, bob, reply, asked = await alice_joins_across_the_cut(cut, whole, link.sever_after)
         loop = asyncio.get_running_loop()
-        asked = loop.time()
-        reply = await alice.request(JoinRequest(G58), timeout=10.0)
         assert loop.time() - asked < limit + 0.5
         assert reply.body.code == ErrCode.SERVER_FAULT  # type: ignore[union-attr]
         # still away: what the session asks meanwhile is refused too, at once
@@ -183,13 +151,8 @@ async def test_a_link_that_goes_silent_leaves_no_client_unanswered_nor_wrong(
     async with cut_and_whole(redis_server, ttl=6.0, socket_timeout=1.0) as (link, cut, whole):
         assert cut.store is not None
         limit = cut.store.answer_limit
-        alice = await logged_in(cut.port, "alice")
-        bob = await logged_in(whole.port, "bob")
-        await bob.join(G58)
-        link.stall_after(b'"t":"join"')
+        alice, bob, reply, asked = await alice_joins_across_the_cut(cut, whole, link.stall_after)
         loop = asyncio.get_running_loop()
-        asked = loop.time()
-        reply = await alice.request(JoinRequest(G58), timeout=10.0)
         assert loop.time() - asked < limit + 0.5
         for _ in range(50):  # until the nodes agree with the answer (an undo, maybe)
             await settle([whole, cut], timeout=10)

@@ -19,13 +19,15 @@ from test_server_ops_metrics import samples, scrape
 
 from app.protocol import ErrCode, MembersRequest, Ping
 from app.server import InterphoneServer
+from tests.cluster_fixtures import until_given_up
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
     RedisLink,
     RedisProcess,
+    cluster_node,
+    end_process,
     free_port,
-    node_store,
     redis_server,
     running_nodes,
 )
@@ -47,12 +49,7 @@ async def node_process(tmp_path: Path, store: str, metrics_port: int
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process)
 
 
 async def scrape_when_up(port: int, path: str = "/metrics") -> tuple[str, str]:
@@ -104,9 +101,7 @@ async def test_a_node_still_connecting_to_redis_says_it_is_not_ready(
 
 async def test_a_node_whose_redis_is_gone_is_not_ready_until_it_is_back(
         redis_server: RedisProcess) -> None:  # noqa: F811
-    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                            store=node_store(redis_server.url, "node-a"),
-                            metrics=("127.0.0.1", 0))
+    node = cluster_node(redis_server.url, "node-a", metrics=("127.0.0.1", 0))
     await node.start()
     try:
         assert node.metrics is not None
@@ -155,9 +150,7 @@ async def test_a_node_catching_up_with_a_long_log_is_not_ready_until_it_has(
         await pipe.execute()
     finally:
         await redis.aclose()
-    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                            store=node_store(redis_server.url, "late"),
-                            metrics=("127.0.0.1", 0))
+    node = cluster_node(redis_server.url, "late", metrics=("127.0.0.1", 0))
     await node.start()
     try:
         assert node.metrics is not None
@@ -178,21 +171,14 @@ async def test_a_node_the_others_gave_up_is_not_ready(
     caplog.set_level(logging.INFO)
     link = RedisLink(redis_server.port)
     await link.start()
-    cut = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                           store=node_store(link.url, "cut"), metrics=("127.0.0.1", 0))
+    cut = cluster_node(link.url, "cut", metrics=("127.0.0.1", 0))
     try:
         async with running_nodes(1, redis_server.url):
             await cut.start()
             assert cut.store is not None and cut.metrics is not None
             await ready_until(cut.metrics.port, 1)
             link.sever()
-            for _ in range(200):
-                if any("(cut, relay" in r.getMessage() and "stopped beating" in r.getMessage()
-                       for r in caplog.records):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the cut node was not given up")
+            await until_given_up(caplog, "cut")
             link.mend()
             await asyncio.wait_for(cut.store.given_up.wait(), 10)
             head, body = await scrape(cut.metrics.port, "/ready")

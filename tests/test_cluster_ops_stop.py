@@ -6,6 +6,7 @@ again (real redis-server)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from pathlib import Path
@@ -13,28 +14,21 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from app.server import InterphoneServer, log_writer, redis_store
+from app.server import log_writer, redis_store
 from app.server.directory import Directory
+from tests.cluster_fixtures import bob_kicked_across_the_cut_and_back, cut_and_whole, until_given_up
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
     RedisLink,
     RedisProcess,
-    node_store,
+    cluster_node,
     redis_server,
     running_nodes,
     settle,
 )
-from tests.server_fixtures import (
-    FAST,
-    G58,
-    TEST_TOML,
-    logged_in,
-    sample_directory,
-    start_server_process,
-)
+from tests.server_fixtures import G58, TEST_TOML, logged_in, start_server_process
 from tests.test_cluster_append_dedupe import log_events, skipped_copies, until, until_in_log
-from tests.test_cluster_append_outcome import cut_and_whole
 from tests.test_cluster_extensions import WITHOUT_BOB_AND_CAROL_OUT_OF_58 as WITHOUT_BOB
 
 pytestmark = pytest.mark.timeout(60)
@@ -50,8 +44,7 @@ async def test_a_stopping_node_is_never_seen_down_and_listed_at_once(
     came back in that node's snapshots, so a node started from one took it for alive)."""
     link = RedisLink(redis_server.port, delay=DELAY)
     await link.start()
-    leaving = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                               store=node_store(link.url, "leaving"))
+    leaving = cluster_node(link.url, "leaving")
     observer = Redis.from_url(redis_server.url, decode_responses=True)
     try:
         async with running_nodes(1, redis_server.url) as nodes:
@@ -171,15 +164,8 @@ async def test_an_append_under_way_at_a_stop_that_reached_redis_is_applied_once(
     copy the stop appends is skipped, and does not end bob's session logged in between."""
     caplog.set_level(logging.DEBUG, logger="app.server.replica")
     async with cut_and_whole(redis_server) as (link, cut, whole):
-        bob = await logged_in(whole.port, "bob")
-        await settle([cut, whole])
-        link.silence_after(b'"t":"reload"', delivered=True)
-        cut.replace_directory(Directory.from_toml_text(WITHOUT_BOB, source="new.toml"))
-        await asyncio.wait_for(link.cut.wait(), 10)
-        assert await bob.closed_by_server(5.0)  # the first copy, applied by whole
-        await until(lambda: "bob" not in whole.state.by_uid, "bob never logged out")
-        again = await logged_in(whole.port, "bob")  # whole still has the old directory
-        await settle([whole])
+        again = await bob_kicked_across_the_cut_and_back(
+            link, cut, whole, functools.partial(link.silence_after, delivered=True))
         number = cut.store.node if cut.store else 0
         await cut.stop()
         kicks = await until_in_log(whole, "reload", 2)
@@ -215,13 +201,7 @@ async def test_a_node_given_up_while_cut_off_from_redis_exits_to_start_again_as_
             await alice.join(G58)
             await settle(nodes)
             link.sever()
-            for _ in range(200):  # the others give it up
-                if any("(cut, relay" in r.getMessage() and "stopped beating" in r.getMessage()
-                       for r in caplog.records):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the cut node was not given up")
+            await until_given_up(caplog, "cut")  # the others give it up
             link.mend()
             if not await alice.closed_by_server(10.0):
                 process.kill()
@@ -251,8 +231,7 @@ async def test_a_node_that_stops_while_redis_is_gone_says_the_others_were_not_to
     """It logged `stopped` alone: its sessions stayed in the other nodes' state until they
     gave it up, with nothing in its log to say why."""
     caplog.set_level(logging.INFO)
-    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                            store=node_store(redis_server.url, "n0"))
+    node = cluster_node(redis_server.url, "n0")
     await node.start()
     alice = await logged_in(node.port, "alice")
     redis_server.stop()
@@ -298,8 +277,7 @@ async def test_a_node_given_up_leaves_the_node_list_and_its_down_is_appended_at_
     for good."""
     link = RedisLink(redis_server.port, delay=DELAY)
     await link.start()
-    sweeper = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                               store=node_store(link.url, "sweeper"))
+    sweeper = cluster_node(link.url, "sweeper")
     observer = Redis.from_url(redis_server.url, decode_responses=True)
     try:
         await sweeper.start()
@@ -391,8 +369,7 @@ async def test_a_store_stopped_from_two_tasks_at_once_leaves_once(
     caplog.set_level(logging.INFO)
     link = RedisLink(redis_server.port, delay=DELAY)
     await link.start()
-    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                            store=node_store(link.url, "n0"))
+    node = cluster_node(link.url, "n0")
     try:
         await node.start()
         store = node.store
@@ -427,8 +404,7 @@ async def test_a_node_stopped_twice_stops_once(
     client connected: no error, one ``down``, no warning that the others were not told,
     and the second stop returns once the node is stopped."""
     caplog.set_level(logging.INFO)
-    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                            store=node_store(redis_server.url, "n0"))
+    node = cluster_node(redis_server.url, "n0")
     await node.start()
     store = node.store
     assert store is not None

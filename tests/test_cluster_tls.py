@@ -27,8 +27,8 @@ from app.protocol.messages import (
 from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
 from tests.media_members import MediaMember
-from tests.redis_fixtures import RedisProcess, node_store, redis_server  # noqa: F401
-from tests.server_fixtures import FAST, G58, sample_directory
+from tests.redis_fixtures import RedisProcess, cluster_node, redis_server  # noqa: F401
+from tests.server_fixtures import G58
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -37,8 +37,7 @@ pytestmark = pytest.mark.timeout(60)
 async def test_a_media_auth_client_logs_in_on_a_tls_cluster_node(
         redis_server: RedisProcess, tmp_path: Path) -> None:  # noqa: F811
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
-    nodes = [InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                              store=node_store(redis_server.url, name), tls=context)
+    nodes = [cluster_node(redis_server.url, name, tls=context)
              for name in ("a", "b")]
     try:
         for node in nodes:
@@ -71,9 +70,7 @@ class Cluster:
 async def cluster(redis_server: RedisProcess, tmp_path: Path,  # noqa: F811
                   request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
-    nodes = [InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                              store=node_store(redis_server.url, name), tls=context,
-                              media_thread=request.param)
+    nodes = [cluster_node(redis_server.url, name, tls=context, media_thread=request.param)
              for name in ("a", "b")]
     try:
         for node in nodes:

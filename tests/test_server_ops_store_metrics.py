@@ -16,7 +16,7 @@ from test_server_ops_metrics import samples, scrape
 from app.server import InterphoneServer
 from app.server.app import MetricsUnavailable
 from app.server.tls import TlsOptions, TlsSetupError, load_server_context, server_context
-from tests.redis_fixtures import RedisProcess, node_store, redis_server  # noqa: F401
+from tests.redis_fixtures import RedisProcess, cluster_node, redis_server  # noqa: F401
 from tests.server_fixtures import FAST, TEST_TOML, sample_directory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,9 +26,7 @@ pytestmark = pytest.mark.timeout(60)
 
 async def test_a_node_reports_its_round_trip_to_the_store(
         redis_server: RedisProcess) -> None:  # noqa: F811
-    node = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                            store=node_store(redis_server.url, "node-a"),
-                            metrics=("127.0.0.1", 0))
+    node = cluster_node(redis_server.url, "node-a", metrics=("127.0.0.1", 0))
     await node.start()
     try:
         assert node.metrics is not None
