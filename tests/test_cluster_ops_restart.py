@@ -315,11 +315,9 @@ def crowd_login(port: int, connected: list[socket.socket]) -> bytes:
     return sock.recv(65536)
 
 
-async def test_a_client_accepted_while_a_node_starts_logs_in_through_the_shared_log(
-        redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    """A node listened before it was wired to the shared log: a client accepted in between
-    (a crowd reconnects at once after a restart) was logged in on that node alone, as a
-    session no other node knew of."""
+async def start_on_a_busy_host(server: InterphoneServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``server.start()`` as on a busy host: half a second passes before its relay's socket
+    is made (after its signaling port listens)."""
     loop = asyncio.get_running_loop()
     create = loop.create_datagram_endpoint
 
@@ -327,6 +325,19 @@ async def test_a_client_accepted_while_a_node_starts_logs_in_through_the_shared_
         await asyncio.sleep(0.5)
         return await create(*args, **kwargs)
 
+    monkeypatch.setattr(loop, "create_datagram_endpoint", slow_step)
+    try:
+        await server.start()
+    finally:
+        monkeypatch.undo()
+
+
+async def test_a_client_accepted_while_a_node_starts_logs_in_through_the_shared_log(
+        redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A node listened before it was wired to the shared log: a client accepted in between
+    (a crowd reconnects at once after a restart) was logged in on that node alone, as a
+    session no other node knew of."""
+    loop = asyncio.get_running_loop()
     port = free_port()
     connected: list[socket.socket] = []
 
@@ -338,11 +349,7 @@ async def test_a_client_accepted_while_a_node_starts_logs_in_through_the_shared_
                                     settings=FAST, media_thread=False,
                                     store=node_store(redis_server.url, "starting"))
         answer = loop.run_in_executor(None, crowd)
-        monkeypatch.setattr(loop, "create_datagram_endpoint", slow_step)
-        try:
-            await starting.start()
-        finally:
-            monkeypatch.undo()
+        await start_on_a_busy_host(starting, monkeypatch)
         nodes.append(starting)
         try:
             assert b'type="response"' in await asyncio.wait_for(answer, 15)
@@ -360,22 +367,12 @@ async def test_a_login_answered_while_a_server_starts_names_its_udp_port(
     (the port was recorded only after the relay's socket was served): a client sent its
     media nowhere."""
     loop = asyncio.get_running_loop()
-    create = loop.create_datagram_endpoint
-
-    async def slow_step(*args: Any, **kwargs: Any) -> Any:  # a busy host, between the steps
-        await asyncio.sleep(0.5)
-        return await create(*args, **kwargs)
-
     port = free_port()
     connected: list[socket.socket] = []
     server = InterphoneServer(sample_directory(), host="127.0.0.1", port=port, settings=FAST,
                               media_thread=False)
     answer = loop.run_in_executor(None, crowd_login, port, connected)
-    monkeypatch.setattr(loop, "create_datagram_endpoint", slow_step)
-    try:
-        await server.start()
-    finally:
-        monkeypatch.undo()
+    await start_on_a_busy_host(server, monkeypatch)
     try:
         reply = await asyncio.wait_for(answer, 15)
         assert f'udp_port="{port}"'.encode() in reply, reply
