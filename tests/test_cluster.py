@@ -147,6 +147,18 @@ async def register(peer: UdpPeer, uid: str) -> None:
     assert parse_packet(await peer.recv(3.0)) == RecvBeginPacket(str(G58), uid)
 
 
+async def bob_granted_alice_listening(first: InterphoneServer, alice: RawClient,
+                                      bob: RawClient) -> UdpPeer:
+    """alice (logged in on ``first``) and bob join G58, alice's audio is registered on
+    ``first`` and bob is granted the floor: alice's UDP peer."""
+    await alice.join(G58)
+    await bob.join(G58)
+    alice_peer = await UdpPeer.open(first.port)
+    await register(alice_peer, "alice")
+    assert (await bob.speak(G58)).ok
+    return alice_peer
+
+
 async def test_audio_reaches_listeners_on_every_node_one_copy_per_node(spread: Spread) -> None:
     clients = [await logged_in(spread.port(i), uid)
                for i, uid in enumerate(("alice", "bob", "carol"))]
@@ -188,11 +200,7 @@ async def bob_granted_across_nodes(tmp_path: Path) -> AsyncIterator[
             first, second = nodes
             alice = await logged_in(first.port, "alice")
             bob = await logged_in(second.port, "bob")
-            await alice.join(G58)
-            await bob.join(G58)
-            alice_peer = await UdpPeer.open(first.port)
-            await register(alice_peer, "alice")
-            assert (await bob.speak(G58)).ok
+            alice_peer = await bob_granted_alice_listening(first, alice, bob)
             await settle(nodes)
             try:
                 yield first, second, alice, bob, alice_peer

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.protocol import AudioPacket, RecvBeginPacket, parse_packet
+from app.protocol import AudioPacket
 from app.server import InterphoneServer, node_auth
 from app.server.node_auth import (
     ASK_EVERY,
@@ -40,6 +40,7 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     start_node,
 )
 from tests.server_fixtures import FAST, G58, RawClient, UdpPeer, logged_in, sample_directory
+from tests.test_cluster import bob_granted_alice_listening, register
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -251,11 +252,6 @@ def test_the_verdict_on_a_forwarded_datagram_served_held_or_refused(
 # ---- two nodes on Redis --------------------------------------------------------------------------
 
 
-async def register(peer: UdpPeer, uid: str) -> None:
-    peer.send(RecvBeginPacket(str(G58), uid).serialize(crc=False))
-    assert parse_packet(await peer.recv(3.0)) == RecvBeginPacket(str(G58), uid)
-
-
 def relay_of(node: InterphoneServer) -> tuple:
     assert node.store is not None and node.store.replica is not None
     return tuple(node.store.replica.media_address[:2])
@@ -440,11 +436,7 @@ async def test_a_just_started_node_is_heard_before_its_relay_is_known(
         # the log: it has read the node list before, without the second node)
         second = await start_node(redis_server.url, "n1")
         bob = await logged_in(second.port, "bob")
-        await alice.join(G58)
-        await bob.join(G58)
-        alice_peer = await UdpPeer.open(first.port)
-        await register(alice_peer, "alice")
-        assert (await bob.speak(G58)).ok
+        alice_peer = await bob_granted_alice_listening(first, alice, bob)
         await settle([first, second])
         assert first.store is not None and first.store.replica is not None
         assert relay_of(second) not in first.store.replica.relays.values()
