@@ -17,7 +17,15 @@ from keyring.backend import KeyringBackend
 from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtGui import QImage, QKeyEvent, QRegion
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
-from test_ui_support import OPS, close_session, open_session, run, start_server, until
+from test_ui_support import (
+    OPS,
+    close_session,
+    open_session,
+    run,
+    running_app,
+    start_server,
+    until,
+)
 
 from app import __version__
 from app.audio.backend import AudioDeviceError
@@ -406,17 +414,12 @@ def test_settings_that_cannot_be_saved_are_said_once_at_start_and_logged(
                       LanguageSwitcher(qapp))
 
     async def scenario() -> None:
-        main = asyncio.ensure_future(runtime.run())
-        try:
-            await asyncio.wait_for(runtime.ready.wait(), 10)
+        async with running_app(runtime):
             window = runtime.window
             assert window is not None
             assert window.statusBar().currentMessage() == (
                 f"Settings cannot be saved: {ini} cannot be written. Changes will be lost "
                 "at exit.")
-        finally:
-            runtime.quit()
-        assert await asyncio.wait_for(main, 10) == 0
 
     run(qloop, scenario(), timeout=30)
 
@@ -653,22 +656,25 @@ def test_a_status_message_is_not_cut_off_in_a_640_px_window(window, qtbot) -> No
     assert window.audio_label.isVisible()
 
 
+def demo_in_640_px_with_a_global_key(qapp: QApplication, tmp_path: Path) -> Runtime:
+    """The demo in a 640x480 window, F9 as the global talk key from the command line."""
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        TokenStore(tmp_path / "s.token", MemoryKeyring()))
+    options = Options(demo=True, simulate_audio=True, global_talk_key="F9",
+                      size=QSize(640, 480))
+    return Runtime(qapp, options, settings, LanguageSwitcher(qapp))
+
+
 def test_a_status_message_has_the_global_key_status_s_room_too(qloop, qapp,
                                                                 tmp_path) -> None:
     """With a global talk key, in a 640 px window: "Bob Alexander is calling you" read
     "Bob is callin": the key's status ("Global talk key: Right Ctrl (for this run, from
     --global-talk-key)") kept its room beside the link while a message showed. It makes
     room as the audio note does, and comes back after the message."""
-    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                        TokenStore(tmp_path / "s.token", MemoryKeyring()))
-    options = Options(demo=True, simulate_audio=True, global_talk_key="F9",
-                      size=QSize(640, 480))
-    runtime = Runtime(qapp, options, settings, LanguageSwitcher(qapp))
+    runtime = demo_in_640_px_with_a_global_key(qapp, tmp_path)
 
     async def scenario() -> None:
-        main = asyncio.ensure_future(runtime.run())
-        try:
-            await asyncio.wait_for(runtime.ready.wait(), 10)
+        async with running_app(runtime):
             window, label = runtime.window, runtime.global_key_label
             assert window is not None and label is not None
             await until(lambda: label.text().startswith("Global talk key"),
@@ -685,9 +691,6 @@ def test_a_status_message_has_the_global_key_status_s_room_too(qloop, qapp,
             assert not label.isVisible()
             bar.clearMessage()
             assert label.isVisible() and window.audio_label.isVisible()
-        finally:
-            runtime.quit()
-        assert await asyncio.wait_for(main, 10) == 0
 
     run(qloop, scenario(), timeout=30)
 
@@ -697,16 +700,10 @@ def test_a_long_global_key_status_is_cut_with_an_ellipsis_in_a_narrow_window(
     """In a 640 px window the global talk key's status was cut off anywhere ("Global
     talk key: Right Ctrl (for this run, fro"); it now ends with "…" where it is cut (the
     whole text in its tooltip)."""
-    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                        TokenStore(tmp_path / "s.token", MemoryKeyring()))
-    options = Options(demo=True, simulate_audio=True, global_talk_key="F9",
-                      size=QSize(640, 480))
-    runtime = Runtime(qapp, options, settings, LanguageSwitcher(qapp))
+    runtime = demo_in_640_px_with_a_global_key(qapp, tmp_path)
 
     async def scenario() -> None:
-        main = asyncio.ensure_future(runtime.run())
-        try:
-            await asyncio.wait_for(runtime.ready.wait(), 10)
+        async with running_app(runtime):
             window, label = runtime.window, runtime.global_key_label
             assert window is not None and label is not None
             await until(lambda: label.text().startswith("Global talk key"),
@@ -736,9 +733,6 @@ def test_a_long_global_key_status_is_cut_with_an_ellipsis_in_a_narrow_window(
                 return image
 
             assert drawn(label) == drawn(reference)
-        finally:
-            runtime.quit()
-        assert await asyncio.wait_for(main, 10) == 0
 
     run(qloop, scenario(), timeout=30)
 

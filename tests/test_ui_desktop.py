@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QVBoxLayout, QWidget
-from test_ui_support import OPS, UiSession, holder, run, start_server, until
+from test_ui_support import OPS, UiSession, holder, run, running_app, start_server, until
 
 from app.client import InterphoneClient
 from app.ui.assets import icon
@@ -118,9 +118,7 @@ def test_settings_show_the_command_line_s_global_key_and_a_change_there_replaces
                       settings, LanguageSwitcher(qapp))
 
     async def scenario() -> None:
-        main = asyncio.ensure_future(runtime.run())
-        try:
-            await asyncio.wait_for(runtime.ready.wait(), 10)
+        async with running_app(runtime):
             window, preferences = runtime.window, runtime.preferences
             assert window is not None and preferences is not None
             await until(lambda: runtime.global_key.name == "f9" and runtime.global_key.status,
@@ -150,9 +148,6 @@ def test_settings_show_the_command_line_s_global_key_and_a_change_there_replaces
             dialog.reject()
             window.settings_requested.emit()  # opened again: the setting, in effect
             assert dialog.global_key.key_name() == ""
-        finally:
-            runtime.quit()
-        assert await asyncio.wait_for(main, 10) == 0
 
     run(qloop, scenario(), timeout=30)
 
@@ -169,16 +164,11 @@ def test_the_command_line_s_key_is_said_in_chinese_punctuation(qloop, qapp, sett
                       settings, switcher)
 
     async def scenario() -> tuple[str, str]:
-        main = asyncio.ensure_future(runtime.run())
-        try:
-            await asyncio.wait_for(runtime.ready.wait(), 10)
+        async with running_app(runtime):
             label = runtime.global_key_label
             assert label is not None
             await until(lambda: "--global-talk-key" in label.text(), what="the key's status")
             return label.text(), runtime.global_key.status
-        finally:
-            runtime.quit()
-            assert await asyncio.wait_for(main, 10) == 0
 
     try:
         text, status = run(qloop, scenario(), timeout=30)
@@ -199,9 +189,7 @@ def test_settings_say_the_command_line_turned_the_global_key_off(qloop, qapp,
                       settings, LanguageSwitcher(qapp))
 
     async def scenario() -> None:
-        main = asyncio.ensure_future(runtime.run())
-        try:
-            await asyncio.wait_for(runtime.ready.wait(), 10)
+        async with running_app(runtime):
             window, preferences = runtime.window, runtime.preferences
             assert window is not None and preferences is not None
             window.settings_requested.emit()
@@ -215,9 +203,6 @@ def test_settings_say_the_command_line_turned_the_global_key_off(qloop, qapp,
             dialog.buttons.button(QDialogButtonBox.StandardButton.Apply).click()
             await until(lambda: runtime.global_key.name == "F8", what="F8 in effect")
             assert settings.global_talk_key == "F8"
-        finally:
-            runtime.quit()
-        assert await asyncio.wait_for(main, 10) == 0
 
     run(qloop, scenario(), timeout=30)
 

@@ -9,11 +9,12 @@ are processed together, as in the app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -30,6 +31,9 @@ from app.ui.qt_loop import QtLoop
 from app.ui.settings import Settings, TokenStore
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import SignInFlow
+
+if TYPE_CHECKING:
+    from app.ui.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -55,6 +59,19 @@ async def sign_in_submitted(dialog: SignInDialog, flow: SignInFlow, address: str
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
     """Run ``coro`` on the app's loop (Qt events included) with a timeout."""
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+@contextlib.asynccontextmanager
+async def running_app(runtime: Runtime) -> AsyncIterator[Runtime]:
+    """``runtime`` run on the loop until it is ready; quit at the end of the block, and then
+    its exit code must be 0 (after a failure in the block it is quit only)."""
+    main = asyncio.ensure_future(runtime.run())
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), 10)
+        yield runtime
+    finally:
+        runtime.quit()
+    assert await asyncio.wait_for(main, 10) == 0
 
 
 @pytest.fixture
