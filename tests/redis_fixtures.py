@@ -23,6 +23,7 @@ import pytest
 from app.server import InterphoneServer
 from app.server.redis_store import RedisStore
 from tests.server_fixtures import FAST, sample_directory
+from tests.waiting import end_process
 
 HOW_TO_GET_REDIS = (
     "redis-server is not on PATH: the Redis store's tests start their own. "
@@ -79,16 +80,6 @@ class RedisProcess:
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             end_process(process)
-
-
-def end_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM and wait for ``process`` to exit; SIGKILL if it has not within 10 s."""
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextlib.contextmanager

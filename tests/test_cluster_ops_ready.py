@@ -26,12 +26,12 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     RedisLink,
     RedisProcess,
     cluster_node,
-    end_process,
     free_port,
     redis_server,
     running_nodes,
 )
 from tests.server_fixtures import FAST, G58, ROOT, TEST_TOML, logged_in, sample_directory
+from tests.waiting import end_process
 
 pytestmark = pytest.mark.timeout(60)
 

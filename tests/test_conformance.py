@@ -42,7 +42,7 @@ from conformance_client import (
     recvbegin,
 )
 from conformance_tls import TlsRelay
-from waiting import free_port
+from waiting import end_process, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -179,12 +179,7 @@ def _stop(server: Server) -> None:
     for proc in [server.proc, *(o.proc for o in server.others), server.redis]:
         if proc is None:
             continue
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_process(proc, 5)
 
 
 @pytest.fixture(scope="module", params=[1, 2, "tls"], ids=["1-node", "2-nodes", "tls"])

@@ -1,18 +1,22 @@
-"""The suite's one ``free_port`` and its polling helpers (no ``app`` import: the conformance
-suite uses them too).
+"""The suite's one ``free_port``, its polling helpers and its end of a child process (no
+``app`` import: the conformance suite uses them too).
 
 - :func:`free_port`: a loopback port free for both TCP and UDP right now;
 - :func:`wait_until`: awaits a condition on the running event loop (asyncio tests, Qt tests on
   the qasync loop);
-- :func:`wait_for`: the same for plain threads (audio callbacks, blocking sockets).
+- :func:`wait_for`: the same for plain threads (audio callbacks, blocking sockets);
+- :func:`end_process`: a child process (a server, redis-server) terminated, killed if it
+  lingers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -50,3 +54,14 @@ def wait_for(predicate: Callable[[], object], timeout: float = 5.0,
             raise AssertionError(f"not within {timeout} s: {what}")
         time.sleep(interval)
     return time.monotonic() - began
+
+
+def end_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM and wait for ``process`` to exit; SIGKILL if it has not within ``timeout``
+    seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
