@@ -5,7 +5,11 @@ hears in order. Subprocesses against the real embedded server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 from client_fixtures import Clients, noise_bursts, running_server, wait_until
 from test_cli_commands import cli, start_cli
@@ -20,7 +24,12 @@ FLOOR = ("emergency", "floor-queue", "priority")
 pytest_plugins = ["client_fixtures"]
 
 
-async def test_talk_queue_waits_for_the_floor_then_sends(clients: Clients, tmp_path):
+@contextlib.asynccontextmanager
+async def alice_in_line_behind_bob(clients: Clients, tmp_path: Path
+                                   ) -> AsyncIterator[tuple[Any, asyncio.subprocess.Process]]:
+    """A server where bob holds G58's floor and alice's ``talk --queue`` (0.4 s of noise)
+    waits in line behind him: (bob, the command's process). The server stops at the end of
+    the block."""
     wav = tmp_path / "in.wav"
     write_wav(wav, noise_bursts(0.4))
     async with running_server() as server:
@@ -31,6 +40,11 @@ async def test_talk_queue_waits_for_the_floor_then_sends(clients: Clients, tmp_p
                                port=server.port, uid="alice")
         await wait_until(lambda: server.state.interphones[G58].floor.queue == ("alice",),
                          timeout=10, what="alice in line")
+        yield bob, proc
+
+
+async def test_talk_queue_waits_for_the_floor_then_sends(clients: Clients, tmp_path):
+    async with alice_in_line_behind_bob(clients, tmp_path) as (bob, proc):
         await asyncio.sleep(0.3)
         assert proc.returncode is None  # still waiting
         await bob.talk_stop()
@@ -172,16 +186,8 @@ async def test_talk_queue_cut_off_by_a_server_stop_says_the_connection_was_lost(
         clients: Clients, tmp_path):
     """A talk waiting in line when its server stopped (a restart) said "the request for the
     floor was cancelled", as if someone had cancelled it."""
-    wav = tmp_path / "in.wav"
-    write_wav(wav, noise_bursts(0.4))
-    async with running_server() as server:
-        bob = await clients.connect(server.port, "bob", features=FLOOR)
-        await bob.join(G58)
-        assert await bob.talk_start()
-        proc = await start_cli("talk", "group_58", "--wav", str(wav), "--queue",
-                               port=server.port, uid="alice")
-        await wait_until(lambda: server.state.interphones[G58].floor.queue == ("alice",),
-                         timeout=10, what="alice in line")
+    async with alice_in_line_behind_bob(clients, tmp_path) as (_, proc):
+        pass  # the server stops with alice in line
     _, err = await asyncio.wait_for(proc.communicate(), 15)
     assert proc.returncode == 1
     assert err.decode().strip().endswith(
