@@ -65,6 +65,25 @@ def tray(ui: UiSession, settings: Settings) -> Iterator[RecordingTray]:
     controller.close()
 
 
+FLOOR = ("emergency", "floor-queue", "priority")
+
+
+@pytest.fixture
+def floor_ui(qloop: asyncio.AbstractEventLoop, server: InterphoneServer,
+             settings: Settings) -> Iterator[UiSession]:
+    """A session that asks for the floor extensions (emergencies among them)."""
+    session = run(qloop, open_session(server, settings, features=FLOOR))
+    yield session
+    run(qloop, close_session(session))
+
+
+@pytest.fixture
+def floor_tray(floor_ui: UiSession, settings: Settings) -> Iterator[RecordingTray]:
+    controller = RecordingTray(floor_ui.window, settings)
+    yield controller
+    controller.close()
+
+
 class TrayHost:
     """The panel that hosts tray icons, up or not as a test says (``up``): what Qt's
     ``isSystemTrayAvailable`` answers; ``check_ms``, how often the tray checks it."""
@@ -257,92 +276,74 @@ def test_a_call_missed_while_hidden_stays_in_the_tray_until_clicked(
 
 
 def test_an_emergency_raised_while_hidden_is_a_tray_message(
-        qloop, server: InterphoneServer, settings: Settings) -> None:
+        qloop, floor_ui: UiSession, floor_tray: RecordingTray) -> None:
     """The alert sounded every 2.5 s, the banner was in the hidden window, and nothing in
     the tray said what it was."""
-    floor = ("emergency", "floor-queue", "priority")
-    ui = run(qloop, open_session(server, settings, features=floor))
-    window = ui.window
-    tray = RecordingTray(window, settings)
-    try:
-        async def scenario() -> None:
-            bob = await ui.other("bob", features=floor)
-            window.hide()
-            await bob.raise_emergency(OPS)
-            await until(lambda: window.emergency.interphone_id == OPS, what="raised")
-            await bob.cancel_emergency(OPS)
-            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
-            await ui.client.raise_emergency(OPS)  # ours: no message about it
-            await until(lambda: window.emergency.interphone_id == OPS, what="ours")
+    ui, window, tray = floor_ui, floor_ui.window, floor_tray
 
-        run(qloop, scenario())
-        assert tray.messages == [("Emergency", "EMERGENCY in Ops raised by Bob")]
-        window.interphones.select("discuss_12")
-        tray.icon.messageClicked.emit()
-        assert window.isVisible()
-        run(qloop, until(lambda: window.panel.interphone_id == OPS, what="Ops shown"))
-    finally:
-        tray.close()
-        run(qloop, close_session(ui))
+    async def scenario() -> None:
+        bob = await ui.other("bob", features=FLOOR)
+        window.hide()
+        await bob.raise_emergency(OPS)
+        await until(lambda: window.emergency.interphone_id == OPS, what="raised")
+        await bob.cancel_emergency(OPS)
+        await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+        await ui.client.raise_emergency(OPS)  # ours: no message about it
+        await until(lambda: window.emergency.interphone_id == OPS, what="ours")
+
+    run(qloop, scenario())
+    assert tray.messages == [("Emergency", "EMERGENCY in Ops raised by Bob")]
+    window.interphones.select("discuss_12")
+    tray.icon.messageClicked.emit()
+    assert window.isVisible()
+    run(qloop, until(lambda: window.panel.interphone_id == OPS, what="Ops shown"))
 
 
 def test_an_emergency_in_an_interphone_listened_to_alerts_too(
-        qloop, server: InterphoneServer, settings: Settings) -> None:
+        qloop, floor_ui: UiSession, floor_tray: RecordingTray) -> None:
     """Joined to Ops (the talk target) and listening to Everyone, hidden in the tray: an
     emergency raised in Everyone gave no banner, no alert and no message (only the
     selected interphone and the talk target were looked at), and neither did one in Ops
     once the user made another interphone the talk target."""
-    floor = ("emergency", "floor-queue", "priority")
-    ui = run(qloop, open_session(server, settings, features=floor))
-    window = ui.window
-    tray = RecordingTray(window, settings)
-    try:
-        async def scenario() -> None:
-            await ui.client.join(EVERYONE, target=False)
-            await until(lambda: ui.client.model.is_joined(EVERYONE), what="listening")
-            bob = await ui.other("bob", join=EVERYONE, features=floor)
-            window.hide()
-            await bob.raise_emergency(EVERYONE)
-            await until(lambda: window.emergency.interphone_id == EVERYONE, what="raised",
-                        timeout=3)
-            assert window.emergency.text.text() == "EMERGENCY in Everyone raised by Bob"
-            await until(lambda: tray.messages != [], what="a message")
-            await bob.cancel_emergency(EVERYONE)
-            await until(lambda: window.emergency.interphone_id == "", what="cancelled")
-            assert "EMERGENCY" not in tray.icon.toolTip()
+    ui, window, tray = floor_ui, floor_ui.window, floor_tray
 
-        run(qloop, scenario())
-        assert tray.messages == [("Emergency", "EMERGENCY in Everyone raised by Bob")]
-    finally:
-        tray.close()
-        run(qloop, close_session(ui))
+    async def scenario() -> None:
+        await ui.client.join(EVERYONE, target=False)
+        await until(lambda: ui.client.model.is_joined(EVERYONE), what="listening")
+        bob = await ui.other("bob", join=EVERYONE, features=FLOOR)
+        window.hide()
+        await bob.raise_emergency(EVERYONE)
+        await until(lambda: window.emergency.interphone_id == EVERYONE, what="raised",
+                    timeout=3)
+        assert window.emergency.text.text() == "EMERGENCY in Everyone raised by Bob"
+        await until(lambda: tray.messages != [], what="a message")
+        await bob.cancel_emergency(EVERYONE)
+        await until(lambda: window.emergency.interphone_id == "", what="cancelled")
+        assert "EMERGENCY" not in tray.icon.toolTip()
+
+    run(qloop, scenario())
+    assert tray.messages == [("Emergency", "EMERGENCY in Everyone raised by Bob")]
 
 
 def test_the_tray_tooltip_says_an_emergency_is_raised(
-        qloop, server: InterphoneServer, settings: Settings) -> None:
+        qloop, floor_ui: UiSession, floor_tray: RecordingTray) -> None:
     """Hours in the tray with an emergency raised: its alert sounded every 2.5 s and the
     message had gone, but the icon's tooltip said nothing of it."""
-    floor = ("emergency", "floor-queue", "priority")
-    ui = run(qloop, open_session(server, settings, features=floor))
-    window = ui.window
-    tray = RecordingTray(window, settings)
-    try:
-        async def scenario() -> None:
-            bob = await ui.other("bob", features=floor)
-            window.hide()
-            await bob.raise_emergency(OPS)
-            await until(lambda: "EMERGENCY raised by Bob" in tray.icon.toolTip(),
-                        what="said in the tooltip", timeout=3)
-            assert tray.icon.toolTip().splitlines()[:3] == [
-                "Ops — Interphone", "Connected as me", "EMERGENCY raised by Bob"]
-            await bob.cancel_emergency(OPS)
-            await until(lambda: "EMERGENCY" not in tray.icon.toolTip(), what="gone",
-                        timeout=3)
+    ui, window, tray = floor_ui, floor_ui.window, floor_tray
 
-        run(qloop, scenario())
-    finally:
-        tray.close()
-        run(qloop, close_session(ui))
+    async def scenario() -> None:
+        bob = await ui.other("bob", features=FLOOR)
+        window.hide()
+        await bob.raise_emergency(OPS)
+        await until(lambda: "EMERGENCY raised by Bob" in tray.icon.toolTip(),
+                    what="said in the tooltip", timeout=3)
+        assert tray.icon.toolTip().splitlines()[:3] == [
+            "Ops — Interphone", "Connected as me", "EMERGENCY raised by Bob"]
+        await bob.cancel_emergency(OPS)
+        await until(lambda: "EMERGENCY" not in tray.icon.toolTip(), what="gone",
+                    timeout=3)
+
+    run(qloop, scenario())
 
 
 def test_signed_in_elsewhere_leaves_the_window_on_the_interphone_it_showed(
