@@ -6,7 +6,6 @@ the keyboard and the Chinese wording. Each test failed before its fix. Real Qt
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -14,14 +13,22 @@ from PySide6.QtCore import QCoreApplication, QPoint, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
-from test_ui_support import UiSession, close_session, open_session, run, until
+from test_ui_support import (
+    UiSession,
+    close_session,
+    open_session,
+    remembered,
+    remembered_start,
+    run,
+    until,
+)
+from waiting import free_port
 
 from app.client import InterphoneClient
 from app.server import Directory, InterphoneServer, ServerSettings
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.runtime import Options, Runtime
-from app.ui.settings import Settings
 from app.ui.talk_button import TalkButton
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
@@ -244,34 +251,6 @@ def test_the_members_are_told_who_cancelled_the_emergency(qloop, server, setting
 
 
 # --- a start at login before the network is up -------------------------------------------------
-
-def free_port() -> int:
-    """A port nothing listens on (a connection to it is refused) until a server takes it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def remembered(settings: Settings, port: int) -> None:
-    settings.server_address = f"127.0.0.1:{port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-
-
-def with_a_tray(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
-
-
-def remembered_start(qapp, settings: Settings, switcher: LanguageSwitcher,
-                     monkeypatch: pytest.MonkeyPatch, *,
-                     background: bool = True) -> tuple[Runtime, int]:
-    """A runtime with a tray that signs in with "remember me" to a port nothing listens
-    on yet (the port: a test may start a server there)."""
-    with_a_tray(monkeypatch)
-    port = free_port()
-    remembered(settings, port)
-    return Runtime(qapp, Options(simulate_audio=True, background=background), settings,
-                   switcher), port
-
 
 def test_a_background_start_waits_in_the_tray_until_the_server_answers(
         qloop, qapp, settings, switcher, monkeypatch) -> None:

@@ -11,20 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
-from waiting import wait_until
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from waiting import free_port, wait_until
 
 from app.client import InterphoneClient
 from app.protocol import InterphoneId
 from app.server import Directory, InterphoneServer, ServerSettings
 from app.ui.audio_link import EngineAudio, open_audio
+from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
 from app.ui.qt_loop import QtLoop
@@ -59,6 +60,27 @@ async def sign_in_submitted(dialog: SignInDialog, flow: SignInFlow, address: str
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
     """Run ``coro`` on the app's loop (Qt events included) with a timeout."""
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def remembered(settings: Settings, port: int) -> None:
+    """``settings`` that sign in with "remember me" to 127.0.0.1:``port``."""
+    settings.server_address = f"127.0.0.1:{port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+
+
+def remembered_start(qapp: QApplication, settings: Settings, switcher: LanguageSwitcher,
+                     monkeypatch: pytest.MonkeyPatch, *, background: bool = True,
+                     tray: Callable[[], bool] = lambda: True) -> tuple[Runtime, int]:
+    """A runtime that signs in with "remember me" to a port nothing listens on yet (the
+    port: a test may start a server there), on a desktop whose tray is there as ``tray``
+    says (Qt's ``isSystemTrayAvailable``; always)."""
+    from app.ui.runtime import Options, Runtime
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(tray))
+    port = free_port()
+    remembered(settings, port)
+    return Runtime(qapp, Options(simulate_audio=True, background=background), settings,
+                   switcher), port
 
 
 @contextlib.asynccontextmanager

@@ -6,17 +6,15 @@ asked for, only while someone watches, and says when the answer changes. Real Qt
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
-from test_ui_support import run, until
+from PySide6.QtWidgets import QApplication
+from test_ui_support import remembered_start, run, until
 
 from app.server import Directory, InterphoneServer, ServerSettings
 from app.ui.i18n import LanguageSwitcher
-from app.ui.runtime import Options, Runtime
 from app.ui.settings import Settings
 from app.ui.tray_watch import TrayWatch
 
@@ -86,13 +84,7 @@ def test_one_watch_serves_the_retries_and_the_window_hidden_in_the_tray(
 
     monkeypatch.setattr(tray_module, "TRAY_CHECK_MS", 50)
     desktop = Desktop(True)
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(desktop))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    settings.server_address = f"127.0.0.1:{port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, port = remembered_start(qapp, settings, switcher, monkeypatch, tray=desktop)
 
     async def scenario() -> int:
         main = asyncio.ensure_future(runtime.run())
@@ -133,13 +125,7 @@ def test_retrying_in_a_tray_that_is_there_asks_the_desktop_seldom(
 
     monkeypatch.setattr(runtime_module, "TRAY_GRACE_S", 0.5)
     desktop = Desktop(True)
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(desktop))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    settings.server_address = f"127.0.0.1:{port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, _ = remembered_start(qapp, settings, switcher, monkeypatch, tray=desktop)
 
     async def scenario() -> int:
         main = asyncio.ensure_future(runtime.run())
