@@ -3,6 +3,8 @@ layout, keyboard navigation, calls. Each test failed before its fix. Real Qt (of
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
@@ -14,6 +16,9 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.sign_in import SignInDialog
 from app.ui.tray import TrayController
 from app.ui.view_types import InterphoneRow, RowKind
+
+if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
 
 pytest_plugins = ["test_ui_support"]
 
@@ -163,9 +168,9 @@ def test_settings_say_why_the_tray_option_is_greyed_out(qtbot) -> None:
     assert not dialog.tray_note.isVisible()
 
 
-def test_the_talk_button_is_whole_in_a_640x480_window_with_both_banners(qtbot) -> None:
-    """An incoming call and an emergency at once in a 640x480 window: the pane was squeezed
-    below the talk button's minimum and the round button was cut off at the bottom."""
+def ops_in_a_640x480_window(qtbot: QtBot) -> MainWindow:
+    """The window (sung's, the rows of ROWS) in 640x480 showing Ops and its mix, exposed;
+    the caller detaches its talk key at the end."""
     window = MainWindow()
     qtbot.addWidget(window)
     window.set_me("sung")
@@ -175,6 +180,13 @@ def test_the_talk_button_is_whole_in_a_640x480_window_with_both_banners(qtbot) -
     window.panel.mix.set_row(OPS_ROW)
     window.show()
     qtbot.waitExposed(window)
+    return window
+
+
+def test_the_talk_button_is_whole_in_a_640x480_window_with_both_banners(qtbot) -> None:
+    """An incoming call and an emergency at once in a 640x480 window: the pane was squeezed
+    below the talk button's minimum and the round button was cut off at the bottom."""
+    window = ops_in_a_640x480_window(qtbot)
     try:
         window.notify_incoming_call("chat_bob:sung", "Bob")
         window.emergency.show_emergency("group_58", "Alice", True, by_you=False)
@@ -237,15 +249,7 @@ def test_a_640x480_window_with_both_banners_squeezes_nothing(
     a 640x480 screen."""
     switcher = LanguageSwitcher(qapp, has_font=lambda language: True)
     switcher.apply(language)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.set_me("sung")
-    window.set_rows(ROWS)
-    window.resize(640, 480)
-    window.show_interphone(OPS_ROW)
-    window.panel.mix.set_row(OPS_ROW)
-    window.show()
-    qtbot.waitExposed(window)
+    window = ops_in_a_640x480_window(qtbot)
     try:
         caller, raiser = names
         window.notify_incoming_call("chat_bob:sung", caller)
