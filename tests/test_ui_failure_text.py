@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication
-from test_ui_support import run, sign_in_submitted, until
+from test_ui_support import run, sign_in_submitted, start_server, until
 from waiting import free_port
 
 from app.client.failures import Failure, FailureKind, OsReason
-from app.server import Directory, InterphoneServer, ServerSettings
 from app.ui.failure_text import error_text, failure_text
 from app.ui.i18n import LanguageSwitcher
 from app.ui.sign_in import SignInDialog
@@ -196,10 +195,7 @@ def test_an_unreachable_server_is_said_once_with_its_reason(qapp, failure: Failu
     dialog.close()
 
 
-def test_tls_to_a_plain_server_details_are_chinese(qloop, settings, switcher) -> None:
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"))
-    run(qloop, server.start())
+def test_tls_to_a_plain_server_details_are_chinese(qloop, server, settings, switcher) -> None:
     switcher.apply("zh_CN")
     dialog = SignInDialog()
     flow = SignInFlow(dialog, settings, connect_timeout=3.0)
@@ -214,10 +210,7 @@ def test_tls_to_a_plain_server_details_are_chinese(qloop, settings, switcher) ->
         dialog.reject()
         assert await task is None
 
-    try:
-        run(qloop, scenario())
-    finally:
-        run(qloop, server.stop())
+    run(qloop, scenario())
 
 
 def test_plain_to_a_tls_server_details_are_chinese(qloop, settings, switcher,
@@ -226,9 +219,7 @@ def test_plain_to_a_tls_server_details_are_chinese(qloop, settings, switcher,
     from app.server.tls import TlsOptions, load_server_context
 
     context, _ = load_server_context(TlsOptions(self_signed_dir=tmp_path))
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"), tls=context)
-    run(qloop, server.start())
+    server = start_server(qloop, tls=context)
     dialog = SignInDialog()
     flow = SignInFlow(dialog, settings, connect_timeout=3.0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
@@ -11,6 +12,7 @@ from waiting import free_port
 
 from app.client import InterphoneClient
 from app.protocol.limits import DEFAULT_PORT
+from app.server import InterphoneServer
 from app.ui.settings import Settings, TokenStore
 from app.ui.sign_in import SignInDialog, parse_address
 from app.ui.sign_in_flow import SignInFlow
@@ -51,8 +53,17 @@ def test_wrong_port_shows_unreachable(qloop, settings) -> None:
     assert settings.uid == ""  # nothing remembered from a failed attempt
 
 
-def test_token_mode_refusal_is_explained(qloop, settings) -> None:
-    server = start_server(qloop, auth="token")  # the demo directory has no tokens
+@pytest.fixture
+def token_server(qloop) -> Iterator[InterphoneServer]:
+    """A server of the demo directory in token mode: it has no tokens, so it refuses every
+    sign-in."""
+    server = start_server(qloop, auth="token")
+    yield server
+    run(qloop, server.stop())
+
+
+def test_token_mode_refusal_is_explained(qloop, token_server, settings) -> None:
+    server = token_server
     dialog = SignInDialog()
     flow = SignInFlow(dialog, settings)
 
@@ -65,10 +76,7 @@ def test_token_mode_refusal_is_explained(qloop, settings) -> None:
         dialog.reject()
         assert await task is None
 
-    try:
-        run(qloop, scenario())
-    finally:
-        run(qloop, server.stop())
+    run(qloop, scenario())
 
 
 def test_malformed_address_and_missing_token_are_caught_before_connecting(qloop,
@@ -92,11 +100,11 @@ def test_malformed_address_and_missing_token_are_caught_before_connecting(qloop,
 
 @pytest.mark.parametrize("uid", ["alice smith", "127.0.0.1:9400", "ali/ce", "a" * 65])
 def test_a_user_name_the_protocol_refuses_is_explained_before_connecting(
-        qloop, settings, qtbot, uid: str) -> None:
+        qloop, token_server, settings, qtbot, uid: str) -> None:
     """A user name with a space, or the server's address typed into it: the server
     refused it and the dialog showed its words in English ("Details: bad uid
     '127.0.0.1:9400' in <login>") under "wrong user name or token"."""
-    server = start_server(qloop, auth="token")
+    server = token_server
     dialog = SignInDialog()
     qtbot.addWidget(dialog)
     flow = SignInFlow(dialog, settings)
@@ -111,10 +119,7 @@ def test_a_user_name_the_protocol_refuses_is_explained_before_connecting(
         dialog.reject()
         assert await task is None
 
-    try:
-        run(qloop, scenario())
-    finally:
-        run(qloop, server.stop())
+    run(qloop, scenario())
 
 
 @pytest.mark.parametrize("remember", [True, False])

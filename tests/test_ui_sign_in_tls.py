@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel
-from test_ui_support import run, sign_in_submitted, until
+from test_ui_support import run, sign_in_submitted, start_server, until
 
 from app.client.trust import server_key
-from app.server import Directory, InterphoneServer, ServerSettings
+from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
 from app.ui.i18n import LanguageSwitcher
 from app.ui.sign_in import SignInDialog
@@ -24,10 +24,7 @@ pytest_plugins = ["test_ui_support"]
 
 def tls_server(loop: asyncio.AbstractEventLoop, folder: Path) -> tuple[InterphoneServer, str]:
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=folder))
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"), tls=context)
-    run(loop, server.start())
-    return server, fingerprint
+    return start_server(loop, tls=context), fingerprint
 
 
 def test_first_use_shows_the_fingerprint_and_signs_in_once_accepted(qloop, settings,
@@ -134,10 +131,8 @@ def test_plain_connection_is_marked_not_encrypted(qapp) -> None:
     assert "Encrypted (TLS)" in dialog.encryption.text()
 
 
-def test_tls_to_a_plain_server_is_named_and_sends_no_credentials(qloop, settings) -> None:
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"))
-    run(qloop, server.start())
+def test_tls_to_a_plain_server_is_named_and_sends_no_credentials(qloop, server,
+                                                                  settings) -> None:
     dialog = SignInDialog()
     flow = SignInFlow(dialog, settings, connect_timeout=3.0)
 
@@ -149,10 +144,7 @@ def test_tls_to_a_plain_server_is_named_and_sends_no_credentials(qloop, settings
         dialog.reject()
         assert await task is None
 
-    try:
-        run(qloop, scenario())
-    finally:
-        run(qloop, server.stop())
+    run(qloop, scenario())
 
 
 @pytest.mark.parametrize("language", ["en", "zh_CN"])

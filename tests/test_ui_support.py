@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,10 +124,14 @@ def settings(tmp_path: Path) -> Settings:
                     TokenStore(tmp_path / "interphone.token", None))
 
 
-def start_server(loop: asyncio.AbstractEventLoop, **overrides: Any) -> InterphoneServer:
+def start_server(loop: asyncio.AbstractEventLoop, *, tls: ssl.SSLContext | None = None,
+                 **overrides: Any) -> InterphoneServer:
+    """A started server of the demo directory on 127.0.0.1 (open sign-in unless
+    ``overrides`` say otherwise; ``tls``: its TLS context)."""
     directory = Directory.demo()
     server_settings = ServerSettings(**{"auth": "open", **overrides})
-    server = InterphoneServer(directory, host="127.0.0.1", port=0, settings=server_settings)
+    server = InterphoneServer(directory, host="127.0.0.1", port=0, settings=server_settings,
+                              tls=tls)
     run(loop, server.start())
     return server
 
