@@ -98,6 +98,17 @@ class Cluster:
         return sid
 
 
+def alice_speaking_bob_listening(cluster: Cluster) -> tuple[int, int]:
+    """alice logged in on node 1 and bob on node 2, both in G58, alice holding its floor,
+    every node caught up with the log: their sessions."""
+    alice, bob = cluster.logged_in(1, "alice"), cluster.logged_in(2, "bob")
+    for sid in (alice, bob):
+        cluster.send(sid, "2", JoinRequest(G58))
+    cluster.send(alice, "3", SpeakRequest(True, G58))
+    cluster.settle()
+    return alice, bob
+
+
 def test_a_change_is_answered_only_when_the_log_hands_it_back() -> None:
     cluster = Cluster(2)
     sid = cluster.connect(1)
@@ -161,11 +172,7 @@ def test_a_login_on_another_node_kicks_the_older_session() -> None:
 
 def test_a_dead_node_s_sessions_leave_and_free_the_floor() -> None:
     cluster = Cluster(2)
-    alice, bob = cluster.logged_in(1, "alice"), cluster.logged_in(2, "bob")
-    for sid in (alice, bob):
-        cluster.send(sid, "2", JoinRequest(G58))
-    cluster.send(alice, "3", SpeakRequest(True, G58))
-    cluster.settle()
+    alice, bob = alice_speaking_bob_listening(cluster)
     cluster.nodes[2].node_down(1)  # node 2's sweep found node 1's heartbeat gone
     cluster.settle()
     record = cluster.state(2).interphones[G58]
@@ -257,11 +264,7 @@ def test_while_the_log_is_away_changes_are_refused_and_logouts_wait() -> None:
 
 def test_a_node_restored_from_a_snapshot_agrees_with_those_that_read_the_whole_log() -> None:
     cluster = Cluster(2)
-    alice, bob = cluster.logged_in(1, "alice"), cluster.logged_in(2, "bob")
-    for sid in (alice, bob):
-        cluster.send(sid, "2", JoinRequest(G58))
-    cluster.send(alice, "3", SpeakRequest(True, G58))
-    cluster.settle()
+    alice, bob = alice_speaking_bob_listening(cluster)
     assert not cluster.state(2).register_media("group_58", "bob", ("127.0.0.1", 5002))
     cluster.settle()
     snapshot = cluster.nodes[1].snapshot(cluster.log[-1][0])
