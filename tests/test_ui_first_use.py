@@ -12,23 +12,20 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QPoint, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication
 from test_ui_support import (
     UiSession,
     close_session,
     open_session,
-    remembered,
     remembered_start,
     run,
     until,
 )
-from waiting import free_port
 
 from app.client import InterphoneClient
 from app.server import Directory, InterphoneServer, ServerSettings
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
-from app.ui.runtime import Options, Runtime
 from app.ui.talk_button import TalkButton
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
@@ -361,10 +358,8 @@ def test_without_a_tray_the_background_start_asks_once_the_grace_is_over(
     unseen: the sign-in dialog says why."""
     import app.ui.runtime as runtime_module
 
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
     monkeypatch.setattr(runtime_module, "TRAY_GRACE_S", 0.5)
-    remembered(settings, free_port())
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, _ = remembered_start(qapp, settings, switcher, monkeypatch, tray=lambda: False)
 
     async def scenario() -> int:
         main = asyncio.ensure_future(runtime.run())
@@ -385,9 +380,7 @@ def test_without_a_tray_the_background_start_shows_the_dialog_within_seconds(
     the sign-in dialog says why."""
     from app.ui.runtime import TRAY_GRACE_S
 
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
-    remembered(settings, free_port())
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, _ = remembered_start(qapp, settings, switcher, monkeypatch, tray=lambda: False)
 
     async def scenario() -> float:
         loop = asyncio.get_running_loop()
@@ -412,11 +405,9 @@ def test_a_tray_that_comes_up_within_the_grace_keeps_the_retries_in_it(
     import app.ui.runtime as runtime_module
 
     tray_up = False
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable",
-                        staticmethod(lambda: tray_up))
     monkeypatch.setattr(runtime_module, "TRAY_GRACE_S", 1.0)
-    remembered(settings, free_port())
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, _ = remembered_start(qapp, settings, switcher, monkeypatch,
+                                  tray=lambda: tray_up)
 
     async def scenario() -> int:
         nonlocal tray_up
@@ -477,12 +468,10 @@ def test_signing_in_at_the_dialog_after_remember_me_failed_rejoins(
     the same account rejoins them; as another account it does not."""
     import app.ui.runtime as runtime_module
 
-    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
     monkeypatch.setattr(runtime_module, "TRAY_GRACE_S", 0.5)
-    port = free_port()
-    remembered(settings, port)
     settings.rejoin = "group_58"
-    runtime = Runtime(qapp, Options(simulate_audio=True, background=True), settings, switcher)
+    runtime, port = remembered_start(qapp, settings, switcher, monkeypatch,
+                                     tray=lambda: False)
 
     async def scenario() -> int:
         main = asyncio.ensure_future(runtime.run())
