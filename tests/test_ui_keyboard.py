@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QKeyEvent, QMouseEvent
@@ -13,6 +15,9 @@ from app.ui.main_window import MainWindow
 from app.ui.talk_key import RIGHT_CTRL, TalkKey, parse_talk_key, refusal
 from app.ui.talk_key_edit import TalkKeyEdit
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
+
+if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
 
 ROWS = [
     InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "", True),
@@ -173,7 +178,8 @@ def test_a_stored_unusable_key_falls_back_to_space(qapp) -> None:
 
 
 # --- the filter box -------------------------------------------------------------------------------
-def test_filter_box_down_and_enter_reach_the_results_and_escape_clears(qtbot) -> None:
+def list_typed_into(qtbot: QtBot) -> InterphoneList:
+    """The list of ROWS, shown in an active window, the keyboard in its filter box."""
     view = InterphoneList()
     qtbot.addWidget(view)
     view.set_rows(ROWS)
@@ -181,6 +187,11 @@ def test_filter_box_down_and_enter_reach_the_results_and_escape_clears(qtbot) ->
     view.activateWindow()
     qtbot.waitExposed(view)
     view.filter.setFocus()
+    return view
+
+
+def test_filter_box_down_and_enter_reach_the_results_and_escape_clears(qtbot) -> None:
+    view = list_typed_into(qtbot)
     qtbot.keyClicks(view.filter, "shift")
     with qtbot.waitSignal(view.selected) as selected:
         qtbot.keyClick(view.filter, Qt.Key.Key_Down)
@@ -198,13 +209,7 @@ def test_filter_box_down_and_enter_reach_the_results_and_escape_clears(qtbot) ->
 def test_escape_in_the_filtered_list_brings_every_row_back(qtbot) -> None:
     """Down from the filter box led into the results, and there Escape did nothing: the
     other rows stayed hidden until the user went back up to the box."""
-    view = InterphoneList()
-    qtbot.addWidget(view)
-    view.set_rows(ROWS)
-    view.show()
-    view.activateWindow()
-    qtbot.waitExposed(view)
-    view.filter.setFocus()
+    view = list_typed_into(qtbot)
     qtbot.keyClicks(view.filter, "night")
     qtbot.keyClick(view.filter, Qt.Key.Key_Down)
     assert view.focusWidget() is view.tree and view.visible_ids() == ["discuss_12"]
