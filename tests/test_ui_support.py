@@ -29,7 +29,7 @@ from app.ui.audio_link import EngineAudio, open_audio
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
-from app.ui.qt_loop import QtLoop
+from app.ui.qt_loop import QtLoop, drain
 from app.ui.settings import Settings, TokenStore
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import SignInFlow
@@ -103,12 +103,7 @@ def qloop(qapp: QApplication) -> Iterator[QtLoop]:
     loop = QtLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.run_until_complete(loop.shutdown_asyncgens())
+    drain(loop)
     loop.close()
     asyncio.set_event_loop(None)
     del loop

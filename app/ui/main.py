@@ -106,7 +106,7 @@ def run(argv: list[str]) -> int:
     from app.ui.assets import icon
     from app.ui.gui_thread_gc import GuiThreadCollector
     from app.ui.i18n import LanguageSwitcher
-    from app.ui.qt_loop import QtLoop
+    from app.ui.qt_loop import QtLoop, drain
     from app.ui.runtime import Options, Runtime
     from app.ui.settings import Settings
 
@@ -144,17 +144,7 @@ def run(argv: list[str]) -> int:
     finally:
         for number in ending:
             signal.signal(number, signal.SIG_DFL)
-        _drain(loop)
+        drain(loop)
         loop.close()
         asyncio.set_event_loop(None)
         collector.stop()
-
-
-def _drain(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel and finish whatever tasks are left, so none is destroyed pending."""
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.run_until_complete(loop.shutdown_asyncgens())

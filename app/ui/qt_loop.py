@@ -184,6 +184,18 @@ class QtLoop(qasync.QEventLoop):
         return timer.waiting() if isinstance(timer, _CancellableTimer) else 0
 
 
+def drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and finish whatever tasks are left on ``loop`` (not running), so none is
+    destroyed pending, and close its asynchronous generators: what is done before the loop
+    is closed."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+
+
 def _describe(handle: asyncio.Handle) -> str:
     """A handle as qasync's debug mode names it: the task it steps, if it steps one."""
     owner = getattr(getattr(handle, "_callback", None), "__self__", None)
