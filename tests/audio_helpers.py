@@ -14,6 +14,17 @@ _VOWELS = ((730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2
            (570, 840, 2410))
 
 
+class Clock:
+    """A clock the test moves (``now``, in seconds; 100 at first), for the ``clock`` a
+    mixer reads."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def speech_like(seconds: float, seed: int = 0, level: float = 0.3) -> np.ndarray:
     """Voiced, speech-like float32 signal: gliding pitch, changing vowels, syllables.
 

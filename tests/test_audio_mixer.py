@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from audio_helpers import peak_allocation, speech_like
+from audio_helpers import Clock, peak_allocation, speech_like
 
 from app.audio.codec import OpusEncoder
 from app.audio.mixer import STALE_STREAM_SECONDS, PlaybackMixer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from audio_helpers import speech_like
+from audio_helpers import Clock, speech_like
 
 from app.audio.clocked import ClockedBackend
 from app.audio.codec import OpusEncoder
@@ -17,14 +17,6 @@ from app.audio.pipeline import AudioEngine
 from app.audio.talker_stream import TalkerStream
 
 BLOCK = 240  # 5 ms output blocks, as the app plays
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
