@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -665,6 +667,18 @@ def demo_in_640_px_with_a_global_key(qapp: QApplication, tmp_path: Path) -> Runt
     return Runtime(qapp, options, settings, LanguageSwitcher(qapp))
 
 
+@contextlib.asynccontextmanager
+async def key_status_shown(runtime: Runtime) -> AsyncIterator[tuple[MainWindow, QLabel]]:
+    """``runtime`` running (as :func:`running_app`) once the global talk key's status is in
+    its status bar: its window and that status's label."""
+    async with running_app(runtime):
+        window, label = runtime.window, runtime.global_key_label
+        assert window is not None and label is not None
+        await until(lambda: label.text().startswith("Global talk key"),
+                    what="the key's status")
+        yield window, label
+
+
 def test_a_status_message_has_the_global_key_status_s_room_too(qloop, qapp,
                                                                 tmp_path) -> None:
     """With a global talk key, in a 640 px window: "Bob Alexander is calling you" read
@@ -674,11 +688,7 @@ def test_a_status_message_has_the_global_key_status_s_room_too(qloop, qapp,
     runtime = demo_in_640_px_with_a_global_key(qapp, tmp_path)
 
     async def scenario() -> None:
-        async with running_app(runtime):
-            window, label = runtime.window, runtime.global_key_label
-            assert window is not None and label is not None
-            await until(lambda: label.text().startswith("Global talk key"),
-                        what="the key's status")
+        async with key_status_shown(runtime) as (window, label):
             assert label.isVisible()
             text = "Bob Alexander Whitfield is calling you"
             window.show_message(text, 60000)
@@ -703,11 +713,7 @@ def test_a_long_global_key_status_is_cut_with_an_ellipsis_in_a_narrow_window(
     runtime = demo_in_640_px_with_a_global_key(qapp, tmp_path)
 
     async def scenario() -> None:
-        async with running_app(runtime):
-            window, label = runtime.window, runtime.global_key_label
-            assert window is not None and label is not None
-            await until(lambda: label.text().startswith("Global talk key"),
-                        what="the key's status")
+        async with key_status_shown(runtime) as (window, label):
             window.statusBar().clearMessage()
             QApplication.processEvents()
             metrics = label.fontMetrics()
