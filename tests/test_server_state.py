@@ -37,6 +37,17 @@ def logged(state: ServerState, *uids: str) -> dict[str, int]:
     return sids
 
 
+def alice_speaking_beside_bob() -> tuple[ServerState, dict[str, int]]:
+    """A state where alice and bob are in G58 and alice holds its floor (since 0): the
+    state and their sessions."""
+    state = make_state()
+    sids = logged(state, "alice", "bob")
+    state.join(sids["alice"], G58)
+    state.join(sids["bob"], G58)
+    state.speak(sids["alice"], G58, True, 0.0)
+    return state, sids
+
+
 def changes(outbox: Outbox, sid: int) -> list[InterphoneChanged]:
     return [m.body for s, m in outbox.messages
             if s == sid and isinstance(m.body, InterphoneChanged)]
@@ -79,11 +90,7 @@ def test_open_mode_lets_any_uid_in_with_star_groups_and_all_contacts() -> None:
 
 
 def test_second_login_kicks_the_first_and_ends_its_memberships_first() -> None:
-    state = make_state()
-    sids = logged(state, "alice", "bob")
-    state.join(sids["alice"], G58)
-    state.join(sids["bob"], G58)
-    state.speak(sids["alice"], G58, True, 0.0)
+    state, sids = alice_speaking_beside_bob()
     result = state.login(999, "alice", "pw-alice", "127.0.0.1")
     first = result.outbox.messages[0]
     assert first == (sids["alice"], Message.notification(Kicked("login_elsewhere")))
@@ -207,11 +214,7 @@ def test_open_mode_chat_with_anyone() -> None:
 
 
 def test_quit_releases_floor_ends_at_zero_and_404_when_not_in() -> None:
-    state = make_state()
-    sids = logged(state, "alice", "bob")
-    state.join(sids["alice"], G58)
-    state.join(sids["bob"], G58)
-    state.speak(sids["alice"], G58, True, 0.0)
+    state, sids = alice_speaking_beside_bob()
     result = state.quit(sids["alice"], G58, "alice")
     assert isinstance(result.reply, QuitResult)
     assert (result.reply.info.member_count, result.reply.info.speaker) == (1, "")
@@ -299,11 +302,7 @@ def test_speak_grant_busy_and_off() -> None:
     (tuple(range(1, 70)), 60.0, "max_talk"),  # talking all along: max_talk
 ])
 def test_floor_revocation(audio_at: tuple[float, ...], revoked_at: float, reason: str) -> None:
-    state = make_state()
-    sids = logged(state, "alice", "bob")
-    state.join(sids["alice"], G58)
-    state.join(sids["bob"], G58)
-    state.speak(sids["alice"], G58, True, 0.0)
+    state, sids = alice_speaking_beside_bob()
     record = state.interphones[G58]
     now = 0.0
     for at in audio_at:
