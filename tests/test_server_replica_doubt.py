@@ -23,6 +23,14 @@ def in_doubt(cluster: Cluster, node: int) -> list[Event]:
     return events
 
 
+def refused_at_the_limit(cluster: Cluster, at: float = T0 + LIMIT) -> list[Event]:
+    """Node 1's waiting events in doubt (:func:`in_doubt`), then its answer limit passed at
+    ``at``: their requests refused. The events."""
+    events = in_doubt(cluster, 1)
+    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(at, LIMIT))
+    return events
+
+
 def appended_late(cluster: Cluster, events: list[Event]) -> None:
     """Redis had run them after all: every node reads them."""
     for event in events:
@@ -88,9 +96,8 @@ def test_a_join_refused_at_the_limit_that_turns_up_later_is_undone() -> None:
     cluster = Cluster(2)
     alice = cluster.logged_in(1, "alice")
     cluster.send(alice, "2", JoinRequest(G58))
-    events = in_doubt(cluster, 1)
+    events = refused_at_the_limit(cluster)
     replica = cluster.nodes[1]
-    cluster.outboxes[1].extend(replica.doubt.expire(T0 + LIMIT, LIMIT))
     assert refused(cluster.replies(alice)[-1])
     cluster.send(alice, "3", JoinRequest(G58))  # not settled: refused at once
     assert cluster.replies(alice)[-1].seq == "3" and refused(cluster.replies(alice)[-1])
@@ -114,8 +121,7 @@ def test_a_floor_request_refused_at_the_limit_that_turns_up_later_is_released() 
         cluster.send(sid, "2", JoinRequest(G58))
     cluster.settle()
     cluster.send(alice, "3", SpeakRequest(True, G58))
-    events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + LIMIT, LIMIT))
+    events = refused_at_the_limit(cluster)
     assert refused(cluster.replies(alice)[-1])
     appended_late(cluster, events)
     assert cluster.state(2).interphones[G58].holder == "alice"
@@ -133,8 +139,7 @@ def test_a_quit_and_a_login_refused_at_the_limit_that_turn_up_later_are_undone()
     cluster.send(alice, "2", JoinRequest(G58))
     cluster.settle()
     cluster.send(alice, "3", QuitRequest(G58))
-    events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + LIMIT, LIMIT))
+    events = refused_at_the_limit(cluster)
     assert refused(cluster.replies(alice)[-1])
     appended_late(cluster, events)
     cluster.settle()
@@ -142,8 +147,7 @@ def test_a_quit_and_a_login_refused_at_the_limit_that_turn_up_later_are_undone()
 
     carol = cluster.connect(1)
     cluster.send(carol, "1", Login("carol", "pw-carol"))
-    events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + 2 * LIMIT, LIMIT))
+    events = refused_at_the_limit(cluster, at=T0 + 2 * LIMIT)
     assert refused(cluster.replies(carol)[-1])
     appended_late(cluster, events)
     cluster.settle()
@@ -159,8 +163,7 @@ def test_a_late_request_that_changed_nothing_is_not_undone() -> None:
     cluster.send(alice, "2", JoinRequest(G58))
     cluster.settle()
     cluster.send(alice, "3", JoinRequest(G58))
-    events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + LIMIT, LIMIT))
+    events = refused_at_the_limit(cluster)
     appended_late(cluster, events)
     assert cluster.nodes[1].outgoing == []
     assert members(cluster, 1) == members(cluster, 2) == {"alice"}
@@ -186,8 +189,7 @@ def test_a_session_whose_login_is_in_doubt_past_the_limit_cannot_log_in_meanwhil
     cluster = Cluster(2)
     carol = cluster.connect(1)
     cluster.send(carol, "1", Login("carol", "pw-carol"))
-    events = in_doubt(cluster, 1)
-    cluster.outboxes[1].extend(cluster.nodes[1].doubt.expire(T0 + LIMIT, LIMIT))
+    events = refused_at_the_limit(cluster)
     appended_late(cluster, events)  # the session exists until its undo is applied
     assert "carol" in cluster.state(1).by_uid
     cluster.send(carol, "2", Login("carol", "pw-carol"))
