@@ -6,15 +6,17 @@ again (real redis-server)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from app.server import log_writer, redis_store
+from app.server import InterphoneServer, log_writer, redis_store
 from app.server.directory import Directory
 from tests.cluster_fixtures import bob_kicked_across_the_cut_and_back, cut_and_whole, until_given_up
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
@@ -37,51 +39,61 @@ DELAY = 0.1
 """Seconds late that what the stopping node sends reaches Redis."""
 
 
+@contextlib.asynccontextmanager
+async def node_behind_a_slow_link(redis: RedisProcess, name: str
+                                  ) -> AsyncIterator[tuple[InterphoneServer, Redis]]:
+    """A node named ``name`` (not started) whose link to ``redis`` delivers what it sends
+    DELAY seconds late, and a client of ``redis`` to watch it: both, the node stopped, the
+    client closed and the link closed at the end."""
+    link = RedisLink(redis.port, delay=DELAY)
+    await link.start()
+    node = cluster_node(link.url, name)
+    observer = Redis.from_url(redis.url, decode_responses=True)
+    try:
+        yield node, observer
+    finally:
+        await node.stop()
+        await observer.aclose()
+        await link.close()
+
+
 async def test_a_stopping_node_is_never_seen_down_and_listed_at_once(
         redis_server: RedisProcess) -> None:  # noqa: F811
     """It appended its ``down``, then left ``nodes`` one round trip to Redis later: a node
     reading the list in between learned it again after it had applied its death (its relay
     came back in that node's snapshots, so a node started from one took it for alive)."""
-    link = RedisLink(redis_server.port, delay=DELAY)
-    await link.start()
-    leaving = cluster_node(link.url, "leaving")
-    observer = Redis.from_url(redis_server.url, decode_responses=True)
-    try:
-        async with running_nodes(1, redis_server.url) as nodes:
-            await leaving.start()
-            store = leaving.store
-            assert store is not None
-            number = str(store.node)
-            alice = await logged_in(leaving.port, "alice")
-            await alice.join(G58)
-            await settle([*nodes, leaving], timeout=10)
-            assert await observer.hexists("interphone:nodes", number)
-            last = (await observer.xrevrange("interphone:log", count=1))[0][0]
+    async with (node_behind_a_slow_link(redis_server, "leaving") as (leaving, observer),
+                running_nodes(1, redis_server.url) as nodes):
+        await leaving.start()
+        store = leaving.store
+        assert store is not None
+        number = str(store.node)
+        alice = await logged_in(leaving.port, "alice")
+        await alice.join(G58)
+        await settle([*nodes, leaving], timeout=10)
+        assert await observer.hexists("interphone:nodes", number)
+        last = (await observer.xrevrange("interphone:log", count=1))[0][0]
 
-            async def watch() -> tuple[bool, bool]:
-                """What another node reads right when the down entry comes."""
-                at = last
-                while True:
-                    for _, entries in await observer.xread({"interphone:log": at}, block=5000):
-                        for entry_id, fields in entries:
-                            at = entry_id
-                            event = json.loads(fields["e"])
-                            if event.get("t") == "down" and str(event["node"]) == number:
-                                listed = await observer.hexists("interphone:nodes", number)
-                                beating = await observer.exists(f"interphone:alive:{number}")
-                                return bool(listed), bool(beating)
+        async def watch() -> tuple[bool, bool]:
+            """What another node reads right when the down entry comes."""
+            at = last
+            while True:
+                for _, entries in await observer.xread({"interphone:log": at}, block=5000):
+                    for entry_id, fields in entries:
+                        at = entry_id
+                        event = json.loads(fields["e"])
+                        if event.get("t") == "down" and str(event["node"]) == number:
+                            listed = await observer.hexists("interphone:nodes", number)
+                            beating = await observer.exists(f"interphone:alive:{number}")
+                            return bool(listed), bool(beating)
 
-            watcher = asyncio.create_task(watch())
-            await asyncio.sleep(0.05)  # (its XREAD is blocked)
-            await leaving.stop()
-            listed, beating = await asyncio.wait_for(watcher, 10)
-            assert not listed, "the down entry was in the log while the node was still listed"
-            assert not beating
-            await alice.close()
-    finally:
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(0.05)  # (its XREAD is blocked)
         await leaving.stop()
-        await observer.aclose()
-        await link.close()
+        listed, beating = await asyncio.wait_for(watcher, 10)
+        assert not listed, "the down entry was in the log while the node was still listed"
+        assert not beating
+        await alice.close()
 
 
 async def test_a_node_given_up_is_not_learned_again_from_a_node_list_read_before(
@@ -275,11 +287,7 @@ async def test_a_node_given_up_leaves_the_node_list_and_its_down_is_appended_at_
     round trip later: a sweeper that died in between left it out of the list (no other
     sweeper would find it) with its sessions, and a floor one held, in every node's state
     for good."""
-    link = RedisLink(redis_server.port, delay=DELAY)
-    await link.start()
-    sweeper = cluster_node(link.url, "sweeper")
-    observer = Redis.from_url(redis_server.url, decode_responses=True)
-    try:
+    async with node_behind_a_slow_link(redis_server, "sweeper") as (sweeper, observer):
         await sweeper.start()
         # a node that crashed: listed, its heartbeat key gone
         await observer.hset("interphone:nodes", "99", json.dumps(
@@ -295,10 +303,6 @@ async def test_a_node_given_up_leaves_the_node_list_and_its_down_is_appended_at_
         else:
             raise AssertionError("the crashed node was not given up")
         assert not gap, "out of the node list, and no down in the log"
-    finally:
-        await sweeper.stop()
-        await observer.aclose()
-        await link.close()
 
 
 async def test_a_node_works_with_the_redis_acl_user_docs_deploy_md_gives(
@@ -367,10 +371,7 @@ async def test_a_store_stopped_from_two_tasks_at_once_leaves_once(
     closed meanwhile (an error, or the warning that the others were not told); it now
     waits for the first and returns once the node has left."""
     caplog.set_level(logging.INFO)
-    link = RedisLink(redis_server.port, delay=DELAY)
-    await link.start()
-    node = cluster_node(link.url, "n0")
-    try:
+    async with node_behind_a_slow_link(redis_server, "n0") as (node, _):
         await node.start()
         store = node.store
         assert store is not None
@@ -391,9 +392,6 @@ async def test_a_store_stopped_from_two_tasks_at_once_leaves_once(
             assert not await redis.exists(f"interphone:alive:{number}")
         finally:
             await redis.aclose()
-    finally:
-        await node.stop()
-        await link.close()
 
 
 @pytest.mark.parametrize("at_once", [False, True], ids=["one-after-the-other", "at-once"])
