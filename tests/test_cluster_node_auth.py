@@ -421,20 +421,38 @@ async def test_audio_recorded_before_a_node_started_is_not_replayed_to_it(
             await third.stop()
 
 
+SLOW_BEAT = {"beat": 30.0, "ttl": 60.0}
+"""A heartbeat too slow to read the node list again during a test."""
+
+
+@contextlib.asynccontextmanager
+async def slow_first_node(redis_url: str
+                          ) -> AsyncIterator[tuple[InterphoneServer, list[InterphoneServer]]]:
+    """Node "n0" of the Redis at ``redis_url``, started, beating at SLOW_BEAT, and a list for
+    the nodes the test starts after it: those are stopped at the end, then it."""
+    first = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
+                             store=RedisStore(redis_url, "n0", **SLOW_BEAT))
+    later: list[InterphoneServer] = []
+    try:
+        await first.start()
+        yield first, later
+    finally:
+        for node in later:
+            await node.stop()
+        await first.stop()
+
+
 async def test_a_just_started_node_is_heard_before_its_relay_is_known(
         redis_server: RedisProcess) -> None:  # noqa: F811
     """The first node does not know the second's relay (it started later, it has no
     member registered there, and the first node's sweep of the node list has not run):
     what the second node forwards is heard all the same, the trailer proving where it
     comes from (it was dropped: the source address was the only proof)."""
-    first = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                             store=RedisStore(redis_server.url, "n0", beat=30.0, ttl=60.0))
-    second: InterphoneServer | None = None
-    try:
-        await first.start()
+    async with slow_first_node(redis_server.url) as (first, later):
         alice = await logged_in(first.port, "alice")  # (answered once the first node reads
         # the log: it has read the node list before, without the second node)
         second = await start_node(redis_server.url, "n1")
+        later.append(second)
         bob = await logged_in(second.port, "bob")
         alice_peer = await bob_granted_alice_listening(first, alice, bob)
         await settle([first, second])
@@ -447,10 +465,6 @@ async def test_a_just_started_node_is_heard_before_its_relay_is_known(
         alice_peer.close()
         for client in (alice, bob):
             await client.close()
-    finally:
-        if second is not None:
-            await second.stop()
-        await first.stop()
 
 
 async def _entry_written(node: InterphoneServer) -> str:
@@ -477,12 +491,7 @@ async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_
     while the second looks the first up in the node list, then heard (it was refused
     until a media event of the first node or the next sweep); what the first had
     forwarded before its published counter is still refused as a replay."""
-    slow = {"beat": 30.0, "ttl": 60.0}  # no heartbeat reading the list during the test
-    first = InterphoneServer(sample_directory(), host="127.0.0.1", port=0, settings=FAST,
-                             store=RedisStore(redis_server.url, "n0", **slow))
-    second: InterphoneServer | None = None
-    try:
-        await first.start()
+    async with slow_first_node(redis_server.url) as (first, later):
         alice = await logged_in(first.port, "alice")
         entry = json.loads(await _entry_written(first))
         recorded = sealed_by(first, _audio(9, b"recorded", "alice"))  # forwarded to some other node
@@ -493,8 +502,10 @@ async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_
         nodes, number = first.store.key("nodes"), str(first.store.node)
         await redis_client.hdel(nodes, number)  # not written yet when the second reads it
         second = InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
-                                  settings=FAST, store=RedisStore(redis_server.url, "n1", **slow),
+                                  settings=FAST,
+                                  store=RedisStore(redis_server.url, "n1", **SLOW_BEAT),
                                   media_thread=media_thread)
+        later.append(second)
         await second.start()
         bob = await logged_in(second.port, "bob")  # (the second node has read the list)
         await redis_client.hset(nodes, number, json.dumps(entry))  # written now
@@ -516,10 +527,6 @@ async def test_a_node_started_together_with_a_lower_one_hears_it_before_listing_
         bob_peer.close()
         for client in (alice, bob):
             await client.close()
-    finally:
-        if second is not None:
-            await second.stop()
-        await first.stop()
 
 
 async def test_a_datagram_forwarded_elsewhere_is_not_replayed_to_a_node_heard_before(
