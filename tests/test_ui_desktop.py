@@ -31,6 +31,7 @@ from app.ui.view_types import TalkState
 
 if TYPE_CHECKING:
     from app.server import InterphoneServer
+    from app.ui.i18n import LanguageSwitcher
     from app.ui.main_window import MainWindow
     from app.ui.runtime import Options, Runtime
     from app.ui.settings import Settings
@@ -105,17 +106,24 @@ def test_service_reports_a_refused_key_and_a_session_without_global_keys(
     assert run(qloop, service.apply("")) == "" and not service.active
 
 
+def demo_with_a_command_line_key(qapp: QApplication, settings: Settings, key: str,
+                                 switcher: LanguageSwitcher | None = None) -> Runtime:
+    """The demo (its audio simulated) with ``settings`` and ``--global-talk-key key``, in
+    ``switcher``'s language (English by default)."""
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    return Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key=key),
+                   settings, switcher or LanguageSwitcher(qapp))
+
+
 def test_settings_show_the_command_line_s_global_key_and_a_change_there_replaces_it(
         qloop, qapp, settings) -> None:
     """Started with --global-talk-key F9 and F8 saved: Settings › Talking showed F8 (the
     setting) while F9 talked; choosing F8 there (the setting's already) or turning the
     key off changed nothing for the run, F9 went on talking until a restart."""
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
-
     settings.global_talk_key = "F8"
-    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key="f9"),
-                      settings, LanguageSwitcher(qapp))
+    runtime = demo_with_a_command_line_key(qapp, settings, "f9")
 
     async def scenario() -> None:
         async with running_app(runtime):
@@ -156,12 +164,10 @@ def test_the_command_line_s_key_is_said_in_chinese_punctuation(qloop, qapp, sett
     """The status bar and the tray said "全局通话键：F9 （仅本次运行，…）": the note in
     brackets was added after a space. It is worded as one text, in full-width brackets."""
     from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
 
     switcher = LanguageSwitcher(qapp, has_font=lambda language: True)
     switcher.apply("zh_CN")
-    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key="f9"),
-                      settings, switcher)
+    runtime = demo_with_a_command_line_key(qapp, settings, "f9", switcher)
 
     async def scenario() -> tuple[str, str]:
         async with running_app(runtime):
@@ -181,12 +187,8 @@ def test_settings_say_the_command_line_turned_the_global_key_off(qloop, qapp,
                                                                 settings) -> None:
     """--global-talk-key "" with F8 saved: the field shows Off, the key in effect, and says
     why; a key chosen there talks at once."""
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
-
     settings.global_talk_key = "F8"
-    runtime = Runtime(qapp, Options(demo=True, simulate_audio=True, global_talk_key=""),
-                      settings, LanguageSwitcher(qapp))
+    runtime = demo_with_a_command_line_key(qapp, settings, "")
 
     async def scenario() -> None:
         async with running_app(runtime):
