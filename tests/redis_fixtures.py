@@ -23,7 +23,7 @@ import pytest
 from app.server import InterphoneServer
 from app.server.redis_store import RedisStore
 from tests.server_fixtures import FAST, sample_directory
-from tests.waiting import end_process
+from tests.waiting import end_process, free_port
 
 HOW_TO_GET_REDIS = (
     "redis-server is not on PATH: the Redis store's tests start their own. "
@@ -33,12 +33,6 @@ HOW_TO_GET_REDIS = (
 BEAT = 0.25
 TTL = 1.5
 """Heartbeat period and TTL of the test nodes: a dead node is noticed within ~2 s."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisProcess:

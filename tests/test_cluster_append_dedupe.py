@@ -28,6 +28,7 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     start_node,
 )
 from tests.server_fixtures import G58, RawClient, logged_in
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,14 +56,6 @@ async def until_in_log(node: InterphoneServer, kind: str, copies: int) -> list[d
     raise AssertionError(f"the log never held {copies} {kind} events")
 
 
-async def until(check: Any, what: str) -> None:
-    for _ in range(200):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(what)
-
-
 async def read_to_end(node: InterphoneServer, other: InterphoneServer) -> None:
     """Until ``node`` (started from a snapshot: it did not apply the log's start) has
     applied the log up to where ``other`` read its end."""
@@ -70,7 +63,7 @@ async def read_to_end(node: InterphoneServer, other: InterphoneServer) -> None:
     redis = end._writer_redis
     assert redis is not None
     last = (await redis.xrevrange(end.key("log"), count=1))[0][0]
-    await until(lambda: store._last_id == last, f"{node} never read the log to {last}")
+    await wait_until(lambda: store._last_id == last, 4.0, f"{node} read the log to {last}")
 
 
 async def write_snapshot(node: InterphoneServer) -> str:
@@ -132,7 +125,7 @@ async def test_a_logout_appended_twice_is_applied_once_on_every_node(
         link.sever_after(b'"t":"logout"')
         await alice.close()
         await asyncio.wait_for(link.cut.wait(), 10)
-        await until(lambda: "alice" not in whole.state.by_uid, "alice never logged out")
+        await wait_until(lambda: "alice" not in whole.state.by_uid, 4.0, "alice logged out")
         link.mend()
         logouts = await until_in_log(whole, "logout", 2)
         assert logouts[0] == logouts[1] and logouts[0]["sid"] > sid
@@ -185,7 +178,7 @@ async def test_an_undo_appended_twice_is_applied_once_on_every_node(
         link.mend()  # the join is read back, its undo appended: its reply lost
         await asyncio.wait_for(link.cut.wait(), 10)
         record = whole.state.interphones[G58]
-        await until(lambda: "alice" not in record.members, "the undo never applied")
+        await wait_until(lambda: "alice" not in record.members, 4.0, "the undo applied")
         link.mend()
         undos = [e for e in await until_in_log(whole, "quit", 2) if "undo" in e]
         assert len(undos) == 2 and undos[0] == undos[1]

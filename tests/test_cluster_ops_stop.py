@@ -30,8 +30,9 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     settle,
 )
 from tests.server_fixtures import G58, TEST_TOML, logged_in, start_server_process
-from tests.test_cluster_append_dedupe import log_events, skipped_copies, until, until_in_log
+from tests.test_cluster_append_dedupe import log_events, skipped_copies, until_in_log
 from tests.test_cluster_extensions import WITHOUT_BOB_AND_CAROL_OUT_OF_58 as WITHOUT_BOB
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -165,7 +166,7 @@ async def test_an_append_under_way_when_a_node_stops_goes_before_its_down(
         number = cut.store.node if cut.store else 0
         await cut.stop()
         assert await bob.closed_by_server(5.0)
-        await until(lambda: "bob" not in whole.state.by_uid, "bob never logged out")
+        await wait_until(lambda: "bob" not in whole.state.by_uid, 4.0, "bob logged out")
         mine = [e["t"] for e in await log_events(whole) if e.get("by") == number]
         assert mine[-2:] == ["reload", "down"], mine
 
