@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from waiting import wait_for, wait_until
+from waiting import end_process, wait_for, wait_until
 
 from app.audio.backend import select_device
 from app.audio.codec import OpusDecoder
@@ -106,12 +106,7 @@ def jack_server(jackd_installed: None) -> Iterator[str]:
         finally:
             with contextlib.suppress(Exception):
                 import_sounddevice()._terminate()  # close PortAudio's JACK client first
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            end_process(proc, 5)
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

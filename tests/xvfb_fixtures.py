@@ -21,6 +21,8 @@ from Xlib import XK, X
 from Xlib.display import Display
 from Xlib.ext import xtest
 
+from tests.waiting import end_process
+
 STARTUP_SECONDS = 30.0
 
 
@@ -47,12 +49,7 @@ def run_xvfb() -> Iterator[str]:
         yield f":{number.decode().strip()}"
     finally:
         os.close(read_end)
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        end_process(server)
         if server.stderr is not None:
             server.stderr.close()
 
