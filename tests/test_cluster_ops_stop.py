@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -38,6 +39,16 @@ pytestmark = pytest.mark.timeout(60)
 
 DELAY = 0.1
 """Seconds late that what the stopping node sends reaches Redis."""
+
+
+async def shared_log(redis_url: str) -> list[dict[str, Any]]:
+    """The events of the shared log on the Redis at ``redis_url``, read by a client of its
+    own (the nodes' may have stopped)."""
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return [json.loads(fields["e"]) for _, fields in await redis.xrange("interphone:log")]
+    finally:
+        await redis.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -142,12 +153,7 @@ async def test_what_a_stopping_node_had_not_appended_yet_goes_before_its_down(
         replica.node_down(77)  # (as its sweep does once it won the HDEL)
         replica.session_gone(store.node << 32 | 5)  # not a session: nothing to append
         await store.stop()
-        redis = Redis.from_url(redis_server.url, decode_responses=True)
-        try:
-            events = [json.loads(fields["e"])
-                      for _, fields in await redis.xrange("interphone:log")]
-        finally:
-            await redis.aclose()
+        events = await shared_log(redis_server.url)
         downs = [e["node"] for e in events if e.get("t") == "down"]
         assert downs == [77, store.node]
 
@@ -273,12 +279,7 @@ async def test_what_a_stopping_node_failed_to_append_goes_before_its_down(
         await asyncio.sleep(0.2)
         redis_server.start()
         await store.stop()
-        redis = Redis.from_url(redis_server.url, decode_responses=True)
-        try:
-            events = [json.loads(fields["e"])
-                      for _, fields in await redis.xrange("interphone:log")]
-        finally:
-            await redis.aclose()
+        events = await shared_log(redis_server.url)
         assert [e["node"] for e in events if e.get("t") == "down"] == [77, store.node]
 
 
@@ -336,14 +337,9 @@ async def test_a_node_works_with_the_redis_acl_user_docs_deploy_md_gives(
         await admin.aclose()
 
 
-async def downs_of(redis_url: str, number: int) -> list[dict[str, object]]:
+async def downs_of(redis_url: str, number: int) -> list[dict[str, Any]]:
     """The ``down`` entries of node ``number`` in the shared log."""
-    redis = Redis.from_url(redis_url, decode_responses=True)
-    try:
-        events = [json.loads(fields["e"]) for _, fields in await redis.xrange("interphone:log")]
-    finally:
-        await redis.aclose()
-    return [e for e in events if e.get("t") == "down" and e["node"] == number]
+    return [e for e in await shared_log(redis_url) if e.get("t") == "down" and e["node"] == number]
 
 
 async def test_a_store_stopped_twice_leaves_once(
