@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -22,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 from test_ui_support import (
     OPS,
     close_session,
+    on_a_640x480_screen,
     open_session,
     run,
     running_app,
@@ -127,14 +125,7 @@ print(json.dumps({"available": app.primaryScreen().availableGeometry().getRect()
 def test_on_a_640x480_screen_the_smallest_window_fits_with_its_frame(tmp_path) -> None:
     """The minimum of 640x480 could not fit a 640x480 screen once a frame was added: the
     status bar ended off the screen (a screen of its own: a process of its own)."""
-    config = tmp_path / "screen.json"
-    config.write_text(json.dumps({"screens": [{
-        "name": "small", "x": 0, "y": 0, "width": 640, "height": 480,
-        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
-    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
-    done = subprocess.run([sys.executable, "-c", SMALL_SCREEN_WINDOW], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=True)
-    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    shown = on_a_640x480_screen(tmp_path, SMALL_SCREEN_WINDOW)
     assert shown["available"] == [0, 0, 640, 480]
     frame = QSize(16, 48)  # what initial_geometry allows for a title bar and frame
     width, height = shown["minimum"]

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from test_ui_support import on_a_640x480_screen
 
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
@@ -19,8 +15,6 @@ from app.ui.settings import Settings, TokenStore
 from app.ui.settings_dialog import SettingsDialog
 
 pytest_plugins = ["test_ui_support"]
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -94,14 +88,7 @@ def test_at_640x480_no_wrapped_text_of_the_dialog_is_cut(tmp_path) -> None:
     """Qt opens a window at most 2/3 of the screen high: on a 640×480 screen the dialog
     opened at its minimum height, and the microphone test's two-line hint ran over the
     button above it (a screen of its own: a process of its own)."""
-    config = tmp_path / "screen.json"
-    config.write_text(json.dumps({"screens": [{
-        "name": "small", "x": 0, "y": 0, "width": 640, "height": 480,
-        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
-    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
-    done = subprocess.run([sys.executable, "-c", SMALL_SCREEN_SCRIPT], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=True)
-    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    shown = on_a_640x480_screen(tmp_path, SMALL_SCREEN_SCRIPT)
     assert shown["screen"] == 480
     assert shown["cut"] == [], shown
 

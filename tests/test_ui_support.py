@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
+import os
 import ssl
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +45,20 @@ T = TypeVar("T")
 
 until = wait_until  # the UI tests' name for the suite's one polling helper
 OPS = "group_58"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def on_a_640x480_screen(tmp_path: Path, script: str) -> Any:
+    """What ``script`` (Python, in a process of its own started in the repository) prints as
+    JSON on its last line, run with Qt's offscreen platform on one 640x480 screen."""
+    config = tmp_path / "screen.json"
+    config.write_text(json.dumps({"screens": [{
+        "name": "small", "x": 0, "y": 0, "width": 640, "height": 480,
+        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 async def sign_in_submitted(dialog: SignInDialog, flow: SignInFlow, address: str,
