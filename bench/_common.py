@@ -87,6 +87,17 @@ def split_cpus() -> tuple[int | None, int | None]:
     return available[0], available[1]
 
 
+def end_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Terminate ``proc`` and wait for it; killed if it has not ended within ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile (pct in 0..100) of a non-empty list."""
     ordered = sorted(values)

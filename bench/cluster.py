@@ -60,6 +60,7 @@ from _common import (
     HOST,
     ROOT,
     emit,
+    end_process,
     log,
     machine,
     percentile,
@@ -171,13 +172,7 @@ class Deployment:
 
     def close(self) -> None:
         for process in [p for p, _ in self.nodes] + ([self.redis] if self.redis else []):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            end_process(process)
 
 
 def wait_port(port: int) -> None:

@@ -61,7 +61,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, emit, log, machine, percentile, udp_drops
+from _common import ROOT, emit, end_process, log, machine, percentile, udp_drops
 from _wire import Wire
 
 from app.client import InterphoneClient
@@ -128,12 +128,7 @@ class Server:
         return counts
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end_process(self.proc, 5)
         self.log_file.close()
 
 

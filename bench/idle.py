@@ -59,6 +59,7 @@ from _common import (
     ROOT,
     ServerProcess,
     emit,
+    end_process,
     log,
     machine,
     percentile,
@@ -300,12 +301,7 @@ def demo_cpu(seconds: float, warmup: float) -> dict[str, Any]:
             # (6-15 % of a core), so those seconds stand out
             quiet = [value for value in samples if value <= QUIET_SECOND_PCT]
         finally:
-            demo.terminate()
-            try:
-                demo.wait(10)
-            except subprocess.TimeoutExpired:
-                demo.kill()
-                demo.wait()
+            end_process(demo)
             shutil.rmtree(tmp, ignore_errors=True)
         return {"demo_idle_cpu_pct": round(total, 2),
                 "demo_quiet_cpu_pct": round(statistics.mean(quiet), 2) if quiet else None,

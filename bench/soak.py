@@ -50,7 +50,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _app import run_app
-from _common import HOST, ROOT, emit, log, machine, thread_cpu, write_config
+from _common import HOST, ROOT, emit, end_process, log, machine, thread_cpu, write_config
 
 GROUPS = ["soak1", "soak2", "soak3"]
 TEAM = ["bob", "carol"]
@@ -211,15 +211,6 @@ def _start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start within 15 s")
 
 
-def _stop(proc: subprocess.Popen[Any]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def _slope_per_hour(points: list[tuple[float, float]]) -> float | None:
     if len(points) < 3:
         return None
@@ -304,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             while app.poll() is None and time.monotonic() - started < seconds + 60:
                 time.sleep(0.5)
                 if time.monotonic() >= next_restart and time.monotonic() - started < seconds - 30:
-                    _stop(server)
+                    end_process(server)
                     restarts.append(time.monotonic())
                     log(f"soak: server restarted at {restarts[-1] - started:.0f} s")
                     server = _start_server(config, port)
@@ -314,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for proc in (app, team, server):
                 if proc.poll() is None:
-                    _stop(proc)
+                    end_process(proc)
     if app.returncode != 0:
         raise RuntimeError(f"the app role exited with {app.returncode}")
     final = json.loads(app_out.strip().splitlines()[-1])

@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, emit, log, machine
+from _common import ROOT, emit, end_process, log, machine
 
 BLOCK = 480  # 10 ms at 48 kHz: the app's output block
 PERIOD_S = BLOCK / 48000
@@ -147,12 +147,7 @@ class JackServer:
 
     def close(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            end_process(self.proc, 5)
             self.proc = None
 
 
