@@ -140,6 +140,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self._leaving: set[InterphoneId] = set()  # interphones whose quit is under way
+        self._registering: set[InterphoneId] = set()  # a recvbegin sent again, until acked
         self.model.subscribe(self._on_model_event)
         self._asking: FloorAsk | None = None  # our speak-on request, until its outcome
 
