@@ -157,6 +157,12 @@ class SignalingConnection(asyncio.Protocol):
         seq = self.session.send_request(body, self._loop.time(), timeout=timeout)
         return await self._wait(seq, type(body).__name__)
 
+    def probe(self) -> None:
+        """Check at once that the server is still there (see :meth:`ClientSession.probe`)."""
+        if not self.closed:
+            self.session.probe(self._loop.time())
+            self._pump()
+
     def abort(self) -> None:
         self._closed_here = True
         if self._transport is not None:

@@ -464,10 +464,23 @@ class ClientSession:
             self._request_ended(seq, entry, RequestTimedOut(seq, entry.request, entry.timeout))
         ping_at = self._ping_due()
         if ping_at is not None and ping_at <= now:
-            interval = self.ping_interval or self.request_timeout
-            timeout = max(_MIN_PING_TIMEOUT, min(self.request_timeout, interval))
-            self._ping_seq = self._send(Ping(), now, timeout, internal=True)
+            self._ping_seq = self._send(Ping(), now, self._ping_timeout(), internal=True)
             self.pings_sent += 1
+
+    def probe(self, now: float) -> None:
+        """Check now that the server is still there (the machine woke up from a sleep): a
+        keepalive ping goes out at once instead of after ``keepalive`` seconds of silence,
+        or the one in flight is kept. Unanswered in time it closes the session, as any
+        keepalive ping does; a connection the server closed meanwhile fails at the write.
+        Nothing before login or once closed."""
+        if self._state is not SessionState.LOGGED_IN or self._ping_seq is not None:
+            return
+        self._ping_seq = self._send(Ping(), now, self._ping_timeout(), internal=True)
+        self.pings_sent += 1
+
+    def _ping_timeout(self) -> float:
+        interval = self.ping_interval or self.request_timeout
+        return max(_MIN_PING_TIMEOUT, min(self.request_timeout, interval))
 
     def _ping_due(self) -> float | None:
         interval = self.ping_interval
