@@ -110,21 +110,25 @@ async def _talk(client: InterphoneClient, frames: int = 10) -> int:
 
 
 async def _joined_behind_nat(clients: Clients, port: int, nat: RebindingNat,
+                             features: tuple[str, ...] = (),
                              ) -> tuple[InterphoneClient, InterphoneClient]:
     nat_address = await nat.start()
-    alice = await clients.connect(port, "alice", media_addr=nat_address)
-    bob = await clients.connect(port, "bob")
+    alice = await clients.connect(port, "alice", media_addr=nat_address, features=features)
+    bob = await clients.connect(port, "bob", features=features)
+    assert set(features) <= alice.features
     await alice.join(G58)
     await bob.join(G58)
     return alice, bob
 
 
+@pytest.mark.parametrize("features", [(), ("media-auth",)], ids=["plain", "media-auth"])
 async def test_a_new_source_port_is_registered_again_as_the_next_transmission_starts(
-        clients: Clients) -> None:
-    async with running_server(keepalive=15) as server:
+        clients: Clients, features: tuple[str, ...]) -> None:
+    encryption = "optional" if features else ""
+    async with running_server(keepalive=15, media_encryption=encryption) as server:
         nat = RebindingNat(("127.0.0.1", server.port))
         try:
-            alice, bob = await _joined_behind_nat(clients, server.port, nat)
+            alice, bob = await _joined_behind_nat(clients, server.port, nat, features)
             heard_by_alice, heard_by_bob = Heard(alice), Heard(bob)
             await _talk(bob)
             await wait_until(lambda: len(heard_by_alice.packets) >= 8, 3,
