@@ -27,8 +27,9 @@ from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
-WAKE_CHECK_S = 1.0
-"""How often the clocks are compared."""
+WAKE_CHECK_S = 2.0
+"""How often the clocks are compared (one loop wake-up every 2 s: a wake-up is noticed
+within 2 s plus the ping's timeout)."""
 WAKE_GAP_S = 3.0
 """Time missing between two ticks that counts as a sleep (a tick 3 s late)."""
 
