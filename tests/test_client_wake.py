@@ -15,7 +15,7 @@ from pathlib import Path
 
 from server_fixtures import TEST_TOML, start_server_process
 
-from app.client.session import ClientSession
+from app.client.session import ClientSession, RequestTimedOut
 from app.client.wake_watch import WakeWatch
 from app.protocol import Message, Ping
 
@@ -103,6 +103,65 @@ async def test_on_resume_a_dead_server_is_noticed_at_once_not_after_a_keepalive(
         drain.cancel()
 
 
+BUSY_CLIENT = """
+import asyncio, contextlib, sys
+from app.client import InterphoneClient, ConnectionChanged, ClientError
+
+async def ask_members(client):
+    with contextlib.suppress(ClientError):
+        await client.members("group_58")
+
+async def main(port):
+    client = InterphoneClient("127.0.0.1", port, "alice", "pw-alice", backoff=(0.2, 1.0))
+    client.model.subscribe(lambda e: isinstance(e, ConnectionChanged) and print(
+        "state", e.state.value, flush=True))
+    await client.connect()
+    await client.join("group_58")
+    print("joined", flush=True)
+    tasks = set()
+    while True:  # a request every second, as a user clicking around would send
+        await asyncio.sleep(1)
+        if client.connected:
+            task = asyncio.create_task(ask_members(client))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+async def test_a_hung_server_is_noticed_within_the_keepalive_bound_though_requests_go_on(
+        tmp_path: Path) -> None:
+    """The keepalive ping went out only after ``keepalive`` seconds *without sending*: a
+    client that kept sending requests to a hung server (each one timing out on its own)
+    never pinged, and never noticed the link dead. A request left unanswered now checks
+    the link at once with a ping."""
+    config = tmp_path / "dir.toml"
+    config.write_text(TEST_TOML.replace("keepalive = 15", "keepalive = 4"))
+    server, port, _ = await start_server_process("--config", str(config))
+    drain = asyncio.get_running_loop().create_task(_drain(server.stderr))
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BUSY_CLIENT, str(port), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    lines = Lines(client)
+    try:
+        await lines.first("joined", 0, 15)
+        server.send_signal(signal.SIGSTOP)
+        hung = time.monotonic()
+        # the first request times out after 5 s, the ping sent then after 4 s more
+        lost = await lines.first("state reconnecting", hung, 20)
+        assert lost - hung < 12, f"noticed {lost - hung:.1f} s after the hang"
+        server.send_signal(signal.SIGCONT)
+        await lines.first("state connected", lost, 15)
+    finally:
+        for process in (client, server):
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+            await process.wait()
+        drain.cancel()
+
+
 # ---- the parts, on their own ----------------------------------------------------------
 
 
@@ -128,6 +187,19 @@ def test_an_answered_probe_leaves_the_session_as_it_was() -> None:
     assert events(session) == []  # (a keepalive: answered inside the session)
     assert session.logged_in
     assert session.next_deadline() == 16.0  # the next ping after 15 s of silence again
+
+
+def test_a_request_left_unanswered_checks_the_link_at_once() -> None:
+    session = logged_in_session(now=0.0, keepalive=15)
+    session.send_request(Ping(), 10.0)  # (any request: it keeps the keepalive away)
+    sent(session)
+    session.handle_timer(15.0)  # it timed out; a keepalive ping was not due before 25 s
+    [timed_out] = events(session)
+    assert isinstance(timed_out, RequestTimedOut)
+    [ping] = sent(session)
+    assert isinstance(ping.body, Ping)
+    session.handle_timer(20.0)  # unanswered too: the server is gone
+    assert session.closed
 
 
 def test_no_probe_before_login() -> None:

@@ -19,7 +19,8 @@ It owns the per-connection rules of PROTOCOL.md section 3.1:
   :class:`RequestTimedOut`; a late answer is ignored;
 - **keepalive (the idle rule)**: the server drops a session that sent nothing
   for 3 × keepalive seconds, so once logged in the session sends a ping
-  whenever it has sent nothing for ``keepalive`` seconds; a ping left
+  whenever it has sent nothing for ``keepalive`` seconds, and at once when a
+  request was left unanswered (:meth:`ClientSession.probe` too); a ping left
   unanswered means the server is gone: the session closes itself.
 
 Peer misbehaviour (an oversized frame, an unreadable answer, an answer of the
@@ -454,6 +455,7 @@ class ClientSession:
         """Time out overdue requests and send a keepalive ping when one is due."""
         if self.closed:
             return
+        timed_out = False
         for seq, entry in list(self._pending.items()):
             if entry.deadline > now:
                 continue
@@ -461,9 +463,13 @@ class ClientSession:
                 self._close(f"ping not answered within {entry.timeout:g} s", None)
                 return
             del self._pending[seq]
+            timed_out = True
             self._request_ended(seq, entry, RequestTimedOut(seq, entry.request, entry.timeout))
         ping_at = self._ping_due()
-        if ping_at is not None and ping_at <= now:
+        # a request left unanswered: the server may be gone. The keepalive ping, due only
+        # after ``keepalive`` seconds without sending, would never go out while requests
+        # keep going (each timing out on its own): the link is checked now instead.
+        if ping_at is not None and (ping_at <= now or timed_out):
             self._ping_seq = self._send(Ping(), now, self._ping_timeout(), internal=True)
             self.pings_sent += 1
 
