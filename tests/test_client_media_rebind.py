@@ -8,6 +8,7 @@ after the next periodic refresh (every keepalive, 15 s here)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from app.client import InterphoneClient
-from app.protocol import InterphoneId
+from app.protocol import InterphoneId, PacketError, RecvBeginPacket, parse_packet
 
 pytest_plugins = ["client_fixtures"]
 
@@ -37,6 +38,7 @@ class RebindingNat(asyncio.DatagramProtocol):
         self.outer: asyncio.DatagramTransport | None = None
         self.client: tuple[str, int] | None = None
         self.rebinds = 0
+        self.recvbegins = 0  # the client's, as they passed
 
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
@@ -62,6 +64,8 @@ class RebindingNat(asyncio.DatagramProtocol):
 
     def _from_client(self, data: bytes, addr: tuple[str, int]) -> None:
         self.client = addr
+        with contextlib.suppress(PacketError):
+            self.recvbegins += isinstance(parse_packet(data), RecvBeginPacket)
         if self.outer is not None:
             self.outer.sendto(data, self.server)
 
@@ -140,7 +144,7 @@ async def test_a_new_source_port_is_registered_again_as_the_next_transmission_st
             # bob speaks again: alice is registered again as it starts, well before
             # the periodic refresh (15 s)
             heard_by_alice.packets.clear()
-            await _talk(bob, frames=25)
+            await _talk(bob, frames=60)  # (alice registers again when 0.5 s went unheard)
             await wait_until(lambda: len(heard_by_alice.packets) >= 10, 3,
                              "alice hears bob after the change")
             # and alice's own audio is accepted from the new port from her next talk
@@ -162,6 +166,30 @@ async def test_alice_talking_first_after_the_change_is_heard(clients: Clients) -
             await _talk(alice, frames=25)
             await wait_until(lambda: len(heard_by_bob.packets) >= 10, 3,
                              "bob hears alice after the change")
+        finally:
+            nat.close()
+
+
+async def test_an_address_that_still_works_is_not_registered_at_each_transmission_heard(
+        clients: Clients) -> None:
+    """Listeners behind one office NAT would all send a recvbegin at each transmission
+    start: only one that heard nothing for half a second does; a talker sends one as it
+    asks for the floor."""
+    async with running_server(keepalive=15) as server:
+        nat = RebindingNat(("127.0.0.1", server.port))
+        try:
+            alice, bob = await _joined_behind_nat(clients, server.port, nat)
+            heard_by_alice = Heard(alice)
+            await asyncio.sleep(0.2)
+            before = nat.recvbegins
+            for _ in range(3):
+                await _talk(bob, frames=40)
+            await wait_until(lambda: len(heard_by_alice.packets) >= 100, 3, "alice hears")
+            await asyncio.sleep(0.6)
+            assert nat.recvbegins == before
+            await _talk(alice, frames=5)
+            await asyncio.sleep(0.3)
+            assert nat.recvbegins == before + 1
         finally:
             nat.close()
 

@@ -8,6 +8,7 @@ A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it us
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from app.client.client_core import ClientCore, InterphoneAudio
@@ -27,6 +28,10 @@ from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import JoinResult, LoginResult, MediaKeyNotice
 
 logger = logging.getLogger(__name__)
+
+HEARD_WAIT_S = 0.5
+"""How long after another member starts speaking in a joined interphone audio must have
+come, else our media address is registered again (it may have changed)."""
 
 
 def media_secret_of(login: LoginResult) -> bytes | None:
@@ -165,21 +170,34 @@ class ClientMedia(ClientCore):
                 parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
             with_id(parsed, uid, seq, payload)
 
-    def _register_again(self, interphone: InterphoneId) -> None:
-        """A transmission starts in a joined interphone (ours: the floor is asked for;
-        another member's: its speaker is announced): send its recvbegin now rather than at
-        the next refresh (every keepalive). Our media address may have changed while the
-        signaling stayed up (a NAT that gave the UDP flow a new port, its mapping renewed):
-        the server then takes our audio, and sends us the others', only once the address
-        is registered again, which its rules allow from the session's IP only
-        (docs/security.md). One recvbegin (and its ack) per transmission."""
+    def _register_again(self, interphone: InterphoneId, *, unless_heard: bool = False) -> None:
+        """Send the recvbegin of a joined interphone now rather than at the next refresh
+        (every keepalive): our media address may have changed while the signaling stayed
+        up (a NAT that gave the UDP flow a new port, its mapping renewed, or expired while
+        the machine slept). The server then takes our audio, and sends us the others', only
+        once the address is registered again, which its rules allow from the session's IP
+        only (docs/security.md). Called as we ask for the floor (one recvbegin a press),
+        at a wake-up, and (``unless_heard``) when another member starts speaking there:
+        then only if no audio came within ``HEARD_WAIT_S`` (the address still works
+        otherwise, and the listeners behind one office NAT do not all send one at each
+        transmission)."""
         media = self._media
-        if media is None or interphone in self._registering \
-                or str(interphone) not in media.interphones:
+        if media is None or str(interphone) not in media.interphones:
             return
-        self._registering.add(interphone)
-        self._tasks.spawn(self._register_now(media, interphone),
-                          f"interphone-register-again-{interphone}")
+        if unless_heard:
+            self._tasks.spawn(self._register_unless_heard(media, interphone),
+                              f"interphone-register-unless-heard-{interphone}")
+        elif interphone not in self._registering:
+            self._registering.add(interphone)
+            self._tasks.spawn(self._register_now(media, interphone),
+                              f"interphone-register-again-{interphone}")
+
+    async def _register_unless_heard(self, media: MediaEndpoint,
+                                     interphone: InterphoneId) -> None:
+        heard = media.stats.rx_packets
+        await asyncio.sleep(HEARD_WAIT_S)
+        if media.stats.rx_packets == heard:
+            self._register_again(interphone)
 
     async def _register_now(self, media: MediaEndpoint, interphone: InterphoneId) -> None:
         try:
@@ -199,7 +217,7 @@ class ClientMedia(ClientCore):
         interphone: registered again (:meth:`_register_again`)."""
         if isinstance(event, SpeakerChanged | JoinedSpeakerChanged):
             if event.uid and event.uid != self.uid:
-                self._register_again(event.id)
+                self._register_again(event.id, unless_heard=True)
         elif isinstance(event, JoinedChanged) and self._media is not None:
             self._media.talk_to(str(event.id) if event.id is not None else None)
         elif isinstance(event, RemovedFromInterphone):
