@@ -162,6 +162,69 @@ async def test_a_hung_server_is_noticed_within_the_keepalive_bound_though_reques
         drain.cancel()
 
 
+QT_CLIENT = """
+import asyncio, contextlib, sys
+from PySide6.QtCore import QCoreApplication
+from app.ui.qt_loop import QtLoop
+from app.client import InterphoneClient, ConnectionChanged, ClientError
+
+async def main(port):
+    client = InterphoneClient("127.0.0.1", port, "alice", "pw-alice", backoff=(0.2, 1.0))
+    client.model.subscribe(lambda e: isinstance(e, ConnectionChanged) and print(
+        "state", e.state.value, e.detail, flush=True))
+    await client.connect()
+    await client.join("group_58")
+    print("joined", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    with contextlib.suppress(ClientError):  # the server hangs: no answer in time
+        await client.members("group_58")
+    print("timed out", flush=True)  # and the link is checked: a ping in flight
+    await asyncio.Event().wait()
+
+app = QCoreApplication([])
+loop = QtLoop(app)
+asyncio.set_event_loop(loop)
+loop.run_until_complete(main(int(sys.argv[1])))
+"""
+
+
+async def test_answers_that_came_while_the_process_was_stopped_are_read_before_timeouts(
+        tmp_path: Path) -> None:
+    """The desktop app's loop (qasync) ran an overdue timer before reading the socket: a
+    process stopped while a ping was in flight, whose answer came meanwhile, judged the
+    ping unanswered at once on resume and reconnected for nothing."""
+    config = tmp_path / "dir.toml"
+    config.write_text(TEST_TOML)
+    server, port, _ = await start_server_process("--config", str(config))
+    drain = asyncio.get_running_loop().create_task(_drain(server.stderr))
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", QT_CLIENT, str(port), cwd=ROOT, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"})
+    lines = Lines(client)
+    try:
+        await lines.first("joined", 0, 20)
+        server.send_signal(signal.SIGSTOP)
+        assert client.stdin is not None
+        client.stdin.write(b"go\n")
+        await client.stdin.drain()
+        await lines.first("timed out", 0, 10)  # the ping goes now, due back within 5 s
+        client.send_signal(signal.SIGSTOP)  # the laptop sleeps...
+        server.send_signal(signal.SIGCONT)  # ... while the server answers the ping
+        await asyncio.sleep(7)
+        client.send_signal(signal.SIGCONT)
+        resumed = time.monotonic()
+        await asyncio.sleep(3)
+        assert [line for at, line in lines.seen if at >= resumed] == []  # still connected
+    finally:
+        for process in (client, server):
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+            await process.wait()
+        drain.cancel()
+
+
 # ---- the parts, on their own ----------------------------------------------------------
 
 
@@ -200,6 +263,21 @@ def test_a_request_left_unanswered_checks_the_link_at_once() -> None:
     assert isinstance(ping.body, Ping)
     session.handle_timer(20.0)  # unanswered too: the server is gone
     assert session.closed
+
+
+def test_postponed_deadlines_leave_time_to_read_an_answer_that_came_meanwhile() -> None:
+    session = logged_in_session(now=0.0, keepalive=15)
+    session.probe(1.0)
+    [ping] = sent(session)
+    session.postpone(8.25)  # stopped for 8 s, woken at 14: its 5 s run from 9.25
+    assert session.next_deadline() == 14.25
+    session.handle_timer(14.0)
+    assert not session.closed
+    session.receive_data(wire(Message.response(ping.seq or "", Ping())))
+    session.handle_timer(14.25)
+    assert session.logged_in
+    session.postpone(0.0)  # (nothing to move)
+    assert session.next_deadline() == 16.0
 
 
 def test_no_probe_before_login() -> None:

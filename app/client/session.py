@@ -473,6 +473,17 @@ class ClientSession:
             self._ping_seq = self._send(Ping(), now, self._ping_timeout(), internal=True)
             self.pings_sent += 1
 
+    def postpone(self, seconds: float) -> None:
+        """The process did not run for ``seconds`` (stopped, the machine asleep, a blocked
+        loop): every pending request's deadline moves by as much, the time not run not
+        counting against the server. Answers that came meanwhile wait unread in the socket,
+        and a loop may run an overdue timer before it reads them (the desktop app's does):
+        they are read before anything times out. The keepalive ping is not put off."""
+        if seconds <= 0:
+            return
+        for entry in self._pending.values():
+            entry.deadline += seconds
+
     def probe(self, now: float) -> None:
         """Check now that the server is still there (the machine woke up from a sleep): a
         keepalive ping goes out at once instead of after ``keepalive`` seconds of silence,
