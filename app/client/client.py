@@ -42,6 +42,7 @@ from app.client.session import (
     SessionKicked,
 )
 from app.client.tasks import TaskSet
+from app.client.wake_watch import WakeWatch
 from app.protocol import (
     InterphoneId,
     InterphoneInfo,
@@ -140,6 +141,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self._leaving: set[InterphoneId] = set()  # interphones whose quit is under way
+        self._registering: set[InterphoneId] = set()  # a recvbegin sent again, until acked
+        # the machine woke up (or the process resumed): the connection is checked at once
+        self._wake_watch = WakeWatch(self._on_wake)
         self.model.subscribe(self._on_model_event)
         self._asking: FloorAsk | None = None  # our speak-on request, until its outcome
 
@@ -316,6 +320,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
 
     async def _close(self) -> None:
         self._closing = True
+        self._wake_watch.stop()
         conn = self._conn
         if conn is not None and not conn.closed and self.model.joined_ids:
             with contextlib.suppress(ClientError, TimeoutError):

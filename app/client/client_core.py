@@ -110,6 +110,8 @@ class ClientCore:
         # nothing here can hide a part's method, whatever the order of the bases) ----------
 
         def _end_turn(self, reason: str) -> None: ...  # client_floor
+        def _register_again(self, interphone: InterphoneId, *,
+                            unless_heard: bool = False) -> None: ...  # client_media
         async def _open_media(self, conn: SignalingConnection,
                               login: LoginResult) -> MediaEndpoint: ...  # client_media
         def _on_session_event(self, event: SessionEvent) -> None: ...  # client

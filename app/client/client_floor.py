@@ -108,6 +108,9 @@ class ClientFloor(ClientCore):
         self._end_ask(False)  # a request still in flight is not ours to answer any more
         self._asking = ask
         self.model.floor_requesting()
+        # our media address as it is now (a NAT may have renewed it): registered as the
+        # request goes, so the audio sent once granted is taken
+        self._register_again(target)
         try:
             await conn.request(ask.request)  # its answer was applied as it was read
             return await ask.outcome  # decided already, or once the wait in line ends

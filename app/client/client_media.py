@@ -8,11 +8,19 @@ A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it us
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from app.client.client_core import ClientCore, InterphoneAudio
 from app.client.connection import SignalingConnection
-from app.client.events import FloorState, JoinedChanged, ModelEvent, RemovedFromInterphone
+from app.client.events import (
+    FloorState,
+    JoinedChanged,
+    JoinedSpeakerChanged,
+    ModelEvent,
+    RemovedFromInterphone,
+    SpeakerChanged,
+)
 from app.client.media import InterphoneAudioCallback, MediaEndpoint
 from app.protocol.features import MEDIA_AUTH
 from app.protocol.ids import InterphoneId
@@ -20,6 +28,10 @@ from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import JoinResult, LoginResult, MediaKeyNotice
 
 logger = logging.getLogger(__name__)
+
+HEARD_WAIT_S = 0.5
+"""How long after another member starts speaking in a joined interphone audio must have
+come, else our media address is registered again (it may have changed)."""
 
 
 def media_secret_of(login: LoginResult) -> bytes | None:
@@ -42,6 +54,7 @@ class ClientMedia(ClientCore):
     _text_id_sink: InterphoneAudioCallback | None = None  # (set by set_audio_sink)
     _audio_ids: dict[str, InterphoneId]
     _media_addr: tuple[str, int] | None
+    _registering: set[InterphoneId]
 
     def loss_pct(self, uid: str) -> float:
         """Packet loss (%) measured from the seq gaps of ``uid``'s audio."""
@@ -157,11 +170,55 @@ class ClientMedia(ClientCore):
                 parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
             with_id(parsed, uid, seq, payload)
 
+    def _register_again(self, interphone: InterphoneId, *, unless_heard: bool = False) -> None:
+        """Send the recvbegin of a joined interphone now rather than at the next refresh
+        (every keepalive): our media address may have changed while the signaling stayed
+        up (a NAT that gave the UDP flow a new port, its mapping renewed, or expired while
+        the machine slept). The server then takes our audio, and sends us the others', only
+        once the address is registered again, which its rules allow from the session's IP
+        only (docs/security.md). Called as we ask for the floor (one recvbegin a press),
+        at a wake-up, and (``unless_heard``) when another member starts speaking there:
+        then only if no audio came within ``HEARD_WAIT_S`` (the address still works
+        otherwise, and the listeners behind one office NAT do not all send one at each
+        transmission)."""
+        media = self._media
+        if media is None or str(interphone) not in media.interphones:
+            return
+        if unless_heard:
+            self._tasks.spawn(self._register_unless_heard(media, interphone),
+                              f"interphone-register-unless-heard-{interphone}")
+        elif interphone not in self._registering:
+            self._registering.add(interphone)
+            self._tasks.spawn(self._register_now(media, interphone),
+                              f"interphone-register-again-{interphone}")
+
+    async def _register_unless_heard(self, media: MediaEndpoint,
+                                     interphone: InterphoneId) -> None:
+        heard = media.stats.rx_packets
+        await asyncio.sleep(HEARD_WAIT_S)
+        if media.stats.rx_packets == heard:
+            self._register_again(interphone)
+
+    async def _register_now(self, media: MediaEndpoint, interphone: InterphoneId) -> None:
+        try:
+            # still joined and registered on this endpoint (no await since the check: a
+            # leave cannot come in between and be undone by the registration)
+            if media is self._media and self.model.is_joined(interphone) \
+                    and str(interphone) in media.interphones:
+                await media.register(str(interphone), interval=self.model.keepalive,
+                                     talk=self.model.talk_target == interphone)
+        finally:
+            self._registering.discard(interphone)
+
     def _on_model_event(self, event: ModelEvent) -> None:
         """The talk target moved (join, retarget, leave): audio goes there from now on. The
         server removed us from an interphone: as after a leave, no more recvbegin for it,
-        and a wait in line there ends."""
-        if isinstance(event, JoinedChanged) and self._media is not None:
+        and a wait in line there ends. Someone else starts speaking in a joined
+        interphone: registered again (:meth:`_register_again`)."""
+        if isinstance(event, SpeakerChanged | JoinedSpeakerChanged):
+            if event.uid and event.uid != self.uid:
+                self._register_again(event.id, unless_heard=True)
+        elif isinstance(event, JoinedChanged) and self._media is not None:
             self._media.talk_to(str(event.id) if event.id is not None else None)
         elif isinstance(event, RemovedFromInterphone):
             if self._media is not None:

@@ -20,6 +20,7 @@ from app.client.errors import ClientError, LoginRefused, NotConnected, ServerErr
 from app.client.events import ConnectionState
 from app.client.media import MediaEndpoint
 from app.client.session import ClientSession
+from app.client.wake_watch import WakeWatch
 from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import LoginResult
@@ -55,6 +56,7 @@ class ClientReconnect(ClientCore):
     _ssl: ssl_module.SSLContext | None
     _features: tuple[str, ...]
     _reconnect_task: asyncio.Task[Any] | None
+    _wake_watch: WakeWatch
 
     async def _establish(self, rejoin: tuple[InterphoneId, ...],
                          target: InterphoneId | None) -> None:
@@ -79,6 +81,7 @@ class ClientReconnect(ClientCore):
             if self._closing:
                 raise NotConnected("client closed while connecting")
             self.model.set_connection(ConnectionState.CONNECTED)
+            self._wake_watch.start()
         except BaseException as exc:
             await self._abandon(conn, media)
             if self._closing and isinstance(exc, ClientError):
@@ -133,6 +136,19 @@ class ClientReconnect(ClientCore):
             self._media = None  # close() may have run before it was opened
             await media.aclose()
         await conn.aclose()
+
+    def _on_wake(self, slept: float) -> None:
+        """The machine woke up, or the process resumed (:class:`WakeWatch`): the server may
+        have closed the session meanwhile without a word reaching us, so the connection is
+        checked at once (a keepalive ping now: a reset or no answer within the ping's
+        timeout starts the reconnect), and the media registrations are sent again (a NAT
+        may have given our UDP flow a new port while we slept)."""
+        conn = self._conn
+        if conn is None or conn.closed or self._closing:
+            return
+        conn.probe()
+        for interphone in self.model.joined_ids:
+            self._register_again(interphone)
 
     def _on_connection_closed(self, conn: SignalingConnection, exc: Exception | None) -> None:
         if conn is not self._conn:

@@ -48,6 +48,11 @@ from app.protocol.messages import Body
 
 logger = logging.getLogger(__name__)
 
+LATE_TIMER_S = 1.0
+"""A timer this late means the process did not run meanwhile (see ``_on_timer``)."""
+READ_GRACE_S = 0.25
+"""After such a pause, how long what the socket holds has to be read before a deadline."""
+
 EventCallback = Callable[[SessionEvent], None]
 ClosedCallback = Callable[["SignalingConnection", Exception | None], None]
 
@@ -157,6 +162,12 @@ class SignalingConnection(asyncio.Protocol):
         seq = self.session.send_request(body, self._loop.time(), timeout=timeout)
         return await self._wait(seq, type(body).__name__)
 
+    def probe(self) -> None:
+        """Check at once that the server is still there (see :meth:`ClientSession.probe`)."""
+        if not self.closed:
+            self.session.probe(self._loop.time())
+            self._pump()
+
     def abort(self) -> None:
         self._closed_here = True
         if self._transport is not None:
@@ -244,9 +255,18 @@ class SignalingConnection(asyncio.Protocol):
                         else None)
 
     def _on_timer(self, due: float) -> None:
+        now = self._loop.time()
+        if now - due > LATE_TIMER_S:
+            # the process was stopped (the machine slept) or the loop blocked: what the
+            # server answered meanwhile is still unread, and a loop may run this timer
+            # before the socket's reading (qasync does); the time not run is not the
+            # server's, so the deadlines move by it, with a moment to read what came
+            self.session.postpone(now - due + READ_GRACE_S)
+            self._arm_timer()
+            return
         # asyncio may run a timer up to one clock resolution early: never hand the
         # session a time before the deadline it was armed for.
-        self.session.handle_timer(max(self._loop.time(), due))
+        self.session.handle_timer(max(now, due))
         self._pump()
 
 

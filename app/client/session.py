@@ -19,7 +19,8 @@ It owns the per-connection rules of PROTOCOL.md section 3.1:
   :class:`RequestTimedOut`; a late answer is ignored;
 - **keepalive (the idle rule)**: the server drops a session that sent nothing
   for 3 × keepalive seconds, so once logged in the session sends a ping
-  whenever it has sent nothing for ``keepalive`` seconds; a ping left
+  whenever it has sent nothing for ``keepalive`` seconds, and at once when a
+  request was left unanswered (:meth:`ClientSession.probe` too); a ping left
   unanswered means the server is gone: the session closes itself.
 
 Peer misbehaviour (an oversized frame, an unreadable answer, an answer of the
@@ -454,6 +455,7 @@ class ClientSession:
         """Time out overdue requests and send a keepalive ping when one is due."""
         if self.closed:
             return
+        timed_out = False
         for seq, entry in list(self._pending.items()):
             if entry.deadline > now:
                 continue
@@ -461,13 +463,41 @@ class ClientSession:
                 self._close(f"ping not answered within {entry.timeout:g} s", None)
                 return
             del self._pending[seq]
+            timed_out = True
             self._request_ended(seq, entry, RequestTimedOut(seq, entry.request, entry.timeout))
         ping_at = self._ping_due()
-        if ping_at is not None and ping_at <= now:
-            interval = self.ping_interval or self.request_timeout
-            timeout = max(_MIN_PING_TIMEOUT, min(self.request_timeout, interval))
-            self._ping_seq = self._send(Ping(), now, timeout, internal=True)
+        # a request left unanswered: the server may be gone. The keepalive ping, due only
+        # after ``keepalive`` seconds without sending, would never go out while requests
+        # keep going (each timing out on its own): the link is checked now instead.
+        if ping_at is not None and (ping_at <= now or timed_out):
+            self._ping_seq = self._send(Ping(), now, self._ping_timeout(), internal=True)
             self.pings_sent += 1
+
+    def postpone(self, seconds: float) -> None:
+        """The process did not run for ``seconds`` (stopped, the machine asleep, a blocked
+        loop): every pending request's deadline moves by as much, the time not run not
+        counting against the server. Answers that came meanwhile wait unread in the socket,
+        and a loop may run an overdue timer before it reads them (the desktop app's does):
+        they are read before anything times out. The keepalive ping is not put off."""
+        if seconds <= 0:
+            return
+        for entry in self._pending.values():
+            entry.deadline += seconds
+
+    def probe(self, now: float) -> None:
+        """Check now that the server is still there (the machine woke up from a sleep): a
+        keepalive ping goes out at once instead of after ``keepalive`` seconds of silence,
+        or the one in flight is kept. Unanswered in time it closes the session, as any
+        keepalive ping does; a connection the server closed meanwhile fails at the write.
+        Nothing before login or once closed."""
+        if self._state is not SessionState.LOGGED_IN or self._ping_seq is not None:
+            return
+        self._ping_seq = self._send(Ping(), now, self._ping_timeout(), internal=True)
+        self.pings_sent += 1
+
+    def _ping_timeout(self) -> float:
+        interval = self.ping_interval or self.request_timeout
+        return max(_MIN_PING_TIMEOUT, min(self.request_timeout, interval))
 
     def _ping_due(self) -> float | None:
         interval = self.ping_interval
