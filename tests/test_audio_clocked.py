@@ -71,6 +71,39 @@ def test_slow_callback_catches_up_on_the_fixed_schedule() -> None:
     assert calls[14] - (stream.t0 + 14 * PERIOD) == pytest.approx(0.0, abs=0.03)
 
 
+def test_a_long_stall_skips_the_periods_missed_instead_of_replaying_them() -> None:
+    """A process stopped for a while (a machine asleep): the card goes on from now, as
+    a sound card does, instead of asking for every block it missed back to back."""
+    backend = ClockedBackend()
+    calls: list[float] = []
+    stall_s = 1.2
+
+    def stalls_once(block: np.ndarray) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            time.sleep(stall_s)  # 60 periods
+
+    stream = backend.open_output(stalls_once, BLOCK)
+    stream.start()
+    t0 = None
+    wait_for(lambda: stream.t0 is not None)
+    t0 = stream.t0
+    wait_for(lambda: len(calls) >= 12, timeout=5.0)
+    stream.close()
+    assert stream.xruns >= 1
+    after = np.array(calls[3:12])
+    # Paced from the stall's end: 9 calls over about 8 periods, not a burst.
+    assert after[-1] - after[0] > 6 * PERIOD
+    assert stream.blocks < 30  # nowhere near the 60 periods missed
+    # The schedule moved on by whole periods missed, so sample times stay true.
+    assert stream.t0 is not None and t0 is not None
+    moved = stream.t0 - t0
+    assert moved > stall_s - 0.2
+    assert moved / PERIOD == pytest.approx(round(moved / PERIOD), abs=1e-6)
+    index = (len(calls) - 1) * BLOCK  # the last block's first sample
+    assert stream.sample_time(index) - calls[-1] == pytest.approx(PERIOD, abs=0.03)
+
+
 def test_source_array_then_silence_and_collected_output() -> None:
     source = np.linspace(-0.5, 0.5, 3 * BLOCK + 100, dtype=np.float32)
     backend = ClockedBackend(source)

@@ -2,7 +2,8 @@
 
 Each stream runs a thread that calls its callback once per block period
 against a fixed schedule (``start + n * period``, so it never drifts; when
-the thread is late it catches up and counts an xrun). Input streams are fed
+the thread is late it catches up and counts an xrun; stalled for over
+``MAX_CATCH_UP_S``, it skips the periods missed, as a sound card does). Input streams are fed
 from a source (an array, optionally looped, or a function of the block
 size; silence after its end or when None); what output callbacks write is
 collected and can be read back with ``collected_output()``.
@@ -43,6 +44,9 @@ Source = np.ndarray | Callable[[int], np.ndarray] | None
 BlockCallback = Callable[[np.ndarray], None]
 
 _MAX_BLOCK_TIMES = 100_000
+MAX_CATCH_UP_S = 0.5
+"""Late by more than this, a stream skips the periods it missed (its ``t0`` moves on by
+them) instead of catching up on each."""
 
 DEVICE = DeviceInfo(0, "Clocked virtual device", 1, 1, float(SAMPLE_RATE), True, True)
 
@@ -148,6 +152,14 @@ class ClockedStream:
                 # condition per call, about as much CPU as the wake-up itself at 200
                 # blocks a second. A stop is seen within one block.
                 sleep(delay)
+            elif -delay > MAX_CATCH_UP_S:
+                # Stalled for long (the process stopped, the machine slept): a sound card
+                # goes on from now rather than asking for every period it missed, which
+                # would replay seconds of input or output back to back.
+                skipped = int(-delay / period)
+                t0 += skipped * period
+                self.t0 = t0
+                self._xruns += 1
             elif -delay > period:
                 self._xruns += 1
             if stopping():
