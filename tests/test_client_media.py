@@ -131,3 +131,34 @@ async def test_without_a_sink_each_packet_reaches_the_loop_in_order():
     finally:
         await endpoint.aclose()
         server.close()
+
+
+async def test_registering_again_while_a_refresh_waits_still_sees_its_acknowledgement():
+    """``register`` again (a re-registration as a transmission starts) while the periodic
+    refresh waits for its own ack: cancelling the refresh must not take the new call's
+    waiter with it, or the server's ack goes unseen and the call retries for seconds."""
+    server = _fake_server()
+    server.settimeout(5)
+    loop = asyncio.get_running_loop()
+    endpoint = await MediaEndpoint.open("127.0.0.1", server.getsockname()[1], "alice",
+                                        lambda *args: None)
+    ack = RecvBeginPacket("group_58", "alice").serialize()
+    try:
+        first = asyncio.ensure_future(
+            endpoint.register("group_58", interval=0.05, attempts=1, ack_timeout=1.0))
+        data, client_addr = await loop.run_in_executor(None, server.recvfrom, 2000)
+        server.sendto(ack, client_addr)
+        assert await first is True
+        data, client_addr = await loop.run_in_executor(None, server.recvfrom, 2000)
+        assert isinstance(parse_packet(data), RecvBeginPacket)  # the refresh: left waiting
+        started = loop.time()
+        again = asyncio.ensure_future(
+            endpoint.register("group_58", interval=30, attempts=5, ack_timeout=0.3))
+        data, client_addr = await loop.run_in_executor(None, server.recvfrom, 2000)
+        assert isinstance(parse_packet(data), RecvBeginPacket)
+        server.sendto(ack, client_addr)
+        assert await again is True
+        assert loop.time() - started < 0.3  # the first ack, not a retry's
+    finally:
+        await endpoint.aclose()
+        server.close()

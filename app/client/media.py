@@ -137,7 +137,9 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._tx_seq = 0
         self._packer: AudioPacker | None = None  # the talk target's, made at its first frame
         self._audio_reader = AudioReader()
-        self._ack_waiters: dict[str, asyncio.Event] = {}
+        # One event per call waiting for an ack: a registration and a refresh of the same
+        # interphone may overlap, and the one cancelled must not take the other's away.
+        self._ack_waiters: dict[str, set[asyncio.Event]] = {}
         self._meters: dict[str, LossMeter] = {}
         self.stats = MediaStats()
         self.audio_sink: InterphoneAudioCallback | None = None
@@ -256,8 +258,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
 
     def _acknowledged(self, interphone: str) -> None:
         self.stats.acks += 1
-        waiter = self._ack_waiters.get(interphone)
-        if waiter is not None:
+        for waiter in self._ack_waiters.get(interphone, ()):
             waiter.set()
 
     def _flush_later(self) -> None:
@@ -362,8 +363,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                     self._auth.left(name)
             if self._interphone == name:
                 self._interphone = None
-            waiter = self._ack_waiters.get(name)
-            if waiter is not None:
+            for waiter in self._ack_waiters.get(name, ()):
                 waiter.set()
 
     def begin_utterance(self, grant: int = 0) -> None:
@@ -427,7 +427,9 @@ class MediaEndpoint(asyncio.DatagramProtocol):
     # ---- internals ---------------------------------------------------------------------
 
     async def _recvbegin(self, interphone: str, attempts: int, ack_timeout: float) -> bool:
-        event = self._ack_waiters.setdefault(interphone, asyncio.Event())
+        event = asyncio.Event()
+        waiters = self._ack_waiters.setdefault(interphone, set())
+        waiters.add(event)
         try:
             for attempt in range(attempts):
                 if self._transport is None or interphone not in self._registered:
@@ -445,7 +447,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             logger.warning("recvbegin for %s never acknowledged", interphone)
             return False
         finally:
-            if self._ack_waiters.get(interphone) is event:
+            waiters.discard(event)
+            if not waiters and self._ack_waiters.get(interphone) is waiters:
                 del self._ack_waiters[interphone]
 
     def _stop_refresh(self, interphone: str) -> asyncio.Task[None] | None:
