@@ -184,9 +184,10 @@ class UiSession:
 
 
 async def open_session(server: InterphoneServer, settings: Settings,
-                       join: str | None = OPS, features: tuple[str, ...] = ()) -> UiSession:
+                       join: str | None = OPS, features: tuple[str, ...] = (),
+                       media_addr: tuple[str, int] | None = None) -> UiSession:
     client = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=True,
-                              features=features)
+                              features=features, media_addr=media_addr)
     await client.connect()
     audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
     window = MainWindow()

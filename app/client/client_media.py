@@ -85,10 +85,15 @@ class ClientMedia(ClientCore):
                                          media_secret=secret)
         media.audio_sink = self._endpoint_sink()
         media.set_polled(self._audio_polled)
+        media.on_reachability = lambda reachable: self._media_path(media, reachable)
         old_media, self._media = self._media, media
         if old_media is not None:
             await old_media.aclose()
         return media
+
+    def _media_path(self, media: MediaEndpoint, reachable: bool) -> None:
+        if media is self._media:  # (not an endpoint of a connection gone)
+            self.model.set_media_reachable(reachable)
 
     def _install_media_key(self, body: object) -> None:
         """media-auth: a voice key from a join response or a notification, for a joined

@@ -70,6 +70,14 @@ class ConnectionChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaPathChanged:
+    """Whether the server answers our media registrations (UDP): ``reachable`` False
+    means signaling works but no audio goes either way (UDP blocked on the way)."""
+
+    reachable: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RosterChanged:
     roster: tuple[RosterEntry, ...]
 
@@ -235,6 +243,7 @@ class IncomingCallEnded:
 
 ModelEvent = (
     ConnectionChanged
+    | MediaPathChanged
     | RosterChanged
     | InterphoneUpdated
     | InterphoneEnded

@@ -142,6 +142,11 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._ack_waiters: dict[str, set[asyncio.Event]] = {}
         self._meters: dict[str, LossMeter] = {}
         self.stats = MediaStats()
+        self.reachable: bool | None = None
+        """Whether the server answers this endpoint's registrations: None until the first
+        answer or the first registration left unanswered, then the latest of the two."""
+        self.on_reachability: Callable[[bool], None] | None = None
+        """Called on the loop when :attr:`reachable` changes."""
         self.audio_sink: InterphoneAudioCallback | None = None
         """Called for every valid audio packet in the receiving thread (thread-safe!)."""
         self._loop: asyncio.AbstractEventLoop | None = None  # set: datagrams come off-loop
@@ -258,6 +263,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
 
     def _acknowledged(self, interphone: str) -> None:
         self.stats.acks += 1
+        self._set_reachable(True)
         for waiter in self._ack_waiters.get(interphone, ()):
             waiter.set()
 
@@ -445,11 +451,23 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 except TimeoutError:
                     logger.debug("recvbegin %s not acknowledged (try %d)", interphone, attempt + 1)
             logger.warning("recvbegin for %s never acknowledged", interphone)
+            if self._transport is not None and interphone in self._registered:
+                self._set_reachable(False)
             return False
         finally:
             waiters.discard(event)
             if not waiters and self._ack_waiters.get(interphone) is waiters:
                 del self._ack_waiters[interphone]
+
+    def _set_reachable(self, reachable: bool) -> None:
+        if self.reachable is reachable:
+            return
+        self.reachable = reachable
+        if not reachable:
+            logger.warning("the server answers none of this endpoint's registrations: no "
+                           "audio either way (UDP to %s:%d blocked?)", *self._server[:2])
+        if self.on_reachability is not None:
+            self.on_reachability(reachable)
 
     def _stop_refresh(self, interphone: str) -> asyncio.Task[None] | None:
         task = self._registered.get(interphone)

@@ -35,6 +35,7 @@ from app.client.events import (
     JoinedChanged,
     JoinedSetChanged,
     JoinedSpeakerChanged,
+    MediaPathChanged,
     MembersChanged,
     RemovedFromInterphone,
     SpeakerChanged,
@@ -93,6 +94,7 @@ class ClientModel(RosterModel):
         self._connection = ConnectionState.DISCONNECTED
         self._connection_detail = ""
         self._connection_attempt = 0
+        self._media_reachable = True
         self._roster: tuple[RosterEntry, ...] = ()
         self._name = ""  # our own display name (extension roster)
         self._roster_told = False  # extension roster: the server's notices keep the roster
@@ -133,6 +135,18 @@ class ClientModel(RosterModel):
     def connection_detail(self) -> str:
         """Why the state is what it is: kick reason, refusal, last connection error."""
         return self._connection_detail
+
+    @property
+    def media_reachable(self) -> bool:
+        """False while the server answers none of our media registrations (UDP blocked
+        on the way): connected, but no audio either way."""
+        return self._media_reachable
+
+    def set_media_reachable(self, reachable: bool) -> None:
+        with self._batch():
+            if reachable is not self._media_reachable:
+                self._media_reachable = reachable
+                self._emit(MediaPathChanged(reachable))
 
     @property
     def keepalive(self) -> int:

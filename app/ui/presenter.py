@@ -38,6 +38,7 @@ from app.client import (
     JoinedChanged,
     JoinedSetChanged,
     JoinedSpeakerChanged,
+    MediaPathChanged,
     MembersChanged,
     ModelEvent,
     NotAllowed,
@@ -61,23 +62,17 @@ from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
 from app.ui.presenter_calls import PresenterCalls
 from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, NO_EMERGENCY, PresenterEmergency
+from app.ui.presenter_link import PresenterLink
 from app.ui.presenter_replay import PresenterReplay
 from app.ui.presenter_rows import display_names, interphone_rows
 from app.ui.presenter_speakers import PresenterSpeakers
 from app.ui.presenter_turn import PresenterTurn
 from app.ui.replay_player import ReplayPlayer
 from app.ui.settings import Settings
-from app.ui.view_types import InterphoneRow, LinkState, TalkState
+from app.ui.view_types import InterphoneRow, TalkState
 
 logger = logging.getLogger(__name__)
 
-_LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
-          ConnectionState.CONNECTING: LinkState.CONNECTING,
-          ConnectionState.CONNECTED: LinkState.CONNECTED,
-          ConnectionState.RECONNECTING: LinkState.RECONNECTING,
-          ConnectionState.KICKED: LinkState.OFFLINE,
-          ConnectionState.REFUSED: LinkState.OFFLINE,
-          ConnectionState.CLOSED: LinkState.OFFLINE}
 RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
 _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: TalkState.REQUESTING,
                 TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
@@ -99,7 +94,7 @@ class Heard:
 
 
 class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterReplay,
-                PresenterEmergency, PresenterCalls, QObject):
+                PresenterEmergency, PresenterCalls, PresenterLink, QObject):
     """Binds one signed-in :class:`InterphoneClient` (and its audio) to the main window."""
 
     def __init__(self, window: MainWindow, client: InterphoneClient, audio: AudioPort | None,
@@ -253,6 +248,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_reception()
             if event.state.final or event.state is ConnectionState.RECONNECTING:
                 self._stop_transmitting()  # (the driver tells the machine)
+        elif isinstance(event, MediaPathChanged):
+            self._on_media_path(event)
         elif isinstance(event, RosterChanged | InterphoneUpdated | InterphoneEnded):
             if isinstance(event, RosterChanged):
                 self.window.set_names(self.display_names())
@@ -461,36 +458,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         return self.tr("Not connected to the server.")
 
     # --- view updates --------------------------------------------------------------------------
-    def _show_link(self) -> None:
-        state = self.model.connection
-        detail = ""
-        if state is ConnectionState.KICKED:
-            detail = self.tr("signed in elsewhere")
-        elif state is ConnectionState.REFUSED:
-            detail = self.tr("sign-in refused")
-        elif state is ConnectionState.RECONNECTING:
-            failed = self.client.stats.reconnect_attempts
-            if failed:
-                detail = self.tr("attempt %1").replace("%1", str(failed + 1))
-        elif state is ConnectionState.CONNECTED:
-            # which node of the list answered; each detail a whole text (Chinese has
-            # full-width commas)
-            node = (f"{self.client.host}:{self.client.port}" if len(self.client.servers) > 1
-                    else "")
-            if not self.client.encrypted:
-                detail = node
-            elif node:
-                detail = self.tr("encrypted, %1").replace("%1", node)
-            else:
-                detail = self.tr("encrypted")
-        self.window.set_link(_LINKS[state], detail)
-        self.window.offer_reconnect(state in (ConnectionState.KICKED,
-                                              ConnectionState.DISCONNECTED))
-
-    def refresh_link(self) -> None:
-        """Show the connection status now (the tray's menu asks as it opens)."""
-        self._show_link()
-
     def _show_rows(self) -> None:
         selected = self._selected
         self.window.interphones.set_offline(not self._online())

@@ -1432,12 +1432,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="310"/>
+        <location filename="../../app/ui/presenter.py" line="307"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="327"/>
+        <location filename="../../app/ui/presenter.py" line="324"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1462,7 +1462,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="375"/>
+        <location filename="../../app/ui/presenter.py" line="372"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1489,87 +1489,102 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="307"/>
+        <location filename="../../app/ui/presenter.py" line="304"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="437"/>
+        <location filename="../../app/ui/presenter.py" line="434"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="392"/>
+        <location filename="../../app/ui/presenter.py" line="389"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="452"/>
+        <location filename="../../app/ui/presenter.py" line="449"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="457"/>
+        <location filename="../../app/ui/presenter.py" line="454"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="460"/>
+        <location filename="../../app/ui/presenter.py" line="457"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="461"/>
+        <location filename="../../app/ui/presenter.py" line="458"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="468"/>
+        <location filename="../../app/ui/presenter_link.py" line="39"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="470"/>
+        <location filename="../../app/ui/presenter_link.py" line="41"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="474"/>
+        <location filename="../../app/ui/presenter_link.py" line="45"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="483"/>
+        <location filename="../../app/ui/presenter_link.py" line="47"/>
+        <source>no audio: UDP blocked on the way</source>
+        <translation>无音频：UDP 在途中被拦截</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter_link.py" line="56"/>
         <source>encrypted, %1</source>
         <translation>已加密，%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="485"/>
+        <location filename="../../app/ui/presenter_link.py" line="58"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="509"/>
+        <location filename="../../app/ui/presenter_link.py" line="73"/>
+        <source>Audio does not get through: the server answers nothing sent to it over UDP, so you can neither talk nor hear. A firewall on the way may block UDP; signed in, you still see who speaks.</source>
+        <translation>音频无法送达：服务器对经 UDP 发送的内容毫无应答，因此你既不能讲话也听不到。途中的防火墙可能拦截了 UDP；你仍保持登录，仍能看到谁在讲话。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter_link.py" line="79"/>
+        <source>Audio gets through to the server again</source>
+        <translation>音频已重新送达服务器</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="476"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="555"/>
+        <location filename="../../app/ui/presenter.py" line="522"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="558"/>
+        <location filename="../../app/ui/presenter.py" line="525"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="559"/>
+        <location filename="../../app/ui/presenter.py" line="526"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="561"/>
+        <location filename="../../app/ui/presenter.py" line="528"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>

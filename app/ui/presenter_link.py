@@ -1,0 +1,80 @@
+"""The presenter's connection status: the status bar's link (connecting, connected and
+how, reconnecting and its attempt, offline and why), the Reconnect offer, and whether
+audio gets through to the server (``MediaPathChanged``: UDP blocked on the way while the
+signaling works).
+
+A mixin of :class:`~app.ui.presenter.Presenter` over
+:class:`~app.ui.presenter_core.PresenterCore`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication
+
+from app.client import ConnectionState, MediaPathChanged
+from app.ui.presenter_core import PresenterCore
+from app.ui.view_types import LinkState
+
+_LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
+          ConnectionState.CONNECTING: LinkState.CONNECTING,
+          ConnectionState.CONNECTED: LinkState.CONNECTED,
+          ConnectionState.RECONNECTING: LinkState.RECONNECTING,
+          ConnectionState.KICKED: LinkState.OFFLINE,
+          ConnectionState.REFUSED: LinkState.OFFLINE,
+          ConnectionState.CLOSED: LinkState.OFFLINE}
+
+NO_AUDIO_MESSAGE_MS = 20000
+
+
+class PresenterLink(PresenterCore):
+    """The link in the status bar, and audio blocked on the way told."""
+
+    _no_audio_said: bool = False
+
+    def _show_link(self) -> None:
+        state = self.model.connection
+        translate = QCoreApplication.translate
+        detail = ""
+        if state is ConnectionState.KICKED:
+            detail = translate("Presenter", "signed in elsewhere")
+        elif state is ConnectionState.REFUSED:
+            detail = translate("Presenter", "sign-in refused")
+        elif state is ConnectionState.RECONNECTING:
+            failed = self.client.stats.reconnect_attempts
+            if failed:
+                detail = translate("Presenter", "attempt %1").replace("%1", str(failed + 1))
+        elif state is ConnectionState.CONNECTED and not self.model.media_reachable:
+            detail = translate("Presenter", "no audio: UDP blocked on the way")
+        elif state is ConnectionState.CONNECTED:
+            # which node of the list answered; each detail a whole text (Chinese has
+            # full-width commas)
+            node = (f"{self.client.host}:{self.client.port}" if len(self.client.servers) > 1
+                    else "")
+            if not self.client.encrypted:
+                detail = node
+            elif node:
+                detail = translate("Presenter", "encrypted, %1").replace("%1", node)
+            else:
+                detail = translate("Presenter", "encrypted")
+        self.window.set_link(_LINKS[state], detail)
+        self.window.offer_reconnect(state in (ConnectionState.KICKED,
+                                              ConnectionState.DISCONNECTED))
+
+    def refresh_link(self) -> None:
+        """Show the connection status now (the tray's menu asks as it opens)."""
+        self._show_link()
+
+    def _on_media_path(self, event: MediaPathChanged) -> None:
+        """The server stopped or started answering our media registrations: said once
+        each way, the link's detail saying it meanwhile."""
+        self._show_link()
+        if not event.reachable and not self._no_audio_said:
+            self._no_audio_said = True
+            self.window.show_message(QCoreApplication.translate(
+                "Presenter", "Audio does not get through: the server answers nothing sent to "
+                "it over UDP, so you can neither talk nor hear. A firewall on the way may "
+                "block UDP; signed in, you still see who speaks."), NO_AUDIO_MESSAGE_MS)
+        elif event.reachable and self._no_audio_said:
+            self._no_audio_said = False
+            self.window.show_message(QCoreApplication.translate(
+                "Presenter", "Audio gets through to the server again"))

@@ -1,0 +1,92 @@
+"""UDP blocked on the way while the signaling connection works (a firewall that lets
+TCP through): the server answers none of the client's media registrations, so no audio
+goes either way. The model says so (``media_reachable``, :class:`MediaPathChanged`), and
+says it again when the registrations are answered once more."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from app.client import MediaPathChanged
+from app.protocol import InterphoneId
+
+pytest_plugins = ["client_fixtures"]
+
+from client_fixtures import Clients, EventLog, running_server, wait_until  # noqa: E402
+
+G58 = InterphoneId.group("58")
+
+
+class Firewall(asyncio.DatagramProtocol):
+    """A UDP hop in front of one client that drops everything while ``blocking``."""
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        self.server = server
+        self.blocking = True
+        self.inner: asyncio.DatagramTransport | None = None
+        self.outer: asyncio.DatagramTransport | None = None
+        self.client: tuple[str, int] | None = None
+
+    async def start(self) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        self.inner, _ = await loop.create_datagram_endpoint(
+            lambda: _Side(self._from_client), local_addr=("127.0.0.1", 0))
+        self.outer, _ = await loop.create_datagram_endpoint(
+            lambda: _Side(self._from_server), local_addr=("127.0.0.1", 0))
+        address: tuple[str, int] = self.inner.get_extra_info("sockname")[:2]
+        return address
+
+    def _from_client(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.client = addr
+        if not self.blocking and self.outer is not None:
+            self.outer.sendto(data, self.server)
+
+    def _from_server(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self.blocking and self.inner is not None and self.client is not None:
+            self.inner.sendto(data, self.client)
+
+    def close(self) -> None:
+        for side in (self.inner, self.outer):
+            if side is not None:
+                side.close()
+
+
+class _Side(asyncio.DatagramProtocol):
+    def __init__(self, received: Any) -> None:
+        self.received = received
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, int]) -> None:
+        self.received(data, addr[:2])
+
+
+async def test_blocked_udp_is_told_and_its_end_too(clients: Clients) -> None:
+    async with running_server(keepalive=1) as server:
+        firewall = Firewall(("127.0.0.1", server.port))
+        try:
+            alice = await clients.connect(server.port, "alice",
+                                          media_addr=await firewall.start())
+            log = EventLog(alice)
+            assert alice.model.media_reachable  # nothing known yet: not said to be blocked
+            await alice.join(G58)  # its registration goes unanswered
+            assert alice.model.is_joined(G58)
+            assert not alice.model.media_reachable
+            assert log.of(MediaPathChanged) == [MediaPathChanged(False)]
+            firewall.blocking = False  # the periodic refresh (every keepalive) gets through
+            await wait_until(lambda: alice.model.media_reachable, timeout=8)
+            assert log.of(MediaPathChanged) == [MediaPathChanged(False),
+                                                MediaPathChanged(True)]
+        finally:
+            firewall.close()
+
+
+async def test_a_client_whose_udp_gets_through_never_hears_of_it(clients: Clients) -> None:
+    async with running_server(keepalive=1) as server:
+        alice = await clients.connect(server.port, "alice")
+        log = EventLog(alice)
+        await alice.join(G58)
+        with contextlib.suppress(TimeoutError):  # a few refreshes
+            await asyncio.wait_for(asyncio.Event().wait(), 2.5)
+        assert alice.model.media_reachable
+        assert log.of(MediaPathChanged) == []
