@@ -453,13 +453,17 @@ async def test_listen_says_when_the_connection_is_lost_and_when_it_is_back(tmp_p
                                uid="bob")
         assert proc.stderr is not None  # its join answered (the line), then the server goes
         first = (await asyncio.wait_for(proc.stderr.readline(), 10)).decode().rstrip("\n")
+    said = [first]
     async with running_server(port=port) as server:  # the same address, a moment later
         await wait_until(lambda: G58 in server.state.interphones, timeout=20,
                          what="listener back")
+        while not said[-1].startswith("reconnected"):  # (its join done, audio registered)
+            said.append((await asyncio.wait_for(proc.stderr.readline(), 10)).decode()
+                        .rstrip("\n"))
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
-    lines = [first, *err.decode().splitlines()]
+    lines = [*said, *err.decode().splitlines()]
     assert lines[0] == f"listening to group_58, recording to {out_wav}"
     assert lines[1].startswith("connection lost") and lines[1].endswith(": reconnecting")
     assert lines[2] == "reconnected: back in group_58"

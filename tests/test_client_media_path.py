@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from app.client import MediaPathChanged
@@ -90,3 +91,23 @@ async def test_a_client_whose_udp_gets_through_never_hears_of_it(clients: Client
             await asyncio.wait_for(asyncio.Event().wait(), 2.5)
         assert alice.model.media_reachable
         assert log.of(MediaPathChanged) == []
+
+
+async def test_quitting_while_a_registration_waits_warns_of_nothing(clients: Clients,
+                                                                    caplog) -> None:
+    """Ctrl-C or Quit while a join's registration waits for its answer: the registration
+    ends because we go, which is no 'not acknowledged' to warn of."""
+    async with running_server() as server:
+        firewall = Firewall(("127.0.0.1", server.port))
+        try:
+            alice = await clients.connect(server.port, "alice",
+                                          media_addr=await firewall.start())
+            joining = asyncio.ensure_future(alice.join(G58))
+            await wait_until(lambda: alice.model.is_joined(G58), what="joined")
+            with caplog.at_level(logging.WARNING, logger="app.client"):
+                await alice.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(joining, 5)
+            assert not [r for r in caplog.records if "not acknowledged" in r.getMessage()]
+        finally:
+            firewall.close()

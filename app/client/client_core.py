@@ -101,7 +101,9 @@ class ClientCore:
         media = self._media
         if media is not None and not await media.register(
                 str(target), interval=self.model.keepalive,
-                talk=self.model.talk_target == target):
+                talk=self.model.talk_target == target) \
+                and media is self._media and str(target) in media.interphones:
+            # (not when the registration ended because we left, closed or reconnected)
             logger.warning("audio registration of %s not acknowledged yet", target)
         return body.info
 
