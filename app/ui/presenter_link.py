@@ -71,9 +71,8 @@ class PresenterLink(PresenterCore):
         if not event.reachable and not self._no_audio_said:
             self._no_audio_said = True
             self.window.show_message(QCoreApplication.translate(
-                "Presenter", "Audio does not get through: the server answers nothing sent to "
-                "it over UDP, so you can neither talk nor hear. A firewall on the way may "
-                "block UDP; signed in, you still see who speaks."), NO_AUDIO_MESSAGE_MS)
+                "Presenter", "No audio either way: UDP to the server gets no answer (a "
+                "firewall?)"), NO_AUDIO_MESSAGE_MS)
         elif event.reachable and self._no_audio_said:
             self._no_audio_said = False
             self.window.show_message(QCoreApplication.translate(

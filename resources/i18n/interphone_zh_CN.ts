@@ -1555,11 +1555,11 @@
     </message>
     <message>
         <location filename="../../app/ui/presenter_link.py" line="73"/>
-        <source>Audio does not get through: the server answers nothing sent to it over UDP, so you can neither talk nor hear. A firewall on the way may block UDP; signed in, you still see who speaks.</source>
-        <translation>音频无法送达：服务器对经 UDP 发送的内容毫无应答，因此你既不能讲话也听不到。途中的防火墙可能拦截了 UDP；你仍保持登录，仍能看到谁在讲话。</translation>
+        <source>No audio either way: UDP to the server gets no answer (a firewall?)</source>
+        <translation>双向均无音频：发往服务器的 UDP 没有应答（防火墙？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="79"/>
+        <location filename="../../app/ui/presenter_link.py" line="78"/>
         <source>Audio gets through to the server again</source>
         <translation>音频已重新送达服务器</translation>
     </message>
