@@ -28,8 +28,7 @@ def run_app(port: int, groups: list[str], drive: Callable[[Any], Awaitable[T]],
 
     from app.ui.gui_thread_gc import GuiThreadCollector
     from app.ui.i18n import LanguageSwitcher
-    from app.ui.main import _drain
-    from app.ui.qt_loop import QtLoop
+    from app.ui.qt_loop import QtLoop, drain
     from app.ui.runtime import Options, Runtime
     from app.ui.settings import Settings, TokenStore
 
@@ -50,7 +49,7 @@ def run_app(port: int, groups: list[str], drive: Callable[[Any], Awaitable[T]],
     try:
         return loop.run_until_complete(drive(runtime))
     finally:
-        _drain(loop)
+        drain(loop)
         loop.close()
         asyncio.set_event_loop(None)
         collector.stop()
