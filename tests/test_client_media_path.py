@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from app.client import MediaPathChanged
 from app.protocol import InterphoneId
@@ -16,50 +15,27 @@ from app.protocol import InterphoneId
 pytest_plugins = ["client_fixtures"]
 
 from client_fixtures import Clients, EventLog, running_server, wait_until  # noqa: E402
+from test_client_media_rebind import RebindingNat  # noqa: E402
 
 G58 = InterphoneId.group("58")
 
 
-class Firewall(asyncio.DatagramProtocol):
+class Firewall(RebindingNat):
     """A UDP hop in front of one client that drops everything while ``blocking``."""
 
     def __init__(self, server: tuple[str, int]) -> None:
-        self.server = server
+        super().__init__(server)
         self.blocking = True
-        self.inner: asyncio.DatagramTransport | None = None
-        self.outer: asyncio.DatagramTransport | None = None
-        self.client: tuple[str, int] | None = None
-
-    async def start(self) -> tuple[str, int]:
-        loop = asyncio.get_running_loop()
-        self.inner, _ = await loop.create_datagram_endpoint(
-            lambda: _Side(self._from_client), local_addr=("127.0.0.1", 0))
-        self.outer, _ = await loop.create_datagram_endpoint(
-            lambda: _Side(self._from_server), local_addr=("127.0.0.1", 0))
-        address: tuple[str, int] = self.inner.get_extra_info("sockname")[:2]
-        return address
 
     def _from_client(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.client = addr
-        if not self.blocking and self.outer is not None:
-            self.outer.sendto(data, self.server)
+        if self.blocking:
+            self.client = addr
+        else:
+            super()._from_client(data, addr)
 
     def _from_server(self, data: bytes, addr: tuple[str, int]) -> None:
-        if not self.blocking and self.inner is not None and self.client is not None:
-            self.inner.sendto(data, self.client)
-
-    def close(self) -> None:
-        for side in (self.inner, self.outer):
-            if side is not None:
-                side.close()
-
-
-class _Side(asyncio.DatagramProtocol):
-    def __init__(self, received: Any) -> None:
-        self.received = received
-
-    def datagram_received(self, data: bytes, addr: tuple[Any, int]) -> None:
-        self.received(data, addr[:2])
+        if not self.blocking:
+            super()._from_server(data, addr)
 
 
 async def test_blocked_udp_is_told_and_its_end_too(clients: Clients) -> None:

@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import time
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from server_fixtures import TEST_TOML, start_server_process
@@ -70,17 +72,36 @@ async def _drain(stream: asyncio.StreamReader | None) -> None:
         pass
 
 
-async def test_on_resume_a_dead_server_is_noticed_at_once_not_after_a_keepalive(
-        tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def server_and_client(tmp_path: Path, script: str, *, keepalive: int = 15,
+                            stdin: bool = False, qt: bool = False,
+                            ) -> AsyncIterator[tuple[Process, Process, Lines]]:
+    """A server process (``keepalive`` seconds) and a client process running ``script``
+    against it, with the client's stdout lines; both ended (and resumed if stopped) after."""
     config = tmp_path / "dir.toml"
-    config.write_text(TEST_TOML)  # keepalive 15 s
+    config.write_text(TEST_TOML.replace("keepalive = 15", f"keepalive = {keepalive}"))
     server, port, _ = await start_server_process("--config", str(config))
     drain = asyncio.get_running_loop().create_task(_drain(server.stderr))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if qt:
+        env["QT_QPA_PLATFORM"] = "offscreen"
     client = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CLIENT, str(port), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    lines = Lines(client)
+        sys.executable, "-c", script, str(port), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE if stdin else None, env=env)
     try:
+        yield server, client, Lines(client)
+    finally:
+        for process in (client, server):
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+            await process.wait()
+        drain.cancel()
+
+
+async def test_on_resume_a_dead_server_is_noticed_at_once_not_after_a_keepalive(
+        tmp_path: Path) -> None:
+    async with server_and_client(tmp_path, CLIENT) as (server, client, lines):
         await lines.first("joined", 0, 15)
         # the server hangs (its machine went away: the connection stays open, unanswered)
         server.send_signal(signal.SIGSTOP)
@@ -94,13 +115,6 @@ async def test_on_resume_a_dead_server_is_noticed_at_once_not_after_a_keepalive(
         assert lost - resumed < 8, f"noticed {lost - resumed:.1f} s after the resume"
         server.send_signal(signal.SIGCONT)
         await lines.first("state connected", lost, 15)
-    finally:
-        for process in (client, server):
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-            await process.wait()
-        drain.cancel()
 
 
 BUSY_CLIENT = """
@@ -136,15 +150,7 @@ async def test_a_hung_server_is_noticed_within_the_keepalive_bound_though_reques
     client that kept sending requests to a hung server (each one timing out on its own)
     never pinged, and never noticed the link dead. A request left unanswered now checks
     the link at once with a ping."""
-    config = tmp_path / "dir.toml"
-    config.write_text(TEST_TOML.replace("keepalive = 15", "keepalive = 4"))
-    server, port, _ = await start_server_process("--config", str(config))
-    drain = asyncio.get_running_loop().create_task(_drain(server.stderr))
-    client = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", BUSY_CLIENT, str(port), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    lines = Lines(client)
-    try:
+    async with server_and_client(tmp_path, BUSY_CLIENT, keepalive=4) as (server, _, lines):
         await lines.first("joined", 0, 15)
         server.send_signal(signal.SIGSTOP)
         hung = time.monotonic()
@@ -153,13 +159,6 @@ async def test_a_hung_server_is_noticed_within_the_keepalive_bound_though_reques
         assert lost - hung < 14, f"noticed {lost - hung:.1f} s after the hang"
         server.send_signal(signal.SIGCONT)
         await lines.first("state connected", lost, 15)
-    finally:
-        for process in (client, server):
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-            await process.wait()
-        drain.cancel()
 
 
 QT_CLIENT = """
@@ -193,16 +192,8 @@ async def test_answers_that_came_while_the_process_was_stopped_are_read_before_t
     """The desktop app's loop (qasync) ran an overdue timer before reading the socket: a
     process stopped while a ping was in flight, whose answer came meanwhile, judged the
     ping unanswered at once on resume and reconnected for nothing."""
-    config = tmp_path / "dir.toml"
-    config.write_text(TEST_TOML)
-    server, port, _ = await start_server_process("--config", str(config))
-    drain = asyncio.get_running_loop().create_task(_drain(server.stderr))
-    client = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", QT_CLIENT, str(port), cwd=ROOT, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"})
-    lines = Lines(client)
-    try:
+    async with server_and_client(tmp_path, QT_CLIENT, stdin=True, qt=True) as (
+            server, client, lines):
         await lines.first("joined", 0, 20)
         server.send_signal(signal.SIGSTOP)
         assert client.stdin is not None
@@ -216,13 +207,6 @@ async def test_answers_that_came_while_the_process_was_stopped_are_read_before_t
         resumed = time.monotonic()
         await asyncio.sleep(3)
         assert [line for at, line in lines.seen if at >= resumed] == []  # still connected
-    finally:
-        for process in (client, server):
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-            await process.wait()
-        drain.cancel()
 
 
 # ---- the parts, on their own ----------------------------------------------------------
