@@ -1853,9 +1853,19 @@
         <translation>无法连接服务器 %1：%2。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="319"/>
+        <location filename="../../app/ui/sign_in.py" line="315"/>
+        <source>WARNING: the certificate of %1 has changed since you accepted it. Someone may be intercepting the connection.</source>
+        <translation>警告：%1 的证书在您接受之后已更换。可能有人正在截获连接。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="322"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="335"/>
+        <source>You accepted %1; the server now presents %2. Ask the server&apos;s operator: only if they confirm this new fingerprint, tick the box below and sign in again.</source>
+        <translation>您之前接受的是 %1；服务器现在出示的是 %2。请向服务器管理员核实：只有在对方确认这个新指纹后，才勾选下面的复选框并重新登录。</translation>
     </message>
     <message>
         <location filename="../../app/ui/sign_in.py" line="290"/>
@@ -1878,72 +1888,67 @@
         <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="331"/>
-        <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
-        <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/sign_in.py" line="363"/>
+        <location filename="../../app/ui/sign_in.py" line="367"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="364"/>
+        <location filename="../../app/ui/sign_in.py" line="368"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="365"/>
+        <location filename="../../app/ui/sign_in.py" line="369"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="365"/>
+        <location filename="../../app/ui/sign_in.py" line="369"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="365"/>
+        <location filename="../../app/ui/sign_in.py" line="369"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="369"/>
+        <location filename="../../app/ui/sign_in.py" line="373"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="370"/>
+        <location filename="../../app/ui/sign_in.py" line="374"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="371"/>
+        <location filename="../../app/ui/sign_in.py" line="375"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="372"/>
+        <location filename="../../app/ui/sign_in.py" line="376"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="373"/>
+        <location filename="../../app/ui/sign_in.py" line="377"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="375"/>
+        <location filename="../../app/ui/sign_in.py" line="379"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="377"/>
+        <location filename="../../app/ui/sign_in.py" line="381"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="378"/>
+        <location filename="../../app/ui/sign_in.py" line="382"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
