@@ -159,5 +159,6 @@ def test_zh_cn_list_headers_and_unheard_replays_use_chinese_punctuation(qtbot) -
         names = [b.accessibleName() for b in replay.findChildren(QToolButton)]
         assert names == ["重新播放：Alice，07:00:10（0:12），尚未收听"], names
         assert replay.item_texts() == ["● Alice  07:00:10  （0:12）"]  # (the row's details too)
+        assert replay.title.text() == "回放（1 条未听）"  # one string, not 回放 + " " + （…）
     finally:
         switcher.apply("en")

@@ -1603,15 +1603,15 @@
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="360"/>
-        <location filename="../../app/ui/floor_widgets.py" line="364"/>
-        <source>Replay</source>
-        <translation>回放</translation>
+        <location filename="../../app/ui/floor_widgets.py" line="361"/>
+        <source>Replay (%1 unheard)</source>
+        <translation>回放（%1 条未听）</translation>
     </message>
     <message>
         <location filename="../../app/ui/floor_widgets.py" line="362"/>
-        <source>(%1 unheard)</source>
-        <translation>（%1 条未听）</translation>
+        <location filename="../../app/ui/floor_widgets.py" line="364"/>
+        <source>Replay</source>
+        <translation>回放</translation>
     </message>
 </context>
 <context>
