@@ -560,7 +560,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             elif muted:
                 detail = self.tr("Muted here: you will not hear replies")
         self.window.set_talk_state(state, holder, detail, self._deadline,
-                                   float(model.max_talk))
+                                   float(model.max_talk), running=self.talk_in_progress)
         self._show_emergency_action()
 
     def _show_title(self) -> None:

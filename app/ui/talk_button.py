@@ -9,7 +9,10 @@ It is a :class:`QAbstractButton` for assistive technology only: Qt's accessible
 interface of a button gives it the push-button role (a plain widget was read out as
 a generic element), and its pressed state is the floor being ours (``setDown`` while
 talking). Its presses are its own (below): the base's click handling never runs (it
-is never hit), so a press, a hold and a release do what they did.
+is never hit), so a press, a hold and a release do what they did. A screen reader's
+"press" action (the base's click) cannot hold: it emits ``talk_toggled``, which
+latches the talk until the next press (:mod:`app.ui.talk_intents`); the accessible
+name and description say whether it is latched (:meth:`TalkButton.set_latched`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from app.ui.contrast import text_on
+from app.ui.failure_text import fill
 from app.ui.floor_text import queue_text
 from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import TalkState
@@ -113,6 +117,9 @@ class TalkButton(QAbstractButton):
     shown (calls the contact)."""
     offline_pressed = Signal()
     """A press while it says "Offline": nothing to talk to (the presenter says why)."""
+    talk_toggled = Signal()
+    """A screen reader's "press" action where a press talks: start talking until the
+    next one, or stop a talk so started."""
 
     def __init__(self, parent: QWidget | None = None, ticker: ViewTicker | None = None) -> None:
         super().__init__(parent)
@@ -134,6 +141,7 @@ class TalkButton(QAbstractButton):
         self._deadline: float | None = None  # monotonic time the grant ends
         self._max_talk = 0.0
         self._held = False  # the user holds the button down (mouse)
+        self._latched = False  # talking until the next press (set_latched)
         self._join_press = False  # a press while it says "Join to talk" (a click joins)
         # not joined, what a click does: "join", "call" (a contact), "" (nothing selected)
         self._join_offer = JOIN
@@ -197,6 +205,17 @@ class TalkButton(QAbstractButton):
     @property
     def refused(self) -> bool:
         return self._refused
+
+    def set_latched(self, latched: bool) -> None:
+        """A talk started by a press runs until the next press (the accessible name and
+        description say so)."""
+        if latched != self._latched:
+            self._latched = latched
+            self._update_accessibility()
+
+    @property
+    def latched(self) -> bool:
+        return self._latched
 
     def set_key_name(self, name: str) -> None:
         """The talk key shown in the hint (e.g. ``Space``)."""
@@ -471,11 +490,16 @@ class TalkButton(QAbstractButton):
 
     def _on_press_action(self) -> None:
         """A click from the base: only assistive technology's "press" action makes one
-        (the base's ``animateClick``). It joins (calls) as a click would; the pressed
+        (the base's ``animateClick``). It joins (calls) as a click would, starts or
+        stops a latched talk where a press talks, says why not while offline; the pressed
         state goes back to the floor's."""
         self.setDown(self._state is TalkState.TALKING)
         if self._joins():
             self.join_clicked.emit()
+        elif self._state in _PRESSABLE or self._latched:
+            self.talk_toggled.emit()
+        elif self._state is TalkState.OFFLINE:
+            self.offline_pressed.emit()
 
     def _end_refused(self) -> None:
         self._refused = False
@@ -488,8 +512,23 @@ class TalkButton(QAbstractButton):
         self.talk_released.emit()
 
     def _update_accessibility(self) -> None:
-        title, detail = self.texts()
-        self.setAccessibleName(self.tr("Push to talk"))
-        self.setAccessibleDescription(f"{title} {detail}".strip())
+        self.setAccessibleName(self.tr("Stop talking") if self._latched
+                               else self.tr("Push to talk"))
+        self.setAccessibleDescription(self._description())
         self.setToolTip(self.tr("Press and hold to talk (or hold %1)")
                         .replace("%1", self._key_name))
+
+    def _description(self) -> str:
+        """What the button does now, for a screen reader: latched, how to stop; else the
+        disc's two lines, and where a press starts talking, that it latches."""
+        if self._latched:
+            if self._state is TalkState.TALKING:
+                return self.tr("Talking. Press again to stop.")
+            if self._state is TalkState.QUEUED:
+                return self.tr("Waiting in line to talk. Press again to stop.")
+            return self.tr("Asking to talk. Press again to stop.")
+        title, detail = self.texts()
+        text = fill(self.tr("%1, %2"), title, detail) if detail else title
+        if self._state in _PRESSABLE and self._state is not TalkState.TALKING:
+            text = fill(self.tr("%1. Press to talk until you press again."), text)
+        return text

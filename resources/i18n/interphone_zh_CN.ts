@@ -4,34 +4,44 @@
 <context>
     <name>Announcer</name>
     <message>
-        <location filename="../../app/ui/announcer.py" line="75"/>
+        <location filename="../../app/ui/announcer.py" line="80"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="76"/>
+        <location filename="../../app/ui/announcer.py" line="81"/>
         <source>Busy: someone else is speaking</source>
         <translation>占线：他人正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="81"/>
+        <location filename="../../app/ui/announcer.py" line="86"/>
         <source>Denied: %1</source>
         <translation>被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="82"/>
+        <location filename="../../app/ui/announcer.py" line="87"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="84"/>
+        <location filename="../../app/ui/announcer.py" line="89"/>
         <source>Nobody is speaking: you may talk</source>
         <translation>无人讲话：你可以讲话了</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="91"/>
+        <location filename="../../app/ui/announcer.py" line="96"/>
         <source>Talk</source>
         <translation>讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="101"/>
+        <source>Talking. Press again to stop.</source>
+        <translation>正在讲话。再按一次停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="106"/>
+        <source>Stopped talking.</source>
+        <translation>已停止讲话。</translation>
     </message>
 </context>
 <context>
@@ -1276,20 +1286,20 @@
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="480"/>
+        <location filename="../../app/ui/main_window.py" line="481"/>
         <location filename="../../app/ui/window_notices.py" line="55"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="481"/>
+        <location filename="../../app/ui/main_window.py" line="482"/>
         <location filename="../../app/ui/window_notices.py" line="74"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="340"/>
-        <location filename="../../app/ui/main_window.py" line="392"/>
+        <location filename="../../app/ui/main_window.py" line="352"/>
+        <location filename="../../app/ui/main_window.py" line="393"/>
         <location filename="../../app/ui/window_notices.py" line="87"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1305,93 +1315,93 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="394"/>
+        <location filename="../../app/ui/main_window.py" line="395"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="395"/>
+        <location filename="../../app/ui/main_window.py" line="396"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="409"/>
+        <location filename="../../app/ui/main_window.py" line="410"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="410"/>
+        <location filename="../../app/ui/main_window.py" line="411"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="412"/>
+        <location filename="../../app/ui/main_window.py" line="413"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="413"/>
+        <location filename="../../app/ui/main_window.py" line="414"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="416"/>
+        <location filename="../../app/ui/main_window.py" line="417"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="447"/>
+        <location filename="../../app/ui/main_window.py" line="448"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="449"/>
+        <location filename="../../app/ui/main_window.py" line="450"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="451"/>
+        <location filename="../../app/ui/main_window.py" line="452"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="484"/>
+        <location filename="../../app/ui/main_window.py" line="485"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="584"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="585"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="586"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="587"/>
+        <location filename="../../app/ui/main_window.py" line="589"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="588"/>
+        <location filename="../../app/ui/main_window.py" line="590"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="589"/>
+        <location filename="../../app/ui/main_window.py" line="591"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="590"/>
+        <location filename="../../app/ui/main_window.py" line="592"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1956,90 +1966,120 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="252"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="252"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="236"/>
+        <location filename="../../app/ui/talk_button.py" line="255"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="239"/>
+        <location filename="../../app/ui/talk_button.py" line="258"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="242"/>
-        <location filename="../../app/ui/talk_button.py" line="246"/>
+        <location filename="../../app/ui/talk_button.py" line="261"/>
+        <location filename="../../app/ui/talk_button.py" line="265"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="246"/>
+        <location filename="../../app/ui/talk_button.py" line="265"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="248"/>
+        <location filename="../../app/ui/talk_button.py" line="267"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="248"/>
+        <location filename="../../app/ui/talk_button.py" line="267"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="249"/>
+        <location filename="../../app/ui/talk_button.py" line="268"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="252"/>
+        <location filename="../../app/ui/talk_button.py" line="271"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="255"/>
+        <location filename="../../app/ui/talk_button.py" line="274"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="257"/>
+        <location filename="../../app/ui/talk_button.py" line="276"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="257"/>
+        <location filename="../../app/ui/talk_button.py" line="276"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="258"/>
+        <location filename="../../app/ui/talk_button.py" line="277"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="259"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="492"/>
+        <location filename="../../app/ui/talk_button.py" line="515"/>
+        <source>Stop talking</source>
+        <translation>停止讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="516"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="494"/>
+        <location filename="../../app/ui/talk_button.py" line="518"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="526"/>
+        <source>Talking. Press again to stop.</source>
+        <translation>正在讲话。再按一次停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="528"/>
+        <source>Waiting in line to talk. Press again to stop.</source>
+        <translation>正在排队等待讲话。再按一次停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="529"/>
+        <source>Asking to talk. Press again to stop.</source>
+        <translation>正在申请讲话。再按一次停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="531"/>
+        <source>%1, %2</source>
+        <translation>%1，%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="533"/>
+        <source>%1. Press to talk until you press again.</source>
+        <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
 </context>
 <context>
