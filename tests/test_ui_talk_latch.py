@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QWidget
 from test_ui_accessibility import announcements
@@ -235,6 +235,84 @@ def test_signing_out_ends_a_latched_talk(qloop, server, settings, qapp) -> None:
                     and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
         assert holder(server) == "" and not window.talk_intents.latched
         assert not window.talk_intents.held
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_in_press_to_start_and_stop_mode_every_source_latches(qloop, server, settings,
+                                                              qtbot) -> None:
+    """The setting "press to start and stop" (as Zello's toggle mode): the talk key and
+    the button start talking at a press and stop at the next; a release does nothing."""
+    settings.talk_mode = "toggle"
+
+    async def scenario() -> None:
+        session = await open_session(server, settings)
+        try:
+            window, button = session.window, session.window.panel.talk_button
+            said = announcements(window)
+            await until(lambda: button.state is TalkState.IDLE, what="joined")
+            assert window.talk_intents.toggle_mode
+            assert button.texts() == ("Press to talk", "or press Space")
+            assert button.toolTip() == ("Press to start talking, press again to stop "
+                                        "(or press Space)")
+            space(window, QEvent.Type.KeyPress)
+            space(window, QEvent.Type.KeyRelease)
+            await until(lambda: button.state is TalkState.TALKING, what="talking (Space)")
+            await asyncio.sleep(0.4)  # (past the release delay a hold would have)
+            assert holder(server) == "me" and window.talk_intents.latched
+            space(window, QEvent.Type.KeyPress)
+            space(window, QEvent.Type.KeyRelease)
+            await ended_cleanly(session, server, said)
+            centre = button.rect().center()
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=centre)
+            await until(lambda: button.state is TalkState.TALKING, what="talking (mouse)")
+            await asyncio.sleep(0.4)
+            assert holder(server) == "me"
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=centre)
+            await ended_cleanly(session, server, said)
+            window.talk_intents.set_toggle_mode(False)  # back to holding
+            assert button.texts()[0] == "Hold to talk"
+            space(window, QEvent.Type.KeyPress)
+            await until(lambda: holder(server) == "me", what="talking (held)")
+            space(window, QEvent.Type.KeyRelease)
+            await until(lambda: holder(server) == "", what="released")
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_the_talk_mode_is_a_setting_applied_at_once(qloop, server, settings, qapp) -> None:
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        window = runtime.window
+        assert window is not None and runtime.preferences is not None
+        assert not window.talk_intents.toggle_mode
+        dialog = runtime.preferences.open()
+        assert dialog.talk_mode.currentData() == "hold"
+        assert dialog.labels["mode"].buddy() is dialog.talk_mode
+        dialog.talk_mode.setCurrentIndex(dialog.talk_mode.findData("toggle"))
+        assert "again to stop" in dialog.talk_hint.text()
+        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        assert settings.talk_mode == "toggle" and window.talk_intents.toggle_mode
+        dialog = runtime.preferences.open()
+        assert dialog.talk_mode.currentData() == "toggle"
+        dialog.talk_mode.setCurrentIndex(dialog.talk_mode.findData("hold"))
+        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        assert settings.talk_mode == "hold" and not window.talk_intents.toggle_mode
+        window.sign_out_action.trigger()
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
         runtime.sign_in_dialog.reject()
         return await asyncio.wait_for(main, 5)
 

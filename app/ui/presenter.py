@@ -66,7 +66,7 @@ from app.ui.presenter_rows import display_names, interphone_rows
 from app.ui.presenter_speakers import PresenterSpeakers
 from app.ui.presenter_turn import PresenterTurn
 from app.ui.replay_player import ReplayPlayer
-from app.ui.settings import Settings
+from app.ui.settings import TOGGLE, Settings
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
 
 logger = logging.getLogger(__name__)
@@ -189,6 +189,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
         window.set_me(self.model.uid)
         window.set_talk_key(settings.talk_key)
+        window.talk_intents.set_toggle_mode(settings.talk_mode == TOGGLE)
         window.audio_bar.set_volume(settings.volume)
         window.audio_bar.set_muted(settings.muted)
         if audio is not None:

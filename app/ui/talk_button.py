@@ -142,6 +142,7 @@ class TalkButton(QAbstractButton):
         self._max_talk = 0.0
         self._held = False  # the user holds the button down (mouse)
         self._latched = False  # talking until the next press (set_latched)
+        self._toggle_mode = False  # a press starts talking, the next one stops it
         self._join_press = False  # a press while it says "Join to talk" (a click joins)
         # not joined, what a click does: "join", "call" (a contact), "" (nothing selected)
         self._join_offer = JOIN
@@ -217,6 +218,12 @@ class TalkButton(QAbstractButton):
     def latched(self) -> bool:
         return self._latched
 
+    def set_toggle_mode(self, toggle: bool) -> None:
+        """Its texts say "press" (a press starts talking, the next one stops) or "hold"."""
+        self._toggle_mode = toggle
+        self._update_accessibility()
+        self.update()
+
     def set_key_name(self, name: str) -> None:
         """The talk key shown in the hint (e.g. ``Space``)."""
         self._key_name = name
@@ -248,6 +255,9 @@ class TalkButton(QAbstractButton):
     def texts(self, now: float | None = None) -> tuple[str, str]:
         """The two lines shown in the disc (title, detail), at ``now`` (monotonic)."""
         state = self._state
+        if state is TalkState.IDLE and self._toggle_mode:
+            return self.tr("Press to talk"), self._detail or self.tr("or press %1").replace(
+                "%1", self._key_name)
         if state is TalkState.IDLE:  # detail: where it talks, when another row is shown
             return self.tr("Hold to talk"), self._detail or self.tr("or hold %1").replace(
                 "%1", self._key_name)
@@ -515,8 +525,9 @@ class TalkButton(QAbstractButton):
         self.setAccessibleName(self.tr("Stop talking") if self._latched
                                else self.tr("Push to talk"))
         self.setAccessibleDescription(self._description())
-        self.setToolTip(self.tr("Press and hold to talk (or hold %1)")
-                        .replace("%1", self._key_name))
+        tip = (self.tr("Press to start talking, press again to stop (or press %1)")
+               if self._toggle_mode else self.tr("Press and hold to talk (or hold %1)"))
+        self.setToolTip(tip.replace("%1", self._key_name))
 
     def _description(self) -> str:
         """What the button does now, for a screen reader: latched, how to stop; else the

@@ -48,12 +48,23 @@ class TalkIntents(QObject):
         self._latched = False
         self._talked = False  # the latched turn got the floor
         self._running = False  # a turn runs, as the last talk state said
-        self.toggle_mode = False
-        """Every source latches: a press starts talking, the next one stops it."""
+        self._toggle_mode = False  # every source latches (set_toggle_mode)
 
     @property
     def latched(self) -> bool:
         return self._latched
+
+    @property
+    def toggle_mode(self) -> bool:
+        return self._toggle_mode
+
+    def set_toggle_mode(self, toggle: bool) -> None:
+        """Every source latches (a press starts talking, the next one stops it), or only a
+        screen reader's press does; a change ends a latched talk."""
+        if toggle != self._toggle_mode:
+            self.unlatch()
+            self._toggle_mode = toggle
+            self._button.set_toggle_mode(toggle)
 
     @property
     def held(self) -> bool:
@@ -62,7 +73,7 @@ class TalkIntents(QObject):
 
     def hold(self, source: str, down: bool) -> None:
         """``source`` went down or up (in toggle mode: a press toggles the latch)."""
-        if self.toggle_mode:
+        if self._toggle_mode:
             if down:
                 self.toggle()
             return

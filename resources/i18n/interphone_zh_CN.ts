@@ -1442,12 +1442,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="310"/>
+        <location filename="../../app/ui/presenter.py" line="311"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="327"/>
+        <location filename="../../app/ui/presenter.py" line="328"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1472,7 +1472,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="375"/>
+        <location filename="../../app/ui/presenter.py" line="376"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1499,87 +1499,87 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="307"/>
+        <location filename="../../app/ui/presenter.py" line="308"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="437"/>
+        <location filename="../../app/ui/presenter.py" line="438"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="392"/>
+        <location filename="../../app/ui/presenter.py" line="393"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="452"/>
+        <location filename="../../app/ui/presenter.py" line="453"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="457"/>
+        <location filename="../../app/ui/presenter.py" line="458"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="460"/>
+        <location filename="../../app/ui/presenter.py" line="461"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="461"/>
+        <location filename="../../app/ui/presenter.py" line="462"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="468"/>
+        <location filename="../../app/ui/presenter.py" line="469"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="470"/>
+        <location filename="../../app/ui/presenter.py" line="471"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="474"/>
+        <location filename="../../app/ui/presenter.py" line="475"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="483"/>
+        <location filename="../../app/ui/presenter.py" line="484"/>
         <source>encrypted, %1</source>
         <translation>已加密，%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="485"/>
+        <location filename="../../app/ui/presenter.py" line="486"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="509"/>
+        <location filename="../../app/ui/presenter.py" line="510"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="555"/>
+        <location filename="../../app/ui/presenter.py" line="556"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="558"/>
+        <location filename="../../app/ui/presenter.py" line="559"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="559"/>
+        <location filename="../../app/ui/presenter.py" line="560"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="561"/>
+        <location filename="../../app/ui/presenter.py" line="562"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -1632,7 +1632,7 @@
         <translation>无法保存设置：无法写入 %1。退出时所做的更改将丢失。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="490"/>
+        <location filename="../../app/ui/runtime.py" line="492"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1640,147 +1640,167 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="209"/>
-        <location filename="../../app/ui/settings_dialog.py" line="354"/>
-        <location filename="../../app/ui/settings_dialog.py" line="355"/>
-        <location filename="../../app/ui/settings_dialog.py" line="374"/>
+        <location filename="../../app/ui/settings_dialog.py" line="222"/>
+        <location filename="../../app/ui/settings_dialog.py" line="370"/>
+        <location filename="../../app/ui/settings_dialog.py" line="371"/>
+        <location filename="../../app/ui/settings_dialog.py" line="391"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="243"/>
+        <location filename="../../app/ui/settings_dialog.py" line="257"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="259"/>
+        <location filename="../../app/ui/settings_dialog.py" line="273"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="261"/>
+        <location filename="../../app/ui/settings_dialog.py" line="275"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="299"/>
-        <location filename="../../app/ui/settings_dialog.py" line="381"/>
+        <location filename="../../app/ui/settings_dialog.py" line="314"/>
+        <location filename="../../app/ui/settings_dialog.py" line="409"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="299"/>
-        <location filename="../../app/ui/settings_dialog.py" line="382"/>
+        <location filename="../../app/ui/settings_dialog.py" line="314"/>
+        <location filename="../../app/ui/settings_dialog.py" line="410"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="337"/>
+        <location filename="../../app/ui/settings_dialog.py" line="352"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="338"/>
+        <location filename="../../app/ui/settings_dialog.py" line="353"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="339"/>
+        <location filename="../../app/ui/settings_dialog.py" line="354"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="340"/>
+        <location filename="../../app/ui/settings_dialog.py" line="355"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="341"/>
+        <location filename="../../app/ui/settings_dialog.py" line="356"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="341"/>
+        <location filename="../../app/ui/settings_dialog.py" line="356"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="342"/>
+        <location filename="../../app/ui/settings_dialog.py" line="357"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="342"/>
+        <location filename="../../app/ui/settings_dialog.py" line="357"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="343"/>
+        <location filename="../../app/ui/settings_dialog.py" line="358"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="343"/>
+        <location filename="../../app/ui/settings_dialog.py" line="358"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="344"/>
+        <location filename="../../app/ui/settings_dialog.py" line="359"/>
+        <source>&amp;Talk:</source>
+        <translation>讲话方式(&amp;T)：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="360"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="345"/>
+        <location filename="../../app/ui/settings_dialog.py" line="361"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="356"/>
+        <location filename="../../app/ui/settings_dialog.py" line="372"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="357"/>
+        <location filename="../../app/ui/settings_dialog.py" line="373"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="359"/>
+        <location filename="../../app/ui/settings_dialog.py" line="375"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="360"/>
+        <location filename="../../app/ui/settings_dialog.py" line="376"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="361"/>
+        <location filename="../../app/ui/settings_dialog.py" line="377"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="363"/>
+        <location filename="../../app/ui/settings_dialog.py" line="379"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="365"/>
+        <location filename="../../app/ui/settings_dialog.py" line="381"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="366"/>
+        <location filename="../../app/ui/settings_dialog.py" line="382"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="368"/>
+        <location filename="../../app/ui/settings_dialog.py" line="384"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="372"/>
+        <location filename="../../app/ui/settings_dialog.py" line="387"/>
+        <source>Hold the key or button to talk</source>
+        <translation>按住讲话键或按钮讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="388"/>
+        <source>Press to start talking, press again to stop</source>
+        <translation>按一次开始讲话，再按一次停止</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="400"/>
+        <source>Press the talk key (or the talk button) once to start talking while the Interphone window has focus, and again to stop. The talk limit, losing the floor or hiding the window stops it too.</source>
+        <translation>在实时对讲窗口处于焦点时，按一次讲话键（或讲话按钮）开始讲话，再按一次停止。达到讲话时长上限、讲话被他人接管或隐藏窗口时也会停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="405"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
@@ -1966,118 +1986,133 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="252"/>
+        <location filename="../../app/ui/talk_button.py" line="259"/>
+        <source>Press to talk</source>
+        <translation>按下讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="259"/>
+        <source>or press %1</source>
+        <translation>或按%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="262"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="252"/>
+        <location filename="../../app/ui/talk_button.py" line="262"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="255"/>
+        <location filename="../../app/ui/talk_button.py" line="265"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="258"/>
+        <location filename="../../app/ui/talk_button.py" line="268"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="261"/>
-        <location filename="../../app/ui/talk_button.py" line="265"/>
+        <location filename="../../app/ui/talk_button.py" line="271"/>
+        <location filename="../../app/ui/talk_button.py" line="275"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="265"/>
+        <location filename="../../app/ui/talk_button.py" line="275"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="267"/>
+        <location filename="../../app/ui/talk_button.py" line="277"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="267"/>
+        <location filename="../../app/ui/talk_button.py" line="277"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="268"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="271"/>
+        <location filename="../../app/ui/talk_button.py" line="281"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="274"/>
+        <location filename="../../app/ui/talk_button.py" line="284"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="276"/>
+        <location filename="../../app/ui/talk_button.py" line="286"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="276"/>
+        <location filename="../../app/ui/talk_button.py" line="286"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="277"/>
+        <location filename="../../app/ui/talk_button.py" line="287"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="278"/>
+        <location filename="../../app/ui/talk_button.py" line="288"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="515"/>
+        <location filename="../../app/ui/talk_button.py" line="525"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="516"/>
+        <location filename="../../app/ui/talk_button.py" line="526"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="518"/>
+        <location filename="../../app/ui/talk_button.py" line="528"/>
+        <source>Press to start talking, press again to stop (or press %1)</source>
+        <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="529"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="526"/>
+        <location filename="../../app/ui/talk_button.py" line="537"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="528"/>
+        <location filename="../../app/ui/talk_button.py" line="539"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="529"/>
+        <location filename="../../app/ui/talk_button.py" line="540"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="531"/>
+        <location filename="../../app/ui/talk_button.py" line="542"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="533"/>
+        <location filename="../../app/ui/talk_button.py" line="544"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
