@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QAccessible
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QAccessible, QKeyEvent
+from PySide6.QtWidgets import QApplication, QWidget
 from test_ui_accessibility import announcements
 from test_ui_floor import FLOOR, space
 from test_ui_support import (
@@ -34,6 +34,13 @@ pytest_plugins = ["test_ui_support"]
 
 STARTED = ("Talking. Press again to stop.", False)
 STOPPED = ("Stopped talking.", False)
+
+
+def key(window: QWidget, code: Qt.Key) -> None:
+    """A key pressed and released in ``window`` (to its focused widget)."""
+    for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+        QApplication.sendEvent(window.windowHandle(), QKeyEvent(
+            kind, code, Qt.KeyboardModifier.NoModifier, "\r", False))
 
 
 def press_action(button: QWidget) -> None:
@@ -212,35 +219,6 @@ def test_a_press_action_refused_leaves_nothing_latched(qloop, ui, server) -> Non
     run(qloop, scenario(), timeout=20)
 
 
-def test_signing_out_ends_a_latched_talk(qloop, server, settings, qapp) -> None:
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
-
-    settings.server_address = f"127.0.0.1:{server.port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
-
-    async def scenario() -> int:
-        main = asyncio.ensure_future(runtime.run())
-        await asyncio.wait_for(runtime.ready.wait(), 5)
-        window, presenter = runtime.window, runtime.presenter
-        assert window is not None and presenter is not None
-        presenter.join(OPS)
-        button = window.panel.talk_button
-        await until(lambda: button.state is TalkState.IDLE, what="joined")
-        press_action(button)
-        await until(lambda: holder(server) == "me", what="talking (latched)")
-        window.sign_out_action.trigger()
-        await until(lambda: runtime.sign_in_dialog is not None
-                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
-        assert holder(server) == "" and not window.talk_intents.latched
-        assert not window.talk_intents.held
-        runtime.sign_in_dialog.reject()
-        return await asyncio.wait_for(main, 5)
-
-    assert run(qloop, scenario(), timeout=20) == 0
-
-
 def test_in_press_to_start_and_stop_mode_every_source_latches(qloop, server, settings,
                                                               qtbot) -> None:
     """The setting "press to start and stop" (as Zello's toggle mode): the talk key and
@@ -313,6 +291,68 @@ def test_the_talk_mode_is_a_setting_applied_at_once(qloop, server, settings, qap
         window.sign_out_action.trigger()
         await until(lambda: runtime.sign_in_dialog is not None
                     and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
+        runtime.sign_in_dialog.reject()
+        return await asyncio.wait_for(main, 5)
+
+    assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_tab_reaches_the_talk_button_where_return_latches_and_space_still_holds(
+        qloop, ui, server, qtbot) -> None:
+    """The button took no focus: a keyboard or screen-reader user who moves by Tab never
+    reached it, and its press action with it. Tab reaches it now, Return
+    there latches as the press action does, and Space held there talks while held, as
+    anywhere in the window (the focused button does not take the talk key)."""
+    async def scenario() -> None:
+        window, button = ui.window, ui.window.panel.talk_button
+        said = announcements(window)
+        await until(lambda: button.state is TalkState.IDLE, what="joined")
+        chain, widget = [], window.interphones.filter.nextInFocusChain()
+        while widget is not window.interphones.filter and len(chain) < 2000:
+            chain.append(widget)
+            widget = widget.nextInFocusChain()
+        assert button in chain and button.focusPolicy() == Qt.FocusPolicy.TabFocus
+        button.setFocus(Qt.FocusReason.TabFocusReason)
+        await until(lambda: window.focusWidget() is button, what="the talk button focused")
+        space(window, QEvent.Type.KeyPress)
+        await until(lambda: holder(server) == "me", what="talking (Space held)")
+        assert not window.talk_intents.latched
+        space(window, QEvent.Type.KeyRelease)
+        await until(lambda: holder(server) == "", what="released (Space)")
+        key(window, Qt.Key.Key_Return)
+        await until(lambda: holder(server) == "me", what="talking (Return)")
+        assert window.talk_intents.latched
+        await asyncio.sleep(0.4)
+        assert holder(server) == "me"
+        key(window, Qt.Key.Key_Return)
+        await ended_cleanly(ui, server, said)
+
+    run(qloop, scenario(), timeout=20)
+
+
+def test_signing_out_ends_a_latched_talk(qloop, server, settings, qapp) -> None:
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.runtime import Options, Runtime
+
+    settings.server_address = f"127.0.0.1:{server.port}"
+    settings.uid, settings.token, settings.remember = "me", "secret", True
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+
+    async def scenario() -> int:
+        main = asyncio.ensure_future(runtime.run())
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        window, presenter = runtime.window, runtime.presenter
+        assert window is not None and presenter is not None
+        presenter.join(OPS)
+        button = window.panel.talk_button
+        await until(lambda: button.state is TalkState.IDLE, what="joined")
+        press_action(button)
+        await until(lambda: holder(server) == "me", what="talking (latched)")
+        window.sign_out_action.trigger()
+        await until(lambda: runtime.sign_in_dialog is not None
+                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
+        assert holder(server) == "" and not window.talk_intents.latched
+        assert not window.talk_intents.held
         runtime.sign_in_dialog.reject()
         return await asyncio.wait_for(main, 5)
 

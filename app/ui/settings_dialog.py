@@ -129,6 +129,10 @@ class SettingsDialog(QDialog):
         self.talk_key_problem.setWordWrap(True)
         self.talk_key_problem.setStyleSheet(text_style("#c62828", self))
         self.talk_key_problem.hide()
+        self.talk_mode = QComboBox(self)  # (first: Tab follows the order of creation)
+        for mode in TALK_MODES:
+            self.talk_mode.addItem("", mode)
+        self.talk_mode.currentIndexChanged.connect(lambda _index: self._show_talk_hint())
         self.talk_key = TalkKeyEdit(self)
         self.talk_key.refused.connect(self._on_key_refused)
         self.talk_key.key_changed.connect(lambda _text: self.talk_key_problem.hide())
@@ -139,10 +143,6 @@ class SettingsDialog(QDialog):
         self.global_key = GlobalTalkKeyEdit(self)
         self.global_key.refused.connect(self._on_global_key_refused)
         self.global_key.key_changed.connect(lambda _name: self.global_key_problem.hide())
-        self.talk_mode = QComboBox(self)
-        for mode in TALK_MODES:
-            self.talk_mode.addItem("", mode)
-        self.talk_mode.currentIndexChanged.connect(lambda _index: self._show_talk_hint())
         self.release_delay = QSpinBox(self)
         self.release_delay.setRange(*RELEASE_DELAY_RANGE_MS)
         self.release_delay.setSingleStep(50)

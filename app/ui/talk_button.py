@@ -2,8 +2,10 @@
 
 It only reports the user's intent (``talk_pressed`` / ``talk_released``) and
 shows the state it is given with :meth:`TalkButton.set_state`; the floor
-logic lives elsewhere. It takes no keyboard focus: the talk key is handled
-by the main window, so a focused button cannot steal or double the key.
+logic lives elsewhere. Tab reaches it (a click does not focus it), and the talk key
+stays the window's when it has the focus (:mod:`app.ui.talk_key` does not leave the
+key to this button): Space held there talks as anywhere in the window, while Return
+(and Space, where another key talks) activates it as a screen reader's press does.
 
 It is a :class:`QAbstractButton` for assistive technology only: Qt's accessible
 interface of a button gives it the push-button role (a plain widget was read out as
@@ -23,6 +25,7 @@ import time
 from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
+    QFocusEvent,
     QFont,
     QFontInfo,
     QFontMetricsF,
@@ -123,7 +126,7 @@ class TalkButton(QAbstractButton):
 
     def __init__(self, parent: QWidget | None = None, ticker: ViewTicker | None = None) -> None:
         super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # (a click leaves the focus where it is)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         # small enough to fit a 640x480 window showing the call and emergency banners
         self.setMinimumSize(MIN_SIDE, MIN_SIDE)
@@ -349,6 +352,14 @@ class TalkButton(QAbstractButton):
         if event.type() == QEvent.Type.EnabledChange:  # (the base lets go of "down")
             self.setDown(self._state is TalkState.TALKING)
 
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.update()  # the focus ring
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.update()
+
     def hideEvent(self, event: QHideEvent) -> None:
         if self._held:
             self._release()
@@ -373,6 +384,12 @@ class TalkButton(QAbstractButton):
                                     Qt.PenCapStyle.RoundCap))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawArc(disc.adjusted(6, 6, -6, -6), 90 * 16, int(360 * 16 * left))
+        if self.hasFocus():  # the keyboard's focus: a ring in the highlight colour round the disc
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 3,
+                                Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(disc.adjusted(-2.5, -2.5, 2.5, 2.5))
         if detail:  # the line that changes (the countdown's seconds): drawn each time
             font = self.detail_font()
             painter.setFont(font)

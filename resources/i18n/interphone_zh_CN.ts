@@ -1986,133 +1986,133 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="259"/>
+        <location filename="../../app/ui/talk_button.py" line="262"/>
         <source>Press to talk</source>
         <translation>按下讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="259"/>
+        <location filename="../../app/ui/talk_button.py" line="262"/>
         <source>or press %1</source>
         <translation>或按%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="262"/>
+        <location filename="../../app/ui/talk_button.py" line="265"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="262"/>
+        <location filename="../../app/ui/talk_button.py" line="265"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="265"/>
+        <location filename="../../app/ui/talk_button.py" line="268"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="268"/>
+        <location filename="../../app/ui/talk_button.py" line="271"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="271"/>
-        <location filename="../../app/ui/talk_button.py" line="275"/>
+        <location filename="../../app/ui/talk_button.py" line="274"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="275"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="277"/>
+        <location filename="../../app/ui/talk_button.py" line="280"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="277"/>
+        <location filename="../../app/ui/talk_button.py" line="280"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="278"/>
+        <location filename="../../app/ui/talk_button.py" line="281"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="281"/>
+        <location filename="../../app/ui/talk_button.py" line="284"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="284"/>
+        <location filename="../../app/ui/talk_button.py" line="287"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="286"/>
+        <location filename="../../app/ui/talk_button.py" line="289"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="286"/>
+        <location filename="../../app/ui/talk_button.py" line="289"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="287"/>
+        <location filename="../../app/ui/talk_button.py" line="290"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="288"/>
+        <location filename="../../app/ui/talk_button.py" line="291"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="525"/>
+        <location filename="../../app/ui/talk_button.py" line="542"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="526"/>
+        <location filename="../../app/ui/talk_button.py" line="543"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="528"/>
+        <location filename="../../app/ui/talk_button.py" line="545"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="529"/>
+        <location filename="../../app/ui/talk_button.py" line="546"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="537"/>
+        <location filename="../../app/ui/talk_button.py" line="554"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="539"/>
+        <location filename="../../app/ui/talk_button.py" line="556"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="540"/>
+        <location filename="../../app/ui/talk_button.py" line="557"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="542"/>
+        <location filename="../../app/ui/talk_button.py" line="559"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="544"/>
+        <location filename="../../app/ui/talk_button.py" line="561"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
@@ -2120,37 +2120,37 @@
 <context>
     <name>TalkKey</name>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="101"/>
+        <location filename="../../app/ui/talk_key.py" line="104"/>
         <source>Caps Lock switches capitals on and off; it cannot be held to talk.</source>
         <translation>大写锁定键用于切换大小写，不能按住讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="105"/>
+        <location filename="../../app/ui/talk_key.py" line="108"/>
         <source>Letters and digits are needed for typing; choose another key.</source>
         <translation>字母和数字键用于打字；请选择其他键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="109"/>
+        <location filename="../../app/ui/talk_key.py" line="112"/>
         <source>This key is used with other keys; choose another key.</source>
         <translation>此键需与其他键组合使用；请选择其他键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="117"/>
+        <location filename="../../app/ui/talk_key.py" line="120"/>
         <source>Right Ctrl</source>
         <translation>右 Ctrl</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="118"/>
+        <location filename="../../app/ui/talk_key.py" line="121"/>
         <source>Middle mouse button</source>
         <translation>鼠标中键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="119"/>
+        <location filename="../../app/ui/talk_key.py" line="122"/>
         <source>Back mouse button</source>
         <translation>鼠标后退键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="120"/>
+        <location filename="../../app/ui/talk_key.py" line="123"/>
         <source>Forward mouse button</source>
         <translation>鼠标前进键</translation>
     </message>
