@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,12 +17,19 @@ from app.server.redis_store import RedisStore
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
+    RedisLink,
     RedisProcess,
     redis_server,
     running_nodes,
     settle,
 )
-from tests.server_fixtures import logged_in, sample_directory
+from tests.server_fixtures import (
+    G58,
+    TEST_TOML,
+    logged_in,
+    sample_directory,
+    start_server_process,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -109,3 +118,51 @@ async def test_interphone_server_exits_1_when_its_store_link_breaks(
     finally:
         breaking.cancel()
     assert code == 1
+
+
+async def test_a_node_given_up_exits_1_though_a_stop_signal_comes_while_it_shuts_down(
+        tmp_path: Path, redis_server: RedisProcess,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The exit code came from whether a stop signal had been received by the end of the
+    shutdown: a node given up by the others that ``systemctl stop`` (or a second signal of
+    its supervisor) reached while it was still telling Redis it left exited 0, and a
+    supervisor that restarts only on failure left it down. What came first decides."""
+    caplog.set_level(logging.INFO)
+    link = RedisLink(redis_server.port)
+    await link.start()
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    process: asyncio.subprocess.Process | None = None
+    try:
+        async with running_nodes(1, redis_server.url) as nodes:
+            process, port, _ = await start_server_process(
+                "--config", str(config), "--store", link.url, "--node-id", "cut",
+                env={"INTERPHONE_NODE_BEAT": str(BEAT), "INTERPHONE_NODE_TTL": str(TTL)})
+            alice = await logged_in(port, "alice")
+            await alice.join(G58)
+            await settle(nodes)
+            link.sever()
+            for _ in range(200):  # the others give it up
+                if any("(cut, relay" in r.getMessage() and "stopped beating" in r.getMessage()
+                       for r in caplog.records):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the cut node was not given up")
+            link.stall_after(b'"left"')  # its leaving waits for a reply that never comes
+            link.mend()
+            await asyncio.wait_for(link.cut.wait(), 15)  # it reads its death and shuts down
+            assert process.returncode is None
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), 20)
+            assert process.stderr is not None
+            errors = [line for line in (await process.stderr.read()).decode().splitlines()
+                      if " ERROR " in line]
+            assert code == 1, errors
+            assert "start again as a new node" in errors[-1], errors
+            await alice.close()
+    finally:
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+        await link.close()

@@ -123,7 +123,8 @@ def test_zh_cn_certificate_details_are_chinese_and_follow_a_language_switch(qtbo
         switcher.apply("zh_CN")  # live: the shown question is worded again
         QCoreApplication.processEvents()  # (the LanguageChange event is posted)
         changed = details_line(dialog)
-        assert changed.startswith("详情：") and "证书已更换" in changed
+        assert changed.startswith("详情：") and "您之前接受的是" in changed
+        assert "证书在您接受之后已更换" in dialog.error.text().split("\n")[0]
         assert not re.search("[A-Za-z]", changed), changed  # only the data stays Latin
         assert before in dialog.error.text().replace(" ", "")
         dialog.set_problem(SignInProblem.CERT_NEW, CertificateDetails(server, now))
@@ -158,5 +159,6 @@ def test_zh_cn_list_headers_and_unheard_replays_use_chinese_punctuation(qtbot) -
         names = [b.accessibleName() for b in replay.findChildren(QToolButton)]
         assert names == ["重新播放：Alice，07:00:10（0:12），尚未收听"], names
         assert replay.item_texts() == ["● Alice  07:00:10  （0:12）"]  # (the row's details too)
+        assert replay.title.text() == "回放（1 条未听）"  # one string, not 回放 + " " + （…）
     finally:
         switcher.apply("en")

@@ -283,7 +283,8 @@ def test_settings_tab_through_the_fields_in_the_order_they_read(qtbot) -> None:
     dialog.activateWindow()
     qtbot.waitExposed(dialog)
     expected = {0: [dialog.output_device, dialog.speaker_test, dialog.refresh, dialog.bitrate],
-                1: [dialog.talk_key, dialog.global_key.field, dialog.global_key.off,
+                1: [dialog.talk_mode, dialog.talk_key, dialog.global_key.field,
+                    dialog.global_key.off,
                     dialog.release_delay]}
     for tab, order in expected.items():
         dialog.tabs.setCurrentIndex(tab)

@@ -17,7 +17,7 @@ from app.server.tls import TlsOptions, load_server_context
 from app.ui.i18n import LanguageSwitcher
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import SignInFlow
-from app.ui.view_types import SignInProblem
+from app.ui.view_types import CertificateDetails, SignInProblem
 
 pytest_plugins = ["test_ui_support"]
 
@@ -121,6 +121,30 @@ def test_a_changed_certificate_is_refused_with_a_warning_until_accepted(
     finally:
         run(qloop, server.stop())
     assert list(settings.known_fingerprints().values()) == [fingerprint]
+
+
+@pytest.mark.parametrize(("language", "changed", "confirm"),
+                         [("en", "has changed", "confirm"), ("zh_CN", "更换", "确认")])
+def test_the_changed_certificate_warning_says_it_has_changed_once(
+        qapp, qtbot, language: str, changed: str, confirm: str) -> None:
+    """The warning said the certificate had changed and to wait for the operator, then its
+    details said both again: the details now give only the two fingerprints and what to do."""
+    server, now, before = "127.0.0.1:9400", "AB:" * 31 + "AB", "CD:" * 31 + "CD"
+    switcher = LanguageSwitcher(QCoreApplication.instance(), has_font=lambda language: True)
+    switcher.apply(language)
+    try:
+        dialog = SignInDialog()
+        qtbot.addWidget(dialog)
+        dialog.set_problem(SignInProblem.CERT_CHANGED, CertificateDetails(server, now, before))
+        summary, details = dialog.error.text().split("\n")
+        text, whole = dialog.error.text(), dialog.error.text().replace(" ", "")
+        assert text.count(changed) == 1 and changed in summary, text
+        assert text.count(confirm) == 1 and confirm in details, text
+        assert server in summary and server not in details
+        assert whole.count(before) == 1 and whole.count(now) == 1
+        assert before not in summary.replace(" ", "") and now not in summary.replace(" ", "")
+    finally:
+        switcher.apply("en")
 
 
 def test_plain_connection_is_marked_not_encrypted(qapp) -> None:

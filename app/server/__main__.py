@@ -202,12 +202,17 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
         except RedisError as exc:
             log.error("cannot reach the store %s: %s", store.safe_url if store else "", exc)
             return 1
-        waits = [asyncio.ensure_future(stop.wait())]
+        start_again = False
+        stopping = asyncio.ensure_future(stop.wait())
+        waits = [stopping]
         if store is not None:  # given up by the others, or its store link broken: it starts again
             waits.append(asyncio.ensure_future(store.given_up.wait()))
             waits.append(asyncio.ensure_future(store.failed.wait()))
         try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            # what came first decides the exit code: a stop signal during the shutdown of a
+            # node given up (or whose store link broke) must not turn its 1 into a 0
+            start_again = stopping not in done
             log.info("shutting down")
         finally:
             for waiting in waits:
@@ -216,8 +221,7 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-    if store is not None and (store.given_up.is_set() or store.failed.is_set()) \
-            and not stop.is_set():
+    if start_again:
         log.error("exiting with code 1 to start again as a new node (a supervisor such as "
                   "the .deb's unit restarts it)")
         return 1

@@ -16,6 +16,11 @@ microphone or over the conversation:
 - someone speaking in another joined interphone, turn after turn: said once for a
   conversation there (:meth:`Announcer.activity`, the desktop notifications' rule);
 - the status bar's own lines that are not the window's messages (a menu item's tip).
+
+A talk latched by a press (a screen reader's "press" action, or the setting "press to
+start and stop": :mod:`app.ui.talk_intents`) is the exception: no hand holds a key that
+says the user is on air, so its start is said with how to end it ("Talking. Press again
+to stop.", after the permit tone), and its end ("Stopped talking.").
 """
 
 from __future__ import annotations
@@ -89,6 +94,16 @@ class Announcer(QObject):
         even within ``REPEAT_S`` of the last."""
         self._last = ("", 0.0)
         self.say(self.tr("Talk"))
+
+    def latched_talking(self) -> None:
+        """A latched talk got the floor (in place of :meth:`floor_granted`'s word)."""
+        self._last = ("", 0.0)
+        self.say(self.tr("Talking. Press again to stop."))
+
+    def latch_stopped(self) -> None:
+        """A latched talk ended: the second press, the talk limit, the floor lost..."""
+        self._last = ("", 0.0)
+        self.say(self.tr("Stopped talking."))
 
     def activity(self, interphone_id: str, text: str, quiet_s: float,
                  now: float | None = None) -> None:

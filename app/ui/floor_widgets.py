@@ -357,8 +357,8 @@ class ReplayList(QWidget):
 
     def retranslate(self) -> None:
         unheard = sum(1 for item in self._items if not item.heard)
-        title = self.tr("Replay")
-        if unheard:
-            title += " " + self.tr("(%1 unheard)").replace("%1", str(unheard))
+        # one sentence to translate, brackets included (Chinese has no space before its own)
+        title = (self.tr("Replay (%1 unheard)").replace("%1", str(unheard)) if unheard
+                 else self.tr("Replay"))
         self.title.setText(title)
         self.list.setAccessibleName(self.tr("Replay"))

@@ -1,8 +1,9 @@
 """The main window: interphone list, selected interphone, audio strip, status bar, tray.
 
 A view: it emits intent signals and offers setters; the presenter drives it.
-Talk intents from the round button and from the talk key are merged, so
-``talk_pressed`` / ``talk_released`` come in pairs whatever the source.
+Talk intents from the round button, the talk key and the global key are merged, and a
+screen reader's press latches (:mod:`app.ui.talk_intents`), so ``talk_pressed`` /
+``talk_released`` come in pairs whatever the source.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from app.ui.floor_widgets import EmergencyBanner
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
 from app.ui.return_clicks import ReturnClicksButtons
+from app.ui.talk_intents import TURN_STATES, TalkIntents
 from app.ui.talk_key import TalkKey, talk_key_label
 from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
@@ -108,7 +110,6 @@ class MainWindow(WindowNotices):
         self._key_text = "Space"
         self._title_name = ""
         self._title_speaker = ""
-        self._holders: set[str] = set()  # "mouse" and/or "key"
         self._call_notice = ""  # the status bar's "X is calling you" while it may show
 
         self.interphones = InterphoneList(self)
@@ -204,11 +205,16 @@ class MainWindow(WindowNotices):
         # asked on close: True hides the window (to the tray) instead of quitting
         self.close_to_tray: Callable[[], bool] | None = None
 
+        self.talk_intents = TalkIntents(self, self.announcer, self.panel.talk_button)
+        self.talk_intents.pressed.connect(self.talk_pressed)
+        self.talk_intents.released.connect(self.talk_released)
         self.talk_key = TalkKey(self)
-        self.talk_key.pressed.connect(lambda: self._hold("key", True))
-        self.talk_key.released.connect(lambda: self._hold("key", False))
-        self.panel.talk_button.talk_pressed.connect(lambda: self._hold("mouse", True))
-        self.panel.talk_button.talk_released.connect(lambda: self._hold("mouse", False))
+        self.talk_key.pressed.connect(lambda: self.talk_intents.hold("key", True))
+        self.talk_key.released.connect(lambda: self.talk_intents.hold("key", False))
+        button = self.panel.talk_button
+        button.talk_pressed.connect(lambda: self.talk_intents.hold("mouse", True))
+        button.talk_released.connect(lambda: self.talk_intents.hold("mouse", False))
+        button.talk_toggled.connect(self.talk_intents.toggle)
         self.interphones.selected.connect(self.selection_changed)
         self.interphones.join_requested.connect(self.join_requested)
         self.panel.join_requested.connect(self.join_requested)
@@ -270,11 +276,16 @@ class MainWindow(WindowNotices):
             self.interphones.select(row.id)
 
     def set_talk_state(self, state: TalkState, holder: str = "", detail: str = "",
-                       deadline: float | None = None, max_talk: float = 0.0) -> None:
+                       deadline: float | None = None, max_talk: float = 0.0,
+                       running: bool | None = None) -> None:
+        """``running``: a turn runs (asking, in line, talking or releasing); by default,
+        whether ``state`` is one of a turn. A latched talk ends when none runs."""
         self._talk_state = state
         self.panel.talk_button.set_state(state, holder, detail, deadline, max_talk)
         self.announcer.talk_state(state, holder, detail)
         self.show_tray_state()
+        self.talk_intents.turn_changed(state, state in TURN_STATES if running is None
+                                       else running)
 
     def set_activity(self, speaking: list[tuple[str, str]]) -> None:
         """Who speaks in the joined interphones other than the talk target, as (interphone
@@ -314,6 +325,7 @@ class MainWindow(WindowNotices):
         self._show_link()
         if state is not LinkState.CONNECTED:
             self.talk_key.release()
+            self.talk_intents.unlatch()
 
     def set_audio_note(self, simulated: bool, detail: str = "") -> None:
         """The permanent audio note: the device in use, or that audio is simulated."""
@@ -366,18 +378,7 @@ class MainWindow(WindowNotices):
     # --- talk intents --------------------------------------------------------------------------
     def hold_global_key(self, down: bool) -> None:
         """The global talk key (app.ui.global_key) went down or up: same path as Space."""
-        self._hold("global", down)
-
-    def _hold(self, source: str, down: bool) -> None:
-        was_held = bool(self._holders)
-        if down:
-            self._holders.add(source)
-        else:
-            self._holders.discard(source)
-        if not was_held and self._holders:
-            self.talk_pressed.emit()
-        elif was_held and not self._holders:
-            self.talk_released.emit()
+        self.talk_intents.hold("global", down)
 
     def _answer_call(self, interphone_id: str) -> None:
         self.clear_incoming_call()  # (its message too: it no longer rings)
@@ -559,6 +560,7 @@ class MainWindow(WindowNotices):
 
     def hideEvent(self, event: QHideEvent) -> None:
         self.talk_key.release()
+        self.talk_intents.unlatch()  # (hidden to the tray, minimized, signed out)
         super().hideEvent(event)
         self._follow_screen()
 

@@ -27,7 +27,8 @@ def preferences_of(settings: Settings) -> Preferences:
     return Preferences(
         input_device=settings.input_device, output_device=settings.output_device,
         bitrate=settings.bitrate, frame_ms=settings.frame_ms, tones=settings.tones,
-        talk_key=settings.talk_key, release_delay_ms=settings.release_delay_ms,
+        talk_key=settings.talk_key, talk_mode=settings.talk_mode,
+        release_delay_ms=settings.release_delay_ms,
         language=settings.language, global_talk_key=settings.global_talk_key,
         close_to_tray=settings.close_to_tray, start_at_login=settings.start_at_login)
 

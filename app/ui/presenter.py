@@ -68,7 +68,7 @@ from app.ui.presenter_rows import display_names, interphone_rows
 from app.ui.presenter_speakers import PresenterSpeakers
 from app.ui.presenter_turn import PresenterTurn
 from app.ui.replay_player import ReplayPlayer
-from app.ui.settings import Settings
+from app.ui.settings import TOGGLE, Settings
 from app.ui.view_types import InterphoneRow, TalkState
 
 logger = logging.getLogger(__name__)
@@ -184,6 +184,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
         window.set_me(self.model.uid)
         window.set_talk_key(settings.talk_key)
+        window.talk_intents.set_toggle_mode(settings.talk_mode == TOGGLE)
         window.audio_bar.set_volume(settings.volume)
         window.audio_bar.set_muted(settings.muted)
         if audio is not None:
@@ -527,7 +528,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             elif muted:
                 detail = self.tr("Muted here: you will not hear replies")
         self.window.set_talk_state(state, holder, detail, self._deadline,
-                                   float(model.max_talk))
+                                   float(model.max_talk), running=self.talk_in_progress)
         self._show_emergency_action()
 
     def _show_title(self) -> None:

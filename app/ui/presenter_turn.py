@@ -70,7 +70,8 @@ class PresenterTurn(PresenterCore):
             await self.audio.wait_transmit_stopped(timeout)
 
     def _turn_tone(self, tone: TurnTone) -> None:
-        if tone in (TurnTone.PERMIT, TurnTone.YOUR_TURN) and not self._tones_heard():
+        if tone in (TurnTone.PERMIT, TurnTone.YOUR_TURN) and not self._tones_heard() \
+                and not self.window.talk_intents.latched:  # (a latch says more: see there)
             self.window.announcer.floor_granted()  # (else the tone says it, and only it)
         self._tone(TURN_TONES[tone])
 

@@ -44,7 +44,7 @@ from app.ui.main_window import MainWindow
 from app.ui.offline_start import OfflineTray
 from app.ui.preferences import PreferencesController
 from app.ui.presenter import Heard, Presenter
-from app.ui.settings import Settings
+from app.ui.settings import TOGGLE, Settings
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import Credentials, SignInFlow, remembered_credentials
 from app.ui.tray import TrayController
@@ -476,6 +476,8 @@ class Runtime:
             self._announce_audio()
             if self.audio is not None and self.audio.device_error is not None:
                 self._on_device_error(self.audio.device_error)
+        if "talk_mode" in changed and self.window is not None:
+            self.window.talk_intents.set_toggle_mode(self.settings.talk_mode == TOGGLE)
         if "global_talk_key" in changed:
             self._key_from_command_line = False
             self.tasks.spawn(self.global_key.apply(self.settings.global_talk_key),

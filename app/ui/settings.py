@@ -35,6 +35,9 @@ LANGUAGES: tuple[str, ...] = ("system", "en", "zh_CN")
 FRAME_MS_CHOICES: tuple[int, ...] = ALLOWED_FRAME_MS
 BITRATE_CHOICES: tuple[int, ...] = (12000, 16000, 24000, 32000, 48000, 64000)
 RELEASE_DELAY_RANGE_MS = (0, 1000)  # what the settings dialog offers
+HOLD, TOGGLE = "hold", "toggle"
+TALK_MODES: tuple[str, ...] = (HOLD, TOGGLE)
+"""Hold the talk key (or button) to talk, or press it to start and again to stop."""
 VOLUME_RANGE = (0, 100)  # percent, as the window's volume slider
 SCHEMA_VERSION = 2
 KEYRING_SERVICE = "Interphone"
@@ -223,6 +226,7 @@ class Settings:
     # talking
     talk_key = Setting("talk/key", "Space")  # QKeySequence portable text
     release_delay_ms = Setting("talk/release_delay_ms", 150, bounds=RELEASE_DELAY_RANGE_MS)
+    talk_mode = Setting("talk/mode", HOLD, TALK_MODES)  # TOGGLE: a press latches the talk
     global_talk_key = Setting("talk/global_key", "")  # app.hotkey name; "" = none
     # background
     close_to_tray = Setting("ui/close_to_tray", True)  # used only where a tray exists

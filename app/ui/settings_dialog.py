@@ -28,7 +28,15 @@ from app.ui.contrast import text_style
 from app.ui.global_key_edit import GlobalTalkKeyEdit
 from app.ui.i18n import font_covers, language_name
 from app.ui.level_meter import LevelMeter
-from app.ui.settings import BITRATE_CHOICES, FRAME_MS_CHOICES, LANGUAGES, RELEASE_DELAY_RANGE_MS
+from app.ui.settings import (
+    BITRATE_CHOICES,
+    FRAME_MS_CHOICES,
+    HOLD,
+    LANGUAGES,
+    RELEASE_DELAY_RANGE_MS,
+    TALK_MODES,
+    TOGGLE,
+)
 from app.ui.talk_key_edit import TalkKeyEdit
 from app.ui.view_types import DeviceChoice, Preferences
 
@@ -121,6 +129,10 @@ class SettingsDialog(QDialog):
         self.talk_key_problem.setWordWrap(True)
         self.talk_key_problem.setStyleSheet(text_style("#c62828", self))
         self.talk_key_problem.hide()
+        self.talk_mode = QComboBox(self)  # (first: Tab follows the order of creation)
+        for mode in TALK_MODES:
+            self.talk_mode.addItem("", mode)
+        self.talk_mode.currentIndexChanged.connect(lambda _index: self._show_talk_hint())
         self.talk_key = TalkKeyEdit(self)
         self.talk_key.refused.connect(self._on_key_refused)
         self.talk_key.key_changed.connect(lambda _text: self.talk_key_problem.hide())
@@ -142,6 +154,7 @@ class SettingsDialog(QDialog):
         self.talk_hint.setStyleSheet(text_style("#607d8b", self))
         talking = QWidget(self)
         self.talk_form = QFormLayout(talking)
+        self._row(self.talk_form, "mode", self.talk_mode)
         self._row(self.talk_form, "key", self.talk_key)
         self.talk_form.addRow(self.talk_key_problem)
         self._row(self.talk_form, "global", self.global_key)
@@ -218,6 +231,7 @@ class SettingsDialog(QDialog):
         _select_data(self.frame_ms, prefs.frame_ms)
         self.tones.setChecked(prefs.tones)
         self.talk_key.set_key_text(prefs.talk_key)
+        _select_data(self.talk_mode, prefs.talk_mode)
         self.talk_key_problem.hide()
         self.release_delay.setValue(prefs.release_delay_ms)
         _select_data(self.language, prefs.language)
@@ -280,6 +294,7 @@ class SettingsDialog(QDialog):
             frame_ms=int(self.frame_ms.currentData()),
             tones=self.tones.isChecked(),
             talk_key=key or "Space",
+            talk_mode=str(self.talk_mode.currentData() or HOLD),
             release_delay_ms=self.release_delay.value(),
             language=str(self.language.currentData()),
             global_talk_key=self.global_key.key_name(),
@@ -341,6 +356,7 @@ class SettingsDialog(QDialog):
         texts = {"input": self.tr("&Microphone:"), "output": self.tr("&Speaker:"),
                  "bitrate": self.tr("Opus &bitrate:"), "frame": self.tr("&Frame duration:"),
                  "key": self.tr("Talk &key:"), "delay": self.tr("&Release delay:"),
+                 "mode": self.tr("&Talk:"),
                  "global": self.tr("&Global talk key:"),
                  "language": self.tr("&Language:")}
         for name, label in self.labels.items():
@@ -368,14 +384,26 @@ class SettingsDialog(QDialog):
         self.start_at_login.setText(self.tr("&Start Interphone when I log in"))
         self._show_tray_note()
         self._show_speaker_note()
-        self.talk_hint.setText(self.tr(
-            "Hold the talk key while the Interphone window has focus. The release delay keeps "
-            "sending a moment after you let go, so the last syllable is not cut."))
+        for index, text in enumerate((self.tr("Hold the key or button to talk"),
+                                      self.tr("Press to start talking, press again to stop"))):
+            self.talk_mode.setItemText(index, text)
+        self._show_talk_hint()
         names = {"system": self.tr("System default"), "en": "English"}
         for index in range(self.language.count()):
             language = str(self.language.itemData(index))
             self.language.setItemText(index, names.get(language)
                                       or language_name(language, self._has_font))
+
+    def _show_talk_hint(self) -> None:
+        if self.talk_mode.currentData() == TOGGLE:
+            self.talk_hint.setText(self.tr(
+                "Press the talk key (or the talk button) once to start talking while the "
+                "Interphone window has focus, and again to stop. The talk limit, losing the "
+                "floor or hiding the window stops it too."))
+        else:
+            self.talk_hint.setText(self.tr(
+                "Hold the talk key while the Interphone window has focus. The release delay "
+                "keeps sending a moment after you let go, so the last syllable is not cut."))
 
     def _on_mic_test_text(self) -> None:
         self.mic_test.setText(self.tr("Stop the test") if self.mic_test.isChecked()

@@ -311,7 +311,10 @@ class SignInDialog(QDialog):
                                         "it is not, do not sign in: someone may be "
                                         "intercepting the connection."))
             detail = ""
-        elif isinstance(detail, CertificateDetails):
+        elif isinstance(detail, CertificateDetails):  # changed: said once, then the facts
+            text = fill(self.tr("WARNING: the certificate of %1 has changed since you accepted "
+                                "it. Someone may be intercepting the connection."),
+                        detail.server)
             detail = self._certificate_text(detail)
         elif isinstance(detail, Failure):
             detail = failure_text(detail)
@@ -326,11 +329,12 @@ class SignInDialog(QDialog):
                                                                   SignInProblem.CERT_CHANGED)
 
     def _certificate_text(self, details: CertificateDetails) -> str:
-        """A changed certificate: the one accepted before and the one presented now."""
+        """A changed certificate's details, what the warning above them does not say: the
+        fingerprint accepted before, the one presented now, and what to do."""
         return fill(self.tr(
-            "The certificate of %1 has changed. You accepted %2; it now presents %3. "
-            "Accept the new certificate only if the operator confirms the change."),
-            details.server, details.remembered or "", details.fingerprint)
+            "You accepted %1; the server now presents %2. Ask the server's operator: only if "
+            "they confirm this new fingerprint, tick the box below and sign in again."),
+            details.remembered or "", details.fingerprint)
 
     def _fit_height(self) -> None:
         """Grow (or let shrink) to the height the wrapped texts need at this width: the

@@ -2,14 +2,19 @@
 
 It only reports the user's intent (``talk_pressed`` / ``talk_released``) and
 shows the state it is given with :meth:`TalkButton.set_state`; the floor
-logic lives elsewhere. It takes no keyboard focus: the talk key is handled
-by the main window, so a focused button cannot steal or double the key.
+logic lives elsewhere. Tab reaches it (a click does not focus it), and the talk key
+stays the window's when it has the focus (:mod:`app.ui.talk_key` does not leave the
+key to this button): Space held there talks as anywhere in the window, while Return
+(and Space, where another key talks) activates it as a screen reader's press does.
 
 It is a :class:`QAbstractButton` for assistive technology only: Qt's accessible
 interface of a button gives it the push-button role (a plain widget was read out as
 a generic element), and its pressed state is the floor being ours (``setDown`` while
 talking). Its presses are its own (below): the base's click handling never runs (it
-is never hit), so a press, a hold and a release do what they did.
+is never hit), so a press, a hold and a release do what they did. A screen reader's
+"press" action (the base's click) cannot hold: it emits ``talk_toggled``, which
+latches the talk until the next press (:mod:`app.ui.talk_intents`); the accessible
+name and description say whether it is latched (:meth:`TalkButton.set_latched`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import time
 from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
+    QFocusEvent,
     QFont,
     QFontInfo,
     QFontMetricsF,
@@ -34,6 +40,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from app.ui.contrast import text_on
+from app.ui.failure_text import fill
 from app.ui.floor_text import queue_text
 from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import TalkState
@@ -113,10 +120,13 @@ class TalkButton(QAbstractButton):
     shown (calls the contact)."""
     offline_pressed = Signal()
     """A press while it says "Offline": nothing to talk to (the presenter says why)."""
+    talk_toggled = Signal()
+    """A screen reader's "press" action where a press talks: start talking until the
+    next one, or stop a talk so started."""
 
     def __init__(self, parent: QWidget | None = None, ticker: ViewTicker | None = None) -> None:
         super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # (a click leaves the focus where it is)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         # small enough to fit a 640x480 window showing the call and emergency banners
         self.setMinimumSize(MIN_SIDE, MIN_SIDE)
@@ -134,6 +144,8 @@ class TalkButton(QAbstractButton):
         self._deadline: float | None = None  # monotonic time the grant ends
         self._max_talk = 0.0
         self._held = False  # the user holds the button down (mouse)
+        self._latched = False  # talking until the next press (set_latched)
+        self._toggle_mode = False  # a press starts talking, the next one stops it
         self._join_press = False  # a press while it says "Join to talk" (a click joins)
         # not joined, what a click does: "join", "call" (a contact), "" (nothing selected)
         self._join_offer = JOIN
@@ -198,6 +210,23 @@ class TalkButton(QAbstractButton):
     def refused(self) -> bool:
         return self._refused
 
+    def set_latched(self, latched: bool) -> None:
+        """A talk started by a press runs until the next press (the accessible name and
+        description say so)."""
+        if latched != self._latched:
+            self._latched = latched
+            self._update_accessibility()
+
+    @property
+    def latched(self) -> bool:
+        return self._latched
+
+    def set_toggle_mode(self, toggle: bool) -> None:
+        """Its texts say "press" (a press starts talking, the next one stops) or "hold"."""
+        self._toggle_mode = toggle
+        self._update_accessibility()
+        self.update()
+
     def set_key_name(self, name: str) -> None:
         """The talk key shown in the hint (e.g. ``Space``)."""
         self._key_name = name
@@ -229,6 +258,9 @@ class TalkButton(QAbstractButton):
     def texts(self, now: float | None = None) -> tuple[str, str]:
         """The two lines shown in the disc (title, detail), at ``now`` (monotonic)."""
         state = self._state
+        if state is TalkState.IDLE and self._toggle_mode:
+            return self.tr("Press to talk"), self._detail or self.tr("or press %1").replace(
+                "%1", self._key_name)
         if state is TalkState.IDLE:  # detail: where it talks, when another row is shown
             return self.tr("Hold to talk"), self._detail or self.tr("or hold %1").replace(
                 "%1", self._key_name)
@@ -320,6 +352,14 @@ class TalkButton(QAbstractButton):
         if event.type() == QEvent.Type.EnabledChange:  # (the base lets go of "down")
             self.setDown(self._state is TalkState.TALKING)
 
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.update()  # the focus ring
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.update()
+
     def hideEvent(self, event: QHideEvent) -> None:
         if self._held:
             self._release()
@@ -344,6 +384,12 @@ class TalkButton(QAbstractButton):
                                     Qt.PenCapStyle.RoundCap))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawArc(disc.adjusted(6, 6, -6, -6), 90 * 16, int(360 * 16 * left))
+        if self.hasFocus():  # the keyboard's focus: a ring in the highlight colour round the disc
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 3,
+                                Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(disc.adjusted(-2.5, -2.5, 2.5, 2.5))
         if detail:  # the line that changes (the countdown's seconds): drawn each time
             font = self.detail_font()
             painter.setFont(font)
@@ -471,11 +517,16 @@ class TalkButton(QAbstractButton):
 
     def _on_press_action(self) -> None:
         """A click from the base: only assistive technology's "press" action makes one
-        (the base's ``animateClick``). It joins (calls) as a click would; the pressed
+        (the base's ``animateClick``). It joins (calls) as a click would, starts or
+        stops a latched talk where a press talks, says why not while offline; the pressed
         state goes back to the floor's."""
         self.setDown(self._state is TalkState.TALKING)
         if self._joins():
             self.join_clicked.emit()
+        elif self._state in _PRESSABLE or self._latched:
+            self.talk_toggled.emit()
+        elif self._state is TalkState.OFFLINE:
+            self.offline_pressed.emit()
 
     def _end_refused(self) -> None:
         self._refused = False
@@ -488,8 +539,24 @@ class TalkButton(QAbstractButton):
         self.talk_released.emit()
 
     def _update_accessibility(self) -> None:
+        self.setAccessibleName(self.tr("Stop talking") if self._latched
+                               else self.tr("Push to talk"))
+        self.setAccessibleDescription(self._description())
+        tip = (self.tr("Press to start talking, press again to stop (or press %1)")
+               if self._toggle_mode else self.tr("Press and hold to talk (or hold %1)"))
+        self.setToolTip(tip.replace("%1", self._key_name))
+
+    def _description(self) -> str:
+        """What the button does now, for a screen reader: latched, how to stop; else the
+        disc's two lines, and where a press starts talking, that it latches."""
+        if self._latched:
+            if self._state is TalkState.TALKING:
+                return self.tr("Talking. Press again to stop.")
+            if self._state is TalkState.QUEUED:
+                return self.tr("Waiting in line to talk. Press again to stop.")
+            return self.tr("Asking to talk. Press again to stop.")
         title, detail = self.texts()
-        self.setAccessibleName(self.tr("Push to talk"))
-        self.setAccessibleDescription(f"{title} {detail}".strip())
-        self.setToolTip(self.tr("Press and hold to talk (or hold %1)")
-                        .replace("%1", self._key_name))
+        text = fill(self.tr("%1, %2"), title, detail) if detail else title
+        if self._state in _PRESSABLE and self._state is not TalkState.TALKING:
+            text = fill(self.tr("%1. Press to talk until you press again."), text)
+        return text

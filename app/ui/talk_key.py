@@ -10,7 +10,8 @@ system's key and mouse events arrive before Qt hands them to the focused widget)
 watches the talk key for one window: key auto-repeat is ignored, the key is left to
 text fields when it is printable, Space is left to a focused button (so Space presses
 it, as everywhere), and a held key is released when the window loses focus or is
-deactivated (a release that happens elsewhere would never reach us). Not an
+deactivated (a release that happens elsewhere would never reach us); the talk button is
+the exception (it keeps the key: held there it talks, as elsewhere in the window). Not an
 application-wide filter: that one would call Python for every event of the
 application (each timer, update request and paint: some 50 a second while audio
 plays, ~60-100 us each), for the few key events that matter.
@@ -32,6 +33,8 @@ from PySide6.QtWidgets import (
     QTextEdit,
     QWidget,
 )
+
+from app.ui.talk_button import TalkButton
 
 _TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QKeySequenceEdit)
 _BUTTON_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Select)
@@ -197,7 +200,8 @@ class TalkKey(QObject):
         focus = QApplication.focusWidget()
         if self._printable() and isinstance(focus, _TEXT_INPUTS):
             return False
-        if self._spec.key in _BUTTON_KEYS and isinstance(focus, QAbstractButton):
+        if self._spec.key in _BUTTON_KEYS and isinstance(focus, QAbstractButton) \
+                and not isinstance(focus, TalkButton):
             return False  # Space (or Return) presses the focused button
         if event.isAutoRepeat():
             return True

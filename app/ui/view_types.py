@@ -105,6 +105,7 @@ class Preferences:
     frame_ms: int = 20
     tones: bool = True
     talk_key: str = "Space"
+    talk_mode: str = "hold"  # or "toggle": a press starts talking, the next one stops
     release_delay_ms: int = 150
     language: str = "system"
     global_talk_key: str = ""  # "" = none: the talk key works only while the window has focus

@@ -4,34 +4,44 @@
 <context>
     <name>Announcer</name>
     <message>
-        <location filename="../../app/ui/announcer.py" line="75"/>
+        <location filename="../../app/ui/announcer.py" line="80"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="76"/>
+        <location filename="../../app/ui/announcer.py" line="81"/>
         <source>Busy: someone else is speaking</source>
         <translation>占线：他人正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="81"/>
+        <location filename="../../app/ui/announcer.py" line="86"/>
         <source>Denied: %1</source>
         <translation>被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="82"/>
+        <location filename="../../app/ui/announcer.py" line="87"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="84"/>
+        <location filename="../../app/ui/announcer.py" line="89"/>
         <source>Nobody is speaking: you may talk</source>
         <translation>无人讲话：你可以讲话了</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="91"/>
+        <location filename="../../app/ui/announcer.py" line="96"/>
         <source>Talk</source>
         <translation>讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="101"/>
+        <source>Talking. Press again to stop.</source>
+        <translation>正在讲话。再按一次停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/announcer.py" line="106"/>
+        <source>Stopped talking.</source>
+        <translation>已停止讲话。</translation>
     </message>
 </context>
 <context>
@@ -1276,20 +1286,20 @@
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="480"/>
+        <location filename="../../app/ui/main_window.py" line="481"/>
         <location filename="../../app/ui/window_notices.py" line="55"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="481"/>
+        <location filename="../../app/ui/main_window.py" line="482"/>
         <location filename="../../app/ui/window_notices.py" line="74"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="340"/>
-        <location filename="../../app/ui/main_window.py" line="392"/>
+        <location filename="../../app/ui/main_window.py" line="352"/>
+        <location filename="../../app/ui/main_window.py" line="393"/>
         <location filename="../../app/ui/window_notices.py" line="87"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1305,93 +1315,93 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="394"/>
+        <location filename="../../app/ui/main_window.py" line="395"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="395"/>
+        <location filename="../../app/ui/main_window.py" line="396"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="409"/>
+        <location filename="../../app/ui/main_window.py" line="410"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="410"/>
+        <location filename="../../app/ui/main_window.py" line="411"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="412"/>
+        <location filename="../../app/ui/main_window.py" line="413"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="413"/>
+        <location filename="../../app/ui/main_window.py" line="414"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="416"/>
+        <location filename="../../app/ui/main_window.py" line="417"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="447"/>
+        <location filename="../../app/ui/main_window.py" line="448"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="449"/>
+        <location filename="../../app/ui/main_window.py" line="450"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="451"/>
+        <location filename="../../app/ui/main_window.py" line="452"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="484"/>
+        <location filename="../../app/ui/main_window.py" line="485"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="584"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="585"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="586"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="587"/>
+        <location filename="../../app/ui/main_window.py" line="589"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="588"/>
+        <location filename="../../app/ui/main_window.py" line="590"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="589"/>
+        <location filename="../../app/ui/main_window.py" line="591"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="590"/>
+        <location filename="../../app/ui/main_window.py" line="592"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1432,12 +1442,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="307"/>
+        <location filename="../../app/ui/presenter.py" line="308"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="324"/>
+        <location filename="../../app/ui/presenter.py" line="325"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1462,7 +1472,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="372"/>
+        <location filename="../../app/ui/presenter.py" line="373"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1489,37 +1499,37 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="304"/>
+        <location filename="../../app/ui/presenter.py" line="305"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="434"/>
+        <location filename="../../app/ui/presenter.py" line="435"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="389"/>
+        <location filename="../../app/ui/presenter.py" line="390"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="449"/>
+        <location filename="../../app/ui/presenter.py" line="450"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="454"/>
+        <location filename="../../app/ui/presenter.py" line="455"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="457"/>
+        <location filename="../../app/ui/presenter.py" line="458"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="458"/>
+        <location filename="../../app/ui/presenter.py" line="459"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
@@ -1564,27 +1574,27 @@
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="476"/>
+        <location filename="../../app/ui/presenter.py" line="477"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="522"/>
+        <location filename="../../app/ui/presenter.py" line="523"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="525"/>
+        <location filename="../../app/ui/presenter.py" line="526"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="526"/>
+        <location filename="../../app/ui/presenter.py" line="527"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="528"/>
+        <location filename="../../app/ui/presenter.py" line="529"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -1618,15 +1628,15 @@
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="360"/>
-        <location filename="../../app/ui/floor_widgets.py" line="364"/>
-        <source>Replay</source>
-        <translation>回放</translation>
+        <location filename="../../app/ui/floor_widgets.py" line="361"/>
+        <source>Replay (%1 unheard)</source>
+        <translation>回放（%1 条未听）</translation>
     </message>
     <message>
         <location filename="../../app/ui/floor_widgets.py" line="362"/>
-        <source>(%1 unheard)</source>
-        <translation>（%1 条未听）</translation>
+        <location filename="../../app/ui/floor_widgets.py" line="364"/>
+        <source>Replay</source>
+        <translation>回放</translation>
     </message>
 </context>
 <context>
@@ -1637,7 +1647,7 @@
         <translation>无法保存设置：无法写入 %1。退出时所做的更改将丢失。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/runtime.py" line="490"/>
+        <location filename="../../app/ui/runtime.py" line="492"/>
         <source>Could not change the start at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
@@ -1645,147 +1655,167 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="209"/>
-        <location filename="../../app/ui/settings_dialog.py" line="354"/>
-        <location filename="../../app/ui/settings_dialog.py" line="355"/>
-        <location filename="../../app/ui/settings_dialog.py" line="374"/>
+        <location filename="../../app/ui/settings_dialog.py" line="222"/>
+        <location filename="../../app/ui/settings_dialog.py" line="370"/>
+        <location filename="../../app/ui/settings_dialog.py" line="371"/>
+        <location filename="../../app/ui/settings_dialog.py" line="391"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="243"/>
+        <location filename="../../app/ui/settings_dialog.py" line="257"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="259"/>
+        <location filename="../../app/ui/settings_dialog.py" line="273"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="261"/>
+        <location filename="../../app/ui/settings_dialog.py" line="275"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="299"/>
-        <location filename="../../app/ui/settings_dialog.py" line="381"/>
+        <location filename="../../app/ui/settings_dialog.py" line="314"/>
+        <location filename="../../app/ui/settings_dialog.py" line="409"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="299"/>
-        <location filename="../../app/ui/settings_dialog.py" line="382"/>
+        <location filename="../../app/ui/settings_dialog.py" line="314"/>
+        <location filename="../../app/ui/settings_dialog.py" line="410"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="337"/>
+        <location filename="../../app/ui/settings_dialog.py" line="352"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="338"/>
+        <location filename="../../app/ui/settings_dialog.py" line="353"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="339"/>
+        <location filename="../../app/ui/settings_dialog.py" line="354"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="340"/>
+        <location filename="../../app/ui/settings_dialog.py" line="355"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="341"/>
+        <location filename="../../app/ui/settings_dialog.py" line="356"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="341"/>
+        <location filename="../../app/ui/settings_dialog.py" line="356"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="342"/>
+        <location filename="../../app/ui/settings_dialog.py" line="357"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="342"/>
+        <location filename="../../app/ui/settings_dialog.py" line="357"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="343"/>
+        <location filename="../../app/ui/settings_dialog.py" line="358"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="343"/>
+        <location filename="../../app/ui/settings_dialog.py" line="358"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="344"/>
+        <location filename="../../app/ui/settings_dialog.py" line="359"/>
+        <source>&amp;Talk:</source>
+        <translation>讲话方式(&amp;T)：</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="360"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="345"/>
+        <location filename="../../app/ui/settings_dialog.py" line="361"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="356"/>
+        <location filename="../../app/ui/settings_dialog.py" line="372"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="357"/>
+        <location filename="../../app/ui/settings_dialog.py" line="373"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="359"/>
+        <location filename="../../app/ui/settings_dialog.py" line="375"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="360"/>
+        <location filename="../../app/ui/settings_dialog.py" line="376"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="361"/>
+        <location filename="../../app/ui/settings_dialog.py" line="377"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="363"/>
+        <location filename="../../app/ui/settings_dialog.py" line="379"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="365"/>
+        <location filename="../../app/ui/settings_dialog.py" line="381"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="366"/>
+        <location filename="../../app/ui/settings_dialog.py" line="382"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="368"/>
+        <location filename="../../app/ui/settings_dialog.py" line="384"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="372"/>
+        <location filename="../../app/ui/settings_dialog.py" line="387"/>
+        <source>Hold the key or button to talk</source>
+        <translation>按住讲话键或按钮讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="388"/>
+        <source>Press to start talking, press again to stop</source>
+        <translation>按一次开始讲话，再按一次停止</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="400"/>
+        <source>Press the talk key (or the talk button) once to start talking while the Interphone window has focus, and again to stop. The talk limit, losing the floor or hiding the window stops it too.</source>
+        <translation>在实时对讲窗口处于焦点时，按一次讲话键（或讲话按钮）开始讲话，再按一次停止。达到讲话时长上限、讲话被他人接管或隐藏窗口时也会停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="405"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
@@ -1868,9 +1898,19 @@
         <translation>无法连接服务器 %1：%2。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="319"/>
+        <location filename="../../app/ui/sign_in.py" line="315"/>
+        <source>WARNING: the certificate of %1 has changed since you accepted it. Someone may be intercepting the connection.</source>
+        <translation>警告：%1 的证书在您接受之后已更换。可能有人正在截获连接。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="322"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/sign_in.py" line="335"/>
+        <source>You accepted %1; the server now presents %2. Ask the server&apos;s operator: only if they confirm this new fingerprint, tick the box below and sign in again.</source>
+        <translation>您之前接受的是 %1；服务器现在出示的是 %2。请向服务器管理员核实：只有在对方确认这个新指纹后，才勾选下面的复选框并重新登录。</translation>
     </message>
     <message>
         <location filename="../../app/ui/sign_in.py" line="290"/>
@@ -1893,72 +1933,67 @@
         <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="331"/>
-        <source>The certificate of %1 has changed. You accepted %2; it now presents %3. Accept the new certificate only if the operator confirms the change.</source>
-        <translation>%1 的证书已更换。您之前接受的是 %2；现在出示的是 %3。只有在管理员确认更换后才能接受新证书。</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/sign_in.py" line="363"/>
+        <location filename="../../app/ui/sign_in.py" line="367"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="364"/>
+        <location filename="../../app/ui/sign_in.py" line="368"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="365"/>
+        <location filename="../../app/ui/sign_in.py" line="369"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="365"/>
+        <location filename="../../app/ui/sign_in.py" line="369"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="365"/>
+        <location filename="../../app/ui/sign_in.py" line="369"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="369"/>
+        <location filename="../../app/ui/sign_in.py" line="373"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="370"/>
+        <location filename="../../app/ui/sign_in.py" line="374"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="371"/>
+        <location filename="../../app/ui/sign_in.py" line="375"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="372"/>
+        <location filename="../../app/ui/sign_in.py" line="376"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="373"/>
+        <location filename="../../app/ui/sign_in.py" line="377"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="375"/>
+        <location filename="../../app/ui/sign_in.py" line="379"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="377"/>
+        <location filename="../../app/ui/sign_in.py" line="381"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="378"/>
+        <location filename="../../app/ui/sign_in.py" line="382"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -1966,126 +2001,171 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="262"/>
+        <source>Press to talk</source>
+        <translation>按下讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="262"/>
+        <source>or press %1</source>
+        <translation>或按%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="265"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="233"/>
+        <location filename="../../app/ui/talk_button.py" line="265"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="236"/>
+        <location filename="../../app/ui/talk_button.py" line="268"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="239"/>
+        <location filename="../../app/ui/talk_button.py" line="271"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="242"/>
-        <location filename="../../app/ui/talk_button.py" line="246"/>
+        <location filename="../../app/ui/talk_button.py" line="274"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="246"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="248"/>
+        <location filename="../../app/ui/talk_button.py" line="280"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="248"/>
+        <location filename="../../app/ui/talk_button.py" line="280"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="249"/>
+        <location filename="../../app/ui/talk_button.py" line="281"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="252"/>
+        <location filename="../../app/ui/talk_button.py" line="284"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="255"/>
+        <location filename="../../app/ui/talk_button.py" line="287"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="257"/>
+        <location filename="../../app/ui/talk_button.py" line="289"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="257"/>
+        <location filename="../../app/ui/talk_button.py" line="289"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="258"/>
+        <location filename="../../app/ui/talk_button.py" line="290"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="259"/>
+        <location filename="../../app/ui/talk_button.py" line="291"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="492"/>
+        <location filename="../../app/ui/talk_button.py" line="542"/>
+        <source>Stop talking</source>
+        <translation>停止讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="543"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="494"/>
+        <location filename="../../app/ui/talk_button.py" line="545"/>
+        <source>Press to start talking, press again to stop (or press %1)</source>
+        <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="546"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="554"/>
+        <source>Talking. Press again to stop.</source>
+        <translation>正在讲话。再按一次停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="556"/>
+        <source>Waiting in line to talk. Press again to stop.</source>
+        <translation>正在排队等待讲话。再按一次停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="557"/>
+        <source>Asking to talk. Press again to stop.</source>
+        <translation>正在申请讲话。再按一次停止。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="559"/>
+        <source>%1, %2</source>
+        <translation>%1，%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="561"/>
+        <source>%1. Press to talk until you press again.</source>
+        <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
 </context>
 <context>
     <name>TalkKey</name>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="101"/>
+        <location filename="../../app/ui/talk_key.py" line="104"/>
         <source>Caps Lock switches capitals on and off; it cannot be held to talk.</source>
         <translation>大写锁定键用于切换大小写，不能按住讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="105"/>
+        <location filename="../../app/ui/talk_key.py" line="108"/>
         <source>Letters and digits are needed for typing; choose another key.</source>
         <translation>字母和数字键用于打字；请选择其他键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="109"/>
+        <location filename="../../app/ui/talk_key.py" line="112"/>
         <source>This key is used with other keys; choose another key.</source>
         <translation>此键需与其他键组合使用；请选择其他键。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="117"/>
+        <location filename="../../app/ui/talk_key.py" line="120"/>
         <source>Right Ctrl</source>
         <translation>右 Ctrl</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="118"/>
+        <location filename="../../app/ui/talk_key.py" line="121"/>
         <source>Middle mouse button</source>
         <translation>鼠标中键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="119"/>
+        <location filename="../../app/ui/talk_key.py" line="122"/>
         <source>Back mouse button</source>
         <translation>鼠标后退键</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_key.py" line="120"/>
+        <location filename="../../app/ui/talk_key.py" line="123"/>
         <source>Forward mouse button</source>
         <translation>鼠标前进键</translation>
     </message>
