@@ -17,6 +17,7 @@ from test_client_floor_ext import (
 
 from app.client import FloorChanged, FloorOutcome, FloorState
 from app.client.turn import EndReason, TurnConfig, TurnPhase, TurnTone
+from app.client.turn import Press as TurnPress
 from app.client.turn_driver import TurnDriver
 
 pytest_plugins = ["client_fixtures"]
@@ -230,3 +231,18 @@ async def test_a_request_that_changes_no_floor_still_ends_the_turn(clients: Clie
             assert bob.model.floor is FloorState.IDLE
         finally:
             await driver.close()
+
+
+async def test_a_closed_driver_carries_nothing_out(clients: Clients):
+    """A request task that ends while ``close`` cancels the others (the window closing in
+    the middle of a turn) must not arm the timer or tell ``on_change``: its timer fired
+    after the window was deleted."""
+    async with floor_server() as server:
+        [alice] = await members(clients, server.port, "alice")
+        changes: list[int] = []
+        driver, seen = drive(alice)
+        driver.on_change = lambda: changes.append(1)
+        await driver.close()
+        driver.feed(TurnPress())  # what a late task's outcome does: nothing now
+        assert driver._timer.armed_at is None
+        assert changes == [] and driver.requests == 0 and seen.tones == []

@@ -112,6 +112,7 @@ class TurnDriver:
         self._talk_starts = 0
         self._talk_stops = 0
         self._timer = DeadlineTimer(self._on_timer)
+        self._closed = False
         self._tasks = TaskSet(lambda exc: logger.warning("turn task failed: %s", exc))
         self._unsubscribe = client.model.subscribe(self._on_model)
 
@@ -147,6 +148,10 @@ class TurnDriver:
         self.on_change()
 
     async def close(self) -> None:
+        """Stop sending and carry nothing out any more: a task that ends while the others
+        are cancelled neither arms the timer nor tells ``on_change`` (the window it would
+        update may be gone)."""
+        self._closed = True
         self._unsubscribe()
         self._cancel_timer()
         if self.machine.transmitting:
@@ -163,6 +168,8 @@ class TurnDriver:
         self._carry_out(self.machine.handle_timer(time.monotonic()))
 
     def _carry_out(self, actions: list[Action]) -> None:
+        if self._closed:
+            return
         for action in actions:
             if isinstance(action, SendRequest):
                 self.requests += 1
@@ -202,7 +209,7 @@ class TurnDriver:
         event = self._unanswered()
         if event is not None:
             self.feed(event)
-        else:
+        elif not self._closed:
             self.on_change()
 
     def _unanswered(self) -> TurnEvent | None:
@@ -226,7 +233,8 @@ class TurnDriver:
             logger.info("release not confirmed: %s", exc)
         finally:
             self._talk_stops -= 1
-            self.on_change()
+            if not self._closed:
+                self.on_change()
 
     async def _drain(self) -> None:
         if self.wait_drained is not None:
