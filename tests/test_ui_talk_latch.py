@@ -357,3 +357,33 @@ def test_signing_out_ends_a_latched_talk(qloop, server, settings, qapp) -> None:
         return await asyncio.wait_for(main, 5)
 
     assert run(qloop, scenario(), timeout=20) == 0
+
+
+def test_any_press_stops_a_latched_talk_and_its_release_does_nothing(qloop, ui, server,
+                                                                     qtbot) -> None:
+    """A talk latched by the screen reader's press: a click on the button (which the
+    screen reader names "Stop talking") or Space stops it; their release does nothing
+    more. Before, both were one more holder of a talk the latch held on."""
+    async def scenario() -> None:
+        window, button = ui.window, ui.window.panel.talk_button
+        said = announcements(window)
+        centre = button.rect().center()
+        await latched_talking(ui, server)
+        qtbot.mousePress(button, Qt.MouseButton.LeftButton, pos=centre)
+        await ended_cleanly(ui, server, said)
+        qtbot.mouseRelease(button, Qt.MouseButton.LeftButton, pos=centre)
+        await asyncio.sleep(0.3)
+        assert holder(server) == "" and not window.talk_intents.held
+        await latched_talking(ui, server)
+        space(window, QEvent.Type.KeyPress)
+        await ended_cleanly(ui, server, said)
+        space(window, QEvent.Type.KeyRelease)
+        await asyncio.sleep(0.3)
+        assert holder(server) == "" and not window.talk_intents.held
+        # and a held click talks as before
+        qtbot.mousePress(button, Qt.MouseButton.LeftButton, pos=centre)
+        await until(lambda: holder(server) == "me", what="talking (held click)")
+        qtbot.mouseRelease(button, Qt.MouseButton.LeftButton, pos=centre)
+        await until(lambda: holder(server) == "", what="released (click)")
+
+    run(qloop, scenario(), timeout=30)

@@ -7,8 +7,9 @@ clicks): it **latches** instead (:meth:`TalkIntents.toggle`). The first press as
 the floor and talks until a second press, or until the turn ends without it (the talk
 limit, pre-emption, a refusal, the connection lost, the interphone left, the window
 hidden, signing out): a latch is one more source held, so a latched talk ends by the
-same release as a held one. With the setting "press to start and stop" (toggle mode)
-every source latches: a press starts, the next press stops, a release does nothing.
+same release as a held one; a press of any source stops it too (a click, Space). With
+the setting "press to start and stop" (toggle mode) every source latches: a press
+starts, the next press stops, a release does nothing.
 
 What a screen reader says of it (:class:`~app.ui.announcer.Announcer`): "Talking. Press
 again to stop." when the latched turn gets the floor, "Stopped talking." when it ends
@@ -72,8 +73,11 @@ class TalkIntents(QObject):
         return bool(self._holders)
 
     def hold(self, source: str, down: bool) -> None:
-        """``source`` went down or up (in toggle mode: a press toggles the latch)."""
-        if self._toggle_mode:
+        """``source`` went down or up (in toggle mode: a press toggles the latch). A press
+        of any source while a talk is latched stops it, whatever the mode (a click on the
+        button showing "Stop talking", Space): it is not held, so its release does
+        nothing."""
+        if self._toggle_mode or (down and self._latched and source not in self._holders):
             if down:
                 self.toggle()
             return
