@@ -120,6 +120,7 @@ class RawClient:
         self.seqs = itertools.count(1)
         self.eof = asyncio.Event()
         self.uid = ""
+        self.timeout = 3.0  # for an answer (a node behind a slow link to Redis needs more)
         self.task = asyncio.create_task(self._read())
 
     @classmethod
@@ -170,12 +171,12 @@ class RawClient:
     def send_xml(self, xml: str | bytes) -> None:
         self.send_raw(encode_frame(xml.encode() if isinstance(xml, str) else xml))
 
-    async def request(self, body: Body, timeout: float = 3.0) -> Message:
+    async def request(self, body: Body, timeout: float | None = None) -> Message:
         seq = str(next(self.seqs))
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self.waiting[seq] = future
         self.send_raw(encode_frame(encode_message(Message.request(seq, body))))
-        return await asyncio.wait_for(future, timeout)
+        return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
 
     async def request_xml(self, xml: str, seq: str, timeout: float = 3.0) -> Message:
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
@@ -235,8 +236,11 @@ class RawClient:
             await self.task
 
 
-async def logged_in(port: int, uid: str, token: str | None = None, **kw: Any) -> RawClient:
+async def logged_in(port: int, uid: str, token: str | None = None, *,
+                    timeout: float = 3.0, **kw: Any) -> RawClient:
+    """A client of ``port`` logged in as ``uid``; ``timeout``: for each answer."""
     client = await RawClient.connect(port, **kw)
+    client.timeout = timeout
     await client.login(uid, token)
     return client
 
