@@ -1,13 +1,16 @@
 """Two nodes on one real redis-server, the first reaching it through a :class:`RedisLink`
 that can be cut (``cut_and_whole``), and the steps the tests of a cut link share: alice's
 join sent across the cut, bob kicked by the cut node's reload and logged in again, the
-cut node given up by the others."""
+cut node given up by the others; and a node process given up while cut off
+(``node_process_given_up``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +19,16 @@ from app.protocol.messages import JoinRequest
 from app.server import InterphoneServer
 from app.server.directory import Directory
 from app.server.redis_store import RedisStore
-from tests.redis_fixtures import BEAT, TTL, RedisLink, RedisProcess, settle
-from tests.server_fixtures import FAST, G58, RawClient, logged_in, sample_directory
+from tests.redis_fixtures import BEAT, TTL, RedisLink, RedisProcess, running_nodes, settle
+from tests.server_fixtures import (
+    FAST,
+    G58,
+    TEST_TOML,
+    RawClient,
+    logged_in,
+    sample_directory,
+    start_server_process,
+)
 from tests.test_cluster_extensions import WITHOUT_BOB_AND_CAROL_OUT_OF_58 as WITHOUT_BOB
 from tests.waiting import wait_until
 
@@ -89,3 +100,51 @@ async def until_given_up(caplog: pytest.LogCaptureFixture, name: str) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"the {name} node was not given up")
+
+
+@dataclass
+class GivenUpNode:
+    """A node process the others gave up while its link to Redis was severed (still
+    severed), with alice logged in there and a member of G58."""
+
+    link: RedisLink
+    process: asyncio.subprocess.Process
+    alice: RawClient
+    others: list[InterphoneServer]
+
+    async def error_lines(self) -> list[str]:
+        """The ERROR lines of its log, once it has exited."""
+        assert self.process.stderr is not None
+        text = (await self.process.stderr.read()).decode()
+        return [line for line in text.splitlines() if " ERROR " in line]
+
+
+@contextlib.asynccontextmanager
+async def node_process_given_up(tmp_path: Path, redis: RedisProcess,
+                                caplog: pytest.LogCaptureFixture,
+                                ) -> AsyncIterator[GivenUpNode]:
+    """An ``interphone-server`` process named "cut", reaching Redis through a link, beside
+    one node in the test's process; alice joins G58 there, then the link is severed until
+    the other node gives the process up. Killed at the end if it is still running."""
+    link = RedisLink(redis.port)
+    await link.start()
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    process: asyncio.subprocess.Process | None = None
+    try:
+        async with running_nodes(1, redis.url) as others:
+            process, port, _ = await start_server_process(
+                "--config", str(config), "--store", link.url, "--node-id", "cut",
+                env={"INTERPHONE_NODE_BEAT": str(BEAT), "INTERPHONE_NODE_TTL": str(TTL)})
+            alice = await logged_in(port, "alice")
+            await alice.join(G58)
+            await settle(others)
+            link.sever()
+            await until_given_up(caplog, "cut")
+            yield GivenUpNode(link, process, alice, others)
+            await alice.close()
+    finally:
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+        await link.close()

@@ -14,6 +14,7 @@ import pytest
 
 from app.server.__main__ import serve
 from app.server.redis_store import RedisStore
+from tests.cluster_fixtures import node_process_given_up
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
@@ -24,11 +25,8 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     settle,
 )
 from tests.server_fixtures import (
-    G58,
-    TEST_TOML,
     logged_in,
     sample_directory,
-    start_server_process,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -128,41 +126,13 @@ async def test_a_node_given_up_exits_1_though_a_stop_signal_comes_while_it_shuts
     its supervisor) reached while it was still telling Redis it left exited 0, and a
     supervisor that restarts only on failure left it down. What came first decides."""
     caplog.set_level(logging.INFO)
-    link = RedisLink(redis_server.port)
-    await link.start()
-    config = tmp_path / "directory.toml"
-    config.write_text(TEST_TOML)
-    process: asyncio.subprocess.Process | None = None
-    try:
-        async with running_nodes(1, redis_server.url) as nodes:
-            process, port, _ = await start_server_process(
-                "--config", str(config), "--store", link.url, "--node-id", "cut",
-                env={"INTERPHONE_NODE_BEAT": str(BEAT), "INTERPHONE_NODE_TTL": str(TTL)})
-            alice = await logged_in(port, "alice")
-            await alice.join(G58)
-            await settle(nodes)
-            link.sever()
-            for _ in range(200):  # the others give it up
-                if any("(cut, relay" in r.getMessage() and "stopped beating" in r.getMessage()
-                       for r in caplog.records):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the cut node was not given up")
-            link.stall_after(b'"left"')  # its leaving waits for a reply that never comes
-            link.mend()
-            await asyncio.wait_for(link.cut.wait(), 15)  # it reads its death and shuts down
-            assert process.returncode is None
-            process.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(process.wait(), 20)
-            assert process.stderr is not None
-            errors = [line for line in (await process.stderr.read()).decode().splitlines()
-                      if " ERROR " in line]
-            assert code == 1, errors
-            assert "start again as a new node" in errors[-1], errors
-            await alice.close()
-    finally:
-        if process is not None and process.returncode is None:
-            process.kill()
-            await process.wait()
-        await link.close()
+    async with node_process_given_up(tmp_path, redis_server, caplog) as cut:
+        cut.link.stall_after(b'"left"')  # its leaving waits for a reply that never comes
+        cut.link.mend()
+        await asyncio.wait_for(cut.link.cut.wait(), 15)  # it reads its death and shuts down
+        assert cut.process.returncode is None
+        cut.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(cut.process.wait(), 20)
+        errors = await cut.error_lines()
+        assert code == 1, errors
+        assert "start again as a new node" in errors[-1], errors

@@ -19,7 +19,11 @@ from redis.asyncio import Redis
 
 from app.server import InterphoneServer, log_writer, redis_store
 from app.server.directory import Directory
-from tests.cluster_fixtures import bob_kicked_across_the_cut_and_back, cut_and_whole, until_given_up
+from tests.cluster_fixtures import (
+    bob_kicked_across_the_cut_and_back,
+    cut_and_whole,
+    node_process_given_up,
+)
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     BEAT,
     TTL,
@@ -30,7 +34,7 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     running_nodes,
     settle,
 )
-from tests.server_fixtures import G58, TEST_TOML, logged_in, start_server_process
+from tests.server_fixtures import G58, logged_in
 from tests.test_cluster_append_dedupe import log_events, skipped_copies, until_in_log
 from tests.test_cluster_extensions import WITHOUT_BOB_AND_CAROL_OUT_OF_58 as WITHOUT_BOB
 from tests.waiting import wait_until
@@ -209,43 +213,21 @@ async def test_a_node_given_up_while_cut_off_from_redis_exits_to_start_again_as_
     forwarded (a speaker there was not heard on the other nodes, and the warning blamed
     INTERPHONE_CLUSTER_KEY), and its clients logged in there again."""
     caplog.set_level(logging.INFO)
-    link = RedisLink(redis_server.port)
-    await link.start()
-    config = tmp_path / "directory.toml"
-    config.write_text(TEST_TOML)
-    process: asyncio.subprocess.Process | None = None
-    try:
-        async with running_nodes(1, redis_server.url) as nodes:
-            process, port, _ = await start_server_process(
-                "--config", str(config), "--store", link.url, "--node-id", "cut",
-                env={"INTERPHONE_NODE_BEAT": str(BEAT), "INTERPHONE_NODE_TTL": str(TTL)})
-            alice = await logged_in(port, "alice")
-            await alice.join(G58)
-            await settle(nodes)
-            link.sever()
-            await until_given_up(caplog, "cut")  # the others give it up
-            link.mend()
-            if not await alice.closed_by_server(10.0):
-                process.kill()
-                assert process.stderr is not None
-                raise AssertionError((await process.stderr.read()).decode()[-6000:])
-            code = await asyncio.wait_for(process.wait(), 15)
-            assert process.stderr is not None
-            errors = [line for line in (await process.stderr.read()).decode().splitlines()
-                      if " ERROR " in line]
-            assert code == 1, errors
-            assert "the other nodes gave this node up" in errors[0], errors
-            assert "start again as a new node" in errors[-1], errors
-            store = nodes[0].store
-            assert store is not None and store._writer_redis is not None
-            listed = await store._writer_redis.hgetall("interphone:nodes")
-            assert list(listed) == [str(store.node)]  # it left the list it had come back to
-            await alice.close()
-    finally:
-        if process is not None and process.returncode is None:
-            process.kill()
-            await process.wait()
-        await link.close()
+    async with node_process_given_up(tmp_path, redis_server, caplog) as cut:
+        cut.link.mend()
+        if not await cut.alice.closed_by_server(10.0):
+            cut.process.kill()
+            assert cut.process.stderr is not None
+            raise AssertionError((await cut.process.stderr.read()).decode()[-6000:])
+        code = await asyncio.wait_for(cut.process.wait(), 15)
+        errors = await cut.error_lines()
+        assert code == 1, errors
+        assert "the other nodes gave this node up" in errors[0], errors
+        assert "start again as a new node" in errors[-1], errors
+        store = cut.others[0].store
+        assert store is not None and store._writer_redis is not None
+        listed = await store._writer_redis.hgetall("interphone:nodes")
+        assert list(listed) == [str(store.node)]  # it left the list it had come back to
 
 
 async def test_a_node_that_stops_while_redis_is_gone_says_the_others_were_not_told(
