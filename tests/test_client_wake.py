@@ -27,17 +27,25 @@ from client_fixtures import events, logged_in_session, sent, wire  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CLIENT = """
-import asyncio, sys, time
-from app.client import InterphoneClient, ConnectionChanged
+JOINED = """
+import asyncio, contextlib, sys
+from app.client import InterphoneClient, ConnectionChanged, ClientError
 
-async def main(port):
+async def joined(port):
+    \"\"\"alice connected and in group_58; prints each connection state.\"\"\"
     client = InterphoneClient("127.0.0.1", port, "alice", "pw-alice", backoff=(0.2, 1.0))
     client.model.subscribe(lambda e: isinstance(e, ConnectionChanged) and print(
         "state", e.state.value, flush=True))
     await client.connect()
     await client.join("group_58")
     print("joined", flush=True)
+    return client
+"""
+"""The opening the client scripts share."""
+
+CLIENT = JOINED + """
+async def main(port):
+    await joined(port)
     await asyncio.Event().wait()
 
 asyncio.run(main(int(sys.argv[1])))
@@ -117,21 +125,13 @@ async def test_on_resume_a_dead_server_is_noticed_at_once_not_after_a_keepalive(
         await lines.first("state connected", lost, 15)
 
 
-BUSY_CLIENT = """
-import asyncio, contextlib, sys
-from app.client import InterphoneClient, ConnectionChanged, ClientError
-
+BUSY_CLIENT = JOINED + """
 async def ask_members(client):
     with contextlib.suppress(ClientError):
         await client.members("group_58")
 
 async def main(port):
-    client = InterphoneClient("127.0.0.1", port, "alice", "pw-alice", backoff=(0.2, 1.0))
-    client.model.subscribe(lambda e: isinstance(e, ConnectionChanged) and print(
-        "state", e.state.value, flush=True))
-    await client.connect()
-    await client.join("group_58")
-    print("joined", flush=True)
+    client = await joined(port)
     tasks = set()
     while True:  # a request every second, as a user clicking around would send
         await asyncio.sleep(1)
@@ -161,19 +161,12 @@ async def test_a_hung_server_is_noticed_within_the_keepalive_bound_though_reques
         await lines.first("state connected", lost, 15)
 
 
-QT_CLIENT = """
-import asyncio, contextlib, sys
+QT_CLIENT = JOINED + """
 from PySide6.QtCore import QCoreApplication
 from app.ui.qt_loop import QtLoop
-from app.client import InterphoneClient, ConnectionChanged, ClientError
 
 async def main(port):
-    client = InterphoneClient("127.0.0.1", port, "alice", "pw-alice", backoff=(0.2, 1.0))
-    client.model.subscribe(lambda e: isinstance(e, ConnectionChanged) and print(
-        "state", e.state.value, e.detail, flush=True))
-    await client.connect()
-    await client.join("group_58")
-    print("joined", flush=True)
+    client = await joined(port)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     with contextlib.suppress(ClientError):  # the server hangs: no answer in time
         await client.members("group_58")
