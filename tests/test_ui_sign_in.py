@@ -7,7 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from test_ui_support import run, sign_in_submitted, start_server, until
+from test_ui_support import (
+    run,
+    sign_in_submitted,
+    sign_out,
+    signed_in_at_start,
+    start_server,
+    until,
+)
 from waiting import free_port
 
 from app.client import InterphoneClient
@@ -146,32 +153,20 @@ def test_success_returns_a_connected_client_and_remembers(qloop, server, setting
 
 def test_app_signs_in_signs_out_and_quits_from_the_sign_in_dialog(qloop, server, settings,
                                                                   qapp) -> None:
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
+    async def scenario() -> None:
+        async with signed_in_at_start(qapp, settings, server.port) as runtime:
+            # "remember me" signs in at start, without the dialog (issue 14)
+            assert runtime.sign_in_dialog is None and runtime.auto_signed_in
+            window = runtime.window
+            assert window.link_text() == "Connected as Me"  # the directory's name for "me"
+            assert window.panel.talk_button.state is TalkState.NOT_JOINED
+            await sign_out(runtime)
+            assert runtime.window is None and runtime.client is None
+            # signing out forgets the remembered token (issue 14)
+            assert runtime.sign_in_dialog.token.text() == ""
+            assert settings.token == "" and not settings.remember
 
-    settings.server_address = f"127.0.0.1:{server.port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
-
-    async def scenario() -> int:
-        main = asyncio.ensure_future(runtime.run())
-        # "remember me" signs in at start, without the dialog (issue 14)
-        await asyncio.wait_for(runtime.ready.wait(), 5)
-        assert runtime.sign_in_dialog is None and runtime.auto_signed_in
-        window = runtime.window
-        assert window.link_text() == "Connected as Me"  # the directory's name for "me"
-        assert window.panel.talk_button.state is TalkState.NOT_JOINED
-        window.sign_out_action.trigger()
-        await until(lambda: runtime.sign_in_dialog is not None
-                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
-        assert runtime.window is None and runtime.client is None
-        # signing out forgets the remembered token (issue 14)
-        assert runtime.sign_in_dialog.token.text() == ""
-        assert settings.token == "" and not settings.remember
-        runtime.sign_in_dialog.reject()
-        return await asyncio.wait_for(main, 5)
-
-    assert run(qloop, scenario()) == 0
+    run(qloop, scenario())
 
 
 def test_enter_after_a_failed_sign_in_tries_again(qloop, settings, qtbot) -> None:

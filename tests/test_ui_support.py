@@ -115,6 +115,38 @@ async def running_app(runtime: Runtime) -> AsyncIterator[Runtime]:
     assert await asyncio.wait_for(main, 10) == 0
 
 
+async def sign_out(runtime: Runtime) -> None:
+    """Sign out from the window, until the sign-in dialog shows again."""
+    assert runtime.window is not None
+    runtime.window.sign_out_action.trigger()
+    await until(lambda: runtime.sign_in_dialog is not None
+                and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
+
+
+@contextlib.asynccontextmanager
+async def signed_in_at_start(qapp: QApplication, settings: Settings,
+                             port: int) -> AsyncIterator[Runtime]:
+    """The app run with "remember me" to 127.0.0.1:``port``, once it has signed in; at the
+    end of the block it is signed out (if it is not yet), its sign-in dialog cancelled, and
+    then its exit code must be 0 (after a failure in the block it is quit only)."""
+    from app.ui.runtime import Options, Runtime
+
+    remembered(settings, port)
+    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
+    main = asyncio.ensure_future(runtime.run())
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), 5)
+        yield runtime
+        if runtime.window is not None:
+            await sign_out(runtime)
+        assert runtime.sign_in_dialog is not None
+        runtime.sign_in_dialog.reject()
+    finally:
+        if not main.done():
+            runtime.quit()
+    assert await asyncio.wait_for(main, 5) == 0
+
+
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[QtLoop]:
     qapp.setQuitOnLastWindowClosed(False)  # as in the app: closing a window must not stop the loop

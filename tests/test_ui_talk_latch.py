@@ -22,6 +22,8 @@ from test_ui_support import (
     holder,
     open_session,
     run,
+    sign_out,
+    signed_in_at_start,
     start_server,
     until,
 )
@@ -263,38 +265,25 @@ def test_in_press_to_start_and_stop_mode_every_source_latches(qloop, server, set
 
 
 def test_the_talk_mode_is_a_setting_applied_at_once(qloop, server, settings, qapp) -> None:
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
+    async def scenario() -> None:
+        async with signed_in_at_start(qapp, settings, server.port) as runtime:
+            window = runtime.window
+            assert window is not None and runtime.preferences is not None
+            assert not window.talk_intents.toggle_mode
+            dialog = runtime.preferences.open()
+            assert dialog.talk_mode.currentData() == "hold"
+            assert dialog.labels["mode"].buddy() is dialog.talk_mode
+            dialog.talk_mode.setCurrentIndex(dialog.talk_mode.findData("toggle"))
+            assert "again to stop" in dialog.talk_hint.text()
+            dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+            assert settings.talk_mode == "toggle" and window.talk_intents.toggle_mode
+            dialog = runtime.preferences.open()
+            assert dialog.talk_mode.currentData() == "toggle"
+            dialog.talk_mode.setCurrentIndex(dialog.talk_mode.findData("hold"))
+            dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+            assert settings.talk_mode == "hold" and not window.talk_intents.toggle_mode
 
-    settings.server_address = f"127.0.0.1:{server.port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
-
-    async def scenario() -> int:
-        main = asyncio.ensure_future(runtime.run())
-        await asyncio.wait_for(runtime.ready.wait(), 5)
-        window = runtime.window
-        assert window is not None and runtime.preferences is not None
-        assert not window.talk_intents.toggle_mode
-        dialog = runtime.preferences.open()
-        assert dialog.talk_mode.currentData() == "hold"
-        assert dialog.labels["mode"].buddy() is dialog.talk_mode
-        dialog.talk_mode.setCurrentIndex(dialog.talk_mode.findData("toggle"))
-        assert "again to stop" in dialog.talk_hint.text()
-        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
-        assert settings.talk_mode == "toggle" and window.talk_intents.toggle_mode
-        dialog = runtime.preferences.open()
-        assert dialog.talk_mode.currentData() == "toggle"
-        dialog.talk_mode.setCurrentIndex(dialog.talk_mode.findData("hold"))
-        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
-        assert settings.talk_mode == "hold" and not window.talk_intents.toggle_mode
-        window.sign_out_action.trigger()
-        await until(lambda: runtime.sign_in_dialog is not None
-                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
-        runtime.sign_in_dialog.reject()
-        return await asyncio.wait_for(main, 5)
-
-    assert run(qloop, scenario(), timeout=20) == 0
+    run(qloop, scenario(), timeout=20)
 
 
 def test_tab_reaches_the_talk_button_where_return_latches_and_space_still_holds(
@@ -331,32 +320,20 @@ def test_tab_reaches_the_talk_button_where_return_latches_and_space_still_holds(
 
 
 def test_signing_out_ends_a_latched_talk(qloop, server, settings, qapp) -> None:
-    from app.ui.i18n import LanguageSwitcher
-    from app.ui.runtime import Options, Runtime
+    async def scenario() -> None:
+        async with signed_in_at_start(qapp, settings, server.port) as runtime:
+            window, presenter = runtime.window, runtime.presenter
+            assert window is not None and presenter is not None
+            presenter.join(OPS)
+            button = window.panel.talk_button
+            await until(lambda: button.state is TalkState.IDLE, what="joined")
+            press_action(button)
+            await until(lambda: holder(server) == "me", what="talking (latched)")
+            await sign_out(runtime)
+            assert holder(server) == "" and not window.talk_intents.latched
+            assert not window.talk_intents.held
 
-    settings.server_address = f"127.0.0.1:{server.port}"
-    settings.uid, settings.token, settings.remember = "me", "secret", True
-    runtime = Runtime(qapp, Options(simulate_audio=True), settings, LanguageSwitcher(qapp))
-
-    async def scenario() -> int:
-        main = asyncio.ensure_future(runtime.run())
-        await asyncio.wait_for(runtime.ready.wait(), 5)
-        window, presenter = runtime.window, runtime.presenter
-        assert window is not None and presenter is not None
-        presenter.join(OPS)
-        button = window.panel.talk_button
-        await until(lambda: button.state is TalkState.IDLE, what="joined")
-        press_action(button)
-        await until(lambda: holder(server) == "me", what="talking (latched)")
-        window.sign_out_action.trigger()
-        await until(lambda: runtime.sign_in_dialog is not None
-                    and runtime.sign_in_dialog.isVisible(), what="sign-in dialog again")
-        assert holder(server) == "" and not window.talk_intents.latched
-        assert not window.talk_intents.held
-        runtime.sign_in_dialog.reject()
-        return await asyncio.wait_for(main, 5)
-
-    assert run(qloop, scenario(), timeout=20) == 0
+    run(qloop, scenario(), timeout=20)
 
 
 def test_any_press_stops_a_latched_talk_and_its_release_does_nothing(qloop, ui, server,
