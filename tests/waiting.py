@@ -6,17 +6,19 @@
   the qasync loop);
 - :func:`wait_for`: the same for plain threads (audio callbacks, blocking sockets);
 - :func:`end_process`: a child process (a server, redis-server) terminated, killed if it
-  lingers.
+  lingers (the benchmarks' own, ``bench._common.end_process``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
+
+from bench._common import end_process
+
+__all__ = ["end_process", "free_port", "wait_for", "wait_until"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -54,14 +56,3 @@ def wait_for(predicate: Callable[[], object], timeout: float = 5.0,
             raise AssertionError(f"not within {timeout} s: {what}")
         time.sleep(interval)
     return time.monotonic() - began
-
-
-def end_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    """SIGTERM and wait for ``process`` to exit; SIGKILL if it has not within ``timeout``
-    seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
