@@ -18,6 +18,7 @@ from client_fixtures import Clients, EventLog, running_server, wait_until  # noq
 from test_client_media_rebind import RebindingNat  # noqa: E402
 
 G58 = InterphoneId.group("58")
+NIGHT = InterphoneId.discuss("12")
 
 
 class Firewall(RebindingNat):
@@ -54,6 +55,35 @@ async def test_blocked_udp_is_told_and_its_end_too(clients: Clients) -> None:
             await wait_until(lambda: alice.model.media_reachable, timeout=8)
             assert log.of(MediaPathChanged) == [MediaPathChanged(False),
                                                 MediaPathChanged(True)]
+        finally:
+            firewall.close()
+
+
+async def test_once_udp_is_known_blocked_further_joins_do_not_wait_for_it(
+        clients: Clients) -> None:
+    """Each join waited for its registration's five tries (about 4.5 s) before returning,
+    so a call rang, and a rejoin after a reconnection went on, 4.5 s late per interphone.
+    Once the path is known blocked, a join's registration tries once; the periodic
+    refresh still finds the path again."""
+    async with running_server(keepalive=1) as server:
+        firewall = Firewall(("127.0.0.1", server.port))
+        try:
+            alice = await clients.connect(server.port, "alice",
+                                          media_addr=await firewall.start())
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            await alice.join(G58)
+            first = loop.time() - began
+            assert first > 3.0 and not alice.model.media_reachable  # the whole series
+            began = loop.time()
+            await alice.join(NIGHT)
+            assert loop.time() - began < 1.0, f"{loop.time() - began:.1f} s"
+            firewall.blocking = False
+            await wait_until(lambda: alice.model.media_reachable, timeout=8)
+            await alice.leave(NIGHT)
+            began = loop.time()
+            await alice.join(NIGHT)  # answered at once again
+            assert loop.time() - began < 1.0
         finally:
             firewall.close()
 

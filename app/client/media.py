@@ -332,13 +332,17 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         ``talk``: :meth:`send_audio` goes there from now on (as with :meth:`talk_to`).
 
         Returns True once the server acknowledged; False after ``attempts``
-        unanswered tries (the periodic refresh keeps trying).
+        unanswered tries (the periodic refresh keeps trying). Once no registration of
+        this endpoint has been answered (:attr:`reachable` False), one try is made: each
+        join into a blocked path would otherwise wait the whole series again.
         """
         self._stop_refresh(interphone)
         self._registered[interphone] = asyncio.get_running_loop().create_task(
             self._refresh(interphone, interval), name=f"interphone-recvbegin-{interphone}")
         if talk or self._interphone is None:
             self._interphone = interphone
+        if self.reachable is False:
+            attempts = 1
         return await self._recvbegin(interphone, attempts, ack_timeout)
 
     @property
