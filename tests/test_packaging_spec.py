@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import ssl
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "packaging" / "interphone.spec"
@@ -131,3 +134,44 @@ def test_this_machines_openssl_needs_no_help() -> None:
     """The build machine's layout is left alone (its own paths exist)."""
     paths = ssl.get_default_verify_paths()
     assert ca_hook().ca_bundle_to_use({}, paths.openssl_cafile, paths.openssl_capath) is None
+
+
+# --- the .deb's dependencies ------------------------------------------------------------------
+def deb_control() -> dict[str, str]:
+    script = (ROOT / "packaging" / "build_linux.sh").read_text(encoding="utf-8")
+    match = re.search(r'cat >"\$pkg/DEBIAN/control" <<CONTROL\n(.*?)\nCONTROL\n', script, re.S)
+    assert match, "the control heredoc of build_linux.sh"
+    fields: dict[str, str] = {}
+    for line in match.group(1).splitlines():
+        if not line.startswith(" ") and ":" in line:
+            name, value = line.split(":", 1)
+            fields[name] = value.strip()
+    return fields
+
+
+def relations(value: str) -> list[set[str]]:
+    return [{choice.strip().split(" ")[0] for choice in item.split("|")}
+            for item in value.split(",") if item.strip()]
+
+
+@pytest.mark.parametrize("package", ["libwayland-client0", "libwayland-cursor0", "libwayland-egl1"])
+def test_the_deb_depends_on_what_the_bundled_wayland_platform_loads(package: str) -> None:
+    """Qt's Wayland platform plugin and its shell and EGL integrations link these;
+    PyInstaller leaves them to the system, so the package must ask for them."""
+    assert {package} in relations(deb_control()["Depends"])
+
+
+def test_the_deb_recommends_a_cjk_font_and_does_not_require_one() -> None:
+    """Without a CJK font the app stays in English and says why (app/ui/i18n.py):
+    a font is recommended (apt installs it by default), not forced on a server."""
+    control = deb_control()
+    fonts = [choices for choices in relations(control["Recommends"]) if "fonts-noto-cjk" in choices]
+    assert fonts
+    assert not any(name.startswith("fonts-") for choices in relations(control["Depends"])
+                   for name in choices)
+
+
+def test_the_deb_leaves_libopus_and_portaudio_to_the_bundle() -> None:
+    control = deb_control()
+    everything = " ".join(control.get(field, "") for field in ("Depends", "Recommends"))
+    assert "libopus" not in everything and "portaudio" not in everything
