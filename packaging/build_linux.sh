@@ -86,7 +86,7 @@ Comment=Push-to-talk groups: hold Space to talk
 Exec=$1
 Icon=interphone
 Terminal=false
-Categories=Network;AudioVideo;Audio;Chat;
+Categories=Network;Telephony;Chat;
 StartupWMClass=Interphone
 DESKTOP
 }

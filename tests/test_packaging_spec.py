@@ -1,9 +1,10 @@
 """What the installers take in, checked against the source tree without building.
 
 The build itself is slow (tests/test_packaging.py); these read the PyInstaller
-spec, the runtime hooks and the .deb's control data, so that a module the app
-imports only by name, a runtime hook left out of an executable or a library the
-bundle leaves to the system is caught in every test run.
+spec, the runtime hooks, the .deb's control data and the desktop entry, so that a
+module the app imports only by name, a runtime hook left out of an executable, a
+library the bundle leaves to the system or a menu entry shown twice is caught in
+every test run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import shutil
 import ssl
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -175,3 +178,34 @@ def test_the_deb_leaves_libopus_and_portaudio_to_the_bundle() -> None:
     control = deb_control()
     everything = " ".join(control.get(field, "") for field in ("Depends", "Recommends"))
     assert "libopus" not in everything and "portaudio" not in everything
+
+
+# --- the desktop entry (the .deb's and the AppImage's) -------------------------------------
+MAIN_CATEGORIES = {"AudioVideo", "Audio", "Video", "Development", "Education", "Game",
+                   "Graphics", "Network", "Office", "Science", "Settings", "System", "Utility"}
+
+
+def desktop_entry(tmp_path: Path) -> Path:
+    script = (ROOT / "packaging" / "build_linux.sh").read_text(encoding="utf-8")
+    match = re.search(r"<<DESKTOP\n(.*?)\nDESKTOP\n", script, re.S)
+    assert match, "the desktop entry heredoc of build_linux.sh"
+    path = tmp_path / "interphone.desktop"
+    path.write_text(match.group(1).replace("$1", "interphone") + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_desktop_entry_names_one_main_category(tmp_path: Path) -> None:
+    """Two main categories (Network and AudioVideo) put the app in two menus."""
+    text = desktop_entry(tmp_path).read_text(encoding="utf-8")
+    categories = next(line for line in text.splitlines()
+                      if line.startswith("Categories="))[len("Categories="):]
+    assert len(MAIN_CATEGORIES & set(categories.split(";"))) == 1, categories
+
+
+def test_the_desktop_entry_is_valid(tmp_path: Path) -> None:
+    validate = shutil.which("desktop-file-validate")
+    if validate is None:
+        pytest.skip("desktop-file-validate (Debian desktop-file-utils) is not installed")
+    done = subprocess.run([validate, str(desktop_entry(tmp_path))], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
