@@ -12,8 +12,9 @@ Runs on a machine with no screen and no sound card, from source
    a tone captured in real time, the other receives the audio packets,
    decodes them, plays them out and the energy of what it played is checked;
 4. Qt's platform plugin loads (a ``QGuiApplication``, offscreen unless
-   ``QT_QPA_PLATFORM`` says otherwise), SVG icons render and Qt's own
-   translations are present (app.ui.platform_check, imported last).
+   ``QT_QPA_PLATFORM`` says otherwise), the app's icon is there and renders,
+   the app's translations load and Qt's own are present (app.ui.platform_check,
+   imported last).
 
 Each step prints one line; the last line is the verdict, ``self-test: ok (...)``
 or ``self-test: FAILED: ...``, and the exit code is 0 only if every step

@@ -86,7 +86,7 @@ Comment=Push-to-talk groups: hold Space to talk
 Exec=$1
 Icon=interphone
 Terminal=false
-Categories=Network;AudioVideo;Audio;Chat;
+Categories=Network;Telephony;Chat;
 StartupWMClass=Interphone
 DESKTOP
 }
@@ -110,14 +110,17 @@ if command -v dpkg-deb >/dev/null; then
     [ -f docs/deploy.md ] && cp docs/deploy.md "$pkg/usr/share/doc/interphone/"
     desktop_entry interphone >"$pkg/usr/share/applications/interphone.desktop"
     cp packaging/icons/interphone.png "$pkg/usr/share/icons/hicolor/256x256/apps/interphone.png"
-    # Qt's xcb platform needs these from the system; libopus and PortAudio are bundled.
+    # Qt's xcb and Wayland platforms need these from the system; libopus and PortAudio
+    # are bundled. A CJK font is only recommended: without one the app runs in English
+    # (app/ui/i18n.py), so a server-only or English-only machine need not install one.
     cat >"$pkg/DEBIAN/control" <<CONTROL
 Package: interphone
 Version: $version
 Architecture: $deb_arch
 Maintainer: Interphone developers <interphone@localhost>
 Installed-Size: $(du -sk "$pkg" | cut -f1)
-Depends: libc6, libgl1, libegl1, libfontconfig1, fonts-noto-cjk | fonts-wqy-microhei | fonts-arphic-uming, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libasound2
+Depends: libc6, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libwayland-client0, libwayland-cursor0, libwayland-egl1, libasound2
+Recommends: fonts-noto-cjk | fonts-wqy-microhei | fonts-arphic-uming
 Section: sound
 Priority: optional
 Description: Push-to-talk desktop client, server and command-line client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,33 @@ def test_mapped_library_names_the_loaded_libopus() -> None:
 def test_rms_db_of_a_constant_signal(level: float, expected_db: float) -> None:
     signal = np.full(960, level, np.float32)
     assert selftest.rms_db(signal) == pytest.approx(expected_db, abs=0.01)
+
+
+def test_the_qt_step_names_the_apps_translations() -> None:
+    result = run_app("--self-test")
+    qt = next(line for line in result.stdout.splitlines() if line.strip().startswith("qt:"))
+    assert "app translations zh_CN" in qt, result.stdout
+
+
+def test_a_bundle_without_the_apps_resources_fails_the_qt_step(tmp_path: Path) -> None:
+    """A bundle whose resources/ did not come along (the spec's data list) started with
+    blank icons and in English only, and its self-test still said ok: the icon was
+    checked only if present, the app's translations not at all."""
+    (tmp_path / "resources" / "icons").mkdir(parents=True)
+    code = (
+        "import sys; sys._MEIPASS = sys.argv[1]\n"  # where a bundle keeps its data
+        "from app.ui.platform_check import QtPlatformError, check_qt_platform\n"
+        "try:\n"
+        "    check_qt_platform()\n"
+        "except QtPlatformError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, timeout=60)
+    assert "refused: the app's icons are missing" in result.stdout, result.stdout + result.stderr
+    shutil.copy(ROOT / "resources" / "icons" / "app.svg", tmp_path / "resources" / "icons")
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, timeout=60)
+    assert "refused: the zh_CN translation" in result.stdout, result.stdout + result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from app import __version__
 from app.audio.constants import ALLOWED_FRAME_MS, DEFAULT_BITRATE, DEFAULT_FRAME_MS
 from app.client.address import parse_server_address, parse_server_list
 from app.client.trust import TrustPolicy, normalize_fingerprint
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "FEC then stays off)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-v info, -vv debug)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     commands.add_parser("sync", help="print the live interphones (someone is in them) as JSON")

@@ -34,6 +34,7 @@ from redis.exceptions import (
     RedisError,
 )
 
+from app import __version__
 from app.protocol.limits import DEFAULT_PORT
 from app.server.app import InterphoneServer, MetricsUnavailable
 from app.server.binding import BindError
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="interphone-server",
         description="Interphone push-to-talk server: TCP signaling and UDP media on one port.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", metavar="FILE",
                         help="directory TOML file (without it: a built-in demo, open mode)")
     parser.add_argument("--host", action="append", default=None,
