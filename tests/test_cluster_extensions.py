@@ -316,6 +316,33 @@ async def test_a_reload_sends_each_node_s_roster_sessions_their_new_roster(
         await close_all(alice, carol)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("features", [("presence",), ("presence", ROSTER)])
+async def test_a_contact_removed_by_a_reload_is_told_offline_on_every_node(
+        kind: str, features: tuple[str, ...], tmp_path: Path) -> None:
+    """Extension presence: bob, on the other node, is removed from the directory; alice,
+    whose contact he was, is told he went offline, also when her node reloads before the
+    kick that ends his session reaches it through the shared log (with roster, she is
+    also told her new roster without him, before or after: section roster)."""
+    async with spread_of(kind, tmp_path) as spread:
+        alice = await client_with(spread.port(0), "alice", *features)
+        bob = await client_with(spread.port(1), "bob")
+        assert await notice(alice, lambda b: isinstance(b, PresenceChanged)
+                            and b.uid == "bob") == PresenceChanged("bob", True)
+        new = Directory.from_toml_text(WITHOUT_BOB_AND_CAROL_OUT_OF_58, source="new.toml")
+        for node in spread.nodes:  # alice's node first
+            node.replace_directory(new)
+        assert await notice(alice, lambda b: isinstance(b, PresenceChanged)
+                            and b.uid == "bob") == PresenceChanged("bob", False)
+        assert await bob.closed_by_server(5.0)
+        with pytest.raises(asyncio.TimeoutError):  # once
+            await notice(alice, lambda b: isinstance(b, PresenceChanged), timeout=0.3)
+        await settle(spread.nodes)
+        for node in spread.nodes:  # nobody watches him any more
+            assert all("bob" not in c for c in node.state.presence.contacts_of.values())
+        await close_all(alice, bob)
+
+
 WITH_FRANK = TEST_TOML.replace(
     '[[groups]]', '[[users]]\nuid = "frank"\nname = "Frank"\ntoken = "pw-frank"\n\n[[groups]]', 1)
 

@@ -12,11 +12,16 @@ section 6) and nothing else; every datagram it receives is a base type (1 or 2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from lxml import etree
-from server_fixtures import RawClient, UdpPeer, running_server
+from redis_fixtures import node_store, running_redis, settle
+from server_fixtures import FAST, RawClient, UdpPeer, running_server
 
 from app.protocol import FrameDecoder, InterphoneId, Login, LoginResult, encode_frame
 from app.protocol.features import KNOWN_FEATURES
@@ -33,7 +38,7 @@ from app.protocol.messages import (
 )
 from app.protocol.presence import CallAction, CallRequest, PresenceSyncRequest
 from app.protocol.udp import RecvBeginPacket
-from app.server import Directory
+from app.server import Directory, InterphoneServer
 
 TOML = """\
 [server]
@@ -288,3 +293,131 @@ def test_the_checker_refuses_what_an_extension_adds() -> None:
         except AssertionError:
             continue
         raise AssertionError(f"accepted {extended!r}")
+
+
+@contextlib.asynccontextmanager
+async def base_nodes(kind: str, tmp_path: Path) -> AsyncIterator[list[InterphoneServer]]:
+    """One in-memory server, or two nodes of one real redis-server, serving ``TOML``."""
+    settings = FAST.with_overrides(media_encryption="optional")
+    if kind == "memory":
+        async with running_server(Directory.from_toml_text(TOML, source="base.toml"),
+                                  media_encryption="optional") as server:
+            yield [server]
+        return
+    with running_redis(tmp_path) as redis:
+        nodes: list[InterphoneServer] = []
+        try:
+            for name in ("n0", "n1"):
+                node = InterphoneServer(Directory.from_toml_text(TOML, source="base.toml"),
+                                        host="127.0.0.1", port=0, settings=settings,
+                                        store=node_store(redis.url, name))
+                await node.start()
+                nodes.append(node)
+            yield nodes
+        finally:
+            for node in nodes:
+                await node.stop()
+
+
+async def until_seen(recorder: BaseRecorder, marker: bytes, timeout: float = 5.0,
+                     after: int = 0) -> None:
+    """Until a frame holding ``marker`` has reached ``recorder`` (its ``after``-th frame on)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not any(marker in frame for frame in recorder.frames[after:]):
+        assert loop.time() < deadline, f"{marker!r} never came"
+        recorder.arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(recorder.arrived.wait(), 0.1)
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis-2"])
+async def test_a_base_floor_holder_sees_only_the_base_contract_on_one_node_or_two(
+        kind: str, tmp_path: Path) -> None:
+    """The base session holds the floor while extension sessions (on the other node, with
+    two) wait in line behind it, report their loss about it, pre-empt it by priority and by
+    an emergency, and talk sealed audio: it is told only base messages."""
+    async with base_nodes(kind, tmp_path) as nodes:
+        here, there = nodes[-1].port, nodes[0].port
+        alice = await BaseRecorder.connect(here)
+        assert b"features" not in await alice.request(
+            "MID_SESSION", "<login uid='alice' token='pw-alice' version='1'/>")
+        await alice.request("MID_INTERPHONE", "<interphone type='add' id='group_58'/>")
+        alice_udp = await UdpPeer.open(here)
+        alice_udp.send(RecvBeginPacket(str(G58), "alice").serialize())
+        assert await alice_udp.recv() == RecvBeginPacket(str(G58), "alice").serialize()
+        bob, bob_login = await extension_client(there, "bob")
+        carol, _ = await extension_client(there, "carol")
+        dave, _ = await extension_client(there, "dave")
+        for client in (bob, carol, dave):
+            assert (await client.request(JoinRequest(G58))).ok
+        await settle(nodes)
+        assert b"errcode" not in await alice.request(
+            "MID_INTERPHONE", "<speak type='on' id='group_58'/>")
+        await settle(nodes)
+        # a line behind the base holder, and loss reports about it
+        queued = await bob.request(SpeakRequest(True, G58, queue=True))
+        assert isinstance(queued.body, SpeakResult) and queued.body.queued
+        for loss in (0.0, 40.0, 80.0):
+            assert (await dave.request(QualityReport(G58, "alice", loss, 20.0))).ok
+        await asyncio.sleep(0.3)  # over a feedback carrier's flush and the notice gap
+        # pre-empted by priority: only the base change notification tells it
+        mark = len(alice.frames)
+        assert (await carol.request(SpeakRequest(True, G58))).ok
+        await until_seen(alice, b'member_count="4" speaker="carol"', after=mark)
+        # its own request for the busy floor, asking to wait: the base 409
+        busy = await alice.request("MID_INTERPHONE",
+                                   "<speak type='on' id='group_58' queue='1' emergency='1'/>")
+        assert b'errcode="409"' in busy and b'holder="carol"' in busy and b"reason" not in busy
+        # sealed audio of a media-auth holder never reaches it
+        secret = decode_b64(bob_login.media_secret, 32)
+        bob_udp = await UdpPeer.open(there)
+        bob_udp.send(AuthRecvBegin.sign(secret, str(G58), "bob", 1).serialize())
+        assert struct.unpack(">I", (await bob_udp.recv())[4:8]) == (17,)
+        mark = len(alice.frames)
+        assert (await carol.request(SpeakRequest(False, G58))).ok  # the line: bob now
+        await until_seen(alice, b'member_count="4" speaker="bob"', after=mark)
+        mark = len(alice.frames)
+        assert (await bob.request(SpeakRequest(False, G58))).ok
+        await until_seen(alice, b'member_count="4" speaker=""', after=mark)
+        keys = {m.body.epoch: decode_b64(m.body.key, 32) for m in bob.drain()
+                if isinstance(m.body, MediaKeyNotice)}
+        joined = await bob.request(JoinRequest(G58))  # a member already: the current key
+        assert isinstance(joined.body, JoinResult) and joined.body.media_key is not None
+        keys[joined.body.media_key.epoch] = decode_b64(joined.body.media_key.key, 32)
+        granted_at = len(alice.frames)
+        granted = await bob.request(SpeakRequest(True, G58))
+        assert isinstance(granted.body, SpeakResult) and granted.body.grant
+        epoch = joined.body.media_key.epoch
+        for seq in range(3):
+            bob_udp.send(seal_audio(MediaKey(epoch, keys[epoch]), str(G58), "bob",
+                                    granted.body.grant, seq, b"\xf8\xff\xfe"))
+        await until_seen(alice, b'member_count="4" speaker="bob"', after=granted_at)
+        # the holder again, then an emergency takes the floor from it
+        mark = len(alice.frames)
+        assert (await bob.request(SpeakRequest(False, G58))).ok
+        await until_seen(alice, b'member_count="4" speaker=""', after=mark)
+        assert b"errcode" not in await alice.request(
+            "MID_INTERPHONE", "<speak type='on' id='group_58'/>")
+        await settle(nodes)
+        assert (await bob.request(QualityReport(G58, "alice", 50.0, 20.0))).ok
+        mark = len(alice.frames)
+        assert (await dave.request(SpeakRequest(True, G58, emergency=True))).ok
+        await until_seen(alice, b'member_count="4" speaker="dave"', after=mark)
+        assert (await carol.request(EmergencyRequest(EmergencyAction.CANCEL, G58))).ok
+        mark = len(alice.frames)
+        await dave.close()  # presence offline to its contacts, a key rotation
+        await until_seen(alice, b'member_count="3" speaker=""', after=mark)
+        await alice.request("MID_SESSION", "<ping/>")
+
+        for frame in alice.frames:
+            check_base_frame(frame)
+        received: list[Any] = []
+        while not alice_udp.received.empty():
+            received.append(alice_udp.received.get_nowait()[0])
+        assert all(struct.unpack(">I", data[4:8])[0] in (1, 2) for data in received)
+        for client in (bob, carol):
+            await client.close()
+        alice_udp.close()
+        bob_udp.close()
+        await alice.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,13 +76,18 @@ class PresenceRules:
         if not replaced:
             self._tell_watchers(session, True, outbox)
 
-    def roster_reloaded(self, session: Session) -> None:
+    def roster_reloaded(self, session: Session, leaving: Collection[str] = ()) -> None:
         """A directory reload may have changed ``session``'s contacts: its status changes
-        follow the roster served now (extension roster's notice replaces the login's)."""
-        if session.sid in self.contacts_of:
+        follow the roster served now (extension roster's notice replaces the login's).
+        ``leaving``: removed users whose sessions are still to end (several nodes: their
+        kicks come through the shared log); those that were contacts stay watched until
+        then, so that ``session`` is told they went offline, as on one server."""
+        contacts = self.contacts_of.get(session.sid)
+        if contacts is not None:
             state = self._state
             roster = state.directory.roster(session.uid, state.settings.auth)
-            self.contacts_of[session.sid] = frozenset(e.id for e in roster if e.kind == "contact")
+            self.contacts_of[session.sid] = frozenset(
+                e.id for e in roster if e.kind == "contact") | contacts.intersection(leaving)
 
     def session_ended(self, session: Session, *, replaced: bool, outbox: Outbox) -> None:
         """``session`` ended (``replaced``: by a new login of its uid). Its rings end:
@@ -97,6 +103,12 @@ class PresenceRules:
                 self._notify(ring.caller, CallNotice(CallNoticeType.OFFLINE, ring.chat), outbox)
         if not replaced:
             self._tell_watchers(session, False, outbox)
+            state = self._state
+            if state.settings.auth == "token" and session.uid not in state.directory.users:
+                # a removed user, kept by roster_reloaded until now: watched no more
+                for sid, contacts in self.contacts_of.items():
+                    if session.uid in contacts:
+                        self.contacts_of[sid] = contacts - {session.uid}
 
     def _tell_watchers(self, session: Session, online: bool, outbox: Outbox) -> None:
         message = Message.notification(PresenceChanged(session.uid, online))

@@ -278,7 +278,7 @@ class Replica:
         outbox = Outbox()
         for session in list(state.sessions.values()):  # extension roster, told at once
             if session.uid not in kick and session.sid in state.peers:
-                state.presence.roster_reloaded(session)
+                state.presence.roster_reloaded(session, leaving=kick)
                 state.tell_roster(session.sid, previous, outbox)
         outbox.log(f"directory reloaded: {changes.describe()}; {len(kick)} session(s) to kick, "
                    f"{len(leave)} membership(s) to end (through the shared log)")
