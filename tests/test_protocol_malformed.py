@@ -206,6 +206,13 @@ def test_malformed_document(document, errcode, envelope):
     assert error.errmsg  # something a human can read
 
 
+def test_a_missing_module_is_named_as_missing() -> None:
+    """The error read "unknown module None" (Python's None in the answer a client sees)."""
+    with pytest.raises(ProtocolError) as caught:
+        decode_message(b"<message type='request' seq='1'><ping/></message>")
+    assert caught.value.errmsg == "missing module attribute"
+
+
 def test_limits_themselves_are_accepted():
     assert len(decode_message(doc(sync_ids(MAX_SYNC_IDS))).body.ids) == MAX_SYNC_IDS
     body = decode_message(doc(info(members(MAX_MEMBERS)), "response")).body

@@ -123,7 +123,9 @@ def read_envelope(root: etree._Element) -> Envelope:
         raise context.error(f"seq longer than {MAX_SEQ_LEN} characters")
     if child is None:
         raise context.error(f"<message> needs exactly one child element, has {len(children)}")
-    if module is None or module not in _MODULES:
+    if module is None:
+        raise context.error("missing module attribute")
+    if module not in _MODULES:
         raise context.error(f"unknown module {module!r}")
     if _has_text(root):
         raise context.error("text content in <message>")
