@@ -248,6 +248,10 @@ class ClientSession:
         self._last_sent = 0.0
         self._ping_seq: str | None = None
         self.pings_sent = 0
+        self.odd_frames = 0
+        """Frames from the server that were no message, or an error answering no request:
+        the first is logged as a warning, the rest only counted (a server sending garbage
+        must not flood the log)."""
         self.close_reason = ""
 
     # ---- reading the state -------------------------------------------------------------
@@ -375,7 +379,7 @@ class ClientSession:
         except ProtocolError as exc:
             entry = self._pending.pop(exc.seq, None) if exc.seq is not None else None
             if entry is None:
-                logger.warning("undecodable frame from the server: %s", exc)
+                self._odd_frame("undecodable frame from the server: %s", exc)
                 return
             self._request_ended(exc.seq or "", entry, ResponseUnreadable(
                 exc.seq or "", entry.request, RemoteProtocolError(f"unreadable answer: {exc}")))
@@ -393,8 +397,8 @@ class ClientSession:
         entry = self._pending.pop(seq, None)
         if entry is None:
             if isinstance(body, ErrorReply):
-                logger.warning("server error without a pending request: %s %s",
-                               body.errcode, body.errmsg)
+                self._odd_frame("server error without a pending request: %s %s",
+                                body.errcode, body.errmsg)
             else:
                 logger.debug("late or unknown response seq=%r", message.seq)
             return
@@ -426,6 +430,13 @@ class ClientSession:
                 logger.warning("keepalive ping failed: %s", event)
             return
         self._events.append(event)
+
+    def _odd_frame(self, text: str, *args: object) -> None:
+        self.odd_frames += 1
+        if self.odd_frames == 1:
+            logger.warning(text + " (further odd frames are counted, not logged)", *args)
+        else:
+            logger.debug(text, *args)
 
     def _receive_notification(self, body: Body) -> None:
         if isinstance(body, Kicked):
