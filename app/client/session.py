@@ -111,6 +111,17 @@ _ANSWER_OF: dict[type, type] = {
 
 _MIN_PING_TIMEOUT = 2.0
 
+MAX_KEEPALIVE_S = 300
+"""The longest keepalive interval the client follows, whatever the login response says:
+past it a server gone without a word would go unnoticed for as long (a ping more often
+than asked is harmless)."""
+
+
+def sane_keepalive(advertised: int) -> int:
+    """The login response's ``keepalive`` brought into 1..``MAX_KEEPALIVE_S`` seconds
+    (0 would ping in a tight loop, 4294967295 never)."""
+    return min(max(1, advertised), MAX_KEEPALIVE_S)
+
 
 class SessionState(StrEnum):
     """Where one signaling connection stands."""
@@ -291,7 +302,7 @@ class ClientSession:
             return self._ping_interval
         if self._login_result is None:
             return None
-        return float(max(1, self._login_result.keepalive))
+        return float(sane_keepalive(self._login_result.keepalive))
 
     @property
     def pending(self) -> tuple[str, ...]:
