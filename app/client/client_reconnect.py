@@ -160,7 +160,12 @@ class ClientReconnect(ClientCore):
         self._end_turn("disconnected")
         if self._closing or self.model.connection.final:
             return
-        reason = f"connection lost{': ' + str(exc) if exc else ''}"
+        # the session's own reason when it ended the connection itself (a ping left
+        # unanswered, an oversized frame): the user learns why, not only that
+        why = conn.session.close_reason
+        if not why or why.startswith("connection closed"):
+            why = str(exc) if exc else ""
+        reason = f"connection lost{': ' + why if why else ''}"
         if not self._reconnect:  # the state first, as when kicked (client._on_kicked)
             self.model.set_connection(ConnectionState.DISCONNECTED, reason)
             self.model.apply_left()
