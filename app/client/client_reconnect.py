@@ -16,7 +16,13 @@ from typing import Any
 
 from app.client.client_core import ClientCore
 from app.client.connection import SignalingConnection
-from app.client.errors import ClientError, LoginRefused, NotConnected, ServerError
+from app.client.errors import (
+    ClientError,
+    ConnectionLost,
+    LoginRefused,
+    NotConnected,
+    ServerError,
+)
 from app.client.events import ConnectionState
 from app.client.media import MediaEndpoint
 from app.client.session import ClientSession
@@ -80,6 +86,10 @@ class ClientReconnect(ClientCore):
             await self._rejoin(conn, rejoin, target)
             if self._closing:
                 raise NotConnected("client closed while connecting")
+            if conn.closed or self._conn is not conn:
+                # dropped after the last answer (the server closed right after the
+                # re-join): an attempt that failed, not a connection to report
+                raise ConnectionLost(conn.session.close_reason or "connection closed")
             self.model.set_connection(ConnectionState.CONNECTED)
             self._wake_watch.start()
         except BaseException as exc:
@@ -87,8 +97,6 @@ class ClientReconnect(ClientCore):
             if self._closing and isinstance(exc, ClientError):
                 raise NotConnected("client closed while connecting") from exc
             raise
-        if conn.closed:  # dropped while we were finishing: let the loss handler see it
-            self._on_connection_closed(conn, None)
 
     async def _open_signaling(self) -> SignalingConnection:
         session = ClientSession(self.uid, self._token, request_timeout=self._request_timeout,
