@@ -35,9 +35,16 @@ from app.protocol.presence import PRESENCE, PresenceSyncRequest
 logger = logging.getLogger(__name__)
 
 
-def backoff_delays(base: float, cap: float) -> Iterable[float]:
-    """Exponential backoff with jitter: each delay in [d/2, d], d doubling from base to cap."""
-    delay = base
+STABLE_S = 10.0
+"""A connection that ended sooner than this after it was established counts, for the
+back-off, as an attempt that failed: a server that drops each session right after the
+client is connected again is not retried at the back-off's first step every time."""
+
+
+def backoff_delays(base: float, cap: float, *, start: int = 0) -> Iterable[float]:
+    """Exponential backoff with jitter: each delay in [d/2, d], d doubling from base to cap;
+    ``start``: doublings already done (attempts that failed before)."""
+    delay = min(cap, base * 2 ** min(start, 32))
     while True:
         yield delay / 2 + random.uniform(0, delay / 2)
         delay = min(cap, delay * 2)
@@ -63,6 +70,8 @@ class ClientReconnect(ClientCore):
     _features: tuple[str, ...]
     _reconnect_task: asyncio.Task[Any] | None
     _wake_watch: WakeWatch
+    _established_at = 0.0  # (loop time) the current connection was reported connected
+    _short_drops = 0  # connections in a row that ended within STABLE_S
 
     async def _establish(self, rejoin: tuple[InterphoneId, ...],
                          target: InterphoneId | None) -> None:
@@ -91,6 +100,7 @@ class ClientReconnect(ClientCore):
                 # re-join): an attempt that failed, not a connection to report
                 raise ConnectionLost(conn.session.close_reason or "connection closed")
             self.model.set_connection(ConnectionState.CONNECTED)
+            self._established_at = asyncio.get_running_loop().time()
             self._wake_watch.start()
         except BaseException as exc:
             await self._abandon(conn, media)
@@ -178,6 +188,8 @@ class ClientReconnect(ClientCore):
             self.model.set_connection(ConnectionState.DISCONNECTED, reason)
             self.model.apply_left()
             return
+        lasted = asyncio.get_running_loop().time() - self._established_at
+        self._short_drops = self._short_drops + 1 if lasted < STABLE_S else 0
         logger.info("%s; reconnecting", reason)
         self.model.set_connection(ConnectionState.RECONNECTING, reason)
         if self._reconnect_task is None or self._reconnect_task.done():
@@ -186,7 +198,7 @@ class ClientReconnect(ClientCore):
 
     async def _reconnect_loop(self) -> None:
         rejoin, target = self.model.joined_ids, self.model.talk_target
-        for delay in backoff_delays(*self._backoff):
+        for delay in backoff_delays(*self._backoff, start=self._short_drops):
             await asyncio.sleep(delay)
             if self._closing or self.model.connection.final:
                 return
