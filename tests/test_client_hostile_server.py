@@ -1,0 +1,452 @@
+"""The client against a hostile server over real sockets (signaling): a scripted server
+(tests/hostile_server.py) logs the client in correctly, then misbehaves. For each case the
+user gets a clear error or log line, no hang, no traceback, no lost state, and a
+reconnect that backs off."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import signal
+import struct
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hostile_server import G58, HostileServer, Peer
+from waiting import wait_until
+
+from app.client import ConnectionLost, InterphoneClient, RequestTimeout
+from app.client.errors import RemoteProtocolError
+from app.client.events import ConnectionState
+from app.client.turn import TurnPhase
+from app.client.turn_driver import TurnDriver
+from app.protocol import (
+    InterphoneChanged,
+    InterphoneInfo,
+    JoinRequest,
+    JoinResult,
+    Login,
+    MembersRequest,
+    MembersResult,
+    Message,
+    Ping,
+    SpeakResult,
+    SyncRequest,
+    SyncResult,
+    encode_frame,
+    encode_message,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def client_for(server: HostileServer, *, request_timeout: float = 2.0,
+               backoff: tuple[float, float] = (0.2, 5.0)) -> InterphoneClient:
+    return InterphoneClient("127.0.0.1", server.port, "alice", "x", connect_timeout=2.0,
+                            request_timeout=request_timeout, backoff=backoff)
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.exc_info is not None or r.levelno >= logging.ERROR]
+
+
+def frame_of(xml: str) -> bytes:
+    return encode_frame(xml.encode())
+
+
+async def still_usable(client: InterphoneClient) -> None:
+    """The session still answers: a request round trip works and the state is intact."""
+    info = await asyncio.wait_for(client.members(G58), 5)
+    assert info.members == ("alice", "bob")
+    assert client.state is ConnectionState.CONNECTED
+
+
+# ---- 1. frames ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("xml", [
+    "<message type='notification' module='MID_INTERPHONE'><interphone",  # not well-formed
+    "<message type='notification' module='MID_NOWHERE'><thing/></message>",  # unknown module
+    "<message type='notification' module='MID_INTERPHONE'><frobnicate x='1'/></message>",
+    "<message type='response' seq='77' module='MID_INTERPHONE'><frobnicate/></message>",
+    "<html><body>hello</body></html>",  # a root that is not <message>
+])
+async def test_unreadable_frames_after_login_are_logged_and_the_session_goes_on(
+        xml: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="app.client")
+    async with HostileServer() as server:
+        client = client_for(server)
+        await client.connect()
+        await client.join(G58)
+        server.peer.send_raw(frame_of(xml) * 3)
+        await still_usable(client)
+        assert client.joined == G58 and len(server.peers) == 1
+        # skipped with a word in the log (a warning for the first that is no message)
+        assert [r for r in caplog.records if r.name == "app.client.session"]
+        assert not tracebacks(caplog)
+        await client.close()
+
+
+async def test_a_flood_of_odd_frames_is_logged_once_not_per_frame(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """5000 frames that are no message and 5000 errors answering no request: one warning,
+    naming the first, and a count."""
+    caplog.set_level(logging.INFO, logger="app.client")
+    async with HostileServer() as server:
+        client = client_for(server)
+        await client.connect()
+        server.peer.send_raw(frame_of("<message><oops") * 5000)
+        server.peer.send_raw(encode_frame(encode_message(Message.frame_error("nope"))) * 5000)
+        await still_usable(client)
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warned) == 1 and warned[0].startswith("undecodable frame"), warned
+        assert client._conn is not None and client._conn.session.odd_frames == 10_000
+        await client.close()
+
+
+async def test_a_1_gb_length_header_closes_with_a_clear_line_and_reconnects(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="app.client")
+    async with HostileServer() as server:
+        client = client_for(server, backoff=(0.2, 1.0))
+        await client.connect()
+        await client.join(G58)
+        server.peer.send_raw(struct.pack(">I", 1 << 30) + b"<message")
+        await wait_until(lambda: len(server.peers) == 2 and client.connected, timeout=10,
+                         what="reconnected")
+        lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert any("oversized frame" in line and "1073741824" in line for line in lines), lines
+        assert client.joined == G58  # re-joined after the reconnect
+        assert server.peer.of(Login) and server.peer.of(JoinRequest)
+        assert not tracebacks(caplog)
+        await client.close()
+
+
+@pytest.mark.parametrize("dribble", [True, False], ids=["dribbled", "header-then-silence"])
+async def test_a_frame_never_finished_ends_the_session_in_bounded_time(
+        dribble: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """A frame dribbled a byte every 200 ms, or a header then silence: the request waiting
+    behind it times out, the keepalive ping goes unanswered, the session closes and the
+    client reconnects, all within seconds; what the frame held so far is a few bytes."""
+    caplog.set_level(logging.INFO, logger="app.client")
+    async with HostileServer(keepalive=1) as server:
+        client = client_for(server, request_timeout=1.0, backoff=(0.2, 1.0))
+        details: list[str] = []
+        client.model.subscribe(lambda event: details.append(getattr(event, "detail", "")))
+        await client.connect()
+        first = server.peer
+        frame = frame_of("<message type='notification' module='MID_INTERPHONE'>"
+                         + "<interphone id='group_58' attach_id='58' member_count='1'/>"
+                         + "</message>")
+
+        async def dribbler() -> None:
+            first.send_raw(frame[:4])
+            for byte in frame[4:-1] if dribble else ():
+                await asyncio.sleep(0.2)
+                first.send_raw(bytes([byte]))
+
+        server.on[MembersRequest] = server.on[Ping] = lambda peer, request: None
+        server.spawn(dribbler())
+        began = time.monotonic()
+        with pytest.raises(RequestTimeout, match="MembersRequest: no answer within 1 s"):
+            await client.members(G58)
+        assert time.monotonic() - began < 5
+        server.on.clear()
+        await wait_until(lambda: len(server.peers) == 2 and client.connected, timeout=10,
+                         what="a new session")
+        # the user is told why: the line and the state's detail name the unanswered ping
+        assert "connection lost: ping not answered within 2 s" in details
+        assert any("ping not answered" in r.getMessage() for r in caplog.records)
+        assert not tracebacks(caplog)
+        await client.close()
+
+
+# ---- 2. answers nobody asked for ------------------------------------------------------------
+
+
+async def test_answers_to_no_request_are_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="app.client")
+    async with HostileServer() as server:
+        client = client_for(server)
+        await client.connect()
+        await client.join(G58)
+        before = client.model.interphone(G58)
+        peer = server.peer
+        for seq in ("999", "1", "x" * 64):  # never sent, already answered, anything
+            peer.send(Message.response(seq, MembersResult(InterphoneInfo.of(
+                G58, "alice", ["mallory"], "mallory"))))
+            peer.send(Message.response(seq, SpeakResult(True, G58)))
+        await still_usable(client)
+        assert client.model.interphone(G58) == before  # no state from answers to nothing
+        assert client.model.speaker == ""
+        assert not tracebacks(caplog)
+        await client.close()
+
+
+async def test_a_second_answer_to_one_request_is_ignored() -> None:
+    async with HostileServer() as server:
+
+        def twice(peer: Peer, request: Message) -> None:
+            peer.respond(request, MembersResult(InterphoneInfo.of(G58, "alice", ["alice"])))
+            peer.respond(request, MembersResult(InterphoneInfo.of(
+                G58, "alice", ["alice", "mallory"], "mallory")))
+
+        server.on[MembersRequest] = twice
+        client = client_for(server)
+        await client.connect()
+        info = await client.members(G58)
+        assert info.members == ("alice",)
+        del server.on[MembersRequest]
+        await still_usable(client)  # read after the second answer, which changed nothing
+        assert client.model.speaker == ""
+        await client.close()
+
+
+async def test_an_answer_of_the_wrong_kind_fails_that_request_only() -> None:
+    async with HostileServer() as server:
+        server.on[MembersRequest] = lambda peer, request: peer.respond(request, SyncResult(()))
+        client = client_for(server)
+        await client.connect()
+        with pytest.raises(RemoteProtocolError, match="MembersRequest answered with SyncResult"):
+            await client.members(G58)
+        del server.on[MembersRequest]
+        await still_usable(client)
+        await client.close()
+
+
+# ---- 3. absurd login answers ----------------------------------------------------------------
+
+
+def next_ping_in(client: InterphoneClient) -> float:
+    conn = client._conn
+    assert conn is not None
+    deadline = conn.session.next_deadline()
+    assert deadline is not None
+    return deadline - asyncio.get_running_loop().time()
+
+
+@pytest.mark.parametrize("keepalive", ["0", "", "4294967295", "99999"])
+async def test_absurd_keepalives_leave_sane_timers(keepalive: str) -> None:
+    """keepalive 0 would ping in a tight loop, an enormous one never (a dead server
+    unnoticed for years); missing means the default."""
+    async with HostileServer() as server:
+        attribute = f" keepalive='{keepalive}'" if keepalive else ""
+        server.login = lambda login: frame_of(
+            f"<message type='response' seq='1' module='MID_SESSION'><login uid='alice' "
+            f"udp_port='{server.udp_port}'{attribute}><group id='58' name='Ops'/></login>"
+            "</message>")
+        client = client_for(server)
+        await client.connect()
+        assert 0.9 <= next_ping_in(client) <= 300
+        assert 1 <= client.model.keepalive <= 300
+        await client.join(G58)  # the media refresh runs at a sane interval too
+        await still_usable(client)
+        await client.close()
+
+
+@pytest.mark.parametrize(("attributes", "words"), [
+    ("udp_port='9400' keepalive='-5'", "keepalive='-5' is not an unsigned integer"),
+    ("udp_port='9400' max_talk='lots'", "max_talk='lots' is not an unsigned integer"),
+    ("keepalive='15'", "needs 'udp_port'"),
+    ("udp_port='0'", "udp_port=0 is not a port number"),
+])
+async def test_an_unreadable_login_answer_is_a_clear_error(attributes: str, words: str) -> None:
+    async with HostileServer() as server:
+        server.login = lambda login: frame_of(
+            "<message type='response' seq='1' module='MID_SESSION'>"
+            f"<login uid='alice' {attributes}/></message>")
+        client = client_for(server)
+        began = time.monotonic()
+        with pytest.raises(RemoteProtocolError, match=words):
+            await client.connect()
+        assert time.monotonic() - began < 3
+        assert client.state is ConnectionState.DISCONNECTED
+        await client.close()
+
+
+@pytest.mark.parametrize(("max_talk", "limit"), [(0, 60.0), (4294967295, 4294967295.0)])
+async def test_absurd_max_talks_leave_a_working_turn(max_talk: int, limit: float) -> None:
+    """max_talk 0 (a grant that ends at once) is taken as the default; an enormous one
+    as it is: either way a press is granted, talks and ends."""
+    transmitting: list[bool] = []
+    async with HostileServer(max_talk=max_talk) as server:
+        client = client_for(server)
+        await client.connect()
+        await client.join(G58)
+        driver = TurnDriver(client, on_transmit=transmitting.append)
+        driver.press()
+        await wait_until(lambda: driver.machine.transmitting, what="granted")
+        assert driver.machine.config.max_talk == limit
+        assert driver.machine.view(time.monotonic()).remaining > 50
+        driver.release()
+        await wait_until(lambda: driver.machine.phase is TurnPhase.IDLE and not driver.busy,
+                         what="released")
+        assert transmitting == [True, False] and client.connected
+        await driver.close()
+        await client.close()
+
+
+# ---- 4. floods ------------------------------------------------------------------------------
+
+
+async def test_a_notification_flood_leaves_the_client_responsive_and_bounded() -> None:
+    """Tens of thousands of member and speaker changes in a burst: a ping still gets its
+    answer in time, the model holds one interphone, few tasks are left behind."""
+    async with HostileServer(keepalive=1) as server:
+        client = client_for(server)
+        await client.connect()
+        await client.join(G58)
+        frames = []
+        for n in range(20_000):
+            members = ["alice", "bob", f"u{n % 400}"]
+            frames.append(Message.notification(InterphoneChanged(InterphoneInfo.of(
+                G58, "alice", members, members[1 + n % 2]))))
+        data = b"".join(encode_frame(encode_message(m)) for m in frames)
+        peer = server.peer
+        peer.send_raw(data)
+        most_tasks = 0
+
+        def settled() -> bool:
+            nonlocal most_tasks
+            most_tasks = max(most_tasks, len(asyncio.all_tasks()))
+            members = client.model.members
+            return members == ("alice", "bob", "u399") or members == ("alice", "u399", "bob")
+
+        began = time.monotonic()
+        await wait_until(settled, timeout=20, what="the flood applied")
+        info = await asyncio.wait_for(client.members(G58), 5)
+        assert info.members == ("alice", "bob")
+        assert time.monotonic() - began < 20
+        assert len(client.model.interphones) == 1
+        assert most_tasks < 100, most_tasks
+        assert client.connected and len(server.peers) == 1
+        await client.close()
+
+
+# ---- 5. closing servers -----------------------------------------------------------------------
+
+
+async def test_a_server_that_accepts_and_closes_at_once_is_one_clear_error() -> None:
+    async with HostileServer() as server:
+        server.on_accept = lambda peer: peer.close()
+        client = client_for(server)
+        began = time.monotonic()
+        with pytest.raises(ConnectionLost, match="closed"):
+            await client.connect()
+        assert time.monotonic() - began < 3
+        assert client.state is ConnectionState.DISCONNECTED
+        await client.close()
+
+
+@pytest.mark.parametrize("when", ["accept", "login", "sync", "join", "connected"])
+async def test_a_server_that_closes_after_each_login_meets_a_growing_backoff(
+        when: str) -> None:
+    """Each new connection is closed at once, or right after its login, its sync, its
+    re-join (the client is never told it is connected, nor left stuck as connected), or
+    a moment after the client is connected again: the attempts come ever further apart,
+    not at the back-off's first step each time."""
+    async with HostileServer() as server:
+        client = client_for(server, backoff=(0.2, 5.0))
+        await client.connect()
+        await client.join(G58)
+
+        def close_after(peer: Peer, request: Message) -> None:
+            peer.close()
+
+        def sync_then_close(peer: Peer, request: Message) -> None:
+            peer.respond(request, SyncResult(()))
+            peer.close()
+
+        def join_then_close(peer: Peer, request: Message) -> None:
+            peer.respond(request, JoinResult(InterphoneInfo.of(G58, "alice", ["alice"])))
+            peer.close()
+
+        def join_then_close_soon(peer: Peer, request: Message) -> None:
+            peer.respond(request, JoinResult(InterphoneInfo.of(G58, "alice", ["alice"])))
+            asyncio.get_running_loop().call_later(0.3, peer.close)
+
+        if when == "accept":
+            server.on_accept = lambda peer: peer.close()
+        elif when == "login":
+            server.after_login = close_after
+        elif when == "sync":
+            server.on[SyncRequest] = sync_then_close
+        elif when == "join":
+            server.on[JoinRequest] = join_then_close
+        else:  # the client is connected again for a moment each time
+            server.on[JoinRequest] = join_then_close_soon
+        began = time.monotonic()
+        server.peer.close()
+        await asyncio.sleep(5)
+        attempts = [t for t in server.accepted_at if t > began]
+        assert 3 <= len(attempts) <= 6, (len(attempts), client.state, client._conn)
+        gaps = [b - a for a, b in itertools.pairwise(attempts)]
+        assert gaps[-1] > gaps[0]
+        assert client.state is ConnectionState.RECONNECTING or (
+            when == "connected" and client.state is ConnectionState.CONNECTED)
+        await client.close()
+
+
+# ---- what a user of interphone-cli sees ------------------------------------------------------
+
+
+async def run_cli(port: int, *args: str) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERPHONE_")}
+    env.update(INTERPHONE_UID="alice", INTERPHONE_TOKEN="x")
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "--server", f"127.0.0.1:{port}", *args, cwd=ROOT,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def test_the_cli_names_an_unreadable_login_answer_in_one_line() -> None:
+    async with HostileServer() as server:
+        server.login = lambda login: frame_of(
+            "<message type='response' seq='1' module='MID_SESSION'>"
+            f"<login uid='alice' udp_port='{server.udp_port}' keepalive='-5'/></message>")
+        proc = await run_cli(server.port, "sync")
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 15)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 1 and out == b""
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err.decode(), lines
+    assert lines[0].startswith("interphone-cli: error: ") and "keepalive='-5'" in lines[0]
+
+
+async def test_the_cli_says_why_the_connection_was_lost_and_comes_back(tmp_path: Path) -> None:
+    """``listen`` on a server that stops answering pings after the join: stderr says the
+    ping went unanswered (not only "connection lost"), then that it is back."""
+    async with HostileServer(keepalive=1) as server:
+
+        def first_session_deaf(peer: Peer, request: Message) -> None:
+            if peer is not server.peers[0]:
+                peer.respond(request, Ping())
+
+        server.on[Ping] = first_session_deaf
+        proc = await run_cli(server.port, "listen", "group_58", "--wav",
+                             str(tmp_path / "heard.wav"))
+        assert proc.stderr is not None
+        said: list[str] = []
+        try:
+            while not said or not said[-1].startswith("reconnected"):
+                line = await asyncio.wait_for(proc.stderr.readline(), 15)
+                assert line, said
+                said.append(line.decode().rstrip("\n"))
+            proc.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(proc.communicate(), 10)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert said[1] == "connection lost: ping not answered within 2 s: reconnecting", said
+    assert said[2] == "reconnected: back in group_58"
+    assert "Traceback" not in err.decode() and proc.returncode == 0
