@@ -21,11 +21,12 @@ from waiting import wait_until
 
 from app.client import ConnectionLost, InterphoneClient, RequestTimeout
 from app.client.errors import RemoteProtocolError
-from app.client.events import ConnectionState
+from app.client.events import ConnectionState, FloorState
 from app.client.turn import TurnPhase
 from app.client.turn_driver import TurnDriver
 from app.protocol import (
     InterphoneChanged,
+    InterphoneId,
     InterphoneInfo,
     JoinRequest,
     JoinResult,
@@ -34,6 +35,9 @@ from app.protocol import (
     MembersResult,
     Message,
     Ping,
+    QuitRequest,
+    QuitResult,
+    SpeakRequest,
     SpeakResult,
     SyncRequest,
     SyncResult,
@@ -216,6 +220,47 @@ async def test_an_answer_of_the_wrong_kind_fails_that_request_only() -> None:
         with pytest.raises(RemoteProtocolError, match="MembersRequest answered with SyncResult"):
             await client.members(G58)
         del server.on[MembersRequest]
+        await still_usable(client)
+        await client.close()
+
+
+async def test_an_answer_about_another_interphone_fails_that_request_only() -> None:
+    """The join of group_77 answered with group_99's members, and members, speak on and
+    quit likewise answered for group_99: each request fails with a line naming both, and
+    the model, the media registrations and the floor keep what is true."""
+    other = InterphoneId.group("99")
+    other_info = InterphoneInfo.of(other, "alice", ["alice", "bob"])
+
+    def about_other(peer: Peer, request: Message) -> None:
+        match request.body:
+            case JoinRequest():
+                peer.respond(request, JoinResult(other_info))
+            case MembersRequest():
+                peer.respond(request, MembersResult(other_info))
+            case QuitRequest():
+                peer.respond(request, QuitResult(InterphoneInfo(other, "99", 1)))
+            case SpeakRequest(on):
+                peer.respond(request, SpeakResult(on, other))
+
+    async with HostileServer() as server:
+        client = client_for(server)
+        await client.connect()
+        await client.join(G58)
+        for kind in (JoinRequest, MembersRequest, QuitRequest, SpeakRequest):
+            server.on[kind] = about_other
+        calls = {"join": client.join(InterphoneId.group("77")), "members": client.members(G58),
+                 "speak": client.talk_start(), "quit": client.leave(G58)}
+        for name, call in calls.items():
+            with pytest.raises(RemoteProtocolError, match="answered for group_99"):
+                await call
+            assert client.model.floor is not FloorState.TALKING, name
+            assert client.model.interphone(other) is None, name
+            assert client.connected, name
+        # the quit that failed leaves the interphone locally, as any failed quit does
+        assert client.model.joined_ids == ()
+        assert client._media is not None and client._media.interphones == ()
+        server.on.clear()
+        await client.join(G58)
         await still_usable(client)
         await client.close()
 

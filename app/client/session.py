@@ -45,6 +45,7 @@ from app.protocol import (
     FrameDecoder,
     FrameTooLarge,
     InterphoneChanged,
+    InterphoneId,
     JoinRequest,
     JoinResult,
     Kicked,
@@ -130,6 +131,23 @@ class SessionState(StrEnum):
     LOGGING_IN = "logging_in"  # a login request is in flight
     LOGGED_IN = "logged_in"  # every request may be sent
     CLOSED = "closed"  # kicked, ping unanswered, peer error, or the connection ended
+
+
+def _answered_for(request: Body, body: Body) -> tuple[InterphoneId, InterphoneId] | None:
+    """(asked, answered) when the answer to a request about one interphone (members, join,
+    quit, speak) names another; None when it names the same (or, a bare ``<speak/>``, none)."""
+    answered: InterphoneId | None
+    if isinstance(body, MembersResult | JoinResult | QuitResult):
+        answered = body.info.id
+    elif isinstance(body, SpeakResult):
+        answered = body.id
+    else:
+        return None
+    asked = request.id if isinstance(request, MembersRequest | JoinRequest | QuitRequest
+                                     | SpeakRequest) else None
+    if asked is None or answered is None or answered == asked:
+        return None
+    return asked, answered
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -420,6 +438,11 @@ class ClientSession:
         elif not isinstance(body, expected):
             event = ResponseUnreadable(seq, entry.request, RemoteProtocolError(
                 f"{type(entry.request).__name__} answered with {type(body).__name__}"))
+        elif (other := _answered_for(entry.request, body)) is not None:
+            # the model would take it as the state of that other interphone (joined,
+            # left, its members), while the request's own was never answered
+            event = ResponseUnreadable(seq, entry.request, RemoteProtocolError(
+                f"{type(entry.request).__name__} of {other[0]} answered for {other[1]}"))
         else:
             event = ResponseReceived(seq, entry.request, body)
         self._request_ended(seq, entry, event)
