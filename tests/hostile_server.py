@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.client import InterphoneClient
 from app.protocol import (
     FrameDecoder,
     InterphoneChanged,
@@ -219,6 +221,23 @@ class HostileServer:
             writer.close()
             if task is not None:
                 self._tasks.discard(task)
+
+
+def client_for(server: HostileServer, *, request_timeout: float = 2.0,
+               backoff: tuple[float, float] = (0.2, 5.0)) -> InterphoneClient:
+    """alice's client of ``server`` (short timeouts: the cases end in seconds)."""
+    return InterphoneClient("127.0.0.1", server.port, "alice", "x", connect_timeout=2.0,
+                            request_timeout=request_timeout, backoff=backoff)
+
+
+def frame_of(xml: str) -> bytes:
+    """A frame of any text (well-formed or not)."""
+    return encode_frame(xml.encode())
+
+
+def tracebacks(records: list[logging.LogRecord]) -> list[logging.LogRecord]:
+    """Log records with a traceback or at error level."""
+    return [r for r in records if r.exc_info is not None or r.levelno >= logging.ERROR]
 
 
 class _Media(asyncio.DatagramProtocol):

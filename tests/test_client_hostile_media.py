@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hostile_server import G58, HostileServer, Peer
+from hostile_server import G58, HostileServer, Peer, client_for
 from waiting import wait_until
 
 from app.audio.codec import OpusEncoder
@@ -39,10 +39,6 @@ from app.protocol import (
 pytestmark = pytest.mark.timeout(30)
 
 OTHER = InterphoneId.group("99")
-
-
-def client_for(server: HostileServer) -> InterphoneClient:
-    return InterphoneClient("127.0.0.1", server.port, "alice", "x", request_timeout=2.0)
 
 
 async def joined(server: HostileServer) -> InterphoneClient:
