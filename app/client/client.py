@@ -142,6 +142,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self._close_task: asyncio.Task[None] | None = None
         self._leaving: set[InterphoneId] = set()  # interphones whose quit is under way
         self._registering: set[InterphoneId] = set()  # a recvbegin sent again, until acked
+        # a speaker change in a joined interphone, waiting to hear its audio (HEARD_WAIT_S):
+        # (media endpoint, its rx_packets then, when to look)
+        self._heard_checks: dict[InterphoneId, tuple[MediaEndpoint, int, float]] = {}
         # the machine woke up (or the process resumed): the connection is checked at once
         self._wake_watch = WakeWatch(self._on_wake)
         self.model.subscribe(self._on_model_event)

@@ -55,6 +55,7 @@ class ClientMedia(ClientCore):
     _audio_ids: dict[str, InterphoneId]
     _media_addr: tuple[str, int] | None
     _registering: set[InterphoneId]
+    _heard_checks: dict[InterphoneId, tuple[MediaEndpoint, int, float]]
 
     def loss_pct(self, uid: str) -> float:
         """Packet loss (%) measured from the seq gaps of ``uid``'s audio."""
@@ -185,22 +186,33 @@ class ClientMedia(ClientCore):
         at a wake-up, and (``unless_heard``) when another member starts speaking there:
         then only if no audio came within ``HEARD_WAIT_S`` (the address still works
         otherwise, and the listeners behind one office NAT do not all send one at each
-        transmission)."""
+        transmission). One check waits at a time per interphone, from the latest change
+        on: a server flooding speaker changes does not start a task for each."""
         media = self._media
         if media is None or str(interphone) not in media.interphones:
             return
         if unless_heard:
-            self._tasks.spawn(self._register_unless_heard(media, interphone),
-                              f"interphone-register-unless-heard-{interphone}")
+            waiting = interphone in self._heard_checks
+            self._heard_checks[interphone] = (
+                media, media.stats.rx_packets,
+                asyncio.get_running_loop().time() + HEARD_WAIT_S)
+            if not waiting:
+                self._tasks.spawn(self._register_unless_heard(interphone),
+                                  f"interphone-register-unless-heard-{interphone}")
         elif interphone not in self._registering:
             self._registering.add(interphone)
             self._tasks.spawn(self._register_now(media, interphone),
                               f"interphone-register-again-{interphone}")
 
-    async def _register_unless_heard(self, media: MediaEndpoint,
-                                     interphone: InterphoneId) -> None:
-        heard = media.stats.rx_packets
-        await asyncio.sleep(HEARD_WAIT_S)
+    async def _register_unless_heard(self, interphone: InterphoneId) -> None:
+        """Wait until ``HEARD_WAIT_S`` after the latest speaker change (a later one moves
+        the check), then register again if no audio came since it."""
+        loop = asyncio.get_running_loop()
+        try:
+            while (delay := self._heard_checks[interphone][2] - loop.time()) > 0:
+                await asyncio.sleep(delay)
+        finally:
+            media, heard, _ = self._heard_checks.pop(interphone)
         if media.stats.rx_packets == heard:
             self._register_again(interphone)
 

@@ -16,7 +16,13 @@ from typing import Any
 
 from app.client.client_core import ClientCore
 from app.client.connection import SignalingConnection
-from app.client.errors import ClientError, LoginRefused, NotConnected, ServerError
+from app.client.errors import (
+    ClientError,
+    ConnectionLost,
+    LoginRefused,
+    NotConnected,
+    ServerError,
+)
 from app.client.events import ConnectionState
 from app.client.media import MediaEndpoint
 from app.client.session import ClientSession
@@ -29,9 +35,16 @@ from app.protocol.presence import PRESENCE, PresenceSyncRequest
 logger = logging.getLogger(__name__)
 
 
-def backoff_delays(base: float, cap: float) -> Iterable[float]:
-    """Exponential backoff with jitter: each delay in [d/2, d], d doubling from base to cap."""
-    delay = base
+STABLE_S = 10.0
+"""A connection that ended sooner than this after it was established counts, for the
+back-off, as an attempt that failed: a server that drops each session right after the
+client is connected again is not retried at the back-off's first step every time."""
+
+
+def backoff_delays(base: float, cap: float, *, start: int = 0) -> Iterable[float]:
+    """Exponential backoff with jitter: each delay in [d/2, d], d doubling from base to cap;
+    ``start``: doublings already done (attempts that failed before)."""
+    delay = min(cap, base * 2 ** min(start, 32))
     while True:
         yield delay / 2 + random.uniform(0, delay / 2)
         delay = min(cap, delay * 2)
@@ -57,6 +70,8 @@ class ClientReconnect(ClientCore):
     _features: tuple[str, ...]
     _reconnect_task: asyncio.Task[Any] | None
     _wake_watch: WakeWatch
+    _established_at = 0.0  # (loop time) the current connection was reported connected
+    _short_drops = 0  # connections in a row that ended within STABLE_S
 
     async def _establish(self, rejoin: tuple[InterphoneId, ...],
                          target: InterphoneId | None) -> None:
@@ -80,15 +95,18 @@ class ClientReconnect(ClientCore):
             await self._rejoin(conn, rejoin, target)
             if self._closing:
                 raise NotConnected("client closed while connecting")
+            if conn.closed or self._conn is not conn:
+                # dropped after the last answer (the server closed right after the
+                # re-join): an attempt that failed, not a connection to report
+                raise ConnectionLost(conn.session.close_reason or "connection closed")
             self.model.set_connection(ConnectionState.CONNECTED)
+            self._established_at = asyncio.get_running_loop().time()
             self._wake_watch.start()
         except BaseException as exc:
             await self._abandon(conn, media)
             if self._closing and isinstance(exc, ClientError):
                 raise NotConnected("client closed while connecting") from exc
             raise
-        if conn.closed:  # dropped while we were finishing: let the loss handler see it
-            self._on_connection_closed(conn, None)
 
     async def _open_signaling(self) -> SignalingConnection:
         session = ClientSession(self.uid, self._token, request_timeout=self._request_timeout,
@@ -160,11 +178,18 @@ class ClientReconnect(ClientCore):
         self._end_turn("disconnected")
         if self._closing or self.model.connection.final:
             return
-        reason = f"connection lost{': ' + str(exc) if exc else ''}"
+        # the session's own reason when it ended the connection itself (a ping left
+        # unanswered, an oversized frame): the user learns why, not only that
+        why = conn.session.close_reason
+        if not why or why.startswith("connection closed"):
+            why = str(exc) if exc else ""
+        reason = f"connection lost{': ' + why if why else ''}"
         if not self._reconnect:  # the state first, as when kicked (client._on_kicked)
             self.model.set_connection(ConnectionState.DISCONNECTED, reason)
             self.model.apply_left()
             return
+        lasted = asyncio.get_running_loop().time() - self._established_at
+        self._short_drops = self._short_drops + 1 if lasted < STABLE_S else 0
         logger.info("%s; reconnecting", reason)
         self.model.set_connection(ConnectionState.RECONNECTING, reason)
         if self._reconnect_task is None or self._reconnect_task.done():
@@ -173,7 +198,7 @@ class ClientReconnect(ClientCore):
 
     async def _reconnect_loop(self) -> None:
         rejoin, target = self.model.joined_ids, self.model.talk_target
-        for delay in backoff_delays(*self._backoff):
+        for delay in backoff_delays(*self._backoff, start=self._short_drops):
             await asyncio.sleep(delay)
             if self._closing or self.model.connection.final:
                 return

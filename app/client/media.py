@@ -69,7 +69,8 @@ MAX_PENDING = 1000
 class MediaStats:
     tx_packets: int = 0
     rx_packets: int = 0
-    rx_dropped: int = 0  # bad crc, malformed, foreign interphone, own uid, unknown source
+    rx_dropped: int = 0  # bad crc, malformed, foreign interphone, own uid, unknown source,
+    # an ack of a registration never asked for
     acks: int = 0
 
 
@@ -215,8 +216,10 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             self.stats.rx_dropped += 1
             return
         if isinstance(packet, RecvBeginPacket):
-            if packet.uid == self._uid:
+            if packet.uid == self._uid and packet.id in self._registered:
                 self._on_loop(self._acknowledged, packet.id)
+            else:  # an ack for nothing we asked: not a sign that the path works
+                self.stats.rx_dropped += 1
             return
         if packet.id not in self._registered or packet.uid == self._uid:
             self.stats.rx_dropped += 1

@@ -41,6 +41,7 @@ from app.client.events import (
     SpeakerChanged,
 )
 from app.client.model_roster import RosterModel
+from app.client.session import sane_keepalive
 from app.protocol import (
     InterphoneChanged,
     InterphoneId,
@@ -259,7 +260,7 @@ class ClientModel(RosterModel):
             self._calls.presence_granted = PRESENCE in result.features
             self._coalesced = COALESCE in result.features  # (intermediate states skipped)
             self._roster_told = ROSTER in result.features
-            self._keepalive = max(1, result.keepalive)
+            self._keepalive = sane_keepalive(result.keepalive)
             self._max_talk = result.max_talk
             self._set_roster(result.roster, result.name)
 

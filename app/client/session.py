@@ -45,6 +45,7 @@ from app.protocol import (
     FrameDecoder,
     FrameTooLarge,
     InterphoneChanged,
+    InterphoneId,
     JoinRequest,
     JoinResult,
     Kicked,
@@ -111,6 +112,17 @@ _ANSWER_OF: dict[type, type] = {
 
 _MIN_PING_TIMEOUT = 2.0
 
+MAX_KEEPALIVE_S = 300
+"""The longest keepalive interval the client follows, whatever the login response says:
+past it a server gone without a word would go unnoticed for as long (a ping more often
+than asked is harmless)."""
+
+
+def sane_keepalive(advertised: int) -> int:
+    """The login response's ``keepalive`` brought into 1..``MAX_KEEPALIVE_S`` seconds
+    (0 would ping in a tight loop, 4294967295 never)."""
+    return min(max(1, advertised), MAX_KEEPALIVE_S)
+
 
 class SessionState(StrEnum):
     """Where one signaling connection stands."""
@@ -119,6 +131,23 @@ class SessionState(StrEnum):
     LOGGING_IN = "logging_in"  # a login request is in flight
     LOGGED_IN = "logged_in"  # every request may be sent
     CLOSED = "closed"  # kicked, ping unanswered, peer error, or the connection ended
+
+
+def _answered_for(request: Body, body: Body) -> tuple[InterphoneId, InterphoneId] | None:
+    """(asked, answered) when the answer to a request about one interphone (members, join,
+    quit, speak) names another; None when it names the same (or, a bare ``<speak/>``, none)."""
+    answered: InterphoneId | None
+    if isinstance(body, MembersResult | JoinResult | QuitResult):
+        answered = body.info.id
+    elif isinstance(body, SpeakResult):
+        answered = body.id
+    else:
+        return None
+    asked = request.id if isinstance(request, MembersRequest | JoinRequest | QuitRequest
+                                     | SpeakRequest) else None
+    if asked is None or answered is None or answered == asked:
+        return None
+    return asked, answered
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -248,6 +277,10 @@ class ClientSession:
         self._last_sent = 0.0
         self._ping_seq: str | None = None
         self.pings_sent = 0
+        self.odd_frames = 0
+        """Frames from the server that were no message, or an error answering no request:
+        the first is logged as a warning, the rest only counted (a server sending garbage
+        must not flood the log)."""
         self.close_reason = ""
 
     # ---- reading the state -------------------------------------------------------------
@@ -287,7 +320,7 @@ class ClientSession:
             return self._ping_interval
         if self._login_result is None:
             return None
-        return float(max(1, self._login_result.keepalive))
+        return float(sane_keepalive(self._login_result.keepalive))
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -375,7 +408,7 @@ class ClientSession:
         except ProtocolError as exc:
             entry = self._pending.pop(exc.seq, None) if exc.seq is not None else None
             if entry is None:
-                logger.warning("undecodable frame from the server: %s", exc)
+                self._odd_frame("undecodable frame from the server: %s", exc)
                 return
             self._request_ended(exc.seq or "", entry, ResponseUnreadable(
                 exc.seq or "", entry.request, RemoteProtocolError(f"unreadable answer: {exc}")))
@@ -393,8 +426,8 @@ class ClientSession:
         entry = self._pending.pop(seq, None)
         if entry is None:
             if isinstance(body, ErrorReply):
-                logger.warning("server error without a pending request: %s %s",
-                               body.errcode, body.errmsg)
+                self._odd_frame("server error without a pending request: %s %s",
+                                body.errcode, body.errmsg)
             else:
                 logger.debug("late or unknown response seq=%r", message.seq)
             return
@@ -405,6 +438,11 @@ class ClientSession:
         elif not isinstance(body, expected):
             event = ResponseUnreadable(seq, entry.request, RemoteProtocolError(
                 f"{type(entry.request).__name__} answered with {type(body).__name__}"))
+        elif (other := _answered_for(entry.request, body)) is not None:
+            # the model would take it as the state of that other interphone (joined,
+            # left, its members), while the request's own was never answered
+            event = ResponseUnreadable(seq, entry.request, RemoteProtocolError(
+                f"{type(entry.request).__name__} of {other[0]} answered for {other[1]}"))
         else:
             event = ResponseReceived(seq, entry.request, body)
         self._request_ended(seq, entry, event)
@@ -426,6 +464,13 @@ class ClientSession:
                 logger.warning("keepalive ping failed: %s", event)
             return
         self._events.append(event)
+
+    def _odd_frame(self, text: str, *args: object) -> None:
+        self.odd_frames += 1
+        if self.odd_frames == 1:
+            logger.warning(text + " (further odd frames are counted, not logged)", *args)
+        else:
+            logger.debug(text, *args)
 
     def _receive_notification(self, body: Body) -> None:
         if isinstance(body, Kicked):
