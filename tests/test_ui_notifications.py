@@ -257,3 +257,23 @@ def test_the_daemon_s_signed_in_elsewhere_goes_when_the_window_is_shown(
 
     run(qloop, scenario())
     assert tray.messages == []
+
+
+def test_the_messages_on_screen_go_when_the_app_quits(
+        qloop, ui: UiSession, tray: RecordingTray, session_bus: str, dunst: Dunst) -> None:
+    """A missed call stays until clicked (XFCE's xfce4-notifyd, dunst): after Quit it
+    stayed on screen, with a "Show" that opened nothing."""
+    notifier = DesktopNotifications(bus=session_bus)
+    assert run(qloop, notifier.start())
+    window = ui.window
+    window.notifications = notifier
+    window.hide()
+
+    async def scenario() -> None:
+        window.notify_missed_call("chat_bob:me", "Missed call from Bob")
+        await displayed(dunst, 1)
+        await notifier.close()  # (what the app's end does)
+        await displayed(dunst, 0)
+
+    run(qloop, scenario())
+    assert tray.messages == []

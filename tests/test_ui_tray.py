@@ -963,3 +963,38 @@ def test_a_call_ringing_while_hidden_is_answered_or_dismissed_from_the_tray_menu
     finally:
         tray.close()
         run(qloop, close_session(ui))
+
+
+def test_the_tray_menu_has_its_entries_before_it_opens(
+        qloop, server: InterphoneServer, settings: Settings) -> None:
+    """XFCE's panel (a StatusNotifierItem host) sizes the menu from the entries it knows as
+    it opens it: "Answer Bob" and "Dismiss the call", which appeared only as the menu
+    opened, were cut off behind a scroll arrow, and left a blank once the call had ended.
+    The entries follow the call (and Reconnect the link) without the menu opening."""
+    ui = run(qloop, open_session(server, settings, join=None, features=(PRESENCE,)))
+    window = ui.window
+    tray = RecordingTray(window, settings)
+    try:
+        window.hide()
+
+        async def scenario() -> None:
+            bob = await ui.other("bob", join=None, features=(PRESENCE,))
+            await bob.call("me")
+            await until(lambda: window.banner.caller, what="ringing")
+            assert tray.answer_action.isVisible() and tray.answer_action.text() == "Answer Bob"
+            assert tray.dismiss_action.isVisible()
+            await bob.leave("chat_bob:me")  # bob gives up
+            await until(lambda: not window.banner.caller, what="no longer ringing")
+            assert not tray.answer_action.isVisible() and not tray.dismiss_action.isVisible()
+            elsewhere = InterphoneClient("127.0.0.1", ui.client.port, "me", "x",
+                                         reconnect=False)
+            ui.others.append(elsewhere)
+            await elsewhere.connect()
+            await until(lambda: not window.reconnect_button.isHidden(), what="signed out here")
+            assert tray.reconnect_action.isVisible()
+            assert tray.status_action.text() == "Offline (signed in elsewhere)"
+
+        run(qloop, scenario())
+    finally:
+        tray.close()
+        run(qloop, close_session(ui))

@@ -153,6 +153,15 @@ class DesktopNotifications(QObject):
         self._tasks.spawn(self._quiet_call(new_method_call(
             self._address, "CloseNotification", "u", (number,))), "withdraw notification")
 
+    async def _withdraw_all(self) -> None:
+        from jeepney import new_method_call
+
+        numbers = list(self._ids.values())
+        self._ids.clear()
+        self._keys.clear()
+        await asyncio.gather(*(self._quiet_call(new_method_call(
+            self._address, "CloseNotification", "u", (number,))) for number in numbers))
+
     async def _quiet_call(self, message: Any) -> None:
         with contextlib.suppress(OSError, TimeoutError, RuntimeError):
             await self._call(message)
@@ -213,7 +222,11 @@ class DesktopNotifications(QObject):
                     del self._ids[key]
 
     async def close(self) -> None:
+        """Off the bus; the messages still on screen go with the app (a missed call stays
+        until clicked: after Quit, its click would open nothing)."""
         self._closed = True
+        if self.available and self._ids:
+            await self._withdraw_all()
         self.available = False
         if self._listener is not None:
             self._listener.cancel()

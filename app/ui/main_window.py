@@ -99,6 +99,9 @@ class MainWindow(WindowNotices):
     """The emergency action while it cancels the emergency up in the talk target."""
     retranslated = Signal()
     """The window took a new language (what shows its texts elsewhere follows: the tray)."""
+    tray_state_changed = Signal()
+    """What the tray shows changed (its icon, its tooltip, Reconnect offered or not): the
+    tray's menu follows at once, not only as it opens."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -347,7 +350,10 @@ class MainWindow(WindowNotices):
         online again (the tray icon's own message, without a notification daemon, after
         ``UNTIL_SEEN_TRAY_MS`` at most)."""
         newly = offered and self.reconnect_button.isHidden()
+        changed = offered == self.reconnect_button.isHidden()
         self.reconnect_button.setVisible(offered)
+        if changed:
+            self.tray_state_changed.emit()
         if newly and (not self.isVisible() or self.isMinimized()):
             self.tray_message(self.tr("Interphone"), self.link_text(), "tray-offline", 0,
                               key="link", tray_timeout_ms=UNTIL_SEEN_TRAY_MS)
@@ -490,6 +496,8 @@ class MainWindow(WindowNotices):
         if shown is None or shown[0] is not tray or shown[2] != tooltip:
             tray.setToolTip(tooltip)
         self._tray_shown = (tray, picture.cacheKey(), tooltip)
+        if shown != self._tray_shown:
+            self.tray_state_changed.emit()
 
     def _build_menu(self) -> None:
         self.app_menu = QMenu(self)

@@ -436,6 +436,8 @@ class Runtime:
             label.setText(shown)
             label.setToolTip(shown)
             self.window.show_status_note(label)
+        if self.tray is not None:  # (its menu has the status, or not: an entry more or less)
+            self.tray.refresh(status=False)
         if self.preferences is not None and self.preferences.dialog is not None:
             if self._key_from_command_line:  # what the field shows, and what a change does
                 note = command_line_note(self.options.global_talk_key or "")

@@ -16,7 +16,11 @@ message about a call or about someone speaking shows the window (on that interph
 so does one on the desktop's notification (its daemon says the messages
 where there is one, see :mod:`app.ui.desktop_notifications`). Menu texts are refreshed
 when the menu opens (no timer; ``refresh_status`` brings the connection status up to
-date first).
+date first), and whenever what the tray shows changes (a call rings or ends, the link
+changes, Reconnect is offered): a StatusNotifierItem host (XFCE's panel) sizes the menu
+from the entries it knows as it opens it and takes the opening's changes after that, so an
+entry that only appeared as the menu opened was cut off behind a scroll arrow, and one that
+went left a blank.
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ class TrayController(QObject):
         # would call Python for each of its events, 10 update requests a second while
         # the level meters move)
         window.retranslated.connect(self.retranslate)
+        window.tray_state_changed.connect(self._follow_state)
         self.retranslate()
         self.refresh()
         if available is not False:
@@ -205,10 +210,16 @@ class TrayController(QObject):
         window.activateWindow()
 
     # --- menu ------------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Menu texts from the window's current state (called when the menu opens)."""
+    def _follow_state(self) -> None:
+        self.refresh(status=False)  # (bringing the status up to date would come back here)
+
+    def refresh(self, *, status: bool = True) -> None:
+        """Menu texts and entries from the window's current state (called when the menu
+        opens, and when the tray's state changes: ``status`` False, the connection status
+        as the window has it)."""
         window = self.window
-        self._refresh_status()
+        if status:
+            self._refresh_status()
         shown = window.isVisible() and not window.isMinimized()  # as toggle_window decides
         self.show_action.setText(self.tr("Hide Interphone") if shown
                                  else self.tr("Show Interphone"))
@@ -291,6 +302,7 @@ class TrayController(QObject):
         self.window.withdraw_notice("link", at_once=True)
         self._stop_watching()
         self._watch.changed.disconnect(self._on_tray_changed)
+        self.window.tray_state_changed.disconnect(self._follow_state)
         self.icon.hide()
         if self.window.tray is self.icon:
             self.window.tray = None
