@@ -437,12 +437,12 @@ class ClientSession:
             event = RequestRefused(seq, entry.request, body)
         elif not isinstance(body, expected):
             event = ResponseUnreadable(seq, entry.request, RemoteProtocolError(
-                f"{type(entry.request).__name__} answered with {type(body).__name__}"))
+                f"answered with {type(body).__name__}"))
         elif (other := _answered_for(entry.request, body)) is not None:
             # the model would take it as the state of that other interphone (joined,
             # left, its members), while the request's own was never answered
             event = ResponseUnreadable(seq, entry.request, RemoteProtocolError(
-                f"{type(entry.request).__name__} of {other[0]} answered for {other[1]}"))
+                f"about {other[0]}, answered for {other[1]}"))
         else:
             event = ResponseReceived(seq, entry.request, body)
         self._request_ended(seq, entry, event)
