@@ -127,6 +127,26 @@ def check_base_frame(raw: bytes) -> None:
         assert child.get("holder"), raw
 
 
+def assert_base_only(frames: list[bytes], udp: UdpPeer) -> None:
+    """Every frame a message PROTOCOL.md defines, every datagram queued on ``udp`` a base
+    one (audio or recvbegin, never sealed audio)."""
+    for frame in frames:
+        check_base_frame(frame)
+    received: list[Any] = []
+    while not udp.received.empty():
+        received.append(udp.received.get_nowait()[0])
+    assert all(struct.unpack(">I", data[4:8])[0] in (1, 2) for data in received)
+
+
+async def close_all(*ends: Any) -> None:
+    """Close clients (awaited) and UDP peers (at once)."""
+    for end in ends:
+        if isinstance(end, UdpPeer):
+            end.close()
+        else:
+            await end.close()
+
+
 class BaseRecorder:
     """A base client that keeps every frame it receives, as received."""
 
@@ -252,24 +272,14 @@ async def test_a_base_session_sees_only_the_base_contract_while_every_extension_
         await asyncio.sleep(0.4)
         await alice.request("MID_SESSION", "<ping/>")
 
-        for frame in alice.frames:
-            check_base_frame(frame)
+        assert_base_only(alice.frames, alice_udp)
         seen = b"".join(alice.frames)
         for speaker in (b"bob", b"carol", b"dave"):  # the floor changes reached it
             assert b'id="group_58" attach_type="group" attach_id="58" member_count="4" ' \
                    b'speaker="' + speaker + b'"' in seen
         assert b'<interphone id="chat_alice:bob" attach_type="chat" attach_id="bob"' in seen
         assert b'<interphone id="discuss_12"' in seen
-        # only base datagrams, and never bob's sealed audio
-        received: list[Any] = []
-        while not alice_udp.received.empty():
-            received.append(alice_udp.received.get_nowait()[0])
-        assert all(struct.unpack(">I", data[4:8])[0] in (1, 2) for data in received)
-        for client in (bob, carol):
-            await client.close()
-        alice_udp.close()
-        bob_udp.close()
-        await alice.close()
+        await close_all(alice, bob, carol, alice_udp, bob_udp)
 
 
 def test_the_checker_refuses_what_an_extension_adds() -> None:
@@ -410,14 +420,5 @@ async def test_a_base_floor_holder_sees_only_the_base_contract_on_one_node_or_tw
         await until_seen(alice, b'member_count="3" speaker=""', after=mark)
         await alice.request("MID_SESSION", "<ping/>")
 
-        for frame in alice.frames:
-            check_base_frame(frame)
-        received: list[Any] = []
-        while not alice_udp.received.empty():
-            received.append(alice_udp.received.get_nowait()[0])
-        assert all(struct.unpack(">I", data[4:8])[0] in (1, 2) for data in received)
-        for client in (bob, carol):
-            await client.close()
-        alice_udp.close()
-        bob_udp.close()
-        await alice.close()
+        assert_base_only(alice.frames, alice_udp)
+        await close_all(alice, bob, carol, alice_udp, bob_udp)
