@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the Linux one-folder bundle dist/Interphone, then a tarball, a .deb
-# (dpkg-deb, when present) and an AppImage (appimagetool, when on PATH).
+# Build the Linux one-folder bundle dist/Interphone (with the console tools alone in
+# dist/interphone-server), then a tarball, two .deb (interphone, the desktop app, and
+# interphone-server, the server and the CLI; dpkg-deb, when present) and an AppImage
+# (appimagetool, when on PATH).
 #
 #   bash packaging/build_linux.sh [--venv DIR] [--dist DIR] [--work DIR] [--bundle-only] [--self-test]
 #
@@ -57,7 +59,7 @@ done
 say "running PyInstaller"
 # No --clean: it empties PyInstaller's cache in ~/.cache, which another build
 # running at the same time may be using; the spec's own work folder is fresh.
-rm -rf "$dist/Interphone" "$work/interphone"
+rm -rf "$dist/Interphone" "$dist/interphone-server" "$work/interphone"
 "$venv/bin/python" -m PyInstaller --noconfirm --log-level WARN \
     --distpath "$dist" --workpath "$work" packaging/interphone.spec
 bundle="$dist/Interphone"
@@ -91,28 +93,106 @@ StartupWMClass=Interphone
 DESKTOP
 }
 
-# 4. Debian package: the bundle in /opt/interphone, `interphone` on PATH.
+# 4. Two Debian packages, from this one PyInstaller run:
+#   interphone-server  the console tools alone (dist/interphone-server: interphone-server,
+#                      interphone-cli and only what they load, no Qt, no PortAudio) in
+#                      /opt/interphone-server, both on PATH, with the server's systemd unit
+#                      and /etc/interphone/directory.toml. For a headless host: it pulls in
+#                      no X, GL, Wayland or sound library.
+#   interphone         the desktop app: the full bundle in /opt/interphone, less the two
+#                      console executables, with its menu entry and icon.
+# The desktop package keeps its own copy of the runtime the two share (Python, libopus,
+# lxml...) rather than depending on interphone-server: each installs alone (a desktop
+# needs no server and its unit, a server no desktop), and no file belongs to both, which
+# dpkg refuses: everything of the desktop's lives under /opt/interphone or in its own
+# menu and icon paths, the commands on PATH, the unit and the directory belong to
+# interphone-server alone. The runtime they share (Python, numpy, cryptography, lxml:
+# ~100 MiB) is then on disk twice when both are installed; a third package for it would
+# save that at the price of a third file to install by hand. interphone-server takes over, with Replaces/Breaks, the
+# files that an interphone .deb older than this version held (commands, unit, directory).
 if command -v dpkg-deb >/dev/null; then
+    console="$dist/interphone-server"
+    for tool in interphone-server interphone-cli; do
+        [ -x "$console/$tool" ] || { say "$console/$tool is missing"; exit 1; }
+    done
+    # The server package's dependencies are what its ELF files load from the system
+    # (ldd, with the bundle's own folder first, as the bootloader sets it up), named by
+    # the packages that own those files. A library of a display or sound stack among them
+    # is a regression, not something to depend on.
+    needed="$(find "$console" -type f | while read -r file; do
+        head -c 4 "$file" | cmp -s - <(printf '\177ELF') && echo "$file"
+    done | LD_LIBRARY_PATH="$console/_internal" xargs -r -n1 ldd 2>/dev/null \
+        | awk '$2 == "=>" {print $1, $3}' | grep -v " $console/" | sort -u)"
+    if grep -E '^(libX|libxcb|libGL|libEGL|libOpenGL|libwayland|libQt|libasound|libjack|libportaudio)' \
+        <<<"$needed"; then
+        say "the console tools load a display or sound library (above)"
+        exit 1
+    fi
+    if grep -F ' not' <<<"$needed"; then
+        say "the console tools need a library that is neither bundled nor installed (above)"
+        exit 1
+    fi
+    server_depends="$(cut -d' ' -f2 <<<"$needed" | while read -r file; do
+        dpkg -S "$file" 2>/dev/null || dpkg -S "$(readlink -f "$file")" 2>/dev/null \
+            || { say "no package owns $file" && echo "?: $file"; }
+    done | cut -d: -f1 | sort -u | paste -sd, - | sed 's/,/, /g')"
+    if [ -z "$server_depends" ] || grep -qF '?' <<<"$server_depends"; then
+        say "cannot name the packages the console tools load from: $server_depends"
+        exit 1
+    fi
+    say "interphone-server loads from the system: $(cut -d' ' -f1 <<<"$needed" | paste -sd' ' -)"
+    say "interphone-server depends on: $server_depends"
+
+    spkg="$work/deb/interphone-server"
+    rm -rf "$spkg"
+    mkdir -p "$spkg/DEBIAN" "$spkg/opt/interphone" "$spkg/usr/bin" "$spkg/lib/systemd/system" \
+        "$spkg/etc/interphone" "$spkg/usr/share/doc/interphone-server"
+    cp -a "$console" "$spkg/opt/interphone-server"
+    ln -s /opt/interphone-server/interphone-server "$spkg/usr/bin/interphone-server"
+    ln -s /opt/interphone-server/interphone-cli "$spkg/usr/bin/interphone-cli"
+    # Where the single .deb had them: `systemctl edit` drop-ins written then (deploy.md)
+    # name /opt/interphone/interphone-server in their ExecStart.
+    ln -s /opt/interphone-server/interphone-server "$spkg/opt/interphone/interphone-server"
+    ln -s /opt/interphone-server/interphone-cli "$spkg/opt/interphone/interphone-cli"
+    # The server as a systemd service, installed disabled (no postinst: the unit's
+    # DynamicUser= makes its user at each start), with an example directory (a conffile:
+    # upgrades keep the operator's edits; root-only, it holds tokens).
+    cp packaging/systemd/interphone-server.service "$spkg/lib/systemd/system/"
+    install -m 0600 app/server/example.toml "$spkg/etc/interphone/directory.toml"
+    echo /etc/interphone/directory.toml >"$spkg/DEBIAN/conffiles"
+    [ -f docs/deploy.md ] && cp docs/deploy.md "$spkg/usr/share/doc/interphone-server/"
+    cat >"$spkg/DEBIAN/control" <<CONTROL
+Package: interphone-server
+Version: $version
+Architecture: $deb_arch
+Maintainer: Interphone developers <interphone@localhost>
+Installed-Size: $(du -sk "$spkg" | cut -f1)
+Depends: $server_depends
+Replaces: interphone (<< $version)
+Breaks: interphone (<< $version)
+Section: net
+Priority: optional
+Description: Push-to-talk server and command-line client
+ interphone-server (a systemd unit, disabled by default) and interphone-cli,
+ without the desktop app: no display or sound libraries needed. Bundles its
+ own Python and libopus.
+CONTROL
+    sdeb="$dist/interphone-server_${version}_${deb_arch}.deb"
+    dpkg-deb --root-owner-group -Zgzip --build "$spkg" "$sdeb" >/dev/null
+    say "deb: $sdeb ($(du -m "$sdeb" | cut -f1) MiB)"
+
     pkg="$work/deb/interphone"
     rm -rf "$pkg"
     mkdir -p "$pkg/DEBIAN" "$pkg/opt" "$pkg/usr/bin" "$pkg/usr/share/applications" \
         "$pkg/usr/share/icons/hicolor/256x256/apps"
     cp -a "$bundle" "$pkg/opt/interphone"
+    rm "$pkg/opt/interphone/interphone-server" "$pkg/opt/interphone/interphone-cli"
     ln -s /opt/interphone/Interphone "$pkg/usr/bin/interphone"
-    ln -s /opt/interphone/interphone-server "$pkg/usr/bin/interphone-server"
-    ln -s /opt/interphone/interphone-cli "$pkg/usr/bin/interphone-cli"
-    # The server as a systemd service, installed disabled, with an example directory
-    # (a conffile: upgrades keep the operator's edits; root-only, it holds tokens).
-    mkdir -p "$pkg/lib/systemd/system" "$pkg/etc/interphone" "$pkg/usr/share/doc/interphone"
-    cp packaging/systemd/interphone-server.service "$pkg/lib/systemd/system/"
-    install -m 0600 app/server/example.toml "$pkg/etc/interphone/directory.toml"
-    echo /etc/interphone/directory.toml >"$pkg/DEBIAN/conffiles"
-    [ -f docs/deploy.md ] && cp docs/deploy.md "$pkg/usr/share/doc/interphone/"
     desktop_entry interphone >"$pkg/usr/share/applications/interphone.desktop"
     cp packaging/icons/interphone.png "$pkg/usr/share/icons/hicolor/256x256/apps/interphone.png"
     # Qt's xcb and Wayland platforms need these from the system; libopus and PortAudio
     # are bundled. A CJK font is only recommended: without one the app runs in English
-    # (app/ui/i18n.py), so a server-only or English-only machine need not install one.
+    # (app/ui/i18n.py), so an English-only machine need not install one.
     cat >"$pkg/DEBIAN/control" <<CONTROL
 Package: interphone
 Version: $version
@@ -121,12 +201,13 @@ Maintainer: Interphone developers <interphone@localhost>
 Installed-Size: $(du -sk "$pkg" | cut -f1)
 Depends: libc6, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libwayland-client0, libwayland-cursor0, libwayland-egl1, libasound2
 Recommends: fonts-noto-cjk | fonts-wqy-microhei | fonts-arphic-uming
+Suggests: interphone-server
 Section: sound
 Priority: optional
-Description: Push-to-talk desktop client, server and command-line client
+Description: Push-to-talk desktop client
  Talk groups, one-to-one calls and a loopback demo; hold Space to talk.
- Ships interphone-server (a systemd unit, disabled by default) and
- interphone-cli. Bundles its own Python, Qt, libopus and PortAudio.
+ The server and the command-line client are in interphone-server.
+ Bundles its own Python, Qt, libopus and PortAudio.
 CONTROL
     deb="$dist/interphone_${version}_${deb_arch}.deb"
     dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$deb" >/dev/null

@@ -1,4 +1,4 @@
-"""The Linux installer build: bundle, tarball and .deb, and the bundle's --self-test.
+"""The Linux installer build: bundle, tarball and the two .deb, and the bundle's --self-test.
 
 Builds with ``packaging/build_linux.sh`` into a temporary folder (its build
 venv is ``build/venv-pack``, made on first use from pyproject.toml), then runs
@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -137,6 +138,10 @@ def test_bundle_ships_the_server_and_the_cli_which_talk_to_each_other(
     bundle: Path, tmp_path: Path
 ) -> None:
     """The bundled interphone-server serves the example directory; the bundled CLI syncs."""
+    server_and_cli_talk(bundle, tmp_path)
+
+
+def server_and_cli_talk(bundle: Path, tmp_path: Path) -> None:
     for tool in ("interphone-server", "interphone-cli"):
         assert os.access(bundle / tool, os.X_OK), tool
     port = free_tcp_port()
@@ -226,44 +231,130 @@ def test_tarball_unpacks_to_a_bundle_that_runs_anywhere(dist: Path, tmp_path: Pa
     assert Path(reported(lines, "libopus")).is_relative_to(moved), lines
 
 
-def test_deb_installs_the_bundle_under_opt(dist: Path, tmp_path: Path) -> None:
+def deb_contents(deb: Path) -> dict[str, str]:
+    """``dpkg-deb --contents``: each path (``./opt/...``) with its mode, ``->`` target
+    included for a link."""
+    listing = subprocess.run(["dpkg-deb", "--contents", str(deb)],
+                             capture_output=True, text=True, check=True).stdout
+    entries = {}
+    for line in listing.splitlines():
+        mode, _owner, _size, _day, _time, path = line.split(maxsplit=5)
+        entries[path] = mode
+    return entries
+
+
+def deb_file(deb: Path, path: str) -> str:
+    data = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True,
+                          check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        member = archive.extractfile(path)
+        assert member is not None, path
+        return member.read().decode()
+
+
+@pytest.fixture(scope="module")
+def debs(dist: Path) -> dict[str, Path]:
     if shutil.which("dpkg-deb") is None:
         pytest.skip("dpkg-deb is not installed")
-    (deb,) = dist.glob("interphone_*.deb")
+    (desktop,) = dist.glob("interphone_*.deb")
+    (server,) = dist.glob("interphone-server_*.deb")
+    return {"interphone": desktop, "interphone-server": server}
+
+
+def test_deb_installs_the_desktop_app_under_opt(debs: dict[str, Path], tmp_path: Path) -> None:
+    deb = debs["interphone"]
     info = subprocess.run(["dpkg-deb", "--field", str(deb), "Package", "Depends"],
                           capture_output=True, text=True, check=True).stdout
-    assert "Package: interphone" in info
+    assert "Package: interphone\n" in info
     assert "libopus" not in info and "portaudio" not in info  # both are bundled
-    contents = subprocess.run(["dpkg-deb", "--contents", str(deb)],
-                              capture_output=True, text=True, check=True).stdout
+    contents = deb_contents(deb)
     for path in (
         "./opt/interphone/Interphone",
         "./usr/bin/interphone -> /opt/interphone/Interphone",
         "./usr/share/applications/interphone.desktop",
         "./usr/share/icons/hicolor/256x256/apps/interphone.png",
-        "./usr/bin/interphone-server -> /opt/interphone/interphone-server",
-        "./usr/bin/interphone-cli -> /opt/interphone/interphone-cli",
-        "./lib/systemd/system/interphone-server.service",
-        "./etc/interphone/directory.toml",
     ):
         assert path in contents, path
-    directory_line = next(line for line in contents.splitlines()
-                          if line.endswith("./etc/interphone/directory.toml"))
-    assert directory_line.startswith("-rw-------"), directory_line  # it holds tokens
-    control = tmp_path / "control"
-    subprocess.run(["dpkg-deb", "-e", str(deb), str(control)], check=True)
-    assert (control / "conffiles").read_text().split() == ["/etc/interphone/directory.toml"]
-    unit = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True,
-                          check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(unit)) as archive:
-        member = archive.extractfile("./lib/systemd/system/interphone-server.service")
-        assert member is not None
-        text = member.read().decode()
-    assert "ExecStart=/opt/interphone/interphone-server " in text and "DynamicUser=yes" in text
-    assert not (control / "postinst").exists()  # installed, never enabled or started
+    # The server, the CLI, the unit and the directory are interphone-server's.
+    for path in contents:
+        assert "interphone-server" not in path and "interphone-cli" not in path, path
+        assert not path.startswith(("./etc/", "./lib/systemd/")), path
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path)], check=True)
     lines = self_test(tmp_path / "opt" / "interphone" / "Interphone")
     assert Path(reported(lines, "libopus")).is_relative_to(tmp_path), lines
+
+
+def test_server_deb_holds_the_server_the_cli_and_the_unit(
+    debs: dict[str, Path], tmp_path: Path
+) -> None:
+    deb = debs["interphone-server"]
+    contents = deb_contents(deb)
+    for path in (
+        "./opt/interphone-server/interphone-server",
+        "./opt/interphone-server/interphone-cli",
+        "./usr/bin/interphone-server -> /opt/interphone-server/interphone-server",
+        "./usr/bin/interphone-cli -> /opt/interphone-server/interphone-cli",
+        # Where the single .deb of earlier versions had them (operators' unit drop-ins).
+        "./opt/interphone/interphone-server -> /opt/interphone-server/interphone-server",
+        "./lib/systemd/system/interphone-server.service",
+        "./etc/interphone/directory.toml",
+        "./usr/share/doc/interphone-server/deploy.md",
+    ):
+        assert path in contents, path
+    assert contents["./etc/interphone/directory.toml"] == "-rw-------"  # it holds tokens
+    desktop_only = ("PySide6", "shiboken6", "libQt6", "libqxcb", "libqwayland", "portaudio",
+                    "sounddevice", "/applications/", "/icons/", "/opt/interphone/Interphone")
+    assert not [path for path in contents if any(part in path for part in desktop_only)]
+    control = tmp_path / "control"
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(control)], check=True)
+    assert (control / "conffiles").read_text().split() == ["/etc/interphone/directory.toml"]
+    assert not (control / "postinst").exists()  # installed, never enabled or started
+    fields = dict(line.split(": ", 1) for line in (control / "control").read_text().splitlines()
+                  if ": " in line and not line.startswith(" "))
+    assert fields["Package"] == "interphone-server"
+    depends = {item.strip().split(" ")[0] for item in fields["Depends"].split(",")}
+    assert "libc6" in depends
+    display = ("libx", "libgl", "libegl", "libwayland", "libxcb", "libxkb", "libqt",
+               "libfontconfig", "libdbus", "libasound", "libjack", "libportaudio", "libopus")
+    assert not [name for name in depends if name.startswith(display)], depends
+    unit = deb_file(deb, "./lib/systemd/system/interphone-server.service")
+    executable = re.search(r"^ExecStart=(\S+)", unit, re.M)
+    assert executable and "." + executable.group(1) in contents, unit
+    assert "DynamicUser=yes" in unit
+    documentation = re.search(r"^Documentation=file://(\S+)", unit, re.M)
+    assert documentation and "." + documentation.group(1) in contents, unit
+
+
+def test_server_deb_alone_serves_the_cli_and_loads_no_display_library(
+    debs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Unpacked without the desktop package, the server serves and the CLI syncs; ldd over
+    every ELF file names only libraries of the bundle or of libc6 (what Depends says)."""
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", str(debs["interphone-server"]), str(root)], check=True)
+    folder = root / "opt" / "interphone-server"
+    server_and_cli_talk(folder, tmp_path)
+    elves = [path for path in folder.rglob("*") if path.is_file() and not path.is_symlink()
+             and path.read_bytes()[:4] == b"\x7fELF"]
+    assert len(elves) > 10
+    loaded: set[str] = set()
+    for path in elves:
+        result = subprocess.run(["ldd", str(path)], capture_output=True, text=True,
+                                env={"PATH": "/usr/bin:/bin",
+                                     "LD_LIBRARY_PATH": str(folder / "_internal")})
+        loaded |= {line.strip() for line in result.stdout.splitlines()
+                   if "=>" in line and str(folder) not in line}
+    unwanted = ("libX", "libxcb", "libGL", "libEGL", "libwayland", "libQt", "libasound")
+    assert not [line for line in loaded if line.startswith(unwanted)], sorted(loaded)
+    assert not [line for line in loaded if "not found" in line], sorted(loaded)
+
+
+def test_the_two_debs_share_no_file_and_install_side_by_side(debs: dict[str, Path]) -> None:
+    """dpkg refuses a file that two packages hold; directories may be shared."""
+    files = {name: {path.split(" -> ")[0] for path, mode in deb_contents(deb).items()
+                    if not mode.startswith("d")} for name, deb in debs.items()}
+    assert files["interphone"] and files["interphone-server"]
+    assert not files["interphone"] & files["interphone-server"]
 
 
 def run_demo(bundle: Path, tmp_path: Path, wrapper: list[str], env: dict[str, str]) -> Path:

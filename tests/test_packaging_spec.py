@@ -139,17 +139,111 @@ def test_this_machines_openssl_needs_no_help() -> None:
     assert ca_hook().ca_bundle_to_use({}, paths.openssl_cafile, paths.openssl_capath) is None
 
 
-# --- the .deb's dependencies ------------------------------------------------------------------
-def deb_control() -> dict[str, str]:
-    script = (ROOT / "packaging" / "build_linux.sh").read_text(encoding="utf-8")
-    match = re.search(r'cat >"\$pkg/DEBIAN/control" <<CONTROL\n(.*?)\nCONTROL\n', script, re.S)
-    assert match, "the control heredoc of build_linux.sh"
+# --- the console tools alone (the interphone-server .deb) -----------------------------------
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_only_modules_left_out_of_the_console_tools_use_the_sound_card() -> None:
+    """The console tools are built without sounddevice and PortAudio (their .deb needs
+    no ALSA): a module they take in that imported sounddevice would fail in them."""
+    gui_only = tuple(strings(assigned(spec_tree(), "GUI_ONLY_MODULES")))
+    users = set()
+    for path in (ROOT / "app").rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if "sounddevice" in imports_of(path):
+            users.add(module)
+    assert users and not [module for module in users if not module.startswith(gui_only)]
+
+
+def test_the_console_tools_are_built_without_the_sound_card() -> None:
+    tree = spec_tree()
+    assert {"sounddevice", "_sounddevice_data"} <= strings(assigned(tree, "NO_SOUND_CARD"))
+    assert "portaudio" in ast.unparse(assigned(tree, "TOOL_NATIVE"))
+    (loop,) = [node for node in tree.body if isinstance(node, ast.For)
+               and ast.unparse(node.iter) == "CONSOLE_TOOLS.items()"]
+    (tools,) = analyses(ast.Module(body=loop.body, type_ignores=[]), at_least=1)
+    assert ast.unparse(keyword(tools, "binaries")) == "TOOL_NATIVE"
+    assert "NO_SOUND_CARD" in ast.unparse(keyword(tools, "excludes"))
+    assert "GUI_ONLY_MODULES" in ast.unparse(keyword(tools, "hiddenimports"))
+
+
+def test_the_console_bundle_collects_the_console_tools_alone() -> None:
+    """dist/interphone-server, packaged as interphone-server: the tools' executables and
+    their own Analysis' files, nothing of the desktop app's."""
+    tree = spec_tree()
+    assert strings(assigned(tree, "CONSOLE_BUNDLE")) == {"interphone-server"}
+    (collect,) = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                  and isinstance(node.func, ast.Name) and node.func.id == "COLLECT"
+                  and ast.unparse(keyword(node, "name")) == "CONSOLE_BUNDLE"]
+    parts = {ast.unparse(arg) for arg in collect.args}
+    assert parts == {"*[tool_exe for tool_exe, _ in tools]",
+                     "*[tool.binaries for _, tool in tools]", "*[tool.datas for _, tool in tools]"}
+
+
+def build_script() -> str:
+    return (ROOT / "packaging" / "build_linux.sh").read_text(encoding="utf-8")
+
+
+def server_deb_control() -> dict[str, str]:
+    match = re.search(r'cat >"\$spkg/DEBIAN/control" <<CONTROL\n(.*?)\nCONTROL\n', build_script(),
+                      re.S)
+    assert match, "the interphone-server control heredoc of build_linux.sh"
+    return control_fields(match.group(1))
+
+
+def test_the_server_deb_depends_on_what_its_files_load_and_takes_over_the_old_deb() -> None:
+    """Depends is what ldd finds the console tools load from the system (the build fails
+    on a display or sound library); the files an older single interphone .deb held
+    (commands, unit, directory) pass to interphone-server, which dpkg allows with
+    Replaces, and Breaks makes that older package be upgraded with it."""
+    control = server_deb_control()
+    assert control["Package"] == "interphone-server"
+    assert control["Depends"] == "$server_depends"
+    assert control["Replaces"] == control["Breaks"] == "interphone (<< $version)"
+    assert "Recommends" not in control  # no font for a server
+    for pattern in ("libX", "libxcb", "libGL", "libwayland", "libQt", "libasound"):
+        assert pattern in next(line for line in build_script().splitlines()
+                               if line.lstrip().startswith("if grep -E '^(libX"))
+
+
+def test_the_desktop_deb_installs_alone() -> None:
+    """It does not depend on interphone-server (a desktop needs no server), only suggests it."""
+    control = deb_control()
+    assert "interphone-server" not in control["Depends"]
+    assert control["Suggests"] == "interphone-server"
+
+
+def test_the_unit_starts_the_server_where_the_server_deb_puts_it() -> None:
+    script = build_script()
+    assert 'cp -a "$console" "$spkg/opt/interphone-server"' in script
+    assert 'cp docs/deploy.md "$spkg/usr/share/doc/interphone-server/"' in script
+    unit = (ROOT / "packaging" / "systemd" / "interphone-server.service").read_text()
+    assert "\nExecStart=/opt/interphone-server/interphone-server " in unit
+    assert "\nDocumentation=file:///usr/share/doc/interphone-server/deploy.md\n" in unit
+
+
+# --- the desktop .deb's dependencies ----------------------------------------------------------
+def control_fields(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
-    for line in match.group(1).splitlines():
+    for line in text.splitlines():
         if not line.startswith(" ") and ":" in line:
             name, value = line.split(":", 1)
             fields[name] = value.strip()
     return fields
+
+
+def deb_control() -> dict[str, str]:
+    script = build_script()
+    match = re.search(r'cat >"\$pkg/DEBIAN/control" <<CONTROL\n(.*?)\nCONTROL\n', script, re.S)
+    assert match, "the control heredoc of build_linux.sh"
+    return control_fields(match.group(1))
 
 
 def relations(value: str) -> list[set[str]]:

@@ -1,5 +1,6 @@
-"""The systemd unit the .deb installs (packaging/systemd/interphone-server.service), read
-and checked with ``systemd-analyze verify`` where it is installed (no systemd needs to run)."""
+"""The systemd unit the interphone-server .deb installs
+(packaging/systemd/interphone-server.service), read and checked with ``systemd-analyze
+verify`` where it is installed (no systemd needs to run)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.redis_fixtures import RedisProcess, free_port, redis_server  # noqa: 
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "packaging" / "systemd" / "interphone-server.service"
+EXECUTABLE = "/opt/interphone-server/interphone-server"  # where the .deb puts it
 
 
 def service_section() -> dict[str, str]:
@@ -55,7 +57,7 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
     unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace("/opt/interphone/interphone-server", str(fake)))
+    unit.write_text(UNIT.read_text().replace(EXECUTABLE, str(fake)))
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and result.stderr == "", result.stderr
@@ -104,7 +106,7 @@ def test_systemd_rates_the_sandbox_ok(tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed")
     unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace("/opt/interphone/interphone-server", "/bin/true"))
+    unit.write_text(UNIT.read_text().replace(EXECUTABLE, "/bin/true"))
     result = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
                              "--threshold=30", str(unit)],  # (in tenths: 3.0)
                             capture_output=True, text=True, timeout=60)
