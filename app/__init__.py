@@ -1,3 +1,3 @@
 """Interphone: push-to-talk desktop client and embedded server."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
