@@ -49,13 +49,11 @@ from app.ui.interphone_panel import InterphonePanel
 from app.ui.return_clicks import ReturnClicksButtons
 from app.ui.talk_intents import TURN_STATES, TalkIntents
 from app.ui.talk_key import TalkKey, talk_key_label
-from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
 from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry, minimum_size
-from app.ui.window_notices import UNTIL_SEEN_TRAY_MS, WindowNotices
+from app.ui.window_notices import UNTIL_SEEN_TRAY_MS
+from app.ui.window_tray import WindowTray
 
-_TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
-               TalkState.OFFLINE: "tray-offline"}
 REPLAY_LAST_KEY = "Ctrl+R"
 """Plays the newest received transmission of the selected interphone again."""
 PREFERENCES_FALLBACK_KEY = "Ctrl+,"
@@ -75,7 +73,7 @@ def preferences_keys() -> list[QKeySequence]:
     return keys or [QKeySequence(PREFERENCES_FALLBACK_KEY)]
 
 
-class MainWindow(WindowNotices):
+class MainWindow(WindowTray):
     """The app's window. Intent signals below; setters further down."""
 
     talk_pressed = Signal()
@@ -464,40 +462,6 @@ class MainWindow(WindowNotices):
     @property
     def link_state(self) -> LinkState:
         return self._link[0]
-
-    def show_tray_state(self) -> None:
-        """The tray icon and its tooltip from the talk state, the speaker's mute, who
-        speaks elsewhere, a call ringing and an emergency raised (the icon shows the states
-        apart, the tooltip says them). Only a change goes to the tray: a StatusNotifierItem
-        tray host is sent each new icon (all its sizes) and tooltip over D-Bus, and the
-        window asks again at each talk, floor and link event."""
-        tray = self.tray
-        if tray is None:
-            return
-        muted = self.audio_bar.mute.isChecked()
-        state = self._talk_state
-        activity = self._activity if state is not TalkState.OFFLINE else []
-        caller = self.banner.caller
-        picture = tray_icon(_TRAY_ICONS.get(state, "tray-idle"), muted=muted,
-                            activity=bool(activity), ringing=bool(caller))
-        lines = [self.windowTitle(), self.link_text()]
-        if not self.emergency.isHidden():  # (its alert sounds: the tray says why)
-            lines.append(self.emergency.text.text())
-        if caller:
-            lines.append(self.tr("%1 is calling you").replace("%1", caller))
-        lines += [self.tr("%1 is speaking in %2").replace("%1", speaker).replace("%2", name)
-                  for name, speaker in activity]
-        if muted:
-            lines.append(self.tr("Speaker muted"))
-        tooltip = "\n".join(lines)
-        shown = self._tray_shown
-        if shown is None or shown[0] is not tray or shown[1] != picture.cacheKey():
-            tray.setIcon(picture)
-        if shown is None or shown[0] is not tray or shown[2] != tooltip:
-            tray.setToolTip(tooltip)
-        self._tray_shown = (tray, picture.cacheKey(), tooltip)
-        if shown != self._tray_shown:
-            self.tray_state_changed.emit()
 
     def _build_menu(self) -> None:
         self.app_menu = QMenu(self)
