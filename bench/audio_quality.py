@@ -104,8 +104,10 @@ def score(pcm: np.ndarray, perc: int, bitrate: int, loss_pct: float, seeds: list
             "lbrr_share": round(sum(map(packet_has_lbrr, packets)) / len(packets), 3)}
 
 
-def run(quick: bool) -> dict[str, object]:
+def run(quick: bool, smoke: bool = False) -> dict[str, object]:
     losses = [0.0, 2.0, 5.0, 10.0] if quick else [0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0]
+    if smoke:  # one row: checks that the script runs
+        losses, quick = [5.0], True
     seeds = [1] if quick else [1, 2]
     langs = ["en"] if quick else ["en", "zh"]
     fixed = [(5, DEFAULT_BITRATE), (10, DEFAULT_BITRATE), (0, 40000),
@@ -147,8 +149,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one row (English, 5 %% loss, one seed): checks that it runs")
     args = parser.parse_args()
-    result = run(args.quick)
+    result = run(args.quick, args.smoke)
     print(markdown(result) if args.markdown else json.dumps(result))
 
 
