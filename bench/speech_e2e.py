@@ -181,8 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="in-process server (the clients stay processes)")
     parser.add_argument("--no-feedback", action="store_true",
                         help="talker and listener without the feedback extension")
+    parser.add_argument("--seconds", type=float, metavar="S",
+                        help="only the first S seconds of the speech (a shorter run)")
     args = parser.parse_args(argv)
     pcm = speech(args.lang)
+    if args.seconds:
+        pcm = pcm[:round(args.seconds * SAMPLE_RATE)]
     for run in range(args.runs):
         result = asyncio.run(run_once(pcm, args.loss, args.jitter, args.seed + run,
                                       "inprocess" if args.in_process else "subprocess",
