@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,18 @@ TEXTS = {
 }
 VOICES = {"en": "en", "zh": "cmn"}
 FRAME_MS = 20
+
+
+def missing_tools() -> str | None:
+    """What this machine lacks to make the speech and score it, or None."""
+    missing = []
+    if shutil.which("espeak-ng") is None:
+        missing.append("espeak-ng on PATH (Debian/Ubuntu: apt-get install espeak-ng)")
+    try:
+        import pesq  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        missing.append("the pesq package (pip install pesq)")
+    return "needs " + " and ".join(missing) if missing else None
 
 
 def speech(lang: str) -> np.ndarray:
@@ -152,6 +165,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="one row (English, 5 %% loss, one seed): checks that it runs")
     args = parser.parse_args()
+    if why := missing_tools():
+        sys.exit(f"audio_quality: {why}")
     result = run(args.quick, args.smoke)
     print(markdown(result) if args.markdown else json.dumps(result))
 

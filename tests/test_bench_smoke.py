@@ -12,7 +12,6 @@ import itertools
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from bench import run_all
+from bench.audio_quality import missing_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -227,14 +227,8 @@ def smoke(name: str) -> list[str]:
 
 
 def needs_speech() -> list[pytest.MarkDecorator]:
-    try:
-        import pesq  # type: ignore[import-not-found]  # noqa: F401
-        has_pesq = True
-    except ImportError:
-        has_pesq = False
-    return [pytest.mark.skipif(shutil.which("espeak-ng") is None or not has_pesq,
-                               reason="needs espeak-ng on PATH and the pesq package "
-                                      "(pip install pesq)")]
+    why = missing_tools()
+    return [pytest.mark.skipif(why is not None, reason=f"{why}")]
 
 
 CASES: list[tuple[str, list[str], Callable[[Result], None], list[pytest.MarkDecorator]]] = [
@@ -276,3 +270,13 @@ def test_every_benchmark_has_a_smoke_test() -> None:
            for path in (ROOT / "tests").glob("test_bench_*.py")}
     scripts = {path.stem for path in BENCH.glob("*.py") if not path.stem.startswith("_")}
     assert scripts - covered - own - {"impair"} == set()  # impair: test_bench_latency.py
+
+
+@pytest.mark.parametrize("script", ["audio_quality.py", "speech_e2e.py"])
+def test_speech_benchmarks_say_what_they_need(script: str, tmp_path: Path) -> None:
+    """Without espeak-ng on PATH, one line saying what to install, not a traceback."""
+    done = subprocess.run([sys.executable, str(BENCH / script)], cwd=ROOT, text=True,
+                          capture_output=True, timeout=60, check=False,
+                          env={**os.environ, "PATH": str(tmp_path)})
+    assert done.returncode == 1
+    assert "needs espeak-ng on PATH" in done.stderr and "Traceback" not in done.stderr
