@@ -5,6 +5,7 @@
     .venv/bin/python bench/run_all.py --only access relay --no-doc
     .venv/bin/python bench/run_all.py --from saved.jsonl   # re-render a saved run
     .venv/bin/python bench/run_all.py --compare REF        # the relay of REF too
+    .venv/bin/python bench/run_all.py --smoke --only cpu   # does it run? (seconds; no doc)
 
 Each benchmark prints one JSON object on its last line of output; they are
 collected in the order of ``ORDER``, printed, and written into the document
