@@ -178,7 +178,7 @@ def check_media_crypto(r: Result) -> None:
 
 
 def check_listen_ab(r: Result) -> None:
-    assert r["bench"] == "listen_ab" and r["rounds"] == 1
+    assert r["bench"] == "listen_ab" and r["rounds"] == 1 and r["A"] == r["B"] == str(ROOT)
     for key in ("cpu_pct", "clocked-output", "media-rx"):
         for side in ("A", "B"):
             assert pct(r[f"{key}_{side}"], CPUS) and r[f"{key}_{side}"] > 0, (key, side)
@@ -242,7 +242,7 @@ CASES: list[tuple[str, list[str], Callable[[Result], None], list[pytest.MarkDeco
     ("cluster", smoke("cluster"), check_cluster, []),
     ("media_crypto", [str(BENCH / "media_crypto.py"), "--packets", "200"],
      check_media_crypto, []),
-    ("listen_ab", [str(BENCH / "listen_ab.py"), str(ROOT), str(ROOT), "--rounds", "1",
+    ("listen_ab", [str(BENCH / "listen_ab.py"), ".", ".", "--rounds", "1",  # relative
                    "--seconds", "0.5"], check_listen_ab,
      [pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python").exists(),
                          reason="listen_ab runs each worktree's .venv/bin/python")]),
