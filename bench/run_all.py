@@ -39,17 +39,20 @@ SMOKE = {
     "access": ["--members", "5", "--busy-rooms", "1", "--per-room", "2", "--samples", "20"],
     "join_storm": ["--clients", "20", "--procs", "1", "--timeout", "15"],
     "cpu": ["--seconds", "1", "--sessions", "20"],
+    "latency": ["--clicks", "4"],
     "latency_encryption": ["--runs", "1", "--clicks", "4", "--logins", "3"],  # the last --runs
     "flood": ["--seconds", "0.5", "--garbage-pps", "2000", "--login-rate", "20"],
     "login_flood": ["--seconds", "0.5", "--iterations", "1000"],
     "idle": ["--quick", "--seconds", "0.5", "--warmup", "0.5", "--presses", "2", "--no-demo"],
     "wake_floor": ["--seconds", "0.3", "--rounds", "1"],
+    "listen_work": ["--frames", "50", "--rounds", "1"],
     "cluster": ["--clients", "20", "--storm-one", "20", "--procs", "1", "--rounds", "10",
                 "--listeners", "2", "--offered", "1000", "--seconds", "0.3",
                 "--hop-packets", "20", "--timeout", "20"],
 }
 """``--smoke``: the smallest sizes each benchmark accepts, so that it runs in seconds (its
-figures mean nothing); the others run ``--quick``. tests/test_bench_smoke.py runs these."""
+figures mean nothing); the others (relay, floor, soak: minutes even so) run ``--quick``.
+tests/test_bench_smoke.py runs these commands, but for latency and listen_work."""
 
 
 def command(name: str, quick: bool, compare: str | None = None,
