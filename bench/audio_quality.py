@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make `app` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.audio.codec import OpusEncoder, packet_has_lbrr
-from app.audio.constants import DEFAULT_BITRATE
+from app.audio.constants import DEFAULT_BITRATE, SAMPLE_RATE
 from app.audio.fec_policy import setting_for_loss
 from app.audio.resample import resample
 from app.audio.talker_stream import FrameRecovery
@@ -47,6 +48,18 @@ TEXTS = {
 }
 VOICES = {"en": "en", "zh": "cmn"}
 FRAME_MS = 20
+
+
+def missing_tools() -> str | None:
+    """What this machine lacks to make the speech and score it, or None."""
+    missing = []
+    if shutil.which("espeak-ng") is None:
+        missing.append("espeak-ng on PATH (Debian/Ubuntu: apt-get install espeak-ng)")
+    try:
+        import pesq  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        missing.append("the pesq package (pip install pesq)")
+    return "needs " + " and ".join(missing) if missing else None
 
 
 def speech(lang: str) -> np.ndarray:
@@ -104,8 +117,10 @@ def score(pcm: np.ndarray, perc: int, bitrate: int, loss_pct: float, seeds: list
             "lbrr_share": round(sum(map(packet_has_lbrr, packets)) / len(packets), 3)}
 
 
-def run(quick: bool) -> dict[str, object]:
+def run(quick: bool, smoke: bool = False) -> dict[str, object]:
     losses = [0.0, 2.0, 5.0, 10.0] if quick else [0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0]
+    if smoke:  # one row of 3 s of speech: checks that the script runs
+        losses, quick = [5.0], True
     seeds = [1] if quick else [1, 2]
     langs = ["en"] if quick else ["en", "zh"]
     fixed = [(5, DEFAULT_BITRATE), (10, DEFAULT_BITRATE), (0, 40000),
@@ -113,6 +128,8 @@ def run(quick: bool) -> dict[str, object]:
     rows = []
     for lang in langs:
         pcm = speech(lang)
+        if smoke:
+            pcm = pcm[:3 * SAMPLE_RATE]
         for loss in losses:
             row: dict[str, object] = {"lang": lang, "loss_pct": loss}
             row["plc_only"] = score(pcm, 0, DEFAULT_BITRATE, loss, seeds, use_fec=False)["pesq"]
@@ -147,8 +164,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one row (English, 5 %% loss, one seed, the first 3 s of the "
+                             "speech): checks that it runs")
     args = parser.parse_args()
-    result = run(args.quick)
+    if why := missing_tools():
+        sys.exit(f"audio_quality: {why}")
+    result = run(args.quick, args.smoke)
     print(markdown(result) if args.markdown else json.dumps(result))
 
 

@@ -320,13 +320,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a run of about a minute")
     parser.add_argument("--seconds", type=float, help="CPU window per state (20; quick: 6)")
     parser.add_argument("--no-demo", action="store_true", help="skip the demo under Xvfb")
+    parser.add_argument("--warmup", type=float,
+                        help="seconds joined before the first window (12; quick: 3)")
     parser.add_argument("--role", choices=["app", "talker"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--interphone", help=argparse.SUPPRESS)
     parser.add_argument("--presses", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     seconds = args.seconds or (6.0 if args.quick else 20.0)
-    warmup = 3.0 if args.quick else 12.0
+    warmup = args.warmup if args.warmup is not None else (3.0 if args.quick else 12.0)
     presses = args.presses or (10 if args.quick else 30)
     if args.role == "talker":
         asyncio.run(talker_role(args.port, args.interphone, seconds))
@@ -341,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             app = subprocess.run([sys.executable, __file__, "--role", "app", "--port",
                                   str(server.port), "--seconds", str(seconds),
-                                  "--presses", str(presses)]
+                                  "--presses", str(presses), "--warmup", str(warmup)]
                                  + (["--quick"] if args.quick else []),
                                  cwd=ROOT, stdout=subprocess.PIPE, text=True,
                                  timeout=20 * seconds + 120, check=True)

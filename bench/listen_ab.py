@@ -157,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if len(args.trees) != 2:
         parser.error("give two worktrees")
-    tree_a, tree_b = args.trees
+    # the listeners run in "/": a relative worktree would not be found from there
+    tree_a, tree_b = (str(Path(tree).resolve()) for tree in args.trees)
+    for tree in (tree_a, tree_b):
+        if not (Path(tree) / ".venv" / "bin" / "python").exists():
+            parser.error(f"{tree} has no .venv/bin/python (bash scripts/dev.sh setup there)")
     band_a, band_b = args.bands or (None, None)
     packets = {"A": _packets(band_a), "B": _packets(band_b)}
     a, b = "A", "B"

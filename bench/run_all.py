@@ -5,6 +5,7 @@
     .venv/bin/python bench/run_all.py --only access relay --no-doc
     .venv/bin/python bench/run_all.py --from saved.jsonl   # re-render a saved run
     .venv/bin/python bench/run_all.py --compare REF        # the relay of REF too
+    .venv/bin/python bench/run_all.py --smoke --only cpu   # does it run? (seconds; no doc)
 
 Each benchmark prints one JSON object on its last line of output; they are
 collected in the order of ``ORDER``, printed, and written into the document
@@ -34,18 +35,42 @@ MODULES = {"latency": ["-m", "bench.latency"],  # written as modules of the benc
            "latency_encryption": ["-m", "bench.latency", "--compare-encryption", "--runs", "5"]}
 NO_QUICK = {"flood", "login_flood"}
 """Benchmarks that are short already and have no ``--quick``."""
+SMOKE = {
+    "access": ["--members", "5", "--busy-rooms", "1", "--per-room", "2", "--samples", "20"],
+    "join_storm": ["--clients", "20", "--procs", "1", "--timeout", "15"],
+    "cpu": ["--seconds", "1", "--sessions", "20"],
+    "latency": ["--clicks", "4"],
+    "latency_encryption": ["--runs", "1", "--clicks", "4", "--logins", "3"],  # the last --runs
+    "flood": ["--seconds", "0.5", "--garbage-pps", "2000", "--login-rate", "20"],
+    "login_flood": ["--seconds", "0.5", "--iterations", "1000"],
+    "idle": ["--quick", "--seconds", "0.5", "--warmup", "0.5", "--presses", "2", "--no-demo"],
+    "wake_floor": ["--seconds", "0.3", "--rounds", "1"],
+    "listen_work": ["--frames", "50", "--rounds", "1"],
+    "cluster": ["--clients", "20", "--storm-one", "20", "--procs", "1", "--rounds", "10",
+                "--listeners", "2", "--offered", "1000", "--seconds", "0.3",
+                "--hop-packets", "20", "--timeout", "20"],
+}
+"""``--smoke``: the smallest sizes each benchmark accepts, so that it runs in seconds (its
+figures mean nothing); the others (relay, floor, soak: minutes even so) run ``--quick``.
+tests/test_bench_smoke.py runs these commands, but for latency and listen_work."""
 
 
-def command(name: str, quick: bool, compare: str | None = None) -> list[str]:
+def command(name: str, quick: bool, compare: str | None = None,
+            smoke: bool = False) -> list[str]:
     args = [sys.executable, *MODULES.get(name, [str(BENCH / f"{name}.py")])]
     if name == "relay" and compare:
         args += ["--compare", compare]
+    if smoke and name in SMOKE:
+        return args + SMOKE[name]
+    quick = quick or smoke
     return args + (["--quick"] if quick and name not in NO_QUICK else [])
 
 
-def run(name: str, quick: bool, compare: str | None = None) -> dict[str, Any]:
+def run(name: str, quick: bool, compare: str | None = None,
+        smoke: bool = False) -> dict[str, Any]:
     print(f"== {name}", file=sys.stderr, flush=True)
-    proc = subprocess.run(command(name, quick, compare), cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.run(command(name, quick, compare, smoke), cwd=ROOT,
+                          stdout=subprocess.PIPE,
                           text=True,
                           timeout=1800)
     for line in reversed(proc.stdout.strip().splitlines()):
@@ -474,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="+", choices=ORDER)
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the document")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the smallest sizes (seconds each; the figures mean nothing): "
+                             "checks that the benchmarks run; implies --no-doc")
     parser.add_argument("--compare", metavar="REF",
                         help="also measure the relay of git revision REF (bench/relay.py "
                              "--compare), e.g. the relay before the media thread")
@@ -489,9 +517,9 @@ def main(argv: list[str] | None = None) -> int:
                 results[result.get("benchmark") or result.get("bench", "latency")] = result
         args.quick = any(r.get("quick") for r in results.values())
     for name in [] if args.saved else names:
-        results[name] = run(name, args.quick, args.compare)
+        results[name] = run(name, args.quick, args.compare, args.smoke)
         print(json.dumps(results[name]), flush=True)
-    if not args.no_doc:
+    if not (args.no_doc or args.smoke):
         DOC.parent.mkdir(exist_ok=True)
         DOC.write_text(render(results, args.quick, sys.argv[1:]))
         print(f"wrote {DOC.relative_to(ROOT)}", file=sys.stderr)

@@ -16,7 +16,8 @@ issue's reference) and the policy's own setting (10 @ 40 kbit/s). From the
 proxy's trace: when the first packet was lost and when the talker's first
 packet carrying FEC (LBRR) went by (the reaction time). Also the listener's
 quality line (``listen``'s JSON on stderr). Mouth-to-ear delay is
-``bench/latency.py``'s job.
+``bench/latency.py``'s job. Needs ``espeak-ng`` on PATH and ``pip install pesq`` (as
+``bench/audio_quality.py`` does).
 
     python bench/speech_e2e.py --loss 5 --jitter 20 --seed 1
 """
@@ -41,7 +42,7 @@ from app.audio.constants import DEFAULT_BITRATE, SAMPLE_RATE
 from app.audio.fec_policy import FEC_PERC, setting_for_loss
 from app.audio.wavio import read_wav, write_wav
 from app.protocol import AudioPacket, PacketError, parse_packet
-from bench.audio_quality import decode, encode, pesq_wb, speech
+from bench.audio_quality import decode, encode, missing_tools, pesq_wb, speech
 from bench.impair import ImpairedLink, Impairment
 from bench.latency import GROUP, running_server
 
@@ -181,8 +182,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="in-process server (the clients stay processes)")
     parser.add_argument("--no-feedback", action="store_true",
                         help="talker and listener without the feedback extension")
+    parser.add_argument("--seconds", type=float, metavar="S",
+                        help="only the first S seconds of the speech (a shorter run)")
     args = parser.parse_args(argv)
+    if why := missing_tools():
+        sys.exit(f"speech_e2e: {why}")
     pcm = speech(args.lang)
+    if args.seconds:
+        pcm = pcm[:round(args.seconds * SAMPLE_RATE)]
     for run in range(args.runs):
         result = asyncio.run(run_once(pcm, args.loss, args.jitter, args.seed + run,
                                       "inprocess" if args.in_process else "subprocess",
