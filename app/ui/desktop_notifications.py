@@ -149,18 +149,19 @@ class DesktopNotifications(QObject):
         if number is None or not self.available:
             return
         self._keys.pop(number, None)
-        from jeepney import new_method_call
-        self._tasks.spawn(self._quiet_call(new_method_call(
-            self._address, "CloseNotification", "u", (number,))), "withdraw notification")
+        self._tasks.spawn(self._close_on_screen(number), "withdraw notification")
 
     async def _withdraw_all(self) -> None:
-        from jeepney import new_method_call
-
         numbers = list(self._ids.values())
         self._ids.clear()
         self._keys.clear()
-        await asyncio.gather(*(self._quiet_call(new_method_call(
-            self._address, "CloseNotification", "u", (number,))) for number in numbers))
+        await asyncio.gather(*(self._close_on_screen(number) for number in numbers))
+
+    async def _close_on_screen(self, number: int) -> None:
+        """The daemon's message ``number`` off the screen (errors ignored: it may be gone)."""
+        from jeepney import new_method_call
+        await self._quiet_call(new_method_call(
+            self._address, "CloseNotification", "u", (number,)))
 
     async def _quiet_call(self, message: Any) -> None:
         with contextlib.suppress(OSError, TimeoutError, RuntimeError):
