@@ -326,16 +326,18 @@ async def test_a_notification_flood_leaves_the_client_responsive_and_bounded() -
     """Tens of thousands of member and speaker changes in a burst: the loop is never held
     for long (no keepalive ping misses its answer: the session survives), the model holds
     one interphone, few tasks are alive at any time."""
+    # made before the session starts: encoding them holds the loop 1-2 s, a keepalive
+    # ping's whole timeout, and the server answering it runs on that loop too
+    frames = []
+    for n in range(20_000):
+        members = ["alice", "bob", f"u{n % 400}"]
+        frames.append(Message.notification(InterphoneChanged(InterphoneInfo.of(
+            G58, "alice", members, members[1 + n % 2]))))
+    data = b"".join(encode_frame(encode_message(m)) for m in frames)
     async with HostileServer(keepalive=1) as server:
         client = client_for(server)
         await client.connect()
         await client.join(G58)
-        frames = []
-        for n in range(20_000):
-            members = ["alice", "bob", f"u{n % 400}"]
-            frames.append(Message.notification(InterphoneChanged(InterphoneInfo.of(
-                G58, "alice", members, members[1 + n % 2]))))
-        data = b"".join(encode_frame(encode_message(m)) for m in frames)
         peer = server.peer
         longest_pause = 0.0
         flooding = True
