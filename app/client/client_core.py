@@ -11,6 +11,7 @@ for the type checker only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,12 @@ from app.protocol.messages import (
 )
 
 logger = logging.getLogger(__name__)
+
+JOIN_WAITS_FOR_MEDIA_S = 1.0
+"""How long a join waits for its media registration to be acknowledged before it returns
+(the registration's first two tries; on a working path the answer comes in one round
+trip). Its other tries go on behind it: with UDP blocked on the way a join returned only
+after all five, about 4.5 s, so a call rang that late."""
 
 InterphoneAudio = Callable[[InterphoneId, str, int, bytes], None]
 """``on_interphone_audio(interphone, uid, seq, opus_packet)``: audio with its interphone."""
@@ -99,13 +106,19 @@ class ClientCore:
             raise
         assert isinstance(body, JoinResult)
         media = self._media
-        if media is not None and not await media.register(
-                str(target), interval=self.model.keepalive,
-                talk=self.model.talk_target == target) \
+        if media is not None:
+            registering = self._tasks.spawn(self._register_joined(media, target),
+                                            f"interphone-register-{target}")
+            if registering is not None:
+                await asyncio.wait({registering}, timeout=JOIN_WAITS_FOR_MEDIA_S)
+        return body.info
+
+    async def _register_joined(self, media: MediaEndpoint, target: InterphoneId) -> None:
+        if not await media.register(str(target), interval=self.model.keepalive,
+                                    talk=self.model.talk_target == target) \
                 and media is self._media and str(target) in media.interphones:
             # (not when the registration ended because we left, closed or reconnected)
             logger.warning("audio registration of %s not acknowledged yet", target)
-        return body.info
 
     if TYPE_CHECKING:
         # ---- provided by the parts (declared for the type checker only: at run time

@@ -13,6 +13,7 @@ import logging
 
 from app.client.client_core import ClientCore, InterphoneAudio
 from app.client.connection import SignalingConnection
+from app.client.errors import ClientError
 from app.client.events import (
     FloorState,
     JoinedChanged,
@@ -25,7 +26,7 @@ from app.client.media import InterphoneAudioCallback, MediaEndpoint
 from app.protocol.features import MEDIA_AUTH
 from app.protocol.ids import InterphoneId
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64
-from app.protocol.messages import JoinResult, LoginResult, MediaKeyNotice
+from app.protocol.messages import JoinResult, LoginResult, MediaKeyNotice, Ping
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +94,34 @@ class ClientMedia(ClientCore):
         return media
 
     def _media_path(self, media: MediaEndpoint, reachable: bool) -> None:
-        if media is self._media:  # (not an endpoint of a connection gone)
-            self.model.set_media_reachable(reachable)
+        if media is not self._media:  # an endpoint of a connection gone
+            return
+        if reachable:
+            self.model.set_media_reachable(True)
+            return
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            self._tasks.spawn(self._confirm_udp_blocked(conn, media),
+                              "interphone-udp-blocked-check")
+
+    async def _confirm_udp_blocked(self, conn: SignalingConnection,
+                                   media: MediaEndpoint) -> None:
+        """The server answered none of the endpoint's registrations: UDP blocked on the
+        way, or the whole server hung (a stopped process, a host gone), which the
+        keepalive tells only later. A ping on the signaling tells the two apart before
+        the user is told that UDP is blocked: answered, UDP alone fails; unanswered, the
+        connection's loss says what happened and this says nothing."""
+        try:
+            await conn.request(Ping())
+        except ClientError as exc:
+            logger.debug("no UDP answer and the signaling failed too (%s): not UDP alone",
+                         exc)
+            return
+        if media is self._media and media.reachable is False and not conn.closed:
+            logger.warning("the server answers none of our media registrations though it "
+                           "answers on TCP: no audio either way (UDP to %s:%d blocked?)",
+                           *media.server[:2])
+            self.model.set_media_reachable(False)
 
     def _install_media_key(self, body: object) -> None:
         """media-auth: a voice key from a join response or a notification, for a joined

@@ -147,7 +147,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         """Whether the server answers this endpoint's registrations: None until the first
         answer or the first registration left unanswered, then the latest of the two."""
         self.on_reachability: Callable[[bool], None] | None = None
-        """Called on the loop when :attr:`reachable` changes."""
+        """Called on the loop when :attr:`reachable` changes; without one, the endpoint
+        warns itself when it becomes False."""
         self.audio_sink: InterphoneAudioCallback | None = None
         """Called for every valid audio packet in the receiving thread (thread-safe!)."""
         self._loop: asyncio.AbstractEventLoop | None = None  # set: datagrams come off-loop
@@ -315,6 +316,11 @@ class MediaEndpoint(asyncio.DatagramProtocol):
     # ---- API ---------------------------------------------------------------------------
 
     @property
+    def server(self) -> MediaAddress:
+        """The server's media address this endpoint registers with and sends to."""
+        return self._server
+
+    @property
     def interphone(self) -> str | None:
         """Where :meth:`send_audio` sends (the talk target), None when nowhere."""
         return self._interphone
@@ -470,11 +476,11 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if self.reachable is reachable:
             return
         self.reachable = reachable
-        if not reachable:
+        if self.on_reachability is not None:
+            self.on_reachability(reachable)  # the owner tells UDP blocked from a server gone
+        elif not reachable:
             logger.warning("the server answers none of this endpoint's registrations: no "
                            "audio either way (UDP to %s:%d blocked?)", *self._server[:2])
-        if self.on_reachability is not None:
-            self.on_reachability(reachable)
 
     def _stop_refresh(self, interphone: str) -> asyncio.Task[None] | None:
         task = self._registered.get(interphone)
