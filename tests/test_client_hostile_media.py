@@ -1,7 +1,7 @@
 """The client against a hostile server over real sockets (media and the floor): garbage
 datagrams, audio that is not ours to hear, spoofed senders, absurd payloads and seqs,
 acks for nothing, and a floor granted twice or taken by others in a flood. The client
-drops what it must (counted, not logged per packet), plays nothing wrong, the playback
+drops what it must (counted, told in the log at most every 10 s), plays nothing wrong, the playback
 path does not raise, and the turn's state machine stays consistent."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from app.audio.codec import OpusEncoder
 from app.audio.mixer import PlaybackMixer
 from app.client import InterphoneClient
 from app.client.events import FloorState
+from app.client.media_drops import FOREIGN, MALFORMED, NOT_JOINED, DropLog
 from app.client.turn import TurnPhase
 from app.client.turn_driver import TurnDriver
 from app.protocol import (
@@ -114,9 +115,38 @@ async def test_garbage_foreign_and_spoofed_datagrams_are_dropped_and_counted(
         await wait_until(lambda: heard, timeout=5, what="genuine audio")
         assert heard == [("bob", 0, frame)]
         assert media.stats.rx_dropped == rounds * (len(bad) + 1) and media.stats.rx_packets == 1
-        assert len(warnings_of(caplog)) <= 1  # not a line per packet
+        # told, once (not a line per packet): why, and where from
+        assert warnings_of(caplog) == [f"dropped UDP datagram(s): 1 malformed (the last "
+                                       f"from 127.0.0.1:{server.udp_port})"]
         assert client.connected
         await client.close()
+
+
+def test_drops_are_told_at_once_then_summed_up_at_most_every_ten_seconds(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Only counted, a server answering from another address than the one the client
+    sends to left no trace a user could find; told per packet, a spray would flood the
+    log. What is dropped after the first is told with the next drop 10 s on, summed up by
+    reason; drops a working setup also makes (audio still in flight for an interphone
+    just left) are told at INFO."""
+    caplog.set_level(logging.INFO, logger="test.drops")
+    drops = DropLog(logging.getLogger("test.drops"))
+    server, stranger = ("10.0.0.1", 9400), ("192.0.2.7", 5000)
+    drops.note(NOT_JOINED, server, 100.0)
+    for at in range(1, 10):
+        drops.note(FOREIGN, stranger, 100.0 + at)
+    drops.note(MALFORMED, server, 109.9)
+    drops.note(NOT_JOINED, server, 110.0)
+    drops.note(NOT_JOINED, server, 125.0)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "dropped UDP datagram(s): 1 for an interphone not joined (the last from "
+                 "10.0.0.1:9400)"),
+        ("WARNING", "dropped UDP datagram(s): 9 not from the server's media address, "
+                    "1 malformed, 1 for an interphone not joined (the last from "
+                    "10.0.0.1:9400)"),
+        ("INFO", "dropped UDP datagram(s): 1 for an interphone not joined (the last from "
+                 "10.0.0.1:9400)"),
+    ]
 
 
 async def test_a_recvbegin_ack_for_an_interphone_never_registered_is_dropped() -> None:

@@ -36,6 +36,15 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
+from app.client.media_drops import (
+    FOREIGN,
+    MALFORMED,
+    NOT_JOINED,
+    OWN,
+    UNASKED_ACK,
+    UNAUTHENTIC,
+    DropLog,
+)
 from app.client.media_thread import ThreadedDatagramTransport, bind_ephemeral
 from app.protocol import PacketError, RecvBeginPacket, parse_packet
 from app.protocol.udp import AudioPacker, AudioReader
@@ -143,6 +152,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self._ack_waiters: dict[str, set[asyncio.Event]] = {}
         self._meters: dict[str, LossMeter] = {}
         self.stats = MediaStats()
+        self._drops = DropLog(logger)
         self.reachable: bool | None = None
         """Whether the server answers this endpoint's registrations: None until the first
         answer or the first registration left unanswered, then the latest of the two."""
@@ -187,20 +197,21 @@ class MediaEndpoint(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         """One datagram: in the receive thread when opened with :meth:`open`."""
         auth = self._auth
-        if auth is not None:  # media-auth: only the server's media address, genuine packets
+        if addr[0] != self._server[0] or addr[1] != self._server[1]:
+            self._drop(FOREIGN, addr)  # only the server's media address, no other port
+            return
+        if auth is not None:  # media-auth: genuine packets only
             with self._auth_lock:  # keys change on the loop, datagrams come in this thread
                 heard = auth.datagram(data, addr, time.monotonic())
             if type(heard) is HeardAudio:
                 if heard.id in self._registered:
                     self._received(heard.id, heard.uid, heard.seq, heard.frame)
-                    return
+                else:
+                    self._drop(NOT_JOINED, addr)
             elif isinstance(heard, RecvBeginAcked):
                 self._on_loop(self._acknowledged, heard.id)
-                return
-            self.stats.rx_dropped += 1
-            return
-        if addr[0] != self._server[0] or addr[1] != self._server[1]:
-            self.stats.rx_dropped += 1  # only the server's media address (not any port of it)
+            else:
+                self._drop(UNAUTHENTIC, addr)
             return
         audio = self._audio_reader.read(data)
         if audio is not None:  # the common case, read without building a packet object
@@ -208,24 +219,29 @@ class MediaEndpoint(asyncio.DatagramProtocol):
             if interphone in self._registered and uid != self._uid:
                 self._received(interphone, uid, seq, frame)
             else:
-                self.stats.rx_dropped += 1
+                self._drop(NOT_JOINED if uid != self._uid else OWN, addr)
             return
         try:
             packet = parse_packet(data)
         except PacketError as exc:
             logger.debug("dropping a datagram: %s", exc)
-            self.stats.rx_dropped += 1
+            self._drop(MALFORMED, addr)
             return
         if isinstance(packet, RecvBeginPacket):
             if packet.uid == self._uid and packet.id in self._registered:
                 self._on_loop(self._acknowledged, packet.id)
             else:  # an ack for nothing we asked: not a sign that the path works
-                self.stats.rx_dropped += 1
+                self._drop(UNASKED_ACK, addr)
             return
         if packet.id not in self._registered or packet.uid == self._uid:
-            self.stats.rx_dropped += 1
+            self._drop(NOT_JOINED if packet.uid != self._uid else OWN, addr)
             return
         self._received(packet.id, packet.uid, packet.seq, packet.frame)
+
+    def _drop(self, why: str, source: tuple[str | Any, int]) -> None:
+        """A datagram not taken (in the receive thread): counted, and told now and then."""
+        self.stats.rx_dropped += 1
+        self._drops.note(why, source, time.monotonic())
 
     def _received(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
         """Valid audio (decrypted and verified under media-auth): the per-speaker meter,
