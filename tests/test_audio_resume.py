@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.audio.codec import OpusEncoder
 from app.audio.constants import SAMPLE_RATE
@@ -57,6 +58,47 @@ async def main(path):
 asyncio.run(main(sys.argv[1]))
 """
 
+HEADLESS = """
+import asyncio, socket, sys
+import numpy as np
+from app.client.media_thread import ThreadedDatagramTransport
+from app.headless.mix_clock import MixClock
+
+class Sink:
+    def __init__(self, loop, clock):
+        self.loop, self.clock = loop, clock
+    def datagram_received(self, data, addr):
+        self.loop.call_soon_threadsafe(self.clock.on_audio, "alice",
+                                       int.from_bytes(data[:4], "big"), data[4:])
+    def error_received(self, exc):
+        pass
+
+async def main(path):
+    loop = asyncio.get_running_loop()
+    frames, times = [], []
+    def sink(frame):
+        frames.append(frame)
+        times.append(loop.time())
+    clock = MixClock(sink)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    transport = ThreadedDatagramTransport(sock, Sink(loop, clock))
+    transport.start()
+    running = asyncio.ensure_future(clock.run())
+    print("port", sock.getsockname()[1], flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)
+    running.cancel()
+    # the CLI's recording: frame n stands for start + n frames (a late one caught up)
+    start = times[0]
+    np.savez(path, out=np.concatenate(frames),
+             times=start + 0.02 * np.arange(len(frames)), block=960)
+    transport.close()
+    print("saved", flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"""
+"""The CLI's ``listen``: a ``MixClock`` fed on the loop, as the client delivers audio."""
+
 FRAME_S = 0.020
 FRAME = int(FRAME_S * SAMPLE_RATE)
 MARK_EVERY = 15  # frames (300 ms): more than the late playout's +200 ms, so that each
@@ -90,11 +132,12 @@ def onsets(out: np.ndarray, times: np.ndarray, block: int) -> list[float]:
             for s in starts]
 
 
+@pytest.mark.parametrize("script", [LISTENER, HEADLESS], ids=["app", "cli"])
 def test_audio_queued_while_the_process_was_stopped_is_dropped_not_played_late(
-        tmp_path: Path) -> None:
+        tmp_path: Path, script: str) -> None:
     packets = talk()
     saved = tmp_path / "out.npz"
-    listener = subprocess.Popen([sys.executable, "-c", LISTENER, str(saved)], cwd=ROOT,
+    listener = subprocess.Popen([sys.executable, "-c", script, str(saved)], cwd=ROOT,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     sent: list[float] = []
     resumed = 0.0
