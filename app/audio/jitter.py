@@ -39,8 +39,8 @@ Rules that make it never worse than plain concealment:
   waited for from the next packet's FEC. Queued audio is dropped unasked
   only past ``max_delay_frames``.
 - **A stall of the playout side is not a delay to keep.** When the output stopped
-  for longer than the buffer (the process was stopped, the machine slept, the
-  device hung), the caller says so (``resync``): the slots that queued meanwhile
+  for longer than the buffer (the process was stopped, the device hung), the
+  caller says so (``resync``): the slots that queued meanwhile
   are late, and so are those the network side then hands over at once (a stopped
   process's socket queue): for ``RESYNC_WINDOW_S`` the buffer keeps only the newest
   ``target`` slots, and those arrivals, bunched by the stop and not by the
@@ -474,7 +474,7 @@ class JitterBuffer:
 
     def resync(self, now: float) -> None:
         """The playout side stalled for longer than the buffer (the caller's output
-        stopped: the process was stopped, the machine slept): what is queued is late.
+        stopped: the process was stopped, the device hung): what is queued is late.
 
         Until ``RESYNC_WINDOW_S`` from ``now`` each pop keeps only the newest ``target``
         slots (the backlog the network side hands over once it runs again is dropped

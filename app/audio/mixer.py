@@ -21,10 +21,11 @@ function, lock and numpy call touched costs several times its hot price
 (bench/NOTES.md, branch out6).
 
 An output that stalled for longer than the jitter buffers hold (the process was stopped,
-the machine slept, the device hung) finds them full of late audio, more when the
-receive thread then hands over what queued in its socket: each talker's buffer is told
-(``JitterBuffer.resync``) and drops it, so playout comes back at its usual delay
-instead of staying up to the buffer's cap late for the rest of the talk.
+the device hung) finds them full of late audio, more when the receive thread then hands
+over what queued in its socket: each talker's buffer is told (``JitterBuffer.resync``)
+and drops it, so playout comes back at its usual delay instead of staying up to the
+buffer's cap late for the rest of the talk. (A machine's sleep stops the monotonic clock
+and the network with it: nothing queues then.)
 """
 
 from __future__ import annotations
@@ -386,9 +387,9 @@ class PlaybackMixer:
 
     def _resync(self, now: float) -> None:
         """Under the lock: the output took no frame for longer than the jitter buffers
-        hold (``fill`` stopped being called: the process was stopped, the machine slept,
-        the device hung): what they hold, and what the receive thread hands over next,
-        is late; each buffer drops it (``JitterBuffer.resync``)."""
+        hold (``fill`` stopped being called: the process was stopped, the device hung):
+        what they hold, and what the receive thread hands over next, is late; each
+        buffer drops it (``JitterBuffer.resync``)."""
         logger.info("output stalled for %.2f s: late audio dropped", now - self._last_take)
         self._resync_until = now + RESYNC_WINDOW_S
         for talker in self._talkers.values():

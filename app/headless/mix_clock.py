@@ -7,10 +7,10 @@ result to a sink; when nobody speaks the sink gets silence, so pauses keep
 their length. Each talker's packets are decoded at their own duration by
 :class:`~app.audio.talker_stream.TalkerStream` (the same stream the GUI uses).
 
-A clock late by more than the jitter buffers hold (the process was stopped, the machine
-slept) catches up on the frames it missed, and each talker's buffer drops the audio that
-queued meanwhile (``JitterBuffer.resync``, as the GUI's mixer does): the frames after the
-stop are mixed at the usual delay, not at the buffer's cap (200 ms) behind.
+A clock late by more than the jitter buffers hold (the process was stopped) catches up on
+the frames it missed, and each talker's buffer drops the audio that queued meanwhile
+(``JitterBuffer.resync``, as the GUI's mixer does): the frames after the stop are mixed
+at the usual delay, not at the buffer's cap (200 ms) behind.
 """
 
 from __future__ import annotations
