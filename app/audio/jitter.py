@@ -38,6 +38,13 @@ Rules that make it never worse than plain concealment:
   pause, it keeps a stall as that frame and rebuilds the slot the stall
   waited for from the next packet's FEC. Queued audio is dropped unasked
   only past ``max_delay_frames``.
+- **A stall of the playout side is not a delay to keep.** When the output stopped
+  for longer than the buffer (the process was stopped, the device hung), the
+  caller says so (``resync``): the slots that queued meanwhile
+  are late, and so are those the network side then hands over at once (a stopped
+  process's socket queue): for ``RESYNC_WINDOW_S`` the buffer keeps only the newest
+  ``target`` slots, and those arrivals, bunched by the stop and not by the
+  network, are left out of the jitter measure.
 - **No added stall at start.** Playout starts as soon as the target depth
   is buffered, or the first packet has waited ``(target - 1)`` frames plus
   ``start_margin``; with the minimum target of one frame, at once.
@@ -83,6 +90,10 @@ DEFICIT_WINDOW = 5  # recent pops whose slack decides growing
 GROW_MARGIN = 0.002  # seconds: less slack than this asks for one frame more delay
 SHRINK_MARGIN = 0.002  # seconds kept above the margin after shrinking by a frame
 GROW_PATIENCE = 50  # pops a growth for FEC waits for a pause before a stall may be kept for it
+RESYNC_WINDOW_S = 0.1
+"""After ``resync``, how long the backlog that arrives is dropped down to the target: the
+receive thread of a process that was stopped drains its socket's queue within a few ms
+of the output's first callback, before or after it."""
 
 
 @dataclass(slots=True)
@@ -162,6 +173,9 @@ class JitterBuffer:
         self._p95_deviation = 0.0
         self._target = min_delay_frames
         self._last_shrink = -math.inf
+        self._resync_until = -math.inf  # see resync
+        self._measured = 0  # deviations measured so far
+        self._measured_at_pop = 0  # ... at the last pop (those since came while it stalled)
         self._clear_stream()
 
     # ----------------------------------------------------------------- state
@@ -291,7 +305,8 @@ class JitterBuffer:
             self._first_arrival = now
         # the inter-arrival deviation (inlined: once per received packet)
         last = self._last_arrival
-        if last is not None:
+        if last is not None and now >= self._resync_until:  # (a stall's backlog: not jitter)
+            self._measured += 1
             deviation = abs((now - last[1]) - (seq - last[0]) * self._period)
             deviations, ordered = self._deviations, self._sorted_deviations  # kept sorted
             if len(deviations) == _JITTER_WINDOW:
@@ -328,10 +343,13 @@ class JitterBuffer:
     def pop(self, now: float) -> JitterOutput | None:
         """What to play for the next slot, or None when there is nothing."""
         self._update_target(now)
+        self._measured_at_pop = self._measured
         if not self._playing and not self._start_playout(now):
             return None
         assert self._next is not None and self._highest is not None
-        if self._highest - self._next >= self.max_delay:  # depth over the cap
+        if now < self._resync_until:
+            self._drop_backlog()
+        elif self._highest - self._next >= self.max_delay:  # depth over the cap
             self._enforce_cap()
         resize = self._resize_wanted()
         self._grow_wanted = self._grow_wanted + 1 if resize > 0 else 0
@@ -453,6 +471,49 @@ class JitterBuffer:
             else:
                 self._advance(lost=True)
             self._stalled = 0
+
+    def resync(self, now: float) -> None:
+        """The playout side stalled for longer than the buffer (the caller's output
+        stopped: the process was stopped, the device hung): what is queued is late.
+
+        Until ``RESYNC_WINDOW_S`` from ``now`` each pop keeps only the newest ``target``
+        slots (the backlog the network side hands over once it runs again is dropped
+        too, whether it came before this call or after). The arrivals since the last
+        pop, and those of the window, came bunched by the stall, not by the network:
+        they leave the jitter measure, and the target is what the rest asks for.
+        """
+        logger.debug("playout stalled: resync to the newest %d slots", self._target)
+        self._resync_until = now + RESYNC_WINDOW_S
+        deviations, ordered = self._deviations, self._sorted_deviations
+        for _ in range(min(len(deviations), self._measured - self._measured_at_pop)):
+            del ordered[bisect.bisect_left(ordered, deviations.pop())]
+        self._measured = self._measured_at_pop
+        self._p95_deviation = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] \
+            if ordered else 0.0
+        self._target = self.min_delay  # then what the network asks for, at once
+        self._last_shrink = -math.inf
+        self._update_target(now)
+        self._slacks.clear()
+        self._grow_wanted = 0
+
+    def _drop_backlog(self) -> None:
+        """During a resync: drop the slots older than the newest ``target`` (late, not
+        lost: the loss window is left as it was)."""
+        assert self._next is not None and self._highest is not None
+        keep_from = self._highest - self._target + 1
+        if self._next >= keep_from:
+            return
+        while self._next < keep_from:
+            seq = self._next
+            self._arrivals.pop(seq, None)
+            self._no_fec.discard(seq)
+            if self._packets.pop(seq, None) is not None:
+                self._remember_played(seq)  # a duplicate of it is not played later
+            self._stats.dropped += 1
+            self._next = seq + 1
+        self._stalled = 0
+        self._concealed_run = 0
+        self._slacks.clear()
 
     def _start_playout(self, now: float) -> bool:
         if not self._packets or self._next is None:

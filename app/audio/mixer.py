@@ -19,11 +19,19 @@ still holds is a slice of it, copied without the lock or any other object;
 the output callback runs 100 times a second (10 ms blocks) with cold caches, where each
 function, lock and numpy call touched costs several times its hot price
 (bench/NOTES.md, branch out6).
+
+An output that stalled for longer than the jitter buffers hold (the process was stopped,
+the device hung) finds them full of late audio, more when the receive thread then hands
+over what queued in its socket: each talker's buffer is told (``JitterBuffer.resync``)
+and drops it, so playout comes back at its usual delay instead of staying up to the
+buffer's cap late for the rest of the talk. (A machine's sleep stops the monotonic clock
+and the network with it: nothing queues then.)
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -33,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
-from app.audio.jitter import JitterBuffer
+from app.audio.jitter import RESYNC_WINDOW_S, JitterBuffer
 from app.audio.levels import SILENT, Level, clip_in_place, measure, peak_of
 from app.audio.talker_stream import TalkerQuality, TalkerStream
 
@@ -84,6 +92,10 @@ class PlaybackMixer:
         self._clock = clock
         self._max_jitter = max_jitter_frames
         self._start_margin = start_margin  # see JitterBuffer: the output block length
+        # an output that took no frame for this long stalled (see _resync)
+        self._stall_gap = max_jitter_frames * frame_ms / 1000.0
+        self._last_take = math.inf  # when a frame was last taken; inf: not playing
+        self._resync_until = -math.inf  # a talker new before this is resynced too
         self._lock = threading.Lock()
         self._talkers: dict[str, _Talker] = {}
         self._history: dict[str, JitterBuffer] = {}  # last stream's network view per talker
@@ -127,6 +139,8 @@ class PlaybackMixer:
                 stream = TalkerStream(max_delay_frames=self._max_jitter,
                                       start_margin=self._start_margin,
                                       history=self._history.pop(uid, None))
+                if now < self._resync_until:  # its first packets came queued by the stall
+                    stream.jitter.resync(now)
                 talker = _Talker(stream, now, gain=self._gain_of(uid, interphone))
                 self._talkers[key] = talker
                 self._loud = self._loud or talker.gain > 1.0
@@ -311,11 +325,16 @@ class PlaybackMixer:
         with self._lock:
             if self._solo is not solo:
                 return None
+            if now - self._last_take > self._stall_gap:
+                self._resync(now)
+            self._last_take = now
             [(key, talker)] = self._talkers.items()
             if not solo.start_frame(now, talker.gain):
                 if self._finished(talker, now):
                     self._drop([key])
                 self._last_played = (_NOTHING, 1.0)
+                if not self._talkers:
+                    self._last_take = math.inf
                 return bool(self._talkers)
             frame = solo.frame
             count = len(out)
@@ -345,6 +364,8 @@ class PlaybackMixer:
         """``fill``'s general case: every source, under the lock, then volume, mute, clip."""
         now = self._clock()
         with self._lock:
+            if now - self._last_take > self._stall_gap:
+                self._resync(now)
             sources = self._mix_talkers(out, now)
             if self._tones:
                 sources += self._mix_tones(out)
@@ -352,6 +373,8 @@ class PlaybackMixer:
                 self._mix_monitor(out)
                 sources += 1
             playing = bool(self._talkers) or bool(self._tones) or self._monitor_on
+            # a later start of the output is no stall
+            self._last_take = now if playing else math.inf
         if self._muted:
             out.fill(0.0)
         else:
@@ -361,6 +384,16 @@ class PlaybackMixer:
                 clip_in_place(out, out)
         self._keep_copy(out)
         return playing
+
+    def _resync(self, now: float) -> None:
+        """Under the lock: the output took no frame for longer than the jitter buffers
+        hold (``fill`` stopped being called: the process was stopped, the device hung):
+        what they hold, and what the receive thread hands over next, is late; each
+        buffer drops it (``JitterBuffer.resync``)."""
+        logger.info("output stalled for %.2f s: late audio dropped", now - self._last_take)
+        self._resync_until = now + RESYNC_WINDOW_S
+        for talker in self._talkers.values():
+            talker.stream.jitter.resync(now)
 
     def _keep_copy(self, out: np.ndarray) -> None:
         """The block just mixed, for the level (``out`` is the device's buffer)."""

@@ -6,18 +6,24 @@ frame's worth of samples from each talker's stream, sums them and hands the
 result to a sink; when nobody speaks the sink gets silence, so pauses keep
 their length. Each talker's packets are decoded at their own duration by
 :class:`~app.audio.talker_stream.TalkerStream` (the same stream the GUI uses).
+
+A clock late by more than the jitter buffers hold (the process was stopped) catches up on
+the frames it missed, and each talker's buffer drops the audio that queued meanwhile
+(``JitterBuffer.resync``, as the GUI's mixer does): the frames after the stop are mixed
+at the usual delay, not at the buffer's cap (200 ms) behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 
 import numpy as np
 
 from app.audio.constants import DEFAULT_FRAME_MS, frame_samples
-from app.audio.jitter import JitterBuffer
+from app.audio.jitter import RESYNC_WINDOW_S, JitterBuffer
 from app.audio.talker_stream import TalkerQuality, TalkerStream, summarize
 
 logger = logging.getLogger(__name__)
@@ -36,6 +42,9 @@ MAX_REMEMBERED_TALKERS = 256
 # frame-paced clock it could otherwise play with almost no slack (a random
 # phase) and the next few ms of scheduling jitter would stall it.
 START_MARGIN = 0.006
+_STALL_FRAMES = 10
+"""A frame mixed this many frames after the last one (a ``TalkerStream``'s jitter buffer
+holds 10 at most) comes after a stall (see ``JitterBuffer.resync``)."""
 
 
 class _Talker:
@@ -61,6 +70,9 @@ class MixClock:
         self._finished: dict[str, list[TalkerQuality]] = {}
         self._history: dict[str, JitterBuffer] = {}  # a talker's last stream's network view
         self._loop = asyncio.get_running_loop()
+        self._stall_gap = _STALL_FRAMES * frame_ms / 1000.0
+        self._last_mix = math.inf  # when the last frame was mixed (inf: none yet)
+        self._resync_until = -math.inf  # a talker new before this is resynced too
         self.frames_out = 0
         self.frames_with_audio = 0
         self.bad_packets = 0
@@ -77,6 +89,8 @@ class MixClock:
             return
         if talker is None:
             talker = self._talkers[uid] = _Talker(now, self._history.get(uid))
+            if now < self._resync_until:  # its first packets came queued by the stall
+                talker.stream.jitter.resync(now)
         if not talker.stream.put(seq, payload, now):
             self.bad_packets += 1
             return
@@ -100,6 +114,13 @@ class MixClock:
             self.close()
 
     def _mix(self, now: float) -> np.ndarray:
+        if now - self._last_mix > self._stall_gap:
+            logger.info("late by %.2f s: audio that queued meanwhile dropped",
+                        now - self._last_mix)
+            self._resync_until = now + RESYNC_WINDOW_S
+            for talker in self._talkers.values():
+                talker.stream.jitter.resync(now)
+        self._last_mix = now
         out = np.zeros(self._frame_samples, dtype=np.float32)
         heard = False
         for uid in list(self._talkers):
