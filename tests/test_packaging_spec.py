@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
 import shutil
 import ssl
@@ -240,10 +241,15 @@ def control_fields(text: str) -> dict[str, str]:
 
 
 def deb_control() -> dict[str, str]:
+    """The desktop .deb's control fields, its Depends the list the build script versions."""
     script = build_script()
     match = re.search(r'cat >"\$pkg/DEBIAN/control" <<CONTROL\n(.*?)\nCONTROL\n', script, re.S)
     assert match, "the control heredoc of build_linux.sh"
-    return control_fields(match.group(1))
+    fields = control_fields(match.group(1))
+    assert fields["Depends"] == "$desktop_depends"
+    (listed,) = re.findall(r'^ *desktop_depends="([^"$]*)"$', script, re.M)
+    fields["Depends"] = listed
+    return fields
 
 
 def relations(value: str) -> list[set[str]]:
@@ -303,3 +309,200 @@ def test_the_desktop_entry_is_valid(tmp_path: Path) -> None:
     done = subprocess.run([validate, str(desktop_entry(tmp_path))], capture_output=True,
                           text=True)
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
+# --- the interphone-server .deb's maintainer scripts -----------------------------------------
+DEBIAN = ROOT / "packaging" / "debian"
+UNIT = "interphone-server.service"
+UNIT_FILE = Path("lib/systemd/system") / UNIT
+WANTS = Path("etc/systemd/system/multi-user.target.wants") / UNIT
+HELPER_STATE = Path("var/lib/systemd/deb-systemd-helper-enabled")
+CONFFILE = Path("etc/interphone/directory.toml")
+
+
+class System:
+    """A Debian system in a folder, acted on as ``dpkg --root DIR --force-script-chrootless``
+    does: the scripts run on this machine with DPKG_ROOT=DIR. With ``helpers``, PATH has
+    deb-systemd-helper (init-system-helpers, essential on Debian); without, only the two
+    programs the scripts may use besides (a Debian without init-system-helpers, a
+    minimal container)."""
+
+    def __init__(self, root: Path, helpers: bool) -> None:
+        self.root = root
+        self.bin = root.parent / "bin"
+        self.bin.mkdir(exist_ok=True)
+        for tool in ("rm", "rmdir"):
+            found = shutil.which(tool)
+            assert found, tool
+            (self.bin / tool).symlink_to(found)
+        path = str(self.bin)
+        if helpers:
+            helper = shutil.which("deb-systemd-helper")
+            if helper is None:
+                pytest.skip("deb-systemd-helper (init-system-helpers) is not installed")
+            path += ":" + str(Path(helper).parent)
+        self.env = {"PATH": path, "DPKG_ROOT": str(root), "LANG": "C.UTF-8",
+                    "DPKG_MAINTSCRIPT_PACKAGE": "interphone-server",
+                    "DPKG_MAINTSCRIPT_ARCH": "amd64"}
+
+    def run(self, script: str, *args: str) -> None:
+        shell = shutil.which("sh")
+        assert shell
+        result = subprocess.run(
+            [shell, str(DEBIAN / f"interphone-server.{script}"), *args],
+            env={**self.env, "DPKG_MAINTSCRIPT_NAME": script}, capture_output=True, text=True,
+            timeout=30)
+        assert result.returncode == 0, f"{script} {args}: {result.stdout}{result.stderr}"
+
+    def unpack(self) -> None:
+        """The files the scripts deal with: the unit, and the conffile unless the operator's
+        copy is there."""
+        (self.root / UNIT_FILE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "packaging" / "systemd" / UNIT, self.root / UNIT_FILE)
+        conffile = self.root / CONFFILE
+        if not conffile.exists():
+            conffile.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / "app" / "server" / "example.toml", conffile)
+
+    def install(self) -> None:
+        self.unpack()
+        self.run("postinst", "configure", "")
+
+    def upgrade(self) -> None:
+        """dpkg's order for an upgrade (the old and new scripts are the same here)."""
+        self.run("prerm", "upgrade", "0.2.0")
+        self.unpack()
+        self.run("postrm", "upgrade", "0.2.0")
+        self.run("postinst", "configure", "0.1.0")
+
+    def remove(self) -> None:
+        self.run("prerm", "remove")
+        (self.root / UNIT_FILE).unlink()  # dpkg removes all but the conffiles
+        self.run("postrm", "remove")
+
+    def purge(self) -> None:
+        (self.root / CONFFILE).unlink()  # then the conffiles
+        self.run("postrm", "purge")
+
+    def enable(self) -> None:
+        """`systemctl enable`, offline (--root) where systemctl exists; else its link."""
+        systemctl = shutil.which("systemctl")
+        if systemctl:
+            subprocess.run([systemctl, f"--root={self.root}", "enable", UNIT], check=True,
+                           capture_output=True)
+        else:
+            (self.root / WANTS).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / WANTS).symlink_to("/" + str(UNIT_FILE))
+        assert self.enabled()
+
+    def enabled(self) -> bool:
+        link = self.root / WANTS
+        return link.is_symlink() and os.readlink(link) == "/" + str(UNIT_FILE)
+
+    def serve(self) -> Path:
+        """What systemd makes at the service's first start (StateDirectory= with
+        DynamicUser=): /var/lib/private/interphone, and /var/lib/interphone linked to it."""
+        state = self.root / "var/lib/private/interphone"
+        (state / "tls").mkdir(parents=True)
+        (state / "tls" / "server.key").write_text("key")
+        (self.root / "var/lib/interphone").symlink_to("private/interphone")
+        return state
+
+    def leftovers(self) -> list[str]:
+        """Every path under the root that names the package, its unit or its folders."""
+        return sorted(str(path.relative_to(self.root)) for path in self.root.rglob("*")
+                      if "interphone" in path.name)
+
+
+@pytest.fixture(params=[True, False], ids=["deb-systemd-helper", "no-helper"])
+def system(request: pytest.FixtureRequest, tmp_path: Path) -> System:
+    root = tmp_path / "root"
+    root.mkdir()
+    return System(root, helpers=request.param)
+
+
+def test_a_new_install_leaves_the_service_disabled(system: System) -> None:
+    system.install()
+    assert (system.root / UNIT_FILE).is_file() and not system.enabled()
+    wants = system.root / WANTS.parent
+    assert not wants.exists() or not any(wants.iterdir())
+
+
+def test_purge_removes_the_enabled_services_link_its_state_and_its_directory(
+    system: System,
+) -> None:
+    """After `systemctl enable` and a run, remove keeps what an operator would want back
+    (the directory, the state, the enablement); purge leaves nothing, no dangling link in
+    multi-user.target.wants for systemd to trip over at boot."""
+    system.install()
+    system.enable()
+    state = system.serve()
+    system.remove()
+    assert not (system.root / UNIT_FILE).exists()
+    assert (system.root / CONFFILE).is_file()
+    assert (state / "tls" / "server.key").is_file()
+    assert (system.root / WANTS).is_symlink()
+    system.purge()
+    assert not os.path.lexists(system.root / WANTS)
+    assert not os.path.lexists(system.root / "var/lib/interphone")
+    assert not state.exists() and (system.root / "var/lib/private").is_dir()
+    assert not (system.root / "etc/interphone").exists()
+    assert system.leftovers() == []
+    helper_state = system.root / HELPER_STATE
+    assert not helper_state.exists() or not any(helper_state.rglob("*"))
+
+
+def test_purge_of_a_service_never_enabled_nor_run(system: System) -> None:
+    system.install()
+    system.remove()
+    system.purge()
+    assert system.leftovers() == []
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["enabled", "disabled"])
+def test_an_upgrade_keeps_the_service_as_the_operator_left_it(
+    system: System, enabled: bool
+) -> None:
+    system.install()
+    if enabled:
+        system.enable()
+    state = system.serve()
+    (system.root / CONFFILE).write_text("# the operator's directory\n")
+    system.upgrade()
+    system.upgrade()
+    assert system.enabled() is enabled
+    assert (system.root / CONFFILE).read_text() == "# the operator's directory\n"
+    assert (state / "tls" / "server.key").is_file()
+
+
+def test_the_takeover_from_the_single_package_keeps_its_enablement_and_purge_clears_it(
+    system: System,
+) -> None:
+    """The single `interphone` package of earlier versions had the unit and no scripts: an
+    operator enabled it with systemctl. interphone-server, installed over it, keeps that;
+    its purge removes the link all the same (deb-systemd-helper never made it)."""
+    system.unpack()
+    system.enable()
+    system.serve()
+    system.run("postinst", "configure", "")
+    assert system.enabled()
+    system.upgrade()
+    assert system.enabled()
+    system.remove()
+    system.purge()
+    assert system.leftovers() == []
+
+
+def test_the_maintainer_scripts_are_posix_sh_that_stop_at_the_first_error() -> None:
+    for name in ("postinst", "prerm", "postrm"):
+        script = DEBIAN / f"interphone-server.{name}"
+        lines = script.read_text(encoding="utf-8").splitlines()
+        assert lines[0] == "#!/bin/sh" and "set -e" in lines, name
+        assert os.access(script, os.X_OK), name
+        if shutil.which("dash"):
+            done = subprocess.run(["dash", "-n", str(script)], capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+    script = build_script()
+    assert "for script in postinst prerm postrm; do" in script
+    assert ('install -m 0755 "packaging/debian/interphone-server.$script" '
+            '"$spkg/DEBIAN/$script"') in script
