@@ -506,3 +506,94 @@ def test_the_maintainer_scripts_are_posix_sh_that_stop_at_the_first_error() -> N
     assert "for script in postinst prerm postrm; do" in script
     assert ('install -m 0755 "packaging/debian/interphone-server.$script" '
             '"$spkg/DEBIAN/$script"') in script
+
+
+@pytest.fixture(scope="module")
+def systemd_runs() -> list[str]:
+    """A command prefix under which /run/systemd/system exists, as where systemd runs: a
+    private mount namespace with its own /run (as root, with unshare). Nothing else of
+    systemd is there: systemctl and deb-systemd-invoke are recording stand-ins."""
+    tools = [shutil.which(name) for name in ("unshare", "sh", "mount", "mkdir")]
+    if os.geteuid() != 0 or None in tools:
+        pytest.skip("needs root and unshare for a /run of its own")
+    unshare, shell, mount, mkdir = tools
+    # Absolute paths: the scripts run with a PATH of their own.
+    prefix = [unshare, "--mount", "--propagation", "private", shell, "-c",
+              f'{mount} -t tmpfs tmpfs /run && {mkdir} -p /run/systemd/system && exec "$@"',
+              "run"]
+    probe = subprocess.run([*prefix, "test", "-d", "/run/systemd/system"], capture_output=True,
+                           text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a private mount namespace here: {probe.stderr.strip()}")
+    return prefix
+
+
+def systemd_calls(prefix: list[str], tmp_path: Path, script: str, *args: str,
+                  invoke: bool = True, dpkg_root: str = "") -> list[str]:
+    """Run one script where systemd runs; return the systemctl and deb-systemd-invoke
+    command lines it ran. PATH holds nothing else that acts on the system (no
+    deb-systemd-helper), so that DPKG_ROOT="" cannot touch this machine's files."""
+    bin_dir = tmp_path / "bin"
+    log = tmp_path / "calls"
+    bin_dir.mkdir(exist_ok=True)
+    log.write_text("")
+    tools = {"rm": shutil.which("rm"), "rmdir": shutil.which("rmdir")}
+    for name, found in tools.items():
+        if not (bin_dir / name).exists():
+            assert found
+            (bin_dir / name).symlink_to(found)
+    for name in ("systemctl", "deb-systemd-invoke"):
+        stub = bin_dir / name
+        stub.unlink(missing_ok=True)
+        if name == "systemctl" or invoke:
+            stub.write_text(f'#!/bin/sh\necho "{name} $*" >>"{log}"\n')
+            stub.chmod(0o755)
+    shell = shutil.which("sh")
+    assert shell
+    result = subprocess.run(
+        [*prefix, shell, str(DEBIAN / f"interphone-server.{script}"), *args],
+        env={"PATH": str(bin_dir), "DPKG_ROOT": dpkg_root,
+             "DPKG_MAINTSCRIPT_PACKAGE": "interphone-server", "DPKG_MAINTSCRIPT_NAME": script},
+        capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return log.read_text().splitlines()
+
+
+RELOAD = "systemctl --system daemon-reload"
+
+
+@pytest.mark.parametrize(("script", "args", "calls"), [
+    ("postinst", ("configure", ""), [RELOAD, f"deb-systemd-invoke try-restart {UNIT}"]),
+    ("postinst", ("configure", "0.1.0"), [RELOAD, f"deb-systemd-invoke try-restart {UNIT}"]),
+    ("prerm", ("upgrade", "0.2.0"), []),
+    ("prerm", ("remove",), [f"deb-systemd-invoke stop {UNIT}"]),
+    ("postrm", ("upgrade", "0.2.0"), []),
+    ("postrm", ("remove",), [RELOAD]),
+], ids=["install", "upgrade", "prerm-upgrade", "prerm-remove", "postrm-upgrade", "remove"])
+def test_where_systemd_runs_it_reloads_restarts_a_running_server_and_stops_it_on_removal(
+    systemd_runs: list[str], tmp_path: Path, script: str, args: tuple[str, ...],
+    calls: list[str],
+) -> None:
+    """An upgrade restarts a running server on the new files (try-restart: a stopped one
+    stays stopped), a removal stops it before its files go, systemd forgets a removed unit."""
+    assert systemd_calls(systemd_runs, tmp_path, script, *args) == calls
+
+
+def test_without_deb_systemd_invoke_systemctl_does_it(
+    systemd_runs: list[str], tmp_path: Path
+) -> None:
+    assert systemd_calls(systemd_runs, tmp_path, "prerm", "remove", invoke=False) == [
+        f"systemctl stop {UNIT}"]
+    assert systemd_calls(systemd_runs, tmp_path, "postinst", "configure", "0.1.0",
+                         invoke=False) == [RELOAD, f"systemctl try-restart {UNIT}"]
+
+
+def test_another_root_than_the_running_system_is_never_told_to_systemd(
+    systemd_runs: list[str], tmp_path: Path
+) -> None:
+    """dpkg --root DIR: systemd runs, but not in DIR; the scripts leave it alone."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for script, args in (("postinst", ("configure", "0.1.0")), ("prerm", ("remove",)),
+                         ("postrm", ("remove",)), ("postrm", ("purge",))):
+        assert systemd_calls(systemd_runs, tmp_path, script, *args, dpkg_root=str(root)) == []
