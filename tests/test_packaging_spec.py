@@ -597,3 +597,63 @@ def test_another_root_than_the_running_system_is_never_told_to_systemd(
     for script, args in (("postinst", ("configure", "0.1.0")), ("prerm", ("remove",)),
                          ("postrm", ("remove",)), ("postrm", ("purge",))):
         assert systemd_calls(systemd_runs, tmp_path, script, *args, dpkg_root=str(root)) == []
+
+
+# --- minimum versions in the .deb's Depends --------------------------------------------------
+def versioned_depends(*args: str) -> str:
+    done = subprocess.run(["bash", str(DEBIAN / "versioned_depends.sh"), *args],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@pytest.fixture(scope="module")
+def packaged_elf() -> tuple[Path, str]:
+    """dpkg, an ELF file of a package, and the highest GLIBC_x.y it needs, read from its
+    bytes (the dynamic string table holds the names of the versions it needs)."""
+    dpkg = shutil.which("dpkg")
+    if dpkg is None or shutil.which("objdump") is None:
+        pytest.skip("needs dpkg and objdump (binutils, which PyInstaller needs too)")
+    path = Path(dpkg).resolve()
+    names = re.findall(rb"\0GLIBC_(\d+(?:\.\d+)+)\0", path.read_bytes())
+    assert names, path
+    return path, max((name.decode() for name in names), key=version_key)
+
+
+def test_libc6_gets_the_highest_glibc_version_the_files_need(
+    packaged_elf: tuple[Path, str],
+) -> None:
+    """Without dpkg-shlibdeps: a libc6 older than that lacks a symbol version the files
+    need, and they would not start. Other packages stay as listed."""
+    path, highest = packaged_elf
+    assert versioned_depends("--glibc-only", "libc6, libmd0, interphone-none", str(path)) == (
+        f"libc6 (>= {highest}), libmd0, interphone-none")
+
+
+def test_dpkg_shlibdeps_gives_each_package_the_version_its_symbols_need(
+    packaged_elf: tuple[Path, str],
+) -> None:
+    if shutil.which("dpkg-shlibdeps") is None:
+        pytest.skip("dpkg-shlibdeps (dpkg-dev) is not installed")
+    path, highest = packaged_elf
+    found = versioned_depends("libc6, libmd0, interphone-none", str(path))
+    match = re.fullmatch(r"libc6 \(>= ([\d.]+)\), libmd0 \(>= [^)]+\), interphone-none", found)
+    assert match, found
+    # A symbol's minimum version in libc6's symbols file is never below its GLIBC_ node.
+    assert version_key(match.group(1)) >= version_key(highest)
+
+
+def test_both_debs_depend_on_versions_of_what_their_files_load() -> None:
+    """The server's every package versioned over its staged ELF files; the desktop's libc6."""
+    script = re.sub(r"\\\n\s*", "", build_script())  # continuation lines joined
+    calls = re.findall(r'(\w+)="\$\(bash packaging/debian/versioned_depends.sh (.*)\)"$',
+                       script, re.M)
+    assert calls == [
+        ("server_depends", '-l "$spkg/opt/interphone-server/_internal" "$server_depends" '
+                           '$(elf_files "$spkg/opt/interphone-server")'),
+        ("desktop_depends", '--glibc-only "$desktop_depends" $(elf_files "$pkg/opt/interphone")'),
+    ]
