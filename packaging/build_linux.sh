@@ -110,6 +110,17 @@ DESKTOP
 # ~100 MiB) is then on disk twice when both are installed; a third package for it would
 # save that at the price of a third file to install by hand. interphone-server takes over, with Replaces/Breaks, the
 # files that an interphone .deb older than this version held (commands, unit, directory).
+# Depends carry minimum versions (packaging/debian/versioned_depends.sh): a libc6 older
+# than the build machine's would install, then fail on a missing GLIBC_x.y symbol.
+# interphone-server has maintainer scripts (packaging/debian/interphone-server.*: the
+# unit's daemon-reload, stop on removal, restart on upgrade, clean-up on purge). The
+# desktop package needs none: dpkg triggers of hicolor-icon-theme and desktop-file-utils
+# refresh the icon cache and the menu's database when its files come and go.
+elf_files() {
+    find "$1" -type f | while read -r file; do
+        head -c 4 "$file" | cmp -s - <(printf '\177ELF') && echo "$file"
+    done
+}
 if command -v dpkg-deb >/dev/null; then
     console="$dist/interphone-server"
     for tool in interphone-server interphone-cli; do
@@ -119,9 +130,7 @@ if command -v dpkg-deb >/dev/null; then
     # (ldd, with the bundle's own folder first, as the bootloader sets it up), named by
     # the packages that own those files. A library of a display or sound stack among them
     # is a regression, not something to depend on.
-    needed="$(find "$console" -type f | while read -r file; do
-        head -c 4 "$file" | cmp -s - <(printf '\177ELF') && echo "$file"
-    done | LD_LIBRARY_PATH="$console/_internal" xargs -r -n1 ldd 2>/dev/null \
+    needed="$(elf_files "$console" | LD_LIBRARY_PATH="$console/_internal" xargs -r -n1 ldd 2>/dev/null \
         | awk '$2 == "=>" {print $1, $3}' | grep -v " $console/" | sort -u)"
     if grep -E '^(libX|libxcb|libGL|libEGL|libOpenGL|libwayland|libQt|libasound|libjack|libportaudio)' \
         <<<"$needed"; then
@@ -141,7 +150,6 @@ if command -v dpkg-deb >/dev/null; then
         exit 1
     fi
     say "interphone-server loads from the system: $(cut -d' ' -f1 <<<"$needed" | paste -sd' ' -)"
-    say "interphone-server depends on: $server_depends"
 
     spkg="$work/deb/interphone-server"
     rm -rf "$spkg"
@@ -154,13 +162,21 @@ if command -v dpkg-deb >/dev/null; then
     # name /opt/interphone/interphone-server in their ExecStart.
     ln -s /opt/interphone-server/interphone-server "$spkg/opt/interphone/interphone-server"
     ln -s /opt/interphone-server/interphone-cli "$spkg/opt/interphone/interphone-cli"
-    # The server as a systemd service, installed disabled (no postinst: the unit's
+    # The server as a systemd service, installed disabled (no user to create: the unit's
     # DynamicUser= makes its user at each start), with an example directory (a conffile:
     # upgrades keep the operator's edits; root-only, it holds tokens).
     cp packaging/systemd/interphone-server.service "$spkg/lib/systemd/system/"
     install -m 0600 app/server/example.toml "$spkg/etc/interphone/directory.toml"
     echo /etc/interphone/directory.toml >"$spkg/DEBIAN/conffiles"
+    for script in postinst prerm postrm; do
+        install -m 0755 "packaging/debian/interphone-server.$script" "$spkg/DEBIAN/$script"
+    done
     [ -f docs/deploy.md ] && cp docs/deploy.md "$spkg/usr/share/doc/interphone-server/"
+    # shellcheck disable=SC2046  # file names from PyInstaller, without blanks
+    server_depends="$(bash packaging/debian/versioned_depends.sh \
+        -l "$spkg/opt/interphone-server/_internal" "$server_depends" \
+        $(elf_files "$spkg/opt/interphone-server"))"
+    say "interphone-server depends on: $server_depends"
     cat >"$spkg/DEBIAN/control" <<CONTROL
 Package: interphone-server
 Version: $version
@@ -192,14 +208,20 @@ CONTROL
     cp packaging/icons/interphone.png "$pkg/usr/share/icons/hicolor/256x256/apps/interphone.png"
     # Qt's xcb and Wayland platforms need these from the system; libopus and PortAudio
     # are bundled. A CJK font is only recommended: without one the app runs in English
-    # (app/ui/i18n.py), so an English-only machine need not install one.
+    # (app/ui/i18n.py), so an English-only machine need not install one. Only libc6 gets
+    # a minimum version (--glibc-only): dpkg-shlibdeps fails on the build machine over
+    # any Qt plugin whose library is not installed there.
+    desktop_depends="libc6, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libwayland-client0, libwayland-cursor0, libwayland-egl1, libasound2"
+    # shellcheck disable=SC2046
+    desktop_depends="$(bash packaging/debian/versioned_depends.sh --glibc-only "$desktop_depends" \
+        $(elf_files "$pkg/opt/interphone"))"
     cat >"$pkg/DEBIAN/control" <<CONTROL
 Package: interphone
 Version: $version
 Architecture: $deb_arch
 Maintainer: Interphone developers <interphone@localhost>
 Installed-Size: $(du -sk "$pkg" | cut -f1)
-Depends: libc6, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libwayland-client0, libwayland-cursor0, libwayland-egl1, libasound2
+Depends: $desktop_depends
 Recommends: fonts-noto-cjk | fonts-wqy-microhei | fonts-arphic-uming
 Suggests: interphone-server
 Section: sound

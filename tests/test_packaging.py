@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -267,6 +268,12 @@ def test_deb_installs_the_desktop_app_under_opt(debs: dict[str, Path], tmp_path:
                           capture_output=True, text=True, check=True).stdout
     assert "Package: interphone\n" in info
     assert "libopus" not in info and "portaudio" not in info  # both are bundled
+    assert re.search(r"^Depends: libc6 \(>= \d+(\.\d+)+\), ", info, re.M), info
+    # No maintainer script: dpkg triggers of hicolor-icon-theme and desktop-file-utils
+    # refresh the icon cache and the menu's database.
+    control = tmp_path / "control"
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(control)], check=True)
+    assert sorted(path.name for path in control.iterdir()) == ["control"]
     contents = deb_contents(deb)
     for path in (
         "./opt/interphone/Interphone",
@@ -308,12 +315,25 @@ def test_server_deb_holds_the_server_the_cli_and_the_unit(
     control = tmp_path / "control"
     subprocess.run(["dpkg-deb", "-e", str(deb), str(control)], check=True)
     assert (control / "conffiles").read_text().split() == ["/etc/interphone/directory.toml"]
-    assert not (control / "postinst").exists()  # installed, never enabled or started
+    for script in ("postinst", "prerm", "postrm"):
+        assert os.access(control / script, os.X_OK), script
+        assert (control / script).read_bytes() == (
+            ROOT / "packaging" / "debian" / f"interphone-server.{script}").read_bytes()
     fields = dict(line.split(": ", 1) for line in (control / "control").read_text().splitlines()
                   if ": " in line and not line.startswith(" "))
     assert fields["Package"] == "interphone-server"
-    depends = {item.strip().split(" ")[0] for item in fields["Depends"].split(",")}
-    assert "libc6" in depends
+    relations = {item.strip().split(" ")[0]: item.strip() for item in fields["Depends"].split(",")}
+    depends = set(relations)
+    # A libc6 older than the newest GLIBC_x.y symbol version its files need is refused.
+    libc6 = re.fullmatch(r"libc6 \(>= (\d+(?:\.\d+)+)\)", relations["libc6"])
+    assert libc6, fields["Depends"]
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "files")], check=True)
+    needed = {name.decode() for path in (tmp_path / "files").rglob("*")
+              if path.is_file() and not path.is_symlink()
+              for name in re.findall(rb"\0GLIBC_(\d+(?:\.\d+)+)\0", path.read_bytes())}
+    newest = max(needed, key=lambda version: [int(part) for part in version.split(".")])
+    assert [int(part) for part in libc6.group(1).split(".")] >= [
+        int(part) for part in newest.split(".")], (libc6.group(1), newest)
     display = ("libx", "libgl", "libegl", "libwayland", "libxcb", "libxkb", "libqt",
                "libfontconfig", "libdbus", "libasound", "libjack", "libportaudio", "libopus")
     assert not [name for name in depends if name.startswith(display)], depends
@@ -384,3 +404,113 @@ def test_bundle_shows_its_window_on_x11(bundle: Path, tmp_path: Path) -> None:
     env = clean_env()
     del env["QT_QPA_PLATFORM"]  # Qt's default on Linux: xcb, from the bundle
     run_demo(bundle, tmp_path, ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"], env)
+
+
+UNIT = "interphone-server.service"
+WANTS = Path("etc/systemd/system/multi-user.target.wants") / UNIT
+
+
+def dpkg_in_a_folder(tmp_path: Path) -> tuple[Path, Callable[..., None]]:
+    """An empty dpkg database in a folder, and a function running dpkg on it. The maintainer
+    scripts run on this machine with DPKG_ROOT set (--force-script-chrootless); libc6 and
+    the like are not in the folder (--force-depends); a conffile the operator edited is
+    kept without a question (--force-confold, what apt asks with N as the default)."""
+    if os.geteuid() != 0:
+        pytest.skip("dpkg installs as root")
+    root = tmp_path / "root"
+    for folder in ("info", "updates", "triggers"):
+        (root / "var/lib/dpkg" / folder).mkdir(parents=True)
+    (root / "var/lib/dpkg/status").touch()
+
+    def run(*args: str) -> None:
+        done = subprocess.run(
+            ["dpkg", f"--root={root}", "--force-script-chrootless", "--force-depends",
+             "--force-confold", *args], capture_output=True, text=True, timeout=120,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    return root, run
+
+
+def enable(root: Path) -> None:
+    """`systemctl enable`, offline (--root) where systemctl exists; else the link it makes."""
+    if shutil.which("systemctl"):
+        subprocess.run(["systemctl", f"--root={root}", "enable", UNIT], check=True,
+                       capture_output=True)
+    else:
+        (root / WANTS).parent.mkdir(parents=True)
+        (root / WANTS).symlink_to(f"/lib/systemd/system/{UNIT}")
+    assert os.readlink(root / WANTS) == f"/lib/systemd/system/{UNIT}"
+
+
+def test_server_deb_installed_enabled_and_purged_leaves_nothing(
+    debs: dict[str, Path], tmp_path: Path
+) -> None:
+    """The real dpkg installs the .deb into a folder (--root, with the maintainer scripts
+    run on this machine with DPKG_ROOT: --force-script-chrootless), the service is enabled
+    as `systemctl enable` does and has run; a reinstall (an upgrade's steps) keeps it
+    enabled, remove keeps the directory, the state and the enablement, purge removes all."""
+    root, run = dpkg_in_a_folder(tmp_path)
+    run("--install", str(debs["interphone-server"]))
+    wants = root / WANTS
+    assert (root / "lib/systemd/system" / UNIT).is_file() and not os.path.lexists(wants)
+    enable(root)
+    (root / "var/lib/private/interphone/tls").mkdir(parents=True)  # StateDirectory=, run once
+    (root / "var/lib/interphone").symlink_to("private/interphone")
+
+    run("--install", str(debs["interphone-server"]))
+    assert os.readlink(wants) == f"/lib/systemd/system/{UNIT}"
+    run("--remove", "interphone-server")
+    assert not (root / "opt/interphone-server").exists()
+    assert (root / "etc/interphone/directory.toml").is_file()
+    assert (root / "var/lib/private/interphone/tls").is_dir() and wants.is_symlink()
+    run("--purge", "interphone-server")
+    left = sorted(str(path.relative_to(root)) for path in root.rglob("*")
+                  if "interphone" in path.name and not path.is_relative_to(root / "var/lib/dpkg"))
+    assert left == []
+    assert not os.path.lexists(wants)
+
+
+@pytest.mark.parametrize("alongside", [False, True], ids=["server", "server-and-desktop"])
+def test_server_deb_takes_over_from_the_single_package_and_keeps_it_enabled(
+    debs: dict[str, Path], tmp_path: Path, alongside: bool
+) -> None:
+    """Earlier versions had one `interphone` package with the unit, the directory, the
+    server and the desktop app, and no maintainer script; its service enabled, its
+    directory edited. On a server apt removes it for interphone-server (Breaks); on a
+    desktop both new packages replace it. The enablement and the edits stay; the purge of
+    interphone-server then leaves nothing."""
+    old = tmp_path / "old"
+    unit_text = (ROOT / "packaging/systemd" / UNIT).read_text()
+    for path, text in (("lib/systemd/system/" + UNIT, unit_text),
+                       ("etc/interphone/directory.toml", "# example\n"),
+                       ("opt/interphone/interphone-server", "old"),
+                       ("usr/share/applications/interphone.desktop", "old")):
+        (old / path).parent.mkdir(parents=True, exist_ok=True)
+        (old / path).write_text(text)
+    (old / "DEBIAN").mkdir()
+    (old / "DEBIAN/conffiles").write_text("/etc/interphone/directory.toml\n")
+    (old / "DEBIAN/control").write_text(
+        "Package: interphone\nVersion: 0.1.0\nArchitecture: all\n"
+        "Maintainer: Interphone developers <interphone@localhost>\nDescription: the old one\n")
+    old_deb = tmp_path / "old.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(old), str(old_deb)],
+                   check=True, capture_output=True)
+    root, run = dpkg_in_a_folder(tmp_path)
+    run("--install", str(old_deb))
+    enable(root)
+    with (root / "etc/interphone/directory.toml").open("a") as directory:
+        directory.write("# the operator's\n")
+
+    if alongside:  # in apt's order: the upgrade that ends the Breaks first
+        run("--install", str(debs["interphone"]))
+        run("--install", str(debs["interphone-server"]))
+    else:
+        run("--remove", "interphone")
+        run("--install", str(debs["interphone-server"]))
+        run("--purge", "interphone")
+    assert os.readlink(root / WANTS) == f"/lib/systemd/system/{UNIT}"
+    assert (root / "lib/systemd/system" / UNIT).is_file()
+    assert (root / "etc/interphone/directory.toml").read_text().endswith("# the operator's\n")
+    run("--purge", "interphone-server")
+    assert not os.path.lexists(root / WANTS) and not (root / "etc/interphone").exists()

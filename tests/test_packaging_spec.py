@@ -240,10 +240,15 @@ def control_fields(text: str) -> dict[str, str]:
 
 
 def deb_control() -> dict[str, str]:
+    """The desktop .deb's control fields, its Depends the list the build script versions."""
     script = build_script()
     match = re.search(r'cat >"\$pkg/DEBIAN/control" <<CONTROL\n(.*?)\nCONTROL\n', script, re.S)
     assert match, "the control heredoc of build_linux.sh"
-    return control_fields(match.group(1))
+    fields = control_fields(match.group(1))
+    assert fields["Depends"] == "$desktop_depends"
+    (listed,) = re.findall(r'^ *desktop_depends="([^"$]*)"$', script, re.M)
+    fields["Depends"] = listed
+    return fields
 
 
 def relations(value: str) -> list[set[str]]:
