@@ -479,7 +479,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                     return interphone in self._registered  # False: unregistered meanwhile
                 except TimeoutError:
                     logger.debug("recvbegin %s not acknowledged (try %d)", interphone, attempt + 1)
-            logger.warning("recvbegin for %s never acknowledged", interphone)
+            logger.debug("recvbegin for %s never acknowledged", interphone)  # (see reachable)
             if self._transport is not None and interphone in self._registered:
                 self._set_reachable(False)
             return False
