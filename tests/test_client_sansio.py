@@ -7,6 +7,7 @@ from client_fixtures import events, logged_in_session, sent, wire
 
 from app.client.errors import LocalProtocolError, RemoteProtocolError
 from app.client.session import (
+    PING_PATIENCE,
     ClientSession,
     ConnectionClosed,
     NotificationReceived,
@@ -244,6 +245,45 @@ def test_an_unanswered_ping_closes_the_session() -> None:
     assert session.closed and session.next_deadline() is None
     with pytest.raises(LocalProtocolError):
         session.send_request(Ping(), now=35.0)
+
+
+def test_a_ping_queued_behind_messages_still_coming_is_waited_for_a_few_timeouts() -> None:
+    """A burst of notifications read slower than it came (a busy machine): the ping's
+    answer is behind them in the stream. The session closed as "ping not answered" while
+    the server was plainly there; whole messages still coming now start the ping's
+    timeout again, PING_PATIENCE times at most; bytes that never end a frame do not."""
+    session = logged_in_session(now=0.0, keepalive=15, request_timeout=5.0)
+    session.handle_timer(15.0)
+    [ping] = sent(session)
+    for extension in range(PING_PATIENCE):
+        session.receive_data(wire(Message.notification(CHANGED)))
+        session.handle_timer(session.next_deadline() or pytest.fail("no deadline"))
+        assert not session.closed
+        assert session.next_deadline() == 20.0 + 5.0 * (extension + 1)
+    session.receive_data(wire(Message.notification(CHANGED)))
+    session.handle_timer(20.0 + 5.0 * PING_PATIENCE)  # a server that never answers
+    assert session.closed and session.close_reason == "ping not answered within 5 s"
+
+    session = logged_in_session(now=0.0, keepalive=15, request_timeout=5.0)
+    session.handle_timer(15.0)
+    [ping] = sent(session)
+    session.receive_data(wire(Message.notification(CHANGED)))
+    session.handle_timer(20.0)  # extended once
+    session.receive_data(wire(Message.response(ping.seq, Ping())))  # then answered
+    assert not session.closed and session.next_deadline() == 30.0  # 15 s after the ping
+    session.handle_timer(30.0)  # the next ping has its own patience
+    assert [m.body for m in sent(session)] == [Ping()]
+    session.receive_data(wire(Message.notification(CHANGED)))
+    session.handle_timer(35.0)
+    assert not session.closed and session.next_deadline() == 40.0
+
+
+def test_bytes_that_never_end_a_frame_do_not_keep_a_ping_waiting() -> None:
+    session = logged_in_session(now=0.0, keepalive=15, request_timeout=5.0)
+    session.handle_timer(15.0)
+    session.receive_data(frame_bytes(b"<message")[:-2])  # a frame begun, never finished
+    session.handle_timer(20.0)
+    assert session.closed and session.close_reason == "ping not answered within 5 s"
 
 
 def test_keepalive_can_be_overridden() -> None:

@@ -111,6 +111,10 @@ _ANSWER_OF: dict[type, type] = {
 """The successful answer each request expects (an :class:`ErrorReply` fits every one)."""
 
 _MIN_PING_TIMEOUT = 2.0
+PING_PATIENCE = 3
+"""How many times an unanswered keepalive ping's timeout starts again because whole
+messages kept coming from the server meanwhile: the answer is queued behind them (a burst
+of notifications that the client, on a slow or busy machine, reads slower than it came)."""
 
 MAX_KEEPALIVE_S = 300
 """The longest keepalive interval the client follows, whatever the login response says:
@@ -276,6 +280,8 @@ class ClientSession:
         self._login_result: LoginResult | None = None
         self._last_sent = 0.0
         self._ping_seq: str | None = None
+        self._heard = False  # a whole message came since the ping went out or was extended
+        self._ping_extensions = 0
         self.pings_sent = 0
         self.odd_frames = 0
         """Frames from the server that were no message, or an error answering no request:
@@ -403,6 +409,7 @@ class ClientSession:
         return self._events.popleft() if self._events else None
 
     def _receive_frame(self, frame: bytes) -> None:
+        self._heard = True
         try:
             message = decode_message(frame)
         except ProtocolError as exc:
@@ -505,6 +512,13 @@ class ClientSession:
             if entry.deadline > now:
                 continue
             if entry.internal:
+                # a server still sending whole messages is there: its answer is queued
+                # behind them (a trickle of bytes never finishing a frame does not count)
+                if self._heard and self._ping_extensions < PING_PATIENCE:
+                    self._ping_extensions += 1
+                    self._heard = False
+                    entry.deadline = now + entry.timeout
+                    continue
                 self._close(f"ping not answered within {entry.timeout:g} s", None)
                 return
             del self._pending[seq]
@@ -515,7 +529,7 @@ class ClientSession:
         # after ``keepalive`` seconds without sending, would never go out while requests
         # keep going (each timing out on its own): the link is checked now instead.
         if ping_at is not None and (ping_at <= now or timed_out):
-            self._ping_seq = self._send(Ping(), now, self._ping_timeout(), internal=True)
+            self._ping_seq = self._send_ping(now)
             self.pings_sent += 1
 
     def postpone(self, seconds: float) -> None:
@@ -537,8 +551,13 @@ class ClientSession:
         Nothing before login or once closed."""
         if self._state is not SessionState.LOGGED_IN or self._ping_seq is not None:
             return
-        self._ping_seq = self._send(Ping(), now, self._ping_timeout(), internal=True)
+        self._ping_seq = self._send_ping(now)
         self.pings_sent += 1
+
+    def _send_ping(self, now: float) -> str:
+        self._heard = False
+        self._ping_extensions = 0
+        return self._send(Ping(), now, self._ping_timeout(), internal=True)
 
     def _ping_timeout(self) -> float:
         interval = self.ping_interval or self.request_timeout
