@@ -206,12 +206,13 @@ CONTROL
     ln -s /opt/interphone/Interphone "$pkg/usr/bin/interphone"
     desktop_entry interphone >"$pkg/usr/share/applications/interphone.desktop"
     cp packaging/icons/interphone.png "$pkg/usr/share/icons/hicolor/256x256/apps/interphone.png"
-    # Qt's xcb and Wayland platforms need these from the system; libopus and PortAudio
-    # are bundled. A CJK font is only recommended: without one the app runs in English
+    # Qt's xcb and Wayland platforms need these from the system, and the libraries the
+    # spec leaves out of the bundle (FROM_THE_SYSTEM: libstdc++, fontconfig, freetype,
+    # ALSA); libopus and PortAudio are bundled. A CJK font is only recommended: without one the app runs in English
     # (app/ui/i18n.py), so an English-only machine need not install one. Only libc6 gets
     # a minimum version (--glibc-only): dpkg-shlibdeps fails on the build machine over
     # any Qt plugin whose library is not installed there.
-    desktop_depends="libc6, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libwayland-client0, libwayland-cursor0, libwayland-egl1, libasound2"
+    desktop_depends="libc6, libstdc++6, libgcc-s1, libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xkb1, libwayland-client0, libwayland-cursor0, libwayland-egl1, libasound2"
     # shellcheck disable=SC2046
     desktop_depends="$(bash packaging/debian/versioned_depends.sh --glibc-only "$desktop_depends" \
         $(elf_files "$pkg/opt/interphone"))"

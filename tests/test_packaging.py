@@ -129,6 +129,30 @@ def test_bundle_size_stays_lean(bundle: Path) -> None:
     assert size < MAX_BUNDLE_MIB * 2**20
 
 
+# Libraries the desktop bundle takes from the system (FROM_THE_SYSTEM in the spec): Debian
+# 12's copies broke on newer distributions (docs/deploy.md).
+FROM_THE_SYSTEM = ("libstdc++.so.6", "libgcc_s.so.1", "libfontconfig.so.1", "libfreetype.so.6",
+                   "libasound.so.2")
+
+
+def test_bundle_takes_libstdcxx_fontconfig_and_alsa_from_the_system(bundle: Path) -> None:
+    stems = tuple(name.split(".so")[0] + ".so" for name in FROM_THE_SYSTEM)
+    found = [str(path.relative_to(bundle)) for path in bundle.rglob("*")
+             if path.name.startswith(stems)]
+    assert not found
+    # What links them finds the system's (the bundle's folder first, as its executables
+    # set LD_LIBRARY_PATH).
+    internal = bundle / "_internal"
+    users = [internal / "libQt6Gui.so.6", internal / "libportaudio.so.2"]
+    result = subprocess.run(["ldd", *map(str, users)], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": str(internal)})
+    resolved = {line.split()[0]: line.split("=>")[1].strip() for line in result.stdout.splitlines()
+                if "=>" in line}
+    for name in FROM_THE_SYSTEM:
+        assert name in resolved and not resolved[name].startswith(("not found", str(bundle))), (
+            name, resolved.get(name))
+
+
 def free_tcp_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

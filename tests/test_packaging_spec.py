@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
 import shutil
 import ssl
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -277,6 +280,70 @@ def test_the_deb_leaves_libopus_and_portaudio_to_the_bundle() -> None:
     control = deb_control()
     everything = " ".join(control.get(field, "") for field in ("Depends", "Recommends"))
     assert "libopus" not in everything and "portaudio" not in everything
+
+
+# --- what the desktop bundle takes from the system ------------------------------------------
+def spec_keep() -> Callable[[tuple[str, str, str]], bool]:
+    """The spec's ``keep`` with the constants it reads, compiled alone (no PyInstaller)."""
+    tree = spec_tree()
+    wanted = [node for node in tree.body if
+              (isinstance(node, ast.FunctionDef) and node.name == "keep")
+              or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0])
+                  in ("PLUGIN_EXCLUDES", "FROM_THE_SYSTEM"))]
+    assert len(wanted) == 3
+    namespace: dict[str, object] = {"os": os, "sys": sys}
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), str(SPEC), "exec"), namespace)
+    keep = namespace["keep"]
+    assert callable(keep)
+    return keep  # type: ignore[return-value]
+
+
+# What Debian 12's copies broke on Debian 13 and sid (docs/deploy.md): the system's GL
+# drivers need its newer libstdc++; fontconfig reads the system's configuration and caches;
+# ALSA its configuration and plugins.
+FROM_THE_SYSTEM = ("libstdc++.so.6", "libgcc_s.so.1", "libfontconfig.so.1", "libfreetype.so.6",
+                   "libasound.so.2")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux bundle's rule")
+@pytest.mark.parametrize("name", FROM_THE_SYSTEM)
+def test_the_desktop_bundle_takes_these_libraries_from_the_system(name: str) -> None:
+    keep = spec_keep()
+    assert not keep((name, f"/usr/lib/x86_64-linux-gnu/{name}", "BINARY"))
+    assert not keep((name, f"{name}.1.2.3", "SYMLINK"))  # PyInstaller's link to it
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux bundle's rule")
+def test_the_desktop_bundle_keeps_the_libraries_it_brings_itself() -> None:
+    keep = spec_keep()
+    for name in ("libQt6Gui.so.6", "libportaudio.so.2", "libjack.so.0", "libopus.so.0",
+                 "libssl.so.3", "PySide6/Qt/plugins/platforms/libqxcb.so"):
+        assert keep((name, f"/somewhere/{name}", "BINARY")), name
+
+
+def test_the_console_tools_libraries_reach_the_desktop_bundle_through_the_same_rule() -> None:
+    """The desktop bundle holds the console tools too: their libraries (libstdc++ and
+    libgcc_s among them) must not bring back what the rule leaves out; the console
+    bundle keeps them (nothing of the system's loads into the tools)."""
+    tree = spec_tree()
+    (collect,) = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                  and isinstance(node.func, ast.Name) and node.func.id == "COLLECT"
+                  and ast.unparse(keyword(node, "name")) == "NAME"]
+    parts = {ast.unparse(arg) for arg in collect.args}
+    assert "*[[entry for entry in tool.binaries if keep(entry)] for _, tool in tools]" in parts
+    assert "*[tool.binaries for _, tool in tools]" not in parts
+    for target in ("a.binaries", "a.datas"):
+        values = [ast.unparse(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                  and ast.unparse(node.targets[0]) == target]
+        assert any("if keep(entry)" in value for value in values), target
+
+
+def test_the_deb_depends_on_each_library_the_bundle_takes_from_the_system() -> None:
+    packages = ast.literal_eval(assigned(spec_tree(), "FROM_THE_SYSTEM"))
+    assert set(packages) == set(FROM_THE_SYSTEM)
+    depends = relations(deb_control()["Depends"])
+    missing = [package for package in packages.values() if {package} not in depends]
+    assert not missing
 
 
 # --- the desktop entry (the .deb's and the AppImage's) -------------------------------------
