@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QFontMetricsF, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -116,7 +117,12 @@ def bracketed_length(seconds: float) -> str:
 
 class _ElidedLabel(QLabel):
     """A one-line label: ``prefix``, as much of ``text`` as fits (cut with "…" on the
-    ``mode`` side), then ``suffix``; it never shrinks below prefix + "…" + suffix."""
+    ``mode`` side), then ``suffix``; it never shrinks below prefix + "…" + suffix.
+
+    Widths are measured in fractions of a pixel and rounded up: with whole pixels a
+    font whose advances are not whole (WenQuanYi Micro Hei's digits) was given its
+    text's width rounded down, and the start of the time was cut ("…:10:38 (0:01)")
+    in a row with room to spare."""
 
     def __init__(self, text: str, parent: QWidget | None = None, *, prefix: str = "",
                  suffix: str = "", mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
@@ -138,31 +144,55 @@ class _ElidedLabel(QLabel):
             self._bold = bold
             font = self.font()  # a font, not a style sheet: no style sheet polish per row
             font.setBold(bold)
-            self.setFont(font)
-        self.setMinimumWidth(self.fontMetrics().horizontalAdvance(prefix + "…" + suffix) + 2)
+            self.setFont(font)  # (its FontChange measures again)
+        self._measure()
+
+    def _measure(self) -> None:
+        self.setMinimumWidth(self._width_of(self.prefix + "…" + self.suffix))
         self.updateGeometry()
         self._elide()
 
+    def _width_of(self, text: str) -> int:
+        """The least width that shows ``text`` whole (the label's 2 px of slack included)."""
+        return math.ceil(QFontMetricsF(self.font(), self).horizontalAdvance(text)) + 2
+
     def sizeHint(self) -> QSize:
-        text = self.prefix + self.full_text + self.suffix
-        return QSize(self.fontMetrics().horizontalAdvance(text) + 2, super().sizeHint().height())
+        return QSize(self._width_of(self.prefix + self.full_text + self.suffix),
+                     super().sizeHint().height())
 
     def minimumSizeHint(self) -> QSize:
         return QSize(self.minimumWidth(), super().minimumSizeHint().height())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # another font (the desktop's, or the list's once the row is placed in it):
+        # the widths measured with the one before are wrong
+        if event.type() == QEvent.Type.FontChange:
+            self._measure()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._elide()
 
     def _elide(self) -> None:
-        metrics = self.fontMetrics()
-        room = self.width() - 2 - metrics.horizontalAdvance(self.prefix + self.suffix)
-        self.setText(self.prefix + metrics.elidedText(self.full_text, self.mode, max(room, 1))
+        whole = self.prefix + self.full_text + self.suffix
+        if self._width_of(whole) <= self.width():
+            shown = whole
+        else:
+            metrics = QFontMetricsF(self.font(), self)
+            room = self.width() - 2 - metrics.horizontalAdvance(self.prefix + self.suffix)
+            shown = (self.prefix + metrics.elidedText(self.full_text, self.mode, max(room, 1.0))
                      + self.suffix)
+        if self.text() != shown:
+            self.setText(shown)
         # a screen reader reads the whole text, not what fits (the prefix is a mark)
-        whole = (self.full_text + self.suffix).strip()
-        if self.accessibleName() != whole:
-            self.setAccessibleName(whole)
+        spoken = (self.full_text + self.suffix).strip()
+        if self.accessibleName() != spoken:
+            self.setAccessibleName(spoken)
+
+    def elided(self) -> bool:
+        """Whether part of the text is cut (shown as "…")."""
+        return self.text() != self.prefix + self.full_text + self.suffix
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,95 @@
+"""The replay list's time and length column shows its whole text in any font.
+
+On Debian with WenQuanYi Micro Hei, a row read "…:10:38 (0:01)" with room to spare: its
+width was the text's in whole pixels, rounded down from the font's fractional advances,
+and the time was elided to fit that. Whether a font and size rounds that way is chance,
+so the rows are checked at many sizes of the default font (the only one a test machine
+can count on)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QApplication
+
+from app.ui.floor_widgets import ReplayItem, ReplayList, _ReplayRow
+
+PIXEL_SIZES = range(8, 31)
+ITEMS = [ReplayItem(3, "Alice", "10:10:38", 1.4, False),  # unheard: bold
+         ReplayItem(2, "Bob", "14:03:21", 12.0, True),
+         ReplayItem(1, "Carol", "22:27:17", 61.0, True)]
+
+
+def sized(pixels: int) -> QFont:
+    font = QFont(QApplication.font())
+    font.setPixelSize(pixels)
+    return font
+
+
+def cut_rows(replay: ReplayList) -> list[tuple[str, str, int, float]]:
+    """Each row whose time and length are not shown whole, or narrower than they are:
+    (shown, whole, width, the whole text's advance)."""
+    cut = []
+    for index in range(replay.list.count()):
+        row = replay.list.itemWidget(replay.list.item(index))
+        assert isinstance(row, _ReplayRow)
+        details = row.details
+        whole = details.prefix + details.full_text + details.suffix
+        advance = QFontMetricsF(details.font(), details).horizontalAdvance(whole)
+        if details.text() != whole or details.width() < math.ceil(advance):
+            cut.append((details.text(), whole, details.width(), advance))
+    return cut
+
+
+@pytest.fixture
+def replay(qtbot) -> ReplayList:
+    replay = ReplayList()
+    qtbot.addWidget(replay)
+    replay.resize(700, 400)  # room for every row's name and time at every size tried
+    replay.show()
+    qtbot.waitExposed(replay)
+    return replay
+
+
+def test_rows_made_in_any_font_size_show_their_whole_time(replay) -> None:
+    cut = {}
+    for pixels in PIXEL_SIZES:
+        replay.set_items([])
+        replay.setFont(sized(pixels))
+        replay.set_items(ITEMS)
+        QApplication.processEvents()
+        if rows := cut_rows(replay):
+            cut[pixels] = rows
+    assert cut == {}
+
+
+def test_rows_follow_a_font_change_and_show_their_whole_time(replay) -> None:
+    """The desktop's font changes while the rows are shown (and a row gets the list's
+    font once placed in it): they measure again."""
+    replay.set_items(ITEMS)
+    cut = {}
+    for pixels in PIXEL_SIZES:
+        replay.setFont(sized(pixels))
+        QApplication.processEvents()
+        if rows := cut_rows(replay):
+            cut[pixels] = rows
+    assert cut == {}
+
+
+def test_a_narrow_list_still_cuts_the_time_before_the_length(qtbot) -> None:
+    """The fix keeps the design: where there is no room the time gives way from its
+    start, and the length always shows."""
+    replay = ReplayList()
+    qtbot.addWidget(replay)
+    replay.setFont(sized(24))
+    replay.set_items(ITEMS)
+    replay.resize(160, 200)
+    replay.show()
+    qtbot.waitExposed(replay)
+    QApplication.processEvents()
+    row = replay.list.itemWidget(replay.list.item(1))
+    assert isinstance(row, _ReplayRow)
+    assert row.details.elided()
+    assert row.details.text().startswith("…") and row.details.text().endswith("(0:12)")
