@@ -93,3 +93,18 @@ def test_a_narrow_list_still_cuts_the_time_before_the_length(qtbot) -> None:
     assert isinstance(row, _ReplayRow)
     assert row.details.elided()
     assert row.details.text().startswith("…") and row.details.text().endswith("(0:12)")
+
+
+def test_rows_grow_with_a_larger_font(replay) -> None:
+    """Each row keeps the height its play button and text need in the font it has now
+    (made in a small font, then the desktop's grew: they were cut at the bottom)."""
+    replay.setFont(sized(9))
+    replay.set_items(ITEMS)
+    replay.setFont(sized(26))
+    QApplication.processEvents()
+    for index in range(replay.list.count()):
+        item = replay.list.item(index)
+        row = replay.list.itemWidget(item)
+        assert isinstance(row, _ReplayRow)
+        assert replay.list.visualItemRect(item).height() >= row.sizeHint().height()
+        assert row.height() >= row.sizeHint().height()

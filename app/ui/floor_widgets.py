@@ -383,6 +383,12 @@ class ReplayList(QWidget):
                 self._name_play(widget)
                 if widget.item is not None:
                     widget.show_item(widget.item)  # the length's brackets are the language's
+        elif event.type() == QEvent.Type.FontChange:
+            # the rows' sizes were measured in the font before (a larger one cut them
+            # at the bottom)
+            keep_least_rows(self.list)
+            for row, widget in self._rows.values():
+                row.setSizeHint(widget.size_for_list())
         super().changeEvent(event)
 
     def retranslate(self) -> None:
