@@ -52,6 +52,8 @@ setup_system_libraries() {
         command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
         # The tests of the Redis store (several server nodes) start their own redis-server.
         command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+        # The speech benchmarks' smoke tests make their speech with espeak-ng.
+        command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
         [ ${#missing[@]} -eq 0 ] && return 0
         local sudo=""
         [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
