@@ -108,3 +108,23 @@ def test_rows_grow_with_a_larger_font(replay) -> None:
         assert isinstance(row, _ReplayRow)
         assert replay.list.visualItemRect(item).height() >= row.sizeHint().height()
         assert row.height() >= row.sizeHint().height()
+
+
+def test_rows_are_measured_again_in_a_new_language(replay) -> None:
+    """After a language change each row keeps the size its new texts need (the length's
+    brackets are the language's; a CJK font's line is taller): it kept the English size."""
+    from app.ui.i18n import LanguageSwitcher
+
+    replay.set_items(ITEMS)
+    switcher = LanguageSwitcher(QApplication.instance(), has_font=lambda _: True)
+    try:
+        switcher.apply("zh_CN")
+        QApplication.processEvents()
+        for index in range(replay.list.count()):
+            item = replay.list.item(index)
+            row = replay.list.itemWidget(item)
+            assert isinstance(row, _ReplayRow)
+            assert "（" in row.details.text()
+            assert item.sizeHint() == row.size_for_list()
+    finally:
+        switcher.apply("en")

@@ -383,13 +383,17 @@ class ReplayList(QWidget):
                 self._name_play(widget)
                 if widget.item is not None:
                     widget.show_item(widget.item)  # the length's brackets are the language's
+            self._measure_rows()  # the new texts' widths, and their fonts' heights
         elif event.type() == QEvent.Type.FontChange:
             # the rows' sizes were measured in the font before (a larger one cut them
             # at the bottom)
             keep_least_rows(self.list)
-            for row, widget in self._rows.values():
-                row.setSizeHint(widget.size_for_list())
+            self._measure_rows()
         super().changeEvent(event)
+
+    def _measure_rows(self) -> None:
+        for row, widget in self._rows.values():
+            row.setSizeHint(widget.size_for_list())
 
     def retranslate(self) -> None:
         unheard = sum(1 for item in self._items if not item.heard)
