@@ -52,7 +52,7 @@ SMOKE = {
 }
 """``--smoke``: the smallest sizes each benchmark accepts, so that it runs in seconds (its
 figures mean nothing); the others (relay, floor, soak: minutes even so) run ``--quick``.
-tests/test_bench_smoke.py runs these commands, but for latency and listen_work."""
+tests/test_bench_smoke.py runs these commands."""
 
 
 def command(name: str, quick: bool, compare: str | None = None,

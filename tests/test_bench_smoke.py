@@ -151,6 +151,24 @@ def check_wake_floor(r: Result) -> None:
     assert any("wake-up" in row[0] for row in rendered("wake_floor", r))
 
 
+def check_latency(r: Result) -> None:
+    assert r["clicks"] == 4 and r["clicks_found"] == 4 and r["server"] == "subprocess"
+    assert ordered(r["min_ms"], r["p50_ms"], r["p95_ms"], r["max_ms"]) and r["min_ms"] > 0
+    assert positive(r["packets_received"]) and r["packets_lost"] == 0
+    assert any("mouth-to-ear p95" in row[0] for row in rendered("latency", r))
+
+
+def check_listen_work(r: Result) -> None:
+    for key in ("rx_us_per_packet", "output_us_per_frame", "paced_work_us_per_frame",
+                "sleeps_cpu_us_per_frame", "one_wake_work_us_per_frame"):
+        assert positive(r[key]), key
+    for key in ("work_listen_cpu_pct", "paced_listen_cpu_pct", "one_wake_listen_cpu_pct"):
+        assert pct(r[key], CPUS) and r[key] > 0, key
+    rows = rendered("listen_work", r)
+    assert any("listening's own work" in row[0] for row in rows)
+    assert any("one wake-up a frame" in row[0] for row in rows)
+
+
 def check_cluster(r: Result) -> None:
     assert r["nodes"] == 2 and r["clients"] == 20 and r["converged"] == 20
     assert r["join_errors"] == 0
@@ -240,6 +258,8 @@ CASES: list[tuple[str, list[str], Callable[[Result], None], list[pytest.MarkDeco
     ("idle", smoke("idle"), check_idle, []),
     ("wake_floor", smoke("wake_floor"), check_wake_floor, []),
     ("cluster", smoke("cluster"), check_cluster, []),
+    ("latency", smoke("latency"), check_latency, []),
+    ("listen_work", smoke("listen_work"), check_listen_work, []),
     ("media_crypto", [str(BENCH / "media_crypto.py"), "--packets", "200"],
      check_media_crypto, []),
     ("listen_ab", [str(BENCH / "listen_ab.py"), ".", ".", "--rounds", "1",  # relative
