@@ -7,7 +7,7 @@ from client_fixtures import events, logged_in_session, sent, wire
 
 from app.client.errors import LocalProtocolError, RemoteProtocolError
 from app.client.session import (
-    PING_PATIENCE,
+    PATIENCE,
     ClientSession,
     ConnectionClosed,
     NotificationReceived,
@@ -29,6 +29,7 @@ from app.protocol import (
     Login,
     LoginResult,
     MembersRequest,
+    MembersResult,
     Message,
     MessageKind,
     Ping,
@@ -251,18 +252,19 @@ def test_a_ping_queued_behind_messages_still_coming_is_waited_for_a_few_timeouts
     """A burst of notifications read slower than it came (a busy machine): the ping's
     answer is behind them in the stream. The session closed as "ping not answered" while
     the server was plainly there; whole messages still coming now start the ping's
-    timeout again, PING_PATIENCE times at most; bytes that never end a frame do not."""
+    timeout again, PATIENCE times at most; bytes that never end a frame do not."""
     session = logged_in_session(now=0.0, keepalive=15, request_timeout=5.0)
     session.handle_timer(15.0)
     [ping] = sent(session)
-    for extension in range(PING_PATIENCE):
+    for extension in range(PATIENCE):
         session.receive_data(wire(Message.notification(CHANGED)))
         session.handle_timer(session.next_deadline() or pytest.fail("no deadline"))
         assert not session.closed
         assert session.next_deadline() == 20.0 + 5.0 * (extension + 1)
     session.receive_data(wire(Message.notification(CHANGED)))
-    session.handle_timer(20.0 + 5.0 * PING_PATIENCE)  # a server that never answers
-    assert session.closed and session.close_reason == "ping not answered within 5 s"
+    session.handle_timer(20.0 + 5.0 * PATIENCE)  # a server that never answers
+    assert session.closed
+    assert session.close_reason == f"ping not answered within {5 * (1 + PATIENCE)} s"
 
     session = logged_in_session(now=0.0, keepalive=15, request_timeout=5.0)
     session.handle_timer(15.0)
@@ -276,6 +278,38 @@ def test_a_ping_queued_behind_messages_still_coming_is_waited_for_a_few_timeouts
     session.receive_data(wire(Message.notification(CHANGED)))
     session.handle_timer(35.0)
     assert not session.closed and session.next_deadline() == 40.0
+
+
+def test_a_request_queued_behind_messages_still_coming_is_waited_for_a_few_timeouts() -> None:
+    """The same patience for a request: a members request sent into a burst of
+    notifications timed out while its answer was queued behind them, and the caller saw
+    "no answer within 2 s" from a server that was plainly there."""
+    session = logged_in_session(now=0.0, keepalive=60, request_timeout=2.0)
+    seq = session.send_request(MembersRequest(G58), now=1.0)
+    for extension in range(PATIENCE):
+        session.receive_data(wire(Message.notification(CHANGED)))
+        session.handle_timer(session.next_deadline() or pytest.fail("no deadline"))
+        assert [e for e in events(session) if not isinstance(e, NotificationReceived)] == []
+        assert session.next_deadline() == 3.0 + 2.0 * (extension + 1)
+    session.receive_data(wire(Message.notification(CHANGED)))
+    session.handle_timer(3.0 + 2.0 * PATIENCE)
+    timed_out = [e for e in events(session) if isinstance(e, RequestTimedOut)]
+    assert timed_out == [RequestTimedOut(seq, MembersRequest(G58), 2.0 * (1 + PATIENCE))]
+    assert not session.closed  # a request's timeout does not close the session
+
+    session = logged_in_session(now=0.0, keepalive=60, request_timeout=2.0)
+    seq = session.send_request(MembersRequest(G58), now=1.0)
+    session.receive_data(wire(Message.notification(CHANGED)))
+    session.handle_timer(3.0)  # extended once
+    answer = MembersResult(InterphoneInfo(G58, "58", 1, "", ("me",)))
+    session.receive_data(wire(Message.response(seq, answer)))
+    assert ResponseReceived(seq, MembersRequest(G58), answer) in events(session)
+
+    session = logged_in_session(now=0.0, keepalive=60, request_timeout=2.0)
+    seq = session.send_request(MembersRequest(G58), now=1.0)
+    session.receive_data(frame_bytes(b"<message")[:-2])  # bytes, never a whole frame
+    session.handle_timer(3.0)
+    assert RequestTimedOut(seq, MembersRequest(G58), 2.0) in events(session)
 
 
 def test_bytes_that_never_end_a_frame_do_not_keep_a_ping_waiting() -> None:

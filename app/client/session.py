@@ -111,10 +111,11 @@ _ANSWER_OF: dict[type, type] = {
 """The successful answer each request expects (an :class:`ErrorReply` fits every one)."""
 
 _MIN_PING_TIMEOUT = 2.0
-PING_PATIENCE = 3
-"""How many times an unanswered keepalive ping's timeout starts again because whole
-messages kept coming from the server meanwhile: the answer is queued behind them (a burst
-of notifications that the client, on a slow or busy machine, reads slower than it came)."""
+PATIENCE = 3
+"""How many times an unanswered request's or keepalive ping's timeout starts again because
+whole messages kept coming from the server meanwhile: the answer is queued behind them (a
+burst of notifications that the client, on a slow or busy machine, reads slower than it
+came). A trickle of bytes that never ends a frame does not count."""
 
 MAX_KEEPALIVE_S = 300
 """The longest keepalive interval the client follows, whatever the login response says:
@@ -177,7 +178,8 @@ class RequestRefused:
 
 @dataclass(frozen=True, slots=True)
 class RequestTimedOut:
-    """No answer within ``timeout`` seconds; a late answer will be ignored."""
+    """No answer within ``timeout`` seconds (the request timeout, started again while whole
+    messages kept coming: see ``PATIENCE``); a late answer will be ignored."""
 
     seq: str
     request: Body
@@ -232,6 +234,8 @@ class _Pending:
     deadline: float
     timeout: float
     internal: bool  # a keepalive ping: answered inside the session, no event
+    heard_at: int  # the count of whole messages received when it was sent or extended
+    extensions: int = 0
 
 
 # ---- the session --------------------------------------------------------------------------
@@ -280,8 +284,7 @@ class ClientSession:
         self._login_result: LoginResult | None = None
         self._last_sent = 0.0
         self._ping_seq: str | None = None
-        self._heard = False  # a whole message came since the ping went out or was extended
-        self._ping_extensions = 0
+        self._frames_received = 0  # whole frames: a server still sending is there
         self.pings_sent = 0
         self.odd_frames = 0
         """Frames from the server that were no message, or an error answering no request:
@@ -379,7 +382,8 @@ class ClientSession:
         except ValueError as exc:  # too large, or a value the codec cannot write
             raise LocalProtocolError(f"cannot send {type(body).__name__}: {exc}") from exc
         self._outgoing += frame
-        self._pending[seq] = _Pending(body, now + limit, limit, internal)
+        self._pending[seq] = _Pending(body, now + limit, limit, internal,
+                                      self._frames_received)
         self._last_sent = now
         return seq
 
@@ -409,7 +413,7 @@ class ClientSession:
         return self._events.popleft() if self._events else None
 
     def _receive_frame(self, frame: bytes) -> None:
-        self._heard = True
+        self._frames_received += 1
         try:
             message = decode_message(frame)
         except ProtocolError as exc:
@@ -511,19 +515,20 @@ class ClientSession:
         for seq, entry in list(self._pending.items()):
             if entry.deadline > now:
                 continue
+            if self._frames_received > entry.heard_at and entry.extensions < PATIENCE:
+                # a server still sending whole messages is there: the answer is queued
+                # behind them
+                entry.extensions += 1
+                entry.heard_at = self._frames_received
+                entry.deadline = now + entry.timeout
+                continue
+            waited = entry.timeout * (1 + entry.extensions)
             if entry.internal:
-                # a server still sending whole messages is there: its answer is queued
-                # behind them (a trickle of bytes never finishing a frame does not count)
-                if self._heard and self._ping_extensions < PING_PATIENCE:
-                    self._ping_extensions += 1
-                    self._heard = False
-                    entry.deadline = now + entry.timeout
-                    continue
-                self._close(f"ping not answered within {entry.timeout:g} s", None)
+                self._close(f"ping not answered within {waited:g} s", None)
                 return
             del self._pending[seq]
             timed_out = True
-            self._request_ended(seq, entry, RequestTimedOut(seq, entry.request, entry.timeout))
+            self._request_ended(seq, entry, RequestTimedOut(seq, entry.request, waited))
         ping_at = self._ping_due()
         # a request left unanswered: the server may be gone. The keepalive ping, due only
         # after ``keepalive`` seconds without sending, would never go out while requests
@@ -555,8 +560,6 @@ class ClientSession:
         self.pings_sent += 1
 
     def _send_ping(self, now: float) -> str:
-        self._heard = False
-        self._ping_extensions = 0
         return self._send(Ping(), now, self._ping_timeout(), internal=True)
 
     def _ping_timeout(self) -> float:
