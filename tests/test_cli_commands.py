@@ -171,7 +171,9 @@ async def test_login_refused_without_a_token_says_none_was_given(clients):
 
 
 async def test_sync_and_members_print_json(clients):
-    async with running_server() as server:
+    # bob holds the floor without sending audio while two CLI processes start, which on a
+    # loaded machine took longer than the usual 5 s silence timeout
+    async with running_server(silence_timeout=60) as server:
         bob = await clients.connect(server.port, "bob")
         await bob.join(G58)
         await bob.talk_start()

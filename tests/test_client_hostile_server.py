@@ -343,11 +343,13 @@ async def test_a_notification_flood_leaves_the_client_responsive_and_bounded() -
         flooding = True
 
         async def ticker() -> None:  # how long the loop was held at most
+            # in the loop thread's CPU time: on a loaded machine the wall clock also counts
+            # the time the thread waited for a core
             nonlocal longest_pause
             while flooding:
-                began = time.monotonic()
+                began = time.thread_time()
                 await asyncio.sleep(0.01)
-                longest_pause = max(longest_pause, time.monotonic() - began - 0.01)
+                longest_pause = max(longest_pause, time.thread_time() - began)
 
         ticking = asyncio.ensure_future(ticker())
         peer.send_raw(data)
@@ -378,13 +380,14 @@ async def test_a_flood_of_interphones_never_asked_about_is_capped(
     """20,000 chats with strangers announced in a burst: the model keeps a bounded number,
     says so once, and still follows the roster's group."""
     caplog.set_level(logging.WARNING, logger="app.client")
+    # made before the session starts: encoding them holds the loop the client runs on
+    data = b"".join(encode_frame(encode_message(Message.notification(InterphoneChanged(
+        InterphoneInfo.of(InterphoneId.chat("alice", f"x{n}"), "alice",
+                          ["alice", f"x{n}"]))))) for n in range(20_000))
     async with HostileServer() as server:
         client = client_for(server)
         await client.connect()
         await client.join(G58)
-        data = b"".join(encode_frame(encode_message(Message.notification(InterphoneChanged(
-            InterphoneInfo.of(InterphoneId.chat("alice", f"x{n}"), "alice",
-                              ["alice", f"x{n}"]))))) for n in range(20_000))
         server.peer.send_raw(data)
         await wait_until(lambda: len(client.model.interphones) == MAX_UNSOLICITED_INTERPHONES
                          + 1, timeout=20, what="the flood applied")
