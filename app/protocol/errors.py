@@ -21,7 +21,8 @@ class ProtocolError(ValueError):
 
     ``errcode`` is what a server answers with; ``seq``/``module``/``tag`` are
     filled when the frame was parsed far enough to know them, so the error can
-    be answered in the request's own envelope.
+    be answered in the request's own envelope. ``kind`` is the envelope's ``type``
+    as read (a server ignores what a client sent as a response or notification).
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class ProtocolError(ValueError):
         tag: str | None = None,
         type: str | None = None,
         id: str | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         self.errcode = errcode
@@ -42,6 +44,7 @@ class ProtocolError(ValueError):
         self.tag = tag
         self.type = type
         self.id = id
+        self.kind = kind
 
     @property
     def errmsg(self) -> str:

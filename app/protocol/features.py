@@ -26,6 +26,9 @@ KNOWN_FEATURES: frozenset[str] = (frozenset({"presence", COALESCE, "feedback", M
 docs/protocol-extensions.md; a server grants a requested name only if it is listed."""
 
 _FEATURE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+_XML_WHITESPACE = re.compile(r"[ \t\r\n]+")
+"""The separators of a ``features`` list: not ``str.split()``'s Unicode whitespace, so
+``floor-queue\u3000presence`` (an ideographic space) is one token, not a feature name."""
 
 
 def is_feature_name(text: str) -> bool:
@@ -40,7 +43,7 @@ def parse_features(text: str | None) -> tuple[str, ...]:
     """
     if not text:
         return ()
-    return tuple(dict.fromkeys(t for t in text.split() if is_feature_name(t)))
+    return tuple(dict.fromkeys(t for t in _XML_WHITESPACE.split(text) if is_feature_name(t)))
 
 
 def format_features(names: Iterable[str]) -> str | None:

@@ -22,6 +22,11 @@ from app.server.state_base import StateBase
 
 log = logging.getLogger(__name__)
 
+_NOT_ANSWERED = frozenset({MessageKind.RESPONSE.value, MessageKind.NOTIFICATION.value})
+"""Envelope types a client may not send and the server never answers
+(docs/protocol-extensions.md 1.4.1): the server sends no requests, and a notification
+has no seq an answer could name."""
+
 HELD_FRAMES_LIMIT = 32
 """Frames a connection may send while its login is being checked (beyond: closed)."""
 
@@ -128,6 +133,8 @@ class ConnectionRules(StateBase):
         try:
             message = decode_message(frame)
         except ProtocolError as exc:
+            if not isinstance(exc, MalformedFrame) and exc.kind in _NOT_ANSWERED:
+                return  # a client's response or notification is ignored, whatever it holds
             outbox.send(sid, protocol_error_reply(exc))
             if not isinstance(exc, MalformedFrame):
                 return  # a well-formed <message> that does not decode: answered, not counted

@@ -80,6 +80,23 @@ class MembershipRules(StateBase):
             self._leave(session, record, outbox, why, tell_leaver=True)
         return outbox
 
+    def withdraw_waiting(self, leaving: list[tuple[int, InterphoneId]], outbox: Outbox) -> None:
+        """Before a directory reload ends the memberships ``leaving`` (session, interphone)
+        one by one: their waiting floor requests leave the lines first, so that a floor one
+        of them frees never goes, even for an instant, to another member the same reload
+        takes out (docs/protocol-extensions.md 1.6)."""
+        by_interphone: dict[InterphoneId, set[str]] = {}
+        for sid, interphone in leaving:
+            session = self.sessions.get(sid)
+            record = self.interphones.get(interphone)
+            if session is not None and record is not None \
+                    and record.members.get(session.uid) == sid:
+                by_interphone.setdefault(interphone, set()).add(session.uid)
+        for interphone, uids in by_interphone.items():
+            record = self.interphones[interphone]
+            if uids.intersection(record.floor.queue):
+                self._floor_changed(record, record.floor.withdraw(uids), outbox)
+
     def _leave(self, session: Session, record: Interphone, outbox: Outbox, why: str, *,
                tell_leaver: bool = False) -> None:
         """``session`` leaves ``record``; the members, watchers and chat parties are told by

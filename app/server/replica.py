@@ -507,6 +507,11 @@ class Replica:
         memberships its directory hides."""
         state, outbox = self.state, Outbox()
         state.now = now
+        leaving = [(int(sid), InterphoneId.parse(str(text)))
+                   for sid, text in event.get("leave", ())]
+        kicked = [state.sessions.get(state.by_uid.get(str(u), -1)) for u in event.get("kick", ())]
+        state.withdraw_waiting(leaving + [(k.sid, i) for k in kicked if k for i in k.joined],
+                               outbox)  # (no grant to one the reload takes out: 1.6)
         for uid in event.get("kick", ()):
             sid = state.by_uid.get(str(uid))
             if sid is None:
@@ -516,9 +521,8 @@ class Replica:
                 outbox.log(f"kick uid={uid} session={sid} reason={ACCOUNT_REMOVED}")
                 outbox.close(sid)
             outbox.extend(state.logout(sid))
-        for sid, text in event.get("leave", ()):
-            outbox.extend(state.remove(int(sid), InterphoneId.parse(str(text)),
-                                       "directory reload"))
+        for sid, interphone in leaving:
+            outbox.extend(state.remove(sid, interphone, "directory reload"))
         return outbox
 
     def refuse(self, sid: int, request: Message, now: float, outbox: Outbox,

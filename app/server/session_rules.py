@@ -139,6 +139,12 @@ class SessionRules(StateBase):
         previous, self.directory = self.directory, directory
         outbox = Outbox()
         kicked = left = 0
+        removed_users = set(changes.users_removed) if self.settings.auth == "token" else set()
+        self.withdraw_waiting(
+            [(session.sid, interphone) for session in self.sessions.values()
+             for interphone in session.joined
+             if session.uid in removed_users or not self._may_see(session.uid, interphone)],
+            outbox)
         if self.settings.auth == "token":
             for uid in changes.users_removed:
                 sid = self.by_uid.get(uid)

@@ -72,10 +72,11 @@ class Known:
     tag: str | None
     type: str | None
     id: str | None
+    kind: str | None = None
 
     def error(self, errmsg: str, errcode: ErrCode = ErrCode.BAD_REQUEST) -> ProtocolError:
         return ProtocolError(errmsg, errcode, seq=self.seq, module=self.module, tag=self.tag,
-                             type=self.type, id=self.id)
+                             type=self.type, id=self.id, kind=self.kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ def read_envelope(root: etree._Element) -> Envelope:
         tag=tag(child) if child is not None else None,
         type=peek(child, "type") if child is not None else None,
         id=peek(child, "id") if child is not None else None,
+        kind=peek(root, "type"),
     )
     try:
         kind_text = attr(root, "type")
