@@ -455,6 +455,10 @@ class InterphonePanel(QWidget):
             return
         self._controls_beside = beside
         header.removeWidget(self.controls)
+        # beside the title, the controls must not set the pane's least width: a window
+        # narrowed then kept the pane as wide as title and controls side by side (scrolled
+        # sideways, the buttons out of sight) and never put them under the title
+        self.controls.setMinimumWidth(1 if beside else 0)
         if beside:
             header.addWidget(self.controls, 0, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
         else:

@@ -1,0 +1,51 @@
+"""Defects found trying the app as a new user would (two instances and a server under Xvfb,
+driven with xdotool): each test failed before its fix."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from test_ui_support import OPS
+
+from app.ui.main_window import MainWindow
+from app.ui.view_types import InterphoneRow, RowKind
+
+pytest_plugins = ["test_ui_support"]
+
+OPS_ROW = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True)
+LISTENING = InterphoneRow("group_1", RowKind.GROUP, "Everyone", 3, "", True, False)
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.set_me("me")
+    window.set_rows([OPS_ROW, LISTENING])
+    yield window
+    window.talk_key.detach()
+
+
+def settle() -> None:
+    for _ in range(4):
+        QApplication.processEvents()
+
+
+def test_a_window_narrowed_puts_the_header_controls_under_the_title(window, qtbot) -> None:
+    """A wide window narrowed to 640 px, a listening interphone shown (Talk here, volume,
+    Mute, Leave beside its title): the controls stayed beside the title, the pane kept
+    their width and the whole window scrolled sideways, Mute and Leave out of sight."""
+    window.show_interphone(LISTENING)
+    window.panel.mix.set_row(LISTENING)
+    window.resize(1100, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    settle()
+    assert window.panel.controls_beside_title
+    window.resize(640, 600)
+    settle()
+    assert not window.panel.controls_beside_title
+    assert not window.scroller.horizontalScrollBar().isVisible()
+    leave = window.panel.leave_button
+    right = leave.mapTo(window, leave.rect().topRight()).x()
+    assert right < window.width()
