@@ -4,9 +4,11 @@ driven with xdotool): each test failed before its fix."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QApplication
 from test_ui_support import OPS
 
+from app.ui.call_banner import IncomingCallBanner
 from app.ui.main_window import MainWindow
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -49,3 +51,14 @@ def test_a_window_narrowed_puts_the_header_controls_under_the_title(window, qtbo
     leave = window.panel.leave_button
     right = leave.mapTo(window, leave.rect().topRight()).x()
     assert right < window.width()
+
+
+def test_the_call_banner_shows_the_callers_name_as_written(qtbot) -> None:
+    """The banner's text is rich text (the name in bold), and the name went in as
+    markup: "R&D <night>" calling read "R&D  is calling you"."""
+    banner = IncomingCallBanner()
+    qtbot.addWidget(banner)
+    banner.show_call("chat_me_rd", "R&D <night> & co")
+    shown = QTextDocument()
+    shown.setHtml(banner.text.text())
+    assert shown.toPlainText() == "R&D <night> & co is calling you"
