@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QApplication
-from test_ui_support import OPS
+from PySide6.QtWidgets import QApplication, QWidget
+from test_ui_support import OPS, UiSession, until
+from test_ui_tray import RecordingTray
 
 from app.ui.call_banner import IncomingCallBanner
 from app.ui.main_window import MainWindow
 from app.ui.view_types import InterphoneRow, RowKind
 
-pytest_plugins = ["test_ui_support"]
+pytest_plugins = ["test_ui_support", "test_ui_tray"]
 
 OPS_ROW = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True)
 LISTENING = InterphoneRow("group_1", RowKind.GROUP, "Everyone", 3, "", True, False)
@@ -62,3 +63,20 @@ def test_the_call_banner_shows_the_callers_name_as_written(qtbot) -> None:
     shown = QTextDocument()
     shown.setHtml(banner.text.text())
     assert shown.toPlainText() == "R&D <night> & co is calling you"
+
+
+def test_a_call_missed_behind_another_window_is_said_until_clicked(
+        qloop, ui: UiSession, tray: RecordingTray, qtbot) -> None:
+    """The window open but under another program's: the call's message went after 8 s,
+    the missed call was said only in the status bar, for 8 s more, and then nowhere."""
+    from test_ui_support import run
+
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    run(qloop, until(lambda: not ui.window.isActiveWindow(), what="another window active"))
+    assert ui.window.isVisible() and not ui.window.isMinimized()
+    ui.window.notify_missed_call("chat_bob:me", "Missed call from Bob")
+    assert tray.messages == [("Missed call", "Missed call from Bob")]
+    assert tray.timeouts == [0]  # until clicked
