@@ -3,6 +3,8 @@ driven with xdotool): each test failed before its fix."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QApplication, QWidget
@@ -80,3 +82,26 @@ def test_a_call_missed_behind_another_window_is_said_until_clicked(
     ui.window.notify_missed_call("chat_bob:me", "Missed call from Bob")
     assert tray.messages == [("Missed call", "Missed call from Bob")]
     assert tray.timeouts == [0]  # until clicked
+
+
+def test_quit_or_reconnect_as_the_rejoin_ends_keeps_what_to_rejoin(
+        qloop, server, settings, qapp) -> None:
+    """Quit (the desktop session ending) or Reconnect the moment "remember me" had joined
+    again: the rejoin, finishing while the session closed, saved the closing client's
+    empty list, and the next start (or the new session) joined nothing."""
+    from test_ui_desktop import remembered_runtime, started
+    from test_ui_support import run
+
+    runtime = remembered_runtime(server, settings, qapp, OPS)
+
+    async def scenario() -> None:
+        main, client = await started(runtime)
+        await until(lambda: str(client.model.joined) == OPS, what="rejoined")
+        runtime.reconnect()
+        await until(lambda: runtime.client is not None and runtime.client is not client
+                    and str(runtime.client.model.joined) == OPS, what="rejoined again")
+        runtime.quit()
+        assert await asyncio.wait_for(main, 5) == 0
+
+    run(qloop, scenario(), timeout=20)
+    assert settings.rejoin == OPS
