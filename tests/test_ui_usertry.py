@@ -13,7 +13,7 @@ from test_ui_tray import RecordingTray
 
 from app.ui.call_banner import IncomingCallBanner
 from app.ui.main_window import MainWindow
-from app.ui.view_types import InterphoneRow, RowKind
+from app.ui.view_types import InterphoneRow, LinkState, RowKind
 
 pytest_plugins = ["test_ui_support", "test_ui_tray"]
 
@@ -105,3 +105,25 @@ def test_quit_or_reconnect_as_the_rejoin_ends_keeps_what_to_rejoin(
 
     run(qloop, scenario(), timeout=20)
     assert settings.rejoin == OPS
+
+
+def test_names_with_an_ampersand_read_as_written_in_the_menus(window, settings) -> None:
+    """A menu reads "&" as the mark of a shortcut letter: with an interphone named
+    "R&D <ops>" the tray menu said "Talk target: RD <ops>" (D underlined), "Answer RD",
+    "Connected as me (Tom  Jerry)", and the window menu "Raise an emergency in RD"."""
+    from app.ui.tray import TrayController
+
+    window.set_link(LinkState.CONNECTED, "Tom & Jerry")
+    window.notify_incoming_call("chat_me_rd", "R&D")
+    window.set_emergency_action(True, where="R&D <ops>", target="R&D <ops>")
+    tray = TrayController(window, settings, talk_target=lambda: "R&D <ops>", available=True)
+    try:
+        tray.refresh()
+        assert tray.target_action.iconText() == "Talk target: R&D <ops>"
+        assert tray.answer_action.iconText() == "Answer R&D"
+        assert tray.status_action.iconText().endswith("(Tom & Jerry)")
+    finally:
+        tray.close()
+    emergency = window.emergency_menu.action
+    assert emergency.iconText() == "Raise an emergency in R&D <ops>"
+    assert emergency.toolTip() == "Raise an emergency in R&D <ops>"
