@@ -127,3 +127,21 @@ def test_names_with_an_ampersand_read_as_written_in_the_menus(window, settings) 
     emergency = window.emergency_menu.action
     assert emergency.iconText() == "Raise an emergency in R&D <ops>"
     assert emergency.toolTip() == "Raise an emergency in R&D <ops>"
+
+
+def test_a_filter_that_matches_nothing_says_so(window, qtbot) -> None:
+    """"ni sh" typed for Night shift left the list blank, as if the roster were empty."""
+    window.show()
+    qtbot.waitExposed(window)
+    pane = window.interphones
+    note = pane.no_match
+    pane.filter.setText("ni sh")
+    assert note.isVisible()
+    assert note.text() == "No group, discussion or contact matches “ni sh”"
+    assert note.geometry().height() >= note.fontMetrics().height()
+    assert pane.tree.viewport().rect().contains(note.geometry())
+    pane.filter.setText("ever")
+    assert not note.isVisible() and pane.visible_ids() == ["group_1"]
+    pane.filter.setText("ni sh")
+    pane.filter.clear()
+    assert not note.isVisible()

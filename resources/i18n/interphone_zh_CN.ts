@@ -76,7 +76,7 @@
 <context>
     <name>DesktopNotifications</name>
     <message>
-        <location filename="../../app/ui/desktop_notifications.py" line="173"/>
+        <location filename="../../app/ui/desktop_notifications.py" line="177"/>
         <source>Show</source>
         <translation>显示</translation>
     </message>
@@ -202,17 +202,17 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="105"/>
+        <location filename="../../app/ui/floor_widgets.py" line="106"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="106"/>
+        <location filename="../../app/ui/floor_widgets.py" line="107"/>
         <source>Silence</source>
         <translation>停止警报音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="107"/>
+        <location filename="../../app/ui/floor_widgets.py" line="108"/>
         <source>Stop the alarm for you only: the emergency stays raised</source>
         <translation>仅为您停止警报：紧急呼叫仍然有效</translation>
     </message>
@@ -838,27 +838,27 @@
 <context>
     <name>IncomingCallBanner</name>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="66"/>
+        <location filename="../../app/ui/call_banner.py" line="69"/>
         <source>&lt;b&gt;%1&lt;/b&gt; is calling you</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="67"/>
+        <location filename="../../app/ui/call_banner.py" line="71"/>
         <source>Answer</source>
         <translation>接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="68"/>
+        <location filename="../../app/ui/call_banner.py" line="72"/>
         <source>Dismiss</source>
         <translation>忽略</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="71"/>
+        <location filename="../../app/ui/call_banner.py" line="75"/>
         <source>Answer the call from %1</source>
         <translation>接听 %1 的来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="73"/>
+        <location filename="../../app/ui/call_banner.py" line="77"/>
         <source>Dismiss the call from %1</source>
         <translation>忽略 %1 的来电</translation>
     </message>
@@ -866,85 +866,90 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="437"/>
-        <location filename="../../app/ui/interphone_list.py" line="445"/>
-        <location filename="../../app/ui/interphone_list.py" line="451"/>
+        <location filename="../../app/ui/interphone_list.py" line="447"/>
+        <location filename="../../app/ui/interphone_list.py" line="455"/>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="445"/>
-        <location filename="../../app/ui/interphone_list.py" line="453"/>
+        <location filename="../../app/ui/interphone_list.py" line="455"/>
+        <location filename="../../app/ui/interphone_list.py" line="463"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="447"/>
+        <location filename="../../app/ui/interphone_list.py" line="457"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="449"/>
+        <location filename="../../app/ui/interphone_list.py" line="459"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="453"/>
+        <location filename="../../app/ui/interphone_list.py" line="463"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="455"/>
+        <location filename="../../app/ui/interphone_list.py" line="465"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="458"/>
+        <location filename="../../app/ui/interphone_list.py" line="468"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="462"/>
+        <location filename="../../app/ui/interphone_list.py" line="472"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="482"/>
+        <location filename="../../app/ui/interphone_list.py" line="489"/>
+        <source>No group, discussion or contact matches “%1”</source>
+        <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="503"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="485"/>
+        <location filename="../../app/ui/interphone_list.py" line="506"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="485"/>
+        <location filename="../../app/ui/interphone_list.py" line="506"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="486"/>
+        <location filename="../../app/ui/interphone_list.py" line="507"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="508"/>
+        <location filename="../../app/ui/interphone_list.py" line="529"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="509"/>
+        <location filename="../../app/ui/interphone_list.py" line="530"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="512"/>
+        <location filename="../../app/ui/interphone_list.py" line="533"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="513"/>
+        <location filename="../../app/ui/interphone_list.py" line="534"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1103,7 +1108,7 @@
         <location filename="../../app/ui/interphone_panel.py" line="337"/>
         <location filename="../../app/ui/interphone_panel.py" line="340"/>
         <location filename="../../app/ui/interphone_panel.py" line="346"/>
-        <location filename="../../app/ui/interphone_panel.py" line="489"/>
+        <location filename="../../app/ui/interphone_panel.py" line="493"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
@@ -1203,7 +1208,7 @@
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="488"/>
+        <location filename="../../app/ui/interphone_panel.py" line="492"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
@@ -1221,52 +1226,52 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="53"/>
+        <location filename="../../app/ui/emergency_action.py" line="55"/>
         <source>Cancel the &amp;emergency in %1</source>
         <translation>取消 %1 中的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="54"/>
+        <location filename="../../app/ui/emergency_action.py" line="56"/>
         <source>Raise an &amp;emergency in %1</source>
         <translation>在 %1 发起紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="56"/>
+        <location filename="../../app/ui/emergency_action.py" line="59"/>
         <source>Cancel the &amp;emergency here</source>
         <translation>取消此处的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="61"/>
+        <location filename="../../app/ui/emergency_action.py" line="64"/>
         <source>An emergency is already raised in %1 by %2</source>
         <translation>%2 已在 %1 发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="63"/>
+        <location filename="../../app/ui/emergency_action.py" line="66"/>
         <source>An emergency is already raised here by %1</source>
         <translation>%1 已在此发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="84"/>
+        <location filename="../../app/ui/emergency_action.py" line="87"/>
         <source>Raise an emergency</source>
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="82"/>
+        <location filename="../../app/ui/emergency_action.py" line="85"/>
         <source>Raise the emergency in %1?</source>
         <translation>在 %1 发起紧急呼叫？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="83"/>
+        <location filename="../../app/ui/emergency_action.py" line="86"/>
         <source>Raise the emergency here?</source>
         <translation>在此发起紧急呼叫？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="87"/>
+        <location filename="../../app/ui/emergency_action.py" line="90"/>
         <source>Everyone in it is alerted until it is cancelled.</source>
         <translation>其中的每个人都会收到警报，直到紧急呼叫被取消。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="88"/>
+        <location filename="../../app/ui/emergency_action.py" line="91"/>
         <source>Raise emergency</source>
         <translation>发起紧急呼叫</translation>
     </message>
@@ -1305,12 +1310,12 @@
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="98"/>
+        <location filename="../../app/ui/window_notices.py" line="100"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="106"/>
+        <location filename="../../app/ui/window_notices.py" line="108"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
@@ -1406,7 +1411,7 @@
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="57"/>
+        <location filename="../../app/ui/emergency_action.py" line="60"/>
         <source>Raise an &amp;emergency here</source>
         <translation>在此发起紧急呼叫(&amp;E)</translation>
     </message>
@@ -1607,34 +1612,34 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="113"/>
+        <location filename="../../app/ui/floor_widgets.py" line="114"/>
         <source>(%1)</source>
         <translation>（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="303"/>
-        <location filename="../../app/ui/floor_widgets.py" line="352"/>
+        <location filename="../../app/ui/floor_widgets.py" line="333"/>
+        <location filename="../../app/ui/floor_widgets.py" line="382"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="315"/>
+        <location filename="../../app/ui/floor_widgets.py" line="345"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="316"/>
+        <location filename="../../app/ui/floor_widgets.py" line="346"/>
         <source>Play again: %1 at %2 (%3), not heard yet</source>
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="361"/>
+        <location filename="../../app/ui/floor_widgets.py" line="397"/>
         <source>Replay (%1 unheard)</source>
         <translation>回放（%1 条未听）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="362"/>
-        <location filename="../../app/ui/floor_widgets.py" line="364"/>
+        <location filename="../../app/ui/floor_widgets.py" line="398"/>
+        <location filename="../../app/ui/floor_widgets.py" line="400"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
@@ -2198,72 +2203,72 @@
 <context>
     <name>TrayController</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="148"/>
+        <location filename="../../app/ui/tray.py" line="149"/>
         <source>Interphone is still running</source>
         <translation>实时对讲仍在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="149"/>
+        <location filename="../../app/ui/tray.py" line="150"/>
         <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
         <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="224"/>
+        <location filename="../../app/ui/tray.py" line="225"/>
         <source>Hide Interphone</source>
         <translation>隐藏实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="225"/>
+        <location filename="../../app/ui/tray.py" line="226"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="226"/>
+        <location filename="../../app/ui/tray.py" line="227"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="228"/>
+        <location filename="../../app/ui/tray.py" line="229"/>
         <source>Answer %1</source>
         <translation>接听 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="230"/>
+        <location filename="../../app/ui/tray.py" line="231"/>
         <source>Dismiss the call</source>
         <translation>忽略来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="236"/>
+        <location filename="../../app/ui/tray.py" line="237"/>
         <source>Talk target: %1 (offline)</source>
         <translation>通话对象：%1（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="237"/>
+        <location filename="../../app/ui/tray.py" line="238"/>
         <source>Talk target: none (offline)</source>
         <translation>通话对象：无（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="239"/>
+        <location filename="../../app/ui/tray.py" line="240"/>
         <source>Talk target: %1</source>
         <translation>通话对象：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="241"/>
+        <location filename="../../app/ui/tray.py" line="242"/>
         <source>Talk target: none (join an interphone)</source>
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="295"/>
+        <location filename="../../app/ui/tray.py" line="296"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="296"/>
+        <location filename="../../app/ui/tray.py" line="297"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="297"/>
+        <location filename="../../app/ui/tray.py" line="298"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
