@@ -145,3 +145,38 @@ def test_a_filter_that_matches_nothing_says_so(window, qtbot) -> None:
     pane.filter.setText("ni sh")
     pane.filter.clear()
     assert not note.isVisible()
+
+
+LONG = "Carol Danvers-Longname-Of-The-Night-Shift"
+
+
+@pytest.mark.parametrize("line", ["speaking", "last spoke"])
+def test_a_long_speaker_name_does_not_widen_a_narrow_window(window, qtbot, line) -> None:
+    """"Carol Danvers-Longname-Of-The-Night-Shift is speaking · 0:01" (and the "Last
+    spoke" line after it) took its whole width: a 640 px window scrolled sideways, the
+    talk button and Leave out of sight. The line is cut with "…" instead."""
+    import time
+
+    from app.ui.last_spoke import LastSpoke
+
+    window.set_names({"carol": LONG})
+    window.show_interphone(OPS_ROW)
+    window.resize(640, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    settle()
+    assert not window.scroller.horizontalScrollBar().isVisible()
+    panel = window.panel
+    if line == "speaking":
+        panel.set_speaker("carol", time.monotonic())
+        label = panel.speaking
+    else:
+        panel.set_last_speaker(LastSpoke("carol", "03:29:20", 1.0))
+        label = panel.last_spoke
+    settle()
+    assert LONG in label.text()
+    needed = window.scroller.widget().minimumSizeHint().width()
+    assert needed <= window.scroller.viewport().width()  # else it scrolls sideways
+    button = panel.talk_button
+    qtbot.waitUntil(lambda: button.mapTo(window, button.rect().topRight()).x()
+                    < window.width(), timeout=2000)
