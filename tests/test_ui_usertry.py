@@ -180,3 +180,34 @@ def test_a_long_speaker_name_does_not_widen_a_narrow_window(window, qtbot, line)
     button = panel.talk_button
     qtbot.waitUntil(lambda: button.mapTo(window, button.rect().topRight()).x()
                     < window.width(), timeout=2000)
+
+
+def test_the_settings_say_when_no_sound_card_is_in_use(qloop, settings, qtbot) -> None:
+    """Without a sound card the lists read "System default" and the test sound and the
+    microphone test ran in silence: nothing in the dialog said that the audio was
+    simulated (only the main window's status bar did)."""
+    from test_ui_support import run
+
+    from app.ui.audio_link import open_audio
+    from app.ui.i18n import LanguageSwitcher
+    from app.ui.preferences import PreferencesController
+
+    parent = MainWindow()
+    qtbot.addWidget(parent)
+
+    async def scenario() -> None:
+        audio = open_audio(lambda payload: None, frame_ms=20, bitrate=24000, simulate=True)
+        controller = PreferencesController(
+            parent, settings, LanguageSwitcher(QApplication.instance()), lambda: audio,
+            lambda: None, parent.set_talk_key)
+        try:
+            dialog = controller.open()
+            assert audio.simulated
+            assert dialog.simulated_note.isVisible()
+            assert "No sound card is in use" in dialog.simulated_note.text()
+            dialog.close()
+        finally:
+            audio.close()
+            parent.talk_key.detach()
+
+    run(qloop, scenario())

@@ -1005,185 +1005,185 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="248"/>
+        <location filename="../../app/ui/interphone_panel.py" line="250"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="249"/>
+        <location filename="../../app/ui/interphone_panel.py" line="251"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="251"/>
+        <location filename="../../app/ui/interphone_panel.py" line="253"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="253"/>
+        <location filename="../../app/ui/interphone_panel.py" line="255"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="254"/>
+        <location filename="../../app/ui/interphone_panel.py" line="256"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="260"/>
+        <location filename="../../app/ui/interphone_panel.py" line="262"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="300"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="302"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="308"/>
+        <location filename="../../app/ui/interphone_panel.py" line="310"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="311"/>
+        <location filename="../../app/ui/interphone_panel.py" line="313"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="314"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="314"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="320"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="323"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="323"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="326"/>
+        <location filename="../../app/ui/interphone_panel.py" line="328"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="331"/>
+        <location filename="../../app/ui/interphone_panel.py" line="333"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="337"/>
-        <location filename="../../app/ui/interphone_panel.py" line="340"/>
-        <location filename="../../app/ui/interphone_panel.py" line="346"/>
-        <location filename="../../app/ui/interphone_panel.py" line="493"/>
+        <location filename="../../app/ui/interphone_panel.py" line="339"/>
+        <location filename="../../app/ui/interphone_panel.py" line="342"/>
+        <location filename="../../app/ui/interphone_panel.py" line="348"/>
+        <location filename="../../app/ui/interphone_panel.py" line="495"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="341"/>
+        <location filename="../../app/ui/interphone_panel.py" line="343"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="347"/>
+        <location filename="../../app/ui/interphone_panel.py" line="349"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="351"/>
+        <location filename="../../app/ui/interphone_panel.py" line="353"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="354"/>
+        <location filename="../../app/ui/interphone_panel.py" line="356"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="357"/>
+        <location filename="../../app/ui/interphone_panel.py" line="359"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="367"/>
+        <location filename="../../app/ui/interphone_panel.py" line="369"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="396"/>
+        <location filename="../../app/ui/interphone_panel.py" line="398"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="403"/>
+        <location filename="../../app/ui/interphone_panel.py" line="405"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="405"/>
+        <location filename="../../app/ui/interphone_panel.py" line="407"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="410"/>
+        <location filename="../../app/ui/interphone_panel.py" line="412"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="414"/>
+        <location filename="../../app/ui/interphone_panel.py" line="416"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="417"/>
+        <location filename="../../app/ui/interphone_panel.py" line="419"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="423"/>
+        <location filename="../../app/ui/interphone_panel.py" line="425"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="432"/>
+        <location filename="../../app/ui/interphone_panel.py" line="434"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="437"/>
+        <location filename="../../app/ui/interphone_panel.py" line="439"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1198,27 +1198,27 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="425"/>
+        <location filename="../../app/ui/interphone_panel.py" line="427"/>
         <source>Last spoke: %1, until %2</source>
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="428"/>
+        <location filename="../../app/ui/interphone_panel.py" line="430"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="492"/>
+        <location filename="../../app/ui/interphone_panel.py" line="494"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="323"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="327"/>
+        <location filename="../../app/ui/interphone_panel.py" line="329"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1660,167 +1660,172 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="222"/>
-        <location filename="../../app/ui/settings_dialog.py" line="370"/>
-        <location filename="../../app/ui/settings_dialog.py" line="371"/>
-        <location filename="../../app/ui/settings_dialog.py" line="391"/>
+        <location filename="../../app/ui/settings_dialog.py" line="230"/>
+        <location filename="../../app/ui/settings_dialog.py" line="389"/>
+        <location filename="../../app/ui/settings_dialog.py" line="390"/>
+        <location filename="../../app/ui/settings_dialog.py" line="411"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="257"/>
+        <location filename="../../app/ui/settings_dialog.py" line="265"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="273"/>
+        <location filename="../../app/ui/settings_dialog.py" line="281"/>
+        <source>No sound card is in use: the audio is simulated, so nothing is played or recorded. Connect one, then refresh the device lists.</source>
+        <translation>未使用声卡：音频为模拟，不会播放或录制任何声音。请连接声卡，然后刷新设备列表。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="292"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="275"/>
+        <location filename="../../app/ui/settings_dialog.py" line="294"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="314"/>
-        <location filename="../../app/ui/settings_dialog.py" line="409"/>
+        <location filename="../../app/ui/settings_dialog.py" line="333"/>
+        <location filename="../../app/ui/settings_dialog.py" line="429"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="314"/>
-        <location filename="../../app/ui/settings_dialog.py" line="410"/>
+        <location filename="../../app/ui/settings_dialog.py" line="333"/>
+        <location filename="../../app/ui/settings_dialog.py" line="430"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="352"/>
+        <location filename="../../app/ui/settings_dialog.py" line="371"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="353"/>
+        <location filename="../../app/ui/settings_dialog.py" line="372"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="354"/>
+        <location filename="../../app/ui/settings_dialog.py" line="373"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="355"/>
+        <location filename="../../app/ui/settings_dialog.py" line="374"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="356"/>
+        <location filename="../../app/ui/settings_dialog.py" line="375"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="356"/>
+        <location filename="../../app/ui/settings_dialog.py" line="375"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="357"/>
+        <location filename="../../app/ui/settings_dialog.py" line="376"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="357"/>
+        <location filename="../../app/ui/settings_dialog.py" line="376"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="358"/>
+        <location filename="../../app/ui/settings_dialog.py" line="377"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="358"/>
+        <location filename="../../app/ui/settings_dialog.py" line="377"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="359"/>
+        <location filename="../../app/ui/settings_dialog.py" line="378"/>
         <source>&amp;Talk:</source>
         <translation>讲话方式(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="360"/>
+        <location filename="../../app/ui/settings_dialog.py" line="379"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="361"/>
+        <location filename="../../app/ui/settings_dialog.py" line="380"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="372"/>
+        <location filename="../../app/ui/settings_dialog.py" line="391"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="373"/>
+        <location filename="../../app/ui/settings_dialog.py" line="392"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="375"/>
+        <location filename="../../app/ui/settings_dialog.py" line="394"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="376"/>
+        <location filename="../../app/ui/settings_dialog.py" line="395"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="377"/>
+        <location filename="../../app/ui/settings_dialog.py" line="396"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="379"/>
+        <location filename="../../app/ui/settings_dialog.py" line="398"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="381"/>
+        <location filename="../../app/ui/settings_dialog.py" line="400"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="382"/>
+        <location filename="../../app/ui/settings_dialog.py" line="401"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="384"/>
+        <location filename="../../app/ui/settings_dialog.py" line="403"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="387"/>
+        <location filename="../../app/ui/settings_dialog.py" line="407"/>
         <source>Hold the key or button to talk</source>
         <translation>按住讲话键或按钮讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="388"/>
+        <location filename="../../app/ui/settings_dialog.py" line="408"/>
         <source>Press to start talking, press again to stop</source>
         <translation>按一次开始讲话，再按一次停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="400"/>
+        <location filename="../../app/ui/settings_dialog.py" line="420"/>
         <source>Press the talk key (or the talk button) once to start talking while the Interphone window has focus, and again to stop. The talk limit, losing the floor or hiding the window stops it too.</source>
         <translation>在实时对讲窗口处于焦点时，按一次讲话键（或讲话按钮）开始讲话，再按一次停止。达到讲话时长上限、讲话被他人接管或隐藏窗口时也会停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="405"/>
+        <location filename="../../app/ui/settings_dialog.py" line="425"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
