@@ -211,3 +211,20 @@ def test_the_settings_say_when_no_sound_card_is_in_use(qloop, settings, qtbot) -
             parent.talk_key.detach()
 
     run(qloop, scenario())
+
+
+def test_the_talking_tab_has_no_blank_row_before_the_key_status_is_known(qtbot) -> None:
+    """The settings opened without a word on the global key's status yet (the status
+    comes from the runtime): an empty, visible line left a blank row in the Talking tab."""
+    from app.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.tabs.setCurrentIndex(1)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert not dialog.global_key_status.isVisible()
+    dialog.set_global_key_status("Global talk key: Right Ctrl")
+    assert dialog.global_key_status.isVisible()
+    dialog.set_global_key_status("")
+    assert not dialog.global_key_status.isVisible()

@@ -157,6 +157,7 @@ class SettingsDialog(QDialog):
         self.global_key_status = QLabel(self)
         self.global_key_status.setWordWrap(True)
         self.global_key_status.setStyleSheet(text_style("#607d8b", self))
+        self.global_key_status.hide()  # until told (empty, it left a blank row in the tab)
         self.talk_hint = QLabel(self)
         self.talk_hint.setWordWrap(True)
         self.talk_hint.setStyleSheet(text_style("#607d8b", self))
