@@ -228,3 +228,23 @@ def test_the_talking_tab_has_no_blank_row_before_the_key_status_is_known(qtbot) 
     assert dialog.global_key_status.isVisible()
     dialog.set_global_key_status("")
     assert not dialog.global_key_status.isVisible()
+
+
+def test_enter_your_user_name_and_token_goes_once_both_are_there(qtbot) -> None:
+    """Sign in pressed with no token: "Enter your user name and token." stayed in red
+    beside both fields filled in, until the next try."""
+    from app.ui.sign_in import SignInDialog
+
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.set_values("127.0.0.1:9400", "bob", "", False)
+    dialog.ok.click()
+    assert dialog.problem_text() == "Enter your user name and token."
+    dialog.token.setText("pw")
+    assert dialog.problem_text() == ""
+    dialog.token.clear()
+    dialog.uid.clear()
+    dialog.ok.click()
+    dialog.uid.setText("bob")  # the token still missing: it stays
+    assert dialog.problem_text() == "Enter your user name and token."
