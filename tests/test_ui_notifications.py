@@ -6,6 +6,7 @@ messages through the tray and the fallback without a daemon)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -277,3 +278,23 @@ def test_the_messages_on_screen_go_when_the_app_quits(
 
     run(qloop, scenario())
     assert tray.messages == []
+
+
+def test_a_name_is_shown_as_written_by_a_daemon_that_reads_markup(
+        qloop, ui: UiSession, tray: RecordingTray, dunst: Dunst,
+        notifications: DesktopNotifications) -> None:
+    """dunst reads a message's body as markup (as GNOME's does): a caller named
+    "R&D <night>" showed as "R&D  is calling you"."""
+    from PySide6.QtGui import QTextDocument
+
+    window = ui.window
+    window.notifications = notifications
+    window.hide()
+    window.notify_incoming_call("chat_rd:me", "R&D <night>")
+    run(qloop, displayed(dunst, 1))
+    assert dunst.ctl("close-all") is not None
+    history = json.loads(dunst.ctl("history") or "{}")
+    (shown,) = [entry["message"]["data"] for entry in history["data"][0]]
+    rendered = QTextDocument()
+    rendered.setHtml(shown.replace("\n", "<br>"))
+    assert "R&D <night> is calling you" in rendered.toPlainText()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
@@ -63,7 +65,9 @@ class IncomingCallBanner(QFrame):
         super().changeEvent(event)
 
     def retranslate(self) -> None:
-        self.text.setText(self.tr("<b>%1</b> is calling you").replace("%1", self._caller))
+        # the name is text, not markup: "R&D <night>" lost "<night>" and ate the "&"
+        self.text.setText(self.tr("<b>%1</b> is calling you").replace(
+            "%1", html.escape(self._caller, quote=False)))
         self.answer.setText(self.tr("Answer"))
         self.dismiss.setText(self.tr("Dismiss"))
         # a screen reader reaching a button by Tab hears whose call it takes

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import sys
 from typing import Any
@@ -56,6 +57,7 @@ class DesktopNotifications(QObject):
         self._closed = False
         self.available = False
         self.actions = False  # the daemon offers actions (a click is reported)
+        self.markup = False  # the daemon reads the body as markup (names are escaped)
         self._connection: Any = None
         self._router: Any = None
         self._filters: list[Any] = []
@@ -113,6 +115,7 @@ class DesktopNotifications(QObject):
             self.available = False
             return
         self.actions = "actions" in reply[0]
+        self.markup = "body-markup" in reply[0]
         self.available = not self._closed
         logger.info("notifications through the desktop's daemon (actions: %s)",
                     "yes" if self.actions else "no")
@@ -179,10 +182,13 @@ class DesktopNotifications(QObject):
         }
         if not picture.isNull():
             hints["image-data"] = image_data(picture)
+        # the body is plain text (names): a daemon that reads it as markup showed
+        # "R&D <night> is calling you" as "R&D  is calling you"
         message = new_method_call(
             self._address, "Notify", "susssasa{sv}i",
             (QCoreApplication.applicationName() or "Interphone", self._ids.get(key, 0), "",
-             title, text, actions, hints, timeout_ms))
+             title, html.escape(text, quote=False) if self.markup else text, actions,
+             hints, timeout_ms))
         try:
             (number,) = await self._call(message)
         except (OSError, TimeoutError, RuntimeError) as exc:

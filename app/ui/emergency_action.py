@@ -11,6 +11,8 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.ui.menu_text import as_menu_text
+
 translate = QCoreApplication.translate
 
 
@@ -51,7 +53,8 @@ class EmergencyAction(QObject):
         self.action.setEnabled(offered and (not raised_by or can_cancel))
         if where:
             text = (translate("MainWindow", "Cancel the &emergency in %1") if cancels else
-                    translate("MainWindow", "Raise an &emergency in %1")).replace("%1", where)
+                    translate("MainWindow", "Raise an &emergency in %1")).replace(
+                "%1", as_menu_text(where))
         else:
             text = (translate("MainWindow", "Cancel the &emergency here") if cancels else
                     translate("MainWindow", "Raise an &emergency here"))
@@ -62,7 +65,7 @@ class EmergencyAction(QObject):
                    .replace("%1", where).replace("%2", raised_by) if where else
                    translate("MainWindow", "An emergency is already raised here by %1")
                    .replace("%1", raised_by))
-        self.action.setToolTip(tip or self.action.text().replace("&", ""))
+        self.action.setToolTip(tip or self.action.iconText())  # (the text, unmarked)
         self.action.setStatusTip(tip)
 
     def _triggered(self) -> None:

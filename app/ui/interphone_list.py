@@ -40,10 +40,12 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPalette,
     QPen,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QLabel,
     QLineEdit,
     QStyle,
     QStyledItemDelegate,
@@ -272,6 +274,12 @@ class InterphoneList(QWidget):
         self.tree.setSortingEnabled(False)
         self.tree.itemSelectionChanged.connect(self._on_selection)
         self.tree.itemActivated.connect(self._on_activated)
+        # a filter that matches nothing says so, where the rows would be (the list was
+        # left blank, as if the roster were empty)
+        self.no_match = QLabel(self.tree.viewport())
+        self.no_match.setWordWrap(True)
+        self.no_match.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.no_match.hide()
         self._sections: dict[RowKind, _Item] = {}
         for rank, kind in enumerate(_SECTION_ORDER):
             section = _Item((rank, 0, ""))
@@ -381,7 +389,9 @@ class InterphoneList(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
         if watched is self.tree.viewport():
-            if kind == QEvent.Type.Enter:
+            if kind == QEvent.Type.Resize:
+                self._place_no_match()
+            elif kind == QEvent.Type.Enter:
                 self._pointer_inside = True
             elif kind == QEvent.Type.Leave:
                 self._pointer_inside = self._held = False
@@ -464,6 +474,7 @@ class InterphoneList(QWidget):
 
     def _apply_filter(self, text: str) -> None:
         needle = text.strip().casefold()
+        matches = 0
         for kind, section in self._sections.items():
             shown = 0
             for child in _children(section):
@@ -471,11 +482,21 @@ class InterphoneList(QWidget):
                 match = not needle or needle in row.name.casefold() or needle in row.id.casefold()
                 child.setHidden(not match)
                 shown += match
+            matches += shown
             section.setHidden(section.childCount() == 0 or (bool(needle) and shown == 0))
             section.setText(0, self._with_detail(self._section_title(kind),
                                                  str(section.childCount())))
+        self.no_match.setText(self.tr("No group, discussion or contact matches “%1”")
+                              .replace("%1", text.strip()))
+        self.no_match.setVisible(bool(needle) and matches == 0)
+        self._place_no_match()
         if self.selected_id() != self._announced:  # a row selected while hidden shows again
             self._on_selection()
+
+    def _place_no_match(self) -> None:
+        margin = 8
+        width = max(self.tree.viewport().width() - 2 * margin, 0)
+        self.no_match.setGeometry(margin, margin, width, self.no_match.heightForWidth(width))
 
     def _with_detail(self, text: str, detail: str) -> str:
         """``text (detail)``, in the language's own brackets."""

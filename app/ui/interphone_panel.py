@@ -84,14 +84,16 @@ class InterphonePanel(QWidget):
         for button in (self.join_button, self.leave_button):
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
 
-        self.speaking = QLabel(self)
+        # a long name is cut with "…": the whole line was the pane's least width, and a
+        # narrow window scrolled sideways, the talk button and Leave out of sight
+        self.speaking = ElidedNote(self)
         speaking_font = QFont(self.speaking.font())
         speaking_font.setPointSizeF(speaking_font.pointSizeF() * 1.2)
         self.speaking.setFont(speaking_font)
         # the speaking line's clock and the reception figures change each second:
         # neither relays the window out for that
         self._speaking_line = QuietLine(self.speaking, self)
-        self.last_spoke = QLabel(self)
+        self.last_spoke = ElidedNote(self)
         self.last_spoke.setStyleSheet(text_style("#607d8b", self))
         self.reception = QLabel(self)  # how the speaker being heard comes through
         self._reception_line = QuietLine(self.reception, self)
@@ -455,6 +457,10 @@ class InterphonePanel(QWidget):
             return
         self._controls_beside = beside
         header.removeWidget(self.controls)
+        # beside the title, the controls must not set the pane's least width: a window
+        # narrowed then kept the pane as wide as title and controls side by side (scrolled
+        # sideways, the buttons out of sight) and never put them under the title
+        self.controls.setMinimumWidth(1 if beside else 0)
         if beside:
             header.addWidget(self.controls, 0, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
         else:

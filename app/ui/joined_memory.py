@@ -28,6 +28,7 @@ class JoinedMemory:
         self.settings = settings
         self._rejoining = False  # rejoin runs: the partial sets on the way are not kept
         self._unsubscribe: Callable[[], None] | None = None
+        self._followed: InterphoneClient | None = None  # the client being followed
 
     async def rejoin(self, client: InterphoneClient) -> None:
         """Join again every interphone that was joined when the app last ran, in the order
@@ -42,7 +43,9 @@ class JoinedMemory:
                     logger.info("rejoining %s failed: %s", interphone, exc)
         finally:
             self._rejoining = False
-        if client.model.connection is ConnectionState.CONNECTED:
+        # a session ended meanwhile (Reconnect, Quit) is no longer followed: its client,
+        # closing, had left everything, and that emptied the list to rejoin next time
+        if client is self._followed and client.model.connection is ConnectionState.CONNECTED:
             self.remember(client)
 
     def follow(self, client: InterphoneClient) -> None:
@@ -54,10 +57,12 @@ class JoinedMemory:
                 return  # dropped with the connection (kicked, server gone): not "left"
             self.remember(client)
         self.stop()
+        self._followed = client
         self._unsubscribe = client.model.subscribe(on_event)
 
     def stop(self) -> None:
         """Stop following (leaving at shutdown is not "left the interphone")."""
+        self._followed = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

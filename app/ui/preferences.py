@@ -138,6 +138,7 @@ class PreferencesController(QObject):
         audio = self._audio()
         inputs, outputs = audio.devices() if audio is not None else ([], [])
         self.dialog.set_devices(inputs, outputs)
+        self.dialog.set_simulated(audio is not None and audio.simulated)
         self._show_device_problem()
 
     def _show_device_problem(self) -> None:

@@ -77,10 +77,17 @@ class SettingsDialog(QDialog):
         self.speaker_note.setStyleSheet(text_style("#c62828", self))
         self.speaker_note.hide()
         self._speaker_silent = ""
+        self._simulated = False
         self.device_problem = QLabel(self)
         self.device_problem.setWordWrap(True)
         self.device_problem.setStyleSheet(text_style("#c62828", self))
         self.device_problem.hide()
+        # no sound card in use: the lists said "System default" and the tests were silent,
+        # with nothing here to say why
+        self.simulated_note = QLabel(self)
+        self.simulated_note.setWordWrap(True)
+        self.simulated_note.setStyleSheet(text_style("#607d8b", self))
+        self.simulated_note.hide()
         self.bitrate = QComboBox(self)
         for bitrate in BITRATE_CHOICES:
             self.bitrate.addItem(f"{bitrate // 1000} kbit/s", bitrate)
@@ -119,6 +126,7 @@ class SettingsDialog(QDialog):
         self.audio_form.addRow(self.speaker_note)
         self.audio_form.addRow(self.refresh)
         self.audio_form.addRow(self.device_problem)
+        self.audio_form.addRow(self.simulated_note)
         self._row(self.audio_form, "bitrate", self.bitrate)
         self._row(self.audio_form, "frame", self.frame_ms)
         self.audio_form.addRow(self.tones)
@@ -149,6 +157,7 @@ class SettingsDialog(QDialog):
         self.global_key_status = QLabel(self)
         self.global_key_status.setWordWrap(True)
         self.global_key_status.setStyleSheet(text_style("#607d8b", self))
+        self.global_key_status.hide()  # until told (empty, it left a blank row in the tab)
         self.talk_hint = QLabel(self)
         self.talk_hint.setWordWrap(True)
         self.talk_hint.setStyleSheet(text_style("#607d8b", self))
@@ -262,6 +271,17 @@ class SettingsDialog(QDialog):
         """A lost or failing device ("" clears)."""
         self.device_problem.setText(text)
         self.device_problem.setVisible(bool(text))
+
+    def set_simulated(self, simulated: bool) -> None:
+        """Whether the audio is simulated (no sound card in use): said under the lists."""
+        self._simulated = simulated
+        self._show_simulated_note()
+
+    def _show_simulated_note(self) -> None:
+        self.simulated_note.setText(self.tr(
+            "No sound card is in use: the audio is simulated, so nothing is played or "
+            "recorded. Connect one, then refresh the device lists."))
+        self.simulated_note.setVisible(self._simulated)
 
     def set_speaker_silent(self, why: str) -> None:
         """The main window's speaker is off, so the test sound and the microphone test are
@@ -384,6 +404,7 @@ class SettingsDialog(QDialog):
         self.start_at_login.setText(self.tr("&Start Interphone when I log in"))
         self._show_tray_note()
         self._show_speaker_note()
+        self._show_simulated_note()
         for index, text in enumerate((self.tr("Hold the key or button to talk"),
                                       self.tr("Press to start talking, press again to stop"))):
             self.talk_mode.setItemText(index, text)

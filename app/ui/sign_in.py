@@ -146,6 +146,8 @@ class SignInDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
         self._problem: tuple[SignInProblem, SignInDetail] | None = None
+        for field in (self.uid, self.token):
+            field.textChanged.connect(self._on_credentials_edited)
         self._busy_address = ""
         self._fingerprint = ""
         self._fitted_height = -1  # the height _fit_height last gave the dialog
@@ -217,6 +219,13 @@ class SignInDialog(QDialog):
         return self.error.text() if self.error.isVisible() or self._problem else ""
 
     # --- internals ---------------------------------------------------------------------------
+    def _on_credentials_edited(self) -> None:
+        """"Enter your user name and token." goes once both are there (it stayed, in red,
+        beside the filled fields until the next try)."""
+        if (self._problem is not None and self._problem[0] is SignInProblem.MISSING
+                and self.uid.text().strip() and self.token.text()):
+            self.set_problem(None)
+
     def _submit(self) -> None:
         try:
             servers = parse_server_list(self.address.text())

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.ui.assets import icon
 from app.ui.main_window import MainWindow
+from app.ui.menu_text import as_menu_text
 from app.ui.settings import Settings
 from app.ui.tray_watch import TrayWatch
 from app.ui.view_types import LinkState
@@ -223,14 +224,14 @@ class TrayController(QObject):
         shown = window.isVisible() and not window.isMinimized()  # as toggle_window decides
         self.show_action.setText(self.tr("Hide Interphone") if shown
                                  else self.tr("Show Interphone"))
-        self.status_action.setText(window.link_text() or self.tr("Not connected"))
+        self.status_action.setText(as_menu_text(window.link_text()) or self.tr("Not connected"))
         caller = window.banner.caller
-        self.answer_action.setText(self.tr("Answer %1").replace("%1", caller))
+        self.answer_action.setText(self.tr("Answer %1").replace("%1", as_menu_text(caller)))
         self.answer_action.setVisible(bool(caller))
         self.dismiss_action.setText(self.tr("Dismiss the call"))
         self.dismiss_action.setVisible(bool(caller))
         self.reconnect_action.setVisible(not window.reconnect_button.isHidden())
-        target = self._talk_target()
+        target = as_menu_text(self._talk_target())
         if window.link_state is not LinkState.CONNECTED:
             # (e.g. signed in elsewhere: joining is not what is missing)
             text = (self.tr("Talk target: %1 (offline)").replace("%1", target) if target

@@ -90,11 +90,13 @@ class WindowNotices(QMainWindow):
 
     def notify_missed_call(self, interphone_id: str, text: str) -> None:
         """A call rang unanswered and ended (``text`` says from whom): said in the status
-        bar, and by the tray when the window is hidden or minimized, until clicked (the
-        user was away: the call's own message is long gone); the click shows the window
-        on that one-to-one interphone."""
+        bar, and by the tray when the window is hidden, minimized or not the active one,
+        until clicked (the user was away: the call's own message is long gone); the
+        click shows the window on that one-to-one interphone."""
         self.show_message(text, 8000)
-        if not self.isVisible() or self.isMinimized():
+        # a window behind another program's counts as away too: the status line went
+        # 8 s later, unseen, and nothing said the call had come
+        if not self.isVisible() or self.isMinimized() or not self.isActiveWindow():
             self.tray_message(QCoreApplication.translate("MainWindow", "Missed call"), text,
                               "call", 0, opens=interphone_id, key=f"missed {interphone_id}")
 

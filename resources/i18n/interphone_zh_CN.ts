@@ -76,7 +76,7 @@
 <context>
     <name>DesktopNotifications</name>
     <message>
-        <location filename="../../app/ui/desktop_notifications.py" line="173"/>
+        <location filename="../../app/ui/desktop_notifications.py" line="177"/>
         <source>Show</source>
         <translation>显示</translation>
     </message>
@@ -202,17 +202,17 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="105"/>
+        <location filename="../../app/ui/floor_widgets.py" line="106"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="106"/>
+        <location filename="../../app/ui/floor_widgets.py" line="107"/>
         <source>Silence</source>
         <translation>停止警报音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="107"/>
+        <location filename="../../app/ui/floor_widgets.py" line="108"/>
         <source>Stop the alarm for you only: the emergency stays raised</source>
         <translation>仅为您停止警报：紧急呼叫仍然有效</translation>
     </message>
@@ -838,27 +838,27 @@
 <context>
     <name>IncomingCallBanner</name>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="66"/>
+        <location filename="../../app/ui/call_banner.py" line="69"/>
         <source>&lt;b&gt;%1&lt;/b&gt; is calling you</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="67"/>
+        <location filename="../../app/ui/call_banner.py" line="71"/>
         <source>Answer</source>
         <translation>接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="68"/>
+        <location filename="../../app/ui/call_banner.py" line="72"/>
         <source>Dismiss</source>
         <translation>忽略</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="71"/>
+        <location filename="../../app/ui/call_banner.py" line="75"/>
         <source>Answer the call from %1</source>
         <translation>接听 %1 的来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="73"/>
+        <location filename="../../app/ui/call_banner.py" line="77"/>
         <source>Dismiss the call from %1</source>
         <translation>忽略 %1 的来电</translation>
     </message>
@@ -866,85 +866,90 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="437"/>
-        <location filename="../../app/ui/interphone_list.py" line="445"/>
-        <location filename="../../app/ui/interphone_list.py" line="451"/>
+        <location filename="../../app/ui/interphone_list.py" line="447"/>
+        <location filename="../../app/ui/interphone_list.py" line="455"/>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="445"/>
-        <location filename="../../app/ui/interphone_list.py" line="453"/>
+        <location filename="../../app/ui/interphone_list.py" line="455"/>
+        <location filename="../../app/ui/interphone_list.py" line="463"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="447"/>
+        <location filename="../../app/ui/interphone_list.py" line="457"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="449"/>
+        <location filename="../../app/ui/interphone_list.py" line="459"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="453"/>
+        <location filename="../../app/ui/interphone_list.py" line="463"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="455"/>
+        <location filename="../../app/ui/interphone_list.py" line="465"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="458"/>
+        <location filename="../../app/ui/interphone_list.py" line="468"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="462"/>
+        <location filename="../../app/ui/interphone_list.py" line="472"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="482"/>
+        <location filename="../../app/ui/interphone_list.py" line="489"/>
+        <source>No group, discussion or contact matches “%1”</source>
+        <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="503"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="485"/>
+        <location filename="../../app/ui/interphone_list.py" line="506"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="485"/>
+        <location filename="../../app/ui/interphone_list.py" line="506"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="486"/>
+        <location filename="../../app/ui/interphone_list.py" line="507"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="508"/>
+        <location filename="../../app/ui/interphone_list.py" line="529"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="509"/>
+        <location filename="../../app/ui/interphone_list.py" line="530"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="512"/>
+        <location filename="../../app/ui/interphone_list.py" line="533"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="513"/>
+        <location filename="../../app/ui/interphone_list.py" line="534"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1000,185 +1005,185 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="248"/>
+        <location filename="../../app/ui/interphone_panel.py" line="250"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="249"/>
+        <location filename="../../app/ui/interphone_panel.py" line="251"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="251"/>
+        <location filename="../../app/ui/interphone_panel.py" line="253"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="253"/>
+        <location filename="../../app/ui/interphone_panel.py" line="255"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="254"/>
+        <location filename="../../app/ui/interphone_panel.py" line="256"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="260"/>
+        <location filename="../../app/ui/interphone_panel.py" line="262"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="300"/>
+        <location filename="../../app/ui/interphone_panel.py" line="302"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="302"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="308"/>
+        <location filename="../../app/ui/interphone_panel.py" line="310"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="311"/>
+        <location filename="../../app/ui/interphone_panel.py" line="313"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="314"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="314"/>
+        <location filename="../../app/ui/interphone_panel.py" line="316"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="320"/>
+        <location filename="../../app/ui/interphone_panel.py" line="322"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="323"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="323"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="326"/>
+        <location filename="../../app/ui/interphone_panel.py" line="328"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="331"/>
+        <location filename="../../app/ui/interphone_panel.py" line="333"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="337"/>
-        <location filename="../../app/ui/interphone_panel.py" line="340"/>
-        <location filename="../../app/ui/interphone_panel.py" line="346"/>
-        <location filename="../../app/ui/interphone_panel.py" line="489"/>
+        <location filename="../../app/ui/interphone_panel.py" line="339"/>
+        <location filename="../../app/ui/interphone_panel.py" line="342"/>
+        <location filename="../../app/ui/interphone_panel.py" line="348"/>
+        <location filename="../../app/ui/interphone_panel.py" line="495"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="341"/>
+        <location filename="../../app/ui/interphone_panel.py" line="343"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="347"/>
+        <location filename="../../app/ui/interphone_panel.py" line="349"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="351"/>
+        <location filename="../../app/ui/interphone_panel.py" line="353"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="354"/>
+        <location filename="../../app/ui/interphone_panel.py" line="356"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="357"/>
+        <location filename="../../app/ui/interphone_panel.py" line="359"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="367"/>
+        <location filename="../../app/ui/interphone_panel.py" line="369"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="396"/>
+        <location filename="../../app/ui/interphone_panel.py" line="398"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="403"/>
+        <location filename="../../app/ui/interphone_panel.py" line="405"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="405"/>
+        <location filename="../../app/ui/interphone_panel.py" line="407"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="410"/>
+        <location filename="../../app/ui/interphone_panel.py" line="412"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="414"/>
+        <location filename="../../app/ui/interphone_panel.py" line="416"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="417"/>
+        <location filename="../../app/ui/interphone_panel.py" line="419"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="423"/>
+        <location filename="../../app/ui/interphone_panel.py" line="425"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="432"/>
+        <location filename="../../app/ui/interphone_panel.py" line="434"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="437"/>
+        <location filename="../../app/ui/interphone_panel.py" line="439"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1193,27 +1198,27 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="425"/>
+        <location filename="../../app/ui/interphone_panel.py" line="427"/>
         <source>Last spoke: %1, until %2</source>
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="428"/>
+        <location filename="../../app/ui/interphone_panel.py" line="430"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="488"/>
+        <location filename="../../app/ui/interphone_panel.py" line="494"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="323"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="327"/>
+        <location filename="../../app/ui/interphone_panel.py" line="329"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1221,52 +1226,52 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="53"/>
+        <location filename="../../app/ui/emergency_action.py" line="55"/>
         <source>Cancel the &amp;emergency in %1</source>
         <translation>取消 %1 中的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="54"/>
+        <location filename="../../app/ui/emergency_action.py" line="56"/>
         <source>Raise an &amp;emergency in %1</source>
         <translation>在 %1 发起紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="56"/>
+        <location filename="../../app/ui/emergency_action.py" line="59"/>
         <source>Cancel the &amp;emergency here</source>
         <translation>取消此处的紧急呼叫(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="61"/>
+        <location filename="../../app/ui/emergency_action.py" line="64"/>
         <source>An emergency is already raised in %1 by %2</source>
         <translation>%2 已在 %1 发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="63"/>
+        <location filename="../../app/ui/emergency_action.py" line="66"/>
         <source>An emergency is already raised here by %1</source>
         <translation>%1 已在此发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="84"/>
+        <location filename="../../app/ui/emergency_action.py" line="87"/>
         <source>Raise an emergency</source>
         <translation>发起紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="82"/>
+        <location filename="../../app/ui/emergency_action.py" line="85"/>
         <source>Raise the emergency in %1?</source>
         <translation>在 %1 发起紧急呼叫？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="83"/>
+        <location filename="../../app/ui/emergency_action.py" line="86"/>
         <source>Raise the emergency here?</source>
         <translation>在此发起紧急呼叫？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="87"/>
+        <location filename="../../app/ui/emergency_action.py" line="90"/>
         <source>Everyone in it is alerted until it is cancelled.</source>
         <translation>其中的每个人都会收到警报，直到紧急呼叫被取消。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="88"/>
+        <location filename="../../app/ui/emergency_action.py" line="91"/>
         <source>Raise emergency</source>
         <translation>发起紧急呼叫</translation>
     </message>
@@ -1305,12 +1310,12 @@
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="98"/>
+        <location filename="../../app/ui/window_notices.py" line="100"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="106"/>
+        <location filename="../../app/ui/window_notices.py" line="108"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
@@ -1406,7 +1411,7 @@
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/emergency_action.py" line="57"/>
+        <location filename="../../app/ui/emergency_action.py" line="60"/>
         <source>Raise an &amp;emergency here</source>
         <translation>在此发起紧急呼叫(&amp;E)</translation>
     </message>
@@ -1607,34 +1612,34 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="113"/>
+        <location filename="../../app/ui/floor_widgets.py" line="114"/>
         <source>(%1)</source>
         <translation>（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="303"/>
-        <location filename="../../app/ui/floor_widgets.py" line="352"/>
+        <location filename="../../app/ui/floor_widgets.py" line="333"/>
+        <location filename="../../app/ui/floor_widgets.py" line="382"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="315"/>
+        <location filename="../../app/ui/floor_widgets.py" line="345"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="316"/>
+        <location filename="../../app/ui/floor_widgets.py" line="346"/>
         <source>Play again: %1 at %2 (%3), not heard yet</source>
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="361"/>
+        <location filename="../../app/ui/floor_widgets.py" line="397"/>
         <source>Replay (%1 unheard)</source>
         <translation>回放（%1 条未听）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="362"/>
-        <location filename="../../app/ui/floor_widgets.py" line="364"/>
+        <location filename="../../app/ui/floor_widgets.py" line="398"/>
+        <location filename="../../app/ui/floor_widgets.py" line="400"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
@@ -1655,167 +1660,172 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="222"/>
-        <location filename="../../app/ui/settings_dialog.py" line="370"/>
-        <location filename="../../app/ui/settings_dialog.py" line="371"/>
+        <location filename="../../app/ui/settings_dialog.py" line="231"/>
+        <location filename="../../app/ui/settings_dialog.py" line="390"/>
         <location filename="../../app/ui/settings_dialog.py" line="391"/>
+        <location filename="../../app/ui/settings_dialog.py" line="412"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="257"/>
+        <location filename="../../app/ui/settings_dialog.py" line="266"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="273"/>
+        <location filename="../../app/ui/settings_dialog.py" line="282"/>
+        <source>No sound card is in use: the audio is simulated, so nothing is played or recorded. Connect one, then refresh the device lists.</source>
+        <translation>未使用声卡：音频为模拟，不会播放或录制任何声音。请连接声卡，然后刷新设备列表。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="293"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="275"/>
+        <location filename="../../app/ui/settings_dialog.py" line="295"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="314"/>
-        <location filename="../../app/ui/settings_dialog.py" line="409"/>
+        <location filename="../../app/ui/settings_dialog.py" line="334"/>
+        <location filename="../../app/ui/settings_dialog.py" line="430"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="314"/>
-        <location filename="../../app/ui/settings_dialog.py" line="410"/>
+        <location filename="../../app/ui/settings_dialog.py" line="334"/>
+        <location filename="../../app/ui/settings_dialog.py" line="431"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="352"/>
+        <location filename="../../app/ui/settings_dialog.py" line="372"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="353"/>
+        <location filename="../../app/ui/settings_dialog.py" line="373"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="354"/>
+        <location filename="../../app/ui/settings_dialog.py" line="374"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="355"/>
+        <location filename="../../app/ui/settings_dialog.py" line="375"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="356"/>
+        <location filename="../../app/ui/settings_dialog.py" line="376"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="356"/>
+        <location filename="../../app/ui/settings_dialog.py" line="376"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="357"/>
+        <location filename="../../app/ui/settings_dialog.py" line="377"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="357"/>
+        <location filename="../../app/ui/settings_dialog.py" line="377"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="358"/>
+        <location filename="../../app/ui/settings_dialog.py" line="378"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="358"/>
+        <location filename="../../app/ui/settings_dialog.py" line="378"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="359"/>
+        <location filename="../../app/ui/settings_dialog.py" line="379"/>
         <source>&amp;Talk:</source>
         <translation>讲话方式(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="360"/>
+        <location filename="../../app/ui/settings_dialog.py" line="380"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="361"/>
+        <location filename="../../app/ui/settings_dialog.py" line="381"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="372"/>
+        <location filename="../../app/ui/settings_dialog.py" line="392"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="373"/>
+        <location filename="../../app/ui/settings_dialog.py" line="393"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="375"/>
+        <location filename="../../app/ui/settings_dialog.py" line="395"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="376"/>
+        <location filename="../../app/ui/settings_dialog.py" line="396"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="377"/>
+        <location filename="../../app/ui/settings_dialog.py" line="397"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="379"/>
+        <location filename="../../app/ui/settings_dialog.py" line="399"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="381"/>
+        <location filename="../../app/ui/settings_dialog.py" line="401"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="382"/>
+        <location filename="../../app/ui/settings_dialog.py" line="402"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="384"/>
+        <location filename="../../app/ui/settings_dialog.py" line="404"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="387"/>
+        <location filename="../../app/ui/settings_dialog.py" line="408"/>
         <source>Hold the key or button to talk</source>
         <translation>按住讲话键或按钮讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="388"/>
+        <location filename="../../app/ui/settings_dialog.py" line="409"/>
         <source>Press to start talking, press again to stop</source>
         <translation>按一次开始讲话，再按一次停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="400"/>
+        <location filename="../../app/ui/settings_dialog.py" line="421"/>
         <source>Press the talk key (or the talk button) once to start talking while the Interphone window has focus, and again to stop. The talk limit, losing the floor or hiding the window stops it too.</source>
         <translation>在实时对讲窗口处于焦点时，按一次讲话键（或讲话按钮）开始讲话，再按一次停止。达到讲话时长上限、讲话被他人接管或隐藏窗口时也会停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="405"/>
+        <location filename="../../app/ui/settings_dialog.py" line="426"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
@@ -2198,72 +2208,72 @@
 <context>
     <name>TrayController</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="148"/>
+        <location filename="../../app/ui/tray.py" line="149"/>
         <source>Interphone is still running</source>
         <translation>实时对讲仍在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="149"/>
+        <location filename="../../app/ui/tray.py" line="150"/>
         <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
         <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="224"/>
+        <location filename="../../app/ui/tray.py" line="225"/>
         <source>Hide Interphone</source>
         <translation>隐藏实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="225"/>
+        <location filename="../../app/ui/tray.py" line="226"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="226"/>
+        <location filename="../../app/ui/tray.py" line="227"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="228"/>
+        <location filename="../../app/ui/tray.py" line="229"/>
         <source>Answer %1</source>
         <translation>接听 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="230"/>
+        <location filename="../../app/ui/tray.py" line="231"/>
         <source>Dismiss the call</source>
         <translation>忽略来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="236"/>
+        <location filename="../../app/ui/tray.py" line="237"/>
         <source>Talk target: %1 (offline)</source>
         <translation>通话对象：%1（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="237"/>
+        <location filename="../../app/ui/tray.py" line="238"/>
         <source>Talk target: none (offline)</source>
         <translation>通话对象：无（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="239"/>
+        <location filename="../../app/ui/tray.py" line="240"/>
         <source>Talk target: %1</source>
         <translation>通话对象：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="241"/>
+        <location filename="../../app/ui/tray.py" line="242"/>
         <source>Talk target: none (join an interphone)</source>
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="295"/>
+        <location filename="../../app/ui/tray.py" line="296"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="296"/>
+        <location filename="../../app/ui/tray.py" line="297"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="297"/>
+        <location filename="../../app/ui/tray.py" line="298"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
