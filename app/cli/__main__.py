@@ -15,13 +15,17 @@ import logging
 import signal
 import sys
 
-from app.audio.codec import CodecError
-from app.cli.args import ENV_TOKEN, parse_args
-from app.cli.commands import COMMANDS, CliError
-from app.client import ClientError, LoginRefused, ServerError
-from app.client.address import format_server_address
-from app.client.connection import TlsExpected
-from app.client.errors import RemoteProtocolError
+try:  # loading these takes a second or more on a busy machine: Ctrl-C then is no error
+    from app.audio.codec import CodecError
+    from app.cli.args import ENV_TOKEN, parse_args
+    from app.cli.commands import COMMANDS, CliError
+    from app.client import ClientError, LoginRefused, ServerError
+    from app.client.address import format_server_address
+    from app.client.connection import TlsExpected
+    from app.client.errors import RemoteProtocolError
+except KeyboardInterrupt:
+    print("interphone-cli: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 MEDIA_AUTH_REQUIRED = 426
 """The login's errcode when the server demands encrypted voice the client did not ask for
