@@ -7,7 +7,8 @@ is refused with its line named and the directory in use stays.
 Exit codes: 0 after a clean shutdown, 1 if the port cannot be bound (or the store
 reached, or, a node of several, the others gave it up: it must start again as a new
 node), 2 for a bad command line or configuration file (the message names the line), or
-a store that refuses the node's password or commands.
+a store that refuses the node's password or commands, 130 for a Ctrl-C before it serves
+(while it loads, at the ``--hash-token`` prompt).
 """
 
 from __future__ import annotations
@@ -26,24 +27,28 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from redis.asyncio.connection import parse_url
-from redis.exceptions import (
-    AuthenticationError,
-    AuthenticationWrongNumberOfArgsError,
-    NoPermissionError,
-    RedisError,
-)
+try:  # loading these takes a second or more on a busy machine: Ctrl-C then is no error
+    from redis.asyncio.connection import parse_url
+    from redis.exceptions import (
+        AuthenticationError,
+        AuthenticationWrongNumberOfArgsError,
+        NoPermissionError,
+        RedisError,
+    )
 
-from app import __version__
-from app.protocol.limits import DEFAULT_PORT
-from app.server.app import InterphoneServer, MetricsUnavailable
-from app.server.binding import BindError
-from app.server.directory import Directory, DirectoryError, hash_token
-from app.server.fd_limit import ensure_open_files
-from app.server.logs import LOG_FORMATS, configure_logging
-from app.server.metrics import parse_listen_address
-from app.server.redis_store import RedisStore
-from app.server.tls import TlsOptions, TlsSetupError, load_server_context
+    from app import __version__
+    from app.protocol.limits import DEFAULT_PORT
+    from app.server.app import InterphoneServer, MetricsUnavailable
+    from app.server.binding import BindError
+    from app.server.directory import Directory, DirectoryError, hash_token
+    from app.server.fd_limit import ensure_open_files
+    from app.server.logs import LOG_FORMATS, configure_logging
+    from app.server.metrics import parse_listen_address
+    from app.server.redis_store import RedisStore
+    from app.server.tls import TlsOptions, TlsSetupError, load_server_context
+except KeyboardInterrupt:
+    print("interphone-server: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 log = logging.getLogger("app.server")
 
@@ -251,6 +256,14 @@ def _refuse(log_format: str, problem: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before it serves: at the --hash-token prompt, say
+        print("interphone-server: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     if args.hash_token:
         token = getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()

@@ -1,0 +1,54 @@
+"""Ctrl-C while ``interphone-server`` starts: while its modules load, at the
+``--hash-token`` prompt. Each was a ``KeyboardInterrupt`` traceback."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import sys
+import time
+from pathlib import Path
+
+from test_cli_startup import ROOT, held_start, interrupt_when_held
+
+
+def test_server_interrupted_while_loading_stops_without_a_traceback(tmp_path: Path) -> None:
+    proc = held_start(tmp_path, "app.server", "app.server.app", "--port", "0")
+    code, err = interrupt_when_held(proc)
+    assert (code, err) == (130, "interphone-server: interrupted\n")
+
+
+def test_hash_token_prompt_interrupted_says_so_in_one_line() -> None:
+    """``interphone-server --hash-token`` at a terminal asks ``token:``; Ctrl-C there ended
+    in a traceback from getpass."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the server at a terminal of its own
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "app.server", "--hash-token"])
+    output = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"token:" not in output:
+            assert time.monotonic() < deadline, output
+            ready, _, _ = select.select([fd], [], [], 1)
+            if ready:
+                output += os.read(fd, 1024)
+        os.write(fd, b"\x03")  # Ctrl-C, as the terminal's line discipline sends SIGINT
+        while True:
+            ready, _, _ = select.select([fd], [], [], 15)
+            assert ready, output
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = output.decode(errors="replace").replace("\r\n", "\n")
+    assert "Traceback" not in text
+    assert text.rstrip().endswith("interphone-server: interrupted")
+    assert os.waitstatus_to_exitcode(status) == 130
