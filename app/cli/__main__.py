@@ -22,7 +22,8 @@ try:  # loading these takes a second or more on a busy machine: Ctrl-C then is n
     from app.client import ClientError, LoginRefused, ServerError
     from app.client.address import format_server_address
     from app.client.connection import TlsExpected
-    from app.client.errors import RemoteProtocolError
+    from app.client.errors import RemoteProtocolError, failure_of
+    from app.client.failures import FailureKind, OsReason
 except KeyboardInterrupt:
     print("interphone-cli: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         _fail(f"{format_server_address(host, port)} does not answer as an Interphone server "
               f"({exc})")
     except (CliError, ClientError) as exc:
-        _fail(str(exc))
+        _fail(str(exc) + what_to_do(exc, args))
     except CodecError as exc:  # libopus missing or unusable
         _fail(f"audio codec: {exc}")
     return 1
@@ -93,6 +94,26 @@ def refusal_text(exc: ServerError) -> str:
     group_99 (error 403)", not the client's "JoinRequest: error 403: ..."."""
     what = exc.request.removesuffix("Request").lower() or "the request"
     return f"the server refused {what}: {exc.errmsg or 'no reason given'} (error {exc.errcode})"
+
+
+def what_to_do(exc: BaseException, args: argparse.Namespace) -> str:
+    """The hint that follows a server that could not be reached or did not answer, so
+    that the one line also says what to check ("" for any other error)."""
+    failure = failure_of(exc)
+    if failure.kind in (FailureKind.CANNOT_REACH, FailureKind.CANNOT_CONNECT):
+        if failure.os_reason is OsReason.REFUSED:
+            return " (nothing listens there: check the address and port in --server, " \
+                "and that interphone-server runs)"
+        if failure.os_reason is OsReason.UNKNOWN_HOST:
+            return " (check the host name in --server)"
+        return " (check the address in --server, and the network or firewall on the way)"
+    if failure.kind in (FailureKind.NO_ANSWER, FailureKind.TLS_TIMED_OUT):
+        return " (check the address in --server, and that a firewall lets TCP through " \
+            "to its port; a slow network: raise --timeout)"
+    if failure.kind is FailureKind.REQUEST_TIMEOUT and failure.request == "Login":
+        servers = ",".join(format_server_address(host, port) for host, port in args.server)
+        return f" from {servers} (is it an Interphone server? a busy one: raise --timeout)"
+    return ""
 
 
 def _fail(message: str) -> None:
