@@ -72,3 +72,25 @@ async def test_a_silent_server_names_itself_and_the_timeout():
     assert err.strip().splitlines() == [
         f"interphone-cli: error: Login: no answer within 1 s from 127.0.0.1:{port} (is it an "
         "Interphone server? a busy one: raise --timeout)"]
+
+
+async def test_a_ca_file_that_is_no_certificate_says_what_to_give(tmp_path):
+    """It said "--ca-file F: [X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl
+    found (_ssl.c:4154)", OpenSSL's words and a C source line."""
+    not_pem = tmp_path / "directory.toml"
+    not_pem.write_text("[server]\n")
+    code, out, err = await cli("--tls", "--ca-file", str(not_pem), "sync", port=free_port())
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        f"interphone-cli: error: --ca-file {not_pem}: no CA certificate in it (give the CA's "
+        "certificate in PEM, the file with -----BEGIN CERTIFICATE-----)"]
+
+
+async def test_a_missing_ca_file_says_so_in_words(tmp_path):
+    """It said "--ca-file F: [Errno 2] No such file or directory"."""
+    missing = tmp_path / "ca.crt"
+    code, _, err = await cli("--tls", "--ca-file", str(missing), "sync", port=free_port())
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"interphone-cli: error: --ca-file {missing}: cannot read it (No such file or "
+        "directory)"]

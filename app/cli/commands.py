@@ -38,6 +38,7 @@ from app.client import (
     SpeakerChanged,
 )
 from app.client.asked_features import asked_features
+from app.client.failures import os_words
 from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
 from app.headless.feedback import follow_feedback, start_reporting
@@ -142,8 +143,13 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
     trust: TrustPolicy | None = getattr(args, "trust", None)
     try:
         context = client_context(trust) if trust is not None else None
-    except (OSError, ssl.SSLError) as exc:  # an unreadable --ca-file
-        raise CliError(f"--ca-file {trust.ca_file if trust else ''}: {exc}") from None
+    except ssl.SSLError:  # read, but not a certificate (ssl.SSLError is an OSError too)
+        raise CliError(f"--ca-file {trust.ca_file if trust else ''}: no CA certificate in it "
+                       "(give the CA's certificate in PEM, the file with -----BEGIN "
+                       "CERTIFICATE-----)") from None
+    except OSError as exc:  # an unreadable --ca-file
+        raise CliError(f"--ca-file {trust.ca_file if trust else ''}: cannot read it "
+                       f"({os_words(exc)})") from None
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
                               fallbacks=fallbacks, ssl=context,
