@@ -1,0 +1,83 @@
+"""docs/deploy.md, "TLS with your own CA (openssl)", run as written: openssl makes the CA
+and the server's certificate, ``interphone-server`` serves it, ``interphone-cli`` checks it
+with ``--ca-file``; a renewed certificate."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from client_fixtures import CLIENT_TOML
+from server_fixtures import logged_fingerprint, start_server_process, stop_server_process
+from test_cli_commands import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTION = "## TLS with your own CA (openssl)"
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl")
+
+
+def doc_blocks() -> list[str]:
+    """The section's ```bash blocks, in order."""
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = text[text.index(SECTION):]
+    section = section[:section.index("\n## ", len(SECTION))]
+    return re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+
+
+def run_block(block: str, folder: Path) -> None:
+    subprocess.run(["bash", "-euc", block], cwd=folder, check=True, capture_output=True,
+                   timeout=60)
+
+
+def make_ca(folder: Path) -> None:
+    run_block(doc_blocks()[0], folder)
+
+
+def make_server_certificate(folder: Path) -> None:
+    """The doc's second block, for the names the tests connect to."""
+    block, count = re.subn(r'^SAN=.*$', 'SAN="DNS:localhost,IP:127.0.0.1"', doc_blocks()[1],
+                           flags=re.M)
+    assert count == 1, block
+    run_block(block, folder)
+
+
+def test_the_doc_has_the_blocks_the_tests_run():
+    blocks = doc_blocks()
+    assert len(blocks) == 3
+    assert "--tls-cert server.crt --tls-key server.key" in blocks[2]
+    assert "--tls --ca-file ca.crt" in blocks[2]
+
+
+async def test_the_docs_ca_and_certificate_serve_and_renew(tmp_path: Path):
+    make_ca(tmp_path)
+    make_server_certificate(tmp_path)
+    config = tmp_path / "directory.toml"
+    config.write_text(CLIENT_TOML)
+    tls = ["--tls-cert", str(tmp_path / "server.crt"), "--tls-key", str(tmp_path / "server.key")]
+    process, port, lines = await start_server_process("--config", str(config), *tls)
+    try:
+        old_fingerprint = logged_fingerprint(lines)
+        for name in ("localhost", "127.0.0.1"):
+            code, out, err = await cli("--server", f"{name}:{port}", "--tls", "--ca-file",
+                                       str(tmp_path / "ca.crt"), "sync", timeout=30)
+            assert (code, out.strip(), err) == (0, "[]", "")
+    finally:
+        await stop_server_process(process)
+
+    make_server_certificate(tmp_path)  # the renewal: a new key and certificate, same names
+    process, port, lines = await start_server_process("--config", str(config), *tls)
+    try:
+        assert logged_fingerprint(lines) != old_fingerprint
+        code, _, err = await cli("--server", f"localhost:{port}", "--tls", "--ca-file",
+                                 str(tmp_path / "ca.crt"), "sync", timeout=30)
+        assert code == 0, err
+        code, _, err = await cli("--server", f"localhost:{port}", "--tls",
+                                 "--tls-fingerprint", old_fingerprint, "sync", timeout=30)
+        assert code == 1 and "fingerprint mismatch: the server presented " \
+            f"{logged_fingerprint(lines)}" in err, err
+    finally:
+        await stop_server_process(process)
