@@ -1,6 +1,7 @@
 """docs/deploy.md, "TLS with your own CA (openssl)", run as written: openssl makes the CA
 and the server's certificate, ``interphone-server`` serves it, ``interphone-cli`` checks it
-with ``--ca-file``; a renewed certificate."""
+with ``--ca-file``; a renewed certificate; the CLI's words for the wrong CA and a name the
+certificate does not hold."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from pathlib import Path
 
 import pytest
 from client_fixtures import CLIENT_TOML
-from server_fixtures import logged_fingerprint, start_server_process, stop_server_process
+from server_fixtures import (
+    logged_fingerprint,
+    loopback_alias_works,
+    start_server_process,
+    stop_server_process,
+)
 from test_cli_commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,3 +87,50 @@ async def test_the_docs_ca_and_certificate_serve_and_renew(tmp_path: Path):
             f"{logged_fingerprint(lines)}" in err, err
     finally:
         await stop_server_process(process)
+
+
+@pytest.fixture
+async def ca_server(tmp_path: Path):
+    """A server on 127.0.0.2 (when it can be bound) with the doc's certificate, which
+    names localhost and 127.0.0.1."""
+    if not loopback_alias_works():
+        pytest.skip("127.0.0.2 cannot be bound here")
+    make_ca(tmp_path)
+    make_server_certificate(tmp_path)
+    config = tmp_path / "directory.toml"
+    config.write_text(CLIENT_TOML)
+    process, port, _ = await start_server_process(
+        "--config", str(config), "--host", "127.0.0.2", "--tls-cert",
+        str(tmp_path / "server.crt"), "--tls-key", str(tmp_path / "server.key"))
+    yield port
+    await stop_server_process(process)
+
+
+async def test_a_name_the_certificate_does_not_hold_says_what_to_do(ca_server: int,
+                                                                    tmp_path: Path):
+    """It said "name mismatch (IP address mismatch, ...)" and no more."""
+    code, _, err = await cli("--server", f"127.0.0.2:{ca_server}", "--tls", "--ca-file",
+                             str(tmp_path / "ca.crt"), "sync", timeout=30)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"interphone-cli: error: TLS to 127.0.0.2:{ca_server}: name mismatch ("), err
+    assert lines[0].endswith(": give --server a name the certificate names (its "
+                             "subjectAltName), or pin the certificate with "
+                             "--tls-fingerprint"), err
+
+
+async def test_another_ca_file_is_named_as_the_wrong_ca(ca_server: int, tmp_path: Path):
+    """With --ca-file given, "unknown issuer (...); use --ca-file or --tls-fingerprint"
+    told the user to do what they had just done."""
+    other = tmp_path / "other"
+    other.mkdir()
+    make_ca(other)
+    code, _, err = await cli("--server", f"127.0.0.2:{ca_server}", "--tls", "--ca-file",
+                             str(other / "ca.crt"), "sync", timeout=30)
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"interphone-cli: error: TLS to 127.0.0.2:{ca_server}: unknown issuer (unable to get "
+        f"local issuer certificate): --ca-file {other / 'ca.crt'} is not the CA that signed "
+        "the server's certificate (or the server does not send the intermediate certificates "
+        "with its own)"]

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         _fail(f"{format_server_address(host, port)} does not answer as an Interphone server "
               f"({exc})")
     except (CliError, ClientError) as exc:
-        _fail(str(exc) + what_to_do(exc, args))
+        _fail(described(exc, args))
     except CodecError as exc:  # libopus missing or unusable
         _fail(f"audio codec: {exc}")
     return 1
@@ -94,6 +94,17 @@ def refusal_text(exc: ServerError) -> str:
     group_99 (error 403)", not the client's "JoinRequest: error 403: ..."."""
     what = exc.request.removesuffix("Request").lower() or "the request"
     return f"the server refused {what}: {exc.errmsg or 'no reason given'} (error {exc.errcode})"
+
+
+def described(exc: BaseException, args: argparse.Namespace) -> str:
+    """The error's line: its own words, or words that fit the options given, then what
+    to do."""
+    failure = failure_of(exc)
+    if failure.kind is FailureKind.TLS_UNKNOWN_ISSUER and args.ca_file:
+        return (f"TLS to {failure.server}: unknown issuer ({failure.detail}): --ca-file "
+                f"{args.ca_file} is not the CA that signed the server's certificate (or the "
+                "server does not send the intermediate certificates with its own)")
+    return str(exc) + what_to_do(exc, args)
 
 
 def what_to_do(exc: BaseException, args: argparse.Namespace) -> str:
@@ -110,6 +121,9 @@ def what_to_do(exc: BaseException, args: argparse.Namespace) -> str:
     if failure.kind in (FailureKind.NO_ANSWER, FailureKind.TLS_TIMED_OUT):
         return " (check the address in --server, and that a firewall lets TCP through " \
             "to its port; a slow network: raise --timeout)"
+    if failure.kind is FailureKind.TLS_NAME_MISMATCH:
+        return ": give --server a name the certificate names (its subjectAltName), or pin " \
+            "the certificate with --tls-fingerprint"
     if failure.kind is FailureKind.REQUEST_TIMEOUT and failure.request == "Login":
         servers = ",".join(format_server_address(host, port) for host, port in args.server)
         return f" from {servers} (is it an Interphone server? a busy one: raise --timeout)"
