@@ -23,6 +23,7 @@ from app.audio.codec import float_to_int16
 from app.audio.constants import SAMPLE_RATE
 from app.audio.wavio import AudioFileError, read_wav
 from app.client import (
+    ClientError,
     ConnectionChanged,
     ConnectionState,
     EmergencyChanged,
@@ -35,6 +36,7 @@ from app.client import (
     NotFound,
     QueueLeft,
     RemovedFromInterphone,
+    ServerError,
     SpeakerChanged,
 )
 from app.client.asked_features import asked_features
@@ -294,11 +296,28 @@ async def cmd_talk(args: argparse.Namespace) -> int:
         if sent < total:
             raise CliError(f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f}"
                            f" s ({floor_lost_reason(lost[0] if lost else None)})")
+        await still_answering(client, args.id, seconds)
         alone = not [uid for uid in client.model.members if uid != args.uid]
     print(f"sent {seconds:.2f} s ({sent} frames of {args.frame_ms} ms) to {args.id}")
     if alone:  # e.g. a chat with someone offline: it went through, and nobody heard it
         print(f"nobody else was in {args.id} to hear it", file=sys.stderr)
     return 0
+
+
+async def still_answering(client: InterphoneClient, interphone: InterphoneId,
+                          seconds: float) -> None:
+    """After a talk, one request to the server: a server that hung meanwhile (its process
+    stopped, its host gone, its connection still open) relayed nothing since, and the
+    release of the floor went unanswered without a word, so "sent" would claim what
+    nobody may have heard."""
+    try:
+        await client.members(interphone)
+    except ServerError:
+        pass  # it answers: whatever it said, it is there
+    except ClientError as exc:
+        raise CliError(f"the server stopped answering during the talk of {seconds:.1f} s to "
+                       f"{interphone} ({exc}): what went out after that was not relayed"
+                       ) from None
 
 
 def floor_lost_reason(event: FloorChanged | None) -> str:
