@@ -4,10 +4,14 @@ answer: the cause in words, then what to check."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
+from collections.abc import AsyncIterator
 
+import pytest
 from client_fixtures import free_port
-from test_cli_commands import cli
+from test_cli_commands import cli, finished, start_cli
 
 REFUSED_HINT = ("(nothing listens there: check the address and port in --server, and that "
                 "interphone-server runs)")
@@ -49,25 +53,8 @@ async def test_an_unknown_host_says_to_check_the_name():
 async def test_a_silent_server_names_itself_and_the_timeout():
     """A port that accepts and never answers said "Login: no answer within 1 s": neither
     which server nor what to try."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    accepted: list[socket.socket] = []
-
-    async def accept() -> None:
-        loop = asyncio.get_running_loop()
-        listener.setblocking(False)
-        while True:
-            conn, _ = await loop.sock_accept(listener)
-            accepted.append(conn)  # held open, never answered
-
-    acceptor = asyncio.create_task(accept())
-    try:
+    async with silent_server() as (port, _):
         code, _, err = await cli("--timeout", "1", "sync", port=port)
-    finally:
-        acceptor.cancel()
-        for conn in accepted:
-            conn.close()
-        listener.close()
     assert code == 1
     assert err.strip().splitlines() == [
         f"interphone-cli: error: Login: no answer within 1 s from 127.0.0.1:{port} (is it an "
@@ -94,3 +81,45 @@ async def test_a_missing_ca_file_says_so_in_words(tmp_path):
     assert err.strip().splitlines() == [
         f"interphone-cli: error: --ca-file {missing}: cannot read it (No such file or "
         "directory)"]
+
+
+@contextlib.asynccontextmanager
+async def silent_server() -> AsyncIterator[tuple[int, asyncio.Queue[socket.socket]]]:
+    """A port that accepts connections and never answers: its number, and a queue of the
+    connections it accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    accepted: asyncio.Queue[socket.socket] = asyncio.Queue()
+
+    async def accept() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            conn, _ = await loop.sock_accept(listener)
+            accepted.put_nowait(conn)
+
+    task = asyncio.create_task(accept())
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        task.cancel()
+        while not accepted.empty():
+            accepted.get_nowait().close()
+        listener.close()
+
+
+@pytest.mark.parametrize("command", [["listen", "group_58", "--wav", "heard.wav"],
+                                     ["bot", "group_58"]])
+async def test_ctrl_c_while_listen_or_bot_waits_for_the_server_interrupts_them(
+        command: list[str], tmp_path):
+    """Ctrl-C during the login to a server that does not answer was ignored by `listen`
+    and `bot` (it only asks them to end once in their interphone): they waited out
+    --timeout, then failed with exit 1."""
+    if command[0] == "listen":
+        command[-1] = str(tmp_path / "heard.wav")
+    async with silent_server() as (port, accepted):
+        proc = await start_cli("--timeout", "30", *command, port=port)
+        conn = await asyncio.wait_for(accepted.get(), 20)  # it is waiting for the login
+        proc.send_signal(signal.SIGINT)
+        out, err = await finished(proc, 10)
+        conn.close()
+    assert (proc.returncode, err.decode()) == (130, "interphone-cli: interrupted\n"), out

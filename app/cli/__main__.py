@@ -2,8 +2,9 @@
 
 Exit codes: 0 success, 1 runtime error (one line on stderr, no traceback),
 2 usage error, 130 interrupted (the line "interrupted"; ``listen`` and ``bot`` end
-normally on Ctrl-C, as does ``emergency`` while it stays in its interphone to keep the
-emergency raised).
+normally on Ctrl-C once they are in their interphone, as does ``emergency`` while it stays
+in its interphone to keep the emergency raised; before that, while connecting to a server
+that may never answer, Ctrl-C interrupts them too).
 """
 
 from __future__ import annotations
@@ -33,16 +34,16 @@ MEDIA_AUTH_REQUIRED = 426
 (docs/protocol-extensions.md, media-auth)."""
 
 _PROG = "interphone-cli"
-_ENDS_ON_INTERRUPT = ("listen", "bot")
 
 
 async def _run(args: argparse.Namespace) -> int:
-    """Run the command; Ctrl-C/SIGTERM end ``listen``/``bot`` normally (and a command
-    while it sets ``args.ends_on_interrupt``), others are cancelled."""
+    """Run the command; Ctrl-C/SIGTERM end a command normally while it sets
+    ``args.ends_on_interrupt`` (``listen``, ``bot`` and ``emergency`` once in their
+    interphone), else cancel it."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     args.stop = asyncio.Event()
-    args.ends_on_interrupt = args.command in _ENDS_ON_INTERRUPT
+    args.ends_on_interrupt = False
 
     def interrupt() -> None:
         if args.ends_on_interrupt and not args.stop.is_set():

@@ -454,6 +454,7 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             client.on_audio = clock.on_audio
             reporting = start_reporting(client, clock)
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
+            args.ends_on_interrupt = True  # from here, Ctrl-C ends it normally (before: 130)
             try:
                 await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
                                         getattr(args, "stop", None), removed)
@@ -485,6 +486,7 @@ async def cmd_bot(args: argparse.Namespace) -> int:
             bot = EchoBot(client, frame_ms=args.frame_ms, bitrate=args.bitrate)
         bot.start()
         print(f"{type(bot).__name__} in {args.id}; Ctrl-C to stop", file=sys.stderr)
+        args.ends_on_interrupt = True  # from here, Ctrl-C ends it normally (before: 130)
         try:
             wait = asyncio.sleep(args.seconds) if args.seconds else asyncio.Event().wait()
             await run_until_stopped(client, asyncio.ensure_future(wait),
