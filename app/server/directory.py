@@ -425,6 +425,10 @@ class _Loader:
             if token is not None and token_hash is not None:
                 raise self.fail(f"user {uid!r} has both token and token_hash",
                                 "users", index, "token_hash")
+            if token == "":  # (--hash-token refuses one too): anyone would log in as uid
+                raise self.fail(f"user {uid!r} has an empty token, which anyone matches: give "
+                                f"a token, or none to keep {uid!r} from logging in",
+                                "users", index, "token")
             if token_hash is not None and _parse_hash(token_hash) is None:
                 raise self.fail(
                     f"token_hash of {uid!r} is not {HASH_SCHEME}$<iterations>$<salt>$<hex sha256>",

@@ -1,0 +1,23 @@
+"""A directory's tokens as the server reads them (``interphone-server --config``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_an_empty_token_is_refused_with_its_line(tmp_path: Path) -> None:
+    """``token = ""`` with auth = "token" let anyone log in as that user with an empty
+    token, without a word, while a user with no token at all is warned about."""
+    config = tmp_path / "directory.toml"
+    config.write_text('[server]\nauth = "token"\n[[users]]\nuid = "alice"\ntoken = ""\n')
+    result = subprocess.run([sys.executable, "-m", "app.server", "--config", str(config),
+                             "--port", "0"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"interphone-server: bad configuration: {config}, line 5: user 'alice' has an empty "
+        "token, which anyone matches: give a token, or none to keep 'alice' from logging in")
