@@ -21,9 +21,11 @@ import importlib
 import logging
 import math
 import os
+import re
 import signal
 import ssl
 import sys
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,6 +104,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parse_url(args.store)
         except ValueError as exc:
             parser.error(f"--store {args.store}: {exc}")
+        database = urllib.parse.urlsplit(args.store).path
+        if not args.store.startswith("unix://") and not re.fullmatch(r"/?[0-9]*", database):
+            # the Redis client reads "/x" as database 0 and "/1/2" as 12: nodes told
+            # different things would share one log, or not, without a word
+            parser.error(f"--store {args.store}: the database after the port must be a "
+                         f"number (redis://HOST:PORT/0), not {database[1:]!r}")
     args.host = args.host if args.host is not None else ["127.0.0.1"]
     if args.metrics is not None:
         try:
