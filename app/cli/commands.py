@@ -264,9 +264,11 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             and event.reason in ("revoked", "disconnected") else None)
         policy = follow_feedback(client, args.bitrate)
         progress = Progress()
+        granted = False
         try:
             try:
-                if not await client.talk_start(queue=queue, emergency=emergency):
+                granted = await client.talk_start(queue=queue, emergency=emergency)
+                if not granted:
                     if lost and lost[0].reason == "disconnected":  # (a server that stops)
                         raise CliError("the connection was lost while waiting for the floor "
                                        f"of {args.id}")
@@ -287,8 +289,10 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             finally:
                 await client.talk_stop()
         except asyncio.CancelledError:  # Ctrl-C: main says "interrupted", and this
-            args.interrupted_detail = (f"after {progress.sent * args.frame_ms / 1000:.2f} s of "
-                                       f"{total * args.frame_ms / 1000:.2f} s sent to {args.id}")
+            args.interrupted_detail = (
+                f"after {progress.sent * args.frame_ms / 1000:.2f} s of "
+                f"{total * args.frame_ms / 1000:.2f} s sent to {args.id}" if granted
+                else f"while waiting for the floor of {args.id}: nothing was sent")
             raise
         finally:
             unsubscribe_lost()
