@@ -1,4 +1,4 @@
-"""``interphone-server --store URL``: a URL whose database is not a number is refused."""
+"""``interphone-server --store URL`` and the options of a node of several."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from server_fixtures import start_server_process, stop_server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,3 +23,13 @@ def test_a_database_that_is_not_a_number_is_a_usage_error(url: str, shown: str) 
     assert result.stderr.strip().splitlines()[-1] == (
         f"interphone-server: error: --store {url}: the database after the port must be a "
         f"number (redis://HOST:PORT/0), not {shown!r}")
+
+
+async def test_node_options_without_a_store_are_said_to_be_ignored() -> None:
+    """``--node-address`` or ``--node-id`` without ``--store`` were ignored without a word:
+    the operator believed the node configured."""
+    process, _, lines = await start_server_process("--node-address", "192.0.2.1",
+                                                   "--node-id", "a")
+    await stop_server_process(process)
+    assert any("WARNING app.server: --node-id and --node-address are for a node of several "
+               "(with --store): ignored" in line for line in lines), lines

@@ -304,6 +304,9 @@ def _main(argv: list[str] | None) -> int:
             _refuse(args.log_format, f"TLS: {exc}")
             return 2
         log.info("TLS on; certificate SHA-256 fingerprint %s", fingerprint)
+    if not args.store and (args.node_id or args.node_address):
+        log.warning("--node-id and --node-address are for a node of several (with --store): "
+                    "ignored")
     try:
         store = make_store(args.store, args.node_id)
     except ValueError as exc:
