@@ -334,7 +334,7 @@ async def test_bot_echoes_and_stops_on_sigterm(clients):
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
-    assert "EchoBot spoke 1 times" in out.decode()
+    assert "EchoBot spoke once" in out.decode()
     assert heard[0] == 0
 
 

@@ -498,7 +498,8 @@ async def cmd_bot(args: argparse.Namespace) -> int:
         finally:
             removed.close()
             await bot.stop()
-    print(f"{type(bot).__name__} spoke {bot.utterances_sent} times")
+    times = "once" if bot.utterances_sent == 1 else f"{bot.utterances_sent} times"
+    print(f"{type(bot).__name__} spoke {times}")
     return 0
 
 
