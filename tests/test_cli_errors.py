@@ -123,3 +123,13 @@ async def test_ctrl_c_while_listen_or_bot_waits_for_the_server_interrupts_them(
         out, err = await finished(proc, 10)
         conn.close()
     assert (proc.returncode, err.decode()) == (130, "interphone-cli: interrupted\n"), out
+
+
+async def test_a_list_of_servers_none_reached_says_so():
+    """With `--server a,b` both down, the line named only b, as if a had not been tried."""
+    first, last = free_port(), free_port()
+    code, _, err = await cli("--server", f"127.0.0.1:{first},127.0.0.1:{last}", "sync")
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "interphone-cli: error: none of the 2 servers in --server could be reached; the last: "
+        f"cannot reach 127.0.0.1:{last}: Connection refused {REFUSED_HINT}"]

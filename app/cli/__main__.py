@@ -105,7 +105,15 @@ def described(exc: BaseException, args: argparse.Namespace) -> str:
         return (f"TLS to {failure.server}: unknown issuer ({failure.detail}): --ca-file "
                 f"{args.ca_file} is not the CA that signed the server's certificate (or the "
                 "server does not send the intermediate certificates with its own)")
-    return str(exc) + what_to_do(exc, args)
+    line = str(exc) + what_to_do(exc, args)
+    if len(args.server) > 1 and failure.kind in UNREACHED:  # (each was tried in turn)
+        line = f"none of the {len(args.server)} servers in --server could be reached; " \
+            f"the last: {line}"
+    return line
+
+
+UNREACHED = (FailureKind.CANNOT_REACH, FailureKind.CANNOT_CONNECT, FailureKind.NO_ANSWER)
+"""Failures after which the client tries the next server of the list."""
 
 
 def what_to_do(exc: BaseException, args: argparse.Namespace) -> str:
