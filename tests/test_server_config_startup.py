@@ -19,9 +19,9 @@ def test_server_interrupted_while_loading_stops_without_a_traceback(tmp_path: Pa
     assert (code, err) == (130, "interphone-server: interrupted\n")
 
 
-def test_hash_token_prompt_interrupted_says_so_in_one_line() -> None:
-    """``interphone-server --hash-token`` at a terminal asks ``token:``; Ctrl-C there ended
-    in a traceback from getpass."""
+def at_the_hash_token_prompt(keys: bytes) -> tuple[str, int]:
+    """``interphone-server --hash-token`` at a terminal of its own: ``keys`` typed at its
+    ``token:`` prompt; what the terminal showed and the exit code."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: the server at a terminal of its own
         os.chdir(ROOT)
@@ -34,7 +34,7 @@ def test_hash_token_prompt_interrupted_says_so_in_one_line() -> None:
             ready, _, _ = select.select([fd], [], [], 1)
             if ready:
                 output += os.read(fd, 1024)
-        os.write(fd, b"\x03")  # Ctrl-C, as the terminal's line discipline sends SIGINT
+        os.write(fd, keys)
         while True:
             ready, _, _ = select.select([fd], [], [], 15)
             assert ready, output
@@ -48,7 +48,22 @@ def test_hash_token_prompt_interrupted_says_so_in_one_line() -> None:
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
-    text = output.decode(errors="replace").replace("\r\n", "\n")
+    return (output.decode(errors="replace").replace("\r\n", "\n"),
+            os.waitstatus_to_exitcode(status))
+
+
+def test_hash_token_prompt_interrupted_says_so_in_one_line() -> None:
+    """``interphone-server --hash-token`` at a terminal asks ``token:``; Ctrl-C there ended
+    in a traceback from getpass."""
+    text, code = at_the_hash_token_prompt(b"\x03")  # as the terminal sends SIGINT
     assert "Traceback" not in text
     assert text.rstrip().endswith("interphone-server: interrupted")
-    assert os.waitstatus_to_exitcode(status) == 130
+    assert code == 130
+
+
+def test_hash_token_prompt_ended_with_ctrl_d_is_an_empty_token() -> None:
+    """Ctrl-D (end of input) at the prompt ended in an EOFError traceback."""
+    text, code = at_the_hash_token_prompt(b"\x04")
+    assert "Traceback" not in text
+    assert text.rstrip().endswith("interphone-server: --hash-token: the token is empty")
+    assert code == 2

@@ -274,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     if args.hash_token:
-        token = getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()
+        try:
+            token = getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()
+        except EOFError:  # Ctrl-D at the prompt
+            token = ""
         token = token.rstrip("\r\n")
         if not token:  # (Enter alone at the prompt, an empty pipe): a hash anyone matches
             print("interphone-server: --hash-token: the token is empty", file=sys.stderr)
