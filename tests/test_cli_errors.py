@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
-from client_fixtures import free_port
-from test_cli_commands import cli, finished, start_cli
+from client_fixtures import free_port, running_server
+from test_cli_commands import ROOT, cli, finished, start_cli
 
 REFUSED_HINT = ("(nothing listens there: check the address and port in --server, and that "
                 "interphone-server runs)")
@@ -133,3 +135,27 @@ async def test_a_list_of_servers_none_reached_says_so():
     assert err.strip().splitlines() == [
         "interphone-cli: error: none of the 2 servers in --server could be reached; the last: "
         f"cannot reach 127.0.0.1:{last}: Connection refused {REFUSED_HINT}"]
+
+
+async def test_output_to_a_closed_pipe_or_a_full_disk_is_no_traceback(tmp_path):
+    """`interphone-cli members group_58 | true` printed a BrokenPipeError traceback, and
+    `> /dev/full` an OSError one."""
+    async with running_server() as server:
+        for target, expected in (("pipe", ""), ("/dev/full", (
+                "interphone-cli: error: cannot write the output: No space left on device\n"))):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("INTERPHONE_")}
+            command = [sys.executable, "-m", "app.cli", "--server", f"127.0.0.1:{server.port}",
+                       "--uid", "alice", "--token", "pw-alice", "members", "group_58"]
+            if target == "pipe":
+                read_end, write_end = os.pipe()
+                os.close(read_end)  # the reader is gone before anything is written
+                stdout = write_end
+            else:
+                stdout = os.open(target, os.O_WRONLY)
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *command, cwd=ROOT, env=env, stdout=stdout, stderr=asyncio.subprocess.PIPE)
+            finally:
+                os.close(stdout)
+            _, err = await finished(proc, 20)
+            assert (proc.returncode, err.decode()) == (1, expected), target

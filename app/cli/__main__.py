@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 
@@ -24,7 +25,7 @@ try:  # loading these takes a second or more on a busy machine: Ctrl-C then is n
     from app.client.address import format_server_address
     from app.client.connection import TlsExpected
     from app.client.errors import RemoteProtocolError, failure_of
-    from app.client.failures import FailureKind, OsReason
+    from app.client.failures import FailureKind, OsReason, os_words
 except KeyboardInterrupt:
     print("interphone-cli: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format=f"{_PROG}: %(levelname)s: %(name)s: %(message)s")
     try:
-        return asyncio.run(_run(args))
+        code = asyncio.run(_run(args))
+        sys.stdout.flush()  # (here, so that a failure to write is told as one)
+        return code
     except (KeyboardInterrupt, asyncio.CancelledError):
         # (listen, bot and a lone emergency end normally instead: not here)
         detail = getattr(args, "interrupted_detail", "")  # what a cut-short talk sent
@@ -87,7 +90,19 @@ def main(argv: list[str] | None = None) -> int:
         _fail(described(exc, args))
     except CodecError as exc:  # libopus missing or unusable
         _fail(f"audio codec: {exc}")
+    except BrokenPipeError:  # the reader of the output went (`| head`): quietly, as SIGPIPE
+        _drop_output()
+    except OSError as exc:  # the output cannot be written (a full disk)
+        _drop_output()
+        _fail(f"cannot write the output: {os_words(exc)}")
     return 1
+
+
+def _drop_output() -> None:
+    """Send what is left of standard output nowhere, so that its flush at exit does not
+    fail again with "Exception ignored"."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def refusal_text(exc: ServerError) -> str:
