@@ -1,4 +1,4 @@
-"""A directory's tokens as the server reads them (``interphone-server --config``)."""
+"""Tokens: a directory's as the server reads them (``--config``), ``--hash-token``'s."""
 
 from __future__ import annotations
 
@@ -21,3 +21,13 @@ def test_an_empty_token_is_refused_with_its_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         f"interphone-server: bad configuration: {config}, line 5: user 'alice' has an empty "
         "token, which anyone matches: give a token, or none to keep 'alice' from logging in")
+
+
+def test_a_hash_that_cannot_be_written_is_one_line() -> None:
+    """`echo x | interphone-server --hash-token > /dev/full` ended in an OSError traceback."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "app.server", "--hash-token"], cwd=ROOT,
+                                input="x\n", stdout=full, stderr=subprocess.PIPE, text=True,
+                                timeout=20)
+    assert (result.returncode, result.stderr) == (
+        1, "interphone-server: --hash-token: cannot write the hash: No space left on device\n")

@@ -282,7 +282,14 @@ def _main(argv: list[str] | None) -> int:
         if not token:  # (Enter alone at the prompt, an empty pipe): a hash anyone matches
             print("interphone-server: --hash-token: the token is empty", file=sys.stderr)
             return 2
-        print(hash_token(token))
+        try:
+            print(hash_token(token), flush=True)
+        except OSError as exc:  # (`> /dev/full`, a closed pipe)
+            with contextlib.suppress(OSError):  # what is left goes nowhere, not at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            print(f"interphone-server: --hash-token: cannot write the hash: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 1
         return 0
     configure_logging(args.log_level, args.log_format)
     if args.config:
