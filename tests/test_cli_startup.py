@@ -28,7 +28,7 @@ class Hold(importlib.abc.MetaPathFinder):
             sys.meta_path.remove(self)
             sys.stderr.write("{MARK} " + name + "\\n")
             sys.stderr.flush()
-            time.sleep(20)
+            time.sleep(float(os.environ.get("HOLD_SECONDS", "20")))
         return None
 
 sys.meta_path.insert(0, Hold())

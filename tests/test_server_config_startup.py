@@ -1,16 +1,19 @@
-"""Ctrl-C while ``interphone-server`` starts: while its modules load, at the
-``--hash-token`` prompt. Each was a ``KeyboardInterrupt`` traceback."""
+"""Signals while ``interphone-server`` starts: Ctrl-C while its modules load or at the
+``--hash-token`` prompt (each was a ``KeyboardInterrupt`` traceback), a reload's SIGHUP
+while it loads (it ended the server)."""
 
 from __future__ import annotations
 
 import os
 import pty
 import select
+import signal
 import sys
 import time
 from pathlib import Path
 
-from test_cli_startup import ROOT, held_start, interrupt_when_held
+import pytest
+from test_cli_startup import MARK, ROOT, held_start, interrupt_when_held
 
 
 def test_server_interrupted_while_loading_stops_without_a_traceback(tmp_path: Path) -> None:
@@ -67,3 +70,23 @@ def test_hash_token_prompt_ended_with_ctrl_d_is_an_empty_token() -> None:
     assert "Traceback" not in text
     assert text.rstrip().endswith("interphone-server: --hash-token: the token is empty")
     assert code == 2
+
+
+def test_a_reload_asked_while_it_loads_does_not_end_it(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`systemctl reload` just after `start` (SIGHUP before the server handles it) ended
+    the server with no log line: SIGHUP's default action."""
+    monkeypatch.setenv("HOLD_SECONDS", "1.5")
+    proc = held_start(tmp_path, "app.server", "app.server.app", "--port", "0")
+    assert proc.stderr is not None
+    try:
+        assert proc.stderr.readline().startswith(MARK)
+        proc.send_signal(signal.SIGHUP)
+        while "serving on" not in (line := proc.stderr.readline()):
+            assert line, f"the server ended: {proc.wait(10)}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

@@ -29,6 +29,12 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
+if hasattr(signal, "SIGHUP") and (__name__ == "__main__"
+                                  or Path(sys.argv[0]).name == "interphone-server"):
+    # A reload asked while it starts (`systemctl reload` just after `start`) ended it
+    # without a word (SIGHUP's default); it reads the file after these imports anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
 try:  # loading these takes a second or more on a busy machine: Ctrl-C then is no error
     from redis.asyncio.connection import parse_url
     from redis.exceptions import (
