@@ -1,4 +1,4 @@
-"""Tokens: a directory's as the server reads them (``--config``), ``--hash-token``'s."""
+"""The directory file as the server reads it (``--config``), its tokens, ``--hash-token``."""
 
 from __future__ import annotations
 
@@ -31,3 +31,15 @@ def test_a_hash_that_cannot_be_written_is_one_line() -> None:
                                 timeout=20)
     assert (result.returncode, result.stderr) == (
         1, "interphone-server: --hash-token: cannot write the hash: No space left on device\n")
+
+
+def test_a_file_that_cannot_be_read_says_why_in_words(tmp_path: Path) -> None:
+    """It said "missing.toml: cannot read the file: [Errno 2] No such file or directory:
+    'missing.toml'", the path twice and Python's errno."""
+    missing = tmp_path / "missing.toml"
+    result = subprocess.run([sys.executable, "-m", "app.server", "--config", str(missing),
+                             "--port", "0"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=20)
+    assert (result.returncode, result.stderr) == (
+        2, f"interphone-server: bad configuration: {missing}: cannot read the file: No such "
+        "file or directory\n")

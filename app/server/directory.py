@@ -167,8 +167,12 @@ class Directory:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DirectoryError(f"cannot read the file: {exc}", 0, str(path)) from None
+        except OSError as exc:  # its words only: the path already starts the message
+            raise DirectoryError(f"cannot read the file: {exc.strerror or exc}", 0,
+                                 str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise DirectoryError(f"cannot read the file: not UTF-8 text ({exc.reason} at "
+                                 f"byte {exc.start})", 0, str(path)) from None
         return cls.from_toml_text(text, source=str(path))
 
     @classmethod
