@@ -473,7 +473,8 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             clock.close()
             print(json.dumps({"quality": clock.speaker_summary()}, sort_keys=True),
                   file=sys.stderr)
-    print(f"wrote {writer.samples / SAMPLE_RATE:.2f} s to {args.wav}")
+            # also when it ends in an error (removed, kicked): what it recorded is kept
+            print(f"wrote {writer.samples / SAMPLE_RATE:.2f} s to {args.wav}")
     return 0
 
 
