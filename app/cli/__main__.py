@@ -145,6 +145,10 @@ def what_to_do(exc: BaseException, args: argparse.Namespace) -> str:
     if failure.kind in (FailureKind.NO_ANSWER, FailureKind.TLS_TIMED_OUT):
         return " (check the address in --server, and that a firewall lets TCP through " \
             "to its port; a slow network: raise --timeout)"
+    if failure.kind is FailureKind.TLS_FINGERPRINT_MISMATCH:
+        return " (not the certificate pinned with --tls-fingerprint: if the server's was " \
+            "renewed, pin the fingerprint it logs at start; if not, another machine may be " \
+            "answering at that address)"
     if failure.kind is FailureKind.TLS_NAME_MISMATCH:
         return ": give --server a name the certificate names (its subjectAltName), or pin " \
             "the certificate with --tls-fingerprint"
