@@ -138,3 +138,55 @@ async def test_another_ca_file_is_named_as_the_wrong_ca(ca_server: int, tmp_path
         f"local issuer certificate): --ca-file {other / 'ca.crt'} is not the CA that signed "
         "the server's certificate (or the server does not send the intermediate certificates "
         "with its own)"]
+
+
+def expired_pair(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1 that expired yesterday."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=30))
+            .not_valid_after(now - datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    crt, pem_key = folder / "expired.crt", folder / "expired.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return crt, pem_key
+
+
+async def test_an_expired_certificate_says_what_to_do(tmp_path: Path):
+    """It said "certificate expired" and no more."""
+    crt, key = expired_pair(tmp_path)
+    config = tmp_path / "directory.toml"
+    config.write_text(CLIENT_TOML)
+    process, port, lines = await start_server_process("--config", str(config), "--tls-cert",
+                                                      str(crt), "--tls-key", str(key))
+    try:
+        code, _, err = await cli("--server", f"127.0.0.1:{port}", "--tls", "--ca-file",
+                                 str(crt), "sync", timeout=30)
+        pinned = await cli("--server", f"127.0.0.1:{port}", "--tls", "--tls-fingerprint",
+                           logged_fingerprint(lines), "sync", timeout=30)
+        assert pinned[0] == 0, pinned  # as the hint says
+    finally:
+        await stop_server_process(process)
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"interphone-cli: error: TLS to 127.0.0.1:{port}: certificate expired (its operator "
+        "must renew it and restart the server; meanwhile --tls-fingerprint pins it whatever "
+        "its dates)"]

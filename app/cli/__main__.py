@@ -149,6 +149,9 @@ def what_to_do(exc: BaseException, args: argparse.Namespace) -> str:
         return " (not the certificate pinned with --tls-fingerprint: if the server's was " \
             "renewed, pin the fingerprint it logs at start; if not, another machine may be " \
             "answering at that address)"
+    if failure.kind is FailureKind.TLS_EXPIRED:
+        return " (its operator must renew it and restart the server; meanwhile " \
+            "--tls-fingerprint pins it whatever its dates)"
     if failure.kind is FailureKind.TLS_NAME_MISMATCH:
         return ": give --server a name the certificate names (its subjectAltName), or pin " \
             "the certificate with --tls-fingerprint"
