@@ -109,7 +109,9 @@ async def test_connection_refused_is_one_clear_line():
     code, out, err = await cli("sync", port=port)
     assert code == 1 and out == ""
     assert err.strip().splitlines() == [
-        f"interphone-cli: error: cannot reach 127.0.0.1:{port}: Connection refused"]
+        f"interphone-cli: error: cannot reach 127.0.0.1:{port}: Connection refused (nothing "
+        "listens there: check the address and port in --server, and that interphone-server "
+        "runs)"]
 
 
 async def test_a_port_that_is_not_an_interphone_server_is_said_so():
@@ -334,7 +336,7 @@ async def test_bot_echoes_and_stops_on_sigterm(clients):
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
-    assert "EchoBot spoke 1 times" in out.decode()
+    assert "EchoBot spoke once" in out.decode()
     assert heard[0] == 0
 
 

@@ -193,3 +193,14 @@ async def test_talk_queue_cut_off_by_a_server_stop_says_the_connection_was_lost(
     assert err.decode().strip().endswith(
         "interphone-cli: error: the connection was lost while waiting for the floor of "
         "group_58"), err.decode()
+
+
+async def test_ctrl_c_while_waiting_in_line_says_nothing_was_sent(clients: Clients, tmp_path):
+    """It said "interrupted after 0.00 s of 0.40 s sent to group_58", as if a talk had
+    begun."""
+    async with alice_in_line_behind_bob(clients, tmp_path) as (_, proc):
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 130
+    assert err.decode().splitlines()[-1] == (
+        "interphone-cli: interrupted while waiting for the floor of group_58: nothing was sent")

@@ -29,10 +29,12 @@ async def test_listen_says_it_was_removed_and_stops(clients, tmp_path):
         server.replace_directory(Directory.from_toml_text(BOB_OUT_OF_58, source="new.toml"))
         # not 30 s of silence recorded as if still listening: it stops, and says why (a
         # reload this soon after the join came before listen waited for it, and was missed)
-        _, err = await finished(proc, 10)
+        out, err = await finished(proc, 10)
     assert proc.returncode == 1
     assert "removed from group_58 by the server" in err.decode()
-    read_wav(out_wav)  # still a valid file
+    recorded = read_wav(out_wav)  # still a valid file
+    # and said where it is, as at a normal end (it said nothing of it)
+    assert out.decode() == f"wrote {len(recorded) / 48000:.2f} s to {out_wav}\n"
 
 
 async def test_a_removal_before_the_command_waits_is_not_missed(clients):

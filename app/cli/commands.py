@@ -23,6 +23,7 @@ from app.audio.codec import float_to_int16
 from app.audio.constants import SAMPLE_RATE
 from app.audio.wavio import AudioFileError, read_wav
 from app.client import (
+    ClientError,
     ConnectionChanged,
     ConnectionState,
     EmergencyChanged,
@@ -35,9 +36,11 @@ from app.client import (
     NotFound,
     QueueLeft,
     RemovedFromInterphone,
+    ServerError,
     SpeakerChanged,
 )
 from app.client.asked_features import asked_features
+from app.client.failures import os_words
 from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
 from app.headless.feedback import follow_feedback, start_reporting
@@ -142,8 +145,13 @@ async def connected(args: argparse.Namespace, *, reconnect: bool = False
     trust: TrustPolicy | None = getattr(args, "trust", None)
     try:
         context = client_context(trust) if trust is not None else None
-    except (OSError, ssl.SSLError) as exc:  # an unreadable --ca-file
-        raise CliError(f"--ca-file {trust.ca_file if trust else ''}: {exc}") from None
+    except ssl.SSLError:  # read, but not a certificate (ssl.SSLError is an OSError too)
+        raise CliError(f"--ca-file {trust.ca_file if trust else ''}: no CA certificate in it "
+                       "(give the CA's certificate in PEM, the file with -----BEGIN "
+                       "CERTIFICATE-----)") from None
+    except OSError as exc:  # an unreadable --ca-file
+        raise CliError(f"--ca-file {trust.ca_file if trust else ''}: cannot read it "
+                       f"({os_words(exc)})") from None
     client = InterphoneClient(host, port, args.uid, args.token, reconnect=reconnect,
                               request_timeout=args.timeout, connect_timeout=args.timeout,
                               fallbacks=fallbacks, ssl=context,
@@ -256,9 +264,11 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             and event.reason in ("revoked", "disconnected") else None)
         policy = follow_feedback(client, args.bitrate)
         progress = Progress()
+        granted = False
         try:
             try:
-                if not await client.talk_start(queue=queue, emergency=emergency):
+                granted = await client.talk_start(queue=queue, emergency=emergency)
+                if not granted:
                     if lost and lost[0].reason == "disconnected":  # (a server that stops)
                         raise CliError("the connection was lost while waiting for the floor "
                                        f"of {args.id}")
@@ -279,8 +289,10 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             finally:
                 await client.talk_stop()
         except asyncio.CancelledError:  # Ctrl-C: main says "interrupted", and this
-            args.interrupted_detail = (f"after {progress.sent * args.frame_ms / 1000:.2f} s of "
-                                       f"{total * args.frame_ms / 1000:.2f} s sent to {args.id}")
+            args.interrupted_detail = (
+                f"after {progress.sent * args.frame_ms / 1000:.2f} s of "
+                f"{total * args.frame_ms / 1000:.2f} s sent to {args.id}" if granted
+                else f"while waiting for the floor of {args.id}: nothing was sent")
             raise
         finally:
             unsubscribe_lost()
@@ -288,11 +300,28 @@ async def cmd_talk(args: argparse.Namespace) -> int:
         if sent < total:
             raise CliError(f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f}"
                            f" s ({floor_lost_reason(lost[0] if lost else None)})")
+        await still_answering(client, args.id, seconds)
         alone = not [uid for uid in client.model.members if uid != args.uid]
     print(f"sent {seconds:.2f} s ({sent} frames of {args.frame_ms} ms) to {args.id}")
     if alone:  # e.g. a chat with someone offline: it went through, and nobody heard it
         print(f"nobody else was in {args.id} to hear it", file=sys.stderr)
     return 0
+
+
+async def still_answering(client: InterphoneClient, interphone: InterphoneId,
+                          seconds: float) -> None:
+    """After a talk, one request to the server: a server that hung meanwhile (its process
+    stopped, its host gone, its connection still open) relayed nothing since, and the
+    release of the floor went unanswered without a word, so "sent" would claim what
+    nobody may have heard."""
+    try:
+        await client.members(interphone)
+    except ServerError:
+        pass  # it answers: whatever it said, it is there
+    except ClientError as exc:
+        raise CliError(f"the server stopped answering during the talk of {seconds:.1f} s to "
+                       f"{interphone} ({exc}): what went out after that was not relayed"
+                       ) from None
 
 
 def floor_lost_reason(event: FloorChanged | None) -> str:
@@ -429,6 +458,7 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             client.on_audio = clock.on_audio
             reporting = start_reporting(client, clock)
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
+            args.ends_on_interrupt = True  # from here, Ctrl-C ends it normally (before: 130)
             try:
                 await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
                                         getattr(args, "stop", None), removed)
@@ -443,7 +473,8 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             clock.close()
             print(json.dumps({"quality": clock.speaker_summary()}, sort_keys=True),
                   file=sys.stderr)
-    print(f"wrote {writer.samples / SAMPLE_RATE:.2f} s to {args.wav}")
+            # also when it ends in an error (removed, kicked): what it recorded is kept
+            print(f"wrote {writer.samples / SAMPLE_RATE:.2f} s to {args.wav}")
     return 0
 
 
@@ -460,6 +491,7 @@ async def cmd_bot(args: argparse.Namespace) -> int:
             bot = EchoBot(client, frame_ms=args.frame_ms, bitrate=args.bitrate)
         bot.start()
         print(f"{type(bot).__name__} in {args.id}; Ctrl-C to stop", file=sys.stderr)
+        args.ends_on_interrupt = True  # from here, Ctrl-C ends it normally (before: 130)
         try:
             wait = asyncio.sleep(args.seconds) if args.seconds else asyncio.Event().wait()
             await run_until_stopped(client, asyncio.ensure_future(wait),
@@ -467,7 +499,8 @@ async def cmd_bot(args: argparse.Namespace) -> int:
         finally:
             removed.close()
             await bot.stop()
-    print(f"{type(bot).__name__} spoke {bot.utterances_sent} times")
+    times = "once" if bot.utterances_sent == 1 else f"{bot.utterances_sent} times"
+    print(f"{type(bot).__name__} spoke {times}")
     return 0
 
 

@@ -36,6 +36,7 @@ from app.client.failures import (
     FailureKind,
     english,
     os_reason_of,
+    os_words,
 )
 from app.client.failures import NOT_TLS as NOT_TLS
 
@@ -246,6 +247,6 @@ def tls_failure(exc: BaseException, server: str) -> Failure:
     if isinstance(exc, TimeoutError):
         return Failure(kind.TLS_TIMED_OUT, server)
     if isinstance(exc, OSError):
-        return Failure(kind.CANNOT_CONNECT, server, str(exc.strerror or exc),
+        return Failure(kind.CANNOT_CONNECT, server, os_words(exc),
                        os_reason=os_reason_of(exc))
     return Failure(kind.TLS_OTHER, server, str(exc))

@@ -7,7 +7,8 @@ is refused with its line named and the directory in use stays.
 Exit codes: 0 after a clean shutdown, 1 if the port cannot be bound (or the store
 reached, or, a node of several, the others gave it up: it must start again as a new
 node), 2 for a bad command line or configuration file (the message names the line), or
-a store that refuses the node's password or commands.
+a store that refuses the node's password or commands, 130 for a Ctrl-C before it serves
+(while it loads, at the ``--hash-token`` prompt).
 """
 
 from __future__ import annotations
@@ -20,30 +21,42 @@ import importlib
 import logging
 import math
 import os
+import re
 import signal
 import ssl
 import sys
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
-from redis.asyncio.connection import parse_url
-from redis.exceptions import (
-    AuthenticationError,
-    AuthenticationWrongNumberOfArgsError,
-    NoPermissionError,
-    RedisError,
-)
+if hasattr(signal, "SIGHUP") and (__name__ == "__main__"
+                                  or Path(sys.argv[0]).name == "interphone-server"):
+    # A reload asked while it starts (`systemctl reload` just after `start`) ended it
+    # without a word (SIGHUP's default); it reads the file after these imports anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
-from app import __version__
-from app.protocol.limits import DEFAULT_PORT
-from app.server.app import InterphoneServer, MetricsUnavailable
-from app.server.binding import BindError
-from app.server.directory import Directory, DirectoryError, hash_token
-from app.server.fd_limit import ensure_open_files
-from app.server.logs import LOG_FORMATS, configure_logging
-from app.server.metrics import parse_listen_address
-from app.server.redis_store import RedisStore
-from app.server.tls import TlsOptions, TlsSetupError, load_server_context
+try:  # loading these takes a second or more on a busy machine: Ctrl-C then is no error
+    from redis.asyncio.connection import parse_url
+    from redis.exceptions import (
+        AuthenticationError,
+        AuthenticationWrongNumberOfArgsError,
+        NoPermissionError,
+        RedisError,
+    )
+
+    from app import __version__
+    from app.protocol.limits import DEFAULT_PORT
+    from app.server.app import InterphoneServer, MetricsUnavailable
+    from app.server.binding import BindError
+    from app.server.directory import Directory, DirectoryError, hash_token
+    from app.server.fd_limit import ensure_open_files
+    from app.server.logs import LOG_FORMATS, configure_logging
+    from app.server.metrics import parse_listen_address
+    from app.server.redis_store import RedisStore
+    from app.server.tls import TlsOptions, TlsSetupError, load_server_context
+except KeyboardInterrupt:
+    print("interphone-server: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 log = logging.getLogger("app.server")
 
@@ -97,6 +110,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parse_url(args.store)
         except ValueError as exc:
             parser.error(f"--store {args.store}: {exc}")
+        database = urllib.parse.urlsplit(args.store).path
+        if not args.store.startswith("unix://") and not re.fullmatch(r"/?[0-9]*", database):
+            # the Redis client reads "/x" as database 0 and "/1/2" as 12: nodes told
+            # different things would share one log, or not, without a word
+            parser.error(f"--store {args.store}: the database after the port must be a "
+                         f"number (redis://HOST:PORT/0), not {database[1:]!r}")
     args.host = args.host if args.host is not None else ["127.0.0.1"]
     if args.metrics is not None:
         try:
@@ -251,14 +270,32 @@ def _refuse(log_format: str, problem: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before it serves: at the --hash-token prompt, say
+        print("interphone-server: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     if args.hash_token:
-        token = getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()
+        try:
+            token = getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()
+        except EOFError:  # Ctrl-D at the prompt
+            token = ""
         token = token.rstrip("\r\n")
         if not token:  # (Enter alone at the prompt, an empty pipe): a hash anyone matches
             print("interphone-server: --hash-token: the token is empty", file=sys.stderr)
             return 2
-        print(hash_token(token))
+        try:
+            print(hash_token(token), flush=True)
+        except OSError as exc:  # (`> /dev/full`, a closed pipe)
+            with contextlib.suppress(OSError):  # what is left goes nowhere, not at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            print(f"interphone-server: --hash-token: cannot write the hash: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 1
         return 0
     configure_logging(args.log_level, args.log_format)
     if args.config:
@@ -283,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             _refuse(args.log_format, f"TLS: {exc}")
             return 2
         log.info("TLS on; certificate SHA-256 fingerprint %s", fingerprint)
+    if not args.store and (args.node_id or args.node_address):
+        log.warning("--node-id and --node-address are for a node of several (with --store): "
+                    "ignored")
     try:
         store = make_store(args.store, args.node_id)
     except ValueError as exc:

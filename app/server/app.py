@@ -231,8 +231,14 @@ class InterphoneServer:
                      advertised, port, self.store.safe_url)
             self._warn_if_unreachable(advertised)
         if self.tls is None and self.state.media_encryption.offers():
+            mode = self.state.media_encryption.value
+            # interphone-cli and the desktop app ask for media-auth over TLS only
+            locked_out = ("; interphone-cli and the desktop app ask for it over TLS only, so "
+                          "none of them can log in (errcode 426): add TLS (--tls-cert and "
+                          "--tls-key, or --tls-self-signed) or set media_encryption = \"off\""
+                          if mode == "required" else "")
             log.warning("media_encryption = %s without TLS: media secrets and voice keys "
-                        "cross the network in clear text", self.state.media_encryption.value)
+                        "cross the network in clear text%s", mode, locked_out)
 
     def replace_directory(self, directory: Directory) -> None:
         """Serve ``directory`` from now on (a reload): see

@@ -167,8 +167,12 @@ class Directory:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DirectoryError(f"cannot read the file: {exc}", 0, str(path)) from None
+        except OSError as exc:  # its words only: the path already starts the message
+            raise DirectoryError(f"cannot read the file: {exc.strerror or exc}", 0,
+                                 str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise DirectoryError(f"cannot read the file: not UTF-8 text ({exc.reason} at "
+                                 f"byte {exc.start})", 0, str(path)) from None
         return cls.from_toml_text(text, source=str(path))
 
     @classmethod
@@ -425,6 +429,10 @@ class _Loader:
             if token is not None and token_hash is not None:
                 raise self.fail(f"user {uid!r} has both token and token_hash",
                                 "users", index, "token_hash")
+            if token == "":  # (--hash-token refuses one too): anyone would log in as uid
+                raise self.fail(f"user {uid!r} has an empty token, which anyone matches: give "
+                                f"a token, or none to keep {uid!r} from logging in",
+                                "users", index, "token")
             if token_hash is not None and _parse_hash(token_hash) is None:
                 raise self.fail(
                     f"token_hash of {uid!r} is not {HASH_SCHEME}$<iterations>$<salt>$<hex sha256>",

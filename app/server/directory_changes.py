@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from app.server.directory import Circle, Directory
+from app.server.settings import ServerSettings
 
 
 def _circle_changes(old: dict[str, Circle], new: dict[str, Circle]
@@ -42,7 +43,11 @@ class DirectoryChanges:
     """``[server]`` settings that differ: they apply at the next start, not at a reload."""
 
     @classmethod
-    def between(cls, old: Directory, new: Directory) -> DirectoryChanges:
+    def between(cls, old: Directory, new: Directory,
+                running: ServerSettings | None = None) -> DirectoryChanges:
+        """``running``: the settings the server runs with, which a reload does not change;
+        the file's are compared with those (else with ``old``'s), so that a file put back
+        as it was at the start is no change, not "kept until the next start"."""
         users_added = tuple(uid for uid in new.users if uid not in old.users)
         users_removed = tuple(uid for uid in old.users if uid not in new.users)
         kept = [uid for uid in new.users if uid in old.users]
@@ -53,9 +58,10 @@ class DirectoryChanges:
         names_changed = tuple(uid for uid in kept if old.users[uid].name != new.users[uid].name)
         groups = _circle_changes(old.groups, new.groups)
         discussions = _circle_changes(old.discussions, new.discussions)
+        base = running if running is not None else old.settings
         settings_changed = tuple(
-            item.name for item in fields(old.settings)
-            if getattr(old.settings, item.name) != getattr(new.settings, item.name))
+            item.name for item in fields(base)
+            if getattr(base, item.name) != getattr(new.settings, item.name))
         return cls(users_added, users_removed, tokens_changed, names_changed, *groups,
                    *discussions, settings_changed)
 

@@ -258,7 +258,7 @@ class Replica:
         sessions of every node, not only this one's, even if the other nodes have not
         reloaded yet. This node's sessions stop watching what they may no longer see."""
         state = self.state
-        changes = DirectoryChanges.between(state.directory, directory)
+        changes = DirectoryChanges.between(state.directory, directory, state.settings)
         previous, state.directory = state.directory, directory
         auth = state.settings.auth
         kick = [uid for uid in changes.users_removed if uid in state.by_uid] \

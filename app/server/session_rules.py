@@ -135,7 +135,7 @@ class SessionRules(StateBase):
         ``[server]`` settings are kept (they apply at the next start). One log
         line says what changed (:class:`DirectoryChanges`; never a token).
         """
-        changes = DirectoryChanges.between(self.directory, directory)
+        changes = DirectoryChanges.between(self.directory, directory, self.settings)
         previous, self.directory = self.directory, directory
         outbox = Outbox()
         kicked = left = 0
