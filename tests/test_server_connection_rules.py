@@ -121,6 +121,32 @@ def test_no_login_within_the_login_timeout_closes() -> None:
     assert not state.receive_data(SID, LOGIN, T0 + 10)  # closing: bytes ignored
 
 
+def test_the_login_timeout_does_not_count_the_servers_own_token_check() -> None:
+    """A login checked off the loop for longer than ``login_timeout`` (a slow hash on a
+    loaded server, behind a flood of wrong logins) was closed as "no login within 10s"
+    before its answer; the client's time starts again at a refusal."""
+    state = make_state()
+    state.check_tokens_off_loop = True
+    outbox = state.receive_data(SID, LOGIN, T0 + 1)
+    assert [check.session_id for check in outbox.login_checks] == [SID]
+    assert not state.handle_timer(T0 + 30)  # still being checked: not closed
+    refused = state.login_checked(SID, ErrCode.UNAUTHORIZED, "login refused", T0 + 31)
+    assert errcodes(refused) == [ErrCode.UNAUTHORIZED] and not refused.closes
+    assert state.next_deadline() == T0 + 31 + 10  # its time to log in again
+    assert not state.handle_timer(T0 + 40.99)
+    outbox = state.handle_timer(T0 + 41)
+    assert outbox.closes == [SID]
+    assert any("no login within 10s" in line for line in outbox.log_lines)
+
+    state = make_state()
+    state.check_tokens_off_loop = True
+    state.receive_data(SID, LOGIN, T0 + 1)
+    assert not state.handle_timer(T0 + 30)
+    accepted = state.login_checked(SID, None, "", T0 + 31)
+    assert [type(m.body) for m in replies(accepted)] == [LoginResult]
+    assert not state.handle_timer(T0 + 45)  # logged in: only the idle timeout (46) is left
+
+
 def test_a_logged_in_session_is_closed_after_three_keepalives_of_silence() -> None:
     state = make_state()
     state.receive_data(SID, LOGIN, T0 + 1)

@@ -41,6 +41,8 @@ class AdmissionRules(StateBase):
             return outbox
         if errcode is not None:
             outbox.send(sid, refusal(request, errcode, errmsg))
+            peer.login_clock = now  # the client's time to log in starts again
+            self._arm_peer(peer, peer.deadline(self.settings, logged_in=False))
         else:
             peer.token_verified = True
             self._answer(peer, request, now, outbox, verified=True)

@@ -29,14 +29,16 @@ class Peer:
     """The per-connection record: framing, rate limit, malformed count and deadlines.
 
     Deadlines (PROTOCOL.md 3.1 and the server's settings): no login within
-    ``login_timeout`` of opening, nothing received for ``idle_timeout``
-    (3 x keepalive), output stalled above the high-water mark for
-    ``write_stall_timeout``.
+    ``login_timeout`` of opening (or of its last login's refusal; not while the server
+    checks a login's token: that time is the server's, not the client's), nothing
+    received for ``idle_timeout`` (3 x keepalive), output stalled above the high-water
+    mark for ``write_stall_timeout``.
     """
 
     sid: int
     ip: str
-    opened_at: float
+    login_clock: float
+    """Since when the client owes a login: opened, or its last login refused."""
     bucket: TokenBucket
     reads: ByteBudget
     """What its bytes may cost: ``login_read_*`` until its login, then ``read_*``."""
@@ -69,15 +71,16 @@ class Peer:
     def deadline(self, settings: ServerSettings, *, logged_in: bool) -> float:
         """The earliest time one of this peer's deadlines falls due."""
         deadline = self.last_rx + settings.idle_timeout
-        if not logged_in:
-            deadline = min(deadline, self.opened_at + settings.login_timeout)
+        if not logged_in and self.checking is None:
+            deadline = min(deadline, self.login_clock + settings.login_timeout)
         if self.paused_since is not None:
             deadline = min(deadline, self.paused_since + settings.write_stall_timeout)
         return deadline
 
     def expiry(self, settings: ServerSettings, now: float, *, logged_in: bool) -> Expiry | None:
         """What is due at ``now`` (the same sums as :meth:`deadline`), or None."""
-        if not logged_in and now >= self.opened_at + settings.login_timeout:
+        if not logged_in and self.checking is None \
+                and now >= self.login_clock + settings.login_timeout:
             return Expiry(f"no login within {settings.login_timeout:g}s")
         if now >= self.last_rx + settings.idle_timeout:
             return Expiry(f"idle for {settings.idle_timeout:g}s")

@@ -49,7 +49,8 @@ class ServerSettings:
     max_sessions: int = 10000
     """Open TCP connections at most (authenticated or not)."""
     login_timeout: float = 10.0
-    """Seconds an unauthenticated connection may stay open."""
+    """Seconds a connection may stay open without logging in, from its opening or its last
+    login's refusal (the time the server takes to check a token does not count)."""
     max_malformed: int = 10
     """Malformed frames after which a session is closed."""
     write_high_water: int = 256 * 1024
