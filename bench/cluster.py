@@ -380,7 +380,7 @@ async def relay_capacity(deployed: Deployment, ports: list[int], listeners: int,
     return {"delivered_per_s": round(delivered / elapsed),
             "in_per_s": round(relayed[ports[0]] / elapsed),
             "nodes_cpu_s": round(cpu, 2),
-            "delivered_per_node_cpu_s": round(delivered / cpu) if cpu else 0}
+            "delivered_per_node_cpu_s": round(delivered / cpu) if cpu else None}
 
 
 async def hop_latency(ports: list[int], packets: int) -> tuple[float, float]:
@@ -426,10 +426,12 @@ async def run(args: argparse.Namespace) -> None:
                              if single["delivered_per_s"] else None)
         # what the same relays would give with a free core per node: the work per
         # delivery, hop included, times the nodes (a projection, not a measurement)
-        per_cpu = single["delivered_per_node_cpu_s"]
+        # (None when a node was billed no clock tick of CPU in a short window)
+        per_cpu, spread_per_cpu = (single["delivered_per_node_cpu_s"],
+                                   spread["delivered_per_node_cpu_s"])
         result["scaling_per_cpu_projected"] = (
-            round(args.nodes * spread["delivered_per_node_cpu_s"] / per_cpu, 2)
-            if per_cpu else None)
+            round(args.nodes * spread_per_cpu / per_cpu, 2)
+            if per_cpu and spread_per_cpu else None)
         result["relay"] = {"one_node": single, "spread": spread, "offered_per_s": args.offered,
                            "listeners": args.listeners}
         if args.nodes > 1:
