@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from test_ui_support import on_a_640x480_screen
 
 from app.ui.i18n import LanguageSwitcher
@@ -153,3 +153,30 @@ def test_the_no_font_note_names_the_language_in_english(qapp) -> None:
         assert "Simplified Chinese" in switcher.note and "简体" not in switcher.note
     finally:
         LanguageSwitcher(qapp).apply("en")
+
+
+@pytest.mark.parametrize("field", ["global_key", "talk_key"])
+def test_escape_takes_the_refusal_away_with_the_recording(qtbot, field: str) -> None:
+    """"a" pressed while the global key was recorded said in red why it cannot be one;
+    Escape cancelled the recording and the red text stayed, as if it still stood."""
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    if field == "global_key":
+        recorder, problem = dialog.global_key.field, dialog.global_key_problem
+    else:
+        recorder, problem = dialog.talk_key, dialog.talk_key_problem
+    before = recorder.text()
+    recorder.setFocus()
+    qtbot.keyClick(recorder, Qt.Key.Key_Return)  # recording
+    assert recorder.recording
+    qtbot.keyClick(recorder, Qt.Key.Key_A, Qt.KeyboardModifier.NoModifier, -1)
+    assert not problem.isHidden() and problem.text()
+    assert recorder.recording
+    qtbot.keyClick(recorder, Qt.Key.Key_Escape)
+    assert not recorder.recording and recorder.text() == before
+    assert problem.isHidden()
+    assert dialog.isVisible()  # (Escape cancelled the recording, not the dialog)
+    if field == "global_key":
+        assert dialog.global_key.refusal is None  # (a language change does not say it again)
