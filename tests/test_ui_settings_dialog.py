@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QSettings
-from test_ui_support import on_a_640x480_screen
+from PySide6.QtCore import QSettings, Qt
+from test_ui_support import on_a_640x480_screen, run, until
 
+from app.ui.audio_link import Tone, open_audio, tone_ms
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.preferences import PreferencesController
@@ -153,3 +155,63 @@ def test_the_no_font_note_names_the_language_in_english(qapp) -> None:
         assert "Simplified Chinese" in switcher.note and "简体" not in switcher.note
     finally:
         LanguageSwitcher(qapp).apply("en")
+
+
+@pytest.mark.parametrize("field", ["global_key", "talk_key"])
+def test_escape_takes_the_refusal_away_with_the_recording(qtbot, field: str) -> None:
+    """"a" pressed while the global key was recorded said in red why it cannot be one;
+    Escape cancelled the recording and the red text stayed, as if it still stood."""
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    if field == "global_key":
+        recorder, problem = dialog.global_key.field, dialog.global_key_problem
+    else:
+        recorder, problem = dialog.talk_key, dialog.talk_key_problem
+    before = recorder.text()
+    recorder.setFocus()
+    qtbot.keyClick(recorder, Qt.Key.Key_Return)  # recording
+    assert recorder.recording
+    qtbot.keyClick(recorder, Qt.Key.Key_A, Qt.KeyboardModifier.NoModifier, -1)
+    assert not problem.isHidden() and problem.text()
+    assert recorder.recording
+    qtbot.keyClick(recorder, Qt.Key.Key_Escape)
+    assert not recorder.recording and recorder.text() == before
+    assert problem.isHidden()
+    assert dialog.isVisible()  # (Escape cancelled the recording, not the dialog)
+    if field == "global_key":
+        assert dialog.global_key.refusal is None  # (a language change does not say it again)
+
+
+def test_the_test_sound_says_it_plays_and_that_it_could_not(qloop, qapp, window,
+                                                            settings) -> None:
+    """Pressed, "Play a test sound" gave no sign: nothing said that it played, nor that
+    the output device had failed and nothing could play (the clocked virtual device)."""
+    async def scenario() -> None:
+        audio = open_audio(lambda payload: None, frame_ms=20, bitrate=24000, simulate=True)
+        controller = PreferencesController(window, settings, LanguageSwitcher(qapp),
+                                           lambda: audio, lambda: None, window.set_talk_key)
+        dialog = controller.open()
+        button = dialog.speaker_test
+        try:
+            assert button.text() == "&Play a test sound"
+            button.click()
+            began = time.monotonic()
+            assert button.text() == "Playing…"
+            await until(lambda: button.text() == "&Play a test sound", what="played")
+            assert time.monotonic() - began >= tone_ms(Tone.INCOMING_CALL) / 1000 - 0.05
+            assert dialog.device_problem.isHidden()
+            output = audio.engine._output
+            assert output is not None
+            output.close()  # the output device fails
+            button.click()
+            assert button.text() == "&Play a test sound"
+            assert not dialog.device_problem.isHidden()
+            assert dialog.device_problem.text().startswith(
+                "The test sound could not play: The audio device")
+        finally:
+            dialog.reject()
+            audio.close()
+
+    run(qloop, scenario())

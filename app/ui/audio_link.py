@@ -30,6 +30,7 @@ from app.audio.backend import (
     select_device,
 )
 from app.audio.clocked import ClockedBackend
+from app.audio.constants import SAMPLE_RATE
 from app.audio.pipeline import AudioEngine
 from app.audio.talker_stream import TalkerQuality
 from app.client.turn import TurnTone
@@ -70,6 +71,11 @@ TURN_TONES: dict[TurnTone, Tone] = {
 }
 """The cue of each of the turn machine's tones."""
 TONE_VOLUME = 0.6
+
+
+def tone_ms(tone: Tone) -> int:
+    """How long ``tone`` plays."""
+    return round(len(_TONES[tone]()) * 1000 / SAMPLE_RATE)
 
 
 class AudioPort(Protocol):

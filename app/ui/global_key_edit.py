@@ -54,14 +54,17 @@ def key_event_name(event: QKeyEvent) -> str:
 
 
 class GlobalTalkKeyEdit(QWidget):
-    """Emits ``key_changed(name)`` ("" = off) and ``refused(reason)``.
+    """Emits ``key_changed(name)`` ("" = off), ``refused(reason)`` and ``cancelled`` (a
+    recording ended with Escape: no refusal stands).
 
     ``reason`` is worded in the interface's language; while a refusal stands (no key
-    taken or set since), a language change emits it again, re-worded.
+    taken or set, no recording cancelled since), a language change emits it again,
+    re-worded.
     """
 
     key_changed = Signal(str)
     refused = Signal(str)
+    cancelled = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +72,7 @@ class GlobalTalkKeyEdit(QWidget):
         self.off = QPushButton(self)  # (before the field, which enables it)
         self.field = _Recorder(self)
         self.off.clicked.connect(lambda: self.field.accept_name(""))
+        self.field.cancelled.connect(self._on_cancelled)
         QWidget.setTabOrder(self.field, self.off)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -93,6 +97,10 @@ class GlobalTalkKeyEdit(QWidget):
             if self.refusal is not None:
                 self.refused.emit(hotkey_text(self.refusal))
         super().changeEvent(event)
+
+    def _on_cancelled(self) -> None:
+        self.refusal = None
+        self.cancelled.emit()
 
     def _retranslate(self) -> None:
         self.off.setText(self.tr("Turn off"))

@@ -344,6 +344,11 @@ class InterphoneList(QWidget):
         return [child.data(0, ROW_ROLE).id
                 for section in self._sections.values() for child in _children(section)]
 
+    def rows(self) -> list[InterphoneRow]:
+        """The rows in display order."""
+        return [child.data(0, ROW_ROLE)
+                for section in self._sections.values() for child in _children(section)]
+
     def set_offline(self, offline: bool) -> None:
         """Offline: who speaks and how many are in is unknown; rows say so, greyed."""
         if offline != self._offline:

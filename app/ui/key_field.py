@@ -12,7 +12,7 @@ records now, and ``record_name`` hands it the key by name instead of talking wit
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
@@ -22,7 +22,10 @@ _START_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
 
 class KeyRecorderField(QLineEdit):
     """Subclasses show themselves (``_show``), record a key pressed while recording
-    (``_record_key``) and call ``_recorded`` when they take one."""
+    (``_record_key``) and call ``_recorded`` when they take one. Emits ``cancelled``
+    when Escape ends a recording (a refusal said during it no longer stands)."""
+
+    cancelled = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +69,7 @@ class KeyRecorderField(QLineEdit):
             if key == Qt.Key.Key_Escape:
                 self.recording = False
                 self._show()
+                self.cancelled.emit()
             else:
                 self._record_key(event)
         event.accept()

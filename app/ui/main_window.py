@@ -97,6 +97,10 @@ class MainWindow(WindowTray):
     """The emergency action while it cancels the emergency up in the talk target."""
     retranslated = Signal()
     """The window took a new language (what shows its texts elsewhere follows: the tray)."""
+    talk_here_requested = Signal(str)
+    """A joined interphone chosen as the talk target (the panel's Talk here, the tray)."""
+    rows_changed = Signal()
+    """The interphone list was shown anew (the tray's talk target submenu follows)."""
     tray_state_changed = Signal()
     """What the tray shows changed (its icon, its tooltip, Reconnect offered or not): the
     tray's menu follows at once, not only as it opens."""
@@ -220,6 +224,7 @@ class MainWindow(WindowTray):
         self.interphones.join_requested.connect(self.join_requested)
         self.panel.join_requested.connect(self.join_requested)
         self.panel.leave_requested.connect(self.leave_requested)
+        self.panel.mix.talk_here_requested.connect(self.talk_here_requested)
         self.banner.answered.connect(self._answer_call)
         self.banner.dismissed.connect(self._dismiss_call)
         self.audio_bar.volume_changed.connect(self.volume_changed)
@@ -270,6 +275,7 @@ class MainWindow(WindowTray):
         selected = self.panel.interphone_id
         if selected:
             self.panel.set_interphone(self.interphones.row(selected))
+        self.rows_changed.emit()
 
     def show_interphone(self, row: InterphoneRow | None) -> None:
         self.panel.set_interphone(row)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from app.hotkey import HotkeyRefused
-from app.ui.audio_link import EngineAudio, Tone
+from app.ui.audio_link import EngineAudio, Tone, tone_ms
 from app.ui.failure_text import device_problem_text
 from app.ui.global_key import check_global_key
 from app.ui.i18n import LanguageSwitcher
@@ -117,6 +117,8 @@ class PreferencesController(QObject):
 
     def show_device_problem(self, text: str) -> None:
         if self.dialog is not None:
+            if text:  # (a test sound that was playing stopped with the device)
+                self.dialog.speaker_test_ended()
             self.dialog.set_device_problem(text)
 
     def _show_speaker_silent(self) -> None:
@@ -127,10 +129,25 @@ class PreferencesController(QObject):
                                            else "volume" if self.settings.volume <= 0 else "")
 
     def play_test_sound(self) -> None:
+        """Play the test sound; the dialog says that it plays, or that it could not."""
         self._show_speaker_silent()
-        audio = self._audio()
-        if audio is not None:
-            audio.play_tone(Tone.INCOMING_CALL)
+        audio, dialog = self._audio(), self.dialog
+        if audio is None:
+            if dialog is not None:
+                dialog.speaker_test_failed(self.tr("The test sound could not play: no audio "
+                                                   "device is open."))
+            return
+        before = audio.device_error
+        audio.play_tone(Tone.INCOMING_CALL)  # (the output starts here: a failure is said at once)
+        failure = audio.device_error
+        if dialog is None:
+            return
+        if failure is not None and failure is not before:
+            logger.warning("the test sound could not play: %s", failure)
+            dialog.speaker_test_failed(self.tr("The test sound could not play: %1")
+                                       .replace("%1", device_problem_text(failure)))
+        else:
+            dialog.speaker_test_playing(tone_ms(Tone.INCOMING_CALL))
 
     def _list_devices(self) -> None:
         if self.dialog is None:

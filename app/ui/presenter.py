@@ -171,7 +171,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         window.volume_changed.connect(self._on_volume)
         window.mute_toggled.connect(self._on_mute)
         window.call_dismissed.connect(self.decline)
-        window.panel.mix.talk_here_requested.connect(self.talk_here)
+        window.talk_here_requested.connect(self.talk_here)
         window.panel.mix.volume_changed.connect(self.set_interphone_volume)
         window.panel.mix.mute_toggled.connect(self.set_interphone_muted)
         window.replay_last_requested.connect(self.replay_last)

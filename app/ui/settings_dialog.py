@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -70,6 +70,10 @@ class SettingsDialog(QDialog):
         # (Tab follows the order of creation: the fields are made in the order they read)
         self.speaker_test = QPushButton(icon("speaker"), "", self)
         self.speaker_test.clicked.connect(self.speaker_test_requested)
+        # it reads "Playing…" while the test sound plays (pressed, it gave no sign of it)
+        self._speaker_test_end = QTimer(self)
+        self._speaker_test_end.setSingleShot(True)
+        self._speaker_test_end.timeout.connect(self.speaker_test_ended)
         self.refresh = QPushButton(self)
         self.refresh.clicked.connect(self.refresh_requested)
         self.speaker_note = QLabel(self)  # why the tests are silent (speaker muted or at 0)
@@ -144,6 +148,7 @@ class SettingsDialog(QDialog):
         self.talk_key = TalkKeyEdit(self)
         self.talk_key.refused.connect(self._on_key_refused)
         self.talk_key.key_changed.connect(lambda _text: self.talk_key_problem.hide())
+        self.talk_key.cancelled.connect(self.talk_key_problem.hide)
         self.global_key_problem = QLabel(self)
         self.global_key_problem.setWordWrap(True)
         self.global_key_problem.setStyleSheet(text_style("#c62828", self))
@@ -151,6 +156,7 @@ class SettingsDialog(QDialog):
         self.global_key = GlobalTalkKeyEdit(self)
         self.global_key.refused.connect(self._on_global_key_refused)
         self.global_key.key_changed.connect(lambda _name: self.global_key_problem.hide())
+        self.global_key.cancelled.connect(self.global_key_problem.hide)
         self.release_delay = QSpinBox(self)
         self.release_delay.setRange(*RELEASE_DELAY_RANGE_MS)
         self.release_delay.setSingleStep(50)
@@ -283,6 +289,32 @@ class SettingsDialog(QDialog):
             "recorded. Connect one, then refresh the device lists."))
         self.simulated_note.setVisible(self._simulated)
 
+    def speaker_test_playing(self, ms: int) -> None:
+        """The test sound plays for ``ms``: the button says so until then."""
+        self._speaker_test_end.start(ms)
+        self._show_speaker_test()
+
+    def speaker_test_ended(self) -> None:
+        """The test sound ended (or could not play): the button reads as before."""
+        self._speaker_test_end.stop()
+        self._show_speaker_test()
+
+    def speaker_test_failed(self, text: str) -> None:
+        """The test sound could not play: ``text`` says why, in red under the lists."""
+        self.speaker_test_ended()
+        self.set_device_problem(text)
+
+    def _show_speaker_test(self) -> None:
+        button = self.speaker_test
+        playing = self._speaker_test_end.isActive()
+        if not playing:  # (the width of the longer text: the row does not jump)
+            button.setText(self.tr("Playing…"))
+            width = button.sizeHint().width()
+            button.setText(self.tr("&Play a test sound"))
+            button.setMinimumWidth(max(width, button.sizeHint().width()))
+        else:
+            button.setText(self.tr("Playing…"))
+
     def set_speaker_silent(self, why: str) -> None:
         """The main window's speaker is off, so the test sound and the microphone test are
         silent: ``"muted"``, ``"volume"`` (at 0) or ``""`` (it plays)."""
@@ -392,7 +424,7 @@ class SettingsDialog(QDialog):
         self.refresh.setText(self.tr("&Refresh the device lists"))
         self.refresh.setToolTip(self.tr("Look again for microphones and speakers, e.g. one "
                                         "plugged in after the app started"))
-        self.speaker_test.setText(self.tr("&Play a test sound"))
+        self._show_speaker_test()
         self.tones.setText(self.tr("Play &tones (talk permit, busy, end, incoming call)"))
         self.mic_group.setTitle(self.tr("Microphone test"))
         self._on_mic_test_text()

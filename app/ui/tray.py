@@ -5,8 +5,9 @@
 with the talk state, with a badge while someone speaks in another joined interphone
 and one while the speaker is muted; its tooltip says the same in words, kept current
 by the window's events, not by a clock) and its menu: show/hide, the connection
-status, Reconnect (when the window offers it), the talk target, the global talk
-key's status, mute, quit. Closing the window hides it to the tray while the
+status, Reconnect (when the window offers it), the talk target (a submenu of the joined
+interphones, to change it: :mod:`app.ui.tray_targets`), the global talk key's status,
+mute, quit. Closing the window hides it to the tray while the
 ``close_to_tray`` setting is on and a tray exists; the first time, a tray message
 says so. While the window is hidden, the tray is looked for every ``TRAY_CHECK_MS``
 (through the app's one :class:`~app.ui.tray_watch.TrayWatch`): gone (the panel quit, or
@@ -35,6 +36,7 @@ from app.ui.assets import icon
 from app.ui.main_window import MainWindow
 from app.ui.menu_text import as_menu_text
 from app.ui.settings import Settings
+from app.ui.tray_targets import TalkTargetMenu
 from app.ui.tray_watch import TrayWatch
 from app.ui.view_types import LinkState
 
@@ -91,8 +93,11 @@ class TrayController(QObject):
         self.status_action.setEnabled(False)
         self.reconnect_action = self.menu.addAction(icon("join"), "")
         self.reconnect_action.triggered.connect(window.reconnect_requested)
-        self.target_action = self.menu.addAction("")
-        self.target_action.setEnabled(False)
+        # the joined interphones, to change the talk target with the window hidden
+        self.target_menu = TalkTargetMenu(window)
+        self.target_menu.chosen.connect(window.talk_here_requested)
+        self.target_action = self.target_menu.menuAction()
+        self.menu.addAction(self.target_action)
         self.key_action = self.menu.addAction("")
         self.key_action.setEnabled(False)
         self.menu.addSeparator()
@@ -118,6 +123,8 @@ class TrayController(QObject):
         # the level meters move)
         window.retranslated.connect(self.retranslate)
         window.tray_state_changed.connect(self._follow_state)
+        window.rows_changed.connect(self._follow_rows)
+        self.target_menu.set_rows(window.interphones.rows())
         self.retranslate()
         self.refresh()
         if available is not False:
@@ -214,6 +221,10 @@ class TrayController(QObject):
     def _follow_state(self) -> None:
         self.refresh(status=False)  # (bringing the status up to date would come back here)
 
+    def _follow_rows(self) -> None:
+        self.target_menu.set_rows(self.window.interphones.rows())
+        self.refresh(status=False)
+
     def refresh(self, *, status: bool = True) -> None:
         """Menu texts and entries from the window's current state (called when the menu
         opens, and when the tray's state changes: ``status`` False, the connection status
@@ -232,7 +243,8 @@ class TrayController(QObject):
         self.dismiss_action.setVisible(bool(caller))
         self.reconnect_action.setVisible(not window.reconnect_button.isHidden())
         target = as_menu_text(self._talk_target())
-        if window.link_state is not LinkState.CONNECTED:
+        connected = window.link_state is LinkState.CONNECTED
+        if not connected:
             # (e.g. signed in elsewhere: joining is not what is missing)
             text = (self.tr("Talk target: %1 (offline)").replace("%1", target) if target
                     else self.tr("Talk target: none (offline)"))
@@ -241,6 +253,7 @@ class TrayController(QObject):
         else:
             text = self.tr("Talk target: none (join an interphone)")
         self.target_action.setText(text)
+        self.target_action.setEnabled(connected and not self.target_menu.isEmpty())
         key_status = self._key_status()
         self.key_action.setText(key_status)
         self.key_action.setVisible(bool(key_status))
@@ -304,6 +317,7 @@ class TrayController(QObject):
         self._stop_watching()
         self._watch.changed.disconnect(self._on_tray_changed)
         self.window.tray_state_changed.disconnect(self._follow_state)
+        self.window.rows_changed.disconnect(self._follow_rows)
         self.icon.hide()
         if self.window.tray is self.icon:
             self.window.tray = None

@@ -220,7 +220,7 @@
 <context>
     <name>EngineAudio</name>
     <message>
-        <location filename="../../app/ui/audio_link.py" line="255"/>
+        <location filename="../../app/ui/audio_link.py" line="261"/>
         <source>Simulated audio (no sound card)</source>
         <translation>模拟音频（无声卡）</translation>
     </message>
@@ -574,12 +574,12 @@
 <context>
     <name>GlobalTalkKeyEdit</name>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="98"/>
+        <location filename="../../app/ui/global_key_edit.py" line="106"/>
         <source>Turn off</source>
         <translation>不使用</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="99"/>
+        <location filename="../../app/ui/global_key_edit.py" line="107"/>
         <source>No global talk key: the talk key works only while the Interphone window has focus</source>
         <translation>不使用全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
@@ -866,90 +866,90 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="447"/>
-        <location filename="../../app/ui/interphone_list.py" line="455"/>
-        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <location filename="../../app/ui/interphone_list.py" line="452"/>
+        <location filename="../../app/ui/interphone_list.py" line="460"/>
+        <location filename="../../app/ui/interphone_list.py" line="466"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="455"/>
-        <location filename="../../app/ui/interphone_list.py" line="463"/>
+        <location filename="../../app/ui/interphone_list.py" line="460"/>
+        <location filename="../../app/ui/interphone_list.py" line="468"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="457"/>
+        <location filename="../../app/ui/interphone_list.py" line="462"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="459"/>
+        <location filename="../../app/ui/interphone_list.py" line="464"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="463"/>
+        <location filename="../../app/ui/interphone_list.py" line="468"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="465"/>
+        <location filename="../../app/ui/interphone_list.py" line="470"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="468"/>
+        <location filename="../../app/ui/interphone_list.py" line="473"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="472"/>
+        <location filename="../../app/ui/interphone_list.py" line="477"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="489"/>
+        <location filename="../../app/ui/interphone_list.py" line="494"/>
         <source>No group, discussion or contact matches “%1”</source>
         <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="503"/>
+        <location filename="../../app/ui/interphone_list.py" line="508"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="506"/>
+        <location filename="../../app/ui/interphone_list.py" line="511"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="506"/>
+        <location filename="../../app/ui/interphone_list.py" line="511"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="507"/>
+        <location filename="../../app/ui/interphone_list.py" line="512"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="529"/>
+        <location filename="../../app/ui/interphone_list.py" line="534"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="530"/>
+        <location filename="../../app/ui/interphone_list.py" line="535"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="533"/>
+        <location filename="../../app/ui/interphone_list.py" line="538"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="534"/>
+        <location filename="../../app/ui/interphone_list.py" line="539"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1303,8 +1303,8 @@
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="356"/>
-        <location filename="../../app/ui/main_window.py" line="397"/>
+        <location filename="../../app/ui/main_window.py" line="362"/>
+        <location filename="../../app/ui/main_window.py" line="403"/>
         <location filename="../../app/ui/window_notices.py" line="87"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1320,53 +1320,53 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399"/>
+        <location filename="../../app/ui/main_window.py" line="405"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="400"/>
+        <location filename="../../app/ui/main_window.py" line="406"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="414"/>
+        <location filename="../../app/ui/main_window.py" line="420"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="415"/>
+        <location filename="../../app/ui/main_window.py" line="421"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="417"/>
+        <location filename="../../app/ui/main_window.py" line="423"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="418"/>
+        <location filename="../../app/ui/main_window.py" line="424"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="421"/>
+        <location filename="../../app/ui/main_window.py" line="427"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="452"/>
+        <location filename="../../app/ui/main_window.py" line="458"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="454"/>
+        <location filename="../../app/ui/main_window.py" line="460"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="456"/>
+        <location filename="../../app/ui/main_window.py" line="462"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
@@ -1376,37 +1376,37 @@
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="558"/>
+        <location filename="../../app/ui/main_window.py" line="564"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="559"/>
+        <location filename="../../app/ui/main_window.py" line="565"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="560"/>
+        <location filename="../../app/ui/main_window.py" line="566"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="561"/>
+        <location filename="../../app/ui/main_window.py" line="567"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="562"/>
+        <location filename="../../app/ui/main_window.py" line="568"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="563"/>
+        <location filename="../../app/ui/main_window.py" line="569"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="564"/>
+        <location filename="../../app/ui/main_window.py" line="570"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1442,6 +1442,19 @@
         <location filename="../../app/ui/offline_start.py" line="77"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
+    </message>
+</context>
+<context>
+    <name>PreferencesController</name>
+    <message>
+        <location filename="../../app/ui/preferences.py" line="137"/>
+        <source>The test sound could not play: no audio device is open.</source>
+        <translation>无法播放测试声音：没有打开的音频设备。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/preferences.py" line="147"/>
+        <source>The test sound could not play: %1</source>
+        <translation>无法播放测试声音：%1</translation>
     </message>
 </context>
 <context>
@@ -1633,13 +1646,13 @@
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="397"/>
+        <location filename="../../app/ui/floor_widgets.py" line="401"/>
         <source>Replay (%1 unheard)</source>
         <translation>回放（%1 条未听）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="398"/>
-        <location filename="../../app/ui/floor_widgets.py" line="400"/>
+        <location filename="../../app/ui/floor_widgets.py" line="402"/>
+        <location filename="../../app/ui/floor_widgets.py" line="404"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
@@ -1660,172 +1673,178 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="231"/>
-        <location filename="../../app/ui/settings_dialog.py" line="390"/>
-        <location filename="../../app/ui/settings_dialog.py" line="391"/>
-        <location filename="../../app/ui/settings_dialog.py" line="412"/>
+        <location filename="../../app/ui/settings_dialog.py" line="237"/>
+        <location filename="../../app/ui/settings_dialog.py" line="422"/>
+        <location filename="../../app/ui/settings_dialog.py" line="423"/>
+        <location filename="../../app/ui/settings_dialog.py" line="444"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="266"/>
+        <location filename="../../app/ui/settings_dialog.py" line="272"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="282"/>
+        <location filename="../../app/ui/settings_dialog.py" line="288"/>
         <source>No sound card is in use: the audio is simulated, so nothing is played or recorded. Connect one, then refresh the device lists.</source>
         <translation>未使用声卡：音频为模拟，不会播放或录制任何声音。请连接声卡，然后刷新设备列表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="293"/>
+        <location filename="../../app/ui/settings_dialog.py" line="311"/>
+        <location filename="../../app/ui/settings_dialog.py" line="316"/>
+        <source>Playing…</source>
+        <translation>正在播放…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings_dialog.py" line="325"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="295"/>
+        <location filename="../../app/ui/settings_dialog.py" line="327"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="334"/>
-        <location filename="../../app/ui/settings_dialog.py" line="430"/>
+        <location filename="../../app/ui/settings_dialog.py" line="366"/>
+        <location filename="../../app/ui/settings_dialog.py" line="462"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="334"/>
-        <location filename="../../app/ui/settings_dialog.py" line="431"/>
+        <location filename="../../app/ui/settings_dialog.py" line="366"/>
+        <location filename="../../app/ui/settings_dialog.py" line="463"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="372"/>
+        <location filename="../../app/ui/settings_dialog.py" line="404"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="373"/>
+        <location filename="../../app/ui/settings_dialog.py" line="405"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="374"/>
+        <location filename="../../app/ui/settings_dialog.py" line="406"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="375"/>
+        <location filename="../../app/ui/settings_dialog.py" line="407"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="376"/>
+        <location filename="../../app/ui/settings_dialog.py" line="408"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="376"/>
+        <location filename="../../app/ui/settings_dialog.py" line="408"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="377"/>
+        <location filename="../../app/ui/settings_dialog.py" line="409"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="377"/>
+        <location filename="../../app/ui/settings_dialog.py" line="409"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="378"/>
+        <location filename="../../app/ui/settings_dialog.py" line="410"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="378"/>
+        <location filename="../../app/ui/settings_dialog.py" line="410"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="379"/>
+        <location filename="../../app/ui/settings_dialog.py" line="411"/>
         <source>&amp;Talk:</source>
         <translation>讲话方式(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="380"/>
+        <location filename="../../app/ui/settings_dialog.py" line="412"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="381"/>
+        <location filename="../../app/ui/settings_dialog.py" line="413"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="392"/>
+        <location filename="../../app/ui/settings_dialog.py" line="424"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="393"/>
+        <location filename="../../app/ui/settings_dialog.py" line="425"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="395"/>
+        <location filename="../../app/ui/settings_dialog.py" line="313"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="396"/>
+        <location filename="../../app/ui/settings_dialog.py" line="428"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="397"/>
+        <location filename="../../app/ui/settings_dialog.py" line="429"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="399"/>
+        <location filename="../../app/ui/settings_dialog.py" line="431"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="401"/>
+        <location filename="../../app/ui/settings_dialog.py" line="433"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="402"/>
+        <location filename="../../app/ui/settings_dialog.py" line="434"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="404"/>
+        <location filename="../../app/ui/settings_dialog.py" line="436"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="408"/>
+        <location filename="../../app/ui/settings_dialog.py" line="440"/>
         <source>Hold the key or button to talk</source>
         <translation>按住讲话键或按钮讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="409"/>
+        <location filename="../../app/ui/settings_dialog.py" line="441"/>
         <source>Press to start talking, press again to stop</source>
         <translation>按一次开始讲话，再按一次停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="421"/>
+        <location filename="../../app/ui/settings_dialog.py" line="453"/>
         <source>Press the talk key (or the talk button) once to start talking while the Interphone window has focus, and again to stop. The talk limit, losing the floor or hiding the window stops it too.</source>
         <translation>在实时对讲窗口处于焦点时，按一次讲话键（或讲话按钮）开始讲话，再按一次停止。达到讲话时长上限、讲话被他人接管或隐藏窗口时也会停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="426"/>
+        <location filename="../../app/ui/settings_dialog.py" line="458"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
@@ -1833,177 +1852,177 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="243"/>
+        <location filename="../../app/ui/sign_in.py" line="252"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="249"/>
+        <location filename="../../app/ui/sign_in.py" line="258"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="254"/>
+        <location filename="../../app/ui/sign_in.py" line="263"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="259"/>
+        <location filename="../../app/ui/sign_in.py" line="268"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="262"/>
+        <location filename="../../app/ui/sign_in.py" line="271"/>
         <source>%1 cannot be written: “Remember me on this computer” lasts only until Interphone quits; the next start asks you to sign in again.</source>
         <translation>无法写入 %1：“在此电脑上记住我”仅在 Interphone 退出前有效，下次启动时需要重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="265"/>
+        <location filename="../../app/ui/sign_in.py" line="274"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="279"/>
+        <location filename="../../app/ui/sign_in.py" line="288"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="282"/>
+        <location filename="../../app/ui/sign_in.py" line="291"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="284"/>
+        <location filename="../../app/ui/sign_in.py" line="293"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="285"/>
+        <location filename="../../app/ui/sign_in.py" line="294"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="287"/>
+        <location filename="../../app/ui/sign_in.py" line="296"/>
         <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
         <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="293"/>
+        <location filename="../../app/ui/sign_in.py" line="302"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="296"/>
+        <location filename="../../app/ui/sign_in.py" line="305"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="297"/>
+        <location filename="../../app/ui/sign_in.py" line="306"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="302"/>
+        <location filename="../../app/ui/sign_in.py" line="311"/>
         <source>Cannot reach the server at %1: %2. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1：%2。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="315"/>
+        <location filename="../../app/ui/sign_in.py" line="324"/>
         <source>WARNING: the certificate of %1 has changed since you accepted it. Someone may be intercepting the connection.</source>
         <translation>警告：%1 的证书在您接受之后已更换。可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="322"/>
+        <location filename="../../app/ui/sign_in.py" line="331"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="335"/>
+        <location filename="../../app/ui/sign_in.py" line="344"/>
         <source>You accepted %1; the server now presents %2. Ask the server&apos;s operator: only if they confirm this new fingerprint, tick the box below and sign in again.</source>
         <translation>您之前接受的是 %1；服务器现在出示的是 %2。请向服务器管理员核实：只有在对方确认这个新指纹后，才勾选下面的复选框并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="290"/>
+        <location filename="../../app/ui/sign_in.py" line="299"/>
         <source>First connection to this server. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
         <translation>首次连接此服务器。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="246"/>
+        <location filename="../../app/ui/sign_in.py" line="255"/>
         <source>Encrypted (TLS).</source>
         <translation>已加密（TLS）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="306"/>
+        <location filename="../../app/ui/sign_in.py" line="315"/>
         <source>First connection to %1. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
         <translation>首次连接 %1。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="310"/>
+        <location filename="../../app/ui/sign_in.py" line="319"/>
         <source>If it is, tick the box below and sign in again. If it is not, do not sign in: someone may be intercepting the connection.</source>
         <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="367"/>
+        <location filename="../../app/ui/sign_in.py" line="376"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="368"/>
+        <location filename="../../app/ui/sign_in.py" line="377"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="369"/>
+        <location filename="../../app/ui/sign_in.py" line="378"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="369"/>
+        <location filename="../../app/ui/sign_in.py" line="378"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="369"/>
+        <location filename="../../app/ui/sign_in.py" line="378"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="373"/>
+        <location filename="../../app/ui/sign_in.py" line="382"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="374"/>
+        <location filename="../../app/ui/sign_in.py" line="383"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="375"/>
+        <location filename="../../app/ui/sign_in.py" line="384"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="376"/>
+        <location filename="../../app/ui/sign_in.py" line="385"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="377"/>
+        <location filename="../../app/ui/sign_in.py" line="386"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="379"/>
+        <location filename="../../app/ui/sign_in.py" line="388"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="381"/>
+        <location filename="../../app/ui/sign_in.py" line="390"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="382"/>
+        <location filename="../../app/ui/sign_in.py" line="391"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -2208,72 +2227,72 @@
 <context>
     <name>TrayController</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="149"/>
+        <location filename="../../app/ui/tray.py" line="156"/>
         <source>Interphone is still running</source>
         <translation>实时对讲仍在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="150"/>
+        <location filename="../../app/ui/tray.py" line="157"/>
         <source>Closing the window keeps Interphone in the system tray, so you still hear your interphones. Quit from the tray menu; change this in Settings › Interface.</source>
         <translation>关闭窗口后实时对讲留在系统托盘中，您仍能听到对讲。请从托盘菜单退出；可在“设置 › 界面”中更改。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="225"/>
+        <location filename="../../app/ui/tray.py" line="236"/>
         <source>Hide Interphone</source>
         <translation>隐藏实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="226"/>
+        <location filename="../../app/ui/tray.py" line="237"/>
         <source>Show Interphone</source>
         <translation>显示实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="227"/>
+        <location filename="../../app/ui/tray.py" line="238"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="229"/>
+        <location filename="../../app/ui/tray.py" line="240"/>
         <source>Answer %1</source>
         <translation>接听 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="231"/>
+        <location filename="../../app/ui/tray.py" line="242"/>
         <source>Dismiss the call</source>
         <translation>忽略来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="237"/>
+        <location filename="../../app/ui/tray.py" line="249"/>
         <source>Talk target: %1 (offline)</source>
         <translation>通话对象：%1（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="238"/>
+        <location filename="../../app/ui/tray.py" line="250"/>
         <source>Talk target: none (offline)</source>
         <translation>通话对象：无（离线）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="240"/>
+        <location filename="../../app/ui/tray.py" line="252"/>
         <source>Talk target: %1</source>
         <translation>通话对象：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="242"/>
+        <location filename="../../app/ui/tray.py" line="254"/>
         <source>Talk target: none (join an interphone)</source>
         <translation>通话对象：无（请加入一个对讲）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="296"/>
+        <location filename="../../app/ui/tray.py" line="309"/>
         <source>&amp;Mute</source>
         <translation>静音(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="297"/>
+        <location filename="../../app/ui/tray.py" line="310"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="298"/>
+        <location filename="../../app/ui/tray.py" line="311"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -2281,17 +2300,17 @@
 <context>
     <name>_Recorder</name>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="154"/>
+        <location filename="../../app/ui/global_key_edit.py" line="162"/>
         <source>Press a key or mouse side button…</source>
         <translation>请按一个键或鼠标侧键…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="156"/>
+        <location filename="../../app/ui/global_key_edit.py" line="164"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/global_key_edit.py" line="158"/>
+        <location filename="../../app/ui/global_key_edit.py" line="166"/>
         <source>Talks while another program has the focus. Click, then press Right Ctrl, a function key or a mouse side button (Escape cancels)</source>
         <translation>在其他程序处于焦点时也能通话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
     </message>
