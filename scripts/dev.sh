@@ -52,6 +52,10 @@ setup_system_libraries() {
         command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
         # The tests of the Redis store (several server nodes) start their own redis-server.
         command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+        # The desktop notifications' tests talk to a real notification daemon on a private
+        # session bus (so do the global key's portal tests).
+        command -v dunst >/dev/null 2>&1 || missing+=(dunst)
+        command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
         # The speech benchmarks' smoke tests make their speech with espeak-ng.
         command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
         [ ${#missing[@]} -eq 0 ] && return 0

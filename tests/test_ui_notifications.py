@@ -1,6 +1,6 @@
 """The tray's messages through a real notification daemon (dunst) on a private session bus
-(dbus-daemon) and a virtual X server: what a user sees and clicks. Skipped where dunst or
-dbus-daemon is not installed (CI installs neither; tests/test_ui_tray.py covers the
+(dbus-daemon) and a virtual X server: what a user sees and clicks. The set-up installs
+both (scripts/dev.sh); skipped where either is missing (tests/test_ui_tray.py covers the
 messages through the tray and the fallback without a daemon)."""
 
 from __future__ import annotations
