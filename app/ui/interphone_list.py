@@ -341,8 +341,7 @@ class InterphoneList(QWidget):
 
     def order(self) -> list[str]:
         """Row ids in display order (sections in order, rows as shown)."""
-        return [child.data(0, ROW_ROLE).id
-                for section in self._sections.values() for child in _children(section)]
+        return [row.id for row in self.rows()]
 
     def rows(self) -> list[InterphoneRow]:
         """The rows in display order."""
