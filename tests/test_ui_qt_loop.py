@@ -157,7 +157,9 @@ def test_the_loops_time_is_the_monotonic_clock(qloop) -> None:
         fired = loop.create_future()
         loop.call_at(now + 0.05, lambda: fired.set_result(loop.time()))
         at = await fired
-        assert at - now >= 0.05 * 0.95  # Qt's coarse timers may be 5% early, as qasync's
+        # Qt's coarse timers may be 5% early, as qasync's, on an interval rounded to whole
+        # milliseconds (47.3 ms seen once in CI)
+        assert at - now >= 0.05 * 0.95 - 0.001
 
     run(qloop, scenario())
 
