@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 
@@ -26,6 +25,7 @@ try:  # loading these takes a second or more on a busy machine: Ctrl-C then is n
     from app.client.connection import TlsExpected
     from app.client.errors import RemoteProtocolError, failure_of
     from app.client.failures import FailureKind, OsReason, os_words
+    from app.stdout_sink import drop_stdout
 except KeyboardInterrupt:
     print("interphone-cli: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -91,18 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     except CodecError as exc:  # libopus missing or unusable
         _fail(f"audio codec: {exc}")
     except BrokenPipeError:  # the reader of the output went (`| head`): quietly, as SIGPIPE
-        _drop_output()
+        drop_stdout()
     except OSError as exc:  # the output cannot be written (a full disk)
-        _drop_output()
+        drop_stdout()
         _fail(f"cannot write the output: {os_words(exc)}")
     return 1
-
-
-def _drop_output() -> None:
-    """Send what is left of standard output nowhere, so that its flush at exit does not
-    fail again with "Exception ignored"."""
-    with contextlib.suppress(OSError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def refusal_text(exc: ServerError) -> str:

@@ -54,6 +54,7 @@ try:  # loading these takes a second or more on a busy machine: Ctrl-C then is n
     from app.server.metrics import parse_listen_address
     from app.server.redis_store import RedisStore
     from app.server.tls import TlsOptions, TlsSetupError, load_server_context
+    from app.stdout_sink import drop_stdout
 except KeyboardInterrupt:
     print("interphone-server: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -291,8 +292,7 @@ def _main(argv: list[str] | None) -> int:
         try:
             print(hash_token(token), flush=True)
         except OSError as exc:  # (`> /dev/full`, a closed pipe)
-            with contextlib.suppress(OSError):  # what is left goes nowhere, not at exit
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            drop_stdout()
             print(f"interphone-server: --hash-token: cannot write the hash: "
                   f"{exc.strerror or exc}", file=sys.stderr)
             return 1
