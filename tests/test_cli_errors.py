@@ -63,6 +63,20 @@ async def test_a_silent_server_names_itself_and_the_timeout():
         "Interphone server? a busy one: raise --timeout)"]
 
 
+async def test_tls_to_a_port_that_never_answers_the_handshake_is_not_a_firewall():
+    """With --tls, a port that accepted the connection and never answered the handshake
+    was "cannot reach 127.0.0.1:PORT: no answer within 1 s (... a firewall lets TCP
+    through ...)", though TCP got through."""
+    async with silent_server() as (port, _):
+        code, _, err = await cli("--tls", "--timeout", "1", "sync", port=port)
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"interphone-cli: error: TLS to 127.0.0.1:{port}: the port accepts connections but "
+        "did not answer the handshake within 1 s (is it an Interphone server with TLS on, "
+        "and not some other program on that port? a busy server or a slow network: raise "
+        "--timeout)"]
+
+
 async def test_a_ca_file_that_is_no_certificate_says_what_to_give(tmp_path):
     """It said "--ca-file F: [X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl
     found (_ssl.c:4154)", OpenSSL's words and a C source line."""

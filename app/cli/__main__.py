@@ -135,9 +135,12 @@ def what_to_do(exc: BaseException, args: argparse.Namespace) -> str:
         if failure.os_reason is OsReason.UNKNOWN_HOST:
             return " (check the host name in --server)"
         return " (check the address in --server, and the network or firewall on the way)"
-    if failure.kind in (FailureKind.NO_ANSWER, FailureKind.TLS_TIMED_OUT):
+    if failure.kind is FailureKind.NO_ANSWER:
         return " (check the address in --server, and that a firewall lets TCP through " \
             "to its port; a slow network: raise --timeout)"
+    if failure.kind is FailureKind.TLS_TIMED_OUT:
+        return " (is it an Interphone server with TLS on, and not some other program on " \
+            "that port? a busy server or a slow network: raise --timeout)"
     if failure.kind is FailureKind.TLS_FINGERPRINT_MISMATCH:
         return " (not the certificate pinned with --tls-fingerprint: if the server's was " \
             "renewed, pin the fingerprint it logs at start; if not, another machine may be " \

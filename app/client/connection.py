@@ -88,9 +88,13 @@ class SignalingConnection(asyncio.Protocol):
                 _, protocol = await loop.create_connection(
                     lambda: cls(session, on_event, on_closed), host, port, ssl=ssl)
         except TimeoutError:
+            # A TLS handshake not answered looked like a port not answered ("check the
+            # firewall"), though the port took the connection: ask the port once more.
+            kind = FailureKind.NO_ANSWER
+            if ssl is not None and await accepts_connections(host, port):
+                kind = FailureKind.TLS_TIMED_OUT
             raise ServerUnreachable.because(Failure(
-                FailureKind.NO_ANSWER, format_server_address(host, port),
-                seconds=connect_timeout)) from None
+                kind, format_server_address(host, port), seconds=connect_timeout)) from None
         except OSError as exc:
             if ssl is not None:  # TLS: name the problem (issuer, name, pin, not TLS at all)
                 raise ServerUnreachable.because(
@@ -301,6 +305,18 @@ async def answers_plain_text(host: str, port: int, timeout: float = 2.0) -> bool
     except (OSError, TimeoutError, asyncio.IncompleteReadError):
         return False
     return int.from_bytes(header[:4], "big") <= MAX_FRAME and header[4:5] == b"<"
+
+
+async def accepts_connections(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether a TCP connection to ``host:port`` is accepted within ``timeout`` (it is
+    closed at once, nothing sent)."""
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
 
 
 def looks_like_tls(data: bytes) -> bool:

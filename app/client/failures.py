@@ -43,7 +43,7 @@ class FailureKind(enum.StrEnum):
     TLS_CLOSED_DURING_HANDSHAKE = "tls_closed_during_handshake"
     TLS_NO_COMMON_VERSION = "tls_no_common_version"  # detail: OpenSSL's reason
     TLS_HANDSHAKE_FAILED = "tls_handshake_failed"  # detail: OpenSSL's reason
-    TLS_TIMED_OUT = "tls_timed_out"
+    TLS_TIMED_OUT = "tls_timed_out"  # the port took the connection: seconds (0: unknown)
     TLS_OTHER = "tls_other"  # detail: the error's own words
     # Reaching the server (``ServerUnreachable``).
     CANNOT_CONNECT = "cannot_connect"  # a TLS connection's socket failed: os_reason, detail
@@ -167,4 +167,11 @@ def _tls_problem(failure: Failure) -> str:
             FailureKind.TLS_NOT_TLS: "the server does not speak TLS on this port",
             FailureKind.TLS_PLAIN_TEXT: NOT_TLS,
             FailureKind.TLS_CLOSED_DURING_HANDSHAKE: CLOSED_DURING_HANDSHAKE,
-            FailureKind.TLS_TIMED_OUT: "the handshake timed out"}.get(kind, detail)
+            FailureKind.TLS_TIMED_OUT: _handshake_timed_out(failure)}.get(kind, detail)
+
+
+def _handshake_timed_out(failure: Failure) -> str:
+    if not failure.seconds:
+        return "the handshake timed out"
+    return (f"the port accepts connections but did not answer the handshake within "
+            f"{failure.seconds:g} s")
