@@ -40,3 +40,17 @@ def test_restarts_count_as_rejoined_only_when_all_interphones_are_joined_again()
     for sample in samples[16:]:
         sample["heard"] = samples[16]["heard"]  # nothing heard after the last restart
     assert soak.summarize(samples, [1050.0, 1150.0])["heard_after_last_restart"] is False
+
+
+def test_a_short_soak_restarts_the_server_and_the_app_rejoins_and_hears() -> None:
+    """The script's own run, the shortest that restarts the server once: the app process
+    (offscreen Qt, the simulated card), the team process and the server process."""
+    from test_bench_smoke import run_bench
+
+    r = run_bench([str(Path(soak.__file__)), "--minutes", "0.75", "--restart-every", "12"],
+                  timeout=240)
+    assert r["benchmark"] == "soak" and r["server_restarts"] == 1
+    assert r["rejoined_after_restarts"] == 1 and r["heard_after_last_restart"] is True
+    assert r["utterances"] > 0 and r["app_talks"] >= 1
+    assert r["fds_end"] <= r["fds_start"] + 4 and r["threads_end"] <= r["threads_start"] + 4
+    assert r["samples"] and all(s["joined"] == 3 for s in r["samples"][-1:])
