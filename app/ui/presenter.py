@@ -314,6 +314,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_selected()
         elif isinstance(event, OutgoingCallChanged):
             self._on_outgoing_call(event)
+            self._show_rows()  # the chat's row and panel say it rings, until it no longer does
+            self._show_selected()
         elif isinstance(event, EmergencyChanged):
             self._on_emergency_changed(event)
         elif isinstance(event, IncomingCallEnded):

@@ -866,90 +866,95 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="452"/>
-        <location filename="../../app/ui/interphone_list.py" line="460"/>
-        <location filename="../../app/ui/interphone_list.py" line="466"/>
+        <location filename="../../app/ui/interphone_list.py" line="451"/>
+        <location filename="../../app/ui/interphone_list.py" line="459"/>
+        <location filename="../../app/ui/interphone_list.py" line="467"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="460"/>
-        <location filename="../../app/ui/interphone_list.py" line="468"/>
+        <location filename="../../app/ui/interphone_list.py" line="459"/>
+        <location filename="../../app/ui/interphone_list.py" line="469"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="462"/>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="464"/>
+        <location filename="../../app/ui/interphone_list.py" line="463"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="468"/>
+        <location filename="../../app/ui/interphone_list.py" line="465"/>
+        <source>calling…</source>
+        <translation>正在呼叫…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="469"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="470"/>
+        <location filename="../../app/ui/interphone_list.py" line="471"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="473"/>
+        <location filename="../../app/ui/interphone_list.py" line="474"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="477"/>
+        <location filename="../../app/ui/interphone_list.py" line="478"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="494"/>
+        <location filename="../../app/ui/interphone_list.py" line="495"/>
         <source>No group, discussion or contact matches “%1”</source>
         <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="508"/>
+        <location filename="../../app/ui/interphone_list.py" line="509"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="511"/>
+        <location filename="../../app/ui/interphone_list.py" line="512"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="511"/>
+        <location filename="../../app/ui/interphone_list.py" line="512"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="512"/>
+        <location filename="../../app/ui/interphone_list.py" line="513"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="534"/>
+        <location filename="../../app/ui/interphone_list.py" line="535"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="535"/>
+        <location filename="../../app/ui/interphone_list.py" line="536"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="538"/>
+        <location filename="../../app/ui/interphone_list.py" line="539"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="539"/>
+        <location filename="../../app/ui/interphone_list.py" line="540"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1108,7 +1113,7 @@
         <location filename="../../app/ui/interphone_panel.py" line="339"/>
         <location filename="../../app/ui/interphone_panel.py" line="342"/>
         <location filename="../../app/ui/interphone_panel.py" line="348"/>
-        <location filename="../../app/ui/interphone_panel.py" line="495"/>
+        <location filename="../../app/ui/interphone_panel.py" line="499"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
@@ -1164,26 +1169,31 @@
     </message>
     <message>
         <location filename="../../app/ui/interphone_panel.py" line="416"/>
+        <source>Calling %1… no answer yet</source>
+        <translation>正在呼叫 %1…尚未接听</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="420"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="419"/>
+        <location filename="../../app/ui/interphone_panel.py" line="423"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="425"/>
+        <location filename="../../app/ui/interphone_panel.py" line="429"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="434"/>
+        <location filename="../../app/ui/interphone_panel.py" line="438"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="439"/>
+        <location filename="../../app/ui/interphone_panel.py" line="443"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1198,17 +1208,17 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="427"/>
+        <location filename="../../app/ui/interphone_panel.py" line="431"/>
         <source>Last spoke: %1, until %2</source>
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="430"/>
+        <location filename="../../app/ui/interphone_panel.py" line="434"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="494"/>
+        <location filename="../../app/ui/interphone_panel.py" line="498"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
@@ -1465,7 +1475,7 @@
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="325"/>
+        <location filename="../../app/ui/presenter.py" line="327"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1490,7 +1500,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="373"/>
+        <location filename="../../app/ui/presenter.py" line="375"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1522,32 +1532,32 @@
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="435"/>
+        <location filename="../../app/ui/presenter.py" line="437"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="390"/>
+        <location filename="../../app/ui/presenter.py" line="392"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="450"/>
+        <location filename="../../app/ui/presenter.py" line="452"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="455"/>
+        <location filename="../../app/ui/presenter.py" line="457"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="458"/>
+        <location filename="../../app/ui/presenter.py" line="460"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="459"/>
+        <location filename="../../app/ui/presenter.py" line="461"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
@@ -1592,27 +1602,27 @@
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="477"/>
+        <location filename="../../app/ui/presenter.py" line="479"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="523"/>
+        <location filename="../../app/ui/presenter.py" line="525"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="526"/>
+        <location filename="../../app/ui/presenter.py" line="528"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="527"/>
+        <location filename="../../app/ui/presenter.py" line="529"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="529"/>
+        <location filename="../../app/ui/presenter.py" line="531"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
