@@ -7,19 +7,35 @@ Real server on 127.0.0.1, real clients, the clocked (virtual) audio device.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from test_ui_support import UiSession, close_session, open_session, run, until
+import asyncio
+from dataclasses import replace
 
+import numpy as np
+from PySide6.QtCore import Qt
+from test_ui_support import OPS, UiSession, close_session, open_session, run, until
+
+from app.audio.codec import OpusEncoder
 from app.client import CallState
 from app.client.asked_features import asked_features
 from app.protocol import InterphoneId
-from app.server import InterphoneServer
+from app.server import Directory, InterphoneServer
+from app.server.directory import Circle
 from app.ui.interphone_list import SUBTITLE_ROLE
 
 pytest_plugins = ["test_ui_support"]
 
 APP = asked_features(tls=False, presence=True)  # what the app asks for
 ALICE = str(InterphoneId.chat("me", "alice"))
+NIGHT = "discuss_12"
+
+
+def renamed(group: str, user: str) -> Directory:
+    """The demo directory with Ops and alice renamed."""
+    demo = Directory.demo()
+    ops = demo.groups["58"]
+    return Directory({**demo.users, "alice": replace(demo.users["alice"], name=user)},
+                     {**demo.groups, "58": Circle(ops.id, group, ops.members)},
+                     demo.discussions, demo.settings)
 
 
 def subtitle(ui: UiSession, name: str) -> str:
@@ -51,6 +67,54 @@ def test_a_ringing_call_is_shown_until_answered_whatever_the_status_bar_says(
             await until(lambda: window.panel.speaking.text() == "Nobody is speaking",
                         what="answered")
             assert "calling…" not in subtitle(ui, "Alice")
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario())
+
+
+def test_a_directory_reload_renames_everywhere_on_screen(
+        qloop, server: InterphoneServer, settings) -> None:
+    """After a reload renamed the talk target's group and a user, the list, the members and
+    the contacts took the new names, but the talk button still said "Talks into Ops", the
+    window's title "Ops — Interphone" and the replay list "Alice", until something else
+    happened to redraw them."""
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * 10) / 48000)).astype(np.float32)
+    with OpusEncoder(20) as encoder:
+        frames = [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(10)]
+
+    async def scenario() -> None:
+        ui = await open_session(server, settings, join=NIGHT, features=APP)
+        try:
+            window, presenter = ui.window, ui.presenter
+            alice = await ui.other("alice", join=OPS, features=APP)
+            await ui.client.join(OPS)  # the talk target; Night shift is listened to
+            presenter.select(OPS)
+            assert await alice.talk_start()
+            for frame in frames:
+                alice.send_audio(frame)
+                await asyncio.sleep(0.02)
+            await alice.talk_stop()
+            await until(lambda: [i.speaker for i in window.panel.replay.items()] == ["Alice"],
+                        what="listed")
+            presenter.select(NIGHT)
+            await until(lambda: window.panel.talk_button.texts()[1] == "Talks into Ops",
+                        what="the talk button names the target")
+            presenter.select(OPS)
+            assert window.windowTitle() == "Ops — Interphone"
+            server.replace_directory(renamed("Ops centre", "Alice Smith"))
+            await until(lambda: window.interphones.row(OPS) is not None
+                        and window.interphones.row(OPS).name == "Ops centre", what="renamed")
+            await until(lambda: window.panel.member_texts() == ["Alice Smith", "Me (you)"]
+                        or window.panel.member_texts() == ["Me (you)", "Alice Smith"],
+                        what="the members renamed")
+            assert window.windowTitle() == "Ops centre — Interphone"
+            assert [i.speaker for i in window.panel.replay.items()] == ["Alice Smith"]
+            presenter.select(NIGHT)
+            assert window.panel.talk_button.texts()[1] == "Talks into Ops centre"
+            server.replace_directory(renamed("Ops", "Alice"))
+            await until(lambda: window.panel.talk_button.texts()[1] == "Talks into Ops",
+                        what="the talk button follows while shown")
         finally:
             await close_session(ui)
 

@@ -261,6 +261,12 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self._follow_calls(event.id)
             self._show_rows()
             self._show_selected()
+            if isinstance(event, RosterChanged):
+                # (a directory reload renamed a group or a user: what names them follows,
+                # the rows' names being taken above)
+                self._show_talk()  # "Talks into Ops"
+                self._show_title()
+                self._show_replay()
         elif isinstance(event, JoinedChanged):
             self._note_left_target_speaking()
             # (told after the model's batch: an interim target of a batch that dropped
