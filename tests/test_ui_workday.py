@@ -119,3 +119,43 @@ def test_a_directory_reload_renames_everywhere_on_screen(
             await close_session(ui)
 
     run(qloop, scenario())
+
+
+def test_what_a_muted_interphone_receives_stays_unheard_while_looked_at(
+        qloop, server: InterphoneServer, settings) -> None:
+    """A dispatcher muted a noisy yard and kept it on screen: what was said there was
+    marked heard (no ●, out of "Replay (N unheard)") though not a sound of it was
+    played. Unmuted, what comes next is heard again."""
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * 5) / 48000)).astype(np.float32)
+    with OpusEncoder(20) as encoder:
+        frames = [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(5)]
+
+    async def scenario() -> None:
+        ui = await open_session(server, settings, join=NIGHT, features=APP)
+        try:
+            window, presenter = ui.window, ui.presenter
+            alice = await ui.other("alice", join=OPS, features=APP)
+            await ui.client.join(OPS)
+            await ui.client.set_talk_target(NIGHT)  # Ops is listened to
+            presenter.select(OPS)
+            window.panel.mix.mute.setChecked(True)  # the panel's Mute
+
+            async def alice_talks(count: int) -> None:
+                assert await alice.talk_start()
+                for frame in frames:
+                    alice.send_audio(frame)
+                    await asyncio.sleep(0.02)
+                await alice.talk_stop()
+                await until(lambda: len(window.panel.replay.items()) == count
+                            and not window.panel.replay.items()[0].receiving, what="stored")
+
+            await alice_talks(1)
+            assert [item.heard for item in window.panel.replay.items()] == [False]
+            assert window.panel.replay.item_texts()[0].startswith("● Alice")
+            window.panel.mix.mute.setChecked(False)
+            await alice_talks(2)
+            assert [item.heard for item in window.panel.replay.items()] == [True, False]
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario())

@@ -347,7 +347,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     # --- view intents --------------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
         self._selected = interphone_id
-        self.replay.select(interphone_id)
+        self._follow_listening()
         self._show_replay()
         self._show_selected()
         self._show_talk()

@@ -84,6 +84,15 @@ class PresenterAudio(PresenterCore):
         self._apply_interphone_gain(interphone_id)
         self._show_rows()  # the row shows that it is muted
         self._show_talk()  # the talk button too, for the talk target
+        if interphone_id == self._selected:
+            self._follow_listening()
+
+    def _follow_listening(self) -> None:
+        """What arrives for the interphone on screen counts as heard, unless it is muted
+        here: nothing of it is played (its rows stay marked until played from the list)."""
+        selected = self._selected
+        self.replay.select(selected if selected and selected not in self.interphone_muted
+                           else None)
 
     def _apply_interphone_gain(self, interphone_id: str) -> None:
         self.settings.interphone_mix = format_mix(self.interphone_volume, self.interphone_muted)
