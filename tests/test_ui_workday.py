@@ -159,3 +159,48 @@ def test_what_a_muted_interphone_receives_stays_unheard_while_looked_at(
             await close_session(ui)
 
     run(qloop, scenario())
+
+
+def test_the_reception_line_shows_only_under_the_talk_target_s_speaker(
+        qloop, server: InterphoneServer, settings) -> None:
+    """The reception line (of the talk target's speaker) stayed on whatever interphone was
+    shown: "Nobody is speaking" over "Reception: 0.0 % lost · jitter 5 ms" in a quiet
+    interphone while someone spoke in the talk target."""
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * 200) / 48000)).astype(np.float32)
+    with OpusEncoder(20) as encoder:
+        frames = [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(200)]
+
+    async def scenario() -> None:
+        ui = await open_session(server, settings, join=NIGHT, features=APP)
+        try:
+            panel, presenter = ui.window.panel, ui.presenter
+            alice = await ui.other("alice", join=OPS, features=APP)
+            await ui.client.join(OPS)  # the talk target; Night shift is listened to
+            presenter.select(OPS)
+            assert await alice.talk_start()
+
+            async def talk() -> None:
+                for frame in frames:
+                    alice.send_audio(frame)
+                    await asyncio.sleep(0.02)
+
+            talking = asyncio.ensure_future(talk())
+            try:
+                await until(lambda: panel.reception.text().startswith("Reception:")
+                            and panel.reception.isVisibleTo(panel), what="reception shown")
+                presenter.select(NIGHT)  # nobody speaks there
+                await until(lambda: panel.speaking.text() == "Nobody is speaking",
+                            what="Night shift shown")
+                await until(lambda: not panel.reception.isVisibleTo(panel),
+                            what="no reception line under it")
+                await asyncio.sleep(1.5)  # (the line is brought up to date each second)
+                assert not panel.reception.isVisibleTo(panel)
+                presenter.select(OPS)
+                await until(lambda: panel.reception.isVisibleTo(panel), what="back")
+            finally:
+                talking.cancel()
+            await alice.talk_stop()
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario(), timeout=30)

@@ -351,6 +351,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._show_replay()
         self._show_selected()
         self._show_talk()
+        self._show_reception()  # (the talk target's speaker's: under it only)
         self._ask_members_of_selected()
 
     def _ask_members_of_selected(self) -> None:

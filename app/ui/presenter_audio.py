@@ -165,12 +165,13 @@ class PresenterAudio(PresenterCore):
 
     def _show_reception(self) -> None:
         """What we hear of the talk target's speaker (loss, jitter, FEC; the talker's FEC
-        follows our reports, docs/protocol-extensions.md "feedback"), or nothing (also
-        offline: who speaks is not known then)."""
+        follows our reports, docs/protocol-extensions.md "feedback"), under it while the
+        talk target is shown, or nothing (another interphone shown: its own speaker, or
+        nobody, is named there; offline: who speaks is not known then)."""
         speaker, target = self.model.speaker, self.model.talk_target
         quality = self._receive_quality().get(stream_key(speaker, str(target))) \
             if speaker and speaker != self.model.uid and target is not None \
-            and self._online() else None
+            and str(target) == self._selected and self._online() else None
         if quality is None:
             self.window.panel.set_reception(None)
             return
