@@ -204,3 +204,34 @@ def test_the_reception_line_shows_only_under_the_talk_target_s_speaker(
             await close_session(ui)
 
     run(qloop, scenario(), timeout=30)
+
+
+def test_a_directory_reload_keeps_the_member_lists_of_the_interphones_listened_to(
+        qloop, server: InterphoneServer, settings) -> None:
+    """After a reload that changed the roster, the member list of a joined interphone other
+    than the talk target read "Join to see who is in" for good: the roster was synced
+    again, and the sync's counts replaced the lists the notifications keep."""
+    async def scenario() -> None:
+        ui = await open_session(server, settings, join=NIGHT, features=APP)
+        try:
+            window, presenter = ui.window, ui.presenter
+            await ui.client.sync()  # as the app does once signed in
+            await ui.other("alice", join=OPS, features=APP)
+            await ui.client.join(OPS, target=False)  # listened to; Night shift the target
+            presenter.select(OPS)
+            await until(lambda: sorted(window.panel.member_texts()) == ["Alice", "Me (you)"],
+                        what="Ops's members")
+            presenter.select(NIGHT)
+            server.replace_directory(renamed("Ops centre", "Alice Smith"))
+            await until(lambda: window.interphones.row(OPS) is not None
+                        and window.interphones.row(OPS).name == "Ops centre", what="renamed")
+            await asyncio.sleep(0.5)  # (the roster's sync)
+            presenter.select(OPS)
+            await until(lambda: sorted(window.panel.member_texts())
+                        == ["Alice Smith", "Me (you)"], what="Ops's members still known")
+            info = ui.client.model.interphone(OPS)
+            assert info is not None and info.members is not None
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario())
