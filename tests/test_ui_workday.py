@@ -15,10 +15,10 @@ from PySide6.QtCore import Qt
 from test_ui_support import OPS, UiSession, close_session, open_session, run, until
 
 from app.audio.codec import OpusEncoder
-from app.client import CallState
+from app.client import CallState, ConnectionState
 from app.client.asked_features import asked_features
 from app.protocol import InterphoneId
-from app.server import Directory, InterphoneServer
+from app.server import Directory, InterphoneServer, ServerSettings
 from app.server.directory import Circle
 from app.ui.interphone_list import SUBTITLE_ROLE
 
@@ -235,3 +235,43 @@ def test_a_directory_reload_keeps_the_member_lists_of_the_interphones_listened_t
             await close_session(ui)
 
     run(qloop, scenario())
+
+
+def test_an_account_removed_by_a_reload_is_not_said_to_be_signed_in_elsewhere(
+        qloop, settings) -> None:
+    """A user the directory no longer lists was told "Offline (signed in elsewhere)" and
+    "Press Reconnect to continue here", which could only be refused."""
+    demo = Directory.demo()
+    users = {uid: replace(user, token="x") for uid, user in demo.users.items()}
+    directory = Directory(users, demo.groups, demo.discussions, demo.settings)
+    server = InterphoneServer(directory, host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="token"))
+    run(qloop, server.start())
+
+    async def scenario() -> None:
+        ui = await open_session(server, settings, features=APP)
+        try:
+            window = ui.window
+            without_me = Directory(
+                {uid: user for uid, user in users.items() if uid != "me"},
+                {key: replace(group, members=group.members - {"me"})
+                 for key, group in demo.groups.items()},
+                {key: replace(group, members=group.members - {"me"})
+                 for key, group in demo.discussions.items()}, demo.settings)
+            server.replace_directory(without_me)
+            await until(lambda: ui.client.model.connection is ConnectionState.KICKED,
+                        what="kicked")
+            await until(lambda: "removed" in window.link_label.accessibleName(),
+                        what="the link says why")
+            assert window.link_label.accessibleName() == \
+                "Offline (your account was removed from the server's directory)"
+            ui.presenter.press_talk()  # what pressing talk says
+            ui.presenter.release_talk()
+            assert "elsewhere" not in window.statusBar().currentMessage()
+        finally:
+            await close_session(ui)
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())

@@ -62,7 +62,7 @@ from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
 from app.ui.presenter_calls import PresenterCalls
 from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, NO_EMERGENCY, PresenterEmergency
-from app.ui.presenter_link import PresenterLink
+from app.ui.presenter_link import ACCOUNT_REMOVED, PresenterLink
 from app.ui.presenter_replay import PresenterReplay
 from app.ui.presenter_rows import display_names, interphone_rows
 from app.ui.presenter_speakers import PresenterSpeakers
@@ -460,6 +460,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                                  8000)
 
     def _offline_text(self) -> str:
+        if (self.model.connection is ConnectionState.KICKED
+                and self.model.connection_detail == ACCOUNT_REMOVED):
+            return self.tr("Not connected: your account was removed from the server's "
+                           "directory. Ask its administrator.")
         if self.model.connection is ConnectionState.KICKED:
             return self.tr("Not connected: you signed in elsewhere. Press Reconnect to "
                            "continue here.")

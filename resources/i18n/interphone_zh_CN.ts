@@ -1470,12 +1470,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="308"/>
+        <location filename="../../app/ui/presenter.py" line="314"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="327"/>
+        <location filename="../../app/ui/presenter.py" line="333"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1500,7 +1500,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="375"/>
+        <location filename="../../app/ui/presenter.py" line="382"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1527,102 +1527,112 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="305"/>
+        <location filename="../../app/ui/presenter.py" line="311"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="437"/>
+        <location filename="../../app/ui/presenter.py" line="444"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="392"/>
+        <location filename="../../app/ui/presenter.py" line="399"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="452"/>
+        <location filename="../../app/ui/presenter.py" line="459"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="457"/>
+        <location filename="../../app/ui/presenter.py" line="465"/>
+        <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
+        <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="468"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="460"/>
+        <location filename="../../app/ui/presenter.py" line="471"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="461"/>
+        <location filename="../../app/ui/presenter.py" line="472"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="39"/>
+        <location filename="../../app/ui/presenter_link.py" line="43"/>
+        <source>your account was removed from the server&apos;s directory</source>
+        <translation>你的账号已从服务器的目录中移除</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter_link.py" line="46"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="41"/>
+        <location filename="../../app/ui/presenter_link.py" line="48"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="45"/>
+        <location filename="../../app/ui/presenter_link.py" line="52"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="47"/>
+        <location filename="../../app/ui/presenter_link.py" line="54"/>
         <source>no audio: UDP blocked on the way</source>
         <translation>无音频：UDP 在途中被拦截</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="56"/>
+        <location filename="../../app/ui/presenter_link.py" line="63"/>
         <source>encrypted, %1</source>
         <translation>已加密，%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="58"/>
+        <location filename="../../app/ui/presenter_link.py" line="65"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="73"/>
+        <location filename="../../app/ui/presenter_link.py" line="80"/>
         <source>No audio either way: UDP to the server gets no answer (a firewall?)</source>
         <translation>双向均无音频：发往服务器的 UDP 没有应答（防火墙？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="78"/>
+        <location filename="../../app/ui/presenter_link.py" line="85"/>
         <source>Audio gets through to the server again</source>
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="479"/>
+        <location filename="../../app/ui/presenter.py" line="490"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="525"/>
+        <location filename="../../app/ui/presenter.py" line="536"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="528"/>
+        <location filename="../../app/ui/presenter.py" line="539"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="529"/>
+        <location filename="../../app/ui/presenter.py" line="540"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="531"/>
+        <location filename="../../app/ui/presenter.py" line="542"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
