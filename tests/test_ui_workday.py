@@ -275,3 +275,39 @@ def test_an_account_removed_by_a_reload_is_not_said_to_be_signed_in_elsewhere(
         run(qloop, scenario())
     finally:
         run(qloop, server.stop())
+
+
+def test_someone_speaking_elsewhere_does_not_replace_the_status_bar_s_news(
+        qloop, server: InterphoneServer, settings) -> None:
+    """"Frank declined the call · you left the empty chat…" (or "Missed call from…", "You
+    were removed from…") went within a second on a busy day: "Bot Two is speaking in
+    South yard" replaced it. That line now waits for a free status bar (or replaces one
+    of its own kind)."""
+    async def scenario() -> None:
+        ui = await open_session(server, settings, join=NIGHT, features=APP)
+        try:
+            window = ui.window
+            bar = window.statusBar()
+            alice = await ui.other("alice", join=OPS, features=APP)
+            bob = await ui.other("bob", join=OPS, features=APP)
+            await ui.client.join(OPS, target=False)  # listened to; Night shift the target
+            window.show_message("Carol declined the call", 8000)
+            assert await alice.talk_start()
+            await until(lambda: window.interphones.row(OPS) is not None
+                        and window.interphones.row(OPS).speaker == "alice", what="alice")
+            await asyncio.sleep(0.3)
+            assert bar.currentMessage() == "Carol declined the call"
+            await alice.talk_stop()
+            bar.clearMessage()
+            assert await bob.talk_start()
+            await until(lambda: bar.currentMessage() == "Bob is speaking in Ops",
+                        what="said on a free status bar")
+            await bob.talk_stop()
+            assert await alice.talk_start()
+            await until(lambda: bar.currentMessage() == "Alice is speaking in Ops",
+                        what="one of its own kind replaced")
+            await alice.talk_stop()
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario())
