@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from test_ui_support import OPS, UiSession, close_session, open_session, run, until
 
 from app.audio.codec import OpusEncoder
-from app.client import CallState, ConnectionState
+from app.client import CallState, ConnectionState, FloorState
 from app.client.asked_features import asked_features
 from app.protocol import InterphoneId
 from app.server import Directory, InterphoneServer, ServerSettings
@@ -307,6 +307,42 @@ def test_someone_speaking_elsewhere_does_not_replace_the_status_bar_s_news(
             await until(lambda: bar.currentMessage() == "Alice is speaking in Ops",
                         what="one of its own kind replaced")
             await alice.talk_stop()
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario())
+
+
+def test_the_talk_button_names_the_talk_target_while_another_interphone_is_shown(
+        qloop, server: InterphoneServer, settings) -> None:
+    """Looking at South yard, where Bot Two spoke, the button read "Busy · Bot Three is
+    speaking" (in the talk target, which it did not name); and waiting in line there at
+    the third place it read "You're next" (the place was replaced by "Talks into…")."""
+    async def scenario() -> None:
+        ui = await open_session(server, settings, join=NIGHT, features=APP)
+        try:
+            button, presenter = ui.window.panel.talk_button, ui.presenter
+            alice = await ui.other("alice", join=OPS, features=APP)
+            bob = await ui.other("bob", join=OPS, features=APP)
+            await ui.client.join(OPS)  # the talk target; Night shift is listened to
+            presenter.select(NIGHT)
+            assert await alice.talk_start()
+            await until(lambda: button.texts() == ("Busy", "Alice is speaking in Ops"),
+                        what="busy, and where")
+            presenter.select(OPS)
+            await until(lambda: button.texts() == ("Busy", "Alice is speaking"),
+                        what="busy where shown")
+            waiting = asyncio.ensure_future(bob.talk_start(queue=True))  # in line first
+            await until(lambda: bob.model.floor is FloorState.QUEUED, what="bob in line")
+            presenter.press_talk()  # second in line
+            await until(lambda: button.texts() == ("Waiting", "Position 2 in line"),
+                        what="in line")
+            presenter.select(NIGHT)
+            await until(lambda: button.texts() == ("Waiting", "Position 2 in line"),
+                        what="the place kept while another interphone is shown")
+            presenter.release_talk()
+            await bob.talk_stop()
+            await asyncio.wait([waiting], timeout=5)
         finally:
             await close_session(ui)
 

@@ -532,10 +532,15 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 state = TalkState.BUSY
             target = str(model.talk_target)
             muted = target in self.interphone_muted  # its replies would not be heard
+            name = self._names.get(target, target)
+            # (the detail is the button's second line in IDLE; QUEUED shows the place)
             if state is TalkState.DENIED:
                 detail = self.tr("You may not talk here")
+            elif state is TalkState.BUSY and target != self._selected:
+                detail = name  # "Alice is speaking in Ops": not in the interphone shown
+            elif state is not TalkState.IDLE:
+                pass
             elif target != self._selected:  # looking at another row
-                name = self._names.get(target, target)
                 detail = (self.tr("Talks into %1 (muted)") if muted
                           else self.tr("Talks into %1")).replace("%1", name)
             elif muted:

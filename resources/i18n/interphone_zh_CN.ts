@@ -1296,87 +1296,87 @@
         <translation>&lt;b&gt;实时对讲&lt;/b&gt; %1&lt;br&gt;用于群组、讨论组和一对一通话的按键讲话工具。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="57"/>
+        <location filename="../../app/ui/window_notices.py" line="58"/>
         <source>Incoming call</source>
         <translation>来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="55"/>
+        <location filename="../../app/ui/window_notices.py" line="56"/>
         <location filename="../../app/ui/window_tray.py" line="53"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="74"/>
+        <location filename="../../app/ui/window_notices.py" line="75"/>
         <location filename="../../app/ui/window_tray.py" line="55"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="362"/>
-        <location filename="../../app/ui/main_window.py" line="403"/>
-        <location filename="../../app/ui/window_notices.py" line="87"/>
+        <location filename="../../app/ui/main_window.py" line="363"/>
+        <location filename="../../app/ui/main_window.py" line="404"/>
+        <location filename="../../app/ui/window_notices.py" line="94"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="100"/>
+        <location filename="../../app/ui/window_notices.py" line="107"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="108"/>
+        <location filename="../../app/ui/window_notices.py" line="115"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="405"/>
+        <location filename="../../app/ui/main_window.py" line="406"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="406"/>
+        <location filename="../../app/ui/main_window.py" line="407"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="420"/>
+        <location filename="../../app/ui/main_window.py" line="421"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="421"/>
+        <location filename="../../app/ui/main_window.py" line="422"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="423"/>
+        <location filename="../../app/ui/main_window.py" line="424"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="424"/>
+        <location filename="../../app/ui/main_window.py" line="425"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="427"/>
+        <location filename="../../app/ui/main_window.py" line="428"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="458"/>
+        <location filename="../../app/ui/main_window.py" line="459"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="460"/>
+        <location filename="../../app/ui/main_window.py" line="461"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="462"/>
+        <location filename="../../app/ui/main_window.py" line="463"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
@@ -1386,37 +1386,37 @@
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="564"/>
+        <location filename="../../app/ui/main_window.py" line="565"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="565"/>
+        <location filename="../../app/ui/main_window.py" line="566"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="566"/>
+        <location filename="../../app/ui/main_window.py" line="567"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="567"/>
+        <location filename="../../app/ui/main_window.py" line="568"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="568"/>
+        <location filename="../../app/ui/main_window.py" line="569"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="569"/>
+        <location filename="../../app/ui/main_window.py" line="570"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="570"/>
+        <location filename="../../app/ui/main_window.py" line="571"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1617,22 +1617,22 @@
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="536"/>
+        <location filename="../../app/ui/presenter.py" line="538"/>
         <source>You may not talk here</source>
         <translation>你无权在此讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="539"/>
+        <location filename="../../app/ui/presenter.py" line="544"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="540"/>
+        <location filename="../../app/ui/presenter.py" line="545"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="542"/>
+        <location filename="../../app/ui/presenter.py" line="547"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -2050,133 +2050,138 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="262"/>
+        <location filename="../../app/ui/talk_button.py" line="263"/>
         <source>Press to talk</source>
         <translation>按下讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="262"/>
+        <location filename="../../app/ui/talk_button.py" line="263"/>
         <source>or press %1</source>
         <translation>或按%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="265"/>
+        <location filename="../../app/ui/talk_button.py" line="266"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="265"/>
+        <location filename="../../app/ui/talk_button.py" line="266"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="268"/>
+        <location filename="../../app/ui/talk_button.py" line="269"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="271"/>
+        <location filename="../../app/ui/talk_button.py" line="272"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="274"/>
-        <location filename="../../app/ui/talk_button.py" line="278"/>
+        <location filename="../../app/ui/talk_button.py" line="275"/>
+        <location filename="../../app/ui/talk_button.py" line="279"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="278"/>
+        <location filename="../../app/ui/talk_button.py" line="279"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="280"/>
+        <location filename="../../app/ui/talk_button.py" line="281"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="280"/>
+        <location filename="../../app/ui/talk_button.py" line="281"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="281"/>
+        <location filename="../../app/ui/talk_button.py" line="283"/>
+        <source>%1 is speaking in %2</source>
+        <translation>%1 正在 %2 中讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="284"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="284"/>
+        <location filename="../../app/ui/talk_button.py" line="287"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="287"/>
+        <location filename="../../app/ui/talk_button.py" line="290"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="289"/>
+        <location filename="../../app/ui/talk_button.py" line="292"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="289"/>
+        <location filename="../../app/ui/talk_button.py" line="292"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="290"/>
+        <location filename="../../app/ui/talk_button.py" line="293"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="291"/>
+        <location filename="../../app/ui/talk_button.py" line="294"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="542"/>
+        <location filename="../../app/ui/talk_button.py" line="545"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="543"/>
+        <location filename="../../app/ui/talk_button.py" line="546"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="545"/>
+        <location filename="../../app/ui/talk_button.py" line="548"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="546"/>
+        <location filename="../../app/ui/talk_button.py" line="549"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="554"/>
+        <location filename="../../app/ui/talk_button.py" line="557"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="556"/>
+        <location filename="../../app/ui/talk_button.py" line="559"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="557"/>
+        <location filename="../../app/ui/talk_button.py" line="560"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="559"/>
+        <location filename="../../app/ui/talk_button.py" line="562"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="561"/>
+        <location filename="../../app/ui/talk_button.py" line="564"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
