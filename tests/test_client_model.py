@@ -260,3 +260,24 @@ def test_unsubscribe(model):
     unsubscribe()
     model.set_connection(ConnectionState.CONNECTING)
     assert seen == []
+
+
+@pytest.mark.parametrize("coalesced", [False, True], ids=["base", "coalesce"])
+def test_a_sync_keeps_the_member_lists_of_joined_interphones_it_counts_alike(
+        model, coalesced):
+    """A sync answers with counts only: a joined interphone other than the talk target
+    kept no list after one (with extension coalesce), and its panel read "Join to see
+    who is in" for good. The list is kept while the count agrees, else it is to ask for."""
+    model.apply_login(LoginResult("me", 9400, 7, 30, features=("coalesce",) if coalesced
+                                  else ()))
+    model.apply_joined(info(D12, ("me",)))  # the talk target
+    model.apply_joined(info(G58, ("me", "bob")))
+    model.set_talk_target(D12)
+    model.apply_sync([info(G58, count=2, listed=False), info(D12, listed=False)])
+    kept = model.interphone(G58)
+    assert kept is not None and kept.members == ("me", "bob")
+    assert model.unlisted_joined() == ()
+    model.apply_sync([info(G58, count=3, listed=False), info(D12, listed=False)])
+    changed = model.interphone(G58)
+    assert changed is not None and changed.member_count == 3
+    assert changed.members is None and model.unlisted_joined() == (G58,)

@@ -234,7 +234,10 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         discussions) plus every active chat involving us. Replaces the
         subscription set, which reconnects restore."""
         wanted = self.model.roster_ids() if ids is None else tuple(as_interphone_id(i) for i in ids)
-        return await self._sync_on(self._require_conn(), wanted)
+        infos = await self._sync_on(self._require_conn(), wanted)
+        for interphone in self.model.unlisted_joined():  # (its counts came without lists)
+            self._members_refresh.schedule(interphone)
+        return infos
 
     async def members(self, interphone: InterphoneId | str) -> InterphoneInfo:
         """Members and speaker of one interphone (the model is refreshed too)."""

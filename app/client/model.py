@@ -292,17 +292,32 @@ class ClientModel(RosterModel):
         return None
 
     def apply_sync(self, infos: Iterable[InterphoneInfo]) -> None:
-        """A sync response: it replaces the set of live interphones (the joined ones stay)."""
+        """A sync response: it replaces the set of live interphones (the joined ones stay).
+        Its counts come without members: a joined interphone keeps the list its
+        notifications keep while the count agrees (:meth:`unlisted_joined` says which
+        have none then, to ask for)."""
         with self._batch():
             seen: set[InterphoneId] = set()
             for info in infos:
                 seen.add(info.id)
+                known = self._interphones.get(info.id)
+                if (info.members is None and info.id in self._joined_set and known is not None
+                        and known.members is not None
+                        and known.member_count == info.member_count):
+                    info = replace(info, members=known.members)
                 self._apply(info)
             for gone in [i for i in self._interphones
                          if i not in seen and i not in self._joined_set]:
                 del self._interphones[gone]
                 self._unsolicited.discard(gone)
                 self._emit(InterphoneEnded(gone))
+
+    def unlisted_joined(self) -> tuple[InterphoneId, ...]:
+        """The joined interphones other than the talk target whose member list is not
+        known (e.g. a sync gave another count): to ask for with a members request."""
+        return tuple(i for i, info in self._interphones.items()
+                     if i in self._joined_set and i != self._joined
+                     and info.members is None and info.member_count > 0)
 
     def apply_info(self, info: InterphoneInfo) -> bool:
         """A notification, members or quit response about one interphone.

@@ -461,6 +461,8 @@ class InterphoneList(QWidget):
             parts.append(self.tr("Talk target"))
         elif row.joined:
             parts.append(self.tr("Listening"))
+        if row.calling:
+            parts.append(self.tr("calling…"))
         if row.muted:
             parts.append(self.tr("Muted"))
         if row.online is not None and not row.live:

@@ -412,6 +412,10 @@ class InterphonePanel(QWidget):
             _set_text(self.speaking, self.tr("%1 is speaking").replace(
                 "%1", self.name_of(self._speaker)))
             _set_style(self.speaking, text_style("#c62828", self, "font-weight: bold;"))
+        elif self._row.calling:  # (a passing status-bar line is soon replaced by others)
+            _set_text(self.speaking, self.tr("Calling %1… no answer yet").replace(
+                "%1", self._row.name))
+            _set_style(self.speaking, text_style("#ef6c00", self, "font-weight: bold;"))
         elif self._row.live:
             _set_text(self.speaking, self.tr("Nobody is speaking"))
             _set_style(self.speaking, "")

@@ -207,6 +207,7 @@ class MainWindow(WindowTray):
         # someone speaking in another interphone: when its last message was said
         # (monotonic), so that a conversation there is one message, not one per turn
         self._activity_said: dict[str, float] = {}
+        self._activity_line = ""
         # asked on close: True hides the window (to the tray) instead of quitting
         self.close_to_tray: Callable[[], bool] | None = None
 

@@ -62,7 +62,7 @@ from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
 from app.ui.presenter_calls import PresenterCalls
 from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, NO_EMERGENCY, PresenterEmergency
-from app.ui.presenter_link import PresenterLink
+from app.ui.presenter_link import ACCOUNT_REMOVED, PresenterLink
 from app.ui.presenter_replay import PresenterReplay
 from app.ui.presenter_rows import display_names, interphone_rows
 from app.ui.presenter_speakers import PresenterSpeakers
@@ -261,6 +261,12 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self._follow_calls(event.id)
             self._show_rows()
             self._show_selected()
+            if isinstance(event, RosterChanged):
+                # (a directory reload renamed a group or a user: what names them follows,
+                # the rows' names being taken above)
+                self._show_talk()  # "Talks into Ops"
+                self._show_title()
+                self._show_replay()
         elif isinstance(event, JoinedChanged):
             self._note_left_target_speaking()
             # (told after the model's batch: an interim target of a batch that dropped
@@ -314,6 +320,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._show_selected()
         elif isinstance(event, OutgoingCallChanged):
             self._on_outgoing_call(event)
+            self._show_rows()  # the chat's row and panel say it rings, until it no longer does
+            self._show_selected()
         elif isinstance(event, EmergencyChanged):
             self._on_emergency_changed(event)
         elif isinstance(event, IncomingCallEnded):
@@ -339,10 +347,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     # --- view intents --------------------------------------------------------------------------
     def select(self, interphone_id: str) -> None:
         self._selected = interphone_id
-        self.replay.select(interphone_id)
+        self._follow_listening()
         self._show_replay()
         self._show_selected()
         self._show_talk()
+        self._show_reception()  # (the talk target's speaker's: under it only)
         self._ask_members_of_selected()
 
     def _ask_members_of_selected(self) -> None:
@@ -451,6 +460,10 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                                  8000)
 
     def _offline_text(self) -> str:
+        if (self.model.connection is ConnectionState.KICKED
+                and self.model.connection_detail == ACCOUNT_REMOVED):
+            return self.tr("Not connected: your account was removed from the server's "
+                           "directory. Ask its administrator.")
         if self.model.connection is ConnectionState.KICKED:
             return self.tr("Not connected: you signed in elsewhere. Press Reconnect to "
                            "continue here.")
@@ -519,10 +532,15 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 state = TalkState.BUSY
             target = str(model.talk_target)
             muted = target in self.interphone_muted  # its replies would not be heard
+            name = self._names.get(target, target)
+            # (the detail is the button's second line in IDLE; QUEUED shows the place)
             if state is TalkState.DENIED:
                 detail = self.tr("You may not talk here")
+            elif state is TalkState.BUSY and target != self._selected:
+                detail = name  # "Alice is speaking in Ops": not in the interphone shown
+            elif state is not TalkState.IDLE:
+                pass
             elif target != self._selected:  # looking at another row
-                name = self._names.get(target, target)
                 detail = (self.tr("Talks into %1 (muted)") if muted
                           else self.tr("Talks into %1")).replace("%1", name)
             elif muted:

@@ -84,6 +84,15 @@ class PresenterAudio(PresenterCore):
         self._apply_interphone_gain(interphone_id)
         self._show_rows()  # the row shows that it is muted
         self._show_talk()  # the talk button too, for the talk target
+        if interphone_id == self._selected:
+            self._follow_listening()
+
+    def _follow_listening(self) -> None:
+        """What arrives for the interphone on screen counts as heard, unless it is muted
+        here: nothing of it is played (its rows stay marked until played from the list)."""
+        selected = self._selected
+        self.replay.select(selected if selected and selected not in self.interphone_muted
+                           else None)
 
     def _apply_interphone_gain(self, interphone_id: str) -> None:
         self.settings.interphone_mix = format_mix(self.interphone_volume, self.interphone_muted)
@@ -156,12 +165,13 @@ class PresenterAudio(PresenterCore):
 
     def _show_reception(self) -> None:
         """What we hear of the talk target's speaker (loss, jitter, FEC; the talker's FEC
-        follows our reports, docs/protocol-extensions.md "feedback"), or nothing (also
-        offline: who speaks is not known then)."""
+        follows our reports, docs/protocol-extensions.md "feedback"), under it while the
+        talk target is shown, or nothing (another interphone shown: its own speaker, or
+        nobody, is named there; offline: who speaks is not known then)."""
         speaker, target = self.model.speaker, self.model.talk_target
         quality = self._receive_quality().get(stream_key(speaker, str(target))) \
             if speaker and speaker != self.model.uid and target is not None \
-            and self._online() else None
+            and str(target) == self._selected and self._online() else None
         if quality is None:
             self.window.panel.set_reception(None)
             return

@@ -25,6 +25,10 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
 
 NO_AUDIO_MESSAGE_MS = 20000
 
+# the server's reason for ending a session when a directory reload removed the account
+# (docs/protocol-extensions.md, 1.5); any other reason is a sign-in elsewhere
+ACCOUNT_REMOVED = "account_removed"
+
 
 class PresenterLink(PresenterCore):
     """The link in the status bar, and audio blocked on the way told."""
@@ -35,7 +39,10 @@ class PresenterLink(PresenterCore):
         state = self.model.connection
         translate = QCoreApplication.translate
         detail = ""
-        if state is ConnectionState.KICKED:
+        if state is ConnectionState.KICKED and self.model.connection_detail == ACCOUNT_REMOVED:
+            detail = translate("Presenter", "your account was removed from the server's "
+                                            "directory")
+        elif state is ConnectionState.KICKED:
             detail = translate("Presenter", "signed in elsewhere")
         elif state is ConnectionState.REFUSED:
             detail = translate("Presenter", "sign-in refused")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 
-from app.client import ClientModel
+from app.client import CallState, ClientModel
 from app.protocol import AttachType, InterphoneId, other_party
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -54,10 +54,13 @@ def _row(model: ClientModel, interphone: InterphoneId, name: str, joined: str,
     key = str(interphone)
     speaker = model.speaker if key == joined else (info.speaker if info else "")
     online = None
+    calling = False
     if interphone.involves(model.uid):  # (a chat of ours)
         online = model.is_online(other_party(interphone, model.uid))
+        calling = (model.is_joined(interphone)
+                   and model.outgoing_call(interphone) is CallState.RINGING)
     return InterphoneRow(id=key, kind=_KINDS[interphone.kind], name=name,
                          member_count=info.member_count if info else 0,
                          speaker=speaker or "", joined=model.is_joined(interphone),
                          talk_target=key == joined, active=key in active,
-                         online=online, muted=key in muted)
+                         online=online, muted=key in muted, calling=calling)

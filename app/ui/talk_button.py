@@ -168,7 +168,8 @@ class TalkButton(QAbstractButton):
     # --- setters -----------------------------------------------------------------------------
     def set_state(self, state: TalkState, holder: str = "", detail: str = "",
                   deadline: float | None = None, max_talk: float = 0.0) -> None:
-        """Show ``state``; ``holder`` is who speaks (BUSY), ``detail`` why (DENIED),
+        """Show ``state``; ``holder`` is who speaks (BUSY), ``detail`` why (DENIED), where
+        it talks (IDLE) or where the holder speaks (BUSY) when another interphone is shown,
         ``deadline`` the monotonic time a TALKING grant ends after ``max_talk`` seconds."""
         self._state, self._holder, self._detail = state, holder, detail
         self._deadline, self._max_talk = deadline, max_talk
@@ -276,8 +277,10 @@ class TalkButton(QAbstractButton):
             now = time.monotonic() if now is None else now
             left = format_seconds(self._turn_seconds(now)[1])
             return self.tr("Talking"), self.tr("%1 left").replace("%1", left)
-        if state is TalkState.BUSY:
+        if state is TalkState.BUSY:  # detail: the talk target, when another row is shown
             title = self.tr("Wait") if self._refused else self.tr("Busy")
+            if self._holder and self._detail:
+                return title, fill(self.tr("%1 is speaking in %2"), self._holder, self._detail)
             return title, (self.tr("%1 is speaking").replace("%1", self._holder)
                            if self._holder else "")
         if state is TalkState.DENIED:

@@ -39,6 +39,7 @@ class InterphoneRow:
     active: bool = False  # joined but not the talk target, and someone speaks there now
     online: bool | None = None  # a contact's presence (None: unknown, e.g. no extension)
     muted: bool = False  # its sound is off in this app (the panel's Mute; kept when left)
+    calling: bool = False  # a chat of ours where our call rings: not answered yet
 
     @property
     def live(self) -> bool:

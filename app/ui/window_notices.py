@@ -41,6 +41,7 @@ class WindowNotices(QMainWindow):
     activity_noticed: SignalInstance
     _call_notice: str
     _activity_said: dict[str, float]
+    _activity_line: str  # the status bar's last "X is speaking in Y"
     _tray_balloon: tuple[str, float]  # the tray's own message on screen: key, until (monotonic)
 
     def show_tray_state(self) -> None:
@@ -75,7 +76,13 @@ class WindowNotices(QMainWindow):
             .replace("%1", speaker).replace("%2", name)
         if not muted:
             self.announcer.activity(interphone_id, text, ACTIVITY_QUIET_S)
-        self.statusBar().showMessage(text, 4000)
+        # the status bar says it unless it says something else (a call's outcome, a
+        # removal...): on a busy day those were replaced within a second (the row shows
+        # who speaks there anyway)
+        shown = self.statusBar().currentMessage()
+        if not shown or shown == self._activity_line:
+            self._activity_line = text
+            self.statusBar().showMessage(text, 4000)
         self.activity_noticed.emit(interphone_id, name, speaker)
         if self.isVisible() and not self.isMinimized():
             self._activity_said.pop(interphone_id, None)  # seen: the next hidden one is news
