@@ -64,6 +64,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -98,6 +99,24 @@ READ_BATCH = 500
 """Log entries read at once."""
 READ_BLOCK = 1.0
 """Seconds the reader's ``XREAD`` waits for new entries (its socket timeout is longer)."""
+RESEED = """
+local highest = tonumber(ARGV[1])
+for _, number in ipairs(redis.call('HKEYS', KEYS[3])) do
+    highest = math.max(highest, tonumber(number) or 0)
+end
+if (tonumber(redis.call('GET', KEYS[1]) or '0') or 0) >= highest then
+    return 0
+end
+redis.call('SET', KEYS[1], highest)
+redis.call('SET', KEYS[2], ARGV[2], 'NX')
+redis.call('SET', KEYS[4], ARGV[3])
+return 1
+"""
+"""After Redis lost its data (KEYS: ``node-seq``, ``media-secret``, ``nodes``, ``restored``;
+ARGV: the highest node number the caller knows, its cluster secret, a mark of this
+repair): ``node-seq`` raised to the highest number known (so the next node takes a new
+one), the secret put back if none was set since, ``restored`` set to the mark (every node
+then tells it from the one it read at its start); 0 if another node did it first."""
 SNAPSHOT_EVERY = 10_000
 """Log entries between two snapshots (written by the node with the lowest number, which
 then trims the log below the position of the node furthest behind)."""
@@ -147,7 +166,8 @@ class RedisStore:
         self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
         self._loaded = False  # the snapshot (if any) restored, the log's end at start read
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
-        self._data_lost = False  # the store's node-seq fell below this node's number
+        self._restored: str | None = None  # the store's ``restored`` at this node's start
+        self._snapshot_due = False  # a snapshot to write at once (the store lost its data)
         self.given_up = asyncio.Event()
         """Set when this node read its own death in the log: the other nodes gave it up
         (it could not reach Redis for longer than ``ttl``) and no longer hear its relay;
@@ -228,6 +248,7 @@ class RedisStore:
             socket_timeout=max(self.socket_timeout, READ_BLOCK + 1.0))
         self._append_redis = self._client(retry=Retry(NoBackoff(), 0))
         self.node = int(await self._writer_redis.incr(self.key("node-seq")))
+        self._restored = await self._writer_redis.get(self.key("restored"))
         secret = self.key("media-secret")  # media-auth: the cluster's (app.server.cluster_keys)
         await self._writer_redis.set(secret, encode_b64(new_secret()), nx=True)
         self.media_secret = decode_b64(str(await self._writer_redis.get(secret)), SECRET_BYTES)
@@ -414,11 +435,12 @@ class RedisStore:
             hub.reschedule()
             if replica.outgoing:
                 writer.wake()
-            if self.applied - self._snapshot_at >= self.snapshot_every:
+            due, self._snapshot_due = self._snapshot_due, False
+            if due or self.applied - self._snapshot_at >= self.snapshot_every:
                 self._snapshot_at = self.applied
                 with contextlib.suppress(*STORE_FAULTS):
                     await self.upkeep.snapshot_and_trim(redis, replica, self.node,
-                                                        self._last_id)
+                                                        self._last_id, anyway=due)
 
     def _me(self, at: str) -> str:
         """This node's entry in ``nodes``: its name, relay, position in the log and the
@@ -552,16 +574,40 @@ class RedisStore:
             await asyncio.sleep(self.beat)
 
     async def _check_not_lost(self, redis: Redis) -> None:
-        """Say once, as an error, when Redis lost its data under the running nodes (restarted
-        without persistence, flushed): ``node-seq`` is then below this node's number."""
-        seq = await redis.get(self.key("node-seq"))
-        lost = int(seq or 0) < self.node
-        if lost and not self._data_lost:
-            log.error("the store %s lost its data (node-seq %s, this is node %d; restarted "
-                      "without appendonly, or flushed): restart every node, or nodes started "
-                      "from now on take numbers in use and clients on different nodes miss "
-                      "each other", self.safe_url, seq or "absent", self.node)
-        self._data_lost = lost
+        """When Redis lost its data under the running nodes (restarted without persistence,
+        flushed: ``node-seq`` is then below this node's number), put back what nodes
+        started from then on need (:data:`RESEED`, by the first node that notices):
+        ``node-seq`` above every node number known, the cluster secret and (at this node's
+        reader's next turn) a snapshot of the state. Without them a node restarted
+        afterwards took a number in use (and read the ``down`` of the node that had it as
+        its own: given up, exit 1), made a new secret (no audio between it and the others)
+        and started from an empty state. Every node says it once, as an error: ``restored``
+        (a new mark at each such repair) differs from what it read at its start."""
+        seq, restored = await redis.mget(self.key("node-seq"), self.key("restored"))
+        if int(seq or 0) < self.node:
+            mark = f"{self.node}:{time.time_ns()}"
+            put_back = await redis_result(redis.eval(
+                RESEED, 4, self.key("node-seq"), self.key("media-secret"), self.key("nodes"),
+                self.key("restored"), self._highest_known(), encode_b64(self.media_secret),
+                mark))
+            if put_back:
+                self._snapshot_due = True
+            restored = await redis.get(self.key("restored"))
+        if restored != self._restored:
+            self._restored = restored
+            log.error("the store %s lost its data (restarted without appendonly, or flushed): "
+                      "its node numbers, cluster secret and state were put back from the "
+                      "running nodes, but what they had not all read yet is lost: restart "
+                      "every node, one by one", self.safe_url)
+
+    def _highest_known(self) -> int:
+        """The highest node number this node knows of (itself, the live ones, those gone)."""
+        numbers = {self.node}
+        if self.replica is not None:
+            numbers |= set(self.replica.relays) | self.replica.gone
+            if self.replica.state.node_auth is not None:
+                numbers.add(self.replica.state.node_auth.highest)
+        return max(numbers)
 
     def _swept(self, node: int, info: str) -> None:
         """This node's sweep gave ``node`` up (``info``: its entry in ``nodes``)."""
