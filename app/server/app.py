@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Sequence
 from types import TracebackType
 
-from prometheus_client.core import Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from app.server.binding import bound_socket, describe, listen_addresses, udp_address
 from app.server.directory import Directory
@@ -344,6 +344,12 @@ class InterphoneServer:
 
 def store_latencies(store: RedisStore) -> list[Metric]:
     """This node's last round trip to the shared store, labelled with its name (none
-    before the first heartbeat or while the store cannot be reached)."""
+    before the first heartbeat or while the store cannot be reached), and the number of
+    other nodes serving another directory file."""
     latency = store.latency
-    return [store_latency_family({} if latency is None else {store.name: latency})]
+    others = GaugeMetricFamily(
+        "interphone_nodes_with_another_directory",
+        "Other nodes that have served another directory file than this node for longer "
+        "than a reload of every node takes (each must have the same)",
+        value=store.other_directories)
+    return [store_latency_family({} if latency is None else {store.name: latency}), others]

@@ -122,6 +122,9 @@ SNAPSHOT_EVERY = 10_000
 then trims the log below the position of the node furthest behind)."""
 YIELD_EVERY = 20
 """Log entries applied between two returns to the event loop (heartbeats, clients)."""
+DIRECTORY_GRACE = 30.0
+"""Seconds another node may serve another directory file before a node warns (a reload of
+every node by hand takes a while)."""
 SOCKET_TIMEOUT = 5.0
 """Seconds a command waits for Redis' answer before its connection counts as failed."""
 
@@ -132,7 +135,8 @@ class RedisStore:
     def __init__(self, url: str, name: str = "", *, prefix: str = "interphone:",
                  beat: float = 1.0, ttl: float = 3.0,
                  snapshot_every: int = SNAPSHOT_EVERY, cluster_key: bytes = b"",
-                 socket_timeout: float = SOCKET_TIMEOUT) -> None:
+                 socket_timeout: float = SOCKET_TIMEOUT,
+                 directory_grace: float = DIRECTORY_GRACE) -> None:
         self.url = url
         self.socket_timeout = socket_timeout
         self.name = name
@@ -167,6 +171,12 @@ class RedisStore:
         self._loaded = False  # the snapshot (if any) restored, the log's end at start read
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
         self._restored: str | None = None  # the store's ``restored`` at this node's start
+        self.directory_grace = directory_grace
+        """Seconds another node may serve another directory before this one warns (the
+        time it takes to reload every node by hand)."""
+        self._other_directories: dict[int, tuple[str, str, float]] = {}
+        """Node -> (its directory's fingerprint, this node's, since when they differ)."""
+        self._warned_directories: dict[int, tuple[str, str]] = {}  # node -> (theirs, mine)
         self._snapshot_due = False  # a snapshot to write at once (the store lost its data)
         self.given_up = asyncio.Event()
         """Set when this node read its own death in the log: the other nodes gave it up
@@ -448,7 +458,8 @@ class RedisStore:
         assert self.replica is not None
         auth = self.replica.state.node_auth
         return json.dumps({"name": self.name, "media": list(self.replica.media_address[:2]),
-                           "at": at, "sent": auth.sent if auth is not None else 0})
+                           "at": at, "sent": auth.sent if auth is not None else 0,
+                           "dir": self.replica.state.directory.fingerprint()})
 
     async def _load_snapshot(self, redis: Redis) -> None:
         """Start from the latest snapshot, if any (first saying, at position 0, that the
@@ -505,6 +516,50 @@ class RedisStore:
             node = int(number)
             if node != self.node:
                 self._learn_node(node, info, beat=True)
+        self._compare_directories(known)
+
+    def _compare_directories(self, known: dict[str, str]) -> None:
+        """Warn when another node has served another directory than this one (another file,
+        or one not reloaded) for :attr:`directory_grace` seconds: it lets in whom this one
+        refuses (a removed user logs in there and talks to everyone), and the other way
+        round. Said once per node and directory, and again when they agree."""
+        replica = self.replica
+        assert replica is not None
+        mine = replica.state.directory.fingerprint()
+        now = asyncio.get_running_loop().time()
+        differing: dict[int, tuple[str, str, float]] = {}
+        for number, info in known.items():
+            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+                node, theirs = int(number), str(json.loads(info).get("dir", ""))
+                if node == self.node or not theirs or theirs == mine:
+                    continue
+                seen = self._other_directories.get(node)
+                differing[node] = seen if seen and seen[:2] == (theirs, mine) else (
+                    theirs, mine, now)
+                lasted = now - differing[node][2]
+                if lasted >= self.directory_grace and (
+                        self._warned_directories.get(node) != (theirs, mine)):
+                    self._warned_directories[node] = (theirs, mine)
+                    log.warning(
+                        "node %d (%s) serves another directory than this node (%s there, "
+                        "%s here) for %.0f s: each node checks logins and visibility with "
+                        "its own, so a user removed here may log in there; give every node "
+                        "the same directory file and reload it (SIGHUP)", node,
+                        describe_node(info), theirs, mine, lasted)
+        for node in [n for n in self._warned_directories if n not in differing]:
+            del self._warned_directories[node]
+            if str(node) in known:
+                log.info("node %d (%s) serves the same directory as this node again", node,
+                         describe_node(known[str(node)]))
+        self._other_directories = differing
+
+    @property
+    def other_directories(self) -> int:
+        """Other nodes that have served another directory than this one for longer than
+        :attr:`directory_grace` (``interphone_nodes_with_another_directory``)."""
+        now = self._loop.time() if self._loop is not None else 0.0
+        return sum(1 for _, _, since in self._other_directories.values()
+                   if now - since >= self.directory_grace)
 
     def _look_up(self, node: int) -> None:
         """:attr:`NodeAuth.look_up` (any thread): authenticated audio came from ``node``,
