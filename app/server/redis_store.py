@@ -543,7 +543,8 @@ class RedisStore:
                     log.warning(
                         "node %d (%s) serves another directory than this node (%s there, "
                         "%s here) for %.0f s: each node checks logins and visibility with "
-                        "its own, so a user removed here may log in there; give every node "
+                        "its own, so a user one file no longer has may log in where the other "
+                        "still has it; give every node "
                         "the same directory file and reload it (SIGHUP)", node,
                         describe_node(info), theirs, mine, lasted)
         for node in [n for n in self._warned_directories if n not in differing]:
