@@ -95,3 +95,4 @@ async def test_nodes_reloaded_one_after_the_other_within_the_grace_are_not_warne
     finally:
         await second.stop()
         await first.stop()
+

@@ -161,6 +161,10 @@ class RedisStore:
         self.upkeep = StoreUpkeep(self.key, swept=self._swept)
         """Nodes that stopped beating given up, the log snapshotted and trimmed."""
         self._outage: set[str] = set()  # kinds of errors warned of while the store is away
+        self._refused_before = 0  # the replica's refusals when the store went away
+        self.nodes = 0
+        """Nodes in ``nodes`` at this node's last heartbeat, itself included (the live ones:
+        ``interphone_cluster_nodes``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._last_id = "0"
         self._healthy_since: float | None = None
@@ -386,7 +390,9 @@ class RedisStore:
             if not replica.available:
                 replica.available = True
                 self._outage = set()
-                log.info("store reachable again: accepting changes")
+                refused = replica.refused - self._refused_before
+                log.info("store reachable again: accepting changes (%d request(s) of clients "
+                         "refused meanwhile)", refused)
             return
         kind = type(why).__name__ if why is not None else ""
         if not replica.available and kind in self._outage:
@@ -395,6 +401,7 @@ class RedisStore:
         if replica.available:
             replica.available = False
             self._healthy_since = None
+            self._refused_before = replica.refused
             log.warning("store unreachable (%s%s): refusing changes until it is back",
                         self.safe_url, reason)
         else:
@@ -616,6 +623,7 @@ class RedisStore:
                 await redis_result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
                 await self._check_not_lost(redis)
                 known = await redis_result(redis.hgetall(nodes))
+                self.nodes = len(known)
                 self._learn_nodes(known)
                 now = loop.time()
                 if self._healthy_since is None:
