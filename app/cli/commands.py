@@ -384,10 +384,15 @@ async def keep_raised_while_alone(client: InterphoneClient, args: argparse.Names
           file=sys.stderr, flush=True)
     changed = asyncio.Event()
     cancelled_by: list[str] = []
+    lost: list[str] = []
 
     def watch(event: ModelEvent) -> None:
         if isinstance(event, EmergencyChanged) and event.id == args.id and not event.raised_by:
             cancelled_by.append(event.cancelled_by)
+            changed.set()
+        elif isinstance(event, ConnectionChanged) and event.state in (
+                ConnectionState.DISCONNECTED, ConnectionState.RECONNECTING):
+            lost.append(event.detail)  # (a final state ends run_until_stopped itself)
             changed.set()
         elif not alone_in(client, args.id):
             changed.set()
@@ -404,6 +409,9 @@ async def keep_raised_while_alone(client: InterphoneClient, args: argparse.Names
     finally:
         args.ends_on_interrupt = False
         unsubscribe()
+    if lost:
+        raise CliError(f"{lost[0] or 'the connection was lost'}: nobody else was in {where}, "
+                       "so the emergency ends with this session (raise it again)")
     if cancelled_by:
         print(f"the emergency on {where} was cancelled by {cancelled_by[0] or 'the server'}",
               file=sys.stderr)
