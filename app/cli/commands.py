@@ -298,8 +298,12 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             unsubscribe_lost()
         seconds = sent * args.frame_ms / 1000
         if sent < total:
-            raise CliError(f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f}"
-                           f" s ({floor_lost_reason(lost[0] if lost else None)})")
+            after = f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f} s"
+            connection = client.model.connection
+            if connection.final:  # kicked (the account removed, signed in elsewhere)
+                raise CliError(f"{after}: session ended ({connection.value}: "
+                               f"{client.model.connection_detail})")
+            raise CliError(f"{after} ({floor_lost_reason(lost[0] if lost else None)})")
         await still_answering(client, args.id, seconds)
         alone = not [uid for uid in client.model.members if uid != args.uid]
     print(f"sent {seconds:.2f} s ({sent} frames of {args.frame_ms} ms) to {args.id}")
