@@ -654,7 +654,7 @@ class RedisStore:
                 RESEED, 4, self.key("node-seq"), self.key("media-secret"), self.key("nodes"),
                 self.key("restored"), self._highest_known(), encode_b64(self.media_secret),
                 mark))
-            if put_back:
+            if put_back and self.caught_up:  # (a part of the state would mislead)
                 self._snapshot_due = True
             restored = await redis.get(self.key("restored"))
         if restored != self._restored:
