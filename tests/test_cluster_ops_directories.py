@@ -17,6 +17,8 @@ from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     TTL,
     RedisProcess,
     redis_server,
+    running_nodes,
+    settle,
 )
 from tests.server_fixtures import FAST, G58, logged_in, sample_directory
 from tests.test_cluster_extensions import WITHOUT_BOB_AND_CAROL_OUT_OF_58 as WITHOUT_BOB
@@ -96,3 +98,23 @@ async def test_nodes_reloaded_one_after_the_other_within_the_grace_are_not_warne
         await second.stop()
         await first.stop()
 
+
+
+async def test_every_node_logs_the_kick_of_a_reload_not_only_the_kicked_sessions_node(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """The node that reloaded said "1 session(s) to kick", then only "logout uid=bob": the
+    kick itself, with its reason, was logged by bob's node alone."""
+    caplog.set_level(logging.INFO)
+    async with running_nodes(2, redis_server.url) as nodes:
+        here, there = nodes
+        bob = await logged_in(there.port, "bob")
+        await settle(nodes)
+        here.replace_directory(Directory.from_toml_text(WITHOUT_BOB, source="new.toml"))
+        assert await bob.closed_by_server(5.0)
+        await settle(nodes)
+        await wait_until(lambda: len([r for r in caplog.records if r.getMessage().startswith(
+            "logout uid=bob ")]) == 2, 5.0, "both nodes logged the logout")
+        kicks = [r for r in caplog.records
+                 if r.getMessage().startswith("kick uid=bob ")
+                 and r.getMessage().endswith(" reason=account_removed")]
+        assert len(kicks) == 2, [r.getMessage() for r in caplog.records]  # one per node

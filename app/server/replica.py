@@ -521,9 +521,9 @@ class Replica:
             sid = state.by_uid.get(str(uid))
             if sid is None:
                 continue
+            outbox.log(f"kick uid={uid} session={sid} reason={ACCOUNT_REMOVED}")  # every node
             if sid in state.peers:
                 outbox.send(sid, Message.notification(Kicked(ACCOUNT_REMOVED)))
-                outbox.log(f"kick uid={uid} session={sid} reason={ACCOUNT_REMOVED}")
                 outbox.close(sid)
             outbox.extend(state.logout(sid))
         for sid, interphone in leaving:
