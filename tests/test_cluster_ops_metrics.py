@@ -70,3 +70,26 @@ async def test_the_metrics_count_the_nodes_and_the_requests_refused_while_redis_
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_a_node_alone_in_its_store_says_it_began_a_new_cluster(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """A node given another database (``/1``) than the others served as a cluster of its own
+    (its clients saw nobody of the others), and its start line read like theirs."""
+    caplog.set_level(logging.INFO)
+    first = cluster_node(redis_server.url, "first")
+    second = cluster_node(redis_server.url, "second")
+    astray = cluster_node(redis_server.url.replace("/0", "/1"), "astray")
+    for server in (first, second, astray):
+        await server.start()
+    try:
+        starts = {name: next(r.getMessage() for r in caplog.records
+                         if f"({name}, relay" in r.getMessage() and "of the store" in
+                         r.getMessage()) for name in ("first", "second", "astray")}
+        new = ": its first node, a new cluster (a node meant to join running ones names "
+        assert new in starts["first"] and new in starts["astray"], starts
+        assert new not in starts["second"], starts
+        assert starts["astray"].startswith("node 1 (astray, relay"), starts
+    finally:
+        for server in (astray, second, first):
+            await server.stop()

@@ -227,8 +227,11 @@ class InterphoneServer:
             self.store.redeliver = relay.datagram_received
             advertised = replica.media_address[0]
             self.store.attach(replica, hub)
-            log.info("node %d (%s, relay %s:%d) of the store %s", node, self.store.name,
-                     advertised, port, self.store.safe_url)
+            log.info("node %d (%s, relay %s:%d) of the store %s%s", node, self.store.name,
+                     advertised, port, self.store.safe_url,
+                     ": its first node, a new cluster (a node meant to join running ones "
+                     "names another Redis, or database, than theirs in --store)"
+                     if node == 1 else "")
             self._warn_if_unreachable(advertised)
         if self.tls is None and self.state.media_encryption.offers():
             mode = self.state.media_encryption.value
