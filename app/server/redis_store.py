@@ -10,15 +10,19 @@ under a prefix (default ``interphone:``):
   as it comes.
 - ``node-seq`` - ``INCR``-ed once per node start: the node's number (session ids are
   ``number << 32 + n``).
+- ``restored`` - a mark set when a node put back what a Redis that lost its data under
+  running nodes lost (``node-seq``, ``media-secret``, a snapshot: :data:`RESEED`); every
+  node that finds it changed since its start says the data was lost.
 - ``media-secret`` - the cluster secret (base64, ``SET NX`` by the first node that
   connects, read by every node): media-auth voice keys derive from it
   (:mod:`app.server.cluster_keys`), so every node hands its members the same key, and
   so does the key that authenticates the audio the nodes forward to each other
   (:mod:`app.server.node_auth`; with the operator's ``cluster_key`` mixed in if set).
 - ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id,
-  "sent": n}`` (its relay, how far it has read the log, and the counter of the audio
-  it forwarded to other nodes last). Every node reads it at start and at every
-  heartbeat: what another node forwarded up to the counter read there (at start) or
+  "sent": n, "dir": fingerprint}`` (its relay, how far it has read the log, the counter
+  of the audio it forwarded to other nodes last, and its directory's fingerprint: a node
+  serving another directory for long is warned of). Every node reads it at start and at
+  every heartbeat: what another node forwarded up to the counter read there (at start) or
   read at the heartbeat before (then) is refused as a replay, and a node that forwards
   audio before this node knows it (its entry was not there yet at this node's start) is
   looked up in it at once (:mod:`app.server.node_auth`).
