@@ -41,6 +41,7 @@ from app.client import (
 )
 from app.client.asked_features import asked_features
 from app.client.failures import os_words
+from app.client.media import AudioCallback
 from app.client.trust import TrustPolicy, client_context
 from app.headless.bots import EchoBot, PlayerBot
 from app.headless.feedback import follow_feedback, start_reporting
@@ -298,8 +299,12 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             unsubscribe_lost()
         seconds = sent * args.frame_ms / 1000
         if sent < total:
-            raise CliError(f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f}"
-                           f" s ({floor_lost_reason(lost[0] if lost else None)})")
+            after = f"floor lost after {seconds:.1f} s of {total * args.frame_ms / 1000:.1f} s"
+            connection = client.model.connection
+            if connection.final:  # kicked (the account removed, signed in elsewhere)
+                raise CliError(f"{after}: session ended ({connection.value}: "
+                               f"{client.model.connection_detail})")
+            raise CliError(f"{after} ({floor_lost_reason(lost[0] if lost else None)})")
         await still_answering(client, args.id, seconds)
         alone = not [uid for uid in client.model.members if uid != args.uid]
     print(f"sent {seconds:.2f} s ({sent} frames of {args.frame_ms} ms) to {args.id}")
@@ -384,10 +389,15 @@ async def keep_raised_while_alone(client: InterphoneClient, args: argparse.Names
           file=sys.stderr, flush=True)
     changed = asyncio.Event()
     cancelled_by: list[str] = []
+    lost: list[str] = []
 
     def watch(event: ModelEvent) -> None:
         if isinstance(event, EmergencyChanged) and event.id == args.id and not event.raised_by:
             cancelled_by.append(event.cancelled_by)
+            changed.set()
+        elif isinstance(event, ConnectionChanged) and event.state in (
+                ConnectionState.DISCONNECTED, ConnectionState.RECONNECTING):
+            lost.append(event.detail)  # (a final state ends run_until_stopped itself)
             changed.set()
         elif not alone_in(client, args.id):
             changed.set()
@@ -404,6 +414,9 @@ async def keep_raised_while_alone(client: InterphoneClient, args: argparse.Names
     finally:
         args.ends_on_interrupt = False
         unsubscribe()
+    if lost:
+        raise CliError(f"{lost[0] or 'the connection was lost'}: nobody else was in {where}, "
+                       "so the emergency ends with this session (raise it again)")
     if cancelled_by:
         print(f"the emergency on {where} was cancelled by {cancelled_by[0] or 'the server'}",
               file=sys.stderr)
@@ -434,13 +447,51 @@ def report_connection(interphone: str) -> Callable[[ModelEvent], None]:
     return report
 
 
-def report_speakers(started: float) -> Callable[[ModelEvent], None]:
-    """``listen``: one stderr line per transmission heard, in order."""
-    def report(event: ModelEvent) -> None:
-        if isinstance(event, SpeakerChanged) and event.uid:
-            at = asyncio.get_running_loop().time() - started
+MIN_SILENT = 1.0
+"""Seconds a transmission must last for ``listen`` to say that none of its audio came."""
+
+
+class SpeakerReport:
+    """``listen``: one stderr line per transmission heard, in order (the floor's change,
+    told on the signaling connection), and one more when a transmission ended without a
+    single audio packet (UDP blocked on the way, or nodes of a cluster that refuse each
+    other's audio): "heard" alone does not prove that audio gets through."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.packets: dict[str, int] = {}  # speaker -> audio packets received
+        self._current = ""  # the speaker of the transmission under way
+        self._at_start = 0  # its packets when it began
+        self._since = 0.0  # (loop time) when it began
+
+    def __call__(self, event: ModelEvent) -> None:
+        if not isinstance(event, SpeakerChanged) or event.uid == self._current:
+            return
+        self.ended()
+        self._current = event.uid
+        if event.uid:
+            self._at_start = self.packets.get(event.uid, 0)
+            self._since = asyncio.get_running_loop().time()
+            at = self._since - self.started
             print(f"heard {event.uid} at {at:.2f} s", file=sys.stderr)
-    return report
+
+    def counting(self, on_audio: AudioCallback) -> AudioCallback:
+        """``on_audio`` that also counts each speaker's packets."""
+        def count(uid: str, seq: int, payload: bytes) -> None:
+            self.packets[uid] = self.packets.get(uid, 0) + 1
+            on_audio(uid, seq, payload)
+        return count
+
+    def ended(self) -> None:
+        """The transmission under way (if any) ends: say so if none of its audio came in the
+        MIN_SILENT seconds or more it lasted (a talk key pressed and let go at once sends
+        none, nor has audio come yet at a transmission's first instant)."""
+        uid, self._current = self._current, ""
+        lasted = asyncio.get_running_loop().time() - self._since
+        if uid and lasted >= MIN_SILENT and self.packets.get(uid, 0) == self._at_start:
+            print(f"no audio arrived from {uid} in that transmission (UDP blocked on the "
+                  "way, or a node of a cluster that refuses another's audio: see "
+                  "docs/deploy.md, Checking a deployment)", file=sys.stderr)
 
 
 async def cmd_listen(args: argparse.Namespace) -> int:
@@ -450,18 +501,20 @@ async def cmd_listen(args: argparse.Namespace) -> int:
     try:
         async with connected(args, reconnect=True) as client:
             # before the join: a speaker already talking, or starting meanwhile, is reported
-            client.model.subscribe(report_speakers(asyncio.get_running_loop().time()))
+            speakers = SpeakerReport(asyncio.get_running_loop().time())
+            client.model.subscribe(speakers)
             client.model.subscribe(report_connection(args.id))
             removed = RemovalWatch(client, args.id)
             await client.join(args.id)
             clock = MixClock(writer.write, args.frame_ms)
-            client.on_audio = clock.on_audio
+            client.on_audio = speakers.counting(clock.on_audio)
             reporting = start_reporting(client, clock)
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
             args.ends_on_interrupt = True  # from here, Ctrl-C ends it normally (before: 130)
             try:
                 await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
                                         getattr(args, "stop", None), removed)
+                speakers.ended()  # (--seconds over during a transmission)
             finally:
                 removed.close()
                 reporting.cancel()

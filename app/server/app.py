@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Sequence
 from types import TracebackType
 
-from prometheus_client.core import Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from app.server.binding import bound_socket, describe, listen_addresses, udp_address
 from app.server.directory import Directory
@@ -227,8 +227,11 @@ class InterphoneServer:
             self.store.redeliver = relay.datagram_received
             advertised = replica.media_address[0]
             self.store.attach(replica, hub)
-            log.info("node %d (%s, relay %s:%d) of the store %s", node, self.store.name,
-                     advertised, port, self.store.safe_url)
+            log.info("node %d (%s, relay %s:%d) of the store %s%s", node, self.store.name,
+                     advertised, port, self.store.safe_url,
+                     ": its first node, a new cluster (a node meant to join running ones "
+                     "names another Redis, or database, than theirs in --store)"
+                     if node == 1 else "")
             self._warn_if_unreachable(advertised)
         if self.tls is None and self.state.media_encryption.offers():
             mode = self.state.media_encryption.value
@@ -344,6 +347,23 @@ class InterphoneServer:
 
 def store_latencies(store: RedisStore) -> list[Metric]:
     """This node's last round trip to the shared store, labelled with its name (none
-    before the first heartbeat or while the store cannot be reached)."""
+    before the first heartbeat or while the store cannot be reached), the other nodes
+    serving another directory file, the nodes of the cluster, and the requests refused
+    because the shared log could not take them."""
     latency = store.latency
-    return [store_latency_family({} if latency is None else {store.name: latency})]
+    others = GaugeMetricFamily(
+        "interphone_nodes_with_another_directory",
+        "Other nodes that have served another directory file than this node for longer "
+        "than a reload of every node takes (each must have the same)",
+        value=store.other_directories)
+    nodes = GaugeMetricFamily(
+        "interphone_cluster_nodes", "Nodes of the cluster (this one included) in the store's "
+        "node list at this node's last heartbeat: a node that died leaves it when given up",
+        value=store.nodes)
+    refused = CounterMetricFamily(
+        "interphone_requests_refused", "Requests of clients refused because the shared log "
+        "could not take them, by reason", labels=["reason"])
+    refused.add_metric(["store_unavailable"],
+                       store.replica.refused if store.replica is not None else 0)
+    return [store_latency_family({} if latency is None else {store.name: latency}), others,
+            nodes, refused]

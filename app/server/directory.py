@@ -159,6 +159,7 @@ class Directory:
     discussions: dict[str, Circle]
     settings: ServerSettings = field(default_factory=ServerSettings)
     _verified: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _fingerprint: str = field(default="", repr=False, compare=False)
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -204,6 +205,25 @@ class Directory:
         }
         discussions = {"12": Circle("12", "Night shift", frozenset({"me", "alice", "carol"}))}
         return cls(users, groups, discussions, ServerSettings(auth="open"))
+
+    def fingerprint(self) -> str:
+        """A short digest of what every node of several must serve alike (``auth``, users,
+        their tokens, names and priorities, groups and discussions): two nodes whose files differ
+        there give different fingerprints. Computed once (the directory does not change:
+        a reload makes a new one)."""
+        if self._fingerprint:
+            return self._fingerprint
+        digest = hashlib.sha256(self.settings.auth.encode())
+        for user in sorted(self.users.values(), key=lambda u: u.uid):
+            digest.update(repr((user.uid, user.name, user.token, user.token_hash,
+                                user.priority)).encode())
+        for kind, circles in (("g", self.groups), ("d", self.discussions)):
+            for circle in sorted(circles.values(), key=lambda c: c.id):
+                digest.update(repr((kind, circle.id, circle.name, sorted(circle.members),
+                                    circle.everyone, circle.preemptible, circle.queue_limit,
+                                    circle.queue_timeout)).encode())
+        self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
     # ---- queries ---------------------------------------------------------------------------
 

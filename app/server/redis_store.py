@@ -10,15 +10,19 @@ under a prefix (default ``interphone:``):
   as it comes.
 - ``node-seq`` - ``INCR``-ed once per node start: the node's number (session ids are
   ``number << 32 + n``).
+- ``restored`` - a mark set when a node put back what a Redis that lost its data under
+  running nodes lost (``node-seq``, ``media-secret``, a snapshot: :data:`RESEED`); every
+  node that finds it changed since its start says the data was lost.
 - ``media-secret`` - the cluster secret (base64, ``SET NX`` by the first node that
   connects, read by every node): media-auth voice keys derive from it
   (:mod:`app.server.cluster_keys`), so every node hands its members the same key, and
   so does the key that authenticates the audio the nodes forward to each other
   (:mod:`app.server.node_auth`; with the operator's ``cluster_key`` mixed in if set).
 - ``nodes`` - a hash, node number -> ``{"name", "media": [host, port], "at": log id,
-  "sent": n}`` (its relay, how far it has read the log, and the counter of the audio
-  it forwarded to other nodes last). Every node reads it at start and at every
-  heartbeat: what another node forwarded up to the counter read there (at start) or
+  "sent": n, "dir": fingerprint}`` (its relay, how far it has read the log, the counter
+  of the audio it forwarded to other nodes last, and its directory's fingerprint: a node
+  serving another directory for long is warned of). Every node reads it at start and at
+  every heartbeat: what another node forwarded up to the counter read there (at start) or
   read at the heartbeat before (then) is refused as a replay, and a node that forwards
   audio before this node knows it (its entry was not there yet at this node's start) is
   looked up in it at once (:mod:`app.server.node_auth`).
@@ -64,6 +68,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -98,11 +103,32 @@ READ_BATCH = 500
 """Log entries read at once."""
 READ_BLOCK = 1.0
 """Seconds the reader's ``XREAD`` waits for new entries (its socket timeout is longer)."""
+RESEED = """
+local highest = tonumber(ARGV[1])
+for _, number in ipairs(redis.call('HKEYS', KEYS[3])) do
+    highest = math.max(highest, tonumber(number) or 0)
+end
+if (tonumber(redis.call('GET', KEYS[1]) or '0') or 0) >= highest then
+    return 0
+end
+redis.call('SET', KEYS[1], highest)
+redis.call('SET', KEYS[2], ARGV[2], 'NX')
+redis.call('SET', KEYS[4], ARGV[3])
+return 1
+"""
+"""After Redis lost its data (KEYS: ``node-seq``, ``media-secret``, ``nodes``, ``restored``;
+ARGV: the highest node number the caller knows, its cluster secret, a mark of this
+repair): ``node-seq`` raised to the highest number known (so the next node takes a new
+one), the secret put back if none was set since, ``restored`` set to the mark (every node
+then tells it from the one it read at its start); 0 if another node did it first."""
 SNAPSHOT_EVERY = 10_000
 """Log entries between two snapshots (written by the node with the lowest number, which
 then trims the log below the position of the node furthest behind)."""
 YIELD_EVERY = 20
 """Log entries applied between two returns to the event loop (heartbeats, clients)."""
+DIRECTORY_GRACE = 30.0
+"""Seconds another node may serve another directory file before a node warns (a reload of
+every node by hand takes a while)."""
 SOCKET_TIMEOUT = 5.0
 """Seconds a command waits for Redis' answer before its connection counts as failed."""
 
@@ -113,7 +139,8 @@ class RedisStore:
     def __init__(self, url: str, name: str = "", *, prefix: str = "interphone:",
                  beat: float = 1.0, ttl: float = 3.0,
                  snapshot_every: int = SNAPSHOT_EVERY, cluster_key: bytes = b"",
-                 socket_timeout: float = SOCKET_TIMEOUT) -> None:
+                 socket_timeout: float = SOCKET_TIMEOUT,
+                 directory_grace: float = DIRECTORY_GRACE) -> None:
         self.url = url
         self.socket_timeout = socket_timeout
         self.name = name
@@ -138,6 +165,10 @@ class RedisStore:
         self.upkeep = StoreUpkeep(self.key, swept=self._swept)
         """Nodes that stopped beating given up, the log snapshotted and trimmed."""
         self._outage: set[str] = set()  # kinds of errors warned of while the store is away
+        self._refused_before = 0  # the replica's refusals when the store went away
+        self.nodes = 0
+        """Nodes in ``nodes`` at this node's last heartbeat, itself included (the live ones:
+        ``interphone_cluster_nodes``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._last_id = "0"
         self._healthy_since: float | None = None
@@ -147,7 +178,14 @@ class RedisStore:
         self._start_end: tuple[int, int] | None = None  # the log's last entry at this start
         self._loaded = False  # the snapshot (if any) restored, the log's end at start read
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
-        self._data_lost = False  # the store's node-seq fell below this node's number
+        self._restored: str | None = None  # the store's ``restored`` at this node's start
+        self.directory_grace = directory_grace
+        """Seconds another node may serve another directory before this one warns (the
+        time it takes to reload every node by hand)."""
+        self._other_directories: dict[int, tuple[str, str, float]] = {}
+        """Node -> (its directory's fingerprint, this node's, since when they differ)."""
+        self._warned_directories: dict[int, tuple[str, str]] = {}  # node -> (theirs, mine)
+        self._snapshot_due = False  # a snapshot to write at once (the store lost its data)
         self.given_up = asyncio.Event()
         """Set when this node read its own death in the log: the other nodes gave it up
         (it could not reach Redis for longer than ``ttl``) and no longer hear its relay;
@@ -228,6 +266,7 @@ class RedisStore:
             socket_timeout=max(self.socket_timeout, READ_BLOCK + 1.0))
         self._append_redis = self._client(retry=Retry(NoBackoff(), 0))
         self.node = int(await self._writer_redis.incr(self.key("node-seq")))
+        self._restored = await self._writer_redis.get(self.key("restored"))
         secret = self.key("media-secret")  # media-auth: the cluster's (app.server.cluster_keys)
         await self._writer_redis.set(secret, encode_b64(new_secret()), nx=True)
         self.media_secret = decode_b64(str(await self._writer_redis.get(secret)), SECRET_BYTES)
@@ -355,7 +394,9 @@ class RedisStore:
             if not replica.available:
                 replica.available = True
                 self._outage = set()
-                log.info("store reachable again: accepting changes")
+                refused = replica.refused - self._refused_before
+                log.info("store reachable again: accepting changes (%d request(s) of clients "
+                         "refused meanwhile)", refused)
             return
         kind = type(why).__name__ if why is not None else ""
         if not replica.available and kind in self._outage:
@@ -364,6 +405,7 @@ class RedisStore:
         if replica.available:
             replica.available = False
             self._healthy_since = None
+            self._refused_before = replica.refused
             log.warning("store unreachable (%s%s): refusing changes until it is back",
                         self.safe_url, reason)
         else:
@@ -414,11 +456,12 @@ class RedisStore:
             hub.reschedule()
             if replica.outgoing:
                 writer.wake()
-            if self.applied - self._snapshot_at >= self.snapshot_every:
+            due, self._snapshot_due = self._snapshot_due, False
+            if due or self.applied - self._snapshot_at >= self.snapshot_every:
                 self._snapshot_at = self.applied
                 with contextlib.suppress(*STORE_FAULTS):
                     await self.upkeep.snapshot_and_trim(redis, replica, self.node,
-                                                        self._last_id)
+                                                        self._last_id, anyway=due)
 
     def _me(self, at: str) -> str:
         """This node's entry in ``nodes``: its name, relay, position in the log and the
@@ -426,7 +469,8 @@ class RedisStore:
         assert self.replica is not None
         auth = self.replica.state.node_auth
         return json.dumps({"name": self.name, "media": list(self.replica.media_address[:2]),
-                           "at": at, "sent": auth.sent if auth is not None else 0})
+                           "at": at, "sent": auth.sent if auth is not None else 0,
+                           "dir": self.replica.state.directory.fingerprint()})
 
     async def _load_snapshot(self, redis: Redis) -> None:
         """Start from the latest snapshot, if any (first saying, at position 0, that the
@@ -483,6 +527,51 @@ class RedisStore:
             node = int(number)
             if node != self.node:
                 self._learn_node(node, info, beat=True)
+        self._compare_directories(known)
+
+    def _compare_directories(self, known: dict[str, str]) -> None:
+        """Warn when another node has served another directory than this one (another file,
+        or one not reloaded) for :attr:`directory_grace` seconds: it lets in whom this one
+        refuses (a removed user logs in there and talks to everyone), and the other way
+        round. Said once per node and directory, and again when they agree."""
+        replica = self.replica
+        assert replica is not None
+        mine = replica.state.directory.fingerprint()
+        now = asyncio.get_running_loop().time()
+        differing: dict[int, tuple[str, str, float]] = {}
+        for number, info in known.items():
+            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+                node, theirs = int(number), str(json.loads(info).get("dir", ""))
+                if node == self.node or not theirs or theirs == mine:
+                    continue
+                seen = self._other_directories.get(node)
+                differing[node] = seen if seen and seen[:2] == (theirs, mine) else (
+                    theirs, mine, now)
+                lasted = now - differing[node][2]
+                if lasted >= self.directory_grace and (
+                        self._warned_directories.get(node) != (theirs, mine)):
+                    self._warned_directories[node] = (theirs, mine)
+                    log.warning(
+                        "node %d (%s) serves another directory than this node (%s there, "
+                        "%s here) for %.0f s: each node checks logins and visibility with "
+                        "its own, so a user one file no longer has may log in where the other "
+                        "still has it; give every node "
+                        "the same directory file and reload it (SIGHUP)", node,
+                        describe_node(info), theirs, mine, lasted)
+        for node in [n for n in self._warned_directories if n not in differing]:
+            del self._warned_directories[node]
+            if str(node) in known:
+                log.info("node %d (%s) serves the same directory as this node again", node,
+                         describe_node(known[str(node)]))
+        self._other_directories = differing
+
+    @property
+    def other_directories(self) -> int:
+        """Other nodes that have served another directory than this one for longer than
+        :attr:`directory_grace` (``interphone_nodes_with_another_directory``)."""
+        now = self._loop.time() if self._loop is not None else 0.0
+        return sum(1 for _, _, since in self._other_directories.values()
+                   if now - since >= self.directory_grace)
 
     def _look_up(self, node: int) -> None:
         """:attr:`NodeAuth.look_up` (any thread): authenticated audio came from ``node``,
@@ -538,6 +627,7 @@ class RedisStore:
                 await redis_result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
                 await self._check_not_lost(redis)
                 known = await redis_result(redis.hgetall(nodes))
+                self.nodes = len(known)
                 self._learn_nodes(known)
                 now = loop.time()
                 if self._healthy_since is None:
@@ -552,16 +642,40 @@ class RedisStore:
             await asyncio.sleep(self.beat)
 
     async def _check_not_lost(self, redis: Redis) -> None:
-        """Say once, as an error, when Redis lost its data under the running nodes (restarted
-        without persistence, flushed): ``node-seq`` is then below this node's number."""
-        seq = await redis.get(self.key("node-seq"))
-        lost = int(seq or 0) < self.node
-        if lost and not self._data_lost:
-            log.error("the store %s lost its data (node-seq %s, this is node %d; restarted "
-                      "without appendonly, or flushed): restart every node, or nodes started "
-                      "from now on take numbers in use and clients on different nodes miss "
-                      "each other", self.safe_url, seq or "absent", self.node)
-        self._data_lost = lost
+        """When Redis lost its data under the running nodes (restarted without persistence,
+        flushed: ``node-seq`` is then below this node's number), put back what nodes
+        started from then on need (:data:`RESEED`, by the first node that notices):
+        ``node-seq`` above every node number known, the cluster secret and (at this node's
+        reader's next turn) a snapshot of the state. Without them a node restarted
+        afterwards took a number in use (and read the ``down`` of the node that had it as
+        its own: given up, exit 1), made a new secret (no audio between it and the others)
+        and started from an empty state. Every node says it once, as an error: ``restored``
+        (a new mark at each such repair) differs from what it read at its start."""
+        seq, restored = await redis.mget(self.key("node-seq"), self.key("restored"))
+        if int(seq or 0) < self.node:
+            mark = f"{self.node}:{time.time_ns()}"
+            put_back = await redis_result(redis.eval(
+                RESEED, 4, self.key("node-seq"), self.key("media-secret"), self.key("nodes"),
+                self.key("restored"), self._highest_known(), encode_b64(self.media_secret),
+                mark))
+            if put_back and self.caught_up:  # (a part of the state would mislead)
+                self._snapshot_due = True
+            restored = await redis.get(self.key("restored"))
+        if restored != self._restored:
+            self._restored = restored
+            log.error("the store %s lost its data (restarted without appendonly, or flushed): "
+                      "its node numbers, cluster secret and state were put back from the "
+                      "running nodes, but what they had not all read yet is lost: restart "
+                      "every node, one by one", self.safe_url)
+
+    def _highest_known(self) -> int:
+        """The highest node number this node knows of (itself, the live ones, those gone)."""
+        numbers = {self.node}
+        if self.replica is not None:
+            numbers |= set(self.replica.relays) | self.replica.gone
+            if self.replica.state.node_auth is not None:
+                numbers.add(self.replica.state.node_auth.highest)
+        return max(numbers)
 
     def _swept(self, node: int, info: str) -> None:
         """This node's sweep gave ``node`` up (``info``: its entry in ``nodes``)."""

@@ -119,6 +119,9 @@ class Replica:
         self.media_address = media_address
         self.available = True
         """False while the log cannot be reached: changes are refused, not queued."""
+        self.refused = 0
+        """Requests refused since the start because the log could not take them (errcode
+        500, :data:`UNAVAILABLE`): ``interphone_requests_refused_total{reason}``."""
         self.outgoing: list[Event] = []
         self.pending: dict[int, tuple[int, Message]] = {}  # ref -> (sid, request)
         self.doubt = AppendDoubt(self)
@@ -175,12 +178,14 @@ class Replica:
         if isinstance(body, Login):
             self.state.check_login(sid, body.uid, body.token, body.features)
             if sid in self.doubt.blocked:  # (a late login of this sid may be about to be undone)
+                self.refused += 1
                 raise Refused(ErrCode.SERVER_FAULT, UNAVAILABLE)
             if sid in self.state.sessions:
                 return False  # the same uid again: nothing changes
         elif sid not in self.state.sessions:
             return False  # 401, answered here
         if not self.available or sid in self.doubt.blocked:
+            self.refused += 1
             raise Refused(ErrCode.SERVER_FAULT, UNAVAILABLE)
         event = request_event(sid, body, peer.ip)
         ref = next(self._refs)
@@ -516,9 +521,9 @@ class Replica:
             sid = state.by_uid.get(str(uid))
             if sid is None:
                 continue
+            outbox.log(f"kick uid={uid} session={sid} reason={ACCOUNT_REMOVED}")  # every node
             if sid in state.peers:
                 outbox.send(sid, Message.notification(Kicked(ACCOUNT_REMOVED)))
-                outbox.log(f"kick uid={uid} session={sid} reason={ACCOUNT_REMOVED}")
                 outbox.close(sid)
             outbox.extend(state.logout(sid))
         for sid, interphone in leaving:
@@ -529,6 +534,7 @@ class Replica:
                line: str = "") -> None:
         """Refuses the request of ``sid`` in flight (the log did not take it, or not in
         time), logging ``line`` if any, and answers what waited behind it."""
+        self.refused += 1
         outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
         if line:
             outbox.log(line)

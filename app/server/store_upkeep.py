@@ -55,11 +55,12 @@ class StoreUpkeep:
         self._missing: dict[int, int] = {}  # node -> sweeps in a row without its heartbeat
 
     async def snapshot_and_trim(self, redis: Redis, replica: Replica, this_node: int,
-                                at: str) -> None:
-        """If ``this_node`` has the lowest number: write a snapshot of ``replica``, which has
-        applied the log up to ``at``, then trim."""
+                                at: str, *, anyway: bool = False) -> None:
+        """If ``this_node`` has the lowest number (or ``anyway``: Redis lost its data and
+        this node put it back): write a snapshot of ``replica``, which has applied the log
+        up to ``at``, then trim."""
         known = await redis_result(redis.hgetall(self.key("nodes")))
-        if not known or min(int(n) for n in known) != this_node:
+        if not anyway and (not known or min(int(n) for n in known) != this_node):
             return
         snapshot = replica.snapshot(at, asyncio.get_running_loop().time())
         await redis.set(self.key("snapshot"), json.dumps(snapshot))
