@@ -13,6 +13,7 @@ import logging
 
 from app.protocol.errors import ErrCode, FrameTooLarge, MalformedFrame, ProtocolError
 from app.protocol.messages import JoinRequest, Message, MessageKind, QuitRequest
+from app.protocol.presence import CallAction, CallRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message
 from app.server.addr_limits import address_key
@@ -29,6 +30,16 @@ has no seq an answer could name."""
 
 HELD_FRAMES_LIMIT = 32
 """Frames a connection may send while its login is being checked (beyond: closed)."""
+
+
+def _rings_or_changes_members(message: Message) -> bool:
+    """Does ``message`` cost the session's membership budget? A join or a leave tells
+    every member and watcher; a call ``ring`` (extension presence) may start a ring again
+    after the caller's ``cancel``, which rings the callee's desktop each time: without the
+    budget, ring and cancel in turn rang another user 25 times a second."""
+    body = message.body
+    return isinstance(body, JoinRequest | QuitRequest) or (
+        isinstance(body, CallRequest) and body.action is CallAction.RING)
 
 
 class ConnectionRules(StateBase):
@@ -148,10 +159,9 @@ class ConnectionRules(StateBase):
         if not allowed:
             outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, "too many requests"))
             return
-        if isinstance(message.body, JoinRequest | QuitRequest) \
-                and not peer.memberships.take(now):
-            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS,
-                                     "too many joins and leaves"))
+        if _rings_or_changes_members(message) and not peer.memberships.take(now):
+            what = "calls" if isinstance(message.body, CallRequest) else "joins and leaves"
+            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, f"too many {what}"))
             return
         self._answer(peer, message, now, outbox)
 

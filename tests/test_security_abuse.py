@@ -1,0 +1,65 @@
+"""Abuse of the extensions and of the clients, tried against a real ``interphone-server``
+process on 127.0.0.1 (docs/security.md, "Attacks tried against the real server")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from server_fixtures import TEST_TOML, RawClient, start_server_process, stop_server_process
+
+from app.protocol.ids import InterphoneId
+from app.protocol.messages import ErrorReply, JoinRequest, Login, LoginResult
+from app.protocol.presence import CallAction, CallNotice, CallNoticeType, CallRequest
+
+Served = tuple[int, list[str]]
+
+
+@contextlib.asynccontextmanager
+async def server_process(tmp_path: Path, settings: str = "") -> AsyncIterator[Served]:
+    config = tmp_path / "dir.toml"
+    config.write_text(TEST_TOML.replace("[server]\n", "[server]\n" + settings, 1))
+    process, port, lines = await start_server_process("--config", str(config))
+    try:
+        yield port, lines
+    finally:
+        await stop_server_process(process)
+
+
+async def _login(port: int, uid: str, features: tuple[str, ...] = ()) -> RawClient:
+    client = await RawClient.connect(port)
+    reply = await client.request(Login(uid, f"pw-{uid}", features=features))
+    assert reply.ok and isinstance(reply.body, LoginResult), reply
+    client.uid = uid
+    return client
+
+
+async def test_ring_and_cancel_in_turn_cannot_ring_a_user_without_end(tmp_path: Path) -> None:
+    """A caller in a chat sending ``ring`` and ``cancel`` in turn started a new ring with
+    each ``ring``: the callee's desktop rang 25 times a second (the request rate), while
+    the same calls made by joining and leaving were held to ``membership_rate``. A ring
+    now costs the caller's membership budget as a join does: beyond it, 429 and the
+    callee is told nothing."""
+    async with server_process(tmp_path, "membership_burst = 5\n") as (port, _lines):
+        eve = await _login(port, "eve", ("presence",))
+        alice = await _login(port, "alice", ("presence",))
+        chat = InterphoneId.parse("chat_alice:eve")
+        assert (await alice.request(JoinRequest(chat))).ok  # rings eve: one budget token
+        started = time.monotonic()
+        answers = []
+        for _ in range(30):
+            answers.append((await alice.request(CallRequest(CallAction.CANCEL, chat))).body)
+            answers.append((await alice.request(CallRequest(CallAction.RING, chat))).body)
+        elapsed = time.monotonic() - started
+        rings_refused = sum(1 for a in answers[1::2]
+                            if isinstance(a, ErrorReply) and a.errcode == 429)
+        await asyncio.sleep(0.5)
+        rang = sum(1 for m in eve.drain() if isinstance(m.body, CallNotice)
+                   and m.body.type is CallNoticeType.RINGING)
+        assert rings_refused > 0
+        assert rang <= 5 + 2 * elapsed + 1, (rang, elapsed)
+        await alice.close()
+        await eve.close()
