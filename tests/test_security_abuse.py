@@ -12,7 +12,15 @@ from pathlib import Path
 from server_fixtures import TEST_TOML, RawClient, start_server_process, stop_server_process
 
 from app.protocol.ids import InterphoneId
-from app.protocol.messages import ErrorReply, JoinRequest, Login, LoginResult
+from app.protocol.messages import (
+    EmergencyAction,
+    EmergencyRequest,
+    EmergencyState,
+    ErrorReply,
+    JoinRequest,
+    Login,
+    LoginResult,
+)
 from app.protocol.presence import CallAction, CallNotice, CallNoticeType, CallRequest
 
 Served = tuple[int, list[str]]
@@ -63,3 +71,33 @@ async def test_ring_and_cancel_in_turn_cannot_ring_a_user_without_end(tmp_path: 
         assert rang <= 5 + 2 * elapsed + 1, (rang, elapsed)
         await alice.close()
         await eve.close()
+
+
+async def test_raise_and_cancel_in_turn_cannot_alert_a_group_without_end(
+        tmp_path: Path) -> None:
+    """A member raising and cancelling an emergency in turn made every member's client
+    sound the emergency alert, show its banner and interrupt its screen reader 25 times
+    a second, and the server write four log lines each time. Raises and cancels now cost
+    the membership budget: beyond it, 429 and nobody is told anything."""
+    async with server_process(tmp_path, "membership_burst = 5\n") as (port, _lines):
+        group = InterphoneId.parse("group_58")
+        bob = await _login(port, "bob", ("emergency",))
+        assert (await bob.request(JoinRequest(group))).ok
+        alice = await _login(port, "alice", ("emergency",))
+        assert (await alice.request(JoinRequest(group))).ok  # one budget token
+        await asyncio.sleep(0.2)
+        bob.drain()
+        started = time.monotonic()
+        answers = []
+        for _ in range(30):
+            for action in (EmergencyAction.RAISE, EmergencyAction.CANCEL):
+                answers.append((await alice.request(EmergencyRequest(action, group))).body)
+        elapsed = time.monotonic() - started
+        refused = [a for a in answers if isinstance(a, ErrorReply)]
+        assert refused and {a.errcode for a in refused} == {429}
+        await asyncio.sleep(0.5)
+        raised = sum(1 for m in bob.drain() if isinstance(m.body, EmergencyState)
+                     and m.body.action is EmergencyAction.RAISE)
+        assert raised <= 4 + 2 * elapsed + 1, (raised, elapsed)
+        await alice.close()
+        await bob.close()

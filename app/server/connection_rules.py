@@ -12,7 +12,13 @@ import heapq
 import logging
 
 from app.protocol.errors import ErrCode, FrameTooLarge, MalformedFrame, ProtocolError
-from app.protocol.messages import JoinRequest, Message, MessageKind, QuitRequest
+from app.protocol.messages import (
+    EmergencyRequest,
+    JoinRequest,
+    Message,
+    MessageKind,
+    QuitRequest,
+)
 from app.protocol.presence import CallAction, CallRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message
@@ -32,14 +38,22 @@ HELD_FRAMES_LIMIT = 32
 """Frames a connection may send while its login is being checked (beyond: closed)."""
 
 
-def _rings_or_changes_members(message: Message) -> bool:
-    """Does ``message`` cost the session's membership budget? A join or a leave tells
-    every member and watcher; a call ``ring`` (extension presence) may start a ring again
-    after the caller's ``cancel``, which rings the callee's desktop each time: without the
-    budget, ring and cancel in turn rang another user 25 times a second."""
+def _membership_cost(message: Message) -> str | None:
+    """What ``message`` does that costs the session's membership budget (for the 429's
+    errmsg), or None. A join or a leave tells every member and watcher; a call ``ring``
+    (extension presence) may start a ring again after the caller's ``cancel``, which
+    rings the callee's desktop each time; an emergency raise or cancel (extension
+    emergency) sounds or stops the alert of every member. Without the budget, ring and
+    cancel in turn rang another user 25 times a second, and raise and cancel in turn
+    alerted a whole group as often."""
     body = message.body
-    return isinstance(body, JoinRequest | QuitRequest) or (
-        isinstance(body, CallRequest) and body.action is CallAction.RING)
+    if isinstance(body, JoinRequest | QuitRequest):
+        return "joins and leaves"
+    if isinstance(body, CallRequest) and body.action is CallAction.RING:
+        return "calls"
+    if isinstance(body, EmergencyRequest):
+        return "emergency raises and cancels"
+    return None
 
 
 class ConnectionRules(StateBase):
@@ -159,9 +173,9 @@ class ConnectionRules(StateBase):
         if not allowed:
             outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, "too many requests"))
             return
-        if _rings_or_changes_members(message) and not peer.memberships.take(now):
-            what = "calls" if isinstance(message.body, CallRequest) else "joins and leaves"
-            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, f"too many {what}"))
+        cost = _membership_cost(message)
+        if cost is not None and not peer.memberships.take(now):
+            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, f"too many {cost}"))
             return
         self._answer(peer, message, now, outbox)
 
