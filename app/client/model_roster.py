@@ -21,6 +21,7 @@ class RosterModel:
 
     _roster: tuple[RosterEntry, ...]
     _roster_ids: frozenset[InterphoneId]
+    _contact_ids: frozenset[str]
     _name: str
     _roster_told: bool
     _interphones: dict[InterphoneId, InterphoneInfo]
@@ -102,6 +103,7 @@ class RosterModel:
         gone = self._roster_ids
         self._roster, self._name = roster, name
         self._roster_ids = frozenset(self.roster_ids())
+        self._contact_ids = frozenset(e.id for e in roster if e.kind == "contact")
         self._emit(RosterChanged(roster))
         for interphone in gone - self._roster_ids:
             self._forget_live(interphone)
