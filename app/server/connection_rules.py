@@ -18,7 +18,6 @@ from app.protocol.messages import (
     Message,
     MessageKind,
     QuitRequest,
-    SpeakRequest,
 )
 from app.protocol.presence import CallAction, CallRequest
 from app.protocol.replies import protocol_error_reply, refusal
@@ -177,13 +176,6 @@ class ConnectionRules(StateBase):
         cost = _membership_cost(message)
         if cost is not None and not peer.memberships.take(now):
             outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, f"too many {cost}"))
-            return
-        if isinstance(message.body, SpeakRequest) and message.body.on \
-                and not peer.floor_requests.take(now):
-            # toggling speak on and off made two notifications to every member each time,
-            # 50 a second from one client; off is never refused (a holder can let go)
-            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS,
-                                     "too many floor requests"))
             return
         self._answer(peer, message, now, outbox)
 
