@@ -9,7 +9,14 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from server_fixtures import TEST_TOML, RawClient, start_server_process, stop_server_process
+import pytest
+from server_fixtures import (
+    TEST_TOML,
+    RawClient,
+    running_server,
+    start_server_process,
+    stop_server_process,
+)
 
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import (
@@ -20,8 +27,15 @@ from app.protocol.messages import (
     JoinRequest,
     Login,
     LoginResult,
+    QuitRequest,
 )
 from app.protocol.presence import CallAction, CallNotice, CallNoticeType, CallRequest
+from app.server import Directory, floor_rules
+
+OPEN_TOML = """\
+[server]
+auth = "open"
+"""
 
 Served = tuple[int, list[str]]
 
@@ -101,3 +115,26 @@ async def test_raise_and_cancel_in_turn_cannot_alert_a_group_without_end(
         assert raised <= 4 + 2 * elapsed + 1, (raised, elapsed)
         await alice.close()
         await bob.close()
+
+
+async def test_emergency_records_of_ever_new_chats_are_bounded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server keeps each interphone's emergency records after it ended, and never
+    forgot an interphone: a user raising an emergency in one chat after another (in open
+    mode, with any uid) grew them without end. At most ``EMERGENCY_LOG_INTERPHONES``
+    interphones are kept; the one recorded least recently goes first."""
+    monkeypatch.setattr(floor_rules, "EMERGENCY_LOG_INTERPHONES", 3)
+    async with running_server(Directory.from_toml_text(OPEN_TOML, source="open.toml"),
+                              membership_burst=1000) as server:
+        alice = await _login(server.port, "alice", ("emergency",))
+        chats = [InterphoneId.chat("alice", f"x{n}") for n in range(6)]
+        for chat in chats:
+            assert (await alice.request(JoinRequest(chat))).ok
+            raised = await alice.request(EmergencyRequest(EmergencyAction.RAISE, chat))
+            assert raised.ok, raised
+            assert (await alice.request(QuitRequest(chat))).ok  # ends it: recorded too
+        kept = server.state.emergency_log
+        assert list(kept) == chats[3:]
+        assert [r.action for r in kept[chats[5]]] == [EmergencyAction.RAISE,
+                                                       EmergencyAction.CANCEL]
+        await alice.close()
