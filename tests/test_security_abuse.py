@@ -27,6 +27,7 @@ from app.protocol.messages import (
     JoinRequest,
     Login,
     LoginResult,
+    Ping,
     QuitRequest,
 )
 from app.protocol.presence import CallAction, CallNotice, CallNoticeType, CallRequest
@@ -138,3 +139,41 @@ async def test_emergency_records_of_ever_new_chats_are_bounded(
         assert [r.action for r in kept[chats[5]]] == [EmergencyAction.RAISE,
                                                        EmergencyAction.CANCEL]
         await alice.close()
+
+
+def _directory_of(users: int) -> str:
+    lines = ["[server]", 'auth = "token"', ""]
+    for n in range(users):
+        lines += ["[[users]]", f'uid = "user{n:04d}"', f'name = "User number {n}"',
+                  f'token = "pw-user{n:04d}"', ""]
+    return "\n".join(lines)
+
+
+async def test_large_answers_cost_the_byte_budget(tmp_path: Path) -> None:
+    """A presence sync is 80 bytes and its answer, in a directory of 1,500 users, 61 KB:
+    one session asking it 40 times a second (within the request rate) made the server
+    encode 2.4 MB a second, 67 % of a core, and every other user's answers waited 30 ms
+    (p50, 180 ms at worst). The answers to a session now cost its byte budget as what
+    it sends does (``read_rate`` 64 KB/s after ``read_burst`` 256 KB): its reading pauses
+    and its requests wait in its socket; the others are served meanwhile."""
+    config = tmp_path / "dir.toml"
+    config.write_text(_directory_of(1500))
+    process, port, _lines = await start_server_process("--config", str(config))
+    try:
+        asker = await RawClient.connect(port)
+        reply = await asker.request(Login("user0000", "pw-user0000", features=("presence",)))
+        assert reply.ok
+        other = await RawClient.connect(port)
+        await other.login("user0001", "pw-user0001")
+        for index in range(150):  # 37 a second: within the request rate
+            asker.send_xml(f"<message type='request' seq='p{index}' module='MID_SESSION'>"
+                           "<presence type='sync'/></message>")
+            await asyncio.sleep(0.027)
+        assert (await other.request(Ping(), timeout=10.0)).ok
+        answered = asker.unmatched.qsize()
+        assert answered < 40, answered  # 256 KB + 4 s of 64 KB: about 8 answers of 61 KB
+        await asker.close()
+        await other.close()
+    finally:
+        await stop_server_process(process)
+

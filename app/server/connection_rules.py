@@ -125,11 +125,12 @@ class ConnectionRules(StateBase):
         return outbox
 
     def read_pause(self, sid: int, size: int, now: float) -> float:
-        """``size`` bytes of ``sid`` were read: the seconds its reading must now pause
-        (0.0: none). Every frame costs a parse, also one refused with 429, so a peer that
-        streams large frames would take the event loop from everyone: what it sends beyond
-        its byte budget (``login_read_*`` before the login, ``read_*`` after) waits in its
-        socket, and TCP slows it down."""
+        """``size`` bytes of ``sid`` were read or answered: the seconds its reading must
+        now pause (0.0: none). Every frame costs a parse, also one refused with 429, and
+        every answer its encoding, so a peer that streams large frames or asks for large
+        answers would take the event loop from everyone: what it sends beyond its byte
+        budget (``login_read_*`` before the login, ``read_*`` after) waits in its socket,
+        and TCP slows it down."""
         peer = self.peers.get(sid)
         if peer is None or peer.closing:
             return 0.0
