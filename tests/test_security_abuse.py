@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from server_fixtures import (
     stop_server_process,
 )
 
+from app.protocol import RecvBeginPacket
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import (
     EmergencyAction,
@@ -142,7 +144,7 @@ async def test_emergency_records_of_ever_new_chats_are_bounded(
 
 
 def _directory_of(users: int) -> str:
-    lines = ["[server]", 'auth = "token"', ""]
+    lines = ["[server]", 'auth = "token"', "rate_burst = 10", ""]
     for n in range(users):
         lines += ["[[users]]", f'uid = "user{n:04d}"', f'name = "User number {n}"',
                   f'token = "pw-user{n:04d}"', ""]
@@ -155,7 +157,9 @@ async def test_large_answers_cost_the_byte_budget(tmp_path: Path) -> None:
     encode 2.4 MB a second, 67 % of a core, and every other user's answers waited 30 ms
     (p50, 180 ms at worst). The answers to a session now cost its byte budget as what
     it sends does (``read_rate`` 64 KB/s after ``read_burst`` 256 KB): its reading pauses
-    and its requests wait in its socket; the others are served meanwhile."""
+    and its requests wait in its socket; the others are served meanwhile. (``rate_burst``
+    10: the requests read at once when reading resumes are all answered, up to the
+    request rate's burst.)"""
     config = tmp_path / "dir.toml"
     config.write_text(_directory_of(1500))
     process, port, _lines = await start_server_process("--config", str(config))
@@ -171,9 +175,46 @@ async def test_large_answers_cost_the_byte_budget(tmp_path: Path) -> None:
             await asyncio.sleep(0.027)
         assert (await other.request(Ping(), timeout=10.0)).ok
         answered = asker.unmatched.qsize()
-        assert answered < 40, answered  # 256 KB + 4 s of 64 KB: about 8 answers of 61 KB
+        # 256 KB + 4 s of 64 KB: about 8 answers of 61 KB, and the frames read at once
+        # when reading resumes (at most rate_burst: they are all handled before the pause)
+        assert answered < 60, answered
         await asker.close()
         await other.close()
     finally:
         await stop_server_process(process)
+
+
+async def test_a_flood_of_valid_base_recvbegins_is_cut_per_uid(tmp_path: Path) -> None:
+    """A member's own base recvbegin, valid and from the address it logged in from, is a
+    registration and an ack on the event loop: the media thread handed every one over,
+    and a flood of them (240,000 a second) held another user's ping for 20 s. They now
+    have a bucket per uid (``recvbegin_rate``/``recvbegin_burst``, as media-auth's per
+    address), checked in the media thread: beyond it, dropped there, unacknowledged."""
+    async with server_process(tmp_path) as (port, _lines):
+        alice = await _login(port, "alice")
+        assert (await alice.request(JoinRequest(InterphoneId.parse("group_58")))).ok
+        bob = await _login(port, "bob")
+        packet = RecvBeginPacket("group_58", "alice").serialize()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.setblocking(False)
+        acks = 0
+        started = time.monotonic()
+        try:
+            for _ in range(100):
+                for _ in range(200):
+                    with contextlib.suppress(BlockingIOError):
+                        sock.sendto(packet, ("127.0.0.1", port))
+                await asyncio.sleep(0.01)
+            assert (await bob.request(Ping(), timeout=30.0)).ok
+            await asyncio.sleep(0.5)
+            elapsed = time.monotonic() - started
+            with contextlib.suppress(BlockingIOError):
+                while sock.recv(2048) == packet:
+                    acks += 1
+        finally:
+            sock.close()
+        assert 1 <= acks <= 40 + 20 * elapsed + 1, (acks, elapsed)
+        await alice.close()
+        await bob.close()
 
