@@ -26,6 +26,7 @@ from app.protocol.messages import (
     EmergencyRequest,
     EmergencyState,
     ErrorReply,
+    InterphoneChanged,
     JoinRequest,
     Login,
     LoginResult,
@@ -218,3 +219,30 @@ async def test_a_flood_of_valid_base_recvbegins_is_cut_per_uid(tmp_path: Path) -
         await alice.close()
         await bob.close()
 
+
+async def test_logging_in_again_does_not_renew_the_membership_budget(tmp_path: Path) -> None:
+    """Each connection had a full membership budget: logging in again (which ends the
+    older session, and with it its joins) then joining, in turn, made two notifications
+    to every member each time, 500 times a second. A uid's next session now goes on with
+    the budget of its last one."""
+    async with server_process(tmp_path, "membership_burst = 5\n") as (port, _lines):
+        group = InterphoneId.parse("group_58")
+        bob = await _login(port, "bob")
+        assert (await bob.request(JoinRequest(group))).ok
+        await asyncio.sleep(0.2)
+        bob.drain()
+        started = time.monotonic()
+        joined = 0
+        sessions: list[RawClient] = []
+        for _ in range(30):
+            mallory = await _login(port, "alice")
+            joined += (await mallory.request(JoinRequest(group))).ok
+            sessions.append(mallory)
+        elapsed = time.monotonic() - started
+        assert 1 <= joined <= 5 + 2 * elapsed + 1, (joined, elapsed)
+        await asyncio.sleep(0.5)
+        told = sum(1 for m in bob.drain() if isinstance(m.body, InterphoneChanged))
+        assert told <= 2 * joined
+        for session in sessions:
+            await session.close()
+        await bob.close()
