@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hostile_server import HostileServer, Peer, client_for
 from server_fixtures import (
     TEST_TOML,
     RawClient,
@@ -19,7 +20,9 @@ from server_fixtures import (
     stop_server_process,
 )
 
+from app.client.events import ConnectionState
 from app.protocol import RecvBeginPacket
+from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import (
     EmergencyAction,
@@ -30,10 +33,12 @@ from app.protocol.messages import (
     JoinRequest,
     Login,
     LoginResult,
+    Message,
     Ping,
     QuitRequest,
 )
 from app.protocol.presence import CallAction, CallNotice, CallNoticeType, CallRequest
+from app.protocol.replies import refusal
 from app.server import Directory, floor_rules
 
 OPEN_TOML = """\
@@ -246,3 +251,32 @@ async def test_logging_in_again_does_not_renew_the_membership_budget(tmp_path: P
         for session in sessions:
             await session.close()
         await bob.close()
+
+
+async def test_a_reconnect_answered_429_is_tried_again() -> None:
+    """A login refused 429 while reconnecting (the login guard's back-off, which an
+    attacker's wrong guesses for the uid start for every address but the user's usual
+    ones, or its hash queue full during a login flood: "retry in 1 s") ended the
+    reconnection for good, as a wrong token does: the user stayed offline until they
+    noticed. A 429 is now one more failed attempt, retried after the back-off."""
+    async with HostileServer() as server:
+        client = client_for(server, backoff=(0.2, 1.0))
+        await client.connect()
+        refused = 0
+
+        def busy(peer: Peer, request: Message) -> None:
+            nonlocal refused
+            refused += 1
+            if refused == 2:
+                del server.on[Login]  # the next attempt is answered as usual
+            peer.send(refusal(request, ErrCode.TOO_MANY_REQUESTS,
+                              "too many failed logins, retry in 1 s"))
+
+        server.on[Login] = busy
+        server.peer.close()
+        deadline = time.monotonic() + 15.0
+        while client.state is not ConnectionState.CONNECTED or refused < 2:
+            assert client.state is not ConnectionState.REFUSED, client.model.connection_detail
+            assert time.monotonic() < deadline, client.state
+            await asyncio.sleep(0.05)
+        await client.close()
