@@ -225,11 +225,13 @@ async def test_a_flood_of_valid_base_recvbegins_is_cut_per_uid(tmp_path: Path) -
         await bob.close()
 
 
-async def test_logging_in_again_does_not_renew_the_membership_budget(tmp_path: Path) -> None:
+@pytest.mark.parametrize("close", [False, True], ids=["replaced", "closed"])
+async def test_logging_in_again_does_not_renew_the_membership_budget(
+        tmp_path: Path, close: bool) -> None:
     """Each connection had a full membership budget: logging in again (which ends the
-    older session, and with it its joins) then joining, in turn, made two notifications
-    to every member each time, 500 times a second. A uid's next session now goes on with
-    the budget of its last one."""
+    older session, and with it its joins; or after closing the older connection) then
+    joining, in turn, made two notifications to every member each time, 500 times a
+    second. A uid's next session now goes on with the budget of its last one."""
     async with server_process(tmp_path, "membership_burst = 5\n") as (port, _lines):
         group = InterphoneId.parse("group_58")
         bob = await _login(port, "bob")
@@ -243,6 +245,9 @@ async def test_logging_in_again_does_not_renew_the_membership_budget(tmp_path: P
             mallory = await _login(port, "alice")
             joined += (await mallory.request(JoinRequest(group))).ok
             sessions.append(mallory)
+            if close:
+                await mallory.close()
+                await asyncio.sleep(0.02)  # (the server sees the close before the login)
         elapsed = time.monotonic() - started
         assert 1 <= joined <= 5 + 2 * elapsed + 1, (joined, elapsed)
         await asyncio.sleep(0.5)
