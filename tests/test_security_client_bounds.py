@@ -118,3 +118,22 @@ def test_presence_is_kept_for_contacts_only_and_calls_are_capped(
     model.apply_body(CallNotice(CallNoticeType.RINGING, InterphoneId.chat("me", "zed"),
                                 "zed", 30))
     assert InterphoneId.chat("me", "zed") in model.incoming_calls
+
+
+def test_names_lose_bidi_controls_and_line_breaks() -> None:
+    """A display name from the server went to every label, notification and screen reader
+    as it came: a right-to-left override turned the rest of the line around ("Dave" and
+    U+202E: "Dave is speaking" shown as "Dave gnikaeps si"), or spelt one name as another,
+    and a line break split a one-line label. Names are now one line without bidi
+    controls; right-to-left scripts keep their natural direction."""
+    model = ClientModel("me", clock=lambda: 0.0)
+    model.apply_login(LoginResult(
+        "me", 9400, 15, 60, (RosterEntry("group", "58", "Ops\u2067x\u2069"),
+                             RosterEntry("contact", "dave", "Dave\u202e"),
+                             RosterEntry("contact", "eve", "\u202eecilA"),
+                             RosterEntry("contact", "sam", "Sam\nAdmin"),
+                             RosterEntry("contact", "omar", "\u0639\u0645\u0631")),
+        name="Me\u202d\r\n"))
+    assert [e.name for e in model.roster] == ["Opsx", "Dave", "ecilA", "Sam Admin",
+                                              "\u0639\u0645\u0631"]
+    assert model.name == "Me  "
