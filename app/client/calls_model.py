@@ -9,6 +9,7 @@ Pure, like the model: it emits its events through the model's batch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Container, Mapping
 from types import MappingProxyType
 
@@ -32,6 +33,13 @@ from app.protocol.presence import (
     PresenceSyncResult,
 )
 
+MAX_CALLS = 256
+"""Chats ringing us, and chats of our calls, that the model keeps at most: a hostile or
+broken server could otherwise grow them without end (one ``<call>`` notice each, and
+each ringing one an :class:`IncomingCall` for the desktop to announce)."""
+
+logger = logging.getLogger(__name__)
+
 _CALL_STATE_OF_NOTICE = {
     CallNoticeType.ANSWERED: CallState.ANSWERED,
     CallNoticeType.DECLINED: CallState.DECLINED,
@@ -50,6 +58,7 @@ class CallsModel:
         self._online: dict[str, bool] = {}
         self._outgoing: dict[InterphoneId, CallState] = {}
         self._incoming: dict[InterphoneId, str] = {}  # chat ringing us -> caller
+        self._cap_logged = False
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -69,18 +78,20 @@ class CallsModel:
 
     # ---- changes -----------------------------------------------------------------------
 
-    def apply(self, body: Body, joined: Container[InterphoneId]) -> None:
+    def apply(self, body: Body, joined: Container[InterphoneId],
+              contacts: Container[str]) -> None:
         """Extension ``presence``: contacts' status and the state of calls (``joined``:
-        the interphones we are in, which do not ring)."""
+        the interphones we are in, which do not ring; ``contacts``: the roster's, the
+        only uids whose status is learnt)."""
         match body:
-            case PresenceSyncResult(contacts):
-                known = {c.uid: c.online for c in contacts}
+            case PresenceSyncResult(listed):
+                known = {c.uid: c.online for c in listed if c.uid in contacts}
                 for uid in [u for u in self._online if u not in known]:
                     del self._online[uid]
                 for uid, online in known.items():
                     self._set_online(uid, online)
-            case PresenceChanged(uid, online):
-                self._set_online(uid, online)
+            case PresenceChanged(uid, online) if uid in contacts or uid in self._online:
+                self._set_online(uid, online)  # (a contact a reload removed goes offline)
             case CallResult(CallAction.RING, chat, state) if state is not None:
                 self.set_outgoing(chat, CallState(state.value))
             case CallResult(CallAction.CANCEL, chat):
@@ -88,7 +99,8 @@ class CallsModel:
             case CallResult(CallAction.DECLINE, chat):
                 self.end_incoming(chat, "declined")
             case CallNotice(CallNoticeType.RINGING, chat, caller) if chat.involves(self._uid):
-                if chat not in self._incoming and chat not in joined:
+                if chat not in self._incoming and chat not in joined \
+                        and self._room(self._incoming, "chats ringing us"):
                     self._incoming[chat] = caller or other_party(chat, self._uid)
                     self._emit(IncomingCall(chat, self._incoming[chat]))
             case CallNotice(CallNoticeType.ENDED, chat, _, _, reason):
@@ -104,8 +116,24 @@ class CallsModel:
     def set_outgoing(self, chat: InterphoneId, state: CallState) -> None:
         if not chat.involves(self._uid) or self._outgoing.get(chat) == state:
             return
+        if chat not in self._outgoing:
+            ended = [c for c, s in self._outgoing.items() if s is not CallState.RINGING]
+            if len(self._outgoing) >= MAX_CALLS and ended:
+                del self._outgoing[ended[0]]  # the oldest call that no longer rings
+            if not self._room(self._outgoing, "calls of ours ringing"):
+                return
         self._outgoing[chat] = state
         self._emit(OutgoingCallChanged(chat, other_party(chat, self._uid), state))
+
+    def _room(self, calls: Mapping[InterphoneId, object], what: str) -> bool:
+        """Is there room for one more entry in ``calls``? Beyond :data:`MAX_CALLS` the
+        notice is ignored, and that is logged once."""
+        if len(calls) < MAX_CALLS:
+            return True
+        if not self._cap_logged:
+            self._cap_logged = True
+            logger.warning("%d %s already: ignoring call notices about more", MAX_CALLS, what)
+        return False
 
     def end_all(self) -> None:
         """The session ended: the server ended every ring of it."""

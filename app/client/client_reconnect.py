@@ -206,7 +206,10 @@ class ClientReconnect(ClientCore):
             try:
                 await self._establish(rejoin=rejoin, target=target)
             except LoginRefused as exc:
-                if worth_another_server(exc):  # that node cannot reach its store: next one
+                # a node that cannot reach its store (500): the next one; too many requests
+                # (429: the server's login back-off, which others' wrong guesses for our uid
+                # start, or its hash queue full in a login flood): later, not never
+                if worth_another_server(exc) or exc.errcode == ErrCode.TOO_MANY_REQUESTS:
                     self.stats.reconnect_attempts += 1
                     self.model.set_connection(ConnectionState.RECONNECTING,
                                               exc.errmsg or str(exc),

@@ -103,6 +103,7 @@ class ClientModel(RosterModel):
         self._max_talk = 60
         self._interphones: dict[InterphoneId, InterphoneInfo] = {}
         self._roster_ids: frozenset[InterphoneId] = frozenset()
+        self._contact_ids: frozenset[str] = frozenset()
         self._unsolicited: set[InterphoneId] = set()
         self._cap_logged = False
         self._joined: InterphoneId | None = None  # the talk target
@@ -284,7 +285,8 @@ class ClientModel(RosterModel):
                 return info.id if self.apply_info(info) else None
             case PresenceSyncResult() | PresenceChanged() | CallResult() | CallNotice():
                 with self._batch():
-                    self._calls.apply(body, joined=self._joined_set)
+                    self._calls.apply(body, joined=self._joined_set,
+                                      contacts=self._contact_ids)
             case EmergencyState():
                 self.apply_emergency(body)
             case RosterNotice():

@@ -7,13 +7,28 @@ A mixin over the model's state (the attributes and methods declared below).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 
 from app.client.events import InterphoneEnded, ModelEvent, RosterChanged
 from app.protocol import InterphoneId, InterphoneInfo, RosterEntry
 from app.protocol.ids import AttachType
 from app.protocol.messages import RosterNotice
+
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Embeddings, overrides and isolates: in a name they turn the text around them (the
+rest of a label: "Dave" then U+202E, then " is speaking", shows as "Dave gnikaeps si"),
+or make one name look like another."""
+_LINE_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
+
+
+def display_text(name: str) -> str:
+    """A display name from the server as one line of text that keeps to itself: bidi
+    controls removed, tabs and line breaks made spaces (the natural direction of
+    right-to-left scripts needs neither)."""
+    return _LINE_BREAKS.sub(" ", _BIDI_CONTROLS.sub("", name))
 
 
 class RosterModel:
@@ -21,6 +36,7 @@ class RosterModel:
 
     _roster: tuple[RosterEntry, ...]
     _roster_ids: frozenset[InterphoneId]
+    _contact_ids: frozenset[str]
     _name: str
     _roster_told: bool
     _interphones: dict[InterphoneId, InterphoneInfo]
@@ -97,11 +113,15 @@ class RosterModel:
             self._forget_live(interphone)
 
     def _set_roster(self, roster: tuple[RosterEntry, ...], name: str) -> None:
+        roster = tuple(entry if display_text(entry.name) == entry.name
+                       else replace(entry, name=display_text(entry.name)) for entry in roster)
+        name = display_text(name)
         if roster == self._roster and name == self._name:
             return
         gone = self._roster_ids
         self._roster, self._name = roster, name
         self._roster_ids = frozenset(self.roster_ids())
+        self._contact_ids = frozenset(e.id for e in roster if e.kind == "contact")
         self._emit(RosterChanged(roster))
         for interphone in gone - self._roster_ids:
             self._forget_live(interphone)

@@ -12,7 +12,14 @@ import heapq
 import logging
 
 from app.protocol.errors import ErrCode, FrameTooLarge, MalformedFrame, ProtocolError
-from app.protocol.messages import JoinRequest, Message, MessageKind, QuitRequest
+from app.protocol.messages import (
+    EmergencyRequest,
+    JoinRequest,
+    Message,
+    MessageKind,
+    QuitRequest,
+)
+from app.protocol.presence import CallAction, CallRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message
 from app.server.addr_limits import address_key
@@ -29,6 +36,24 @@ has no seq an answer could name."""
 
 HELD_FRAMES_LIMIT = 32
 """Frames a connection may send while its login is being checked (beyond: closed)."""
+
+
+def _membership_cost(message: Message) -> str | None:
+    """What ``message`` does that costs the session's membership budget (for the 429's
+    errmsg), or None. A join or a leave tells every member and watcher; a call ``ring``
+    (extension presence) may start a ring again after the caller's ``cancel``, which
+    rings the callee's desktop each time; an emergency raise or cancel (extension
+    emergency) sounds or stops the alert of every member. Without the budget, ring and
+    cancel in turn rang another user 25 times a second, and raise and cancel in turn
+    alerted a whole group as often."""
+    body = message.body
+    if isinstance(body, JoinRequest | QuitRequest):
+        return "joins and leaves"
+    if isinstance(body, CallRequest) and body.action is CallAction.RING:
+        return "calls"
+    if isinstance(body, EmergencyRequest):
+        return "emergency raises and cancels"
+    return None
 
 
 class ConnectionRules(StateBase):
@@ -52,6 +77,9 @@ class ConnectionRules(StateBase):
         peer = self.peers.pop(sid, None)
         if peer is not None:
             self._uncount(peer)
+            session = self.sessions.get(sid)
+            if session is not None:  # the uid's next session goes on with its budget
+                self._remember_memberships(session.uid, peer.memberships)
         if self.shared is not None:
             self.shared.session_gone(sid)
             return Outbox()
@@ -100,11 +128,12 @@ class ConnectionRules(StateBase):
         return outbox
 
     def read_pause(self, sid: int, size: int, now: float) -> float:
-        """``size`` bytes of ``sid`` were read: the seconds its reading must now pause
-        (0.0: none). Every frame costs a parse, also one refused with 429, so a peer that
-        streams large frames would take the event loop from everyone: what it sends beyond
-        its byte budget (``login_read_*`` before the login, ``read_*`` after) waits in its
-        socket, and TCP slows it down."""
+        """``size`` bytes of ``sid`` were read or answered: the seconds its reading must
+        now pause (0.0: none). Every frame costs a parse, also one refused with 429, and
+        every answer its encoding, so a peer that streams large frames or asks for large
+        answers would take the event loop from everyone: what it sends beyond its byte
+        budget (``login_read_*`` before the login, ``read_*`` after) waits in its socket,
+        and TCP slows it down."""
         peer = self.peers.get(sid)
         if peer is None or peer.closing:
             return 0.0
@@ -148,10 +177,9 @@ class ConnectionRules(StateBase):
         if not allowed:
             outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, "too many requests"))
             return
-        if isinstance(message.body, JoinRequest | QuitRequest) \
-                and not peer.memberships.take(now):
-            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS,
-                                     "too many joins and leaves"))
+        cost = _membership_cost(message)
+        if cost is not None and not peer.memberships.take(now):
+            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, f"too many {cost}"))
             return
         self._answer(peer, message, now, outbox)
 

@@ -45,6 +45,11 @@ def check_speak_flags(features: frozenset[str],
 EMERGENCY_LOG_LIMIT = 256
 """Emergency records kept per interphone (docs/protocol-extensions.md, emergency)."""
 
+EMERGENCY_LOG_INTERPHONES = 1024
+"""Interphones whose emergency records are kept at most: beyond, those of the one
+recorded least recently go. Without it a user raising an emergency in ever new chats
+(open mode: with any uid) grew the records without end, as they outlive the interphone."""
+
 
 class FloorRules(StateBase):
     """``speak``, ``emergency`` and the effects of a floor change (mixed into the state)."""
@@ -119,7 +124,12 @@ class FloorRules(StateBase):
         event = outcome.emergency
         if event is None:
             return
-        log_ = self.emergency_log.setdefault(record.id, deque(maxlen=EMERGENCY_LOG_LIMIT))
+        log_ = self.emergency_log.pop(record.id, None)
+        if log_ is None:
+            log_ = deque(maxlen=EMERGENCY_LOG_LIMIT)
+            while len(self.emergency_log) >= EMERGENCY_LOG_INTERPHONES:
+                del self.emergency_log[next(iter(self.emergency_log))]
+        self.emergency_log[record.id] = log_  # (the one recorded most recently last)
         log_.append(event)
         outbox.log(f"emergency {event.action} interphone={record.id} "
                    f"raised_by={event.raised_by} by={event.by} emergency_id={event.id}")

@@ -158,6 +158,8 @@ class MediaThread(asyncio.DatagramTransport):
         self._recvbegin_buckets = relay.gate.buckets.fresh()
         """media-auth's per-address recvbegin buckets, the thread's own (the gate keeps its
         own on the loop: both see the same datagrams, so they agree)."""
+        self._base_recvbegin_buckets = relay.gate.buckets.fresh()
+        """Base recvbegins' buckets, per uid named (the relay's ``base_recvbegins``)."""
         self._batches: dict[FastRoute, Batch | None] = {}
         """Fast route -> its prepared sendmmsg (None: sendto per target); the thread's."""
         self._thread = threading.Thread(target=self._serve, name="interphone-media",
@@ -449,8 +451,9 @@ class MediaThread(asyncio.DatagramTransport):
         if kind in _RECVBEGINS:  # only for a live session that could register, within rate
             route = peek_route(data)
             if (route is None or not relay.state.recvbegin_plausible(kind, route[2], addr[0])
-                    or (kind == _AUTH_RECVBEGIN
-                        and not self._recvbegin_buckets.allow(addr[0], self.clock()))):
+                    or not (self._recvbegin_buckets.allow(addr[0], self.clock())
+                            if kind == _AUTH_RECVBEGIN
+                            else self._base_recvbegin_buckets.allow(route[2], self.clock()))):
                 self.drops[NOT_ADMITTED] += 1
                 return
         if kind == _AUDIO:

@@ -143,6 +143,13 @@ class MediaRelay(asyncio.DatagramProtocol):
         self._drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.base_media = self.state.media_encryption.accepts_base_media()
         self.gate = self.state.media_gate
+        self.base_recvbegins = self.gate.buckets.fresh()
+        """Base recvbegins per uid they name, at the rate and burst media-auth's have per
+        address (``recvbegin_rate``/``recvbegin_burst``; a client sends one per join and
+        keepalive): each is a registration and an ack on the event loop, and a member
+        flooding valid ones of its own (240,000 a second) held another user's ping for
+        20 s. Per uid, not per address: the many clients of one address (a NAT, the
+        benchmarks) register at once."""
         self.auth: NodeAuth | None = self.state.node_auth
         """Several nodes: seals what this relay forwards to the others and opens what they
         forward here (None on one node)."""
@@ -494,9 +501,9 @@ class MediaRelay(asyncio.DatagramProtocol):
         except PacketError:
             self._drop(MALFORMED)
             return
-        if not isinstance(packet, RecvBeginPacket) or not self.state.register_media(
-            packet.id, packet.uid, addr
-        ):
+        if not isinstance(packet, RecvBeginPacket) \
+                or not self.base_recvbegins.allow(packet.uid, self.time()) \
+                or not self.state.register_media(packet.id, packet.uid, addr):
             self._drop(NOT_ADMITTED)
             return
         if self.transport is not None:

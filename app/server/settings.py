@@ -32,8 +32,9 @@ class ServerSettings:
     rate_burst: int = 100
     """Token bucket capacity: requests a session may send in a burst."""
     read_rate: float = 64 * 1024
-    """Bytes per second a logged-in session's signaling may send (what it sends beyond,
-    the server reads later: each frame costs a parse, answered or refused)."""
+    """Bytes per second a logged-in session's signaling may send, counting the answers
+    it gets (what it sends beyond, the server reads later: each frame costs a parse,
+    answered or refused, and each answer its encoding)."""
     read_burst: int = 256 * 1024
     """Bytes a logged-in session may send at once before ``read_rate`` applies."""
     login_read_rate: float = 4 * 1024
