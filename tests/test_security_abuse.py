@@ -36,6 +36,7 @@ from app.protocol.messages import (
     Message,
     Ping,
     QuitRequest,
+    SpeakRequest,
 )
 from app.protocol.presence import CallAction, CallNotice, CallNoticeType, CallRequest
 from app.protocol.replies import refusal
@@ -285,3 +286,33 @@ async def test_a_reconnect_answered_429_is_tried_again() -> None:
             assert time.monotonic() < deadline, client.state
             await asyncio.sleep(0.05)
         await client.close()
+async def test_speak_on_and_off_in_turn_cannot_flood_the_members(tmp_path: Path) -> None:
+    """A member taking and releasing the floor in turn made two change notifications to
+    every member and watcher each time, 50 a second from one client: the amplification
+    the join and leave budget closed, through the floor. ``speak on`` now has a budget
+    per session (``floor_rate``/``floor_burst``): beyond it, 429 and nobody is told
+    anything; ``speak off`` is never refused."""
+    async with server_process(tmp_path, "floor_burst = 5\n") as (port, _lines):
+        group = InterphoneId.parse("group_58")
+        bob = await _login(port, "bob")
+        assert (await bob.request(JoinRequest(group))).ok
+        alice = await _login(port, "alice")
+        assert (await alice.request(JoinRequest(group))).ok
+        await asyncio.sleep(0.2)
+        bob.drain()
+        started = time.monotonic()
+        ons, offs = [], []
+        for _ in range(30):
+            ons.append((await alice.request(SpeakRequest(True, group))).body)
+            offs.append(await alice.request(SpeakRequest(False, group)))
+        elapsed = time.monotonic() - started
+        assert all(reply.ok for reply in offs)
+        refused = [a for a in ons if isinstance(a, ErrorReply)]
+        assert refused and {a.errcode for a in refused} == {429}
+        granted = len(ons) - len(refused)
+        assert granted <= 5 + 5 * elapsed + 1, (granted, elapsed)
+        await asyncio.sleep(0.5)
+        told = sum(1 for m in bob.drain() if isinstance(m.body, InterphoneChanged))
+        assert told == 2 * granted  # a grant and a release each, nothing per refusal
+        await alice.close()
+        await bob.close()

@@ -18,6 +18,7 @@ from app.protocol.messages import (
     Message,
     MessageKind,
     QuitRequest,
+    SpeakRequest,
 )
 from app.protocol.presence import CallAction, CallRequest
 from app.protocol.replies import protocol_error_reply, refusal
@@ -79,7 +80,7 @@ class ConnectionRules(StateBase):
             self._uncount(peer)
             session = self.sessions.get(sid)
             if session is not None:  # the uid's next session goes on with its budget
-                self._remember_memberships(session.uid, peer.memberships)
+                self._remember_budgets(session.uid, peer)
         if self.shared is not None:
             self.shared.session_gone(sid)
             return Outbox()
@@ -180,6 +181,13 @@ class ConnectionRules(StateBase):
         cost = _membership_cost(message)
         if cost is not None and not peer.memberships.take(now):
             outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS, f"too many {cost}"))
+            return
+        if isinstance(message.body, SpeakRequest) and message.body.on \
+                and not peer.floor_requests.take(now):
+            # toggling speak on and off made two notifications to every member each time,
+            # 50 a second from one client; off is never refused (a holder can let go)
+            outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS,
+                                     "too many floor requests"))
             return
         self._answer(peer, message, now, outbox)
 

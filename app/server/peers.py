@@ -45,6 +45,9 @@ class Peer:
     memberships: TokenBucket
     """Its joins and leaves (``membership_rate``/``membership_burst``): each one makes a
     notification to every member and watcher of the interphone."""
+    floor_requests: TokenBucket
+    """Its ``speak on`` requests (``floor_rate``/``floor_burst``): a grant and its release
+    are a notification each to every member and watcher."""
     last_rx: float = 0.0
     decoder: FrameDecoder = field(default_factory=FrameDecoder)
     malformed: int = 0
@@ -66,6 +69,7 @@ class Peer:
         return cls(sid, ip, now, TokenBucket(settings.rate_limit, settings.rate_burst, now),
                    ByteBudget(settings.login_read_rate, settings.login_read_burst, now),
                    TokenBucket(settings.membership_rate, settings.membership_burst, now),
+                   TokenBucket(settings.floor_rate, settings.floor_burst, now),
                    last_rx=now)
 
     def deadline(self, settings: ServerSettings, *, logged_in: bool) -> float:

@@ -18,7 +18,7 @@ from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
 from app.server.media_gate import ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED
 from app.server.outbox import Outbox, Refused, Result
-from app.server.ratelimit import TokenBucket
+from app.server.peers import Peer
 from app.server.records import Session, normalize_ip
 from app.server.state_base import StateBase
 
@@ -81,8 +81,8 @@ class SessionRules(StateBase):
             self.by_uid[uid] = sid
             kept = self.membership_buckets.pop(uid, None)
             peer = self.peers.get(sid)
-            if kept is not None and peer is not None:
-                peer.memberships = kept  # (a new login does not make a new budget)
+            if kept is not None and peer is not None:  # (a new login makes no new budget)
+                peer.memberships, peer.floor_requests = kept
             self.uncoalesced += COALESCE not in granted
             current.media_secret = self.media_login(current)
             self.presence.session_started(current, replaced=older is not None, outbox=outbox)
@@ -115,15 +115,16 @@ class SessionRules(StateBase):
             outbox.log(f"logout uid={session.uid} session={sid}")
         return outbox
 
-    def _remember_memberships(self, uid: str, bucket: TokenBucket) -> None:
-        """Keep the membership budget of ``uid``'s ending session for its next one: a
-        login, a join and a new login in turn (the join ends with the session it was made
-        in) made two notifications to every member each time, 500 times a second, each
-        new connection with a full budget. At most ``REMEMBERED_BUDGETS`` uids are kept
-        (the least recently ended goes; a budget kept that long is full again anyway)."""
+    def _remember_budgets(self, uid: str, peer: Peer) -> None:
+        """Keep the membership and floor budgets of ``uid``'s ending session for its next
+        one: a login, a join and a new login in turn (the join ends with the session it
+        was made in) made two notifications to every member each time, 500 times a second,
+        each new connection with a full budget. At most ``REMEMBERED_BUDGETS`` uids are
+        kept (the least recently ended goes; a budget kept that long is full again
+        anyway)."""
         buckets = self.membership_buckets
         buckets.pop(uid, None)
-        buckets[uid] = bucket
+        buckets[uid] = (peer.memberships, peer.floor_requests)
         while len(buckets) > REMEMBERED_BUDGETS:
             buckets.popitem(last=False)
 
@@ -132,7 +133,7 @@ class SessionRules(StateBase):
         session = self.sessions[sid]
         peer = self.peers.get(sid)
         if peer is not None:
-            self._remember_memberships(session.uid, peer.memberships)
+            self._remember_budgets(session.uid, peer)
         for interphone in session.subscriptions:
             self._unwatch(sid, interphone)
         session.subscriptions = {}

@@ -47,6 +47,12 @@ class ServerSettings:
     membership_burst: int = 50
     """... after bursts of up to this many (a client that rejoins its interphones at once
     after a restart); beyond, 429."""
+    floor_rate: float = 5.0
+    """Floor requests (``speak on``) per second a session may make (each grant, and the
+    release that follows, is a notification to every member and watcher) ..."""
+    floor_burst: int = 50
+    """... after bursts of up to this many; beyond, 429 (``speak off`` is never refused:
+    a holder can always let go)."""
     max_sessions: int = 10000
     """Open TCP connections at most (authenticated or not)."""
     login_timeout: float = 10.0
@@ -118,7 +124,7 @@ class ServerSettings:
 
 SETTING_NAMES = frozenset(f.name for f in fields(ServerSettings))
 _INTEGER_SETTINGS = frozenset({"rate_burst", "read_burst", "login_read_burst",
-                               "membership_burst",
+                               "membership_burst", "floor_burst",
                                "max_sessions", "max_malformed",
                                "write_high_water", "write_hard_limit",
                                "max_sessions_per_address", "max_unauthenticated_per_address",

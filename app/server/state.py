@@ -154,7 +154,8 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         self.revocations: dict[str, int] = {}
         """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
         self.emergency_log: dict[InterphoneId, deque[EmergencyRecord]] = {}
-        self.membership_buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self.membership_buckets: OrderedDict[str, tuple[TokenBucket, TokenBucket]] = \
+            OrderedDict()
         """The membership budgets of ended sessions, by uid: a new session of the uid goes
         on with it (:meth:`~app.server.session_rules.SessionRules._admit`)."""
         """Per interphone, its newest emergency raises and cancels (kept after it ends)."""
