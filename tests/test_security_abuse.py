@@ -290,7 +290,7 @@ async def test_speak_on_and_off_in_turn_cannot_flood_the_members(tmp_path: Path)
     """A member taking and releasing the floor in turn made two change notifications to
     every member and watcher each time, 50 a second from one client: the amplification
     the join and leave budget closed, through the floor. ``speak on`` now has a budget
-    per session (``floor_rate``/``floor_burst``): beyond it, 429 and nobody is told
+    per user (``floor_rate``/``floor_burst``): beyond it, 429 and nobody is told
     anything; ``speak off`` is never refused."""
     async with server_process(tmp_path, "floor_burst = 5\n") as (port, _lines):
         group = InterphoneId.parse("group_58")
@@ -316,3 +316,22 @@ async def test_speak_on_and_off_in_turn_cannot_flood_the_members(tmp_path: Path)
         assert told == 2 * granted  # a grant and a release each, nothing per refusal
         await alice.close()
         await bob.close()
+
+
+async def test_logging_in_again_does_not_renew_the_floor_budget(tmp_path: Path) -> None:
+    """The floor budget goes on from a user's last session as the membership budget does:
+    a new login each few toggles would otherwise start each with a full one."""
+    async with server_process(tmp_path, "floor_burst = 5\nfloor_rate = 0.5\n") as (port, _):
+        group = InterphoneId.parse("group_58")
+        granted = 0
+        sessions: list[RawClient] = []
+        for _ in range(6):
+            alice = await _login(port, "alice")
+            sessions.append(alice)
+            assert (await alice.request(JoinRequest(group))).ok
+            for _ in range(3):
+                granted += (await alice.request(SpeakRequest(True, group))).ok
+                assert (await alice.request(SpeakRequest(False, group))).ok
+        assert 5 <= granted <= 7, granted  # the burst, and what 0.5/s adds meanwhile
+        for session in sessions:
+            await session.close()
