@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
 import pytest
@@ -179,3 +180,19 @@ def test_the_client_package_imports_no_audio() -> None:
                 offenders += [f"{path.name}: {a.name}" for a in node.names
                               if a.name.startswith("app.audio")]
     assert offenders == []
+
+
+async def test_a_bot_whose_turns_are_refused_says_why(clients, caplog):
+    """A bot whose floor requests were all refused for another reason than someone
+    speaking (a Redis outage's 500, a rate limit's 429) said nothing at all."""
+    clip = noise_bursts(0.1, seed=6)
+    async with running_server(floor_burst=1, floor_rate=0.01) as server:
+        _, player = await alice_and_bob_in_g58(clients, server)
+        bot = PlayerBot(player, clip, every=None)
+        assert await bot.speak(clip)  # the one turn the budget allows
+        with caplog.at_level(logging.INFO, logger="app.headless.bots"):
+            assert not await bot.speak(clip)
+    refusals = [r for r in caplog.records if r.name == "app.headless.bots"]
+    assert [r.levelno for r in refusals] == [logging.WARNING]
+    assert "group_58" in refusals[0].getMessage()
+    assert "too many floor requests" in refusals[0].getMessage()

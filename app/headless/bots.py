@@ -25,7 +25,7 @@ from app.audio.fec_policy import FecPolicy
 from app.audio.talker_stream import decode_utterance
 from app.client.client import InterphoneClient
 from app.client.errors import ClientError
-from app.client.events import ModelEvent, SpeakerChanged
+from app.client.events import FloorChanged, FloorState, ModelEvent, SpeakerChanged
 from app.client.turn import TurnConfig, TurnPhase
 from app.client.turn_driver import TurnDriver
 from app.headless.feedback import follow_feedback
@@ -83,6 +83,10 @@ class _Bot:
         busy), send ``pcm`` in real time, release."""
         changed = asyncio.Event()
         driver = TurnDriver(self.client, config=self._turn_config, on_change=changed.set)
+        refusals: list[FloorChanged] = []
+        unsubscribe = self.client.model.subscribe(
+            lambda event: refusals.append(event) if isinstance(event, FloorChanged)
+            and event.state in (FloorState.BUSY, FloorState.DENIED) else None)
         try:
             for attempt in range(_FLOOR_ATTEMPTS):
                 driver.press()
@@ -100,11 +104,26 @@ class _Bot:
                 driver.release()
                 await self._settled(driver, changed)
                 await asyncio.sleep(_FLOOR_RETRY_DELAY)
+            self._tell_not_granted(refusals[-1] if refusals else None)
             return False
         finally:
+            unsubscribe()
             await driver.close()
             with contextlib.suppress(ClientError):
                 await self.client.talk_stop()  # harmless when already released
+
+    def _tell_not_granted(self, refusal: FloorChanged | None) -> None:
+        """Someone else speaking is the usual reason and said at INFO; a refusal for any
+        other reason (the server's store away, a permission, a rate limit) is a WARNING,
+        or a bot whose turns all fail would say nothing."""
+        where = str(self.client.model.joined or "its interphone")
+        if refusal is not None and refusal.state is FloorState.BUSY:
+            logger.info("no turn in %s after %d tries: %s is speaking", where,
+                        _FLOOR_ATTEMPTS, refusal.holder or "someone")
+            return
+        why = refusal.reason if refusal is not None and refusal.reason else "no reason given"
+        logger.warning("the floor of %s was refused %d times (%s); the bot tries again "
+                       "at its next turn", where, _FLOOR_ATTEMPTS, why)
 
     def _turn_config(self) -> TurnConfig:
         return TurnConfig(max_talk=float(self.client.model.max_talk or 60), release_delay=0.0,
