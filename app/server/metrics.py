@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,8 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from app.server.ratelimit import TokenBucket
+
 if TYPE_CHECKING:
     from app.server.app import InterphoneServer
 
@@ -50,6 +53,11 @@ log = logging.getLogger(__name__)
 MetricSource = Callable[[], Iterable[Metric]]
 _REQUEST_TIMEOUT = 5.0
 _MAX_REQUEST = 8192
+FRESH_RATE = 5.0
+"""Scrapes per second answered with newly collected figures, after ``FRESH_BURST``;
+beyond, the last ones are sent again: collecting costs about a millisecond of the event
+loop that also serves signaling, and 700 GETs a second took 77 % of a core."""
+FRESH_BURST = 20
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -187,6 +195,8 @@ class MetricsEndpoint:
         self.not_ready = not_ready
         self._server: asyncio.Server | None = None
         self.port = 0
+        self._fresh = TokenBucket(FRESH_RATE, FRESH_BURST, time.monotonic())
+        self._last = b""
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._handle, host or None, port)
@@ -219,10 +229,17 @@ class MetricsEndpoint:
             status, body, kind = "404 Not Found", b"try /metrics or /ready\n", "text/plain"
         else:
             status, kind = "200 OK", CONTENT_TYPE_LATEST
-            body = generate_latest(self.registry)
+            body = self._exposition()
         header = (f"HTTP/1.0 {status}\r\nContent-Type: {kind}\r\n"
                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
         with contextlib.suppress(ConnectionError):
             writer.write(header + (b"" if method == b"HEAD" else body))
             await writer.drain()
         writer.close()
+
+    def _exposition(self) -> bytes:
+        """The metrics, collected again unless scrapes come faster than a monitoring
+        system's ever do (``FRESH_RATE``): then the last collection's."""
+        if self._fresh.take(time.monotonic()) or not self._last:
+            self._last = generate_latest(self.registry)
+        return self._last
