@@ -4,6 +4,8 @@ unchanged, and the same failure is there as a kind and its values for another la
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from waiting import free_port
 
 from app.client import (
     ConnectionLost,
+    InterphoneClient,
     LoginRefused,
     NotConnected,
     NotJoined,
@@ -185,3 +188,32 @@ def test_a_login_refusal_keeps_the_servers_words_only_when_they_say_more() -> No
     assert LoginRefused(401, "login refused").reason == ""
     assert LoginRefused(401, "").reason == ""
     assert LoginRefused(401, "account disabled").reason == "account disabled"
+
+
+async def test_a_node_of_the_list_with_a_tls_problem_is_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A client given several nodes moved past one whose TLS failed (a certificate for
+    another name, a plain port) with an INFO line: its operator never heard of it, the
+    user saw nothing wrong. A node that does not answer stays INFO (the list is for
+    that)."""
+    context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
+    settings = FAST.with_overrides(auth="open")
+    async with InterphoneServer(sample_directory(), settings=settings) as plain, \
+            InterphoneServer(sample_directory(), tls=context, settings=settings.with_overrides(
+                media_encryption="optional")) as good:
+        down = free_port()
+        client = InterphoneClient(
+            "127.0.0.1", down, "alice", "x", reconnect=False,
+            ssl=client_context(TrustPolicy(pin=fingerprint)),
+            fallbacks=[("127.0.0.1", plain.port), ("127.0.0.1", good.port)])
+        try:
+            with caplog.at_level(logging.INFO, logger="app.client.client"):
+                await asyncio.wait_for(client.connect(), 10)
+            assert client.port == good.port
+        finally:
+            await client.close()
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records
+             if "trying the next server" in r.getMessage()]
+    assert [level for level, _ in lines] == [logging.INFO, logging.WARNING], lines
+    assert f"127.0.0.1:{down}" in lines[0][1]
+    assert f"127.0.0.1:{plain.port}" in lines[1][1] and "does not speak TLS" in lines[1][1]

@@ -29,6 +29,7 @@ from app.client.errors import (
     NotFound,
     NotJoined,
     error_from_reply,
+    failure_of,
 )
 from app.client.events import ConnectionState
 from app.client.media import AudioCallback, MediaEndpoint
@@ -201,7 +202,11 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
                 except (ClientError, OSError) as exc:
                     if i == len(self.servers) - 1 or not worth_another_server(exc):
                         raise
-                    logger.info("%s:%s: %s; trying the next server", self.host, self.port, exc)
+                    # a node down is what the list is for; a certificate or TLS problem
+                    # on one is its operator's to fix, and the user never sees it
+                    level = logging.WARNING if failure_of(exc).kind.tls else logging.INFO
+                    logger.log(level, "%s:%s: %s; trying the next server", self.host,
+                               self.port, exc)
                     self._next_server()
         except LoginRefused as exc:
             self.model.set_connection(ConnectionState.REFUSED, exc.errmsg or str(exc))
