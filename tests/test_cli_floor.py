@@ -126,6 +126,25 @@ async def test_listen_reports_each_transmission_in_order(clients: Clients, tmp_p
     assert heard == ["alice", "carol", "alice"]
 
 
+async def test_listen_joining_during_a_transmission_says_listening_first(
+        clients: Clients, tmp_path):
+    """Joining while alice spoke printed "heard alice at 0.01 s" before "listening to
+    group_58, ...": a script reading the first line for the start got the transmission."""
+    out_wav = tmp_path / "heard.wav"
+    async with running_server() as server:
+        alice = await clients.connect(server.port, "alice")
+        await alice.join(G58)
+        assert await alice.talk_start()
+        proc = await start_cli("listen", "group_58", "--wav", str(out_wav), "--seconds", "0.5",
+                               port=server.port, uid="bob")
+        _, err = await asyncio.wait_for(proc.communicate(), 15)
+        await alice.talk_stop()
+    assert proc.returncode == 0, err.decode()
+    lines = err.decode().splitlines()
+    assert lines[0].startswith("listening to group_58, recording to "), lines
+    assert lines[1].startswith("heard alice at "), lines
+
+
 def emergencies(server) -> list[tuple[str, str, str]]:
     return [(r.action.value, r.raised_by, r.by) for r in server.state.emergency_log.get(G58, ())]
 

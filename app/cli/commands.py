@@ -463,6 +463,20 @@ class SpeakerReport:
         self._current = ""  # the speaker of the transmission under way
         self._at_start = 0  # its packets when it began
         self._since = 0.0  # (loop time) when it began
+        self._held: list[str] | None = []  # lines before "listening to ..." (see ``begin``)
+
+    def begin(self) -> None:
+        """Print the lines held while joining, after the "listening to ..." line: a
+        speaker already talking at the join was said before it."""
+        held, self._held = self._held or [], None
+        for line in held:
+            print(line, file=sys.stderr)
+
+    def _say(self, line: str) -> None:
+        if self._held is not None:
+            self._held.append(line)
+        else:
+            print(line, file=sys.stderr)
 
     def __call__(self, event: ModelEvent) -> None:
         if not isinstance(event, SpeakerChanged) or event.uid == self._current:
@@ -473,7 +487,7 @@ class SpeakerReport:
             self._at_start = self.packets.get(event.uid, 0)
             self._since = asyncio.get_running_loop().time()
             at = self._since - self.started
-            print(f"heard {event.uid} at {at:.2f} s", file=sys.stderr)
+            self._say(f"heard {event.uid} at {at:.2f} s")
 
     def counting(self, on_audio: AudioCallback) -> AudioCallback:
         """``on_audio`` that also counts each speaker's packets."""
@@ -489,9 +503,9 @@ class SpeakerReport:
         uid, self._current = self._current, ""
         lasted = asyncio.get_running_loop().time() - self._since
         if uid and lasted >= MIN_SILENT and self.packets.get(uid, 0) == self._at_start:
-            print(f"no audio arrived from {uid} in that transmission (UDP blocked on the "
-                  "way, or a node of a cluster that refuses another's audio: see "
-                  "docs/deploy.md, Checking a deployment)", file=sys.stderr)
+            self._say(f"no audio arrived from {uid} in that transmission (UDP blocked on "
+                      "the way, or a node of a cluster that refuses another's audio: see "
+                      "docs/deploy.md, Checking a deployment)")
 
 
 async def cmd_listen(args: argparse.Namespace) -> int:
@@ -510,6 +524,7 @@ async def cmd_listen(args: argparse.Namespace) -> int:
             client.on_audio = speakers.counting(clock.on_audio)
             reporting = start_reporting(client, clock)
             print(f"listening to {args.id}, recording to {args.wav}", file=sys.stderr)
+            speakers.begin()
             args.ends_on_interrupt = True  # from here, Ctrl-C ends it normally (before: 130)
             try:
                 await run_until_stopped(client, asyncio.ensure_future(clock.run(args.seconds)),
