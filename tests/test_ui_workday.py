@@ -44,6 +44,13 @@ def subtitle(ui: UiSession, name: str) -> str:
     return str(item.data(0, SUBTITLE_ROLE))
 
 
+
+def tone_frames(count: int) -> list[bytes]:
+    """``count`` 20 ms Opus frames of a 440 Hz tone."""
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * count) / 48000)).astype(np.float32)
+    with OpusEncoder(20) as encoder:
+        return [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(count)]
+
 def test_a_ringing_call_is_shown_until_answered_whatever_the_status_bar_says(
         qloop, server: InterphoneServer, settings) -> None:
     """The caller saw "Calling Alice…" only in the status bar, where the next message
@@ -79,9 +86,7 @@ def test_a_directory_reload_renames_everywhere_on_screen(
     the contacts took the new names, but the talk button still said "Talks into Ops", the
     window's title "Ops — Interphone" and the replay list "Alice", until something else
     happened to redraw them."""
-    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * 10) / 48000)).astype(np.float32)
-    with OpusEncoder(20) as encoder:
-        frames = [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(10)]
+    frames = tone_frames(10)
 
     async def scenario() -> None:
         ui = await open_session(server, settings, join=NIGHT, features=APP)
@@ -126,9 +131,7 @@ def test_what_a_muted_interphone_receives_stays_unheard_while_looked_at(
     """A dispatcher muted a noisy yard and kept it on screen: what was said there was
     marked heard (no ●, out of "Replay (N unheard)") though not a sound of it was
     played. Unmuted, what comes next is heard again."""
-    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * 5) / 48000)).astype(np.float32)
-    with OpusEncoder(20) as encoder:
-        frames = [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(5)]
+    frames = tone_frames(5)
 
     async def scenario() -> None:
         ui = await open_session(server, settings, join=NIGHT, features=APP)
@@ -166,9 +169,7 @@ def test_the_reception_line_shows_only_under_the_talk_target_s_speaker(
     """The reception line (of the talk target's speaker) stayed on whatever interphone was
     shown: "Nobody is speaking" over "Reception: 0.0 % lost · jitter 5 ms" in a quiet
     interphone while someone spoke in the talk target."""
-    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * 200) / 48000)).astype(np.float32)
-    with OpusEncoder(20) as encoder:
-        frames = [encoder.encode(tone[i * 960:(i + 1) * 960]) for i in range(200)]
+    frames = tone_frames(200)
 
     async def scenario() -> None:
         ui = await open_session(server, settings, join=NIGHT, features=APP)
