@@ -78,9 +78,6 @@ class ConnectionRules(StateBase):
         peer = self.peers.pop(sid, None)
         if peer is not None:
             self._uncount(peer)
-            session = self.sessions.get(sid)
-            if session is not None:  # the uid's next session goes on with its budget
-                self._remember_budgets(session.uid, peer)
         if self.shared is not None:
             self.shared.session_gone(sid)
             return Outbox()

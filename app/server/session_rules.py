@@ -18,16 +18,11 @@ from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
 from app.server.media_gate import ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED
 from app.server.outbox import Outbox, Refused, Result
-from app.server.peers import Peer
 from app.server.records import Session, normalize_ip
 from app.server.state_base import StateBase
 
 ACCOUNT_REMOVED = "account_removed"
 """The ``kicked`` reason sent to a session whose user a directory reload removed."""
-
-
-REMEMBERED_BUDGETS = 65_536
-"""Uids whose ended session's membership budget is kept for their next login."""
 
 
 class SessionRules(StateBase):
@@ -79,10 +74,6 @@ class SessionRules(StateBase):
             current = self.sessions[sid] = Session(sid, uid, normalize_ip(peer_ip),
                                                    features=granted)
             self.by_uid[uid] = sid
-            kept = self.membership_buckets.pop(uid, None)
-            peer = self.peers.get(sid)
-            if kept is not None and peer is not None:  # (a new login makes no new budget)
-                peer.memberships, peer.floor_requests = kept
             self.uncoalesced += COALESCE not in granted
             current.media_secret = self.media_login(current)
             self.presence.session_started(current, replaced=older is not None, outbox=outbox)
@@ -115,25 +106,9 @@ class SessionRules(StateBase):
             outbox.log(f"logout uid={session.uid} session={sid}")
         return outbox
 
-    def _remember_budgets(self, uid: str, peer: Peer) -> None:
-        """Keep the membership and floor budgets of ``uid``'s ending session for its next
-        one: a login, a join and a new login in turn (the join ends with the session it
-        was made in) made two notifications to every member each time, 500 times a second,
-        each new connection with a full budget. At most ``REMEMBERED_BUDGETS`` uids are
-        kept (the least recently ended goes; a budget kept that long is full again
-        anyway)."""
-        buckets = self.membership_buckets
-        buckets.pop(uid, None)
-        buckets[uid] = (peer.memberships, peer.floor_requests)
-        while len(buckets) > REMEMBERED_BUDGETS:
-            buckets.popitem(last=False)
-
     def _end_session(self, sid: int, outbox: Outbox, *, replaced: bool = False) -> None:
         # Stop watching first, so the ending session is told nothing about its own exit.
         session = self.sessions[sid]
-        peer = self.peers.get(sid)
-        if peer is not None:
-            self._remember_budgets(session.uid, peer)
         for interphone in session.subscriptions:
             self._unwatch(sid, interphone)
         session.subscriptions = {}

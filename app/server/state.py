@@ -16,7 +16,7 @@ closes peers past a deadline.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -62,7 +62,6 @@ from app.server.notifications import MEMBER_LIST_LIMIT, NotificationRules
 from app.server.outbox import Outbox, Refused, RefusedAndClosed, Result
 from app.server.peers import Peer
 from app.server.presence import PresenceRules
-from app.server.ratelimit import TokenBucket
 from app.server.records import Interphone, Session
 from app.server.session_rules import ACCOUNT_REMOVED, SessionRules, fit_one_frame
 from app.server.settings import ServerSettings, address_limit_settings
@@ -154,10 +153,6 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         self.revocations: dict[str, int] = {}
         """Floor grants revoked by :meth:`handle_timer`, by reason (for the metrics)."""
         self.emergency_log: dict[InterphoneId, deque[EmergencyRecord]] = {}
-        self.membership_buckets: OrderedDict[str, tuple[TokenBucket, TokenBucket]] = \
-            OrderedDict()
-        """The membership budgets of ended sessions, by uid: a new session of the uid goes
-        on with it (:meth:`~app.server.session_rules.SessionRules._admit`)."""
         """Per interphone, its newest emergency raises and cancels (kept after it ends)."""
         self.feedback = FeedbackBoard()  # extension "feedback": listeners' quality reports
 

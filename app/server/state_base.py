@@ -15,7 +15,7 @@ whatever the order of the state's bases.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,6 @@ from app.server.floor import EmergencyRecord
 from app.server.media_gate import MediaEncryption, SealedMediaGate
 from app.server.node_auth import NodeAuth
 from app.server.peers import Peer
-from app.server.ratelimit import TokenBucket
 from app.server.records import Interphone, Session
 from app.server.settings import ServerSettings
 from app.server.store import SharedLog
@@ -76,7 +75,6 @@ class StateBase:
     shared: SharedLog | None
     revocations: dict[str, int]
     emergency_log: dict[InterphoneId, deque[EmergencyRecord]]
-    membership_buckets: OrderedDict[str, tuple[TokenBucket, TokenBucket]]
     feedback: FeedbackBoard
 
     if TYPE_CHECKING:
@@ -98,7 +96,6 @@ class StateBase:
         def _close_peer(self, sid: int, outbox: Outbox, *, abort: bool = False) -> None: ...
         def _arm_peer(self, peer: Peer, deadline: float) -> None: ...
         def logout(self, sid: int) -> Outbox: ...
-        def _remember_budgets(self, uid: str, peer: Peer) -> None: ...
         def _leave(self, session: Session, record: Interphone, outbox: Outbox,
                    why: str, *, tell_leaver: bool = False) -> None: ...
         def remove(self, sid: int, interphone: InterphoneId, why: str) -> Outbox: ...
