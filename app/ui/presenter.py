@@ -56,6 +56,7 @@ from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.failure_text import error_text
+from app.ui.floor_text import refusal_text
 from app.ui.interphone_mix import parse_mix
 from app.ui.last_spoke import Turn
 from app.ui.main_window import MainWindow
@@ -125,6 +126,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         """The one floor state machine and its driver: presses, release delay, requests,
         the place in line, revocations, cues, the view."""
         self._deadline: float | None = None
+        self._refusal: tuple[int, str] = (0, "")
         self.received: Counter[str] = Counter()  # audio packets heard, by speaker
         # joined interphone -> percent, and the muted ones (kept in the settings)
         self.interphone_volume, self.interphone_muted = parse_mix(settings.interphone_mix)
@@ -534,8 +536,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             muted = target in self.interphone_muted  # its replies would not be heard
             name = self._names.get(target, target)
             # (the detail is the button's second line in IDLE; QUEUED shows the place)
-            if state is TalkState.DENIED:
-                detail = self.tr("You may not talk here")
+            if state is TalkState.DENIED:  # (not allowed, or the server's fault, a budget...)
+                detail = refusal_text(*self._refusal)
             elif state is TalkState.BUSY and target != self._selected:
                 detail = name  # "Alice is speaking in Ops": not in the interphone shown
             elif state is not TalkState.IDLE:

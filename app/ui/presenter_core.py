@@ -55,6 +55,7 @@ class PresenterCore:
     _link_lost_at: float | None  # time.monotonic() the connection was lost (None: connected)
     _transmitting: bool
     _deadline: float | None
+    _refusal: tuple[int, str]  # our last floor request's refusal: (errcode, errmsg)
 
     if TYPE_CHECKING:
         # ---- Presenter (presenter.py) -------------------------------------------------------
