@@ -5,10 +5,26 @@ a speaker's end."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent
-from test_ui_floor import space
-from test_ui_support import close_session, open_session, run, start_server, until
+import asyncio
+from pathlib import Path
 
+from PySide6.QtCore import QEvent
+from test_faults import ServerProcess, config_text
+from test_ui_floor import space
+from test_ui_support import (
+    UiSession,
+    close_session,
+    open_session,
+    run,
+    start_server,
+    until,
+)
+from waiting import free_port
+
+from app.client import ConnectionState, InterphoneClient
+from app.ui.audio_link import open_audio
+from app.ui.main_window import MainWindow
+from app.ui.presenter import Presenter
 from app.ui.view_types import TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -53,3 +69,57 @@ def test_refusal_words_name_what_the_refusal_is(qapp) -> None:
         "The server could not take your request (store unavailable); try again")
     assert "may not talk" not in refusal_text(503)
     assert "404" in refusal_text(404, "not joined")
+
+
+def test_not_connected_is_no_longer_said_once_connected_again(
+        qloop, settings, tmp_path: Path) -> None:
+    """The server process killed while Space is held: each auto-repeated press said "Not
+    connected — can't talk now", and that line stayed for seconds after the reconnect,
+    beside "Connected as ...". Once connected again it goes."""
+    config = tmp_path / "server.toml"
+    config.write_text(config_text())
+    port = free_port()
+    offline = "Not connected — can't talk now"
+
+    async def scenario() -> None:
+        server = ServerProcess(config, port)
+        client = InterphoneClient("127.0.0.1", port, "u0", "pw-u0", backoff=(0.1, 0.5),
+                                  request_timeout=3.0)
+        ui: UiSession | None = None
+        try:
+            await server.ready()
+            await client.connect()
+            audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+            window = MainWindow()
+            ui = UiSession(window, Presenter(window, client, audio, settings), client, audio,
+                           [])
+            window.show()
+            await client.join("group_g0")
+            button = window.panel.talk_button
+            bar = window.statusBar()
+            await until(lambda: button.state is TalkState.IDLE, what="idle")
+            space(window, QEvent.Type.KeyPress)
+            await until(lambda: button.state is TalkState.TALKING, what="talking")
+            server.kill()
+            await until(lambda: client.model.connection is not ConnectionState.CONNECTED,
+                        timeout=10, what="the server gone")
+            server = ServerProcess(config, port)
+            restarted = asyncio.ensure_future(server.ready())
+            # the key stays held: X11's auto-repeat sends release/press pairs
+            while client.model.connection is not ConnectionState.CONNECTED:
+                space(window, QEvent.Type.KeyRelease)
+                space(window, QEvent.Type.KeyPress)
+                await asyncio.sleep(0.03)
+            await restarted
+            assert bar.currentMessage() != offline
+            await asyncio.sleep(0.3)
+            assert bar.currentMessage() != offline
+            space(window, QEvent.Type.KeyRelease)
+        finally:
+            if ui is not None:
+                await close_session(ui)
+            else:
+                await client.close()
+            server.kill()
+
+    run(qloop, scenario(), timeout=60)

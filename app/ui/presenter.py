@@ -127,6 +127,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         the place in line, revocations, cues, the view."""
         self._deadline: float | None = None
         self._refusal: tuple[int, str] = (0, "")
+        self._offline_lines: set[str] = set()
         self.received: Counter[str] = Counter()  # audio packets heard, by speaker
         # joined interphone -> percent, and the muted ones (kept in the settings)
         self.interphone_volume, self.interphone_muted = parse_mix(settings.interphone_mix)
@@ -229,6 +230,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if isinstance(event, ConnectionChanged):
             if event.state is ConnectionState.CONNECTED:
                 self._link_lost_at = None
+                # "Not connected — can't talk now" said to a press while offline is no
+                # longer true: it stood beside "Connected as Carol" for seconds
+                for text in self._offline_lines:
+                    self.window.withdraw_message(text)
+                self._offline_lines.clear()
             else:
                 # back online, a call's other party is seen in it again before their
                 # absence means a hang-up (they may come back after us)
@@ -372,7 +378,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self.window.interphones.hold_order()  # the row joined stays where the user saw it
         self._show_selected()
         if not self._online():
-            self.window.show_message(self._offline_text(), 8000)
+            self._say_offline(self._offline_text(), 8000)
             return
         if self.model.is_joined(interphone_id):
             self.talk_here(interphone_id)
@@ -420,7 +426,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     def leave(self, interphone_id: str) -> None:
         if not self._online():  # nothing to ask the server: say why (as join does)
-            self.window.show_message(self._offline_text(), 8000)
+            self._say_offline(self._offline_text(), 8000)
             return
         if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
             self._reset_turn()
@@ -456,10 +462,15 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     def _on_task_error(self, exc: BaseException) -> None:
         if isinstance(exc, NotConnected):
-            self.window.show_message(self._offline_text(), 8000)
+            self._say_offline(self._offline_text(), 8000)
             return
         self.window.show_message(self.tr("Request failed: %1").replace("%1", error_text(exc)),
                                  8000)
+
+    def _say_offline(self, text: str, timeout_ms: int) -> None:
+        """Say in the status bar that we are not connected: withdrawn once we are."""
+        self._offline_lines.add(text)
+        self.window.show_message(text, timeout_ms)
 
     def _offline_text(self) -> str:
         if (self.model.connection is ConnectionState.KICKED
