@@ -11,7 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QEvent
 from test_faults import ServerProcess, config_text
 from test_ui_floor import space
+from test_ui_removed import NIGHT, without_me_in_ops
 from test_ui_support import (
+    OPS,
     UiSession,
     close_session,
     open_session,
@@ -22,6 +24,7 @@ from test_ui_support import (
 from waiting import free_port
 
 from app.client import ConnectionState, InterphoneClient
+from app.server import Directory, InterphoneServer
 from app.ui.audio_link import open_audio
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
@@ -123,3 +126,29 @@ def test_not_connected_is_no_longer_said_once_connected_again(
             server.kill()
 
     run(qloop, scenario(), timeout=60)
+
+
+def test_the_removal_line_stays_until_replaced_or_no_longer_true(
+        qloop, server: InterphoneServer, settings) -> None:
+    """"You were removed from Ops" went after 8 s (the status bar's timeout), unread by
+    whoever was away, although the status bar keeps it (docs/deploy.md). It now stays
+    until another message replaces it, and goes when we are in Ops again."""
+    async def scenario() -> None:
+        ui = await open_session(server, settings, join=NIGHT)
+        try:
+            window = ui.window
+            bar = window.statusBar()
+            await ui.client.join(OPS, target=False)
+            server.replace_directory(without_me_in_ops())
+            await until(lambda: bar.currentMessage() == "You were removed from Ops",
+                        what="the removal said")
+            await asyncio.sleep(9.0)  # the 8 s it lasted, and more
+            assert bar.currentMessage() == "You were removed from Ops"
+            server.replace_directory(Directory.demo())
+            await ui.client.join(OPS, target=False)
+            await until(lambda: bar.currentMessage() != "You were removed from Ops",
+                        what="no longer true: withdrawn")
+        finally:
+            await close_session(ui)
+
+    run(qloop, scenario(), timeout=40)

@@ -156,6 +156,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # interphones whose removal the status bar said: their row leaving the list after
         # (the roster notice may follow the removal) does not say it again, less precisely
         self._removal_said: set[str] = set()
+        # the status bar's removal lines ("You were removed from Ops"), which stay until
+        # another message replaces them or we are in that interphone again: id -> line
+        self._removal_lines: dict[str, str] = {}
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -308,6 +311,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._active = {k: v for k, v in self._active.items()
                             if self.model.is_joined(k) and k != str(self.model.talk_target)}
             self._withdraw_call_notices()
+            for key in [k for k in self._removal_lines if self.model.is_joined(k)]:
+                self.window.withdraw_message(self._removal_lines.pop(key))  # in it again
             self._show_rows()
             self._show_selected()
             self._ask_members_of_selected()  # left while shown: who is still in
@@ -320,7 +325,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                         .replace("%1", name).replace("%2", self._names.get(target, target)))
             else:
                 text = self.tr("You were removed from %1").replace("%1", name)
-            self.window.show_message(text, 8000)
+            # news that stays (it went after 8 s, unread by whoever was away): until
+            # another message replaces it ("X is speaking in Y" does not) or we are in
+            # that interphone again
+            self._removal_lines[str(event.id)] = text
+            self.window.show_message(text, 0)
         elif isinstance(event, JoinedSpeakerChanged):
             self._on_activity(event)
         elif isinstance(event, ContactPresenceChanged):
