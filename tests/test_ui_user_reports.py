@@ -24,11 +24,12 @@ from test_ui_support import (
 from waiting import free_port
 
 from app.client import ConnectionState, InterphoneClient
-from app.server import Directory, InterphoneServer
+from app.server import Directory, InterphoneServer, ServerSettings
+from app.server.directory import Circle
 from app.ui.audio_link import open_audio
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
-from app.ui.view_types import TalkState
+from app.ui.view_types import RowKind, TalkState
 
 pytest_plugins = ["test_ui_support"]
 
@@ -152,3 +153,36 @@ def test_the_removal_line_stays_until_replaced_or_no_longer_true(
             await close_session(ui)
 
     run(qloop, scenario(), timeout=40)
+
+
+def test_section_counts_follow_the_filter(qloop, settings) -> None:
+    """Ctrl+F "yard": two groups of three showed under "Groups (3)"."""
+    demo = Directory.demo()
+    groups = {**demo.groups,
+              "70": Circle("70", "North yard", frozenset({"me", "alice"})),
+              "71": Circle("71", "South yard", frozenset({"me", "bob"}))}
+    groups.pop("1")
+    directory = Directory(demo.users, groups, demo.discussions, demo.settings)
+    server = InterphoneServer(directory, host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"))
+    run(qloop, server.start())
+
+    async def scenario() -> None:
+        ui = await open_session(server, settings)
+        try:
+            view = ui.window.interphones
+            groups = view._sections[RowKind.GROUP]
+            await until(lambda: groups.text(0) == "Groups (3)", what="three groups")
+            ui.window.find_shortcut.activated.emit()
+            view.filter.setText("yard")
+            assert sorted(view.visible_ids()) == ["group_70", "group_71"]
+            assert groups.text(0) == "Groups (2 of 3)"
+            view.filter.clear()
+            assert groups.text(0) == "Groups (3)"
+        finally:
+            await close_session(ui)
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
