@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from audio_helpers import speech_like
 from PySide6.QtCore import QEvent
 from test_faults import ServerProcess, config_text
 from test_ui_floor import space
@@ -23,7 +24,8 @@ from test_ui_support import (
 )
 from waiting import free_port
 
-from app.client import ConnectionState, InterphoneClient
+from app.client import ConnectionState, InterphoneClient, ModelEvent, SpeakerChanged
+from app.headless.talker import transmit_pcm
 from app.server import Directory, InterphoneServer, ServerSettings
 from app.server.directory import Circle
 from app.ui.audio_link import open_audio
@@ -186,3 +188,34 @@ def test_section_counts_follow_the_filter(qloop, settings) -> None:
         run(qloop, scenario())
     finally:
         run(qloop, server.stop())
+
+
+def test_the_reception_line_goes_as_the_speaker_stops(qloop, ui) -> None:
+    """The talk target's speaker stopped: the reception line stayed up to a second more,
+    until the view's next tick. It now goes with the speaker's change."""
+    async def scenario() -> None:
+        panel = ui.window.panel
+        alice = await ui.other("alice")
+        assert await alice.talk_start()
+        talking = asyncio.ensure_future(transmit_pcm(alice, speech_like(6.0, seed=4)))
+        try:
+            await until(lambda: panel.reception.isVisible(), timeout=5,
+                        what="the reception line")
+            seen: list[bool] = []
+
+            def on_event(event: ModelEvent) -> None:  # told after the presenter
+                if isinstance(event, SpeakerChanged) and not event.uid:
+                    seen.append(panel.reception.isVisible())
+
+            unsubscribe = ui.client.model.subscribe(on_event)
+            try:
+                talking.cancel()
+                await alice.talk_stop()
+                await until(lambda: bool(seen), what="the speaker's end")
+            finally:
+                unsubscribe()
+            assert seen == [False]
+        finally:
+            talking.cancel()
+
+    run(qloop, scenario(), timeout=30)

@@ -299,6 +299,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, SpeakerChanged):
             self._on_speaker(event)
             self._follow_audio_tick()
+            # the reception line names the talk target's speaker: it follows the change
+            # now (with a stream running it waited for the next second's tick)
+            self._show_reception()
         elif isinstance(event, FloorChanged):
             self._on_floor(event)
         elif isinstance(event, IncomingCall):
