@@ -6,8 +6,10 @@ a speaker's end."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
+import pytest
 from audio_helpers import speech_like
 from PySide6.QtCore import QEvent
 from test_faults import ServerProcess, config_text
@@ -32,6 +34,11 @@ from app.ui.audio_link import open_audio
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
 from app.ui.view_types import RowKind, TalkState
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    RedisProcess,
+    node_store,
+    redis_server,
+)
 
 pytest_plugins = ["test_ui_support"]
 
@@ -63,6 +70,41 @@ def test_a_floor_request_refused_by_the_budget_is_not_called_a_permission_refusa
 
     try:
         run(qloop, scenario())
+    finally:
+        run(qloop, server.stop())
+
+
+def test_a_floor_request_refused_for_the_store_unavailable_says_so(
+        qloop, settings, redis_server: RedisProcess,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A node of a cluster with Redis stopped answers speak on with 500 "store
+    unavailable": the talk button said "Denied — You may not talk here"."""
+    caplog.set_level(logging.INFO)
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"),
+                              store=node_store(redis_server.url, "first"))
+    run(qloop, server.start())
+
+    async def scenario() -> None:
+        ui = await open_session(server, settings)
+        try:
+            button = ui.window.panel.talk_button
+            await until(lambda: button.state is TalkState.IDLE, what="idle")
+            redis_server.stop()
+            await until(lambda: any("store unreachable" in r.getMessage()
+                                    for r in caplog.records), timeout=10, what="the outage")
+            space(ui.window, QEvent.Type.KeyPress)
+            await until(lambda: button.state is TalkState.DENIED, timeout=10, what="refused")
+            detail = button.texts()[1]
+            assert "may not talk" not in detail
+            assert detail.startswith("The server could not take your request (store "
+                                     "unavailable"), detail
+            space(ui.window, QEvent.Type.KeyRelease)
+        finally:
+            await close_session(ui)
+
+    try:
+        run(qloop, scenario(), timeout=40)
     finally:
         run(qloop, server.stop())
 
