@@ -163,9 +163,11 @@ class ClientFloor(ClientCore):
             return
         if self.model.floor is FloorState.REQUESTING and self.model.joined == request.id:
             if isinstance(error, FloorBusy):
-                self.model.floor_refused(holder=error.holder, busy=True, reason=error.errmsg)
+                self.model.floor_refused(holder=error.holder, busy=True, reason=error.errmsg,
+                                         errcode=error.errcode)
             else:
-                self.model.floor_refused(busy=False, reason=error.errmsg or str(error))
+                self.model.floor_refused(busy=False, reason=error.errmsg or str(error),
+                                         errcode=error.errcode)
         self._end_ask(False)  # (talk_start raises the error itself)
 
     def _granted(self, grant: int) -> None:

@@ -180,6 +180,9 @@ class FloorChanged:
     """``preempted``: who took the floor."""
     outcome: FloorOutcome = FloorOutcome.NONE
     """What became of our request or grant (granted, refused, cancelled, revoked ...)."""
+    errcode: int = 0
+    """A refused request (``refused``, ``refused_busy``): the server's errcode (403 not
+    allowed, 429 too many requests, 500 the server's fault ...); 0 otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

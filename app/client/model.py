@@ -401,14 +401,17 @@ class ClientModel(RosterModel):
             if self._joined is not None:
                 self._set_speaker(self._uid)
 
-    def floor_refused(self, *, holder: str = "", busy: bool, reason: str = "") -> None:
-        """The speak-on request failed: 409 (``busy``, ``holder`` speaks) or another error."""
+    def floor_refused(self, *, holder: str = "", busy: bool, reason: str = "",
+                      errcode: int = 0) -> None:
+        """The speak-on request failed: 409 (``busy``, ``holder`` speaks) or another error
+        (``errcode``: the server's code, 0 when none came)."""
         with self._batch():
             if busy:
                 self._set_floor(FloorState.BUSY, holder or self._speaker, reason,
-                                outcome=FloorOutcome.REFUSED_BUSY)
+                                outcome=FloorOutcome.REFUSED_BUSY, errcode=errcode)
             else:
-                self._set_floor(FloorState.DENIED, "", reason, outcome=FloorOutcome.REFUSED)
+                self._set_floor(FloorState.DENIED, "", reason, outcome=FloorOutcome.REFUSED,
+                                errcode=errcode)
 
     def floor_released(self, reason: str = "released", *, cause: str = "",
                        by: str = "") -> None:
@@ -546,13 +549,13 @@ class ClientModel(RosterModel):
 
     def _set_floor(self, state: FloorState, holder: str, reason: str = "", *,
                    position: int = 0, cause: str = "", by: str = "",
-                   outcome: FloorOutcome = FloorOutcome.NONE) -> None:
+                   outcome: FloorOutcome = FloorOutcome.NONE, errcode: int = 0) -> None:
         if (state, holder, position) == (self._floor, self._floor_holder, self._position):
             return
         self._floor = state
         self._floor_holder = holder
         self._position = position
-        self._emit(FloorChanged(state, holder, reason, position, cause, by, outcome))
+        self._emit(FloorChanged(state, holder, reason, position, cause, by, outcome, errcode))
 
     def _set_speaker(self, uid: str, *, started_now: bool = True) -> None:
         """``started_now`` False: the speech was going on before (the interphone just

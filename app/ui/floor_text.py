@@ -29,6 +29,26 @@ def end_reason_text(reason: EndReason, by: str = "") -> str:
     return translate("FloorText", "The server ended your turn to talk.")
 
 
+def refusal_text(errcode: int, errmsg: str = "") -> str:
+    """Why our floor request was refused (the talk button's line under "Denied"): only a
+    403 is a refusal of permission; the server's fault, its budget or another error says
+    what it is (``errmsg``: the server's words)."""
+    if errcode in (0, 403):
+        return translate("FloorText", "You may not talk here")
+    if errcode == 429:
+        return translate("FloorText", "Too many requests; try again in a moment")
+    if errcode >= 500:
+        if errmsg:
+            return translate("FloorText", "The server could not take your request (%1); "
+                             "try again").replace("%1", errmsg)
+        return translate("FloorText", "The server could not take your request; try again")
+    if errmsg:
+        return translate("FloorText", "The server refused the request (error %1: %2)"
+                         ).replace("%1", str(errcode)).replace("%2", errmsg)
+    return translate("FloorText", "The server refused the request (error %1)").replace(
+        "%1", str(errcode))
+
+
 def queue_text(position: int) -> str:
     """The talk button's detail line while waiting in line."""
     if position <= 1:

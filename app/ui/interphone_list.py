@@ -490,8 +490,11 @@ class InterphoneList(QWidget):
                 shown += match
             matches += shown
             section.setHidden(section.childCount() == 0 or (bool(needle) and shown == 0))
-            section.setText(0, self._with_detail(self._section_title(kind),
-                                                 str(section.childCount())))
+            # the count follows the filter: "Groups (2 of 3)" while two of three show
+            total = section.childCount()
+            count = (self.tr("%1 of %2").replace("%1", str(shown)).replace("%2", str(total))
+                     if needle and shown < total else str(total))
+            section.setText(0, self._with_detail(self._section_title(kind), count))
         self.no_match.setText(self.tr("No group, discussion or contact matches “%1”")
                               .replace("%1", text.strip()))
         self.no_match.setVisible(bool(needle) and matches == 0)

@@ -56,6 +56,7 @@ from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.failure_text import error_text
+from app.ui.floor_text import refusal_text
 from app.ui.interphone_mix import parse_mix
 from app.ui.last_spoke import Turn
 from app.ui.main_window import MainWindow
@@ -125,6 +126,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         """The one floor state machine and its driver: presses, release delay, requests,
         the place in line, revocations, cues, the view."""
         self._deadline: float | None = None
+        self._refusal: tuple[int, str] = (0, "")
+        self._offline_lines: set[str] = set()
         self.received: Counter[str] = Counter()  # audio packets heard, by speaker
         # joined interphone -> percent, and the muted ones (kept in the settings)
         self.interphone_volume, self.interphone_muted = parse_mix(settings.interphone_mix)
@@ -153,6 +156,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # interphones whose removal the status bar said: their row leaving the list after
         # (the roster notice may follow the removal) does not say it again, less precisely
         self._removal_said: set[str] = set()
+        # the status bar's removal lines ("You were removed from Ops"), which stay until
+        # another message replaces them or we are in that interphone again: id -> line
+        self._removal_lines: dict[str, str] = {}
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
@@ -227,6 +233,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         if isinstance(event, ConnectionChanged):
             if event.state is ConnectionState.CONNECTED:
                 self._link_lost_at = None
+                # "Not connected — can't talk now" said to a press while offline is no
+                # longer true: it stood beside "Connected as Carol" for seconds
+                for text in self._offline_lines:
+                    self.window.withdraw_message(text)
+                self._offline_lines.clear()
             else:
                 # back online, a call's other party is seen in it again before their
                 # absence means a hang-up (they may come back after us)
@@ -288,6 +299,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, SpeakerChanged):
             self._on_speaker(event)
             self._follow_audio_tick()
+            # the reception line names the talk target's speaker: it follows the change
+            # now (with a stream running it waited for the next second's tick)
+            self._show_reception()
         elif isinstance(event, FloorChanged):
             self._on_floor(event)
         elif isinstance(event, IncomingCall):
@@ -300,6 +314,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._active = {k: v for k, v in self._active.items()
                             if self.model.is_joined(k) and k != str(self.model.talk_target)}
             self._withdraw_call_notices()
+            for key in [k for k in self._removal_lines if self.model.is_joined(k)]:
+                self.window.withdraw_message(self._removal_lines.pop(key))  # in it again
             self._show_rows()
             self._show_selected()
             self._ask_members_of_selected()  # left while shown: who is still in
@@ -312,7 +328,11 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                         .replace("%1", name).replace("%2", self._names.get(target, target)))
             else:
                 text = self.tr("You were removed from %1").replace("%1", name)
-            self.window.show_message(text, 8000)
+            # news that stays (it went after 8 s, unread by whoever was away): until
+            # another message replaces it ("X is speaking in Y" does not) or we are in
+            # that interphone again
+            self._removal_lines[str(event.id)] = text
+            self.window.show_message(text, 0)
         elif isinstance(event, JoinedSpeakerChanged):
             self._on_activity(event)
         elif isinstance(event, ContactPresenceChanged):
@@ -370,7 +390,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self.window.interphones.hold_order()  # the row joined stays where the user saw it
         self._show_selected()
         if not self._online():
-            self.window.show_message(self._offline_text(), 8000)
+            self._say_offline(self._offline_text(), 8000)
             return
         if self.model.is_joined(interphone_id):
             self.talk_here(interphone_id)
@@ -418,7 +438,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     def leave(self, interphone_id: str) -> None:
         if not self._online():  # nothing to ask the server: say why (as join does)
-            self.window.show_message(self._offline_text(), 8000)
+            self._say_offline(self._offline_text(), 8000)
             return
         if self.model.talk_target is not None and str(self.model.talk_target) == interphone_id:
             self._reset_turn()
@@ -454,10 +474,15 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     def _on_task_error(self, exc: BaseException) -> None:
         if isinstance(exc, NotConnected):
-            self.window.show_message(self._offline_text(), 8000)
+            self._say_offline(self._offline_text(), 8000)
             return
         self.window.show_message(self.tr("Request failed: %1").replace("%1", error_text(exc)),
                                  8000)
+
+    def _say_offline(self, text: str, timeout_ms: int) -> None:
+        """Say in the status bar that we are not connected: withdrawn once we are."""
+        self._offline_lines.add(text)
+        self.window.show_message(text, timeout_ms)
 
     def _offline_text(self) -> str:
         if (self.model.connection is ConnectionState.KICKED
@@ -534,8 +559,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             muted = target in self.interphone_muted  # its replies would not be heard
             name = self._names.get(target, target)
             # (the detail is the button's second line in IDLE; QUEUED shows the place)
-            if state is TalkState.DENIED:
-                detail = self.tr("You may not talk here")
+            if state is TalkState.DENIED:  # (not allowed, or the server's fault, a budget...)
+                detail = refusal_text(*self._refusal)
             elif state is TalkState.BUSY and target != self._selected:
                 detail = name  # "Alice is speaking in Ops": not in the interphone shown
             elif state is not TalkState.IDLE:

@@ -55,6 +55,8 @@ class PresenterCore:
     _link_lost_at: float | None  # time.monotonic() the connection was lost (None: connected)
     _transmitting: bool
     _deadline: float | None
+    _refusal: tuple[int, str]  # our last floor request's refusal: (errcode, errmsg)
+    _offline_lines: set[str]  # status bar lines that say we are not connected
 
     if TYPE_CHECKING:
         # ---- Presenter (presenter.py) -------------------------------------------------------
@@ -65,6 +67,7 @@ class PresenterCore:
         def _show_selected(self) -> None: ...
         def _show_talk(self) -> None: ...
         def _show_title(self) -> None: ...
+        def _say_offline(self, text: str, timeout_ms: int) -> None: ...
 
         # ---- the parts ----------------------------------------------------------------------
 

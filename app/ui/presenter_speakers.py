@@ -117,6 +117,8 @@ class PresenterSpeakers(PresenterCore):
             self._show_selected()
 
     def _on_floor(self, event: FloorChanged) -> None:
+        if event.state is FloorState.DENIED:  # what the talk button says of it
+            self._refusal = (event.errcode, event.reason)
         if event.state is FloorState.TALKING:
             # the turn's clock starts with the speaking line's (the model saw us speak
             # first; this event may come a moment later): elapsed + left = the limit

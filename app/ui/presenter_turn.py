@@ -30,7 +30,7 @@ class PresenterTurn(PresenterCore):
         Offline, the press is refused as while someone speaks, and the status bar says why."""
         if not self._online():
             self.window.panel.talk_button.show_refused()
-            self.window.show_message(QCoreApplication.translate(
+            self._say_offline(QCoreApplication.translate(
                 "Presenter", "Not connected — can't talk now"), 5000)
             return
         if not self._can_talk():

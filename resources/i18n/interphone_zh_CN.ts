@@ -536,37 +536,67 @@
         <translation>服务器已结束你的讲话。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="35"/>
+        <location filename="../../app/ui/floor_text.py" line="37"/>
+        <source>You may not talk here</source>
+        <translation>你无权在此讲话</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="39"/>
+        <source>Too many requests; try again in a moment</source>
+        <translation>请求过多，请稍后再试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="42"/>
+        <source>The server could not take your request (%1); try again</source>
+        <translation>服务器暂时无法处理你的请求（%1），请重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="44"/>
+        <source>The server could not take your request; try again</source>
+        <translation>服务器暂时无法处理你的请求，请重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="46"/>
+        <source>The server refused the request (error %1: %2)</source>
+        <translation>服务器拒绝了请求（错误 %1：%2）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="48"/>
+        <source>The server refused the request (error %1)</source>
+        <translation>服务器拒绝了请求（错误 %1）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_text.py" line="55"/>
         <source>You&apos;re next</source>
         <translation>下一个就是你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="36"/>
+        <location filename="../../app/ui/floor_text.py" line="56"/>
         <source>Position %1 in line</source>
         <translation>排队第 %1 位</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="42"/>
+        <location filename="../../app/ui/floor_text.py" line="62"/>
         <source>Emergency on %1 cancelled by %2</source>
         <translation>%1 的紧急呼叫已被 %2 取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="50"/>
+        <location filename="../../app/ui/floor_text.py" line="70"/>
         <source>EMERGENCY in %1 raised by you</source>
         <translation>你在 %1 发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="52"/>
+        <location filename="../../app/ui/floor_text.py" line="72"/>
         <source>EMERGENCY in %1 raised by %2</source>
         <translation>%2 在 %1 发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="55"/>
+        <location filename="../../app/ui/floor_text.py" line="75"/>
         <source>EMERGENCY raised by you</source>
         <translation>你发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="56"/>
+        <location filename="../../app/ui/floor_text.py" line="76"/>
         <source>EMERGENCY raised by %1</source>
         <translation>%1 发起了紧急呼叫</translation>
     </message>
@@ -915,46 +945,51 @@
     </message>
     <message>
         <location filename="../../app/ui/interphone_list.py" line="495"/>
+        <source>%1 of %2</source>
+        <translation>%1/%2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="498"/>
         <source>No group, discussion or contact matches “%1”</source>
         <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="509"/>
+        <location filename="../../app/ui/interphone_list.py" line="512"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="512"/>
+        <location filename="../../app/ui/interphone_list.py" line="515"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="512"/>
+        <location filename="../../app/ui/interphone_list.py" line="515"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="513"/>
+        <location filename="../../app/ui/interphone_list.py" line="516"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="535"/>
+        <location filename="../../app/ui/interphone_list.py" line="538"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="536"/>
+        <location filename="../../app/ui/interphone_list.py" line="539"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="539"/>
+        <location filename="../../app/ui/interphone_list.py" line="542"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="540"/>
+        <location filename="../../app/ui/interphone_list.py" line="543"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1470,12 +1505,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="314"/>
+        <location filename="../../app/ui/presenter.py" line="330"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="333"/>
+        <location filename="../../app/ui/presenter.py" line="353"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1500,7 +1535,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="382"/>
+        <location filename="../../app/ui/presenter.py" line="402"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1527,42 +1562,42 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="311"/>
+        <location filename="../../app/ui/presenter.py" line="327"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="444"/>
+        <location filename="../../app/ui/presenter.py" line="464"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="399"/>
+        <location filename="../../app/ui/presenter.py" line="419"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="459"/>
+        <location filename="../../app/ui/presenter.py" line="479"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="465"/>
+        <location filename="../../app/ui/presenter.py" line="490"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="468"/>
+        <location filename="../../app/ui/presenter.py" line="493"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="471"/>
+        <location filename="../../app/ui/presenter.py" line="496"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="472"/>
+        <location filename="../../app/ui/presenter.py" line="497"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
@@ -1612,27 +1647,22 @@
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="490"/>
+        <location filename="../../app/ui/presenter.py" line="515"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="538"/>
-        <source>You may not talk here</source>
-        <translation>你无权在此讲话</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/presenter.py" line="544"/>
+        <location filename="../../app/ui/presenter.py" line="569"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="545"/>
+        <location filename="../../app/ui/presenter.py" line="570"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="547"/>
+        <location filename="../../app/ui/presenter.py" line="572"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
