@@ -39,8 +39,10 @@ def refusal_text(errcode: int, errmsg: str = "") -> str:
         return translate("FloorText", "Too many requests; try again in a moment")
     if errcode >= 500:
         if errmsg:
-            return translate("FloorText", "The server could not take your request (%1); "
-                             "try again").replace("%1", errmsg)
+            # (the server's words say when to try again: "store unavailable: try again
+            # later or another server")
+            return translate("FloorText", "The server could not take your request: %1"
+                             ).replace("%1", errmsg)
         return translate("FloorText", "The server could not take your request; try again")
     if errmsg:
         return translate("FloorText", "The server refused the request (error %1: %2)"

@@ -546,57 +546,57 @@
         <translation>请求过多，请稍后再试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="42"/>
-        <source>The server could not take your request (%1); try again</source>
-        <translation>服务器暂时无法处理你的请求（%1），请重试</translation>
+        <location filename="../../app/ui/floor_text.py" line="44"/>
+        <source>The server could not take your request: %1</source>
+        <translation>服务器暂时无法处理你的请求：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="44"/>
+        <location filename="../../app/ui/floor_text.py" line="46"/>
         <source>The server could not take your request; try again</source>
         <translation>服务器暂时无法处理你的请求，请重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="46"/>
+        <location filename="../../app/ui/floor_text.py" line="48"/>
         <source>The server refused the request (error %1: %2)</source>
         <translation>服务器拒绝了请求（错误 %1：%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="48"/>
+        <location filename="../../app/ui/floor_text.py" line="50"/>
         <source>The server refused the request (error %1)</source>
         <translation>服务器拒绝了请求（错误 %1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="55"/>
+        <location filename="../../app/ui/floor_text.py" line="57"/>
         <source>You&apos;re next</source>
         <translation>下一个就是你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="56"/>
+        <location filename="../../app/ui/floor_text.py" line="58"/>
         <source>Position %1 in line</source>
         <translation>排队第 %1 位</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="62"/>
+        <location filename="../../app/ui/floor_text.py" line="64"/>
         <source>Emergency on %1 cancelled by %2</source>
         <translation>%1 的紧急呼叫已被 %2 取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="70"/>
+        <location filename="../../app/ui/floor_text.py" line="72"/>
         <source>EMERGENCY in %1 raised by you</source>
         <translation>你在 %1 发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="72"/>
+        <location filename="../../app/ui/floor_text.py" line="74"/>
         <source>EMERGENCY in %1 raised by %2</source>
         <translation>%2 在 %1 发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="75"/>
+        <location filename="../../app/ui/floor_text.py" line="77"/>
         <source>EMERGENCY raised by you</source>
         <translation>你发起了紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_text.py" line="76"/>
+        <location filename="../../app/ui/floor_text.py" line="78"/>
         <source>EMERGENCY raised by %1</source>
         <translation>%1 发起了紧急呼叫</translation>
     </message>
