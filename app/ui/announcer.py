@@ -69,7 +69,8 @@ class Announcer(QObject):
         QAccessible.updateAccessibility(event)
         self.announced.emit(text, urgent)
 
-    def talk_state(self, state: TalkState, holder: str = "", detail: str = "") -> None:
+    def talk_state(self, state: TalkState, holder: str = "", detail: str = "", *,
+                   retry: bool = False) -> None:
         """The talk button's state for the talk target: said when it changes (not the
         floor granted: see :meth:`floor_granted`)."""
         before = self._talk
@@ -82,6 +83,8 @@ class Announcer(QObject):
         elif state is TalkState.QUEUED:
             position = int(detail) if detail.isdigit() else 0
             self.say(queue_text(position))
+        elif state is TalkState.DENIED and retry and detail:  # (the detail says it all)
+            self.say(detail)
         elif state is TalkState.DENIED:
             self.say(self.tr("Denied: %1").replace("%1", detail) if detail
                      else self.tr("Denied"))

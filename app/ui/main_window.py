@@ -285,12 +285,14 @@ class MainWindow(WindowTray):
 
     def set_talk_state(self, state: TalkState, holder: str = "", detail: str = "",
                        deadline: float | None = None, max_talk: float = 0.0,
-                       running: bool | None = None) -> None:
+                       running: bool | None = None, retry: bool = False) -> None:
         """``running``: a turn runs (asking, in line, talking or releasing); by default,
-        whether ``state`` is one of a turn. A latched talk ends when none runs."""
+        whether ``state`` is one of a turn. A latched talk ends when none runs. ``retry``:
+        DENIED by no refusal of permission (the server's fault, a budget): "Try again"."""
         self._talk_state = state
-        self.panel.talk_button.set_state(state, holder, detail, deadline, max_talk)
-        self.announcer.talk_state(state, holder, detail)
+        self.panel.talk_button.set_state(state, holder, detail, deadline, max_talk,
+                                         retry=retry)
+        self.announcer.talk_state(state, holder, detail, retry=retry)
         self.show_tray_state()
         self.talk_intents.turn_changed(state, state in TURN_STATES if running is None
                                        else running)

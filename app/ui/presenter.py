@@ -570,8 +570,12 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                           else self.tr("Talks into %1")).replace("%1", name)
             elif muted:
                 detail = self.tr("Muted here: you will not hear replies")
+        # a refusal that is no refusal of permission (the server's fault, a budget): the
+        # button says to try again rather than "Denied"
+        retry = state is TalkState.DENIED and self._refusal[0] not in (0, 403)
         self.window.set_talk_state(state, holder, detail, self._deadline,
-                                   float(model.max_talk), running=self.talk_in_progress)
+                                   float(model.max_talk), running=self.talk_in_progress,
+                                   retry=retry)
         self._show_emergency_action()
 
     def _show_title(self) -> None:

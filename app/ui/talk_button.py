@@ -158,6 +158,7 @@ class TalkButton(QAbstractButton):
         self._countdown_due = 0.0  # monotonic: no countdown tick needs to look before
         self._face_cache: tuple[tuple[object, ...], QPixmap] | None = None
         self._refused = False  # a press was just refused: shown for REFUSED_FEEDBACK_MS
+        self._retry = False  # DENIED, but not a refusal of permission
         self._refused_timer = QTimer(self)
         self._refused_timer.setSingleShot(True)
         self._refused_timer.setInterval(REFUSED_FEEDBACK_MS)
@@ -167,11 +168,14 @@ class TalkButton(QAbstractButton):
 
     # --- setters -----------------------------------------------------------------------------
     def set_state(self, state: TalkState, holder: str = "", detail: str = "",
-                  deadline: float | None = None, max_talk: float = 0.0) -> None:
+                  deadline: float | None = None, max_talk: float = 0.0, *,
+                  retry: bool = False) -> None:
         """Show ``state``; ``holder`` is who speaks (BUSY), ``detail`` why (DENIED), where
         it talks (IDLE) or where the holder speaks (BUSY) when another interphone is shown,
-        ``deadline`` the monotonic time a TALKING grant ends after ``max_talk`` seconds."""
+        ``deadline`` the monotonic time a TALKING grant ends after ``max_talk`` seconds;
+        ``retry``: DENIED for another reason than permission (titled "Try again")."""
         self._state, self._holder, self._detail = state, holder, detail
+        self._retry = retry
         self._deadline, self._max_talk = deadline, max_talk
         if state is TalkState.TALKING and deadline is not None:
             self._ticker.subscribe(self._on_countdown_tick)
@@ -284,7 +288,7 @@ class TalkButton(QAbstractButton):
             return title, (self.tr("%1 is speaking").replace("%1", self._holder)
                            if self._holder else "")
         if state is TalkState.DENIED:
-            return self.tr("Denied"), self._detail
+            return (self.tr("Try again") if self._retry else self.tr("Denied")), self._detail
         if state is TalkState.NOT_JOINED:
             if self._join_offer == CALL:
                 return self.tr("Call"), self._join_hint

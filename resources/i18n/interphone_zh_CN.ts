@@ -4,42 +4,42 @@
 <context>
     <name>Announcer</name>
     <message>
-        <location filename="../../app/ui/announcer.py" line="80"/>
+        <location filename="../../app/ui/announcer.py" line="81"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="81"/>
+        <location filename="../../app/ui/announcer.py" line="82"/>
         <source>Busy: someone else is speaking</source>
         <translation>占线：他人正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="86"/>
+        <location filename="../../app/ui/announcer.py" line="89"/>
         <source>Denied: %1</source>
         <translation>被拒绝：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="87"/>
+        <location filename="../../app/ui/announcer.py" line="90"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="89"/>
+        <location filename="../../app/ui/announcer.py" line="92"/>
         <source>Nobody is speaking: you may talk</source>
         <translation>无人讲话：你可以讲话了</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="96"/>
+        <location filename="../../app/ui/announcer.py" line="99"/>
         <source>Talk</source>
         <translation>讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="101"/>
+        <location filename="../../app/ui/announcer.py" line="104"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/announcer.py" line="106"/>
+        <location filename="../../app/ui/announcer.py" line="109"/>
         <source>Stopped talking.</source>
         <translation>已停止讲话。</translation>
     </message>
@@ -1348,8 +1348,8 @@
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="363"/>
-        <location filename="../../app/ui/main_window.py" line="404"/>
+        <location filename="../../app/ui/main_window.py" line="365"/>
+        <location filename="../../app/ui/main_window.py" line="406"/>
         <location filename="../../app/ui/window_notices.py" line="94"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1365,53 +1365,53 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="406"/>
+        <location filename="../../app/ui/main_window.py" line="408"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="407"/>
+        <location filename="../../app/ui/main_window.py" line="409"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="421"/>
+        <location filename="../../app/ui/main_window.py" line="423"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="422"/>
+        <location filename="../../app/ui/main_window.py" line="424"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="424"/>
+        <location filename="../../app/ui/main_window.py" line="426"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="425"/>
+        <location filename="../../app/ui/main_window.py" line="427"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="428"/>
+        <location filename="../../app/ui/main_window.py" line="430"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="459"/>
+        <location filename="../../app/ui/main_window.py" line="461"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="461"/>
+        <location filename="../../app/ui/main_window.py" line="463"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="463"/>
+        <location filename="../../app/ui/main_window.py" line="465"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
@@ -1421,37 +1421,37 @@
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="565"/>
+        <location filename="../../app/ui/main_window.py" line="567"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="566"/>
+        <location filename="../../app/ui/main_window.py" line="568"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="567"/>
+        <location filename="../../app/ui/main_window.py" line="569"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="568"/>
+        <location filename="../../app/ui/main_window.py" line="570"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="569"/>
+        <location filename="../../app/ui/main_window.py" line="571"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="570"/>
+        <location filename="../../app/ui/main_window.py" line="572"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="571"/>
+        <location filename="../../app/ui/main_window.py" line="573"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -2080,138 +2080,143 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="263"/>
+        <location filename="../../app/ui/talk_button.py" line="267"/>
         <source>Press to talk</source>
         <translation>按下讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="263"/>
+        <location filename="../../app/ui/talk_button.py" line="267"/>
         <source>or press %1</source>
         <translation>或按%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="266"/>
+        <location filename="../../app/ui/talk_button.py" line="270"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="266"/>
+        <location filename="../../app/ui/talk_button.py" line="270"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="269"/>
+        <location filename="../../app/ui/talk_button.py" line="273"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="272"/>
+        <location filename="../../app/ui/talk_button.py" line="276"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="275"/>
         <location filename="../../app/ui/talk_button.py" line="279"/>
+        <location filename="../../app/ui/talk_button.py" line="283"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="279"/>
+        <location filename="../../app/ui/talk_button.py" line="283"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="281"/>
+        <location filename="../../app/ui/talk_button.py" line="285"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="281"/>
+        <location filename="../../app/ui/talk_button.py" line="285"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="283"/>
+        <location filename="../../app/ui/talk_button.py" line="287"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="284"/>
+        <location filename="../../app/ui/talk_button.py" line="288"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="287"/>
+        <location filename="../../app/ui/talk_button.py" line="291"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="290"/>
+        <location filename="../../app/ui/talk_button.py" line="291"/>
+        <source>Try again</source>
+        <translation>请重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="294"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="292"/>
+        <location filename="../../app/ui/talk_button.py" line="296"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="292"/>
+        <location filename="../../app/ui/talk_button.py" line="296"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="293"/>
+        <location filename="../../app/ui/talk_button.py" line="297"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="294"/>
+        <location filename="../../app/ui/talk_button.py" line="298"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="545"/>
+        <location filename="../../app/ui/talk_button.py" line="549"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="546"/>
+        <location filename="../../app/ui/talk_button.py" line="550"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="548"/>
+        <location filename="../../app/ui/talk_button.py" line="552"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="549"/>
+        <location filename="../../app/ui/talk_button.py" line="553"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="557"/>
+        <location filename="../../app/ui/talk_button.py" line="561"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="559"/>
+        <location filename="../../app/ui/talk_button.py" line="563"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="560"/>
+        <location filename="../../app/ui/talk_button.py" line="564"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="562"/>
+        <location filename="../../app/ui/talk_button.py" line="566"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="564"/>
+        <location filename="../../app/ui/talk_button.py" line="568"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
