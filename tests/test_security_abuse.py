@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 from hostile_server import HostileServer, Peer, client_for
 from server_fixtures import (
+    FAST,
     TEST_TOML,
     RawClient,
+    UdpPeer,
     running_server,
+    sample_directory,
     start_server_process,
     stop_server_process,
 )
@@ -40,7 +43,7 @@ from app.protocol.messages import (
 )
 from app.protocol.presence import CallAction, CallNotice, CallNoticeType, CallRequest
 from app.protocol.replies import refusal
-from app.server import Directory, floor_rules
+from app.server import Directory, InterphoneServer, floor_rules
 
 OPEN_TOML = """\
 [server]
@@ -283,3 +286,33 @@ async def test_speak_on_and_off_in_turn_cannot_flood_the_members(tmp_path: Path)
         assert told == 2 * granted  # a grant and a release each, nothing per refusal
         await alice.close()
         await bob.close()
+
+
+@pytest.mark.parametrize("media_thread", [True, False], ids=["media-thread", "loop"])
+async def test_recvbegins_naming_a_user_from_elsewhere_do_not_spend_their_bucket(
+        media_thread: bool) -> None:
+    """The base recvbegin bucket is per uid: on the event loop's path it was spent before
+    the source address was checked, so a flood naming alice from another address used up
+    alice's bucket and her own registration was dropped (no audio for her)."""
+    async with InterphoneServer(sample_directory(), host="127.0.0.1", port=0,
+                                settings=FAST, media_thread=media_thread) as server:
+        alice = await RawClient.connect(server.port)
+        await alice.login("alice")
+        assert (await alice.request(JoinRequest(InterphoneId.parse("group_58")))).ok
+        packet = RecvBeginPacket("group_58", "alice").serialize()
+        spoofer = await UdpPeer.open(server.port, local_host="127.0.0.2")
+        own = await UdpPeer.open(server.port)
+        try:
+            for _ in range(3):  # more than the burst, and what refills meanwhile
+                for _ in range(100):
+                    spoofer.send(packet)
+                await asyncio.sleep(0.05)
+            for _ in range(50):
+                spoofer.send(packet)
+            own.send(packet)  # (after them in the server's socket)
+            assert await own.recv(2.0) == packet  # acknowledged: registered
+            assert spoofer.received.empty()
+        finally:
+            spoofer.close()
+            own.close()
+            await alice.close()

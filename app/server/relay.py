@@ -501,7 +501,10 @@ class MediaRelay(asyncio.DatagramProtocol):
         except PacketError:
             self._drop(MALFORMED)
             return
+        # plausible first: recvbegins naming a user from elsewhere must not spend that
+        # user's bucket (the media thread, when there is one, asks in the same order)
         if not isinstance(packet, RecvBeginPacket) \
+                or not self.state.recvbegin_plausible(int(_RECVBEGIN), packet.uid, addr[0]) \
                 or not self.base_recvbegins.allow(packet.uid, self.time()) \
                 or not self.state.register_media(packet.id, packet.uid, addr):
             self._drop(NOT_ADMITTED)
