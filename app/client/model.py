@@ -405,13 +405,11 @@ class ClientModel(RosterModel):
                       errcode: int = 0) -> None:
         """The speak-on request failed: 409 (``busy``, ``holder`` speaks) or another error
         (``errcode``: the server's code, 0 when none came)."""
+        state, outcome = ((FloorState.BUSY, FloorOutcome.REFUSED_BUSY) if busy
+                          else (FloorState.DENIED, FloorOutcome.REFUSED))
         with self._batch():
-            if busy:
-                self._set_floor(FloorState.BUSY, holder or self._speaker, reason,
-                                outcome=FloorOutcome.REFUSED_BUSY, errcode=errcode)
-            else:
-                self._set_floor(FloorState.DENIED, "", reason, outcome=FloorOutcome.REFUSED,
-                                errcode=errcode)
+            self._set_floor(state, holder or self._speaker if busy else "", reason,
+                            outcome=outcome, errcode=errcode)
 
     def floor_released(self, reason: str = "released", *, cause: str = "",
                        by: str = "") -> None:

@@ -11,8 +11,9 @@ under a prefix (default ``interphone:``):
 - ``node-seq`` - ``INCR``-ed once per node start: the node's number (session ids are
   ``number << 32 + n``).
 - ``restored`` - a mark set when a node put back what a Redis that lost its data under
-  running nodes lost (``node-seq``, ``media-secret``, a snapshot: :data:`RESEED`); every
-  node that finds it changed since its start says the data was lost.
+  running nodes lost (``node-seq``, ``media-secret``, a snapshot:
+  :data:`~app.server.store_upkeep.RESEED`); every node that finds it changed since its
+  start says the data was lost.
 - ``media-secret`` - the cluster secret (base64, ``SET NX`` by the first node that
   connects, read by every node): media-auth voice keys derive from it
   (:mod:`app.server.cluster_keys`), so every node hands its members the same key, and
@@ -68,7 +69,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -77,6 +77,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_secret
+from app.server.directory_agreement import DIRECTORY_GRACE, DirectoryAgreement
 from app.server.feedback_link import FeedbackLink
 from app.server.log_writer import LogWriter
 from app.server.node_auth import forward_key
@@ -91,6 +92,7 @@ from app.server.redis_support import (
     stream_id,
 )
 from app.server.replica import Replica
+from app.server.store_outage import StoreOutage
 from app.server.store_upkeep import StoreUpkeep, trimmed_past
 
 if TYPE_CHECKING:
@@ -103,32 +105,11 @@ READ_BATCH = 500
 """Log entries read at once."""
 READ_BLOCK = 1.0
 """Seconds the reader's ``XREAD`` waits for new entries (its socket timeout is longer)."""
-RESEED = """
-local highest = tonumber(ARGV[1])
-for _, number in ipairs(redis.call('HKEYS', KEYS[3])) do
-    highest = math.max(highest, tonumber(number) or 0)
-end
-if (tonumber(redis.call('GET', KEYS[1]) or '0') or 0) >= highest then
-    return 0
-end
-redis.call('SET', KEYS[1], highest)
-redis.call('SET', KEYS[2], ARGV[2], 'NX')
-redis.call('SET', KEYS[4], ARGV[3])
-return 1
-"""
-"""After Redis lost its data (KEYS: ``node-seq``, ``media-secret``, ``nodes``, ``restored``;
-ARGV: the highest node number the caller knows, its cluster secret, a mark of this
-repair): ``node-seq`` raised to the highest number known (so the next node takes a new
-one), the secret put back if none was set since, ``restored`` set to the mark (every node
-then tells it from the one it read at its start); 0 if another node did it first."""
 SNAPSHOT_EVERY = 10_000
 """Log entries between two snapshots (written by the node with the lowest number, which
 then trims the log below the position of the node furthest behind)."""
 YIELD_EVERY = 20
 """Log entries applied between two returns to the event loop (heartbeats, clients)."""
-DIRECTORY_GRACE = 30.0
-"""Seconds another node may serve another directory file before a node warns (a reload of
-every node by hand takes a while)."""
 SOCKET_TIMEOUT = 5.0
 """Seconds a command waits for Redis' answer before its connection counts as failed."""
 
@@ -164,8 +145,6 @@ class RedisStore:
         :meth:`attach`)."""
         self.upkeep = StoreUpkeep(self.key, swept=self._swept)
         """Nodes that stopped beating given up, the log snapshotted and trimmed."""
-        self._outage: set[str] = set()  # kinds of errors warned of while the store is away
-        self._refused_before = 0  # the replica's refusals when the store went away
         self.nodes = 0
         """Nodes in ``nodes`` at this node's last heartbeat, itself included (the live ones:
         ``interphone_cluster_nodes``)."""
@@ -179,12 +158,8 @@ class RedisStore:
         self._loaded = False  # the snapshot (if any) restored, the log's end at start read
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
         self._restored: str | None = None  # the store's ``restored`` at this node's start
-        self.directory_grace = directory_grace
-        """Seconds another node may serve another directory before this one warns (the
-        time it takes to reload every node by hand)."""
-        self._other_directories: dict[int, tuple[str, str, float]] = {}
-        """Node -> (its directory's fingerprint, this node's, since when they differ)."""
-        self._warned_directories: dict[int, tuple[str, str]] = {}  # node -> (theirs, mine)
+        self._directories = DirectoryAgreement(directory_grace)
+        self._outage = StoreOutage(redacted_url(url))
         self._snapshot_due = False  # a snapshot to write at once (the store lost its data)
         self.given_up = asyncio.Event()
         """Set when this node read its own death in the log: the other nodes gave it up
@@ -198,6 +173,7 @@ class RedisStore:
         """Seconds of this node's last heartbeat round trip to Redis (None before the first
         or while Redis cannot be reached): ``interphone_store_latency_seconds{node}``."""
         self.send_datagram: Callable[[bytes, Address], None] | None = None
+        """The relay's ``sendto`` (recvbegin acknowledgements), set by the server."""
         self.redeliver: Callable[[bytes, Address], None] | None = None
         """The relay's ``datagram_received``: forwarded audio held while its node was
         looked up is judged again through it (set by the server)."""
@@ -207,14 +183,13 @@ class RedisStore:
         self._look_ups: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.media_secret = b""
+        """The cluster secret the voice keys of media-auth derive from (``media-secret``,
+        set once by the first node that connects)."""
         self.cluster_key = cluster_key
         """The operator's key for audio forwarded between nodes (empty: the cluster
         secret alone; :func:`app.server.node_auth.forward_key`)."""
         self.forward_key = b""
         """The key of audio forwarded between nodes (:mod:`app.server.node_auth`)."""
-        """The cluster secret the voice keys of media-auth derive from (``media-secret``,
-        set once by the first node that connects)."""
-        """The relay's ``sendto`` (recvbegin acknowledgements), set by the server."""
 
     @property
     def safe_url(self) -> str:
@@ -384,33 +359,10 @@ class RedisStore:
     # ---- tasks ---------------------------------------------------------------------------------
 
     def _set_available(self, available: bool, why: BaseException | None = None) -> None:
-        """The store answers again, or not (``why``: the error, said in the warning, and
-        said again once per other kind of error until the store answers: a refused
-        password or command is not a network fault)."""
-        replica = self.replica
-        if replica is None:
-            return
-        if available:
-            if not replica.available:
-                replica.available = True
-                self._outage = set()
-                refused = replica.refused - self._refused_before
-                log.info("store reachable again: accepting changes (%d request(s) of clients "
-                         "refused meanwhile)", refused)
-            return
-        kind = type(why).__name__ if why is not None else ""
-        if not replica.available and kind in self._outage:
-            return
-        reason = f": {why}" if why is not None else ""
-        if replica.available:
-            replica.available = False
+        """The store answers again, or not (``why``: the error; :class:`StoreOutage`)."""
+        if self.replica is not None and self._outage.set_available(self.replica, available,
+                                                                    why):
             self._healthy_since = None
-            self._refused_before = replica.refused
-            log.warning("store unreachable (%s%s): refusing changes until it is back",
-                        self.safe_url, reason)
-        else:
-            log.warning("store still unreachable (%s%s)", self.safe_url, reason)
-        self._outage.add(kind)
 
     async def _reader(self) -> None:
         replica, hub, redis, writer = self.replica, self.hub, self._reader_redis, self.writer
@@ -527,51 +479,25 @@ class RedisStore:
             node = int(number)
             if node != self.node:
                 self._learn_node(node, info, beat=True)
-        self._compare_directories(known)
+        assert self.replica is not None
+        self._directories.compare(known, self.node, self.replica.state.directory.fingerprint(),
+                                  asyncio.get_running_loop().time())
 
-    def _compare_directories(self, known: dict[str, str]) -> None:
-        """Warn when another node has served another directory than this one (another file,
-        or one not reloaded) for :attr:`directory_grace` seconds: it lets in whom this one
-        refuses (a removed user logs in there and talks to everyone), and the other way
-        round. Said once per node and directory, and again when they agree."""
-        replica = self.replica
-        assert replica is not None
-        mine = replica.state.directory.fingerprint()
-        now = asyncio.get_running_loop().time()
-        differing: dict[int, tuple[str, str, float]] = {}
-        for number, info in known.items():
-            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
-                node, theirs = int(number), str(json.loads(info).get("dir", ""))
-                if node == self.node or not theirs or theirs == mine:
-                    continue
-                seen = self._other_directories.get(node)
-                differing[node] = seen if seen and seen[:2] == (theirs, mine) else (
-                    theirs, mine, now)
-                lasted = now - differing[node][2]
-                if lasted >= self.directory_grace and (
-                        self._warned_directories.get(node) != (theirs, mine)):
-                    self._warned_directories[node] = (theirs, mine)
-                    log.warning(
-                        "node %d (%s) serves another directory than this node (%s there, "
-                        "%s here) for %.0f s: each node checks logins and visibility with "
-                        "its own, so a user one file no longer has may log in where the other "
-                        "still has it; give every node "
-                        "the same directory file and reload it (SIGHUP)", node,
-                        describe_node(info), theirs, mine, lasted)
-        for node in [n for n in self._warned_directories if n not in differing]:
-            del self._warned_directories[node]
-            if str(node) in known:
-                log.info("node %d (%s) serves the same directory as this node again", node,
-                         describe_node(known[str(node)]))
-        self._other_directories = differing
+    @property
+    def directory_grace(self) -> float:
+        """Seconds another node may serve another directory before this one warns."""
+        return self._directories.grace
+
+    @directory_grace.setter
+    def directory_grace(self, seconds: float) -> None:
+        self._directories.grace = seconds
 
     @property
     def other_directories(self) -> int:
         """Other nodes that have served another directory than this one for longer than
         :attr:`directory_grace` (``interphone_nodes_with_another_directory``)."""
         now = self._loop.time() if self._loop is not None else 0.0
-        return sum(1 for _, _, since in self._other_directories.values()
-                   if now - since >= self.directory_grace)
+        return self._directories.others(now)
 
     def _look_up(self, node: int) -> None:
         """:attr:`NodeAuth.look_up` (any thread): authenticated audio came from ``node``,
@@ -642,25 +568,13 @@ class RedisStore:
             await asyncio.sleep(self.beat)
 
     async def _check_not_lost(self, redis: Redis) -> None:
-        """When Redis lost its data under the running nodes (restarted without persistence,
-        flushed: ``node-seq`` is then below this node's number), put back what nodes
-        started from then on need (:data:`RESEED`, by the first node that notices):
-        ``node-seq`` above every node number known, the cluster secret and (at this node's
-        reader's next turn) a snapshot of the state. Without them a node restarted
-        afterwards took a number in use (and read the ``down`` of the node that had it as
-        its own: given up, exit 1), made a new secret (no audio between it and the others)
-        and started from an empty state. Every node says it once, as an error: ``restored``
-        (a new mark at each such repair) differs from what it read at its start."""
-        seq, restored = await redis.mget(self.key("node-seq"), self.key("restored"))
-        if int(seq or 0) < self.node:
-            mark = f"{self.node}:{time.time_ns()}"
-            put_back = await redis_result(redis.eval(
-                RESEED, 4, self.key("node-seq"), self.key("media-secret"), self.key("nodes"),
-                self.key("restored"), self._highest_known(), encode_b64(self.media_secret),
-                mark))
-            if put_back and self.caught_up:  # (a part of the state would mislead)
-                self._snapshot_due = True
-            restored = await redis.get(self.key("restored"))
+        """When Redis lost its data under the running nodes, put back what nodes started
+        from then on need (:meth:`~app.server.store_upkeep.StoreUpkeep.repair_lost`), and
+        say it once, as an error, whichever node repaired it."""
+        restored, put_back = await self.upkeep.repair_lost(
+            redis, self.node, self._highest_known(), encode_b64(self.media_secret))
+        if put_back and self.caught_up:  # (a part of the state would mislead)
+            self._snapshot_due = True  # (at this node's reader's next turn)
         if restored != self._restored:
             self._restored = restored
             log.error("the store %s lost its data (restarted without appendonly, or flushed): "

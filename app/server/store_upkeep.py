@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -31,6 +32,25 @@ return 0
 of ``nodes`` and its ``down`` appended at once, by the one sweeper whose ``HDEL`` removes
 it (a script runs whole: no other command in between)."""
 
+
+RESEED = """
+local highest = tonumber(ARGV[1])
+for _, number in ipairs(redis.call('HKEYS', KEYS[3])) do
+    highest = math.max(highest, tonumber(number) or 0)
+end
+if (tonumber(redis.call('GET', KEYS[1]) or '0') or 0) >= highest then
+    return 0
+end
+redis.call('SET', KEYS[1], highest)
+redis.call('SET', KEYS[2], ARGV[2], 'NX')
+redis.call('SET', KEYS[4], ARGV[3])
+return 1
+"""
+"""After Redis lost its data (KEYS: ``node-seq``, ``media-secret``, ``nodes``, ``restored``;
+ARGV: the highest node number the caller knows, its cluster secret, a mark of this
+repair): ``node-seq`` raised to the highest number known (so the next node takes a new
+one), the secret put back if none was set since, ``restored`` set to the mark (every node
+then tells it from the one it read at its start); 0 if another node did it first."""
 
 async def trimmed_past(redis: Redis, stream: str, at: str) -> bool:
     """Whether the log ``stream`` lost entries after ``at`` (trimmed by a leader that had not
@@ -105,3 +125,24 @@ class StoreUpkeep:
                 self._swept(node, info)
         if known and min(int(n) for n in known) == this_node:
             await self._trim(redis, known)
+
+    async def repair_lost(self, redis: Redis, this_node: int, highest: int,
+                          secret: str) -> tuple[str | None, bool]:
+        """When Redis lost its data under the running nodes (restarted without persistence,
+        flushed: ``node-seq`` is then below ``this_node``), put back what nodes started from
+        then on need (:data:`RESEED`, by the first node that notices): ``node-seq`` above
+        ``highest``, every node number known, and the cluster ``secret`` (base64); the
+        caller then writes a snapshot of the state. Without them a node restarted
+        afterwards took a number in use (and read the ``down`` of the node that had it as
+        its own: given up, exit 1), made a new secret (no audio between it and the others)
+        and started from an empty state. Returns the store's ``restored`` mark (a new one
+        at each such repair: every node tells it from the one it read at its start) and
+        whether this node did the repair."""
+        seq, restored = await redis.mget(self.key("node-seq"), self.key("restored"))
+        if int(seq or 0) >= this_node:
+            return restored, False
+        mark = f"{this_node}:{time.time_ns()}"
+        put_back = await redis_result(redis.eval(
+            RESEED, 4, self.key("node-seq"), self.key("media-secret"), self.key("nodes"),
+            self.key("restored"), highest, secret, mark))
+        return await redis.get(self.key("restored")), bool(put_back)

@@ -51,12 +51,10 @@ from app.client import (
 from app.client.feedback import QualityReporter
 from app.client.replay import ReplayStore
 from app.client.tasks import TaskSet
-from app.client.turn import TurnViewKind
 from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.failure_text import error_text
-from app.ui.floor_text import refusal_text
 from app.ui.interphone_mix import parse_mix
 from app.ui.last_spoke import Turn
 from app.ui.main_window import MainWindow
@@ -70,15 +68,11 @@ from app.ui.presenter_speakers import PresenterSpeakers
 from app.ui.presenter_turn import PresenterTurn
 from app.ui.replay_player import ReplayPlayer
 from app.ui.settings import TOGGLE, Settings
-from app.ui.view_types import InterphoneRow, TalkState
+from app.ui.view_types import InterphoneRow
 
 logger = logging.getLogger(__name__)
 
 RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
-_TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: TalkState.REQUESTING,
-                TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
-                TurnViewKind.BUSY: TalkState.BUSY, TurnViewKind.DENIED: TalkState.DENIED,
-                TurnViewKind.PREEMPTED: TalkState.IDLE, TurnViewKind.REVOKED: TalkState.IDLE}
 
 
 @dataclass
@@ -538,45 +532,6 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             panel.set_speaker(row.speaker, seen[1] if seen and seen[0] == row.speaker else None)
         panel.set_last_speaker(self._last_spoken(row.id))
         self._show_emergency()
-
-    def _show_talk(self) -> None:
-        model = self.model
-        if not self._online():
-            state, holder, detail = TalkState.OFFLINE, "", ""
-        elif model.talk_target is None:
-            state, holder, detail = TalkState.NOT_JOINED, "", ""
-        else:
-            view = self.turn.view(time.monotonic())
-            state = _TALK_STATES[view.kind]
-            holder = self.window.display_name(model.floor_holder or model.speaker)
-            detail = ""
-            if view.kind is TurnViewKind.QUEUED:
-                detail = str(model.queue_position)
-            if (state in (TalkState.IDLE, TalkState.REQUESTING) and model.speaker
-                    and model.speaker != model.uid):
-                state = TalkState.BUSY
-            target = str(model.talk_target)
-            muted = target in self.interphone_muted  # its replies would not be heard
-            name = self._names.get(target, target)
-            # (the detail is the button's second line in IDLE; QUEUED shows the place)
-            if state is TalkState.DENIED:  # (not allowed, or the server's fault, a budget...)
-                detail = refusal_text(*self._refusal)
-            elif state is TalkState.BUSY and target != self._selected:
-                detail = name  # "Alice is speaking in Ops": not in the interphone shown
-            elif state is not TalkState.IDLE:
-                pass
-            elif target != self._selected:  # looking at another row
-                detail = (self.tr("Talks into %1 (muted)") if muted
-                          else self.tr("Talks into %1")).replace("%1", name)
-            elif muted:
-                detail = self.tr("Muted here: you will not hear replies")
-        # a refusal that is no refusal of permission (the server's fault, a budget): the
-        # button says to try again rather than "Denied"
-        retry = state is TalkState.DENIED and self._refusal[0] not in (0, 403)
-        self.window.set_talk_state(state, holder, detail, self._deadline,
-                                   float(model.max_talk), running=self.talk_in_progress,
-                                   retry=retry)
-        self._show_emergency_action()
 
     def _show_title(self) -> None:
         joined = self.model.joined

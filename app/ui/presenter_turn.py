@@ -8,14 +8,21 @@ A mixin of :class:`~app.ui.presenter.Presenter` over
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QCoreApplication
 
-from app.client.turn import EndReason, TurnConfig, TurnMachine, TurnTone
+from app.client.turn import EndReason, TurnConfig, TurnMachine, TurnTone, TurnViewKind
 from app.protocol.features import FLOOR_QUEUE
 from app.ui.audio_link import TURN_TONES
-from app.ui.floor_text import end_reason_text
+from app.ui.floor_text import end_reason_text, refusal_text
 from app.ui.presenter_core import PresenterCore
 from app.ui.view_types import TalkState
+
+_TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: TalkState.REQUESTING,
+                TurnViewKind.TALKING: TalkState.TALKING, TurnViewKind.QUEUED: TalkState.QUEUED,
+                TurnViewKind.BUSY: TalkState.BUSY, TurnViewKind.DENIED: TalkState.DENIED,
+                TurnViewKind.PREEMPTED: TalkState.IDLE, TurnViewKind.REVOKED: TalkState.IDLE}
 
 
 class PresenterTurn(PresenterCore):
@@ -89,3 +96,46 @@ class PresenterTurn(PresenterCore):
             self._transmitting = False
             if self.audio is not None:
                 self.audio.stop_transmit()
+
+    def _show_talk(self) -> None:
+        """The talk button (and what says it: the screen reader, the tray) for the talk
+        target's turn."""
+        model = self.model
+        if not self._online():
+            state, holder, detail = TalkState.OFFLINE, "", ""
+        elif model.talk_target is None:
+            state, holder, detail = TalkState.NOT_JOINED, "", ""
+        else:
+            view = self.turn.view(time.monotonic())
+            state = _TALK_STATES[view.kind]
+            holder = self.window.display_name(model.floor_holder or model.speaker)
+            detail = ""
+            if view.kind is TurnViewKind.QUEUED:
+                detail = str(model.queue_position)
+            if (state in (TalkState.IDLE, TalkState.REQUESTING) and model.speaker
+                    and model.speaker != model.uid):
+                state = TalkState.BUSY
+            target = str(model.talk_target)
+            muted = target in self.interphone_muted  # its replies would not be heard
+            name = self._names.get(target, target)
+            # (the detail is the button's second line in IDLE; QUEUED shows the place)
+            if state is TalkState.DENIED:  # (not allowed, or the server's fault, a budget...)
+                detail = refusal_text(*self._refusal)
+            elif state is TalkState.BUSY and target != self._selected:
+                detail = name  # "Alice is speaking in Ops": not in the interphone shown
+            elif state is not TalkState.IDLE:
+                pass
+            elif target != self._selected:  # looking at another row
+                detail = (QCoreApplication.translate("Presenter", "Talks into %1 (muted)")
+                          if muted else QCoreApplication.translate("Presenter", "Talks into %1")
+                          ).replace("%1", name)
+            elif muted:
+                detail = QCoreApplication.translate("Presenter",
+                                                    "Muted here: you will not hear replies")
+        # a refusal that is no refusal of permission (the server's fault, a budget): the
+        # button says to try again rather than "Denied"
+        retry = state is TalkState.DENIED and self._refusal[0] not in (0, 403)
+        self.window.set_talk_state(state, holder, detail, self._deadline,
+                                   float(model.max_talk), running=self.talk_in_progress,
+                                   retry=retry)
+        self._show_emergency_action()

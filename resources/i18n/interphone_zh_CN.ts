@@ -1505,12 +1505,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="330"/>
+        <location filename="../../app/ui/presenter.py" line="324"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="353"/>
+        <location filename="../../app/ui/presenter.py" line="347"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1535,7 +1535,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="402"/>
+        <location filename="../../app/ui/presenter.py" line="396"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1562,42 +1562,42 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="327"/>
+        <location filename="../../app/ui/presenter.py" line="321"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="464"/>
+        <location filename="../../app/ui/presenter.py" line="458"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="419"/>
+        <location filename="../../app/ui/presenter.py" line="413"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="479"/>
+        <location filename="../../app/ui/presenter.py" line="473"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="490"/>
+        <location filename="../../app/ui/presenter.py" line="484"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="493"/>
+        <location filename="../../app/ui/presenter.py" line="487"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="496"/>
+        <location filename="../../app/ui/presenter.py" line="490"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="497"/>
+        <location filename="../../app/ui/presenter.py" line="491"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
@@ -1647,27 +1647,27 @@
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="515"/>
+        <location filename="../../app/ui/presenter.py" line="509"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="569"/>
+        <location filename="../../app/ui/presenter_turn.py" line="129"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="570"/>
+        <location filename="../../app/ui/presenter_turn.py" line="130"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="572"/>
+        <location filename="../../app/ui/presenter_turn.py" line="133"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_turn.py" line="33"/>
+        <location filename="../../app/ui/presenter_turn.py" line="40"/>
         <source>Not connected — can&apos;t talk now</source>
         <translation>未连接，现在无法讲话</translation>
     </message>
