@@ -91,6 +91,11 @@ class Ping:
     pass
 
 
+ACCOUNT_REMOVED = "account_removed"
+"""The ``kicked`` reason of a session whose user a directory reload removed
+(docs/protocol-extensions.md, 1.5); the base contract's is ``login_elsewhere``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Kicked:
     reason: str = "login_elsewhere"

@@ -12,7 +12,7 @@ from dataclasses import replace
 from app.protocol.errors import ErrCode
 from app.protocol.features import COALESCE, PRIORITY, ROSTER, grant_features
 from app.protocol.limits import MAX_FRAME
-from app.protocol.messages import Kicked, LoginResult, Message, RosterNotice
+from app.protocol.messages import ACCOUNT_REMOVED, Kicked, LoginResult, Message, RosterNotice
 from app.protocol.xmlcodec import encode_message
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
@@ -20,9 +20,6 @@ from app.server.media_gate import ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH
 from app.server.outbox import Outbox, Refused, Result
 from app.server.records import Session, normalize_ip
 from app.server.state_base import StateBase
-
-ACCOUNT_REMOVED = "account_removed"
-"""The ``kicked`` reason sent to a session whose user a directory reload removed."""
 
 
 class SessionRules(StateBase):

@@ -53,6 +53,7 @@ from app.client.replay import ReplayStore
 from app.client.tasks import TaskSet
 from app.client.turn_driver import TurnDriver
 from app.protocol import AttachType, InterphoneId, other_party
+from app.protocol.messages import ACCOUNT_REMOVED
 from app.ui.audio_link import AudioPort, Tone
 from app.ui.failure_text import error_text
 from app.ui.interphone_mix import parse_mix
@@ -61,7 +62,7 @@ from app.ui.main_window import MainWindow
 from app.ui.presenter_audio import PresenterAudio
 from app.ui.presenter_calls import PresenterCalls
 from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, NO_EMERGENCY, PresenterEmergency
-from app.ui.presenter_link import ACCOUNT_REMOVED, PresenterLink
+from app.ui.presenter_link import PresenterLink
 from app.ui.presenter_replay import PresenterReplay
 from app.ui.presenter_rows import display_names, interphone_rows
 from app.ui.presenter_speakers import PresenterSpeakers

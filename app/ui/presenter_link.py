@@ -12,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QCoreApplication
 
 from app.client import ConnectionState, MediaPathChanged
+from app.protocol.messages import ACCOUNT_REMOVED
 from app.ui.presenter_core import PresenterCore
 from app.ui.view_types import LinkState
 
@@ -25,9 +26,7 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
 
 NO_AUDIO_MESSAGE_MS = 20000
 
-# the server's reason for ending a session when a directory reload removed the account
-# (docs/protocol-extensions.md, 1.5); any other reason is a sign-in elsewhere
-ACCOUNT_REMOVED = "account_removed"
+# (a kick for another reason than ACCOUNT_REMOVED is a sign-in elsewhere)
 
 
 class PresenterLink(PresenterCore):
