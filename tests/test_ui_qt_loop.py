@@ -9,6 +9,7 @@ Real Qt (offscreen), the loop the UI tests all run on (``qloop``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
@@ -257,3 +258,53 @@ def test_turns_taken_one_after_another_leave_no_talk_limit_timers_behind(
         assert qt_timers(loop) <= after_one
 
     run(qloop, scenario())
+
+
+def test_a_task_due_while_another_task_processes_qt_events_still_runs(qloop, caplog) -> None:
+    """A task whose sleep ended while another task's step processed Qt events (a test's
+    ``processEvents``, a modal dialog's loop) was stepped there, refused by asyncio
+    ("Cannot enter into task") and never woken again: whatever awaited it waited for good
+    (a UI test's close of its client, and then the end of the test run)."""
+    async def sleeper() -> str:
+        await asyncio.sleep(0.01)
+        return "woke"
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(sleeper())
+        await asyncio.sleep(0)  # it is asleep
+        time.sleep(0.05)  # and its sleep is over
+        QApplication.processEvents()
+        QApplication.processEvents()
+        await until(task.done, timeout=3, what="the sleeping task woke")
+        assert task.result() == "woke"
+
+    with caplog.at_level(logging.ERROR):
+        run(qloop, scenario())
+    assert "Cannot enter into task" not in caplog.text
+
+
+def test_the_end_does_not_wait_for_good_on_a_task_that_will_not_finish(qapp, caplog) -> None:
+    """``drain`` (the app's last step before its loop closes) waited without end for a
+    task that ignored its cancellation: the app could not quit."""
+    loop = QtLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        stubborn_for = [True]
+
+        async def stubborn() -> None:
+            while stubborn_for[0]:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(3600)
+
+        task = loop.create_task(stubborn())
+        loop.run_until_complete(asyncio.sleep(0))
+        with caplog.at_level(logging.WARNING, logger="app.ui.qt_loop"):
+            qt_loop.drain(loop, timeout=0.5)
+        assert not task.done()
+        assert "still running" in caplog.text and "stubborn" in caplog.text
+        stubborn_for[0] = False
+        task.cancel()
+        loop.run_until_complete(task)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)

@@ -1,4 +1,5 @@
-"""The app's asyncio loop: qasync's, whose cancelled timers stop at once.
+"""The app's asyncio loop: qasync's, whose cancelled timers stop at once and whose tasks
+survive Qt events processed inside a task.
 
 qasync runs each ``call_soon``/``call_later``/``call_at`` as one Qt timer
 (``_SimpleTimer.add_callback`` → ``QObject.startTimer``) kept with its handle until it
@@ -9,7 +10,10 @@ machine's talk limit, a minute by default), so they piled up by the thousand.
 
 :class:`QtLoop` is ``qasync.QEventLoop`` with one part replaced: the loop's ``_timer``
 is a :class:`_CancellableTimer`, which hands out :class:`_TimerHandle` handles whose
-``cancel()`` kills the Qt timer and forgets the handle at once. Everything else (call
+``cancel()`` kills the Qt timer and forgets the handle at once. The same timer keeps a
+task's step that comes due while Qt events are processed inside another task's step
+(``processEvents``, a modal dialog) until that step is over: run there, asyncio would
+refuse it and the task would never wake again. Everything else (call
 order, running handles, debug mode, stop and close, ``run_until_complete``, socket
 notifiers, ``call_soon_threadsafe``) is qasync's own.
 
@@ -38,6 +42,10 @@ from PySide6.QtCore import QObject, QTimerEvent
 logger = logging.getLogger(__name__)
 
 _warned_unsupported = False
+
+NESTED_STEP_RETRY_S = 0.005
+"""A task's step reached while another task's step processes Qt events is tried again
+after this long (not at once: a modal loop would spin)."""
 
 
 def _qasync_timer_class() -> type | None:
@@ -113,12 +121,26 @@ class _CancellableTimer(QObject):
         handle = self._handles.pop(timer_id, None)
         if handle is None or self._stopped or handle.cancelled():
             return
+        if self._inside_another_tasks_step(handle):
+            self.add_callback(handle, NESTED_STEP_RETRY_S)
+            return
         if isinstance(handle, _TimerHandle):
             handle._timer = None
         if self._debug:
             self._run_timed(handle)
         else:
             handle._run()
+
+    def _inside_another_tasks_step(self, handle: asyncio.Handle) -> bool:
+        """Is ``handle`` a step of a task while Qt events are processed inside another
+        task's step (``processEvents``, a modal dialog's loop)? asyncio refuses to enter a
+        task there and drops the step: that task would wait for good, and whatever awaits
+        it (a ``gather``, a close) with it."""
+        loop = self._loop()
+        if loop is None or asyncio.current_task(loop) is None:
+            return False
+        return isinstance(getattr(handle._callback, "__self__", None),  # type: ignore[attr-defined]
+                          asyncio.Task)
 
     def _run_timed(self, handle: asyncio.Handle) -> None:
         """Debug mode, as qasync's: the loop's current handle set, slow callbacks logged."""
@@ -184,16 +206,30 @@ class QtLoop(qasync.QEventLoop):
         return timer.waiting() if isinstance(timer, _CancellableTimer) else 0
 
 
-def drain(loop: asyncio.AbstractEventLoop) -> None:
+DRAIN_TIMEOUT_S = 5.0
+"""How long :func:`drain` waits for cancelled tasks to finish: one that does not (it
+swallowed its cancellation and waits on) must not keep the app from quitting."""
+
+
+def drain(loop: asyncio.AbstractEventLoop, timeout: float = DRAIN_TIMEOUT_S) -> None:
     """Cancel and finish whatever tasks are left on ``loop`` (not running), so none is
     destroyed pending, and close its asynchronous generators: what is done before the loop
-    is closed."""
+    is closed. Tasks still not finished after ``timeout`` seconds are logged and left."""
     pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in pending:
         task.cancel()
     if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.run_until_complete(loop.shutdown_asyncgens())
+        finished, stuck = loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
+        for task in finished:
+            if not task.cancelled():
+                task.exception()  # (seen: not reported again as "never retrieved")
+        for task in stuck:
+            logger.warning("task still running %.0f s after it was cancelled, left: %r",
+                           timeout, task)
+    try:
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), timeout))
+    except TimeoutError:
+        logger.warning("asynchronous generators still open %.0f s after the end", timeout)
 
 
 def _describe(handle: asyncio.Handle) -> str:
