@@ -121,6 +121,29 @@ def test_a_screen_reader_reads_whole_names_and_names_the_replay_list_and_meters(
     finally:
         window.talk_key.detach()
 
+def test_a_screen_reader_going_down_the_replay_list_reads_each_row(qtbot) -> None:
+    """The replay rows are drawn by widgets set on empty list items: a screen reader going
+    down the list (its rows, not Tab over the play buttons) read every row as blank."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    replay = window.panel.replay
+    replay.set_items([ReplayItem(2, "Alice", "12:01:09", 3.2, False),
+                      ReplayItem(1, "Bob", "12:01:02", 1.0, True)])
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        listing = QAccessible.queryAccessibleInterface(replay.list)
+        assert listing is not None
+        said = [listing.child(index).text(QAccessible.Text.Name)
+                for index in range(listing.childCount())]
+        assert said == ["Alice at 12:01:09 (0:03), not heard yet", "Bob at 12:01:02 (0:01)"]
+        replay.set_items([ReplayItem(2, "Alice", "12:01:09", 3.2, True),
+                          ReplayItem(1, "Bob", "12:01:02", 1.0, True)])  # heard now
+        assert listing.child(0).text(QAccessible.Text.Name) == "Alice at 12:01:09 (0:03)"
+    finally:
+        window.talk_key.detach()
+
+
 def test_the_interphone_list_shows_when_it_has_the_keyboard_focus(qtbot) -> None:
     """Tab reached the list and nothing on screen changed: its rows are painted by the
     app, which drew no focus outline, and the selected row looked the same either way."""

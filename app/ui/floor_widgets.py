@@ -307,7 +307,7 @@ class ReplayList(QWidget):
             if widget.item != item:
                 widget.show_item(item)
                 widget.setToolTip(self.item_text(item))
-                self._name_play(widget)
+                self._name_play(widget, row)
                 row.setSizeHint(widget.size_for_list())
         if len(self._rows) != made or self._reordered:  # Tab goes through them in order
             self._order_tab()
@@ -332,13 +332,15 @@ class ReplayList(QWidget):
         widget = _ReplayRow(item, self.play_requested.emit)
         widget.play.setToolTip(self.tr("Play again"))
         widget.setToolTip(self.item_text(item))
-        self._name_play(widget)
+        self._name_play(widget, row)
         row.setSizeHint(widget.size_for_list())
         self.list.setItemWidget(row, widget)
         self._rows[item.number] = (row, widget)
 
-    def _name_play(self, widget: _ReplayRow) -> None:
-        """What a screen reader says of a row's play button (its face is only "▶")."""
+    def _name_play(self, widget: _ReplayRow, row: QListWidgetItem) -> None:
+        """What a screen reader says of a row's play button (its face is only "▶"), and of
+        the row itself (its text is drawn by the row's widget: a screen reader going down
+        the list read blank rows)."""
         item = widget.item
         if item is None:
             return
@@ -347,6 +349,10 @@ class ReplayList(QWidget):
         name = name.replace("%1", item.speaker).replace("%2", item.at).replace(
             "%3", format_length(item.duration))
         widget.play.setAccessibleName(name)
+        said = (self.tr("%1 at %2 (%3)") if item.heard
+                else self.tr("%1 at %2 (%3), not heard yet"))
+        row.setData(Qt.ItemDataRole.AccessibleTextRole, said.replace("%1", item.speaker)
+                    .replace("%2", item.at).replace("%3", format_length(item.duration)))
 
     def _clear(self) -> None:
         self.list.clear()
@@ -378,9 +384,9 @@ class ReplayList(QWidget):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
-            for _, widget in self._rows.values():
+            for row, widget in self._rows.values():
                 widget.play.setToolTip(self.tr("Play again"))
-                self._name_play(widget)
+                self._name_play(widget, row)
                 if widget.item is not None:
                     widget.show_item(widget.item)  # the length's brackets are the language's
             self._measure_rows()  # the new texts' widths, and their fonts' heights
