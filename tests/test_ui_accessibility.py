@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QAccessible, QColor, QFont, QFontMetricsF, QImage, QPalette
+from PySide6.QtGui import (
+    QAccessible,
+    QColor,
+    QFont,
+    QFontInfo,
+    QFontMetricsF,
+    QImage,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
@@ -495,6 +503,27 @@ def test_the_talk_buttons_text_is_never_smaller_than_the_desktops(qtbot) -> None
              if any(contrast_ratio(image.pixelColor(x, y), disc) > 3
                     for x in range(image.width()))]
     assert inked and inked[-1] - inked[0] >= 20  # one 24 px line at least (it was 12 px)
+
+def test_a_small_disc_shows_hold_to_talk_whole_in_a_smaller_font(qtbot) -> None:
+    """At 200 % on a 1366×768 laptop the window's disc is about 115 pixels wide: its title,
+    at 1.3 times the desktop's text, had room for one line and read "Hold to …". It takes a
+    smaller font, never below the desktop's text, before it cuts a word."""
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.resize(160, 123)
+    button.set_state(TalkState.IDLE)
+    button.show()
+    qtbot.waitExposed(button)
+    title = button.texts(time.monotonic())[0]
+    assert title == "Hold to talk"
+    metrics, box = QFontMetricsF(button.title_font()), button.title_rect()
+    cut = fit_lines(title, metrics, box.width(), max(1, int(box.height() // metrics.lineSpacing())))
+    assert cut == ["Hold to …"]  # what it drew before
+    font, lines = button.title_lines(title)
+    assert " ".join(lines) == title
+    assert font.pixelSize() >= QFontInfo(button.font()).pixelSize()
+    assert button.title_lines("Busy")[0].pixelSize() == button.title_font().pixelSize()
+
 
 def test_a_long_name_in_the_list_is_cut_before_the_badge_and_the_title_gives_way(
         qtbot) -> None:
