@@ -34,6 +34,8 @@ from test_ui_new_user import tab_cycle
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app.client.model import ConnectionState
+from app.ui.assets import icon
+from app.ui.audio_bar import AudioBar
 from app.ui.contrast import contrast_ratio, luminance
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayItem
@@ -374,6 +376,38 @@ def test_on_a_dark_theme_the_speaking_members_row_is_a_dark_tint(qtbot, dark) ->
         assert contrast_ratio(text, fill) >= 4.5, (text.name(), fill.name())
     finally:
         window.talk_key.detach()
+
+
+def icon_contrast(image: QImage, background: QColor) -> float:
+    """The contrast on ``background`` of an icon's opaque pixels (not its soft edges): the
+    least of them."""
+    opaque = {image.pixel(x, y) for x in range(image.width()) for y in range(image.height())
+              if image.pixelColor(x, y).alpha() == 255}
+    assert opaque
+    return min(contrast_ratio(QColor.fromRgb(pixel), background) for pixel in opaque)
+
+
+def test_on_a_dark_theme_the_audio_bars_icons_stand_out(qtbot, dark) -> None:
+    """The microphone and speaker icons of the audio bar (the mute button's face, its only
+    sign) are grey-blue, about 2.2:1 on a dark window, the muted speaker's red 2.8:1:
+    below the 3:1 an icon needs. On a dark theme they are drawn lighter."""
+    bar = AudioBar()
+    qtbot.addWidget(bar)
+    background = bar.palette().color(QPalette.ColorRole.Window)
+    assert luminance(background) < 0.18
+    for label in (bar.input_label, bar.output_label):
+        assert icon_contrast(label.pixmap().toImage(), background) >= 3.0
+    for muted in (False, True):
+        bar.set_muted(muted)
+        face = bar.mute.icon().pixmap(18, 18).toImage()
+        assert icon_contrast(face, background) >= 3.0, muted
+
+
+def test_on_a_light_theme_the_audio_bars_icons_are_as_drawn(qtbot) -> None:
+    bar = AudioBar()
+    qtbot.addWidget(bar)
+    assert bar.input_label.pixmap().toImage() == icon("mic").pixmap(18, 18).toImage()
+    assert bar.output_label.pixmap().toImage() == icon("speaker").pixmap(18, 18).toImage()
 
 
 def test_on_a_light_theme_the_speaking_members_row_is_as_before(qtbot) -> None:
