@@ -40,6 +40,7 @@ from app.ui.contrast import contrast_ratio, luminance
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayItem
 from app.ui.global_key_edit import GlobalTalkKeyEdit
+from app.ui.interphone_list import SUBTITLE_ROLE
 from app.ui.main_window import MainWindow
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.talk_button import TalkButton, fit_lines
@@ -150,6 +151,35 @@ def test_a_screen_reader_going_down_the_replay_list_reads_each_row(qtbot) -> Non
         replay.set_items([ReplayItem(2, "Alice", "12:01:09", 3.2, True),
                           ReplayItem(1, "Bob", "12:01:02", 1.0, True)])  # heard now
         assert listing.child(0).text(QAccessible.Text.Name) == "Alice at 12:01:09 (0:03)"
+    finally:
+        window.talk_key.detach()
+
+
+def test_a_screen_reader_hears_each_rows_kind_with_its_state(qtbot) -> None:
+    """Going down the list, a screen reader reads each row's name and description, not
+    the section heading it sits under: "Ops, Talk target · bob speaking · 3 members" did
+    not say whether Ops is a group, a discussion or a one-to-one call."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    rows = [InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "bob", True, True, muted=True),
+            InterphoneRow("discuss_12", RowKind.DISCUSS, "Night shift", 1),
+            InterphoneRow("chat_alice:me", RowKind.CHAT, "Alice", online=True)]
+    window.set_rows(rows)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        tree = QAccessible.queryAccessibleInterface(window.interphones.tree)
+        assert tree is not None
+        said = {}
+        for index in range(tree.childCount()):
+            child = tree.child(index)
+            said[child.text(QAccessible.Text.Name)] = child.text(QAccessible.Text.Description)
+        assert said["Ops"] == "Group · Talk target · Muted · bob speaking · 3 members"
+        assert said["Night shift"] == "Discussion · 1 member"
+        assert said["Alice"] == "One-to-one call · Online · Not active"
+        assert window.interphones.tree.findItems(
+            "Ops", Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)[0].data(
+            0, SUBTITLE_ROLE) == "Talk target · Muted · bob speaking · 3 members"  # as drawn
     finally:
         window.talk_key.detach()
 

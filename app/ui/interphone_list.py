@@ -444,14 +444,22 @@ class InterphoneList(QWidget):
 
     def _describe(self, item: QTreeWidgetItem, row: InterphoneRow) -> None:
         """The second line, the tooltip and the accessible description (they say
-        "Muted" when it is)."""
-        item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
+        "Muted" when it is). The description starts with the row's kind, which the eye
+        takes from the section's heading: a screen reader going down the rows reads no
+        heading of the row's (it heard "Ops, Talk target · 3 members", a group or a
+        discussion?)."""
+        subtitle = self._subtitle(row)
+        item.setData(0, SUBTITLE_ROLE, subtitle)
         tip = self._with_detail(row.name, row.id)
         if row.muted:
             tip += "\n" + self.tr("Muted")
         item.setToolTip(0, tip)
         item.setData(0, Qt.ItemDataRole.AccessibleDescriptionRole,
-                     item.data(0, SUBTITLE_ROLE))
+                     f"{self._kind_name(row.kind)} · {subtitle}")
+
+    def _kind_name(self, kind: RowKind) -> str:
+        return {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
+                RowKind.CHAT: self.tr("One-to-one call")}[kind]
 
     def _subtitle(self, row: InterphoneRow) -> str:
         parts: list[str] = []

@@ -47,28 +47,28 @@
 <context>
     <name>AudioBar</name>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="87"/>
-        <location filename="../../app/ui/audio_bar.py" line="88"/>
-        <location filename="../../app/ui/audio_bar.py" line="90"/>
+        <location filename="../../app/ui/audio_bar.py" line="95"/>
+        <location filename="../../app/ui/audio_bar.py" line="96"/>
+        <location filename="../../app/ui/audio_bar.py" line="98"/>
         <source>Microphone level</source>
         <translation>麦克风电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="89"/>
-        <location filename="../../app/ui/audio_bar.py" line="91"/>
-        <location filename="../../app/ui/audio_bar.py" line="92"/>
+        <location filename="../../app/ui/audio_bar.py" line="97"/>
+        <location filename="../../app/ui/audio_bar.py" line="99"/>
+        <location filename="../../app/ui/audio_bar.py" line="100"/>
         <source>Speaker level</source>
         <translation>扬声器电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="93"/>
-        <location filename="../../app/ui/audio_bar.py" line="94"/>
+        <location filename="../../app/ui/audio_bar.py" line="101"/>
+        <location filename="../../app/ui/audio_bar.py" line="102"/>
         <source>Output volume</source>
         <translation>输出音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="95"/>
-        <location filename="../../app/ui/audio_bar.py" line="96"/>
+        <location filename="../../app/ui/audio_bar.py" line="103"/>
+        <location filename="../../app/ui/audio_bar.py" line="104"/>
         <source>Mute the speaker</source>
         <translation>扬声器静音</translation>
     </message>
@@ -896,100 +896,115 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="451"/>
-        <location filename="../../app/ui/interphone_list.py" line="459"/>
+        <location filename="../../app/ui/interphone_list.py" line="455"/>
         <location filename="../../app/ui/interphone_list.py" line="467"/>
+        <location filename="../../app/ui/interphone_list.py" line="475"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="459"/>
-        <location filename="../../app/ui/interphone_list.py" line="469"/>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <source>Group</source>
+        <translation>群组</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <source>Discussion</source>
+        <translation>讨论组</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="462"/>
+        <source>One-to-one call</source>
+        <translation>一对一对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="467"/>
+        <location filename="../../app/ui/interphone_list.py" line="477"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <location filename="../../app/ui/interphone_list.py" line="469"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="463"/>
+        <location filename="../../app/ui/interphone_list.py" line="471"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="465"/>
+        <location filename="../../app/ui/interphone_list.py" line="473"/>
         <source>calling…</source>
         <translation>正在呼叫…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="469"/>
+        <location filename="../../app/ui/interphone_list.py" line="477"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="471"/>
+        <location filename="../../app/ui/interphone_list.py" line="479"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="474"/>
+        <location filename="../../app/ui/interphone_list.py" line="482"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="478"/>
+        <location filename="../../app/ui/interphone_list.py" line="486"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="495"/>
+        <location filename="../../app/ui/interphone_list.py" line="503"/>
         <source>%1 of %2</source>
         <translation>%1/%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="498"/>
+        <location filename="../../app/ui/interphone_list.py" line="506"/>
         <source>No group, discussion or contact matches “%1”</source>
         <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="512"/>
+        <location filename="../../app/ui/interphone_list.py" line="520"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="515"/>
+        <location filename="../../app/ui/interphone_list.py" line="523"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="515"/>
+        <location filename="../../app/ui/interphone_list.py" line="523"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="516"/>
+        <location filename="../../app/ui/interphone_list.py" line="524"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="538"/>
+        <location filename="../../app/ui/interphone_list.py" line="546"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="539"/>
+        <location filename="../../app/ui/interphone_list.py" line="547"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="542"/>
+        <location filename="../../app/ui/interphone_list.py" line="550"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="543"/>
+        <location filename="../../app/ui/interphone_list.py" line="551"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -2186,47 +2201,47 @@
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="549"/>
+        <location filename="../../app/ui/talk_button.py" line="567"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="550"/>
+        <location filename="../../app/ui/talk_button.py" line="568"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="552"/>
+        <location filename="../../app/ui/talk_button.py" line="570"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="553"/>
+        <location filename="../../app/ui/talk_button.py" line="571"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="561"/>
+        <location filename="../../app/ui/talk_button.py" line="579"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="563"/>
+        <location filename="../../app/ui/talk_button.py" line="581"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="564"/>
+        <location filename="../../app/ui/talk_button.py" line="582"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="566"/>
+        <location filename="../../app/ui/talk_button.py" line="584"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="568"/>
+        <location filename="../../app/ui/talk_button.py" line="586"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
