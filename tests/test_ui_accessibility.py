@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import (
     QAccessible,
     QColor,
@@ -44,6 +44,7 @@ from app.ui.interphone_list import SUBTITLE_ROLE
 from app.ui.main_window import MainWindow
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.talk_button import TalkButton, fit_lines
+from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -687,3 +688,15 @@ def test_a_window_smaller_than_its_content_scrolls_instead_of_overlapping(qtbot)
         assert window.scroller.verticalScrollBar().value() > 0
     finally:
         window.talk_key.detach()
+
+
+@pytest.mark.parametrize("badges", [{"muted": True}, {"activity": True}, {"ringing": True}])
+def test_a_badged_tray_icon_is_sharp_at_200_percent(qapp, badges: dict[str, bool]) -> None:
+    """A tray icon with a badge is made of pixmaps: at QT_SCALE_FACTOR=2 a 48 px tray got
+    the largest, 64 px, blown up to 96 (blurred), where the plain icon (an SVG) is drawn at
+    96. Each size a tray asks for has pixels enough at 100 % and at 200 %."""
+    badged = tray_icon("tray-idle", **badges)
+    for size in (16, 22, 24, 32, 48, 64):
+        for ratio in (1.0, 2.0):
+            pixmap = badged.pixmap(QSize(size, size), ratio)
+            assert pixmap.width() >= round(size * ratio), (size, ratio, pixmap.size())
