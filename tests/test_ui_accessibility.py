@@ -441,6 +441,30 @@ def test_on_a_light_theme_the_audio_bars_icons_are_as_drawn(qtbot) -> None:
     assert bar.output_label.pixmap().toImage() == icon("speaker").pixmap(18, 18).toImage()
 
 
+def test_on_a_dark_theme_the_selected_rows_icon_stands_out(qtbot, dark) -> None:
+    """The group icon's two blues were 1.1:1 and 2.3:1 on a dark theme's highlight: on the
+    selected row half of it was gone. It is drawn in the highlight's text colour there."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    rows = [InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)]
+    window.set_rows(rows)
+    window.show_interphone(rows[0])
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        tree = window.interphones.tree
+        tree.clearFocus()
+        rect = tree.visualItemRect(window.interphones._items[OPS])
+        tree.viewport().repaint()
+        image = tree.viewport().grab(rect).toImage().copy(QRect(4, 10, 24, 24))
+        highlight = tree.palette().color(QPalette.ColorRole.Highlight)
+        strongest = max(contrast_ratio(image.pixelColor(x, y), highlight)
+                        for x in range(image.width()) for y in range(image.height()))
+        assert strongest >= 3.0  # (its core; before, the darker blue's 2.3:1 at best)
+    finally:
+        window.talk_key.detach()
+
+
 def test_on_a_light_theme_the_speaking_members_row_is_as_before(qtbot) -> None:
     window, base, fill, text = _speaking_member(qtbot)
     try:

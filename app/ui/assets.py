@@ -12,7 +12,8 @@ from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter
 from app.bundle_paths import clips, resources_dir
 from app.ui.contrast import NON_TEXT_CONTRAST, readable
 
-__all__ = ["clips", "icon", "icon_on", "icon_path", "resources_dir", "translation_path"]
+__all__ = ["clips", "icon", "icon_in", "icon_on", "icon_path", "resources_dir",
+           "translation_path"]
 
 _TINTED_SIZES = (16, 18, 20, 22, 24, 32, 48)
 
@@ -39,6 +40,12 @@ def icon_on(name: str, background: QColor) -> QIcon:
     if shown.rgb() == QColor(colours[0]).rgb():
         return icon(name)
     return _tinted(name, shown.rgba())
+
+
+def icon_in(name: str, colour: QColor) -> QIcon:
+    """``name``'s shape all in ``colour`` (on a selected row: the highlight's text colour,
+    where the icon's own colours may not show)."""
+    return _tinted(name, colour.rgba())
 
 
 @cache

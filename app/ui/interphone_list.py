@@ -56,8 +56,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.assets import icon
-from app.ui.contrast import readable, text_on
+from app.ui.assets import icon, icon_in
+from app.ui.contrast import is_dark, readable, text_on
 from app.ui.interphone_panel import member_count_text
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -191,7 +191,11 @@ class _RowDelegate(QStyledItemDelegate):
         stale = bool(index.data(STALE_ROLE))
         text_colour = option.palette.highlightedText().color() if selected \
             else option.palette.text().color()
-        icon(row.kind.value).paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
+        # on a dark theme's selected row the kind's icon is in the highlight's text colour:
+        # its own blues were 1.1:1 and 2.3:1 on the highlight, half the group icon gone
+        on_dark = selected and is_dark(background)
+        kind = icon_in(row.kind.value, text_colour) if on_dark else icon(row.kind.value)
+        kind.paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
         if row.online is not None and not stale:  # a contact's presence (unknown offline)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(QColor("white"))
