@@ -11,8 +11,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
-from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QAccessible, QColor, QFont, QFontMetricsF, QImage, QPalette
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import (
+    QAccessible,
+    QColor,
+    QFont,
+    QFontInfo,
+    QFontMetricsF,
+    QImage,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
@@ -26,13 +34,17 @@ from test_ui_new_user import tab_cycle
 from test_ui_support import OPS, close_session, open_session, run, start_server, until
 
 from app.client.model import ConnectionState
+from app.ui.assets import icon
+from app.ui.audio_bar import AudioBar
 from app.ui.contrast import contrast_ratio, luminance
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayItem
 from app.ui.global_key_edit import GlobalTalkKeyEdit
+from app.ui.interphone_list import SUBTITLE_ROLE
 from app.ui.main_window import MainWindow
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.talk_button import TalkButton, fit_lines
+from app.ui.tray_icon import tray_icon
 from app.ui.view_types import InterphoneRow, RowKind, TalkState
 
 pytest_plugins = ["test_ui_support"]
@@ -120,6 +132,58 @@ def test_a_screen_reader_reads_whole_names_and_names_the_replay_list_and_meters(
         assert accessible(window.audio_bar.output_meter) == "Speaker level"
     finally:
         window.talk_key.detach()
+
+def test_a_screen_reader_going_down_the_replay_list_reads_each_row(qtbot) -> None:
+    """The replay rows are drawn by widgets set on empty list items: a screen reader going
+    down the list (its rows, not Tab over the play buttons) read every row as blank."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    replay = window.panel.replay
+    replay.set_items([ReplayItem(2, "Alice", "12:01:09", 3.2, False),
+                      ReplayItem(1, "Bob", "12:01:02", 1.0, True)])
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        listing = QAccessible.queryAccessibleInterface(replay.list)
+        assert listing is not None
+        said = [listing.child(index).text(QAccessible.Text.Name)
+                for index in range(listing.childCount())]
+        assert said == ["Alice at 12:01:09 (0:03), not heard yet", "Bob at 12:01:02 (0:01)"]
+        replay.set_items([ReplayItem(2, "Alice", "12:01:09", 3.2, True),
+                          ReplayItem(1, "Bob", "12:01:02", 1.0, True)])  # heard now
+        assert listing.child(0).text(QAccessible.Text.Name) == "Alice at 12:01:09 (0:03)"
+    finally:
+        window.talk_key.detach()
+
+
+def test_a_screen_reader_hears_each_rows_kind_with_its_state(qtbot) -> None:
+    """Going down the list, a screen reader reads each row's name and description, not
+    the section heading it sits under: "Ops, Talk target · bob speaking · 3 members" did
+    not say whether Ops is a group, a discussion or a one-to-one call."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    rows = [InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "bob", True, True, muted=True),
+            InterphoneRow("discuss_12", RowKind.DISCUSS, "Night shift", 1),
+            InterphoneRow("chat_alice:me", RowKind.CHAT, "Alice", online=True)]
+    window.set_rows(rows)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        tree = QAccessible.queryAccessibleInterface(window.interphones.tree)
+        assert tree is not None
+        said = {}
+        for index in range(tree.childCount()):
+            child = tree.child(index)
+            said[child.text(QAccessible.Text.Name)] = child.text(QAccessible.Text.Description)
+        assert said["Ops"] == "Group · Talk target · Muted · bob speaking · 3 members"
+        assert said["Night shift"] == "Discussion · 1 member"
+        assert said["Alice"] == "One-to-one call · Online · Not active"
+        assert window.interphones.tree.findItems(
+            "Ops", Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)[0].data(
+            0, SUBTITLE_ROLE) == "Talk target · Muted · bob speaking · 3 members"  # as drawn
+    finally:
+        window.talk_key.detach()
+
 
 def test_the_interphone_list_shows_when_it_has_the_keyboard_focus(qtbot) -> None:
     """Tab reached the list and nothing on screen changed: its rows are painted by the
@@ -345,6 +409,62 @@ def test_on_a_dark_theme_the_speaking_members_row_is_a_dark_tint(qtbot, dark) ->
         window.talk_key.detach()
 
 
+def icon_contrast(image: QImage, background: QColor) -> float:
+    """The contrast on ``background`` of an icon's opaque pixels (not its soft edges): the
+    least of them."""
+    opaque = {image.pixel(x, y) for x in range(image.width()) for y in range(image.height())
+              if image.pixelColor(x, y).alpha() == 255}
+    assert opaque
+    return min(contrast_ratio(QColor.fromRgb(pixel), background) for pixel in opaque)
+
+
+def test_on_a_dark_theme_the_audio_bars_icons_stand_out(qtbot, dark) -> None:
+    """The microphone and speaker icons of the audio bar (the mute button's face, its only
+    sign) are grey-blue, about 2.2:1 on a dark window, the muted speaker's red 2.8:1:
+    below the 3:1 an icon needs. On a dark theme they are drawn lighter."""
+    bar = AudioBar()
+    qtbot.addWidget(bar)
+    background = bar.palette().color(QPalette.ColorRole.Window)
+    assert luminance(background) < 0.18
+    for label in (bar.input_label, bar.output_label):
+        assert icon_contrast(label.pixmap().toImage(), background) >= 3.0
+    for muted in (False, True):
+        bar.set_muted(muted)
+        face = bar.mute.icon().pixmap(18, 18).toImage()
+        assert icon_contrast(face, background) >= 3.0, muted
+
+
+def test_on_a_light_theme_the_audio_bars_icons_are_as_drawn(qtbot) -> None:
+    bar = AudioBar()
+    qtbot.addWidget(bar)
+    assert bar.input_label.pixmap().toImage() == icon("mic").pixmap(18, 18).toImage()
+    assert bar.output_label.pixmap().toImage() == icon("speaker").pixmap(18, 18).toImage()
+
+
+def test_on_a_dark_theme_the_selected_rows_icon_stands_out(qtbot, dark) -> None:
+    """The group icon's two blues were 1.1:1 and 2.3:1 on a dark theme's highlight: on the
+    selected row half of it was gone. It is drawn in the highlight's text colour there."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    rows = [InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)]
+    window.set_rows(rows)
+    window.show_interphone(rows[0])
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        tree = window.interphones.tree
+        tree.clearFocus()
+        rect = tree.visualItemRect(window.interphones._items[OPS])
+        tree.viewport().repaint()
+        image = tree.viewport().grab(rect).toImage().copy(QRect(4, 10, 24, 24))
+        highlight = tree.palette().color(QPalette.ColorRole.Highlight)
+        strongest = max(contrast_ratio(image.pixelColor(x, y), highlight)
+                        for x in range(image.width()) for y in range(image.height()))
+        assert strongest >= 3.0  # (its core; before, the darker blue's 2.3:1 at best)
+    finally:
+        window.talk_key.detach()
+
+
 def test_on_a_light_theme_the_speaking_members_row_is_as_before(qtbot) -> None:
     window, base, fill, text = _speaking_member(qtbot)
     try:
@@ -473,6 +593,27 @@ def test_the_talk_buttons_text_is_never_smaller_than_the_desktops(qtbot) -> None
                     for x in range(image.width()))]
     assert inked and inked[-1] - inked[0] >= 20  # one 24 px line at least (it was 12 px)
 
+def test_a_small_disc_shows_hold_to_talk_whole_in_a_smaller_font(qtbot) -> None:
+    """At 200 % on a 1366×768 laptop the window's disc is about 115 pixels wide: its title,
+    at 1.3 times the desktop's text, had room for one line and read "Hold to …". It takes a
+    smaller font, never below the desktop's text, before it cuts a word."""
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.resize(160, 123)
+    button.set_state(TalkState.IDLE)
+    button.show()
+    qtbot.waitExposed(button)
+    title = button.texts(time.monotonic())[0]
+    assert title == "Hold to talk"
+    metrics, box = QFontMetricsF(button.title_font()), button.title_rect()
+    cut = fit_lines(title, metrics, box.width(), max(1, int(box.height() // metrics.lineSpacing())))
+    assert cut == ["Hold to …"]  # what it drew before
+    font, lines = button.title_lines(title)
+    assert " ".join(lines) == title
+    assert font.pixelSize() >= QFontInfo(button.font()).pixelSize()
+    assert button.title_lines("Busy")[0].pixelSize() == button.title_font().pixelSize()
+
+
 def test_a_long_name_in_the_list_is_cut_before_the_badge_and_the_title_gives_way(
         qtbot) -> None:
     """The list measured a joined row's bold name with the plain font: it ran to the
@@ -571,3 +712,15 @@ def test_a_window_smaller_than_its_content_scrolls_instead_of_overlapping(qtbot)
         assert window.scroller.verticalScrollBar().value() > 0
     finally:
         window.talk_key.detach()
+
+
+@pytest.mark.parametrize("badges", [{"muted": True}, {"activity": True}, {"ringing": True}])
+def test_a_badged_tray_icon_is_sharp_at_200_percent(qapp, badges: dict[str, bool]) -> None:
+    """A tray icon with a badge is made of pixmaps: at QT_SCALE_FACTOR=2 a 48 px tray got
+    the largest, 64 px, blown up to 96 (blurred), where the plain icon (an SVG) is drawn at
+    96. Each size a tray asks for has pixels enough at 100 % and at 200 %."""
+    badged = tray_icon("tray-idle", **badges)
+    for size in (16, 22, 24, 32, 48, 64):
+        for ratio in (1.0, 2.0):
+            pixmap = badged.pixmap(QSize(size, size), ratio)
+            assert pixmap.width() >= round(size * ratio), (size, ratio, pixmap.size())

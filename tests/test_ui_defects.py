@@ -31,6 +31,7 @@ from app import __version__
 from app.audio.backend import AudioDeviceError
 from app.client import ConnectionState, InterphoneClient
 from app.ui.audio_link import open_audio
+from app.ui.elided_note import ElidedStatusBar
 from app.ui.floor_widgets import ReplayItem, ReplayList
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main import run as main_run
@@ -647,6 +648,34 @@ def test_a_status_message_is_not_cut_off_in_a_640_px_window(window, qtbot) -> No
     assert bar.fontMetrics().horizontalAdvance(text) + 8 <= room
     bar.clearMessage()
     assert window.audio_label.isVisible()
+
+
+def test_a_message_longer_than_the_status_bar_is_cut_with_an_ellipsis(window, qtbot) -> None:
+    """In an 800 px window "No installed font can show Simplified Chinese, so the interface
+    stays in English. Install a CJK font (e.g. the fonts-noto-cjk package) and restart."
+    was clipped after "(e.g. the", mid-sentence and with no sign of more. It is cut with
+    "…" to the room it has, the whole of it in the tooltip (and for a screen reader)."""
+    window.set_link(LinkState.CONNECTED, "")
+    window.resize(800, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    text = ("No installed font can show Simplified Chinese, so the interface stays in "
+            "English. Install a CJK font (e.g. the fonts-noto-cjk package) and restart.")
+    window.show_message(text, 60000)
+    QApplication.processEvents()
+    bar = window.statusBar()
+    assert isinstance(bar, ElidedStatusBar)
+    assert bar.currentMessage() == text  # (what the rest of the window compares)
+    shown = bar.shown_message()
+    assert shown.endswith("…") and text.startswith(shown[:-1])
+    room = bar.message_rect()
+    assert bar.fontMetrics().horizontalAdvance(shown) <= room.width()
+    assert room.right() < window.link_label.x()
+    assert bar.toolTip() == text
+    bar.clearMessage()
+    assert bar.toolTip() == ""
+    window.show_message("Signed out", 60000)
+    assert bar.shown_message() == "Signed out"
 
 
 def demo_in_640_px_with_a_global_key(qapp: QApplication, tmp_path: Path) -> Runtime:

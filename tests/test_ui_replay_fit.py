@@ -128,3 +128,25 @@ def test_rows_are_measured_again_in_a_new_language(replay) -> None:
             assert item.sizeHint() == row.size_for_list()
     finally:
         switcher.apply("en")
+
+
+def test_a_narrow_list_keeps_the_first_letters_of_each_name(qtbot) -> None:
+    """At 20 pt on an 800×600 screen a row read "… …:08 (0:01)": the name had given way
+    to nothing, so whose transmission it was did not show. The name keeps its first three
+    letters while the time can give way instead (and gives way too in a row narrower
+still, as test_replay_rows_keep_their_length_in_a_narrow_pane wants)."""
+    replay = ReplayList()
+    qtbot.addWidget(replay)
+    replay.setFont(sized(26))
+    replay.set_items(ITEMS)
+    replay.resize(300, 200)
+    replay.show()
+    qtbot.waitExposed(replay)
+    QApplication.processEvents()
+    for index, item in enumerate(ITEMS):
+        row = replay.list.itemWidget(replay.list.item(index))
+        assert isinstance(row, _ReplayRow)
+        shown = row.name.text().removeprefix("● ")
+        assert shown.startswith(item.speaker[:3]), (shown, row.details.text())
+        assert row.details.text().endswith(row.details.suffix)  # the length still whole
+        assert row.geometry().right() <= replay.list.viewport().width()  # no side clip

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from test_ui_support import on_a_640x480_screen, run, until
+from test_ui_support import on_a_640x480_screen, on_a_screen, run, until
 
 from app.ui.audio_link import Tone, open_audio, tone_ms
 from app.ui.i18n import LanguageSwitcher
@@ -93,6 +93,56 @@ def test_at_640x480_no_wrapped_text_of_the_dialog_is_cut(tmp_path) -> None:
     shown = on_a_640x480_screen(tmp_path, SMALL_SCREEN_SCRIPT)
     assert shown["screen"] == 480
     assert shown["cut"] == [], shown
+
+
+BIG_FONT_SCRIPT = """
+import json, sys
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QSpinBox, QWidget
+from app.ui.settings_dialog import SettingsDialog
+app = QApplication(sys.argv)
+font = app.font()
+font.setPointSize(20)
+app.setFont(font)
+dialog = SettingsDialog()
+dialog.set_devices([], [])
+dialog.set_simulated(True)
+dialog.show()
+app.processEvents()
+screen = app.primaryScreen().availableGeometry()
+def on_screen(widget):
+    place = QRect(widget.mapToGlobal(QPoint(0, 0)), widget.size())
+    return screen.contains(place)
+off = [button.text() for button in dialog.buttons.buttons() if not on_screen(button)]
+unreachable = []
+for index, page in enumerate(dialog.pages):
+    dialog.tabs.setCurrentIndex(index)
+    app.processEvents()
+    for field in page.widget().findChildren(QWidget):
+        if isinstance(field, QAbstractButton | QComboBox | QSpinBox) and field.isVisible():
+            page.ensureWidgetVisible(field, 0, 0)
+            app.processEvents()
+            seen = QRect(field.mapTo(page.viewport(), QPoint(0, 0)), field.size())
+            shown = seen.intersected(page.viewport().rect())
+            # (wider than the page, a check box is seen as wide as the page is)
+            if shown.width() < min(seen.width(), page.viewport().width()) \
+                    or shown.height() < seen.height():
+                unreachable.append(field.accessibleName() or getattr(field, "text", str)())
+print(json.dumps({"dialog": [dialog.width(), dialog.height()],
+                  "screen": [screen.width(), screen.height()],
+                  "off": off, "unreachable": unreachable}))
+"""
+
+
+def test_at_a_20_point_font_on_an_800x600_screen_the_dialog_stays_on_it(tmp_path) -> None:
+    """A large system font (20 pt) made the dialog 943 pixels wide on an 800×600 screen
+    (its check boxes do not wrap): OK, Cancel and Apply were off the screen with the right
+    of every page. It stays on the screen, each page scrolling to every control."""
+    shown = on_a_screen(tmp_path, BIG_FONT_SCRIPT, 800, 600)
+    assert shown["screen"] == [800, 600]
+    assert shown["dialog"][0] <= 800 and shown["dialog"][1] <= 600, shown
+    assert shown["off"] == [], shown
+    assert shown["unreachable"] == [], shown
 
 
 def test_the_speaker_and_microphone_tests_say_when_the_main_speaker_silences_them(

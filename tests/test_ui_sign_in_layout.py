@@ -5,6 +5,7 @@ fingerprint and the "trust" box off (as it did with its fixed minimum width)."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication
+from test_ui_support import on_a_screen
 
 from app.ui.sign_in import SignInDialog, breakable_fingerprints, fill
 from app.ui.view_types import CertificateDetails, SignInProblem
@@ -80,3 +81,44 @@ def test_a_shorter_problem_after_a_longer_one_leaves_no_blank_band(qapp: QApplic
             if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
     finally:
         dialog.close()
+
+
+BIG_FONT_SCRIPT = """
+import json, sys
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QApplication
+from app.client.failures import Failure, FailureKind, OsReason
+from app.ui.sign_in import SignInDialog
+from app.ui.view_types import SignInProblem
+app = QApplication(sys.argv)
+font = app.font()
+font.setPointSize(20)
+app.setFont(font)
+dialog = SignInDialog()
+dialog.set_values("127.0.0.1:19492", "alice", "pw", False)
+dialog.show()
+app.processEvents()
+dialog.set_problem(SignInProblem.UNREACHABLE,
+                   Failure(FailureKind.CANNOT_CONNECT, "127.0.0.1:19492",
+                           os_reason=OsReason.REFUSED))
+app.processEvents()
+screen = app.primaryScreen().availableGeometry()
+def on_screen(widget):
+    return screen.contains(QRect(widget.mapToGlobal(QPoint(0, 0)), widget.size()))
+error = dialog.error
+print(json.dumps({"off": [button.text() for button in dialog.buttons.buttons()
+                          if not on_screen(button)],
+                  "error_cut": error.height() < error.heightForWidth(error.width()),
+                  "dialog": [dialog.width(), dialog.height()]}))
+"""
+
+
+def test_a_problem_at_a_20_point_font_keeps_the_buttons_on_an_800x600_screen(
+        tmp_path) -> None:
+    """At a large system font (20 pt) the unreachable server's four lines made the dialog
+    623 pixels high on an 800×600 screen: Sign in and Cancel were below its edge. It widens
+    (the texts take fewer lines) and stays on the screen."""
+    shown = on_a_screen(tmp_path, BIG_FONT_SCRIPT, 800, 600)
+    assert shown["off"] == [], shown
+    assert not shown["error_cut"], shown
+    assert shown["dialog"][1] <= 600, shown

@@ -51,9 +51,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def on_a_640x480_screen(tmp_path: Path, script: str) -> Any:
     """What ``script`` (Python, in a process of its own started in the repository) prints as
     JSON on its last line, run with Qt's offscreen platform on one 640x480 screen."""
+    return on_a_screen(tmp_path, script, 640, 480)
+
+
+def on_a_screen(tmp_path: Path, script: str, width: int, height: int) -> Any:
+    """What ``script`` prints as JSON on its last line (see :func:`on_a_640x480_screen`),
+    on one screen of ``width``×``height``."""
     config = tmp_path / "screen.json"
     config.write_text(json.dumps({"screens": [{
-        "name": "small", "x": 0, "y": 0, "width": 640, "height": 480,
+        "name": "small", "x": 0, "y": 0, "width": width, "height": height,
         "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
     env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
-from app.ui.assets import icon
+from app.ui.assets import icon_on
+from app.ui.contrast import window_colour
 from app.ui.level_meter import LevelMeter
 
 
@@ -18,10 +19,8 @@ class AudioBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.input_label = QLabel(self)
-        self.input_label.setPixmap(icon("mic").pixmap(18, 18))
         self.input_meter = LevelMeter(self)
         self.output_label = QLabel(self)
-        self.output_label.setPixmap(icon("speaker").pixmap(18, 18))
         self.output_meter = LevelMeter(self)
         self.volume = QSlider(Qt.Orientation.Horizontal, self)
         self.volume.setRange(0, 100)
@@ -30,7 +29,6 @@ class AudioBar(QWidget):
         self.volume.valueChanged.connect(self.volume_changed)
         self.mute = QToolButton(self)
         self.mute.setCheckable(True)
-        self.mute.setIcon(icon("mute"))
         self.mute.setAutoRaise(True)
         self.mute.toggled.connect(self._on_mute)
 
@@ -45,6 +43,7 @@ class AudioBar(QWidget):
         layout.addWidget(self.volume, 1)
         layout.addWidget(self.mute)
         self.set_muted(False)
+        self._show_icons()
         self.retranslate()
 
     # --- setters -----------------------------------------------------------------------------
@@ -75,12 +74,21 @@ class AudioBar(QWidget):
         self.mute_toggled.emit(muted)
 
     def _show_mute(self, muted: bool) -> None:
-        self.mute.setIcon(icon("mute" if muted else "speaker"))
+        self.mute.setIcon(icon_on("mute" if muted else "speaker", window_colour(self)))
         self.output_meter.setEnabled(not muted)
+
+    def _show_icons(self) -> None:
+        """The icons in colours that read on the window's (a dark theme's too)."""
+        background = window_colour(self)
+        self.input_label.setPixmap(icon_on("mic", background).pixmap(18, 18))
+        self.output_label.setPixmap(icon_on("speaker", background).pixmap(18, 18))
+        self._show_mute(self.mute.isChecked())
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
+        elif event.type() == QEvent.Type.PaletteChange:
+            self._show_icons()
         super().changeEvent(event)
 
     def retranslate(self) -> None:

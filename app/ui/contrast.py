@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 TEXT_CONTRAST = 4.5
 """WCAG 2's least contrast of normal text (level AA)."""
+NON_TEXT_CONTRAST = 3.0
+"""WCAG 2's least contrast of an icon or a control's parts on what is around them."""
 
 
 def luminance(colour: QColor) -> float:

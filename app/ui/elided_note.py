@@ -9,9 +9,9 @@ should say it too).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QSizeGrip, QStatusBar, QStyle, QStyleOption, QWidget
 
 from app.ui.contrast import readable
 
@@ -47,3 +47,55 @@ class ElidedNote(QLabel):
         painter = QPainter(self)
         self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(),
                                   self.isEnabled(), shown, self.foregroundRole())
+
+
+class ElidedStatusBar(QStatusBar):
+    """A status bar whose passing message (``showMessage``) is cut with "…" where it is
+    wider than its room: Qt's clips it anywhere (on an 800 px window "… Install a CJK
+    font (e.g. the", the package to install cut off). ``currentMessage()`` stays the
+    whole text, and so does the tooltip while the message shows."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.messageChanged.connect(self._on_message)
+
+    def shown_message(self) -> str:
+        """The message as it is painted (cut with "…" to its room)."""
+        message = self.currentMessage()
+        return self.fontMetrics().elidedText(message, Qt.TextElideMode.ElideRight,
+                                             self.message_rect().width())
+
+    def message_rect(self) -> QRect:
+        """Where the message is painted (as Qt places it): from the left, up to the
+        first permanent widget shown (the others are hidden meanwhile) or the size
+        grip."""
+        right = self.width() - 12
+        for child in self.findChildren(QWidget):
+            if child.parentWidget() is not self or not child.isVisible():
+                continue
+            right = min(right, child.x() - (0 if isinstance(child, QSizeGrip) else 2))
+        return QRect(6, 0, max(0, right - 6), self.height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        message = self.currentMessage()
+        shown = self.shown_message() if message else message
+        if shown == message:
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        option = QStyleOption()
+        option.initFrom(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelStatusBar, option,
+                                   painter, self)
+        for child in self.findChildren(QWidget):
+            if child.parentWidget() is self and child.isVisible() \
+                    and not isinstance(child, QSizeGrip):
+                option.rect = child.geometry().adjusted(-1, -1, 1, 1)
+                self.style().drawPrimitive(QStyle.PrimitiveElement.PE_FrameStatusBarItem,
+                                           option, painter, self)
+        painter.setPen(self.palette().windowText().color())
+        painter.drawText(self.message_rect(), Qt.AlignmentFlag.AlignLeading
+                         | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextSingleLine, shown)
+
+    def _on_message(self, message: str) -> None:
+        self.setToolTip(message)

@@ -115,9 +115,16 @@ def bracketed_length(seconds: float) -> str:
         "%1", format_length(seconds))
 
 
+NAME_KEPT = 3
+"""The characters of a speaker's name a replay row keeps while its time can give way
+("Ali…"; a Chinese name whole)."""
+
+
 class _ElidedLabel(QLabel):
     """A one-line label: ``prefix``, as much of ``text`` as fits (cut with "…" on the
-    ``mode`` side), then ``suffix``; it never shrinks below prefix + "…" + suffix.
+    ``mode`` side), then ``suffix``; it never shrinks below prefix + "…" + suffix, nor,
+    while :meth:`keep_start` asks it to, below the first ``keep`` characters of ``text``
+    and "…".
 
     Widths are measured in fractions of a pixel and rounded up: with whole pixels a
     font whose advances are not whole (WenQuanYi Micro Hei's digits) was given its
@@ -126,9 +133,11 @@ class _ElidedLabel(QLabel):
 
     def __init__(self, text: str, parent: QWidget | None = None, *, prefix: str = "",
                  suffix: str = "", mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
-                 bold: bool = False) -> None:
+                 bold: bool = False, keep: int = 0) -> None:
         super().__init__(parent)
         self.mode = mode
+        self.keep = keep
+        self._keeping = False
         self.prefix = self.full_text = self.suffix = ""
         self._bold: bool | None = None
         self.set_parts(text, prefix=prefix, suffix=suffix, bold=bold)
@@ -148,9 +157,26 @@ class _ElidedLabel(QLabel):
         self._measure()
 
     def _measure(self) -> None:
-        self.setMinimumWidth(self._width_of(self.prefix + "…" + self.suffix))
+        self.setMinimumWidth(self.kept_width() if self._keeping else self.least_width())
         self.updateGeometry()
         self._elide()
+
+    def least_width(self) -> int:
+        """The width of prefix + "…" + suffix: less is never given."""
+        return self._width_of(self.prefix + "…" + self.suffix)
+
+    def kept_width(self) -> int:
+        """The width that shows the text's first ``keep`` characters (all of a shorter
+        text)."""
+        kept = (self.full_text if len(self.full_text) <= self.keep
+                else self.full_text[:self.keep] + "…")
+        return self._width_of(self.prefix + (kept or "…") + self.suffix)
+
+    def keep_start(self, keeping: bool) -> None:
+        """Whether the least width shows the text's first characters."""
+        if keeping != self._keeping:
+            self._keeping = keeping
+            self._measure()
 
     def _width_of(self, text: str) -> int:
         """The least width that shows ``text`` whole (the label's 2 px of slack included)."""
@@ -218,8 +244,10 @@ class _ReplayRow(QWidget):
         self.play.setText("▶")
         self.play.setObjectName(f"play-{item.number}")
         self.play.clicked.connect(lambda _=False, n=item.number: play(n))
-        # a narrow pane shortens the name, never the time and length
-        self.name = _ElidedLabel("", self)
+        # a narrow pane shortens the name, never the time and length; but the name keeps
+        # its first letters, whose it is, while the time can give way instead (at 20 pt on
+        # an 800×600 screen a row read "… …:08 (0:01)")
+        self.name = _ElidedLabel("", self, keep=NAME_KEPT)
         self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         # the length always shows; the time gives way after the name
         self.details = _ElidedLabel("", self, mode=Qt.TextElideMode.ElideLeft)
@@ -236,10 +264,27 @@ class _ReplayRow(QWidget):
                             bold=not item.heard)
         self.details.set_parts(f"{item.at} ", suffix=bracketed_length(item.duration),
                                bold=not item.heard)
+        self._fit_name()
 
     def size_for_list(self) -> QSize:
         """As wide as the list (the name gives way), never wider: no sideways clipping."""
-        return QSize(self.minimumSizeHint().width(), self.sizeHint().height())
+        return QSize(self.minimumSizeHint().width() - self.name.minimumWidth()
+                     + self.name.least_width(), self.sizeHint().height())
+
+    def _fit_name(self) -> None:
+        """The name keeps its first letters where the row has room for them beside the
+        length and "…" of the time; in a narrower row it gives way too."""
+        line = self.layout()
+        if line is None:
+            return
+        margins = line.contentsMargins()
+        room = (self.width() - margins.left() - margins.right() - 2 * line.spacing()
+                - self.play.sizeHint().width())
+        self.name.keep_start(room >= self.name.kept_width() + self.details.least_width())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_name()
 
 
 class ReplayList(QWidget):
@@ -307,7 +352,7 @@ class ReplayList(QWidget):
             if widget.item != item:
                 widget.show_item(item)
                 widget.setToolTip(self.item_text(item))
-                self._name_play(widget)
+                self._name_play(widget, row)
                 row.setSizeHint(widget.size_for_list())
         if len(self._rows) != made or self._reordered:  # Tab goes through them in order
             self._order_tab()
@@ -332,13 +377,15 @@ class ReplayList(QWidget):
         widget = _ReplayRow(item, self.play_requested.emit)
         widget.play.setToolTip(self.tr("Play again"))
         widget.setToolTip(self.item_text(item))
-        self._name_play(widget)
+        self._name_play(widget, row)
         row.setSizeHint(widget.size_for_list())
         self.list.setItemWidget(row, widget)
         self._rows[item.number] = (row, widget)
 
-    def _name_play(self, widget: _ReplayRow) -> None:
-        """What a screen reader says of a row's play button (its face is only "▶")."""
+    def _name_play(self, widget: _ReplayRow, row: QListWidgetItem) -> None:
+        """What a screen reader says of a row's play button (its face is only "▶"), and of
+        the row itself (its text is drawn by the row's widget: a screen reader going down
+        the list read blank rows)."""
         item = widget.item
         if item is None:
             return
@@ -347,6 +394,10 @@ class ReplayList(QWidget):
         name = name.replace("%1", item.speaker).replace("%2", item.at).replace(
             "%3", format_length(item.duration))
         widget.play.setAccessibleName(name)
+        said = (self.tr("%1 at %2 (%3)") if item.heard
+                else self.tr("%1 at %2 (%3), not heard yet"))
+        row.setData(Qt.ItemDataRole.AccessibleTextRole, said.replace("%1", item.speaker)
+                    .replace("%2", item.at).replace("%3", format_length(item.duration)))
 
     def _clear(self) -> None:
         self.list.clear()
@@ -378,9 +429,9 @@ class ReplayList(QWidget):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
-            for _, widget in self._rows.values():
+            for row, widget in self._rows.values():
                 widget.play.setToolTip(self.tr("Play again"))
-                self._name_play(widget)
+                self._name_play(widget, row)
                 if widget.item is not None:
                     widget.show_item(widget.item)  # the length's brackets are the language's
             self._measure_rows()  # the new texts' widths, and their fonts' heights

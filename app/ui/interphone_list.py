@@ -56,8 +56,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.assets import icon
-from app.ui.contrast import readable, text_on
+from app.ui.assets import icon, icon_in
+from app.ui.contrast import is_dark, readable, text_on
 from app.ui.interphone_panel import member_count_text
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -191,7 +191,11 @@ class _RowDelegate(QStyledItemDelegate):
         stale = bool(index.data(STALE_ROLE))
         text_colour = option.palette.highlightedText().color() if selected \
             else option.palette.text().color()
-        icon(row.kind.value).paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
+        # on a dark theme's selected row the kind's icon is in the highlight's text colour:
+        # its own blues were 1.1:1 and 2.3:1 on the highlight, half the group icon gone
+        on_dark = selected and is_dark(background)
+        kind = icon_in(row.kind.value, text_colour) if on_dark else icon(row.kind.value)
+        kind.paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
         if row.online is not None and not stale:  # a contact's presence (unknown offline)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(QColor("white"))
@@ -444,14 +448,22 @@ class InterphoneList(QWidget):
 
     def _describe(self, item: QTreeWidgetItem, row: InterphoneRow) -> None:
         """The second line, the tooltip and the accessible description (they say
-        "Muted" when it is)."""
-        item.setData(0, SUBTITLE_ROLE, self._subtitle(row))
+        "Muted" when it is). The description starts with the row's kind, which the eye
+        takes from the section's heading: a screen reader going down the rows reads no
+        heading of the row's (it heard "Ops, Talk target · 3 members", a group or a
+        discussion?)."""
+        subtitle = self._subtitle(row)
+        item.setData(0, SUBTITLE_ROLE, subtitle)
         tip = self._with_detail(row.name, row.id)
         if row.muted:
             tip += "\n" + self.tr("Muted")
         item.setToolTip(0, tip)
         item.setData(0, Qt.ItemDataRole.AccessibleDescriptionRole,
-                     item.data(0, SUBTITLE_ROLE))
+                     f"{self._kind_name(row.kind)} · {subtitle}")
+
+    def _kind_name(self, kind: RowKind) -> str:
+        return {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
+                RowKind.CHAT: self.tr("One-to-one call")}[kind]
 
     def _subtitle(self, row: InterphoneRow) -> str:
         parts: list[str] = []

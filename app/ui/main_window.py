@@ -41,6 +41,7 @@ from app.ui.audio_bar import AudioBar
 from app.ui.call_banner import IncomingCallBanner
 from app.ui.contrast import text_style
 from app.ui.desktop_notifications import DesktopNotifications
+from app.ui.elided_note import ElidedStatusBar
 from app.ui.emergency_action import EmergencyAction
 from app.ui.failure_text import fill
 from app.ui.floor_widgets import EmergencyBanner
@@ -108,6 +109,7 @@ class MainWindow(WindowTray):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowIcon(icon("app"))
+        self.setStatusBar(ElidedStatusBar(self))  # (a long passing message is cut with "…")
         self._follows_screens = False  # its window's screen changes set the minimum again
         self._fit_minimum()
         self._me = ""

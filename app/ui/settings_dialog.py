@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -13,10 +13,12 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -200,9 +202,19 @@ class SettingsDialog(QDialog):
         self.interface_form.addRow(self.tray_note)
         self.interface_form.addRow(self.start_at_login)
 
-        self.tabs.addTab(audio, "")
-        self.tabs.addTab(talking, "")
-        self.tabs.addTab(interface, "")
+        # each page scrolls: at a large font (20 pt) its widest line (a check box's, which
+        # does not wrap) made the dialog wider than an 800×600 screen, OK and Cancel off it
+        self.pages: list[QScrollArea] = []
+        for page in (audio, talking, interface):
+            scroller = QScrollArea(self)
+            scroller.setWidgetResizable(True)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
+            scroller.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            scroller.setWidget(page)
+            page.setAutoFillBackground(False)
+            scroller.viewport().setAutoFillBackground(False)
+            self.pages.append(scroller)
+            self.tabs.addTab(scroller, "")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
             | QDialogButtonBox.StandardButton.Apply, self)
@@ -381,19 +393,47 @@ class SettingsDialog(QDialog):
         self._fit_wrapped_texts()
 
     def _fit_wrapped_texts(self) -> None:
-        """Tall enough for every wrapped line at the width shown. Qt opens a window at
-        most 2/3 of the screen high, then at least its minimum, which counts a wrapped
-        label as one line: on a 640×480 screen the microphone test's hint ran over the
-        button above it."""
-        layout = self.layout()
-        if layout is None or not layout.hasHeightForWidth():
+        """As wide as its widest page and tall enough for every wrapped line at that width,
+        as far as the screen has room. Qt opens a window at most 2/3 of the screen high (and
+        wide), then at least its minimum, which counts a wrapped label as one line: on a
+        640×480 screen the microphone test's hint ran over the button above it. At a large
+        font the dialog asked for more than the screen (943 pixels wide on an 800×600 one,
+        OK and Cancel off it): it is kept on the screen, its pages scrolling."""
+        current = self.tabs.currentWidget()
+        if not isinstance(current, QScrollArea):
             return
-        needed = layout.totalHeightForWidth(self.width())
         screen = self.screen()
-        if screen is not None:
-            needed = min(needed, screen.availableGeometry().height())
-        if self.height() < needed:
+        room = screen.availableGeometry() if screen is not None else None
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        # (the scroll area's size, not its viewport's: a scroll bar shown while the dialog
+        # is still short goes once it is tall enough)
+        width = max(self.width(), self.width() - current.width()
+                    + max(form.totalMinimumSize().width()
+                          for form in (self.audio_form, self.talk_form, self.interface_form)))
+        if room is not None:
+            width = max(min(width, room.width() - extra_w), self.minimumWidth())
+        if width != self.width():
+            self.resize(width, self.height())
+            layout = self.layout()
+            if layout is not None:
+                layout.activate()  # (the pages' viewports at the new width)
+        # the height its pages need at that width (Qt's first pick went by their size
+        # hints, which count no wrapped line: some more, some less)
+        chrome = self.height() - current.height()
+        heights = [form.totalHeightForWidth(current.width())
+                   for form in (self.audio_form, self.talk_form, self.interface_form)]
+        needed = chrome + max(heights) if max(heights) > 0 else self.height()
+        if room is not None:
+            needed = max(min(needed, room.height() - extra_h), self.minimumHeight())
+        if needed != self.height():
             self.resize(self.width(), needed)
+        if room is not None:  # grown or clamped: back inside the screen
+            frame = self.frameGeometry()
+            x = max(room.left(), min(frame.left(), room.right() + 1 - frame.width()))
+            y = max(room.top(), min(frame.top(), room.bottom() + 1 - frame.height()))
+            if (x, y) != (frame.left(), frame.top()):
+                self.move(x, y)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

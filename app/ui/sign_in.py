@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -349,16 +349,37 @@ class SignInDialog(QDialog):
         """Grow (or let shrink) to the height the wrapped texts need at this width: the
         layout does not size the window itself, since the dialog has a minimum width of its
         own, and without this a problem or the fingerprint question would be drawn over the
-        other lines and cut off at the bottom."""
+        other lines and cut off at the bottom. Where the screen is too short for that (a
+        large font: 20 pt on an 800×600 screen put Sign in and Cancel below it), the dialog
+        widens so that the texts take fewer lines, and stays on the screen."""
         layout = self.layout()
         if layout is None:
             return
         layout.activate()
         self.setMinimumWidth(max(_MIN_WIDTH, layout.totalMinimumSize().width()))
         width = max(self.width(), self.minimumWidth())
-        needed = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
-                  else layout.totalMinimumSize().height())
-        self.setMinimumHeight(needed)
+
+        def height_at(width: int) -> int:
+            return (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
+                    else layout.totalMinimumSize().height())
+
+        room = self._room()
+        for decorated in (True, False):
+            # the logo and the heading (the window's title says it too) go only where the
+            # texts do not fit on the screen otherwise
+            self.logo.setVisible(decorated)
+            self.heading.setVisible(decorated)
+            layout.invalidate()
+            needed = height_at(width)
+            if room is None or needed <= room.height():
+                break
+            wider = width
+            while wider < room.width() and height_at(wider) > room.height():
+                wider = min(wider + 20, room.width())
+            if height_at(wider) <= room.height() or not decorated:
+                width, needed = wider, height_at(wider)
+                break
+        self.setMinimumHeight(needed if room is None else min(needed, room.height()))
         # a height this method chose follows the texts down too (a shorter problem after a
         # longer one left a blank band above it); one the user chose only grows
         fitted = self.height() == self._fitted_height
@@ -366,6 +387,27 @@ class SignInDialog(QDialog):
             self.resize(width, needed if fitted else max(self.height(), needed))
         if self.height() == needed:  # fitted (here or by the layout growing the window)
             self._fitted_height = needed
+        if room is not None and self.isVisible():
+            self._keep_on_screen()
+
+    def _room(self) -> QSize | None:
+        """The room the screen has for the dialog's inside (its frame taken away)."""
+        screen = self.screen()
+        if screen is None:
+            return None
+        frame, room = self.frameGeometry(), screen.availableGeometry()
+        return QSize(room.width() - (frame.width() - self.width()),
+                     room.height() - (frame.height() - self.height()))
+
+    def _keep_on_screen(self) -> None:
+        screen = self.screen()
+        if screen is None:
+            return
+        room, frame = screen.availableGeometry(), self.frameGeometry()
+        x = max(room.left(), min(frame.left(), room.right() + 1 - frame.width()))
+        y = max(room.top(), min(frame.top(), room.bottom() + 1 - frame.height()))
+        if (x, y) != (frame.left(), frame.top()):
+            self.move(x, y)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -430,14 +430,10 @@ class TalkButton(QAbstractButton):
         painter.setBrush(colour)
         painter.drawEllipse(disc)
         painter.setPen(text_on(colour))  # white, or dark where white would not read
-        size = disc.width()
-        font = self.title_font()
+        font, lines = self.title_lines(title)
         painter.setFont(font)
-        upper = QRectF(disc.left() + size * 0.1, disc.top() + size * 0.25, size * 0.8, size * 0.3)
-        metrics = QFontMetricsF(font)
-        lines = fit_lines(title, metrics, upper.width(),
-                          max(1, int(upper.height() // metrics.lineSpacing())))
-        painter.drawText(upper, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
+        painter.drawText(self.title_rect(),
+                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
                          "\n".join(lines))
         painter.end()
         self._face_cache = (key, pixmap)
@@ -493,6 +489,28 @@ class TalkButton(QAbstractButton):
         font.setPixelSize(max(12, int(self._disc().width() * 0.10),
                               round(QFontInfo(self.font()).pixelSize() * 1.3)))
         return font
+
+    def title_rect(self) -> QRectF:
+        """Where the disc's title ("Hold to talk", "Busy"...) is drawn."""
+        disc = self._disc()
+        size = disc.width()
+        return QRectF(disc.left() + size * 0.1, disc.top() + size * 0.25, size * 0.8, size * 0.3)
+
+    def title_lines(self, title: str) -> tuple[QFont, list[str]]:
+        """The title's font and its lines in :meth:`title_rect`: :meth:`title_font`, or a
+        smaller one down to the desktop's text size where its words would be cut at that
+        size (a small disc at 200 %, a 1366×768 laptop's window, read "Hold to …")."""
+        font = self.title_font()
+        box = self.title_rect()
+        least = QFontInfo(self.font()).pixelSize()
+        whole = " ".join(title.split())
+        while True:
+            metrics = QFontMetricsF(font)
+            lines = fit_lines(title, metrics, box.width(),
+                              max(1, int(box.height() // metrics.lineSpacing())))
+            if " ".join(lines) == whole or font.pixelSize() <= least:
+                return font, lines
+            font.setPixelSize(font.pixelSize() - 1)
 
     def detail_font(self) -> QFont:
         """The disc's second line: 6.5 % of the disc, at least the desktop's text size."""

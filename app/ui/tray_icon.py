@@ -11,8 +11,10 @@ from PySide6.QtGui import QIcon, QPainter, QPixmap
 
 from app.ui.assets import icon
 
-SIZES = (16, 22, 24, 32, 48, 64)
-"""Rendered for the sizes tray hosts ask for (a QIcon of pixmaps scales the nearest)."""
+SIZES = (16, 22, 24, 32, 44, 48, 64, 96, 128)
+"""Rendered for the sizes tray hosts ask for (a QIcon of pixmaps scales the nearest), and
+for them at 200 %: a 48 px tray at QT_SCALE_FACTOR=2 got the 64 px one blown up, blurred,
+where the icon without a badge (an SVG) stays sharp."""
 BADGE_SHARE = 0.55
 """A badge's side, as a share of the icon's."""
 

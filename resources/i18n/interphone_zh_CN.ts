@@ -47,28 +47,28 @@
 <context>
     <name>AudioBar</name>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="87"/>
-        <location filename="../../app/ui/audio_bar.py" line="88"/>
-        <location filename="../../app/ui/audio_bar.py" line="90"/>
+        <location filename="../../app/ui/audio_bar.py" line="95"/>
+        <location filename="../../app/ui/audio_bar.py" line="96"/>
+        <location filename="../../app/ui/audio_bar.py" line="98"/>
         <source>Microphone level</source>
         <translation>麦克风电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="89"/>
-        <location filename="../../app/ui/audio_bar.py" line="91"/>
-        <location filename="../../app/ui/audio_bar.py" line="92"/>
+        <location filename="../../app/ui/audio_bar.py" line="97"/>
+        <location filename="../../app/ui/audio_bar.py" line="99"/>
+        <location filename="../../app/ui/audio_bar.py" line="100"/>
         <source>Speaker level</source>
         <translation>扬声器电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="93"/>
-        <location filename="../../app/ui/audio_bar.py" line="94"/>
+        <location filename="../../app/ui/audio_bar.py" line="101"/>
+        <location filename="../../app/ui/audio_bar.py" line="102"/>
         <source>Output volume</source>
         <translation>输出音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="95"/>
-        <location filename="../../app/ui/audio_bar.py" line="96"/>
+        <location filename="../../app/ui/audio_bar.py" line="103"/>
+        <location filename="../../app/ui/audio_bar.py" line="104"/>
         <source>Mute the speaker</source>
         <translation>扬声器静音</translation>
     </message>
@@ -896,100 +896,115 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="451"/>
-        <location filename="../../app/ui/interphone_list.py" line="459"/>
+        <location filename="../../app/ui/interphone_list.py" line="455"/>
         <location filename="../../app/ui/interphone_list.py" line="467"/>
+        <location filename="../../app/ui/interphone_list.py" line="475"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="459"/>
-        <location filename="../../app/ui/interphone_list.py" line="469"/>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <source>Group</source>
+        <translation>群组</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <source>Discussion</source>
+        <translation>讨论组</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="462"/>
+        <source>One-to-one call</source>
+        <translation>一对一对讲</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_list.py" line="467"/>
+        <location filename="../../app/ui/interphone_list.py" line="477"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <location filename="../../app/ui/interphone_list.py" line="469"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="463"/>
+        <location filename="../../app/ui/interphone_list.py" line="471"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="465"/>
+        <location filename="../../app/ui/interphone_list.py" line="473"/>
         <source>calling…</source>
         <translation>正在呼叫…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="469"/>
+        <location filename="../../app/ui/interphone_list.py" line="477"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="471"/>
+        <location filename="../../app/ui/interphone_list.py" line="479"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="474"/>
+        <location filename="../../app/ui/interphone_list.py" line="482"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="478"/>
+        <location filename="../../app/ui/interphone_list.py" line="486"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="495"/>
+        <location filename="../../app/ui/interphone_list.py" line="503"/>
         <source>%1 of %2</source>
         <translation>%1/%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="498"/>
+        <location filename="../../app/ui/interphone_list.py" line="506"/>
         <source>No group, discussion or contact matches “%1”</source>
         <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="512"/>
+        <location filename="../../app/ui/interphone_list.py" line="520"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="515"/>
+        <location filename="../../app/ui/interphone_list.py" line="523"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="515"/>
+        <location filename="../../app/ui/interphone_list.py" line="523"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="516"/>
+        <location filename="../../app/ui/interphone_list.py" line="524"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="538"/>
+        <location filename="../../app/ui/interphone_list.py" line="546"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="539"/>
+        <location filename="../../app/ui/interphone_list.py" line="547"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="542"/>
+        <location filename="../../app/ui/interphone_list.py" line="550"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="543"/>
+        <location filename="../../app/ui/interphone_list.py" line="551"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1505,12 +1520,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="324"/>
+        <location filename="../../app/ui/presenter.py" line="325"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="347"/>
+        <location filename="../../app/ui/presenter.py" line="348"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1535,7 +1550,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="396"/>
+        <location filename="../../app/ui/presenter.py" line="397"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1562,92 +1577,92 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="321"/>
+        <location filename="../../app/ui/presenter.py" line="322"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="458"/>
+        <location filename="../../app/ui/presenter.py" line="459"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="413"/>
+        <location filename="../../app/ui/presenter.py" line="414"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="473"/>
+        <location filename="../../app/ui/presenter.py" line="474"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="484"/>
+        <location filename="../../app/ui/presenter.py" line="485"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="487"/>
+        <location filename="../../app/ui/presenter.py" line="488"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="490"/>
+        <location filename="../../app/ui/presenter.py" line="491"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="491"/>
+        <location filename="../../app/ui/presenter.py" line="492"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="43"/>
+        <location filename="../../app/ui/presenter_link.py" line="42"/>
         <source>your account was removed from the server&apos;s directory</source>
         <translation>你的账号已从服务器的目录中移除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="46"/>
+        <location filename="../../app/ui/presenter_link.py" line="45"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="48"/>
+        <location filename="../../app/ui/presenter_link.py" line="47"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="52"/>
+        <location filename="../../app/ui/presenter_link.py" line="51"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="54"/>
+        <location filename="../../app/ui/presenter_link.py" line="53"/>
         <source>no audio: UDP blocked on the way</source>
         <translation>无音频：UDP 在途中被拦截</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="63"/>
+        <location filename="../../app/ui/presenter_link.py" line="62"/>
         <source>encrypted, %1</source>
         <translation>已加密，%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="65"/>
+        <location filename="../../app/ui/presenter_link.py" line="64"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="80"/>
+        <location filename="../../app/ui/presenter_link.py" line="79"/>
         <source>No audio either way: UDP to the server gets no answer (a firewall?)</source>
         <translation>双向均无音频：发往服务器的 UDP 没有应答（防火墙？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="85"/>
+        <location filename="../../app/ui/presenter_link.py" line="84"/>
         <source>Audio gets through to the server again</source>
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="509"/>
+        <location filename="../../app/ui/presenter.py" line="510"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
@@ -1681,28 +1696,38 @@
     </message>
     <message>
         <location filename="../../app/ui/floor_widgets.py" line="333"/>
-        <location filename="../../app/ui/floor_widgets.py" line="382"/>
+        <location filename="../../app/ui/floor_widgets.py" line="388"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="345"/>
+        <location filename="../../app/ui/floor_widgets.py" line="347"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="346"/>
+        <location filename="../../app/ui/floor_widgets.py" line="348"/>
         <source>Play again: %1 at %2 (%3), not heard yet</source>
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="401"/>
+        <location filename="../../app/ui/floor_widgets.py" line="352"/>
+        <source>%1 at %2 (%3)</source>
+        <translation>%1，%2（%3）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="353"/>
+        <source>%1 at %2 (%3), not heard yet</source>
+        <translation>%1，%2（%3），尚未收听</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="407"/>
         <source>Replay (%1 unheard)</source>
         <translation>回放（%1 条未听）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="402"/>
-        <location filename="../../app/ui/floor_widgets.py" line="404"/>
+        <location filename="../../app/ui/floor_widgets.py" line="408"/>
+        <location filename="../../app/ui/floor_widgets.py" line="410"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
@@ -1723,178 +1748,178 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="237"/>
-        <location filename="../../app/ui/settings_dialog.py" line="422"/>
-        <location filename="../../app/ui/settings_dialog.py" line="423"/>
-        <location filename="../../app/ui/settings_dialog.py" line="444"/>
+        <location filename="../../app/ui/settings_dialog.py" line="249"/>
+        <location filename="../../app/ui/settings_dialog.py" line="462"/>
+        <location filename="../../app/ui/settings_dialog.py" line="463"/>
+        <location filename="../../app/ui/settings_dialog.py" line="484"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="272"/>
+        <location filename="../../app/ui/settings_dialog.py" line="284"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="288"/>
+        <location filename="../../app/ui/settings_dialog.py" line="300"/>
         <source>No sound card is in use: the audio is simulated, so nothing is played or recorded. Connect one, then refresh the device lists.</source>
         <translation>未使用声卡：音频为模拟，不会播放或录制任何声音。请连接声卡，然后刷新设备列表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="311"/>
-        <location filename="../../app/ui/settings_dialog.py" line="316"/>
+        <location filename="../../app/ui/settings_dialog.py" line="323"/>
+        <location filename="../../app/ui/settings_dialog.py" line="328"/>
         <source>Playing…</source>
         <translation>正在播放…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="325"/>
+        <location filename="../../app/ui/settings_dialog.py" line="337"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="327"/>
+        <location filename="../../app/ui/settings_dialog.py" line="339"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="366"/>
-        <location filename="../../app/ui/settings_dialog.py" line="462"/>
+        <location filename="../../app/ui/settings_dialog.py" line="378"/>
+        <location filename="../../app/ui/settings_dialog.py" line="502"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="366"/>
-        <location filename="../../app/ui/settings_dialog.py" line="463"/>
+        <location filename="../../app/ui/settings_dialog.py" line="378"/>
+        <location filename="../../app/ui/settings_dialog.py" line="503"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="404"/>
+        <location filename="../../app/ui/settings_dialog.py" line="444"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="405"/>
+        <location filename="../../app/ui/settings_dialog.py" line="445"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="406"/>
+        <location filename="../../app/ui/settings_dialog.py" line="446"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="407"/>
+        <location filename="../../app/ui/settings_dialog.py" line="447"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="408"/>
+        <location filename="../../app/ui/settings_dialog.py" line="448"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="408"/>
+        <location filename="../../app/ui/settings_dialog.py" line="448"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="409"/>
+        <location filename="../../app/ui/settings_dialog.py" line="449"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="409"/>
+        <location filename="../../app/ui/settings_dialog.py" line="449"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="410"/>
+        <location filename="../../app/ui/settings_dialog.py" line="450"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="410"/>
+        <location filename="../../app/ui/settings_dialog.py" line="450"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="411"/>
+        <location filename="../../app/ui/settings_dialog.py" line="451"/>
         <source>&amp;Talk:</source>
         <translation>讲话方式(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="412"/>
+        <location filename="../../app/ui/settings_dialog.py" line="452"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="413"/>
+        <location filename="../../app/ui/settings_dialog.py" line="453"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="424"/>
+        <location filename="../../app/ui/settings_dialog.py" line="464"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="425"/>
+        <location filename="../../app/ui/settings_dialog.py" line="465"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="313"/>
+        <location filename="../../app/ui/settings_dialog.py" line="325"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="428"/>
+        <location filename="../../app/ui/settings_dialog.py" line="468"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="429"/>
+        <location filename="../../app/ui/settings_dialog.py" line="469"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="431"/>
+        <location filename="../../app/ui/settings_dialog.py" line="471"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="433"/>
+        <location filename="../../app/ui/settings_dialog.py" line="473"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="434"/>
+        <location filename="../../app/ui/settings_dialog.py" line="474"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="436"/>
+        <location filename="../../app/ui/settings_dialog.py" line="476"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="440"/>
+        <location filename="../../app/ui/settings_dialog.py" line="480"/>
         <source>Hold the key or button to talk</source>
         <translation>按住讲话键或按钮讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="441"/>
+        <location filename="../../app/ui/settings_dialog.py" line="481"/>
         <source>Press to start talking, press again to stop</source>
         <translation>按一次开始讲话，再按一次停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="453"/>
+        <location filename="../../app/ui/settings_dialog.py" line="493"/>
         <source>Press the talk key (or the talk button) once to start talking while the Interphone window has focus, and again to stop. The talk limit, losing the floor or hiding the window stops it too.</source>
         <translation>在实时对讲窗口处于焦点时，按一次讲话键（或讲话按钮）开始讲话，再按一次停止。达到讲话时长上限、讲话被他人接管或隐藏窗口时也会停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="458"/>
+        <location filename="../../app/ui/settings_dialog.py" line="498"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
@@ -2012,67 +2037,67 @@
         <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="376"/>
+        <location filename="../../app/ui/sign_in.py" line="418"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="377"/>
+        <location filename="../../app/ui/sign_in.py" line="419"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="378"/>
+        <location filename="../../app/ui/sign_in.py" line="420"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="378"/>
+        <location filename="../../app/ui/sign_in.py" line="420"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="378"/>
+        <location filename="../../app/ui/sign_in.py" line="420"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="382"/>
+        <location filename="../../app/ui/sign_in.py" line="424"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="383"/>
+        <location filename="../../app/ui/sign_in.py" line="425"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="384"/>
+        <location filename="../../app/ui/sign_in.py" line="426"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="385"/>
+        <location filename="../../app/ui/sign_in.py" line="427"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="386"/>
+        <location filename="../../app/ui/sign_in.py" line="428"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="388"/>
+        <location filename="../../app/ui/sign_in.py" line="430"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="390"/>
+        <location filename="../../app/ui/sign_in.py" line="432"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="391"/>
+        <location filename="../../app/ui/sign_in.py" line="433"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -2176,47 +2201,47 @@
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="549"/>
+        <location filename="../../app/ui/talk_button.py" line="567"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="550"/>
+        <location filename="../../app/ui/talk_button.py" line="568"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="552"/>
+        <location filename="../../app/ui/talk_button.py" line="570"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="553"/>
+        <location filename="../../app/ui/talk_button.py" line="571"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="561"/>
+        <location filename="../../app/ui/talk_button.py" line="579"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="563"/>
+        <location filename="../../app/ui/talk_button.py" line="581"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="564"/>
+        <location filename="../../app/ui/talk_button.py" line="582"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="566"/>
+        <location filename="../../app/ui/talk_button.py" line="584"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="568"/>
+        <location filename="../../app/ui/talk_button.py" line="586"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
