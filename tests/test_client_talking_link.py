@@ -1,0 +1,99 @@
+"""A talker whose link dies while talking (a tunnel, a dead Wi-Fi) is told soon: the
+signaling is checked while the floor is held, not only after ``keepalive`` seconds of
+sending nothing (the audio goes over UDP, so a talker sends nothing on the signaling)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from client_fixtures import Clients, running_server, wait_until
+
+from app.client import ConnectionState, FloorState
+from app.client.client_floor import TALKING_CHECK_S
+from app.protocol import InterphoneId
+
+G58 = InterphoneId.group("58")
+PACKET = b"\xf8\xff\xfe"  # a valid 20 ms Opus packet (CELT, silence)
+
+pytest_plugins = ["client_fixtures"]
+
+
+class DarkeningProxy:
+    """A TCP proxy to ``port`` on 127.0.0.1 that, once ``dark`` is set, passes nothing
+    either way and keeps the connections open (a link gone without a reset)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.dark = False
+        self.tasks: list[asyncio.Task[None]] = []
+        self.listener: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.listener = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return int(self.listener.sockets[0].getsockname()[1])
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.dark:  # a new connection goes nowhere either
+            self.tasks.append(asyncio.ensure_future(self._pump(reader, None)))
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.tasks.append(asyncio.ensure_future(self._pump(up_reader, writer)))
+        self.tasks.append(asyncio.ensure_future(self._pump(reader, up_writer)))
+
+    async def _pump(self, reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter | None) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                if not self.dark and writer is not None:
+                    writer.write(data)
+
+    async def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def test_a_talker_whose_link_dies_is_told_long_before_the_keepalive(clients: Clients):
+    # a keepalive of 5 minutes: without the check while talking, the link's death would be
+    # noticed only after 5 minutes without sending anything on the signaling
+    async with running_server(keepalive=300) as server:
+        proxy = DarkeningProxy(server.port)
+        port = await proxy.start()
+        try:
+            alice = await clients.connect(port, "alice")
+            await alice.join(G58)
+            assert await alice.talk_start() is True
+            assert alice.send_audio(PACKET)
+            proxy.dark = True
+            # the check every TALKING_CHECK_S, its ping unanswered within 5 s: about 7 s
+            await wait_until(lambda: alice.model.connection is not ConnectionState.CONNECTED,
+                             timeout=30, what="the dead link noticed while talking")
+            assert alice.model.connection is ConnectionState.RECONNECTING
+            assert alice.model.floor is FloorState.IDLE
+            assert "ping not answered" in alice.model.connection_detail
+        finally:
+            await clients.close_all()
+            await proxy.close()
+
+
+async def test_the_check_while_talking_ends_with_the_talk(clients: Clients):
+    async with running_server(keepalive=300) as server:
+        alice = await clients.connect(server.port, "alice")
+        await alice.join(G58)
+        assert alice._conn is not None
+        before = alice._conn.session.pings_sent
+        assert await alice.talk_start() is True
+        await wait_until(lambda: alice._conn is not None
+                         and alice._conn.session.pings_sent > before,
+                         timeout=TALKING_CHECK_S * 10, what="a check while talking")
+        assert alice.model.connection is ConnectionState.CONNECTED  # answered
+        await alice.talk_stop()
+        assert alice._talk_check is None
+        pings = alice._conn.session.pings_sent
+        await asyncio.sleep(TALKING_CHECK_S * 2)
+        assert alice._conn.session.pings_sent == pings  # idle: the keepalive alone
