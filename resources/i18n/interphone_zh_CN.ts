@@ -1056,179 +1056,184 @@
     </message>
     <message>
         <location filename="../../app/ui/interphone_panel.py" line="253"/>
+        <source>no audio for %1 s</source>
+        <translation>已 %1 秒没有收到音频</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="255"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="255"/>
+        <location filename="../../app/ui/interphone_panel.py" line="257"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="256"/>
+        <location filename="../../app/ui/interphone_panel.py" line="258"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="262"/>
+        <location filename="../../app/ui/interphone_panel.py" line="264"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="302"/>
+        <location filename="../../app/ui/interphone_panel.py" line="304"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="304"/>
+        <location filename="../../app/ui/interphone_panel.py" line="306"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="310"/>
+        <location filename="../../app/ui/interphone_panel.py" line="312"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="314"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="313"/>
+        <location filename="../../app/ui/interphone_panel.py" line="315"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="316"/>
+        <location filename="../../app/ui/interphone_panel.py" line="318"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="316"/>
+        <location filename="../../app/ui/interphone_panel.py" line="318"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="322"/>
+        <location filename="../../app/ui/interphone_panel.py" line="324"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="323"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="325"/>
+        <location filename="../../app/ui/interphone_panel.py" line="327"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="328"/>
+        <location filename="../../app/ui/interphone_panel.py" line="330"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="333"/>
+        <location filename="../../app/ui/interphone_panel.py" line="335"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="339"/>
-        <location filename="../../app/ui/interphone_panel.py" line="342"/>
-        <location filename="../../app/ui/interphone_panel.py" line="348"/>
-        <location filename="../../app/ui/interphone_panel.py" line="499"/>
+        <location filename="../../app/ui/interphone_panel.py" line="341"/>
+        <location filename="../../app/ui/interphone_panel.py" line="344"/>
+        <location filename="../../app/ui/interphone_panel.py" line="350"/>
+        <location filename="../../app/ui/interphone_panel.py" line="501"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="343"/>
+        <location filename="../../app/ui/interphone_panel.py" line="345"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="349"/>
+        <location filename="../../app/ui/interphone_panel.py" line="351"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="353"/>
+        <location filename="../../app/ui/interphone_panel.py" line="355"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="356"/>
+        <location filename="../../app/ui/interphone_panel.py" line="358"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="359"/>
+        <location filename="../../app/ui/interphone_panel.py" line="361"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="369"/>
+        <location filename="../../app/ui/interphone_panel.py" line="371"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="398"/>
+        <location filename="../../app/ui/interphone_panel.py" line="400"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="405"/>
+        <location filename="../../app/ui/interphone_panel.py" line="407"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="407"/>
+        <location filename="../../app/ui/interphone_panel.py" line="409"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="412"/>
+        <location filename="../../app/ui/interphone_panel.py" line="414"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="416"/>
+        <location filename="../../app/ui/interphone_panel.py" line="418"/>
         <source>Calling %1… no answer yet</source>
         <translation>正在呼叫 %1…尚未接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="420"/>
+        <location filename="../../app/ui/interphone_panel.py" line="422"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="423"/>
+        <location filename="../../app/ui/interphone_panel.py" line="425"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="429"/>
+        <location filename="../../app/ui/interphone_panel.py" line="431"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="438"/>
+        <location filename="../../app/ui/interphone_panel.py" line="440"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="443"/>
+        <location filename="../../app/ui/interphone_panel.py" line="445"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1243,27 +1248,27 @@
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="431"/>
+        <location filename="../../app/ui/interphone_panel.py" line="433"/>
         <source>Last spoke: %1, until %2</source>
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="434"/>
+        <location filename="../../app/ui/interphone_panel.py" line="436"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="498"/>
+        <location filename="../../app/ui/interphone_panel.py" line="500"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="325"/>
+        <location filename="../../app/ui/interphone_panel.py" line="327"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="329"/>
+        <location filename="../../app/ui/interphone_panel.py" line="331"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1505,12 +1510,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="324"/>
+        <location filename="../../app/ui/presenter.py" line="326"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="347"/>
+        <location filename="../../app/ui/presenter.py" line="349"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1535,7 +1540,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="396"/>
+        <location filename="../../app/ui/presenter.py" line="398"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1562,92 +1567,92 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="321"/>
+        <location filename="../../app/ui/presenter.py" line="323"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="458"/>
+        <location filename="../../app/ui/presenter.py" line="460"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="413"/>
+        <location filename="../../app/ui/presenter.py" line="415"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="473"/>
+        <location filename="../../app/ui/presenter.py" line="475"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="484"/>
+        <location filename="../../app/ui/presenter.py" line="486"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="487"/>
+        <location filename="../../app/ui/presenter.py" line="489"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="490"/>
+        <location filename="../../app/ui/presenter.py" line="492"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="491"/>
+        <location filename="../../app/ui/presenter.py" line="493"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="43"/>
+        <location filename="../../app/ui/presenter_link.py" line="42"/>
         <source>your account was removed from the server&apos;s directory</source>
         <translation>你的账号已从服务器的目录中移除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="46"/>
+        <location filename="../../app/ui/presenter_link.py" line="45"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="48"/>
+        <location filename="../../app/ui/presenter_link.py" line="47"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="52"/>
+        <location filename="../../app/ui/presenter_link.py" line="51"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="54"/>
+        <location filename="../../app/ui/presenter_link.py" line="53"/>
         <source>no audio: UDP blocked on the way</source>
         <translation>无音频：UDP 在途中被拦截</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="63"/>
+        <location filename="../../app/ui/presenter_link.py" line="62"/>
         <source>encrypted, %1</source>
         <translation>已加密，%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="65"/>
+        <location filename="../../app/ui/presenter_link.py" line="64"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="80"/>
+        <location filename="../../app/ui/presenter_link.py" line="79"/>
         <source>No audio either way: UDP to the server gets no answer (a firewall?)</source>
         <translation>双向均无音频：发往服务器的 UDP 没有应答（防火墙？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="85"/>
+        <location filename="../../app/ui/presenter_link.py" line="84"/>
         <source>Audio gets through to the server again</source>
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="509"/>
+        <location filename="../../app/ui/presenter.py" line="511"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
