@@ -206,8 +206,10 @@ class ClientFloor(ClientCore):
                 return
             try:
                 await conn.request(Ping())
-            except ClientError as exc:  # unanswered: the keepalive ping went at once
+            except RequestTimeout as exc:  # the keepalive ping went at once
                 logger.info("no answer to the check while talking: %s", exc)
+            except ClientError:
+                return  # the connection is gone (its loss is told and logged as such)
 
     def _stop_talk_check(self) -> None:
         check, self._talk_check = self._talk_check, None
