@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
-from client_fixtures import Clients, running_server, wait_until
+from client_fixtures import CLIENT_TOML, Clients, noise_bursts, running_server, wait_until
+from server_fixtures import start_server_process, stop_server_process
+from test_cli_commands import finished, start_cli
 
+from app.audio.wavio import write_wav
 from app.client import ConnectionState, FloorState
 from app.client.client_floor import TALKING_CHECK_S
 from app.protocol import InterphoneId
@@ -103,3 +107,32 @@ async def test_the_check_while_talking_ends_with_the_talk(clients: Clients):
         finally:
             await clients.close_all()
             await proxy.close()
+
+
+async def test_cli_talk_on_a_link_that_dies_says_what_may_not_have_gone(tmp_path: Path):
+    """``interphone-cli talk`` whose link died mid-talk said "floor lost after 12.0 s of
+    20.0 s (the connection was lost)": the 10 s before that went nowhere."""
+    config = tmp_path / "directory.toml"
+    config.write_text(CLIENT_TOML)
+    speech = tmp_path / "speech.wav"
+    write_wav(speech, noise_bursts(30.0, seed=3))
+    server, port, _ = await start_server_process("--config", str(config))
+    assert server.stderr is not None
+    proxy = DarkeningProxy(port)
+    try:
+        talk = await start_cli("talk", "group_58", "--wav", str(speech),
+                               port=await proxy.start(), uid="bob")
+        while b"floor grant uid=bob" not in await asyncio.wait_for(
+                server.stderr.readline(), 20):
+            pass
+        proxy.dark = True
+        out, err = await finished(talk, 40)
+    finally:
+        await proxy.close()
+        await stop_server_process(server)
+    assert talk.returncode == 1, (out, err)
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("interphone-cli: error: floor lost after "), lines
+    assert lines[0].endswith("(the connection was lost: the server stopped answering, so "
+                             "the last 10 s or so of it may not have been relayed)"), lines
