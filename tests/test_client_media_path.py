@@ -21,6 +21,8 @@ pytest_plugins = ["client_fixtures"]
 from client_fixtures import Clients, EventLog, running_server, wait_until  # noqa: E402
 from test_client_media_rebind import RebindingNat  # noqa: E402
 
+from app.protocol import PacketError, RecvBeginPacket, parse_packet  # noqa: E402
+
 G58 = InterphoneId.group("58")
 NIGHT = InterphoneId.discuss("12")
 
@@ -101,6 +103,55 @@ async def test_once_udp_is_known_blocked_further_joins_do_not_wait_for_it(
             firewall.close()
 
 
+class SeriesEater(RebindingNat):
+    """A UDP hop that drops the next ``eat`` recvbegins of the client (a burst of loss
+    that takes a whole series of a registration's tries), then lets them through."""
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        super().__init__(server)
+        self.eat = 0
+        self.eaten = 0
+        self.passed_after = 0  # recvbegins let through since the last one eaten
+
+    def _from_client(self, data: bytes, addr: tuple[str, int]) -> None:
+        with contextlib.suppress(PacketError):
+            if isinstance(parse_packet(data), RecvBeginPacket):
+                if self.eat:
+                    self.eat -= 1
+                    self.eaten += 1
+                    self.passed_after = 0
+                    self.client = addr
+                    return
+                self.passed_after += 1
+        super()._from_client(data, addr)
+
+
+async def test_a_series_of_tries_lost_on_a_lossy_path_is_not_udp_blocked(
+        clients: Clients) -> None:
+    """At 30 % loss each way 13 % of the periodic refreshes lost their 3 tries, and each
+    such refresh had the window say "no audio: UDP blocked on the way" (until the next
+    one) while the audio went through. Tries follow before it is said."""
+    async with running_server(keepalive=1) as server:
+        hop = SeriesEater(("127.0.0.1", server.port))
+        try:
+            alice = await clients.connect(server.port, "alice", media_addr=await hop.start())
+            await alice.join(G58)
+            assert alice._media is not None
+            await wait_until(lambda: alice._media is not None and alice._media.reachable,
+                             timeout=8, what="the registration answered")
+            log = EventLog(alice)
+            hop.eat = 5  # more than a refresh's series (3 tries)
+            await wait_until(lambda: hop.eaten == 5 and hop.passed_after >= 1, timeout=15,
+                             what="the series lost, then a try let through")
+            await wait_until(lambda: alice._media is not None and alice._media.reachable,
+                             timeout=5, what="that try answered")
+            await asyncio.sleep(0.3)  # a ping's round trip on TCP: the check's answer
+            assert alice.model.media_reachable
+            assert log.of(MediaPathChanged) == []
+        finally:
+            hop.close()
+
+
 async def test_a_client_whose_udp_gets_through_never_hears_of_it(clients: Clients) -> None:
     async with running_server(keepalive=1) as server:
         alice = await clients.connect(server.port, "alice")
@@ -138,9 +189,11 @@ async def test_a_hung_server_is_not_taken_for_udp_blocked(clients: Clients, capl
     TCP. The UDP refresh found that out first (its tries end before the keepalive ping's
     timeout), and the user was told "UDP blocked on the way?" seconds before the
     connection was found lost. Now no audio registration answered is checked with a ping
-    on the signaling first: unanswered, only the connection's loss is told."""
+    on the signaling first: unanswered, only the connection's loss is told. (Since the
+    refresh's 3 tries are followed by 10 more before it counts as unanswered, the ping's
+    timeout mostly comes first; either way, no word of UDP.)"""
     config = tmp_path / "dir.toml"
-    # refresh at 4 s, its tries over at 7 s; the ping at 4 s times out at 8 s
+    # refresh at 4 s, its tries over at 9.5 s; the ping at 4 s times out at 8 s
     config.write_text(TEST_TOML.replace("keepalive = 15", "keepalive = 4"))
     server, port, _ = await start_server_process("--config", str(config))
     try:
@@ -157,7 +210,6 @@ async def test_a_hung_server_is_not_taken_for_udp_blocked(clients: Clients, capl
         assert not [r.getMessage() for r in caplog.records  # nor any word of UDP
                     if r.levelno >= logging.WARNING
                     and r.name in ("app.client.media", "app.client.client_media")]
-        assert any("not UDP alone" in r.getMessage() for r in caplog.records)  # (checked)
     finally:
         with contextlib.suppress(ProcessLookupError):
             server.send_signal(signal.SIGCONT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import pytest
 from client_fixtures import (
@@ -298,6 +299,20 @@ async def test_close_while_reconnecting_ends_the_loop(clients):
     assert client_tasks() == []
     with contextlib.suppress(NotConnected):
         await alice.connect()
+
+
+async def test_a_long_outage_logs_the_first_failed_attempts_not_each(clients, caplog):
+    """The network down overnight: each failed attempt was a log line, one every 5 s."""
+    port = free_port()
+    async with running_server(port=port) as server:
+        alice = await clients.connect(server.port, "alice", backoff=(0.01, 0.05))
+    with caplog.at_level(logging.INFO, logger="app.client.client_reconnect"):
+        await wait_until(lambda: alice.stats.reconnect_attempts >= 20, timeout=30,
+                         what="20 failed attempts")
+    failed = [r.getMessage() for r in caplog.records
+              if r.getMessage().startswith("reconnect attempt ")]
+    assert [line.split()[2] for line in failed] == ["1", "2", "3", "4", "5"], failed
+    await alice.close()
 
 
 class HoldingProxy:

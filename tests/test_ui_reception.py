@@ -167,3 +167,35 @@ def test_the_reception_line_goes_when_the_connection_does(qloop, settings) -> No
             await close_session(session)
 
     run(qloop, scenario(), timeout=30)
+
+
+def test_the_reception_line_says_when_the_speakers_audio_stops_coming(qloop, settings) -> None:
+    """Alice holds the floor but her audio stopped coming (her link died, or ours did):
+    the line said "Reception: 0.0 % lost · jitter 4 ms", the figures of the last packets,
+    for as long as she was shown speaking."""
+    server = start_server(qloop, silence_timeout=60.0)  # the floor stays hers meanwhile
+
+    async def scenario() -> None:
+        session = await open_session(server, settings)
+        panel = session.window.panel
+        try:
+            alice = await session.other("alice")
+            assert await alice.talk_start()
+            await transmit_pcm(alice, speech_like(2.0, seed=4))  # then nothing, still hers
+            await until(lambda: panel.reception.isVisible()
+                        and "no audio for" in panel.reception.text(), timeout=10,
+                        what="the line saying no audio comes")
+            assert "% lost" not in panel.reception.text()
+            assert session.client.model.speaker == "alice"
+            assert await alice.talk_start()  # talks again: the figures are back
+            talking = asyncio.ensure_future(transmit_pcm(alice, speech_like(4.0, seed=5)))
+            await until(lambda: "% lost" in panel.reception.text(), timeout=10,
+                        what="the figures back once audio comes")
+            talking.cancel()
+            await alice.talk_stop()
+            await until(lambda: not panel.reception.isVisible(), timeout=5,
+                        what="reception hidden after the talk")
+        finally:
+            await close_session(session)
+
+    run(qloop, scenario(), timeout=40)

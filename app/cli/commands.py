@@ -304,7 +304,14 @@ async def cmd_talk(args: argparse.Namespace) -> int:
             if connection.final:  # kicked (the account removed, signed in elsewhere)
                 raise CliError(f"{after}: session ended ({connection.value}: "
                                f"{client.model.connection_detail})")
-            raise CliError(f"{after} ({floor_lost_reason(lost[0] if lost else None)})")
+            why = floor_lost_reason(lost[0] if lost else None)
+            if why == "the connection was lost" and "not answered" in \
+                    client.model.connection_detail:
+                # a link that died under the talk: found out by the checks while talking
+                # (2 s apart, 10 s of no answer), the audio sent meanwhile went nowhere
+                why += (": the server stopped answering, so the last 10 s or so of it may "
+                        "not have been relayed")
+            raise CliError(f"{after} ({why})")
         await still_answering(client, args.id, seconds)
         alone = not [uid for uid in client.model.members if uid != args.uid]
     print(f"sent {seconds:.2f} s ({sent} frames of {args.frame_ms} ms) to {args.id}")

@@ -150,6 +150,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self._wake_watch = WakeWatch(self._on_wake)
         self.model.subscribe(self._on_model_event)
         self._asking: FloorAsk | None = None  # our speak-on request, until its outcome
+        self._talk_check: asyncio.Task[None] | None = None  # the link checked while talking
 
     # ---- properties --------------------------------------------------------------------
 

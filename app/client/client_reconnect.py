@@ -40,6 +40,13 @@ STABLE_S = 10.0
 back-off, as an attempt that failed: a server that drops each session right after the
 client is connected again is not retried at the back-off's first step every time."""
 
+LOGGED_ATTEMPTS = 5
+FAILURE_LOG_S = 60.0
+"""A failed reconnect attempt is logged for the first ``LOGGED_ATTEMPTS`` of an outage, for
+a reason not logged yet in it, and otherwise once every ``FAILURE_LOG_S`` (the attempt's
+number says how many went by). Each was logged: one line every 5 s (the back-off's cap)
+for as long as the network was down, 720 an hour for an app left running overnight."""
+
 
 def backoff_delays(base: float, cap: float, *, start: int = 0) -> Iterable[float]:
     """Exponential backoff with jitter: each delay in [d/2, d], d doubling from base to cap;
@@ -198,6 +205,8 @@ class ClientReconnect(ClientCore):
 
     async def _reconnect_loop(self) -> None:
         rejoin, target = self.model.joined_ids, self.model.talk_target
+        loop = asyncio.get_running_loop()
+        logged_at, reasons = loop.time(), set[str]()  # of the failures logged
         for delay in backoff_delays(*self._backoff, start=self._short_drops):
             await asyncio.sleep(delay)
             if self._closing or self.model.connection.final:
@@ -221,7 +230,12 @@ class ClientReconnect(ClientCore):
                 return
             except (ClientError, OSError) as exc:
                 self.stats.reconnect_attempts += 1
-                logger.info("reconnect attempt %d failed: %s", self.stats.reconnect_attempts, exc)
+                attempt, why = self.stats.reconnect_attempts, str(exc)
+                if attempt <= LOGGED_ATTEMPTS or loop.time() - logged_at >= FAILURE_LOG_S \
+                        or (why not in reasons and len(reasons) < LOGGED_ATTEMPTS):
+                    logger.info("reconnect attempt %d failed: %s", attempt, why)
+                    logged_at = loop.time()
+                    reasons.add(why)
                 if not self.model.connection.final:
                     self.model.set_connection(ConnectionState.RECONNECTING, str(exc),
                                               self.stats.reconnect_attempts)

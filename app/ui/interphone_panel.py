@@ -249,12 +249,14 @@ class InterphonePanel(QWidget):
             return
         parts = [self.tr("%1 % lost").replace("%1", f"{reception.loss_pct:.1f}"),
                  self.tr("jitter %1 ms").replace("%1", f"{reception.jitter_ms:.0f}")]
-        if reception.fec_repairing:
+        if reception.quiet_s:  # the figures above are those of packets that stopped coming
+            parts = [self.tr("no audio for %1 s").replace("%1", f"{reception.quiet_s:.0f}")]
+        elif reception.fec_repairing:
             parts.append(self.tr("FEC repairing"))
         elif reception.fec_on:
             parts.append(self.tr("FEC on"))
         _set_text(self.reception, self.tr("Reception: %1").replace("%1", " · ".join(parts)))
-        bad = reception.loss_pct >= 5.0 or reception.jitter_ms >= 60.0
+        bad = reception.loss_pct >= 5.0 or reception.jitter_ms >= 60.0 or reception.quiet_s > 0
         fair = reception.loss_pct >= 1.0 or reception.jitter_ms >= 30.0
         color = "#c62828" if bad else "#ef6c00" if fair else "#2e7d32"
         _set_style(self.reception, text_style(color, self))  # each second: only when it changes

@@ -160,6 +160,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         client.on_feedback = self._on_feedback
         self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
+        self._last_heard = ("", 0, 0.0)  # the reception line's stream, packets, when seen
         # The media thread feeds the mixer directly, through the engine's own sink if it
         # has one (no layer per packet).
         client.set_audio_sink(self._play_audio, getattr(audio, "audio_sink", None))

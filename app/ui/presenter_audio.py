@@ -41,6 +41,12 @@ SPEAKER_TICK_MS = 1000
 """No stream runs but someone else holds the floor: the reception line stays live, and
 the quality reports go on at this period."""
 _EARLY_S = 0.05  # a tick this much before a due time is on time (coarse timer)
+QUIET_AUDIO_S = 2.0
+"""The speaker still holds the floor but none of their packets came for this long (a talker
+sends one every frame, silence too): the reception line says "no audio for N s" instead of
+the loss and jitter of the last packets that came, which would stand still meanwhile (our
+link or the talker's died: the server takes the floor back after its silence_timeout, a
+dead signaling is noticed by its ping)."""
 
 
 class PresenterAudio(PresenterCore):
@@ -50,6 +56,7 @@ class PresenterAudio(PresenterCore):
     _streaming: bool  # a device stream runs (what the runtime says; assumed with audio)
     _reporter: QualityReporter
     _fec_recovered: dict[str, int]
+    _last_heard: tuple[str, int, float]  # stream key, its packets, when that count was seen
     _poll_due: float
     _quality_due: float
     _reception_due: float
@@ -177,10 +184,15 @@ class PresenterAudio(PresenterCore):
             return
         before = self._fec_recovered.get(speaker, quality.fec_recovered)
         self._fec_recovered = {speaker: quality.fec_recovered}
+        now, key = time.monotonic(), stream_key(speaker, str(target))
+        if self._last_heard[:2] != (key, quality.packets):
+            self._last_heard = (key, quality.packets, now)
+        quiet = now - self._last_heard[2]
         self.window.panel.set_reception(Reception(
             speaker, quality.recent_loss_pct, quality.jitter_ms,
             fec_on=quality.fec_packets > 0,
-            fec_repairing=quality.fec_recovered > before))
+            fec_repairing=quality.fec_recovered > before,
+            quiet_s=quiet if quiet >= QUIET_AUDIO_S else 0.0))
 
     def _on_feedback(self, notice: FeedbackNotice) -> None:
         """What our listeners lose (we hold the floor): the encoder's FEC policy follows."""

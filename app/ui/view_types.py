@@ -55,6 +55,7 @@ class Reception:
     jitter_ms: float
     fec_on: bool  # the speaker's packets carry in-band FEC
     fec_repairing: bool  # lost frames were rebuilt from FEC since the last update
+    quiet_s: float = 0.0  # no packet came for this long (0: they come), the speaker holding on
 
 
 @dataclass(frozen=True, slots=True)
