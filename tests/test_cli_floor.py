@@ -174,8 +174,11 @@ async def test_emergency_alone_stays_raised_until_ctrl_c(clients: Clients):
 async def test_emergency_alone_ends_when_someone_joins_and_stays_raised(clients: Clients):
     async with running_server() as server:
         proc = await start_cli("emergency", "group_58", port=server.port, uid="alice")
-        await wait_until(lambda: emergencies(server) == [("raise", "alice", "alice")],
-                         timeout=10, what="raised")
+        assert proc.stderr is not None
+        # (bob joins once alice waits alone: joined sooner, he is there when she looks)
+        alone = await asyncio.wait_for(proc.stderr.readline(), 10)
+        assert alone.decode().startswith("nobody else is in group_58 to hear it")
+        assert emergencies(server) == [("raise", "alice", "alice")]
         bob = await clients.connect(server.port, "bob", features=FLOOR)
         await bob.join(G58)
         out, err = await asyncio.wait_for(proc.communicate(), 10)
