@@ -44,9 +44,9 @@ from app.protocol import (
 pytestmark = pytest.mark.timeout(30)
 
 
-async def still_usable(client: InterphoneClient) -> None:
+async def still_usable(client: InterphoneClient, timeout: float = 5) -> None:
     """The session still answers: a request round trip works and the state is intact."""
-    info = await asyncio.wait_for(client.members(G58), 5)
+    info = await asyncio.wait_for(client.members(G58), timeout)
     assert info.members == ("alice", "bob")
     assert client.state is ConnectionState.CONNECTED
 
@@ -391,7 +391,9 @@ async def test_a_flood_of_interphones_never_asked_about_is_capped(
         server.peer.send_raw(data)
         await wait_until(lambda: len(client.model.interphones) == MAX_UNSOLICITED_INTERPHONES
                          + 1, timeout=20, what="the flood applied")
-        await still_usable(client)  # (read after the whole flood)
+        # (answered after the whole flood is read: the cap is reached at its start, and
+        # reading the rest takes seconds on a loaded machine)
+        await still_usable(client, timeout=60)
         assert len(client.model.interphones) == MAX_UNSOLICITED_INTERPHONES + 1
         assert len([r for r in caplog.records if "outside the roster" in r.getMessage()]) == 1
         await client.close()
