@@ -56,10 +56,11 @@ from pathlib import Path
 from typing import Any
 
 from app.protocol.ids import AttachType, InterphoneId, is_valid_name
-from app.protocol.limits import MAX_TEXT_ATTR
-from app.protocol.messages import RosterEntry
+from app.protocol.limits import MAX_FRAME, MAX_TEXT_ATTR
+from app.protocol.messages import Message, RosterEntry, RosterNotice
 from app.protocol.xmlchars import has_non_xml_char
 from app.server.floor import MAX_PRIORITY, MIN_PRIORITY, FloorPolicy
+from app.server.frame_fit import LOGIN_HEADROOM, fitting_prefix
 from app.server.settings import SETTING_NAMES, ServerSettings, setting_problem
 
 logger = logging.getLogger(__name__)
@@ -160,6 +161,9 @@ class Directory:
     settings: ServerSettings = field(default_factory=ServerSettings)
     _verified: dict[str, bytes] = field(default_factory=dict, repr=False)
     _fingerprint: str = field(default="", repr=False, compare=False)
+    _rosters: dict[tuple[str, str], tuple[RosterEntry, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _cut_told: bool = field(default=False, init=False, repr=False, compare=False)
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -245,13 +249,32 @@ class Directory:
         return user.token_matches(token)
 
     def roster(self, uid: str, auth: str) -> tuple[RosterEntry, ...]:
-        entries = [RosterEntry("group", g.id, g.name)
+        """The roster served to ``uid``: its groups, its discussions and the other users as
+        contacts, as many of those as fit one frame with the rest of a login response
+        (:mod:`app.server.frame_fit`; the first cut of a directory is logged). The login
+        response, the roster notice and the contacts whose status the user is told are
+        this same list. Computed once per uid (the directory does not change)."""
+        key = (uid, auth)
+        served = self._rosters.get(key)
+        if served is not None:
+            return served
+        circles = [RosterEntry("group", g.id, g.name)
                    for g in self.groups.values() if g.includes(uid)]
-        entries += [RosterEntry("discuss", d.id, d.name)
+        circles += [RosterEntry("discuss", d.id, d.name)
                     for d in self.discussions.values() if d.includes(uid)]
-        entries += [RosterEntry("contact", u.uid, u.name)
+        contacts = [RosterEntry("contact", u.uid, u.name)
                     for u in self.users.values() if u.uid != uid]
-        return tuple(entries)
+        name = self.name_of(uid)
+        count = fitting_prefix(circles, contacts,
+                               lambda entries: Message.notification(RosterNotice(entries, name)),
+                               MAX_FRAME - LOGIN_HEADROOM)
+        if count < len(contacts) and not self._cut_told:
+            self._cut_told = True
+            logger.warning("the roster of %s names %d contacts, more than one frame holds: "
+                           "it is sent with the first %d (other users' too may be cut)",
+                           uid, len(contacts), count)
+        served = self._rosters[key] = tuple(circles + contacts[:count])
+        return served
 
     def name_of(self, uid: str) -> str:
         """The display name of ``uid`` ('' for a uid not in the directory)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from app.protocol.errors import ErrCode
 from app.protocol.ids import AttachType, InterphoneId
+from app.protocol.limits import MAX_SEQ_LEN
 from app.protocol.messages import Message
 from app.protocol.presence import (
     PRESENCE,
@@ -32,6 +33,7 @@ from app.protocol.presence import (
     PresenceSyncResult,
     RingState,
 )
+from app.server.frame_fit import fitting_prefix
 from app.server.outbox import Outbox, Refused, Result
 from app.server.records import Session
 
@@ -159,7 +161,9 @@ class PresenceRules:
         roster = state.directory.roster(session.uid, state.settings.auth)
         listed = tuple(ContactPresence(e.id, e.id in state.by_uid)
                        for e in roster if e.kind == "contact" and e.id in contacts)
-        return Result(PresenceSyncResult(listed))
+        count = fitting_prefix((), listed, lambda entries: Message.response(
+            "x" * MAX_SEQ_LEN, PresenceSyncResult(entries), "MID_SESSION"))
+        return Result(PresenceSyncResult(listed[:count]))
 
     def call(self, session: Session, request: CallRequest, now: float) -> Result:
         self._require_granted(session, "call")
