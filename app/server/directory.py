@@ -60,7 +60,7 @@ from app.protocol.limits import MAX_FRAME, MAX_TEXT_ATTR
 from app.protocol.messages import Message, RosterEntry, RosterNotice
 from app.protocol.xmlchars import has_non_xml_char
 from app.server.floor import MAX_PRIORITY, MIN_PRIORITY, FloorPolicy
-from app.server.frame_fit import LOGIN_HEADROOM, fitting_prefix
+from app.server.frame_fit import LOGIN_HEADROOM, fitting_contacts
 from app.server.settings import SETTING_NAMES, ServerSettings, setting_problem
 
 logger = logging.getLogger(__name__)
@@ -265,9 +265,9 @@ class Directory:
         contacts = [RosterEntry("contact", u.uid, u.name)
                     for u in self.users.values() if u.uid != uid]
         name = self.name_of(uid)
-        count = fitting_prefix(circles, contacts,
-                               lambda entries: Message.notification(RosterNotice(entries, name)),
-                               MAX_FRAME - LOGIN_HEADROOM)
+        count = fitting_contacts(
+            lambda entries: Message.notification(RosterNotice(entries, name)),
+            tuple(circles), tuple(contacts), MAX_FRAME - LOGIN_HEADROOM)
         if count < len(contacts) and not self._cut_told:
             self._cut_told = True
             logger.warning("the roster of %s names %d contacts, more than one frame holds: "

@@ -11,7 +11,6 @@ from dataclasses import replace
 
 from app.protocol.errors import ErrCode
 from app.protocol.features import COALESCE, PRIORITY, ROSTER, grant_features
-from app.protocol.limits import MAX_FRAME
 from app.protocol.messages import (
     ACCOUNT_REMOVED,
     Kicked,
@@ -20,10 +19,9 @@ from app.protocol.messages import (
     RosterEntry,
     RosterNotice,
 )
-from app.protocol.xmlcodec import encode_message
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
-from app.server.frame_fit import fitting_prefix
+from app.server.frame_fit import fitting_contacts
 from app.server.media_gate import ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED
 from app.server.outbox import Outbox, Refused, Result
 from app.server.records import Session, normalize_ip
@@ -194,8 +192,7 @@ def fit_one_frame(message: Message) -> Message:
     fit. The directory's roster is cut already (with room for the rest of a login
     response): this only guards the frame."""
     body = message.body
-    if not isinstance(body, LoginResult | RosterNotice) \
-            or len(encode_message(message)) <= MAX_FRAME:
+    if not isinstance(body, LoginResult | RosterNotice):
         return message
     circles = tuple(e for e in body.roster if e.kind != "contact")
     contacts = tuple(e for e in body.roster if e.kind == "contact")
@@ -203,5 +200,5 @@ def fit_one_frame(message: Message) -> Message:
     def build(entries: tuple[RosterEntry, ...]) -> Message:
         return replace(message, body=replace(body, roster=entries))
 
-    count = fitting_prefix(circles, contacts, build)
-    return build(circles + contacts[:count])
+    count = fitting_contacts(build, circles, contacts)
+    return message if count == len(contacts) else build(circles + contacts[:count])
