@@ -87,3 +87,29 @@ def test_a_roster_that_fits_is_not_encoded_whole_to_check_it(
     assert fit_one_frame(reply) is reply
     assert len(roster) == 900 and encoded and max(encoded) < 1000
     assert len(encode_message(reply)) > MAX_FRAME // 2  # (a big one, that fits)
+
+
+def test_a_reload_sizes_each_contact_once_not_once_per_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 500 sessions of a 1,000-user directory: a reload (every roster changed) summed every
+    # session's thousand contacts two or three times on the event loop (seconds)
+    from app.server import frame_fit
+    before, after = big_directory(300), big_directory(301)
+    state = ServerState(before, ServerSettings(auth="token"), udp_port=9400)
+    uids = list(before.users)[:40]
+    for sid, uid in enumerate(uids, 1):
+        state.login(sid, uid, f"pw-{uid}", "127.0.0.1", ("roster", "presence"))
+    sized: list[str] = []
+    entry_size = frame_fit.roster_entry_size
+
+    def counted(entry: RosterEntry) -> int:
+        sized.append(entry.id)
+        return entry_size(entry)
+
+    monkeypatch.setattr(frame_fit, "roster_entry_size", counted)
+    import app.server.directory as directory_module
+    monkeypatch.setattr(directory_module, "roster_entry_size", counted, raising=False)
+    outbox = state.replace_directory(after, 1.0)
+    notices = [m for _, m in outbox.messages if isinstance(m.body, RosterNotice)]
+    assert len(notices) == len(uids) and all(len(n.body.roster) == 301 for n in notices)
+    assert len(sized) < 2 * 301 + 4 * len(uids)  # each contact once, and a few per session

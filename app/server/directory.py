@@ -60,7 +60,12 @@ from app.protocol.limits import MAX_FRAME, MAX_TEXT_ATTR
 from app.protocol.messages import Message, RosterEntry, RosterNotice
 from app.protocol.xmlchars import has_non_xml_char
 from app.server.floor import MAX_PRIORITY, MIN_PRIORITY, FloorPolicy
-from app.server.frame_fit import LOGIN_HEADROOM, fitting_contacts
+from app.server.frame_fit import (
+    LOGIN_HEADROOM,
+    fitting_contacts,
+    roster_entry_size,
+    roster_size,
+)
 from app.server.settings import SETTING_NAMES, ServerSettings, setting_problem
 
 logger = logging.getLogger(__name__)
@@ -164,6 +169,13 @@ class Directory:
     _rosters: dict[tuple[str, str], tuple[RosterEntry, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
     _cut_told: bool = field(default=False, init=False, repr=False, compare=False)
+    _contacts: tuple[RosterEntry, ...] = field(default=(), init=False, repr=False,
+                                               compare=False)
+    _contact_index: dict[str, int] = field(default_factory=dict, init=False, repr=False,
+                                           compare=False)
+    _contacts_size: int = field(default=0, init=False, repr=False, compare=False)
+    _served: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
+    """The ids of the rosters in ``_rosters`` (alive while there)."""
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -262,19 +274,40 @@ class Directory:
                    for g in self.groups.values() if g.includes(uid)]
         circles += [RosterEntry("discuss", d.id, d.name)
                     for d in self.discussions.values() if d.includes(uid)]
-        contacts = [RosterEntry("contact", u.uid, u.name)
-                    for u in self.users.values() if u.uid != uid]
+        if not self._contacts:  # every user, made and sized once: each roster is all but one
+            self._contacts = tuple(RosterEntry("contact", u.uid, u.name)
+                                   for u in self.users.values())
+            self._contact_index = {entry.id: n for n, entry in enumerate(self._contacts)}
+            self._contacts_size = sum(roster_entry_size(entry) for entry in self._contacts)
+        index = self._contact_index.get(uid)
+        contacts = self._contacts if index is None \
+            else self._contacts[:index] + self._contacts[index + 1:]
         name = self.name_of(uid)
-        count = fitting_contacts(
-            lambda entries: Message.notification(RosterNotice(entries, name)),
-            tuple(circles), tuple(contacts), MAX_FRAME - LOGIN_HEADROOM)
+
+        def build(entries: tuple[RosterEntry, ...]) -> Message:
+            return Message.notification(RosterNotice(entries, name))
+
+        budget, count = MAX_FRAME - LOGIN_HEADROOM, len(contacts)
+        if contacts:
+            first = (*circles, contacts[0])
+            size = roster_size(build(first), first) + self._contacts_size \
+                - roster_entry_size(contacts[0]) \
+                - (roster_entry_size(self._contacts[index]) if index is not None else 0)
+            if size > budget:
+                count = fitting_contacts(build, tuple(circles), contacts, budget)
         if count < len(contacts) and not self._cut_told:
             self._cut_told = True
             logger.warning("the roster of %s names %d contacts, more than one frame holds: "
                            "it is sent with the first %d (other users' too may be cut)",
                            uid, len(contacts), count)
-        served = self._rosters[key] = tuple(circles + contacts[:count])
+        served = self._rosters[key] = tuple(circles) + contacts[:count]
+        self._served.add(id(served))
         return served
+
+    def serves(self, roster: tuple[RosterEntry, ...]) -> bool:
+        """``roster`` is one this directory made (:meth:`roster`): it fits one frame with
+        the rest of a login response, no need to measure it again."""
+        return id(roster) in self._served
 
     def name_of(self, uid: str) -> str:
         """The display name of ``uid`` ('' for a uid not in the directory)."""

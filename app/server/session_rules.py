@@ -183,7 +183,8 @@ class SessionRules(StateBase):
         auth, uid = self.settings.auth, session.uid
         roster, name = self.directory.roster(uid, auth), self.directory.name_of(uid)
         if (roster, name) != (previous.roster(uid, auth), previous.name_of(uid)):
-            outbox.send(sid, fit_one_frame(Message.notification(RosterNotice(roster, name))))
+            notice = Message.notification(RosterNotice(roster, name))
+            outbox.send(sid, notice if self.directory.serves(roster) else fit_one_frame(notice))
 
 
 def fit_one_frame(message: Message) -> Message:
