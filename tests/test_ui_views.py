@@ -355,6 +355,26 @@ def test_a_thousand_contacts_one_changing_refills_and_resorts_that_row_alone(qtb
     assert sorted(view.visible_ids()) == [f"chat_me:u{n:04d}" for n in range(990, 1000)]
 
 
+def test_the_members_of_a_big_group_are_listed_again_only_when_they_change(qtbot) -> None:
+    # the panel is set again at each change of the window: 500 members were made again
+    # each time (about 20 ms of the GUI thread)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    panel = window.panel
+    row = InterphoneRow("group_1", RowKind.GROUP, "Everyone", 500, joined=True)
+    window.set_rows([row])
+    window.show_interphone(row)
+    panel.set_members([f"user{n:03d}" for n in range(500)])
+    first = panel.members.item(7)
+    panel.set_interphone(row)
+    window.show_interphone(row)
+    assert panel.members.item(7) is first and panel.members.count() == 500
+    panel.set_speaker("user007")  # what is shown changed: made again
+    assert panel.members.item(7).text() == "user007 · speaking"
+    panel.set_names({"user008": "Hana"})
+    assert panel.members.item(8).text() == "Hana"
+
+
 # --- panel and settings dialog ---------------------------------------------------------------
 def test_panel_shows_members_speaker_and_join_or_leave(qtbot) -> None:
     window = MainWindow()
