@@ -113,3 +113,19 @@ def test_a_reload_sizes_each_contact_once_not_once_per_session(
     notices = [m for _, m in outbox.messages if isinstance(m.body, RosterNotice)]
     assert len(notices) == len(uids) and all(len(n.body.roster) == 301 for n in notices)
     assert len(sized) < 2 * 301 + 4 * len(uids)  # each contact once, and a few per session
+
+
+def test_a_presence_sync_that_fits_is_not_encoded_whole_to_check_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # every client asks again after a reload's roster notice: 434 sessions of 1,000
+    # contacts spent seconds encoding their answers twice on the event loop
+    from app.server import frame_fit
+    directory = big_directory(700)
+    state = ServerState(directory, ServerSettings(auth="token"), udp_port=9400)
+    state.login(1, ME, f"pw-{ME}", "127.0.0.1", ("roster", "presence"))
+    encoded: list[int] = []
+    size_of = frame_fit.size_of
+    monkeypatch.setattr(frame_fit, "size_of", lambda m: encoded.append(n := size_of(m)) or n)
+    sync = state.presence.presence_sync(state.sessions[1]).reply
+    assert len(sync.contacts) == 699 and encoded == []
+    assert len(encode_message(Message.response("2", sync, "MID_SESSION"))) <= MAX_FRAME
