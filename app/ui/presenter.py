@@ -399,8 +399,13 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self.talk_here(interphone_id)
             return
         row = self.window.interphones.row(interphone_id)
-        if (row is not None and row.online is False and not row.live
-                and InterphoneId.parse(interphone_id) not in self.model.incoming_calls):
+        chat = InterphoneId.parse(interphone_id)
+        # (the model's presence, not the row's: presence changes reach the rows together,
+        # a moment later)
+        if (row is not None and row.online is not None and not row.live
+                and chat.kind is AttachType.CHAT and chat.involves(self.model.uid)
+                and self.model.is_online(other_party(chat, self.model.uid)) is False
+                and chat not in self.model.incoming_calls):
             # a contact shown offline (extension presence): a call could not reach them
             self.window.show_message(self.tr("%1 is offline").replace("%1", row.name), 8000)
             return
