@@ -47,3 +47,21 @@ def test_the_entries_of_a_roster_are_made_once(monkeypatch: pytest.MonkeyPatch) 
         made.append(tag), new_element(tag, **attrs))[1])
     assert encode_message(message) == first
     assert len(made) < 10  # (the envelope's), not one per entry
+
+
+def test_a_large_presence_sync_is_the_same_bytes_and_its_entries_made_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.protocol.presence import ContactPresence, PresenceSyncResult
+    from app.protocol.xmlcodec import presence
+    contacts = tuple(ContactPresence(f"user{n}@example.org", n % 3 == 0) for n in range(1000))
+    message = Message.response("7", PresenceSyncResult(contacts), "MID_SESSION")
+    data = encode_message(message)
+    assert b'<contact id="user0@example.org" status="online"/><contact id="user1@example.org"' \
+           b' status="offline"/>' in data
+    assert decode_message(data).body == message.body
+    made: list[str] = []
+    new_element = presence.new_element
+    monkeypatch.setattr(presence, "new_element", lambda tag, **attrs: (
+        made.append(tag), new_element(tag, **attrs))[1])
+    assert encode_message(message) == data
+    assert len(made) < 10  # (the answer's own), not one per contact
