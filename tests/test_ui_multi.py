@@ -27,6 +27,7 @@ from test_ui_support import (
 
 from app.client import InterphoneClient, RequestTimeout
 from app.protocol import InterphoneId
+from app.protocol.presence import PresenceChanged
 from app.ui.audio_link import Tone, open_audio
 from app.ui.interphone_list import SUBTITLE_ROLE
 from app.ui.interphone_mix import format_mix, parse_mix
@@ -303,6 +304,31 @@ def test_contacts_show_online_and_a_declined_call_tells_the_caller(qloop, server
                     what="alice told")
         assert not session.client.model.is_joined("chat_alice:me")
         assert not session.presenter._ringing.isActive()
+
+    try:
+        run(qloop, scenario())
+    finally:
+        run(qloop, close_session(session))
+
+
+def test_contacts_coming_online_together_refresh_the_list_once(qloop, server,
+                                                               settings) -> None:
+    # 9 a.m.: a thousand contacts signing in made as many refreshes of the whole list
+    # (each ~0.05 s of the GUI thread with 1,000 rows), the window stalling for seconds
+    session = run(qloop, presence_session(server, settings))
+
+    async def scenario() -> None:
+        window = session.window
+        calls: list[int] = []
+        shown = window.set_rows
+        window.set_rows = lambda rows: (calls.append(len(rows)), shown(rows))  # type: ignore
+        contacts = ("alice", "bob", "carol", "echo")
+        for uid in contacts:  # as the client applies each notice read from the server
+            session.client.model.apply_body(PresenceChanged(uid, True))
+        assert calls == []  # shown together, a moment later
+        await until(lambda: all(window.interphones.row(f"chat_{uid}:me").online
+                                for uid in contacts), what="every contact online")
+        assert len(calls) == 1
 
     try:
         run(qloop, scenario())

@@ -56,10 +56,16 @@ from pathlib import Path
 from typing import Any
 
 from app.protocol.ids import AttachType, InterphoneId, is_valid_name
-from app.protocol.limits import MAX_TEXT_ATTR
-from app.protocol.messages import RosterEntry
+from app.protocol.limits import MAX_FRAME, MAX_TEXT_ATTR
+from app.protocol.messages import Message, RosterEntry, RosterNotice
 from app.protocol.xmlchars import has_non_xml_char
 from app.server.floor import MAX_PRIORITY, MIN_PRIORITY, FloorPolicy
+from app.server.frame_fit import (
+    LOGIN_HEADROOM,
+    fitting_contacts,
+    roster_entry_size,
+    roster_size,
+)
 from app.server.settings import SETTING_NAMES, ServerSettings, setting_problem
 
 logger = logging.getLogger(__name__)
@@ -160,6 +166,16 @@ class Directory:
     settings: ServerSettings = field(default_factory=ServerSettings)
     _verified: dict[str, bytes] = field(default_factory=dict, repr=False)
     _fingerprint: str = field(default="", repr=False, compare=False)
+    _rosters: dict[tuple[str, str], tuple[RosterEntry, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _cut_told: bool = field(default=False, init=False, repr=False, compare=False)
+    _contacts: tuple[RosterEntry, ...] = field(default=(), init=False, repr=False,
+                                               compare=False)
+    _contact_index: dict[str, int] = field(default_factory=dict, init=False, repr=False,
+                                           compare=False)
+    _contacts_size: int = field(default=0, init=False, repr=False, compare=False)
+    _served: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
+    """The ids of the rosters in ``_rosters`` (alive while there)."""
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -245,13 +261,53 @@ class Directory:
         return user.token_matches(token)
 
     def roster(self, uid: str, auth: str) -> tuple[RosterEntry, ...]:
-        entries = [RosterEntry("group", g.id, g.name)
+        """The roster served to ``uid``: its groups, its discussions and the other users as
+        contacts, as many of those as fit one frame with the rest of a login response
+        (:mod:`app.server.frame_fit`; the first cut of a directory is logged). The login
+        response, the roster notice and the contacts whose status the user is told are
+        this same list. Computed once per uid (the directory does not change)."""
+        key = (uid, auth)
+        served = self._rosters.get(key)
+        if served is not None:
+            return served
+        circles = [RosterEntry("group", g.id, g.name)
                    for g in self.groups.values() if g.includes(uid)]
-        entries += [RosterEntry("discuss", d.id, d.name)
+        circles += [RosterEntry("discuss", d.id, d.name)
                     for d in self.discussions.values() if d.includes(uid)]
-        entries += [RosterEntry("contact", u.uid, u.name)
-                    for u in self.users.values() if u.uid != uid]
-        return tuple(entries)
+        if not self._contacts:  # every user, made and sized once: each roster is all but one
+            self._contacts = tuple(RosterEntry("contact", u.uid, u.name)
+                                   for u in self.users.values())
+            self._contact_index = {entry.id: n for n, entry in enumerate(self._contacts)}
+            self._contacts_size = sum(roster_entry_size(entry) for entry in self._contacts)
+        index = self._contact_index.get(uid)
+        contacts = self._contacts if index is None \
+            else self._contacts[:index] + self._contacts[index + 1:]
+        name = self.name_of(uid)
+
+        def build(entries: tuple[RosterEntry, ...]) -> Message:
+            return Message.notification(RosterNotice(entries, name))
+
+        budget, count = MAX_FRAME - LOGIN_HEADROOM, len(contacts)
+        if contacts:
+            first = (*circles, contacts[0])
+            size = roster_size(build(first), first) + self._contacts_size \
+                - roster_entry_size(contacts[0]) \
+                - (roster_entry_size(self._contacts[index]) if index is not None else 0)
+            if size > budget:
+                count = fitting_contacts(build, tuple(circles), contacts, budget)
+        if count < len(contacts) and not self._cut_told:
+            self._cut_told = True
+            logger.warning("the roster of %s names %d contacts, more than one frame holds: "
+                           "it is sent with the first %d (other users' too may be cut)",
+                           uid, len(contacts), count)
+        served = self._rosters[key] = tuple(circles) + contacts[:count]
+        self._served.add(id(served))
+        return served
+
+    def serves(self, roster: tuple[RosterEntry, ...]) -> bool:
+        """``roster`` is one this directory made (:meth:`roster`): it fits one frame with
+        the rest of a login response, no need to measure it again."""
+        return id(roster) in self._served
 
     def name_of(self, uid: str) -> str:
         """The display name of ``uid`` ('' for a uid not in the directory)."""

@@ -11,11 +11,17 @@ from dataclasses import replace
 
 from app.protocol.errors import ErrCode
 from app.protocol.features import COALESCE, PRIORITY, ROSTER, grant_features
-from app.protocol.limits import MAX_FRAME
-from app.protocol.messages import ACCOUNT_REMOVED, Kicked, LoginResult, Message, RosterNotice
-from app.protocol.xmlcodec import encode_message
+from app.protocol.messages import (
+    ACCOUNT_REMOVED,
+    Kicked,
+    LoginResult,
+    Message,
+    RosterEntry,
+    RosterNotice,
+)
 from app.server.directory import Directory
 from app.server.directory_changes import DirectoryChanges
+from app.server.frame_fit import fitting_contacts
 from app.server.media_gate import ERRCODE_MEDIA_AUTH_REQUIRED, ERRMSG_MEDIA_AUTH_REQUIRED
 from app.server.outbox import Outbox, Refused, Result
 from app.server.records import Session, normalize_ip
@@ -177,22 +183,23 @@ class SessionRules(StateBase):
         auth, uid = self.settings.auth, session.uid
         roster, name = self.directory.roster(uid, auth), self.directory.name_of(uid)
         if (roster, name) != (previous.roster(uid, auth), previous.name_of(uid)):
-            outbox.send(sid, fit_one_frame(Message.notification(RosterNotice(roster, name))))
+            notice = Message.notification(RosterNotice(roster, name))
+            outbox.send(sid, notice if self.directory.serves(roster) else fit_one_frame(notice))
 
 
 def fit_one_frame(message: Message) -> Message:
     """``message``, or for a login response (or extension roster's notice) too big for
-    one frame, the same with half its contacts dropped as many times as needed (groups
-    and discussions are kept)."""
+    one frame, the same with its groups and discussions and as many of its contacts as
+    fit. The directory's roster is cut already (with room for the rest of a login
+    response): this only guards the frame."""
     body = message.body
-    if not isinstance(body, LoginResult | RosterNotice) \
-            or len(encode_message(message)) <= MAX_FRAME:
+    if not isinstance(body, LoginResult | RosterNotice):
         return message
-    roster = body.roster
-    while True:
-        contacts = [e for e in roster if e.kind == "contact"]
-        roster = tuple(e for e in roster if e.kind != "contact") + tuple(
-            contacts[:len(contacts) // 2])
-        fitted = replace(message, body=replace(body, roster=roster))
-        if not contacts or len(encode_message(fitted)) <= MAX_FRAME:
-            return fitted
+    circles = tuple(e for e in body.roster if e.kind != "contact")
+    contacts = tuple(e for e in body.roster if e.kind == "contact")
+
+    def build(entries: tuple[RosterEntry, ...]) -> Message:
+        return replace(message, body=replace(body, roster=entries))
+
+    count = fitting_contacts(build, circles, contacts)
+    return message if count == len(contacts) else build(circles + contacts[:count])

@@ -31,6 +31,7 @@ from app.protocol.messages import (
     InterphoneInfo,
     JoinRequest,
     Login,
+    LoginResult,
     MembersRequest,
     Message,
     Ping,
@@ -286,7 +287,9 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         reply = Message.response(request.seq, result.reply, request.module)
         if isinstance(body, Login):
             outbox.extend(result.outbox)
-            outbox.send(sid, fit_one_frame(reply))
+            served = isinstance(result.reply, LoginResult) \
+                and self.directory.serves(result.reply.roster)
+            outbox.send(sid, reply if served else fit_one_frame(reply))
         else:
             outbox.send(sid, reply)
             outbox.extend(result.outbox)

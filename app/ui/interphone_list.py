@@ -78,6 +78,7 @@ class _Item(QTreeWidgetItem):
     def __init__(self, sort_key: tuple[int, int, str]) -> None:
         super().__init__()
         self.sort_key = sort_key
+        self.row: InterphoneRow | None = None  # (its ROW_ROLE, read without a call into Qt)
 
     def __lt__(self, other: QTreeWidgetItem) -> bool:
         return self.sort_key < getattr(other, "sort_key", (0, 0, ""))
@@ -302,6 +303,7 @@ class InterphoneList(QWidget):
         self._me = ""  # our uid: a row where we speak says "you"
         self._announced = ""  # the selection last emitted
         self._offline = False
+        self._unsorted: set[RowKind] = set()  # sections with rows changed since sorted
         self.tree.viewport().installEventFilter(self)
         self.tree.installEventFilter(self)
         layout = QVBoxLayout(self)
@@ -311,10 +313,15 @@ class InterphoneList(QWidget):
         self.retranslate()
 
     # --- setters -----------------------------------------------------------------------------
-    def set_rows(self, rows: list[InterphoneRow]) -> None:
-        """Show exactly ``rows`` (added, updated in place, or removed by id)."""
+    def set_rows(self, rows: list[InterphoneRow]) -> bool:
+        """Show exactly ``rows`` (added, updated in place, or removed by id); False when
+        they were shown already. Only the rows that changed are filled in again, and only
+        their sections sorted again: a list of a thousand contacts is set again at each
+        change of one (a presence, a member count)."""
         wanted = {row.id: row for row in rows}
+        changed = False
         for gone in set(self._items) - set(wanted):
+            changed = True
             item = self._items.pop(gone)
             if item.isSelected():  # nothing selected, rather than the row Qt moves to
                 self.tree.setCurrentIndex(QModelIndex())
@@ -324,18 +331,27 @@ class InterphoneList(QWidget):
                 parent.removeChild(item)
         for row in rows:
             known = self._items.get(row.id)
-            if known is None or known.data(0, ROW_ROLE).kind is not row.kind:
+            if known is None or known.row is None or known.row.kind is not row.kind:
                 if known is not None and (parent := known.parent()) is not None:
                     parent.removeChild(known)
-                known = _Item((0, 0, ""))
+                known = _Item((-1, 0, ""))  # (sorted once filled)
                 self._sections[row.kind].addChild(known)
                 self._items[row.id] = known
+            elif known.row == row:
+                continue  # (a thousand contacts: a presence change redraws one row, not all)
+            key = known.sort_key
             self._fill(known, row)
+            changed = True
+            if known.sort_key != key:
+                self._unsorted.add(row.kind)
+        if not changed:
+            return False
         if self._pointer_inside or self._held:
             self._sort_pending = True
         else:
             self._sort()
         self._apply_filter(self.filter.text())
+        return True
 
     def hold_order(self) -> None:
         """The user joins the selected row: if the user is at the list (the pointer over
@@ -390,9 +406,11 @@ class InterphoneList(QWidget):
 
     # --- internals ---------------------------------------------------------------------------
     def _sort(self) -> None:
+        """Sort the sections whose rows changed since they were last sorted."""
         self._sort_pending = False
-        for section in self._sections.values():
-            section.sortChildren(0, Qt.SortOrder.AscendingOrder)
+        for kind in self._unsorted:
+            self._sections[kind].sortChildren(0, Qt.SortOrder.AscendingOrder)
+        self._unsorted.clear()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
@@ -441,6 +459,7 @@ class InterphoneList(QWidget):
 
     def _fill(self, item: _Item, row: InterphoneRow) -> None:
         item.sort_key = (0 if row.live else 1, 0 if row.joined else 1, row.name.casefold())
+        item.row = row
         item.setData(0, ROW_ROLE, row)
         item.setData(0, STALE_ROLE, self._offline)
         item.setText(0, row.name)
@@ -498,7 +517,8 @@ class InterphoneList(QWidget):
             for child in _children(section):
                 row: InterphoneRow = child.data(0, ROW_ROLE)
                 match = not needle or needle in row.name.casefold() or needle in row.id.casefold()
-                child.setHidden(not match)
+                if child.isHidden() == match:
+                    child.setHidden(not match)
                 shown += match
             matches += shown
             section.setHidden(section.childCount() == 0 or (bool(needle) and shown == 0))

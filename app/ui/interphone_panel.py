@@ -55,6 +55,7 @@ class InterphonePanel(QWidget):
         self._row: InterphoneRow | None = None
         self._members: list[str] = []
         self._members_known = False
+        self._members_shown: tuple[object, ...] = ()  # what the member list was made of
         self._speaker = ""
         self._speaker_since: float | None = None
         self._last: LastSpoke | None = None  # who spoke last: the "Last spoke" line
@@ -335,6 +336,16 @@ class InterphonePanel(QWidget):
             self.tr("%1 is offline").replace("%1", row.name) if unreachable else "")
 
     def _show_members(self) -> None:
+        # the list is made again only when what it shows changed: it is asked at each
+        # change of the window, and 500 members took about 20 ms of the GUI thread each time
+        shown = (self._row is None, self._offline, self._members_known, tuple(self._members),
+                 tuple(map(self.name_of, self._members)), self._speaker, self._me,
+                 self.tr(" (you)"), self.tr("speaking"), self.tr("Members (%1)"),
+                 self.tr("Offline: members unknown"), self.tr("Join to see who is in"),
+                 self._list_base().rgba())
+        if shown == self._members_shown:
+            return
+        self._members_shown = shown
         self.members.clear()
         row = self._row
         if row is None:

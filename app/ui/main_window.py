@@ -274,7 +274,8 @@ class MainWindow(WindowTray):
             self.setMinimumSize(minimum_size(screen.availableGeometry()))
 
     def set_rows(self, rows: list[InterphoneRow]) -> None:
-        self.interphones.set_rows(rows)
+        if not self.interphones.set_rows(rows):
+            return  # (the tray's menu follows rows_changed: it reads every row)
         selected = self.panel.interphone_id
         if selected:
             self.panel.set_interphone(self.interphones.row(selected))

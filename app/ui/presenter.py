@@ -73,6 +73,8 @@ from app.ui.view_types import InterphoneRow
 
 logger = logging.getLogger(__name__)
 
+PRESENCE_REFRESH_MS = 250
+"""Contacts' presence changes are shown this long after the first of them, together."""
 RING_REPEAT_MS = 3000  # the incoming-call cue repeats while a call rings (extension presence)
 
 
@@ -131,6 +133,12 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
         self._ringing.setInterval(RING_REPEAT_MS)
         self._ringing.timeout.connect(self._ring_again)
+        # contacts' presence changes shown together: a thousand contacts signing in at
+        # 9 a.m. made as many refreshes of the whole list, each about 0.05 s of this thread
+        self._presence_shown = QTimer(self)
+        self._presence_shown.setSingleShot(True)
+        self._presence_shown.setInterval(PRESENCE_REFRESH_MS)
+        self._presence_shown.timeout.connect(self._show_presence)
         self.replay = heard.replay
         """The last 10 minutes of received transmissions (8 MiB at most), for replay."""
         self._replay_shown = -1  # the transmission number last listed
@@ -332,8 +340,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, JoinedSpeakerChanged):
             self._on_activity(event)
         elif isinstance(event, ContactPresenceChanged):
-            self._show_rows()
-            self._show_selected()
+            if not self._presence_shown.isActive():
+                self._presence_shown.start()
         elif isinstance(event, OutgoingCallChanged):
             self._on_outgoing_call(event)
             self._show_rows()  # the chat's row and panel say it rings, until it no longer does
@@ -392,8 +400,13 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self.talk_here(interphone_id)
             return
         row = self.window.interphones.row(interphone_id)
-        if (row is not None and row.online is False and not row.live
-                and InterphoneId.parse(interphone_id) not in self.model.incoming_calls):
+        chat = InterphoneId.parse(interphone_id)
+        # (the model's presence, not the row's: presence changes reach the rows together,
+        # a moment later)
+        if (row is not None and row.online is not None and not row.live
+                and chat.kind is AttachType.CHAT and chat.involves(self.model.uid)
+                and self.model.is_online(other_party(chat, self.model.uid)) is False
+                and chat not in self.model.incoming_calls):
             # a contact shown offline (extension presence): a call could not reach them
             self.window.show_message(self.tr("%1 is offline").replace("%1", row.name), 8000)
             return
@@ -493,7 +506,12 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         return self.tr("Not connected to the server.")
 
     # --- view updates --------------------------------------------------------------------------
+    def _show_presence(self) -> None:
+        self._show_rows()
+        self._show_selected()
+
     def _show_rows(self) -> None:
+        self._presence_shown.stop()  # (shown now with the rest)
         selected = self._selected
         self.window.interphones.set_offline(not self._online())
         self.window.set_rows(self.rows())

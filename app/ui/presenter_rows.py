@@ -3,6 +3,7 @@ entry, plus live chats with people outside the roster (pure: no Qt)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Container
 
 from app.client import CallState, ClientModel
@@ -22,6 +23,13 @@ def display_names(model: ClientModel) -> dict[str, str]:
     return names
 
 
+@functools.lru_cache(maxsize=8192)
+def _chat(me: str, uid: str) -> InterphoneId:
+    """The chat with a contact (made once: a roster of a thousand contacts is listed again
+    at each change, and making an id checks both uids)."""
+    return InterphoneId.chat(me, uid)
+
+
 def interphone_rows(model: ClientModel, active: Container[str],
                     muted: Container[str] = ()) -> list[InterphoneRow]:
     """Every roster entry, plus live chats with people outside the roster (``active``: the
@@ -33,8 +41,7 @@ def interphone_rows(model: ClientModel, active: Container[str],
     seen: set[str] = set()
     entries = [(InterphoneId.group(e.id), e.name) for e in model.groups]
     entries += [(InterphoneId.discuss(e.id), e.name) for e in model.discussions]
-    entries += [(InterphoneId.chat(me, e.id), e.name or e.id) for e in model.contacts
-                if e.id != me]
+    entries += [(_chat(me, e.id), e.name or e.id) for e in model.contacts if e.id != me]
     for interphone, name in entries:
         rows.append(_row(model, interphone, name, joined, active, muted))
         seen.add(str(interphone))
