@@ -36,7 +36,7 @@ from test_ui_support import OPS, close_session, open_session, run, start_server,
 from app.client.model import ConnectionState
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
-from app.ui.contrast import contrast_ratio, luminance
+from app.ui.contrast import contrast_ratio, is_dark, luminance
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayItem
 from app.ui.global_key_edit import GlobalTalkKeyEdit
@@ -461,6 +461,71 @@ def test_on_a_dark_theme_the_selected_rows_icon_stands_out(qtbot, dark) -> None:
         strongest = max(contrast_ratio(image.pixelColor(x, y), highlight)
                         for x in range(image.width()) for y in range(image.height()))
         assert strongest >= 3.0  # (its core; before, the darker blue's 2.3:1 at best)
+    finally:
+        window.talk_key.detach()
+
+
+def _selected_row_icon(qtbot, font_points: int | None = None) -> tuple[MainWindow, QImage,
+                                                                      QRect]:
+    """The window with Ops selected (the list without the focus): the list's viewport
+    grabbed and the row's rectangle in it (at a font of ``font_points`` when given)."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    if font_points is not None:
+        font = QFont(window.font())
+        font.setPointSize(font_points)
+        window.interphones.tree.setFont(font)
+    rows = [InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)]
+    window.set_rows(rows)
+    window.show_interphone(rows[0])
+    window.show()
+    qtbot.waitExposed(window)
+    tree = window.interphones.tree
+    tree.clearFocus()
+    rect = tree.visualItemRect(window.interphones._items[OPS])
+    tree.viewport().repaint()
+    return window, tree.viewport().grab().toImage(), rect
+
+
+def test_on_a_light_theme_the_selected_rows_icon_stands_out(qtbot) -> None:
+    """On the default light highlight (#308cc6) the group icon's blues were 1.3:1 to
+    1.9:1: where an icon's colours are under 3:1 on the highlight, it is drawn in the
+    highlight's text colour, whatever the theme."""
+    window, image, rect = _selected_row_icon(qtbot)
+    try:
+        highlight = window.interphones.tree.palette().color(QPalette.ColorRole.Highlight)
+        assert not is_dark(highlight)  # (a light theme's highlight, not the dark fixture's)
+        kind = image.copy(QRect(rect.left() + 4, rect.top() + 10, 24, 24))
+        strongest = max(contrast_ratio(kind.pixelColor(x, y), highlight)
+                        for x in range(kind.width()) for y in range(kind.height()))
+        assert strongest >= 3.0
+    finally:
+        window.talk_key.detach()
+
+
+def test_the_rows_kind_icon_grows_with_a_large_font(qtbot) -> None:
+    """At a 20 pt font the kind icon stayed 24 px beside 27 px lines of text: it is as
+    large as the font's line (never smaller than 24 px)."""
+    window, image, rect = _selected_row_icon(qtbot, 20)
+    try:
+        tree = window.interphones.tree
+        line = tree.fontMetrics().height()
+        assert line > 24
+        highlight = tree.palette().color(QPalette.ColorRole.Highlight).rgb()
+        # the icon's columns (right of the talk target's bar, left of the name's text)
+        inked = [y for x in range(rect.left() + 4, rect.left() + 30)
+                 for y in range(rect.top() + 1, rect.bottom())
+                 if image.pixelColor(x, y).rgb() != highlight]
+        assert inked
+        height = max(inked) - min(inked) + 1
+
+        def ink_height(size: int) -> int:  # the group icon's drawn rows at ``size`` px
+            drawn = icon("group").pixmap(size, size).toImage()
+            rows = [y for y in range(drawn.height()) for x in range(drawn.width())
+                    if drawn.pixelColor(x, y).alpha() > 0]
+            return max(rows) - min(rows) + 1
+
+        assert height > ink_height(24) and height >= ink_height(line) - 1, (height, line)
     finally:
         window.talk_key.detach()
 
