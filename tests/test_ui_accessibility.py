@@ -789,3 +789,35 @@ def test_a_badged_tray_icon_is_sharp_at_200_percent(qapp, badges: dict[str, bool
         for ratio in (1.0, 2.0):
             pixmap = badged.pixmap(QSize(size, size), ratio)
             assert pixmap.width() >= round(size * ratio), (size, ratio, pixmap.size())
+
+
+def test_a_screen_reader_hears_the_meters_level(qtbot) -> None:
+    """A screen reader heard "Microphone level" and no level. While one is active the
+    meter's description gives it in steps of 10 % ("Microphone level: 40 %"), changed
+    only when the level crosses a step; with none, a level changes nothing of it (no
+    work per audio block)."""
+    bar = AudioBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    qtbot.waitExposed(bar)
+    meter = bar.input_meter
+    forty = 10 ** (-36 / 20)  # -36 dB: 40 % of the meter's 60 dB
+    assert not QAccessible.isActive()
+    meter.set_level(forty)
+    assert meter.accessibleDescription() == ""
+    QAccessible.setActive(True)
+    try:
+        meter.reset()
+        assert meter.accessibleDescription() == "Microphone level: 0 %"
+        meter.set_level(forty)
+        assert meter.accessibleDescription() == "Microphone level: 40 %"
+        said = QAccessible.queryAccessibleInterface(meter).text(QAccessible.Text.Description)
+        assert said == "Microphone level: 40 %"
+        meter.set_level(forty * 1.1)  # (a few pixels more, under the next step)
+        assert meter.accessibleDescription() == "Microphone level: 40 %"
+        meter.set_level(1.0)
+        assert meter.accessibleDescription() == "Microphone level: 100 %"
+        bar.output_meter.set_level(forty)
+        assert bar.output_meter.accessibleDescription() == "Speaker level: 40 %"
+    finally:
+        QAccessible.setActive(False)
