@@ -821,3 +821,58 @@ def test_a_screen_reader_hears_the_meters_level(qtbot) -> None:
         assert bar.output_meter.accessibleDescription() == "Speaker level: 40 %"
     finally:
         QAccessible.setActive(False)
+
+
+def _focus_rings(qtbot) -> None:
+    """The audio bar's volume slider and "Mute the speaker" button, and the selected
+    interphone's: with the keyboard focus each has a 2 px outline in the highlight colour
+    (at 3:1 on the window at least) along its edges; without it each looks as it did."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    row = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)
+    window.set_rows([row])
+    window.show_interphone(row)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=10_000)
+    try:
+        mix = window.panel.mix
+        mix.set_row(row)  # (joined: its volume and mute show)
+        qtbot.waitUntil(mix.volume.isVisible)
+        for control in (window.audio_bar.volume, window.audio_bar.mute, mix.volume, mix.mute):
+            window.interphones.filter.setFocus(Qt.FocusReason.TabFocusReason)
+            qtbot.waitUntil(lambda c=control: not c.hasFocus())
+            QApplication.processEvents()
+            plain = control.grab().toImage()
+            control.setFocus(Qt.FocusReason.TabFocusReason)
+            qtbot.waitUntil(control.hasFocus)
+            QApplication.processEvents()
+            focused = control.grab().toImage()
+            window_colour = control.palette().color(QPalette.ColorRole.Window)
+            edges = [(x, y) for x in range(focused.width()) for y in (0, 1, focused.height() - 2,
+                                                                      focused.height() - 1)]
+            edges += [(x, y) for y in range(focused.height()) for x in (0, 1, focused.width() - 2,
+                                                                       focused.width() - 1)]
+            ring = {focused.pixelColor(x, y).rgb() for x, y in edges}
+            assert len(ring) == 1, (control.accessibleName(), len(ring))
+            colour = QColor.fromRgb(ring.pop())
+            assert contrast_ratio(colour, window_colour) >= 3.0, colour.name()
+            highlight = control.palette().color(QPalette.ColorRole.Highlight)
+            assert contrast_ratio(colour, highlight) < 1.5, (colour.name(), highlight.name())
+            window.interphones.filter.setFocus(Qt.FocusReason.TabFocusReason)
+            qtbot.waitUntil(lambda c=control: not c.hasFocus())
+            QApplication.processEvents()
+            assert control.grab().toImage() == plain, control.accessibleName()
+            assert all(plain.pixelColor(x, y).rgb() != colour.rgb() for x, y in edges[:8])
+    finally:
+        window.talk_key.detach()
+
+
+def test_the_volume_sliders_and_mute_buttons_show_the_focus_clearly(qtbot) -> None:
+    _focus_rings(qtbot)
+
+
+def test_on_a_dark_theme_the_volume_sliders_and_mute_buttons_show_the_focus(
+        qtbot, dark) -> None:
+    _focus_rings(qtbot)
