@@ -4,7 +4,7 @@ wider than the screen: a QCheckBox's text is one line, and its least width all o
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QPaintEvent
+from PySide6.QtGui import QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QSizePolicy,
@@ -85,7 +85,7 @@ class WrappingCheckBox(QCheckBox):
         painter.drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorCheckBox, indicator)
         text = self._text_rect(self.width()).translated(self._indent(), 1)
         painter.drawItemText(text, self._flags(), option.palette, self.isEnabled(),
-                             self.text())
+                             self.text(), QPalette.ColorRole.WindowText)
         if self.hasFocus():
             focus = QStyleOptionFocusRect()
             focus.initFrom(self)
