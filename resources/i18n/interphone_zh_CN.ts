@@ -47,28 +47,28 @@
 <context>
     <name>AudioBar</name>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="95"/>
-        <location filename="../../app/ui/audio_bar.py" line="96"/>
+        <location filename="../../app/ui/audio_bar.py" line="97"/>
         <location filename="../../app/ui/audio_bar.py" line="98"/>
+        <location filename="../../app/ui/audio_bar.py" line="100"/>
         <source>Microphone level</source>
         <translation>麦克风电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="97"/>
         <location filename="../../app/ui/audio_bar.py" line="99"/>
-        <location filename="../../app/ui/audio_bar.py" line="100"/>
+        <location filename="../../app/ui/audio_bar.py" line="101"/>
+        <location filename="../../app/ui/audio_bar.py" line="102"/>
         <source>Speaker level</source>
         <translation>扬声器电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="101"/>
-        <location filename="../../app/ui/audio_bar.py" line="102"/>
+        <location filename="../../app/ui/audio_bar.py" line="103"/>
+        <location filename="../../app/ui/audio_bar.py" line="104"/>
         <source>Output volume</source>
         <translation>输出音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="103"/>
-        <location filename="../../app/ui/audio_bar.py" line="104"/>
+        <location filename="../../app/ui/audio_bar.py" line="105"/>
+        <location filename="../../app/ui/audio_bar.py" line="106"/>
         <source>Mute the speaker</source>
         <translation>扬声器静音</translation>
     </message>
@@ -1012,47 +1012,47 @@
 <context>
     <name>InterphoneMixControls</name>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="97"/>
+        <location filename="../../app/ui/interphone_mix.py" line="99"/>
         <source>Volume of this interphone: %1 %</source>
         <translation>此对讲的音量：%1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="116"/>
+        <location filename="../../app/ui/interphone_mix.py" line="118"/>
         <source>Unmute</source>
         <translation>取消静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="116"/>
+        <location filename="../../app/ui/interphone_mix.py" line="118"/>
         <source>Mute</source>
         <translation>静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="129"/>
+        <location filename="../../app/ui/interphone_mix.py" line="131"/>
         <source>Unmute %1</source>
         <translation>取消静音 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="129"/>
+        <location filename="../../app/ui/interphone_mix.py" line="131"/>
         <source>Mute %1</source>
         <translation>静音 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="146"/>
+        <location filename="../../app/ui/interphone_mix.py" line="148"/>
         <source>Talk here</source>
         <translation>在此发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="147"/>
+        <location filename="../../app/ui/interphone_mix.py" line="149"/>
         <source>Make this the interphone the talk key talks into</source>
         <translation>按讲话键时在此对讲中发言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="148"/>
+        <location filename="../../app/ui/interphone_mix.py" line="150"/>
         <source>Volume of this interphone</source>
         <translation>此对讲的音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_mix.py" line="150"/>
+        <location filename="../../app/ui/interphone_mix.py" line="152"/>
         <source>Silence this interphone (stay joined)</source>
         <translation>静音此对讲（不退出）</translation>
     </message>
@@ -1935,177 +1935,177 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="252"/>
+        <location filename="../../app/ui/sign_in.py" line="270"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="258"/>
+        <location filename="../../app/ui/sign_in.py" line="276"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="263"/>
+        <location filename="../../app/ui/sign_in.py" line="281"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="268"/>
+        <location filename="../../app/ui/sign_in.py" line="286"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="271"/>
+        <location filename="../../app/ui/sign_in.py" line="289"/>
         <source>%1 cannot be written: “Remember me on this computer” lasts only until Interphone quits; the next start asks you to sign in again.</source>
         <translation>无法写入 %1：“在此电脑上记住我”仅在 Interphone 退出前有效，下次启动时需要重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="274"/>
+        <location filename="../../app/ui/sign_in.py" line="292"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="288"/>
+        <location filename="../../app/ui/sign_in.py" line="306"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="291"/>
+        <location filename="../../app/ui/sign_in.py" line="309"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="293"/>
+        <location filename="../../app/ui/sign_in.py" line="311"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="294"/>
+        <location filename="../../app/ui/sign_in.py" line="312"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="296"/>
+        <location filename="../../app/ui/sign_in.py" line="314"/>
         <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
         <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="302"/>
+        <location filename="../../app/ui/sign_in.py" line="320"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="305"/>
+        <location filename="../../app/ui/sign_in.py" line="323"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="306"/>
+        <location filename="../../app/ui/sign_in.py" line="324"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="311"/>
+        <location filename="../../app/ui/sign_in.py" line="329"/>
         <source>Cannot reach the server at %1: %2. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1：%2。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="324"/>
+        <location filename="../../app/ui/sign_in.py" line="342"/>
         <source>WARNING: the certificate of %1 has changed since you accepted it. Someone may be intercepting the connection.</source>
         <translation>警告：%1 的证书在您接受之后已更换。可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="331"/>
+        <location filename="../../app/ui/sign_in.py" line="349"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="344"/>
+        <location filename="../../app/ui/sign_in.py" line="362"/>
         <source>You accepted %1; the server now presents %2. Ask the server&apos;s operator: only if they confirm this new fingerprint, tick the box below and sign in again.</source>
         <translation>您之前接受的是 %1；服务器现在出示的是 %2。请向服务器管理员核实：只有在对方确认这个新指纹后，才勾选下面的复选框并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="299"/>
+        <location filename="../../app/ui/sign_in.py" line="317"/>
         <source>First connection to this server. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
         <translation>首次连接此服务器。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="255"/>
+        <location filename="../../app/ui/sign_in.py" line="273"/>
         <source>Encrypted (TLS).</source>
         <translation>已加密（TLS）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="315"/>
+        <location filename="../../app/ui/sign_in.py" line="333"/>
         <source>First connection to %1. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
         <translation>首次连接 %1。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="319"/>
+        <location filename="../../app/ui/sign_in.py" line="337"/>
         <source>If it is, tick the box below and sign in again. If it is not, do not sign in: someone may be intercepting the connection.</source>
         <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="418"/>
+        <location filename="../../app/ui/sign_in.py" line="451"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="419"/>
+        <location filename="../../app/ui/sign_in.py" line="452"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="420"/>
+        <location filename="../../app/ui/sign_in.py" line="453"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="420"/>
+        <location filename="../../app/ui/sign_in.py" line="453"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="420"/>
+        <location filename="../../app/ui/sign_in.py" line="453"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="424"/>
+        <location filename="../../app/ui/sign_in.py" line="457"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="425"/>
+        <location filename="../../app/ui/sign_in.py" line="458"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="426"/>
+        <location filename="../../app/ui/sign_in.py" line="459"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="427"/>
+        <location filename="../../app/ui/sign_in.py" line="460"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="428"/>
+        <location filename="../../app/ui/sign_in.py" line="461"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="430"/>
+        <location filename="../../app/ui/sign_in.py" line="463"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="432"/>
+        <location filename="../../app/ui/sign_in.py" line="465"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="433"/>
+        <location filename="../../app/ui/sign_in.py" line="466"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
