@@ -36,7 +36,7 @@ from test_ui_support import OPS, close_session, open_session, run, start_server,
 from app.client.model import ConnectionState
 from app.ui.assets import icon
 from app.ui.audio_bar import AudioBar
-from app.ui.contrast import contrast_ratio, luminance
+from app.ui.contrast import contrast_ratio, is_dark, luminance
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayItem
 from app.ui.global_key_edit import GlobalTalkKeyEdit
@@ -465,6 +465,71 @@ def test_on_a_dark_theme_the_selected_rows_icon_stands_out(qtbot, dark) -> None:
         window.talk_key.detach()
 
 
+def _selected_row_icon(qtbot, font_points: int | None = None) -> tuple[MainWindow, QImage,
+                                                                      QRect]:
+    """The window with Ops selected (the list without the focus): the list's viewport
+    grabbed and the row's rectangle in it (at a font of ``font_points`` when given)."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    if font_points is not None:
+        font = QFont(window.font())
+        font.setPointSize(font_points)
+        window.interphones.tree.setFont(font)
+    rows = [InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)]
+    window.set_rows(rows)
+    window.show_interphone(rows[0])
+    window.show()
+    qtbot.waitExposed(window)
+    tree = window.interphones.tree
+    tree.clearFocus()
+    rect = tree.visualItemRect(window.interphones._items[OPS])
+    tree.viewport().repaint()
+    return window, tree.viewport().grab().toImage(), rect
+
+
+def test_on_a_light_theme_the_selected_rows_icon_stands_out(qtbot) -> None:
+    """On the default light highlight (#308cc6) the group icon's blues were 1.3:1 to
+    1.9:1: where an icon's colours are under 3:1 on the highlight, it is drawn in the
+    highlight's text colour, whatever the theme."""
+    window, image, rect = _selected_row_icon(qtbot)
+    try:
+        highlight = window.interphones.tree.palette().color(QPalette.ColorRole.Highlight)
+        assert not is_dark(highlight)  # (a light theme's highlight, not the dark fixture's)
+        kind = image.copy(QRect(rect.left() + 4, rect.top() + 10, 24, 24))
+        strongest = max(contrast_ratio(kind.pixelColor(x, y), highlight)
+                        for x in range(kind.width()) for y in range(kind.height()))
+        assert strongest >= 3.0
+    finally:
+        window.talk_key.detach()
+
+
+def test_the_rows_kind_icon_grows_with_a_large_font(qtbot) -> None:
+    """At a 20 pt font the kind icon stayed 24 px beside 27 px lines of text: it is as
+    large as the font's line (never smaller than 24 px)."""
+    window, image, rect = _selected_row_icon(qtbot, 20)
+    try:
+        tree = window.interphones.tree
+        line = tree.fontMetrics().height()
+        assert line > 24
+        highlight = tree.palette().color(QPalette.ColorRole.Highlight).rgb()
+        # the icon's columns (right of the talk target's bar, left of the name's text)
+        inked = [y for x in range(rect.left() + 4, rect.left() + 30)
+                 for y in range(rect.top() + 1, rect.bottom())
+                 if image.pixelColor(x, y).rgb() != highlight]
+        assert inked
+        height = max(inked) - min(inked) + 1
+
+        def ink_height(size: int) -> int:  # the group icon's drawn rows at ``size`` px
+            drawn = icon("group").pixmap(size, size).toImage()
+            rows = [y for y in range(drawn.height()) for x in range(drawn.width())
+                    if drawn.pixelColor(x, y).alpha() > 0]
+            return max(rows) - min(rows) + 1
+
+        assert height > ink_height(24) and height >= ink_height(line) - 1, (height, line)
+    finally:
+        window.talk_key.detach()
+
+
 def test_on_a_light_theme_the_speaking_members_row_is_as_before(qtbot) -> None:
     window, base, fill, text = _speaking_member(qtbot)
     try:
@@ -724,3 +789,90 @@ def test_a_badged_tray_icon_is_sharp_at_200_percent(qapp, badges: dict[str, bool
         for ratio in (1.0, 2.0):
             pixmap = badged.pixmap(QSize(size, size), ratio)
             assert pixmap.width() >= round(size * ratio), (size, ratio, pixmap.size())
+
+
+def test_a_screen_reader_hears_the_meters_level(qtbot) -> None:
+    """A screen reader heard "Microphone level" and no level. While one is active the
+    meter's description gives it in steps of 10 % ("Microphone level: 40 %"), changed
+    only when the level crosses a step; with none, a level changes nothing of it (no
+    work per audio block)."""
+    bar = AudioBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    qtbot.waitExposed(bar)
+    meter = bar.input_meter
+    forty = 10 ** (-36 / 20)  # -36 dB: 40 % of the meter's 60 dB
+    assert not QAccessible.isActive()
+    meter.set_level(forty)
+    assert meter.accessibleDescription() == ""
+    QAccessible.setActive(True)
+    try:
+        meter.reset()
+        assert meter.accessibleDescription() == "Microphone level: 0 %"
+        meter.set_level(forty)
+        assert meter.accessibleDescription() == "Microphone level: 40 %"
+        said = QAccessible.queryAccessibleInterface(meter).text(QAccessible.Text.Description)
+        assert said == "Microphone level: 40 %"
+        meter.set_level(forty * 1.1)  # (a few pixels more, under the next step)
+        assert meter.accessibleDescription() == "Microphone level: 40 %"
+        meter.set_level(1.0)
+        assert meter.accessibleDescription() == "Microphone level: 100 %"
+        bar.output_meter.set_level(forty)
+        assert bar.output_meter.accessibleDescription() == "Speaker level: 40 %"
+    finally:
+        QAccessible.setActive(False)
+
+
+def _focus_rings(qtbot) -> None:
+    """The audio bar's volume slider and "Mute the speaker" button, and the selected
+    interphone's: with the keyboard focus each has a 2 px outline in the highlight colour
+    (at 3:1 on the window at least) along its edges; without it each looks as it did."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    row = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)
+    window.set_rows([row])
+    window.show_interphone(row)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=10_000)
+    try:
+        mix = window.panel.mix
+        mix.set_row(row)  # (joined: its volume and mute show)
+        qtbot.waitUntil(mix.volume.isVisible)
+        for control in (window.audio_bar.volume, window.audio_bar.mute, mix.volume, mix.mute):
+            window.interphones.filter.setFocus(Qt.FocusReason.TabFocusReason)
+            qtbot.waitUntil(lambda c=control: not c.hasFocus())
+            QApplication.processEvents()
+            plain = control.grab().toImage()
+            control.setFocus(Qt.FocusReason.TabFocusReason)
+            qtbot.waitUntil(control.hasFocus)
+            QApplication.processEvents()
+            focused = control.grab().toImage()
+            window_colour = control.palette().color(QPalette.ColorRole.Window)
+            edges = [(x, y) for x in range(focused.width()) for y in (0, 1, focused.height() - 2,
+                                                                      focused.height() - 1)]
+            edges += [(x, y) for y in range(focused.height()) for x in (0, 1, focused.width() - 2,
+                                                                       focused.width() - 1)]
+            ring = {focused.pixelColor(x, y).rgb() for x, y in edges}
+            assert len(ring) == 1, (control.accessibleName(), len(ring))
+            colour = QColor.fromRgb(ring.pop())
+            assert contrast_ratio(colour, window_colour) >= 3.0, colour.name()
+            highlight = control.palette().color(QPalette.ColorRole.Highlight)
+            assert contrast_ratio(colour, highlight) < 1.5, (colour.name(), highlight.name())
+            window.interphones.filter.setFocus(Qt.FocusReason.TabFocusReason)
+            qtbot.waitUntil(lambda c=control: not c.hasFocus())
+            QApplication.processEvents()
+            assert control.grab().toImage() == plain, control.accessibleName()
+            assert all(plain.pixelColor(x, y).rgb() != colour.rgb() for x, y in edges[:8])
+    finally:
+        window.talk_key.detach()
+
+
+def test_the_volume_sliders_and_mute_buttons_show_the_focus_clearly(qtbot) -> None:
+    _focus_rings(qtbot)
+
+
+def test_on_a_dark_theme_the_volume_sliders_and_mute_buttons_show_the_focus(
+        qtbot, dark) -> None:
+    _focus_rings(qtbot)

@@ -42,7 +42,8 @@ def test_the_certificate_question_fits_in_the_dialog(qapp: QApplication) -> None
             assert geometry.right() < dialog.width(), widget
         error, trust = dialog.error.geometry(), dialog.trust_certificate.geometry()
         assert error.height() >= dialog.error.heightForWidth(error.width())  # all lines
-        assert dialog.trust_certificate.width() >= dialog.trust_certificate.sizeHint().width()
+        # (its text wraps: every line of it)
+        assert trust.height() >= dialog.trust_certificate.heightForWidth(trust.width())
         assert error.bottom() < trust.top()  # not drawn over each other
         assert error.bottom() < dialog.fingerprint.geometry().top()
         assert dialog.advice.geometry().bottom() < trust.top()
@@ -76,9 +77,7 @@ def test_a_shorter_problem_after_a_longer_one_leaves_no_blank_band(qapp: QApplic
         dialog.set_problem(SignInProblem.REFUSED)
         qapp.processEvents()
         assert dialog.height() < tall
-        layout = dialog.layout()
-        assert dialog.height() == layout.totalHeightForWidth(dialog.width()) \
-            if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
+        assert dialog.height() == dialog.height_for(dialog.width())
     finally:
         dialog.close()
 
@@ -122,3 +121,58 @@ def test_a_problem_at_a_20_point_font_keeps_the_buttons_on_an_800x600_screen(
     assert shown["off"] == [], shown
     assert not shown["error_cut"], shown
     assert shown["dialog"][1] <= 600, shown
+
+
+CERTIFICATE_AT_20_POINTS = """
+import json, sys
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QScrollArea
+from app.ui.sign_in import SignInDialog
+from app.ui.view_types import CertificateDetails, SignInProblem
+app = QApplication(sys.argv)
+font = app.font()
+font.setPointSize(20)
+app.setFont(font)
+fingerprint = FINGERPRINT_HERE
+dialog = SignInDialog()
+dialog.set_values("127.0.0.1:19493", "alice", "pw", False)
+dialog.set_tls(True)
+dialog.show()
+app.processEvents()
+dialog.set_encryption(fingerprint)
+dialog.set_problem(SignInProblem.CERT_NEW, CertificateDetails("127.0.0.1:19493", fingerprint))
+app.processEvents()
+screen = app.primaryScreen().availableGeometry()
+def on_screen(widget):
+    return screen.contains(QRect(widget.mapToGlobal(QPoint(0, 0)), widget.size()))
+trust = dialog.trust_certificate
+dialog.activateWindow()
+dialog.remember.setFocus()
+for _ in range(10):  # Tab down to the check box: what does not fit scrolls into view
+    if trust.hasFocus():
+        break
+    QTest.keyClick(app.focusWidget(), Qt.Key.Key_Tab)
+    app.processEvents()
+scroller = dialog.findChild(QScrollArea)
+viewport = scroller.viewport() if scroller is not None else dialog
+seen = viewport.rect().contains(QRect(trust.mapTo(viewport, QPoint(0, 0)), trust.size()))
+print(json.dumps({"off": [widget.text() for widget in (*dialog.buttons.buttons(), trust)
+                          if not on_screen(widget)] + ([] if seen else ["not in view"]),
+                  "focus": trust.hasFocus(),
+                  "trust_cut": trust.height() < trust.heightForWidth(trust.width())
+                               or trust.geometry().right() >= dialog.width(),
+                  "dialog": [dialog.frameGeometry().width(), dialog.frameGeometry().height()]}))
+""".replace("FINGERPRINT_HERE", repr(FINGERPRINT))
+
+
+def test_the_certificate_question_at_a_20_point_font_fits_an_800x600_screen(tmp_path) -> None:
+    """At 20 pt the certificate question's check box, "I checked the fingerprint: trust
+    this certificate for this server", did not wrap: the dialog was 861×664 on an 800×600
+    screen, its right part and Sign in off the screen. Its text wraps, and what does not
+    fit above the buttons scrolls: the dialog and its buttons are on the screen, the whole
+    check box too once scrolled to."""
+    shown = on_a_screen(tmp_path, CERTIFICATE_AT_20_POINTS, 800, 600)
+    assert shown["off"] == [], shown
+    assert not shown["trust_cut"] and shown["focus"], shown
+    assert shown["dialog"][0] <= 800 and shown["dialog"][1] <= 600, shown

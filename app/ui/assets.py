@@ -10,10 +10,10 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter
 
 from app.bundle_paths import clips, resources_dir
-from app.ui.contrast import NON_TEXT_CONTRAST, readable
+from app.ui.contrast import NON_TEXT_CONTRAST, contrast_ratio, readable
 
-__all__ = ["clips", "icon", "icon_in", "icon_on", "icon_path", "resources_dir",
-           "translation_path"]
+__all__ = ["clips", "icon", "icon_contrast", "icon_in", "icon_on", "icon_path",
+           "resources_dir", "translation_path"]
 
 _TINTED_SIZES = (16, 18, 20, 22, 24, 32, 48)
 
@@ -46,6 +46,13 @@ def icon_in(name: str, colour: QColor) -> QIcon:
     """``name``'s shape all in ``colour`` (on a selected row: the highlight's text colour,
     where the icon's own colours may not show)."""
     return _tinted(name, colour.rgba())
+
+
+def icon_contrast(name: str, background: QColor) -> float:
+    """The least contrast on ``background`` of the colours ``name``'s SVG is drawn in
+    (21 for an icon that names none)."""
+    return min((contrast_ratio(QColor(colour), background) for colour in _colours(name)),
+               default=21.0)
 
 
 @cache

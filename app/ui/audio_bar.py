@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 from app.ui.assets import icon_on
 from app.ui.contrast import window_colour
+from app.ui.focus_ring import show_focus_ring
 from app.ui.level_meter import LevelMeter
 
 
@@ -31,6 +32,7 @@ class AudioBar(QWidget):
         self.mute.setCheckable(True)
         self.mute.setAutoRaise(True)
         self.mute.toggled.connect(self._on_mute)
+        show_focus_ring(self.volume, self.mute)  # (the style's focus was faint)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)

@@ -56,8 +56,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.assets import icon, icon_in
-from app.ui.contrast import is_dark, readable, text_on
+from app.ui.assets import icon, icon_contrast, icon_in
+from app.ui.contrast import NON_TEXT_CONTRAST, readable, text_on
 from app.ui.interphone_panel import member_count_text
 from app.ui.view_types import InterphoneRow, RowKind
 
@@ -162,6 +162,16 @@ def _over(tint: QColor, background: QColor) -> QColor:
         (tint.blueF(), background.blueF()))))
 
 
+KIND_ICON_PX = 24
+"""The kind icon's size at an ordinary font (and its least)."""
+
+
+def kind_icon_size(metrics: QFontMetrics) -> int:
+    """The size of a row's kind icon: 24 px, or the font's line height where that is
+    more (a large desktop font)."""
+    return max(KIND_ICON_PX, metrics.height())
+
+
 class _RowDelegate(QStyledItemDelegate):
     """Two lines per row: the name, then members/speaker; a live badge on the right."""
 
@@ -192,16 +202,23 @@ class _RowDelegate(QStyledItemDelegate):
         stale = bool(index.data(STALE_ROLE))
         text_colour = option.palette.highlightedText().color() if selected \
             else option.palette.text().color()
-        # on a dark theme's selected row the kind's icon is in the highlight's text colour:
-        # its own blues were 1.1:1 and 2.3:1 on the highlight, half the group icon gone
-        on_dark = selected and is_dark(background)
-        kind = icon_in(row.kind.value, text_colour) if on_dark else icon(row.kind.value)
-        kind.paint(painter, QRect(rect.left() + 4, rect.top() + 10, 24, 24))
+        # on a selected row where the kind's own colours are under 3:1 on the highlight
+        # (a dark theme's: 1.1:1 and 2.3:1, half the group icon gone; the default light
+        # highlight's: 1.3:1 to 1.9:1) it is in the highlight's text colour
+        faint = selected and icon_contrast(
+            row.kind.value, option.palette.highlight().color()) < NON_TEXT_CONTRAST
+        kind = icon_in(row.kind.value, text_colour) if faint else icon(row.kind.value)
+        # as large as the font's line (24 px beside a large font's 27 px text was small)
+        size = kind_icon_size(option.fontMetrics)
+        kind_rect = QRect(rect.left() + 4, rect.top() + (rect.height() - size) // 2,
+                          size, size)
+        kind.paint(painter, kind_rect)
         if row.online is not None and not stale:  # a contact's presence (unknown offline)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(QColor("white"))
             painter.setBrush(QColor("#2e7d32" if row.online else "#9e9e9e"))
-            painter.drawEllipse(QRect(rect.left() + 20, rect.top() + 26, 10, 10))
+            painter.drawEllipse(QRect(kind_rect.left() + size - 8, kind_rect.top() + size - 8,
+                                      10, 10))
         if row.talk_target:  # the talk key talks here: a bar along the left edge
             painter.fillRect(QRect(rect.left(), rect.top() + 4, 3, rect.height() - 8),
                              QColor("#1565c0"))
@@ -224,8 +241,8 @@ class _RowDelegate(QStyledItemDelegate):
             icon("mute").paint(painter, QRect(rect.right() - badge_width - 22,
                                               rect.top() + 14, 16, 16))
             badge_width += 22
-        text_left = rect.left() + 34
-        text_width = rect.width() - 38 - badge_width
+        text_left = rect.left() + size + 10
+        text_width = rect.width() - size - 14 - badge_width
         name_font = QFont(option.font)
         name_font.setBold(row.live or row.joined)
         painter.setFont(name_font)

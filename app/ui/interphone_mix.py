@@ -11,6 +11,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QToolButton, QWidget
 
 from app.ui.assets import icon
+from app.ui.focus_ring import show_focus_ring
 from app.ui.view_types import InterphoneRow
 
 MAX_PERCENT = 150
@@ -64,6 +65,7 @@ class InterphoneMixControls(QWidget):
         self.mute = QToolButton(self)
         self.mute.setCheckable(True)
         self.mute.toggled.connect(self._on_mute)
+        show_focus_ring(self.volume, self.mute)  # (the style's focus was faint)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.talk_here)

@@ -11,9 +11,11 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +27,7 @@ from app.ui.assets import icon
 from app.ui.contrast import text_style
 from app.ui.failure_text import failure_text, fill, reach_reason
 from app.ui.view_types import CertificateDetails, SignInProblem
+from app.ui.wrapping_check_box import WrappingCheckBox
 
 _FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){31}[0-9A-F]{2}")
 _BYTES_PER_LINE = 8
@@ -86,7 +89,8 @@ class SignInDialog(QDialog):
         self.encryption.setWordWrap(True)
         self.remember = QCheckBox(self)
         self.remember.toggled.connect(lambda _: self._show_texts())  # (its storage note)
-        self.trust_certificate = QCheckBox(self)
+        # (its text wraps: one line at a large font made the dialog wider than the screen)
+        self.trust_certificate = WrappingCheckBox(self)
         self.trust_certificate.hide()
         self.storage_note = QLabel(self)
         self.storage_note.setWordWrap(True)
@@ -136,14 +140,28 @@ class SignInDialog(QDialog):
         top = QVBoxLayout()
         top.addWidget(self.logo, 0, Qt.AlignmentFlag.AlignHCenter)
         top.addWidget(self.heading, 0, Qt.AlignmentFlag.AlignHCenter)
+        # everything but the buttons scrolls where the screen is too short for it (the
+        # certificate question at 20 pt on an 800×600 screen): the buttons stay on it
+        self.body = QWidget()
+        body = self.body_layout = QVBoxLayout(self.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addLayout(top)
+        body.addLayout(self.form)
+        body.addWidget(self.error)
+        body.addWidget(self.fingerprint)
+        body.addWidget(self.advice)
+        body.addWidget(self.trust_certificate)
+        body.addWidget(self.progress)
+        body.addStretch(1)
+        self.scroller = QScrollArea(self)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setWidget(self.body)
+        self.body.setAutoFillBackground(False)
+        self.scroller.viewport().setAutoFillBackground(False)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(self.form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.fingerprint)
-        layout.addWidget(self.advice)
-        layout.addWidget(self.trust_certificate)
-        layout.addWidget(self.progress)
+        layout.addWidget(self.scroller, 1)
         layout.addWidget(self.buttons)
         self._problem: tuple[SignInProblem, SignInDetail] | None = None
         for field in (self.uid, self.token):
@@ -356,19 +374,20 @@ class SignInDialog(QDialog):
         if layout is None:
             return
         layout.activate()
-        self.setMinimumWidth(max(_MIN_WIDTH, layout.totalMinimumSize().width()))
+        self.body_layout.activate()
+        margins = layout.contentsMargins()
+        sides = margins.left() + margins.right()
+        self.setMinimumWidth(max(_MIN_WIDTH, self.body_layout.totalMinimumSize().width() + sides,
+                                 self.buttons.minimumSizeHint().width() + sides))
         width = max(self.width(), self.minimumWidth())
-
-        def height_at(width: int) -> int:
-            return (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
-                    else layout.totalMinimumSize().height())
-
+        height_at = self.height_for
         room = self._room()
         for decorated in (True, False):
             # the logo and the heading (the window's title says it too) go only where the
             # texts do not fit on the screen otherwise
             self.logo.setVisible(decorated)
             self.heading.setVisible(decorated)
+            self.body_layout.invalidate()
             layout.invalidate()
             needed = height_at(width)
             if room is None or needed <= room.height():
@@ -379,7 +398,9 @@ class SignInDialog(QDialog):
             if height_at(wider) <= room.height() or not decorated:
                 width, needed = wider, height_at(wider)
                 break
-        self.setMinimumHeight(needed if room is None else min(needed, room.height()))
+        if room is not None:  # (more than the screen has: the texts scroll)
+            needed = min(needed, room.height())
+        self.setMinimumHeight(needed)
         # a height this method chose follows the texts down too (a shorter problem after a
         # longer one left a blank band above it); one the user chose only grows
         fitted = self.height() == self._fitted_height
@@ -389,6 +410,18 @@ class SignInDialog(QDialog):
             self._fitted_height = needed
         if room is not None and self.isVisible():
             self._keep_on_screen()
+
+    def height_for(self, width: int) -> int:
+        """The dialog's height that shows all its texts unscrolled at ``width``."""
+        layout, body = self.layout(), self.body_layout
+        if layout is None:
+            return self.height()
+        margins = layout.contentsMargins()
+        inner = width - margins.left() - margins.right()
+        texts = body.totalHeightForWidth(inner) if body.hasHeightForWidth() \
+            else body.totalMinimumSize().height()
+        return (margins.top() + texts + layout.spacing() + self.buttons.sizeHint().height()
+                + margins.bottom())
 
     def _room(self) -> QSize | None:
         """The room the screen has for the dialog's inside (its frame taken away)."""
