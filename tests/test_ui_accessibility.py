@@ -824,9 +824,10 @@ def test_a_screen_reader_hears_the_meters_level(qtbot) -> None:
 
 
 def _focus_rings(qtbot) -> None:
-    """The audio bar's volume slider and "Mute the speaker" button, and the selected
-    interphone's: with the keyboard focus each has a 2 px outline in the highlight colour
-    (at 3:1 on the window at least) along its edges; without it each looks as it did."""
+    """The audio bar's volume slider and "Mute the speaker" button, the selected
+    interphone's, and a replay row's play button: with the keyboard focus each has a 2 px
+    outline in the highlight colour (at 3:1 on the window at least) along its edges;
+    without it each looks as it did."""
     window = MainWindow()
     qtbot.addWidget(window)
     row = InterphoneRow(OPS, RowKind.GROUP, "Ops", 3, "", True, True)
@@ -840,7 +841,11 @@ def _focus_rings(qtbot) -> None:
         mix = window.panel.mix
         mix.set_row(row)  # (joined: its volume and mute show)
         qtbot.waitUntil(mix.volume.isVisible)
-        for control in (window.audio_bar.volume, window.audio_bar.mute, mix.volume, mix.mute):
+        replay = window.panel.replay
+        replay.set_items([ReplayItem(1, "Alice", "10:10:38", 1.4, False)])
+        qtbot.waitUntil(lambda: replay.play_button(0).isVisible())
+        for control in (window.audio_bar.volume, window.audio_bar.mute, mix.volume, mix.mute,
+                        replay.play_button(0)):
             window.interphones.filter.setFocus(Qt.FocusReason.TabFocusReason)
             qtbot.waitUntil(lambda c=control: not c.hasFocus())
             QApplication.processEvents()

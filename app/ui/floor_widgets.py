@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.floor_text import emergency_text
+from app.ui.focus_ring import show_focus_ring
 from app.ui.talk_button import format_length
 
 LEAST_LIST_ROWS = 2
@@ -244,6 +245,7 @@ class _ReplayRow(QWidget):
         self.play.setText("▶")
         self.play.setObjectName(f"play-{item.number}")
         self.play.clicked.connect(lambda _=False, n=item.number: play(n))
+        show_focus_ring(self.play)  # (the style's focus on a tool button was faint)
         # a narrow pane shortens the name, never the time and length; but the name keeps
         # its first letters, whose it is, while the time can give way instead (at 20 pt on
         # an 800×600 screen a row read "… …:08 (0:01)")
