@@ -35,6 +35,7 @@ from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
 from app.ui.presenter_calls import HANG_UP_GRACE_S
 from app.ui.view_types import TalkState
+from app.ui.window_notices import ACTIVITY_QUIET_S
 
 pytest_plugins = ["test_ui_support"]
 
@@ -222,6 +223,32 @@ def test_activity_outside_the_talk_target_cues_highlights_and_notifies(qloop, ui
         assert await carol.talk_start()
         await until(lambda: rows.row(NIGHT).active, what="highlight again")
         assert played == [Tone.ACTIVITY]
+
+    run(qloop, scenario())
+
+
+def test_activity_cue_sounds_once_for_a_conversation_not_at_each_turn(qloop, ui) -> None:
+    """A dispatcher scanning busy interphones heard the activity cue at each turn in each
+    of them (several a minute over the one talked in), while the screen reader and the
+    tray said it once for a conversation."""
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        carol = await ui.other("carol", NIGHT)
+        alice = await ui.other("alice", NIGHT)
+        played = tones_of(ui)
+        rows = ui.window.interphones
+        for speaker in (carol, alice, carol):  # turns one right after another
+            assert await speaker.talk_start()
+            await until(lambda: rows.row(NIGHT).active, what="highlight")
+            await speaker.talk_stop()
+            await until(lambda: not rows.row(NIGHT).active, what="highlight off")
+        assert played == [Tone.ACTIVITY]
+        # the conversation began 30 s ago or more: the next one is cued again
+        ui.presenter._activity_cued[NIGHT] -= ACTIVITY_QUIET_S
+        assert await alice.talk_start()
+        await until(lambda: rows.row(NIGHT).active, what="highlight again")
+        assert played == [Tone.ACTIVITY, Tone.ACTIVITY]
+        await alice.talk_stop()
 
     run(qloop, scenario())
 
