@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
-from test_ui_presenter import start_again
+from test_ui_presenter import press, release, start_again
 from test_ui_support import (
     OPS,
     UiSession,
@@ -775,6 +775,30 @@ def test_the_talk_button_says_when_the_talk_target_is_muted(qloop, ui) -> None:
         ui.window.interphones.select(OPS)
         ui.window.panel.mix.mute.click()  # unmuted: the usual words again
         assert "not hear" not in button.texts()[1]
+
+    run(qloop, scenario())
+
+
+def test_talking_with_another_interphone_shown_says_where_it_goes(qloop, ui,
+                                                                  server) -> None:
+    """Space held while a scanned interphone was shown: the button said "Talking · 0:58
+    left" under that interphone's name, and nothing said the words went into the talk
+    target, another one."""
+    async def scenario() -> None:
+        button = ui.window.panel.talk_button
+        await ui.client.join(NIGHT, target=False)
+        ui.window.interphones.select(NIGHT)  # the key talks into Ops
+        await until(lambda: button.texts()[1] == "Talks into Ops", what="idle: into Ops")
+        press(ui.window)
+        await until(lambda: button.state is TalkState.TALKING, what="talking")
+        title, detail = button.texts()
+        assert title == "Talking"
+        assert detail.startswith("Into Ops · ") and detail.endswith(" left")
+        ui.window.interphones.select(OPS)  # the talk target shown: the time alone
+        await until(lambda: not button.texts()[1].startswith("Into"), what="Ops shown")
+        assert button.texts()[1].endswith(" left")
+        release(ui.window)
+        await until(lambda: holder(server) == "", what="floor released")
 
     run(qloop, scenario())
 
