@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
-from test_ui_presenter import start_again
+from test_ui_presenter import press, release, start_again
 from test_ui_support import (
     OPS,
     UiSession,
@@ -35,6 +35,7 @@ from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
 from app.ui.presenter_calls import HANG_UP_GRACE_S
 from app.ui.view_types import TalkState
+from app.ui.window_notices import ACTIVITY_QUIET_S
 
 pytest_plugins = ["test_ui_support"]
 
@@ -222,6 +223,32 @@ def test_activity_outside_the_talk_target_cues_highlights_and_notifies(qloop, ui
         assert await carol.talk_start()
         await until(lambda: rows.row(NIGHT).active, what="highlight again")
         assert played == [Tone.ACTIVITY]
+
+    run(qloop, scenario())
+
+
+def test_activity_cue_sounds_once_for_a_conversation_not_at_each_turn(qloop, ui) -> None:
+    """A dispatcher scanning busy interphones heard the activity cue at each turn in each
+    of them (several a minute over the one talked in), while the screen reader and the
+    tray said it once for a conversation."""
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        carol = await ui.other("carol", NIGHT)
+        alice = await ui.other("alice", NIGHT)
+        played = tones_of(ui)
+        rows = ui.window.interphones
+        for speaker in (carol, alice, carol):  # turns one right after another
+            assert await speaker.talk_start()
+            await until(lambda: rows.row(NIGHT).active, what="highlight")
+            await speaker.talk_stop()
+            await until(lambda: not rows.row(NIGHT).active, what="highlight off")
+        assert played == [Tone.ACTIVITY]
+        # the conversation began 30 s ago or more: the next one is cued again
+        ui.presenter._activity_cued[NIGHT] -= ACTIVITY_QUIET_S
+        assert await alice.talk_start()
+        await until(lambda: rows.row(NIGHT).active, what="highlight again")
+        assert played == [Tone.ACTIVITY, Tone.ACTIVITY]
+        await alice.talk_stop()
 
     run(qloop, scenario())
 
@@ -748,6 +775,30 @@ def test_the_talk_button_says_when_the_talk_target_is_muted(qloop, ui) -> None:
         ui.window.interphones.select(OPS)
         ui.window.panel.mix.mute.click()  # unmuted: the usual words again
         assert "not hear" not in button.texts()[1]
+
+    run(qloop, scenario())
+
+
+def test_talking_with_another_interphone_shown_says_where_it_goes(qloop, ui,
+                                                                  server) -> None:
+    """Space held while a scanned interphone was shown: the button said "Talking · 0:58
+    left" under that interphone's name, and nothing said the words went into the talk
+    target, another one."""
+    async def scenario() -> None:
+        button = ui.window.panel.talk_button
+        await ui.client.join(NIGHT, target=False)
+        ui.window.interphones.select(NIGHT)  # the key talks into Ops
+        await until(lambda: button.texts()[1] == "Talks into Ops", what="idle: into Ops")
+        press(ui.window)
+        await until(lambda: button.state is TalkState.TALKING, what="talking")
+        title, detail = button.texts()
+        assert title == "Talking"
+        assert detail.startswith("Into Ops · ") and detail.endswith(" left")
+        ui.window.interphones.select(OPS)  # the talk target shown: the time alone
+        await until(lambda: not button.texts()[1].startswith("Into"), what="Ops shown")
+        assert button.texts()[1].endswith(" left")
+        release(ui.window)
+        await until(lambda: holder(server) == "", what="floor released")
 
     run(qloop, scenario())
 

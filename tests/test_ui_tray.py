@@ -192,6 +192,20 @@ def test_a_conversation_in_another_interphone_is_one_message(
     assert tray.messages[2:] == [("Interphone", "Carol is speaking in Everyone")]
 
 
+def test_a_muted_interphone_makes_no_desktop_notification(
+        qloop, ui: UiSession, tray: RecordingTray) -> None:
+    """A dispatcher scanning busy interphones muted one to hear the others: with the window
+    hidden, each conversation there still popped up "Bob is speaking in Everyone", while
+    its cue and the screen reader kept quiet for it."""
+    window = ui.window
+    joined_everyone_too(qloop, ui)
+    window.hide()
+    window.notify_activity(EVERYONE, "Everyone", "Bob", muted=True)
+    assert tray.messages == []
+    window.notify_activity("group_9", "Night", "Dan")  # one not muted: said as before
+    assert tray.messages == [("Interphone", "Dan is speaking in Night")]
+
+
 def test_without_a_session_bus_the_tray_says_the_messages(
         qloop, ui: UiSession, tray: RecordingTray, tmp_path) -> None:
     """No desktop notification daemon to be reached: no hang, no error, the tray's own

@@ -129,6 +129,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # joined interphone -> percent, and the muted ones (kept in the settings)
         self.interphone_volume, self.interphone_muted = parse_mix(settings.interphone_mix)
         self._active: dict[str, str] = {}  # joined, non-target interphone -> who speaks
+        self._activity_cued: dict[str, float] = {}  # id -> monotonic time someone last began
         self._shown_target = ""  # the talk target the last JoinedChanged left
         self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
         self._ringing.setInterval(RING_REPEAT_MS)

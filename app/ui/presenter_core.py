@@ -48,6 +48,7 @@ class PresenterCore:
     _selected: str
     _names: dict[str, str]
     _active: dict[str, str]  # joined, non-target interphone -> who speaks
+    _activity_cued: dict[str, float]  # id -> monotonic time someone last began there
     _speaker_seen: dict[str, tuple[str, float | None]]  # id -> (uid, since)
     _speakers_known: set[str]  # interphones whose speaker changes were followed since online
     _last_spoke: dict[str, Turn]  # id -> the last turn that ended there

@@ -16,6 +16,7 @@ from app.client import FloorChanged, FloorState, JoinedSpeakerChanged, SpeakerCh
 from app.ui.audio_link import Tone
 from app.ui.last_spoke import Turn
 from app.ui.presenter_core import PresenterCore
+from app.ui.window_notices import ACTIVITY_QUIET_S
 
 REPLAY_SETTLE_MS = 1000
 """After a speaker change, the replay list is shown again this much later: the last
@@ -107,7 +108,7 @@ class PresenterSpeakers(PresenterCore):
         if event.uid and event.uid != self.model.uid:
             self._active[key] = event.uid
             muted = key in self.interphone_muted
-            if not muted:
+            if not muted and self._new_conversation(key):
                 self._tone(Tone.ACTIVITY)
             self.window.notify_activity(key, self._names.get(key, key),
                                         self.window.display_name(event.uid), muted=muted)
@@ -115,6 +116,16 @@ class PresenterSpeakers(PresenterCore):
         self._show_rows()
         if key == self._selected:
             self._show_selected()
+
+    def _new_conversation(self, key: str) -> bool:
+        """Someone begins in ``key`` (not muted): is it a new conversation there, the
+        last one having begun ``ACTIVITY_QUIET_S`` or more ago? The activity cue sounds
+        once for a conversation, as the screen reader and the tray say it: at each turn,
+        five busy interphones beeped over the one talked in several times a minute."""
+        now = time.monotonic()
+        last = self._activity_cued.get(key)
+        self._activity_cued[key] = now
+        return last is None or now - last >= ACTIVITY_QUIET_S
 
     def _on_floor(self, event: FloorChanged) -> None:
         if event.state is FloorState.DENIED:  # what the talk button says of it

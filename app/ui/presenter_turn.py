@@ -123,6 +123,8 @@ class PresenterTurn(PresenterCore):
                 detail = refusal_text(*self._refusal)
             elif state is TalkState.BUSY and target != self._selected:
                 detail = name  # "Alice is speaking in Ops": not in the interphone shown
+            elif state is TalkState.TALKING and target != self._selected:
+                detail = name  # "Into Ops · 0:58 left": not into the interphone shown
             elif state is not TalkState.IDLE:
                 pass
             elif target != self._selected:  # looking at another row

@@ -171,8 +171,9 @@ class TalkButton(QAbstractButton):
                   deadline: float | None = None, max_talk: float = 0.0, *,
                   retry: bool = False) -> None:
         """Show ``state``; ``holder`` is who speaks (BUSY), ``detail`` why (DENIED), where
-        it talks (IDLE) or where the holder speaks (BUSY) when another interphone is shown,
-        ``deadline`` the monotonic time a TALKING grant ends after ``max_talk`` seconds;
+        it talks (IDLE, TALKING) or where the holder speaks (BUSY) when another interphone
+        is shown, ``deadline`` the monotonic time a TALKING grant ends after ``max_talk``
+        seconds;
         ``retry``: DENIED for another reason than permission (titled "Try again")."""
         self._state, self._holder, self._detail = state, holder, detail
         self._retry = retry
@@ -276,10 +277,14 @@ class TalkButton(QAbstractButton):
             return self.tr("Waiting"), queue_text(position)
         if state is TalkState.TALKING:
             if self._deadline is None:
-                return self.tr("Talking"), ""
+                return self.tr("Talking"), (self.tr("Into %1").replace("%1", self._detail)
+                                            if self._detail else "")
             # what the speaking line's elapsed time leaves (turn_seconds): the two add up
             now = time.monotonic() if now is None else now
             left = format_seconds(self._turn_seconds(now)[1])
+            if self._detail:  # the talk target, when another interphone is shown
+                return self.tr("Talking"), fill(self.tr("Into %1 · %2 left"), self._detail,
+                                                left)
             return self.tr("Talking"), self.tr("%1 left").replace("%1", left)
         if state is TalkState.BUSY:  # detail: the talk target, when another row is shown
             title = self.tr("Wait") if self._refused else self.tr("Busy")

@@ -69,9 +69,9 @@ class WindowNotices(QMainWindow):
         status bar, and by the tray when the window is hidden or minimized (a click on
         that message shows the window on that interphone). One message for a conversation
         there: none while the last activity in that interphone, with the window out of
-        sight, is less than ``ACTIVITY_QUIET_S`` old. A screen reader says it by the same
-        rule, whether the window is seen or not, unless that interphone is ``muted`` (the
-        user silenced it: no cue sounds for it either)."""
+        sight, is less than ``ACTIVITY_QUIET_S`` old, and none for an interphone the user
+        ``muted``. A screen reader says it by the same rule, whether the window is seen or
+        not, unless that interphone is muted (no cue sounds for it either)."""
         text = QCoreApplication.translate("MainWindow", "%1 is speaking in %2") \
             .replace("%1", speaker).replace("%2", name)
         if not muted:
@@ -86,6 +86,8 @@ class WindowNotices(QMainWindow):
         self.activity_noticed.emit(interphone_id, name, speaker)
         if self.isVisible() and not self.isMinimized():
             self._activity_said.pop(interphone_id, None)  # seen: the next hidden one is news
+            return
+        if muted:  # silenced by the user: no desktop notification popping up for it
             return
         now = time.monotonic()
         last = self._activity_said.get(interphone_id)

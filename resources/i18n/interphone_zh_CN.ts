@@ -1383,17 +1383,17 @@
     <message>
         <location filename="../../app/ui/main_window.py" line="368"/>
         <location filename="../../app/ui/main_window.py" line="409"/>
-        <location filename="../../app/ui/window_notices.py" line="94"/>
+        <location filename="../../app/ui/window_notices.py" line="96"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="107"/>
+        <location filename="../../app/ui/window_notices.py" line="109"/>
         <source>Missed call</source>
         <translation>未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_notices.py" line="115"/>
+        <location filename="../../app/ui/window_notices.py" line="117"/>
         <source>Emergency</source>
         <translation>紧急呼叫</translation>
     </message>
@@ -1538,12 +1538,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="334"/>
+        <location filename="../../app/ui/presenter.py" line="335"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="357"/>
+        <location filename="../../app/ui/presenter.py" line="358"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1568,7 +1568,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="411"/>
+        <location filename="../../app/ui/presenter.py" line="412"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1595,42 +1595,42 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="331"/>
+        <location filename="../../app/ui/presenter.py" line="332"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="473"/>
+        <location filename="../../app/ui/presenter.py" line="474"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="428"/>
+        <location filename="../../app/ui/presenter.py" line="429"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="488"/>
+        <location filename="../../app/ui/presenter.py" line="489"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="499"/>
+        <location filename="../../app/ui/presenter.py" line="500"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="502"/>
+        <location filename="../../app/ui/presenter.py" line="503"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="505"/>
+        <location filename="../../app/ui/presenter.py" line="506"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="506"/>
+        <location filename="../../app/ui/presenter.py" line="507"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
@@ -1680,22 +1680,22 @@
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="529"/>
+        <location filename="../../app/ui/presenter.py" line="530"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_turn.py" line="129"/>
+        <location filename="../../app/ui/presenter_turn.py" line="131"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_turn.py" line="130"/>
+        <location filename="../../app/ui/presenter_turn.py" line="132"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_turn.py" line="133"/>
+        <location filename="../../app/ui/presenter_turn.py" line="135"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
@@ -2123,143 +2123,154 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="267"/>
+        <location filename="../../app/ui/talk_button.py" line="268"/>
         <source>Press to talk</source>
         <translation>按下讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="267"/>
+        <location filename="../../app/ui/talk_button.py" line="268"/>
         <source>or press %1</source>
         <translation>或按%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="270"/>
+        <location filename="../../app/ui/talk_button.py" line="271"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="270"/>
+        <location filename="../../app/ui/talk_button.py" line="271"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="273"/>
+        <location filename="../../app/ui/talk_button.py" line="274"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="276"/>
+        <location filename="../../app/ui/talk_button.py" line="277"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="279"/>
-        <location filename="../../app/ui/talk_button.py" line="283"/>
+        <location filename="../../app/ui/talk_button.py" line="280"/>
+        <location filename="../../app/ui/talk_button.py" line="286"/>
+        <location filename="../../app/ui/talk_button.py" line="288"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="283"/>
+        <location filename="../../app/ui/talk_button.py" line="280"/>
+        <source>Into %1</source>
+        <translation>发言至 %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="286"/>
+        <source>Into %1 · %2 left</source>
+        <translation>发言至 %1 · 剩余 %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/talk_button.py" line="288"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="285"/>
+        <location filename="../../app/ui/talk_button.py" line="290"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="285"/>
+        <location filename="../../app/ui/talk_button.py" line="290"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="287"/>
+        <location filename="../../app/ui/talk_button.py" line="292"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="288"/>
+        <location filename="../../app/ui/talk_button.py" line="293"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="291"/>
+        <location filename="../../app/ui/talk_button.py" line="296"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="291"/>
+        <location filename="../../app/ui/talk_button.py" line="296"/>
         <source>Try again</source>
         <translation>请重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="294"/>
+        <location filename="../../app/ui/talk_button.py" line="299"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="296"/>
+        <location filename="../../app/ui/talk_button.py" line="301"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="296"/>
+        <location filename="../../app/ui/talk_button.py" line="301"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="297"/>
+        <location filename="../../app/ui/talk_button.py" line="302"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="298"/>
+        <location filename="../../app/ui/talk_button.py" line="303"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="567"/>
+        <location filename="../../app/ui/talk_button.py" line="572"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="568"/>
+        <location filename="../../app/ui/talk_button.py" line="573"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="570"/>
+        <location filename="../../app/ui/talk_button.py" line="575"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="571"/>
+        <location filename="../../app/ui/talk_button.py" line="576"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="579"/>
+        <location filename="../../app/ui/talk_button.py" line="584"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="581"/>
+        <location filename="../../app/ui/talk_button.py" line="586"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="582"/>
+        <location filename="../../app/ui/talk_button.py" line="587"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="584"/>
+        <location filename="../../app/ui/talk_button.py" line="589"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="586"/>
+        <location filename="../../app/ui/talk_button.py" line="591"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
