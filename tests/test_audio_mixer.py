@@ -292,3 +292,18 @@ def test_a_new_utterance_whose_first_packet_is_lost_revives_an_ending_talker(
     for _ in range(10):
         block(mixer, clock)
     assert mixer.talkers() == ["alice"]
+
+
+def test_a_dropped_stream_is_logged_as_text(packets: list[bytes], caplog) -> None:
+    """The stream's key (uid, NUL, interphone) went into the log as it was: every
+    transmission wrote a NUL byte into a verbose log, which grep then took for binary."""
+    clock = Clock()
+    mixer = PlaybackMixer(clock=clock)
+    mixer.receive("alice", 0, packets[0], interphone="group_58")
+    mixer.end_utterance("alice", interphone="group_58")
+    with caplog.at_level("DEBUG", logger="app.audio.mixer"):
+        for _ in range(8):
+            block(mixer, clock)
+    assert mixer.talkers() == []
+    dropped = [r.getMessage() for r in caplog.records if "drained and dropped" in r.getMessage()]
+    assert dropped == ["stream of alice in group_58 drained and dropped"]

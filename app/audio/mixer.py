@@ -426,8 +426,9 @@ class PlaybackMixer:
         for key in finished:
             stream = self._talkers.pop(key).stream
             stream.close()
-            self._remember(key.partition(_KEY_SEPARATOR)[0], stream)
-            logger.debug("stream of %s drained and dropped", key)
+            uid, _, interphone = key.partition(_KEY_SEPARATOR)
+            self._remember(uid, stream)
+            logger.debug("stream of %s in %s drained and dropped", uid, interphone or "-")
         self._loud = any(t.gain > 1.0 for t in self._talkers.values())
         self._refresh_solo()
 
