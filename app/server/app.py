@@ -28,6 +28,7 @@ from app.server.node_auth import NodeAuth
 from app.server.redis_store import RedisStore
 from app.server.relay import MediaRelay
 from app.server.replica import Replica, first_session_id
+from app.server.roster_slices import RosterSlices
 from app.server.settings import ServerSettings
 from app.server.state import ServerState
 from app.server.tcp import SignalingServer
@@ -110,6 +111,8 @@ class InterphoneServer:
         self._tcp: list[asyncio.Server | TlsListener] | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._stopping: asyncio.Event | None = None  # a stop under way: set when it is over
+        self.rosters: RosterSlices | None = None
+        """A reload's roster notices still to be told, a slice at a time (once serving)."""
 
     @property
     def running(self) -> bool:
@@ -220,6 +223,7 @@ class InterphoneServer:
             udp, relay = await loop.create_datagram_endpoint(lambda: MediaRelay(hub),
                                                              sock=udp_socket)
         self.hub, self.relay = hub, relay
+        self.rosters = RosterSlices(self.state, hub.deliver)
         self._tcp, self._udp = tcp, udp
         self.port = port
         if self.store is not None and replica is not None:
@@ -247,18 +251,27 @@ class InterphoneServer:
         """Serve ``directory`` from now on (a reload): see
         :meth:`ServerState.replace_directory` (one node) or
         :meth:`~app.server.replica.Replica.replace_directory` (several: what it ends goes
-        through the shared log); what it sets off is carried out here."""
+        through the shared log); what it sets off is carried out here: what it ends at
+        once, then the sessions' roster notices a slice at a time (:mod:`~app.server.
+        roster_slices`), the loop serving others between two slices."""
+        rosters = self.rosters
+        if rosters is not None:
+            rosters.finish()  # the previous reload's, of the directory it served
         self.directory = directory
+        previous = self.state.directory
         now = asyncio.get_running_loop().time()
         replica = self.store.replica if self.store is not None else None
-        outbox = (replica.replace_directory(directory, now) if replica is not None
-                  else self.state.replace_directory(directory, now))
+        told: list[int] | None = [] if rosters is not None else None
+        outbox = (replica.replace_directory(directory, now, told) if replica is not None
+                  else self.state.replace_directory(directory, now, told))
         if self.hub is None:
             for line in outbox.log_lines:
                 log.info("%s", line)
             return
         self.hub.deliver(outbox)
         self.hub.reschedule()
+        if rosters is not None and told:
+            rosters.start(told, previous)
 
     async def stop(self) -> None:
         """Stop accepting, close every session (flushing what was queued), close the relay.
@@ -283,6 +296,8 @@ class InterphoneServer:
         tcp, udp, hub = self._tcp, self._udp, self.hub
         if tcp is None or hub is None:
             return
+        if self.rosters is not None:
+            self.rosters.cancel()  # (the sessions are about to close)
         self._tcp = None
         for listener in tcp:
             listener.close()

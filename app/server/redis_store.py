@@ -79,6 +79,7 @@ from redis.backoff import NoBackoff
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64, encode_b64, new_secret
 from app.server.directory_agreement import DIRECTORY_GRACE, DirectoryAgreement
 from app.server.feedback_link import FeedbackLink
+from app.server.keep_alive import STALL_LIMIT, KeepAlive
 from app.server.log_writer import LogWriter
 from app.server.node_auth import forward_key
 from app.server.records import Address
@@ -121,8 +122,13 @@ class RedisStore:
                  beat: float = 1.0, ttl: float = 3.0,
                  snapshot_every: int = SNAPSHOT_EVERY, cluster_key: bytes = b"",
                  socket_timeout: float = SOCKET_TIMEOUT,
-                 directory_grace: float = DIRECTORY_GRACE) -> None:
+                 directory_grace: float = DIRECTORY_GRACE,
+                 stall_limit: float = STALL_LIMIT) -> None:
         self.url = url
+        self.stall_limit = stall_limit
+        self.keep_alive: KeepAlive | None = None
+        """Refreshes the heartbeat key while the event loop is held (:mod:`~app.server.
+        keep_alive`); started with the heartbeat task."""
         self.socket_timeout = socket_timeout
         self.name = name
         self.prefix = prefix
@@ -268,6 +274,9 @@ class RedisStore:
             replica.state.node_auth.look_up = self._look_up
         self.feedback = FeedbackLink(self._client, lambda node: self.key(f"feedback:{node}"),
                                      self.node, replica, hub)
+        self.keep_alive = KeepAlive(self.url, self.key(f"alive:{self.node}"), self.name,
+                                    beat=self.beat, ttl=self.ttl, stall_limit=self.stall_limit)
+        self.keep_alive.start()
         self._tasks = [asyncio.create_task(coro, name=f"store {name}") for name, coro in
                        (("writer", writer.run()), ("reader", self._reader()),
                         ("heartbeat", self._heartbeat()), ("feedback", self.feedback.run()),
@@ -313,6 +322,9 @@ class RedisStore:
     async def _leave(self) -> None:
         """:meth:`stop`'s work: the tasks ended, what was left and this node's ``down``
         appended, the clients closed."""
+        keep_alive, self.keep_alive = self.keep_alive, None
+        if keep_alive is not None:
+            await asyncio.to_thread(keep_alive.stop)  # before the key is deleted
         tasks = self._tasks + list(self._look_ups)
         for task in tasks:
             task.cancel()
@@ -546,6 +558,8 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         nodes, alive = self.key("nodes"), self.key(f"alive:{self.node}")
         while not self._stopping:
+            if self.keep_alive is not None:
+                self.keep_alive.touch()
             try:
                 sent = loop.time()
                 await redis.set(alive, self.name, px=int(self.ttl * 1000))

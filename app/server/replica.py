@@ -257,11 +257,13 @@ class Replica:
         self._entry_ids += 1
         return self._entry if self._entry_ids == 1 else f"{self._entry}.{self._entry_ids}"
 
-    def replace_directory(self, directory: Directory, now: float) -> Outbox:
+    def replace_directory(self, directory: Directory, now: float,
+                          rosters: list[int] | None = None) -> Outbox:
         """A reload of this node's directory file (each node reloads its own). Removed users
         and memberships the new directory hides end through the log, on every node: the
         sessions of every node, not only this one's, even if the other nodes have not
-        reloaded yet. This node's sessions stop watching what they may no longer see."""
+        reloaded yet. This node's sessions stop watching what they may no longer see.
+        ``rosters``: as :meth:`~app.server.state.ServerState.replace_directory`'s."""
         state = self.state
         changes = DirectoryChanges.between(state.directory, directory, state.settings)
         previous, state.directory = state.directory, directory
@@ -284,7 +286,10 @@ class Replica:
         for session in list(state.sessions.values()):  # extension roster, told at once
             if session.uid not in kick and session.sid in state.peers:
                 state.presence.roster_reloaded(session, leaving=kick)
-                state.tell_roster(session.sid, previous, outbox)
+                if rosters is None:
+                    state.tell_roster(session.sid, previous, outbox)
+                else:
+                    rosters.append(session.sid)
         outbox.log(f"directory reloaded: {changes.describe()}; {len(kick)} session(s) to kick, "
                    f"{len(leave)} membership(s) to end (through the shared log)")
         return outbox

@@ -124,7 +124,8 @@ class SessionRules(StateBase):
         self.uncoalesced -= COALESCE not in session.features
         del self.sessions[sid]
 
-    def replace_directory(self, directory: Directory, now: float) -> Outbox:
+    def replace_directory(self, directory: Directory, now: float,
+                          rosters: list[int] | None = None) -> Outbox:
         """Serve ``directory`` from now on and bring the live sessions in line with it.
 
         In token mode the session of a removed user is kicked (``kicked
@@ -137,6 +138,8 @@ class SessionRules(StateBase):
         Changed tokens apply at the next login: live sessions stay. The
         ``[server]`` settings are kept (they apply at the next start). One log
         line says what changed (:class:`DirectoryChanges`; never a token).
+        ``rosters``: the sessions to tell their roster are added to it (in order, for the
+        I/O layer to tell with :meth:`tell_roster` a few at a time) instead of told here.
         """
         changes = DirectoryChanges.between(self.directory, directory, self.settings)
         previous, self.directory = self.directory, directory
@@ -167,7 +170,10 @@ class SessionRules(StateBase):
             for interphone in hidden:
                 self.stop_watching(session.sid, interphone)
             self.presence.roster_reloaded(session)
-            self.tell_roster(session.sid, previous, outbox)
+            if rosters is None:
+                self.tell_roster(session.sid, previous, outbox)
+            else:
+                rosters.append(session.sid)
         outbox.log(f"directory reloaded: {changes.describe()}; "
                    f"{kicked} session(s) kicked, {left} membership(s) ended")
         return outbox
@@ -176,9 +182,10 @@ class SessionRules(StateBase):
         """Extension roster, after a reload from ``previous`` to the directory served now
         (here, or by a shared log's :meth:`~app.server.replica.Replica.replace_directory`):
         if session ``sid`` was granted the extension and its roster or own name changed,
-        the whole new roster goes into ``outbox`` for it. Nothing else changes."""
-        session = self.sessions[sid]
-        if ROSTER not in session.features:
+        the whole new roster goes into ``outbox`` for it. Nothing else changes. A session
+        that ended since is told nothing."""
+        session = self.sessions.get(sid)
+        if session is None or ROSTER not in session.features:
             return
         auth, uid = self.settings.auth, session.uid
         roster, name = self.directory.roster(uid, auth), self.directory.name_of(uid)

@@ -19,11 +19,20 @@ answer with and, once the envelope was readable, the request's ``seq`` and
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from lxml import etree
 
 from app.protocol.errors import ProtocolError
-from app.protocol.messages import Body, ErrorReply, Message, MessageKind, module_of
+from app.protocol.messages import (
+    Body,
+    ErrorReply,
+    LoginResult,
+    Message,
+    MessageKind,
+    RosterNotice,
+    module_of,
+)
 from app.protocol.xmlcodec import base, floor, media_auth, presence, quality, roster
 from app.protocol.xmlcodec.attributes import tag
 from app.protocol.xmlcodec.document import (
@@ -86,6 +95,9 @@ def encode_message(message: Message) -> bytes:
     :class:`ValueError`, as the peer would misread it.
     """
     _check_pairing(message)
+    body = message.body
+    if isinstance(body, LoginResult | RosterNotice) and len(body.roster) >= SPLICED_ROSTER:
+        return _encode_spliced(message, body)
     root = etree.Element("message")
     root.set("type", message.kind.value)
     if message.seq is not None:
@@ -93,6 +105,26 @@ def encode_message(message: Message) -> bytes:
     root.set("module", message.module)
     root.append(_encode_body(message.body, message.kind))
     return etree.tostring(root, encoding="utf-8")
+
+
+SPLICED_ROSTER = 16
+"""A login response or roster notice with this many roster entries or more is encoded
+without its entries, which are then spliced in as bytes (:func:`_encode_spliced`)."""
+
+_EMPTY_END = b"/></message>"
+
+
+def _encode_spliced(message: Message, body: LoginResult | RosterNotice) -> bytes:
+    """The bytes lxml would make of ``message``, whose body's only children are its roster
+    entries: the message without them, its body's element opened instead of closed, and
+    each entry's XML (made once per entry, :func:`~app.protocol.xmlcodec.base.roster_xml`)
+    one after the other. A reload tells hundreds of sessions a roster of a thousand
+    contacts: building and serializing the tree took about 2 ms a session on the loop."""
+    empty = encode_message(replace(message, body=replace(body, roster=())))
+    if not empty.endswith(_EMPTY_END):
+        raise ValueError(f"unexpected encoding of an empty {type(body).__name__}")
+    tail = b"</roster></message>" if isinstance(body, RosterNotice) else b"</login></message>"
+    return b"".join((empty[:-len(_EMPTY_END)], b">", base.roster_xml(body.roster), tail))
 
 
 def _check_pairing(message: Message) -> None:

@@ -130,7 +130,12 @@ def append_roster(element: etree._Element, roster: tuple[RosterEntry, ...]) -> N
         for entry in roster:
             element.append(new_element(entry.kind, id=entry.id, name=safe_text(entry.name)))
         return
-    element.extend(etree.fromstring(b"<r>" + b"".join(map(_entry_xml, roster)) + b"</r>"))
+    element.extend(etree.fromstring(b"<r>" + roster_xml(roster) + b"</r>"))
+
+
+def roster_xml(roster: tuple[RosterEntry, ...]) -> bytes:
+    """The XML of the entries one after the other, as children of an element."""
+    return b"".join(map(_entry_xml, roster))
 
 
 def _decode_login_result(element: etree._Element) -> LoginResult:
