@@ -83,7 +83,7 @@ async def test_nodes_reloaded_one_after_the_other_within_the_grace_are_not_warne
     caplog.set_level(logging.INFO)
     first = node(redis_server.url, "first", sample_directory())
     second = node(redis_server.url, "second", sample_directory())
-    first.store.directory_grace = second.store.directory_grace = 30.0  # type: ignore[union-attr]
+    first.store.directories.grace = second.store.directories.grace = 30.0  # type: ignore[union-attr]
     await first.start()
     await second.start()
     try:

@@ -126,9 +126,7 @@ class RedisStore:
                  stall_limit: float = STALL_LIMIT) -> None:
         self.url = url
         self.stall_limit = stall_limit
-        self.keep_alive: KeepAlive | None = None
-        """Refreshes the heartbeat key while the event loop is held (:mod:`~app.server.
-        keep_alive`); started with the heartbeat task."""
+        self.keep_alive: KeepAlive | None = None  # the heartbeat while the loop is held
         self.socket_timeout = socket_timeout
         self.name = name
         self.prefix = prefix
@@ -164,7 +162,7 @@ class RedisStore:
         self._loaded = False  # the snapshot (if any) restored, the log's end at start read
         self._replayed = 0  # entries up to it applied so far (their log lines not written)
         self._restored: str | None = None  # the store's ``restored`` at this node's start
-        self._directories = DirectoryAgreement(directory_grace)
+        self.directories = DirectoryAgreement(directory_grace)  # one directory everywhere?
         self._outage = StoreOutage(redacted_url(url))
         self._snapshot_due = False  # a snapshot to write at once (the store lost its data)
         self.given_up = asyncio.Event()
@@ -492,24 +490,15 @@ class RedisStore:
             if node != self.node:
                 self._learn_node(node, info, beat=True)
         assert self.replica is not None
-        self._directories.compare(known, self.node, self.replica.state.directory.fingerprint(),
+        self.directories.compare(known, self.node, self.replica.state.directory.fingerprint(),
                                   asyncio.get_running_loop().time())
-
-    @property
-    def directory_grace(self) -> float:
-        """Seconds another node may serve another directory before this one warns."""
-        return self._directories.grace
-
-    @directory_grace.setter
-    def directory_grace(self, seconds: float) -> None:
-        self._directories.grace = seconds
 
     @property
     def other_directories(self) -> int:
         """Other nodes that have served another directory than this one for longer than
-        :attr:`directory_grace` (``interphone_nodes_with_another_directory``)."""
+        the grace (``interphone_nodes_with_another_directory``)."""
         now = self._loop.time() if self._loop is not None else 0.0
-        return self._directories.others(now)
+        return self.directories.others(now)
 
     def _look_up(self, node: int) -> None:
         """:attr:`NodeAuth.look_up` (any thread): authenticated audio came from ``node``,

@@ -262,14 +262,13 @@ class Replica:
         """A reload of this node's directory file (each node reloads its own). Removed users
         and memberships the new directory hides end through the log, on every node: the
         sessions of every node, not only this one's, even if the other nodes have not
-        reloaded yet. This node's sessions stop watching what they may no longer see.
-        ``rosters``: as :meth:`~app.server.state.ServerState.replace_directory`'s."""
+        reloaded yet. This node's sessions stop watching what they may no longer see
+        (``rosters``: as :meth:`~app.server.state.ServerState.replace_directory`'s)."""
         state = self.state
         changes = DirectoryChanges.between(state.directory, directory, state.settings)
         previous, state.directory = state.directory, directory
         auth = state.settings.auth
-        kick = [uid for uid in changes.users_removed if uid in state.by_uid] \
-            if auth == "token" else []
+        kick = [u for u in changes.users_removed if u in state.by_uid] if auth == "token" else []
         leave: list[list[Any]] = []
         for session in state.sessions.values():
             if session.uid in kick:
@@ -283,13 +282,13 @@ class Replica:
         if kick or leave:
             self.emit({"t": "reload", "kick": kick, "leave": leave})
         outbox = Outbox()
-        for session in list(state.sessions.values()):  # extension roster, told at once
+        for session in list(state.sessions.values()):  # extension roster
             if session.uid not in kick and session.sid in state.peers:
                 state.presence.roster_reloaded(session, leaving=kick)
-                if rosters is None:
-                    state.tell_roster(session.sid, previous, outbox)
+                if rosters is not None:
+                    rosters.append(session.sid)  # told a few at a time by the server
                 else:
-                    rosters.append(session.sid)
+                    state.tell_roster(session.sid, previous, outbox)
         outbox.log(f"directory reloaded: {changes.describe()}; {len(kick)} session(s) to kick, "
                    f"{len(leave)} membership(s) to end (through the shared log)")
         return outbox
