@@ -10,6 +10,8 @@ receives them.
 
 from __future__ import annotations
 
+import functools
+
 from lxml import etree
 
 from app.protocol.errors import ErrCode, ProtocolError
@@ -106,31 +108,18 @@ def decode_roster(element: etree._Element) -> tuple[RosterEntry, ...]:
     return tuple(roster)
 
 
-_ROSTER_XML_KEPT = 1 << 17
-_roster_xml: dict[tuple[str, str, str], bytes] = {}
-
-
+@functools.lru_cache(maxsize=1 << 17)
 def _entry_xml(entry: RosterEntry) -> bytes:
     """The XML of one roster entry, made once: the same contacts are in every roster."""
-    key = (entry.kind, entry.id, entry.name)
-    xml = _roster_xml.get(key)
-    if xml is None:
-        if len(_roster_xml) >= _ROSTER_XML_KEPT:
-            _roster_xml.clear()
-        xml = _roster_xml[key] = etree.tostring(
-            new_element(entry.kind, id=entry.id, name=safe_text(entry.name)), encoding="utf-8")
-    return xml
+    return etree.tostring(
+        new_element(entry.kind, id=entry.id, name=safe_text(entry.name)), encoding="utf-8")
 
 
 def append_roster(element: etree._Element, roster: tuple[RosterEntry, ...]) -> None:
-    """The entries as children of ``element``: a roster of a thousand contacts is parsed
-    from their XML, kept, in one go (made element by element, it took about 10 ms, for
-    each login and each session told a reload's roster)."""
-    if len(roster) < 16:
-        for entry in roster:
-            element.append(new_element(entry.kind, id=entry.id, name=safe_text(entry.name)))
-        return
-    element.extend(etree.fromstring(b"<r>" + roster_xml(roster) + b"</r>"))
+    """The entries as children of ``element`` (a long roster is spliced in as bytes by
+    :func:`~app.protocol.xmlcodec.encode_message` instead, from :func:`roster_xml`)."""
+    for entry in roster:
+        element.append(new_element(entry.kind, id=entry.id, name=safe_text(entry.name)))
 
 
 def roster_xml(roster: tuple[RosterEntry, ...]) -> bytes:
