@@ -17,6 +17,7 @@ from typing import TypeVar
 from app.protocol.limits import MAX_FRAME
 from app.protocol.messages import LoginResult, Message, RosterEntry, RosterNotice
 from app.protocol.xmlcodec import encode_message
+from app.protocol.xmlcodec.base import roster_xml
 
 T = TypeVar("T")
 
@@ -24,10 +25,6 @@ LOGIN_HEADROOM = 1024
 """Bytes a login response takes beyond the roster notice of the same roster (its
 envelope's seq, uid, ports, features, media secret, level), kept free when the roster is
 fitted, so that the login response and the notice carry the same contacts."""
-
-
-ENTRY_SIZES_KEPT = 1 << 17
-"""Roster entries whose size is kept (a directory of 100,000 users and groups)."""
 
 
 def size_of(message: Message) -> int:
@@ -55,22 +52,10 @@ def fitting_prefix(kept: Sequence[T], optional: Sequence[T],
     return count
 
 
-_entry_sizes: dict[tuple[str, str, str], int] = {}
-
-
 def roster_entry_size(entry: RosterEntry) -> int:
     """Bytes ``entry`` adds to the XML of a roster (a login response or a roster notice):
-    measured once per entry, the same contacts being in every user's roster (kept by their
-    fields: a dataclass's own hash costs more than the rest of the sum)."""
-    key = (entry.kind, entry.id, entry.name)
-    size = _entry_sizes.get(key)
-    if size is None:
-        if len(_entry_sizes) >= ENTRY_SIZES_KEPT:
-            _entry_sizes.clear()
-        one = size_of(Message.notification(RosterNotice((entry,))))
-        size = _entry_sizes[key] = size_of(
-            Message.notification(RosterNotice((entry, entry)))) - one
-    return size
+    its XML, which the codec makes once per entry and splices into every long roster."""
+    return len(roster_xml((entry,)))
 
 
 def roster_size(message: Message, roster: tuple[RosterEntry, ...]) -> int:
