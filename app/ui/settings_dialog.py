@@ -41,6 +41,7 @@ from app.ui.settings import (
 )
 from app.ui.talk_key_edit import TalkKeyEdit
 from app.ui.view_types import DeviceChoice, Preferences
+from app.ui.window_geometry import keep_on_screen
 
 MIN_CONTENT_WIDTH = 420
 
@@ -428,12 +429,7 @@ class SettingsDialog(QDialog):
             needed = max(min(needed, room.height() - extra_h), self.minimumHeight())
         if needed != self.height():
             self.resize(self.width(), needed)
-        if room is not None:  # grown or clamped: back inside the screen
-            frame = self.frameGeometry()
-            x = max(room.left(), min(frame.left(), room.right() + 1 - frame.width()))
-            y = max(room.top(), min(frame.top(), room.bottom() + 1 - frame.height()))
-            if (x, y) != (frame.left(), frame.top()):
-                self.move(x, y)
+        keep_on_screen(self)  # grown or clamped: back inside the screen
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

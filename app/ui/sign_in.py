@@ -27,6 +27,7 @@ from app.ui.assets import icon
 from app.ui.contrast import text_style
 from app.ui.failure_text import failure_text, fill, reach_reason
 from app.ui.view_types import CertificateDetails, SignInProblem
+from app.ui.window_geometry import keep_on_screen
 from app.ui.wrapping_check_box import WrappingCheckBox
 
 _FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){31}[0-9A-F]{2}")
@@ -409,7 +410,7 @@ class SignInDialog(QDialog):
         if self.height() == needed:  # fitted (here or by the layout growing the window)
             self._fitted_height = needed
         if room is not None and self.isVisible():
-            self._keep_on_screen()
+            keep_on_screen(self)
 
     def height_for(self, width: int) -> int:
         """The dialog's height that shows all its texts unscrolled at ``width``."""
@@ -431,16 +432,6 @@ class SignInDialog(QDialog):
         frame, room = self.frameGeometry(), screen.availableGeometry()
         return QSize(room.width() - (frame.width() - self.width()),
                      room.height() - (frame.height() - self.height()))
-
-    def _keep_on_screen(self) -> None:
-        screen = self.screen()
-        if screen is None:
-            return
-        room, frame = screen.availableGeometry(), self.frameGeometry()
-        x = max(room.left(), min(frame.left(), room.right() + 1 - frame.width()))
-        y = max(room.top(), min(frame.top(), room.bottom() + 1 - frame.height()))
-        if (x, y) != (frame.left(), frame.top()):
-            self.move(x, y)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

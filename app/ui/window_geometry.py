@@ -4,6 +4,7 @@ area, frame included."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize
+from PySide6.QtWidgets import QWidget
 
 DEFAULT_SIZE = QSize(1280, 800)
 MINIMUM_SIZE = QSize(640, 480)
@@ -30,3 +31,16 @@ def minimum_size(available: QRect, wanted: QSize = MINIMUM_SIZE,
     area cannot hold that and a frame (a 640×480 screen: the status bar ended off it)."""
     return QSize(max(1, min(wanted.width(), available.width() - frame.width())),
                  max(1, min(wanted.height(), available.height() - frame.height())))
+
+
+def keep_on_screen(window: QWidget) -> None:
+    """Move ``window`` (frame included) back inside its screen's available area where it
+    grew or was placed past an edge; the top-left corner wins when it cannot fit."""
+    screen = window.screen()
+    if screen is None:
+        return
+    room, frame = screen.availableGeometry(), window.frameGeometry()
+    x = max(room.left(), min(frame.left(), room.right() + 1 - frame.width()))
+    y = max(room.top(), min(frame.top(), room.bottom() + 1 - frame.height()))
+    if (x, y) != (frame.left(), frame.top()):
+        window.move(x, y)
