@@ -39,10 +39,10 @@ WAKE_CHECK_S = 2.0
 within 2 s plus the ping's timeout)."""
 WAKE_GAP_S = 3.0
 """Time missing between two ticks that counts as a sleep (a tick 3 s late)."""
-BLOCKED_CPU_SHARE = 0.25
+BLOCKED_CPU_SHARE = 0.1
 """A tick late by ``late`` seconds whose loop thread used at least this share of ``late``
 in CPU meanwhile was late because the loop was blocked by work, not stopped: a stopped or
-sleeping process uses no CPU (a busy loop on a loaded machine still gets a good share)."""
+sleeping process uses no CPU (a busy loop on a loaded machine still gets a fair share)."""
 
 
 class WakeWatch:
