@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 
-from client_fixtures import CLIENT_TOML, Clients, noise_bursts, running_server, wait_until
+from client_fixtures import (
+    CLIENT_TOML,
+    Clients,
+    EventLog,
+    noise_bursts,
+    running_server,
+    wait_until,
+)
 from server_fixtures import start_server_process, stop_server_process
 from test_cli_commands import finished, start_cli
 
 from app.audio.wavio import write_wav
-from app.client import ConnectionState, FloorState
+from app.client import ConnectionState, FloorChanged, FloorOutcome, FloorState
 from app.client.client_floor import TALKING_CHECK_S
 from app.protocol import InterphoneId
 
@@ -104,6 +112,43 @@ async def test_the_check_while_talking_ends_with_the_talk(clients: Clients):
             pings = proxy.pings
             await asyncio.sleep(TALKING_CHECK_S * 2)
             assert proxy.pings == pings  # idle: the keepalive alone
+        finally:
+            await clients.close_all()
+            await proxy.close()
+
+
+async def test_a_talk_cut_by_a_dead_link_ends_where_the_link_last_carried_it(
+        clients: Clients):
+    """The server took the floor back after 5 s of silence; the talker learnt of the loss
+    some 10 s later. Its own record of the talk ends at the last answered check while
+    talking (``cut_at``), not when the loss was noticed; a talk released as usual has
+    none."""
+    async with running_server(keepalive=300) as server:
+        proxy = DarkeningProxy(server.port)
+        port = await proxy.start()
+        try:
+            alice = await clients.connect(port, "alice")
+            await alice.join(G58)
+            floors = EventLog(alice)
+            assert await alice.talk_start() is True
+            await alice.talk_stop()
+            released = floors.of(FloorChanged)[-1]
+            assert released.outcome is FloorOutcome.RELEASED and released.cut_at is None
+            before = proxy.pings
+            granted = time.monotonic()
+            assert await alice.talk_start() is True
+            await wait_until(lambda: proxy.pings >= before + 1, timeout=TALKING_CHECK_S * 10,
+                             what="a check answered while talking")
+            await asyncio.sleep(0.5)  # (its answer in)
+            dark = time.monotonic()
+            proxy.dark = True
+            await wait_until(lambda: alice.model.floor is FloorState.IDLE, timeout=30,
+                             what="the dead link noticed while talking")
+            noticed = time.monotonic()
+            cut = floors.of(FloorChanged)[-1]
+            assert cut.outcome is FloorOutcome.DISCONNECTED
+            assert cut.cut_at is not None and granted < cut.cut_at <= dark
+            assert noticed - dark > TALKING_CHECK_S  # (what the record no longer counts)
         finally:
             await clients.close_all()
             await proxy.close()

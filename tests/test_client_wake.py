@@ -15,6 +15,7 @@ from asyncio.subprocess import Process
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from server_fixtures import TEST_TOML, start_server_process
 
 from app.client.session import ClientSession, RequestTimedOut
@@ -291,3 +292,88 @@ def test_the_wall_clock_ahead_of_the_monotonic_one_is_a_sleep() -> None:
     clocks.wall += 61.0
     assert round(watch.check(), 6) == 60.0
     assert [round(w, 6) for w in woke] == [600.0, 60.0]
+
+
+async def test_a_loop_blocked_by_its_own_work_is_not_a_wake_up(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Joining many groups blocked the loop for 19 s: the late tick was taken for a wake-up
+    (a needless probe, a false "woke up" in the log). The loop's thread used CPU all along:
+    it was blocked, which is logged as such, and nothing is probed."""
+    woke: list[float] = []
+    watch = WakeWatch(woke.append, interval=0.1, gap=0.3)
+    watch.start()
+    try:
+        await asyncio.sleep(0.25)  # a tick or two on time
+        start = time.thread_time()
+        while time.thread_time() - start < 0.8:  # the loop blocked by CPU work
+            pass
+        deadline = time.monotonic() + 10
+        while watch.blocked == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        watch.stop()
+    assert watch.blocked >= 1
+    assert woke == [] and watch.wakes == 0
+    assert "event loop was blocked for about" in caplog.text
+    assert "woke up" not in caplog.text
+
+
+STOPPED_WATCH = """
+import asyncio, logging, sys
+from app.client.wake_watch import WakeWatch
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+
+async def main():
+    watch = WakeWatch(lambda slept: print("wake", flush=True), interval=0.1, gap=0.3)
+    watch.start()
+    print("started", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_stopped_process_used_no_cpu_and_is_a_wake_up() -> None:
+    """A process stopped (SIGSTOP) used no CPU while its tick was late: a wake-up."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", STOPPED_WATCH, cwd=ROOT, stdout=asyncio.subprocess.PIPE, env=env)
+    try:
+        lines = Lines(process)
+        await lines.first("started", 0, 15)
+        await asyncio.sleep(0.3)
+        process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(1.5)
+        process.send_signal(signal.SIGCONT)
+        await lines.first("wake", 0, 15)
+        assert not any("blocked" in line for _, line in lines.seen), lines.seen
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+        await process.wait()
+
+
+def test_a_late_tick_is_told_apart_by_the_cpu_used_meanwhile() -> None:
+    """The pure decision, on injected clocks: 20 s late with 19 s of CPU is a blocked loop;
+    20 s late with none is a stopped process; a sleep (the wall clock ahead) is one
+    whatever the CPU."""
+    clocks = _Clocks()
+    cpu = [0.0]
+    woke: list[float] = []
+    watch = WakeWatch(woke.append, interval=2.0, gap=3.0, clock=lambda: clocks.monotonic,
+                      wall=lambda: clocks.wall, cpu=lambda: cpu[0])
+    watch._last = (clocks.monotonic, clocks.wall)
+    clocks.monotonic += 21.0
+    clocks.wall += 21.0
+    cpu[0] += 19.0
+    assert watch.check() == 0.0 and watch.blocked == 1 and woke == []
+    clocks.monotonic += 21.0
+    clocks.wall += 21.0
+    cpu[0] += 0.01
+    assert round(watch.check(), 6) == 19.0 and watch.blocked == 1
+    clocks.monotonic += 2.0
+    clocks.wall += 602.0
+    cpu[0] += 2.0
+    assert round(watch.check(), 6) == 600.0
+    assert [round(w, 6) for w in woke] == [19.0, 600.0]

@@ -87,3 +87,13 @@ def test_a_turn_ending_now_or_when_the_link_was_lost() -> None:
     assert lost.ended_wall == pytest.approx(time.time() - 4.0, abs=0.5)
     assert lost.started_wall == pytest.approx(time.time() - 10.0, abs=0.5)
     assert Turn.ending("alice", None).started_wall is None
+
+
+def test_your_talk_cut_by_a_lost_link_is_told_as_cut() -> None:
+    """A talk of ours cut by a lost connection: its length up to where the link last
+    carried it, and the line says it was cut off."""
+    now = time.monotonic()
+    cut = Turn.ending("me", now - 14.0, now - 11.0, cut=True)
+    told = last_spoke(cut, [], MAX_TALK, as_listed)
+    assert told is not None and told.cut and told.length == pytest.approx(3.0)
+    assert not last_spoke(turn("me", 1000.0, 1003.0), [], MAX_TALK, as_listed).cut  # type: ignore[union-attr]

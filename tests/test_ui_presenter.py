@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFocusEvent, QKeyEvent
@@ -458,3 +459,44 @@ def test_a_transmission_cut_by_a_lost_link_can_be_replayed_offline(qloop, settin
             await close_session(session)
 
     run(qloop, scenario(), timeout=25)
+
+
+def test_your_talk_cut_by_a_dead_link_counts_until_the_link_last_carried_it(
+        qloop, settings) -> None:
+    """The talker's own "Last spoke" counted the whole time the key was held, some 10 s
+    past the moment the link died (the others heard only until then): it ends at the last
+    answered check while talking, and says the talk was cut off."""
+    from test_client_talking_link import DarkeningProxy
+
+    server = start_server(qloop)
+
+    async def scenario() -> None:
+        proxy = DarkeningProxy(server.port)
+        port = await proxy.start()
+        session = await open_session(SimpleNamespace(port=port), settings)  # type: ignore[arg-type]
+        window, panel = session.window, session.window.panel
+        try:
+            window.activateWindow()
+            press(window)
+            await until(lambda: holder(server) == "me", what="talking")
+            before = proxy.pings
+            await until(lambda: proxy.pings > before, timeout=10, what="a check answered")
+            await asyncio.sleep(0.5)
+            proxy.dark = True  # the key still held
+            await until(lambda: "reconnecting" in window.link_text(), timeout=30,
+                        what="the dead link noticed")
+            await until(lambda: panel.last_spoke.text().startswith("Last spoke: you at "),
+                        what="the talk told")
+            text = panel.last_spoke.text()
+            assert text.endswith(", cut off)"), text
+            length = text.rsplit("(", 1)[1].split(",")[0]
+            minutes, seconds = length.split(":")
+            # held about 3 s before the link died, and 10 s more until the loss was noticed
+            assert (int(minutes), int(seconds)) <= (0, 5), text
+            release(window)
+        finally:
+            await close_session(session)
+            await proxy.close()
+            await server.stop()
+
+    run(qloop, scenario(), timeout=60)

@@ -35,6 +35,7 @@ from app.client.events import ConnectionState
 from app.client.media import AudioCallback, MediaEndpoint
 from app.client.members_refresh import MembersRefresh
 from app.client.model import ClientModel
+from app.client.path_watch import PathLookup
 from app.client.session import (
     NotificationReceived,
     RequestRefused,
@@ -147,7 +148,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         # (media endpoint, its rx_packets then, when to look)
         self._heard_checks: dict[InterphoneId, tuple[MediaEndpoint, int, float]] = {}
         # the machine woke up (or the process resumed): the connection is checked at once
-        self._wake_watch = WakeWatch(self._on_wake)
+        # and at each of its ticks, whether the network path to the server changed
+        self._path_lookup = PathLookup()
+        self._wake_watch = WakeWatch(self._on_wake, on_tick=self._check_path)
         self.model.subscribe(self._on_model_event)
         self._asking: FloorAsk | None = None  # our speak-on request, until its outcome
         self._talk_check: asyncio.Task[None] | None = None  # the link checked while talking

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from app.client.client_core import ClientCore
 from app.client.connection import SignalingConnection
@@ -91,6 +92,7 @@ class ClientFloor(ClientCore):
 
     _asking: FloorAsk | None
     _talk_check: asyncio.Task[None] | None  # the link checked while talking
+    _talk_confirmed_at: float | None = None  # (monotonic) granted, or a check answered
 
     async def talk_start(self, *, queue: bool = False, emergency: bool = False) -> bool:
         """Ask for the floor; returns True once granted (transmission may start).
@@ -191,6 +193,7 @@ class ClientFloor(ClientCore):
         if self._media is not None:
             self._media.begin_utterance(grant)
         self.model.floor_granted()
+        self._talk_confirmed_at = time.monotonic()
         self._end_ask(True)
         self._stop_talk_check()
         if self._conn is not None:
@@ -206,6 +209,7 @@ class ClientFloor(ClientCore):
                 return
             try:
                 await conn.request(Ping())
+                self._talk_confirmed_at = time.monotonic()  # the link carried it so far
             except RequestTimeout as exc:  # the keepalive ping went at once
                 logger.info("no answer to the check while talking: %s", exc)
             except ClientError:
@@ -223,8 +227,10 @@ class ClientFloor(ClientCore):
 
     def _end_turn(self, reason: str) -> None:
         """Our grant, request or wait in line ends locally (left, disconnected, closed,
-        kicked): the model forgets it and a waiting :meth:`talk_start` returns False."""
-        self.model.ending_floor(reason)
+        kicked): the model forgets it and a waiting :meth:`talk_start` returns False. A
+        talk cut by a lost connection ends where the link was last known to carry it."""
+        cut = reason == "disconnected" and self.model.floor is FloorState.TALKING
+        self.model.ending_floor(reason, self._talk_confirmed_at if cut else None)
         self._end_ask(False)
         self._stop_talk_check()
 

@@ -25,6 +25,7 @@ from app.client.errors import (
 )
 from app.client.events import ConnectionState
 from app.client.media import MediaEndpoint
+from app.client.path_watch import AddressedConnection, PathChange, PathLookup, PathWatch
 from app.client.session import ClientSession
 from app.client.wake_watch import WakeWatch
 from app.protocol.errors import ErrCode
@@ -77,6 +78,8 @@ class ClientReconnect(ClientCore):
     _features: tuple[str, ...]
     _reconnect_task: asyncio.Task[Any] | None
     _wake_watch: WakeWatch
+    _path_lookup: PathLookup
+    _path_watch: tuple[SignalingConnection, PathWatch] | None = None  # of the connection
     _established_at = 0.0  # (loop time) the current connection was reported connected
     _short_drops = 0  # connections in a row that ended within STABLE_S
 
@@ -108,6 +111,9 @@ class ClientReconnect(ClientCore):
                 raise ConnectionLost(conn.session.close_reason or "connection closed")
             self.model.set_connection(ConnectionState.CONNECTED)
             self._established_at = asyncio.get_running_loop().time()
+            watch = conn.path_watch(self._path_lookup) if isinstance(
+                conn, AddressedConnection) else None
+            self._path_watch = (conn, watch) if watch is not None else None
             self._wake_watch.start()
         except BaseException as exc:
             await self._abandon(conn, media)
@@ -118,7 +124,7 @@ class ClientReconnect(ClientCore):
     async def _open_signaling(self) -> SignalingConnection:
         session = ClientSession(self.uid, self._token, request_timeout=self._request_timeout,
                                 features=self._features)
-        return await SignalingConnection.open(
+        return await AddressedConnection.open(
             self.host, self.port, session, on_event=self._on_session_event,
             on_closed=self._on_connection_closed, connect_timeout=self._connect_timeout,
             ssl=self._ssl)
@@ -171,14 +177,41 @@ class ClientReconnect(ClientCore):
         conn = self._conn
         if conn is None or conn.closed or self._closing:
             return
+        self._check_connection_now(conn)
+
+    def _check_connection_now(self, conn: SignalingConnection) -> None:
         conn.probe()
         for interphone in self.model.joined_ids:
             self._register_again(interphone)
+
+    def _check_path(self) -> None:
+        """At each :class:`WakeWatch` tick: has the network path to the server changed
+        (:mod:`app.client.path_watch`)? Another source address or no route: the connection
+        is checked at once and the media registered again, as after a wake-up; the
+        connection's own address gone from this machine: reconnect at once (no answer can
+        reach it), instead of showing *Connected* until the keepalive ping fails."""
+        conn = self._conn
+        if self._path_watch is None or self._path_watch[0] is not conn or conn is None \
+                or conn.closed or self._closing:
+            return
+        watch = self._path_watch[1]
+        change, route = watch.check()
+        if change is PathChange.CHANGED:
+            logger.info("the network path to the server changed (the route leaves from %s, "
+                        "the connection from %s): checking the connection",
+                        route or "nowhere", watch.local)
+            self._check_connection_now(conn)
+        elif change is PathChange.GONE:
+            why = f"the network changed ({watch.local} is no longer this machine's address)"
+            logger.info("%s: reconnecting at once", why)
+            conn.session.connection_lost(why)
+            conn.abort()
 
     def _on_connection_closed(self, conn: SignalingConnection, exc: Exception | None) -> None:
         if conn is not self._conn:
             return
         self._conn = None
+        self._path_watch = None
         media = self._media
         if media is not None:
             media.unregister()

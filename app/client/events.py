@@ -183,6 +183,12 @@ class FloorChanged:
     errcode: int = 0
     """A refused request (``refused``, ``refused_busy``): the server's errcode (403 not
     allowed, 429 too many requests, 500 the server's fault ...); 0 otherwise."""
+    cut_at: float | None = None
+    """A grant of ours cut by a lost connection (``disconnected``): the ``time.monotonic()``
+    the link was last known to carry it (the grant, or the last answered check while
+    talking, :data:`~app.client.client_floor.TALKING_CHECK_S`). The server took the floor
+    back after its ``silence_timeout`` of silence, so what was said after that moment
+    was most likely heard by nobody; None otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -411,16 +411,17 @@ class ClientModel(RosterModel):
             self._set_floor(state, holder or self._speaker if busy else "", reason,
                             outcome=outcome, errcode=errcode)
 
-    def floor_released(self, reason: str = "released", *, cause: str = "",
-                       by: str = "") -> None:
+    def floor_released(self, reason: str = "released", *, cause: str = "", by: str = "",
+                       cut_at: float | None = None) -> None:
         """Our grant ended (talk_stop, revocation, disconnection) or a request was abandoned
-        (``cause``/``by``: what a ``revoked`` notice said). The event's ``outcome`` follows
-        from ``reason`` and what ended (:meth:`_release_outcome`)."""
+        (``cause``/``by``: what a ``revoked`` notice said; ``cut_at``: :class:`FloorChanged`'s).
+        The ``outcome`` follows from ``reason`` and what ended (:meth:`_release_outcome`)."""
         with self._batch():
             outcome = self._release_outcome(reason)
             if self._speaker == self._uid:
                 self._set_speaker("")
-            self._set_floor(*self._idle_floor(), reason, cause=cause, by=by, outcome=outcome)
+            self._set_floor(*self._idle_floor(), reason, cause=cause, by=by, outcome=outcome,
+                            cut_at=cut_at)
 
     def floor_queued(self, position: int) -> None:
         """Our request waits in line at ``position`` (extension floor-queue)."""
@@ -429,11 +430,11 @@ class ClientModel(RosterModel):
                        else FloorOutcome.QUEUED)
             self._set_floor(FloorState.QUEUED, "", position=position, outcome=outcome)
 
-    def ending_floor(self, reason: str) -> None:
+    def ending_floor(self, reason: str, cut_at: float | None = None) -> None:
         """A grant or request of ours ends for ``reason`` (left, disconnected, kicked,
-        closed): released if there was one, else nothing."""
+        closed; ``cut_at``: see :class:`FloorChanged`): released if any, else nothing."""
         if self._floor in (FloorState.TALKING, FloorState.REQUESTING, FloorState.QUEUED):
-            self.floor_released(reason)
+            self.floor_released(reason, cut_at=cut_at)
 
     def apply_emergency(self, body: EmergencyState) -> None:
         """A raise or cancel (response or notification): the interphone's ``emergency``."""
@@ -547,13 +548,13 @@ class ClientModel(RosterModel):
 
     def _set_floor(self, state: FloorState, holder: str, reason: str = "", *,
                    position: int = 0, cause: str = "", by: str = "",
-                   outcome: FloorOutcome = FloorOutcome.NONE, errcode: int = 0) -> None:
+                   outcome: FloorOutcome = FloorOutcome.NONE, errcode: int = 0,
+                   cut_at: float | None = None) -> None:
         if (state, holder, position) == (self._floor, self._floor_holder, self._position):
             return
-        self._floor = state
-        self._floor_holder = holder
-        self._position = position
-        self._emit(FloorChanged(state, holder, reason, position, cause, by, outcome, errcode))
+        self._floor, self._floor_holder, self._position = state, holder, position
+        self._emit(FloorChanged(state, holder, reason, position, cause, by, outcome, errcode,
+                                cut_at))
 
     def _set_speaker(self, uid: str, *, started_now: bool = True) -> None:
         """``started_now`` False: the speech was going on before (the interphone just

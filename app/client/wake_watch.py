@@ -14,8 +14,15 @@ late by more than ``gap`` is a stopped (SIGSTOP, a debugger) or frozen process, 
 monotonic clock jumped. Either calls ``on_wake(seconds)`` once, on the loop; the client
 then checks its connection at once (:meth:`ClientSession.probe
 <app.client.session.ClientSession.probe>`) and registers its media again (a NAT's mapping
-expired meanwhile). A wall clock set back or forward by hand, or a loop blocked for
-``gap`` seconds, costs one needless ping.
+expired meanwhile). A wall clock set back or forward by hand costs one needless ping.
+
+A tick late because the loop was blocked by the process's own work (a long roster, many
+joins at once) is not a wake-up: the loop's thread used CPU meanwhile, where a stopped or
+sleeping process used none. Such a tick logs a warning naming how long the loop was
+blocked (a defect worth seeing) and probes nothing.
+
+Each tick also calls ``on_tick()`` (the client checks there whether its network path
+changed), so that one loop wake-up every ``interval`` serves both.
 """
 
 from __future__ import annotations
@@ -32,6 +39,10 @@ WAKE_CHECK_S = 2.0
 within 2 s plus the ping's timeout)."""
 WAKE_GAP_S = 3.0
 """Time missing between two ticks that counts as a sleep (a tick 3 s late)."""
+BLOCKED_CPU_SHARE = 0.1
+"""A tick late by ``late`` seconds whose loop thread used at least this share of ``late``
+in CPU meanwhile was late because the loop was blocked by work, not stopped: a stopped or
+sleeping process uses no CPU (a busy loop on a loaded machine still gets a fair share)."""
 
 
 class WakeWatch:
@@ -39,8 +50,12 @@ class WakeWatch:
 
     def __init__(self, on_wake: Callable[[float], None], *, interval: float = WAKE_CHECK_S,
                  gap: float = WAKE_GAP_S, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 cpu: Callable[[], float] = time.thread_time,
+                 on_tick: Callable[[], None] | None = None) -> None:
         self._on_wake = on_wake
+        self._on_tick = on_tick
+        self._cpu = cpu
         self.interval = interval
         self.gap = gap
         self._clock = clock
@@ -48,7 +63,9 @@ class WakeWatch:
         self._handle: asyncio.TimerHandle | None = None
         self._active = False
         self._last = (0.0, 0.0)  # (monotonic, wall) at the last tick
+        self._last_cpu = 0.0  # the loop thread's CPU time at the last tick
         self.wakes = 0
+        self.blocked = 0  # ticks late because the loop was blocked
 
     @property
     def running(self) -> bool:
@@ -58,6 +75,7 @@ class WakeWatch:
         if not self._active:
             self._active = True
             self._last = (self._clock(), self._wall())
+            self._last_cpu = self._cpu()
             self._schedule()
 
     def stop(self) -> None:
@@ -68,11 +86,18 @@ class WakeWatch:
 
     def check(self) -> float:
         """Compare the clocks now (the tick's work); the seconds slept (0: none)."""
-        clock, wall = self._clock(), self._wall()
+        clock, wall, cpu = self._clock(), self._wall(), self._cpu()
         last_clock, last_wall = self._last
-        self._last = (clock, wall)
+        used = cpu - self._last_cpu
+        self._last, self._last_cpu = (clock, wall), cpu
         late = (clock - last_clock) - self.interval  # the process was stopped
         asleep = (wall - last_wall) - (clock - last_clock)  # the monotonic clock was
+        if asleep <= self.gap and late > self.gap and used >= BLOCKED_CPU_SHARE * late:
+            # the loop ran its own work all along: it was not asleep, only blocked
+            self.blocked += 1
+            logger.warning("the event loop was blocked for about %.1f s (%.1f s of CPU "
+                           "used meanwhile): not a wake-up", late, used)
+            return 0.0
         slept = max(late, asleep)
         if slept <= self.gap:
             return 0.0
@@ -91,5 +116,10 @@ class WakeWatch:
     def _tick(self) -> None:
         self._handle = None
         self.check()
-        if self._active:  # (not stopped by the handler)
+        if self._active and self._on_tick is not None:
+            try:
+                self._on_tick()
+            except Exception:
+                logger.exception("tick handler failed")
+        if self._active:  # (not stopped by a handler)
             self._schedule()

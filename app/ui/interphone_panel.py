@@ -443,6 +443,9 @@ class InterphonePanel(QWidget):
             if last.length is None:  # its start was not seen: when it ended
                 text = self.tr("Last spoke: %1, until %2").replace("%1", who)\
                     .replace("%2", last.at)
+            elif last.cut:  # our own, cut by a lost connection: as far as it went
+                text = self.tr("Last spoke: %1 at %2 (%3, cut off)").replace("%1", who)\
+                    .replace("%2", last.at).replace("%3", format_length(last.length))
             else:  # as its row in the replay list: the start, then the length
                 text = self.tr("Last spoke: %1 at %2 (%3)").replace("%1", who)\
                     .replace("%2", last.at).replace("%3", format_length(last.length))

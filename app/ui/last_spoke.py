@@ -42,6 +42,9 @@ class LastSpoke:
     """``HH:MM:SS`` it started; when ``length`` is None, when it ended"""
     length: float | None
     """seconds; None: its start was not seen"""
+    cut: bool = False
+    """our own talk, cut by a lost connection (its length up to the last moment the link
+    was known to carry it)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +59,21 @@ class Turn:
     told: LastSpoke | None = None
     """how the replay list told it (its transmission's start and length), kept for when
     the list no longer holds it (10 minutes on): the line does not change then"""
+    cut: bool = False
+    """our own talk, cut by a lost connection: it ends where the link was last known to
+    carry it"""
 
     @classmethod
     def ending(cls, uid: str, started: float | None, ended: float | None = None,
-               ended_wall: float | None = None) -> Turn:
+               ended_wall: float | None = None, *, cut: bool = False) -> Turn:
         """A turn that started at ``started`` (monotonic, or None) and ended at ``ended``
-        (monotonic and wall clock; now when not given)."""
+        (monotonic and wall clock; now when not given); ``cut``: see :attr:`cut`."""
         now, wall = time.monotonic(), time.time()
         end = now if ended is None else ended
         end_wall = wall - (now - end) if ended_wall is None else ended_wall
         start = None if started is None else min(started, end)
         start_wall = None if start is None else end_wall - (end - start)
-        return cls(uid, start, end, start_wall, end_wall)
+        return cls(uid, start, end, start_wall, end_wall, cut=cut)
 
 
 def received_in(turn: Turn, transmissions: Iterable[TransmissionInfo],
@@ -95,5 +101,6 @@ def last_spoke(turn: Turn | None, transmissions: Iterable[TransmissionInfo], lon
     if turn.told is not None:
         return turn.told
     if turn.started is not None and turn.started_wall is not None:
-        return LastSpoke(turn.uid, clock_text(turn.started_wall), turn.ended - turn.started)
-    return LastSpoke(turn.uid, clock_text(turn.ended_wall), None)
+        return LastSpoke(turn.uid, clock_text(turn.started_wall), turn.ended - turn.started,
+                         turn.cut)
+    return LastSpoke(turn.uid, clock_text(turn.ended_wall), None, turn.cut)

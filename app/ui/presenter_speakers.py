@@ -138,4 +138,18 @@ class PresenterSpeakers(PresenterCore):
             self._deadline = (time.monotonic() if since is None else since) + model.max_talk
         else:
             self._deadline = None
+        if event.cut_at is not None:
+            self._cut_own_turn(event.cut_at)
         self._show_talk()
+
+    def _cut_own_turn(self, cut_at: float) -> None:
+        """Our talk was cut by a lost connection: its record (the "Last spoke" line) ends
+        where the link was last known to carry it, not when the loss was noticed (some
+        10 s later, the server having taken the floor back after 5 s of silence)."""
+        key = str(self.model.joined) if self.model.joined is not None else ""
+        turn = self._last_spoke.get(key)
+        if turn is not None and turn.uid == self.model.uid:
+            self._last_spoke[key] = Turn.ending(turn.uid, turn.started,
+                                                min(cut_at, turn.ended), cut=True)
+            if key == self._selected:
+                self._show_selected()

@@ -202,17 +202,17 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="106"/>
+        <location filename="../../app/ui/floor_widgets.py" line="107"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="107"/>
+        <location filename="../../app/ui/floor_widgets.py" line="108"/>
         <source>Silence</source>
         <translation>停止警报音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="108"/>
+        <location filename="../../app/ui/floor_widgets.py" line="109"/>
         <source>Stop the alarm for you only: the emergency stays raised</source>
         <translation>仅为您停止警报：紧急呼叫仍然有效</translation>
     </message>
@@ -1168,7 +1168,7 @@
         <location filename="../../app/ui/interphone_panel.py" line="352"/>
         <location filename="../../app/ui/interphone_panel.py" line="355"/>
         <location filename="../../app/ui/interphone_panel.py" line="361"/>
-        <location filename="../../app/ui/interphone_panel.py" line="512"/>
+        <location filename="../../app/ui/interphone_panel.py" line="515"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
@@ -1248,12 +1248,17 @@
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="451"/>
+        <location filename="../../app/ui/interphone_panel.py" line="447"/>
+        <source>Last spoke: %1 at %2 (%3, cut off)</source>
+        <translation>上一位讲话者：%1，%2 开始（%3，已中断）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/interphone_panel.py" line="454"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="456"/>
+        <location filename="../../app/ui/interphone_panel.py" line="459"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
@@ -1273,12 +1278,12 @@
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="447"/>
+        <location filename="../../app/ui/interphone_panel.py" line="450"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="511"/>
+        <location filename="../../app/ui/interphone_panel.py" line="514"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
@@ -1708,44 +1713,44 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="114"/>
+        <location filename="../../app/ui/floor_widgets.py" line="115"/>
         <source>(%1)</source>
         <translation>（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="378"/>
-        <location filename="../../app/ui/floor_widgets.py" line="433"/>
+        <location filename="../../app/ui/floor_widgets.py" line="380"/>
+        <location filename="../../app/ui/floor_widgets.py" line="435"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="392"/>
+        <location filename="../../app/ui/floor_widgets.py" line="394"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="393"/>
+        <location filename="../../app/ui/floor_widgets.py" line="395"/>
         <source>Play again: %1 at %2 (%3), not heard yet</source>
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="397"/>
+        <location filename="../../app/ui/floor_widgets.py" line="399"/>
         <source>%1 at %2 (%3)</source>
         <translation>%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="398"/>
+        <location filename="../../app/ui/floor_widgets.py" line="400"/>
         <source>%1 at %2 (%3), not heard yet</source>
         <translation>%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="452"/>
+        <location filename="../../app/ui/floor_widgets.py" line="454"/>
         <source>Replay (%1 unheard)</source>
         <translation>回放（%1 条未听）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="453"/>
         <location filename="../../app/ui/floor_widgets.py" line="455"/>
+        <location filename="../../app/ui/floor_widgets.py" line="457"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
