@@ -49,6 +49,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -322,8 +323,10 @@ class Directory:
         before the directory is served, so that the event loop finds them made. Only
         before it is served: the caches are not shared with the loop's thread then."""
         self.fingerprint()
-        for uid in uids:
+        for count, uid in enumerate(uids, 1):
             self.contact_ids(uid, auth)
+            if count % 8 == 0:
+                time.sleep(0)  # the GIL to the event loop's thread, if it waits for it
 
     def serves(self, roster: tuple[RosterEntry, ...]) -> bool:
         """``roster`` is one this directory made (:meth:`roster`): it fits one frame with
