@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from server_fixtures import G58, TEST_TOML, RawClient, running_server
+from server_fixtures import (
+    G58,
+    TEST_TOML,
+    RawClient,
+    running_server,
+    start_server_process,
+    stop_server_process,
+)
 
 from app.protocol.messages import Login, MembersRequest
 from app.server import Directory
@@ -180,3 +189,41 @@ async def test_the_sessions_contacts_are_made_in_the_thread_not_on_the_loop(
         finally:
             for client in clients.values():
                 await client.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
+async def test_sighups_in_quick_succession_then_sigterm_on_a_real_process(
+        tmp_path: Path) -> None:
+    """Two SIGHUPs sent at once serve the second file; a SIGTERM right after a SIGHUP ends
+    the process cleanly (exit 0, no traceback), whether the read was over or not."""
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    process, port, lines = await start_server_process("--config", str(config),
+                                                      stdout=asyncio.subprocess.DEVNULL)
+    assert process.stderr is not None
+    try:
+        config.write_text(WITH_FRANK)
+        process.send_signal(signal.SIGHUP)
+        config.write_text(WITH_GINA)
+        process.send_signal(signal.SIGHUP)
+        while True:
+            line = (await asyncio.wait_for(process.stderr.readline(), 20)).decode()
+            assert line, "the server exited: " + "".join(lines)
+            lines.append(line)
+            if "directory reloaded" in line and "gina" in line:
+                break
+        gina = await RawClient.connect(port)
+        assert (await gina.login("gina", "pw-gina")).uid == "gina"
+        frank = await RawClient.connect(port)
+        assert not (await frank.request(Login("frank", "pw-frank"))).ok
+        await gina.close()
+        await frank.close()
+        config.write_text(WITH_FRANK)
+        process.send_signal(signal.SIGHUP)
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 0, "".join(lines) + err.decode()
+        assert "Traceback" not in "".join(lines) + err.decode()
+    finally:
+        if process.returncode is None:
+            await stop_server_process(process)
