@@ -227,3 +227,28 @@ async def test_sighups_in_quick_succession_then_sigterm_on_a_real_process(
     finally:
         if process.returncode is None:
             await stop_server_process(process)
+
+
+async def test_a_reload_whose_swap_fails_is_logged_and_the_next_sighup_still_applies(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "directory.toml"
+    config.write_text(WITH_FRANK)
+    async with running_server(Directory.from_toml_file(config)) as server:
+        swap = server.replace_directory
+        calls: list[Directory] = []
+
+        def replace_directory(directory: Directory) -> None:
+            calls.append(directory)
+            if len(calls) == 1:
+                raise RuntimeError("a defect")
+            swap(directory)
+
+        server.replace_directory = replace_directory  # type: ignore[method-assign]
+        reloads = DirectoryReloads(server, config)
+        reloads.request()
+        await until(lambda: reloads.applied == 1)
+        assert "serving the reloaded directory failed" in caplog.text
+        config.write_text(WITH_GINA)
+        reloads.request()
+        await until(lambda: reloads.applied == 2)
+        assert "gina" in users(server)

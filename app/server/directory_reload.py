@@ -80,11 +80,15 @@ class DirectoryReloads:
             except Exception:  # a defect, not the file: the directory in use stays
                 log.exception("SIGHUP: reload failed, the directory in use stays")
                 directory = None
-            if directory is not None and asked == self._asked:
-                self._server.replace_directory(directory)
-            elif directory is not None:  # a newer SIGHUP came during the read: read again
-                log.info("SIGHUP: the file is read again for a newer reload")
-            self.applied = asked
+            try:
+                if directory is not None and asked == self._asked:
+                    self._server.replace_directory(directory)
+                elif directory is not None:  # a newer SIGHUP came during the read: again
+                    log.info("SIGHUP: the file is read again for a newer reload")
+            except Exception:  # a defect: logged, and the next SIGHUP is heard all the same
+                log.exception("SIGHUP: serving the reloaded directory failed")
+            finally:
+                self.applied = asked
 
     def _in_thread(self, uids: Sequence[str], auth: str) -> asyncio.Future[Directory]:
         """The file read, and the directory prepared for ``uids``, by a daemon thread."""
