@@ -89,3 +89,26 @@ def test_a_large_roster_is_spliced_into_the_same_bytes_as_lxml_makes(
     assert [encode_message(message) for message in messages] == spliced
     for data in spliced:  # (a control character in a name is replaced on the wire)
         assert [e.id for e in decode_message(data).body.roster] == [e.id for e in entries]
+
+
+def test_a_large_presence_sync_is_spliced_into_the_same_bytes_as_lxml_makes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # every client asks for a sync after a reload's roster notice: parsing a thousand
+    # contacts into a tree and serializing it again took 2-4 ms a session on the loop
+    import app.protocol.xmlcodec as xmlcodec
+    from app.protocol.presence import ContactPresence, PresenceSyncResult
+    from app.protocol.xmlcodec import presence
+    contacts = tuple(ContactPresence(f"user{n}@example.org", n % 3 == 0) for n in range(1000))
+    message = Message.response("7", PresenceSyncResult(contacts), "MID_SESSION")
+    spliced = encode_message(message)
+    parsed: list[bytes] = []
+    fromstring = presence.etree.fromstring
+    monkeypatch.setattr(presence.etree, "fromstring", lambda data, *a, **k: (
+        parsed.append(data), fromstring(data, *a, **k))[1])
+    assert encode_message(message) == spliced
+    assert not parsed  # the contacts are not parsed into a tree
+    monkeypatch.setattr(xmlcodec, "SPLICED_ROSTER", 10 ** 9)  # the tree
+    assert encode_message(message) == spliced
+    assert decode_message(spliced).body == message.body
+    assert spliced.endswith(b'<contact id="user999@example.org" status="online"/>'
+                            b"</presence></message>")

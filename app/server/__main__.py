@@ -1,6 +1,7 @@
 """``interphone-server`` / ``python -m app.server``: run the server until SIGINT or SIGTERM.
 
-SIGHUP re-reads the ``--config`` file and serves it (see
+SIGHUP re-reads the ``--config`` file in a thread and serves it (see
+:mod:`app.server.directory_reload`,
 :meth:`app.server.state.ServerState.replace_directory`); a file that is not valid
 is refused with its line named and the directory in use stays.
 
@@ -49,6 +50,7 @@ try:  # loading these takes a second or more on a busy machine: Ctrl-C then is n
     from app.server.app import InterphoneServer, MetricsUnavailable
     from app.server.binding import BindError
     from app.server.directory import Directory, DirectoryError, hash_token
+    from app.server.directory_reload import DirectoryReloads
     from app.server.fd_limit import ensure_open_files
     from app.server.logs import LOG_FORMATS, configure_logging
     from app.server.metrics import parse_listen_address
@@ -151,18 +153,13 @@ def _seconds(variable: str, default: float) -> float:
     return value
 
 
-def reload_directory(server: InterphoneServer, config: str | None) -> None:
-    """SIGHUP: read ``config`` again and serve it, or keep the directory in use if the
-    file is not valid (the log names the line)."""
-    if config is None:
+def reload_directory(reloads: DirectoryReloads | None) -> None:
+    """SIGHUP: read the ``--config`` file again (in a thread) and serve it, or keep the
+    directory in use if the file is not valid (the log names the line)."""
+    if reloads is None:
         log.warning("SIGHUP: no --config to reload (serving the built-in demo directory)")
         return
-    try:
-        directory = Directory.from_toml_file(config)
-    except DirectoryError as exc:
-        log.error("SIGHUP: reload refused, the directory in use stays: %s", exc)
-        return
-    server.replace_directory(directory)
+    reloads.request()
 
 
 def tls_options(args: argparse.Namespace, directory: Directory,
@@ -200,8 +197,9 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
                               node_address=node_address or None)
     handlers: list[tuple[signal.Signals, Callable[[], object]]] = [
         (signal.SIGINT, stop.set), (signal.SIGTERM, stop.set)]
+    reloads = DirectoryReloads(server, config) if config is not None else None
     if hasattr(signal, "SIGHUP"):
-        handlers.append((signal.SIGHUP, lambda: reload_directory(server, config)))
+        handlers.append((signal.SIGHUP, lambda: reload_directory(reloads)))
     for sig, handler in handlers:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, handler)
@@ -239,8 +237,12 @@ async def serve(directory: Directory, hosts: list[str], port: int, *,
         finally:
             for waiting in waits:
                 waiting.cancel()
+            if reloads is not None:
+                reloads.cancel()  # a directory read meanwhile is not served
             await server.stop()
     finally:
+        if reloads is not None:
+            reloads.cancel()
         for sig in installed:
             loop.remove_signal_handler(sig)
     if start_again:

@@ -49,6 +49,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -176,6 +177,8 @@ class Directory:
     _contacts_size: int = field(default=0, init=False, repr=False, compare=False)
     _served: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
     """The ids of the rosters in ``_rosters`` (alive while there)."""
+    _contact_ids: dict[tuple[str, str], frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -303,6 +306,27 @@ class Directory:
         served = self._rosters[key] = tuple(circles) + contacts[:count]
         self._served.add(id(served))
         return served
+
+    def contact_ids(self, uid: str, auth: str) -> frozenset[str]:
+        """The uids of the contacts in ``uid``'s :meth:`roster` (whose status it is told,
+        extension presence). Computed once per uid."""
+        key = (uid, auth)
+        ids = self._contact_ids.get(key)
+        if ids is None:
+            ids = self._contact_ids[key] = frozenset(
+                e.id for e in self.roster(uid, auth) if e.kind == "contact")
+        return ids
+
+    def prepare(self, uids: Iterable[str], auth: str) -> None:
+        """Compute now what serving this directory to the sessions of ``uids`` asks for (its
+        :meth:`fingerprint`, their rosters and contacts): a reload does it in a thread,
+        before the directory is served, so that the event loop finds them made. Only
+        before it is served: the caches are not shared with the loop's thread then."""
+        self.fingerprint()
+        for count, uid in enumerate(uids, 1):
+            self.contact_ids(uid, auth)
+            if count % 8 == 0:
+                time.sleep(0)  # the GIL to the event loop's thread, if it waits for it
 
     def serves(self, roster: tuple[RosterEntry, ...]) -> bool:
         """``roster`` is one this directory made (:meth:`roster`): it fits one frame with

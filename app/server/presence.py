@@ -77,8 +77,8 @@ class PresenceRules:
         so the user was online all along and nobody is told)."""
         if PRESENCE in session.features:
             state = self._state
-            roster = state.directory.roster(session.uid, state.settings.auth)
-            self.contacts_of[session.sid] = frozenset(e.id for e in roster if e.kind == "contact")
+            self.contacts_of[session.sid] = state.directory.contact_ids(session.uid,
+                                                                        state.settings.auth)
         if not replaced:
             self._tell_watchers(session, True, outbox)
 
@@ -87,13 +87,16 @@ class PresenceRules:
         follow the roster served now (extension roster's notice replaces the login's).
         ``leaving``: removed users whose sessions are still to end (several nodes: their
         kicks come through the shared log); those that were contacts stay watched until
-        then, so that ``session`` is told they went offline, as on one server."""
+        then, so that ``session`` is told they went offline, as on one server.
+        The contacts are the directory's set for the uid (made once per uid; a reload makes
+        those of the live sessions in its thread, :meth:`Directory.prepare`): the loop does
+        a few set operations per session, not one per contact."""
         contacts = self.contacts_of.get(session.sid)
         if contacts is not None:
             state = self._state
-            roster = state.directory.roster(session.uid, state.settings.auth)
-            self.contacts_of[session.sid] = frozenset(
-                e.id for e in roster if e.kind == "contact") | contacts.intersection(leaving)
+            served = state.directory.contact_ids(session.uid, state.settings.auth)
+            kept = contacts.intersection(leaving) if leaving else frozenset()
+            self.contacts_of[session.sid] = served | kept if kept else served
 
     def session_ended(self, session: Session, *, replaced: bool, outbox: Outbox) -> None:
         """``session`` ended (``replaced``: by a new login of its uid). Its rings end:

@@ -89,6 +89,12 @@ def _decode_call_result(element: etree._Element) -> CallResult:
                       int_attr(element, "timeout", default=0))
 
 
+def contacts_xml(contacts: tuple[ContactPresence, ...]) -> bytes:
+    """The ``<contact/>`` elements of a sync's answer, one after the other (lxml's bytes:
+    :func:`app.protocol.xmlcodec.encode_message` splices them into a long answer)."""
+    return b"".join(map(_contact_xml, contacts))
+
+
 def _decode_call_notice(element: etree._Element) -> CallNotice:
     peer = attr(element, "from") or ""
     if peer and not is_valid_name(peer):
@@ -109,8 +115,7 @@ def encode(body: Body) -> etree._Element | None:
                     element.append(new_element("contact", id=contact.uid,
                                                status="online" if contact.online else "offline"))
             else:  # a thousand contacts: from each one's XML, kept, parsed in one go
-                element.extend(etree.fromstring(
-                    b"<r>" + b"".join(map(_contact_xml, contacts)) + b"</r>"))
+                element.extend(etree.fromstring(b"<r>" + contacts_xml(contacts) + b"</r>"))
             return element
         case PresenceChanged(uid, online):
             return new_element("presence", uid=uid, status="online" if online else "offline")
