@@ -41,10 +41,18 @@ class DarkeningProxy:
         self.tasks: list[asyncio.Task[None]] = []
         self.listener: asyncio.Server | None = None
         self.pings = 0  # pings the client sent through
+        self.listen_port = 0  # where clients connect, once entered
 
     async def start(self) -> int:
         self.listener = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         return int(self.listener.sockets[0].getsockname()[1])
+
+    async def __aenter__(self) -> DarkeningProxy:
+        self.listen_port = await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.dark:  # a new connection goes nowhere either
@@ -75,11 +83,10 @@ class DarkeningProxy:
 async def test_a_talker_whose_link_dies_is_told_long_before_the_keepalive(clients: Clients):
     # a keepalive of 5 minutes: without the check while talking, the link's death would be
     # noticed only after 5 minutes without sending anything on the signaling
-    async with running_server(keepalive=300) as server:
-        proxy = DarkeningProxy(server.port)
-        port = await proxy.start()
+    async with running_server(keepalive=300) as server, \
+            DarkeningProxy(server.port) as proxy:
         try:
-            alice = await clients.connect(port, "alice")
+            alice = await clients.connect(proxy.listen_port, "alice")
             await alice.join(G58)
             assert await alice.talk_start() is True
             assert alice.send_audio(PACKET)
@@ -92,15 +99,13 @@ async def test_a_talker_whose_link_dies_is_told_long_before_the_keepalive(client
             assert "ping not answered" in alice.model.connection_detail
         finally:
             await clients.close_all()
-            await proxy.close()
 
 
 async def test_the_check_while_talking_ends_with_the_talk(clients: Clients):
-    async with running_server(keepalive=300) as server:
-        proxy = DarkeningProxy(server.port)
-        port = await proxy.start()
+    async with running_server(keepalive=300) as server, \
+            DarkeningProxy(server.port) as proxy:
         try:
-            alice = await clients.connect(port, "alice")
+            alice = await clients.connect(proxy.listen_port, "alice")
             await alice.join(G58)
             before = proxy.pings
             assert await alice.talk_start() is True
@@ -114,7 +119,6 @@ async def test_the_check_while_talking_ends_with_the_talk(clients: Clients):
             assert proxy.pings == pings  # idle: the keepalive alone
         finally:
             await clients.close_all()
-            await proxy.close()
 
 
 async def test_a_talk_cut_by_a_dead_link_ends_where_the_link_last_carried_it(
@@ -123,11 +127,10 @@ async def test_a_talk_cut_by_a_dead_link_ends_where_the_link_last_carried_it(
     some 10 s later. Its own record of the talk ends at the last answered check while
     talking (``cut_at``), not when the loss was noticed; a talk released as usual has
     none."""
-    async with running_server(keepalive=300) as server:
-        proxy = DarkeningProxy(server.port)
-        port = await proxy.start()
+    async with running_server(keepalive=300) as server, \
+            DarkeningProxy(server.port) as proxy:
         try:
-            alice = await clients.connect(port, "alice")
+            alice = await clients.connect(proxy.listen_port, "alice")
             await alice.join(G58)
             floors = EventLog(alice)
             assert await alice.talk_start() is True
@@ -151,7 +154,6 @@ async def test_a_talk_cut_by_a_dead_link_ends_where_the_link_last_carried_it(
             assert noticed - dark > TALKING_CHECK_S  # (what the record no longer counts)
         finally:
             await clients.close_all()
-            await proxy.close()
 
 
 async def test_cli_talk_on_a_link_that_dies_says_what_may_not_have_gone(tmp_path: Path):
