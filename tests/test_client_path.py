@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from app.client.path_watch import (
 )
 from app.client.trust import TrustPolicy, client_context
 from app.server import InterphoneServer
+from app.server.binding import has_ipv6
 from app.server.tls import TlsOptions, load_server_context
 
 pytest_plugins = ["client_fixtures"]
@@ -47,21 +47,12 @@ def pings(client: InterphoneClient) -> int:
     return conn.session.pings_sent
 
 
-def has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 def test_the_route_source_and_the_address_check_on_real_sockets() -> None:
     port = free_port()
     assert route_source(("127.0.0.1", port)) == "127.0.0.1"
     assert address_exists("127.0.0.1") and address_exists("127.0.0.2")
     assert not address_exists("192.0.2.1")  # TEST-NET-1: no machine's address
-    if has_ipv6_loopback():
+    if has_ipv6():
         assert route_source(("::1", port, 0, 0)) == "::1"
         assert not address_exists("2001:db8::1")  # documentation prefix
 
