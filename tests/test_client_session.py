@@ -197,8 +197,10 @@ async def test_reconnect_restores_the_session_on_a_new_server(clients):
     await wait_until(lambda: alice.state is ConnectionState.RECONNECTING, what="reconnecting")
     assert alice.model.joined == G58  # kept while reconnecting
     assert alice.model.floor is FloorState.IDLE  # transmission stopped at once
-    assert FloorChanged(FloorState.IDLE, "", "disconnected",
-                        outcome=FloorOutcome.DISCONNECTED) in log.events
+    (cut,) = [event for event in log.of(FloorChanged) if event.reason == "disconnected"]
+    assert (cut.state, cut.holder, cut.outcome) == \
+        (FloorState.IDLE, "", FloorOutcome.DISCONNECTED)
+    assert cut.cut_at is not None  # the talk was cut: it ends where last confirmed
     assert alice.send_audio(b"\xf8\xff\xfe") is False
     await wait_until(lambda: alice.stats.reconnect_attempts >= 1, what="a failed attempt")
     async with running_server(port=port):
