@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from waiting import wait_for
 
+from app.audio import clocked
 from app.audio.backend import AudioBackend, AudioDeviceError, AudioStream, select_device
 from app.audio.clocked import ClockedBackend
 
@@ -244,3 +245,29 @@ def test_output_blocks_without_collection_allocate_no_audio_buffers() -> None:
         tracemalloc.stop()
         stream.close()
     assert grown < 3000, grown
+
+
+def test_a_stream_started_again_and_again_keeps_a_bounded_record_of_its_blocks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's simulated sound card opens its streams once and starts and stops them on
+    demand for every talk and every received transmission: their callback times grew
+    over the whole run (3.3 MB per stream after an hour). Only the last
+    ``MAX_BLOCK_TIMES`` are kept, whatever the number of starts."""
+    monkeypatch.setattr(clocked, "MAX_BLOCK_TIMES", 30)
+    backend = ClockedBackend(collect_output=False)
+    blocks = [0]
+
+    def count(out: np.ndarray) -> None:
+        blocks[0] += 1
+
+    stream = backend.open_output(count, 48)  # 1 ms blocks
+    try:
+        for _ in range(3):
+            target = blocks[0] + 25
+            stream.start()
+            wait_for(lambda target=target: blocks[0] >= target, what="25 more blocks")
+            stream.stop()
+    finally:
+        stream.close()
+    assert blocks[0] >= 75
+    assert len(backend.output_block_times) == 30

@@ -43,7 +43,10 @@ logger = logging.getLogger(__name__)
 Source = np.ndarray | Callable[[int], np.ndarray] | None
 BlockCallback = Callable[[np.ndarray], None]
 
-_MAX_BLOCK_TIMES = 100_000
+MAX_BLOCK_TIMES = 12_000
+"""Callback times a stream keeps (the last two minutes at 10 ms blocks; 100,000 kept
+3.3 MB per stream, filled over an hour or more of talks by the app's simulated sound
+card, which opens and stops the same streams on demand)."""
 MAX_CATCH_UP_S = 0.5
 """Late by more than this, a stream skips the periods it missed (its ``t0`` moves on by
 them) instead of catching up on each."""
@@ -77,7 +80,7 @@ class ClockedStream:
         self._block = np.zeros(blocksize, dtype=np.float32)  # reused for every block
         self.t0: float | None = None
         # Monotonic wall time at which each recent callback actually ran.
-        self.block_times: deque[float] = deque(maxlen=_MAX_BLOCK_TIMES)
+        self.block_times: deque[float] = deque(maxlen=MAX_BLOCK_TIMES)
 
     @property
     def active(self) -> bool:
