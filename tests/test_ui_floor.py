@@ -4,7 +4,9 @@ queue place, the talk-limit warnings, the cut-off reason and the floor cues."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -474,3 +476,28 @@ def test_raising_from_the_menu_asks_first_and_enter_does_not_raise(qloop, server
             await close_session(session)
 
     run(qloop, scenario(), timeout=20)
+
+
+def test_speaker_changes_where_one_looks_leave_nothing_behind(qloop, ui) -> None:
+    """Each speaker change in the interphone shown schedules the replay list's late-packet
+    refresh; a day of turns there left one weak reference (and its slot) per change behind
+    (``QTimer.singleShot`` with a delay and a bound method keeps them in PySide 6.11)."""
+    def weak_references_to_presenter() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects()
+                   if type(o) is weakref.ReferenceType and o() is ui.presenter)
+
+    async def scenario() -> None:
+        alice = await ui.other("alice")
+        ui.presenter.select(OPS)
+        button = ui.window.panel.talk_button
+        before = weak_references_to_presenter()
+        for _ in range(12):
+            assert await alice.talk_start()
+            await until(lambda: button.state is TalkState.BUSY, what="alice speaks")
+            await alice.talk_stop()
+            await until(lambda: button.state is TalkState.IDLE, what="alice stopped")
+        await asyncio.sleep(REPLAY_SETTLE_MS / 1000 + 0.2)  # the refreshes ran
+        assert weak_references_to_presenter() - before < 4
+
+    run(qloop, scenario(), timeout=40)

@@ -65,7 +65,7 @@ from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, NO_EMERGENCY, Presen
 from app.ui.presenter_link import PresenterLink
 from app.ui.presenter_replay import PresenterReplay
 from app.ui.presenter_rows import display_names, interphone_rows
-from app.ui.presenter_speakers import PresenterSpeakers
+from app.ui.presenter_speakers import REPLAY_SETTLE_MS, PresenterSpeakers
 from app.ui.presenter_turn import PresenterTurn
 from app.ui.replay_player import ReplayPlayer
 from app.ui.settings import TOGGLE, Settings
@@ -143,6 +143,12 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self.replay = heard.replay
         """The last 10 minutes of received transmissions (8 MiB at most), for replay."""
         self._replay_shown = -1  # the transmission number last listed
+        # the replay list shown again once a speaker change's late packets are in (one
+        # timer: a QTimer.singleShot per change left a weak reference and its slot behind)
+        self._replay_settle = QTimer(self)
+        self._replay_settle.setSingleShot(True)
+        self._replay_settle.setInterval(REPLAY_SETTLE_MS)
+        self._replay_settle.timeout.connect(self._show_replay)
         self._player = ReplayPlayer(self)
         self._alarm = QTimer(self)  # the repeating emergency alert
         self._alarm.setInterval(EMERGENCY_REPEAT_MS)

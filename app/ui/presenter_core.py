@@ -27,6 +27,8 @@ from app.ui.main_window import MainWindow
 from app.ui.settings import Settings
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QTimer
+
     from app.client.turn import TurnMachine
     from app.ui.audio_link import Tone
 
@@ -53,6 +55,7 @@ class PresenterCore:
     _speakers_known: set[str]  # interphones whose speaker changes were followed since online
     _last_spoke: dict[str, Turn]  # id -> the last turn that ended there
     _replay_started: dict[int, float]  # replay transmission number -> time.time() it started
+    _replay_settle: QTimer  # single shot: the replay list shown again after a speaker change
     _link_lost_at: float | None  # time.monotonic() the connection was lost (None: connected)
     _transmitting: bool
     _deadline: float | None

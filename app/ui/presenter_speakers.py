@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer
-
 from app.client import FloorChanged, FloorState, JoinedSpeakerChanged, SpeakerChanged
 from app.ui.audio_link import Tone
 from app.ui.last_spoke import Turn
@@ -62,8 +60,7 @@ class PresenterSpeakers(PresenterCore):
         self.replay.close(key, speaker)
         if key == self._selected:
             self._show_replay()
-            # the window as context: nothing runs once it is gone
-            QTimer.singleShot(REPLAY_SETTLE_MS, self.window, self._show_replay)
+            self._replay_settle.start()  # (again: REPLAY_SETTLE_MS after the last change)
 
     def _seed_speakers(self) -> None:
         """The speakers of the interphones the model knows as this presenter starts: their
