@@ -824,3 +824,74 @@ def test_a_speech_going_on_at_the_join_shows_no_time_it_does_not_know(qloop, ui)
         await until(lambda: "is speaking · 0:0" in panel.speaking.text(), what="timed")
 
     run(qloop, scenario())
+
+
+def test_joining_one_more_group_makes_only_the_rows_it_changes(qloop, settings,
+                                                                monkeypatch) -> None:
+    # a user in 60 groups with ~1,000 contacts joining 9 of them one after the other: each
+    # join (its response, the talk target's and the joined set's changes, the members'
+    # notices) made every row again, three times and more, the loop blocked some 19 s
+    from app.server import Directory, InterphoneServer, ServerSettings
+    from app.ui import presenter_rows
+
+    users = [f"user{n:03d}" for n in range(300)]
+    lines = ['[server]', 'auth = "open"']
+    for uid in users:
+        lines += ["[[users]]", f'uid = "{uid}"', f'name = "Name {uid}"', 'token = "x"']
+    for g in range(12):
+        members = ", ".join(f'"{uid}"' for uid in users[:20])
+        lines += ["[[groups]]", f'id = "g{g}"', f'name = "Group {g}"', f"members = [{members}]"]
+    directory = Directory.from_toml_text("\n".join(lines))
+    server = InterphoneServer(directory, host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"))
+    run(qloop, server.start())
+    me = "user000"
+
+    async def scenario() -> UiSession:
+        client = InterphoneClient("127.0.0.1", server.port, me, "x",
+                                  features=("presence", "roster"))
+        await client.connect()
+        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+        window = MainWindow()
+        session = UiSession(window, Presenter(window, client, audio, settings), client,
+                            audio, [])
+        window.show()
+        return session
+
+    session = run(qloop, scenario())
+    made: list[str] = []
+    make = presenter_rows._row
+
+    def counted(model, interphone, *args):  # type: ignore[no-untyped-def]
+        made.append(str(interphone))
+        return make(model, interphone, *args)
+
+    async def joins() -> None:
+        rows = session.window.interphones
+        assert len(session.presenter.rows()) == 12 + 299
+        for n in range(4):  # (someone else in the next one: its notices come too)
+            await session.other(users[n + 1], join=f"group_g{n + 1}")
+        # (their presence shown: every row again, once)
+        await until(lambda: all(rows.row(f"chat_{me}:{uid}").online for uid in users[1:5]),
+                    what="the others online")
+        for n in range(4):
+            made.clear()
+            session.presenter.join(f"group_g{n}")
+            await until(lambda n=n: rows.row(f"group_g{n}").talk_target,  # type: ignore
+                        what="joined and talk target")
+            await until(lambda n=n: rows.row(f"group_g{n}").member_count >= 1,  # type: ignore
+                        what="its count")
+            await asyncio.sleep(0.3)  # whatever else the join brings
+            # the rows of the joined ones (the talk target's mark moved), not the thousand
+            assert len(made) <= 12 * (n + 1), (n, len(made))
+            assert set(made) <= {f"group_g{k}" for k in range(n + 1)}
+        assert {r.id for r in rows.rows() if r.joined} == {f"group_g{k}" for k in range(4)}
+        assert rows.row("group_g3").talk_target and not rows.row("group_g2").talk_target
+
+    monkeypatch.setattr(presenter_rows, "_row", counted)
+    try:
+        run(qloop, joins(), timeout=60)
+    finally:
+        run(qloop, close_session(session))
+        run(qloop, server.stop())
+
