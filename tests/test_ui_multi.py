@@ -895,3 +895,30 @@ def test_joining_one_more_group_makes_only_the_rows_it_changes(qloop, settings,
         run(qloop, close_session(session))
         run(qloop, server.stop())
 
+
+def test_talkers_in_two_joined_interphones_list_their_replays_once(qloop, ui) -> None:
+    # the replay list was made again at each packet while two joined interphones had a
+    # talker each (their packets alternate): some 50 times a second a talker
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        carol = await ui.other("carol", NIGHT)
+        bob = await ui.other("bob", OPS)
+        assert await carol.talk_start() and await bob.talk_start()
+        received = ui.presenter.received
+        carol.send_audio(b"\xf8\xff\xfe")
+        bob.send_audio(b"\xf8\xff\xfe")
+        await until(lambda: received["carol"] and received["bob"], what="both heard")
+        shown: list[int] = []
+        show = ui.presenter._show_replay
+        ui.presenter._show_replay = lambda: (shown.append(1), show())  # type: ignore
+        for _ in range(20):
+            carol.send_audio(b"\xf8\xff\xfe")
+            bob.send_audio(b"\xf8\xff\xfe")
+            await asyncio.sleep(0.01)
+        await until(lambda: received["carol"] == received["bob"] == 21, what="all heard")
+        assert shown == []  # (both listed at their first packet)
+        assert len(ui.presenter.replay_items(NIGHT)) == len(ui.presenter.replay_items(OPS)) == 1
+        await carol.talk_stop()
+        await bob.talk_stop()
+
+    run(qloop, scenario())
