@@ -409,6 +409,15 @@ class InterphoneList(QWidget):
                 else child.data(0, ROW_ROLE)
                 for section in self._sections.values() for child in _children(section)]
 
+    def joined_rows(self) -> list[InterphoneRow]:
+        """The joined rows in display order (the tray's menu lists them at each change of
+        the rows: read without going through a thousand contacts)."""
+        rank = {kind: number for number, kind in enumerate(_SECTION_ORDER)}
+        joined = sorted((rank[row.kind], self._sections[row.kind].indexOfChild(item), row)
+                        for item in self._items.values()
+                        if (row := item.row) is not None and row.joined)
+        return [row for _, _, row in joined]
+
     def set_offline(self, offline: bool) -> None:
         """Offline: who speaks and how many are in is unknown; rows say so, greyed."""
         if offline != self._offline:
