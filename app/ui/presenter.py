@@ -146,6 +146,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._presence_shown.setSingleShot(True)
         self._presence_shown.setInterval(PRESENCE_REFRESH_MS)
         self._presence_shown.timeout.connect(self._show_presence)
+        self._presence_changed: set[str] = set()  # the chats of the contacts changed since
         self.replay = heard.replay
         """The last 10 minutes of received transmissions (8 MiB at most), for replay."""
         self._replay_shown = -1  # the transmission number last listed
@@ -353,6 +354,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, JoinedSpeakerChanged):
             self._on_activity(event)
         elif isinstance(event, ContactPresenceChanged):
+            # (their rows alone: the other contacts' stay as they are)
+            self._presence_changed.add(str(InterphoneId.chat(self.model.uid, event.uid)))
             if not self._presence_shown.isActive():
                 self._presence_shown.start()
         elif isinstance(event, OutgoingCallChanged):
@@ -521,12 +524,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     # --- view updates --------------------------------------------------------------------------
     def _show_presence(self) -> None:
-        self._show_rows()
+        changed, self._presence_changed = self._presence_changed, set()
+        self._show_rows_of(*changed)
         self._show_selected()
 
     def _show_rows(self) -> None:
         """Every row again (the roster, the contacts' presence, the link changed)."""
         self._presence_shown.stop()  # (shown now with the rest)
+        self._presence_changed.clear()
         selected = self._selected
         self.window.interphones.set_offline(not self._online())
         rows, listed = self._listed_rows()
