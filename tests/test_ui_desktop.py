@@ -570,9 +570,19 @@ def test_remember_me_rejoins_every_interphone_that_was_joined(qloop, server, set
         await until(lambda: settings.rejoin == f"{night} {OPS} {everyone}")
         await client.leave(night)
         await until(lambda: settings.rejoin == f"{OPS} {everyone}")
+        # written once a change (each join wrote the file twice: its talk target's and its
+        # joined set's events, some 10 ms each on the loop)
+        written: list[str] = []
+        sync = settings.sync
+        settings.sync = lambda: (written.append(settings.rejoin), sync())  # type: ignore
+        await client.join(night)
+        await until(lambda: settings.rejoin == f"{everyone} {OPS} {night}")
+        await client.set_talk_target(everyone)
+        await until(lambda: settings.rejoin == f"{OPS} {night} {everyone}")
+        assert written == [f"{everyone} {OPS} {night}", f"{OPS} {night} {everyone}"]
         runtime.quit()
         code = await asyncio.wait_for(main, 5)
-        assert settings.rejoin == f"{OPS} {everyone}"  # quitting is not leaving
+        assert settings.rejoin == f"{OPS} {night} {everyone}"  # quitting is not leaving
         return code
 
     assert run(qloop, scenario(), timeout=20) == 0

@@ -346,16 +346,21 @@ def test_contacts_coming_online_together_refresh_the_list_once(qloop, server,
 
     async def scenario() -> None:
         window = session.window
-        calls: list[int] = []
-        shown = window.set_rows
-        window.set_rows = lambda rows: (calls.append(len(rows)), shown(rows))  # type: ignore
+        calls: list[tuple[str, int]] = []
+        shown, updated = window.set_rows, window.update_rows
+        window.set_rows = lambda rows: (calls.append(("all", len(rows))),  # type: ignore
+                                        shown(rows))
+        window.update_rows = lambda rows: (calls.append(("some", len(rows))),  # type: ignore
+                                           updated(rows))
         contacts = ("alice", "bob", "carol", "echo")
         for uid in contacts:  # as the client applies each notice read from the server
             session.client.model.apply_body(PresenceChanged(uid, True))
         assert calls == []  # shown together, a moment later
         await until(lambda: all(window.interphones.row(f"chat_{uid}:me").online
                                 for uid in contacts), what="every contact online")
-        assert len(calls) == 1
+        # their rows alone (every row made again at each refresh: some 50 ms with a
+        # thousand contacts, four times a second while an organisation signs in)
+        assert calls == [("some", 4)]
 
     try:
         run(qloop, scenario())
@@ -822,5 +827,103 @@ def test_a_speech_going_on_at_the_join_shows_no_time_it_does_not_know(qloop, ui)
         await until(lambda: not ui.client.model.speaker, what="carol stopped")
         assert await carol.talk_start()
         await until(lambda: "is speaking · 0:0" in panel.speaking.text(), what="timed")
+
+    run(qloop, scenario())
+
+
+def test_joining_one_more_group_makes_only_the_rows_it_changes(qloop, settings,
+                                                                monkeypatch) -> None:
+    # a user in 60 groups with ~1,000 contacts joining 9 of them one after the other: each
+    # join (its response, the talk target's and the joined set's changes, the members'
+    # notices) made every row again, three times and more, the loop blocked some 19 s
+    from app.server import Directory, InterphoneServer, ServerSettings
+    from app.ui import presenter_rows
+
+    users = [f"user{n:03d}" for n in range(300)]
+    lines = ['[server]', 'auth = "open"']
+    for uid in users:
+        lines += ["[[users]]", f'uid = "{uid}"', f'name = "Name {uid}"', 'token = "x"']
+    for g in range(12):
+        members = ", ".join(f'"{uid}"' for uid in users[:20])
+        lines += ["[[groups]]", f'id = "g{g}"', f'name = "Group {g}"', f"members = [{members}]"]
+    directory = Directory.from_toml_text("\n".join(lines))
+    server = InterphoneServer(directory, host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"))
+    run(qloop, server.start())
+    me = "user000"
+
+    async def scenario() -> UiSession:
+        client = InterphoneClient("127.0.0.1", server.port, me, "x",
+                                  features=("presence", "roster"))
+        await client.connect()
+        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+        window = MainWindow()
+        session = UiSession(window, Presenter(window, client, audio, settings), client,
+                            audio, [])
+        window.show()
+        return session
+
+    session = run(qloop, scenario())
+    made: list[str] = []
+    make = presenter_rows._row
+
+    def counted(model, interphone, *args):  # type: ignore[no-untyped-def]
+        made.append(str(interphone))
+        return make(model, interphone, *args)
+
+    async def joins() -> None:
+        rows = session.window.interphones
+        assert len(session.presenter.rows()) == 12 + 299
+        for n in range(4):  # (someone else in the next one: its notices come too)
+            await session.other(users[n + 1], join=f"group_g{n + 1}")
+        # (their presence shown: every row again, once)
+        await until(lambda: all(rows.row(f"chat_{me}:{uid}").online for uid in users[1:5]),
+                    what="the others online")
+        for n in range(4):
+            made.clear()
+            session.presenter.join(f"group_g{n}")
+            await until(lambda n=n: rows.row(f"group_g{n}").talk_target,  # type: ignore
+                        what="joined and talk target")
+            await until(lambda n=n: rows.row(f"group_g{n}").member_count >= 1,  # type: ignore
+                        what="its count")
+            await asyncio.sleep(0.3)  # whatever else the join brings
+            # the rows of the joined ones (the talk target's mark moved), not the thousand
+            assert len(made) <= 12 * (n + 1), (n, len(made))
+            assert set(made) <= {f"group_g{k}" for k in range(n + 1)}
+        assert {r.id for r in rows.rows() if r.joined} == {f"group_g{k}" for k in range(4)}
+        assert rows.row("group_g3").talk_target and not rows.row("group_g2").talk_target
+
+    monkeypatch.setattr(presenter_rows, "_row", counted)
+    try:
+        run(qloop, joins(), timeout=60)
+    finally:
+        run(qloop, close_session(session))
+        run(qloop, server.stop())
+
+
+def test_talkers_in_two_joined_interphones_list_their_replays_once(qloop, ui) -> None:
+    # the replay list was made again at each packet while two joined interphones had a
+    # talker each (their packets alternate): some 50 times a second a talker
+    async def scenario() -> None:
+        await ui.client.join(NIGHT, target=False)
+        carol = await ui.other("carol", NIGHT)
+        bob = await ui.other("bob", OPS)
+        assert await carol.talk_start() and await bob.talk_start()
+        received = ui.presenter.received
+        carol.send_audio(b"\xf8\xff\xfe")
+        bob.send_audio(b"\xf8\xff\xfe")
+        await until(lambda: received["carol"] and received["bob"], what="both heard")
+        shown: list[int] = []
+        show = ui.presenter._show_replay
+        ui.presenter._show_replay = lambda: (shown.append(1), show())  # type: ignore
+        for _ in range(20):
+            carol.send_audio(b"\xf8\xff\xfe")
+            bob.send_audio(b"\xf8\xff\xfe")
+            await asyncio.sleep(0.01)
+        await until(lambda: received["carol"] == received["bob"] == 21, what="all heard")
+        assert shown == []  # (both listed at their first packet)
+        assert len(ui.presenter.replay_items(NIGHT)) == len(ui.presenter.replay_items(OPS)) == 1
+        await carol.talk_stop()
+        await bob.talk_stop()
 
     run(qloop, scenario())

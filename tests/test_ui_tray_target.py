@@ -67,3 +67,15 @@ def test_the_talk_target_is_chosen_from_the_tray_menu(
 
     run(qloop, scenario())
     assert not window.isVisible()
+
+
+def test_the_tray_menu_follows_the_rows_without_reading_every_one(
+        qloop, ui: UiSession, tray: RecordingTray, monkeypatch) -> None:
+    # each change of a row (a join, a count, a speaker) had the tray read every row of the
+    # list for its submenu of joined ones: a thousand contacts' rows, some 5 ms a change
+    read: list[int] = []
+    rows = ui.window.interphones.rows
+    monkeypatch.setattr(ui.window.interphones, "rows", lambda: (read.append(1), rows())[1])
+    joined_everyone_too(qloop, ui)
+    assert sorted(entries(tray)) == [("Everyone", False), ("Ops", True)]
+    assert read == []

@@ -370,6 +370,29 @@ class InterphoneList(QWidget):
         self._apply_filter(self.filter.text())
         return True
 
+    def update_rows(self, rows: list[InterphoneRow]) -> bool:
+        """Show ``rows`` again, each in place of the row of its id shown already (same
+        kind, same name: the filter's matches stay); the other rows are not looked at.
+        False when they were shown already. What an event about one interphone changes
+        (a join, a member count, a speaker) costs as much with a thousand contacts."""
+        changed = False
+        for row in rows:
+            item = self._items[row.id]
+            if item.row == row:
+                continue
+            key = item.sort_key
+            self._fill(item, row)
+            changed = True
+            if item.sort_key != key:
+                self._unsorted.add(row.kind)
+        if not changed:
+            return False
+        if self._pointer_inside or self._held:
+            self._sort_pending = True
+        else:
+            self._sort()
+        return True
+
     def hold_order(self) -> None:
         """The user joins the selected row: if the user is at the list (the pointer over
         it, or the focus in it), keep the order (the row stays where it is) until the
@@ -382,8 +405,18 @@ class InterphoneList(QWidget):
 
     def rows(self) -> list[InterphoneRow]:
         """The rows in display order."""
-        return [child.data(0, ROW_ROLE)
+        return [child.row if isinstance(child, _Item) and child.row is not None
+                else child.data(0, ROW_ROLE)
                 for section in self._sections.values() for child in _children(section)]
+
+    def joined_rows(self) -> list[InterphoneRow]:
+        """The joined rows in display order (the tray's menu lists them at each change of
+        the rows: read without going through a thousand contacts)."""
+        rank = {kind: number for number, kind in enumerate(_SECTION_ORDER)}
+        joined = sorted((rank[row.kind], self._sections[row.kind].indexOfChild(item), row)
+                        for item in self._items.values()
+                        if (row := item.row) is not None and row.joined)
+        return [row for _, _, row in joined]
 
     def set_offline(self, offline: bool) -> None:
         """Offline: who speaks and how many are in is unknown; rows say so, greyed."""

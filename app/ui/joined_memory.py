@@ -74,7 +74,10 @@ class JoinedMemory:
         ids = [str(i) for i in model.joined_ids if i != target]
         if target is not None:
             ids.append(str(target))
-        self.settings.rejoin = " ".join(ids)
+        rejoin = " ".join(ids)
+        if rejoin == self.settings.rejoin:
+            return  # (a join tells the talk target and the joined set: written once)
+        self.settings.rejoin = rejoin
         self.settings.sync()
 
 

@@ -274,8 +274,16 @@ class MainWindow(WindowTray):
             self.setMinimumSize(minimum_size(screen.availableGeometry()))
 
     def set_rows(self, rows: list[InterphoneRow]) -> None:
-        if not self.interphones.set_rows(rows):
-            return  # (the tray's menu follows rows_changed: it reads every row)
+        if self.interphones.set_rows(rows):
+            self._rows_shown()
+
+    def update_rows(self, rows: list[InterphoneRow]) -> None:
+        """Some of the rows shown, again (see :meth:`InterphoneList.update_rows`)."""
+        if self.interphones.update_rows(rows):
+            self._rows_shown()
+
+    def _rows_shown(self) -> None:
+        # (the tray's menu follows rows_changed: it reads every row)
         selected = self.panel.interphone_id
         if selected:
             self.panel.set_interphone(self.interphones.row(selected))

@@ -64,7 +64,7 @@ from app.ui.presenter_calls import PresenterCalls
 from app.ui.presenter_emergency import EMERGENCY_REPEAT_MS, NO_EMERGENCY, PresenterEmergency
 from app.ui.presenter_link import PresenterLink
 from app.ui.presenter_replay import PresenterReplay
-from app.ui.presenter_rows import display_names, interphone_rows
+from app.ui.presenter_rows import display_names, interphone_row, listed_rows
 from app.ui.presenter_speakers import REPLAY_SETTLE_MS, PresenterSpeakers
 from app.ui.presenter_turn import PresenterTurn
 from app.ui.replay_player import ReplayPlayer
@@ -131,6 +131,12 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._active: dict[str, str] = {}  # joined, non-target interphone -> who speaks
         self._activity_cued: dict[str, float] = {}  # id -> monotonic time someone last began
         self._shown_target = ""  # the talk target the last JoinedChanged left
+        # the rows shown by id, and those of live chats outside the roster (they come and go
+        # with their interphone): an event about some interphones makes only their rows
+        # again (joining one more of 60 groups with a thousand contacts made the thousand
+        # rows three times, the loop blocked for seconds while joining a few)
+        self._rows_shown: dict[str, InterphoneRow] = {}
+        self._rows_unlisted: set[str] = set()
         self._ringing = QTimer(self)  # repeats the ring while model.incoming_calls is not empty
         self._ringing.setInterval(RING_REPEAT_MS)
         self._ringing.timeout.connect(self._ring_again)
@@ -140,6 +146,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._presence_shown.setSingleShot(True)
         self._presence_shown.setInterval(PRESENCE_REFRESH_MS)
         self._presence_shown.timeout.connect(self._show_presence)
+        self._presence_changed: set[str] = set()  # the chats of the contacts changed since
         self.replay = heard.replay
         """The last 10 minutes of received transmissions (8 MiB at most), for replay."""
         self._replay_shown = -1  # the transmission number last listed
@@ -234,10 +241,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     def rows(self) -> list[InterphoneRow]:
         """Every roster entry, plus live chats with people outside the roster."""
-        rows = interphone_rows(self.model, self._active, self.interphone_muted)
+        return self._listed_rows()[0]
+
+    def _listed_rows(self) -> tuple[list[InterphoneRow], int]:
+        """:meth:`rows`, and how many of them are the roster's (the first ones)."""
+        rows, listed = listed_rows(self.model, self._active, self.interphone_muted)
         # (names of rows gone stay: "You were removed from Ops" after Ops left the roster)
         self._names.update((row.id, row.name) for row in rows)
-        return rows
+        return rows, listed
 
     # --- model events --------------------------------------------------------------------------
     def _on_event(self, event: ModelEvent) -> None:
@@ -281,7 +292,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 if isinstance(event, InterphoneEnded):
                     self.window.clear_incoming_call(str(event.id))
                 self._follow_calls(event.id)
-            self._show_rows()
+                self._show_rows_of(str(event.id))
+            else:
+                self._show_rows()
             self._show_selected()
             if isinstance(event, RosterChanged):
                 # (a directory reload renamed a group or a user: what names them follows,
@@ -301,7 +314,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 # made the talk target while someone spoke there: the end of that is the
                 # target's (SpeakerChanged), so its "elsewhere" activity would never clear
                 self._active.pop(str(event.id), None)
-            self._show_rows()
+            self._show_rows_of()  # (the old and new talk targets' among the marked rows)
             self._show_selected()
             self._show_talk()
             self._show_title()
@@ -327,7 +340,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             self._withdraw_call_notices()
             for key in [k for k in self._removal_lines if self.model.is_joined(k)]:
                 self.window.withdraw_message(self._removal_lines.pop(key))  # in it again
-            self._show_rows()
+            self._show_rows_of()  # (those joined or left among the marked rows)
             self._show_selected()
             self._ask_members_of_selected()  # left while shown: who is still in
         elif isinstance(event, RemovedFromInterphone):  # (the rows follow JoinedSetChanged)
@@ -347,11 +360,14 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, JoinedSpeakerChanged):
             self._on_activity(event)
         elif isinstance(event, ContactPresenceChanged):
+            # (their rows alone: the other contacts' stay as they are)
+            self._presence_changed.add(str(InterphoneId.chat(self.model.uid, event.uid)))
             if not self._presence_shown.isActive():
                 self._presence_shown.start()
         elif isinstance(event, OutgoingCallChanged):
             self._on_outgoing_call(event)
-            self._show_rows()  # the chat's row and panel say it rings, until it no longer does
+            self._show_rows_of(str(event.id))  # the chat's row and panel say it rings, until
+            # it no longer does
             self._show_selected()
         elif isinstance(event, EmergencyChanged):
             self._on_emergency_changed(event)
@@ -514,17 +530,21 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
     # --- view updates --------------------------------------------------------------------------
     def _show_presence(self) -> None:
-        self._show_rows()
+        changed, self._presence_changed = self._presence_changed, set()
+        self._show_rows_of(*changed)
         self._show_selected()
 
     def _show_rows(self) -> None:
+        """Every row again (the roster, the contacts' presence, the link changed)."""
         self._presence_shown.stop()  # (shown now with the rest)
+        self._presence_changed.clear()
         selected = self._selected
         self.window.interphones.set_offline(not self._online())
-        self.window.set_rows(self.rows())
-        # who speaks elsewhere (the rows show it; the tray's icon and tooltip too)
-        self.window.set_activity([(self._names.get(key, key), self.window.display_name(uid))
-                                  for key, uid in self._active.items()])
+        rows, listed = self._listed_rows()
+        self._rows_shown = {row.id: row for row in rows}
+        self._rows_unlisted = {row.id for row in rows[listed:]}
+        self.window.set_rows(rows)
+        self._show_activity()
         said, self._removal_said = self._removal_said, {
             key for key in self._removal_said if self.window.interphones.row(key) is not None}
         if selected and self.window.interphones.row(selected) is None:
@@ -535,6 +555,35 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             if selected not in said and InterphoneId.parse(selected).kind is not AttachType.CHAT:
                 self.window.show_message(self.tr("%1 is no longer available to you").replace(
                     "%1", self._names.get(selected, selected)), 8000)
+
+    def _show_rows_of(self, *keys: str) -> None:
+        """The rows of ``keys`` again (an event about those interphones), and those marked
+        talk target, joined, active or muted, shown or now (a join, a leave, someone
+        speaking elsewhere changes those marks); the other rows stay as they are. Every
+        row again when a row may come or go (a chat outside the roster)."""
+        shown, model = self._rows_shown, self.model
+        marked = {key for key, row in shown.items()
+                  if row.talk_target or row.joined or row.active or row.muted}
+        marked.update(str(interphone) for interphone in model.joined_ids)
+        marked.update(self._active)
+        marked.update(key for key in self.interphone_muted if key in shown)
+        marked.update(keys)
+        if any(key not in shown or (key in self._rows_unlisted
+                                    and model.interphone(InterphoneId.parse(key)) is None)
+               for key in marked):
+            self._show_rows()
+            return
+        rows = [interphone_row(model, shown[key], self._active, self.interphone_muted)
+                for key in marked]
+        changed = [row for row in rows if row != shown[row.id]]
+        shown.update((row.id, row) for row in changed)
+        self.window.update_rows(changed)
+        self._show_activity()
+
+    def _show_activity(self) -> None:
+        """Who speaks elsewhere (the rows show it; the tray's icon and tooltip too)."""
+        self.window.set_activity([(self._names.get(key, key), self.window.display_name(uid))
+                                  for key, uid in self._active.items()])
 
     def _show_selected(self) -> None:
         window, model = self.window, self.model

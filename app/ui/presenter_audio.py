@@ -68,7 +68,9 @@ class PresenterAudio(PresenterCore):
         if self.audio is not None and self.client.audio_sink != self._play_audio:
             self.audio.receive(uid, seq, payload, str(interphone))
         number = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
-        if number and number != self._replay_shown:
+        # a new transmission (numbers only grow): talkers in two joined interphones at once
+        # alternate, and the list was made again at each of their packets
+        if number > self._replay_shown:
             self._note_replay_start(number)
             self._replay_shown = number
             self._show_replay()

@@ -35,6 +35,13 @@ def interphone_rows(model: ClientModel, active: Container[str],
     """Every roster entry, plus live chats with people outside the roster (``active``: the
     joined interphones other than the talk target where someone speaks; ``muted``: the
     interphones whose sound is off)."""
+    return listed_rows(model, active, muted)[0]
+
+
+def listed_rows(model: ClientModel, active: Container[str],
+                muted: Container[str] = ()) -> tuple[list[InterphoneRow], int]:
+    """:func:`interphone_rows`, and how many of them are the roster's (the first ones; the
+    others, live chats outside the roster, come and go with their interphone)."""
     me = model.uid
     joined = str(model.joined) if model.joined is not None else ""
     rows: list[InterphoneRow] = []
@@ -45,13 +52,21 @@ def interphone_rows(model: ClientModel, active: Container[str],
     for interphone, name in entries:
         rows.append(_row(model, interphone, name, joined, active, muted))
         seen.add(str(interphone))
+    listed = len(rows)
     for interphone in model.interphones:
         if str(interphone) not in seen:
             peer = (interphone.peer if interphone.key == me else interphone.key) \
                 if interphone.kind is AttachType.CHAT else interphone.key
             rows.append(_row(model, interphone, peer or str(interphone), joined, active,
                              muted))
-    return rows
+    return rows, listed
+
+
+def interphone_row(model: ClientModel, shown: InterphoneRow, active: Container[str],
+                   muted: Container[str] = ()) -> InterphoneRow:
+    """The row ``shown`` (its name kept) as the model, ``active`` and ``muted`` say now."""
+    joined = str(model.joined) if model.joined is not None else ""
+    return _row(model, InterphoneId.parse(shown.id), shown.name, joined, active, muted)
 
 
 def _row(model: ClientModel, interphone: InterphoneId, name: str, joined: str,

@@ -40,7 +40,7 @@ class PresenterSpeakers(PresenterCore):
             self._speaker_seen[key] = (event.uid, event.since)
         else:
             self._speaker_seen.pop(key, None)
-        self._show_rows()
+        self._show_rows_of(key)
         self._show_selected()
         self._show_talk()
         self._show_title()
@@ -110,7 +110,7 @@ class PresenterSpeakers(PresenterCore):
             self.window.notify_activity(key, self._names.get(key, key),
                                         self.window.display_name(event.uid), muted=muted)
         self._note_speaker(key)
-        self._show_rows()
+        self._show_rows_of(key)
         if key == self._selected:
             self._show_selected()
 

@@ -124,7 +124,7 @@ class TrayController(QObject):
         window.retranslated.connect(self.retranslate)
         window.tray_state_changed.connect(self._follow_state)
         window.rows_changed.connect(self._follow_rows)
-        self.target_menu.set_rows(window.interphones.rows())
+        self.target_menu.set_rows(window.interphones.joined_rows())
         self.retranslate()
         self.refresh()
         if available is not False:
@@ -222,7 +222,7 @@ class TrayController(QObject):
         self.refresh(status=False)  # (bringing the status up to date would come back here)
 
     def _follow_rows(self) -> None:
-        self.target_menu.set_rows(self.window.interphones.rows())
+        self.target_menu.set_rows(self.window.interphones.joined_rows())
         self.refresh(status=False)
 
     def refresh(self, *, status: bool = True) -> None:
