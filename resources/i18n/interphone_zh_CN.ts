@@ -896,115 +896,115 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="495"/>
-        <location filename="../../app/ui/interphone_list.py" line="507"/>
-        <location filename="../../app/ui/interphone_list.py" line="515"/>
+        <location filename="../../app/ui/interphone_list.py" line="528"/>
+        <location filename="../../app/ui/interphone_list.py" line="540"/>
+        <location filename="../../app/ui/interphone_list.py" line="548"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="501"/>
+        <location filename="../../app/ui/interphone_list.py" line="534"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="501"/>
+        <location filename="../../app/ui/interphone_list.py" line="534"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="502"/>
+        <location filename="../../app/ui/interphone_list.py" line="535"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="507"/>
-        <location filename="../../app/ui/interphone_list.py" line="517"/>
+        <location filename="../../app/ui/interphone_list.py" line="540"/>
+        <location filename="../../app/ui/interphone_list.py" line="550"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="509"/>
+        <location filename="../../app/ui/interphone_list.py" line="542"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="511"/>
+        <location filename="../../app/ui/interphone_list.py" line="544"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="513"/>
+        <location filename="../../app/ui/interphone_list.py" line="546"/>
         <source>calling…</source>
         <translation>正在呼叫…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="517"/>
+        <location filename="../../app/ui/interphone_list.py" line="550"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="519"/>
+        <location filename="../../app/ui/interphone_list.py" line="552"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="522"/>
+        <location filename="../../app/ui/interphone_list.py" line="555"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="526"/>
+        <location filename="../../app/ui/interphone_list.py" line="559"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="544"/>
+        <location filename="../../app/ui/interphone_list.py" line="577"/>
         <source>%1 of %2</source>
         <translation>%1/%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="547"/>
+        <location filename="../../app/ui/interphone_list.py" line="580"/>
         <source>No group, discussion or contact matches “%1”</source>
         <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="561"/>
+        <location filename="../../app/ui/interphone_list.py" line="594"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="564"/>
+        <location filename="../../app/ui/interphone_list.py" line="597"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="564"/>
+        <location filename="../../app/ui/interphone_list.py" line="597"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="565"/>
+        <location filename="../../app/ui/interphone_list.py" line="598"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="587"/>
+        <location filename="../../app/ui/interphone_list.py" line="620"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="588"/>
+        <location filename="../../app/ui/interphone_list.py" line="621"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="591"/>
+        <location filename="../../app/ui/interphone_list.py" line="624"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="592"/>
+        <location filename="../../app/ui/interphone_list.py" line="625"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1386,8 +1386,8 @@
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="368"/>
-        <location filename="../../app/ui/main_window.py" line="409"/>
+        <location filename="../../app/ui/main_window.py" line="376"/>
+        <location filename="../../app/ui/main_window.py" line="417"/>
         <location filename="../../app/ui/window_notices.py" line="96"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1403,53 +1403,53 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="411"/>
+        <location filename="../../app/ui/main_window.py" line="419"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="412"/>
+        <location filename="../../app/ui/main_window.py" line="420"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="426"/>
+        <location filename="../../app/ui/main_window.py" line="434"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="427"/>
+        <location filename="../../app/ui/main_window.py" line="435"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="429"/>
+        <location filename="../../app/ui/main_window.py" line="437"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="430"/>
+        <location filename="../../app/ui/main_window.py" line="438"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="433"/>
+        <location filename="../../app/ui/main_window.py" line="441"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="464"/>
+        <location filename="../../app/ui/main_window.py" line="472"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="466"/>
+        <location filename="../../app/ui/main_window.py" line="474"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="468"/>
+        <location filename="../../app/ui/main_window.py" line="476"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
@@ -1459,37 +1459,37 @@
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="570"/>
+        <location filename="../../app/ui/main_window.py" line="578"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="571"/>
+        <location filename="../../app/ui/main_window.py" line="579"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="572"/>
+        <location filename="../../app/ui/main_window.py" line="580"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="573"/>
+        <location filename="../../app/ui/main_window.py" line="581"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="574"/>
+        <location filename="../../app/ui/main_window.py" line="582"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="575"/>
+        <location filename="../../app/ui/main_window.py" line="583"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="576"/>
+        <location filename="../../app/ui/main_window.py" line="584"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1543,12 +1543,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="335"/>
+        <location filename="../../app/ui/presenter.py" line="344"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="358"/>
+        <location filename="../../app/ui/presenter.py" line="370"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1573,7 +1573,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="412"/>
+        <location filename="../../app/ui/presenter.py" line="424"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1600,42 +1600,42 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="332"/>
+        <location filename="../../app/ui/presenter.py" line="341"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="474"/>
+        <location filename="../../app/ui/presenter.py" line="486"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="429"/>
+        <location filename="../../app/ui/presenter.py" line="441"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="489"/>
+        <location filename="../../app/ui/presenter.py" line="501"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="500"/>
+        <location filename="../../app/ui/presenter.py" line="512"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="503"/>
+        <location filename="../../app/ui/presenter.py" line="515"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="506"/>
+        <location filename="../../app/ui/presenter.py" line="518"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="507"/>
+        <location filename="../../app/ui/presenter.py" line="519"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
@@ -1685,7 +1685,7 @@
         <translation>音频已重新送达服务器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="530"/>
+        <location filename="../../app/ui/presenter_list.py" line="64"/>
         <source>%1 is no longer available to you</source>
         <translation>%1 已不再对你开放</translation>
     </message>
@@ -1771,178 +1771,178 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="249"/>
-        <location filename="../../app/ui/settings_dialog.py" line="462"/>
-        <location filename="../../app/ui/settings_dialog.py" line="463"/>
-        <location filename="../../app/ui/settings_dialog.py" line="484"/>
+        <location filename="../../app/ui/settings_dialog.py" line="250"/>
+        <location filename="../../app/ui/settings_dialog.py" line="458"/>
+        <location filename="../../app/ui/settings_dialog.py" line="459"/>
+        <location filename="../../app/ui/settings_dialog.py" line="480"/>
         <source>System default</source>
         <translation>系统默认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="284"/>
+        <location filename="../../app/ui/settings_dialog.py" line="285"/>
         <source>This desktop has no system tray: closing the window quits Interphone.</source>
         <translation>此桌面没有系统托盘：关闭窗口即退出实时对讲。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="300"/>
+        <location filename="../../app/ui/settings_dialog.py" line="301"/>
         <source>No sound card is in use: the audio is simulated, so nothing is played or recorded. Connect one, then refresh the device lists.</source>
         <translation>未使用声卡：音频为模拟，不会播放或录制任何声音。请连接声卡，然后刷新设备列表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="323"/>
-        <location filename="../../app/ui/settings_dialog.py" line="328"/>
+        <location filename="../../app/ui/settings_dialog.py" line="324"/>
+        <location filename="../../app/ui/settings_dialog.py" line="329"/>
         <source>Playing…</source>
         <translation>正在播放…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="337"/>
+        <location filename="../../app/ui/settings_dialog.py" line="338"/>
         <source>The speaker is muted in the main window: unmute it to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器已静音：取消静音后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="339"/>
+        <location filename="../../app/ui/settings_dialog.py" line="340"/>
         <source>The speaker volume in the main window is at 0: turn it up to hear the test sound and the microphone test.</source>
         <translation>主窗口中扬声器音量为 0：调高音量后才能听到测试声音和麦克风测试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="378"/>
-        <location filename="../../app/ui/settings_dialog.py" line="502"/>
+        <location filename="../../app/ui/settings_dialog.py" line="379"/>
+        <location filename="../../app/ui/settings_dialog.py" line="498"/>
         <source>Stop the test</source>
         <translation>停止测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="378"/>
-        <location filename="../../app/ui/settings_dialog.py" line="503"/>
+        <location filename="../../app/ui/settings_dialog.py" line="379"/>
+        <location filename="../../app/ui/settings_dialog.py" line="499"/>
         <source>Test the microphone</source>
         <translation>测试麦克风</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="444"/>
+        <location filename="../../app/ui/settings_dialog.py" line="440"/>
         <source>Interphone settings</source>
         <translation>实时对讲设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="445"/>
+        <location filename="../../app/ui/settings_dialog.py" line="441"/>
         <source>Audio</source>
         <translation>音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="446"/>
+        <location filename="../../app/ui/settings_dialog.py" line="442"/>
         <source>Talking</source>
         <translation>通话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="447"/>
+        <location filename="../../app/ui/settings_dialog.py" line="443"/>
         <source>Interface</source>
         <translation>界面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="448"/>
+        <location filename="../../app/ui/settings_dialog.py" line="444"/>
         <source>&amp;Microphone:</source>
         <translation>麦克风(&amp;M)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="448"/>
+        <location filename="../../app/ui/settings_dialog.py" line="444"/>
         <source>&amp;Speaker:</source>
         <translation>扬声器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="449"/>
+        <location filename="../../app/ui/settings_dialog.py" line="445"/>
         <source>Opus &amp;bitrate:</source>
         <translation>Opus 码率(&amp;B)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="449"/>
+        <location filename="../../app/ui/settings_dialog.py" line="445"/>
         <source>&amp;Frame duration:</source>
         <translation>帧长(&amp;F)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="450"/>
+        <location filename="../../app/ui/settings_dialog.py" line="446"/>
         <source>Talk &amp;key:</source>
         <translation>讲话键(&amp;K)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="450"/>
+        <location filename="../../app/ui/settings_dialog.py" line="446"/>
         <source>&amp;Release delay:</source>
         <translation>松开延迟(&amp;R)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="451"/>
+        <location filename="../../app/ui/settings_dialog.py" line="447"/>
         <source>&amp;Talk:</source>
         <translation>讲话方式(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="452"/>
+        <location filename="../../app/ui/settings_dialog.py" line="448"/>
         <source>&amp;Global talk key:</source>
         <translation>全局通话键(&amp;G)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="453"/>
+        <location filename="../../app/ui/settings_dialog.py" line="449"/>
         <source>&amp;Language:</source>
         <translation>语言(&amp;L)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="464"/>
+        <location filename="../../app/ui/settings_dialog.py" line="460"/>
         <source>&amp;Refresh the device lists</source>
         <translation>刷新设备列表(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="465"/>
+        <location filename="../../app/ui/settings_dialog.py" line="461"/>
         <source>Look again for microphones and speakers, e.g. one plugged in after the app started</source>
         <translation>重新查找麦克风和扬声器，例如程序启动后才插入的设备</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="325"/>
+        <location filename="../../app/ui/settings_dialog.py" line="326"/>
         <source>&amp;Play a test sound</source>
         <translation>播放测试声音(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="468"/>
+        <location filename="../../app/ui/settings_dialog.py" line="464"/>
         <source>Play &amp;tones (talk permit, busy, end, incoming call)</source>
         <translation>播放提示音(&amp;T)（允许讲话、占线、结束、来电）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="469"/>
+        <location filename="../../app/ui/settings_dialog.py" line="465"/>
         <source>Microphone test</source>
         <translation>麦克风测试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="471"/>
+        <location filename="../../app/ui/settings_dialog.py" line="467"/>
         <source>While the test runs you hear yourself; speak and watch the meter.</source>
         <translation>测试期间你会听到自己的声音；请说话并观察电平表。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="473"/>
+        <location filename="../../app/ui/settings_dialog.py" line="469"/>
         <source> ms</source>
         <translation> 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="474"/>
+        <location filename="../../app/ui/settings_dialog.py" line="470"/>
         <source>&amp;Closing the window keeps Interphone running in the system tray</source>
         <translation>关闭窗口后实时对讲继续在系统托盘中运行(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="476"/>
+        <location filename="../../app/ui/settings_dialog.py" line="472"/>
         <source>&amp;Start Interphone when I log in</source>
         <translation>登录时启动实时对讲(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="480"/>
+        <location filename="../../app/ui/settings_dialog.py" line="476"/>
         <source>Hold the key or button to talk</source>
         <translation>按住讲话键或按钮讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="481"/>
+        <location filename="../../app/ui/settings_dialog.py" line="477"/>
         <source>Press to start talking, press again to stop</source>
         <translation>按一次开始讲话，再按一次停止</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="493"/>
+        <location filename="../../app/ui/settings_dialog.py" line="489"/>
         <source>Press the talk key (or the talk button) once to start talking while the Interphone window has focus, and again to stop. The talk limit, losing the floor or hiding the window stops it too.</source>
         <translation>在实时对讲窗口处于焦点时，按一次讲话键（或讲话按钮）开始讲话，再按一次停止。达到讲话时长上限、讲话被他人接管或隐藏窗口时也会停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings_dialog.py" line="498"/>
+        <location filename="../../app/ui/settings_dialog.py" line="494"/>
         <source>Hold the talk key while the Interphone window has focus. The release delay keeps sending a moment after you let go, so the last syllable is not cut.</source>
         <translation>在实时对讲窗口处于焦点时按住讲话键即可讲话。松开延迟会在你松开后继续发送片刻，避免最后一个字被截断。</translation>
     </message>
@@ -1950,177 +1950,177 @@
 <context>
     <name>SignInDialog</name>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="270"/>
+        <location filename="../../app/ui/sign_in.py" line="271"/>
         <source>Not encrypted: your token and your voice cross the network in clear text.</source>
         <translation>未加密：您的令牌和语音以明文在网络上传输。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="276"/>
+        <location filename="../../app/ui/sign_in.py" line="277"/>
         <source>Encrypted (TLS). Server certificate: %1</source>
         <translation>已加密（TLS）。服务器证书：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="281"/>
+        <location filename="../../app/ui/sign_in.py" line="282"/>
         <source>Encrypted (TLS); the server&apos;s certificate is checked when you sign in.</source>
         <translation>已加密（TLS）；登录时将检查服务器证书。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="286"/>
+        <location filename="../../app/ui/sign_in.py" line="287"/>
         <source>No system keyring was found: a remembered token is kept in %1, readable by you only.</source>
         <translation>未找到系统密钥环：记住的令牌保存在 %1，仅你本人可读。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="289"/>
+        <location filename="../../app/ui/sign_in.py" line="290"/>
         <source>%1 cannot be written: “Remember me on this computer” lasts only until Interphone quits; the next start asks you to sign in again.</source>
         <translation>无法写入 %1：“在此电脑上记住我”仅在 Interphone 退出前有效，下次启动时需要重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="292"/>
+        <location filename="../../app/ui/sign_in.py" line="293"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="306"/>
+        <location filename="../../app/ui/sign_in.py" line="307"/>
         <source>Cannot reach the server at %1. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="309"/>
+        <location filename="../../app/ui/sign_in.py" line="310"/>
         <source>The server refused the sign-in: wrong user name or token.</source>
         <translation>服务器拒绝登录：用户名或令牌错误。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="311"/>
+        <location filename="../../app/ui/sign_in.py" line="312"/>
         <source>The server address must look like host:port, e.g. 127.0.0.1:9400.</source>
         <translation>服务器地址格式应为 主机:端口，例如 127.0.0.1:9400。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="312"/>
+        <location filename="../../app/ui/sign_in.py" line="313"/>
         <source>Enter your user name and token.</source>
         <translation>请输入用户名和令牌。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="314"/>
+        <location filename="../../app/ui/sign_in.py" line="315"/>
         <source>A user name is 1 to 64 letters, digits, dots, underscores, hyphens or @, without spaces.</source>
         <translation>用户名由 1 到 64 个字母、数字、点、下划线、连字符或 @ 组成，不能有空格。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="320"/>
+        <location filename="../../app/ui/sign_in.py" line="321"/>
         <source>WARNING: this server&apos;s certificate has changed since you accepted it. Someone may be intercepting the connection. Sign in only if the operator confirms the change.</source>
         <translation>警告：此服务器的证书与您之前接受的不同。可能有人正在截获连接。只有在管理员确认更换后才能登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="323"/>
+        <location filename="../../app/ui/sign_in.py" line="324"/>
         <source>The encrypted connection failed.</source>
         <translation>加密连接失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="324"/>
+        <location filename="../../app/ui/sign_in.py" line="325"/>
         <source>Signing in failed.</source>
         <translation>登录失败。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="329"/>
+        <location filename="../../app/ui/sign_in.py" line="330"/>
         <source>Cannot reach the server at %1: %2. Check the address and that the server is running.</source>
         <translation>无法连接服务器 %1：%2。请检查地址，并确认服务器正在运行。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="342"/>
+        <location filename="../../app/ui/sign_in.py" line="343"/>
         <source>WARNING: the certificate of %1 has changed since you accepted it. Someone may be intercepting the connection.</source>
         <translation>警告：%1 的证书在您接受之后已更换。可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="349"/>
+        <location filename="../../app/ui/sign_in.py" line="350"/>
         <source>Details: %1</source>
         <translation>详情：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="362"/>
+        <location filename="../../app/ui/sign_in.py" line="363"/>
         <source>You accepted %1; the server now presents %2. Ask the server&apos;s operator: only if they confirm this new fingerprint, tick the box below and sign in again.</source>
         <translation>您之前接受的是 %1；服务器现在出示的是 %2。请向服务器管理员核实：只有在对方确认这个新指纹后，才勾选下面的复选框并重新登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="317"/>
+        <location filename="../../app/ui/sign_in.py" line="318"/>
         <source>First connection to this server. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
         <translation>首次连接此服务器。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="273"/>
+        <location filename="../../app/ui/sign_in.py" line="274"/>
         <source>Encrypted (TLS).</source>
         <translation>已加密（TLS）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="333"/>
+        <location filename="../../app/ui/sign_in.py" line="334"/>
         <source>First connection to %1. Is this its certificate&apos;s fingerprint, as the server&apos;s operator gave it to you?</source>
         <translation>首次连接 %1。这是服务器管理员提供给您的证书指纹吗？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="337"/>
+        <location filename="../../app/ui/sign_in.py" line="338"/>
         <source>If it is, tick the box below and sign in again. If it is not, do not sign in: someone may be intercepting the connection.</source>
         <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="451"/>
+        <location filename="../../app/ui/sign_in.py" line="442"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="452"/>
+        <location filename="../../app/ui/sign_in.py" line="443"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="453"/>
+        <location filename="../../app/ui/sign_in.py" line="444"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="453"/>
+        <location filename="../../app/ui/sign_in.py" line="444"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="453"/>
+        <location filename="../../app/ui/sign_in.py" line="444"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="457"/>
+        <location filename="../../app/ui/sign_in.py" line="448"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="458"/>
+        <location filename="../../app/ui/sign_in.py" line="449"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="459"/>
+        <location filename="../../app/ui/sign_in.py" line="450"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="460"/>
+        <location filename="../../app/ui/sign_in.py" line="451"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="461"/>
+        <location filename="../../app/ui/sign_in.py" line="452"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="463"/>
+        <location filename="../../app/ui/sign_in.py" line="454"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="465"/>
+        <location filename="../../app/ui/sign_in.py" line="456"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="466"/>
+        <location filename="../../app/ui/sign_in.py" line="457"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
