@@ -72,6 +72,31 @@ def test_presence_watches_the_contacts_served_and_its_sync_fits_a_frame(
     assert not [m for sid, m in told.messages if sid == 1]
 
 
+def test_a_presence_sync_longer_than_its_roster_is_cut_at_the_frame_s_last_byte() -> None:
+    # one-letter names: a contact's <contact id= status=/> is longer than its roster entry,
+    # so the contacts served do not all fit the sync's answer; as many as fit are sent
+    from app.protocol.limits import MAX_SEQ_LEN
+    from app.protocol.presence import ContactPresence, PresenceSyncResult
+    lines = ['[server]', 'auth = "open"']
+    lines += [f'[[users]]\nuid = "firstname.lastname{n:04d}@example.org"\nname = "a"'
+              for n in range(1300)]
+    directory = Directory.from_toml_text("\n".join(lines))
+    state = ServerState(directory, ServerSettings(auth="open"), udp_port=9400)
+    state.login(1, ME, "x", "127.0.0.1", ("roster", "presence"))
+    served = [e.id for e in directory.roster(ME, "open") if e.kind == "contact"]
+    sync = state.presence.presence_sync(state.sessions[1]).reply
+    count = len(sync.contacts)
+    assert 500 < count < len(served)
+    assert [c.uid for c in sync.contacts] == served[:count]
+
+    def size(contacts: int) -> int:
+        listed = tuple(ContactPresence(uid, False) for uid in served[:contacts])
+        return len(encode_message(Message.response("x" * MAX_SEQ_LEN,
+                                                   PresenceSyncResult(listed), "MID_SESSION")))
+
+    assert size(count) <= MAX_FRAME < size(count + 1)
+
+
 def test_a_roster_that_fits_is_not_encoded_whole_to_check_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # a reload telling 500 sessions their roster of 1,000 contacts encoded each two or three

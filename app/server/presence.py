@@ -33,7 +33,8 @@ from app.protocol.presence import (
     PresenceSyncResult,
     RingState,
 )
-from app.server.frame_fit import fitting_prefix
+from app.protocol.xmlcodec.presence import contact_size
+from app.server.frame_fit import fitting_entries
 from app.server.outbox import Outbox, Refused, Result
 from app.server.records import Session
 
@@ -168,13 +169,14 @@ class PresenceRules:
         roster = state.directory.roster(session.uid, state.settings.auth)
         listed = tuple(ContactPresence(e.id, e.id in state.by_uid)
                        for e in roster if e.kind == "contact" and e.id in contacts)
-        # uids need no escaping: an entry is its uid and 33 bytes at most; measured only
-        # when that bound passes a frame (an encoding of 1,000 contacts takes ~10 ms, and
-        # every client asks again after a reload's roster notice)
+        # uids need no escaping: an entry is its uid and 33 bytes at most; cut only when
+        # that bound passes a frame, as a roster is (app.server.frame_fit: the sizes of the
+        # contacts' kept XML; every client asks again after a reload's roster notice)
         count = len(listed)
         if SYNC_ENVELOPE + sum(len(c.uid) + SYNC_ENTRY for c in listed) > MAX_FRAME:
-            count = fitting_prefix((), listed, lambda entries: Message.response(
-                "x" * MAX_SEQ_LEN, PresenceSyncResult(entries), "MID_SESSION"))
+            count = fitting_entries(lambda entries: Message.response(
+                "x" * MAX_SEQ_LEN, PresenceSyncResult(entries), "MID_SESSION"),
+                (), listed, contact_size)
         return Result(PresenceSyncResult(listed[:count]))
 
     def call(self, session: Session, request: CallRequest, now: float) -> Result:

@@ -89,6 +89,11 @@ def _decode_call_result(element: etree._Element) -> CallResult:
                       int_attr(element, "timeout", default=0))
 
 
+def contact_size(contact: ContactPresence) -> int:
+    """Bytes ``contact`` adds to the XML of a sync's answer: its XML, kept."""
+    return len(_contact_xml(contact))
+
+
 def contacts_xml(contacts: tuple[ContactPresence, ...]) -> bytes:
     """The ``<contact/>`` elements of a sync's answer, one after the other (lxml's bytes:
     :func:`app.protocol.xmlcodec.encode_message` splices them into a long answer)."""
