@@ -32,6 +32,10 @@ from app.server.state import ServerState
 log = logging.getLogger("app.server")
 
 _CLOSE_GRACE = 5.0  # seconds a closing transport may take to flush before it is aborted
+SYNCS_PER_TURN = 4
+"""Presence syncs answered per turn of the event loop (~1-2 ms each for a thousand
+contacts); more wait for the next turns, the other clients' requests answered between
+(after a reload's roster notices every client asks one)."""
 
 PLAIN_TEXT_ON_TLS = ("a plain-text (non-TLS) client on this TLS port: it did not start a "
                      "TLS handshake and was closed (the client must connect with TLS)")
@@ -70,6 +74,8 @@ class SignalingServer:
         self._checks: set[asyncio.Task[None]] = set()
         self._handshakes = ConnectionLimits(address_limit_settings(self.settings))
         """TLS handshakes under way, per address and in all (``unauthenticated_total``)."""
+        state.syncs_per_turn = state.syncs_left = SYNCS_PER_TURN
+        self._turn: asyncio.Handle | None = None
 
     def use_login_guard(self, guard: LoginGuard) -> None:
         """Token logins are checked by ``guard`` in its worker threads, never on the loop."""
@@ -157,6 +163,15 @@ class SignalingServer:
             task = self.loop.create_task(self._check_login(check))
             self._checks.add(task)
             task.add_done_callback(self._checks.discard)
+        if self._turn is None and self.state.turn_used():
+            self._turn = self.loop.call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        """The next turn of the loop: the requests bounded per turn are answered again,
+        those deferred first (:meth:`~app.server.state.ServerState.next_turn`)."""
+        self._turn = None
+        self.deliver(self.state.next_turn(self.loop.time()))
+        self.reschedule()
 
     async def _check_login(self, check: LoginCheck) -> None:
         guard = self.guard
@@ -207,6 +222,9 @@ class SignalingServer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._turn is not None:
+            self._turn.cancel()
+            self._turn = None
         for task in list(self._checks):
             task.cancel()
         self.deliver(self.state.shut_down())
