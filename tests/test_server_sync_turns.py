@@ -89,3 +89,23 @@ async def test_a_session_s_answers_keep_the_order_of_its_requests_across_turns(
         assert (await first.next_unmatched(timeout=10)).seq == "a"
         for client in (first, second):
             await client.close()
+
+
+async def test_requests_piped_behind_a_deferred_sync_are_all_answered_in_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # its reading pauses while they wait (no limit of a few dozen frames closes it)
+    monkeypatch.setattr(tcp, "SYNCS_PER_TURN", 1)
+    async with running_server(directory()) as server:
+        first = await RawClient.connect(server.port)
+        assert (await first.request(Login("u00", "", features=("presence",)))).ok
+        second = await RawClient.connect(server.port)
+        assert (await second.request(Login("u01", "", features=("presence",)))).ok
+        first.send_raw(frame("a", PresenceSyncRequest()))
+        piped = [frame("s", PresenceSyncRequest())]
+        piped += [frame(f"m{n}", MembersRequest(ALL)) for n in range(60)]
+        second.send_raw(b"".join(piped))
+        seqs = [(await second.next_unmatched(timeout=10)).seq for _ in range(61)]
+        assert seqs == ["s", *[f"m{n}" for n in range(60)]]
+        assert not await second.closed_by_server(timeout=0.2)
+        for client in (first, second):
+            await client.close()

@@ -38,6 +38,10 @@ has no seq an answer could name."""
 
 HELD_FRAMES_LIMIT = 32
 """Frames a connection may send while its login is being checked (beyond: closed)."""
+DEFERRED_FRAMES_LIMIT = 1024
+"""Frames a connection may have waiting behind a deferred request (beyond: closed). The
+I/O layer stops reading it meanwhile, so only the frames of a read or two wait; the
+rate bucket (``rate_burst``) is charged when they are answered."""
 
 
 def _membership_cost(message: Message) -> str | None:
@@ -161,9 +165,14 @@ class ConnectionRules(StateBase):
     def _defer(self, peer: Peer, items: Sequence[bytes | Message], outbox: Outbox) -> None:
         peer.deferred += items
         self.deferred_sids[peer.sid] = None
-        if len(peer.deferred) > HELD_FRAMES_LIMIT:
+        if len(peer.deferred) > DEFERRED_FRAMES_LIMIT:
             outbox.log(f"closing session {peer.sid}: too many frames behind a deferred request")
             self._close_peer(peer.sid, outbox)
+
+    def deferring(self, sid: int) -> bool:
+        """Whether requests of ``sid`` wait for a later turn (its reading may pause)."""
+        peer = self.peers.get(sid)
+        return peer is not None and bool(peer.deferred)
 
     def turn_used(self) -> bool:
         """Whether :meth:`next_turn` has something to do: this turn answered a bounded
