@@ -1,6 +1,8 @@
 """The per-connection rules of :class:`~app.server.state.ServerState`: bytes in, frames,
-the rate bucket, malformed frames, frames held during a login check, closing a peer, and
-the login, idle and write-stall deadlines of every connection.
+the rate bucket, malformed frames, frames held during a login check, requests bounded per
+turn of the event loop (presence syncs: those past the bound, and what follows them, wait
+for :meth:`~ConnectionRules.next_turn`), closing a peer, and the login, idle and
+write-stall deadlines of every connection.
 
 A mixin over :class:`~app.server.state_base.StateBase`; what a decoded request does is
 the state's :meth:`~app.server.state.ServerState._answer`.
