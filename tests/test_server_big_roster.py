@@ -11,7 +11,7 @@ import pytest
 
 from app.protocol.limits import MAX_FRAME
 from app.protocol.messages import LoginResult, Message, RosterEntry, RosterNotice
-from app.protocol.xmlcodec import encode_message
+from app.protocol.xmlcodec import decode_message, encode_message
 from app.server import Directory, ServerSettings, ServerState
 from app.server.frame_fit import LOGIN_HEADROOM
 from app.server.state import fit_one_frame
@@ -70,6 +70,53 @@ def test_presence_watches_the_contacts_served_and_its_sync_fits_a_frame(
     hidden = next(u for u in directory.users if u != ME and u not in served)
     told = state.login(2, hidden, f"pw-{hidden}", "127.0.0.1").outbox
     assert not [m for sid, m in told.messages if sid == 1]
+
+
+def test_syncs_answer_with_each_contact_s_entries_made_once_and_their_xml_kept(
+        directory: Directory) -> None:
+    # every client asks a sync after a reload's roster notice: each made a thousand entries,
+    # whose XML the codec then looked up by value (~2.5 ms a sync on the event loop)
+    from app.protocol.xmlcodec import presence
+    state = ServerState(directory, ServerSettings(auth="token"), udp_port=9400)
+    other = "firstname.lastname0001@example.org"
+    for sid, uid in enumerate((ME, other), 1):
+        state.login(sid, uid, f"pw-{uid}", "127.0.0.1", ("roster", "presence"))
+    first = state.presence.presence_sync(state.sessions[1]).reply
+    encode_message(Message.response("2", first, "MID_SESSION"))
+    again = state.presence.presence_sync(state.sessions[2]).reply
+    shared = [c for c in again.contacts if c.uid != ME]
+    assert all(a is b for a, b in zip([c for c in first.contacts if c.uid != other], shared,
+                                      strict=False))
+    before = presence._contact_xml.cache_info()
+    data = encode_message(Message.response("3", again, "MID_SESSION"))
+    after = presence._contact_xml.cache_info()
+    assert after.hits + after.misses <= before.hits + before.misses + 1  # (ME's, new): by value
+    assert decode_message(data).body == again
+
+
+def test_a_presence_sync_longer_than_its_roster_is_cut_at_the_frame_s_last_byte() -> None:
+    # one-letter names: a contact's <contact id= status=/> is longer than its roster entry,
+    # so the contacts served do not all fit the sync's answer; as many as fit are sent
+    from app.protocol.limits import MAX_SEQ_LEN
+    from app.protocol.presence import ContactPresence, PresenceSyncResult
+    lines = ['[server]', 'auth = "open"']
+    lines += [f'[[users]]\nuid = "firstname.lastname{n:04d}@example.org"\nname = "a"'
+              for n in range(1300)]
+    directory = Directory.from_toml_text("\n".join(lines))
+    state = ServerState(directory, ServerSettings(auth="open"), udp_port=9400)
+    state.login(1, ME, "x", "127.0.0.1", ("roster", "presence"))
+    served = [e.id for e in directory.roster(ME, "open") if e.kind == "contact"]
+    sync = state.presence.presence_sync(state.sessions[1]).reply
+    count = len(sync.contacts)
+    assert 500 < count < len(served)
+    assert [c.uid for c in sync.contacts] == served[:count]
+
+    def size(contacts: int) -> int:
+        listed = tuple(ContactPresence(uid, False) for uid in served[:contacts])
+        return len(encode_message(Message.response("x" * MAX_SEQ_LEN,
+                                                   PresenceSyncResult(listed), "MID_SESSION")))
+
+    assert size(count) <= MAX_FRAME < size(count + 1)
 
 
 def test_a_roster_that_fits_is_not_encoded_whole_to_check_it(

@@ -34,6 +34,8 @@ class OrderedClient(RawClient):
 
     def _dispatch(self, message):  # type: ignore[no-untyped-def]
         self.arrived = [*getattr(self, "arrived", []), message]
+        if hasattr(self, "on_arrival"):
+            self.on_arrival(message)
         super()._dispatch(message)
 
 
@@ -69,6 +71,33 @@ async def test_a_request_sent_during_a_reload_is_answered_before_its_last_roster
         assert kinds.index("MembersResult") < kinds.index("RosterNotice"), kinds
         for client in clients:
             assert "newbie" in [e.id for e in rosters(client)[-1].roster]
+        for client in clients:
+            await client.close()
+
+
+async def test_a_slice_ends_when_its_time_is_up_and_others_are_answered_meanwhile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(roster_slices, "ROSTER_SLICE", 1000)  # no bound by count
+    monkeypatch.setattr(roster_slices, "SLICE_SECONDS", 0.0)  # a session per slice
+    timeline: list[tuple[str, OrderedClient]] = []
+    async with running_server(directory()) as server:
+        clients = await roster_clients(server.port)
+        first, last = clients[0], clients[-1]
+        answer: list[asyncio.Future[object]] = []
+        for client in clients:
+            def arrived(message, client=client):  # type: ignore[no-untyped-def]
+                timeline.append((type(message.body).__name__, client))
+                if client is first and isinstance(message.body, RosterNotice):
+                    # asked as soon as the first slice is read
+                    answer.append(asyncio.ensure_future(first.request(MembersRequest(ALL),
+                                                                      timeout=10)))
+            client.on_arrival = arrived  # type: ignore[attr-defined]
+        server.replace_directory(directory("newbie"))
+        await asyncio.wait_for(_told(clients, 1), 10)
+        await asyncio.wait_for(answer[0], 10)
+        events = [(kind, client) for kind, client in timeline]
+        answered = events.index(("MembersResult", first))
+        assert answered < events.index(("RosterNotice", last)), events
         for client in clients:
             await client.close()
 

@@ -64,6 +64,26 @@ def users(server: InterphoneServer) -> set[str]:
     return set(server.state.directory.users)
 
 
+async def test_the_read_hands_the_gil_to_the_loop_often_and_then_as_before(
+        tmp_path: Path) -> None:
+    # parsing the file is pure Python: with the default 5 ms switch interval the loop took
+    # the GIL back only that long after each of its system calls (answers took 100-160 ms)
+    from app.server import directory_reload
+    config = tmp_path / "directory.toml"
+    config.write_text(TEST_TOML)
+    before = sys.getswitchinterval()
+    async with running_server(Directory.from_toml_file(config)) as server:
+        config.write_text(WITH_FRANK)
+        read = HeldRead()
+        reloads = DirectoryReloads(server, config, read=read)
+        reloads.request()
+        await entered(read)
+        assert sys.getswitchinterval() == pytest.approx(directory_reload.READ_SWITCH_INTERVAL)
+        read.release.set()
+        await until(lambda: reloads.applied == 1)
+        assert sys.getswitchinterval() == pytest.approx(before)
+
+
 async def test_a_request_is_answered_while_the_reload_reads_the_file(tmp_path: Path) -> None:
     config = tmp_path / "directory.toml"
     config.write_text(TEST_TOML)

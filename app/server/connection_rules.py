@@ -1,6 +1,8 @@
 """The per-connection rules of :class:`~app.server.state.ServerState`: bytes in, frames,
-the rate bucket, malformed frames, frames held during a login check, closing a peer, and
-the login, idle and write-stall deadlines of every connection.
+the rate bucket, malformed frames, frames held during a login check, requests bounded per
+turn of the event loop (presence syncs: those past the bound, and what follows them, wait
+for :meth:`~ConnectionRules.next_turn`), closing a peer, and the login, idle and
+write-stall deadlines of every connection.
 
 A mixin over :class:`~app.server.state_base.StateBase`; what a decoded request does is
 the state's :meth:`~app.server.state.ServerState._answer`.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Sequence
 
 from app.protocol.errors import ErrCode, FrameTooLarge, MalformedFrame, ProtocolError
 from app.protocol.messages import (
@@ -20,7 +23,7 @@ from app.protocol.messages import (
     QuitRequest,
     SpeakRequest,
 )
-from app.protocol.presence import CallAction, CallRequest
+from app.protocol.presence import CallAction, CallRequest, PresenceSyncRequest
 from app.protocol.replies import protocol_error_reply, refusal
 from app.protocol.xmlcodec import decode_message
 from app.server.addr_limits import address_key
@@ -37,6 +40,10 @@ has no seq an answer could name."""
 
 HELD_FRAMES_LIMIT = 32
 """Frames a connection may send while its login is being checked (beyond: closed)."""
+DEFERRED_FRAMES_LIMIT = 1024
+"""Frames a connection may have waiting behind a deferred request (beyond: closed). The
+I/O layer stops reading it meanwhile, so only the frames of a read or two wait; the
+rate bucket (``rate_burst``) is charged when they are answered."""
 
 
 def _membership_cost(message: Message) -> str | None:
@@ -148,11 +155,76 @@ class ConnectionRules(StateBase):
                     outbox.log(f"closing session {peer.sid}: too many frames during login")
                     self._close_peer(peer.sid, outbox)
                 break
+            if peer.deferred:  # an earlier request waits for a later turn: these after it
+                self._defer(peer, frames[index:], outbox)
+                break
             try:
                 self._receive_frame(peer, frame, now, outbox)
             except Exception:
                 log.exception("fault handling a frame of session %d", peer.sid)
                 outbox.send(peer.sid, Message.frame_error("server fault", ErrCode.SERVER_FAULT))
+
+    def _defer(self, peer: Peer, items: Sequence[bytes | Message], outbox: Outbox) -> None:
+        peer.deferred += items
+        self.deferred_sids[peer.sid] = None
+        if len(peer.deferred) > DEFERRED_FRAMES_LIMIT:
+            outbox.log(f"closing session {peer.sid}: too many frames behind a deferred request")
+            self._close_peer(peer.sid, outbox)
+
+    def deferring(self, sid: int) -> bool:
+        """Whether requests of ``sid`` wait for a later turn (its reading may pause)."""
+        peer = self.peers.get(sid)
+        return peer is not None and bool(peer.deferred)
+
+    def turn_used(self) -> bool:
+        """Whether :meth:`next_turn` has something to do: this turn answered a bounded
+        request, or some wait for a later turn."""
+        bound = self.syncs_per_turn
+        return bound is not None and (self.syncs_left < bound or bool(self.deferred_sids))
+
+    def next_turn(self, now: float) -> Outbox:
+        """A new turn of the event loop (with :attr:`syncs_per_turn` set): its presence
+        syncs may be answered again, those deferred first, a session after another (each
+        session's requests in the order it sent them: PROTOCOL.md), as many as the bound
+        lets; the rest wait for the next turn, other clients being answered between."""
+        self.syncs_left = self.syncs_per_turn or 0
+        outbox = Outbox()
+        while self.deferred_sids and self.syncs_left > 0:
+            sid = next(iter(self.deferred_sids))
+            del self.deferred_sids[sid]
+            peer = self.peers.get(sid)
+            if peer is None or peer.closing:
+                continue
+            items, peer.deferred = peer.deferred, []
+            for index, item in enumerate(items):
+                if peer.closing:
+                    break
+                if peer.deferred:
+                    self._defer(peer, items[index:], outbox)
+                    break
+                try:
+                    if isinstance(item, Message):
+                        self._answer_bounded(peer, item, now, outbox)
+                    else:
+                        self._receive_frame(peer, item, now, outbox)
+                except Exception:
+                    log.exception("fault handling a frame of session %d", peer.sid)
+                    outbox.send(peer.sid, Message.frame_error("server fault",
+                                                              ErrCode.SERVER_FAULT))
+        return outbox
+
+    def _answer_bounded(self, peer: Peer, message: Message, now: float,
+                        outbox: Outbox) -> None:
+        """Answer ``message``, or defer it to a later turn if its kind's bound for this
+        turn is reached (a presence sync of a thousand contacts: ~1-2 ms; after a reload's
+        roster notices every client asks one, and answered all in one turn they held the
+        loop for seconds)."""
+        if self.syncs_per_turn is not None and isinstance(message.body, PresenceSyncRequest):
+            if self.syncs_left <= 0:
+                self._defer(peer, [message], outbox)
+                return
+            self.syncs_left -= 1
+        self._answer(peer, message, now, outbox)
 
     def _receive_frame(self, peer: Peer, frame: bytes, now: float, outbox: Outbox) -> None:
         sid = peer.sid
@@ -186,7 +258,7 @@ class ConnectionRules(StateBase):
             outbox.send(sid, refusal(message, ErrCode.TOO_MANY_REQUESTS,
                                      "too many floor requests"))
             return
-        self._answer(peer, message, now, outbox)
+        self._answer_bounded(peer, message, now, outbox)
 
     def _close_peer(self, sid: int, outbox: Outbox, *, abort: bool = False) -> None:
         """Ask the I/O layer to close ``sid`` (flushing first unless ``abort``); from now

@@ -3,14 +3,15 @@
 A directory of a thousand users gives each a roster of a thousand contacts, close to a
 frame's size (e-mail addresses as uids pass it); the server then sends the groups and
 discussions and **as many contacts as fit**, in roster order, and the presence sync of
-those contacts as many as fit. The size of each entry is measured once (the XML of a
-message is its children's one after the other), so that cutting costs one encoding of a
-small message per entry rather than a search over encodings of the whole frame.
+those contacts as many as fit. Both are cut alike (:func:`fitting_entries`): the XML of
+such a message is its children's one after the other, and each child's XML is kept by the
+codec, so that a list's size is one encoding of a small message and the sum of its
+entries' kept sizes, not a search over encodings of the whole frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
@@ -31,27 +32,6 @@ def size_of(message: Message) -> int:
     return len(encode_message(message))
 
 
-def fitting_prefix(kept: Sequence[T], optional: Sequence[T],
-                   build: Callable[[tuple[T, ...]], Message], budget: int = MAX_FRAME) -> int:
-    """How many of ``optional`` (from its start) fit with all of ``kept`` in the message
-    ``build`` makes, encoded in ``budget`` bytes: ``len(optional)`` when all fit."""
-    whole = tuple(kept) + tuple(optional)
-    if size_of(build(whole)) <= budget:
-        return len(optional)
-    first = optional[0]  # measured beside one child: an empty element closes itself
-    alone = size_of(build((first,)))
-    used = size_of(build(tuple(kept)))
-    count = 0
-    for entry in optional:
-        used += size_of(build((first, entry))) - alone
-        if used > budget:
-            break
-        count += 1
-    while count and size_of(build(tuple(kept) + tuple(optional[:count]))) > budget:
-        count -= 1  # not reached while the encoding of children is their concatenation
-    return count
-
-
 def roster_entry_size(entry: RosterEntry) -> int:
     """Bytes ``entry`` adds to the XML of a roster (a login response or a roster notice):
     its XML, which the codec makes once per entry and splices into every long roster."""
@@ -69,24 +49,37 @@ def roster_size(message: Message, roster: tuple[RosterEntry, ...]) -> int:
     return size_of(small) + sum(roster_entry_size(entry) for entry in roster[1:])
 
 
+def fitting_entries(build: Callable[[tuple[T, ...]], Message], kept: tuple[T, ...],
+                    optional: tuple[T, ...], entry_size: Callable[[T], int],
+                    budget: int = MAX_FRAME) -> int:
+    """How many of ``optional`` (from the first) fit with all of ``kept`` in the message
+    ``build`` makes of a list of entries (a roster, a presence sync), encoded in ``budget``
+    bytes: ``len(optional)`` when all fit. ``entry_size``: the bytes an entry adds to the
+    list's XML (its kept XML's length, which the codec splices into a long list). Without a
+    whole encoding of the frame unless it must be cut (a roster of a thousand contacts
+    takes about 10 ms to encode, and a reload tells every session its roster)."""
+    if not optional:
+        return 0
+    first = (*kept, optional[0])  # measured with an entry: an empty element closes itself
+    used = size_of(build(first[:1])) + sum(entry_size(entry) for entry in first[1:]) \
+        - entry_size(optional[0])
+    sizes = [entry_size(entry) for entry in optional]
+    if used + sum(sizes) <= budget:
+        return len(optional)
+    count = 0
+    for size in sizes:
+        used += size
+        if used > budget:
+            break
+        count += 1
+    while count and size_of(build(kept + optional[:count])) > budget:
+        count -= 1  # not reached while the encoding of children is their concatenation
+    return count
+
+
 def fitting_contacts(build: Callable[[tuple[RosterEntry, ...]], Message],
                      circles: tuple[RosterEntry, ...], contacts: tuple[RosterEntry, ...],
                      budget: int = MAX_FRAME) -> int:
     """How many of ``contacts`` (from the first) fit with all of ``circles`` in the login
-    response or roster notice ``build`` makes, encoded in ``budget`` bytes. Without a
-    whole encoding of the frame unless it must be cut (a roster of a thousand contacts
-    takes about 10 ms to encode, and a reload tells every session its roster)."""
-    whole = circles + contacts
-    if not contacts or roster_size(build(whole), whole) <= budget:
-        return len(contacts)
-    first = circles + contacts[:1]
-    used = roster_size(build(first), first) - roster_entry_size(contacts[0])
-    count = 0
-    for entry in contacts:
-        used += roster_entry_size(entry)
-        if used > budget:
-            break
-        count += 1
-    while count and size_of(build(circles + contacts[:count])) > budget:
-        count -= 1  # not reached while the encoding of children is their concatenation
-    return count
+    response or roster notice ``build`` makes, encoded in ``budget`` bytes."""
+    return fitting_entries(build, circles, contacts, roster_entry_size, budget)

@@ -58,6 +58,10 @@ class Peer:
     checking: Message | None = None
     """A login request whose token is being checked off the loop; frames wait in ``held``."""
     held: list[bytes] = field(default_factory=list)
+    deferred: list[bytes | Message] = field(default_factory=list)
+    """A request whose kind is bounded per turn of the event loop (a presence sync) and
+    came after that turn's were answered, then every frame after it: answered in that
+    order in a later turn (:meth:`~app.server.state.ServerState.next_turn`)."""
     token_verified: bool = False
     """The login guard accepted this connection's token (its login is not checked again)."""
     counted: str = "unauthenticated"

@@ -120,6 +120,12 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         """Set by an I/O layer that runs a :class:`~app.server.login_guard.LoginGuard`: token
         logins then come out as :class:`LoginCheck` entries and finish in :meth:`login_checked`."""
         self.peers: dict[int, Peer] = {}
+        self.syncs_per_turn: int | None = None
+        """Presence syncs answered per turn of the event loop (None: no bound). An I/O
+        layer that sets it calls :meth:`next_turn` in the next turn whenever
+        :meth:`turn_used` (:class:`~app.server.tcp.SignalingServer` does)."""
+        self.syncs_left = 0
+        self.deferred_sids: dict[int, None] = {}  # sessions with requests deferred, in order
         self._peer_timers: list[tuple[float, int]] = []
         self.sessions: dict[int, Session] = {}
         self.by_uid: dict[str, int] = {}

@@ -55,6 +55,9 @@ class StateBase:
     media_gate: SealedMediaGate
     check_tokens_off_loop: bool
     peers: dict[int, Peer]
+    syncs_per_turn: int | None
+    syncs_left: int
+    deferred_sids: dict[int, None]
     _peer_timers: list[tuple[float, int]]
     sessions: dict[int, Session]
     by_uid: dict[str, int]

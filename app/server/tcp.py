@@ -32,6 +32,10 @@ from app.server.state import ServerState
 log = logging.getLogger("app.server")
 
 _CLOSE_GRACE = 5.0  # seconds a closing transport may take to flush before it is aborted
+SYNCS_PER_TURN = 4
+"""Presence syncs answered per turn of the event loop (~1-2 ms each for a thousand
+contacts); more wait for the next turns, the other clients' requests answered between
+(after a reload's roster notices every client asks one)."""
 
 PLAIN_TEXT_ON_TLS = ("a plain-text (non-TLS) client on this TLS port: it did not start a "
                      "TLS handshake and was closed (the client must connect with TLS)")
@@ -70,6 +74,10 @@ class SignalingServer:
         self._checks: set[asyncio.Task[None]] = set()
         self._handshakes = ConnectionLimits(address_limit_settings(self.settings))
         """TLS handshakes under way, per address and in all (``unauthenticated_total``)."""
+        state.syncs_per_turn = state.syncs_left = SYNCS_PER_TURN
+        self._turn: asyncio.Handle | None = None
+        self.held_back: dict[int, ServerConnection] = {}
+        """Connections not read while their requests wait for a later turn."""
 
     def use_login_guard(self, guard: LoginGuard) -> None:
         """Token logins are checked by ``guard`` in its worker threads, never on the loop."""
@@ -116,6 +124,7 @@ class SignalingServer:
 
     def session_ended(self, conn: ServerConnection) -> None:
         self.connections.pop(conn.sid, None)
+        self.held_back.pop(conn.sid, None)
         self.deliver(self.state.disconnect(conn.sid))
 
     # ---- output --------------------------------------------------------------------------------
@@ -157,6 +166,21 @@ class SignalingServer:
             task = self.loop.create_task(self._check_login(check))
             self._checks.add(task)
             task.add_done_callback(self._checks.discard)
+        if self._turn is None and self.state.turn_used():
+            self._turn = self.loop.call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        """The next turn of the loop: the requests bounded per turn are answered again,
+        those deferred first (:meth:`~app.server.state.ServerState.next_turn`)."""
+        self._turn = None
+        self.deliver(self.state.next_turn(self.loop.time()))
+        self.reschedule()
+        for sid, conn in list(self.held_back.items()):
+            if not self.state.deferring(sid):
+                del self.held_back[sid]
+                conn.charge(0, self.loop.time())  # its answers since: then read again
+                if conn.budget_pause is None:
+                    conn._resume_reading()
 
     async def _check_login(self, check: LoginCheck) -> None:
         guard = self.guard
@@ -207,6 +231,9 @@ class SignalingServer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._turn is not None:
+            self._turn.cancel()
+            self._turn = None
         for task in list(self._checks):
             task.cancel()
         self.deliver(self.state.shut_down())
@@ -237,6 +264,8 @@ class ServerConnection(asyncio.Protocol):
         self._keys: Callable[[], int] = itertools.count().__next__
         self.answered = 0
         """Bytes of answers to this peer not yet charged to its byte budget."""
+        self.budget_pause: asyncio.TimerHandle | None = None
+        """Reading paused by the byte budget until this timer runs."""
 
     # ---- asyncio callbacks ---------------------------------------------------------------------
 
@@ -259,15 +288,34 @@ class ServerConnection(asyncio.Protocol):
         now = self.loop.time()
         self.server.deliver(self.state.receive_data(self.sid, data, now))
         self.server.reschedule()
+        self.charge(len(data), now)
+        transport = self.transport
+        if transport is not None and not self.closing and self.state.deferring(self.sid):
+            # its requests wait for a later turn: the next ones wait in its socket
+            transport.pause_reading()
+            self.server.held_back[self.sid] = self
+
+    def charge(self, read: int, now: float) -> None:
+        """``read`` bytes were read: they and the answers since cost the byte budget."""
         # an answer costs the budget as the bytes read do: a presence sync of 80 bytes is
         # answered with up to 64 KB (a 1,500-user directory), and one session asking it
         # 40 times a second took 67 % of a core and 30 ms of everyone's answers
         answered, self.answered = self.answered, 0
-        wait = self.state.read_pause(self.sid, len(data) + answered, now)
+        wait = self.state.read_pause(self.sid, read + answered, now)
         transport = self.transport
         if wait > 0 and transport is not None and not self.closing:
             transport.pause_reading()  # (the peer's bytes wait in its socket meanwhile)
-            self.loop.call_later(wait, self._resume_reading)
+            if self.budget_pause is not None:  # this one ends later: the budget is spent
+                self.budget_pause.cancel()  # (answers deferred to later turns are charged
+                # after the read of their requests: while its pause runs)
+            self.budget_pause = self.loop.call_later(wait, self._budget_over)
+
+    def _budget_over(self) -> None:
+        """The byte budget's pause is over: read again, unless its requests wait for a
+        later turn (then once they are answered)."""
+        self.budget_pause = None
+        if self.sid not in self.server.held_back:
+            self._resume_reading()
 
     def _resume_reading(self) -> None:
         transport = self.transport

@@ -122,9 +122,27 @@ def append_roster(element: etree._Element, roster: tuple[RosterEntry, ...]) -> N
         element.append(new_element(entry.kind, id=entry.id, name=safe_text(entry.name)))
 
 
+_KEPT_XML: dict[int, tuple[RosterEntry, bytes]] = {}
+"""Each entry's XML by the entry object's identity (the entry kept beside it, so that its
+id is not reused meanwhile): the directory's rosters share their entry objects, and a
+lookup by identity costs a tenth of :func:`_entry_xml`'s by value, which after a reload
+compares every new entry with the equal one of the previous directory field by field
+(~2.5 ms a roster of a thousand contacts, on the loop, for each session told)."""
+_KEPT_MAX = 1 << 17
+
+
 def roster_xml(roster: tuple[RosterEntry, ...]) -> bytes:
     """The XML of the entries one after the other, as children of an element."""
-    return b"".join(map(_entry_xml, roster))
+    kept = _KEPT_XML
+    parts = []
+    for entry in roster:
+        known = kept.get(id(entry))
+        if known is None or known[0] is not entry:
+            if len(kept) >= _KEPT_MAX:
+                kept.clear()
+            known = kept[id(entry)] = (entry, _entry_xml(entry))
+        parts.append(known[1])
+    return b"".join(parts)
 
 
 def _decode_login_result(element: etree._Element) -> LoginResult:
