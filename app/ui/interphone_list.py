@@ -217,17 +217,11 @@ class InterphoneList(QWidget):
                 self._items[row.id] = known
             elif known.row == row:
                 continue  # (a thousand contacts: a presence change redraws one row, not all)
-            key = known.sort_key
-            self._fill(known, row)
+            self._refill(known, row)
             changed = True
-            if known.sort_key != key:
-                self._unsorted.add(row.kind)
         if not changed:
             return False
-        if self._pointer_inside or self._held:
-            self._sort_pending = True
-        else:
-            self._sort()
+        self._sort_when_free()
         self._apply_filter(self.filter.text())
         return True
 
@@ -241,18 +235,26 @@ class InterphoneList(QWidget):
             item = self._items[row.id]
             if item.row == row:
                 continue
-            key = item.sort_key
-            self._fill(item, row)
+            self._refill(item, row)
             changed = True
-            if item.sort_key != key:
-                self._unsorted.add(row.kind)
         if not changed:
             return False
+        self._sort_when_free()
+        return True
+
+    def _refill(self, item: _Item, row: InterphoneRow) -> None:
+        """``item`` shows ``row`` now; its section is sorted again if its place changed."""
+        key = item.sort_key
+        self._fill(item, row)
+        if item.sort_key != key:
+            self._unsorted.add(row.kind)
+
+    def _sort_when_free(self) -> None:
+        """Sort now, or once the pointer left the list and no join holds the order."""
         if self._pointer_inside or self._held:
             self._sort_pending = True
         else:
             self._sort()
-        return True
 
     def hold_order(self) -> None:
         """The user joins the selected row: if the user is at the list (the pointer over
