@@ -1,0 +1,169 @@
+"""Sessions whose connections are lost together end a few per turn of the event loop:
+with a thousand-user directory, 465 sessions granted presence lost at once (an office's
+router rebooting) each told every other watcher ``offline`` in one turn and every other
+client waited ~0.5 s for its answers. Those past the turn's bound end in the next turns,
+other clients' requests are answered between, and every remaining client receives the
+same notifications as before, each ending's encoded once (the real server, raw clients)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from server_fixtures import RawClient, running_server
+
+from app.protocol import InterphoneId, JoinRequest
+from app.protocol.messages import (
+    InterphoneChanged,
+    Login,
+    MembersRequest,
+    Message,
+    MessageKind,
+)
+from app.protocol.presence import PresenceChanged
+from app.server import Directory, tcp
+
+USERS = 16
+ALL = InterphoneId.group("all")
+
+
+def directory() -> Directory:
+    lines = ["[server]", 'auth = "open"']
+    for n in range(USERS + 2):
+        lines += ["[[users]]", f'uid = "u{n:02d}"', f'name = "User {n:02d}"']
+    lines += ["[[groups]]", 'id = "all"', 'name = "Everyone"', 'members = ["*"]']
+    return Directory.from_toml_text("\n".join(lines))
+
+
+class Recorder(RawClient):
+    """A raw client that also keeps every message it receives, in order."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.received: list[Message] = []
+
+    def _dispatch(self, message: Message) -> None:
+        self.received.append(message)
+        super()._dispatch(message)
+
+
+async def until(condition: object, timeout: float = 10.0) -> None:
+    async def wait() -> None:
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0)
+    await asyncio.wait_for(wait(), timeout)
+
+
+async def crowd(port: int, *, join: bool) -> list[RawClient]:
+    clients = []
+    for n in range(USERS):
+        client = await RawClient.connect(port)
+        assert (await client.request(Login(f"u{n:02d}", "", features=("presence",)))).ok
+        if join:
+            assert (await client.request(JoinRequest(ALL))).ok
+        clients.append(client)
+    return clients
+
+
+async def watcher(port: int, uid: str, *, join: bool) -> Recorder:
+    client = await Recorder.connect(port)
+    assert (await client.request(Login(uid, "", features=("presence",)))).ok
+    if join:
+        assert (await client.request(JoinRequest(ALL))).ok
+    return client
+
+
+def lose_all(clients: list[RawClient]) -> None:
+    """Every connection of ``clients`` lost at once (the server sees them in one turn)."""
+    for client in clients:
+        client.writer.transport.abort()
+
+
+def offline(message: Message) -> bool:
+    return isinstance(message.body, PresenceChanged) and not message.body.online
+
+
+async def test_a_crowd_lost_at_once_ends_over_turns_and_another_client_is_answered_between(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tcp, "ENDS_PER_TURN", 1)
+    async with running_server(directory()) as server:
+        clients = await crowd(server.port, join=False)
+        watching = await watcher(server.port, f"u{USERS:02d}", join=False)
+        await asyncio.sleep(0.2)  # nothing else is on its way
+        watching.received.clear()
+        lose_all(clients)
+        await until(lambda: any(offline(m) for m in watching.received))
+        members = await watching.request(MembersRequest(ALL), timeout=10)
+        assert members.ok, members
+        await until(lambda: sum(offline(m) for m in watching.received) == USERS)
+        kinds = [m.kind for m in watching.received]
+        answered = kinds.index(MessageKind.RESPONSE)
+        # answered while sessions still ended in later turns: offline notices after it
+        assert any(offline(m) for m in watching.received[answered + 1:]), kinds
+        assert server.hub is not None and not server.hub.ending
+        await watching.close()
+
+
+@pytest.mark.parametrize("per_turn", [1, 10_000])  # 10,000: all in one turn, as before
+async def test_each_remaining_client_receives_what_it_did_when_all_ended_in_one_turn(
+        monkeypatch: pytest.MonkeyPatch, per_turn: int) -> None:
+    # for each session lost: the members change of "all" without it, then its "offline"
+    # (PROTOCOL.md; docs/protocol-extensions.md, presence), and nothing else
+    monkeypatch.setattr(tcp, "ENDS_PER_TURN", per_turn)
+    async with running_server(directory()) as server:
+        clients = await crowd(server.port, join=True)
+        watchers = [await watcher(server.port, f"u{n:02d}", join=True)
+                    for n in (USERS, USERS + 1)]
+        await asyncio.sleep(0.2)  # nothing else is on its way
+        for w in watchers:
+            w.received.clear()
+        lose_all(clients)
+        for w in watchers:
+            await until(lambda w=w: len(w.received) == 2 * USERS)
+        await asyncio.sleep(0.2)
+        remaining = {f"u{n:02d}" for n in range(USERS + 2)}
+        for w in watchers:
+            assert len(w.received) == 2 * USERS, w.received
+            members = set(remaining)
+            ended = []
+            for change, notice in zip(w.received[::2], w.received[1::2], strict=True):
+                assert isinstance(change.body, InterphoneChanged), change
+                assert isinstance(notice.body, PresenceChanged), notice
+                assert change.kind is notice.kind is MessageKind.NOTIFICATION
+                assert not notice.body.online
+                uid = notice.body.uid
+                members.discard(uid)
+                assert set(change.body.info.members or ()) == members
+                ended.append(uid)
+            assert sorted(ended) == [f"u{n:02d}" for n in range(USERS)]
+        # both watchers were told in the same order
+        assert [m.body for m in watchers[0].received][1::2] \
+            == [m.body for m in watchers[1].received][1::2]
+        for w in watchers:
+            await w.close()
+
+
+async def test_each_ending_s_notice_is_encoded_once_for_all_its_watchers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tcp, "ENDS_PER_TURN", 2)
+    encoded: list[Message] = []
+    encode = tcp.encode
+
+    def counting(message: Message) -> bytes:
+        encoded.append(message)
+        return encode(message)
+
+    monkeypatch.setattr(tcp, "encode", counting)
+    async with running_server(directory()) as server:
+        clients = await crowd(server.port, join=False)
+        watchers = [await watcher(server.port, f"u{n:02d}", join=False)
+                    for n in (USERS, USERS + 1)]
+        await asyncio.sleep(0.2)  # nothing else is on its way
+        encoded.clear()
+        lose_all(clients)
+        for w in watchers:
+            await until(lambda w=w: sum(offline(m) for m in w.received) == USERS)
+        notices = [m for m in encoded if isinstance(m.body, PresenceChanged)]
+        assert sorted(m.body.uid for m in notices) == [f"u{n:02d}" for n in range(USERS)]
+        for w in watchers:
+            await w.close()
