@@ -881,3 +881,30 @@ def test_the_volume_sliders_and_mute_buttons_show_the_focus_clearly(qtbot) -> No
 def test_on_a_dark_theme_the_volume_sliders_and_mute_buttons_show_the_focus(
         qtbot, dark) -> None:
     _focus_rings(qtbot)
+
+
+def test_the_meters_level_is_said_in_a_new_language_at_once(qtbot) -> None:
+    """After a switch to Chinese a screen reader went on hearing "Microphone level: 40 %"
+    until the level next crossed a step (with no sound: until the next talk). The level
+    is said again at once, under the meter's new name."""
+    from PySide6.QtCore import QCoreApplication
+
+    from app.ui.i18n import LanguageSwitcher
+
+    bar = AudioBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    qtbot.waitExposed(bar)
+    meter = bar.input_meter
+    switcher = LanguageSwitcher(QCoreApplication.instance(), has_font=lambda language: True)
+    QAccessible.setActive(True)
+    try:
+        meter.set_level(10 ** (-36 / 20))
+        assert meter.accessibleDescription() == "Microphone level: 40 %"
+        switcher.apply("zh_CN")
+        qtbot.waitUntil(lambda: meter.accessibleDescription()
+                        == f"{meter.accessibleName()}：40%", timeout=2000)
+        assert meter.accessibleName() != "Microphone level"
+    finally:
+        QAccessible.setActive(False)
+        switcher.apply("en")

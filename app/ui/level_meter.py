@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAccessible,
     QBrush,
@@ -281,8 +281,15 @@ class LevelMeter(QWidget):
         if event.type() in _LOOK_CHANGES:  # the window's colour may differ now
             self._look_changed()
         elif event.type() == QEvent.Type.LanguageChange:
-            self._said = None  # said again in the new language at the next level
+            # said again in the new language at once, once the window gave the meter its
+            # new name (a level that does not move would keep the old words till a talk)
+            QTimer.singleShot(0, self, self._say_again)
         super().changeEvent(event)
+
+    def _say_again(self) -> None:
+        self._said = None
+        if QAccessible.isActive():
+            self._say(self._fraction)
 
 
 def _picture(parent: QWidget, name: str) -> QWidget:
