@@ -34,11 +34,12 @@ def frame(seq: str, body: object) -> bytes:
     return encode_frame(encode_message(Message.request(seq, body)))  # type: ignore[arg-type]
 
 
-async def until(condition: object, timeout: float = 10.0) -> None:
-    async def wait() -> None:
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0)
-    await asyncio.wait_for(wait(), timeout)
+async def presence_client(port: int, n: int) -> RawClient:
+    """A raw client logged in as user ``n`` with the extension presence."""
+    client = await RawClient.connect(port)
+    reply = await client.request(Login(f"u{n:02d}", "", features=("presence",)))
+    assert reply.ok, reply
+    return client
 
 
 async def test_syncs_past_a_turn_s_bound_wait_and_another_client_is_answered_between(
@@ -47,10 +48,7 @@ async def test_syncs_past_a_turn_s_bound_wait_and_another_client_is_answered_bet
     async with running_server(directory()) as server:
         clients = []
         for n in range(USERS):
-            client = await RawClient.connect(server.port)
-            reply = await client.request(Login(f"u{n:02d}", "", features=("presence",)))
-            assert reply.ok, reply
-            clients.append(client)
+            clients.append(await presence_client(server.port, n))
         other = await RawClient.connect(server.port)
         assert (await other.request(Login(f"u{USERS:02d}", ""))).ok
         syncs = [asyncio.ensure_future(c.request(PresenceSyncRequest(), timeout=10))
@@ -73,10 +71,8 @@ async def test_a_session_s_answers_keep_the_order_of_its_requests_across_turns(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tcp, "SYNCS_PER_TURN", 1)
     async with running_server(directory()) as server:
-        first = await RawClient.connect(server.port)
-        assert (await first.request(Login("u00", "", features=("presence",)))).ok
-        second = await RawClient.connect(server.port)
-        assert (await second.request(Login("u01", "", features=("presence",)))).ok
+        first, second = await presence_client(server.port, 0), \
+            await presence_client(server.port, 1)
         # the first's sync takes this turn's one; the second's waits, and its members
         # request and second sync (sent in the same write) wait behind it
         first.send_raw(frame("a", PresenceSyncRequest()))
@@ -96,10 +92,8 @@ async def test_requests_piped_behind_a_deferred_sync_are_all_answered_in_order(
     # its reading pauses while they wait (no limit of a few dozen frames closes it)
     monkeypatch.setattr(tcp, "SYNCS_PER_TURN", 1)
     async with running_server(directory()) as server:
-        first = await RawClient.connect(server.port)
-        assert (await first.request(Login("u00", "", features=("presence",)))).ok
-        second = await RawClient.connect(server.port)
-        assert (await second.request(Login("u01", "", features=("presence",)))).ok
+        first, second = await presence_client(server.port, 0), \
+            await presence_client(server.port, 1)
         first.send_raw(frame("a", PresenceSyncRequest()))
         piped = [frame("s", PresenceSyncRequest())]
         piped += [frame(f"m{n}", MembersRequest(ALL)) for n in range(60)]
