@@ -58,6 +58,20 @@ setup_system_libraries() {
         command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
         # The speech benchmarks' smoke tests make their speech with espeak-ng.
         command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+        # Debian's python3 comes without venv's pip (ensurepip) and headers; the pesq
+        # scorer of the dev extra is built from source with a C compiler.
+        local python version
+        if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1 && python="$(find_python)" &&
+            ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+            version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+            missing+=("python$version-venv")
+        fi
+        if python="$(find_python)"; then
+            version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+            [ -e "$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] ||
+                missing+=("python$version-dev")
+        fi
+        command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
         [ ${#missing[@]} -eq 0 ] && return 0
         local sudo=""
         [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
@@ -101,10 +115,14 @@ setup_system_libraries() {
 
 setup_venv() {
     local python stamp want
+    if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+        say "$venv has no pip (an interrupted set-up?): making it again"
+        rm -rf "$venv"
+    fi
     if [ ! -x "$venv/bin/python" ]; then
         python="$(find_python)" || { say "Python 3.11 or newer is needed"; exit 1; }
         say "creating $venv with $python"
-        "$python" -m venv "$venv"
+        "$python" -m venv "$venv" || { rm -rf "$venv"; exit 1; }
     fi
     stamp="$venv/.interphone-installed"
     want="$( (cat pyproject.toml requirements/constraints.txt; "$venv/bin/python" --version) |
