@@ -58,6 +58,9 @@ setup_system_libraries() {
         command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
         # The speech benchmarks' smoke tests make their speech with espeak-ng.
         command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+        # The packaging tests check the .deb's dependencies and menu entry with Debian's tools.
+        command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
+        command -v desktop-file-validate >/dev/null 2>&1 || missing+=(desktop-file-utils)
         # Debian's python3 comes without venv's pip (ensurepip) and headers; the pesq
         # scorer of the dev extra is built from source with a C compiler.
         local python version
