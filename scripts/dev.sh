@@ -3,6 +3,7 @@
 #   bash scripts/dev.sh demo     set up, then start the loopback demo
 #   bash scripts/dev.sh test     set up, then run ruff, mypy and the whole test suite
 #   bash scripts/dev.sh setup    set up only
+#   bash scripts/dev.sh check    Linux: print the system packages set-up would install
 # Idempotent: system libraries are installed only when missing, the virtual
 # environment (.venv) is refreshed only when pyproject.toml or the pinned versions in
 # requirements/constraints.txt (scripts/lock.sh) changed.
@@ -38,43 +39,54 @@ libxkbcommon-x11.so.0 libxkbcommon-x11-0
 LIBS
 }
 
+# The Debian packages this machine lacks (one line, blank when none): the stack's
+# libraries, the programs the tests drive, and what building the venv needs.
+missing_linux_packages() {
+    local missing=() lib pkg libraries
+    # Read once, not piped into `grep -q`: grep's early exit could kill ldconfig with
+    # SIGPIPE, which pipefail takes for "not installed" (and apt-get ran again).
+    libraries="$(/sbin/ldconfig -p 2>/dev/null)"
+    while read -r lib pkg; do
+        if ! grep -qE "^[[:space:]]*${lib//./\\.} " <<<"$libraries"; then
+            missing+=("$pkg")
+        fi
+    done < <(linux_libraries)
+    # Programs the global talk key tests drive (a virtual X server, synthetic input).
+    command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+    command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
+    # The tests of the Redis store (several server nodes) start their own redis-server.
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    # The desktop notifications' tests talk to a real notification daemon on a private
+    # session bus (so do the global key's portal tests).
+    command -v dunst >/dev/null 2>&1 || missing+=(dunst)
+    command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
+    # The speech benchmarks' smoke tests make their speech with espeak-ng.
+    command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+    # The packaging tests check the .deb's dependencies and menu entry with Debian's tools.
+    command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
+    command -v desktop-file-validate >/dev/null 2>&1 || missing+=(desktop-file-utils)
+    # Debian's python3 comes without venv's pip (ensurepip) and headers; the pesq
+    # scorer of the dev extra is built from source with a C compiler.
+    local python version
+    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1 && python="$(find_python)" &&
+        ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+        missing+=("python$version-venv")
+    fi
+    if python="$(find_python)"; then
+        version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+        [ -e "$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] ||
+            missing+=("python$version-dev")
+    fi
+    command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+    echo "${missing[*]}"
+}
+
 setup_system_libraries() {
     case "$(uname -s)" in
     Linux)
-        local missing=() lib pkg
-        while read -r lib pkg; do
-            if ! /sbin/ldconfig -p 2>/dev/null | grep -qE "^[[:space:]]*${lib//./\\.} "; then
-                missing+=("$pkg")
-            fi
-        done < <(linux_libraries)
-        # Programs the global talk key tests drive (a virtual X server, synthetic input).
-        command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
-        command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
-        # The tests of the Redis store (several server nodes) start their own redis-server.
-        command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-        # The desktop notifications' tests talk to a real notification daemon on a private
-        # session bus (so do the global key's portal tests).
-        command -v dunst >/dev/null 2>&1 || missing+=(dunst)
-        command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)
-        # The speech benchmarks' smoke tests make their speech with espeak-ng.
-        command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
-        # The packaging tests check the .deb's dependencies and menu entry with Debian's tools.
-        command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
-        command -v desktop-file-validate >/dev/null 2>&1 || missing+=(desktop-file-utils)
-        # Debian's python3 comes without venv's pip (ensurepip) and headers; the pesq
-        # scorer of the dev extra is built from source with a C compiler.
-        local python version
-        if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1 && python="$(find_python)" &&
-            ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
-            version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-            missing+=("python$version-venv")
-        fi
-        if python="$(find_python)"; then
-            version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-            [ -e "$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] ||
-                missing+=("python$version-dev")
-        fi
-        command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+        local missing=()
+        read -r -a missing <<<"$(missing_linux_packages)"
         [ ${#missing[@]} -eq 0 ] && return 0
         local sudo=""
         [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
@@ -150,6 +162,12 @@ case "$command" in
 setup)
     setup
     ;;
+check)
+    # What set-up would install on this Linux machine; silent (and 0) when nothing.
+    [ "$(uname -s)" = Linux ] || { say "check: only on Linux"; exit 2; }
+    missing="$(missing_linux_packages)"
+    [ -z "$missing" ] || { echo "$missing"; exit 1; }
+    ;;
 demo)
     setup
     exec "$venv/bin/python" -m app --demo "$@"
@@ -162,7 +180,7 @@ test)
     exec "$venv/bin/python" -m pytest "$@"
     ;;
 *)
-    say "usage: bash scripts/dev.sh [demo|test|setup] [args...]"
+    say "usage: bash scripts/dev.sh [demo|test|setup|check] [args...]"
     exit 2
     ;;
 esac
