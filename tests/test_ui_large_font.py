@@ -7,10 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QRect
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QPushButton,
+    QStyle,
+    QStyleOptionButton,
+    QWidget,
+)
 
 from app.ui.floor_widgets import ReplayItem
+from app.ui.font_style import FontScaledStyle
 from app.ui.main_window import MainWindow
 
 pytest_plugins = ["test_ui_support"]
@@ -106,3 +115,36 @@ def test_the_sizes_follow_a_font_changed_while_running(qtbot, qapp: QApplication
         assert window.panel.members.maximumWidth() == small
     finally:
         window.talk_key.detach()
+
+
+def indicator(box: QCheckBox) -> QRect:
+    option = QStyleOptionButton()
+    option.initFrom(box)
+    return box.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, box)
+
+
+def test_check_boxes_and_small_icons_grow_with_the_font(qtbot, large_font: QFont) -> None:
+    """The style draws a check box's square in pixels: at 18 pt "Remember me on this
+    computer" had a 13-pixel box beside 28-pixel lines, and the dialogs' button icons
+    stayed 16 pixels. The app's style grows them with the font."""
+    box = QCheckBox("Remember me on this computer")
+    qtbot.addWidget(box)
+    plain = indicator(box).height()
+    style = FontScaledStyle()
+    box.setStyle(style)
+    line = box.fontMetrics().height()
+    assert indicator(box).height() >= plain * line // 14 > plain
+    button = QPushButton("OK")
+    qtbot.addWidget(button)
+    button.setStyle(style)
+    icons = style.pixelMetric(QStyle.PixelMetric.PM_ButtonIconSize, None, button)
+    assert icons >= 16 * line // 14
+
+
+def test_the_style_keeps_its_sizes_at_the_default_font(qtbot, qapp: QApplication) -> None:
+    box = QCheckBox("Remember me on this computer")
+    qtbot.addWidget(box)
+    plain = indicator(box)
+    box.setStyle(FontScaledStyle())
+    if box.fontMetrics().height() <= 14:  # (the default font: 9 pt)
+        assert indicator(box).size() == plain.size()
