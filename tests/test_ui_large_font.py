@@ -148,3 +148,21 @@ def test_the_style_keeps_its_sizes_at_the_default_font(qtbot, qapp: QApplication
     box.setStyle(FontScaledStyle())
     if box.fontMetrics().height() <= 14:  # (the default font: 9 pt)
         assert indicator(box).size() == plain.size()
+
+
+def test_the_replay_list_shows_as_many_rows_at_a_large_font(qtbot, large_font: QFont) -> None:
+    """The replay list stopped at 150 px: some five rows at the default font, fewer than
+    three at 18 pt in a window with room for more."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    replay = window.panel.replay
+    replay.set_items([ReplayItem(n, "Alice", "19:27:42", 1.0, True) for n in range(1, 9)])
+    window.resize(1280, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        QApplication.processEvents()
+        rows = replay.list
+        assert rows.viewport().height() >= 5 * rows.sizeHintForRow(0), rows.sizeHintForRow(0)
+    finally:
+        window.talk_key.detach()
