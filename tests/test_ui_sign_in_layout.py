@@ -4,6 +4,8 @@ fingerprint and the "trust" box off (as it did with its fixed minimum width)."""
 
 from __future__ import annotations
 
+import pytest
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 from test_ui_support import on_a_screen
 
@@ -176,3 +178,30 @@ def test_the_certificate_question_at_a_20_point_font_fits_an_800x600_screen(tmp_
     assert shown["off"] == [], shown
     assert not shown["trust_cut"] and shown["focus"], shown
     assert shown["dialog"][0] <= 800 and shown["dialog"][1] <= 600, shown
+
+
+@pytest.mark.parametrize("points", [None, 18])
+def test_the_dialog_opens_with_every_line_in_sight(qapp: QApplication, points: int | None) -> None:
+    """Fitted to its texts before it was first shown, at Qt's 640-pixel default width, the
+    dialog opened 380 pixels wide and too short for them there: the "not encrypted" note
+    took two lines, and "Remember me" was scrolled out of sight under a scroll bar (at
+    any scale factor, and at a large font)."""
+    font = qapp.font()
+    if points is not None:
+        large = QFont(font)
+        large.setPointSize(points)
+        qapp.setFont(large)
+    dialog = SignInDialog()
+    try:
+        dialog.set_values("127.0.0.1:9400", "", "", False)
+        dialog.show()
+        qapp.processEvents()
+        assert not dialog.scroller.verticalScrollBar().isVisible()
+        assert dialog.height() >= dialog.height_for(dialog.width())
+        viewport = dialog.scroller.viewport()
+        remember = dialog.remember
+        bottom = remember.mapTo(viewport, remember.rect().bottomLeft()).y()
+        assert bottom < viewport.height()  # the check box fully in sight
+    finally:
+        dialog.close()
+        qapp.setFont(font)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 from app.ui.assets import icon_on
 from app.ui.contrast import window_colour
 from app.ui.focus_ring import show_focus_ring
+from app.ui.font_scaled import font_scaled
 from app.ui.level_meter import LevelMeter
+
+METER_ICON_PX = 18  # the microphone and speaker beside the meters, at the default font
+MUTE_ICON_PX = 16  # the mute button's (the style's small icon size)
 
 
 class AudioBar(QWidget):
@@ -81,15 +85,17 @@ class AudioBar(QWidget):
 
     def _show_icons(self) -> None:
         """The icons in colours that read on the window's (a dark theme's too)."""
-        background = window_colour(self)
-        self.input_label.setPixmap(icon_on("mic", background).pixmap(18, 18))
-        self.output_label.setPixmap(icon_on("speaker", background).pixmap(18, 18))
+        background, size = window_colour(self), font_scaled(self, METER_ICON_PX)
+        self.input_label.setPixmap(icon_on("mic", background).pixmap(size, size))
+        self.output_label.setPixmap(icon_on("speaker", background).pixmap(size, size))
+        mute = font_scaled(self, MUTE_ICON_PX)
+        self.mute.setIconSize(QSize(mute, mute))
         self._show_mute(self.mute.isChecked())
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
-        elif event.type() == QEvent.Type.PaletteChange:
+        elif event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
             self._show_icons()
         super().changeEvent(event)
 

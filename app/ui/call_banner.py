@@ -8,6 +8,9 @@ from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from app.ui.assets import icon
+from app.ui.font_scaled import font_scaled
+
+ICON_PX = 28  # the ringing phone, at the default font
 
 
 class IncomingCallBanner(QFrame):
@@ -26,7 +29,7 @@ class IncomingCallBanner(QFrame):
         self._id = ""
         self._caller = ""
         self.icon = QLabel(self)
-        self.icon.setPixmap(icon("call").pixmap(28, 28))
+        self._show_icon()
         self.text = QLabel(self)
         self.text.setWordWrap(True)  # a narrow window: two lines, the caller still named
         self.answer = QPushButton(icon("join"), "", self)
@@ -59,9 +62,15 @@ class IncomingCallBanner(QFrame):
         """Who calls while the banner is up (``""`` else)."""
         return "" if self.isHidden() else self._caller
 
+    def _show_icon(self) -> None:
+        size = font_scaled(self, ICON_PX)
+        self.icon.setPixmap(icon("call").pixmap(size, size))
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
+        elif event.type() == QEvent.Type.FontChange:
+            self._show_icon()
         super().changeEvent(event)
 
     def retranslate(self) -> None:

@@ -23,8 +23,11 @@ from PySide6.QtWidgets import (
 
 from app.ui.floor_text import emergency_text
 from app.ui.focus_ring import show_focus_ring
+from app.ui.font_scaled import font_scaled
 from app.ui.talk_button import format_length
 
+REPLAY_MAX_PX = 150
+"""The replay list's tallest at the default font (some five rows), more at a larger one."""
 LEAST_LIST_ROWS = 2
 """Lines of text the members and replay lists keep at the least (Qt's own least height of a
 list is some 70 px: with a call banner and an emergency banner both shown, a 640×480
@@ -314,7 +317,7 @@ class ReplayList(QWidget):
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setMaximumHeight(150)
+        self.list.setMaximumHeight(font_scaled(self, REPLAY_MAX_PX))
         keep_least_rows(self.list)
         # rows follow the list's width at once: Qt moved them only at its next relayout,
         # the length cut at the right edge meanwhile after the window shrank
@@ -441,6 +444,8 @@ class ReplayList(QWidget):
             # the rows' sizes were measured in the font before (a larger one cut them
             # at the bottom)
             keep_least_rows(self.list)
+            # (a fixed 150 px showed fewer than three rows at 18 pt)
+            self.list.setMaximumHeight(font_scaled(self, REPLAY_MAX_PX))
             self._measure_rows()
         super().changeEvent(event)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -23,6 +23,7 @@ from app.ui.assets import icon
 from app.ui.contrast import accent_fill, readable, text_style
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayList, keep_least_rows
+from app.ui.font_scaled import font_scaled
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.last_spoke import LastSpoke, clock_text
 from app.ui.quiet_line import QuietLine
@@ -31,6 +32,9 @@ from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import InterphoneRow, Reception, RowKind
 
 CLOCK_PERIOD_MS = 500
+LISTS_MAX_PX = 280  # the members' and the replay list's widest, at the default font
+KIND_ICON_PX = 40  # the shown interphone's kind, beside its name
+MEMBER_ICON_PX = 16  # a member's (or the speaker's) icon in the list
 """How often the speaking line's elapsed time is looked at (it changes each second)."""
 
 
@@ -109,7 +113,6 @@ class InterphonePanel(QWidget):
         self.members.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.members.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.members.setMinimumWidth(120)
-        self.members.setMaximumWidth(280)
         # long names are elided (full name in the tooltip), never scrolled sideways
         self.members.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.members.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -125,7 +128,7 @@ class InterphonePanel(QWidget):
         self.talk_button.join_clicked.connect(self._join_from_talk_button)
         self.replay = ReplayList(self)
         self.replay.tab_after = self.members  # Tab: the members, then the replay rows
-        self.replay.setMaximumWidth(280)
+        self._fit_to_font()
 
         header = QGridLayout()
         header.addWidget(self.kind_icon, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
@@ -152,7 +155,8 @@ class InterphonePanel(QWidget):
         members_box.addWidget(self.replay)
         body = QHBoxLayout()
         # the lists get the larger share of a narrow pane (they hold text; the round
-        # button is as legible smaller); both lists stop at 280 px in a wide one
+        # button is as legible smaller); both lists stop at
+        # LISTS_MAX_PX (more at a larger font) in a wide one
         body.addLayout(members_box, 3)
         body.addWidget(self.talk_button, 2)
 
@@ -306,7 +310,8 @@ class InterphonePanel(QWidget):
             self.title.setToolTip("")
             self.subtitle.setText(self.tr("Pick a group, discussion or contact on the left."))
             return
-        self.kind_icon.setPixmap(icon(row.kind.value).pixmap(40, 40))
+        size = font_scaled(self, KIND_ICON_PX)
+        self.kind_icon.setPixmap(icon(row.kind.value).pixmap(size, size))
         self.title.setText(row.name)
         self.title.setToolTip(row.name)
         kind = {RowKind.GROUP: self.tr("Group"), RowKind.DISCUSS: self.tr("Discussion"),
@@ -505,9 +510,21 @@ class InterphonePanel(QWidget):
             self._show_members()
         return super().eventFilter(watched, event)
 
+    def _fit_to_font(self) -> None:
+        """The lists' widest, in proportion to the font: a fixed 280 px left a replay row
+        at 18 pt "Ali… …:42 (0:01)" beside a round button with room to spare."""
+        widest = font_scaled(self, LISTS_MAX_PX)
+        self.members.setMaximumWidth(widest)
+        self.replay.setMaximumWidth(widest)
+        size = font_scaled(self, MEMBER_ICON_PX)
+        self.members.setIconSize(QSize(size, size))
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
+        elif event.type() == QEvent.Type.FontChange:
+            self._fit_to_font()
+            self._show_header()  # (the kind's icon at the new size)
         super().changeEvent(event)
 
     def retranslate(self) -> None:

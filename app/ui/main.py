@@ -104,6 +104,7 @@ def run(argv: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.ui.assets import icon
+    from app.ui.font_style import FontScaledStyle
     from app.ui.gui_thread_gc import GuiThreadCollector
     from app.ui.i18n import LanguageSwitcher
     from app.ui.qt_loop import QtLoop, drain
@@ -117,6 +118,7 @@ def run(argv: list[str]) -> int:
     app.setDesktopFileName("interphone")
     app.setWindowIcon(icon("app"))
     app.setQuitOnLastWindowClosed(False)
+    app.setStyle(FontScaledStyle())  # (the desktop's style, its indicators at the font's size)
     store = QSettings(str(args.settings), QSettings.Format.IniFormat) if args.settings else None
     settings = Settings(store)
     switcher = LanguageSwitcher(app)

@@ -45,6 +45,7 @@ from app.ui.elided_note import ElidedStatusBar
 from app.ui.emergency_action import EmergencyAction
 from app.ui.failure_text import fill
 from app.ui.floor_widgets import EmergencyBanner
+from app.ui.font_scaled import font_scaled
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
 from app.ui.return_clicks import ReturnClicksButtons
@@ -62,8 +63,8 @@ PREFERENCES_FALLBACK_KEY = "Ctrl+,"
 key GNOME's guidelines and most editors use."""
 LIST_SHARE = 0.34
 """The interphone list's share of the window's width until the user drags the splitter
-(at most ``LIST_MAX_PX``, at least the list's minimum): at 640 px the pane beside it
-keeps room for its members and replay."""
+(at most ``LIST_MAX_PX``, more at a larger font, at least the list's minimum): at 640 px
+the pane beside it keeps room for its members and replay."""
 LIST_MAX_PX = 300
 
 
@@ -535,7 +536,7 @@ class MainWindow(WindowTray):
         if room <= 0:
             return
         width = max(self.interphones.minimumWidth(),
-                    min(LIST_MAX_PX, round(self.width() * LIST_SHARE)))
+                    min(font_scaled(self, LIST_MAX_PX), round(self.width() * LIST_SHARE)))
         self.splitter.setSizes([width, max(0, room - width)])
 
     def _on_splitter_moved(self, _position: int, _index: int) -> None:
@@ -564,6 +565,8 @@ class MainWindow(WindowTray):
             self.talk_key.release()
         elif event.type() == QEvent.Type.WindowStateChange:
             self._follow_screen()
+        elif event.type() == QEvent.Type.FontChange and not self._list_width_chosen:
+            self._fit_list()
         super().changeEvent(event)
 
     def _follow_screen(self) -> None:

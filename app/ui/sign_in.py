@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -432,6 +432,14 @@ class SignInDialog(QDialog):
         frame, room = self.frameGeometry(), screen.availableGeometry()
         return QSize(room.width() - (frame.width() - self.width()),
                      room.height() - (frame.height() - self.height()))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # fitted again at the width the dialog opens at: before it was first shown it had
+        # Qt's 640-pixel default width, at which the texts take fewer lines, so it opened
+        # too short and "Remember me" was scrolled out of sight
+        if not event.spontaneous():
+            self._fit_height()
+        super().showEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -6,11 +6,13 @@ dialog (run under Xvfb):
 Writes into docs/screenshots/: the window at 1280×800 and 800×600 while Alice speaks in
 Ops (Busy, "Last spoke" giving her previous turn's start and length) and while the user
 talks (the countdown ring), the settings dialog as it opens, the sign-in dialog that
-cannot reach its server, in English and Simplified Chinese; and the window on a dark
-desktop theme (the Fusion style on a dark palette) at 1280×800, in English.
+cannot reach its server, in English and Simplified Chinese; the window on a dark
+desktop theme (the Fusion style on a dark palette) at 1280×800, in English; and the
+window at a large desktop font (18 pt, the app's style) at 1280×800 while Bob calls, in
+English.
 
 Parts of it can be taken alone, named after the command (all when none is):
-``window`` (busy, talking, the settings), ``sign-in``, ``dark``.
+``window`` (busy, talking, the settings), ``sign-in``, ``dark``, ``large-font``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QSize
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,7 @@ from shots import (  # noqa: E402
 )
 
 from app.demo import DemoTimings  # noqa: E402
+from app.ui.font_style import FontScaledStyle  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.runtime import Options  # noqa: E402
 from app.ui.view_types import TalkState  # noqa: E402
@@ -171,8 +174,40 @@ async def capture_dark(app: QApplication, language: str, folder: Path) -> None:
             save(window, f"main-dark-1280x800-{language}.png")
 
 
+@contextlib.contextmanager
+def large_font(app: QApplication) -> Iterator[None]:
+    """An 18-point desktop font and the app's own style (as ``interphone`` sets it)."""
+    style, font = app.style().name(), app.font()
+    app.setStyle(FontScaledStyle())
+    large = QFont(font)
+    large.setPointSize(18)
+    app.setFont(large)
+    try:
+        yield
+    finally:
+        app.setFont(font)
+        app.setStyle(style)
+
+
+async def capture_large_font(app: QApplication, language: str, folder: Path) -> None:
+    timings = DemoTimings(alice_every=3.0, carol_every=3.5, bob_calls_after=None,
+                          bob_calls_at=8.0)
+    options = Options(demo=True, simulate_audio=True, size=SIZES[0], demo_timings=timings)
+    with large_font(app):
+        async with running(app, language, options,
+                           scratch_settings(folder, f"{language}-large")) as runtime:
+            await asyncio.wait_for(runtime.ready.wait(), 15)
+            window = runtime.window
+            assert window is not None
+            await until(lambda: window.banner.isVisible()
+                        and window.panel.replay.list.count() >= 2, 30)
+            await alice_speaking_again(window)
+            await asyncio.sleep(0.6)
+            save(window, f"main-large-font-1280x800-{language}.png")
+
+
 def main() -> int:
-    parts = chosen_parts(__doc__, ("window", "sign-in", "dark"))
+    parts = chosen_parts(__doc__, ("window", "sign-in", "dark", "large-font"))
     with qt_session() as (app, loop, folder):
         if "window" in parts:
             in_each_language(loop, lambda language: capture(app, language, folder))
@@ -180,6 +215,8 @@ def main() -> int:
             in_each_language(loop, lambda language: capture_sign_in(app, language, folder))
         if "dark" in parts:
             loop.run_until_complete(capture_dark(app, "en", folder))
+        if "large-font" in parts:
+            loop.run_until_complete(capture_large_font(app, "en", folder))
     return 0
 
 

@@ -1,0 +1,168 @@
+"""The main window at a large system font (18 pt, a desktop's large-text setting): sizes
+chosen in pixels at the default font grow with the text, so that the replay rows, the
+interphone list and the icons stay legible beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QPushButton,
+    QStyle,
+    QStyleOptionButton,
+    QWidget,
+)
+
+from app.ui.floor_widgets import ReplayItem
+from app.ui.font_style import FontScaledStyle
+from app.ui.main_window import MainWindow
+
+pytest_plugins = ["test_ui_support"]
+
+POINTS = 18
+
+
+@pytest.fixture
+def large_font(qapp: QApplication) -> Iterator[QFont]:
+    default = qapp.font()
+    large = QFont(default)
+    large.setPointSize(POINTS)
+    qapp.setFont(large)
+    try:
+        yield large
+    finally:
+        qapp.setFont(default)
+
+
+@pytest.fixture
+def window(qtbot, large_font: QFont) -> Iterator[MainWindow]:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.panel.replay.set_items([ReplayItem(1, "Alice", "19:27:42", 1.0, False),
+                                   ReplayItem(2, "Echo", "19:27:40", 2.0, True)])
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    QApplication.processEvents()
+    try:
+        yield window
+    finally:
+        window.talk_key.detach()
+
+
+def test_replay_rows_are_whole_in_a_wide_window(window: MainWindow) -> None:
+    """The lists beside the talk button stopped at 280 px: at 18 pt a row read
+    "Ali… …:42 (0:01)" while the round button had room to spare."""
+    rows = window.panel.replay.list
+    for index in range(rows.count()):
+        row = rows.itemWidget(rows.item(index))
+        assert not row.name.text().endswith("…"), row.name.text()
+        assert not row.details.text().startswith("…"), row.details.text()
+    assert window.panel.members.width() > 280
+
+
+def test_the_interphone_list_widens_with_the_font(window: MainWindow) -> None:
+    """The list stopped at 300 px: at 18 pt the talk target's line read "Talk target · Ali…"
+    in a 1280-pixel window (it takes its share of the window, 435 px, now)."""
+    metrics = window.interphones.fontMetrics()
+    # the line's words, beside the kind's icon, with the margins of a row
+    needed = metrics.horizontalAdvance("Talk target · Alice speaking") + 2 * metrics.height()
+    assert window.interphones.width() >= needed
+
+
+def icon_height(label: QWidget) -> int:
+    pixmap = label.pixmap()  # type: ignore[attr-defined]
+    return round(pixmap.height() / pixmap.devicePixelRatio())
+
+
+def test_icons_grow_with_the_font(window: MainWindow) -> None:
+    """The meters' microphone and speaker (18 px), the ringing phone (28 px), the shown
+    interphone's kind (40 px) and the members' icons (16 px) stayed that small beside
+    28-pixel lines of text."""
+    line = window.fontMetrics().height()
+    bar = window.audio_bar
+    assert icon_height(bar.input_label) >= line
+    assert icon_height(bar.output_label) >= line
+    assert bar.mute.iconSize().height() >= line * 16 // 18
+    window.banner.show_call("chat_bob", "Bob")
+    assert icon_height(window.banner.icon) >= line * 28 // 14
+    assert window.panel.members.iconSize().height() >= line * 16 // 14
+
+
+def test_the_sizes_follow_a_font_changed_while_running(qtbot, qapp: QApplication) -> None:
+    """The desktop's font changed while the window is open: the sizes follow it."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    try:
+        small = window.panel.members.maximumWidth()
+        default = qapp.font()
+        large = QFont(default)
+        large.setPointSize(POINTS)
+        qapp.setFont(large)
+        try:
+            QApplication.processEvents()
+            assert window.panel.members.maximumWidth() > small
+            line = window.fontMetrics().height()
+            assert icon_height(window.audio_bar.input_label) >= line
+        finally:
+            qapp.setFont(default)
+        QApplication.processEvents()
+        assert window.panel.members.maximumWidth() == small
+    finally:
+        window.talk_key.detach()
+
+
+def indicator(box: QCheckBox) -> QRect:
+    option = QStyleOptionButton()
+    option.initFrom(box)
+    return box.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, box)
+
+
+def test_check_boxes_and_small_icons_grow_with_the_font(qtbot, large_font: QFont) -> None:
+    """The style draws a check box's square in pixels: at 18 pt "Remember me on this
+    computer" had a 13-pixel box beside 28-pixel lines, and the dialogs' button icons
+    stayed 16 pixels. The app's style grows them with the font."""
+    box = QCheckBox("Remember me on this computer")
+    qtbot.addWidget(box)
+    plain = indicator(box).height()
+    style = FontScaledStyle()
+    box.setStyle(style)
+    line = box.fontMetrics().height()
+    assert indicator(box).height() >= plain * line // 14 > plain
+    button = QPushButton("OK")
+    qtbot.addWidget(button)
+    button.setStyle(style)
+    icons = style.pixelMetric(QStyle.PixelMetric.PM_ButtonIconSize, None, button)
+    assert icons >= 16 * line // 14
+
+
+def test_the_style_keeps_its_sizes_at_the_default_font(qtbot, qapp: QApplication) -> None:
+    box = QCheckBox("Remember me on this computer")
+    qtbot.addWidget(box)
+    plain = indicator(box)
+    box.setStyle(FontScaledStyle())
+    if box.fontMetrics().height() <= 14:  # (the default font: 9 pt)
+        assert indicator(box).size() == plain.size()
+
+
+def test_the_replay_list_shows_as_many_rows_at_a_large_font(qtbot, large_font: QFont) -> None:
+    """The replay list stopped at 150 px: some five rows at the default font, fewer than
+    three at 18 pt in a window with room for more."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    replay = window.panel.replay
+    replay.set_items([ReplayItem(n, "Alice", "19:27:42", 1.0, True) for n in range(1, 9)])
+    window.resize(1280, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        QApplication.processEvents()
+        rows = replay.list
+        assert rows.viewport().height() >= 5 * rows.sizeHintForRow(0), rows.sizeHintForRow(0)
+    finally:
+        window.talk_key.detach()
