@@ -19,13 +19,14 @@ remaining session ``offline``).
 
 Output keys: ``baseline_max_answer_ms``, ``reload_max_answer_ms``, ``drop_max_answer_ms``
 (the longest round trip of the prober's requests sent in each window; one never answered
-counts as its age at the window's end), ``*_p50_answer_ms``, ``*_answers``;
+counts as its age at the window's end), ``*_max_answer_at_s`` (when that request was sent,
+from the window's start), ``*_p50_answer_ms``, ``*_answers``;
 ``reload_served_s`` (the server logged the reload, after the SIGHUP), ``reload_rosters``
 and ``reload_syncs`` (roster notices received and syncs answered in the window),
 ``reload_last_sync_s``; ``drop_offline_told`` (``offline`` notices the remaining sessions
 received; expected: remaining x dropped), ``drop_last_told_s``. Without ``--quick`` the
 reload is made ``--reloads`` times (``reload_max_answer_ms``: the longest of all, and
-``reload_max_answer_ms_each``).
+``reload_max_answer_ms_each``, ``reload_max_answer_at_s_each``).
 
 The server process is pinned to one CPU and the clients to the other where there are two.
 """
@@ -320,10 +321,14 @@ class Prober(asyncio.Protocol):
 
     def window(self, start: float, end: float) -> dict[str, Any]:
         """The round trips (ms) of the requests sent from ``start`` to ``end``."""
-        trips = [1000 * rtt for sent, rtt in self.times if start <= sent < end]
-        trips += [1000 * (end - sent) for sent in self.sent.values() if start <= sent < end]
-        return {"max": round(max(trips), 1) if trips else None,
-                "p50": round(statistics.median(trips), 1) if trips else None,
+        trips = [(1000 * rtt, sent) for sent, rtt in self.times if start <= sent < end]
+        trips += [(1000 * (end - sent), sent) for sent in self.sent.values()
+                  if start <= sent < end]
+        if not trips:
+            return {"max": None, "p50": None, "answers": 0, "max_at": None}
+        longest, at = max(trips)
+        return {"max": round(longest, 1), "max_at": round(at - start, 2),
+                "p50": round(statistics.median(trip for trip, _ in trips), 1),
                 "answers": len(trips)}
 
 
@@ -340,6 +345,7 @@ async def measure(args: argparse.Namespace, config: Path, server: Server,
         await asyncio.sleep(max(0.0, start + args.window - time.monotonic()) + 0.5)
         figures = prober.window(start, start + args.window)
         result[f"{name}_max_answer_ms"] = figures["max"]
+        result[f"{name}_max_answer_at_s"] = figures["max_at"]
         result[f"{name}_p50_answer_ms"] = figures["p50"]
         result[f"{name}_answers"] = figures["answers"]
         return figures
@@ -347,7 +353,8 @@ async def measure(args: argparse.Namespace, config: Path, server: Server,
     try:
         await asyncio.sleep(1.0)
         await window("baseline", time.monotonic())
-        each = []
+        each: list[float] = []
+        at: list[float] = []
         for reload in range(1, args.reloads + 1):
             before = await loop.run_in_executor(None, worker.call, "counts")
             write_directory(config, args.users, args.groups, args.max_groups, reload)
@@ -355,6 +362,7 @@ async def measure(args: argparse.Namespace, config: Path, server: Server,
             figures = await window("reload", sighup)
             after = await loop.run_in_executor(None, worker.call, "counts")
             each.append(figures["max"])
+            at.append(figures["max_at"])
             served = [t - sighup for t in server.reloads if t >= sighup]
             result.update(
                 reload_served_s=round(served[0], 2) if served else None,
@@ -365,6 +373,7 @@ async def measure(args: argparse.Namespace, config: Path, server: Server,
         result["reload_max_answer_ms"] = max(each)
         if args.reloads > 1:
             result["reload_max_answer_ms_each"] = each
+            result["reload_max_answer_at_s_each"] = at
         dropped = await loop.run_in_executor(None, worker.call, "drop", args.drop)
         await window("drop", dropped["at"])
         counts = await loop.run_in_executor(None, worker.call, "counts")
