@@ -20,7 +20,8 @@ remaining session ``offline``).
 Output keys: ``baseline_max_answer_ms``, ``reload_max_answer_ms``, ``drop_max_answer_ms``
 (the longest round trip of the prober's requests sent in each window; one never answered
 counts as its age at the window's end), ``*_max_answer_at_s`` (when that request was sent,
-from the window's start), ``*_p50_answer_ms``, ``*_answers``;
+from the window's start), ``*_p50_answer_ms``, ``*_answers``, ``*_server_cpu_s`` (the
+server process's CPU time in the window, the event included);
 ``reload_served_s`` (the server logged the reload, after the SIGHUP), ``reload_rosters``
 and ``reload_syncs`` (roster notices received and syncs answered in the window),
 ``reload_last_sync_s``; ``drop_offline_told`` (``offline`` notices the remaining sessions
@@ -55,7 +56,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, ROOT, emit, end_process, log, machine, pin, raise_nofile, split_cpus
+from _common import (
+    HOST,
+    ROOT,
+    emit,
+    end_process,
+    log,
+    machine,
+    pin,
+    proc_cpu_seconds,
+    raise_nofile,
+    split_cpus,
+)
 
 from app.protocol import FrameDecoder, InterphoneId, encode_frame, encode_message
 from app.protocol.messages import Body, Login, MembersRequest, Message
@@ -341,8 +353,12 @@ async def measure(args: argparse.Namespace, config: Path, server: Server,
     probing = loop.create_task(prober.run())
     result: dict[str, Any] = {}
 
-    async def window(name: str, start: float) -> dict[str, Any]:
+    def cpu() -> float:
+        return proc_cpu_seconds(server.proc.pid)
+
+    async def window(name: str, start: float, cpu_before: float) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, start + args.window - time.monotonic()) + 0.5)
+        result[f"{name}_server_cpu_s"] = round(cpu() - cpu_before, 2)
         figures = prober.window(start, start + args.window)
         result[f"{name}_max_answer_ms"] = figures["max"]
         result[f"{name}_max_answer_at_s"] = figures["max_at"]
@@ -352,14 +368,15 @@ async def measure(args: argparse.Namespace, config: Path, server: Server,
 
     try:
         await asyncio.sleep(1.0)
-        await window("baseline", time.monotonic())
+        await window("baseline", time.monotonic(), cpu())
         each: list[float] = []
         at: list[float] = []
         for reload in range(1, args.reloads + 1):
             before = await loop.run_in_executor(None, worker.call, "counts")
             write_directory(config, args.users, args.groups, args.max_groups, reload)
+            cpu_before = cpu()
             sighup = server.reload()
-            figures = await window("reload", sighup)
+            figures = await window("reload", sighup, cpu_before)
             after = await loop.run_in_executor(None, worker.call, "counts")
             each.append(figures["max"])
             at.append(figures["max_at"])
@@ -374,8 +391,9 @@ async def measure(args: argparse.Namespace, config: Path, server: Server,
         if args.reloads > 1:
             result["reload_max_answer_ms_each"] = each
             result["reload_max_answer_at_s_each"] = at
+        cpu_before = cpu()
         dropped = await loop.run_in_executor(None, worker.call, "drop", args.drop)
-        await window("drop", dropped["at"])
+        await window("drop", dropped["at"], cpu_before)
         counts = await loop.run_in_executor(None, worker.call, "counts")
         result.update(drop_offline_told=counts["offline"],
                       drop_last_told_s=round(counts["last_offline"] - dropped["at"], 2)
