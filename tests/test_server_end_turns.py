@@ -22,6 +22,7 @@ from app.protocol.messages import (
 )
 from app.protocol.presence import PresenceChanged
 from app.server import tcp
+from app.server.outbox import Outbox
 
 USERS = 16
 ALL = InterphoneId.group("all")
@@ -159,5 +160,35 @@ async def test_each_ending_s_notice_is_encoded_once_for_all_its_watchers(
             await until(lambda w=w: sum(offline(m) for m in w.received) == USERS)
         notices = [m for m in encoded if isinstance(m.body, PresenceChanged)]
         assert sorted(m.body.uid for m in notices) == [f"u{n:02d}" for n in range(USERS)]
+        for w in watchers:
+            await w.close()
+
+
+async def test_nothing_is_queued_for_a_connection_already_lost_while_sessions_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 465 sessions lost at once queued ~216k offline notices for each other's connections,
+    # which are never sent: each end tells its watchers only those still connected
+    monkeypatch.setattr(tcp, "ENDS_PER_TURN", 1)
+    async with running_server(everyone_directory(USERS + 2)) as server:
+        hub = server.hub
+        assert hub is not None
+        clients, watchers = await crowd_and_watchers(server.port, join=True)
+        watching = {server.state.by_uid[f"u{n:02d}"] for n in (USERS, USERS + 1)}
+        lost = set(hub.connections) - watching
+        assert len(lost) == USERS
+        queued_for_lost: list[Message] = []
+        deliver = hub.deliver
+
+        def counting(outbox: Outbox) -> None:
+            queued_for_lost.extend(message for sid, message in outbox.messages
+                                   if sid in lost and sid not in hub.connections)
+            deliver(outbox)
+
+        monkeypatch.setattr(hub, "deliver", counting)
+        lose_all(clients)
+        for w in watchers:
+            await until(lambda w=w: sum(offline(m) for m in w.received) == USERS)
+        await until(lambda: not hub.ending)
+        assert queued_for_lost == []
         for w in watchers:
             await w.close()
