@@ -108,6 +108,28 @@ def cluster_node(redis_url: str, name: str, **server: Any) -> InterphoneServer:
                             store=node_store(redis_url, name), **server)
 
 
+@contextlib.asynccontextmanager
+async def started_nodes(redis_url: str, *names: str,
+                        **server: Any) -> AsyncIterator[list[InterphoneServer]]:
+    """Nodes of :func:`cluster_node` named ``names`` (``server``: its more arguments),
+    started, and stopped at the end of the block."""
+    nodes = [cluster_node(redis_url, name, **server) for name in names]
+    try:
+        for node in nodes:
+            await node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.stop()
+
+
+@pytest.fixture
+async def two_nodes(redis_server: RedisProcess) -> AsyncIterator[list[InterphoneServer]]:
+    """Nodes "a" and "b" of :func:`started_nodes` on the test's redis-server."""
+    async with started_nodes(redis_server.url, "a", "b") as nodes:
+        yield nodes
+
+
 async def start_node(redis_url: str | None, name: str, snapshot_every: int = 10_000,
                      cluster_key: bytes = b"", **settings: Any) -> InterphoneServer:
     store = node_store(redis_url, name, snapshot_every, cluster_key) if redis_url else None

@@ -87,6 +87,15 @@ def sample_directory() -> Directory:
     return Directory.from_toml_text(TEST_TOML, source="test.toml")
 
 
+def everyone_directory(users: int) -> Directory:
+    """An open directory of ``users`` users (``u00``, ``u01``...) all in the group "all"."""
+    lines = ["[server]", 'auth = "open"']
+    for n in range(users):
+        lines += ["[[users]]", f'uid = "u{n:02d}"', f'name = "User {n:02d}"']
+    lines += ["[[groups]]", 'id = "all"', 'name = "Everyone"', 'members = ["*"]']
+    return Directory.from_toml_text("\n".join(lines))
+
+
 def gid(name: str) -> InterphoneId:
     return InterphoneId.group(name)
 

@@ -27,7 +27,7 @@ from app.protocol.messages import (
 from app.server import InterphoneServer
 from app.server.tls import TlsOptions, load_server_context
 from tests.media_members import MediaMember
-from tests.redis_fixtures import RedisProcess, cluster_node, redis_server  # noqa: F401
+from tests.redis_fixtures import RedisProcess, redis_server, started_nodes  # noqa: F401
 from tests.server_fixtures import G58
 from tests.waiting import wait_until
 
@@ -37,11 +37,7 @@ pytestmark = pytest.mark.timeout(60)
 async def test_a_media_auth_client_logs_in_on_a_tls_cluster_node(
         redis_server: RedisProcess, tmp_path: Path) -> None:  # noqa: F811
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
-    nodes = [cluster_node(redis_server.url, name, tls=context)
-             for name in ("a", "b")]
-    try:
-        for node in nodes:
-            await node.start()
+    async with started_nodes(redis_server.url, "a", "b", tls=context) as nodes:
         for node in nodes:
             client = InterphoneClient(
                 "127.0.0.1", node.port, "alice", "pw-alice", reconnect=False,
@@ -52,9 +48,6 @@ async def test_a_media_auth_client_logs_in_on_a_tls_cluster_node(
                 assert "media-auth" in client.features
             finally:
                 await client.close()
-    finally:
-        for node in nodes:
-            await node.stop()
 
 
 @dataclass
@@ -70,15 +63,9 @@ class Cluster:
 async def cluster(redis_server: RedisProcess, tmp_path: Path,  # noqa: F811
                   request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
     context, fingerprint = load_server_context(TlsOptions(self_signed_dir=tmp_path))
-    nodes = [cluster_node(redis_server.url, name, tls=context, media_thread=request.param)
-             for name in ("a", "b")]
-    try:
-        for node in nodes:
-            await node.start()
+    async with started_nodes(redis_server.url, "a", "b", tls=context,
+                             media_thread=request.param) as nodes:
         yield Cluster(nodes, fingerprint)
-    finally:
-        for node in nodes:
-            await node.stop()
 
 
 def tone_frames(count: int) -> list[bytes]:

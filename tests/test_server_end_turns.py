@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from server_fixtures import RawClient, running_server
+from server_fixtures import RawClient, everyone_directory, running_server
 
 from app.protocol import InterphoneId, JoinRequest
 from app.protocol.messages import (
@@ -21,18 +21,11 @@ from app.protocol.messages import (
     MessageKind,
 )
 from app.protocol.presence import PresenceChanged
-from app.server import Directory, tcp
+from app.server import tcp
+from app.server.outbox import Outbox
 
 USERS = 16
 ALL = InterphoneId.group("all")
-
-
-def directory() -> Directory:
-    lines = ["[server]", 'auth = "open"']
-    for n in range(USERS + 2):
-        lines += ["[[users]]", f'uid = "u{n:02d}"', f'name = "User {n:02d}"']
-    lines += ["[[groups]]", 'id = "all"', 'name = "Everyone"', 'members = ["*"]']
-    return Directory.from_toml_text("\n".join(lines))
 
 
 class Recorder(RawClient):
@@ -73,6 +66,19 @@ async def watcher(port: int, uid: str, *, join: bool) -> Recorder:
     return client
 
 
+async def crowd_and_watchers(port: int, *, join: bool,
+                             watchers: int = 2) -> tuple[list[RawClient], list[Recorder]]:
+    """The crowd, then ``watchers`` more clients (``u16``, ``u17``) whose record starts
+    once nothing else is on its way."""
+    clients = await crowd(port, join=join)
+    recorders = [await watcher(port, f"u{n:02d}", join=join)
+                 for n in range(USERS, USERS + watchers)]
+    await asyncio.sleep(0.2)  # nothing else is on its way
+    for recorder in recorders:
+        recorder.received.clear()
+    return clients, recorders
+
+
 def lose_all(clients: list[RawClient]) -> None:
     """Every connection of ``clients`` lost at once (the server sees them in one turn)."""
     for client in clients:
@@ -86,11 +92,8 @@ def offline(message: Message) -> bool:
 async def test_a_crowd_lost_at_once_ends_over_turns_and_another_client_is_answered_between(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tcp, "ENDS_PER_TURN", 1)
-    async with running_server(directory()) as server:
-        clients = await crowd(server.port, join=False)
-        watching = await watcher(server.port, f"u{USERS:02d}", join=False)
-        await asyncio.sleep(0.2)  # nothing else is on its way
-        watching.received.clear()
+    async with running_server(everyone_directory(USERS + 2)) as server:
+        clients, (watching,) = await crowd_and_watchers(server.port, join=False, watchers=1)
         lose_all(clients)
         await until(lambda: any(offline(m) for m in watching.received))
         members = await watching.request(MembersRequest(ALL), timeout=10)
@@ -110,13 +113,8 @@ async def test_each_remaining_client_receives_what_it_did_when_all_ended_in_one_
     # for each session lost: the members change of "all" without it, then its "offline"
     # (PROTOCOL.md; docs/protocol-extensions.md, presence), and nothing else
     monkeypatch.setattr(tcp, "ENDS_PER_TURN", per_turn)
-    async with running_server(directory()) as server:
-        clients = await crowd(server.port, join=True)
-        watchers = [await watcher(server.port, f"u{n:02d}", join=True)
-                    for n in (USERS, USERS + 1)]
-        await asyncio.sleep(0.2)  # nothing else is on its way
-        for w in watchers:
-            w.received.clear()
+    async with running_server(everyone_directory(USERS + 2)) as server:
+        clients, watchers = await crowd_and_watchers(server.port, join=True)
         lose_all(clients)
         for w in watchers:
             await until(lambda w=w: len(w.received) == 2 * USERS)
@@ -154,16 +152,43 @@ async def test_each_ending_s_notice_is_encoded_once_for_all_its_watchers(
         return encode(message)
 
     monkeypatch.setattr(tcp, "encode", counting)
-    async with running_server(directory()) as server:
-        clients = await crowd(server.port, join=False)
-        watchers = [await watcher(server.port, f"u{n:02d}", join=False)
-                    for n in (USERS, USERS + 1)]
-        await asyncio.sleep(0.2)  # nothing else is on its way
+    async with running_server(everyone_directory(USERS + 2)) as server:
+        clients, watchers = await crowd_and_watchers(server.port, join=False)
         encoded.clear()
         lose_all(clients)
         for w in watchers:
             await until(lambda w=w: sum(offline(m) for m in w.received) == USERS)
         notices = [m for m in encoded if isinstance(m.body, PresenceChanged)]
         assert sorted(m.body.uid for m in notices) == [f"u{n:02d}" for n in range(USERS)]
+        for w in watchers:
+            await w.close()
+
+
+async def test_nothing_is_queued_for_a_connection_already_lost_while_sessions_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 465 sessions lost at once queued ~216k offline notices for each other's connections,
+    # which are never sent: each end tells its watchers only those still connected
+    monkeypatch.setattr(tcp, "ENDS_PER_TURN", 1)
+    async with running_server(everyone_directory(USERS + 2)) as server:
+        hub = server.hub
+        assert hub is not None
+        clients, watchers = await crowd_and_watchers(server.port, join=True)
+        watching = {server.state.by_uid[f"u{n:02d}"] for n in (USERS, USERS + 1)}
+        lost = set(hub.connections) - watching
+        assert len(lost) == USERS
+        queued_for_lost: list[Message] = []
+        deliver = hub.deliver
+
+        def counting(outbox: Outbox) -> None:
+            queued_for_lost.extend(message for sid, message in outbox.messages
+                                   if sid in lost and sid not in hub.connections)
+            deliver(outbox)
+
+        monkeypatch.setattr(hub, "deliver", counting)
+        lose_all(clients)
+        for w in watchers:
+            await until(lambda w=w: sum(offline(m) for m in w.received) == USERS)
+        await until(lambda: not hub.ending)
+        assert queued_for_lost == []
         for w in watchers:
             await w.close()

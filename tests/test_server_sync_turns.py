@@ -7,27 +7,21 @@ answers keep the order of its requests (PROTOCOL.md) (the real server, raw clien
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
-from server_fixtures import RawClient, running_server
+from server_fixtures import RawClient, everyone_directory, running_server
 
 from app.protocol import InterphoneId
 from app.protocol.framing import encode_frame
 from app.protocol.messages import Login, MembersRequest, Message
 from app.protocol.presence import PresenceSyncRequest, PresenceSyncResult
 from app.protocol.xmlcodec import encode_message
-from app.server import Directory, tcp
+from app.server import tcp
 
 USERS = 16
 ALL = InterphoneId.group("all")
-
-
-def directory() -> Directory:
-    lines = ["[server]", 'auth = "open"']
-    for n in range(USERS + 1):
-        lines += ["[[users]]", f'uid = "u{n:02d}"', f'name = "User {n:02d}"']
-    lines += ["[[groups]]", 'id = "all"', 'name = "Everyone"', 'members = ["*"]']
-    return Directory.from_toml_text("\n".join(lines))
 
 
 def frame(seq: str, body: object) -> bytes:
@@ -42,10 +36,27 @@ async def presence_client(port: int, n: int) -> RawClient:
     return client
 
 
+@asynccontextmanager
+async def first_sync_taken(
+        monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[RawClient, RawClient]]:
+    """One sync per turn and two presence clients, the first's sync ``a`` sent: it takes
+    this turn's one, what the second sends in the same turn waits behind it."""
+    monkeypatch.setattr(tcp, "SYNCS_PER_TURN", 1)
+    async with running_server(everyone_directory(USERS + 1)) as server:
+        first, second = await presence_client(server.port, 0), \
+            await presence_client(server.port, 1)
+        first.send_raw(frame("a", PresenceSyncRequest()))
+        try:
+            yield first, second
+        finally:
+            for client in (first, second):
+                await client.close()
+
+
 async def test_syncs_past_a_turn_s_bound_wait_and_another_client_is_answered_between(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tcp, "SYNCS_PER_TURN", 1)
-    async with running_server(directory()) as server:
+    async with running_server(everyone_directory(USERS + 1)) as server:
         clients = []
         for n in range(USERS):
             clients.append(await presence_client(server.port, n))
@@ -69,13 +80,9 @@ async def test_syncs_past_a_turn_s_bound_wait_and_another_client_is_answered_bet
 
 async def test_a_session_s_answers_keep_the_order_of_its_requests_across_turns(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tcp, "SYNCS_PER_TURN", 1)
-    async with running_server(directory()) as server:
-        first, second = await presence_client(server.port, 0), \
-            await presence_client(server.port, 1)
-        # the first's sync takes this turn's one; the second's waits, and its members
-        # request and second sync (sent in the same write) wait behind it
-        first.send_raw(frame("a", PresenceSyncRequest()))
+    async with first_sync_taken(monkeypatch) as (first, second):
+        # the second's sync waits, and its members request and second sync (sent in the
+        # same write) wait behind it
         second.send_raw(frame("s1", PresenceSyncRequest()) + frame("m", MembersRequest(ALL))
                         + frame("s2", PresenceSyncRequest()))
         answers: list[Message] = []
@@ -83,23 +90,15 @@ async def test_a_session_s_answers_keep_the_order_of_its_requests_across_turns(
             answers.append(await second.next_unmatched(timeout=10))
         assert [m.seq for m in answers] == ["s1", "m", "s2"], answers
         assert (await first.next_unmatched(timeout=10)).seq == "a"
-        for client in (first, second):
-            await client.close()
 
 
 async def test_requests_piped_behind_a_deferred_sync_are_all_answered_in_order(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # its reading pauses while they wait (no limit of a few dozen frames closes it)
-    monkeypatch.setattr(tcp, "SYNCS_PER_TURN", 1)
-    async with running_server(directory()) as server:
-        first, second = await presence_client(server.port, 0), \
-            await presence_client(server.port, 1)
-        first.send_raw(frame("a", PresenceSyncRequest()))
+    async with first_sync_taken(monkeypatch) as (_, second):
         piped = [frame("s", PresenceSyncRequest())]
         piped += [frame(f"m{n}", MembersRequest(ALL)) for n in range(60)]
         second.send_raw(b"".join(piped))
         seqs = [(await second.next_unmatched(timeout=10)).seq for _ in range(61)]
         assert seqs == ["s", *[f"m{n}" for n in range(60)]]
         assert not await second.closed_by_server(timeout=0.2)
-        for client in (first, second):
-            await client.close()

@@ -90,6 +90,15 @@ class ConnectionRules(StateBase):
             return Outbox()
         return self.logout(sid)
 
+    def lost(self, sid: int) -> None:
+        """The connection of ``sid`` is lost and its session ends later (:meth:`disconnect`,
+        a few per turn of the event loop): meanwhile nothing of it is answered, and the
+        notices of other sessions' ends are not queued for it."""
+        peer = self.peers.get(sid)
+        if peer is not None:
+            peer.closing = peer.lost = True
+            self.presence.watcher_lost(sid)
+
     def writing_paused(self, sid: int, now: float) -> None:
         """The peer's output backed up above the high-water mark (its stall clock starts)."""
         peer = self.peers.get(sid)

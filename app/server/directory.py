@@ -49,7 +49,6 @@ import hmac
 import logging
 import re
 import secrets
-import time
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -323,10 +322,8 @@ class Directory:
         before the directory is served, so that the event loop finds them made. Only
         before it is served: the caches are not shared with the loop's thread then."""
         self.fingerprint()
-        for count, uid in enumerate(uids, 1):
+        for uid in uids:
             self.contact_ids(uid, auth)
-            if count % 8 == 0:
-                time.sleep(0)  # the GIL to the event loop's thread, if it waits for it
 
     def serves(self, roster: tuple[RosterEntry, ...]) -> bool:
         """``roster`` is one this directory made (:meth:`roster`): it fits one frame with

@@ -62,8 +62,12 @@ class NotificationRules(StateBase):
         emergency_id = record.floor.emergency_id if record and raised_by else ""
         views: dict[tuple[bool, str, str], Message] = {}
         others_elsewhere = self.shared is not None  # sessions of other nodes: told there
+        peers = self.peers
         for sid, is_member in recipients.items():
-            if others_elsewhere and sid not in self.peers:
+            peer = peers.get(sid)
+            if peer is None and others_elsewhere:
+                continue
+            if peer is not None and peer.lost:  # its end comes in a later turn: never sent
                 continue
             session = self.sessions[sid]
             if coalescing is not None and (COALESCE in session.features) != coalescing:

@@ -53,6 +53,9 @@ class Peer:
     malformed: int = 0
     paused_since: float | None = None
     closing: bool = False
+    lost: bool = False
+    """Its connection is lost and its session ends in a later turn: nothing is queued
+    for it meanwhile (it could never be sent)."""
     timer_at: float = 0.0
     """The deadline of this peer's one live entry in the state's timer heap."""
     checking: Message | None = None

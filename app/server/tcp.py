@@ -141,9 +141,7 @@ class SignalingServer:
         self.held_back.pop(conn.sid, None)
         if self.ending or self._ends_left <= 0:
             self.ending[conn.sid] = None
-            peer = self.state.peers.get(conn.sid)
-            if peer is not None:
-                peer.closing = True  # lost: nothing of it is answered meanwhile
+            self.state.lost(conn.sid)
             if self._turn is None:
                 self._turn = self.loop.call_soon(self._next_turn)
             return
