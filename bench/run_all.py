@@ -30,7 +30,7 @@ ROOT = BENCH.parent
 DOC = ROOT / "docs" / "performance.md"
 ORDER = ["access", "relay", "join_storm", "cpu", "latency", "latency_encryption", "flood",
          "login_flood", "floor", "idle", "wake_floor", "listen_work",
-         "cluster", "soak"]
+         "cluster", "soak", "reload_stall"]
 MODULES = {"latency": ["-m", "bench.latency"],  # written as modules of the bench package
            "latency_encryption": ["-m", "bench.latency", "--compare-encryption", "--runs", "5"]}
 NO_QUICK = {"flood", "login_flood"}
@@ -46,6 +46,8 @@ SMOKE = {
     "idle": ["--quick", "--seconds", "0.5", "--warmup", "0.5", "--presses", "2", "--no-demo"],
     "wake_floor": ["--seconds", "0.3", "--rounds", "1"],
     "listen_work": ["--frames", "50", "--rounds", "1"],
+    "reload_stall": ["--users", "60", "--groups", "10", "--max-groups", "4", "--sessions", "30",
+                     "--drop", "20", "--window", "1"],
     "cluster": ["--clients", "20", "--storm-one", "20", "--procs", "1", "--rounds", "10",
                 "--listeners", "2", "--offered", "1000", "--seconds", "0.3",
                 "--hop-packets", "20", "--timeout", "20"],
@@ -161,6 +163,7 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str,
     rows += desktop_rows(results)
     rows += cluster_rows(results)
     rows += soak_rows(results)
+    rows += reload_stall_rows(results)
     return rows
 
 
@@ -321,6 +324,25 @@ def soak_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, s
     ]
 
 
+
+def reload_stall_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """The server's answers while it reloads a big directory or loses a crowd at once."""
+    r = results.get("reload_stall", {})
+    if r.get("baseline_max_answer_ms") is None:
+        return []
+    crowd = (f"{r['users']} users, {r['groups']} groups, {r['sessions']} sessions with "
+             f"roster and presence")
+    return [
+        _row(f"longest answer to another client, {crowd}: nothing happening / SIGHUP reload",
+             f"{r['baseline_max_answer_ms']} ms / {r['reload_max_answer_ms']} ms (reload "
+             f"served {r['reload_served_s']} s after the signal, {r['reload_syncs']} syncs "
+             f"answered)", "(no target)", None),
+        _row(f"longest answer to another client, {r['dropped']} of the {r['sessions']} "
+             f"connections lost at once",
+             f"{r['drop_max_answer_ms']} ms ({r['drop_offline_told']} offline notices of "
+             f"{r['drop_offline_expected']} told)", "(no target)", None),
+    ]
+
 METHOD = """\
 ## Method
 
@@ -412,6 +434,10 @@ each run.
   team of two bots talks in turns into its three interphones, the app talks every 30 s
   and the server is restarted every 5 minutes: memory net of the replay store's audio,
   descriptors, threads, the CPU of each thread over time.
+- **reload_stall**: the real server with a directory of 1,000 users in 300 groups and 465
+  sessions asking roster and presence; another client asks members every 50 ms and times
+  each answer while nothing happens, while a SIGHUP reload changes every roster, and
+  while 400 of the sessions' connections are lost at once.
 
 Timing thresholds are never asserted in unit tests; these figures are benchmarks.
 """
