@@ -5,8 +5,8 @@ The app's audio input thread sends each Opus frame (:meth:`MediaEndpoint.send_au
 our own talks) lives on the loop. :class:`SentAudio` queues them there as the received
 audio is queued: delivered in batches (one loop wake-up every ``SINK_BATCH_S``), or only
 when the owner polls (:attr:`SentAudio.polled`), and at once whenever :meth:`flush` is
-called (the client does it before telling that its floor changed, so that every frame of
-a talk is delivered before its end is told).
+called (the client does it before any model event is heard of, so that every frame of a
+talk is delivered before its end is told).
 """
 
 from __future__ import annotations
