@@ -233,3 +233,64 @@ def test_the_per_frame_overhead_covers_what_python_really_spends() -> None:
     import sys
     for frame in speech_frames(3):
         assert sys.getsizeof(bytes(frame)) + 2 * 8 <= len(frame) + FRAME_OVERHEAD  # two slots
+
+
+# ---- our own talks -------------------------------------------------------------------------------
+
+def talk(store: ReplayStore, interphone: str, seqs: range, start: float) -> int:
+    number = 0
+    for index, seq in enumerate(seqs):
+        number = store.add_own_frame(interphone, "me", seq, FRAME, start + index * 0.02)
+    return number
+
+
+def test_an_own_talk_is_listed_as_ours_heard_and_ends_with_the_floor() -> None:
+    store = ReplayStore()
+    feed(store, G, "bob", range(10), 0.0)  # unheard: another interphone is looked at
+    number = talk(store, G, range(50), 1.0)
+    mine, bobs = store.transmissions(G, 2.0)
+    assert (mine.number, mine.own, mine.speaker, mine.heard, mine.receiving) == (
+        number, True, "me", True, True)
+    assert not bobs.own and store.unheard(G, 2.0) == 1  # ours never counts as unheard
+    assert mine.duration == pytest.approx(1.0)
+    assert store.end_own() and not store.end_own()
+    assert not store.transmissions(G, 2.0)[0].receiving
+    assert store.playback(number) == (FRAME,) * 50
+
+
+def test_a_late_packet_of_the_speaker_before_does_not_split_an_own_talk() -> None:
+    """Bob's last packet arrives after our grant: it joins his entry, ours goes on."""
+    store = ReplayStore(gap=1.0)
+    bobs = feed(store, G, "bob", range(20), 0.0)
+    store.close(G)
+    mine = talk(store, G, range(10), 0.5)
+    assert store.add_frame(G, "bob", 20, FRAME, 0.7) == bobs
+    assert talk(store, G, range(10, 30), 0.7) == mine
+    assert [(t.number, t.frame_count) for t in store.transmissions(G, 1.5)] == [
+        (mine, 30), (bobs, 21)]
+
+
+def test_late_frames_join_the_talk_ended_and_a_new_grant_starts_another() -> None:
+    store = ReplayStore(gap=1.0)
+    first = talk(store, G, range(20), 0.0)
+    store.end_own()
+    assert talk(store, G, range(20, 22), 0.5) == first  # sent as the floor went
+    assert not store.transmissions(G, 1.0)[0].receiving
+    second = talk(store, G, range(5), 1.0)  # seq 0 again: the next grant
+    assert second > first
+    store.end_own()
+    third = talk(store, D, range(5, 10), 1.2)  # another interphone: not the one ended
+    assert third > second
+    assert [t.frame_count for t in store.transmissions(None, 2.0)] == [5, 5, 22]
+
+
+def test_own_talks_share_the_byte_bound() -> None:
+    per_talk = TRANSMISSION_OVERHEAD + 10 * (len(FRAME) + FRAME_OVERHEAD)
+    store = ReplayStore(max_bytes=2 * per_talk)
+    feed(store, G, "bob", range(10), 0.0)
+    for n in range(3):
+        talk(store, G, range(10), 1.0 + n)
+        store.end_own()
+        assert store.bytes_used <= store.max_bytes
+    listed = store.transmissions(None, 5.0)
+    assert len(listed) == 2 and all(t.own for t in listed)

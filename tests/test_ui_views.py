@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from app.ui.floor_widgets import ReplayItem, ReplayList
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_mix import InterphoneMixControls
+from app.ui.interphone_row_paint import ROW_ROLE, SUBTITLE_ROLE
 from app.ui.level_meter import level_to_fraction
 from app.ui.main import build_parser, choose_platform, parse_size
 from app.ui.main_window import MainWindow
@@ -353,6 +354,26 @@ def test_a_thousand_contacts_one_changing_refills_and_resorts_that_row_alone(qtb
     assert order.index("chat_me:u0998") == 60  # live: first of the contacts
     view.filter.setText("user 099")
     assert sorted(view.visible_ids()) == [f"chat_me:u{n:04d}" for n in range(990, 1000)]
+
+
+def test_a_changed_row_is_one_change_for_the_view(qtbot) -> None:
+    """A row refilled (a speaker, a count) told the view of each of its roles apart: three
+    changes, each measuring the row again and asking for its repaint. One now, the row
+    showing every part of it."""
+    view = InterphoneList()
+    qtbot.addWidget(view)
+    view.set_me("me")
+    view.set_rows(ROWS)
+    told: list[int] = []
+    view.tree.model().dataChanged.connect(lambda first, last, roles: told.append(first.row()))
+    speaking = InterphoneRow("group_58", RowKind.GROUP, "Ops", 3, "wux", joined=True)
+    assert view.update_rows([speaking])
+    assert len(told) == 1
+    item = view._items["group_58"]
+    assert item.data(0, ROW_ROLE) == speaking and "wux speaking" in item.data(0, SUBTITLE_ROLE)
+    description = item.data(0, Qt.ItemDataRole.AccessibleDescriptionRole)
+    assert description.startswith("Group · Listening") and "wux speaking" in description
+    assert not view.update_rows([speaking]) and len(told) == 1  # nothing changed
 
 
 def test_the_members_of_a_big_group_are_listed_again_only_when_they_change(qtbot) -> None:

@@ -1,7 +1,8 @@
 """The UDP media side of :class:`~app.client.client.InterphoneClient`: opening the
 :class:`~app.client.media.MediaEndpoint` for each connection, sending audio while granted,
-handing received audio to ``on_audio`` / ``on_interphone_audio`` / the audio sink, voice
-keys (extension media-auth) and the loss measured per speaker.
+handing received audio to ``on_audio`` / ``on_interphone_audio`` / the audio sink, the
+frames sent to ``on_sent_audio``, voice keys (extension media-auth) and the loss measured
+per speaker.
 
 A mixin over :class:`~app.client.client_core.ClientCore`, whose attributes it uses.
 """
@@ -23,6 +24,7 @@ from app.client.events import (
     SpeakerChanged,
 )
 from app.client.media import InterphoneAudioCallback, MediaEndpoint
+from app.client.sent_audio import SentAudio
 from app.protocol.features import MEDIA_AUTH
 from app.protocol.ids import InterphoneId
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64
@@ -57,6 +59,12 @@ class ClientMedia(ClientCore):
     _media_addr: tuple[str, int] | None
     _registering: set[InterphoneId]
     _heard_checks: dict[InterphoneId, tuple[MediaEndpoint, int, float]]
+    _sent_audio: SentAudio
+    on_sent_audio: InterphoneAudio | None
+    """``on_sent_audio(interphone, our uid, seq, opus_packet)``: every frame this client
+    sends, as it went out (its seq), on the loop, in batches like ``on_audio`` (polled
+    with it, see :attr:`audio_polled`); every frame of a talk is delivered before the
+    model tells that the floor is no longer ours (``FloorChanged``). None: none kept."""
 
     def loss_pct(self, uid: str) -> float:
         """Packet loss (%) measured from the seq gaps of ``uid``'s audio."""
@@ -87,6 +95,8 @@ class ClientMedia(ClientCore):
                                          media_secret=secret)
         media.audio_sink = self._endpoint_sink()
         media.set_polled(self._audio_polled)
+        media.on_sent = self._on_sent
+        self._sent_audio.loop = asyncio.get_running_loop()
         media.on_reachability = lambda reachable: self._media_path(media, reachable)
         old_media, self._media = self._media, media
         if old_media is not None:
@@ -175,11 +185,27 @@ class ClientMedia(ClientCore):
         self._audio_polled = polled
         if self._media is not None:
             self._media.set_polled(polled)
+        self._sent_audio.polled = polled
 
     def poll_audio(self) -> None:
-        """On the loop: deliver the audio received since the last poll to ``on_audio``."""
+        """On the loop: deliver the audio received since the last poll to ``on_audio``,
+        and the frames sent since to ``on_sent_audio``."""
         if self._media is not None:
             self._media.flush()
+        self._sent_audio.flush()
+
+    def _on_sent(self, interphone: str, seq: int, payload: bytes) -> None:
+        """In the sending thread (the app's audio input thread)."""
+        if self.on_sent_audio is not None:
+            self._sent_audio.put(interphone, seq, payload)
+
+    def _deliver_sent(self, interphone: str, seq: int, payload: bytes) -> None:
+        callback = self.on_sent_audio
+        if callback is not None:
+            parsed = self._audio_ids.get(interphone)
+            if parsed is None:
+                parsed = self._audio_ids[interphone] = InterphoneId.parse(interphone)
+            callback(parsed, self.uid, seq, payload)
 
     def _sink_media_audio(self, interphone: str, uid: str, seq: int, payload: bytes) -> None:
         """In the media receive thread."""
@@ -258,7 +284,10 @@ class ClientMedia(ClientCore):
         """The talk target moved (join, retarget, leave): audio goes there from now on. The
         server removed us from an interphone: as after a leave, no more recvbegin for it,
         and a wait in line there ends. Someone else starts speaking in a joined
-        interphone: registered again (:meth:`_register_again`)."""
+        interphone: registered again (:meth:`_register_again`). Before any event (our
+        floor's end, above all) is heard of, the frames sent so far reach
+        ``on_sent_audio``: this client hears of every model event before anyone else."""
+        self._sent_audio.flush()
         if isinstance(event, SpeakerChanged | JoinedSpeakerChanged):
             if event.uid and event.uid != self.uid:
                 self._register_again(event.id, unless_heard=True)

@@ -57,6 +57,9 @@ AudioCallback = Callable[[str, int, bytes], None]
 InterphoneAudioCallback = Callable[[str, str, int, bytes], None]
 """``on_audio(interphone, uid, seq, opus_packet)``: the same with the interphone's id text."""
 
+SentAudioCallback = Callable[[str, int, bytes], None]
+"""``on_sent(interphone, seq, opus_packet)``: one frame of ours, as it went out."""
+
 MediaAddress = tuple[str, int]
 """The server's media (host, port); what asyncio reports as a datagram's source may
 carry IPv6 flow and scope fields behind them, which are not looked at."""
@@ -172,6 +175,8 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         warns itself when it becomes False."""
         self.audio_sink: InterphoneAudioCallback | None = None
         """Called for every valid audio packet in the receiving thread (thread-safe!)."""
+        self.on_sent: SentAudioCallback | None = None
+        """Called with every audio frame sent, in the sending thread (thread-safe!)."""
         self._loop: asyncio.AbstractEventLoop | None = None  # set: datagrams come off-loop
         self._pending: deque[tuple[str, str, int, bytes]] = deque()
         self._pending_lock = threading.Lock()
@@ -444,9 +449,12 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         except ValueError as exc:  # a frame that does not fit (AudioPacket.serialize)
             logger.warning("audio frame not sent: %s", exc)
             return False
-        self._tx_seq += 1
+        seq, self._tx_seq = self._tx_seq, self._tx_seq + 1
         transport.sendto(data, self._server)
         self.stats.tx_packets += 1
+        on_sent = self.on_sent
+        if on_sent is not None:
+            on_sent(interphone, seq, payload)
         return True
 
     def loss_pct(self, uid: str) -> float:

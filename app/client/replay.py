@@ -1,4 +1,4 @@
-"""Instant replay: the last minutes of received transmissions, kept as their Opus frames.
+"""Instant replay: the last minutes of transmissions, kept as their Opus frames.
 
 Pure: no I/O, no decoding, the clock passed in. The receive path hands every
 audio packet it accepts to :meth:`ReplayStore.add_frame`; the UI lists
@@ -13,6 +13,13 @@ or :meth:`ReplayStore.close`. The last packets of an utterance often arrive just
 after the speaker-change notice that closed it (UDP and TCP race): a packet of the
 same speaker continuing its ``seq`` (above the last one) within ``gap`` still
 joins the closed transmission (which stays closed) rather than starting a stray one.
+
+The user's own talks are kept too (:meth:`ReplayStore.add_own_frame`: every frame sent,
+with its seq), in the same store under the same bound, listed among the others
+(``own``), never unheard. One is open at a time, apart from the received ones (a late
+packet of the speaker before cannot split it); it ends at :meth:`ReplayStore.end_own`
+(the floor released or lost), its late frames joining it as above; a new grant
+(``seq`` 0) or another interphone starts the next.
 
 Memory bound: the store counts ``len(frame) + FRAME_OVERHEAD`` bytes per frame
 and ``TRANSMISSION_OVERHEAD`` per transmission, and never lets that total
@@ -40,6 +47,8 @@ FRAME_OVERHEAD = 64
 """Bytes counted per frame besides its payload (the bytes object, its list slot, its seq)."""
 TRANSMISSION_OVERHEAD = 512
 """Bytes counted per transmission (its record and bookkeeping)."""
+_OWN = "\x00own"
+"""The open-transmission slot of the user's own talk (received ones use their interphone)."""
 MAX_CONCEALED = 25
 """Lost packets filled with concealment at most per gap (500 ms of 20 ms frames)."""
 
@@ -86,6 +95,7 @@ class TransmissionInfo:
     heard: bool
     receiving: bool  # still open: more frames may come
     truncated: bool
+    own: bool = False  # the user's own talk
 
 
 @dataclass(slots=True, eq=False)
@@ -95,6 +105,7 @@ class _Transmission:
     speaker: str
     started_at: float
     heard: bool
+    own: bool = False
     last_frame_at: float = 0.0
     last_seq: int = -1
     duration: float = 0.0
@@ -106,7 +117,12 @@ class _Transmission:
     def info(self, receiving: bool) -> TransmissionInfo:
         return TransmissionInfo(self.number, self.interphone, self.speaker, self.started_at,
                                 self.duration, len(self.frames), self.heard, receiving,
-                                self.truncated)
+                                self.truncated, self.own)
+
+    @property
+    def slot(self) -> str:
+        """Its key among the open and just-closed transmissions."""
+        return _OWN if self.own else self.interphone
 
 
 class ReplayStore:
@@ -122,8 +138,8 @@ class ReplayStore:
         self.max_bytes = max_bytes
         self.gap = gap
         self._all: dict[int, _Transmission] = {}  # by number, oldest first
-        self._open: dict[str, _Transmission] = {}  # interphone -> the one receiving
-        self._closed: dict[str, _Transmission] = {}  # interphone -> the one just closed
+        self._open: dict[str, _Transmission] = {}  # slot -> the one receiving
+        self._closed: dict[str, _Transmission] = {}  # slot -> the one just closed
         self._numbers = 0
         self._bytes = 0
         self._selected: str | None = None
@@ -161,6 +177,35 @@ class ReplayStore:
             current = self._start(interphone, speaker, now)
         self._append(current, seq, frame, now)
         return current.number
+
+    def add_own_frame(self, interphone: str, speaker: str, seq: int, frame: bytes,
+                      now: float) -> int:
+        """Store one frame the user sent (``speaker``: our uid); returns its transmission's
+        number, or 0 if it was not kept (a repeated seq)."""
+        current = self._open.get(_OWN)
+        if current is None:  # late frames of the talk just ended?
+            closed = self._closed.get(_OWN)
+            if (closed is not None and closed.interphone == interphone
+                    and self._continues(closed, speaker, seq, now) and seq > closed.last_seq):
+                self._append(closed, seq, frame, now)
+                return closed.number
+        elif (current.interphone != interphone or current.speaker != speaker
+              or seq == 0):  # (no gap ends it: a stalled loop hands frames over late)
+            current = None
+        elif seq <= current.last_seq:
+            return 0
+        if current is None:
+            current = self._start(interphone, speaker, now, own=True)
+        self._append(current, seq, frame, now)
+        return current.number
+
+    def end_own(self) -> bool:
+        """The user's talk ended (the floor released or lost); returns whether one was open."""
+        current = self._open.pop(_OWN, None)
+        if current is None:
+            return False
+        self._closed[_OWN] = current
+        return True
 
     def _continues(self, transmission: _Transmission, speaker: str, seq: int,
                    now: float) -> bool:
@@ -238,16 +283,18 @@ class ReplayStore:
     # ---- internals ---------------------------------------------------------------------------
 
     def _info(self, transmission: _Transmission) -> TransmissionInfo:
-        return transmission.info(self._open.get(transmission.interphone) is transmission)
+        return transmission.info(self._open.get(transmission.slot) is transmission)
 
-    def _start(self, interphone: str, speaker: str, now: float) -> _Transmission:
+    def _start(self, interphone: str, speaker: str, now: float, *,
+               own: bool = False) -> _Transmission:
         self._numbers += 1
         transmission = _Transmission(self._numbers, interphone, speaker, now,
-                                     heard=interphone == self._selected, last_frame_at=now)
+                                     heard=own or interphone == self._selected, own=own,
+                                     last_frame_at=now)
         self._make_room(TRANSMISSION_OVERHEAD, keep=None)
         self._all[transmission.number] = transmission
-        self._open[interphone] = transmission
-        self._closed.pop(interphone, None)
+        self._open[transmission.slot] = transmission
+        self._closed.pop(transmission.slot, None)
         self._bytes += TRANSMISSION_OVERHEAD
         return transmission
 
@@ -263,7 +310,7 @@ class ReplayStore:
     def _drop(self, number: int) -> None:
         transmission = self._all.pop(number)
         self._bytes -= transmission.size
-        if self._open.get(transmission.interphone) is transmission:
-            del self._open[transmission.interphone]
-        if self._closed.get(transmission.interphone) is transmission:
-            del self._closed[transmission.interphone]
+        if self._open.get(transmission.slot) is transmission:
+            del self._open[transmission.slot]
+        if self._closed.get(transmission.slot) is transmission:
+            del self._closed[transmission.slot]

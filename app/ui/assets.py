@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PySide6.QtCore import QSize
@@ -50,8 +50,14 @@ def icon_in(name: str, colour: QColor) -> QIcon:
 
 def icon_contrast(name: str, background: QColor) -> float:
     """The least contrast on ``background`` of the colours ``name``'s SVG is drawn in
-    (21 for an icon that names none)."""
-    return min((contrast_ratio(QColor(colour), background) for colour in _colours(name)),
+    (21 for an icon that names none; a view asks at each paint: the answers are kept)."""
+    return _icon_contrast(name, background.rgba())
+
+
+@lru_cache(maxsize=64)
+def _icon_contrast(name: str, background: int) -> float:
+    under = QColor.fromRgba(background)
+    return min((contrast_ratio(QColor(colour), under) for colour in _colours(name)),
                default=21.0)
 
 

@@ -90,11 +90,17 @@ DARK_TEXT = QColor("#212121")
 
 def text_on(fill: QColor | str) -> QColor:
     """White, or a near-black where that reads better on ``fill`` (white on the amber of
-    "Requesting…" was 1.9:1, on the grey of "Offline" 2.7:1)."""
-    under = QColor(fill)
+    "Requesting…" was 1.9:1, on the grey of "Offline" 2.7:1; views ask at each paint:
+    the answers are kept)."""
+    return QColor.fromRgba(_text_on_rgba(QColor(fill).rgba()))
+
+
+@lru_cache(maxsize=64)
+def _text_on_rgba(fill: int) -> int:
+    under = QColor.fromRgba(fill)
     white = QColor("white")
-    return white if contrast_ratio(white, under) >= contrast_ratio(DARK_TEXT, under) \
-        else QColor(DARK_TEXT)
+    return (white if contrast_ratio(white, under) >= contrast_ratio(DARK_TEXT, under)
+            else DARK_TEXT).rgba()
 
 
 def window_colour(widget: QWidget | None = None) -> QColor:

@@ -227,7 +227,7 @@ class _ElidedLabel(QLabel):
 
 @dataclass(frozen=True, slots=True)
 class ReplayItem:
-    """One received transmission as the replay list shows it."""
+    """One transmission as the replay list shows it."""
 
     number: int
     speaker: str  # display name
@@ -235,6 +235,12 @@ class ReplayItem:
     duration: float
     heard: bool
     receiving: bool = False
+    own: bool = False  # the user's own talk: listed as "You"
+
+    @property
+    def who(self) -> str:
+        """The speaker as the list names them (in the current language)."""
+        return QCoreApplication.translate("ReplayList", "You") if self.own else self.speaker
 
 
 class _ReplayRow(QWidget):
@@ -265,7 +271,7 @@ class _ReplayRow(QWidget):
     def show_item(self, item: ReplayItem) -> None:
         self.item = item
         self.play.setEnabled(not item.receiving)
-        self.name.set_parts(item.speaker, prefix="● " if not item.heard else "",
+        self.name.set_parts(item.who, prefix="● " if not item.heard else "",
                             bold=not item.heard)
         self.details.set_parts(f"{item.at} ", suffix=bracketed_length(item.duration),
                                bold=not item.heard)
@@ -293,8 +299,8 @@ class _ReplayRow(QWidget):
 
 
 class ReplayList(QWidget):
-    """Received transmissions, newest first, each with a play button; unheard ones are
-    marked. Emits ``play_requested(number)``.
+    """Transmissions, received and our own ("You"), newest first, each with a play
+    button; unheard ones are marked. Emits ``play_requested(number)``.
 
     A busy interphone keeps well over a hundred transmissions of its last 10 minutes, and
     the list changes several times per transmission: rows are kept and updated in place,
@@ -396,12 +402,12 @@ class ReplayList(QWidget):
             return
         name = (self.tr("Play again: %1 at %2 (%3)") if item.heard
                 else self.tr("Play again: %1 at %2 (%3), not heard yet"))
-        name = name.replace("%1", item.speaker).replace("%2", item.at).replace(
+        name = name.replace("%1", item.who).replace("%2", item.at).replace(
             "%3", format_length(item.duration))
         widget.play.setAccessibleName(name)
         said = (self.tr("%1 at %2 (%3)") if item.heard
                 else self.tr("%1 at %2 (%3), not heard yet"))
-        row.setData(Qt.ItemDataRole.AccessibleTextRole, said.replace("%1", item.speaker)
+        row.setData(Qt.ItemDataRole.AccessibleTextRole, said.replace("%1", item.who)
                     .replace("%2", item.at).replace("%3", format_length(item.duration)))
 
     def _clear(self) -> None:
@@ -410,7 +416,7 @@ class ReplayList(QWidget):
 
     def item_text(self, item: ReplayItem) -> str:
         mark = "● " if not item.heard else ""
-        return f"{mark}{item.speaker}  {item.at}  {bracketed_length(item.duration)}"
+        return f"{mark}{item.who}  {item.at}  {bracketed_length(item.duration)}"
 
     def items(self) -> list[ReplayItem]:
         """What the list shows, newest first."""

@@ -373,10 +373,18 @@ class InterphoneList(QWidget):
     def _fill(self, item: _Item, row: InterphoneRow) -> None:
         item.sort_key = (0 if row.live else 1, 0 if row.joined else 1, row.name.casefold())
         item.row = row
-        item.setData(0, ROW_ROLE, row)
-        item.setData(0, STALE_ROLE, self._offline)
-        item.setText(0, row.name)
-        self._describe(item, row)
+        # one change told to the view, not one per role: each made it measure the row
+        # again (the delegate's sizeHint) and ask for its repaint
+        model = self.tree.model()
+        blocked = model.blockSignals(True)
+        try:
+            item.setData(0, ROW_ROLE, row)
+            item.setData(0, STALE_ROLE, self._offline)
+            item.setText(0, row.name)
+            self._describe(item, row)
+        finally:
+            model.blockSignals(blocked)
+        item.emitDataChanged()
 
     def _describe(self, item: QTreeWidgetItem, row: InterphoneRow) -> None:
         """The second line, the tooltip and the accessible description (they say

@@ -19,6 +19,14 @@ STALE_ROLE = Qt.ItemDataRole.UserRole + 3  # offline: the live state shown is ou
 ACTIVITY_TINT = QColor(255, 193, 7, 70)
 """The amber over a row where someone speaks in a joined interphone we only listen to."""
 
+# made once: a row is painted at each change of it (a speaker, a count)
+_GREY = QColor("#9e9e9e")
+_WHITE = QColor("white")
+_ONLINE = QColor("#2e7d32")
+_SPEAKING = QColor("#c62828")
+_TARGET_BAR = QColor("#1565c0")
+_LINE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
 
 def _over(tint: QColor, background: QColor) -> QColor:
     """``tint`` (translucent) painted over ``background``."""
@@ -81,13 +89,13 @@ class RowDelegate(QStyledItemDelegate):
         kind.paint(painter, kind_rect)
         if row.online is not None and not stale:  # a contact's presence (unknown offline)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setPen(QColor("white"))
-            painter.setBrush(QColor("#2e7d32" if row.online else "#9e9e9e"))
+            painter.setPen(_WHITE)
+            painter.setBrush(_ONLINE if row.online else _GREY)
             painter.drawEllipse(QRect(kind_rect.left() + size - 8, kind_rect.top() + size - 8,
                                       10, 10))
         if row.talk_target:  # the talk key talks here: a bar along the left edge
             painter.fillRect(QRect(rect.left(), rect.top() + 4, 3, rect.height() - 8),
-                             QColor("#1565c0"))
+                             _TARGET_BAR)
         badge_width = 0
         if row.live:  # as large as the font asks (a large-font desktop: over the name)
             count = str(row.member_count)
@@ -98,7 +106,7 @@ class RowDelegate(QStyledItemDelegate):
                           width, height)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)
-            fill = QColor("#9e9e9e" if stale else "#c62828" if row.speaker else "#2e7d32")
+            fill = _GREY if stale else _SPEAKING if row.speaker else _ONLINE
             painter.setBrush(fill)
             painter.drawRoundedRect(badge, 10, 10)
             painter.setPen(text_on(fill))
@@ -112,21 +120,21 @@ class RowDelegate(QStyledItemDelegate):
         name_font = QFont(option.font)
         name_font.setBold(row.live or row.joined)
         painter.setFont(name_font)
-        painter.setPen(QColor("#9e9e9e") if row.muted and not selected else text_colour)
+        painter.setPen(_GREY if row.muted and not selected else text_colour)
         line = option.fontMetrics.height()
         name_rect = QRect(text_left, rect.top() + 5, text_width, line + 2)
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+        painter.drawText(name_rect, _LINE,
                          QFontMetrics(name_font).elidedText(  # bold: wider than plain
                              row.name, Qt.TextElideMode.ElideRight, text_width))
         painter.setFont(option.font)
         sub_colour = QColor(text_colour)
         if not selected:  # (on a dark theme's base too, and under the activity tint)
-            sub_colour = QColor("#9e9e9e") if stale else readable(
-                "#c62828" if row.speaker else "#607d8b", background)
+            sub_colour = _GREY if stale else readable(
+                _SPEAKING if row.speaker else "#607d8b", background)
         painter.setPen(sub_colour)
         sub_rect = QRect(text_left, rect.top() + 7 + line, text_width, line + 2)
         subtitle = str(index.data(SUBTITLE_ROLE) or "")
-        painter.drawText(sub_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+        painter.drawText(sub_rect, _LINE,
                          option.fontMetrics.elidedText(subtitle, Qt.TextElideMode.ElideRight,
                                                        text_width))
         if option.state & QStyle.StateFlag.State_HasFocus:  # the list has the keyboard focus:

@@ -3,11 +3,11 @@
 The panel's "Last spoke" line and the replay list name the same transmission the same
 way: the wall-clock time it **started** and its length, "Alice at 14:02:19 (0:12)"
 beside the row "Alice 14:02:19 (0:12)". Where the replay list holds the transmission
-(audio was received), the line takes its start and length from there; otherwise (your
-own transmissions, an interphone only watched, nothing received) from the speaker
-notices: from the notice that someone speaks to the one that they stopped. When the
-start was not seen (the speech went on before: joined or reconnected while it ran),
-the line says only when it ended ("Alice, until 14:02:31").
+(audio was received, or sent: your own talks are kept too), the line takes its start and
+length from there; otherwise (an interphone only watched, nothing received, your own talk
+cut by a lost link) from the speaker notices: from the notice that someone speaks to the
+one that they stopped. When the start was not seen (the speech went on before: joined or
+reconnected while it ran), the line says only when it ended ("Alice, until 14:02:31").
 
 No Qt: :class:`Turn` is what the presenter records, :func:`last_spoke` makes the line's
 :class:`LastSpoke` from it and the replay store's listing (the presenter keeps that in
@@ -95,7 +95,9 @@ def last_spoke(turn: Turn | None, transmissions: Iterable[TransmissionInfo], lon
     the replay list gives them (``started_text`` words its start), else the turn's own."""
     if turn is None:
         return None
-    received = received_in(turn, transmissions, longest)
+    # (our own talk cut by a lost link: its frames went on after the link was last known
+    # to carry them, the turn's own end is the truer one)
+    received = None if turn.cut else received_in(turn, transmissions, longest)
     if received is not None:
         return LastSpoke(turn.uid, started_text(received), received.duration)
     if turn.told is not None:

@@ -49,6 +49,7 @@ from app.client import (
     SpeakerChanged,
 )
 from app.client.feedback import QualityReporter
+from app.client.own_talks import OwnTalks
 from app.client.replay import ReplayStore
 from app.client.tasks import TaskSet
 from app.client.turn_driver import TurnDriver
@@ -180,6 +181,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
 
         self._unsubscribe = self.model.subscribe(self._on_event)
         client.on_interphone_audio = self._on_audio
+        self._own_talks = OwnTalks(client, self.replay, on_stored=self._replay_stored,
+                                   on_ended=self._show_replay)
         client.on_feedback = self._on_feedback
         self._reporter = QualityReporter(client, self._receive_quality, key=stream_key)
         self._fec_recovered: dict[str, int] = {}  # speaker -> FEC-recovered frames seen
@@ -560,6 +563,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._alarm.stop()
         self._player.stop()
         self._unsubscribe()
+        self._own_talks.close()
         if self.client.on_interphone_audio == self._on_audio:
             self.client.on_interphone_audio = None
         if self.client.on_feedback == self._on_feedback:

@@ -60,20 +60,14 @@ class PresenterAudio(PresenterCore):
     _poll_due: float
     _quality_due: float
     _reception_due: float
-    _replay_shown: int
 
     def _on_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
         """Audio of any joined interphone, on the loop (in batches: ``_play_audio`` plays)."""
         self.received[uid] += 1
         if self.audio is not None and self.client.audio_sink != self._play_audio:
             self.audio.receive(uid, seq, payload, str(interphone))
-        number = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
-        # a new transmission (numbers only grow): talkers in two joined interphones at once
-        # alternate, and the list was made again at each of their packets
-        if number > self._replay_shown:
-            self._note_replay_start(number)
-            self._replay_shown = number
-            self._show_replay()
+        self._replay_stored(self.replay.add_frame(str(interphone), uid, seq, payload,
+                                                  time.monotonic()))
 
     def _play_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
         """In the client's media receive thread: each interphone mixed with its own volume."""

@@ -21,11 +21,22 @@ class PresenterReplay(PresenterCore):
     """Stored transmissions listed and played."""
 
     _player: ReplayPlayer
+    _replay_shown: int  # the transmission number last listed
 
     def replay_items(self, interphone_id: str) -> list[ReplayItem]:
         return [ReplayItem(t.number, self.window.display_name(t.speaker),
-                           self._replay_started_text(t), t.duration, t.heard, t.receiving)
+                           self._replay_started_text(t), t.duration, t.heard, t.receiving,
+                           own=t.own)
                 for t in self.replay.transmissions(interphone_id, time.monotonic())]
+
+    def _replay_stored(self, number: int) -> None:
+        """A frame received or sent was stored in transmission ``number`` (0: not kept)."""
+        # a new transmission (numbers only grow): talkers in two joined interphones at once
+        # alternate, and the list was made again at each of their packets
+        if number > self._replay_shown:
+            self._note_replay_start(number)
+            self._replay_shown = number
+            self._show_replay()
 
     def _note_replay_start(self, number: int) -> None:
         """A packet of transmission ``number`` was stored: the first one's wall-clock time

@@ -7,12 +7,14 @@ Writes into docs/screenshots/: the window at 1280×800 and 800×600 while Alice 
 Ops (Busy, "Last spoke" giving her previous turn's start and length) and while the user
 talks (the countdown ring), the settings dialog as it opens, the sign-in dialog that
 cannot reach its server, in English and Simplified Chinese; the window on a dark
-desktop theme (the Fusion style on a dark palette) at 1280×800, in English; and the
+desktop theme (the Fusion style on a dark palette) at 1280×800, in English; the
 window at a large desktop font (18 pt, the app's style) at 1280×800 while Bob calls, in
-English.
+English; and the replay list holding the user's own talk ("You") beside Alice's, at
+1280×800.
 
 Parts of it can be taken alone, named after the command (all when none is):
-``window`` (busy, talking, the settings), ``sign-in``, ``dark``, ``large-font``.
+``window`` (busy, talking, the settings), ``sign-in``, ``dark``, ``large-font``,
+``own-replay``.
 """
 
 from __future__ import annotations
@@ -206,8 +208,27 @@ async def capture_large_font(app: QApplication, language: str, folder: Path) -> 
             save(window, f"main-large-font-1280x800-{language}.png")
 
 
+async def capture_own_replay(app: QApplication, language: str, folder: Path) -> None:
+    """The user talks 2 s: the replay list shows it as "You", under Echo's playing it back."""
+    options = demo_options(SIZES[0])
+    async with running(app, language, options,
+                       scratch_settings(folder, f"{language}-own-replay")) as runtime:
+        await asyncio.wait_for(runtime.ready.wait(), 15)
+        window = runtime.window
+        assert window is not None
+        await talking(window)
+        await asyncio.sleep(2.0)
+        await release(window)
+        replay = window.panel.replay
+        # the demo's Echo plays it back at once: its entry, above ours, complete too
+        await until(lambda: len(items := replay.items()) >= 2 and items[1].own
+                    and not items[0].own and not items[0].receiving, 20)
+        await asyncio.sleep(0.6)
+        save(window, f"main-own-replay-1280x800-{language}.png")
+
+
 def main() -> int:
-    parts = chosen_parts(__doc__, ("window", "sign-in", "dark", "large-font"))
+    parts = chosen_parts(__doc__, ("window", "sign-in", "dark", "large-font", "own-replay"))
     with qt_session() as (app, loop, folder):
         if "window" in parts:
             in_each_language(loop, lambda language: capture(app, language, folder))
@@ -217,6 +238,8 @@ def main() -> int:
             loop.run_until_complete(capture_dark(app, "en", folder))
         if "large-font" in parts:
             loop.run_until_complete(capture_large_font(app, "en", folder))
+        if "own-replay" in parts:
+            in_each_language(loop, lambda language: capture_own_replay(app, language, folder))
     return 0
 
 

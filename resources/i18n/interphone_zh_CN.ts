@@ -896,115 +896,115 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="528"/>
-        <location filename="../../app/ui/interphone_list.py" line="540"/>
-        <location filename="../../app/ui/interphone_list.py" line="548"/>
+        <location filename="../../app/ui/interphone_list.py" line="391"/>
+        <location filename="../../app/ui/interphone_list.py" line="403"/>
+        <location filename="../../app/ui/interphone_list.py" line="411"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="534"/>
+        <location filename="../../app/ui/interphone_list.py" line="397"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="534"/>
+        <location filename="../../app/ui/interphone_list.py" line="397"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="535"/>
+        <location filename="../../app/ui/interphone_list.py" line="398"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="540"/>
-        <location filename="../../app/ui/interphone_list.py" line="550"/>
+        <location filename="../../app/ui/interphone_list.py" line="403"/>
+        <location filename="../../app/ui/interphone_list.py" line="413"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="542"/>
+        <location filename="../../app/ui/interphone_list.py" line="405"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="544"/>
+        <location filename="../../app/ui/interphone_list.py" line="407"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="546"/>
+        <location filename="../../app/ui/interphone_list.py" line="409"/>
         <source>calling…</source>
         <translation>正在呼叫…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="550"/>
+        <location filename="../../app/ui/interphone_list.py" line="413"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="552"/>
+        <location filename="../../app/ui/interphone_list.py" line="415"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="555"/>
+        <location filename="../../app/ui/interphone_list.py" line="418"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="559"/>
+        <location filename="../../app/ui/interphone_list.py" line="422"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="577"/>
+        <location filename="../../app/ui/interphone_list.py" line="440"/>
         <source>%1 of %2</source>
         <translation>%1/%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="580"/>
+        <location filename="../../app/ui/interphone_list.py" line="443"/>
         <source>No group, discussion or contact matches “%1”</source>
         <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="594"/>
+        <location filename="../../app/ui/interphone_list.py" line="457"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="597"/>
+        <location filename="../../app/ui/interphone_list.py" line="460"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="597"/>
+        <location filename="../../app/ui/interphone_list.py" line="460"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="598"/>
+        <location filename="../../app/ui/interphone_list.py" line="461"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="620"/>
+        <location filename="../../app/ui/interphone_list.py" line="483"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="621"/>
+        <location filename="../../app/ui/interphone_list.py" line="484"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="624"/>
+        <location filename="../../app/ui/interphone_list.py" line="487"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="625"/>
+        <location filename="../../app/ui/interphone_list.py" line="488"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1543,12 +1543,12 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="344"/>
+        <location filename="../../app/ui/presenter.py" line="347"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="370"/>
+        <location filename="../../app/ui/presenter.py" line="373"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
@@ -1573,7 +1573,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="424"/>
+        <location filename="../../app/ui/presenter.py" line="427"/>
         <location filename="../../app/ui/presenter_calls.py" line="55"/>
         <location filename="../../app/ui/presenter_calls.py" line="102"/>
         <source>%1 is offline</source>
@@ -1600,42 +1600,42 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="341"/>
+        <location filename="../../app/ui/presenter.py" line="344"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="486"/>
+        <location filename="../../app/ui/presenter.py" line="489"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="441"/>
+        <location filename="../../app/ui/presenter.py" line="444"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="501"/>
+        <location filename="../../app/ui/presenter.py" line="504"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="512"/>
+        <location filename="../../app/ui/presenter.py" line="515"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="515"/>
+        <location filename="../../app/ui/presenter.py" line="518"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="518"/>
+        <location filename="../../app/ui/presenter.py" line="521"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="519"/>
+        <location filename="../../app/ui/presenter.py" line="522"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
@@ -1718,39 +1718,44 @@
         <translation>（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="380"/>
-        <location filename="../../app/ui/floor_widgets.py" line="435"/>
+        <location filename="../../app/ui/floor_widgets.py" line="240"/>
+        <source>You</source>
+        <translation>你</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/floor_widgets.py" line="386"/>
+        <location filename="../../app/ui/floor_widgets.py" line="441"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="394"/>
+        <location filename="../../app/ui/floor_widgets.py" line="400"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="395"/>
+        <location filename="../../app/ui/floor_widgets.py" line="401"/>
         <source>Play again: %1 at %2 (%3), not heard yet</source>
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="399"/>
+        <location filename="../../app/ui/floor_widgets.py" line="405"/>
         <source>%1 at %2 (%3)</source>
         <translation>%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="400"/>
+        <location filename="../../app/ui/floor_widgets.py" line="406"/>
         <source>%1 at %2 (%3), not heard yet</source>
         <translation>%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="454"/>
+        <location filename="../../app/ui/floor_widgets.py" line="460"/>
         <source>Replay (%1 unheard)</source>
         <translation>回放（%1 条未听）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="455"/>
-        <location filename="../../app/ui/floor_widgets.py" line="457"/>
+        <location filename="../../app/ui/floor_widgets.py" line="461"/>
+        <location filename="../../app/ui/floor_widgets.py" line="463"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
