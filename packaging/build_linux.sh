@@ -110,6 +110,8 @@ DESKTOP
 # ~100 MiB) is then on disk twice when both are installed; a third package for it would
 # save that at the price of a third file to install by hand. interphone-server takes over, with Replaces/Breaks, the
 # files that an interphone .deb older than this version held (commands, unit, directory).
+# interphone-server also depends on procps: the unit reloads with /bin/kill, which a
+# minimal system (a container image, debootstrap's minbase) does not have.
 # Depends carry minimum versions (packaging/debian/versioned_depends.sh): a libc6 older
 # than the build machine's would install, then fail on a missing GLIBC_x.y symbol.
 # interphone-server has maintainer scripts (packaging/debian/interphone-server.*: the
@@ -183,7 +185,7 @@ Version: $version
 Architecture: $deb_arch
 Maintainer: Interphone developers <interphone@localhost>
 Installed-Size: $(du -sk "$spkg" | cut -f1)
-Depends: $server_depends
+Depends: $server_depends, procps
 Replaces: interphone (<< $version)
 Breaks: interphone (<< $version)
 Section: net

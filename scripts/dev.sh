@@ -65,6 +65,8 @@ missing_linux_packages() {
     # The packaging tests check the .deb's dependencies and menu entry with Debian's tools.
     command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
     command -v desktop-file-validate >/dev/null 2>&1 || missing+=(desktop-file-utils)
+    # /bin/kill, which the server's systemd unit reloads with (`kill` alone is a builtin).
+    [ -x /bin/kill ] || missing+=(procps)
     # Debian's python3 comes without venv's pip (ensurepip) and headers; the pesq
     # scorer of the dev extra is built from source with a C compiler.
     local python version

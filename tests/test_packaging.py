@@ -353,6 +353,7 @@ def test_server_deb_holds_the_server_the_cli_and_the_unit(
     # A libc6 older than the newest GLIBC_x.y symbol version its files need is refused.
     libc6 = re.fullmatch(r"libc6 \(>= (\d+(?:\.\d+)+)\)", relations["libc6"])
     assert libc6, fields["Depends"]
+    assert relations["procps"] == "procps"  # /bin/kill, the unit's ExecReload
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "files")], check=True)
     needed = {name.decode() for path in (tmp_path / "files").rglob("*")
               if path.is_file() and not path.is_symlink()

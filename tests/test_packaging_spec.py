@@ -208,7 +208,10 @@ def test_the_server_deb_depends_on_what_its_files_load_and_takes_over_the_old_de
     Replaces, and Breaks makes that older package be upgraded with it."""
     control = server_deb_control()
     assert control["Package"] == "interphone-server"
-    assert control["Depends"] == "$server_depends"
+    # and procps: the unit's ExecReload is /bin/kill, absent from a minimal system
+    assert control["Depends"] == "$server_depends, procps"
+    assert "\nExecReload=/bin/kill -HUP $MAINPID\n" in (
+        ROOT / "packaging" / "systemd" / "interphone-server.service").read_text()
     assert control["Replaces"] == control["Breaks"] == "interphone (<< $version)"
     assert "Recommends" not in control  # no font for a server
     for pattern in ("libX", "libxcb", "libGL", "libwayland", "libQt", "libasound"):
