@@ -1,6 +1,8 @@
-"""A call ringing a user whose node stops (several nodes on one real Redis): the callee's
-client moves to the other node within a second, and the call rings it there again; the
-caller is told ``offline`` only if the callee is not back (app.client.call_resume)."""
+"""A call ringing when a node stops (several nodes on one real Redis). The callee's node:
+its client moves to the other node within a second, and the call rings it there again;
+the caller is told ``offline`` only if the callee is not back (app.client.call_resume).
+The caller's node: its client joins the chat again on the other node, which rings the
+callee again, and the call goes on ringing for the caller too (not ``cancelled``)."""
 
 from __future__ import annotations
 
@@ -61,6 +63,32 @@ async def test_a_call_rings_the_callee_again_on_the_node_it_moved_to(
         await wait_until(lambda: alice.model.outgoing_call(CHAT) is CallState.ANSWERED,
                          what="alice told bob answered")
         assert [e.reason for e in heard.of(IncomingCallEnded)] == ["cancelled", "answered"]
+        await alice.close()
+        await bob.close()
+
+
+async def test_a_call_goes_on_ringing_when_the_caller_s_node_stops(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    async with running_nodes(2, redis_server.url) as nodes:
+        alice = presence_client("alice", nodes[0].port, nodes[1].port)
+        bob = presence_client("bob", nodes[1].port)
+        await alice.connect()
+        await bob.connect()
+        heard, calling = Seen(bob), Seen(alice)
+        await alice.call("bob")
+        await wait_until(lambda: CHAT in bob.model.incoming_calls, what="the call rings bob")
+        await nodes[0].stop()  # alice's node restarts: alice moves to the other node
+        await wait_until(lambda: len(heard.of(IncomingCall)) == 2, timeout=15.0,
+                         what="alice's join on the other node rings bob again")
+        await wait_until(lambda: alice.connected and alice.port == nodes[1].port,
+                         what="alice back")
+        assert alice.model.outgoing_call(CHAT) is CallState.RINGING
+        await bob.join(CHAT)  # bob answers
+        await wait_until(lambda: alice.model.outgoing_call(CHAT) is CallState.ANSWERED,
+                         what="alice told bob answered")
+        # never "call to Bob cancelled" in between
+        assert [e.state for e in calling.of(OutgoingCallChanged)] == [
+            CallState.RINGING, CallState.ANSWERED]
         await alice.close()
         await bob.close()
 

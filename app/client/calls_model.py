@@ -135,10 +135,14 @@ class CallsModel:
             logger.warning("%d %s already: ignoring call notices about more", MAX_CALLS, what)
         return False
 
-    def end_all(self) -> None:
-        """The session ended: the server ended every ring of it."""
+    def end_all(self, final: bool = True) -> None:
+        """The session ended: the server ended every ring of it. Unless the end is
+        ``final``, our calls stay ringing: the client joins their chats again, which
+        rings the callee again, and asks how that ring stands."""
         for chat in list(self._incoming):
             self.end_incoming(chat, "cancelled")
+        if not final:
+            return
         for chat, state in list(self._outgoing.items()):
             if state is CallState.RINGING:
                 self.set_outgoing(chat, CallState.CANCELLED)

@@ -23,7 +23,7 @@ from app.client.errors import (
     NotConnected,
     ServerError,
 )
-from app.client.events import ConnectionState
+from app.client.events import CallState, ConnectionState
 from app.client.media import MediaEndpoint
 from app.client.path_watch import AddressedConnection, PathChange, PathLookup, PathWatch
 from app.client.session import ClientSession
@@ -31,7 +31,7 @@ from app.client.wake_watch import WakeWatch
 from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import LoginResult
-from app.protocol.presence import PRESENCE, PresenceSyncRequest
+from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,15 @@ class ClientReconnect(ClientCore):
             except ServerError as exc:
                 logger.warning("could not re-join %s: %s", interphone, exc)
                 self.model.apply_left_one(interphone)
+                continue
+            if (PRESENCE in conn.session.features
+                    and self.model.outgoing_call(interphone) is CallState.RINGING):
+                # our call rang when the drop ended it: the join rang it again (or the
+                # callee is offline now, or in the chat already), which the ring's answer says
+                try:
+                    await conn.request(CallRequest(CallAction.RING, interphone))
+                except ServerError as exc:
+                    logger.info("our call in %s after the re-join: %s", interphone, exc)
 
     async def _abandon(self, conn: SignalingConnection, media: MediaEndpoint | None) -> None:
         """Close what a failed :meth:`_establish` opened."""
