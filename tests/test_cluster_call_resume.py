@@ -62,7 +62,7 @@ async def test_a_call_rings_the_callee_again_on_the_node_it_moved_to(
         await bob.join(CHAT)  # bob answers
         await wait_until(lambda: alice.model.outgoing_call(CHAT) is CallState.ANSWERED,
                          what="alice told bob answered")
-        assert [e.reason for e in heard.of(IncomingCallEnded)] == ["cancelled", "answered"]
+        assert [e.reason for e in heard.of(IncomingCallEnded)] == ["interrupted", "answered"]
         await alice.close()
         await bob.close()
 

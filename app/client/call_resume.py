@@ -40,7 +40,7 @@ RESUME_S = 5.0
 ``offline``: a node that stops or dies moves its clients to another within a second
 (their connections close at once); a callee who quit keeps "Calling…" up that long."""
 
-LOOK_EVERY_S = 0.1
+LOOK_EVERY_S = 0.25
 
 
 class CallResume:
@@ -81,12 +81,13 @@ class CallResume:
                 if (self._model.outgoing_call(chat) is not CallState.RINGING
                         or not self._model.is_joined(chat)):
                     return  # cancelled, left, or our own connection went: nothing to tell
-                if self._model.is_online(peer):
+                if self._model.is_online(peer) is not False:  # (or unknown: no contact)
                     try:
                         result = await self._ring(CallRequest(CallAction.RING, chat))
                     except ClientError as exc:
                         logger.info("ringing %s again failed: %s", chat, exc)
                     else:
+                        logger.debug("ringing %s again: %s", chat, result)
                         if not (isinstance(result, CallResult)
                                 and result.state is RingState.OFFLINE):
                             return  # ringing (or answered) again: the model was told

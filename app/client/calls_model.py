@@ -135,13 +135,14 @@ class CallsModel:
             logger.warning("%d %s already: ignoring call notices about more", MAX_CALLS, what)
         return False
 
-    def end_all(self, final: bool = True) -> None:
-        """The session ended: the server ended every ring of it. Unless the end is
-        ``final``, our calls stay ringing: the client joins their chats again, which
-        rings the callee again, and asks how that ring stands."""
+    def end_all(self, reconnecting: bool = False) -> None:
+        """The session ended: the server ended every ring of it. When the client is
+        ``reconnecting``, our calls stay ringing (it joins their chats again, which rings
+        the callee again, and asks how that ring stands) and the calls that rang us are
+        ``interrupted`` (their callers may ring us again once we are back)."""
         for chat in list(self._incoming):
-            self.end_incoming(chat, "cancelled")
-        if not final:
+            self.end_incoming(chat, "interrupted" if reconnecting else "cancelled")
+        if reconnecting:
             return
         for chat, state in list(self._outgoing.items()):
             if state is CallState.RINGING:
