@@ -22,8 +22,10 @@ from app.client.errors import (
     LoginRefused,
     NotConnected,
     ServerError,
+    failure_of,
 )
 from app.client.events import CallState, ConnectionState
+from app.client.failures import CERTIFICATE_KINDS
 from app.client.media import MediaEndpoint
 from app.client.path_watch import AddressedConnection, PathChange, PathLookup, PathWatch
 from app.client.session import ClientSession
@@ -272,6 +274,9 @@ class ClientReconnect(ClientCore):
                 return
             except (ClientError, OSError) as exc:
                 self.stats.reconnect_attempts += 1
+                failure = failure_of(exc)
+                if failure.kind in CERTIFICATE_KINDS:
+                    self.stats.refused_certificate = failure
                 attempt, why = self.stats.reconnect_attempts, str(exc)
                 if attempt <= LOGGED_ATTEMPTS or loop.time() - logged_at >= FAILURE_LOG_S \
                         or (why not in reasons and len(reasons) < LOGGED_ATTEMPTS):
@@ -284,6 +289,7 @@ class ClientReconnect(ClientCore):
                 continue
             self.stats.reconnects += 1
             self.stats.reconnect_attempts = 0
+            self.stats.refused_certificate = None
             logger.info("reconnected to %s:%s", self.host, self.port)
             return
 
