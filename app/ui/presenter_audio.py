@@ -61,6 +61,7 @@ class PresenterAudio(PresenterCore):
     _quality_due: float
     _reception_due: float
     _replay_shown: int
+    _replay_reopened: int = 0
 
     def _on_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
         """Audio of any joined interphone, on the loop (in batches: ``_play_audio`` plays)."""
@@ -69,10 +70,12 @@ class PresenterAudio(PresenterCore):
             self.audio.receive(uid, seq, payload, str(interphone))
         number = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
         # a new transmission (numbers only grow): talkers in two joined interphones at once
-        # alternate, and the list was made again at each of their packets
-        if number > self._replay_shown:
+        # alternate, and the list was made again at each of their packets; or one cut by
+        # a lost link that goes on (receiving again)
+        if number > self._replay_shown or self.replay.reopened != self._replay_reopened:
             self._note_replay_start(number)
-            self._replay_shown = number
+            self._replay_shown = max(number, self._replay_shown)
+            self._replay_reopened = self.replay.reopened
             self._show_replay()
 
     def _play_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:

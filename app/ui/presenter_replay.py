@@ -57,11 +57,11 @@ class PresenterReplay(PresenterCore):
     def _end_receiving(self) -> None:
         """The link is lost: nothing is received any more, so the transmissions under way
         are complete as they stand (listed, their play buttons enabled; a late packet of
-        one still joins it)."""
+        one still joins it, and one that goes on once the link is back opens it again)."""
         now = time.monotonic()
         cut = {t.interphone for t in self.replay.transmissions(None, now) if t.receiving}
         for interphone in cut:
-            self.replay.close(interphone)
+            self.replay.close(interphone, cut=True)
         if cut:
             self._show_replay()
 
