@@ -14,6 +14,7 @@ from app.client import (
     JoinedSetChanged,
     OutgoingCallChanged,
 )
+from app.client.call_resume import RESUME_S
 from app.protocol import InterphoneId
 
 CHAT = InterphoneId.chat("alice", "bob")
@@ -118,8 +119,9 @@ async def test_a_lost_connection_stops_the_rings_of_both_sides(clients):
         bob._conn._transport.abort()  # the callee's connection drops
         await wait_until(lambda: callee.of(IncomingCallEnded), what="bob's ring stops")
         assert callee.of(IncomingCallEnded) == [IncomingCallEnded(CHAT, "alice", "cancelled")]
+        # (once bob had time to come back, app.client.call_resume)
         await wait_until(lambda: alice.model.outgoing_call(CHAT) is CallState.OFFLINE,
-                         what="alice told bob is gone")
+                         timeout=RESUME_S + 10.0, what="alice told bob is gone")
 
 
 async def test_hanging_up_before_the_call_rang_is_no_error(clients):

@@ -26,6 +26,7 @@ from test_ui_support import (
 )
 
 from app.client import InterphoneClient, RequestTimeout
+from app.client.call_resume import RESUME_S
 from app.protocol import InterphoneId
 from app.protocol.presence import PresenceChanged
 from app.ui.audio_link import Tone, open_audio
@@ -619,8 +620,9 @@ def test_a_call_to_someone_who_goes_offline_while_it_rings_is_left(qloop, server
                     what="bob online")
         session.presenter.join("chat_bob:me")
         await until(lambda: bob.model.incoming_calls, what="bob rings")
-        await bob.close()
-        await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left")
+        await bob.close()  # (told once bob had time to come back: app.client.call_resume)
+        await until(lambda: not client.model.is_joined("chat_bob:me"), what="chat left",
+                    timeout=RESUME_S + 10)
         assert client.talk_target is None
         status = session.window.statusBar()
         await until(lambda: "left the empty chat" in status.currentMessage(), what="said")

@@ -135,10 +135,15 @@ class CallsModel:
             logger.warning("%d %s already: ignoring call notices about more", MAX_CALLS, what)
         return False
 
-    def end_all(self) -> None:
-        """The session ended: the server ended every ring of it."""
+    def end_all(self, reconnecting: bool = False) -> None:
+        """The session ended: the server ended every ring of it. When the client is
+        ``reconnecting``, our calls stay ringing (it joins their chats again, which rings
+        the callee again, and asks how that ring stands) and the calls that rang us are
+        ``interrupted`` (their callers may ring us again once we are back)."""
         for chat in list(self._incoming):
-            self.end_incoming(chat, "cancelled")
+            self.end_incoming(chat, "interrupted" if reconnecting else "cancelled")
+        if reconnecting:
+            return
         for chat, state in list(self._outgoing.items()):
             if state is CallState.RINGING:
                 self.set_outgoing(chat, CallState.CANCELLED)

@@ -15,6 +15,7 @@ import ssl as ssl_module
 from collections.abc import Iterable
 from typing import Any
 
+from app.client.call_resume import CallResume
 from app.client.client_core import ClientStats, InterphoneAudio
 from app.client.client_feedback import FEEDBACK, ClientFeedback, FeedbackCallback
 from app.client.client_floor import ClientFloor, FloorAsk
@@ -136,6 +137,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self._media: MediaEndpoint | None = None
         self._sync_ids: tuple[InterphoneId, ...] | None = None
         self._tasks = TaskSet()
+        self._call_resume = CallResume(
+            self.model, ring=lambda request: self._require_conn().request(request),
+            spawn=self._tasks.spawn)
         self._reconnect_task: asyncio.Task[Any] | None = None
         # Both looked up at each refresh (``members`` may be replaced on the instance).
         self._members_refresh = MembersRefresh(
@@ -374,6 +378,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             self._on_feedback(event.body)
         elif isinstance(event, NotificationReceived) and isinstance(event.body, RosterNotice):
             self._on_roster_notice(event.body)
+        elif isinstance(event, ResponseReceived | NotificationReceived) \
+                and self._call_resume.holds_back(event.body):
+            pass  # a call of ours cut by the callee's server: rung again once they are back
         elif isinstance(event, ResponseReceived | NotificationReceived):
             stale = self.model.apply_body(event.body)
             if stale is not None:

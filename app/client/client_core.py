@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from app.client.connection import SignalingConnection
 from app.client.errors import NotAllowed, NotConnected
+from app.client.failures import Failure
 from app.client.media import AudioCallback, MediaEndpoint
 from app.client.model import ClientModel
 from app.client.session import SessionEvent
@@ -53,6 +54,10 @@ class ClientStats:
     rx_packets: int = 0  # audio packets delivered to on_audio
     reconnects: int = 0  # successful reconnects since connect()
     reconnect_attempts: int = 0  # failed attempts in the current outage (0 when connected)
+    # the last attempt of the current outage refused for its server's certificate (a node
+    # of the list given another certificate, or a renewed one the app had pinned the old
+    # of): the reconnection goes on, and the user is told why it may not succeed
+    refused_certificate: Failure | None = None
 
 
 class ClientCore:

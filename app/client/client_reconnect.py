@@ -22,8 +22,10 @@ from app.client.errors import (
     LoginRefused,
     NotConnected,
     ServerError,
+    failure_of,
 )
-from app.client.events import ConnectionState
+from app.client.events import CallState, ConnectionState
+from app.client.failures import CERTIFICATE_KINDS
 from app.client.media import MediaEndpoint
 from app.client.path_watch import AddressedConnection, PathChange, PathLookup, PathWatch
 from app.client.session import ClientSession
@@ -31,7 +33,7 @@ from app.client.wake_watch import WakeWatch
 from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import LoginResult
-from app.protocol.presence import PRESENCE, PresenceSyncRequest
+from app.protocol.presence import PRESENCE, CallAction, CallRequest, PresenceSyncRequest
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +160,15 @@ class ClientReconnect(ClientCore):
             except ServerError as exc:
                 logger.warning("could not re-join %s: %s", interphone, exc)
                 self.model.apply_left_one(interphone)
+                continue
+            if (PRESENCE in conn.session.features
+                    and self.model.outgoing_call(interphone) is CallState.RINGING):
+                # our call rang when the drop ended it: the join rang it again (or the
+                # callee is offline now, or in the chat already), which the ring's answer says
+                try:
+                    await conn.request(CallRequest(CallAction.RING, interphone))
+                except ServerError as exc:
+                    logger.info("our call in %s after the re-join: %s", interphone, exc)
 
     async def _abandon(self, conn: SignalingConnection, media: MediaEndpoint | None) -> None:
         """Close what a failed :meth:`_establish` opened."""
@@ -263,6 +274,9 @@ class ClientReconnect(ClientCore):
                 return
             except (ClientError, OSError) as exc:
                 self.stats.reconnect_attempts += 1
+                failure = failure_of(exc)
+                if failure.kind in CERTIFICATE_KINDS:
+                    self.stats.refused_certificate = failure
                 attempt, why = self.stats.reconnect_attempts, str(exc)
                 if attempt <= LOGGED_ATTEMPTS or loop.time() - logged_at >= FAILURE_LOG_S \
                         or (why not in reasons and len(reasons) < LOGGED_ATTEMPTS):
@@ -275,6 +289,7 @@ class ClientReconnect(ClientCore):
                 continue
             self.stats.reconnects += 1
             self.stats.reconnect_attempts = 0
+            self.stats.refused_certificate = None
             logger.info("reconnected to %s:%s", self.host, self.port)
             return
 

@@ -243,7 +243,9 @@ class OutgoingCallChanged:
 @dataclass(frozen=True, slots=True)
 class IncomingCallEnded:
     """A call that rang us stopped: ``reason`` is ``answered`` (we joined), ``declined``
-    (we declined), ``cancelled`` (the caller gave up or went away) or ``no_answer``."""
+    (we declined), ``cancelled`` (the caller gave up or went away), ``no_answer``, or
+    ``interrupted`` (our connection dropped: the server ended the ring with our session;
+    the caller may ring us again once we are back)."""
 
     id: InterphoneId
     from_uid: str

@@ -83,6 +83,12 @@ class OsReason(enum.StrEnum):
 _TLS_KINDS = frozenset(kind for kind in FailureKind if kind.name.startswith("TLS_")
                        and kind not in (FailureKind.TLS_REQUIRED,))
 
+CERTIFICATE_KINDS = frozenset({
+    FailureKind.TLS_FINGERPRINT_MISMATCH, FailureKind.TLS_NO_CERTIFICATE,
+    FailureKind.TLS_UNKNOWN_ISSUER, FailureKind.TLS_NAME_MISMATCH, FailureKind.TLS_EXPIRED,
+    FailureKind.TLS_NOT_YET_VALID, FailureKind.TLS_CERTIFICATE_REFUSED})
+"""The server's certificate did not pass the check (not the connection or the handshake)."""
+
 _OS_REASONS = {
     errno.ECONNREFUSED: OsReason.REFUSED,
     errno.ECONNRESET: OsReason.RESET,

@@ -254,7 +254,7 @@ class ClientModel(RosterModel):
             self._connection_attempt = attempt
             self._emit(ConnectionChanged(state, detail, attempt))
             if state not in (ConnectionState.CONNECTED, ConnectionState.CONNECTING):
-                self._calls.end_all()  # the server ended every ring of the session that ended
+                self._calls.end_all(state is ConnectionState.RECONNECTING)  # (its rings ended)
 
     def apply_login(self, result: LoginResult) -> None:
         with self._batch():

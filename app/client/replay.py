@@ -13,6 +13,8 @@ or :meth:`ReplayStore.close`. The last packets of an utterance often arrive just
 after the speaker-change notice that closed it (UDP and TCP race): a packet of the
 same speaker continuing its ``seq`` (above the last one) within ``gap`` still
 joins the closed transmission (which stays closed) rather than starting a stray one.
+One closed because the link was lost (``close(..., cut=True)``: nothing said the
+speaker stopped) is open again when its speaker's packets go on after a reconnect.
 
 The user's own talks are kept too (:meth:`ReplayStore.add_own_frame`: every frame sent,
 with its seq), in the same store under the same bound, listed among the others
@@ -111,6 +113,7 @@ class _Transmission:
     duration: float = 0.0
     size: int = TRANSMISSION_OVERHEAD
     truncated: bool = False
+    cut: bool = False  # closed by a lost link, not by its speaker's end
     frames: list[bytes] = field(default_factory=list)
     lost_before: list[int] = field(default_factory=list)  # concealed frames before each frame
 
@@ -139,6 +142,7 @@ class ReplayStore:
         self.gap = gap
         self._all: dict[int, _Transmission] = {}  # by number, oldest first
         self._open: dict[str, _Transmission] = {}  # slot -> the one receiving
+        self.reopened = 0  # transmissions cut by a lost link that went on: open again
         self._closed: dict[str, _Transmission] = {}  # slot -> the one just closed
         self._numbers = 0
         self._bytes = 0
@@ -167,6 +171,10 @@ class ReplayStore:
             closed = self._closed.get(interphone)
             if (closed is not None and self._continues(closed, speaker, seq, now)
                     and seq > closed.last_seq):  # not so: the speaker's next grant
+                if closed.cut:  # the link is back and they still speak: receiving again
+                    closed.cut = False
+                    self._open[interphone] = self._closed.pop(interphone)
+                    self.reopened += 1
                 self._append(closed, seq, frame, now)
                 return closed.number
         if current is not None and not self._continues(current, speaker, seq, now):
@@ -228,14 +236,16 @@ class ReplayStore:
         current.last_seq = seq
         current.last_frame_at = now
 
-    def close(self, interphone: str, speaker: str = "") -> None:
+    def close(self, interphone: str, speaker: str = "", *, cut: bool = False) -> None:
         """The speaker of ``interphone`` is now ``speaker`` ("": nobody): a transmission of
         anyone else stops receiving; the next frame starts a new one unless it is a late
         packet of that one (module docstring). One of ``speaker`` stays open: its first
-        packets often arrive before the notice that they speak."""
+        packets often arrive before the notice that they speak. ``cut``: the link was
+        lost (the speaker may still speak: their next packets open it again)."""
         current = self._open.get(interphone)
         if current is not None and (not speaker or current.speaker != speaker):
             self._closed[interphone] = self._open.pop(interphone)
+            current.cut = cut
 
     def forget(self, interphone: str) -> None:
         """Drop everything of ``interphone`` (e.g. it left the roster)."""

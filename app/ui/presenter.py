@@ -172,6 +172,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         # back once we are no longer in the chat (it stayed up to 8 s after we left the call)
         self._call_notices: dict[InterphoneId, str] = {}
         self._link_drops = 0  # connections lost so far (a hang-up is judged within one)
+        self._interrupted_calls: set[InterphoneId] = set()  # rang us when the link dropped
         # interphones whose removal the status bar said: their row leaving the list after
         # (the roster notice may follow the removal) does not say it again, less precisely
         self._removal_said: set[str] = set()
@@ -322,6 +323,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, FloorChanged):
             self._on_floor(event)
         elif isinstance(event, IncomingCall):
+            self._interrupted_calls.discard(event.id)  # (rung again after our drop)
             self.window.notify_incoming_call(str(event.id),
                                              self.window.display_name(event.from_uid))
             self._tone(Tone.INCOMING_CALL)
@@ -365,13 +367,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         elif isinstance(event, EmergencyChanged):
             self._on_emergency_changed(event)
         elif isinstance(event, IncomingCallEnded):
-            if not self.model.incoming_calls:
-                self._ringing.stop()
-            self.window.clear_incoming_call(str(event.id))
-            if event.reason in ("cancelled", "no_answer"):
-                self.window.notify_missed_call(str(event.id), self.tr(
-                    "Missed call from %1").replace("%1",
-                                                   self.window.display_name(event.from_uid)))
+            self._on_incoming_call_ended(event)
 
     def _note_left_target_speaking(self) -> None:
         """Someone still speaks in the interphone that was the talk target: it is activity

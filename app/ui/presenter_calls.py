@@ -14,7 +14,14 @@ import logging
 
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from app.client import CallState, ClientError, ConnectionState, OutgoingCallChanged
+from app.client import (
+    CallState,
+    ClientError,
+    ConnectionState,
+    IncomingCallEnded,
+    OutgoingCallChanged,
+)
+from app.client.call_resume import RESUME_S
 from app.protocol import InterphoneId, other_party
 from app.ui.audio_link import Tone
 from app.ui.presenter_core import PresenterCore
@@ -26,6 +33,10 @@ translate = QCoreApplication.translate
 # after the other party left a call, how long presence may take to say they went offline
 # (their session ended: they may come back and rejoin) rather than hung up
 HANG_UP_GRACE_S = 1.0
+
+# a call that rang us when our connection dropped is missed only if its caller did not
+# ring us again within this long (app.client.call_resume: once we are back)
+MISSED_AFTER_DROP_S = RESUME_S + 5.0
 
 
 class PresenterCalls(PresenterCore):
@@ -39,6 +50,7 @@ class PresenterCalls(PresenterCore):
     # back once we are no longer in the chat (it stayed up to 8 s after we left the call)
     _call_notices: dict[InterphoneId, str]
     _link_drops: int  # connections lost so far (a hang-up is judged within one)
+    _interrupted_calls: set[InterphoneId]  # rang us when our link dropped, not rung again
 
     def _ring_again(self) -> None:
         if self.model.incoming_calls:
@@ -133,6 +145,30 @@ class PresenterCalls(PresenterCore):
         else:
             text = translate("Presenter", "%1 · you left the empty chat").replace("%1", outcome)
         self.window.show_message(text, 8000)
+
+    def _on_incoming_call_ended(self, event: IncomingCallEnded) -> None:
+        """A call stopped ringing us. One cut by our connection's drop is not missed yet:
+        its caller rings us again once we are back; only if not is it said missed."""
+        if not self.model.incoming_calls:
+            self._ringing.stop()
+        self.window.clear_incoming_call(str(event.id))
+        if event.reason == "interrupted":
+            self._interrupted_calls.add(event.id)
+            self.tasks.spawn(self._missed_unless_rung_again(event), "call interrupted")
+        elif event.reason in ("cancelled", "no_answer"):
+            self._tell_missed(event)
+
+    async def _missed_unless_rung_again(self, event: IncomingCallEnded) -> None:
+        await asyncio.sleep(MISSED_AFTER_DROP_S)
+        if event.id in self._interrupted_calls:
+            self._interrupted_calls.discard(event.id)
+            if not self.model.is_joined(event.id):
+                self._tell_missed(event)
+
+    def _tell_missed(self, event: IncomingCallEnded) -> None:
+        self.window.notify_missed_call(str(event.id), translate(
+            "Presenter", "Missed call from %1").replace(
+            "%1", self.window.display_name(event.from_uid)))
 
     def decline(self, interphone_id: str) -> None:
         """The incoming-call banner was dismissed: tell the caller (extension presence)."""

@@ -9,10 +9,14 @@ A mixin of :class:`~app.ui.presenter.Presenter` over
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import QCoreApplication
 
 from app.client import ConnectionState, MediaPathChanged
+from app.client.failures import Failure
 from app.protocol.messages import ACCOUNT_REMOVED
+from app.ui.failure_text import failure_text
 from app.ui.presenter_core import PresenterCore
 from app.ui.view_types import LinkState
 
@@ -24,6 +28,8 @@ _LINKS = {ConnectionState.DISCONNECTED: LinkState.OFFLINE,
           ConnectionState.REFUSED: LinkState.OFFLINE,
           ConnectionState.CLOSED: LinkState.OFFLINE}
 
+logger = logging.getLogger(__name__)
+
 NO_AUDIO_MESSAGE_MS = 20000
 
 # (a kick for another reason than ACCOUNT_REMOVED is a sign-in elsewhere)
@@ -33,6 +39,7 @@ class PresenterLink(PresenterCore):
     """The link in the status bar, and audio blocked on the way told."""
 
     _no_audio_said: bool = False
+    _certificate_said: str = ""  # a certificate refused while reconnecting, as shown
 
     def _show_link(self) -> None:
         state = self.model.connection
@@ -63,8 +70,23 @@ class PresenterLink(PresenterCore):
             else:
                 detail = translate("Presenter", "encrypted")
         self.window.set_link(_LINKS[state], detail)
+        self._say_refused_certificate(self.client.stats.refused_certificate
+                                      if state is ConnectionState.RECONNECTING else None)
         self.window.offer_reconnect(state in (ConnectionState.KICKED,
                                               ConnectionState.DISCONNECTED))
+
+    def _say_refused_certificate(self, failure: Failure | None) -> None:
+        """A server of the list refused for its certificate while reconnecting: said in
+        the status bar until the link is back (the attempts go on: "reconnecting" alone
+        hid that they cannot succeed there)."""
+        text = failure_text(failure) if failure is not None else ""
+        if text == self._certificate_said:
+            return
+        self.window.withdraw_message(self._certificate_said)
+        self._certificate_said = text
+        if text:
+            logger.warning("reconnecting: %s", text)
+            self.window.show_message(text, 0)
 
     def refresh_link(self) -> None:
         """Show the connection status now (the tray's menu asks as it opens)."""

@@ -22,6 +22,7 @@ class PresenterReplay(PresenterCore):
 
     _player: ReplayPlayer
     _replay_shown: int  # the transmission number last listed
+    _replay_reopened: int = 0  # ReplayStore.reopened when last listed
 
     def replay_items(self, interphone_id: str) -> list[ReplayItem]:
         return [ReplayItem(t.number, self.window.display_name(t.speaker),
@@ -32,10 +33,12 @@ class PresenterReplay(PresenterCore):
     def _replay_stored(self, number: int) -> None:
         """A frame received or sent was stored in transmission ``number`` (0: not kept)."""
         # a new transmission (numbers only grow): talkers in two joined interphones at once
-        # alternate, and the list was made again at each of their packets
-        if number > self._replay_shown:
+        # alternate, and the list was made again at each of their packets; or one cut by
+        # a lost link that goes on (receiving again)
+        if number > self._replay_shown or self.replay.reopened != self._replay_reopened:
             self._note_replay_start(number)
-            self._replay_shown = number
+            self._replay_shown = max(number, self._replay_shown)
+            self._replay_reopened = self.replay.reopened
             self._show_replay()
 
     def _note_replay_start(self, number: int) -> None:
@@ -68,11 +71,11 @@ class PresenterReplay(PresenterCore):
     def _end_receiving(self) -> None:
         """The link is lost: nothing is received any more, so the transmissions under way
         are complete as they stand (listed, their play buttons enabled; a late packet of
-        one still joins it)."""
+        one still joins it, and one that goes on once the link is back opens it again)."""
         now = time.monotonic()
         cut = {t.interphone for t in self.replay.transmissions(None, now) if t.receiving}
         for interphone in cut:
-            self.replay.close(interphone)
+            self.replay.close(interphone, cut=True)
         if cut:
             self._show_replay()
 
