@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QPushButton,
     QStyle,
+    QStyleFactory,
     QStyleOptionButton,
     QWidget,
 )
@@ -129,8 +130,12 @@ def test_check_boxes_and_small_icons_grow_with_the_font(qtbot, large_font: QFont
     stayed 16 pixels. The app's style grows them with the font."""
     box = QCheckBox("Remember me on this computer")
     qtbot.addWidget(box)
-    plain = indicator(box).height()
     style = FontScaledStyle()
+    # a plain style of the kind it wraps (not the application's: a test that ran the app
+    # set that to ours; nor the wrapped one itself, whose metrics go through ours)
+    plain_style = QStyleFactory.create(style.baseStyle().name())
+    box.setStyle(plain_style)
+    plain = indicator(box).height()
     box.setStyle(style)
     line = box.fontMetrics().height()
     assert indicator(box).height() >= plain * line // 14 > plain
@@ -144,8 +149,11 @@ def test_check_boxes_and_small_icons_grow_with_the_font(qtbot, large_font: QFont
 def test_the_style_keeps_its_sizes_at_the_default_font(qtbot, qapp: QApplication) -> None:
     box = QCheckBox("Remember me on this computer")
     qtbot.addWidget(box)
+    style = FontScaledStyle()
+    plain_style = QStyleFactory.create(style.baseStyle().name())
+    box.setStyle(plain_style)
     plain = indicator(box)
-    box.setStyle(FontScaledStyle())
+    box.setStyle(style)
     if box.fontMetrics().height() <= 14:  # (the default font: 9 pt)
         assert indicator(box).size() == plain.size()
 
