@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
+from unittest import TestCase
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine
 
 CI_EXAMPLES = 200
 LONG_EXAMPLES = 100_000
@@ -31,4 +33,17 @@ _settings = settings(max_examples=EXAMPLES, deadline=None,
 def fuzz(test: F) -> F:
     """Fuzz-test settings (put above ``@given``) and the ``fuzz`` mark."""
     marked: F = pytest.mark.fuzz(_settings(test))
+    return marked
+
+
+MACHINE_STEPS = 60
+"""Steps per example of a stateful (model-based) test."""
+
+
+def fuzz_machine(machine: type[RuleBasedStateMachine]) -> type[TestCase]:
+    """The test case of a hypothesis ``RuleBasedStateMachine``, run as many examples as
+    :func:`fuzz` runs (each up to :data:`MACHINE_STEPS` steps), with the ``fuzz`` mark."""
+    case = machine.TestCase
+    case.settings = settings(_settings, stateful_step_count=MACHINE_STEPS)
+    marked: type[TestCase] = pytest.mark.fuzz(case)
     return marked
