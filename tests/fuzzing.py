@@ -38,12 +38,18 @@ def fuzz(test: F) -> F:
 
 MACHINE_STEPS = 60
 """Steps per example of a stateful (model-based) test."""
+MACHINE_EXAMPLES = max(1, EXAMPLES // 2)
+"""Examples of a stateful test: half the fuzzers' count (each is up to
+:data:`MACHINE_STEPS` steps): 100 in CI, 50,000 under ``--slow``."""
 
 
 def fuzz_machine(machine: type[RuleBasedStateMachine]) -> type[TestCase]:
-    """The test case of a hypothesis ``RuleBasedStateMachine``, run as many examples as
-    :func:`fuzz` runs (each up to :data:`MACHINE_STEPS` steps), with the ``fuzz`` mark."""
+    """The test case of a hypothesis ``RuleBasedStateMachine`` with the ``fuzz`` mark, run
+    :data:`MACHINE_EXAMPLES` examples; a long run is not cut by the suite's timeout."""
     case = machine.TestCase
-    case.settings = settings(_settings, stateful_step_count=MACHINE_STEPS)
+    case.settings = settings(_settings, max_examples=MACHINE_EXAMPLES,
+                             stateful_step_count=MACHINE_STEPS)
     marked: type[TestCase] = pytest.mark.fuzz(case)
+    if EXAMPLES > CI_EXAMPLES:
+        marked = pytest.mark.timeout(0)(marked)
     return marked

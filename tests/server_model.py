@@ -8,17 +8,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from app.protocol import InterphoneId, Message, decode_message, encode_frame, encode_message
-from app.protocol.features import EMERGENCY, FLOOR_QUEUE, PRIORITY
+from app.protocol.features import EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE, PRIORITY
 from app.protocol.messages import (
-    ErrorReply,
+    EmergencyState,
+    FloorNotice,
+    FloorNoticeType,
     InterphoneChanged,
     InterphoneInfo,
     JoinResult,
     Kicked,
     LoginResult,
     MembersResult,
+    MessageKind,
     QuitResult,
+    SpeakResult,
 )
+from app.protocol.presence import CallNotice, PresenceChanged
 from app.server import Directory, ServerSettings
 from app.server.outbox import Outbox
 from app.server.records import Address
@@ -97,20 +102,33 @@ class View:
     of, the member list and speaker it was last told."""
 
     uid: str = ""
+    features: frozenset[str] = frozenset()
     joined: dict[InterphoneId, tuple[tuple[str, ...], str]] = field(default_factory=dict)
-    kicked: bool = False
+    queued: dict[InterphoneId, int] = field(default_factory=dict)
+    """Extension floor-queue: where it was last told it waits in line (1: next)."""
 
     def told(self, message: Message) -> None:
         body = message.body
         if isinstance(body, LoginResult):
-            self.uid = body.uid
+            self.uid, self.features = body.uid, frozenset(body.features)
         elif isinstance(body, Kicked):
-            self.kicked = True
             self.joined.clear()
+            self.queued.clear()
         elif isinstance(body, QuitResult):
             self.joined.pop(body.info.id, None)
+            self.queued.pop(body.info.id, None)
         elif isinstance(body, JoinResult | MembersResult | InterphoneChanged):
             self._info(body.info)
+        elif isinstance(body, SpeakResult) and body.id is not None:
+            if body.on and body.queued:
+                self.queued[body.id] = body.position
+            else:  # granted, or the request withdrawn by speak off
+                self.queued.pop(body.id, None)
+        elif isinstance(body, FloorNotice):
+            if body.type is FloorNoticeType.QUEUED:
+                self.queued[body.id] = body.position
+            elif body.type in (FloorNoticeType.GRANTED, FloorNoticeType.LEFT):
+                self.queued.pop(body.id, None)
 
     def _info(self, info: InterphoneInfo) -> None:
         if info.members is None:
@@ -119,6 +137,25 @@ class View:
             self.joined[info.id] = (info.members, info.speaker)
         else:
             self.joined.pop(info.id, None)
+            self.queued.pop(info.id, None)
+
+
+def check_extensions(message: Message, features: frozenset[str]) -> None:
+    """A session sees an extension's elements only if it was granted the extension: one
+    granted none sees exactly the base contract."""
+    body = message.body
+    if isinstance(body, FloorNotice):
+        wanted = FLOOR_FEATURES if body.type is FloorNoticeType.REVOKED else {FLOOR_QUEUE}
+        assert features & wanted, f"{body} to a session granted {set(features)}"
+    elif isinstance(body, EmergencyState) and message.kind is MessageKind.NOTIFICATION:
+        assert EMERGENCY in features, f"{body} to a session granted {set(features)}"
+    elif isinstance(body, CallNotice | PresenceChanged):
+        assert "presence" in features, f"{body} to a session granted {set(features)}"
+    elif isinstance(body, SpeakResult) and body.queued:
+        assert FLOOR_QUEUE in features, f"{body} to a session granted {set(features)}"
+    info = getattr(body, "info", None)
+    if isinstance(info, InterphoneInfo) and info.emergency:
+        assert EMERGENCY in features, f"{body} to a session granted {set(features)}"
 
 
 class ModelChecker:
@@ -167,6 +204,7 @@ class ModelChecker:
             view = self.views.get(sid)
             if view is not None:
                 view.told(message)
+                check_extensions(message, view.features)
         now_live = set(self.state.sessions)
         self.ended |= self.live - now_live
         self.live = now_live
@@ -269,10 +307,15 @@ class ModelChecker:
             view = self.views.get(sid)
             if peer is None or peer.lost or view is None:
                 continue
-            told = {i: v for i, v in view.joined.items()}
+            told = dict(view.joined)
             actual = {i: (tuple(state.interphones[i].members), state.interphones[i].holder)
                       for i in session.joined}
             assert told == actual, f"session {sid} ({session.uid}) was told {told}, is {actual}"
+            lines = {i: state.interphones[i].floor.position_of(session.uid)
+                     for i in session.joined}
+            waiting = {i: place for i, place in lines.items() if place}
+            assert view.queued == waiting, (
+                f"session {sid} ({session.uid}) was told it waits at {view.queued}, is {waiting}")
 
     def nothing_left(self) -> None:
         """No session lives: no interphone, floor, line, timer, watch, ring or count is left."""
@@ -292,5 +335,5 @@ class ModelChecker:
         assert not state.media_keys.__dict__.get("_keys"), state.media_keys.__dict__
 
 
-__all__ = ["DIRECTORIES", "FEATURE_SETS", "INTERPHONES", "SETTINGS", "USERS", "ErrorReply",
-           "ModelChecker", "request_frame"]
+__all__ = ["DIRECTORIES", "FEATURE_SETS", "INTERPHONES", "SETTINGS", "USERS", "ModelChecker",
+           "request_frame"]

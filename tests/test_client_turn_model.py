@@ -53,13 +53,16 @@ class TurnMachineModel(RuleBasedStateMachine):
                                  drain_timeout=1.0, queue=True)
         self.machine = TurnMachine(self.config)
         self.now = 0.0
-        self.to_server: deque[SendRequest | SendRelease] = deque()
-        self.to_client: deque[TurnEvent] = deque()
+        self.to_server: deque[tuple[int, SendRequest | SendRelease]] = deque()
+        self.to_client: deque[tuple[int, TurnEvent]] = deque()
+        self.requests = 0  # the number of the latest SendRequest
+        self.given_up = False  # a SendRelease after it
         self.server_holds = False  # the server's view: this session holds the floor
         self.server_queued = False  # ... or waits in its line
         self.granted = False  # the client's view: a grant received, not ended nor released
         self.transmitting = False  # StartTransmit carried out, no StopTransmit since
         self.drain_pending = False  # a StopTransmit whose TransmitDrained is still to come
+        self.server_request = 0  # the request the server's floor and line are about
 
     # ---- carrying out the machine's actions ------------------------------------------------
 
@@ -68,10 +71,13 @@ class TurnMachineModel(RuleBasedStateMachine):
             match action:
                 case SendRequest():
                     assert self.machine.key_held, "a request with the key up"
-                    self.to_server.append(action)
+                    self.requests += 1
+                    self.given_up = False
+                    self.to_server.append((self.requests, action))
                 case SendRelease():
                     self.granted = False
-                    self.to_server.append(action)
+                    self.given_up = True
+                    self.to_server.append((self.requests, action))
                 case StartTransmit():
                     assert self.granted, "transmitting without a grant"
                     assert not self.transmitting, "StartTransmit twice"
@@ -128,39 +134,47 @@ class TurnMachineModel(RuleBasedStateMachine):
     @rule(answer=st.sampled_from(["grant", "queue", "busy", "denied"]))
     def server_answers(self, answer: str) -> None:
         """The server reads the next request; a ``speak on`` is answered at once, in order."""
-        request = self.to_server.popleft()
+        number, request = self.to_server.popleft()
+        self.server_request = number
         if isinstance(request, SendRelease):
             self.server_holds = self.server_queued = False
             return
         if self.server_holds or answer == "grant":
             self.server_holds, self.server_queued = True, False
-            self.to_client.append(Granted())
+            self.to_client.append((number, Granted()))
         elif self.server_queued or (answer == "queue" and request.queue):
             self.server_queued = True  # asking again keeps the place (floor-queue)
-            self.to_client.append(Queued())
+            self.to_client.append((number, Queued()))
         else:
-            self.to_client.append(Refused(busy=answer == "busy"))
+            self.to_client.append((number, Refused(busy=answer == "busy")))
 
     @precondition(lambda self: self.server_queued)
     @rule(expire=st.booleans())
     def server_line_moves(self, expire: bool) -> None:
         self.server_queued = False
         if expire:
-            self.to_client.append(QueueExpired())
+            self.to_client.append((self.server_request, QueueExpired()))
         else:
             self.server_holds = True
-            self.to_client.append(Granted())
+            self.to_client.append((self.server_request, Granted()))
 
     @precondition(lambda self: self.server_holds)
     @rule(reason=st.sampled_from(REVOKE_REASONS))
     def server_revokes(self, reason: EndReason) -> None:
         self.server_holds = False
-        self.to_client.append(Revoked(reason))
+        self.to_client.append((self.server_request, Revoked(reason)))
 
     @precondition(lambda self: bool(self.to_client))
     @rule()
     def client_reads(self) -> None:
-        self._feed(self.to_client.popleft())
+        """The client reads the next answer or notice. What is about a request the machine
+        gave up (a later one sent, or a release since) the client layer does not pass on
+        (app/client/client_floor.py: a ``granted`` notice counts only while the model
+        waits in line, a ``revoked`` only while it talks; an answer only for the request
+        in flight): the machine hears only of its own current request."""
+        number, event = self.to_client.popleft()
+        if number == self.requests and not self.given_up:
+            self._feed(event)
 
     @rule()
     def connection_lost(self) -> None:
