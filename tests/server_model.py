@@ -11,6 +11,7 @@ from app.protocol import InterphoneId, Message, decode_message, encode_frame, en
 from app.protocol.features import EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE, PRIORITY
 from app.protocol.messages import (
     EmergencyState,
+    ErrorReply,
     FloorNotice,
     FloorNoticeType,
     InterphoneChanged,
@@ -21,9 +22,10 @@ from app.protocol.messages import (
     MembersResult,
     MessageKind,
     QuitResult,
+    SpeakRequest,
     SpeakResult,
 )
-from app.protocol.presence import CallNotice, PresenceChanged
+from app.protocol.presence import CallNotice, PresenceChanged, PresenceSyncResult
 from app.server import Directory, ServerSettings
 from app.server.outbox import Outbox
 from app.server.records import Address
@@ -106,6 +108,8 @@ class View:
     joined: dict[InterphoneId, tuple[tuple[str, ...], str]] = field(default_factory=dict)
     queued: dict[InterphoneId, int] = field(default_factory=dict)
     """Extension floor-queue: where it was last told it waits in line (1: next)."""
+    online: dict[str, bool] = field(default_factory=dict)
+    """Extension presence: each contact's status as last told (after a presence sync)."""
 
     def told(self, message: Message) -> None:
         body = message.body
@@ -124,6 +128,10 @@ class View:
                 self.queued[body.id] = body.position
             else:  # granted, or the request withdrawn by speak off
                 self.queued.pop(body.id, None)
+        elif isinstance(body, PresenceSyncResult):
+            self.online = {c.uid: c.online for c in body.contacts}
+        elif isinstance(body, PresenceChanged):
+            self.online[body.uid] = body.online
         elif isinstance(body, FloorNotice):
             if body.type is FloorNoticeType.QUEUED:
                 self.queued[body.id] = body.position
@@ -199,6 +207,10 @@ class ModelChecker:
             assert sid not in kicked, f"{message} to session {sid} after its kick"
             if isinstance(message.body, Kicked):
                 kicked.add(sid)
+            peer = self.state.peers.get(sid)
+            if peer is not None and peer.lost:  # its end comes later: not told others' ends
+                assert not isinstance(message.body, InterphoneChanged | PresenceChanged), (
+                    f"{message} to lost connection {sid}")
             decoded = decode_message(encode_message(message))
             assert decoded == _as_decoded(message), f"{message} decodes as {decoded}"
             view = self.views.get(sid)
@@ -226,6 +238,21 @@ class ModelChecker:
             raise AssertionError("the timers never run out")
         self.now = max(now, until)
         return self.now
+
+    def speak_answered(self, sid: int, request: SpeakRequest, answer: object) -> None:
+        """PROTOCOL.md 3.2 (6): a granted ``on`` leaves the asker holding the floor, a 409
+        names another holder, ``off`` leaves the asker neither holding nor waiting."""
+        record = self.state.interphones.get(request.id)
+        uid = self.views[sid].uid
+        if isinstance(answer, SpeakResult) and request.on and not answer.queued:
+            assert record is not None and record.holder == uid, (request, answer)
+        elif isinstance(answer, SpeakResult) and request.on:
+            assert record is not None and record.floor.position_of(uid) == answer.position
+        elif isinstance(answer, SpeakResult):
+            assert record is None or (record.holder != uid
+                                      and not record.floor.position_of(uid)), request
+        elif isinstance(answer, ErrorReply) and answer.errcode == 409:
+            assert record is not None and record.holder not in ("", uid), (request, answer)
 
     def recvbegin(self, uid: str, key: str, address: Address) -> None:
         state = self.state
@@ -311,6 +338,11 @@ class ModelChecker:
             actual = {i: (tuple(state.interphones[i].members), state.interphones[i].holder)
                       for i in session.joined}
             assert told == actual, f"session {sid} ({session.uid}) was told {told}, is {actual}"
+            contacts = state.presence.contacts_of.get(sid, frozenset())
+            told_status = {c: on for c, on in view.online.items() if c in contacts}
+            status = {c: c in state.by_uid for c in told_status}
+            assert told_status == status, (
+                f"session {sid} ({session.uid}) was told {told_status}, is {status}")
             lines = {i: state.interphones[i].floor.position_of(session.uid)
                      for i in session.joined}
             waiting = {i: place for i, place in lines.items() if place}

@@ -73,8 +73,13 @@ class ServerStateMachine(RuleBasedStateMachine):
         return self.state.by_uid.get(uid)
 
     def _send(self, sid: int, body: object) -> None:
-        frame = request_frame(str(next(self.seqs)), body)
-        self.check.step(self.state.receive_data(sid, frame, self.now), now=self.now)
+        seq = str(next(self.seqs))
+        outbox = self.state.receive_data(sid, request_frame(seq, body), self.now)
+        self.check.step(outbox, now=self.now)
+        answers = [m for s, m in outbox.messages if s == sid and m.seq == seq]
+        assert len(answers) <= 1, answers
+        if answers and isinstance(body, SpeakRequest):
+            self.check.speak_answered(sid, body, answers[0].body)
 
     def _as(self, uid: str, body: object) -> None:
         sid = self._sid_of(uid)
