@@ -66,6 +66,9 @@ class ServerStateMachine(RuleBasedStateMachine):
         for uid, interphone in data.draw(st.lists(st.sampled_from(self._pairs(members=False)),
                                                   max_size=8)):
             self._as(uid, JoinRequest(interphone))
+        for interphone, record in list(self.state.interphones.items()):
+            self._speak(next(iter(record.members)), interphone, True, queue=False,
+                        emergency=False)
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -140,6 +143,12 @@ class ServerStateMachine(RuleBasedStateMachine):
                      if state.directory.may_see(uid, i, state.settings.auth)]
         return sorted(pairs, key=lambda pair: (pair[0], str(pair[1])))
 
+    def _contenders(self) -> list[tuple[str, InterphoneId]]:
+        """Members of an interphone whose floor another member holds."""
+        state = self.state
+        return [(uid, i) for uid, i in self._pairs(members=True)
+                if state.interphones[i].holder not in ("", uid)]
+
     def _holders(self) -> list[tuple[str, InterphoneId]]:
         return sorted(((r.holder, i) for i, r in self.state.interphones.items() if r.holder),
                       key=lambda pair: (pair[0], str(pair[1])))
@@ -201,11 +210,13 @@ class ServerStateMachine(RuleBasedStateMachine):
         uid, interphone = data.draw(st.sampled_from(self._pairs(members=True)))
         self._speak(uid, interphone, on, queue=queue, emergency=emergency)
 
-    @precondition(lambda self: bool(self._pairs(members=True)))
-    @rule(data=st.data(), emergency=st.sampled_from([False, False, False, True]))
-    def member_waits_in_line(self, data: st.DataObject, emergency: bool) -> None:
-        uid, interphone = data.draw(st.sampled_from(self._pairs(members=True)))
-        self._speak(uid, interphone, True, queue=True, emergency=emergency)
+    @precondition(lambda self: bool(self._contenders()))
+    @rule(data=st.data(), queue=st.sampled_from([True, True, False]),
+          emergency=st.sampled_from([False, False, False, True]))
+    def member_contends(self, data: st.DataObject, queue: bool, emergency: bool) -> None:
+        """A member asks for a floor someone else holds: queued, pre-empting or 409."""
+        uid, interphone = data.draw(st.sampled_from(self._contenders()))
+        self._speak(uid, interphone, True, queue=queue, emergency=emergency)
 
     @precondition(lambda self: bool(self._holders()))
     @rule(data=st.data())
