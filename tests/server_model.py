@@ -320,6 +320,8 @@ class ModelChecker:
         for uid in queue:
             assert uid in record.members and uid != record.holder, (interphone, queue)
         assert len(queue) <= state.directory.floor_policy(interphone, state.settings).queue_limit
+        ranks = [entry.rank() for entry in floor._queue]
+        assert ranks == sorted(ranks), f"{interphone}: a line out of order {floor._queue}"
         assert set(record.addrs) <= set(record.members), (interphone, record.addrs)
         if interphone.kind.value == "chat":
             for party in interphone.parties:
