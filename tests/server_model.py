@@ -182,9 +182,6 @@ class ModelChecker:
     def connected(self, sid: int) -> None:
         self.views[sid] = View()
 
-    def lost(self, sid: int) -> None:
-        pass  # the state knows (peer.lost); its session ends when it is disconnected
-
     def disconnected(self, sid: int) -> None:
         self.gone.add(sid)
         self.views.pop(sid, None)
