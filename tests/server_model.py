@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from app.protocol import InterphoneId, Message, decode_message, encode_frame, encode_message
 from app.protocol.features import COALESCE, EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE, PRIORITY
 from app.protocol.messages import (
+    EmergencyAction,
     EmergencyState,
     ErrorReply,
     FloorNotice,
@@ -108,6 +109,8 @@ class View:
     joined: dict[InterphoneId, tuple[tuple[str, ...], str]] = field(default_factory=dict)
     queued: dict[InterphoneId, int] = field(default_factory=dict)
     """Extension floor-queue: where it was last told it waits in line (1: next)."""
+    emergency: dict[InterphoneId, str] = field(default_factory=dict)
+    """Extension emergency: who raised the emergency up in each interphone, as last told."""
     online: dict[str, bool] = field(default_factory=dict)
     """Extension presence: each contact's status as last told (after a presence sync)."""
 
@@ -128,6 +131,8 @@ class View:
                 self.queued[body.id] = body.position
             else:  # granted, or the request withdrawn by speak off
                 self.queued.pop(body.id, None)
+        elif isinstance(body, EmergencyState):
+            self.emergency[body.id] = body.by if body.action is EmergencyAction.RAISE else ""
         elif isinstance(body, PresenceSyncResult):
             self.online = {c.uid: c.online for c in body.contacts}
         elif isinstance(body, PresenceChanged):
@@ -143,6 +148,7 @@ class View:
             return
         if self.uid in info.members:
             self.joined[info.id] = (info.members, info.speaker)
+            self.emergency[info.id] = info.emergency
         else:
             self.joined.pop(info.id, None)
             self.queued.pop(info.id, None)
@@ -341,6 +347,10 @@ class ModelChecker:
                     if i in told and i in actual:
                         told[i] = (actual[i][0], told[i][1])
             assert told == actual, f"session {sid} ({session.uid}) was told {told}, is {actual}"
+            if EMERGENCY in session.features:
+                raised = {i: view.emergency.get(i, "") for i in session.joined}
+                up = {i: state.interphones[i].floor.emergency_by for i in session.joined}
+                assert raised == up, f"session {sid} ({session.uid}) was told {raised}, is {up}"
             contacts = state.presence.contacts_of.get(sid, frozenset())
             told_status = {c: on for c, on in view.online.items() if c in contacts}
             status = {c: c in state.by_uid for c in told_status}
