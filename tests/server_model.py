@@ -181,6 +181,7 @@ class ModelChecker:
         self.ended: set[int] = set()  # sessions that ended in an earlier step
         self.gone: set[int] = set()  # connections the socket layer closed
         self.live: set[int] = set()
+        self.answered: dict[int, int] = {}  # the seq of each connection's latest answer
         self.now = 0.0
 
     # ---- the socket layer's events ---------------------------------------------------------
@@ -210,6 +211,10 @@ class ModelChecker:
             assert sid not in kicked, f"{message} to session {sid} after its kick"
             if isinstance(message.body, Kicked):
                 kicked.add(sid)
+            if message.kind is MessageKind.RESPONSE and message.seq:
+                # PROTOCOL.md: each session's answers in the order of its requests
+                assert int(message.seq) > self.answered.get(sid, 0), (sid, message)
+                self.answered[sid] = int(message.seq)
             peer = self.state.peers.get(sid)
             if peer is not None and peer.lost:  # its end comes later: not told others' ends
                 assert not isinstance(message.body, InterphoneChanged | PresenceChanged), (

@@ -51,6 +51,7 @@ class ServerStateMachine(RuleBasedStateMachine):
         super().__init__()
         self.directory_index = 0
         self.state = ServerState(DIRECTORIES[0](), SETTINGS, udp_port=9400)
+        self.state.syncs_per_turn = 1  # presence syncs past one a turn wait (next_turn)
         self.now = 1000.0
         self.sids = itertools.count(1)
         self.seqs = itertools.count(1)
@@ -123,6 +124,12 @@ class ServerStateMachine(RuleBasedStateMachine):
         sid = data.draw(st.sampled_from(sorted(self.check.closing_sids(self.state))))
         self.check.step(self.state.disconnect(sid), now=self.now)
         self.check.disconnected(sid)
+
+    @rule()
+    def next_turn(self) -> None:
+        """A new turn of the event loop (the socket layer calls next_turn when turn_used)."""
+        if self.state.turn_used():
+            self.check.step(self.state.next_turn(self.now), now=self.now)
 
     @rule()
     def reload_directory(self) -> None:
@@ -266,6 +273,8 @@ class ServerStateMachine(RuleBasedStateMachine):
         for sid in sorted(self.check.open_sids(self.state) | self.check.closing_sids(self.state)):
             self.check.step(self.state.disconnect(sid), now=self.now)
             self.check.disconnected(sid)
+        for _ in range(len(USERS) + 1):  # the socket layer's next turns (tcp.py)
+            self.next_turn()
         self.now = self.check.run_clock(self.now + 1.0, drain=True)
         self.check.nothing_left()
 
