@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
+from unittest import TestCase
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine
 
 CI_EXAMPLES = 200
 LONG_EXAMPLES = 100_000
@@ -31,4 +33,23 @@ _settings = settings(max_examples=EXAMPLES, deadline=None,
 def fuzz(test: F) -> F:
     """Fuzz-test settings (put above ``@given``) and the ``fuzz`` mark."""
     marked: F = pytest.mark.fuzz(_settings(test))
+    return marked
+
+
+MACHINE_STEPS = 60
+"""Steps per example of a stateful (model-based) test."""
+MACHINE_EXAMPLES = max(1, EXAMPLES // 2)
+"""Examples of a stateful test: half the fuzzers' count (each is up to
+:data:`MACHINE_STEPS` steps): 100 in CI, 50,000 under ``--slow``."""
+
+
+def fuzz_machine(machine: type[RuleBasedStateMachine]) -> type[TestCase]:
+    """The test case of a hypothesis ``RuleBasedStateMachine`` with the ``fuzz`` mark, run
+    :data:`MACHINE_EXAMPLES` examples; a long run is not cut by the suite's timeout."""
+    case = machine.TestCase
+    case.settings = settings(_settings, max_examples=MACHINE_EXAMPLES,
+                             stateful_step_count=MACHINE_STEPS)
+    marked: type[TestCase] = pytest.mark.fuzz(case)
+    if EXAMPLES > CI_EXAMPLES:
+        marked = pytest.mark.timeout(0)(marked)
     return marked
