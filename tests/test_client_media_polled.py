@@ -10,7 +10,7 @@ from client_fixtures import running_server, wait_until
 from test_client_media import _fake_server, _registered_endpoint
 
 from app.client import InterphoneClient, SpeakerChanged
-from app.client.media import SINK_BATCH_S
+from app.client.handoff import SINK_BATCH_S
 from app.protocol import AudioPacket, InterphoneId
 
 pytest_plugins = ["client_fixtures"]
@@ -42,7 +42,7 @@ async def test_in_polled_mode_the_receive_thread_posts_nothing_to_the_loop():
         endpoint.set_polled(True)
         assert endpoint.polled
         _send(server, endpoint, range(120))
-        await wait_until(lambda: len(endpoint._pending) == 120, what="every packet queued")
+        await wait_until(lambda: len(endpoint._to_loop._pending) == 120, what="every packet queued")
         assert played == list(range(120))  # playback never waits for anyone
         await asyncio.sleep(2 * SINK_BATCH_S)  # a batch would have been delivered by now
         assert posted == [] and heard == []  # no wake-up of the loop, no delivery
@@ -62,7 +62,7 @@ async def test_switching_polling_off_delivers_what_waits_then_batches_again():
     try:
         endpoint.set_polled(True)
         _send(server, endpoint, range(30))
-        await wait_until(lambda: len(endpoint._pending) == 30, what="queued while polled")
+        await wait_until(lambda: len(endpoint._to_loop._pending) == 30, what="queued while polled")
         assert heard == []
         endpoint.set_polled(False)
         assert heard == list(range(30))  # at once, in order, nothing lost

@@ -33,11 +33,11 @@ from app.client.errors import (
     failure_of,
 )
 from app.client.events import ConnectionState
+from app.client.handoff import Handoff
 from app.client.media import AudioCallback, MediaEndpoint
 from app.client.members_refresh import MembersRefresh
 from app.client.model import ClientModel
 from app.client.path_watch import PathLookup
-from app.client.sent_audio import SentAudio
 from app.client.session import (
     NotificationReceived,
     RequestRefused,
@@ -124,7 +124,8 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         self.on_audio: AudioCallback | None = None
         self.on_interphone_audio: InterphoneAudio | None = None
         self.on_sent_audio: InterphoneAudio | None = None
-        self._sent_audio = SentAudio(self._deliver_sent)
+        self._sent_audio: Handoff[tuple[str, int, bytes]] = Handoff(
+            lambda sent: self._deliver_sent(*sent), "sent audio")
         self._audio_sink: InterphoneAudio | None = None
         self._audio_ids: dict[str, InterphoneId] = {}
         # Extension "feedback": called with each notice of what our listeners lose

@@ -23,8 +23,8 @@ from app.client.events import (
     RemovedFromInterphone,
     SpeakerChanged,
 )
+from app.client.handoff import Handoff
 from app.client.media import InterphoneAudioCallback, MediaEndpoint
-from app.client.sent_audio import SentAudio
 from app.protocol.features import MEDIA_AUTH
 from app.protocol.ids import InterphoneId
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64
@@ -59,7 +59,7 @@ class ClientMedia(ClientCore):
     _media_addr: tuple[str, int] | None
     _registering: set[InterphoneId]
     _heard_checks: dict[InterphoneId, tuple[MediaEndpoint, int, float]]
-    _sent_audio: SentAudio
+    _sent_audio: Handoff[tuple[str, int, bytes]]
     on_sent_audio: InterphoneAudio | None
     """``on_sent_audio(interphone, our uid, seq, opus_packet)``: every frame this client
     sends, as it went out (its seq), on the loop, in batches like ``on_audio`` (polled
@@ -185,7 +185,7 @@ class ClientMedia(ClientCore):
         self._audio_polled = polled
         if self._media is not None:
             self._media.set_polled(polled)
-        self._sent_audio.polled = polled
+        self._sent_audio.set_polled(polled)
 
     def poll_audio(self) -> None:
         """On the loop: deliver the audio received since the last poll to ``on_audio``,
@@ -197,7 +197,7 @@ class ClientMedia(ClientCore):
     def _on_sent(self, interphone: str, seq: int, payload: bytes) -> None:
         """In the sending thread (the app's audio input thread)."""
         if self.on_sent_audio is not None:
-            self._sent_audio.put(interphone, seq, payload)
+            self._sent_audio.put((interphone, seq, payload))
 
     def _deliver_sent(self, interphone: str, seq: int, payload: bytes) -> None:
         callback = self.on_sent_audio

@@ -30,11 +30,11 @@ import logging
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from app.client.handoff import Handoff
 from app.client.media_auth import ClientMediaAuth, HeardAudio, RecvBeginAcked
 from app.client.media_drops import (
     FOREIGN,
@@ -69,12 +69,6 @@ MAX_METERED_SPEAKERS = 256
 
 # Sequence numbers that fall this far below the highest seen start a new utterance.
 _RESTART_GAP = 50
-SINK_BATCH_S = 0.25
-"""With an ``audio_sink``, how long ``on_audio`` calls wait to be delivered together
-(0.25 s: 4 loop wake-ups a second while listening; at 0.1 s the batches were half
-of the GUI thread's events in bench/idle.py)."""
-MAX_PENDING = 1000
-"""Packets waiting for the loop above which the oldest are dropped (a stalled loop)."""
 CONFIRM_TRIES = 10
 CONFIRM_WAIT_S = 0.25
 """A registration's series of tries left unanswered (3 for the periodic refresh, 5 for a
@@ -178,10 +172,9 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         self.on_sent: SentAudioCallback | None = None
         """Called with every audio frame sent, in the sending thread (thread-safe!)."""
         self._loop: asyncio.AbstractEventLoop | None = None  # set: datagrams come off-loop
-        self._pending: deque[tuple[str, str, int, bytes]] = deque()
-        self._pending_lock = threading.Lock()
-        self._flush_scheduled = False
-        self._polled = False  # an owner calls flush() regularly: no loop wake-up per batch
+        self._to_loop: Handoff[tuple[str, str, int, bytes]] = Handoff(
+            lambda packet: self._on_audio(*packet), "received audio",
+            post=lambda callback: self._on_loop(callback))
 
     @classmethod
     async def open(cls, host: str, port: int, uid: str, on_audio: InterphoneAudioCallback,
@@ -193,7 +186,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         family, _, _, _, address = infos[0]
         server = (str(address[0]), int(address[1]))
         endpoint = cls(server, uid, on_audio, media_secret)
-        endpoint._loop = loop
+        endpoint._loop = endpoint._to_loop.loop = loop
         transport = ThreadedDatagramTransport(bind_ephemeral(family), endpoint)
         endpoint.connection_made(transport)
         transport.start()
@@ -275,17 +268,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
                 sink(interphone, uid, seq, frame)
             except Exception:
                 logger.exception("audio_sink failed")
-        if self._loop is None:  # fed on the loop (tests): deliver now
-            self._deliver(interphone, uid, seq, frame)
-            return
-        with self._pending_lock:
-            if len(self._pending) >= MAX_PENDING:
-                self._pending.popleft()
-            self._pending.append((interphone, uid, seq, frame))
-            if self._flush_scheduled or self._polled:
-                return
-            self._flush_scheduled = True
-        self._on_loop(self._flush if sink is None else self._flush_later)
+        self._to_loop.put((interphone, uid, seq, frame), batch=sink is not None)
 
     # ---- on the loop -------------------------------------------------------------------
 
@@ -303,47 +286,23 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         for waiter in self._ack_waiters.get(interphone, ()):
             waiter.set()
 
-    def _flush_later(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_later(SINK_BATCH_S, self._flush)
-
     def flush(self) -> None:
         """On the loop: deliver to ``on_audio`` what the receive thread has handed over so
         far (the client calls it before each signaling event, so that audio received
         before, e.g., a speaker change reaches ``on_audio`` before the change; a polling
         owner calls it regularly, see :meth:`set_polled`)."""
-        if self._pending:
-            self._flush()
+        self._to_loop.flush()
 
     @property
     def polled(self) -> bool:
         """Whether an owner polls (:meth:`set_polled`)."""
-        return self._polled
+        return self._to_loop.polled
 
     def set_polled(self, polled: bool) -> None:
         """On the loop. True: the owner calls :meth:`flush` regularly (e.g. 10 times a
         second), so the receive thread only queues ``on_audio``'s packets and schedules
-        nothing on the loop for them. False: what waits is delivered now, then batches
-        are posted to the loop again. Order is kept either way (one queue, flushed on
-        the loop only, and before each signaling event as always)."""
-        with self._pending_lock:
-            self._polled = polled
-        if not polled:
-            self.flush()
-
-    def _flush(self) -> None:
-        with self._pending_lock:
-            batch = list(self._pending)
-            self._pending.clear()
-            self._flush_scheduled = False
-        for interphone, uid, seq, frame in batch:
-            self._deliver(interphone, uid, seq, frame)
-
-    def _deliver(self, interphone: str, uid: str, seq: int, frame: bytes) -> None:
-        try:
-            self._on_audio(interphone, uid, seq, frame)
-        except Exception:
-            logger.exception("on_audio callback failed")
+        nothing on the loop for them (:meth:`Handoff.set_polled`)."""
+        self._to_loop.set_polled(polled)
 
     # ---- API ---------------------------------------------------------------------------
 
@@ -475,8 +434,7 @@ class MediaEndpoint(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-        with self._pending_lock:
-            self._pending.clear()
+        self._to_loop.clear()
 
     # ---- internals ---------------------------------------------------------------------
 
