@@ -168,9 +168,8 @@ class ReplayStore:
         packet was a duplicate or arrived too late to be kept."""
         current = self._open.get(interphone)
         if current is None:  # late packets of the transmission closed last?
-            closed = self._closed.get(interphone)
-            if (closed is not None and self._continues(closed, speaker, seq, now)
-                    and seq > closed.last_seq):  # not so: the speaker's next grant
+            closed = self._late_of(interphone, interphone, speaker, seq, now)
+            if closed is not None:
                 if closed.cut:  # the link is back and they still speak: receiving again
                     closed.cut = False
                     self._open[interphone] = self._closed.pop(interphone)
@@ -192,9 +191,8 @@ class ReplayStore:
         number, or 0 if it was not kept (a repeated seq)."""
         current = self._open.get(_OWN)
         if current is None:  # late frames of the talk just ended?
-            closed = self._closed.get(_OWN)
-            if (closed is not None and closed.interphone == interphone
-                    and self._continues(closed, speaker, seq, now) and seq > closed.last_seq):
+            closed = self._late_of(_OWN, interphone, speaker, seq, now)
+            if closed is not None:
                 self._append(closed, seq, frame, now)
                 return closed.number
         elif (current.interphone != interphone or current.speaker != speaker
@@ -214,6 +212,16 @@ class ReplayStore:
             return False
         self._closed[_OWN] = current
         return True
+
+    def _late_of(self, slot: str, interphone: str, speaker: str, seq: int,
+                 now: float) -> _Transmission | None:
+        """The transmission closed last in ``slot`` if this frame is a late one of it (a
+        higher ``seq`` of the same speaker within ``gap``; a lower one is their next grant)."""
+        closed = self._closed.get(slot)
+        if (closed is not None and closed.interphone == interphone
+                and self._continues(closed, speaker, seq, now) and seq > closed.last_seq):
+            return closed
+        return None
 
     def _continues(self, transmission: _Transmission, speaker: str, seq: int,
                    now: float) -> bool:
