@@ -70,13 +70,12 @@ missing_linux_packages() {
     # Debian's python3 comes without venv's pip (ensurepip) and headers; the pesq
     # scorer of the dev extra is built from source with a C compiler.
     local python version
-    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1 && python="$(find_python)" &&
-        ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
-        version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-        missing+=("python$version-venv")
-    fi
     if python="$(find_python)"; then
         version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+        if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1 &&
+            ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+            missing+=("python$version-venv")
+        fi
         [ -e "$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] ||
             missing+=("python$version-dev")
     fi
