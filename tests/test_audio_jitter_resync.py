@@ -117,3 +117,26 @@ def test_the_mixer_resyncs_its_talkers_when_its_output_took_no_frame_for_long() 
         assert jitter.depth <= jitter.target_delay
         bob = mixer._talkers["bob"].stream.jitter
         assert bob.stats.dropped == 30 - bob.target_delay, bob.stats
+
+
+def test_a_backlog_handed_over_slowly_is_dropped_by_the_playout_clock_of_before() -> None:
+    """The receive thread of a loaded machine hands the stopped process's backlog over
+    more slowly than the output pops: the newest slots so far are long late too."""
+    jb = JitterBuffer(20)
+    assert steady(jb, range(50), 0.0) == list(range(50))
+    resumed = 2.0  # stopped at 1.0: seqs 50..99 queued, 100 on come in real time after
+    jb.resync(resumed + 0.001)
+    played = []
+    arrivals = [(resumed + 0.002 * (seq - 50), seq) for seq in range(50, 100)]
+    arrivals += [(max(resumed + (seq - 100) * F, arrivals[-1][0]) + 0.0001, seq)
+                 for seq in range(100, 130)]
+    pops = [resumed + 0.005 + i * F for i in range(30)]
+    for at, seq in sorted(arrivals):
+        while pops and pops[0] < at:
+            out = jb.pop(pops.pop(0))
+            if out is not None and out.kind == "audio":
+                played.append(out.seq)
+        jb.put(seq, b"x", at)
+    # what the clock of before the stall had passed by more than the target is late
+    assert played and min(played) >= 100 - jb.target_delay - 1, played
+    assert played[-1] >= 120 and played == sorted(played)

@@ -43,8 +43,10 @@ Rules that make it never worse than plain concealment:
   caller says so (``resync``): the slots that queued meanwhile
   are late, and so are those the network side then hands over at once (a stopped
   process's socket queue): for ``RESYNC_WINDOW_S`` the buffer keeps only the newest
-  ``target`` slots, and those arrivals, bunched by the stop and not by the
-  network, are left out of the jitter measure.
+  ``target`` slots, and none that the playout clock of before the stall had already
+  passed (``target`` frames of slack), however slowly the backlog is handed over;
+  those arrivals, bunched by the stop and not by the network, are left out of the
+  jitter measure.
 - **No added stall at start.** Playout starts as soon as the target depth
   is buffered, or the first packet has waited ``(target - 1)`` frames plus
   ``start_margin``; with the minimum target of one frame, at once.
@@ -174,6 +176,7 @@ class JitterBuffer:
         self._target = min_delay_frames
         self._last_shrink = -math.inf
         self._resync_until = -math.inf  # see resync
+        self._last_pop = -math.inf  # when pop was last called
         self._measured = 0  # deviations measured so far
         self._measured_at_pop = 0  # ... at the last pop (those since came while it stalled)
         self._clear_stream()
@@ -196,6 +199,9 @@ class JitterBuffer:
         self._played_set: set[int] = set()
         self._zero_seen = False
         self._started = False  # some slot of this stream has been played
+        # see resync: (the slot due next, since when) as the stall began; not for a new
+        # stream, the old one's playout clock is no guide to it
+        self._resync_clock: tuple[int, float] | None = None
 
     def reset(self) -> None:
         """Forget the current stream (packets, position); keep stats and jitter."""
@@ -344,11 +350,12 @@ class JitterBuffer:
         """What to play for the next slot, or None when there is nothing."""
         self._update_target(now)
         self._measured_at_pop = self._measured
+        self._last_pop = now
         if not self._playing and not self._start_playout(now):
             return None
         assert self._next is not None and self._highest is not None
         if now < self._resync_until:
-            self._drop_backlog()
+            self._drop_backlog(now)
         elif self._highest - self._next >= self.max_delay:  # depth over the cap
             self._enforce_cap()
         resize = self._resize_wanted()
@@ -484,6 +491,11 @@ class JitterBuffer:
         """
         logger.debug("playout stalled: resync to the newest %d slots", self._target)
         self._resync_until = now + RESYNC_WINDOW_S
+        # the slot that was due next when the stall began, and when: the backlog is
+        # handed over at the receive thread's pace, so "the newest slots" alone may keep
+        # a slot long late when a pop comes before the newest have
+        self._resync_clock = (self._next, self._last_pop) \
+            if self._playing and self._next is not None else None
         deviations, ordered = self._deviations, self._sorted_deviations
         for _ in range(min(len(deviations), self._measured - self._measured_at_pop)):
             del ordered[bisect.bisect_left(ordered, deviations.pop())]
@@ -496,11 +508,17 @@ class JitterBuffer:
         self._slacks.clear()
         self._grow_wanted = 0
 
-    def _drop_backlog(self) -> None:
-        """During a resync: drop the slots older than the newest ``target`` (late, not
-        lost: the loss window is left as it was)."""
+    def _drop_backlog(self, now: float) -> None:
+        """During a resync: drop the slots older than the newest ``target``, and those
+        the playout clock of before the stall passed more than ``target`` frames ago
+        (late, not lost: the loss window is left as it was; a slot not come yet is
+        counted late when it comes)."""
         assert self._next is not None and self._highest is not None
         keep_from = self._highest - self._target + 1
+        if self._resync_clock is not None:
+            due, since = self._resync_clock
+            passed = due - 1 + int((now - since) / self._period) - self._target
+            keep_from = max(keep_from, passed)
         if self._next >= keep_from:
             return
         while self._next < keep_from:
@@ -509,7 +527,8 @@ class JitterBuffer:
             self._no_fec.discard(seq)
             if self._packets.pop(seq, None) is not None:
                 self._remember_played(seq)  # a duplicate of it is not played later
-            self._stats.dropped += 1
+            if seq <= self._highest:
+                self._stats.dropped += 1
             self._next = seq + 1
         self._stalled = 0
         self._concealed_run = 0
