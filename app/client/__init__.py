@@ -19,6 +19,7 @@ from app.client.errors import (
     RequestTimeout,
     ServerError,
     ServerUnreachable,
+    StoreUnavailable,
 )
 from app.client.events import (
     CallState,
@@ -43,6 +44,7 @@ from app.client.events import (
     RemovedFromInterphone,
     RosterChanged,
     SpeakerChanged,
+    StoreChanged,
 )
 from app.client.model import ClientModel
 
@@ -83,4 +85,6 @@ __all__ = [
     "ServerError",
     "ServerUnreachable",
     "SpeakerChanged",
+    "StoreChanged",
+    "StoreUnavailable",
 ]

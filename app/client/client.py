@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import ssl as ssl_module
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from app.client.call_resume import CallResume
@@ -29,6 +29,7 @@ from app.client.errors import (
     NotConnected,
     NotFound,
     NotJoined,
+    StoreUnavailable,
     error_from_reply,
     failure_of,
 )
@@ -45,6 +46,8 @@ from app.client.session import (
     SessionEvent,
     SessionKicked,
 )
+from app.client.store_outage import PROBE_FIRST_S, PROBE_MAX_S
+from app.client.store_watch import StoreWatch
 from app.client.tasks import TaskSet
 from app.client.wake_watch import WakeWatch
 from app.protocol import (
@@ -54,6 +57,7 @@ from app.protocol import (
     MembersResult,
     QuitRequest,
     SpeakRequest,
+    SyncRequest,
 )
 from app.protocol.ids import as_interphone_id
 from app.protocol.limits import MAX_SYNC_IDS
@@ -101,7 +105,8 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
                  ssl: ssl_module.SSLContext | None = None,
                  media_addr: tuple[str, int] | None = None,
                  features: tuple[str, ...] = (),
-                 fallbacks: Iterable[tuple[str, int]] = ()) -> None:
+                 fallbacks: Iterable[tuple[str, int]] = (),
+                 store_probe: tuple[float, float] = (PROBE_FIRST_S, PROBE_MAX_S)) -> None:
         self.host = host
         self.port = port
         # Every server to try, in order (several nodes of one deployment): connect()
@@ -142,6 +147,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             self.model, ring=lambda request: self._require_conn().request(request),
             spawn=self._tasks.spawn)
         self._reconnect_task: asyncio.Task[Any] | None = None
+        # the server cannot reach its store: degraded, probed on ``store_probe``'s backoff
+        # (first wait, cap), what waits for the store done once it is back
+        self._store = StoreWatch(self.model, self._tasks, self._probe_store, store_probe)
         # Both looked up at each refresh (``members`` may be replaced on the instance).
         self._members_refresh = MembersRefresh(
             self._tasks, fetch=lambda interphone: self.members(interphone),
@@ -177,6 +185,22 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
     def encrypted(self) -> bool:
         """Whether the signaling connection is TLS."""
         return self._ssl is not None
+
+    @property
+    def store_available(self) -> bool:
+        """False while the server refuses requests because it cannot reach its store."""
+        return self.model.store_available
+
+    @property
+    def store_probes(self) -> int:
+        """Probes sent in the current (or last) store outage."""
+        return self._store.probes
+
+    def when_store_back(self, key: str, action: Callable[[], object]) -> bool:
+        """Call ``action`` once the server reaches its store again (replacing an action of
+        the same ``key``; dropped if the connection ends first). False, and nothing kept,
+        when the server is not degraded."""
+        return self._store.when_back(key, action)
 
     @property
     def joined(self) -> InterphoneId | None:
@@ -274,6 +298,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         is none yet); a floor held in the previous target is released first."""
         wanted = as_interphone_id(interphone)
         conn = self._require_conn()
+        self._store.forget(f"quit:{wanted}")  # joined again before the store was back
         make_target = target or self.model.talk_target is None
         if make_target and self.model.talk_target not in (None, wanted):
             await self.talk_stop()
@@ -335,11 +360,34 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
             await conn.request(QuitRequest(current, self.uid))
         except NotFound:
             self.model.apply_left_one(current)
+        except StoreUnavailable:
+            # left here at once (no audio); the server hears of it once its store is back
+            self.model.apply_left_one(current)
+            self._store.when_back(f"quit:{current}", lambda: self._tasks.spawn(
+                self._quit_later(conn, current), "interphone-quit-later"))
+            raise
         except ClientError:
             self.model.apply_left_one(current)
             raise
         finally:
             self._leaving.discard(current)
+
+    async def _quit_later(self, conn: SignalingConnection, interphone: InterphoneId) -> None:
+        if conn is self._conn and not self.model.is_joined(interphone):
+            try:
+                await conn.request(QuitRequest(interphone, self.uid))
+            except ClientError as exc:
+                logger.info("quit of %s once the store was back: %s", interphone, exc)
+
+    async def _probe_store(self) -> None:
+        """A cheap read that goes through the server's store: the talk target's members,
+        or the sync of the ids synced last (the same subscription set)."""
+        conn = self._require_conn()
+        target = self.model.talk_target
+        if target is not None:
+            await conn.request(MembersRequest(target))
+        else:
+            await conn.request(SyncRequest(self._sync_ids or ()))
 
     async def _close(self) -> None:
         self._closing = True
@@ -367,6 +415,7 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         """Every answer and notification, in wire order, before any awaiting task resumes."""
         if self._media is not None:  # audio that came before it is heard of before it
             self._media.flush()
+        self._store.seen(event)
         if isinstance(event, ResponseReceived) and isinstance(event.request, SpeakRequest) \
                 and isinstance(event.body, SpeakResult):
             self._on_speak_answer(event.request, event.body)

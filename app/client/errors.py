@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Self
 
 from app.client.failures import Failure, FailureKind, english, os_reason_of, os_words
+from app.client.store_outage import is_store_unavailable
 from app.protocol import ErrCode, ErrorReply
 from app.protocol.ids import is_valid_name
 
@@ -82,6 +83,11 @@ class FloorBusy(ServerError):
         self.reason = reason  # "queue_full" (extension floor-queue) or ''
 
 
+class StoreUnavailable(ServerError):
+    """500 "store unavailable: ...": the server cannot reach its shared store for now
+    (:mod:`app.client.store_outage`); a transient refusal, not a fault of the request."""
+
+
 class QueueLeft(ClientError):
     """A wait in line ended without a grant (extension floor-queue); ``reason`` is what the
     server said: ``timeout`` or ``displaced``."""
@@ -135,6 +141,8 @@ def holder_from_errmsg(errmsg: str) -> str:
 
 def error_from_reply(reply: ErrorReply, request: str = "") -> ServerError:
     """The typed exception for a failed response."""
+    if is_store_unavailable(reply.errcode, reply.errmsg):
+        return StoreUnavailable(reply.errcode, reply.errmsg, request=request)
     cls = _BY_CODE.get(reply.errcode, ServerError)
     if cls is FloorBusy:
         return FloorBusy(reply.errcode, reply.errmsg, request=request,
@@ -148,6 +156,9 @@ def failure_of(exc: BaseException) -> Failure:
     if isinstance(exc, ClientError) and exc.failure is not None:
         return exc.failure
     kind = FailureKind
+    if isinstance(exc, StoreUnavailable):
+        return Failure(kind.STORE_UNAVAILABLE, detail=exc.errmsg, request=exc.request,
+                       errcode=exc.errcode)
     if isinstance(exc, ServerError):
         return Failure(kind.SERVER_ERROR, detail=exc.errmsg, request=exc.request,
                        errcode=exc.errcode)

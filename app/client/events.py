@@ -78,6 +78,14 @@ class MediaPathChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreChanged:
+    """Whether the server reaches its shared store: ``available`` False means connected but
+    degraded (what goes through the store is refused for now; the client probes)."""
+
+    available: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RosterChanged:
     roster: tuple[RosterEntry, ...]
 
@@ -255,6 +263,7 @@ class IncomingCallEnded:
 ModelEvent = (
     ConnectionChanged
     | MediaPathChanged
+    | StoreChanged
     | RosterChanged
     | InterphoneUpdated
     | InterphoneEnded

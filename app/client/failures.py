@@ -55,6 +55,7 @@ class FailureKind(enum.StrEnum):
     REQUEST_TIMEOUT = "request_timeout"  # ``request`` not answered within ``seconds``
     CONNECTION_LOST = "connection_lost"  # detail: the session's reason (English)
     SERVER_ERROR = "server_error"  # errcode, detail: the server's errmsg
+    STORE_UNAVAILABLE = "store_unavailable"  # 500 "store unavailable": transient; detail
     PROTOCOL_ERROR = "protocol_error"  # detail: what broke the contract (English)
     NOT_CONNECTED = "not_connected"
     NOT_JOINED = "not_joined"
@@ -141,6 +142,9 @@ def english(failure: Failure) -> str:
         return f"TLS to {server}: {_tls_problem(failure)}"
     if kind is FailureKind.REQUEST_TIMEOUT:
         return f"{failure.request}: no answer within {failure.seconds:g} s"
+    if kind is FailureKind.STORE_UNAVAILABLE:
+        request = f"{failure.request}: " if failure.request else ""
+        return f"{request}the server cannot reach its database for now (error 500: {detail})"
     if kind is FailureKind.SERVER_ERROR:
         request = f"{failure.request}: " if failure.request else ""
         return f"{request}error {failure.errcode}{': ' + detail if detail else ''}"

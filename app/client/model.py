@@ -35,11 +35,11 @@ from app.client.events import (
     JoinedChanged,
     JoinedSetChanged,
     JoinedSpeakerChanged,
-    MediaPathChanged,
     MembersChanged,
     RemovedFromInterphone,
     SpeakerChanged,
 )
+from app.client.model_health import HealthModel
 from app.client.model_roster import RosterModel
 from app.client.session import sane_keepalive
 from app.protocol import (
@@ -76,7 +76,7 @@ MAX_UNSOLICITED_INTERPHONES = 256
 server flooding notifications for ever-new ids cannot grow the client without limit."""
 
 
-class ClientModel(RosterModel):
+class ClientModel(RosterModel, HealthModel):
     """The roster, the live interphones, the joined ones, the talk target and its floor,
     the connection state.
 
@@ -96,6 +96,7 @@ class ClientModel(RosterModel):
         self._connection_detail = ""
         self._connection_attempt = 0
         self._media_reachable = True
+        self._store_available = True
         self._roster: tuple[RosterEntry, ...] = ()
         self._name = ""  # our own display name (extension roster)
         self._roster_told = False  # extension roster: the server's notices keep the roster
@@ -137,18 +138,6 @@ class ClientModel(RosterModel):
     def connection_detail(self) -> str:
         """Why the state is what it is: kick reason, refusal, last connection error."""
         return self._connection_detail
-
-    @property
-    def media_reachable(self) -> bool:
-        """False while the server answers none of our media registrations (UDP blocked
-        on the way): connected, but no audio either way."""
-        return self._media_reachable
-
-    def set_media_reachable(self, reachable: bool) -> None:
-        with self._batch():
-            if reachable is not self._media_reachable:
-                self._media_reachable = reachable
-                self._emit(MediaPathChanged(reachable))
 
     @property
     def keepalive(self) -> int:
@@ -252,6 +241,8 @@ class ClientModel(RosterModel):
             self._connection = state
             self._connection_detail = detail
             self._connection_attempt = attempt
+            if state is not ConnectionState.CONNECTED:  # degraded says how a link works
+                self._store_available = True
             self._emit(ConnectionChanged(state, detail, attempt))
             if state not in (ConnectionState.CONNECTED, ConnectionState.CONNECTING):
                 self._calls.end_all(state is ConnectionState.RECONNECTING)  # (its rings ended)

@@ -1,0 +1,156 @@
+"""A cluster node whose Redis goes away under a signed-in, joined client: the client says
+the server is degraded (not a fault), a join or a talk fails with that kind, the server is
+probed on a backoff (counted in the requests it received), and once Redis is back the
+state clears and what was left to retry is done."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.client import FloorState, InterphoneClient, StoreChanged, StoreUnavailable
+from app.client.errors import failure_of
+from app.client.failures import FailureKind
+from app.client.store_outage import StoreOutage, is_store_unavailable
+from app.protocol import FrameDecoder, decode_message
+from app.protocol.ids import InterphoneId
+from tests.redis_fixtures import RedisProcess, redis_server, started_nodes  # noqa: F401
+from tests.server_fixtures import G58
+from tests.waiting import wait_until
+
+D12 = InterphoneId.discuss("12")
+
+
+class CountingLink:
+    """A TCP proxy to a server that counts the requests its client sends, by kind."""
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.sent: Counter[str] = Counter()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.server_port)
+        for coro in (self._pipe(reader, up_writer, count=True),
+                     self._pipe(up_reader, writer, count=False)):
+            task = asyncio.ensure_future(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                    count: bool) -> None:
+        decoder = FrameDecoder()
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                if count:
+                    for frame in decoder.feed(data):
+                        self.sent[type(decode_message(frame).body).__name__] += 1
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    def reads(self) -> int:
+        return self.sent["MembersRequest"] + self.sent["SyncRequest"]
+
+
+@contextlib.asynccontextmanager
+async def alice_on_a_node(redis: RedisProcess) -> AsyncIterator[
+        tuple[InterphoneClient, CountingLink, list[StoreChanged]]]:
+    async with started_nodes(redis.url, "a") as nodes:
+        link = CountingLink(nodes[0].port)
+        await link.start()
+        client = InterphoneClient("127.0.0.1", link.port, "alice", "pw-alice",
+                                  backoff=(0.05, 0.2), store_probe=(0.3, 1.2))
+        changes: list[StoreChanged] = []
+        client.model.subscribe(lambda e: changes.append(e)
+                               if isinstance(e, StoreChanged) else None)
+        try:
+            await client.connect()
+            await client.join(G58)
+            yield client, link, changes
+        finally:
+            await client.close()
+            await link.close()
+
+
+def test_the_refusal_is_recognised_by_its_errmsg_only() -> None:
+    assert is_store_unavailable(500, "store unavailable: try again later or another server")
+    assert is_store_unavailable(500, "Store unavailable")
+    assert not is_store_unavailable(500, "internal error")
+    assert not is_store_unavailable(503, "store unavailable")
+
+
+def test_the_probe_backs_off_to_its_cap_and_none_is_due_while_healthy() -> None:
+    outage = StoreOutage(2.0, 10.0)
+    assert outage.probe_due() is None
+    assert outage.refused(100.0) and outage.probe_due() == 102.0
+    assert not outage.refused(101.0) and outage.probe_due() == 102.0  # keeps its backoff
+    waits = []
+    now = 102.0
+    for _ in range(5):
+        outage.probe_sent(now)
+        due = outage.probe_due()
+        assert due is not None
+        waits.append(due - now)
+        now = due
+    assert waits == [4.0, 8.0, 10.0, 10.0, 10.0]
+    assert outage.answered() and outage.probe_due() is None and not outage.answered()
+
+
+async def test_a_store_outage_degrades_the_link_and_its_end_clears_it(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.INFO)
+    async with alice_on_a_node(redis_server) as (client, link, changes):
+        assert client.store_available and not changes
+        healthy_reads = link.reads()
+        redis_server.stop()
+        await wait_until(lambda: any("store unreachable" in r.getMessage()
+                                     for r in caplog.records), 10, "the node's outage")
+
+        # a join of one more interphone is refused for the store, a distinct failure
+        with pytest.raises(StoreUnavailable) as refused:
+            await client.join(D12, target=False)
+        assert failure_of(refused.value).kind is FailureKind.STORE_UNAVAILABLE
+        assert not client.store_available and changes == [StoreChanged(False)]
+        assert client.when_store_back("join", lambda: client._tasks.spawn(
+            client.join(D12, target=False)))
+
+        # a talk is refused with it too, and the floor is not left asking
+        with pytest.raises(StoreUnavailable):
+            await client.talk_start()
+        assert client.model.floor is not FloorState.REQUESTING
+
+        # probed on a backoff: the reads the server got are the probes, no more
+        await wait_until(lambda: client.store_probes >= 3, 20, "three probes")
+        assert link.reads() - healthy_reads == client.store_probes
+
+        redis_server.start()
+        await wait_until(lambda: client.store_available, 20, "the store back")
+        assert changes == [StoreChanged(False), StoreChanged(True)]
+        await wait_until(lambda: client.model.is_joined(D12), 10, "the join retried")
+        assert client.model.talk_target == G58
+        assert await client.talk_start()
+        await client.talk_stop()
+
+        # healthy: the probing ended, and a read is the caller's only
+        assert client._store._probing is None
+        probes, reads = client.store_probes, link.reads()
+        await client.members(G58)
+        assert client.store_probes == probes and link.reads() == reads + 1
