@@ -109,6 +109,9 @@ def failure_text(failure: Failure) -> str:
             "FailureText", "The server did not answer within %1 s."), seconds)
     if kind is FailureKind.SERVER_ERROR:
         return _server_error_text(failure.errcode, detail)
+    if kind is FailureKind.STORE_UNAVAILABLE:
+        return QCoreApplication.translate(
+            "FailureText", "The server cannot reach its database; try again in a moment.")
     if kind is FailureKind.LEFT_THE_LINE:
         return {
             "timeout": QCoreApplication.translate(

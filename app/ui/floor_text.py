@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication
 
+from app.client.store_outage import is_store_unavailable
 from app.client.turn import EndReason
 
 translate = QCoreApplication.translate
@@ -37,6 +38,9 @@ def refusal_text(errcode: int, errmsg: str = "") -> str:
         return translate("FloorText", "You may not talk here")
     if errcode == 429:
         return translate("FloorText", "Too many requests; try again in a moment")
+    if is_store_unavailable(errcode, errmsg):
+        return translate("FloorText", "The server cannot reach its database; try again in "
+                         "a moment")
     if errcode >= 500:
         if errmsg:
             # (the server's words say when to try again: "store unavailable: try again

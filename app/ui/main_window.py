@@ -345,7 +345,7 @@ class MainWindow(WindowTray):
     def set_link(self, state: LinkState, detail: str = "") -> None:
         self._link = (state, detail)
         self._show_link()
-        if state is not LinkState.CONNECTED:
+        if state not in (LinkState.CONNECTED, LinkState.DEGRADED):
             self.talk_key.release()
             self.talk_intents.unlatch()
 
@@ -435,12 +435,16 @@ class MainWindow(WindowTray):
             LinkState.CONNECTING: self.tr("Connecting…"),
             LinkState.CONNECTED: self.tr("Connected as %1").replace("%1",
                                                                      self.display_name(self._me)),
+            LinkState.DEGRADED: self.tr("Connected as %1, but the server cannot reach its "
+                                        "database; trying again…").replace(
+                "%1", self.display_name(self._me)),
             LinkState.RECONNECTING: self.tr("Connection lost, reconnecting…"),
             LinkState.OFFLINE: self.tr("Offline"),
         }[state]
         if detail:  # a whole text: Chinese has full-width brackets
             text = fill(self.tr("%1 (%2)", "the connection's state (a detail)"), text, detail)
         colour = {LinkState.CONNECTED: "#2e7d32", LinkState.RECONNECTING: "#ef6c00",
+                  LinkState.DEGRADED: "#ef6c00",
                   LinkState.CONNECTING: "#607d8b", LinkState.OFFLINE: "#c62828"}[state]
         self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")
         self.link_label.setAccessibleName(text)

@@ -47,6 +47,8 @@ from app.client import (
     RemovedFromInterphone,
     RosterChanged,
     SpeakerChanged,
+    StoreChanged,
+    StoreUnavailable,
 )
 from app.client.feedback import QualityReporter
 from app.client.own_talks import OwnTalks
@@ -278,6 +280,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self._stop_transmitting()  # (the driver tells the machine)
         elif isinstance(event, MediaPathChanged):
             self._on_media_path(event)
+        elif isinstance(event, StoreChanged):
+            self._on_store(event)
         elif isinstance(event, RosterChanged | InterphoneUpdated | InterphoneEnded):
             if isinstance(event, RosterChanged):
                 self.window.set_names(self.display_names())
@@ -445,6 +449,8 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
             listed = self.window.interphones.row(interphone_id) is not None
             try:
                 await self.client.join(interphone)
+            except StoreUnavailable:
+                self._join_when_store_back(interphone_id)
             except NotAllowed:
                 if not listed or self.window.interphones.row(interphone_id) is not None:
                     raise

@@ -1,7 +1,7 @@
 """The presenter's connection status: the status bar's link (connecting, connected and
-how, reconnecting and its attempt, offline and why), the Reconnect offer, and whether
-audio gets through to the server (``MediaPathChanged``: UDP blocked on the way while the
-signaling works).
+how, degraded while the server cannot reach its database, reconnecting and its attempt,
+offline and why), the Reconnect offer, and whether audio gets through to the server
+(``MediaPathChanged``: UDP blocked on the way while the signaling works).
 
 A mixin of :class:`~app.ui.presenter.Presenter` over
 :class:`~app.ui.presenter_core.PresenterCore`.
@@ -13,7 +13,7 @@ import logging
 
 from PySide6.QtCore import QCoreApplication
 
-from app.client import ConnectionState, MediaPathChanged
+from app.client import ConnectionState, MediaPathChanged, StoreChanged
 from app.client.failures import Failure
 from app.protocol.messages import ACCOUNT_REMOVED
 from app.ui.failure_text import failure_text
@@ -69,7 +69,10 @@ class PresenterLink(PresenterCore):
                 detail = translate("Presenter", "encrypted, %1").replace("%1", node)
             else:
                 detail = translate("Presenter", "encrypted")
-        self.window.set_link(_LINKS[state], detail)
+        link = _LINKS[state]
+        if link is LinkState.CONNECTED and not self.model.store_available:
+            link = LinkState.DEGRADED  # (probed by the client until the server answers)
+        self.window.set_link(link, detail)
         self._say_refused_certificate(self.client.stats.refused_certificate
                                       if state is ConnectionState.RECONNECTING else None)
         self.window.offer_reconnect(state in (ConnectionState.KICKED,
@@ -87,6 +90,28 @@ class PresenterLink(PresenterCore):
         if text:
             logger.warning("reconnecting: %s", text)
             self.window.show_message(text, 0)
+
+    def _on_store(self, event: StoreChanged) -> None:
+        """The server lost or found its database again: the link says it meanwhile (the
+        client probes); its return is said once."""
+        self._show_link()
+        if event.available:
+            self.window.show_message(QCoreApplication.translate(
+                "Presenter", "The server reaches its database again"))
+
+    def _join_when_store_back(self, interphone_id: str) -> None:
+        """A join refused because the server cannot reach its database: asked again once
+        it is back (the last one clicked; dropped if the connection ends first)."""
+        name = self._names.get(interphone_id, interphone_id)
+        if self.client.when_store_back("join", lambda: self.join(interphone_id)):
+            text = QCoreApplication.translate(
+                "Presenter", "The server cannot reach its database: %1 will be joined as "
+                "soon as it is back").replace("%1", name)
+        else:  # (back already: the user may click again)
+            text = QCoreApplication.translate(
+                "Presenter", "The server could not reach its database: join %1 again"
+            ).replace("%1", name)
+        self.window.show_message(text, 0)
 
     def refresh_link(self) -> None:
         """Show the connection status now (the tray's menu asks as it opens)."""

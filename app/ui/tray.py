@@ -243,7 +243,7 @@ class TrayController(QObject):
         self.dismiss_action.setVisible(bool(caller))
         self.reconnect_action.setVisible(not window.reconnect_button.isHidden())
         target = as_menu_text(self._talk_target())
-        connected = window.link_state is LinkState.CONNECTED
+        connected = window.link_state in (LinkState.CONNECTED, LinkState.DEGRADED)
         if not connected:
             # (e.g. signed in elsewhere: joining is not what is missing)
             text = (self.tr("Talk target: %1 (offline)").replace("%1", target) if target

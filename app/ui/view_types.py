@@ -71,6 +71,7 @@ class LinkState(StrEnum):
 
     CONNECTING = "connecting"
     CONNECTED = "connected"
+    DEGRADED = "degraded"  # connected, but the server cannot reach its database for now
     RECONNECTING = "reconnecting"
     OFFLINE = "offline"  # closed, kicked or refused
 

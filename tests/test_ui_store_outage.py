@@ -1,0 +1,127 @@
+"""The desktop app while its server cannot reach its database (a cluster node with Redis
+stopped): the status bar says the server is degraded, not "Connected as"; a Join the user
+clicks is joined once the database is back, a talk is refused in those words (not "The
+server had a fault"), and the status clears by itself. The wording in both languages."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
+from test_ui_floor import space
+from test_ui_support import OPS, UiSession, close_session, run, until
+
+from app.client import InterphoneClient
+from app.client.errors import StoreUnavailable
+from app.client.failures import Failure, FailureKind
+from app.server import Directory, InterphoneServer, ServerSettings
+from app.server.replica import UNAVAILABLE
+from app.ui.audio_link import open_audio
+from app.ui.failure_text import error_text, failure_text
+from app.ui.floor_text import refusal_text
+from app.ui.i18n import LanguageSwitcher
+from app.ui.main_window import MainWindow
+from app.ui.presenter import Presenter
+from app.ui.view_types import LinkState, TalkState
+from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
+    RedisProcess,
+    node_store,
+    redis_server,
+)
+
+pytest_plugins = ["test_ui_support"]
+
+NIGHT = "discuss_12"
+CJK = re.compile("[\u4e00-\u9fff]")
+
+
+@pytest.fixture
+def switcher(qapp: QCoreApplication) -> Iterator[LanguageSwitcher]:
+    languages = LanguageSwitcher(qapp, has_font=lambda language: True)
+    yield languages
+    languages.apply("en")
+
+
+def test_the_refusal_is_worded_as_the_database_out_of_reach_in_both_languages(
+        switcher: LanguageSwitcher) -> None:
+    refusal = StoreUnavailable(500, UNAVAILABLE, request="JoinRequest")
+    english = error_text(refusal)
+    assert english == "The server cannot reach its database; try again in a moment."
+    assert "fault" not in english
+    assert failure_text(Failure(FailureKind.STORE_UNAVAILABLE)) == english
+    assert refusal_text(500, UNAVAILABLE) == ("The server cannot reach its database; try "
+                                              "again in a moment")
+    window = MainWindow()
+    try:
+        window.set_link(LinkState.DEGRADED)
+        degraded = window.link_text()
+        assert "cannot reach its database" in degraded, degraded
+        switcher.apply("zh_CN")
+        window.set_link(LinkState.DEGRADED)
+        for text in (error_text(refusal), refusal_text(500, UNAVAILABLE), window.link_text()):
+            assert CJK.search(text) and "database" not in text, text
+        switcher.apply("en")
+        window.set_link(LinkState.DEGRADED)
+        assert window.link_text() == degraded
+    finally:
+        window.close()
+        window.deleteLater()
+
+
+def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is_back(
+        qloop, settings, redis_server: RedisProcess,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"),
+                              store=node_store(redis_server.url, "first"))
+    run(qloop, server.start())
+
+    async def scenario() -> None:
+        client = InterphoneClient("127.0.0.1", server.port, "me", "x",
+                                  store_probe=(0.3, 1.0))
+        await client.connect()
+        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+        window = MainWindow()
+        ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
+        window.resize(1000, 700)
+        window.show()
+        try:
+            await client.join(OPS)
+            button = window.panel.talk_button
+            await until(lambda: button.state is TalkState.IDLE, what="idle")
+            assert window.link_text().startswith("Connected as")
+            redis_server.stop()
+            await until(lambda: any("store unreachable" in r.getMessage()
+                                    for r in caplog.records), timeout=10, what="the outage")
+
+            ui.presenter.join(NIGHT)
+            await until(lambda: window.link_state is LinkState.DEGRADED, timeout=10,
+                        what="degraded")
+            assert "cannot reach its database" in window.link_text()
+            said = window.statusBar().currentMessage()
+            assert "will be joined as soon as it is back" in said, said
+            assert "fault" not in said
+
+            space(window, QEvent.Type.KeyPress)
+            await until(lambda: button.state is TalkState.DENIED, timeout=10, what="refused")
+            assert button.texts()[1] == ("The server cannot reach its database; try again "
+                                         "in a moment")
+            space(window, QEvent.Type.KeyRelease)
+
+            redis_server.start()
+            await until(lambda: window.link_state is LinkState.CONNECTED, timeout=20,
+                        what="the database back")
+            assert window.link_text().startswith("Connected as")
+            await until(lambda: client.model.is_joined(NIGHT), timeout=10,
+                        what="the join done")
+        finally:
+            await close_session(ui)
+
+    try:
+        run(qloop, scenario(), timeout=60)
+    finally:
+        run(qloop, server.stop())
