@@ -19,6 +19,8 @@ from app.client.failures import FailureKind
 from app.client.store_outage import StoreOutage, is_store_unavailable
 from app.protocol import FrameDecoder, decode_message
 from app.protocol.ids import InterphoneId
+from app.server.redis_store import RedisStore
+from app.server.replica import Replica
 from tests.redis_fixtures import RedisProcess, redis_server, started_nodes  # noqa: F401
 from tests.server_fixtures import G58
 from tests.waiting import wait_until
@@ -72,7 +74,7 @@ class CountingLink:
 
 @contextlib.asynccontextmanager
 async def alice_on_a_node(redis: RedisProcess) -> AsyncIterator[
-        tuple[InterphoneClient, CountingLink, list[StoreChanged]]]:
+        tuple[InterphoneClient, CountingLink, list[StoreChanged], Replica]]:
     async with started_nodes(redis.url, "a") as nodes:
         link = CountingLink(nodes[0].port)
         await link.start()
@@ -84,7 +86,9 @@ async def alice_on_a_node(redis: RedisProcess) -> AsyncIterator[
         try:
             await client.connect()
             await client.join(G58)
-            yield client, link, changes
+            store = nodes[0].store
+            assert isinstance(store, RedisStore) and store.replica is not None
+            yield client, link, changes, store.replica
         finally:
             await client.close()
             await link.close()
@@ -117,7 +121,7 @@ def test_the_probe_backs_off_to_its_cap_and_none_is_due_while_healthy() -> None:
 async def test_a_store_outage_degrades_the_link_and_its_end_clears_it(
         redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
     caplog.set_level(logging.INFO)
-    async with alice_on_a_node(redis_server) as (client, link, changes):
+    async with alice_on_a_node(redis_server) as (client, link, changes, replica):
         assert client.store_available and not changes
         healthy_reads = link.reads()
         redis_server.stop()
@@ -137,9 +141,18 @@ async def test_a_store_outage_degrades_the_link_and_its_end_clears_it(
             await client.talk_start()
         assert client.model.floor is not FloorState.REQUESTING
 
-        # probed on a backoff: the reads the server got are the probes, no more
-        await wait_until(lambda: client.store_probes >= 3, 20, "three probes")
-        assert link.reads() - healthy_reads == client.store_probes
+        # probed on a backoff: the reads the server got are the probes, no more, and it
+        # refused them all (with the join and the talk); never more than one per first
+        # wait (0.3 s) of the outage (a load only makes them fewer)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+
+        def probes_seen() -> bool:
+            probes, reads = client.store_probes, link.reads() - healthy_reads
+            return probes >= 3 and reads == probes and replica.refused == probes + 2
+
+        await wait_until(probes_seen, 20, "three probes received and refused")
+        assert link.reads() - healthy_reads <= 2 + (loop.time() - began) / 0.3
 
         redis_server.start()
         await wait_until(lambda: client.store_available, 20, "the store back")
