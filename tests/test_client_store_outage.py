@@ -167,3 +167,21 @@ async def test_a_store_outage_degrades_the_link_and_its_end_clears_it(
         probes, reads = client.store_probes, link.reads()
         await client.members(G58)
         assert client.store_probes == probes and link.reads() == reads + 1
+
+
+async def test_a_leave_during_the_outage_is_done_here_and_told_once_the_store_is_back(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.INFO)
+    async with alice_on_a_node(redis_server) as (client, link, _, _):
+        redis_server.stop()
+        await wait_until(lambda: any("store unreachable" in r.getMessage()
+                                     for r in caplog.records), 10, "the node's outage")
+        await client.leave(G58)  # refused by the node, done here: no error to the caller
+        assert not client.model.is_joined(G58) and not client.store_available
+        assert link.sent["QuitRequest"] == 1
+        redis_server.start()
+        await wait_until(lambda: client.store_available, 20, "the store back")
+        await wait_until(lambda: link.sent["QuitRequest"] == 2, 10, "the quit sent again")
+        info = await client.members(G58)
+        assert "alice" not in (info.members or ())
+        assert not client.model.is_joined(G58)

@@ -340,7 +340,9 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
 
     async def leave(self, interphone: InterphoneId | str | None = None) -> None:
         """Quit ``interphone`` (default: the talk target; no-op when not in it). When the
-        talk target is left, the most recently joined of the others becomes it."""
+        talk target is left, the most recently joined of the others becomes it. Refused
+        because the server cannot reach its store, it is left here all the same and the
+        quit is sent again once the store is back (:meth:`when_store_back`)."""
         current = self.model.talk_target if interphone is None else as_interphone_id(interphone)
         if current is not None and self.model.is_joined(current):
             await self._leave_on(self._require_conn(), current)
@@ -361,11 +363,11 @@ class InterphoneClient(ClientMedia, ClientFloor, ClientFeedback, ClientReconnect
         except NotFound:
             self.model.apply_left_one(current)
         except StoreUnavailable:
-            # left here at once (no audio); the server hears of it once its store is back
+            # left here at once (no audio, not joined again on reconnect); the server
+            # hears of it once its store is back (a session that ends first leaves anyway)
             self.model.apply_left_one(current)
             self._store.when_back(f"quit:{current}", lambda: self._tasks.spawn(
                 self._quit_later(conn, current), "interphone-quit-later"))
-            raise
         except ClientError:
             self.model.apply_left_one(current)
             raise
