@@ -14,7 +14,7 @@ from PySide6.QtCore import QCoreApplication, QEvent
 from test_ui_floor import space
 from test_ui_support import OPS, UiSession, close_session, run, until
 
-from app.client import InterphoneClient
+from app.client import InterphoneClient, LoginRefused
 from app.client.errors import StoreUnavailable
 from app.client.failures import Failure, FailureKind
 from app.server import Directory, InterphoneServer, ServerSettings
@@ -25,6 +25,8 @@ from app.ui.floor_text import refusal_text
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
+from app.ui.sign_in import SignInDialog
+from app.ui.sign_in_flow import sign_in_problem
 from app.ui.view_types import LinkState, TalkState
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     RedisProcess,
@@ -125,3 +127,43 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
         run(qloop, scenario(), timeout=60)
     finally:
         run(qloop, server.stop())
+
+
+def test_a_sign_in_while_the_store_is_away_is_not_called_wrong_credentials(
+        qloop, redis_server: RedisProcess,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The login refused with 500 "store unavailable" said "The server refused the
+    sign-in: wrong user name or token."."""
+    caplog.set_level(logging.INFO)
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"),
+                              store=node_store(redis_server.url, "first"))
+    run(qloop, server.start())
+
+    async def sign_in() -> BaseException:
+        redis_server.stop()
+        await until(lambda: any("store unreachable" in r.getMessage()
+                                for r in caplog.records), timeout=10, what="the outage")
+        client = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=False)
+        try:
+            await client.connect()
+        except LoginRefused as exc:
+            return exc
+        finally:
+            await client.close()
+        raise AssertionError("signed in while the store was away")
+
+    try:
+        refused = run(qloop, sign_in(), timeout=30)
+    finally:
+        run(qloop, server.stop())
+    assert isinstance(refused, LoginRefused)
+    dialog = SignInDialog()
+    try:
+        dialog.set_problem(*sign_in_problem(refused))
+        text = dialog.problem_text()
+        assert "The server cannot reach its database; try again in a moment." in text, text
+        assert "wrong user name" not in text, text
+    finally:
+        dialog.close()
+        dialog.deleteLater()

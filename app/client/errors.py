@@ -156,7 +156,8 @@ def failure_of(exc: BaseException) -> Failure:
     if isinstance(exc, ClientError) and exc.failure is not None:
         return exc.failure
     kind = FailureKind
-    if isinstance(exc, StoreUnavailable):
+    if isinstance(exc, ServerError) and is_store_unavailable(exc.errcode, exc.errmsg):
+        # (a login refused so too: a LoginRefused, the server's words a transient refusal)
         return Failure(kind.STORE_UNAVAILABLE, detail=exc.errmsg, request=exc.request,
                        errcode=exc.errcode)
     if isinstance(exc, ServerError):

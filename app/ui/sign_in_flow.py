@@ -17,7 +17,7 @@ from app.client.address import parse_server_list
 from app.client.asked_features import asked_features
 from app.client.connection import tls_failure_probed
 from app.client.errors import failure_of
-from app.client.failures import Failure
+from app.client.failures import Failure, FailureKind
 from app.client.tasks import TaskSet
 from app.client.trust import (
     TofuVerdict,
@@ -107,9 +107,11 @@ async def probe_fingerprint(host: str, port: int, timeout: float) -> str:
 
 def sign_in_problem(error: ClientError | OSError) -> tuple[SignInProblem, str | Failure]:
     """What the dialog says about a failed connect (and the details it words)."""
+    failure = failure_of(error)
+    if failure.kind is FailureKind.STORE_UNAVAILABLE:  # not the credentials: try again
+        return SignInProblem.OTHER, failure
     if isinstance(error, LoginRefused):
         return SignInProblem.REFUSED, error.reason  # the server's words
-    failure = failure_of(error)
     if isinstance(error, ServerUnreachable):
         return (SignInProblem.TLS if failure.kind.tls else SignInProblem.UNREACHABLE, failure)
     return SignInProblem.OTHER, failure
