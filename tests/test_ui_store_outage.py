@@ -27,6 +27,7 @@ from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import sign_in_problem
+from app.ui.tray import TrayController
 from app.ui.view_types import LinkState, TalkState
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     RedisProcess,
@@ -91,6 +92,7 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
         ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
         window.resize(1000, 700)
         window.show()
+        tray = TrayController(window, settings, available=True)
         try:
             await client.join(OPS)
             button = window.panel.talk_button
@@ -104,6 +106,10 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
             await until(lambda: window.link_state is LinkState.DEGRADED, timeout=10,
                         what="degraded")
             assert "cannot reach its database" in window.link_text()
+            tray.refresh()
+            for said in (tray.icon.toolTip(), tray.status_action.text()):
+                assert "Connected as me, but the server cannot reach its database" in said
+            assert tray.target_action.isEnabled()  # (still connected: a target may be chosen)
             said = window.statusBar().currentMessage()
             assert "will be joined as soon as it is back" in said, said
             assert "fault" not in said
@@ -118,9 +124,12 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
             await until(lambda: window.link_state is LinkState.CONNECTED, timeout=20,
                         what="the database back")
             assert window.link_text().startswith("Connected as")
+            tray.refresh()
+            assert "database" not in tray.icon.toolTip() + tray.status_action.text()
             await until(lambda: client.model.is_joined(NIGHT), timeout=10,
                         what="the join done")
         finally:
+            tray.close()
             await close_session(ui)
 
     try:
