@@ -110,9 +110,9 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
             for said in (tray.icon.toolTip(), tray.status_action.text()):
                 assert "Connected as me, but the server cannot reach its database" in said
             assert tray.target_action.isEnabled()  # (still connected: a target may be chosen)
-            said = window.statusBar().currentMessage()
-            assert "will be joined as soon as it is back" in said, said
-            assert "fault" not in said
+            await until(lambda: "will be joined as soon as it is back"
+                        in window.statusBar().currentMessage(), what="the join waits")
+            assert "fault" not in window.statusBar().currentMessage()
 
             space(window, QEvent.Type.KeyPress)
             await until(lambda: button.state is TalkState.DENIED, timeout=10, what="refused")
