@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
+    QFontInfo,
     QHideEvent,
     QKeySequence,
     QResizeEvent,
@@ -52,7 +53,7 @@ from app.ui.return_clicks import ReturnClicksButtons
 from app.ui.talk_intents import TURN_STATES, TalkIntents
 from app.ui.talk_key import TalkKey, talk_key_label
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
-from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry, minimum_size
+from app.ui.window_geometry import DEFAULT_SIZE, font_minimum, initial_geometry, minimum_size
 from app.ui.window_notices import UNTIL_SEEN_TRAY_MS
 from app.ui.window_tray import WindowTray
 
@@ -269,10 +270,12 @@ class MainWindow(WindowTray):
         self.setGeometry(initial_geometry(screen.availableGeometry()))
 
     def _fit_minimum(self) -> None:
-        """640×480 at least, or what the screen's available area holds with a frame."""
+        """640×480 at least (more at a large font), or what the screen's available area
+        holds with a frame."""
         screen = self.screen() or QApplication.primaryScreen()
         if screen is not None:
-            self.setMinimumSize(minimum_size(screen.availableGeometry()))
+            wanted = font_minimum(QFontInfo(self.font()).pixelSize())
+            self.setMinimumSize(minimum_size(screen.availableGeometry(), wanted))
 
     def set_rows(self, rows: list[InterphoneRow]) -> None:
         if self.interphones.set_rows(rows):
@@ -565,8 +568,10 @@ class MainWindow(WindowTray):
             self.talk_key.release()
         elif event.type() == QEvent.Type.WindowStateChange:
             self._follow_screen()
-        elif event.type() == QEvent.Type.FontChange and not self._list_width_chosen:
-            self._fit_list()
+        elif event.type() == QEvent.Type.FontChange:
+            self._fit_minimum()
+            if not self._list_width_chosen:
+                self._fit_list()
         super().changeEvent(event)
 
     def _follow_screen(self) -> None:

@@ -61,7 +61,8 @@ WARNING_COLOURS: dict[int, str] = {10: "#ef6c00", 3: "#6a1b9a"}
 REFUSED_FEEDBACK_MS = 900
 RING_STEP_PX = 2.5
 """The countdown ring is redrawn when its end moved this far (or the seconds changed)."""
-MIN_SIDE = 120  # px, the least width and height
+MIN_SIDE = 120  # px, the least width and height at the default 12-pixel text
+_MIN_SIDE_TEXT_PX = 12
 JOIN, CALL = "join", "call"  # what a click does while not joined (set_join_offer)
 _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState.BUSY,
               TalkState.DENIED, TalkState.QUEUED}
@@ -129,7 +130,7 @@ class TalkButton(QAbstractButton):
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # (a click leaves the focus where it is)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         # small enough to fit a 640x480 window showing the call and emergency banners
-        self.setMinimumSize(MIN_SIDE, MIN_SIDE)
+        # (minimumSizeHint: more at a larger font)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         # it paints its whole rectangle (the background first), so the countdown repaints
         # the button alone, not the panel and window behind it
@@ -304,7 +305,14 @@ class TalkButton(QAbstractButton):
 
     # --- events ------------------------------------------------------------------------------
     def sizeHint(self) -> QSize:
-        return QSize(220, 220)
+        return QSize(220, 220).expandedTo(self.minimumSizeHint())
+
+    def minimumSizeHint(self) -> QSize:
+        """``MIN_SIDE`` at the default text, in proportion at a larger one (at 18 pt the
+        least disc read "Hold t…": its title never goes below the text's size)."""
+        side = max(MIN_SIDE, round(MIN_SIDE * QFontInfo(self.font()).pixelSize()
+                                   / _MIN_SIDE_TEXT_PX))
+        return QSize(side, side)
 
     def hitButton(self, pos: QPoint) -> bool:
         """Never: the base's own click handling (press, move, release, ``clicked``) does

@@ -8,6 +8,8 @@ from PySide6.QtWidgets import QWidget
 
 DEFAULT_SIZE = QSize(1280, 800)
 MINIMUM_SIZE = QSize(640, 480)
+# the text size up to which MINIMUM_SIZE holds the window's parts whole (12 pt)
+_MINIMUM_SIZE_TEXT_PX = 16
 # room for a title bar and frame when the window system has not told us yet
 _FRAME_ALLOWANCE = QSize(16, 48)
 
@@ -31,6 +33,14 @@ def minimum_size(available: QRect, wanted: QSize = MINIMUM_SIZE,
     area cannot hold that and a frame (a 640×480 screen: the status bar ended off it)."""
     return QSize(max(1, min(wanted.width(), available.width() - frame.width())),
                  max(1, min(wanted.height(), available.height() - frame.height())))
+
+
+def font_minimum(text_px: int) -> QSize:
+    """The least size the window's parts need at a ``text_px``-pixel text: 640×480 up to
+    12 pt, in proportion beyond (at 18 pt a 640×480 window cut the talk button's title to
+    "Hold t…" and the members' names, and scrolled both ways)."""
+    scale = max(1.0, text_px / _MINIMUM_SIZE_TEXT_PX)
+    return QSize(round(MINIMUM_SIZE.width() * scale), round(MINIMUM_SIZE.height() * scale))
 
 
 def keep_on_screen(window: QWidget) -> None:
