@@ -47,28 +47,28 @@
 <context>
     <name>AudioBar</name>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="97"/>
-        <location filename="../../app/ui/audio_bar.py" line="98"/>
-        <location filename="../../app/ui/audio_bar.py" line="100"/>
+        <location filename="../../app/ui/audio_bar.py" line="103"/>
+        <location filename="../../app/ui/audio_bar.py" line="104"/>
+        <location filename="../../app/ui/audio_bar.py" line="106"/>
         <source>Microphone level</source>
         <translation>麦克风电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="99"/>
-        <location filename="../../app/ui/audio_bar.py" line="101"/>
-        <location filename="../../app/ui/audio_bar.py" line="102"/>
+        <location filename="../../app/ui/audio_bar.py" line="105"/>
+        <location filename="../../app/ui/audio_bar.py" line="107"/>
+        <location filename="../../app/ui/audio_bar.py" line="108"/>
         <source>Speaker level</source>
         <translation>扬声器电平</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="103"/>
-        <location filename="../../app/ui/audio_bar.py" line="104"/>
+        <location filename="../../app/ui/audio_bar.py" line="109"/>
+        <location filename="../../app/ui/audio_bar.py" line="110"/>
         <source>Output volume</source>
         <translation>输出音量</translation>
     </message>
     <message>
-        <location filename="../../app/ui/audio_bar.py" line="105"/>
-        <location filename="../../app/ui/audio_bar.py" line="106"/>
+        <location filename="../../app/ui/audio_bar.py" line="111"/>
+        <location filename="../../app/ui/audio_bar.py" line="112"/>
         <source>Mute the speaker</source>
         <translation>扬声器静音</translation>
     </message>
@@ -202,17 +202,17 @@
 <context>
     <name>EmergencyBanner</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="107"/>
+        <location filename="../../app/ui/floor_widgets.py" line="110"/>
         <source>Cancel emergency</source>
         <translation>取消紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="108"/>
+        <location filename="../../app/ui/floor_widgets.py" line="111"/>
         <source>Silence</source>
         <translation>停止警报音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="109"/>
+        <location filename="../../app/ui/floor_widgets.py" line="112"/>
         <source>Stop the alarm for you only: the emergency stays raised</source>
         <translation>仅为您停止警报：紧急呼叫仍然有效</translation>
     </message>
@@ -868,27 +868,27 @@
 <context>
     <name>IncomingCallBanner</name>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="69"/>
+        <location filename="../../app/ui/call_banner.py" line="78"/>
         <source>&lt;b&gt;%1&lt;/b&gt; is calling you</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; 正在呼叫你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="71"/>
+        <location filename="../../app/ui/call_banner.py" line="80"/>
         <source>Answer</source>
         <translation>接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="72"/>
+        <location filename="../../app/ui/call_banner.py" line="81"/>
         <source>Dismiss</source>
         <translation>忽略</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="75"/>
+        <location filename="../../app/ui/call_banner.py" line="84"/>
         <source>Answer the call from %1</source>
         <translation>接听 %1 的来电</translation>
     </message>
     <message>
-        <location filename="../../app/ui/call_banner.py" line="77"/>
+        <location filename="../../app/ui/call_banner.py" line="86"/>
         <source>Dismiss the call from %1</source>
         <translation>忽略 %1 的来电</translation>
     </message>
@@ -896,115 +896,115 @@
 <context>
     <name>InterphoneList</name>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="391"/>
-        <location filename="../../app/ui/interphone_list.py" line="403"/>
+        <location filename="../../app/ui/interphone_list.py" line="399"/>
         <location filename="../../app/ui/interphone_list.py" line="411"/>
+        <location filename="../../app/ui/interphone_list.py" line="419"/>
         <source>Muted</source>
         <translation>已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="397"/>
+        <location filename="../../app/ui/interphone_list.py" line="405"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="397"/>
+        <location filename="../../app/ui/interphone_list.py" line="405"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="398"/>
+        <location filename="../../app/ui/interphone_list.py" line="406"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="403"/>
-        <location filename="../../app/ui/interphone_list.py" line="413"/>
+        <location filename="../../app/ui/interphone_list.py" line="411"/>
+        <location filename="../../app/ui/interphone_list.py" line="421"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="405"/>
+        <location filename="../../app/ui/interphone_list.py" line="413"/>
         <source>Talk target</source>
         <translation>发言频道</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="407"/>
+        <location filename="../../app/ui/interphone_list.py" line="415"/>
         <source>Listening</source>
         <translation>收听中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="409"/>
+        <location filename="../../app/ui/interphone_list.py" line="417"/>
         <source>calling…</source>
         <translation>正在呼叫…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="413"/>
+        <location filename="../../app/ui/interphone_list.py" line="421"/>
         <source>Online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="415"/>
+        <location filename="../../app/ui/interphone_list.py" line="423"/>
         <source>you are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="418"/>
+        <location filename="../../app/ui/interphone_list.py" line="426"/>
         <source>%1 speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="422"/>
+        <location filename="../../app/ui/interphone_list.py" line="430"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="440"/>
+        <location filename="../../app/ui/interphone_list.py" line="448"/>
         <source>%1 of %2</source>
         <translation>%1/%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="443"/>
+        <location filename="../../app/ui/interphone_list.py" line="451"/>
         <source>No group, discussion or contact matches “%1”</source>
         <translation>没有与“%1”匹配的群组、讨论组或联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="457"/>
+        <location filename="../../app/ui/interphone_list.py" line="465"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="460"/>
+        <location filename="../../app/ui/interphone_list.py" line="468"/>
         <source>Groups</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="460"/>
+        <location filename="../../app/ui/interphone_list.py" line="468"/>
         <source>Discussions</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="461"/>
+        <location filename="../../app/ui/interphone_list.py" line="469"/>
         <source>Contacts</source>
         <translation>联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="483"/>
+        <location filename="../../app/ui/interphone_list.py" line="491"/>
         <source>Filter by name…</source>
         <translation>按名称筛选…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="484"/>
+        <location filename="../../app/ui/interphone_list.py" line="492"/>
         <source>Filter the list by name (%1)</source>
         <translation>按名称筛选列表（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="487"/>
+        <location filename="../../app/ui/interphone_list.py" line="495"/>
         <source>Filter</source>
         <translation>筛选</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_list.py" line="488"/>
+        <location filename="../../app/ui/interphone_list.py" line="496"/>
         <source>Interphones</source>
         <translation>对讲列表</translation>
     </message>
@@ -1060,240 +1060,240 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="251"/>
+        <location filename="../../app/ui/interphone_panel.py" line="255"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="252"/>
+        <location filename="../../app/ui/interphone_panel.py" line="256"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="254"/>
+        <location filename="../../app/ui/interphone_panel.py" line="258"/>
         <source>no audio for %1 s</source>
         <translation>已 %1 秒没有收到音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="256"/>
+        <location filename="../../app/ui/interphone_panel.py" line="260"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="258"/>
+        <location filename="../../app/ui/interphone_panel.py" line="262"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="259"/>
+        <location filename="../../app/ui/interphone_panel.py" line="263"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="265"/>
+        <location filename="../../app/ui/interphone_panel.py" line="269"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="305"/>
+        <location filename="../../app/ui/interphone_panel.py" line="309"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="307"/>
+        <location filename="../../app/ui/interphone_panel.py" line="311"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="317"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="312"/>
+        <location filename="../../app/ui/interphone_panel.py" line="317"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="313"/>
+        <location filename="../../app/ui/interphone_panel.py" line="318"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="315"/>
+        <location filename="../../app/ui/interphone_panel.py" line="320"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="316"/>
+        <location filename="../../app/ui/interphone_panel.py" line="321"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="319"/>
+        <location filename="../../app/ui/interphone_panel.py" line="324"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="319"/>
+        <location filename="../../app/ui/interphone_panel.py" line="324"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="325"/>
+        <location filename="../../app/ui/interphone_panel.py" line="330"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="326"/>
+        <location filename="../../app/ui/interphone_panel.py" line="331"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="328"/>
+        <location filename="../../app/ui/interphone_panel.py" line="333"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="331"/>
+        <location filename="../../app/ui/interphone_panel.py" line="336"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="336"/>
+        <location filename="../../app/ui/interphone_panel.py" line="341"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="352"/>
-        <location filename="../../app/ui/interphone_panel.py" line="355"/>
-        <location filename="../../app/ui/interphone_panel.py" line="361"/>
-        <location filename="../../app/ui/interphone_panel.py" line="515"/>
+        <location filename="../../app/ui/interphone_panel.py" line="357"/>
+        <location filename="../../app/ui/interphone_panel.py" line="360"/>
+        <location filename="../../app/ui/interphone_panel.py" line="366"/>
+        <location filename="../../app/ui/interphone_panel.py" line="532"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="344"/>
-        <location filename="../../app/ui/interphone_panel.py" line="356"/>
+        <location filename="../../app/ui/interphone_panel.py" line="349"/>
+        <location filename="../../app/ui/interphone_panel.py" line="361"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="344"/>
-        <location filename="../../app/ui/interphone_panel.py" line="362"/>
+        <location filename="../../app/ui/interphone_panel.py" line="349"/>
+        <location filename="../../app/ui/interphone_panel.py" line="367"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="343"/>
-        <location filename="../../app/ui/interphone_panel.py" line="366"/>
+        <location filename="../../app/ui/interphone_panel.py" line="348"/>
+        <location filename="../../app/ui/interphone_panel.py" line="371"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="343"/>
-        <location filename="../../app/ui/interphone_panel.py" line="369"/>
+        <location filename="../../app/ui/interphone_panel.py" line="348"/>
+        <location filename="../../app/ui/interphone_panel.py" line="374"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="372"/>
+        <location filename="../../app/ui/interphone_panel.py" line="377"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="343"/>
-        <location filename="../../app/ui/interphone_panel.py" line="382"/>
+        <location filename="../../app/ui/interphone_panel.py" line="348"/>
+        <location filename="../../app/ui/interphone_panel.py" line="387"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="411"/>
+        <location filename="../../app/ui/interphone_panel.py" line="416"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="418"/>
+        <location filename="../../app/ui/interphone_panel.py" line="423"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="420"/>
+        <location filename="../../app/ui/interphone_panel.py" line="425"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="425"/>
+        <location filename="../../app/ui/interphone_panel.py" line="430"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="429"/>
+        <location filename="../../app/ui/interphone_panel.py" line="434"/>
         <source>Calling %1… no answer yet</source>
         <translation>正在呼叫 %1…尚未接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="433"/>
+        <location filename="../../app/ui/interphone_panel.py" line="438"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="436"/>
+        <location filename="../../app/ui/interphone_panel.py" line="441"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="442"/>
+        <location filename="../../app/ui/interphone_panel.py" line="447"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="447"/>
+        <location filename="../../app/ui/interphone_panel.py" line="452"/>
         <source>Last spoke: %1 at %2 (%3, cut off)</source>
         <translation>上一位讲话者：%1，%2 开始（%3，已中断）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="454"/>
+        <location filename="../../app/ui/interphone_panel.py" line="459"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="459"/>
+        <location filename="../../app/ui/interphone_panel.py" line="464"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="40"/>
+        <location filename="../../app/ui/interphone_panel.py" line="44"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="41"/>
+        <location filename="../../app/ui/interphone_panel.py" line="45"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="444"/>
+        <location filename="../../app/ui/interphone_panel.py" line="449"/>
         <source>Last spoke: %1, until %2</source>
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="450"/>
+        <location filename="../../app/ui/interphone_panel.py" line="455"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="514"/>
+        <location filename="../../app/ui/interphone_panel.py" line="531"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="328"/>
+        <location filename="../../app/ui/interphone_panel.py" line="333"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="332"/>
+        <location filename="../../app/ui/interphone_panel.py" line="337"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1386,8 +1386,8 @@
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="376"/>
-        <location filename="../../app/ui/main_window.py" line="417"/>
+        <location filename="../../app/ui/main_window.py" line="380"/>
+        <location filename="../../app/ui/main_window.py" line="421"/>
         <location filename="../../app/ui/window_notices.py" line="96"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1403,53 +1403,53 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="419"/>
+        <location filename="../../app/ui/main_window.py" line="423"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="420"/>
+        <location filename="../../app/ui/main_window.py" line="424"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="434"/>
+        <location filename="../../app/ui/main_window.py" line="438"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="435"/>
+        <location filename="../../app/ui/main_window.py" line="439"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="437"/>
+        <location filename="../../app/ui/main_window.py" line="441"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="438"/>
+        <location filename="../../app/ui/main_window.py" line="442"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="441"/>
+        <location filename="../../app/ui/main_window.py" line="445"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="472"/>
+        <location filename="../../app/ui/main_window.py" line="476"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="474"/>
+        <location filename="../../app/ui/main_window.py" line="478"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="476"/>
+        <location filename="../../app/ui/main_window.py" line="480"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
@@ -1459,37 +1459,37 @@
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="578"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="579"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="580"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="581"/>
+        <location filename="../../app/ui/main_window.py" line="589"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="582"/>
+        <location filename="../../app/ui/main_window.py" line="590"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="583"/>
+        <location filename="../../app/ui/main_window.py" line="591"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="584"/>
+        <location filename="../../app/ui/main_window.py" line="592"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1543,144 +1543,144 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="347"/>
+        <location filename="../../app/ui/presenter.py" line="349"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="373"/>
+        <location filename="../../app/ui/presenter_calls.py" line="169"/>
         <source>Missed call from %1</source>
         <translation>%1 的未接呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_calls.py" line="51"/>
+        <location filename="../../app/ui/presenter_calls.py" line="63"/>
         <source>Calling %1…</source>
         <translation>正在呼叫 %1…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_calls.py" line="52"/>
+        <location filename="../../app/ui/presenter_calls.py" line="64"/>
         <source>%1 answered</source>
         <translation>%1 已接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_calls.py" line="53"/>
+        <location filename="../../app/ui/presenter_calls.py" line="65"/>
         <source>%1 declined the call</source>
         <translation>%1 拒绝了呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_calls.py" line="54"/>
+        <location filename="../../app/ui/presenter_calls.py" line="66"/>
         <source>No answer from %1</source>
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="427"/>
-        <location filename="../../app/ui/presenter_calls.py" line="55"/>
-        <location filename="../../app/ui/presenter_calls.py" line="102"/>
+        <location filename="../../app/ui/presenter.py" line="423"/>
+        <location filename="../../app/ui/presenter_calls.py" line="67"/>
+        <location filename="../../app/ui/presenter_calls.py" line="114"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_calls.py" line="56"/>
+        <location filename="../../app/ui/presenter_calls.py" line="68"/>
         <source>Call to %1 cancelled</source>
         <translation>已取消对 %1 的呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_calls.py" line="105"/>
+        <location filename="../../app/ui/presenter_calls.py" line="117"/>
         <source>%1 left the call</source>
         <translation>%1 已挂断</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_calls.py" line="130"/>
+        <location filename="../../app/ui/presenter_calls.py" line="142"/>
         <source>%1 · you left the empty chat and talk into %2 again</source>
         <translation>%1 · 你已离开空的一对一对讲，重新发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_calls.py" line="134"/>
+        <location filename="../../app/ui/presenter_calls.py" line="146"/>
         <source>%1 · you left the empty chat</source>
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="344"/>
+        <location filename="../../app/ui/presenter.py" line="346"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="489"/>
+        <location filename="../../app/ui/presenter.py" line="485"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="444"/>
+        <location filename="../../app/ui/presenter.py" line="440"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="504"/>
+        <location filename="../../app/ui/presenter.py" line="500"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="515"/>
+        <location filename="../../app/ui/presenter.py" line="511"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="518"/>
+        <location filename="../../app/ui/presenter.py" line="514"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="521"/>
+        <location filename="../../app/ui/presenter.py" line="517"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="522"/>
+        <location filename="../../app/ui/presenter.py" line="518"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="42"/>
+        <location filename="../../app/ui/presenter_link.py" line="49"/>
         <source>your account was removed from the server&apos;s directory</source>
         <translation>你的账号已从服务器的目录中移除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="45"/>
+        <location filename="../../app/ui/presenter_link.py" line="52"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="47"/>
+        <location filename="../../app/ui/presenter_link.py" line="54"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="51"/>
+        <location filename="../../app/ui/presenter_link.py" line="58"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="53"/>
+        <location filename="../../app/ui/presenter_link.py" line="60"/>
         <source>no audio: UDP blocked on the way</source>
         <translation>无音频：UDP 在途中被拦截</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="62"/>
+        <location filename="../../app/ui/presenter_link.py" line="69"/>
         <source>encrypted, %1</source>
         <translation>已加密，%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="64"/>
+        <location filename="../../app/ui/presenter_link.py" line="71"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="79"/>
+        <location filename="../../app/ui/presenter_link.py" line="101"/>
         <source>No audio either way: UDP to the server gets no answer (a firewall?)</source>
         <translation>双向均无音频：发往服务器的 UDP 没有应答（防火墙？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="84"/>
+        <location filename="../../app/ui/presenter_link.py" line="106"/>
         <source>Audio gets through to the server again</source>
         <translation>音频已重新送达服务器</translation>
     </message>
@@ -1713,49 +1713,49 @@
 <context>
     <name>ReplayList</name>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="115"/>
+        <location filename="../../app/ui/floor_widgets.py" line="118"/>
         <source>(%1)</source>
         <translation>（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="240"/>
+        <location filename="../../app/ui/floor_widgets.py" line="243"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="386"/>
-        <location filename="../../app/ui/floor_widgets.py" line="441"/>
+        <location filename="../../app/ui/floor_widgets.py" line="389"/>
+        <location filename="../../app/ui/floor_widgets.py" line="444"/>
         <source>Play again</source>
         <translation>重新播放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="400"/>
+        <location filename="../../app/ui/floor_widgets.py" line="403"/>
         <source>Play again: %1 at %2 (%3)</source>
         <translation>重新播放：%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="401"/>
+        <location filename="../../app/ui/floor_widgets.py" line="404"/>
         <source>Play again: %1 at %2 (%3), not heard yet</source>
         <translation>重新播放：%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="405"/>
+        <location filename="../../app/ui/floor_widgets.py" line="408"/>
         <source>%1 at %2 (%3)</source>
         <translation>%1，%2（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="406"/>
+        <location filename="../../app/ui/floor_widgets.py" line="409"/>
         <source>%1 at %2 (%3), not heard yet</source>
         <translation>%1，%2（%3），尚未收听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="460"/>
+        <location filename="../../app/ui/floor_widgets.py" line="465"/>
         <source>Replay (%1 unheard)</source>
         <translation>回放（%1 条未听）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/floor_widgets.py" line="461"/>
-        <location filename="../../app/ui/floor_widgets.py" line="463"/>
+        <location filename="../../app/ui/floor_widgets.py" line="466"/>
+        <location filename="../../app/ui/floor_widgets.py" line="468"/>
         <source>Replay</source>
         <translation>回放</translation>
     </message>
@@ -2065,67 +2065,67 @@
         <translation>如果是，请勾选下面的复选框并重新登录。如果不是，请不要登录：可能有人正在截获连接。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="442"/>
+        <location filename="../../app/ui/sign_in.py" line="450"/>
         <source>Sign in to Interphone</source>
         <translation>登录实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="443"/>
+        <location filename="../../app/ui/sign_in.py" line="451"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="444"/>
+        <location filename="../../app/ui/sign_in.py" line="452"/>
         <source>&amp;Server:</source>
         <translation>服务器(&amp;S)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="444"/>
+        <location filename="../../app/ui/sign_in.py" line="452"/>
         <source>&amp;User:</source>
         <translation>用户(&amp;U)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="444"/>
+        <location filename="../../app/ui/sign_in.py" line="452"/>
         <source>&amp;Token:</source>
         <translation>令牌(&amp;T)：</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="448"/>
+        <location filename="../../app/ui/sign_in.py" line="456"/>
         <source>host:port, e.g. 127.0.0.1:9400 (several: a:9400, b:9400)</source>
         <translation>主机:端口，例如 127.0.0.1:9400（多个：a:9400, b:9400）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="449"/>
+        <location filename="../../app/ui/sign_in.py" line="457"/>
         <source>your user name</source>
         <translation>你的用户名</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="450"/>
+        <location filename="../../app/ui/sign_in.py" line="458"/>
         <source>your password or token</source>
         <translation>你的密码或令牌</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="451"/>
+        <location filename="../../app/ui/sign_in.py" line="459"/>
         <source>&amp;Remember me on this computer</source>
         <translation>在此电脑上记住我(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="452"/>
+        <location filename="../../app/ui/sign_in.py" line="460"/>
         <source>&amp;Encrypted connection (TLS)</source>
         <translation>加密连接（TLS）(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="454"/>
+        <location filename="../../app/ui/sign_in.py" line="462"/>
         <source>I checked the &amp;fingerprint: trust this certificate for this server</source>
         <translation>我已核对指纹：信任此服务器的这个证书(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="456"/>
+        <location filename="../../app/ui/sign_in.py" line="464"/>
         <source>Sign &amp;in</source>
         <translation>登录(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/sign_in.py" line="457"/>
+        <location filename="../../app/ui/sign_in.py" line="465"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -2133,154 +2133,154 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="268"/>
+        <location filename="../../app/ui/talk_button.py" line="269"/>
         <source>Press to talk</source>
         <translation>按下讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="268"/>
+        <location filename="../../app/ui/talk_button.py" line="269"/>
         <source>or press %1</source>
         <translation>或按%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="271"/>
+        <location filename="../../app/ui/talk_button.py" line="272"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="271"/>
+        <location filename="../../app/ui/talk_button.py" line="272"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="274"/>
+        <location filename="../../app/ui/talk_button.py" line="275"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="277"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="280"/>
-        <location filename="../../app/ui/talk_button.py" line="286"/>
-        <location filename="../../app/ui/talk_button.py" line="288"/>
+        <location filename="../../app/ui/talk_button.py" line="281"/>
+        <location filename="../../app/ui/talk_button.py" line="287"/>
+        <location filename="../../app/ui/talk_button.py" line="289"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="280"/>
+        <location filename="../../app/ui/talk_button.py" line="281"/>
         <source>Into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="286"/>
+        <location filename="../../app/ui/talk_button.py" line="287"/>
         <source>Into %1 · %2 left</source>
         <translation>发言至 %1 · 剩余 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="288"/>
+        <location filename="../../app/ui/talk_button.py" line="289"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="290"/>
+        <location filename="../../app/ui/talk_button.py" line="291"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="290"/>
+        <location filename="../../app/ui/talk_button.py" line="291"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="292"/>
+        <location filename="../../app/ui/talk_button.py" line="293"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="293"/>
+        <location filename="../../app/ui/talk_button.py" line="294"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="296"/>
+        <location filename="../../app/ui/talk_button.py" line="297"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="296"/>
+        <location filename="../../app/ui/talk_button.py" line="297"/>
         <source>Try again</source>
         <translation>请重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="299"/>
+        <location filename="../../app/ui/talk_button.py" line="300"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="301"/>
+        <location filename="../../app/ui/talk_button.py" line="302"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="301"/>
+        <location filename="../../app/ui/talk_button.py" line="302"/>
         <source>Pick an interphone to talk in</source>
         <translation>请选择要讲话的对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="302"/>
+        <location filename="../../app/ui/talk_button.py" line="303"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="303"/>
+        <location filename="../../app/ui/talk_button.py" line="304"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="572"/>
+        <location filename="../../app/ui/talk_button.py" line="580"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="573"/>
+        <location filename="../../app/ui/talk_button.py" line="581"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="575"/>
+        <location filename="../../app/ui/talk_button.py" line="583"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="576"/>
+        <location filename="../../app/ui/talk_button.py" line="584"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="584"/>
+        <location filename="../../app/ui/talk_button.py" line="592"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="586"/>
+        <location filename="../../app/ui/talk_button.py" line="594"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="587"/>
+        <location filename="../../app/ui/talk_button.py" line="595"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="589"/>
+        <location filename="../../app/ui/talk_button.py" line="597"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="591"/>
+        <location filename="../../app/ui/talk_button.py" line="599"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
@@ -2388,22 +2388,22 @@
     <message>
         <location filename="../../app/ui/tray.py" line="249"/>
         <source>Talk target: %1 (offline)</source>
-        <translation>通话对象：%1（离线）</translation>
+        <translation>发言频道：%1（离线）</translation>
     </message>
     <message>
         <location filename="../../app/ui/tray.py" line="250"/>
         <source>Talk target: none (offline)</source>
-        <translation>通话对象：无（离线）</translation>
+        <translation>发言频道：无（离线）</translation>
     </message>
     <message>
         <location filename="../../app/ui/tray.py" line="252"/>
         <source>Talk target: %1</source>
-        <translation>通话对象：%1</translation>
+        <translation>发言频道：%1</translation>
     </message>
     <message>
         <location filename="../../app/ui/tray.py" line="254"/>
         <source>Talk target: none (join an interphone)</source>
-        <translation>通话对象：无（请加入一个对讲）</translation>
+        <translation>发言频道：无（请加入一个对讲）</translation>
     </message>
     <message>
         <location filename="../../app/ui/tray.py" line="309"/>
