@@ -179,16 +179,32 @@ def test_the_replay_list_shows_as_many_rows_at_a_large_font(qtbot, large_font: Q
         window.talk_key.detach()
 
 
-def test_the_talk_buttons_title_is_whole_at_its_least_size(qtbot, large_font: QFont) -> None:
+@pytest.mark.parametrize("points", [None, POINTS])
+@pytest.mark.parametrize("offer", ["join", ""])
+def test_the_talk_buttons_texts_are_whole_at_its_least_size(qtbot, qapp: QApplication,
+                                                             points: int | None,
+                                                             offer: str) -> None:
     """At 640x480 and 18 pt the disc shrank to its 120-pixel least size, where the title,
-    never smaller than the text, read "Hold t…"."""
-    button = TalkButton()
-    qtbot.addWidget(button)
-    button.set_state(TalkState.IDLE)
-    button.resize(button.minimumSizeHint())
-    title = button.texts()[0]
-    _, lines = button.title_lines(title)
-    assert " ".join(lines) == title, lines
+    never smaller than the text, read "Hold t…"; at the default font, with nothing selected,
+    the least disc read "Pick an interphone to t…"."""
+    default = qapp.font()
+    if points is not None:
+        large = QFont(default)
+        large.setPointSize(points)
+        qapp.setFont(large)
+    try:
+        button = TalkButton()
+        qtbot.addWidget(button)
+        if offer:
+            button.set_state(TalkState.IDLE)
+        else:
+            button.set_join_offer("")
+        button.resize(button.minimumSizeHint())
+        title, detail = button.texts()
+        assert " ".join(button.title_lines(title)[1]) == title
+        assert " ".join(button.detail_lines(detail)) == detail
+    finally:
+        qapp.setFont(default)
 
 
 def test_the_windows_least_size_grows_with_the_font(qtbot, qapp: QApplication) -> None:
