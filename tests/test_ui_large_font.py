@@ -232,3 +232,27 @@ def test_the_windows_least_size_grows_with_the_font(qtbot, qapp: QApplication) -
         assert window.minimumSize() == default_minimum
     finally:
         window.talk_key.detach()
+
+
+@pytest.mark.parametrize("points", [9, 12, 14])
+def test_at_its_least_size_the_window_does_not_scroll(qtbot, qapp: QApplication,
+                                                      points: int) -> None:
+    """At 12 pt the window's parts needed 657 pixels: its least size, 640 wide, scrolled
+    them sideways. (This platform's 800-pixel screen holds the least size up to 14 pt.)"""
+    default = qapp.font()
+    font = QFont(default)
+    font.setPointSize(points)
+    qapp.setFont(font)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        window.resize(window.minimumSize())
+        QApplication.processEvents()
+        assert window.size() == window.minimumSize()
+        assert not window.scroller.horizontalScrollBar().isVisible()
+        assert not window.scroller.verticalScrollBar().isVisible()
+    finally:
+        window.talk_key.detach()
+        qapp.setFont(default)
