@@ -611,7 +611,7 @@
     <message>
         <location filename="../../app/ui/global_key_edit.py" line="107"/>
         <source>No global talk key: the talk key works only while the Interphone window has focus</source>
-        <translation>不使用全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>不使用全局讲话键：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
 </context>
 <context>
@@ -619,7 +619,7 @@
     <message>
         <location filename="../../app/ui/global_key.py" line="91"/>
         <source>Global talk key refused: %1</source>
-        <translation>全局通话键被拒绝：%1</translation>
+        <translation>全局讲话键被拒绝：%1</translation>
     </message>
     <message>
         <location filename="../../app/ui/global_key.py" line="167"/>
@@ -634,17 +634,17 @@
     <message>
         <location filename="../../app/ui/global_key.py" line="179"/>
         <source>The command line (--global-talk-key &quot;&quot;) turned the global talk key off for this run. A key chosen here takes effect at once and is saved.</source>
-        <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局通话键。在此处选择的键会立即生效并保存。</translation>
+        <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局讲话键。在此处选择的键会立即生效并保存。</translation>
     </message>
     <message>
         <location filename="../../app/ui/global_key.py" line="185"/>
         <source>Global talk key unavailable: %1</source>
-        <translation>全局通话键不可用：%1</translation>
+        <translation>全局讲话键不可用：%1</translation>
     </message>
     <message>
         <location filename="../../app/ui/global_key.py" line="112"/>
         <source>Global talk key: %1</source>
-        <translation>全局通话键：%1</translation>
+        <translation>全局讲话键：%1</translation>
     </message>
 </context>
 <context>
@@ -702,17 +702,17 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="44"/>
         <source>“%1” cannot be the global talk key: %2</source>
-        <translation>“%1”不能用作全局通话键：%2</translation>
+        <translation>“%1”不能用作全局讲话键：%2</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="48"/>
         <source>this desktop does not offer global shortcuts (%1): the talk key works only while Interphone has focus</source>
-        <translation>此桌面不提供全局快捷键（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>此桌面不提供全局快捷键（%1）：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="53"/>
         <source>“%1” is a combination: the global talk key is one key held alone (for example Right Ctrl or F9)</source>
-        <translation>“%1”是组合键：全局通话键只能是单独按住的一个键（例如右 Ctrl 或 F9）</translation>
+        <translation>“%1”是组合键：全局讲话键只能是单独按住的一个键（例如右 Ctrl 或 F9）</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="56"/>
@@ -722,7 +722,7 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="59"/>
         <source>no X display to take the global talk key from (%1)</source>
-        <translation>没有可用来获取全局通话键的 X 显示服务器（%1）</translation>
+        <translation>没有可用来获取全局讲话键的 X 显示服务器（%1）</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="62"/>
@@ -732,7 +732,7 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="64"/>
         <source>global keys need pynput, which cannot load here (%1): the talk key works only while Interphone has focus</source>
-        <translation>全局按键需要 pynput，但这里无法加载它（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>全局按键需要 pynput，但这里无法加载它（%1）：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="67"/>
@@ -747,12 +747,12 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="71"/>
         <source>another program already uses the %1 key as a global shortcut: choose another talk key, or free it in that program</source>
-        <translation>另一个程序已将 %1 键用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
+        <translation>另一个程序已将 %1 键用作全局快捷键：请选择其他讲话键，或在那个程序中释放它</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="74"/>
         <source>another program already uses the %1 as a global shortcut: choose another talk key, or free it in that program</source>
-        <translation>另一个程序已将 %1 用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
+        <translation>另一个程序已将 %1 用作全局快捷键：请选择其他讲话键，或在那个程序中释放它</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="82"/>
@@ -762,22 +762,22 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="83"/>
         <source>no graphical session found (neither DISPLAY nor WAYLAND_DISPLAY is set): the talk key works only while Interphone has focus</source>
-        <translation>未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="86"/>
         <source>on Wayland the desktop lends keyboard shortcuts only: choose a key (Right Ctrl, F9…) as the global talk key</source>
-        <translation>在 Wayland 下，桌面只提供键盘快捷键：请选择一个键（右 Ctrl、F9…）作为全局通话键</translation>
+        <translation>在 Wayland 下，桌面只提供键盘快捷键：请选择一个键（右 Ctrl、F9…）作为全局讲话键</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="89"/>
         <source>the desktop did not bind the global talk key: the talk key works only while Interphone has focus</source>
-        <translation>桌面没有绑定全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>桌面没有绑定全局讲话键：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="92"/>
         <source>the desktop did not bind the global talk key (cancelled): the talk key works only while Interphone has focus</source>
-        <translation>桌面没有绑定全局通话键（已取消）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>桌面没有绑定全局讲话键（已取消）：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="102"/>
@@ -807,7 +807,7 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="122"/>
         <source>%1 (Space stays the talk key inside the Interphone window)</source>
-        <translation>%1（在实时对讲窗口内，空格键仍是通话键）</translation>
+        <translation>%1（在实时对讲窗口内，空格键仍是讲话键）</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="125"/>
@@ -1386,8 +1386,8 @@
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="380"/>
-        <location filename="../../app/ui/main_window.py" line="421"/>
+        <location filename="../../app/ui/main_window.py" line="377"/>
+        <location filename="../../app/ui/main_window.py" line="418"/>
         <location filename="../../app/ui/window_notices.py" line="96"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1403,53 +1403,53 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="423"/>
+        <location filename="../../app/ui/main_window.py" line="420"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="424"/>
+        <location filename="../../app/ui/main_window.py" line="421"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="438"/>
+        <location filename="../../app/ui/main_window.py" line="435"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="439"/>
+        <location filename="../../app/ui/main_window.py" line="436"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="441"/>
+        <location filename="../../app/ui/main_window.py" line="438"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="442"/>
+        <location filename="../../app/ui/main_window.py" line="439"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="445"/>
+        <location filename="../../app/ui/main_window.py" line="442"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="476"/>
+        <location filename="../../app/ui/main_window.py" line="473"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="478"/>
+        <location filename="../../app/ui/main_window.py" line="475"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="480"/>
+        <location filename="../../app/ui/main_window.py" line="477"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
@@ -1459,37 +1459,37 @@
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="586"/>
+        <location filename="../../app/ui/main_window.py" line="583"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="587"/>
+        <location filename="../../app/ui/main_window.py" line="584"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="588"/>
+        <location filename="../../app/ui/main_window.py" line="585"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="589"/>
+        <location filename="../../app/ui/main_window.py" line="586"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="590"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="591"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="592"/>
+        <location filename="../../app/ui/main_window.py" line="589"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1879,7 +1879,7 @@
     <message>
         <location filename="../../app/ui/settings_dialog.py" line="448"/>
         <source>&amp;Global talk key:</source>
-        <translation>全局通话键(&amp;G)：</translation>
+        <translation>全局讲话键(&amp;G)：</translation>
     </message>
     <message>
         <location filename="../../app/ui/settings_dialog.py" line="449"/>
@@ -2436,7 +2436,7 @@
     <message>
         <location filename="../../app/ui/global_key_edit.py" line="166"/>
         <source>Talks while another program has the focus. Click, then press Right Ctrl, a function key or a mouse side button (Escape cancels)</source>
-        <translation>在其他程序处于焦点时也能通话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
+        <translation>在其他程序处于焦点时也能讲话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
     </message>
 </context>
 </TS>
