@@ -124,7 +124,7 @@ def test_language_switch_retranslates_live(qloop, settings, switcher) -> None:
         assert "成员" in window.panel.members_title.text()
         assert dialog.windowTitle() == "实时对讲设置"
         assert window.interphones.filter.placeholderText() == "按名称筛选…"
-        assert "全局通话键" in key_status.text() and "Global" not in key_status.text()
+        assert "全局讲话键" in key_status.text() and "Global" not in key_status.text()
         dialog.language.setCurrentIndex(dialog.language.findData("en"))
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
         await until(lambda: button.texts()[0] == "Hold to talk"

@@ -121,7 +121,7 @@ def test_a_refused_lock_key_is_named_as_on_the_keyboard(switcher, name: str, sho
     assert hotkey_text(refused.value).startswith(f"“{shown}” cannot be the global talk key: ")
     switcher.apply("zh_CN")
     chinese = {"Caps Lock": "大写锁定键", "Num Lock": "数字锁定键"}[shown]
-    assert hotkey_text(refused.value).startswith(f"“{chinese}”不能用作全局通话键：")
+    assert hotkey_text(refused.value).startswith(f"“{chinese}”不能用作全局讲话键：")
 
 
 def test_the_mouse_buttons_are_named_for_what_they_are(switcher) -> None:
@@ -144,12 +144,12 @@ def test_a_refused_key_in_chinese(switcher) -> None:
     with pytest.raises(HotkeyRefused) as refused:
         parse_talk_key("CapsLock")
     assert hotkey_text(refused.value) == (
-        "“大写锁定键”不能用作全局通话键：它在所有程序中开关大写锁定（Caps Lock），"
+        "“大写锁定键”不能用作全局讲话键：它在所有程序中开关大写锁定（Caps Lock），"
         "每按一次都会同时切换大小写")
     with pytest.raises(HotkeyRefused) as refused:
         parse_talk_key("Ctrl+F9")
     assert hotkey_text(refused.value) == (
-        "“Ctrl+F9”是组合键：全局通话键只能是单独按住的一个键（例如右 Ctrl 或 F9）")
+        "“Ctrl+F9”是组合键：全局讲话键只能是单独按住的一个键（例如右 Ctrl 或 F9）")
 
 
 def test_key_labels_follow_the_language(switcher) -> None:
@@ -176,7 +176,7 @@ def test_the_status_is_chinese_and_follows_a_language_switch(
     switcher.apply("zh_CN")
     status = run(qloop, service.apply("CapsLock"))
     assert status == shown[-1] == (
-        "全局通话键被拒绝：“大写锁定键”不能用作全局通话键：它在所有程序中开关大写锁定"
+        "全局讲话键被拒绝：“大写锁定键”不能用作全局讲话键：它在所有程序中开关大写锁定"
         "（Caps Lock），每按一次都会同时切换大小写")
     switcher.apply("en")  # worded again when read (the tray, the settings dialog)
     assert service.status == ("Global talk key refused: “Caps Lock” cannot be the global "
@@ -187,8 +187,8 @@ def test_the_status_is_chinese_and_follows_a_language_switch(
     assert english.startswith("Global talk key unavailable: no graphical session found")
     switcher.apply("zh_CN")
     assert service.status == (
-        "全局通话键不可用：未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）："
-        "通话键仅在实时对讲窗口处于焦点时有效")
+        "全局讲话键不可用：未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）："
+        "讲话键仅在实时对讲窗口处于焦点时有效")
     assert run(qloop, service.apply("")) == "" == service.status
 
 
@@ -220,10 +220,10 @@ def test_a_key_another_program_holds_is_said_in_chinese(
                                      X.GrabModeAsync, X.GrabModeAsync)
         other.sync()
         assert run(qloop, service.apply("F9")) == (
-            "全局通话键不可用：另一个程序已将 F9 键用作全局快捷键：请选择其他通话键，"
+            "全局讲话键不可用：另一个程序已将 F9 键用作全局快捷键：请选择其他讲话键，"
             "或在那个程序中释放它")
         assert not service.active
-        assert run(qloop, service.apply("RightCtrl")) == "全局通话键：右 Ctrl"
+        assert run(qloop, service.apply("RightCtrl")) == "全局讲话键：右 Ctrl"
         assert service.active
         switcher.apply("en")
         assert service.status == "Global talk key: Right Ctrl"
@@ -243,7 +243,7 @@ def test_the_settings_field_refuses_in_chinese_and_rewords_on_a_switch(qtbot, sw
     edit.refused.connect(refused.append)
     switcher.apply("zh_CN")
     assert not edit.offer("a")
-    chinese = ("“a”不能用作全局通话键：它在所有其他程序中用于输入：实时对讲运行期间，"
+    chinese = ("“a”不能用作全局讲话键：它在所有其他程序中用于输入：实时对讲运行期间，"
                "其他程序都将收不到这个键；请选择单独的修饰键（右 Ctrl）、功能键（F1–F24）、"
                "Pause、Scroll Lock、Insert、Menu 或鼠标侧键")
     assert refused == [chinese] and dialog.global_key_problem.text() == chinese

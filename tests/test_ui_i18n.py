@@ -162,3 +162,25 @@ def test_zh_cn_list_headers_and_unheard_replays_use_chinese_punctuation(qtbot) -
         assert replay.title.text() == "回放（1 条未听）"  # one string, not 回放 + " " + （…）
     finally:
         switcher.apply("en")
+
+
+def test_zh_cn_names_the_talk_target_alike_in_the_tray_and_the_list() -> None:
+    """The tray's menu read 通话对象 ("the party of a call") where the list's row reads
+    发言频道 for the same talk target."""
+    term = {source: (translation.text or "") for _context, source, translation in messages()}[
+        "Talk target"]
+    for _context, source, translation in messages():
+        if source.startswith("Talk target"):
+            assert (translation.text or "").startswith(term), source
+
+
+def test_zh_cn_names_the_talk_key_alike_everywhere() -> None:
+    """The settings' field read 讲话键 (the key to talk) and the global one beside it
+    全局通话键, as did the messages about the in-window key: one term, 讲话键."""
+    term = {source: (translation.text or "") for _context, source, translation in messages()}[
+        "Talk &key:"]
+    assert term.startswith("讲话键")
+    for _context, source, translation in messages():
+        if "talk key" in source.lower():
+            assert "讲话键" in (translation.text or ""), source
+            assert "通话键" not in (translation.text or ""), source

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, QSize
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QApplication,
@@ -22,6 +22,9 @@ from PySide6.QtWidgets import (
 from app.ui.floor_widgets import ReplayItem
 from app.ui.font_style import FontScaledStyle
 from app.ui.main_window import MainWindow
+from app.ui.talk_button import TalkButton
+from app.ui.view_types import TalkState
+from app.ui.window_geometry import minimum_size
 
 pytest_plugins = ["test_ui_support"]
 
@@ -174,3 +177,82 @@ def test_the_replay_list_shows_as_many_rows_at_a_large_font(qtbot, large_font: Q
         assert rows.viewport().height() >= 5 * rows.sizeHintForRow(0), rows.sizeHintForRow(0)
     finally:
         window.talk_key.detach()
+
+
+@pytest.mark.parametrize("points", [None, POINTS])
+@pytest.mark.parametrize("offer", ["join", ""])
+def test_the_talk_buttons_texts_are_whole_at_its_least_size(qtbot, qapp: QApplication,
+                                                             points: int | None,
+                                                             offer: str) -> None:
+    """At 640x480 and 18 pt the disc shrank to its 120-pixel least size, where the title,
+    never smaller than the text, read "Hold t…"; at the default font, with nothing selected,
+    the least disc read "Pick an interphone to t…"."""
+    default = qapp.font()
+    if points is not None:
+        large = QFont(default)
+        large.setPointSize(points)
+        qapp.setFont(large)
+    try:
+        button = TalkButton()
+        qtbot.addWidget(button)
+        if offer:
+            button.set_state(TalkState.IDLE)
+        else:
+            button.set_join_offer("")
+        button.resize(button.minimumSizeHint())
+        title, detail = button.texts()
+        assert " ".join(button.title_lines(title)[1]) == title
+        assert " ".join(button.detail_lines(detail)) == detail
+    finally:
+        qapp.setFont(default)
+
+
+def test_the_windows_least_size_grows_with_the_font(qtbot, qapp: QApplication) -> None:
+    """640x480 held the window's parts at 9 pt; at 18 pt it cut the members' names and the
+    talk button's title and scrolled both ways: the least size grows with the font, within
+    what the screen holds."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    try:
+        default_minimum = window.minimumSize()
+        default = qapp.font()
+        large = QFont(default)
+        large.setPointSize(POINTS)
+        qapp.setFont(large)
+        try:
+            QApplication.processEvents()
+            screen = window.screen().availableGeometry()
+            expected = minimum_size(screen, QSize(960, 720))
+            assert window.minimumSize().width() >= expected.width() > default_minimum.width()
+            assert window.minimumSize().height() >= expected.height()
+            assert expected.height() > default_minimum.height()
+        finally:
+            qapp.setFont(default)
+        QApplication.processEvents()
+        assert window.minimumSize() == default_minimum
+    finally:
+        window.talk_key.detach()
+
+
+@pytest.mark.parametrize("points", [9, 12, 14])
+def test_at_its_least_size_the_window_does_not_scroll(qtbot, qapp: QApplication,
+                                                      points: int) -> None:
+    """At 12 pt the window's parts needed 657 pixels: its least size, 640 wide, scrolled
+    them sideways. (This platform's 800-pixel screen holds the least size up to 14 pt.)"""
+    default = qapp.font()
+    font = QFont(default)
+    font.setPointSize(points)
+    qapp.setFont(font)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        window.resize(window.minimumSize())
+        QApplication.processEvents()
+        assert window.size() == window.minimumSize()
+        assert not window.scroller.horizontalScrollBar().isVisible()
+        assert not window.scroller.verticalScrollBar().isVisible()
+    finally:
+        window.talk_key.detach()
+        qapp.setFont(default)

@@ -744,7 +744,7 @@ def test_the_big_button_offers_no_join_without_a_selection_and_calls_a_contact(
         window = session.window
         button, panel = window.panel.talk_button, window.panel
         assert panel.interphone_id == "" and button.state is TalkState.NOT_JOINED
-        assert button.texts() == ("Nothing selected", "Pick an interphone to talk in")
+        assert button.texts() == ("Nothing selected", "Pick an interphone")
         window.interphones.select("chat_bob:me")
         await until(lambda: panel.interphone_id == "chat_bob:me", what="bob shown")
         assert not panel.join_button.isEnabled()  # bob is offline

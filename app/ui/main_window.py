@@ -52,7 +52,7 @@ from app.ui.return_clicks import ReturnClicksButtons
 from app.ui.talk_intents import TURN_STATES, TalkIntents
 from app.ui.talk_key import TalkKey, talk_key_label
 from app.ui.view_types import InterphoneRow, LinkState, TalkState
-from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry, minimum_size
+from app.ui.window_geometry import DEFAULT_SIZE, initial_geometry, least_size
 from app.ui.window_notices import UNTIL_SEEN_TRAY_MS
 from app.ui.window_tray import WindowTray
 
@@ -269,10 +269,10 @@ class MainWindow(WindowTray):
         self.setGeometry(initial_geometry(screen.availableGeometry()))
 
     def _fit_minimum(self) -> None:
-        """640×480 at least, or what the screen's available area holds with a frame."""
-        screen = self.screen() or QApplication.primaryScreen()
-        if screen is not None:
-            self.setMinimumSize(minimum_size(screen.availableGeometry()))
+        """640×480 at least, more at a large font (see :func:`least_size`)."""
+        least = least_size(self)
+        if least is not None:
+            self.setMinimumSize(least)
 
     def set_rows(self, rows: list[InterphoneRow]) -> None:
         if self.interphones.set_rows(rows):
@@ -569,8 +569,10 @@ class MainWindow(WindowTray):
             self.talk_key.release()
         elif event.type() == QEvent.Type.WindowStateChange:
             self._follow_screen()
-        elif event.type() == QEvent.Type.FontChange and not self._list_width_chosen:
-            self._fit_list()
+        elif event.type() == QEvent.Type.FontChange:
+            self._fit_minimum()
+            if not self._list_width_chosen:
+                self._fit_list()
         super().changeEvent(event)
 
     def _follow_screen(self) -> None:

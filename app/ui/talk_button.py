@@ -61,7 +61,7 @@ WARNING_COLOURS: dict[int, str] = {10: "#ef6c00", 3: "#6a1b9a"}
 REFUSED_FEEDBACK_MS = 900
 RING_STEP_PX = 2.5
 """The countdown ring is redrawn when its end moved this far (or the seconds changed)."""
-MIN_SIDE = 120  # px, the least width and height
+MIN_SIDE, _MIN_SIDE_TEXT_PX = 120, 12  # px: the least width and height at a 12-pixel text
 JOIN, CALL = "join", "call"  # what a click does while not joined (set_join_offer)
 _PRESSABLE = {TalkState.IDLE, TalkState.REQUESTING, TalkState.TALKING, TalkState.BUSY,
               TalkState.DENIED, TalkState.QUEUED}
@@ -128,8 +128,6 @@ class TalkButton(QAbstractButton):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # (a click leaves the focus where it is)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        # small enough to fit a 640x480 window showing the call and emergency banners
-        self.setMinimumSize(MIN_SIDE, MIN_SIDE)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         # it paints its whole rectangle (the background first), so the countdown repaints
         # the button alone, not the panel and window behind it
@@ -298,13 +296,19 @@ class TalkButton(QAbstractButton):
             if self._join_offer == CALL:
                 return self.tr("Call"), self._join_hint
             if not self._join_offer:
-                return self.tr("Nothing selected"), self.tr("Pick an interphone to talk in")
+                return self.tr("Nothing selected"), self.tr("Pick an interphone")
             return self.tr("Join to talk"), self._join_hint
         return self.tr("Offline"), ""
 
     # --- events ------------------------------------------------------------------------------
     def sizeHint(self) -> QSize:
-        return QSize(220, 220)
+        return QSize(220, 220).expandedTo(self.minimumSizeHint())
+
+    def minimumSizeHint(self) -> QSize:
+        """Small enough for a 640x480 window with the call and emergency banners; in
+        proportion at a large text (at 18 pt the least disc read "Hold t…")."""
+        side = max(MIN_SIDE, MIN_SIDE * QFontInfo(self.font()).pixelSize() // _MIN_SIDE_TEXT_PX)
+        return QSize(side, side)
 
     def hitButton(self, pos: QPoint) -> bool:
         """Never: the base's own click handling (press, move, release, ``clicked``) does
@@ -403,14 +407,11 @@ class TalkButton(QAbstractButton):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawEllipse(disc.adjusted(-2.5, -2.5, 2.5, 2.5))
         if detail:  # the line that changes (the countdown's seconds): drawn each time
-            font = self.detail_font()
-            painter.setFont(font)
+            painter.setFont(self.detail_font())
             painter.setPen(text_on(self._fill()))
-            lower = self.detail_rect()
-            lines = fit_lines(detail, QFontMetricsF(font), lower.width(),
-                              max(1, int(lower.height() // QFontMetricsF(font).lineSpacing())))
-            painter.drawText(lower, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                             "\n".join(lines))
+            painter.drawText(self.detail_rect(),
+                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                             "\n".join(self.detail_lines(detail)))
         painter.end()
 
     def _face(self, title: str) -> QPixmap:
@@ -523,6 +524,12 @@ class TalkButton(QAbstractButton):
         font.setPixelSize(max(10, int(self._disc().width() * 0.065),
                               QFontInfo(self.font()).pixelSize()))
         return font
+
+    def detail_lines(self, detail: str) -> list[str]:
+        """The second line's lines in :meth:`detail_rect` at :meth:`detail_font`."""
+        metrics, box = QFontMetricsF(self.detail_font()), self.detail_rect()
+        return fit_lines(detail, metrics, box.width(),
+                         max(1, int(box.height() // metrics.lineSpacing())))
 
     def _fill(self) -> QColor:
         """The disc's colour as drawn (darker while held)."""

@@ -4,10 +4,13 @@ area, frame included."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QFontInfo
+from PySide6.QtWidgets import QApplication, QMainWindow, QScrollArea, QWidget
 
 DEFAULT_SIZE = QSize(1280, 800)
 MINIMUM_SIZE = QSize(640, 480)
+# the text size up to which MINIMUM_SIZE holds the window's parts whole (12 pt)
+_MINIMUM_SIZE_TEXT_PX = 16
 # room for a title bar and frame when the window system has not told us yet
 _FRAME_ALLOWANCE = QSize(16, 48)
 
@@ -31,6 +34,31 @@ def minimum_size(available: QRect, wanted: QSize = MINIMUM_SIZE,
     area cannot hold that and a frame (a 640×480 screen: the status bar ended off it)."""
     return QSize(max(1, min(wanted.width(), available.width() - frame.width())),
                  max(1, min(wanted.height(), available.height() - frame.height())))
+
+
+def font_minimum(text_px: int) -> QSize:
+    """The least size the window's parts need at a ``text_px``-pixel text: 640×480 up to
+    12 pt, in proportion beyond (at 18 pt a 640×480 window cut the talk button's title to
+    "Hold t…" and the members' names, and scrolled both ways)."""
+    scale = max(1.0, text_px / _MINIMUM_SIZE_TEXT_PX)
+    return QSize(round(MINIMUM_SIZE.width() * scale), round(MINIMUM_SIZE.height() * scale))
+
+
+def least_size(window: QMainWindow) -> QSize | None:
+    """``window``'s minimum client size: 640×480, more at a large font
+    (:func:`font_minimum`) and what the parts in its scrolled central widget need with its
+    menu and status bars (at 12 pt they scrolled sideways at 640 px), within what the
+    screen's available area holds (:func:`minimum_size`); None without a screen."""
+    screen = window.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return None
+    wanted = font_minimum(QFontInfo(window.font()).pixelSize())
+    scroller = window.centralWidget()
+    parts = scroller.widget() if isinstance(scroller, QScrollArea) else None
+    if parts is not None:
+        bars = window.menuBar().sizeHint().height() + window.statusBar().sizeHint().height()
+        wanted = wanted.expandedTo(parts.minimumSizeHint() + QSize(0, bars))
+    return minimum_size(screen.availableGeometry(), wanted)
 
 
 def keep_on_screen(window: QWidget) -> None:

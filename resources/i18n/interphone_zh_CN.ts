@@ -621,7 +621,7 @@
     <message>
         <location filename="../../app/ui/global_key_edit.py" line="107"/>
         <source>No global talk key: the talk key works only while the Interphone window has focus</source>
-        <translation>不使用全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>不使用全局讲话键：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
 </context>
 <context>
@@ -629,7 +629,7 @@
     <message>
         <location filename="../../app/ui/global_key.py" line="91"/>
         <source>Global talk key refused: %1</source>
-        <translation>全局通话键被拒绝：%1</translation>
+        <translation>全局讲话键被拒绝：%1</translation>
     </message>
     <message>
         <location filename="../../app/ui/global_key.py" line="167"/>
@@ -644,17 +644,17 @@
     <message>
         <location filename="../../app/ui/global_key.py" line="179"/>
         <source>The command line (--global-talk-key &quot;&quot;) turned the global talk key off for this run. A key chosen here takes effect at once and is saved.</source>
-        <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局通话键。在此处选择的键会立即生效并保存。</translation>
+        <translation>命令行（--global-talk-key &quot;&quot;）在本次运行中关闭了全局讲话键。在此处选择的键会立即生效并保存。</translation>
     </message>
     <message>
         <location filename="../../app/ui/global_key.py" line="185"/>
         <source>Global talk key unavailable: %1</source>
-        <translation>全局通话键不可用：%1</translation>
+        <translation>全局讲话键不可用：%1</translation>
     </message>
     <message>
         <location filename="../../app/ui/global_key.py" line="112"/>
         <source>Global talk key: %1</source>
-        <translation>全局通话键：%1</translation>
+        <translation>全局讲话键：%1</translation>
     </message>
 </context>
 <context>
@@ -712,17 +712,17 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="44"/>
         <source>“%1” cannot be the global talk key: %2</source>
-        <translation>“%1”不能用作全局通话键：%2</translation>
+        <translation>“%1”不能用作全局讲话键：%2</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="48"/>
         <source>this desktop does not offer global shortcuts (%1): the talk key works only while Interphone has focus</source>
-        <translation>此桌面不提供全局快捷键（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>此桌面不提供全局快捷键（%1）：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="53"/>
         <source>“%1” is a combination: the global talk key is one key held alone (for example Right Ctrl or F9)</source>
-        <translation>“%1”是组合键：全局通话键只能是单独按住的一个键（例如右 Ctrl 或 F9）</translation>
+        <translation>“%1”是组合键：全局讲话键只能是单独按住的一个键（例如右 Ctrl 或 F9）</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="56"/>
@@ -732,7 +732,7 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="59"/>
         <source>no X display to take the global talk key from (%1)</source>
-        <translation>没有可用来获取全局通话键的 X 显示服务器（%1）</translation>
+        <translation>没有可用来获取全局讲话键的 X 显示服务器（%1）</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="62"/>
@@ -742,7 +742,7 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="64"/>
         <source>global keys need pynput, which cannot load here (%1): the talk key works only while Interphone has focus</source>
-        <translation>全局按键需要 pynput，但这里无法加载它（%1）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>全局按键需要 pynput，但这里无法加载它（%1）：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="67"/>
@@ -757,12 +757,12 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="71"/>
         <source>another program already uses the %1 key as a global shortcut: choose another talk key, or free it in that program</source>
-        <translation>另一个程序已将 %1 键用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
+        <translation>另一个程序已将 %1 键用作全局快捷键：请选择其他讲话键，或在那个程序中释放它</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="74"/>
         <source>another program already uses the %1 as a global shortcut: choose another talk key, or free it in that program</source>
-        <translation>另一个程序已将 %1 用作全局快捷键：请选择其他通话键，或在那个程序中释放它</translation>
+        <translation>另一个程序已将 %1 用作全局快捷键：请选择其他讲话键，或在那个程序中释放它</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="82"/>
@@ -772,22 +772,22 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="83"/>
         <source>no graphical session found (neither DISPLAY nor WAYLAND_DISPLAY is set): the talk key works only while Interphone has focus</source>
-        <translation>未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>未找到图形会话（DISPLAY 和 WAYLAND_DISPLAY 均未设置）：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="86"/>
         <source>on Wayland the desktop lends keyboard shortcuts only: choose a key (Right Ctrl, F9…) as the global talk key</source>
-        <translation>在 Wayland 下，桌面只提供键盘快捷键：请选择一个键（右 Ctrl、F9…）作为全局通话键</translation>
+        <translation>在 Wayland 下，桌面只提供键盘快捷键：请选择一个键（右 Ctrl、F9…）作为全局讲话键</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="89"/>
         <source>the desktop did not bind the global talk key: the talk key works only while Interphone has focus</source>
-        <translation>桌面没有绑定全局通话键：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>桌面没有绑定全局讲话键：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="92"/>
         <source>the desktop did not bind the global talk key (cancelled): the talk key works only while Interphone has focus</source>
-        <translation>桌面没有绑定全局通话键（已取消）：通话键仅在实时对讲窗口处于焦点时有效</translation>
+        <translation>桌面没有绑定全局讲话键（已取消）：讲话键仅在实时对讲窗口处于焦点时有效</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="102"/>
@@ -817,7 +817,7 @@
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="122"/>
         <source>%1 (Space stays the talk key inside the Interphone window)</source>
-        <translation>%1（在实时对讲窗口内，空格键仍是通话键）</translation>
+        <translation>%1（在实时对讲窗口内，空格键仍是讲话键）</translation>
     </message>
     <message>
         <location filename="../../app/ui/hotkey_text.py" line="125"/>
@@ -1474,37 +1474,37 @@
         <translation>扬声器已静音</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="585"/>
+        <location filename="../../app/ui/main_window.py" line="587"/>
         <source>&amp;Interphone</source>
         <translation>实时对讲(&amp;I)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="586"/>
+        <location filename="../../app/ui/main_window.py" line="588"/>
         <source>&amp;About Interphone</source>
         <translation>关于实时对讲(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="587"/>
+        <location filename="../../app/ui/main_window.py" line="589"/>
         <source>&amp;Reconnect</source>
         <translation>重新连接(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="588"/>
+        <location filename="../../app/ui/main_window.py" line="590"/>
         <source>Sign in again with the same account</source>
         <translation>用同一账号重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="589"/>
+        <location filename="../../app/ui/main_window.py" line="591"/>
         <source>&amp;Settings…</source>
         <translation>设置(&amp;S)…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="590"/>
+        <location filename="../../app/ui/main_window.py" line="592"/>
         <source>Sign &amp;out</source>
         <translation>退出登录(&amp;O)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="591"/>
+        <location filename="../../app/ui/main_window.py" line="593"/>
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
@@ -1909,7 +1909,7 @@
     <message>
         <location filename="../../app/ui/settings_dialog.py" line="448"/>
         <source>&amp;Global talk key:</source>
-        <translation>全局通话键(&amp;G)：</translation>
+        <translation>全局讲话键(&amp;G)：</translation>
     </message>
     <message>
         <location filename="../../app/ui/settings_dialog.py" line="449"/>
@@ -2163,154 +2163,154 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="268"/>
+        <location filename="../../app/ui/talk_button.py" line="266"/>
         <source>Press to talk</source>
         <translation>按下讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="268"/>
+        <location filename="../../app/ui/talk_button.py" line="266"/>
         <source>or press %1</source>
         <translation>或按%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="271"/>
+        <location filename="../../app/ui/talk_button.py" line="269"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="271"/>
+        <location filename="../../app/ui/talk_button.py" line="269"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="274"/>
+        <location filename="../../app/ui/talk_button.py" line="272"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="277"/>
+        <location filename="../../app/ui/talk_button.py" line="275"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="280"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
+        <location filename="../../app/ui/talk_button.py" line="284"/>
         <location filename="../../app/ui/talk_button.py" line="286"/>
-        <location filename="../../app/ui/talk_button.py" line="288"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="280"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>Into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="286"/>
+        <location filename="../../app/ui/talk_button.py" line="284"/>
         <source>Into %1 · %2 left</source>
         <translation>发言至 %1 · 剩余 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="288"/>
+        <location filename="../../app/ui/talk_button.py" line="286"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="290"/>
+        <location filename="../../app/ui/talk_button.py" line="288"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="290"/>
+        <location filename="../../app/ui/talk_button.py" line="288"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="292"/>
+        <location filename="../../app/ui/talk_button.py" line="290"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="293"/>
+        <location filename="../../app/ui/talk_button.py" line="291"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="296"/>
+        <location filename="../../app/ui/talk_button.py" line="294"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="296"/>
+        <location filename="../../app/ui/talk_button.py" line="294"/>
         <source>Try again</source>
         <translation>请重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="299"/>
+        <location filename="../../app/ui/talk_button.py" line="297"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="301"/>
+        <location filename="../../app/ui/talk_button.py" line="299"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="301"/>
-        <source>Pick an interphone to talk in</source>
-        <translation>请选择要讲话的对讲</translation>
+        <location filename="../../app/ui/talk_button.py" line="299"/>
+        <source>Pick an interphone</source>
+        <translation>请选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="302"/>
+        <location filename="../../app/ui/talk_button.py" line="300"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="303"/>
+        <location filename="../../app/ui/talk_button.py" line="301"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="572"/>
+        <location filename="../../app/ui/talk_button.py" line="579"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="573"/>
+        <location filename="../../app/ui/talk_button.py" line="580"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="575"/>
+        <location filename="../../app/ui/talk_button.py" line="582"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="576"/>
+        <location filename="../../app/ui/talk_button.py" line="583"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="584"/>
+        <location filename="../../app/ui/talk_button.py" line="591"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="586"/>
+        <location filename="../../app/ui/talk_button.py" line="593"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="587"/>
+        <location filename="../../app/ui/talk_button.py" line="594"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="589"/>
+        <location filename="../../app/ui/talk_button.py" line="596"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="591"/>
+        <location filename="../../app/ui/talk_button.py" line="598"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
@@ -2418,22 +2418,22 @@
     <message>
         <location filename="../../app/ui/tray.py" line="249"/>
         <source>Talk target: %1 (offline)</source>
-        <translation>通话对象：%1（离线）</translation>
+        <translation>发言频道：%1（离线）</translation>
     </message>
     <message>
         <location filename="../../app/ui/tray.py" line="250"/>
         <source>Talk target: none (offline)</source>
-        <translation>通话对象：无（离线）</translation>
+        <translation>发言频道：无（离线）</translation>
     </message>
     <message>
         <location filename="../../app/ui/tray.py" line="252"/>
         <source>Talk target: %1</source>
-        <translation>通话对象：%1</translation>
+        <translation>发言频道：%1</translation>
     </message>
     <message>
         <location filename="../../app/ui/tray.py" line="254"/>
         <source>Talk target: none (join an interphone)</source>
-        <translation>通话对象：无（请加入一个对讲）</translation>
+        <translation>发言频道：无（请加入一个对讲）</translation>
     </message>
     <message>
         <location filename="../../app/ui/tray.py" line="309"/>
@@ -2466,7 +2466,7 @@
     <message>
         <location filename="../../app/ui/global_key_edit.py" line="166"/>
         <source>Talks while another program has the focus. Click, then press Right Ctrl, a function key or a mouse side button (Escape cancels)</source>
-        <translation>在其他程序处于焦点时也能通话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
+        <translation>在其他程序处于焦点时也能讲话。点击后按右 Ctrl、功能键或鼠标侧键（Esc 取消）</translation>
     </message>
 </context>
 </TS>
