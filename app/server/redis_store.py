@@ -49,8 +49,12 @@ included, with errcode 500 and errmsg "store unavailable: ..." (a read answered 
 replica could miss what other nodes that still reach Redis acknowledged). A request whose
 append failed after it was sent (Redis may have run it) waits until Redis answers and the
 log is read up to its end: answered as applied if its entry is there, refused if not, and
-refused at the latest :attr:`RedisStore.answer_limit` after it was made (undone if it
-turns up later: :mod:`app.server.append_doubt`). What it must
+refused at the latest :attr:`RedisStore.answer_limit` (3 s) after it was made (undone
+if it turns up later: :mod:`app.server.append_doubt`). A Redis that hangs (paused, a slow
+disk, packets dropped) counts as unreachable once a heartbeat's round or an append waited
+``slow`` (1 s) for it, though its commands wait up to ``socket_timeout`` (5 s) for their
+answer (:mod:`app.server.store_stall`): clients hear "store unavailable" within their
+request timeout (5 s), not silence. What it must
 tell the others (logouts, media registrations, revocations) waits and is appended, in
 order, when Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
