@@ -116,7 +116,7 @@ class LogWriter:
             try:
                 pipe.connection = await connection_of(redis)
                 sent = True  # from here on Redis may run them whatever becomes of the reply
-                await watched(pipe.execute(), self.slow, "an append", self._stalled)
+                await watched(loop, pipe.execute(), self.slow, "an append", self._stalled)
             except STORE_FAULTS as exc:
                 self.sending = []
                 self._set_available(False, exc)

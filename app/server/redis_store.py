@@ -513,11 +513,12 @@ class RedisStore:
 
     async def _heartbeat(self) -> None:
         assert self.replica is not None and self._writer_redis is not None
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             if self.keep_alive is not None:
                 self.keep_alive.touch()
             try:  # (a round Redis leaves unanswered makes it unreachable meanwhile)
-                await watched(self._beat(self._writer_redis), self.slow, "a heartbeat",
+                await watched(loop, self._beat(self._writer_redis), self.slow, "a heartbeat",
                               self._stalled)
             except STORE_FAULTS as exc:
                 self._set_available(False, exc)

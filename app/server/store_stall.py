@@ -13,9 +13,8 @@ heartbeat. And a request that went to the log is answered at the latest
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 SLOW = 1.0
 """Seconds a heartbeat's round or an append may wait for Redis before the store counts as
@@ -25,6 +24,9 @@ ANSWER_LIMIT = 3.0
 if it is not known to be in the log by then): below a client's request timeout (5 s), so
 that the client hears the store is unavailable rather than nothing."""
 
+TICK = 0.1
+"""Seconds between two looks at a command under way (:func:`watched`)."""
+
 T = TypeVar("T")
 
 
@@ -32,18 +34,38 @@ class StoreStalled(ConnectionError):
     """Redis did not answer a command within :data:`SLOW` seconds (it still may)."""
 
 
-async def watched(work: Coroutine[Any, Any, T], slow: float, what: str,
-                  stalled: Callable[[StoreStalled], None]) -> T:
-    """``work``'s result; if it takes longer than ``slow`` seconds, ``stalled`` is told so
-    meanwhile (``what``: the command, for the warning). Cancelled, ``work`` is too."""
-    task = asyncio.ensure_future(work)
+class _Watch:
+    """Tells ``stalled`` once the loop has run ``slow`` seconds since it started (a loop
+    held meanwhile is not Redis' fault: what it answered may be read but not yet taken)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, slow: float, what: str,
+                 stalled: Callable[[StoreStalled], None]) -> None:
+        self.loop, self.slow, self.what, self.stalled = loop, slow, what, stalled
+        self.tick = min(TICK, slow)
+        self.waited, self.last = 0.0, loop.time()
+        self.handle: asyncio.TimerHandle | None = loop.call_later(self.tick, self._look)
+
+    def _look(self) -> None:
+        now = self.loop.time()
+        self.waited += min(now - self.last, 2 * self.tick)
+        self.last = now
+        if self.waited < self.slow:
+            self.handle = self.loop.call_later(self.tick, self._look)
+            return
+        self.handle = None
+        self.stalled(StoreStalled(f"{self.what} not answered within {self.slow:g} s"))
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+
+async def watched(loop: asyncio.AbstractEventLoop, work: Awaitable[T], slow: float,
+                  what: str, stalled: Callable[[StoreStalled], None]) -> T:
+    """``work`` awaited; if it waits longer than ``slow`` seconds of ``loop``'s running,
+    ``stalled`` is told so meanwhile (``what``: the command, for the warning)."""
+    watch = _Watch(loop, slow, what, stalled)
     try:
-        done, _ = await asyncio.wait({task}, timeout=slow)
-        if not done:
-            stalled(StoreStalled(f"{what} not answered within {slow:g} s"))
-        return await task
-    except asyncio.CancelledError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        raise
+        return await work
+    finally:
+        watch.cancel()
