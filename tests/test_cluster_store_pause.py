@@ -127,6 +127,29 @@ async def test_a_paused_store_is_told_as_unavailable_in_time_and_clears_on_resum
         assert alice.connected and bob.connected
 
 
+async def test_a_floor_held_through_the_pause_is_freed_and_taken_again_after_it(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """alice holds G58's floor when Redis hangs and lets go meanwhile (the release refused
+    or answered late): once it resumes the floor is free on both nodes, and bob on the
+    other node takes it."""
+    async with alice_and_bob(redis_server) as (nodes, alice, bob, _):
+        assert await alice.talk_start()
+        await wait_until(lambda: nodes[1].state.interphones[G58].holder == "alice", 10,
+                         "alice's floor seen on node b")
+        await alice.members(G58)
+        redis_server.pause()
+        with contextlib.suppress(StoreUnavailable):
+            await alice.talk_stop()
+        redis_server.resume()
+        await wait_until(lambda: all(not n.state.interphones[G58].holder for n in nodes), 30,
+                         "the floor free on both nodes")
+        await wait_until(lambda: all(nothing_stuck(n) for n in nodes), 30, "nothing stuck")
+        assert await bob.talk_start()
+        await wait_until(lambda: nodes[0].state.interphones[G58].holder == "bob", 10,
+                         "bob's floor seen on node a")
+        await bob.talk_stop()
+
+
 async def test_a_node_knows_its_store_hangs_long_before_a_command_times_out(
         redis_server: RedisProcess) -> None:  # noqa: F811
     """With a socket timeout of a minute, the node still learns within seconds that Redis
