@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -69,8 +70,20 @@ class RedisProcess:
             time.sleep(0.02)
         raise RuntimeError("redis-server did not answer within 10 s")
 
+    def pause(self) -> None:
+        """SIGSTOP: Redis hangs (its connections stay open, nothing is answered), as one
+        stuck on a slow disk or behind a network that drops packets."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT: Redis answers again, what it was sent meanwhile first."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """SIGTERM (Redis flushes its append-only file) and wait."""
+        self.resume()  # (a paused Redis would not act on it)
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             end_process(process)

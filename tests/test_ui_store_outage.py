@@ -1,5 +1,5 @@
 """The desktop app while its server cannot reach its database (a cluster node with Redis
-stopped): the status bar says the server is degraded, not "Connected as"; a Join the user
+stopped, or hung): the status bar says the server is degraded, not "Connected as"; a Join the user
 clicks is joined once the database is back, a talk is refused in those words (not "The
 server had a fault"), and the status clears by itself. The wording in both languages."""
 
@@ -74,9 +74,13 @@ def test_the_refusal_is_worded_as_the_database_out_of_reach_in_both_languages(
         window.deleteLater()
 
 
+@pytest.mark.parametrize("how", ["stopped", "paused"])
 def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is_back(
         qloop, settings, redis_server: RedisProcess,  # noqa: F811
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, how: str) -> None:
+    """``paused``: Redis hangs (SIGSTOP, as on a slow disk or a network that drops
+    packets) and the join is clicked at once: the node refuses it in time for the client
+    to hear why (not "no answer"), and all clears on SIGCONT."""
     caplog.set_level(logging.INFO)
     server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
                               settings=ServerSettings(auth="open"),
@@ -98,9 +102,14 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
             button = window.panel.talk_button
             await until(lambda: button.state is TalkState.IDLE, what="idle")
             assert window.link_text().startswith("Connected as")
-            redis_server.stop()
-            await until(lambda: any("store unreachable" in r.getMessage()
-                                    for r in caplog.records), timeout=10, what="the outage")
+            if how == "stopped":
+                redis_server.stop()
+                await until(lambda: any("store unreachable" in r.getMessage()
+                                        for r in caplog.records), timeout=10,
+                            what="the outage")
+            else:
+                await client.members(OPS)  # (what came before read: a quiet link)
+                redis_server.pause()  # (the node does not know yet: its append hangs)
 
             ui.presenter.join(NIGHT)
             await until(lambda: window.link_state is LinkState.DEGRADED, timeout=10,
@@ -120,7 +129,10 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
                                          "in a moment")
             space(window, QEvent.Type.KeyRelease)
 
-            redis_server.start()
+            if how == "stopped":
+                redis_server.start()
+            else:
+                redis_server.resume()
             await until(lambda: window.link_state is LinkState.CONNECTED, timeout=20,
                         what="the database back")
             assert window.link_text().startswith("Connected as")

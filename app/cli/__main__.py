@@ -36,6 +36,10 @@ MEDIA_AUTH_REQUIRED = 426
 
 _PROG = "interphone-cli"
 
+NO_DATABASE = "the server cannot reach its database; try again in a moment"
+"""A request refused with "store unavailable" (docs/protocol-extensions.md 1.8), as the
+desktop app says it."""
+
 
 async def _run(args: argparse.Namespace) -> int:
     """Run the command; Ctrl-C/SIGTERM end a command normally while it sets
@@ -63,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)  # exits 2 with a usage message on bad arguments
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format=f"{_PROG}: %(levelname)s: %(name)s: %(message)s")
+    if not args.verbose:  # (the error line says it; -v for the client's own lines)
+        logging.getLogger("app.client.store_watch").setLevel(logging.ERROR)
     try:
         code = asyncio.run(_run(args))
         sys.stdout.flush()  # (here, so that a failure to write is told as one)
@@ -73,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{_PROG}: interrupted" + (f" {detail}" if detail else ""), file=sys.stderr)
         return 130
     except LoginRefused as exc:
+        if failure_of(exc).kind is FailureKind.STORE_UNAVAILABLE:
+            _fail(f"cannot log in as {args.uid!r} now: {NO_DATABASE}")
+            return 1
         hint = "" if args.token else f" (no token was given: --token or ${ENV_TOKEN})"
         if exc.errcode == MEDIA_AUTH_REQUIRED and not args.tls:
             hint = (": the server demands encrypted voice (media_encryption = \"required\"), "
@@ -102,6 +111,8 @@ def refusal_text(exc: ServerError) -> str:
     """A refused request in the user's words: "the server refused join: carol may not use
     group_99 (error 403)", not the client's "JoinRequest: error 403: ..."."""
     what = exc.request.removesuffix("Request").lower() or "the request"
+    if failure_of(exc).kind is FailureKind.STORE_UNAVAILABLE:
+        return f"{what} refused for now: {NO_DATABASE}"
     return f"the server refused {what}: {exc.errmsg or 'no reason given'} (error {exc.errcode})"
 
 

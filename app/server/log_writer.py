@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from app.server.redis_support import RETRY, STORE_FAULTS, connection_of, log_entry, stream_id
 from app.server.replica import Event, Replica
+from app.server.store_stall import SLOW, watched
 
 if TYPE_CHECKING:
     from app.server.tcp import SignalingServer
@@ -37,12 +38,13 @@ class LogWriter:
     ``answer_limit``: seconds within which a request whose append went wrong is answered;
     ``read_to``: the log id up to which the store's reader has applied the log;
     ``set_available``: the store's, told when Redis cannot be reached; ``stopping``:
-    whether the store is stopping."""
+    whether the store is stopping; ``slow``: seconds an append may wait before the store
+    counts as unreachable (it goes on waiting for its answer)."""
 
     def __init__(self, redis: Redis, stream: str, replica: Replica, hub: SignalingServer, *,
                  answer_limit: float, read_to: Callable[[], str],
                  set_available: Callable[[bool, BaseException | None], None],
-                 stopping: Callable[[], bool]) -> None:
+                 stopping: Callable[[], bool], slow: float = SLOW) -> None:
         self.redis = redis
         self.stream = stream
         self.replica = replica
@@ -51,6 +53,7 @@ class LogWriter:
         self._read_to = read_to
         self._set_available = set_available
         self._stopping = stopping
+        self.slow = slow
         self._wake = asyncio.Event()
         self._watch = asyncio.Event()  # a request was handed to the log: its deadline
         self._check: tuple[tuple[int, int], set[int]] | None = None
@@ -113,7 +116,7 @@ class LogWriter:
             try:
                 pipe.connection = await connection_of(redis)
                 sent = True  # from here on Redis may run them whatever becomes of the reply
-                await pipe.execute()
+                await watched(loop, pipe.execute(), self.slow, "an append", self._stalled)
             except STORE_FAULTS as exc:
                 self.sending = []
                 self._set_available(False, exc)
@@ -129,6 +132,9 @@ class LogWriter:
             else:
                 self.sending = []
                 replica.doubt.appended(events)
+
+    def _stalled(self, why: BaseException) -> None:
+        self._set_available(False, why)
 
     def _unchecked(self) -> bool:
         """Whether requests are in doubt and the log's end was not read since."""

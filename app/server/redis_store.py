@@ -49,8 +49,12 @@ included, with errcode 500 and errmsg "store unavailable: ..." (a read answered 
 replica could miss what other nodes that still reach Redis acknowledged). A request whose
 append failed after it was sent (Redis may have run it) waits until Redis answers and the
 log is read up to its end: answered as applied if its entry is there, refused if not, and
-refused at the latest :attr:`RedisStore.answer_limit` after it was made (undone if it
-turns up later: :mod:`app.server.append_doubt`). What it must
+refused at the latest :attr:`RedisStore.answer_limit` (3 s) after it was made (undone
+if it turns up later: :mod:`app.server.append_doubt`). A Redis that hangs (paused, a slow
+disk, packets dropped) counts as unreachable once a heartbeat's round or an append waited
+``slow`` (1 s) for it, though its commands wait up to ``socket_timeout`` (5 s) for their
+answer (:mod:`app.server.store_stall`): clients hear "store unavailable" within their
+request timeout (5 s), not silence. What it must
 tell the others (logouts, media registrations, revocations) waits and is appended, in
 order, when Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
@@ -70,7 +74,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -82,6 +86,7 @@ from app.server.feedback_link import FeedbackLink
 from app.server.keep_alive import STALL_LIMIT, KeepAlive
 from app.server.log_writer import LogWriter
 from app.server.node_auth import forward_key
+from app.server.node_look_up import NodeLookUps
 from app.server.records import Address
 from app.server.redis_support import (
     RETRY,
@@ -94,6 +99,7 @@ from app.server.redis_support import (
 )
 from app.server.replica import Replica
 from app.server.store_outage import StoreOutage
+from app.server.store_stall import ANSWER_LIMIT, SLOW, watched
 from app.server.store_upkeep import StoreUpkeep, trimmed_past
 
 if TYPE_CHECKING:
@@ -123,8 +129,11 @@ class RedisStore:
                  snapshot_every: int = SNAPSHOT_EVERY, cluster_key: bytes = b"",
                  socket_timeout: float = SOCKET_TIMEOUT,
                  directory_grace: float = DIRECTORY_GRACE,
-                 stall_limit: float = STALL_LIMIT) -> None:
+                 stall_limit: float = STALL_LIMIT, slow: float = SLOW,
+                 limit: float = ANSWER_LIMIT) -> None:
         self.url = url
+        self.slow = slow  # seconds Redis may leave a heartbeat or an append unanswered
+        self.limit = limit  # seconds a request is answered within (socket timeout allowing)
         self.stall_limit = stall_limit
         self.keep_alive: KeepAlive | None = None  # the heartbeat while the loop is held
         self.socket_timeout = socket_timeout
@@ -184,7 +193,7 @@ class RedisStore:
         self._readings: dict[int, int] = {}
         """Node -> the counter it had published at this node's last heartbeat's reading of
         ``nodes`` (those up to it are refused at the next: :meth:`NodeAuth.learn`)."""
-        self._look_ups: set[asyncio.Task[None]] = set()
+        self.look_ups = NodeLookUps(self)  # nodes heard of before their entry was read
         self._loop: asyncio.AbstractEventLoop | None = None
         self.media_secret = b""
         """The cluster secret the voice keys of media-auth derive from (``media-secret``,
@@ -228,10 +237,11 @@ class RedisStore:
 
     @property
     def answer_limit(self) -> float:
-        """Seconds within which a request whose append went wrong is answered: the socket
-        timeout (an append that hangs fails within it) plus one heartbeat (Redis answers
-        again, the log is read up to its end)."""
-        return self.socket_timeout + self.beat
+        """Seconds within which a request that went to the log is answered: ``limit``
+        (below a client's request timeout: :mod:`app.server.store_stall`), or sooner the
+        socket timeout (an append that hangs fails within it) plus one heartbeat (Redis
+        answers again, the log is read up to its end)."""
+        return min(self.limit, self.socket_timeout + self.beat)
 
     def _client(self, **options: Any) -> Redis:
         options.setdefault("socket_timeout", self.socket_timeout)
@@ -262,6 +272,7 @@ class RedisStore:
                                          answer_limit=self.answer_limit,
                                          read_to=lambda: self._last_id,
                                          set_available=self._set_available,
+                                         slow=self.slow,
                                          stopping=lambda: self._stopping)
         replica.wake = writer.handed
         replica.given_up = self._given_up
@@ -269,7 +280,7 @@ class RedisStore:
             writer.wake()
         self._loop = asyncio.get_running_loop()
         if replica.state.node_auth is not None:
-            replica.state.node_auth.look_up = self._look_up
+            replica.state.node_auth.look_up = self.look_ups.look_up
         self.feedback = FeedbackLink(self._client, lambda node: self.key(f"feedback:{node}"),
                                      self.node, replica, hub)
         self.keep_alive = KeepAlive(self.url, self.key(f"alive:{self.node}"), self.name,
@@ -323,7 +334,7 @@ class RedisStore:
         keep_alive, self.keep_alive = self.keep_alive, None
         if keep_alive is not None:
             await asyncio.to_thread(keep_alive.stop)  # before the key is deleted
-        tasks = self._tasks + list(self._look_ups)
+        tasks = self._tasks + list(self.look_ups.tasks)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -500,75 +511,44 @@ class RedisStore:
         now = self._loop.time() if self._loop is not None else 0.0
         return self.directories.others(now)
 
-    def _look_up(self, node: int) -> None:
-        """:attr:`NodeAuth.look_up` (any thread): authenticated audio came from ``node``,
-        which this node does not know; read its entry in ``nodes`` on the loop."""
-        loop = self._loop
-        if loop is None or self._stopping:
-            return
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to judge
-            loop.call_soon_threadsafe(self._start_look_up, node)
-
-    def _start_look_up(self, node: int) -> None:
-        task = asyncio.create_task(self._look_up_node(node))
-        self._look_ups.add(task)
-        task.add_done_callback(self._look_ups.discard)
-
-    async def _look_up_node(self, node: int) -> None:
-        """Learn ``node`` from its entry in ``nodes`` if it has one and its heartbeat key
-        (a live node: one that died, even not yet swept, stays refused), then judge again
-        what it forwarded meanwhile (held by :class:`NodeAuth`)."""
-        replica, redis = self.replica, self._writer_redis
-        assert replica is not None and redis is not None
-        auth = replica.state.node_auth
-        assert auth is not None
-        info: str | None = None
-        try:
-            pipe = redis.pipeline(transaction=False)
-            pipe.hget(self.key("nodes"), str(node))
-            pipe.exists(self.key(f"alive:{node}"))
-            entry, beating = await pipe.execute()
-            info = entry if beating else None
-        except STORE_FAULTS as exc:
-            log.debug("look-up of node %d failed: %s", node, exc)
-        finally:
-            if info is not None and node not in auth.alive:
-                self._learn_node(node, info)
-                log.info("node %d (%s) forwarded audio before this node knew it: learned "
-                         "from the node list", node, describe_node(info))
-            redeliver = self.redeliver
-            for data, source in auth.take_held(node):
-                if redeliver is not None and not self._stopping:
-                    redeliver(data, cast(Address, source))
-
     async def _heartbeat(self) -> None:
-        replica, redis = self.replica, self._writer_redis
-        assert replica is not None and redis is not None and self.hub is not None
+        assert self.replica is not None and self._writer_redis is not None
         loop = asyncio.get_running_loop()
-        nodes, alive = self.key("nodes"), self.key(f"alive:{self.node}")
         while not self._stopping:
             if self.keep_alive is not None:
                 self.keep_alive.touch()
-            try:
-                sent = loop.time()
-                await redis.set(alive, self.name, px=int(self.ttl * 1000))
-                self.latency = loop.time() - sent
-                await redis_result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
-                await self._check_not_lost(redis)
-                known = await redis_result(redis.hgetall(nodes))
-                self.nodes = len(known)
-                self._learn_nodes(known)
-                now = loop.time()
-                if self._healthy_since is None:
-                    self._healthy_since = now
-                self._set_available(True)
-                if now - self._healthy_since >= self.ttl:
-                    await self.upkeep.sweep(redis, known, self.node)
+            try:  # (a round Redis leaves unanswered makes it unreachable meanwhile)
+                await watched(loop, self._beat(self._writer_redis), self.slow, "a heartbeat",
+                              self._stalled)
             except STORE_FAULTS as exc:
                 self._set_available(False, exc)
                 self.latency = None
                 log.debug("heartbeat failed: %s", exc)
             await asyncio.sleep(self.beat)
+
+    async def _beat(self, redis: Redis) -> None:
+        """One heartbeat: this node's key and entry in ``nodes`` set, the others read,
+        those that stopped beating swept (after a ``ttl`` of health)."""
+        loop = asyncio.get_running_loop()
+        nodes = self.key("nodes")
+        sent = loop.time()
+        await redis.set(self.key(f"alive:{self.node}"), self.name, px=int(self.ttl * 1000))
+        self.latency = loop.time() - sent
+        await redis_result(redis.hset(nodes, str(self.node), self._me(self._last_id)))
+        await self._check_not_lost(redis)
+        known = await redis_result(redis.hgetall(nodes))
+        self.nodes = len(known)
+        self._learn_nodes(known)
+        now = loop.time()
+        if self._healthy_since is None:
+            self._healthy_since = now
+        self._set_available(True)
+        if now - self._healthy_since >= self.ttl:
+            await self.upkeep.sweep(redis, known, self.node)
+
+    def _stalled(self, why: BaseException) -> None:
+        self._set_available(False, why)
+        self.latency = None
 
     async def _check_not_lost(self, redis: Redis) -> None:
         """When Redis lost its data under the running nodes, put back what nodes started
