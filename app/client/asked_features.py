@@ -10,7 +10,7 @@ nothing unless told: a library user gets the base contract.
 
 from __future__ import annotations
 
-from app.protocol.features import COALESCE, FLOOR_FEATURES, MEDIA_AUTH, ROSTER
+from app.protocol.features import COALESCE, FLOOR_FEATURES, HEALTH, MEDIA_AUTH, ROSTER
 from app.protocol.presence import PRESENCE
 
 FEEDBACK = "feedback"
@@ -19,10 +19,11 @@ FEEDBACK = "feedback"
 def asked_features(*, tls: bool, presence: bool = False,
                    feedback: bool = True) -> tuple[str, ...]:
     """What a product client asks at login: ``coalesce``, the floor extensions and
-    ``roster`` (its own name, the roster kept after a directory reload) always,
+    ``roster`` (its own name, the roster kept after a directory reload) and ``health``
+    (the server's store unreachable, told without a request refused first) always,
     ``media-auth`` over TLS (its keys travel on the signaling connection), ``presence``
     (the desktop app) and ``feedback`` unless turned off."""
-    names = [COALESCE, *sorted(FLOOR_FEATURES), ROSTER]
+    names = [COALESCE, *sorted(FLOOR_FEATURES), ROSTER, HEALTH]
     if presence:
         names.insert(0, PRESENCE)
     if feedback:

@@ -67,7 +67,8 @@ from app.protocol import (
     encode_frame,
     encode_message,
 )
-from app.protocol.features import ROSTER, is_feature_name
+from app.protocol.features import HEALTH, ROSTER, is_feature_name
+from app.protocol.health import HealthNotice
 from app.protocol.messages import (
     Body,
     EmergencyRequest,
@@ -490,7 +491,8 @@ class ClientSession:
         elif isinstance(body, InterphoneChanged | MediaKeyNotice | FloorNotice
                         | EmergencyState | FeedbackNotice) or (
                 isinstance(body, PresenceChanged | CallNotice) and PRESENCE in self.features) or (
-                isinstance(body, RosterNotice) and ROSTER in self.features):
+                isinstance(body, RosterNotice) and ROSTER in self.features) or (
+                isinstance(body, HealthNotice) and HEALTH in self.features):
             self._events.append(NotificationReceived(body))
         else:
             logger.debug("ignoring notification %r", body)

@@ -7,7 +7,9 @@ an ``errmsg`` that starts with ``store unavailable`` (docs/protocol-extensions.m
 from any other fault, and :class:`StoreOutage` keeps whether the server is degraded and
 when the next probe (a cheap read) is due, on a capped backoff. The first answer to a
 request that goes through the log ends the outage; pings and quality reports are
-answered by a node on its own, so their answers say nothing of the store.
+answered by a node on its own, so their answers say nothing of the store. A server that
+granted extension ``health`` says itself when its store goes and comes back: the outage
+then starts and ends with its notices, and is not probed.
 """
 
 from __future__ import annotations
@@ -59,6 +61,17 @@ class StoreOutage:
         self._due = now + self._delay
         self.probes = 0
         return True
+
+    def told_unreachable(self) -> bool:
+        """The server said its store is unreachable (extension health): degraded with no
+        probe, since the server says when the store is back. True when this starts an
+        outage."""
+        started = not self.degraded
+        self.degraded = True
+        self._due = None
+        if started:
+            self.probes = 0
+        return started
 
     def answered(self) -> bool:
         """The server answered a request through its store: True when this ends an outage."""

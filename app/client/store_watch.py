@@ -7,7 +7,10 @@ probe task asks a cheap read on the capped backoff of
 :class:`~app.client.store_outage.StoreOutage` until a request is answered through the
 store again; then the model says so and what was left to do once the store is back
 (:meth:`StoreWatch.when_back`) is done, once. Nothing is probed while the server is
-healthy, and an outage ends with the connection (a new login says the store works).
+healthy, and an outage ends with the connection (a new login says the store works). A
+server that granted extension ``health`` tells the outage and its end itself (a
+``<health>`` notice): the model follows it at once, even while the client sends nothing,
+and the probe stops, as the server will say when the store is back.
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ from collections.abc import Awaitable, Callable
 from app.client.errors import ClientError
 from app.client.events import ConnectionChanged, ConnectionState, ModelEvent
 from app.client.model import ClientModel
-from app.client.session import RequestRefused, ResponseReceived, SessionEvent
+from app.client.session import (
+    NotificationReceived,
+    RequestRefused,
+    ResponseReceived,
+    SessionEvent,
+)
 from app.client.store_outage import StoreOutage, answered_through_store, is_store_unavailable
 from app.client.tasks import TaskSet
+from app.protocol.health import HealthNotice
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +65,29 @@ class StoreWatch:
                 self._probing = self._tasks.spawn(self._probe_until_back(), "store-probe")
         elif (isinstance(event, ResponseReceived) and answered_through_store(event.request)
               and self.outage.answered()):
-            logger.info("the server reaches its store again")
-            self._stop_probing()
-            self._model.set_store_available(True)
-            waiting, self._waiting = self._waiting, {}
-            for action in waiting.values():
-                action()
+            self._back()
+        elif isinstance(event, NotificationReceived) and isinstance(event.body, HealthNotice):
+            self._told(event.body)
+
+    def _told(self, notice: HealthNotice) -> None:
+        """Extension health: the server says its store is unreachable or back."""
+        if not notice.degraded:
+            if self.outage.answered():
+                self._back()
+            return
+        started = self.outage.told_unreachable()
+        self._stop_probing()  # (a refusal's probe: the server now says when it is back)
+        if started:
+            logger.warning("the server says it cannot reach its store")
+            self._model.set_store_available(False)
+
+    def _back(self) -> None:
+        logger.info("the server reaches its store again")
+        self._stop_probing()
+        self._model.set_store_available(True)
+        waiting, self._waiting = self._waiting, {}
+        for action in waiting.values():
+            action()
 
     def when_back(self, key: str, action: Callable[[], object]) -> bool:
         """Call ``action`` once the server answers through its store again (it replaces an

@@ -15,12 +15,14 @@ from collections.abc import Iterable
 MEDIA_AUTH = "media-auth"
 COALESCE = "coalesce"
 ROSTER = "roster"
+HEALTH = "health"
 FLOOR_QUEUE, PRIORITY, EMERGENCY = "floor-queue", "priority", "emergency"
 FLOOR_FEATURES: frozenset[str] = frozenset({FLOOR_QUEUE, PRIORITY, EMERGENCY})
 """The three floor extensions (docs/protocol-extensions.md): a holder that negotiated any
 of them is told why its grant was revoked."""
 
-KNOWN_FEATURES: frozenset[str] = (frozenset({"presence", COALESCE, "feedback", MEDIA_AUTH, ROSTER})
+KNOWN_FEATURES: frozenset[str] = (frozenset({"presence", COALESCE, "feedback", MEDIA_AUTH, ROSTER,
+                                             HEALTH})
                                   | FLOOR_FEATURES)
 """Every extension this implementation can grant. Each one added here is specified in
 docs/protocol-extensions.md; a server grants a requested name only if it is listed."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.protocol.errors import ErrCode
+from app.protocol.health import HealthNotice
 from app.protocol.ids import AttachType, InterphoneId
 from app.protocol.presence import (
     PRESENCE_BODIES,
@@ -398,10 +399,12 @@ Body = (
     | CallRequest
     | CallResult
     | CallNotice
+    | HealthNotice
 )
 
-_SESSION_BODIES = (Login, LoginResult, Ping, Kicked, RosterNotice, *PRESENCE_BODIES)
-_SESSION_TAGS = ("login", "ping", "kicked", "roster", "error", "presence")
+_SESSION_BODIES = (Login, LoginResult, Ping, Kicked, RosterNotice, HealthNotice,
+                   *PRESENCE_BODIES)
+_SESSION_TAGS = ("login", "ping", "kicked", "roster", "error", "presence", "health")
 
 
 def module_of(body: Body) -> Module:

@@ -380,10 +380,18 @@ class RedisStore:
     # ---- tasks ---------------------------------------------------------------------------------
 
     def _set_available(self, available: bool, why: BaseException | None = None) -> None:
-        """The store answers again, or not (``why``: the error; :class:`StoreOutage`)."""
-        if self.replica is not None and self._outage.set_available(self.replica, available,
-                                                                    why):
+        """The store answers again, or not (``why``: the error; :class:`StoreOutage`); a
+        change is told to the sessions granted extension health (the state's rule)."""
+        replica = self.replica
+        if replica is None:
+            return
+        was = replica.available
+        if self._outage.set_available(replica, available, why):
             self._healthy_since = None
+        if replica.available is not was and self.hub is not None:
+            now = asyncio.get_running_loop().time()
+            self.hub.deliver(replica.state.store_reachability(replica.available, now))
+            self.hub.reschedule()
 
     async def _reader(self) -> None:
         replica, hub, redis, writer = self.replica, self.hub, self._reader_redis, self.writer

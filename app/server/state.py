@@ -54,6 +54,7 @@ from app.server.feedback_carrier import CarriedReport
 from app.server.floor import NEW_EMERGENCY_ID, EmergencyRecord
 from app.server.floor_grants import FloorGrants
 from app.server.floor_rules import FloorRules, check_speak_flags
+from app.server.health_rules import HealthRules
 from app.server.media_admission import MediaAdmission
 from app.server.media_auth_rules import MediaAuthRules
 from app.server.media_gate import MediaEncryption, SealedMediaGate
@@ -75,7 +76,7 @@ log = logging.getLogger(__name__)
 
 
 class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, NotificationRules,
-                  MediaAdmission, AdmissionRules, MediaAuthRules, FloorRules):
+                  MediaAdmission, AdmissionRules, MediaAuthRules, FloorRules, HealthRules):
     """Everything the server knows and every rule it applies, for all connections at once.
 
     Keyed by session id (``sid``, one per TCP connection, chosen by the I/O
@@ -97,7 +98,8 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
     hand-over (:class:`FloorGrants`, and the requests in :class:`FloorRules`),
     notifications (:class:`NotificationRules`), media admission (:class:`MediaAdmission`,
     and extension media-auth in :class:`MediaAuthRules`), login checks off the loop and
-    address limits (:class:`AdmissionRules`). The tables they share are declared in
+    address limits (:class:`AdmissionRules`), the store's reachability told to sessions
+    granted extension health (:class:`HealthRules`). The tables they share are declared in
     :class:`~app.server.state_base.StateBase`.
     """
 
@@ -296,6 +298,8 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
             served = isinstance(result.reply, LoginResult) \
                 and self.directory.serves(result.reply.roster)
             outbox.send(sid, reply if served else fit_one_frame(reply))
+            if sid in self.sessions:
+                self.health_after_login(self.sessions[sid], outbox)
         else:
             outbox.send(sid, reply)
             outbox.extend(result.outbox)

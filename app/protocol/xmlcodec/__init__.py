@@ -9,7 +9,8 @@ code uses. Behind them, one module per job:
 - :mod:`~app.protocol.xmlcodec.base`: the base contract's bodies (PROTOCOL.md);
 - :mod:`~app.protocol.xmlcodec.media_auth`, :mod:`~app.protocol.xmlcodec.floor`,
   :mod:`~app.protocol.xmlcodec.presence`, :mod:`~app.protocol.xmlcodec.quality`,
-  :mod:`~app.protocol.xmlcodec.roster`: the extensions' own bodies (docs/protocol-extensions.md).
+  :mod:`~app.protocol.xmlcodec.roster`, :mod:`~app.protocol.xmlcodec.health`: the
+  extensions' own bodies (docs/protocol-extensions.md).
 
 Every decoding failure is a :class:`ProtocolError` carrying the errcode to
 answer with and, once the envelope was readable, the request's ``seq`` and
@@ -34,7 +35,7 @@ from app.protocol.messages import (
     module_of,
 )
 from app.protocol.presence import PresenceSyncResult
-from app.protocol.xmlcodec import base, floor, media_auth, presence, quality, roster
+from app.protocol.xmlcodec import base, floor, health, media_auth, presence, quality, roster
 from app.protocol.xmlcodec.attributes import tag
 from app.protocol.xmlcodec.document import (
     Decoders,
@@ -46,7 +47,7 @@ from app.protocol.xmlcodec.document import (
 
 __all__ = ["decode_message", "encode_message"]
 
-_MAPPINGS = (base, media_auth, floor, presence, quality, roster)
+_MAPPINGS = (base, media_auth, floor, presence, quality, roster, health)
 _DECODERS: Decoders = {key: decoder for mapping in _MAPPINGS
                        for key, decoder in mapping.DECODERS.items()}
 _KINDS_OF: Kinds = {

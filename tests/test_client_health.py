@@ -1,0 +1,164 @@
+"""Extension health end to end, on a cluster node whose real redis-server is stopped and
+started again: an idle joined client granted ``health`` shows the server degraded without
+sending any request and clears on recovery, what waited for the store is done then with no
+probe at all, and a base client on the same node receives nothing new."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.client import InterphoneClient, StoreChanged, StoreUnavailable
+from app.protocol import FrameDecoder, decode_message
+from app.protocol.features import HEALTH
+from app.protocol.health import HealthNotice, StoreState
+from app.protocol.ids import InterphoneId
+from app.protocol.messages import InterphoneChanged, Message, Ping
+from tests.redis_fixtures import RedisProcess, redis_server, started_nodes  # noqa: F401
+from tests.server_fixtures import G58, GALL
+from tests.waiting import wait_until
+
+D12 = InterphoneId.discuss("12")
+
+
+class RecordingLink:
+    """A TCP proxy to a server: what its client sends (counted by kind) and every message
+    the server sends back, in order."""
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.sent: Counter[str] = Counter()
+        self.received: list[Message] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.server_port)
+        for coro in (self._pipe(reader, up_writer, upstream=True),
+                     self._pipe(up_reader, writer, upstream=False)):
+            task = asyncio.ensure_future(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                    upstream: bool) -> None:
+        decoder = FrameDecoder()
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                for frame in decoder.feed(data):
+                    message = decode_message(frame)
+                    if upstream:
+                        self.sent[type(message.body).__name__] += 1
+                    else:
+                        self.received.append(message)
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    def requests(self) -> Counter[str]:
+        """What the client sent but pings (which a node answers on its own)."""
+        return Counter({kind: n for kind, n in self.sent.items() if kind != "Ping"})
+
+
+@contextlib.asynccontextmanager
+async def linked(port: int, uid: str, features: tuple[str, ...]) -> AsyncIterator[
+        tuple[InterphoneClient, RecordingLink, list[StoreChanged]]]:
+    link = RecordingLink(port)
+    await link.start()
+    client = InterphoneClient("127.0.0.1", link.port, uid, f"pw-{uid}", features=features,
+                              backoff=(0.05, 0.2), store_probe=(0.3, 1.2))
+    changes: list[StoreChanged] = []
+    client.model.subscribe(lambda e: changes.append(e) if isinstance(e, StoreChanged) else None)
+    try:
+        await client.connect()
+        await client.join(G58)
+        yield client, link, changes
+    finally:
+        await client.close()
+        await link.close()
+
+
+def notices(link: RecordingLink) -> list[StoreState]:
+    return [m.body.store for m in link.received if isinstance(m.body, HealthNotice)]
+
+
+async def test_an_idle_client_is_told_of_the_outage_and_of_its_end(
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.INFO)
+    async with started_nodes(redis_server.url, "a") as nodes, \
+            linked(nodes[0].port, "alice", (HEALTH,)) as (alice, alice_link, changes), \
+            linked(nodes[0].port, "bob", ()) as (bob, bob_link, bob_changes):
+        assert HEALTH in alice.features and HEALTH not in bob.features
+        asked = alice_link.requests()
+        await wait_until(lambda: any(isinstance(m.body, InterphoneChanged)
+                                     and m.body.info.member_count == 2
+                                     for m in bob_link.received), 10, "bob's join told")
+        bob_heard = len(bob_link.received)
+
+        redis_server.stop()
+        await wait_until(lambda: not alice.store_available, 15, "alice shown degraded")
+        assert changes == [StoreChanged(False)]
+        assert notices(alice_link) == [StoreState.UNREACHABLE]
+        assert alice_link.requests() == asked  # told, not refused: she asked nothing
+        assert alice.store_probes == 0 and alice._store._probing is None
+
+        redis_server.start()
+        await wait_until(lambda: alice.store_available, 20, "alice told the store is back")
+        assert changes == [StoreChanged(False), StoreChanged(True)]
+        assert notices(alice_link) == [StoreState.UNREACHABLE, StoreState.OK]
+        assert alice_link.requests() == asked and alice.store_probes == 0
+        assert any("store reachable again after" in r.getMessage() for r in caplog.records)
+
+        # bob (base) heard nothing new: his only messages since are his pings' answers,
+        # and he never showed the outage he was not told of
+        since = bob_link.received[bob_heard:]
+        assert [m for m in since if not isinstance(m.body, Ping)] == [], since
+        assert bob.store_available and bob_changes == []
+        assert await alice.talk_start()  # the node takes requests again
+        await alice.talk_stop()
+
+
+async def test_what_waited_for_the_store_is_done_on_the_notice_without_probing(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    async with started_nodes(redis_server.url, "a") as nodes, \
+            linked(nodes[0].port, "alice", (HEALTH,)) as (alice, link, changes):
+        await alice.join(D12, target=False)
+        redis_server.stop()
+        await wait_until(lambda: not alice.store_available, 15, "alice shown degraded")
+
+        # the user clicks a join (refused: it waits for the store) and leaves D12 (left
+        # here, its quit sent again once the store is back)
+        with pytest.raises(StoreUnavailable):
+            await alice.join(GALL, target=False)
+        assert alice.when_store_back("join", lambda: alice._tasks.spawn(
+            alice.join(GALL, target=False)))
+        await alice.leave(D12)
+        assert not alice.model.is_joined(D12) and link.sent["QuitRequest"] == 1
+        assert alice.store_probes == 0 and alice._store._probing is None  # the node will say
+
+        redis_server.start()
+        await wait_until(lambda: alice.store_available, 20, "alice told the store is back")
+        await wait_until(lambda: alice.model.is_joined(GALL), 10,
+                         "the join done")
+        await wait_until(lambda: link.sent["QuitRequest"] == 2, 10, "the quit sent again")
+        info = await alice.members(D12)
+        assert "alice" not in (info.members or ())
+        assert alice.store_probes == 0
+        assert link.sent["MembersRequest"] == 1 and link.sent["SyncRequest"] <= 1  # no probe
+        assert changes == [StoreChanged(False), StoreChanged(True)]
