@@ -6,14 +6,23 @@ from __future__ import annotations
 import pytest
 
 from app.client.asked_features import asked_features
-from app.client.session import ClientSession, NotificationReceived, ResponseReceived
+from app.client.model import ClientModel
+from app.client.session import (
+    ClientSession,
+    NotificationReceived,
+    RequestRefused,
+    ResponseReceived,
+)
 from app.client.store_outage import StoreOutage
+from app.client.store_watch import StoreWatch
+from app.client.tasks import TaskSet
 from app.protocol import ErrCode, Message, ProtocolError, decode_message
 from app.protocol import encode_message as encode
 from app.protocol.features import HEALTH, KNOWN_FEATURES, is_feature_name
 from app.protocol.health import HealthNotice, StoreState
-from app.protocol.messages import LoginResult
+from app.protocol.messages import ErrorReply, JoinRequest, LoginResult
 from tests.client_fixtures import events, sent, wire
+from tests.server_fixtures import G58
 
 EXAMPLES = [
     (Message.notification(HealthNotice(StoreState.UNREACHABLE)),
@@ -103,3 +112,27 @@ def test_an_outage_told_by_the_server_is_not_probed() -> None:
     # told while probing after a refusal: the probe is no longer due
     assert outage.refused(20.0) and outage.probe_due() == 22.0
     assert not outage.told_unreachable() and outage.probe_due() is None and outage.degraded
+
+
+async def test_a_notice_stops_the_probe_a_refusal_started_and_ok_runs_what_waited() -> None:
+    model = ClientModel("me")
+    tasks = TaskSet()
+    probes: list[None] = []
+
+    async def probe() -> None:
+        probes.append(None)
+
+    watch = StoreWatch(model, tasks, probe, (30.0, 60.0))  # (no probe due within the test)
+    refused = ErrorReply("interphone", 500, "store unavailable: try again later")
+    watch.seen(RequestRefused("4", JoinRequest(G58), refused))
+    assert not model.store_available and watch._probing is not None
+    done: list[str] = []
+    assert watch.when_back("join", lambda: done.append("join"))
+
+    watch.seen(NotificationReceived(HealthNotice(StoreState.UNREACHABLE)))
+    assert watch._probing is None and not model.store_available  # the server will say
+    watch.seen(NotificationReceived(HealthNotice(StoreState.OK)))
+    assert model.store_available and done == ["join"] and probes == []
+    watch.seen(NotificationReceived(HealthNotice(StoreState.OK)))  # nothing waits any more
+    assert done == ["join"]
+    await tasks.close()
