@@ -54,7 +54,9 @@ if it turns up later: :mod:`app.server.append_doubt`). A Redis that hangs (pause
 disk, packets dropped) counts as unreachable once a heartbeat's round or an append waited
 ``slow`` (1 s) for it, though its commands wait up to ``socket_timeout`` (5 s) for their
 answer (:mod:`app.server.store_stall`): clients hear "store unavailable" within their
-request timeout (5 s), not silence. What it must
+request timeout (5 s), not silence. Each change of reachability is told to the sessions
+granted extension health (:meth:`~app.server.health_rules.HealthRules.store_reachability`),
+so that an idle client shows the outage too. What it must
 tell the others (logouts, media registrations, revocations) waits and is appended, in
 order, when Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
