@@ -38,6 +38,7 @@ from app.client import (
     RemovedFromInterphone,
     ServerError,
     SpeakerChanged,
+    StoreChanged,
 )
 from app.client.asked_features import asked_features
 from app.client.failures import os_words
@@ -462,7 +463,9 @@ class SpeakerReport:
     """``listen``: one stderr line per transmission heard, in order (the floor's change,
     told on the signaling connection), and one more when a transmission ended without a
     single audio packet (UDP blocked on the way, or nodes of a cluster that refuse each
-    other's audio): "heard" alone does not prove that audio gets through."""
+    other's audio): "heard" alone does not prove that audio gets through. And one when the
+    server says it cannot reach its database, and when it can again (extension health):
+    a listener that hears nobody for a while knows why."""
 
     def __init__(self, started: float) -> None:
         self.started = started
@@ -486,6 +489,11 @@ class SpeakerReport:
             print(line, file=sys.stderr)
 
     def __call__(self, event: ModelEvent) -> None:
+        if isinstance(event, StoreChanged):
+            self._say("the server reaches its database again" if event.available else
+                      "the server cannot reach its database: joins and turns are refused "
+                      "for now")
+            return
         if not isinstance(event, SpeakerChanged) or event.uid == self._current:
             return
         self.ended()
