@@ -9,6 +9,7 @@ Used by :class:`server_model.ModelChecker`; the machine drives it through
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 FEEDBACK = "feedback"
 FEEDBACK_WINDOW = 3.0
 """A listener's latest report counts this long (extension feedback, the aggregate)."""
+RESEND_SECONDS = 1.0
+CHANGE_PCT = 0.5
+MIN_GAP_SECONDS = 0.25
 PEER_IP = "127.0.0.1"
 """Every connection of the model comes from here."""
 
@@ -47,6 +51,16 @@ class _Report:
     loss: float
     jitter: float
     at: float
+
+
+@dataclass
+class _Notice:
+    sid: int
+    at: float
+    worst: float
+    p90: float
+    change: bool
+    """Sent for a change (a resend that also was one too; not the first to its session)."""
 
 
 @dataclass
@@ -65,6 +79,8 @@ class ExtensionModel:
     """media-auth: the newest epoch anyone was told for each interphone."""
     reports: dict[tuple[InterphoneId, str], _Report] = field(default_factory=dict)
     """feedback: each listener's latest report kept (rule 5)."""
+    notices: dict[InterphoneId, _Notice] = field(default_factory=dict)
+    """feedback: the last notice of each interphone."""
 
     # ---- what the server sent ------------------------------------------------------------------
 
@@ -113,15 +129,42 @@ class ExtensionModel:
         assert notice.worst_pct == max((r.loss for r in counted), default=0.0), (notice, counted)
         assert notice.jitter_ms == max((r.jitter for r in counted), default=0.0), (
             notice, counted)
+        losses = sorted(r.loss for r in counted)
+        p90 = losses[math.ceil(0.9 * len(losses)) - 1] if losses else 0.0
+        assert notice.p90_pct == p90, (notice, losses)
+        self._notice_bound(sid, notice)
+
+    def _notice_bound(self, sid: int, notice: FeedbackNotice) -> None:
+        """A notice is a first one (the last of this interphone went to another session),
+        a resend (a second since the last) or a change (worst or p90 moved by 0.5); one sent
+        for a change alone comes 0.25 s after the last if that one was sent for a change."""
+        now = self.now
+        last = self.notices.get(notice.id)
+        first = last is None or last.sid != sid
+        resend = last is not None and now - last.at >= RESEND_SECONDS
+        change = last is not None and (abs(notice.worst_pct - last.worst) >= CHANGE_PCT
+                                       or abs(notice.p90_pct - last.p90) >= CHANGE_PCT)
+        assert first or resend or change, (f"{notice} at {now}: neither a first notice, a "
+                                           f"resend nor a change after {last}")
+        if not first and not resend and last is not None and last.change:
+            assert now - last.at >= MIN_GAP_SECONDS, (
+                f"{notice} at {now}, a change only {now - last.at} s after {last}")
+        self.notices[notice.id] = _Notice(sid, now, notice.worst_pct, notice.p90_pct,
+                                          change and not first)
 
     now: float = 0.0
     watched: dict[int, frozenset[str]] = field(default_factory=dict)
     """presence: each session's contacts before the step."""
 
     def after_step(self) -> None:
-        """Registrations end with the membership or the session (section 6)."""
+        """Registrations end with the membership or the session (media-auth 6); an
+        interphone that ends forgets its reports (feedback)."""
         state = self.state
         self.watched = dict(state.presence.contacts_of)
+        for key in [k for k in self.reports if k[0] not in state.interphones]:
+            del self.reports[key]  # the interphone ended: its reports are forgotten
+        for interphone in [i for i in self.notices if i not in state.interphones]:
+            del self.notices[interphone]
         for (interphone, uid), (sid, _) in list(self.registered.items()):
             record = state.routes.get(interphone)
             if record is None or record.members.get(uid) != sid or sid not in state.sessions:
