@@ -93,6 +93,11 @@ def _comparable(message: Message) -> Message:
     info = getattr(body, "info", None)
     if info is not None and getattr(info, "emergency_id", ""):
         body = replace(body, info=replace(info, emergency_id="*"))  # type: ignore[type-var]
+    infos = getattr(body, "interphones", None)
+    if isinstance(infos, tuple):
+        body = replace(body, interphones=tuple(  # type: ignore[type-var]
+            replace(i, emergency_id="*") if getattr(i, "emergency_id", "") else i
+            for i in infos))
     return replace(message, body=body)
 
 
