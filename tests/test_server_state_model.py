@@ -147,9 +147,22 @@ class ServerStateMachine(RuleBasedStateMachine):
 
     @rule()
     def reload_directory(self) -> None:
+        """A reload (eve removed from the directory, or back). Extension presence: a user it
+        removes whose session goes on (``auth = "open"`` kicks nobody) is still watched by
+        its contacts until that session ends; a contact it adds has no status told until
+        the session syncs again (a client does after the roster notice)."""
         self.directory_index = 1 - self.directory_index
         directory = DIRECTORIES[self.directory_index]()
+        presence = self.state.presence
+        before = dict(presence.contacts_of)
         self.check.step(self.state.replace_directory(directory, self.now), now=self.now)
+        for sid, contacts in presence.contacts_of.items():
+            kept = {uid for uid in before.get(sid, frozenset())
+                    if uid not in directory.users and uid in self.state.by_uid}
+            assert kept <= contacts, f"session {sid} stopped watching {kept - contacts}"
+            view = self.check.views.get(sid)
+            for uid in contacts - before.get(sid, frozenset()) if view is not None else ():
+                view.online.pop(uid, None)
 
     def _pairs(self, *, members: bool) -> list[tuple[str, InterphoneId]]:
         """(uid, interphone) of each live user and each interphone it is a member of
