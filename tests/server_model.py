@@ -10,7 +10,14 @@ from dataclasses import dataclass, field, replace
 from server_model_ext import FEEDBACK, ExtensionModel
 
 from app.protocol import InterphoneId, Message, decode_message, encode_frame, encode_message
-from app.protocol.features import COALESCE, EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE, PRIORITY
+from app.protocol.features import (
+    COALESCE,
+    EMERGENCY,
+    FLOOR_FEATURES,
+    FLOOR_QUEUE,
+    PRIORITY,
+    ROSTER,
+)
 from app.protocol.media_crypto import FEATURE as MEDIA_AUTH
 from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import (
@@ -29,6 +36,7 @@ from app.protocol.messages import (
     MembersResult,
     MessageKind,
     QuitResult,
+    RosterNotice,
     SpeakRequest,
     SpeakResult,
 )
@@ -97,7 +105,8 @@ FEATURE_SETS = ((), (FLOOR_QUEUE,), (PRIORITY,), (EMERGENCY,), ("presence",),
                 (PRIORITY, "presence"), (COALESCE,), (COALESCE, FLOOR_QUEUE, "presence"),
                 (MEDIA_AUTH,), (FEEDBACK,), (MEDIA_AUTH, FEEDBACK, FLOOR_QUEUE, "presence"),
                 (MEDIA_AUTH, FEEDBACK), (MEDIA_AUTH, FEEDBACK), (MEDIA_AUTH, PRIORITY, EMERGENCY),
-                (FEEDBACK, COALESCE, PRIORITY), (MEDIA_AUTH, FEEDBACK, COALESCE))
+                (FEEDBACK, COALESCE, PRIORITY), (MEDIA_AUTH, FEEDBACK, COALESCE),
+                (ROSTER, "presence"), (ROSTER,))
 
 
 def request_frame(seq: str, body: object) -> bytes:
@@ -218,6 +227,8 @@ def check_extensions(message: Message, features: frozenset[str]) -> None:
              or (isinstance(body, LoginResult) and body.media_secret))
     if media:
         assert MEDIA_AUTH in features, f"{body} to a session granted {set(features)}"
+    if isinstance(body, RosterNotice) or (isinstance(body, LoginResult) and body.name):
+        assert ROSTER in features, f"{body} to a session granted {set(features)}"
     info = getattr(body, "info", None)
     if isinstance(info, InterphoneInfo) and info.emergency:
         assert EMERGENCY in features, f"{body} to a session granted {set(features)}"

@@ -25,6 +25,7 @@ from app.protocol.messages import (
     MediaKeyNotice,
     QualityAck,
     QualityReport,
+    RosterNotice,
 )
 from app.protocol.presence import PresenceChanged
 from app.server.records import Address
@@ -103,6 +104,12 @@ class ExtensionModel:
                 assert interphone in joined, f"{body} to {sid}, not a member of {interphone}"
         if isinstance(body, FeedbackNotice):
             self._feedback(sid, body)
+        if isinstance(body, RosterNotice):  # the roster of the directory served now
+            session = state.sessions.get(sid)
+            assert session is not None, (sid, body)
+            auth = state.settings.auth
+            assert body.roster == state.directory.roster(session.uid, auth), (sid, body)
+            assert body.name == state.directory.name_of(session.uid), (sid, body)
         if isinstance(body, PresenceChanged):
             # (watched as before the step: a user a reload removes is watched until its end)
             contacts = (state.presence.contacts_of.get(sid, frozenset())

@@ -38,6 +38,7 @@ from app.protocol.messages import (
     Ping,
     QualityReport,
     QuitRequest,
+    RosterNotice,
     SpeakRequest,
     SyncRequest,
 )
@@ -153,9 +154,18 @@ class ServerStateMachine(RuleBasedStateMachine):
         the session syncs again (a client does after the roster notice)."""
         self.directory_index = 1 - self.directory_index
         directory = DIRECTORIES[self.directory_index]()
-        presence = self.state.presence
+        presence, previous, auth = self.state.presence, self.state.directory, self.settings.auth
         before = dict(presence.contacts_of)
-        self.check.step(self.state.replace_directory(directory, self.now), now=self.now)
+        outbox = self.state.replace_directory(directory, self.now)
+        self.check.step(outbox, now=self.now)
+        # extension roster: a session granted it is told its roster once if the reload
+        # changed it or its name, else nothing
+        told = [sid for sid, m in outbox.messages if isinstance(m.body, RosterNotice)]
+        changed = [sid for sid, session in sorted(self.state.sessions.items())
+                   if "roster" in session.features
+                   and (previous.roster(session.uid, auth), previous.name_of(session.uid))
+                   != (directory.roster(session.uid, auth), directory.name_of(session.uid))]
+        assert sorted(told) == changed, (told, changed)
         for sid, contacts in presence.contacts_of.items():
             kept = {uid for uid in before.get(sid, frozenset())
                     if uid not in directory.users and uid in self.state.by_uid}
