@@ -336,6 +336,7 @@ class ModelChecker:
         member = sid is not None and record is not None and record.members.get(uid) == sid
         # media-auth: a base recvbegin naming a uid whose session holds it is always dropped
         member = member and sid is not None and MEDIA_AUTH not in state.sessions[sid].features
+        member = member and address[0] == "127.0.0.1"  # the signaling peer's IP (5.1)
         assert state.register_media(key, uid, address) == member, (uid, key)
         if member:
             assert record is not None and record.addrs[uid] == address

@@ -287,10 +287,13 @@ class ServerStateMachine(RuleBasedStateMachine):
     # ---- media ---------------------------------------------------------------------------
 
     @precondition(lambda self: bool(self._pairs(members=True)))
-    @rule(data=st.data(), port=st.sampled_from([5000, 5001]))
-    def member_recvbegin(self, data: st.DataObject, port: int) -> None:
+    @rule(data=st.data(), port=st.sampled_from([5000, 5001]),
+          ip=st.sampled_from(["127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2"]))
+    def member_recvbegin(self, data: st.DataObject, port: int, ip: str) -> None:
+        """A base recvbegin of a member, from its signaling peer's IP (or spoofed from
+        another: PROTOCOL.md 5.1, never registered)."""
         uid, interphone = data.draw(st.sampled_from(self._pairs(members=True)))
-        self.check.recvbegin(uid, str(interphone), ("127.0.0.1", port))
+        self.check.recvbegin(uid, str(interphone), (ip, port))
 
     @precondition(lambda self: bool(self._holders()))
     @rule(data=st.data(), port=st.sampled_from([5000, 5001]))
