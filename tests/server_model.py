@@ -291,6 +291,7 @@ class ModelChecker:
                 check_extensions(message, view.features)
                 if isinstance(message.body, LoginResult):
                     self.ext.logged_in(view.uid, view.secret)
+        self.ext.keys_before_changes(outbox.messages)
         self.ext.after_step()
         now_live = set(self.state.sessions)
         self.ended |= self.live - now_live

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 from hypothesis import event
 
 from app.protocol import InterphoneId, Message
+from app.protocol.features import COALESCE
 from app.protocol.media_crypto import FEATURE as MEDIA_AUTH
 from app.protocol.media_crypto import AuthRecvBegin, MediaKey, seal_audio
 from app.protocol.messages import (
     ErrorReply,
     FeedbackNotice,
+    InterphoneChanged,
     JoinResult,
     MediaKeyNotice,
     QualityAck,
@@ -158,6 +160,23 @@ class ExtensionModel:
                 f"{notice} at {now}, a change only {now - last.at} s after {last}")
         self.notices[notice.id] = _Notice(sid, now, notice.worst_pct, notice.p90_pct,
                                           change and not first)
+
+    def keys_before_changes(self, messages: list[tuple[int, Message]]) -> None:
+        """media-auth 3: a member's key notice comes before the change notification of the
+        same membership change (a session granted coalesce may have that one held back; a
+        lost connection, whose session ends later, is not told others' changes)."""
+        state = self.state
+        for index, (sid, message) in enumerate(messages):
+            body = message.body
+            session = state.sessions.get(sid)
+            peer = state.peers.get(sid)
+            if (not isinstance(body, MediaKeyNotice) or session is None
+                    or COALESCE in session.features or peer is None or peer.lost):
+                continue
+            assert any(to == sid and isinstance(later.body, InterphoneChanged)
+                       and later.body.info.id == body.id
+                       for to, later in messages[index + 1:]), (
+                f"{body} to {sid} and no change notification of {body.id} after it")
 
     now: float = 0.0
     watched: dict[int, frozenset[str]] = field(default_factory=dict)
