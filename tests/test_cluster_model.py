@@ -5,7 +5,8 @@ outgoing events are appended to it and every node applies it in its order.
 Two checks (docs/protocol-extensions.md 1.7, docs/deploy.md):
 
 - :class:`ClusterStateMachine`: users on two or three nodes log in, join, quit, ask for the
-  floor (with the floor extensions), ask for their presence and end their connections;
+  floor (with the floor extensions), ask for their presence and end their connections,
+  and time passes (floors, lines and rings expire: each node judges its own timers);
   each step's events are appended and read to the end before the next. A single server
   (one ``ServerState``, the same session ids) is sent the same requests in the same order:
   every session must be sent by its node exactly what the single server sends it.
@@ -51,7 +52,7 @@ T0 = 1000.0
 CLUSTER_FEATURES = ((), (FLOOR_QUEUE,), (PRIORITY,), ("presence",), (EMERGENCY,),
                     (FLOOR_QUEUE, PRIORITY, EMERGENCY, "presence"))
 """No media-auth (its keys come from the log on several nodes, from os.urandom on one)
-and no coalesce (its windows need a clock); no timers run: the clock stands still."""
+and no coalesce (its windows are each node's)."""
 
 REQUESTS = ("join", "quit", "members", "on", "queue", "off", "raise", "cancel", "sync",
             "ring", "presence", "ping")
@@ -111,6 +112,7 @@ class _Cluster:
         self.applied = dict.fromkeys(self.nodes, 0)
         self.told: dict[int, list[Message]] = {}
         self.sids = {node: itertools.count(first_session_id(node)) for node in self.nodes}
+        self.now = T0
 
     def state(self, node: int) -> ServerState:
         return self.nodes[node].state
@@ -132,7 +134,7 @@ class _Cluster:
         end = len(self.log) if count is None else min(len(self.log), self.applied[node] + count)
         while self.applied[node] < end:
             log_id, event = self.log[self.applied[node]]
-            self.deliver(node, replica.apply(log_id, event, T0))
+            self.deliver(node, replica.apply(log_id, event, self.now))
             self.applied[node] += 1
 
     def settle(self) -> None:
@@ -188,15 +190,17 @@ class ClusterStateMachine(RuleBasedStateMachine):
     def login(self, node: int, uid: str, features: tuple[str, ...]) -> None:
         node = min(node, self.NODES)
         sid = next(self.cluster.sids[node])
-        assert self.cluster.state(node).connect(sid, "127.0.0.1", T0)
-        assert self.single.connect(sid, "127.0.0.1", T0)
+        now = self.cluster.now
+        assert self.cluster.state(node).connect(sid, "127.0.0.1", now)
+        assert self.single.connect(sid, "127.0.0.1", now)
         self._send(sid, Login(uid, f"pw-{uid}", features=features))
 
     def _send(self, sid: int, body: object) -> None:
         frame = request_frame(str(next(self.seqs)), body)
         node = node_of(sid)
-        self.cluster.deliver(node, self.cluster.state(node).receive_data(sid, frame, T0))
-        self._single(self.single.receive_data(sid, frame, T0))
+        now = self.cluster.now
+        self.cluster.deliver(node, self.cluster.state(node).receive_data(sid, frame, now))
+        self._single(self.single.receive_data(sid, frame, now))
         self.cluster.settle()
 
     @precondition(lambda self: bool(self._open()))
@@ -226,6 +230,25 @@ class ClusterStateMachine(RuleBasedStateMachine):
         self.cluster.deliver(node, self.cluster.state(node).disconnect(sid))
         self._single(self.single.disconnect(sid))
         self.cluster.settle()
+
+    @rule(seconds=st.sampled_from([1.0, 6.0, 11.0, 31.0]))
+    def time_passes(self, seconds: float) -> None:
+        """Timers (a floor's max_talk, a line's queue_timeout, a ring's): each node judges
+        its own and appends what it decides; the single server judges them all."""
+        cluster = self.cluster
+        until = cluster.now + seconds
+        for _ in range(1000):
+            due = [d for d in [self.single.next_deadline(),
+                               *(cluster.state(n).next_deadline() for n in cluster.nodes)]
+                   if d is not None and d <= until]
+            if not due:
+                break
+            now = cluster.now = max(cluster.now, min(due))
+            self._single(self.single.handle_timer(now))
+            for node in cluster.nodes:
+                cluster.deliver(node, cluster.state(node).handle_timer(now))
+            cluster.settle()
+        cluster.now = until
 
     @invariant()
     def same_as_one_server(self) -> None:
