@@ -103,8 +103,8 @@ def _comparable(message: Message) -> Message:
 
 
 class _Cluster:
-    def __init__(self, count: int) -> None:
-        settings = SETTINGS.with_overrides(media_encryption="off")
+    def __init__(self, count: int, auth: str = "token") -> None:
+        settings = SETTINGS.with_overrides(media_encryption="off", auth=auth)
         self.nodes = {node: Replica(ServerState(DIRECTORIES[0](), settings, udp_port=9400 + node),
                                     node, ("127.0.0.1", 9400 + node))
                       for node in range(1, count + 1)}
@@ -169,12 +169,13 @@ class ClusterStateMachine(RuleBasedStateMachine):
     """Each step read to the end of the log; a single server as the reference."""
 
     NODES = 2
+    AUTH = "token"
 
     def __init__(self) -> None:
         super().__init__()
-        self.cluster = _Cluster(self.NODES)
+        self.cluster = _Cluster(self.NODES, self.AUTH)
         self.single = ServerState(DIRECTORIES[0](), SETTINGS.with_overrides(
-            media_encryption="off"), udp_port=9400)
+            media_encryption="off", auth=self.AUTH), udp_port=9400)
         self.single_told: dict[int, list[Message]] = {}
         self.seqs = itertools.count(1)
 
@@ -268,6 +269,15 @@ class ThreeNodeClusterMachine(ClusterStateMachine):
 
 
 TestThreeNodeClusterMachine = fuzz_machine(ThreeNodeClusterMachine)
+
+
+class OpenClusterMachine(ClusterStateMachine):
+    """``auth = "open"``: zed, in no directory, logs in too."""
+
+    AUTH = "open"
+
+
+TestOpenClusterMachine = fuzz_machine(OpenClusterMachine)
 
 
 class LaggingClusterMachine(RuleBasedStateMachine):
