@@ -232,6 +232,19 @@ class ClusterStateMachine(RuleBasedStateMachine):
         self._single(self.single.disconnect(sid))
         self.cluster.settle()
 
+    @rule()
+    def every_node_reloads(self) -> None:
+        """The directory changes (eve removed, or back): every node reloads it, one after
+        the other before the log is read, the single server once."""
+        self.directory_index = 1 - getattr(self, "directory_index", 0)
+        cluster = self.cluster
+        for node in cluster.nodes:
+            directory = DIRECTORIES[self.directory_index]()
+            cluster.deliver(node, cluster.nodes[node].replace_directory(directory, cluster.now))
+        self._single(self.single.replace_directory(DIRECTORIES[self.directory_index](),
+                                                   cluster.now))
+        cluster.settle()
+
     @rule(seconds=st.sampled_from([1.0, 6.0, 11.0, 31.0]))
     def time_passes(self, seconds: float) -> None:
         """Timers (a floor's max_talk, a line's queue_timeout, a ring's): each node judges
