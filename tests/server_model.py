@@ -7,12 +7,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from server_model_ext import FEEDBACK, ExtensionModel
+
 from app.protocol import InterphoneId, Message, decode_message, encode_frame, encode_message
-from app.protocol.features import COALESCE, EMERGENCY, FLOOR_FEATURES, FLOOR_QUEUE, PRIORITY
+from app.protocol.features import (
+    COALESCE,
+    EMERGENCY,
+    FLOOR_FEATURES,
+    FLOOR_QUEUE,
+    PRIORITY,
+    ROSTER,
+)
+from app.protocol.media_crypto import FEATURE as MEDIA_AUTH
+from app.protocol.media_crypto import SECRET_BYTES, decode_b64
 from app.protocol.messages import (
     EmergencyAction,
     EmergencyState,
     ErrorReply,
+    FeedbackNotice,
     FloorNotice,
     FloorNoticeType,
     InterphoneChanged,
@@ -20,9 +32,11 @@ from app.protocol.messages import (
     JoinResult,
     Kicked,
     LoginResult,
+    MediaKeyNotice,
     MembersResult,
     MessageKind,
     QuitResult,
+    RosterNotice,
     SpeakRequest,
     SpeakResult,
 )
@@ -32,7 +46,9 @@ from app.server.outbox import Outbox
 from app.server.records import Address
 from app.server.state import ServerState
 
-USERS = ("alice", "bob", "carol", "dave", "eve")
+DIRECTORY_USERS = ("alice", "bob", "carol", "dave", "eve")
+USERS = (*DIRECTORY_USERS, "zed")
+"""zed is in no directory: refused with ``auth = "token"``, let in with ``auth = "open"``."""
 PRIORITIES = {"alice": 9, "bob": 5, "dave": 3}  # alice: a dispatcher (level >= 8)
 
 _HEAD = """\
@@ -43,7 +59,7 @@ auth = "token"
 
 def _toml(*, with_eve: bool, ops: list[str], preemptible: bool) -> str:
     lines = [_HEAD]
-    for uid in USERS:
+    for uid in DIRECTORY_USERS:
         if uid == "eve" and not with_eve:
             continue
         lines += ["[[users]]", f'uid = "{uid}"', f'token = "pw-{uid}"',
@@ -72,16 +88,25 @@ DIRECTORIES = (first_directory, second_directory)
 SETTINGS = ServerSettings(
     auth="token", max_talk=30.0, keepalive=15.0, silence_timeout=5.0, queue_limit=2,
     queue_timeout=10.0, rate_burst=100_000, membership_burst=100_000, floor_burst=100_000,
-    max_sessions_per_address=100_000, max_unauthenticated_per_address=100_000)
-"""No rate limit gets in the way of the rules (they have tests of their own)."""
+    max_sessions_per_address=100_000, max_unauthenticated_per_address=100_000,
+    media_encryption="optional")
+"""No rate limit gets in the way of the rules (they have tests of their own); media-auth is
+granted to the sessions that ask for it, the others get plain media."""
+OPEN_SETTINGS = SETTINGS.with_overrides(auth="open")
+"""Any uid logs in with any token; a chat with a uid in no directory may be joined."""
+
 
 INTERPHONES = (InterphoneId.group("58"), InterphoneId.group("all"), InterphoneId.discuss("12"),
                InterphoneId.chat("alice", "bob"), InterphoneId.chat("carol", "dave"),
-               InterphoneId.chat("dave", "eve"))
+               InterphoneId.chat("dave", "eve"), InterphoneId.chat("alice", "zed"))
 
 FEATURE_SETS = ((), (FLOOR_QUEUE,), (PRIORITY,), (EMERGENCY,), ("presence",),
                 (FLOOR_QUEUE, PRIORITY, EMERGENCY, "presence"), (FLOOR_QUEUE, EMERGENCY),
-                (PRIORITY, "presence"), (COALESCE,), (COALESCE, FLOOR_QUEUE, "presence"))
+                (PRIORITY, "presence"), (COALESCE,), (COALESCE, FLOOR_QUEUE, "presence"),
+                (MEDIA_AUTH,), (FEEDBACK,), (MEDIA_AUTH, FEEDBACK, FLOOR_QUEUE, "presence"),
+                (MEDIA_AUTH, FEEDBACK), (MEDIA_AUTH, FEEDBACK), (MEDIA_AUTH, PRIORITY, EMERGENCY),
+                (FEEDBACK, COALESCE, PRIORITY), (MEDIA_AUTH, FEEDBACK, COALESCE),
+                (ROSTER, "presence"), (ROSTER,))
 
 
 def request_frame(seq: str, body: object) -> bytes:
@@ -113,24 +138,44 @@ class View:
     """Extension emergency: who raised the emergency up in each interphone, as last told."""
     online: dict[str, bool] = field(default_factory=dict)
     """Extension presence: each contact's status as last told (after a presence sync)."""
+    secret: bytes | None = None
+    """Extension media-auth: the session's media secret."""
+    epochs: dict[InterphoneId, int] = field(default_factory=dict)
+    """Extension media-auth: the epoch of each interphone's voice key as last told."""
+    grants: dict[InterphoneId, int] = field(default_factory=dict)
+    """Extension media-auth: the grant of each floor it was last handed (and still holds)."""
 
     def told(self, message: Message) -> None:
         body = message.body
         if isinstance(body, LoginResult):
             self.uid, self.features = body.uid, frozenset(body.features)
+            if body.media_secret:
+                self.secret = decode_b64(body.media_secret, SECRET_BYTES)
         elif isinstance(body, Kicked):
             self.joined.clear()
             self.queued.clear()
+            self.epochs.clear()
+            self.grants.clear()
         elif isinstance(body, QuitResult):
             self.joined.pop(body.info.id, None)
             self.queued.pop(body.info.id, None)
+            self.epochs.pop(body.info.id, None)
+            self.grants.pop(body.info.id, None)
         elif isinstance(body, JoinResult | MembersResult | InterphoneChanged):
+            if isinstance(body, JoinResult) and body.media_key is not None:
+                self.epochs[body.info.id] = body.media_key.epoch
             self._info(body.info)
+        elif isinstance(body, MediaKeyNotice):
+            self.epochs[body.id] = body.epoch
         elif isinstance(body, SpeakResult) and body.id is not None:
             if body.on and body.queued:
                 self.queued[body.id] = body.position
             else:  # granted, or the request withdrawn by speak off
                 self.queued.pop(body.id, None)
+            if body.on and not body.queued and body.grant:
+                self.grants[body.id] = body.grant
+            elif not body.on:
+                self.grants.pop(body.id, None)
         elif isinstance(body, EmergencyState):
             self.emergency[body.id] = body.by if body.action is EmergencyAction.RAISE else ""
         elif isinstance(body, PresenceSyncResult):
@@ -142,16 +187,23 @@ class View:
                 self.queued[body.id] = body.position
             elif body.type in (FloorNoticeType.GRANTED, FloorNoticeType.LEFT):
                 self.queued.pop(body.id, None)
+            if body.type is FloorNoticeType.GRANTED and body.grant:
+                self.grants[body.id] = body.grant
+            elif body.type is FloorNoticeType.REVOKED:
+                self.grants.pop(body.id, None)
 
     def _info(self, info: InterphoneInfo) -> None:
         if info.members is None:
             return
+        if info.speaker != self.uid:
+            self.grants.pop(info.id, None)
         if self.uid in info.members:
             self.joined[info.id] = (info.members, info.speaker)
             self.emergency[info.id] = info.emergency
         else:
             self.joined.pop(info.id, None)
             self.queued.pop(info.id, None)
+            self.epochs.pop(info.id, None)
 
 
 def check_extensions(message: Message, features: frozenset[str]) -> None:
@@ -167,6 +219,16 @@ def check_extensions(message: Message, features: frozenset[str]) -> None:
         assert "presence" in features, f"{body} to a session granted {set(features)}"
     elif isinstance(body, SpeakResult) and body.queued:
         assert FLOOR_QUEUE in features, f"{body} to a session granted {set(features)}"
+    elif isinstance(body, FeedbackNotice):
+        assert FEEDBACK in features, f"{body} to a session granted {set(features)}"
+    media = (isinstance(body, MediaKeyNotice)
+             or (isinstance(body, JoinResult) and body.media_key is not None)
+             or (isinstance(body, SpeakResult | FloorNotice) and body.grant)
+             or (isinstance(body, LoginResult) and body.media_secret))
+    if media:
+        assert MEDIA_AUTH in features, f"{body} to a session granted {set(features)}"
+    if isinstance(body, RosterNotice) or (isinstance(body, LoginResult) and body.name):
+        assert ROSTER in features, f"{body} to a session granted {set(features)}"
     info = getattr(body, "info", None)
     if isinstance(info, InterphoneInfo) and info.emergency:
         assert EMERGENCY in features, f"{body} to a session granted {set(features)}"
@@ -183,6 +245,7 @@ class ModelChecker:
         self.live: set[int] = set()
         self.answered: dict[int, int] = {}  # the seq of each connection's latest answer
         self.now = 0.0
+        self.ext = ExtensionModel(state)
 
     # ---- the socket layer's events ---------------------------------------------------------
 
@@ -203,7 +266,7 @@ class ModelChecker:
 
     def step(self, outbox: Outbox, *, now: float) -> None:
         """Check ``outbox``, then let each session's view take in what it was told."""
-        self.now = now
+        self.now = self.ext.now = now
         kicked: set[int] = set()
         for sid, message in outbox.messages:
             assert sid not in self.gone, f"{message} to connection {sid}, closed before"
@@ -222,9 +285,14 @@ class ModelChecker:
             decoded = decode_message(encode_message(message))
             assert decoded == _as_decoded(message), f"{message} decodes as {decoded}"
             view = self.views.get(sid)
+            self.ext.told(sid, message, frozenset(view.joined) if view is not None else frozenset())
             if view is not None:
                 view.told(message)
                 check_extensions(message, view.features)
+                if isinstance(message.body, LoginResult):
+                    self.ext.logged_in(view.uid, view.secret)
+        self.ext.keys_before_changes(outbox.messages)
+        self.ext.after_step()
         now_live = set(self.state.sessions)
         self.ended |= self.live - now_live
         self.live = now_live
@@ -267,6 +335,9 @@ class ModelChecker:
         sid = state.by_uid.get(uid)
         record = state.routes.get(key)
         member = sid is not None and record is not None and record.members.get(uid) == sid
+        # media-auth: a base recvbegin naming a uid whose session holds it is always dropped
+        member = member and sid is not None and MEDIA_AUTH not in state.sessions[sid].features
+        member = member and address[0] == "127.0.0.1"  # the signaling peer's IP (5.1)
         assert state.register_media(key, uid, address) == member, (uid, key)
         if member:
             assert record is not None and record.addrs[uid] == address
@@ -385,5 +456,5 @@ class ModelChecker:
         assert not state.media_keys.__dict__.get("_keys"), state.media_keys.__dict__
 
 
-__all__ = ["DIRECTORIES", "FEATURE_SETS", "INTERPHONES", "SETTINGS", "USERS", "ModelChecker",
-           "request_frame"]
+__all__ = ["DIRECTORIES", "DIRECTORY_USERS", "FEATURE_SETS", "INTERPHONES", "OPEN_SETTINGS",
+           "SETTINGS", "USERS", "ModelChecker", "request_frame"]

@@ -12,6 +12,7 @@ from app.client.replay import (
     MAX_CONCEALED,
     TRANSMISSION_OVERHEAD,
     ReplayStore,
+    Stored,
     TransmissionInfo,
     opus_packet_duration,
 )
@@ -34,7 +35,7 @@ def feed(store: ReplayStore, interphone: str, speaker: str, seqs: range | list[i
          start: float, frame: bytes = FRAME) -> int:
     number = 0
     for index, seq in enumerate(seqs):
-        number = store.add_frame(interphone, speaker, seq, frame, start + index * 0.02)
+        number = store.add_frame(interphone, speaker, seq, frame, start + index * 0.02).number
     return number
 
 
@@ -103,6 +104,21 @@ def test_late_packets_after_the_close_join_the_closed_transmission() -> None:
     assert feed(store, G, "bob", range(0, 5), 1.2) != number  # the next grant: a new one
 
 
+def test_a_transmission_cut_by_a_lost_link_says_when_it_opens_again() -> None:
+    """Its speaker goes on after the reconnect: the packet that opens it again says so, and
+    the ones after it (open already) or a late one of an ended transmission do not."""
+    store = ReplayStore(gap=1.0)
+    number = feed(store, G, "bob", range(10), 0.0)
+    store.close(G, cut=True)
+    assert not store.transmissions(G, 0.5)[0].receiving
+    assert store.add_frame(G, "bob", 12, FRAME, 0.5) == Stored(number, reopened=True)
+    assert store.transmissions(G, 0.5)[0].receiving
+    assert store.add_frame(G, "bob", 13, FRAME, 0.52) == Stored(number)
+    store.close(G)  # bob stopped: a late packet joins, closed
+    assert store.add_frame(G, "bob", 14, FRAME, 0.6) == Stored(number)
+    assert not store.transmissions(G, 0.6)[0].receiving
+
+
 def test_the_notice_that_a_speaker_starts_keeps_their_transmission_open() -> None:
     """The first packets (UDP) often overtake the notice that bob speaks (TCP): that notice
     must not close bob's transmission (it showed as two entries, the first greyed)."""
@@ -119,8 +135,8 @@ def test_the_notice_that_a_speaker_starts_keeps_their_transmission_open() -> Non
 def test_duplicates_and_late_packets_are_not_stored_twice() -> None:
     store = ReplayStore()
     number = feed(store, G, "bob", [0, 1, 2], 0.0)
-    assert store.add_frame(G, "bob", 2, FRAME, 0.1) == 0
-    assert store.add_frame(G, "bob", 1, FRAME, 0.1) == 0
+    assert store.add_frame(G, "bob", 2, FRAME, 0.1) == Stored(0)
+    assert store.add_frame(G, "bob", 1, FRAME, 0.1) == Stored(0)
     assert len(store.playback(number)) == 3
 
 
@@ -128,7 +144,7 @@ def test_lost_packets_are_concealed_on_playback_and_counted_in_the_duration() ->
     store = ReplayStore()
     frames = speech_frames(6)
     for seq, index in ((0, 0), (1, 1), (4, 2), (5, 3)):
-        number = store.add_frame(G, "bob", seq, frames[index], seq * 0.02)
+        number = store.add_frame(G, "bob", seq, frames[index], seq * 0.02).number
     assert store.playback(number) == (frames[0], frames[1], b"", b"", frames[2], frames[3])
     assert store.last(G, 1.0).duration == pytest.approx(0.12)  # type: ignore[union-attr]
     decoder = OpusDecoder()
@@ -264,7 +280,7 @@ def test_a_late_packet_of_the_speaker_before_does_not_split_an_own_talk() -> Non
     bobs = feed(store, G, "bob", range(20), 0.0)
     store.close(G)
     mine = talk(store, G, range(10), 0.5)
-    assert store.add_frame(G, "bob", 20, FRAME, 0.7) == bobs
+    assert store.add_frame(G, "bob", 20, FRAME, 0.7) == Stored(bobs)
     assert talk(store, G, range(10, 30), 0.7) == mine
     assert [(t.number, t.frame_count) for t in store.transmissions(G, 1.5)] == [
         (mine, 30), (bobs, 21)]

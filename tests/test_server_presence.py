@@ -18,7 +18,7 @@ from app.protocol.presence import (
     PresenceSyncResult,
     RingState,
 )
-from app.server import ServerSettings, ServerState
+from app.server import Directory, ServerSettings, ServerState
 from app.server.outbox import Outbox, Refused
 
 SETTINGS = ServerSettings(auth="token", max_talk=60, keepalive=15, silence_timeout=5)
@@ -199,3 +199,26 @@ def test_presence_request_of_a_base_session_is_answered_400_over_the_wire(state)
     decoded = decode_message(encode_message(answer))
     assert decoded.seq == "9" and decoded.module == "MID_SESSION"
     assert decoded.body.errcode == ErrCode.BAD_REQUEST
+
+
+def _open_directory(*uids: str) -> Directory:
+    users = "".join(f'[[users]]\nuid = "{uid}"\ntoken = "pw-{uid}"\n\n' for uid in uids)
+    return Directory.from_toml_text('[server]\nauth = "open"\n\n' + users, source="open.toml")
+
+
+def test_open_auth_a_user_a_reload_removes_is_watched_until_its_session_ends() -> None:
+    """With ``auth = "open"`` a reload that removes bob from the directory does not end his
+    session: his contacts still watch him until it ends (extension presence, "Terms"), so
+    they are told he went offline, not left believing him online (and a later reload that
+    lists him again would not tell them either)."""
+    state = ServerState(_open_directory("alice", "bob"), SETTINGS.with_overrides(auth="open"),
+                        udp_port=9400)
+    login(state, "alice", 1)
+    login(state, "bob", 2, presence=False)
+    state.replace_directory(_open_directory("alice"), T0)
+    assert 2 in state.sessions  # open: nobody is kicked
+    went = state.logout(2)
+    assert extension_messages(went, 1) == [PresenceChanged("bob", False)]
+    state.replace_directory(_open_directory("alice", "bob"), T0)
+    assert state.presence.presence_sync(state.sessions[1]).reply == PresenceSyncResult(
+        (ContactPresence("bob", False),))

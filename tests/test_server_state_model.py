@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from server_model import (
     DIRECTORIES,
+    DIRECTORY_USERS,
     FEATURE_SETS,
     INTERPHONES,
+    OPEN_SETTINGS,
     SETTINGS,
     USERS,
     ModelChecker,
@@ -31,13 +33,17 @@ from app.protocol.messages import (
     EmergencyRequest,
     JoinRequest,
     Login,
+    LoginResult,
     MembersRequest,
     Ping,
+    QualityReport,
     QuitRequest,
+    RosterNotice,
     SpeakRequest,
     SyncRequest,
 )
 from app.protocol.presence import CallAction, CallRequest, PresenceSyncRequest
+from app.server.addr_limits import RecvBeginBuckets
 from app.server.state import ServerState
 
 users = st.sampled_from(USERS)
@@ -47,11 +53,14 @@ interphones = st.sampled_from(INTERPHONES)
 class ServerStateMachine(RuleBasedStateMachine):
     """Users on one server, as its socket layer would drive it."""
 
+    settings = SETTINGS
+
     def __init__(self) -> None:
         super().__init__()
         self.directory_index = 0
-        self.state = ServerState(DIRECTORIES[0](), SETTINGS, udp_port=9400)
+        self.state = ServerState(DIRECTORIES[0](), self.settings, udp_port=9400)
         self.state.syncs_per_turn = 1  # presence syncs past one a turn wait (next_turn)
+        self.state.media_gate.buckets = RecvBeginBuckets(rate=1e9, burst=10**9)
         self.now = 1000.0
         self.sids = itertools.count(1)
         self.seqs = itertools.count(1)
@@ -76,7 +85,8 @@ class ServerStateMachine(RuleBasedStateMachine):
     def _sid_of(self, uid: str) -> int | None:
         return self.state.by_uid.get(uid)
 
-    def _send(self, sid: int, body: object) -> None:
+    def _send(self, sid: int, body: object) -> object:
+        """Send ``body`` on ``sid``; returns its answer (None: none yet)."""
         seq = str(next(self.seqs))
         outbox = self.state.receive_data(sid, request_frame(seq, body), self.now)
         self.check.step(outbox, now=self.now)
@@ -84,6 +94,7 @@ class ServerStateMachine(RuleBasedStateMachine):
         assert len(answers) <= 1, answers
         if answers and isinstance(body, SpeakRequest):
             self.check.speak_answered(sid, body, answers[0].body)
+        return answers[0].body if answers else None
 
     def _as(self, uid: str, body: object) -> None:
         sid = self._sid_of(uid)
@@ -100,7 +111,11 @@ class ServerStateMachine(RuleBasedStateMachine):
         assert self.state.connect(sid, "127.0.0.1", self.now)
         self.check.connected(sid)
         token = f"pw-{uid}" if token_ok else "wrong"
-        self._send(sid, Login(uid, token, features=features))
+        answer = self._send(sid, Login(uid, token, features=features))
+        # auth "token": directory users with their token only; "open": any uid, any token
+        listed = uid in DIRECTORY_USERS and (self.directory_index == 0 or uid != "eve")
+        admitted = self.settings.auth == "open" or (token_ok and listed)
+        assert isinstance(answer, LoginResult) == admitted, (uid, token, answer)
 
     @rule(uid=users)
     def ping(self, uid: str) -> None:
@@ -133,9 +148,31 @@ class ServerStateMachine(RuleBasedStateMachine):
 
     @rule()
     def reload_directory(self) -> None:
+        """A reload (eve removed from the directory, or back). Extension presence: a user it
+        removes whose session goes on (``auth = "open"`` kicks nobody) is still watched by
+        its contacts until that session ends; a contact it adds has no status told until
+        the session syncs again (a client does after the roster notice)."""
         self.directory_index = 1 - self.directory_index
         directory = DIRECTORIES[self.directory_index]()
-        self.check.step(self.state.replace_directory(directory, self.now), now=self.now)
+        presence, previous, auth = self.state.presence, self.state.directory, self.settings.auth
+        before = dict(presence.contacts_of)
+        outbox = self.state.replace_directory(directory, self.now)
+        self.check.step(outbox, now=self.now)
+        # extension roster: a session granted it is told its roster once if the reload
+        # changed it or its name, else nothing
+        told = [sid for sid, m in outbox.messages if isinstance(m.body, RosterNotice)]
+        changed = [sid for sid, session in sorted(self.state.sessions.items())
+                   if "roster" in session.features
+                   and (previous.roster(session.uid, auth), previous.name_of(session.uid))
+                   != (directory.roster(session.uid, auth), directory.name_of(session.uid))]
+        assert sorted(told) == changed, (told, changed)
+        for sid, contacts in presence.contacts_of.items():
+            kept = {uid for uid in before.get(sid, frozenset())
+                    if uid not in directory.users and uid in self.state.by_uid}
+            assert kept <= contacts, f"session {sid} stopped watching {kept - contacts}"
+            view = self.check.views.get(sid)
+            for uid in contacts - before.get(sid, frozenset()) if view is not None else ():
+                view.online.pop(uid, None)
 
     def _pairs(self, *, members: bool) -> list[tuple[str, InterphoneId]]:
         """(uid, interphone) of each live user and each interphone it is a member of
@@ -250,16 +287,97 @@ class ServerStateMachine(RuleBasedStateMachine):
     # ---- media ---------------------------------------------------------------------------
 
     @precondition(lambda self: bool(self._pairs(members=True)))
-    @rule(data=st.data(), port=st.sampled_from([5000, 5001]))
-    def member_recvbegin(self, data: st.DataObject, port: int) -> None:
+    @rule(data=st.data(), port=st.sampled_from([5000, 5001]),
+          ip=st.sampled_from(["127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2"]))
+    def member_recvbegin(self, data: st.DataObject, port: int, ip: str) -> None:
+        """A base recvbegin of a member, from its signaling peer's IP (or spoofed from
+        another: PROTOCOL.md 5.1, never registered)."""
         uid, interphone = data.draw(st.sampled_from(self._pairs(members=True)))
-        self.check.recvbegin(uid, str(interphone), ("127.0.0.1", port))
+        self.check.recvbegin(uid, str(interphone), (ip, port))
 
     @precondition(lambda self: bool(self._holders()))
     @rule(data=st.data(), port=st.sampled_from([5000, 5001]))
     def holder_talks(self, data: st.DataObject, port: int) -> None:
         uid, interphone = data.draw(st.sampled_from(self._holders()))
         self.check.audio(uid, str(interphone), ("127.0.0.1", port), self.now)
+
+    def _media_pairs(self, *, holders: bool = False) -> list[tuple[str, InterphoneId]]:
+        """(uid, interphone) of members whose session holds media-auth (holding the floor)."""
+        state = self.state
+        return [(uid, i) for uid, i in self._pairs(members=True)
+                if "media-auth" in state.sessions[state.by_uid[uid]].features
+                and (not holders or state.interphones[i].holder == uid)]
+
+    @rule(data=st.data(), port=st.sampled_from([5000, 5001]),
+          member=st.sampled_from([True, True, True, False]),
+          ip=st.sampled_from(["127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2"]),
+          stale_secret=st.sampled_from([False, False, False, True]),
+          replay=st.sampled_from([False, False, False, True]))
+    def auth_recvbegin(self, data: st.DataObject, port: int, member: bool, ip: str,
+                       stale_secret: bool, replay: bool) -> None:
+        """media-auth: a recvbegin of a member (or anyone) signed with the session's secret
+        (or one of an ended session), a fresh counter (or one accepted before), from its IP
+        (or another)."""
+        pairs = self._media_pairs()
+        if member and pairs:
+            uid, interphone = data.draw(st.sampled_from(pairs))
+        else:
+            uid, interphone = data.draw(users), data.draw(interphones)
+        self.check.ext.auth_recvbegin(uid, interphone, (ip, port), stale_secret=stale_secret,
+                                      replay=replay, views=self.check.views)
+
+    @precondition(lambda self: bool(self._media_pairs()))
+    @rule(data=st.data(), port=st.sampled_from([5000, 5000, 5000, 5001]),
+          holder=st.sampled_from([True, True, True, False]),
+          old_epoch=st.sampled_from([False, False, False, True]),
+          old_grant=st.sampled_from([False, False, False, True]), register=st.booleans())
+    def sealed_audio(self, data: st.DataObject, port: int, holder: bool, old_epoch: bool,
+                     old_grant: bool, register: bool) -> None:
+        """media-auth: sealed audio of a holder (or a member) under the key and grant it was
+        told (or the ones before), maybe just after it registers."""
+        pairs = self._media_pairs(holders=holder) or self._media_pairs()
+        uid, interphone = data.draw(st.sampled_from(pairs))
+        if register:
+            self.check.ext.auth_recvbegin(uid, interphone, ("127.0.0.1", 5000),
+                                          stale_secret=False, replay=False,
+                                          views=self.check.views)
+        self.check.ext.sealed_audio(uid, interphone, ("127.0.0.1", port), old_epoch=old_epoch,
+                                    old_grant=old_grant, views=self.check.views)
+
+    @precondition(lambda self: bool(self._pairs(members=True)))
+    @rule(data=st.data(), about_holder=st.sampled_from([True, True, True, False]),
+          loss=st.sampled_from([0.0, 0.3, 0.8, 4.8, 10.0, 60.0, 100.0]),
+          jitter=st.sampled_from([0.0, 17.25, 40.0]))
+    def listener_reports(self, data: st.DataObject, about_holder: bool, loss: float,
+                         jitter: float) -> None:
+        """feedback: a member reports what it hears of the holder (or of someone else)."""
+        pairs = self._pairs(members=True)
+        heard = [(uid, i) for uid, i in pairs if self.state.interphones[i].holder not in ("", uid)]
+        uid, interphone = data.draw(st.sampled_from(heard if about_holder and heard else pairs))
+        record = self.state.interphones[interphone]
+        speaker = record.holder if about_holder and record.holder else data.draw(users)
+        self._report(uid, QualityReport(interphone, speaker, loss, jitter))
+
+    @rule(uid=users, interphone=interphones, speaker=users)
+    def anyone_reports(self, uid: str, interphone: InterphoneId, speaker: str) -> None:
+        self._report(uid, QualityReport(interphone, speaker, 5.0))
+
+    def _report(self, uid: str, report: QualityReport) -> None:
+        """The answer is checked (and the report kept in the model) before the notice it may
+        cause is."""
+        for _ in range(len(USERS) + 1):  # its answer waits behind deferred syncs otherwise
+            self.next_turn()
+        sid = self._sid_of(uid)
+        peer = self.state.peers.get(sid) if sid is not None else None
+        if sid is None or peer is None or peer.lost or peer.closing \
+                or sid in self.state.deferred_sids:
+            return
+        seq = str(next(self.seqs))
+        outbox = self.state.receive_data(sid, request_frame(seq, report), self.now)
+        answers = [m.body for s, m in outbox.messages if s == sid and m.seq == seq]
+        assert len(answers) == 1, outbox.messages
+        self.check.ext.reported(sid, report, answers[0], self.now)
+        self.check.step(outbox, now=self.now)
 
     # ---- the clock -----------------------------------------------------------------------
 
@@ -286,3 +404,13 @@ class ServerStateMachine(RuleBasedStateMachine):
 
 
 TestServerStateMachine = fuzz_machine(ServerStateMachine)
+
+
+class OpenServerStateMachine(ServerStateMachine):
+    """The same with ``auth = "open"``: a uid in no directory logs in (any token), is in
+    every group of ``"*"`` and may chat with anyone; a reload removes nobody."""
+
+    settings = OPEN_SETTINGS
+
+
+TestOpenServerStateMachine = fuzz_machine(OpenServerStateMachine)

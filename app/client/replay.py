@@ -100,6 +100,17 @@ class TransmissionInfo:
     own: bool = False  # the user's own talk
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Where :meth:`ReplayStore.add_frame` put a packet."""
+
+    number: int
+    """Its transmission's number; 0 if the packet was a duplicate or too late to keep."""
+    reopened: bool = False
+    """It opened again a transmission cut by a lost link (its speaker went on after a
+    reconnect): that transmission is receiving again."""
+
+
 @dataclass(slots=True, eq=False)
 class _Transmission:
     number: int
@@ -142,7 +153,6 @@ class ReplayStore:
         self.gap = gap
         self._all: dict[int, _Transmission] = {}  # by number, oldest first
         self._open: dict[str, _Transmission] = {}  # slot -> the one receiving
-        self.reopened = 0  # transmissions cut by a lost link that went on: open again
         self._closed: dict[str, _Transmission] = {}  # slot -> the one just closed
         self._numbers = 0
         self._bytes = 0
@@ -163,27 +173,26 @@ class ReplayStore:
             current.heard = True
 
     def add_frame(self, interphone: str, speaker: str, seq: int, frame: bytes,
-                  now: float) -> int:
-        """Store one received audio packet; returns its transmission's number, or 0 if the
-        packet was a duplicate or arrived too late to be kept."""
+                  now: float) -> Stored:
+        """Store one received audio packet; returns where it went (:class:`Stored`)."""
         current = self._open.get(interphone)
         if current is None:  # late packets of the transmission closed last?
             closed = self._late_of(interphone, interphone, speaker, seq, now)
             if closed is not None:
-                if closed.cut:  # the link is back and they still speak: receiving again
+                reopened = closed.cut
+                if reopened:  # the link is back and they still speak: receiving again
                     closed.cut = False
                     self._open[interphone] = self._closed.pop(interphone)
-                    self.reopened += 1
                 self._append(closed, seq, frame, now)
-                return closed.number
+                return Stored(closed.number, reopened)
         if current is not None and not self._continues(current, speaker, seq, now):
             current = None
         elif current is not None and seq <= current.last_seq:
-            return 0  # duplicate or late: the replay keeps arrival order of the first copy
+            return Stored(0)  # duplicate or late: the replay keeps arrival order of the first copy
         if current is None:
             current = self._start(interphone, speaker, now)
         self._append(current, seq, frame, now)
-        return current.number
+        return Stored(current.number)
 
     def add_own_frame(self, interphone: str, speaker: str, seq: int, frame: bytes,
                       now: float) -> int:

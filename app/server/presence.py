@@ -70,6 +70,9 @@ class PresenceRules:
         self.rings: dict[InterphoneId, Ring] = {}
         self._timers: list[tuple[float, int, InterphoneId]] = []
         self._rings_started = 0
+        self._removed_online: set[str] = set()
+        """Users a reload removed whose sessions had not ended: their contacts' sessions
+        watch them until they end (:meth:`roster_reloaded`)."""
         self._entries: dict[str, tuple[ContactPresence, ContactPresence]] = {}
         """Each contact's two entries of a sync's answer (offline, online), made once: every
         sync of a thousand contacts made a thousand, and the codec looked each one's XML
@@ -92,8 +95,9 @@ class PresenceRules:
         """A directory reload may have changed ``session``'s contacts: its status changes
         follow the roster served now (extension roster's notice replaces the login's).
         ``leaving``: removed users whose sessions are still to end (several nodes: their
-        kicks come through the shared log); those that were contacts stay watched until
-        then, so that ``session`` is told they went offline, as on one server.
+        kicks come through the shared log; ``auth = "open"``: nobody is kicked); those that
+        were contacts stay watched until then, so that ``session`` is told they went
+        offline, as on one server.
         The contacts are the directory's set for the uid (made once per uid; a reload makes
         those of the live sessions in its thread, :meth:`Directory.prepare`): the loop does
         a few set operations per session, not one per contact."""
@@ -103,6 +107,7 @@ class PresenceRules:
             served = state.directory.contact_ids(session.uid, state.settings.auth)
             kept = contacts.intersection(leaving) if leaving else frozenset()
             self.contacts_of[session.sid] = served | kept if kept else served
+            self._removed_online.update(kept)
 
     def watcher_lost(self, sid: int) -> None:
         """The connection of ``sid`` is lost and its session ends later: it watches nobody
@@ -125,7 +130,10 @@ class PresenceRules:
         if not replaced:
             self._tell_watchers(session, False, outbox)
             state = self._state
-            if state.settings.auth == "token" and session.uid not in state.directory.users:
+            kept = session.uid in self._removed_online
+            self._removed_online.discard(session.uid)
+            if ((kept or state.settings.auth == "token")
+                    and session.uid not in state.directory.users):
                 # a removed user, kept by roster_reloaded until now: watched no more
                 for sid, contacts in self.contacts_of.items():
                     if session.uid in contacts:

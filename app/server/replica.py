@@ -264,11 +264,11 @@ class Replica:
         sessions of every node, not only this one's, even if the other nodes have not
         reloaded yet. This node's sessions stop watching what they may no longer see
         (``rosters``: as :meth:`~app.server.state.ServerState.replace_directory`'s)."""
-        state = self.state
+        state, auth = self.state, self.state.settings.auth
         changes = DirectoryChanges.between(state.directory, directory, state.settings)
         previous, state.directory = state.directory, directory
-        auth = state.settings.auth
-        kick = [u for u in changes.users_removed if u in state.by_uid] if auth == "token" else []
+        online_removed = [u for u in changes.users_removed if u in state.by_uid]
+        kick = online_removed if auth == "token" else []  # "open": watched until they end
         leave: list[list[Any]] = []
         for session in state.sessions.values():
             if session.uid in kick:
@@ -284,7 +284,7 @@ class Replica:
         outbox = Outbox()
         for session in list(state.sessions.values()):  # extension roster
             if session.uid not in kick and session.sid in state.peers:
-                state.presence.roster_reloaded(session, leaving=kick)
+                state.presence.roster_reloaded(session, leaving=online_removed)
                 if rosters is not None:
                     rosters.append(session.sid)  # told a few at a time by the server
                 else:

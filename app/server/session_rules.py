@@ -161,6 +161,8 @@ class SessionRules(StateBase):
                 self._end_session(sid, outbox)
                 self._close_peer(sid, outbox)
                 kicked += 1
+        # auth "open" kicks nobody: a removed user still online stays watched until its end
+        leaving = [uid for uid in changes.users_removed if uid in self.by_uid]
         for session in list(self.sessions.values()):
             for interphone in [i for i in session.joined if not self._may_see(session.uid, i)]:
                 self._leave(session, self.interphones[interphone], outbox, "directory reload",
@@ -169,7 +171,7 @@ class SessionRules(StateBase):
             hidden = [i for i in session.subscriptions if not self._may_see(session.uid, i)]
             for interphone in hidden:
                 self.stop_watching(session.sid, interphone)
-            self.presence.roster_reloaded(session)
+            self.presence.roster_reloaded(session, leaving)
             if rosters is None:
                 self.tell_roster(session.sid, previous, outbox)
             else:

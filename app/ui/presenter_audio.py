@@ -66,8 +66,8 @@ class PresenterAudio(PresenterCore):
         self.received[uid] += 1
         if self.audio is not None and self.client.audio_sink != self._play_audio:
             self.audio.receive(uid, seq, payload, str(interphone))
-        self._replay_stored(self.replay.add_frame(str(interphone), uid, seq, payload,
-                                                  time.monotonic()))
+        stored = self.replay.add_frame(str(interphone), uid, seq, payload, time.monotonic())
+        self._replay_stored(stored.number, stored.reopened)
 
     def _play_audio(self, interphone: InterphoneId, uid: str, seq: int, payload: bytes) -> None:
         """In the client's media receive thread: each interphone mixed with its own volume."""

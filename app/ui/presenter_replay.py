@@ -22,7 +22,6 @@ class PresenterReplay(PresenterCore):
 
     _player: ReplayPlayer
     _replay_shown: int  # the transmission number last listed
-    _replay_reopened: int = 0  # ReplayStore.reopened when last listed
 
     def replay_items(self, interphone_id: str) -> list[ReplayItem]:
         return [ReplayItem(t.number, self.window.display_name(t.speaker),
@@ -30,15 +29,14 @@ class PresenterReplay(PresenterCore):
                            own=t.own)
                 for t in self.replay.transmissions(interphone_id, time.monotonic())]
 
-    def _replay_stored(self, number: int) -> None:
-        """A frame received or sent was stored in transmission ``number`` (0: not kept)."""
-        # a new transmission (numbers only grow): talkers in two joined interphones at once
-        # alternate, and the list was made again at each of their packets; or one cut by
-        # a lost link that goes on (receiving again)
-        if number > self._replay_shown or self.replay.reopened != self._replay_reopened:
+    def _replay_stored(self, number: int, reopened: bool = False) -> None:
+        """A frame received or sent was stored in transmission ``number`` (0: not kept);
+        ``reopened``: it opened again one cut by a lost link (receiving again)."""
+        # only a new transmission (numbers only grow) is listed again: talkers in two joined
+        # interphones at once alternate, and the list was made again at each of their packets
+        if number > self._replay_shown or reopened:
             self._note_replay_start(number)
             self._replay_shown = max(number, self._replay_shown)
-            self._replay_reopened = self.replay.reopened
             self._show_replay()
 
     def _note_replay_start(self, number: int) -> None:
