@@ -16,6 +16,7 @@ from app.protocol import InterphoneId, JoinRequest
 from app.protocol.messages import (
     InterphoneChanged,
     Login,
+    MediaKeyNotice,
     MembersRequest,
     Message,
     MessageKind,
@@ -192,3 +193,44 @@ async def test_nothing_is_queued_for_a_connection_already_lost_while_sessions_en
         assert queued_for_lost == []
         for w in watchers:
             await w.close()
+
+
+async def test_no_media_key_is_queued_for_a_connection_already_lost_while_sessions_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # media-auth: each member's end rotates the interphone's key, sent to every member left,
+    # lost connections included (one key notice per lost member per end); the members
+    # still connected get each new key
+    monkeypatch.setattr(tcp, "ENDS_PER_TURN", 1)
+    async with running_server(everyone_directory(USERS + 1),
+                              media_encryption="optional") as server:
+        hub = server.hub
+        assert hub is not None
+        clients = []
+        for n in range(USERS + 1):
+            client = await Recorder.connect(server.port)
+            assert (await client.request(Login(f"u{n:02d}", "", features=("media-auth",)))).ok
+            assert (await client.request(JoinRequest(ALL))).ok
+            clients.append(client)
+        *crowd_clients, staying = clients
+        await asyncio.sleep(0.2)  # nothing else is on its way
+        staying.received.clear()
+        lost = set(hub.connections) - {server.state.by_uid[f"u{USERS:02d}"]}
+        queued_for_lost: list[Message] = []
+        deliver = hub.deliver
+
+        def counting(outbox: Outbox) -> None:
+            queued_for_lost.extend(message for sid, message in outbox.messages
+                                   if sid in lost and sid not in hub.connections)
+            deliver(outbox)
+
+        monkeypatch.setattr(hub, "deliver", counting)
+        lose_all(crowd_clients)
+
+        def keys() -> list[int]:
+            return [m.body.epoch for m in staying.received if isinstance(m.body, MediaKeyNotice)]
+
+        await until(lambda: len(keys()) == USERS)
+        await until(lambda: not hub.ending)
+        assert queued_for_lost == []
+        assert keys() == sorted(keys())  # each new key, in order
+        await staying.close()

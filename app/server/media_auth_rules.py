@@ -123,10 +123,14 @@ class MediaAuthRules(StateBase):
             return None
         key = self.media_keys.rotate(key_id)
         notice: Message | None = None
+        peers, others_elsewhere = self.peers, self.shared is not None
         for sid in record.members.values():
             session = self.sessions.get(sid)
             if sid == skip or session is None or session.media is None:
                 continue
+            peer = peers.get(sid)
+            if (peer is None and others_elsewhere) or (peer is not None and peer.lost):
+                continue  # told by its own node; or its end comes in a later turn: never sent
             if notice is None:
                 notice = Message.notification(self.key_notice(record.id, key))
             outbox.send(sid, notice)
