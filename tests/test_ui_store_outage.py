@@ -188,3 +188,57 @@ def test_a_sign_in_while_the_store_is_away_is_not_called_wrong_credentials(
     finally:
         dialog.close()
         dialog.deleteLater()
+
+
+def test_the_join_waiting_for_the_database_is_not_still_promised_after_a_reconnection(
+        qloop, settings, redis_server: RedisProcess,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The node restarted while a clicked join waited for its database: the client drops
+    that join with the connection, and the status bar kept saying "Night shift will be
+    joined as soon as it is back" under "Connected as me", for good."""
+    caplog.set_level(logging.INFO)
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"),
+                              store=node_store(redis_server.url, "first"))
+    run(qloop, server.start())
+    port = server.port
+    servers = [server]
+
+    async def scenario() -> None:
+        client = InterphoneClient("127.0.0.1", port, "me", "x", store_probe=(0.3, 1.0))
+        await client.connect()
+        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+        window = MainWindow()
+        ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
+        window.resize(1280, 800)
+        window.show()
+        try:
+            await client.join(OPS)
+            redis_server.stop()
+            await until(lambda: any("store unreachable" in r.getMessage()
+                                    for r in caplog.records), timeout=10, what="the outage")
+            ui.presenter.join(NIGHT)
+            await until(lambda: "will be joined as soon as it is back"
+                        in window.statusBar().currentMessage(), timeout=10,
+                        what="the join waits")
+            await servers[0].stop()  # (the join waiting is dropped with the connection)
+            await until(lambda: window.link_state is LinkState.RECONNECTING, timeout=10,
+                        what="reconnecting")
+            redis_server.start()
+            node = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,
+                                    settings=ServerSettings(auth="open"),
+                                    store=node_store(redis_server.url, "again"))
+            servers.append(node)
+            await node.start()
+            await until(lambda: window.link_state is LinkState.CONNECTED, timeout=30,
+                        what="reconnected")
+            assert not client.model.is_joined(NIGHT)
+            assert "will be joined" not in window.statusBar().currentMessage()
+        finally:
+            await close_session(ui)
+
+    try:
+        run(qloop, scenario(), timeout=60)
+    finally:
+        for node in servers:
+            run(qloop, node.stop())

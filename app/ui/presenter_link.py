@@ -40,6 +40,7 @@ class PresenterLink(PresenterCore):
 
     _no_audio_said: bool = False
     _certificate_said: str = ""  # a certificate refused while reconnecting, as shown
+    _store_wait_said: str = ""  # "X will be joined as soon as it is back", as shown
 
     def _show_link(self) -> None:
         state = self.model.connection
@@ -73,6 +74,8 @@ class PresenterLink(PresenterCore):
         if link is LinkState.CONNECTED and not self.model.store_available:
             link = LinkState.DEGRADED  # (probed by the client until the server answers)
         self.window.set_link(link, detail)
+        if state is not ConnectionState.CONNECTED:  # (the client dropped the waiting join)
+            self._withdraw_store_wait()
         self._say_refused_certificate(self.client.stats.refused_certificate
                                       if state is ConnectionState.RECONNECTING else None)
         self.window.offer_reconnect(state in (ConnectionState.KICKED,
@@ -96,6 +99,7 @@ class PresenterLink(PresenterCore):
         client probes); its return is said once."""
         self._show_link()
         if event.available:
+            self._withdraw_store_wait()
             self.window.show_message(QCoreApplication.translate(
                 "Presenter", "The server reaches its database again"))
 
@@ -111,7 +115,14 @@ class PresenterLink(PresenterCore):
             text = QCoreApplication.translate(
                 "Presenter", "The server could not reach its database: join %1 again"
             ).replace("%1", name)
+        self._withdraw_store_wait()
+        self._store_wait_said = text
         self.window.show_message(text, 0)
+
+    def _withdraw_store_wait(self) -> None:
+        """The waiting join is done or dropped: its message (shown until then) goes."""
+        self.window.withdraw_message(self._store_wait_said)
+        self._store_wait_said = ""
 
     def refresh_link(self) -> None:
         """Show the connection status now (the tray's menu asks as it opens)."""
