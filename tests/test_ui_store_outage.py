@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QSystemTrayIcon
 from test_ui_floor import space
 from test_ui_support import OPS, UiSession, close_session, run, until
 
@@ -28,6 +30,7 @@ from app.ui.presenter import Presenter
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import sign_in_problem
 from app.ui.tray import TrayController
+from app.ui.tray_icon import tray_icon
 from app.ui.view_types import LinkState, TalkState
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     RedisProcess,
@@ -242,3 +245,30 @@ def test_the_join_waiting_for_the_database_is_not_still_promised_after_a_reconne
     finally:
         for node in servers:
             run(qloop, node.stop())
+
+
+def test_the_tray_icon_shows_the_server_degraded_and_no_longer_once_it_is_back(
+        qloop) -> None:
+    """The tray's icon stayed the green "idle" one while the server could not reach its
+    database (only its tooltip said so): with the window hidden nothing showed that
+    every press would be refused."""
+    window = MainWindow()
+    icon = QSystemTrayIcon()
+    window.tray = icon
+    try:
+        def shown() -> QImage:
+            return icon.icon().pixmap(32, 32).toImage()
+
+        idle = tray_icon("tray-idle").pixmap(32, 32).toImage()
+        window.set_link(LinkState.CONNECTED)
+        assert shown() == idle
+        window.set_link(LinkState.DEGRADED)
+        assert shown() != idle
+        assert shown() == tray_icon("tray-idle", degraded=True).pixmap(32, 32).toImage()
+        window.set_link(LinkState.CONNECTED)
+        assert shown() == idle
+    finally:
+        window.tray = None
+        icon.deleteLater()
+        window.close()
+        window.deleteLater()
