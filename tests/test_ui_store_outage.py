@@ -22,11 +22,13 @@ from app.client.failures import Failure, FailureKind
 from app.server import Directory, InterphoneServer, ServerSettings
 from app.server.replica import UNAVAILABLE
 from app.ui.audio_link import open_audio
+from app.ui.elided_note import ElidedStatusBar
 from app.ui.failure_text import error_text, failure_text
 from app.ui.floor_text import refusal_text
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
 from app.ui.presenter import Presenter
+from app.ui.presenter_link import store_wait_text
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import sign_in_problem
 from app.ui.tray import TrayController
@@ -122,7 +124,7 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
             for said in (tray.icon.toolTip(), tray.status_action.text()):
                 assert "Connected as me, but the server cannot reach its database" in said
             assert tray.target_action.isEnabled()  # (still connected: a target may be chosen)
-            await until(lambda: "will be joined as soon as it is back"
+            await until(lambda: "will be joined once"
                         in window.statusBar().currentMessage(), what="the join waits")
             assert "fault" not in window.statusBar().currentMessage()
 
@@ -221,7 +223,7 @@ def test_the_join_waiting_for_the_database_is_not_still_promised_after_a_reconne
             await until(lambda: any("store unreachable" in r.getMessage()
                                     for r in caplog.records), timeout=10, what="the outage")
             ui.presenter.join(NIGHT)
-            await until(lambda: "will be joined as soon as it is back"
+            await until(lambda: "will be joined once"
                         in window.statusBar().currentMessage(), timeout=10,
                         what="the join waits")
             await servers[0].stop()  # (the join waiting is dropped with the connection)
@@ -270,5 +272,28 @@ def test_the_tray_icon_shows_the_server_degraded_and_no_longer_once_it_is_back(
     finally:
         window.tray = None
         icon.deleteLater()
+        window.close()
+        window.deleteLater()
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_the_join_waiting_for_the_database_is_read_whole_beside_the_degraded_status(
+        switcher: LanguageSwitcher, language: str) -> None:
+    """At 1000 px the message was cut ("... Night shift will be joined as soon as it is
+    b…"): it began by saying again what the degraded status beside it says."""
+    switcher.apply(language)
+    window = MainWindow()
+    try:
+        window.resize(1000, 700)
+        window.show()
+        window.set_me("alice")
+        window.set_link(LinkState.DEGRADED)
+        window.show_message(store_wait_text("Night shift"), 0)
+        QCoreApplication.processEvents()
+        bar = window.statusBar()
+        assert isinstance(bar, ElidedStatusBar)
+        assert "Night shift" in bar.currentMessage()
+        assert bar.shown_message() == bar.currentMessage()
+    finally:
         window.close()
         window.deleteLater()

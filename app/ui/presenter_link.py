@@ -35,12 +35,20 @@ NO_AUDIO_MESSAGE_MS = 20000
 # (a kick for another reason than ACCOUNT_REMOVED is a sign-in elsewhere)
 
 
+def store_wait_text(name: str) -> str:
+    """The status bar's message for a join clicked while the server cannot reach its
+    database: it waits for it (short: the degraded status beside it says why)."""
+    return QCoreApplication.translate(
+        "Presenter", "%1 will be joined once the server's database is back").replace(
+        "%1", name)
+
+
 class PresenterLink(PresenterCore):
     """The link in the status bar, and audio blocked on the way told."""
 
     _no_audio_said: bool = False
     _certificate_said: str = ""  # a certificate refused while reconnecting, as shown
-    _store_wait_said: str = ""  # "X will be joined as soon as it is back", as shown
+    _store_wait_said: str = ""  # "X will be joined once the ... database is back", as shown
 
     def _show_link(self) -> None:
         state = self.model.connection
@@ -108,9 +116,7 @@ class PresenterLink(PresenterCore):
         it is back (the last one clicked; dropped if the connection ends first)."""
         name = self._names.get(interphone_id, interphone_id)
         if self.client.when_store_back("join", lambda: self.join(interphone_id)):
-            text = QCoreApplication.translate(
-                "Presenter", "The server cannot reach its database: %1 will be joined as "
-                "soon as it is back").replace("%1", name)
+            text = store_wait_text(name)
         else:  # (back already: the user may click again)
             text = QCoreApplication.translate(
                 "Presenter", "The server could not reach its database: join %1 again"

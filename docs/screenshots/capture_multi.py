@@ -221,7 +221,7 @@ async def capture_degraded(app: QApplication, language: str, folder: Path,
                 await until(lambda: window.link_state is LinkState.DEGRADED, 15.0)
                 window.interphones.select(NIGHT)
                 window.join_requested.emit(NIGHT)
-                # "... Night shift will be joined as soon as it is back"
+                # "Night shift will be joined once the server's database is back"
                 await until(lambda: "Night shift" in window.statusBar().currentMessage(), 10.0)
                 await asyncio.sleep(0.3)
                 save(window, f"main-store-degraded-1280x800-{language}.png")
