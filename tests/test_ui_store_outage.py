@@ -5,6 +5,7 @@ server had a fault"), and the status clears by itself. The wording in both langu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QSystemTrayIcon
 from test_ui_floor import space
-from test_ui_support import OPS, UiSession, close_session, run, until
+from test_ui_support import OPS, UiSession, close_session, remembered_start, run, until
 
 from app.client import InterphoneClient, LoginRefused
 from app.client.errors import StoreUnavailable
@@ -297,3 +298,44 @@ def test_the_join_waiting_for_the_database_is_read_whole_beside_the_degraded_sta
     finally:
         window.close()
         window.deleteLater()
+
+
+def test_a_background_start_waits_in_the_tray_while_the_server_cannot_reach_its_database(
+        qloop, qapp, settings, switcher: LanguageSwitcher, monkeypatch,
+        redis_server: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """Started at login while the node could not reach its Redis, "remember me" was
+    refused "store unavailable" and the sign-in dialog popped up on the desktop, as for a
+    refused token, though the same login would pass a moment later: it now waits in the
+    tray, retrying, saying why, and signs in once the database is back."""
+    caplog.set_level(logging.INFO)
+    runtime, port = remembered_start(qapp, settings, switcher, monkeypatch)
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,
+                              settings=ServerSettings(auth="open"),
+                              store=node_store(redis_server.url, "first"))
+    run(qloop, server.start())
+
+    async def scenario() -> int:
+        redis_server.stop()
+        await until(lambda: any("store unreachable" in r.getMessage()
+                                for r in caplog.records), timeout=10, what="the outage")
+        main = asyncio.ensure_future(runtime.run())
+        await until(lambda: runtime.offline_tray is not None
+                    or runtime.sign_in_dialog is not None, timeout=15, what="a start")
+        assert runtime.sign_in_dialog is None
+        tray = runtime.offline_tray
+        assert tray is not None
+        await until(lambda: "cannot reach its database" in tray.icon.toolTip(), timeout=10,
+                    what="why, in the tray")
+        redis_server.start()
+        await asyncio.wait_for(runtime.ready.wait(), 30)
+        window = runtime.window
+        assert window is not None and not window.isVisible()  # still in the tray
+        assert runtime.client is not None and runtime.client.connected
+        assert runtime.sign_in_dialog is None
+        runtime.quit()
+        return await asyncio.wait_for(main, 10)
+
+    try:
+        assert run(qloop, scenario(), timeout=60) == 0
+    finally:
+        run(qloop, server.stop())
