@@ -339,3 +339,89 @@ def test_a_background_start_waits_in_the_tray_while_the_server_cannot_reach_its_
         assert run(qloop, scenario(), timeout=60) == 0
     finally:
         run(qloop, server.stop())
+
+
+class DroppingLink:
+    """A TCP relay to a server whose connections a test drops (a network blip) while the
+    server stays up."""
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def drop(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+
+    async def close(self) -> None:
+        self.drop()
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.server_port)
+        self._writers += [writer, up_writer]
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+
+def test_reconnecting_to_a_node_that_cannot_reach_its_database_says_so(
+        qloop, settings, redis_server: RedisProcess,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The connection dropped while the node could not reach its Redis: each login of the
+    reconnection was refused "store unavailable" and the status bar said only
+    "Connection lost, reconnecting… (attempt 4)", as if the server could not be reached."""
+    caplog.set_level(logging.INFO)
+    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                              settings=ServerSettings(auth="open"),
+                              store=node_store(redis_server.url, "first"))
+    run(qloop, server.start())
+    link = DroppingLink(server.port)
+    run(qloop, link.start())
+
+    async def scenario() -> None:
+        client = InterphoneClient("127.0.0.1", link.port, "me", "x", backoff=(0.1, 0.5))
+        await client.connect()
+        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
+        window = MainWindow()
+        ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
+        window.show()
+        try:
+            await client.join(OPS)
+            redis_server.stop()
+            await until(lambda: any("store unreachable" in r.getMessage()
+                                    for r in caplog.records), timeout=10, what="the outage")
+            link.drop()
+            await until(lambda: window.link_state is LinkState.RECONNECTING
+                        and "cannot reach its database" in window.link_text(), timeout=20,
+                        what="reconnecting, and why")
+            assert window.link_text().startswith("Connection lost, reconnecting…")
+            redis_server.start()
+            await until(lambda: window.link_state is LinkState.CONNECTED, timeout=30,
+                        what="reconnected")
+            assert "database" not in window.link_text()
+        finally:
+            await close_session(ui)
+
+    try:
+        run(qloop, scenario(), timeout=60)
+    finally:
+        run(qloop, link.close())
+        run(qloop, server.stop())

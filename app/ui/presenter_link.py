@@ -15,6 +15,8 @@ from PySide6.QtCore import QCoreApplication
 
 from app.client import ConnectionState, MediaPathChanged, StoreChanged
 from app.client.failures import Failure
+from app.client.store_outage import is_store_unavailable
+from app.protocol import ErrCode
 from app.protocol.messages import ACCOUNT_REMOVED
 from app.ui.failure_text import failure_text
 from app.ui.presenter_core import PresenterCore
@@ -63,7 +65,12 @@ class PresenterLink(PresenterCore):
             detail = translate("Presenter", "sign-in refused")
         elif state is ConnectionState.RECONNECTING:
             failed = self.client.stats.reconnect_attempts
-            if failed:
+            if failed and is_store_unavailable(ErrCode.SERVER_FAULT,
+                                               self.model.connection_detail):
+                # (its login refused: not the network, which "attempt N" alone suggested)
+                detail = translate("Presenter", "attempt %1: the server cannot reach its "
+                                                "database").replace("%1", str(failed + 1))
+            elif failed:
                 detail = translate("Presenter", "attempt %1").replace("%1", str(failed + 1))
         elif state is ConnectionState.CONNECTED and not self.model.media_reachable:
             detail = translate("Presenter", "no audio: UDP blocked on the way")
