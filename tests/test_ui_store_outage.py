@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QFont, QFontMetricsF, QImage
 from PySide6.QtWidgets import QSystemTrayIcon
 from test_ui_floor import space
 from test_ui_support import OPS, UiSession, close_session, remembered_start, run, until
@@ -25,6 +25,7 @@ from app.server.replica import UNAVAILABLE
 from app.ui.audio_link import open_audio
 from app.ui.elided_note import ElidedStatusBar
 from app.ui.failure_text import error_text, failure_text
+from app.ui.fit_lines import fit_lines
 from app.ui.floor_text import refusal_text
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
@@ -425,3 +426,30 @@ def test_reconnecting_to_a_node_that_cannot_reach_its_database_says_so(
     finally:
         run(qloop, link.close())
         run(qloop, server.stop())
+
+
+def test_the_refusal_on_the_talk_button_is_wrapped_whole_in_chinese(
+        switcher: LanguageSwitcher) -> None:
+    """The disc wrapped its text at spaces only: in Chinese the refusal, one "word", was
+    cut on its first line ("服务器暂时无法连接其数…") where English took three lines."""
+    switcher.apply("zh_CN")
+    text = refusal_text(500, UNAVAILABLE)
+    assert CJK.search(text) and " " not in text
+    window = MainWindow()
+    try:
+        window.resize(1000, 700)
+        window.show()
+        QCoreApplication.processEvents()
+        lines = window.panel.talk_button.detail_lines(text)
+        assert len(lines) > 1 and not any("…" in line for line in lines), lines
+        assert "".join(lines) == text
+    finally:
+        window.close()
+        window.deleteLater()
+    font = QFont()
+    metrics = QFontMetricsF(font)
+    lines = fit_lines(text, metrics, metrics.horizontalAdvance(text) / 2.5, 3)
+    assert len(lines) == 3 and "".join(lines) == text, lines
+    assert not lines[-1].startswith(("，", "。")) and not lines[1].startswith(("，", "。"))
+    cut = fit_lines(text, metrics, metrics.horizontalAdvance(text) / 2.5, 2)
+    assert len(cut) == 2 and cut[-1].endswith("…"), cut
