@@ -16,9 +16,10 @@ import pytest
 from app.client import InterphoneClient, StoreChanged, StoreUnavailable
 from app.protocol import FrameDecoder, decode_message
 from app.protocol.features import HEALTH
+from app.protocol.framing import encode_frame
 from app.protocol.health import HealthNotice, StoreState
 from app.protocol.ids import InterphoneId
-from app.protocol.messages import InterphoneChanged, Message, Ping
+from app.protocol.messages import InterphoneChanged, MembersResult, Message, Ping
 from tests.redis_fixtures import RedisProcess, redis_server, started_nodes  # noqa: F401
 from tests.server_fixtures import G58, GALL
 from tests.waiting import wait_until
@@ -187,3 +188,72 @@ async def test_a_hung_store_is_told_too_and_its_end(
         await wait_until(lambda: alice.store_available, 20, "alice told the store is back")
         outages(notices(link), changes)
         assert link.requests() == asked and alice.store_probes == 0
+
+
+class HoldingLink(RecordingLink):
+    """A :class:`RecordingLink` that, while ``holding``, keeps the server's answers to
+    members requests back until it has passed on a ``<health store='unreachable'/>``
+    notice: the order the extension allows for a request sent before the notice."""
+
+    def __init__(self, server_port: int) -> None:
+        super().__init__(server_port)
+        self.holding = False
+        self.held: list[bytes] = []
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                    upstream: bool) -> None:
+        if upstream:
+            await super()._pipe(reader, writer, upstream=True)
+            return
+        decoder = FrameDecoder()
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                for frame in decoder.feed(data):
+                    message = decode_message(frame)
+                    self.received.append(message)
+                    if self.holding and isinstance(message.body, MembersResult):
+                        self.held.append(encode_frame(frame))
+                        continue
+                    writer.write(encode_frame(frame))
+                    if (isinstance(message.body, HealthNotice)
+                            and message.body.store is StoreState.UNREACHABLE):
+                        self.holding = False
+                        for held in self.held:
+                            writer.write(held)
+                        self.held.clear()
+                await writer.drain()
+        writer.close()
+
+
+async def test_an_answer_sent_before_the_outage_notice_does_not_end_the_outage(
+        redis_server: RedisProcess) -> None:  # noqa: F811
+    """A members answer the node sent before it counted its store unreachable, received
+    after the ``unreachable`` notice, showed the server healthy again at once (and, with
+    nothing probed, until the user's next request was refused)."""
+    async with started_nodes(redis_server.url, "a") as nodes:
+        link = HoldingLink(nodes[0].port)
+        await link.start()
+        alice = InterphoneClient("127.0.0.1", link.port, "alice", "pw-alice",
+                                 features=(HEALTH,), backoff=(0.05, 0.2),
+                                 store_probe=(0.3, 1.2))
+        changes: list[StoreChanged] = []
+        alice.model.subscribe(
+            lambda e: changes.append(e) if isinstance(e, StoreChanged) else None)
+        try:
+            await alice.connect()
+            await alice.join(G58)
+            link.holding = True
+            asked = asyncio.ensure_future(alice.members(G58))
+            await wait_until(lambda: link.held, 10, "the members answer held")
+            redis_server.stop()
+            info = await asyncio.wait_for(asked, 20)  # (passed on after the notice)
+            assert "alice" in (info.members or ())
+            assert not alice.store_available, changes
+            assert changes == [StoreChanged(False)]
+
+            redis_server.start()
+            await wait_until(lambda: alice.store_available, 20, "alice told the store is back")
+            outages(notices(link), changes)
+        finally:
+            await alice.close()
+            await link.close()

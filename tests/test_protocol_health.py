@@ -107,7 +107,9 @@ def test_an_outage_told_by_the_server_is_not_probed() -> None:
     assert outage.told_unreachable() and outage.degraded and outage.probe_due() is None
     assert not outage.told_unreachable()  # told again: the same outage
     assert not outage.refused(5.0) and outage.probe_due() is None  # still the server's to say
-    assert outage.answered() and not outage.degraded
+    # an answer (to a request sent before the notice) does not end it; the "ok" does
+    assert not outage.answered() and outage.degraded
+    assert outage.reset() and not outage.degraded and not outage.told
 
     # told while probing after a refusal: the probe is no longer due
     assert outage.refused(20.0) and outage.probe_due() == 22.0

@@ -48,6 +48,8 @@ class StoreOutage:
         self._delay = first
         self._due: float | None = None
         self.degraded = False
+        self.told = False
+        """The server said the outage itself (extension health): its ``ok`` ends it."""
         self.probes = 0
         """Probes sent in the current outage."""
 
@@ -68,19 +70,25 @@ class StoreOutage:
         outage."""
         started = not self.degraded
         self.degraded = True
+        self.told = True
         self._due = None
         if started:
             self.probes = 0
         return started
 
     def answered(self) -> bool:
-        """The server answered a request through its store: True when this ends an outage."""
+        """The server answered a request through its store: True when this ends an outage.
+        Not one the server told: a request sent before its ``unreachable`` may be answered
+        after it (extension health), which says nothing of the store now."""
+        if self.told:
+            return False
         return self.reset()
 
     def reset(self) -> bool:
         """No outage (also when the connection changes); True if there was one."""
         was = self.degraded
         self.degraded = False
+        self.told = False
         self._due = None
         return was
 

@@ -10,7 +10,8 @@ store again; then the model says so and what was left to do once the store is ba
 healthy, and an outage ends with the connection (a new login says the store works). A
 server that granted extension ``health`` tells the outage and its end itself (a
 ``<health>`` notice): the model follows it at once, even while the client sends nothing,
-and the probe stops, as the server will say when the store is back.
+and the probe stops, as the server will say when the store is back (an answer to a request
+sent before the notice, which may come after it, does not end that outage).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class StoreWatch:
     def _told(self, notice: HealthNotice) -> None:
         """Extension health: the server says its store is unreachable or back."""
         if not notice.degraded:
-            if self.outage.answered():
+            if self.outage.reset():
                 self._back()
             return
         started = self.outage.told_unreachable()

@@ -15,6 +15,8 @@ from PySide6.QtCore import QCoreApplication
 
 from app.client import ConnectionState, MediaPathChanged, StoreChanged
 from app.client.failures import Failure
+from app.client.store_outage import is_store_unavailable
+from app.protocol import ErrCode
 from app.protocol.messages import ACCOUNT_REMOVED
 from app.ui.failure_text import failure_text
 from app.ui.presenter_core import PresenterCore
@@ -35,11 +37,20 @@ NO_AUDIO_MESSAGE_MS = 20000
 # (a kick for another reason than ACCOUNT_REMOVED is a sign-in elsewhere)
 
 
+def store_wait_text(name: str) -> str:
+    """The status bar's message for a join clicked while the server cannot reach its
+    database: it waits for it (short: the degraded status beside it says why)."""
+    return QCoreApplication.translate(
+        "Presenter", "%1 will be joined once the server's database is back").replace(
+        "%1", name)
+
+
 class PresenterLink(PresenterCore):
     """The link in the status bar, and audio blocked on the way told."""
 
     _no_audio_said: bool = False
     _certificate_said: str = ""  # a certificate refused while reconnecting, as shown
+    _store_wait_said: str = ""  # "X will be joined once the ... database is back", as shown
 
     def _show_link(self) -> None:
         state = self.model.connection
@@ -54,7 +65,12 @@ class PresenterLink(PresenterCore):
             detail = translate("Presenter", "sign-in refused")
         elif state is ConnectionState.RECONNECTING:
             failed = self.client.stats.reconnect_attempts
-            if failed:
+            if failed and is_store_unavailable(ErrCode.SERVER_FAULT,
+                                               self.model.connection_detail):
+                # (its login refused: not the network, which "attempt N" alone suggested)
+                detail = translate("Presenter", "attempt %1: the server cannot reach its "
+                                                "database").replace("%1", str(failed + 1))
+            elif failed:
                 detail = translate("Presenter", "attempt %1").replace("%1", str(failed + 1))
         elif state is ConnectionState.CONNECTED and not self.model.media_reachable:
             detail = translate("Presenter", "no audio: UDP blocked on the way")
@@ -73,6 +89,8 @@ class PresenterLink(PresenterCore):
         if link is LinkState.CONNECTED and not self.model.store_available:
             link = LinkState.DEGRADED  # (probed by the client until the server answers)
         self.window.set_link(link, detail)
+        if state is not ConnectionState.CONNECTED:  # (the client dropped the waiting join)
+            self._withdraw_store_wait()
         self._say_refused_certificate(self.client.stats.refused_certificate
                                       if state is ConnectionState.RECONNECTING else None)
         self.window.offer_reconnect(state in (ConnectionState.KICKED,
@@ -96,6 +114,7 @@ class PresenterLink(PresenterCore):
         client probes); its return is said once."""
         self._show_link()
         if event.available:
+            self._withdraw_store_wait()
             self.window.show_message(QCoreApplication.translate(
                 "Presenter", "The server reaches its database again"))
 
@@ -104,14 +123,19 @@ class PresenterLink(PresenterCore):
         it is back (the last one clicked; dropped if the connection ends first)."""
         name = self._names.get(interphone_id, interphone_id)
         if self.client.when_store_back("join", lambda: self.join(interphone_id)):
-            text = QCoreApplication.translate(
-                "Presenter", "The server cannot reach its database: %1 will be joined as "
-                "soon as it is back").replace("%1", name)
+            text = store_wait_text(name)
         else:  # (back already: the user may click again)
             text = QCoreApplication.translate(
                 "Presenter", "The server could not reach its database: join %1 again"
             ).replace("%1", name)
+        self._withdraw_store_wait()
+        self._store_wait_said = text
         self.window.show_message(text, 0)
+
+    def _withdraw_store_wait(self) -> None:
+        """The waiting join is done or dropped: its message (shown until then) goes."""
+        self.window.withdraw_message(self._store_wait_said)
+        self._store_wait_said = ""
 
     def refresh_link(self) -> None:
         """Show the connection status now (the tray's menu asks as it opens)."""

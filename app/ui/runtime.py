@@ -21,13 +21,10 @@ from PySide6.QtCore import QCoreApplication, QSize, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 
 from app.audio.backend import AudioDeviceError
-from app.client import (
-    ClientError,
-    InterphoneClient,
-    ServerUnreachable,
-)
+from app.client import ClientError, InterphoneClient, ServerUnreachable
 from app.client.client_reconnect import backoff_delays
 from app.client.errors import failure_of
+from app.client.failures import FailureKind
 from app.client.tasks import TaskSet
 from app.demo import DEMO_INTERPHONE, DEMO_TOKEN, DEMO_UID, DemoTimings, DemoWorld, load_clip
 from app.ui import gui_thread_gc
@@ -264,10 +261,13 @@ class Runtime:
         return client
 
     def _worth_retrying(self) -> bool:
-        """The server could not be reached (no network yet, the server down), which the
-        next attempt may not meet; a refused token or a certificate problem it would."""
+        """The server could not be reached (no network yet, the server down) or could not
+        reach its database (a login refused "store unavailable"), which the next attempt
+        may not meet; a refused token or a certificate problem it would."""
         failure = self._connect_failure
-        return isinstance(failure, ServerUnreachable) and not failure_of(failure).kind.tls
+        kind = failure_of(failure).kind if failure is not None else None
+        return kind is FailureKind.STORE_UNAVAILABLE or (
+            isinstance(failure, ServerUnreachable) and not failure_of(failure).kind.tls)
 
     async def _retry_in_tray(self, credentials: Credentials) -> InterphoneClient | None:
         """Started in the background (at login) and the server cannot be reached yet: stay

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from app.ui.contrast import text_on
 from app.ui.failure_text import fill
+from app.ui.fit_lines import fit_lines, joined
 from app.ui.floor_text import queue_text
 from app.ui.view_ticker import ViewTicker
 from app.ui.view_types import TalkState
@@ -72,23 +73,6 @@ def format_seconds(seconds: float) -> str:
     that counts up; negative counts as zero)."""
     whole = max(0, int(seconds))
     return f"{whole // 60}:{whole % 60:02d}"
-
-
-def fit_lines(text: str, metrics: QFontMetricsF, width: float, most: int) -> list[str]:
-    """``text`` wrapped at its spaces into at most ``most`` lines no wider than
-    ``width``: a word too long for a line (a long name) is cut with "…", and so is the
-    last line when more would follow (the disc's text was cut at both sides of its box,
-    mid-letter, and words past its last line were lost without a sign)."""
-    lines: list[str] = []
-    for word in text.split():
-        joined = f"{lines[-1]} {word}" if lines else word
-        if lines and metrics.horizontalAdvance(joined) <= width:
-            lines[-1] = joined
-        else:
-            lines.append(word)
-    if len(lines) > most:
-        lines[most - 1:] = [" ".join(lines[most - 1:]) + " …"]
-    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
 def format_length(seconds: float) -> str:
@@ -509,12 +493,12 @@ class TalkButton(QAbstractButton):
         font = self.title_font()
         box = self.title_rect()
         least = QFontInfo(self.font()).pixelSize()
-        whole = " ".join(title.split())
+        whole = "".join(title.split())
         while True:
             metrics = QFontMetricsF(font)
             lines = fit_lines(title, metrics, box.width(),
                               max(1, int(box.height() // metrics.lineSpacing())))
-            if " ".join(lines) == whole or font.pixelSize() <= least:
+            if joined(lines) == whole or font.pixelSize() <= least:
                 return font, lines
             font.setPixelSize(font.pixelSize() - 1)
 

@@ -21,11 +21,12 @@ BADGE_SHARE = 0.55
 
 @cache
 def tray_icon(base: str, *, muted: bool = False, activity: bool = False,
-              ringing: bool = False) -> QIcon:
+              ringing: bool = False, degraded: bool = False) -> QIcon:
     """``base`` (``tray-idle``, ``tray-busy``…) with the muted badge in the lower right
-    corner, the receiving-elsewhere badge in the upper right one and the ringing call's
-    in the upper left one."""
-    if not muted and not activity and not ringing:
+    corner, the receiving-elsewhere badge in the upper right one, the ringing call's in
+    the upper left one and the warning of a server that cannot reach its database in the
+    lower left one."""
+    if not muted and not activity and not ringing and not degraded:
         return icon(base)
     result = QIcon()
     for size in SIZES:
@@ -42,6 +43,8 @@ def tray_icon(base: str, *, muted: bool = False, activity: bool = False,
             icon("badge-call").paint(painter, QRect(0, 0, side, side))
         if muted:
             icon("badge-muted").paint(painter, QRect(size - side, size - side, side, side))
+        if degraded:
+            icon("badge-degraded").paint(painter, QRect(0, size - side, side, side))
         painter.end()
         result.addPixmap(pixmap)
     return result

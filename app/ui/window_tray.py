@@ -1,6 +1,6 @@
-"""What the window shows in the tray: the icon for the talk state (with its badges) and
-the tooltip that says the same in words; only a change goes to the tray, and tells the
-tray's menu (``tray_state_changed``)."""
+"""What the window shows in the tray: the icon for the talk state (with its badges, one of
+them for a server that cannot reach its database) and the tooltip that says the same in
+words; only a change goes to the tray, and tells the tray's menu (``tray_state_changed``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from app.ui.audio_bar import AudioBar
 from app.ui.floor_widgets import EmergencyBanner
 from app.ui.tray_icon import tray_icon
-from app.ui.view_types import TalkState
+from app.ui.view_types import LinkState, TalkState
 from app.ui.window_notices import WindowNotices
 
 _TRAY_ICONS = {TalkState.TALKING: "tray-talking", TalkState.BUSY: "tray-busy",
@@ -25,6 +25,7 @@ class WindowTray(WindowNotices):
     emergency: EmergencyBanner
     tray_state_changed: SignalInstance
     _talk_state: TalkState
+    _link: tuple[LinkState, str]
     _activity: list[tuple[str, str]]
     _tray_shown: tuple[QSystemTrayIcon, int, str] | None
 
@@ -44,8 +45,10 @@ class WindowTray(WindowNotices):
         state = self._talk_state
         activity = self._activity if state is not TalkState.OFFLINE else []
         caller = self.banner.caller
+        # (green "idle" alone said all was well while every press would be refused)
         picture = tray_icon(_TRAY_ICONS.get(state, "tray-idle"), muted=muted,
-                            activity=bool(activity), ringing=bool(caller))
+                            activity=bool(activity), ringing=bool(caller),
+                            degraded=self._link[0] is LinkState.DEGRADED)
         lines = [self.windowTitle(), self.link_text()]
         if not self.emergency.isHidden():  # (its alert sounds: the tray says why)
             lines.append(self.emergency.text.text())

@@ -15,14 +15,20 @@ nodes sharing one self-signed certificate): the sign-in dialog with a list of tw
 servers and TLS ticked, the trust-on-first-use question with the fingerprint, and
 the window signed in to the first node, joined to several interphones.
 
+And, with a node of that ``redis-server`` (open mode, no TLS): the window while the
+server cannot reach its database (Redis paused: the node tells it, extension health),
+the status bar saying so and a join clicked meanwhile waiting for the database
+(``main-store-degraded-1280x800-*.png``).
+
 Parts of it can be taken alone, named after the command (all when none is):
-``interphones`` (several joined, the call, the emergency), ``cluster``.
+``interphones`` (several joined, the call, the emergency), ``cluster``, ``degraded``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -52,8 +58,10 @@ from app.demo import DemoTimings  # noqa: E402
 from app.server import InterphoneServer  # noqa: E402
 from app.server.directory import Directory  # noqa: E402
 from app.server.redis_store import RedisStore  # noqa: E402
+from app.server.settings import ServerSettings  # noqa: E402
 from app.server.tls import TlsOptions, load_server_context  # noqa: E402
 from app.ui.runtime import Options  # noqa: E402
+from app.ui.view_types import LinkState  # noqa: E402
 
 NIGHT = "discuss_12"
 EVERYONE = "group_1"
@@ -180,17 +188,66 @@ async def capture_cluster(app: QApplication, language: str, folder: Path,
             await node.stop()
 
 
+async def capture_degraded(app: QApplication, language: str, folder: Path,
+                           redis: subprocess.Popen[bytes], redis_url: str) -> None:
+    """Signed in to a node whose Redis is paused: degraded, a join clicked meanwhile."""
+    node = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
+                            settings=ServerSettings(auth="open"),
+                            store=RedisStore(redis_url, "node-a"))
+    await node.start()
+    try:
+        options = Options(simulate_audio=True, size=QSize(1280, 800))
+        async with running(app, language, options, scratch_settings(folder, language)) as runtime:
+            await until(lambda: runtime.sign_in_dialog is not None
+                        and runtime.sign_in_dialog.isVisible())
+            dialog = runtime.sign_in_dialog
+            assert dialog is not None
+            dialog.set_values(f"127.0.0.1:{node.port}", "alice", "x", False)
+            dialog.ok.click()
+            await until(lambda: runtime.window is not None and runtime.client is not None,
+                        15.0)
+            window, client = runtime.window, runtime.client
+            assert window is not None and client is not None
+            await client.join(OPS)
+            bob = InterphoneClient("127.0.0.1", node.port, "bob", "x", reconnect=False,
+                                   features=asked_features(tls=False))
+            await bob.connect()
+            await bob.join(OPS)
+            window.interphones.select(OPS)
+            await until(lambda: (row := window.interphones.row(OPS)) is not None
+                        and row.member_count == 2)
+            redis.send_signal(signal.SIGSTOP)  # (hung: the node counts it out after 1 s)
+            try:
+                await until(lambda: window.link_state is LinkState.DEGRADED, 15.0)
+                window.interphones.select(NIGHT)
+                window.join_requested.emit(NIGHT)
+                # "Night shift will be joined once the server's database is back"
+                await until(lambda: "Night shift" in window.statusBar().currentMessage(), 10.0)
+                await asyncio.sleep(0.3)
+                save(window, f"main-store-degraded-1280x800-{language}.png")
+            finally:
+                redis.send_signal(signal.SIGCONT)
+            await until(lambda: window.link_state is LinkState.CONNECTED, 20.0)
+            await bob.close()
+    finally:
+        await node.stop()
+
+
 def main() -> int:
-    parts = chosen_parts(__doc__, ("interphones", "cluster"))
+    parts = chosen_parts(__doc__, ("interphones", "cluster", "degraded"))
     with qt_session() as (app, loop, folder):
         if "interphones" in parts:
             in_each_language(loop, lambda language: capture(app, language, folder))
-        if "cluster" not in parts:
+        if not parts & {"cluster", "degraded"}:
             return 0
         redis, redis_url = start_redis(folder)
         try:
-            in_each_language(
-                loop, lambda language: capture_cluster(app, language, folder, redis_url))
+            if "cluster" in parts:
+                in_each_language(
+                    loop, lambda language: capture_cluster(app, language, folder, redis_url))
+            if "degraded" in parts:
+                in_each_language(loop, lambda language: capture_degraded(
+                    app, language, folder, redis, redis_url))
         finally:
             redis.terminate()
             redis.wait(10)

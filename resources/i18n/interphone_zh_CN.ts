@@ -1385,13 +1385,13 @@
     </message>
     <message>
         <location filename="../../app/ui/window_notices.py" line="56"/>
-        <location filename="../../app/ui/window_tray.py" line="53"/>
+        <location filename="../../app/ui/window_tray.py" line="56"/>
         <source>%1 is calling you</source>
         <translation>%1 正在呼叫你</translation>
     </message>
     <message>
         <location filename="../../app/ui/window_notices.py" line="75"/>
-        <location filename="../../app/ui/window_tray.py" line="55"/>
+        <location filename="../../app/ui/window_tray.py" line="58"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
@@ -1469,7 +1469,7 @@
         <translation>音频：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/window_tray.py" line="59"/>
+        <location filename="../../app/ui/window_tray.py" line="62"/>
         <source>Speaker muted</source>
         <translation>扬声器已静音</translation>
     </message>
@@ -1655,62 +1655,67 @@
         <translation>未连接到服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="49"/>
+        <location filename="../../app/ui/presenter_link.py" line="43"/>
+        <source>%1 will be joined once the server&apos;s database is back</source>
+        <translation>服务器数据库恢复后将立即加入%1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter_link.py" line="60"/>
         <source>your account was removed from the server&apos;s directory</source>
         <translation>你的账号已从服务器的目录中移除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="52"/>
+        <location filename="../../app/ui/presenter_link.py" line="63"/>
         <source>signed in elsewhere</source>
         <translation>已在别处登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="54"/>
+        <location filename="../../app/ui/presenter_link.py" line="65"/>
         <source>sign-in refused</source>
         <translation>登录被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="58"/>
+        <location filename="../../app/ui/presenter_link.py" line="71"/>
+        <source>attempt %1: the server cannot reach its database</source>
+        <translation>第 %1 次尝试：服务器无法连接其数据库</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter_link.py" line="74"/>
         <source>attempt %1</source>
         <translation>第 %1 次尝试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="60"/>
+        <location filename="../../app/ui/presenter_link.py" line="76"/>
         <source>no audio: UDP blocked on the way</source>
         <translation>无音频：UDP 在途中被拦截</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="69"/>
+        <location filename="../../app/ui/presenter_link.py" line="85"/>
         <source>encrypted, %1</source>
         <translation>已加密，%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="71"/>
+        <location filename="../../app/ui/presenter_link.py" line="87"/>
         <source>encrypted</source>
         <translation>已加密</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="99"/>
+        <location filename="../../app/ui/presenter_link.py" line="118"/>
         <source>The server reaches its database again</source>
         <translation>服务器已重新连上其数据库</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="107"/>
-        <source>The server cannot reach its database: %1 will be joined as soon as it is back</source>
-        <translation>服务器无法连接其数据库：恢复后将立即加入%1</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/presenter_link.py" line="111"/>
+        <location filename="../../app/ui/presenter_link.py" line="128"/>
         <source>The server could not reach its database: join %1 again</source>
         <translation>服务器未能连接其数据库：请再次加入%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="126"/>
+        <location filename="../../app/ui/presenter_link.py" line="150"/>
         <source>No audio either way: UDP to the server gets no answer (a firewall?)</source>
         <translation>双向均无音频：发往服务器的 UDP 没有应答（防火墙？）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_link.py" line="131"/>
+        <location filename="../../app/ui/presenter_link.py" line="155"/>
         <source>Audio gets through to the server again</source>
         <translation>音频已重新送达服务器</translation>
     </message>
