@@ -2168,154 +2168,154 @@
 <context>
     <name>TalkButton</name>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="266"/>
+        <location filename="../../app/ui/talk_button.py" line="250"/>
         <source>Press to talk</source>
         <translation>按下讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="266"/>
+        <location filename="../../app/ui/talk_button.py" line="250"/>
         <source>or press %1</source>
         <translation>或按%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="269"/>
+        <location filename="../../app/ui/talk_button.py" line="253"/>
         <source>Hold to talk</source>
         <translation>按住讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="269"/>
+        <location filename="../../app/ui/talk_button.py" line="253"/>
         <source>or hold %1</source>
         <translation>或按住%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="272"/>
+        <location filename="../../app/ui/talk_button.py" line="256"/>
         <source>Requesting…</source>
         <translation>正在申请…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="275"/>
+        <location filename="../../app/ui/talk_button.py" line="259"/>
         <source>Waiting</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="278"/>
-        <location filename="../../app/ui/talk_button.py" line="284"/>
-        <location filename="../../app/ui/talk_button.py" line="286"/>
+        <location filename="../../app/ui/talk_button.py" line="262"/>
+        <location filename="../../app/ui/talk_button.py" line="268"/>
+        <location filename="../../app/ui/talk_button.py" line="270"/>
         <source>Talking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="278"/>
+        <location filename="../../app/ui/talk_button.py" line="262"/>
         <source>Into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="284"/>
+        <location filename="../../app/ui/talk_button.py" line="268"/>
         <source>Into %1 · %2 left</source>
         <translation>发言至 %1 · 剩余 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="286"/>
+        <location filename="../../app/ui/talk_button.py" line="270"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="288"/>
+        <location filename="../../app/ui/talk_button.py" line="272"/>
         <source>Busy</source>
         <translation>占线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="288"/>
+        <location filename="../../app/ui/talk_button.py" line="272"/>
         <source>Wait</source>
         <translation>请稍候</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="290"/>
+        <location filename="../../app/ui/talk_button.py" line="274"/>
         <source>%1 is speaking in %2</source>
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="291"/>
+        <location filename="../../app/ui/talk_button.py" line="275"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="294"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>Denied</source>
         <translation>被拒绝</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="294"/>
+        <location filename="../../app/ui/talk_button.py" line="278"/>
         <source>Try again</source>
         <translation>请重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="297"/>
+        <location filename="../../app/ui/talk_button.py" line="281"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="299"/>
+        <location filename="../../app/ui/talk_button.py" line="283"/>
         <source>Nothing selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="299"/>
+        <location filename="../../app/ui/talk_button.py" line="283"/>
         <source>Pick an interphone</source>
         <translation>请选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="300"/>
+        <location filename="../../app/ui/talk_button.py" line="284"/>
         <source>Join to talk</source>
         <translation>加入后讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="301"/>
+        <location filename="../../app/ui/talk_button.py" line="285"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="579"/>
+        <location filename="../../app/ui/talk_button.py" line="563"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="580"/>
+        <location filename="../../app/ui/talk_button.py" line="564"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="582"/>
+        <location filename="../../app/ui/talk_button.py" line="566"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="583"/>
+        <location filename="../../app/ui/talk_button.py" line="567"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="591"/>
+        <location filename="../../app/ui/talk_button.py" line="575"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="593"/>
+        <location filename="../../app/ui/talk_button.py" line="577"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="594"/>
+        <location filename="../../app/ui/talk_button.py" line="578"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="596"/>
+        <location filename="../../app/ui/talk_button.py" line="580"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="598"/>
+        <location filename="../../app/ui/talk_button.py" line="582"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
