@@ -916,6 +916,13 @@ def test_talkers_in_two_joined_interphones_list_their_replays_once(qloop, ui) ->
         carol = await ui.other("carol", NIGHT)
         bob = await ui.other("bob", OPS)
         assert await carol.talk_start() and await bob.talk_start()
+        # their talks told and the list shown again after (REPLAY_SETTLE_MS): a notice or
+        # that timer coming after the first packets, as on a loaded machine, shows it too
+        model = ui.client.model
+        await until(lambda: model.speaker_of(NIGHT) == "carol" and model.speaker == "bob",
+                    timeout=10, what="both talks told")
+        await until(lambda: not ui.presenter._replay_settle.isActive(), timeout=10,
+                    what="the list settled")
         received = ui.presenter.received
         carol.send_audio(b"\xf8\xff\xfe")
         bob.send_audio(b"\xf8\xff\xfe")
