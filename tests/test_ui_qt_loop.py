@@ -308,3 +308,24 @@ def test_the_end_does_not_wait_for_good_on_a_task_that_will_not_finish(qapp, cap
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def test_a_callback_due_while_the_loop_is_not_running_waits_for_its_next_run(qloop) -> None:
+    # qasync's run_until_complete processes Qt events once more after its loop stopped: a
+    # server's heartbeat due then ran with no running loop, failed on it, and the node
+    # stopped following its store
+    ran: list[bool] = []
+
+    def step() -> None:
+        try:
+            ran.append(asyncio.get_running_loop() is qloop)
+        except RuntimeError:
+            ran.append(False)
+
+    qloop.call_soon(step)
+    deadline = time.monotonic() + 0.2
+    while time.monotonic() < deadline:  # Qt events outside the loop's run, as qasync's
+        QApplication.processEvents()
+    assert ran == []
+    run(qloop, asyncio.sleep(0.05))
+    assert ran == [True]

@@ -13,7 +13,9 @@ is a :class:`_CancellableTimer`, which hands out :class:`_TimerHandle` handles w
 ``cancel()`` kills the Qt timer and forgets the handle at once. The same timer keeps a
 task's step that comes due while Qt events are processed inside another task's step
 (``processEvents``, a modal dialog) until that step is over: run there, asyncio would
-refuse it and the task would never wake again. Everything else (call
+refuse it and the task would never wake again; and it keeps whatever comes due while the
+loop does not run (the Qt events qasync's ``run_until_complete`` processes after its loop
+stopped) until it runs again, as asyncio does. Everything else (call
 order, running handles, debug mode, stop and close, ``run_until_complete``, socket
 notifiers, ``call_soon_threadsafe``) is qasync's own.
 
@@ -120,6 +122,13 @@ class _CancellableTimer(QObject):
         self.killTimer(timer_id)
         handle = self._handles.pop(timer_id, None)
         if handle is None or self._stopped or handle.cancelled():
+            return
+        loop = self._loop()
+        if loop is not None and not loop.is_running():
+            # qasync's run_until_complete processes Qt events once more after its loop
+            # stopped: asyncio runs no callback outside its loop, and one run there finds
+            # no running loop (a task's step fails on it); it waits for the next run
+            self.add_callback(handle, NESTED_STEP_RETRY_S)
             return
         if self._inside_another_tasks_step(handle):
             self.add_callback(handle, NESTED_STEP_RETRY_S)
