@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,10 +16,10 @@ from app.client import FloorState, InterphoneClient, StoreChanged, StoreUnavaila
 from app.client.errors import failure_of
 from app.client.failures import FailureKind
 from app.client.store_outage import StoreOutage, is_store_unavailable
-from app.protocol import FrameDecoder, decode_message
 from app.protocol.ids import InterphoneId
 from app.server.redis_store import RedisStore
 from app.server.replica import Replica
+from tests.recording_link import RecordingLink
 from tests.redis_fixtures import RedisProcess, redis_server, started_nodes  # noqa: F401
 from tests.server_fixtures import G58
 from tests.waiting import wait_until
@@ -28,55 +27,11 @@ from tests.waiting import wait_until
 D12 = InterphoneId.discuss("12")
 
 
-class CountingLink:
-    """A TCP proxy to a server that counts the requests its client sends, by kind."""
-
-    def __init__(self, server_port: int) -> None:
-        self.server_port = server_port
-        self.sent: Counter[str] = Counter()
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.server_port)
-        for coro in (self._pipe(reader, up_writer, count=True),
-                     self._pipe(up_reader, writer, count=False)):
-            task = asyncio.ensure_future(coro)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                    count: bool) -> None:
-        decoder = FrameDecoder()
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await reader.read(65536):
-                if count:
-                    for frame in decoder.feed(data):
-                        self.sent[type(decode_message(frame).body).__name__] += 1
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    def reads(self) -> int:
-        return self.sent["MembersRequest"] + self.sent["SyncRequest"]
-
-
 @contextlib.asynccontextmanager
 async def alice_on_a_node(redis: RedisProcess) -> AsyncIterator[
-        tuple[InterphoneClient, CountingLink, list[StoreChanged], Replica]]:
+        tuple[InterphoneClient, RecordingLink, list[StoreChanged], Replica]]:
     async with started_nodes(redis.url, "a") as nodes:
-        link = CountingLink(nodes[0].port)
+        link = RecordingLink(nodes[0].port)
         await link.start()
         client = InterphoneClient("127.0.0.1", link.port, "alice", "pw-alice",
                                   backoff=(0.05, 0.2), store_probe=(0.3, 1.2))
