@@ -165,6 +165,22 @@ async def test_each_ending_s_notice_is_encoded_once_for_all_its_watchers(
             await w.close()
 
 
+def queued_for(hub: tcp.SignalingServer, lost: set[int],
+               monkeypatch: pytest.MonkeyPatch) -> list[Message]:
+    """The messages the server queues from now on for the sessions ``lost`` once their
+    connections are gone (``hub``'s deliveries watched)."""
+    queued: list[Message] = []
+    deliver = hub.deliver
+
+    def counting(outbox: Outbox) -> None:
+        queued.extend(message for sid, message in outbox.messages
+                      if sid in lost and sid not in hub.connections)
+        deliver(outbox)
+
+    monkeypatch.setattr(hub, "deliver", counting)
+    return queued
+
+
 async def test_nothing_is_queued_for_a_connection_already_lost_while_sessions_end(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # 465 sessions lost at once queued ~216k offline notices for each other's connections,
@@ -177,15 +193,7 @@ async def test_nothing_is_queued_for_a_connection_already_lost_while_sessions_en
         watching = {server.state.by_uid[f"u{n:02d}"] for n in (USERS, USERS + 1)}
         lost = set(hub.connections) - watching
         assert len(lost) == USERS
-        queued_for_lost: list[Message] = []
-        deliver = hub.deliver
-
-        def counting(outbox: Outbox) -> None:
-            queued_for_lost.extend(message for sid, message in outbox.messages
-                                   if sid in lost and sid not in hub.connections)
-            deliver(outbox)
-
-        monkeypatch.setattr(hub, "deliver", counting)
+        queued_for_lost = queued_for(hub, lost, monkeypatch)
         lose_all(clients)
         for w in watchers:
             await until(lambda w=w: sum(offline(m) for m in w.received) == USERS)
@@ -215,15 +223,7 @@ async def test_no_media_key_is_queued_for_a_connection_already_lost_while_sessio
         await asyncio.sleep(0.2)  # nothing else is on its way
         staying.received.clear()
         lost = set(hub.connections) - {server.state.by_uid[f"u{USERS:02d}"]}
-        queued_for_lost: list[Message] = []
-        deliver = hub.deliver
-
-        def counting(outbox: Outbox) -> None:
-            queued_for_lost.extend(message for sid, message in outbox.messages
-                                   if sid in lost and sid not in hub.connections)
-            deliver(outbox)
-
-        monkeypatch.setattr(hub, "deliver", counting)
+        queued_for_lost = queued_for(hub, lost, monkeypatch)
         lose_all(crowd_clients)
 
         def keys() -> list[int]:
