@@ -55,7 +55,6 @@ from typing import Any
 from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import (
-    EmergencyAction,
     EmergencyRequest,
     JoinRequest,
     Kicked,
@@ -66,7 +65,7 @@ from app.protocol.messages import (
     SpeakRequest,
     SyncRequest,
 )
-from app.protocol.presence import CallAction, CallRequest, PresenceSyncRequest
+from app.protocol.presence import CallRequest, PresenceSyncRequest
 from app.protocol.replies import refusal
 from app.protocol.udp import RecvBeginPacket
 from app.server.append_doubt import AppendDoubt, TurnedUp
@@ -76,6 +75,7 @@ from app.server.directory_changes import DirectoryChanges
 from app.server.event_ids import EventIds
 from app.server.feedback_carrier import CarriedReport, FeedbackCarrier
 from app.server.floor import Floor
+from app.server.log_events import Event, body_of, request_event
 from app.server.outbox import Outbox, Refused
 from app.server.peers import Peer
 from app.server.records import Address, Interphone, Session
@@ -83,7 +83,6 @@ from app.server.state import ACCOUNT_REMOVED, ServerState
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
 
 SHARED_REQUESTS = (Login, JoinRequest, QuitRequest, SpeakRequest, SyncRequest, MembersRequest,
                    EmergencyRequest, CallRequest, PresenceSyncRequest)
@@ -556,45 +555,3 @@ class Replica:
                 self.held[sid].extend(queue)
                 return
 
-
-def request_event(sid: int, body: object, peer_ip: str) -> Event:
-    match body:
-        case Login(uid=uid, features=features):
-            return {"t": "login", "sid": sid, "uid": uid, "ip": peer_ip,
-                    "features": list(features)}
-        case JoinRequest(interphone, member):
-            return {"t": "join", "sid": sid, "id": str(interphone), "member": member}
-        case QuitRequest(interphone, member):
-            return {"t": "quit", "sid": sid, "id": str(interphone), "member": member}
-        case SpeakRequest(on, interphone, queue, emergency):
-            event: Event = {"t": "speak", "sid": sid, "id": str(interphone), "on": on}
-            if queue:
-                event["queue"] = True
-            if emergency:
-                event["emergency"] = True
-            return event
-        case EmergencyRequest(action, interphone):
-            return {"t": "emergency", "sid": sid, "id": str(interphone), "action": str(action)}
-        case CallRequest(action, interphone):
-            return {"t": "call", "sid": sid, "id": str(interphone), "action": str(action)}
-        case SyncRequest() | MembersRequest() | PresenceSyncRequest():
-            return {"t": "read", "sid": sid}
-    raise ValueError(f"not a shared request: {body!r}")
-
-
-def body_of(event: Event) -> (Login | JoinRequest | QuitRequest | SpeakRequest
-                              | EmergencyRequest | CallRequest):
-    kind = event["t"]
-    if kind == "login":
-        return Login(event["uid"], "", features=tuple(event.get("features", ())))
-    interphone = InterphoneId.parse(event["id"])
-    if kind == "join":
-        return JoinRequest(interphone, event.get("member"))
-    if kind == "quit":
-        return QuitRequest(interphone, event.get("member"))
-    if kind == "emergency":
-        return EmergencyRequest(EmergencyAction(event["action"]), interphone)
-    if kind == "call":
-        return CallRequest(CallAction(event["action"]), interphone)
-    return SpeakRequest(bool(event["on"]), interphone, queue=bool(event.get("queue")),
-                        emergency=bool(event.get("emergency")))
