@@ -183,6 +183,9 @@ class Replica:
                 return False  # the same uid again: nothing changes
         elif sid not in self.state.sessions:
             return False  # 401, answered here
+        if (not self.available or sid in self.doubt.blocked) and isinstance(body, SpeakRequest) \
+                and not body.on:
+            return False  # a release works without the log (app.server.lone_release)
         if not self.available or sid in self.doubt.blocked:
             self.refused += 1
             raise Refused(ErrCode.SERVER_FAULT, UNAVAILABLE)
@@ -194,6 +197,9 @@ class Replica:
         self.held[sid] = deque()
         self.emit(event)
         return True
+
+    def released_alone(self, sid: int, interphone: InterphoneId) -> None:
+        self.emit({"t": "speak", "sid": sid, "id": str(interphone), "on": False})
 
     def session_gone(self, sid: int) -> None:
         in_flight = self.held.pop(sid, None) is not None
@@ -447,7 +453,7 @@ class Replica:
                                        tuple(event["client"])))
         elif kind == "revoke":
             record = state.interphones.get(InterphoneId.parse(event["id"]))
-            if (record is not None and record.holder == event["uid"]
+            if (record is not None and record.floor.holder == event["uid"]
                     and self.grants.get(event["id"]) == event["grant"]):
                 state.revoke(record, str(event["reason"]), outbox)
         elif kind == "down":
@@ -536,7 +542,14 @@ class Replica:
     def refuse(self, sid: int, request: Message, now: float, outbox: Outbox,
                line: str = "") -> None:
         """Refuses the request of ``sid`` in flight (the log did not take it, or not in
-        time), logging ``line`` if any, and answers what waited behind it."""
+        time), logging ``line`` if any, and answers what waited behind it. A ``speak off``
+        is asked again instead, first: a release must not be lost (while the store is
+        unreachable this node answers it alone, :mod:`app.server.lone_release`)."""
+        if isinstance(request.body, SpeakRequest) and not request.body.on:
+            outbox.log(f"session={sid} speak off not confirmed by the shared log: asked again")
+            self.held.setdefault(sid, deque()).appendleft(request)
+            self._release(sid, now, outbox)
+            return
         self.refused += 1
         outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
         if line:
