@@ -19,7 +19,8 @@ and client: the recvbegin's id text and source, which that node acknowledges),
 ``revoke`` (id, uid, grant: the log id of the grant, reason), ``down`` (node, and
 ``left`` when it stopped and said so itself: every session of that node ends; a node that
 applies its own was given up by the others). A request's event also carries ``node`` and ``ref`` so
-that its node answers it.
+that its node answers it (a ``speak`` off without them: a release its node answered alone
+while the log was out of reach, :mod:`app.server.lone_release`).
 Every event a node appends carries ``by`` and ``eid`` (its number, its counter): one
 appended twice, after an append whose reply was lost, is applied once
 (:mod:`app.server.event_ids`, the replica's :attr:`Replica.ids`).
