@@ -163,7 +163,7 @@ async def test_a_release_during_an_outage_silences_the_talker_and_reaches_every_
             assert reply.ok and reply.body == SpeakResult(False, G58), reply
         else:
             alice.signaling.writer.transport.abort()
-        told = await carol.until(lambda i: i.speaker == "", timeout=10.0)
+        told = await carol.until(lambda i: i.speaker == "", timeout=30.0)
         assert "alice" in (told.members or ())  # (she leaves G58 when the store learns it)
         assert a.state.interphones[G58].holder == ""
         # her node relays no more of her audio, to carol nor to bob's node
@@ -202,7 +202,7 @@ async def test_a_release_sent_as_the_store_hangs_is_answered_not_refused(
         assert reply.ok and reply.body == SpeakResult(False, G58), reply
         assert any("speak off not confirmed by the shared log: asked again" in r.getMessage()
                    for r in caplog.records)  # (its append was under way: not known at once)
-        await carol.until(lambda i: i.speaker == "", timeout=10.0)
+        await carol.until(lambda i: i.speaker == "", timeout=30.0)
         redis_server.resume()
         await bob_takes_the_floor_once_free(nodes, carol, bob)
         assert "alice" not in carol.seen, carol.seen
@@ -223,7 +223,7 @@ async def test_a_node_cut_off_alone_keeps_the_release_over_what_the_others_did_m
             await wait_until(lambda: not store_of(a).replica.available,  # type: ignore[union-attr]
                              30, "node a to count its store unreachable")
             assert (await alice.signaling.speak(G58, on=False)).ok
-            await carol.until(lambda i: i.speaker == "", timeout=10.0)
+            await carol.until(lambda i: i.speaker == "", timeout=30.0)
             assert (await bob.signaling.request(QuitRequest(G58))).ok  # through Redis, on b
             await bob.signaling.join(G58)
             assert b.state.interphones[G58].floor.holder == "alice"
