@@ -8,8 +8,9 @@ from server_fixtures import D12, G58
 from test_server_replica import T0, Cluster, alice_speaking_bob_listening
 from test_server_replica_doubt import LIMIT, refused, refused_at_the_limit
 
-from app.protocol import InterphoneChanged, JoinRequest, SpeakRequest
-from app.protocol.messages import SpeakResult
+from app.protocol import InterphoneChanged, JoinRequest, Login, SpeakRequest
+from app.protocol.features import FLOOR_QUEUE
+from app.protocol.messages import FloorNotice, FloorNoticeType, SpeakResult
 
 
 def holders(cluster: Cluster) -> list[tuple[str, str]]:
@@ -65,3 +66,55 @@ def test_a_session_held_back_by_a_request_in_doubt_can_still_let_go() -> None:
     assert holders(cluster) == [("", ""), ("", "")]
     assert [m.body.info.speaker for m in cluster.notes(bob)
             if isinstance(m.body, InterphoneChanged)][-1] == ""
+
+
+def carol_waiting(cluster: Cluster) -> int:
+    """carol (floor-queue) logged in on node 1, in G58, waiting in its line: her session."""
+    carol = cluster.connect(1)
+    cluster.send(carol, "1", Login("carol", "pw-carol", features=(FLOOR_QUEUE,)))
+    cluster.send(carol, "2", JoinRequest(G58))
+    cluster.send(carol, "3", SpeakRequest(True, G58, queue=True))
+    cluster.settle()
+    assert cluster.replies(carol)[-1].body == SpeakResult(True, G58, queued=True, position=1)
+    return carol
+
+
+def floor_notices(cluster: Cluster, sid: int) -> list[FloorNoticeType]:
+    return [m.body.type for m in cluster.notes(sid) if isinstance(m.body, FloorNotice)]
+
+
+def test_the_head_of_the_line_is_granted_only_when_the_log_has_the_release() -> None:
+    cluster = Cluster(2)
+    alice, bob = alice_speaking_bob_listening(cluster)
+    carol = carol_waiting(cluster)
+    node = cluster.nodes[1]
+    node.available = False
+    cluster.send(alice, "9", SpeakRequest(False, G58))
+    assert cluster.replies(alice)[-1].ok
+    assert holders(cluster) == [("alice", ""), ("alice", "alice")]  # nobody granted
+    assert cluster.state(1).interphones[G58].floor.queue == ("carol",)
+    assert FloorNoticeType.GRANTED not in floor_notices(cluster, carol)
+    node.available = True
+    cluster.settle()
+    assert holders(cluster) == [("carol", "carol"), ("carol", "carol")]
+    assert floor_notices(cluster, carol)[-1] is FloorNoticeType.GRANTED
+    speakers = [m.body.info.speaker for m in cluster.notes(carol)
+                if isinstance(m.body, InterphoneChanged)]
+    assert speakers[-2:] == ["", "carol"]  # let go here at once, then the grant from the log
+    assert [m.body.info.speaker for m in cluster.notes(bob)
+            if isinstance(m.body, InterphoneChanged)][-1] == "carol"
+
+
+def test_a_request_in_line_withdrawn_while_the_log_is_away_leaves_the_line_then() -> None:
+    cluster = Cluster(2)
+    alice_speaking_bob_listening(cluster)
+    carol = carol_waiting(cluster)
+    node = cluster.nodes[1]
+    node.available = False
+    cluster.send(carol, "9", SpeakRequest(False, G58))
+    assert cluster.replies(carol)[-1].body == SpeakResult(False, G58)
+    assert cluster.state(1).interphones[G58].floor.queue == ("carol",)  # until the log says
+    node.available = True
+    cluster.settle()
+    assert [cluster.state(n).interphones[G58].floor.queue for n in (1, 2)] == [(), ()]
+    assert holders(cluster) == [("alice", "alice"), ("alice", "alice")]
