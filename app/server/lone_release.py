@@ -89,7 +89,7 @@ class LoneRelease(StateBase):
     def told_alone(self, record: Interphone, outcome: FloorOutcome) -> bool:
         """``outcome`` (applied from the log) is the end of a grant this node let go on its
         own with nobody granted: its sessions were told already."""
-        return bool(outcome.ended) and not outcome.granted \
+        return bool(outcome.ended) and not outcome.granted and not record.holder \
             and self.released_here.get(record.id) == outcome.ended
 
     def shown_holder(self, record: Interphone, outcome: FloorOutcome) -> str:
