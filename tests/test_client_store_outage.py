@@ -15,8 +15,9 @@ import pytest
 from app.client import FloorState, InterphoneClient, StoreChanged, StoreUnavailable
 from app.client.errors import failure_of
 from app.client.failures import FailureKind
-from app.client.store_outage import StoreOutage, is_store_unavailable
+from app.client.store_outage import StoreOutage, answered_through_store, is_store_unavailable
 from app.protocol.ids import InterphoneId
+from app.protocol.messages import MembersRequest, Ping, SpeakRequest
 from app.server.redis_store import RedisStore
 from app.server.replica import Replica
 from tests.recording_link import RecordingLink
@@ -54,6 +55,15 @@ def test_the_refusal_is_recognised_by_its_errmsg_only() -> None:
     assert is_store_unavailable(500, "Store unavailable")
     assert not is_store_unavailable(500, "internal error")
     assert not is_store_unavailable(503, "store unavailable")
+
+
+def test_a_release_answered_says_nothing_of_the_store() -> None:
+    """A node answers a floor's release on its own while its store is away (like a ping):
+    its answer must not end the outage the client shows."""
+    assert not answered_through_store(SpeakRequest(False, G58))
+    assert not answered_through_store(Ping())
+    assert answered_through_store(SpeakRequest(True, G58))
+    assert answered_through_store(MembersRequest(G58))
 
 
 def test_the_probe_backs_off_to_its_cap_and_none_is_due_while_healthy() -> None:

@@ -6,8 +6,9 @@ an ``errmsg`` that starts with ``store unavailable`` (docs/protocol-extensions.m
 "Store unavailable"). That refusal is transient: :func:`is_store_unavailable` tells it
 from any other fault, and :class:`StoreOutage` keeps whether the server is degraded and
 when the next probe (a cheap read) is due, on a capped backoff. The first answer to a
-request that goes through the log ends the outage; pings and quality reports are
-answered by a node on its own, so their answers say nothing of the store. A server that
+request that goes through the log ends the outage; pings, quality reports and floor
+releases (``speak off``: a node lets go on its own while its store is away) are answered
+by a node on its own, so their answers say nothing of the store. A server that
 granted extension ``health`` says itself when its store goes and comes back: the outage
 then starts and ends with its notices, and is not probed.
 """
@@ -15,7 +16,7 @@ then starts and ends with its notices, and is not probed.
 from __future__ import annotations
 
 from app.protocol import ErrCode
-from app.protocol.messages import Body, Ping, QualityReport
+from app.protocol.messages import Body, Ping, QualityReport, SpeakRequest
 
 STORE_UNAVAILABLE = "store unavailable"
 """How the ``errmsg`` of such a refusal starts (the rest is the server's own words)."""
@@ -34,6 +35,8 @@ def is_store_unavailable(errcode: int, errmsg: str) -> bool:
 
 def answered_through_store(request: Body) -> bool:
     """Whether a successful answer to ``request`` shows the server reaches its store."""
+    if isinstance(request, SpeakRequest):
+        return request.on
     return not isinstance(request, Ping | QualityReport)
 
 

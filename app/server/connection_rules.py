@@ -86,8 +86,9 @@ class ConnectionRules(StateBase):
         if peer is not None:
             self._uncount(peer)
         if self.shared is not None:
+            outbox = Outbox() if self.shared.available else self.session_lost_alone(sid)
             self.shared.session_gone(sid)
-            return Outbox()
+            return outbox
         return self.logout(sid)
 
     def lost(self, sid: int) -> None:

@@ -167,14 +167,15 @@ class FloorRules(StateBase):
                 grant = self.media_grant(record)
         for sid, message in notices_before_change(record.id, outcome, members, grant=grant):
             outbox.send(sid, message)
+        told = self.told_alone(record, outcome)  # (this node's sessions: the store was away)
         if record.holder and outcome.holder != record.holder and self.on_release is not None:
             self.on_release(record, record.holder)  # (the relay keeps its earlier audio)
-        record.holder = outcome.holder
+        record.holder = self.shown_holder(record, outcome)
         if outcome.granted:
             self._grant(record, outcome.granted, self.now or 0.0)
             outbox.log(f"floor grant uid={outcome.granted} interphone={record.id}"
                        + (" from=queue" if outcome.granted_from_queue else ""))
-        if notify or outcome.holder_changed:
+        if notify or (outcome.holder_changed and not told):
             self._notify(record.id, outbox, removed=removed)
         for sid, message in notices_after_change(record.id, outcome, members):
             outbox.send(sid, message)

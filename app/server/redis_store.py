@@ -56,9 +56,12 @@ disk, packets dropped) counts as unreachable once a heartbeat's round or an appe
 answer (:mod:`app.server.store_stall`): clients hear "store unavailable" within their
 request timeout (5 s), not silence. Each change of reachability is told to the sessions
 granted extension health (:meth:`~app.server.health_rules.HealthRules.store_reachability`),
-so that an idle client shows the outage too. What it must
-tell the others (logouts, media registrations, revocations) waits and is appended, in
-order, when Redis is back. A node cut off for so long that the others gave it up reads
+so that an idle client shows the outage too. A floor's release (``speak off``, or its
+holder's connection lost) is not refused: the node lets go on its own, tells its sessions
+and stops relaying the talker at once (:mod:`app.server.lone_release`); Redis holds no
+lease that would end a floor by itself. What the node must tell the others (logouts,
+media registrations, revocations, such releases) waits and is appended, in order, when
+Redis is back. A node cut off for so long that the others gave it up reads
 its own death when Redis is back: it closes its clients and sets
 :attr:`RedisStore.given_up` (``interphone-server`` exits with code 1, to start again as
 a new node: the others never hear its number again). So does a node one of whose tasks

@@ -19,7 +19,8 @@ and client: the recvbegin's id text and source, which that node acknowledges),
 ``revoke`` (id, uid, grant: the log id of the grant, reason), ``down`` (node, and
 ``left`` when it stopped and said so itself: every session of that node ends; a node that
 applies its own was given up by the others). A request's event also carries ``node`` and ``ref`` so
-that its node answers it.
+that its node answers it (a ``speak`` off without them: a release its node answered alone
+while the log was out of reach, :mod:`app.server.lone_release`).
 Every event a node appends carries ``by`` and ``eid`` (its number, its counter): one
 appended twice, after an append whose reply was lost, is applied once
 (:mod:`app.server.event_ids`, the replica's :attr:`Replica.ids`).
@@ -55,7 +56,6 @@ from typing import Any
 from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import (
-    EmergencyAction,
     EmergencyRequest,
     JoinRequest,
     Kicked,
@@ -66,7 +66,7 @@ from app.protocol.messages import (
     SpeakRequest,
     SyncRequest,
 )
-from app.protocol.presence import CallAction, CallRequest, PresenceSyncRequest
+from app.protocol.presence import CallRequest, PresenceSyncRequest
 from app.protocol.replies import refusal
 from app.protocol.udp import RecvBeginPacket
 from app.server.append_doubt import AppendDoubt, TurnedUp
@@ -76,6 +76,7 @@ from app.server.directory_changes import DirectoryChanges
 from app.server.event_ids import EventIds
 from app.server.feedback_carrier import CarriedReport, FeedbackCarrier
 from app.server.floor import Floor
+from app.server.log_events import Event, body_of, request_event
 from app.server.outbox import Outbox, Refused
 from app.server.peers import Peer
 from app.server.records import Address, Interphone, Session
@@ -83,7 +84,6 @@ from app.server.state import ACCOUNT_REMOVED, ServerState
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
 
 SHARED_REQUESTS = (Login, JoinRequest, QuitRequest, SpeakRequest, SyncRequest, MembersRequest,
                    EmergencyRequest, CallRequest, PresenceSyncRequest)
@@ -184,6 +184,9 @@ class Replica:
                 return False  # the same uid again: nothing changes
         elif sid not in self.state.sessions:
             return False  # 401, answered here
+        if (not self.available or sid in self.doubt.blocked) and isinstance(body, SpeakRequest) \
+                and not body.on:
+            return False  # a release works without the log (app.server.lone_release)
         if not self.available or sid in self.doubt.blocked:
             self.refused += 1
             raise Refused(ErrCode.SERVER_FAULT, UNAVAILABLE)
@@ -195,6 +198,9 @@ class Replica:
         self.held[sid] = deque()
         self.emit(event)
         return True
+
+    def released_alone(self, sid: int, interphone: InterphoneId) -> None:
+        self.emit({"t": "speak", "sid": sid, "id": str(interphone), "on": False})
 
     def session_gone(self, sid: int) -> None:
         in_flight = self.held.pop(sid, None) is not None
@@ -448,7 +454,7 @@ class Replica:
                                        tuple(event["client"])))
         elif kind == "revoke":
             record = state.interphones.get(InterphoneId.parse(event["id"]))
-            if (record is not None and record.holder == event["uid"]
+            if (record is not None and record.floor.holder == event["uid"]
                     and self.grants.get(event["id"]) == event["grant"]):
                 state.revoke(record, str(event["reason"]), outbox)
         elif kind == "down":
@@ -537,7 +543,14 @@ class Replica:
     def refuse(self, sid: int, request: Message, now: float, outbox: Outbox,
                line: str = "") -> None:
         """Refuses the request of ``sid`` in flight (the log did not take it, or not in
-        time), logging ``line`` if any, and answers what waited behind it."""
+        time), logging ``line`` if any, and answers what waited behind it. A ``speak off``
+        is asked again instead, first: a release must not be lost (while the store is
+        unreachable this node answers it alone, :mod:`app.server.lone_release`)."""
+        if isinstance(request.body, SpeakRequest) and not request.body.on:
+            outbox.log(f"session={sid} speak off not confirmed by the shared log: asked again")
+            self.held.setdefault(sid, deque()).appendleft(request)
+            self._release(sid, now, outbox)
+            return
         self.refused += 1
         outbox.send(sid, refusal(request, ErrCode.SERVER_FAULT, UNAVAILABLE))
         if line:
@@ -556,45 +569,3 @@ class Replica:
                 self.held[sid].extend(queue)
                 return
 
-
-def request_event(sid: int, body: object, peer_ip: str) -> Event:
-    match body:
-        case Login(uid=uid, features=features):
-            return {"t": "login", "sid": sid, "uid": uid, "ip": peer_ip,
-                    "features": list(features)}
-        case JoinRequest(interphone, member):
-            return {"t": "join", "sid": sid, "id": str(interphone), "member": member}
-        case QuitRequest(interphone, member):
-            return {"t": "quit", "sid": sid, "id": str(interphone), "member": member}
-        case SpeakRequest(on, interphone, queue, emergency):
-            event: Event = {"t": "speak", "sid": sid, "id": str(interphone), "on": on}
-            if queue:
-                event["queue"] = True
-            if emergency:
-                event["emergency"] = True
-            return event
-        case EmergencyRequest(action, interphone):
-            return {"t": "emergency", "sid": sid, "id": str(interphone), "action": str(action)}
-        case CallRequest(action, interphone):
-            return {"t": "call", "sid": sid, "id": str(interphone), "action": str(action)}
-        case SyncRequest() | MembersRequest() | PresenceSyncRequest():
-            return {"t": "read", "sid": sid}
-    raise ValueError(f"not a shared request: {body!r}")
-
-
-def body_of(event: Event) -> (Login | JoinRequest | QuitRequest | SpeakRequest
-                              | EmergencyRequest | CallRequest):
-    kind = event["t"]
-    if kind == "login":
-        return Login(event["uid"], "", features=tuple(event.get("features", ())))
-    interphone = InterphoneId.parse(event["id"])
-    if kind == "join":
-        return JoinRequest(interphone, event.get("member"))
-    if kind == "quit":
-        return QuitRequest(interphone, event.get("member"))
-    if kind == "emergency":
-        return EmergencyRequest(EmergencyAction(event["action"]), interphone)
-    if kind == "call":
-        return CallRequest(CallAction(event["action"]), interphone)
-    return SpeakRequest(bool(event["on"]), interphone, queue=bool(event.get("queue")),
-                        emergency=bool(event.get("emergency")))

@@ -55,6 +55,7 @@ from app.server.floor import NEW_EMERGENCY_ID, EmergencyRecord
 from app.server.floor_grants import FloorGrants
 from app.server.floor_rules import FloorRules, check_speak_flags
 from app.server.health_rules import HealthRules
+from app.server.lone_release import LoneRelease
 from app.server.media_admission import MediaAdmission
 from app.server.media_auth_rules import MediaAuthRules
 from app.server.media_gate import MediaEncryption, SealedMediaGate
@@ -76,7 +77,8 @@ log = logging.getLogger(__name__)
 
 
 class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, NotificationRules,
-                  MediaAdmission, AdmissionRules, MediaAuthRules, FloorRules, HealthRules):
+                  MediaAdmission, AdmissionRules, MediaAuthRules, FloorRules, HealthRules,
+                  LoneRelease):
     """Everything the server knows and every rule it applies, for all connections at once.
 
     Keyed by session id (``sid``, one per TCP connection, chosen by the I/O
@@ -99,7 +101,8 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
     notifications (:class:`NotificationRules`), media admission (:class:`MediaAdmission`,
     and extension media-auth in :class:`MediaAuthRules`), login checks off the loop and
     address limits (:class:`AdmissionRules`), the store's reachability told to sessions
-    granted extension health (:class:`HealthRules`). The tables they share are declared in
+    granted extension health (:class:`HealthRules`), a floor released while it is
+    unreachable (:class:`LoneRelease`). The tables they share are declared in
     :class:`~app.server.state_base.StateBase`.
     """
 
@@ -164,6 +167,9 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         self.emergency_log: dict[InterphoneId, deque[EmergencyRecord]] = {}
         """Per interphone, its newest emergency raises and cancels (kept after it ends)."""
         self.feedback = FeedbackBoard()  # extension "feedback": listeners' quality reports
+        self.released_here: dict[InterphoneId, str] = {}
+        """Floors this node let go on its own while its store was unreachable, not yet
+        released by the log: interphone -> the holder (:mod:`app.server.lone_release`)."""
 
     # ---- storage -----------------------------------------------------------------------------
 
@@ -242,7 +248,10 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
                 check_speak_flags(self.sessions[sid].features, body.bad_flags)
             if self.shared is not None and self.shared.defer(peer, request, now):
                 return  # answered when the shared log hands the change back (apply_shared)
-            result = self._apply(peer, body, now, verified)
+            if self.shared is not None and isinstance(body, SpeakRequest) and not body.on:
+                result = self.release_alone(sid, body.id, now)  # the store is unreachable
+            else:
+                result = self._apply(peer, body, now, verified)
         except Refused as refused:
             outbox.send(sid, refusal(request, refused.errcode, refused.errmsg,
                                      holder=refused.holder, reason=refused.reason))

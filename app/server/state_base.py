@@ -8,7 +8,8 @@ memberships (:mod:`app.server.membership_rules`), floor hand-over
 (:mod:`app.server.floor_grants`), notifications (:mod:`app.server.notifications`),
 media admission (:mod:`app.server.media_admission`), login admission
 (:mod:`app.server.admission_rules`), media-auth (:mod:`app.server.media_auth_rules`)
-and ``speak``/``emergency`` (:mod:`app.server.floor_rules`). The declarations below exist only
+and ``speak``/``emergency`` (:mod:`app.server.floor_rules`), with a release while the store is
+away (:mod:`app.server.lone_release`). The declarations below exist only
 for the type checker (``TYPE_CHECKING``): at run time nothing here can shadow a rule,
 whatever the order of the state's bases.
 """
@@ -78,6 +79,7 @@ class StateBase:
     shared: SharedLog | None
     revocations: dict[str, int]
     emergency_log: dict[InterphoneId, deque[EmergencyRecord]]
+    released_here: dict[InterphoneId, str]
     feedback: FeedbackBoard
 
     if TYPE_CHECKING:
@@ -131,3 +133,6 @@ class StateBase:
                            removed: int | None = None) -> int: ...
         def _record_emergency(self, record: Interphone, outcome: FloorOutcome,
                               outbox: Outbox) -> None: ...
+        def session_lost_alone(self, sid: int) -> Outbox: ...
+        def told_alone(self, record: Interphone, outcome: FloorOutcome) -> bool: ...
+        def shown_holder(self, record: Interphone, outcome: FloorOutcome) -> str: ...

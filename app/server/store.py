@@ -31,10 +31,19 @@ if TYPE_CHECKING:
 class SharedLog(Protocol):
     """The state's side of a shared log (the store of several nodes)."""
 
+    available: bool
+    """False while the log cannot be reached."""
+
     def defer(self, peer: Peer, request: Message, now: float) -> bool:
         """True if ``request`` goes through the log (a change, or anything behind one of the
         same connection still in flight): it is answered when the log hands it back.
-        May raise :class:`~app.server.outbox.Refused` (e.g. the store is unreachable)."""
+        May raise :class:`~app.server.outbox.Refused` (e.g. the store is unreachable). False
+        for a ``speak off`` while the log cannot be reached: the state releases on its own
+        (:meth:`~app.server.lone_release.LoneRelease.release_alone`)."""
+
+    def released_alone(self, sid: int, interphone: InterphoneId) -> None:
+        """``sid`` released the floor of ``interphone`` (or left its line) while the log
+        could not be reached, answered by this node alone: appended when it is back."""
 
     def session_gone(self, sid: int) -> None:
         """Connection ``sid`` closed: its session ends when the log says so."""

@@ -1,0 +1,120 @@
+"""A floor released by its node alone while the log was out of reach (sans-IO, the in-memory
+log of test_server_replica): the nodes still agree once the release is in the log, whatever
+came between, and a session held back by a request in doubt can still let go."""
+
+from __future__ import annotations
+
+from server_fixtures import D12, G58
+from test_server_replica import T0, Cluster, alice_speaking_bob_listening
+from test_server_replica_doubt import LIMIT, refused, refused_at_the_limit
+
+from app.protocol import InterphoneChanged, JoinRequest, Login, SpeakRequest
+from app.protocol.features import FLOOR_QUEUE
+from app.protocol.messages import FloorNotice, FloorNoticeType, SpeakResult
+
+
+def holders(cluster: Cluster) -> list[tuple[str, str]]:
+    """Each node's (shared floor's holder, holder it shows and relays)."""
+    return [(state.interphones[G58].floor.holder, state.interphones[G58].holder)
+            for state in (cluster.state(n) for n in cluster.nodes)]
+
+
+def test_a_revocation_judged_before_a_lone_release_is_applied_alike_on_every_node() -> None:
+    """alice's node judged her grant silent (its revocation waits for the log), then she let
+    go while the log was away; bob's request lands between the two entries. Every node
+    applies the revocation (the floor frees, bob gets it) and then the release (nothing)."""
+    cluster = Cluster(2)
+    alice, bob = alice_speaking_bob_listening(cluster)
+    node = cluster.nodes[1]
+    cluster.outboxes[1].extend(node.state.handle_timer(T0 + 10))  # silent past the timeout
+    [revoke] = node.outgoing
+    assert revoke["t"] == "revoke"
+    node.available = False
+    cluster.send(alice, "9", SpeakRequest(False, G58))
+    assert cluster.replies(alice)[-1].body == SpeakResult(False, G58)  # answered by node 1
+    assert holders(cluster) == [("alice", ""), ("alice", "alice")]
+    node.available = True
+    revoke_again, release = node.take_outgoing()
+    assert revoke_again is revoke and release["t"] == "speak" and not release["on"]
+    cluster.log.append((f"{len(cluster.log) + 1}-0", revoke))
+    cluster.send(bob, "9", SpeakRequest(True, G58))
+    cluster.append(2)
+    cluster.log.append((f"{len(cluster.log) + 1}-0", release))
+    cluster.apply()
+    assert cluster.replies(bob)[-1].ok
+    assert holders(cluster) == [("bob", "bob"), ("bob", "bob")]
+    assert not node.state.released_here
+
+
+def test_a_session_held_back_by_a_request_in_doubt_can_still_let_go() -> None:
+    """alice's join of another interphone was refused at the answer limit (it may turn up in
+    the log: her requests are refused until that is settled). Her release is answered by
+    her node alone all the same, and reaches the log."""
+    cluster = Cluster(2)
+    alice, bob = alice_speaking_bob_listening(cluster)
+    node = cluster.nodes[1]
+    cluster.send(alice, "8", JoinRequest(D12))
+    refused_at_the_limit(cluster, T0 + LIMIT)
+    assert refused(cluster.replies(alice)[-1]) and node.doubt.blocked
+    cluster.send(alice, "9", SpeakRequest(False, G58))
+    reply = cluster.replies(alice)[-1]
+    assert reply.seq == "9" and reply.ok, reply
+    told = [m.body.info.speaker for m in cluster.notes(alice)
+            if isinstance(m.body, InterphoneChanged)]
+    assert told[-1] == ""
+    cluster.settle()
+    assert holders(cluster) == [("", ""), ("", "")]
+    assert [m.body.info.speaker for m in cluster.notes(bob)
+            if isinstance(m.body, InterphoneChanged)][-1] == ""
+
+
+def carol_waiting(cluster: Cluster) -> int:
+    """carol (floor-queue) logged in on node 1, in G58, waiting in its line: her session."""
+    carol = cluster.connect(1)
+    cluster.send(carol, "1", Login("carol", "pw-carol", features=(FLOOR_QUEUE,)))
+    cluster.send(carol, "2", JoinRequest(G58))
+    cluster.send(carol, "3", SpeakRequest(True, G58, queue=True))
+    cluster.settle()
+    assert cluster.replies(carol)[-1].body == SpeakResult(True, G58, queued=True, position=1)
+    return carol
+
+
+def floor_notices(cluster: Cluster, sid: int) -> list[FloorNoticeType]:
+    return [m.body.type for m in cluster.notes(sid) if isinstance(m.body, FloorNotice)]
+
+
+def test_the_head_of_the_line_is_granted_only_when_the_log_has_the_release() -> None:
+    cluster = Cluster(2)
+    alice, bob = alice_speaking_bob_listening(cluster)
+    carol = carol_waiting(cluster)
+    node = cluster.nodes[1]
+    node.available = False
+    cluster.send(alice, "9", SpeakRequest(False, G58))
+    assert cluster.replies(alice)[-1].ok
+    assert holders(cluster) == [("alice", ""), ("alice", "alice")]  # nobody granted
+    assert cluster.state(1).interphones[G58].floor.queue == ("carol",)
+    assert FloorNoticeType.GRANTED not in floor_notices(cluster, carol)
+    node.available = True
+    cluster.settle()
+    assert holders(cluster) == [("carol", "carol"), ("carol", "carol")]
+    assert floor_notices(cluster, carol)[-1] is FloorNoticeType.GRANTED
+    speakers = [m.body.info.speaker for m in cluster.notes(carol)
+                if isinstance(m.body, InterphoneChanged)]
+    assert speakers[-2:] == ["", "carol"]  # let go here at once, then the grant from the log
+    assert [m.body.info.speaker for m in cluster.notes(bob)
+            if isinstance(m.body, InterphoneChanged)][-1] == "carol"
+
+
+def test_a_request_in_line_withdrawn_while_the_log_is_away_leaves_the_line_then() -> None:
+    cluster = Cluster(2)
+    alice_speaking_bob_listening(cluster)
+    carol = carol_waiting(cluster)
+    node = cluster.nodes[1]
+    node.available = False
+    cluster.send(carol, "9", SpeakRequest(False, G58))
+    assert cluster.replies(carol)[-1].body == SpeakResult(False, G58)
+    assert cluster.state(1).interphones[G58].floor.queue == ("carol",)  # until the log says
+    node.available = True
+    cluster.settle()
+    assert [cluster.state(n).interphones[G58].floor.queue for n in (1, 2)] == [(), ()]
+    assert holders(cluster) == [("alice", "alice"), ("alice", "alice")]
