@@ -330,6 +330,15 @@ async def test_a_bad_flag_value_is_400_only_for_a_session_granted_its_extension(
             assert refused.errmsg.endswith("is not '0' or '1'")
         busy = (await ask_xml(carol, "e2", "queue='yes'")).body  # not carol's extension
         assert isinstance(busy, ErrorReply) and busy.errcode == 409
+        # over-long: 413 for a session granted the flag's extension, ignored for any other
+        long_queue, long_emergency = f"queue='{'1' * 1025}'", f"emergency='{'1' * 1025}'"
+        for raw, seq, flags in ((bob, "q2", long_queue), (carol, "e3", long_emergency)):
+            refused = (await ask_xml(raw, seq, flags)).body
+            assert isinstance(refused, ErrorReply) and refused.errcode == 413, refused
+            assert refused.errmsg == f"attribute {flags.split('=')[0]!r} too long"
+        busy = (await ask_xml(carol, "e4", long_queue)).body  # not carol's extension
+        assert isinstance(busy, ErrorReply) and busy.errcode == 409
+        assert (await ask_xml(alice, "b2", f"{long_queue} {long_emergency}")).ok
         assert server.state.interphones[G58].floor.queue == ()
         assert not server.state.interphones[G58].floor.emergency_by
         await close_all(alice, bob, carol)

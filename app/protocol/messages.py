@@ -225,16 +225,17 @@ class SpeakRequest:
     """``queue`` (extension ``floor-queue``) and ``emergency`` (extension ``emergency``)
     are sent as ``'1'`` only when true.
 
-    ``bad_flags``: ``(name, errmsg)`` of each of the two received with a value other
-    than ``'0'``/``'1'`` (read as false). Only a session granted that name's extension
-    is refused for it (400); for any other session the attribute is one it does not
-    know, which the base contract ignores. Never sent."""
+    ``bad_flags``: ``(name, errmsg, errcode)`` of each of the two received with a value
+    other than ``'0'``/``'1'`` (read as false): 400, or 413 when over-long. Only a
+    session granted that name's extension is refused for it; for any other session the
+    attribute is one it does not know, which the base contract ignores whatever its
+    value and length. Never sent."""
 
     on: bool
     id: InterphoneId
     queue: bool = False
     emergency: bool = False
-    bad_flags: tuple[tuple[str, str], ...] = ()
+    bad_flags: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,13 +33,14 @@ FLAG_FEATURES = {"queue": FLOOR_QUEUE, "emergency": EMERGENCY}
 
 
 def check_speak_flags(features: frozenset[str],
-                      bad_flags: tuple[tuple[str, str], ...]) -> None:
-    """400 for a ``speak`` flag with a value other than '0'/'1', but only from a session
-    granted the flag's extension: for any other the attribute is unknown, and the base
-    contract ignores what it does not know (PROTOCOL.md section 6)."""
-    for name, errmsg in bad_flags:
+                      bad_flags: tuple[tuple[str, str, int], ...]) -> None:
+    """400 for a ``speak`` flag with a value other than '0'/'1' (413 for an over-long
+    one), but only from a session granted the flag's extension: for any other the
+    attribute is unknown, and the base contract ignores what it does not know
+    (PROTOCOL.md section 6)."""
+    for name, errmsg, errcode in bad_flags:
         if FLAG_FEATURES[name] in features:
-            raise Refused(ErrCode.BAD_REQUEST, errmsg)
+            raise Refused(errcode, errmsg)
 
 
 EMERGENCY_LOG_LIMIT = 256

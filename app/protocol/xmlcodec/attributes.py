@@ -90,23 +90,28 @@ def port_attr(element: etree._Element, name: str) -> int:
 
 
 def bool_attr(element: etree._Element, name: str) -> bool:
-    """An extension's boolean: '1' true, '0' or absent false, anything else 400."""
+    """An extension's boolean: '1' true, '0' or absent false, anything else 400 (413 when
+    over-long)."""
     value, error = flag_attr(element, name)
-    if error:
-        raise ProtocolError(error)
+    if error is not None:
+        raise error
     return value
 
 
-def flag_attr(element: etree._Element, name: str) -> tuple[bool, str]:
+def flag_attr(element: etree._Element, name: str) -> tuple[bool, ProtocolError | None]:
     """An extension's boolean read leniently: the value as :func:`bool_attr` reads it
-    (false when it is neither '0' nor '1') and the error message when it is neither
-    ('' otherwise), for a receiver that decides later whether the attribute counts."""
-    value = attr(element, name)
+    (false when it is neither '0' nor '1') and the error :func:`bool_attr` would raise
+    (None when there is none), for a receiver that decides later whether the attribute
+    counts: for a session not granted its extension it is unknown, whatever its length."""
+    value = element.get(name)
+    if value is not None and len(value) > MAX_TEXT_ATTR:
+        return False, ProtocolError(f"attribute {name!r} too long", ErrCode.TOO_LARGE)
+    value = value.strip() if value is not None else None
     if value in (None, "", "0"):
-        return False, ""
+        return False, None
     if value == "1":
-        return True, ""
-    return False, f"{name}={value!r} is not '0' or '1'"
+        return True, None
+    return False, ProtocolError(f"{name}={value!r} is not '0' or '1'")
 
 
 def decimal_attr(element: etree._Element, name: str, *, limit: float = _DECIMAL_MAX,

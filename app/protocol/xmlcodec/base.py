@@ -260,8 +260,9 @@ def _speak_type(element: etree._Element, *, required: bool) -> bool | None:
 def _decode_speak_request(element: etree._Element) -> SpeakRequest:
     queue, bad_queue = flag_attr(element, "queue")
     emergency, bad_emergency = flag_attr(element, "emergency")
-    bad = tuple((name, error) for name, error in (("queue", bad_queue),
-                                                  ("emergency", bad_emergency)) if error)
+    bad = tuple((name, str(error), int(error.errcode))
+                for name, error in (("queue", bad_queue), ("emergency", bad_emergency))
+                if error is not None)
     return SpeakRequest(_speak_type(element, required=True) or False, interphone_id(element),
                         queue=queue, emergency=emergency, bad_flags=bad)
 
