@@ -303,8 +303,14 @@ class InterphonePanel(QWidget):
 
     def _show_header(self) -> None:
         row = self._row
+        # pressed from the keyboard, Leave (Join) hides under the focus: it goes to the
+        # button in its place, not out of sight
+        focused = self.join_button.hasFocus() or self.leave_button.hasFocus()
         self.join_button.setVisible(row is not None and not row.joined)
         self.leave_button.setVisible(row is not None and row.joined)
+        if focused and row is not None:
+            shown = self.leave_button if row.joined else self.join_button
+            shown.setFocus(Qt.FocusReason.OtherFocusReason)
         if row is None:
             self.talk_button.set_join_offer("")  # nothing to join: no action
             self.kind_icon.clear()
