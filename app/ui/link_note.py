@@ -15,7 +15,6 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
-from app.ui.contrast import readable
 from app.ui.elided_note import ElidedNote
 from app.ui.view_types import LinkState
 
@@ -51,7 +50,7 @@ class LinkNote(ElidedNote):
         shown = metrics.elidedText(words, Qt.TextElideMode.ElideRight, rect.width() - dot)
         align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         painter = QPainter(self)
-        painter.setPen(readable(self._colour.name(), self.palette().window().color()))
+        painter.setPen(self._colour)  # (as the rich text drew it)
         painter.drawText(rect, align, DOT)
         self.style().drawItemText(painter, rect.adjusted(dot, 0, 0, 0), int(align),
                                   self.palette(), self.isEnabled(), shown,
