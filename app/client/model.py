@@ -370,10 +370,15 @@ class ClientModel(RosterModel, HealthModel):
             self._apply(info)
 
     def apply_left_one(self, interphone: InterphoneId) -> None:
-        """We are no longer in ``interphone`` (quit refused with 404, rejoin refused)."""
+        """We are no longer in ``interphone`` (quit refused with 404, rejoin refused, or
+        left here while the server cannot reach its store)."""
         with self._batch():
             self._joining.pop(interphone, None)
             self._drop_joined(interphone, "left")
+            known = self._interphones.get(interphone)
+            if known is not None and known.members is not None and self._uid in known.members:
+                # no answer brings the list without us: the one we knew listed us still
+                self._apply(replace(known, members=None, member_count=known.member_count - 1))
 
     def apply_removed(self, interphone: InterphoneId) -> None:
         """The server took us out of a joined ``interphone`` (a 403 on its members told

@@ -10,10 +10,12 @@ should say it too).
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizeGrip, QStatusBar, QStyle, QStyleOption, QWidget
 
 from app.ui.contrast import readable
+
+QWIDGETSIZE_MAX = (1 << 24) - 1
 
 LEAST_CHARACTERS = 8
 """How narrow a note may get: about this many characters' width."""
@@ -58,6 +60,29 @@ class ElidedStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.messageChanged.connect(self._on_message)
+        self.gives_way: QWidget | None = None
+        """A permanent widget narrowed while a message shows, down to its least width, so
+        the message has its whole width (the degraded link left "Everyone will be joi…")."""
+
+    def share_room(self) -> None:
+        """Narrow :attr:`gives_way` to what a message shown leaves (called once the notes
+        that make room for it are hidden, and as the bar is resized)."""
+        widget = self.gives_way
+        if widget is None:
+            return
+        message = self.currentMessage()
+        if not message:
+            widget.setMaximumWidth(QWIDGETSIZE_MAX)
+            return
+        others = sum(child.sizeHint().width() + 6 for child in self.findChildren(QWidget)
+                     if child.parentWidget() is self and not child.isHidden()
+                     and child is not widget)
+        room = self.width() - self.fontMetrics().horizontalAdvance(message) - 24 - others
+        widget.setMaximumWidth(max(widget.minimumSizeHint().width(), room))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.share_room()
 
     def shown_message(self) -> str:
         """The message as it is painted (cut with "…" to its room)."""

@@ -23,6 +23,7 @@ from app.ui.assets import icon
 from app.ui.contrast import accent_fill, readable, text_style
 from app.ui.elided_note import ElidedNote
 from app.ui.floor_widgets import ReplayList, keep_least_rows
+from app.ui.focus_ring import show_focus_ring
 from app.ui.font_scaled import font_scaled
 from app.ui.interphone_mix import InterphoneMixControls
 from app.ui.last_spoke import LastSpoke, clock_text
@@ -111,6 +112,7 @@ class InterphonePanel(QWidget):
         # reached by Tab (the arrows go through it): a keyboard or screen-reader user
         # learns who is in, and reads a name the narrow list shortens
         self.members.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        show_focus_ring(self.members)  # (an empty list showed no sign of the focus)
         self.members.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.members.setMinimumWidth(120)
         # long names are elided (full name in the tooltip), never scrolled sideways
@@ -301,8 +303,14 @@ class InterphonePanel(QWidget):
 
     def _show_header(self) -> None:
         row = self._row
+        # pressed from the keyboard, Leave (Join) hides under the focus: it goes to the
+        # button in its place, not out of sight
+        focused = self.join_button.hasFocus() or self.leave_button.hasFocus()
         self.join_button.setVisible(row is not None and not row.joined)
         self.leave_button.setVisible(row is not None and row.joined)
+        if focused and row is not None:
+            shown = self.leave_button if row.joined else self.join_button
+            shown.setFocus(Qt.FocusReason.OtherFocusReason)
         if row is None:
             self.talk_button.set_join_offer("")  # nothing to join: no action
             self.kind_icon.clear()

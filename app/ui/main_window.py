@@ -41,13 +41,14 @@ from app.ui.audio_bar import AudioBar
 from app.ui.call_banner import IncomingCallBanner
 from app.ui.contrast import text_style
 from app.ui.desktop_notifications import DesktopNotifications
-from app.ui.elided_note import ElidedStatusBar
+from app.ui.elided_note import ElidedNote, ElidedStatusBar
 from app.ui.emergency_action import EmergencyAction
 from app.ui.failure_text import fill
 from app.ui.floor_widgets import EmergencyBanner
 from app.ui.font_scaled import font_scaled
 from app.ui.interphone_list import InterphoneList
 from app.ui.interphone_panel import InterphonePanel
+from app.ui.link_note import LINK_COLOURS, LinkNote
 from app.ui.return_clicks import ReturnClicksButtons
 from app.ui.talk_intents import TURN_STATES, TalkIntents
 from app.ui.talk_key import TalkKey, talk_key_label
@@ -110,7 +111,8 @@ class MainWindow(WindowTray):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowIcon(icon("app"))
-        self.setStatusBar(ElidedStatusBar(self))  # (a long passing message is cut with "…")
+        self.status_bar = ElidedStatusBar(self)  # (a long passing message is cut with "…")
+        self.setStatusBar(self.status_bar)
         self._follows_screens = False  # its window's screen changes set the minimum again
         self._fit_minimum()
         self._me = ""
@@ -165,9 +167,8 @@ class MainWindow(WindowTray):
         self.scroller.setWidget(central)
         self.setCentralWidget(self.scroller)
 
-        self.link_label = QLabel(self)
-        self.audio_label = QLabel(self)
-        self.audio_label.setStyleSheet(text_style("#607d8b", self))
+        self.link_label = LinkNote(self)  # (both cut with "…" in a narrow window)
+        self.audio_label = ElidedNote(self, colour="#607d8b")
         self.audio_problem = QLabel(self)
         self.audio_problem.setStyleSheet(text_style("#c62828", self))
         self.audio_problem.setWordWrap(False)
@@ -180,6 +181,7 @@ class MainWindow(WindowTray):
         self.statusBar().addPermanentWidget(self.link_label)
         self.statusBar().addPermanentWidget(self.audio_problem)
         self.statusBar().addPermanentWidget(self.audio_label)
+        self.status_bar.gives_way = self.link_label  # (to a passing message)
         # a passing message gets the audio note's room (in a narrow window it was cut off),
         # and the other notes' (add_status_note)
         self._status_notes: list[QLabel] = []
@@ -443,11 +445,7 @@ class MainWindow(WindowTray):
         }[state]
         if detail:  # a whole text: Chinese has full-width brackets
             text = fill(self.tr("%1 (%2)", "the connection's state (a detail)"), text, detail)
-        colour = {LinkState.CONNECTED: "#2e7d32", LinkState.RECONNECTING: "#ef6c00",
-                  LinkState.DEGRADED: "#ef6c00",
-                  LinkState.CONNECTING: "#607d8b", LinkState.OFFLINE: "#c62828"}[state]
-        self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")
-        self.link_label.setAccessibleName(text)
+        self.link_label.set_link(LINK_COLOURS[state], text)
         self.announcer.link(state, text)
         self.show_tray_state()
 
@@ -467,6 +465,7 @@ class MainWindow(WindowTray):
         self.audio_label.setVisible(not text)
         for label in self._status_notes:
             self.show_status_note(label)
+        self.status_bar.share_room()
 
     def _show_audio_note(self) -> None:
         if self._audio_note is None:
@@ -480,6 +479,7 @@ class MainWindow(WindowTray):
         else:
             text = self.tr("Audio: %1").replace("%1", detail)
         self.audio_label.setText(text)
+        self.audio_label.setToolTip(text)
 
     def link_text(self) -> str:
         return self.link_label.accessibleName()

@@ -119,6 +119,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
         self._last_spoke = heard.last_spoke  # id -> the last turn that ended there
         self._replay_started = heard.replay_started  # transmission -> wall clock it started
         self._link_lost_at: float | None = None  # (monotonic) the connection was lost
+        self._reconnecting = False  # lost, and being reconnected on its own
         self._transmitting = False
         self.talk = TurnDriver(client, config=self._turn_config,
                                on_transmit=self._set_transmitting, on_tone=self._turn_tone,
@@ -250,7 +251,9 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
     def _on_event(self, event: ModelEvent) -> None:
         if isinstance(event, ConnectionChanged):
             if event.state is ConnectionState.CONNECTED:
-                self._link_lost_at = None
+                if self._reconnecting:  # (only the link's words changed: it is said)
+                    self.window.show_message(self.tr("Reconnected to the server"), 8000)
+                self._link_lost_at, self._reconnecting = None, False
                 # "Not connected — can't talk now" said to a press while offline is no
                 # longer true: it stood beside "Connected as Carol" for seconds
                 for text in self._offline_lines:
@@ -263,6 +266,7 @@ class Presenter(PresenterAudio, PresenterTurn, PresenterSpeakers, PresenterRepla
                 self._speakers_known.clear()  # the re-sync may show speakers gone on since
                 self._end_receiving()
                 self._link_drops += 1
+                self._reconnecting = event.state is ConnectionState.RECONNECTING
                 if self._link_lost_at is None:
                     self._link_lost_at = time.monotonic()
             # each failed reconnect attempt is an event: "reconnecting (attempt n)" follows

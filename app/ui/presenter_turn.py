@@ -28,6 +28,8 @@ _TALK_STATES = {TurnViewKind.IDLE: TalkState.IDLE, TurnViewKind.REQUESTING: Talk
 class PresenterTurn(PresenterCore):
     """Talk intents in, transmission and cues out."""
 
+    _refusal_said: str = ""  # the refusal shown on the disc, as last shown
+
     def press_talk(self) -> None:
         """Talk intent (button or key): talks into the talk target, whichever row is
         selected (looking at another row never drops the talk target).
@@ -140,4 +142,11 @@ class PresenterTurn(PresenterCore):
         self.window.set_talk_state(state, holder, detail, self._deadline,
                                    float(model.max_talk), running=self.talk_in_progress,
                                    retry=retry)
+        # a refusal the disc cuts ("The server cannot reach it…" at 640 px): written whole
+        # in the status bar (not said again: a screen reader has the disc's whole text)
+        said = detail if state is TalkState.DENIED else ""
+        if said != self._refusal_said:
+            self._refusal_said = said
+            if said and self.window.panel.talk_button.detail_cut():
+                self.window.statusBar().showMessage(said, 8000)
         self._show_emergency_action()

@@ -515,6 +515,11 @@ class TalkButton(QAbstractButton):
         return fit_lines(detail, metrics, box.width(),
                          max(1, int(box.height() // metrics.lineSpacing())))
 
+    def detail_cut(self) -> bool:
+        """The second line, as shown now, is cut with "…" (a small disc)."""
+        lines = self.detail_lines(self.texts()[1]) if self.texts()[1] else []
+        return bool(lines) and lines[-1].endswith("…")
+
     def _fill(self) -> QColor:
         """The disc's colour as drawn (darker while held)."""
         colour = QColor(self.colour())

@@ -3,7 +3,8 @@
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshots/capture_desktop.py
 
 Xvfb has no system tray, so the tray is shown as this app draws it: the icon of each
-state (idle, talking, receiving, offline) on a panel-coloured strip at 22 and 48 px,
+state (idle, talking, receiving, offline, and idle with the warning badge of a server
+that cannot reach its database) on a panel-coloured strip at 22 and 48 px,
 and the tray menu itself (a real QMenu grab, texts as the app fills them). Also: the
 status bar with "Global talk key: Right Ctrl" (the X11 grab is real under Xvfb), and
 the settings' Talking and Interface tabs with the new fields, and both again with the key
@@ -34,11 +35,14 @@ from shots import (  # noqa: E402
 
 from app.demo import DemoTimings  # noqa: E402
 from app.ui.runtime import Options  # noqa: E402
-from app.ui.view_types import TalkState  # noqa: E402
+from app.ui.view_types import LinkState, TalkState  # noqa: E402
 
-STATES = ((TalkState.IDLE, "tray-idle", "idle"), (TalkState.TALKING, "tray-talking", "talking"),
-          (TalkState.BUSY, "tray-busy", "receiving"),
-          (TalkState.OFFLINE, "tray-offline", "offline"))
+STATES = ((TalkState.IDLE, LinkState.CONNECTED, "idle"),
+          (TalkState.TALKING, LinkState.CONNECTED, "talking"),
+          (TalkState.BUSY, LinkState.CONNECTED, "receiving"),
+          (TalkState.OFFLINE, LinkState.OFFLINE, "offline"),
+          # signed in, the server's database out of reach: idle with the warning badge
+          (TalkState.IDLE, LinkState.DEGRADED, "database unreachable"))
 
 
 
@@ -48,9 +52,9 @@ def grab(widget: QWidget, name: str) -> None:
 
 
 def tray_states(current_icon) -> QPixmap:  # type: ignore[no-untyped-def]
-    """The four states side by side, as a dark panel shows them, with the real icon the
-    main window set for each state (``current_icon(state)``)."""
-    width, height = 4 * 150, 120
+    """The states side by side, as a dark panel shows them, with the real icon the main
+    window set for each state and link (``current_icon(state, link)``)."""
+    width, height = len(STATES) * 150, 140
     pixmap = QPixmap(width, height)
     pixmap.fill(QColor("#ffffff"))
     painter = QPainter(pixmap)
@@ -58,14 +62,15 @@ def tray_states(current_icon) -> QPixmap:  # type: ignore[no-untyped-def]
     font = QFont()
     font.setPointSize(10)
     painter.setFont(font)
-    for index, (state, _name, label) in enumerate(STATES):
+    for index, (state, link, label) in enumerate(STATES):
         x = index * 150
         painter.fillRect(x + 10, 10, 130, 34, QColor("#2b2b2b"))  # a panel
-        tray_icon = current_icon(state)
+        tray_icon = current_icon(state, link)
         painter.drawPixmap(x + 20, 16, tray_icon.pixmap(22, 22))
         painter.drawPixmap(x + 51, 50, tray_icon.pixmap(48, 48))
         painter.setPen(QColor("#202020"))
-        painter.drawText(x, 100, 150, 18, Qt.AlignmentFlag.AlignCenter, label)
+        painter.drawText(x + 5, 100, 140, 36, Qt.AlignmentFlag.AlignHCenter
+                         | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap, label)
     painter.end()
     return pixmap
 
@@ -85,12 +90,14 @@ async def capture(app: QApplication, language: str, folder: Path) -> None:
         suffix = "en" if language == "en" else "zh_CN"
         grab(window, f"main-global-key-{suffix}.png")
 
-        def icon_for(state: TalkState):  # type: ignore[no-untyped-def]
+        def icon_for(state: TalkState, link: LinkState):  # type: ignore[no-untyped-def]
+            window.set_link(link)
             window.set_talk_state(state)
             return tray.icon.icon()
 
         if language == "en":
             save(tray_states(icon_for), "tray-states.png")
+        window.set_link(LinkState.CONNECTED)
         window.set_talk_state(TalkState.IDLE)
         tray.refresh()
         tray.menu.adjustSize()

@@ -1070,240 +1070,240 @@
 <context>
     <name>InterphonePanel</name>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="255"/>
+        <location filename="../../app/ui/interphone_panel.py" line="257"/>
         <source>%1 % lost</source>
         <translation>丢包 %1 %</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="256"/>
+        <location filename="../../app/ui/interphone_panel.py" line="258"/>
         <source>jitter %1 ms</source>
         <translation>抖动 %1 毫秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="258"/>
+        <location filename="../../app/ui/interphone_panel.py" line="260"/>
         <source>no audio for %1 s</source>
         <translation>已 %1 秒没有收到音频</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="260"/>
+        <location filename="../../app/ui/interphone_panel.py" line="262"/>
         <source>FEC repairing</source>
         <translation>FEC 修复中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="262"/>
+        <location filename="../../app/ui/interphone_panel.py" line="264"/>
         <source>FEC on</source>
         <translation>FEC 已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="263"/>
+        <location filename="../../app/ui/interphone_panel.py" line="265"/>
         <source>Reception: %1</source>
         <translation>接收：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="269"/>
+        <location filename="../../app/ui/interphone_panel.py" line="271"/>
         <source>Packets lost and arrival jitter over the last seconds of what you hear; FEC: the speaker sends redundancy that rebuilds lost packets.</source>
         <translation>最近几秒收听语音的丢包率和到达抖动；FEC：讲话人发送冗余数据，用来重建丢失的包。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="309"/>
+        <location filename="../../app/ui/interphone_panel.py" line="317"/>
         <source>No interphone selected</source>
         <translation>未选择对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="311"/>
+        <location filename="../../app/ui/interphone_panel.py" line="319"/>
         <source>Pick a group, discussion or contact on the left.</source>
         <translation>请在左侧选择群组、讨论组或联系人。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="317"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
         <source>Group</source>
         <translation>群组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="317"/>
+        <location filename="../../app/ui/interphone_panel.py" line="325"/>
         <source>Discussion</source>
         <translation>讨论组</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="318"/>
+        <location filename="../../app/ui/interphone_panel.py" line="326"/>
         <source>One-to-one call</source>
         <translation>一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="320"/>
+        <location filename="../../app/ui/interphone_panel.py" line="328"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="321"/>
+        <location filename="../../app/ui/interphone_panel.py" line="329"/>
         <source>Not active</source>
         <translation>未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="324"/>
+        <location filename="../../app/ui/interphone_panel.py" line="332"/>
         <source>Call</source>
         <translation>呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="324"/>
+        <location filename="../../app/ui/interphone_panel.py" line="332"/>
         <source>Join</source>
         <translation>加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="330"/>
+        <location filename="../../app/ui/interphone_panel.py" line="338"/>
         <source>Not connected: you can join once connected again</source>
         <translation>未连接：重新连接后才能加入</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="331"/>
+        <location filename="../../app/ui/interphone_panel.py" line="339"/>
         <source>%1 is offline: you can call when they are online</source>
         <translation>%1 不在线：对方上线后才能呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="333"/>
+        <location filename="../../app/ui/interphone_panel.py" line="341"/>
         <source>Call this contact</source>
         <translation>呼叫此联系人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="336"/>
+        <location filename="../../app/ui/interphone_panel.py" line="344"/>
         <source>Not connected: you can leave once connected again</source>
         <translation>未连接：重新连接后才能离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="341"/>
+        <location filename="../../app/ui/interphone_panel.py" line="349"/>
         <source>%1 is offline</source>
         <translation>%1 不在线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="357"/>
-        <location filename="../../app/ui/interphone_panel.py" line="360"/>
-        <location filename="../../app/ui/interphone_panel.py" line="366"/>
-        <location filename="../../app/ui/interphone_panel.py" line="532"/>
+        <location filename="../../app/ui/interphone_panel.py" line="365"/>
+        <location filename="../../app/ui/interphone_panel.py" line="368"/>
+        <location filename="../../app/ui/interphone_panel.py" line="374"/>
+        <location filename="../../app/ui/interphone_panel.py" line="540"/>
         <source>Members</source>
         <translation>成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="349"/>
-        <location filename="../../app/ui/interphone_panel.py" line="361"/>
+        <location filename="../../app/ui/interphone_panel.py" line="357"/>
+        <location filename="../../app/ui/interphone_panel.py" line="369"/>
         <source>Offline: members unknown</source>
         <translation>离线：成员未知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="349"/>
-        <location filename="../../app/ui/interphone_panel.py" line="367"/>
+        <location filename="../../app/ui/interphone_panel.py" line="357"/>
+        <location filename="../../app/ui/interphone_panel.py" line="375"/>
         <source>Join to see who is in</source>
         <translation>加入后可查看成员</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="348"/>
-        <location filename="../../app/ui/interphone_panel.py" line="371"/>
+        <location filename="../../app/ui/interphone_panel.py" line="356"/>
+        <location filename="../../app/ui/interphone_panel.py" line="379"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="348"/>
-        <location filename="../../app/ui/interphone_panel.py" line="374"/>
+        <location filename="../../app/ui/interphone_panel.py" line="356"/>
+        <location filename="../../app/ui/interphone_panel.py" line="382"/>
         <source> (you)</source>
         <translation>（你）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="377"/>
+        <location filename="../../app/ui/interphone_panel.py" line="385"/>
         <source>%1 (%2)</source>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="348"/>
-        <location filename="../../app/ui/interphone_panel.py" line="387"/>
+        <location filename="../../app/ui/interphone_panel.py" line="356"/>
+        <location filename="../../app/ui/interphone_panel.py" line="395"/>
         <source>speaking</source>
         <translation>正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="416"/>
+        <location filename="../../app/ui/interphone_panel.py" line="424"/>
         <source>Offline: who is speaking is unknown</source>
         <translation>离线：不知道谁在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="423"/>
+        <location filename="../../app/ui/interphone_panel.py" line="431"/>
         <source>You are speaking · %1</source>
         <translation>你正在讲话 · %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="425"/>
+        <location filename="../../app/ui/interphone_panel.py" line="433"/>
         <source>%1 is speaking · %2</source>
         <translation>%1 正在讲话 · %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="430"/>
+        <location filename="../../app/ui/interphone_panel.py" line="438"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="434"/>
+        <location filename="../../app/ui/interphone_panel.py" line="442"/>
         <source>Calling %1… no answer yet</source>
         <translation>正在呼叫 %1…尚未接听</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="438"/>
+        <location filename="../../app/ui/interphone_panel.py" line="446"/>
         <source>Nobody is speaking</source>
         <translation>无人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="441"/>
+        <location filename="../../app/ui/interphone_panel.py" line="449"/>
         <source>This interphone is not active</source>
         <translation>此对讲未开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="447"/>
+        <location filename="../../app/ui/interphone_panel.py" line="455"/>
         <source>you</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="452"/>
+        <location filename="../../app/ui/interphone_panel.py" line="460"/>
         <source>Last spoke: %1 at %2 (%3, cut off)</source>
         <translation>上一位讲话者：%1，%2 开始（%3，已中断）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="459"/>
+        <location filename="../../app/ui/interphone_panel.py" line="467"/>
         <source>Last heard before going offline: %1</source>
         <translation>离线前最后听到：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="464"/>
+        <location filename="../../app/ui/interphone_panel.py" line="472"/>
         <source>Nobody has spoken yet</source>
         <translation>还没有人讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="44"/>
+        <location filename="../../app/ui/interphone_panel.py" line="45"/>
         <source>1 member</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="45"/>
+        <location filename="../../app/ui/interphone_panel.py" line="46"/>
         <source>%1 members</source>
         <translation>%1 人</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="449"/>
+        <location filename="../../app/ui/interphone_panel.py" line="457"/>
         <source>Last spoke: %1, until %2</source>
         <translation>上一位讲话者：%1，讲到 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="455"/>
+        <location filename="../../app/ui/interphone_panel.py" line="463"/>
         <source>Last spoke: %1 at %2 (%3)</source>
         <translation>上一位讲话者：%1，%2 开始（%3）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="531"/>
+        <location filename="../../app/ui/interphone_panel.py" line="539"/>
         <source>Leave</source>
         <translation>离开</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="333"/>
+        <location filename="../../app/ui/interphone_panel.py" line="341"/>
         <source>Join this interphone</source>
         <translation>加入此对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/interphone_panel.py" line="337"/>
+        <location filename="../../app/ui/interphone_panel.py" line="345"/>
         <source>Leave this interphone</source>
         <translation>离开此对讲</translation>
     </message>
@@ -1396,8 +1396,8 @@
         <translation>%1 正在 %2 中讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="377"/>
-        <location filename="../../app/ui/main_window.py" line="418"/>
+        <location filename="../../app/ui/main_window.py" line="379"/>
+        <location filename="../../app/ui/main_window.py" line="420"/>
         <location filename="../../app/ui/window_notices.py" line="96"/>
         <source>Interphone</source>
         <translation>实时对讲</translation>
@@ -1413,58 +1413,58 @@
         <translation>紧急呼叫</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="420"/>
+        <location filename="../../app/ui/main_window.py" line="422"/>
         <source>You are speaking</source>
         <translation>你正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="421"/>
+        <location filename="../../app/ui/main_window.py" line="423"/>
         <source>%1 is speaking</source>
         <translation>%1 正在讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="435"/>
+        <location filename="../../app/ui/main_window.py" line="437"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="436"/>
+        <location filename="../../app/ui/main_window.py" line="438"/>
         <source>Connected as %1</source>
         <translation>已连接：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="438"/>
+        <location filename="../../app/ui/main_window.py" line="440"/>
         <source>Connected as %1, but the server cannot reach its database; trying again…</source>
         <translation>已以 %1 身份连接，但服务器无法连接其数据库；正在重试…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="441"/>
+        <location filename="../../app/ui/main_window.py" line="443"/>
         <source>Connection lost, reconnecting…</source>
         <translation>连接已断开，正在重连…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="442"/>
+        <location filename="../../app/ui/main_window.py" line="444"/>
         <source>Offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="445"/>
+        <location filename="../../app/ui/main_window.py" line="447"/>
         <source>%1 (%2)</source>
         <comment>the connection&apos;s state (a detail)</comment>
         <translation>%1（%2）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="477"/>
+        <location filename="../../app/ui/main_window.py" line="476"/>
         <source>Audio: simulated, no sound card (%1)</source>
         <translation>音频：模拟，无声卡（%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="479"/>
+        <location filename="../../app/ui/main_window.py" line="478"/>
         <source>Audio: simulated, no sound card</source>
         <translation>音频：模拟（无声卡）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="481"/>
+        <location filename="../../app/ui/main_window.py" line="480"/>
         <source>Audio: %1</source>
         <translation>音频：%1</translation>
     </message>
@@ -1558,7 +1558,7 @@
 <context>
     <name>Presenter</name>
     <message>
-        <location filename="../../app/ui/presenter.py" line="353"/>
+        <location filename="../../app/ui/presenter.py" line="357"/>
         <source>You were removed from %1</source>
         <translation>你已被移出 %1</translation>
     </message>
@@ -1588,7 +1588,7 @@
         <translation>%1 无应答</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="427"/>
+        <location filename="../../app/ui/presenter.py" line="431"/>
         <location filename="../../app/ui/presenter_calls.py" line="67"/>
         <location filename="../../app/ui/presenter_calls.py" line="114"/>
         <source>%1 is offline</source>
@@ -1615,42 +1615,47 @@
         <translation>%1 · 你已离开空的一对一对讲</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="350"/>
+        <location filename="../../app/ui/presenter.py" line="354"/>
         <source>You were removed from %1: now talking into %2</source>
         <translation>你已被移出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="491"/>
+        <location filename="../../app/ui/presenter.py" line="495"/>
         <source>Left %1: now talking into %2</source>
         <translation>已退出 %1：现在发言至 %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="444"/>
+        <location filename="../../app/ui/presenter.py" line="448"/>
         <source>Call to %1 failed: %2</source>
         <translation>呼叫 %1 失败：%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="506"/>
+        <location filename="../../app/ui/presenter.py" line="255"/>
+        <source>Reconnected to the server</source>
+        <translation>已重新连接到服务器</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/presenter.py" line="510"/>
         <source>Request failed: %1</source>
         <translation>请求失败：%1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="517"/>
+        <location filename="../../app/ui/presenter.py" line="521"/>
         <source>Not connected: your account was removed from the server&apos;s directory. Ask its administrator.</source>
         <translation>未连接：你的账号已从服务器的目录中移除。请联系服务器管理员。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="520"/>
+        <location filename="../../app/ui/presenter.py" line="524"/>
         <source>Not connected: you signed in elsewhere. Press Reconnect to continue here.</source>
         <translation>未连接：你已在别处登录。按“重新连接”在此继续。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="523"/>
+        <location filename="../../app/ui/presenter.py" line="527"/>
         <source>Not connected yet: reconnecting…</source>
         <translation>尚未连接：正在重新连接…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter.py" line="524"/>
+        <location filename="../../app/ui/presenter.py" line="528"/>
         <source>Not connected to the server.</source>
         <translation>未连接到服务器。</translation>
     </message>
@@ -1725,22 +1730,22 @@
         <translation>%1 已不再对你开放</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_turn.py" line="131"/>
+        <location filename="../../app/ui/presenter_turn.py" line="133"/>
         <source>Talks into %1 (muted)</source>
         <translation>发言至 %1（已静音）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_turn.py" line="132"/>
+        <location filename="../../app/ui/presenter_turn.py" line="134"/>
         <source>Talks into %1</source>
         <translation>发言至 %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_turn.py" line="135"/>
+        <location filename="../../app/ui/presenter_turn.py" line="137"/>
         <source>Muted here: you will not hear replies</source>
         <translation>此处已静音：你听不到回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/presenter_turn.py" line="40"/>
+        <location filename="../../app/ui/presenter_turn.py" line="42"/>
         <source>Not connected — can&apos;t talk now</source>
         <translation>未连接，现在无法讲话</translation>
     </message>
@@ -2275,47 +2280,47 @@
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="563"/>
+        <location filename="../../app/ui/talk_button.py" line="568"/>
         <source>Stop talking</source>
         <translation>停止讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="564"/>
+        <location filename="../../app/ui/talk_button.py" line="569"/>
         <source>Push to talk</source>
         <translation>按键讲话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="566"/>
+        <location filename="../../app/ui/talk_button.py" line="571"/>
         <source>Press to start talking, press again to stop (or press %1)</source>
         <translation>按一次开始讲话，再按一次停止（或按%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="567"/>
+        <location filename="../../app/ui/talk_button.py" line="572"/>
         <source>Press and hold to talk (or hold %1)</source>
         <translation>按住即可讲话（或按住%1）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="575"/>
+        <location filename="../../app/ui/talk_button.py" line="580"/>
         <source>Talking. Press again to stop.</source>
         <translation>正在讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="577"/>
+        <location filename="../../app/ui/talk_button.py" line="582"/>
         <source>Waiting in line to talk. Press again to stop.</source>
         <translation>正在排队等待讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="578"/>
+        <location filename="../../app/ui/talk_button.py" line="583"/>
         <source>Asking to talk. Press again to stop.</source>
         <translation>正在申请讲话。再按一次停止。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="580"/>
+        <location filename="../../app/ui/talk_button.py" line="585"/>
         <source>%1, %2</source>
         <translation>%1，%2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/talk_button.py" line="582"/>
+        <location filename="../../app/ui/talk_button.py" line="587"/>
         <source>%1. Press to talk until you press again.</source>
         <translation>%1。按一次开始讲话，再按一次停止。</translation>
     </message>
