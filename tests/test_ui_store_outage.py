@@ -11,25 +11,23 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from outage_ui import open_node, outage_noticed, signed_in_window, started_node
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtGui import QFont, QFontMetricsF, QImage
 from PySide6.QtWidgets import QSystemTrayIcon
 from test_ui_floor import space
-from test_ui_support import OPS, UiSession, close_session, remembered_start, run, until
+from test_ui_support import OPS, close_session, remembered_start, run, until
 
 from app.client import InterphoneClient, LoginRefused
 from app.client.errors import StoreUnavailable
 from app.client.failures import Failure, FailureKind
-from app.server import Directory, InterphoneServer, ServerSettings
 from app.server.replica import UNAVAILABLE
-from app.ui.audio_link import open_audio
 from app.ui.elided_note import ElidedStatusBar
 from app.ui.failure_text import error_text, failure_text
 from app.ui.fit_lines import fit_lines
 from app.ui.floor_text import refusal_text
 from app.ui.i18n import LanguageSwitcher
 from app.ui.main_window import MainWindow
-from app.ui.presenter import Presenter
 from app.ui.presenter_link import store_wait_text
 from app.ui.sign_in import SignInDialog
 from app.ui.sign_in_flow import sign_in_problem
@@ -38,7 +36,6 @@ from app.ui.tray_icon import tray_icon
 from app.ui.view_types import LinkState, TalkState
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     RedisProcess,
-    node_store,
     redis_server,
 )
 
@@ -89,20 +86,11 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
     packets) and the join is clicked at once: the node refuses it in time for the client
     to hear why (not "no answer"), and all clears on SIGCONT."""
     caplog.set_level(logging.INFO)
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"),
-                              store=node_store(redis_server.url, "first"))
-    run(qloop, server.start())
+    server = started_node(qloop, redis_server.url)
 
     async def scenario() -> None:
-        client = InterphoneClient("127.0.0.1", server.port, "me", "x",
-                                  store_probe=(0.3, 1.0))
-        await client.connect()
-        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
-        window = MainWindow()
-        ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
-        window.resize(1000, 700)
-        window.show()
+        ui = await signed_in_window(server.port, settings, store_probe=(0.3, 1.0))
+        window, client = ui.window, ui.client
         tray = TrayController(window, settings, available=True)
         try:
             await client.join(OPS)
@@ -111,9 +99,7 @@ def test_a_store_outage_is_shown_and_a_join_clicked_meanwhile_is_done_once_it_is
             assert window.link_text().startswith("Connected as")
             if how == "stopped":
                 redis_server.stop()
-                await until(lambda: any("store unreachable" in r.getMessage()
-                                        for r in caplog.records), timeout=10,
-                            what="the outage")
+                await outage_noticed(caplog)
             else:
                 await client.members(OPS)  # (what came before read: a quiet link)
                 redis_server.pause()  # (the node does not know yet: its append hangs)
@@ -163,15 +149,11 @@ def test_a_sign_in_while_the_store_is_away_is_not_called_wrong_credentials(
     """The login refused with 500 "store unavailable" said "The server refused the
     sign-in: wrong user name or token."."""
     caplog.set_level(logging.INFO)
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"),
-                              store=node_store(redis_server.url, "first"))
-    run(qloop, server.start())
+    server = started_node(qloop, redis_server.url)
 
     async def sign_in() -> BaseException:
         redis_server.stop()
-        await until(lambda: any("store unreachable" in r.getMessage()
-                                for r in caplog.records), timeout=10, what="the outage")
+        await outage_noticed(caplog)
         client = InterphoneClient("127.0.0.1", server.port, "me", "x", reconnect=False)
         try:
             await client.connect()
@@ -204,26 +186,18 @@ def test_the_join_waiting_for_the_database_is_not_still_promised_after_a_reconne
     that join with the connection, and the status bar kept saying "Night shift will be
     joined as soon as it is back" under "Connected as me", for good."""
     caplog.set_level(logging.INFO)
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"),
-                              store=node_store(redis_server.url, "first"))
-    run(qloop, server.start())
+    server = started_node(qloop, redis_server.url)
     port = server.port
     servers = [server]
 
     async def scenario() -> None:
-        client = InterphoneClient("127.0.0.1", port, "me", "x", store_probe=(0.3, 1.0))
-        await client.connect()
-        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
-        window = MainWindow()
-        ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
-        window.resize(1280, 800)
-        window.show()
+        ui = await signed_in_window(port, settings, size=(1280, 800),
+                                    store_probe=(0.3, 1.0))
+        window, client = ui.window, ui.client
         try:
             await client.join(OPS)
             redis_server.stop()
-            await until(lambda: any("store unreachable" in r.getMessage()
-                                    for r in caplog.records), timeout=10, what="the outage")
+            await outage_noticed(caplog)
             ui.presenter.join(NIGHT)
             await until(lambda: "will be joined once"
                         in window.statusBar().currentMessage(), timeout=10,
@@ -232,9 +206,7 @@ def test_the_join_waiting_for_the_database_is_not_still_promised_after_a_reconne
             await until(lambda: window.link_state is LinkState.RECONNECTING, timeout=10,
                         what="reconnecting")
             redis_server.start()
-            node = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,
-                                    settings=ServerSettings(auth="open"),
-                                    store=node_store(redis_server.url, "again"))
+            node = open_node(redis_server.url, "again", port=port)
             servers.append(node)
             await node.start()
             await until(lambda: window.link_state is LinkState.CONNECTED, timeout=30,
@@ -310,15 +282,11 @@ def test_a_background_start_waits_in_the_tray_while_the_server_cannot_reach_its_
     tray, retrying, saying why, and signs in once the database is back."""
     caplog.set_level(logging.INFO)
     runtime, port = remembered_start(qapp, settings, switcher, monkeypatch)
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=port,
-                              settings=ServerSettings(auth="open"),
-                              store=node_store(redis_server.url, "first"))
-    run(qloop, server.start())
+    server = started_node(qloop, redis_server.url, port=port)
 
     async def scenario() -> int:
         redis_server.stop()
-        await until(lambda: any("store unreachable" in r.getMessage()
-                                for r in caplog.records), timeout=10, what="the outage")
+        await outage_noticed(caplog)
         main = asyncio.ensure_future(runtime.run())
         await until(lambda: runtime.offline_tray is not None
                     or runtime.sign_in_dialog is not None, timeout=15, what="a start")
@@ -390,25 +358,17 @@ def test_reconnecting_to_a_node_that_cannot_reach_its_database_says_so(
     reconnection was refused "store unavailable" and the status bar said only
     "Connection lost, reconnecting… (attempt 4)", as if the server could not be reached."""
     caplog.set_level(logging.INFO)
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"),
-                              store=node_store(redis_server.url, "first"))
-    run(qloop, server.start())
+    server = started_node(qloop, redis_server.url)
     link = DroppingLink(server.port)
     run(qloop, link.start())
 
     async def scenario() -> None:
-        client = InterphoneClient("127.0.0.1", link.port, "me", "x", backoff=(0.1, 0.5))
-        await client.connect()
-        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
-        window = MainWindow()
-        ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
-        window.show()
+        ui = await signed_in_window(link.port, settings, size=None, backoff=(0.1, 0.5))
+        window, client = ui.window, ui.client
         try:
             await client.join(OPS)
             redis_server.stop()
-            await until(lambda: any("store unreachable" in r.getMessage()
-                                    for r in caplog.records), timeout=10, what="the outage")
+            await outage_noticed(caplog)
             link.drop()
             await until(lambda: window.link_state is LinkState.RECONNECTING
                         and "cannot reach its database" in window.link_text(), timeout=20,

@@ -7,21 +7,17 @@ from __future__ import annotations
 import logging
 
 import pytest
+from outage_ui import outage_noticed, signed_in_window, started_node
 from PySide6.QtCore import QEvent
 from test_ui_floor import space
-from test_ui_support import OPS, UiSession, close_session, run, until
+from test_ui_support import OPS, close_session, run, until
 
 from app.client import InterphoneClient
-from app.server import Directory, InterphoneServer, ServerSettings
 from app.server.replica import UNAVAILABLE
-from app.ui.audio_link import open_audio
 from app.ui.floor_text import refusal_text
-from app.ui.main_window import MainWindow
-from app.ui.presenter import Presenter
 from app.ui.view_types import TalkState
 from tests.redis_fixtures import (  # noqa: F401 (redis_server: a fixture)
     RedisProcess,
-    node_store,
     redis_server,
 )
 
@@ -35,22 +31,13 @@ def test_a_leave_during_the_outage_no_longer_lists_you_among_the_members(
     in it (and the row "3 members") until the database came back: the refused quit left
     the member list as it was before the leave."""
     caplog.set_level(logging.INFO)
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"),
-                              store=node_store(redis_server.url, "first"))
-    run(qloop, server.start())
+    server = started_node(qloop, redis_server.url)
 
     async def scenario() -> None:
         other = InterphoneClient("127.0.0.1", server.port, "alice", "x")
         await other.connect()
-        client = InterphoneClient("127.0.0.1", server.port, "me", "x",
-                                  store_probe=(0.3, 1.0))
-        await client.connect()
-        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
-        window = MainWindow()
-        ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
-        window.resize(1000, 700)
-        window.show()
+        ui = await signed_in_window(server.port, settings, store_probe=(0.3, 1.0))
+        window, client = ui.window, ui.client
         try:
             await other.join(OPS)
             await client.join(OPS)
@@ -59,8 +46,7 @@ def test_a_leave_during_the_outage_no_longer_lists_you_among_the_members(
             await until(lambda: any("(you)" in text for text in panel.member_texts()),
                         what="listed")
             redis_server.stop()
-            await until(lambda: any("store unreachable" in r.getMessage()
-                                    for r in caplog.records), timeout=10, what="the outage")
+            await outage_noticed(caplog)
             ui.presenter.leave(OPS)
             await until(lambda: not client.model.is_joined(OPS), what="left here")
             await until(lambda: not any("(you)" in text for text in panel.member_texts()),
@@ -87,27 +73,18 @@ def test_a_press_refused_in_a_640_px_window_is_read_whole_in_the_status_bar(
     the reason was nowhere (the status bar kept the link). A refusal the disc cannot show
     whole is said whole in the status bar."""
     caplog.set_level(logging.INFO)
-    server = InterphoneServer(Directory.demo(), host="127.0.0.1", port=0,
-                              settings=ServerSettings(auth="open"),
-                              store=node_store(redis_server.url, "first"))
-    run(qloop, server.start())
+    server = started_node(qloop, redis_server.url)
 
     async def scenario() -> None:
-        client = InterphoneClient("127.0.0.1", server.port, "me", "x",
-                                  store_probe=(0.3, 1.0))
-        await client.connect()
-        audio = open_audio(client.send_audio, frame_ms=20, bitrate=24000, simulate=True)
-        window = MainWindow()
-        ui = UiSession(window, Presenter(window, client, audio, settings), client, audio, [])
-        window.resize(640, 480)
-        window.show()
+        ui = await signed_in_window(server.port, settings, size=(640, 480),
+                                    store_probe=(0.3, 1.0))
+        window, client = ui.window, ui.client
         try:
             await client.join(OPS)
             button = window.panel.talk_button
             await until(lambda: button.state is TalkState.IDLE, what="idle")
             redis_server.stop()
-            await until(lambda: any("store unreachable" in r.getMessage()
-                                    for r in caplog.records), timeout=10, what="the outage")
+            await outage_noticed(caplog)
             space(window, QEvent.Type.KeyPress)
             await until(lambda: button.state is TalkState.DENIED, timeout=10, what="refused")
             whole = refusal_text(500, UNAVAILABLE)
