@@ -60,9 +60,7 @@ class FloorRules(StateBase):
         """``speak on``/``off``. ``queue`` and ``emergency`` count only for a session that
         negotiated ``floor-queue`` / ``emergency``; its level only with ``priority``."""
         session = self.session(sid)
-        record = self.interphones.get(interphone)
-        if record is None or record.members.get(session.uid) != sid:
-            raise Refused(ErrCode.FORBIDDEN, f"{session.uid} is not a member of {interphone}")
+        record = self.member_record(sid, session, interphone)
         self.now = now
         outbox = Outbox()
         floor, uid, features = record.floor, session.uid, session.features
@@ -98,9 +96,7 @@ class FloorRules(StateBase):
         session = self.session(sid)
         if EMERGENCY not in session.features:
             raise Refused(ErrCode.BAD_REQUEST, "unknown request <emergency>")
-        record = self.interphones.get(interphone)
-        if record is None or record.members.get(session.uid) != sid:
-            raise Refused(ErrCode.FORBIDDEN, f"{session.uid} is not a member of {interphone}")
+        record = self.member_record(sid, session, interphone)
         self.now = now
         floor = record.floor
         try:

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import logging
 
-from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
 from app.protocol.messages import SpeakResult
 from app.server.floor import FloorOutcome
-from app.server.outbox import Outbox, Refused, Result
+from app.server.outbox import Outbox, Result
 from app.server.records import Interphone
 from app.server.state_base import StateBase
 
@@ -48,9 +47,7 @@ class LoneRelease(StateBase):
         it when the log has the release (nothing here changes meanwhile); anyone else:
         harmless, as always."""
         session = self.session(sid)
-        record = self.interphones.get(interphone)
-        if record is None or record.members.get(session.uid) != sid:
-            raise Refused(ErrCode.FORBIDDEN, f"{session.uid} is not a member of {interphone}")
+        record = self.member_record(sid, session, interphone)
         self.now = now
         outbox = Outbox()
         uid = session.uid

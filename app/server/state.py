@@ -183,6 +183,14 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
     def interphone(self, interphone: InterphoneId) -> Interphone | None:
         return self.interphones.get(interphone)
 
+    def member_record(self, sid: int, session: Session, interphone: InterphoneId) -> Interphone:
+        """The record of ``interphone``, of which ``session`` (connection ``sid``) is a
+        member: 403 if it is not."""
+        record = self.interphones.get(interphone)
+        if record is None or record.members.get(session.uid) != sid:
+            raise Refused(ErrCode.FORBIDDEN, f"{session.uid} is not a member of {interphone}")
+        return record
+
     def new_emergency_id(self) -> str:
         """The id of an emergency being raised (extension ``emergency``): the shared log's,
         the same on every node, or this process's own."""
