@@ -118,3 +118,38 @@ def test_a_request_in_line_withdrawn_while_the_log_is_away_leaves_the_line_then(
     cluster.settle()
     assert [cluster.state(n).interphones[G58].floor.queue for n in (1, 2)] == [(), ()]
     assert holders(cluster) == [("alice", "alice"), ("alice", "alice")]
+
+
+def test_a_request_withdrawn_alone_is_not_told_of_moves_in_the_line_it_left() -> None:
+    """bob (floor-queue) waits behind carol and says ``speak off`` while his node cannot
+    reach the log: answered, he no longer waits. alice lets go on her node and the log
+    grants carol before it has bob's withdrawal: bob's node, back, is not to tell him he is
+    next in line (his client would show him waiting again, for good: the log then takes him
+    out of the line without a word)."""
+    cluster = Cluster(2)
+    alice = cluster.logged_in(1, "alice")
+    cluster.send(alice, "2", JoinRequest(G58))
+    cluster.send(alice, "3", SpeakRequest(True, G58))
+    carol = carol_waiting(cluster)
+    bob = cluster.connect(2)
+    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
+    cluster.send(bob, "2", JoinRequest(G58))
+    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    cluster.settle()
+    assert cluster.replies(bob)[-1].body == SpeakResult(True, G58, queued=True, position=2)
+    node = cluster.nodes[2]
+    node.available = False
+    cluster.send(bob, "4", SpeakRequest(False, G58))
+    assert cluster.replies(bob)[-1].body == SpeakResult(False, G58)
+    cluster.send(alice, "4", SpeakRequest(False, G58))
+    cluster.append(1)
+    node.available = True
+    cluster.apply()  # (bob's node reads the log before its withdrawal is appended)
+    assert floor_notices(cluster, carol)[-1] is FloorNoticeType.GRANTED
+    assert cluster.state(2).interphones[G58].floor.queue == ("bob",)
+    assert floor_notices(cluster, bob) == []
+    cluster.settle()
+    assert [cluster.state(n).interphones[G58].floor.queue for n in (1, 2)] == [(), ()]
+    assert holders(cluster) == [("carol", "carol"), ("carol", "carol")]
+    assert floor_notices(cluster, bob) == []
+    assert not cluster.state(2).withdrawn_here

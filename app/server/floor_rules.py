@@ -178,7 +178,8 @@ class FloorRules(StateBase):
                        + (" from=queue" if outcome.granted_from_queue else ""))
         if notify or (outcome.holder_changed and not told):
             self._notify(record.id, outbox, removed=removed)
-        for sid, message in notices_after_change(record.id, outcome, members):
+        for sid, message in self.told_in_line(record, notices_after_change(record.id, outcome,
+                                                                            members)):
             outbox.send(sid, message)
         for uid, why_left in outcome.dropped:
             outbox.log(f"floor queue left uid={uid} interphone={record.id} reason={why_left}")

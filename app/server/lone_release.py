@@ -16,7 +16,10 @@ nothing is granted without the store (a request for the floor is refused as befo
 log entry another node appended meanwhile is applied exactly as everywhere else.
 :attr:`released_here` keeps what this node shows instead, so that an entry applied before
 the release comes back (a node cut off alone: the others went on) does not show the talker
-again (:meth:`shown_holder`). There is no lease in the store to run out: the floor frees
+again (:meth:`shown_holder`). A request waiting in line whose ``speak off`` this node
+answered alone keeps its place until the log has it (:attr:`withdrawn_here`): its session,
+told it no longer waits, is not told of moves in that line meanwhile
+(:meth:`told_in_line`). There is no lease in the store to run out: the floor frees
 when the log says so.
 
 A mixin over :class:`~app.server.state_base.StateBase`.
@@ -28,7 +31,7 @@ import logging
 
 from app.protocol.errors import ErrCode
 from app.protocol.ids import InterphoneId
-from app.protocol.messages import SpeakResult
+from app.protocol.messages import FloorNotice, FloorNoticeType, Message, SpeakResult
 from app.server.floor import FloorOutcome
 from app.server.outbox import Outbox, Refused, Result
 from app.server.records import Interphone
@@ -57,6 +60,8 @@ class LoneRelease(StateBase):
         holding = record.holder == uid and record.floor.holder == uid
         if holding:
             self.let_go(record, uid, "off", outbox)
+        elif record.floor.position_of(uid):
+            self.withdrawn_here.setdefault(record.id, set()).add(uid)
         if (holding or record.floor.position_of(uid)) and self.shared is not None:
             self.shared.released_alone(sid, interphone)
         return Result(SpeakResult(False, interphone), outbox)
@@ -75,6 +80,24 @@ class LoneRelease(StateBase):
                     and record.floor.holder == session.uid):
                 self.let_go(record, session.uid, "session end", outbox)
         return outbox
+
+    def told_in_line(self, record: Interphone,
+                     notices: list[tuple[int, Message]]) -> list[tuple[int, Message]]:
+        """``queued`` and ``left`` notices (extension floor-queue) of ``record`` less those
+        to a session whose ``speak off`` this node answered alone while it waited in line:
+        it was told it no longer waits, and leaves the line when the log has its request.
+        Sessions that no longer wait are forgotten."""
+        withdrawn = self.withdrawn_here.get(record.id)
+        if not withdrawn:
+            return notices
+        sids = {record.members.get(uid) for uid in withdrawn}
+        told = [(sid, message) for sid, message in notices
+                if sid not in sids or not isinstance(message.body, FloorNotice)
+                or message.body.type not in (FloorNoticeType.QUEUED, FloorNoticeType.LEFT)]
+        withdrawn.intersection_update(record.floor.queue)
+        if not withdrawn:
+            del self.withdrawn_here[record.id]
+        return told
 
     def let_go(self, record: Interphone, uid: str, why: str, outbox: Outbox) -> None:
         """``uid`` no longer speaks in ``record`` as far as this node shows and relays."""
