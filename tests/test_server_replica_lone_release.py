@@ -153,3 +153,39 @@ def test_a_request_withdrawn_alone_is_not_told_of_moves_in_the_line_it_left() ->
     assert holders(cluster) == [("carol", "carol"), ("carol", "carol")]
     assert floor_notices(cluster, bob) == []
     assert not cluster.state(2).withdrawn_here
+
+
+def test_a_request_withdrawn_alone_and_granted_by_the_line_meanwhile_is_let_go_at_once() -> None:
+    """bob (floor-queue) waits next in line and says ``speak off`` while his node cannot
+    reach the log; alice lets go on her node and the log grants bob the floor before it
+    has his withdrawal. bob's node, back, does not tell him he is granted (the "your turn"
+    cue after he let go of the key) nor show him speaking, and relays nothing of his; the
+    withdrawal then frees the floor everywhere."""
+    cluster = Cluster(2)
+    alice = cluster.logged_in(1, "alice")
+    cluster.send(alice, "2", JoinRequest(G58))
+    cluster.send(alice, "3", SpeakRequest(True, G58))
+    bob = cluster.connect(2)
+    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
+    cluster.send(bob, "2", JoinRequest(G58))
+    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    cluster.settle()
+    node = cluster.nodes[2]
+    node.available = False
+    cluster.send(bob, "4", SpeakRequest(False, G58))
+    assert cluster.replies(bob)[-1].body == SpeakResult(False, G58)
+    cluster.send(alice, "4", SpeakRequest(False, G58))
+    cluster.append(1)
+    node.available = True
+    cluster.apply()  # (bob's node reads the log before its withdrawal is appended)
+    assert holders(cluster) == [("bob", "bob"), ("bob", "")]
+    assert floor_notices(cluster, bob) == []
+    speakers = [m.body.info.speaker for m in cluster.notes(bob)
+                if isinstance(m.body, InterphoneChanged)]
+    assert speakers[-1] == "" and "bob" not in speakers, speakers
+    cluster.settle()
+    assert holders(cluster) == [("", ""), ("", "")]
+    assert [m.body.info.speaker for m in cluster.notes(bob)
+            if isinstance(m.body, InterphoneChanged)] == speakers  # (told already)
+    assert floor_notices(cluster, bob) == []
+    assert not cluster.state(2).withdrawn_here and not cluster.state(2).released_here
