@@ -34,7 +34,14 @@ from test_cluster_model import CLUSTER_FEATURES, REQUESTS, T0, _Cluster, _reques
 from app.protocol import Message
 from app.protocol.features import FLOOR_QUEUE, HEALTH
 from app.protocol.ids import InterphoneId
-from app.protocol.messages import InterphoneChanged, JoinRequest, Login, SpeakRequest
+from app.protocol.messages import (
+    FloorNotice,
+    InterphoneChanged,
+    JoinRequest,
+    Login,
+    SpeakRequest,
+    SpeakResult,
+)
 from app.server.outbox import Outbox
 from app.server.replica import Event, node_of
 
@@ -62,6 +69,8 @@ class _OutageCluster(_Cluster):
         self.let_go: dict[tuple[int, InterphoneId], str] = {}
         """(node, interphone) -> the holder its node let go alone, until the node applies
         an entry after which the shared floor is no longer that holder's."""
+        self.withdrawn: dict[tuple[int, InterphoneId], str] = {}
+        """(sid, interphone) -> uid of a request in line its node withdrew alone."""
 
     def floors(self, node: int) -> Floors:
         return {i: (r.floor.holder, tuple(r.floor.queue), r.floor.emergency_by)
@@ -78,7 +87,22 @@ class _OutageCluster(_Cluster):
                 assert not let_go or body.info.speaker != let_go, (
                     f"session {sid} shown {let_go} speaking in {body.info.id} after its node "
                     f"let go of it alone: {message}")
+            self._withdrawn(sid, message)
             self.views.setdefault(sid, View()).told(message)
+
+    def _withdrawn(self, sid: int, message: Message) -> None:
+        """A session whose request in line its node withdrew alone is told nothing more of
+        that line (1.8): no place, no grant, not shown speaking, until it asks again."""
+        body = message.body
+        if isinstance(body, SpeakResult) and body.on and body.id is not None:
+            self.withdrawn.pop((sid, body.id), None)
+        elif isinstance(body, FloorNotice):
+            assert (sid, body.id) not in self.withdrawn, (
+                f"session {sid} told {message} after it left the line")
+        elif isinstance(body, InterphoneChanged):
+            uid = self.withdrawn.get((sid, body.info.id))
+            assert not uid or body.info.speaker != uid, (
+                f"session {sid} shown speaking after it left the line: {message}")
 
     def lose(self, node: int, sent: bool, reached: bool) -> None:
         """The store goes away as the node appends what it has: not sent (refused, the rest
@@ -227,8 +251,15 @@ class OutageClusterMachine(RuleBasedStateMachine):
         if not pairs:
             return
         sid, interphone = data.draw(st.sampled_from(sorted(pairs, key=str)))
-        self._send(sid, _request(data.draw(st.sampled_from(["on", "queue", "off", "quit"])),
-                                 interphone))
+        kind = data.draw(st.sampled_from(["on", "queue", "off", "quit"]))
+        cluster, node = self.cluster, node_of(sid)
+        replica, state = cluster.nodes[node], cluster.state(node)
+        uid = state.sessions[sid].uid
+        if (kind == "off" and (node in cluster.out or sid in replica.doubt.blocked)
+                and sid not in replica.held
+                and state.interphones[interphone].floor.position_of(uid)):
+            cluster.withdrawn[(sid, interphone)] = uid
+        self._send(sid, _request(kind, interphone))
 
     @precondition(lambda self: bool(self._holding()))
     @rule(data=st.data(), drop=st.booleans())
