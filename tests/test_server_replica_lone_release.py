@@ -189,3 +189,33 @@ def test_a_request_withdrawn_alone_and_granted_by_the_line_meanwhile_is_let_go_a
             if isinstance(m.body, InterphoneChanged)] == speakers  # (told already)
     assert floor_notices(cluster, bob) == []
     assert not cluster.state(2).withdrawn_here and not cluster.state(2).released_here
+
+
+def test_a_holder_and_the_head_of_its_line_both_let_go_alone_are_told_once() -> None:
+    """alice holds the floor, bob (floor-queue, same node) waits next; both let go while
+    their node cannot reach the log. When it is back, the log grants bob the floor on
+    alice's release, then bob's withdrawal frees it: their node, which showed nobody
+    speaking since alice let go, tells its sessions nothing more."""
+    cluster = Cluster(2)
+    alice = cluster.logged_in(1, "alice")
+    cluster.send(alice, "2", JoinRequest(G58))
+    cluster.send(alice, "3", SpeakRequest(True, G58))
+    bob = cluster.connect(1)
+    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
+    cluster.send(bob, "2", JoinRequest(G58))
+    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    cluster.settle()
+    node = cluster.nodes[1]
+    node.available = False
+    cluster.send(alice, "4", SpeakRequest(False, G58))
+    cluster.send(bob, "4", SpeakRequest(False, G58))
+    told = {sid: [m.body.info.speaker for m in cluster.notes(sid)
+                  if isinstance(m.body, InterphoneChanged)] for sid in (alice, bob)}
+    assert told[alice][-1] == told[bob][-1] == ""
+    node.available = True
+    cluster.settle()
+    assert holders(cluster) == [("", ""), ("", "")]
+    for sid in (alice, bob):
+        assert [m.body.info.speaker for m in cluster.notes(sid)
+                if isinstance(m.body, InterphoneChanged)] == told[sid]
+    assert floor_notices(cluster, bob) == []

@@ -172,7 +172,11 @@ class FloorRules(StateBase):
         told = self.told_alone(record, outcome)  # (this node's sessions: the store was away)
         if record.holder and outcome.holder != record.holder and self.on_release is not None:
             self.on_release(record, record.holder)  # (the relay keeps its earlier audio)
+        shown_before = record.holder
         record.holder = self.shown_holder(record, outcome)
+        # nobody shown speaking before nor after (a grant this node let go on its own): its
+        # sessions saw no change of speaker
+        told = told or (not shown_before and not record.holder and outcome.emergency is None)
         if outcome.granted:
             if record.holder:  # (not a grant from the line to a request withdrawn here alone)
                 self._grant(record, outcome.granted, self.now or 0.0)
