@@ -29,7 +29,7 @@ from fuzzing import fuzz_machine
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from server_model import INTERPHONES, USERS, View, request_frame
-from test_cluster_model import CLUSTER_FEATURES, REQUESTS, T0, _Cluster, _request
+from test_cluster_model import CLUSTER_FEATURES, REQUESTS, _Cluster, _request
 
 from app.protocol import Message
 from app.protocol.features import FLOOR_QUEUE, HEALTH
@@ -162,8 +162,8 @@ class _OutageCluster(_Cluster):
             self.deliver(node, self.nodes[node].doubt.settle(check[1], self.now))
 
     def expire(self, node: int) -> None:
-        """The answer limit passes (every request was asked at :data:`T0`)."""
-        self.deliver(node, self.nodes[node].doubt.expire(T0 + LIMIT, LIMIT))
+        """The answer limit passes for every request asked until now."""
+        self.deliver(node, self.nodes[node].doubt.expire(self.now + LIMIT, LIMIT))
 
     def settle(self) -> None:
         for node in list(self.out):
@@ -205,13 +205,14 @@ class OutageClusterMachine(RuleBasedStateMachine):
     @rule(node=st.integers(1, 3), uid=st.sampled_from(USERS), features=st.sampled_from(FEATURES))
     def login(self, node: int, uid: str, features: tuple[str, ...]) -> None:
         sid = next(self.cluster.sids[node])
-        assert self.cluster.state(node).connect(sid, "127.0.0.1", T0)
+        assert self.cluster.state(node).connect(sid, "127.0.0.1", self.cluster.now)
         self._send(sid, Login(uid, f"pw-{uid}", features=features))
 
     def _send(self, sid: int, body: object) -> None:
         frame = request_frame(str(next(self.seqs)), body)
         node = node_of(sid)
-        self.cluster.deliver(node, self.cluster.state(node).receive_data(sid, frame, T0))
+        self.cluster.deliver(node, self.cluster.state(node).receive_data(sid, frame,
+                                                                         self.cluster.now))
 
     @rule(placed=st.lists(st.tuples(st.integers(1, 3), st.sampled_from(FEATURES)), min_size=2,
                           max_size=4),
@@ -226,7 +227,7 @@ class OutageClusterMachine(RuleBasedStateMachine):
         sids = []
         for uid, (node, features) in zip(TALKERS, placed, strict=False):
             sid = next(cluster.sids[node])
-            assert cluster.state(node).connect(sid, "127.0.0.1", T0)
+            assert cluster.state(node).connect(sid, "127.0.0.1", cluster.now)
             self._send(sid, Login(uid, f"pw-{uid}", features=(*features, FLOOR_QUEUE)))
             self._send(sid, JoinRequest(interphone))
             sids.append(sid)
@@ -328,6 +329,15 @@ class OutageClusterMachine(RuleBasedStateMachine):
     @rule(node=st.integers(1, 3))
     def answer_limit_passes(self, node: int) -> None:
         self.cluster.expire(node)
+
+    @rule(seconds=st.sampled_from([1.0, 6.0, 11.0]))
+    def time_passes(self, seconds: float) -> None:
+        """Each node judges its timers (a silent or over-long grant, a line's wait, a ring)
+        and appends what it decides, whether it reaches the store or not."""
+        cluster = self.cluster
+        cluster.now += seconds
+        for node in cluster.nodes:
+            cluster.deliver(node, cluster.state(node).handle_timer(cluster.now))
 
     @rule()
     def log_read_to_its_end(self) -> None:
