@@ -6,7 +6,8 @@ node may lose its store for a while: its appends fail (not sent: its requests ar
 the rest waits, as app/server/log_writer.py retries it), or fail after sending (what was
 sent may or may not be in the log: in doubt, settled once the node read the log to the end
 it finds when it is back), and it reads nothing. Meanwhile its sessions ask, let go
-(``speak off``) and drop. The answer limit may pass (requests not known to be in the log
+(``speak off``) and drop, and time passes (each node judges its own timers and appends
+what it decides). The answer limit may pass (requests not known to be in the log
 are refused, and undone should they turn up). What 1.8 promises is checked:
 
 - a holder's release on a node cut off is told to that node's members at once (speaker
