@@ -118,3 +118,104 @@ def test_a_request_in_line_withdrawn_while_the_log_is_away_leaves_the_line_then(
     cluster.settle()
     assert [cluster.state(n).interphones[G58].floor.queue for n in (1, 2)] == [(), ()]
     assert holders(cluster) == [("alice", "alice"), ("alice", "alice")]
+
+
+def test_a_request_withdrawn_alone_is_not_told_of_moves_in_the_line_it_left() -> None:
+    """bob (floor-queue) waits behind carol and says ``speak off`` while his node cannot
+    reach the log: answered, he no longer waits. alice lets go on her node and the log
+    grants carol before it has bob's withdrawal: bob's node, back, is not to tell him he is
+    next in line (his client would show him waiting again, for good: the log then takes him
+    out of the line without a word)."""
+    cluster = Cluster(2)
+    alice = cluster.logged_in(1, "alice")
+    cluster.send(alice, "2", JoinRequest(G58))
+    cluster.send(alice, "3", SpeakRequest(True, G58))
+    carol = carol_waiting(cluster)
+    bob = cluster.connect(2)
+    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
+    cluster.send(bob, "2", JoinRequest(G58))
+    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    cluster.settle()
+    assert cluster.replies(bob)[-1].body == SpeakResult(True, G58, queued=True, position=2)
+    node = cluster.nodes[2]
+    node.available = False
+    cluster.send(bob, "4", SpeakRequest(False, G58))
+    assert cluster.replies(bob)[-1].body == SpeakResult(False, G58)
+    cluster.send(alice, "4", SpeakRequest(False, G58))
+    cluster.append(1)
+    node.available = True
+    cluster.apply()  # (bob's node reads the log before its withdrawal is appended)
+    assert floor_notices(cluster, carol)[-1] is FloorNoticeType.GRANTED
+    assert cluster.state(2).interphones[G58].floor.queue == ("bob",)
+    assert floor_notices(cluster, bob) == []
+    cluster.settle()
+    assert [cluster.state(n).interphones[G58].floor.queue for n in (1, 2)] == [(), ()]
+    assert holders(cluster) == [("carol", "carol"), ("carol", "carol")]
+    assert floor_notices(cluster, bob) == []
+    assert not cluster.state(2).withdrawn_here
+
+
+def test_a_request_withdrawn_alone_and_granted_by_the_line_meanwhile_is_let_go_at_once() -> None:
+    """bob (floor-queue) waits next in line and says ``speak off`` while his node cannot
+    reach the log; alice lets go on her node and the log grants bob the floor before it
+    has his withdrawal. bob's node, back, does not tell him he is granted (the "your turn"
+    cue after he let go of the key) nor show him speaking, and relays nothing of his; the
+    withdrawal then frees the floor everywhere."""
+    cluster = Cluster(2)
+    alice = cluster.logged_in(1, "alice")
+    cluster.send(alice, "2", JoinRequest(G58))
+    cluster.send(alice, "3", SpeakRequest(True, G58))
+    bob = cluster.connect(2)
+    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
+    cluster.send(bob, "2", JoinRequest(G58))
+    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    cluster.settle()
+    node = cluster.nodes[2]
+    node.available = False
+    cluster.send(bob, "4", SpeakRequest(False, G58))
+    assert cluster.replies(bob)[-1].body == SpeakResult(False, G58)
+    cluster.send(alice, "4", SpeakRequest(False, G58))
+    cluster.append(1)
+    node.available = True
+    cluster.apply()  # (bob's node reads the log before its withdrawal is appended)
+    assert holders(cluster) == [("bob", "bob"), ("bob", "")]
+    assert floor_notices(cluster, bob) == []
+    speakers = [m.body.info.speaker for m in cluster.notes(bob)
+                if isinstance(m.body, InterphoneChanged)]
+    assert speakers[-1] == "" and "bob" not in speakers, speakers
+    cluster.settle()
+    assert holders(cluster) == [("", ""), ("", "")]
+    assert [m.body.info.speaker for m in cluster.notes(bob)
+            if isinstance(m.body, InterphoneChanged)] == speakers  # (told already)
+    assert floor_notices(cluster, bob) == []
+    assert not cluster.state(2).withdrawn_here and not cluster.state(2).released_here
+
+
+def test_a_holder_and_the_head_of_its_line_both_let_go_alone_are_told_once() -> None:
+    """alice holds the floor, bob (floor-queue, same node) waits next; both let go while
+    their node cannot reach the log. When it is back, the log grants bob the floor on
+    alice's release, then bob's withdrawal frees it: their node, which showed nobody
+    speaking since alice let go, tells its sessions nothing more."""
+    cluster = Cluster(2)
+    alice = cluster.logged_in(1, "alice")
+    cluster.send(alice, "2", JoinRequest(G58))
+    cluster.send(alice, "3", SpeakRequest(True, G58))
+    bob = cluster.connect(1)
+    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
+    cluster.send(bob, "2", JoinRequest(G58))
+    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    cluster.settle()
+    node = cluster.nodes[1]
+    node.available = False
+    cluster.send(alice, "4", SpeakRequest(False, G58))
+    cluster.send(bob, "4", SpeakRequest(False, G58))
+    told = {sid: [m.body.info.speaker for m in cluster.notes(sid)
+                  if isinstance(m.body, InterphoneChanged)] for sid in (alice, bob)}
+    assert told[alice][-1] == told[bob][-1] == ""
+    node.available = True
+    cluster.settle()
+    assert holders(cluster) == [("", ""), ("", "")]
+    for sid in (alice, bob):
+        assert [m.body.info.speaker for m in cluster.notes(sid)
+                if isinstance(m.body, InterphoneChanged)] == told[sid]
+    assert floor_notices(cluster, bob) == []

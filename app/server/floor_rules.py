@@ -162,19 +162,26 @@ class FloorRules(StateBase):
             granted = self.sessions.get(granted_sid) if granted_sid is not None else None
             if granted is not None and granted.media is not None:
                 grant = self.media_grant(record)
-        for sid, message in notices_before_change(record.id, outcome, members, grant=grant):
+        for sid, message in self.told_in_line(record, notices_before_change(
+                record.id, outcome, members, grant=grant)):
             outbox.send(sid, message)
         told = self.told_alone(record, outcome)  # (this node's sessions: the store was away)
         if record.holder and outcome.holder != record.holder and self.on_release is not None:
             self.on_release(record, record.holder)  # (the relay keeps its earlier audio)
+        shown_before = record.holder
         record.holder = self.shown_holder(record, outcome)
+        # nobody shown speaking before nor after (a grant this node let go on its own): its
+        # sessions saw no change of speaker
+        told = told or (not shown_before and not record.holder and outcome.emergency is None)
         if outcome.granted:
-            self._grant(record, outcome.granted, self.now or 0.0)
+            if record.holder:  # (not a grant from the line to a request withdrawn here alone)
+                self._grant(record, outcome.granted, self.now or 0.0)
             outbox.log(f"floor grant uid={outcome.granted} interphone={record.id}"
                        + (" from=queue" if outcome.granted_from_queue else ""))
         if notify or (outcome.holder_changed and not told):
             self._notify(record.id, outbox, removed=removed)
-        for sid, message in notices_after_change(record.id, outcome, members):
+        for sid, message in self.told_in_line(record, notices_after_change(
+                record.id, outcome, members), after=True):
             outbox.send(sid, message)
         for uid, why_left in outcome.dropped:
             outbox.log(f"floor queue left uid={uid} interphone={record.id} reason={why_left}")

@@ -16,8 +16,12 @@ nothing is granted without the store (a request for the floor is refused as befo
 log entry another node appended meanwhile is applied exactly as everywhere else.
 :attr:`released_here` keeps what this node shows instead, so that an entry applied before
 the release comes back (a node cut off alone: the others went on) does not show the talker
-again (:meth:`shown_holder`). There is no lease in the store to run out: the floor frees
-when the log says so.
+again (:meth:`shown_holder`). A request waiting in line whose ``speak off`` this node
+answered alone keeps its place until the log has it (:attr:`withdrawn_here`): its session,
+told it no longer waits, is not told of moves in that line meanwhile
+(:meth:`told_in_line`), and should the log grant it the floor from the line before it has
+the withdrawal, this node lets that grant go at once as above (the withdrawal ends it).
+There is no lease in the store to run out: the floor frees when the log says so.
 
 A mixin over :class:`~app.server.state_base.StateBase`.
 """
@@ -27,13 +31,16 @@ from __future__ import annotations
 import logging
 
 from app.protocol.ids import InterphoneId
-from app.protocol.messages import SpeakResult
+from app.protocol.messages import FloorNotice, FloorNoticeType, Message, SpeakResult
 from app.server.floor import FloorOutcome
 from app.server.outbox import Outbox, Result
 from app.server.records import Interphone
 from app.server.state_base import StateBase
 
 log = logging.getLogger(__name__)
+
+UNTOLD_WITHDRAWN = (FloorNoticeType.QUEUED, FloorNoticeType.LEFT, FloorNoticeType.GRANTED)
+"""What a session whose request in line its node withdrew alone is not told of that line."""
 
 UNTOLD = "(store unreachable: the other nodes learn it when it is back)"
 
@@ -54,6 +61,8 @@ class LoneRelease(StateBase):
         holding = record.holder == uid and record.floor.holder == uid
         if holding:
             self.let_go(record, uid, "off", outbox)
+        elif record.floor.position_of(uid):
+            self.withdrawn_here.setdefault(record.id, set()).add(uid)
         if (holding or record.floor.position_of(uid)) and self.shared is not None:
             self.shared.released_alone(sid, interphone)
         return Result(SpeakResult(False, interphone), outbox)
@@ -72,6 +81,26 @@ class LoneRelease(StateBase):
                     and record.floor.holder == session.uid):
                 self.let_go(record, session.uid, "session end", outbox)
         return outbox
+
+    def told_in_line(self, record: Interphone, notices: list[tuple[int, Message]], *,
+                     after: bool = False) -> list[tuple[int, Message]]:
+        """The floor-queue notices of ``record`` less those (``queued``, ``left``,
+        ``granted``) to a session whose ``speak off`` this node answered alone while it
+        waited in line: it was told it no longer waits, and leaves the line (or the grant
+        the line gave it meanwhile, :meth:`shown_holder`) when the log has its request.
+        ``after`` the change (steps 6 and 7): sessions that no longer wait are forgotten."""
+        withdrawn = self.withdrawn_here.get(record.id)
+        if not withdrawn:
+            return notices
+        sids = {record.members.get(uid) for uid in withdrawn}
+        told = [(sid, message) for sid, message in notices
+                if sid not in sids or not isinstance(message.body, FloorNotice)
+                or message.body.type not in UNTOLD_WITHDRAWN]
+        if after:
+            withdrawn.intersection_update(record.floor.queue)
+            if not withdrawn:
+                del self.withdrawn_here[record.id]
+        return told
 
     def let_go(self, record: Interphone, uid: str, why: str, outbox: Outbox) -> None:
         """``uid`` no longer speaks in ``record`` as far as this node shows and relays."""
@@ -92,7 +121,13 @@ class LoneRelease(StateBase):
     def shown_holder(self, record: Interphone, outcome: FloorOutcome) -> str:
         """Who this node shows and relays as the holder after ``outcome``: nobody while the
         floor is still the grant it let go on its own; the mark goes once the log ended it
-        (or granted it again)."""
+        (or granted it again). A grant from the line to a request this node withdrew on its
+        own is let go so at once."""
+        if outcome.granted and outcome.granted in self.withdrawn_here.get(record.id, ()):
+            self.released_here[record.id] = outcome.granted  # (its withdrawal will end it)
+            log.debug("floor of %s: granted from the line to %s, who left it here", record.id,
+                      outcome.granted)
+            return ""
         released = self.released_here.get(record.id)
         if released is None:
             return outcome.holder

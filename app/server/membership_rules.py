@@ -156,6 +156,7 @@ class MembershipRules(StateBase):
     def _end(self, record: Interphone) -> None:
         self.feedback.forget(record.id)
         self.released_here.pop(record.id, None)
+        self.withdrawn_here.pop(record.id, None)
         del self.interphones[record.id]
         del self.routes[str(record.id)]
         if record.id.kind is AttachType.CHAT:

@@ -170,6 +170,9 @@ class ServerState(ConnectionRules, SessionRules, MembershipRules, FloorGrants, N
         self.released_here: dict[InterphoneId, str] = {}
         """Floors this node let go on its own while its store was unreachable, not yet
         released by the log: interphone -> the holder (:mod:`app.server.lone_release`)."""
+        self.withdrawn_here: dict[InterphoneId, set[str]] = {}
+        """Requests in line whose ``speak off`` this node answered on its own while its
+        store was unreachable, still in the line: interphone -> uids."""
 
     # ---- storage -----------------------------------------------------------------------------
 

@@ -80,6 +80,7 @@ class StateBase:
     revocations: dict[str, int]
     emergency_log: dict[InterphoneId, deque[EmergencyRecord]]
     released_here: dict[InterphoneId, str]
+    withdrawn_here: dict[InterphoneId, set[str]]
     feedback: FeedbackBoard
 
     if TYPE_CHECKING:
@@ -138,3 +139,5 @@ class StateBase:
         def session_lost_alone(self, sid: int) -> Outbox: ...
         def told_alone(self, record: Interphone, outcome: FloorOutcome) -> bool: ...
         def shown_holder(self, record: Interphone, outcome: FloorOutcome) -> str: ...
+        def told_in_line(self, record: Interphone, notices: list[tuple[int, Message]], *,
+                         after: bool = False) -> list[tuple[int, Message]]: ...
