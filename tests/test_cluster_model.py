@@ -293,12 +293,14 @@ class OpenClusterMachine(ClusterStateMachine):
 TestOpenClusterMachine = fuzz_machine(OpenClusterMachine)
 
 
-class LaggingClusterMachine(RuleBasedStateMachine):
-    """Nodes that append and read the log at their own pace; agreement once it is read."""
+class PacedNodesMachine(RuleBasedStateMachine):
+    """The steps of every model whose nodes append and read the log at their own pace:
+    requests on any open connection, connections ending, a node appending or reading.
+    Subclasses give the cluster and their logins."""
 
-    def __init__(self) -> None:
+    def __init__(self, cluster: _Cluster) -> None:
         super().__init__()
-        self.cluster = _Cluster(3)
+        self.cluster = cluster
         self.seqs = itertools.count(1)
 
     def _open(self) -> list[int]:
@@ -306,17 +308,11 @@ class LaggingClusterMachine(RuleBasedStateMachine):
                       for sid, peer in self.cluster.state(node).peers.items()
                       if not peer.closing)
 
-    @rule(node=st.integers(1, 3), uid=st.sampled_from(USERS),
-          features=st.sampled_from(CLUSTER_FEATURES))
-    def login(self, node: int, uid: str, features: tuple[str, ...]) -> None:
-        sid = next(self.cluster.sids[node])
-        assert self.cluster.state(node).connect(sid, "127.0.0.1", T0)
-        self._send(sid, Login(uid, f"pw-{uid}", features=features))
-
     def _send(self, sid: int, body: object) -> None:
         frame = request_frame(str(next(self.seqs)), body)
         node = node_of(sid)
-        self.cluster.deliver(node, self.cluster.state(node).receive_data(sid, frame, T0))
+        self.cluster.deliver(node, self.cluster.state(node).receive_data(sid, frame,
+                                                                         self.cluster.now))
 
     @precondition(lambda self: bool(self._open()))
     @rule(data=st.data(), kind=st.sampled_from(REQUESTS),
@@ -338,6 +334,20 @@ class LaggingClusterMachine(RuleBasedStateMachine):
     @rule(node=st.integers(1, 3), count=st.sampled_from([1, 2, 5, 100]))
     def node_reads(self, node: int, count: int) -> None:
         self.cluster.read(node, count)
+
+
+class LaggingClusterMachine(PacedNodesMachine):
+    """Nodes that append and read the log at their own pace; agreement once it is read."""
+
+    def __init__(self) -> None:
+        super().__init__(_Cluster(3))
+
+    @rule(node=st.integers(1, 3), uid=st.sampled_from(USERS),
+          features=st.sampled_from(CLUSTER_FEATURES))
+    def login(self, node: int, uid: str, features: tuple[str, ...]) -> None:
+        sid = next(self.cluster.sids[node])
+        assert self.cluster.state(node).connect(sid, "127.0.0.1", T0)
+        self._send(sid, Login(uid, f"pw-{uid}", features=features))
 
     @rule()
     def log_read_to_its_end(self) -> None:

@@ -24,13 +24,11 @@ Sized by tests/fuzzing.py.
 
 from __future__ import annotations
 
-import itertools
-
 from fuzzing import fuzz_machine
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from server_model import INTERPHONES, USERS, View, request_frame
-from test_cluster_model import CLUSTER_FEATURES, REQUESTS, _Cluster, _request
+from hypothesis.stateful import invariant, precondition, rule
+from server_model import USERS, View
+from test_cluster_model import CLUSTER_FEATURES, PacedNodesMachine, _Cluster, _request
 
 from app.protocol import Message
 from app.protocol.features import FLOOR_QUEUE, HEALTH
@@ -181,18 +179,13 @@ class _OutageCluster(_Cluster):
         raise AssertionError("the nodes never stop appending")
 
 
-class OutageClusterMachine(RuleBasedStateMachine):
+class OutageClusterMachine(PacedNodesMachine):
     """Three nodes at their own pace, any of which may lose its store for a while."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.cluster = _OutageCluster(3)
-        self.seqs = itertools.count(1)
+    cluster: _OutageCluster
 
-    def _open(self) -> list[int]:
-        return sorted(sid for node in self.cluster.nodes
-                      for sid, peer in self.cluster.state(node).peers.items()
-                      if not peer.closing)
+    def __init__(self) -> None:
+        super().__init__(_OutageCluster(3))
 
     def _holding(self) -> list[tuple[int, InterphoneId]]:
         """(sid, interphone) of the sessions shown speaking by their own node."""
@@ -208,12 +201,6 @@ class OutageClusterMachine(RuleBasedStateMachine):
         sid = next(self.cluster.sids[node])
         assert self.cluster.state(node).connect(sid, "127.0.0.1", self.cluster.now)
         self._send(sid, Login(uid, f"pw-{uid}", features=features))
-
-    def _send(self, sid: int, body: object) -> None:
-        frame = request_frame(str(next(self.seqs)), body)
-        node = node_of(sid)
-        self.cluster.deliver(node, self.cluster.state(node).receive_data(sid, frame,
-                                                                         self.cluster.now))
 
     @rule(placed=st.lists(st.tuples(st.integers(1, 3), st.sampled_from(FEATURES)), min_size=2,
                           max_size=4),
@@ -236,12 +223,6 @@ class OutageClusterMachine(RuleBasedStateMachine):
         for sid in sids if queue else sids[:1]:
             self._send(sid, SpeakRequest(True, interphone, queue=True))
             cluster.settle()
-
-    @precondition(lambda self: bool(self._open()))
-    @rule(data=st.data(), kind=st.sampled_from(REQUESTS),
-          interphone=st.sampled_from(INTERPHONES))
-    def request(self, data: st.DataObject, kind: str, interphone: InterphoneId) -> None:
-        self._send(data.draw(st.sampled_from(self._open())), _request(kind, interphone))
 
     @precondition(lambda self: bool(self._open()))
     @rule(data=st.data())
@@ -293,21 +274,6 @@ class OutageClusterMachine(RuleBasedStateMachine):
                 told_before[listener]:] if isinstance(m.body, InterphoneChanged)
                 and m.body.info.id == interphone]
             assert told == [""], f"session {listener} told {told} when {uid} let go"
-
-    @precondition(lambda self: bool(self._open()))
-    @rule(data=st.data())
-    def connection_ends(self, data: st.DataObject) -> None:
-        sid = data.draw(st.sampled_from(self._open()))
-        node = node_of(sid)
-        self.cluster.deliver(node, self.cluster.state(node).disconnect(sid))
-
-    @rule(node=st.integers(1, 3))
-    def node_appends(self, node: int) -> None:
-        self.cluster.append(node)
-
-    @rule(node=st.integers(1, 3), count=st.sampled_from([1, 2, 5, 100]))
-    def node_reads(self, node: int, count: int) -> None:
-        self.cluster.read(node, count)
 
     @precondition(lambda self: len(self.cluster.out) < 3)
     @rule(data=st.data(), sent=st.booleans(), reached=st.booleans())
