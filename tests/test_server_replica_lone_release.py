@@ -68,12 +68,27 @@ def test_a_session_held_back_by_a_request_in_doubt_can_still_let_go() -> None:
             if isinstance(m.body, InterphoneChanged)][-1] == ""
 
 
+def alice_holding(cluster: Cluster) -> int:
+    """alice logged in on node 1, in G58, asking for its floor: her session."""
+    alice = cluster.logged_in(1, "alice")
+    cluster.send(alice, "2", JoinRequest(G58))
+    cluster.send(alice, "3", SpeakRequest(True, G58))
+    return alice
+
+
+def in_line(cluster: Cluster, uid: str, node: int) -> int:
+    """``uid`` (floor-queue) logged in on ``node``, in G58, asking to wait in its line:
+    the session."""
+    sid = cluster.connect(node)
+    cluster.send(sid, "1", Login(uid, f"pw-{uid}", features=(FLOOR_QUEUE,)))
+    cluster.send(sid, "2", JoinRequest(G58))
+    cluster.send(sid, "3", SpeakRequest(True, G58, queue=True))
+    return sid
+
+
 def carol_waiting(cluster: Cluster) -> int:
     """carol (floor-queue) logged in on node 1, in G58, waiting in its line: her session."""
-    carol = cluster.connect(1)
-    cluster.send(carol, "1", Login("carol", "pw-carol", features=(FLOOR_QUEUE,)))
-    cluster.send(carol, "2", JoinRequest(G58))
-    cluster.send(carol, "3", SpeakRequest(True, G58, queue=True))
+    carol = in_line(cluster, "carol", 1)
     cluster.settle()
     assert cluster.replies(carol)[-1].body == SpeakResult(True, G58, queued=True, position=1)
     return carol
@@ -127,14 +142,9 @@ def test_a_request_withdrawn_alone_is_not_told_of_moves_in_the_line_it_left() ->
     next in line (his client would show him waiting again, for good: the log then takes him
     out of the line without a word)."""
     cluster = Cluster(2)
-    alice = cluster.logged_in(1, "alice")
-    cluster.send(alice, "2", JoinRequest(G58))
-    cluster.send(alice, "3", SpeakRequest(True, G58))
+    alice = alice_holding(cluster)
     carol = carol_waiting(cluster)
-    bob = cluster.connect(2)
-    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
-    cluster.send(bob, "2", JoinRequest(G58))
-    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    bob = in_line(cluster, "bob", 2)
     cluster.settle()
     assert cluster.replies(bob)[-1].body == SpeakResult(True, G58, queued=True, position=2)
     node = cluster.nodes[2]
@@ -162,13 +172,8 @@ def test_a_request_withdrawn_alone_and_granted_by_the_line_meanwhile_is_let_go_a
     cue after he let go of the key) nor show him speaking, and relays nothing of his; the
     withdrawal then frees the floor everywhere."""
     cluster = Cluster(2)
-    alice = cluster.logged_in(1, "alice")
-    cluster.send(alice, "2", JoinRequest(G58))
-    cluster.send(alice, "3", SpeakRequest(True, G58))
-    bob = cluster.connect(2)
-    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
-    cluster.send(bob, "2", JoinRequest(G58))
-    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    alice = alice_holding(cluster)
+    bob = in_line(cluster, "bob", 2)
     cluster.settle()
     node = cluster.nodes[2]
     node.available = False
@@ -197,13 +202,8 @@ def test_a_holder_and_the_head_of_its_line_both_let_go_alone_are_told_once() -> 
     alice's release, then bob's withdrawal frees it: their node, which showed nobody
     speaking since alice let go, tells its sessions nothing more."""
     cluster = Cluster(2)
-    alice = cluster.logged_in(1, "alice")
-    cluster.send(alice, "2", JoinRequest(G58))
-    cluster.send(alice, "3", SpeakRequest(True, G58))
-    bob = cluster.connect(1)
-    cluster.send(bob, "1", Login("bob", "pw-bob", features=(FLOOR_QUEUE,)))
-    cluster.send(bob, "2", JoinRequest(G58))
-    cluster.send(bob, "3", SpeakRequest(True, G58, queue=True))
+    alice = alice_holding(cluster)
+    bob = in_line(cluster, "bob", 1)
     cluster.settle()
     node = cluster.nodes[1]
     node.available = False
