@@ -40,6 +40,7 @@ from shots import (  # noqa: E402
     running,
     save,
     scratch_settings,
+    sign_in_dialog,
     until,
 )
 
@@ -119,10 +120,7 @@ async def capture_sign_in(app: QApplication, language: str, folder: Path) -> Non
     options = Options(simulate_audio=True, size=SIZES[0])
     async with running(app, language, options,
                        scratch_settings(folder, f"{language}-sign-in")) as runtime:
-        await until(lambda: runtime.sign_in_dialog is not None
-                    and runtime.sign_in_dialog.isVisible())
-        dialog = runtime.sign_in_dialog
-        assert dialog is not None
+        dialog = await sign_in_dialog(runtime)
         dialog.set_values(unreachable(), "alice", "pw-alice", False)
         dialog.ok.click()
         await until(lambda: dialog.error.isVisible() and dialog.error.text() != ""

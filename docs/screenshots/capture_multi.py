@@ -48,6 +48,8 @@ from shots import (  # noqa: E402
     running,
     save,
     scratch_settings,
+    sign_in_dialog,
+    signed_in,
     until,
 )
 
@@ -149,10 +151,7 @@ async def capture_cluster(app: QApplication, language: str, folder: Path,
     try:
         options = Options(simulate_audio=True, size=QSize(1280, 800))
         async with running(app, language, options, scratch_settings(folder, language)) as runtime:
-            await until(lambda: runtime.sign_in_dialog is not None
-                        and runtime.sign_in_dialog.isVisible())
-            dialog = runtime.sign_in_dialog
-            assert dialog is not None
+            dialog = await sign_in_dialog(runtime)
             servers = ", ".join(f"127.0.0.1:{node.port}" for node in nodes)
             dialog.set_values(servers, "alice", "pw-alice", False)
             dialog.tls.setChecked(True)
@@ -164,10 +163,7 @@ async def capture_cluster(app: QApplication, language: str, folder: Path,
             save(dialog, f"sign-in-fingerprint-{language}.png")
             dialog.trust_certificate.setChecked(True)
             dialog.ok.click()
-            await until(lambda: runtime.window is not None and runtime.client is not None,
-                        15.0)
-            window, client = runtime.window, runtime.client
-            assert window is not None and client is not None
+            window, client = await signed_in(runtime)
             for interphone in ("group_58", "discuss_12"):
                 await client.join(interphone, target=interphone == "group_58")
             # bob on the other node, in Ops and Night shift with alice
@@ -198,16 +194,10 @@ async def capture_degraded(app: QApplication, language: str, folder: Path,
     try:
         options = Options(simulate_audio=True, size=QSize(1280, 800))
         async with running(app, language, options, scratch_settings(folder, language)) as runtime:
-            await until(lambda: runtime.sign_in_dialog is not None
-                        and runtime.sign_in_dialog.isVisible())
-            dialog = runtime.sign_in_dialog
-            assert dialog is not None
+            dialog = await sign_in_dialog(runtime)
             dialog.set_values(f"127.0.0.1:{node.port}", "alice", "x", False)
             dialog.ok.click()
-            await until(lambda: runtime.window is not None and runtime.client is not None,
-                        15.0)
-            window, client = runtime.window, runtime.client
-            assert window is not None and client is not None
+            window, client = await signed_in(runtime)
             await client.join(OPS)
             bob = InterphoneClient("127.0.0.1", node.port, "bob", "x", reconnect=False,
                                    features=asked_features(tls=False))

@@ -16,10 +16,13 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.client import InterphoneClient
 from app.ui.i18n import LanguageSwitcher
+from app.ui.main_window import MainWindow
 from app.ui.qt_loop import QtLoop
 from app.ui.runtime import Options, Runtime
 from app.ui.settings import Settings, TokenStore
+from app.ui.sign_in import SignInDialog
 
 OUT = Path(__file__).resolve().parent
 LANGUAGES = ("en", "zh_CN")
@@ -78,6 +81,23 @@ def in_each_language(loop: QtLoop,
     """``capture(language)`` run to its end in English, then in Simplified Chinese."""
     for language in LANGUAGES:
         loop.run_until_complete(capture(language))
+
+
+async def sign_in_dialog(runtime: Runtime) -> SignInDialog:
+    """The sign-in dialog the app shows at its start, once it is visible."""
+    await until(lambda: runtime.sign_in_dialog is not None
+                and runtime.sign_in_dialog.isVisible())
+    dialog = runtime.sign_in_dialog
+    assert dialog is not None
+    return dialog
+
+
+async def signed_in(runtime: Runtime) -> tuple[MainWindow, InterphoneClient]:
+    """The main window and the client, once the app has signed in."""
+    await until(lambda: runtime.window is not None and runtime.client is not None, 15.0)
+    window, client = runtime.window, runtime.client
+    assert window is not None and client is not None
+    return window, client
 
 
 @contextlib.asynccontextmanager
